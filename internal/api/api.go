@@ -1,0 +1,193 @@
+// Package api serves vnetgw's ARM-shaped REST API: it authenticates the
+// caller, routes ARM paths, decodes and validates the request shape, calls
+// the region, and translates errors into ARM error envelopes (errors.go
+// holds the one table from error code to HTTP status). It decides nothing
+// about resources itself.
+package api
+
+import (
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/region"
+)
+
+// MaxBodyBytes bounds a request body, as ARM does (4 MiB).
+const MaxBodyBytes = 4 << 20
+
+// API versions accepted per provider: any date version from these on.
+const (
+	MinNetworkAPIVersion   = "2024-05-01"
+	MinResourcesAPIVersion = "2019-10-01"
+)
+
+var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
+
+// Config configures the API handler.
+type Config struct {
+	Region *region.Region
+	// Token is the bearer token every request must present.
+	Token  string
+	Logger *slog.Logger
+}
+
+// Handler is the API's http.Handler.
+type Handler struct {
+	region    *region.Region
+	put       map[string]putFunc
+	tokenHash [sha256.Size]byte
+	log       *slog.Logger
+}
+
+var _ http.Handler = (*Handler)(nil)
+
+// New returns the API handler.
+func New(cfg Config) *Handler {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger}
+	h.put = map[string]putFunc{
+		arm.TypeResourceGroup:         bindPut(h.region.PutGroup),
+		arm.TypeVirtualNetwork:        bindPut(h.region.PutVirtualNetwork),
+		arm.TypeSubnet:                bindPut(h.region.PutSubnet),
+		arm.TypePublicIPAddress:       bindPut(h.region.PutPublicIP),
+		arm.TypeVirtualNetworkGateway: bindPut(h.region.PutGateway),
+		arm.TypeLocalNetworkGateway:   bindPut(h.region.PutLocalGateway),
+		arm.TypeConnection:            bindPut(h.region.PutConnection),
+		arm.TypeNetworkInterface:      bindPut(h.region.PutNetworkInterface),
+	}
+	return h
+}
+
+// authorized compares the presented bearer token with the configured one
+// in constant time (hashing first, so that not even the length leaks).
+func (h *Handler) authorized(r *http.Request) bool {
+	auth := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok {
+		return false
+	}
+	sum := sha256.Sum256([]byte(tok))
+	return subtle.ConstantTimeCompare(sum[:], h.tokenHash[:]) == 1
+}
+
+// responseWriter remembers the status for the request log.
+type responseWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *responseWriter) WriteHeader(s int) {
+	w.status = s
+	w.ResponseWriter.WriteHeader(s)
+}
+
+// ServeHTTP implements http.Handler.
+func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
+	h.serve(rw, r)
+	// Never the body: it may hold a shared key.
+	h.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start).Round(time.Microsecond))
+}
+
+func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("x-ms-request-id", strings.ToLower(time.Now().UTC().Format("20060102T150405.000000000")))
+	if !h.authorized(r) {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="vnetgw"`)
+		h.fail(w, r, arm.Errorf(arm.CodeAuthenticationFailed, "authentication failed: send the admin token as 'Authorization: Bearer <token>'"))
+		return
+	}
+	rt, err := parseRoute(r.URL.EscapedPath())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if err := checkAPIVersion(r.URL.Query().Get("api-version"), rt.namespace()); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	h.dispatch(w, r, rt)
+}
+
+func checkAPIVersion(v, namespace string) error {
+	min := MinNetworkAPIVersion
+	if namespace != arm.NamespaceNetwork {
+		min = MinResourcesAPIVersion
+	}
+	switch {
+	case v == "":
+		return arm.Errorf(arm.CodeMissingAPIVersion, "the api-version query parameter (?api-version=) is required for all requests")
+	case !apiVersionRE.MatchString(v) || v < min:
+		return arm.Errorf(arm.CodeInvalidAPIVersion, "the api-version '%s' is invalid; %s supports %s and later", v, namespace, min)
+	}
+	return nil
+}
+
+// fail writes an ARM error envelope.
+func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
+	ae, status := toARM(err)
+	if status >= 500 {
+		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	} else {
+		h.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", ae.Code, "message", ae.Message)
+	}
+	writeJSON(w, status, arm.ErrorResponse{Error: ae})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		status, b = http.StatusInternalServerError, []byte(`{"error":{"code":"InternalServerError","message":"encoding the response failed"}}`)
+	}
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.WriteHeader(status)
+	w.Write(b)
+}
+
+// decode reads a JSON request body into a new T. Fields that T does not
+// know are ignored, as ARM ignores them.
+func decode[T any](r *http.Request) (*T, error) {
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		return nil, err
+	}
+	return decodeBody[T](b)
+}
+
+// decodeBody is decode on bytes; the fuzz targets call it.
+func decodeBody[T any](b []byte) (*T, error) {
+	v := new(T)
+	if len(strings.TrimSpace(string(b))) == 0 {
+		return nil, arm.Errorf(arm.CodeInvalidRequestContent, "the request body is empty; it must be a JSON object")
+	}
+	if err := json.Unmarshal(b, v); err != nil {
+		return nil, arm.Errorf(arm.CodeInvalidRequestFormat, "the request body is not valid JSON for this resource: %v", jsonError(err))
+	}
+	return v, nil
+}
+
+// jsonError describes a decoding error without quoting the input.
+func jsonError(err error) string {
+	var te *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &te):
+		return "property " + te.Field + " must be of type " + te.Type.String()
+	case errors.As(err, &se):
+		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
+	}
+	return "malformed JSON"
+}

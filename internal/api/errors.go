@@ -1,0 +1,57 @@
+package api
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// statusOf is the one table from ARM error code to HTTP status. A code that
+// is not here is a client error (400).
+var statusOf = map[string]int{
+	arm.CodeAuthenticationFailed: http.StatusUnauthorized,
+
+	arm.CodeResourceNotFound:      http.StatusNotFound,
+	arm.CodeResourceGroupNotFound: http.StatusNotFound,
+	arm.CodeInvalidResourceType:   http.StatusNotFound,
+
+	arm.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
+	arm.CodeRequestTooLarge:    http.StatusRequestEntityTooLarge,
+	arm.CodePreconditionFailed: http.StatusPreconditionFailed,
+
+	// The request conflicts with the state of other resources.
+	arm.CodeInUseSubnet:           http.StatusConflict,
+	arm.CodeInUseVirtualNetwork:   http.StatusConflict,
+	arm.CodeInUsePublicIP:         http.StatusConflict,
+	arm.CodeInUseGateway:          http.StatusConflict,
+	arm.CodeInUseLocalGateway:     http.StatusConflict,
+	arm.CodeInUseResourceGroup:    http.StatusConflict,
+	arm.CodePrivateIPInUse:        http.StatusConflict,
+	arm.CodeSubnetFull:            http.StatusConflict,
+	arm.CodePublicIPPoolExhausted: http.StatusConflict,
+	arm.CodeGatewaySubnetFull:     http.StatusConflict,
+	arm.CodeTunnelLimit:           http.StatusConflict,
+	arm.CodeDuplicateConnection:   http.StatusConflict,
+	arm.CodeAddressSpaceOverlap:   http.StatusConflict,
+	arm.CodeMultiSitePolicyBased:  http.StatusConflict,
+}
+
+// codeInternal is the code of errors that are vnetgw's fault.
+const codeInternal = "InternalServerError"
+
+// toARM turns any error into the ARM error and status to answer with.
+func toARM(err error) (*arm.Error, int) {
+	var ae *arm.Error
+	if errors.As(err, &ae) {
+		if s, ok := statusOf[ae.Code]; ok {
+			return ae, s
+		}
+		return ae, http.StatusBadRequest
+	}
+	var mbe *http.MaxBytesError
+	if errors.As(err, &mbe) {
+		return arm.Errorf(arm.CodeRequestTooLarge, "the request body is larger than %d bytes", mbe.Limit), http.StatusRequestEntityTooLarge
+	}
+	return &arm.Error{Code: codeInternal, Message: "the request failed inside vnetgw; see its log"}, http.StatusInternalServerError
+}

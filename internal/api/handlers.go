@@ -1,0 +1,169 @@
+package api
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/region"
+)
+
+// putFunc is a region's typed PUT, bound to its body type.
+type putFunc func(ctx context.Context, r *http.Request, id arm.ID) (any, region.Outcome, error)
+
+func bindPut[T any, Out any](fn func(context.Context, arm.ID, *T) (*Out, region.Outcome, error)) putFunc {
+	return func(ctx context.Context, r *http.Request, id arm.ID) (any, region.Outcome, error) {
+		in, err := decode[T](r)
+		if err != nil {
+			return nil, region.Outcome{}, err
+		}
+		return fn(ctx, id, in)
+	}
+}
+
+func methodNotAllowed(r *http.Request) error {
+	return arm.Errorf(arm.CodeMethodNotAllowed, "the method %s is not allowed on %s", r.Method, r.URL.Path)
+}
+
+func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
+	ctx := r.Context()
+	switch {
+	case rt.sub != "":
+		h.sharedKey(w, r, rt)
+	case rt.list:
+		if r.Method != http.MethodGet {
+			h.fail(w, r, methodNotAllowed(r))
+			return
+		}
+		var items any
+		var err error
+		if rt.kind == arm.TypeSubnet {
+			items, err = h.region.ListSubnets(rt.id)
+		} else {
+			items, err = h.region.List(rt.kind, rt.id)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, arm.List[any]{Value: toAnySlice(items)})
+	case r.Method == http.MethodGet || r.Method == http.MethodHead:
+		var v any
+		var err error
+		if rt.kind == arm.TypeSubnet {
+			v, err = h.region.GetSubnet(rt.id)
+		} else {
+			v, err = h.region.Get(rt.id)
+		}
+		if r.Method == http.MethodHead {
+			// ARM's "check existence": 204 or 404, no body.
+			if err != nil {
+				_, status := toARM(err)
+				w.WriteHeader(status)
+				return
+			}
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	case r.Method == http.MethodPut:
+		if rt.kind != arm.TypeResourceGroup {
+			if err := region.ValidName(rt.id.Name()); err != nil {
+				h.fail(w, r, err)
+				return
+			}
+		}
+		v, out, err := h.put[rt.kind](ctx, r, rt.id)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		for _, warning := range out.Warnings {
+			w.Header().Add("Warning", `199 vnetgw "`+warning+`"`)
+		}
+		status := http.StatusOK
+		if out.Created {
+			status = http.StatusCreated
+		}
+		writeJSON(w, status, v)
+	case r.Method == http.MethodPatch && rt.kind != arm.TypeSubnet:
+		in, err := decode[struct {
+			Tags map[string]string `json:"tags"`
+		}](r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		v, err := h.region.UpdateTags(ctx, rt.id, in.Tags)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+	case r.Method == http.MethodDelete:
+		var existed bool
+		var err error
+		if rt.kind == arm.TypeSubnet {
+			existed, err = h.region.DeleteSubnet(ctx, rt.id)
+		} else {
+			existed, err = h.region.Delete(ctx, rt.id)
+		}
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if existed {
+			w.WriteHeader(http.StatusOK)
+		} else {
+			w.WriteHeader(http.StatusNoContent)
+		}
+	default:
+		h.fail(w, r, methodNotAllowed(r))
+	}
+}
+
+func toAnySlice(items any) []any {
+	switch v := items.(type) {
+	case []any:
+		return v
+	case []arm.Subnet:
+		out := make([]any, len(v))
+		for i := range v {
+			out[i] = v[i]
+		}
+		return out
+	}
+	return []any{}
+}
+
+// sharedKey serves .../connections/{n}/sharedkey (GET, PUT) and
+// .../sharedkey/reset (POST).
+func (h *Handler) sharedKey(w http.ResponseWriter, r *http.Request, rt route) {
+	var v any
+	var err error
+	switch {
+	case rt.sub == "sharedkey" && r.Method == http.MethodGet:
+		v, err = h.region.GetSharedKey(rt.id)
+	case rt.sub == "sharedkey" && r.Method == http.MethodPut:
+		var in *arm.ConnectionSharedKey
+		if in, err = decode[arm.ConnectionSharedKey](r); err == nil {
+			v, err = h.region.SetSharedKey(r.Context(), rt.id, in.Value)
+		}
+	case rt.sub == "sharedkey/reset" && r.Method == http.MethodPost:
+		var in *arm.ConnectionResetSharedKey
+		if in, err = decode[arm.ConnectionResetSharedKey](r); err == nil {
+			v, err = h.region.ResetSharedKey(r.Context(), rt.id, in.KeyLength)
+		}
+	default:
+		err = methodNotAllowed(r)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
+}

@@ -1,0 +1,108 @@
+package api
+
+import (
+	"net/url"
+	"regexp"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// route is a parsed request path.
+type route struct {
+	// kind is the resource type addressed (arm.Type...).
+	kind string
+	// id is the resource addressed, or the scope of a list (a subscription
+	// or resource group id).
+	id   arm.ID
+	list bool
+	// sub is a sub-path of a resource: "sharedkey", "sharedkey/reset".
+	sub string
+}
+
+func (rt route) namespace() string {
+	if rt.kind == arm.TypeResourceGroup {
+		return "Microsoft.Resources"
+	}
+	return arm.NamespaceNetwork
+}
+
+// networkTypes are the top-level Microsoft.Network types served, by their
+// lower-case path segment.
+var networkTypes = map[string]string{
+	"virtualnetworks":        arm.TypeVirtualNetwork,
+	"publicipaddresses":      arm.TypePublicIPAddress,
+	"virtualnetworkgateways": arm.TypeVirtualNetworkGateway,
+	"localnetworkgateways":   arm.TypeLocalNetworkGateway,
+	"connections":            arm.TypeConnection,
+	"networkinterfaces":      arm.TypeNetworkInterface,
+}
+
+var groupNameRE = regexp.MustCompile(`^[-\w._()]{1,90}$`)
+
+func notFoundPath(path string) error {
+	return arm.Errorf(arm.CodeInvalidResourceType, "no resource type is served at %s", path)
+}
+
+// parseRoute parses an ARM request path. Fixed segments match in any case,
+// as in ARM; names keep the case they were given.
+func parseRoute(escaped string) (route, error) {
+	raw := strings.Split(strings.Trim(escaped, "/"), "/")
+	seg := make([]string, len(raw))
+	for i, s := range raw {
+		u, err := url.PathUnescape(s)
+		if err != nil || u == "" || strings.ContainsAny(u, "/\x00") {
+			return route{}, arm.Errorf(arm.CodeInvalidResourceName, "the request path %s has an invalid segment", escaped)
+		}
+		seg[i] = u
+	}
+	is := func(i int, word string) bool { return i < len(seg) && strings.EqualFold(seg[i], word) }
+	if len(seg) < 3 || !is(0, "subscriptions") {
+		return route{}, notFoundPath(escaped)
+	}
+	sub := seg[1]
+	// /subscriptions/{s}/providers/Microsoft.Network/{type}
+	if is(2, "providers") {
+		if len(seg) != 5 || !is(3, arm.NamespaceNetwork) || networkTypes[strings.ToLower(seg[4])] == "" {
+			return route{}, notFoundPath(escaped)
+		}
+		return route{kind: networkTypes[strings.ToLower(seg[4])], id: arm.ID{Subscription: sub}, list: true}, nil
+	}
+	if !is(2, "resourceGroups") {
+		return route{}, notFoundPath(escaped)
+	}
+	if len(seg) == 3 {
+		return route{kind: arm.TypeResourceGroup, id: arm.ID{Subscription: sub}, list: true}, nil
+	}
+	rg := seg[3]
+	if !groupNameRE.MatchString(rg) || strings.HasSuffix(rg, ".") {
+		return route{}, arm.Errorf(arm.CodeInvalidResourceName,
+			"resource group name %q is invalid: 1-90 letters, digits, underscores, hyphens, periods and parentheses, not ending in a period", rg)
+	}
+	if len(seg) == 4 {
+		return route{kind: arm.TypeResourceGroup, id: arm.ResourceGroupID(sub, rg)}, nil
+	}
+	if len(seg) < 7 || !is(4, "providers") || !is(5, arm.NamespaceNetwork) || networkTypes[strings.ToLower(seg[6])] == "" {
+		return route{}, notFoundPath(escaped)
+	}
+	kind := networkTypes[strings.ToLower(seg[6])]
+	typ := kind[len(arm.NamespaceNetwork)+1:]
+	if len(seg) == 7 {
+		return route{kind: kind, id: arm.ResourceGroupID(sub, rg), list: true}, nil
+	}
+	id := arm.NetworkID(sub, rg, typ, seg[7])
+	rest := seg[8:]
+	switch {
+	case len(rest) == 0:
+		return route{kind: kind, id: id}, nil
+	case kind == arm.TypeVirtualNetwork && is(8, "subnets") && len(rest) == 1:
+		return route{kind: arm.TypeSubnet, id: id, list: true}, nil
+	case kind == arm.TypeVirtualNetwork && is(8, "subnets") && len(rest) == 2:
+		return route{kind: arm.TypeSubnet, id: id.Child("subnets", seg[9])}, nil
+	case kind == arm.TypeConnection && is(8, "sharedkey") && len(rest) == 1:
+		return route{kind: kind, id: id, sub: "sharedkey"}, nil
+	case kind == arm.TypeConnection && is(8, "sharedkey") && is(9, "reset") && len(rest) == 2:
+		return route{kind: kind, id: id, sub: "sharedkey/reset"}, nil
+	}
+	return route{}, notFoundPath(escaped)
+}

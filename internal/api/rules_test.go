@@ -1,0 +1,763 @@
+package api
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// ruleCase is one request against a freshly built region: the status and
+// ARM error code it must get, and optionally more checks.
+type ruleCase struct {
+	name   string
+	req    func(e *env) (method, path string, body any)
+	status int
+	code   string
+	check  func(t *testing.T, e *env, r resp)
+}
+
+func runCases(t *testing.T, cases []ruleCase, opts ...envOptions) {
+	t.Helper()
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			e := newEnv(t, opts...)
+			m, p, b := c.req(e)
+			r := e.do(m, p, b)
+			if r.status != c.status || r.code() != c.code {
+				t.Fatalf("%s %s: got %d %q, want %d %q\n%s", m, p, r.status, r.code(), c.status, c.code, r.body)
+			}
+			if c.check != nil {
+				c.check(t, e, r)
+			}
+		})
+	}
+}
+
+const loc = "westeurope"
+
+func TestR23GatewaySubnet(t *testing.T) {
+	runCases(t, []ruleCase{
+		{name: "gateway in a subnet not named GatewaySubnet is refused", status: 400, code: "InvalidGatewaySubnetName",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "publicIPAddresses", "pip2"), publicIP(loc, "Dynamic"))
+				return "PUT", netPath(subA, "rg", "virtualNetworkGateways", "gw2"), gateway(loc, s.defaultSubnet, netPath(subA, "rg", "publicIPAddresses", "pip2"), "RouteBased", "VpnGw1")
+			}},
+		{name: "a subnet named gatewaysubnet in another case is refused", status: 400, code: "InvalidGatewaySubnetName",
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"}, subnet("gatewaysubnet", "10.0.1.0/27"))
+			}},
+		{name: "GatewaySubnet smaller than /29 is refused", status: 400, code: "GatewaySubnetTooSmall",
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"}, subnet("GatewaySubnet", "10.0.1.0/30"))
+			}},
+		{name: "GatewaySubnet of /29 is accepted with a warning", status: 201,
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"}, subnet("GatewaySubnet", "10.0.1.0/29"))
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if w := r.header.Get("Warning"); !strings.Contains(w, "/28") {
+					t.Fatalf("Warning header = %q, want the /28 recommendation", w)
+				}
+			}},
+		{name: "GatewaySubnet of /28 is accepted without a warning", status: 201,
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v") + "", vnet(loc, []string{"10.0.0.0/16"}, subnet("GatewaySubnet", "10.0.1.0/28"))
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if w := r.header.Get("Warning"); w != "" {
+					t.Fatalf("unexpected warning %q", w)
+				}
+			}},
+		{name: "GatewaySubnet as a child resource gets the same check", status: 400, code: "GatewaySubnetTooSmall",
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				e.must("PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"}))
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v") + "/subnets/GatewaySubnet", obj{"properties": obj{"addressPrefix": "10.0.0.0/30"}}
+			}},
+		{name: "a network interface in the GatewaySubnet is refused", status: 400, code: "NetworkInterfaceInGatewaySubnet",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, s.gwSubnet, "")
+			}},
+	})
+}
+
+func TestR20PublicIPAllocatedWithTheGateway(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	v := netPath(subA, "rg", "virtualNetworks", "v")
+	e.must("PUT", v, vnet(loc, []string{"10.0.0.0/16"}, subnet("GatewaySubnet", "10.0.255.0/27")))
+	pip := netPath(subA, "rg", "publicIPAddresses", "pip")
+	if r := e.must("PUT", pip, publicIP(loc, "Dynamic")); r.str("properties.ipAddress") != "" {
+		t.Fatalf("a Dynamic public IP has an address before its gateway exists: %s", r.body)
+	}
+	gw := netPath(subA, "rg", "virtualNetworkGateways", "gw")
+	e.must("PUT", gw, gateway(loc, v+"/subnets/GatewaySubnet", pip, "RouteBased", "VpnGw1"))
+	first := e.must("GET", pip, nil).str("properties.ipAddress")
+	a, err := netip.ParseAddr(first)
+	if err != nil || !netip.MustParsePrefix("127.10.0.0/24").Contains(a) {
+		t.Fatalf("gateway's address %q is not from the pool", first)
+	}
+	if r := e.do("DELETE", pip, nil); r.status != 409 || r.code() != "PublicIPAddressInUse" {
+		t.Fatalf("deleting a public IP in use: %d %s", r.status, r.body)
+	}
+	e.must("DELETE", gw, nil)
+	if got := e.must("GET", pip, nil).str("properties.ipAddress"); got != "" {
+		t.Fatalf("the address %s was not released with the gateway", got)
+	}
+	e.must("PUT", gw, gateway(loc, v+"/subnets/GatewaySubnet", pip, "RouteBased", "VpnGw1"))
+	second := e.must("GET", pip, nil).str("properties.ipAddress")
+	if second == "" || second == first {
+		t.Fatalf("the gateway created again got %q, want an address other than %s", second, first)
+	}
+}
+
+func TestR20PublicIPRules(t *testing.T) {
+	runCases(t, []ruleCase{
+		{name: "a public IP used by one gateway cannot serve a second", status: 409, code: "PublicIPAddressInUse",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg2", "virtualNetworkGateways", "gw3"), gateway(loc, b.gwSubnet, a.pip, "RouteBased", "VpnGw1")
+			}},
+		{name: "a Static public IP gets its address at once", status: 201,
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				return "PUT", netPath(subA, "rg", "publicIPAddresses", "p"), publicIP(loc, "Static")
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if r.str("properties.ipAddress") == "" {
+					t.Fatalf("no address: %s", r.body)
+				}
+			}},
+		{name: "the pool running out is a clear conflict", status: 409, code: "PublicIPAddressPoolExhausted",
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				for i := range 6 {
+					e.must("PUT", netPath(subA, "rg", "publicIPAddresses", fmt.Sprint("p", i)), publicIP(loc, "Static"))
+				}
+				return "PUT", netPath(subA, "rg", "publicIPAddresses", "one-too-many"), publicIP(loc, "Static")
+			}},
+	}, envOptions{pool: "127.10.0.0/29"}) // six usable addresses
+}
+
+var alnum = regexp.MustCompile(`^[A-Za-z0-9]+$`)
+
+func TestR21R38SharedKeys(t *testing.T) {
+	build := func(e *env) (site, string) {
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		l := e.lng(s, "onprem", "203.0.113.1", "192.168.0.0/16")
+		c := netPath(subA, "rg", "connections", "c")
+		e.must("PUT", c, s2s(loc, s.gw, l))
+		return s, c
+	}
+	t.Run("each connection gets its own generated key", func(t *testing.T) {
+		e := newEnv(t)
+		s, c1 := build(e)
+		l2 := e.lng(s, "onprem2", "203.0.113.2", "172.16.0.0/16")
+		c2 := netPath(subA, "rg", "connections", "c2")
+		e.must("PUT", c2, s2s(loc, s.gw, l2))
+		k1, k2 := e.must("GET", c1+"/sharedkey", nil).str("value"), e.must("GET", c2+"/sharedkey", nil).str("value")
+		if len(k1) != 32 || !alnum.MatchString(k1) || k1 == k2 {
+			t.Fatalf("generated keys %q and %q: want two different 32-character alphanumeric keys", k1, k2)
+		}
+		if r := e.must("GET", c1, nil); strings.Contains(string(r.body), k1) || r.field("properties.sharedKey") != nil {
+			t.Fatalf("GET of the connection shows its key: %s", r.body)
+		}
+	})
+	t.Run("set replaces the key and an update without a key keeps it", func(t *testing.T) {
+		e := newEnv(t)
+		s, c := build(e)
+		e.must("PUT", c+"/sharedkey", obj{"value": "abc123"})
+		l := netPath(subA, "rg", "localNetworkGateways", "onprem")
+		e.must("PUT", c, s2s(loc, s.gw, l)) // no sharedKey in the body
+		if k := e.must("GET", c+"/sharedkey", nil).str("value"); k != "abc123" {
+			t.Fatalf("key = %q, want abc123", k)
+		}
+	})
+	t.Run("reset makes a new key of the asked length", func(t *testing.T) {
+		e := newEnv(t)
+		_, c := build(e)
+		old := e.must("GET", c+"/sharedkey", nil).str("value")
+		r := e.must("POST", c+"/sharedkey/reset", obj{"keyLength": 64})
+		if r.field("keyLength") != float64(64) {
+			t.Fatalf("reset answered %s", r.body)
+		}
+		k := e.must("GET", c+"/sharedkey", nil).str("value")
+		if len(k) != 64 || k == old || !alnum.MatchString(k) {
+			t.Fatalf("after reset the key is %q (was %q)", k, old)
+		}
+	})
+	bad := func(name, method, suffix string, body any, code string) ruleCase {
+		return ruleCase{name: name, status: 400, code: code, req: func(e *env) (string, string, any) {
+			_, c := build(e)
+			return method, c + suffix, body
+		}}
+	}
+	runCases(t, []ruleCase{
+		bad("an empty key is refused", "PUT", "/sharedkey", obj{"value": ""}, "InvalidSharedKey"),
+		bad("a key of 129 characters is refused", "PUT", "/sharedkey", obj{"value": strings.Repeat("a", 129)}, "InvalidSharedKey"),
+		bad("a key with punctuation is refused", "PUT", "/sharedkey", obj{"value": "not-alnum!"}, "InvalidSharedKey"),
+		{name: "a key with a space is refused in the connection body", status: 400, code: "InvalidSharedKey", req: func(e *env) (string, string, any) {
+			s, c := build(e)
+			body := s2s(loc, s.gw, netPath(subA, "rg", "localNetworkGateways", "onprem"))
+			body["properties"].(obj)["sharedKey"] = "a b"
+			return "PUT", c, body
+		}},
+		bad("keyLength 0 is refused", "POST", "/sharedkey/reset", obj{"keyLength": 0}, "InvalidSharedKeyLength"),
+		bad("keyLength 129 is refused", "POST", "/sharedkey/reset", obj{"keyLength": 129}, "InvalidSharedKeyLength"),
+		{name: "a key of 128 letters and digits is accepted", status: 200, req: func(e *env) (string, string, any) {
+			_, c := build(e)
+			return "PUT", c + "/sharedkey", obj{"value": strings.Repeat("aZ9", 42) + "xy"}
+		}},
+		{name: "the key of a missing connection is not found", status: 404, code: "ResourceNotFound", req: func(e *env) (string, string, any) {
+			build(e)
+			return "GET", netPath(subA, "rg", "connections", "nope") + "/sharedkey", nil
+		}},
+	})
+}
+
+func TestR15PointToSite(t *testing.T) {
+	p2s := func(e *env, vpnType string) (string, string, any) {
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", vpnType, "VpnGw1")
+		if vpnType == "PolicyBased" {
+			s = e.site(subA, "rg", loc, "10.1.0.0/16", vpnType, "Basic")
+		}
+		body := gateway(loc, s.gwSubnet, s.pip, vpnType, "VpnGw1")
+		body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"SSTP"}}
+		return "PUT", s.gw, body
+	}
+	runCases(t, []ruleCase{
+		{name: "point-to-site on a policy-based gateway is refused", status: 400, code: "PointToSiteNotSupportedOnPolicyBasedGateway",
+			req: func(e *env) (string, string, any) { return p2s(e, "PolicyBased") }},
+		{name: "point-to-site on a route-based gateway is accepted (R33 with site-to-site)", status: 200,
+			req: func(e *env) (string, string, any) {
+				m, p, b := p2s(e, "RouteBased")
+				s := site{sub: subA, rg: "rg", loc: loc, gw: p}
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, e.lng(s, "l", "203.0.113.9", "192.168.0.0/16")))
+				return m, p, b
+			}},
+		{name: "the Basic SKU refuses IKEv2 point-to-site (R32)", status: 400, code: "VpnClientProtocolNotSupportedBySku",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "Basic")
+				body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "Basic")
+				body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"IkeV2"}}
+				return "PUT", s.gw, body
+			}},
+		{name: "more than 20 root certificates are refused (R12)", status: 400, code: "TooManyVpnClientRootCertificates",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				var roots []obj
+				for i := range 21 {
+					roots = append(roots, obj{"name": fmt.Sprint("root", i), "properties": obj{"publicCertData": testRootCert}})
+				}
+				body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+				body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientRootCertificates": roots}
+				return "PUT", s.gw, body
+			}},
+		{name: "a root certificate that is not a certificate is refused (R12)", status: 400, code: "InvalidVpnClientRootCertificate",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+				body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}},
+					"vpnClientRootCertificates": []obj{{"name": "root", "properties": obj{"publicCertData": "bm90IGEgY2VydA=="}}}}
+				return "PUT", s.gw, body
+			}},
+		{name: "twenty valid root certificates are accepted (R12)", status: 200,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				var roots []obj
+				for i := range 20 {
+					roots = append(roots, obj{"name": fmt.Sprint("root", i), "properties": obj{"publicCertData": testRootCert}})
+				}
+				body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+				body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientRootCertificates": roots}
+				return "PUT", s.gw, body
+			}},
+	})
+}
+
+func TestR28R29RouteBasedForMultiSiteAndVnet2Vnet(t *testing.T) {
+	runCases(t, []ruleCase{
+		{name: "VNet-to-VNet from route-based to policy-based is refused", status: 400, code: "Vnet2VnetRequiresRouteBasedGateways",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "PolicyBased", "Basic")
+				return "PUT", netPath(subA, "rg", "connections", "c"), v2v(loc, a.gw, b.gw)
+			}},
+		{name: "VNet-to-VNet from policy-based to route-based is refused", status: 400, code: "Vnet2VnetRequiresRouteBasedGateways",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "PolicyBased", "Basic")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "connections", "c"), v2v(loc, a.gw, b.gw)
+			}},
+		{name: "a second site on a policy-based gateway is refused", status: 409, code: "MultiSiteRequiresRouteBasedGateway",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "PolicyBased", "Basic")
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, a.gw, e.lng(a, "l1", "203.0.113.1", "192.168.1.0/24")))
+				return "PUT", netPath(subA, "rg", "connections", "c2"), s2s(loc, a.gw, e.lng(a, "l2", "203.0.113.2", "192.168.2.0/24"))
+			}},
+		{name: "a route-based gateway connects three sites (R3)", status: 201,
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, a.gw, e.lng(a, "l1", "203.0.113.1", "192.168.1.0/24")))
+				e.must("PUT", netPath(subA, "rg", "connections", "c2"), s2s(loc, a.gw, e.lng(a, "l2", "203.0.113.2", "192.168.2.0/24")))
+				return "PUT", netPath(subA, "rg", "connections", "c3"), s2s(loc, a.gw, e.lng(a, "l3", "203.0.113.3", "192.168.3.0/24"))
+			},
+			check: func(t *testing.T, e *env, _ resp) {
+				r := e.must("GET", rgPath(subA, "rg")+"/providers/Microsoft.Network/connections", nil)
+				if n := len(r.field("value").([]any)); n != 3 {
+					t.Fatalf("%d connections listed, want 3", n)
+				}
+			}},
+	})
+}
+
+// manySites connects n sites to gateway s.gw.
+func manySites(e *env, s site, n int) {
+	for i := range n {
+		l := e.lng(s, fmt.Sprint("l", i), fmt.Sprintf("203.0.113.%d", i+1), fmt.Sprintf("192.168.%d.0/24", i))
+		e.must("PUT", netPath(s.sub, s.rg, "connections", fmt.Sprint("c", i)), s2s(s.loc, s.gw, l))
+	}
+}
+
+func TestR32TunnelLimits(t *testing.T) {
+	limit := func(sku string, n int) ruleCase {
+		return ruleCase{name: fmt.Sprintf("%s holds %d tunnels and not one more", sku, n), status: 409, code: "TunnelLimitExceeded",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", sku)
+				manySites(e, s, n)
+				return "PUT", netPath(subA, "rg", "connections", "extra"), s2s(loc, s.gw, e.lng(s, "extra", "198.51.100.1", "172.16.0.0/24"))
+			}}
+	}
+	runCases(t, []ruleCase{
+		limit("Basic", 10),
+		limit("Standard", 10),
+		limit("HighPerformance", 30),
+		limit("VpnGw1", 30),
+		{name: "a gateway cannot shrink to a SKU its tunnels do not fit", status: 409, code: "TunnelLimitExceeded",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				manySites(e, s, 11)
+				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "Standard")
+			}},
+		{name: "an unknown SKU is refused", status: 400, code: "InvalidGatewaySku",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw9")
+			}},
+	})
+}
+
+func TestR34OneTunnelPerSite(t *testing.T) {
+	runCases(t, []ruleCase{
+		{name: "a second connection from a gateway to the same site is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				l := e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, l))
+				return "PUT", netPath(subA, "rg", "connections", "c2"), s2s(loc, s.gw, l)
+			}},
+		{name: "a second VNet-to-VNet connection to the same gateway is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), v2v(loc, a.gw, b.gw))
+				return "PUT", netPath(subA, "rg", "connections", "c2"), v2v(loc, a.gw, b.gw)
+			}},
+		{name: "updating the one connection is fine", status: 200,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				l := e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, l))
+				return "PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, l)
+			}},
+	})
+}
+
+func TestR35NoOverlappingAddressSpaces(t *testing.T) {
+	runCases(t, []ruleCase{
+		{name: "a site overlapping the VNet cannot be connected (R43)", status: 409, code: "AddressSpaceOverlap",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "10.1.128.0/17"))
+			}},
+		{name: "two overlapping sites cannot both be connected", status: 409, code: "AddressSpaceOverlap",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, e.lng(s, "l1", "203.0.113.1", "192.168.0.0/16")))
+				return "PUT", netPath(subA, "rg", "connections", "c2"), s2s(loc, s.gw, e.lng(s, "l2", "203.0.113.2", "192.168.7.0/24"))
+			}},
+		{name: "overlapping VNets cannot be connected VNet-to-VNet", status: 409, code: "AddressSpaceOverlap",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "connections", "c"), v2v(loc, a.gw, b.gw)
+			}},
+		{name: "a connected site cannot change its ranges to overlap the VNet", status: 409, code: "AddressSpaceOverlap",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				l := e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, l))
+				return "PUT", l, localGateway(loc, "203.0.113.1", "192.168.0.0/16", "10.1.5.0/24")
+			}},
+		{name: "a connected VNet cannot grow into a site's ranges", status: 409, code: "AddressSpaceOverlap",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")))
+				return "PUT", s.vnet, vnet(loc, []string{"10.1.0.0/16", "192.168.4.0/24"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27"))
+			}},
+		{name: "a VNet cannot grow into the VNet it is connected to", status: 409, code: "AddressSpaceOverlap",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg2", "connections", "c"), v2v(loc, b.gw, a.gw))
+				return "PUT", a.vnet, vnet(loc, []string{"10.1.0.0/16", "10.2.128.0/17"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27"))
+			}},
+		{name: "a client pool overlapping a connected site is refused (R16)", status: 409, code: "AddressSpaceOverlap",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")))
+				body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+				body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"192.168.200.0/24"}}}
+				return "PUT", s.gw, body
+			}},
+		{name: "VNet-to-VNet in both directions does not count as an overlap", status: 201,
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "ab"), v2v(loc, a.gw, b.gw))
+				return "PUT", netPath(subA, "rg2", "connections", "ba"), v2v(loc, b.gw, a.gw)
+			}},
+	})
+}
+
+func TestR41BGP(t *testing.T) {
+	lngASN := func(asn int64, status int, code string) ruleCase {
+		return ruleCase{name: fmt.Sprintf("local site ASN %d", asn), status: status, code: code,
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				body := localGateway(loc, "203.0.113.1", "192.168.0.0/16")
+				body["properties"].(obj)["bgpSettings"] = obj{"asn": asn, "bgpPeeringAddress": "192.168.0.1"}
+				return "PUT", netPath(subA, "rg", "localNetworkGateways", "l"), body
+			}}
+	}
+	gwBGP := func(name string, bgp obj, status int, code string, check func(*testing.T, *env, resp)) ruleCase {
+		return ruleCase{name: name, status: status, code: code, check: check,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+				body["properties"].(obj)["enableBgp"] = true
+				body["properties"].(obj)["bgpSettings"] = bgp
+				return "PUT", s.gw, body
+			}}
+	}
+	runCases(t, []ruleCase{
+		lngASN(65515, 400, "ReservedBgpAsn"),
+		lngASN(65517, 400, "ReservedBgpAsn"),
+		lngASN(65520, 400, "ReservedBgpAsn"),
+		lngASN(8074, 400, "ReservedBgpAsn"),
+		lngASN(8075, 400, "ReservedBgpAsn"),
+		lngASN(12076, 400, "ReservedBgpAsn"),
+		lngASN(23456, 400, "ReservedBgpAsn"),
+		lngASN(64496, 400, "ReservedBgpAsn"),
+		lngASN(65535, 400, "ReservedBgpAsn"),
+		lngASN(65551, 400, "ReservedBgpAsn"),
+		lngASN(4294967295, 400, "ReservedBgpAsn"),
+		lngASN(0, 400, "InvalidBgpAsn"),
+		lngASN(65010, 201, ""),
+		lngASN(64512, 201, ""),
+		lngASN(4200000000, 201, ""),
+		gwBGP("gateway ASN 65520 is refused", obj{"asn": 65520}, 400, "ReservedBgpAsn", nil),
+		gwBGP("gateway keeps the default ASN 65515 and peers from the GatewaySubnet", obj{}, 200, "",
+			func(t *testing.T, _ *env, r resp) {
+				if r.field("properties.bgpSettings.asn") != float64(65515) {
+					t.Fatalf("asn = %v", r.field("properties.bgpSettings.asn"))
+				}
+				a, err := netip.ParseAddr(r.str("properties.bgpSettings.bgpPeeringAddress"))
+				if err != nil || !netip.MustParsePrefix("10.1.255.0/27").Contains(a) {
+					t.Fatalf("peering address %v is not in the GatewaySubnet", r.field("properties.bgpSettings.bgpPeeringAddress"))
+				}
+			}),
+		gwBGP("a peering address outside the GatewaySubnet is refused", obj{"asn": 65010, "bgpPeeringAddress": "10.1.0.10"}, 400, "InvalidBgpPeeringAddress", nil),
+		gwBGP("a peering address inside the GatewaySubnet is kept", obj{"asn": 65010, "bgpPeeringAddress": "10.1.255.20"}, 200, "",
+			func(t *testing.T, _ *env, r resp) {
+				if got := r.str("properties.bgpSettings.bgpPeeringAddress"); got != "10.1.255.20" {
+					t.Fatalf("peering address = %s", got)
+				}
+			}),
+		{name: "BGP on a connection needs BGP at the site", status: 400, code: "InvalidParameter",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				body := s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16"))
+				body["properties"].(obj)["enableBgp"] = true
+				return "PUT", netPath(subA, "rg", "connections", "c"), body
+			}},
+	})
+}
+
+func TestWellFormedInput(t *testing.T) {
+	withRG := func(e *env) { e.must("PUT", rgPath(subA, "rg"), group(loc)) }
+	runCases(t, []ruleCase{
+		{name: "an invalid CIDR is refused", status: 400, code: "InvalidAddressPrefix",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/33"})
+			}},
+		{name: "a prefix with host bits set is refused", status: 400, code: "InvalidAddressPrefix",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.1/16"})
+			}},
+		{name: "a subnet outside its VNet is refused", status: 400, code: "NetcfgSubnetRangeOutsideVnet",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"}, subnet("a", "10.9.0.0/24"))
+			}},
+		{name: "overlapping subnets are refused", status: 400, code: "NetcfgSubnetRangesOverlap",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"}, subnet("a", "10.0.0.0/24"), subnet("b", "10.0.0.128/25"))
+			}},
+		{name: "a reference to a missing site is refused", status: 400, code: "InvalidResourceReference",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, netPath(subA, "rg", "localNetworkGateways", "ghost"))
+			}},
+		{name: "a reference that is not an id is refused", status: 400, code: "LinkedInvalidPropertyId",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, "not-an-id")
+			}},
+		{name: "a resource in a missing group is refused", status: 404, code: "ResourceGroupNotFound",
+			req: func(*env) (string, string, any) {
+				return "PUT", netPath(subA, "nogroup", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"})
+			}},
+		{name: "a missing resource is not found", status: 404, code: "ResourceNotFound",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "GET", netPath(subA, "rg", "virtualNetworks", "v"), nil
+			}},
+		{name: "a VNet with a gateway cannot be deleted", status: 409, code: "InUseVirtualNetworkCannotBeDeleted",
+			req: func(e *env) (string, string, any) {
+				return "DELETE", e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1").vnet, nil
+			}},
+		{name: "a gateway with connections cannot be deleted", status: 409, code: "InUseVirtualNetworkGatewayCannotBeDeleted",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")))
+				return "DELETE", s.gw, nil
+			}},
+		{name: "the remote gateway of a VNet-to-VNet connection cannot be deleted", status: 409, code: "InUseVirtualNetworkGatewayCannotBeDeleted",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), v2v(loc, a.gw, b.gw))
+				return "DELETE", b.gw, nil
+			}},
+		{name: "a site in use cannot be deleted", status: 409, code: "InUseLocalNetworkGatewayCannotBeDeleted",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				l := e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, l))
+				return "DELETE", l, nil
+			}},
+		{name: "a subnet in use cannot be deleted", status: 409, code: "InUseSubnetCannotBeDeleted",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, s.defaultSubnet, ""))
+				return "DELETE", s.defaultSubnet, nil
+			}},
+		{name: "a gateway's vpnType cannot change in place", status: 400, code: "VpnTypeCannotBeChanged",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "PolicyBased", "VpnGw1")
+			}},
+		{name: "a location is required", status: 400, code: "LocationRequired",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet("", []string{"10.0.0.0/16"})
+			}},
+		{name: "an invalid name is refused", status: 400, code: "InvalidResourceName",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "-bad-"), vnet(loc, []string{"10.0.0.0/16"})
+			}},
+		{name: "malformed JSON is refused", status: 400, code: "InvalidRequestFormat",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), `{"location": "westeurope",`
+			}},
+		{name: "a field of the wrong type is refused", status: 400, code: "InvalidRequestFormat",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), `{"location": 7}`
+			}},
+		{name: "an empty body is refused", status: 400, code: "InvalidRequestContent",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), ""
+			}},
+		{name: "unknown fields are ignored", status: 201,
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				b := vnet(loc, []string{"10.0.0.0/16"})
+				b["properties"].(obj)["somethingNew"] = obj{"x": 1}
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), b
+			}},
+		{name: "an unknown resource type is not found", status: 404, code: "InvalidResourceType",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "GET", netPath(subA, "rg", "loadBalancers", "x"), nil
+			}},
+		{name: "a method that does not apply is refused", status: 405, code: "MethodNotAllowed",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "POST", netPath(subA, "rg", "virtualNetworks", "v"), "{}"
+			}},
+		{name: "a static private address in use is refused", status: 409, code: "PrivateIPAddressInUse",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "networkInterfaces", "n1"), nic(loc, s.defaultSubnet, "10.1.0.10"))
+				return "PUT", netPath(subA, "rg", "networkInterfaces", "n2"), nic(loc, s.defaultSubnet, "10.1.0.10")
+			}},
+		{name: "a reserved private address is refused", status: 400, code: "PrivateIPAddressIsReserved",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, s.defaultSubnet, "10.1.0.1")
+			}},
+		{name: "a private address outside the subnet is refused", status: 400, code: "PrivateIPAddressNotInSubnet",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, s.defaultSubnet, "10.1.7.7")
+			}},
+		{name: "dynamic private addresses are the next free ones (R42)", status: 201,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "networkInterfaces", "n1"), nic(loc, s.defaultSubnet, ""))
+				return "PUT", netPath(subA, "rg", "networkInterfaces", "n2"), nic(loc, s.defaultSubnet, "")
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if got := r.str("properties.ipConfigurations.0.properties.privateIPAddress"); got != "10.1.0.5" {
+					t.Fatalf("second interface got %s, want 10.1.0.5 (10.1.0.0-3 are reserved, .4 is taken)", got)
+				}
+			}},
+		{name: "a resource group whose resource is used from outside is not deleted", status: 409, code: "ResourceGroupDeletionBlocked",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", rgPath(subA, "other"), group(loc))
+				l := netPath(subA, "other", "localNetworkGateways", "l")
+				e.must("PUT", l, localGateway(loc, "203.0.113.1", "192.168.0.0/16"))
+				e.must("PUT", netPath(subA, "other", "connections", "c"), s2s(loc, s.gw, l))
+				return "DELETE", rgPath(subA, "rg"), nil
+			},
+			check: func(t *testing.T, e *env, _ resp) {
+				e.must("GET", netPath(subA, "rg", "virtualNetworks", "vnet"), nil) // nothing was deleted
+			}},
+		{name: "deleting a resource group deletes what is in it", status: 200,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")))
+				e.must("PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, s.defaultSubnet, ""))
+				return "DELETE", rgPath(subA, "rg"), nil
+			},
+			check: func(t *testing.T, e *env, _ resp) {
+				r := e.do("GET", "/subscriptions/"+subA+"/providers/Microsoft.Network/virtualNetworks", nil)
+				if n := len(r.field("value").([]any)); n != 0 {
+					t.Fatalf("%d virtual networks left after deleting their group", n)
+				}
+			}},
+	})
+}
+
+func TestR1R2CrossSubscriptionAndRegion(t *testing.T) {
+	e := newEnv(t)
+	a := e.site(subA, "rg-we", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
+	b := e.site(subB, "rg-us", "eastus", "10.2.0.0/16", "RouteBased", "VpnGw1")
+	r := e.do("PUT", netPath(subA, "rg-we", "connections", "we-to-us"), v2v("westeurope", a.gw, b.gw))
+	if r.status != 201 {
+		t.Fatalf("VNet-to-VNet across subscriptions and regions: %d %s", r.status, r.body)
+	}
+	r = e.do("PUT", netPath(subB, "rg-us", "connections", "us-to-we"), v2v("eastus", b.gw, a.gw))
+	if r.status != 201 {
+		t.Fatalf("and back: %d %s", r.status, r.body)
+	}
+	// References compare case-insensitively, as ARM ids do.
+	r = e.do("GET", strings.ToUpper(netPath(subA, "rg-we", "connections", "we-to-us")), nil)
+	if r.status != 200 || !strings.EqualFold(r.str("properties.virtualNetworkGateway2.id"), b.gw) {
+		t.Fatalf("GET by upper-cased id: %d %s", r.status, r.body)
+	}
+}
+
+func TestR6R40ExpressRouteCoexists(t *testing.T) {
+	runCases(t, []ruleCase{
+		{name: "an ExpressRoute gateway joins a VPN gateway in the GatewaySubnet", status: 201,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16")))
+				er := netPath(subA, "rg", "publicIPAddresses", "er-pip")
+				e.must("PUT", er, publicIP(loc, "Dynamic"))
+				body := gateway(loc, s.gwSubnet, er, "", "Standard")
+				body["properties"].(obj)["gatewayType"] = "ExpressRoute"
+				return "PUT", netPath(subA, "rg", "virtualNetworkGateways", "er"), body
+			}},
+		{name: "a second VPN gateway in one VNet is refused", status: 409, code: "GatewaySubnetAlreadyHasGateway",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				p := netPath(subA, "rg", "publicIPAddresses", "p2")
+				e.must("PUT", p, publicIP(loc, "Dynamic"))
+				return "PUT", netPath(subA, "rg", "virtualNetworkGateways", "gw2"), gateway(loc, s.gwSubnet, p, "RouteBased", "VpnGw1")
+			}},
+		{name: "ExpressRoute connections are refused clearly (R4: modelled, not implemented)", status: 400, code: "UnsupportedConnectionType",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", netPath(subA, "rg", "connections", "c"), obj{"location": loc, "properties": obj{"connectionType": "ExpressRoute", "virtualNetworkGateway1": obj{"id": s.gw}}}
+			}},
+	})
+}
+
+func TestR27AuthenticationAndAPIVersion(t *testing.T) {
+	e := newEnv(t)
+	path := rgPath(subA, "rg")
+	cases := []struct {
+		name, query, token string
+		status             int
+		code               string
+	}{
+		{"no token", "?api-version=2021-04-01", "", 401, "AuthenticationFailed"},
+		{"a wrong token", "?api-version=2021-04-01", "test-tokem", 401, "AuthenticationFailed"},
+		{"a token that is a prefix", "?api-version=2021-04-01", "test", 401, "AuthenticationFailed"},
+		{"no api-version", "", testToken, 400, "MissingApiVersionParameter"},
+		{"a malformed api-version", "?api-version=latest", testToken, 400, "InvalidApiVersionParameter"},
+		{"the right token", "?api-version=2021-04-01", testToken, 404, "ResourceGroupNotFound"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			r := e.raw("GET", path, c.query, c.token, nil)
+			if r.status != c.status || r.code() != c.code {
+				t.Fatalf("got %d %q, want %d %q", r.status, r.code(), c.status, c.code)
+			}
+		})
+	}
+	t.Run("an old network api-version", func(t *testing.T) {
+		r := e.raw("GET", netPath(subA, "rg", "virtualNetworks", "v"), "?api-version=2018-01-01", testToken, nil)
+		if r.status != 400 || r.code() != "InvalidApiVersionParameter" {
+			t.Fatalf("got %d %s", r.status, r.body)
+		}
+	})
+	t.Run("a body over 4 MiB", func(t *testing.T) {
+		e.must("PUT", path, group(loc))
+		big := `{"location":"westeurope","tags":{"x":"` + strings.Repeat("a", MaxBodyBytes) + `"}}`
+		r := e.do("PUT", netPath(subA, "rg", "virtualNetworks", "v"), big)
+		if r.status != 413 || r.code() != "RequestEntityTooLarge" {
+			t.Fatalf("got %d %s", r.status, r.code())
+		}
+	})
+}

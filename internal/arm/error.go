@@ -1,0 +1,91 @@
+package arm
+
+import "fmt"
+
+// Error is an ARM error: a stable code, a message for people, and the
+// property it is about. The HTTP status that goes with each code is decided
+// in one table, in the api package.
+type Error struct {
+	Code    string  `json:"code"`
+	Message string  `json:"message"`
+	Target  string  `json:"target,omitempty"`
+	Details []Error `json:"details,omitempty"`
+}
+
+func (e *Error) Error() string { return e.Code + ": " + e.Message }
+
+// Errorf returns an *Error with the given code and formatted message.
+func Errorf(code, format string, args ...any) *Error {
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
+}
+
+// ErrorResponse is the envelope of every error response body.
+type ErrorResponse struct {
+	Error *Error `json:"error"`
+}
+
+// Error codes. Where Azure has a code for the same failure, vnetgw uses it.
+const (
+	// Request shape.
+	CodeMissingAPIVersion     = "MissingApiVersionParameter"
+	CodeInvalidAPIVersion     = "InvalidApiVersionParameter"
+	CodeInvalidRequestFormat  = "InvalidRequestFormat"
+	CodeInvalidRequestContent = "InvalidRequestContent"
+	CodeRequestTooLarge       = "RequestEntityTooLarge"
+	CodeInvalidResourceName   = "InvalidResourceName"
+	CodeInvalidResourceType   = "InvalidResourceType"
+	CodeMethodNotAllowed      = "MethodNotAllowed"
+	CodeLocationRequired      = "LocationRequired"
+	CodeLinkedInvalidID       = "LinkedInvalidPropertyId"
+	CodeInvalidReference      = "InvalidResourceReference"
+	CodeInvalidParameter      = "InvalidParameter"
+	CodePreconditionFailed    = "PreconditionFailed"
+
+	// Authentication.
+	CodeAuthenticationFailed = "AuthenticationFailed"
+
+	// Existence.
+	CodeResourceNotFound      = "ResourceNotFound"
+	CodeResourceGroupNotFound = "ResourceGroupNotFound"
+
+	// Address spaces and subnets.
+	CodeInvalidAddressPrefix  = "InvalidAddressPrefix"
+	CodeSubnetOutsideVnet     = "NetcfgSubnetRangeOutsideVnet"
+	CodeSubnetsOverlap        = "NetcfgSubnetRangesOverlap"
+	CodeAddressSpaceOverlap   = "AddressSpaceOverlap"        // R35, R43
+	CodeInUseSubnet           = "InUseSubnetCannotBeDeleted" // also a changed prefix
+	CodeInUseVirtualNetwork   = "InUseVirtualNetworkCannotBeDeleted"
+	CodeInUsePublicIP         = "PublicIPAddressInUse"
+	CodeInUseGateway          = "InUseVirtualNetworkGatewayCannotBeDeleted"
+	CodeInUseLocalGateway     = "InUseLocalNetworkGatewayCannotBeDeleted"
+	CodeInUseResourceGroup    = "ResourceGroupDeletionBlocked"
+	CodePrivateIPInUse        = "PrivateIPAddressInUse"
+	CodePrivateIPNotInSubnet  = "PrivateIPAddressNotInSubnet"
+	CodePrivateIPReserved     = "PrivateIPAddressIsReserved"
+	CodeSubnetFull            = "SubnetIsFull"
+	CodePublicIPPoolExhausted = "PublicIPAddressPoolExhausted"
+	CodeNicInGatewaySubnet    = "NetworkInterfaceInGatewaySubnet" // R23
+	CodeGatewaySubnetName     = "InvalidGatewaySubnetName"        // R23
+	CodeGatewaySubnetTooSmall = "GatewaySubnetTooSmall"           // R23
+	CodeGatewaySubnetFull     = "GatewaySubnetAlreadyHasGateway"  // R23, R6
+	CodeGatewayTypeChange     = "GatewayTypeCannotBeChanged"
+	CodeVPNTypeChange         = "VpnTypeCannotBeChanged"
+	CodeInvalidSKU            = "InvalidGatewaySku"
+	CodeP2SOnPolicyBased      = "PointToSiteNotSupportedOnPolicyBasedGateway" // R15
+	CodeP2SProtocolNotOnSKU   = "VpnClientProtocolNotSupportedBySku"          // R32
+	CodeTooManyRootCerts      = "TooManyVpnClientRootCertificates"            // R12
+	CodeInvalidCertificate    = "InvalidVpnClientRootCertificate"             // R12
+	CodeVnet2VnetPolicyBased  = "Vnet2VnetRequiresRouteBasedGateways"         // R28, R29
+	CodeMultiSitePolicyBased  = "MultiSiteRequiresRouteBasedGateway"          // R28
+	CodeTunnelLimit           = "TunnelLimitExceeded"                         // R32
+	CodeDuplicateConnection   = "DuplicateConnection"                         // R34
+	CodeInvalidSharedKey      = "InvalidSharedKey"                            // R21, R38
+	CodeInvalidKeyLength      = "InvalidSharedKeyLength"                      // R21
+	CodeReservedASN           = "ReservedBgpAsn"                              // R41
+	CodeInvalidASN            = "InvalidBgpAsn"                               // R41
+	CodeBGPPeeringAddress     = "InvalidBgpPeeringAddress"                    // R41
+	CodeGatewayDefaultSite    = "InvalidGatewayDefaultSite"                   // R25
+	CodeUnsupportedConnection = "UnsupportedConnectionType"
+	CodeIPsecPolicy           = "InvalidIpsecPolicy"
+	CodeGatewayNotReady       = "GatewayNotProvisioned"
+)

@@ -1,0 +1,419 @@
+package arm
+
+// Field names follow the Microsoft.Network REST API specification,
+// api-version 2024-05-01 (and Microsoft.Resources 2021-04-01 for resource
+// groups). Fields vnetgw does not use are not declared: ARM ignores
+// properties it does not know, and so does vnetgw.
+
+// Provisioning states.
+const (
+	Succeeded = "Succeeded"
+	Updating  = "Updating"
+	Deleting  = "Deleting"
+	Failed    = "Failed"
+)
+
+// Resource holds the fields every tracked resource has.
+type Resource struct {
+	ID       string            `json:"id,omitempty"`
+	Name     string            `json:"name,omitempty"`
+	Type     string            `json:"type,omitempty"`
+	Location string            `json:"location,omitempty"`
+	Tags     map[string]string `json:"tags,omitempty"`
+	Etag     string            `json:"etag,omitempty"`
+}
+
+// SubResource is a reference to another resource by id.
+type SubResource struct {
+	ID string `json:"id,omitempty"`
+}
+
+// Ref returns a reference to id, or nil for an empty id.
+func Ref(id string) *SubResource {
+	if id == "" {
+		return nil
+	}
+	return &SubResource{ID: id}
+}
+
+// RefID returns the id a reference points to, or "" for nil.
+func (r *SubResource) RefID() string {
+	if r == nil {
+		return ""
+	}
+	return r.ID
+}
+
+// AddressSpace is a list of CIDR prefixes.
+type AddressSpace struct {
+	AddressPrefixes []string `json:"addressPrefixes"`
+}
+
+// ResourceGroup is a Microsoft.Resources/resourceGroups resource.
+type ResourceGroup struct {
+	ID         string                  `json:"id,omitempty"`
+	Name       string                  `json:"name,omitempty"`
+	Type       string                  `json:"type,omitempty"`
+	Location   string                  `json:"location"`
+	ManagedBy  string                  `json:"managedBy,omitempty"`
+	Tags       map[string]string       `json:"tags,omitempty"`
+	Properties ResourceGroupProperties `json:"properties"`
+}
+
+// ResourceGroupProperties are a resource group's properties.
+type ResourceGroupProperties struct {
+	ProvisioningState string `json:"provisioningState,omitempty"`
+}
+
+// VirtualNetwork is a Microsoft.Network/virtualNetworks resource.
+type VirtualNetwork struct {
+	Resource
+	Properties VirtualNetworkProperties `json:"properties"`
+}
+
+// VirtualNetworkProperties are a virtual network's properties.
+type VirtualNetworkProperties struct {
+	AddressSpace      *AddressSpace `json:"addressSpace,omitempty"`
+	DHCPOptions       *DHCPOptions  `json:"dhcpOptions,omitempty"`
+	Subnets           []Subnet      `json:"subnets"`
+	ProvisioningState string        `json:"provisioningState,omitempty"`
+	ResourceGUID      string        `json:"resourceGuid,omitempty"`
+}
+
+// DHCPOptions are the DNS servers handed to hosts of a virtual network.
+type DHCPOptions struct {
+	DNSServers []string `json:"dnsServers"`
+}
+
+// Subnet is a Microsoft.Network/virtualNetworks/subnets resource, inline in
+// its virtual network or on its own.
+type Subnet struct {
+	ID         string           `json:"id,omitempty"`
+	Name       string           `json:"name,omitempty"`
+	Type       string           `json:"type,omitempty"`
+	Etag       string           `json:"etag,omitempty"`
+	Properties SubnetProperties `json:"properties"`
+}
+
+// SubnetProperties are a subnet's properties. IPConfigurations is read-only:
+// the network interface and gateway configurations placed in the subnet.
+type SubnetProperties struct {
+	AddressPrefix     string        `json:"addressPrefix,omitempty"`
+	AddressPrefixes   []string      `json:"addressPrefixes,omitempty"`
+	IPConfigurations  []SubResource `json:"ipConfigurations,omitempty"`
+	ProvisioningState string        `json:"provisioningState,omitempty"`
+}
+
+// Prefixes returns the subnet's prefixes, whichever field holds them.
+func (s *Subnet) Prefixes() []string {
+	if len(s.Properties.AddressPrefixes) > 0 {
+		return s.Properties.AddressPrefixes
+	}
+	if s.Properties.AddressPrefix != "" {
+		return []string{s.Properties.AddressPrefix}
+	}
+	return nil
+}
+
+// PublicIPAddress is a Microsoft.Network/publicIPAddresses resource.
+type PublicIPAddress struct {
+	Resource
+	SKU        *PublicIPAddressSKU       `json:"sku,omitempty"`
+	Zones      []string                  `json:"zones,omitempty"`
+	Properties PublicIPAddressProperties `json:"properties"`
+}
+
+// PublicIPAddressSKU is the SKU of a public IP address (Basic, Standard).
+type PublicIPAddressSKU struct {
+	Name string `json:"name,omitempty"`
+	Tier string `json:"tier,omitempty"`
+}
+
+// PublicIPAddressProperties are a public IP address's properties.
+// IPConfiguration is read-only: the gateway configuration that uses it.
+type PublicIPAddressProperties struct {
+	PublicIPAllocationMethod string       `json:"publicIPAllocationMethod,omitempty"`
+	PublicIPAddressVersion   string       `json:"publicIPAddressVersion,omitempty"`
+	IPAddress                string       `json:"ipAddress,omitempty"`
+	IdleTimeoutInMinutes     *int32       `json:"idleTimeoutInMinutes,omitempty"`
+	IPConfiguration          *SubResource `json:"ipConfiguration,omitempty"`
+	ProvisioningState        string       `json:"provisioningState,omitempty"`
+	ResourceGUID             string       `json:"resourceGuid,omitempty"`
+}
+
+// Allocation methods of IP addresses.
+const (
+	Dynamic = "Dynamic"
+	Static  = "Static"
+)
+
+// VirtualNetworkGateway is a Microsoft.Network/virtualNetworkGateways
+// resource.
+type VirtualNetworkGateway struct {
+	Resource
+	Properties VirtualNetworkGatewayProperties `json:"properties"`
+}
+
+// Gateway types and VPN types.
+const (
+	GatewayTypeVpn          = "Vpn"
+	GatewayTypeExpressRoute = "ExpressRoute"
+	RouteBased              = "RouteBased"
+	PolicyBased             = "PolicyBased"
+)
+
+// VirtualNetworkGatewayProperties are a gateway's properties.
+type VirtualNetworkGatewayProperties struct {
+	IPConfigurations       []VirtualNetworkGatewayIPConfiguration `json:"ipConfigurations"`
+	GatewayType            string                                 `json:"gatewayType,omitempty"`
+	VPNType                string                                 `json:"vpnType,omitempty"`
+	VPNGatewayGeneration   string                                 `json:"vpnGatewayGeneration,omitempty"`
+	EnableBGP              bool                                   `json:"enableBgp"`
+	ActiveActive           bool                                   `json:"activeActive"`
+	EnablePrivateIPAddress bool                                   `json:"enablePrivateIpAddress,omitempty"`
+	GatewayDefaultSite     *SubResource                           `json:"gatewayDefaultSite,omitempty"`
+	SKU                    *VirtualNetworkGatewaySKU              `json:"sku,omitempty"`
+	VPNClientConfiguration *VPNClientConfiguration                `json:"vpnClientConfiguration,omitempty"`
+	BGPSettings            *BGPSettings                           `json:"bgpSettings,omitempty"`
+	ProvisioningState      string                                 `json:"provisioningState,omitempty"`
+	ResourceGUID           string                                 `json:"resourceGuid,omitempty"`
+}
+
+// VirtualNetworkGatewayIPConfiguration binds a gateway to its subnet and
+// public address.
+type VirtualNetworkGatewayIPConfiguration struct {
+	ID         string                                         `json:"id,omitempty"`
+	Name       string                                         `json:"name,omitempty"`
+	Etag       string                                         `json:"etag,omitempty"`
+	Properties VirtualNetworkGatewayIPConfigurationProperties `json:"properties"`
+}
+
+// VirtualNetworkGatewayIPConfigurationProperties are the properties of a
+// gateway IP configuration.
+type VirtualNetworkGatewayIPConfigurationProperties struct {
+	PrivateIPAllocationMethod string       `json:"privateIPAllocationMethod,omitempty"`
+	PrivateIPAddress          string       `json:"privateIPAddress,omitempty"`
+	Subnet                    *SubResource `json:"subnet,omitempty"`
+	PublicIPAddress           *SubResource `json:"publicIPAddress,omitempty"`
+	ProvisioningState         string       `json:"provisioningState,omitempty"`
+}
+
+// VirtualNetworkGatewaySKU is a gateway's SKU.
+type VirtualNetworkGatewaySKU struct {
+	Name     string `json:"name,omitempty"`
+	Tier     string `json:"tier,omitempty"`
+	Capacity *int32 `json:"capacity,omitempty"`
+}
+
+// VPNClientConfiguration is a gateway's point-to-site configuration.
+type VPNClientConfiguration struct {
+	VPNClientAddressPool         *AddressSpace                `json:"vpnClientAddressPool,omitempty"`
+	VPNClientProtocols           []string                     `json:"vpnClientProtocols,omitempty"`
+	VPNAuthenticationTypes       []string                     `json:"vpnAuthenticationTypes,omitempty"`
+	VPNClientRootCertificates    []VPNClientRootCertificate   `json:"vpnClientRootCertificates,omitempty"`
+	VPNClientRevokedCertificates []VPNClientRevokedCertficate `json:"vpnClientRevokedCertificates,omitempty"`
+}
+
+// VPNClientRootCertificate is a root certificate clients chain to (R12).
+type VPNClientRootCertificate struct {
+	ID         string                             `json:"id,omitempty"`
+	Name       string                             `json:"name,omitempty"`
+	Etag       string                             `json:"etag,omitempty"`
+	Properties VPNClientRootCertificateProperties `json:"properties"`
+}
+
+// VPNClientRootCertificateProperties hold the certificate, base64 DER.
+type VPNClientRootCertificateProperties struct {
+	PublicCertData    string `json:"publicCertData"`
+	ProvisioningState string `json:"provisioningState,omitempty"`
+}
+
+// VPNClientRevokedCertficate names a client certificate by thumbprint that
+// is refused. (The misspelling is ARM's.)
+type VPNClientRevokedCertficate struct {
+	ID         string                                `json:"id,omitempty"`
+	Name       string                                `json:"name,omitempty"`
+	Properties VPNClientRevokedCertificateProperties `json:"properties"`
+}
+
+// VPNClientRevokedCertificateProperties hold a revoked certificate's
+// thumbprint.
+type VPNClientRevokedCertificateProperties struct {
+	Thumbprint        string `json:"thumbprint,omitempty"`
+	ProvisioningState string `json:"provisioningState,omitempty"`
+}
+
+// BGPSettings are the BGP parameters of a gateway or a local site.
+type BGPSettings struct {
+	ASN                 int64                       `json:"asn,omitempty"`
+	BGPPeeringAddress   string                      `json:"bgpPeeringAddress,omitempty"`
+	PeerWeight          *int32                      `json:"peerWeight,omitempty"`
+	BGPPeeringAddresses []IPConfigurationBGPPeering `json:"bgpPeeringAddresses,omitempty"`
+}
+
+// IPConfigurationBGPPeering lists the BGP addresses of one gateway IP
+// configuration.
+type IPConfigurationBGPPeering struct {
+	IPConfigurationID     string   `json:"ipconfigurationId,omitempty"`
+	DefaultBGPIPAddresses []string `json:"defaultBgpIpAddresses,omitempty"`
+	CustomBGPIPAddresses  []string `json:"customBgpIpAddresses,omitempty"`
+	TunnelIPAddresses     []string `json:"tunnelIpAddresses,omitempty"`
+}
+
+// LocalNetworkGateway is a Microsoft.Network/localNetworkGateways resource:
+// an on-premises site.
+type LocalNetworkGateway struct {
+	Resource
+	Properties LocalNetworkGatewayProperties `json:"properties"`
+}
+
+// LocalNetworkGatewayProperties are a local site's properties.
+type LocalNetworkGatewayProperties struct {
+	LocalNetworkAddressSpace *AddressSpace `json:"localNetworkAddressSpace,omitempty"`
+	GatewayIPAddress         string        `json:"gatewayIpAddress,omitempty"`
+	FQDN                     string        `json:"fqdn,omitempty"`
+	BGPSettings              *BGPSettings  `json:"bgpSettings,omitempty"`
+	ProvisioningState        string        `json:"provisioningState,omitempty"`
+	ResourceGUID             string        `json:"resourceGuid,omitempty"`
+}
+
+// Connection is a Microsoft.Network/connections resource (the REST API's
+// VirtualNetworkGatewayConnection).
+type Connection struct {
+	Resource
+	Properties ConnectionProperties `json:"properties"`
+}
+
+// Connection types, modes and protocols.
+const (
+	ConnectionIPsec        = "IPsec"
+	ConnectionVnet2Vnet    = "Vnet2Vnet"
+	ConnectionExpressRoute = "ExpressRoute"
+	ConnectionVPNClient    = "VPNClient"
+
+	ModeDefault       = "Default"
+	ModeInitiatorOnly = "InitiatorOnly"
+	ModeResponderOnly = "ResponderOnly"
+
+	IKEv1 = "IKEv1"
+	IKEv2 = "IKEv2"
+)
+
+// ConnectionProperties are a connection's properties. SharedKey is accepted
+// on PUT and kept, but never returned: it is read through the sharedkey
+// child resource.
+type ConnectionProperties struct {
+	VirtualNetworkGateway1         *SubResource             `json:"virtualNetworkGateway1,omitempty"`
+	VirtualNetworkGateway2         *SubResource             `json:"virtualNetworkGateway2,omitempty"`
+	LocalNetworkGateway2           *SubResource             `json:"localNetworkGateway2,omitempty"`
+	Peer                           *SubResource             `json:"peer,omitempty"`
+	ConnectionType                 string                   `json:"connectionType,omitempty"`
+	ConnectionProtocol             string                   `json:"connectionProtocol,omitempty"`
+	ConnectionMode                 string                   `json:"connectionMode,omitempty"`
+	RoutingWeight                  int32                    `json:"routingWeight"`
+	DPDTimeoutSeconds              int32                    `json:"dpdTimeoutSeconds,omitempty"`
+	SharedKey                      string                   `json:"sharedKey,omitempty"`
+	EnableBGP                      bool                     `json:"enableBgp"`
+	UsePolicyBasedTrafficSelectors bool                     `json:"usePolicyBasedTrafficSelectors"`
+	IPsecPolicies                  []IPsecPolicy            `json:"ipsecPolicies"`
+	TrafficSelectorPolicies        []TrafficSelectorPolicy  `json:"trafficSelectorPolicies"`
+	ConnectionStatus               string                   `json:"connectionStatus,omitempty"`
+	TunnelConnectionStatus         []TunnelConnectionHealth `json:"tunnelConnectionStatus,omitempty"`
+	IngressBytesTransferred        int64                    `json:"ingressBytesTransferred"`
+	EgressBytesTransferred         int64                    `json:"egressBytesTransferred"`
+	ProvisioningState              string                   `json:"provisioningState,omitempty"`
+	ResourceGUID                   string                   `json:"resourceGuid,omitempty"`
+}
+
+// IPsecPolicy is a custom IPsec/IKE policy of a connection.
+type IPsecPolicy struct {
+	SALifeTimeSeconds   int32  `json:"saLifeTimeSeconds"`
+	SADataSizeKilobytes int32  `json:"saDataSizeKilobytes"`
+	IPsecEncryption     string `json:"ipsecEncryption"`
+	IPsecIntegrity      string `json:"ipsecIntegrity"`
+	IKEEncryption       string `json:"ikeEncryption"`
+	IKEIntegrity        string `json:"ikeIntegrity"`
+	DHGroup             string `json:"dhGroup"`
+	PFSGroup            string `json:"pfsGroup"`
+}
+
+// TrafficSelectorPolicy is a pair of local and remote address ranges.
+type TrafficSelectorPolicy struct {
+	LocalAddressRanges  []string `json:"localAddressRanges"`
+	RemoteAddressRanges []string `json:"remoteAddressRanges"`
+}
+
+// TunnelConnectionHealth is the observed state of one tunnel.
+type TunnelConnectionHealth struct {
+	Tunnel                           string `json:"tunnel,omitempty"`
+	ConnectionStatus                 string `json:"connectionStatus,omitempty"`
+	IngressBytesTransferred          int64  `json:"ingressBytesTransferred"`
+	EgressBytesTransferred           int64  `json:"egressBytesTransferred"`
+	LastConnectionEstablishedUTCTime string `json:"lastConnectionEstablishedUtcTime,omitempty"`
+}
+
+// ConnectionSharedKey is the body of .../connections/{n}/sharedkey.
+type ConnectionSharedKey struct {
+	ID    string `json:"id,omitempty"`
+	Value string `json:"value"`
+}
+
+// ConnectionResetSharedKey is the body of .../sharedkey/reset.
+type ConnectionResetSharedKey struct {
+	KeyLength int32 `json:"keyLength"`
+}
+
+// NetworkInterface is a Microsoft.Network/networkInterfaces resource: a
+// host's attachment to a subnet.
+type NetworkInterface struct {
+	Resource
+	Properties NetworkInterfaceProperties `json:"properties"`
+}
+
+// NetworkInterfaceProperties are a network interface's properties.
+// Attachment is vnetgw's extension: how the host behind the interface is
+// realised (see the README).
+type NetworkInterfaceProperties struct {
+	IPConfigurations   []NetworkInterfaceIPConfiguration `json:"ipConfigurations"`
+	MACAddress         string                            `json:"macAddress,omitempty"`
+	EnableIPForwarding bool                              `json:"enableIPForwarding"`
+	Primary            *bool                             `json:"primary,omitempty"`
+	Attachment         *Attachment                       `json:"attachment,omitempty"`
+	ProvisioningState  string                            `json:"provisioningState,omitempty"`
+	ResourceGUID       string                            `json:"resourceGuid,omitempty"`
+}
+
+// Attachment says how a network interface's host exists: a built-in host on
+// a userspace network stack ("netstack", the default) or a TUN device in a
+// network namespace ("tun").
+type Attachment struct {
+	Kind  string `json:"kind"`
+	NetNS string `json:"netns,omitempty"`
+}
+
+// NetworkInterfaceIPConfiguration is one address of a network interface.
+type NetworkInterfaceIPConfiguration struct {
+	ID         string                                    `json:"id,omitempty"`
+	Name       string                                    `json:"name,omitempty"`
+	Type       string                                    `json:"type,omitempty"`
+	Etag       string                                    `json:"etag,omitempty"`
+	Properties NetworkInterfaceIPConfigurationProperties `json:"properties"`
+}
+
+// NetworkInterfaceIPConfigurationProperties are the properties of one
+// address of a network interface.
+type NetworkInterfaceIPConfigurationProperties struct {
+	PrivateIPAddress          string       `json:"privateIPAddress,omitempty"`
+	PrivateIPAllocationMethod string       `json:"privateIPAllocationMethod,omitempty"`
+	PrivateIPAddressVersion   string       `json:"privateIPAddressVersion,omitempty"`
+	Subnet                    *SubResource `json:"subnet,omitempty"`
+	PublicIPAddress           *SubResource `json:"publicIPAddress,omitempty"`
+	Primary                   *bool        `json:"primary,omitempty"`
+	ProvisioningState         string       `json:"provisioningState,omitempty"`
+}
+
+// List is the envelope of every list response.
+type List[T any] struct {
+	Value    []T    `json:"value"`
+	NextLink string `json:"nextLink,omitempty"`
+}

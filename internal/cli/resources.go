@@ -1,0 +1,648 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
+)
+
+// column is one column of table output: a name and a path into the JSON of
+// a resource ("properties.provisioningState"); arrays are joined by commas.
+type column struct {
+	name  string
+	value func(json.RawMessage) string
+}
+
+func col(name, path string) column {
+	return column{name: name, value: func(raw json.RawMessage) string {
+		var v any
+		if json.Unmarshal(raw, &v) != nil {
+			return ""
+		}
+		for _, p := range strings.Split(path, ".") {
+			switch t := v.(type) {
+			case map[string]any:
+				v = t[p]
+			case []any:
+				i, err := strconv.Atoi(p)
+				if err != nil || i >= len(t) {
+					return ""
+				}
+				v = t[i]
+			default:
+				return ""
+			}
+		}
+		return format(v)
+	}}
+}
+
+func format(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case []any:
+		var parts []string
+		for _, e := range t {
+			parts = append(parts, format(e))
+		}
+		return strings.Join(parts, ",")
+	case map[string]any:
+		if id, ok := t["id"].(string); ok {
+			return id[strings.LastIndex(id, "/")+1:]
+		}
+		return "{...}"
+	case float64:
+		return fmt.Sprintf("%.0f", t)
+	}
+	return fmt.Sprint(v)
+}
+
+// groupColumn shows the resource group named in a resource's id.
+var groupColumn = column{name: "ResourceGroup", value: func(raw json.RawMessage) string {
+	var r struct {
+		ID string `json:"id"`
+	}
+	if json.Unmarshal(raw, &r) != nil {
+		return ""
+	}
+	id, err := arm.ParseID(r.ID)
+	if err != nil {
+		return ""
+	}
+	return id.ResourceGroup
+}}
+
+var (
+	nameCol     = col("Name", "name")
+	locationCol = col("Location", "location")
+	stateCol    = col("ProvisioningState", "properties.provisioningState")
+)
+
+// kind describes the generic verbs of one resource type.
+type kind struct {
+	use, short string
+	typ        string // path segment, e.g. virtualNetworks
+	columns    []column
+}
+
+func resourceCommands(g *globals) []*cobra.Command {
+	return []*cobra.Command{
+		groupCommand(g),
+		vnetCommand(g),
+		publicIPCommand(g),
+		gatewayCommand(g),
+		localGatewayCommand(g),
+		connectionCommand(g),
+		nicCommand(g),
+	}
+}
+
+// verbs returns the parent command of a kind with show, list and delete,
+// and the given create command.
+func (g *globals) verbs(k kind, create *cobra.Command) *cobra.Command {
+	parent := &cobra.Command{Use: k.use, Short: k.short}
+	parent.AddCommand(create, g.showCmd(k), g.listCmd(k), g.deleteCmd(k))
+	return parent
+}
+
+func (g *globals) showCmd(k kind) *cobra.Command {
+	var rg, name string
+	cmd := &cobra.Command{
+		Use: "show", Short: "Show one " + k.use, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.resourceID(rg, k.typ, name)
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var out json.RawMessage
+			if err := c.Get(cmd.Context(), id, &out); err != nil {
+				return err
+			}
+			return g.print(out, k.columns)
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	return cmd
+}
+
+func (g *globals) listCmd(k kind) *cobra.Command {
+	var rg string
+	cmd := &cobra.Command{
+		Use: "list", Short: "List " + k.use + " resources of a resource group, or of the subscription", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			path := "/subscriptions/" + g.subscription + "/providers/Microsoft.Network/" + k.typ
+			if rg != "" {
+				path = arm.ResourceGroupID(g.subscription, rg).String() + "/providers/Microsoft.Network/" + k.typ
+			}
+			items, err := client.List[json.RawMessage](cmd.Context(), c, path)
+			if err != nil {
+				return err
+			}
+			return g.print(items, k.columns)
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group (default: the whole subscription)")
+	return cmd
+}
+
+func (g *globals) deleteCmd(k kind) *cobra.Command {
+	var rg, name string
+	cmd := &cobra.Command{
+		Use: "delete", Short: "Delete a " + k.use, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.resourceID(rg, k.typ, name)
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			return c.Delete(cmd.Context(), id)
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	return cmd
+}
+
+// put creates or updates a resource and prints the result.
+func (g *globals) put(ctx context.Context, c *client.Client, id arm.ID, body any, cols []column) error {
+	var out json.RawMessage
+	r, err := c.Put(ctx, id, body, &out)
+	g.warn(r)
+	if err != nil {
+		return err
+	}
+	return g.print(out, cols)
+}
+
+// location returns loc, or the location of the resource group.
+func (g *globals) location(ctx context.Context, c *client.Client, rg, loc string) (string, error) {
+	if loc != "" {
+		return loc, nil
+	}
+	var grp arm.ResourceGroup
+	if err := c.Get(ctx, arm.ResourceGroupID(g.subscription, rg), &grp); err != nil {
+		return "", fmt.Errorf("finding the location of resource group %s: %w", rg, err)
+	}
+	return grp.Location, nil
+}
+
+// createCmd builds a create command: common flags -g, -n, -l and the
+// kind's own, then body builds the request from them.
+func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), body func(ctx context.Context, c *client.Client, rg, name, location string) (any, error)) *cobra.Command {
+	var rg, name, loc string
+	cmd := &cobra.Command{
+		Use: "create", Short: short, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.resourceID(rg, k.typ, name)
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			if loc, err = g.location(ctx, c, rg, loc); err != nil {
+				return err
+			}
+			b, err := body(ctx, c, rg, name, loc)
+			if err != nil {
+				return err
+			}
+			return g.put(ctx, c, id, b, k.columns)
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name")
+	cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: the resource group's)")
+	flags(cmd)
+	return cmd
+}
+
+// Resource groups.
+
+func groupCommand(g *globals) *cobra.Command {
+	cols := []column{nameCol, locationCol, stateCol}
+	parent := &cobra.Command{Use: "group", Short: "Manage resource groups"}
+	var name, loc string
+	create := &cobra.Command{
+		Use: "create", Short: "Create a resource group", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if name == "" || loc == "" {
+				return errors.New("--name/-n and --location/-l are required")
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			return g.put(cmd.Context(), c, arm.ResourceGroupID(g.subscription, name), arm.ResourceGroup{Location: loc}, cols)
+		},
+	}
+	create.Flags().StringVarP(&name, "name", "n", "", "name")
+	create.Flags().StringVarP(&loc, "location", "l", "", "location")
+	var showName string
+	show := &cobra.Command{
+		Use: "show", Short: "Show a resource group", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var out json.RawMessage
+			if err := c.Get(cmd.Context(), arm.ResourceGroupID(g.subscription, showName), &out); err != nil {
+				return err
+			}
+			return g.print(out, cols)
+		},
+	}
+	show.Flags().StringVarP(&showName, "name", "n", "", "name")
+	list := &cobra.Command{
+		Use: "list", Short: "List resource groups", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			items, err := client.List[json.RawMessage](cmd.Context(), c, "/subscriptions/"+g.subscription+"/resourcegroups")
+			if err != nil {
+				return err
+			}
+			return g.print(items, cols)
+		},
+	}
+	var delName string
+	del := &cobra.Command{
+		Use: "delete", Short: "Delete a resource group and everything in it", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			return c.Delete(cmd.Context(), arm.ResourceGroupID(g.subscription, delName))
+		},
+	}
+	del.Flags().StringVarP(&delName, "name", "n", "", "name")
+	parent.AddCommand(create, show, list, del)
+	return parent
+}
+
+// Virtual networks and subnets.
+
+func vnetCommand(g *globals) *cobra.Command {
+	k := kind{use: "vnet", short: "Manage virtual networks", typ: "virtualNetworks",
+		columns: []column{nameCol, groupColumn, locationCol, col("AddressSpace", "properties.addressSpace.addressPrefixes"), col("Subnets", "properties.subnets"), stateCol}}
+	var prefixes, subnetPrefixes []string
+	var subnetName string
+	create := g.createCmd(k, "Create or update a virtual network", func(cmd *cobra.Command) {
+		cmd.Flags().StringSliceVar(&prefixes, "address-prefixes", []string{"10.0.0.0/16"}, "address space")
+		cmd.Flags().StringVar(&subnetName, "subnet-name", "", "create a subnet with this name")
+		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: the first /24 of the space)")
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+		v := arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+		v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
+		// Keep the subnets a network already has: a PUT replaces them all.
+		var old arm.VirtualNetwork
+		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "virtualNetworks", name), &old)
+		switch {
+		case err == nil:
+			v.Properties.Subnets = old.Properties.Subnets
+		case !client.IsNotFound(err):
+			return nil, err
+		}
+		if subnetName != "" {
+			if len(subnetPrefixes) == 0 {
+				p := strings.Split(prefixes[0], "/")[0]
+				subnetPrefixes = []string{p + "/24"}
+			}
+			sn := arm.Subnet{Name: subnetName, Properties: arm.SubnetProperties{AddressPrefixes: subnetPrefixes}}
+			if len(subnetPrefixes) == 1 {
+				sn.Properties = arm.SubnetProperties{AddressPrefix: subnetPrefixes[0]}
+			}
+			v.Properties.Subnets = append(v.Properties.Subnets, sn)
+		}
+		return v, nil
+	})
+	parent := g.verbs(k, create)
+	parent.AddCommand(subnetCommand(g))
+	return parent
+}
+
+func subnetCommand(g *globals) *cobra.Command {
+	prefixes := col("", "properties.addressPrefixes")
+	prefix := col("", "properties.addressPrefix")
+	cols := []column{nameCol, {name: "AddressPrefix", value: func(raw json.RawMessage) string { return prefix.value(raw) + prefixes.value(raw) }},
+		col("IPConfigurations", "properties.ipConfigurations"), stateCol}
+	parent := &cobra.Command{Use: "subnet", Short: "Manage subnets of a virtual network"}
+	var rg, vnet, name string
+	var given []string
+	id := func() (arm.ID, error) {
+		v, err := g.resourceID(rg, "virtualNetworks", vnet)
+		if err != nil {
+			return arm.ID{}, err
+		}
+		return v.Child("subnets", name), nil
+	}
+	common := func(cmd *cobra.Command, withName bool) *cobra.Command {
+		cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+		cmd.Flags().StringVar(&vnet, "vnet-name", "", "virtual network name or id")
+		if withName {
+			cmd.Flags().StringVarP(&name, "name", "n", "", "subnet name")
+		}
+		return cmd
+	}
+	run := func(fn func(ctx context.Context, c *client.Client, id arm.ID) error) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, _ []string) error {
+			i, err := id()
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			return fn(cmd.Context(), c, i)
+		}
+	}
+	create := common(&cobra.Command{Use: "create", Short: "Create or update a subnet (name it GatewaySubnet for a gateway)", Args: cobra.NoArgs,
+		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
+			s := arm.Subnet{Properties: arm.SubnetProperties{AddressPrefixes: given}}
+			if len(given) == 1 {
+				s.Properties = arm.SubnetProperties{AddressPrefix: given[0]}
+			}
+			return g.put(ctx, c, id, s, cols)
+		})}, true)
+	create.Flags().StringSliceVar(&given, "address-prefixes", nil, "address prefixes of the subnet")
+	show := common(&cobra.Command{Use: "show", Short: "Show a subnet", Args: cobra.NoArgs,
+		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
+			var out json.RawMessage
+			if err := c.Get(ctx, id, &out); err != nil {
+				return err
+			}
+			return g.print(out, cols)
+		})}, true)
+	list := common(&cobra.Command{Use: "list", Short: "List the subnets of a virtual network", Args: cobra.NoArgs,
+		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
+			items, err := client.List[json.RawMessage](ctx, c, id.Parent().String()+"/subnets")
+			if err != nil {
+				return err
+			}
+			return g.print(items, cols)
+		})}, false)
+	del := common(&cobra.Command{Use: "delete", Short: "Delete a subnet", Args: cobra.NoArgs,
+		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
+			return c.Delete(ctx, id)
+		})}, true)
+	parent.AddCommand(create, show, list, del)
+	return parent
+}
+
+// Public IP addresses.
+
+func publicIPCommand(g *globals) *cobra.Command {
+	k := kind{use: "public-ip", short: "Manage public IP addresses", typ: "publicIPAddresses",
+		columns: []column{nameCol, groupColumn, locationCol, col("IPAddress", "properties.ipAddress"), col("Allocation", "properties.publicIPAllocationMethod"), col("SKU", "sku.name"), col("UsedBy", "properties.ipConfiguration"), stateCol}}
+	var method, sku string
+	create := g.createCmd(k, "Create or update a public IP address", func(cmd *cobra.Command) {
+		cmd.Flags().StringVar(&method, "allocation-method", "", "Dynamic (allocated when a gateway uses it) or Static (allocated now); default Dynamic for Basic, Static for Standard")
+		cmd.Flags().StringVar(&sku, "sku", "Basic", "Basic or Standard")
+	}, func(_ context.Context, _ *client.Client, _, _, loc string) (any, error) {
+		return arm.PublicIPAddress{Resource: arm.Resource{Location: loc}, SKU: &arm.PublicIPAddressSKU{Name: sku},
+			Properties: arm.PublicIPAddressProperties{PublicIPAllocationMethod: method}}, nil
+	})
+	return g.verbs(k, create)
+}
+
+// Virtual network gateways.
+
+func gatewayCommand(g *globals) *cobra.Command {
+	k := kind{use: "vnet-gateway", short: "Manage virtual network gateways", typ: "virtualNetworkGateways",
+		columns: []column{nameCol, groupColumn, locationCol, col("GatewayType", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("SKU", "properties.sku.name"), col("BgpASN", "properties.bgpSettings.asn"), col("BgpPeeringAddress", "properties.bgpSettings.bgpPeeringAddress"), stateCol}}
+	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite string
+	var pips, clientPool, clientProtocols []string
+	var asn int64
+	var activeActive bool
+	create := g.createCmd(k, "Create or update a virtual network gateway", func(cmd *cobra.Command) {
+		f := cmd.Flags()
+		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
+		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address(es), name or id (two for --active-active)")
+		f.StringVar(&gwType, "gateway-type", "Vpn", "Vpn or ExpressRoute")
+		f.StringVar(&vpnType, "vpn-type", "RouteBased", "RouteBased or PolicyBased")
+		f.StringVar(&sku, "sku", "VpnGw1", "SKU: Basic, Standard, HighPerformance, VpnGw1-5, VpnGw1AZ-5AZ")
+		f.Int64Var(&asn, "asn", 0, "BGP ASN (enables BGP; default 65515)")
+		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address in the GatewaySubnet (default: the gateway's own)")
+		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
+		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2")
+		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
+		f.BoolVar(&activeActive, "active-active", false, "active-active gateway with two IP configurations")
+	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
+		vid, err := g.resourceID(rg, "virtualNetworks", vnet)
+		if err != nil {
+			return nil, fmt.Errorf("--vnet: %w", err)
+		}
+		gw := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
+		p := &gw.Properties
+		p.GatewayType, p.VPNType, p.SKU, p.ActiveActive = gwType, vpnType, &arm.VirtualNetworkGatewaySKU{Name: sku}, activeActive
+		for i, pip := range append([]string{""}, pips...)[1:] {
+			pid, err := g.resourceID(rg, "publicIPAddresses", pip)
+			if err != nil {
+				return nil, err
+			}
+			p.IPConfigurations = append(p.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{Name: fmt.Sprintf("ipconfig%d", i+1),
+				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pid.String())}})
+		}
+		if len(pips) == 0 {
+			p.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ipconfig1",
+				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", "GatewaySubnet").String())}}}
+		}
+		if asn != 0 || bgpAddr != "" {
+			p.EnableBGP = true
+			p.BGPSettings = &arm.BGPSettings{ASN: asn, BGPPeeringAddress: bgpAddr}
+		}
+		if len(clientPool) > 0 || len(clientProtocols) > 0 {
+			p.VPNClientConfiguration = &arm.VPNClientConfiguration{VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: clientPool}, VPNClientProtocols: clientProtocols}
+		}
+		if defaultSite != "" {
+			lid, err := g.resourceID(rg, "localNetworkGateways", defaultSite)
+			if err != nil {
+				return nil, err
+			}
+			p.GatewayDefaultSite = arm.Ref(lid.String())
+		}
+		return gw, nil
+	})
+	return g.verbs(k, create)
+}
+
+// Local network gateways.
+
+func localGatewayCommand(g *globals) *cobra.Command {
+	k := kind{use: "local-gateway", short: "Manage local network gateways (on-premises sites)", typ: "localNetworkGateways",
+		columns: []column{nameCol, groupColumn, locationCol, col("GatewayIPAddress", "properties.gatewayIpAddress"), col("AddressPrefixes", "properties.localNetworkAddressSpace.addressPrefixes"), col("BgpASN", "properties.bgpSettings.asn"), stateCol}}
+	var ip, fqdn, bgpAddr string
+	var prefixes []string
+	var asn int64
+	create := g.createCmd(k, "Create or update a local network gateway", func(cmd *cobra.Command) {
+		f := cmd.Flags()
+		f.StringVar(&ip, "gateway-ip-address", "", "public address of the on-premises VPN device")
+		f.StringVar(&fqdn, "fqdn", "", "host name of the on-premises VPN device, instead of its address")
+		f.StringSliceVar(&prefixes, "local-address-prefixes", nil, "on-premises address ranges routed through the gateway")
+		f.Int64Var(&asn, "asn", 0, "BGP ASN of the site")
+		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address of the site")
+	}, func(_ context.Context, _ *client.Client, _, _, loc string) (any, error) {
+		l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: loc}}
+		l.Properties.GatewayIPAddress, l.Properties.FQDN = ip, fqdn
+		l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
+		if asn != 0 || bgpAddr != "" {
+			l.Properties.BGPSettings = &arm.BGPSettings{ASN: asn, BGPPeeringAddress: bgpAddr}
+		}
+		return l, nil
+	})
+	return g.verbs(k, create)
+}
+
+// Connections.
+
+func connectionCommand(g *globals) *cobra.Command {
+	k := kind{use: "vpn-connection", short: "Manage VPN connections", typ: "connections",
+		columns: []column{nameCol, groupColumn, col("Type", "properties.connectionType"), col("Status", "properties.connectionStatus"),
+			col("IngressBytes", "properties.ingressBytesTransferred"), col("EgressBytes", "properties.egressBytesTransferred"), stateCol}}
+	var gw1, gw2, lng, key, protocol, mode string
+	var bgp, policyTS bool
+	create := g.createCmd(k, "Create or update a VPN connection (site-to-site or VNet-to-VNet)", func(cmd *cobra.Command) {
+		f := cmd.Flags()
+		f.StringVar(&gw1, "vnet-gateway1", "", "the gateway of this side (name or id)")
+		f.StringVar(&lng, "local-gateway2", "", "site-to-site: the local network gateway (name or id)")
+		f.StringVar(&gw2, "vnet-gateway2", "", "VNet-to-VNet: the other gateway (name or id; an id may name another subscription)")
+		f.StringVar(&key, "shared-key", "", "pre-shared key, 1-128 letters and digits (default: generated)")
+		f.StringVar(&protocol, "connection-protocol", "", "IKEv2 (default) or IKEv1")
+		f.StringVar(&mode, "connection-mode", "", "Default, InitiatorOnly or ResponderOnly")
+		f.BoolVar(&bgp, "enable-bgp", false, "exchange routes over BGP")
+		f.BoolVar(&policyTS, "use-policy-based-traffic-selectors", false, "use policy-based traffic selectors (needs a custom IPsec policy)")
+	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
+		g1, err := g.resourceID(rg, "virtualNetworkGateways", gw1)
+		if err != nil {
+			return nil, fmt.Errorf("--vnet-gateway1: %w", err)
+		}
+		conn := arm.Connection{Resource: arm.Resource{Location: loc}}
+		p := &conn.Properties
+		p.VirtualNetworkGateway1 = arm.Ref(g1.String())
+		switch {
+		case lng != "" && gw2 == "":
+			l, err := g.resourceID(rg, "localNetworkGateways", lng)
+			if err != nil {
+				return nil, err
+			}
+			p.ConnectionType, p.LocalNetworkGateway2 = arm.ConnectionIPsec, arm.Ref(l.String())
+		case gw2 != "" && lng == "":
+			g2, err := g.resourceID(rg, "virtualNetworkGateways", gw2)
+			if err != nil {
+				return nil, err
+			}
+			p.ConnectionType, p.VirtualNetworkGateway2 = arm.ConnectionVnet2Vnet, arm.Ref(g2.String())
+		default:
+			return nil, errors.New("give exactly one of --local-gateway2 (site-to-site) and --vnet-gateway2 (VNet-to-VNet)")
+		}
+		p.SharedKey, p.ConnectionProtocol, p.ConnectionMode, p.EnableBGP, p.UsePolicyBasedTrafficSelectors = key, protocol, mode, bgp, policyTS
+		return conn, nil
+	})
+	parent := g.verbs(k, create)
+	parent.AddCommand(sharedKeyCommand(g))
+	return parent
+}
+
+func sharedKeyCommand(g *globals) *cobra.Command {
+	parent := &cobra.Command{Use: "shared-key", Short: "Show, set or reset the pre-shared key of a connection"}
+	var rg, conn, value string
+	var length int32
+	common := func(cmd *cobra.Command) *cobra.Command {
+		cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+		cmd.Flags().StringVar(&conn, "connection-name", "", "connection name or id")
+		return cmd
+	}
+	cols := []column{col("Value", "value")}
+	call := func(cmd *cobra.Command, method, suffix string, body any) error {
+		id, err := g.resourceID(rg, "connections", conn)
+		if err != nil {
+			return err
+		}
+		c, err := g.client()
+		if err != nil {
+			return err
+		}
+		var out json.RawMessage
+		if _, err := c.Do(cmd.Context(), method, id.String()+suffix, body, &out); err != nil {
+			return err
+		}
+		if method == http.MethodPost {
+			return g.print(out, []column{col("KeyLength", "keyLength")})
+		}
+		return g.print(out, cols)
+	}
+	show := common(&cobra.Command{Use: "show", Short: "Show the shared key", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return call(cmd, http.MethodGet, "/sharedkey", nil) }})
+	update := common(&cobra.Command{Use: "update", Short: "Set the shared key", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return call(cmd, http.MethodPut, "/sharedkey", arm.ConnectionSharedKey{Value: value})
+		}})
+	update.Flags().StringVar(&value, "value", "", "the new key, 1-128 letters and digits")
+	reset := common(&cobra.Command{Use: "reset", Short: "Replace the shared key by a new random one", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return call(cmd, http.MethodPost, "/sharedkey/reset", arm.ConnectionResetSharedKey{KeyLength: length})
+		}})
+	reset.Flags().Int32Var(&length, "key-length", 32, "length of the new key, 1-128")
+	parent.AddCommand(show, update, reset)
+	return parent
+}
+
+// Network interfaces.
+
+func nicCommand(g *globals) *cobra.Command {
+	k := kind{use: "nic", short: "Manage network interfaces (hosts in a VNet)", typ: "networkInterfaces",
+		columns: []column{nameCol, groupColumn, locationCol, col("PrivateIP", "properties.ipConfigurations.0.properties.privateIPAddress"),
+			col("Attachment", "properties.attachment.kind"), stateCol}}
+	var vnet, subnet, ip, attach, netns string
+	create := g.createCmd(k, "Create or update a network interface", func(cmd *cobra.Command) {
+		f := cmd.Flags()
+		f.StringVar(&vnet, "vnet-name", "", "virtual network (name or id)")
+		f.StringVar(&subnet, "subnet", "", "subnet name")
+		f.StringVar(&ip, "private-ip-address", "", "static private address (default: the next free one)")
+		f.StringVar(&attach, "attachment", "netstack", "how the host exists: netstack (built-in host) or tun (a TUN device in --netns, root)")
+		f.StringVar(&netns, "netns", "", "network namespace of a tun attachment")
+	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
+		vid, err := g.resourceID(rg, "virtualNetworks", vnet)
+		if err != nil {
+			return nil, fmt.Errorf("--vnet-name: %w", err)
+		}
+		if subnet == "" {
+			return nil, errors.New("--subnet is required")
+		}
+		n := arm.NetworkInterface{Resource: arm.Resource{Location: loc}}
+		n.Properties.Attachment = &arm.Attachment{Kind: attach, NetNS: netns}
+		n.Properties.IPConfigurations = []arm.NetworkInterfaceIPConfiguration{{Name: "ipconfig1",
+			Properties: arm.NetworkInterfaceIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", subnet).String()), PrivateIPAddress: ip}}}
+		return n, nil
+	})
+	return g.verbs(k, create)
+}

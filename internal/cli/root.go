@@ -1,0 +1,156 @@
+// Package cli holds vnetgw's commands: `serve`, and resource verbs shaped
+// like `az network`, which are clients of the REST API only.
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/datadir"
+)
+
+// DefaultSubscription is the subscription used when none is named.
+const DefaultSubscription = "00000000-0000-0000-0000-000000000000"
+
+// globals are the flags every command has.
+type globals struct {
+	dataDir      string
+	subscription string
+	output       string
+	stdout       io.Writer
+	stderr       io.Writer
+}
+
+// Execute runs the command line and returns the process exit code.
+func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	root := newRoot(stdout, stderr)
+	root.SetArgs(args)
+	if err := root.ExecuteContext(ctx); err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
+	return 0
+}
+
+func newRoot(stdout, stderr io.Writer) *cobra.Command {
+	g := &globals{stdout: stdout, stderr: stderr}
+	root := &cobra.Command{
+		Use:   "vnetgw",
+		Short: "Self-hosted VPN gateways, virtual networks and IPsec tunnels, shaped like Azure",
+		Long: `vnetgw runs virtual networks, VPN gateways in them, on-premises sites and the
+IPsec tunnels between them, behind an API shaped like Azure Resource Manager.
+
+Start a region with 'vnetgw serve'; the other commands are its clients. They
+find the endpoint, admin token and CA in the data directory, or in
+$VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	root.SetOut(stdout)
+	root.SetErr(stderr)
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.dataDir, "data-dir", envOr("VNETGW_DATA_DIR", datadir.Default()), "data directory of the vnetgw serve to use ($VNETGW_DATA_DIR)")
+	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
+	pf.StringVarP(&g.output, "output", "o", "json", "output format: json or table")
+	root.AddCommand(newServe(g))
+	for _, c := range resourceCommands(g) {
+		root.AddCommand(c)
+	}
+	return root
+}
+
+func envOr(key, def string) string {
+	if v := os.Getenv(key); v != "" {
+		return v
+	}
+	return def
+}
+
+func (g *globals) client() (*client.Client, error) {
+	cfg, err := client.Discover(g.dataDir)
+	if err != nil {
+		return nil, err
+	}
+	return client.New(cfg)
+}
+
+// print writes v as JSON, or as a table with the given columns.
+func (g *globals) print(v any, columns []column) error {
+	switch g.output {
+	case "json":
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(g.stdout, string(b))
+		return nil
+	case "table":
+		items, ok := v.([]json.RawMessage)
+		if !ok {
+			b, err := json.Marshal(v)
+			if err != nil {
+				return err
+			}
+			items = []json.RawMessage{b}
+		}
+		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+		var head []string
+		for _, c := range columns {
+			head = append(head, c.name)
+		}
+		fmt.Fprintln(tw, strings.Join(head, "\t"))
+		var under []string
+		for _, h := range head {
+			under = append(under, strings.Repeat("-", len(h)))
+		}
+		fmt.Fprintln(tw, strings.Join(under, "\t"))
+		for _, it := range items {
+			var cells []string
+			for _, c := range columns {
+				cells = append(cells, c.value(it))
+			}
+			fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		}
+		return tw.Flush()
+	}
+	return fmt.Errorf("unknown output format %q: use json or table", g.output)
+}
+
+// warn prints the warnings an answer carried.
+func (g *globals) warn(r client.Response) {
+	for _, w := range r.Warnings {
+		fmt.Fprintln(g.stderr, "WARNING:", w)
+	}
+}
+
+// resourceID makes the id of a network resource from a name, or takes an id
+// as it is (for references across resource groups and subscriptions).
+func (g *globals) resourceID(rg, typ, nameOrID string) (arm.ID, error) {
+	if strings.HasPrefix(nameOrID, "/") {
+		id, err := arm.ParseID(nameOrID)
+		if err != nil {
+			return arm.ID{}, err
+		}
+		if !strings.EqualFold(id.Type(), arm.NamespaceNetwork+"/"+typ) {
+			return arm.ID{}, fmt.Errorf("%s is not the id of a %s", nameOrID, typ)
+		}
+		return id, nil
+	}
+	if rg == "" {
+		return arm.ID{}, errors.New("--resource-group/-g is required")
+	}
+	if nameOrID == "" {
+		return arm.ID{}, errors.New("--name/-n is required")
+	}
+	return arm.NetworkID(g.subscription, rg, typ, nameOrID), nil
+}

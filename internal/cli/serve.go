@@ -1,0 +1,58 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/server"
+)
+
+func newServe(g *globals) *cobra.Command {
+	var cfg server.Config
+	var logLevel string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a vnetgw region: the API and everything it creates",
+		Long: `Run a vnetgw region. State is kept in a bbolt file in the data directory.
+
+On first start the data directory gets a CA and a server certificate
+(ca.pem, server.pem; or bring your own with --tls-cert/--tls-key) and an admin
+bearer token (admin-token, mode 0600). Every API request must present the
+token. SIGINT or SIGTERM stop the server cleanly.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var level slog.Level
+			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
+				return fmt.Errorf("--log-level: %w", err)
+			}
+			cfg.DataDir = g.dataDir
+			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			s, err := server.New(ctx, cfg)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "vnetgw serving %s\n  admin token: %s\n  CA:          %s\n", s.URL, s.TokenFile(), s.CAFile())
+			err = s.Run(ctx)
+			if err == nil && ctx.Err() != nil {
+				cfg.Logger.Info("stopped", "reason", context.Cause(ctx))
+			}
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7443", "address (host:port) the HTTPS API listens on")
+	f.StringVar(&cfg.PublicIPPool, "public-ip-pool", region.DefaultPublicIPPool, "CIDR prefix or FIRST-LAST range that gateways' public addresses come from")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for the API (default: issued by the data directory's CA)")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
+	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	return cmd
+}

@@ -1,0 +1,218 @@
+// Package client is a typed client of vnetgw's REST API, used by the CLI,
+// the demo and end-to-end tests. It finds the endpoint, token and CA of a
+// local vnetgw in its data directory, or takes them from the environment.
+package client
+
+import (
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/datadir"
+)
+
+// Environment variables that override what the data directory says.
+const (
+	EnvEndpoint = "VNETGW_ENDPOINT"
+	EnvToken    = "VNETGW_TOKEN"
+	EnvCA       = "VNETGW_CA"
+)
+
+// Config says where and how to reach the API.
+type Config struct {
+	Endpoint string // https://host:port
+	Token    string
+	CAFile   string // PEM; empty means the system roots
+}
+
+// Discover builds a Config from the environment, falling back to the files
+// `vnetgw serve` writes in its data directory.
+func Discover(dataDir string) (Config, error) {
+	cfg := Config{Endpoint: os.Getenv(EnvEndpoint), Token: os.Getenv(EnvToken), CAFile: os.Getenv(EnvCA)}
+	read := func(name string) (string, error) {
+		b, err := os.ReadFile(filepath.Join(dataDir, name))
+		if err != nil {
+			return "", fmt.Errorf("no %s in data directory %s (is `vnetgw serve` running there? set --data-dir or %s/%s): %w", name, dataDir, EnvEndpoint, EnvToken, err)
+		}
+		return strings.TrimSpace(string(b)), nil
+	}
+	var err error
+	if cfg.Endpoint == "" {
+		if cfg.Endpoint, err = read(datadir.Endpoint); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.Token == "" {
+		if cfg.Token, err = read(datadir.Token); err != nil {
+			return cfg, err
+		}
+	}
+	if cfg.CAFile == "" {
+		if p := filepath.Join(dataDir, datadir.CA); fileExists(p) {
+			cfg.CAFile = p
+		}
+	}
+	return cfg, nil
+}
+
+func fileExists(p string) bool {
+	_, err := os.Stat(p)
+	return err == nil
+}
+
+// Client calls the API.
+type Client struct {
+	endpoint string
+	token    string
+	http     *http.Client
+}
+
+// New returns a client for cfg.
+func New(cfg Config) (*Client, error) {
+	if cfg.Endpoint == "" || cfg.Token == "" {
+		return nil, errors.New("client: endpoint and token are required")
+	}
+	tc := &tls.Config{MinVersion: tls.VersionTLS12}
+	if cfg.CAFile != "" {
+		pem, err := os.ReadFile(cfg.CAFile)
+		if err != nil {
+			return nil, fmt.Errorf("read CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("CA file %s holds no PEM certificate", cfg.CAFile)
+		}
+		tc.RootCAs = pool
+	}
+	return &Client{
+		endpoint: strings.TrimSuffix(cfg.Endpoint, "/"),
+		token:    cfg.Token,
+		http:     &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}},
+	}, nil
+}
+
+// Error is an error answered by the API.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+}
+
+func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message) }
+
+// Response is what a call returns beside its decoded body.
+type Response struct {
+	Status   int
+	Warnings []string
+}
+
+// Do sends one request. in, when not nil, is sent as JSON; out, when not
+// nil, receives the JSON answer.
+func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Response, error) {
+	version := arm.NetworkAPIVersion
+	if !strings.Contains(strings.ToLower(path), "/providers/") {
+		version = arm.ResourcesAPIVersion
+	}
+	u := c.endpoint + path + "?api-version=" + url.QueryEscape(version)
+	var body io.Reader
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return Response{}, err
+		}
+		body = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, body)
+	if err != nil {
+		return Response{}, err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	if in != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := c.http.Do(req)
+	if err != nil {
+		return Response{}, err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return Response{}, err
+	}
+	r := Response{Status: resp.StatusCode}
+	for _, w := range resp.Header.Values("Warning") {
+		// 199 vnetgw "text"
+		if i := strings.Index(w, `"`); i >= 0 {
+			w = strings.TrimSuffix(w[i+1:], `"`)
+		}
+		r.Warnings = append(r.Warnings, w)
+	}
+	if resp.StatusCode >= 400 {
+		var env arm.ErrorResponse
+		if json.Unmarshal(b, &env) != nil || env.Error == nil {
+			return r, &Error{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
+		}
+		return r, &Error{Status: resp.StatusCode, Code: env.Error.Code, Message: env.Error.Message}
+	}
+	if out != nil && len(b) > 0 {
+		if err := json.Unmarshal(b, out); err != nil {
+			return r, fmt.Errorf("decode answer of %s %s: %w", method, path, err)
+		}
+	}
+	return r, nil
+}
+
+// Put creates or updates the resource id.
+func (c *Client) Put(ctx context.Context, id arm.ID, in, out any) (Response, error) {
+	return c.Do(ctx, http.MethodPut, escapePath(id.String()), in, out)
+}
+
+// Get reads the resource id.
+func (c *Client) Get(ctx context.Context, id arm.ID, out any) error {
+	_, err := c.Do(ctx, http.MethodGet, escapePath(id.String()), nil, out)
+	return err
+}
+
+// Delete deletes the resource id.
+func (c *Client) Delete(ctx context.Context, id arm.ID) error {
+	_, err := c.Do(ctx, http.MethodDelete, escapePath(id.String()), nil, nil)
+	return err
+}
+
+// List lists the resources at path (a collection path such as
+// /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks)
+// into out, a pointer to a slice.
+func List[T any](ctx context.Context, c *Client, path string) ([]T, error) {
+	var l arm.List[T]
+	if _, err := c.Do(ctx, http.MethodGet, escapePath(path), nil, &l); err != nil {
+		return nil, err
+	}
+	return l.Value, nil
+}
+
+// escapePath escapes each segment of an ARM path.
+func escapePath(p string) string {
+	seg := strings.Split(p, "/")
+	for i, s := range seg {
+		seg[i] = url.PathEscape(s)
+	}
+	return strings.Join(seg, "/")
+}
+
+// IsNotFound reports whether err is the API's 404.
+func IsNotFound(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}

@@ -1,0 +1,428 @@
+package region
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/rules"
+)
+
+// Connection defaults, as Azure's.
+const (
+	DefaultDPDTimeoutSeconds = 45
+	minDPDTimeoutSeconds     = 9
+	maxDPDTimeoutSeconds     = 3600
+)
+
+// PutConnection creates or updates a connection: site-to-site (IPsec, to a
+// local network gateway) or VNet-to-VNet (Vnet2Vnet, to another gateway,
+// which may be in another subscription or region, R1, R2).
+func (r *Region) PutConnection(ctx context.Context, id arm.ID, in *arm.Connection) (*arm.Connection, Outcome, error) {
+	var out *arm.Connection
+	var created bool
+	_, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
+		old := get[arm.Connection](tx, arm.TypeConnection, id)
+		created = old == nil
+		c := *in
+		if err := r.stageConnection(tx, id, &c, old); err != nil {
+			return err
+		}
+		out = renderConnection(tx, &c).(*arm.Connection)
+		return nil
+	})
+	return out, Outcome{Created: created}, err
+}
+
+func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm.Connection) error {
+	if err := setIdentity(&c.Resource, id, c.Location); err != nil {
+		return err
+	}
+	p := &c.Properties
+	p.ProvisioningState = arm.Succeeded
+	p.ResourceGUID = newGUID()
+	if err := canonical(&p.ConnectionType, "properties.connectionType", "", arm.ConnectionIPsec, arm.ConnectionVnet2Vnet, arm.ConnectionExpressRoute, arm.ConnectionVPNClient); err != nil {
+		return err
+	}
+	switch p.ConnectionType {
+	case "":
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.connectionType", Message: "connectionType is required: IPsec or Vnet2Vnet"}
+	case arm.ConnectionExpressRoute, arm.ConnectionVPNClient:
+		return &arm.Error{Code: arm.CodeUnsupportedConnection, Target: "properties.connectionType",
+			Message: "connectionType " + p.ConnectionType + " is not supported: vnetgw models ExpressRoute gateways for coexistence only; use IPsec or Vnet2Vnet"}
+	}
+	g1, g1ID, err := ref[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, "properties.virtualNetworkGateway1", p.VirtualNetworkGateway1.RefID())
+	if err != nil {
+		return err
+	}
+	if g1.Properties.GatewayType != arm.GatewayTypeVpn {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.virtualNetworkGateway1", Message: "gateway " + g1.Name + " is not a VPN gateway"}
+	}
+	if c.Location != g1.Location {
+		return arm.Errorf(arm.CodeInvalidParameter, "connection %s must be in the location of its gateway %s (%s), not %s", c.Name, g1.Name, g1.Location, c.Location)
+	}
+	p.VirtualNetworkGateway1 = arm.Ref(g1.ID)
+	var remote string
+	switch p.ConnectionType {
+	case arm.ConnectionIPsec:
+		if p.VirtualNetworkGateway2 != nil {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.virtualNetworkGateway2", Message: "an IPsec connection goes to a local network gateway (localNetworkGateway2), not to virtualNetworkGateway2"}
+		}
+		l, _, err := ref[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, "properties.localNetworkGateway2", p.LocalNetworkGateway2.RefID())
+		if err != nil {
+			return err
+		}
+		p.LocalNetworkGateway2 = arm.Ref(l.ID)
+		remote = l.ID
+		if p.EnableBGP && l.Properties.BGPSettings == nil {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs bgpSettings on local network gateway " + l.Name + " (R41)"}
+		}
+	case arm.ConnectionVnet2Vnet:
+		if p.LocalNetworkGateway2 != nil {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.localNetworkGateway2", Message: "a Vnet2Vnet connection goes to virtualNetworkGateway2, not to a local network gateway"}
+		}
+		g2, _, err := ref[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, "properties.virtualNetworkGateway2", p.VirtualNetworkGateway2.RefID())
+		if err != nil {
+			return err
+		}
+		if g2.Properties.GatewayType != arm.GatewayTypeVpn {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.virtualNetworkGateway2", Message: "gateway " + g2.Name + " is not a VPN gateway"}
+		}
+		if arm.Equal(g1.ID, g2.ID) {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.virtualNetworkGateway2", Message: "a gateway cannot be connected to itself"}
+		}
+		if err := rules.R28Vnet2Vnet(g1.Properties.VPNType, g2.Properties.VPNType); err != nil {
+			return err
+		}
+		if p.EnableBGP && !g2.Properties.EnableBGP {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs BGP enabled on gateway " + g2.Name + " (R41)"}
+		}
+		p.VirtualNetworkGateway2 = arm.Ref(g2.ID)
+		remote = g2.ID
+	}
+	if p.EnableBGP && !g1.Properties.EnableBGP {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs BGP enabled on gateway " + g1.Name + " (R41)"}
+	}
+	if old != nil {
+		op := &old.Properties
+		c.Name = old.Name
+		p.ResourceGUID = op.ResourceGUID
+		switch {
+		case p.ConnectionType != op.ConnectionType:
+			return arm.Errorf(arm.CodeInvalidParameter, "connection %s is of type %s; its connectionType cannot change", old.Name, op.ConnectionType)
+		case !arm.Equal(g1.ID, op.VirtualNetworkGateway1.RefID()):
+			return arm.Errorf(arm.CodeInvalidParameter, "connection %s belongs to gateway %s; virtualNetworkGateway1 cannot change", old.Name, op.VirtualNetworkGateway1.RefID())
+		case !arm.Equal(remote, op.LocalNetworkGateway2.RefID()+op.VirtualNetworkGateway2.RefID()):
+			return arm.Errorf(arm.CodeInvalidParameter, "connection %s goes to %s; its remote end cannot change", old.Name, op.LocalNetworkGateway2.RefID()+op.VirtualNetworkGateway2.RefID())
+		}
+	}
+	if err := connectionSettings(p); err != nil {
+		return err
+	}
+	switch {
+	case p.SharedKey != "":
+		if err := rules.R38SharedKey(p.SharedKey); err != nil {
+			err.Target = "properties.sharedKey"
+			return err
+		}
+	case old != nil:
+		p.SharedKey = old.Properties.SharedKey
+	default:
+		p.SharedKey = newSharedKey(rules.DefaultSharedKeyLen) // R21, R38: each connection its own key
+	}
+	// Limits of gateway 1: multi-site (R28), tunnels per SKU (R32), no
+	// second tunnel to the same site (R34).
+	var others []*arm.Connection
+	for _, o := range connectionsOf(tx, g1ID) {
+		if arm.Equal(o.ID, c.ID) {
+			continue
+		}
+		if arm.Equal(o.Properties.LocalNetworkGateway2.RefID()+o.Properties.VirtualNetworkGateway2.RefID(), remote) {
+			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s is already connected to %s by connection %s; there can be only one tunnel between a VNet and a site (R34)", g1.Name, remote, o.ID)
+		}
+		others = append(others, o)
+	}
+	if err := rules.R28MultiSite(g1.Properties.VPNType, len(others)); err != nil {
+		return err
+	}
+	if sku, ok := rules.LookupSKU(g1.Properties.SKU.Name); ok {
+		if err := rules.R32TunnelLimit(sku, len(others)+1); err != nil {
+			return err
+		}
+	}
+	// Observed state is the data plane's to report, never the request's.
+	p.ConnectionStatus, p.TunnelConnectionStatus = "", nil
+	p.IngressBytesTransferred, p.EgressBytesTransferred = 0, 0
+	tx.put(arm.TypeConnection, id.Key(), c)
+	return r35Affected(tx, []*arm.VirtualNetworkGateway{g1})
+}
+
+// canonical replaces *v by the allowed value it matches, ignoring case; an
+// empty value is replaced by def.
+func canonical(v *string, field, def string, allowed ...string) error {
+	if *v == "" {
+		*v = def
+		return nil
+	}
+	for _, a := range allowed {
+		if strings.EqualFold(*v, a) {
+			*v = a
+			return nil
+		}
+	}
+	return &arm.Error{Code: arm.CodeInvalidParameter, Target: field,
+		Message: fmt.Sprintf("%s is %q; it must be one of %s", field, *v, strings.Join(allowed, ", "))}
+}
+
+// connectionSettings canonicalises and checks the protocol settings.
+func connectionSettings(p *arm.ConnectionProperties) error {
+	if err := canonical(&p.ConnectionProtocol, "properties.connectionProtocol", arm.IKEv2, arm.IKEv2, arm.IKEv1); err != nil {
+		return err
+	}
+	if err := canonical(&p.ConnectionMode, "properties.connectionMode", arm.ModeDefault, arm.ModeDefault, arm.ModeInitiatorOnly, arm.ModeResponderOnly); err != nil {
+		return err
+	}
+	if p.DPDTimeoutSeconds == 0 {
+		p.DPDTimeoutSeconds = DefaultDPDTimeoutSeconds
+	}
+	if p.DPDTimeoutSeconds < minDPDTimeoutSeconds || p.DPDTimeoutSeconds > maxDPDTimeoutSeconds {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.dpdTimeoutSeconds",
+			Message: fmt.Sprintf("dpdTimeoutSeconds must be between %d and %d", minDPDTimeoutSeconds, maxDPDTimeoutSeconds)}
+	}
+	if p.RoutingWeight < 0 || p.RoutingWeight > 32000 {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.routingWeight", Message: "routingWeight must be between 0 and 32000"}
+	}
+	if len(p.IPsecPolicies) > 1 {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies", Message: "a connection takes at most one custom IPsec/IKE policy"}
+	}
+	for i := range p.IPsecPolicies {
+		if err := checkIPsecPolicy(&p.IPsecPolicies[i]); err != nil {
+			return err
+		}
+	}
+	if p.UsePolicyBasedTrafficSelectors && len(p.IPsecPolicies) == 0 {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.usePolicyBasedTrafficSelectors",
+			Message: "usePolicyBasedTrafficSelectors needs a custom IPsec/IKE policy (ipsecPolicies)"}
+	}
+	for i, ts := range p.TrafficSelectorPolicies {
+		f := fmt.Sprintf("properties.trafficSelectorPolicies[%d]", i)
+		if _, err := rules.ParsePrefixes(f+".localAddressRanges", ts.LocalAddressRanges); err != nil {
+			return err
+		}
+		if _, err := rules.ParsePrefixes(f+".remoteAddressRanges", ts.RemoteAddressRanges); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// checkIPsecPolicy canonicalises a custom policy. GCM integrity must name
+// the same algorithm as the encryption, as Azure requires.
+func checkIPsecPolicy(pol *arm.IPsecPolicy) error {
+	f := "properties.ipsecPolicies[0]."
+	checks := []struct {
+		v       *string
+		field   string
+		allowed []string
+	}{
+		{&pol.IPsecEncryption, "ipsecEncryption", []string{"None", "DES", "DES3", "AES128", "AES192", "AES256", "GCMAES128", "GCMAES192", "GCMAES256"}},
+		{&pol.IPsecIntegrity, "ipsecIntegrity", []string{"MD5", "SHA1", "SHA256", "GCMAES128", "GCMAES192", "GCMAES256"}},
+		{&pol.IKEEncryption, "ikeEncryption", []string{"DES", "DES3", "AES128", "AES192", "AES256", "GCMAES128", "GCMAES256"}},
+		{&pol.IKEIntegrity, "ikeIntegrity", []string{"MD5", "SHA1", "SHA256", "SHA384", "GCMAES128", "GCMAES256"}},
+		{&pol.DHGroup, "dhGroup", []string{"None", "DHGroup1", "DHGroup2", "DHGroup14", "DHGroup2048", "ECP256", "ECP384", "DHGroup24"}},
+		{&pol.PFSGroup, "pfsGroup", []string{"None", "PFS1", "PFS2", "PFS2048", "ECP256", "ECP384", "PFS24", "PFS14", "PFSMM"}},
+	}
+	for _, c := range checks {
+		if *c.v == "" {
+			return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + c.field, Message: c.field + " is required in a custom IPsec/IKE policy"}
+		}
+		if err := canonical(c.v, f+c.field, "", c.allowed...); err != nil {
+			e := err.(*arm.Error)
+			e.Code = arm.CodeIPsecPolicy
+			return e
+		}
+	}
+	gcm := func(enc, integ string) bool {
+		return !strings.HasPrefix(enc, "GCM") && !strings.HasPrefix(integ, "GCM") || enc == integ
+	}
+	if !gcm(pol.IPsecEncryption, pol.IPsecIntegrity) || !gcm(pol.IKEEncryption, pol.IKEIntegrity) {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "ipsecIntegrity", Message: "with GCM, the integrity algorithm must be the same GCM algorithm as the encryption"}
+	}
+	if pol.SALifeTimeSeconds < 300 {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "saLifeTimeSeconds", Message: "saLifeTimeSeconds must be at least 300"}
+	}
+	if pol.SADataSizeKilobytes != 0 && pol.SADataSizeKilobytes < 1024 {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "saDataSizeKilobytes", Message: "saDataSizeKilobytes must be 0 (no limit) or at least 1024"}
+	}
+	return nil
+}
+
+// renderConnection hides the shared key (read it through /sharedkey).
+func renderConnection(_ *txn, doc any) any {
+	c := *doc.(*arm.Connection)
+	c.Properties.SharedKey = ""
+	if c.Properties.ConnectionStatus == "" {
+		c.Properties.ConnectionStatus = "Unknown"
+	}
+	return &c
+}
+
+func (r *Region) delConnection(tx *txn, id arm.ID) error {
+	tx.del(arm.TypeConnection, id.Key())
+	return nil
+}
+
+// connectionsOf returns the connections of which gw is virtualNetworkGateway1.
+func connectionsOf(tx *txn, gw arm.ID) []*arm.Connection {
+	var out []*arm.Connection
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		if arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), gw.String()) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// Shared keys.
+
+func (r *Region) connection(tx *txn, id arm.ID) (*arm.Connection, error) {
+	if _, err := requireGroup(tx, id); err != nil {
+		return nil, err
+	}
+	c := get[arm.Connection](tx, arm.TypeConnection, id)
+	if c == nil {
+		return nil, notFound(id)
+	}
+	return c, nil
+}
+
+// GetSharedKey returns a connection's pre-shared key.
+func (r *Region) GetSharedKey(id arm.ID) (*arm.ConnectionSharedKey, error) {
+	var out *arm.ConnectionSharedKey
+	err := r.view(func(tx *txn) error {
+		c, err := r.connection(tx, id)
+		if err != nil {
+			return err
+		}
+		out = &arm.ConnectionSharedKey{ID: c.ID + "/sharedkey", Value: c.Properties.SharedKey}
+		return nil
+	})
+	return out, err
+}
+
+// SetSharedKey replaces a connection's pre-shared key with one the user
+// chose (R21, R38).
+func (r *Region) SetSharedKey(ctx context.Context, id arm.ID, key string) (*arm.ConnectionSharedKey, error) {
+	if err := rules.R38SharedKey(key); err != nil {
+		err.Target = "value"
+		return nil, err
+	}
+	return r.replaceSharedKey(ctx, id, key)
+}
+
+// ResetSharedKey gives a connection a new random key of the given length
+// (R21).
+func (r *Region) ResetSharedKey(ctx context.Context, id arm.ID, keyLength int32) (*arm.ConnectionResetSharedKey, error) {
+	if err := rules.R21KeyLength(keyLength); err != nil {
+		err.Target = "keyLength"
+		return nil, err
+	}
+	if _, err := r.replaceSharedKey(ctx, id, newSharedKey(int(keyLength))); err != nil {
+		return nil, err
+	}
+	return &arm.ConnectionResetSharedKey{KeyLength: keyLength}, nil
+}
+
+func (r *Region) replaceSharedKey(ctx context.Context, id arm.ID, key string) (*arm.ConnectionSharedKey, error) {
+	var out *arm.ConnectionSharedKey
+	_, err := r.update(ctx, func(tx *txn) error {
+		c, err := r.connection(tx, id)
+		if err != nil {
+			return err
+		}
+		nc := *c
+		nc.Etag = newEtag()
+		nc.Properties.SharedKey = key
+		tx.put(arm.TypeConnection, id.Key(), &nc)
+		out = &arm.ConnectionSharedKey{ID: c.ID + "/sharedkey", Value: key}
+		return nil
+	})
+	return out, err
+}
+
+// R35: the address spaces joined at a gateway.
+
+// gatewayDomain lists the address spaces that meet at gateway g: its VNet,
+// its point-to-site client pool, the sites and VNets of its connections and
+// the VNets of gateways connected to it VNet-to-VNet.
+func gatewayDomain(tx *txn, g *arm.VirtualNetworkGateway) []rules.AddressSpace {
+	var out []rules.AddressSpace
+	add := func(owner string, prefixes []string) {
+		ps, err := rules.ParsePrefixes("", prefixes)
+		if err == nil && len(ps) > 0 {
+			out = append(out, rules.AddressSpace{Owner: owner, Prefixes: ps})
+		}
+	}
+	addVNet := func(gw *arm.VirtualNetworkGateway) {
+		if v := vnetOfGateway(tx, gw); v != nil && v.Properties.AddressSpace != nil {
+			add(v.ID, v.Properties.AddressSpace.AddressPrefixes)
+		}
+	}
+	addVNet(g)
+	if cc := g.Properties.VPNClientConfiguration; cc != nil && cc.VPNClientAddressPool != nil {
+		add(g.ID+"/vpnClientAddressPool", cc.VPNClientAddressPool.AddressPrefixes)
+	}
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		p := &c.Properties
+		switch {
+		case arm.Equal(p.VirtualNetworkGateway1.RefID(), g.ID):
+			if l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID()); l != nil && l.Properties.LocalNetworkAddressSpace != nil {
+				add(l.ID, l.Properties.LocalNetworkAddressSpace.AddressPrefixes)
+			}
+			if g2 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g2 != nil {
+				addVNet(g2)
+			}
+		case arm.Equal(p.VirtualNetworkGateway2.RefID(), g.ID):
+			if g1 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway1.RefID()); g1 != nil {
+				addVNet(g1)
+			}
+		}
+	}
+	return out
+}
+
+func r35Check(tx *txn, g *arm.VirtualNetworkGateway) error {
+	if err := rules.R35NoOverlap(g.Name, gatewayDomain(tx, g)); err != nil {
+		return err
+	}
+	return nil
+}
+
+// r35Affected re-checks R35 at the given gateways and at every gateway
+// connected to one of them VNet-to-VNet, whose domains include their VNets.
+func r35Affected(tx *txn, gws []*arm.VirtualNetworkGateway) error {
+	check := map[string]*arm.VirtualNetworkGateway{}
+	for _, g := range gws {
+		check[strings.ToLower(g.ID)] = g
+	}
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		g1, g2 := strings.ToLower(c.Properties.VirtualNetworkGateway1.RefID()), strings.ToLower(c.Properties.VirtualNetworkGateway2.RefID())
+		for _, pair := range [][2]string{{g1, g2}, {g2, g1}} {
+			if _, ok := check[pair[0]]; ok && pair[1] != "" {
+				if g := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, pair[1]); g != nil {
+					check[pair[1]] = g
+				}
+			}
+		}
+	}
+	for _, g := range check {
+		if err := r35Check(tx, g); err != nil {
+			return err
+		}
+	}
+	return nil
+}

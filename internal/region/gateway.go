@@ -1,0 +1,471 @@
+package region
+
+import (
+	"context"
+	"crypto/x509"
+	"encoding/base64"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/rules"
+)
+
+// PutGateway creates or updates a virtual network gateway. Creating one
+// allocates the public address of each Dynamic public IP it uses (R20),
+// places it in its VNet's GatewaySubnet (R23) and gives it a BGP peering
+// address there (R41).
+func (r *Region) PutGateway(ctx context.Context, id arm.ID, in *arm.VirtualNetworkGateway) (*arm.VirtualNetworkGateway, Outcome, error) {
+	var out *arm.VirtualNetworkGateway
+	var created bool
+	warnings, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
+		old := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id)
+		created = old == nil
+		g := *in
+		if err := r.stageGateway(tx, id, &g, old); err != nil {
+			return err
+		}
+		out = &g
+		return nil
+	})
+	return out, Outcome{Created: created, Warnings: warnings}, err
+}
+
+func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, old *arm.VirtualNetworkGateway) error {
+	if err := setIdentity(&g.Resource, id, g.Location); err != nil {
+		return err
+	}
+	p := &g.Properties
+	p.ProvisioningState = arm.Succeeded
+	p.ResourceGUID = newGUID()
+	if err := gatewayKind(p); err != nil {
+		return err
+	}
+	if old != nil {
+		g.Name = old.Name
+		p.ResourceGUID = old.Properties.ResourceGUID
+		switch {
+		case g.Location != old.Location:
+			return arm.Errorf(arm.CodeInvalidParameter, "gateway '%s' is in %s; its location cannot change", old.Name, old.Location)
+		case p.GatewayType != old.Properties.GatewayType:
+			return arm.Errorf(arm.CodeGatewayTypeChange, "gateway %s is of type %s; its gatewayType cannot change (delete and create it again)", old.Name, old.Properties.GatewayType)
+		case p.VPNType != old.Properties.VPNType:
+			return arm.Errorf(arm.CodeVPNTypeChange, "gateway %s is %s; its vpnType cannot change in place (delete and create it again)", old.Name, old.Properties.VPNType)
+		}
+	}
+	sku, err := gatewaySKU(p)
+	if err != nil {
+		return err
+	}
+	vnet, gwSubnet, err := r.stageGatewayIPConfigs(tx, id, g, old)
+	if err != nil {
+		return err
+	}
+	for _, other := range gatewaysInVNet(tx, vnet.ID) {
+		if !arm.Equal(other.ID, g.ID) && other.Properties.GatewayType == p.GatewayType {
+			return arm.Errorf(arm.CodeGatewaySubnetFull, "virtual network %s already has %s gateway %s; a VNet holds one gateway of each type (R23)", vnet.Name, p.GatewayType, other.Name)
+		}
+	}
+	if p.GatewayType == arm.GatewayTypeVpn {
+		if err := validateClientConfig(p, sku, vnet); err != nil {
+			return err
+		}
+		if err := stageBGP(p, sku, gwSubnet); err != nil {
+			return err
+		}
+		if ds := p.GatewayDefaultSite.RefID(); ds != "" {
+			if _, _, err := ref[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, "properties.gatewayDefaultSite", ds); err != nil {
+				e := err.(*arm.Error)
+				e.Code = arm.CodeGatewayDefaultSite
+				e.Message += " (the default site of forced tunneling must be a local network gateway, R25)"
+				return e
+			}
+		}
+		if old != nil {
+			if err := rules.R32TunnelLimit(sku, len(connectionsOf(tx, id))); err != nil {
+				return err
+			}
+		}
+	} else {
+		p.BGPSettings, p.VPNClientConfiguration, p.GatewayDefaultSite, p.EnableBGP = nil, nil, nil, false
+	}
+	tx.put(arm.TypeVirtualNetworkGateway, id.Key(), g)
+	return r35Affected(tx, []*arm.VirtualNetworkGateway{g})
+}
+
+// gatewayKind canonicalises gatewayType and vpnType.
+func gatewayKind(p *arm.VirtualNetworkGatewayProperties) error {
+	switch {
+	case p.GatewayType == "" || strings.EqualFold(p.GatewayType, arm.GatewayTypeVpn):
+		p.GatewayType = arm.GatewayTypeVpn
+	case strings.EqualFold(p.GatewayType, arm.GatewayTypeExpressRoute):
+		p.GatewayType = arm.GatewayTypeExpressRoute
+		p.VPNType = arm.RouteBased
+		return nil
+	default:
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.gatewayType", Message: "gatewayType must be Vpn or ExpressRoute; it is " + p.GatewayType}
+	}
+	switch {
+	case p.VPNType == "" || strings.EqualFold(p.VPNType, arm.RouteBased):
+		p.VPNType = arm.RouteBased
+	case strings.EqualFold(p.VPNType, arm.PolicyBased):
+		p.VPNType = arm.PolicyBased
+	default:
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnType", Message: "vpnType must be RouteBased or PolicyBased; it is " + p.VPNType}
+	}
+	if p.VPNGatewayGeneration == "" {
+		p.VPNGatewayGeneration = "Generation1"
+	}
+	return nil
+}
+
+// gatewaySKU canonicalises the SKU and returns its limits.
+func gatewaySKU(p *arm.VirtualNetworkGatewayProperties) (rules.SKU, error) {
+	name := "VpnGw1"
+	if p.GatewayType == arm.GatewayTypeExpressRoute {
+		name = "Standard"
+	}
+	if p.SKU != nil && p.SKU.Name != "" {
+		name = p.SKU.Name
+	}
+	sku := &arm.VirtualNetworkGatewaySKU{}
+	if p.SKU != nil {
+		sku.Capacity = p.SKU.Capacity
+	}
+	p.SKU = sku
+	if p.GatewayType == arm.GatewayTypeExpressRoute {
+		canon, ok := rules.ExpressRouteSKU(name)
+		if !ok {
+			return rules.SKU{}, &arm.Error{Code: arm.CodeInvalidSKU, Target: "properties.sku.name", Message: "ExpressRoute gateway SKU " + name + " is unknown"}
+		}
+		sku.Name, sku.Tier = canon, canon
+		return rules.SKU{Name: canon}, nil
+	}
+	s, ok := rules.LookupSKU(name)
+	if !ok {
+		return rules.SKU{}, &arm.Error{Code: arm.CodeInvalidSKU, Target: "properties.sku.name",
+			Message: fmt.Sprintf("VPN gateway SKU %s is unknown; use one of %s", name, strings.Join(rules.VPNSKUNames(), ", "))}
+	}
+	sku.Name, sku.Tier = s.Name, s.Name
+	return s, nil
+}
+
+// stageGatewayIPConfigs resolves the gateway's IP configurations: subnet
+// (GatewaySubnet of one VNet), private address, public address.
+func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, old *arm.VirtualNetworkGateway) (*arm.VirtualNetwork, *arm.Subnet, error) {
+	p := &g.Properties
+	n := len(p.IPConfigurations)
+	want := 1
+	if p.ActiveActive {
+		want = 2
+		if p.VPNType != arm.RouteBased || strings.EqualFold(p.SKU.Name, "Basic") {
+			return nil, nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.activeActive", Message: "active-active needs a route-based gateway of a SKU other than Basic"}
+		}
+	}
+	if n != want {
+		return nil, nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ipConfigurations",
+			Message: fmt.Sprintf("this gateway needs exactly %d IP configuration(s); %d were given", want, n)}
+	}
+	cfgs := slices.Clone(p.IPConfigurations)
+	p.IPConfigurations = cfgs
+	var vnet *arm.VirtualNetwork
+	var gwSubnet *arm.Subnet
+	var oldPIPs []string
+	if old != nil {
+		for _, c := range old.Properties.IPConfigurations {
+			oldPIPs = append(oldPIPs, c.Properties.PublicIPAddress.RefID())
+		}
+	}
+	var newPIPs []string
+	for i := range cfgs {
+		c := &cfgs[i]
+		field := fmt.Sprintf("properties.ipConfigurations[%d]", i)
+		if c.Name == "" {
+			c.Name = fmt.Sprintf("ipconfig%d", i+1)
+		}
+		if err := ValidName(c.Name); err != nil {
+			return nil, nil, err
+		}
+		c.ID = id.Child("ipConfigurations", c.Name).String()
+		c.Etag = g.Etag
+		v, s, _, err := refSubnet(tx, field+".properties.subnet", c.Properties.Subnet.RefID())
+		if err != nil {
+			return nil, nil, err
+		}
+		prefixes, perr := rules.ParsePrefixes(field+".properties.subnet", s.Prefixes())
+		if perr != nil {
+			return nil, nil, perr
+		}
+		if _, err := rules.R23GatewaySubnet(s.Name, prefixes); err != nil {
+			return nil, nil, err
+		}
+		if vnet != nil && !arm.Equal(vnet.ID, v.ID) {
+			return nil, nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "all IP configurations of a gateway must be in the same virtual network"}
+		}
+		if v.Location != g.Location {
+			return nil, nil, arm.Errorf(arm.CodeInvalidParameter, "gateway %s is in %s but virtual network %s is in %s; they must be in one location", g.Name, g.Location, v.Name, v.Location)
+		}
+		vnet, gwSubnet = v, s
+		c.Properties.Subnet = arm.Ref(s.ID)
+		c.Properties.PrivateIPAllocationMethod = arm.Dynamic
+		c.Properties.ProvisioningState = arm.Succeeded
+		if old != nil {
+			if i < len(old.Properties.IPConfigurations) {
+				oc := old.Properties.IPConfigurations[i]
+				if !arm.Equal(oc.Properties.Subnet.RefID(), s.ID) {
+					return nil, nil, arm.Errorf(arm.CodeInvalidParameter, "gateway %s is in subnet %s; it cannot move to another virtual network or subnet", g.Name, oc.Properties.Subnet.RefID())
+				}
+				c.Properties.PrivateIPAddress = oc.Properties.PrivateIPAddress
+			}
+		}
+		if c.Properties.PrivateIPAddress == "" {
+			a, err := allocateInSubnet(tx, s, id.Key())
+			if err != nil {
+				return nil, nil, err
+			}
+			c.Properties.PrivateIPAddress = a.String()
+		}
+		pipRef := c.Properties.PublicIPAddress.RefID()
+		if pipRef == "" && g.Properties.GatewayType == arm.GatewayTypeExpressRoute {
+			continue
+		}
+		pip, pipID, err := ref[arm.PublicIPAddress](tx, arm.TypePublicIPAddress, field+".properties.publicIPAddress", pipRef)
+		if err != nil {
+			return nil, nil, err
+		}
+		if pip.Location != g.Location {
+			return nil, nil, arm.Errorf(arm.CodeInvalidParameter, "public IP address %s is in %s; gateway %s is in %s", pip.Name, pip.Location, g.Name, g.Location)
+		}
+		if u := pip.Properties.IPConfiguration.RefID(); u != "" && !arm.Equal(u, c.ID) {
+			return nil, nil, arm.Errorf(arm.CodeInUsePublicIP, "public IP address %s is already in use by %s", pip.Name, u)
+		}
+		if slices.ContainsFunc(newPIPs, func(x string) bool { return arm.Equal(x, pip.ID) }) {
+			return nil, nil, arm.Errorf(arm.CodeInUsePublicIP, "public IP address %s is used by two IP configurations", pip.Name)
+		}
+		newPIPs = append(newPIPs, pip.ID)
+		np := *pip
+		np.Properties.IPConfiguration = arm.Ref(c.ID)
+		if np.Properties.IPAddress == "" {
+			a, err := r.allocatePublicIP(tx) // R20: allocated when the gateway is created
+			if err != nil {
+				return nil, nil, err
+			}
+			np.Properties.IPAddress = a.String()
+		}
+		c.Properties.PublicIPAddress = arm.Ref(pip.ID)
+		tx.put(arm.TypePublicIPAddress, pipID.Key(), &np)
+	}
+	for _, o := range oldPIPs {
+		if o != "" && !slices.ContainsFunc(newPIPs, func(x string) bool { return arm.Equal(x, o) }) {
+			releasePublicIP(tx, o)
+		}
+	}
+	return vnet, gwSubnet, nil
+}
+
+// releasePublicIP detaches a public IP address from its gateway; a Dynamic
+// one gives its address back to the pool (R20).
+func releasePublicIP(tx *txn, refID string) {
+	pip := getByRef[arm.PublicIPAddress](tx, arm.TypePublicIPAddress, refID)
+	if pip == nil {
+		return
+	}
+	np := *pip
+	np.Properties.IPConfiguration = nil
+	if np.Properties.PublicIPAllocationMethod == arm.Dynamic {
+		np.Properties.IPAddress = ""
+	}
+	tx.put(arm.TypePublicIPAddress, strings.ToLower(pip.ID), &np)
+}
+
+// validateClientConfig checks the point-to-site configuration (R12, R15,
+// R32) and drops an empty one.
+func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, vnet *arm.VirtualNetwork) error {
+	c := p.VPNClientConfiguration
+	if c == nil || (c.VPNClientAddressPool == nil || len(c.VPNClientAddressPool.AddressPrefixes) == 0) && len(c.VPNClientProtocols) == 0 && len(c.VPNClientRootCertificates) == 0 {
+		p.VPNClientConfiguration = nil
+		return nil
+	}
+	if err := rules.R15PointToSite(p.VPNType); err != nil {
+		return err
+	}
+	nc := *c
+	p.VPNClientConfiguration = &nc
+	if nc.VPNClientAddressPool == nil || len(nc.VPNClientAddressPool.AddressPrefixes) == 0 {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnClientAddressPool",
+			Message: "point-to-site needs a client address pool (vpnClientAddressPool.addressPrefixes)"}
+	}
+	pool, err := rules.ParsePrefixes("properties.vpnClientConfiguration.vpnClientAddressPool.addressPrefixes", nc.VPNClientAddressPool.AddressPrefixes)
+	if err != nil {
+		return err
+	}
+	space, _ := rules.ParsePrefixes("", vnet.Properties.AddressSpace.AddressPrefixes)
+	if a, b, ok := rules.Overlap(pool, space); ok {
+		return arm.Errorf(arm.CodeAddressSpaceOverlap, "the client address pool %s overlaps %s of virtual network %s", a, b, vnet.Name)
+	}
+	if len(nc.VPNClientProtocols) == 0 {
+		nc.VPNClientProtocols = []string{rules.ProtocolSSTP}
+		if _, ok := sku.P2S[rules.ProtocolIKEv2]; ok {
+			nc.VPNClientProtocols = append(nc.VPNClientProtocols, rules.ProtocolIKEv2)
+		}
+	}
+	protocols, perr := rules.R32ClientProtocols(sku, nc.VPNClientProtocols)
+	if perr != nil {
+		return perr
+	}
+	nc.VPNClientProtocols = protocols
+	if err := rules.R12RootCertificates(len(nc.VPNClientRootCertificates)); err != nil {
+		return err
+	}
+	nc.VPNClientRootCertificates = slices.Clone(nc.VPNClientRootCertificates)
+	names := map[string]bool{}
+	for i := range nc.VPNClientRootCertificates {
+		rc := &nc.VPNClientRootCertificates[i]
+		if err := ValidName(rc.Name); err != nil {
+			return err
+		}
+		if names[strings.ToLower(rc.Name)] {
+			return arm.Errorf(arm.CodeInvalidCertificate, "root certificate name %q appears twice", rc.Name)
+		}
+		names[strings.ToLower(rc.Name)] = true
+		if err := checkCertificate(rc.Properties.PublicCertData); err != nil {
+			return arm.Errorf(arm.CodeInvalidCertificate, "root certificate %s: %v (R12)", rc.Name, err)
+		}
+		rc.Properties.ProvisioningState = arm.Succeeded
+	}
+	return nil
+}
+
+// checkCertificate accepts base64 DER, with or without PEM armour lines.
+func checkCertificate(data string) error {
+	var b strings.Builder
+	for _, line := range strings.Split(data, "\n") {
+		line = strings.TrimSpace(line)
+		if !strings.HasPrefix(line, "-----") {
+			b.WriteString(line)
+		}
+	}
+	der, err := base64.StdEncoding.DecodeString(b.String())
+	if err != nil {
+		return fmt.Errorf("publicCertData is not base64")
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		return fmt.Errorf("publicCertData is not an X.509 certificate")
+	}
+	if !c.IsCA && c.CheckSignature(c.SignatureAlgorithm, c.RawTBSCertificate, c.Signature) != nil {
+		return fmt.Errorf("certificate %q is neither a CA nor self-signed", c.Subject)
+	}
+	return nil
+}
+
+// stageBGP fills in the gateway's BGP settings (R41): the ASN (65515 unless
+// given, reserved ones refused) and a peering address in the GatewaySubnet
+// for each IP configuration.
+func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *arm.Subnet) error {
+	if p.EnableBGP {
+		if p.VPNType != arm.RouteBased {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "BGP needs a route-based gateway (R41)"}
+		}
+		if !sku.BGP {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "the " + sku.Name + " SKU does not support BGP"}
+		}
+	}
+	if p.VPNType != arm.RouteBased {
+		p.BGPSettings = nil
+		return nil
+	}
+	b := arm.BGPSettings{ASN: rules.DefaultGatewayASN}
+	if p.BGPSettings != nil {
+		b = *p.BGPSettings
+		if b.ASN == 0 {
+			b.ASN = rules.DefaultGatewayASN
+		}
+	}
+	if err := rules.R41ASN(b.ASN, true); err != nil {
+		err.Target = "properties.bgpSettings.asn"
+		return err
+	}
+	prefix, _ := netip.ParsePrefix(gwSubnet.Prefixes()[0])
+	// Each IP configuration peers from its own private address in the
+	// GatewaySubnet unless the user chose other addresses there.
+	var addrs []string
+	for _, c := range p.IPConfigurations {
+		addrs = append(addrs, c.Properties.PrivateIPAddress)
+	}
+	if b.BGPPeeringAddress != "" {
+		given := strings.Split(b.BGPPeeringAddress, ",")
+		for i, s := range given {
+			a, err := netip.ParseAddr(strings.TrimSpace(s))
+			if err != nil || reservedPrivate(prefix, a) != "" {
+				return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %q must be a usable address of the GatewaySubnet %s (R41)", s, prefix)
+			}
+			if i < len(addrs) {
+				addrs[i] = a.String()
+			}
+		}
+	}
+	b.BGPPeeringAddress = strings.Join(addrs, ",")
+	custom := map[string][]string{}
+	for _, pa := range b.BGPPeeringAddresses {
+		custom[strings.ToLower(pa.IPConfigurationID)] = pa.CustomBGPIPAddresses
+	}
+	b.BGPPeeringAddresses = nil
+	for i, c := range p.IPConfigurations {
+		b.BGPPeeringAddresses = append(b.BGPPeeringAddresses, arm.IPConfigurationBGPPeering{
+			IPConfigurationID:     c.ID,
+			DefaultBGPIPAddresses: []string{addrs[i]},
+			CustomBGPIPAddresses:  custom[strings.ToLower(c.ID)],
+		})
+	}
+	p.BGPSettings = &b
+	return nil
+}
+
+func (r *Region) delGateway(tx *txn, id arm.ID) error {
+	if cs := connectionsOf(tx, id); len(cs) > 0 {
+		return arm.Errorf(arm.CodeInUseGateway, "gateway %s is used by connection %s; delete its connections first", id.Name(), cs[0].ID)
+	}
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		if arm.Equal(c.Properties.VirtualNetworkGateway2.RefID(), id.String()) {
+			return arm.Errorf(arm.CodeInUseGateway, "gateway %s is the remote end of connection %s; delete that connection first", id.Name(), c.ID)
+		}
+	}
+	g := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id)
+	for _, c := range g.Properties.IPConfigurations {
+		releasePublicIP(tx, c.Properties.PublicIPAddress.RefID())
+	}
+	tx.del(arm.TypeVirtualNetworkGateway, id.Key())
+	return nil
+}
+
+// gatewaysInVNet returns the gateways placed in a virtual network.
+func gatewaysInVNet(tx *txn, vnetID string) []*arm.VirtualNetworkGateway {
+	var out []*arm.VirtualNetworkGateway
+	for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
+		for _, c := range g.Properties.IPConfigurations {
+			if sid, err := arm.ParseID(c.Properties.Subnet.RefID()); err == nil && arm.Equal(sid.Parent().String(), vnetID) {
+				out = append(out, g)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// vnetOfGateway returns the virtual network a gateway is in.
+func vnetOfGateway(tx *txn, g *arm.VirtualNetworkGateway) *arm.VirtualNetwork {
+	if len(g.Properties.IPConfigurations) == 0 {
+		return nil
+	}
+	sid, err := arm.ParseID(g.Properties.IPConfigurations[0].Properties.Subnet.RefID())
+	if err != nil {
+		return nil
+	}
+	return get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, sid.Parent())
+}

@@ -1,0 +1,107 @@
+package region
+
+import (
+	"context"
+	"regexp"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/rules"
+)
+
+var fqdnRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
+
+// PutLocalGateway creates or updates a local network gateway: an
+// on-premises site, its VPN device's address and its address ranges (R24).
+func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNetworkGateway) (*arm.LocalNetworkGateway, Outcome, error) {
+	var out *arm.LocalNetworkGateway
+	var created bool
+	_, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
+		old := get[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, id)
+		created = old == nil
+		l := *in
+		if err := setIdentity(&l.Resource, id, l.Location); err != nil {
+			return err
+		}
+		p := &l.Properties
+		p.ProvisioningState = arm.Succeeded
+		p.ResourceGUID = newGUID()
+		if old != nil {
+			l.Name = old.Name
+			p.ResourceGUID = old.Properties.ResourceGUID
+		}
+		switch {
+		case p.GatewayIPAddress != "":
+			a, err := parseAddr("properties.gatewayIpAddress", p.GatewayIPAddress)
+			if err != nil {
+				return err
+			}
+			p.GatewayIPAddress = a.String()
+		case p.FQDN != "":
+			if !fqdnRE.MatchString(p.FQDN) {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.fqdn", Message: "fqdn " + p.FQDN + " is not a valid host name"}
+			}
+		default:
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.gatewayIpAddress",
+				Message: "a local network gateway needs the address of the on-premises VPN device: gatewayIpAddress or fqdn"}
+		}
+		var prefixes []string
+		if p.LocalNetworkAddressSpace != nil {
+			prefixes = p.LocalNetworkAddressSpace.AddressPrefixes
+		}
+		if _, err := rules.ParsePrefixes("properties.localNetworkAddressSpace.addressPrefixes", prefixes); err != nil {
+			return err
+		}
+		if b := p.BGPSettings; b != nil {
+			if err := rules.R41ASN(b.ASN, false); err != nil {
+				err.Target = "properties.bgpSettings.asn"
+				return err
+			}
+			a, err := parseAddr("properties.bgpSettings.bgpPeeringAddress", b.BGPPeeringAddress)
+			if err != nil {
+				return err
+			}
+			nb := *b
+			nb.BGPPeeringAddress = a.String()
+			nb.BGPPeeringAddresses = nil
+			p.BGPSettings = &nb
+		}
+		if len(prefixes) == 0 && p.BGPSettings == nil {
+			return &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: "properties.localNetworkAddressSpace.addressPrefixes",
+				Message: "a local network gateway needs its address ranges (localNetworkAddressSpace) or BGP settings to learn them (R24)"}
+		}
+		tx.put(arm.TypeLocalNetworkGateway, id.Key(), &l)
+		out = &l
+		// The new ranges must not overlap anything joined at the gateways
+		// this site is connected to (R35, R43).
+		for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+			if !arm.Equal(c.Properties.LocalNetworkGateway2.RefID(), l.ID) {
+				continue
+			}
+			if g := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
+				if err := r35Check(tx, g); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return out, Outcome{Created: created}, err
+}
+
+func (r *Region) delLocalGateway(tx *txn, id arm.ID) error {
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		if arm.Equal(c.Properties.LocalNetworkGateway2.RefID(), id.String()) {
+			return arm.Errorf(arm.CodeInUseLocalGateway, "local network gateway %s is used by connection %s; delete the connection first", id.Name(), c.ID)
+		}
+	}
+	for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
+		if arm.Equal(g.Properties.GatewayDefaultSite.RefID(), id.String()) {
+			return arm.Errorf(arm.CodeInUseLocalGateway, "local network gateway %s is the default site of gateway %s (forced tunneling); change that first", id.Name(), g.ID)
+		}
+	}
+	tx.del(arm.TypeLocalNetworkGateway, id.Key())
+	return nil
+}

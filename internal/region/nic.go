@@ -1,0 +1,264 @@
+package region
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/rules"
+)
+
+// Attachment kinds of a network interface (see arm.Attachment).
+const (
+	AttachNetstack = "netstack"
+	AttachTUN      = "tun"
+)
+
+var netnsRE = regexp.MustCompile(`^[A-Za-z0-9_.-]{1,64}$`)
+
+// PutNetworkInterface creates or updates a network interface: a host in a
+// subnet, with a private address from the subnet (R42).
+func (r *Region) PutNetworkInterface(ctx context.Context, id arm.ID, in *arm.NetworkInterface) (*arm.NetworkInterface, Outcome, error) {
+	var out *arm.NetworkInterface
+	var created bool
+	_, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
+		old := get[arm.NetworkInterface](tx, arm.TypeNetworkInterface, id)
+		created = old == nil
+		n := *in
+		if err := setIdentity(&n.Resource, id, n.Location); err != nil {
+			return err
+		}
+		p := &n.Properties
+		p.ProvisioningState = arm.Succeeded
+		p.ResourceGUID = newGUID()
+		if old != nil {
+			n.Name = old.Name
+			p.ResourceGUID = old.Properties.ResourceGUID
+		}
+		if err := attachment(p); err != nil {
+			return err
+		}
+		if err := stageNICIPConfigs(tx, id, &n, old); err != nil {
+			return err
+		}
+		p.MACAddress = macFromGUID(p.ResourceGUID)
+		tx.put(arm.TypeNetworkInterface, id.Key(), &n)
+		out = &n
+		return nil
+	})
+	return out, Outcome{Created: created}, err
+}
+
+func attachment(p *arm.NetworkInterfaceProperties) error {
+	a := arm.Attachment{Kind: AttachNetstack}
+	if p.Attachment != nil {
+		a = *p.Attachment
+	}
+	if err := canonical(&a.Kind, "properties.attachment.kind", AttachNetstack, AttachNetstack, AttachTUN); err != nil {
+		return err
+	}
+	switch {
+	case a.Kind == AttachTUN && !netnsRE.MatchString(a.NetNS):
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.attachment.netns",
+			Message: "a tun attachment needs the name of an existing network namespace in properties.attachment.netns"}
+	case a.Kind == AttachNetstack && a.NetNS != "":
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.attachment.netns", Message: "a netstack attachment takes no netns"}
+	}
+	p.Attachment = &a
+	return nil
+}
+
+func stageNICIPConfigs(tx *txn, id arm.ID, n *arm.NetworkInterface, old *arm.NetworkInterface) error {
+	p := &n.Properties
+	if len(p.IPConfigurations) == 0 {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ipConfigurations", Message: "a network interface needs at least one IP configuration"}
+	}
+	cfgs := slices.Clone(p.IPConfigurations)
+	p.IPConfigurations = cfgs
+	primaries := 0
+	for _, c := range cfgs {
+		if c.Properties.Primary != nil && *c.Properties.Primary {
+			primaries++
+		}
+	}
+	if primaries > 1 {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ipConfigurations", Message: "only one IP configuration can be primary"}
+	}
+	var vnetID string
+	names := map[string]bool{}
+	for i := range cfgs {
+		c := &cfgs[i]
+		field := fmt.Sprintf("properties.ipConfigurations[%d]", i)
+		if c.Name == "" {
+			c.Name = fmt.Sprintf("ipconfig%d", i+1)
+		}
+		if err := ValidName(c.Name); err != nil {
+			return err
+		}
+		if names[strings.ToLower(c.Name)] {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "IP configuration name " + c.Name + " appears twice"}
+		}
+		names[strings.ToLower(c.Name)] = true
+		c.ID, c.Type, c.Etag = id.Child("ipConfigurations", c.Name).String(), arm.TypeNetworkInterface+"/ipConfigurations", n.Etag
+		primary := primaries == 0 && i == 0 || c.Properties.Primary != nil && *c.Properties.Primary
+		c.Properties.Primary = &primary
+		c.Properties.ProvisioningState = arm.Succeeded
+		if c.Properties.PublicIPAddress != nil {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.publicIPAddress",
+				Message: "public IP addresses on network interfaces are not supported; hosts are reached through gateways"}
+		}
+		v, s, _, err := refSubnet(tx, field+".properties.subnet", c.Properties.Subnet.RefID())
+		if err != nil {
+			return err
+		}
+		if err := rules.R23NoInterface(s.Name); err != nil {
+			return err
+		}
+		if vnetID != "" && !arm.Equal(vnetID, v.ID) {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "all IP configurations of a network interface must be in one virtual network"}
+		}
+		vnetID = v.ID
+		if v.Location != n.Location {
+			return arm.Errorf(arm.CodeInvalidParameter, "network interface %s is in %s but virtual network %s is in %s", n.Name, n.Location, v.Name, v.Location)
+		}
+		c.Properties.Subnet = arm.Ref(s.ID)
+		if err := assignPrivateIP(tx, id, c, s, old, field); err != nil {
+			return err
+		}
+	}
+	// Two configurations of one interface may not share an address.
+	seen := map[string]bool{}
+	for _, c := range cfgs {
+		if seen[c.Properties.PrivateIPAddress] {
+			return arm.Errorf(arm.CodePrivateIPInUse, "address %s is given to two IP configurations", c.Properties.PrivateIPAddress)
+		}
+		seen[c.Properties.PrivateIPAddress] = true
+	}
+	return nil
+}
+
+// assignPrivateIP gives an IP configuration its address: the one asked for
+// (Static), the one it had in the same subnet, or the lowest free one.
+func assignPrivateIP(tx *txn, nicID arm.ID, c *arm.NetworkInterfaceIPConfiguration, s *arm.Subnet, old *arm.NetworkInterface, field string) error {
+	props := &c.Properties
+	prefix, _ := netip.ParsePrefix(s.Prefixes()[0])
+	method := props.PrivateIPAllocationMethod
+	if method == "" && props.PrivateIPAddress != "" {
+		method = arm.Static
+	}
+	if err := canonical(&method, field+".properties.privateIPAllocationMethod", arm.Dynamic, arm.Dynamic, arm.Static); err != nil {
+		return err
+	}
+	props.PrivateIPAllocationMethod = method
+	if prefix.Addr().Is4() {
+		props.PrivateIPAddressVersion = "IPv4"
+	} else {
+		props.PrivateIPAddressVersion = "IPv6"
+	}
+	used := usedPrivateIPs(tx, s.ID, nicID.Key())
+	if method == arm.Static {
+		a, err := parseAddr(field+".properties.privateIPAddress", props.PrivateIPAddress)
+		if err != nil {
+			return err
+		}
+		switch reservedPrivate(prefix, a) {
+		case "outside":
+			return arm.Errorf(arm.CodePrivateIPNotInSubnet, "address %s is not in subnet %s (%s)", a, s.Name, prefix)
+		case "reserved":
+			return arm.Errorf(arm.CodePrivateIPReserved, "address %s is reserved in subnet %s: the first four and the last address of a subnet are", a, s.Name)
+		}
+		if owner, ok := used[a]; ok {
+			return arm.Errorf(arm.CodePrivateIPInUse, "address %s is already used by %s", a, owner)
+		}
+		props.PrivateIPAddress = a.String()
+		return nil
+	}
+	if old != nil {
+		for _, oc := range old.Properties.IPConfigurations {
+			if strings.EqualFold(oc.Name, c.Name) && arm.Equal(oc.Properties.Subnet.RefID(), s.ID) {
+				props.PrivateIPAddress = oc.Properties.PrivateIPAddress
+				return nil
+			}
+		}
+	}
+	a, err := allocateInSubnet(tx, s, nicID.Key())
+	if err != nil {
+		return err
+	}
+	props.PrivateIPAddress = a.String()
+	return nil
+}
+
+// usedPrivateIPs maps the addresses taken in a subnet to their users, not
+// counting the resource with id key exclude.
+func usedPrivateIPs(tx *txn, subnetID, exclude string) map[netip.Addr]string {
+	used := map[netip.Addr]string{}
+	take := func(owner, addr string) {
+		if a, err := netip.ParseAddr(addr); err == nil {
+			used[a] = owner
+		}
+	}
+	for _, n := range list[arm.NetworkInterface](tx, arm.TypeNetworkInterface) {
+		if strings.EqualFold(n.ID, exclude) {
+			continue
+		}
+		for _, c := range n.Properties.IPConfigurations {
+			if arm.Equal(c.Properties.Subnet.RefID(), subnetID) {
+				take(c.ID, c.Properties.PrivateIPAddress)
+			}
+		}
+	}
+	for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
+		if strings.EqualFold(g.ID, exclude) {
+			continue
+		}
+		for _, c := range g.Properties.IPConfigurations {
+			if arm.Equal(c.Properties.Subnet.RefID(), subnetID) {
+				take(c.ID, c.Properties.PrivateIPAddress)
+				if b := g.Properties.BGPSettings; b != nil {
+					for _, a := range strings.Split(b.BGPPeeringAddress, ",") {
+						take(g.ID+" (BGP)", a)
+					}
+				}
+			}
+		}
+	}
+	return used
+}
+
+// allocateInSubnet returns the lowest free address of a subnet.
+func allocateInSubnet(tx *txn, s *arm.Subnet, exclude string) (netip.Addr, error) {
+	prefix, _ := netip.ParsePrefix(s.Prefixes()[0])
+	used := usedPrivateIPs(tx, s.ID, exclude)
+	taken := make(map[netip.Addr]bool, len(used))
+	for a := range used {
+		taken[a] = true
+	}
+	a, ok := allocatePrivateIP(prefix, taken)
+	if !ok {
+		return netip.Addr{}, arm.Errorf(arm.CodeSubnetFull, "subnet %s (%s) has no free address", s.Name, prefix)
+	}
+	return a, nil
+}
+
+// macFromGUID derives a stable MAC address in Azure's 00-0D-3A prefix.
+func macFromGUID(guid string) string {
+	h := strings.ReplaceAll(guid, "-", "")
+	if len(h) < 6 {
+		h = "000000"
+	}
+	h = strings.ToUpper(h[len(h)-6:])
+	return "00-0D-3A-" + h[0:2] + "-" + h[2:4] + "-" + h[4:6]
+}
+
+func (r *Region) delNetworkInterface(tx *txn, id arm.ID) error {
+	tx.del(arm.TypeNetworkInterface, id.Key())
+	return nil
+}

@@ -1,0 +1,105 @@
+package region
+
+import (
+	"context"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// PutPublicIP creates or updates a public IP address. A Dynamic address
+// (the default of the Basic SKU) gets its address only when a gateway takes
+// it into use, and loses it when the gateway goes (R20); a Static address
+// (the Standard SKU's only method) is allocated at once and kept until the
+// resource is deleted.
+func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAddress) (*arm.PublicIPAddress, Outcome, error) {
+	var out *arm.PublicIPAddress
+	var created bool
+	_, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
+		old := get[arm.PublicIPAddress](tx, arm.TypePublicIPAddress, id)
+		created = old == nil
+		p := *in
+		if err := setIdentity(&p.Resource, id, p.Location); err != nil {
+			return err
+		}
+		sku := arm.PublicIPAddressSKU{Name: "Basic", Tier: "Regional"}
+		if p.SKU != nil {
+			if p.SKU.Name != "" {
+				sku.Name = p.SKU.Name
+			}
+			if p.SKU.Tier != "" {
+				sku.Tier = p.SKU.Tier
+			}
+		}
+		switch {
+		case strings.EqualFold(sku.Name, "Basic"):
+			sku.Name = "Basic"
+		case strings.EqualFold(sku.Name, "Standard"):
+			sku.Name = "Standard"
+		default:
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "sku.name", Message: "public IP SKU " + sku.Name + " is not Basic or Standard"}
+		}
+		p.SKU = &sku
+		props := &p.Properties
+		switch m := props.PublicIPAllocationMethod; {
+		case m == "" && sku.Name == "Standard", strings.EqualFold(m, arm.Static):
+			props.PublicIPAllocationMethod = arm.Static
+		case m == "", strings.EqualFold(m, arm.Dynamic):
+			props.PublicIPAllocationMethod = arm.Dynamic
+		default:
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.publicIPAllocationMethod", Message: "publicIPAllocationMethod must be Static or Dynamic"}
+		}
+		if sku.Name == "Standard" && props.PublicIPAllocationMethod != arm.Static {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.publicIPAllocationMethod", Message: "a Standard SKU public IP address must be Static"}
+		}
+		want := "IPv4"
+		if r.pool.First.Is6() {
+			want = "IPv6"
+		}
+		if v := props.PublicIPAddressVersion; v != "" && !strings.EqualFold(v, want) {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.publicIPAddressVersion",
+				Message: "publicIPAddressVersion " + v + " does not match the public IP pool " + r.pool.String()}
+		}
+		props.PublicIPAddressVersion = want
+		props.ProvisioningState = arm.Succeeded
+		props.IPAddress, props.IPConfiguration = "", nil
+		props.ResourceGUID = newGUID()
+		if old != nil {
+			p.Name = old.Name
+			props.ResourceGUID = old.Properties.ResourceGUID
+			props.IPAddress, props.IPConfiguration = old.Properties.IPAddress, old.Properties.IPConfiguration
+			if p.Location != old.Location {
+				return arm.Errorf(arm.CodeInvalidParameter, "public IP address '%s' is in %s; its location cannot change", old.Name, old.Location)
+			}
+			if props.IPConfiguration != nil && props.PublicIPAllocationMethod != old.Properties.PublicIPAllocationMethod {
+				return arm.Errorf(arm.CodeInUsePublicIP, "public IP address %s is in use by %s; its allocation method cannot change", old.Name, props.IPConfiguration.ID)
+			}
+		}
+		switch {
+		case props.PublicIPAllocationMethod == arm.Static && props.IPAddress == "":
+			a, err := r.allocatePublicIP(tx)
+			if err != nil {
+				return err
+			}
+			props.IPAddress = a.String()
+		case props.PublicIPAllocationMethod == arm.Dynamic && props.IPConfiguration == nil:
+			props.IPAddress = ""
+		}
+		tx.put(arm.TypePublicIPAddress, id.Key(), &p)
+		out = &p
+		return nil
+	})
+	return out, Outcome{Created: created}, err
+}
+
+func (r *Region) delPublicIP(tx *txn, id arm.ID) error {
+	p := get[arm.PublicIPAddress](tx, arm.TypePublicIPAddress, id)
+	if p.Properties.IPConfiguration != nil {
+		return arm.Errorf(arm.CodeInUsePublicIP, "public IP address %s is in use by %s and cannot be deleted", id.Name(), p.Properties.IPConfiguration.ID)
+	}
+	tx.del(arm.TypePublicIPAddress, id.Key())
+	return nil
+}

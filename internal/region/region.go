@@ -1,0 +1,283 @@
+// Package region holds the desired state of a vnetgw region: every resource
+// of the API, kept in a store.Store and mirrored in memory, and the rules of
+// the FAQ applied to each change before it is written.
+//
+// Writes are serialized and committed under a fence (see model.go), and the
+// in-memory model follows the store through a watch, so that it sees every
+// change whoever made it. A write returns after the model has caught up
+// with it: a read after a write sees the write.
+package region
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/store"
+)
+
+// Config configures a Region.
+type Config struct {
+	Store store.Store
+	// PublicIPPool is where gateways' public addresses come from.
+	PublicIPPool Pool
+	Logger       *slog.Logger
+}
+
+// Region is the desired state of one region.
+type Region struct {
+	store store.Store
+	pool  Pool
+	log   *slog.Logger
+
+	// writeMu serializes writes made through this Region.
+	writeMu sync.Mutex
+
+	// mu guards m and advanced. Lock order: writeMu before mu.
+	mu       sync.RWMutex
+	m        *model
+	advanced chan struct{} // closed and replaced when m.rev grows
+
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the follow loop has ended
+}
+
+// Outcome describes a successful write.
+type Outcome struct {
+	Created  bool
+	Warnings []string
+}
+
+// Open loads the region's state from the store and starts following it.
+func Open(ctx context.Context, cfg Config) (*Region, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, advanced: make(chan struct{}), done: make(chan struct{})}
+	m, err := r.load(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r.m = m
+	fctx, cancel := context.WithCancel(context.Background())
+	r.cancel = cancel
+	go r.follow(fctx)
+	return r, nil
+}
+
+// Close stops following the store. It does not close the store.
+func (r *Region) Close() error {
+	r.cancel()
+	<-r.done
+	return nil
+}
+
+func (r *Region) load(ctx context.Context) (*model, error) {
+	kvs, rev, err := r.store.List(ctx, "")
+	if err != nil {
+		return nil, fmt.Errorf("load state: %w", err)
+	}
+	m := newModel()
+	m.rev = rev
+	for _, kv := range kvs {
+		if err := m.applyKV(kv.Key, kv.Value, kv.ModRevision); err != nil {
+			// One unreadable record must not take the region down.
+			r.log.Error("skipping unreadable record", "key", kv.Key, "err", err)
+		}
+	}
+	return m, nil
+}
+
+// follow applies the store's changes to the model until ctx ends.
+func (r *Region) follow(ctx context.Context) {
+	defer close(r.done)
+	for ctx.Err() == nil {
+		r.mu.RLock()
+		from := r.m.rev
+		r.mu.RUnlock()
+		for resp := range r.store.Watch(ctx, "", from) {
+			if resp.Err != nil {
+				r.log.Warn("watch ended; reloading state", "err", resp.Err)
+				r.reload(ctx)
+				break
+			}
+			r.apply(resp)
+		}
+		if ctx.Err() == nil {
+			time.Sleep(100 * time.Millisecond) // the store closed under us or the watch failed
+		}
+	}
+}
+
+func (r *Region) reload(ctx context.Context) {
+	m, err := r.load(ctx)
+	if err != nil {
+		r.log.Error("reload state", "err", err)
+		return
+	}
+	r.mu.Lock()
+	r.m = m
+	r.bump()
+	r.mu.Unlock()
+}
+
+func (r *Region) apply(resp store.WatchResponse) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, e := range resp.Events {
+		var v []byte
+		if e.Type == store.EventPut {
+			v = e.KV.Value
+		}
+		if err := r.m.applyKV(e.KV.Key, v, e.KV.ModRevision); err != nil {
+			r.log.Error("skipping unreadable change", "key", e.KV.Key, "rev", resp.Revision, "err", err)
+		}
+	}
+	r.m.rev = resp.Revision
+	r.bump()
+}
+
+// bump wakes waiters; r.mu must be held for writing.
+func (r *Region) bump() {
+	close(r.advanced)
+	r.advanced = make(chan struct{})
+}
+
+// waitRev waits until the model has seen revision rev.
+func (r *Region) waitRev(ctx context.Context, rev int64) error {
+	for {
+		r.mu.RLock()
+		cur, ch := r.m.rev, r.advanced
+		r.mu.RUnlock()
+		if cur >= rev {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-r.done:
+			return store.ErrClosed
+		}
+	}
+}
+
+// view runs fn on a consistent read-only view of the model.
+func (r *Region) view(fn func(tx *txn) error) error {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return fn(newTxn(r.m))
+}
+
+// maxAttempts bounds how often a write is retried after losing a race to a
+// writer elsewhere.
+const maxAttempts = 10
+
+// update runs fn on a transaction over the model and commits what it staged.
+// fn decides from the view it is given; if another writer committed in the
+// meantime the store refuses the commit and fn runs again on fresh state.
+func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, error) {
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	for range maxAttempts {
+		r.mu.RLock()
+		tx := newTxn(r.m)
+		err := fn(tx)
+		fence := r.m.fenceRev
+		r.mu.RUnlock()
+		if err != nil {
+			return nil, err
+		}
+		ops, err := tx.ops()
+		if err != nil {
+			return nil, err
+		}
+		if len(ops) == 0 {
+			return tx.warnings, nil
+		}
+		ops = append(ops, store.Put(keyFence, nil))
+		rev, err := r.store.Txn(ctx, []store.Cond{{Key: keyFence, ModRevision: fence}}, ops)
+		if errors.Is(err, store.ErrConflict) {
+			cur, rerr := r.store.Revision(ctx)
+			if rerr != nil {
+				return nil, rerr
+			}
+			if err := r.waitRev(ctx, cur); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("commit: %w", err)
+		}
+		return tx.warnings, r.waitRev(ctx, rev)
+	}
+	return nil, fmt.Errorf("commit: gave up after %d attempts against concurrent writers", maxAttempts)
+}
+
+// Helpers shared by the resource files.
+
+// normalizeLocation folds a location as ARM does: "West Europe" and
+// "westeurope" are the same region.
+func normalizeLocation(l string) string {
+	return strings.ToLower(strings.ReplaceAll(l, " ", ""))
+}
+
+func notFound(id arm.ID) *arm.Error {
+	return arm.Errorf(arm.CodeResourceNotFound, "the resource '%s/%s' under resource group '%s' was not found",
+		id.Type(), strings.Join(id.Names, "/"), id.ResourceGroup)
+}
+
+// requireGroup checks that the resource group of id exists.
+func requireGroup(tx *txn, id arm.ID) (*arm.ResourceGroup, error) {
+	g := get[arm.ResourceGroup](tx, arm.TypeResourceGroup, arm.ResourceGroupID(id.Subscription, id.ResourceGroup))
+	if g == nil {
+		return nil, arm.Errorf(arm.CodeResourceGroupNotFound, "resource group '%s' could not be found", id.ResourceGroup)
+	}
+	return g, nil
+}
+
+// setIdentity fills the identity fields of a resource being written.
+func setIdentity(res *arm.Resource, id arm.ID, location string) error {
+	res.ID, res.Name, res.Type = id.String(), id.Name(), id.Type()
+	if location == "" {
+		return arm.Errorf(arm.CodeLocationRequired, "the location property is required for %s '%s'", id.Type(), id.Name())
+	}
+	res.Location = normalizeLocation(location)
+	res.Etag = newEtag()
+	return nil
+}
+
+// ref resolves a reference to a resource of the given kind, refusing
+// malformed ids and missing resources.
+func ref[T any](tx *txn, kind, field, refID string) (*T, arm.ID, error) {
+	if refID == "" {
+		return nil, arm.ID{}, &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: field + " is required"}
+	}
+	id, err := arm.ParseID(refID)
+	if err != nil || !strings.EqualFold(id.Type(), kind) {
+		return nil, arm.ID{}, &arm.Error{Code: arm.CodeLinkedInvalidID, Target: field,
+			Message: fmt.Sprintf("%s: %q is not the id of a %s", field, refID, kind)}
+	}
+	d := get[T](tx, kind, id)
+	if d == nil {
+		return nil, arm.ID{}, &arm.Error{Code: arm.CodeInvalidReference, Target: field,
+			Message: fmt.Sprintf("%s: resource %s was not found", field, refID)}
+	}
+	return d, id, nil
+}
+
+// parseAddr parses an IP address field.
+func parseAddr(field, s string) (netip.Addr, error) {
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Addr{}, &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: fmt.Sprintf("%s: %q is not an IP address", field, s)}
+	}
+	return a, nil
+}

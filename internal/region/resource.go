@@ -1,0 +1,228 @@
+package region
+
+import (
+	"context"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// Generic operations over every kind of resource. Puts are typed, one per
+// kind, in the file of that kind.
+
+// kindOps are what generic reads and deletes need to know about a kind.
+type kindOps struct {
+	// render returns what a GET shows of a stored document: a copy, with
+	// secrets removed and derived fields filled in.
+	render func(tx *txn, doc any) any
+	// del stages the deletion of the resource, refusing it while in use.
+	del func(r *Region, tx *txn, id arm.ID) error
+	// tags returns a pointer to the document's tags in a copy of it.
+	retag func(doc any, tags map[string]string) any
+}
+
+// opsFor returns the operations of a kind.
+func opsFor(kind string) kindOps {
+	switch kind {
+	case arm.TypeResourceGroup:
+		return kindOps{render: same, del: (*Region).delGroup,
+			retag: func(d any, t map[string]string) any { c := *d.(*arm.ResourceGroup); c.Tags = t; return &c }}
+	case arm.TypeVirtualNetwork:
+		return kindOps{render: renderVirtualNetwork, del: (*Region).delVirtualNetwork,
+			retag: func(d any, t map[string]string) any { c := *d.(*arm.VirtualNetwork); c.Tags = t; return &c }}
+	case arm.TypePublicIPAddress:
+		return kindOps{render: same, del: (*Region).delPublicIP,
+			retag: func(d any, t map[string]string) any { c := *d.(*arm.PublicIPAddress); c.Tags = t; return &c }}
+	case arm.TypeVirtualNetworkGateway:
+		return kindOps{render: same, del: (*Region).delGateway,
+			retag: func(d any, t map[string]string) any { c := *d.(*arm.VirtualNetworkGateway); c.Tags = t; return &c }}
+	case arm.TypeLocalNetworkGateway:
+		return kindOps{render: same, del: (*Region).delLocalGateway,
+			retag: func(d any, t map[string]string) any { c := *d.(*arm.LocalNetworkGateway); c.Tags = t; return &c }}
+	case arm.TypeConnection:
+		return kindOps{render: renderConnection, del: (*Region).delConnection,
+			retag: func(d any, t map[string]string) any { c := *d.(*arm.Connection); c.Tags = t; return &c }}
+	case arm.TypeNetworkInterface:
+		return kindOps{render: same, del: (*Region).delNetworkInterface,
+			retag: func(d any, t map[string]string) any { c := *d.(*arm.NetworkInterface); c.Tags = t; return &c }}
+	}
+	panic("region: unknown kind " + kind)
+}
+
+func same(_ *txn, doc any) any { return doc }
+
+// kindOfID returns the kind of a top-level resource id, or "".
+func kindOfID(id arm.ID) string {
+	t := id.Type()
+	for k := range kinds {
+		if strings.EqualFold(k, t) {
+			return k
+		}
+	}
+	return ""
+}
+
+// Get returns the resource with the given id as a GET shows it.
+func (r *Region) Get(id arm.ID) (any, error) {
+	kind := kindOfID(id)
+	var out any
+	err := r.view(func(tx *txn) error {
+		if kind != arm.TypeResourceGroup {
+			if _, err := requireGroup(tx, id); err != nil {
+				return err
+			}
+		}
+		doc := tx.get(kind, id.Key())
+		if doc == nil {
+			if kind == arm.TypeResourceGroup {
+				return arm.Errorf(arm.CodeResourceGroupNotFound, "resource group '%s' could not be found", id.ResourceGroup)
+			}
+			return notFound(id)
+		}
+		out = opsFor(kind).render(tx, doc)
+		return nil
+	})
+	return out, err
+}
+
+// List returns the resources of a kind within a scope: a subscription id or
+// a resource group id.
+func (r *Region) List(kind string, scope arm.ID) ([]any, error) {
+	out := []any{}
+	prefix := scope.Key() + "/"
+	err := r.view(func(tx *txn) error {
+		if scope.ResourceGroup != "" {
+			if _, err := requireGroup(tx, scope); err != nil {
+				return err
+			}
+		}
+		for _, k := range tx.keys(kind) {
+			if strings.HasPrefix(k, prefix) {
+				out = append(out, opsFor(kind).render(tx, tx.get(kind, k)))
+			}
+		}
+		return nil
+	})
+	return out, err
+}
+
+// Delete deletes a resource. It reports whether the resource existed;
+// deleting what does not exist succeeds, as in ARM.
+func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
+	kind := kindOfID(id)
+	existed := false
+	_, err := r.update(ctx, func(tx *txn) error {
+		existed = tx.get(kind, id.Key()) != nil
+		if !existed {
+			return nil
+		}
+		return opsFor(kind).del(r, tx, id)
+	})
+	return existed, err
+}
+
+// UpdateTags replaces the tags of a resource (ARM's PATCH of tags).
+func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags map[string]string) (any, error) {
+	kind := kindOfID(id)
+	var out any
+	_, err := r.update(ctx, func(tx *txn) error {
+		doc := tx.get(kind, id.Key())
+		if doc == nil {
+			return notFound(id)
+		}
+		c := opsFor(kind).retag(doc, tags)
+		if res := resourceOf(c); res != nil {
+			res.Etag = newEtag()
+		}
+		tx.put(kind, id.Key(), c)
+		out = opsFor(kind).render(tx, c)
+		return nil
+	})
+	return out, err
+}
+
+// resourceID returns the id of a network resource document.
+func resourceID(doc any) string {
+	if res := resourceOf(doc); res != nil {
+		return res.ID
+	}
+	return ""
+}
+
+// resourceOf returns the common fields of a network resource document.
+func resourceOf(doc any) *arm.Resource {
+	switch d := doc.(type) {
+	case *arm.VirtualNetwork:
+		return &d.Resource
+	case *arm.PublicIPAddress:
+		return &d.Resource
+	case *arm.VirtualNetworkGateway:
+		return &d.Resource
+	case *arm.LocalNetworkGateway:
+		return &d.Resource
+	case *arm.Connection:
+		return &d.Resource
+	case *arm.NetworkInterface:
+		return &d.Resource
+	}
+	return nil
+}
+
+// Resource groups.
+
+// PutGroup creates or updates a resource group.
+func (r *Region) PutGroup(ctx context.Context, id arm.ID, in *arm.ResourceGroup) (*arm.ResourceGroup, Outcome, error) {
+	var out *arm.ResourceGroup
+	var created bool
+	_, err := r.update(ctx, func(tx *txn) error {
+		old := get[arm.ResourceGroup](tx, arm.TypeResourceGroup, id)
+		created = old == nil
+		g := *in
+		g.ID, g.Name, g.Type = id.String(), id.Name(), arm.TypeResourceGroup
+		if g.Location == "" {
+			return arm.Errorf(arm.CodeLocationRequired, "the location property is required for resource group '%s'", id.ResourceGroup)
+		}
+		g.Location = normalizeLocation(g.Location)
+		if old != nil {
+			g.Name = old.Name
+			if g.Location != old.Location {
+				return arm.Errorf(arm.CodeInvalidParameter, "resource group '%s' is in %s; its location cannot change to %s", old.Name, old.Location, g.Location)
+			}
+		}
+		g.Properties = arm.ResourceGroupProperties{ProvisioningState: arm.Succeeded}
+		tx.put(arm.TypeResourceGroup, id.Key(), &g)
+		out = &g
+		return nil
+	})
+	return out, Outcome{Created: created}, err
+}
+
+// deleteOrder is the order in which a resource group's resources go, so
+// that nothing is deleted while something in the group still uses it.
+var deleteOrder = []string{arm.TypeConnection, arm.TypeNetworkInterface, arm.TypeVirtualNetworkGateway,
+	arm.TypePublicIPAddress, arm.TypeLocalNetworkGateway, arm.TypeVirtualNetwork}
+
+// delGroup deletes a resource group and everything in it, all or nothing:
+// if something outside the group uses a resource inside, nothing is deleted.
+func (r *Region) delGroup(tx *txn, id arm.ID) error {
+	prefix := id.Key() + "/"
+	for _, kind := range deleteOrder {
+		for _, k := range tx.keys(kind) {
+			if !strings.HasPrefix(k, prefix) {
+				continue
+			}
+			rid, err := arm.ParseID(resourceID(tx.get(kind, k)))
+			if err != nil {
+				return err
+			}
+			if err := opsFor(kind).del(r, tx, rid); err != nil {
+				if e, ok := err.(*arm.Error); ok {
+					return arm.Errorf(arm.CodeInUseResourceGroup, "resource group '%s' cannot be deleted: %s", id.ResourceGroup, e.Message)
+				}
+				return err
+			}
+		}
+	}
+	tx.del(arm.TypeResourceGroup, id.Key())
+	return nil
+}

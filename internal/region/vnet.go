@@ -1,0 +1,313 @@
+package region
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/rules"
+)
+
+// nameRE is what ARM accepts as the name of a network resource or child.
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9]([A-Za-z0-9_.-]{0,78}[A-Za-z0-9_])?$`)
+
+// ValidName checks a network resource name.
+func ValidName(name string) *arm.Error {
+	if !nameRE.MatchString(name) {
+		return arm.Errorf(arm.CodeInvalidResourceName,
+			"resource name %q is invalid: 1-80 letters, digits, underscores, periods and hyphens, starting with a letter or digit and ending with a letter, digit or underscore", name)
+	}
+	return nil
+}
+
+// PutVirtualNetwork creates or replaces a virtual network with its subnets.
+func (r *Region) PutVirtualNetwork(ctx context.Context, id arm.ID, in *arm.VirtualNetwork) (*arm.VirtualNetwork, Outcome, error) {
+	var out *arm.VirtualNetwork
+	var created bool
+	warnings, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
+		old := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
+		created = old == nil
+		v := *in
+		if err := r.stageVirtualNetwork(tx, id, &v, old); err != nil {
+			return err
+		}
+		out = renderVirtualNetwork(tx, &v).(*arm.VirtualNetwork)
+		return nil
+	})
+	return out, Outcome{Created: created, Warnings: warnings}, err
+}
+
+// stageVirtualNetwork validates v, the new state of the virtual network id
+// (old is its current state or nil), and stages it.
+func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, old *arm.VirtualNetwork) error {
+	if err := setIdentity(&v.Resource, id, v.Location); err != nil {
+		return err
+	}
+	v.Properties.ProvisioningState = arm.Succeeded
+	v.Properties.ResourceGUID = newGUID()
+	if old != nil {
+		v.Name = old.Name
+		v.Properties.ResourceGUID = old.Properties.ResourceGUID
+		if v.Location != old.Location {
+			return arm.Errorf(arm.CodeInvalidParameter, "virtual network '%s' is in %s; its location cannot change", old.Name, old.Location)
+		}
+	}
+	if v.Properties.AddressSpace == nil || len(v.Properties.AddressSpace.AddressPrefixes) == 0 {
+		return &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: "properties.addressSpace.addressPrefixes",
+			Message: "a virtual network needs at least one address prefix in properties.addressSpace.addressPrefixes"}
+	}
+	space, aerr := rules.ParsePrefixes("properties.addressSpace.addressPrefixes", v.Properties.AddressSpace.AddressPrefixes)
+	if aerr != nil {
+		return aerr
+	}
+	subnets := make([]arm.Subnet, len(v.Properties.Subnets))
+	copy(subnets, v.Properties.Subnets)
+	v.Properties.Subnets = subnets
+	var seen []netip.Prefix
+	names := map[string]bool{}
+	for i := range subnets {
+		s := &subnets[i]
+		if err := ValidName(s.Name); err != nil {
+			return err
+		}
+		if names[strings.ToLower(s.Name)] {
+			return arm.Errorf(arm.CodeInvalidParameter, "subnet name %q appears twice", s.Name)
+		}
+		names[strings.ToLower(s.Name)] = true
+		if err := rules.R23SubnetName(s.Name); err != nil {
+			return err
+		}
+		field := fmt.Sprintf("properties.subnets[%d].properties.addressPrefix", i)
+		if len(s.Prefixes()) == 0 {
+			return &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: field, Message: fmt.Sprintf("subnet %s needs an address prefix", s.Name)}
+		}
+		ps, err := rules.ParsePrefixes(field, s.Prefixes())
+		if err != nil {
+			return err
+		}
+		for _, p := range ps {
+			if !rules.Covered(p, space) {
+				return &arm.Error{Code: arm.CodeSubnetOutsideVnet, Target: field,
+					Message: fmt.Sprintf("subnet %s prefix %s is not within the address space of virtual network %s (%s)", s.Name, p, v.Name, strings.Join(v.Properties.AddressSpace.AddressPrefixes, ", "))}
+			}
+			for _, q := range seen {
+				if p.Overlaps(q) {
+					return &arm.Error{Code: arm.CodeSubnetsOverlap, Target: field,
+						Message: fmt.Sprintf("subnet %s prefix %s overlaps %s of another subnet in virtual network %s", s.Name, p, q, v.Name)}
+				}
+			}
+		}
+		seen = append(seen, ps...)
+		if s.Name == rules.GatewaySubnetName {
+			warn, err := rules.R23GatewaySubnet(s.Name, ps)
+			if err != nil {
+				return err
+			}
+			tx.warn(warn)
+		}
+		sid := id.Child("subnets", s.Name)
+		s.ID, s.Type, s.Etag = sid.String(), arm.TypeSubnet, newEtag()
+		s.Properties.IPConfigurations = nil
+		s.Properties.ProvisioningState = arm.Succeeded
+	}
+	if old != nil {
+		// A subnet in use may neither go nor change its prefixes.
+		for i := range old.Properties.Subnets {
+			os := &old.Properties.Subnets[i]
+			users := subnetUsers(tx, os.ID)
+			if len(users) == 0 {
+				continue
+			}
+			j := slices.IndexFunc(subnets, func(s arm.Subnet) bool { return strings.EqualFold(s.Name, os.Name) })
+			if j < 0 {
+				return arm.Errorf(arm.CodeInUseSubnet, "subnet %s is in use by %s and cannot be deleted", os.Name, users[0])
+			}
+			if !slices.Equal(normalizedPrefixes(subnets[j].Prefixes()), normalizedPrefixes(os.Prefixes())) {
+				return arm.Errorf(arm.CodeInUseSubnet, "subnet %s is in use by %s; its address prefix cannot change", os.Name, users[0])
+			}
+			subnets[j].Name = os.Name
+		}
+	}
+	tx.put(arm.TypeVirtualNetwork, id.Key(), v)
+	return r35Affected(tx, gatewaysInVNet(tx, id.String()))
+}
+
+func normalizedPrefixes(ps []string) []string {
+	out := make([]string, 0, len(ps))
+	for _, p := range ps {
+		if q, err := netip.ParsePrefix(strings.TrimSpace(p)); err == nil {
+			out = append(out, q.String())
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// subnetUsers lists the ids of the IP configurations placed in a subnet:
+// network interfaces' and gateways'.
+func subnetUsers(tx *txn, subnetID string) []string {
+	var out []string
+	for _, n := range list[arm.NetworkInterface](tx, arm.TypeNetworkInterface) {
+		for _, c := range n.Properties.IPConfigurations {
+			if arm.Equal(c.Properties.Subnet.RefID(), subnetID) {
+				out = append(out, c.ID)
+			}
+		}
+	}
+	for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
+		for _, c := range g.Properties.IPConfigurations {
+			if arm.Equal(c.Properties.Subnet.RefID(), subnetID) {
+				out = append(out, c.ID)
+			}
+		}
+	}
+	return out
+}
+
+// renderVirtualNetwork fills in the read-only list of IP configurations of
+// each subnet.
+func renderVirtualNetwork(tx *txn, doc any) any {
+	v := *doc.(*arm.VirtualNetwork)
+	v.Properties.Subnets = make([]arm.Subnet, len(v.Properties.Subnets))
+	for i, s := range doc.(*arm.VirtualNetwork).Properties.Subnets {
+		s.Properties.IPConfigurations = nil
+		for _, u := range subnetUsers(tx, s.ID) {
+			s.Properties.IPConfigurations = append(s.Properties.IPConfigurations, arm.SubResource{ID: u})
+		}
+		v.Properties.Subnets[i] = s
+	}
+	return &v
+}
+
+func (r *Region) delVirtualNetwork(tx *txn, id arm.ID) error {
+	if gws := gatewaysInVNet(tx, id.String()); len(gws) > 0 {
+		return arm.Errorf(arm.CodeInUseVirtualNetwork, "virtual network %s holds gateway %s; delete the gateway first", id.Name(), gws[0].Name)
+	}
+	v := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
+	for _, s := range v.Properties.Subnets {
+		if users := subnetUsers(tx, s.ID); len(users) > 0 {
+			return arm.Errorf(arm.CodeInUseSubnet, "subnet %s of virtual network %s is in use by %s", s.Name, id.Name(), users[0])
+		}
+	}
+	tx.del(arm.TypeVirtualNetwork, id.Key())
+	return nil
+}
+
+// findSubnet resolves a subnet id to its virtual network and the subnet.
+func findSubnet(tx *txn, subnetID arm.ID) (*arm.VirtualNetwork, *arm.Subnet) {
+	v := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, subnetID.Parent())
+	if v == nil {
+		return nil, nil
+	}
+	for i := range v.Properties.Subnets {
+		if strings.EqualFold(v.Properties.Subnets[i].Name, subnetID.Name()) {
+			return v, &v.Properties.Subnets[i]
+		}
+	}
+	return v, nil
+}
+
+// refSubnet resolves a subnet reference of a request body.
+func refSubnet(tx *txn, field, refID string) (*arm.VirtualNetwork, *arm.Subnet, arm.ID, error) {
+	if refID == "" {
+		return nil, nil, arm.ID{}, &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: field + " is required"}
+	}
+	id, err := arm.ParseID(refID)
+	if err != nil || !strings.EqualFold(id.Type(), arm.TypeSubnet) {
+		return nil, nil, arm.ID{}, &arm.Error{Code: arm.CodeLinkedInvalidID, Target: field,
+			Message: fmt.Sprintf("%s: %q is not the id of a subnet", field, refID)}
+	}
+	v, s := findSubnet(tx, id)
+	if s == nil {
+		return nil, nil, arm.ID{}, &arm.Error{Code: arm.CodeInvalidReference, Target: field,
+			Message: fmt.Sprintf("%s: subnet %s was not found", field, refID)}
+	}
+	return v, s, id, nil
+}
+
+// Subnets as child resources.
+
+// PutSubnet creates or replaces one subnet of a virtual network.
+func (r *Region) PutSubnet(ctx context.Context, id arm.ID, in *arm.Subnet) (*arm.Subnet, Outcome, error) {
+	var out *arm.Subnet
+	var created bool
+	warnings, err := r.update(ctx, func(tx *txn) error {
+		vid := id.Parent()
+		if _, err := requireGroup(tx, vid); err != nil {
+			return err
+		}
+		old := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, vid)
+		if old == nil {
+			return notFound(vid)
+		}
+		v := *old
+		v.Properties.Subnets = slices.Clone(old.Properties.Subnets)
+		s := *in
+		s.Name = id.Name()
+		i := slices.IndexFunc(v.Properties.Subnets, func(x arm.Subnet) bool { return strings.EqualFold(x.Name, s.Name) })
+		created = i < 0
+		if created {
+			v.Properties.Subnets = append(v.Properties.Subnets, s)
+		} else {
+			s.Name = v.Properties.Subnets[i].Name
+			v.Properties.Subnets[i] = s
+		}
+		if err := r.stageVirtualNetwork(tx, vid, &v, old); err != nil {
+			return err
+		}
+		rv := renderVirtualNetwork(tx, &v).(*arm.VirtualNetwork)
+		for i := range rv.Properties.Subnets {
+			if strings.EqualFold(rv.Properties.Subnets[i].Name, s.Name) {
+				out = &rv.Properties.Subnets[i]
+			}
+		}
+		return nil
+	})
+	return out, Outcome{Created: created, Warnings: warnings}, err
+}
+
+// GetSubnet returns one subnet.
+func (r *Region) GetSubnet(id arm.ID) (*arm.Subnet, error) {
+	doc, err := r.Get(id.Parent())
+	if err != nil {
+		return nil, err
+	}
+	for _, s := range doc.(*arm.VirtualNetwork).Properties.Subnets {
+		if strings.EqualFold(s.Name, id.Name()) {
+			return &s, nil
+		}
+	}
+	return nil, notFound(id)
+}
+
+// ListSubnets returns the subnets of a virtual network.
+func (r *Region) ListSubnets(vnet arm.ID) ([]arm.Subnet, error) {
+	doc, err := r.Get(vnet)
+	if err != nil {
+		return nil, err
+	}
+	return doc.(*arm.VirtualNetwork).Properties.Subnets, nil
+}
+
+// DeleteSubnet deletes a subnet unless it is in use.
+func (r *Region) DeleteSubnet(ctx context.Context, id arm.ID) (bool, error) {
+	existed := false
+	_, err := r.update(ctx, func(tx *txn) error {
+		old, s := findSubnet(tx, id)
+		if s == nil {
+			return nil
+		}
+		existed = true
+		v := *old
+		v.Properties.Subnets = slices.DeleteFunc(slices.Clone(old.Properties.Subnets), func(x arm.Subnet) bool { return strings.EqualFold(x.Name, id.Name()) })
+		return r.stageVirtualNetwork(tx, id.Parent(), &v, old)
+	})
+	return existed, err
+}

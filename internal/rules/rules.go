@@ -1,0 +1,359 @@
+// Package rules holds the rules of the Azure VPN Gateway FAQ that can be
+// decided from configuration alone, as pure functions named by the
+// requirement they implement (R-ids of SPEC.md). Each returns an *arm.Error
+// whose code names the broken rule, or nil.
+package rules
+
+import (
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// GatewaySubnetName is the only name a gateway's subnet may have (R23).
+const GatewaySubnetName = "GatewaySubnet"
+
+// ParsePrefix parses a CIDR prefix and insists on its canonical form (no
+// host bits set), as ARM does.
+func ParsePrefix(field, s string) (netip.Prefix, *arm.Error) {
+	p, err := netip.ParsePrefix(strings.TrimSpace(s))
+	if err != nil {
+		return netip.Prefix{}, &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: field,
+			Message: fmt.Sprintf("%s: %q is not a valid CIDR prefix", field, s)}
+	}
+	if p.Masked() != p {
+		return netip.Prefix{}, &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: field,
+			Message: fmt.Sprintf("%s: %s has host bits set; the prefix is %s", field, s, p.Masked())}
+	}
+	return p, nil
+}
+
+// ParsePrefixes parses a list of prefixes and refuses overlaps within it.
+func ParsePrefixes(field string, ss []string) ([]netip.Prefix, *arm.Error) {
+	out := make([]netip.Prefix, 0, len(ss))
+	for _, s := range ss {
+		p, err := ParsePrefix(field, s)
+		if err != nil {
+			return nil, err
+		}
+		for _, q := range out {
+			if q.Overlaps(p) {
+				return nil, &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: field,
+					Message: fmt.Sprintf("%s: %s overlaps %s in the same list", field, p, q)}
+			}
+		}
+		out = append(out, p)
+	}
+	return out, nil
+}
+
+// Overlap finds the first pair of overlapping prefixes between a and b.
+func Overlap(a, b []netip.Prefix) (netip.Prefix, netip.Prefix, bool) {
+	for _, p := range a {
+		for _, q := range b {
+			if p.Overlaps(q) {
+				return p, q, true
+			}
+		}
+	}
+	return netip.Prefix{}, netip.Prefix{}, false
+}
+
+// Covered reports whether p lies entirely inside one of space.
+func Covered(p netip.Prefix, space []netip.Prefix) bool {
+	for _, s := range space {
+		if s.Bits() <= p.Bits() && s.Contains(p.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+// AddressSpace is one named address space taking part in a gateway's
+// routing domain: its own VNet, a local site, or a connected VNet.
+type AddressSpace struct {
+	Owner    string // resource id, for messages and de-duplication
+	Prefixes []netip.Prefix
+}
+
+// R35NoOverlap checks that the address spaces joined at one gateway do not
+// overlap (R35; R43 for local ranges against the VNet's ranges). Spaces with
+// the same owner are the same space and are not compared.
+func R35NoOverlap(gateway string, spaces []AddressSpace) *arm.Error {
+	for i := range spaces {
+		for j := i + 1; j < len(spaces); j++ {
+			a, b := spaces[i], spaces[j]
+			if arm.Equal(a.Owner, b.Owner) {
+				continue
+			}
+			if p, q, ok := Overlap(a.Prefixes, b.Prefixes); ok {
+				return arm.Errorf(arm.CodeAddressSpaceOverlap,
+					"address spaces joined at gateway %s overlap: %s of %s and %s of %s (R35)", gateway, p, a.Owner, q, b.Owner)
+			}
+		}
+	}
+	return nil
+}
+
+// GatewaySubnetSize returns the smallest allowed and the recommended size of
+// a GatewaySubnet, as prefix lengths for IPv4.
+const (
+	GatewaySubnetMaxBits         = 29 // at least /29 (R23)
+	GatewaySubnetRecommendedBits = 28 // /28 or larger recommended (R23)
+)
+
+// R23GatewaySubnet checks a subnet used for, or named as, the gateway
+// subnet: the exact name and at least a /29. It returns a warning when the
+// subnet is smaller than the recommended /28.
+func R23GatewaySubnet(name string, prefixes []netip.Prefix) (warning string, err *arm.Error) {
+	if name != GatewaySubnetName {
+		return "", arm.Errorf(arm.CodeGatewaySubnetName,
+			"the gateway's subnet is named %q; it must be named exactly %s (R23)", name, GatewaySubnetName)
+	}
+	for _, p := range prefixes {
+		max := GatewaySubnetMaxBits
+		if p.Addr().Is6() {
+			max = 64 + GatewaySubnetMaxBits - 32
+		}
+		if p.Bits() > max {
+			return "", arm.Errorf(arm.CodeGatewaySubnetTooSmall,
+				"GatewaySubnet %s is smaller than /%d; it must be /%d or larger (R23)", p, max, max)
+		}
+		if p.Addr().Is4() && p.Bits() > GatewaySubnetRecommendedBits {
+			warning = fmt.Sprintf("GatewaySubnet %s is smaller than the recommended /%d (R23)", p, GatewaySubnetRecommendedBits)
+		}
+	}
+	return warning, nil
+}
+
+// R23SubnetName refuses a subnet whose name is GatewaySubnet in another
+// spelling: only the exact name makes a gateway subnet, and a near miss is
+// almost always a mistake.
+func R23SubnetName(name string) *arm.Error {
+	if strings.EqualFold(name, GatewaySubnetName) && name != GatewaySubnetName {
+		return arm.Errorf(arm.CodeGatewaySubnetName,
+			"subnet %q: the gateway subnet must be named exactly %s (R23)", name, GatewaySubnetName)
+	}
+	return nil
+}
+
+// R23NoInterface refuses a network interface in the gateway subnet.
+func R23NoInterface(subnetName string) *arm.Error {
+	if strings.EqualFold(subnetName, GatewaySubnetName) {
+		return arm.Errorf(arm.CodeNicInGatewaySubnet,
+			"a network interface cannot be placed in %s: nothing but gateways may be deployed there (R23)", GatewaySubnetName)
+	}
+	return nil
+}
+
+// Shared keys (R21, R38).
+const (
+	SharedKeyMaxLen = 128
+	// DefaultSharedKeyLen is the length of a generated key.
+	DefaultSharedKeyLen = 32
+)
+
+// R38SharedKey checks a pre-shared key set by a user: 1 to 128 ASCII
+// letters and digits.
+func R38SharedKey(key string) *arm.Error {
+	if len(key) < 1 || len(key) > SharedKeyMaxLen {
+		return arm.Errorf(arm.CodeInvalidSharedKey,
+			"the shared key must be 1 to %d characters long; it is %d (R38)", SharedKeyMaxLen, len(key))
+	}
+	for i := 0; i < len(key); i++ {
+		c := key[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9') {
+			// Never echo the key, not even one character of it.
+			return arm.Errorf(arm.CodeInvalidSharedKey,
+				"the shared key may hold only letters A-Z, a-z and digits 0-9; character %d is not one (R38)", i+1)
+		}
+	}
+	return nil
+}
+
+// R21KeyLength checks the keyLength of a shared key reset.
+func R21KeyLength(n int32) *arm.Error {
+	if n < 1 || n > SharedKeyMaxLen {
+		return arm.Errorf(arm.CodeInvalidKeyLength, "keyLength must be between 1 and %d; it is %d (R21)", SharedKeyMaxLen, n)
+	}
+	return nil
+}
+
+// R41 ASNs. Azure reserves 8074, 8075 and 12076 (public) and 65515 and
+// 65517-65520 (private); IANA reserves 0, 23456 (AS_TRANS), 64496-64511 and
+// 65536-65551 (documentation), 65535, 65552-131071 and 4294967295.
+const DefaultGatewayASN = 65515
+
+// R41ASN checks a BGP ASN. A gateway may keep the default 65515, which Azure
+// itself gives every gateway; a local site may not use it.
+func R41ASN(asn int64, gateway bool) *arm.Error {
+	if asn < 1 || asn > 4294967295 {
+		return arm.Errorf(arm.CodeInvalidASN, "BGP ASN %d is out of range 1-4294967294 (R41)", asn)
+	}
+	if gateway && asn == DefaultGatewayASN {
+		return nil
+	}
+	reserved := func(lo, hi int64) bool { return lo <= asn && asn <= hi }
+	switch {
+	case asn == 8074, asn == 8075, asn == 12076, asn == 65515, reserved(65517, 65520):
+		return arm.Errorf(arm.CodeReservedASN, "BGP ASN %d is reserved by Azure and cannot be used (R41)", asn)
+	case asn == 23456, reserved(64496, 64511), asn == 65535, reserved(65536, 131071), asn == 4294967295:
+		return arm.Errorf(arm.CodeReservedASN, "BGP ASN %d is reserved by IANA and cannot be used (R41)", asn)
+	}
+	return nil
+}
+
+// SKU describes the limits of a gateway SKU (R32).
+type SKU struct {
+	Name string
+	// Tunnels is the number of site-to-site and VNet-to-VNet tunnels of a
+	// route-based gateway. A policy-based gateway holds one (R28MultiSite).
+	Tunnels int
+	// P2S is the number of point-to-site clients per protocol; a protocol
+	// that is absent is not supported on the SKU.
+	P2S map[string]int
+	BGP bool
+}
+
+// Point-to-site protocols.
+const (
+	ProtocolSSTP    = "SSTP"
+	ProtocolIKEv2   = "IkeV2"
+	ProtocolOpenVPN = "OpenVPN"
+)
+
+func vpnGw(name string, tunnels, p2s int) SKU {
+	return SKU{Name: name, Tunnels: tunnels, BGP: true,
+		P2S: map[string]int{ProtocolSSTP: 128, ProtocolIKEv2: p2s, ProtocolOpenVPN: p2s}}
+}
+
+// skus is the limits table of VPN gateway SKUs: the FAQ's (Basic, Standard,
+// HighPerformance) and the current public table for VpnGw1-5 and their AZ
+// variants (R32). SSTP is limited to 128 clients on every SKU (R11).
+var skus = func() map[string]SKU {
+	m := map[string]SKU{
+		"basic":           {Name: "Basic", Tunnels: 10, P2S: map[string]int{ProtocolSSTP: 128}},
+		"standard":        {Name: "Standard", Tunnels: 10, BGP: true, P2S: map[string]int{ProtocolSSTP: 128}},
+		"highperformance": {Name: "HighPerformance", Tunnels: 30, BGP: true, P2S: map[string]int{ProtocolSSTP: 128}},
+	}
+	for _, s := range []SKU{vpnGw("VpnGw1", 30, 250), vpnGw("VpnGw2", 30, 500), vpnGw("VpnGw3", 30, 1000),
+		vpnGw("VpnGw4", 100, 5000), vpnGw("VpnGw5", 100, 10000)} {
+		m[strings.ToLower(s.Name)] = s
+		az := s
+		az.Name += "AZ"
+		m[strings.ToLower(az.Name)] = az
+	}
+	return m
+}()
+
+// expressRouteSKUs are the SKUs of ExpressRoute gateways (R4, R6: modelled
+// for coexistence only).
+var expressRouteSKUs = []string{"Standard", "HighPerformance", "UltraPerformance", "ErGw1AZ", "ErGw2AZ", "ErGw3AZ", "ErGwScale"}
+
+// LookupSKU returns the limits of a VPN gateway SKU by name, any case.
+func LookupSKU(name string) (SKU, bool) {
+	s, ok := skus[strings.ToLower(name)]
+	return s, ok
+}
+
+// VPNSKUNames lists the VPN gateway SKUs, for messages and the CLI.
+func VPNSKUNames() []string {
+	var out []string
+	for _, s := range skus {
+		out = append(out, s.Name)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// ExpressRouteSKU returns the canonical name of an ExpressRoute gateway SKU.
+func ExpressRouteSKU(name string) (string, bool) {
+	for _, s := range expressRouteSKUs {
+		if strings.EqualFold(s, name) {
+			return s, true
+		}
+	}
+	return "", false
+}
+
+// R32TunnelLimit checks that a gateway of the given SKU can hold n
+// site-to-site and VNet-to-VNet tunnels.
+func R32TunnelLimit(sku SKU, n int) *arm.Error {
+	if n > sku.Tunnels {
+		return arm.Errorf(arm.CodeTunnelLimit,
+			"a %s gateway holds at most %d site-to-site and VNet-to-VNet tunnels; this would make %d (R32)", sku.Name, sku.Tunnels, n)
+	}
+	return nil
+}
+
+// R32ClientProtocols checks that the SKU supports each point-to-site
+// protocol and returns the canonical protocol names.
+func R32ClientProtocols(sku SKU, protocols []string) ([]string, *arm.Error) {
+	var out []string
+	for _, p := range protocols {
+		canon := ""
+		for _, known := range []string{ProtocolSSTP, ProtocolIKEv2, ProtocolOpenVPN} {
+			if strings.EqualFold(p, known) {
+				canon = known
+			}
+		}
+		if canon == "" {
+			return nil, arm.Errorf(arm.CodeInvalidParameter, "unknown point-to-site protocol %q; use SSTP, IkeV2 or OpenVPN", p)
+		}
+		if _, ok := sku.P2S[canon]; !ok {
+			return nil, arm.Errorf(arm.CodeP2SProtocolNotOnSKU, "the %s SKU does not support point-to-site protocol %s (R32)", sku.Name, canon)
+		}
+		out = append(out, canon)
+	}
+	return out, nil
+}
+
+// R32ClientLimit returns how many point-to-site clients of a protocol a
+// gateway of the SKU accepts at once; point-to-site clients count
+// separately from tunnels (R32, R11).
+func R32ClientLimit(sku SKU, protocol string) int { return sku.P2S[protocol] }
+
+// MaxRootCertificates is how many point-to-site root certificates a gateway
+// holds (R12).
+const MaxRootCertificates = 20
+
+// R12RootCertificates checks the number of root certificates.
+func R12RootCertificates(n int) *arm.Error {
+	if n > MaxRootCertificates {
+		return arm.Errorf(arm.CodeTooManyRootCerts, "a gateway holds at most %d point-to-site root certificates; %d were given (R12)", MaxRootCertificates, n)
+	}
+	return nil
+}
+
+// R15PointToSite refuses point-to-site configuration on a policy-based
+// gateway.
+func R15PointToSite(vpnType string) *arm.Error {
+	if vpnType == arm.PolicyBased {
+		return arm.Errorf(arm.CodeP2SOnPolicyBased,
+			"point-to-site needs a route-based gateway; this gateway is policy-based (R15)")
+	}
+	return nil
+}
+
+// R28Vnet2Vnet refuses a VNet-to-VNet connection unless both gateways are
+// route-based (R28, R29).
+func R28Vnet2Vnet(vpnType1, vpnType2 string) *arm.Error {
+	if vpnType1 != arm.RouteBased || vpnType2 != arm.RouteBased {
+		return arm.Errorf(arm.CodeVnet2VnetPolicyBased,
+			"VNet-to-VNet needs route-based gateways on both ends; they are %s and %s (R28, R29)", vpnType1, vpnType2)
+	}
+	return nil
+}
+
+// R28MultiSite refuses a second site-to-site connection on a policy-based
+// gateway: multi-site needs a route-based gateway.
+func R28MultiSite(vpnType string, existing int) *arm.Error {
+	if vpnType == arm.PolicyBased && existing >= 1 {
+		return arm.Errorf(arm.CodeMultiSitePolicyBased,
+			"a policy-based gateway holds one site-to-site connection; multi-site needs a route-based gateway (R28)")
+	}
+	return nil
+}

@@ -1,0 +1,137 @@
+// Package server assembles one `vnetgw serve` process: the data directory
+// (state, TLS material, admin token), the store, the region and the API
+// server. All wiring happens here.
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/api"
+	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store/bolt"
+)
+
+// Config is the configuration of a serve process, from its flags.
+type Config struct {
+	DataDir      string
+	Listen       string // host:port of the API
+	PublicIPPool string
+	TLSCert      string
+	TLSKey       string
+	Logger       *slog.Logger
+}
+
+// Server is a running vnetgw serve process.
+type Server struct {
+	cfg      Config
+	log      *slog.Logger
+	store    *bolt.Store
+	region   *region.Region
+	http     *http.Server
+	listener net.Listener
+	// URL is where the API is served.
+	URL string
+}
+
+// New prepares the data directory, opens the state and binds the API's
+// listener; Run serves.
+func New(ctx context.Context, cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	pool, err := region.ParsePool(cfg.PublicIPPool)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	host, _, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", cfg.Listen, err)
+	}
+	cert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, host)
+	if err != nil {
+		return nil, err
+	}
+	token, err := ensureToken(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	st, err := bolt.Open(filepath.Join(cfg.DataDir, datadir.State), bolt.Options{})
+	if err != nil {
+		return nil, err
+	}
+	reg, err := region.Open(ctx, region.Config{Store: st, PublicIPPool: pool, Logger: cfg.Logger.With("component", "region")})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		reg.Close()
+		st.Close()
+		return nil, fmt.Errorf("listen: %w", err)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln}
+	s.URL = "https://" + ln.Addr().String()
+	s.http = &http.Server{
+		Handler:           api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api")}),
+		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       time.Minute,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
+	}
+	if err := writeFileAtomic(filepath.Join(cfg.DataDir, datadir.Endpoint), []byte(s.URL+"\n"), 0o644); err != nil {
+		s.close()
+		return nil, fmt.Errorf("write endpoint file: %w", err)
+	}
+	return s, nil
+}
+
+// Run serves the API until ctx ends, then shuts down: requests in flight
+// finish (for up to ten seconds), the region and the store close.
+func (s *Server) Run(ctx context.Context) error {
+	errc := make(chan error, 1)
+	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
+	var err error
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		err = s.http.Shutdown(sctx)
+		cancel()
+		<-errc
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	if cerr := s.close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func (s *Server) close() error {
+	s.listener.Close()
+	s.region.Close()
+	return s.store.Close()
+}
+
+// TokenFile is where the admin token is.
+func (s *Server) TokenFile() string { return filepath.Join(s.cfg.DataDir, datadir.Token) }
+
+// CAFile is the certificate a client trusts, unless --tls-cert brought
+// another.
+func (s *Server) CAFile() string { return filepath.Join(s.cfg.DataDir, datadir.CA) }

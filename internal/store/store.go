@@ -1,0 +1,105 @@
+// Package store defines the state store of vnetgw: a revisioned key-value
+// store with conditional transactions and watches, in the manner of etcd v3.
+//
+// Every committed transaction advances the store's revision by one. Each key
+// remembers the revision that created it and the one that last changed it, so
+// that callers can make a write conditional on what they read (optimistic
+// concurrency), and watchers can resume from any revision still in history.
+// The embedded implementation is in store/bolt; the desired state of a whole
+// region lives behind this interface.
+package store
+
+import (
+	"context"
+	"errors"
+)
+
+// Errors returned by every implementation.
+var (
+	// ErrNotFound means the key does not exist.
+	ErrNotFound = errors.New("key not found")
+	// ErrConflict means a condition of a transaction did not hold; nothing
+	// was written.
+	ErrConflict = errors.New("transaction condition failed")
+	// ErrCompacted means a watch asked for history the store no longer has.
+	ErrCompacted = errors.New("revision compacted")
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("store closed")
+)
+
+// KeyValue is one key with its value and revisions.
+type KeyValue struct {
+	Key   string
+	Value []byte
+	// CreateRevision is the revision of the transaction that created the key.
+	CreateRevision int64
+	// ModRevision is the revision of the transaction that last wrote it.
+	ModRevision int64
+}
+
+// Op is one write of a transaction: a put, or a delete when Delete is set.
+type Op struct {
+	Key    string
+	Value  []byte
+	Delete bool
+}
+
+// Put returns an Op that sets key to value.
+func Put(key string, value []byte) Op { return Op{Key: key, Value: value} }
+
+// Delete returns an Op that removes key; deleting a missing key is not an
+// error.
+func Delete(key string) Op { return Op{Key: key, Delete: true} }
+
+// Cond is a condition of a transaction: the key's ModRevision must equal
+// ModRevision, where 0 means the key must not exist.
+type Cond struct {
+	Key         string
+	ModRevision int64
+}
+
+// EventType tells a put from a delete.
+type EventType uint8
+
+// Event types.
+const (
+	EventPut EventType = iota + 1
+	EventDelete
+)
+
+// Event is one change seen by a watcher. For a delete, KV.Value is nil and
+// KV.ModRevision is the revision of the deleting transaction.
+type Event struct {
+	Type EventType
+	KV   KeyValue
+}
+
+// WatchResponse carries the events of one committed transaction (all with
+// the same Revision), or a terminal error after which the channel closes.
+type WatchResponse struct {
+	Revision int64
+	Events   []Event
+	Err      error
+}
+
+// Store is a revisioned key-value store with watches.
+type Store interface {
+	// Get returns the current value of key, or ErrNotFound.
+	Get(ctx context.Context, key string) (KeyValue, error)
+	// List returns every key with the given prefix in key order, and the
+	// revision of the store at which they were read.
+	List(ctx context.Context, prefix string) ([]KeyValue, int64, error)
+	// Txn applies ops atomically and durably if every condition holds and
+	// returns the new revision; otherwise it returns ErrConflict and writes
+	// nothing. A transaction without ops does not advance the revision.
+	Txn(ctx context.Context, conds []Cond, ops []Op) (int64, error)
+	// Watch streams the changes to keys with prefix made after revision
+	// afterRev, one response per transaction, in order. The channel closes
+	// when ctx ends or the store closes; a response with Err set (such as
+	// ErrCompacted) comes last.
+	Watch(ctx context.Context, prefix string, afterRev int64) <-chan WatchResponse
+	// Revision returns the store's current revision.
+	Revision(ctx context.Context) (int64, error)
+	// Close releases the store. Watches end.
+	Close() error
+}

@@ -1,0 +1,210 @@
+// Package storetest is the conformance suite every store.Store
+// implementation passes: revisions, conditional transactions and watches.
+package storetest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/store"
+)
+
+// Run runs the suite; open returns a fresh, empty store that the test closes.
+func Run(t *testing.T, open func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"GetPutDelete", testGetPutDelete},
+		{"Revisions", testRevisions},
+		{"Conditions", testConditions},
+		{"ListPrefix", testListPrefix},
+		{"WatchFromRevision", testWatchFromRevision},
+		{"WatchLive", testWatchLive},
+		{"ConcurrentWriters", testConcurrentWriters},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := open(t)
+			defer s.Close()
+			tc.fn(t, s)
+		})
+	}
+}
+
+func mustTxn(t *testing.T, s store.Store, conds []store.Cond, ops ...store.Op) int64 {
+	t.Helper()
+	rev, err := s.Txn(context.Background(), conds, ops)
+	if err != nil {
+		t.Fatalf("Txn: %v", err)
+	}
+	return rev
+}
+
+func testGetPutDelete(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	if _, err := s.Get(ctx, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get missing: err = %v, want ErrNotFound", err)
+	}
+	mustTxn(t, s, nil, store.Put("a", []byte("1")))
+	kv, err := s.Get(ctx, "a")
+	if err != nil || string(kv.Value) != "1" {
+		t.Fatalf("Get = %q, %v; want 1", kv.Value, err)
+	}
+	mustTxn(t, s, nil, store.Delete("a"))
+	if _, err := s.Get(ctx, "a"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get deleted: err = %v, want ErrNotFound", err)
+	}
+}
+
+func testRevisions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	r0, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r1 := mustTxn(t, s, nil, store.Put("a", []byte("1")), store.Put("b", []byte("1")))
+	if r1 != r0+1 {
+		t.Fatalf("one transaction advanced the revision from %d to %d", r0, r1)
+	}
+	r2 := mustTxn(t, s, nil, store.Put("a", []byte("2")))
+	kv, _ := s.Get(ctx, "a")
+	if kv.CreateRevision != r1 || kv.ModRevision != r2 {
+		t.Fatalf("a: create %d mod %d, want %d %d", kv.CreateRevision, kv.ModRevision, r1, r2)
+	}
+	if r := mustTxn(t, s, nil); r != r2 {
+		t.Fatalf("empty transaction moved the revision to %d", r)
+	}
+}
+
+func testConditions(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	// Create only if absent.
+	r1 := mustTxn(t, s, []store.Cond{{Key: "k"}}, store.Put("k", []byte("v1")))
+	if _, err := s.Txn(ctx, []store.Cond{{Key: "k"}}, []store.Op{store.Put("k", []byte("v2"))}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("create over existing key: err = %v, want ErrConflict", err)
+	}
+	// Compare-and-swap on the mod revision.
+	if _, err := s.Txn(ctx, []store.Cond{{Key: "k", ModRevision: r1 + 100}}, []store.Op{store.Put("k", []byte("v3"))}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("stale revision: err = %v, want ErrConflict", err)
+	}
+	mustTxn(t, s, []store.Cond{{Key: "k", ModRevision: r1}}, store.Put("k", []byte("v4")), store.Put("other", []byte("x")))
+	kv, _ := s.Get(ctx, "k")
+	if string(kv.Value) != "v4" {
+		t.Fatalf("k = %q, want v4", kv.Value)
+	}
+	// A failed transaction writes nothing at all.
+	if _, err := s.Txn(ctx, []store.Cond{{Key: "k"}}, []store.Op{store.Put("z", []byte("1"))}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("err = %v", err)
+	}
+	if _, err := s.Get(ctx, "z"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatal("a failed transaction wrote a key")
+	}
+}
+
+func testListPrefix(t *testing.T, s store.Store) {
+	mustTxn(t, s, nil, store.Put("p/b", []byte("2")), store.Put("p/a", []byte("1")), store.Put("q/a", []byte("3")), store.Put("p", []byte("0")))
+	kvs, rev, err := s.List(context.Background(), "p/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(kvs) != 2 || kvs[0].Key != "p/a" || kvs[1].Key != "p/b" {
+		t.Fatalf("List(p/) = %v", kvs)
+	}
+	if cur, _ := s.Revision(context.Background()); rev != cur {
+		t.Fatalf("List revision %d, store at %d", rev, cur)
+	}
+}
+
+func next(t *testing.T, ch <-chan store.WatchResponse) store.WatchResponse {
+	t.Helper()
+	select {
+	case r, ok := <-ch:
+		if !ok {
+			t.Fatal("watch closed")
+		}
+		if r.Err != nil {
+			t.Fatalf("watch: %v", r.Err)
+		}
+		return r
+	case <-time.After(5 * time.Second):
+		t.Fatal("no watch event within 5s")
+	}
+	return store.WatchResponse{}
+}
+
+func testWatchFromRevision(t *testing.T, s store.Store) {
+	r1 := mustTxn(t, s, nil, store.Put("w/a", []byte("1")))
+	r2 := mustTxn(t, s, nil, store.Put("x/ignored", []byte("1")))
+	r3 := mustTxn(t, s, nil, store.Put("w/a", []byte("2")), store.Delete("w/missing"), store.Put("w/b", []byte("1")))
+	r4 := mustTxn(t, s, nil, store.Delete("w/a"))
+	_ = r2
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := s.Watch(ctx, "w/", r1)
+	got := next(t, ch)
+	if got.Revision != r3 || len(got.Events) != 2 || got.Events[0].KV.Key != "w/a" || string(got.Events[0].KV.Value) != "2" || got.Events[1].KV.Key != "w/b" {
+		t.Fatalf("first response = %+v, want the two puts of revision %d", got, r3)
+	}
+	got = next(t, ch)
+	if got.Revision != r4 || len(got.Events) != 1 || got.Events[0].Type != store.EventDelete {
+		t.Fatalf("second response = %+v, want the delete of revision %d", got, r4)
+	}
+}
+
+func testWatchLive(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	rev, _ := s.Revision(ctx)
+	ch := s.Watch(ctx, "", rev)
+	for i := range 100 {
+		mustTxn(t, s, nil, store.Put(fmt.Sprintf("k%03d", i), []byte("v")))
+	}
+	for i := range 100 {
+		r := next(t, ch)
+		if want := fmt.Sprintf("k%03d", i); r.Events[0].KV.Key != want {
+			t.Fatalf("event %d is %s, want %s", i, r.Events[0].KV.Key, want)
+		}
+	}
+	cancel()
+	for range ch {
+	}
+}
+
+func testConcurrentWriters(t *testing.T, s store.Store) {
+	// Compare-and-swap increments from many goroutines: none is lost.
+	ctx := context.Background()
+	mustTxn(t, s, nil, store.Put("ctr", []byte("0")))
+	var wg sync.WaitGroup
+	const workers, each = 4, 25
+	for range workers {
+		wg.Go(func() {
+			for done := 0; done < each; {
+				kv, err := s.Get(ctx, "ctr")
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				var n int
+				fmt.Sscan(string(kv.Value), &n)
+				_, err = s.Txn(ctx, []store.Cond{{Key: "ctr", ModRevision: kv.ModRevision}}, []store.Op{store.Put("ctr", fmt.Appendf(nil, "%d", n+1))})
+				if errors.Is(err, store.ErrConflict) {
+					continue
+				}
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				done++
+			}
+		})
+	}
+	wg.Wait()
+	kv, _ := s.Get(ctx, "ctr")
+	if string(kv.Value) != fmt.Sprint(workers*each) {
+		t.Fatalf("counter = %s, want %d", kv.Value, workers*each)
+	}
+}
