@@ -222,7 +222,7 @@ func nic(loc, subnetID, ip string) obj {
 
 // site is a VNet with a gateway, built by env.site.
 type site struct {
-	sub, rg, loc string
+	sub, rg, loc                           string
 	vnet, gwSubnet, defaultSubnet, pip, gw string
 }
 

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	bbolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
 	"github.com/vnetgw/vnetgw/internal/store"
 )
@@ -67,7 +68,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.OpenTimeout})
 	if err != nil {
-		if errors.Is(err, bbolt.ErrTimeout) {
+		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, fmt.Errorf("open store %s: locked by another process", path)
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
@@ -261,7 +262,7 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		return nil
 	})
 	if err != nil {
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, bbolt.ErrDatabaseNotOpen) {
+		if errors.Is(err, store.ErrConflict) || errors.Is(err, berrors.ErrDatabaseNotOpen) {
 			return 0, err
 		}
 		return 0, fmt.Errorf("commit: %w", err)

@@ -1,0 +1,181 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// fuzzEnv is a region with one of everything, so that fuzzed bodies that
+// reference existing resources get past the reference checks.
+type fuzzEnv struct {
+	*env
+	site site
+	lng  string
+	conn string
+}
+
+func newFuzzEnv(f *testing.F) *fuzzEnv {
+	e := newEnv(f)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l := e.lng(s, "onprem", "203.0.113.1", "192.168.0.0/16")
+	c := netPath(subA, "rg", "connections", "c")
+	e.must("PUT", c, s2s(loc, s.gw, l))
+	e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+	return &fuzzEnv{env: e, site: s, lng: l, conn: c}
+}
+
+// serve sends one request straight to the handler.
+func (e *fuzzEnv) serve(t *testing.T, method, path string, body []byte) {
+	h := e.srv.Config.Handler
+	version := "2024-05-01"
+	if !strings.Contains(path, "/providers/") {
+		version = "2021-04-01"
+	}
+	req := httptest.NewRequest(method, path+"?api-version="+version, bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code >= 500 {
+		t.Fatalf("%s %s answered %d for body %q: %s", method, path, rec.Code, body, rec.Body)
+	}
+	if !json.Valid(rec.Body.Bytes()) && rec.Body.Len() > 0 {
+		t.Fatalf("answer is not JSON: %q", rec.Body)
+	}
+	if rec.Code >= 400 {
+		var env struct {
+			Error *struct{ Code, Message string }
+		}
+		if json.Unmarshal(rec.Body.Bytes(), &env) != nil || env.Error == nil || env.Error.Code == "" {
+			t.Fatalf("%d without an ARM error envelope: %q", rec.Code, rec.Body)
+		}
+	}
+}
+
+// fuzzBody fuzzes the body of one request; seeds are valid bodies.
+func fuzzBody(f *testing.F, method string, path func(*fuzzEnv) string, seeds func(*fuzzEnv) []any) {
+	e := newFuzzEnv(f)
+	for _, s := range seeds(e) {
+		b, err := json.Marshal(s)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"location":null,"properties":[]}`))
+	f.Add([]byte(`{"properties":{"addressSpace":{"addressPrefixes":["::/0"]}}}`))
+	p := path(e)
+	f.Fuzz(func(t *testing.T, body []byte) {
+		e.serve(t, method, p, body)
+		e.serve(t, "GET", p, nil) // whatever was stored reads back
+	})
+}
+
+func FuzzResourceGroupBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(*fuzzEnv) string { return rgPath(subA, "fuzzed") },
+		func(*fuzzEnv) []any { return []any{group(loc), obj{"location": "West Europe", "tags": obj{"a": "b"}}} })
+}
+
+func FuzzVirtualNetworkBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(*fuzzEnv) string { return netPath(subA, "rg", "virtualNetworks", "vnet") },
+		func(*fuzzEnv) []any {
+			return []any{
+				vnet(loc, []string{"10.1.0.0/16"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27")),
+				vnet(loc, []string{"10.9.0.0/16", "fd00::/48"}, subnet("GatewaySubnet", "10.9.0.0/29")),
+			}
+		})
+}
+
+func FuzzSubnetBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(*fuzzEnv) string { return netPath(subA, "rg", "virtualNetworks", "vnet") + "/subnets/extra" },
+		func(*fuzzEnv) []any {
+			return []any{obj{"properties": obj{"addressPrefix": "10.1.7.0/24"}}, obj{"properties": obj{"addressPrefixes": []string{"10.1.8.0/24", "10.1.9.0/24"}}}}
+		})
+}
+
+func FuzzPublicIPBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(*fuzzEnv) string { return netPath(subA, "rg", "publicIPAddresses", "pip-f") },
+		func(*fuzzEnv) []any {
+			return []any{publicIP(loc, "Dynamic"), obj{"location": loc, "sku": obj{"name": "Standard"}, "properties": obj{"publicIPAllocationMethod": "Static"}}}
+		})
+}
+
+func FuzzGatewayBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(e *fuzzEnv) string { return e.site.gw },
+		func(e *fuzzEnv) []any {
+			g := gateway(loc, e.site.gwSubnet, e.site.pip, "RouteBased", "VpnGw2")
+			g["properties"].(obj)["enableBgp"] = true
+			g["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "10.1.255.20"}
+			g["properties"].(obj)["gatewayDefaultSite"] = obj{"id": e.lng}
+			g["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}},
+				"vpnClientProtocols": []string{"SSTP"}, "vpnClientRootCertificates": []obj{{"name": "root", "properties": obj{"publicCertData": testRootCert}}}}
+			return []any{gateway(loc, e.site.gwSubnet, e.site.pip, "RouteBased", "VpnGw1"), g}
+		})
+}
+
+func FuzzLocalGatewayBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(e *fuzzEnv) string { return e.lng },
+		func(*fuzzEnv) []any {
+			l := localGateway(loc, "203.0.113.1", "192.168.0.0/16")
+			l["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddress": "192.168.0.1"}
+			return []any{localGateway(loc, "203.0.113.1", "192.168.0.0/16"), l, obj{"location": loc, "properties": obj{"fqdn": "vpn.example.com"}}}
+		})
+}
+
+func FuzzConnectionBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(e *fuzzEnv) string { return e.conn },
+		func(e *fuzzEnv) []any {
+			c := s2s(loc, e.site.gw, e.lng)
+			c["properties"].(obj)["sharedKey"] = "abc123"
+			c["properties"].(obj)["usePolicyBasedTrafficSelectors"] = true
+			c["properties"].(obj)["ipsecPolicies"] = []obj{{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
+				"ipsecIntegrity": "GCMAES256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "ECP256", "pfsGroup": "ECP256"}}
+			return []any{s2s(loc, e.site.gw, e.lng), c, v2v(loc, e.site.gw, netPath(subA, "rg2", "virtualNetworkGateways", "gw"))}
+		})
+}
+
+func FuzzNetworkInterfaceBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(*fuzzEnv) string { return netPath(subA, "rg", "networkInterfaces", "nic") },
+		func(e *fuzzEnv) []any {
+			n := nic(loc, e.site.defaultSubnet, "10.1.0.77")
+			n["properties"].(obj)["attachment"] = obj{"kind": "tun", "netns": "ns1"}
+			return []any{nic(loc, e.site.defaultSubnet, ""), n}
+		})
+}
+
+func FuzzSharedKeyBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(e *fuzzEnv) string { return e.conn + "/sharedkey" },
+		func(*fuzzEnv) []any { return []any{obj{"value": "abc123"}} })
+}
+
+func FuzzResetSharedKeyBody(f *testing.F) {
+	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.conn + "/sharedkey/reset" },
+		func(*fuzzEnv) []any { return []any{obj{"keyLength": 32}} })
+}
+
+func FuzzTagsBody(f *testing.F) {
+	fuzzBody(f, "PATCH", func(e *fuzzEnv) string { return e.site.vnet },
+		func(*fuzzEnv) []any { return []any{obj{"tags": obj{"env": "test"}}} })
+}
+
+// FuzzRequestPath fuzzes the routing of paths.
+func FuzzRequestPath(f *testing.F) {
+	e := newFuzzEnv(f)
+	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
+		"/subscriptions/" + subA + "/providers/Microsoft.Network/connections", "/subscriptions/x/resourcegroups"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, path string) {
+		if !strings.HasPrefix(path, "/") || strings.ContainsAny(path, "?# \t\r\n") {
+			return
+		}
+		if _, err := http.NewRequest("GET", "http://x"+path, nil); err != nil {
+			return
+		}
+		e.serve(t, "GET", path, nil)
+	})
+}

@@ -1,0 +1,317 @@
+package e2e
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/cloud"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
+
+	"github.com/vnetgw/vnetgw/internal/datadir"
+)
+
+// staticToken is a TokenCredential that hands out vnetgw's admin token.
+type staticToken string
+
+func (s staticToken) GetToken(context.Context, policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	return azcore.AccessToken{Token: string(s), ExpiresOn: time.Now().Add(24 * time.Hour)}, nil
+}
+
+// sdkOptions points the Azure SDK at a vnetgw: its URL as the Resource
+// Manager endpoint, its CA as the only trusted root. This is configuration
+// of the unchanged SDK, as the README explains.
+func sdkOptions(t *testing.T, s *serve) *azarm.ClientOptions {
+	pem, err := os.ReadFile(filepath.Join(s.dataDir, datadir.CA))
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	return &azarm.ClientOptions{
+		ClientOptions: policy.ClientOptions{
+			Cloud: cloud.Configuration{
+				ActiveDirectoryAuthorityHost: "https://login.vnetgw.invalid/",
+				Services: map[cloud.ServiceName]cloud.ServiceConfiguration{
+					cloud.ResourceManager: {Endpoint: s.url, Audience: "https://management.vnetgw.invalid"},
+				},
+			},
+			Transport: &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}},
+		},
+		DisableRPRegistration: true,
+	}
+}
+
+const (
+	sdkSubA = "aaaaaaaa-0000-0000-0000-000000000001"
+	sdkSubB = "bbbbbbbb-0000-0000-0000-000000000002"
+)
+
+// sdkRegion is one side built through the SDK: a VNet with a GatewaySubnet,
+// a public IP and a route-based gateway.
+type sdkRegion struct {
+	gateway armnetwork.VirtualNetworkGateway
+	pip     armnetwork.PublicIPAddress
+}
+
+func buildWithSDK(t *testing.T, ctx context.Context, cred azcore.TokenCredential, opts *azarm.ClientOptions, sub, rg, location, space, gwSubnet string) sdkRegion {
+	t.Helper()
+	groups, err := armresources.NewResourceGroupsClient(sub, cred, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := groups.CreateOrUpdate(ctx, rg, armresources.ResourceGroup{Location: to.Ptr(location)}, nil); err != nil {
+		t.Fatalf("create resource group: %v", err)
+	}
+	net, err := armnetwork.NewClientFactory(sub, cred, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp, err := net.NewVirtualNetworksClient().BeginCreateOrUpdate(ctx, rg, "vnet", armnetwork.VirtualNetwork{
+		Location: to.Ptr(location),
+		Properties: &armnetwork.VirtualNetworkPropertiesFormat{
+			AddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr(space)}},
+			Subnets: []*armnetwork.Subnet{{
+				Name:       to.Ptr("GatewaySubnet"),
+				Properties: &armnetwork.SubnetPropertiesFormat{AddressPrefix: to.Ptr(gwSubnet)},
+			}},
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("begin create VNet: %v", err)
+	}
+	vnet, err := vp.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatalf("create VNet: %v", err)
+	}
+	pp, err := net.NewPublicIPAddressesClient().BeginCreateOrUpdate(ctx, rg, "gw-pip", armnetwork.PublicIPAddress{
+		Location:   to.Ptr(location),
+		Properties: &armnetwork.PublicIPAddressPropertiesFormat{PublicIPAllocationMethod: to.Ptr(armnetwork.IPAllocationMethodDynamic)},
+	}, nil)
+	if err != nil {
+		t.Fatalf("begin create public IP: %v", err)
+	}
+	pip, err := pp.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatalf("create public IP: %v", err)
+	}
+	if pip.Properties.IPAddress != nil {
+		t.Fatalf("R20: a Dynamic public IP has address %s before its gateway exists", *pip.Properties.IPAddress)
+	}
+	gp, err := net.NewVirtualNetworkGatewaysClient().BeginCreateOrUpdate(ctx, rg, "gw", armnetwork.VirtualNetworkGateway{
+		Location: to.Ptr(location),
+		Properties: &armnetwork.VirtualNetworkGatewayPropertiesFormat{
+			GatewayType: to.Ptr(armnetwork.VirtualNetworkGatewayTypeVPN),
+			VPNType:     to.Ptr(armnetwork.VPNTypeRouteBased),
+			SKU:         &armnetwork.VirtualNetworkGatewaySKU{Name: to.Ptr(armnetwork.VirtualNetworkGatewaySKUNameVPNGw1), Tier: to.Ptr(armnetwork.VirtualNetworkGatewaySKUTierVPNGw1)},
+			IPConfigurations: []*armnetwork.VirtualNetworkGatewayIPConfiguration{{
+				Name: to.Ptr("gwipconfig"),
+				Properties: &armnetwork.VirtualNetworkGatewayIPConfigurationPropertiesFormat{
+					Subnet:          &armnetwork.SubResource{ID: vnet.Properties.Subnets[0].ID},
+					PublicIPAddress: &armnetwork.SubResource{ID: pip.ID},
+				},
+			}},
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("begin create gateway: %v", err)
+	}
+	gw, err := gp.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatalf("create gateway: %v", err)
+	}
+	if *gw.Properties.ProvisioningState != armnetwork.ProvisioningStateSucceeded {
+		t.Fatalf("gateway provisioningState = %s", *gw.Properties.ProvisioningState)
+	}
+	got, err := net.NewPublicIPAddressesClient().Get(ctx, rg, "gw-pip", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Properties.IPAddress == nil {
+		t.Fatal("R20: the gateway's public IP has no address after the gateway was created")
+	}
+	return sdkRegion{gateway: gw.VirtualNetworkGateway, pip: got.PublicIPAddress}
+}
+
+// TestAzureSDKDrivesVnetgw builds a site-to-site and a cross-subscription,
+// cross-region VNet-to-VNet topology with the unchanged Azure SDK for Go
+// (R1, R2, R21, R38).
+func TestAzureSDKDrivesVnetgw(t *testing.T) {
+	s := startServe(t, t.TempDir())
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cred, opts := staticToken(s.token()), sdkOptions(t, s)
+
+	a := buildWithSDK(t, ctx, cred, opts, sdkSubA, "rg-we", "westeurope", "10.1.0.0/16", "10.1.255.0/27")
+	b := buildWithSDK(t, ctx, cred, opts, sdkSubB, "rg-us", "eastus", "10.2.0.0/16", "10.2.255.0/27")
+	if *a.pip.Properties.IPAddress == *b.pip.Properties.IPAddress {
+		t.Fatalf("two gateways share public address %s", *a.pip.Properties.IPAddress)
+	}
+
+	netA, err := armnetwork.NewClientFactory(sdkSubA, cred, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp, err := netA.NewLocalNetworkGatewaysClient().BeginCreateOrUpdate(ctx, "rg-we", "onprem", armnetwork.LocalNetworkGateway{
+		Location: to.Ptr("westeurope"),
+		Properties: &armnetwork.LocalNetworkGatewayPropertiesFormat{
+			GatewayIPAddress:         to.Ptr("198.51.100.7"),
+			LocalNetworkAddressSpace: &armnetwork.AddressSpace{AddressPrefixes: []*string{to.Ptr("192.168.0.0/16")}},
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("begin create local network gateway: %v", err)
+	}
+	lng, err := lp.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatalf("create local network gateway: %v", err)
+	}
+
+	conns := netA.NewVirtualNetworkGatewayConnectionsClient()
+	cp, err := conns.BeginCreateOrUpdate(ctx, "rg-we", "to-onprem", armnetwork.VirtualNetworkGatewayConnection{
+		Location: to.Ptr("westeurope"),
+		Properties: &armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat{
+			ConnectionType:         to.Ptr(armnetwork.VirtualNetworkGatewayConnectionTypeIPsec),
+			VirtualNetworkGateway1: &a.gateway,
+			LocalNetworkGateway2:   &lng.LocalNetworkGateway,
+			ConnectionProtocol:     to.Ptr(armnetwork.VirtualNetworkGatewayConnectionProtocolIKEv2),
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("begin create IPsec connection: %v", err)
+	}
+	if _, err := cp.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("create IPsec connection: %v", err)
+	}
+
+	// VNet-to-VNet to a gateway in another subscription and region (R1, R2),
+	// with a key set by the user on both sides.
+	vp, err := conns.BeginCreateOrUpdate(ctx, "rg-we", "we-to-us", armnetwork.VirtualNetworkGatewayConnection{
+		Location: to.Ptr("westeurope"),
+		Properties: &armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat{
+			ConnectionType:         to.Ptr(armnetwork.VirtualNetworkGatewayConnectionTypeVnet2Vnet),
+			VirtualNetworkGateway1: &a.gateway,
+			VirtualNetworkGateway2: &b.gateway,
+			SharedKey:              to.Ptr("SharedBetweenRegions1"),
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("begin create Vnet2Vnet connection: %v", err)
+	}
+	v2v, err := vp.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatalf("create Vnet2Vnet connection: %v", err)
+	}
+	if *v2v.Properties.ConnectionType != armnetwork.VirtualNetworkGatewayConnectionTypeVnet2Vnet || *v2v.Properties.VirtualNetworkGateway2.ID != *b.gateway.ID {
+		t.Fatalf("Vnet2Vnet connection came back as %+v", v2v.Properties)
+	}
+	netB, err := armnetwork.NewClientFactory(sdkSubB, cred, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bp, err := netB.NewVirtualNetworkGatewayConnectionsClient().BeginCreateOrUpdate(ctx, "rg-us", "us-to-we", armnetwork.VirtualNetworkGatewayConnection{
+		Location: to.Ptr("eastus"),
+		Properties: &armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat{
+			ConnectionType:         to.Ptr(armnetwork.VirtualNetworkGatewayConnectionTypeVnet2Vnet),
+			VirtualNetworkGateway1: &b.gateway,
+			VirtualNetworkGateway2: &a.gateway,
+			SharedKey:              to.Ptr("SharedBetweenRegions1"),
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("begin create the way back: %v", err)
+	}
+	if _, err := bp.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("create the way back: %v", err)
+	}
+
+	// Shared keys: read the generated one, set one, reset.
+	key, err := conns.GetSharedKey(ctx, "rg-we", "to-onprem", nil)
+	if err != nil {
+		t.Fatalf("get shared key: %v", err)
+	}
+	if !regexp.MustCompile(`^[A-Za-z0-9]{32}$`).MatchString(*key.Value) {
+		t.Fatalf("R21: generated key %q is not 32 letters and digits", *key.Value)
+	}
+	if k, err := conns.GetSharedKey(ctx, "rg-we", "we-to-us", nil); err != nil || *k.Value != "SharedBetweenRegions1" {
+		t.Fatalf("Vnet2Vnet key = %v, %v", k.Value, err)
+	}
+	sp, err := conns.BeginSetSharedKey(ctx, "rg-we", "to-onprem", armnetwork.ConnectionSharedKey{Value: to.Ptr("NewKey42")}, nil)
+	if err != nil {
+		t.Fatalf("begin set shared key: %v", err)
+	}
+	if _, err := sp.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("set shared key: %v", err)
+	}
+	if k, _ := conns.GetSharedKey(ctx, "rg-we", "to-onprem", nil); *k.Value != "NewKey42" {
+		t.Fatalf("after set, key = %q", *k.Value)
+	}
+	rp, err := conns.BeginResetSharedKey(ctx, "rg-we", "to-onprem", armnetwork.ConnectionResetSharedKey{KeyLength: to.Ptr[int32](48)}, nil)
+	if err != nil {
+		t.Fatalf("begin reset shared key: %v", err)
+	}
+	reset, err := rp.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatalf("reset shared key: %v", err)
+	}
+	if reset.KeyLength == nil || *reset.KeyLength != 48 {
+		t.Fatalf("reset answered %+v", reset)
+	}
+	if k, _ := conns.GetSharedKey(ctx, "rg-we", "to-onprem", nil); len(*k.Value) != 48 || *k.Value == "NewKey42" {
+		t.Fatalf("after reset, key = %q", *k.Value)
+	}
+	if _, err := conns.BeginSetSharedKey(ctx, "rg-we", "to-onprem", armnetwork.ConnectionSharedKey{Value: to.Ptr("no spaces allowed")}, nil); err == nil {
+		t.Fatal("R38: a key with spaces was accepted")
+	} else if re, ok := err.(*azcore.ResponseError); !ok || re.StatusCode != 400 || re.ErrorCode != "InvalidSharedKey" {
+		t.Fatalf("R38: bad key gave %v", err)
+	}
+
+	// Reads through pagers, as a user of the SDK lists.
+	pager := conns.NewListPager("rg-we", nil)
+	var names []string
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list connections: %v", err)
+		}
+		for _, c := range page.Value {
+			names = append(names, *c.Name)
+		}
+	}
+	if len(names) != 2 {
+		t.Fatalf("listed connections %v, want to-onprem and we-to-us", names)
+	}
+	gws := netA.NewVirtualNetworkGatewaysClient()
+	gw, err := gws.Get(ctx, "rg-we", "gw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *gw.Properties.BgpSettings.Asn != 65515 {
+		t.Fatalf("gateway ASN = %d", *gw.Properties.BgpSettings.Asn)
+	}
+
+	// Deleting through the SDK's pollers.
+	dp, err := conns.BeginDelete(ctx, "rg-we", "to-onprem", nil)
+	if err != nil {
+		t.Fatalf("begin delete connection: %v", err)
+	}
+	if _, err := dp.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("delete connection: %v", err)
+	}
+	if _, err := conns.Get(ctx, "rg-we", "to-onprem", nil); err == nil {
+		t.Fatal("the deleted connection is still there")
+	} else if re, ok := err.(*azcore.ResponseError); !ok || re.StatusCode != 404 {
+		t.Fatalf("GET of a deleted connection: %v", err)
+	}
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Installs what vnetgw's tests run against: real peers (strongSwan with
+# userspace ESP, BIRD, etcd), iperf3, and the tools to build namespaces.
+# Debian or Ubuntu, as root.
+set -euo pipefail
+export DEBIAN_FRONTEND=noninteractive
+apt-get update
+apt-get install -y --no-install-recommends \
+  strongswan strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
+  iproute2 nftables iperf3 iputils-ping tcpdump \
+  bird2 etcd-server etcd-client ca-certificates
