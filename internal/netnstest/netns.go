@@ -188,7 +188,7 @@ func Link(t testing.TB, a *NS, aAddr string, b *NS, bAddr string) (aIf, bIf stri
 		t.Fatalf("veth %s-%s: %v: %s", aIf, bIf, err, out)
 	}
 	for _, side := range []struct {
-		ns         *NS
+		ns        *NS
 		ifc, addr string
 	}{{a, aIf, aAddr}, {b, bIf, bAddr}} {
 		if side.addr != "" {
