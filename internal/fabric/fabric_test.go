@@ -1,0 +1,151 @@
+package fabric
+
+import (
+	"context"
+	"io"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newHost(t *testing.T, name, addr string, r *Router) *NetstackHost {
+	t.Helper()
+	h, err := NewNetstackHost(name, netip.MustParseAddr(addr), 0, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { h.Close() })
+	return h
+}
+
+// TestHostsInOneVNet covers R42 inside a VNet: hosts reach each other by
+// private address with ping, TCP echo and HTTP.
+func TestHostsInOneVNet(t *testing.T) {
+	r := NewRouter()
+	a := newHost(t, "web", "10.1.0.4", r)
+	b := newHost(t, "db", "10.1.0.5", r)
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), a}, {netip.MustParsePrefix("10.1.0.5/32"), b}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := a.Ping(ctx, b.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Ping(ctx, a.Addr()); err != nil {
+		t.Fatal(err)
+	}
+	body, err := a.HTTPGet(ctx, b.Addr())
+	if err != nil || !strings.Contains(body, "hello from db") {
+		t.Fatalf("HTTP from web to db: %q, %v", body, err)
+	}
+	c, err := b.Dial(ctx, netip.AddrPortFrom(a.Addr(), EchoPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	msg := strings.Repeat("echo through the vnet ", 1000)
+	go c.Write([]byte(msg))
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+		t.Fatalf("TCP echo: %v", err)
+	}
+	if s := r.Stats(); s.Forwarded == 0 {
+		t.Fatalf("router counted nothing: %+v", s)
+	}
+}
+
+// TestUnroutedTrafficIsDroppedAndCounted covers R43: traffic to an address
+// that is neither a host of the VNet nor a connected range goes nowhere.
+func TestUnroutedTrafficIsDroppedAndCounted(t *testing.T) {
+	r := NewRouter()
+	a := newHost(t, "web", "10.1.0.4", r)
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), a}})
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := a.Ping(ctx, netip.MustParseAddr("8.8.8.8")); err == nil {
+		t.Fatal("a ping to the Internet was answered")
+	}
+	if s := r.Stats(); s.NoRoute == 0 {
+		t.Fatalf("the drop was not counted: %+v", s)
+	}
+}
+
+// recorder is a Port that keeps what it is given.
+type recorder struct{ pkts [][]byte }
+
+func (r *recorder) Deliver(p []byte) { r.pkts = append(r.pkts, append([]byte(nil), p...)) }
+
+func ipv4Packet(dst string, ttl byte) []byte {
+	p := make([]byte, 20)
+	p[0], p[8], p[9] = 0x45, ttl, 17
+	copy(p[12:16], netip.MustParseAddr("10.1.0.4").AsSlice())
+	copy(p[16:20], netip.MustParseAddr(dst).AsSlice())
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(p[i])<<8 | uint32(p[i+1])
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	cs := ^uint16(sum)
+	p[10], p[11] = byte(cs>>8), byte(cs)
+	return p
+}
+
+func checksumOK(p []byte) bool {
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(p[i])<<8 | uint32(p[i+1])
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum == 0xffff
+}
+
+func TestLongestPrefixAndTTL(t *testing.T) {
+	r := NewRouter()
+	site, gw, other := &recorder{}, &recorder{}, &recorder{}
+	r.SetRoutes([]Route{
+		{netip.MustParsePrefix("0.0.0.0/0"), gw},         // forced tunneling (R25)
+		{netip.MustParsePrefix("192.168.0.0/16"), site},  // a connected site
+		{netip.MustParsePrefix("192.168.7.0/24"), other}, // a longer prefix wins
+		{netip.MustParsePrefix("fd00::/64"), other},
+	})
+	tests := []struct {
+		dst  string
+		want *recorder
+	}{
+		{"192.168.1.1", site},
+		{"192.168.7.9", other},
+		{"1.1.1.1", gw},
+	}
+	for _, tc := range tests {
+		before := len(tc.want.pkts)
+		r.Forward(ipv4Packet(tc.dst, 64))
+		if len(tc.want.pkts) != before+1 {
+			t.Fatalf("%s did not reach its port", tc.dst)
+		}
+		p := tc.want.pkts[len(tc.want.pkts)-1]
+		if p[8] != 63 || !checksumOK(p) {
+			t.Fatalf("%s: TTL %d, checksum ok=%v after forwarding", tc.dst, p[8], checksumOK(p))
+		}
+	}
+	r.Forward(ipv4Packet("192.168.1.1", 1))
+	r.Forward([]byte{0x45, 0})
+	if s := r.Stats(); s.TTLExpired != 1 || s.Malformed != 1 {
+		t.Fatalf("drops: %+v", s)
+	}
+}
+
+type discard struct{}
+
+func (discard) Deliver([]byte) {}
+
+func FuzzForward(f *testing.F) {
+	f.Add(ipv4Packet("192.168.1.1", 64))
+	f.Add([]byte{0x60, 0, 0, 0, 0, 0, 0, 64})
+	r := NewRouter()
+	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), discard{}}, {netip.MustParsePrefix("::/0"), discard{}}})
+	f.Fuzz(func(t *testing.T, p []byte) { r.Forward(p) })
+}

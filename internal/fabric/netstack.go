@@ -1,0 +1,270 @@
+package fabric
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"sync"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// Ports the built-in host serves.
+const (
+	EchoPort = 7  // TCP echo (RFC 862)
+	HTTPPort = 80 // HTTP, answering with the host's name
+)
+
+// DefaultMTU is the MTU of built-in hosts: room for ESP in UDP under 1500.
+const DefaultMTU = 1400
+
+const nicID = 1
+
+// NetstackHost is a network interface realised as a host on gVisor's
+// userspace TCP/IP stack. It answers ping, echoes on TCP port 7 and serves
+// HTTP on port 80 with its own name, and needs no privileges. It is a Port:
+// the router delivers its packets with Deliver; what it sends goes to the
+// router's Forward.
+type NetstackHost struct {
+	name   string
+	addr   netip.Addr
+	stack  *stack.Stack
+	ep     *channel.Endpoint
+	router *Router
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup // the packet pump and the servers
+	srv    *http.Server
+	echo   net.Listener
+}
+
+var _ Port = (*NetstackHost)(nil)
+
+// NewNetstackHost starts a built-in host with address addr, whose packets
+// go to router.
+func NewNetstackHost(name string, addr netip.Addr, mtu int, router *Router) (*NetstackHost, error) {
+	if mtu <= 0 {
+		mtu = DefaultMTU
+	}
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+	})
+	sack := tcpip.TCPSACKEnabled(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	ep := channel.New(512, uint32(mtu), "")
+	if err := s.CreateNIC(nicID, ep); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("host %s: create NIC: %v", name, err)
+	}
+	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
+	empty := header.IPv4EmptySubnet
+	if addr.Is6() {
+		proto, empty = ipv6.ProtocolNumber, header.IPv6EmptySubnet
+	}
+	pa := tcpip.ProtocolAddress{Protocol: proto, AddressWithPrefix: tcpip.AddrFromSlice(addr.AsSlice()).WithPrefix()}
+	if err := s.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("host %s: add address %s: %v", name, addr, err)
+	}
+	// Everything leaves through the VNet router, which decides (R43).
+	s.AddRoute(tcpip.Route{Destination: empty, NIC: nicID})
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &NetstackHost{name: name, addr: addr, stack: s, ep: ep, router: router, cancel: cancel}
+	h.wg.Go(func() { h.pump(ctx) })
+	if err := h.serve(); err != nil {
+		h.Close()
+		return nil, err
+	}
+	return h, nil
+}
+
+// Name returns the host's name.
+func (h *NetstackHost) Name() string { return h.name }
+
+// Addr returns the host's address.
+func (h *NetstackHost) Addr() netip.Addr { return h.addr }
+
+// pump moves what the stack sends to the router.
+func (h *NetstackHost) pump(ctx context.Context) {
+	for {
+		pkt := h.ep.ReadContext(ctx)
+		if pkt == nil {
+			return
+		}
+		v := pkt.ToView()
+		pkt.DecRef()
+		h.router.Forward(v.AsSlice())
+		v.Release()
+	}
+}
+
+// Deliver implements Port: the packet enters the host's stack.
+func (h *NetstackHost) Deliver(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
+	defer pkb.DecRef()
+	switch b[0] >> 4 {
+	case 4:
+		h.ep.InjectInbound(ipv4.ProtocolNumber, pkb)
+	case 6:
+		h.ep.InjectInbound(ipv6.ProtocolNumber, pkb)
+	}
+}
+
+func (h *NetstackHost) fullAddr(port uint16) (tcpip.FullAddress, tcpip.NetworkProtocolNumber) {
+	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
+	if h.addr.Is6() {
+		proto = ipv6.ProtocolNumber
+	}
+	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(h.addr.AsSlice()), Port: port}, proto
+}
+
+// serve starts TCP echo and HTTP.
+func (h *NetstackHost) serve() error {
+	fa, proto := h.fullAddr(EchoPort)
+	echo, err := gonet.ListenTCP(h.stack, fa, proto)
+	if err != nil {
+		return fmt.Errorf("host %s: listen on port %d: %w", h.name, EchoPort, err)
+	}
+	h.echo = echo
+	h.wg.Go(func() {
+		for {
+			c, err := echo.Accept()
+			if err != nil {
+				return
+			}
+			h.wg.Go(func() {
+				defer c.Close()
+				c.SetDeadline(time.Now().Add(time.Minute))
+				io.Copy(c, c)
+			})
+		}
+	})
+	fa, proto = h.fullAddr(HTTPPort)
+	web, err := gonet.ListenTCP(h.stack, fa, proto)
+	if err != nil {
+		return fmt.Errorf("host %s: listen on port %d: %w", h.name, HTTPPort, err)
+	}
+	h.srv = &http.Server{
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			fmt.Fprintf(w, "hello from %s (%s)\n", h.name, h.addr)
+		}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+	h.wg.Go(func() { h.srv.Serve(web) })
+	return nil
+}
+
+// Dial opens a TCP connection from the host.
+func (h *NetstackHost) Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
+	if dst.Addr().Is6() {
+		proto = ipv6.ProtocolNumber
+	}
+	return gonet.DialContextTCP(ctx, h.stack, tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(dst.Addr().AsSlice()), Port: dst.Port()}, proto)
+}
+
+// HTTPGet fetches http://dst/ from the host and returns the body.
+func (h *NetstackHost) HTTPGet(ctx context.Context, dst netip.Addr) (string, error) {
+	tr := &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return h.Dial(ctx, netip.AddrPortFrom(dst, HTTPPort))
+		},
+		DisableKeepAlives: true,
+	}
+	defer tr.CloseIdleConnections()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+netip.AddrPortFrom(dst, HTTPPort).String()+"/", nil)
+	if err != nil {
+		return "", err
+	}
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
+	return string(b), err
+}
+
+// Ping sends one ICMP echo request from the host and waits for the reply.
+func (h *NetstackHost) Ping(ctx context.Context, dst netip.Addr) (time.Duration, error) {
+	var wq waiter.Queue
+	tp, np := icmp.ProtocolNumber4, tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
+	if dst.Is6() {
+		tp, np = icmp.ProtocolNumber6, ipv6.ProtocolNumber
+	}
+	ep, terr := h.stack.NewEndpoint(tp, np, &wq)
+	if terr != nil {
+		return 0, fmt.Errorf("ping endpoint: %v", terr)
+	}
+	defer ep.Close()
+	we, ready := waiter.NewChannelEntry(waiter.EventIn)
+	wq.EventRegister(&we)
+	defer wq.EventUnregister(&we)
+	req := make([]byte, 8+16)
+	typ := byte(header.ICMPv4Echo)
+	if dst.Is6() {
+		typ = byte(header.ICMPv6EchoRequest)
+	}
+	req[0] = typ
+	copy(req[8:], "vnetgw-ping-data")
+	to := tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(dst.AsSlice())}
+	start := time.Now()
+	if _, terr := ep.Write(bytes.NewReader(req), tcpip.WriteOptions{To: &to}); terr != nil {
+		return 0, fmt.Errorf("ping %s: %v", dst, terr)
+	}
+	for {
+		var buf bytes.Buffer
+		_, terr := ep.Read(&buf, tcpip.ReadOptions{})
+		if terr == nil {
+			return time.Since(start), nil
+		}
+		if _, wouldBlock := terr.(*tcpip.ErrWouldBlock); !wouldBlock {
+			return 0, fmt.Errorf("ping %s: %v", dst, terr)
+		}
+		select {
+		case <-ready:
+		case <-ctx.Done():
+			return 0, fmt.Errorf("ping %s from %s: %w", dst, h.addr, ctx.Err())
+		}
+	}
+}
+
+// Close stops the host.
+func (h *NetstackHost) Close() error {
+	h.cancel()
+	var err error
+	if h.srv != nil {
+		err = h.srv.Close()
+	}
+	if h.echo != nil {
+		h.echo.Close()
+	}
+	h.stack.Close()
+	h.ep.Close()
+	h.wg.Wait()
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

@@ -1,0 +1,184 @@
+// Package fabric makes virtual networks real: each VNet is a userspace IP
+// router (Router), and the hosts attached to it are network interfaces
+// realised as a built-in host on a userspace TCP/IP stack (NetstackHost)
+// or as a TUN device in a network namespace. Gateways attach to a router as
+// ports too: the router hands them what is routed to connected sites.
+//
+// Routing follows R42 and R43: traffic to a host of the VNet stays in the
+// VNet; traffic to a connected site's or VNet's ranges goes to the gateway;
+// anything else is dropped and counted, unless a default route (forced
+// tunneling, R25) sends it to the gateway.
+package fabric
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+)
+
+// Port receives the packets a router forwards to it. Deliver is called on
+// the goroutine of the sender; pkt is valid only during the call.
+type Port interface {
+	Deliver(pkt []byte)
+}
+
+// Route sends a prefix to a port.
+type Route struct {
+	Prefix netip.Prefix
+	Port   Port
+}
+
+// Router is one VNet's router. Its table is replaced as a whole and read
+// without locks, so Forward runs concurrently from every attachment.
+type Router struct {
+	table atomic.Pointer[table]
+	stats routerStats
+}
+
+type routerStats struct {
+	forwarded, noRoute, ttl, malformed atomic.Uint64
+}
+
+// Stats are a router's counters.
+type Stats struct {
+	Forwarded uint64
+	// Dropped packets by reason: no route (R43: not the VNet's, not a
+	// connected range, no forced tunneling), TTL expired, not an IP packet.
+	NoRoute, TTLExpired, Malformed uint64
+}
+
+// NewRouter returns a router with an empty table.
+func NewRouter() *Router {
+	r := &Router{}
+	r.table.Store(&table{})
+	return r
+}
+
+// SetRoutes replaces the routing table. The longest prefix wins.
+func (r *Router) SetRoutes(routes []Route) {
+	t := &table{}
+	for _, rt := range routes {
+		p := rt.Prefix.Masked()
+		if p.Addr().Is4() {
+			t.v4.add(p, rt.Port)
+		} else {
+			t.v6.add(p, rt.Port)
+		}
+	}
+	r.table.Store(t)
+}
+
+// Lookup returns the port for a destination address, or nil.
+func (r *Router) Lookup(dst netip.Addr) Port {
+	return r.table.Load().lookup(dst)
+}
+
+// Stats returns the router's counters.
+func (r *Router) Stats() Stats {
+	return Stats{Forwarded: r.stats.forwarded.Load(), NoRoute: r.stats.noRoute.Load(),
+		TTLExpired: r.stats.ttl.Load(), Malformed: r.stats.malformed.Load()}
+}
+
+// Forward routes one IP packet: it decrements the TTL (or hop limit),
+// looks up the destination and delivers the packet to its port, or drops
+// and counts it. pkt is modified in place.
+func (r *Router) Forward(pkt []byte) {
+	dst, ok := decrementTTL(pkt)
+	switch {
+	case !ok && dst.IsValid():
+		r.stats.ttl.Add(1)
+		return
+	case !ok:
+		r.stats.malformed.Add(1)
+		return
+	}
+	p := r.table.Load().lookup(dst)
+	if p == nil {
+		r.stats.noRoute.Add(1)
+		return
+	}
+	r.stats.forwarded.Add(1)
+	p.Deliver(pkt)
+}
+
+// table is an immutable longest-prefix-match table per address family.
+type table struct{ v4, v6 lpm }
+
+func (t *table) lookup(dst netip.Addr) Port {
+	if dst.Is4() {
+		return t.v4.lookup(dst)
+	}
+	return t.v6.lookup(dst)
+}
+
+// lpm holds one map per prefix length, tried from the longest.
+type lpm struct {
+	lens  []int // prefix lengths present, longest first
+	byLen map[int]map[netip.Addr]Port
+}
+
+func (l *lpm) add(p netip.Prefix, port Port) {
+	if l.byLen == nil {
+		l.byLen = map[int]map[netip.Addr]Port{}
+	}
+	m := l.byLen[p.Bits()]
+	if m == nil {
+		m = map[netip.Addr]Port{}
+		l.byLen[p.Bits()] = m
+		l.lens = append(l.lens, p.Bits())
+		slices.Sort(l.lens)
+		slices.Reverse(l.lens)
+	}
+	m[p.Addr()] = port
+}
+
+func (l *lpm) lookup(dst netip.Addr) Port {
+	for _, bits := range l.lens {
+		p, _ := dst.Prefix(bits)
+		if port, ok := l.byLen[bits][p.Addr()]; ok {
+			return port
+		}
+	}
+	return nil
+}
+
+// decrementTTL decrements the IPv4 TTL (fixing the header checksum
+// incrementally, RFC 1624) or the IPv6 hop limit, and returns the
+// destination. ok is false when the packet is malformed (dst invalid) or its
+// TTL ran out (dst valid).
+func decrementTTL(pkt []byte) (dst netip.Addr, ok bool) {
+	if len(pkt) < 1 {
+		return netip.Addr{}, false
+	}
+	switch pkt[0] >> 4 {
+	case 4:
+		if len(pkt) < 20 || int(pkt[0]&0x0f)*4 < 20 || len(pkt) < int(pkt[0]&0x0f)*4 {
+			return netip.Addr{}, false
+		}
+		dst = netip.AddrFrom4([4]byte(pkt[16:20]))
+		if pkt[8] <= 1 {
+			return dst, false
+		}
+		// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), m the word holding the TTL.
+		m := binary.BigEndian.Uint16(pkt[8:10])
+		pkt[8]--
+		sum := uint32(^binary.BigEndian.Uint16(pkt[10:12])) + uint32(^m) + uint32(binary.BigEndian.Uint16(pkt[8:10]))
+		for sum > 0xffff {
+			sum = sum&0xffff + sum>>16
+		}
+		binary.BigEndian.PutUint16(pkt[10:12], ^uint16(sum))
+		return dst, true
+	case 6:
+		if len(pkt) < 40 {
+			return netip.Addr{}, false
+		}
+		dst = netip.AddrFrom16([16]byte(pkt[24:40]))
+		if pkt[7] <= 1 {
+			return dst, false
+		}
+		pkt[7]--
+		return dst, true
+	}
+	return netip.Addr{}, false
+}
