@@ -28,6 +28,17 @@ func methodNotAllowed(r *http.Request) error {
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	ctx := r.Context()
 	switch {
+	case rt.sub == "effectiveRouteTable":
+		if r.Method != http.MethodPost {
+			h.fail(w, r, methodNotAllowed(r))
+			return
+		}
+		routes, err := h.region.EffectiveRoutes(rt.id)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, arm.List[arm.EffectiveRoute]{Value: routes})
 	case rt.sub != "":
 		h.sharedKey(w, r, rt)
 	case rt.list:

@@ -16,7 +16,8 @@ type route struct {
 	// or resource group id).
 	id   arm.ID
 	list bool
-	// sub is a sub-path of a resource: "sharedkey", "sharedkey/reset".
+	// sub is a sub-path of a resource: "sharedkey", "sharedkey/reset",
+	// "effectiveRouteTable".
 	sub string
 }
 
@@ -103,6 +104,8 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: "sharedkey"}, nil
 	case kind == arm.TypeConnection && is(8, "sharedkey") && is(9, "reset") && len(rest) == 2:
 		return route{kind: kind, id: id, sub: "sharedkey/reset"}, nil
+	case kind == arm.TypeNetworkInterface && is(8, "effectiveRouteTable") && len(rest) == 1:
+		return route{kind: kind, id: id, sub: "effectiveRouteTable"}, nil
 	}
 	return route{}, notFoundPath(escaped)
 }

@@ -417,3 +417,21 @@ type List[T any] struct {
 	Value    []T    `json:"value"`
 	NextLink string `json:"nextLink,omitempty"`
 }
+
+// EffectiveRoute is one route in effect for a network interface (the
+// answer of POST .../networkInterfaces/{n}/effectiveRouteTable).
+type EffectiveRoute struct {
+	Name             string   `json:"name,omitempty"`
+	Source           string   `json:"source"`
+	State            string   `json:"state"`
+	AddressPrefix    []string `json:"addressPrefix"`
+	NextHopIPAddress []string `json:"nextHopIpAddress"`
+	NextHopType      string   `json:"nextHopType"`
+}
+
+// Next hop types of effective routes.
+const (
+	NextHopVnetLocal = "VnetLocal"
+	NextHopGateway   = "VirtualNetworkGateway"
+	NextHopNone      = "None"
+)

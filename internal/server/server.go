@@ -17,6 +17,8 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/api"
 	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
 )
@@ -37,6 +39,7 @@ type Server struct {
 	log      *slog.Logger
 	store    *bolt.Store
 	region   *region.Region
+	engine   *dataplane.Engine
 	http     *http.Server
 	listener net.Listener
 	// URL is where the API is served.
@@ -83,7 +86,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln}
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln,
+		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane")})}
 	s.URL = "https://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler:           api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api")}),
@@ -100,11 +104,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// Run serves the API until ctx ends, then shuts down: requests in flight
-// finish (for up to ten seconds), the region and the store close.
+// Run serves the API and keeps the data plane in step with the desired
+// state until ctx ends, then shuts down: requests in flight finish (for up
+// to ten seconds), the data plane stops, the region and the store close.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
+	rctx, stopReconcile := context.WithCancel(context.Background())
+	reconciled := make(chan struct{})
+	go func() {
+		reconcile.Run(rctx, s.region, s.engine, s.log.With("component", "reconcile"))
+		close(reconciled)
+	}()
 	var err error
 	select {
 	case err = <-errc:
@@ -117,6 +128,8 @@ func (s *Server) Run(ctx context.Context) error {
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
+	stopReconcile()
+	<-reconciled
 	if cerr := s.close(); err == nil {
 		err = cerr
 	}
@@ -125,6 +138,7 @@ func (s *Server) Run(ctx context.Context) error {
 
 func (s *Server) close() error {
 	s.listener.Close()
+	s.engine.Close()
 	s.region.Close()
 	return s.store.Close()
 }

@@ -1,0 +1,67 @@
+package api
+
+import (
+	"encoding/json"
+	"slices"
+	"testing"
+)
+
+type effectiveRoute struct {
+	Source        string
+	AddressPrefix []string
+	NextHopType   string
+}
+
+func effectiveRoutes(t *testing.T, e *env, nicPath string) []effectiveRoute {
+	t.Helper()
+	r := e.must("POST", nicPath+"/effectiveRouteTable", nil)
+	var l struct{ Value []effectiveRoute }
+	if err := json.Unmarshal(r.body, &l); err != nil {
+		t.Fatal(err)
+	}
+	return l.Value
+}
+
+func hasRoute(routes []effectiveRoute, prefix, hop string) bool {
+	return slices.ContainsFunc(routes, func(r effectiveRoute) bool {
+		return r.NextHopType == hop && slices.Contains(r.AddressPrefix, prefix)
+	})
+}
+
+// TestR43R25EffectiveRoutes: traffic inside the VNet stays there, the
+// connected ranges go to the gateway (R24), the rest is dropped unless
+// forced tunneling sends it to the default site (R25).
+func TestR43R25EffectiveRoutes(t *testing.T) {
+	e := newEnv(t)
+	a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+	l := e.lng(a, "onprem", "203.0.113.1", "192.168.0.0/16", "172.16.0.0/12")
+	e.must("PUT", netPath(subA, "rg", "connections", "s2s"), s2s(loc, a.gw, l))
+	e.must("PUT", netPath(subA, "rg", "connections", "v2v"), v2v(loc, a.gw, b.gw))
+	n := netPath(subA, "rg", "networkInterfaces", "n")
+	e.must("PUT", n, nic(loc, a.defaultSubnet, ""))
+
+	routes := effectiveRoutes(t, e, n)
+	for _, want := range []struct{ prefix, hop string }{
+		{"10.1.0.0/16", "VnetLocal"},
+		{"192.168.0.0/16", "VirtualNetworkGateway"},
+		{"172.16.0.0/12", "VirtualNetworkGateway"},
+		{"10.2.0.0/16", "VirtualNetworkGateway"},
+		{"0.0.0.0/0", "None"},
+	} {
+		if !hasRoute(routes, want.prefix, want.hop) {
+			t.Fatalf("no route %s -> %s in %+v", want.prefix, want.hop, routes)
+		}
+	}
+
+	g := gateway(loc, a.gwSubnet, a.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["gatewayDefaultSite"] = obj{"id": l}
+	e.must("PUT", a.gw, g)
+	routes = effectiveRoutes(t, e, n)
+	if !hasRoute(routes, "0.0.0.0/0", "VirtualNetworkGateway") || hasRoute(routes, "0.0.0.0/0", "None") {
+		t.Fatalf("with forced tunneling, 0.0.0.0/0 should go to the gateway: %+v", routes)
+	}
+	if r := e.do("GET", n+"/effectiveRouteTable", nil); r.status != 405 {
+		t.Fatalf("GET of effectiveRouteTable: %d", r.status)
+	}
+}

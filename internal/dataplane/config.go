@@ -1,0 +1,93 @@
+// Package dataplane realises a region's desired state: VNet routers with
+// their hosts, gateways on public addresses with their tunnels. The control
+// plane hands it a whole Config; Reconfig applies the difference and says
+// whether anything changed; Status reports what is observed. The control
+// plane and the data plane meet only here: nothing below imports the API,
+// the store or the rules.
+package dataplane
+
+import (
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// Config is the whole desired data plane.
+type Config struct {
+	VNets    []VNet
+	Gateways []Gateway
+}
+
+// VNet is a virtual network: a router and the hosts attached to it.
+type VNet struct {
+	ID       string
+	Prefixes []netip.Prefix
+	Hosts    []Host
+	// Routes are the routes of the VNet beyond its own hosts: connected
+	// ranges and, with forced tunneling, 0.0.0.0/0, each to a gateway.
+	Routes []Route
+}
+
+// Host is a network interface of a VNet.
+type Host struct {
+	ID   string
+	Name string
+	Addr netip.Addr
+	// Kind is "netstack" (a built-in host) or "tun" (a TUN device in the
+	// network namespace NetNS).
+	Kind  string
+	NetNS string
+}
+
+// Host kinds.
+const (
+	HostNetstack = "netstack"
+	HostTUN      = "tun"
+)
+
+// Route sends a prefix of a VNet to a gateway (by gateway ID).
+type Route struct {
+	Prefix  netip.Prefix
+	Gateway string
+}
+
+// Gateway is a VPN gateway: a public address where it speaks IKE and ESP,
+// a private address in its VNet, and its connections.
+type Gateway struct {
+	ID          string
+	VNet        string
+	PublicAddr  netip.Addr
+	PrivateAddr netip.Addr
+	PolicyBased bool
+	Connections []Connection
+}
+
+// Connection is one tunnel of a gateway.
+type Connection struct {
+	ID string
+	// Remote is the peer's public address.
+	Remote netip.Addr
+	// LocalPrefixes and RemotePrefixes are what the tunnel carries: for a
+	// route-based gateway the routes into it (selectors are any-to-any,
+	// R19), for a policy-based one its traffic selectors (R18).
+	LocalPrefixes, RemotePrefixes []netip.Prefix
+	PSK                           Secret
+	// Mode is Default, InitiatorOnly or ResponderOnly.
+	Mode string
+	// IKEProposals and ESPProposals are in strongSwan's syntax; empty means
+	// the defaults.
+	IKEProposals, ESPProposals []string
+	DPDTimeout                 time.Duration
+	IKELifetime, ChildLifetime time.Duration
+	ChildLifetimeKB            uint64
+	// InterRegion marks traffic that is charged (R39).
+	InterRegion bool
+}
+
+// Secret is a pre-shared key. It never prints itself.
+type Secret []byte
+
+func (Secret) String() string { return "[redacted]" }
+
+// LogValue implements slog.LogValuer.
+func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }

@@ -1,0 +1,210 @@
+package dataplane
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"slices"
+	"sync"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
+)
+
+// Options configure an Engine.
+type Options struct {
+	Logger *slog.Logger
+}
+
+// Engine owns every VNet router, host and gateway of a region.
+type Engine struct {
+	log *slog.Logger
+
+	// mu guards everything below; Reconfig, Status and Close hold it.
+	mu     sync.Mutex
+	cfg    Config
+	vnets  map[string]*vnet
+	closed bool
+}
+
+// vnet is a realised VNet.
+type vnet struct {
+	router *fabric.Router
+	hosts  map[string]*host
+}
+
+// host is a realised network interface.
+type host struct {
+	cfg Host
+	ns  *fabric.NetstackHost
+	err error // why it could not be realised
+}
+
+// New returns an engine with nothing configured.
+func New(opts Options) *Engine {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Engine{log: opts.Logger, vnets: map[string]*vnet{}}
+}
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("dataplane: engine closed")
+
+// Reconfig makes the data plane match cfg and reports whether anything
+// changed. Failures of single parts (a host that cannot start) do not stop
+// the rest; they show in Status.
+func (e *Engine) Reconfig(cfg Config) (changed bool, err error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false, ErrClosed
+	}
+	want := map[string]VNet{}
+	for _, v := range cfg.VNets {
+		want[v.ID] = v
+	}
+	for id, v := range e.vnets {
+		if _, ok := want[id]; !ok {
+			e.log.Info("removing VNet", "vnet", id)
+			v.close()
+			delete(e.vnets, id)
+			changed = true
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		vc := want[id]
+		v := e.vnets[id]
+		if v == nil {
+			e.log.Info("adding VNet", "vnet", id)
+			v = &vnet{router: fabric.NewRouter(), hosts: map[string]*host{}}
+			e.vnets[id] = v
+			changed = true
+		}
+		if e.reconcileHosts(v, vc) {
+			changed = true
+		}
+		v.router.SetRoutes(v.routes())
+	}
+	e.cfg = cfg
+	return changed, nil
+}
+
+// reconcileHosts starts, replaces and stops hosts.
+func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
+	changed := false
+	want := map[string]Host{}
+	for _, h := range vc.Hosts {
+		want[h.ID] = h
+	}
+	for id, h := range v.hosts {
+		if w, ok := want[id]; !ok || w != h.cfg {
+			h.close()
+			delete(v.hosts, id)
+			changed = true
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		if _, ok := v.hosts[id]; ok {
+			continue
+		}
+		hc := want[id]
+		h := &host{cfg: hc}
+		switch hc.Kind {
+		case HostNetstack, "":
+			h.ns, h.err = fabric.NewNetstackHost(hc.Name, hc.Addr, 0, v.router)
+		default:
+			h.err = fmt.Errorf("attachment kind %q is not available yet", hc.Kind)
+		}
+		if h.err != nil {
+			e.log.Warn("host not started", "host", hc.ID, "err", h.err)
+		} else {
+			e.log.Info("host started", "host", hc.ID, "addr", hc.Addr, "kind", hc.Kind)
+		}
+		v.hosts[id] = h
+		changed = true
+	}
+	return changed
+}
+
+// routes builds the VNet router's table: a host route per running host.
+func (v *vnet) routes() []fabric.Route {
+	var rs []fabric.Route
+	for _, h := range v.hosts {
+		if h.ns != nil {
+			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(h.cfg.Addr, h.cfg.Addr.BitLen()), Port: h.ns})
+		}
+	}
+	return rs
+}
+
+func (v *vnet) close() {
+	for _, h := range v.hosts {
+		h.close()
+	}
+}
+
+func (h *host) close() {
+	if h.ns != nil {
+		h.ns.Close()
+	}
+}
+
+// NetstackHost returns the built-in host of a network interface, for tests
+// and the demo.
+func (e *Engine) NetstackHost(id string) (*fabric.NetstackHost, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, v := range e.vnets {
+		if h, ok := v.hosts[id]; ok && h.ns != nil {
+			return h.ns, true
+		}
+	}
+	return nil, false
+}
+
+// Status is what the data plane observes.
+type Status struct {
+	VNets map[string]fabric.Stats
+	Hosts map[string]HostStatus
+}
+
+// HostStatus says whether a host runs.
+type HostStatus struct {
+	Running bool
+	Error   string
+}
+
+// Status returns a snapshot.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}}
+	for id, v := range e.vnets {
+		s.VNets[id] = v.router.Stats()
+		for hid, h := range v.hosts {
+			hs := HostStatus{Running: h.ns != nil}
+			if h.err != nil {
+				hs.Error = h.err.Error()
+			}
+			s.Hosts[hid] = hs
+		}
+	}
+	return s
+}
+
+// Close stops everything.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return nil
+	}
+	e.closed = true
+	for _, v := range e.vnets {
+		v.close()
+	}
+	e.vnets = nil
+	return nil
+}

@@ -1,0 +1,155 @@
+// Package reconcile turns the desired state of a region into a data-plane
+// configuration, applies it whenever the desired state changes, and writes
+// what the data plane observes back as status. Status flows only that way:
+// the data plane never changes the desired state.
+package reconcile
+
+import (
+	"net/netip"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/region"
+)
+
+// Build computes the data-plane configuration of a snapshot. It is a pure
+// function of the snapshot.
+func Build(s *region.Snapshot) dataplane.Config {
+	var cfg dataplane.Config
+	hosts := map[string][]dataplane.Host{}
+	for _, n := range s.NetworkInterfaces() {
+		if len(n.Properties.IPConfigurations) == 0 {
+			continue
+		}
+		c := primary(n.Properties.IPConfigurations)
+		sid, err := arm.ParseID(c.Properties.Subnet.RefID())
+		addr, aerr := netip.ParseAddr(c.Properties.PrivateIPAddress)
+		if err != nil || aerr != nil {
+			continue
+		}
+		h := dataplane.Host{ID: strings.ToLower(n.ID), Name: n.Name, Addr: addr, Kind: dataplane.HostNetstack}
+		if a := n.Properties.Attachment; a != nil && a.Kind == region.AttachTUN {
+			h.Kind, h.NetNS = dataplane.HostTUN, a.NetNS
+		}
+		vid := sid.Parent().Key()
+		hosts[vid] = append(hosts[vid], h)
+	}
+	for _, v := range s.VirtualNetworks() {
+		dv := dataplane.VNet{ID: strings.ToLower(v.ID), Hosts: hosts[strings.ToLower(v.ID)]}
+		if v.Properties.AddressSpace != nil {
+			dv.Prefixes = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
+		}
+		for _, r := range s.VNetRoutes(v.ID) {
+			dv.Routes = append(dv.Routes, dataplane.Route{Prefix: r.Prefix, Gateway: strings.ToLower(r.Gateway)})
+		}
+		cfg.VNets = append(cfg.VNets, dv)
+	}
+	for _, g := range s.Gateways() {
+		if g.Properties.GatewayType != arm.GatewayTypeVpn {
+			continue // ExpressRoute gateways are modelled, not realised (R4)
+		}
+		pub, ok := s.PublicAddr(g)
+		v := s.VNetOf(g)
+		if !ok || v == nil || len(g.Properties.IPConfigurations) == 0 {
+			continue
+		}
+		dg := dataplane.Gateway{ID: strings.ToLower(g.ID), VNet: strings.ToLower(v.ID), PublicAddr: pub,
+			PolicyBased: g.Properties.VPNType == arm.PolicyBased}
+		dg.PrivateAddr, _ = netip.ParseAddr(g.Properties.IPConfigurations[0].Properties.PrivateIPAddress)
+		var local []netip.Prefix
+		if v.Properties.AddressSpace != nil {
+			local = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
+		}
+		for _, c := range s.ConnectionsOf(g.ID) {
+			r, ok := s.RemoteOf(c)
+			if !ok {
+				continue
+			}
+			dg.Connections = append(dg.Connections, connection(c, g, r, local))
+		}
+		cfg.Gateways = append(cfg.Gateways, dg)
+	}
+	return cfg
+}
+
+func primary(cs []arm.NetworkInterfaceIPConfiguration) arm.NetworkInterfaceIPConfiguration {
+	for _, c := range cs {
+		if c.Properties.Primary != nil && *c.Properties.Primary {
+			return c
+		}
+	}
+	return cs[0]
+}
+
+func parsePrefixes(ss []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// connection builds one tunnel's configuration.
+func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote, local []netip.Prefix) dataplane.Connection {
+	p := &c.Properties
+	dc := dataplane.Connection{
+		ID:             strings.ToLower(c.ID),
+		Remote:         r.Addr,
+		LocalPrefixes:  local,
+		RemotePrefixes: r.Prefixes,
+		PSK:            dataplane.Secret(p.SharedKey),
+		Mode:           p.ConnectionMode,
+		DPDTimeout:     time.Duration(p.DPDTimeoutSeconds) * time.Second,
+		InterRegion:    r.Location != g.Location,
+	}
+	if len(p.IPsecPolicies) == 1 {
+		pol := p.IPsecPolicies[0]
+		dc.IKEProposals = []string{IKEProposal(pol)}
+		dc.ESPProposals = []string{ESPProposal(pol)}
+		dc.ChildLifetime = time.Duration(pol.SALifeTimeSeconds) * time.Second
+		dc.ChildLifetimeKB = uint64(pol.SADataSizeKilobytes)
+	}
+	return dc
+}
+
+// Azure's algorithm names in strongSwan's proposal syntax.
+var (
+	encryption = map[string]string{"AES128": "aes128", "AES192": "aes192", "AES256": "aes256",
+		"GCMAES128": "aes128gcm16", "GCMAES192": "aes192gcm16", "GCMAES256": "aes256gcm16", "DES3": "3des", "DES": "des"}
+	integrity = map[string]string{"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "SHA384": "sha384"}
+	dhGroup   = map[string]string{"DHGroup1": "modp768", "DHGroup2": "modp1024", "DHGroup14": "modp2048", "DHGroup2048": "modp2048",
+		"DHGroup24": "modp2048s256", "ECP256": "ecp256", "ECP384": "ecp384",
+		"PFS1": "modp768", "PFS2": "modp1024", "PFS14": "modp2048", "PFS2048": "modp2048", "PFS24": "modp2048s256", "PFSMM": "modp2048"}
+)
+
+// IKEProposal writes a custom policy's IKE algorithms as a strongSwan
+// proposal. With GCM the PRF is HMAC-SHA2-256, as Azure uses.
+func IKEProposal(p arm.IPsecPolicy) string {
+	enc := encryption[p.IKEEncryption]
+	prf := "prfsha256"
+	if i, ok := integrity[p.IKEIntegrity]; ok && !strings.HasPrefix(p.IKEEncryption, "GCM") {
+		prf = i // strongSwan takes the PRF from the integrity algorithm
+	}
+	parts := []string{enc, prf}
+	if g, ok := dhGroup[p.DHGroup]; ok {
+		parts = append(parts, g)
+	}
+	return strings.Join(parts, "-")
+}
+
+// ESPProposal writes a custom policy's ESP algorithms, with the PFS group,
+// as a strongSwan proposal.
+func ESPProposal(p arm.IPsecPolicy) string {
+	parts := []string{encryption[p.IPsecEncryption]}
+	if i, ok := integrity[p.IPsecIntegrity]; ok && !strings.HasPrefix(p.IPsecEncryption, "GCM") {
+		parts = append(parts, i)
+	}
+	if g, ok := dhGroup[p.PFSGroup]; ok {
+		parts = append(parts, g)
+	}
+	return strings.Join(parts, "-")
+}

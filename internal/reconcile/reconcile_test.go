@@ -1,0 +1,133 @@
+package reconcile
+
+import (
+	"context"
+	"net/netip"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store/bolt"
+)
+
+const sub = "dddddddd-0000-0000-0000-000000000004"
+
+type fixture struct {
+	reg *region.Region
+	eng *dataplane.Engine
+}
+
+func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool, _ := region.ParsePool("127.10.0.0/24")
+	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := dataplane.New(dataplane.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, reg, eng, testLogger(t))
+		close(done)
+	}()
+	t.Cleanup(func() {
+		cancel()
+		<-done
+		eng.Close()
+		reg.Close()
+		st.Close()
+	})
+	return &fixture{reg: reg, eng: eng}
+}
+
+func (f *fixture) vnet(t *testing.T, rg, name, space string, subnets ...arm.Subnet) arm.ID {
+	t.Helper()
+	ctx := context.Background()
+	if _, _, err := f.reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: "westeurope"}); err != nil {
+		t.Fatal(err)
+	}
+	id := arm.NetworkID(sub, rg, "virtualNetworks", name)
+	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: "westeurope"}}
+	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{space}}
+	v.Properties.Subnets = subnets
+	if _, _, err := f.reg.PutVirtualNetwork(ctx, id, v); err != nil {
+		t.Fatal(err)
+	}
+	return id
+}
+
+func (f *fixture) nic(t *testing.T, rg, name string, subnet arm.ID) (arm.ID, netip.Addr) {
+	t.Helper()
+	id := arm.NetworkID(sub, rg, "networkInterfaces", name)
+	n := &arm.NetworkInterface{Resource: arm.Resource{Location: "westeurope"}}
+	n.Properties.IPConfigurations = []arm.NetworkInterfaceIPConfiguration{{Name: "ip", Properties: arm.NetworkInterfaceIPConfigurationProperties{Subnet: arm.Ref(subnet.String())}}}
+	out, _, err := f.reg.PutNetworkInterface(context.Background(), id, n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return id, netip.MustParseAddr(out.Properties.IPConfigurations[0].Properties.PrivateIPAddress)
+}
+
+// waitHost waits for the reconcile loop to start a network interface.
+func (f *fixture) waitHost(t *testing.T, id arm.ID) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := f.eng.NetstackHost(id.Key()); ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("host %s was not started: %+v", id.Name(), f.eng.Status())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestHostsFollowTheAPI covers R42 end to end inside one VNet: network
+// interfaces created through the region become hosts that reach each other;
+// a deleted one goes away.
+func TestHostsFollowTheAPI(t *testing.T) {
+	f := newFixture(t)
+	v := f.vnet(t, "rg", "v", "10.1.0.0/16", arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: "10.1.0.0/24"}})
+	web, _ := f.nic(t, "rg", "web", v.Child("subnets", "default"))
+	db, dbAddr := f.nic(t, "rg", "db", v.Child("subnets", "default"))
+	f.waitHost(t, web)
+	f.waitHost(t, db)
+	h, _ := f.eng.NetstackHost(web.Key())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.Ping(ctx, dbAddr); err != nil {
+		t.Fatal(err)
+	}
+	body, err := h.HTTPGet(ctx, dbAddr)
+	if err != nil || !strings.Contains(body, "hello from db") {
+		t.Fatalf("HTTP web -> db: %q %v", body, err)
+	}
+	if _, err := f.reg.Delete(context.Background(), db); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, ok := f.eng.NetstackHost(db.Key()); !ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the deleted interface's host still runs")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	short, cancel2 := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel2()
+	if _, err := h.Ping(short, dbAddr); err == nil {
+		t.Fatal("the deleted host still answers")
+	}
+}

@@ -1,0 +1,68 @@
+package region
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// EffectiveRoutes returns the routes in effect for a network interface, as
+// the data plane applies them (R24, R25, R43): its VNet's ranges stay in
+// the VNet, connected ranges go to the gateway, and anything else is
+// dropped ("None": vnetgw has no Internet egress) unless forced tunneling
+// sends 0.0.0.0/0 to the gateway.
+func (r *Region) EffectiveRoutes(nicID arm.ID) ([]arm.EffectiveRoute, error) {
+	s := r.Snapshot()
+	if _, err := requireGroup(s.tx, nicID); err != nil {
+		return nil, err
+	}
+	n := get[arm.NetworkInterface](s.tx, arm.TypeNetworkInterface, nicID)
+	if n == nil {
+		return nil, notFound(nicID)
+	}
+	out := []arm.EffectiveRoute{}
+	if len(n.Properties.IPConfigurations) == 0 {
+		return out, nil
+	}
+	sid, err := arm.ParseID(n.Properties.IPConfigurations[0].Properties.Subnet.RefID())
+	if err != nil {
+		return out, nil
+	}
+	v := get[arm.VirtualNetwork](s.tx, arm.TypeVirtualNetwork, sid.Parent())
+	if v == nil || v.Properties.AddressSpace == nil {
+		return out, nil
+	}
+	for _, p := range v.Properties.AddressSpace.AddressPrefixes {
+		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{p}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopVnetLocal})
+	}
+	forced := false
+	byConn := map[string]*arm.EffectiveRoute{}
+	var order []string
+	for _, gr := range s.VNetRoutes(v.ID) {
+		if gr.Prefix.Bits() == 0 {
+			forced = true
+		}
+		e := byConn[gr.Connection+gr.Gateway]
+		if e == nil {
+			e = &arm.EffectiveRoute{Source: arm.NextHopGateway, State: "Active", NextHopType: arm.NextHopGateway, NextHopIPAddress: []string{}}
+			if g := getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, gr.Gateway); g != nil {
+				if a, ok := s.PublicAddr(g); ok {
+					e.NextHopIPAddress = []string{a.String()}
+				}
+			}
+			byConn[gr.Connection+gr.Gateway] = e
+			order = append(order, gr.Connection+gr.Gateway)
+		}
+		e.AddressPrefix = append(e.AddressPrefix, gr.Prefix.String())
+	}
+	for _, k := range order {
+		out = append(out, *byConn[k])
+	}
+	if !forced {
+		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{netip.MustParsePrefix("0.0.0.0/0").String()}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopNone})
+	}
+	slices.SortStableFunc(out, func(a, b arm.EffectiveRoute) int { return strings.Compare(a.Source, b.Source) })
+	return out, nil
+}

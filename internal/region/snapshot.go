@@ -1,0 +1,154 @@
+package region
+
+import (
+	"maps"
+	"net/netip"
+	"slices"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// Snapshot is the desired state at one revision, for the reconcile loop.
+// Its documents must not be modified.
+type Snapshot struct {
+	Rev int64
+	tx  *txn
+}
+
+// Snapshot returns the current desired state.
+func (r *Region) Snapshot() *Snapshot {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	m := &model{rev: r.m.rev, docs: map[string]map[string]any{}}
+	for k, d := range r.m.docs {
+		m.docs[k] = maps.Clone(d)
+	}
+	return &Snapshot{Rev: m.rev, tx: newTxn(m)}
+}
+
+// Changed returns a channel that is closed when the desired state changes
+// after this call.
+func (r *Region) Changed() <-chan struct{} {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	return r.advanced
+}
+
+// VirtualNetworks returns every virtual network.
+func (s *Snapshot) VirtualNetworks() []*arm.VirtualNetwork {
+	return list[arm.VirtualNetwork](s.tx, arm.TypeVirtualNetwork)
+}
+
+// NetworkInterfaces returns every network interface.
+func (s *Snapshot) NetworkInterfaces() []*arm.NetworkInterface {
+	return list[arm.NetworkInterface](s.tx, arm.TypeNetworkInterface)
+}
+
+// Gateways returns every virtual network gateway.
+func (s *Snapshot) Gateways() []*arm.VirtualNetworkGateway {
+	return list[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway)
+}
+
+// ConnectionsOf returns the connections of which gateway gw is the first.
+func (s *Snapshot) ConnectionsOf(gw string) []*arm.Connection {
+	id, err := arm.ParseID(gw)
+	if err != nil {
+		return nil
+	}
+	return connectionsOf(s.tx, id)
+}
+
+// VNetOf returns the virtual network of a gateway.
+func (s *Snapshot) VNetOf(g *arm.VirtualNetworkGateway) *arm.VirtualNetwork {
+	return vnetOfGateway(s.tx, g)
+}
+
+// PublicAddr returns the public address of a gateway's first IP
+// configuration, when it has one.
+func (s *Snapshot) PublicAddr(g *arm.VirtualNetworkGateway) (netip.Addr, bool) {
+	for _, c := range g.Properties.IPConfigurations {
+		if p := getByRef[arm.PublicIPAddress](s.tx, arm.TypePublicIPAddress, c.Properties.PublicIPAddress.RefID()); p != nil {
+			if a, err := netip.ParseAddr(p.Properties.IPAddress); err == nil {
+				return a, true
+			}
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// Remote describes the far end of a connection.
+type Remote struct {
+	// Addr is the peer's public address: the local network gateway's
+	// gatewayIpAddress, or the public address of the remote gateway.
+	Addr     netip.Addr
+	Prefixes []netip.Prefix
+	Location string
+	// Gateway is the remote gateway of a VNet-to-VNet connection.
+	Gateway *arm.VirtualNetworkGateway
+}
+
+// RemoteOf resolves the far end of a connection.
+func (s *Snapshot) RemoteOf(c *arm.Connection) (Remote, bool) {
+	p := &c.Properties
+	if l := getByRef[arm.LocalNetworkGateway](s.tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID()); l != nil {
+		r := Remote{Location: l.Location}
+		r.Addr, _ = netip.ParseAddr(l.Properties.GatewayIPAddress)
+		if sp := l.Properties.LocalNetworkAddressSpace; sp != nil {
+			r.Prefixes = prefixes(sp.AddressPrefixes)
+		}
+		return r, r.Addr.IsValid()
+	}
+	if g := getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g != nil {
+		r := Remote{Location: g.Location, Gateway: g}
+		r.Addr, _ = s.PublicAddr(g)
+		if v := vnetOfGateway(s.tx, g); v != nil && v.Properties.AddressSpace != nil {
+			r.Prefixes = prefixes(v.Properties.AddressSpace.AddressPrefixes)
+		}
+		return r, r.Addr.IsValid()
+	}
+	return Remote{}, false
+}
+
+func prefixes(ss []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+		}
+	}
+	return out
+}
+
+// GatewayRoute is a range a VNet sends to its gateway.
+type GatewayRoute struct {
+	Prefix     netip.Prefix
+	Gateway    string // gateway id
+	Connection string // connection id; empty for forced tunneling
+}
+
+// VNetRoutes returns the ranges a VNet routes to its VPN gateway (R24,
+// R43): every connected site's and VNet's ranges, and 0.0.0.0/0 when
+// forced tunneling names a default site the gateway is connected to (R25).
+func (s *Snapshot) VNetRoutes(vnetID string) []GatewayRoute {
+	var out []GatewayRoute
+	for _, g := range gatewaysInVNet(s.tx, vnetID) {
+		if g.Properties.GatewayType != arm.GatewayTypeVpn {
+			continue
+		}
+		for _, c := range s.ConnectionsOf(g.ID) {
+			r, ok := s.RemoteOf(c)
+			if !ok {
+				continue
+			}
+			for _, p := range r.Prefixes {
+				out = append(out, GatewayRoute{Prefix: p, Gateway: g.ID, Connection: c.ID})
+			}
+			if ds := g.Properties.GatewayDefaultSite.RefID(); ds != "" && arm.Equal(ds, c.Properties.LocalNetworkGateway2.RefID()) {
+				out = append(out, GatewayRoute{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Gateway: g.ID, Connection: c.ID})
+			}
+		}
+	}
+	slices.SortFunc(out, func(a, b GatewayRoute) int { return strings.Compare(a.Prefix.String(), b.Prefix.String()) })
+	return out
+}
