@@ -715,6 +715,13 @@ func TestR6R40ExpressRouteCoexists(t *testing.T) {
 				e.must("PUT", p, publicIP(loc, "Dynamic"))
 				return "PUT", netPath(subA, "rg", "virtualNetworkGateways", "gw2"), gateway(loc, s.gwSubnet, p, "RouteBased", "VpnGw1")
 			}},
+		{name: "IKEv1 connections are refused clearly until IKEv1 exists (R4)", status: 400, code: "UnsupportedConnectionType",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				body := s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16"))
+				body["properties"].(obj)["connectionProtocol"] = "IKEv1"
+				return "PUT", netPath(subA, "rg", "connections", "c"), body
+			}},
 		{name: "ExpressRoute connections are refused clearly (R4: modelled, not implemented)", status: 400, code: "UnsupportedConnectionType",
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")

@@ -321,8 +321,11 @@ type ConnectionProperties struct {
 	TunnelConnectionStatus         []TunnelConnectionHealth `json:"tunnelConnectionStatus,omitempty"`
 	IngressBytesTransferred        int64                    `json:"ingressBytesTransferred"`
 	EgressBytesTransferred         int64                    `json:"egressBytesTransferred"`
-	ProvisioningState              string                   `json:"provisioningState,omitempty"`
-	ResourceGUID                   string                   `json:"resourceGuid,omitempty"`
+	// InterRegion is vnetgw's extension (R39): the connection's traffic
+	// crosses regions, the traffic that is charged.
+	InterRegion       bool   `json:"interRegion"`
+	ProvisioningState string `json:"provisioningState,omitempty"`
+	ResourceGUID      string `json:"resourceGuid,omitempty"`
 }
 
 // IPsecPolicy is a custom IPsec/IKE policy of a connection.

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
 )
@@ -166,8 +167,28 @@ func (e *Engine) NetstackHost(id string) (*fabric.NetstackHost, bool) {
 
 // Status is what the data plane observes.
 type Status struct {
-	VNets map[string]fabric.Stats
-	Hosts map[string]HostStatus
+	VNets       map[string]fabric.Stats
+	Hosts       map[string]HostStatus
+	Connections map[string]ConnectionStatus
+}
+
+// Connection states.
+const (
+	Connected    = "Connected"
+	Connecting   = "Connecting"
+	NotConnected = "NotConnected"
+)
+
+// ConnectionStatus is the observed state of one connection's tunnel.
+type ConnectionStatus struct {
+	State string
+	// Ingress and Egress count the bytes of inner packets received from and
+	// sent to the peer.
+	Ingress, Egress uint64
+	// Established is when the tunnel last came up.
+	Established time.Time
+	// Reason says why it is not connected.
+	Reason string
 }
 
 // HostStatus says whether a host runs.
@@ -180,7 +201,7 @@ type HostStatus struct {
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}}
+	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}}
 	for id, v := range e.vnets {
 		s.VNets[id] = v.router.Stats()
 		for hid, h := range v.hosts {

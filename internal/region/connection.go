@@ -183,6 +183,10 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 	if err := canonical(&p.ConnectionProtocol, "properties.connectionProtocol", arm.IKEv2, arm.IKEv2, arm.IKEv1); err != nil {
 		return err
 	}
+	if p.ConnectionProtocol == arm.IKEv1 {
+		return &arm.Error{Code: arm.CodeUnsupportedConnection, Target: "properties.connectionProtocol",
+			Message: "connectionProtocol IKEv1 is not supported yet; vnetgw's tunnels speak IKEv2 (use IKEv2, the default)"}
+	}
 	if err := canonical(&p.ConnectionMode, "properties.connectionMode", arm.ModeDefault, arm.ModeDefault, arm.ModeInitiatorOnly, arm.ModeResponderOnly); err != nil {
 		return err
 	}
@@ -261,12 +265,18 @@ func checkIPsecPolicy(pol *arm.IPsecPolicy) error {
 	return nil
 }
 
-// renderConnection hides the shared key (read it through /sharedkey).
-func renderConnection(_ *txn, doc any) any {
+// renderConnection hides the shared key (read it through /sharedkey) and
+// shows what the data plane observed.
+func renderConnection(tx *txn, doc any) any {
 	c := *doc.(*arm.Connection)
-	c.Properties.SharedKey = ""
-	if c.Properties.ConnectionStatus == "" {
-		c.Properties.ConnectionStatus = "Unknown"
+	p := &c.Properties
+	p.SharedKey = ""
+	p.ConnectionStatus = "Unknown"
+	if st := tx.m.status[strings.ToLower(c.ID)]; st != nil {
+		p.ConnectionStatus = st.ConnectionStatus
+		p.IngressBytesTransferred, p.EgressBytesTransferred = st.IngressBytes, st.EgressBytes
+		p.TunnelConnectionStatus = st.Tunnels
+		p.InterRegion = st.InterRegion
 	}
 	return &c
 }

@@ -17,6 +17,7 @@ import (
 // node on the same etcd) makes a concurrent one retry on fresh state.
 const (
 	prefixResource = "res/"
+	prefixStatus   = "status/"
 	keyFence       = "meta/fence"
 	keyCursor      = "meta/publicip-cursor"
 )
@@ -62,10 +63,12 @@ type model struct {
 	fenceRev int64
 	cursor   netip.Addr
 	docs     map[string]map[string]any // kind → id key → *arm.T
+	// status is the observed state of connections, by id key.
+	status map[string]*ConnectionStatus
 }
 
 func newModel() *model {
-	m := &model{docs: map[string]map[string]any{}}
+	m := &model{docs: map[string]map[string]any{}, status: map[string]*ConnectionStatus{}}
 	for k := range kinds {
 		m.docs[k] = map[string]any{}
 	}
@@ -89,6 +92,17 @@ func (m *model) applyKV(key string, value []byte, modRev int64) error {
 			}
 			m.cursor = a
 		}
+	case strings.HasPrefix(key, prefixStatus):
+		id := strings.TrimPrefix(key, prefixStatus)
+		if value == nil {
+			delete(m.status, id)
+			return nil
+		}
+		st := &ConnectionStatus{}
+		if err := json.Unmarshal(value, st); err != nil {
+			return fmt.Errorf("decode status of %s: %w", id, err)
+		}
+		m.status[id] = st
 	case strings.HasPrefix(key, prefixResource):
 		id := strings.TrimPrefix(key, prefixResource)
 		kind, err := kindOf(id)

@@ -20,7 +20,7 @@ type Snapshot struct {
 func (r *Region) Snapshot() *Snapshot {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	m := &model{rev: r.m.rev, docs: map[string]map[string]any{}}
+	m := &model{rev: r.m.rev, docs: map[string]map[string]any{}, status: maps.Clone(r.m.status)}
 	for k, d := range r.m.docs {
 		m.docs[k] = maps.Clone(d)
 	}
@@ -33,6 +33,26 @@ func (r *Region) Changed() <-chan struct{} {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	return r.advanced
+}
+
+// Connections returns every connection.
+func (s *Snapshot) Connections() []*arm.Connection {
+	return list[arm.Connection](s.tx, arm.TypeConnection)
+}
+
+// StatusKeys returns the connection id keys that have a stored status.
+func (s *Snapshot) StatusKeys() []string {
+	return slices.Sorted(maps.Keys(s.tx.m.status))
+}
+
+// Gateway returns a gateway by id, or nil.
+func (s *Snapshot) Gateway(id string) *arm.VirtualNetworkGateway {
+	return getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, id)
+}
+
+// Status returns the stored observed state of a connection, or nil.
+func (s *Snapshot) Status(connID string) *ConnectionStatus {
+	return s.tx.m.status[strings.ToLower(connID)]
 }
 
 // VirtualNetworks returns every virtual network.

@@ -1,0 +1,57 @@
+package region
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/store"
+)
+
+// Connection states, as ARM spells them.
+const (
+	Connected    = "Connected"
+	Connecting   = "Connecting"
+	NotConnected = "NotConnected"
+)
+
+// ConnectionStatus is the observed state of a connection. The reconcile
+// loop writes it; GET of the connection shows it. It is kept apart from the
+// desired state: writing it never conflicts with a configuration change.
+type ConnectionStatus struct {
+	ConnectionStatus string                       `json:"connectionStatus"`
+	IngressBytes     int64                        `json:"ingressBytes"`
+	EgressBytes      int64                        `json:"egressBytes"`
+	Tunnels          []arm.TunnelConnectionHealth `json:"tunnels,omitempty"`
+	InterRegion      bool                         `json:"interRegion"`
+	// Reason says why a connection is not connected, for people.
+	Reason string `json:"reason,omitempty"`
+}
+
+// PutStatuses writes observed states by connection id; a nil status
+// removes one. All are written in one transaction.
+func (r *Region) PutStatuses(ctx context.Context, statuses map[string]*ConnectionStatus) error {
+	if len(statuses) == 0 {
+		return nil
+	}
+	var ops []store.Op
+	for id, st := range statuses {
+		key := prefixStatus + strings.ToLower(id)
+		if st == nil {
+			ops = append(ops, store.Delete(key))
+			continue
+		}
+		b, err := json.Marshal(st)
+		if err != nil {
+			return err
+		}
+		ops = append(ops, store.Put(key, b))
+	}
+	rev, err := r.store.Txn(ctx, nil, ops)
+	if err != nil {
+		return fmt.Errorf("write status: %w", err)
+	}
+	return r.waitRev(ctx, rev)
+}
