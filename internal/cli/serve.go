@@ -54,5 +54,6 @@ token. SIGINT or SIGTERM stop the server cleanly.`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for the API (default: issued by the data directory's CA)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
 	return cmd
 }

@@ -16,12 +16,12 @@ import (
 func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, log *slog.Logger) {
 	tick := time.NewTicker(StatusInterval)
 	defer tick.Stop()
-	lastRev := int64(-1)
+	lastRev, lastGen := int64(-1), uint64(0)
 	for {
 		changed := reg.Changed() // before the snapshot, so no change is missed
 		snap := reg.Snapshot()
-		if snap.Rev != lastRev {
-			lastRev = snap.Rev
+		if snap.Rev != lastRev || snap.RemoteGen != lastGen {
+			lastRev, lastGen = snap.Rev, snap.RemoteGen
 			did, err := eng.Reconfig(Build(snap))
 			switch {
 			case errors.Is(err, dataplane.ErrClosed):

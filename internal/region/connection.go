@@ -22,6 +22,11 @@ const (
 func (r *Region) PutConnection(ctx context.Context, id arm.ID, in *arm.Connection) (*arm.Connection, Outcome, error) {
 	var out *arm.Connection
 	var created bool
+	if strings.EqualFold(in.Properties.ConnectionType, arm.ConnectionVnet2Vnet) {
+		if err := r.resolveRemote(ctx, in.Properties.VirtualNetworkGateway2.RefID()); err != nil {
+			return nil, Outcome{}, err
+		}
+	}
 	_, err := r.update(ctx, func(tx *txn) error {
 		if _, err := requireGroup(tx, id); err != nil {
 			return err
@@ -86,6 +91,9 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.localNetworkGateway2", Message: "a Vnet2Vnet connection goes to virtualNetworkGateway2, not to a local network gateway"}
 		}
 		g2, _, err := ref[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, "properties.virtualNetworkGateway2", p.VirtualNetworkGateway2.RefID())
+		if rg := tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); err != nil && rg != nil {
+			g2, err = &rg.Gateway, nil // a gateway of another region (R1)
+		}
 		if err != nil {
 			return err
 		}
@@ -395,6 +403,8 @@ func gatewayDomain(tx *txn, g *arm.VirtualNetworkGateway) []rules.AddressSpace {
 			}
 			if g2 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g2 != nil {
 				addVNet(g2)
+			} else if rg := tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); rg != nil {
+				add(rg.VNetID, rg.VNetPrefixes)
 			}
 		case arm.Equal(p.VirtualNetworkGateway2.RefID(), g.ID):
 			if g1 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway1.RefID()); g1 != nil {

@@ -137,9 +137,22 @@ type txn struct {
 	cursor  *netip.Addr
 	// warnings are returned to the caller with a successful result.
 	warnings []string
+	// remotes are the known gateways of other regions (read only).
+	remotes map[string]*RemoteGateway
 }
 
-func newTxn(m *model) *txn { return &txn{m: m, changes: map[string]change{}} }
+func newTxn(m *model, remotes map[string]*RemoteGateway) *txn {
+	return &txn{m: m, changes: map[string]change{}, remotes: remotes}
+}
+
+// remoteGateway returns a gateway of another region named by id, if known
+// and not a local one.
+func (tx *txn) remoteGateway(id string) *RemoteGateway {
+	if id == "" || getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id) != nil {
+		return nil
+	}
+	return tx.remotes[strings.ToLower(id)]
+}
 
 func (tx *txn) get(kind, key string) any {
 	if c, ok := tx.changes[key]; ok {

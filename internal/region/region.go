@@ -27,7 +27,9 @@ type Config struct {
 	Store store.Store
 	// PublicIPPool is where gateways' public addresses come from.
 	PublicIPPool Pool
-	Logger       *slog.Logger
+	// Remotes finds gateways of other regions; nil means none are known.
+	Remotes Remotes
+	Logger  *slog.Logger
 }
 
 // Region is the desired state of one region.
@@ -44,8 +46,16 @@ type Region struct {
 	m        *model
 	advanced chan struct{} // closed and replaced when m.rev grows
 
+	remotes Remotes
+	// remoteMu guards remoteCache and remoteGen. It is taken without, or
+	// inside, mu, never the other way round.
+	remoteMu    sync.Mutex
+	remoteCache map[string]*RemoteGateway // by lower-cased gateway id
+	remoteGen   uint64                    // counts changes of remoteCache
+
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the follow loop has ended
+	wg     sync.WaitGroup
 }
 
 // Outcome describes a successful write.
@@ -59,7 +69,8 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, advanced: make(chan struct{}), done: make(chan struct{})}
+	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, advanced: make(chan struct{}), done: make(chan struct{}),
+		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}}
 	m, err := r.load(ctx)
 	if err != nil {
 		return nil, err
@@ -68,6 +79,9 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 	fctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go r.follow(fctx)
+	if r.remotes != nil {
+		r.wg.Go(func() { r.refreshRemotes(fctx) })
+	}
 	return r, nil
 }
 
@@ -75,6 +89,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 func (r *Region) Close() error {
 	r.cancel()
 	<-r.done
+	r.wg.Wait()
 	return nil
 }
 
@@ -170,9 +185,10 @@ func (r *Region) waitRev(ctx context.Context, rev int64) error {
 
 // view runs fn on a consistent read-only view of the model.
 func (r *Region) view(fn func(tx *txn) error) error {
+	remotes := r.remoteView()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return fn(newTxn(r.m))
+	return fn(newTxn(r.m, remotes))
 }
 
 // maxAttempts bounds how often a write is retried after losing a race to a
@@ -186,8 +202,9 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	for range maxAttempts {
+		remotes := r.remoteView()
 		r.mu.RLock()
-		tx := newTxn(r.m)
+		tx := newTxn(r.m, remotes)
 		err := fn(tx)
 		fence := r.m.fenceRev
 		r.mu.RUnlock()

@@ -13,18 +13,24 @@ import (
 // Its documents must not be modified.
 type Snapshot struct {
 	Rev int64
-	tx  *txn
+	// RemoteGen counts changes of what is known about other regions'
+	// gateways; with Rev it tells whether anything changed.
+	RemoteGen uint64
+	tx        *txn
 }
 
 // Snapshot returns the current desired state.
 func (r *Region) Snapshot() *Snapshot {
+	r.remoteMu.Lock()
+	remotes, gen := maps.Clone(r.remoteCache), r.remoteGen
+	r.remoteMu.Unlock()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
 	m := &model{rev: r.m.rev, docs: map[string]map[string]any{}, status: maps.Clone(r.m.status)}
 	for k, d := range r.m.docs {
 		m.docs[k] = maps.Clone(d)
 	}
-	return &Snapshot{Rev: m.rev, tx: newTxn(m)}
+	return &Snapshot{Rev: m.rev, RemoteGen: gen, tx: newTxn(m, remotes)}
 }
 
 // Changed returns a channel that is closed when the desired state changes
@@ -125,6 +131,10 @@ func (s *Snapshot) RemoteOf(c *arm.Connection) (Remote, bool) {
 		if v := vnetOfGateway(s.tx, g); v != nil && v.Properties.AddressSpace != nil {
 			r.Prefixes = prefixes(v.Properties.AddressSpace.AddressPrefixes)
 		}
+		return r, r.Addr.IsValid()
+	}
+	if rg := s.tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); rg != nil {
+		r := Remote{Addr: rg.PublicAddr, Prefixes: prefixes(rg.VNetPrefixes), Location: rg.Gateway.Location, Gateway: &rg.Gateway}
 		return r, r.Addr.IsValid()
 	}
 	return Remote{}, false

@@ -18,6 +18,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/api"
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/federation"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
@@ -30,7 +31,9 @@ type Config struct {
 	PublicIPPool string
 	TLSCert      string
 	TLSKey       string
-	Logger       *slog.Logger
+	// Peers are the data directories of other regions' serve processes.
+	Peers  []string
+	Logger *slog.Logger
 }
 
 // Server is a running vnetgw serve process.
@@ -75,7 +78,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	reg, err := region.Open(ctx, region.Config{Store: st, PublicIPPool: pool, Logger: cfg.Logger.With("component", "region")})
+	rc := region.Config{Store: st, PublicIPPool: pool, Logger: cfg.Logger.With("component", "region")}
+	if len(cfg.Peers) > 0 {
+		rc.Remotes = federation.New(cfg.Peers)
+	}
+	reg, err := region.Open(ctx, rc)
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -1,0 +1,89 @@
+// Package federation lets a region find gateways of other regions: each
+// peer is another vnetgw serve, reached through its API with the endpoint,
+// token and CA found in a copy of (or the path to) its data directory.
+package federation
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/region"
+)
+
+// Peers are the other regions.
+type Peers struct {
+	dirs []string
+}
+
+var _ region.Remotes = (*Peers)(nil)
+
+// New returns the peers whose data directories are dirs. A directory is
+// read at every lookup, so a peer may start after this region.
+func New(dirs []string) *Peers { return &Peers{dirs: dirs} }
+
+// Gateway implements region.Remotes: it asks each peer for the gateway,
+// then for its public address and its VNet's address space.
+func (p *Peers) Gateway(ctx context.Context, id string) (*region.RemoteGateway, error) {
+	gid, err := arm.ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	var errs []error
+	for _, dir := range p.dirs {
+		rg, err := lookup(ctx, dir, gid)
+		switch {
+		case err == nil:
+			return rg, nil
+		case !errors.Is(err, region.ErrNoRemote):
+			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return nil, fmt.Errorf("%s: %w", id, region.ErrNoRemote)
+}
+
+func lookup(ctx context.Context, dir string, gid arm.ID) (*region.RemoteGateway, error) {
+	cfg, err := client.Discover(dir)
+	if err != nil {
+		return nil, err
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		return nil, err
+	}
+	rg := &region.RemoteGateway{}
+	if err := c.Get(ctx, gid, &rg.Gateway); err != nil {
+		if client.IsNotFound(err) {
+			return nil, region.ErrNoRemote
+		}
+		return nil, err
+	}
+	if len(rg.Gateway.Properties.IPConfigurations) == 0 {
+		return rg, nil
+	}
+	ipc := rg.Gateway.Properties.IPConfigurations[0].Properties
+	if pid, err := arm.ParseID(ipc.PublicIPAddress.RefID()); err == nil {
+		var pip arm.PublicIPAddress
+		if err := c.Get(ctx, pid, &pip); err != nil {
+			return nil, fmt.Errorf("public IP of %s: %w", gid.Name(), err)
+		}
+		rg.PublicAddr, _ = netip.ParseAddr(pip.Properties.IPAddress)
+	}
+	if sid, err := arm.ParseID(ipc.Subnet.RefID()); err == nil {
+		var v arm.VirtualNetwork
+		if err := c.Get(ctx, sid.Parent(), &v); err != nil {
+			return nil, fmt.Errorf("virtual network of %s: %w", gid.Name(), err)
+		}
+		rg.VNetID = v.ID
+		if v.Properties.AddressSpace != nil {
+			rg.VNetPrefixes = v.Properties.AddressSpace.AddressPrefixes
+		}
+	}
+	return rg, nil
+}
