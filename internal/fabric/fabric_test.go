@@ -149,3 +149,42 @@ func FuzzForward(f *testing.F) {
 	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), discard{}}, {netip.MustParsePrefix("::/0"), discard{}}})
 	f.Fuzz(func(t *testing.T, p []byte) { r.Forward(p) })
 }
+
+func TestGatewayPortQueuesAndForwards(t *testing.T) {
+	r := NewRouter()
+	host := &recorder{}
+	p := NewGatewayPort(r)
+	r.SetRoutes([]Route{{netip.MustParsePrefix("192.168.0.0/16"), p}, {netip.MustParsePrefix("10.1.0.4/32"), host}})
+	// Toward the tunnel: routed to the port, read in one batch.
+	for range 3 {
+		r.Forward(ipv4Packet("192.168.1.1", 64))
+	}
+	bufs := make([][]byte, 8)
+	for i := range bufs {
+		bufs[i] = make([]byte, 2048)
+	}
+	sizes := make([]int, 8)
+	n, err := p.Read(bufs, sizes, 16)
+	if err != nil || n != 3 || sizes[0] != 20 || bufs[0][16+8] != 63 {
+		t.Fatalf("Read = %d, %v, sizes %v", n, err, sizes[:n])
+	}
+	// From the tunnel: written packets are forwarded to the host.
+	in := ipv4Packet("10.1.0.4", 64)
+	buf := append(make([]byte, 16), in...)
+	if _, err := p.Write([][]byte{buf}, 16); err != nil || len(host.pkts) != 1 {
+		t.Fatalf("Write: %v, host got %d", err, len(host.pkts))
+	}
+	// A full queue drops and counts.
+	for range portQueue + 5 {
+		p.Deliver(ipv4Packet("192.168.1.1", 64))
+	}
+	if p.Dropped() != 5 {
+		t.Fatalf("dropped %d, want 5", p.Dropped())
+	}
+	p.Close()
+	for {
+		if _, err := p.Read(bufs, sizes, 0); err != nil {
+			break
+		}
+	}
+}
