@@ -1,0 +1,69 @@
+package tunnel
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+)
+
+// ErrNoChanges is what Reconfig returns when the configuration is the one
+// in force.
+var ErrNoChanges = errors.New("tunnel: no changes")
+
+// Config is the set of tunnels an engine carries.
+type Config struct {
+	Tunnels []Tunnel
+}
+
+// Tunnel is one connection of a gateway.
+type Tunnel struct {
+	// Name identifies the tunnel; ipsec.Child.Tunnel refers to it.
+	Name string
+	// Routes are the destination prefixes sent into the tunnel; across all
+	// tunnels the longest prefix wins. A prefix belongs to one tunnel.
+	Routes []netip.Prefix
+	// PolicyBased chooses the outbound SA by the children's traffic
+	// selectors, source and destination, instead of taking the newest
+	// child (route-based, selectors any-to-any). A packet that no child
+	// covers makes the engine call Events.Acquire.
+	PolicyBased bool
+	// NATKeepalive sends a NAT-keepalive every 20 seconds on the outer
+	// path of each child (RFC 3948 §4): set it when this gateway is behind
+	// a NAT.
+	NATKeepalive bool
+}
+
+func (t Tunnel) equal(u Tunnel) bool {
+	return t.Name == u.Name && t.PolicyBased == u.PolicyBased && t.NATKeepalive == u.NATKeepalive && slices.Equal(t.Routes, u.Routes)
+}
+
+// validate checks names and prefixes and returns the tunnels by name.
+func (c Config) validate() (map[string]Tunnel, error) {
+	byName := make(map[string]Tunnel, len(c.Tunnels))
+	owner := make(map[netip.Prefix]string)
+	for _, t := range c.Tunnels {
+		if t.Name == "" {
+			return nil, errors.New("tunnel: config: tunnel without a name")
+		}
+		if _, dup := byName[t.Name]; dup {
+			return nil, fmt.Errorf("tunnel: config: tunnel %q twice", t.Name)
+		}
+		byName[t.Name] = t
+		for _, p := range t.Routes {
+			if !p.IsValid() {
+				return nil, fmt.Errorf("tunnel: config: tunnel %q: invalid route", t.Name)
+			}
+			p = p.Masked()
+			if o, dup := owner[p]; dup {
+				return nil, fmt.Errorf("tunnel: config: route %v in tunnels %q and %q", p, o, t.Name)
+			}
+			owner[p] = t.Name
+		}
+	}
+	return byName, nil
+}
+
+func (c Config) equal(d Config) bool {
+	return slices.EqualFunc(c.Tunnels, d.Tunnels, Tunnel.equal)
+}

@@ -1,0 +1,40 @@
+// Package tunnel is vnetgw's ESP data path: the engine between an inner
+// side that carries plain IP packets (a TUN device, later the VNet fabric)
+// and ESP in UDP (RFC 4303 tunnel mode, RFC 3948 encapsulation) on the
+// gateway's public address. The IKE daemon hands it child SAs
+// (ipsec.Child); it reports soft expiries and acquires back
+// (ipsec.Events).
+//
+// # Outbound
+//
+// One goroutine reads a batch from the inner side and, for each packet,
+// looks up the tunnel by longest prefix match on the destination, picks the
+// outbound SA (the newest child of a route-based tunnel; for a policy-based
+// one the newest child whose traffic selectors hold source and
+// destination) and takes its sequence number, in order. The batch is then
+// sealed in parallel by the engine's workers and the reading goroutine,
+// and sent in the order the sequence numbers were taken, with one
+// sendmmsg (and UDP GSO) per outer endpoint. A packet that no tunnel routes
+// is dropped and counted. A packet of a policy-based tunnel that no child
+// covers is dropped and makes the engine call Events.Acquire, at most once
+// a second per tunnel.
+//
+// # Inbound
+//
+// The UDP endpoint hands over a batch of ESP packets (HandleESP). Each is
+// matched to its SA by SPI in a lock-free table, opened in parallel, and
+// checked against the SA's traffic selectors: RFC 4301 §5.2 says a packet
+// that does not match MUST be dropped. What passes is written to the inner
+// side in one batch. Every child of a tunnel opens packets until the IKE
+// daemon removes it, so a rekey overlaps without loss.
+//
+// # Counters
+//
+// Each tunnel counts packets and inner bytes both ways, the time of its
+// last inbound packet (for dead peer and idle detection) and its drops by
+// reason; each SA has the counters of esp.Stats. Status returns them all.
+// Nothing is logged per packet above Debug.
+//
+// ESP as IP protocol 50 (without UDP) is not supported: AddChild refuses
+// children without UDP encapsulation.
+package tunnel

@@ -1,0 +1,417 @@
+package tunnel
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"runtime"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/udp"
+)
+
+// Inner is the side of the engine that carries plain IP packets: a TUN
+// device (tun.Device) or the VNet fabric. Its methods are those of
+// wireguard-go's tun.Device: Read fills bufs[i][offset:] and sizes[i] and
+// returns how many packets it read; Write writes the packets at
+// bufs[i][offset:] and may coalesce them into the spare capacity of bufs[i].
+type Inner interface {
+	Read(bufs [][]byte, sizes []int, offset int) (int, error)
+	Write(bufs [][]byte, offset int) (int, error)
+	// BatchSize is the most packets one Read returns.
+	BatchSize() int
+	// Close makes a blocked Read return. The engine's Close calls it.
+	Close() error
+}
+
+// Outer is the side of the engine that carries ESP in UDP: udp.Transport.
+// Inbound ESP comes the other way, through Engine.HandleESP.
+type Outer interface {
+	// WriteBatch sends datagrams from the endpoint bound to local.
+	WriteBatch(local netip.AddrPort, msgs []udp.Message) error
+	// SetKeepalives replaces the paths that get NAT-keepalives.
+	SetKeepalives(paths []udp.Path)
+}
+
+// Options are what an engine is made of.
+type Options struct {
+	Inner Inner
+	Outer Outer
+	// Events gets soft expiries and acquires; nil drops them.
+	Events ipsec.Events
+	// Logger gets what happens to tunnels and children, never packets above
+	// Debug; nil discards it.
+	Logger *slog.Logger
+	// Workers is the number of goroutines that help the reading
+	// goroutines (the outbound loop, and the UDP read loops that call
+	// HandleESP) seal and open; 0 means one per core (GOMAXPROCS).
+	Workers int
+}
+
+// innerOffset is where inbound packets start in the buffers given to
+// Inner.Write: room for a virtio-net header (tun.WriteOffset), and no more
+// than the shortest ESP header and IV (AES-GCM's 16 bytes), which the inner
+// packet follows in place.
+const innerOffset = 16
+
+// Engine carries the traffic of a gateway's tunnels between the inner side
+// and ESP in UDP. It owns the inner side (Close closes it) and the outer
+// side's set of keepalive paths. Its methods are safe for concurrent use.
+type Engine struct {
+	inner  Inner
+	outer  Outer
+	events ipsec.Events
+	log    *slog.Logger
+	now    func() time.Time
+
+	// mu guards cfg, tunnels and the tunnels' cfg fields, and serializes
+	// the writers of routes, spis and the tunnels' children (Reconfig,
+	// AddChild, RemoveChild, Close). The data path never takes it. mu and
+	// inMu are never held together.
+	mu      sync.Mutex
+	cfg     Config
+	tunnels map[string]*tunnel
+
+	routes atomic.Pointer[routes]
+	spis   esp.Table[*child]
+	closed atomic.Bool
+	drops  engineDrops
+
+	pool *pool
+	out  *outBatch // owned by the outbound loop
+
+	// inMu guards in and inClosed: it serializes HandleESP and lets Close
+	// wait for the call in progress.
+	inMu     sync.Mutex
+	in       *inBatch
+	inClosed bool
+
+	done chan struct{}
+	wg   sync.WaitGroup // the outbound loop and the soft-expiry watchers
+}
+
+// tunnel is the run-time state of one configured tunnel. It lives as long
+// as the tunnel is configured, so its counters survive rekeys and
+// reconfiguration.
+type tunnel struct {
+	name string
+	cfg  Tunnel // guarded by Engine.mu
+
+	policy      atomic.Bool
+	children    atomic.Pointer[[]*child] // oldest first; replaced under Engine.mu
+	lastAcquire atomic.Int64             // unix nanoseconds
+
+	// Outbound and inbound counters are written by different goroutines:
+	// keep them on separate cache lines.
+	packetsOut, bytesOut atomic.Uint64
+	_                    [64 - 16]byte
+	packetsIn, bytesIn   atomic.Uint64
+	lastIn               atomic.Int64
+	drops                [dropCount]atomic.Uint64
+}
+
+// child is one child SA pair of a tunnel.
+type child struct {
+	tunnel            *tunnel
+	in, out           *esp.SA
+	local, remote     netip.AddrPort
+	localTS, remoteTS []netip.Prefix
+	lastIn            atomic.Int64
+	selectorDrops     atomic.Uint64
+	stop              chan struct{} // closed when the child is removed
+}
+
+// dropReason is why a tunnel dropped a packet.
+type dropReason uint8
+
+const (
+	dropNone      dropReason = iota
+	dropNoSA                 // outbound: no child, or none whose selectors match
+	dropSeal                 // outbound: the SA refused to seal
+	dropOpen                 // inbound: the SA refused to open
+	dropDummy                // inbound: a dummy packet (RFC 4303 §2.6)
+	dropMalformed            // inbound: not an IP packet of the Next Header's version
+	dropSelector             // inbound: outside the SA's selectors (RFC 4301 §5.2)
+	dropCount
+)
+
+func (t *tunnel) drop(r dropReason) { t.drops[r].Add(1) }
+
+// engineDrops counts packets dropped before a tunnel is known, and failed
+// batches.
+type engineDrops struct {
+	notIP, noRoute, short, unknownSPI   atomic.Uint64
+	sendErrors, innerReads, innerWrites atomic.Uint64
+}
+
+// New starts an engine with no tunnels. It reads the inner side from now on
+// and drops what it reads until Reconfig routes it.
+func New(opts Options) (*Engine, error) {
+	if opts.Inner == nil || opts.Outer == nil {
+		return nil, errors.New("tunnel: new engine: inner and outer sides are required")
+	}
+	e := &Engine{
+		inner:   opts.Inner,
+		outer:   opts.Outer,
+		events:  opts.Events,
+		log:     opts.Logger,
+		now:     time.Now,
+		tunnels: map[string]*tunnel{},
+		done:    make(chan struct{}),
+	}
+	if e.events == nil {
+		e.events = noEvents{}
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	workers := opts.Workers
+	if workers <= 0 {
+		workers = runtime.GOMAXPROCS(0)
+	}
+	e.routes.Store(newRoutes(e.tunnels))
+	e.pool = newPool(workers)
+	e.out = newOutBatch(max(opts.Inner.BatchSize(), minOutBatch))
+	e.in = newInBatch(udp.DefaultBatchSize)
+	e.wg.Add(1)
+	go e.outboundLoop()
+	return e, nil
+}
+
+type noEvents struct{}
+
+func (noEvents) SoftExpired(string, uint32)             {}
+func (noEvents) Acquire(string, netip.Addr, netip.Addr) {}
+
+// Reconfig makes cfg the engine's tunnels: it adds the new ones, removes
+// those not in cfg with their children, and changes the routes and modes of
+// the others, whose children and counters stay. It returns ErrNoChanges if
+// cfg is the configuration in force.
+func (e *Engine) Reconfig(cfg Config) error {
+	byName, err := cfg.validate()
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed.Load() {
+		return errors.New("tunnel: reconfig: engine closed")
+	}
+	if cfg.equal(e.cfg) {
+		return ErrNoChanges
+	}
+	for name, t := range e.tunnels {
+		if _, keep := byName[name]; !keep {
+			e.removeTunnel(t)
+		}
+	}
+	for name, tc := range byName {
+		t := e.tunnels[name]
+		if t == nil {
+			t = &tunnel{name: name}
+			t.children.Store(&[]*child{})
+			e.tunnels[name] = t
+			e.log.Info("tunnel added", "conn", name)
+		}
+		tc.Routes = slices.Clone(tc.Routes)
+		t.cfg = tc
+		t.policy.Store(tc.PolicyBased)
+	}
+	e.routes.Store(newRoutes(e.tunnels))
+	e.cfg = Config{Tunnels: slices.Clone(cfg.Tunnels)}
+	for i := range e.cfg.Tunnels {
+		e.cfg.Tunnels[i].Routes = slices.Clone(e.cfg.Tunnels[i].Routes)
+	}
+	e.updateKeepalives()
+	return nil
+}
+
+// removeTunnel removes t and its children. e.mu is held.
+func (e *Engine) removeTunnel(t *tunnel) {
+	for _, c := range *t.children.Load() {
+		e.spis.Remove(c.in.SPI())
+		close(c.stop)
+	}
+	t.children.Store(&[]*child{})
+	delete(e.tunnels, t.name)
+	e.log.Info("tunnel removed", "conn", t.name)
+}
+
+// AddChild installs a child SA pair in its tunnel. It becomes the tunnel's
+// outbound SA for the traffic it covers (the newest wins); inbound, it opens
+// packets with its SPI until RemoveChild.
+func (e *Engine) AddChild(c ipsec.Child) error {
+	if err := checkChild(c); err != nil {
+		return fmt.Errorf("tunnel: add child 0x%08x to %q: %w", c.In.SPI, c.Tunnel, err)
+	}
+	in, err := esp.New(c.In)
+	if err != nil {
+		return fmt.Errorf("tunnel: add child to %q: inbound: %w", c.Tunnel, err)
+	}
+	out, err := esp.New(c.Out)
+	if err != nil {
+		return fmt.Errorf("tunnel: add child to %q: outbound: %w", c.Tunnel, err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed.Load() {
+		return errors.New("tunnel: add child: engine closed")
+	}
+	t := e.tunnels[c.Tunnel]
+	if t == nil {
+		return fmt.Errorf("tunnel: add child 0x%08x: no tunnel %q", c.In.SPI, c.Tunnel)
+	}
+	ch := &child{
+		tunnel:   t,
+		in:       in,
+		out:      out,
+		local:    c.Local,
+		remote:   c.Remote,
+		localTS:  masked(c.LocalTS),
+		remoteTS: masked(c.RemoteTS),
+		stop:     make(chan struct{}),
+	}
+	if err := e.spis.Add(c.In.SPI, ch); err != nil {
+		return fmt.Errorf("tunnel: add child to %q: %w", c.Tunnel, err)
+	}
+	children := append(slices.Clone(*t.children.Load()), ch)
+	t.children.Store(&children)
+	e.wg.Add(1)
+	go e.watch(ch)
+	e.updateKeepalives()
+	e.log.Info("child added", "conn", t.name, "in", in, "out", out, "peer", c.Remote)
+	return nil
+}
+
+func checkChild(c ipsec.Child) error {
+	if !c.Encap {
+		return errors.New("esp without udp encapsulation (ip protocol 50) is not supported: negotiate nat-t")
+	}
+	if !c.Local.IsValid() || !c.Remote.IsValid() || c.Local.Port() == 0 || c.Remote.Port() == 0 {
+		return fmt.Errorf("outer endpoints %v and %v are not both address and port", c.Local, c.Remote)
+	}
+	if len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
+		// RFC 4301 §5.2: with no selectors no inbound packet could pass.
+		return errors.New("traffic selectors are empty")
+	}
+	for _, p := range append(slices.Clip(c.LocalTS), c.RemoteTS...) {
+		if !p.IsValid() {
+			return errors.New("invalid traffic selector")
+		}
+	}
+	return nil
+}
+
+func masked(ps []netip.Prefix) []netip.Prefix {
+	out := make([]netip.Prefix, len(ps))
+	for i, p := range ps {
+		out[i] = p.Masked()
+	}
+	return out
+}
+
+// RemoveChild removes the child of tunnel whose inbound SPI is inSPI;
+// packets with that SPI are dropped from then on. Removing a child that is
+// not there does nothing.
+func (e *Engine) RemoveChild(tunnel string, inSPI uint32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.tunnels[tunnel]
+	if t == nil {
+		return
+	}
+	old := *t.children.Load()
+	i := slices.IndexFunc(old, func(c *child) bool { return c.in.SPI() == inSPI })
+	if i < 0 {
+		return
+	}
+	e.spis.Remove(inSPI)
+	children := slices.Delete(slices.Clone(old), i, i+1)
+	t.children.Store(&children)
+	close(old[i].stop)
+	e.updateKeepalives()
+	e.log.Info("child removed", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI))
+}
+
+// updateKeepalives tells the outer side the paths of the children of
+// tunnels that want NAT-keepalives. e.mu is held.
+func (e *Engine) updateKeepalives() {
+	var paths []udp.Path
+	for _, t := range e.tunnels {
+		if !t.cfg.NATKeepalive {
+			continue
+		}
+		for _, c := range *t.children.Load() {
+			p := udp.Path{Local: c.local, Remote: c.remote}
+			if !slices.Contains(paths, p) {
+				paths = append(paths, p)
+			}
+		}
+	}
+	slices.SortFunc(paths, func(a, b udp.Path) int {
+		return cmp.Or(a.Local.Compare(b.Local), a.Remote.Compare(b.Remote))
+	})
+	e.outer.SetKeepalives(paths)
+}
+
+// watch reports the child's soft expiry, once, unless it is removed first.
+func (e *Engine) watch(c *child) {
+	defer e.wg.Done()
+	select {
+	case <-c.in.SoftExpiry():
+	case <-c.out.SoftExpiry():
+	case <-c.stop:
+		return
+	case <-e.done:
+		return
+	}
+	e.log.Info("child soft expired", "conn", c.tunnel.name, "in", c.in)
+	e.events.SoftExpired(c.tunnel.name, c.in.SPI())
+}
+
+// acquire calls Events.Acquire for a packet of t that no child covers, at
+// most once a second per tunnel.
+func (e *Engine) acquire(t *tunnel, h ipHeader) {
+	now := e.now().UnixNano()
+	last := t.lastAcquire.Load()
+	if last != 0 && now-last < int64(time.Second) {
+		return
+	}
+	if !t.lastAcquire.CompareAndSwap(last, now) {
+		return
+	}
+	e.events.Acquire(t.name, h.src, h.dst)
+}
+
+// Close stops the engine: it clears the keepalives it asked for, closes the
+// inner side, waits for its goroutines and drops later ESP.
+func (e *Engine) Close() error {
+	e.mu.Lock()
+	if e.closed.Load() {
+		e.mu.Unlock()
+		return nil
+	}
+	e.closed.Store(true)
+	close(e.done)
+	e.outer.SetKeepalives(nil)
+	e.mu.Unlock()
+
+	err := e.inner.Close()
+	// A HandleESP in progress finishes; later ones return at once.
+	e.inMu.Lock()
+	e.inClosed = true
+	e.inMu.Unlock()
+	e.wg.Wait()
+	e.pool.close()
+	if err != nil {
+		return fmt.Errorf("tunnel: close inner side: %w", err)
+	}
+	return nil
+}

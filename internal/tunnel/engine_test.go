@@ -1,0 +1,523 @@
+package tunnel
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"net/netip"
+	"runtime"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/tun/tuntest"
+	"github.com/vnetgw/vnetgw/internal/udp"
+	"github.com/vnetgw/vnetgw/internal/udp/udptest"
+	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
+)
+
+// TestRoundTripRFC4303 sends packets both ways through two engines, for
+// each cipher and IP version, and checks that they arrive unchanged and are
+// counted.
+func TestRoundTripRFC4303(t *testing.T) {
+	for _, s := range suites {
+		t.Run(s.name, func(t *testing.T) {
+			a, b := pair(t, s)
+			pkts := [][]byte{
+				packet("10.1.0.5", "10.2.0.7", 1372),
+				packet("10.1.0.5", "10.2.0.7", 0),
+				packet("2001:db8:1::5", "2001:db8:2::7", 1200),
+			}
+			var sent uint64
+			for _, p := range pkts {
+				a.inner.Send(p)
+				sent += uint64(len(p))
+				got, ok := b.inner.Next(5 * time.Second)
+				if !ok || !bytes.Equal(got, p) {
+					t.Fatalf("B got %x, want %x", got, p)
+				}
+			}
+			reply := packet("10.2.0.7", "10.1.0.5", 100)
+			b.inner.Send(reply)
+			if got, ok := a.inner.Next(5 * time.Second); !ok || !bytes.Equal(got, reply) {
+				t.Fatalf("A got %x, want %x", got, reply)
+			}
+			sa, sb := status(t, a.e, "t"), status(t, b.e, "t")
+			if sa.PacketsOut != 3 || sa.BytesOut != sent || sb.PacketsIn != 3 || sb.BytesIn != sent {
+				t.Errorf("counters A out %d/%d, B in %d/%d; want 3/%d", sa.PacketsOut, sa.BytesOut, sb.PacketsIn, sb.BytesIn, sent)
+			}
+			if sa.PacketsIn != 1 || sa.LastInbound.IsZero() || sb.LastInbound.IsZero() {
+				t.Errorf("A in %d, last inbound A %v B %v", sa.PacketsIn, sa.LastInbound, sb.LastInbound)
+			}
+			if c := sb.Children[0]; c.In.PacketsIn != 3 || c.InSPI != 0xb0000001 || c.OutSPI != 0xa0000001 || c.LastInbound.IsZero() {
+				t.Errorf("B child %+v", c)
+			}
+		})
+	}
+}
+
+// TestRoutesLongestPrefix checks the choice of tunnel by destination and the
+// drop of what no tunnel routes.
+func TestRoutesLongestPrefix(t *testing.T) {
+	n := udptest.NewNetwork()
+	a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{
+		{Name: "wide", Routes: prefixes("10.2.0.0/16")},
+		{Name: "narrow", Routes: prefixes("10.2.3.0/24")},
+		{Name: "default6", Routes: prefixes("::/0")},
+	}})
+	for i, name := range []string{"wide", "narrow", "default6"} {
+		c, _ := childPair(gcm256, name, 0xa0000001+uint32(i), 0xb0000001+uint32(i))
+		if err := a.e.AddChild(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		dst  string
+		want string // tunnel, or "" for no route
+	}{
+		{"10.2.3.4", "narrow"},
+		{"10.2.4.4", "wide"},
+		{"10.2.255.255", "wide"},
+		{"2001:db8::1", "default6"},
+		{"10.3.0.1", ""},
+	}
+	for _, tt := range tests {
+		before := a.e.Status()
+		src := "10.1.0.1"
+		if netip.MustParseAddr(tt.dst).Is6() {
+			src = "2001:db8:1::1"
+		}
+		a.inner.Send(packet(src, tt.dst, 10))
+		eventually(t, "the packet", func() bool {
+			after := a.e.Status()
+			return after.Drops.NoRoute > before.Drops.NoRoute || sumOut(after) > sumOut(before)
+		})
+		after := a.e.Status()
+		for i, ts := range after.Tunnels {
+			moved := ts.PacketsOut - before.Tunnels[i].PacketsOut
+			if (ts.Name == tt.want) != (moved == 1) {
+				t.Errorf("to %s: tunnel %s sent %d", tt.dst, ts.Name, moved)
+			}
+		}
+		if noRoute := after.Drops.NoRoute - before.Drops.NoRoute; (tt.want == "") != (noRoute == 1) {
+			t.Errorf("to %s: %d no-route drops", tt.dst, noRoute)
+		}
+	}
+	// Not an IP packet.
+	a.inner.Send([]byte{0x00, 1, 2, 3})
+	eventually(t, "the not-IP drop", func() bool { return a.e.Status().Drops.NotIP == 1 })
+}
+
+func sumOut(s Status) (n uint64) {
+	for _, t := range s.Tunnels {
+		n += t.PacketsOut
+	}
+	return n
+}
+
+// TestPolicyBasedSelection checks that a policy-based tunnel picks the
+// child whose selectors hold source and destination, and acquires when
+// none does.
+func TestPolicyBasedSelection(t *testing.T) {
+	n := udptest.NewNetwork()
+	a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "p", Routes: prefixes("10.2.0.0/16"), PolicyBased: true}}})
+	c1, _ := childPair(gcm256, "p", 0xa0000001, 0xb0000001)
+	c1.LocalTS, c1.RemoteTS = prefixes("10.1.1.0/24"), prefixes("10.2.0.0/16")
+	c2, _ := childPair(gcm256, "p", 0xa0000002, 0xb0000002)
+	c2.LocalTS, c2.RemoteTS = prefixes("10.1.2.0/24"), prefixes("10.2.5.0/24")
+	for _, c := range []ipsec.Child{c1, c2} {
+		if err := a.e.AddChild(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tests := []struct {
+		src, dst string
+		wantSPI  uint32 // the outbound SPI, 0 for none
+	}{
+		{"10.1.1.9", "10.2.0.1", 0xb0000001},
+		{"10.1.2.9", "10.2.5.1", 0xb0000002},
+		{"10.1.2.9", "10.2.6.1", 0}, // c2 does not cover the destination
+		{"10.1.3.9", "10.2.0.1", 0}, // nor anyone the source
+	}
+	for _, tt := range tests {
+		before := status(t, a.e, "p")
+		a.inner.Send(packet(tt.src, tt.dst, 10))
+		eventually(t, "the packet", func() bool {
+			after := status(t, a.e, "p")
+			return after.PacketsOut+after.Drops.NoSA > before.PacketsOut+before.Drops.NoSA
+		})
+		for _, c := range status(t, a.e, "p").Children {
+			var was uint64
+			for _, b := range before.Children {
+				if b.OutSPI == c.OutSPI {
+					was = b.Out.PacketsOut
+				}
+			}
+			if used := c.Out.PacketsOut - was; (c.OutSPI == tt.wantSPI) != (used == 1) {
+				t.Errorf("%s->%s: SA %08x sealed %d", tt.src, tt.dst, c.OutSPI, used)
+			}
+		}
+	}
+	if _, acq := a.ev.get(); len(acq) != 1 || acq[0] != "p 10.1.2.9->10.2.6.1" {
+		t.Errorf("acquires %q, want one for the first packet without an SA", acq)
+	}
+}
+
+// TestAcquireRateLimit checks that packets without an SA make at most one
+// acquire a second per tunnel.
+func TestAcquireRateLimit(t *testing.T) {
+	n := udptest.NewNetwork()
+	a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{
+		{Name: "p", Routes: prefixes("10.2.0.0/16"), PolicyBased: true},
+		{Name: "q", Routes: prefixes("10.3.0.0/16"), PolicyBased: true},
+		{Name: "r", Routes: prefixes("10.4.0.0/16")}, // route-based: no acquire
+	}})
+	clk := &clock{}
+	clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	a.e.now = clk.now
+	b := newOutBatch(8)
+	send := func(dst string, count int) {
+		for i := range count {
+			copy(b.bufs[i][esp.Headroom:], packet("10.1.0.1", dst, 10))
+			b.sizes[i] = 38
+		}
+		a.e.outbound(b, count)
+	}
+	steps := []struct {
+		advance time.Duration
+		dst     string
+		count   int
+		want    int // acquires so far
+	}{
+		{0, "10.2.0.1", 5, 1},
+		{0, "10.3.0.1", 2, 2}, // another tunnel has its own limit
+		{0, "10.4.0.1", 3, 2},
+		{500 * time.Millisecond, "10.2.0.1", 3, 2},
+		{600 * time.Millisecond, "10.2.0.1", 3, 3},
+		{10 * time.Millisecond, "10.2.0.1", 1, 3},
+	}
+	for i, st := range steps {
+		clk.advance(st.advance)
+		send(st.dst, st.count)
+		if _, acq := a.ev.get(); len(acq) != st.want {
+			t.Fatalf("step %d: %d acquires %q, want %d", i, len(acq), acq, st.want)
+		}
+	}
+	if d := status(t, a.e, "p").Drops.NoSA; d != 12 {
+		t.Errorf("tunnel p dropped %d packets without an SA, want 12", d)
+	}
+}
+
+// TestRekeyOverlap checks RFC 7296 §2.8 rekeying on the data path: the
+// newest child sends, every child receives until it is removed.
+func TestRekeyOverlap(t *testing.T) {
+	n := udptest.NewNetwork()
+	cap := &capture{}
+	innerA := tuntest.NewRecorder(64)
+	ea, err := New(Options{Inner: innerA, Outer: cap})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ea.Close()
+	cfg := Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.0.0.0/8")}}}
+	ea.Reconfig(cfg)
+	b := newSide(t, n, addrB, tuntest.NewRecorder(64), cfg)
+
+	old1, old2 := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+	new1, new2 := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
+	if err := ea.AddChild(old1); err != nil {
+		t.Fatal(err)
+	}
+	b.e.AddChild(old2)
+	p := packet("10.1.0.1", "10.2.0.1", 50)
+	innerA.Send(p)
+	innerA.Send(p)
+	cap.wait(t, 2)
+	ea.AddChild(new1)
+	b.e.AddChild(new2)
+	innerA.Send(p)
+	sent := cap.wait(t, 3)
+	for i, want := range []uint32{0xb0000001, 0xb0000001, 0xb0000002} {
+		if spi := binary.BigEndian.Uint32(sent[i]); spi != want {
+			t.Fatalf("datagram %d has SPI %08x, want %08x", i, spi, want)
+		}
+	}
+	// The new SA's packet overtakes one of the old SA's: both arrive.
+	b.e.HandleESP(addrB, datagrams(sent[2], sent[0]))
+	for range 2 {
+		if got, ok := b.inner.Next(5 * time.Second); !ok || !bytes.Equal(got, p) {
+			t.Fatalf("B got %x", got)
+		}
+	}
+	b.e.RemoveChild("t", 0xb0000001)
+	b.e.HandleESP(addrB, datagrams(sent[1]))
+	if s := b.e.Status(); s.Drops.UnknownSPI != 1 || len(s.Tunnels[0].Children) != 1 || s.Tunnels[0].PacketsIn != 2 {
+		t.Fatalf("after removing the old child: %+v", s)
+	}
+}
+
+// TestSelectorsRFC4301Section5_2 checks that a packet outside the SA's
+// selectors is dropped and counted after it was opened.
+func TestSelectorsRFC4301Section5_2(t *testing.T) {
+	a, b := pair(t, gcm256)
+	// B narrows its child: only 10.1.0.0/16 -> 10.2.0.0/24 may come in.
+	_, cb := childPair(gcm256, "t", 0xa0000009, 0xb0000009)
+	cb.LocalTS, cb.RemoteTS = prefixes("10.2.0.0/24"), prefixes("10.1.0.0/16")
+	ca := ipsec.Child{Tunnel: "t", In: cb.Out, Out: cb.In, Local: addrA, Remote: addrB, Encap: true, LocalTS: anyTS, RemoteTS: anyTS}
+	if err := a.e.AddChild(ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.e.AddChild(cb); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name     string
+		src, dst string
+		pass     bool
+	}{
+		{"inside", "10.1.0.5", "10.2.0.5", true},
+		{"source outside", "10.9.0.5", "10.2.0.5", false},
+		{"destination outside", "10.1.0.5", "10.2.1.5", false},
+		{"ipv6 against ipv4 selectors", "2001:db8:1::5", "2001:db8:2::5", false},
+	}
+	drops := uint64(0)
+	for _, tt := range tests {
+		p := packet(tt.src, tt.dst, 20)
+		a.inner.Send(p)
+		if tt.pass {
+			if got, ok := b.inner.Next(5 * time.Second); !ok || !bytes.Equal(got, p) {
+				t.Fatalf("%s: B got %x", tt.name, got)
+			}
+			continue
+		}
+		drops++
+		eventually(t, tt.name+" dropped", func() bool { return status(t, b.e, "t").Drops.Selector == drops })
+		if c := status(t, b.e, "t").Children[1]; c.SelectorDrops != drops {
+			t.Fatalf("%s: child counted %d selector drops, want %d", tt.name, c.SelectorDrops, drops)
+		}
+	}
+	if _, ok := b.inner.Next(50 * time.Millisecond); ok {
+		t.Fatal("a packet outside the selectors reached the inner side")
+	}
+}
+
+// TestDummyAndMalformedRFC4303Section2_6 seals what is not a valid inner
+// packet with B's inbound SA and checks how B drops it.
+func TestDummyAndMalformedRFC4303Section2_6(t *testing.T) {
+	tests := []struct {
+		name  string
+		inner []byte
+		next  uint8
+		check func(TunnelDrops) bool
+	}{
+		{"dummy", []byte{1, 2, 3}, espwire.NextHeaderNone, func(d TunnelDrops) bool { return d.Dummy == 1 }},
+		{"not ip", []byte{0, 1, 2, 3}, espwire.NextHeaderIPv4, func(d TunnelDrops) bool { return d.Malformed == 1 }},
+		{"ipv6 said to be ipv4", packet("2001:db8:1::1", "2001:db8:2::1", 4), espwire.NextHeaderIPv4, func(d TunnelDrops) bool { return d.Malformed == 1 }},
+		{"truncated ipv4", packet("10.1.0.1", "10.2.0.1", 40)[:30], espwire.NextHeaderIPv4, func(d TunnelDrops) bool { return d.Malformed == 1 }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := udptest.NewNetwork()
+			b := newSide(t, n, addrB, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t"}}})
+			_, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+			if err := b.e.AddChild(cb); err != nil {
+				t.Fatal(err)
+			}
+			sealer, err := esp.New(cb.In)
+			if err != nil {
+				t.Fatal(err)
+			}
+			buf := make([]byte, esp.Headroom+len(tt.inner)+esp.Tailroom)
+			copy(buf[esp.Headroom:], tt.inner)
+			pkt, err := sealer.Seal(buf, len(tt.inner), tt.next)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b.e.HandleESP(addrB, datagrams(pkt, pkt[:espwire.HeaderLen-1]))
+			if d := status(t, b.e, "t").Drops; !tt.check(d) {
+				t.Fatalf("drops %+v", d)
+			}
+			if s := b.e.Status().Drops; s.Short != 1 {
+				t.Fatalf("short drops %d, want 1", s.Short)
+			}
+		})
+	}
+}
+
+// TestRemoveChildStopsTraffic checks that without children nothing passes
+// either way and both ends count it.
+func TestRemoveChildStopsTraffic(t *testing.T) {
+	a, b := pair(t, cbc256)
+	p := packet("10.1.0.5", "10.2.0.7", 100)
+	a.inner.Send(p)
+	if _, ok := b.inner.Next(5 * time.Second); !ok {
+		t.Fatal("no traffic before removal")
+	}
+	a.e.RemoveChild("t", 0xa0000001)
+	a.e.RemoveChild("t", 0xa0000001) // twice is harmless
+	a.e.RemoveChild("nope", 1)
+	a.inner.Send(p)
+	eventually(t, "the drop without SA", func() bool { return status(t, a.e, "t").Drops.NoSA == 1 })
+	b.e.RemoveChild("t", 0xb0000001)
+	b.inner.Send(packet("10.2.0.7", "10.1.0.5", 100))
+	eventually(t, "B's drop without SA", func() bool { return status(t, b.e, "t").Drops.NoSA == 1 })
+	if _, ok := a.inner.Next(50 * time.Millisecond); ok {
+		t.Fatal("traffic passed after the children were removed")
+	}
+}
+
+// TestSoftExpiry checks that a soft limit of either SA is reported once,
+// with the child's inbound SPI.
+func TestSoftExpiry(t *testing.T) {
+	n := udptest.NewNetwork()
+	a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
+	c, _ := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+	c.Out.Limits = esp.Limits{SoftPackets: 3, HardPackets: 5}
+	if err := a.e.AddChild(c); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		a.inner.Send(packet("10.1.0.1", "10.2.0.1", 10))
+	}
+	eventually(t, "the soft expiry", func() bool { soft, _ := a.ev.get(); return len(soft) == 1 })
+	eventually(t, "all packets", func() bool { s := status(t, a.e, "t"); return s.PacketsOut+s.Drops.Seal == 6 })
+	if soft, _ := a.ev.get(); soft[0] != "t/a0000001" {
+		t.Fatalf("soft expiries %q", soft)
+	}
+	if s := status(t, a.e, "t"); s.PacketsOut != 5 || s.Drops.Seal != 1 || s.Children[0].Out.Drops.Expired != 1 {
+		t.Fatalf("past the hard limit: %+v", s)
+	}
+}
+
+// TestNATKeepalivePaths checks that the paths of children of tunnels that
+// ask for NAT-keepalives reach the outer side (RFC 3948 §4).
+func TestNATKeepalivePaths(t *testing.T) {
+	n := udptest.NewNetwork()
+	a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t", NATKeepalive: true}, {Name: "u"}}})
+	c1, _ := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+	c2, _ := childPair(gcm256, "t", 0xa0000002, 0xb0000002) // same path: once
+	c3, _ := childPair(gcm256, "u", 0xa0000003, 0xb0000003)
+	c3.Remote = netip.MustParseAddrPort("192.0.2.3:4500")
+	for _, c := range []ipsec.Child{c1, c2, c3} {
+		if err := a.e.AddChild(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []udp.Path{{Local: addrA, Remote: addrB}}
+	if got := a.outer.Keepalives(); !slices.Equal(got, want) {
+		t.Fatalf("keepalives %v, want %v", got, want)
+	}
+	a.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t"}, {Name: "u", NATKeepalive: true}}})
+	want = []udp.Path{{Local: addrA, Remote: c3.Remote}}
+	if got := a.outer.Keepalives(); !slices.Equal(got, want) {
+		t.Fatalf("after reconfig: keepalives %v, want %v", got, want)
+	}
+	a.e.Close()
+	if got := a.outer.Keepalives(); len(got) != 0 {
+		t.Fatalf("after close: keepalives %v", got)
+	}
+}
+
+func TestReconfig(t *testing.T) {
+	a, _ := pair(t, gcm256)
+	cfg := Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16", "2001:db8:2::/48")}}}
+	if err := a.e.Reconfig(cfg); !errors.Is(err, ErrNoChanges) {
+		t.Fatalf("same config: %v, want ErrNoChanges", err)
+	}
+	bad := []Config{
+		{Tunnels: []Tunnel{{Name: ""}}},
+		{Tunnels: []Tunnel{{Name: "x"}, {Name: "x"}}},
+		{Tunnels: []Tunnel{{Name: "x", Routes: prefixes("10.0.0.0/8")}, {Name: "y", Routes: prefixes("10.0.0.0/8")}}},
+		{Tunnels: []Tunnel{{Name: "x", Routes: []netip.Prefix{{}}}}},
+	}
+	for _, c := range bad {
+		if err := a.e.Reconfig(c); err == nil || errors.Is(err, ErrNoChanges) {
+			t.Errorf("Reconfig(%+v) = %v, want an error", c, err)
+		}
+	}
+	// Changing the mode keeps children and counters.
+	a.inner.Send(packet("10.1.0.1", "10.2.0.1", 10))
+	eventually(t, "the packet", func() bool { return status(t, a.e, "t").PacketsOut == 1 })
+	cfg.Tunnels[0].PolicyBased = true
+	if err := a.e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if s := status(t, a.e, "t"); !s.PolicyBased || s.PacketsOut != 1 || len(s.Children) != 1 {
+		t.Fatalf("after mode change: %+v", s)
+	}
+	// Removing the tunnel removes its children and frees their SPIs.
+	if err := a.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "other"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := a.e.spis.Lookup(0xa0000001); ok {
+		t.Fatal("the SPI of a removed tunnel's child is still in the table")
+	}
+	if s := a.e.Status(); len(s.Tunnels) != 1 || s.Tunnels[0].Name != "other" {
+		t.Fatalf("tunnels %+v", s.Tunnels)
+	}
+}
+
+func TestAddChildErrors(t *testing.T) {
+	a, _ := pair(t, gcm256)
+	good, _ := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
+	tests := []struct {
+		name   string
+		change func(*ipsec.Child)
+	}{
+		{"unknown tunnel", func(c *ipsec.Child) { c.Tunnel = "nope" }},
+		{"protocol 50", func(c *ipsec.Child) { c.Encap = false }},
+		{"no local selector", func(c *ipsec.Child) { c.LocalTS = nil }},
+		{"invalid selector", func(c *ipsec.Child) { c.RemoteTS = []netip.Prefix{{}} }},
+		{"no remote port", func(c *ipsec.Child) { c.Remote = netip.AddrPortFrom(c.Remote.Addr(), 0) }},
+		{"spi in use", func(c *ipsec.Child) { c.In.SPI = 0xa0000001 }},
+		{"bad inbound keys", func(c *ipsec.Child) { c.In.Keys = esp.NewKeys(make([]byte, 5), nil) }},
+		{"bad outbound keys", func(c *ipsec.Child) { c.Out.Keys = esp.NewKeys(make([]byte, 5), nil) }},
+	}
+	for _, tt := range tests {
+		c := good
+		tt.change(&c)
+		if err := a.e.AddChild(c); err == nil {
+			t.Errorf("%s: AddChild succeeded", tt.name)
+		}
+	}
+	if err := a.e.AddChild(good); err != nil {
+		t.Fatalf("the good child: %v", err)
+	}
+}
+
+// TestCloseStopsEverything checks that Close stops every goroutine, closes
+// the inner side and refuses what comes after.
+func TestCloseStopsEverything(t *testing.T) {
+	before := runtime.NumGoroutine()
+	n := udptest.NewNetwork()
+	inner := tuntest.NewRecorder(64)
+	e, err := New(Options{Inner: inner, Outer: n.Outer(), Workers: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t"}}})
+	c, _ := childPair(gcm256, "t", 1, 2)
+	e.AddChild(c)
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := inner.Read(make([][]byte, 1), make([]int, 1), 0); err == nil {
+		t.Fatal("inner side still open")
+	}
+	if err := e.AddChild(c); err == nil {
+		t.Fatal("AddChild after Close succeeded")
+	}
+	if err := e.Reconfig(Config{}); err == nil {
+		t.Fatal("Reconfig after Close succeeded")
+	}
+	e.HandleESP(addrA, datagrams([]byte{0, 0, 0, 1, 0, 0, 0, 1}))
+	eventually(t, "goroutines to stop", func() bool { return runtime.NumGoroutine() <= before })
+	if _, err := New(Options{}); err == nil {
+		t.Fatal("New without sides succeeded")
+	}
+}

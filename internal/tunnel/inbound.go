@@ -1,0 +1,132 @@
+package tunnel
+
+import (
+	"encoding/binary"
+	"net/netip"
+
+	"github.com/vnetgw/vnetgw/internal/udp"
+	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
+)
+
+// inBatch is HandleESP's scratch: the packets to open and what goes to the
+// inner side.
+type inBatch struct {
+	msgs []udp.Message
+	jobs []openJob
+	bufs [][]byte
+	par  parallel
+}
+
+// openJob is one ESP packet, msgs[msg], for child c. Once opened, the
+// inner packet is msgs[msg].Buf[start:start+length], or drop says why not.
+type openJob struct {
+	c             *child
+	msg           int
+	start, length int
+	drop          dropReason
+}
+
+func newInBatch(n int) *inBatch {
+	return &inBatch{jobs: make([]openJob, 0, n), bufs: make([][]byte, 0, n)}
+}
+
+// do opens jobs[lo:hi] and checks what they carry; it runs on several
+// goroutines at once.
+func (b *inBatch) do(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		j := &b.jobs[i]
+		m := &b.msgs[j.msg]
+		inner, next, err := j.c.in.Open(m.Buf[:m.N])
+		if err != nil {
+			j.drop = dropOpen
+			continue
+		}
+		// RFC 4303 §2.6: a dummy packet MUST be discarded.
+		if next == espwire.NextHeaderNone {
+			j.drop = dropDummy
+			continue
+		}
+		h, ok := parseIP(inner)
+		if !ok || h.next != next {
+			j.drop = dropMalformed
+			continue
+		}
+		// RFC 4301 §5.2: a packet that does not match the SA's selectors
+		// MUST be discarded.
+		if !contains(j.c.remoteTS, h.src) || !contains(j.c.localTS, h.dst) {
+			j.drop = dropSelector
+			continue
+		}
+		// Open decrypts in place: the inner packet follows the ESP header
+		// and IV. Its IP length leaves out TFC padding (RFC 4303 §2.7).
+		j.start, j.length = j.c.in.HeaderLen(), h.length
+	}
+}
+
+// HandleESP opens a batch of ESP packets that arrived at local and writes
+// what they carry to the inner side. It implements udp.ESPHandler: it
+// decrypts in the buffers of msgs, and the inner side may coalesce packets
+// into their spare capacity.
+func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
+	e.inMu.Lock()
+	defer e.inMu.Unlock()
+	if e.inClosed {
+		return
+	}
+	b := e.in
+	b.msgs = msgs
+	jobs := b.jobs[:0]
+	for i := range msgs {
+		m := &msgs[i]
+		if m.N < espwire.HeaderLen {
+			e.drops.short.Add(1)
+			continue
+		}
+		c, ok := e.spis.Lookup(binary.BigEndian.Uint32(m.Buf[:4]))
+		if !ok {
+			e.drops.unknownSPI.Add(1)
+			continue
+		}
+		jobs = append(jobs, openJob{c: c, msg: i})
+	}
+	b.jobs = jobs
+	e.pool.run(&b.par, b, len(jobs))
+
+	now := e.now().UnixNano()
+	bufs := b.bufs[:0]
+	var run counter
+	var last *child
+	for i := range jobs {
+		j := &jobs[i]
+		t := j.c.tunnel
+		if j.drop != dropNone {
+			t.drop(j.drop)
+			if j.drop == dropSelector {
+				j.c.selectorDrops.Add(1)
+			}
+			continue
+		}
+		if run.t != t {
+			run.flushIn(now)
+			run = counter{t: t}
+		}
+		run.packets++
+		run.bytes += uint64(j.length)
+		if j.c != last {
+			j.c.lastIn.Store(now)
+			last = j.c
+		}
+		bufs = append(bufs, msgs[j.msg].Buf[j.start-innerOffset:j.start+j.length])
+	}
+	run.flushIn(now)
+	if len(bufs) > 0 {
+		if _, err := e.inner.Write(bufs, innerOffset); err != nil {
+			e.drops.innerWrites.Add(1)
+			e.log.Debug("inner write failed", "err", err)
+		}
+	}
+	clear(jobs)
+	clear(bufs)
+	b.bufs = bufs
+	b.msgs = nil
+}

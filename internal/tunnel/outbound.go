@@ -1,0 +1,199 @@
+package tunnel
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/udp"
+)
+
+const (
+	// minOutBatch is the fewest buffers the outbound loop reads into: a
+	// TUN device splits one GSO batch into up to this many packets.
+	minOutBatch = 128
+	// maxInner is the longest inner packet a buffer holds.
+	maxInner = 1<<16 - 1
+)
+
+// outBatch is the outbound loop's batch: the buffers it reads into, the
+// packets to seal, and the datagrams to send.
+type outBatch struct {
+	bufs  [][]byte
+	sizes []int
+	jobs  []sealJob
+	msgs  []udp.Message
+	par   parallel
+}
+
+// sealJob is one packet to seal: its buffer (the packet at
+// buf[esp.Headroom:]), its SA and sequence number, and after sealing the
+// ESP packet or nil.
+type sealJob struct {
+	buf  []byte
+	n    int
+	next uint8
+	c    *child
+	q    esp.Seq
+	pkt  []byte
+}
+
+func newOutBatch(n int) *outBatch {
+	return &outBatch{
+		bufs:  udp.Buffers(n, esp.Headroom+maxInner+esp.Tailroom),
+		sizes: make([]int, n),
+		jobs:  make([]sealJob, 0, n),
+		msgs:  make([]udp.Message, 0, n),
+	}
+}
+
+// do seals jobs[lo:hi]; it runs on several goroutines at once.
+func (b *outBatch) do(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		j := &b.jobs[i]
+		// A refusal is counted by the SA and, when sending, by the tunnel.
+		j.pkt, _ = j.c.out.SealSeq(j.q, j.buf, j.n, j.next)
+	}
+}
+
+// outboundLoop reads the inner side until the engine closes.
+func (e *Engine) outboundLoop() {
+	defer e.wg.Done()
+	b := e.out
+	for {
+		n, err := e.inner.Read(b.bufs, b.sizes, esp.Headroom)
+		if n > 0 {
+			e.outbound(b, n)
+		}
+		if err == nil {
+			continue
+		}
+		if e.closed.Load() {
+			return
+		}
+		if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+			e.log.Error("inner side closed under the engine", "err", err)
+			return
+		}
+		e.drops.innerReads.Add(1)
+		e.log.Debug("inner read failed", "err", err)
+	}
+}
+
+// outbound routes, seals and sends the n packets read into b: sequence
+// numbers in order, sealing in parallel, sending in order.
+func (e *Engine) outbound(b *outBatch, n int) {
+	rt := e.routes.Load()
+	jobs := b.jobs[:0]
+	for i := range n {
+		h, ok := parseIP(b.bufs[i][esp.Headroom : esp.Headroom+b.sizes[i]])
+		if !ok {
+			e.drops.notIP.Add(1)
+			continue
+		}
+		t := rt.lookup(h.dst)
+		if t == nil {
+			e.drops.noRoute.Add(1)
+			continue
+		}
+		c := t.outboundChild(h.src, h.dst)
+		if c == nil {
+			t.drop(dropNoSA)
+			if t.policy.Load() {
+				e.acquire(t, h)
+			}
+			continue
+		}
+		q, err := c.out.NextSeq()
+		if err != nil {
+			t.drop(dropSeal)
+			continue
+		}
+		jobs = append(jobs, sealJob{buf: b.bufs[i], n: h.length, next: h.next, c: c, q: q})
+	}
+	b.jobs = jobs
+	e.pool.run(&b.par, b, len(jobs))
+
+	msgs := b.msgs[:0]
+	var local netip.AddrPort
+	var run counter // counts a run of packets of one tunnel with one atomic add
+	for i := range jobs {
+		j := &jobs[i]
+		t := j.c.tunnel
+		if j.pkt == nil {
+			t.drop(dropSeal)
+			continue
+		}
+		if run.t != t {
+			run.flushOut()
+			run = counter{t: t}
+		}
+		run.packets++
+		run.bytes += uint64(j.n)
+		if len(msgs) > 0 && j.c.local != local {
+			e.send(local, msgs)
+			msgs = msgs[:0]
+		}
+		local = j.c.local
+		msgs = append(msgs, udp.Message{Buf: j.pkt, Addr: j.c.remote})
+	}
+	run.flushOut()
+	if len(msgs) > 0 {
+		e.send(local, msgs)
+	}
+	// Let go of removed children and buffers until the next batch.
+	clear(jobs)
+	clear(msgs)
+}
+
+func (e *Engine) send(local netip.AddrPort, msgs []udp.Message) {
+	if err := e.outer.WriteBatch(local, msgs); err != nil {
+		e.drops.sendErrors.Add(1)
+		e.log.Debug("esp send failed", "local", local, "err", err)
+	}
+}
+
+// outboundChild picks the SA for a packet from src to dst: the newest
+// child of a route-based tunnel, or the newest whose selectors hold src
+// and dst in a policy-based one.
+func (t *tunnel) outboundChild(src, dst netip.Addr) *child {
+	children := *t.children.Load()
+	if !t.policy.Load() {
+		if len(children) == 0 {
+			return nil
+		}
+		return children[len(children)-1]
+	}
+	for i := len(children) - 1; i >= 0; i-- {
+		c := children[i]
+		if contains(c.localTS, src) && contains(c.remoteTS, dst) {
+			return c
+		}
+	}
+	return nil
+}
+
+// counter sums the packets and bytes of consecutive packets of one tunnel,
+// so that a batch costs each counter one atomic add per run rather than per
+// packet.
+type counter struct {
+	t              *tunnel
+	packets, bytes uint64
+}
+
+func (c *counter) flushOut() {
+	if c.t != nil {
+		c.t.packetsOut.Add(c.packets)
+		c.t.bytesOut.Add(c.bytes)
+	}
+}
+
+func (c *counter) flushIn(now int64) {
+	if c.t != nil {
+		c.t.packetsIn.Add(c.packets)
+		c.t.bytesIn.Add(c.bytes)
+		c.t.lastIn.Store(now)
+	}
+}

@@ -1,0 +1,140 @@
+package tunnel
+
+import (
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+)
+
+// Status is a snapshot of an engine's counters. Each counter is read
+// atomically, not all at one instant.
+type Status struct {
+	// Tunnels are sorted by name.
+	Tunnels []TunnelStatus
+	Drops   Drops
+}
+
+// Drops counts what the engine dropped before it knew the tunnel, and
+// batches that failed.
+type Drops struct {
+	// NotIP counts outbound packets that are not IPv4 or IPv6.
+	NotIP uint64
+	// NoRoute counts outbound packets that no tunnel routes.
+	NoRoute uint64
+	// Short counts inbound ESP packets shorter than the ESP header.
+	Short uint64
+	// UnknownSPI counts inbound ESP packets for no SA of the engine.
+	UnknownSPI uint64
+	// SendErrors, InnerReadErrors and InnerWriteErrors count failed
+	// batches (not packets) on the outer and inner sides.
+	SendErrors, InnerReadErrors, InnerWriteErrors uint64
+}
+
+// TunnelStatus is one tunnel's counters. Bytes count inner packets.
+type TunnelStatus struct {
+	Name        string
+	PolicyBased bool
+	// PacketsIn and BytesIn count what came in and went to the inner
+	// side; PacketsOut and BytesOut what was sealed and sent.
+	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
+	// LastInbound is when the last inbound packet passed; zero if none.
+	LastInbound time.Time
+	Drops       TunnelDrops
+	// Children are oldest first: the last is the one a route-based
+	// tunnel sends with.
+	Children []ChildStatus
+}
+
+// TunnelDrops counts a tunnel's dropped packets by reason.
+type TunnelDrops struct {
+	// NoSA counts outbound packets without a child: none at all, or for a
+	// policy-based tunnel none whose selectors hold them.
+	NoSA uint64
+	// Seal and Open count packets the SA refused; its esp.Stats say why.
+	Seal, Open uint64
+	// Dummy counts dummy packets (RFC 4303 §2.6).
+	Dummy uint64
+	// Malformed counts inbound packets that opened but hold no IP packet
+	// of the version the Next Header says.
+	Malformed uint64
+	// Selector counts inbound packets outside their SA's traffic
+	// selectors (RFC 4301 §5.2).
+	Selector uint64
+}
+
+// ChildStatus is one child SA pair's counters.
+type ChildStatus struct {
+	InSPI, OutSPI uint32
+	Local, Remote netip.AddrPort
+	// LastInbound is when the last inbound packet passed; zero if none.
+	LastInbound time.Time
+	// SelectorDrops counts packets that opened but were outside the
+	// selectors.
+	SelectorDrops uint64
+	In, Out       esp.Stats
+}
+
+// Status returns a snapshot of the engine's counters.
+func (e *Engine) Status() Status {
+	e.mu.Lock()
+	tunnels := make([]*tunnel, 0, len(e.tunnels))
+	for _, t := range e.tunnels {
+		tunnels = append(tunnels, t)
+	}
+	e.mu.Unlock()
+	slices.SortFunc(tunnels, func(a, b *tunnel) int { return strings.Compare(a.name, b.name) })
+
+	s := Status{Drops: Drops{
+		NotIP:            e.drops.notIP.Load(),
+		NoRoute:          e.drops.noRoute.Load(),
+		Short:            e.drops.short.Load(),
+		UnknownSPI:       e.drops.unknownSPI.Load(),
+		SendErrors:       e.drops.sendErrors.Load(),
+		InnerReadErrors:  e.drops.innerReads.Load(),
+		InnerWriteErrors: e.drops.innerWrites.Load(),
+	}}
+	for _, t := range tunnels {
+		d := func(r dropReason) uint64 { return t.drops[r].Load() }
+		ts := TunnelStatus{
+			Name:        t.name,
+			PolicyBased: t.policy.Load(),
+			PacketsIn:   t.packetsIn.Load(),
+			BytesIn:     t.bytesIn.Load(),
+			PacketsOut:  t.packetsOut.Load(),
+			BytesOut:    t.bytesOut.Load(),
+			LastInbound: unixTime(t.lastIn.Load()),
+			Drops: TunnelDrops{
+				NoSA:      d(dropNoSA),
+				Seal:      d(dropSeal),
+				Open:      d(dropOpen),
+				Dummy:     d(dropDummy),
+				Malformed: d(dropMalformed),
+				Selector:  d(dropSelector),
+			},
+		}
+		for _, c := range *t.children.Load() {
+			ts.Children = append(ts.Children, ChildStatus{
+				InSPI:         c.in.SPI(),
+				OutSPI:        c.out.SPI(),
+				Local:         c.local,
+				Remote:        c.remote,
+				LastInbound:   unixTime(c.lastIn.Load()),
+				SelectorDrops: c.selectorDrops.Load(),
+				In:            c.in.Stats(),
+				Out:           c.out.Stats(),
+			})
+		}
+		s.Tunnels = append(s.Tunnels, ts)
+	}
+	return s
+}
+
+func unixTime(ns int64) time.Time {
+	if ns == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, ns)
+}

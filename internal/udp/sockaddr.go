@@ -1,0 +1,81 @@
+package udp
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// parseSockaddr reads the address recvmmsg wrote into sa, an IPv4 or IPv6
+// socket address.
+func parseSockaddr(sa *unix.RawSockaddrInet6) netip.AddrPort {
+	switch sa.Family {
+	case unix.AF_INET:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), port(&sa4.Port))
+	case unix.AF_INET6:
+		a := netip.AddrFrom16(sa.Addr).Unmap()
+		return netip.AddrPortFrom(a, port(&sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// port reads a port in network byte order.
+func port(p *uint16) uint16 {
+	return binary.BigEndian.Uint16((*[2]byte)(unsafe.Pointer(p))[:])
+}
+
+// putSockaddr writes ap into sa as the socket's family wants it and returns
+// its length; ok is false if the socket cannot send to ap.
+func putSockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort, v6 bool) (n uint32, ok bool) {
+	a := ap.Addr()
+	if !ap.IsValid() || ap.Port() == 0 {
+		return 0, false
+	}
+	if !v6 {
+		if !a.Unmap().Is4() {
+			return 0, false
+		}
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		*sa4 = unix.RawSockaddrInet4{Family: unix.AF_INET, Addr: a.Unmap().As4()}
+		binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa4.Port))[:], ap.Port())
+		return unix.SizeofSockaddrInet4, true
+	}
+	if a.Is4() {
+		// A socket bound to an IPv6 address cannot send to IPv4.
+		return 0, false
+	}
+	*sa = unix.RawSockaddrInet6{Family: unix.AF_INET6, Addr: a.As16()}
+	binary.BigEndian.PutUint16((*[2]byte)(unsafe.Pointer(&sa.Port))[:], ap.Port())
+	return unix.SizeofSockaddrInet6, true
+}
+
+// groSize returns the segment size in a UDP_GRO control message in ctrl,
+// or 0 if there is none. The kernel writes it as an int.
+func groSize(ctrl []byte) int {
+	for len(ctrl) >= unix.SizeofCmsghdr {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[0]))
+		l := int(h.Len)
+		if l < unix.SizeofCmsghdr || l > len(ctrl) {
+			return 0
+		}
+		if h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
+			return int(*(*int32)(unsafe.Pointer(&ctrl[unix.CmsgLen(0)])))
+		}
+		ctrl = ctrl[min(unix.CmsgSpace(l-unix.SizeofCmsghdr), len(ctrl)):]
+	}
+	return 0
+}
+
+// putSegment writes a UDP_SEGMENT control message with the segment size
+// seg into c, which is at least CmsgSpace(2) long.
+func putSegment(c []byte, seg uint16) {
+	clear(c)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	*(*uint16)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = seg
+}

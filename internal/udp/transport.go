@@ -1,0 +1,382 @@
+package udp
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
+)
+
+// Defaults of Config.
+const (
+	// DefaultKeepaliveInterval is how often a NAT-keepalive goes out on each
+	// path that asks for one (RFC 3948 §4 suggests 20 seconds).
+	DefaultKeepaliveInterval = 20 * time.Second
+	// DefaultBatchSize is how many datagrams one read of a NAT-T endpoint
+	// hands over.
+	DefaultBatchSize = 128
+	// ikeBatchSize is the batch of an IKE-only endpoint, which sees little
+	// traffic.
+	ikeBatchSize = 8
+)
+
+// IKEHandler gets each IKE message that arrives at local from remote,
+// without its non-ESP marker, and each NAT-keepalive, as the single byte
+// 0xFF (espwire.Keepalive; no IKE message is that short, RFC 7296 §3.1).
+// msg is valid only during the call: the handler copies what it keeps. It
+// runs on the endpoint's read loop and must not block.
+type IKEHandler func(local, remote netip.AddrPort, msg []byte)
+
+// ESPHandler gets the ESP packets that arrive at a NAT-T endpoint, a batch
+// at a time, on the endpoint's read loop. It may change msgs and the bytes
+// of their buffers (to decrypt in place): both are the endpoint's and are
+// reused once HandleESP returns. Each Buf is MaxDatagram long; the packet
+// is Buf[:N].
+type ESPHandler interface {
+	HandleESP(local netip.AddrPort, msgs []Message)
+}
+
+// Path is a pair of outer endpoints.
+type Path struct {
+	Local, Remote netip.AddrPort
+}
+
+// Config configures a Transport.
+type Config struct {
+	// IKE gets IKE messages and NAT-keepalives. Nil drops them.
+	IKE IKEHandler
+	// Logger gets errors of the read loops; nil discards them.
+	Logger *slog.Logger
+	// KeepaliveInterval is the NAT-keepalive period; 0 means
+	// DefaultKeepaliveInterval.
+	KeepaliveInterval time.Duration
+	// BatchSize is the number of datagrams one read of a NAT-T endpoint
+	// hands over; 0 means DefaultBatchSize. Each takes MaxDatagram bytes.
+	BatchSize int
+}
+
+// Transport is vnetgw's set of UDP endpoints: each bound to one local
+// address and port, read by a goroutine of its own that hands what arrives
+// to the IKE daemon or the tunnel engine. Its methods are safe for
+// concurrent use.
+type Transport struct {
+	ike      IKEHandler
+	log      *slog.Logger
+	interval time.Duration
+	batch    int
+
+	// mu guards closed and serializes writers of eps. Senders read eps
+	// without it.
+	mu     sync.Mutex
+	closed bool
+	eps    atomic.Pointer[map[netip.AddrPort]*endpoint]
+
+	// kaMu guards keepalives.
+	kaMu       sync.Mutex
+	keepalives []Path
+
+	ikeIn, keepalivesIn, espIn        atomic.Uint64
+	malformed, noHandler, readErrors  atomic.Uint64
+	keepalivesOut, keepaliveSendFails atomic.Uint64
+
+	wg   sync.WaitGroup // the read loops and the keepalive loop
+	done chan struct{}
+}
+
+// endpoint is one bound socket and what its read loop delivers to.
+type endpoint struct {
+	conn *Conn
+	natt bool
+	esp  ESPHandler
+}
+
+// New starts a Transport with no endpoints.
+func New(cfg Config) *Transport {
+	t := &Transport{
+		ike:      cfg.IKE,
+		log:      cfg.Logger,
+		interval: cfg.KeepaliveInterval,
+		batch:    cfg.BatchSize,
+		done:     make(chan struct{}),
+	}
+	if t.log == nil {
+		t.log = slog.New(slog.DiscardHandler)
+	}
+	if t.interval <= 0 {
+		t.interval = DefaultKeepaliveInterval
+	}
+	if t.batch <= 0 {
+		t.batch = DefaultBatchSize
+	}
+	t.eps.Store(&map[netip.AddrPort]*endpoint{})
+	t.wg.Add(1)
+	go t.keepaliveLoop()
+	return t
+}
+
+// ListenIKE binds an IKE endpoint (port 500): everything that arrives is
+// IKE.
+func (t *Transport) ListenIKE(local netip.AddrPort) (netip.AddrPort, error) {
+	return t.listen(local, false, nil)
+}
+
+// ListenNATT binds a NAT-T endpoint (port 4500): what arrives is
+// demultiplexed as RFC 3948 §2 says, and ESP goes to esp. A nil esp drops
+// ESP (counted as NoHandler). It returns the bound address, whose port
+// differs from local's if that was 0.
+func (t *Transport) ListenNATT(local netip.AddrPort, esp ESPHandler) (netip.AddrPort, error) {
+	return t.listen(local, true, esp)
+}
+
+func (t *Transport) listen(local netip.AddrPort, natt bool, esp ESPHandler) (netip.AddrPort, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		return netip.AddrPort{}, fmt.Errorf("udp: listen on %v: %w", local, net.ErrClosed)
+	}
+	c, err := Listen(local)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	ep := &endpoint{conn: c, natt: natt, esp: esp}
+	eps := maps.Clone(*t.eps.Load())
+	eps[c.LocalAddr()] = ep
+	t.eps.Store(&eps)
+	batch := ikeBatchSize
+	if natt {
+		batch = t.batch
+	}
+	t.wg.Add(1)
+	go t.readLoop(ep, batch)
+	return c.LocalAddr(), nil
+}
+
+// Unlisten closes the endpoint bound to local.
+func (t *Transport) Unlisten(local netip.AddrPort) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	ep, ok := (*t.eps.Load())[local]
+	if !ok {
+		return fmt.Errorf("udp: unlisten %v: no such endpoint", local)
+	}
+	eps := maps.Clone(*t.eps.Load())
+	delete(eps, local)
+	t.eps.Store(&eps)
+	return ep.conn.Close()
+}
+
+// Offloads reports the GSO and GRO state of the endpoint bound to local.
+func (t *Transport) Offloads(local netip.AddrPort) (gso, gro, ok bool) {
+	ep, ok := (*t.eps.Load())[local]
+	if !ok {
+		return false, false, false
+	}
+	gso, gro = ep.conn.Offloads()
+	return gso, gro, true
+}
+
+// SendIKE sends an IKE message from local to remote, after a non-ESP marker
+// when either end is a NAT-T port (RFC 3948 §2.2, RFC 7296 §2.23).
+func (t *Transport) SendIKE(local, remote netip.AddrPort, msg []byte) error {
+	ep, ok := (*t.eps.Load())[local]
+	if !ok {
+		return fmt.Errorf("udp: send ike from %v: no such endpoint", local)
+	}
+	b := msg
+	if ep.natt || remote.Port() == espwire.Port {
+		b = append(espwire.AppendNonESPMarker(make([]byte, 0, espwire.NonESPMarkerLen+len(msg))), msg...)
+	}
+	if err := ep.conn.WriteBatch([]Message{{Buf: b, Addr: remote}}); err != nil {
+		return fmt.Errorf("udp: send ike: %w", err)
+	}
+	return nil
+}
+
+// WriteBatch sends datagrams (ESP packets) from the endpoint bound to
+// local. It allocates nothing.
+func (t *Transport) WriteBatch(local netip.AddrPort, msgs []Message) error {
+	ep, ok := (*t.eps.Load())[local]
+	if !ok {
+		return errNoEndpoint
+	}
+	return ep.conn.WriteBatch(msgs)
+}
+
+var errNoEndpoint = errors.New("udp: no endpoint bound to that address")
+
+// SetKeepalives replaces the paths that get a NAT-keepalive every
+// KeepaliveInterval: those whose local end is behind a NAT (RFC 3948 §4).
+func (t *Transport) SetKeepalives(paths []Path) {
+	t.kaMu.Lock()
+	defer t.kaMu.Unlock()
+	t.keepalives = append(t.keepalives[:0], paths...)
+}
+
+// Close closes every endpoint and waits for the read loops and the
+// keepalive loop to stop.
+func (t *Transport) Close() error {
+	t.mu.Lock()
+	if t.closed {
+		t.mu.Unlock()
+		return nil
+	}
+	t.closed = true
+	var errs []error
+	for _, ep := range *t.eps.Load() {
+		errs = append(errs, ep.conn.Close())
+	}
+	t.eps.Store(&map[netip.AddrPort]*endpoint{})
+	close(t.done)
+	t.mu.Unlock()
+	t.wg.Wait()
+	return errors.Join(errs...)
+}
+
+// Stats counts what the endpoints received and refused.
+type Stats struct {
+	// IKE, Keepalives and ESP count datagrams received by kind.
+	IKE, Keepalives, ESP uint64
+	// KeepalivesSent counts NAT-keepalives sent, KeepaliveSendFails those
+	// that could not be.
+	KeepalivesSent, KeepaliveSendFails uint64
+	Drops                              Drops
+}
+
+// Drops counts datagrams refused, by reason.
+type Drops struct {
+	// Malformed: on a NAT-T port, neither ESP, IKE nor a keepalive
+	// (RFC 3948 §2).
+	Malformed uint64
+	// NoHandler: ESP on an endpoint without an ESP handler.
+	NoHandler uint64
+	// Truncated: longer than the read buffer.
+	Truncated uint64
+	// ReadErrors: failed reads (not datagrams).
+	ReadErrors uint64
+}
+
+// Stats returns a snapshot of the counters. Truncated counts the endpoints
+// still open.
+func (t *Transport) Stats() Stats {
+	var trunc uint64
+	for _, ep := range *t.eps.Load() {
+		trunc += ep.conn.Truncated()
+	}
+	return Stats{
+		IKE:                t.ikeIn.Load(),
+		Keepalives:         t.keepalivesIn.Load(),
+		ESP:                t.espIn.Load(),
+		KeepalivesSent:     t.keepalivesOut.Load(),
+		KeepaliveSendFails: t.keepaliveSendFails.Load(),
+		Drops: Drops{
+			Malformed:  t.malformed.Load(),
+			NoHandler:  t.noHandler.Load(),
+			Truncated:  trunc,
+			ReadErrors: t.readErrors.Load(),
+		},
+	}
+}
+
+// readLoop reads ep until it is closed.
+func (t *Transport) readLoop(ep *endpoint, batch int) {
+	defer t.wg.Done()
+	msgs := make([]Message, batch)
+	for i, b := range Buffers(batch, MaxDatagram) {
+		msgs[i].Buf = b
+	}
+	esp := make([]Message, 0, batch)
+	local := ep.conn.LocalAddr()
+	for {
+		n, err := ep.conn.ReadBatch(msgs)
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.readErrors.Add(1)
+			t.log.Debug("udp read failed", "local", local, "err", err)
+			continue
+		}
+		esp = t.demux(ep, local, msgs[:n], esp[:0])
+		if len(esp) > 0 {
+			ep.esp.HandleESP(local, esp)
+		}
+	}
+}
+
+// demux hands IKE messages and keepalives to the IKE handler and returns
+// the ESP packets appended to esp.
+func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, esp []Message) []Message {
+	for _, m := range msgs {
+		b := m.Buf[:m.N]
+		if !ep.natt {
+			t.ikeIn.Add(1)
+			t.deliverIKE(local, m.Addr, b)
+			continue
+		}
+		kind, err := espwire.Classify(b)
+		if err != nil {
+			t.malformed.Add(1)
+			continue
+		}
+		switch kind {
+		case espwire.KindIKE:
+			t.ikeIn.Add(1)
+			t.deliverIKE(local, m.Addr, b[espwire.NonESPMarkerLen:])
+		case espwire.KindKeepalive:
+			// RFC 3948 §2.3: the receiver ignores keepalives; the IKE
+			// daemon may take them as a sign of life.
+			t.keepalivesIn.Add(1)
+			t.deliverIKE(local, m.Addr, b)
+		case espwire.KindESP:
+			if ep.esp == nil {
+				t.noHandler.Add(1)
+				continue
+			}
+			t.espIn.Add(1)
+			esp = append(esp, m)
+		}
+	}
+	return esp
+}
+
+func (t *Transport) deliverIKE(local, remote netip.AddrPort, msg []byte) {
+	if t.ike != nil {
+		t.ike(local, remote, msg)
+	}
+}
+
+// keepaliveLoop sends a NAT-keepalive on each path every interval
+// (RFC 3948 §2.3: one byte, 0xFF).
+func (t *Transport) keepaliveLoop() {
+	defer t.wg.Done()
+	tick := time.NewTicker(t.interval)
+	defer tick.Stop()
+	ka := []Message{{Buf: []byte{espwire.Keepalive}}}
+	var paths []Path
+	for {
+		select {
+		case <-t.done:
+			return
+		case <-tick.C:
+		}
+		t.kaMu.Lock()
+		paths = append(paths[:0], t.keepalives...)
+		t.kaMu.Unlock()
+		for _, p := range paths {
+			ka[0].Addr = p.Remote
+			if err := t.WriteBatch(p.Local, ka); err != nil {
+				t.keepaliveSendFails.Add(1)
+				t.log.Debug("nat keepalive failed", "local", p.Local, "peer", p.Remote, "err", err)
+				continue
+			}
+			t.keepalivesOut.Add(1)
+		}
+	}
+}
