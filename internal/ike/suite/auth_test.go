@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // TestPSKAuth checks AUTH = prf(prf(Shared Secret, "Key Pad for IKEv2"),
@@ -14,12 +16,12 @@ func TestPSKAuth(t *testing.T) {
 	skp := Key(bytes.Repeat([]byte{0x50}, 32))
 	id := append([]byte{2, 0, 0, 0}, "gw.example"...)
 	psk := []byte("pre-shared key")
-	for _, prf := range []PRFID{PRFHMACSHA1, PRFHMACSHA2_256, PRFHMACSHA2_384, PRFHMACSHA2_512} {
+	for _, prf := range []ikev2.PRFID{ikev2.PRFHMACSHA1, ikev2.PRFHMACSHA256, ikev2.PRFHMACSHA384, ikev2.PRFHMACSHA512} {
 		signed, err := SignedOctets(prf, msg, nonce, skp, id)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := hmac.New(prf.hash(), skp)
+		m := hmac.New(prfHash(prf), skp)
 		m.Write(id)
 		want := append(append(bytes.Clone(msg), nonce...), m.Sum(nil)...)
 		if !bytes.Equal(signed, want) {
@@ -29,9 +31,9 @@ func TestPSKAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m = hmac.New(prf.hash(), psk)
+		m = hmac.New(prfHash(prf), psk)
 		m.Write([]byte("Key Pad for IKEv2"))
-		m = hmac.New(prf.hash(), m.Sum(nil))
+		m = hmac.New(prfHash(prf), m.Sum(nil))
 		m.Write(signed)
 		if want := m.Sum(nil); !bytes.Equal(auth, want) {
 			t.Errorf("%v: AUTH = %x, want %x", prf, auth, want)
@@ -54,10 +56,10 @@ func TestPSKAuth(t *testing.T) {
 			}
 		}
 	}
-	if _, err := SignedOctets(PRFID(9), msg, nonce, skp, id); err == nil {
+	if _, err := SignedOctets(ikev2.PRFID(9), msg, nonce, skp, id); err == nil {
 		t.Error("SignedOctets with an unsupported PRF succeeded")
 	}
-	if VerifyPSKAuth(PRFID(9), psk, msg, nil) {
+	if VerifyPSKAuth(ikev2.PRFID(9), psk, msg, nil) {
 		t.Error("VerifyPSKAuth with an unsupported PRF succeeded")
 	}
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"fmt"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // BenchmarkDH measures one side of a key exchange per group: generating the
@@ -11,14 +13,14 @@ import (
 // (with validation). ops/s is exchanges per second on one core.
 func BenchmarkDH(b *testing.B) {
 	for _, g := range allGroups() {
-		peer, err := g.GenerateKey()
+		peer, err := GenerateKey(g)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Run(g.String(), func(b *testing.B) {
 			b.ReportAllocs()
 			for b.Loop() {
-				k, err := g.GenerateKey()
+				k, err := GenerateKey(g)
 				if err != nil {
 					b.Fatal(err)
 				}
@@ -36,15 +38,15 @@ func BenchmarkDH(b *testing.B) {
 func BenchmarkIKEKeys(b *testing.B) {
 	ni, nr := bytes.Repeat([]byte{1}, NonceLen), bytes.Repeat([]byte{2}, NonceLen)
 	for _, proposal := range []string{"aes256gcm16-prfsha256-ecp256", "aes256-sha256-modp2048", "aes256gcm16-prfsha512-ecp384"} {
-		p, err := ParseProposal(ProtocolIKE, proposal)
+		p, err := ParseProposal(ikev2.ProtocolIKE, proposal)
 		if err != nil {
 			b.Fatal(err)
 		}
 		s, _ := p.Select(p.Transforms)
-		gir := Key(bytes.Repeat([]byte{3}, s.DH.PublicKeyLen()))
+		gir := Key(bytes.Repeat([]byte{3}, s.DH.KeyExchangeLen()))
 		b.Run(proposal, func(b *testing.B) {
 			b.ReportAllocs()
-			b.SetBytes(int64(3*s.PRF.size() + 2*s.Integ.keyLen() + 2*s.encrKeyLen()))
+			b.SetBytes(int64(3*prfSize(s.PRF) + 2*integKeyLen(s.Integ) + 2*s.encrKeyLen()))
 			for b.Loop() {
 				seed, err := SKEYSEED(s.PRF, ni, nr, gir)
 				if err != nil {
@@ -56,13 +58,13 @@ func BenchmarkIKEKeys(b *testing.B) {
 			}
 		})
 	}
-	child := Suite{Protocol: ProtocolESP, Encr: EncrAESCBC, KeyLen: 256, Integ: IntegHMACSHA2_256_128}
+	child := Suite{Protocol: ikev2.ProtocolESP, Encr: ikev2.EncrAESCBC, KeyLen: 256, Integ: ikev2.IntegHMACSHA256_128}
 	skd := Key(bytes.Repeat([]byte{4}, 32))
 	b.Run("child aes256-sha256 prfsha256", func(b *testing.B) {
 		b.ReportAllocs()
-		b.SetBytes(int64(2*child.Integ.keyLen() + 2*child.encrKeyLen()))
+		b.SetBytes(int64(2*integKeyLen(child.Integ) + 2*child.encrKeyLen()))
 		for b.Loop() {
-			if _, err := child.ChildKeys(PRFHMACSHA2_256, skd, nil, ni, nr); err != nil {
+			if _, err := child.ChildKeys(ikev2.PRFHMACSHA256, skd, nil, ni, nr); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -73,12 +75,12 @@ func BenchmarkIKEKeys(b *testing.B) {
 // (AES-GCM-256 with HMAC-SHA-256: 3*32 + 2*36).
 func BenchmarkPlus(b *testing.B) {
 	key, seed := bytes.Repeat([]byte{9}, 32), bytes.Repeat([]byte{8}, 2*NonceLen+16)
-	for _, prf := range []PRFID{PRFHMACSHA1, PRFHMACSHA2_256, PRFHMACSHA2_512} {
+	for _, prf := range []ikev2.PRFID{ikev2.PRFHMACSHA1, ikev2.PRFHMACSHA256, ikev2.PRFHMACSHA512} {
 		b.Run(prf.String(), func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(168)
 			for b.Loop() {
-				if _, err := prf.Plus(key, seed, 168); err != nil {
+				if _, err := PRFPlus(prf, key, seed, 168); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -90,10 +92,10 @@ func BenchmarkPlus(b *testing.B) {
 // per cipher.
 func BenchmarkSK(b *testing.B) {
 	suites := []Suite{
-		{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 256, PRF: PRFHMACSHA2_256, DH: ECP256},
-		{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 128, PRF: PRFHMACSHA2_256, DH: ECP256},
-		{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: 256, PRF: PRFHMACSHA2_256, Integ: IntegHMACSHA2_256_128, DH: MODP2048},
-		{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: 128, PRF: PRFHMACSHA1, Integ: IntegHMACSHA1_96, DH: MODP2048},
+		{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 256, PRF: ikev2.PRFHMACSHA256, DH: ikev2.DHECP256},
+		{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 128, PRF: ikev2.PRFHMACSHA256, DH: ikev2.DHECP256},
+		{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: 256, PRF: ikev2.PRFHMACSHA256, Integ: ikev2.IntegHMACSHA256_128, DH: ikev2.DHMODP2048},
+		{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: 128, PRF: ikev2.PRFHMACSHA1, Integ: ikev2.IntegHMACSHA1_96, DH: ikev2.DHMODP2048},
 	}
 	const n = 500
 	aad := make([]byte, 32)

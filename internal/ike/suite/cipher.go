@@ -14,6 +14,8 @@ import (
 	"hash"
 	"slices"
 	"sync/atomic"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // Cipher protects the body of an Encrypted (SK) or Encrypted Fragment (SKF)
@@ -49,14 +51,14 @@ const (
 // SK_ei and SK_ai (messages from the initiator) or SK_er and SK_ar (from the
 // responder). With AES-GCM integKey is empty and encrKey ends with the salt.
 func NewCipher(s Suite, encrKey, integKey Key) (Cipher, error) {
-	if err := s.check(ProtocolIKE); err != nil {
+	if err := s.check(ikev2.ProtocolIKE); err != nil {
 		return nil, err
 	}
-	if len(encrKey) != s.encrKeyLen() || len(integKey) != s.Integ.keyLen() {
+	if len(encrKey) != s.encrKeyLen() || len(integKey) != integKeyLen(s.Integ) {
 		return nil, fmt.Errorf("%v keys of %d and %d octets, want %d and %d", s,
-			len(encrKey), len(integKey), s.encrKeyLen(), s.Integ.keyLen())
+			len(encrKey), len(integKey), s.encrKeyLen(), integKeyLen(s.Integ))
 	}
-	if s.Encr == EncrAESGCM16 {
+	if s.Encr == ikev2.EncrAESGCM16 {
 		n := len(encrKey) - gcmSaltLen
 		block, err := aes.NewCipher(encrKey[:n])
 		if err != nil {
@@ -74,7 +76,7 @@ func NewCipher(s Suite, encrKey, integKey Key) (Cipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cbcHMAC{block: block, hash: s.Integ.hash(), key: slices.Clone(integKey), icvLen: s.Integ.icvLen()}, nil
+	return &cbcHMAC{block: block, hash: integHash(s.Integ), key: slices.Clone(integKey), icvLen: integICVLen(s.Integ)}, nil
 }
 
 // grow extends b by n bytes and returns the whole slice and the new tail.
@@ -212,15 +214,15 @@ func (c *gcm) Open(dst, aad, body []byte) ([]byte, error) {
 }
 
 // hash returns the hash function of the HMAC behind i, or nil.
-func (i IntegID) hash() func() hash.Hash {
+func integHash(i ikev2.IntegID) func() hash.Hash {
 	switch i {
-	case IntegHMACSHA1_96:
+	case ikev2.IntegHMACSHA1_96:
 		return sha1.New
-	case IntegHMACSHA2_256_128:
+	case ikev2.IntegHMACSHA256_128:
 		return sha256.New
-	case IntegHMACSHA2_384_192:
+	case ikev2.IntegHMACSHA384_192:
 		return sha512.New384
-	case IntegHMACSHA2_512_256:
+	case ikev2.IntegHMACSHA512_256:
 		return sha512.New
 	}
 	return nil
@@ -228,15 +230,15 @@ func (i IntegID) hash() func() hash.Hash {
 
 // keyLen returns the key length of i in octets, the hash output length
 // (RFC 2404 §3, RFC 4868 §2.1.1); zero for IntegNone.
-func (i IntegID) keyLen() int {
+func integKeyLen(i ikev2.IntegID) int {
 	switch i {
-	case IntegHMACSHA1_96:
+	case ikev2.IntegHMACSHA1_96:
 		return sha1.Size
-	case IntegHMACSHA2_256_128:
+	case ikev2.IntegHMACSHA256_128:
 		return sha256.Size
-	case IntegHMACSHA2_384_192:
+	case ikev2.IntegHMACSHA384_192:
 		return sha512.Size384
-	case IntegHMACSHA2_512_256:
+	case ikev2.IntegHMACSHA512_256:
 		return sha512.Size
 	}
 	return 0
@@ -245,9 +247,9 @@ func (i IntegID) keyLen() int {
 // icvLen returns the length of the truncated ICV of i in octets: 96 bits
 // for HMAC-SHA1-96 (RFC 2404 §2), half the hash output for HMAC-SHA2 (RFC
 // 4868 §2.1.1).
-func (i IntegID) icvLen() int {
-	if i == IntegHMACSHA1_96 {
+func integICVLen(i ikev2.IntegID) int {
+	if i == ikev2.IntegHMACSHA1_96 {
 		return 12
 	}
-	return i.keyLen() / 2
+	return integKeyLen(i) / 2
 }

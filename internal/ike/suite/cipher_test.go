@@ -10,6 +10,8 @@ import (
 	"errors"
 	"fmt"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // ikeSuites returns an IKE suite for every encryption and integrity
@@ -17,10 +19,10 @@ import (
 func ikeSuites() []Suite {
 	var ss []Suite
 	for _, bits := range []int{128, 192, 256} {
-		for _, integ := range []IntegID{IntegHMACSHA1_96, IntegHMACSHA2_256_128, IntegHMACSHA2_384_192, IntegHMACSHA2_512_256} {
-			ss = append(ss, Suite{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: bits, PRF: PRFHMACSHA2_256, Integ: integ, DH: ECP256})
+		for _, integ := range []ikev2.IntegID{ikev2.IntegHMACSHA1_96, ikev2.IntegHMACSHA256_128, ikev2.IntegHMACSHA384_192, ikev2.IntegHMACSHA512_256} {
+			ss = append(ss, Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: bits, PRF: ikev2.PRFHMACSHA256, Integ: integ, DH: ikev2.DHECP256})
 		}
-		ss = append(ss, Suite{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: bits, PRF: PRFHMACSHA2_256, DH: ECP256})
+		ss = append(ss, Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: bits, PRF: ikev2.PRFHMACSHA256, DH: ikev2.DHECP256})
 	}
 	return ss
 }
@@ -29,7 +31,7 @@ func ikeSuites() []Suite {
 // receiver's. A nil seed picks random keys.
 func cipherPair(t testing.TB, s Suite, seed []byte) (seal, open Cipher) {
 	t.Helper()
-	ek, ak := make(Key, s.encrKeyLen()), make(Key, s.Integ.keyLen())
+	ek, ak := make(Key, s.encrKeyLen()), make(Key, integKeyLen(s.Integ))
 	if seed == nil {
 		rand.Read(ek)
 		rand.Read(ak)
@@ -102,7 +104,7 @@ func TestSealOpen(t *testing.T) {
 				if len(body) != seal.SealedLen(n) {
 					t.Errorf("Seal(%d) gave %d octets, SealedLen says %d", n, len(body), seal.SealedLen(n))
 				}
-				if _, ok := seal.(*cbcHMAC); ok && (len(body)-s.Integ.icvLen())%aes.BlockSize != 0 {
+				if _, ok := seal.(*cbcHMAC); ok && (len(body)-integICVLen(s.Integ))%aes.BlockSize != 0 {
 					t.Errorf("CBC body of %d octets is not whole blocks", len(body))
 				}
 				got, err := open.Open([]byte("dst"), aad, body)
@@ -237,7 +239,7 @@ func TestOpenPadding(t *testing.T) {
 		})
 	}
 	// AES-GCM has no block alignment: a single Pad Length octet is a body.
-	s := Suite{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 128, PRF: PRFHMACSHA1, DH: ECP256}
+	s := Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 128, PRF: ikev2.PRFHMACSHA1, DH: ikev2.DHECP256}
 	seal, open := cipherPair(t, s, nil)
 	for _, raw := range [][]byte{{0}, {1}, {}} {
 		got, err := open.Open(nil, nil, sealRaw(t, seal, nil, raw))
@@ -273,7 +275,7 @@ func TestIVs(t *testing.T) {
 		}
 	}
 	// The counter must not wrap around to a used IV.
-	s := Suite{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 256, PRF: PRFHMACSHA1, DH: ECP256}
+	s := Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 256, PRF: ikev2.PRFHMACSHA1, DH: ikev2.DHECP256}
 	seal, _ := cipherPair(t, s, nil)
 	seal.(*gcm).ctr.Store(^uint64(0) - 1)
 	if _, err := seal.Seal(nil, nil, nil); err != nil {
@@ -287,9 +289,9 @@ func TestIVs(t *testing.T) {
 }
 
 func TestNewCipherErrors(t *testing.T) {
-	cbc := Suite{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: 128, PRF: PRFHMACSHA1, Integ: IntegHMACSHA1_96, DH: MODP2048}
-	gcm := Suite{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 128, PRF: PRFHMACSHA1, DH: MODP2048}
-	esp := Suite{Protocol: ProtocolESP, Encr: EncrAESGCM16, KeyLen: 128}
+	cbc := Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: 128, PRF: ikev2.PRFHMACSHA1, Integ: ikev2.IntegHMACSHA1_96, DH: ikev2.DHMODP2048}
+	gcm := Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 128, PRF: ikev2.PRFHMACSHA1, DH: ikev2.DHMODP2048}
+	esp := Suite{Protocol: ikev2.ProtocolESP, Encr: ikev2.EncrAESGCM16, KeyLen: 128}
 	tests := []struct {
 		name       string
 		s          Suite
@@ -301,7 +303,7 @@ func TestNewCipherErrors(t *testing.T) {
 		{"GCM without salt", gcm, 16, 0},
 		{"GCM with integrity key", gcm, 20, 20},
 		{"ESP suite", esp, 20, 0},
-		{"bad key length", Suite{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: 100, PRF: PRFHMACSHA1, Integ: IntegHMACSHA1_96, DH: MODP2048}, 12, 20},
+		{"bad key length", Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: 100, PRF: ikev2.PRFHMACSHA1, Integ: ikev2.IntegHMACSHA1_96, DH: ikev2.DHMODP2048}, 12, 20},
 	}
 	for _, tt := range tests {
 		if _, err := NewCipher(tt.s, make(Key, tt.encr), make(Key, tt.auth)); err == nil {
@@ -403,9 +405,9 @@ func fuzzOpen(f *testing.F, s Suite) {
 }
 
 func FuzzOpenCBC(f *testing.F) {
-	fuzzOpen(f, Suite{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: 256, PRF: PRFHMACSHA2_256, Integ: IntegHMACSHA2_256_128, DH: MODP2048})
+	fuzzOpen(f, Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: 256, PRF: ikev2.PRFHMACSHA256, Integ: ikev2.IntegHMACSHA256_128, DH: ikev2.DHMODP2048})
 }
 
 func FuzzOpenGCM(f *testing.F) {
-	fuzzOpen(f, Suite{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 256, PRF: PRFHMACSHA2_256, DH: ECP256})
+	fuzzOpen(f, Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 256, PRF: ikev2.PRFHMACSHA256, DH: ikev2.DHECP256})
 }

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"math/big"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // modp describes a MODP group.
@@ -89,68 +91,53 @@ var (
 )
 
 // modp returns the parameters of a MODP group, or nil.
-func (g DHGroup) modp() *modp {
+func modpOf(g ikev2.DHGroup) *modp {
 	switch g {
-	case InsecureMODP1024:
+	case ikev2.DHInsecureMODP1024:
 		return modp1024
-	case MODP2048:
+	case ikev2.DHMODP2048:
 		return modp2048
-	case MODP2048S256:
+	case ikev2.DHInsecureMODP2048S256:
 		return modp2048s256
 	}
 	return nil
 }
 
 // curve returns the crypto/ecdh curve of an elliptic curve group, or nil.
-func (g DHGroup) curve() ecdh.Curve {
+func curveOf(g ikev2.DHGroup) ecdh.Curve {
 	switch g {
-	case ECP256:
+	case ikev2.DHECP256:
 		return ecdh.P256()
-	case ECP384:
+	case ikev2.DHECP384:
 		return ecdh.P384()
-	case Curve25519:
+	case ikev2.DHCurve25519:
 		return ecdh.X25519()
 	}
 	return nil
 }
 
-// PublicKeyLen returns the length of the Key Exchange Data of a KE payload
-// for g (RFC 7296 §3.4): the length of the prime for a MODP group, the two
-// coordinates for an ECP group (RFC 5903 §7) and 32 octets for Curve25519
-// (RFC 8031 §2). It returns zero for DHNone and unsupported groups.
-func (g DHGroup) PublicKeyLen() int {
-	switch g {
-	case InsecureMODP1024, MODP2048, MODP2048S256:
-		return (g.modp().p.BitLen() + 7) / 8
-	case ECP256:
-		return 64
-	case ECP384:
-		return 96
-	case Curve25519:
-		return 32
-	}
-	return 0
-}
+// supportedGroup reports whether GenerateKey implements g.
+func supportedGroup(g ikev2.DHGroup) bool { return modpOf(g) != nil || curveOf(g) != nil }
 
 // PrivateKey is an ephemeral Diffie-Hellman private value of one group. It
 // formats and logs without its secret. It is safe for concurrent use.
 type PrivateKey struct {
-	group DHGroup
+	group ikev2.DHGroup
 	ec    *ecdh.PrivateKey // ECP and Curve25519 groups
 	x     *big.Int         // MODP groups
 	pub   []byte
 }
 
 // GenerateKey returns a new random private value for g.
-func (g DHGroup) GenerateKey() (*PrivateKey, error) {
-	if c := g.curve(); c != nil {
+func GenerateKey(g ikev2.DHGroup) (*PrivateKey, error) {
+	if c := curveOf(g); c != nil {
 		k, err := c.GenerateKey(rand.Reader)
 		if err != nil {
 			return nil, fmt.Errorf("generating %v key: %w", g, err)
 		}
 		return newECPrivateKey(g, k), nil
 	}
-	m := g.modp()
+	m := modpOf(g)
 	if m == nil {
 		return nil, fmt.Errorf("%v: %w", g, ErrUnsupported)
 	}
@@ -169,15 +156,15 @@ func (g DHGroup) GenerateKey() (*PrivateKey, error) {
 
 // newPrivateKey returns the private key of g with the given private value,
 // for test vectors: a scalar for the curves, a big-endian exponent for MODP.
-func newPrivateKey(g DHGroup, priv []byte) (*PrivateKey, error) {
-	if c := g.curve(); c != nil {
+func newPrivateKey(g ikev2.DHGroup, priv []byte) (*PrivateKey, error) {
+	if c := curveOf(g); c != nil {
 		k, err := c.NewPrivateKey(priv)
 		if err != nil {
 			return nil, err
 		}
 		return newECPrivateKey(g, k), nil
 	}
-	m := g.modp()
+	m := modpOf(g)
 	if m == nil {
 		return nil, fmt.Errorf("%v: %w", g, ErrUnsupported)
 	}
@@ -188,22 +175,22 @@ func newPrivateKey(g DHGroup, priv []byte) (*PrivateKey, error) {
 	return newMODPPrivateKey(g, m, x), nil
 }
 
-func newECPrivateKey(g DHGroup, k *ecdh.PrivateKey) *PrivateKey {
+func newECPrivateKey(g ikev2.DHGroup, k *ecdh.PrivateKey) *PrivateKey {
 	pub := k.PublicKey().Bytes()
-	if g != Curve25519 {
+	if g != ikev2.DHCurve25519 {
 		pub = pub[1:] // RFC 5903 §7: x | y without the SEC 1 0x04 prefix
 	}
 	return &PrivateKey{group: g, ec: k, pub: pub}
 }
 
-func newMODPPrivateKey(g DHGroup, m *modp, x *big.Int) *PrivateKey {
+func newMODPPrivateKey(g ikev2.DHGroup, m *modp, x *big.Int) *PrivateKey {
 	y := new(big.Int).Exp(m.g, x, m.p)
 	// RFC 7296 §3.4: the public value is padded to the length of the prime.
-	return &PrivateKey{group: g, x: x, pub: y.FillBytes(make([]byte, g.PublicKeyLen()))}
+	return &PrivateKey{group: g, x: x, pub: y.FillBytes(make([]byte, g.KeyExchangeLen()))}
 }
 
 // Group returns the group of k.
-func (k *PrivateKey) Group() DHGroup { return k.group }
+func (k *PrivateKey) Group() ikev2.DHGroup { return k.group }
 
 // PublicKey returns the Key Exchange Data of the KE payload for k (RFC 7296
 // §3.4). The caller must not modify it.
@@ -228,14 +215,14 @@ func (k *PrivateKey) LogValue() slog.Value { return slog.StringValue(k.String())
 // y^q = 1 mod p; an ECP value must be a point on the curve; an X25519 result
 // of all zeroes is rejected (RFC 8031 §2.3).
 func (k *PrivateKey) SharedSecret(peer []byte) (Key, error) {
-	if len(peer) != k.group.PublicKeyLen() {
+	if len(peer) != k.group.KeyExchangeLen() {
 		return nil, fmt.Errorf("%v public value of %d octets, want %d: %w",
-			k.group, len(peer), k.group.PublicKeyLen(), ErrPeerValue)
+			k.group, len(peer), k.group.KeyExchangeLen(), ErrPeerValue)
 	}
 	if k.ec != nil {
 		var pub *ecdh.PublicKey
 		var err error
-		if k.group == Curve25519 {
+		if k.group == ikev2.DHCurve25519 {
 			pub, err = k.ec.Curve().NewPublicKey(peer)
 		} else {
 			// RFC 5903 §7: the KE data is x | y; crypto/ecdh checks that the
@@ -253,7 +240,7 @@ func (k *PrivateKey) SharedSecret(peer []byte) (Key, error) {
 		}
 		return Key(s), nil
 	}
-	m := k.group.modp()
+	m := modpOf(k.group)
 	y := new(big.Int).SetBytes(peer)
 	pMinus1 := new(big.Int).Sub(m.p, big.NewInt(1))
 	// RFC 6989 §2.1: 1 < y < p-1.

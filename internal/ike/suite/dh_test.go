@@ -8,44 +8,46 @@ import (
 	"math/big"
 	"strings"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // dhVectors are published test vectors: private a, public a, private b,
 // public b, shared secret. ECP public values are x | y (RFC 5903 §7).
 var dhVectors = []struct {
 	name   string
-	group  DHGroup
+	group  ikev2.DHGroup
 	privA  string
 	pubA   string
 	privB  string // empty when the vector gives only one private value
 	pubB   string
 	shared string
 }{
-	{"RFC 5903 §8.1", ECP256,
+	{"RFC 5903 §8.1", ikev2.DHECP256,
 		"C88F01F510D9AC3F70A292DAA2316DE544E9AAB8AFE84049C62A9C57862D1433",
 		"DAD0B65394221CF9B051E1FECA5787D098DFE637FC90B9EF945D0C37725811805271A0461CDB8252D61F1C456FA3E59AB1F45B33ACCF5F58389E0577B8990BB3",
 		"",
 		"D12DFB5289C8D4F81208B70270398C342296970A0BCCB74C736FC7554494BF6356FBF3CA366CC23E8157854C13C58D6AAC23F046ADA30F8353E74F33039872AB",
 		"D6840F6B42F6EDAFD13116E0E12565202FEF8E9ECE7DCE03812464D04B9442DE"},
-	{"RFC 5903 §8.2", ECP384,
+	{"RFC 5903 §8.2", ikev2.DHECP384,
 		"099F3C7034D4A2C699884D73A375A67F7624EF7C6B3C0F160647B67414DCE655E35B538041E649EE3FAEF896783AB194",
 		"667842D7D180AC2CDE6F74F37551F55755C7645C20EF73E31634FE72B4C55EE6DE3AC808ACB4BDB4C88732AEE95F41AA9482ED1FC0EEB9CAFC4984625CCFC23F65032149E0E144ADA024181535A0F38EEB9FCFF3C2C947DAE69B4C634573A81C",
 		"",
 		"E558DBEF53EECDE3D3FCCFC1AEA08A89A987475D12FD950D83CFA41732BC509D0D1AC43A0336DEF96FDA41D0774A3571DCFBEC7AACF3196472169E838430367F66EEBE3C6E70C416DD5F0C68759DD1FFF83FA40142209DFF5EAAD96DB9E6386C",
 		"11187331C279962D93D604243FD592CB9D0A926F422E47187521287E7156C5C4D603135569B9E9D09CF5D4A270F59746"},
-	{"RFC 7748 §6.1", Curve25519,
+	{"RFC 7748 §6.1", ikev2.DHCurve25519,
 		"77076d0a7318a57d3c16c17251b26645df4c2f87ebc0992ab177fba51db92c2a",
 		"8520f0098930a754748b7ddcb43ef75a0dbf3a0d26381af4eba4a98eaa9b4e6a",
 		"5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6fd1c2f8b27ff88e0eb",
 		"de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f",
 		"4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742"},
-	{"RFC 8031 Appendix A", Curve25519,
+	{"RFC 8031 Appendix A", ikev2.DHCurve25519,
 		"751fb4308655b476b6789b7325f9ea8cddd16a58533ff6d9e60009464a5f9d94",
 		"48d5ddd4061257ba166fa3f9bbdb74f1a4e81c089384fa77f790709f0dfbc766",
 		"0a54645253290d60ddadd0e030bacd9e5501efdc220755a1e978f1b839a05688",
 		"0be7c1f5aad87d7e448662673298a443478b859745179eaf564c79c0ef6eee25",
 		"c74950607a12327f3204d94b6825bfb068b7f8319a9e3708ed3d43ce8130c950"},
-	{"RFC 5114 Appendix A.3", MODP2048S256,
+	{"RFC 5114 Appendix A.3", ikev2.DHInsecureMODP2048S256,
 		"0881382cdb87660c6dc13e614938d5b9c8b2f248581cc5e31b35454397fce50e",
 		"2e9380c8323af97545bc4941deb0ec3742c62fe0ece824a6abdbe66c59bee0242911bfb967235ceba35ae13e4ec752be630b92dc4bde2847a9c62cb8152745421fb7eb60a63c0fe9159fcce726ce7cd8523d7450667ef840e4919121eb5f01c8c9b0d3d648a93bfb75689e8244ac134af544711ce79a02dcc34226684780dddcb498594106c37f5bc79856487af5ab022a2e5e42f09897c1a85a11ea0212af04d9b4cebc937c3c1a3e15a8a0342e337615c84e7fe3b8b9b87fb1e73a15af12a30d746e06dfc34f290d797ce51aa13aa785bf6658aff5e4b093003cbeaf665b3c2e113a3a4e905269341dc0711426685f4ef37e868a8126ff3f2279b57ca67e29",
 		"7d62a7e3ef36de617b13d1afb82c780d83a23bd4ee6705645121f371f546a53d",
@@ -111,22 +113,22 @@ func piBits(n uint) *big.Int {
 // RFC 5114 §2.3 generator has prime order q dividing p-1.
 func TestMODPPrimes(t *testing.T) {
 	for _, tt := range []struct {
-		group DHGroup
+		group ikev2.DHGroup
 		n     uint
 		k     int64
-	}{{InsecureMODP1024, 1024, 129093}, {MODP2048, 2048, 124476}} {
+	}{{ikev2.DHInsecureMODP1024, 1024, 129093}, {ikev2.DHMODP2048, 2048, 124476}} {
 		p := new(big.Int).Lsh(big.NewInt(1), tt.n)
 		p.Sub(p, new(big.Int).Lsh(big.NewInt(1), tt.n-64))
 		p.Sub(p, big.NewInt(1))
 		mid := piBits(tt.n - 130)
 		mid.Add(mid, big.NewInt(tt.k))
 		p.Add(p, mid.Lsh(mid, 64))
-		if m := tt.group.modp(); m.p.Cmp(p) != 0 || m.g.Cmp(big.NewInt(2)) != 0 {
+		if m := modpOf(tt.group); m.p.Cmp(p) != 0 || m.g.Cmp(big.NewInt(2)) != 0 {
 			t.Errorf("%v: prime or generator differs from its definition", tt.group)
 		}
 	}
-	for _, g := range []DHGroup{InsecureMODP1024, MODP2048, MODP2048S256} {
-		m := g.modp()
+	for _, g := range []ikev2.DHGroup{ikev2.DHInsecureMODP1024, ikev2.DHMODP2048, ikev2.DHInsecureMODP2048S256} {
+		m := modpOf(g)
 		if !m.p.ProbablyPrime(20) || !m.q.ProbablyPrime(20) {
 			t.Errorf("%v: p or q not prime", g)
 		}
@@ -136,8 +138,8 @@ func TestMODPPrimes(t *testing.T) {
 		if new(big.Int).Mod(new(big.Int).Sub(m.p, big.NewInt(1)), m.q).Sign() != 0 {
 			t.Errorf("%v: q does not divide p-1", g)
 		}
-		if m.p.BitLen() != 8*g.PublicKeyLen() {
-			t.Errorf("%v: prime of %d bits, public value of %d octets", g, m.p.BitLen(), g.PublicKeyLen())
+		if m.p.BitLen() != 8*g.KeyExchangeLen() {
+			t.Errorf("%v: prime of %d bits, public value of %d octets", g, m.p.BitLen(), g.KeyExchangeLen())
 		}
 	}
 	if modp2048s256.q.BitLen() != 256 {
@@ -145,23 +147,23 @@ func TestMODPPrimes(t *testing.T) {
 	}
 }
 
-func allGroups() []DHGroup {
-	return []DHGroup{InsecureMODP1024, MODP2048, ECP256, ECP384, MODP2048S256, Curve25519}
+func allGroups() []ikev2.DHGroup {
+	return []ikev2.DHGroup{ikev2.DHInsecureMODP1024, ikev2.DHMODP2048, ikev2.DHECP256, ikev2.DHECP384, ikev2.DHInsecureMODP2048S256, ikev2.DHCurve25519}
 }
 
 // TestDHRoundTrip runs both sides of an exchange in every group.
 func TestDHRoundTrip(t *testing.T) {
 	for _, g := range allGroups() {
 		t.Run(g.String(), func(t *testing.T) {
-			a, err := g.GenerateKey()
+			a, err := GenerateKey(g)
 			if err != nil {
 				t.Fatal(err)
 			}
-			b, err := g.GenerateKey()
+			b, err := GenerateKey(g)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if a.Group() != g || len(a.PublicKey()) != g.PublicKeyLen() {
+			if a.Group() != g || len(a.PublicKey()) != g.KeyExchangeLen() {
 				t.Fatalf("key of %v with %d-octet public value", a.Group(), len(a.PublicKey()))
 			}
 			if bytes.Equal(a.PublicKey(), b.PublicKey()) {
@@ -180,8 +182,8 @@ func TestDHRoundTrip(t *testing.T) {
 			}
 			// RFC 7296 §2.14: g^ir has the length of the modulus (MODP) or of
 			// the x coordinate (ECP, RFC 5903 §7).
-			want := g.PublicKeyLen()
-			if g == ECP256 || g == ECP384 {
+			want := g.KeyExchangeLen()
+			if g == ikev2.DHECP256 || g == ikev2.DHECP384 {
 				want /= 2
 			}
 			if len(sa) != want {
@@ -189,10 +191,10 @@ func TestDHRoundTrip(t *testing.T) {
 			}
 		})
 	}
-	if _, err := DHGroup(21).GenerateKey(); !errors.Is(err, ErrUnsupported) {
+	if _, err := GenerateKey(ikev2.DHGroup(21)); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("GenerateKey(21) error = %v", err)
 	}
-	if _, err := DHNone.GenerateKey(); !errors.Is(err, ErrUnsupported) {
+	if _, err := GenerateKey(ikev2.DHNone); !errors.Is(err, ErrUnsupported) {
 		t.Errorf("GenerateKey(NONE) error = %v", err)
 	}
 }
@@ -200,53 +202,53 @@ func TestDHRoundTrip(t *testing.T) {
 // TestPeerValidation covers RFC 6989 (and RFC 8031 §2.3 for X25519): bad
 // peer public values are rejected before use.
 func TestPeerValidation(t *testing.T) {
-	pad := func(g DHGroup, n *big.Int) []byte { return n.FillBytes(make([]byte, g.PublicKeyLen())) }
-	pMinus := func(g DHGroup, d int64) []byte {
-		return pad(g, new(big.Int).Sub(g.modp().p, big.NewInt(d)))
+	pad := func(g ikev2.DHGroup, n *big.Int) []byte { return n.FillBytes(make([]byte, g.KeyExchangeLen())) }
+	pMinus := func(g ikev2.DHGroup, d int64) []byte {
+		return pad(g, new(big.Int).Sub(modpOf(g).p, big.NewInt(d)))
 	}
-	good := func(g DHGroup) []byte {
-		k, err := g.GenerateKey()
+	good := func(g ikev2.DHGroup) []byte {
+		k, err := GenerateKey(g)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return k.PublicKey()
 	}
-	offCurve := func(g DHGroup) []byte {
+	offCurve := func(g ikev2.DHGroup) []byte {
 		b := bytes.Clone(good(g))
 		b[len(b)-1] ^= 1 // y changed: no longer on the curve
 		return b
 	}
 	tests := []struct {
 		name  string
-		group DHGroup
+		group ikev2.DHGroup
 		peer  []byte
 	}{
-		{"MODP zero", MODP2048, pad(MODP2048, big.NewInt(0))},
-		{"MODP one", MODP2048, pad(MODP2048, big.NewInt(1))},
-		{"MODP p-1", MODP2048, pMinus(MODP2048, 1)},
-		{"MODP p", MODP2048, pMinus(MODP2048, 0)},
-		{"MODP above p", MODP2048, bytes.Repeat([]byte{0xff}, 256)},
-		{"MODP short", MODP2048, good(MODP2048)[1:]},
-		{"MODP long", MODP2048, append([]byte{0}, good(MODP2048)...)},
-		{"MODP1024 one", InsecureMODP1024, pad(InsecureMODP1024, big.NewInt(1))},
-		{"MODP1024 with MODP2048 length", InsecureMODP1024, good(MODP2048)},
-		{"subgroup p-1", MODP2048S256, pMinus(MODP2048S256, 1)},
-		{"not in subgroup", MODP2048S256, pad(MODP2048S256, big.NewInt(2))},
-		{"subgroup zero", MODP2048S256, pad(MODP2048S256, big.NewInt(0))},
-		{"ECP-256 off curve", ECP256, offCurve(ECP256)},
-		{"ECP-256 zero", ECP256, make([]byte, 64)},
-		{"ECP-256 short", ECP256, good(ECP256)[:63]},
-		{"ECP-256 SEC 1 prefix", ECP256, append([]byte{4}, good(ECP256)[:63]...)},
-		{"ECP-384 off curve", ECP384, offCurve(ECP384)},
-		{"ECP-384 with ECP-256 length", ECP384, good(ECP256)},
-		{"X25519 zero", Curve25519, make([]byte, 32)},
-		{"X25519 one", Curve25519, append([]byte{1}, make([]byte, 31)...)},
-		{"X25519 short", Curve25519, good(Curve25519)[:31]},
-		{"empty", ECP256, nil},
+		{"MODP zero", ikev2.DHMODP2048, pad(ikev2.DHMODP2048, big.NewInt(0))},
+		{"MODP one", ikev2.DHMODP2048, pad(ikev2.DHMODP2048, big.NewInt(1))},
+		{"MODP p-1", ikev2.DHMODP2048, pMinus(ikev2.DHMODP2048, 1)},
+		{"MODP p", ikev2.DHMODP2048, pMinus(ikev2.DHMODP2048, 0)},
+		{"MODP above p", ikev2.DHMODP2048, bytes.Repeat([]byte{0xff}, 256)},
+		{"MODP short", ikev2.DHMODP2048, good(ikev2.DHMODP2048)[1:]},
+		{"MODP long", ikev2.DHMODP2048, append([]byte{0}, good(ikev2.DHMODP2048)...)},
+		{"MODP1024 one", ikev2.DHInsecureMODP1024, pad(ikev2.DHInsecureMODP1024, big.NewInt(1))},
+		{"MODP1024 with MODP2048 length", ikev2.DHInsecureMODP1024, good(ikev2.DHMODP2048)},
+		{"subgroup p-1", ikev2.DHInsecureMODP2048S256, pMinus(ikev2.DHInsecureMODP2048S256, 1)},
+		{"not in subgroup", ikev2.DHInsecureMODP2048S256, pad(ikev2.DHInsecureMODP2048S256, big.NewInt(2))},
+		{"subgroup zero", ikev2.DHInsecureMODP2048S256, pad(ikev2.DHInsecureMODP2048S256, big.NewInt(0))},
+		{"ECP-256 off curve", ikev2.DHECP256, offCurve(ikev2.DHECP256)},
+		{"ECP-256 zero", ikev2.DHECP256, make([]byte, 64)},
+		{"ECP-256 short", ikev2.DHECP256, good(ikev2.DHECP256)[:63]},
+		{"ECP-256 SEC 1 prefix", ikev2.DHECP256, append([]byte{4}, good(ikev2.DHECP256)[:63]...)},
+		{"ECP-384 off curve", ikev2.DHECP384, offCurve(ikev2.DHECP384)},
+		{"ECP-384 with ECP-256 length", ikev2.DHECP384, good(ikev2.DHECP256)},
+		{"X25519 zero", ikev2.DHCurve25519, make([]byte, 32)},
+		{"X25519 one", ikev2.DHCurve25519, append([]byte{1}, make([]byte, 31)...)},
+		{"X25519 short", ikev2.DHCurve25519, good(ikev2.DHCurve25519)[:31]},
+		{"empty", ikev2.DHECP256, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			k, err := tt.group.GenerateKey()
+			k, err := GenerateKey(tt.group)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -260,13 +262,13 @@ func TestPeerValidation(t *testing.T) {
 func TestNewPrivateKeyErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		group DHGroup
+		group ikev2.DHGroup
 		priv  []byte
 	}{
-		{"MODP zero", MODP2048, []byte{0}},
-		{"subgroup above q", MODP2048S256, bytes.Repeat([]byte{0xff}, 32)},
-		{"ECP-256 zero", ECP256, make([]byte, 32)},
-		{"unsupported", DHGroup(21), []byte{1}},
+		{"MODP zero", ikev2.DHMODP2048, []byte{0}},
+		{"subgroup above q", ikev2.DHInsecureMODP2048S256, bytes.Repeat([]byte{0xff}, 32)},
+		{"ECP-256 zero", ikev2.DHECP256, make([]byte, 32)},
+		{"unsupported", ikev2.DHGroup(21), []byte{1}},
 	}
 	for _, tt := range tests {
 		if _, err := newPrivateKey(tt.group, tt.priv); err == nil {
@@ -278,7 +280,7 @@ func TestNewPrivateKeyErrors(t *testing.T) {
 // TestRedaction checks that key material never prints or logs.
 func TestRedaction(t *testing.T) {
 	secret := Key(bytes.Repeat([]byte{0xab}, 20))
-	priv, err := MODP2048.GenerateKey()
+	priv, err := GenerateKey(ikev2.DHMODP2048)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -309,21 +311,21 @@ func TestRedaction(t *testing.T) {
 // FuzzSharedSecret feeds arbitrary peer public values to every group: they
 // must be rejected with ErrPeerValue or give a secret of the right length.
 func FuzzSharedSecret(f *testing.F) {
-	keys := map[DHGroup]*PrivateKey{}
+	keys := map[ikev2.DHGroup]*PrivateKey{}
 	for _, g := range allGroups() {
-		k, err := g.GenerateKey()
+		k, err := GenerateKey(g)
 		if err != nil {
 			f.Fatal(err)
 		}
 		keys[g] = k
-		peer, err := g.GenerateKey()
+		peer, err := GenerateKey(g)
 		if err != nil {
 			f.Fatal(err)
 		}
 		f.Add(uint16(g), peer.PublicKey())
 	}
 	f.Fuzz(func(t *testing.T, group uint16, peer []byte) {
-		k, ok := keys[DHGroup(group)]
+		k, ok := keys[ikev2.DHGroup(group)]
 		if !ok {
 			return
 		}

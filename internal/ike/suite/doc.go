@@ -1,6 +1,7 @@
-// Package suite is the cryptography of IKEv2: transform identifiers, proposal
-// strings, Diffie-Hellman groups, key derivation, pre-shared-key
-// authentication and protection of the Encrypted (SK) payload.
+// Package suite is the cryptography of IKEv2: proposal strings and their
+// negotiation, Diffie-Hellman groups, key derivation, pre-shared-key
+// authentication and protection of the Encrypted (SK) payload. The transform
+// identifiers are those of the message codec, internal/wire/ikev2.
 //
 // It follows RFC 7296 (IKEv2: §2.13 prf+, §2.14 SKEYSEED and the IKE SA keys,
 // §2.15 AUTH, §2.17 child SA KEYMAT, §2.18 IKE SA rekeying, §3.14 the

@@ -6,6 +6,8 @@ import (
 	"log"
 
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // Example walks through the cryptography of an IKE SA: negotiation, key
@@ -13,11 +15,11 @@ import (
 // process.
 func Example() {
 	// The responder's configuration and the transforms the initiator offered.
-	ours, err := suite.ParseProposal(suite.ProtocolIKE, "aes256gcm16-prfsha256-ecp256-x25519")
+	ours, err := suite.ParseProposal(ikev2.ProtocolIKE, "aes256gcm16-prfsha256-ecp256-x25519")
 	if err != nil {
 		log.Fatal(err)
 	}
-	offered, err := suite.ParseProposal(suite.ProtocolIKE, "aes256gcm16-prfsha384-prfsha256-x25519")
+	offered, err := suite.ParseProposal(ikev2.ProtocolIKE, "aes256gcm16-prfsha384-prfsha256-x25519")
 	if err != nil {
 		log.Fatal(err)
 	}
@@ -25,8 +27,8 @@ func Example() {
 	fmt.Println(s, ok)
 
 	// IKE_SA_INIT: each side's KE payload and nonce.
-	ki, _ := s.DH.GenerateKey()
-	kr, _ := s.DH.GenerateKey()
+	ki, _ := suite.GenerateKey(s.DH)
+	kr, _ := suite.GenerateKey(s.DH)
 	ni, _ := suite.NewNonce()
 	nr, _ := suite.NewNonce()
 	giri, err := ki.SharedSecret(kr.PublicKey())

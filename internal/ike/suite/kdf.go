@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // checkNonces enforces the nonce lengths of RFC 7296 §3.9.
@@ -19,7 +21,7 @@ func checkNonces(ni, nr []byte) error {
 // SKEYSEED returns prf(Ni | Nr, g^ir) for a new IKE SA (RFC 7296 §2.14). All
 // supported PRFs are HMACs, which take keys of any length, so the whole of
 // both nonces is the key.
-func SKEYSEED(prf PRFID, ni, nr []byte, gir Key) (Key, error) {
+func SKEYSEED(prf ikev2.PRFID, ni, nr []byte, gir Key) (Key, error) {
 	if err := checkNonces(ni, nr); err != nil {
 		return nil, err
 	}
@@ -28,7 +30,7 @@ func SKEYSEED(prf PRFID, ni, nr []byte, gir Key) (Key, error) {
 	}
 	key := make([]byte, 0, len(ni)+len(nr))
 	key = append(append(key, ni...), nr...)
-	s, err := prf.sum(nil, key, gir)
+	s, err := prfSum(prf, nil, key, gir)
 	if err != nil {
 		return nil, err
 	}
@@ -39,14 +41,14 @@ func SKEYSEED(prf PRFID, ni, nr []byte, gir Key) (Key, error) {
 // of an IKE SA created by rekeying another (RFC 7296 §2.18). oldPRF is the
 // PRF of the old IKE SA, whose exchange this is; the nonces and g^ir are
 // those of the CREATE_CHILD_SA exchange.
-func RekeySKEYSEED(oldPRF PRFID, oldSKd, gir Key, ni, nr []byte) (Key, error) {
+func RekeySKEYSEED(oldPRF ikev2.PRFID, oldSKd, gir Key, ni, nr []byte) (Key, error) {
 	if err := checkNonces(ni, nr); err != nil {
 		return nil, err
 	}
 	if len(gir) == 0 {
 		return nil, errors.New("empty Diffie-Hellman shared secret")
 	}
-	s, err := oldPRF.sum(nil, oldSKd, gir, ni, nr)
+	s, err := prfSum(oldPRF, nil, oldSKd, gir, ni, nr)
 	if err != nil {
 		return nil, err
 	}
@@ -63,7 +65,7 @@ func RekeySKEYSEED(oldPRF PRFID, oldSKd, gir Key, ni, nr []byte) (Key, error) {
 // salt (RFC 5282 §7). For a rekeyed IKE SA the nonces and SPIs are those of
 // the new SA.
 func (s Suite) IKEKeys(skeyseed Key, ni, nr []byte, spiI, spiR uint64) (IKEKeys, error) {
-	if err := s.check(ProtocolIKE); err != nil {
+	if err := s.check(ikev2.ProtocolIKE); err != nil {
 		return IKEKeys{}, err
 	}
 	if err := checkNonces(ni, nr); err != nil {
@@ -73,8 +75,8 @@ func (s Suite) IKEKeys(skeyseed Key, ni, nr []byte, spiI, spiR uint64) (IKEKeys,
 	seed = append(append(seed, ni...), nr...)
 	seed = binary.BigEndian.AppendUint64(seed, spiI)
 	seed = binary.BigEndian.AppendUint64(seed, spiR)
-	p, a, e := s.PRF.size(), s.Integ.keyLen(), s.encrKeyLen()
-	km, err := s.PRF.Plus(skeyseed, seed, 3*p+2*a+2*e)
+	p, a, e := prfSize(s.PRF), integKeyLen(s.Integ), s.encrKeyLen()
+	km, err := PRFPlus(s.PRF, skeyseed, seed, 3*p+2*a+2*e)
 	if err != nil {
 		return IKEKeys{}, err
 	}
@@ -99,8 +101,8 @@ func (s Suite) IKEKeys(skeyseed Key, ni, nr []byte, spiI, spiR uint64) (IKEKeys,
 // prf and skd belong to the IKE SA; gir is nil without PFS. The keys are
 // taken in the order encryption then integrity, first for the SA carrying
 // data from the initiator to the responder, then for the other direction.
-func (s Suite) ChildKeys(prf PRFID, skd, gir Key, ni, nr []byte) (ChildKeys, error) {
-	if err := s.check(ProtocolESP); err != nil {
+func (s Suite) ChildKeys(prf ikev2.PRFID, skd, gir Key, ni, nr []byte) (ChildKeys, error) {
+	if err := s.check(ikev2.ProtocolESP); err != nil {
 		return ChildKeys{}, err
 	}
 	if err := checkNonces(ni, nr); err != nil {
@@ -108,8 +110,8 @@ func (s Suite) ChildKeys(prf PRFID, skd, gir Key, ni, nr []byte) (ChildKeys, err
 	}
 	seed := make([]byte, 0, len(gir)+len(ni)+len(nr))
 	seed = append(append(append(seed, gir...), ni...), nr...)
-	a, e := s.Integ.keyLen(), s.encrKeyLen()
-	km, err := prf.Plus(skd, seed, 2*a+2*e)
+	a, e := integKeyLen(s.Integ), s.encrKeyLen()
+	km, err := PRFPlus(prf, skd, seed, 2*a+2*e)
 	clear(seed)
 	if err != nil {
 		return ChildKeys{}, err

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // TestSKEYSEED checks SKEYSEED = prf(Ni | Nr, g^ir) (RFC 7296 §2.14) and
@@ -12,12 +14,12 @@ func TestSKEYSEED(t *testing.T) {
 	ni, nr := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{2}, 16)
 	gir := Key(bytes.Repeat([]byte{3}, 256))
 	skd := Key(bytes.Repeat([]byte{4}, 48))
-	for _, prf := range []PRFID{PRFHMACSHA1, PRFHMACSHA2_256, PRFHMACSHA2_384, PRFHMACSHA2_512} {
+	for _, prf := range []ikev2.PRFID{ikev2.PRFHMACSHA1, ikev2.PRFHMACSHA256, ikev2.PRFHMACSHA384, ikev2.PRFHMACSHA512} {
 		got, err := SKEYSEED(prf, ni, nr, gir)
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := hmac.New(prf.hash(), append(bytes.Clone(ni), nr...))
+		m := hmac.New(prfHash(prf), append(bytes.Clone(ni), nr...))
 		m.Write(gir)
 		if want := m.Sum(nil); !bytes.Equal(got, want) {
 			t.Errorf("%v: SKEYSEED = %x, want %x", prf, []byte(got), want)
@@ -26,7 +28,7 @@ func TestSKEYSEED(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m = hmac.New(prf.hash(), skd)
+		m = hmac.New(prfHash(prf), skd)
 		m.Write(gir)
 		m.Write(ni)
 		m.Write(nr)
@@ -36,15 +38,15 @@ func TestSKEYSEED(t *testing.T) {
 	}
 	bad := []struct {
 		name   string
-		prf    PRFID
+		prf    ikev2.PRFID
 		ni, nr []byte
 		gir    Key
 	}{
-		{"short Ni", PRFHMACSHA1, ni[:15], nr, gir},
-		{"short Nr", PRFHMACSHA1, ni, nil, gir},
-		{"long Nr", PRFHMACSHA1, ni, make([]byte, 257), gir},
-		{"no g^ir", PRFHMACSHA1, ni, nr, nil},
-		{"unsupported PRF", PRFID(4), ni, nr, gir},
+		{"short Ni", ikev2.PRFHMACSHA1, ni[:15], nr, gir},
+		{"short Nr", ikev2.PRFHMACSHA1, ni, nil, gir},
+		{"long Nr", ikev2.PRFHMACSHA1, ni, make([]byte, 257), gir},
+		{"no g^ir", ikev2.PRFHMACSHA1, ni, nr, nil},
+		{"unsupported PRF", ikev2.PRFID(4), ni, nr, gir},
 	}
 	for _, tt := range bad {
 		if _, err := SKEYSEED(tt.prf, tt.ni, tt.nr, tt.gir); err == nil {
@@ -75,7 +77,7 @@ func TestIKEKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.proposal, func(t *testing.T) {
-			p, err := ParseProposal(ProtocolIKE, tt.proposal)
+			p, err := ParseProposal(ikev2.ProtocolIKE, tt.proposal)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -88,7 +90,7 @@ func TestIKEKeys(t *testing.T) {
 				t.Fatal(err)
 			}
 			seed := append(append(bytes.Clone(ni), nr...), 1, 2, 3, 4, 5, 6, 7, 8, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18)
-			km, err := s.PRF.Plus(skeyseed, seed, 3*tt.prf+2*tt.a+2*tt.e)
+			km, err := PRFPlus(s.PRF, skeyseed, seed, 3*tt.prf+2*tt.a+2*tt.e)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -105,11 +107,11 @@ func TestIKEKeys(t *testing.T) {
 			}
 		})
 	}
-	esp := Suite{Protocol: ProtocolESP, Encr: EncrAESGCM16, KeyLen: 128}
+	esp := Suite{Protocol: ikev2.ProtocolESP, Encr: ikev2.EncrAESGCM16, KeyLen: 128}
 	if _, err := esp.IKEKeys(skeyseed, ni, nr, 1, 2); err == nil {
 		t.Error("IKEKeys with an ESP suite succeeded")
 	}
-	ike := Suite{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 128, PRF: PRFHMACSHA1, DH: ECP256}
+	ike := Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 128, PRF: ikev2.PRFHMACSHA1, DH: ikev2.DHECP256}
 	if _, err := ike.IKEKeys(skeyseed, ni[:8], nr, 1, 2); err == nil {
 		t.Error("IKEKeys with a short nonce succeeded")
 	}
@@ -135,7 +137,7 @@ func TestChildKeys(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.proposal, func(t *testing.T) {
-			p, err := ParseProposal(ProtocolESP, tt.proposal)
+			p, err := ParseProposal(ikev2.ProtocolESP, tt.proposal)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -147,12 +149,12 @@ func TestChildKeys(t *testing.T) {
 			if tt.pfs {
 				gir = Key(bytes.Repeat([]byte{3}, 32))
 			}
-			k, err := s.ChildKeys(PRFHMACSHA2_256, skd, gir, ni, nr)
+			k, err := s.ChildKeys(ikev2.PRFHMACSHA256, skd, gir, ni, nr)
 			if err != nil {
 				t.Fatal(err)
 			}
 			seed := append(append(append([]byte{}, gir...), ni...), nr...)
-			km, err := PRFHMACSHA2_256.Plus(skd, seed, 2*tt.e+2*tt.a)
+			km, err := PRFPlus(ikev2.PRFHMACSHA256, skd, seed, 2*tt.e+2*tt.a)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -168,15 +170,15 @@ func TestChildKeys(t *testing.T) {
 			}
 		})
 	}
-	ike := Suite{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 128, PRF: PRFHMACSHA1, DH: ECP256}
-	if _, err := ike.ChildKeys(PRFHMACSHA1, skd, nil, ni, nr); err == nil {
+	ike := Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 128, PRF: ikev2.PRFHMACSHA1, DH: ikev2.DHECP256}
+	if _, err := ike.ChildKeys(ikev2.PRFHMACSHA1, skd, nil, ni, nr); err == nil {
 		t.Error("ChildKeys with an IKE suite succeeded")
 	}
-	esp := Suite{Protocol: ProtocolESP, Encr: EncrAESGCM16, KeyLen: 128}
-	if _, err := esp.ChildKeys(PRFID(99), skd, nil, ni, nr); err == nil {
+	esp := Suite{Protocol: ikev2.ProtocolESP, Encr: ikev2.EncrAESGCM16, KeyLen: 128}
+	if _, err := esp.ChildKeys(ikev2.PRFID(99), skd, nil, ni, nr); err == nil {
 		t.Error("ChildKeys with an unsupported PRF succeeded")
 	}
-	if _, err := esp.ChildKeys(PRFHMACSHA1, skd, nil, ni, nr[:1]); err == nil {
+	if _, err := esp.ChildKeys(ikev2.PRFHMACSHA1, skd, nil, ni, nr[:1]); err == nil {
 		t.Error("ChildKeys with a short nonce succeeded")
 	}
 }

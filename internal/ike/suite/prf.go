@@ -8,6 +8,8 @@ import (
 	"crypto/sha512"
 	"fmt"
 	"hash"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // Nonce lengths accepted by the key derivation (RFC 7296 §3.9: 16 to 256
@@ -32,15 +34,15 @@ func NewNonce() ([]byte, error) {
 
 // hash returns the hash function of the HMAC behind p, or nil when p is not
 // supported.
-func (p PRFID) hash() func() hash.Hash {
+func prfHash(p ikev2.PRFID) func() hash.Hash {
 	switch p {
-	case PRFHMACSHA1:
+	case ikev2.PRFHMACSHA1:
 		return sha1.New
-	case PRFHMACSHA2_256:
+	case ikev2.PRFHMACSHA256:
 		return sha256.New
-	case PRFHMACSHA2_384:
+	case ikev2.PRFHMACSHA384:
 		return sha512.New384
-	case PRFHMACSHA2_512:
+	case ikev2.PRFHMACSHA512:
 		return sha512.New
 	}
 	return nil
@@ -49,23 +51,23 @@ func (p PRFID) hash() func() hash.Hash {
 // size returns the output length of p in octets, which for the HMAC PRFs is
 // also their preferred key length (RFC 7296 §2.14, RFC 4868 §2.1.2); zero
 // when p is not supported.
-func (p PRFID) size() int {
+func prfSize(p ikev2.PRFID) int {
 	switch p {
-	case PRFHMACSHA1:
+	case ikev2.PRFHMACSHA1:
 		return sha1.Size
-	case PRFHMACSHA2_256:
+	case ikev2.PRFHMACSHA256:
 		return sha256.Size
-	case PRFHMACSHA2_384:
+	case ikev2.PRFHMACSHA384:
 		return sha512.Size384
-	case PRFHMACSHA2_512:
+	case ikev2.PRFHMACSHA512:
 		return sha512.Size
 	}
 	return 0
 }
 
 // mac returns a keyed instance of p.
-func (p PRFID) mac(key []byte) (hash.Hash, error) {
-	h := p.hash()
+func prfMAC(p ikev2.PRFID, key []byte) (hash.Hash, error) {
+	h := prfHash(p)
 	if h == nil {
 		return nil, fmt.Errorf("%v: %w", p, ErrUnsupported)
 	}
@@ -73,8 +75,8 @@ func (p PRFID) mac(key []byte) (hash.Hash, error) {
 }
 
 // sum returns prf(key, data...) appended to dst.
-func (p PRFID) sum(dst, key []byte, data ...[]byte) ([]byte, error) {
-	m, err := p.mac(key)
+func prfSum(p ikev2.PRFID, dst, key []byte, data ...[]byte) ([]byte, error) {
+	m, err := prfMAC(p, key)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +86,8 @@ func (p PRFID) sum(dst, key []byte, data ...[]byte) ([]byte, error) {
 	return m.Sum(dst), nil
 }
 
-// Plus returns the first n octets of prf+(key, seed) (RFC 7296 §2.13):
+// PRFPlus returns the first n octets of prf+(key, seed) with PRF p (RFC 7296
+// §2.13):
 //
 //	prf+ (K,S) = T1 | T2 | T3 | T4 | ...
 //	T1 = prf (K, S | 0x01)
@@ -92,8 +95,8 @@ func (p PRFID) sum(dst, key []byte, data ...[]byte) ([]byte, error) {
 //
 // The counter is one octet, so at most 255 blocks can be produced; asking
 // for more is an error.
-func (p PRFID) Plus(key, seed []byte, n int) (Key, error) {
-	size := p.size()
+func PRFPlus(p ikev2.PRFID, key, seed []byte, n int) (Key, error) {
+	size := prfSize(p)
 	if size == 0 {
 		return nil, fmt.Errorf("%v: %w", p, ErrUnsupported)
 	}
@@ -101,7 +104,7 @@ func (p PRFID) Plus(key, seed []byte, n int) (Key, error) {
 	if n < 0 || n > 255*size {
 		return nil, fmt.Errorf("prf+ of %d octets with %v: more than 255 iterations", n, p)
 	}
-	m := hmac.New(p.hash(), key)
+	m := hmac.New(prfHash(p), key)
 	blocks := (n + size - 1) / size
 	out := make([]byte, 0, blocks*size)
 	var prev []byte

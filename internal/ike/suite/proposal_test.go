@@ -3,56 +3,58 @@ package suite
 import (
 	"slices"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
-func encr(id EncrID, bits uint16) Transform {
-	return Transform{Type: TransformEncr, ID: uint16(id), KeyLen: bits}
+func encr(id ikev2.EncrID, bits uint16) Transform {
+	return Transform{Type: ikev2.TransformENCR, ID: uint16(id), KeyLen: bits}
 }
-func prfT(id PRFID) Transform     { return Transform{Type: TransformPRF, ID: uint16(id)} }
-func integT(id IntegID) Transform { return Transform{Type: TransformInteg, ID: uint16(id)} }
-func dhT(g DHGroup) Transform     { return Transform{Type: TransformDH, ID: uint16(g)} }
-func esnT(v uint16) Transform     { return Transform{Type: TransformESN, ID: v} }
+func prfT(id ikev2.PRFID) Transform     { return Transform{Type: ikev2.TransformPRF, ID: uint16(id)} }
+func integT(id ikev2.IntegID) Transform { return Transform{Type: ikev2.TransformINTEG, ID: uint16(id)} }
+func dhT(g ikev2.DHGroup) Transform     { return Transform{Type: ikev2.TransformDH, ID: uint16(g)} }
+func esnT(v uint16) Transform           { return Transform{Type: ikev2.TransformESN, ID: v} }
 
 // TestParseProposal covers strongSwan's proposal syntax and its reverse.
 func TestParseProposal(t *testing.T) {
 	tests := []struct {
 		name  string
-		proto Protocol
+		proto ikev2.ProtocolID
 		in    string
 		want  []Transform
 		str   string // canonical form, when different from in
 	}{
-		{"IKE AEAD ECP-256", ProtocolIKE, "aes256gcm16-prfsha256-ecp256",
-			[]Transform{encr(EncrAESGCM16, 256), prfT(PRFHMACSHA2_256), dhT(ECP256)}, ""},
-		{"IKE AEAD ECP-384", ProtocolIKE, "aes128gcm16-prfsha384-ecp384",
-			[]Transform{encr(EncrAESGCM16, 128), prfT(PRFHMACSHA2_384), dhT(ECP384)}, ""},
-		{"IKE CBC implied PRF", ProtocolIKE, "aes256-sha256-modp2048",
-			[]Transform{encr(EncrAESCBC, 256), prfT(PRFHMACSHA2_256), integT(IntegHMACSHA2_256_128), dhT(MODP2048)}, ""},
-		{"IKE CBC SHA1", ProtocolIKE, "aes128-sha1-modp2048",
-			[]Transform{encr(EncrAESCBC, 128), prfT(PRFHMACSHA1), integT(IntegHMACSHA1_96), dhT(MODP2048)}, ""},
-		{"IKE X25519", ProtocolIKE, "aes256gcm16-prfsha256-x25519",
-			[]Transform{encr(EncrAESGCM16, 256), prfT(PRFHMACSHA2_256), dhT(Curve25519)}, ""},
-		{"IKE explicit PRF", ProtocolIKE, "aes192-sha512-prfsha384-ecp384",
-			[]Transform{encr(EncrAESCBC, 192), prfT(PRFHMACSHA2_384), integT(IntegHMACSHA2_512_256), dhT(ECP384)}, ""},
-		{"IKE lists", ProtocolIKE, "aes256-aes128-sha384-sha1-modp2048s256-modp1024",
-			[]Transform{encr(EncrAESCBC, 256), encr(EncrAESCBC, 128), prfT(PRFHMACSHA2_384), prfT(PRFHMACSHA1),
-				integT(IntegHMACSHA2_384_192), integT(IntegHMACSHA1_96), dhT(MODP2048S256), dhT(InsecureMODP1024)}, ""},
-		{"IKE aliases", ProtocolIKE, "aes-sha2_256-curve25519",
-			[]Transform{encr(EncrAESCBC, 128), prfT(PRFHMACSHA2_256), integT(IntegHMACSHA2_256_128), dhT(Curve25519)},
+		{"IKE AEAD ECP-256", ikev2.ProtocolIKE, "aes256gcm16-prfsha256-ecp256",
+			[]Transform{encr(ikev2.EncrAESGCM16, 256), prfT(ikev2.PRFHMACSHA256), dhT(ikev2.DHECP256)}, ""},
+		{"IKE AEAD ECP-384", ikev2.ProtocolIKE, "aes128gcm16-prfsha384-ecp384",
+			[]Transform{encr(ikev2.EncrAESGCM16, 128), prfT(ikev2.PRFHMACSHA384), dhT(ikev2.DHECP384)}, ""},
+		{"IKE CBC implied PRF", ikev2.ProtocolIKE, "aes256-sha256-modp2048",
+			[]Transform{encr(ikev2.EncrAESCBC, 256), prfT(ikev2.PRFHMACSHA256), integT(ikev2.IntegHMACSHA256_128), dhT(ikev2.DHMODP2048)}, ""},
+		{"IKE CBC SHA1", ikev2.ProtocolIKE, "aes128-sha1-modp2048",
+			[]Transform{encr(ikev2.EncrAESCBC, 128), prfT(ikev2.PRFHMACSHA1), integT(ikev2.IntegHMACSHA1_96), dhT(ikev2.DHMODP2048)}, ""},
+		{"IKE X25519", ikev2.ProtocolIKE, "aes256gcm16-prfsha256-x25519",
+			[]Transform{encr(ikev2.EncrAESGCM16, 256), prfT(ikev2.PRFHMACSHA256), dhT(ikev2.DHCurve25519)}, ""},
+		{"IKE explicit PRF", ikev2.ProtocolIKE, "aes192-sha512-prfsha384-ecp384",
+			[]Transform{encr(ikev2.EncrAESCBC, 192), prfT(ikev2.PRFHMACSHA384), integT(ikev2.IntegHMACSHA512_256), dhT(ikev2.DHECP384)}, ""},
+		{"IKE lists", ikev2.ProtocolIKE, "aes256-aes128-sha384-sha1-modp2048s256-modp1024",
+			[]Transform{encr(ikev2.EncrAESCBC, 256), encr(ikev2.EncrAESCBC, 128), prfT(ikev2.PRFHMACSHA384), prfT(ikev2.PRFHMACSHA1),
+				integT(ikev2.IntegHMACSHA384_192), integT(ikev2.IntegHMACSHA1_96), dhT(ikev2.DHInsecureMODP2048S256), dhT(ikev2.DHInsecureMODP1024)}, ""},
+		{"IKE aliases", ikev2.ProtocolIKE, "aes-sha2_256-curve25519",
+			[]Transform{encr(ikev2.EncrAESCBC, 128), prfT(ikev2.PRFHMACSHA256), integT(ikev2.IntegHMACSHA256_128), dhT(ikev2.DHCurve25519)},
 			"aes128-sha256-x25519"},
-		{"IKE duplicates", ProtocolIKE, "aes256gcm128-aes256gcm-prfsha512-ecp256-ecp256",
-			[]Transform{encr(EncrAESGCM16, 256), prfT(PRFHMACSHA2_512), dhT(ECP256)},
+		{"IKE duplicates", ikev2.ProtocolIKE, "aes256gcm128-aes256gcm-prfsha512-ecp256-ecp256",
+			[]Transform{encr(ikev2.EncrAESGCM16, 256), prfT(ikev2.PRFHMACSHA512), dhT(ikev2.DHECP256)},
 			"aes256gcm16-prfsha512-ecp256"},
-		{"ESP AEAD", ProtocolESP, "aes256gcm16",
-			[]Transform{encr(EncrAESGCM16, 256), esnT(ESNNo)}, ""},
-		{"ESP CBC", ProtocolESP, "aes256-sha256",
-			[]Transform{encr(EncrAESCBC, 256), integT(IntegHMACSHA2_256_128), esnT(ESNNo)}, ""},
-		{"ESP PFS", ProtocolESP, "aes128-sha1-modp2048",
-			[]Transform{encr(EncrAESCBC, 128), integT(IntegHMACSHA1_96), dhT(MODP2048), esnT(ESNNo)}, ""},
-		{"ESP optional PFS and ESN", ProtocolESP, "aes128gcm16-ecp256-none-esn-noesn",
-			[]Transform{encr(EncrAESGCM16, 128), dhT(ECP256), dhT(DHNone), esnT(ESNYes), esnT(ESNNo)}, ""},
-		{"ESP explicit noesn", ProtocolESP, "aes192gcm16-noesn",
-			[]Transform{encr(EncrAESGCM16, 192), esnT(ESNNo)}, "aes192gcm16"},
+		{"ESP AEAD", ikev2.ProtocolESP, "aes256gcm16",
+			[]Transform{encr(ikev2.EncrAESGCM16, 256), esnT(uint16(ikev2.NoESN))}, ""},
+		{"ESP CBC", ikev2.ProtocolESP, "aes256-sha256",
+			[]Transform{encr(ikev2.EncrAESCBC, 256), integT(ikev2.IntegHMACSHA256_128), esnT(uint16(ikev2.NoESN))}, ""},
+		{"ESP PFS", ikev2.ProtocolESP, "aes128-sha1-modp2048",
+			[]Transform{encr(ikev2.EncrAESCBC, 128), integT(ikev2.IntegHMACSHA1_96), dhT(ikev2.DHMODP2048), esnT(uint16(ikev2.NoESN))}, ""},
+		{"ESP optional PFS and ESN", ikev2.ProtocolESP, "aes128gcm16-ecp256-none-esn-noesn",
+			[]Transform{encr(ikev2.EncrAESGCM16, 128), dhT(ikev2.DHECP256), dhT(ikev2.DHNone), esnT(uint16(ikev2.WithESN)), esnT(uint16(ikev2.NoESN))}, ""},
+		{"ESP explicit noesn", ikev2.ProtocolESP, "aes192gcm16-noesn",
+			[]Transform{encr(ikev2.EncrAESGCM16, 192), esnT(uint16(ikev2.NoESN))}, "aes192gcm16"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -77,23 +79,23 @@ func TestParseProposal(t *testing.T) {
 func TestParseProposalErrors(t *testing.T) {
 	tests := []struct {
 		name  string
-		proto Protocol
+		proto ikev2.ProtocolID
 		in    string
 	}{
-		{"empty", ProtocolIKE, ""},
-		{"empty token", ProtocolIKE, "aes256--sha256-modp2048"},
-		{"unknown", ProtocolIKE, "3des-sha1-modp2048"},
-		{"unsupported ICV", ProtocolESP, "aes128gcm8"},
-		{"no encryption", ProtocolIKE, "sha256-modp2048"},
-		{"mixed AEAD", ProtocolIKE, "aes256gcm16-aes256-sha256-prfsha256-modp2048"},
-		{"AEAD with integrity", ProtocolESP, "aes256gcm16-sha256"},
-		{"no integrity", ProtocolESP, "aes256"},
-		{"IKE AEAD without PRF", ProtocolIKE, "aes256gcm16-ecp256"},
-		{"IKE without group", ProtocolIKE, "aes256-sha256"},
-		{"IKE with none", ProtocolIKE, "aes256-sha256-modp2048-none"},
-		{"IKE with ESN", ProtocolIKE, "aes256-sha256-modp2048-esn"},
-		{"ESP with PRF", ProtocolESP, "aes256gcm16-prfsha256"},
-		{"AH", Protocol(2), "sha256"},
+		{"empty", ikev2.ProtocolIKE, ""},
+		{"empty token", ikev2.ProtocolIKE, "aes256--sha256-modp2048"},
+		{"unknown", ikev2.ProtocolIKE, "3des-sha1-modp2048"},
+		{"unsupported ICV", ikev2.ProtocolESP, "aes128gcm8"},
+		{"no encryption", ikev2.ProtocolIKE, "sha256-modp2048"},
+		{"mixed AEAD", ikev2.ProtocolIKE, "aes256gcm16-aes256-sha256-prfsha256-modp2048"},
+		{"AEAD with integrity", ikev2.ProtocolESP, "aes256gcm16-sha256"},
+		{"no integrity", ikev2.ProtocolESP, "aes256"},
+		{"IKE AEAD without PRF", ikev2.ProtocolIKE, "aes256gcm16-ecp256"},
+		{"IKE without group", ikev2.ProtocolIKE, "aes256-sha256"},
+		{"IKE with none", ikev2.ProtocolIKE, "aes256-sha256-modp2048-none"},
+		{"IKE with ESN", ikev2.ProtocolIKE, "aes256-sha256-modp2048-esn"},
+		{"ESP with PRF", ikev2.ProtocolESP, "aes256gcm16-prfsha256"},
+		{"AH", ikev2.ProtocolID(2), "sha256"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -109,12 +111,12 @@ func TestSuiteString(t *testing.T) {
 		s    Suite
 		want string
 	}{
-		{Suite{Protocol: ProtocolIKE, Encr: EncrAESGCM16, KeyLen: 256, PRF: PRFHMACSHA2_256, DH: ECP256}, "aes256gcm16-prfsha256-ecp256"},
-		{Suite{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: 256, PRF: PRFHMACSHA2_256, Integ: IntegHMACSHA2_256_128, DH: MODP2048}, "aes256-sha256-modp2048"},
-		{Suite{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: 128, PRF: PRFHMACSHA2_512, Integ: IntegHMACSHA1_96, DH: MODP2048}, "aes128-sha1-prfsha512-modp2048"},
-		{Suite{Protocol: ProtocolESP, Encr: EncrAESCBC, KeyLen: 128, Integ: IntegHMACSHA1_96, DH: MODP2048}, "aes128-sha1-modp2048"},
-		{Suite{Protocol: ProtocolESP, Encr: EncrAESGCM16, KeyLen: 128, ESN: true}, "aes128gcm16-esn"},
-		{Suite{Protocol: ProtocolESP, Encr: EncrID(3), KeyLen: 0, Integ: IntegID(1)}, "ENCR(3)-INTEG(1)"},
+		{Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 256, PRF: ikev2.PRFHMACSHA256, DH: ikev2.DHECP256}, "aes256gcm16-prfsha256-ecp256"},
+		{Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: 256, PRF: ikev2.PRFHMACSHA256, Integ: ikev2.IntegHMACSHA256_128, DH: ikev2.DHMODP2048}, "aes256-sha256-modp2048"},
+		{Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: 128, PRF: ikev2.PRFHMACSHA512, Integ: ikev2.IntegHMACSHA1_96, DH: ikev2.DHMODP2048}, "aes128-sha1-prfsha512-modp2048"},
+		{Suite{Protocol: ikev2.ProtocolESP, Encr: ikev2.EncrAESCBC, KeyLen: 128, Integ: ikev2.IntegHMACSHA1_96, DH: ikev2.DHMODP2048}, "aes128-sha1-modp2048"},
+		{Suite{Protocol: ikev2.ProtocolESP, Encr: ikev2.EncrAESGCM16, KeyLen: 128, ESN: true}, "aes128gcm16-esn"},
+		{Suite{Protocol: ikev2.ProtocolESP, Encr: ikev2.EncrID(3), KeyLen: 0, Integ: ikev2.IntegID(1)}, "ENCR(3)-INTEG(1)"},
 	}
 	for _, tt := range tests {
 		if got := tt.s.String(); got != tt.want {
@@ -126,19 +128,19 @@ func TestSuiteString(t *testing.T) {
 // TestNewSuite covers RFC 7296 §3.3.6: an accepted proposal has one
 // transform of each type.
 func TestNewSuite(t *testing.T) {
-	ike := []Transform{encr(EncrAESCBC, 256), prfT(PRFHMACSHA2_256), integT(IntegHMACSHA2_256_128), dhT(MODP2048)}
-	s, err := NewSuite(ProtocolIKE, ike)
+	ike := []Transform{encr(ikev2.EncrAESCBC, 256), prfT(ikev2.PRFHMACSHA256), integT(ikev2.IntegHMACSHA256_128), dhT(ikev2.DHMODP2048)}
+	s, err := NewSuite(ikev2.ProtocolIKE, ike)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if want := (Suite{Protocol: ProtocolIKE, Encr: EncrAESCBC, KeyLen: 256, PRF: PRFHMACSHA2_256, Integ: IntegHMACSHA2_256_128, DH: MODP2048}); s != want {
+	if want := (Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESCBC, KeyLen: 256, PRF: ikev2.PRFHMACSHA256, Integ: ikev2.IntegHMACSHA256_128, DH: ikev2.DHMODP2048}); s != want {
 		t.Errorf("NewSuite = %#v, want %#v", s, want)
 	}
 	if !slices.Equal(s.Transforms(), ike) {
 		t.Errorf("Transforms() = %v, want %v", s.Transforms(), ike)
 	}
-	esp := []Transform{encr(EncrAESGCM16, 128), dhT(ECP256), esnT(ESNYes)}
-	s, err = NewSuite(ProtocolESP, esp)
+	esp := []Transform{encr(ikev2.EncrAESGCM16, 128), dhT(ikev2.DHECP256), esnT(uint16(ikev2.WithESN))}
+	s, err = NewSuite(ikev2.ProtocolESP, esp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -148,29 +150,29 @@ func TestNewSuite(t *testing.T) {
 
 	bad := []struct {
 		name  string
-		proto Protocol
+		proto ikev2.ProtocolID
 		ts    []Transform
 	}{
-		{"two ENCR", ProtocolIKE, append(slices.Clone(ike), encr(EncrAESCBC, 128))},
-		{"no ENCR", ProtocolIKE, ike[1:]},
-		{"no PRF", ProtocolIKE, []Transform{ike[0], ike[2], ike[3]}},
-		{"no DH for IKE", ProtocolIKE, ike[:3]},
-		{"DH NONE for IKE", ProtocolIKE, []Transform{ike[0], ike[1], ike[2], dhT(DHNone)}},
-		{"no INTEG with CBC", ProtocolIKE, []Transform{ike[0], ike[1], ike[3]}},
-		{"INTEG with GCM", ProtocolESP, []Transform{encr(EncrAESGCM16, 128), integT(IntegHMACSHA1_96), esnT(ESNNo)}},
-		{"bad key length", ProtocolIKE, []Transform{encr(EncrAESCBC, 64), ike[1], ike[2], ike[3]}},
-		{"no key length", ProtocolIKE, []Transform{encr(EncrAESCBC, 0), ike[1], ike[2], ike[3]}},
-		{"key length on PRF", ProtocolIKE, []Transform{ike[0], {Type: TransformPRF, ID: 5, KeyLen: 128}, ike[2], ike[3]}},
-		{"unknown ENCR", ProtocolIKE, []Transform{encr(EncrID(3), 0), ike[1], ike[2], ike[3]}},
-		{"unknown PRF", ProtocolIKE, []Transform{ike[0], prfT(PRFID(4)), ike[2], ike[3]}},
-		{"unknown INTEG", ProtocolIKE, []Transform{ike[0], ike[1], integT(IntegID(5)), ike[3]}},
-		{"unknown group", ProtocolIKE, []Transform{ike[0], ike[1], ike[2], dhT(DHGroup(21))}},
-		{"unknown type", ProtocolIKE, append(slices.Clone(ike), Transform{Type: 6, ID: 1})},
-		{"ESN for IKE", ProtocolIKE, append(slices.Clone(ike), esnT(ESNNo))},
-		{"ESP without ESN", ProtocolESP, []Transform{encr(EncrAESGCM16, 128)}},
-		{"ESP with PRF", ProtocolESP, []Transform{encr(EncrAESGCM16, 128), prfT(PRFHMACSHA1), esnT(ESNNo)}},
-		{"bad ESN", ProtocolESP, []Transform{encr(EncrAESGCM16, 128), esnT(2)}},
-		{"AH", Protocol(2), []Transform{integT(IntegHMACSHA1_96), esnT(ESNNo)}},
+		{"two ENCR", ikev2.ProtocolIKE, append(slices.Clone(ike), encr(ikev2.EncrAESCBC, 128))},
+		{"no ENCR", ikev2.ProtocolIKE, ike[1:]},
+		{"no PRF", ikev2.ProtocolIKE, []Transform{ike[0], ike[2], ike[3]}},
+		{"no DH for IKE", ikev2.ProtocolIKE, ike[:3]},
+		{"DH NONE for IKE", ikev2.ProtocolIKE, []Transform{ike[0], ike[1], ike[2], dhT(ikev2.DHNone)}},
+		{"no INTEG with CBC", ikev2.ProtocolIKE, []Transform{ike[0], ike[1], ike[3]}},
+		{"INTEG with GCM", ikev2.ProtocolESP, []Transform{encr(ikev2.EncrAESGCM16, 128), integT(ikev2.IntegHMACSHA1_96), esnT(uint16(ikev2.NoESN))}},
+		{"bad key length", ikev2.ProtocolIKE, []Transform{encr(ikev2.EncrAESCBC, 64), ike[1], ike[2], ike[3]}},
+		{"no key length", ikev2.ProtocolIKE, []Transform{encr(ikev2.EncrAESCBC, 0), ike[1], ike[2], ike[3]}},
+		{"key length on PRF", ikev2.ProtocolIKE, []Transform{ike[0], {Type: ikev2.TransformPRF, ID: 5, KeyLen: 128}, ike[2], ike[3]}},
+		{"unknown ENCR", ikev2.ProtocolIKE, []Transform{encr(ikev2.EncrID(3), 0), ike[1], ike[2], ike[3]}},
+		{"unknown PRF", ikev2.ProtocolIKE, []Transform{ike[0], prfT(ikev2.PRFID(4)), ike[2], ike[3]}},
+		{"unknown INTEG", ikev2.ProtocolIKE, []Transform{ike[0], ike[1], integT(ikev2.IntegID(5)), ike[3]}},
+		{"unknown group", ikev2.ProtocolIKE, []Transform{ike[0], ike[1], ike[2], dhT(ikev2.DHGroup(21))}},
+		{"unknown type", ikev2.ProtocolIKE, append(slices.Clone(ike), Transform{Type: 6, ID: 1})},
+		{"ESN for IKE", ikev2.ProtocolIKE, append(slices.Clone(ike), esnT(uint16(ikev2.NoESN)))},
+		{"ESP without ESN", ikev2.ProtocolESP, []Transform{encr(ikev2.EncrAESGCM16, 128)}},
+		{"ESP with PRF", ikev2.ProtocolESP, []Transform{encr(ikev2.EncrAESGCM16, 128), prfT(ikev2.PRFHMACSHA1), esnT(uint16(ikev2.NoESN))}},
+		{"bad ESN", ikev2.ProtocolESP, []Transform{encr(ikev2.EncrAESGCM16, 128), esnT(2)}},
+		{"AH", ikev2.ProtocolID(2), []Transform{integT(ikev2.IntegHMACSHA1_96), esnT(uint16(ikev2.NoESN))}},
 	}
 	for _, tt := range bad {
 		t.Run(tt.name, func(t *testing.T) {
@@ -183,7 +185,7 @@ func TestNewSuite(t *testing.T) {
 
 // TestSelect covers the responder's choice of RFC 7296 §2.7.
 func TestSelect(t *testing.T) {
-	mustParse := func(proto Protocol, s string) Proposal {
+	mustParse := func(proto ikev2.ProtocolID, s string) Proposal {
 		p, err := ParseProposal(proto, s)
 		if err != nil {
 			t.Fatal(err)
@@ -196,38 +198,38 @@ func TestSelect(t *testing.T) {
 		offered []Transform
 		want    string // "" when nothing matches
 	}{
-		{"our preference wins", mustParse(ProtocolIKE, "aes256-aes128-sha256-sha1-ecp256-modp2048"),
-			mustParse(ProtocolIKE, "aes128-aes256-sha1-sha256-modp2048-ecp256").Transforms, "aes256-sha256-ecp256"},
-		{"key length must match", mustParse(ProtocolIKE, "aes256gcm16-prfsha256-ecp256"),
-			mustParse(ProtocolIKE, "aes128gcm16-prfsha256-ecp256").Transforms, ""},
-		{"no common group", mustParse(ProtocolIKE, "aes256gcm16-prfsha256-ecp256"),
-			mustParse(ProtocolIKE, "aes256gcm16-prfsha256-modp2048").Transforms, ""},
-		{"no common PRF", mustParse(ProtocolIKE, "aes256gcm16-prfsha256-ecp256"),
-			mustParse(ProtocolIKE, "aes256gcm16-prfsha384-ecp256").Transforms, ""},
-		{"no common INTEG", mustParse(ProtocolESP, "aes256-sha256"),
-			mustParse(ProtocolESP, "aes256-sha1").Transforms, ""},
-		{"AEAD with INTEG NONE offered", mustParse(ProtocolESP, "aes256gcm16"),
-			[]Transform{encr(EncrAESGCM16, 256), integT(IntegNone), esnT(ESNNo)}, "aes256gcm16"},
-		{"AEAD with an INTEG offered", mustParse(ProtocolESP, "aes256gcm16"),
-			[]Transform{encr(EncrAESGCM16, 256), integT(IntegHMACSHA1_96), esnT(ESNNo)}, ""},
-		{"PFS required", mustParse(ProtocolESP, "aes256gcm16-ecp256"),
-			mustParse(ProtocolESP, "aes256gcm16").Transforms, ""},
-		{"PFS optional, peer without", mustParse(ProtocolESP, "aes256gcm16-ecp256-none"),
-			mustParse(ProtocolESP, "aes256gcm16").Transforms, "aes256gcm16"},
-		{"PFS optional, peer with", mustParse(ProtocolESP, "aes256gcm16-ecp256-none"),
-			mustParse(ProtocolESP, "aes256gcm16-ecp256").Transforms, "aes256gcm16-ecp256"},
-		{"no PFS, peer insists", mustParse(ProtocolESP, "aes256gcm16"),
-			mustParse(ProtocolESP, "aes256gcm16-modp2048").Transforms, ""},
-		{"ESN absent means no", mustParse(ProtocolESP, "aes256-sha256"),
-			[]Transform{encr(EncrAESCBC, 256), integT(IntegHMACSHA2_256_128)}, "aes256-sha256"},
-		{"ESN mismatch", mustParse(ProtocolESP, "aes256-sha256-esn"),
-			mustParse(ProtocolESP, "aes256-sha256-noesn").Transforms, ""},
-		{"unsupported offers skipped", mustParse(ProtocolIKE, "aes256-sha256-modp2048"),
-			append([]Transform{encr(EncrID(3), 0), dhT(DHGroup(21))}, mustParse(ProtocolIKE, "aes256-sha256-modp2048").Transforms...),
+		{"our preference wins", mustParse(ikev2.ProtocolIKE, "aes256-aes128-sha256-sha1-ecp256-modp2048"),
+			mustParse(ikev2.ProtocolIKE, "aes128-aes256-sha1-sha256-modp2048-ecp256").Transforms, "aes256-sha256-ecp256"},
+		{"key length must match", mustParse(ikev2.ProtocolIKE, "aes256gcm16-prfsha256-ecp256"),
+			mustParse(ikev2.ProtocolIKE, "aes128gcm16-prfsha256-ecp256").Transforms, ""},
+		{"no common group", mustParse(ikev2.ProtocolIKE, "aes256gcm16-prfsha256-ecp256"),
+			mustParse(ikev2.ProtocolIKE, "aes256gcm16-prfsha256-modp2048").Transforms, ""},
+		{"no common PRF", mustParse(ikev2.ProtocolIKE, "aes256gcm16-prfsha256-ecp256"),
+			mustParse(ikev2.ProtocolIKE, "aes256gcm16-prfsha384-ecp256").Transforms, ""},
+		{"no common INTEG", mustParse(ikev2.ProtocolESP, "aes256-sha256"),
+			mustParse(ikev2.ProtocolESP, "aes256-sha1").Transforms, ""},
+		{"AEAD with INTEG NONE offered", mustParse(ikev2.ProtocolESP, "aes256gcm16"),
+			[]Transform{encr(ikev2.EncrAESGCM16, 256), integT(ikev2.IntegNone), esnT(uint16(ikev2.NoESN))}, "aes256gcm16"},
+		{"AEAD with an INTEG offered", mustParse(ikev2.ProtocolESP, "aes256gcm16"),
+			[]Transform{encr(ikev2.EncrAESGCM16, 256), integT(ikev2.IntegHMACSHA1_96), esnT(uint16(ikev2.NoESN))}, ""},
+		{"PFS required", mustParse(ikev2.ProtocolESP, "aes256gcm16-ecp256"),
+			mustParse(ikev2.ProtocolESP, "aes256gcm16").Transforms, ""},
+		{"PFS optional, peer without", mustParse(ikev2.ProtocolESP, "aes256gcm16-ecp256-none"),
+			mustParse(ikev2.ProtocolESP, "aes256gcm16").Transforms, "aes256gcm16"},
+		{"PFS optional, peer with", mustParse(ikev2.ProtocolESP, "aes256gcm16-ecp256-none"),
+			mustParse(ikev2.ProtocolESP, "aes256gcm16-ecp256").Transforms, "aes256gcm16-ecp256"},
+		{"no PFS, peer insists", mustParse(ikev2.ProtocolESP, "aes256gcm16"),
+			mustParse(ikev2.ProtocolESP, "aes256gcm16-modp2048").Transforms, ""},
+		{"ESN absent means no", mustParse(ikev2.ProtocolESP, "aes256-sha256"),
+			[]Transform{encr(ikev2.EncrAESCBC, 256), integT(ikev2.IntegHMACSHA256_128)}, "aes256-sha256"},
+		{"ESN mismatch", mustParse(ikev2.ProtocolESP, "aes256-sha256-esn"),
+			mustParse(ikev2.ProtocolESP, "aes256-sha256-noesn").Transforms, ""},
+		{"unsupported offers skipped", mustParse(ikev2.ProtocolIKE, "aes256-sha256-modp2048"),
+			append([]Transform{encr(ikev2.EncrID(3), 0), dhT(ikev2.DHGroup(21))}, mustParse(ikev2.ProtocolIKE, "aes256-sha256-modp2048").Transforms...),
 			"aes256-sha256-modp2048"},
-		{"nothing offered", mustParse(ProtocolIKE, "aes256-sha256-modp2048"), nil, ""},
-		{"hand-made invalid proposal", Proposal{Protocol: ProtocolIKE, Transforms: []Transform{encr(EncrAESCBC, 64), prfT(PRFHMACSHA1), integT(IntegHMACSHA1_96), dhT(MODP2048)}},
-			[]Transform{encr(EncrAESCBC, 64), prfT(PRFHMACSHA1), integT(IntegHMACSHA1_96), dhT(MODP2048)}, ""},
+		{"nothing offered", mustParse(ikev2.ProtocolIKE, "aes256-sha256-modp2048"), nil, ""},
+		{"hand-made invalid proposal", Proposal{Protocol: ikev2.ProtocolIKE, Transforms: []Transform{encr(ikev2.EncrAESCBC, 64), prfT(ikev2.PRFHMACSHA1), integT(ikev2.IntegHMACSHA1_96), dhT(ikev2.DHMODP2048)}},
+			[]Transform{encr(ikev2.EncrAESCBC, 64), prfT(ikev2.PRFHMACSHA1), integT(ikev2.IntegHMACSHA1_96), dhT(ikev2.DHMODP2048)}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,14 +247,14 @@ func TestSelect(t *testing.T) {
 // TestDefaultProposals checks that the defaults parse and leave out the weak
 // 1024-bit MODP group.
 func TestDefaultProposals(t *testing.T) {
-	for _, proto := range []Protocol{ProtocolIKE, ProtocolESP} {
+	for _, proto := range []ikev2.ProtocolID{ikev2.ProtocolIKE, ikev2.ProtocolESP} {
 		ps := DefaultProposals(proto)
 		if len(ps) == 0 {
 			t.Fatalf("no default %v proposals", proto)
 		}
 		for _, p := range ps {
-			if slices.Contains(p.Transforms, dhT(InsecureMODP1024)) {
-				t.Errorf("default %v proposal %q has %v", proto, p, InsecureMODP1024)
+			if slices.Contains(p.Transforms, dhT(ikev2.DHInsecureMODP1024)) {
+				t.Errorf("default %v proposal %q has %v", proto, p, ikev2.DHInsecureMODP1024)
 			}
 			if _, ok := p.Select(p.Transforms); !ok {
 				t.Errorf("default %v proposal %q does not select itself", proto, p)
@@ -261,28 +263,58 @@ func TestDefaultProposals(t *testing.T) {
 	}
 }
 
-func TestNames(t *testing.T) {
+// TestTransformNames checks how a Transform prints; the names of the
+// identifiers themselves are wire/ikev2's.
+func TestTransformNames(t *testing.T) {
 	tests := []struct {
 		got, want string
 	}{
-		{ProtocolIKE.String(), "IKE"}, {ProtocolESP.String(), "ESP"}, {Protocol(2).String(), "PROTOCOL(2)"},
-		{TransformEncr.String(), "ENCR"}, {TransformPRF.String(), "PRF"}, {TransformInteg.String(), "INTEG"},
-		{TransformDH.String(), "D-H"}, {TransformESN.String(), "ESN"}, {TransformType(9).String(), "TRANSFORM(9)"},
-		{EncrAESCBC.String(), "ENCR_AES_CBC"}, {EncrAESGCM16.String(), "ENCR_AES_GCM_16"}, {EncrID(3).String(), "ENCR(3)"},
-		{PRFHMACSHA1.String(), "PRF_HMAC_SHA1"}, {PRFHMACSHA2_256.String(), "PRF_HMAC_SHA2_256"},
-		{PRFHMACSHA2_384.String(), "PRF_HMAC_SHA2_384"}, {PRFHMACSHA2_512.String(), "PRF_HMAC_SHA2_512"}, {PRFID(4).String(), "PRF(4)"},
-		{IntegNone.String(), "NONE"}, {IntegHMACSHA1_96.String(), "AUTH_HMAC_SHA1_96"},
-		{IntegHMACSHA2_256_128.String(), "AUTH_HMAC_SHA2_256_128"}, {IntegHMACSHA2_384_192.String(), "AUTH_HMAC_SHA2_384_192"},
-		{IntegHMACSHA2_512_256.String(), "AUTH_HMAC_SHA2_512_256"}, {IntegID(5).String(), "INTEG(5)"},
-		{DHNone.String(), "NONE"}, {InsecureMODP1024.String(), "MODP_1024"}, {MODP2048.String(), "MODP_2048"},
-		{ECP256.String(), "ECP_256"}, {ECP384.String(), "ECP_384"}, {MODP2048S256.String(), "MODP_2048_256"},
-		{Curve25519.String(), "CURVE_25519"}, {DHGroup(21).String(), "DH(21)"},
-		{encr(EncrAESCBC, 256).String(), "ENCR_AES_CBC/256"}, {esnT(ESNYes).String(), "ESN(1)"},
-		{Transform{Type: 9, ID: 3}.String(), "TRANSFORM(9):3"},
+		{encr(ikev2.EncrAESCBC, 256).String(), "ENCR_AES_CBC/256"},
+		{prfT(ikev2.PRFHMACSHA256).String(), "PRF_HMAC_SHA2_256"},
+		{integT(ikev2.IntegHMACSHA1_96).String(), "AUTH_HMAC_SHA1_96"},
+		{dhT(ikev2.DHCurve25519).String(), "CURVE_25519"},
+		{esnT(uint16(ikev2.WithESN)).String(), "ESN(1)"},
+		{Transform{Type: 9, ID: 3}.String(), "TransformType(9):3"},
 	}
 	for _, tt := range tests {
 		if tt.got != tt.want {
 			t.Errorf("got %q, want %q", tt.got, tt.want)
+		}
+	}
+}
+
+// TestTransformWire covers the conversion to and from transform
+// substructures: the Key Length attribute (RFC 7296 §3.3.5) and the
+// rejection of transforms with attributes not understood (§3.3.6).
+func TestTransformWire(t *testing.T) {
+	for _, tr := range []Transform{
+		encr(ikev2.EncrAESGCM16, 256), prfT(ikev2.PRFHMACSHA384), integT(ikev2.IntegHMACSHA256_128),
+		dhT(ikev2.DHECP256), esnT(uint16(ikev2.NoESN)),
+	} {
+		w := tr.Wire()
+		if n, ok := w.KeyLength(); ok != (tr.KeyLen != 0) || n != tr.KeyLen {
+			t.Errorf("%v: key length attribute %d, %v", tr, n, ok)
+		}
+		back, ok := FromWire(w)
+		if !ok || back != tr {
+			t.Errorf("FromWire(%v.Wire()) = %v, %v", tr, back, ok)
+		}
+	}
+	for _, tc := range []struct {
+		name string
+		w    ikev2.Transform
+	}{
+		{"3.3.6 unknown TV attribute", ikev2.Transform{Type: ikev2.TransformENCR, ID: 12,
+			Attributes: []ikev2.Attribute{{Type: 15, Value: 1}}}},
+		{"3.3.5 key length in TLV format", ikev2.Transform{Type: ikev2.TransformENCR, ID: 12,
+			Attributes: []ikev2.Attribute{{Type: ikev2.AttributeKeyLength, TLV: true, Data: []byte{1, 0}}}}},
+		{"3.3.5 zero key length", ikev2.Transform{Type: ikev2.TransformENCR, ID: 12,
+			Attributes: []ikev2.Attribute{{Type: ikev2.AttributeKeyLength}}}},
+		{"3.3.5 two attributes", ikev2.Transform{Type: ikev2.TransformENCR, ID: 12,
+			Attributes: []ikev2.Attribute{{Type: ikev2.AttributeKeyLength, Value: 128}, {Type: ikev2.AttributeKeyLength, Value: 256}}}},
+	} {
+		if got, ok := FromWire(tc.w); ok {
+			t.Errorf("%s: FromWire = %v, true; want false", tc.name, got)
 		}
 	}
 }
@@ -295,11 +327,11 @@ func FuzzParseProposal(f *testing.F) {
 		"aes128-sha1-modp2048", "aes256gcm16-prfsha256-x25519", "aes256gcm16", "aes256-sha256",
 		"aes128-sha1-modp2048-none-esn", "aes-sha-sha2_512-prfsha1-modp1024-modp2048s256",
 	} {
-		f.Add(uint8(ProtocolIKE), s)
-		f.Add(uint8(ProtocolESP), s)
+		f.Add(uint8(ikev2.ProtocolIKE), s)
+		f.Add(uint8(ikev2.ProtocolESP), s)
 	}
 	f.Fuzz(func(t *testing.T, proto uint8, s string) {
-		p, err := ParseProposal(Protocol(proto), s)
+		p, err := ParseProposal(ikev2.ProtocolID(proto), s)
 		if err != nil {
 			return
 		}

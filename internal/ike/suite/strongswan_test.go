@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // IKEv2 numbers the known-answer test reads by hand (RFC 7296 §3.1, §3.2).
@@ -121,7 +123,7 @@ func find(t *testing.T, ps []payload, typ byte) []byte {
 }
 
 // proposal reads the first proposal of an SA payload body (RFC 7296 §3.3).
-func proposal(t *testing.T, sa []byte) (proto Protocol, spi []byte, ts []Transform) {
+func proposal(t *testing.T, sa []byte) (proto ikev2.ProtocolID, spi []byte, ts []Transform) {
 	t.Helper()
 	if len(sa) < 8 {
 		t.Fatalf("SA payload of %d octets", len(sa))
@@ -130,7 +132,7 @@ func proposal(t *testing.T, sa []byte) (proto Protocol, spi []byte, ts []Transfo
 	if n > len(sa) || 8+spiLen > n {
 		t.Fatalf("proposal length %d, SPI %d, in %d", n, spiLen, len(sa))
 	}
-	proto, spi, b := Protocol(sa[5]), sa[8:8+spiLen], sa[8+spiLen:n]
+	proto, spi, b := ikev2.ProtocolID(sa[5]), sa[8:8+spiLen], sa[8+spiLen:n]
 	for range count {
 		if len(b) < 8 {
 			t.Fatalf("transform: %d octets left", len(b))
@@ -139,7 +141,7 @@ func proposal(t *testing.T, sa []byte) (proto Protocol, spi []byte, ts []Transfo
 		if tl < 8 || tl > len(b) {
 			t.Fatalf("transform length %d of %d", tl, len(b))
 		}
-		tr := Transform{Type: TransformType(b[4]), ID: binary.BigEndian.Uint16(b[6:8])}
+		tr := Transform{Type: ikev2.TransformType(b[4]), ID: binary.BigEndian.Uint16(b[6:8])}
 		// The only attribute is the Key Length, TV format (RFC 7296 §3.3.5).
 		if tl == 12 && binary.BigEndian.Uint16(b[8:10]) == 0x800e {
 			tr.KeyLen = binary.BigEndian.Uint16(b[10:12])
@@ -246,7 +248,7 @@ func checkChildKeys(t *testing.T, k *kat, i int, got ChildKeys) {
 }
 
 // checkAuth recomputes one side's AUTH payload (RFC 7296 §2.15).
-func checkAuth(t *testing.T, k *kat, i int, prf PRFID, initMsg, nonce []byte, skp Key, inner []payload, idType byte) {
+func checkAuth(t *testing.T, k *kat, i int, prf ikev2.PRFID, initMsg, nonce []byte, skp Key, inner []payload, idType byte) {
 	t.Helper()
 	id := find(t, inner, idType)
 	if want := k.log(t, "auth_id_body", i); !bytes.Equal(id, want) {
@@ -289,11 +291,11 @@ func TestStrongSwanKAT(t *testing.T) {
 }
 
 func (k *kat) run(t *testing.T) {
-	ikeProposal, err := ParseProposal(ProtocolIKE, k.ike)
+	ikeProposal, err := ParseProposal(ikev2.ProtocolIKE, k.ike)
 	if err != nil {
 		t.Fatal(err)
 	}
-	espProposal, err := ParseProposal(ProtocolESP, k.esp)
+	espProposal, err := ParseProposal(ikev2.ProtocolESP, k.esp)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -312,7 +314,7 @@ func (k *kat) run(t *testing.T) {
 		t.Errorf("strongSwan offered %v for %q, ParseProposal gives %v", offered, k.ike, ikeProposal.Transforms)
 	}
 	_, _, chosen := proposal(t, find(t, respP, payloadSA))
-	s, err := NewSuite(ProtocolIKE, chosen)
+	s, err := NewSuite(ikev2.ProtocolIKE, chosen)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -321,10 +323,10 @@ func (k *kat) run(t *testing.T) {
 	}
 	// RFC 6989: strongSwan's public values pass our validation.
 	for _, ke := range [][]byte{find(t, reqP, payloadKE), find(t, respP, payloadKE)} {
-		if DHGroup(binary.BigEndian.Uint16(ke[:2])) != s.DH {
+		if ikev2.DHGroup(binary.BigEndian.Uint16(ke[:2])) != s.DH {
 			t.Fatalf("KE of group %d in a %v exchange", binary.BigEndian.Uint16(ke[:2]), s.DH)
 		}
-		priv, err := s.DH.GenerateKey()
+		priv, err := GenerateKey(s.DH)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -368,7 +370,7 @@ func (k *kat) run(t *testing.T) {
 		case msg.exch == exchIKEAuth:
 			checkAuth(t, k, 1, s.PRF, resp, ni, keys.PR, msg.inner, payloadIDr)
 			_, _, ts := proposal(t, find(t, msg.inner, payloadSA))
-			cs, err := NewSuite(ProtocolESP, ts)
+			cs, err := NewSuite(ikev2.ProtocolESP, ts)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -392,12 +394,12 @@ func (k *kat) run(t *testing.T) {
 			_, _, offered := proposal(t, find(t, q.inner, payloadSA))
 			proto, spiIBytes, _ := proposal(t, find(t, q.inner, payloadSA))
 			_, spiRBytes, ts := proposal(t, find(t, msg.inner, payloadSA))
-			if proto == ProtocolESP {
+			if proto == ikev2.ProtocolESP {
 				// Child SA rekeyed with PFS (RFC 7296 §2.17).
 				if !sameTransforms(offered, espProposal.Transforms) {
 					t.Errorf("strongSwan offered %v for %q, ParseProposal gives %v", offered, k.esp, espProposal.Transforms)
 				}
-				cs, err := NewSuite(ProtocolESP, ts)
+				cs, err := NewSuite(ikev2.ProtocolESP, ts)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -418,7 +420,7 @@ func (k *kat) run(t *testing.T) {
 			// IKE SA rekeyed (RFC 7296 §2.18): the old SA's PRF and SK_d,
 			// the new SA's nonces, SPIs and suite.
 			rekeyReq = q
-			s2, err := NewSuite(ProtocolIKE, ts)
+			s2, err := NewSuite(ikev2.ProtocolIKE, ts)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -41,3 +41,24 @@ func parseKE(g Generic, body []byte) (*KE, error) {
 		Data:     sub(body, 4, len(body)),
 	}, nil
 }
+
+// KeyExchangeLen returns the length of the Key Exchange Data of a KE
+// payload for group g: the length of the prime for a MODP group (RFC 7296
+// section 3.4), the two coordinates x | y for an ECP group (RFC 5903
+// section 7) and 32 octets for Curve25519 (RFC 8031 section 2). It returns
+// zero for DHNone and for groups this package does not name.
+func (g DHGroup) KeyExchangeLen() int {
+	switch g {
+	case DHInsecureMODP1024:
+		return 128
+	case DHMODP2048, DHInsecureMODP2048S256:
+		return 256
+	case DHECP256:
+		return 64
+	case DHECP384:
+		return 96
+	case DHCurve25519:
+		return 32
+	}
+	return 0
+}

@@ -70,6 +70,12 @@ const (
 	EncrAESGCM16 EncrID = 20 // 16-octet ICV (RFC 5282)
 )
 
+// AEAD reports whether the algorithm authenticates by itself, so that a
+// proposal with it carries no INTEG transform (RFC 5282 section 8).
+func (id EncrID) AEAD() bool {
+	return id == EncrAESGCM8 || id == EncrAESGCM12 || id == EncrAESGCM16
+}
+
 func (id EncrID) String() string {
 	switch id {
 	case EncrAESCBC:
@@ -116,6 +122,9 @@ type IntegID uint16
 
 // Integrity algorithms.
 const (
+	// IntegNone is the NONE value: no integrity transform, as with an
+	// AEAD algorithm (RFC 5282 section 8).
+	IntegNone           IntegID = 0
 	IntegHMACSHA1_96    IntegID = 2
 	IntegHMACSHA256_128 IntegID = 12
 	IntegHMACSHA384_192 IntegID = 13
@@ -124,7 +133,7 @@ const (
 
 func (id IntegID) String() string {
 	switch id {
-	case 0:
+	case IntegNone:
 		return "NONE"
 	case IntegHMACSHA1_96:
 		return "AUTH_HMAC_SHA1_96"
@@ -144,6 +153,9 @@ type DHGroup uint16
 
 // Diffie-Hellman groups.
 const (
+	// DHNone is the NONE value: no key exchange, as for a child SA
+	// without perfect forward secrecy (RFC 7296 section 3.3.2).
+	DHNone DHGroup = 0
 	// DHInsecureMODP1024 is the 1024-bit MODP group; RFC 8247 section
 	// 2.4 says SHOULD NOT.
 	DHInsecureMODP1024 DHGroup = 2
@@ -159,7 +171,7 @@ const (
 
 func (g DHGroup) String() string {
 	switch g {
-	case 0:
+	case DHNone:
 		return "NONE"
 	case DHInsecureMODP1024:
 		return "MODP_1024"

@@ -145,3 +145,25 @@ func TestTransformString(t *testing.T) {
 		t.Errorf("KeyLength of a TLV attribute = %d, true; want false", n)
 	}
 }
+
+// TestEncrAEAD covers RFC 5282 section 8: the AES-GCM algorithms are AEAD
+// and take no integrity transform; AES-CBC is not.
+func TestEncrAEAD(t *testing.T) {
+	tests := []struct {
+		id   EncrID
+		want bool
+	}{
+		{EncrAESCBC, false},
+		{EncrAESGCM8, true},
+		{EncrAESGCM12, true},
+		{EncrAESGCM16, true},
+		{EncrID(3), false},
+	}
+	for _, tc := range tests {
+		t.Run("RFC 5282 8 "+tc.id.String(), func(t *testing.T) {
+			if got := tc.id.AEAD(); got != tc.want {
+				t.Errorf("%v.AEAD() = %v, want %v", tc.id, got, tc.want)
+			}
+		})
+	}
+}

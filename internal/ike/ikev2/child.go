@@ -1,0 +1,525 @@
+package ikev2
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/ipsec"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// childState is the state of a child SA pair.
+type childState uint8
+
+const (
+	childActive   childState = iota // installed
+	childRekeying                   // our rekey of it is outstanding
+	childRekeyed                    // replaced; the peer deletes it
+	childDeleting                   // our Delete of it is outstanding
+)
+
+// maxChildren bounds the child SA pairs the peer can create under one IKE
+// SA.
+const maxChildren = 256
+
+// child is one child SA pair in the data path (or being negotiated).
+type child struct {
+	cfgIndex      int // into PeerConfig.Children
+	inSPI, outSPI uint32
+	suite         suite.Suite
+	// proposedLocal and proposedRemote are what this side proposed as
+	// initiator; localTS and remoteTS the narrowed result.
+	proposedLocal, proposedRemote []selector
+	localTS, remoteTS             []selector
+	state                         childState
+	installed                     time.Time
+	rekeyAt, expireAt             time.Time
+	rekeyed                       bool // it replaced an older pair
+	// keys are kept to install the pair again when the peer's endpoint
+	// changes behind a NAT; initiated tells which half of them is ours.
+	keys      suite.ChildKeys
+	initiated bool
+	// peerRekey is the pair the peer made by rekeying this one while our
+	// rekey of it was outstanding, and peerNonces the nonces of that
+	// exchange (RFC 7296 §2.8.1).
+	peerRekey  *child
+	peerNonces [2][]byte
+}
+
+// ipsec returns the pair as the data path takes it, with the endpoints of
+// sa.
+func (ch *child) ipsec(sa *ikeSA) ipsec.Child {
+	// RFC 7296 §2.17: the first keys protect what the initiator of the
+	// exchange sends.
+	k := ch.keys
+	outE, outA, inE, inA := k.EI, k.AI, k.ER, k.AR
+	if !ch.initiated {
+		outE, outA, inE, inA = inE, inA, outE, outA
+	}
+	return ipsec.Child{
+		Tunnel: sa.c.name,
+		Local:  sa.local, Remote: sa.remote,
+		// RFC 3948: ESP goes in UDP when a NAT was detected on either side.
+		Encap:    sa.natLocal || sa.natRemote,
+		LocalTS:  prefixes(ch.localTS),
+		RemoteTS: prefixes(ch.remoteTS),
+		In:       ch.espConfig(ch.inSPI, inE, inA, sa),
+		Out:      ch.espConfig(ch.outSPI, outE, outA, sa),
+	}
+}
+
+// wipe clears the pair's keys.
+func (ch *child) wipe() {
+	for _, k := range []suite.Key{ch.keys.EI, ch.keys.AI, ch.keys.ER, ch.keys.AR} {
+		clear(k)
+	}
+}
+
+func (ch *child) espConfig(spi uint32, encr, integ []byte, sa *ikeSA) esp.Config {
+	return esp.Config{
+		SPI:       spi,
+		Cipher:    esp.Cipher(ch.suite.Encr),
+		Integrity: esp.Integrity(ch.suite.Integ),
+		Keys:      esp.NewKeys(encr, integ),
+		ESN:       ch.suite.ESN,
+		Limits:    sa.cfg().ChildLimits,
+	}
+}
+
+func (ch *child) snapshot(sa *ikeSA) ChildStatus {
+	return ChildStatus{
+		InSPI: ch.inSPI, OutSPI: ch.outSPI, Proposal: ch.suite.String(),
+		LocalTS: prefixes(ch.localTS), RemoteTS: prefixes(ch.remoteTS),
+		Encap: sa.natLocal || sa.natRemote, Installed: ch.installed, Rekeyed: ch.rekeyed,
+	}
+}
+
+// childByIn returns the child pair with our inbound SPI spi, looking in
+// the IKE SA that owns the pairs of sa (RFC 7296 §1.4: control messages of
+// a child SA may come under a rekeyed IKE SA).
+func (sa *ikeSA) childByIn(spi uint32) *child {
+	for _, ch := range sa.home().children {
+		if ch.inSPI == spi {
+			return ch
+		}
+	}
+	return nil
+}
+
+// childByOut returns the child pair with the peer's inbound SPI spi.
+func (sa *ikeSA) childByOut(spi uint32) *child {
+	for _, ch := range sa.home().children {
+		if ch.outSPI == spi {
+			return ch
+		}
+	}
+	return nil
+}
+
+// hasChild reports whether a usable pair of child configuration i exists.
+func (sa *ikeSA) hasChild(i int) bool {
+	for _, ch := range sa.children {
+		if ch.cfgIndex == i && (ch.state == childActive || ch.state == childRekeying) {
+			return true
+		}
+	}
+	return false
+}
+
+// home returns the IKE SA that owns what this one had: itself, or the SA it
+// was rekeyed into.
+func (sa *ikeSA) home() *ikeSA {
+	for sa.successor != nil {
+		sa = sa.successor
+	}
+	return sa
+}
+
+// install puts a negotiated pair into the data path and schedules its
+// rekey. initiated tells whether this side initiated the exchange.
+func (sa *ikeSA) install(ch *child, keys suite.ChildKeys, initiated bool) error {
+	ch.keys, ch.initiated = keys, initiated
+	if err := sa.c.m.cfg.Dataplane.InstallChild(ch.ipsec(sa)); err != nil {
+		ch.wipe()
+		return fmt.Errorf("installing child SA: %w", err)
+	}
+	home := sa.home()
+	now := time.Now()
+	ch.installed = now
+	home.scheduleChild(ch, now)
+	home.children = append(home.children, ch)
+	sa.log.Info("child SA installed", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "spi_out", spiString(ch.outSPI),
+		"proposal", ch.suite, "local_ts", prefixes(ch.localTS), "remote_ts", prefixes(ch.remoteTS),
+		"encap", sa.natLocal || sa.natRemote)
+	return nil
+}
+
+func (sa *ikeSA) scheduleChild(ch *child, t time.Time) {
+	ch.rekeyAt, ch.expireAt = sa.lifetimes(t, sa.cfg().ChildLifetime)
+}
+
+// removeChild takes a pair out of the data path and forgets it.
+func (sa *ikeSA) removeChild(ch *child) {
+	owner := sa.home()
+	if !slices.Contains(owner.children, ch) {
+		owner = sa
+	}
+	for i, x := range owner.children {
+		if x == ch {
+			owner.children = slices.Delete(owner.children, i, i+1)
+			sa.c.m.cfg.Dataplane.RemoveChild(sa.c.name, ch.inSPI)
+			ch.wipe()
+			sa.c.m.releaseSPIs(0, ch.inSPI)
+			sa.log.Info("child SA removed", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "spi_out", spiString(ch.outSPI))
+			return
+		}
+	}
+}
+
+// queueCreateChild asks for a pair of child configuration i.
+func (sa *ikeSA) queueCreateChild(i int) { sa.enqueue(task{kind: taskCreateChild, index: i}) }
+
+// queueRekeyChild asks for a rekey of ch.
+func (sa *ikeSA) queueRekeyChild(ch *child) {
+	if ch.state == childActive {
+		sa.enqueue(task{kind: taskRekeyChild, child: ch})
+	}
+}
+
+// pfsGroup returns the group of the KE payload to send with a
+// CREATE_CHILD_SA request: the one INVALID_KE_PAYLOAD asked for, else the
+// first of the ESP proposals; DHNone without PFS.
+func (sa *ikeSA) pfsGroup(t task) wire.DHGroup {
+	if t.group != wire.DHNone {
+		return t.group
+	}
+	return firstGroup(sa.cfg().ESPProposals)
+}
+
+// startCreateChild sends a CREATE_CHILD_SA request for a new pair (RFC
+// 7296 §1.3.1).
+func (sa *ikeSA) startCreateChild(t task) {
+	if t.index >= len(sa.cfg().Children) || sa.hasChild(t.index) {
+		return
+	}
+	cc := sa.cfg().Children[t.index]
+	ch := &child{cfgIndex: t.index, proposedLocal: prefixSelectors(cc.LocalTS), proposedRemote: prefixSelectors(cc.RemoteTS)}
+	sa.sendChildRequest(t, ch, nil)
+}
+
+// startRekeyChild sends a CREATE_CHILD_SA request that rekeys a pair (RFC
+// 7296 §1.3.3).
+func (sa *ikeSA) startRekeyChild(t task) {
+	old := t.child
+	if old.state != childActive || sa.childByIn(old.inSPI) != old {
+		return
+	}
+	old.state = childRekeying
+	old.peerRekey = nil
+	// RFC 7296 §2.8: the new pair keeps the selectors of the old one.
+	ch := &child{cfgIndex: old.cfgIndex, proposedLocal: old.localTS, proposedRemote: old.remoteTS}
+	sa.sendChildRequest(t, ch, old)
+}
+
+// sendChildRequest sends the CREATE_CHILD_SA request for ch, which
+// replaces old if old is not nil.
+func (sa *ikeSA) sendChildRequest(t task, ch, old *child) {
+	ni, err := suite.NewNonce()
+	if err != nil {
+		return
+	}
+	var dh *suite.PrivateKey
+	if g := sa.pfsGroup(t); g != wire.DHNone {
+		if dh, err = suite.GenerateKey(g); err != nil {
+			sa.log.Error("generating key exchange", sa.logAttrs(), "group", g, "err", err)
+			return
+		}
+	}
+	ch.inSPI = sa.c.m.newESPSPI(sa.c)
+	sa.pendingChild = ch
+	var ps []wire.Payload
+	if old != nil {
+		ps = append(ps, &wire.Notify{Protocol: wire.ProtocolESP, SPI: spi4(old.inSPI), NotifyType: wire.RekeySA})
+	}
+	ps = append(ps, saPayload(sa.cfg().ESPProposals, spi4(ch.inSPI), true), &wire.Nonce{Data: ni})
+	if dh != nil {
+		ps = append(ps, &wire.KE{Group: dh.Group(), Data: dh.PublicKey()})
+	}
+	ps = append(ps, tsPayload(false, ch.proposedLocal), tsPayload(true, ch.proposedRemote))
+	sa.request(wire.CreateChildSA, ps, func(resp []wire.Payload) { sa.childResponse(resp, t, ch, old, ni, dh) })
+}
+
+// childResponse processes the response to a CREATE_CHILD_SA request for
+// a pair.
+func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []byte, dh *suite.PrivateKey) {
+	sa.pendingChild = nil
+	abandon := func() {
+		sa.c.m.releaseSPIs(0, ch.inSPI)
+		if old == nil || old.state != childRekeying {
+			return
+		}
+		old.state = childActive
+		// Try again later; the hard lifetime bounds the attempts.
+		old.rekeyAt = time.Now().Add(retryDelay)
+		if old.peerRekey != nil {
+			// The peer rekeyed it meanwhile and deletes it.
+			old.state = childRekeyed
+		}
+	}
+	if n := errorNotify(ps); n != nil {
+		abandon()
+		switch n.NotifyType {
+		case wire.InvalidKEPayload:
+			// RFC 7296 §1.3: retry with the group the responder wants.
+			if g, ok := wantedGroup(n); ok && g != sa.pfsGroup(t) && offersGroup(sa.cfg().ESPProposals, g) && t.tries < 2 {
+				t.group, t.tries = g, t.tries+1
+				sa.queue = append([]task{t}, sa.queue...)
+				return
+			}
+		case wire.TemporaryFailure:
+			// RFC 7296 §2.25: try again a little later (abandon did).
+			return
+		case wire.ChildSANotFound:
+			// RFC 7296 §2.25: the peer has no such pair. If it deleted it
+			// after its own rekey, nothing is missing; if we still have
+			// it, the peer lost it: start afresh.
+			if old != nil && sa.home().childByIn(old.inSPI) == old {
+				sa.home().removeChild(old)
+				sa.home().queueCreateChild(old.cfgIndex)
+			}
+			return
+		}
+		sa.c.lastError = "child SA: peer answered " + n.NotifyType.String()
+		sa.log.Warn("child SA not established", sa.logAttrs(), "notify", n.NotifyType)
+		return
+	}
+	var gir suite.Key
+	if dh != nil {
+		if ke, ok := find[*wire.KE](ps); ok {
+			var err error
+			if ke.Group != dh.Group() {
+				abandon()
+				sa.log.Warn("child SA not established", sa.logAttrs(), "err", "KE of another group")
+				return
+			}
+			if gir, err = dh.SharedSecret(ke.Data); err != nil {
+				abandon()
+				sa.log.Warn("child SA not established", sa.logAttrs(), "err", err)
+				return
+			}
+		}
+	}
+	nonce, ok := find[*wire.Nonce](ps)
+	if !ok {
+		abandon()
+		sa.log.Warn("child SA not established", sa.logAttrs(), "err", "no nonce")
+		return
+	}
+	if err := sa.completeChild(ps, ch, ni, nonce.Data, gir, false); err != nil {
+		abandon()
+		sa.c.lastError = "child SA: " + err.Error()
+		sa.log.Warn("child SA not established", sa.logAttrs(), "err", err)
+		return
+	}
+	if old == nil {
+		return
+	}
+	ch.rekeyed = true
+	old.state = childRekeyed
+	switch {
+	case old.peerRekey != nil && lowestIsOurs([2][]byte{ni, nonce.Data}, old.peerNonces):
+		// RFC 7296 §2.8.1: the pair made with the lowest nonce is
+		// redundant and its creator deletes it; the peer deletes old.
+		sa.log.Info("child SA rekey collision lost", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+		sa.home().enqueue(task{kind: taskDeleteChild, child: ch})
+	case sa.childByIn(old.inSPI) == old:
+		// No collision, or we won it: the old pair goes, unless the
+		// peer deleted it meanwhile.
+		sa.home().enqueue(task{kind: taskDeleteChild, child: old})
+	}
+}
+
+// completeChild finishes a pair from the SA and TS payloads of a response;
+// gir is nil without PFS. inAuth marks the child of IKE_AUTH.
+func (sa *ikeSA) completeChild(ps []wire.Payload, ch *child, ni, nr []byte, gir suite.Key, inAuth bool) error {
+	defer clear(gir)
+	saP, ok := find[*wire.SA](ps)
+	tsi, tsr := findTS(ps)
+	if !ok || tsi == nil || tsr == nil {
+		if n := errorNotify(ps); n != nil {
+			return fmt.Errorf("peer answered %v", n.NotifyType)
+		}
+		return errors.New("no SA or traffic selectors in the response")
+	}
+	ours := sa.cfg().ESPProposals
+	if inAuth {
+		ours = withoutDH(ours)
+	}
+	s, spi, err := accepted(ours, saP, wire.ProtocolESP, 4)
+	if err != nil {
+		return err
+	}
+	if (s.DH != wire.DHNone) != (gir != nil) {
+		return fmt.Errorf("responder chose %v without the matching key exchange", s.DH)
+	}
+	var okL, okR bool
+	// RFC 7296 §2.9: the responder may only narrow what was proposed.
+	if ch.localTS, okL = within(tsi.Selectors, ch.proposedLocal); !okL {
+		return errors.New("responder's TSi is not within ours")
+	}
+	if ch.remoteTS, okR = within(tsr.Selectors, ch.proposedRemote); !okR {
+		return errors.New("responder's TSr is not within ours")
+	}
+	ch.outSPI = binary.BigEndian.Uint32(spi)
+	ch.suite = s
+	keys, err := s.ChildKeys(sa.suite.PRF, sa.keys.D, gir, ni, nr)
+	if err != nil {
+		return err
+	}
+	return sa.install(ch, keys, true)
+}
+
+// handleCreateChildRequest answers a CREATE_CHILD_SA request: a new or
+// rekeyed pair, or a rekey of the IKE SA.
+func (sa *ikeSA) handleCreateChildRequest(ps []wire.Payload) []wire.Payload {
+	saP, ok := find[*wire.SA](ps)
+	if !ok || len(saP.Proposals) == 0 {
+		return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
+	}
+	if sa.state != stateEstablished {
+		// RFC 7296 §2.25.2: this SA is being rekeyed or deleted.
+		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+	}
+	if saP.Proposals[0].Protocol == wire.ProtocolIKE {
+		return sa.acceptIKERekey(ps, saP)
+	}
+	nonce, ok := find[*wire.Nonce](ps)
+	if !ok {
+		return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
+	}
+	nr, err := suite.NewNonce()
+	if err != nil {
+		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+	}
+	return sa.acceptChild(ps, nonce.Data, nr, false)
+}
+
+// acceptChild negotiates a pair the peer asked for, in IKE_AUTH (inAuth)
+// or CREATE_CHILD_SA, and returns the payloads of the response.
+func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wire.Payload {
+	fail := func(t wire.NotifyType, format string, args ...any) []wire.Payload {
+		sa.c.lastError = "child SA: " + fmt.Sprintf(format, args...)
+		sa.log.Warn("child SA refused", sa.logAttrs(), "notify", t, "err", fmt.Sprintf(format, args...))
+		return []wire.Payload{&wire.Notify{NotifyType: t}}
+	}
+	saP, _ := find[*wire.SA](ps)
+	tsi, tsr := findTS(ps)
+	if tsi == nil || tsr == nil {
+		return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
+	}
+	var old *child
+	n := notify(ps, wire.RekeySA)
+	if n == nil && len(sa.home().children) >= maxChildren {
+		// RFC 7296 §3.10.1: no more child SAs on this IKE SA.
+		return fail(wire.NoAdditionalSAs, "%d child SAs already", len(sa.home().children))
+	}
+	if n != nil {
+		if n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 {
+			return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
+		}
+		// The SPI is the peer's inbound one, our outbound.
+		spi := binary.BigEndian.Uint32(n.SPI)
+		if old = sa.childByOut(spi); old == nil {
+			// RFC 7296 §2.25: no such pair here.
+			return []wire.Payload{&wire.Notify{NotifyType: wire.ChildSANotFound, Protocol: wire.ProtocolESP, SPI: n.SPI}}
+		}
+		if old.state == childRekeyed || old.state == childDeleting {
+			// RFC 7296 §2.25.1: it is being replaced or deleted already.
+			return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+		}
+	}
+	ours := sa.cfg().ESPProposals
+	if inAuth {
+		// RFC 7296 §1.2: no Diffie-Hellman group in IKE_AUTH.
+		ours = withoutDH(ours)
+	}
+	s, number, theirSPI, ok := choose(ours, saP, wire.ProtocolESP, 4, inAuth)
+	if !ok {
+		return fail(wire.NoProposalChosen, "no acceptable ESP proposal")
+	}
+	var gir suite.Key
+	var ker *wire.KE
+	if s.DH != wire.DHNone {
+		ke, ok := find[*wire.KE](ps)
+		if !ok || ke.Group != s.DH {
+			// RFC 7296 §1.3: ask for the chosen group.
+			return []wire.Payload{invalidKE(s.DH)}
+		}
+		dh, err := suite.GenerateKey(s.DH)
+		if err != nil {
+			return []wire.Payload{&wire.Notify{NotifyType: wire.NoProposalChosen}}
+		}
+		if gir, err = dh.SharedSecret(ke.Data); err != nil {
+			return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
+		}
+		defer clear(gir)
+		ker = &wire.KE{Group: s.DH, Data: dh.PublicKey()}
+	}
+	ch := &child{cfgIndex: -1, suite: s, outSPI: binary.BigEndian.Uint32(theirSPI)}
+	// RFC 7296 §2.9: narrow the peer's selectors to a configured child,
+	// the rekeyed one's first.
+	order := make([]int, 0, len(sa.cfg().Children))
+	if old != nil && old.cfgIndex < len(sa.cfg().Children) {
+		order = append(order, old.cfgIndex)
+	}
+	for i := range sa.cfg().Children {
+		if old == nil || i != old.cfgIndex {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		cc := sa.cfg().Children[i]
+		remote, local := narrow(cc.RemoteTS, tsi.Selectors), narrow(cc.LocalTS, tsr.Selectors)
+		if len(remote) > 0 && len(local) > 0 {
+			ch.cfgIndex, ch.remoteTS, ch.localTS = i, remote, local
+			break
+		}
+	}
+	if ch.cfgIndex < 0 {
+		return fail(wire.TSUnacceptable, "traffic selectors %v and %v match no child", tsi.Selectors, tsr.Selectors)
+	}
+	keys, err := s.ChildKeys(sa.suite.PRF, sa.keys.D, gir, ni, nr)
+	if err != nil {
+		return fail(wire.NoProposalChosen, "%v", err)
+	}
+	ch.inSPI = sa.c.m.newESPSPI(sa.c)
+	if err := sa.install(ch, keys, false); err != nil {
+		sa.c.m.releaseSPIs(0, ch.inSPI)
+		sa.log.Error("child SA not installed", sa.logAttrs(), "err", err)
+		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+	}
+	if old != nil {
+		ch.rekeyed = true
+		if old.state == childRekeying {
+			// RFC 7296 §2.8.1: a collision; our own response decides.
+			old.peerRekey = ch
+			old.peerNonces = [2][]byte{bytes.Clone(ni), bytes.Clone(nr)}
+		} else {
+			old.state = childRekeyed // the peer deletes it
+		}
+	}
+	resp := []wire.Payload{chosenPayload(number, s, spi4(ch.inSPI))}
+	if !inAuth {
+		resp = append(resp, &wire.Nonce{Data: nr})
+	}
+	if ker != nil {
+		resp = append(resp, ker)
+	}
+	return append(resp, tsPayload(false, ch.remoteTS), tsPayload(true, ch.localTS))
+}

@@ -1,0 +1,339 @@
+package ikev2
+
+import (
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// packet is a datagram on its way to a peer's loop.
+type packet struct {
+	local, remote netip.AddrPort
+	header        wire.Header
+	data          []byte // a copy the loop owns
+}
+
+// maxReconnectDelay caps the backoff between failed connection attempts.
+const maxReconnectDelay = 2 * time.Minute
+
+// Queue bounds of a peer's loop.
+const (
+	packetQueue = 64   // datagrams waiting for the loop
+	eventQueue  = 1024 // data path events waiting for the loop
+)
+
+// conn is one configured peer and the loop that owns its IKE SAs.
+type conn struct {
+	m    *Manager
+	name string
+	log  *slog.Logger
+
+	packets chan packet
+	wake    chan struct{} // cap 1: the queue below has work
+	done    chan struct{} // closed when the loop returns
+
+	mu     sync.Mutex // guards queue and events
+	queue  []func()
+	events int // queued functions that came from data path events
+
+	// Everything below is owned by the loop.
+	cfg         PeerConfig
+	sas         []*ikeSA // newest first
+	reconnectAt time.Time
+	// backoff is the wait before the next reconnection; it doubles after
+	// each failed one and is reset when an IKE SA is established.
+	backoff time.Duration
+	exit    bool
+	// lastError describes the last failure, for Status.
+	lastError string
+}
+
+func newConn(m *Manager, p PeerConfig) *conn {
+	return &conn{
+		m:       m,
+		name:    p.Name,
+		log:     m.log.With("peer", p.Name),
+		packets: make(chan packet, packetQueue),
+		wake:    make(chan struct{}, 1),
+		done:    make(chan struct{}),
+		cfg:     p,
+	}
+}
+
+// deliver hands a datagram to the loop, dropping it when the loop is busy.
+func (c *conn) deliver(p packet) {
+	select {
+	case c.packets <- p:
+	default:
+		c.m.stats.queueFull.Add(1)
+	}
+}
+
+// post runs f on the loop. An event (from the data path) is dropped when
+// eventQueue of them wait already; commands are never dropped.
+func (c *conn) post(event bool, f func()) {
+	c.mu.Lock()
+	if event {
+		if c.events >= eventQueue {
+			c.mu.Unlock()
+			c.m.stats.queueFull.Add(1)
+			return
+		}
+		c.events++
+		g := f
+		f = func() {
+			c.mu.Lock()
+			c.events--
+			c.mu.Unlock()
+			g()
+		}
+	}
+	c.queue = append(c.queue, f)
+	c.mu.Unlock()
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// do runs f on the loop and waits for it; it reports false if the loop has
+// ended.
+func (c *conn) do(f func()) bool {
+	ran := make(chan struct{})
+	c.post(false, func() { f(); close(ran) })
+	select {
+	case <-ran:
+		return true
+	case <-c.done:
+		return false
+	}
+}
+
+// close tells the peer, stops the loop and waits for it.
+func (c *conn) close() {
+	c.post(false, func() {
+		c.shutdown()
+		c.exit = true
+	})
+	<-c.done
+}
+
+// status returns a snapshot of the peer.
+func (c *conn) status() (PeerStatus, bool) {
+	var s PeerStatus
+	ok := c.do(func() { s = c.snapshot() })
+	return s, ok
+}
+
+// run is the loop.
+func (c *conn) run() {
+	defer close(c.done)
+	if c.cfg.Mode.initiates() {
+		c.initiate()
+	}
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for !c.exit {
+		if d, ok := c.nextDeadline(); ok {
+			timer.Reset(max(time.Until(d), 0))
+		} else {
+			timer.Stop()
+		}
+		select {
+		case p := <-c.packets:
+			c.handle(p)
+		case <-c.wake:
+			c.mu.Lock()
+			q := c.queue
+			c.queue = nil
+			c.mu.Unlock()
+			for _, f := range q {
+				f()
+			}
+		case <-timer.C:
+		}
+		c.tick(time.Now())
+		c.reap()
+	}
+}
+
+// nextDeadline returns the earliest time something is due.
+func (c *conn) nextDeadline() (time.Time, bool) {
+	var next time.Time
+	consider := func(t time.Time) {
+		if !t.IsZero() && (next.IsZero() || t.Before(next)) {
+			next = t
+		}
+	}
+	consider(c.reconnectAt)
+	for _, sa := range c.sas {
+		sa.deadlines(consider)
+	}
+	return next, !next.IsZero()
+}
+
+// tick runs whatever is due.
+func (c *conn) tick(now time.Time) {
+	if !c.reconnectAt.IsZero() && !now.Before(c.reconnectAt) {
+		c.reconnectAt = time.Time{}
+		if !c.connecting() {
+			c.initiate()
+		}
+	}
+	for _, sa := range slices.Clone(c.sas) {
+		if sa.state != stateDead {
+			sa.tick(now)
+		}
+	}
+}
+
+// reap removes dead IKE SAs and schedules a new one if this side
+// initiates and nothing is up or on its way.
+func (c *conn) reap() {
+	alive := c.sas[:0]
+	for _, sa := range c.sas {
+		if sa.state == stateDead {
+			sa.release()
+			continue
+		}
+		alive = append(alive, sa)
+	}
+	clear(c.sas[len(alive):])
+	c.sas = alive
+	if !c.exit && c.cfg.Mode.initiates() && !c.connecting() && c.reconnectAt.IsZero() {
+		c.backoff = min(max(c.backoff*2, c.cfg.ReconnectDelay), max(maxReconnectDelay, c.cfg.ReconnectDelay))
+		c.reconnectAt = time.Now().Add(c.backoff)
+	}
+}
+
+// connecting reports whether an IKE SA is up or being negotiated.
+func (c *conn) connecting() bool {
+	for _, sa := range c.sas {
+		switch sa.state {
+		case stateInitSent, stateAuthSent, stateHalfOpen, stateEstablished:
+			return true
+		}
+	}
+	return false
+}
+
+// established returns the newest established IKE SA, or nil.
+func (c *conn) established() *ikeSA {
+	for _, sa := range c.sas {
+		if sa.state == stateEstablished {
+			return sa
+		}
+	}
+	return nil
+}
+
+// shutdown deletes every IKE SA, telling the peer (RFC 7296 §1.4.1)
+// without waiting for its answer.
+func (c *conn) shutdown() {
+	for _, sa := range c.sas {
+		if sa.state == stateEstablished || sa.state == stateRekeyed {
+			sa.sendDeleteNow()
+		}
+		sa.kill("shut down")
+	}
+	c.reap()
+}
+
+// reconfigure applies a configuration whose SAs are the same as before.
+func (c *conn) reconfigure(p PeerConfig) {
+	c.cfg = p
+	for _, sa := range c.sas {
+		sa.reschedule()
+	}
+	if p.Mode.initiates() && !c.connecting() && c.reconnectAt.IsZero() {
+		c.initiate()
+	}
+}
+
+// softExpired rekeys the child SA whose inbound SPI is spi.
+func (c *conn) softExpired(spi uint32) {
+	for _, sa := range c.sas {
+		if ch := sa.childByIn(spi); ch != nil {
+			sa.queueRekeyChild(ch)
+			return
+		}
+	}
+}
+
+// acquire negotiates a child SA for traffic from src to dst.
+func (c *conn) acquire(src, dst netip.Addr) {
+	sa := c.established()
+	if sa == nil {
+		if c.cfg.Mode.initiates() && !c.connecting() {
+			c.reconnectAt = time.Time{}
+			c.initiate()
+		}
+		return
+	}
+	for i, cc := range c.cfg.Children {
+		if !matches(cc.LocalTS, src) || !matches(cc.RemoteTS, dst) {
+			continue
+		}
+		if !sa.hasChild(i) {
+			sa.queueCreateChild(i)
+		}
+		return
+	}
+}
+
+func matches(ps []netip.Prefix, a netip.Addr) bool {
+	return slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(a) })
+}
+
+// snapshot returns the status of the peer.
+func (c *conn) snapshot() PeerStatus {
+	s := PeerStatus{Name: c.name, Mode: c.cfg.Mode, State: "down", LastError: c.lastError}
+	for _, sa := range c.sas {
+		if sa.state == stateDead {
+			continue
+		}
+		st := sa.snapshot()
+		s.IKESAs = append(s.IKESAs, st)
+		switch {
+		case sa.state == stateEstablished:
+			s.State = "established"
+		case s.State == "down" && (sa.state == stateInitSent || sa.state == stateAuthSent || sa.state == stateHalfOpen):
+			s.State = "connecting"
+		}
+	}
+	return s
+}
+
+// saFor returns the IKE SA a datagram belongs to, or nil.
+func (c *conn) saFor(h wire.Header) *ikeSA {
+	for _, sa := range c.sas {
+		if sa.state == stateDead || sa.spiI != h.SPIi {
+			continue
+		}
+		if sa.spiR == h.SPIr || sa.state == stateInitSent && h.Flags&wire.FlagResponse != 0 {
+			return sa
+		}
+	}
+	return nil
+}
+
+// handle processes a datagram.
+func (c *conn) handle(p packet) {
+	h := p.header
+	if h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse == 0 {
+		c.handleInitRequest(p)
+		return
+	}
+	sa := c.saFor(h)
+	if sa == nil {
+		c.m.stats.unknownSPI.Add(1)
+		c.log.Debug("no IKE SA for datagram", "spi_i", fmt.Sprintf("%016x", h.SPIi), "spi_r", fmt.Sprintf("%016x", h.SPIr), "exchange", h.Exchange)
+		return
+	}
+	sa.handle(p)
+}

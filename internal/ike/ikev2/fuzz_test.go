@@ -1,0 +1,240 @@
+package ikev2
+
+import (
+	"bytes"
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// fuzzFixture is a responder Manager (b, the target) and an initiator (a)
+// whose keys let the fuzzer send authenticated requests. It lives across
+// fuzz iterations.
+type fuzzFixture struct {
+	n        *fakeNet
+	a, b     *node
+	mu       sync.Mutex // guards dropAuth
+	dropAuth bool       // drop a's IKE_AUTH requests, leaving b half open
+}
+
+var (
+	fuzzOnce sync.Once
+	fuzzFix  *fuzzFixture
+)
+
+// Fuzz modes: what the fuzzer's datagram becomes.
+const (
+	fuzzRaw         = iota // sent as is
+	fuzzToSA               // SPIs set to those of the established IKE SA
+	fuzzEstablished        // plaintext payloads, encrypted under the established IKE SA
+	fuzzHalfOpen           // plaintext payloads, encrypted as IKE_AUTH to a half-open SA
+	fuzzModes
+)
+
+func fixture(f testing.TB) *fuzzFixture {
+	fuzzOnce.Do(func() {
+		fx := &fuzzFixture{n: newFakeNet(f)}
+		fx.n.setPolicy(func(from, _ netip.AddrPort, b []byte) []time.Duration {
+			fx.mu.Lock()
+			defer fx.mu.Unlock()
+			if fx.dropAuth && from.Addr() == addrA && len(b) > 18 && wire.ExchangeType(b[18]) == wire.IKEAuth {
+				return nil
+			}
+			return []time.Duration{0}
+		})
+		pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+		// a initiates only when told; b answers.
+		pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
+		pa.RetransmitTimeout, pb.RetransmitTimeout = time.Hour, time.Hour
+		fx.b = newNode(f, fx.n, "b", addrB, Config{MaxHalfOpen: 4}, pb)
+		fx.a = newNode(f, fx.n, "a", addrA, Config{}, pa)
+		fuzzFix = fx
+	})
+	return fuzzFix
+}
+
+// reset ends every SA on both sides and, unless halfOpen, establishes a new
+// one; with halfOpen it leaves b with a half-open SA and a with its keys.
+func (fx *fuzzFixture) reset(t testing.TB, halfOpen bool) *ikeSA {
+	for _, nd := range []*node{fx.a, fx.b} {
+		nd.onLoop(func(c *conn) {
+			for _, sa := range c.sas {
+				sa.kill("fuzz reset")
+			}
+			c.reap()
+		})
+	}
+	fx.mu.Lock()
+	fx.dropAuth = halfOpen
+	fx.mu.Unlock()
+	fx.a.onLoop(func(c *conn) { c.initiate() })
+	var sa *ikeSA
+	waitFor(t, 5*time.Second, "the fuzz fixture's IKE SA", func() bool {
+		fx.a.onLoop(func(c *conn) {
+			sa = nil
+			for _, s := range c.sas {
+				if halfOpen && s.state == stateAuthSent || !halfOpen && s.state == stateEstablished {
+					sa = s
+				}
+			}
+		})
+		if halfOpen {
+			return sa != nil && len(fx.b.status().IKESAs) == 1
+		}
+		return sa != nil && len(fx.b.established()) == 1
+	})
+	return sa
+}
+
+// current returns a's SA in the state wanted, or nil; an established one
+// only if b has it established too.
+func (fx *fuzzFixture) current(halfOpen bool) *ikeSA {
+	var sa *ikeSA
+	fx.a.onLoop(func(c *conn) {
+		for _, s := range c.sas {
+			if halfOpen && s.state == stateAuthSent || !halfOpen && s.state == stateEstablished {
+				sa = s
+			}
+		}
+	})
+	if sa == nil || halfOpen {
+		return sa
+	}
+	for _, s := range fx.b.established() {
+		if s.SPIi == sa.spiI {
+			return sa
+		}
+	}
+	return nil
+}
+
+// settle waits until b's loop has processed what it was given.
+func (fx *fuzzFixture) settle() {
+	c := fx.b.m.conn("to-a")
+	for range 1000 {
+		if len(c.packets) == 0 {
+			break
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+	c.do(func() {})
+}
+
+// peerID returns the message ID b expects next on the IKE SA with
+// initiator SPI spiI.
+func (fx *fuzzFixture) peerID(spiI uint64) uint32 {
+	var id uint32
+	fx.b.onLoop(func(c *conn) {
+		for _, s := range c.sas {
+			if s.spiI == spiI {
+				id = s.peerID
+			}
+		}
+	})
+	return id
+}
+
+// seal encrypts plaintext payloads as a request of a under sa.
+func seal(sa *ikeSA, exch wire.ExchangeType, id uint32, first wire.PayloadType, plain []byte) []byte {
+	var out []byte
+	sa.c.do(func() {
+		h := wire.Header{SPIi: sa.spiI, SPIr: sa.spiR, MajorVersion: 2, Exchange: exch, MessageID: id, Flags: wire.FlagInitiator}
+		b, err := wire.AppendEncryptedHeader(nil, h, first, sa.out.SealedLen(len(plain)))
+		if err != nil {
+			return
+		}
+		out, _ = sa.out.Seal(b, b, plain)
+	})
+	return out
+}
+
+// fuzzExchanges maps the fuzzer's first octet to an exchange type.
+var fuzzExchanges = []wire.ExchangeType{wire.IKEAuth, wire.CreateChildSA, wire.Informational, wire.IKESAInit}
+
+// FuzzHandlePacket feeds arbitrary datagrams to a responder Manager: as
+// they are, aimed at a live IKE SA, and as the authenticated content of
+// requests under an established and a half-open IKE SA. It must never
+// panic; the responder must still answer a fresh IKE SA afterwards.
+func FuzzHandlePacket(f *testing.F) {
+	fx := fixture(f)
+	fx.reset(f, false)
+	for _, d := range fx.n.datagrams() {
+		f.Add(uint8(fuzzRaw), d.data)
+		f.Add(uint8(fuzzToSA), d.data)
+	}
+	spi := []byte{1, 2, 3, 4}
+	chains := [][]wire.Payload{
+		nil,
+		{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: [][]byte{spi}}},
+		{&wire.Delete{Protocol: wire.ProtocolIKE}},
+		{&wire.Notify{Protocol: wire.ProtocolESP, SPI: spi, NotifyType: wire.RekeySA},
+			saPayload(mustProposals(f, wire.ProtocolESP, "aes256gcm16-x25519", "aes128-sha1"), spi, true),
+			&wire.Nonce{Data: bytes.Repeat([]byte{7}, 32)},
+			&wire.KE{Group: wire.DHCurve25519, Data: bytes.Repeat([]byte{9}, 32)},
+			tsPayload(false, prefixSelectors([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})),
+			tsPayload(true, prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}))},
+		{saPayload(mustProposals(f, wire.ProtocolIKE, "aes256gcm16-prfsha256-x25519"), spi8(99), true),
+			&wire.Nonce{Data: bytes.Repeat([]byte{7}, 32)},
+			&wire.KE{Group: wire.DHCurve25519, Data: bytes.Repeat([]byte{9}, 32)}},
+		{IPIdentity(addrA).payload(false), &wire.Notify{NotifyType: wire.InitialContact},
+			&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: bytes.Repeat([]byte{1}, 32)},
+			saPayload(mustProposals(f, wire.ProtocolESP, "aes256gcm16"), spi, false),
+			tsPayload(false, prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})),
+			tsPayload(true, prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}))},
+	}
+	for i, ps := range chains {
+		plain, err := wire.AppendPayloads(nil, ps)
+		if err != nil {
+			f.Fatal(err)
+		}
+		first := wire.PayloadNone
+		if len(ps) > 0 {
+			first = ps[0].Type()
+		}
+		for _, mode := range []uint8{fuzzEstablished, fuzzHalfOpen} {
+			f.Add(mode, append([]byte{byte(i % 3), byte(first)}, plain...))
+		}
+	}
+	f.Fuzz(func(t *testing.T, mode uint8, data []byte) {
+		mode %= fuzzModes
+		from, to := netip.AddrPortFrom(addrA, 500), netip.AddrPortFrom(addrB, 500)
+		switch mode {
+		case fuzzRaw:
+			fx.b.m.HandlePacket(to, from, data)
+		case fuzzToSA:
+			sa := fx.current(false)
+			if sa == nil {
+				sa = fx.reset(t, false)
+			}
+			msg := bytes.Clone(data)
+			if len(msg) >= 16 {
+				binary.BigEndian.PutUint64(msg[0:], sa.spiI)
+				binary.BigEndian.PutUint64(msg[8:], sa.spiR)
+			}
+			fx.b.m.HandlePacket(to, from, msg)
+		case fuzzEstablished, fuzzHalfOpen:
+			if len(data) < 2 {
+				return
+			}
+			half := mode == fuzzHalfOpen
+			sa := fx.current(half)
+			if sa == nil || half {
+				sa = fx.reset(t, half)
+			}
+			exch, id := fuzzExchanges[int(data[0])%len(fuzzExchanges)], fx.peerID(sa.spiI)
+			if half {
+				exch, id = wire.IKEAuth, 1
+			}
+			msg := seal(sa, exch, id, wire.PayloadType(data[1]), data[2:])
+			if msg == nil {
+				return
+			}
+			fx.b.m.HandlePacket(sa.remote, sa.local, msg)
+		}
+		fx.settle()
+	})
+}

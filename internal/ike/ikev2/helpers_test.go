@@ -1,0 +1,502 @@
+package ikev2
+
+import (
+	"bytes"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/ipsec"
+	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// fakeNet is an in-memory network between Managers. A policy can drop,
+// duplicate, reorder and delay datagrams; a NAT can rewrite one node's
+// address.
+type fakeNet struct {
+	t  testing.TB
+	mu sync.Mutex // guards the fields below
+	// nodes by address; a node receives whatever is sent to its address,
+	// whatever the port.
+	nodes map[netip.Addr]*Manager
+	// policy returns the delays of the copies of a datagram to deliver:
+	// none drops it. Nil delivers one copy at once.
+	policy func(from, to netip.AddrPort, b []byte) []time.Duration
+	// held datagrams wait for release while hold is set.
+	hold bool
+	held []func()
+	nat  *fakeNAT
+	sent []sentDatagram
+	// sentBytes counts what was sent; with noRecord set, sent stays empty.
+	sentBytes int
+	noRecord  bool
+	closed    bool
+	wg        sync.WaitGroup // deliveries in flight
+}
+
+type sentDatagram struct {
+	from, to netip.AddrPort
+	data     []byte
+}
+
+// fakeNAT maps inside:port to public:mapped port, as a NAT in front of the
+// inside address would.
+type fakeNAT struct {
+	inside, public netip.Addr
+	ports          map[uint16]uint16 // inside port to public port
+	back           map[uint16]uint16
+	next           uint16
+}
+
+func newFakeNet(t testing.TB) *fakeNet {
+	n := &fakeNet{t: t, nodes: map[netip.Addr]*Manager{}}
+	t.Cleanup(n.close)
+	return n
+}
+
+func (n *fakeNet) close() {
+	n.mu.Lock()
+	n.closed = true
+	n.held = nil
+	n.mu.Unlock()
+	n.wg.Wait()
+}
+
+// attach makes m receive what is sent to addr.
+func (n *fakeNet) attach(addr netip.Addr, m *Manager) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.nodes[addr] = m
+}
+
+// detach makes addr unreachable, as a crashed host.
+func (n *fakeNet) detach(addr netip.Addr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	delete(n.nodes, addr)
+}
+
+// setPolicy replaces the delivery policy.
+func (n *fakeNet) setPolicy(p func(from, to netip.AddrPort, b []byte) []time.Duration) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.policy = p
+}
+
+// pause holds every datagram until resume.
+func (n *fakeNet) pause() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.hold = true
+}
+
+// resume delivers the held datagrams, in order.
+func (n *fakeNet) resume() {
+	n.mu.Lock()
+	held := n.held
+	n.held, n.hold = nil, false
+	n.mu.Unlock()
+	for _, f := range held {
+		f()
+	}
+}
+
+// datagrams returns copies of what was sent so far.
+func (n *fakeNet) datagrams() []sentDatagram {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return append([]sentDatagram(nil), n.sent...)
+}
+
+// endpoint returns the Transport of the node at addr.
+func (n *fakeNet) endpoint() Transport { return netTransport{n} }
+
+type netTransport struct{ n *fakeNet }
+
+func (tr netTransport) SendIKE(local, remote netip.AddrPort, msg []byte) error {
+	n := tr.n
+	b := bytes.Clone(msg)
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.closed {
+		return nil
+	}
+	n.sentBytes += len(b)
+	if !n.noRecord {
+		n.sent = append(n.sent, sentDatagram{from: local, to: remote, data: b})
+	}
+	from := local
+	if nat := n.nat; nat != nil && local.Addr() == nat.inside {
+		from = nat.out(local)
+	}
+	to := remote
+	if nat := n.nat; nat != nil && remote.Addr() == nat.public {
+		var ok bool
+		if to, ok = nat.in(remote); !ok {
+			return nil
+		}
+	}
+	delays := []time.Duration{0}
+	if n.policy != nil {
+		delays = n.policy(from, to, b)
+	}
+	for _, d := range delays {
+		deliver := func() {
+			n.mu.Lock()
+			m := n.nodes[to.Addr()]
+			n.mu.Unlock()
+			if m != nil {
+				m.HandlePacket(to, from, b)
+			}
+		}
+		n.wg.Add(1)
+		f := func() {
+			defer n.wg.Done()
+			deliver()
+		}
+		if n.hold {
+			n.held = append(n.held, func() { time.AfterFunc(d, f) })
+			continue
+		}
+		time.AfterFunc(d, f)
+	}
+	return nil
+}
+
+func (nat *fakeNAT) out(local netip.AddrPort) netip.AddrPort {
+	p, ok := nat.ports[local.Port()]
+	if !ok {
+		nat.next++
+		p = 30000 + nat.next
+		nat.ports[local.Port()] = p
+		nat.back[p] = local.Port()
+	}
+	return netip.AddrPortFrom(nat.public, p)
+}
+
+func (nat *fakeNAT) in(public netip.AddrPort) (netip.AddrPort, bool) {
+	p, ok := nat.back[public.Port()]
+	return netip.AddrPortFrom(nat.inside, p), ok
+}
+
+// fakeDataplane records the child SAs a Manager installs.
+type fakeDataplane struct {
+	mu       sync.Mutex // guards the fields below
+	children map[uint32]ipsec.Child
+	installs int
+	removes  []uint32
+	signal   chan struct{} // gets a value on every install, if not nil
+}
+
+func newFakeDataplane() *fakeDataplane {
+	return &fakeDataplane{children: map[uint32]ipsec.Child{}}
+}
+
+func (d *fakeDataplane) InstallChild(c ipsec.Child) error {
+	d.mu.Lock()
+	d.children[c.In.SPI] = c
+	d.installs++
+	sig := d.signal
+	d.mu.Unlock()
+	if sig != nil {
+		select {
+		case sig <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+func (d *fakeDataplane) RemoveChild(_ string, inSPI uint32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.children, inSPI)
+	d.removes = append(d.removes, inSPI)
+}
+
+// list returns the installed children.
+func (d *fakeDataplane) list() []ipsec.Child {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	out := make([]ipsec.Child, 0, len(d.children))
+	for _, c := range d.children {
+		out = append(out, c)
+	}
+	return out
+}
+
+func (d *fakeDataplane) count() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.children)
+}
+
+// node is a Manager on the fake network.
+type node struct {
+	m    *Manager
+	dp   *fakeDataplane
+	addr netip.Addr
+	peer PeerConfig
+}
+
+var (
+	addrA = netip.MustParseAddr("192.0.2.1")
+	addrB = netip.MustParseAddr("192.0.2.2")
+)
+
+// testLogger returns a logger that writes to the test log when
+// VNETGW_TEST_LOG is set, and discards otherwise.
+func testLogger(t testing.TB, name string) *slog.Logger {
+	if os.Getenv("VNETGW_TEST_LOG") == "" {
+		return slog.New(slog.DiscardHandler)
+	}
+	w := &testWriter{t: t}
+	t.Cleanup(w.stop)
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: slog.LevelDebug})).With("node", name)
+}
+
+type testWriter struct {
+	mu   sync.Mutex
+	t    testing.TB
+	done bool
+}
+
+func (w *testWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if !w.done {
+		w.t.Log(strings.TrimSpace(string(b)))
+	}
+	return len(b), nil
+}
+
+func (w *testWriter) stop() {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.done = true
+}
+
+// basePeer returns the configuration of a peer from local to remote with
+// fast timers for tests.
+func basePeer(name string, local, remote netip.Addr) PeerConfig {
+	return PeerConfig{
+		Name:              name,
+		Local:             netip.AddrPortFrom(local, 500),
+		Remote:            netip.AddrPortFrom(remote, 500),
+		PSK:               PSK("test-psk-0123456789"),
+		RetransmitTimeout: 100 * time.Millisecond,
+		RetransmitTries:   4,
+		ReconnectDelay:    200 * time.Millisecond,
+		DPDInterval:       -1,
+	}
+}
+
+// newNode starts a Manager at addr with peer as its only peer.
+func newNode(t testing.TB, n *fakeNet, name string, addr netip.Addr, cfg Config, peer PeerConfig) *node {
+	t.Helper()
+	dp := newFakeDataplane()
+	cfg.Logger = testLogger(t, name)
+	cfg.Transport = n.endpoint()
+	cfg.Dataplane = dp
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.attach(addr, m)
+	t.Cleanup(func() { m.Close() })
+	if err := m.Reconfig([]PeerConfig{peer}); err != nil {
+		t.Fatal(err)
+	}
+	return &node{m: m, dp: dp, addr: addr, peer: peer}
+}
+
+// pair starts two Managers: a initiates (ModeDefault), b only responds,
+// each configuration adjusted by its function.
+func pair(t testing.TB, adjA, adjB func(*PeerConfig)) (n *fakeNet, a, b *node) {
+	t.Helper()
+	checkLeaks(t)
+	n = newFakeNet(t)
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	pb.Mode = ModeResponderOnly
+	if adjA != nil {
+		adjA(&pa)
+	}
+	if adjB != nil {
+		adjB(&pb)
+	}
+	b = newNode(t, n, "b", addrB, Config{}, pb)
+	a = newNode(t, n, "a", addrA, Config{}, pa)
+	return n, a, b
+}
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(t testing.TB, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", d, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// status returns the status of the node's only peer.
+func (nd *node) status() PeerStatus {
+	s := nd.m.Status()
+	if len(s) != 1 {
+		return PeerStatus{}
+	}
+	return s[0]
+}
+
+// established returns the established IKE SAs of the node's peer.
+func (nd *node) established() []IKESAStatus {
+	var out []IKESAStatus
+	for _, sa := range nd.status().IKESAs {
+		if sa.State == "established" {
+			out = append(out, sa)
+		}
+	}
+	return out
+}
+
+// waitUp waits until both nodes have one established IKE SA with the same
+// SPIs and want children each, installed in the data path.
+func waitUp(t testing.TB, a, b *node, want int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "IKE SA and child SAs up on both sides", func() bool {
+		ea, eb := a.established(), b.established()
+		return len(ea) == 1 && len(eb) == 1 && ea[0].SPIi == eb[0].SPIi && ea[0].SPIr == eb[0].SPIr &&
+			len(ea[0].Children) == want && len(eb[0].Children) == want &&
+			a.dp.count() == want && b.dp.count() == want
+	})
+}
+
+// onLoop runs f on the loop of the node's peer.
+func (nd *node) onLoop(f func(c *conn)) {
+	c := nd.m.conn(nd.peer.Name)
+	if c == nil {
+		return
+	}
+	c.do(func() { f(c) })
+}
+
+// checkKeys checks that the children of a and b are the two ends of the
+// same SAs: what one seals with its outbound SA the other opens with its
+// inbound SA of the same SPI, in both directions.
+func checkKeys(t testing.TB, a, b *node) {
+	t.Helper()
+	ca, cb := a.dp.list(), b.dp.list()
+	if len(ca) != len(cb) {
+		t.Fatalf("%d children on one side, %d on the other", len(ca), len(cb))
+	}
+	byIn := map[uint32]ipsec.Child{}
+	for _, c := range cb {
+		byIn[c.In.SPI] = c
+	}
+	for _, c := range ca {
+		peer, ok := byIn[c.Out.SPI]
+		if !ok {
+			t.Fatalf("a's outbound SPI %08x is no inbound SPI of b", c.Out.SPI)
+		}
+		if peer.Out.SPI != c.In.SPI {
+			t.Fatalf("b's outbound SPI %08x, a's inbound %08x", peer.Out.SPI, c.In.SPI)
+		}
+		sealOpen(t, c.Out, peer.In)
+		sealOpen(t, peer.Out, c.In)
+		if c.Encap != peer.Encap {
+			t.Errorf("encapsulation %v on one side, %v on the other", c.Encap, peer.Encap)
+		}
+	}
+}
+
+// sealOpen seals a packet with out and opens it with in.
+func sealOpen(t testing.TB, out, in esp.Config) {
+	t.Helper()
+	so, err := esp.New(out)
+	if err != nil {
+		t.Fatalf("outbound SA: %v", err)
+	}
+	si, err := esp.New(in)
+	if err != nil {
+		t.Fatalf("inbound SA: %v", err)
+	}
+	inner := []byte{0x45, 0, 0, 20, 0, 0, 0, 0, 64, 1, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2}
+	buf := make([]byte, esp.Headroom+len(inner)+esp.Tailroom)
+	copy(buf[esp.Headroom:], inner)
+	pkt, err := so.Seal(buf, len(inner), espwire.NextHeaderIPv4)
+	if err != nil {
+		t.Fatalf("seal: %v", err)
+	}
+	got, _, err := si.Open(pkt)
+	if err != nil || !bytes.Equal(got, inner) {
+		t.Fatalf("SPI %08x: what one side seals the other cannot open: %v", out.SPI, err)
+	}
+}
+
+// mustProposals parses proposals in strongSwan's syntax.
+func mustProposals(t testing.TB, p wire.ProtocolID, ss ...string) []suite.Proposal {
+	t.Helper()
+	var out []suite.Proposal
+	for _, s := range ss {
+		pr, err := suite.ParseProposal(p, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, pr)
+	}
+	return out
+}
+
+// lossy returns a policy that drops a datagram with probability drop,
+// duplicates it with probability dup and delays each copy by up to
+// maxDelay, which reorders them.
+func lossy(seed uint64, drop, dup float64, maxDelay time.Duration) func(from, to netip.AddrPort, b []byte) []time.Duration {
+	var mu sync.Mutex
+	r := rand.New(rand.NewPCG(seed, seed))
+	return func(_, _ netip.AddrPort, _ []byte) []time.Duration {
+		mu.Lock()
+		defer mu.Unlock()
+		if r.Float64() < drop {
+			return nil
+		}
+		n := 1
+		if r.Float64() < dup {
+			n = 2
+		}
+		ds := make([]time.Duration, n)
+		for i := range ds {
+			if maxDelay > 0 {
+				ds[i] = time.Duration(r.Int64N(int64(maxDelay)))
+			}
+		}
+		return ds
+	}
+}
+
+// checkLeaks fails the test if goroutines of this package outlive it. It
+// is registered first, so its cleanup runs last.
+func checkLeaks(t testing.TB) {
+	t.Cleanup(func() {
+		var stacks string
+		for range 200 {
+			buf := make([]byte, 1<<20)
+			stacks = string(buf[:runtime.Stack(buf, true)])
+			if !strings.Contains(stacks, "ikev2.(*conn).run") {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+		t.Errorf("goroutines leaked:\n%s", stacks)
+	})
+}

@@ -1,0 +1,714 @@
+package ikev2
+
+import (
+	"errors"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// suites are the proposals of the requirements, IKE and ESP alike (the ESP
+// group gives PFS to CREATE_CHILD_SA).
+var suites = []struct{ ike, esp string }{
+	{"aes256gcm16-prfsha256-ecp256", "aes256gcm16-ecp256"},
+	{"aes128gcm16-prfsha384-ecp384", "aes128gcm16-ecp384"},
+	{"aes256-sha256-modp2048", "aes256-sha256-modp2048"},
+	{"aes128-sha1-modp2048", "aes128-sha1-modp2048"},
+	{"aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519"},
+}
+
+// withSuite configures the proposals of a suite.
+func withSuite(t testing.TB, ike, esp string) func(*PeerConfig) {
+	return func(p *PeerConfig) {
+		p.IKEProposals = mustProposals(t, wire.ProtocolIKE, ike)
+		p.ESPProposals = mustProposals(t, wire.ProtocolESP, esp)
+	}
+}
+
+// onlyChild returns the only child SA of a node's established IKE SA.
+func onlyChild(t testing.TB, nd *node) ChildStatus {
+	t.Helper()
+	sas := nd.established()
+	if len(sas) != 1 || len(sas[0].Children) != 1 {
+		t.Fatalf("want one IKE SA with one child SA, have %+v", nd.status())
+	}
+	return sas[0].Children[0]
+}
+
+// TestEstablish covers IKE_SA_INIT and IKE_AUTH (RFC 7296 §1.2) with each
+// suite: both sides end with the same IKE SA and child SA keys that match
+// (§2.14, §2.17); the child SA of IKE_AUTH has no PFS group (§1.2).
+func TestEstablish(t *testing.T) {
+	for _, s := range suites {
+		t.Run("1.2 "+s.ike, func(t *testing.T) {
+			adj := withSuite(t, s.ike, s.esp)
+			_, a, b := pair(t, adj, adj)
+			waitUp(t, a, b, 1)
+			checkKeys(t, a, b)
+			sa := a.established()[0]
+			if sa.Proposal != s.ike {
+				t.Errorf("proposal %q, want %q", sa.Proposal, s.ike)
+			}
+			if !sa.Initiator || b.established()[0].Initiator {
+				t.Errorf("initiator flags %v and %v", sa.Initiator, b.established()[0].Initiator)
+			}
+			if sa.NATLocal || sa.NATRemote || sa.Children[0].Encap || sa.Local.Port() != 500 {
+				t.Errorf("NAT traversal without a NAT: %+v", sa)
+			}
+			if got, want := sa.Children[0].Proposal, s.esp[:strings.LastIndex(s.esp, "-")]; got != want {
+				t.Errorf("child proposal %q, want %q", got, want)
+			}
+			if st := a.status(); st.State != "established" || st.LastError != "" {
+				t.Errorf("status %+v", st)
+			}
+		})
+	}
+}
+
+// TestRekeyChild covers child SA rekeying (RFC 7296 §1.3.3) with and
+// without PFS, started by either side through ipsec.Events.SoftExpired:
+// the new pair replaces the old one on both sides, with new keys (§2.17).
+func TestRekeyChild(t *testing.T) {
+	for _, tc := range []struct {
+		name, esp string
+		byB       bool
+	}{
+		{"1.3.3 PFS by initiator", "aes256gcm16-ecp256", false},
+		{"1.3.3 no PFS by initiator", "aes256gcm16", false},
+		{"1.3.3 PFS by responder", "aes128-sha256-x25519", true},
+		{"1.3.3 no PFS by responder", "aes128-sha1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			adj := withSuite(t, "aes256gcm16-prfsha256-x25519", tc.esp)
+			_, a, b := pair(t, adj, adj)
+			waitUp(t, a, b, 1)
+			old := onlyChild(t, a)
+			by := a
+			if tc.byB {
+				by = b
+			}
+			in := onlyChild(t, by).InSPI
+			by.m.SoftExpired(by.peer.Name, in)
+			waitFor(t, 5*time.Second, "the rekeyed pair alone on both sides", func() bool {
+				ea, eb := a.established(), b.established()
+				return len(ea) == 1 && len(eb) == 1 && len(ea[0].Children) == 1 && len(eb[0].Children) == 1 &&
+					ea[0].Children[0].Rekeyed && eb[0].Children[0].Rekeyed && a.dp.count() == 1 && b.dp.count() == 1
+			})
+			checkKeys(t, a, b)
+			got := onlyChild(t, a)
+			if got.InSPI == old.InSPI || got.OutSPI == old.OutSPI {
+				t.Errorf("SPIs unchanged: %+v", got)
+			}
+			if got.Proposal != tc.esp {
+				t.Errorf("rekeyed pair %q, want %q (PFS group kept)", got.Proposal, tc.esp)
+			}
+			if !slices.Contains(a.dp.removes, old.InSPI) || !slices.Contains(b.dp.removes, old.OutSPI) {
+				t.Errorf("old pair not removed: %v %v", a.dp.removes, b.dp.removes)
+			}
+		})
+	}
+}
+
+// rekeyIKE asks the node to rekey its established IKE SA.
+func rekeyIKE(nd *node) {
+	nd.onLoop(func(c *conn) {
+		if sa := c.established(); sa != nil {
+			sa.enqueue(task{kind: taskRekeyIKE})
+			sa.kick()
+		}
+	})
+}
+
+// TestRekeyIKE covers IKE SA rekeying (RFC 7296 §1.3.2, §2.18) by either
+// side: the child SAs move to the new IKE SA, the old one is deleted, and
+// the new one works (a child rekey under it succeeds).
+func TestRekeyIKE(t *testing.T) {
+	for _, byB := range []bool{false, true} {
+		name := "2.18 by initiator"
+		if byB {
+			name = "2.18 by responder"
+		}
+		t.Run(name, func(t *testing.T) {
+			adj := withSuite(t, "aes256-sha256-modp2048", "aes256-sha256")
+			_, a, b := pair(t, adj, adj)
+			waitUp(t, a, b, 1)
+			first := a.established()[0]
+			by := a
+			if byB {
+				by = b
+			}
+			rekeyIKE(by)
+			waitFor(t, 5*time.Second, "one rekeyed IKE SA on both sides", func() bool {
+				sa, sb := a.status().IKESAs, b.status().IKESAs
+				return len(sa) == 1 && len(sb) == 1 && sa[0].SPIi != first.SPIi && sa[0].SPIi == sb[0].SPIi &&
+					sa[0].State == "established" && sb[0].State == "established" && !sa[0].LastRekey.IsZero()
+			})
+			waitUp(t, a, b, 1)
+			sa := a.established()[0]
+			if sa.Children[0].InSPI != first.Children[0].InSPI {
+				t.Errorf("child SA changed: %+v", sa.Children[0])
+			}
+			if sa.Initiator == byB {
+				t.Errorf("the rekey initiator is the new IKE SA's initiator (§2.18): %+v", sa)
+			}
+			checkKeys(t, a, b)
+			a.m.SoftExpired(a.peer.Name, sa.Children[0].InSPI)
+			waitFor(t, 5*time.Second, "a child rekey under the new IKE SA", func() bool {
+				e := a.established()
+				return len(e) == 1 && len(e[0].Children) == 1 && e[0].Children[0].Rekeyed && b.dp.count() == 1
+			})
+			checkKeys(t, a, b)
+		})
+	}
+}
+
+// TestRekeyCollision covers simultaneous rekeying (RFC 7296 §2.8.1 for
+// child SAs, §2.8.2 for IKE SAs): both sides rekey at once; the SA made
+// with the lowest nonce is deleted by its creator and one pair (one IKE
+// SA) remains on both sides with matching keys. Several rounds cover both
+// outcomes of the nonce comparison.
+func TestRekeyCollision(t *testing.T) {
+	for _, tc := range []struct {
+		kind    string
+		reorder bool
+	}{{"2.8.1 child SA", false}, {"2.8.2 IKE SA", false}, {"2.8.1 child SA reordered", true}, {"2.8.2 IKE SA reordered", true}} {
+		kind := strings.TrimSuffix(tc.kind, " reordered")
+		t.Run(tc.kind, func(t *testing.T) {
+			adj := withSuite(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519")
+			n, a, b := pair(t, adj, adj)
+			waitUp(t, a, b, 1)
+			if tc.reorder {
+				n.setPolicy(lossy(uint64(time.Now().UnixNano()), 0, 0.1, 20*time.Millisecond))
+			}
+			for round := range 6 {
+				before := a.established()[0]
+				n.pause()
+				if kind == "2.8.1 child SA" {
+					a.m.SoftExpired(a.peer.Name, before.Children[0].InSPI)
+					b.m.SoftExpired(b.peer.Name, before.Children[0].OutSPI)
+				} else {
+					rekeyIKE(a)
+					rekeyIKE(b)
+				}
+				// Both requests are on their way before either arrives.
+				waitFor(t, 2*time.Second, "both requests sent", func() bool {
+					n.mu.Lock()
+					defer n.mu.Unlock()
+					return len(n.held) >= 2
+				})
+				n.resume()
+				waitFor(t, 5*time.Second, "one pair under one IKE SA on both sides", func() bool {
+					sa, sb := a.status().IKESAs, b.status().IKESAs
+					if len(sa) != 1 || len(sb) != 1 || sa[0].SPIi != sb[0].SPIi || len(sa[0].Children) != 1 || len(sb[0].Children) != 1 {
+						return false
+					}
+					ca, cb := sa[0].Children[0], sb[0].Children[0]
+					changed := ca.InSPI != before.Children[0].InSPI
+					if kind == "2.8.2 IKE SA" {
+						changed = sa[0].SPIi != before.SPIi
+					}
+					return changed && ca.InSPI == cb.OutSPI && a.dp.count() == 1 && b.dp.count() == 1
+				})
+				checkKeys(t, a, b)
+				t.Logf("round %d: %s", round, a.established()[0].Proposal)
+			}
+		})
+	}
+}
+
+// TestDPD covers liveness checks (RFC 7296 §1.4, §2.4): when the peer stops
+// answering, the empty INFORMATIONAL requests time out after the
+// retransmissions (§2.1) and the IKE SA and its child SAs are deleted; an
+// initiating side then connects again, and its INITIAL_CONTACT makes the
+// peer drop the stale SA.
+func TestDPD(t *testing.T) {
+	n, a, b := pair(t, func(p *PeerConfig) {
+		p.DPDInterval = 100 * time.Millisecond
+		p.RetransmitTimeout = 50 * time.Millisecond
+		p.RetransmitTries = 2
+	}, nil)
+	waitUp(t, a, b, 1)
+	stale := b.established()[0]
+	// Liveness checks are answered while b lives.
+	time.Sleep(400 * time.Millisecond)
+	if len(a.established()) != 1 || a.established()[0].SPIi != stale.SPIi {
+		t.Fatalf("IKE SA lost while the peer answers: %+v", a.status())
+	}
+	n.detach(addrB)
+	waitFor(t, 5*time.Second, "a to give up on b", func() bool {
+		return len(a.established()) == 0 && a.dp.count() == 0
+	})
+	if st := a.status(); !strings.Contains(st.LastError, "no response") {
+		t.Errorf("last error %q", st.LastError)
+	}
+	n.attach(addrB, b.m)
+	waitFor(t, 5*time.Second, "a new IKE SA replacing b's stale one", func() bool {
+		sb := b.status().IKESAs
+		return len(sb) == 1 && sb[0].SPIi != stale.SPIi && sb[0].State == "established" && b.dp.count() == 1
+	})
+	waitUp(t, a, b, 1)
+	checkKeys(t, a, b)
+}
+
+// TestRetransmission covers retransmission (RFC 7296 §2.1) and the message
+// ID window (§2.2, §2.3) on a network that drops, duplicates and reorders
+// datagrams: establishing, rekeying a child SA and rekeying the IKE SA all
+// complete, retransmitted requests are answered from the response cache.
+func TestRetransmission(t *testing.T) {
+	adj := func(p *PeerConfig) { p.RetransmitTries = 7 }
+	n, a, b := pair(t, adj, adj)
+	n.setPolicy(lossy(7, 0.2, 0.2, 30*time.Millisecond))
+	waitUp(t, a, b, 1)
+	a.m.SoftExpired(a.peer.Name, onlyChild(t, a).InSPI)
+	waitFor(t, 10*time.Second, "the rekeyed child", func() bool {
+		e := a.established()
+		return len(e) == 1 && len(e[0].Children) == 1 && e[0].Children[0].Rekeyed && b.dp.count() == 1 && a.dp.count() == 1
+	})
+	spi := a.established()[0].SPIi
+	rekeyIKE(b)
+	waitFor(t, 10*time.Second, "the rekeyed IKE SA", func() bool {
+		sa, sb := a.status().IKESAs, b.status().IKESAs
+		return len(sa) == 1 && len(sb) == 1 && sa[0].SPIi != spi && sa[0].SPIi == sb[0].SPIi && sa[0].State == "established"
+	})
+	n.setPolicy(nil)
+	waitUp(t, a, b, 1)
+	checkKeys(t, a, b)
+	sa, sb := a.m.Stats(), b.m.Stats()
+	if sa.Retransmits+sb.Retransmits == 0 {
+		t.Errorf("no retransmissions on a lossy network: %+v %+v", sa, sb)
+	}
+	t.Logf("a: %+v", sa)
+	t.Logf("b: %+v", sb)
+}
+
+// TestCookie covers the cookie exchange (RFC 7296 §2.6): a responder that
+// demands cookies answers the first IKE_SA_INIT with one, keeps no state,
+// and accepts the retry that carries it.
+func TestCookie(t *testing.T) {
+	t.Run("2.6 always", func(t *testing.T) { testCookie(t, -1, 0) })
+	t.Run("2.6 threshold reached", func(t *testing.T) { testCookie(t, 3, 3) })
+	t.Run("2.6 below threshold", func(t *testing.T) { testCookie(t, 3, 2) })
+}
+
+// testCookie runs a handshake against a responder with the cookie
+// threshold given and that many half-open SAs already.
+func testCookie(t *testing.T, threshold int, halfOpen int64) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
+	b := newNode(t, n, "b", addrB, Config{CookieThreshold: threshold}, pb)
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	b.m.halfOpen.Add(halfOpen)
+	a.onLoop(func(c *conn) { c.initiate() })
+	waitUp(t, a, b, 1)
+	b.m.halfOpen.Add(-halfOpen)
+	want := 1
+	if threshold > 0 && halfOpen < int64(threshold) {
+		want = 0
+	}
+	checkKeys(t, a, b)
+	if got := b.m.Stats().CookiesSent; got != uint64(want) {
+		t.Errorf("%d cookies sent, want %d", got, want)
+	}
+	// The retry starts with the COOKIE notification.
+	var retries int
+	for _, d := range n.datagrams() {
+		m, err := wire.ParseMessage(d.data)
+		if err != nil || m.Header.Exchange != wire.IKESAInit || m.Header.Flags&wire.FlagResponse != 0 {
+			continue
+		}
+		if nt, ok := m.Payloads[0].(*wire.Notify); ok && nt.NotifyType == wire.Cookie {
+			retries++
+		}
+	}
+	if retries != want {
+		t.Errorf("%d IKE_SA_INIT requests with a cookie, want %d", retries, want)
+	}
+}
+
+// TestInvalidKE covers INVALID_KE_PAYLOAD (RFC 7296 §1.2 for IKE_SA_INIT,
+// §1.3 for CREATE_CHILD_SA): the initiator guesses a group the responder
+// does not take and retries with the one it asks for.
+func TestInvalidKE(t *testing.T) {
+	_, a, b := pair(t,
+		withSuite(t, "aes256gcm16-prfsha256-ecp256-x25519", "aes256gcm16-ecp256-x25519"),
+		withSuite(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16-x25519"))
+	waitUp(t, a, b, 1)
+	if got := a.established()[0].Proposal; got != "aes256gcm16-prfsha256-x25519" {
+		t.Errorf("IKE SA %q", got)
+	}
+	a.m.SoftExpired(a.peer.Name, onlyChild(t, a).InSPI)
+	waitFor(t, 5*time.Second, "the rekeyed pair with PFS", func() bool {
+		e := a.established()
+		return len(e) == 1 && len(e[0].Children) == 1 && e[0].Children[0].Rekeyed && b.dp.count() == 1
+	})
+	if got := onlyChild(t, a).Proposal; got != "aes256gcm16-x25519" {
+		t.Errorf("child SA %q", got)
+	}
+	checkKeys(t, a, b)
+}
+
+// TestFragmentation covers IKE fragmentation (RFC 7383): with a small
+// fragment size, IKE_AUTH and the CREATE_CHILD_SA exchanges travel as SKF
+// fragments no larger than that size, both ways, also when some are lost.
+func TestFragmentation(t *testing.T) {
+	const size = 200
+	adj := func(p *PeerConfig) {
+		p.FragmentSize = size
+		p.RetransmitTries = 7
+		p.IKEProposals = mustProposals(t, wire.ProtocolIKE, "aes256-sha256-modp2048")
+		p.ESPProposals = mustProposals(t, wire.ProtocolESP, "aes256-sha256-modp2048")
+	}
+	n, a, b := pair(t, adj, adj)
+	n.setPolicy(lossy(3, 0.1, 0, 0))
+	waitUp(t, a, b, 1)
+	b.m.SoftExpired(b.peer.Name, onlyChild(t, b).InSPI)
+	waitFor(t, 10*time.Second, "the rekeyed pair", func() bool {
+		e := a.established()
+		return len(e) == 1 && len(e[0].Children) == 1 && e[0].Children[0].Rekeyed && b.dp.count() == 1 && a.dp.count() == 1
+	})
+	n.setPolicy(nil)
+	checkKeys(t, a, b)
+	frags := map[netip.Addr]int{}
+	for _, d := range n.datagrams() {
+		h, _, err := wire.ParseHeader(d.data)
+		if err != nil || h.Exchange == wire.IKESAInit {
+			continue
+		}
+		if len(d.data) > size {
+			t.Errorf("%v message of %d octets exceeds the fragment size", h.Exchange, len(d.data))
+		}
+		if h.NextPayload == wire.PayloadSKF {
+			frags[d.from.Addr()]++
+		}
+	}
+	if frags[addrA] == 0 || frags[addrB] == 0 {
+		t.Errorf("fragments sent: %v, want some from both sides", frags)
+	}
+}
+
+// TestNarrowing covers traffic selector narrowing by the responder (RFC 7296
+// §2.9) and TS_UNACCEPTABLE when nothing is left.
+func TestNarrowing(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	t.Run("2.9 narrowed to the responder's selectors", func(t *testing.T) {
+		_, a, b := pair(t, func(p *PeerConfig) {
+			p.Children = []ChildConfig{{LocalTS: []netip.Prefix{pfx("10.0.0.0/8")}, RemoteTS: []netip.Prefix{pfx("0.0.0.0/0")}}}
+		}, func(p *PeerConfig) {
+			p.Children = []ChildConfig{{LocalTS: []netip.Prefix{pfx("192.168.1.0/24")}, RemoteTS: []netip.Prefix{pfx("10.1.0.0/16")}}}
+		})
+		waitUp(t, a, b, 1)
+		checkKeys(t, a, b)
+		ca, cb := onlyChild(t, a), onlyChild(t, b)
+		if !slices.Equal(ca.LocalTS, []netip.Prefix{pfx("10.1.0.0/16")}) || !slices.Equal(ca.RemoteTS, []netip.Prefix{pfx("192.168.1.0/24")}) {
+			t.Errorf("initiator's selectors %v <-> %v", ca.LocalTS, ca.RemoteTS)
+		}
+		if !slices.Equal(cb.LocalTS, ca.RemoteTS) || !slices.Equal(cb.RemoteTS, ca.LocalTS) {
+			t.Errorf("responder's selectors %v <-> %v", cb.LocalTS, cb.RemoteTS)
+		}
+		for _, c := range a.dp.list() {
+			if !slices.Equal(c.LocalTS, ca.LocalTS) || !slices.Equal(c.RemoteTS, ca.RemoteTS) {
+				t.Errorf("data path got %v <-> %v", c.LocalTS, c.RemoteTS)
+			}
+		}
+	})
+	t.Run("2.9 TS_UNACCEPTABLE", func(t *testing.T) {
+		_, a, b := pair(t, func(p *PeerConfig) {
+			p.Children = []ChildConfig{{LocalTS: []netip.Prefix{pfx("10.0.0.0/8")}, RemoteTS: []netip.Prefix{pfx("0.0.0.0/0")}}}
+		}, func(p *PeerConfig) {
+			p.Children = []ChildConfig{{LocalTS: []netip.Prefix{pfx("192.168.1.0/24")}, RemoteTS: []netip.Prefix{pfx("172.16.0.0/12")}}}
+		})
+		waitFor(t, 5*time.Second, "the IKE SA without a child", func() bool {
+			return len(a.established()) == 1 && len(b.established()) == 1 && strings.Contains(a.status().LastError, "TS_UNACCEPTABLE")
+		})
+		if a.dp.count() != 0 || b.dp.count() != 0 {
+			t.Errorf("child SAs installed")
+		}
+	})
+}
+
+// TestInitialContact covers INITIAL_CONTACT (RFC 7296 §2.4): a peer that
+// restarts without telling sends it with its new IKE SA, and the old IKE SA
+// and its child SAs are removed.
+func TestInitialContact(t *testing.T) {
+	n, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	stale := b.established()[0]
+	// a crashes: nothing it sends any more arrives.
+	n.setPolicy(func(from, _ netip.AddrPort, _ []byte) []time.Duration {
+		if from.Addr() == addrA {
+			return nil
+		}
+		return []time.Duration{0}
+	})
+	n.detach(addrA)
+	a.m.Close()
+	n.setPolicy(nil)
+	a2 := newNode(t, n, "a2", addrA, Config{}, a.peer)
+	waitFor(t, 5*time.Second, "b to keep only the new IKE SA", func() bool {
+		sb := b.status().IKESAs
+		return len(sb) == 1 && sb[0].SPIi != stale.SPIi && sb[0].State == "established" && b.dp.count() == 1
+	})
+	waitUp(t, a2, b, 1)
+	checkKeys(t, a2, b)
+	if !slices.Contains(b.dp.removes, stale.Children[0].InSPI) {
+		t.Errorf("stale child SA %08x not removed", stale.Children[0].InSPI)
+	}
+}
+
+// TestDelete covers deletes (RFC 7296 §1.4.1): of one child SA pair, whose
+// response deletes the peer's half, and of the IKE SA when a peer is
+// removed from the configuration, which takes the child SAs along.
+func TestDelete(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	policy := func(p *PeerConfig) {
+		p.Children = PolicyBased([]netip.Prefix{pfx("10.1.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")})
+	}
+	_, a, b := pair(t, policy, func(p *PeerConfig) {
+		p.Children = PolicyBased([]netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}, []netip.Prefix{pfx("10.1.0.0/16")})
+	})
+	waitUp(t, a, b, 2)
+	checkKeys(t, a, b)
+	gone := a.established()[0].Children[1]
+	a.onLoop(func(c *conn) {
+		sa := c.established()
+		sa.enqueue(task{kind: taskDeleteChild, child: sa.childByIn(gone.InSPI)})
+		sa.kick()
+	})
+	waitFor(t, 5*time.Second, "one pair left on both sides", func() bool { return a.dp.count() == 1 && b.dp.count() == 1 })
+	checkKeys(t, a, b)
+	if !slices.Contains(b.dp.removes, gone.OutSPI) {
+		t.Errorf("b did not remove %08x", gone.OutSPI)
+	}
+	// Acquire brings the deleted pair back.
+	a.m.Acquire(a.peer.Name, netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("10.4.5.6"))
+	waitUp(t, a, b, 2)
+	checkKeys(t, a, b)
+	if err := a.m.Reconfig(nil); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "b to drop the deleted IKE SA", func() bool {
+		return b.status().State == "down" && b.dp.count() == 0
+	})
+	if len(a.m.Status()) != 0 || a.dp.count() != 0 {
+		t.Errorf("a still has %+v and %d child SAs", a.m.Status(), a.dp.count())
+	}
+}
+
+// TestAuthenticationFailed covers a wrong pre-shared key (RFC 7296 §2.15,
+// §2.21.2): the responder answers AUTHENTICATION_FAILED and neither side
+// keeps an SA.
+func TestAuthenticationFailed(t *testing.T) {
+	_, a, b := pair(t, nil, func(p *PeerConfig) { p.PSK = PSK("another-psk-0123456789") })
+	waitFor(t, 5*time.Second, "both sides to report the failure", func() bool {
+		return strings.Contains(a.status().LastError, "AUTHENTICATION_FAILED") &&
+			strings.Contains(b.status().LastError, "pre-shared key")
+	})
+	if len(a.established())+len(b.established()) != 0 || a.dp.count()+b.dp.count() != 0 {
+		t.Errorf("SAs despite the wrong key: %+v %+v", a.status(), b.status())
+	}
+}
+
+// TestNoProposalChosen covers NO_PROPOSAL_CHOSEN (RFC 7296 §2.7): for the
+// IKE SA, which then does not come up, and for the child SA, whose IKE SA
+// stays.
+func TestNoProposalChosen(t *testing.T) {
+	t.Run("2.7 IKE", func(t *testing.T) {
+		_, a, b := pair(t, withSuite(t, "aes128-sha1-modp2048", "aes128-sha1"),
+			withSuite(t, "aes256gcm16-prfsha256-ecp256", "aes128-sha1"))
+		waitFor(t, 5*time.Second, "the initiator to hear NO_PROPOSAL_CHOSEN", func() bool {
+			return strings.Contains(a.status().LastError, "NO_PROPOSAL_CHOSEN")
+		})
+		if len(b.status().IKESAs) != 0 {
+			t.Errorf("responder kept state: %+v", b.status())
+		}
+	})
+	t.Run("2.7 ESP", func(t *testing.T) {
+		_, a, b := pair(t, withSuite(t, "aes256gcm16-prfsha256-ecp256", "aes128-sha1"),
+			withSuite(t, "aes256gcm16-prfsha256-ecp256", "aes256gcm16"))
+		waitFor(t, 5*time.Second, "the IKE SA without a child", func() bool {
+			return len(a.established()) == 1 && len(b.established()) == 1 && strings.Contains(a.status().LastError, "NO_PROPOSAL_CHOSEN")
+		})
+		if a.dp.count()+b.dp.count() != 0 {
+			t.Errorf("child SAs installed")
+		}
+	})
+}
+
+// TestNAT covers NAT detection and traversal (RFC 7296 §2.23, RFC 3948): a
+// NAT in front of the initiator is detected by both sides, IKE floats to
+// port 4500, and the child SAs are UDP-encapsulated between the translated
+// endpoints.
+func TestNAT(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	public := netip.MustParseAddr("198.51.100.1")
+	n.nat = &fakeNAT{inside: addrA, public: public, ports: map[uint16]uint16{}, back: map[uint16]uint16{}}
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, public)
+	pb.Mode = ModeResponderOnly
+	pb.RemoteID = IPIdentity(addrA) // the identity is not translated
+	b := newNode(t, n, "b", addrB, Config{}, pb)
+	n.attach(public, nil)
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	n.mu.Lock()
+	n.nodes[addrA] = a.m
+	n.mu.Unlock()
+	waitUp(t, a, b, 1)
+	checkKeys(t, a, b)
+	sa, sb := a.established()[0], b.established()[0]
+	if !sa.NATLocal || sa.NATRemote || sb.NATLocal || !sb.NATRemote {
+		t.Errorf("NAT flags: a %v/%v, b %v/%v", sa.NATLocal, sa.NATRemote, sb.NATLocal, sb.NATRemote)
+	}
+	if sa.Local.Port() != 4500 || sa.Remote.Port() != 4500 || sb.Local.Port() != 4500 || sb.Remote.Addr() != public {
+		t.Errorf("endpoints a %v-%v, b %v-%v", sa.Local, sa.Remote, sb.Local, sb.Remote)
+	}
+	for _, c := range append(a.dp.list(), b.dp.list()...) {
+		if !c.Encap || c.Local.Port() != 4500 {
+			t.Errorf("child SA %v-%v encap %v", c.Local, c.Remote, c.Encap)
+		}
+	}
+	// The NAT forgets its mapping; a's next request comes from another
+	// port, and b moves the IKE SA and its child SAs there (§2.23).
+	n.mu.Lock()
+	clear(n.nat.ports)
+	n.mu.Unlock()
+	a.onLoop(func(c *conn) {
+		sa := c.established()
+		sa.enqueue(task{kind: taskDPD})
+		sa.kick()
+	})
+	waitFor(t, 5*time.Second, "b to follow the new mapping", func() bool {
+		e := b.established()
+		return len(e) == 1 && e[0].Remote != sb.Remote
+	})
+	moved := b.established()[0].Remote
+	for _, c := range b.dp.list() {
+		if c.Remote != moved {
+			t.Errorf("child SA still sends to %v, not %v", c.Remote, moved)
+		}
+	}
+	checkKeys(t, a, b)
+}
+
+// TestReconfig covers the configuration diff: no change, a change of
+// timers that keeps the SAs, a new key that re-establishes them, and an
+// invalid configuration that changes nothing.
+func TestReconfig(t *testing.T) {
+	_, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	first := a.established()[0]
+	if err := a.m.Reconfig([]PeerConfig{a.peer}); !errors.Is(err, ErrNoChanges) {
+		t.Errorf("same configuration: %v, want ErrNoChanges", err)
+	}
+	p := a.peer
+	p.DPDInterval = time.Hour
+	if err := a.m.Reconfig([]PeerConfig{p}); err != nil {
+		t.Fatal(err)
+	}
+	if got := a.established(); len(got) != 1 || got[0].SPIi != first.SPIi {
+		t.Errorf("timer change re-established: %+v", a.status())
+	}
+	bad := p
+	bad.PSK = nil
+	if err := a.m.Reconfig([]PeerConfig{bad}); err == nil {
+		t.Errorf("configuration without a key accepted")
+	}
+	p.PSK, b.peer.PSK = PSK("new-psk-0123456789"), PSK("new-psk-0123456789")
+	if err := b.m.Reconfig([]PeerConfig{b.peer}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.m.Reconfig([]PeerConfig{p}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "a new IKE SA with the new key", func() bool {
+		ea, eb := a.established(), b.established()
+		return len(ea) == 1 && len(eb) == 1 && ea[0].SPIi != first.SPIi && ea[0].SPIi == eb[0].SPIi &&
+			a.dp.count() == 1 && b.dp.count() == 1
+	})
+	checkKeys(t, a, b)
+}
+
+// TestPolicyBased covers a policy-based connection: one child SA per pair
+// of prefixes, the first in IKE_AUTH and the others with CREATE_CHILD_SA
+// (RFC 7296 §1.3.1).
+func TestPolicyBased(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	l, r := []netip.Prefix{pfx("10.1.0.0/16"), pfx("10.3.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}
+	_, a, b := pair(t, func(p *PeerConfig) { p.Children = PolicyBased(l, r) },
+		func(p *PeerConfig) { p.Children = PolicyBased(r, l) })
+	waitUp(t, a, b, 4)
+	checkKeys(t, a, b)
+	seen := map[[2]netip.Prefix]bool{}
+	for _, c := range a.dp.list() {
+		seen[[2]netip.Prefix{c.LocalTS[0], c.RemoteTS[0]}] = true
+	}
+	if len(seen) != 4 {
+		t.Errorf("pairs of selectors %v, want the 4 combinations", seen)
+	}
+}
+
+// TestClose covers Close: the peer is told (RFC 7296 §1.4.1), the child
+// SAs leave the data path and every goroutine ends.
+func TestClose(t *testing.T) {
+	_, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	if err := a.m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if a.dp.count() != 0 {
+		t.Errorf("%d child SAs left after Close", a.dp.count())
+	}
+	waitFor(t, 5*time.Second, "b to hear the Delete", func() bool { return b.status().State == "down" && b.dp.count() == 0 })
+	if err := a.m.Reconfig([]PeerConfig{a.peer}); err == nil {
+		t.Errorf("Reconfig after Close succeeded")
+	}
+}
+
+// TestAlgorithms covers the rest of the supported transforms (RFC 7296
+// §3.3.2): AES-CBC-192, HMAC-SHA2-384, the MODP groups 2 (only when named:
+// it is in no default proposal) and 24, and extended sequence numbers on
+// and off (RFC 4303 §2.2.1).
+func TestAlgorithms(t *testing.T) {
+	for _, tc := range []struct {
+		ike, esp string
+		esn      bool
+	}{
+		{"aes192-sha384-modp2048s256", "aes192-sha384-esn", true},
+		{"aes128-sha1-modp1024", "aes128-sha1", false},
+		{"aes256gcm16-prfsha384-ecp384", "aes256gcm16-esn", true},
+		{"aes128-sha256-prfsha384-x25519", "aes256-sha1-noesn", false},
+	} {
+		t.Run("3.3.2 "+tc.ike+" "+tc.esp, func(t *testing.T) {
+			adj := withSuite(t, tc.ike, tc.esp)
+			_, a, b := pair(t, adj, adj)
+			waitUp(t, a, b, 1)
+			checkKeys(t, a, b)
+			if got := a.established()[0].Proposal; got != tc.ike {
+				t.Errorf("IKE SA %q, want %q", got, tc.ike)
+			}
+			for _, c := range append(a.dp.list(), b.dp.list()...) {
+				if c.In.ESN != tc.esn || c.Out.ESN != tc.esn {
+					t.Errorf("ESN %v/%v, want %v", c.In.ESN, c.Out.ESN, tc.esn)
+				}
+			}
+		})
+	}
+	t.Run("3.3.2 MODP 1024 is not in the defaults", func(t *testing.T) {
+		_, a, _ := pair(t, withSuite(t, "aes128-sha1-modp1024", "aes128-sha1"), nil)
+		waitFor(t, 5*time.Second, "NO_PROPOSAL_CHOSEN", func() bool {
+			return strings.Contains(a.status().LastError, "NO_PROPOSAL_CHOSEN")
+		})
+	})
+	t.Run("3.3.2 ESN mismatch", func(t *testing.T) {
+		_, a, b := pair(t, withSuite(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16-esn"),
+			withSuite(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16-noesn"))
+		waitFor(t, 5*time.Second, "the IKE SA without a child", func() bool {
+			return len(a.established()) == 1 && len(b.established()) == 1 && strings.Contains(a.status().LastError, "NO_PROPOSAL_CHOSEN")
+		})
+	})
+}

@@ -1,0 +1,100 @@
+package ikev2
+
+import (
+	"encoding/binary"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// startDeleteChild sends a Delete for a pair (RFC 7296 §1.4.1). A pair
+// still installed leaves the data path when the peer answers; one removed
+// already (expired) only needs the peer told.
+func (sa *ikeSA) startDeleteChild(ch *child) {
+	if ch.state == childDeleting {
+		return
+	}
+	ch.state = childDeleting
+	ps := []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: [][]byte{spi4(ch.inSPI)}}}
+	sa.request(wire.Informational, ps, func([]wire.Payload) { sa.removeChild(ch) })
+}
+
+// startDeleteIKE sends a Delete of the IKE SA and ends it when the peer
+// answers (RFC 7296 §1.4.1).
+func (sa *ikeSA) startDeleteIKE() {
+	if sa.state == stateEstablished {
+		sa.state = stateDeleting
+	}
+	sa.request(wire.Informational, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}},
+		func([]wire.Payload) { sa.kill("deleted") })
+}
+
+// handleInformational answers an INFORMATIONAL request: deletes, and
+// liveness checks, which are empty (RFC 7296 §1.4).
+func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
+	var ours [][]byte
+	for _, p := range ps {
+		d, ok := p.(*wire.Delete)
+		if !ok {
+			if n, ok := p.(*wire.Notify); ok && n.NotifyType.IsError() {
+				sa.log.Warn("peer reported an error", sa.logAttrs(), "notify", n.NotifyType)
+			}
+			continue
+		}
+		switch d.Protocol {
+		case wire.ProtocolIKE:
+			sa.log.Info("peer deleted IKE SA", sa.logAttrs())
+			if sa.rekey != nil {
+				// RFC 7296 §2.8.2: the peer won a rekey collision; its new
+				// SA takes over, and ours, still to be answered, goes.
+				sa.deletedByPeer = true
+				if n := sa.peerRekeyed; n != nil {
+					sa.handOver(n)
+				} else {
+					sa.state = stateDeleting
+				}
+				return nil
+			}
+			// RFC 7296 §1.4.1: deleting the IKE SA deletes its children;
+			// the response is empty.
+			sa.killAfterResponse = true
+			return nil
+		case wire.ProtocolESP:
+			if d.SPISize != 4 {
+				continue
+			}
+			for _, spi := range d.SPIs {
+				ch := sa.childByOut(binary.BigEndian.Uint32(spi))
+				if ch == nil {
+					continue
+				}
+				// RFC 7296 §1.4.1: the response deletes our side of each
+				// pair, unless our own Delete of it is under way.
+				if ch.state != childDeleting {
+					ours = append(ours, spi4(ch.inSPI))
+				}
+				sa.log.Info("peer deleted child SA", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+				sa.removeChild(ch)
+			}
+		}
+	}
+	if len(ours) == 0 {
+		return nil
+	}
+	return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: ours}}
+}
+
+// replaceOthers removes the peer's other IKE SAs when the peer said
+// INITIAL_CONTACT while establishing sa (RFC 7296 §2.4): it has no other SA
+// with us, so ours are stale.
+func (c *conn) replaceOthers(sa *ikeSA) {
+	for _, o := range c.sas {
+		if o == sa {
+			continue
+		}
+		switch o.state {
+		case stateEstablished, stateRekeyed, stateDeleting:
+			o.log.Info("replacing stale IKE SA after INITIAL_CONTACT", o.logAttrs())
+			o.kill("replaced by INITIAL_CONTACT")
+		}
+	}
+}

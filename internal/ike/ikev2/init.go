@@ -1,0 +1,327 @@
+package ikev2
+
+import (
+	"bytes"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// maxIKESAs bounds the IKE SAs of one peer: a peer that authenticates can
+// still not make the responder keep more.
+const maxIKESAs = 32
+
+// maxInitTries bounds the IKE_SA_INIT requests an initiator sends for one
+// IKE SA after COOKIE and INVALID_KE_PAYLOAD answers.
+const maxInitTries = 4
+
+// initiate starts a new IKE SA as initiator (RFC 7296 §1.2).
+func (c *conn) initiate() {
+	ni, err := suite.NewNonce()
+	if err != nil {
+		c.log.Error("initiating", "err", err)
+		return
+	}
+	sa := newSA(c, true)
+	sa.spiI = c.m.newIKESPI(c)
+	sa.local, sa.remote = c.cfg.Local, c.cfg.Remote
+	sa.ni = ni
+	sa.group = firstGroup(c.cfg.IKEProposals)
+	c.sas = append([]*ikeSA{sa}, c.sas...)
+	c.log.Info("initiating IKE SA", sa.logAttrs(), "remote", sa.remote)
+	sa.sendInit()
+}
+
+// sendInit sends (or, after COOKIE or INVALID_KE_PAYLOAD, sends again) the
+// IKE_SA_INIT request.
+func (sa *ikeSA) sendInit() {
+	if sa.dh == nil || sa.dh.Group() != sa.group {
+		dh, err := suite.GenerateKey(sa.group)
+		if err != nil {
+			sa.log.Error("generating key exchange", sa.logAttrs(), "group", sa.group, "err", err)
+			sa.kill("no key exchange")
+			return
+		}
+		sa.dh = dh
+	}
+	var ps []wire.Payload
+	if sa.cookie != nil {
+		// RFC 7296 §2.6: the cookie is the first payload of the retry.
+		ps = append(ps, &wire.Notify{NotifyType: wire.Cookie, Data: sa.cookie})
+	}
+	ps = append(ps,
+		saPayload(sa.cfg().IKEProposals, nil, true),
+		&wire.KE{Group: sa.group, Data: sa.dh.PublicKey()},
+		&wire.Nonce{Data: sa.ni},
+		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: natHash(sa.spiI, 0, sa.local)},
+		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(sa.spiI, 0, sa.remote)},
+		&wire.Notify{NotifyType: wire.FragmentationSupported},
+	)
+	dgs, err := sa.encode(wire.IKESAInit, 0, false, ps)
+	if err != nil {
+		sa.log.Error("encoding IKE_SA_INIT", sa.logAttrs(), "err", err)
+		sa.kill("encoding failed")
+		return
+	}
+	sa.initReq = dgs[0]
+	sa.state = stateInitSent
+	sa.nextID = 1
+	sa.pend = &outstanding{
+		id: 0, exchange: wire.IKESAInit, datagrams: dgs,
+		timeout: sa.cfg().RetransmitTimeout, retryAt: time.Now().Add(sa.cfg().RetransmitTimeout),
+	}
+	sa.transmit(dgs)
+}
+
+// handleInitResponse processes the IKE_SA_INIT response (RFC 7296 §1.2).
+func (sa *ikeSA) handleInitResponse(p packet) {
+	msg, err := wire.ParseMessage(p.data)
+	if err != nil {
+		sa.c.m.stats.malformed.Add(1)
+		return
+	}
+	ps := msg.Payloads
+	fail := func(format string, args ...any) {
+		sa.c.lastError = fmt.Sprintf(format, args...)
+		sa.log.Warn("IKE_SA_INIT failed", sa.logAttrs(), "err", sa.c.lastError)
+		sa.kill("IKE_SA_INIT failed")
+	}
+	if n := notify(ps, wire.Cookie); n != nil {
+		// RFC 7296 §2.6: retry with the cookie, everything else unchanged.
+		if len(n.Data) == 0 || len(n.Data) > 64 || sa.initTries >= maxInitTries {
+			fail("unusable COOKIE")
+			return
+		}
+		sa.initTries++
+		sa.cookie = bytes.Clone(n.Data)
+		sa.sendInit()
+		return
+	}
+	if n := notify(ps, wire.InvalidKEPayload); n != nil {
+		// RFC 7296 §1.2: retry with the group the responder wants, if we
+		// offered it.
+		g, ok := wantedGroup(n)
+		if !ok || g == sa.group || !offersGroup(sa.cfg().IKEProposals, g) || sa.initTries >= maxInitTries {
+			fail("INVALID_KE_PAYLOAD asking for %v", g)
+			return
+		}
+		sa.initTries++
+		sa.log.Debug("responder wants another group", sa.logAttrs(), "group", g)
+		sa.group = g
+		sa.sendInit()
+		return
+	}
+	if n := errorNotify(ps); n != nil {
+		fail("peer answered %v", n.NotifyType)
+		return
+	}
+	saP, ok1 := find[*wire.SA](ps)
+	ke, ok2 := find[*wire.KE](ps)
+	nonce, ok3 := find[*wire.Nonce](ps)
+	if !ok1 || !ok2 || !ok3 || p.header.SPIr == 0 {
+		sa.c.m.stats.malformed.Add(1)
+		return
+	}
+	s, _, err := accepted(sa.cfg().IKEProposals, saP, wire.ProtocolIKE, 0)
+	if err != nil {
+		fail("IKE_SA_INIT response: %v", err)
+		return
+	}
+	// RFC 7296 §1.2: the responder's KE is of the group of ours.
+	if s.DH != sa.group || ke.Group != sa.group {
+		fail("IKE_SA_INIT response with group %v for our %v", ke.Group, sa.group)
+		return
+	}
+	gir, err := sa.dh.SharedSecret(ke.Data)
+	if err != nil {
+		fail("responder's key exchange: %v", err)
+		return
+	}
+	sa.spiR = p.header.SPIr
+	sa.suite = s
+	sa.nr = bytes.Clone(nonce.Data)
+	sa.initResp = p.data
+	if err := sa.deriveKeys(gir); err != nil {
+		fail("deriving keys: %v", err)
+		return
+	}
+	sa.detectNAT(ps, p.local, p.remote)
+	sa.fragments = notify(ps, wire.FragmentationSupported) != nil
+	sa.pend = nil
+	if sa.natLocal || sa.natRemote {
+		// RFC 7296 §2.23: with a NAT, the initiator moves to port 4500.
+		port := sa.c.m.cfg.NATTPort
+		sa.local = netip.AddrPortFrom(sa.local.Addr(), port)
+		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), port)
+	}
+	sa.sendAuth()
+}
+
+// deriveKeys derives the keys of a new IKE SA from g^ir (RFC 7296 §2.14).
+func (sa *ikeSA) deriveKeys(gir suite.Key) error {
+	defer clear(gir)
+	skeyseed, err := suite.SKEYSEED(sa.suite.PRF, sa.ni, sa.nr, gir)
+	if err != nil {
+		return err
+	}
+	defer clear(skeyseed)
+	return sa.setKeys(skeyseed)
+}
+
+// setKeys derives the IKE SA keys from SKEYSEED and makes the ciphers.
+func (sa *ikeSA) setKeys(skeyseed suite.Key) error {
+	keys, err := sa.suite.IKEKeys(skeyseed, sa.ni, sa.nr, sa.spiI, sa.spiR)
+	if err != nil {
+		return err
+	}
+	out, in, err := keys.Ciphers(sa.suite, sa.initiator)
+	if err != nil {
+		return err
+	}
+	sa.keys, sa.out, sa.in = keys, out, in
+	return nil
+}
+
+// detectNAT compares the NAT_DETECTION notifications of an IKE_SA_INIT
+// message with the endpoints it travelled between (RFC 7296 §2.23). The
+// hashes of a request have a zero SPIr.
+func (sa *ikeSA) detectNAT(ps []wire.Payload, local, remote netip.AddrPort) {
+	spiR := sa.spiR
+	if !sa.initiator {
+		spiR = 0 // the hashes of the request
+	}
+	var src, dst bool
+	srcMatch, dstMatch := false, false
+	wantSrc, wantDst := natHash(sa.spiI, spiR, remote), natHash(sa.spiI, spiR, local)
+	for _, p := range ps {
+		n, ok := p.(*wire.Notify)
+		if !ok {
+			continue
+		}
+		switch n.NotifyType {
+		case wire.NATDetectionSourceIP:
+			src = true
+			srcMatch = srcMatch || bytes.Equal(n.Data, wantSrc)
+		case wire.NATDetectionDestinationIP:
+			dst = true
+			dstMatch = dstMatch || bytes.Equal(n.Data, wantDst)
+		}
+	}
+	if !src || !dst {
+		return // the peer does not do NAT traversal
+	}
+	sa.natRemote = !srcMatch
+	sa.natLocal = !dstMatch
+	if sa.natLocal || sa.natRemote {
+		sa.log.Info("NAT detected", sa.logAttrs(), "local", sa.natLocal, "remote", sa.natRemote)
+	}
+}
+
+// handleInitRequest answers an IKE_SA_INIT request as responder (RFC 7296
+// §1.2): a retransmission gets the same response, a new request a new
+// half-open IKE SA. The Manager checked the cookie.
+func (c *conn) handleInitRequest(p packet) {
+	h := p.header
+	halfOpen := 0
+	for _, sa := range c.sas {
+		if !sa.initiator && sa.spiI == h.SPIi && sa.remote.Addr() == p.remote.Addr() && sa.state != stateDead {
+			if sa.state == stateHalfOpen && bytes.Equal(sa.initReq, p.data) {
+				c.m.stats.retransmitsAnswered.Add(1)
+				c.m.send(p.local, p.remote, sa.initResp)
+			}
+			return
+		}
+		if sa.state == stateHalfOpen {
+			halfOpen++
+		}
+	}
+	if !c.cfg.Mode.responds() {
+		c.m.stats.noPeer.Add(1)
+		return
+	}
+	if halfOpen >= c.m.cfg.MaxHalfOpen || len(c.sas) >= maxIKESAs {
+		c.m.stats.queueFull.Add(1)
+		return
+	}
+	msg, err := wire.ParseMessage(p.data)
+	if err != nil {
+		c.m.stats.malformed.Add(1)
+		return
+	}
+	ps := msg.Payloads
+	saP, ok1 := find[*wire.SA](ps)
+	ke, ok2 := find[*wire.KE](ps)
+	nonce, ok3 := find[*wire.Nonce](ps)
+	if !ok1 || !ok2 || !ok3 {
+		c.m.stats.malformed.Add(1)
+		return
+	}
+	s, number, _, ok := choose(c.cfg.IKEProposals, saP, wire.ProtocolIKE, 0, false)
+	if !ok {
+		c.lastError = "no proposal chosen for the peer's IKE_SA_INIT"
+		c.log.Warn("no acceptable IKE proposal", "remote", p.remote, "ours", proposalsString(c.cfg.IKEProposals))
+		c.m.sendError(p.local, p.remote, h, &wire.Notify{NotifyType: wire.NoProposalChosen})
+		return
+	}
+	if ke.Group != s.DH {
+		// RFC 7296 §1.2: a KE of another group than the chosen one is
+		// answered with INVALID_KE_PAYLOAD naming the chosen group.
+		c.m.sendError(p.local, p.remote, h, invalidKE(s.DH))
+		return
+	}
+	dh, err := suite.GenerateKey(s.DH)
+	if err != nil {
+		c.log.Error("generating key exchange", "group", s.DH, "err", err)
+		return
+	}
+	gir, err := dh.SharedSecret(ke.Data)
+	if err != nil {
+		c.m.stats.malformed.Add(1)
+		return
+	}
+	nr, err := suite.NewNonce()
+	if err != nil {
+		return
+	}
+	sa := newSA(c, false)
+	sa.spiI, sa.spiR = h.SPIi, c.m.newIKESPI(c)
+	sa.local, sa.remote = p.local, p.remote
+	sa.suite, sa.ni, sa.nr = s, bytes.Clone(nonce.Data), nr
+	sa.detectNAT(ps, p.local, p.remote)
+	sa.fragments = notify(ps, wire.FragmentationSupported) != nil
+	resp := []wire.Payload{
+		chosenPayload(number, s, nil),
+		&wire.KE{Group: s.DH, Data: dh.PublicKey()},
+		&wire.Nonce{Data: nr},
+	}
+	if notify(ps, wire.NATDetectionSourceIP) != nil {
+		resp = append(resp,
+			&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: natHash(sa.spiI, sa.spiR, p.local)},
+			&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(sa.spiI, sa.spiR, p.remote)})
+	}
+	if sa.fragments {
+		resp = append(resp, &wire.Notify{NotifyType: wire.FragmentationSupported})
+	}
+	dgs, err := sa.encode(wire.IKESAInit, 0, true, resp)
+	if err == nil {
+		err = sa.deriveKeys(gir)
+	}
+	if err != nil {
+		c.log.Error("answering IKE_SA_INIT", "err", err)
+		c.m.releaseSPIs(sa.spiR)
+		return
+	}
+	sa.initReq, sa.initResp = p.data, dgs[0]
+	sa.lastResp = dgs
+	sa.peerID = 1
+	sa.state = stateHalfOpen
+	sa.halfOpenUntil = time.Now().Add(halfOpenTimeout)
+	sa.countedHalfOpen = true
+	c.m.halfOpen.Add(1)
+	c.sas = append([]*ikeSA{sa}, c.sas...)
+	c.log.Debug("IKE_SA_INIT answered", sa.logAttrs(), "remote", p.remote, "proposal", s)
+	sa.transmit(dgs)
+}

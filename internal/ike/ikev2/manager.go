@@ -1,0 +1,458 @@
+package ikev2
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ipsec"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// Transport sends IKE datagrams. On port 4500 (or Config.NATTPort) the UDP
+// layer puts the non-ESP marker in front of msg (RFC 3948 §2.2). SendIKE
+// must not keep msg after it returns.
+type Transport interface {
+	SendIKE(local, remote netip.AddrPort, msg []byte) error
+}
+
+// Dataplane is the ESP data path as the daemon sees it.
+type Dataplane interface {
+	// InstallChild installs a negotiated child SA pair. The data path
+	// may carry traffic with it at once.
+	InstallChild(ipsec.Child) error
+	// RemoveChild removes the child SA pair of tunnel whose inbound SPI
+	// is inSPI.
+	RemoveChild(tunnel string, inSPI uint32)
+}
+
+// Defaults of a Config.
+const (
+	// DefaultCookieThreshold is the number of half-open IKE SAs from
+	// which IKE_SA_INIT requests must carry a cookie (RFC 7296 §2.6).
+	DefaultCookieThreshold = 32
+	// DefaultMaxHalfOpen bounds the half-open IKE SAs of one peer.
+	DefaultMaxHalfOpen = 16
+)
+
+// Config configures a Manager.
+type Config struct {
+	// Logger gets the daemon's logs; nil discards them. Nothing is logged
+	// per packet above Debug.
+	Logger *slog.Logger
+	// Transport sends IKE messages. Required.
+	Transport Transport
+	// Dataplane gets the child SAs. Required.
+	Dataplane Dataplane
+	// NATTPort is the port both sides float to when a NAT is detected;
+	// zero means DefaultNATTPort.
+	NATTPort uint16
+	// CookieThreshold: see DefaultCookieThreshold; negative means cookies
+	// are always required.
+	CookieThreshold int
+	// MaxHalfOpen: see DefaultMaxHalfOpen.
+	MaxHalfOpen int
+}
+
+// ErrNoChanges is what Reconfig returns when the new configuration is the
+// one in effect.
+var ErrNoChanges = errors.New("ikev2: no changes")
+
+// errClosed is what Reconfig returns after Close.
+var errClosed = errors.New("ikev2: manager closed")
+
+// Manager owns every IKE SA of one gateway. Its methods are safe for
+// concurrent use.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	// mu guards the tables below. It is never held while waiting for a
+	// peer's loop; the loops take it only briefly (no lock order issue).
+	mu       sync.Mutex
+	closed   bool
+	conns    map[string]*conn      // by peer name
+	byRemote map[netip.Addr]*conn  // by remote IP address
+	ikeSPIs  map[uint64]*conn      // our IKE SPIs
+	espSPIs  map[uint32]*conn      // our inbound ESP SPIs
+	cfgs     map[string]PeerConfig // as last given to Reconfig, with defaults
+
+	// reconfigMu serializes Reconfig and Close.
+	reconfigMu sync.Mutex
+
+	halfOpen atomic.Int64 // responder IKE SAs between IKE_SA_INIT and IKE_AUTH
+	cookies  cookieJar
+	stats    counters
+	wg       sync.WaitGroup // the peers' loops
+}
+
+var _ ipsec.Events = (*Manager)(nil)
+
+// New returns a Manager with no peers; Reconfig adds them.
+func New(cfg Config) (*Manager, error) {
+	if cfg.Transport == nil || cfg.Dataplane == nil {
+		return nil, errors.New("ikev2: new manager: transport and data plane are required")
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NATTPort == 0 {
+		cfg.NATTPort = DefaultNATTPort
+	}
+	if cfg.CookieThreshold == 0 {
+		cfg.CookieThreshold = DefaultCookieThreshold
+	}
+	if cfg.MaxHalfOpen <= 0 {
+		cfg.MaxHalfOpen = DefaultMaxHalfOpen
+	}
+	return &Manager{
+		cfg:      cfg,
+		log:      cfg.Logger,
+		conns:    map[string]*conn{},
+		byRemote: map[netip.Addr]*conn{},
+		ikeSPIs:  map[uint64]*conn{},
+		espSPIs:  map[uint32]*conn{},
+		cfgs:     map[string]PeerConfig{},
+	}, nil
+}
+
+// Reconfig makes peers the configuration: peers that are new start (and
+// initiate an IKE SA unless ResponderOnly); peers no longer listed are torn
+// down with a Delete to the peer; peers whose addresses, identities, key,
+// proposals or children changed are torn down and started again; other
+// changes (lifetimes, timers, mode) apply to the running SAs. It returns
+// ErrNoChanges if nothing changed, and changes nothing if a peer is invalid.
+func (m *Manager) Reconfig(peers []PeerConfig) error {
+	m.reconfigMu.Lock()
+	defer m.reconfigMu.Unlock()
+	next := make(map[string]PeerConfig, len(peers))
+	remotes := map[netip.Addr]string{}
+	var errs []error
+	for _, p := range peers {
+		p = p.withDefaults()
+		if err := p.validate(); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		if _, dup := next[p.Name]; dup {
+			errs = append(errs, fmt.Errorf("peer %q: configured twice", p.Name))
+			continue
+		}
+		if other, dup := remotes[p.Remote.Addr().Unmap()]; dup {
+			errs = append(errs, fmt.Errorf("peer %q: remote %v is also peer %q's", p.Name, p.Remote.Addr(), other))
+			continue
+		}
+		remotes[p.Remote.Addr().Unmap()] = p.Name
+		next[p.Name] = p
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ikev2: reconfig: %w", err)
+	}
+
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return errClosed
+	}
+	var stop []*conn
+	var start []PeerConfig
+	var update []*conn
+	changed := false
+	for name, c := range m.conns {
+		p, ok := next[name]
+		switch {
+		case !ok || !p.sameSA(m.cfgs[name]):
+			stop = append(stop, c)
+			delete(m.conns, name)
+			delete(m.byRemote, m.cfgs[name].Remote.Addr().Unmap())
+			delete(m.cfgs, name)
+			if ok {
+				start = append(start, p)
+			}
+			changed = true
+		case !peerConfigEqual(p, m.cfgs[name]):
+			m.cfgs[name] = p
+			update = append(update, c)
+			changed = true
+		}
+	}
+	for name, p := range next {
+		if _, ok := m.cfgs[name]; !ok && !slices.ContainsFunc(start, func(q PeerConfig) bool { return q.Name == name }) {
+			start = append(start, p)
+			changed = true
+		}
+	}
+	m.mu.Unlock()
+	if !changed {
+		return ErrNoChanges
+	}
+
+	for _, c := range stop {
+		c.close()
+	}
+	for _, c := range update {
+		p := next[c.name]
+		c.post(false, func() { c.reconfigure(p) })
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range start {
+		c := newConn(m, p)
+		m.conns[p.Name] = c
+		m.byRemote[p.Remote.Addr().Unmap()] = c
+		m.cfgs[p.Name] = p
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			c.run()
+		}()
+	}
+	return nil
+}
+
+// peerConfigEqual reports whether two configurations with defaults applied
+// are the same.
+func peerConfigEqual(p, q PeerConfig) bool {
+	return p.sameSA(q) && p.Mode == q.Mode && p.IKELifetime == q.IKELifetime &&
+		p.ChildLifetime == q.ChildLifetime && p.ChildLimits == q.ChildLimits &&
+		p.RekeyMargin == q.RekeyMargin && p.RekeyJitter == q.RekeyJitter &&
+		p.DPDInterval == q.DPDInterval && p.RetransmitTimeout == q.RetransmitTimeout &&
+		p.RetransmitTries == q.RetransmitTries && p.FragmentSize == q.FragmentSize &&
+		p.ReconnectDelay == q.ReconnectDelay
+}
+
+// Close sends a Delete for every IKE SA, removes every child SA from the
+// data path and stops every goroutine the Manager started. The Manager
+// cannot be used afterwards.
+func (m *Manager) Close() error {
+	m.reconfigMu.Lock()
+	defer m.reconfigMu.Unlock()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	conns := make([]*conn, 0, len(m.conns))
+	for _, c := range m.conns {
+		conns = append(conns, c)
+	}
+	clear(m.conns)
+	clear(m.byRemote)
+	m.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	m.wg.Wait()
+	return nil
+}
+
+// Status returns a snapshot of every peer, sorted by name.
+func (m *Manager) Status() []PeerStatus {
+	m.mu.Lock()
+	conns := make([]*conn, 0, len(m.conns))
+	for _, c := range m.conns {
+		conns = append(conns, c)
+	}
+	m.mu.Unlock()
+	out := make([]PeerStatus, 0, len(conns))
+	for _, c := range conns {
+		if s, ok := c.status(); ok {
+			out = append(out, s)
+		}
+	}
+	slices.SortFunc(out, func(a, b PeerStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Stats returns the Manager's counters.
+func (m *Manager) Stats() Stats { return m.stats.snapshot() }
+
+// SoftExpired implements ipsec.Events: the child SA of tunnel with inbound
+// SPI inSPI reached a soft limit and is rekeyed. It does not block.
+func (m *Manager) SoftExpired(tunnel string, inSPI uint32) {
+	if c := m.conn(tunnel); c != nil {
+		c.post(true, func() { c.softExpired(inSPI) })
+	}
+}
+
+// Acquire implements ipsec.Events: a packet from src to dst needed a child
+// SA of tunnel that does not exist; one is negotiated, after an IKE SA if
+// there is none and the mode allows initiating. It does not block.
+func (m *Manager) Acquire(tunnel string, src, dst netip.Addr) {
+	if c := m.conn(tunnel); c != nil {
+		c.post(true, func() { c.acquire(src, dst) })
+	}
+}
+
+func (m *Manager) conn(name string) *conn {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.conns[name]
+}
+
+// HandlePacket processes one IKE datagram that arrived at local from
+// remote, the non-ESP marker already stripped. It does not keep msg, does
+// not block on a busy peer (the datagram is dropped and counted) and never
+// panics.
+func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
+	m.stats.received.Add(1)
+	if len(msg) == 1 && msg[0] == 0xff {
+		m.stats.keepalives.Add(1) // RFC 3948 §2.3 NAT-keepalive
+		return
+	}
+	h, _, err := wire.ParseHeader(msg)
+	if err != nil || int(h.Length) != len(msg) {
+		m.stats.malformed.Add(1)
+		return
+	}
+	if h.Exchange == wire.IKESAInit && h.SPIr == 0 && h.Flags&wire.FlagResponse == 0 {
+		m.handleInitRequest(local, remote, h, msg)
+		return
+	}
+	// The SPI we chose is SPIr in messages from the original initiator and
+	// SPIi in messages from the original responder (RFC 7296 §3.1).
+	spi := h.SPIi
+	if h.Flags&wire.FlagInitiator != 0 {
+		spi = h.SPIr
+	}
+	m.mu.Lock()
+	c := m.ikeSPIs[spi]
+	m.mu.Unlock()
+	if c == nil {
+		m.stats.unknownSPI.Add(1)
+		m.log.Debug("unknown SPI", "spi", fmt.Sprintf("%016x", spi), "exchange", h.Exchange, "remote", remote)
+		return
+	}
+	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg)})
+}
+
+// handleInitRequest handles an IKE_SA_INIT request: it answers with a
+// cookie when too many SAs are half open (RFC 7296 §2.6) and otherwise
+// hands the request to the loop of the peer at remote.
+func (m *Manager) handleInitRequest(local, remote netip.AddrPort, h wire.Header, msg []byte) {
+	m.mu.Lock()
+	c := m.byRemote[remote.Addr().Unmap()]
+	m.mu.Unlock()
+	if c == nil || h.MessageID != 0 {
+		m.stats.noPeer.Add(1)
+		return
+	}
+	parsed, err := wire.ParseMessage(msg)
+	if err != nil {
+		var uc *wire.UnsupportedCriticalPayloadError
+		if errors.As(err, &uc) {
+			// RFC 7296 §2.5: reject the message, saying which payload.
+			m.sendError(local, remote, h, uc.Notify())
+		}
+		m.stats.malformed.Add(1)
+		return
+	}
+	if t := m.cfg.CookieThreshold; t < 0 || m.halfOpen.Load() >= int64(t) {
+		var ni []byte
+		for _, p := range parsed.Payloads {
+			if n, ok := p.(*wire.Nonce); ok {
+				ni = n.Data
+			}
+		}
+		if ni == nil {
+			m.stats.malformed.Add(1)
+			return
+		}
+		// RFC 7296 §2.6: the cookie is the first payload of the retry.
+		var got []byte
+		if len(parsed.Payloads) > 0 {
+			if n, ok := parsed.Payloads[0].(*wire.Notify); ok && n.NotifyType == wire.Cookie {
+				got = n.Data
+			}
+		}
+		now := time.Now()
+		if !m.cookies.check(now, got, ni, remote.Addr(), h.SPIi) {
+			m.stats.cookiesSent.Add(1)
+			m.sendError(local, remote, h, &wire.Notify{NotifyType: wire.Cookie, Data: m.cookies.make(now, ni, remote.Addr(), h.SPIi)})
+			return
+		}
+	}
+	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg)})
+}
+
+// sendError answers an IKE_SA_INIT request with one unauthenticated
+// notification and keeps no state (RFC 7296 §2.6, §2.21.1).
+func (m *Manager) sendError(local, remote netip.AddrPort, req wire.Header, n *wire.Notify) {
+	resp := wire.Message{
+		Header: wire.Header{
+			SPIi: req.SPIi, MajorVersion: wire.MajorVersion,
+			Exchange: req.Exchange, Flags: wire.FlagResponse, MessageID: req.MessageID,
+		},
+		Payloads: []wire.Payload{n},
+	}
+	b, err := resp.Append(nil)
+	if err != nil {
+		return
+	}
+	m.send(local, remote, b)
+}
+
+// send sends a datagram and counts it.
+func (m *Manager) send(local, remote netip.AddrPort, b []byte) {
+	if err := m.cfg.Transport.SendIKE(local, remote, b); err != nil {
+		m.stats.sendErrors.Add(1)
+		m.log.Debug("send failed", "local", local, "remote", remote, "err", err)
+		return
+	}
+	m.stats.sent.Add(1)
+}
+
+// newIKESPI returns a fresh random IKE SPI routed to c. SPIs are random,
+// not sequential, and never zero (RFC 7296 §2.6).
+func (m *Manager) newIKESPI(c *conn) uint64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		spi := binary.BigEndian.Uint64(b[:])
+		if _, used := m.ikeSPIs[spi]; spi != 0 && !used {
+			m.ikeSPIs[spi] = c
+			return spi
+		}
+	}
+}
+
+// newESPSPI returns a fresh random inbound ESP SPI of c, at least 256
+// (RFC 4303 §2.1 reserves 1 to 255).
+func (m *Manager) newESPSPI(c *conn) uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for {
+		var b [4]byte
+		_, _ = rand.Read(b[:])
+		spi := binary.BigEndian.Uint32(b[:])
+		if _, used := m.espSPIs[spi]; spi >= 256 && !used {
+			m.espSPIs[spi] = c
+			return spi
+		}
+	}
+}
+
+// releaseSPIs forgets an IKE SPI and inbound ESP SPIs; zero values are
+// skipped.
+func (m *Manager) releaseSPIs(ike uint64, esp ...uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if ike != 0 {
+		delete(m.ikeSPIs, ike)
+	}
+	for _, s := range esp {
+		delete(m.espSPIs, s)
+	}
+}

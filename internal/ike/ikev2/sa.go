@@ -1,0 +1,951 @@
+package ikev2
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/netip"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// saState is the state of an IKE SA.
+type saState uint8
+
+const (
+	stateInitSent    saState = iota + 1 // initiator: IKE_SA_INIT request sent
+	stateAuthSent                       // initiator: IKE_AUTH request sent
+	stateHalfOpen                       // responder: IKE_SA_INIT answered
+	stateEstablished                    // authenticated
+	stateRekeyed                        // replaced by a rekey, waiting for a Delete
+	stateDeleting                       // our Delete is outstanding
+	stateDead                           // to be removed by the loop
+)
+
+func (s saState) String() string {
+	switch s {
+	case stateInitSent:
+		return "init-sent"
+	case stateAuthSent:
+		return "auth-sent"
+	case stateHalfOpen:
+		return "half-open"
+	case stateEstablished:
+		return "established"
+	case stateRekeyed:
+		return "rekeyed"
+	case stateDeleting:
+		return "deleting"
+	case stateDead:
+		return "dead"
+	}
+	return "state(" + strconv.Itoa(int(s)) + ")"
+}
+
+// halfOpenTimeout is how long a responder waits for IKE_AUTH.
+const halfOpenTimeout = 30 * time.Second
+
+// retryDelay is how long a rekey that failed for a transient reason
+// (TEMPORARY_FAILURE, RFC 7296 §2.25) waits before it is tried again.
+const retryDelay = 10 * time.Second
+
+// ikeSA is one IKE SA. It belongs to its conn's loop.
+type ikeSA struct {
+	c   *conn
+	log *slog.Logger
+
+	spiI, spiR uint64
+	// initiator tells whether this side is the original initiator: the
+	// one that sent IKE_SA_INIT or, for an SA made by a rekey, the rekey
+	// request (RFC 7296 §2.18).
+	initiator bool
+	state     saState
+	suite     suite.Suite
+	keys      suite.IKEKeys
+	out, in   suite.Cipher // nil until IKE_SA_INIT completes
+
+	local, remote       netip.AddrPort
+	natLocal, natRemote bool
+	fragments           bool // both sides announced RFC 7383 support
+
+	// IKE_SA_INIT.
+	ni, nr            []byte
+	dh                *suite.PrivateKey
+	group             wire.DHGroup // initiator: group of our KE payload
+	cookie            []byte       // initiator: the responder's COOKIE
+	initTries         int          // initiator: COOKIE and INVALID_KE retries
+	initReq, initResp []byte       // the IKE_SA_INIT messages, for AUTH
+
+	// Requests we send: a window of one (RFC 7296 §2.3).
+	nextID uint32
+	pend   *outstanding
+	queue  []task
+	// pendingChild and pendingSPI are resources of the outstanding
+	// request, released if the SA dies first.
+	pendingChild *child
+	pendingSPI   uint64
+
+	// Requests we answer.
+	peerID              uint32   // the next message ID expected
+	lastResp            [][]byte // the response to peerID-1, for retransmissions
+	reqFrags, respFrags wire.Reassembler
+	// killAfterResponse ends the SA once the response being built is
+	// sent (a Delete of the IKE SA, a failed authentication).
+	killAfterResponse bool
+
+	children               []*child
+	established, lastRekey time.Time
+	lastRecv               time.Time
+	rekeyAt, expireAt      time.Time
+	halfOpenUntil          time.Time
+	countedHalfOpen        bool
+
+	// IKE SA rekeying (RFC 7296 §2.18, §2.8.2).
+	rekey       *ikeRekey // our rekey request, while outstanding
+	peerRekeyed *ikeSA    // the SA the peer made by rekeying this one during ours
+	peerNonces  [2][]byte // the nonces of the peer's rekey exchange
+	successor   *ikeSA    // the SA this one was rekeyed into
+	// deletedByPeer records a Delete of this SA that came while our rekey
+	// of it was outstanding: the SA ends when the rekey's response does.
+	deletedByPeer bool
+}
+
+// outstanding is our request waiting for its response.
+type outstanding struct {
+	id         uint32
+	exchange   wire.ExchangeType
+	datagrams  [][]byte
+	tries      int
+	timeout    time.Duration
+	retryAt    time.Time
+	onResponse func([]wire.Payload)
+}
+
+// taskKind is a request this side starts when the window is free.
+type taskKind uint8
+
+const (
+	taskCreateChild taskKind = iota + 1
+	taskRekeyChild
+	taskDeleteChild
+	taskRekeyIKE
+	taskDeleteIKE
+	taskDPD
+)
+
+// task is a queued request.
+type task struct {
+	kind  taskKind
+	child *child       // taskRekeyChild, taskDeleteChild
+	index int          // taskCreateChild: the child configuration
+	group wire.DHGroup // the KE group asked for by INVALID_KE_PAYLOAD
+	tries int          // INVALID_KE_PAYLOAD retries so far
+}
+
+func newSA(c *conn, initiator bool) *ikeSA {
+	return &ikeSA{c: c, log: c.log, initiator: initiator, lastRecv: time.Now()}
+}
+
+// ourSPI returns the SPI this side chose.
+func (sa *ikeSA) ourSPI() uint64 {
+	if sa.initiator {
+		return sa.spiI
+	}
+	return sa.spiR
+}
+
+func (sa *ikeSA) logAttrs() slog.Attr {
+	return slog.String("ike_sa", fmt.Sprintf("%016x_i %016x_r", sa.spiI, sa.spiR))
+}
+
+// cfg returns the peer's configuration.
+func (sa *ikeSA) cfg() *PeerConfig { return &sa.c.cfg }
+
+// deadlines reports every time something of sa is due.
+func (sa *ikeSA) deadlines(consider func(time.Time)) {
+	if sa.pend != nil {
+		consider(sa.pend.retryAt)
+	}
+	switch sa.state {
+	case stateHalfOpen:
+		consider(sa.halfOpenUntil)
+	case stateRekeyed:
+		consider(sa.expireAt)
+	case stateEstablished:
+		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil {
+			consider(sa.lastRecv.Add(d))
+		}
+		consider(sa.rekeyAt)
+		consider(sa.expireAt)
+		for _, ch := range sa.children {
+			consider(ch.rekeyAt)
+			consider(ch.expireAt)
+		}
+	}
+}
+
+// tick runs what is due at now.
+func (sa *ikeSA) tick(now time.Time) {
+	if p := sa.pend; p != nil && !now.Before(p.retryAt) {
+		if sa.deletedByPeer {
+			// The peer deleted this SA; a request it has not answered by
+			// now never will be.
+			sa.kill("deleted by peer")
+			return
+		}
+		if p.tries >= sa.cfg().RetransmitTries {
+			sa.c.lastError = fmt.Sprintf("no response to %v request %d", p.exchange, p.id)
+			sa.log.Warn("peer not responding, deleting IKE SA", sa.logAttrs(),
+				"exchange", p.exchange, "tries", p.tries+1)
+			sa.kill("peer dead")
+			return
+		}
+		p.tries++
+		p.timeout *= 2 // RFC 7296 §2.1: exponential backoff
+		p.retryAt = now.Add(p.timeout)
+		sa.c.m.stats.retransmits.Add(1)
+		sa.log.Debug("retransmitting", sa.logAttrs(), "exchange", p.exchange, "msg_id", p.id, "try", p.tries)
+		sa.transmit(p.datagrams)
+	}
+	switch sa.state {
+	case stateHalfOpen:
+		if !now.Before(sa.halfOpenUntil) {
+			sa.kill("half-open timeout")
+			return
+		}
+	case stateRekeyed:
+		if !sa.expireAt.IsZero() && !now.Before(sa.expireAt) && sa.pend == nil {
+			// The peer never deleted the SA it rekeyed.
+			sa.kill("replaced")
+			return
+		}
+	case stateEstablished:
+		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil && len(sa.queue) == 0 && !now.Before(sa.lastRecv.Add(d)) {
+			sa.enqueue(task{kind: taskDPD})
+		}
+		if !sa.expireAt.IsZero() && !now.Before(sa.expireAt) {
+			sa.expireAt = time.Time{}
+			sa.log.Info("IKE SA lifetime expired", sa.logAttrs())
+			sa.sendDeleteNow()
+			sa.kill("lifetime expired")
+			return
+		}
+		if !sa.rekeyAt.IsZero() && !now.Before(sa.rekeyAt) {
+			sa.rekeyAt = time.Time{}
+			sa.enqueue(task{kind: taskRekeyIKE})
+		}
+		for _, ch := range slices.Clone(sa.children) {
+			if !ch.expireAt.IsZero() && !now.Before(ch.expireAt) {
+				ch.expireAt = time.Time{}
+				sa.log.Info("child SA lifetime expired", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+				sa.removeChild(ch)
+				sa.enqueue(task{kind: taskDeleteChild, child: ch})
+				if sa.cfg().Mode.initiates() {
+					sa.queueCreateChild(ch.cfgIndex) // it was never rekeyed
+				}
+				continue
+			}
+			if !ch.rekeyAt.IsZero() && !now.Before(ch.rekeyAt) {
+				ch.rekeyAt = time.Time{}
+				sa.queueRekeyChild(ch)
+			}
+		}
+	}
+	sa.kick()
+}
+
+// giveUpAfter returns how long a request is retransmitted before the peer
+// is declared dead (RFC 7296 §2.4).
+func (sa *ikeSA) giveUpAfter() time.Duration {
+	cfg := sa.cfg()
+	return cfg.RetransmitTimeout * time.Duration(1<<(cfg.RetransmitTries+1)-1)
+}
+
+// reschedule recomputes the lifetimes after a configuration change.
+func (sa *ikeSA) reschedule() {
+	if sa.state != stateEstablished {
+		return
+	}
+	sa.scheduleRekey(sa.established)
+	for _, ch := range sa.children {
+		if ch.state == childActive {
+			sa.scheduleChild(ch, ch.installed)
+		}
+	}
+}
+
+// lifetimes returns when an SA created at t with lifetime life is rekeyed
+// and when it expires.
+func (sa *ikeSA) lifetimes(t time.Time, life time.Duration) (rekey, expire time.Time) {
+	cfg := sa.cfg()
+	jitter := time.Duration(0)
+	if cfg.RekeyJitter > 0 {
+		jitter = rand.N(cfg.RekeyJitter)
+	}
+	return t.Add(life - cfg.RekeyMargin - jitter), t.Add(life)
+}
+
+func (sa *ikeSA) scheduleRekey(t time.Time) {
+	sa.rekeyAt, sa.expireAt = sa.lifetimes(t, sa.cfg().IKELifetime)
+}
+
+// enqueue adds a request to start when the window is free, unless the
+// same one waits already.
+func (sa *ikeSA) enqueue(t task) {
+	if slices.ContainsFunc(sa.queue, func(q task) bool {
+		return q.kind == t.kind && q.child == t.child && q.index == t.index
+	}) {
+		return
+	}
+	sa.queue = append(sa.queue, t)
+}
+
+// kick starts queued requests while the window is free.
+func (sa *ikeSA) kick() {
+	for sa.pend == nil && len(sa.queue) > 0 {
+		t := sa.queue[0]
+		switch {
+		case sa.state == stateEstablished:
+		case sa.state == stateRekeyed && t.kind == taskDeleteIKE:
+		default:
+			return
+		}
+		sa.queue = sa.queue[1:]
+		sa.start(t)
+	}
+}
+
+// start sends the request of a task, or drops a task that no longer
+// applies.
+func (sa *ikeSA) start(t task) {
+	switch t.kind {
+	case taskCreateChild:
+		sa.startCreateChild(t)
+	case taskRekeyChild:
+		sa.startRekeyChild(t)
+	case taskDeleteChild:
+		sa.startDeleteChild(t.child)
+	case taskRekeyIKE:
+		sa.startRekeyIKE(t)
+	case taskDeleteIKE:
+		sa.startDeleteIKE()
+	case taskDPD:
+		// RFC 7296 §1.4: an empty INFORMATIONAL request checks liveness.
+		sa.request(wire.Informational, nil, func([]wire.Payload) {})
+	}
+}
+
+// request sends a request with the next message ID and waits for its
+// response, retransmitting as needed.
+func (sa *ikeSA) request(exch wire.ExchangeType, ps []wire.Payload, onResponse func([]wire.Payload)) {
+	id := sa.nextID
+	dgs, err := sa.encode(exch, id, false, ps)
+	if err != nil {
+		sa.log.Error("encoding request", sa.logAttrs(), "exchange", exch, "err", err)
+		sa.kill("encoding failed")
+		return
+	}
+	sa.nextID++
+	sa.pend = &outstanding{
+		id: id, exchange: exch, datagrams: dgs, onResponse: onResponse,
+		timeout: sa.cfg().RetransmitTimeout, retryAt: time.Now().Add(sa.cfg().RetransmitTimeout),
+	}
+	sa.transmit(dgs)
+}
+
+// transmit sends datagrams to the peer's current endpoint.
+func (sa *ikeSA) transmit(dgs [][]byte) {
+	for _, b := range dgs {
+		sa.c.m.send(sa.local, sa.remote, b)
+	}
+}
+
+// sendDeleteNow sends a Delete of the IKE SA without waiting for the
+// response, as when shutting down.
+func (sa *ikeSA) sendDeleteNow() {
+	if sa.out == nil {
+		return
+	}
+	dgs, err := sa.encode(wire.Informational, sa.nextID, false,
+		[]wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}})
+	if err != nil {
+		return
+	}
+	sa.nextID++
+	sa.transmit(dgs)
+}
+
+// fragmentOverhead is what a fragment message adds to its chunk besides
+// the cipher's: the IKE header and the SKF header (RFC 7383 §2.5).
+const fragmentOverhead = wire.HeaderLen + wire.GenericHeaderLen + 4
+
+// encode returns the datagrams of a message: one for an unprotected
+// IKE_SA_INIT message, one SK message, or SKF fragments when both peers
+// support RFC 7383 and the message would exceed FragmentSize.
+func (sa *ikeSA) encode(exch wire.ExchangeType, id uint32, response bool, ps []wire.Payload) ([][]byte, error) {
+	h := wire.Header{SPIi: sa.spiI, SPIr: sa.spiR, MajorVersion: wire.MajorVersion, Exchange: exch, MessageID: id}
+	if sa.initiator {
+		h.Flags |= wire.FlagInitiator
+	}
+	if response {
+		h.Flags |= wire.FlagResponse
+	}
+	if exch == wire.IKESAInit {
+		b, err := wire.Message{Header: h, Payloads: ps}.Append(nil)
+		return [][]byte{b}, err
+	}
+	if sa.out == nil {
+		return nil, errors.New("no keys")
+	}
+	plain, err := wire.AppendPayloads(nil, ps)
+	if err != nil {
+		return nil, err
+	}
+	defer clear(plain)
+	first := wire.PayloadNone
+	if len(ps) > 0 {
+		first = ps[0].Type()
+	}
+	size := sa.cfg().FragmentSize
+	if !sa.fragments || wire.HeaderLen+wire.GenericHeaderLen+sa.out.SealedLen(len(plain)) <= size {
+		b, err := wire.AppendEncryptedHeader(nil, h, first, sa.out.SealedLen(len(plain)))
+		if err != nil {
+			return nil, err
+		}
+		b, err = sa.out.Seal(b, b, plain)
+		return [][]byte{b}, err
+	}
+	// RFC 7383 §2.5.1: each fragment message fits the size.
+	n := size - fragmentOverhead
+	for n > 0 && fragmentOverhead+sa.out.SealedLen(n) > size {
+		n--
+	}
+	chunks, err := wire.SplitFragments(plain, n)
+	if err != nil {
+		return nil, err
+	}
+	dgs := make([][]byte, len(chunks))
+	for i, chunk := range chunks {
+		b, err := wire.AppendFragmentHeader(nil, h, first, uint16(i+1), uint16(len(chunks)), sa.out.SealedLen(len(chunk)))
+		if err != nil {
+			return nil, err
+		}
+		if dgs[i], err = sa.out.Seal(b, b, chunk); err != nil {
+			return nil, err
+		}
+	}
+	return dgs, nil
+}
+
+// Errors of open besides those of parsing the decrypted payloads, which
+// are authenticated and answered: errIncomplete says a fragment was kept
+// and others are awaited, errDrop that the datagram is dropped unanswered.
+var (
+	errIncomplete = errors.New("fragments missing")
+	errDrop       = errors.New("dropped")
+)
+
+// open authenticates and decrypts a protected message and returns its
+// inner payloads. For a fragment it returns errIncomplete until the last
+// one arrives; frag is the fragment number (0 for an SK message).
+func (sa *ikeSA) open(p packet, r *wire.Reassembler) (ps []wire.Payload, frag uint16, err error) {
+	msg, err := wire.ParseMessage(p.data)
+	if err != nil || len(msg.Payloads) == 0 {
+		// Unauthenticated garbage is never answered (RFC 7296 §2.21).
+		sa.c.m.stats.malformed.Add(1)
+		return nil, 0, fmt.Errorf("%w: parsing: %v", errDrop, err)
+	}
+	var first wire.PayloadType
+	var plain []byte
+	switch x := msg.Payloads[len(msg.Payloads)-1].(type) {
+	case *wire.Encrypted:
+		aad := p.data[:len(p.data)-len(x.Body)]
+		if plain, err = sa.in.Open(nil, aad, x.Body); err != nil {
+			sa.c.m.stats.integrity.Add(1)
+			return nil, 0, fmt.Errorf("%w: %v", errDrop, err)
+		}
+		first = x.NextPayload
+	case *wire.EncryptedFragment:
+		if !sa.fragments {
+			sa.c.m.stats.unexpected.Add(1)
+			return nil, 0, fmt.Errorf("%w: fragment without RFC 7383 support", errDrop)
+		}
+		aad := p.data[:len(p.data)-len(x.Body)]
+		// RFC 7383 §2.6: each fragment is authenticated before it is kept.
+		content, err := sa.in.Open(nil, aad, x.Body)
+		if err != nil {
+			sa.c.m.stats.integrity.Add(1)
+			return nil, 0, fmt.Errorf("%w: %v", errDrop, err)
+		}
+		if r == nil {
+			return nil, x.Number, nil
+		}
+		done, err := r.Add(p.header.MessageID, x, content)
+		clear(content)
+		if err != nil {
+			sa.c.m.stats.malformed.Add(1)
+			return nil, x.Number, fmt.Errorf("%w: %v", errDrop, err)
+		}
+		if !done {
+			return nil, x.Number, errIncomplete
+		}
+		if first, plain, err = r.Reassemble(nil); err != nil {
+			return nil, x.Number, fmt.Errorf("%w: %v", errDrop, err)
+		}
+		frag = x.Number
+	default:
+		sa.c.m.stats.unexpected.Add(1)
+		return nil, 0, fmt.Errorf("%w: unprotected message", errDrop)
+	}
+	ps, err = wire.ParsePayloads(first, plain)
+	return ps, frag, err
+}
+
+// handle processes a datagram of this IKE SA.
+func (sa *ikeSA) handle(p packet) {
+	h := p.header
+	stats := &sa.c.m.stats
+	if h.Exchange == wire.IKESAInit {
+		if h.Flags&wire.FlagResponse != 0 && sa.state == stateInitSent && h.MessageID == 0 {
+			sa.handleInitResponse(p)
+			return
+		}
+		stats.unexpected.Add(1)
+		return
+	}
+	response := h.Flags&wire.FlagResponse != 0
+	sa.log.Debug("received", sa.logAttrs(), "exchange", h.Exchange, "msg_id", h.MessageID, "response", response,
+		"state", sa.state, "expect", sa.peerID)
+	// RFC 7296 §3.1: the I flag says who sent the message.
+	if sa.in == nil || (h.Flags&wire.FlagInitiator != 0) == sa.initiator {
+		stats.unexpected.Add(1)
+		return
+	}
+	if response {
+		sa.handleResponse(p)
+		return
+	}
+	switch {
+	case h.MessageID == sa.peerID:
+	case h.MessageID+1 == sa.peerID && sa.lastResp != nil:
+		// RFC 7296 §2.1: a retransmitted request gets the same response;
+		// RFC 7383 §2.6.1: for a fragmented one, on its first fragment.
+		_, frag, err := sa.open(p, nil)
+		if err == nil && frag <= 1 {
+			stats.retransmitsAnswered.Add(1)
+			sa.transmit(sa.lastResp)
+		}
+		return
+	default:
+		stats.unexpected.Add(1)
+		return
+	}
+	if !sa.accepts(h.Exchange) {
+		stats.unexpected.Add(1)
+		return
+	}
+	ps, _, err := sa.open(p, &sa.reqFrags)
+	var resp []wire.Payload
+	switch {
+	case errors.Is(err, errIncomplete):
+		return
+	case err == nil:
+		sa.authenticated(p)
+		sa.peerID++
+		resp = sa.handleRequest(h.Exchange, ps)
+	default:
+		var uc *wire.UnsupportedCriticalPayloadError
+		switch {
+		case errors.As(err, &uc):
+			// RFC 7296 §2.5: reject the message and say why.
+			resp = []wire.Payload{uc.Notify()}
+		case errors.Is(err, wire.ErrMalformed):
+			// RFC 7296 §3.10.1: an authenticated but malformed request.
+			resp = []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
+		default:
+			sa.log.Debug("dropping request", sa.logAttrs(), "err", err)
+			return
+		}
+		sa.c.m.stats.malformed.Add(1)
+		sa.authenticated(p)
+		sa.peerID++
+	}
+	dgs, err := sa.encode(h.Exchange, h.MessageID, true, resp)
+	if err != nil {
+		sa.log.Error("encoding response", sa.logAttrs(), "exchange", h.Exchange, "err", err)
+		sa.kill("encoding failed")
+		return
+	}
+	sa.lastResp = dgs
+	sa.transmit(dgs)
+	if sa.killAfterResponse {
+		sa.kill("deleted")
+		return
+	}
+	sa.kick()
+}
+
+// accepts reports whether a request of exchange type exch fits the state.
+func (sa *ikeSA) accepts(exch wire.ExchangeType) bool {
+	switch sa.state {
+	case stateHalfOpen:
+		return exch == wire.IKEAuth
+	case stateEstablished, stateRekeyed:
+		return exch == wire.CreateChildSA || exch == wire.Informational
+	case stateDeleting:
+		// A CREATE_CHILD_SA request is answered TEMPORARY_FAILURE.
+		return exch == wire.CreateChildSA || exch == wire.Informational
+	}
+	return false
+}
+
+// handleResponse processes a response to our outstanding request.
+func (sa *ikeSA) handleResponse(p packet) {
+	pend := sa.pend
+	if pend == nil || p.header.MessageID != pend.id || p.header.Exchange != pend.exchange {
+		sa.c.m.stats.unexpected.Add(1)
+		return
+	}
+	ps, _, err := sa.open(p, &sa.respFrags)
+	if errors.Is(err, errIncomplete) {
+		return
+	}
+	if err != nil {
+		var uc *wire.UnsupportedCriticalPayloadError
+		switch {
+		case errors.As(err, &uc):
+			ps = []wire.Payload{uc.Notify()}
+		case errors.Is(err, wire.ErrMalformed):
+			ps = []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
+		default:
+			return
+		}
+	}
+	sa.authenticated(p)
+	sa.pend = nil
+	pend.onResponse(ps)
+	if sa.state != stateDead {
+		sa.kick()
+	}
+}
+
+// authenticated notes a message that passed its integrity check: the peer
+// is alive, and its address is where to answer (RFC 7296 §2.23: behind a
+// NAT, the endpoints of the last authenticated message are used).
+func (sa *ikeSA) authenticated(p packet) {
+	sa.lastRecv = time.Now()
+	if p.remote == sa.remote && p.local == sa.local {
+		return
+	}
+	if !sa.natLocal && !sa.natRemote {
+		return
+	}
+	sa.log.Info("peer endpoint changed", sa.logAttrs(), "local", p.local, "remote", p.remote)
+	sa.local, sa.remote = p.local, p.remote
+	for _, ch := range sa.children {
+		sa.c.m.cfg.Dataplane.RemoveChild(sa.c.name, ch.inSPI)
+		if err := sa.c.m.cfg.Dataplane.InstallChild(ch.ipsec(sa)); err != nil {
+			sa.log.Error("reinstalling child SA", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "err", err)
+		}
+	}
+}
+
+// handleRequest processes an authenticated request and returns the
+// payloads of the response.
+func (sa *ikeSA) handleRequest(exch wire.ExchangeType, ps []wire.Payload) []wire.Payload {
+	switch exch {
+	case wire.IKEAuth:
+		return sa.handleAuthRequest(ps)
+	case wire.CreateChildSA:
+		return sa.handleCreateChildRequest(ps)
+	case wire.Informational:
+		return sa.handleInformational(ps)
+	}
+	return nil
+}
+
+// kill ends the IKE SA at once: its child SAs leave the data path. The
+// peer is not told; callers send a Delete first when they should.
+func (sa *ikeSA) kill(reason string) {
+	if sa.state == stateDead {
+		return
+	}
+	for _, ch := range slices.Clone(sa.children) {
+		sa.removeChild(ch)
+	}
+	if sa.countedHalfOpen {
+		sa.countedHalfOpen = false
+		sa.c.m.halfOpen.Add(-1)
+	}
+	if sa.state == stateEstablished || sa.state == stateDeleting || sa.state == stateRekeyed {
+		sa.log.Info("IKE SA deleted", sa.logAttrs(), "reason", reason)
+	} else {
+		sa.log.Debug("IKE SA abandoned", sa.logAttrs(), "state", sa.state, "reason", reason)
+	}
+	sa.state = stateDead
+	sa.pend = nil
+	sa.queue = nil
+}
+
+// release returns the SPIs of a dead IKE SA to the Manager.
+func (sa *ikeSA) release() {
+	var esp []uint32
+	if sa.pendingChild != nil {
+		esp = append(esp, sa.pendingChild.inSPI)
+		sa.pendingChild = nil
+	}
+	sa.c.m.releaseSPIs(sa.ourSPI(), esp...)
+	if sa.pendingSPI != 0 {
+		sa.c.m.releaseSPIs(sa.pendingSPI)
+		sa.pendingSPI = 0
+	}
+	clear(sa.keys.D)
+	clear(sa.keys.PI)
+	clear(sa.keys.PR)
+}
+
+// establish marks the SA authenticated.
+func (sa *ikeSA) establish(now time.Time) {
+	sa.state = stateEstablished
+	sa.established = now
+	sa.scheduleRekey(now)
+	sa.c.lastError = ""
+	sa.c.backoff = 0
+	if sa.countedHalfOpen {
+		sa.countedHalfOpen = false
+		sa.c.m.halfOpen.Add(-1)
+	}
+	sa.halfOpenUntil = time.Time{}
+	sa.dh = nil
+}
+
+// snapshot returns the status of the SA.
+func (sa *ikeSA) snapshot() IKESAStatus {
+	st := IKESAStatus{
+		SPIi: sa.spiI, SPIr: sa.spiR, Initiator: sa.initiator, State: sa.state.String(),
+		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
+		Established: sa.established, LastRekey: sa.lastRekey,
+	}
+	if sa.out != nil {
+		st.Proposal = sa.suite.String()
+	}
+	for _, ch := range sa.children {
+		st.Children = append(st.Children, ch.snapshot(sa))
+	}
+	return st
+}
+
+// notify returns the first notification of type t in ps, or nil.
+func notify(ps []wire.Payload, t wire.NotifyType) *wire.Notify {
+	for _, p := range ps {
+		if n, ok := p.(*wire.Notify); ok && n.NotifyType == t {
+			return n
+		}
+	}
+	return nil
+}
+
+// errorNotify returns the first error notification in ps, or nil (RFC
+// 7296 §3.10.1: an error type in a response means the request failed).
+func errorNotify(ps []wire.Payload) *wire.Notify {
+	for _, p := range ps {
+		if n, ok := p.(*wire.Notify); ok && n.NotifyType.IsError() {
+			return n
+		}
+	}
+	return nil
+}
+
+// find returns the first payload of type T in ps.
+func find[T wire.Payload](ps []wire.Payload) (T, bool) {
+	for _, p := range ps {
+		if v, ok := p.(T); ok {
+			return v, true
+		}
+	}
+	var zero T
+	return zero, false
+}
+
+// findTS returns the TSi and TSr payloads of ps.
+func findTS(ps []wire.Payload) (tsi, tsr *wire.TrafficSelectors) {
+	for _, p := range ps {
+		if t, ok := p.(*wire.TrafficSelectors); ok {
+			if t.Responder {
+				tsr = t
+			} else {
+				tsi = t
+			}
+		}
+	}
+	return tsi, tsr
+}
+
+// spi4 returns an ESP SPI as it goes in a proposal, notification or
+// delete.
+func spi4(spi uint32) []byte { return binary.BigEndian.AppendUint32(nil, spi) }
+
+// spi8 returns an IKE SPI as it goes in a proposal.
+func spi8(spi uint64) []byte { return binary.BigEndian.AppendUint64(nil, spi) }
+
+func spiString(spi uint32) string { return fmt.Sprintf("%08x", spi) }
+
+// invalidKE returns the INVALID_KE_PAYLOAD notification asking for group g
+// (RFC 7296 §3.10.1: the data is the accepted group, two octets).
+func invalidKE(g wire.DHGroup) *wire.Notify {
+	return &wire.Notify{NotifyType: wire.InvalidKEPayload, Data: binary.BigEndian.AppendUint16(nil, uint16(g))}
+}
+
+// wantedGroup returns the group of an INVALID_KE_PAYLOAD notification.
+func wantedGroup(n *wire.Notify) (wire.DHGroup, bool) {
+	if len(n.Data) != 2 {
+		return 0, false
+	}
+	return wire.DHGroup(binary.BigEndian.Uint16(n.Data)), true
+}
+
+// saPayload returns the SA payload offering proposals with an SPI; without
+// dh the Diffie-Hellman transforms are left out (RFC 7296 §1.2: the SA of
+// IKE_AUTH has none).
+func saPayload(proposals []suite.Proposal, spi []byte, dh bool) *wire.SA {
+	sa := &wire.SA{}
+	for i, p := range proposals {
+		wp := wire.Proposal{Number: uint8(i + 1), Protocol: p.Protocol, SPI: spi}
+		for _, t := range p.Transforms {
+			if t.Type == wire.TransformDH && !dh {
+				continue
+			}
+			wp.Transforms = append(wp.Transforms, t.Wire())
+		}
+		sa.Proposals = append(sa.Proposals, wp)
+	}
+	return sa
+}
+
+// chosenPayload returns the SA payload of a response: the accepted suite
+// under the number of the proposal it came from.
+func chosenPayload(number uint8, s suite.Suite, spi []byte) *wire.SA {
+	wp := wire.Proposal{Number: number, Protocol: s.Protocol, SPI: spi}
+	for _, t := range s.Transforms() {
+		wp.Transforms = append(wp.Transforms, t.Wire())
+	}
+	return &wire.SA{Proposals: []wire.Proposal{wp}}
+}
+
+// withoutDH returns proposals without Diffie-Hellman transforms.
+func withoutDH(ps []suite.Proposal) []suite.Proposal {
+	out := make([]suite.Proposal, len(ps))
+	for i, p := range ps {
+		out[i] = suite.Proposal{Protocol: p.Protocol}
+		for _, t := range p.Transforms {
+			if t.Type != wire.TransformDH {
+				out[i].Transforms = append(out[i].Transforms, t)
+			}
+		}
+	}
+	return out
+}
+
+// offered returns the transforms of a received proposal that this package
+// understands (RFC 7296 §3.3.6: transforms with unknown attributes are
+// skipped).
+func offered(p wire.Proposal) []suite.Transform {
+	ts := make([]suite.Transform, 0, len(p.Transforms))
+	for _, w := range p.Transforms {
+		if t, ok := suite.FromWire(w); ok {
+			ts = append(ts, t)
+		}
+	}
+	return ts
+}
+
+// choose selects a suite as a responder (RFC 7296 §2.7): the first of our
+// proposals, in our order of preference, that one of the peer's proposals
+// for protocol with an SPI of spiLen octets satisfies. It returns the suite,
+// the number of that proposal and its SPI. With noDH the peer's
+// Diffie-Hellman transforms are ignored, as in IKE_AUTH (RFC 7296 §1.2).
+func choose(ours []suite.Proposal, theirs *wire.SA, protocol wire.ProtocolID, spiLen int, noDH bool) (suite.Suite, uint8, []byte, bool) {
+	for _, o := range ours {
+		if o.Protocol != protocol {
+			continue
+		}
+		for _, t := range theirs.Proposals {
+			if t.Protocol != protocol || len(t.SPI) != spiLen {
+				continue
+			}
+			ts := offered(t)
+			if noDH {
+				ts = slices.DeleteFunc(ts, func(x suite.Transform) bool { return x.Type == wire.TransformDH })
+			}
+			if s, ok := o.Select(ts); ok {
+				return s, t.Number, t.SPI, true
+			}
+		}
+	}
+	return suite.Suite{}, 0, nil, false
+}
+
+// accepted checks the SA payload of a response as an initiator: exactly one
+// proposal for protocol with an SPI of spiLen octets, and a suite one of
+// our proposals allows (RFC 7296 §2.7).
+func accepted(ours []suite.Proposal, resp *wire.SA, protocol wire.ProtocolID, spiLen int) (suite.Suite, []byte, error) {
+	if len(resp.Proposals) != 1 {
+		return suite.Suite{}, nil, fmt.Errorf("%d proposals in the response", len(resp.Proposals))
+	}
+	p := resp.Proposals[0]
+	if p.Protocol != protocol || len(p.SPI) != spiLen {
+		return suite.Suite{}, nil, fmt.Errorf("%v proposal with a %d-octet SPI", p.Protocol, len(p.SPI))
+	}
+	ts := offered(p)
+	got, err := suite.NewSuite(protocol, ts)
+	if err != nil {
+		return suite.Suite{}, nil, err
+	}
+	for _, o := range ours {
+		if s, ok := o.Select(ts); ok && s == got {
+			return got, p.SPI, nil
+		}
+	}
+	return suite.Suite{}, nil, fmt.Errorf("responder chose %v, which we did not offer", got)
+}
+
+// firstGroup returns the first Diffie-Hellman group of the proposals, or
+// DHNone.
+func firstGroup(ps []suite.Proposal) wire.DHGroup {
+	for _, p := range ps {
+		for _, t := range p.Transforms {
+			if t.Type == wire.TransformDH && t.ID != uint16(wire.DHNone) {
+				return wire.DHGroup(t.ID)
+			}
+		}
+	}
+	return wire.DHNone
+}
+
+// offersGroup reports whether one of the proposals has group g.
+func offersGroup(ps []suite.Proposal, g wire.DHGroup) bool {
+	for _, p := range ps {
+		if slices.Contains(p.Transforms, suite.Transform{Type: wire.TransformDH, ID: uint16(g)}) {
+			return true
+		}
+	}
+	return false
+}
+
+// lowestNonce reports whether the lowest of four nonces is one of ours
+// (RFC 7296 §2.8.1, §2.8.2: the SA created with it is the redundant one).
+func lowestIsOurs(ours, theirs [2][]byte) bool {
+	lo := func(n [2][]byte) []byte {
+		if string(n[0]) < string(n[1]) {
+			return n[0]
+		}
+		return n[1]
+	}
+	return string(lo(ours)) < string(lo(theirs))
+}

@@ -1,0 +1,286 @@
+package ikev2
+
+import (
+	"bytes"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+func ts(t wire.TSType, proto uint8, sp, ep uint16, start, end string) wire.TrafficSelector {
+	return wire.TrafficSelector{Type: t, IPProtocol: proto, StartPort: sp, EndPort: ep,
+		StartAddr: netip.MustParseAddr(start), EndAddr: netip.MustParseAddr(end)}
+}
+
+// TestNarrow covers the responder's narrowing of traffic selectors (RFC
+// 7296 §2.9).
+func TestNarrow(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	v4 := wire.TSIPv4AddrRange
+	tests := []struct {
+		name   string
+		ours   []netip.Prefix
+		theirs []wire.TrafficSelector
+		want   []netip.Prefix
+	}{
+		{"2.9 any narrowed to ours", []netip.Prefix{pfx("10.1.0.0/16")},
+			[]wire.TrafficSelector{ts(v4, 0, 0, 65535, "0.0.0.0", "255.255.255.255")}, []netip.Prefix{pfx("10.1.0.0/16")}},
+		{"2.9 theirs within ours kept", []netip.Prefix{pfx("0.0.0.0/0")},
+			[]wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.2.0.0", "10.2.255.255")}, []netip.Prefix{pfx("10.2.0.0/16")}},
+		{"2.9 disjoint gives nothing", []netip.Prefix{pfx("10.1.0.0/16")},
+			[]wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.2.0.0", "10.2.255.255")}, nil},
+		{"2.9 unaligned range cut into prefixes", []netip.Prefix{pfx("10.0.0.0/8")},
+			[]wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.0.0.1", "10.0.0.6")},
+			[]netip.Prefix{pfx("10.0.0.1/32"), pfx("10.0.0.2/31"), pfx("10.0.0.4/31"), pfx("10.0.0.6/32")}},
+		{"3.13.1 IPv6 against IPv4 gives nothing", []netip.Prefix{pfx("10.0.0.0/8")},
+			[]wire.TrafficSelector{ts(wire.TSIPv6AddrRange, 0, 0, 65535, "::", "ffff::")}, nil},
+		{"3.13.1 IPv6 narrowed", []netip.Prefix{pfx("2001:db8::/32")},
+			[]wire.TrafficSelector{ts(wire.TSIPv6AddrRange, 0, 0, 65535, "::", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff")},
+			[]netip.Prefix{pfx("2001:db8::/32")}},
+		{"3.13.1 unknown type skipped", []netip.Prefix{pfx("0.0.0.0/0")},
+			[]wire.TrafficSelector{{Type: 13, Data: []byte{1, 2}}}, nil},
+		{"3.13.1 reversed range skipped", []netip.Prefix{pfx("0.0.0.0/0")},
+			[]wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.0.0.9", "10.0.0.1")}, nil},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := prefixes(narrow(tc.ours, tc.theirs)); !slices.Equal(got, tc.want) {
+				t.Errorf("narrow = %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestWithin covers the initiator's check that the responder only narrowed
+// (RFC 7296 §2.9).
+func TestWithin(t *testing.T) {
+	proposed := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")})
+	v4 := wire.TSIPv4AddrRange
+	for _, tc := range []struct {
+		name   string
+		chosen []wire.TrafficSelector
+		ok     bool
+	}{
+		{"2.9 narrower", []wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.1.0.0", "10.1.255.255")}, true},
+		{"2.9 same", []wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.0.0.0", "10.255.255.255")}, true},
+		{"2.9 one port", []wire.TrafficSelector{ts(v4, 6, 443, 443, "10.0.0.1", "10.0.0.1")}, true},
+		{"2.9 wider", []wire.TrafficSelector{ts(v4, 0, 0, 65535, "0.0.0.0", "255.255.255.255")}, false},
+		{"2.9 elsewhere", []wire.TrafficSelector{ts(v4, 0, 0, 65535, "192.168.0.0", "192.168.0.255")}, false},
+		{"2.9 none", nil, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if _, ok := within(tc.chosen, proposed); ok != tc.ok {
+				t.Errorf("within = %v, want %v", ok, tc.ok)
+			}
+		})
+	}
+}
+
+// TestCookieJar covers the stateless cookies of RFC 7296 §2.6: a cookie is
+// bound to the nonce, address and SPI, and outlives one rotation of the
+// secret but not two.
+func TestCookieJar(t *testing.T) {
+	var j cookieJar
+	now := time.Now()
+	ni := bytes.Repeat([]byte{1}, 32)
+	ip := netip.MustParseAddr("192.0.2.7")
+	c := j.make(now, ni, ip, 42)
+	if len(c) != cookieLen || len(c) > 64 {
+		t.Fatalf("cookie of %d octets", len(c))
+	}
+	for _, tc := range []struct {
+		name   string
+		at     time.Time
+		cookie []byte
+		ni     []byte
+		ip     netip.Addr
+		spi    uint64
+		ok     bool
+	}{
+		{"2.6 valid", now, c, ni, ip, 42, true},
+		{"2.6 other SPI", now, c, ni, ip, 43, false},
+		{"2.6 other nonce", now, c, bytes.Repeat([]byte{2}, 32), ip, 42, false},
+		{"2.6 other address", now, c, ni, netip.MustParseAddr("192.0.2.8"), 42, false},
+		{"2.6 truncated", now, c[:10], ni, ip, 42, false},
+		{"2.6 after one rotation", now.Add(cookieRotation + time.Second), c, ni, ip, 42, true},
+		{"2.6 after two rotations", now.Add(2*cookieRotation + 2*time.Second), c, ni, ip, 42, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := j.check(tc.at, tc.cookie, tc.ni, tc.ip, tc.spi); got != tc.ok {
+				t.Errorf("check = %v, want %v", got, tc.ok)
+			}
+		})
+	}
+}
+
+// TestNATHash covers the NAT detection data of RFC 7296 §2.23: SHA-1 over
+// SPIs, address and port; any of them changes it.
+func TestNATHash(t *testing.T) {
+	ap := netip.MustParseAddrPort("192.0.2.1:500")
+	h := natHash(1, 2, ap)
+	if len(h) != 20 {
+		t.Fatalf("hash of %d octets", len(h))
+	}
+	for _, other := range [][]byte{natHash(1, 3, ap), natHash(1, 2, netip.MustParseAddrPort("192.0.2.1:4500")),
+		natHash(1, 2, netip.MustParseAddrPort("192.0.2.2:500"))} {
+		if bytes.Equal(h, other) {
+			t.Errorf("hash does not depend on every input")
+		}
+	}
+}
+
+// TestValidate covers the checks of a peer configuration.
+func TestValidate(t *testing.T) {
+	good := basePeer("p", addrA, addrB)
+	for _, tc := range []struct {
+		name string
+		adj  func(*PeerConfig)
+		want string
+	}{
+		{"valid", func(*PeerConfig) {}, ""},
+		{"no name", func(p *PeerConfig) { p.Name = "" }, "no name"},
+		{"no remote", func(p *PeerConfig) { p.Remote = netip.AddrPort{} }, "addresses are required"},
+		{"mixed families", func(p *PeerConfig) { p.Remote = netip.MustParseAddrPort("[2001:db8::1]:500") }, "families"},
+		{"no key", func(p *PeerConfig) { p.PSK = nil }, "pre-shared key"},
+		{"ESP proposal for IKE", func(p *PeerConfig) { p.IKEProposals = mustProposals(t, wire.ProtocolESP, "aes128-sha1") }, "is for ESP"},
+		{"empty child", func(p *PeerConfig) { p.Children = []ChildConfig{{}} }, "selectors"},
+		{"margin beyond lifetime", func(p *PeerConfig) { p.ChildLifetime, p.RekeyMargin = time.Minute, time.Hour }, "leave nothing"},
+		{"tiny fragments", func(p *PeerConfig) { p.FragmentSize = 40 }, "fragment size"},
+		{"soft above hard", func(p *PeerConfig) { p.ChildLimits = esp.Limits{SoftBytes: 10, HardBytes: 5} }, "soft child limits"},
+		{"bad identity", func(p *PeerConfig) { p.LocalID = Identity{Type: wire.IDIPv4Addr, Data: []byte{1}} }, "local identity"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := good
+			tc.adj(&p)
+			err := p.withDefaults().validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("validate: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("validate = %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestDefaults checks the documented defaults, Azure's lifetimes among
+// them.
+func TestDefaults(t *testing.T) {
+	p := PeerConfig{Name: "p", Local: netip.MustParseAddrPort("192.0.2.1:0"), Remote: netip.MustParseAddrPort("192.0.2.2:0"), PSK: PSK("k")}.withDefaults()
+	if err := p.validate(); err != nil {
+		t.Fatal(err)
+	}
+	if p.Local.Port() != 500 || p.Remote.Port() != 500 || p.IKELifetime != 28800*time.Second || p.ChildLifetime != 27000*time.Second ||
+		p.ChildLimits.HardBytes != 102400000*1024 || len(p.Children) != 1 || !p.LocalID.Equal(IPIdentity(p.Local.Addr())) {
+		t.Errorf("defaults: %+v", p)
+	}
+}
+
+// TestIdentity covers the identities of RFC 7296 §3.5.
+func TestIdentity(t *testing.T) {
+	for _, tc := range []struct {
+		id   Identity
+		typ  wire.IDType
+		want string
+	}{
+		{IPIdentity(netip.MustParseAddr("192.0.2.1")), wire.IDIPv4Addr, "192.0.2.1"},
+		{IPIdentity(netip.MustParseAddr("::ffff:192.0.2.1")), wire.IDIPv4Addr, "192.0.2.1"},
+		{IPIdentity(netip.MustParseAddr("2001:db8::1")), wire.IDIPv6Addr, "2001:db8::1"},
+		{FQDNIdentity("gw.example.com"), wire.IDFQDN, "gw.example.com"},
+		{KeyIDIdentity([]byte{0xca, 0xfe}), wire.IDKeyID, "@#cafe"},
+	} {
+		if tc.id.Type != tc.typ || tc.id.String() != tc.want || tc.id.check() != nil {
+			t.Errorf("%v: type %v, check %v", tc.id, tc.id.Type, tc.id.check())
+		}
+	}
+}
+
+// TestPSKRedacted checks that a pre-shared key never prints.
+func TestPSKRedacted(t *testing.T) {
+	psk := PSK("top-secret-key")
+	p := basePeer("p", addrA, addrB)
+	p.PSK = psk
+	var logged bytes.Buffer
+	slog.New(slog.NewTextHandler(&logged, nil)).Info("x", "psk", psk, "peer", p)
+	for _, s := range []string{fmt.Sprint(psk), fmt.Sprintf("%x %q %v %+v %#v %s", psk, psk, psk, p, p, psk), logged.String()} {
+		if strings.Contains(s, "top-secret") || strings.Contains(s, fmt.Sprintf("%x", []byte(psk))) {
+			t.Errorf("key printed: %s", s)
+		}
+	}
+}
+
+// TestMalformed covers garbage, truncated messages and unknown SPIs: all
+// dropped and counted (RFC 7296 §2.21), nothing answered.
+func TestMalformed(t *testing.T) {
+	n, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	sent := len(n.datagrams())
+	from := netip.AddrPortFrom(addrA, 500)
+	to := netip.AddrPortFrom(addrB, 500)
+	valid := n.datagrams()[0].data // the IKE_SA_INIT request
+	for i := range len(valid) {
+		b.m.HandlePacket(to, from, valid[:i])
+	}
+	b.m.HandlePacket(to, from, []byte{0xff})
+	b.m.HandlePacket(to, from, bytes.Repeat([]byte{0x20}, 100))
+	unknown := bytes.Clone(valid)
+	unknown[18] = byte(wire.Informational)
+	unknown[8] = 1 // some SPIr
+	b.m.HandlePacket(to, from, unknown)
+	st := b.m.Stats()
+	if st.Malformed < uint64(len(valid)) || st.Keepalives != 1 || st.UnknownSPI != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if got := len(n.datagrams()); got != sent {
+		t.Errorf("%d datagrams answered garbage", got-sent)
+	}
+	if len(b.established()) != 1 {
+		t.Errorf("the IKE SA suffered: %+v", b.status())
+	}
+}
+
+// TestUnsupportedCriticalPayload covers RFC 7296 §2.5: an IKE_SA_INIT
+// request with an unknown payload whose critical bit is set is answered
+// with UNSUPPORTED_CRITICAL_PAYLOAD naming the type.
+func TestUnsupportedCriticalPayload(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	pb := basePeer("to-a", addrB, addrA)
+	pb.Mode = ModeResponderOnly
+	b := newNode(t, n, "b", addrB, Config{}, pb)
+	var got []*wire.Notify
+	msg := wire.Message{
+		Header: wire.Header{SPIi: 7, MajorVersion: 2, Exchange: wire.IKESAInit, Flags: wire.FlagInitiator},
+		Payloads: []wire.Payload{
+			&wire.Nonce{Data: bytes.Repeat([]byte{1}, 32)},
+			&wire.Unknown{Generic: wire.Generic{Critical: true}, PayloadType: 200, Body: []byte{1, 2, 3}},
+		},
+	}
+	raw, err := msg.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.m.HandlePacket(netip.AddrPortFrom(addrB, 500), netip.AddrPortFrom(addrA, 500), raw)
+	waitFor(t, time.Second, "the answer", func() bool {
+		got = got[:0]
+		for _, d := range n.datagrams() {
+			if m, err := wire.ParseMessage(d.data); err == nil && m.Header.SPIi == 7 && m.Header.Flags&wire.FlagResponse != 0 {
+				if nt, ok := m.Payloads[0].(*wire.Notify); ok {
+					got = append(got, nt)
+				}
+			}
+		}
+		return len(got) == 1
+	})
+	if got[0].NotifyType != wire.UnsupportedCriticalPayload || !bytes.Equal(got[0].Data, []byte{200}) {
+		t.Errorf("answered %v %x", got[0].NotifyType, got[0].Data)
+	}
+}
