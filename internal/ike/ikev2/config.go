@@ -267,6 +267,11 @@ type PeerConfig struct {
 	// ReconnectDelay is the wait before initiating again after a failure;
 	// default DefaultReconnectDelay.
 	ReconnectDelay time.Duration
+	// ForceEncap carries ESP in UDP even without a NAT: our NAT detection
+	// hash names no real endpoint, so both sides believe a NAT is in front
+	// of this one (RFC 7296 §2.23, RFC 3948). A data path that carries ESP
+	// only in UDP needs it with peers that are not behind a NAT.
+	ForceEncap bool
 }
 
 // withDefaults returns p with every unset field at its default.
@@ -399,7 +404,7 @@ func (p PeerConfig) sameSA(o PeerConfig) bool {
 	}
 	return p.Local == o.Local && p.Remote == o.Remote &&
 		p.LocalID.Equal(o.LocalID) && p.RemoteID.Equal(o.RemoteID) &&
-		bytes.Equal(p.PSK, o.PSK) &&
+		bytes.Equal(p.PSK, o.PSK) && p.ForceEncap == o.ForceEncap &&
 		eqProposals(p.IKEProposals, o.IKEProposals) && eqProposals(p.ESPProposals, o.ESPProposals) &&
 		slices.EqualFunc(p.Children, o.Children, ChildConfig.equal)
 }

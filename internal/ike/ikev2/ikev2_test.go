@@ -712,3 +712,41 @@ func TestAlgorithms(t *testing.T) {
 		})
 	})
 }
+
+// TestForceEncap: without a NAT, a peer with ForceEncap makes both sides
+// believe one is in front of it, float to port 4500 and carry ESP in UDP
+// (RFC 7296 §2.23, RFC 3948); for either side setting it.
+func TestForceEncap(t *testing.T) {
+	for _, side := range []string{"initiator", "responder"} {
+		t.Run(side, func(t *testing.T) {
+			force := func(p *PeerConfig) { p.ForceEncap = true }
+			adjA, adjB := force, (func(*PeerConfig))(nil)
+			if side == "responder" {
+				adjA, adjB = nil, force
+			}
+			_, a, b := pair(t, adjA, adjB)
+			waitUp(t, a, b, 1)
+			checkKeys(t, a, b)
+			for _, nd := range []*node{a, b} {
+				sa := nd.established()[0]
+				if sa.Local.Port() != 4500 || sa.Remote.Port() != 4500 {
+					t.Errorf("%s: endpoints %v-%v, want port 4500", nd.peer.Name, sa.Local, sa.Remote)
+				}
+				for _, c := range nd.dp.list() {
+					if !c.Encap {
+						t.Errorf("%s: child SA without UDP encapsulation", nd.peer.Name)
+					}
+				}
+			}
+		})
+	}
+	t.Run("off", func(t *testing.T) {
+		_, a, b := pair(t, nil, nil)
+		waitUp(t, a, b, 1)
+		for _, c := range append(a.dp.list(), b.dp.list()...) {
+			if c.Encap {
+				t.Error("a child SA is encapsulated without a NAT and without ForceEncap")
+			}
+		}
+	})
+}

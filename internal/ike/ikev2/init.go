@@ -56,7 +56,7 @@ func (sa *ikeSA) sendInit() {
 		saPayload(sa.cfg().IKEProposals, nil, true),
 		&wire.KE{Group: sa.group, Data: sa.dh.PublicKey()},
 		&wire.Nonce{Data: sa.ni},
-		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: natHash(sa.spiI, 0, sa.local)},
+		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: sa.sourceHash(0, sa.local)},
 		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(sa.spiI, 0, sa.remote)},
 		&wire.Notify{NotifyType: wire.FragmentationSupported},
 	)
@@ -185,6 +185,17 @@ func (sa *ikeSA) setKeys(skeyseed suite.Key) error {
 	return nil
 }
 
+// sourceHash is the data of our NAT_DETECTION_SOURCE_IP notification. With
+// ForceEncap it hashes no real endpoint, so that the peer sees a NAT in
+// front of us and both sides carry ESP in UDP (RFC 7296 §2.23 lets a peer
+// pretend; strongSwan's encap=yes does the same).
+func (sa *ikeSA) sourceHash(spiR uint64, local netip.AddrPort) []byte {
+	if sa.cfg().ForceEncap {
+		return natHash(sa.spiI, spiR, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
+	}
+	return natHash(sa.spiI, spiR, local)
+}
+
 // detectNAT compares the NAT_DETECTION notifications of an IKE_SA_INIT
 // message with the endpoints it travelled between (RFC 7296 §2.23). The
 // hashes of a request have a zero SPIr.
@@ -214,7 +225,7 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload, local, remote netip.AddrPort) {
 		return // the peer does not do NAT traversal
 	}
 	sa.natRemote = !srcMatch
-	sa.natLocal = !dstMatch
+	sa.natLocal = !dstMatch || sa.cfg().ForceEncap
 	if sa.natLocal || sa.natRemote {
 		sa.log.Info("NAT detected", sa.logAttrs(), "local", sa.natLocal, "remote", sa.natRemote)
 	}
@@ -299,7 +310,7 @@ func (c *conn) handleInitRequest(p packet) {
 	}
 	if notify(ps, wire.NATDetectionSourceIP) != nil {
 		resp = append(resp,
-			&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: natHash(sa.spiI, sa.spiR, p.local)},
+			&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: sa.sourceHash(sa.spiR, p.local)},
 			&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(sa.spiI, sa.spiR, p.remote)})
 	}
 	if sa.fragments {
