@@ -54,6 +54,9 @@ token. SIGINT or SIGTERM stop the server cleanly.`,
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for the API (default: issued by the data directory's CA)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.Uint16Var(&cfg.IKEPort, "ike-port", 500, "UDP port every gateway speaks IKE on (use a port above 1023 to run unprivileged)")
+	f.Uint16Var(&cfg.NATTPort, "natt-port", 4500, "UDP port of IKE and ESP after NAT traversal (RFC 3948)")
+	f.StringVar(&cfg.PublicInterface, "public-interface", "", "interface that gets each gateway's public address while it runs (root); unset: the pool's addresses must be local, as 127.0.0.0/8 is")
 	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
 	return cmd
 }

@@ -67,11 +67,15 @@ type Connection struct {
 	ID string
 	// Remote is the peer's public address.
 	Remote netip.Addr
-	// LocalPrefixes and RemotePrefixes are what the tunnel carries: for a
-	// route-based gateway the routes into it (selectors are any-to-any,
-	// R19), for a policy-based one its traffic selectors (R18).
+	// LocalPrefixes and RemotePrefixes are the ranges on either side; a
+	// policy-based gateway negotiates one child SA per pair of them (R18),
+	// a route-based one any-to-any selectors (R19).
 	LocalPrefixes, RemotePrefixes []netip.Prefix
-	PSK                           Secret
+	// Routes are the destinations the gateway sends into this tunnel: the
+	// remote ranges, and 0.0.0.0/0 for the default site of forced
+	// tunneling (R25).
+	Routes []netip.Prefix
+	PSK    Secret
 	// Mode is Default, InitiatorOnly or ResponderOnly.
 	Mode string
 	// IKEProposals and ESPProposals are in strongSwan's syntax; empty means

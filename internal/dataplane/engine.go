@@ -16,17 +16,26 @@ import (
 // Options configure an Engine.
 type Options struct {
 	Logger *slog.Logger
+	// IKEPort and NATTPort are the UDP ports every gateway listens on; 0
+	// means 500 and 4500.
+	IKEPort, NATTPort uint16
+	// PublicInterface, when set, gets each gateway's public address added
+	// while the gateway runs (root); otherwise the addresses must already
+	// be local (127.0.0.0/8 always is on Linux).
+	PublicInterface string
 }
 
 // Engine owns every VNet router, host and gateway of a region.
 type Engine struct {
-	log *slog.Logger
+	log  *slog.Logger
+	opts Options
 
 	// mu guards everything below; Reconfig, Status and Close hold it.
-	mu     sync.Mutex
-	cfg    Config
-	vnets  map[string]*vnet
-	closed bool
+	mu       sync.Mutex
+	cfg      Config
+	vnets    map[string]*vnet
+	gateways map[string]*gw
+	closed   bool
 }
 
 // vnet is a realised VNet.
@@ -35,11 +44,13 @@ type vnet struct {
 	hosts  map[string]*host
 }
 
-// host is a realised network interface.
+// host is a realised network interface: a built-in host or a TUN device.
 type host struct {
-	cfg Host
-	ns  *fabric.NetstackHost
-	err error // why it could not be realised
+	cfg  Host
+	ns   *fabric.NetstackHost
+	tun  *fabric.TUNHost
+	port fabric.Port // whichever of the two runs; nil if none
+	err  error       // why it could not be realised
 }
 
 // New returns an engine with nothing configured.
@@ -47,7 +58,7 @@ func New(opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{log: opts.Logger, vnets: map[string]*vnet{}}
+	return &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}}
 }
 
 // ErrClosed is returned after Close.
@@ -86,7 +97,12 @@ func (e *Engine) Reconfig(cfg Config) (changed bool, err error) {
 		if e.reconcileHosts(v, vc) {
 			changed = true
 		}
-		v.router.SetRoutes(v.routes())
+	}
+	if e.reconcileGateways(cfg) {
+		changed = true
+	}
+	for _, vc := range cfg.VNets {
+		e.vnets[vc.ID].router.SetRoutes(e.routes(e.vnets[vc.ID], vc))
 	}
 	e.cfg = cfg
 	return changed, nil
@@ -115,8 +131,12 @@ func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
 		switch hc.Kind {
 		case HostNetstack, "":
 			h.ns, h.err = fabric.NewNetstackHost(hc.Name, hc.Addr, 0, v.router)
+			h.port = h.ns
+		case HostTUN:
+			h.tun, h.err = fabric.NewTUNHost(hc.NetNS, hc.Addr, v.router)
+			h.port = h.tun
 		default:
-			h.err = fmt.Errorf("attachment kind %q is not available yet", hc.Kind)
+			h.err = fmt.Errorf("attachment kind %q is unknown", hc.Kind)
 		}
 		if h.err != nil {
 			e.log.Warn("host not started", "host", hc.ID, "err", h.err)
@@ -129,12 +149,18 @@ func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
 	return changed
 }
 
-// routes builds the VNet router's table: a host route per running host.
-func (v *vnet) routes() []fabric.Route {
+// routes builds a VNet router's table: a host route per running host, and
+// the VNet's routes to its gateways (R24, R25, R43).
+func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 	var rs []fabric.Route
 	for _, h := range v.hosts {
-		if h.ns != nil {
-			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(h.cfg.Addr, h.cfg.Addr.BitLen()), Port: h.ns})
+		if h.port != nil {
+			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(h.cfg.Addr, h.cfg.Addr.BitLen()), Port: h.port})
+		}
+	}
+	for _, r := range vc.Routes {
+		if g := e.gateways[r.Gateway]; g != nil && g.gw != nil {
+			rs = append(rs, fabric.Route{Prefix: r.Prefix, Port: g.port})
 		}
 	}
 	return rs
@@ -149,6 +175,9 @@ func (v *vnet) close() {
 func (h *host) close() {
 	if h.ns != nil {
 		h.ns.Close()
+	}
+	if h.tun != nil {
+		h.tun.Close()
 	}
 }
 
@@ -205,12 +234,15 @@ func (e *Engine) Status() Status {
 	for id, v := range e.vnets {
 		s.VNets[id] = v.router.Stats()
 		for hid, h := range v.hosts {
-			hs := HostStatus{Running: h.ns != nil}
+			hs := HostStatus{Running: h.port != nil}
 			if h.err != nil {
 				hs.Error = h.err.Error()
 			}
 			s.Hosts[hid] = hs
 		}
+	}
+	for _, g := range e.gateways {
+		g.status(s.Connections)
 	}
 	return s
 }
@@ -223,9 +255,12 @@ func (e *Engine) Close() error {
 		return nil
 	}
 	e.closed = true
+	for _, g := range e.gateways {
+		e.stopGateway(g)
+	}
 	for _, v := range e.vnets {
 		v.close()
 	}
-	e.vnets = nil
+	e.vnets, e.gateways = nil, nil
 	return nil
 }

@@ -62,12 +62,20 @@ func Build(s *region.Snapshot) dataplane.Config {
 		if v.Properties.AddressSpace != nil {
 			local = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
 		}
+		routes := map[string][]netip.Prefix{}
+		for _, r := range s.VNetRoutes(v.ID) {
+			if strings.EqualFold(r.Gateway, g.ID) {
+				routes[strings.ToLower(r.Connection)] = append(routes[strings.ToLower(r.Connection)], r.Prefix)
+			}
+		}
 		for _, c := range s.ConnectionsOf(g.ID) {
 			r, ok := s.RemoteOf(c)
 			if !ok {
 				continue
 			}
-			dg.Connections = append(dg.Connections, connection(c, g, r, local))
+			dc := connection(c, g, r, local)
+			dc.Routes = routes[dc.ID]
+			dg.Connections = append(dg.Connections, dc)
 		}
 		cfg.Gateways = append(cfg.Gateways, dg)
 	}

@@ -32,8 +32,12 @@ type Config struct {
 	TLSCert      string
 	TLSKey       string
 	// Peers are the data directories of other regions' serve processes.
-	Peers  []string
-	Logger *slog.Logger
+	Peers []string
+	// IKEPort and NATTPort are the UDP ports of every gateway (0: 500 and
+	// 4500); PublicInterface gets the gateways' addresses (root).
+	IKEPort, NATTPort uint16
+	PublicInterface   string
+	Logger            *slog.Logger
 }
 
 // Server is a running vnetgw serve process.
@@ -94,7 +98,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("listen: %w", err)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln,
-		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane")})}
+		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
+			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface})}
 	s.URL = "https://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler:           api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api")}),
@@ -149,6 +154,9 @@ func (s *Server) close() error {
 	s.region.Close()
 	return s.store.Close()
 }
+
+// Engine returns the region's data plane (the demo reaches its hosts).
+func (s *Server) Engine() *dataplane.Engine { return s.engine }
 
 // TokenFile is where the admin token is.
 func (s *Server) TokenFile() string { return filepath.Join(s.cfg.DataDir, datadir.Token) }

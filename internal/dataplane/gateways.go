@@ -1,0 +1,189 @@
+package dataplane
+
+import (
+	"fmt"
+	"maps"
+	"net/netip"
+	"os/exec"
+	"reflect"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/gateway"
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// gw is a realised gateway.
+type gw struct {
+	cfg       Gateway
+	gw        *gateway.Gateway    // nil when it could not start
+	port      *fabric.GatewayPort // its side of the VNet router
+	addrAdded bool                // its address was added to PublicInterface
+	err       error
+	connErrs  map[string]error // connections that could not be configured
+}
+
+// reconcileGateways starts, reconfigures and stops gateways; the VNets
+// they attach to exist already.
+func (e *Engine) reconcileGateways(cfg Config) bool {
+	changed := false
+	want := map[string]Gateway{}
+	for _, g := range cfg.Gateways {
+		want[g.ID] = g
+	}
+	for id, g := range e.gateways {
+		w, ok := want[id]
+		if !ok || w.PublicAddr != g.cfg.PublicAddr || w.VNet != g.cfg.VNet || e.vnets[w.VNet] == nil {
+			e.stopGateway(g)
+			delete(e.gateways, id)
+			changed = true
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(want)) {
+		wc := want[id]
+		g := e.gateways[id]
+		if g == nil {
+			g = e.startGateway(wc)
+			e.gateways[id] = g
+			changed = true
+		} else if !reflect.DeepEqual(g.cfg, wc) {
+			changed = true
+		}
+		g.cfg = wc
+		if g.gw == nil {
+			continue
+		}
+		conns, errs := gatewayConnections(wc)
+		g.connErrs = errs
+		if err := g.gw.Reconfig(conns); err != nil {
+			e.log.Error("reconfigure gateway", "gateway", id, "err", err)
+		}
+	}
+	return changed
+}
+
+func (e *Engine) startGateway(c Gateway) *gw {
+	g := &gw{cfg: c}
+	v := e.vnets[c.VNet]
+	if v == nil {
+		g.err = fmt.Errorf("its virtual network %s is not realised", c.VNet)
+		return g
+	}
+	if e.opts.PublicInterface != "" {
+		if out, err := exec.Command("ip", "addr", "replace", netip.PrefixFrom(c.PublicAddr, c.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).CombinedOutput(); err != nil {
+			g.err = fmt.Errorf("adding %s to %s: %v: %s", c.PublicAddr, e.opts.PublicInterface, err, strings.TrimSpace(string(out)))
+			e.log.Error("gateway not started", "gateway", c.ID, "err", g.err)
+			return g
+		}
+		g.addrAdded = true
+	}
+	g.port = fabric.NewGatewayPort(v.router)
+	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
+		Inner: g.port, Logger: e.log.With("gateway", c.ID)})
+	if g.err != nil {
+		e.log.Error("gateway not started", "gateway", c.ID, "addr", c.PublicAddr, "err", g.err)
+		e.releaseAddr(g)
+		return g
+	}
+	e.log.Info("gateway started", "gateway", c.ID, "addr", c.PublicAddr)
+	return g
+}
+
+func (e *Engine) stopGateway(g *gw) {
+	if g.gw != nil {
+		g.gw.Close() // deletes the IKE SAs at the peers
+		e.log.Info("gateway stopped", "gateway", g.cfg.ID)
+	}
+	e.releaseAddr(g)
+}
+
+func (e *Engine) releaseAddr(g *gw) {
+	if g.addrAdded {
+		exec.Command("ip", "addr", "del", netip.PrefixFrom(g.cfg.PublicAddr, g.cfg.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).Run()
+		g.addrAdded = false
+	}
+}
+
+// status adds the gateway's connections to m.
+func (g *gw) status(m map[string]ConnectionStatus) {
+	for _, c := range g.cfg.Connections {
+		st := ConnectionStatus{State: NotConnected}
+		switch {
+		case g.err != nil:
+			st.Reason = "the gateway is not running: " + g.err.Error()
+		case g.connErrs[c.ID] != nil:
+			st.Reason = g.connErrs[c.ID].Error()
+		}
+		m[c.ID] = st
+	}
+	if g.gw == nil {
+		return
+	}
+	for _, cs := range g.gw.Status() {
+		if _, ok := m[cs.Name]; !ok {
+			continue
+		}
+		m[cs.Name] = ConnectionStatus{State: cs.State, Ingress: cs.BytesIn, Egress: cs.BytesOut, Established: cs.Established, Reason: cs.Reason}
+	}
+}
+
+// gatewayConnections turns a gateway's connections into the tunnels it
+// runs. Connections that cannot be turned (a proposal vnetgw does not
+// implement) are left out and reported.
+func gatewayConnections(g Gateway) ([]gateway.Connection, map[string]error) {
+	var out []gateway.Connection
+	errs := map[string]error{}
+	for _, c := range g.Connections {
+		gc, err := gatewayConnection(g, c)
+		if err != nil {
+			errs[c.ID] = err
+			continue
+		}
+		out = append(out, gc)
+	}
+	return out, errs
+}
+
+func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
+	p := ikev2.PeerConfig{Name: c.ID, Remote: netip.AddrPortFrom(c.Remote, 0), PSK: ikev2.PSK(c.PSK)}
+	switch c.Mode {
+	case "InitiatorOnly":
+		p.Mode = ikev2.ModeInitiatorOnly
+	case "ResponderOnly":
+		p.Mode = ikev2.ModeResponderOnly
+	}
+	for _, s := range c.IKEProposals {
+		pr, err := suite.ParseProposal(wire.ProtocolIKE, s)
+		if err != nil {
+			return gateway.Connection{}, fmt.Errorf("IKE proposal %s: %w", s, err)
+		}
+		p.IKEProposals = append(p.IKEProposals, pr)
+	}
+	for _, s := range c.ESPProposals {
+		pr, err := suite.ParseProposal(wire.ProtocolESP, s)
+		if err != nil {
+			return gateway.Connection{}, fmt.Errorf("ESP proposal %s: %w", s, err)
+		}
+		p.ESPProposals = append(p.ESPProposals, pr)
+	}
+	if g.PolicyBased {
+		p.Children = ikev2.PolicyBased(c.LocalPrefixes, c.RemotePrefixes)
+	}
+	if c.DPDTimeout > 0 {
+		// Liveness checks start after a third of the timeout; the
+		// retransmissions of the check take about the rest.
+		p.DPDInterval = c.DPDTimeout / 3
+		p.RetransmitTimeout = max(c.DPDTimeout/12, 500*time.Millisecond)
+		p.RetransmitTries = 3
+	}
+	p.IKELifetime, p.ChildLifetime = c.IKELifetime, c.ChildLifetime
+	if c.ChildLifetimeKB > 0 {
+		p.ChildLimits = esp.Limits{HardBytes: c.ChildLifetimeKB * 1024, SoftBytes: c.ChildLifetimeKB * 1024 * 9 / 10}
+	}
+	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: g.PolicyBased}, nil
+}

@@ -1,0 +1,87 @@
+package fabric
+
+import (
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/vnetgw/vnetgw/internal/tun"
+)
+
+// TUNHost is a network interface realised as a TUN device in a network
+// namespace (root only): the namespace's programs (ping, iperf3, a web
+// server) are the host. The device gets the interface's address and a
+// default route, so that everything the host sends enters the VNet router,
+// which decides (R43).
+type TUNHost struct {
+	dev    *tun.Device
+	router *Router
+	wg     sync.WaitGroup // the read loop
+
+	mu  sync.Mutex // guards buf, used by Deliver
+	buf []byte
+}
+
+var _ Port = (*TUNHost)(nil)
+
+// NewTUNHost makes the TUN device of address addr in the namespace netns
+// (a name under /run/netns) and starts moving its packets to router.
+func NewTUNHost(netns string, addr netip.Addr, router *Router) (*TUNHost, error) {
+	path := filepath.Join("/run/netns", netns)
+	if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("network namespace %q: %w", netns, err)
+	}
+	dflt := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+	if addr.Is6() {
+		dflt = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	}
+	dev, err := tun.Create(tun.Config{NetNS: path, Addrs: []netip.Prefix{netip.PrefixFrom(addr, addr.BitLen())}, Routes: []netip.Prefix{dflt}})
+	if err != nil {
+		return nil, err
+	}
+	h := &TUNHost{dev: dev, router: router, buf: make([]byte, tun.WriteOffset+portBufSize)}
+	h.wg.Go(h.pump)
+	return h, nil
+}
+
+// Name returns the device's name inside its namespace.
+func (h *TUNHost) Name() string { return h.dev.Name() }
+
+// pump moves what the host sends to the router, a batch at a time.
+func (h *TUNHost) pump() {
+	n := h.dev.BatchSize()
+	bufs := make([][]byte, n)
+	for i := range bufs {
+		bufs[i] = make([]byte, portBufSize)
+	}
+	sizes := make([]int, n)
+	for {
+		k, err := h.dev.Read(bufs, sizes, 0)
+		if err != nil {
+			return // closed
+		}
+		for i := range k {
+			h.router.Forward(bufs[i][:sizes[i]])
+		}
+	}
+}
+
+// Deliver implements Port: the packet is written to the device.
+func (h *TUNHost) Deliver(pkt []byte) {
+	if len(pkt) > portBufSize {
+		return
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	b := h.buf[:tun.WriteOffset+copy(h.buf[tun.WriteOffset:], pkt)]
+	h.dev.Write([][]byte{b}, tun.WriteOffset)
+}
+
+// Close removes the device.
+func (h *TUNHost) Close() error {
+	err := h.dev.Close()
+	h.wg.Wait()
+	return err
+}

@@ -1,0 +1,232 @@
+// Package gateway runs one VPN gateway: UDP endpoints on its public
+// address (IKE on port 500, NAT-T on 4500), the IKE daemon that negotiates
+// its tunnels, and the ESP engine that carries them between an inner side
+// (a TUN device, or a VNet router's port) and the outside. It is the glue
+// between internal/udp, internal/ike/ikev2 and internal/tunnel, used by the
+// data plane and by `vnetgw dev gateway`.
+package gateway
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/tunnel"
+	"github.com/vnetgw/vnetgw/internal/udp"
+)
+
+// Default ports.
+const (
+	DefaultIKEPort  = 500
+	DefaultNATTPort = 4500
+)
+
+// Options say where a gateway lives.
+type Options struct {
+	// Local is the gateway's public address; it must be an address of
+	// this host (or of the namespace the sockets are opened in).
+	Local netip.Addr
+	// IKEPort and NATTPort: 0 means 500 and 4500. Peers of one gateway use
+	// the same ports.
+	IKEPort, NATTPort uint16
+	// Inner carries the plain packets. The gateway closes it.
+	Inner   tunnel.Inner
+	Logger  *slog.Logger
+	Workers int
+}
+
+// Connection is one tunnel: what IKE negotiates with the peer and what is
+// routed into it.
+type Connection struct {
+	// Peer is the IKE configuration; Peer.Name names the tunnel. Its ports
+	// are the gateway's.
+	Peer ikev2.PeerConfig
+	// Routes are the destination prefixes sent into the tunnel.
+	Routes []netip.Prefix
+	// PolicyBased selects outbound SAs by traffic selectors (R18).
+	PolicyBased bool
+}
+
+// Gateway is a running gateway.
+type Gateway struct {
+	opts Options
+	log  *slog.Logger
+	tr   *udp.Transport
+	eng  *tunnel.Engine
+	ike  atomic.Pointer[ikev2.Manager] // set once, after the engine exists
+}
+
+// Start binds the gateway's sockets and starts its engine and IKE daemon
+// with no connections.
+func Start(opts Options) (*Gateway, error) {
+	if opts.IKEPort == 0 {
+		opts.IKEPort = DefaultIKEPort
+	}
+	if opts.NATTPort == 0 {
+		opts.NATTPort = DefaultNATTPort
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	g := &Gateway{opts: opts, log: opts.Logger}
+	g.tr = udp.New(udp.Config{Logger: opts.Logger, IKE: func(local, remote netip.AddrPort, msg []byte) {
+		if m := g.ike.Load(); m != nil {
+			m.HandlePacket(local, remote, msg)
+		}
+	}})
+	eng, err := tunnel.New(tunnel.Options{Inner: opts.Inner, Outer: g.tr, Events: events{g}, Logger: opts.Logger, Workers: opts.Workers})
+	if err != nil {
+		g.tr.Close()
+		opts.Inner.Close()
+		return nil, err
+	}
+	g.eng = eng
+	m, err := ikev2.New(ikev2.Config{Logger: opts.Logger, Transport: g.tr, Dataplane: dataplane{eng}, NATTPort: opts.NATTPort})
+	if err != nil {
+		g.closeData()
+		return nil, err
+	}
+	g.ike.Store(m)
+	if _, err := g.tr.ListenIKE(netip.AddrPortFrom(opts.Local, opts.IKEPort)); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("gateway %s: IKE port: %w", opts.Local, err)
+	}
+	if _, err := g.tr.ListenNATT(netip.AddrPortFrom(opts.Local, opts.NATTPort), eng); err != nil {
+		g.Close()
+		return nil, fmt.Errorf("gateway %s: NAT-T port: %w", opts.Local, err)
+	}
+	return g, nil
+}
+
+// dataplane adapts the engine to the IKE daemon.
+type dataplane struct{ e *tunnel.Engine }
+
+func (d dataplane) InstallChild(c ipsec.Child) error        { return d.e.AddChild(c) }
+func (d dataplane) RemoveChild(tunnel string, inSPI uint32) { d.e.RemoveChild(tunnel, inSPI) }
+
+// events passes the engine's events to the IKE daemon once it exists.
+type events struct{ g *Gateway }
+
+func (e events) SoftExpired(tunnel string, inSPI uint32) {
+	if m := e.g.ike.Load(); m != nil {
+		m.SoftExpired(tunnel, inSPI)
+	}
+}
+
+func (e events) Acquire(tunnel string, src, dst netip.Addr) {
+	if m := e.g.ike.Load(); m != nil {
+		m.Acquire(tunnel, src, dst)
+	}
+}
+
+// Reconfig makes the gateway carry exactly conns.
+func (g *Gateway) Reconfig(conns []Connection) error {
+	var tc tunnel.Config
+	var peers []ikev2.PeerConfig
+	for _, c := range conns {
+		p := c.Peer
+		p.Local = netip.AddrPortFrom(g.opts.Local, g.opts.IKEPort)
+		p.Remote = netip.AddrPortFrom(p.Remote.Addr(), g.opts.IKEPort)
+		// The engine carries ESP only in UDP (RFC 3948), also without a NAT.
+		p.ForceEncap = true
+		peers = append(peers, p)
+		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased})
+	}
+	// Tunnels first, so that children the daemon installs find them; the
+	// daemon tears removed peers down before their tunnels go.
+	if err := g.eng.Reconfig(tc); err != nil && !errors.Is(err, tunnel.ErrNoChanges) {
+		return fmt.Errorf("gateway %s: tunnels: %w", g.opts.Local, err)
+	}
+	if err := g.ike.Load().Reconfig(peers); err != nil && !errors.Is(err, ikev2.ErrNoChanges) {
+		return fmt.Errorf("gateway %s: IKE: %w", g.opts.Local, err)
+	}
+	return nil
+}
+
+// Connection states.
+const (
+	Connected    = "Connected"
+	Connecting   = "Connecting"
+	NotConnected = "NotConnected"
+)
+
+// ConnectionStatus is the observed state of one connection.
+type ConnectionStatus struct {
+	Name  string
+	State string
+	// Reason says why it is not connected.
+	Reason string
+	// BytesIn and BytesOut count inner bytes from and to the peer.
+	BytesIn, BytesOut uint64
+	Established       time.Time
+	LastInbound       time.Time
+	// Children are the installed child SA pairs, as IKE reports them.
+	Children []ikev2.ChildStatus
+	Proposal string
+}
+
+// Status returns the state of every connection, sorted by name.
+func (g *Gateway) Status() []ConnectionStatus {
+	counters := map[string]tunnel.TunnelStatus{}
+	for _, t := range g.eng.Status().Tunnels {
+		counters[t.Name] = t
+	}
+	var out []ConnectionStatus
+	for _, p := range g.ike.Load().Status() {
+		cs := ConnectionStatus{Name: p.Name, State: NotConnected, Reason: p.LastError}
+		for _, sa := range p.IKESAs {
+			if sa.State != "established" {
+				continue
+			}
+			cs.Children = append(cs.Children, sa.Children...)
+			if cs.Established.IsZero() || sa.Established.After(cs.Established) {
+				cs.Established, cs.Proposal = sa.Established, sa.Proposal
+			}
+		}
+		switch {
+		case len(cs.Children) > 0:
+			cs.State, cs.Reason = Connected, ""
+		case p.State == "connecting" || p.State == "established":
+			cs.State = Connecting
+		}
+		if cs.State == NotConnected && cs.Reason == "" {
+			cs.Reason = "no IKE SA with the peer"
+			if p.Mode == ikev2.ModeResponderOnly {
+				cs.Reason = "waiting for the peer to connect (ResponderOnly)"
+			}
+		}
+		t := counters[p.Name]
+		cs.BytesIn, cs.BytesOut, cs.LastInbound = t.BytesIn, t.BytesOut, t.LastInbound
+		out = append(out, cs)
+	}
+	slices.SortFunc(out, func(a, b ConnectionStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Engine returns the gateway's ESP engine, for counters.
+func (g *Gateway) Engine() *tunnel.Engine { return g.eng }
+
+// IKE returns the gateway's IKE daemon.
+func (g *Gateway) IKE() *ikev2.Manager { return g.ike.Load() }
+
+// Close deletes every IKE SA (telling the peers), then stops the engine and
+// closes the sockets and the inner side.
+func (g *Gateway) Close() error {
+	var err error
+	if m := g.ike.Load(); m != nil {
+		err = m.Close()
+	}
+	return errors.Join(err, g.closeData())
+}
+
+func (g *Gateway) closeData() error {
+	err := g.eng.Close()
+	return errors.Join(err, g.tr.Close())
+}
