@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"text/template"
+	"time"
+)
+
+// The IPsec settings of every system that runs IKEv2 and ESP, in
+// strongSwan's proposal syntax: AES-256-GCM with a 16-byte ICV for IKE
+// (RFC 5282) and ESP (RFC 4106), PRF HMAC-SHA-256, X25519.
+const (
+	ikeProposal = "aes256gcm16-prfsha256-x25519"
+	espProposal = "aes256gcm16"
+	benchPSK    = "vnetgw-bench-psk-0123456789abcdef"
+)
+
+// CharonPath is where Debian installs strongSwan's IKE daemon.
+const CharonPath = "/usr/lib/ipsec/charon"
+
+// strongSwan is strongSwan's charon on both gateways with userspace ESP
+// (kernel-libipsec), gateway A initiating.
+type strongSwan struct {
+	charons []*charon
+}
+
+var _ System = (*strongSwan)(nil)
+
+func (*strongSwan) Name() string { return "strongswan" }
+
+func (*strongSwan) Detail() string {
+	return "strongSwan ↔ strongSwan: charon with userspace ESP (kernel-libipsec on a TUN device, ESP always in UDP 4500), " +
+		"IKEv2 " + ikeProposal + ", ESP " + espProposal + " (AES-256-GCM, 16-byte ICV), PSK"
+}
+
+func (s *strongSwan) Setup(ctx context.Context, dir string, a, b Gateway) error {
+	for _, side := range []struct {
+		name     string
+		gw, peer Gateway
+	}{{"a", a, b}, {"b", b, a}} {
+		c, err := startCharon(ctx, filepath.Join(dir, "charon-"+side.name), side.gw, side.peer)
+		if c != nil {
+			s.charons = append(s.charons, c)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return s.charons[0].initiate(ctx)
+}
+
+func (s *strongSwan) Pids() []int {
+	var pids []int
+	for _, c := range s.charons {
+		pids = append(pids, c.proc.Pid())
+	}
+	return pids
+}
+
+func (s *strongSwan) Teardown() error {
+	for _, c := range s.charons {
+		c.proc.Stop()
+	}
+	return nil
+}
+
+// charon is one strongSwan IKE daemon in a gateway's namespace, with its
+// own configuration, log and control (VICI) socket under dir.
+type charon struct {
+	dir  string
+	proc *Process
+}
+
+var strongSwanConf = template.Must(template.New("").Parse(`charon {
+  # kernel-libipsec before kernel-netlink: it provides the IPsec interface
+  # (userspace ESP on a TUN device), kernel-netlink only addresses and routes.
+  # kdf: without it IKEv2 cannot derive keys with PRF_HMAC_SHA2_256.
+  load_modular = no
+  load = random nonce kdf openssl aes sha1 sha2 hmac gcm pem pkcs1 x509 pubkey curve25519 kernel-libipsec kernel-netlink socket-default vici
+  install_routes = yes
+  routing_table = 220
+  plugins {
+    vici { socket = unix://{{.Dir}}/run/charon.vici }
+  }
+  filelog {
+    log {
+      path = {{.Dir}}/charon.log
+      time_format = %T
+      default = 1
+      append = no
+      flush_line = yes
+    }
+  }
+  syslog { daemon { default = -1 } }
+}
+`))
+
+var swanctlConf = template.Must(template.New("").Parse(`connections {
+  bench {
+    version = 2
+    local_addrs = {{.Local}}
+    remote_addrs = {{.Remote}}
+    proposals = {{.IKE}}
+    local {
+      auth = psk
+      id = {{.Local}}
+    }
+    remote {
+      auth = psk
+      id = {{.Remote}}
+    }
+    children {
+      net {
+        local_ts = {{.LocalTS}}
+        remote_ts = {{.RemoteTS}}
+        mode = tunnel
+        esp_proposals = {{.ESP}}
+        start_action = none
+      }
+    }
+  }
+}
+secrets {
+  ike-bench {
+    id-1 = {{.Local}}
+    id-2 = {{.Remote}}
+    secret = "{{.PSK}}"
+  }
+}
+`))
+
+// startCharon writes charon's configuration for gw, starts it and loads the
+// connection to peer. The returned charon, also on error, must be stopped.
+func startCharon(ctx context.Context, dir string, gw, peer Gateway) (*charon, error) {
+	for _, tool := range []string{CharonPath, "swanctl"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			return nil, fmt.Errorf("%w: strongSwan: %v (scripts/install-deps.sh installs it)", ErrNotAvailable, err)
+		}
+	}
+	vici := filepath.Join(dir, "run", "charon.vici")
+	if len(vici) > 100 {
+		return nil, fmt.Errorf("charon's socket path %s is too long for a unix socket: use a shorter -work directory", vici)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
+		return nil, fmt.Errorf("charon: %w", err)
+	}
+	if err := writeTemplate(filepath.Join(dir, "strongswan.conf"), strongSwanConf, map[string]string{"Dir": dir}); err != nil {
+		return nil, err
+	}
+	if err := writeTemplate(filepath.Join(dir, "swanctl.conf"), swanctlConf, map[string]string{
+		"Local": gw.WAN.Addr().String(), "Remote": peer.WAN.Addr().String(),
+		"LocalTS": gw.LAN.Masked().String(), "RemoteTS": peer.LAN.Masked().String(),
+		"IKE": ikeProposal, "ESP": espProposal, "PSK": benchPSK,
+	}); err != nil {
+		return nil, err
+	}
+	// charon's pid file is compiled in as /var/run/charon.pid; ip netns
+	// exec gives a private mount namespace, so bind a directory of ours on
+	// /run there.
+	p, err := gw.NS.Start(filepath.Join(dir, "charon.out"), "env", "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"),
+		"sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh", filepath.Join(dir, "run"), CharonPath)
+	if err != nil {
+		return nil, err
+	}
+	c := &charon{dir: dir, proc: p}
+	err = waitFor(ctx, 10*time.Second, func() bool {
+		_, err := os.Stat(vici)
+		return err == nil || p.Exited()
+	})
+	if p.Exited() {
+		return c, p.exitError()
+	}
+	if err != nil {
+		return c, fmt.Errorf("charon in %s made no socket: %w: %s", gw.NS.Name, err, c.log())
+	}
+	if _, err := c.swanctl(ctx, "--load-all", "--file", filepath.Join(dir, "swanctl.conf")); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+func writeTemplate(path string, t *template.Template, data any) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := t.Execute(f, data); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// swanctl runs swanctl against this charon.
+func (c *charon) swanctl(ctx context.Context, args ...string) (string, error) {
+	return run(ctx, append(append([]string{"swanctl"}, args...), "--uri", "unix://"+filepath.Join(c.dir, "run", "charon.vici"))...)
+}
+
+// initiate brings up the IKE SA and the child SA from this side.
+func (c *charon) initiate(ctx context.Context) error {
+	if _, err := c.swanctl(ctx, "--initiate", "--child", "net", "--timeout", "20"); err != nil {
+		return errors.Join(err, fmt.Errorf("charon log: %s", c.log()))
+	}
+	return nil
+}
+
+// log returns the end of charon's log.
+func (c *charon) log() string {
+	b, _ := os.ReadFile(filepath.Join(c.dir, "charon.log"))
+	return tail(string(b), 30)
+}
