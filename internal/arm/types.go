@@ -73,11 +73,23 @@ type VirtualNetwork struct {
 
 // VirtualNetworkProperties are a virtual network's properties.
 type VirtualNetworkProperties struct {
-	AddressSpace      *AddressSpace `json:"addressSpace,omitempty"`
-	DHCPOptions       *DHCPOptions  `json:"dhcpOptions,omitempty"`
-	Subnets           []Subnet      `json:"subnets"`
-	ProvisioningState string        `json:"provisioningState,omitempty"`
-	ResourceGUID      string        `json:"resourceGuid,omitempty"`
+	AddressSpace *AddressSpace `json:"addressSpace,omitempty"`
+	DHCPOptions  *DHCPOptions  `json:"dhcpOptions,omitempty"`
+	Subnets      []Subnet      `json:"subnets"`
+	// PacketCounters is vnetgw's extension: what the VNet's router
+	// forwarded and dropped (R43: traffic with no route is dropped and
+	// counted).
+	PacketCounters    *PacketCounters `json:"packetCounters,omitempty"`
+	ProvisioningState string          `json:"provisioningState,omitempty"`
+	ResourceGUID      string          `json:"resourceGuid,omitempty"`
+}
+
+// PacketCounters are a VNet router's counters (an extension).
+type PacketCounters struct {
+	Forwarded         uint64 `json:"forwarded"`
+	DroppedNoRoute    uint64 `json:"droppedNoRoute"`
+	DroppedTTLExpired uint64 `json:"droppedTtlExpired"`
+	DroppedMalformed  uint64 `json:"droppedMalformed"`
 }
 
 // DHCPOptions are the DNS servers handed to hosts of a virtual network.

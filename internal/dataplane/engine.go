@@ -23,7 +23,14 @@ type Options struct {
 	// while the gateway runs (root); otherwise the addresses must already
 	// be local (127.0.0.0/8 always is on Linux).
 	PublicInterface string
+	// PolicyIdleTimeout is how long a policy-based tunnel may carry no
+	// traffic before it is removed (R8); 0 means DefaultPolicyIdleTimeout.
+	// Route-based tunnels are never removed for idleness.
+	PolicyIdleTimeout time.Duration
 }
+
+// DefaultPolicyIdleTimeout is the FAQ's five minutes (R8).
+const DefaultPolicyIdleTimeout = 5 * time.Minute
 
 // Engine owns every VNet router, host and gateway of a region.
 type Engine struct {
@@ -36,6 +43,9 @@ type Engine struct {
 	vnets    map[string]*vnet
 	gateways map[string]*gw
 	closed   bool
+
+	stop chan struct{} // closed by Close
+	wg   sync.WaitGroup
 }
 
 // vnet is a realised VNet.
@@ -58,7 +68,12 @@ func New(opts Options) *Engine {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}}
+	if opts.PolicyIdleTimeout <= 0 {
+		opts.PolicyIdleTimeout = DefaultPolicyIdleTimeout
+	}
+	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, stop: make(chan struct{})}
+	e.wg.Go(e.watchIdle)
+	return e
 }
 
 // ErrClosed is returned after Close.
@@ -218,6 +233,9 @@ type ConnectionStatus struct {
 	Established time.Time
 	// Reason says why it is not connected.
 	Reason string
+	// Idle tells that a policy-based tunnel was removed for idleness and
+	// comes back with traffic (R8).
+	Idle bool
 }
 
 // HostStatus says whether a host runs.
@@ -250,11 +268,16 @@ func (e *Engine) Status() Status {
 // Close stops everything.
 func (e *Engine) Close() error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	if e.closed {
+		e.mu.Unlock()
 		return nil
 	}
 	e.closed = true
+	close(e.stop)
+	e.mu.Unlock()
+	e.wg.Wait() // the idle watch takes mu
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	for _, g := range e.gateways {
 		e.stopGateway(g)
 	}

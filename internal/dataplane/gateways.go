@@ -25,7 +25,8 @@ type gw struct {
 	port      *fabric.GatewayPort // its side of the VNet router
 	addrAdded bool                // its address was added to PublicInterface
 	err       error
-	connErrs  map[string]error // connections that could not be configured
+	connErrs  map[string]error    // connections that could not be configured
+	activity  map[string]activity // by connection, for the idle watch (R8)
 }
 
 // reconcileGateways starts, reconfigures and stops gateways; the VNets
@@ -128,7 +129,7 @@ func (g *gw) status(m map[string]ConnectionStatus) {
 		if _, ok := m[cs.Name]; !ok {
 			continue
 		}
-		m[cs.Name] = ConnectionStatus{State: cs.State, Ingress: cs.BytesIn, Egress: cs.BytesOut, Established: cs.Established, Reason: cs.Reason}
+		m[cs.Name] = ConnectionStatus{State: cs.State, Ingress: cs.BytesIn, Egress: cs.BytesOut, Established: cs.Established, Reason: cs.Reason, Idle: cs.Idle}
 	}
 }
 

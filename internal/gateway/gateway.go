@@ -170,6 +170,8 @@ type ConnectionStatus struct {
 	// Children are the installed child SA pairs, as IKE reports them.
 	Children []ikev2.ChildStatus
 	Proposal string
+	// Idle: removed for idleness, back with traffic (R8).
+	Idle bool
 }
 
 // Status returns the state of every connection, sorted by name.
@@ -180,7 +182,7 @@ func (g *Gateway) Status() []ConnectionStatus {
 	}
 	var out []ConnectionStatus
 	for _, p := range g.ike.Load().Status() {
-		cs := ConnectionStatus{Name: p.Name, State: NotConnected, Reason: p.LastError}
+		cs := ConnectionStatus{Name: p.Name, State: NotConnected, Reason: p.LastError, Idle: p.Idle}
 		for _, sa := range p.IKESAs {
 			if sa.State != "established" {
 				continue
@@ -195,6 +197,9 @@ func (g *Gateway) Status() []ConnectionStatus {
 			cs.State, cs.Reason = Connected, ""
 		case p.State == "connecting" || p.State == "established":
 			cs.State = Connecting
+		}
+		if cs.State == NotConnected && cs.Idle {
+			cs.Reason = "removed for idleness; traffic in either direction brings it back (R8)"
 		}
 		if cs.State == NotConnected && cs.Reason == "" {
 			cs.Reason = "no IKE SA with the peer"

@@ -1,6 +1,8 @@
 package reconcile
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"time"
 
@@ -15,9 +17,21 @@ const StatusInterval = 2 * time.Second
 // statusUpdates compares what the data plane observes with what is stored
 // and returns the writes that bring the store up to date: a status per
 // connection, nil for statuses of connections that are gone.
-func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string]*region.ConnectionStatus {
-	out := map[string]*region.ConnectionStatus{}
+func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string][]byte {
+	out := map[string][]byte{}
 	seen := map[string]bool{}
+	put := func(key string, v any) {
+		b, err := json.Marshal(v)
+		if err == nil && !bytes.Equal(b, s.Status(key)) {
+			out[key] = b
+		}
+	}
+	for _, v := range s.VirtualNetworks() {
+		key := strings.ToLower(v.ID)
+		seen[key] = true
+		st := observed.VNets[key]
+		put(key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed})
+	}
 	for _, c := range s.Connections() {
 		key := strings.ToLower(c.ID)
 		seen[key] = true
@@ -37,9 +51,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string]*re
 			}
 			want.Tunnels = []arm.TunnelConnectionHealth{t}
 		}
-		if !sameStatus(s.Status(key), want) {
-			out[key] = want
-		}
+		put(key, want)
 	}
 	for _, key := range s.StatusKeys() {
 		if !seen[key] {
@@ -47,20 +59,4 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string]*re
 		}
 	}
 	return out
-}
-
-func sameStatus(a, b *region.ConnectionStatus) bool {
-	if a == nil || b == nil {
-		return a == b
-	}
-	if a.ConnectionStatus != b.ConnectionStatus || a.IngressBytes != b.IngressBytes || a.EgressBytes != b.EgressBytes ||
-		a.InterRegion != b.InterRegion || a.Reason != b.Reason || len(a.Tunnels) != len(b.Tunnels) {
-		return false
-	}
-	for i := range a.Tunnels {
-		if a.Tunnels[i] != b.Tunnels[i] {
-			return false
-		}
-	}
-	return true
 }

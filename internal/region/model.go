@@ -63,12 +63,13 @@ type model struct {
 	fenceRev int64
 	cursor   netip.Addr
 	docs     map[string]map[string]any // kind → id key → *arm.T
-	// status is the observed state of connections, by id key.
-	status map[string]*ConnectionStatus
+	// status is the observed state of resources, by id key, as stored
+	// (JSON of a ConnectionStatus or a VNetStatus).
+	status map[string][]byte
 }
 
 func newModel() *model {
-	m := &model{docs: map[string]map[string]any{}, status: map[string]*ConnectionStatus{}}
+	m := &model{docs: map[string]map[string]any{}, status: map[string][]byte{}}
 	for k := range kinds {
 		m.docs[k] = map[string]any{}
 	}
@@ -98,11 +99,7 @@ func (m *model) applyKV(key string, value []byte, modRev int64) error {
 			delete(m.status, id)
 			return nil
 		}
-		st := &ConnectionStatus{}
-		if err := json.Unmarshal(value, st); err != nil {
-			return fmt.Errorf("decode status of %s: %w", id, err)
-		}
-		m.status[id] = st
+		m.status[id] = value
 	case strings.HasPrefix(key, prefixResource):
 		id := strings.TrimPrefix(key, prefixResource)
 		kind, err := kindOf(id)

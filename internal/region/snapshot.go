@@ -46,7 +46,7 @@ func (s *Snapshot) Connections() []*arm.Connection {
 	return list[arm.Connection](s.tx, arm.TypeConnection)
 }
 
-// StatusKeys returns the connection id keys that have a stored status.
+// StatusKeys returns the id keys of resources that have a stored status.
 func (s *Snapshot) StatusKeys() []string {
 	return slices.Sorted(maps.Keys(s.tx.m.status))
 }
@@ -56,9 +56,9 @@ func (s *Snapshot) Gateway(id string) *arm.VirtualNetworkGateway {
 	return getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, id)
 }
 
-// Status returns the stored observed state of a connection, or nil.
-func (s *Snapshot) Status(connID string) *ConnectionStatus {
-	return s.tx.m.status[strings.ToLower(connID)]
+// Status returns the stored observed state of a resource as JSON, or nil.
+func (s *Snapshot) Status(id string) []byte {
+	return s.tx.m.status[strings.ToLower(id)]
 }
 
 // VirtualNetworks returns every virtual network.

@@ -30,9 +30,31 @@ type ConnectionStatus struct {
 	Reason string `json:"reason,omitempty"`
 }
 
-// PutStatuses writes observed states by connection id; a nil status
-// removes one. All are written in one transaction.
-func (r *Region) PutStatuses(ctx context.Context, statuses map[string]*ConnectionStatus) error {
+// VNetStatus is the observed state of a VNet's router.
+type VNetStatus struct {
+	Forwarded        uint64 `json:"forwarded"`
+	DroppedNoRoute   uint64 `json:"droppedNoRoute"`
+	DroppedTTL       uint64 `json:"droppedTTLExpired"`
+	DroppedMalformed uint64 `json:"droppedMalformed"`
+}
+
+// statusOf decodes the stored status of a resource, or returns nil.
+func statusOf[T any](tx *txn, id string) *T {
+	raw := tx.m.status[strings.ToLower(id)]
+	if raw == nil {
+		return nil
+	}
+	v := new(T)
+	if json.Unmarshal(raw, v) != nil {
+		return nil
+	}
+	return v
+}
+
+// PutStatuses writes observed states (a *ConnectionStatus or *VNetStatus,
+// as JSON) by resource id; nil removes one. All are written in one
+// transaction.
+func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte) error {
 	if len(statuses) == 0 {
 		return nil
 	}
@@ -43,11 +65,7 @@ func (r *Region) PutStatuses(ctx context.Context, statuses map[string]*Connectio
 			ops = append(ops, store.Delete(key))
 			continue
 		}
-		b, err := json.Marshal(st)
-		if err != nil {
-			return err
-		}
-		ops = append(ops, store.Put(key, b))
+		ops = append(ops, store.Put(key, st))
 	}
 	rev, err := r.store.Txn(ctx, nil, ops)
 	if err != nil {

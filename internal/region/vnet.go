@@ -52,6 +52,7 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 	}
 	v.Properties.ProvisioningState = arm.Succeeded
 	v.Properties.ResourceGUID = newGUID()
+	v.Properties.PacketCounters = nil // observed, never desired
 	if old != nil {
 		v.Name = old.Name
 		v.Properties.ResourceGUID = old.Properties.ResourceGUID
@@ -182,6 +183,10 @@ func renderVirtualNetwork(tx *txn, doc any) any {
 			s.Properties.IPConfigurations = append(s.Properties.IPConfigurations, arm.SubResource{ID: u})
 		}
 		v.Properties.Subnets[i] = s
+	}
+	if st := statusOf[VNetStatus](tx, v.ID); st != nil {
+		v.Properties.PacketCounters = &arm.PacketCounters{Forwarded: st.Forwarded, DroppedNoRoute: st.DroppedNoRoute,
+			DroppedTTLExpired: st.DroppedTTL, DroppedMalformed: st.DroppedMalformed}
 	}
 	return &v
 }

@@ -37,6 +37,8 @@ type Config struct {
 	// 4500); PublicInterface gets the gateways' addresses (root).
 	IKEPort, NATTPort uint16
 	PublicInterface   string
+	// PolicyIdleTimeout removes idle policy-based tunnels (R8); 0: 5 min.
+	PolicyIdleTimeout time.Duration
 	Logger            *slog.Logger
 }
 
@@ -99,7 +101,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln,
 		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
-			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface})}
+			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, PolicyIdleTimeout: cfg.PolicyIdleTimeout})}
 	s.URL = "https://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler:           api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api")}),

@@ -49,6 +49,9 @@ type conn struct {
 	// each failed one and is reset when an IKE SA is established.
 	backoff time.Duration
 	exit    bool
+	// idle: the SAs were removed for idleness (Manager.Idle); nothing is
+	// initiated until traffic asks (Acquire) or the peer initiates.
+	idle bool
 	// lastError describes the last failure, for Status.
 	lastError string
 }
@@ -205,7 +208,7 @@ func (c *conn) reap() {
 	}
 	clear(c.sas[len(alive):])
 	c.sas = alive
-	if !c.exit && c.cfg.Mode.initiates() && !c.connecting() && c.reconnectAt.IsZero() {
+	if !c.exit && !c.idle && c.cfg.Mode.initiates() && !c.connecting() && c.reconnectAt.IsZero() {
 		c.backoff = min(max(c.backoff*2, c.cfg.ReconnectDelay), max(maxReconnectDelay, c.cfg.ReconnectDelay))
 		c.reconnectAt = time.Now().Add(c.backoff)
 	}
@@ -250,9 +253,20 @@ func (c *conn) reconfigure(p PeerConfig) {
 	for _, sa := range c.sas {
 		sa.reschedule()
 	}
-	if p.Mode.initiates() && !c.connecting() && c.reconnectAt.IsZero() {
+	if p.Mode.initiates() && !c.idle && !c.connecting() && c.reconnectAt.IsZero() {
 		c.initiate()
 	}
+}
+
+// goIdle deletes the SAs, telling the peer, and initiates nothing more
+// until traffic needs the tunnel.
+func (c *conn) goIdle() {
+	if c.connecting() {
+		c.log.Info("removing idle tunnel")
+	}
+	c.idle = true
+	c.reconnectAt = time.Time{}
+	c.shutdown()
 }
 
 // softExpired rekeys the child SA whose inbound SPI is spi.
@@ -269,6 +283,7 @@ func (c *conn) softExpired(spi uint32) {
 func (c *conn) acquire(src, dst netip.Addr) {
 	sa := c.established()
 	if sa == nil {
+		c.idle = false
 		if c.cfg.Mode.initiates() && !c.connecting() {
 			c.reconnectAt = time.Time{}
 			c.initiate()
@@ -292,7 +307,7 @@ func matches(ps []netip.Prefix, a netip.Addr) bool {
 
 // snapshot returns the status of the peer.
 func (c *conn) snapshot() PeerStatus {
-	s := PeerStatus{Name: c.name, Mode: c.cfg.Mode, State: "down", LastError: c.lastError}
+	s := PeerStatus{Name: c.name, Mode: c.cfg.Mode, State: "down", LastError: c.lastError, Idle: c.idle}
 	for _, sa := range c.sas {
 		if sa.state == stateDead {
 			continue

@@ -750,3 +750,24 @@ func TestForceEncap(t *testing.T) {
 		}
 	})
 }
+
+// TestIdle: a tunnel removed for idleness (R8) deletes its SAs at the
+// peer, stays down although its mode initiates, and comes back as soon as
+// traffic asks for it.
+func TestIdle(t *testing.T) {
+	_, a, b := pair(t, func(p *PeerConfig) { p.ReconnectDelay = 50 * time.Millisecond }, nil)
+	waitUp(t, a, b, 1)
+	a.m.Idle("to-b")
+	waitFor(t, 5*time.Second, "both sides to remove the SAs", func() bool {
+		return len(a.dp.list()) == 0 && len(b.dp.list()) == 0
+	})
+	time.Sleep(300 * time.Millisecond) // several reconnect delays
+	if st := a.status(); st.State != "down" || !st.Idle || len(a.dp.list()) != 0 {
+		t.Fatalf("an idle tunnel came back without traffic: %+v", st)
+	}
+	a.m.Acquire("to-b", netip.MustParseAddr("10.1.0.1"), netip.MustParseAddr("10.2.0.1"))
+	waitUp(t, a, b, 1)
+	if a.status().Idle {
+		t.Fatal("still idle after traffic")
+	}
+}

@@ -235,6 +235,7 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload, local, remote netip.AddrPort) {
 // §1.2): a retransmission gets the same response, a new request a new
 // half-open IKE SA. The Manager checked the cookie.
 func (c *conn) handleInitRequest(p packet) {
+	c.idle = false // the peer has traffic for the tunnel
 	h := p.header
 	halfOpen := 0
 	for _, sa := range c.sas {

@@ -285,6 +285,15 @@ func (m *Manager) SoftExpired(tunnel string, inSPI uint32) {
 	}
 }
 
+// Idle removes the SAs of peer tunnel, telling the peer, and initiates no
+// new ones until traffic needs them (Acquire) or the peer initiates: a
+// policy-based tunnel without traffic is removed (R8). It does not block.
+func (m *Manager) Idle(tunnel string) {
+	if c := m.conn(tunnel); c != nil {
+		c.post(false, c.goIdle)
+	}
+}
+
 // Acquire implements ipsec.Events: a packet from src to dst needed a child
 // SA of tunnel that does not exist; one is negotiated, after an IKE SA if
 // there is none and the mode allows initiating. It does not block.

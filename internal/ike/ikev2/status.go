@@ -19,6 +19,9 @@ type PeerStatus struct {
 	// a failed authentication, a dead peer); it is cleared when an IKE SA
 	// is established.
 	LastError string
+	// Idle tells that the SAs were removed for idleness (Manager.Idle)
+	// and come back when traffic needs them.
+	Idle bool
 }
 
 // IKESAStatus is a snapshot of one IKE SA.
