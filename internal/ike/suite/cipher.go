@@ -231,15 +231,8 @@ func integHash(i ikev2.IntegID) func() hash.Hash {
 // keyLen returns the key length of i in octets, the hash output length
 // (RFC 2404 §3, RFC 4868 §2.1.1); zero for IntegNone.
 func integKeyLen(i ikev2.IntegID) int {
-	switch i {
-	case ikev2.IntegHMACSHA1_96:
-		return sha1.Size
-	case ikev2.IntegHMACSHA256_128:
-		return sha256.Size
-	case ikev2.IntegHMACSHA384_192:
-		return sha512.Size384
-	case ikev2.IntegHMACSHA512_256:
-		return sha512.Size
+	if h := integHash(i); h != nil {
+		return h().Size()
 	}
 	return 0
 }

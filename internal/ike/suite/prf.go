@@ -52,15 +52,8 @@ func prfHash(p ikev2.PRFID) func() hash.Hash {
 // also their preferred key length (RFC 7296 §2.14, RFC 4868 §2.1.2); zero
 // when p is not supported.
 func prfSize(p ikev2.PRFID) int {
-	switch p {
-	case ikev2.PRFHMACSHA1:
-		return sha1.Size
-	case ikev2.PRFHMACSHA256:
-		return sha256.Size
-	case ikev2.PRFHMACSHA384:
-		return sha512.Size384
-	case ikev2.PRFHMACSHA512:
-		return sha512.Size
+	if h := prfHash(p); h != nil {
+		return h().Size()
 	}
 	return 0
 }
