@@ -120,6 +120,12 @@ func ping(t *testing.T, from *netnstest.NS, to string) {
 // iperf runs iperf3 from hostA to hostB (reverse: B to A) for secs seconds
 // and returns the received rate in Mbit/s.
 func iperf(t *testing.T, tp *topology, secs int, reverse bool) float64 {
+	rate, _ := iperfIntervals(t, tp, secs, reverse)
+	return rate
+}
+
+// iperfIntervals also returns the rate of each one-second interval.
+func iperfIntervals(t *testing.T, tp *topology, secs int, reverse bool) (float64, []float64) {
 	t.Helper()
 	srv := tp.hostB.Start("iperf3", "-s", "-1", "-B", "10.2.0.2")
 	defer srv.Kill()
@@ -130,18 +136,26 @@ func iperf(t *testing.T, tp *topology, secs int, reverse bool) float64 {
 	}
 	out, err := tp.hostA.Try("iperf3", args...)
 	var res struct {
-		Error string
-		End   struct {
+		Error     string
+		Intervals []struct {
+			Sum struct {
+				BitsPerSecond float64 `json:"bits_per_second"`
+			}
+		}
+		End struct {
 			SumReceived struct {
 				BitsPerSecond float64 `json:"bits_per_second"`
-				Bytes         float64
 			} `json:"sum_received"`
 		}
 	}
 	if jerr := json.Unmarshal([]byte(out), &res); jerr != nil || err != nil || res.Error != "" {
 		t.Fatalf("iperf3 (reverse=%v): %v %s\n%.2000s", reverse, err, res.Error, out)
 	}
-	return res.End.SumReceived.BitsPerSecond / 1e6
+	var per []float64
+	for _, iv := range res.Intervals {
+		per = append(per, iv.Sum.BitsPerSecond/1e6)
+	}
+	return res.End.SumReceived.BitsPerSecond / 1e6, per
 }
 
 // The proposals of the "Done when" list of the IPsec issue, IKE and ESP
@@ -249,8 +263,18 @@ func TestRekeyUnderLoad(t *testing.T) {
 			waitConnected(t, gw, 15*time.Second)
 			before := spiRE.FindAllStringSubmatch(ch.SAs(), -1)
 			ikeBefore := gw.IKE().Status()[0].IKESAs[0]
-			rate := iperf(t, tp, 20, false)
-			t.Logf("iperf3 across rekeys: %.0f Mbit/s", rate)
+			rate, per := iperfIntervals(t, tp, 20, false)
+			t.Logf("iperf3 across rekeys: %.0f Mbit/s; per second: %.0f", rate, per)
+			// The transfer goes on: no second without traffic, and the last
+			// seconds are back near the average.
+			for i, r := range per {
+				if r == 0 {
+					t.Errorf("second %d of the transfer moved nothing", i+1)
+				}
+			}
+			if n := len(per); n < 3 || min(per[n-1], per[n-2], per[n-3]) < rate/3 {
+				t.Errorf("throughput did not recover after the rekeys: %.0f", per)
+			}
 			after := ch.SAs()
 			if len(before) == 0 || strings.Contains(after, "in  "+before[0][1]) {
 				t.Fatalf("the child SA was not rekeyed: before %v, now:\n%s", before, after)
