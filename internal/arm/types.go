@@ -335,9 +335,13 @@ type ConnectionProperties struct {
 	EgressBytesTransferred         int64                    `json:"egressBytesTransferred"`
 	// InterRegion is vnetgw's extension (R39): the connection's traffic
 	// crosses regions, the traffic that is charged.
-	InterRegion       bool   `json:"interRegion"`
-	ProvisioningState string `json:"provisioningState,omitempty"`
-	ResourceGUID      string `json:"resourceGuid,omitempty"`
+	InterRegion bool `json:"interRegion"`
+	// ConnectionStatusReason is vnetgw's extension: why the connection is
+	// not Connected (for people, not for programs), such as a policy-based
+	// tunnel removed for idleness (R8).
+	ConnectionStatusReason string `json:"connectionStatusReason,omitempty"`
+	ProvisioningState      string `json:"provisioningState,omitempty"`
+	ResourceGUID           string `json:"resourceGuid,omitempty"`
 }
 
 // IPsecPolicy is a custom IPsec/IKE policy of a connection.

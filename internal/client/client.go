@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -35,6 +36,10 @@ type Config struct {
 	Endpoint string // https://host:port
 	Token    string
 	CAFile   string // PEM; empty means the system roots
+	// DialContext, when set, opens the connections to the endpoint
+	// instead of a net.Dialer: tests use it to reach an API that listens
+	// inside a network namespace.
+	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
 // Discover builds a Config from the environment, falling back to the files
@@ -99,9 +104,13 @@ func New(cfg Config) (*Client, error) {
 	return &Client{
 		endpoint: strings.TrimSuffix(cfg.Endpoint, "/"),
 		token:    cfg.Token,
-		http:     &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true}},
+		http:     &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}},
 	}, nil
 }
+
+// CloseIdleConnections closes the client's kept-alive connections that
+// carry no request; a client that is no longer used should be told.
+func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
 
 // Error is an error answered by the API.
 type Error struct {

@@ -4,10 +4,13 @@
 package federation
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net/netip"
+	"os"
+	"sync"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
@@ -17,13 +20,25 @@ import (
 // Peers are the other regions.
 type Peers struct {
 	dirs []string
+
+	mu      sync.Mutex          // guards clients
+	clients map[string]peerConn // by data directory
+}
+
+// peerConn is the client of one peer, kept so that lookups reuse its
+// connections, with what it was made from.
+type peerConn struct {
+	endpoint, token string
+	ca              []byte
+	c               *client.Client
 }
 
 var _ region.Remotes = (*Peers)(nil)
 
 // New returns the peers whose data directories are dirs. A directory is
-// read at every lookup, so a peer may start after this region.
-func New(dirs []string) *Peers { return &Peers{dirs: dirs} }
+// read at every lookup, so a peer may start after this region (and may
+// move to another endpoint, token or CA).
+func New(dirs []string) *Peers { return &Peers{dirs: dirs, clients: map[string]peerConn{}} }
 
 // Gateway implements region.Remotes: it asks each peer for the gateway,
 // then for its public address and its VNet's address space.
@@ -34,7 +49,12 @@ func (p *Peers) Gateway(ctx context.Context, id string) (*region.RemoteGateway, 
 	}
 	var errs []error
 	for _, dir := range p.dirs {
-		rg, err := lookup(ctx, dir, gid)
+		c, err := p.client(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
+			continue
+		}
+		rg, err := lookup(ctx, c, gid)
 		switch {
 		case err == nil:
 			return rg, nil
@@ -48,15 +68,39 @@ func (p *Peers) Gateway(ctx context.Context, id string) (*region.RemoteGateway, 
 	return nil, fmt.Errorf("%s: %w", id, region.ErrNoRemote)
 }
 
-func lookup(ctx context.Context, dir string, gid arm.ID) (*region.RemoteGateway, error) {
+// client returns the client of the peer in dir: the one made before while
+// the directory names the same endpoint, token and CA, else a new one (the
+// old one's idle connections are closed). A client per lookup would leave
+// a kept-alive connection behind at every refresh.
+func (p *Peers) client(dir string) (*client.Client, error) {
 	cfg, err := client.Discover(dir)
 	if err != nil {
 		return nil, err
+	}
+	var ca []byte
+	if cfg.CAFile != "" {
+		if ca, err = os.ReadFile(cfg.CAFile); err != nil {
+			return nil, fmt.Errorf("read CA: %w", err)
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	old, ok := p.clients[dir]
+	if ok && old.endpoint == cfg.Endpoint && old.token == cfg.Token && bytes.Equal(old.ca, ca) {
+		return old.c, nil
 	}
 	c, err := client.New(cfg)
 	if err != nil {
 		return nil, err
 	}
+	if ok {
+		old.c.CloseIdleConnections()
+	}
+	p.clients[dir] = peerConn{endpoint: cfg.Endpoint, token: cfg.Token, ca: ca, c: c}
+	return c, nil
+}
+
+func lookup(ctx context.Context, c *client.Client, gid arm.ID) (*region.RemoteGateway, error) {
 	rg := &region.RemoteGateway{}
 	if err := c.Get(ctx, gid, &rg.Gateway); err != nil {
 		if client.IsNotFound(err) {

@@ -163,7 +163,7 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		}
 	}
 	// Observed state is the data plane's to report, never the request's.
-	p.ConnectionStatus, p.TunnelConnectionStatus = "", nil
+	p.ConnectionStatus, p.TunnelConnectionStatus, p.ConnectionStatusReason = "", nil, ""
 	p.IngressBytesTransferred, p.EgressBytesTransferred = 0, 0
 	tx.put(arm.TypeConnection, id.Key(), c)
 	return r35Affected(tx, []*arm.VirtualNetworkGateway{g1})
@@ -285,6 +285,9 @@ func renderConnection(tx *txn, doc any) any {
 		p.IngressBytesTransferred, p.EgressBytesTransferred = st.IngressBytes, st.EgressBytes
 		p.TunnelConnectionStatus = st.Tunnels
 		p.InterRegion = st.InterRegion
+		if st.ConnectionStatus != Connected {
+			p.ConnectionStatusReason = st.Reason
+		}
 	}
 	return &c
 }

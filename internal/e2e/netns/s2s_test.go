@@ -1,0 +1,132 @@
+package netns
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+// pool is the public IP pool of single-region tests.
+const pool = "198.51.100.0/24"
+
+// s2s is a region with one VNet (10.1.0.0/16), a route-based gateway, a
+// TUN host "web" and a strongSwan site (192.168.1.0/24) with its
+// connection, the common start of several tests.
+type s2s struct {
+	r        *region
+	gwAddr   netip.Addr
+	host     *netnstest.NS
+	hostAddr netip.Addr
+	site     *site
+	conn     arm.ID
+	put      time.Time // when the connection was created
+}
+
+const s2sKey = "SiteToSiteKey2026"
+
+// newS2S builds the region, the host and the site, starts strongSwan (it
+// does not initiate: vnetgw does, in the Default connection mode) and
+// creates the connection through the API.
+func newS2S(t *testing.T) *s2s {
+	t.Helper()
+	e := &s2s{r: newRegion(t, regionOptions{pool: pool})}
+	vnet := e.r.vnet("s2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	var gw arm.ID
+	gw, e.gwAddr = e.r.gateway(vnet, "hub-gw", arm.RouteBased)
+	e.host, e.hostAddr = e.r.tunHost(vnet, "web")
+	e.site = newSite(t, e.r, 1, pool)
+	lgw := e.r.localGateway("s2s", "westeurope", "branch", e.site.addr, e.site.lanTS)
+	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16")
+	e.put = time.Now()
+	e.conn = e.r.connection(gw, lgw, "hub-to-branch", s2sKey)
+	return e
+}
+
+// up waits for the tunnel at strongSwan and in the API, and returns how
+// long each took from the connection's PUT.
+func (e *s2s) up(t *testing.T) (atStrongSwan, inAPI time.Duration) {
+	t.Helper()
+	if _, err := e.site.ch.WaitSAs(30*time.Second, "ESTABLISHED", "INSTALLED"); err != nil {
+		t.Fatal(err)
+	}
+	atStrongSwan = time.Since(e.put)
+	e.r.waitConnection(e.conn, 30*time.Second, "Connected", connected)
+	return atStrongSwan, time.Since(e.put)
+}
+
+// TestSiteToSiteRouteBased: strongSwan as the on-premises device (R9) and
+// a route-based gateway (R19): the host in the VNet and the host on the
+// site's LAN ping each other and run iperf3 both ways (R42); the API says
+// Connected, and the byte counters grow with the traffic, each in its
+// direction.
+func TestSiteToSiteRouteBased(t *testing.T) {
+	require(t)
+	e := newS2S(t)
+	atSwan, inAPI := e.up(t)
+	t.Logf("connection PUT -> child SA installed at strongSwan: %s; -> Connected in the API: %s (status is written every 2 s)",
+		atSwan.Round(time.Millisecond), inAPI.Round(time.Millisecond))
+
+	ping(t, e.host, e.site.host, 10*time.Second)
+	ping(t, e.site.lan, e.hostAddr, 10*time.Second)
+	before := e.r.waitConnection(e.conn, 10*time.Second, "counting the pings", func(p arm.ConnectionProperties) bool {
+		return p.IngressBytesTransferred > 0 && p.EgressBytesTransferred > 0
+	}).Properties
+
+	// The VNet host sends: egress (towards the site) grows by at least
+	// the transferred payload, ingress by little more than the ACKs.
+	rate, sent := iperf(t, e.host, e.site.lan, e.site.host, 3)
+	mid := e.r.waitConnection(e.conn, 10*time.Second, "counting iperf3 to the site", func(p arm.ConnectionProperties) bool {
+		return p.EgressBytesTransferred-before.EgressBytesTransferred >= sent
+	}).Properties
+	if in, out := mid.IngressBytesTransferred-before.IngressBytesTransferred, mid.EgressBytesTransferred-before.EgressBytesTransferred; in > out/4 {
+		t.Errorf("sending %d bytes to the site counted %d bytes egress and %d ingress", sent, out, in)
+	}
+	// And back: ingress grows by what the site host sends.
+	rateBack, sentBack := iperf(t, e.site.lan, e.host, e.hostAddr, 3)
+	after := e.r.waitConnection(e.conn, 10*time.Second, "counting iperf3 from the site", func(p arm.ConnectionProperties) bool {
+		return p.IngressBytesTransferred-mid.IngressBytesTransferred >= sentBack
+	}).Properties
+	t.Logf("iperf3 TCP 3 s through one tunnel: VNet host -> site host %.0f Mbit/s, site host -> VNet host %.0f Mbit/s", rate, rateBack)
+	t.Logf("counters: ingress %d -> %d -> %d bytes, egress %d -> %d -> %d bytes", before.IngressBytesTransferred, mid.IngressBytesTransferred,
+		after.IngressBytesTransferred, before.EgressBytesTransferred, mid.EgressBytesTransferred, after.EgressBytesTransferred)
+	if len(after.TunnelConnectionStatus) != 1 || after.TunnelConnectionStatus[0].ConnectionStatus != "Connected" ||
+		after.TunnelConnectionStatus[0].LastConnectionEstablishedUTCTime == "" {
+		t.Errorf("tunnelConnectionStatus: %+v", after.TunnelConnectionStatus)
+	}
+
+	// strongSwan saw the same tunnel: one IKE SA, one child SA between
+	// the LAN and the VNet (route-based: vnetgw proposed any-to-any and
+	// took strongSwan's narrowing, R19).
+	sas := e.site.ch.SAs()
+	if !hasChild(sas, "192.168.1.0/24", "10.1.0.0/16") {
+		t.Errorf("strongSwan's child SA does not join the LAN and the VNet:\n%s", sas)
+	}
+}
+
+// TestDeletingConnectionRemovesSAs: deleting a connection through the API
+// makes the gateway send a Delete (RFC 7296 §1.4.1): strongSwan lists no
+// SA any more, and no packet passes.
+func TestDeletingConnectionRemovesSAs(t *testing.T) {
+	require(t)
+	e := newS2S(t)
+	e.up(t)
+	ping(t, e.host, e.site.host, 10*time.Second)
+	if err := e.r.c.Delete(context.Background(), e.conn); err != nil {
+		t.Fatal(err)
+	}
+	waitNoSAs(t, e.site.ch, 10*time.Second)
+	if !strings.Contains(e.site.ch.Log(), "received DELETE for IKE_SA") {
+		t.Errorf("strongSwan's log shows no Delete from vnetgw:\n%s", tail(e.site.ch.Log(), 40))
+	}
+	var c arm.Connection
+	if err := e.r.c.Get(context.Background(), e.conn, &c); !client.IsNotFound(err) {
+		t.Fatalf("GET of the deleted connection: %v", err)
+	}
+	noPing(t, e.host, e.site.host)
+}

@@ -1,0 +1,124 @@
+package federation
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/region"
+)
+
+const peerSub = "ffff0000-0000-0000-0000-00000000000f"
+
+// fakePeer is another region's API with one gateway, counting the
+// connections made to it.
+type fakePeer struct {
+	srv   *httptest.Server
+	dir   string
+	conns atomic.Int64
+}
+
+func newFakePeer(t *testing.T) *fakePeer {
+	t.Helper()
+	gw := arm.NetworkID(peerSub, "rg", "virtualNetworkGateways", "gw")
+	vnet := arm.NetworkID(peerSub, "rg", "virtualNetworks", "vnet")
+	pip := arm.NetworkID(peerSub, "rg", "publicIPAddresses", "pip")
+	p := &fakePeer{dir: t.TempDir()}
+	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Header.Get("Authorization") != "Bearer peer-token" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		var body any
+		switch strings.ToLower(r.URL.Path) {
+		case gw.Key():
+			g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: gw.String(), Location: "eastus"}}
+			g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+				Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
+			body = g
+		case pip.Key():
+			body = arm.PublicIPAddress{Properties: arm.PublicIPAddressProperties{IPAddress: "198.18.0.1"}}
+		case vnet.Key():
+			v := arm.VirtualNetwork{Resource: arm.Resource{ID: vnet.String()}}
+			v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.2.0.0/16"}}
+			body = v
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			return
+		}
+		json.NewEncoder(w).Encode(body)
+	}))
+	p.srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			p.conns.Add(1)
+		}
+	}
+	p.srv.StartTLS()
+	t.Cleanup(p.srv.Close)
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.srv.Certificate().Raw})
+	for name, content := range map[string][]byte{datadir.Endpoint: []byte(p.srv.URL + "\n"), datadir.Token: []byte("peer-token\n"), datadir.CA: ca} {
+		if err := os.WriteFile(filepath.Join(p.dir, name), content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return p
+}
+
+// TestLookupsReuseConnections pins a leak: every lookup (one per remote
+// gateway every region.RemoteRefresh) made a new client whose kept-alive
+// connection stayed open at both ends.
+func TestLookupsReuseConnections(t *testing.T) {
+	p := newFakePeer(t)
+	peers := New([]string{p.dir})
+	id := arm.NetworkID(peerSub, "rg", "virtualNetworkGateways", "gw").String()
+	for range 5 {
+		rg, err := peers.Gateway(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rg.PublicAddr.String() != "198.18.0.1" || len(rg.VNetPrefixes) != 1 {
+			t.Fatalf("looked up %+v", rg)
+		}
+	}
+	if n := p.conns.Load(); n != 1 {
+		t.Fatalf("5 lookups opened %d connections to the peer, want 1", n)
+	}
+
+	// A peer that moved (a new endpoint after a restart) gets a new client.
+	q := newFakePeer(t)
+	for _, name := range []string{datadir.Endpoint, datadir.CA} {
+		b, err := os.ReadFile(filepath.Join(q.dir, name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p.dir, name), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := peers.Gateway(context.Background(), id); err != nil {
+		t.Fatalf("after the peer moved: %v", err)
+	}
+	if n := q.conns.Load(); n != 1 {
+		t.Fatalf("the moved peer got %d connections, want 1", n)
+	}
+}
+
+// TestUnknownGateway: a gateway no peer has is region.ErrNoRemote.
+func TestUnknownGateway(t *testing.T) {
+	p := newFakePeer(t)
+	_, err := New([]string{p.dir}).Gateway(context.Background(), arm.NetworkID(peerSub, "rg", "virtualNetworkGateways", "ghost").String())
+	if !errors.Is(err, region.ErrNoRemote) {
+		t.Fatalf("want region.ErrNoRemote, got %v", err)
+	}
+}

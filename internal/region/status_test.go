@@ -1,0 +1,92 @@
+package region
+
+import (
+	"context"
+	"encoding/json"
+	"path/filepath"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/store/bolt"
+)
+
+// TestConnectionStatusReasonIsShown pins that GET of a connection says why
+// it is not connected (connectionStatusReason), such as a policy-based
+// tunnel removed for idleness (R8), and says nothing once it is Connected;
+// a PUT cannot set it.
+func TestConnectionStatusReasonIsShown(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pool, _ := ParsePool("127.10.0.0/24")
+	reg, err := Open(ctx, Config{Store: st, PublicIPPool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+
+	const sub, rg, loc = "dddddddd-0000-0000-0000-0000000000r8", "rg", "westeurope"
+	must := func(_ any, _ Outcome, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}))
+	vnet := arm.NetworkID(sub, rg, "virtualNetworks", "v")
+	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.1.0.0/16"}}
+	v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: "10.1.255.0/27"}}}
+	must(reg.PutVirtualNetwork(ctx, vnet, v))
+	pip := arm.NetworkID(sub, rg, "publicIPAddresses", "pip")
+	must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
+	gw := arm.NetworkID(sub, rg, "virtualNetworkGateways", "gw")
+	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
+	g.Properties.VPNType = arm.PolicyBased
+	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "Basic"}
+	g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+		Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
+	must(reg.PutGateway(ctx, gw, g))
+	site := arm.NetworkID(sub, rg, "localNetworkGateways", "site")
+	l := &arm.LocalNetworkGateway{Resource: arm.Resource{Location: loc}}
+	l.Properties.GatewayIPAddress = "127.0.0.50"
+	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"192.168.0.0/16"}}
+	must(reg.PutLocalGateway(ctx, site, l))
+	conn := arm.NetworkID(sub, rg, "connections", "c")
+	c := &arm.Connection{Resource: arm.Resource{Location: loc}}
+	c.Properties.ConnectionType = arm.ConnectionIPsec
+	c.Properties.VirtualNetworkGateway1 = arm.Ref(gw.String())
+	c.Properties.LocalNetworkGateway2 = arm.Ref(site.String())
+	c.Properties.ConnectionStatusReason = "a client cannot set this"
+	must(reg.PutConnection(ctx, conn, c))
+	if got, err := reg.Get(conn); err != nil || got.(*arm.Connection).Properties.ConnectionStatusReason != "" {
+		t.Fatalf("a PUT set the reason: %v %+v", err, got)
+	}
+
+	for _, tc := range []struct {
+		name       string
+		st         ConnectionStatus
+		wantReason string
+	}{
+		{"not connected says why", ConnectionStatus{ConnectionStatus: NotConnected, Reason: "removed for idleness (R8)"}, "removed for idleness (R8)"},
+		{"connected says nothing", ConnectionStatus{ConnectionStatus: Connected, Reason: "stale"}, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, _ := json.Marshal(tc.st)
+			if err := reg.PutStatuses(ctx, map[string][]byte{conn.Key(): b}); err != nil {
+				t.Fatal(err)
+			}
+			got, err := reg.Get(conn)
+			if err != nil {
+				t.Fatal(err)
+			}
+			p := got.(*arm.Connection).Properties
+			if p.ConnectionStatus != tc.st.ConnectionStatus || p.ConnectionStatusReason != tc.wantReason {
+				t.Fatalf("GET shows %q (%q), want %q (%q)", p.ConnectionStatus, p.ConnectionStatusReason, tc.st.ConnectionStatus, tc.wantReason)
+			}
+		})
+	}
+}
