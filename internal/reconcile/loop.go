@@ -11,17 +11,20 @@ import (
 )
 
 // Run applies the region's desired state to the engine now and after every
-// change, and writes the observed state back every StatusInterval, until
-// ctx ends.
+// change of it, and writes the observed state back, until ctx ends. Right
+// after a change the observed state is read every FastStatusInterval for
+// FastStatusPeriod, so that a tunnel that comes up shows Connected within
+// a fraction of a second; otherwise every StatusInterval.
 func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, log *slog.Logger) {
-	tick := time.NewTicker(StatusInterval)
-	defer tick.Stop()
+	timer := time.NewTimer(StatusInterval)
+	defer timer.Stop()
 	lastRev, lastGen := int64(-1), uint64(0)
+	var fastUntil time.Time
 	for {
 		changed := reg.Changed() // before the snapshot, so no change is missed
 		snap := reg.Snapshot()
-		if snap.Rev != lastRev || snap.RemoteGen != lastGen {
-			lastRev, lastGen = snap.Rev, snap.RemoteGen
+		if snap.ConfigRev != lastRev || snap.RemoteGen != lastGen {
+			lastRev, lastGen = snap.ConfigRev, snap.RemoteGen
 			did, err := eng.Reconfig(Build(snap))
 			switch {
 			case errors.Is(err, dataplane.ErrClosed):
@@ -30,14 +33,20 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, log *sl
 				log.Error("reconfigure data plane", "rev", snap.Rev, "err", err)
 			case did:
 				log.Info("data plane reconfigured", "rev", snap.Rev)
+				fastUntil = time.Now().Add(FastStatusPeriod)
 			}
 		}
 		if err := reg.PutStatuses(ctx, statusUpdates(snap, eng.Status())); err != nil && ctx.Err() == nil {
 			log.Warn("write status", "err", err)
 		}
+		wait := StatusInterval
+		if time.Now().Before(fastUntil) {
+			wait = FastStatusInterval
+		}
+		timer.Reset(wait)
 		select {
 		case <-changed:
-		case <-tick.C:
+		case <-timer.C:
 		case <-ctx.Done():
 			return
 		}

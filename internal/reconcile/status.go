@@ -11,8 +11,12 @@ import (
 	"github.com/vnetgw/vnetgw/internal/region"
 )
 
-// StatusInterval is how often observed state is written back.
-const StatusInterval = 2 * time.Second
+// How often observed state is read and, when it changed, written back.
+const (
+	StatusInterval     = 2 * time.Second
+	FastStatusInterval = 100 * time.Millisecond
+	FastStatusPeriod   = 15 * time.Second
+)
 
 // statusUpdates compares what the data plane observes with what is stored
 // and returns the writes that bring the store up to date: a status per

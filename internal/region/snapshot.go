@@ -13,6 +13,9 @@ import (
 // Its documents must not be modified.
 type Snapshot struct {
 	Rev int64
+	// ConfigRev is the revision of the last change of desired state (not
+	// of observed status).
+	ConfigRev int64
 	// RemoteGen counts changes of what is known about other regions'
 	// gateways; with Rev it tells whether anything changed.
 	RemoteGen uint64
@@ -30,7 +33,7 @@ func (r *Region) Snapshot() *Snapshot {
 	for k, d := range r.m.docs {
 		m.docs[k] = maps.Clone(d)
 	}
-	return &Snapshot{Rev: m.rev, RemoteGen: gen, tx: newTxn(m, remotes)}
+	return &Snapshot{Rev: m.rev, ConfigRev: r.m.fenceRev, RemoteGen: gen, tx: newTxn(m, remotes)}
 }
 
 // Changed returns a channel that is closed when the desired state changes
