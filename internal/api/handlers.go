@@ -46,7 +46,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			h.fail(w, r, methodNotAllowed(r))
 			return
 		}
-		var items any
+		var items []any
 		var err error
 		if rt.kind == arm.TypeSubnet {
 			items, err = h.region.ListSubnets(rt.id)
@@ -57,7 +57,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			h.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, arm.List[any]{Value: toAnySlice(items)})
+		writeJSON(w, http.StatusOK, arm.List[any]{Value: items})
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		var v any
 		var err error
@@ -135,20 +135,6 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	default:
 		h.fail(w, r, methodNotAllowed(r))
 	}
-}
-
-func toAnySlice(items any) []any {
-	switch v := items.(type) {
-	case []any:
-		return v
-	case []arm.Subnet:
-		out := make([]any, len(v))
-		for i := range v {
-			out[i] = v[i]
-		}
-		return out
-	}
-	return []any{}
 }
 
 // sharedKey serves .../connections/{n}/sharedkey (GET, PUT) and

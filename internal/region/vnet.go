@@ -293,12 +293,16 @@ func (r *Region) GetSubnet(id arm.ID) (*arm.Subnet, error) {
 }
 
 // ListSubnets returns the subnets of a virtual network.
-func (r *Region) ListSubnets(vnet arm.ID) ([]arm.Subnet, error) {
+func (r *Region) ListSubnets(vnet arm.ID) ([]any, error) {
 	doc, err := r.Get(vnet)
 	if err != nil {
 		return nil, err
 	}
-	return doc.(*arm.VirtualNetwork).Properties.Subnets, nil
+	out := []any{}
+	for _, s := range doc.(*arm.VirtualNetwork).Properties.Subnets {
+		out = append(out, s)
+	}
+	return out, nil
 }
 
 // DeleteSubnet deletes a subnet unless it is in use.

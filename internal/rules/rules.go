@@ -212,8 +212,9 @@ type SKU struct {
 	// Tunnels is the number of site-to-site and VNet-to-VNet tunnels of a
 	// route-based gateway. A policy-based gateway holds one (R28MultiSite).
 	Tunnels int
-	// P2S is the number of point-to-site clients per protocol; a protocol
-	// that is absent is not supported on the SKU.
+	// P2S is the number of point-to-site clients per protocol (they count
+	// apart from tunnels, R32, R11); a protocol that is absent is not
+	// supported on the SKU.
 	P2S map[string]int
 	BGP bool
 }
@@ -310,11 +311,6 @@ func R32ClientProtocols(sku SKU, protocols []string) ([]string, *arm.Error) {
 	}
 	return out, nil
 }
-
-// R32ClientLimit returns how many point-to-site clients of a protocol a
-// gateway of the SKU accepts at once; point-to-site clients count
-// separately from tunnels (R32, R11).
-func R32ClientLimit(sku SKU, protocol string) int { return sku.P2S[protocol] }
 
 // MaxRootCertificates is how many point-to-site root certificates a gateway
 // holds (R12).
