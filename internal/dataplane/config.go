@@ -71,6 +71,10 @@ type Connection struct {
 	// policy-based gateway negotiates one child SA per pair of them (R18),
 	// a route-based one any-to-any selectors (R19).
 	LocalPrefixes, RemotePrefixes []netip.Prefix
+	// PolicySelectors negotiates one child SA per pair of local and remote
+	// prefixes on a route-based gateway (usePolicyBasedTrafficSelectors),
+	// for a policy-based device at the other end.
+	PolicySelectors bool
 	// Routes are the destinations the gateway sends into this tunnel: the
 	// remote ranges, and 0.0.0.0/0 for the default site of forced
 	// tunneling (R25).

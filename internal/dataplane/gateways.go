@@ -172,19 +172,22 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 		}
 		p.ESPProposals = append(p.ESPProposals, pr)
 	}
-	if g.PolicyBased {
+	selectors := g.PolicyBased || c.PolicySelectors
+	if selectors {
 		p.Children = ikev2.PolicyBased(c.LocalPrefixes, c.RemotePrefixes)
 	}
 	if c.DPDTimeout > 0 {
-		// Liveness checks start after a third of the timeout; the
-		// retransmissions of the check take about the rest.
-		p.DPDInterval = c.DPDTimeout / 3
-		p.RetransmitTimeout = max(c.DPDTimeout/12, 500*time.Millisecond)
-		p.RetransmitTries = 3
+		// A liveness check starts after a quarter of the timeout of
+		// silence; sent three times, after t, 2t and with a last wait of
+		// 4t (7t in all, RFC 7296 §2.4), it takes the rest.
+		p.DPDInterval = c.DPDTimeout / 4
+		p.RetransmitTimeout = max(c.DPDTimeout*3/28, 500*time.Millisecond)
+		p.RetransmitTries = 2
 	}
 	p.IKELifetime, p.ChildLifetime = c.IKELifetime, c.ChildLifetime
 	if c.ChildLifetimeKB > 0 {
 		p.ChildLimits = esp.Limits{HardBytes: c.ChildLifetimeKB * 1024, SoftBytes: c.ChildLifetimeKB * 1024 * 9 / 10}
 	}
-	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: g.PolicyBased}, nil
+	// With several prefix pairs the engine must choose the SA by selector.
+	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors}, nil
 }

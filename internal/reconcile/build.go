@@ -112,7 +112,9 @@ func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote
 		PSK:            dataplane.Secret(p.SharedKey),
 		Mode:           p.ConnectionMode,
 		DPDTimeout:     time.Duration(p.DPDTimeoutSeconds) * time.Second,
-		InterRegion:    r.Location != g.Location,
+		// R18 for a policy-based device behind a route-based gateway.
+		PolicySelectors: p.UsePolicyBasedTrafficSelectors,
+		InterRegion:     r.Location != g.Location,
 	}
 	if len(p.IPsecPolicies) == 1 {
 		pol := p.IPsecPolicies[0]

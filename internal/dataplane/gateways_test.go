@@ -1,0 +1,66 @@
+package dataplane
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+func prefixes(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+// TestGatewayConnection covers how a connection becomes a tunnel: any-to-any
+// selectors on a route-based gateway (R19), a child SA per prefix pair on a
+// policy-based one (R18) or with usePolicyBasedTrafficSelectors.
+func TestGatewayConnection(t *testing.T) {
+	base := Connection{ID: "c", Remote: netip.MustParseAddr("198.51.100.1"), PSK: Secret("k"),
+		LocalPrefixes: prefixes("10.1.0.0/16", "10.3.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24", "192.168.2.0/24"),
+		Routes: prefixes("192.168.1.0/24", "192.168.2.0/24")}
+	tests := []struct {
+		name        string
+		policyGW    bool
+		selectors   bool
+		children    int
+		policyBased bool
+	}{
+		{"route-based: any-to-any (R19)", false, false, 0, false},
+		{"policy-based gateway: a child SA per pair (R18)", true, false, 4, true},
+		{"usePolicyBasedTrafficSelectors on a route-based gateway", false, true, 4, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c := base
+			c.PolicySelectors = tc.selectors
+			gc, err := gatewayConnection(Gateway{PolicyBased: tc.policyGW}, c)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(gc.Peer.Children) != tc.children || gc.PolicyBased != tc.policyBased {
+				t.Fatalf("children %d, policy-based %v; want %d, %v", len(gc.Peer.Children), gc.PolicyBased, tc.children, tc.policyBased)
+			}
+		})
+	}
+	t.Run("dpdTimeoutSeconds bounds the liveness checks", func(t *testing.T) {
+		c := base
+		c.DPDTimeout = 45 * time.Second
+		gc, _ := gatewayConnection(Gateway{}, c)
+		p := gc.Peer
+		total := p.DPDInterval + p.RetransmitTimeout*time.Duration(1<<(p.RetransmitTries+1)-1)
+		if total > c.DPDTimeout*5/4 || total < c.DPDTimeout*3/4 {
+			t.Fatalf("a silent peer is declared dead after %v, want about %v", total, c.DPDTimeout)
+		}
+	})
+	t.Run("a proposal vnetgw does not implement is reported", func(t *testing.T) {
+		c := base
+		c.IKEProposals = []string{"3des-md5-modp768"}
+		if _, err := gatewayConnection(Gateway{}, c); err == nil || !strings.Contains(err.Error(), "3des") {
+			t.Fatalf("err = %v", err)
+		}
+	})
+}
