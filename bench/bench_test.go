@@ -198,7 +198,7 @@ func TestWriteMarkdown(t *testing.T) {
 	out := b.String()
 	for _, want := range []string{
 		"bench/run.sh -runs 3",
-		"![throughput, packet rate and CPU per system](latest.png)",
+		"![the run's figures, as below](latest.png)",
 		"| vnetgw | vnetgw detail | not available yet: no gateway command yet |",
 		"| TCP 1 stream A→B | routed | 15,000 | 13,500 | 16,500 | 7.50× |",
 		"| TCP 1 stream A→B | wireguard-go | 2,000 | 1,800 | 2,200 | 1.00× |",

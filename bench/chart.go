@@ -47,6 +47,7 @@ var (
 		"vnetgw":            {0x2e, 0x8b, 0x57, 0xff},
 		"vnetgw-strongswan": {0x6a, 0xb0, 0x4c, 0xff},
 	}
+	goalColor      = color.RGBA{0xd9, 0x5f, 0x0e, 0xff}
 	fallbackColors = []color.RGBA{{0xd9, 0x8c, 0x1f, 0xff}, {0x7b, 0x4f, 0xa8, 0xff}, {0x1f, 0xa8, 0xa0, 0xff}}
 )
 
@@ -57,8 +58,13 @@ type panel struct {
 	groups []string
 	series []series
 	// empty is shown instead of bars when no series has a value, e.g. for
-	// a figure the suite does not measure yet.
+	// a part that did not run.
 	empty string
+	// goal, when not zero, is drawn as a line across the plot.
+	goal float64
+	// legend names the series under the title; the chart's header names
+	// the systems of the throughput panels.
+	legend bool
 }
 
 type series struct {
@@ -100,8 +106,8 @@ func newFaces() (*faces, error) {
 }
 
 // WriteChart draws the run as a PNG: throughput, packet rate and CPU per
-// gigabyte per system, and panels kept for figures still to come
-// (handshakes per second, memory per tunnel).
+// gigabyte per system, IKE handshakes per second, memory per tunnel and
+// the time from a connection's PUT to Connected.
 func WriteChart(w io.Writer, res *Result, m Machine) error {
 	fs, err := newFaces()
 	if err != nil {
@@ -171,9 +177,76 @@ func chartPanels(res *Result) []panel {
 		pick("TCP throughput, Mbit/s (higher is better)", throughput, tcp),
 		pick("UDP 64-byte packets received, kpps (higher is better)", packetRate, func(t Test) bool { return t.UDP }),
 		pick("CPU s per GB moved, TCP, gateway processes (lower is better)", cpuPerGB, tcp),
-		{title: "IKE handshakes per second", empty: "not measured yet"},
-		{title: "Memory per tunnel", empty: "not measured yet"},
+		ikePanel(res.IKE),
+		memoryPanel(res.Scale),
+		connectPanel(res.Control),
 	}
+}
+
+// notRun is what a panel of a part that did not run shows.
+const notRun = "not measured in this run"
+
+// ikePanel shows IKE SAs per second per group, from vnetgw's peers and from
+// strongSwan (the check uses one group).
+func ikePanel(r *IKEResult) panel {
+	p := panel{title: "IKE SAs per second at one gateway (higher is better)", empty: notRun, goal: IKEGoal, legend: true}
+	if r == nil {
+		return p
+	}
+	peers := series{name: "vnetgw initiators", color: systemColors["vnetgw"]}
+	swan := series{name: "strongSwan initiator", color: systemColors["strongswan"]}
+	for _, g := range r.Groups {
+		name, _, _ := strings.Cut(g.Group.Label, " ")
+		p.groups = append(p.groups, name)
+		s, _ := stats(g.Samples, func(s IKESample) float64 { return s.Rate }, func(IKESample) float64 { return 0 })
+		peers.bars = append(peers.bars, s)
+		var sw summary
+		if g.Group.Name == goalGroup {
+			sw, _ = stats(r.Swan, func(s SwanSample) float64 { return s.Rate }, func(SwanSample) float64 { return 0 })
+		}
+		swan.bars = append(swan.bars, sw)
+	}
+	p.series = []series{peers}
+	if len(r.Swan) > 0 {
+		p.series = append(p.series, swan)
+	}
+	return p
+}
+
+// memoryPanel shows the gateway's resident memory per tunnel per count of
+// tunnels.
+func memoryPanel(r *ScaleResult) panel {
+	p := panel{title: "Gateway memory per tunnel, KiB of VmRSS (lower is better)", empty: notRun, legend: true}
+	if r == nil {
+		return p
+	}
+	se := series{name: "vnetgw gateway", color: systemColors["vnetgw"]}
+	for _, sz := range r.Sizes {
+		p.groups = append(p.groups, thousands(float64(sz.Tunnels))+" tunnels")
+		s, _ := stats(sz.Samples, func(s ScaleSample) float64 { return s.PerTunnel() / 1024 }, func(ScaleSample) float64 { return 0 })
+		se.bars = append(se.bars, s)
+	}
+	p.series = []series{se}
+	return p
+}
+
+// connectPanel shows the time from a connection's PUT to Connected, as the
+// API shows it and in the data plane.
+func connectPanel(r *ControlResult) panel {
+	p := panel{title: "Connection PUT to Connected, ms (lower is better)", empty: notRun, goal: float64(ConnectGoal.Milliseconds()), legend: true}
+	if r == nil {
+		return p
+	}
+	api := series{name: "seen through the API", color: systemColors["vnetgw"]}
+	dp := series{name: "data plane", color: systemColors["vnetgw-strongswan"]}
+	for _, k := range r.Connects {
+		p.groups = append(p.groups, k.Short)
+		a, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.API.Milliseconds()) }, func(ConnectSample) float64 { return 0 })
+		d, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.DataPlane) / 1e6 }, func(ConnectSample) float64 { return 0 })
+		api.bars, dp.bars = append(api.bars, a), append(dp.bars, d)
+	}
+	p.series = []series{api, dp}
+	return p
 }
 
 // colorOf returns a system's color: its own, or a fallback by its place.
@@ -196,6 +269,15 @@ func colorOf(res *Result, name string) color.RGBA {
 func drawPanel(img *image.RGBA, r image.Rectangle, p panel, fs *faces) {
 	text(img, fs.heading, r.Min.X+plotLeft, r.Min.Y+26, ink, p.title)
 	plot := image.Rect(r.Min.X+plotLeft, r.Min.Y+plotTop, r.Max.X-plotRight, r.Max.Y-plotBottom)
+	if p.legend {
+		x := plot.Min.X
+		for _, s := range p.series {
+			fill(img, image.Rect(x, r.Min.Y+34, x+10, r.Min.Y+44), s.color)
+			x += 14
+			text(img, fs.label, x, r.Min.Y+44, ink, s.name)
+			x += width(fs.label, s.name) + 16
+		}
+	}
 	// The axis fits the tunnels; a ceiling taller than all of them is cut
 	// off and marked, or the tunnels' bars would be slivers.
 	top, ceilingTop := 0.0, 0.0
@@ -219,7 +301,8 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p panel, fs *faces) {
 		text(img, fs.label, (plot.Min.X+plot.Max.X-width(fs.label, msg))/2, (plot.Min.Y+plot.Max.Y)/2, faint, msg)
 		return
 	}
-	step, top := ticks(top)
+	// The goal's line stays in view.
+	step, top := ticks(math.Max(top, p.goal*1.1))
 	y := func(v float64) int { return plot.Max.Y - int(math.Round(min(v, top)/top*float64(plot.Dy()))) }
 	for v := 0.0; v <= top+step/2; v += step {
 		yy := y(v)
@@ -228,6 +311,15 @@ func drawPanel(img *image.RGBA, r image.Rectangle, p panel, fs *faces) {
 		text(img, fs.label, plot.Min.X-8-width(fs.label, l), yy+4, faint, l)
 	}
 	fill(img, image.Rect(plot.Min.X, plot.Max.Y, plot.Max.X, plot.Max.Y+1), ink)
+	if p.goal > 0 {
+		// A dashed line at the goal, labelled at its right end.
+		gy := y(p.goal)
+		for x := plot.Min.X; x < plot.Max.X; x += 10 {
+			fill(img, image.Rect(x, gy, min(x+6, plot.Max.X), gy+2), goalColor)
+		}
+		l := "goal " + compact(p.goal)
+		text(img, fs.label, plot.Max.X-width(fs.label, l)-2, gy-4, goalColor, l)
+	}
 
 	groupW := float64(plot.Dx()) / float64(len(p.groups))
 	barW := min(maxBarWidth, (groupW*(1-groupPadding)-float64(barGap*(len(p.series)-1)))/float64(len(p.series)))

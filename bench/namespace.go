@@ -9,10 +9,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // commandTimeout bounds every short external command (ip, sysctl, swanctl).
@@ -86,6 +89,44 @@ func (ns *Namespace) Start(logPath string, args ...string) (*Process, error) {
 		close(p.done)
 	}()
 	return p, nil
+}
+
+// Path is the namespace's file, for setns(2) and tun.Config.NetNS.
+func (ns *Namespace) Path() string { return filepath.Join("/run/netns", ns.Name) }
+
+// Do runs fn on an OS thread that has entered the namespace: the sockets fn
+// opens belong to the namespace and stay there, wherever they are used
+// from. The goroutines fn starts do not run in the namespace.
+func (ns *Namespace) Do(fn func() error) error {
+	target, err := os.Open(ns.Path())
+	if err != nil {
+		return err
+	}
+	defer target.Close()
+	errc := make(chan error, 1)
+	go func() {
+		runtime.LockOSThread()
+		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
+		if err != nil {
+			errc <- err
+			return
+		}
+		defer orig.Close()
+		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
+			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
+			return
+		}
+		ferr := fn()
+		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
+			// The thread stays locked and ends with this goroutine rather
+			// than run others in the wrong namespace.
+			errc <- fmt.Errorf("setns back from %s: %w", ns.Name, err)
+			return
+		}
+		runtime.UnlockOSThread()
+		errc <- ferr
+	}()
+	return <-errc
 }
 
 // delete kills what still runs in the namespace and deletes it.
@@ -162,11 +203,15 @@ func tail(s string, n int) string {
 	return strings.Join(lines, "\n")
 }
 
-// waitFor polls cond every 50 ms until it is true, ctx ends or d passes.
+// pollInterval is how often waitFor checks its condition.
+const pollInterval = 50 * time.Millisecond
+
+// waitFor polls cond every pollInterval until it is true, ctx ends or d
+// passes.
 func waitFor(ctx context.Context, d time.Duration, cond func() bool) error {
 	ctx, cancel := context.WithTimeout(ctx, d)
 	defer cancel()
-	t := time.NewTicker(50 * time.Millisecond)
+	t := time.NewTicker(pollInterval)
 	defer t.Stop()
 	for !cond() {
 		select {

@@ -33,34 +33,74 @@ var tables = []table{
 		fig: cpuPerGB, format: decimals(2), tests: func(Test) bool { return true }, none: "no process: runs in the kernel"},
 }
 
-// WriteMarkdown writes the run's report: what ran where, the tables, and
-// the machine. command is the command line that made it; chart, when not
-// empty, is the file name of the chart to show.
+// WriteMarkdown writes the run's report: the goals, what ran where, the
+// tables of each part that ran, and the machine. command is the command
+// line that made it; chart, when not empty, is the file name of the chart
+// to show.
 func WriteMarkdown(w io.Writer, res *Result, m Machine, command, chart string) error {
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# vnetgw benchmarks, %s\n\n", res.Start.Format("2006-01-02 15:04 UTC"))
 	fmt.Fprintf(&b, "```sh\n%s\n```\n\n", command)
-	fmt.Fprintf(&b, "Each figure is the median of %d run(s) of %d s, with the minimum and maximum; "+
+	if chart != "" {
+		fmt.Fprintf(&b, "![the run's figures, as below](%s)\n\n", chart)
+	}
+	writeGoals(&b, res)
+	if res.Options.Selects(PartThroughput) {
+		writeThroughput(&b, res)
+	}
+	if res.IKE != nil {
+		writeIKE(&b, res.IKE)
+	}
+	if res.Scale != nil {
+		writeScale(&b, res.Scale)
+	}
+	if res.Control != nil {
+		writeControl(&b, res.Control)
+	}
+
+	fmt.Fprintf(&b, "## Machine\n\n")
+	fmt.Fprintf(&b, "- CPU: %s, %d cores\n- Kernel: %s\n- Go: %s\n- strongSwan: %s\n- iperf3: %s\n- wireguard-go: %s\n",
+		m.CPU, m.Cores, m.Kernel, m.Go, m.StrongSwan, m.Iperf, m.WireGuardGo)
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s before, %s after; the run took %s. Other work on the machine slows every figure: "+
+		"each table gives the 1-minute load average at the end of its measurements\n\n",
+		res.LoadBefore, res.LoadAfter, res.End.Sub(res.Start).Round(1e9))
+	b.WriteString("## How it is measured\n\n")
+	if res.Options.Selects(PartThroughput) {
+		b.WriteString(method)
+	}
+	if res.IKE != nil {
+		b.WriteString(ikeMethod)
+	}
+	if res.Scale != nil {
+		b.WriteString(scaleMethod)
+	}
+	if res.Control != nil {
+		b.WriteString(controlMethod)
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// writeThroughput writes the throughput part: the systems and the tables
+// of their figures.
+func writeThroughput(b *bytes.Buffer, res *Result) {
+	fmt.Fprintf(b, "## Throughput\n\nEach figure is the median of %d run(s) of %d s, with the minimum and maximum; "+
 		"\"vs %s\" is the median divided by %s's median in the same run. Runs of the systems are interleaved "+
 		"(each round runs every test on every system), so a passing load hits them all alike.\n\n",
 		res.Options.Runs, res.Options.Seconds, Baseline, Baseline)
-	if chart != "" {
-		fmt.Fprintf(&b, "![throughput, packet rate and CPU per system](%s)\n\n", chart)
-	}
-
-	b.WriteString("## Systems\n\n| system | what runs | status |\n| --- | --- | --- |\n")
+	b.WriteString("### Systems\n\n| system | what runs | status |\n| --- | --- | --- |\n")
 	for _, s := range res.Systems {
 		status := string(s.Status)
 		if s.Reason != "" {
 			status += ": " + s.Reason
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s |\n", s.Name, cell(s.Detail), cell(status))
+		fmt.Fprintf(b, "| %s | %s | %s |\n", s.Name, cell(s.Detail), cell(status))
 	}
 	b.WriteString("\n")
 
 	base := res.system(Baseline)
 	for _, t := range tables {
-		fmt.Fprintf(&b, "## %s\n\n%s.\n\n| test | system | median | min | max | vs %s |", t.title, upperFirst(t.unit), Baseline)
+		fmt.Fprintf(b, "### %s\n\n%s.\n\n| test | system | median | min | max | vs %s |", t.title, upperFirst(t.unit), Baseline)
 		if t.loss {
 			b.WriteString(" loss % (median) |")
 		}
@@ -78,18 +118,18 @@ func WriteMarkdown(w io.Writer, res *Result, m Machine, command, chart string) e
 					continue
 				}
 				st := s.stat(test.Name, t.fig)
-				fmt.Fprintf(&b, "| %s | %s | ", test.Label(), s.Name)
+				fmt.Fprintf(b, "| %s | %s | ", test.Label(), s.Name)
 				switch {
 				case st.n > 0:
-					fmt.Fprintf(&b, "%s | %s | %s | %s |", t.format(st.median), t.format(st.min), t.format(st.max), ratio(st, base, test.Name, t.fig))
+					fmt.Fprintf(b, "%s | %s | %s | %s |", t.format(st.median), t.format(st.min), t.format(st.max), ratio(st, base, test.Name, t.fig))
 				case len(s.Samples[test.Name]) > 0:
-					fmt.Fprintf(&b, "— | — | — | %s |", t.none)
+					fmt.Fprintf(b, "— | — | — | %s |", t.none)
 				default:
 					b.WriteString("— | — | — | every run failed |")
 				}
 				if t.loss {
 					if l := s.stat(test.Name, loss); l.n > 0 {
-						fmt.Fprintf(&b, " %s |", decimals(1)(l.median))
+						fmt.Fprintf(b, " %s |", decimals(1)(l.median))
 					} else {
 						b.WriteString(" — |")
 					}
@@ -107,17 +147,8 @@ func WriteMarkdown(w io.Writer, res *Result, m Machine, command, chart string) e
 		}
 	}
 	if len(failures) > 0 {
-		fmt.Fprintf(&b, "## Failed transfers\n\n%s\n\n", strings.Join(failures, "\n"))
+		fmt.Fprintf(b, "### Failed transfers\n\n%s\n\n", strings.Join(failures, "\n"))
 	}
-
-	fmt.Fprintf(&b, "## Machine\n\n")
-	fmt.Fprintf(&b, "- CPU: %s, %d cores\n- Kernel: %s\n- Go: %s\n- strongSwan: %s\n- iperf3: %s\n- wireguard-go: %s\n",
-		m.CPU, m.Cores, m.Kernel, m.Go, m.StrongSwan, m.Iperf, m.WireGuardGo)
-	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s before, %s after; the run took %s\n\n",
-		res.LoadBefore, res.LoadAfter, res.End.Sub(res.Start).Round(1e9))
-	b.WriteString("## How it is measured\n\n" + method)
-	_, err := w.Write(b.Bytes())
-	return err
 }
 
 const method = `- Topology per system, each in fresh network namespaces: host A (10.1.0.2/16) — gateway A (10.1.0.1 | 10.0.0.1) ═ veth ═ gateway B (10.0.0.2 | 10.2.0.1) — host B (10.2.0.2/16); forwarding on the gateways. The system runs on the gateways; a ping from host A to host B must pass before measuring.

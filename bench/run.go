@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -24,6 +26,34 @@ type Options struct {
 	Work string
 	// Log receives progress; nil discards it.
 	Log *slog.Logger
+	// Parts are the parts of the suite to run (Parts lists them); empty
+	// means all.
+	Parts []string
+	// VNetGW is vnetgw's binary, for the IKE, scale and control parts.
+	VNetGW  string
+	IKE     IKEOptions
+	Scale   ScaleOptions
+	Control ControlOptions
+}
+
+// The parts of the suite.
+const (
+	// PartThroughput is iperf3 through each System.
+	PartThroughput = "throughput"
+	// PartIKE is IKE SAs per second at one vnetgw gateway.
+	PartIKE = "ike"
+	// PartScale is many tunnels to one vnetgw gateway.
+	PartScale = "scale"
+	// PartControl is the API's latency and the time from PUT to Connected.
+	PartControl = "control"
+)
+
+// Parts are the parts of the suite, in the order a run runs them.
+var Parts = []string{PartThroughput, PartIKE, PartScale, PartControl}
+
+// Selects reports whether the options select part.
+func (o Options) Selects(part string) bool {
+	return len(o.Parts) == 0 || slices.Contains(o.Parts, part)
 }
 
 // Status says whether a system was measured.
@@ -57,31 +87,92 @@ type Result struct {
 	// LoadBefore and LoadAfter are /proc/loadavg at the start and the end:
 	// the machine may be shared.
 	LoadBefore, LoadAfter string
+	// The other parts' results; nil when a part did not run.
+	IKE     *IKEResult
+	Scale   *ScaleResult
+	Control *ControlResult
 }
 
 // settle is the pause between transfers, for sockets and queues to drain.
 const settle = time.Second
 
-// Run sets up every system in a topology of its own, then measures: each
-// round runs every test on every system in turn, so that a passing load on
-// the machine spreads over all systems rather than hitting one. A system
-// that is not available or fails to set up is reported as such and the
-// others go on. Run removes everything it made before it returns, also when
-// ctx is cancelled.
+// Run runs the parts o selects: first the throughput of each system (see
+// runThroughput), then the IKE, scale and control-plane parts, which start
+// vnetgw's own processes. A system or part that is not available or fails
+// is reported as such and the others go on. Run removes everything it
+// made before it returns, also when ctx is cancelled.
 func Run(ctx context.Context, systems []System, o Options) (*Result, error) {
 	log := o.Log
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
+		o.Log = log
 	}
-	if o.Runs < 1 || o.Seconds < 1 || len(o.Streams) == 0 {
+	if o.Runs < 1 || o.Seconds < 1 || (o.Selects(PartThroughput) && len(o.Streams) == 0) {
 		return nil, fmt.Errorf("options: need runs ≥ 1, seconds ≥ 1 and a stream count (got %d, %d, %v)", o.Runs, o.Seconds, o.Streams)
+	}
+	for _, p := range o.Parts {
+		if !slices.Contains(Parts, p) {
+			return nil, fmt.Errorf("options: unknown part %q (known: %s)", p, strings.Join(Parts, ", "))
+		}
 	}
 	if err := Sweep(); err != nil {
 		log.Warn("removing what earlier runs left", "err", err)
 	}
-	res := &Result{Start: time.Now().UTC(), Options: o, Tests: Plan(o.Streams), LoadBefore: loadAvg()}
+	res := &Result{Start: time.Now().UTC(), Options: o, LoadBefore: loadAvg()}
 	dir := filepath.Join(o.Work, "runs", res.Start.Format("20060102T150405Z"))
+	if o.Selects(PartThroughput) {
+		res.Tests = Plan(o.Streams)
+		if err := runThroughput(ctx, systems, o, res, dir, log); err != nil {
+			return nil, err
+		}
+	}
+	vnetgw := func() error { return nil }
+	if o.Selects(PartIKE) || o.Selects(PartScale) || o.Selects(PartControl) {
+		err := vnetgwAvailable(ctx, o.VNetGW)
+		vnetgw = func() error { return err }
+	}
+	type part struct {
+		name string
+		run  func(dir string) error
+	}
+	for _, p := range []part{
+		{PartIKE, func(dir string) (err error) { res.IKE, err = runIKE(ctx, o, dir, log); return }},
+		{PartScale, func(dir string) (err error) { res.Scale, err = runScale(ctx, o, dir, log); return }},
+		{PartControl, func(dir string) (err error) { res.Control, err = runControl(ctx, o, dir, log); return }},
+	} {
+		if !o.Selects(p.name) {
+			continue
+		}
+		log.Info("running", "part", p.name)
+		err := vnetgw()
+		if err == nil {
+			err = p.run(filepath.Join(dir, p.name))
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		if err != nil {
+			log.Warn("part failed", "part", p.name, "err", err)
+			failed := []string{firstLine(err.Error())}
+			switch p.name {
+			case PartIKE:
+				res.IKE = &IKEResult{Options: o.IKE, Failures: failed}
+			case PartScale:
+				res.Scale = &ScaleResult{Options: o.Scale, Failures: failed}
+			case PartControl:
+				res.Control = &ControlResult{Options: o.Control, Failures: failed}
+			}
+		}
+	}
+	res.End, res.LoadAfter = time.Now().UTC(), loadAvg()
+	return res, nil
+}
 
+// runThroughput sets up every system in a topology of its own, then
+// measures: each round runs every test on every system in turn, so that a
+// passing load on the machine spreads over all systems rather than hitting
+// one.
+func runThroughput(ctx context.Context, systems []System, o Options, res *Result, dir string, log *slog.Logger) error {
 	type live struct {
 		sys  System
 		topo *Topology
@@ -103,11 +194,11 @@ func Run(ctx context.Context, systems []System, o Options) (*Result, error) {
 		res.Systems = append(res.Systems, sr)
 		sysDir := filepath.Join(dir, sys.Name())
 		if err := os.MkdirAll(sysDir, 0o755); err != nil {
-			return nil, fmt.Errorf("work directory: %w", err)
+			return fmt.Errorf("work directory: %w", err)
 		}
 		topo, err := NewTopology(ctx, fmt.Sprint(i))
 		if err != nil {
-			return nil, err
+			return err
 		}
 		lives = append(lives, live{sys, topo, sr})
 		log.Info("setting up", "system", sys.Name())
@@ -116,7 +207,7 @@ func Run(ctx context.Context, systems []System, o Options) (*Result, error) {
 			err = topo.WaitTraffic(ctx, 30*time.Second)
 		}
 		if ctx.Err() != nil {
-			return nil, ctx.Err()
+			return ctx.Err()
 		}
 		switch {
 		case errors.Is(err, ErrNotAvailable):
@@ -144,7 +235,7 @@ func Run(ctx context.Context, systems []System, o Options) (*Result, error) {
 				time.Sleep(settle)
 				s, err := measure(ctx, l.topo, test, o.Seconds, l.sys.Pids())
 				if ctx.Err() != nil {
-					return nil, ctx.Err()
+					return ctx.Err()
 				}
 				if err != nil {
 					l.res.Failures = append(l.res.Failures, fmt.Sprintf("%s run %d: %v", test.Name, run, err))
@@ -157,8 +248,7 @@ func Run(ctx context.Context, systems []System, o Options) (*Result, error) {
 			}
 		}
 	}
-	res.End, res.LoadAfter = time.Now().UTC(), loadAvg()
-	return res, nil
+	return nil
 }
 
 func round(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
@@ -166,6 +256,19 @@ func round(f float64) float64 { return float64(int64(f*100+0.5)) / 100 }
 func firstLine(s string) string {
 	first, _, _ := strings.Cut(s, "\n")
 	return first
+}
+
+// load1 returns the 1-minute load average, or -1 if it cannot be read.
+func load1() float64 {
+	f := strings.Fields(loadAvg())
+	if len(f) == 0 {
+		return -1
+	}
+	v, err := strconv.ParseFloat(f[0], 64)
+	if err != nil {
+		return -1
+	}
+	return v
 }
 
 // loadAvg returns the first three fields of /proc/loadavg.

@@ -5,8 +5,9 @@
 # bench/cmd/bench, which writes bench/results/. Run as root; every flag is
 # passed on (go run ./bench/cmd/bench -h lists them), e.g.
 #
-#   bench/run.sh                          # all systems, 3 runs of 10 s per test
-#   bench/run.sh -quick -systems routed   # check the harness in a few seconds
+#   bench/run.sh                          # every part, 3 runs each
+#   bench/run.sh -skip throughput         # IKE, scale and control plane only
+#   bench/run.sh -quick                   # check the harness: every part in seconds
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH=$PATH:/usr/local/go/bin

@@ -137,6 +137,33 @@ secrets {
 // startCharon writes charon's configuration for gw, starts it and loads the
 // connection to peer. The returned charon, also on error, must be stopped.
 func startCharon(ctx context.Context, dir string, gw, peer Gateway) (*charon, error) {
+	c, err := launchCharon(ctx, dir, gw.NS)
+	if err != nil {
+		return c, err
+	}
+	conf := filepath.Join(dir, "swanctl.conf")
+	if err := writeTemplate(conf, swanctlConf, map[string]string{
+		"Local": gw.WAN.Addr().String(), "Remote": peer.WAN.Addr().String(),
+		"LocalTS": gw.LAN.Masked().String(), "RemoteTS": peer.LAN.Masked().String(),
+		"IKE": ikeProposal, "ESP": espProposal, "PSK": benchPSK,
+	}); err != nil {
+		return c, err
+	}
+	if _, err := c.swanctl(ctx, "--load-all", "--file", conf); err != nil {
+		return c, err
+	}
+	return c, nil
+}
+
+// launchCharon writes strongswan.conf for a charon in ns, starts it with no
+// connections and waits for its control socket. The returned charon, also
+// on error, must be stopped.
+//
+// kernel-libipsec routes each child SA's remote selector into its TUN
+// device, from an address of the local selector: the local selector must
+// hold an address of the namespace, and the remote one must not hold the
+// peer's IKE address.
+func launchCharon(ctx context.Context, dir string, ns *Namespace) (*charon, error) {
 	for _, tool := range []string{CharonPath, "swanctl"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			return nil, fmt.Errorf("%w: strongSwan: %v (scripts/install-deps.sh installs it)", ErrNotAvailable, err)
@@ -152,17 +179,10 @@ func startCharon(ctx context.Context, dir string, gw, peer Gateway) (*charon, er
 	if err := writeTemplate(filepath.Join(dir, "strongswan.conf"), strongSwanConf, map[string]string{"Dir": dir}); err != nil {
 		return nil, err
 	}
-	if err := writeTemplate(filepath.Join(dir, "swanctl.conf"), swanctlConf, map[string]string{
-		"Local": gw.WAN.Addr().String(), "Remote": peer.WAN.Addr().String(),
-		"LocalTS": gw.LAN.Masked().String(), "RemoteTS": peer.LAN.Masked().String(),
-		"IKE": ikeProposal, "ESP": espProposal, "PSK": benchPSK,
-	}); err != nil {
-		return nil, err
-	}
 	// charon's pid file is compiled in as /var/run/charon.pid; ip netns
 	// exec gives a private mount namespace, so bind a directory of ours on
 	// /run there.
-	p, err := gw.NS.Start(filepath.Join(dir, "charon.out"), "env", "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"),
+	p, err := ns.Start(filepath.Join(dir, "charon.out"), "env", "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"),
 		"sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh", filepath.Join(dir, "run"), CharonPath)
 	if err != nil {
 		return nil, err
@@ -176,10 +196,7 @@ func startCharon(ctx context.Context, dir string, gw, peer Gateway) (*charon, er
 		return c, p.exitError()
 	}
 	if err != nil {
-		return c, fmt.Errorf("charon in %s made no socket: %w: %s", gw.NS.Name, err, c.log())
-	}
-	if _, err := c.swanctl(ctx, "--load-all", "--file", filepath.Join(dir, "swanctl.conf")); err != nil {
-		return c, err
+		return c, fmt.Errorf("charon in %s made no socket: %w: %s", ns.Name, err, c.log())
 	}
 	return c, nil
 }

@@ -75,20 +75,8 @@ func NewTopology(ctx context.Context, tag string) (t *Topology, err error) {
 		{a: t.B.NS, aIf: "lan", aAddr: gwBLAN, b: t.HostB, bIf: "eth0", bAddr: hostBAddr, bDefault: gwBLAN.Addr()},
 	}
 	for _, l := range links {
-		if _, err := run(ctx, "ip", "link", "add", l.aIf, "netns", l.a.Name, "type", "veth", "peer", "name", l.bIf, "netns", l.b.Name); err != nil {
+		if err := link(ctx, l.a, l.aIf, l.aAddr, l.b, l.bIf, l.bAddr); err != nil {
 			return t, err
-		}
-		for _, end := range []struct {
-			ns   *Namespace
-			ifc  string
-			addr netip.Prefix
-		}{{l.a, l.aIf, l.aAddr}, {l.b, l.bIf, l.bAddr}} {
-			if _, err := end.ns.Run(ctx, "ip", "addr", "add", end.addr.String(), "dev", end.ifc); err != nil {
-				return t, err
-			}
-			if _, err := end.ns.Run(ctx, "ip", "link", "set", end.ifc, "up"); err != nil {
-				return t, err
-			}
 		}
 		if l.bDefault.IsValid() {
 			if _, err := l.b.Run(ctx, "ip", "route", "add", "default", "via", l.bDefault.String()); err != nil {
@@ -102,6 +90,27 @@ func NewTopology(ctx context.Context, tag string) (t *Topology, err error) {
 		}
 	}
 	return t, nil
+}
+
+// link joins namespaces a and b with a veth pair, its ends named aIf and
+// bIf, with the given addresses, both up.
+func link(ctx context.Context, a *Namespace, aIf string, aAddr netip.Prefix, b *Namespace, bIf string, bAddr netip.Prefix) error {
+	if _, err := run(ctx, "ip", "link", "add", aIf, "netns", a.Name, "type", "veth", "peer", "name", bIf, "netns", b.Name); err != nil {
+		return err
+	}
+	for _, end := range []struct {
+		ns   *Namespace
+		ifc  string
+		addr netip.Prefix
+	}{{a, aIf, aAddr}, {b, bIf, bAddr}} {
+		if _, err := end.ns.Run(ctx, "ip", "addr", "add", end.addr.String(), "dev", end.ifc); err != nil {
+			return err
+		}
+		if _, err := end.ns.Run(ctx, "ip", "link", "set", end.ifc, "up"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // WaitTraffic pings host B from host A until a reply comes back or d

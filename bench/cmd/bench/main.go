@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 
@@ -27,15 +28,27 @@ func main() {
 
 func run() int {
 	var (
-		runs    = flag.Int("runs", 3, "runs of each test on each system; the report gives median, min and max")
+		runs    = flag.Int("runs", 3, "runs of each test on each system, and of each measurement of the other parts; the report gives median, min and max")
 		seconds = flag.Int("seconds", 10, "length of each transfer in seconds")
-		quick   = flag.Bool("quick", false, "check the harness: 1 run, 3 s, 1 TCP stream (overrides -runs and -seconds); results go to -work/quick unless -out is given")
-		systems = flag.String("systems", "", "comma-separated systems to run (default all): "+strings.Join(names(), ", "))
+		quick   = flag.Bool("quick", false, "check the harness: 1 run, 3 s, 1 TCP stream, and each other part in seconds (flags given explicitly are kept); results go to -work/quick unless -out is given")
+		systems = flag.String("systems", "", "comma-separated systems for the throughput part (default all): "+strings.Join(names(), ", "))
+		parts   = flag.String("parts", "", "comma-separated parts to run (default all): "+strings.Join(bench.Parts, ", "))
+		skip    = flag.String("skip", "", "comma-separated parts not to run")
 		out     = flag.String("out", "bench/results", "directory for <date>.md, latest.md and latest.png")
 		work    = flag.String("work", "bench/work", "directory for binaries, configurations and logs (not committed)")
 		wg      = flag.String("wireguard-go", "", "wireguard-go binary (default <work>/bin/wireguard)")
 		vnetgw  = flag.String("vnetgw", "", "vnetgw binary (default <work>/bin/vnetgw)")
 		command = flag.String("command", "", "command line to print in the report (default this program's)")
+
+		ikeGroups  = flag.String("ike-groups", "ecp256,x25519,modp2048,ecp384", "ike part: Diffie-Hellman groups to measure")
+		ikeTunnels = flag.Int("ike-tunnels", 2000, "ike part: IKE SAs per run (-quick: 300)")
+		ikeWindow  = flag.Int("ike-window", 32, "ike and scale parts: peers negotiating at a time (the gateway asks for cookies from 32 half-open IKE SAs)")
+		ikePerf    = flag.Bool("ike-perf", false, "ike part: profile the gateway with perf(1) in one more ECP-256 run, not counted; the report shows the top functions")
+		swanConns  = flag.Int("swan-conns", 200, "ike part: connections strongSwan initiates at once in its check; 0 skips it (-quick: 50)")
+		scaleN     = flag.String("scale-tunnels", "100,1000,10000", "scale part: tunnel counts, each to a fresh gateway (-quick: 100)")
+		scaleFlows = flag.String("scale-flows", "1,10,100", "scale part: tunnels carrying a TCP stream at once, with the most tunnels up (-quick: 1,10)")
+		puts       = flag.Int("api-puts", 100, "control part: gateway PUTs and connection PUTs timed (-quick: 20)")
+		connects   = flag.Int("connects", 5, "control part: connections of each kind timed from PUT to Connected (-quick: 2)")
 	)
 	flag.Parse()
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
@@ -43,7 +56,33 @@ func run() int {
 		log.Error("the benchmarks need root: they build network namespaces")
 		return 1
 	}
-	opts := bench.Options{Runs: *runs, Seconds: *seconds, Streams: []int{1, 4}, Work: *work, Log: log}
+	if *quick {
+		for name, v := range map[string]string{"ike-tunnels": "300", "swan-conns": "50", "scale-tunnels": "100", "scale-flows": "1,10", "api-puts": "20", "connects": "2"} {
+			if !isSet(name) {
+				flag.Set(name, v)
+			}
+		}
+	}
+	partList, err := selectParts(*parts, *skip)
+	if err != nil {
+		log.Error("choosing parts", "err", err)
+		return 2
+	}
+	tunnels, err := ints(*scaleN)
+	if err != nil {
+		log.Error("-scale-tunnels", "err", err)
+		return 2
+	}
+	flows, err := ints(*scaleFlows)
+	if err != nil {
+		log.Error("-scale-flows", "err", err)
+		return 2
+	}
+	opts := bench.Options{Runs: *runs, Seconds: *seconds, Streams: []int{1, 4}, Work: *work, Log: log, Parts: partList,
+		IKE:     bench.IKEOptions{Groups: strings.Split(*ikeGroups, ","), Tunnels: *ikeTunnels, Window: *ikeWindow, SwanConns: *swanConns, Perf: *ikePerf},
+		Scale:   bench.ScaleOptions{Tunnels: tunnels, Window: *ikeWindow, Flows: flows},
+		Control: bench.ControlOptions{PUTs: *puts, Connects: *connects},
+	}
 	if *quick {
 		opts.Runs, opts.Seconds, opts.Streams = 1, 3, []int{1}
 		if !isSet("out") {
@@ -57,6 +96,7 @@ func run() int {
 	if bins.VNetGW == "" {
 		bins.VNetGW = filepath.Join(*work, "bin", "vnetgw")
 	}
+	opts.VNetGW = bins.VNetGW
 	selected, err := pick(bench.Systems(bins), *systems)
 	if err != nil {
 		log.Error("choosing systems", "err", err)
@@ -144,6 +184,47 @@ func pick(all []bench.System, list string) ([]bench.System, error) {
 		if slices.Contains(want, s.Name()) {
 			out = append(out, s)
 		}
+	}
+	return out, nil
+}
+
+// selectParts returns the parts named in list (all for an empty list)
+// less those in skip.
+func selectParts(list, skip string) ([]string, error) {
+	want := bench.Parts
+	if list != "" {
+		want = strings.Split(list, ",")
+	}
+	var no []string
+	if skip != "" {
+		no = strings.Split(skip, ",")
+	}
+	var out []string
+	for _, p := range slices.Concat(want, no) {
+		if !slices.Contains(bench.Parts, p) {
+			return nil, fmt.Errorf("unknown part %q (known: %s)", p, strings.Join(bench.Parts, ", "))
+		}
+	}
+	for _, p := range want {
+		if !slices.Contains(no, p) {
+			out = append(out, p)
+		}
+	}
+	if len(out) == 0 {
+		return nil, errors.New("no part left to run")
+	}
+	return out, nil
+}
+
+// ints parses a comma-separated list of positive integers.
+func ints(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(f))
+		if err != nil || n < 1 {
+			return nil, fmt.Errorf("%q is not a positive integer", f)
+		}
+		out = append(out, n)
 	}
 	return out, nil
 }

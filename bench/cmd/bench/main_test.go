@@ -1,0 +1,50 @@
+package main
+
+import (
+	"slices"
+	"testing"
+)
+
+func TestSelectParts(t *testing.T) {
+	tests := []struct {
+		name, parts, skip string
+		want              []string
+		wantErr           bool
+	}{
+		{name: "all", want: []string{"throughput", "ike", "scale", "control"}},
+		{name: "some", parts: "control,ike", want: []string{"control", "ike"}},
+		{name: "skip", skip: "throughput,scale", want: []string{"ike", "control"}},
+		{name: "some less skipped", parts: "ike,scale", skip: "scale", want: []string{"ike"}},
+		{name: "unknown", parts: "ike,dns", wantErr: true},
+		{name: "unknown skipped", skip: "dns", wantErr: true},
+		{name: "nothing left", parts: "ike", skip: "ike", wantErr: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := selectParts(tt.parts, tt.skip)
+			if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+				t.Fatalf("selectParts(%q, %q) = %v, %v; want %v, error %v", tt.parts, tt.skip, got, err, tt.want, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestInts(t *testing.T) {
+	tests := []struct {
+		in      string
+		want    []int
+		wantErr bool
+	}{
+		{in: "100,1000, 10000", want: []int{100, 1000, 10000}},
+		{in: "1", want: []int{1}},
+		{in: "", wantErr: true},
+		{in: "10,0", wantErr: true},
+		{in: "10,x", wantErr: true},
+	}
+	for _, tt := range tests {
+		got, err := ints(tt.in)
+		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
+			t.Errorf("ints(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}

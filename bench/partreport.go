@@ -1,0 +1,311 @@
+package bench
+
+import (
+	"bytes"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// The report's sections for the IKE, scale and control-plane parts.
+
+// mib formats bytes in MiB.
+func mib(v float64) string { return decimals(1)(v / (1 << 20)) }
+
+// kib formats bytes in KiB.
+func kib(v float64) string { return decimals(1)(v / (1 << 10)) }
+
+// mbit formats a rate in Mbit/s: whole ones from 100, else one decimal.
+func mbit(v float64) string {
+	if v >= 100 {
+		return thousands(v)
+	}
+	return decimals(1)(v)
+}
+
+// msec formats a duration in milliseconds.
+func msec(d float64) string { return decimals(1)(d / 1e6) }
+
+// loads formats the 1-minute load averages of a figure's runs: one value,
+// or the lowest and the highest.
+func loads(v []float64) string {
+	var ok []float64
+	for _, x := range v {
+		if x >= 0 {
+			ok = append(ok, x)
+		}
+	}
+	s := summarize(ok)
+	switch {
+	case s.n == 0:
+		return "—"
+	case s.min == s.max:
+		return decimals(2)(s.min)
+	}
+	return decimals(2)(s.min) + "–" + decimals(2)(s.max)
+}
+
+// stats returns the summary of f over samples, and their loads.
+func stats[T any](samples []T, f func(T) float64, load func(T) float64) (summary, []float64) {
+	v := make([]float64, len(samples))
+	l := make([]float64, len(samples))
+	for i, s := range samples {
+		v[i], l[i] = f(s), load(s)
+	}
+	return summarize(v), l
+}
+
+func metOrNot(ok bool) string {
+	if ok {
+		return "**met**"
+	}
+	return "**not met**"
+}
+
+func failures(b *bytes.Buffer, list []string) {
+	if len(list) == 0 {
+		return
+	}
+	b.WriteString("Failed:\n\n")
+	for _, f := range list {
+		fmt.Fprintf(b, "- %s\n", cell(f))
+	}
+	b.WriteString("\n")
+}
+
+// ikeGoal returns the median rate with the goal's group, if measured.
+func (r *IKEResult) ikeGoal() (summary, bool) {
+	for _, g := range r.Groups {
+		if g.Group.Name == goalGroup && len(g.Samples) > 0 {
+			s, _ := stats(g.Samples, func(s IKESample) float64 { return s.Rate }, func(s IKESample) float64 { return s.Load })
+			return s, true
+		}
+	}
+	return summary{}, false
+}
+
+// memoryGoal returns the resident memory with MemoryGoalTunnels tunnels or
+// more, if measured, or else a projection from the largest count measured.
+func (r *ScaleResult) memoryGoal() (rss float64, tunnels int, projected, ok bool) {
+	var best *ScaleSize
+	for i := range r.Sizes {
+		if sz := &r.Sizes[i]; len(sz.Samples) > 0 && (best == nil || sz.Tunnels > best.Tunnels) {
+			best = sz
+		}
+	}
+	if best == nil {
+		return 0, 0, false, false
+	}
+	after, _ := stats(best.Samples, func(s ScaleSample) float64 { return float64(s.RSSAfter) }, func(ScaleSample) float64 { return 0 })
+	if best.Tunnels >= MemoryGoalTunnels {
+		return after.median, best.Tunnels, false, true
+	}
+	per, _ := stats(best.Samples, ScaleSample.PerTunnel, func(ScaleSample) float64 { return 0 })
+	return after.median + per.median*float64(MemoryGoalTunnels-best.Tunnels), best.Tunnels, true, true
+}
+
+// connectGoal returns the slowest median of the connection kinds, through
+// the API and in the data plane.
+func (r *ControlResult) connectGoal() (api, dataPlane time.Duration, ok bool) {
+	for _, k := range r.Connects {
+		if len(k.Samples) == 0 {
+			continue
+		}
+		a, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.API) }, func(ConnectSample) float64 { return 0 })
+		d, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.DataPlane) }, func(ConnectSample) float64 { return 0 })
+		api, dataPlane, ok = max(api, time.Duration(a.median)), max(dataPlane, time.Duration(d.median)), true
+	}
+	return api, dataPlane, ok
+}
+
+// writeGoals writes the goals of the parts that ran, each met or not.
+func writeGoals(b *bytes.Buffer, res *Result) {
+	if res.IKE == nil && res.Scale == nil && res.Control == nil {
+		return
+	}
+	b.WriteString("## Goals\n\n| goal | figure | |\n| --- | --- | --- |\n")
+	if res.IKE != nil {
+		if s, ok := res.IKE.ikeGoal(); ok {
+			fmt.Fprintf(b, "| ≥ %s IKE SAs per second with ECP-256 at one gateway | %s per second (median of %d) | %s |\n",
+				thousands(IKEGoal), thousands(s.median), s.n, metOrNot(s.median >= IKEGoal))
+		} else {
+			fmt.Fprintf(b, "| ≥ %s IKE SAs per second with ECP-256 at one gateway | not measured | |\n", thousands(IKEGoal))
+		}
+	}
+	if res.Scale != nil {
+		goal := fmt.Sprintf("%s tunnels on one node in under %s GiB resident", thousands(MemoryGoalTunnels), decimals(0)(MemoryGoal/(1<<30)))
+		switch rss, n, projected, ok := res.Scale.memoryGoal(); {
+		case !ok:
+			fmt.Fprintf(b, "| %s | not measured | |\n", goal)
+		case projected:
+			fmt.Fprintf(b, "| %s | %s MiB projected from %s tunnels (`-scale-tunnels …,%d` measures it) | %s, projected |\n",
+				goal, mib(rss), thousands(float64(n)), MemoryGoalTunnels, metOrNot(rss < MemoryGoal))
+		default:
+			fmt.Fprintf(b, "| %s | %s MiB with %s tunnels (median) | %s |\n", goal, mib(rss), thousands(float64(n)), metOrNot(rss < MemoryGoal))
+		}
+	}
+	if res.Control != nil {
+		goal := fmt.Sprintf("Connected within %s s of the connection's PUT", strconv.FormatFloat(ConnectGoal.Seconds(), 'f', -1, 64))
+		if api, dp, ok := res.Control.connectGoal(); ok {
+			fmt.Fprintf(b, "| %s, as the API shows it | %s ms (slowest median) | %s |\n", goal, msec(float64(api)), metOrNot(api <= ConnectGoal))
+			fmt.Fprintf(b, "| %s, in the data plane | %s ms (slowest median) | %s |\n", goal, msec(float64(dp)), metOrNot(dp <= ConnectGoal))
+		} else {
+			fmt.Fprintf(b, "| %s | not measured | |\n", goal)
+		}
+	}
+	b.WriteString("\n")
+}
+
+func writeIKE(b *bytes.Buffer, r *IKEResult) {
+	o := r.Options
+	fmt.Fprintf(b, "## IKE handshakes per second\n\n"+
+		"Full IKE SAs (IKE_SA_INIT and IKE_AUTH with one child SA) per second at one vnetgw gateway, from %s peers of vnetgw's own initiator, "+
+		"%d negotiating at a time: the median of the runs, higher is better.\n\n", thousands(float64(o.Tunnels)), o.Window)
+	b.WriteString("| group | IKE SAs per run | IKE SAs/s, median | min | max | gateway CPU per IKE SA, ms | load (1 min) |\n" +
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, g := range r.Groups {
+		rate, l := stats(g.Samples, func(s IKESample) float64 { return s.Rate }, func(s IKESample) float64 { return s.Load })
+		cpu, _ := stats(g.Samples, IKESample.CPUPerSA, func(IKESample) float64 { return 0 })
+		if rate.n == 0 {
+			fmt.Fprintf(b, "| %s | %s | — | — | — | — | every run failed |\n", g.Group.Label, thousands(float64(o.Tunnels)))
+			continue
+		}
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s |\n", g.Group.Label, thousands(float64(o.Tunnels)),
+			thousands(rate.median), thousands(rate.min), thousands(rate.max), decimals(2)(cpu.median), loads(l))
+	}
+	b.WriteString("\n")
+	if o.SwanConns > 0 {
+		fmt.Fprintf(b, "### strongSwan check\n\nOne strongSwan charon initiating %d connections at once to the gateway (ECP-256), "+
+			"from loading them to the last IKE SA the gateway established.\n\n", o.SwanConns)
+		b.WriteString("| initiator | connections | seconds until all established, median | min | max | IKE SAs/s, median | load (1 min) |\n" +
+			"| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		sec, l := stats(r.Swan, func(s SwanSample) float64 { return s.Seconds }, func(s SwanSample) float64 { return s.Load })
+		rate, _ := stats(r.Swan, func(s SwanSample) float64 { return s.Rate }, func(SwanSample) float64 { return 0 })
+		if sec.n == 0 {
+			fmt.Fprintf(b, "| strongSwan charon | %d | — | — | — | — | every run failed |\n\n", o.SwanConns)
+		} else {
+			fmt.Fprintf(b, "| strongSwan charon | %d | %s | %s | %s | %s | %s |\n\n", o.SwanConns,
+				decimals(2)(sec.median), decimals(2)(sec.min), decimals(2)(sec.max), thousands(rate.median), loads(l))
+		}
+	}
+	if len(r.Profile) > 0 {
+		fmt.Fprintf(b, "### Where the gateway's CPU goes\n\nThe functions that took the most CPU samples of the gateway process, their own time only, "+
+			"while the tunnels of one more ECP-256 run (not counted above) came up (`perf record -g -F %s`; all of it in %s):\n\n```\n%s\n```\n\n",
+			perfRate, r.ProfilePath, strings.Join(r.Profile, "\n"))
+	}
+	failures(b, r.Failures)
+}
+
+func writeScale(b *bytes.Buffer, r *ScaleResult) {
+	fmt.Fprintf(b, "## Scale: many tunnels to one gateway\n\n"+
+		"Each count of tunnels is brought up from scratch to a fresh gateway, %d peers negotiating at a time (IKE %s, ESP %s). "+
+		"VmRSS is the gateway process's resident memory with its connections configured and none up (before) and with all up (after); "+
+		"per tunnel is the difference divided by the tunnels. Gateway start is the time from starting the gateway to its having configured "+
+		"every connection (and routed its host into the TUN device).\n\n", r.Options.Window, ikeProposal, espProposal)
+	b.WriteString("| tunnels | setup, s, median | min | max | IKE SAs/s, median | gateway start, s | VmRSS before, MiB | VmRSS after, MiB | per tunnel, KiB | load (1 min) |\n" +
+		"| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, sz := range r.Sizes {
+		sec, l := stats(sz.Samples, func(s ScaleSample) float64 { return s.Seconds }, func(s ScaleSample) float64 { return s.Load })
+		if sec.n == 0 {
+			fmt.Fprintf(b, "| %s | — | — | — | — | — | — | — | — | every run failed |\n", thousands(float64(sz.Tunnels)))
+			continue
+		}
+		rate, _ := stats(sz.Samples, func(s ScaleSample) float64 { return float64(s.Tunnels) / s.Seconds }, func(ScaleSample) float64 { return 0 })
+		before, _ := stats(sz.Samples, func(s ScaleSample) float64 { return float64(s.RSSBefore) }, func(ScaleSample) float64 { return 0 })
+		after, _ := stats(sz.Samples, func(s ScaleSample) float64 { return float64(s.RSSAfter) }, func(ScaleSample) float64 { return 0 })
+		per, _ := stats(sz.Samples, ScaleSample.PerTunnel, func(ScaleSample) float64 { return 0 })
+		start, _ := stats(sz.Samples, func(s ScaleSample) float64 { return s.Startup.Seconds() }, func(ScaleSample) float64 { return 0 })
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", thousands(float64(sz.Tunnels)),
+			decimals(2)(sec.median), decimals(2)(sec.min), decimals(2)(sec.max), thousands(rate.median), decimals(2)(start.median),
+			mib(before.median), mib(after.median), kib(per.median), loads(l))
+	}
+	b.WriteString("\n")
+	if len(r.Spread) > 0 {
+		fmt.Fprintf(b, "### Traffic over many tunnels\n\nWith %s tunnels up, one TCP stream through each of the first k tunnels, all at once, "+
+			"from the hosts behind the peers to those behind the gateway and back; Mbit/s of payload, the sum of the streams (median of the runs), "+
+			"the slowest and fastest stream of the median run, and the share of TCP segments the senders had to send again.\n\n",
+			thousands(float64(r.Of)))
+		b.WriteString("| tunnels with traffic | direction | Mbit/s, sum, median | min | max | slowest stream | fastest stream | retransmitted, % | load (1 min) |\n" +
+			"| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, sp := range r.Spread {
+			sum, l := stats(sp.Samples, func(s SpreadSample) float64 { return s.Mbps }, func(s SpreadSample) float64 { return s.Load })
+			if sum.n == 0 {
+				fmt.Fprintf(b, "| %d | %s | — | — | — | — | — | — | every run failed |\n", sp.Flows, sp.Label())
+				continue
+			}
+			med := medianSample(sp.Samples, func(s SpreadSample) float64 { return s.Mbps })
+			fmt.Fprintf(b, "| %d | %s | %s | %s | %s | %s | %s | %s | %s |\n", sp.Flows, sp.Label(), thousands(sum.median), thousands(sum.min), thousands(sum.max),
+				mbit(med.MinFlow), mbit(med.MaxFlow), decimals(2)(med.Retransmitted), loads(l))
+		}
+		b.WriteString("\n")
+	}
+	failures(b, r.Failures)
+}
+
+// medianSample returns the sample whose f is the median (the lower middle
+// one of an even count).
+func medianSample[T any](samples []T, f func(T) float64) T {
+	best, rank := samples[0], -1
+	for _, s := range samples {
+		below := 0
+		for _, o := range samples {
+			if f(o) < f(s) {
+				below++
+			}
+		}
+		if below <= (len(samples)-1)/2 && below > rank {
+			best, rank = s, below
+		}
+	}
+	return best
+}
+
+func writeControl(b *bytes.Buffer, r *ControlResult) {
+	b.WriteString("## Control plane\n\n" +
+		"Against a real `vnetgw serve` (HTTPS with its data directory's CA, bearer token, bbolt fsynced on every write) in a namespace of its own.\n\n")
+	if len(r.GatewayPUT) > 0 || len(r.ConnectionPUT) > 0 {
+		b.WriteString("### PUT latency\n\n| request | PUTs | p50, ms | p99, ms | max, ms | load (1 min) |\n| --- | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, row := range []struct {
+			name string
+			d    []time.Duration
+		}{
+			{"gateway PUT (create: a route-based VpnGw5, its public IP allocated)", r.GatewayPUT},
+			{"connection PUT (create: site-to-site, every rule checked)", r.ConnectionPUT},
+		} {
+			if len(row.d) == 0 {
+				continue
+			}
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s |\n", row.name, len(row.d), msec(float64(percentile(row.d, 50))),
+				msec(float64(percentile(row.d, 99))), msec(float64(percentile(row.d, 100))), loads([]float64{r.PUTLoad}))
+		}
+		b.WriteString("\n")
+	}
+	b.WriteString("### From PUT to Connected\n\nThe time from a connection's PUT to Connected: as a user sees it (a GET of the connection polled every 50 ms shows " +
+		"`connectionStatus` Connected) and as the data plane sees it (the gateway installs the child SA, from serve's log). " +
+		"The reconcile loop writes the status back every 2 s and after every change of the store, its own status writes included.\n\n")
+	b.WriteString("| connection | runs | API, ms, median | min | max | data plane, ms, median | min | max | load (1 min) |\n" +
+		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	for _, k := range r.Connects {
+		api, l := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.API) }, func(s ConnectSample) float64 { return s.Load })
+		if api.n == 0 {
+			fmt.Fprintf(b, "| %s | 0 | — | — | — | — | — | — | every run failed |\n", k.Name)
+			continue
+		}
+		dp, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.DataPlane) }, func(ConnectSample) float64 { return 0 })
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s |\n", k.Name, api.n, msec(api.median), msec(api.min), msec(api.max),
+			msec(dp.median), msec(dp.min), msec(dp.max), loads(l))
+	}
+	b.WriteString("\n")
+	failures(b, r.Failures)
+}
+
+const ikeMethod = `- IKE: namespaces G (the gateway) and L (the peers) joined by a veth pair. The gateway is ` + "`vnetgw dev gateway`" + ` with one ResponderOnly connection per peer (PSK, AES-256-GCM, PRF HMAC-SHA-256 and the group measured; ESP AES-256-GCM; one route each into its TUN device), logging at its default level. The peers are vnetgw's own IKEv2 initiator (internal/ike/ikev2), one Manager per peer on an address of its own in 10.128.0.0/15 (local in L through one AnyIP route, as 127.0.0.0/8 is on lo), in the benchmark process, with a data plane that only records the child SA. A window of peers negotiates at a time; a new one starts when one is up. The rate is the IKE SAs divided by the time from the first IKE_SA_INIT to the last "IKE SA established" line of the gateway's log (it logs when it has verified IKE_AUTH and installed the child SA, before it answers). Gateway CPU is utime+stime of its process over the run.
+- strongSwan check: charon (kernel-libipsec) in a third namespace with one address per connection, one connection each with start_action = start, loaded with one ` + "`swanctl --load-all`" + `: the time from that command to the gateway's last "IKE SA established"; at the end, ` + "`swanctl --list-sas`" + ` must show every IKE SA established and every child SA installed.
+`
+
+const scaleMethod = `- Scale: the IKE part's namespaces, gateway and peers, with IKE ` + ikeProposal + `. VmRSS is read from /proc/<pid>/status of the gateway one second after it configured its connections and one second after the last tunnel came up. Traffic: the peers that carry it share vnetgw's own ESP data path in the benchmark process (internal/udp, internal/tunnel and a TUN device in L), so that both ends of each tunnel are vnetgw; host i behind the peers (10.100.0.0/16) reaches host i behind the gateway (10.200.0.0/16) through tunnel i, both AnyIP ranges. The streams are the benchmark process's own TCP connections (a sink in G listening on every host address, one connection per stream from its host address in L), not iperf3: iperf3 needs a server and a client process per stream, and at 100 streams those 200 processes took the 2 cores (load 11) and the figure measured them. All connections are made first, then every sender writes 128 KiB at a time at once; the received payload is counted after the first tenth of -seconds, over the rest. Retransmitted is RetransSegs over OutSegs of the sending namespace's /proc/net/snmp.
+`
+
+const controlMethod = `- Control plane: ` + "`vnetgw serve --public-interface wan --public-ip-pool " + cpPool + "`" + ` in namespace C; the client is internal/client, dialling into C. PUT latency is the time of the PUT request alone (its VNet, public IP and local network gateway are made before, untimed). Connected: VNet-to-VNet is two connections (a→b, b→a) PUT one after the other, timed from the first; site-to-site goes from gateway a (VNet 10.1.0.0/16) to a charon (kernel-libipsec) in namespace W answering for 10.3.0.0/16. Each run deletes its connections; the runs of the kinds are interleaved.
+`
