@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -40,6 +41,9 @@ type Options struct {
 	Inner   tunnel.Inner
 	Logger  *slog.Logger
 	Workers int
+	// KeepaliveInterval is the NAT-keepalive period behind a NAT; 0 means
+	// udp.DefaultKeepaliveInterval (20 s).
+	KeepaliveInterval time.Duration
 }
 
 // Connection is one tunnel: what IKE negotiates with the peer and what is
@@ -61,6 +65,10 @@ type Gateway struct {
 	tr   *udp.Transport
 	eng  *tunnel.Engine
 	ike  atomic.Pointer[ikev2.Manager] // set once, after the engine exists
+
+	stop      chan struct{} // closed by Close
+	closeOnce sync.Once
+	wg        sync.WaitGroup
 }
 
 // Start binds the gateway's sockets and starts its engine and IKE daemon
@@ -75,8 +83,8 @@ func Start(opts Options) (*Gateway, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{opts: opts, log: opts.Logger}
-	g.tr = udp.New(udp.Config{Logger: opts.Logger, IKE: func(local, remote netip.AddrPort, msg []byte) {
+	g := &Gateway{opts: opts, log: opts.Logger, stop: make(chan struct{})}
+	g.tr = udp.New(udp.Config{Logger: opts.Logger, KeepaliveInterval: opts.KeepaliveInterval, IKE: func(local, remote netip.AddrPort, msg []byte) {
 		if m := g.ike.Load(); m != nil {
 			m.HandlePacket(local, remote, msg)
 		}
@@ -102,7 +110,40 @@ func Start(opts Options) (*Gateway, error) {
 		g.Close()
 		return nil, fmt.Errorf("gateway %s: NAT-T port: %w", opts.Local, err)
 	}
+	g.wg.Go(g.keepalives)
 	return g, nil
+}
+
+// keepaliveCheck is how often the paths that need NAT-keepalives are
+// looked up again.
+const keepaliveCheck = 5 * time.Second
+
+// keepalives makes the UDP transport send NAT-keepalives on the path of
+// every IKE SA behind a real NAT (RFC 3948 §4), so that the NAT keeps the
+// mapping the peer sends ESP and IKE to.
+func (g *Gateway) keepalives() {
+	t := time.NewTicker(keepaliveCheck)
+	defer t.Stop()
+	var last []udp.Path
+	for {
+		var paths []udp.Path
+		for _, p := range g.ike.Load().Status() {
+			for _, sa := range p.IKESAs {
+				if sa.State == "established" && sa.BehindNAT {
+					paths = append(paths, udp.Path{Local: sa.Local, Remote: sa.Remote})
+				}
+			}
+		}
+		if !slices.Equal(paths, last) {
+			g.tr.SetKeepalives(paths)
+			last = paths
+		}
+		select {
+		case <-g.stop:
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // dataplane adapts the engine to the IKE daemon.
@@ -215,6 +256,9 @@ func (g *Gateway) Status() []ConnectionStatus {
 	return out
 }
 
+// UDP returns the gateway's UDP endpoints, for counters.
+func (g *Gateway) UDP() *udp.Transport { return g.tr }
+
 // Engine returns the gateway's ESP engine, for counters.
 func (g *Gateway) Engine() *tunnel.Engine { return g.eng }
 
@@ -225,10 +269,15 @@ func (g *Gateway) IKE() *ikev2.Manager { return g.ike.Load() }
 // closes the sockets and the inner side.
 func (g *Gateway) Close() error {
 	var err error
-	if m := g.ike.Load(); m != nil {
-		err = m.Close()
-	}
-	return errors.Join(err, g.closeData())
+	g.closeOnce.Do(func() {
+		close(g.stop)
+		g.wg.Wait()
+		if m := g.ike.Load(); m != nil {
+			err = m.Close()
+		}
+		err = errors.Join(err, g.closeData())
+	})
+	return err
 }
 
 func (g *Gateway) closeData() error {

@@ -50,7 +50,7 @@ func newTopology(t *testing.T) *topology {
 }
 
 // startVnetgw runs a vnetgw gateway in ns with one connection.
-func startVnetgw(t *testing.T, ns *netnstest.NS, local netip.Addr, conn gateway.Connection) *gateway.Gateway {
+func startVnetgw(t *testing.T, ns *netnstest.NS, local netip.Addr, conn gateway.Connection, keepalive ...time.Duration) *gateway.Gateway {
 	t.Helper()
 	dev, err := tun.Create(tun.Config{NetNS: "/run/netns/" + ns.Name, Routes: conn.Routes})
 	if err != nil {
@@ -58,7 +58,11 @@ func startVnetgw(t *testing.T, ns *netnstest.NS, local netip.Addr, conn gateway.
 	}
 	var gw *gateway.Gateway
 	err = ns.Do(func() (err error) {
-		gw, err = gateway.Start(gateway.Options{Local: local, Inner: dev, Logger: testLogger(t)})
+		opts := gateway.Options{Local: local, Inner: dev, Logger: testLogger(t)}
+		if len(keepalive) > 0 {
+			opts.KeepaliveInterval = keepalive[0]
+		}
+		gw, err = gateway.Start(opts)
 		return err
 	})
 	if err != nil {
@@ -354,12 +358,20 @@ func TestThroughNAT(t *testing.T) {
 	netnstest.StartCharon(t, gwB, cfg)
 	conn := connection(t, ike, esp, ikev2.ModeInitiatorOnly)
 	tp := &topology{gwA: gwA, gwB: gwB, hostA: hostA, hostB: hostB}
-	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("192.168.100.2"), conn)
+	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("192.168.100.2"), conn, time.Second)
 	waitConnected(t, gw, 15*time.Second)
 	sa := gw.IKE().Status()[0].IKESAs[0]
-	if !sa.NATLocal || sa.Local.Port() != 4500 || sa.Remote.Port() != 4500 {
+	if !sa.BehindNAT || sa.Local.Port() != 4500 || sa.Remote.Port() != 4500 {
 		t.Fatalf("the IKE SA did not float to 4500 behind the NAT: %+v", sa)
 	}
 	ping(t, hostA, "10.2.0.2")
 	ping(t, hostB, "10.1.0.2")
+	// Behind the NAT, vnetgw keeps the mapping open (RFC 3948 §4).
+	deadline := time.Now().Add(15 * time.Second)
+	for gw.UDP().Stats().KeepalivesSent == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no NAT-keepalive sent from behind the NAT")
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }

@@ -17,7 +17,6 @@ import (
 type discard struct{}
 
 func (discard) WriteBatch(netip.AddrPort, []udp.Message) error { return nil }
-func (discard) SetKeepalives([]udp.Path)                       {}
 
 // sinkPair is pair with inner sides that only count, so that nothing but
 // the engines allocates.

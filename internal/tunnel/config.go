@@ -28,14 +28,10 @@ type Tunnel struct {
 	// child (route-based, selectors any-to-any). A packet that no child
 	// covers makes the engine call Events.Acquire.
 	PolicyBased bool
-	// NATKeepalive sends a NAT-keepalive every 20 seconds on the outer
-	// path of each child (RFC 3948 §4): set it when this gateway is behind
-	// a NAT.
-	NATKeepalive bool
 }
 
 func (t Tunnel) equal(u Tunnel) bool {
-	return t.Name == u.Name && t.PolicyBased == u.PolicyBased && t.NATKeepalive == u.NATKeepalive && slices.Equal(t.Routes, u.Routes)
+	return t.Name == u.Name && t.PolicyBased == u.PolicyBased && slices.Equal(t.Routes, u.Routes)
 }
 
 // validate checks names and prefixes and returns the tunnels by name.

@@ -1,7 +1,6 @@
 package tunnel
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -32,12 +31,11 @@ type Inner interface {
 }
 
 // Outer is the side of the engine that carries ESP in UDP: udp.Transport.
-// Inbound ESP comes the other way, through Engine.HandleESP.
+// Inbound ESP comes the other way, through Engine.HandleESP. NAT-keepalives
+// are not the engine's business: the IKE side knows who is behind a NAT.
 type Outer interface {
 	// WriteBatch sends datagrams from the endpoint bound to local.
 	WriteBatch(local netip.AddrPort, msgs []udp.Message) error
-	// SetKeepalives replaces the paths that get NAT-keepalives.
-	SetKeepalives(paths []udp.Path)
 }
 
 // Options are what an engine is made of.
@@ -229,7 +227,6 @@ func (e *Engine) Reconfig(cfg Config) error {
 	for i := range e.cfg.Tunnels {
 		e.cfg.Tunnels[i].Routes = slices.Clone(e.cfg.Tunnels[i].Routes)
 	}
-	e.updateKeepalives()
 	return nil
 }
 
@@ -285,7 +282,6 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 	t.children.Store(&children)
 	e.wg.Add(1)
 	go e.watch(ch)
-	e.updateKeepalives()
 	e.log.Info("child added", "conn", t.name, "in", in, "out", out, "peer", c.Remote)
 	return nil
 }
@@ -336,29 +332,7 @@ func (e *Engine) RemoveChild(tunnel string, inSPI uint32) {
 	children := slices.Delete(slices.Clone(old), i, i+1)
 	t.children.Store(&children)
 	close(old[i].stop)
-	e.updateKeepalives()
 	e.log.Info("child removed", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI))
-}
-
-// updateKeepalives tells the outer side the paths of the children of
-// tunnels that want NAT-keepalives. e.mu is held.
-func (e *Engine) updateKeepalives() {
-	var paths []udp.Path
-	for _, t := range e.tunnels {
-		if !t.cfg.NATKeepalive {
-			continue
-		}
-		for _, c := range *t.children.Load() {
-			p := udp.Path{Local: c.local, Remote: c.remote}
-			if !slices.Contains(paths, p) {
-				paths = append(paths, p)
-			}
-		}
-	}
-	slices.SortFunc(paths, func(a, b udp.Path) int {
-		return cmp.Or(a.Local.Compare(b.Local), a.Remote.Compare(b.Remote))
-	})
-	e.outer.SetKeepalives(paths)
 }
 
 // watch reports the child's soft expiry, once, unless it is removed first.
@@ -400,7 +374,6 @@ func (e *Engine) Close() error {
 	}
 	e.closed.Store(true)
 	close(e.done)
-	e.outer.SetKeepalives(nil)
 	e.mu.Unlock()
 
 	err := e.inner.Close()

@@ -6,14 +6,12 @@ import (
 	"errors"
 	"net/netip"
 	"runtime"
-	"slices"
 	"testing"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	"github.com/vnetgw/vnetgw/internal/tun/tuntest"
-	"github.com/vnetgw/vnetgw/internal/udp"
 	"github.com/vnetgw/vnetgw/internal/udp/udptest"
 	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
 )
@@ -388,35 +386,6 @@ func TestSoftExpiry(t *testing.T) {
 	}
 	if s := status(t, a.e, "t"); s.PacketsOut != 5 || s.Drops.Seal != 1 || s.Children[0].Out.Drops.Expired != 1 {
 		t.Fatalf("past the hard limit: %+v", s)
-	}
-}
-
-// TestNATKeepalivePaths checks that the paths of children of tunnels that
-// ask for NAT-keepalives reach the outer side (RFC 3948 §4).
-func TestNATKeepalivePaths(t *testing.T) {
-	n := udptest.NewNetwork()
-	a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t", NATKeepalive: true}, {Name: "u"}}})
-	c1, _ := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
-	c2, _ := childPair(gcm256, "t", 0xa0000002, 0xb0000002) // same path: once
-	c3, _ := childPair(gcm256, "u", 0xa0000003, 0xb0000003)
-	c3.Remote = netip.MustParseAddrPort("192.0.2.3:4500")
-	for _, c := range []ipsec.Child{c1, c2, c3} {
-		if err := a.e.AddChild(c); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want := []udp.Path{{Local: addrA, Remote: addrB}}
-	if got := a.outer.Keepalives(); !slices.Equal(got, want) {
-		t.Fatalf("keepalives %v, want %v", got, want)
-	}
-	a.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t"}, {Name: "u", NATKeepalive: true}}})
-	want = []udp.Path{{Local: addrA, Remote: c3.Remote}}
-	if got := a.outer.Keepalives(); !slices.Equal(got, want) {
-		t.Fatalf("after reconfig: keepalives %v, want %v", got, want)
-	}
-	a.e.Close()
-	if got := a.outer.Keepalives(); len(got) != 0 {
-		t.Fatalf("after close: keepalives %v", got)
 	}
 }
 

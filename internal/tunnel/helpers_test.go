@@ -222,8 +222,6 @@ func (c *capture) WriteBatch(_ netip.AddrPort, msgs []udp.Message) error {
 	return nil
 }
 
-func (c *capture) SetKeepalives([]udp.Path) {}
-
 func (c *capture) wait(t testing.TB, n int) [][]byte {
 	t.Helper()
 	eventually(t, fmt.Sprintf("%d datagrams", n), func() bool {

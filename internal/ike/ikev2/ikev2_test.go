@@ -732,6 +732,9 @@ func TestForceEncap(t *testing.T) {
 				if sa.Local.Port() != 4500 || sa.Remote.Port() != 4500 {
 					t.Errorf("%s: endpoints %v-%v, want port 4500", nd.peer.Name, sa.Local, sa.Remote)
 				}
+				if sa.BehindNAT {
+					t.Errorf("%s: reports a real NAT where ForceEncap only pretends one (no keepalives needed)", nd.peer.Name)
+				}
 				for _, c := range nd.dp.list() {
 					if !c.Encap {
 						t.Errorf("%s: child SA without UDP encapsulation", nd.peer.Name)

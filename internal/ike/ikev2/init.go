@@ -225,7 +225,8 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload, local, remote netip.AddrPort) {
 		return // the peer does not do NAT traversal
 	}
 	sa.natRemote = !srcMatch
-	sa.natLocal = !dstMatch || sa.cfg().ForceEncap
+	sa.behindNAT = !dstMatch
+	sa.natLocal = sa.behindNAT || sa.cfg().ForceEncap
 	if sa.natLocal || sa.natRemote {
 		sa.log.Info("NAT detected", sa.logAttrs(), "local", sa.natLocal, "remote", sa.natRemote)
 	}

@@ -166,7 +166,7 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 	var stop []*conn
 	var start []PeerConfig
 	var update []*conn
-	changed := false
+	restarted := map[string]bool{}
 	for name, c := range m.conns {
 		p, ok := next[name]
 		switch {
@@ -177,20 +177,19 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 			delete(m.cfgs, name)
 			if ok {
 				start = append(start, p)
+				restarted[name] = true
 			}
-			changed = true
 		case !peerConfigEqual(p, m.cfgs[name]):
 			m.cfgs[name] = p
 			update = append(update, c)
-			changed = true
 		}
 	}
 	for name, p := range next {
-		if _, ok := m.cfgs[name]; !ok && !slices.ContainsFunc(start, func(q PeerConfig) bool { return q.Name == name }) {
+		if _, ok := m.cfgs[name]; !ok && !restarted[name] {
 			start = append(start, p)
-			changed = true
 		}
 	}
+	changed := len(stop)+len(start)+len(update) > 0
 	m.mu.Unlock()
 	if !changed {
 		return ErrNoChanges

@@ -72,7 +72,10 @@ type ikeSA struct {
 
 	local, remote       netip.AddrPort
 	natLocal, natRemote bool
-	fragments           bool // both sides announced RFC 7383 support
+	// behindNAT: the peer's hash showed a real NAT in front of us (natLocal
+	// is also set by ForceEncap); only then are NAT-keepalives needed.
+	behindNAT bool
+	fragments bool // both sides announced RFC 7383 support
 
 	// IKE_SA_INIT.
 	ni, nr            []byte
@@ -729,7 +732,7 @@ func (sa *ikeSA) establish(now time.Time) {
 func (sa *ikeSA) snapshot() IKESAStatus {
 	st := IKESAStatus{
 		SPIi: sa.spiI, SPIr: sa.spiR, Initiator: sa.initiator, State: sa.state.String(),
-		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
+		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote, BehindNAT: sa.behindNAT,
 		Established: sa.established, LastRekey: sa.lastRekey,
 	}
 	if sa.out != nil {

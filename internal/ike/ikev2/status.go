@@ -38,10 +38,14 @@ type IKESAStatus struct {
 	// Local and Remote are the current IKE endpoints (after a float to
 	// port 4500).
 	Local, Remote netip.AddrPort
-	// NATLocal and NATRemote tell whether a NAT was detected in front of
-	// this side or the peer (RFC 7296 §2.23). The side behind a NAT sends
-	// NAT-keepalives (RFC 3948 §4).
+	// NATLocal and NATRemote tell whether a NAT was detected (or, for
+	// NATLocal, pretended) in front of this side or the peer (RFC 7296
+	// §2.23): ESP then travels in UDP.
 	NATLocal, NATRemote bool
+	// BehindNAT tells that a real NAT is in front of this side (NATLocal
+	// is also set when ForceEncap only pretends one): this side sends
+	// NAT-keepalives on the IKE SA's path (RFC 3948 §4).
+	BehindNAT bool
 	// Established is when IKE_AUTH (or the rekey that made this SA)
 	// completed; LastRekey is when the SA it replaced was created by a
 	// rekey of this peer, zero if it was made from scratch.

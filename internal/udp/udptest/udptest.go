@@ -6,7 +6,6 @@ package udptest
 
 import (
 	"net/netip"
-	"slices"
 	"sync"
 	"sync/atomic"
 
@@ -57,11 +56,7 @@ func (n *Network) Outer() *Outer { return &Outer{n: n} }
 
 // Outer is one engine's sending side. It implements tunnel.Outer.
 type Outer struct {
-	n *Network
-
-	mu         sync.Mutex // guards keepalives
-	keepalives []udp.Path
-
+	n    *Network
 	sent atomic.Uint64
 }
 
@@ -102,17 +97,3 @@ func (o *Outer) deliver(local, dst netip.AddrPort, msgs []udp.Message) {
 
 // Sent returns how many datagrams were sent.
 func (o *Outer) Sent() uint64 { return o.sent.Load() }
-
-// SetKeepalives records the paths that get NAT-keepalives.
-func (o *Outer) SetKeepalives(paths []udp.Path) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.keepalives = slices.Clone(paths)
-}
-
-// Keepalives returns the paths last set.
-func (o *Outer) Keepalives() []udp.Path {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return slices.Clone(o.keepalives)
-}
