@@ -9,13 +9,12 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/vnetgw/vnetgw/internal/netns"
 )
 
 // commandTimeout bounds every short external command (ip, sysctl, swanctl).
@@ -94,40 +93,10 @@ func (ns *Namespace) Start(logPath string, args ...string) (*Process, error) {
 // Path is the namespace's file, for setns(2) and tun.Config.NetNS.
 func (ns *Namespace) Path() string { return filepath.Join("/run/netns", ns.Name) }
 
-// Do runs fn on an OS thread that has entered the namespace: the sockets fn
-// opens belong to the namespace and stay there, wherever they are used
-// from. The goroutines fn starts do not run in the namespace.
-func (ns *Namespace) Do(fn func() error) error {
-	target, err := os.Open(ns.Path())
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// The thread stays locked and ends with this goroutine rather
-			// than run others in the wrong namespace.
-			errc <- fmt.Errorf("setns back from %s: %w", ns.Name, err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+// Do runs fn on an OS thread that has entered the namespace (netns.Do):
+// the sockets fn opens belong to the namespace and stay there, wherever
+// they are used from.
+func (ns *Namespace) Do(fn func() error) error { return netns.Do(ns.Path(), fn) }
 
 // delete kills what still runs in the namespace and deletes it.
 func (ns *Namespace) delete() error {

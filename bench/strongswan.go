@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"text/template"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/strongswan"
 )
 
 // The IPsec settings of every system that runs IKEv2 and ESP, in
@@ -21,7 +23,7 @@ const (
 )
 
 // CharonPath is where Debian installs strongSwan's IKE daemon.
-const CharonPath = "/usr/lib/ipsec/charon"
+const CharonPath = strongswan.CharonPath
 
 // strongSwan is strongSwan's charon on both gateways with userspace ESP
 // (kernel-libipsec), gateway A initiating.
@@ -75,30 +77,6 @@ type charon struct {
 	dir  string
 	proc *Process
 }
-
-var strongSwanConf = template.Must(template.New("").Parse(`charon {
-  # kernel-libipsec before kernel-netlink: it provides the IPsec interface
-  # (userspace ESP on a TUN device), kernel-netlink only addresses and routes.
-  # kdf: without it IKEv2 cannot derive keys with PRF_HMAC_SHA2_256.
-  load_modular = no
-  load = random nonce kdf openssl aes sha1 sha2 hmac gcm pem pkcs1 x509 pubkey curve25519 kernel-libipsec kernel-netlink socket-default vici
-  install_routes = yes
-  routing_table = 220
-  plugins {
-    vici { socket = unix://{{.Dir}}/run/charon.vici }
-  }
-  filelog {
-    log {
-      path = {{.Dir}}/charon.log
-      time_format = %T
-      default = 1
-      append = no
-      flush_line = yes
-    }
-  }
-  syslog { daemon { default = -1 } }
-}
-`))
 
 var swanctlConf = template.Must(template.New("").Parse(`connections {
   bench {
@@ -169,21 +147,15 @@ func launchCharon(ctx context.Context, dir string, ns *Namespace) (*charon, erro
 			return nil, fmt.Errorf("%w: strongSwan: %v (scripts/install-deps.sh installs it)", ErrNotAvailable, err)
 		}
 	}
-	vici := filepath.Join(dir, "run", "charon.vici")
+	d := strongswan.Daemon{Dir: dir}
+	vici := d.VICI()
 	if len(vici) > 100 {
 		return nil, fmt.Errorf("charon's socket path %s is too long for a unix socket: use a shorter -work directory", vici)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
+	if err := d.Write(); err != nil {
 		return nil, fmt.Errorf("charon: %w", err)
 	}
-	if err := writeTemplate(filepath.Join(dir, "strongswan.conf"), strongSwanConf, map[string]string{"Dir": dir}); err != nil {
-		return nil, err
-	}
-	// charon's pid file is compiled in as /var/run/charon.pid; ip netns
-	// exec gives a private mount namespace, so bind a directory of ours on
-	// /run there.
-	p, err := ns.Start(filepath.Join(dir, "charon.out"), "env", "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"),
-		"sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh", filepath.Join(dir, "run"), CharonPath)
+	p, err := ns.Start(filepath.Join(dir, "charon.out"), d.Command()...)
 	if err != nil {
 		return nil, err
 	}
@@ -215,7 +187,7 @@ func writeTemplate(path string, t *template.Template, data any) error {
 
 // swanctl runs swanctl against this charon.
 func (c *charon) swanctl(ctx context.Context, args ...string) (string, error) {
-	return run(ctx, append(append([]string{"swanctl"}, args...), "--uri", "unix://"+filepath.Join(c.dir, "run", "charon.vici"))...)
+	return run(ctx, append(append([]string{"swanctl"}, args...), "--uri", strongswan.Daemon{Dir: c.dir}.URI())...)
 }
 
 // initiate brings up the IKE SA and the child SA from this side.

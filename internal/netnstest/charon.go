@@ -9,15 +9,14 @@ import (
 	"testing"
 	"text/template"
 	"time"
-)
 
-// CharonPath is where Debian installs strongSwan's IKE daemon.
-const CharonPath = "/usr/lib/ipsec/charon"
+	"github.com/vnetgw/vnetgw/internal/strongswan"
+)
 
 // RequireStrongSwan is Require for tests that run strongSwan.
 func RequireStrongSwan(t testing.TB, tools ...string) {
 	t.Helper()
-	Require(t, append([]string{CharonPath, "swanctl", "ip"}, tools...)...)
+	Require(t, append([]string{strongswan.CharonPath, "swanctl", "ip"}, tools...)...)
 }
 
 // CharonConfig describes one strongSwan instance with one connection.
@@ -45,36 +44,12 @@ type CharonConfig struct {
 // (kernel-libipsec on a TUN device, which always encapsulates ESP in UDP
 // 4500) and its own VICI socket.
 type Charon struct {
-	Dir  string
-	NS   *NS
-	proc *Process
-	t    testing.TB
+	Dir    string
+	NS     *NS
+	proc   *Process
+	t      testing.TB
+	daemon strongswan.Daemon
 }
-
-var strongswanConf = template.Must(template.New("").Parse(`charon {
-  load_modular = no
-  load = random nonce kdf openssl aes sha1 sha2 hmac gcm pem pkcs1 x509 pubkey curve25519 kernel-libipsec kernel-netlink socket-default vici
-  install_routes = yes
-  routing_table = 220
-  plugins {
-    vici { socket = unix://{{.Dir}}/run/charon.vici }
-  }
-  filelog {
-    log {
-      path = {{.Dir}}/charon.log
-      time_format = %T
-      default = 1
-      ike = {{.IKELevel}}
-      cfg = 2
-      knl = 2
-      append = no
-      flush_line = yes
-    }
-  }
-  syslog { daemon { default = -1 } }
-{{.Extra}}
-}
-`))
 
 var swanctlConf = template.Must(template.New("").Parse(`connections {
   peer {
@@ -132,27 +107,22 @@ func StartCharon(t testing.TB, ns *NS, c CharonConfig) *Charon {
 		c.LogLevelIKE = 2
 	}
 	dir := t.TempDir()
-	if err := os.MkdirAll(filepath.Join(dir, "run"), 0o700); err != nil {
+	d := strongswan.Daemon{Dir: dir, LogLevelIKE: c.LogLevelIKE, Extra: c.CharonExtra}
+	if err := d.Write(); err != nil {
 		t.Fatal(err)
 	}
-	write := func(name string, tmpl *template.Template, data any) {
-		f, err := os.Create(filepath.Join(dir, name))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer f.Close()
-		if err := tmpl.Execute(f, data); err != nil {
-			t.Fatal(err)
-		}
+	f, err := os.Create(filepath.Join(dir, "swanctl.conf"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	write("strongswan.conf", strongswanConf, map[string]any{"Dir": dir, "IKELevel": c.LogLevelIKE, "Extra": c.CharonExtra})
-	write("swanctl.conf", swanctlConf, map[string]any{"C": c})
-	ch := &Charon{Dir: dir, NS: ns, t: t}
-	// charon's pid file is compiled in as /var/run/charon.pid; ip netns exec
-	// gives a private mount namespace, so bind a directory of our own there.
-	ch.proc = ns.Start("env", "STRONGSWAN_CONF="+filepath.Join(dir, "strongswan.conf"), "sh", "-c",
-		"mount --bind "+filepath.Join(dir, "run")+" /run && exec "+CharonPath)
-	vici := filepath.Join(dir, "run", "charon.vici")
+	if err := swanctlConf.Execute(f, map[string]any{"C": c}); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	ch := &Charon{Dir: dir, NS: ns, t: t, daemon: d}
+	cmd := d.Command()
+	ch.proc = ns.Start(cmd[0], cmd[1:]...)
+	vici := d.VICI()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		if _, err := os.Stat(vici); err == nil {
@@ -184,7 +154,7 @@ func tail(s string, lines int) string {
 
 // Swanctl runs swanctl against this charon's VICI socket.
 func (c *Charon) Swanctl(args ...string) (string, error) {
-	args = append(args, "--uri", "unix://"+filepath.Join(c.Dir, "run", "charon.vici"))
+	args = append(args, "--uri", c.daemon.URI())
 	out, err := exec.Command("swanctl", args...).CombinedOutput()
 	return string(out), err
 }

@@ -13,14 +13,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/vnetgw/vnetgw/internal/netns"
 )
 
 // EnvRequireInterop makes missing prerequisites fail instead of skip.
@@ -202,37 +201,7 @@ func Link(t testing.TB, a *NS, aAddr string, b *NS, bAddr string) (aIf, bIf stri
 // Forward turns on IPv4 forwarding in the namespace.
 func (ns *NS) Forward() { ns.Run("sysctl", "-qw", "net.ipv4.ip_forward=1") }
 
-// Do runs fn on an OS thread that has entered the namespace. Sockets and
-// TUN devices that fn opens belong to the namespace and stay there; the
-// goroutines fn starts do not run in it.
-func (ns *NS) Do(fn func() error) error {
-	target, err := os.Open(filepath.Join("/run/netns", ns.Name))
-	if err != nil {
-		return err
-	}
-	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open(fmt.Sprintf("/proc/self/task/%d/ns/net", unix.Gettid()))
-		if err != nil {
-			errc <- err
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("setns %s: %w", ns.Name, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Leave the thread locked: it dies with this goroutine rather
-			// than run other goroutines in the wrong namespace.
-			errc <- fmt.Errorf("setns back: %w", err)
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
-}
+// Do runs fn on an OS thread that has entered the namespace (netns.Do).
+// Sockets and TUN devices that fn opens belong to the namespace and stay
+// there; the goroutines fn starts do not run in it.
+func (ns *NS) Do(fn func() error) error { return netns.Do(netns.Path(ns.Name), fn) }

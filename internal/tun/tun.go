@@ -15,11 +15,12 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"runtime"
 	"sync"
 
 	"golang.org/x/sys/unix"
 	wgtun "golang.zx2c4.com/wireguard/tun"
+
+	"github.com/vnetgw/vnetgw/internal/netns"
 )
 
 const (
@@ -78,7 +79,7 @@ func Create(cfg Config) (*Device, error) {
 		return nil, fmt.Errorf("tun: name %q longer than %d bytes", cfg.Name, unix.IFNAMSIZ-1)
 	}
 	var d *Device
-	err := inNamespace(cfg.NetNS, func() error {
+	err := netns.Do(cfg.NetNS, func() error {
 		var err error
 		d, err = create(cfg)
 		return err
@@ -210,42 +211,4 @@ func (d *Device) Close() error {
 	}
 	errs = append(errs, d.dev.Close())
 	return errors.Join(errs...)
-}
-
-// inNamespace runs fn on an OS thread in the network namespace at path, or
-// on the calling goroutine if path is empty. Files and sockets fn opens
-// stay in that namespace.
-func inNamespace(path string, fn func() error) error {
-	if path == "" {
-		return fn()
-	}
-	target, err := os.Open(path)
-	if err != nil {
-		return fmt.Errorf("tun: open namespace: %w", err)
-	}
-	defer target.Close()
-	errc := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread()
-		orig, err := os.Open("/proc/thread-self/ns/net")
-		if err != nil {
-			errc <- fmt.Errorf("tun: open own namespace: %w", err)
-			return
-		}
-		defer orig.Close()
-		if err := unix.Setns(int(target.Fd()), unix.CLONE_NEWNET); err != nil {
-			errc <- fmt.Errorf("tun: enter namespace %s: %w", path, err)
-			return
-		}
-		ferr := fn()
-		if err := unix.Setns(int(orig.Fd()), unix.CLONE_NEWNET); err != nil {
-			// Leave the thread locked: it ends with this goroutine rather
-			// than run others in the wrong namespace.
-			errc <- errors.Join(ferr, fmt.Errorf("tun: leave namespace %s: %w", path, err))
-			return
-		}
-		runtime.UnlockOSThread()
-		errc <- ferr
-	}()
-	return <-errc
 }

@@ -1,0 +1,94 @@
+// Package strongswan prepares strongSwan's charon to run as a peer of
+// vnetgw in a network namespace, with userspace ESP: the daemon's
+// configuration in a directory of its own (its log, its VICI socket, its
+// /run), and the command that starts it. Tests (internal/netnstest) and
+// benchmarks (bench/) write their connections (swanctl.conf) themselves.
+package strongswan
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"text/template"
+)
+
+// CharonPath is where Debian installs strongSwan's IKE daemon.
+const CharonPath = "/usr/lib/ipsec/charon"
+
+// Daemon is the configuration of one charon.
+type Daemon struct {
+	// Dir holds strongswan.conf, charon.log and run/ (the VICI socket and
+	// the pid file).
+	Dir string
+	// LogLevelIKE is the filelog level of the ike subsystem (4 logs key
+	// material); 0 means 1.
+	LogLevelIKE int
+	// Extra lines go inside charon { } of strongswan.conf.
+	Extra string
+}
+
+// The plugin list is explicit: kernel-libipsec (userspace ESP on a TUN
+// device, which always carries ESP in UDP 4500) before kernel-netlink,
+// which then only does addresses and routes; kdf, without which IKEv2
+// cannot derive keys with PRF_HMAC_SHA2_256. filelog needs flush_line.
+var daemonConf = template.Must(template.New("").Parse(`charon {
+  load_modular = no
+  load = random nonce kdf openssl aes sha1 sha2 hmac gcm pem pkcs1 x509 pubkey curve25519 kernel-libipsec kernel-netlink socket-default vici
+  install_routes = yes
+  routing_table = 220
+  plugins {
+    vici { socket = unix://{{.Dir}}/run/charon.vici }
+  }
+  filelog {
+    log {
+      path = {{.Dir}}/charon.log
+      time_format = %T
+      default = 1
+      ike = {{.LogLevelIKE}}
+      cfg = 2
+      knl = 2
+      append = no
+      flush_line = yes
+    }
+  }
+  syslog { daemon { default = -1 } }
+{{.Extra}}
+}
+`))
+
+// Write writes strongswan.conf and makes run/ in d.Dir.
+func (d Daemon) Write() error {
+	if d.LogLevelIKE == 0 {
+		d.LogLevelIKE = 1
+	}
+	if err := os.MkdirAll(filepath.Join(d.Dir, "run"), 0o700); err != nil {
+		return err
+	}
+	f, err := os.Create(filepath.Join(d.Dir, "strongswan.conf"))
+	if err != nil {
+		return err
+	}
+	if err := daemonConf.Execute(f, d); err != nil {
+		f.Close()
+		return fmt.Errorf("strongswan.conf: %w", err)
+	}
+	return f.Close()
+}
+
+// Command is the command line that starts charon with d's configuration.
+// Run it in the namespace with `ip netns exec`, which gives it a mount
+// namespace of its own: charon's pid file is compiled in as
+// /var/run/charon.pid, so d.Dir/run is bound over /run there.
+func (d Daemon) Command() []string {
+	return []string{"env", "STRONGSWAN_CONF=" + filepath.Join(d.Dir, "strongswan.conf"),
+		"sh", "-c", `mount --bind "$1" /run && exec "$2"`, "sh", filepath.Join(d.Dir, "run"), CharonPath}
+}
+
+// VICI is the path of the daemon's control socket; URI is swanctl's --uri.
+func (d Daemon) VICI() string { return filepath.Join(d.Dir, "run", "charon.vici") }
+
+// URI returns the swanctl --uri of the daemon.
+func (d Daemon) URI() string { return "unix://" + d.VICI() }
+
+// Log is the path of the daemon's log.
+func (d Daemon) Log() string { return filepath.Join(d.Dir, "charon.log") }
