@@ -48,6 +48,7 @@ func Systems(b Binaries) []System {
 		&wireGuard{binary: b.WireGuardGo},
 		&strongSwan{},
 		&vnetgwPair{binary: b.VNetGW},
+		&vnetgwPair{binary: b.VNetGW, rawESP: true},
 		&vnetgwStrongSwan{binary: b.VNetGW},
 	}
 }

@@ -34,8 +34,9 @@ func vnetgwAvailable(ctx context.Context, binary string) error {
 	return nil
 }
 
-// startVNetGW writes gw's configuration and starts a vnetgw gateway there.
-func startVNetGW(gw, peer Gateway, binary, dir string, initiate bool) (*Process, error) {
+// startVNetGW writes gw's configuration and starts a vnetgw gateway there;
+// rawESP lets it carry ESP as IP protocol 50.
+func startVNetGW(gw, peer Gateway, binary, dir string, initiate, rawESP bool) (*Process, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("vnetgw: %w", err)
 	}
@@ -43,7 +44,7 @@ func startVNetGW(gw, peer Gateway, binary, dir string, initiate bool) (*Process,
 	if initiate {
 		mode = "InitiatorOnly"
 	}
-	f := gateway.File{Local: gw.WAN.Addr().String(), Connections: []gateway.FileConnection{{
+	f := gateway.File{Local: gw.WAN.Addr().String(), RawESP: rawESP, Connections: []gateway.FileConnection{{
 		Name: "bench", Remote: peer.WAN.Addr().String(), PSK: benchPSK, Mode: mode,
 		IKE: []string{ikeProposal}, ESP: []string{espProposal}, Routes: []string{peer.LAN.Masked().String()},
 	}}}
@@ -58,18 +59,29 @@ func startVNetGW(gw, peer Gateway, binary, dir string, initiate bool) (*Process,
 	return gw.NS.Start(filepath.Join(dir, "gateway.log"), vnetgwArgs(binary, path)...)
 }
 
-// vnetgwPair is vnetgw on both gateways, gateway A initiating.
+// vnetgwPair is vnetgw on both gateways, gateway A initiating; with rawESP
+// the ESP packets travel as IP protocol 50 rather than in UDP 4500.
 type vnetgwPair struct {
 	binary string
+	rawESP bool
 	procs  []*Process
 }
 
 var _ System = (*vnetgwPair)(nil)
 
-func (*vnetgwPair) Name() string { return "vnetgw" }
+func (v *vnetgwPair) Name() string {
+	if v.rawESP {
+		return "vnetgw-raw"
+	}
+	return "vnetgw"
+}
 
-func (*vnetgwPair) Detail() string {
-	return "vnetgw ↔ vnetgw: IKEv2 " + ikeProposal + ", ESP " + espProposal + " (AES-256-GCM, 16-byte ICV), PSK"
+func (v *vnetgwPair) Detail() string {
+	outer := "in UDP 4500 (RFC 3948; UDP GSO/GRO)"
+	if v.rawESP {
+		outer = "as IP protocol 50 (`rawESP`, raw sockets, no offloads)"
+	}
+	return "vnetgw ↔ vnetgw: IKEv2 " + ikeProposal + ", ESP " + espProposal + " (AES-256-GCM, 16-byte ICV) " + outer + ", PSK"
 }
 
 func (v *vnetgwPair) Setup(ctx context.Context, dir string, a, b Gateway) error {
@@ -80,7 +92,7 @@ func (v *vnetgwPair) Setup(ctx context.Context, dir string, a, b Gateway) error 
 		name     string
 		gw, peer Gateway
 	}{{"a", a, b}, {"b", b, a}} {
-		p, err := startVNetGW(side.gw, side.peer, v.binary, filepath.Join(dir, "vnetgw-"+side.name), side.name == "a")
+		p, err := startVNetGW(side.gw, side.peer, v.binary, filepath.Join(dir, "vnetgw-"+side.name), side.name == "a", v.rawESP)
 		if err != nil {
 			return err
 		}
@@ -130,7 +142,7 @@ func (v *vnetgwStrongSwan) Setup(ctx context.Context, dir string, a, b Gateway) 
 	if err != nil {
 		return err
 	}
-	v.proc, err = startVNetGW(a, b, v.binary, filepath.Join(dir, "vnetgw-a"), true)
+	v.proc, err = startVNetGW(a, b, v.binary, filepath.Join(dir, "vnetgw-a"), true, false)
 	return err
 }
 

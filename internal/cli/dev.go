@@ -68,7 +68,7 @@ example:
 			if err != nil {
 				return fmt.Errorf("TUN device: %w", err)
 			}
-			gw, err := gateway.Start(gateway.Options{Local: local, IKEPort: f.IKEPort, NATTPort: f.NATTPort, Inner: dev, Logger: log})
+			gw, err := gateway.Start(gateway.Options{Local: local, IKEPort: f.IKEPort, NATTPort: f.NATTPort, RawESP: f.RawESP, Inner: dev, Logger: log})
 			if err != nil {
 				return err
 			}

@@ -27,6 +27,9 @@ type Options struct {
 	// traffic before it is removed (R8); 0 means DefaultPolicyIdleTimeout.
 	// Route-based tunnels are never removed for idleness.
 	PolicyIdleTimeout time.Duration
+	// RawESP lets gateways carry ESP as IP protocol 50 with peers no NAT
+	// separates them from (root); otherwise ESP always goes in UDP.
+	RawESP bool
 }
 
 // DefaultPolicyIdleTimeout is the FAQ's five minutes (R8).

@@ -85,7 +85,7 @@ func (e *Engine) startGateway(c Gateway) *gw {
 	}
 	g.port = fabric.NewGatewayPort(v.router)
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
-		Inner: g.port, Logger: e.log.With("gateway", c.ID)})
+		RawESP: e.opts.RawESP, Inner: g.port, Logger: e.log.With("gateway", c.ID)})
 	if g.err != nil {
 		e.log.Error("gateway not started", "gateway", c.ID, "addr", c.PublicAddr, "err", g.err)
 		e.releaseAddr(g)

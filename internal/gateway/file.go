@@ -22,7 +22,10 @@ type File struct {
 	Local    string `json:"local"`
 	IKEPort  uint16 `json:"ikePort,omitempty"`
 	NATTPort uint16 `json:"nattPort,omitempty"`
-	TUN      struct {
+	// RawESP carries ESP as IP protocol 50 where no NAT is in between
+	// (root); otherwise ESP always travels in UDP.
+	RawESP bool `json:"rawESP,omitempty"`
+	TUN    struct {
 		Name string `json:"name,omitempty"`
 		MTU  int    `json:"mtu,omitempty"`
 	} `json:"tun"`

@@ -44,6 +44,12 @@ type Options struct {
 	// KeepaliveInterval is the NAT-keepalive period behind a NAT; 0 means
 	// udp.DefaultKeepaliveInterval (20 s).
 	KeepaliveInterval time.Duration
+	// RawESP carries ESP as IP protocol 50 (RFC 4303) with peers that no
+	// NAT separates from the gateway; it needs CAP_NET_RAW. Without it, ESP
+	// always travels in UDP on the NAT-T port (RFC 3948), which a peer
+	// without NAT-T support cannot follow but which batches better (UDP
+	// GSO and GRO).
+	RawESP bool
 }
 
 // Connection is one tunnel: what IKE negotiates with the peer and what is
@@ -110,6 +116,12 @@ func Start(opts Options) (*Gateway, error) {
 		g.Close()
 		return nil, fmt.Errorf("gateway %s: NAT-T port: %w", opts.Local, err)
 	}
+	if opts.RawESP {
+		if _, err := g.tr.ListenESP(opts.Local, eng); err != nil {
+			g.Close()
+			return nil, fmt.Errorf("gateway %s: ESP as IP protocol 50 (needs CAP_NET_RAW): %w", opts.Local, err)
+		}
+	}
 	g.wg.Go(g.keepalives)
 	return g, nil
 }
@@ -175,8 +187,9 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 		p := c.Peer
 		p.Local = netip.AddrPortFrom(g.opts.Local, g.opts.IKEPort)
 		p.Remote = netip.AddrPortFrom(p.Remote.Addr(), g.opts.IKEPort)
-		// The engine carries ESP only in UDP (RFC 3948), also without a NAT.
-		p.ForceEncap = true
+		// Without a raw ESP endpoint, ESP goes in UDP (RFC 3948) also when
+		// no NAT is in between.
+		p.ForceEncap = !g.opts.RawESP
 		peers = append(peers, p)
 		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased})
 	}

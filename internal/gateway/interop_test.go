@@ -52,16 +52,24 @@ func newTopology(t *testing.T) *topology {
 // startVnetgw runs a vnetgw gateway in ns with one connection.
 func startVnetgw(t *testing.T, ns *netnstest.NS, local netip.Addr, conn gateway.Connection, keepalive ...time.Duration) *gateway.Gateway {
 	t.Helper()
+	opts := gateway.Options{Local: local}
+	if len(keepalive) > 0 {
+		opts.KeepaliveInterval = keepalive[0]
+	}
+	return startGateway(t, ns, opts, conn)
+}
+
+// startGateway runs a gateway with opts in ns, on a TUN device there, with
+// one connection.
+func startGateway(t *testing.T, ns *netnstest.NS, opts gateway.Options, conn gateway.Connection) *gateway.Gateway {
+	t.Helper()
 	dev, err := tun.Create(tun.Config{NetNS: "/run/netns/" + ns.Name, Routes: conn.Routes})
 	if err != nil {
 		t.Fatal(err)
 	}
+	opts.Inner, opts.Logger = dev, testLogger(t)
 	var gw *gateway.Gateway
 	err = ns.Do(func() (err error) {
-		opts := gateway.Options{Local: local, Inner: dev, Logger: testLogger(t)}
-		if len(keepalive) > 0 {
-			opts.KeepaliveInterval = keepalive[0]
-		}
 		gw, err = gateway.Start(opts)
 		return err
 	})
@@ -373,5 +381,63 @@ func TestThroughNAT(t *testing.T) {
 			t.Fatal("no NAT-keepalive sent from behind the NAT")
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// TestRawESPRFC4303: two vnetgw gateways with RawESP and no NAT between
+// them carry ESP as IP protocol 50, not in UDP: the receiving namespace's
+// firewall counts protocol 50 packets and no UDP to port 4500.
+func TestRawESPRFC4303(t *testing.T) {
+	netnstest.Require(t, "iperf3", "ping", "nft")
+	tp := newTopology(t)
+	// Count what reaches gwB's input hook from gwA, by protocol.
+	tp.gwB.Run("nft", "add table inet c; add chain inet c in { type filter hook input priority 0; }; "+
+		"add rule inet c in ip saddr 10.0.0.1 meta l4proto esp counter; "+
+		"add rule inet c in ip saddr 10.0.0.1 udp dport 4500 counter")
+	conn := func(name, remote string, routes netip.Prefix) gateway.Connection {
+		return gateway.Connection{Peer: ikev2.PeerConfig{Name: name, Remote: netip.MustParseAddrPort(remote + ":500"), PSK: ikev2.PSK(psk)},
+			Routes: []netip.Prefix{routes}}
+	}
+	gwA := startGateway(t, tp.gwA, gateway.Options{Local: netip.MustParseAddr("10.0.0.1"), RawESP: true}, conn("to-b", "10.0.0.2", lanB))
+	gwB := startGateway(t, tp.gwB, gateway.Options{Local: netip.MustParseAddr("10.0.0.2"), RawESP: true}, conn("to-a", "10.0.0.1", lanA))
+	for _, gw := range []*gateway.Gateway{gwA, gwB} {
+		st := waitConnected(t, gw, 15*time.Second)
+		if len(st.Children) == 0 || st.Children[0].Encap {
+			t.Fatalf("%s: children %+v, want ESP without UDP", st.Name, st.Children)
+		}
+	}
+	ping(t, tp.hostA, "10.2.0.2")
+	ping(t, tp.hostB, "10.1.0.2")
+	t.Logf("iperf3 over raw ESP: A→B %.0f Mbit/s, B→A %.0f Mbit/s", iperf(t, tp, 3, false), iperf(t, tp, 3, true))
+
+	out := tp.gwB.Run("nft", "-j", "list", "chain", "inet", "c", "in")
+	var rules struct {
+		Nftables []struct {
+			Rule *struct {
+				Expr []struct {
+					Counter *struct{ Packets uint64 }
+				}
+			}
+		}
+	}
+	if err := json.Unmarshal([]byte(out), &rules); err != nil {
+		t.Fatalf("nft: %v\n%s", err, out)
+	}
+	var counts []uint64
+	for _, o := range rules.Nftables {
+		if o.Rule == nil {
+			continue
+		}
+		for _, e := range o.Rule.Expr {
+			if e.Counter != nil {
+				counts = append(counts, e.Counter.Packets)
+			}
+		}
+	}
+	if len(counts) != 2 || counts[0] < 1000 || counts[1] != 0 {
+		t.Fatalf("gwB counted [protocol 50, UDP 4500] = %v packets from gwA; want many and none", counts)
+	}
+	if d := gwB.UDP().Stats().Drops; d.Malformed != 0 || d.NoHandler != 0 {
+		t.Fatalf("gwB dropped %+v", d)
 	}
 }

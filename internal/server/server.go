@@ -39,7 +39,9 @@ type Config struct {
 	PublicInterface   string
 	// PolicyIdleTimeout removes idle policy-based tunnels (R8); 0: 5 min.
 	PolicyIdleTimeout time.Duration
-	Logger            *slog.Logger
+	// RawESP carries ESP as IP protocol 50 where no NAT is in between.
+	RawESP bool
+	Logger *slog.Logger
 }
 
 // Server is a running vnetgw serve process.
@@ -101,7 +103,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln,
 		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
-			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, PolicyIdleTimeout: cfg.PolicyIdleTimeout})}
+			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP})}
 	s.URL = "https://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler:           api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api")}),

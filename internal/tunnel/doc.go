@@ -1,7 +1,9 @@
 // Package tunnel is vnetgw's ESP data path: the engine between an inner
-// side that carries plain IP packets (a TUN device, later the VNet fabric)
-// and ESP in UDP (RFC 4303 tunnel mode, RFC 3948 encapsulation) on the
-// gateway's public address. The IKE daemon hands it child SAs
+// side that carries plain IP packets (a TUN device or the VNet fabric) and
+// ESP (RFC 4303 tunnel mode) on the gateway's public address: in UDP (RFC
+// 3948) or, for children without encapsulation, as IP protocol 50, sent
+// to and from the bare addresses (port 0) where the outer side binds its
+// raw ESP endpoints. The IKE daemon hands it child SAs
 // (ipsec.Child); it reports soft expiries and acquires back
 // (ipsec.Events).
 //
@@ -34,7 +36,4 @@
 // last inbound packet (for dead peer and idle detection) and its drops by
 // reason; each SA has the counters of esp.Stats. Status returns them all.
 // Nothing is logged per packet above Debug.
-//
-// ESP as IP protocol 50 (without UDP) is not supported: AddChild refuses
-// children without UDP encapsulation.
 package tunnel

@@ -269,8 +269,8 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 		tunnel:   t,
 		in:       in,
 		out:      out,
-		local:    c.Local,
-		remote:   c.Remote,
+		local:    outerEnd(c.Local, c.Encap),
+		remote:   outerEnd(c.Remote, c.Encap),
 		localTS:  masked(c.LocalTS),
 		remoteTS: masked(c.RemoteTS),
 		stop:     make(chan struct{}),
@@ -286,12 +286,22 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 	return nil
 }
 
-func checkChild(c ipsec.Child) error {
-	if !c.Encap {
-		return errors.New("esp without udp encapsulation (ip protocol 50) is not supported: negotiate nat-t")
+// outerEnd is where a child's ESP leaves from or goes to: the address and
+// port in UDP (RFC 3948), the address alone (port 0) as IP protocol 50,
+// whose endpoint the Outer side binds there.
+func outerEnd(ap netip.AddrPort, encap bool) netip.AddrPort {
+	if encap {
+		return ap
 	}
-	if !c.Local.IsValid() || !c.Remote.IsValid() || c.Local.Port() == 0 || c.Remote.Port() == 0 {
-		return fmt.Errorf("outer endpoints %v and %v are not both address and port", c.Local, c.Remote)
+	return netip.AddrPortFrom(ap.Addr(), 0)
+}
+
+func checkChild(c ipsec.Child) error {
+	if !c.Local.IsValid() || !c.Remote.IsValid() {
+		return fmt.Errorf("outer endpoints %v and %v are not both addresses", c.Local, c.Remote)
+	}
+	if c.Encap && (c.Local.Port() == 0 || c.Remote.Port() == 0) {
+		return fmt.Errorf("outer endpoints %v and %v of esp in udp are not both address and port", c.Local, c.Remote)
 	}
 	if len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
 		// RFC 4301 §5.2: with no selectors no inbound packet could pass.

@@ -56,6 +56,37 @@ func TestRoundTripRFC4303(t *testing.T) {
 	}
 }
 
+// TestProtocol50RFC4303 checks that a child without UDP encapsulation
+// sends its ESP from and to the bare addresses (port 0), where the outer
+// side binds its raw IP protocol 50 endpoints, whatever ports IKE used.
+func TestProtocol50RFC4303(t *testing.T) {
+	n := udptest.NewNetwork()
+	rawA, rawB := netip.AddrPortFrom(addrA.Addr(), 0), netip.AddrPortFrom(addrB.Addr(), 0)
+	a := newSide(t, n, rawA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
+	b := newSide(t, n, rawB, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
+	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+	ca.Encap, cb.Encap = false, false
+	if err := a.e.AddChild(ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.e.AddChild(cb); err != nil {
+		t.Fatal(err)
+	}
+	p := packet("10.1.0.5", "10.2.0.7", 1000)
+	a.inner.Send(p)
+	if got, ok := b.inner.Next(5 * time.Second); !ok || !bytes.Equal(got, p) {
+		t.Fatalf("B got %x, want %x", got, p)
+	}
+	reply := packet("10.2.0.7", "10.1.0.5", 100)
+	b.inner.Send(reply)
+	if got, ok := a.inner.Next(5 * time.Second); !ok || !bytes.Equal(got, reply) {
+		t.Fatalf("A got %x, want %x", got, reply)
+	}
+	if n.Lost() != 0 {
+		t.Fatalf("%d packets went to an address without an endpoint", n.Lost())
+	}
+}
+
 // TestRoutesLongestPrefix checks the choice of tunnel by destination and the
 // drop of what no tunnel routes.
 func TestRoutesLongestPrefix(t *testing.T) {
@@ -436,7 +467,7 @@ func TestAddChildErrors(t *testing.T) {
 		change func(*ipsec.Child)
 	}{
 		{"unknown tunnel", func(c *ipsec.Child) { c.Tunnel = "nope" }},
-		{"protocol 50", func(c *ipsec.Child) { c.Encap = false }},
+		{"protocol 50 without a remote address", func(c *ipsec.Child) { c.Encap, c.Remote = false, netip.AddrPort{} }},
 		{"no local selector", func(c *ipsec.Child) { c.LocalTS = nil }},
 		{"invalid selector", func(c *ipsec.Child) { c.RemoteTS = []netip.Prefix{{}} }},
 		{"no remote port", func(c *ipsec.Child) { c.Remote = netip.AddrPortFrom(c.Remote.Addr(), 0) }},

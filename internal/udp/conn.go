@@ -51,15 +51,21 @@ type Message struct {
 // WriteBatch hands runs of same-sized datagrams to one destination to the
 // kernel as one. ReadBatch and WriteBatch are each safe for concurrent use,
 // and one may run while the other does.
+//
+// A Conn made by ListenESP is a raw socket for IP protocol 50 instead: it
+// carries ESP packets without UDP (RFC 4303), its addresses have port 0,
+// and it has no offloads.
 type Conn struct {
-	uc    *net.UDPConn
+	sock  net.PacketConn
 	raw   syscall.RawConn
 	local netip.AddrPort
 	v6    bool
+	esp   bool // a raw ESP socket
 	gro   bool
 	gso   atomic.Bool // cleared when the kernel refuses GSO (EIO)
 
 	truncated atomic.Uint64 // datagrams longer than the buffer given for them
+	malformed atomic.Uint64 // raw IPv4 packets whose header is not one
 
 	readMu sync.Mutex // guards rx
 	rx     reader
@@ -80,18 +86,44 @@ func Listen(local netip.AddrPort) (*Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("udp: listen on %v: %w", local, err)
 	}
-	raw, err := uc.SyscallConn()
-	if err != nil {
-		uc.Close()
+	bound := uc.LocalAddr().(*net.UDPAddr).AddrPort()
+	c := &Conn{sock: uc, local: netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port()), v6: network == "udp6"}
+	if err := c.setup(uc); err != nil {
 		return nil, fmt.Errorf("udp: listen on %v: %w", local, err)
 	}
-	bound := uc.LocalAddr().(*net.UDPAddr).AddrPort()
-	c := &Conn{
-		uc:    uc,
-		raw:   raw,
-		local: netip.AddrPortFrom(bound.Addr().Unmap(), bound.Port()),
-		v6:    network == "udp6",
+	return c, nil
+}
+
+// ListenESP opens a raw socket for IP protocol 50 bound to local, to carry
+// ESP without UDP encapsulation (RFC 4303 §2: ESP is its own IP protocol).
+// It needs CAP_NET_RAW. The kernel keeps its own ESP (XFRM) out of it: with
+// no policy for the packets, they reach the raw socket as they are.
+func ListenESP(local netip.Addr) (*Conn, error) {
+	local = local.Unmap()
+	network := "ip4:50"
+	if local.Is6() {
+		network = "ip6:50"
 	}
+	ic, err := net.ListenIP(network, &net.IPAddr{IP: local.AsSlice(), Zone: local.Zone()})
+	if err != nil {
+		return nil, fmt.Errorf("udp: raw esp socket on %v: %w", local, err)
+	}
+	c := &Conn{sock: ic, local: netip.AddrPortFrom(local, 0), v6: local.Is6(), esp: true}
+	if err := c.setup(ic); err != nil {
+		return nil, fmt.Errorf("udp: raw esp socket on %v: %w", local, err)
+	}
+	return c, nil
+}
+
+// setup sizes the socket's buffers, turns on the offloads the kernel has
+// (UDP sockets only) and readies the batches. It closes sock on error.
+func (c *Conn) setup(sock syscall.Conn) error {
+	raw, err := sock.SyscallConn()
+	if err != nil {
+		c.sock.Close()
+		return err
+	}
+	c.raw = raw
 	var gso bool
 	err = raw.Control(func(fd uintptr) {
 		s := int(fd)
@@ -102,13 +134,16 @@ func Listen(local netip.AddrPort) (*Conn, error) {
 		if unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBuf) != nil {
 			_ = unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, sockBuf)
 		}
+		if c.esp {
+			return
+		}
 		c.gro = unix.SetsockoptInt(s, unix.SOL_UDP, unix.UDP_GRO, 1) == nil
 		_, gerr := unix.GetsockoptInt(s, unix.SOL_UDP, unix.UDP_SEGMENT)
 		gso = gerr == nil
 	})
 	if err != nil {
-		uc.Close()
-		return nil, fmt.Errorf("udp: listen on %v: %w", local, err)
+		c.sock.Close()
+		return err
 	}
 	c.gso.Store(gso)
 	slots := rxSlots
@@ -116,8 +151,10 @@ func Listen(local netip.AddrPort) (*Conn, error) {
 		slots = rxSlotsGRO
 	}
 	c.rx.init(slots)
+	// A raw IPv4 socket reads each packet with its IP header; IPv6 does not.
+	c.rx.ipv4Header = c.esp && !c.v6
 	c.tx.fn = c.tx.send
-	return c, nil
+	return nil
 }
 
 // LocalAddr returns the address and port the Conn is bound to.
@@ -131,8 +168,12 @@ func (c *Conn) Offloads() (gso, gro bool) { return c.gso.Load(), c.gro }
 // given for them was too short.
 func (c *Conn) Truncated() uint64 { return c.truncated.Load() }
 
+// Malformed returns how many packets a raw ESP socket dropped because what
+// the kernel handed over did not start with an IPv4 header.
+func (c *Conn) Malformed() uint64 { return c.malformed.Load() }
+
 // Close closes the socket; blocked reads and writes return net.ErrClosed.
-func (c *Conn) Close() error { return c.uc.Close() }
+func (c *Conn) Close() error { return c.sock.Close() }
 
 // ReadBatch blocks until datagrams arrive and copies them into msgs, one
 // datagram per Message, and returns how many it filled. Datagrams that the
@@ -157,7 +198,7 @@ func (c *Conn) ReadBatch(msgs []Message) (int, error) {
 				return 0, fmt.Errorf("udp: recvmmsg on %v: %w", c.local, err)
 			}
 		}
-		if k := r.split(msgs, &c.truncated); k > 0 {
+		if k := r.split(msgs, &c.truncated, &c.malformed); k > 0 {
 			return k, nil
 		}
 	}
@@ -173,7 +214,7 @@ func (c *Conn) WriteBatch(msgs []Message) error {
 	gso := c.gso.Load()
 	var first error
 	for rest := msgs; len(rest) > 0; {
-		if err := w.build(rest, gso, c.v6); err != nil && first == nil {
+		if err := w.build(rest, gso, c.v6, c.esp); err != nil && first == nil {
 			first = fmt.Errorf("udp: send from %v: %w", c.local, err)
 		}
 		if err := c.raw.Write(w.fn); err != nil {
@@ -212,6 +253,8 @@ type reader struct {
 	ctrl  []byte
 	addrs []netip.AddrPort
 	segs  []int // GRO segment size of each datagram; 0 if not coalesced
+
+	ipv4Header bool // each datagram starts with an IPv4 header to skip
 
 	fn  func(fd uintptr) bool // recv, made once so that reading allocates nothing
 	n   int                   // datagrams the last recvmmsg read
@@ -272,7 +315,7 @@ func (r *reader) recv(fd uintptr) bool {
 
 // split copies the datagrams read into msgs and returns how many it
 // filled.
-func (r *reader) split(msgs []Message, truncated *atomic.Uint64) int {
+func (r *reader) split(msgs []Message, truncated, malformed *atomic.Uint64) int {
 	k := 0
 	for r.next < r.n && k < len(msgs) {
 		h := &r.hdrs[r.next]
@@ -282,11 +325,20 @@ func (r *reader) split(msgs []Message, truncated *atomic.Uint64) int {
 			r.next, r.off = r.next+1, 0
 			continue
 		}
+		data := r.bufs[r.next][:size]
+		if r.ipv4Header {
+			var ok bool
+			if data, ok = ipv4Payload(data); !ok {
+				malformed.Add(1)
+				r.next, r.off = r.next+1, 0
+				continue
+			}
+			size = len(data)
+		}
 		seg := r.segs[r.next]
 		if seg <= 0 || seg > size {
 			seg = size
 		}
-		data := r.bufs[r.next][:size]
 		for k < len(msgs) {
 			end := min(r.off+seg, size)
 			m := &msgs[k]
@@ -343,14 +395,14 @@ func (w *writer) grow(n int) {
 // run of datagrams to one destination of one size (the last may be
 // shorter). A datagram whose address the socket cannot reach is left out
 // and reported.
-func (w *writer) build(msgs []Message, gso, v6 bool) error {
+func (w *writer) build(msgs []Message, gso, v6, esp bool) error {
 	w.n, w.sent, w.err = 0, 0, nil
 	var bad error
 	iov := 0
 	for i := 0; i < len(msgs); {
 		m := &msgs[i]
 		h := &w.hdrs[w.n]
-		namelen, ok := putSockaddr(&w.names[w.n], m.Addr, v6)
+		namelen, ok := putSockaddr(&w.names[w.n], m.Addr, v6, esp)
 		if !ok {
 			if bad == nil {
 				bad = fmt.Errorf("cannot reach %v", m.Addr)

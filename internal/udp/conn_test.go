@@ -44,8 +44,8 @@ func newMsgs(n, size int) []Message {
 // readAll reads until want datagrams arrived or the deadline passes.
 func readAll(t testing.TB, c *Conn, msgs []Message, want int) [][]byte {
 	t.Helper()
-	c.uc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	defer c.uc.SetReadDeadline(time.Time{})
+	c.sock.SetReadDeadline(time.Now().Add(5 * time.Second))
+	defer c.sock.SetReadDeadline(time.Time{})
 	var got [][]byte
 	for len(got) < want {
 		n, err := c.ReadBatch(msgs)
@@ -123,7 +123,7 @@ func TestConnReadAddr(t *testing.T) {
 		t.Fatal(err)
 	}
 	msgs := newMsgs(8, 100)
-	b.uc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	b.sock.SetReadDeadline(time.Now().Add(5 * time.Second))
 	seen := map[string]netip.AddrPort{}
 	for len(seen) < 2 {
 		n, err := b.ReadBatch(msgs)

@@ -10,6 +10,10 @@
 // Transport sends NAT-keepalives (RFC 3948 §2.3, §4) on the paths it is
 // given.
 //
+// ListenESP opens a raw socket for IP protocol 50 instead (root): ESP
+// without UDP (RFC 4303), read and written in batches like the UDP
+// endpoints, without offloads; its addresses have port 0.
+//
 // Nothing is logged per packet above Debug: refused datagrams are counted
 // in Stats. The package is Linux only.
 package udp

@@ -28,10 +28,11 @@ func port(p *uint16) uint16 {
 }
 
 // putSockaddr writes ap into sa as the socket's family wants it and returns
-// its length; ok is false if the socket cannot send to ap.
-func putSockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort, v6 bool) (n uint32, ok bool) {
+// its length; ok is false if the socket cannot send to ap. A raw ESP socket
+// (esp) sends to port 0; a UDP socket cannot.
+func putSockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort, v6, esp bool) (n uint32, ok bool) {
 	a := ap.Addr()
-	if !ap.IsValid() || ap.Port() == 0 {
+	if !ap.IsValid() || (ap.Port() == 0) != esp {
 		return 0, false
 	}
 	if !v6 {
@@ -78,4 +79,18 @@ func putSegment(c []byte, seg uint16) {
 	h.Type = unix.UDP_SEGMENT
 	h.SetLen(unix.CmsgLen(2))
 	*(*uint16)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = seg
+}
+
+// ipv4Payload returns what follows the IPv4 header at the start of pkt, as
+// a raw IPv4 socket reads it; ok is false if pkt does not start with one.
+// RFC 791 §3.1: IHL counts 32-bit words and is at least 5.
+func ipv4Payload(pkt []byte) (payload []byte, ok bool) {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 {
+		return nil, false
+	}
+	ihl := int(pkt[0]&0x0f) * 4
+	if ihl < 20 || ihl > len(pkt) {
+		return nil, false
+	}
+	return pkt[ihl:], true
 }

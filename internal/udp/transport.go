@@ -93,7 +93,8 @@ type Transport struct {
 // endpoint is one bound socket and what its read loop delivers to.
 type endpoint struct {
 	conn *Conn
-	natt bool
+	natt bool // a NAT-T port: IKE, keepalives and ESP (RFC 3948 §2)
+	raw  bool // IP protocol 50: ESP only
 	esp  ESPHandler
 }
 
@@ -127,6 +128,17 @@ func (t *Transport) ListenIKE(local netip.AddrPort) (netip.AddrPort, error) {
 	return t.listen(local, false, nil)
 }
 
+// ListenESP opens a raw ESP endpoint on local (IP protocol 50, RFC 4303;
+// see ListenESP of Conn): everything that arrives is ESP and goes to esp.
+// Its address, for WriteBatch and Unlisten, is local with port 0.
+func (t *Transport) ListenESP(local netip.Addr, esp ESPHandler) (netip.AddrPort, error) {
+	c, err := ListenESP(local)
+	if err != nil {
+		return netip.AddrPort{}, err
+	}
+	return t.add(&endpoint{conn: c, raw: true, esp: esp}, t.batch)
+}
+
 // ListenNATT binds a NAT-T endpoint (port 4500): what arrives is
 // demultiplexed as RFC 3948 §2 says, and ESP goes to esp. A nil esp drops
 // ESP (counted as NoHandler). It returns the bound address, whose port
@@ -136,26 +148,36 @@ func (t *Transport) ListenNATT(local netip.AddrPort, esp ESPHandler) (netip.Addr
 }
 
 func (t *Transport) listen(local netip.AddrPort, natt bool, esp ESPHandler) (netip.AddrPort, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.closed {
-		return netip.AddrPort{}, fmt.Errorf("udp: listen on %v: %w", local, net.ErrClosed)
-	}
 	c, err := Listen(local)
 	if err != nil {
 		return netip.AddrPort{}, err
 	}
-	ep := &endpoint{conn: c, natt: natt, esp: esp}
-	eps := maps.Clone(*t.eps.Load())
-	eps[c.LocalAddr()] = ep
-	t.eps.Store(&eps)
 	batch := ikeBatchSize
 	if natt {
 		batch = t.batch
 	}
+	return t.add(&endpoint{conn: c, natt: natt, esp: esp}, batch)
+}
+
+// add starts reading ep, or closes it if t is closed or its address taken.
+func (t *Transport) add(ep *endpoint, batch int) (netip.AddrPort, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	local := ep.conn.LocalAddr()
+	if t.closed {
+		ep.conn.Close()
+		return netip.AddrPort{}, fmt.Errorf("udp: listen on %v: %w", local, net.ErrClosed)
+	}
+	if _, dup := (*t.eps.Load())[local]; dup {
+		ep.conn.Close()
+		return netip.AddrPort{}, fmt.Errorf("udp: listen on %v: an endpoint is bound there already", local)
+	}
+	eps := maps.Clone(*t.eps.Load())
+	eps[local] = ep
+	t.eps.Store(&eps)
 	t.wg.Add(1)
 	go t.readLoop(ep, batch)
-	return c.LocalAddr(), nil
+	return local, nil
 }
 
 // Unlisten closes the endpoint bound to local.
@@ -252,7 +274,7 @@ type Stats struct {
 // Drops counts datagrams refused, by reason.
 type Drops struct {
 	// Malformed: on a NAT-T port, neither ESP, IKE nor a keepalive
-	// (RFC 3948 §2).
+	// (RFC 3948 §2); on a raw ESP endpoint, not an IPv4 packet.
 	Malformed uint64
 	// NoHandler: ESP on an endpoint without an ESP handler.
 	NoHandler uint64
@@ -262,12 +284,13 @@ type Drops struct {
 	ReadErrors uint64
 }
 
-// Stats returns a snapshot of the counters. Truncated counts the endpoints
-// still open.
+// Stats returns a snapshot of the counters. Truncated, and Malformed of raw
+// ESP endpoints, count the endpoints still open.
 func (t *Transport) Stats() Stats {
-	var trunc uint64
+	var trunc, malformed uint64
 	for _, ep := range *t.eps.Load() {
 		trunc += ep.conn.Truncated()
+		malformed += ep.conn.Malformed()
 	}
 	return Stats{
 		IKE:                t.ikeIn.Load(),
@@ -276,7 +299,7 @@ func (t *Transport) Stats() Stats {
 		KeepalivesSent:     t.keepalivesOut.Load(),
 		KeepaliveSendFails: t.keepaliveSendFails.Load(),
 		Drops: Drops{
-			Malformed:  t.malformed.Load(),
+			Malformed:  t.malformed.Load() + malformed,
 			NoHandler:  t.noHandler.Load(),
 			Truncated:  trunc,
 			ReadErrors: t.readErrors.Load(),
@@ -315,6 +338,16 @@ func (t *Transport) readLoop(ep *endpoint, batch int) {
 func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, esp []Message) []Message {
 	for _, m := range msgs {
 		b := m.Buf[:m.N]
+		if ep.raw {
+			// IP protocol 50 is ESP and nothing else.
+			if ep.esp == nil {
+				t.noHandler.Add(1)
+				continue
+			}
+			t.espIn.Add(1)
+			esp = append(esp, m)
+			continue
+		}
 		if !ep.natt {
 			t.ikeIn.Add(1)
 			t.deliverIKE(local, m.Addr, b)

@@ -322,3 +322,23 @@ func FuzzDemux(f *testing.F) {
 		}
 	})
 }
+
+// TestTransportRawESPDemux: on a raw ESP endpoint (IP protocol 50) every
+// packet is ESP, even one that would be IKE or a keepalive on port 4500.
+func TestTransportRawESPDemux(t *testing.T) {
+	var ike int
+	tr := &Transport{ike: func(_, _ netip.AddrPort, _ []byte) { ike++ }}
+	pkts := [][]byte{{espwire.Keepalive}, append(espwire.AppendNonESPMarker(nil), 1, 2, 3), bytes.Repeat([]byte{7}, 40)}
+	msgs := make([]Message, len(pkts))
+	for i, p := range pkts {
+		msgs[i] = Message{Buf: p, N: len(p)}
+	}
+	esp := tr.demux(&endpoint{raw: true, esp: newRecorder()}, netip.AddrPort{}, msgs, nil)
+	if len(esp) != len(pkts) || ike != 0 || tr.espIn.Load() != uint64(len(pkts)) {
+		t.Fatalf("%d as ESP (counted %d), %d as IKE; want all %d as ESP", len(esp), tr.espIn.Load(), ike, len(pkts))
+	}
+	tr.demux(&endpoint{raw: true}, netip.AddrPort{}, msgs[:1], nil)
+	if tr.noHandler.Load() != 1 {
+		t.Fatalf("ESP without a handler: %d counted", tr.noHandler.Load())
+	}
+}
