@@ -43,6 +43,8 @@ type ControlResult struct {
 	PUTLoad float64
 	// Connects holds the runs per kind of connection.
 	Connects []ConnectKind
+	// Transfers are iperf3 runs between hosts through tunnels.
+	Transfers []HostTransfer
 	// Failures lists what failed, with why.
 	Failures []string
 }
@@ -91,9 +93,10 @@ const (
 	cpMaxTunnels = 100 // VpnGw5's tunnels
 )
 
-// controlNet is serve's namespace and charon's.
+// controlNet is serve's namespace and charon's, and two namespaces for
+// hosts on network interfaces attached as TUN devices.
 type controlNet struct {
-	Serve, Charon *Namespace
+	Serve, Charon, HostA, HostB *Namespace
 }
 
 func newControlNet(ctx context.Context) (cn *controlNet, err error) {
@@ -111,6 +114,12 @@ func newControlNet(ctx context.Context) (cn *controlNet, err error) {
 	if cn.Charon, err = newNamespace(ctx, base+"w"); err != nil {
 		return cn, err
 	}
+	if cn.HostA, err = newNamespace(ctx, base+"a"); err != nil {
+		return cn, err
+	}
+	if cn.HostB, err = newNamespace(ctx, base+"b"); err != nil {
+		return cn, err
+	}
 	if err := link(ctx, cn.Serve, "wan", cpServe, cn.Charon, "wan", cpCharon); err != nil {
 		return cn, err
 	}
@@ -120,7 +129,7 @@ func newControlNet(ctx context.Context) (cn *controlNet, err error) {
 
 func (cn *controlNet) Close() error {
 	var errs []error
-	for _, ns := range []*Namespace{cn.Charon, cn.Serve} {
+	for _, ns := range []*Namespace{cn.HostB, cn.HostA, cn.Charon, cn.Serve} {
 		if ns != nil {
 			errs = append(errs, ns.delete())
 		}
@@ -422,6 +431,9 @@ func (s *serve) connects(ctx context.Context, o Options, res *ControlResult, cn 
 			k.Samples = append(k.Samples, cs)
 			log.Info("measured", "part", PartControl, "kind", k.Name, "run", run, "api_ms", ms(cs.API), "dataplane_ms", ms(cs.DataPlane), "load", cs.Load)
 		}
+	}
+	if err := s.hostTransfers(ctx, o, res, cn, a, b, lng, log); err != nil {
+		return fmt.Errorf("host transfers: %w", err)
 	}
 	return nil
 }

@@ -297,6 +297,23 @@ func writeControl(b *bytes.Buffer, r *ControlResult) {
 			msec(dp.median), msec(dp.min), msec(dp.max), loads(l))
 	}
 	b.WriteString("\n")
+	if len(r.Transfers) > 0 {
+		b.WriteString("### Host to host through one tunnel\n\niperf3 TCP, one stream, between hosts behind tunnels that the API made: " +
+			"the VNet hosts are network interfaces attached as TUN devices (`properties.attachment`) in namespaces of their own. " +
+			"CPU per GB counts serve, which holds both VNets and their gateways.\n\n" +
+			"| transfer | runs | Mbit/s, median | min | max | serve CPU per GB, s | load (1 min) |\n| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+		for _, t := range r.Transfers {
+			m, _ := stats(t.Samples, func(s Sample) float64 { return s.Mbps }, func(Sample) float64 { return 0 })
+			if m.n == 0 {
+				fmt.Fprintf(b, "| %s | 0 | — | — | — | — | every run failed |\n", t.Name)
+				continue
+			}
+			c, _ := stats(t.Samples, Sample.CPUPerGB, func(Sample) float64 { return 0 })
+			fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s |\n", t.Name, m.n, thousands(m.median), thousands(m.min), thousands(m.max),
+				decimals(2)(c.median), loads(t.Loads))
+		}
+		b.WriteString("\n")
+	}
 	failures(b, r.Failures)
 }
 
@@ -307,5 +324,5 @@ const ikeMethod = `- IKE: namespaces G (the gateway) and L (the peers) joined by
 const scaleMethod = `- Scale: the IKE part's namespaces, gateway and peers, with IKE ` + ikeProposal + `. VmRSS is read from /proc/<pid>/status of the gateway one second after it configured its connections and one second after the last tunnel came up. Traffic: the peers that carry it share vnetgw's own ESP data path in the benchmark process (internal/udp, internal/tunnel and a TUN device in L), so that both ends of each tunnel are vnetgw; host i behind the peers (10.100.0.0/16) reaches host i behind the gateway (10.200.0.0/16) through tunnel i, both AnyIP ranges. The streams are the benchmark process's own TCP connections (a sink in G listening on every host address, one connection per stream from its host address in L), not iperf3: iperf3 needs a server and a client process per stream, and at 100 streams those 200 processes took the 2 cores (load 11) and the figure measured them. All connections are made first, then every sender writes 128 KiB at a time at once; the received payload is counted after the first tenth of -seconds, over the rest. Retransmitted is RetransSegs over OutSegs of the sending namespace's /proc/net/snmp.
 `
 
-const controlMethod = `- Control plane: ` + "`vnetgw serve --public-interface wan --public-ip-pool " + cpPool + "`" + ` in namespace C; the client is internal/client, dialling into C. PUT latency is the time of the PUT request alone (its VNet, public IP and local network gateway are made before, untimed). Connected: VNet-to-VNet is two connections (a→b, b→a) PUT one after the other, timed from the first; site-to-site goes from gateway a (VNet 10.1.0.0/16) to a charon (kernel-libipsec) in namespace W answering for 10.3.0.0/16. Each run deletes its connections; the runs of the kinds are interleaved.
+const controlMethod = `- Control plane: ` + "`vnetgw serve --public-interface wan --public-ip-pool " + cpPool + "`" + ` in namespace C; the client is internal/client, dialling into C. PUT latency is the time of the PUT request alone (its VNet, public IP and local network gateway are made before, untimed). Connected: VNet-to-VNet is two connections (a→b, b→a) PUT one after the other, timed from the first; site-to-site goes from gateway a (VNet 10.1.0.0/16) to a charon (kernel-libipsec) in namespace W answering for 10.3.0.0/16. Each run deletes its connections; the runs of the kinds are interleaved. Host to host: then a network interface in a subnet of each VNet, attached as a TUN device in a namespace of its own, and three connections (a → site, a ↔ b) made through the API; iperf3 runs between the hosts as in the throughput part (one stream, -runs times of -seconds each way); the site's host is charon's namespace, on 10.3.0.1.
 `
