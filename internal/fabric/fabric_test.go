@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,6 +139,48 @@ func TestLongestPrefixAndTTL(t *testing.T) {
 	}
 }
 
+// batchRecorder takes packets in runs, as a TUN host does.
+type batchRecorder struct {
+	recorder
+	runs []int // the length of each run delivered
+}
+
+func (b *batchRecorder) DeliverBatch(bufs [][]byte, offset int) {
+	b.runs = append(b.runs, len(bufs))
+	for _, buf := range bufs {
+		b.Deliver(buf[offset:])
+	}
+}
+
+// TestForwardBatchRuns: a batch is routed packet by packet, in order; a
+// port that takes batches gets each run of packets to it in one call, and
+// a dropped packet or one to another port ends a run.
+func TestForwardBatchRuns(t *testing.T) {
+	r := NewRouter()
+	tunHost, plain := &batchRecorder{}, &recorder{}
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), tunHost}, {netip.MustParsePrefix("10.1.0.5/32"), plain}})
+	const off = 16
+	var bufs [][]byte
+	for _, dst := range []string{"10.1.0.4", "10.1.0.4", "10.1.0.4", "10.9.9.9", "10.1.0.4", "10.1.0.5", "10.1.0.5", "10.1.0.4"} {
+		bufs = append(bufs, append(make([]byte, off), ipv4Packet(dst, 64)...))
+	}
+	r.ForwardBatch(bufs, off)
+	if want := []int{3, 1, 1}; !slices.Equal(tunHost.runs, want) {
+		t.Fatalf("runs to the batch port %v, want %v", tunHost.runs, want)
+	}
+	if len(tunHost.pkts) != 5 || len(plain.pkts) != 2 {
+		t.Fatalf("delivered %d and %d packets, want 5 and 2", len(tunHost.pkts), len(plain.pkts))
+	}
+	for _, p := range append(tunHost.pkts, plain.pkts...) {
+		if p[8] != 63 || !checksumOK(p) {
+			t.Fatalf("TTL %d, checksum ok=%v after forwarding", p[8], checksumOK(p))
+		}
+	}
+	if s := r.Stats(); s.Forwarded != 7 || s.NoRoute != 1 {
+		t.Fatalf("counters %+v", s)
+	}
+}
+
 type discard struct{}
 
 func (discard) Deliver([]byte) {}
@@ -147,7 +190,10 @@ func FuzzForward(f *testing.F) {
 	f.Add([]byte{0x60, 0, 0, 0, 0, 0, 0, 64})
 	r := NewRouter()
 	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), discard{}}, {netip.MustParsePrefix("::/0"), discard{}}})
-	f.Fuzz(func(t *testing.T, p []byte) { r.Forward(p) })
+	f.Fuzz(func(t *testing.T, p []byte) {
+		r.ForwardBatch([][]byte{append(make([]byte, 4), p...)}, 4)
+		r.Forward(p)
+	})
 }
 
 func TestGatewayPortQueuesAndForwards(t *testing.T) {

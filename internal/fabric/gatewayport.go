@@ -84,11 +84,10 @@ func (p *GatewayPort) Read(bufs [][]byte, sizes []int, offset int) (int, error) 
 	}
 }
 
-// Write hands the packets at bufs[i][offset:] to the router.
+// Write hands the packets at bufs[i][offset:] to the router. It may change
+// the slices in bufs, as a TUN device's Write does.
 func (p *GatewayPort) Write(bufs [][]byte, offset int) (int, error) {
-	for _, b := range bufs {
-		p.router.Forward(b[offset:])
-	}
+	p.router.ForwardBatch(bufs, offset)
 	return len(bufs), nil
 }
 

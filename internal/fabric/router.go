@@ -23,6 +23,14 @@ type Port interface {
 	Deliver(pkt []byte)
 }
 
+// batchPort is a Port that takes many packets in one call: those at
+// bufs[i][offset:]. It may change the slices in bufs (a TUN device
+// coalesces packets into their spare capacity).
+type batchPort interface {
+	Port
+	DeliverBatch(bufs [][]byte, offset int)
+}
+
 // Route sends a prefix to a port.
 type Route struct {
 	Prefix netip.Prefix
@@ -84,22 +92,66 @@ func (r *Router) Stats() Stats {
 // looks up the destination and delivers the packet to its port, or drops
 // and counts it. pkt is modified in place.
 func (r *Router) Forward(pkt []byte) {
+	if p := r.route(r.table.Load(), pkt); p != nil {
+		p.Deliver(pkt)
+	}
+}
+
+// ForwardBatch routes the packets at bufs[i][offset:] as Forward does, in
+// order, and hands each port the runs of packets that go to it: a port
+// that takes batches (a TUN host) gets a run in one call. It may change
+// the slices in bufs; the packets are valid only during the call.
+func (r *Router) ForwardBatch(bufs [][]byte, offset int) {
+	t := r.table.Load()
+	var port Port
+	start := 0
+	for i, b := range bufs {
+		p := r.route(t, b[offset:])
+		if p != nil && p == port {
+			continue
+		}
+		deliverRun(port, bufs[start:i], offset)
+		port, start = p, i
+		if p == nil {
+			start = i + 1
+		}
+	}
+	deliverRun(port, bufs[start:], offset)
+}
+
+// route decrements pkt's TTL and returns the port of its destination, or
+// nil when it is dropped (and counted).
+func (r *Router) route(t *table, pkt []byte) Port {
 	dst, ok := decrementTTL(pkt)
 	switch {
 	case !ok && dst.IsValid():
 		r.stats.ttl.Add(1)
-		return
+		return nil
 	case !ok:
 		r.stats.malformed.Add(1)
-		return
+		return nil
 	}
-	p := r.table.Load().lookup(dst)
+	p := t.lookup(dst)
 	if p == nil {
 		r.stats.noRoute.Add(1)
-		return
+		return nil
 	}
 	r.stats.forwarded.Add(1)
-	p.Deliver(pkt)
+	return p
+}
+
+// deliverRun hands port the packets at run[i][offset:].
+func deliverRun(port Port, run [][]byte, offset int) {
+	if port == nil || len(run) == 0 {
+		return
+	}
+	if bp, ok := port.(batchPort); ok {
+		bp.DeliverBatch(run, offset)
+		return
+	}
+	for _, b := range run {
+		port.Deliver(b[offset:])
+	}
 }
 
 // table is an immutable longest-prefix-match table per address family.

@@ -24,7 +24,7 @@ type TUNHost struct {
 	buf []byte
 }
 
-var _ Port = (*TUNHost)(nil)
+var _ batchPort = (*TUNHost)(nil)
 
 // NewTUNHost makes the TUN device of address addr in the namespace netns
 // (a name under /run/netns) and starts moving its packets to router.
@@ -49,22 +49,28 @@ func NewTUNHost(netns string, addr netip.Addr, router *Router) (*TUNHost, error)
 // Name returns the device's name inside its namespace.
 func (h *TUNHost) Name() string { return h.dev.Name() }
 
-// pump moves what the host sends to the router, a batch at a time.
+// pump moves what the host sends to the router, a batch at a time. The
+// packets keep room for a virtio-net header in front, so that a TUN host
+// they are routed to writes them as they are.
 func (h *TUNHost) pump() {
 	n := h.dev.BatchSize()
-	bufs := make([][]byte, n)
-	for i := range bufs {
-		bufs[i] = make([]byte, portBufSize)
+	full := make([][]byte, n)
+	for i := range full {
+		full[i] = make([]byte, tun.WriteOffset+portBufSize)
 	}
+	bufs := make([][]byte, n)
 	sizes := make([]int, n)
 	for {
-		k, err := h.dev.Read(bufs, sizes, 0)
+		// The last batch's receivers may have changed the slices.
+		copy(bufs, full)
+		k, err := h.dev.Read(bufs, sizes, tun.WriteOffset)
 		if err != nil {
 			return // closed
 		}
 		for i := range k {
-			h.router.Forward(bufs[i][:sizes[i]])
+			bufs[i] = bufs[i][:tun.WriteOffset+sizes[i]]
 		}
+		h.router.ForwardBatch(bufs[:k], tun.WriteOffset)
 	}
 }
 
@@ -77,6 +83,19 @@ func (h *TUNHost) Deliver(pkt []byte) {
 	defer h.mu.Unlock()
 	b := h.buf[:tun.WriteOffset+copy(h.buf[tun.WriteOffset:], pkt)]
 	h.dev.Write([][]byte{b}, tun.WriteOffset)
+}
+
+// DeliverBatch writes the packets at bufs[i][offset:] to the device in
+// one call, which coalesces those of one TCP or UDP flow (GRO) into the
+// spare capacity of their buffers.
+func (h *TUNHost) DeliverBatch(bufs [][]byte, offset int) {
+	if offset < tun.WriteOffset {
+		for _, b := range bufs {
+			h.Deliver(b[offset:])
+		}
+		return
+	}
+	h.dev.Write(bufs, offset)
 }
 
 // Close removes the device.

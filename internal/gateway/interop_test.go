@@ -441,3 +441,52 @@ func TestRawESPRFC4303(t *testing.T) {
 		t.Fatalf("gwB dropped %+v", d)
 	}
 }
+
+// TestStrongSwanIPv6: the same tunnel with strongSwan over IPv6 outer
+// addresses, carrying IPv4 and IPv6 between the hosts (RFC 7296 §3.13.1
+// selectors of both families in one child SA).
+func TestStrongSwanIPv6(t *testing.T) {
+	netnstest.RequireStrongSwan(t, "ping")
+	tp := &topology{gwA: netnstest.New(t, "gwa"), gwB: netnstest.New(t, "gwb"), hostA: netnstest.New(t, "ha"), hostB: netnstest.New(t, "hb")}
+	ifA, ifB := netnstest.Link(t, tp.gwA, "", tp.gwB, "")
+	tp.gwA.Run("ip", "addr", "add", "fd00::1/64", "dev", ifA, "nodad")
+	tp.gwB.Run("ip", "addr", "add", "fd00::2/64", "dev", ifB, "nodad")
+	for _, s := range []struct {
+		host, gw        *netnstest.NS
+		host4, gw4      string
+		host6, gw6, via string
+	}{
+		{tp.hostA, tp.gwA, "10.1.0.2/16", "10.1.0.1/16", "fd01::2/64", "fd01::1/64", "fd01::1"},
+		{tp.hostB, tp.gwB, "10.2.0.2/16", "10.2.0.1/16", "fd02::2/64", "fd02::1/64", "fd02::1"},
+	} {
+		hIf, gIf := netnstest.Link(t, s.host, s.host4, s.gw, s.gw4)
+		s.host.Run("ip", "addr", "add", s.host6, "dev", hIf, "nodad")
+		s.gw.Run("ip", "addr", "add", s.gw6, "dev", gIf, "nodad")
+		s.host.Run("ip", "route", "add", "default", "via", strings.TrimSuffix(s.gw4, "/16"))
+		s.host.Run("ip", "-6", "route", "add", "default", "via", s.via)
+		s.gw.Forward()
+		s.gw.Run("sysctl", "-qw", "net.ipv6.conf.all.forwarding=1")
+	}
+	lanA6, lanB6 := netip.MustParsePrefix("fd01::/64"), netip.MustParsePrefix("fd02::/64")
+	ike, esp := "aes256gcm16-prfsha256-ecp256", "aes256gcm16"
+	ch := netnstest.StartCharon(t, tp.gwB, netnstest.CharonConfig{Local: "fd00::2", Remote: "fd00::1", PSK: psk,
+		IKEProposal: ike, ESPProposal: esp, LocalTS: lanB.String() + "," + lanB6.String(), RemoteTS: lanA.String() + "," + lanA6.String()})
+	conn := connection(t, ike, esp, ikev2.ModeInitiatorOnly)
+	conn.Peer.Remote = netip.MustParseAddrPort("[fd00::2]:500")
+	conn.Routes = []netip.Prefix{lanB, lanB6}
+	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("fd00::1"), conn)
+	st := waitConnected(t, gw, 15*time.Second)
+	if sa := gw.IKE().Status()[0].IKESAs[0]; !sa.Remote.Addr().Is6() {
+		t.Fatalf("IKE SA with %v, want the IPv6 peer", sa.Remote)
+	}
+	if c := st.Children[0]; len(c.LocalTS) != 2 || len(c.RemoteTS) != 2 {
+		t.Fatalf("child selectors %v === %v, want both families", c.LocalTS, c.RemoteTS)
+	}
+	if _, err := ch.WaitSAs(10*time.Second, "fd00::2", "fd00::1", "INSTALLED"); err != nil {
+		t.Fatal(err)
+	}
+	ping(t, tp.hostA, "10.2.0.2")
+	ping(t, tp.hostB, "10.1.0.2")
+	ping(t, tp.hostA, "fd02::2")
+	ping(t, tp.hostB, "fd01::2")
+}
