@@ -189,11 +189,12 @@ type ChildConfig struct {
 }
 
 // RouteBased returns the children of a route-based connection: one child
-// SA whose selectors are any IPv4 address on both sides, the routing table
-// deciding what enters the tunnel.
+// SA whose selectors are any IPv4 and any IPv6 address on both sides, the
+// routing table deciding what enters the tunnel. A peer that narrows them
+// (RFC 7296 §2.9) may keep one family only.
 func RouteBased() []ChildConfig {
-	any4 := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	return []ChildConfig{{LocalTS: []netip.Prefix{any4}, RemoteTS: []netip.Prefix{any4}}}
+	anyTS := []netip.Prefix{netip.PrefixFrom(netip.IPv4Unspecified(), 0), netip.PrefixFrom(netip.IPv6Unspecified(), 0)}
+	return []ChildConfig{{LocalTS: anyTS, RemoteTS: anyTS}}
 }
 
 // PolicyBased returns the children of a policy-based connection: one child
