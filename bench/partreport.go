@@ -283,7 +283,7 @@ func writeControl(b *bytes.Buffer, r *ControlResult) {
 	}
 	b.WriteString("### From PUT to Connected\n\nThe time from a connection's PUT to Connected: as a user sees it (a GET of the connection polled every 50 ms shows " +
 		"`connectionStatus` Connected) and as the data plane sees it (the gateway installs the child SA, from serve's log). " +
-		"The reconcile loop writes the status back every 2 s and after every change of the store, its own status writes included.\n\n")
+		"The reconcile loop writes the status back at once after a change of the desired state, then every 100 ms for 15 s, then every 2 s.\n\n")
 	b.WriteString("| connection | runs | API, ms, median | min | max | data plane, ms, median | min | max | load (1 min) |\n" +
 		"| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, k := range r.Connects {

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -129,5 +130,38 @@ func TestHostsFollowTheAPI(t *testing.T) {
 	defer cancel2()
 	if _, err := h.Ping(short, dbAddr); err == nil {
 		t.Fatal("the deleted host still answers")
+	}
+}
+
+// TestStatusWritesKeepTheirPace: while traffic changes the counters all
+// the time, the loop writes the status at its interval (here the fast one,
+// right after a change), not again after each of its own writes.
+func TestStatusWritesKeepTheirPace(t *testing.T) {
+	f := newFixture(t)
+	v := f.vnet(t, "rg", "v", "10.1.0.0/16", arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: "10.1.0.0/24"}})
+	a, _ := f.nic(t, "rg", "a", v.Child("subnets", "default"))
+	b, bAddr := f.nic(t, "rg", "b", v.Child("subnets", "default"))
+	f.waitHost(t, a)
+	f.waitHost(t, b)
+	h, _ := f.eng.NetstackHost(a.Key())
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	const window = time.Second
+	start := f.reg.Snapshot().Rev
+	for end := time.Now().Add(window); time.Now().Before(end); {
+		if _, err := h.Ping(ctx, bAddr); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writes := f.reg.Snapshot().Rev - start
+	if max := int64(window/FastStatusInterval) + 3; writes > max {
+		t.Fatalf("%d store writes in %s of traffic, want at most %d (one per %s)", writes, window, max, FastStatusInterval)
+	}
+	if writes == 0 {
+		t.Fatal("no status written while the counters changed")
+	}
+	var st region.VNetStatus
+	if err := json.Unmarshal(f.reg.Snapshot().Status(v.Key()), &st); err != nil || st.Forwarded == 0 {
+		t.Fatalf("VNet status %+v (%v): the traffic is not counted", st, err)
 	}
 }

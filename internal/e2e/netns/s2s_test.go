@@ -69,7 +69,7 @@ func TestSiteToSiteRouteBased(t *testing.T) {
 	require(t)
 	e := newS2S(t)
 	atSwan, inAPI := e.up(t)
-	t.Logf("connection PUT -> child SA installed at strongSwan: %s; -> Connected in the API: %s (status is written every 2 s)",
+	t.Logf("connection PUT -> child SA installed at strongSwan: %s; -> Connected in the API: %s (status is written every 100 ms after a change)",
 		atSwan.Round(time.Millisecond), inAPI.Round(time.Millisecond))
 
 	ping(t, e.host, e.site.host, 10*time.Second)
