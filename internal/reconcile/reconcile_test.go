@@ -11,6 +11,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
 )
@@ -93,17 +94,26 @@ func (f *fixture) waitHost(t *testing.T, id arm.ID) {
 	}
 }
 
+// twoHosts makes a VNet with two network interfaces, from and to, in one
+// subnet and waits until both hosts run. It returns the VNet, the
+// interfaces, the host of from and the address of to.
+func (f *fixture) twoHosts(t *testing.T, from, to string) (v, a, b arm.ID, h *fabric.NetstackHost, bAddr netip.Addr) {
+	t.Helper()
+	v = f.vnet(t, "rg", "v", "10.1.0.0/16", arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: "10.1.0.0/24"}})
+	a, _ = f.nic(t, "rg", from, v.Child("subnets", "default"))
+	b, bAddr = f.nic(t, "rg", to, v.Child("subnets", "default"))
+	f.waitHost(t, a)
+	f.waitHost(t, b)
+	h, _ = f.eng.NetstackHost(a.Key())
+	return v, a, b, h, bAddr
+}
+
 // TestHostsFollowTheAPI covers R42 end to end inside one VNet: network
 // interfaces created through the region become hosts that reach each other;
 // a deleted one goes away.
 func TestHostsFollowTheAPI(t *testing.T) {
 	f := newFixture(t)
-	v := f.vnet(t, "rg", "v", "10.1.0.0/16", arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: "10.1.0.0/24"}})
-	web, _ := f.nic(t, "rg", "web", v.Child("subnets", "default"))
-	db, dbAddr := f.nic(t, "rg", "db", v.Child("subnets", "default"))
-	f.waitHost(t, web)
-	f.waitHost(t, db)
-	h, _ := f.eng.NetstackHost(web.Key())
+	_, _, db, h, dbAddr := f.twoHosts(t, "web", "db")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if _, err := h.Ping(ctx, dbAddr); err != nil {
@@ -138,12 +148,7 @@ func TestHostsFollowTheAPI(t *testing.T) {
 // right after a change), not again after each of its own writes.
 func TestStatusWritesKeepTheirPace(t *testing.T) {
 	f := newFixture(t)
-	v := f.vnet(t, "rg", "v", "10.1.0.0/16", arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: "10.1.0.0/24"}})
-	a, _ := f.nic(t, "rg", "a", v.Child("subnets", "default"))
-	b, bAddr := f.nic(t, "rg", "b", v.Child("subnets", "default"))
-	f.waitHost(t, a)
-	f.waitHost(t, b)
-	h, _ := f.eng.NetstackHost(a.Key())
+	v, _, _, h, bAddr := f.twoHosts(t, "a", "b")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	const window = time.Second
