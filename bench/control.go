@@ -12,12 +12,12 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/template"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
+	"github.com/vnetgw/vnetgw/internal/strongswan"
 )
 
 // ControlOptions say what the control-plane part measures against a real
@@ -320,34 +320,6 @@ func (s *serve) waitGateways(ctx context.Context, n int) error {
 	})
 }
 
-var charonResponderConf = template.Must(template.New("").Parse(`connections {
-  vnetgw {
-    version = 2
-    local_addrs = {{.Local}}
-    proposals = {{.IKE}}
-    local {
-      auth = psk
-      id = {{.Local}}
-    }
-    remote {
-      auth = psk
-    }
-    children {
-      net {
-        local_ts = {{.LocalTS}}
-        remote_ts = {{.RemoteTS}}
-        esp_proposals = {{.ESP}}
-      }
-    }
-  }
-}
-secrets {
-  ike-vnetgw {
-    secret = "{{.PSK}}"
-  }
-}
-`))
-
 // connects times connections from PUT to Connected, o.Control.Connects
 // times of each kind, interleaved.
 func (s *serve) connects(ctx context.Context, o Options, res *ControlResult, cn *controlNet, dir string, log *slog.Logger) error {
@@ -376,9 +348,10 @@ func (s *serve) connects(ctx context.Context, o Options, res *ControlResult, cn 
 		return err
 	}
 	conf := filepath.Join(ch.dir, "swanctl.conf")
-	if err := writeTemplate(conf, charonResponderConf, map[string]string{
-		"Local": cpCharon.Addr().String(), "LocalTS": cpSiteSpace, "RemoteTS": "10.1.0.0/16", "IKE": ikeProposalFor(goalGroup), "ESP": espProposal, "PSK": cpSharedKey,
-	}); err != nil {
+	// Any peer may connect (no remote address or identity).
+	if err := strongswan.WriteSwanctl(conf, []strongswan.Conn{{Name: "vnetgw", Local: cpCharon.Addr().String(),
+		LocalTS: cpSiteSpace, RemoteTS: "10.1.0.0/16", IKE: ikeProposalFor(goalGroup), ESP: espProposal,
+	}}, []strongswan.Secret{{PSK: cpSharedKey}}); err != nil {
 		return err
 	}
 	if _, err := ch.swanctl(ctx, "--load-all", "--file", conf); err != nil {

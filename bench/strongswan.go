@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"text/template"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/strongswan"
@@ -78,40 +77,6 @@ type charon struct {
 	proc *Process
 }
 
-var swanctlConf = template.Must(template.New("").Parse(`connections {
-  bench {
-    version = 2
-    local_addrs = {{.Local}}
-    remote_addrs = {{.Remote}}
-    proposals = {{.IKE}}
-    local {
-      auth = psk
-      id = {{.Local}}
-    }
-    remote {
-      auth = psk
-      id = {{.Remote}}
-    }
-    children {
-      net {
-        local_ts = {{.LocalTS}}
-        remote_ts = {{.RemoteTS}}
-        mode = tunnel
-        esp_proposals = {{.ESP}}
-        start_action = none
-      }
-    }
-  }
-}
-secrets {
-  ike-bench {
-    id-1 = {{.Local}}
-    id-2 = {{.Remote}}
-    secret = "{{.PSK}}"
-  }
-}
-`))
-
 // startCharon writes charon's configuration for gw, starts it and loads the
 // connection to peer. The returned charon, also on error, must be stopped.
 func startCharon(ctx context.Context, dir string, gw, peer Gateway) (*charon, error) {
@@ -120,11 +85,10 @@ func startCharon(ctx context.Context, dir string, gw, peer Gateway) (*charon, er
 		return c, err
 	}
 	conf := filepath.Join(dir, "swanctl.conf")
-	if err := writeTemplate(conf, swanctlConf, map[string]string{
-		"Local": gw.WAN.Addr().String(), "Remote": peer.WAN.Addr().String(),
-		"LocalTS": gw.LAN.Masked().String(), "RemoteTS": peer.LAN.Masked().String(),
-		"IKE": ikeProposal, "ESP": espProposal, "PSK": benchPSK,
-	}); err != nil {
+	local, remote := gw.WAN.Addr().String(), peer.WAN.Addr().String()
+	if err := strongswan.WriteSwanctl(conf, []strongswan.Conn{{Name: "bench", Local: local, Remote: remote,
+		LocalTS: gw.LAN.Masked().String(), RemoteTS: peer.LAN.Masked().String(), IKE: ikeProposal, ESP: espProposal,
+	}}, []strongswan.Secret{{IDs: []string{local, remote}, PSK: benchPSK}}); err != nil {
 		return c, err
 	}
 	if _, err := c.swanctl(ctx, "--load-all", "--file", conf); err != nil {
@@ -171,18 +135,6 @@ func launchCharon(ctx context.Context, dir string, ns *Namespace) (*charon, erro
 		return c, fmt.Errorf("charon in %s made no socket: %w: %s", ns.Name, err, c.log())
 	}
 	return c, nil
-}
-
-func writeTemplate(path string, t *template.Template, data any) error {
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := t.Execute(f, data); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
 }
 
 // swanctl runs swanctl against this charon.

@@ -7,8 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"text/template"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/strongswan"
 )
 
 // The strongSwan check: one charon (Debian's has no load-tester plugin)
@@ -46,39 +47,6 @@ func newSwanCheck(ctx context.Context, pn *peerNet, dir string, n int) (*swanChe
 	return &swanCheck{pn: pn, addrs: addrs}, nil
 }
 
-var swanManyConf = template.Must(template.New("").Parse(`connections {
-{{- range $i, $c := .Conns}}
-  c{{$i}} {
-    version = 2
-    local_addrs = {{$c.Addr}}
-    remote_addrs = {{$.Remote}}
-    proposals = {{$.IKE}}
-    local {
-      auth = psk
-      id = {{$c.Addr}}
-    }
-    remote {
-      auth = psk
-      id = {{$.Remote}}
-    }
-    children {
-      net {
-        local_ts = {{$c.Addr}}/32
-        remote_ts = {{$c.Far}}/32
-        esp_proposals = {{$.ESP}}
-        start_action = start
-      }
-    }
-  }
-{{- end}}
-}
-secrets {
-  ike-bench {
-    secret = "{{.PSK}}"
-  }
-}
-`))
-
 // run measures one run with a fresh gateway and a fresh charon.
 func (c *swanCheck) run(ctx context.Context, binary, dir string) (SwanSample, error) {
 	gw, err := startPeerGateway(ctx, binary, filepath.Join(dir, "gateway"), c.pn.GW, c.addrs, ikeProposalFor(goalGroup), espProposal)
@@ -96,15 +64,14 @@ func (c *swanCheck) run(ctx context.Context, binary, dir string) (SwanSample, er
 	// Each connection carries its own IKE address (an address of charon's
 	// namespace) to host i behind the gateway (not the gateway's IKE
 	// address), as launchCharon says kernel-libipsec needs.
-	type conn struct{ Addr, Far netip.Addr }
-	conns := make([]conn, len(c.addrs))
+	conns := make([]strongswan.Conn, len(c.addrs))
 	for i, a := range c.addrs {
-		conns[i] = conn{a, gwHost(i)}
+		conns[i] = strongswan.Conn{Name: fmt.Sprintf("c%d", i), Local: a.String(), Remote: pnGateway.Addr().String(),
+			LocalTS: netip.PrefixFrom(a, 32).String(), RemoteTS: netip.PrefixFrom(gwHost(i), 32).String(),
+			IKE: ikeProposalFor(goalGroup), ESP: espProposal, StartAction: "start"}
 	}
 	conf := filepath.Join(ch.dir, "swanctl.conf")
-	if err := writeTemplate(conf, swanManyConf, map[string]any{
-		"Conns": conns, "Remote": pnGateway.Addr(), "IKE": ikeProposalFor(goalGroup), "ESP": espProposal, "PSK": benchPSK,
-	}); err != nil {
+	if err := strongswan.WriteSwanctl(conf, conns, []strongswan.Secret{{PSK: benchPSK}}); err != nil {
 		return SwanSample{}, err
 	}
 	if err := sleep(ctx, settleGateway); err != nil {

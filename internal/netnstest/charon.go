@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"text/template"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/strongswan"
@@ -51,57 +50,16 @@ type Charon struct {
 	daemon strongswan.Daemon
 }
 
-var swanctlConf = template.Must(template.New("").Parse(`connections {
-  peer {
-    version = {{.C.IKEVersion}}
-    local_addrs = {{.C.Local}}
-    remote_addrs = {{.C.Remote}}
-    proposals = {{.C.IKEProposal}}
-    local {
-      auth = psk
-      id = {{.C.LocalID}}
-    }
-    remote {
-      auth = psk
-      id = {{.C.RemoteID}}
-    }
-{{.C.ConnExtra}}
-    children {
-      net {
-        local_ts = {{.C.LocalTS}}
-        remote_ts = {{.C.RemoteTS}}
-        mode = tunnel
-        esp_proposals = {{.C.ESPProposal}}
-        start_action = {{.C.StartAction}}
-{{.C.ChildExtra}}
-      }
-    }
-  }
-}
-secrets {
-  ike-peer {
-    id-1 = {{.C.LocalID}}
-    id-2 = {{.C.RemoteID}}
-    secret = "{{.C.PSK}}"
-  }
-}
-`))
-
 // StartCharon writes the configuration, starts charon in ns and loads the
 // connection. It is stopped when the test ends.
 func StartCharon(t testing.TB, ns *NS, c CharonConfig) *Charon {
 	t.Helper()
-	if c.IKEVersion == 0 {
-		c.IKEVersion = 2
-	}
+	// The key is for the two identities, which default to the addresses.
 	if c.LocalID == "" {
 		c.LocalID = c.Local
 	}
 	if c.RemoteID == "" {
 		c.RemoteID = c.Remote
-	}
-	if c.StartAction == "" {
-		c.StartAction = "none"
 	}
 	if c.LogLevelIKE == 0 {
 		c.LogLevelIKE = 2
@@ -111,14 +69,13 @@ func StartCharon(t testing.TB, ns *NS, c CharonConfig) *Charon {
 	if err := d.Write(); err != nil {
 		t.Fatal(err)
 	}
-	f, err := os.Create(filepath.Join(dir, "swanctl.conf"))
-	if err != nil {
+	conn := strongswan.Conn{Name: "peer", Version: c.IKEVersion, Local: c.Local, Remote: c.Remote, LocalID: c.LocalID, RemoteID: c.RemoteID,
+		IKE: c.IKEProposal, ESP: c.ESPProposal, LocalTS: c.LocalTS, RemoteTS: c.RemoteTS, StartAction: c.StartAction,
+		ConnExtra: c.ConnExtra, ChildExtra: c.ChildExtra}
+	secret := strongswan.Secret{IDs: []string{c.LocalID, c.RemoteID}, PSK: c.PSK}
+	if err := strongswan.WriteSwanctl(filepath.Join(dir, "swanctl.conf"), []strongswan.Conn{conn}, []strongswan.Secret{secret}); err != nil {
 		t.Fatal(err)
 	}
-	if err := swanctlConf.Execute(f, map[string]any{"C": c}); err != nil {
-		t.Fatal(err)
-	}
-	f.Close()
 	ch := &Charon{Dir: dir, NS: ns, t: t, daemon: d}
 	cmd := d.Command()
 	ch.proc = ns.Start(cmd[0], cmd[1:]...)

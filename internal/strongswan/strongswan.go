@@ -1,8 +1,8 @@
 // Package strongswan prepares strongSwan's charon to run as a peer of
 // vnetgw in a network namespace, with userspace ESP: the daemon's
 // configuration in a directory of its own (its log, its VICI socket, its
-// /run), and the command that starts it. Tests (internal/netnstest) and
-// benchmarks (bench/) write their connections (swanctl.conf) themselves.
+// /run), the command that starts it, and its connections (swanctl.conf,
+// WriteSwanctl), for tests (internal/netnstest) and benchmarks (bench/).
 package strongswan
 
 import (

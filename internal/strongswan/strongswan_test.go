@@ -29,3 +29,41 @@ func TestWrite(t *testing.T) {
 		t.Fatalf("command %q", cmd)
 	}
 }
+
+// TestWriteSwanctl: the defaults fill in, an empty remote address leaves
+// the peer open, and each secret names its identities.
+func TestWriteSwanctl(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "swanctl.conf")
+	conns := []Conn{
+		{Name: "to-a", Local: "10.0.0.2", Remote: "10.0.0.1", IKE: "aes256gcm16-prfsha256-ecp256", ESP: "aes256gcm16",
+			LocalTS: "10.2.0.0/16", RemoteTS: "10.1.0.0/16", ChildExtra: "        rekey_time = 30s"},
+		{Name: "any", Version: 1, Local: "10.0.0.2", LocalTS: "10.3.0.0/16", RemoteTS: "10.1.0.0/16", StartAction: "trap"},
+	}
+	if err := WriteSwanctl(path, conns, []Secret{{IDs: []string{"10.0.0.2", "10.0.0.1"}, PSK: "k1"}, {PSK: "k2"}}); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(b)
+	to, anyPeer, _ := strings.Cut(conf[strings.Index(conf, "to-a {"):], "  any {")
+	for _, want := range []string{"version = 2", "remote_addrs = 10.0.0.1", "id = 10.0.0.2", "id = 10.0.0.1", "start_action = none", "rekey_time = 30s", "mode = tunnel"} {
+		if !strings.Contains(to, want) {
+			t.Errorf("connection to-a lacks %q:\n%s", want, conf)
+		}
+	}
+	for _, want := range []string{"version = 1", "start_action = trap", "local_ts = 10.3.0.0/16"} {
+		if !strings.Contains(anyPeer, want) {
+			t.Errorf("connection any lacks %q:\n%s", want, conf)
+		}
+	}
+	if remote := anyPeer[strings.Index(anyPeer, "remote {"):strings.Index(anyPeer, "children")]; strings.Contains(anyPeer, "remote_addrs") || strings.Contains(remote, "id =") {
+		t.Errorf("connection any names a peer:\n%s", conf)
+	}
+	for _, want := range []string{"id-0 = 10.0.0.2", "id-1 = 10.0.0.1", `secret = "k1"`, `secret = "k2"`} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("secrets lack %q:\n%s", want, conf)
+		}
+	}
+}

@@ -1,0 +1,110 @@
+package strongswan
+
+import (
+	"fmt"
+	"os"
+	"text/template"
+)
+
+// Conn is one connection of swanctl.conf: IKEv2 (unless Version says
+// otherwise) with pre-shared keys and one tunnel-mode child SA named
+// "net".
+type Conn struct {
+	Name    string
+	Version int // IKE version; 0 means 2
+	// Local and Remote are local_addrs and remote_addrs; an empty Remote
+	// leaves remote_addrs out (any peer may initiate).
+	Local, Remote string
+	// LocalID defaults to Local and RemoteID to Remote; an empty RemoteID
+	// then leaves the peer's identity open.
+	LocalID, RemoteID string
+	// IKE and ESP are proposals in strongSwan's syntax.
+	IKE, ESP string
+	// LocalTS and RemoteTS are comma-separated prefixes.
+	LocalTS, RemoteTS string
+	// StartAction of the child: none (the default), start or trap.
+	StartAction string
+	// Extra lines inside the connection block and inside the child block.
+	ConnExtra, ChildExtra string
+}
+
+// Secret is one pre-shared key, for the identities IDs (none: any).
+type Secret struct {
+	IDs []string
+	PSK string
+}
+
+var swanctlConf = template.Must(template.New("").Parse(`connections {
+{{- range .Conns}}
+  {{.Name}} {
+    version = {{.Version}}
+    local_addrs = {{.Local}}
+{{- with .Remote}}
+    remote_addrs = {{.}}
+{{- end}}
+    proposals = {{.IKE}}
+    local {
+      auth = psk
+      id = {{.LocalID}}
+    }
+    remote {
+      auth = psk
+{{- with .RemoteID}}
+      id = {{.}}
+{{- end}}
+    }
+{{.ConnExtra}}
+    children {
+      net {
+        local_ts = {{.LocalTS}}
+        remote_ts = {{.RemoteTS}}
+        mode = tunnel
+        esp_proposals = {{.ESP}}
+        start_action = {{.StartAction}}
+{{.ChildExtra}}
+      }
+    }
+  }
+{{- end}}
+}
+secrets {
+{{- range $i, $s := .Secrets}}
+  ike-{{$i}} {
+{{- range $j, $id := $s.IDs}}
+    id-{{$j}} = {{$id}}
+{{- end}}
+    secret = "{{$s.PSK}}"
+  }
+{{- end}}
+}
+`))
+
+// WriteSwanctl writes a swanctl.conf with conns and secrets to path, for
+// `swanctl --load-all --file path`.
+func WriteSwanctl(path string, conns []Conn, secrets []Secret) error {
+	cs := make([]Conn, len(conns))
+	for i, c := range conns {
+		if c.Version == 0 {
+			c.Version = 2
+		}
+		if c.LocalID == "" {
+			c.LocalID = c.Local
+		}
+		if c.RemoteID == "" {
+			c.RemoteID = c.Remote
+		}
+		if c.StartAction == "" {
+			c.StartAction = "none"
+		}
+		cs[i] = c
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := swanctlConf.Execute(f, map[string]any{"Conns": cs, "Secrets": secrets}); err != nil {
+		f.Close()
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	return f.Close()
+}
