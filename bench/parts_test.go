@@ -273,17 +273,11 @@ func TestWriteMarkdownParts(t *testing.T) {
 		t.Fatal(err)
 	}
 	out := b.String()
-	for _, want := range []string{
+	reportHas(t, out,
 		"| ≥ 2,000 IKE SAs per second with ECP-256 at one gateway | 2,200 per second (median of 3) | **met** |",
 		"| 10,000 tunnels on one node in under 1 GiB resident | 400.0 MiB with 10,000 tunnels (median) | **met** |",
 		"| Connected within 1 s of the connection's PUT, as the API shows it | 1700.0 ms (slowest median) | **not met** |",
 		"| Connected within 1 s of the connection's PUT, in the data plane | 9.0 ms (slowest median) | **met** |",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
-	for _, want := range []string{
 		"| ECP256 | 2,000 | 2,200 | 1,980 | 2,420 | 0.40 | 1.00–3.00 |",
 		"| MODP2048 | 2,000 | 500 | 450 | 550 | 0.40 | 1.00–3.00 |",
 		"| strongSwan charon | 200 | 0.50 | 0.50 | 0.50 | 400 | 1.00 |",
@@ -294,12 +288,8 @@ func TestWriteMarkdownParts(t *testing.T) {
 		"| 10 | peers → gateway | 1,800 | 1,800 | 1,800 | 100 | 300 | 0.50 | 1.00 |",
 		"| 10 | gateway → peers | — | — | — | — | — | — | every run failed |",
 		"| gateway PUT (create: a route-based VpnGw5, its public IP allocated) | 4 | 2.0 | 9.0 | 9.0 | 0.50 |",
-		"| " + ConnectVNet2VNet + " | 2 | 70.0 | 60.0 | 80.0 | 9.0 | 8.0 | 10.0 | 0.00 |",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("report lacks %q", want)
-		}
-	}
+		"| "+ConnectVNet2VNet+" | 2 | 70.0 | 60.0 | 80.0 | 9.0 | 8.0 | 10.0 | 0.00 |",
+	)
 	if strings.Contains(out, "### Systems") {
 		t.Error("report has the throughput part, which did not run")
 	}
