@@ -336,12 +336,19 @@ func (r *region) localGateway(rg, location, name string, addr netip.Addr, prefix
 // with key.
 func (r *region) connection(gw, lgw arm.ID, name, key string) arm.ID {
 	r.t.Helper()
+	return r.putConnection(gw, name, key, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) { p.LocalNetworkGateway2 = arm.Ref(lgw.String()) })
+}
+
+// putConnection creates a connection of type typ from gw with key; remote
+// names its other end.
+func (r *region) putConnection(gw arm.ID, name, key, typ string, remote func(*arm.ConnectionProperties)) arm.ID {
+	r.t.Helper()
 	id := arm.NetworkID(gw.Subscription, gw.ResourceGroup, "connections", name)
 	c := arm.Connection{Resource: arm.Resource{Location: r.gatewayLocation(gw)}}
-	c.Properties.ConnectionType = arm.ConnectionIPsec
+	c.Properties.ConnectionType = typ
 	c.Properties.VirtualNetworkGateway1 = arm.Ref(gw.String())
-	c.Properties.LocalNetworkGateway2 = arm.Ref(lgw.String())
 	c.Properties.SharedKey = key
+	remote(&c.Properties)
 	r.put(id, c, nil)
 	return id
 }

@@ -67,14 +67,7 @@ func TestVnet2VnetAcrossRegions(t *testing.T) {
 // gateway of this or another region).
 func (r *region) vnet2vnet(gw, remote arm.ID, name, key string) arm.ID {
 	r.t.Helper()
-	id := arm.NetworkID(gw.Subscription, gw.ResourceGroup, "connections", name)
-	c := arm.Connection{Resource: arm.Resource{Location: r.gatewayLocation(gw)}}
-	c.Properties.ConnectionType = arm.ConnectionVnet2Vnet
-	c.Properties.VirtualNetworkGateway1 = arm.Ref(gw.String())
-	c.Properties.VirtualNetworkGateway2 = arm.Ref(remote.String())
-	c.Properties.SharedKey = key
-	r.put(id, c, nil)
-	return id
+	return r.putConnection(gw, name, key, arm.ConnectionVnet2Vnet, func(p *arm.ConnectionProperties) { p.VirtualNetworkGateway2 = arm.Ref(remote.String()) })
 }
 
 // checkOnlyESPBetween reads a capture: it must hold ESP in UDP between the
