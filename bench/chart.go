@@ -187,15 +187,16 @@ func chartPanels(res *Result) []panel {
 // notRun is what a panel of a part that did not run shows.
 const notRun = "not measured in this run"
 
-// ikePanel shows IKE SAs per second per group, from vnetgw's peers and from
-// strongSwan (the check uses one group).
+// ikePanel shows IKE SAs per second per group at the vnetgw gateway, with
+// vnetgw's peers initiating and with strongSwan initiating (the check uses
+// one group): the gateway's rate in both, not strongSwan's.
 func ikePanel(r *IKEResult) panel {
-	p := panel{title: "IKE SAs per second at one gateway (higher is better)", empty: notRun, goal: IKEGoal, legend: true}
+	p := panel{title: "IKE SAs per second at one vnetgw gateway (higher is better)", empty: notRun, goal: IKEGoal, legend: true}
 	if r == nil {
 		return p
 	}
-	peers := series{name: "vnetgw initiators", color: systemColors["vnetgw"]}
-	swan := series{name: "strongSwan initiator", color: systemColors["strongswan"]}
+	peers := series{name: "vnetgw's load generator → vnetgw", color: systemColors["vnetgw"]}
+	swan := series{name: fmt.Sprintf("strongSwan → vnetgw, %d at once (vnetgw's rate, not strongSwan's)", r.Options.SwanConns), color: systemColors["strongswan"]}
 	for _, g := range r.Groups {
 		name, _, _ := strings.Cut(g.Group.Label, " ")
 		p.groups = append(p.groups, name)
@@ -215,19 +216,23 @@ func ikePanel(r *IKEResult) panel {
 }
 
 // memoryPanel shows the gateway's resident memory per tunnel per count of
-// tunnels.
+// tunnels: all of it divided by the tunnels, which the goal counts, and the
+// part that bringing the tunnels up added.
 func memoryPanel(r *ScaleResult) panel {
-	p := panel{title: "Gateway memory per tunnel, KiB of VmRSS (lower is better)", empty: notRun, legend: true}
+	p := panel{title: "Gateway VmRSS per tunnel, KiB, all tunnels up (lower is better)", empty: notRun, legend: true}
 	if r == nil {
 		return p
 	}
-	se := series{name: "vnetgw gateway", color: systemColors["vnetgw"]}
+	all := series{name: "in all: VmRSS ÷ tunnels", color: systemColors["vnetgw"]}
+	growth := series{name: "of it, growth as they came up", color: systemColors["vnetgw-strongswan"]}
 	for _, sz := range r.Sizes {
 		p.groups = append(p.groups, thousands(float64(sz.Tunnels))+" tunnels")
-		s, _ := stats(sz.Samples, func(s ScaleSample) float64 { return s.PerTunnel() / 1024 }, func(ScaleSample) float64 { return 0 })
-		se.bars = append(se.bars, s)
+		none := func(ScaleSample) float64 { return 0 }
+		a, _ := stats(sz.Samples, func(s ScaleSample) float64 { return s.RSSPerTunnel() / 1024 }, none)
+		g, _ := stats(sz.Samples, func(s ScaleSample) float64 { return s.GrowthPerTunnel() / 1024 }, none)
+		all.bars, growth.bars = append(all.bars, a), append(growth.bars, g)
 	}
-	p.series = []series{se}
+	p.series = []series{all, growth}
 	return p
 }
 
@@ -242,7 +247,7 @@ func connectPanel(r *ControlResult) panel {
 	dp := series{name: "data plane", color: systemColors["vnetgw-strongswan"]}
 	for _, k := range r.Connects {
 		p.groups = append(p.groups, k.Short)
-		a, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.API.Milliseconds()) }, func(ConnectSample) float64 { return 0 })
+		a, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.API) / 1e6 }, func(ConnectSample) float64 { return 0 })
 		d, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.DataPlane) / 1e6 }, func(ConnectSample) float64 { return 0 })
 		api.bars, dp.bars = append(api.bars, a), append(dp.bars, d)
 	}

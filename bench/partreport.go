@@ -85,9 +85,22 @@ func (r *IKEResult) ikeGoal() (summary, bool) {
 	return summary{}, false
 }
 
-// memoryGoal returns the resident memory with MemoryGoalTunnels tunnels or
-// more, if measured, or else a projection from the largest count measured.
-func (r *ScaleResult) memoryGoal() (rss float64, tunnels int, projected, ok bool) {
+// memoryFigure is the gateway's resident memory with a count of tunnels
+// up, medians of the runs.
+type memoryFigure struct {
+	tunnels int
+	// rss is VmRSS with every tunnel up; perTunnel is rss ÷ tunnels, what a
+	// tunnel costs in all; growth ÷ tunnels is the part of perTunnel that
+	// bringing the tunnels up added (the configured connections were
+	// resident before).
+	rss, perTunnel, growth float64
+}
+
+// memoryGoal returns the figure with the most tunnels measured and the
+// resident memory it means for MemoryGoalTunnels: its rss from
+// MemoryGoalTunnels up, else projected at its perTunnel, which carries the
+// process's fixed share too, so that the projection errs high.
+func (r *ScaleResult) memoryGoal() (m memoryFigure, atGoal float64, projected, ok bool) {
 	var best *ScaleSize
 	for i := range r.Sizes {
 		if sz := &r.Sizes[i]; len(sz.Samples) > 0 && (best == nil || sz.Tunnels > best.Tunnels) {
@@ -95,14 +108,22 @@ func (r *ScaleResult) memoryGoal() (rss float64, tunnels int, projected, ok bool
 		}
 	}
 	if best == nil {
-		return 0, 0, false, false
+		return memoryFigure{}, 0, false, false
 	}
-	after, _ := stats(best.Samples, func(s ScaleSample) float64 { return float64(s.RSSAfter) }, func(ScaleSample) float64 { return 0 })
+	m = memoryOf(*best)
 	if best.Tunnels >= MemoryGoalTunnels {
-		return after.median, best.Tunnels, false, true
+		return m, m.rss, false, true
 	}
-	per, _ := stats(best.Samples, ScaleSample.PerTunnel, func(ScaleSample) float64 { return 0 })
-	return after.median + per.median*float64(MemoryGoalTunnels-best.Tunnels), best.Tunnels, true, true
+	return m, m.perTunnel * MemoryGoalTunnels, true, true
+}
+
+// memoryOf returns the memory figure of a tunnel count that has samples.
+func memoryOf(sz ScaleSize) memoryFigure {
+	none := func(ScaleSample) float64 { return 0 }
+	after, _ := stats(sz.Samples, func(s ScaleSample) float64 { return float64(s.RSSAfter) }, none)
+	per, _ := stats(sz.Samples, ScaleSample.RSSPerTunnel, none)
+	growth, _ := stats(sz.Samples, ScaleSample.GrowthPerTunnel, none)
+	return memoryFigure{tunnels: sz.Tunnels, rss: after.median, perTunnel: per.median, growth: growth.median}
 }
 
 // connectGoal returns the slowest median of the connection kinds, through
@@ -119,12 +140,165 @@ func (r *ControlResult) connectGoal() (api, dataPlane time.Duration, ok bool) {
 	return api, dataPlane, ok
 }
 
+// The throughput goals: vnetgw's TCP throughput through one tunnel at
+// least wireguard-go's (stretch 1.5 times), and at least 5 times
+// strongSwan's with userspace ESP.
+const (
+	wireGuardGoal    = 1.0
+	wireGuardStretch = 1.5
+	swanGoal         = 5.0
+)
+
+// The tests the throughput goals rest on, both directions each: one TCP
+// stream; and the small packets shown beside the strongSwan goal.
+var (
+	tcpGoalTests = []string{"tcp-1", "tcp-1-rev"}
+	udpGoalTests = []string{"udp-64", "udp-64-rev"}
+)
+
+// versus is goalSystem's medians of a figure against another system's, one
+// per test.
+type versus struct {
+	labels       []string
+	ours, theirs []float64
+	// lo and hi are the lowest and the highest ratio ours ÷ theirs.
+	lo, hi float64
+}
+
+// versus compares goalSystem with the system other in f over tests; why
+// says what the run lacks for it.
+func (r *Result) versus(other string, f figure, tests []string) (v versus, why string) {
+	var sys [2]*SystemResult
+	for i, name := range []string{goalSystem, other} {
+		if sys[i], why = r.measured(name); why != "" {
+			return v, why
+		}
+	}
+	for i, name := range tests {
+		t, ok := r.test(name)
+		if !ok {
+			return v, fmt.Sprintf("the run has no test %s", name)
+		}
+		a, b := sys[0].stat(name, f), sys[1].stat(name, f)
+		for j, st := range []summary{a, b} {
+			if st.n == 0 || st.median <= 0 {
+				return v, fmt.Sprintf("%s has no figure for %s", sys[j].Name, t.Label())
+			}
+		}
+		ratio := a.median / b.median
+		if i == 0 {
+			v.lo, v.hi = ratio, ratio
+		}
+		v.labels = append(v.labels, t.Label())
+		v.ours, v.theirs = append(v.ours, a.median), append(v.theirs, b.median)
+		v.lo, v.hi = min(v.lo, ratio), max(v.hi, ratio)
+	}
+	return v, ""
+}
+
+// measured returns the named system if it was measured, or says why not.
+func (r *Result) measured(name string) (*SystemResult, string) {
+	for _, s := range r.Systems {
+		if s.Name == name {
+			if s.Status != Measured {
+				return nil, fmt.Sprintf("%s %s", name, s.Status)
+			}
+			return s, ""
+		}
+	}
+	return nil, fmt.Sprintf("no %s in this run", name)
+}
+
+// test returns the run's test of that name.
+func (r *Result) test(name string) (Test, bool) {
+	for _, t := range r.Tests {
+		if t.Name == name {
+			return t, true
+		}
+	}
+	return Test{}, false
+}
+
+// figures writes the comparison: "A→B / B→A: ours vs other theirs".
+func (v versus) figures(other, unit string, format func(float64) string) string {
+	join := func(x []float64) string {
+		s := make([]string, len(x))
+		for i, f := range x {
+			s[i] = format(f)
+		}
+		return strings.Join(s, " / ")
+	}
+	dirs := make([]string, len(v.labels))
+	for i, l := range v.labels {
+		dirs[i] = l[strings.LastIndex(l, " ")+1:]
+	}
+	return fmt.Sprintf("%s: %s %s, %s %s: %s", strings.Join(dirs, " / "), join(v.ours), unit, other, join(v.theirs), v.ratios())
+}
+
+// ratios is the range of the ratios: "1.70–1.71×", or one value.
+func (v versus) ratios() string {
+	lo, hi := decimals(2)(v.lo), decimals(2)(v.hi)
+	if lo == hi {
+		return lo + "×"
+	}
+	return lo + "–" + hi + "×"
+}
+
+// writeThroughputGoals writes the goals of the throughput through one
+// tunnel, from the run's medians of one TCP stream each way.
+func writeThroughputGoals(b *bytes.Buffer, res *Result) {
+	goal := fmt.Sprintf("Throughput through one tunnel at least that of %s (stretch: %s×)", Baseline, decimals(1)(wireGuardStretch))
+	if v, why := res.versus(Baseline, throughput, tcpGoalTests); why != "" {
+		fmt.Fprintf(b, "| %s | not measured (%s) | |\n", goal, why)
+	} else {
+		stretch := fmt.Sprintf("stretch %s× %s", decimals(1)(wireGuardStretch), metOrNot(v.lo >= wireGuardStretch))
+		fmt.Fprintf(b, "| %s | %s, TCP 1 stream, %s | %s; %s |\n", goal, goalSystem, v.figures(Baseline, "Mbit/s", thousands),
+			metOrNot(v.lo >= wireGuardGoal), stretch)
+	}
+	goal = fmt.Sprintf("Throughput through one tunnel at least %s× strongSwan's with userspace ESP", decimals(0)(swanGoal))
+	v, why := res.versus(swanSystem, throughput, tcpGoalTests)
+	if why != "" {
+		fmt.Fprintf(b, "| %s | not measured (%s) | |\n", goal, why)
+		return
+	}
+	small := "UDP 64 B not measured"
+	if u, why := res.versus(swanSystem, packetRate, udpGoalTests); why != "" {
+		small += " (" + why + ")"
+	} else {
+		small = fmt.Sprintf("UDP 64 B, %s", u.figures(swanSystem, "kpps", decimals(1)))
+		if u.lo < swanGoal {
+			small += fmt.Sprintf(", below %s×", decimals(0)(swanGoal))
+		}
+	}
+	fmt.Fprintf(b, "| %s | %s, TCP 1 stream, %s; the goal rests on this TCP figure. Small packets: %s | %s on TCP 1 stream |\n",
+		goal, goalSystem, v.figures(swanSystem, "Mbit/s", thousands), small, metOrNot(v.lo >= swanGoal))
+}
+
+// writeDataPathProfile writes the top of the vnetgw gateways' profile
+// during one TCP transfer, or why there is none.
+func writeDataPathProfile(b *bytes.Buffer, p *DataPathProfile) {
+	b.WriteString("### What limits the throughput through one tunnel\n\n")
+	if p.Err != "" {
+		fmt.Fprintf(b, "No profile of the %s gateways (`-dp-perf`): %s.\n\n", goalSystem, p.Err)
+		return
+	}
+	fmt.Fprintf(b, "The functions that took the most CPU samples of the two %s gateway processes (both ends of the tunnel, every thread), "+
+		"their own time only ([.] user, [k] kernel), in percent of those processes' samples, during one more %s transfer of %d s "+
+		"that is not counted above; it moved %s Mbit/s while sampled (`perf record -g -F %s`; all of it in %s). "+
+		"iperf3 and the kernel's work outside the gateways' processes are not in it.\n\n```\n%s\n```\n\n",
+		goalSystem, p.Test.Label(), p.Seconds, mbit(p.Mbps), perfRate, p.Path, strings.Join(p.Top, "\n"))
+}
+
 // writeGoals writes the goals of the parts that ran, each met or not.
 func writeGoals(b *bytes.Buffer, res *Result) {
-	if res.IKE == nil && res.Scale == nil && res.Control == nil {
+	tput := res.Options.Selects(PartThroughput)
+	if !tput && res.IKE == nil && res.Scale == nil && res.Control == nil {
 		return
 	}
 	b.WriteString("## Goals\n\n| goal | figure | |\n| --- | --- | --- |\n")
+	if tput {
+		writeThroughputGoals(b, res)
+	}
 	if res.IKE != nil {
 		if s, ok := res.IKE.ikeGoal(); ok {
 			fmt.Fprintf(b, "| ≥ %s IKE SAs per second with ECP-256 at one gateway | %s per second (median of %d) | %s |\n",
@@ -134,15 +308,19 @@ func writeGoals(b *bytes.Buffer, res *Result) {
 		}
 	}
 	if res.Scale != nil {
-		goal := fmt.Sprintf("%s tunnels on one node in under %s GiB resident", thousands(MemoryGoalTunnels), decimals(0)(MemoryGoal/(1<<30)))
-		switch rss, n, projected, ok := res.Scale.memoryGoal(); {
+		goal := fmt.Sprintf("%s tunnels on one node in under %s GiB of resident memory", thousands(MemoryGoalTunnels), decimals(0)(MemoryGoal/(1<<30)))
+		switch m, atGoal, projected, ok := res.Scale.memoryGoal(); {
 		case !ok:
 			fmt.Fprintf(b, "| %s | not measured | |\n", goal)
 		case projected:
-			fmt.Fprintf(b, "| %s | %s MiB projected from %s tunnels (`-scale-tunnels …,%d` measures it) | %s, projected |\n",
-				goal, mib(rss), thousands(float64(n)), MemoryGoalTunnels, metOrNot(rss < MemoryGoal))
+			fmt.Fprintf(b, "| %s | %s MiB projected: %s KiB per tunnel in all (VmRSS ÷ tunnels, median) with %s tunnels, times %s "+
+				"(it holds the process's fixed share too, so it errs high; `-scale-tunnels …,%d` measures it) | %s, projected |\n",
+				goal, mib(atGoal), kib(m.perTunnel), thousands(float64(m.tunnels)), thousands(MemoryGoalTunnels), MemoryGoalTunnels,
+				metOrNot(atGoal < MemoryGoal))
 		default:
-			fmt.Fprintf(b, "| %s | %s MiB with %s tunnels (median) | %s |\n", goal, mib(rss), thousands(float64(n)), metOrNot(rss < MemoryGoal))
+			fmt.Fprintf(b, "| %s | %s MiB VmRSS with %s tunnels up (median): %s KiB per tunnel in all (VmRSS ÷ tunnels), "+
+				"of which %s KiB came as the tunnels came up | %s |\n",
+				goal, mib(m.rss), thousands(float64(m.tunnels)), kib(m.perTunnel), kib(m.growth), metOrNot(atGoal < MemoryGoal))
 		}
 	}
 	if res.Control != nil {
@@ -155,6 +333,9 @@ func writeGoals(b *bytes.Buffer, res *Result) {
 		}
 	}
 	b.WriteString("\n")
+	if res.DataPath != nil {
+		writeDataPathProfile(b, res.DataPath)
+	}
 }
 
 func writeIKE(b *bytes.Buffer, r *IKEResult) {
@@ -176,16 +357,17 @@ func writeIKE(b *bytes.Buffer, r *IKEResult) {
 	}
 	b.WriteString("\n")
 	if o.SwanConns > 0 {
-		fmt.Fprintf(b, "### strongSwan check\n\nOne strongSwan charon initiating %d connections at once to the gateway (ECP-256), "+
-			"from loading them to the last IKE SA the gateway established.\n\n", o.SwanConns)
-		b.WriteString("| initiator | connections | seconds until all established, median | min | max | IKE SAs/s, median | load (1 min) |\n" +
+		fmt.Fprintf(b, "### strongSwan check\n\nOne strongSwan charon initiating %d connections at once to the vnetgw gateway (ECP-256), "+
+			"from loading them to the last IKE SA the gateway established. The figures are the vnetgw gateway's, answering strongSwan, "+
+			"not a handshake rate of strongSwan's own: the check is that an independent initiator gets every tunnel up.\n\n", o.SwanConns)
+		b.WriteString("| initiator → responder | connections | seconds until all established, median | min | max | IKE SAs/s at the gateway, median | load (1 min) |\n" +
 			"| --- | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 		sec, l := stats(r.Swan, func(s SwanSample) float64 { return s.Seconds }, func(s SwanSample) float64 { return s.Load })
 		rate, _ := stats(r.Swan, func(s SwanSample) float64 { return s.Rate }, func(SwanSample) float64 { return 0 })
 		if sec.n == 0 {
-			fmt.Fprintf(b, "| strongSwan charon | %d | — | — | — | — | every run failed |\n\n", o.SwanConns)
+			fmt.Fprintf(b, "| "+swanCheckLabel+" | %d | — | — | — | — | every run failed |\n\n", o.SwanConns)
 		} else {
-			fmt.Fprintf(b, "| strongSwan charon | %d | %s | %s | %s | %s | %s |\n\n", o.SwanConns,
+			fmt.Fprintf(b, "| "+swanCheckLabel+" | %d | %s | %s | %s | %s | %s |\n\n", o.SwanConns,
 				decimals(2)(sec.median), decimals(2)(sec.min), decimals(2)(sec.max), thousands(rate.median), loads(l))
 		}
 	}
@@ -197,28 +379,33 @@ func writeIKE(b *bytes.Buffer, r *IKEResult) {
 	failures(b, r.Failures)
 }
 
+// swanCheckLabel names who initiates and who answers in the strongSwan
+// check.
+const swanCheckLabel = "strongSwan charon → vnetgw gateway"
+
 func writeScale(b *bytes.Buffer, r *ScaleResult) {
 	fmt.Fprintf(b, "## Scale: many tunnels to one gateway\n\n"+
 		"Each count of tunnels is brought up from scratch to a fresh gateway, %d peers negotiating at a time (IKE %s, ESP %s). "+
-		"VmRSS is the gateway process's resident memory with its connections configured and none up (before) and with all up (after); "+
-		"per tunnel is the difference divided by the tunnels. Gateway start is the time from starting the gateway to its having configured "+
+		"VmRSS is the gateway process's resident memory with its connections configured and none up (before) and with all up (after). "+
+		"Per tunnel in all is VmRSS after divided by the tunnels: what a tunnel costs, its configured connection and its share of the process included, "+
+		"and what the memory goal counts. Growth per tunnel is after minus before divided by the tunnels: only what bringing them up added. Gateway start is the time from starting the gateway to its having configured "+
 		"every connection (and routed its host into the TUN device).\n\n", r.Options.Window, ikeProposal, espProposal)
-	b.WriteString("| tunnels | setup, s, median | min | max | IKE SAs/s, median | gateway start, s | VmRSS before, MiB | VmRSS after, MiB | per tunnel, KiB | load (1 min) |\n" +
-		"| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
+	b.WriteString("| tunnels | setup, s, median | min | max | IKE SAs/s, median | gateway start, s | VmRSS before, MiB | VmRSS after, MiB | " +
+		"per tunnel in all (after ÷ tunnels), KiB | growth per tunnel ((after − before) ÷ tunnels), KiB | load (1 min) |\n" +
+		"| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n")
 	for _, sz := range r.Sizes {
 		sec, l := stats(sz.Samples, func(s ScaleSample) float64 { return s.Seconds }, func(s ScaleSample) float64 { return s.Load })
 		if sec.n == 0 {
-			fmt.Fprintf(b, "| %s | — | — | — | — | — | — | — | — | every run failed |\n", thousands(float64(sz.Tunnels)))
+			fmt.Fprintf(b, "| %s | — | — | — | — | — | — | — | — | — | every run failed |\n", thousands(float64(sz.Tunnels)))
 			continue
 		}
 		rate, _ := stats(sz.Samples, func(s ScaleSample) float64 { return float64(s.Tunnels) / s.Seconds }, func(ScaleSample) float64 { return 0 })
 		before, _ := stats(sz.Samples, func(s ScaleSample) float64 { return float64(s.RSSBefore) }, func(ScaleSample) float64 { return 0 })
-		after, _ := stats(sz.Samples, func(s ScaleSample) float64 { return float64(s.RSSAfter) }, func(ScaleSample) float64 { return 0 })
-		per, _ := stats(sz.Samples, ScaleSample.PerTunnel, func(ScaleSample) float64 { return 0 })
+		m := memoryOf(sz)
 		start, _ := stats(sz.Samples, func(s ScaleSample) float64 { return s.Startup.Seconds() }, func(ScaleSample) float64 { return 0 })
-		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", thousands(float64(sz.Tunnels)),
+		fmt.Fprintf(b, "| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", thousands(float64(sz.Tunnels)),
 			decimals(2)(sec.median), decimals(2)(sec.min), decimals(2)(sec.max), thousands(rate.median), decimals(2)(start.median),
-			mib(before.median), mib(after.median), kib(per.median), loads(l))
+			mib(before.median), mib(m.rss), kib(m.perTunnel), kib(m.growth), loads(l))
 	}
 	b.WriteString("\n")
 	if len(r.Spread) > 0 {

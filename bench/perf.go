@@ -6,12 +6,13 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
 )
 
-// perfRecord is `perf record` sampling one process's stacks: Linux's
+// perfRecord is `perf record` sampling processes' stacks: Linux's
 // profiler, which reads a Go binary's symbols and frame pointers as they
 // are, so that a gateway needs no profiling hook.
 type perfRecord struct {
@@ -24,12 +25,21 @@ type perfRecord struct {
 // perfRate is the sampling frequency in Hz.
 const perfRate = "999"
 
-// startPerf starts sampling process pid into the file out.
-func startPerf(pid int, out string) (*perfRecord, error) {
+// startPerf starts sampling the processes pids, all their threads, into
+// the file out.
+func startPerf(out string, pids ...int) (*perfRecord, error) {
 	if _, err := exec.LookPath("perf"); err != nil {
-		return nil, fmt.Errorf("%w: the gateway profile needs perf (apt-get install linux-perf): %v", ErrNotAvailable, err)
+		return nil, fmt.Errorf("%w: the profile needs perf (Debian: apt-get install linux-perf; bench/run.sh installs it for -ike-perf, -dp-perf and -perf): %v",
+			ErrNotAvailable, err)
 	}
-	cmd := exec.Command("perf", "record", "-q", "-F", perfRate, "-g", "-p", fmt.Sprint(pid), "-o", out)
+	if len(pids) == 0 {
+		return nil, errors.New("perf: no process to profile")
+	}
+	list := make([]string, len(pids))
+	for i, pid := range pids {
+		list[i] = strconv.Itoa(pid)
+	}
+	cmd := exec.Command("perf", "record", "-q", "-F", perfRate, "-g", "-p", strings.Join(list, ","), "-o", out)
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start perf: %w", err)
 	}

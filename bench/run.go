@@ -30,10 +30,14 @@ type Options struct {
 	// means all.
 	Parts []string
 	// VNetGW is vnetgw's binary, for the IKE, scale and control parts.
-	VNetGW  string
-	IKE     IKEOptions
-	Scale   ScaleOptions
-	Control ControlOptions
+	VNetGW string
+	// DataPathPerf profiles the vnetgw system's two gateways with perf(1)
+	// during one more TCP 1-stream A→B transfer after the throughput
+	// part's runs, which is not counted.
+	DataPathPerf bool
+	IKE          IKEOptions
+	Scale        ScaleOptions
+	Control      ControlOptions
 }
 
 // The parts of the suite.
@@ -91,6 +95,24 @@ type Result struct {
 	IKE     *IKEResult
 	Scale   *ScaleResult
 	Control *ControlResult
+	// DataPath is the data-path profile with Options.DataPathPerf; nil
+	// without.
+	DataPath *DataPathProfile
+}
+
+// DataPathProfile is where the vnetgw gateways' CPU went during one TCP
+// transfer through their tunnel.
+type DataPathProfile struct {
+	// Test is the transfer; Seconds its length and Mbps its rate while
+	// perf sampled.
+	Test    Test
+	Seconds int
+	Mbps    float64
+	// Top is the top of the profile, Path the file that holds all of it.
+	Top  []string
+	Path string
+	// Err says why there is no profile.
+	Err string
 }
 
 // settle is the pause between transfers, for sockets and queues to drain.
@@ -120,6 +142,9 @@ func Run(ctx context.Context, systems []System, o Options) (*Result, error) {
 	}
 	res := &Result{Start: time.Now().UTC(), Options: o, LoadBefore: loadAvg()}
 	dir := filepath.Join(o.Work, "runs", res.Start.Format("20060102T150405Z"))
+	if o.DataPathPerf {
+		res.DataPath = &DataPathProfile{Test: Plan([]int{1})[0], Seconds: o.Seconds, Err: "the throughput part did not run"}
+	}
 	if o.Selects(PartThroughput) {
 		res.Tests = Plan(o.Streams)
 		if err := runThroughput(ctx, systems, o, res, dir, log); err != nil {
@@ -248,6 +273,51 @@ func runThroughput(ctx context.Context, systems []System, o Options, res *Result
 			}
 		}
 	}
+	if res.DataPath == nil {
+		return nil
+	}
+	p := res.DataPath
+	p.Err = fmt.Sprintf("the %s system was not measured in this run", goalSystem)
+	for _, l := range lives {
+		if l.sys.Name() != goalSystem || l.res.Status != Measured {
+			continue
+		}
+		err := profileDataPath(ctx, l.topo, l.sys.Pids(), filepath.Join(dir, goalSystem, "datapath.perf"), p, log)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		p.Err = ""
+		if err != nil {
+			p.Err = firstLine(err.Error())
+			log.Warn("data-path profile failed", "system", goalSystem, "err", err)
+		}
+	}
+	return nil
+}
+
+// profileDataPath runs p.Test once more between the topology's hosts while
+// perf samples the gateway processes pids into out, and keeps the top of
+// the profile in p.
+func profileDataPath(ctx context.Context, topo *Topology, pids []int, out string, p *DataPathProfile, log *slog.Logger) error {
+	time.Sleep(settle)
+	prof, err := startPerf(out, pids...)
+	if err != nil {
+		return err
+	}
+	defer prof.stop()
+	s, err := measure(ctx, topo, p.Test, p.Seconds, pids)
+	if err != nil {
+		return fmt.Errorf("profiled transfer: %w", err)
+	}
+	top, err := prof.report(ctx)
+	if err != nil {
+		return err
+	}
+	if len(top) == 0 {
+		return fmt.Errorf("perf report lists no function (all of it in %s.txt)", out)
+	}
+	p.Mbps, p.Top, p.Path = s.Mbps, top, out+".txt"
+	log.Info("profiled", "system", goalSystem, "test", p.Test.Name, "mbps", round(s.Mbps), "profile", p.Path)
 	return nil
 }
 

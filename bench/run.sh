@@ -8,6 +8,7 @@
 #   bench/run.sh                          # every part, 3 runs each
 #   bench/run.sh -skip throughput         # IKE, scale and control plane only
 #   bench/run.sh -quick                   # check the harness: every part in seconds
+#   bench/run.sh -perf                    # and profile the gateways with perf (-ike-perf, -dp-perf: one of them)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 export PATH=$PATH:/usr/local/go/bin
@@ -29,6 +30,23 @@ done
 if ((${#missing[@]})); then
   echo "bench/run.sh: installing what is missing (${missing[*]}) with scripts/install-deps.sh"
   scripts/install-deps.sh
+fi
+
+# The profiles (-ike-perf, -dp-perf, -perf) take perf(1): Debian's
+# linux-perf. Without it the run goes on and its report says why the
+# profiles are missing.
+want_perf=
+for arg in "$@"; do
+  [[ $arg =~ ^--?(ike-|dp-)?perf(=(1|t|T|true|TRUE|True))?$ ]] && want_perf=1
+done
+if [ -n "$want_perf" ] && ! command -v perf >/dev/null; then
+  echo "bench/run.sh: the profiles need perf; installing linux-perf"
+  if ! { DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends linux-perf ||
+    { apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends linux-perf; }; } ||
+    ! perf --version >/dev/null 2>&1; then
+    echo "bench/run.sh: WARNING: could not install a working perf (Debian's linux-perf; on Ubuntu linux-tools-\$(uname -r))." >&2
+    echo "bench/run.sh: the run goes on without profiles; the report says they are not available." >&2
+  fi
 fi
 
 mkdir -p "$WORK/bin"

@@ -72,8 +72,20 @@ type ScaleSample struct {
 	Load float64
 }
 
-// PerTunnel returns the resident memory each tunnel added, in bytes.
-func (s ScaleSample) PerTunnel() float64 {
+// RSSPerTunnel returns the gateway's whole resident memory with every
+// tunnel up divided by the tunnels, in bytes: what a tunnel costs in all,
+// its configured connection and the process's own share included.
+func (s ScaleSample) RSSPerTunnel() float64 {
+	if s.Tunnels == 0 {
+		return 0
+	}
+	return float64(s.RSSAfter) / float64(s.Tunnels)
+}
+
+// GrowthPerTunnel returns the resident memory that bringing the tunnels up
+// added, divided by the tunnels, in bytes: only part of RSSPerTunnel, as
+// the configured connections were resident before.
+func (s ScaleSample) GrowthPerTunnel() float64 {
 	if s.Tunnels == 0 {
 		return 0
 	}
@@ -150,7 +162,7 @@ func runScale(ctx context.Context, o Options, dir string, log *slog.Logger) (*Sc
 				s := ScaleSample{Tunnels: t.N, Seconds: t.Seconds(), Startup: t.Startup, RSSBefore: t.RSSBefore, RSSAfter: t.RSSAfter, Load: load1()}
 				sz.Samples = append(sz.Samples, s)
 				log.Info("measured", "part", PartScale, "tunnels", t.N, "run", run, "setup_s", round(s.Seconds), "gateway_start_s", round(s.Startup.Seconds()),
-					"rss_mib", round(float64(s.RSSAfter)/(1<<20)), "kib_per_tunnel", round(s.PerTunnel()/1024), "load", s.Load)
+					"rss_mib", round(float64(s.RSSAfter)/(1<<20)), "kib_per_tunnel", round(s.RSSPerTunnel()/1024), "kib_growth_per_tunnel", round(s.GrowthPerTunnel()/1024), "load", s.Load)
 				if spec.Traffic == 0 {
 					return
 				}

@@ -32,7 +32,7 @@ type strongSwan struct {
 
 var _ System = (*strongSwan)(nil)
 
-func (*strongSwan) Name() string { return "strongswan" }
+func (*strongSwan) Name() string { return swanSystem }
 
 func (*strongSwan) Detail() string {
 	return "strongSwan ↔ strongSwan: charon with userspace ESP (kernel-libipsec on a TUN device, ESP always in UDP 4500), " +

@@ -56,6 +56,14 @@ func Systems(b Binaries) []System {
 // Baseline is the name of the system every other one is compared with.
 const Baseline = "wireguard-go"
 
+// The systems the throughput goals are about: vnetgw (ESP in UDP, as it
+// runs by default) against the baseline and against strongSwan with
+// userspace ESP.
+const (
+	goalSystem = "vnetgw"
+	swanSystem = "strongswan"
+)
+
 // Ceiling is the name of the system that is no tunnel but the upper bound
 // of what one could reach.
 const Ceiling = "routed"

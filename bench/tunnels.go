@@ -79,7 +79,7 @@ func bringUpTunnels(ctx context.Context, binary, dir string, pn *peerNet, s tunn
 	}
 	var prof *perfRecord
 	if s.Perf != "" {
-		if prof, err = startPerf(t.gw.proc.Pid(), s.Perf); err != nil {
+		if prof, err = startPerf(s.Perf, t.gw.proc.Pid()); err != nil {
 			return t, err
 		}
 		defer prof.stop()

@@ -71,9 +71,9 @@ var _ System = (*vnetgwPair)(nil)
 
 func (v *vnetgwPair) Name() string {
 	if v.rawESP {
-		return "vnetgw-raw"
+		return goalSystem + "-raw"
 	}
-	return "vnetgw"
+	return goalSystem
 }
 
 func (v *vnetgwPair) Detail() string {

@@ -44,6 +44,8 @@ func run() int {
 		ikeTunnels = flag.Int("ike-tunnels", 2000, "ike part: IKE SAs per run (-quick: 300)")
 		ikeWindow  = flag.Int("ike-window", 32, "ike and scale parts: peers negotiating at a time (the gateway asks for cookies from 32 half-open IKE SAs)")
 		ikePerf    = flag.Bool("ike-perf", false, "ike part: profile the gateway with perf(1) in one more ECP-256 run, not counted; the report shows the top functions")
+		dpPerf     = flag.Bool("dp-perf", false, "throughput part: profile both gateways of the vnetgw system with perf(1) during one more TCP 1-stream A→B transfer, not counted; the report shows the top functions under the throughput goals")
+		allPerf    = flag.Bool("perf", false, "both -ike-perf and -dp-perf")
 		swanConns  = flag.Int("swan-conns", 200, "ike part: connections strongSwan initiates at once in its check; 0 skips it (-quick: 50)")
 		scaleN     = flag.String("scale-tunnels", "100,1000,10000", "scale part: tunnel counts, each to a fresh gateway (-quick: 100)")
 		scaleFlows = flag.String("scale-flows", "1,10,100", "scale part: tunnels carrying a TCP stream at once, with the most tunnels up (-quick: 1,10)")
@@ -51,6 +53,9 @@ func run() int {
 		connects   = flag.Int("connects", 5, "control part: connections of each kind timed from PUT to Connected (-quick: 2)")
 	)
 	flag.Parse()
+	if *allPerf {
+		*ikePerf, *dpPerf = true, true
+	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	if os.Geteuid() != 0 {
 		log.Error("the benchmarks need root: they build network namespaces")
@@ -78,7 +83,7 @@ func run() int {
 		log.Error("-scale-flows", "err", err)
 		return 2
 	}
-	opts := bench.Options{Runs: *runs, Seconds: *seconds, Streams: []int{1, 4}, Work: *work, Log: log, Parts: partList,
+	opts := bench.Options{Runs: *runs, Seconds: *seconds, Streams: []int{1, 4}, Work: *work, Log: log, Parts: partList, DataPathPerf: *dpPerf,
 		IKE:     bench.IKEOptions{Groups: strings.Split(*ikeGroups, ","), Tunnels: *ikeTunnels, Window: *ikeWindow, SwanConns: *swanConns, Perf: *ikePerf},
 		Scale:   bench.ScaleOptions{Tunnels: tunnels, Window: *ikeWindow, Flows: flows},
 		Control: bench.ControlOptions{PUTs: *puts, Connects: *connects},
