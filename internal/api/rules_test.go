@@ -372,6 +372,12 @@ func TestR34OneTunnelPerSite(t *testing.T) {
 				e.must("PUT", netPath(subA, "rg", "connections", "c1"), v2v(loc, a.gw, b.gw))
 				return "PUT", netPath(subA, "rg", "connections", "c2"), v2v(loc, a.gw, b.gw)
 			}},
+		{name: "a second site on the same device address is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, e.lng(s, "l1", "203.0.113.1", "192.168.0.0/16")))
+				return "PUT", netPath(subA, "rg", "connections", "c2"), s2s(loc, s.gw, e.lng(s, "l2", "203.0.113.1", "172.16.0.0/16"))
+			}},
 		{name: "updating the one connection is fine", status: 200,
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
@@ -379,6 +385,44 @@ func TestR34OneTunnelPerSite(t *testing.T) {
 				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, l))
 				return "PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, l)
 			}},
+	})
+}
+
+// TestIPsecPolicy covers custom IPsec/IKE policies: what Azure accepts and
+// vnetgw implements, and what it refuses with InvalidIpsecPolicy.
+func TestIPsecPolicy(t *testing.T) {
+	policy := func(change func(obj)) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			c := s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16"))
+			pol := obj{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
+				"ipsecIntegrity": "GCMAES256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14", "pfsGroup": "None"}
+			change(pol)
+			c["properties"].(obj)["ipsecPolicies"] = []obj{pol}
+			return "PUT", netPath(subA, "rg", "connections", "c"), c
+		}
+	}
+	set := func(kv ...any) func(obj) {
+		return func(p obj) {
+			for i := 0; i < len(kv); i += 2 {
+				p[kv[i].(string)] = kv[i+1]
+			}
+		}
+	}
+	runCases(t, []ruleCase{
+		{name: "a GCM policy is accepted", status: 201, req: policy(set())},
+		{name: "IKE GCM with a SHA-384 PRF is accepted", status: 201, req: policy(set("ikeEncryption", "GCMAES256", "ikeIntegrity", "SHA384", "dhGroup", "ECP384", "pfsGroup", "ECP384"))},
+		{name: "CBC with HMAC is accepted", status: 201, req: policy(set("ipsecEncryption", "AES256", "ipsecIntegrity", "SHA256", "pfsGroup", "PFS2048"))},
+		{name: "IPsec GCM with another integrity is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ipsecIntegrity", "SHA256"))},
+		{name: "IKE integrity GCM without GCM encryption is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ikeIntegrity", "GCMAES256"))},
+		{name: "DES is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ikeEncryption", "DES3"))},
+		{name: "MD5 is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ipsecEncryption", "AES128", "ipsecIntegrity", "MD5"))},
+		{name: "no encryption is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ipsecEncryption", "None", "ipsecIntegrity", "SHA256"))},
+		{name: "no Diffie-Hellman group for IKE is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("dhGroup", "None"))},
+		{name: "DH group 1 is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("dhGroup", "DHGroup1"))},
+		{name: "a lifetime under 300 s is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("saLifeTimeSeconds", 299))},
+		{name: "a missing algorithm is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(func(p obj) { delete(p, "dhGroup") })},
+		{name: "an unknown algorithm is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ikeEncryption", "ROT13"))},
 	})
 }
 

@@ -405,9 +405,13 @@ type NetworkInterfaceProperties struct {
 // Attachment says how a network interface's host exists: a built-in host on
 // a userspace network stack ("netstack", the default) or a TUN device in a
 // network namespace ("tun").
+// State and Error are read-only: what the data plane observes ("Running",
+// or "Failed" with the reason).
 type Attachment struct {
 	Kind  string `json:"kind"`
 	NetNS string `json:"netns,omitempty"`
+	State string `json:"state,omitempty"`
+	Error string `json:"error,omitempty"`
 }
 
 // NetworkInterfaceIPConfiguration is one address of a network interface.

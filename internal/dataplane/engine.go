@@ -64,7 +64,14 @@ type host struct {
 	tun  *fabric.TUNHost
 	port fabric.Port // whichever of the two runs; nil if none
 	err  error       // why it could not be realised
+	// failedAt is when it last failed to start; Retry tries again after
+	// RetryInterval (a namespace created after the interface, say).
+	failedAt time.Time
 }
+
+// RetryInterval is how long a host or gateway that failed to start waits
+// before Retry starts it again.
+const RetryInterval = 5 * time.Second
 
 // New returns an engine with nothing configured.
 func New(opts Options) *Engine {
@@ -144,27 +151,73 @@ func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
 		if _, ok := v.hosts[id]; ok {
 			continue
 		}
-		hc := want[id]
-		h := &host{cfg: hc}
-		switch hc.Kind {
-		case HostNetstack, "":
-			h.ns, h.err = fabric.NewNetstackHost(hc.Name, hc.Addr, 0, v.router)
-			h.port = h.ns
-		case HostTUN:
-			h.tun, h.err = fabric.NewTUNHost(hc.NetNS, hc.Addr, v.router)
-			h.port = h.tun
-		default:
-			h.err = fmt.Errorf("attachment kind %q is unknown", hc.Kind)
-		}
-		if h.err != nil {
-			e.log.Warn("host not started", "host", hc.ID, "err", h.err)
-		} else {
-			e.log.Info("host started", "host", hc.ID, "addr", hc.Addr, "kind", hc.Kind)
-		}
-		v.hosts[id] = h
+		v.hosts[id] = e.startHost(want[id], v.router)
 		changed = true
 	}
 	return changed
+}
+
+// startHost realises a network interface. A host that fails has no port,
+// so that no route leads to it.
+func (e *Engine) startHost(hc Host, r *fabric.Router) *host {
+	h := &host{cfg: hc}
+	switch hc.Kind {
+	case HostNetstack, "":
+		if h.ns, h.err = fabric.NewNetstackHost(hc.Name, hc.Addr, 0, r); h.err == nil {
+			h.port = h.ns
+		}
+	case HostTUN:
+		if h.tun, h.err = fabric.NewTUNHost(hc.NetNS, hc.Addr, r); h.err == nil {
+			h.port = h.tun
+		}
+	default:
+		h.err = fmt.Errorf("attachment kind %q is unknown", hc.Kind)
+	}
+	if h.err != nil {
+		h.failedAt = time.Now()
+		e.log.Warn("host not started", "host", hc.ID, "err", h.err)
+	} else {
+		e.log.Info("host started", "host", hc.ID, "addr", hc.Addr, "kind", hc.Kind)
+	}
+	return h
+}
+
+// Retry starts again the hosts and gateways that failed to start at least
+// RetryInterval ago, and reports whether any of them runs now.
+func (e *Engine) Retry() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	now := time.Now()
+	started := false
+	for _, vc := range e.cfg.VNets {
+		v := e.vnets[vc.ID]
+		for id, h := range v.hosts {
+			if h.port != nil || now.Sub(h.failedAt) < RetryInterval {
+				continue
+			}
+			if v.hosts[id] = e.startHost(h.cfg, v.router); v.hosts[id].port != nil {
+				started = true
+			}
+		}
+	}
+	for id, g := range e.gateways {
+		if g.gw != nil || now.Sub(g.failedAt) < RetryInterval {
+			continue
+		}
+		if e.gateways[id] = e.startGateway(g.cfg); e.gateways[id].gw != nil {
+			e.configureGateway(e.gateways[id])
+			started = true
+		}
+	}
+	if started {
+		for _, vc := range e.cfg.VNets {
+			e.vnets[vc.ID].router.SetRoutes(e.routes(e.vnets[vc.ID], vc))
+		}
+	}
+	return started
 }
 
 // routes builds a VNet router's table: a host route per running host, and

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"net/netip"
@@ -25,6 +26,7 @@ type gw struct {
 	port      *fabric.GatewayPort // its side of the VNet router
 	addrAdded bool                // its address was added to PublicInterface
 	err       error
+	failedAt  time.Time           // when it last failed to start, for Retry
 	connErrs  map[string]error    // connections that could not be configured
 	activity  map[string]activity // by connection, for the idle watch (R8)
 }
@@ -56,20 +58,30 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 			changed = true
 		}
 		g.cfg = wc
-		if g.gw == nil {
-			continue
-		}
-		conns, errs := gatewayConnections(wc)
-		g.connErrs = errs
-		if err := g.gw.Reconfig(conns); err != nil {
-			e.log.Error("reconfigure gateway", "gateway", id, "err", err)
-		}
+		e.configureGateway(g)
 	}
 	return changed
 }
 
+// configureGateway hands a running gateway its connections.
+func (e *Engine) configureGateway(g *gw) {
+	if g.gw == nil {
+		return
+	}
+	conns, errs := gatewayConnections(g.cfg)
+	g.connErrs = errs
+	if err := g.gw.Reconfig(conns); err != nil {
+		e.log.Error("reconfigure gateway", "gateway", g.cfg.ID, "err", err)
+	}
+}
+
 func (e *Engine) startGateway(c Gateway) *gw {
 	g := &gw{cfg: c}
+	defer func() {
+		if g.err != nil {
+			g.failedAt = time.Now()
+		}
+	}()
 	v := e.vnets[c.VNet]
 	if v == nil {
 		g.err = fmt.Errorf("its virtual network %s is not realised", c.VNet)
@@ -139,12 +151,27 @@ func (g *gw) status(m map[string]ConnectionStatus) {
 func gatewayConnections(g Gateway) ([]gateway.Connection, map[string]error) {
 	var out []gateway.Connection
 	errs := map[string]error{}
+	byRemote := map[netip.Addr]string{}
 	for _, c := range g.Connections {
+		// One bad connection must not keep the others of its gateway from
+		// their tunnels: each is checked here and left out on its own.
+		switch other, dup := byRemote[c.Remote]; {
+		case !c.Remote.IsValid():
+			errs[c.ID] = errors.New("the peer has no IP address (vnetgw does not resolve an FQDN)")
+			continue
+		case c.Remote.Is4() != g.PublicAddr.Is4():
+			errs[c.ID] = fmt.Errorf("the peer's address %v is not of the gateway's address family (%v)", c.Remote, g.PublicAddr)
+			continue
+		case dup:
+			errs[c.ID] = fmt.Errorf("connection %s of this gateway has the same peer address %v", other, c.Remote)
+			continue
+		}
 		gc, err := gatewayConnection(g, c)
 		if err != nil {
 			errs[c.ID] = err
 			continue
 		}
+		byRemote[c.Remote] = c.ID
 		out = append(out, gc)
 	}
 	return out, errs

@@ -137,12 +137,16 @@ var (
 )
 
 // IKEProposal writes a custom policy's IKE algorithms as a strongSwan
-// proposal. With GCM the PRF is HMAC-SHA2-256, as Azure uses.
+// proposal. A hash as the integrity of a GCM cipher is the PRF; with GCM as
+// both the PRF is HMAC-SHA2-256, as Azure uses.
 func IKEProposal(p arm.IPsecPolicy) string {
 	enc := encryption[p.IKEEncryption]
 	prf := "prfsha256"
-	if i, ok := integrity[p.IKEIntegrity]; ok && !strings.HasPrefix(p.IKEEncryption, "GCM") {
+	if i, ok := integrity[p.IKEIntegrity]; ok {
 		prf = i // strongSwan takes the PRF from the integrity algorithm
+		if strings.HasPrefix(p.IKEEncryption, "GCM") {
+			prf = "prf" + i
+		}
 	}
 	parts := []string{enc, prf}
 	if g, ok := dhGroup[p.DHGroup]; ok {

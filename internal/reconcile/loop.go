@@ -39,6 +39,9 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, log *sl
 				fastUntil = time.Now().Add(FastStatusPeriod)
 			}
 		}
+		if due && eng.Retry() {
+			fastUntil = time.Now().Add(FastStatusPeriod)
+		}
 		if due {
 			if err := reg.PutStatuses(ctx, statusUpdates(snap, eng.Status())); err != nil && ctx.Err() == nil {
 				log.Warn("write status", "err", err)

@@ -170,3 +170,38 @@ func TestStatusWritesKeepTheirPace(t *testing.T) {
 		t.Fatalf("VNet status %+v (%v): the traffic is not counted", st, err)
 	}
 }
+
+// TestHostStateShows: GET of a network interface tells whether its host
+// runs, and why not.
+func TestHostStateShows(t *testing.T) {
+	f := newFixture(t)
+	_, web, _, _, _ := f.twoHosts(t, "web", "db")
+	ghost := arm.NetworkID(sub, "rg", "networkInterfaces", "ghost")
+	n := &arm.NetworkInterface{Resource: arm.Resource{Location: "westeurope"}}
+	n.Properties.Attachment = &arm.Attachment{Kind: region.AttachTUN, NetNS: "vnetgw-no-such-namespace"}
+	n.Properties.IPConfigurations = []arm.NetworkInterfaceIPConfiguration{{Name: "ip", Properties: arm.NetworkInterfaceIPConfigurationProperties{
+		Subnet: arm.Ref(arm.NetworkID(sub, "rg", "virtualNetworks", "v").Child("subnets", "default").String())}}}
+	if _, _, err := f.reg.PutNetworkInterface(context.Background(), ghost, n); err != nil {
+		t.Fatal(err)
+	}
+	attachment := func(id arm.ID) arm.Attachment {
+		doc, err := f.reg.Get(id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return *doc.(*arm.NetworkInterface).Properties.Attachment
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for a := attachment(ghost); a.State != region.HostFailed; a = attachment(ghost) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed host shows %+v", a)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if a := attachment(ghost); a.Error == "" {
+		t.Errorf("no reason given: %+v", a)
+	}
+	if a := attachment(web); a.State != region.HostRunning || a.Error != "" {
+		t.Errorf("the running host shows %+v", a)
+	}
+}

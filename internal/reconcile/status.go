@@ -36,11 +36,26 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string][]b
 		st := observed.VNets[key]
 		put(key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed})
 	}
+	for _, n := range s.NetworkInterfaces() {
+		key := strings.ToLower(n.ID)
+		o, ok := observed.Hosts[key]
+		if !ok {
+			continue
+		}
+		seen[key] = true
+		st := region.HostStatus{State: region.HostRunning}
+		if !o.Running {
+			st = region.HostStatus{State: region.HostFailed, Error: o.Error}
+		}
+		put(key, st)
+	}
 	for _, c := range s.Connections() {
 		key := strings.ToLower(c.ID)
 		seen[key] = true
 		want := &region.ConnectionStatus{ConnectionStatus: region.NotConnected, Reason: "the gateway has no tunnel for this connection"}
-		if r, ok := s.RemoteOf(c); ok {
+		if r, ok := s.RemoteOf(c); !ok {
+			want.Reason = "the remote end has no IP address: a local network gateway given by FQDN (vnetgw does not resolve names), or a remote gateway without a public address yet"
+		} else {
 			if g := s.Gateway(c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
 				want.InterRegion = r.Location != g.Location
 			}

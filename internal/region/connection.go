@@ -3,6 +3,7 @@ package region
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -152,6 +153,9 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		if arm.Equal(o.Properties.LocalNetworkGateway2.RefID()+o.Properties.VirtualNetworkGateway2.RefID(), remote) {
 			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s is already connected to %s by connection %s; there can be only one tunnel between a VNet and a site (R34)", g1.Name, remote, o.ID)
 		}
+		if addr := peerAddress(tx, p); addr != "" && addr == peerAddress(tx, &o.Properties) {
+			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s already has a tunnel to the device at %s, by connection %s; one device is one site (R34)", g1.Name, addr, o.ID)
+		}
 		others = append(others, o)
 	}
 	if err := rules.R28MultiSite(g1.Properties.VPNType, len(others)); err != nil {
@@ -167,6 +171,20 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	p.IngressBytesTransferred, p.EgressBytesTransferred = 0, 0
 	tx.put(arm.TypeConnection, id.Key(), c)
 	return r35Affected(tx, []*arm.VirtualNetworkGateway{g1})
+}
+
+// peerAddress is the gatewayIpAddress of an IPsec connection's local
+// network gateway, or "".
+func peerAddress(tx *txn, p *arm.ConnectionProperties) string {
+	l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID())
+	if l == nil || l.Properties.GatewayIPAddress == "" {
+		return ""
+	}
+	a, err := netip.ParseAddr(l.Properties.GatewayIPAddress)
+	if err != nil {
+		return ""
+	}
+	return a.Unmap().String()
 }
 
 // canonical replaces *v by the allowed value it matches, ignoring case; an
@@ -258,11 +276,21 @@ func checkIPsecPolicy(pol *arm.IPsecPolicy) error {
 			return e
 		}
 	}
+	for _, c := range checks {
+		if why, ok := notImplemented[*c.v]; ok && (*c.v != "None" || c.field != "pfsGroup") {
+			return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + c.field,
+				Message: fmt.Sprintf("%s %s is not implemented by vnetgw (%s); choose a stronger one", c.field, *c.v, why)}
+		}
+	}
 	gcm := func(enc, integ string) bool {
 		return !strings.HasPrefix(enc, "GCM") && !strings.HasPrefix(integ, "GCM") || enc == integ
 	}
-	if !gcm(pol.IPsecEncryption, pol.IPsecIntegrity) || !gcm(pol.IKEEncryption, pol.IKEIntegrity) {
-		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "ipsecIntegrity", Message: "with GCM, the integrity algorithm must be the same GCM algorithm as the encryption"}
+	if !gcm(pol.IPsecEncryption, pol.IPsecIntegrity) {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "ipsecIntegrity", Message: "with GCM, ipsecIntegrity must be the same GCM algorithm as ipsecEncryption"}
+	}
+	// For IKE a GCM cipher may come with a hash, which then is the PRF.
+	if strings.HasPrefix(pol.IKEIntegrity, "GCM") && pol.IKEIntegrity != pol.IKEEncryption {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "ikeIntegrity", Message: "ikeIntegrity " + pol.IKEIntegrity + " needs ikeEncryption " + pol.IKEIntegrity}
 	}
 	if pol.SALifeTimeSeconds < 300 {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "saLifeTimeSeconds", Message: "saLifeTimeSeconds must be at least 300"}
@@ -271,6 +299,17 @@ func checkIPsecPolicy(pol *arm.IPsecPolicy) error {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "saDataSizeKilobytes", Message: "saDataSizeKilobytes must be 0 (no limit) or at least 1024"}
 	}
 	return nil
+}
+
+// notImplemented are the values of a custom policy that Azure accepts and
+// vnetgw refuses, with the reason; pfsGroup None (no PFS) is fine.
+var notImplemented = map[string]string{
+	"None":     "no encryption or no Diffie-Hellman exchange",
+	"DES":      "broken: 56-bit key",
+	"DES3":     "obsolete: 64-bit blocks",
+	"MD5":      "broken hash",
+	"DHGroup1": "broken: 768-bit group",
+	"PFS1":     "broken: 768-bit group",
 }
 
 // renderConnection hides the shared key (read it through /sharedkey) and

@@ -60,6 +60,7 @@ func attachment(p *arm.NetworkInterfaceProperties) error {
 	a := arm.Attachment{Kind: AttachNetstack}
 	if p.Attachment != nil {
 		a = *p.Attachment
+		a.State, a.Error = "", "" // read-only; shown from the observed status
 	}
 	if err := canonical(&a.Kind, "properties.attachment.kind", AttachNetstack, AttachNetstack, AttachTUN); err != nil {
 		return err
@@ -73,6 +74,17 @@ func attachment(p *arm.NetworkInterfaceProperties) error {
 	}
 	p.Attachment = &a
 	return nil
+}
+
+// renderNetworkInterface shows whether the host behind the interface runs.
+func renderNetworkInterface(tx *txn, doc any) any {
+	n := *doc.(*arm.NetworkInterface)
+	if st := statusOf[HostStatus](tx, n.ID); st != nil && n.Properties.Attachment != nil {
+		a := *n.Properties.Attachment
+		a.State, a.Error = st.State, st.Error
+		n.Properties.Attachment = &a
+	}
+	return &n
 }
 
 func stageNICIPConfigs(tx *txn, id arm.ID, n *arm.NetworkInterface, old *arm.NetworkInterface) error {

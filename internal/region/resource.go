@@ -43,7 +43,7 @@ func opsFor(kind string) kindOps {
 		return kindOps{render: renderConnection, del: (*Region).delConnection,
 			retag: func(d any, t map[string]string) any { c := *d.(*arm.Connection); c.Tags = t; return &c }}
 	case arm.TypeNetworkInterface:
-		return kindOps{render: same, del: (*Region).delNetworkInterface,
+		return kindOps{render: renderNetworkInterface, del: (*Region).delNetworkInterface,
 			retag: func(d any, t map[string]string) any { c := *d.(*arm.NetworkInterface); c.Tags = t; return &c }}
 	}
 	panic("region: unknown kind " + kind)

@@ -38,6 +38,18 @@ type VNetStatus struct {
 	DroppedMalformed uint64 `json:"droppedMalformed"`
 }
 
+// Host states, as the attachment of a network interface shows them.
+const (
+	HostRunning = "Running"
+	HostFailed  = "Failed"
+)
+
+// HostStatus is the observed state of the host behind a network interface.
+type HostStatus struct {
+	State string `json:"state"`
+	Error string `json:"error,omitempty"`
+}
+
 // statusOf decodes the stored status of a resource, or returns nil.
 func statusOf[T any](tx *txn, id string) *T {
 	raw := tx.m.status[strings.ToLower(id)]
@@ -51,7 +63,7 @@ func statusOf[T any](tx *txn, id string) *T {
 	return v
 }
 
-// PutStatuses writes observed states (a *ConnectionStatus or *VNetStatus,
+// PutStatuses writes observed states (a *ConnectionStatus, *VNetStatus or *HostStatus,
 // as JSON) by resource id; nil removes one. All are written in one
 // transaction.
 func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte) error {

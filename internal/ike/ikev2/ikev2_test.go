@@ -615,8 +615,29 @@ func TestReconfig(t *testing.T) {
 	}
 	bad := p
 	bad.PSK = nil
-	if err := a.m.Reconfig([]PeerConfig{bad}); err == nil {
-		t.Errorf("configuration without a key accepted")
+	if err := a.m.Reconfig([]PeerConfig{bad}); err == nil || errors.Is(err, ErrNoChanges) {
+		t.Errorf("configuration without a key accepted: %v", err)
+	}
+	if got := a.established(); len(got) != 1 || got[0].SPIi != first.SPIi {
+		t.Errorf("an invalid configuration tore the running peer down: %+v", a.status())
+	}
+	// An invalid peer does not keep a valid one from starting.
+	other := basePeer("to-c", addrA, netip.MustParseAddr("192.0.2.99"))
+	other.Mode = ModeResponderOnly
+	dup := basePeer("to-b-again", addrA, addrB)
+	if err := a.m.Reconfig([]PeerConfig{p, dup, other}); err == nil || !strings.Contains(err.Error(), "to-b-again") {
+		t.Errorf("a second peer on the same remote: %v", err)
+	}
+	if names := peerNames(a.m); !slices.Equal(names, []string{"to-b", "to-c"}) {
+		t.Errorf("peers %v, want to-b and to-c", names)
+	}
+	for _, st := range a.m.Status() {
+		if st.Name == "to-b" && (len(st.IKESAs) != 1 || st.IKESAs[0].SPIi != first.SPIi) {
+			t.Errorf("adding peers re-established to-b: %+v", st)
+		}
+	}
+	if err := a.m.Reconfig([]PeerConfig{p}); err != nil {
+		t.Fatal(err)
 	}
 	p.PSK, b.peer.PSK = PSK("new-psk-0123456789"), PSK("new-psk-0123456789")
 	if err := b.m.Reconfig([]PeerConfig{b.peer}); err != nil {
@@ -631,6 +652,15 @@ func TestReconfig(t *testing.T) {
 			a.dp.count() == 1 && b.dp.count() == 1
 	})
 	checkKeys(t, a, b)
+}
+
+func peerNames(m *Manager) []string {
+	var names []string
+	for _, st := range m.Status() {
+		names = append(names, st.Name)
+	}
+	slices.Sort(names)
+	return names
 }
 
 // TestPolicyBased covers a policy-based connection: one child SA per pair
@@ -773,4 +803,44 @@ func TestIdle(t *testing.T) {
 	if a.status().Idle {
 		t.Fatal("still idle after traffic")
 	}
+}
+
+// TestConnectionModes covers Azure's connectionMode: a ResponderOnly peer
+// never sends the first message, an InitiatorOnly peer answers no
+// IKE_SA_INIT, and the two together come up.
+func TestConnectionModes(t *testing.T) {
+	start := func(t *testing.T, ma, mb ConnectionMode) (*fakeNet, *node, *node) {
+		checkLeaks(t)
+		n := newFakeNet(t)
+		pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+		pa.Mode, pb.Mode = ma, mb
+		return n, newNode(t, n, "a", addrA, Config{}, pa), newNode(t, n, "b", addrB, Config{}, pb)
+	}
+	t.Run("ResponderOnly on both ends", func(t *testing.T) {
+		n, a, b := start(t, ModeResponderOnly, ModeResponderOnly)
+		time.Sleep(time.Second)
+		if d := n.datagrams(); len(d) != 0 || len(a.established())+len(b.established()) != 0 {
+			t.Errorf("%d datagrams sent, %d and %d IKE SAs", len(d), len(a.established()), len(b.established()))
+		}
+	})
+	t.Run("InitiatorOnly on both ends", func(t *testing.T) {
+		n, a, b := start(t, ModeInitiatorOnly, ModeInitiatorOnly)
+		waitFor(t, 5*time.Second, "both ends to initiate", func() bool { return len(n.datagrams()) >= 2 })
+		time.Sleep(time.Second)
+		for _, d := range n.datagrams() {
+			if len(d.data) > 19 && d.data[19]&0x20 != 0 { // RFC 7296 §3.1: the Response flag
+				t.Errorf("a response was sent: %v -> %v", d.from, d.to)
+			}
+		}
+		if len(a.established())+len(b.established()) != 0 {
+			t.Errorf("an InitiatorOnly end answered: %+v, %+v", a.status(), b.status())
+		}
+	})
+	t.Run("InitiatorOnly to ResponderOnly", func(t *testing.T) {
+		_, a, b := start(t, ModeInitiatorOnly, ModeResponderOnly)
+		waitUp(t, a, b, 1)
+		if !a.established()[0].Initiator {
+			t.Errorf("the InitiatorOnly end did not initiate")
+		}
+	})
 }

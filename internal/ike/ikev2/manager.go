@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -129,33 +130,42 @@ func New(cfg Config) (*Manager, error) {
 // initiate an IKE SA unless ResponderOnly); peers no longer listed are torn
 // down with a Delete to the peer; peers whose addresses, identities, key,
 // proposals or children changed are torn down and started again; other
-// changes (lifetimes, timers, mode) apply to the running SAs. It returns
-// ErrNoChanges if nothing changed, and changes nothing if a peer is invalid.
+// changes (lifetimes, timers, mode) apply to the running SAs. An invalid
+// peer does not hold the others back: it keeps the configuration it had (or
+// is not started), and the error names it. Reconfig returns ErrNoChanges if
+// nothing changed and no peer was invalid.
 func (m *Manager) Reconfig(peers []PeerConfig) error {
 	m.reconfigMu.Lock()
 	defer m.reconfigMu.Unlock()
 	next := make(map[string]PeerConfig, len(peers))
 	remotes := map[netip.Addr]string{}
 	var errs []error
+	m.mu.Lock()
+	running := maps.Clone(m.cfgs)
+	m.mu.Unlock()
 	for _, p := range peers {
 		p = p.withDefaults()
-		if err := p.validate(); err != nil {
+		err := p.validate()
+		if other, dup := remotes[p.Remote.Addr().Unmap()]; err == nil && dup {
+			err = fmt.Errorf("peer %q: remote %v is also peer %q's", p.Name, p.Remote.Addr(), other)
+		}
+		if _, dup := next[p.Name]; err == nil && dup {
+			err = fmt.Errorf("peer %q: configured twice", p.Name)
+		}
+		if err != nil {
 			errs = append(errs, err)
-			continue
-		}
-		if _, dup := next[p.Name]; dup {
-			errs = append(errs, fmt.Errorf("peer %q: configured twice", p.Name))
-			continue
-		}
-		if other, dup := remotes[p.Remote.Addr().Unmap()]; dup {
-			errs = append(errs, fmt.Errorf("peer %q: remote %v is also peer %q's", p.Name, p.Remote.Addr(), other))
+			if old, ok := running[p.Name]; ok && next[p.Name].Name == "" {
+				next[p.Name] = old
+				remotes[old.Remote.Addr().Unmap()] = p.Name
+			}
 			continue
 		}
 		remotes[p.Remote.Addr().Unmap()] = p.Name
 		next[p.Name] = p
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("ikev2: reconfig: %w", err)
+	invalid := errors.Join(errs...)
+	if invalid != nil {
+		invalid = fmt.Errorf("ikev2: reconfig: %w", invalid)
 	}
 
 	m.mu.Lock()
@@ -192,6 +202,9 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 	changed := len(stop)+len(start)+len(update) > 0
 	m.mu.Unlock()
 	if !changed {
+		if invalid != nil {
+			return invalid
+		}
 		return ErrNoChanges
 	}
 
@@ -215,7 +228,7 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 			c.run()
 		}()
 	}
-	return nil
+	return invalid
 }
 
 // peerConfigEqual reports whether two configurations with defaults applied

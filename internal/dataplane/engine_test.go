@@ -1,0 +1,73 @@
+package dataplane
+
+import (
+	"context"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestFailedHost: a network interface whose host cannot start (a TUN device
+// in a namespace that does not exist) shows as failed, gets no route, and
+// packets to it are dropped and counted; the rest of the VNet works.
+func TestFailedHost(t *testing.T) {
+	e := New(Options{})
+	defer e.Close()
+	web, ghost := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.0.5")
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"), Hosts: []Host{
+		{ID: "web", Name: "web", Addr: web, Kind: HostNetstack},
+		{ID: "ghost", Name: "ghost", Addr: ghost, Kind: HostTUN, NetNS: "vnetgw-no-such-namespace"},
+	}}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	st := e.Status()
+	if h := st.Hosts["ghost"]; h.Running || h.Error == "" {
+		t.Fatalf("ghost host status %+v, want not running with an error", h)
+	}
+	if h := st.Hosts["web"]; !h.Running {
+		t.Fatalf("web host status %+v", h)
+	}
+	h, _ := e.NetstackHost("web")
+	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := h.Ping(ctx, ghost); err == nil {
+		t.Fatal("a ping to the failed host was answered")
+	}
+	if n := e.Status().VNets["v"].NoRoute; n == 0 {
+		t.Error("the packet to the failed host was not counted as dropped")
+	}
+	if e.Retry() {
+		t.Error("Retry restarted a host before RetryInterval")
+	}
+	if !strings.Contains(e.Status().Hosts["ghost"].Error, "vnetgw-no-such-namespace") && !strings.Contains(e.Status().Hosts["ghost"].Error, "permission") {
+		t.Errorf("error %q names neither the namespace nor the permission", e.Status().Hosts["ghost"].Error)
+	}
+}
+
+// TestOneBadConnection: connections a gateway cannot run (a peer address of
+// the other family, or one another connection already uses) are reported
+// one by one and do not keep the others from their tunnels.
+func TestOneBadConnection(t *testing.T) {
+	g := Gateway{PublicAddr: netip.MustParseAddr("127.10.0.1"), Connections: []Connection{
+		{ID: "a", Remote: netip.MustParseAddr("127.10.0.2"), PSK: Secret("k")},
+		{ID: "b", Remote: netip.MustParseAddr("127.10.0.2"), PSK: Secret("k")},
+		{ID: "c", Remote: netip.MustParseAddr("::1"), PSK: Secret("k")},
+		{ID: "d", PSK: Secret("k")},
+		{ID: "e", Remote: netip.MustParseAddr("127.10.0.3"), PSK: Secret("k")},
+	}}
+	conns, errs := gatewayConnections(g)
+	var names []string
+	for _, c := range conns {
+		names = append(names, c.Peer.Name)
+	}
+	if strings.Join(names, ",") != "a,e" {
+		t.Errorf("tunnels %v, want a and e", names)
+	}
+	for id, want := range map[string]string{"b": "same peer address", "c": "address family", "d": "no IP address"} {
+		if err := errs[id]; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("connection %s: %v, want %q", id, err, want)
+		}
+	}
+}
