@@ -103,6 +103,9 @@ func R35NoOverlap(gateway string, spaces []AddressSpace) *arm.Error {
 const (
 	GatewaySubnetMaxBits         = 29 // at least /29 (R23)
 	GatewaySubnetRecommendedBits = 28 // /28 or larger recommended (R23)
+	// GatewaySubnetMaxBits6 bounds an IPv6 prefix of a dual-stack
+	// GatewaySubnet: Azure's IPv6 subnets are /64.
+	GatewaySubnetMaxBits6 = 64
 )
 
 // R23GatewaySubnet checks a subnet used for, or named as, the gateway
@@ -116,7 +119,7 @@ func R23GatewaySubnet(name string, prefixes []netip.Prefix) (warning string, err
 	for _, p := range prefixes {
 		max := GatewaySubnetMaxBits
 		if p.Addr().Is6() {
-			max = 64 + GatewaySubnetMaxBits - 32
+			max = GatewaySubnetMaxBits6
 		}
 		if p.Bits() > max {
 			return "", arm.Errorf(arm.CodeGatewaySubnetTooSmall,
@@ -226,9 +229,13 @@ const (
 	ProtocolOpenVPN = "OpenVPN"
 )
 
+// MaxSSTPClients is how many SSTP clients one gateway holds at once,
+// whatever its SKU (R11, R32).
+const MaxSSTPClients = 128
+
 func vpnGw(name string, tunnels, p2s int) SKU {
 	return SKU{Name: name, Tunnels: tunnels, BGP: true,
-		P2S: map[string]int{ProtocolSSTP: 128, ProtocolIKEv2: p2s, ProtocolOpenVPN: p2s}}
+		P2S: map[string]int{ProtocolSSTP: MaxSSTPClients, ProtocolIKEv2: p2s, ProtocolOpenVPN: p2s}}
 }
 
 // skus is the limits table of VPN gateway SKUs: the FAQ's (Basic, Standard,
@@ -236,9 +243,9 @@ func vpnGw(name string, tunnels, p2s int) SKU {
 // variants (R32). SSTP is limited to 128 clients on every SKU (R11).
 var skus = func() map[string]SKU {
 	m := map[string]SKU{
-		"basic":           {Name: "Basic", Tunnels: 10, P2S: map[string]int{ProtocolSSTP: 128}},
-		"standard":        {Name: "Standard", Tunnels: 10, BGP: true, P2S: map[string]int{ProtocolSSTP: 128}},
-		"highperformance": {Name: "HighPerformance", Tunnels: 30, BGP: true, P2S: map[string]int{ProtocolSSTP: 128}},
+		"basic":           {Name: "Basic", Tunnels: 10, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
+		"standard":        {Name: "Standard", Tunnels: 10, BGP: true, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
+		"highperformance": {Name: "HighPerformance", Tunnels: 30, BGP: true, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
 	}
 	for _, s := range []SKU{vpnGw("VpnGw1", 30, 250), vpnGw("VpnGw2", 30, 500), vpnGw("VpnGw3", 30, 1000),
 		vpnGw("VpnGw4", 100, 5000), vpnGw("VpnGw5", 100, 10000)} {
@@ -295,12 +302,7 @@ func R32TunnelLimit(sku SKU, n int) *arm.Error {
 func R32ClientProtocols(sku SKU, protocols []string) ([]string, *arm.Error) {
 	var out []string
 	for _, p := range protocols {
-		canon := ""
-		for _, known := range []string{ProtocolSSTP, ProtocolIKEv2, ProtocolOpenVPN} {
-			if strings.EqualFold(p, known) {
-				canon = known
-			}
-		}
+		canon := canonicalProtocol(p)
 		if canon == "" {
 			return nil, arm.Errorf(arm.CodeInvalidParameter, "unknown point-to-site protocol %q; use SSTP, IkeV2 or OpenVPN", p)
 		}
@@ -310,6 +312,94 @@ func R32ClientProtocols(sku SKU, protocols []string) ([]string, *arm.Error) {
 		out = append(out, canon)
 	}
 	return out, nil
+}
+
+// canonicalProtocol returns the canonical name of a point-to-site
+// protocol given in any case, or "".
+func canonicalProtocol(p string) string {
+	for _, known := range []string{ProtocolSSTP, ProtocolIKEv2, ProtocolOpenVPN} {
+		if strings.EqualFold(p, known) {
+			return known
+		}
+	}
+	return ""
+}
+
+// Point-to-site client limits (R11, R32). They cannot be decided from
+// configuration: a client address pool smaller than the limit is allowed,
+// as in Azure, and ARM has no property of a gateway that shows the limit.
+// They apply when clients connect, which the point-to-site server (SSTP,
+// a later issue) decides with R32AdmitClient.
+
+// R32ClientLimit returns how many point-to-site clients may be connected at
+// once over protocol (any case) to a gateway of the SKU: SSTP 128 on every
+// SKU; IKEv2 and OpenVPN one limit per SKU (VpnGw1 250, VpnGw2 500, VpnGw3
+// 1000, VpnGw4 5000, VpnGw5 10000, the AZ SKUs alike), which the two
+// protocols share. It is 0 where the SKU lacks the protocol (Basic,
+// Standard and HighPerformance have SSTP only).
+func R32ClientLimit(sku SKU, protocol string) int {
+	return sku.P2S[canonicalProtocol(protocol)]
+}
+
+// R32MaxClients returns how many point-to-site clients may be connected at
+// once to a gateway of the SKU with the given protocols enabled: SSTP's 128
+// and the limit that IKEv2 and OpenVPN share, counted once when both are
+// enabled. Protocols the SKU lacks add nothing.
+func R32MaxClients(sku SKU, protocols []string) int {
+	n := 0
+	sstp, ikeOrOpenVPN := false, false
+	for _, p := range protocols {
+		switch canonicalProtocol(p) {
+		case ProtocolSSTP:
+			if !sstp {
+				n += R32ClientLimit(sku, ProtocolSSTP)
+			}
+			sstp = true
+		case ProtocolIKEv2, ProtocolOpenVPN:
+			if !ikeOrOpenVPN {
+				n += max(R32ClientLimit(sku, ProtocolIKEv2), R32ClientLimit(sku, ProtocolOpenVPN))
+			}
+			ikeOrOpenVPN = true
+		}
+	}
+	return n
+}
+
+// ClientLimitError refuses a point-to-site client because the gateway
+// holds as many as its SKU allows over that protocol (R32, R11).
+type ClientLimitError struct {
+	SKU, Protocol string
+	Limit         int
+}
+
+func (e *ClientLimitError) Error() string {
+	if e.Limit == 0 {
+		return fmt.Sprintf("the %s SKU does not support point-to-site protocol %s (R32)", e.SKU, e.Protocol)
+	}
+	if e.Protocol == ProtocolSSTP {
+		return fmt.Sprintf("a gateway holds at most %d SSTP clients at once; the limit is reached (R11, R32)", e.Limit)
+	}
+	return fmt.Sprintf("a %s gateway holds at most %d IKEv2 and OpenVPN clients at once; the limit is reached (R32)", e.SKU, e.Limit)
+}
+
+// R32AdmitClient decides whether one more client may connect over protocol
+// to a gateway of the SKU while connected[p] clients are connected over
+// each protocol p (canonical names). IKEv2 and OpenVPN clients count
+// against their shared limit together.
+func R32AdmitClient(sku SKU, protocol string, connected map[string]int) error {
+	canon := canonicalProtocol(protocol)
+	limit := R32ClientLimit(sku, canon)
+	n := connected[canon]
+	if canon == ProtocolIKEv2 || canon == ProtocolOpenVPN {
+		n = connected[ProtocolIKEv2] + connected[ProtocolOpenVPN]
+	}
+	if canon == "" {
+		canon = protocol
+	}
+	if n >= limit {
+		return &ClientLimitError{SKU: sku.Name, Protocol: canon, Limit: limit}
+	}
+	return nil
 }
 
 // MaxRootCertificates is how many point-to-site root certificates a gateway
