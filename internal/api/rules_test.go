@@ -342,6 +342,15 @@ func TestR32TunnelLimits(t *testing.T) {
 		limit("Standard", 10),
 		limit("HighPerformance", 30),
 		limit("VpnGw1", 30),
+		limit("VpnGw2", 30),
+		limit("VpnGw3", 30),
+		limit("VpnGw4", 100),
+		limit("VpnGw5", 100),
+		limit("VpnGw1AZ", 30),
+		limit("VpnGw2AZ", 30),
+		limit("VpnGw3AZ", 30),
+		limit("VpnGw4AZ", 100),
+		limit("VpnGw5AZ", 100),
 		{name: "a gateway cannot shrink to a SKU its tunnels do not fit", status: 409, code: "TunnelLimitExceeded",
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
