@@ -20,8 +20,23 @@ type ruleCase struct {
 
 func runCases(t *testing.T, cases []ruleCase, opts ...envOptions) {
 	t.Helper()
+	runCasesWith(t, false, cases, opts...)
+}
+
+// runParallelCases is runCases with the cases run in parallel, for cases
+// that each build a large region.
+func runParallelCases(t *testing.T, cases []ruleCase, opts ...envOptions) {
+	t.Helper()
+	runCasesWith(t, true, cases, opts...)
+}
+
+func runCasesWith(t *testing.T, parallel bool, cases []ruleCase, opts ...envOptions) {
+	t.Helper()
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
+			if parallel {
+				t.Parallel()
+			}
 			e := newEnv(t, opts...)
 			m, p, b := c.req(e)
 			r := e.do(m, p, b)
@@ -337,7 +352,7 @@ func TestR32TunnelLimits(t *testing.T) {
 				return "PUT", netPath(subA, "rg", "connections", "extra"), s2s(loc, s.gw, e.lng(s, "extra", "198.51.100.1", "172.16.0.0/24"))
 			}}
 	}
-	runCases(t, []ruleCase{
+	runParallelCases(t, []ruleCase{
 		limit("Basic", 10),
 		limit("Standard", 10),
 		limit("HighPerformance", 30),
