@@ -236,6 +236,13 @@ type initiatorDataplane struct {
 	p *initiator
 }
 
+func (d initiatorDataplane) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
+	if d.p.traffic {
+		return d.g.eng.MoveChild(tunnel, inSPI, local, remote, encap)
+	}
+	return nil
+}
+
 func (d initiatorDataplane) InstallChild(c ipsec.Child) error {
 	if d.p.traffic {
 		if err := d.g.eng.AddChild(c); err != nil {

@@ -163,6 +163,9 @@ type dataplane struct{ e *tunnel.Engine }
 
 func (d dataplane) InstallChild(c ipsec.Child) error        { return d.e.AddChild(c) }
 func (d dataplane) RemoveChild(tunnel string, inSPI uint32) { d.e.RemoveChild(tunnel, inSPI) }
+func (d dataplane) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
+	return d.e.MoveChild(tunnel, inSPI, local, remote, encap)
+}
 
 // events passes the engine's events to the IKE daemon once it exists.
 type events struct{ g *Gateway }

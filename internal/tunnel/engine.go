@@ -119,12 +119,15 @@ type tunnel struct {
 type child struct {
 	tunnel            *tunnel
 	in, out           *esp.SA
-	local, remote     netip.AddrPort
+	ends              atomic.Pointer[outerEnds] // replaced when the peer moves
 	localTS, remoteTS []netip.Prefix
 	lastIn            atomic.Int64
 	selectorDrops     atomic.Uint64
 	stop              chan struct{} // closed when the child is removed
 }
+
+// outerEnds are where a child's ESP leaves from and goes to.
+type outerEnds struct{ local, remote netip.AddrPort }
 
 // dropReason is why a tunnel dropped a packet.
 type dropReason uint8
@@ -269,12 +272,11 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 		tunnel:   t,
 		in:       in,
 		out:      out,
-		local:    outerEnd(c.Local, c.Encap),
-		remote:   outerEnd(c.Remote, c.Encap),
 		localTS:  masked(c.LocalTS),
 		remoteTS: masked(c.RemoteTS),
 		stop:     make(chan struct{}),
 	}
+	ch.ends.Store(&outerEnds{outerEnd(c.Local, c.Encap), outerEnd(c.Remote, c.Encap)})
 	if err := e.spis.Add(c.In.SPI, ch); err != nil {
 		return fmt.Errorf("tunnel: add child to %q: %w", c.Tunnel, err)
 	}
@@ -284,6 +286,31 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 	go e.watch(ch)
 	e.log.Info("child added", "conn", t.name, "in", in, "out", out, "peer", c.Remote)
 	return nil
+}
+
+// MoveChild sends the child SA pair of tunnel whose inbound SPI is inSPI
+// between new outer endpoints, keeping its keys, sequence numbers and
+// replay window: the peer's address or port changed behind a NAT (RFC 7296
+// §2.23). A new SA would start its sequence numbers again at 1, and with
+// AES-GCM (RFC 4106 §3.1) the IV must never repeat under one key.
+func (e *Engine) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
+	if !local.IsValid() || !remote.IsValid() || encap && (local.Port() == 0 || remote.Port() == 0) {
+		return fmt.Errorf("tunnel: move child 0x%08x of %q: outer endpoints %v and %v", inSPI, tunnel, local, remote)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.tunnels[tunnel]
+	if t == nil {
+		return fmt.Errorf("tunnel: move child 0x%08x: no tunnel %q", inSPI, tunnel)
+	}
+	for _, c := range *t.children.Load() {
+		if c.in.SPI() == inSPI {
+			c.ends.Store(&outerEnds{outerEnd(local, encap), outerEnd(remote, encap)})
+			e.log.Info("child moved", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI), "local", local, "peer", remote)
+			return nil
+		}
+	}
+	return fmt.Errorf("tunnel: move child 0x%08x of %q: no such child", inSPI, tunnel)
 }
 
 // outerEnd is where a child's ESP leaves from or goes to: the address and

@@ -397,6 +397,47 @@ func TestRemoveChildStopsTraffic(t *testing.T) {
 	}
 }
 
+// TestMoveChildKeepsSequence: a child moved to new outer endpoints goes on
+// with its sequence numbers (so the peer's replay window takes its packets
+// and no AES-GCM IV repeats) and sends to the new endpoint.
+func TestMoveChildKeepsSequence(t *testing.T) {
+	a, b := pair(t, gcm256)
+	p := packet("10.1.0.5", "10.2.0.7", 100)
+	for range 3 {
+		a.inner.Send(p)
+		if _, ok := b.inner.Next(5 * time.Second); !ok {
+			t.Fatal("no traffic before the move")
+		}
+	}
+	c := status(t, a.e, "t").Children[0]
+	if err := a.e.MoveChild("t", 0xa0000001, c.Local, c.Remote, true); err != nil {
+		t.Fatal(err)
+	}
+	a.inner.Send(p)
+	if _, ok := b.inner.Next(5 * time.Second); !ok {
+		t.Fatalf("the peer refused the moved child's packet: %+v", status(t, b.e, "t").Drops)
+	}
+	if out := status(t, a.e, "t").Children[0].Out; out.PacketsOut != 4 {
+		t.Errorf("outbound SA sent %d packets, want 4 on one sequence", out.PacketsOut)
+	}
+	elsewhere := netip.AddrPortFrom(c.Remote.Addr(), c.Remote.Port()+1)
+	if err := a.e.MoveChild("t", 0xa0000001, c.Local, elsewhere, true); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(t, a.e, "t").Children[0].Remote; got != elsewhere {
+		t.Errorf("moved child sends to %v, want %v", got, elsewhere)
+	}
+	for _, bad := range []error{
+		a.e.MoveChild("t", 0x12345678, c.Local, c.Remote, true),
+		a.e.MoveChild("nope", 0xa0000001, c.Local, c.Remote, true),
+		a.e.MoveChild("t", 0xa0000001, c.Local, netip.AddrPortFrom(c.Remote.Addr(), 0), true),
+	} {
+		if bad == nil {
+			t.Error("a bad move was accepted")
+		}
+	}
+}
+
 // TestSoftExpiry checks that a soft limit of either SA is reported once,
 // with the child's inbound SPI.
 func TestSoftExpiry(t *testing.T) {

@@ -132,12 +132,13 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		}
 		run.packets++
 		run.bytes += uint64(j.n)
-		if len(msgs) > 0 && j.c.local != local {
+		ends := j.c.ends.Load()
+		if len(msgs) > 0 && ends.local != local {
 			e.send(local, msgs)
 			msgs = msgs[:0]
 		}
-		local = j.c.local
-		msgs = append(msgs, udp.Message{Buf: j.pkt, Addr: j.c.remote})
+		local = ends.local
+		msgs = append(msgs, udp.Message{Buf: j.pkt, Addr: ends.remote})
 	}
 	run.flushOut()
 	if len(msgs) > 0 {

@@ -116,11 +116,12 @@ func (e *Engine) Status() Status {
 			},
 		}
 		for _, c := range *t.children.Load() {
+			ends := c.ends.Load()
 			ts.Children = append(ts.Children, ChildStatus{
 				InSPI:         c.in.SPI(),
 				OutSPI:        c.out.SPI(),
-				Local:         c.local,
-				Remote:        c.remote,
+				Local:         ends.local,
+				Remote:        ends.remote,
 				LastInbound:   unixTime(c.lastIn.Load()),
 				SelectorDrops: c.selectorDrops.Load(),
 				In:            c.in.Stats(),

@@ -2,6 +2,7 @@ package ikev2
 
 import (
 	"bytes"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
@@ -194,6 +195,7 @@ type fakeDataplane struct {
 	children map[uint32]ipsec.Child
 	installs int
 	removes  []uint32
+	moves    int
 	signal   chan struct{} // gets a value on every install, if not nil
 }
 
@@ -213,6 +215,19 @@ func (d *fakeDataplane) InstallChild(c ipsec.Child) error {
 		default:
 		}
 	}
+	return nil
+}
+
+func (d *fakeDataplane) MoveChild(_ string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.children[inSPI]
+	if !ok {
+		return errors.New("no such child")
+	}
+	c.Local, c.Remote, c.Encap = local, remote, encap
+	d.children[inSPI] = c
+	d.moves++
 	return nil
 }
 

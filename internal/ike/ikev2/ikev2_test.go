@@ -573,7 +573,12 @@ func TestNAT(t *testing.T) {
 		}
 	}
 	// The NAT forgets its mapping; a's next request comes from another
-	// port, and b moves the IKE SA and its child SAs there (§2.23).
+	// port, and b moves the IKE SA and its child SAs there (§2.23), without
+	// installing them again: new SAs would repeat sequence numbers, the
+	// AES-GCM IVs, under the same keys.
+	b.dp.mu.Lock()
+	installs := b.dp.installs
+	b.dp.mu.Unlock()
 	n.mu.Lock()
 	clear(n.nat.ports)
 	n.mu.Unlock()
@@ -592,6 +597,11 @@ func TestNAT(t *testing.T) {
 			t.Errorf("child SA still sends to %v, not %v", c.Remote, moved)
 		}
 	}
+	b.dp.mu.Lock()
+	if b.dp.installs != installs || b.dp.moves == 0 {
+		t.Errorf("the move installed %d child SAs anew and moved %d; want 0 and at least 1", b.dp.installs-installs, b.dp.moves)
+	}
+	b.dp.mu.Unlock()
 	checkKeys(t, a, b)
 }
 

@@ -34,6 +34,9 @@ type Dataplane interface {
 	// RemoveChild removes the child SA pair of tunnel whose inbound SPI
 	// is inSPI.
 	RemoveChild(tunnel string, inSPI uint32)
+	// MoveChild changes the outer endpoints of an installed child SA pair
+	// and keeps its state (sequence numbers, replay window).
+	MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error
 }
 
 // Defaults of a Config.

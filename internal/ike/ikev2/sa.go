@@ -652,9 +652,11 @@ func (sa *ikeSA) authenticated(p packet) {
 	sa.log.Info("peer endpoint changed", sa.logAttrs(), "local", p.local, "remote", p.remote)
 	sa.local, sa.remote = p.local, p.remote
 	for _, ch := range sa.children {
-		sa.c.m.cfg.Dataplane.RemoveChild(sa.c.name, ch.inSPI)
-		if err := sa.c.m.cfg.Dataplane.InstallChild(ch.ipsec(sa)); err != nil {
-			sa.log.Error("reinstalling child SA", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "err", err)
+		// Moved, not installed again: a new SA would send sequence
+		// numbers (the AES-GCM IV, RFC 4106 §3.1) again from 1.
+		c := ch.ipsec(sa)
+		if err := sa.c.m.cfg.Dataplane.MoveChild(sa.c.name, ch.inSPI, c.Local, c.Remote, c.Encap); err != nil {
+			sa.log.Error("moving child SA", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "err", err)
 		}
 	}
 }
