@@ -391,7 +391,7 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 		err.Target = "properties.bgpSettings.asn"
 		return err
 	}
-	prefix, _ := netip.ParsePrefix(gwSubnet.Prefixes()[0])
+	prefixes := subnetPrefixes(gwSubnet)
 	// Each IP configuration peers from its own private address in the
 	// GatewaySubnet unless the user chose other addresses there.
 	var addrs []string
@@ -402,8 +402,9 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 		given := strings.Split(b.BGPPeeringAddress, ",")
 		for i, s := range given {
 			a, err := netip.ParseAddr(strings.TrimSpace(s))
-			if err != nil || reservedPrivate(prefix, a) != "" {
-				return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %q must be a usable address of the GatewaySubnet %s (R41)", s, prefix)
+			usable := err == nil && slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return reservedPrivate(p, a) == "" })
+			if !usable {
+				return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %q must be a usable address of the GatewaySubnet %s (R41)", s, strings.Join(gwSubnet.Prefixes(), ", "))
 			}
 			if i < len(addrs) {
 				addrs[i] = a.String()

@@ -160,7 +160,6 @@ func stageNICIPConfigs(tx *txn, id arm.ID, n *arm.NetworkInterface, old *arm.Net
 // (Static), the one it had in the same subnet, or the lowest free one.
 func assignPrivateIP(tx *txn, nicID arm.ID, c *arm.NetworkInterfaceIPConfiguration, s *arm.Subnet, old *arm.NetworkInterface, field string) error {
 	props := &c.Properties
-	prefix, _ := netip.ParsePrefix(s.Prefixes()[0])
 	method := props.PrivateIPAllocationMethod
 	if method == "" && props.PrivateIPAddress != "" {
 		method = arm.Static
@@ -169,43 +168,85 @@ func assignPrivateIP(tx *txn, nicID arm.ID, c *arm.NetworkInterfaceIPConfigurati
 		return err
 	}
 	props.PrivateIPAllocationMethod = method
-	if prefix.Addr().Is4() {
-		props.PrivateIPAddressVersion = "IPv4"
-	} else {
-		props.PrivateIPAddressVersion = "IPv6"
+	want, err := addressVersion(props.PrivateIPAddressVersion, field)
+	if err != nil {
+		return err
 	}
+	prefixes := subnetPrefixes(s)
 	used := usedPrivateIPs(tx, s.ID, nicID.Key())
 	if method == arm.Static {
 		a, err := parseAddr(field+".properties.privateIPAddress", props.PrivateIPAddress)
 		if err != nil {
 			return err
 		}
-		switch reservedPrivate(prefix, a) {
-		case "outside":
-			return arm.Errorf(arm.CodePrivateIPNotInSubnet, "address %s is not in subnet %s (%s)", a, s.Name, prefix)
-		case "reserved":
-			return arm.Errorf(arm.CodePrivateIPReserved, "address %s is reserved in subnet %s: the first four and the last address of a subnet are", a, s.Name)
+		if want != "" && versionOf(a) != want {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.privateIPAddress",
+				Message: fmt.Sprintf("address %s is not an %s address, as privateIPAddressVersion says", a, want)}
+		}
+		// The address may lie in any of the subnet's prefixes.
+		i := slices.IndexFunc(prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
+		if i < 0 {
+			return arm.Errorf(arm.CodePrivateIPNotInSubnet, "address %s is not in subnet %s (%s)", a, s.Name, strings.Join(s.Prefixes(), ", "))
+		}
+		if reservedPrivate(prefixes[i], a) != "" {
+			return arm.Errorf(arm.CodePrivateIPReserved, "address %s is reserved in subnet %s: the first four and the last address of each subnet prefix are", a, s.Name)
 		}
 		if owner, ok := used[a]; ok {
 			return arm.Errorf(arm.CodePrivateIPInUse, "address %s is already used by %s", a, owner)
 		}
 		props.PrivateIPAddress = a.String()
+		props.PrivateIPAddressVersion = versionOf(a)
 		return nil
 	}
 	if old != nil {
 		for _, oc := range old.Properties.IPConfigurations {
 			if strings.EqualFold(oc.Name, c.Name) && arm.Equal(oc.Properties.Subnet.RefID(), s.ID) {
-				props.PrivateIPAddress = oc.Properties.PrivateIPAddress
-				return nil
+				if a, err := netip.ParseAddr(oc.Properties.PrivateIPAddress); err == nil && (want == "" || versionOf(a) == want) {
+					props.PrivateIPAddress = a.String()
+					props.PrivateIPAddressVersion = versionOf(a)
+					return nil
+				}
 			}
 		}
 	}
-	a, err := allocateInSubnet(tx, s, nicID.Key())
+	a, err := allocateInSubnetVersion(tx, s, nicID.Key(), want)
 	if err != nil {
 		return err
 	}
 	props.PrivateIPAddress = a.String()
+	props.PrivateIPAddressVersion = versionOf(a)
 	return nil
+}
+
+// addressVersion canonicalises a privateIPAddressVersion: "" (any, IPv4
+// first), IPv4 or IPv6.
+func addressVersion(v, field string) (string, error) {
+	if v == "" {
+		return "", nil
+	}
+	if err := canonical(&v, field+".properties.privateIPAddressVersion", "", "IPv4", "IPv6"); err != nil {
+		return "", err
+	}
+	return v, nil
+}
+
+func versionOf(a netip.Addr) string {
+	if a.Is4() {
+		return "IPv4"
+	}
+	return "IPv6"
+}
+
+// subnetPrefixes returns the parsed prefixes of a subnet (stored subnets
+// were validated when written), in the order given.
+func subnetPrefixes(s *arm.Subnet) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range s.Prefixes() {
+		if q, err := netip.ParsePrefix(strings.TrimSpace(p)); err == nil {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // usedPrivateIPs maps the addresses taken in a subnet to their users, not
@@ -245,19 +286,45 @@ func usedPrivateIPs(tx *txn, subnetID, exclude string) map[netip.Addr]string {
 	return used
 }
 
-// allocateInSubnet returns the lowest free address of a subnet.
+// allocateInSubnet returns the lowest free address of a subnet: of its
+// first IPv4 prefix that has one, then of its IPv6 prefixes.
 func allocateInSubnet(tx *txn, s *arm.Subnet, exclude string) (netip.Addr, error) {
-	prefix, _ := netip.ParsePrefix(s.Prefixes()[0])
+	return allocateInSubnetVersion(tx, s, exclude, "")
+}
+
+// allocateInSubnetVersion is allocateInSubnet limited to one address
+// version (IPv4 or IPv6; "" for either, IPv4 first, as Azure's default).
+// Every prefix of the subnet is tried in the order given.
+func allocateInSubnetVersion(tx *txn, s *arm.Subnet, exclude, version string) (netip.Addr, error) {
+	prefixes := subnetPrefixes(s)
+	slices.SortStableFunc(prefixes, func(a, b netip.Prefix) int {
+		switch {
+		case a.Addr().Is4() == b.Addr().Is4():
+			return 0
+		case a.Addr().Is4():
+			return -1
+		}
+		return 1
+	})
 	used := usedPrivateIPs(tx, s.ID, exclude)
 	taken := make(map[netip.Addr]bool, len(used))
 	for a := range used {
 		taken[a] = true
 	}
-	a, ok := allocatePrivateIP(prefix, taken)
-	if !ok {
-		return netip.Addr{}, arm.Errorf(arm.CodeSubnetFull, "subnet %s (%s) has no free address", s.Name, prefix)
+	tried := false
+	for _, p := range prefixes {
+		if version != "" && versionOf(p.Addr()) != version {
+			continue
+		}
+		tried = true
+		if a, ok := allocatePrivateIP(p, taken); ok {
+			return a, nil
+		}
 	}
-	return a, nil
+	if !tried {
+		return netip.Addr{}, arm.Errorf(arm.CodeInvalidParameter, "subnet %s (%s) has no %s prefix", s.Name, strings.Join(s.Prefixes(), ", "), version)
+	}
+	return netip.Addr{}, arm.Errorf(arm.CodeSubnetFull, "subnet %s (%s) has no free address", s.Name, strings.Join(s.Prefixes(), ", "))
 }
 
 // macFromGUID derives a stable MAC address in Azure's 00-0D-3A prefix.

@@ -107,11 +107,17 @@ func (r *Region) List(kind string, scope arm.ID) ([]any, error) {
 }
 
 // Delete deletes a resource. It reports whether the resource existed;
-// deleting what does not exist succeeds, as in ARM.
+// deleting what does not exist succeeds, as in ARM, unless its resource
+// group does not exist either (404 ResourceGroupNotFound, as ARM answers).
 func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 	kind := kindOfID(id)
 	existed := false
 	_, err := r.update(ctx, func(tx *txn) error {
+		if kind != arm.TypeResourceGroup {
+			if _, err := requireGroup(tx, id); err != nil {
+				return err
+			}
+		}
 		existed = tx.get(kind, id.Key()) != nil
 		if !existed {
 			return nil

@@ -85,6 +85,9 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 		if err := rules.R23SubnetName(s.Name); err != nil {
 			return err
 		}
+		if err := subnetPrefixFields(s, fmt.Sprintf("properties.subnets[%d].properties", i)); err != nil {
+			return err
+		}
 		field := fmt.Sprintf("properties.subnets[%d].properties.addressPrefix", i)
 		if len(s.Prefixes()) == 0 {
 			return &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: field, Message: fmt.Sprintf("subnet %s needs an address prefix", s.Name)}
@@ -138,6 +141,18 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 	}
 	tx.put(arm.TypeVirtualNetwork, id.Key(), v)
 	return r35Affected(tx, gatewaysInVNet(tx, id.String()))
+}
+
+// subnetPrefixFields refuses a subnet that gives both addressPrefix and
+// addressPrefixes, as ARM does ("cannot populate both address prefix and
+// address prefixes"), rather than silently using one of them. field is the
+// path of the subnet's properties in the request.
+func subnetPrefixFields(s *arm.Subnet, field string) error {
+	if s.Properties.AddressPrefix != "" && len(s.Properties.AddressPrefixes) > 0 {
+		return &arm.Error{Code: arm.CodeInvalidRequestFormat, Target: field + ".addressPrefixes",
+			Message: fmt.Sprintf("subnet %s gives both addressPrefix and addressPrefixes; give one prefix in addressPrefix or all of them in addressPrefixes", s.Name)}
+	}
+	return nil
 }
 
 func normalizedPrefixes(ps []string) []string {
@@ -252,10 +267,13 @@ func (r *Region) PutSubnet(ctx context.Context, id arm.ID, in *arm.Subnet) (*arm
 		if old == nil {
 			return notFound(vid)
 		}
-		v := *old
-		v.Properties.Subnets = slices.Clone(old.Properties.Subnets)
 		s := *in
 		s.Name = id.Name()
+		if err := subnetPrefixFields(&s, "properties"); err != nil {
+			return err
+		}
+		v := *old
+		v.Properties.Subnets = slices.Clone(old.Properties.Subnets)
 		i := slices.IndexFunc(v.Properties.Subnets, func(x arm.Subnet) bool { return strings.EqualFold(x.Name, s.Name) })
 		created = i < 0
 		if created {
@@ -309,6 +327,9 @@ func (r *Region) ListSubnets(vnet arm.ID) ([]any, error) {
 func (r *Region) DeleteSubnet(ctx context.Context, id arm.ID) (bool, error) {
 	existed := false
 	_, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err // as ARM: 404 ResourceGroupNotFound, not 204
+		}
 		old, s := findSubnet(tx, id)
 		if s == nil {
 			return nil

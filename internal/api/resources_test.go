@@ -1,0 +1,198 @@
+package api
+
+import (
+	"slices"
+	"testing"
+)
+
+// names returns the names of the resources of a list answer.
+func names(r resp) []string {
+	var out []string
+	items, _ := r.field("value").([]any)
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok {
+			s, _ := m["name"].(string)
+			out = append(out, s)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// TestSubnetsAsChildResources reads, lists and deletes one subnet through
+// .../virtualNetworks/{n}/subnets/{n}, as the SDK's SubnetsClient does.
+func TestSubnetsAsChildResources(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	v := netPath(subA, "rg", "virtualNetworks", "v")
+	e.must("PUT", v, vnet(loc, []string{"10.0.0.0/16"}, subnet("a", "10.0.1.0/24"), subnet("b", "10.0.2.0/24")))
+
+	r := e.must("GET", v+"/subnets/a", nil)
+	if r.str("name") != "a" || r.str("properties.addressPrefix") != "10.0.1.0/24" || r.str("id") != v+"/subnets/a" ||
+		r.str("type") != "Microsoft.Network/virtualNetworks/subnets" {
+		t.Fatalf("GET of one subnet: %s", r.body)
+	}
+	if got := names(e.must("GET", v+"/subnets", nil)); !slices.Equal(got, []string{"a", "b"}) {
+		t.Fatalf("subnets listed: %v, want a and b", got)
+	}
+	if r := e.do("DELETE", v+"/subnets/a", nil); r.status != 200 {
+		t.Fatalf("DELETE of a subnet: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", v+"/subnets/a", nil); r.status != 404 || r.code() != "ResourceNotFound" {
+		t.Fatalf("GET of the deleted subnet: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", v+"/subnets/a", nil); r.status != 204 {
+		t.Fatalf("DELETE of a subnet that is gone: %d %s, want 204", r.status, r.body)
+	}
+	if got := names(e.must("GET", v+"/subnets", nil)); !slices.Equal(got, []string{"b"}) {
+		t.Fatalf("subnets listed after the delete: %v, want b", got)
+	}
+	// The VNet itself shows the same.
+	if n := len(e.must("GET", v, nil).field("properties.subnets").([]any)); n != 1 {
+		t.Fatalf("the VNet has %d subnets after the delete, want 1", n)
+	}
+}
+
+// TestListPerSubscription lists a type over a whole subscription: the
+// resources of every group of the subscription, and none of another.
+func TestListPerSubscription(t *testing.T) {
+	e := newEnv(t)
+	for _, g := range []struct{ sub, rg, name, space string }{
+		{subA, "rg1", "one", "10.1.0.0/16"},
+		{subA, "rg2", "two", "10.2.0.0/16"},
+		{subB, "rg3", "elsewhere", "10.3.0.0/16"},
+	} {
+		e.must("PUT", rgPath(g.sub, g.rg), group(loc))
+		e.must("PUT", netPath(g.sub, g.rg, "virtualNetworks", g.name), vnet(loc, []string{g.space}))
+	}
+	if got := names(e.must("GET", "/subscriptions/"+subA+"/providers/Microsoft.Network/virtualNetworks", nil)); !slices.Equal(got, []string{"one", "two"}) {
+		t.Fatalf("VNets of subscription A: %v, want one and two", got)
+	}
+	if got := names(e.must("GET", rgPath(subA, "rg2")+"/providers/Microsoft.Network/virtualNetworks", nil)); !slices.Equal(got, []string{"two"}) {
+		t.Fatalf("VNets of rg2: %v, want two", got)
+	}
+	if got := names(e.must("GET", "/subscriptions/"+subB+"/providers/Microsoft.Network/virtualNetworks", nil)); !slices.Equal(got, []string{"elsewhere"}) {
+		t.Fatalf("VNets of subscription B: %v, want elsewhere", got)
+	}
+}
+
+// TestDeleteInMissingGroup: ARM answers a DELETE in a resource group that
+// does not exist with 404 ResourceGroupNotFound, not with 204.
+func TestDeleteInMissingGroup(t *testing.T) {
+	runCases(t, []ruleCase{
+		{name: "a VNet in a missing group", status: 404, code: "ResourceGroupNotFound",
+			req: func(*env) (string, string, any) {
+				return "DELETE", netPath(subA, "nogroup", "virtualNetworks", "v"), nil
+			}},
+		{name: "a connection in a missing group", status: 404, code: "ResourceGroupNotFound",
+			req: func(*env) (string, string, any) {
+				return "DELETE", netPath(subA, "nogroup", "connections", "c"), nil
+			}},
+		{name: "a subnet in a missing group", status: 404, code: "ResourceGroupNotFound",
+			req: func(*env) (string, string, any) {
+				return "DELETE", netPath(subA, "nogroup", "virtualNetworks", "v") + "/subnets/s", nil
+			}},
+		{name: "a missing resource in an existing group is 204", status: 204,
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				return "DELETE", netPath(subA, "rg", "virtualNetworks", "v"), nil
+			}},
+	})
+}
+
+// TestMultiPrefixSubnets covers subnets with several prefixes
+// (addressPrefixes): addresses come from, and may be asked in, any of them.
+func TestMultiPrefixSubnets(t *testing.T) {
+	// 10.1.0.0/29 holds three usable addresses (.4-.6), then 10.1.1.0/24.
+	twoPrefixes := func(e *env) string {
+		e.must("PUT", rgPath(subA, "rg"), group(loc))
+		v := netPath(subA, "rg", "virtualNetworks", "v")
+		e.must("PUT", v, vnet(loc, []string{"10.1.0.0/16", "fd00:1::/48"},
+			obj{"name": "multi", "properties": obj{"addressPrefixes": []string{"10.1.0.0/29", "10.1.1.0/24", "fd00:1:0:1::/64"}}}))
+		return v + "/subnets/multi"
+	}
+	nicPath := func(name string) string { return netPath(subA, "rg", "networkInterfaces", name) }
+	ip := "properties.ipConfigurations.0.properties.privateIPAddress"
+	runCases(t, []ruleCase{
+		{name: "dynamic allocation goes on into the second prefix", status: 201,
+			req: func(e *env) (string, string, any) {
+				sn := twoPrefixes(e)
+				for i, want := range []string{"10.1.0.4", "10.1.0.5", "10.1.0.6"} {
+					if got := e.must("PUT", nicPath(string(rune('a'+i))), nic(loc, sn, "")).str(ip); got != want {
+						e.t.Fatalf("interface %d got %s, want %s", i, got, want)
+					}
+				}
+				return "PUT", nicPath("fourth"), nic(loc, sn, "")
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if got := r.str(ip); got != "10.1.1.4" {
+					t.Fatalf("the fourth interface got %s, want 10.1.1.4 from the second prefix", got)
+				}
+			}},
+		{name: "a static address in the second prefix is accepted", status: 201,
+			req: func(e *env) (string, string, any) {
+				return "PUT", nicPath("n"), nic(loc, twoPrefixes(e), "10.1.1.10")
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if got := r.str(ip); got != "10.1.1.10" {
+					t.Fatalf("got %s, want 10.1.1.10", got)
+				}
+			}},
+		{name: "a static address reserved in the second prefix is refused", status: 400, code: "PrivateIPAddressIsReserved",
+			req: func(e *env) (string, string, any) {
+				return "PUT", nicPath("n"), nic(loc, twoPrefixes(e), "10.1.1.1")
+			}},
+		{name: "a static address outside every prefix is refused", status: 400, code: "PrivateIPAddressNotInSubnet",
+			req: func(e *env) (string, string, any) {
+				return "PUT", nicPath("n"), nic(loc, twoPrefixes(e), "10.1.2.10")
+			}},
+		{name: "an IPv6 address is allocated from the IPv6 prefix when asked", status: 201,
+			req: func(e *env) (string, string, any) {
+				body := nic(loc, twoPrefixes(e), "")
+				cfg := body["properties"].(obj)["ipConfigurations"].([]obj)[0]["properties"].(obj)
+				cfg["privateIPAddressVersion"] = "IPv6"
+				return "PUT", nicPath("n"), body
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if got, v := r.str(ip), r.str("properties.ipConfigurations.0.properties.privateIPAddressVersion"); got != "fd00:1:0:1::4" || v != "IPv6" {
+					t.Fatalf("got %s (%s), want fd00:1:0:1::4 (IPv6)", got, v)
+				}
+			}},
+		{name: "a subnet with both addressPrefix and addressPrefixes is refused in a VNet", status: 400, code: "InvalidRequestFormat",
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.1.0.0/16"},
+					obj{"name": "both", "properties": obj{"addressPrefix": "10.1.0.0/24", "addressPrefixes": []string{"10.1.1.0/24"}}})
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if got := r.str("error.target"); got != "properties.subnets[0].properties.addressPrefixes" {
+					t.Fatalf("target %q", got)
+				}
+			}},
+		{name: "a subnet with both addressPrefix and addressPrefixes is refused as a child resource", status: 400, code: "InvalidRequestFormat",
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				v := netPath(subA, "rg", "virtualNetworks", "v")
+				e.must("PUT", v, vnet(loc, []string{"10.1.0.0/16"}))
+				return "PUT", v + "/subnets/both", obj{"properties": obj{"addressPrefix": "10.1.0.0/24", "addressPrefixes": []string{"10.1.0.0/24"}}}
+			},
+			check: func(t *testing.T, e *env, _ resp) {
+				if r := e.do("GET", netPath(subA, "rg", "virtualNetworks", "v")+"/subnets/both", nil); r.status != 404 {
+					t.Fatalf("the refused subnet exists: %d %s", r.status, r.body)
+				}
+			}},
+		{name: "a BGP peering address in the second prefix of the GatewaySubnet is accepted (R41)", status: 201,
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				v := netPath(subA, "rg", "virtualNetworks", "v")
+				e.must("PUT", v, vnet(loc, []string{"10.1.0.0/16"},
+					obj{"name": "GatewaySubnet", "properties": obj{"addressPrefixes": []string{"10.1.255.0/27", "10.1.254.0/27"}}}))
+				pip := netPath(subA, "rg", "publicIPAddresses", "pip")
+				e.must("PUT", pip, publicIP(loc, "Dynamic"))
+				body := gateway(loc, v+"/subnets/GatewaySubnet", pip, "RouteBased", "VpnGw1")
+				body["properties"].(obj)["enableBgp"] = true
+				body["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "10.1.254.10"}
+				return "PUT", netPath(subA, "rg", "virtualNetworkGateways", "gw"), body
+			}},
+	})
+}
