@@ -71,13 +71,15 @@ func New(cfg Config) *Handler {
 }
 
 // authorized compares the presented bearer token with the configured one
-// in constant time (hashing first, so that not even the length leaks).
+// in constant time (hashing first, so that not even the length leaks). The
+// scheme matches in any case and may be followed by several spaces
+// (RFC 7235 section 2.1).
 func (h *Handler) authorized(r *http.Request) bool {
-	auth := r.Header.Get("Authorization")
-	tok, ok := strings.CutPrefix(auth, "Bearer ")
-	if !ok {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
+	tok = strings.TrimLeft(tok, " ")
 	sum := sha256.Sum256([]byte(tok))
 	return subtle.ConstantTimeCompare(sum[:], h.tokenHash[:]) == 1
 }

@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"io"
+	"net/http"
 	"net/netip"
 	"regexp"
 	"strings"
@@ -835,4 +837,44 @@ func TestR27AuthenticationAndAPIVersion(t *testing.T) {
 			t.Fatalf("got %d %s", r.status, r.code())
 		}
 	})
+}
+
+// TestR27BearerScheme: the authentication scheme is case-insensitive
+// (RFC 7235 section 2.1), so "bearer" and "BEARER" are Bearer; the token is
+// not.
+func TestR27BearerScheme(t *testing.T) {
+	e := newEnv(t)
+	cases := []struct {
+		name, header string
+		status       int
+		code         string
+	}{
+		{"Bearer", "Bearer " + testToken, 404, "ResourceGroupNotFound"},
+		{"bearer in lower case", "bearer " + testToken, 404, "ResourceGroupNotFound"},
+		{"BEARER in upper case", "BEARER " + testToken, 404, "ResourceGroupNotFound"},
+		{"several spaces after the scheme", "Bearer   " + testToken, 404, "ResourceGroupNotFound"},
+		{"the token in another case", "Bearer " + strings.ToUpper(testToken), 401, "AuthenticationFailed"},
+		{"another scheme", "Basic " + testToken, 401, "AuthenticationFailed"},
+		{"a scheme without a token", "Bearer", 401, "AuthenticationFailed"},
+		{"no space after the scheme", "Bearer" + testToken, 401, "AuthenticationFailed"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			req, err := http.NewRequest("GET", e.srv.URL+rgPath(subA, "rg")+"?api-version=2021-04-01", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", c.header)
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			b, _ := io.ReadAll(res.Body)
+			r := resp{status: res.StatusCode, body: b}
+			if r.status != c.status || r.code() != c.code {
+				t.Fatalf("Authorization %q: got %d %q, want %d %q", c.header, r.status, r.code(), c.status, c.code)
+			}
+		})
+	}
 }
