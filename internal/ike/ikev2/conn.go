@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
@@ -16,6 +17,8 @@ type packet struct {
 	local, remote netip.AddrPort
 	header        wire.Header
 	data          []byte // a copy the loop owns
+	// queuedInit: an IKE_SA_INIT request counted in conn.initQueued.
+	queuedInit bool
 }
 
 // maxReconnectDelay caps the backoff between failed connection attempts.
@@ -35,7 +38,11 @@ type conn struct {
 
 	packets chan packet
 	wake    chan struct{} // cap 1: the queue below has work
-	done    chan struct{} // closed when the loop returns
+	// halfOpen counts this peer's responder IKE SAs between IKE_SA_INIT
+	// and IKE_AUTH, initQueued its IKE_SA_INIT requests not yet handled;
+	// the Manager reads both to ask for cookies.
+	halfOpen, initQueued atomic.Int64
+	done                 chan struct{} // closed when the loop returns
 
 	mu     sync.Mutex // guards queue and events
 	queue  []func()
@@ -70,10 +77,16 @@ func newConn(m *Manager, p PeerConfig) *conn {
 
 // deliver hands a datagram to the loop, dropping it when the loop is busy.
 func (c *conn) deliver(p packet) {
+	if p.queuedInit {
+		c.initQueued.Add(1)
+	}
 	select {
 	case c.packets <- p:
 	default:
 		c.m.stats.queueFull.Add(1)
+		if p.queuedInit {
+			c.initQueued.Add(-1)
+		}
 	}
 }
 
@@ -340,6 +353,9 @@ func (c *conn) saFor(h wire.Header) *ikeSA {
 // handle processes a datagram.
 func (c *conn) handle(p packet) {
 	h := p.header
+	if p.queuedInit {
+		c.initQueued.Add(-1)
+	}
 	if h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse == 0 {
 		c.handleInitRequest(p)
 		return

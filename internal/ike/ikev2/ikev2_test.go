@@ -1,6 +1,8 @@
 package ikev2
 
 import (
+	"bytes"
+	"encoding/binary"
 	"errors"
 	"net/netip"
 	"slices"
@@ -329,6 +331,42 @@ func testCookie(t *testing.T, threshold int, halfOpen int64) {
 	if retries != want {
 		t.Errorf("%d IKE_SA_INIT requests with a cookie, want %d", retries, want)
 	}
+}
+
+// TestCookieUnderFlood: a flood of IKE_SA_INIT requests spoofed from a
+// configured peer's own address makes the responder ask for cookies
+// (RFC 7296 §2.6) before that peer's half-open slots are full, so the real
+// peer, which can answer a cookie, still gets its IKE SA.
+func TestCookieUnderFlood(t *testing.T) {
+	checkLeaks(t)
+	// A genuine IKE_SA_INIT from a's address, captured on a network of its
+	// own where nobody answers.
+	void := newFakeNet(t)
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
+	ghost := newNode(t, void, "ghost", addrA, Config{}, pa)
+	ghost.onLoop(func(c *conn) { c.initiate() })
+	waitFor(t, 5*time.Second, "an IKE_SA_INIT to copy", func() bool { return len(void.datagrams()) > 0 })
+	template := void.datagrams()[0].data
+
+	n := newFakeNet(t)
+	b := newNode(t, n, "b", addrB, Config{}, pb)
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	n.detach(addrA) // the answers to the spoofed requests go nowhere
+	spoof := n.endpoint()
+	for i := range 64 {
+		m := bytes.Clone(template)
+		binary.BigEndian.PutUint64(m[:8], 0xf100d00000000000|uint64(i))
+		spoof.SendIKE(netip.AddrPortFrom(addrA, 500), netip.AddrPortFrom(addrB, 500), m)
+	}
+	waitFor(t, 5*time.Second, "the flood to be answered", func() bool { return b.m.Stats().Sent >= 64 })
+	if st := b.m.Stats(); st.CookiesSent < 64-uint64(b.m.cfg.MaxHalfOpen) || st.QueueFull != 0 {
+		t.Errorf("%d of 64 spoofed requests got a cookie, %d were dropped", st.CookiesSent, st.QueueFull)
+	}
+	n.attach(addrA, a.m)
+	a.onLoop(func(c *conn) { c.initiate() })
+	waitUp(t, a, b, 1)
+	checkKeys(t, a, b)
 }
 
 // TestInvalidKE covers INVALID_KE_PAYLOAD (RFC 7296 §1.2 for IKE_SA_INIT,

@@ -334,6 +334,7 @@ func (c *conn) handleInitRequest(p packet) {
 	sa.halfOpenUntil = time.Now().Add(halfOpenTimeout)
 	sa.countedHalfOpen = true
 	c.m.halfOpen.Add(1)
+	c.halfOpen.Add(1)
 	c.sas = append([]*ikeSA{sa}, c.sas...)
 	c.log.Debug("IKE_SA_INIT answered", sa.logAttrs(), "remote", p.remote, "proposal", s)
 	sa.transmit(dgs)

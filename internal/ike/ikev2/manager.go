@@ -44,7 +44,8 @@ const (
 	// DefaultCookieThreshold is the number of half-open IKE SAs from
 	// which IKE_SA_INIT requests must carry a cookie (RFC 7296 §2.6).
 	DefaultCookieThreshold = 32
-	// DefaultMaxHalfOpen bounds the half-open IKE SAs of one peer.
+	// DefaultMaxHalfOpen bounds the half-open IKE SAs of one peer; from
+	// half of it on, that peer's requests must carry a cookie.
 	DefaultMaxHalfOpen = 16
 )
 
@@ -381,7 +382,10 @@ func (m *Manager) handleInitRequest(local, remote netip.AddrPort, h wire.Header,
 		m.stats.malformed.Add(1)
 		return
 	}
-	if t := m.cfg.CookieThreshold; t < 0 || m.halfOpen.Load() >= int64(t) {
+	// RFC 7296 §2.6: cookies when half-open SAs pile up, in all or for one
+	// peer: a flood spoofed from a peer's address must not fill that
+	// peer's half-open slots (MaxHalfOpen) before cookies are asked for.
+	if t := m.cfg.CookieThreshold; t < 0 || m.halfOpen.Load() >= int64(t) || c.halfOpen.Load()+c.initQueued.Load() >= int64(m.peerCookieThreshold()) {
 		var ni []byte
 		for _, p := range parsed.Payloads {
 			if n, ok := p.(*wire.Nonce); ok {
@@ -406,8 +410,12 @@ func (m *Manager) handleInitRequest(local, remote netip.AddrPort, h wire.Header,
 			return
 		}
 	}
-	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg)})
+	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg), queuedInit: true})
 }
+
+// peerCookieThreshold is the number of one peer's half-open IKE SAs from
+// which its IKE_SA_INIT requests must carry a cookie: half of MaxHalfOpen.
+func (m *Manager) peerCookieThreshold() int { return max(1, m.cfg.MaxHalfOpen/2) }
 
 // sendError answers an IKE_SA_INIT request with one unauthenticated
 // notification and keeps no state (RFC 7296 §2.6, §2.21.1).

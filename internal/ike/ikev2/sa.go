@@ -687,6 +687,7 @@ func (sa *ikeSA) kill(reason string) {
 	if sa.countedHalfOpen {
 		sa.countedHalfOpen = false
 		sa.c.m.halfOpen.Add(-1)
+		sa.c.halfOpen.Add(-1)
 	}
 	if sa.state == stateEstablished || sa.state == stateDeleting || sa.state == stateRekeyed {
 		sa.log.Info("IKE SA deleted", sa.logAttrs(), "reason", reason)
@@ -725,6 +726,7 @@ func (sa *ikeSA) establish(now time.Time) {
 	if sa.countedHalfOpen {
 		sa.countedHalfOpen = false
 		sa.c.m.halfOpen.Add(-1)
+		sa.c.halfOpen.Add(-1)
 	}
 	sa.halfOpenUntil = time.Time{}
 	sa.dh = nil
