@@ -62,6 +62,38 @@ func TestSharedKeyChange(t *testing.T) {
 	}
 }
 
+// TestCustomPolicyChange: a custom IPsec/IKE policy set on a running
+// connection through the API (ipsecPolicies) re-establishes the tunnel
+// with the policy's algorithms, as strongSwan's SA list shows, and the
+// hosts reach each other through it.
+func TestCustomPolicyChange(t *testing.T) {
+	require(t)
+	e := newS2S(t, func(c *netnstest.CharonConfig) {
+		c.IKEProposal = ikeProposal + ",aes256-sha384-ecp384"
+		c.ESPProposal = espProposal + ",aes256-sha256-modp2048"
+	})
+	e.up(t)
+	if out, err := e.site.ch.WaitSAs(10*time.Second, "AES_GCM_16-256", "ECP_256"); err != nil {
+		t.Fatalf("the default proposals were not chosen: %v\n%s", err, out)
+	}
+	var c arm.Connection
+	e.r.get(e.conn, &c)
+	c.Properties.IPsecPolicies = []arm.IPsecPolicy{{SALifeTimeSeconds: 3600, SADataSizeKilobytes: 102400000,
+		IKEEncryption: "AES256", IKEIntegrity: "SHA384", DHGroup: "ECP384",
+		IPsecEncryption: "AES256", IPsecIntegrity: "SHA256", PFSGroup: "PFS2048"}}
+	e.r.put(e.conn, c, nil)
+	out, err := e.site.ch.WaitSAs(30*time.Second, "ESTABLISHED", "INSTALLED", "HMAC_SHA2_384_192", "ECP_384", "AES_CBC-256/HMAC_SHA2_256_128")
+	if err != nil {
+		t.Fatalf("the policy's algorithms: %v", err)
+	}
+	if strings.Contains(out, "AES_GCM") {
+		t.Errorf("an SA with the old proposal remains:\n%s", out)
+	}
+	e.r.waitConnection(e.conn, 30*time.Second, "Connected with the policy", connected)
+	ping(t, e.host, e.site.host, 10*time.Second)
+	ping(t, e.site.lan, e.hostAddr, 10*time.Second)
+}
+
 // setKey gives strongSwan at the site a new key for the gateway at gw.
 func setKey(t *testing.T, s *site, gw netip.Addr, key string) {
 	t.Helper()

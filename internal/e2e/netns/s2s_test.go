@@ -31,9 +31,10 @@ type s2s struct {
 const s2sKey = "SiteToSiteKey2026"
 
 // newS2S builds the region, the host and the site, starts strongSwan (it
-// does not initiate: vnetgw does, in the Default connection mode) and
-// creates the connection through the API.
-func newS2S(t *testing.T) *s2s {
+// does not initiate: vnetgw does, in the Default connection mode) with
+// tweaks applied to its configuration, and creates the connection through
+// the API.
+func newS2S(t *testing.T, tweaks ...func(*netnstest.CharonConfig)) *s2s {
 	t.Helper()
 	e := &s2s{r: newRegion(t, regionOptions{pool: pool})}
 	vnet := e.r.vnet("s2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
@@ -42,7 +43,7 @@ func newS2S(t *testing.T) *s2s {
 	e.host, e.hostAddr = e.r.tunHost(vnet, "web")
 	e.site = newSite(t, e.r, 1, pool)
 	lgw := e.r.localGateway("s2s", "westeurope", "branch", e.site.addr, e.site.lanTS)
-	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16")
+	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16", tweaks...)
 	e.put = time.Now()
 	e.conn = e.r.connection(gw, lgw, "hub-to-branch", s2sKey)
 	return e
