@@ -109,14 +109,24 @@ func (s selector) within(outer selector) bool {
 	return ok && got == s
 }
 
+// addressOnly reports whether s matches every protocol and port: the data
+// path checks a child SA's packets by address alone, so a selector that
+// names a protocol or ports would be agreed and not enforced (RFC 4301
+// §5.2), and vnetgw does not agree to it.
+func (s selector) addressOnly() bool {
+	return s.proto == 0 && s.startPort == 0 && s.endPort == 0xffff
+}
+
 // narrow returns the parts of the peer's selectors that ours allow (RFC
 // 7296 §2.9): every non-empty intersection of one of ours with one of
-// theirs, at most maxSelectors of them.
+// theirs, at most maxSelectors of them. Theirs that name a protocol or
+// ports are left out (such as the triggering packet's selector an
+// initiator puts first): with nothing else, the answer is TS_UNACCEPTABLE.
 func narrow(ours []netip.Prefix, theirs []wire.TrafficSelector) []selector {
 	var out []selector
 	for _, t := range theirs {
 		ts, ok := fromWire(t)
-		if !ok {
+		if !ok || !ts.addressOnly() {
 			continue
 		}
 		for _, o := range ours {
@@ -134,7 +144,7 @@ func within(chosen []wire.TrafficSelector, proposed []selector) ([]selector, boo
 	var out []selector
 	for _, t := range chosen {
 		s, ok := fromWire(t)
-		if !ok || len(out) == maxSelectors {
+		if !ok || !s.addressOnly() || len(out) == maxSelectors {
 			return nil, false
 		}
 		if !slices.ContainsFunc(proposed, s.within) {
@@ -164,8 +174,7 @@ func prefixSelectors(ps []netip.Prefix) []selector {
 }
 
 // prefixes returns the smallest set of prefixes that covers the address
-// ranges of ss; protocols and ports are dropped, as ipsec.Child carries
-// prefixes only.
+// ranges of ss, which match every protocol and port (addressOnly).
 func prefixes(ss []selector) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range ss {

@@ -48,6 +48,11 @@ func TestNarrow(t *testing.T) {
 			[]wire.TrafficSelector{{Type: 13, Data: []byte{1, 2}}}, nil},
 		{"3.13.1 reversed range skipped", []netip.Prefix{pfx("0.0.0.0/0")},
 			[]wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.0.0.9", "10.0.0.1")}, nil},
+		{"RFC 4301 5.2 a protocol or ports are not agreed", []netip.Prefix{pfx("0.0.0.0/0")},
+			[]wire.TrafficSelector{ts(v4, 6, 0, 65535, "10.0.0.0", "10.0.0.255"), ts(v4, 0, 443, 443, "10.0.1.0", "10.0.1.255")}, nil},
+		{"2.9 the triggering packet first, then the range", []netip.Prefix{pfx("10.0.0.0/8")},
+			[]wire.TrafficSelector{ts(v4, 6, 8080, 8080, "10.1.0.5", "10.1.0.5"), ts(v4, 0, 0, 65535, "10.1.0.0", "10.1.255.255")},
+			[]netip.Prefix{pfx("10.1.0.0/16")}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -70,7 +75,7 @@ func TestWithin(t *testing.T) {
 	}{
 		{"2.9 narrower", []wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.1.0.0", "10.1.255.255")}, true},
 		{"2.9 same", []wire.TrafficSelector{ts(v4, 0, 0, 65535, "10.0.0.0", "10.255.255.255")}, true},
-		{"2.9 one port", []wire.TrafficSelector{ts(v4, 6, 443, 443, "10.0.0.1", "10.0.0.1")}, true},
+		{"RFC 4301 5.2 one port, not enforced, refused", []wire.TrafficSelector{ts(v4, 6, 443, 443, "10.0.0.1", "10.0.0.1")}, false},
 		{"2.9 wider", []wire.TrafficSelector{ts(v4, 0, 0, 65535, "0.0.0.0", "255.255.255.255")}, false},
 		{"2.9 elsewhere", []wire.TrafficSelector{ts(v4, 0, 0, 65535, "192.168.0.0", "192.168.0.255")}, false},
 		{"2.9 none", nil, false},
