@@ -45,8 +45,9 @@ const (
 	// doubles with each retransmission (RFC 7296 §2.1).
 	DefaultRetransmitTimeout = 2 * time.Second
 	// DefaultRetransmitTries is how many times a request is retransmitted
-	// before the peer is declared dead: with the default timeout, after
-	// 2+4+8+16+32 = 62 seconds.
+	// before the peer is declared dead: with the default timeout the
+	// retransmissions leave 2, 6, 14, 30 and 62 s after the request, and
+	// the peer is dead after 2+4+8+16+32+64 = 126 s.
 	DefaultRetransmitTries = 5
 	// DefaultFragmentSize is the largest IKE message sent unfragmented once
 	// both peers support RFC 7383: it keeps a fragment with IPv6, UDP and
