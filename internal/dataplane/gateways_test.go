@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 )
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -54,6 +56,16 @@ func TestGatewayConnection(t *testing.T) {
 		total := p.DPDInterval + p.RetransmitTimeout*time.Duration(1<<(p.RetransmitTries+1)-1)
 		if total > c.DPDTimeout*5/4 || total < c.DPDTimeout*3/4 {
 			t.Fatalf("a silent peer is declared dead after %v, want about %v", total, c.DPDTimeout)
+		}
+	})
+	t.Run("connectionMode decides who initiates", func(t *testing.T) {
+		for mode, want := range map[string]ikev2.ConnectionMode{"Default": ikev2.ModeDefault, "": ikev2.ModeDefault,
+			"InitiatorOnly": ikev2.ModeInitiatorOnly, "ResponderOnly": ikev2.ModeResponderOnly} {
+			c := base
+			c.Mode = mode
+			if gc, _ := gatewayConnection(Gateway{}, c); gc.Peer.Mode != want {
+				t.Errorf("connectionMode %q: %v, want %v", mode, gc.Peer.Mode, want)
+			}
 		}
 	})
 	t.Run("a proposal vnetgw does not implement is reported", func(t *testing.T) {
