@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/server"
 )
@@ -24,9 +25,11 @@ func newServe(g *globals) *cobra.Command {
 		Long: `Run a vnetgw region. State is kept in a bbolt file in the data directory.
 
 On first start the data directory gets a CA and a server certificate
-(ca.pem, server.pem; or bring your own with --tls-cert/--tls-key) and an admin
-bearer token (admin-token, mode 0600). Every API request must present the
-token. SIGINT or SIGTERM stop the server cleanly.`,
+(ca.pem, server.pem; or bring your own with --tls-cert/--tls-key, which
+clients then verify with the system roots or $VNETGW_CA) and an admin
+bearer token (admin-token, mode 0600; an existing one that others could read
+is made 0600, with a warning). Every API request must present the token.
+SIGINT or SIGTERM stop the server cleanly.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -41,7 +44,12 @@ token. SIGINT or SIGTERM stop the server cleanly.`,
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(g.stdout, "vnetgw serving %s\n  admin token: %s\n  CA:          %s\n", s.URL, s.TokenFile(), s.CAFile())
+			fmt.Fprintf(g.stdout, "vnetgw serving %s\n  admin token: %s\n", s.URL, s.TokenFile())
+			if ca := s.CAFile(); ca != "" {
+				fmt.Fprintf(g.stdout, "  CA:          %s\n", ca)
+			} else {
+				fmt.Fprintf(g.stdout, "  TLS:         the certificate of --tls-cert; clients verify it with the system roots or $%s\n", client.EnvCA)
+			}
 			err = s.Run(ctx)
 			if err == nil && ctx.Err() != nil {
 				cfg.Logger.Info("stopped", "reason", context.Cause(ctx))

@@ -35,36 +35,91 @@ const (
 type Config struct {
 	Endpoint string // https://host:port
 	Token    string
-	CAFile   string // PEM; empty means the system roots
+	// TokenFrom says where Token came from ("$VNETGW_TOKEN" or a file),
+	// for the message of a refused token.
+	TokenFrom string
+	CAFile    string // PEM; empty means the system roots
 	// DialContext, when set, opens the connections to the endpoint
 	// instead of a net.Dialer: tests use it to reach an API that listens
 	// inside a network namespace.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
 }
 
-// Discover builds a Config from the environment, falling back to the files
-// `vnetgw serve` writes in its data directory.
+// Endpoint is what the endpoint file of a data directory says: the URL
+// the API is served at (its first line) and whether the server's
+// certificate was given with --tls-cert (a second line, UserCertLine). Such
+// a certificate was not issued by the data directory's ca.pem, which a
+// start without --tls-cert may have left behind; clients then verify it
+// with the system roots or $VNETGW_CA.
+type Endpoint struct {
+	URL      string
+	UserCert bool
+}
+
+// UserCertLine is the endpoint file's line that marks a certificate given
+// with --tls-cert.
+const UserCertLine = "tls: user-provided certificate, not issued by ca.pem"
+
+// Marshal returns the content of an endpoint file.
+func (e Endpoint) Marshal() []byte {
+	s := e.URL + "\n"
+	if e.UserCert {
+		s += UserCertLine + "\n"
+	}
+	return []byte(s)
+}
+
+// ParseEndpoint reads the content of an endpoint file; a file of one line
+// (the URL) is one that names no user-provided certificate.
+func ParseEndpoint(b []byte) Endpoint {
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	e := Endpoint{URL: strings.TrimSpace(lines[0])}
+	for _, l := range lines[1:] {
+		if strings.TrimSpace(l) == UserCertLine {
+			e.UserCert = true
+		}
+	}
+	return e
+}
+
+// Discover builds a Config from the environment ($VNETGW_ENDPOINT,
+// $VNETGW_TOKEN, $VNETGW_CA), falling back to the files `vnetgw serve`
+// writes in its data directory. The data directory's ca.pem is trusted
+// unless $VNETGW_CA names another CA or the endpoint file says the server's
+// certificate was given with --tls-cert (then the system roots are).
 func Discover(dataDir string) (Config, error) {
 	cfg := Config{Endpoint: os.Getenv(EnvEndpoint), Token: os.Getenv(EnvToken), CAFile: os.Getenv(EnvCA)}
-	read := func(name string) (string, error) {
+	if cfg.Token != "" {
+		cfg.TokenFrom = "$" + EnvToken
+	}
+	read := func(name string) ([]byte, error) {
 		b, err := os.ReadFile(filepath.Join(dataDir, name))
 		if err != nil {
-			return "", fmt.Errorf("no %s in data directory %s (is `vnetgw serve` running there? set --data-dir or %s/%s): %w", name, dataDir, EnvEndpoint, EnvToken, err)
+			return nil, fmt.Errorf("no %s in data directory %s (is `vnetgw serve` running there? set --data-dir or %s/%s): %w", name, dataDir, EnvEndpoint, EnvToken, err)
 		}
-		return strings.TrimSpace(string(b)), nil
+		return b, nil
 	}
-	var err error
+	// The endpoint file also says whether ca.pem applies; read it even when
+	// $VNETGW_ENDPOINT names the endpoint, if it is there.
+	epFile, epErr := read(datadir.Endpoint)
+	ep := ParseEndpoint(epFile)
 	if cfg.Endpoint == "" {
-		if cfg.Endpoint, err = read(datadir.Endpoint); err != nil {
-			return cfg, err
+		if epErr != nil {
+			return cfg, epErr
 		}
+		if ep.URL == "" {
+			return cfg, fmt.Errorf("the endpoint file in data directory %s is empty (set %s)", dataDir, EnvEndpoint)
+		}
+		cfg.Endpoint = ep.URL
 	}
 	if cfg.Token == "" {
-		if cfg.Token, err = read(datadir.Token); err != nil {
+		b, err := read(datadir.Token)
+		if err != nil {
 			return cfg, err
 		}
+		cfg.Token, cfg.TokenFrom = strings.TrimSpace(string(b)), filepath.Join(dataDir, datadir.Token)
 	}
-	if cfg.CAFile == "" {
+	if cfg.CAFile == "" && !ep.UserCert {
 		if p := filepath.Join(dataDir, datadir.CA); fileExists(p) {
 			cfg.CAFile = p
 		}
@@ -79,9 +134,10 @@ func fileExists(p string) bool {
 
 // Client calls the API.
 type Client struct {
-	endpoint string
-	token    string
-	http     *http.Client
+	endpoint  string
+	token     string
+	tokenFrom string
+	http      *http.Client
 }
 
 // New returns a client for cfg.
@@ -102,9 +158,10 @@ func New(cfg Config) (*Client, error) {
 		tc.RootCAs = pool
 	}
 	return &Client{
-		endpoint: strings.TrimSuffix(cfg.Endpoint, "/"),
-		token:    cfg.Token,
-		http:     &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}},
+		endpoint:  strings.TrimSuffix(cfg.Endpoint, "/"),
+		token:     cfg.Token,
+		tokenFrom: cfg.TokenFrom,
+		http:      &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}},
 	}, nil
 }
 
@@ -117,9 +174,18 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
+	// Hint says what the client knows about the failure, or is "": for a
+	// refused token, where the token came from.
+	Hint string
 }
 
-func (e *Error) Error() string { return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message) }
+func (e *Error) Error() string {
+	s := fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
+	if e.Hint != "" {
+		s += " (" + e.Hint + ")"
+	}
+	return s
+}
 
 // Response is what a call returns beside its decoded body.
 type Response struct {
@@ -169,11 +235,19 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 		r.Warnings = append(r.Warnings, w)
 	}
 	if resp.StatusCode >= 400 {
+		e := &Error{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
 		var env arm.ErrorResponse
-		if json.Unmarshal(b, &env) != nil || env.Error == nil {
-			return r, &Error{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
+		if json.Unmarshal(b, &env) == nil && env.Error != nil {
+			e.Code, e.Message = env.Error.Code, env.Error.Message
 		}
-		return r, &Error{Status: resp.StatusCode, Code: env.Error.Code, Message: env.Error.Message}
+		if resp.StatusCode == http.StatusUnauthorized {
+			from := c.tokenFrom
+			if from == "" {
+				from = "the client's configuration"
+			}
+			e.Hint = fmt.Sprintf("%s refused the token from %s: is it the admin-token of the vnetgw serve there?", c.endpoint, from)
+		}
+		return r, e
 	}
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {

@@ -10,7 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -47,6 +49,9 @@ type serve struct {
 	url     string
 	stderr  *os.File
 	exited  chan struct{}
+
+	mu     sync.Mutex // guards stdout
+	stdout []string   // the lines serve printed
 }
 
 // startServe starts vnetgw serve on dataDir with a free loopback port and
@@ -79,6 +84,9 @@ func startServe(t testing.TB, dataDir string, args ...string) *serve {
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
+			s.mu.Lock()
+			s.stdout = append(s.stdout, sc.Text())
+			s.mu.Unlock()
 			if u, ok := strings.CutPrefix(sc.Text(), "vnetgw serving "); ok {
 				lines <- u
 			}
@@ -92,6 +100,13 @@ func startServe(t testing.TB, dataDir string, args ...string) *serve {
 		t.Fatalf("vnetgw serve did not start within 20s:\n%s", s.log())
 	}
 	return s
+}
+
+// printed returns the lines serve printed on its standard output so far.
+func (s *serve) printed() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.stdout)
 }
 
 func (s *serve) log() string {
@@ -150,4 +165,24 @@ func cli(t testing.TB, dataDir string, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, binary, append([]string{"--data-dir", dataDir}, args...)...)
 	out, err := cmd.CombinedOutput()
 	return string(out), err
+}
+
+// cliEnv runs the vnetgw CLI with the given arguments and environment
+// variables added to the test's (without any VNETGW_ variable of the
+// test's own), and returns its standard output and error apart.
+func cliEnv(t testing.TB, env []string, args ...string) (stdout, stderr string, err error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, binary, args...)
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "VNETGW_") {
+			cmd.Env = append(cmd.Env, kv)
+		}
+	}
+	cmd.Env = append(cmd.Env, env...)
+	var out, errb strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err = cmd.Run()
+	return out.String(), errb.String(), err
 }

@@ -11,7 +11,9 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
+	"log/slog"
 	"math/big"
 	"net"
 	"os"
@@ -24,14 +26,32 @@ import (
 )
 
 // ensureToken returns the admin token, creating it (32 random bytes,
-// base64url, mode 0600) on first start.
-func ensureToken(dir string) (string, error) {
+// base64url, mode 0600) on first start. An existing token file that others
+// may read (a looser mode than 0600) is made 0600, with a warning: the
+// token may have been read, and a new one is had by deleting the file.
+func ensureToken(dir string, log *slog.Logger) (string, error) {
 	path := filepath.Join(dir, datadir.Token)
-	b, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err == nil {
+		defer f.Close()
+		b, err := io.ReadAll(io.LimitReader(f, 4096))
+		if err != nil {
+			return "", fmt.Errorf("read admin token: %w", err)
+		}
 		tok := strings.TrimSpace(string(b))
 		if tok == "" {
 			return "", fmt.Errorf("admin token file %s is empty; delete it to have a new one made", path)
+		}
+		fi, err := f.Stat()
+		if err != nil {
+			return "", fmt.Errorf("read admin token: %w", err)
+		}
+		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
+			if err := f.Chmod(0o600); err != nil {
+				return "", fmt.Errorf("admin token file %s has mode %04o, readable by others, and cannot be made 0600: %w", path, perm, err)
+			}
+			log.Warn("the admin token file was readable by others; it is 0600 now. If someone else may have read it, delete it and restart to have a new token made",
+				"file", path, "mode", fmt.Sprintf("%04o", perm))
 		}
 		return tok, nil
 	}
@@ -73,21 +93,30 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// ensureTLS returns the server certificate for host: the one given by
-// flags, or one issued by a CA kept in the data directory (both made on
-// first start; the server certificate is made again when it expires or does
-// not name host).
-func ensureTLS(dir, certFile, keyFile, host string) (tls.Certificate, error) {
+// ensureTLS returns the server certificate for host and whether the user
+// gave it: the one given by flags, or one issued by a CA kept in the data
+// directory (both made on first start; the server certificate is made
+// again when it expires or does not name host). A certificate given by
+// flags leaves the data directory's CA alone: it stays for a later start
+// without flags, and the endpoint file tells clients not to use it.
+func ensureTLS(dir, certFile, keyFile, host string) (tls.Certificate, bool, error) {
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
-			return tls.Certificate{}, errors.New("--tls-cert and --tls-key go together")
+			return tls.Certificate{}, false, errors.New("--tls-cert and --tls-key go together")
 		}
 		c, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return tls.Certificate{}, fmt.Errorf("load TLS certificate: %w", err)
+			return tls.Certificate{}, false, fmt.Errorf("load TLS certificate: %w", err)
 		}
-		return c, nil
+		return c, true, nil
 	}
+	c, err := issueTLS(dir, host)
+	return c, false, err
+}
+
+// issueTLS returns the server certificate the data directory's CA issued
+// for host, issuing one when there is none fit for use.
+func issueTLS(dir, host string) (tls.Certificate, error) {
 	ca, caKey, err := ensureCA(dir)
 	if err != nil {
 		return tls.Certificate{}, err

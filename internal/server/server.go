@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/api"
+	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/federation"
@@ -53,6 +54,8 @@ type Server struct {
 	engine   *dataplane.Engine
 	http     *http.Server
 	listener net.Listener
+	// userCert says the API's certificate came from --tls-cert.
+	userCert bool
 	// URL is where the API is served.
 	URL string
 }
@@ -74,11 +77,11 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--listen %q: %w", cfg.Listen, err)
 	}
-	cert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, host)
+	cert, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, host)
 	if err != nil {
 		return nil, err
 	}
-	token, err := ensureToken(cfg.DataDir)
+	token, err := ensureToken(cfg.DataDir, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -101,7 +104,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		st.Close()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln,
+	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln, userCert: userCert,
 		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP})}
 	s.URL = "https://" + ln.Addr().String()
@@ -113,7 +116,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
-	if err := writeFileAtomic(filepath.Join(cfg.DataDir, datadir.Endpoint), []byte(s.URL+"\n"), 0o644); err != nil {
+	ep := client.Endpoint{URL: s.URL, UserCert: userCert}
+	if err := writeFileAtomic(filepath.Join(cfg.DataDir, datadir.Endpoint), ep.Marshal(), 0o644); err != nil {
 		s.close()
 		return nil, fmt.Errorf("write endpoint file: %w", err)
 	}
@@ -165,6 +169,12 @@ func (s *Server) Engine() *dataplane.Engine { return s.engine }
 // TokenFile is where the admin token is.
 func (s *Server) TokenFile() string { return filepath.Join(s.cfg.DataDir, datadir.Token) }
 
-// CAFile is the certificate a client trusts, unless --tls-cert brought
-// another.
-func (s *Server) CAFile() string { return filepath.Join(s.cfg.DataDir, datadir.CA) }
+// CAFile is the certificate a client trusts: the data directory's CA, or
+// "" when --tls-cert brought the API's certificate (whose issuer vnetgw
+// does not know).
+func (s *Server) CAFile() string {
+	if s.userCert {
+		return ""
+	}
+	return filepath.Join(s.cfg.DataDir, datadir.CA)
+}

@@ -1,0 +1,105 @@
+package client
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/datadir"
+)
+
+func TestEndpointFile(t *testing.T) {
+	cases := []struct {
+		name, content string
+		want          Endpoint
+	}{
+		{name: "the URL alone", content: "https://127.0.0.1:7443\n", want: Endpoint{URL: "https://127.0.0.1:7443"}},
+		{name: "no final newline", content: "https://127.0.0.1:7443", want: Endpoint{URL: "https://127.0.0.1:7443"}},
+		{name: "a user-provided certificate", content: "https://gw.example:7443\n" + UserCertLine + "\n", want: Endpoint{URL: "https://gw.example:7443", UserCert: true}},
+		{name: "an unknown line is ignored", content: "https://127.0.0.1:7443\nsomething: else\n", want: Endpoint{URL: "https://127.0.0.1:7443"}},
+		{name: "empty", content: "", want: Endpoint{}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			if got := ParseEndpoint([]byte(c.content)); got != c.want {
+				t.Fatalf("ParseEndpoint(%q) = %+v, want %+v", c.content, got, c.want)
+			}
+			if c.want.URL != "" {
+				if got := ParseEndpoint(c.want.Marshal()); got != c.want {
+					t.Fatalf("ParseEndpoint(Marshal(%+v)) = %+v", c.want, got)
+				}
+			}
+		})
+	}
+}
+
+// TestDiscover covers where each setting comes from: the environment
+// first, then the data directory, whose ca.pem is not used when the
+// endpoint file says the certificate was given with --tls-cert.
+func TestDiscover(t *testing.T) {
+	write := func(t *testing.T, dir string, files map[string]string) {
+		for name, content := range files {
+			if err := os.WriteFile(filepath.Join(dir, name), []byte(content), 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	const url = "https://127.0.0.1:7443"
+	cases := []struct {
+		name    string
+		files   map[string]string
+		env     map[string]string
+		want    Config // CAFile relative to the data directory
+		wantErr string
+	}{
+		{name: "all from the data directory",
+			files: map[string]string{datadir.Endpoint: url + "\n", datadir.Token: "tok\n", datadir.CA: "pem"},
+			want:  Config{Endpoint: url, Token: "tok", TokenFrom: datadir.Token, CAFile: datadir.CA}},
+		{name: "no ca.pem: the system roots",
+			files: map[string]string{datadir.Endpoint: url + "\n", datadir.Token: "tok\n"},
+			want:  Config{Endpoint: url, Token: "tok", TokenFrom: datadir.Token}},
+		{name: "a user-provided certificate: not the stale ca.pem",
+			files: map[string]string{datadir.Endpoint: url + "\n" + UserCertLine + "\n", datadir.Token: "tok\n", datadir.CA: "pem"},
+			want:  Config{Endpoint: url, Token: "tok", TokenFrom: datadir.Token}},
+		{name: "a user-provided certificate named by the endpoint file, endpoint from the environment",
+			files: map[string]string{datadir.Endpoint: url + "\n" + UserCertLine + "\n", datadir.Token: "tok\n", datadir.CA: "pem"},
+			env:   map[string]string{EnvEndpoint: "https://other:1"},
+			want:  Config{Endpoint: "https://other:1", Token: "tok", TokenFrom: datadir.Token}},
+		{name: "all from the environment, data directory empty",
+			env:  map[string]string{EnvEndpoint: url, EnvToken: "envtok", EnvCA: "/ca.pem"},
+			want: Config{Endpoint: url, Token: "envtok", TokenFrom: "$VNETGW_TOKEN", CAFile: "/ca.pem"}},
+		{name: "the environment wins over the data directory",
+			files: map[string]string{datadir.Endpoint: url + "\n", datadir.Token: "tok\n", datadir.CA: "pem"},
+			env:   map[string]string{EnvToken: "envtok", EnvCA: "/other.pem"},
+			want:  Config{Endpoint: url, Token: "envtok", TokenFrom: "$VNETGW_TOKEN", CAFile: "/other.pem"}},
+		{name: "no endpoint anywhere", env: map[string]string{EnvToken: "envtok"}, wantErr: "vnetgw serve"},
+		{name: "no token anywhere", env: map[string]string{EnvEndpoint: url}, wantErr: datadir.Token},
+		{name: "an empty endpoint file", files: map[string]string{datadir.Endpoint: "\n", datadir.Token: "tok"}, wantErr: "empty"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			for _, k := range []string{EnvEndpoint, EnvToken, EnvCA} {
+				t.Setenv(k, c.env[k])
+			}
+			dir := t.TempDir()
+			write(t, dir, c.files)
+			got, err := Discover(dir)
+			if c.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), c.wantErr) {
+					t.Fatalf("Discover: %+v, %v; want an error saying %q", got, err, c.wantErr)
+				}
+				return
+			}
+			want := c.want
+			for _, f := range []*string{&want.CAFile, &want.TokenFrom} {
+				if *f != "" && !strings.HasPrefix(*f, "/") && !strings.HasPrefix(*f, "$") {
+					*f = filepath.Join(dir, *f)
+				}
+			}
+			if err != nil || got.Endpoint != want.Endpoint || got.Token != want.Token || got.TokenFrom != want.TokenFrom || got.CAFile != want.CAFile {
+				t.Fatalf("Discover = %+v, %v; want %+v", got, err, want)
+			}
+		})
+	}
+}
