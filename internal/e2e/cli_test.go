@@ -1,10 +1,18 @@
 package e2e
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/datadir"
 )
 
 // TestCLIWalkthrough runs the README's walk-through with the real CLI
@@ -80,5 +88,151 @@ func TestCLIWithoutServer(t *testing.T) {
 	out, err := cli(t, t.TempDir(), "vnet", "list")
 	if err == nil || !strings.Contains(out, "vnetgw serve") {
 		t.Fatalf("without a server: err=%v\n%s", err, out)
+	}
+}
+
+// TestCLIFromEnvironment: the CLI finds the endpoint, the token and the CA
+// through $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA alone, with a data
+// directory that is empty or absent; a wrong token gets a clear 401.
+func TestCLIFromEnvironment(t *testing.T) {
+	dir := t.TempDir()
+	s := startServe(t, dir)
+	empty, absent := t.TempDir(), filepath.Join(t.TempDir(), "absent")
+	env := []string{
+		client.EnvEndpoint + "=" + s.url,
+		client.EnvToken + "=" + s.token(),
+		client.EnvCA + "=" + filepath.Join(dir, datadir.CA),
+	}
+	for _, d := range []string{empty, absent} {
+		out, stderr, err := cliEnv(t, env, "--data-dir", d, "group", "create", "-n", "from-env", "-l", "westeurope")
+		if err != nil || !strings.Contains(out, `"from-env"`) {
+			t.Fatalf("data directory %s, all from the environment: %v\n%s%s", d, err, out, stderr)
+		}
+	}
+	if _, err := os.Stat(absent); err == nil {
+		t.Fatalf("the CLI made the data directory %s", absent)
+	}
+	// The CA came from $VNETGW_CA only: without it, the server's
+	// certificate cannot be verified.
+	_, stderr, err := cliEnv(t, env[:2], "--data-dir", empty, "group", "list")
+	if err == nil || !strings.Contains(stderr, "certificate") {
+		t.Fatalf("without %s: err=%v\n%s", client.EnvCA, err, stderr)
+	}
+	// A wrong token is refused with a message that says where it came from.
+	wrong := append([]string{client.EnvToken + "=not-the-token"}, env[0], env[2])
+	out, stderr, err := cliEnv(t, wrong, "--data-dir", empty, "group", "list")
+	if err == nil || out != "" {
+		t.Fatalf("a wrong token was accepted: err=%v\n%s", err, out)
+	}
+	for _, want := range []string{"AuthenticationFailed", "HTTP 401", "$" + client.EnvToken, s.url} {
+		if !strings.Contains(stderr, want) {
+			t.Fatalf("the 401 message does not say %q:\n%s", want, stderr)
+		}
+	}
+	// The token from the data directory is named as such.
+	if err := os.WriteFile(filepath.Join(empty, datadir.Token), []byte("stale\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, _ = cliEnv(t, []string{env[0], env[2]}, "--data-dir", empty, "group", "list")
+	if !strings.Contains(stderr, "HTTP 401") || !strings.Contains(stderr, filepath.Join(empty, datadir.Token)) {
+		t.Fatalf("the 401 message does not name the token file:\n%s", stderr)
+	}
+}
+
+// TestCLIJSONAndVerbs: -o json prints JSON, and show, list and delete work
+// for gateways, local gateways, network interfaces, subnets and groups.
+func TestCLIJSONAndVerbs(t *testing.T) {
+	dir := t.TempDir()
+	startServe(t, dir)
+	run := func(args ...string) string {
+		t.Helper()
+		out, stderr, err := cliEnv(t, nil, append([]string{"--data-dir", dir}, args...)...)
+		if err != nil {
+			t.Fatalf("vnetgw %s: %v\n%s%s", strings.Join(args, " "), err, out, stderr)
+		}
+		return out
+	}
+	object := func(args ...string) map[string]any {
+		t.Helper()
+		var v map[string]any
+		out := run(append(args, "-o", "json")...)
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("vnetgw %s -o json is not a JSON object: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return v
+	}
+	array := func(args ...string) []string {
+		t.Helper()
+		var v []map[string]any
+		out := run(append(args, "-o", "json")...)
+		if err := json.Unmarshal([]byte(out), &v); err != nil {
+			t.Fatalf("vnetgw %s -o json is not a JSON array: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		var names []string
+		for _, r := range v {
+			names = append(names, fmt.Sprint(r["name"]))
+		}
+		slices.Sort(names)
+		return names
+	}
+	gone := func(code string, args ...string) {
+		t.Helper()
+		_, stderr, err := cliEnv(t, nil, append([]string{"--data-dir", dir}, args...)...)
+		if err == nil || !strings.Contains(stderr, code) {
+			t.Fatalf("vnetgw %s after delete: err=%v, want %s\n%s", strings.Join(args, " "), err, code, stderr)
+		}
+	}
+
+	object("group", "create", "-n", "rg", "-l", "westeurope")
+	object("vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
+	object("vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "spare", "--address-prefixes", "10.1.1.0/24")
+	object("vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "GatewaySubnet", "--address-prefixes", "10.1.255.0/27")
+	object("public-ip", "create", "-g", "rg", "-n", "ip")
+	object("vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "ip")
+	object("local-gateway", "create", "-g", "rg", "-n", "site", "--gateway-ip-address", "127.0.0.60", "--local-address-prefixes", "192.168.0.0/16")
+	object("nic", "create", "-g", "rg", "-n", "host", "--vnet-name", "hub", "--subnet", "default")
+
+	for _, k := range []struct{ verb, name string }{{"vnet-gateway", "gw"}, {"local-gateway", "site"}, {"nic", "host"}} {
+		if v := object(k.verb, "show", "-g", "rg", "-n", k.name); v["name"] != k.name || v["id"] == nil {
+			t.Fatalf("%s show: %v", k.verb, v)
+		}
+		if got := array(k.verb, "list", "-g", "rg"); !slices.Equal(got, []string{k.name}) {
+			t.Fatalf("%s list -g rg: %v", k.verb, got)
+		}
+		if got := array(k.verb, "list"); !slices.Equal(got, []string{k.name}) {
+			t.Fatalf("%s list (subscription): %v", k.verb, got)
+		}
+	}
+	if v := object("vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "spare"); v["name"] != "spare" {
+		t.Fatalf("subnet show: %v", v)
+	}
+	if got := array("vnet", "subnet", "list", "-g", "rg", "--vnet-name", "hub"); !slices.Equal(got, []string{"GatewaySubnet", "default", "spare"}) {
+		t.Fatalf("subnet list: %v", got)
+	}
+	if v := object("group", "show", "-n", "rg"); v["name"] != "rg" {
+		t.Fatalf("group show: %v", v)
+	}
+	if got := array("group", "list"); !slices.Equal(got, []string{"rg"}) {
+		t.Fatalf("group list: %v", got)
+	}
+
+	run("nic", "delete", "-g", "rg", "-n", "host")
+	gone("ResourceNotFound", "nic", "show", "-g", "rg", "-n", "host")
+	run("vnet", "subnet", "delete", "-g", "rg", "--vnet-name", "hub", "-n", "spare")
+	gone("ResourceNotFound", "vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "spare")
+	if got := array("vnet", "subnet", "list", "-g", "rg", "--vnet-name", "hub"); !slices.Equal(got, []string{"GatewaySubnet", "default"}) {
+		t.Fatalf("subnet list after delete: %v", got)
+	}
+	run("vnet-gateway", "delete", "-g", "rg", "-n", "gw")
+	gone("ResourceNotFound", "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	run("local-gateway", "delete", "-g", "rg", "-n", "site")
+	gone("ResourceNotFound", "local-gateway", "show", "-g", "rg", "-n", "site")
+	if got := array("local-gateway", "list", "-g", "rg"); len(got) != 0 {
+		t.Fatalf("local-gateway list after delete: %v", got)
+	}
+	run("group", "delete", "-n", "rg")
+	gone("ResourceGroupNotFound", "group", "show", "-n", "rg")
+	if got := array("group", "list"); len(got) != 0 {
+		t.Fatalf("group list after delete: %v", got)
 	}
 }
