@@ -20,6 +20,7 @@ const pool = "198.51.100.0/24"
 // connection, the common start of several tests.
 type s2s struct {
 	r        *region
+	gw       arm.ID
 	gwAddr   netip.Addr
 	host     *netnstest.NS
 	hostAddr netip.Addr
@@ -38,14 +39,13 @@ func newS2S(t *testing.T, tweaks ...func(*netnstest.CharonConfig)) *s2s {
 	t.Helper()
 	e := &s2s{r: newRegion(t, regionOptions{pool: pool})}
 	vnet := e.r.vnet("s2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	var gw arm.ID
-	gw, e.gwAddr = e.r.gateway(vnet, "hub-gw", arm.RouteBased)
+	e.gw, e.gwAddr = e.r.gateway(vnet, "hub-gw", arm.RouteBased)
 	e.host, e.hostAddr = e.r.tunHost(vnet, "web")
 	e.site = newSite(t, e.r, 1, pool)
 	lgw := e.r.localGateway("s2s", "westeurope", "branch", e.site.addr, e.site.lanTS)
 	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16", tweaks...)
 	e.put = time.Now()
-	e.conn = e.r.connection(gw, lgw, "hub-to-branch", s2sKey)
+	e.conn = e.r.connection(e.gw, lgw, "hub-to-branch", s2sKey)
 	return e
 }
 
@@ -112,7 +112,8 @@ func TestSiteToSiteRouteBased(t *testing.T) {
 
 // TestDeletingConnectionRemovesSAs: deleting a connection through the API
 // makes the gateway send a Delete (RFC 7296 §1.4.1): strongSwan lists no
-// SA any more, and no packet passes.
+// SA any more, and no packet passes. Deleting the gateway then takes its
+// public address off --public-interface (R20).
 func TestDeletingConnectionRemovesSAs(t *testing.T) {
 	require(t)
 	e := newS2S(t)
@@ -130,4 +131,21 @@ func TestDeletingConnectionRemovesSAs(t *testing.T) {
 		t.Fatalf("GET of the deleted connection: %v", err)
 	}
 	noPing(t, e.host, e.site.host)
+
+	onLo := func() bool {
+		return strings.Contains(e.r.ns.Run("ip", "-o", "addr", "show", "dev", "lo"), " "+e.gwAddr.String()+"/")
+	}
+	if !onLo() {
+		t.Fatalf("the running gateway's address %s is not on lo", e.gwAddr)
+	}
+	if err := e.r.c.Delete(context.Background(), e.gw); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for onLo() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the deleted gateway's address %s is still on lo", e.gwAddr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
