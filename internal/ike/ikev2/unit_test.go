@@ -289,3 +289,33 @@ func TestUnsupportedCriticalPayload(t *testing.T) {
 		t.Errorf("answered %v %x", got[0].NotifyType, got[0].Data)
 	}
 }
+
+// TestUnsupportedCriticalPayloadEncrypted covers RFC 7296 §2.5 inside an
+// established IKE SA: an INFORMATIONAL request whose SK payload holds an
+// unknown critical payload is answered with UNSUPPORTED_CRITICAL_PAYLOAD,
+// and the IKE SA stays.
+func TestUnsupportedCriticalPayloadEncrypted(t *testing.T) {
+	_, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	got := make(chan []wire.Payload, 1)
+	a.onLoop(func(c *conn) {
+		c.established().request(wire.Informational, []wire.Payload{
+			&wire.Unknown{Generic: wire.Generic{Critical: true}, PayloadType: 201, Body: []byte{9, 9}},
+		}, func(ps []wire.Payload) { got <- ps })
+	})
+	var ps []wire.Payload
+	select {
+	case ps = <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("no response")
+	}
+	if len(ps) != 1 {
+		t.Fatalf("response %v", ps)
+	}
+	if nt, ok := ps[0].(*wire.Notify); !ok || nt.NotifyType != wire.UnsupportedCriticalPayload || !bytes.Equal(nt.Data, []byte{201}) {
+		t.Fatalf("response %#v", ps[0])
+	}
+	if len(a.established()) != 1 || len(b.established()) != 1 {
+		t.Errorf("the IKE SA suffered: %+v / %+v", a.status(), b.status())
+	}
+}
