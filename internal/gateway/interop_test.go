@@ -295,6 +295,26 @@ func TestRekeyUnderLoad(t *testing.T) {
 			if ikeAfter.SPIi == ikeBefore.SPIi && ikeAfter.SPIr == ikeBefore.SPIr {
 				t.Fatalf("the IKE SA was not rekeyed: %+v", ikeAfter)
 			}
+			// strongSwan lists the new SAs, the ones vnetgw holds now: the
+			// IKE SA by its SPIs, the child by the SPI vnetgw sends to.
+			// (Rekeys go on meanwhile: the two lists are read again until
+			// they agree, for a few seconds.)
+			listed := func() (string, bool) {
+				now := gw.IKE().Status()[0].IKESAs[0]
+				after := ch.SAs()
+				ok := len(now.Children) > 0 && strings.Contains(after, fmt.Sprintf("in  %08x", now.Children[len(now.Children)-1].OutSPI))
+				for _, want := range []string{fmt.Sprintf("%016x_i", now.SPIi), fmt.Sprintf("%016x_r", now.SPIr)} {
+					ok = ok && strings.Contains(after, want)
+				}
+				return fmt.Sprintf("vnetgw: %+v\nstrongSwan:\n%s", now, after), ok
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for both, ok := listed(); !ok; both, ok = listed() {
+				if time.Now().After(deadline) {
+					t.Fatalf("strongSwan does not list the IKE and child SAs vnetgw holds:\n%s", both)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
 			ping(t, tp.hostA, "10.2.0.2")
 		})
 	}
