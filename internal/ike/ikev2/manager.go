@@ -212,6 +212,11 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 		return ErrNoChanges
 	}
 
+	for _, p := range start {
+		if g := p.weakGroups(); len(g) > 0 {
+			m.log.Warn("peer offers weak Diffie-Hellman groups (RFC 8247 §2.4); prefer ecp256, x25519 or modp2048", "peer", p.Name, "groups", g)
+		}
+	}
 	for _, c := range stop {
 		c.close()
 	}
@@ -233,6 +238,22 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 		}()
 	}
 	return invalid
+}
+
+// weakGroups lists the weak groups among the peer's proposals: 1024-bit
+// MODP (group 2) and 2048-bit MODP with a 256-bit subgroup (group 24),
+// which vnetgw takes only when a proposal names them.
+func (p PeerConfig) weakGroups() []wire.DHGroup {
+	var out []wire.DHGroup
+	for _, pr := range slices.Concat(p.IKEProposals, p.ESPProposals) {
+		for _, t := range pr.Transforms {
+			g := wire.DHGroup(t.ID)
+			if t.Type == wire.TransformDH && (g == wire.DHInsecureMODP1024 || g == wire.DHInsecureMODP2048S256) && !slices.Contains(out, g) {
+				out = append(out, g)
+			}
+		}
+	}
+	return out
 }
 
 // peerConfigEqual reports whether two configurations with defaults applied

@@ -319,3 +319,17 @@ func TestUnsupportedCriticalPayloadEncrypted(t *testing.T) {
 		t.Errorf("the IKE SA suffered: %+v / %+v", a.status(), b.status())
 	}
 }
+
+// TestWeakGroups: groups 2 and 24 are taken only when a proposal names
+// them, and then called weak.
+func TestWeakGroups(t *testing.T) {
+	p := basePeer("p", addrA, addrB)
+	if g := p.withDefaults().weakGroups(); len(g) != 0 {
+		t.Errorf("the default proposals hold weak groups %v", g)
+	}
+	p.IKEProposals = mustProposals(t, wire.ProtocolIKE, "aes256-sha256-modp1024")
+	p.ESPProposals = mustProposals(t, wire.ProtocolESP, "aes256-sha256-modp2048s256", "aes256gcm16-modp1024")
+	if g := p.weakGroups(); !slices.Equal(g, []wire.DHGroup{wire.DHInsecureMODP1024, wire.DHInsecureMODP2048S256}) {
+		t.Errorf("weak groups %v, want groups 2 and 24", g)
+	}
+}
