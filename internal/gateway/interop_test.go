@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
@@ -252,12 +253,12 @@ var spiRE = regexp.MustCompile(`(?m)in\s+([0-9a-f]{8})`)
 // and strongSwan lists new SAs (RFC 7296 §1.3.3, §2.18).
 func TestRekeyUnderLoad(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "iperf3", "ping")
-	for _, role := range []string{"strongswan-rekeys", "vnetgw-rekeys"} {
+	for _, role := range []string{"strongswan-rekeys", "vnetgw-rekeys", "vnetgw-rekeys-on-bytes"} {
 		t.Run(role, func(t *testing.T) {
 			tp := newTopology(t)
-			ike, esp := "aes256gcm16-prfsha256-ecp256", "aes256gcm16-ecp256" // with PFS on rekey
-			cfg := charonConfig(ike, esp)
-			conn := connection(t, ike, esp, ikev2.ModeResponderOnly)
+			ike, espProposal := "aes256gcm16-prfsha256-ecp256", "aes256gcm16-ecp256" // with PFS on rekey
+			cfg := charonConfig(ike, espProposal)
+			conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
 			if role == "strongswan-rekeys" {
 				// rand_time defaults to the time between rekey and life time:
 				// pin it, or strongSwan may rekey a minute late.
@@ -266,6 +267,13 @@ func TestRekeyUnderLoad(t *testing.T) {
 			} else {
 				conn.Peer.IKELifetime, conn.Peer.ChildLifetime = 14*time.Second, 6*time.Second
 				conn.Peer.RekeyMargin, conn.Peer.RekeyJitter = 2*time.Second, time.Second
+			}
+			if role == "vnetgw-rekeys-on-bytes" {
+				// The child SAs' byte lifetime (saDataSizeKilobytes) runs
+				// out every second or so of the transfer: the soft limit
+				// makes vnetgw rekey before the hard one (RFC 4303 §3.3.3).
+				conn.Peer.ChildLifetime = time.Hour
+				conn.Peer.ChildLimits = esp.Limits{SoftBytes: 200 << 20, HardBytes: 256 << 20}
 			}
 			ch := netnstest.StartCharon(t, tp.gwB, cfg)
 			gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
