@@ -47,6 +47,7 @@ type fakeNet struct {
 type sentDatagram struct {
 	from, to netip.AddrPort
 	data     []byte
+	at       time.Time
 }
 
 // fakeNAT maps inside:port to public:mapped port, as a NAT in front of the
@@ -133,7 +134,7 @@ func (tr netTransport) SendIKE(local, remote netip.AddrPort, msg []byte) error {
 	}
 	n.sentBytes += len(b)
 	if !n.noRecord {
-		n.sent = append(n.sent, sentDatagram{from: local, to: remote, data: b})
+		n.sent = append(n.sent, sentDatagram{from: local, to: remote, data: b, at: time.Now()})
 	}
 	from := local
 	if nat := n.nat; nat != nil && local.Addr() == nat.inside {

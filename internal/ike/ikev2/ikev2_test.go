@@ -287,6 +287,33 @@ func TestRetransmission(t *testing.T) {
 	t.Logf("b: %+v", sb)
 }
 
+// TestRetransmissionBackoff: an unanswered request is sent again after
+// RetransmitTimeout, then after twice as long each time (RFC 7296 §2.1),
+// RetransmitTries times, and then the peer counts as dead.
+func TestRetransmissionBackoff(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	pa := basePeer("to-b", addrA, addrB)
+	pa.Mode = ModeResponderOnly // initiates only when told
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	a.onLoop(func(c *conn) { c.initiate() })
+	waitFor(t, 5*time.Second, "the request and its retransmissions to end", func() bool {
+		return len(n.datagrams()) == 1+pa.RetransmitTries && a.status().LastError != ""
+	})
+	d := n.datagrams()
+	for i := 1; i < len(d); i++ {
+		if !bytes.Equal(d[i].data, d[0].data) {
+			t.Fatalf("datagram %d is not the same request", i)
+		}
+		gap, want := d[i].at.Sub(d[i-1].at), pa.RetransmitTimeout<<(i-1)
+		// Timers never fire early (but for their granularity); a busy
+		// machine may make them late.
+		if gap < want*9/10 || gap > 2*want+500*time.Millisecond {
+			t.Errorf("retransmission %d after %v, want %v", i, gap, want)
+		}
+	}
+}
+
 // TestCookie covers the cookie exchange (RFC 7296 §2.6): a responder that
 // demands cookies answers the first IKE_SA_INIT with one, keeps no state,
 // and accepts the retry that carries it.
