@@ -39,6 +39,14 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 		writeJSON(w, http.StatusOK, arm.List[arm.EffectiveRoute]{Value: routes})
+	case rt.sub == "connectionsTo":
+		// Asked by a peer region about one of its gateways, which need not
+		// exist here, nor its resource group.
+		if r.Method != http.MethodGet {
+			h.fail(w, r, methodNotAllowed(r))
+			return
+		}
+		writeJSON(w, http.StatusOK, arm.List[region.ConnectionTo]{Value: h.region.ConnectionsTo(rt.id.String())})
 	case rt.sub != "":
 		h.sharedKey(w, r, rt)
 	case rt.list:

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -195,4 +196,43 @@ func TestMultiPrefixSubnets(t *testing.T) {
 				return "PUT", netPath(subA, "rg", "virtualNetworkGateways", "gw"), body
 			}},
 	})
+}
+
+// TestR1ConnectionsToForPeers: .../virtualNetworkGateways/{n}/connectionsTo
+// lists this region's connections that end at a gateway, with the address
+// spaces joined at each one's own gateway (R35): what a peer region asks
+// before it deletes that gateway or changes its VNet. The gateway and its
+// group need not exist here.
+func TestR1ConnectionsToForPeers(t *testing.T) {
+	e := newEnv(t)
+	a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	b := e.site(subB, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+	e.must("PUT", netPath(subA, "rg", "connections", "site"), s2s(loc, a.gw, e.lng(a, "l", "203.0.113.1", "192.168.0.0/16")))
+	conn := netPath(subA, "rg", "connections", "a-to-b")
+	e.must("PUT", conn, v2v(loc, a.gw, b.gw))
+
+	r := e.must("GET", b.gw+"/connectionsTo", nil)
+	if got := r.str("value.0.connection"); got != conn {
+		t.Fatalf("connection %q, want %s\n%s", got, conn, r.body)
+	}
+	if got := r.str("value.0.gateway"); got != a.gw {
+		t.Fatalf("gateway %q, want %s", got, a.gw)
+	}
+	spaces := map[string]string{}
+	for _, s := range r.field("value.0.addressSpaces").([]any) {
+		m := s.(map[string]any)
+		spaces[m["owner"].(string)] = fmt.Sprint(m["addressPrefixes"])
+	}
+	want := map[string]string{a.vnet: "[10.1.0.0/16]", netPath(subA, "rg", "localNetworkGateways", "l"): "[192.168.0.0/16]", b.vnet: "[10.2.0.0/16]"}
+	if fmt.Sprint(spaces) != fmt.Sprint(want) {
+		t.Fatalf("address spaces %v, want %v", spaces, want)
+	}
+	// A gateway no connection ends at, in a group that does not exist.
+	ghost := netPath(subB, "nogroup", "virtualNetworkGateways", "ghost")
+	if r := e.must("GET", ghost+"/connectionsTo", nil); len(r.field("value").([]any)) != 0 {
+		t.Fatalf("connections to a gateway nothing names: %s", r.body)
+	}
+	if r := e.do("POST", ghost+"/connectionsTo", "{}"); r.status != 405 || r.code() != "MethodNotAllowed" {
+		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
 }

@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -89,4 +90,89 @@ func TestVnet2VnetAcrossServeProcesses(t *testing.T) {
 	// A VNet in the other region that overlaps (R35).
 	gwO := buildRegion(t, cb, "bbbb0000-0000-0000-0000-00000000000b", "rg-ov", "eastus", "10.1.0.0/16", "10.1.255.0/27", arm.RouteBased)
 	refuse("AddressSpaceOverlap", ca, arm.NetworkID("aaaa0000-0000-0000-0000-00000000000a", "rg-we", "connections", "to-ov"), vnet2vnet("westeurope", gwA, gwO))
+}
+
+// TestRemoteEndAcrossServeProcesses: only region A holds the VNet-to-VNet
+// connection from its gateway to region B's (A to B, not back). B learns
+// of it from its peer A and applies the rules as it would to a connection
+// of its own: B's gateway is not deleted while A's connection ends at it
+// (R1), and B's VNet does not change its address space to overlap what A's
+// gateway joins (R35): A's VNet and A's site. A peer that cannot be asked
+// blocks such changes rather than letting them through unchecked.
+func TestRemoteEndAcrossServeProcesses(t *testing.T) {
+	const subA, subB = "aaaa0000-0000-0000-0000-00000000000a", "bbbb0000-0000-0000-0000-00000000000b"
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := startServe(t, dirA, "--public-ip-pool", "127.10.0.0/24", "--peer", dirB)
+	b := startServe(t, dirB, "--public-ip-pool", "127.11.0.0/24", "--peer", dirA)
+	ca, cb := a.client(), b.client()
+	ctx := context.Background()
+	gwA := buildRegion(t, ca, subA, "rg-we", "westeurope", "10.1.0.0/16", "10.1.255.0/27", arm.RouteBased)
+	gwB := buildRegion(t, cb, subB, "rg-us", "eastus", "10.2.0.0/16", "10.2.255.0/27", arm.RouteBased)
+	must := func(_ client.Response, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A site at A's gateway: part of what A's gateway joins.
+	site := arm.NetworkID(subA, "rg-we", "localNetworkGateways", "branch")
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = "127.0.0.70"
+	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"192.168.0.0/16"}}
+	must(ca.Put(ctx, site, l, nil))
+	s2s := arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+	s2s.Properties.ConnectionType = arm.ConnectionIPsec
+	s2s.Properties.VirtualNetworkGateway1, s2s.Properties.LocalNetworkGateway2 = arm.Ref(gwA.String()), arm.Ref(site.String())
+	must(ca.Put(ctx, arm.NetworkID(subA, "rg-we", "connections", "to-branch"), s2s, nil))
+	conn := arm.NetworkID(subA, "rg-we", "connections", "we-to-us")
+	must(ca.Put(ctx, conn, vnet2vnet("westeurope", gwA, gwB), nil))
+
+	vnetB := arm.NetworkID(subB, "rg-us", "virtualNetworks", "vnet")
+	space := func(prefixes ...string) error {
+		t.Helper()
+		var v arm.VirtualNetwork
+		if err := cb.Get(ctx, vnetB, &v); err != nil {
+			t.Fatal(err)
+		}
+		v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
+		_, err := cb.Put(ctx, vnetB, v, nil)
+		return err
+	}
+	refused := func(code string, err error) {
+		t.Helper()
+		var ce *client.Error
+		if !errors.As(err, &ce) || ce.Code != code {
+			t.Fatalf("want %s, got %v", code, err)
+		}
+	}
+	refused("AddressSpaceOverlap", space("10.2.0.0/16", "10.1.128.0/17"))  // A's VNet
+	refused("AddressSpaceOverlap", space("10.2.0.0/16", "192.168.7.0/24")) // A's site
+	if err := space("10.2.0.0/16", "10.20.0.0/16"); err != nil {
+		t.Fatalf("a change that overlaps nothing: %v", err)
+	}
+	refused("InUseVirtualNetworkGatewayCannotBeDeleted", cb.Delete(ctx, gwB))
+	refused("ResourceGroupDeletionBlocked", cb.Delete(ctx, arm.ResourceGroupID(subB, "rg-us")))
+	if err := cb.Get(ctx, gwB, nil); err != nil {
+		t.Fatalf("B's gateway is gone: %v", err)
+	}
+
+	// Without A's connection, B may do both; but not while A cannot be
+	// asked.
+	if err := ca.Delete(ctx, conn); err != nil {
+		t.Fatal(err)
+	}
+	a.stop()
+	err := space("10.2.0.0/16", "10.1.128.0/17")
+	refused("AddressSpaceOverlap", err)
+	if !strings.Contains(err.Error(), "could not be asked") {
+		t.Fatalf("the refusal does not say the peer could not be asked: %v", err)
+	}
+	refused("InUseVirtualNetworkGatewayCannotBeDeleted", cb.Delete(ctx, gwB))
+	startServe(t, dirA, "--public-ip-pool", "127.10.0.0/24", "--peer", dirB)
+	if err := space("10.2.0.0/16", "10.1.128.0/17"); err != nil {
+		t.Fatalf("after A's connection is gone: %v", err)
+	}
+	if err := cb.Delete(ctx, gwB); err != nil {
+		t.Fatalf("deleting B's gateway after A's connection is gone: %v", err)
+	}
 }

@@ -68,6 +68,34 @@ func (p *Peers) Gateway(ctx context.Context, id string) (*region.RemoteGateway, 
 	return nil, fmt.Errorf("%s: %w", id, region.ErrNoRemote)
 }
 
+// ConnectionsTo implements region.Remotes: it asks every peer for its
+// connections whose remote end is gateway id
+// (.../virtualNetworkGateways/{n}/connectionsTo). Every peer must answer:
+// one that cannot be asked is an error, so that a rule is never decided on
+// half of what the regions know.
+func (p *Peers) ConnectionsTo(ctx context.Context, id string) ([]region.ConnectionTo, error) {
+	gid, err := arm.ParseID(id)
+	if err != nil {
+		return nil, err
+	}
+	var out []region.ConnectionTo
+	var errs []error
+	for _, dir := range p.dirs {
+		c, err := p.client(dir)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
+			continue
+		}
+		cs, err := client.List[region.ConnectionTo](ctx, c, gid.String()+"/connectionsTo")
+		if err != nil {
+			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
+			continue
+		}
+		out = append(out, cs...)
+	}
+	return out, errors.Join(errs...)
+}
+
 // client returns the client of the peer in dir: the one made before while
 // the directory names the same endpoint, token and CA, else a new one (the
 // old one's idle connections are closed). A client per lookup would leave

@@ -461,7 +461,7 @@ func r35Check(tx *txn, g *arm.VirtualNetworkGateway) error {
 	if err := rules.R35NoOverlap(g.Name, gatewayDomain(tx, g)); err != nil {
 		return err
 	}
-	return nil
+	return r35Inbound(tx, g)
 }
 
 // r35Affected re-checks R35 at the given gateways and at every gateway

@@ -437,6 +437,9 @@ func (r *Region) delGateway(tx *txn, id arm.ID) error {
 			return arm.Errorf(arm.CodeInUseGateway, "gateway %s is the remote end of connection %s; delete that connection first", id.Name(), c.ID)
 		}
 	}
+	if cs := tx.inbound[strings.ToLower(id.String())]; len(cs) > 0 {
+		return arm.Errorf(arm.CodeInUseGateway, "gateway %s is the remote end of connection %s in another region (R1); delete that connection first", id.Name(), cs[0].Connection)
+	}
 	g := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id)
 	for _, c := range g.Properties.IPConfigurations {
 		releasePublicIP(tx, c.Properties.PublicIPAddress.RefID())

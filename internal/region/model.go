@@ -136,6 +136,10 @@ type txn struct {
 	warnings []string
 	// remotes are the known gateways of other regions (read only).
 	remotes map[string]*RemoteGateway
+	// inbound are the connections of other regions that end at local
+	// gateways, by lower-cased gateway id, as the peers answered for this
+	// write (nil when the write did not ask them).
+	inbound map[string][]ConnectionTo
 }
 
 func newTxn(m *model, remotes map[string]*RemoteGateway) *txn {

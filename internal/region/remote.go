@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/rules"
 )
 
 // A VNet-to-VNet connection may name a gateway of another region, which
@@ -30,11 +31,126 @@ type RemoteGateway struct {
 // ErrNoRemote says no peer region has the gateway.
 var ErrNoRemote = errors.New("no peer region has this gateway")
 
-// Remotes finds gateways in other regions.
+// Remotes finds gateways in other regions, and the connections of other
+// regions that end at a gateway of this one.
 type Remotes interface {
 	// Gateway returns the gateway id from the peer region that has it, or
 	// an error wrapping ErrNoRemote when none has it.
 	Gateway(ctx context.Context, id string) (*RemoteGateway, error)
+	// ConnectionsTo returns the connections of every peer region whose
+	// remote end is gateway id, as each peer's Region.ConnectionsTo
+	// answers; an error when a peer could not be asked.
+	ConnectionsTo(ctx context.Context, id string) ([]ConnectionTo, error)
+}
+
+// ConnectionTo is a connection whose remote end (virtualNetworkGateway2)
+// is a given gateway, with the address spaces that meet at the
+// connection's own gateway (R35). Only the region that holds a connection
+// knows it: the region of the gateway it ends at asks its peers for these
+// before it deletes the gateway (a gateway in use is not deleted) or
+// changes the address space of the gateway's VNet (R35 across regions).
+type ConnectionTo struct {
+	Connection    string         `json:"connection"` // its id
+	Gateway       string         `json:"gateway"`    // its virtualNetworkGateway1
+	AddressSpaces []AddressSpace `json:"addressSpaces"`
+}
+
+// AddressSpace is one address space joined at a gateway: a VNet, a site
+// or a client address pool.
+type AddressSpace struct {
+	Owner           string   `json:"owner"` // resource id
+	AddressPrefixes []string `json:"addressPrefixes"`
+}
+
+// ConnectionsTo returns the connections of this region whose remote end is
+// gateway id (of this region or another), each with the address spaces
+// joined at its own gateway. Peer regions ask this through the API
+// (.../virtualNetworkGateways/{n}/connectionsTo).
+func (r *Region) ConnectionsTo(id string) []ConnectionTo {
+	out := []ConnectionTo{}
+	r.view(func(tx *txn) error {
+		for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+			if !arm.Equal(c.Properties.VirtualNetworkGateway2.RefID(), id) {
+				continue
+			}
+			g1 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID())
+			if g1 == nil {
+				continue
+			}
+			ct := ConnectionTo{Connection: c.ID, Gateway: g1.ID, AddressSpaces: []AddressSpace{}}
+			for _, s := range gatewayDomain(tx, g1) {
+				as := AddressSpace{Owner: s.Owner}
+				for _, p := range s.Prefixes {
+					as.AddressPrefixes = append(as.AddressPrefixes, p.String())
+				}
+				ct.AddressSpaces = append(ct.AddressSpaces, as)
+			}
+			out = append(out, ct)
+		}
+		return nil
+	})
+	return out
+}
+
+// inboundConnections asks the peer regions for their connections that end
+// at the given local gateways. It is called before a write, outside the
+// region's locks; the write decides with what it returns (tx.inbound).
+func (r *Region) inboundConnections(ctx context.Context, gateways []string) (map[string][]ConnectionTo, error) {
+	if r.remotes == nil || len(gateways) == 0 {
+		return nil, nil
+	}
+	out := map[string][]ConnectionTo{}
+	for _, id := range gateways {
+		cs, err := r.remotes.ConnectionsTo(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		out[strings.ToLower(id)] = cs
+	}
+	return out, nil
+}
+
+// localVPNGateways returns the ids of the VPN gateways that pick selects.
+func (r *Region) localVPNGateways(pick func(tx *txn) []*arm.VirtualNetworkGateway) []string {
+	var ids []string
+	r.view(func(tx *txn) error {
+		for _, g := range pick(tx) {
+			if g.Properties.GatewayType == arm.GatewayTypeVpn {
+				ids = append(ids, g.ID)
+			}
+		}
+		return nil
+	})
+	return ids
+}
+
+// r35Inbound checks R35 at the gateways of other regions whose connections
+// end at g: each joins g's VNet, as it is staged now, to the address spaces
+// of its own gateway, which include g's VNet as that region last saw it.
+func r35Inbound(tx *txn, g *arm.VirtualNetworkGateway) error {
+	v := vnetOfGateway(tx, g)
+	if v == nil || v.Properties.AddressSpace == nil {
+		return nil
+	}
+	own, err := rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
+	if err != nil {
+		return nil // refused elsewhere
+	}
+	for _, c := range tx.inbound[strings.ToLower(g.ID)] {
+		spaces := []rules.AddressSpace{{Owner: v.ID, Prefixes: own}}
+		for _, s := range c.AddressSpaces {
+			if arm.Equal(s.Owner, v.ID) {
+				continue // replaced by the VNet as it is now
+			}
+			if ps, err := rules.ParsePrefixes("", s.AddressPrefixes); err == nil {
+				spaces = append(spaces, rules.AddressSpace{Owner: s.Owner, Prefixes: ps})
+			}
+		}
+		if err := rules.R35NoOverlap(c.Gateway+" (another region's, connected to "+g.Name+" by "+c.Connection+")", spaces); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // RemoteRefresh is how often remote gateways in use are looked up again.

@@ -112,7 +112,35 @@ func (r *Region) List(kind string, scope arm.ID) ([]any, error) {
 func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 	kind := kindOfID(id)
 	existed := false
-	_, err := r.update(ctx, func(tx *txn) error {
+	// A gateway may be the remote end of another region's connection, which
+	// only that region knows of: ask the peers first.
+	var gws []string
+	switch kind {
+	case arm.TypeVirtualNetworkGateway:
+		gws = r.localVPNGateways(func(tx *txn) []*arm.VirtualNetworkGateway {
+			if g := get[arm.VirtualNetworkGateway](tx, kind, id); g != nil {
+				return []*arm.VirtualNetworkGateway{g}
+			}
+			return nil
+		})
+	case arm.TypeResourceGroup:
+		gws = r.localVPNGateways(func(tx *txn) []*arm.VirtualNetworkGateway {
+			var out []*arm.VirtualNetworkGateway
+			for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
+				if strings.HasPrefix(strings.ToLower(g.ID), id.Key()+"/") {
+					out = append(out, g)
+				}
+			}
+			return out
+		})
+	}
+	inbound, err := r.inboundConnections(ctx, gws)
+	if err != nil {
+		return false, arm.Errorf(arm.CodeInUseGateway,
+			"%s cannot be deleted now: the peer regions could not be asked whether a connection there ends at gateway %s: %v", id.Name(), gws, err)
+	}
+	_, err = r.update(ctx, func(tx *txn) error {
+		tx.inbound = inbound
 		if kind != arm.TypeResourceGroup {
 			if _, err := requireGroup(tx, id); err != nil {
 				return err

@@ -28,7 +28,24 @@ func ValidName(name string) *arm.Error {
 func (r *Region) PutVirtualNetwork(ctx context.Context, id arm.ID, in *arm.VirtualNetwork) (*arm.VirtualNetwork, Outcome, error) {
 	var out *arm.VirtualNetwork
 	var created bool
+	// A new address space of a VNet with a gateway is checked against the
+	// connections of other regions that end at the gateway (R35), which
+	// only those regions know of: ask the peers first.
+	gws := r.localVPNGateways(func(tx *txn) []*arm.VirtualNetworkGateway {
+		old := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
+		if old == nil || old.Properties.AddressSpace == nil || in.Properties.AddressSpace == nil ||
+			slices.Equal(normalizedPrefixes(old.Properties.AddressSpace.AddressPrefixes), normalizedPrefixes(in.Properties.AddressSpace.AddressPrefixes)) {
+			return nil
+		}
+		return gatewaysInVNet(tx, id.String())
+	})
+	inbound, err := r.inboundConnections(ctx, gws)
+	if err != nil {
+		return nil, Outcome{}, arm.Errorf(arm.CodeAddressSpaceOverlap,
+			"the address space of virtual network %s cannot change now: the peer regions could not be asked which of their connections end at its gateway, to check that no address spaces overlap (R35): %v", id.Name(), err)
+	}
 	warnings, err := r.update(ctx, func(tx *txn) error {
+		tx.inbound = inbound
 		if _, err := requireGroup(tx, id); err != nil {
 			return err
 		}
