@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"math/rand/v2"
 	"net/netip"
 	"slices"
@@ -348,6 +349,13 @@ func (sa *ikeSA) start(t task) {
 // response, retransmitting as needed.
 func (sa *ikeSA) request(exch wire.ExchangeType, ps []wire.Payload, onResponse func([]wire.Payload)) {
 	id := sa.nextID
+	if id == math.MaxUint32 {
+		// RFC 7296 §2.2: message IDs MUST NOT wrap; the SA is closed (it
+		// is rekeyed long before, every IKELifetime).
+		sa.log.Warn("message IDs exhausted", sa.logAttrs())
+		sa.kill("message IDs exhausted")
+		return
+	}
 	dgs, err := sa.encode(exch, id, false, ps)
 	if err != nil {
 		sa.log.Error("encoding request", sa.logAttrs(), "exchange", exch, "err", err)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -331,5 +332,32 @@ func TestWeakGroups(t *testing.T) {
 	p.ESPProposals = mustProposals(t, wire.ProtocolESP, "aes256-sha256-modp2048s256", "aes256gcm16-modp1024")
 	if g := p.weakGroups(); !slices.Equal(g, []wire.DHGroup{wire.DHInsecureMODP1024, wire.DHInsecureMODP2048S256}) {
 		t.Errorf("weak groups %v, want groups 2 and 24", g)
+	}
+}
+
+// TestMessageIDsDoNotWrap covers RFC 7296 §2.2: an IKE SA whose message IDs
+// are used up sends no request with a wrapped ID; it is closed.
+func TestMessageIDsDoNotWrap(t *testing.T) {
+	n, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	sent := len(n.datagrams())
+	a.onLoop(func(c *conn) {
+		sa := c.established()
+		sa.nextID = math.MaxUint32
+		sa.enqueue(task{kind: taskDPD})
+		sa.kick()
+	})
+	waitFor(t, 5*time.Second, "the IKE SA to close", func() bool {
+		for _, sa := range a.status().IKESAs {
+			if sa.SPIi == b.established()[0].SPIi && sa.State == "established" {
+				return false
+			}
+		}
+		return true
+	})
+	for _, d := range n.datagrams()[sent:] {
+		if m, _, err := wire.ParseHeader(d.data); err == nil && d.from.Addr() == addrA && m.MessageID == 0 && m.Exchange == wire.Informational {
+			t.Errorf("a request with a wrapped message ID was sent")
+		}
 	}
 }
