@@ -100,6 +100,9 @@ func TestSiteToSiteRouteBased(t *testing.T) {
 		after.TunnelConnectionStatus[0].LastConnectionEstablishedUTCTime == "" {
 		t.Errorf("tunnelConnectionStatus: %+v", after.TunnelConnectionStatus)
 	}
+	if after.InterRegion {
+		t.Errorf("a site in the gateway's own location is marked inter-region (R39)")
+	}
 
 	// strongSwan saw the same tunnel: one IKE SA, one child SA between
 	// the LAN and the VNet (route-based: vnetgw proposed any-to-any and
