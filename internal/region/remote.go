@@ -99,6 +99,10 @@ func (r *Region) inboundConnections(ctx context.Context, gateways []string) (map
 	if r.remotes == nil || len(gateways) == 0 {
 		return nil, nil
 	}
+	// A peer that does not answer must not hold the write for the
+	// client's whole timeout.
+	ctx, cancel := context.WithTimeout(ctx, 2*RemoteRefresh)
+	defer cancel()
 	out := map[string][]ConnectionTo{}
 	for _, id := range gateways {
 		cs, err := r.remotes.ConnectionsTo(ctx, id)
