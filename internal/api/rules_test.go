@@ -438,7 +438,18 @@ func TestIPsecPolicy(t *testing.T) {
 	runCases(t, []ruleCase{
 		{name: "a GCM policy is accepted", status: 201, req: policy(set())},
 		{name: "IKE GCM with a SHA-384 PRF is accepted", status: 201, req: policy(set("ikeEncryption", "GCMAES256", "ikeIntegrity", "SHA384", "dhGroup", "ECP384", "pfsGroup", "ECP384"))},
-		{name: "CBC with HMAC is accepted", status: 201, req: policy(set("ipsecEncryption", "AES256", "ipsecIntegrity", "SHA256", "pfsGroup", "PFS2048"))},
+		{name: "CBC with HMAC is accepted", status: 201, req: policy(set("ipsecEncryption", "AES256", "ipsecIntegrity", "SHA256", "pfsGroup", "PFS2048")),
+			check: func(t *testing.T, _ *env, r resp) {
+				if w := r.header.Get("Warning"); w != "" {
+					t.Errorf("Warning %q for strong groups", w)
+				}
+			}},
+		{name: "group 2 is accepted with a warning that it is weak", status: 201, req: policy(set("dhGroup", "DHGroup2")),
+			check: func(t *testing.T, _ *env, r resp) {
+				if w := r.header.Get("Warning"); !strings.Contains(w, "DHGroup2") || !strings.Contains(w, "weak") {
+					t.Errorf("Warning %q, want DHGroup2 called weak", w)
+				}
+			}},
 		{name: "IPsec GCM with another integrity is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ipsecIntegrity", "SHA256"))},
 		{name: "IKE integrity GCM without GCM encryption is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ikeIntegrity", "GCMAES256"))},
 		{name: "DES is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ikeEncryption", "DES3"))},

@@ -41,7 +41,29 @@ func (r *Region) PutConnection(ctx context.Context, id arm.ID, in *arm.Connectio
 		out = renderConnection(tx, &c).(*arm.Connection)
 		return nil
 	})
-	return out, Outcome{Created: created}, err
+	var warnings []string
+	if out != nil {
+		warnings = weakGroups(out.Properties.IPsecPolicies)
+	}
+	return out, Outcome{Created: created, Warnings: warnings}, err
+}
+
+// weakGroups warns of the Diffie-Hellman groups a custom policy may name
+// but that are weak: 1024-bit MODP (group 2) and the 2048-bit MODP group
+// with a 256-bit subgroup (group 24, RFC 8247 §2.4).
+func weakGroups(pols []arm.IPsecPolicy) []string {
+	var out []string
+	for _, p := range pols {
+		for _, g := range []string{p.DHGroup, p.PFSGroup} {
+			switch g {
+			case "DHGroup2", "PFS2":
+				out = append(out, g+" (1024-bit MODP) is weak; prefer ECP256 or DHGroup14")
+			case "DHGroup24", "PFS24":
+				out = append(out, g+" (2048-bit MODP, 256-bit subgroup) is weak; prefer ECP256 or DHGroup14")
+			}
+		}
+	}
+	return out
 }
 
 func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm.Connection) error {
