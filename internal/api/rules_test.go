@@ -621,6 +621,8 @@ func TestWellFormedInput(t *testing.T) {
 			req: func(*env) (string, string, any) {
 				return "PUT", netPath(subA, "nogroup", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"})
 			}},
+		{name: "deleting a missing group is not found", status: 404, code: "ResourceGroupNotFound",
+			req: func(*env) (string, string, any) { return "DELETE", rgPath(subA, "nogroup"), nil }},
 		{name: "a missing resource is not found", status: 404, code: "ResourceNotFound",
 			req: func(e *env) (string, string, any) {
 				withRG(e)

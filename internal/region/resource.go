@@ -141,10 +141,10 @@ func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 	}
 	_, err = r.update(ctx, func(tx *txn) error {
 		tx.inbound = inbound
-		if kind != arm.TypeResourceGroup {
-			if _, err := requireGroup(tx, id); err != nil {
-				return err
-			}
+		// ARM answers 404 ResourceGroupNotFound for a resource in a group
+		// that does not exist, and for that group itself.
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
 		}
 		existed = tx.get(kind, id.Key()) != nil
 		if !existed {
