@@ -7,81 +7,207 @@ import (
 )
 
 // GatewayPort joins a gateway to a VNet router. The router delivers the
-// packets routed to the gateway (Deliver); the gateway's tunnel engine
-// reads them in batches (Read) and writes what arrives through its tunnels
-// (Write), which the router forwards: to a host of the VNet, or back into a
-// tunnel for transit between sites (R37). Its Read and Write have the shape
-// of a TUN device's, so the tunnel engine takes it as its inner side.
+// packets routed to the gateway a run at a time (DeliverBatch); the
+// gateway's tunnel engine reads them in batches (Read) and writes what
+// arrives through its tunnels (Write), which the router forwards: to a host
+// of the VNet, or back into a tunnel for transit between sites (R37). Its
+// Read and Write have the shape of a TUN device's, so the tunnel engine
+// takes it as its inner side.
+//
+// Toward the gateway a packet is copied once when a Read is waiting: the
+// sender copies it straight into the reader's buffers. Otherwise the
+// sender appends it to a bounded queue (packets back to back in one
+// buffer) and Read copies it out; Read swaps the whole queue for its
+// empty one, so each side takes the lock once per batch, not per packet.
+// When the queue is full, packets are dropped and counted (Dropped).
+//
+// Lock order: rmu, then mu.
 type GatewayPort struct {
 	router *Router
-	queue  chan *[]byte // packets waiting for the engine; bounded
-	free   sync.Pool    // *[]byte buffers of portBufSize
-	done   chan struct{}
-	once   sync.Once
-	full   atomic.Uint64 // packets dropped because the engine fell behind
+
+	rmu sync.Mutex  // held by Read: one reader at a time; guards out and req
+	out packetQueue // the packets Read is taking
+	req readRequest // a waiting Read's buffers; while waiter is &req, senders fill it under mu
+
+	mu      sync.Mutex   // guards pending, waiter and closed
+	pending packetQueue  // the packets no Read has taken yet
+	waiter  *readRequest // a Read waiting for packets, or nil
+	closed  bool
+
+	// ready wakes the waiting Read: its buffers are filled, or the port
+	// closed. It holds at most one token: it is sent to only when a waiter
+	// is cleared, and the waiter takes the token before it waits again.
+	ready chan struct{}
+	full  atomic.Uint64 // packets dropped
 }
 
-// Sizes of a gateway port.
+// readRequest is a waiting Read's buffers, filled by the senders.
+type readRequest struct {
+	bufs   [][]byte
+	sizes  []int
+	offset int
+	n      int // packets filled in
+}
+
+// packetQueue is packets back to back in one buffer.
+type packetQueue struct {
+	data []byte
+	ends []int // where each packet ends in data
+	next int   // the next packet to take
+}
+
+// Sizes of a gateway port. The queue holds a thousand packets of the
+// fabric's MTU (DefaultMTU, tun.DefaultMTU); packets from tunnels can be
+// longer, so it is bounded in bytes too. A port keeps its two queues (the
+// pending one and Read's) at the largest size they grew to, at most about
+// 2 × portQueueBytes, so that the steady state allocates nothing.
 const (
-	portQueue   = 1024
-	portBatch   = 128
-	portBufSize = 65535
+	portQueue      = 1024
+	portQueueBytes = 2 << 20
+	portBatch      = 128
+	portBufSize    = 65535
 )
 
-var _ Port = (*GatewayPort)(nil)
+var _ batchPort = (*GatewayPort)(nil)
 
 // NewGatewayPort returns a port whose written packets go to router.
 func NewGatewayPort(router *Router) *GatewayPort {
-	p := &GatewayPort{router: router, queue: make(chan *[]byte, portQueue), done: make(chan struct{})}
-	p.free.New = func() any { b := make([]byte, portBufSize); return &b }
-	return p
+	return &GatewayPort{
+		router:  router,
+		out:     packetQueue{ends: make([]int, 0, portQueue)},
+		pending: packetQueue{ends: make([]int, 0, portQueue)},
+		ready:   make(chan struct{}, 1),
+	}
 }
 
-// Deliver implements Port: the packet is queued for the engine, or dropped
-// and counted when the queue is full.
+// add appends pkt, or reports that the queue is full.
+func (q *packetQueue) add(pkt []byte) bool {
+	if len(q.ends) == portQueue || len(q.data)+len(pkt) > portQueueBytes {
+		return false
+	}
+	q.data = append(q.data, pkt...)
+	q.ends = append(q.ends, len(q.data))
+	return true
+}
+
+// take returns the next packet; ok is false when there is none.
+func (q *packetQueue) take() (pkt []byte, ok bool) {
+	if q.next == len(q.ends) {
+		return nil, false
+	}
+	start := 0
+	if q.next > 0 {
+		start = q.ends[q.next-1]
+	}
+	q.next++
+	return q.data[start:q.ends[q.next-1]], true
+}
+
+func (q *packetQueue) reset() {
+	q.data, q.ends, q.next = q.data[:0], q.ends[:0], 0
+}
+
+// Deliver implements Port: the packet goes to a waiting Read or into the
+// queue, or is dropped and counted when the queue is full.
 func (p *GatewayPort) Deliver(pkt []byte) {
-	if len(pkt) > portBufSize {
+	p.mu.Lock()
+	if !p.add(pkt) {
 		p.full.Add(1)
-		return
 	}
-	b := p.free.Get().(*[]byte)
-	*b = (*b)[:copy((*b)[:cap(*b)], pkt)]
-	select {
-	case p.queue <- b:
-	default:
-		p.full.Add(1)
-		p.put(b)
+	p.wake()
+	p.mu.Unlock()
+}
+
+// DeliverBatch delivers the packets at bufs[i][offset:] as Deliver does,
+// in order, taking the lock once.
+func (p *GatewayPort) DeliverBatch(bufs [][]byte, offset int) {
+	dropped := 0
+	p.mu.Lock()
+	for _, b := range bufs {
+		if !p.add(b[offset:]) {
+			dropped++
+		}
+	}
+	p.wake()
+	p.mu.Unlock()
+	if dropped > 0 {
+		p.full.Add(uint64(dropped))
 	}
 }
 
-func (p *GatewayPort) put(b *[]byte) {
-	*b = (*b)[:cap(*b)]
-	p.free.Put(b)
+// add copies pkt into the waiting Read's buffers or onto the queue. It
+// reports false when the packet is dropped. p.mu is held.
+func (p *GatewayPort) add(pkt []byte) bool {
+	if p.closed || len(pkt) > portBufSize {
+		return false
+	}
+	// A waiter exists only while the queue is empty, so a packet that
+	// goes past it to the queue (its buffers are full) keeps the order.
+	if w := p.waiter; w != nil && w.n < len(w.bufs) {
+		b := w.bufs[w.n]
+		if len(pkt) > len(b)-w.offset {
+			return false
+		}
+		w.sizes[w.n] = copy(b[w.offset:], pkt)
+		w.n++
+		return true
+	}
+	return p.pending.add(pkt)
+}
+
+// wake hands the waiting Read what it was given. p.mu is held.
+func (p *GatewayPort) wake() {
+	if w := p.waiter; w != nil && w.n > 0 {
+		p.waiter = nil
+		p.ready <- struct{}{}
+	}
 }
 
 // Read blocks for at least one packet and returns up to len(bufs) of them,
-// each at bufs[i][offset:].
+// each at bufs[i][offset:]. A packet longer than its buffer is dropped and
+// counted. Concurrent Reads take turns.
 func (p *GatewayPort) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	var b *[]byte
-	select {
-	case b = <-p.queue:
-	case <-p.done:
+	if len(bufs) == 0 {
+		return 0, nil
+	}
+	p.rmu.Lock()
+	defer p.rmu.Unlock()
+	n := 0
+	for n < len(bufs) {
+		if pkt, ok := p.out.take(); ok {
+			if len(pkt) > len(bufs[n])-offset {
+				p.full.Add(1)
+				continue
+			}
+			sizes[n] = copy(bufs[n][offset:], pkt)
+			n++
+			continue
+		}
+		p.mu.Lock()
+		if len(p.pending.ends) > 0 {
+			p.out.reset()
+			p.out, p.pending = p.pending, p.out
+			p.mu.Unlock()
+			continue
+		}
+		if n > 0 || p.closed {
+			p.mu.Unlock()
+			break
+		}
+		// Nothing queued: wait, and let the senders copy straight into
+		// bufs.
+		p.req = readRequest{bufs: bufs, sizes: sizes, offset: offset}
+		p.waiter = &p.req
+		p.mu.Unlock()
+		<-p.ready
+		n = p.req.n
+		p.req = readRequest{}
+		break
+	}
+	if n == 0 {
 		return 0, os.ErrClosed
 	}
-	n := 0
-	for {
-		sizes[n] = copy(bufs[n][offset:], *b)
-		p.put(b)
-		n++
-		if n == len(bufs) {
-			return n, nil
-		}
-		select {
-		case b = <-p.queue:
-		default:
-			return n, nil
-		}
-	}
+	return n, nil
 }
 
 // Write hands the packets at bufs[i][offset:] to the router. It may change
@@ -94,11 +220,23 @@ func (p *GatewayPort) Write(bufs [][]byte, offset int) (int, error) {
 // BatchSize is the most packets one Read returns.
 func (p *GatewayPort) BatchSize() int { return portBatch }
 
-// Close makes a blocked Read return.
+// Close makes a blocked Read return. Packets still queued can be read;
+// packets delivered later are dropped.
 func (p *GatewayPort) Close() error {
-	p.once.Do(func() { close(p.done) })
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil
+	}
+	p.closed = true
+	if p.waiter != nil {
+		p.waiter = nil
+		p.ready <- struct{}{}
+	}
 	return nil
 }
 
-// Dropped counts packets the engine was too slow to take.
+// Dropped counts packets the gateway did not take: its queue was full (the
+// engine fell behind), the packet did not fit a buffer, or the port was
+// closed.
 func (p *GatewayPort) Dropped() uint64 { return p.full.Load() }
