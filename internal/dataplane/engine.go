@@ -6,7 +6,9 @@ import (
 	"log/slog"
 	"maps"
 	"net/netip"
+	"os/exec"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,6 +25,10 @@ type Options struct {
 	// while the gateway runs (root); otherwise the addresses must already
 	// be local (127.0.0.0/8 always is on Linux).
 	PublicInterface string
+	// InPool tells the addresses of the public IP pool: host addresses of
+	// it on PublicInterface when the engine starts were left there by a
+	// run that was killed, and are removed.
+	InPool func(netip.Addr) bool
 	// PolicyIdleTimeout is how long a policy-based tunnel may carry no
 	// traffic before it is removed (R8); 0 means DefaultPolicyIdleTimeout.
 	// Route-based tunnels are never removed for idleness.
@@ -82,8 +88,37 @@ func New(opts Options) *Engine {
 		opts.PolicyIdleTimeout = DefaultPolicyIdleTimeout
 	}
 	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, stop: make(chan struct{})}
+	e.removeStaleAddrs()
 	e.wg.Go(e.watchIdle)
 	return e
+}
+
+// removeStaleAddrs removes the pool's host addresses from PublicInterface:
+// gateways add theirs again as they start.
+func (e *Engine) removeStaleAddrs() {
+	if e.opts.PublicInterface == "" || e.opts.InPool == nil {
+		return
+	}
+	out, err := exec.Command("ip", "-o", "addr", "show", "dev", e.opts.PublicInterface).Output()
+	if err != nil {
+		e.log.Warn("listing the addresses of the public interface", "interface", e.opts.PublicInterface, "err", err)
+		return
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 4 || (f[2] != "inet" && f[2] != "inet6") {
+			continue
+		}
+		p, err := netip.ParsePrefix(f[3])
+		if err != nil || !p.IsSingleIP() || !e.opts.InPool(p.Addr()) {
+			continue
+		}
+		if out, err := exec.Command("ip", "addr", "del", p.String(), "dev", e.opts.PublicInterface).CombinedOutput(); err != nil {
+			e.log.Warn("removing a stale public address", "addr", p.Addr(), "err", err, "out", strings.TrimSpace(string(out)))
+			continue
+		}
+		e.log.Info("removed a public address an earlier run left", "addr", p.Addr(), "interface", e.opts.PublicInterface)
+	}
 }
 
 // ErrClosed is returned after Close.

@@ -45,7 +45,8 @@ func ParsePool(s string) (Pool, error) {
 
 func (p Pool) String() string { return p.First.String() + "-" + p.Last.String() }
 
-func (p Pool) contains(a netip.Addr) bool {
+// Contains reports whether a is one of the pool's addresses.
+func (p Pool) Contains(a netip.Addr) bool {
 	return a.BitLen() == p.First.BitLen() && !a.Less(p.First) && !p.Last.Less(a)
 }
 
@@ -70,13 +71,13 @@ func (r *Region) allocatePublicIP(tx *txn) (netip.Addr, error) {
 		}
 	}
 	start := tx.publicIPCursor()
-	if !r.pool.contains(start) {
+	if !r.pool.Contains(start) {
 		start = r.pool.Last
 	}
 	a := start
 	for {
 		a = a.Next()
-		if !a.IsValid() || !r.pool.contains(a) {
+		if !a.IsValid() || !r.pool.Contains(a) {
 			a = r.pool.First
 		}
 		if !used[a] {

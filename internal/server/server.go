@@ -106,7 +106,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln, userCert: userCert,
 		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
-			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP})}
+			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP})}
 	s.URL = "https://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler:           api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api")}),

@@ -151,9 +151,16 @@ func TestRestartBringsTunnelsBack(t *testing.T) {
 	if _, err := e.site.ch.WaitSAs(time.Second, "ESTABLISHED"); err != nil {
 		t.Fatalf("after kill -9 strongSwan should still hold the SAs: %v", err)
 	}
+	// An address of the pool that a killed run left on the interface (of
+	// a gateway deleted meanwhile, say) goes at the next start.
+	const stale = "198.51.100.250"
+	e.r.ns.Run("ip", "addr", "add", stale+"/32", "dev", "lo")
 	start = time.Now()
 	e.r.start()
 	waitHostDevice(t, e.host, e.hostAddr)
+	if out := e.r.ns.Run("ip", "-o", "addr", "show", "dev", "lo"); strings.Contains(out, " "+stale+"/") {
+		t.Errorf("a stale address of the pool stayed on lo after the start:\n%s", out)
+	}
 	e.r.waitConnection(e.conn, 30*time.Second, "Connected after kill -9", connected)
 	ping(t, e.host, e.site.host, 10*time.Second)
 	ping(t, e.site.lan, e.hostAddr, 10*time.Second)
