@@ -24,4 +24,4 @@ go test -race -timeout 80m "$@" ./...
 # The race detector allocates, so the zero-allocation checks of the packet
 # path skip under -race; they run here without it.
 echo "== go test (allocations per packet, without -race)"
-go test -count=1 -run 'NoAllocs|ZeroAlloc' ./internal/esp/ ./internal/tunnel/ ./internal/udp/
+go test -count=1 -run 'NoAllocs|ZeroAlloc' ./internal/esp/ ./internal/tunnel/ ./internal/udp/ ./internal/fabric/
