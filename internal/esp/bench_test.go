@@ -2,6 +2,7 @@ package esp
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 )
 
@@ -88,8 +89,7 @@ func BenchmarkOpen(b *testing.B) {
 				for b.Loop() {
 					if i == ring {
 						i = 0
-						in.replay.top = 0
-						clear(in.replay.ring)
+						in.replay.reset(0)
 					}
 					copy(work, pristine[i])
 					if _, _, err := in.Open(work); err != nil {
@@ -117,5 +117,58 @@ func BenchmarkBaselineGCM(b *testing.B) {
 				g.Seal(buf[:0], nonce, buf[:n+2], aad)
 			}
 		})
+	}
+}
+
+// BenchmarkOpenParallel opens from all Ps on one SA, as parallel decryption
+// of one SA's packets does, so that the replay window is shared. The packets
+// are a pre-sealed stream of consecutive sequence numbers handed out in
+// order; a stream opens once per window, so each stream length of
+// iterations moves to the next of b.N/stream SAs made beforehand (the
+// goroutines share one SA at a time). Each iteration copies a pristine
+// packet into place, as BenchmarkOpen does. A goroutine held up for more than
+// a window of packets sees ErrReplay; those are counted as replays/op.
+func BenchmarkOpenParallel(b *testing.B) {
+	const stream = 1 << 14
+	for _, bs := range benchSuites {
+		for _, n := range []int{64, 1400} {
+			b.Run(fmt.Sprintf("%s/%d", bs.name, n), func(b *testing.B) {
+				cfg := configFor(bs.s, false)
+				out, err := New(cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				pristine := make([][]byte, stream)
+				for i := range pristine {
+					if pristine[i], err = out.Seal(packetBuf(innerPacket(n)), n, 4); err != nil {
+						b.Fatal(err)
+					}
+				}
+				ins := make([]*SA, b.N/stream+1)
+				for i := range ins {
+					if ins[i], err = New(cfg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				var next, replays atomic.Uint64
+				b.SetBytes(int64(n))
+				b.ReportAllocs()
+				b.ResetTimer()
+				b.RunParallel(func(pb *testing.PB) {
+					work := make([]byte, len(pristine[0]))
+					for pb.Next() {
+						i := next.Add(1) - 1
+						copy(work, pristine[i%stream])
+						if _, _, err := ins[i/stream].Open(work); err == ErrReplay {
+							replays.Add(1)
+						} else if err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				b.ReportMetric(float64(replays.Load())/float64(b.N), "replays/op")
+			})
+		}
 	}
 }

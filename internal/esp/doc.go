@@ -25,8 +25,10 @@
 //
 // # Concurrency
 //
-// Every SA method is safe for concurrent use. Sequence numbers are taken
-// with one atomic add; the replay window has a small mutex that is never
-// held across cryptography; counters are atomic. Neither Seal nor Open
-// allocates.
+// Every SA method is safe for concurrent use, and none takes a lock per
+// packet. Sequence numbers are taken with one atomic add; the replay window
+// is lock-free (a compare-and-swap on one word of its bitmap, and another on
+// its top when the packet is the newest), so the packets of one SA can be
+// opened on many goroutines at once; counters are atomic. Neither Seal nor
+// Open allocates.
 package esp

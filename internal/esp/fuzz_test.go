@@ -28,8 +28,7 @@ func fuzzSA(t *testing.T, sel uint8) (Config, *SA) {
 		v, _ = fuzzSAs.LoadOrStore(sel, sa)
 	}
 	sa := v.(*SA)
-	sa.replay.top = 0
-	clear(sa.replay.ring)
+	sa.replay.reset(0)
 	return cfg, sa
 }
 

@@ -297,7 +297,7 @@ func TestSeqExhaustedRFC4303Section3_3_3(t *testing.T) {
 				last = 1<<64 - 1<<32 - 1
 			}
 			out.seq.Store(last - 1)
-			in.replay.top = last - 1
+			in.replay.reset(last - 1)
 			pkt, err := out.Seal(packetBuf(innerPacket(20)), 20, 4)
 			if err != nil {
 				t.Fatalf("last Seal: %v", err)
