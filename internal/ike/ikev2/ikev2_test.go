@@ -360,6 +360,28 @@ func testCookie(t *testing.T, threshold int, halfOpen int64) {
 	}
 }
 
+// TestKEGroupTaken: a responder that accepts the group of the initiator's
+// KE payload takes it, even when it prefers another, instead of asking for
+// that other with INVALID_KE_PAYLOAD (RFC 7296 §1.2): one IKE_SA_INIT.
+func TestKEGroupTaken(t *testing.T) {
+	n, a, b := pair(t,
+		withSuite(t, "aes256gcm16-prfsha256-modp2048-ecp256", "aes256gcm16"),
+		withSuite(t, "aes256gcm16-prfsha256-ecp256-modp2048", "aes256gcm16"))
+	waitUp(t, a, b, 1)
+	if got := a.established()[0].Proposal; got != "aes256gcm16-prfsha256-modp2048" {
+		t.Errorf("IKE SA %q, want the group of the KE payload", got)
+	}
+	inits := 0
+	for _, d := range n.datagrams() {
+		if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse == 0 {
+			inits++
+		}
+	}
+	if inits != 1 {
+		t.Errorf("%d IKE_SA_INIT requests, want 1", inits)
+	}
+}
+
 // TestCookieUnderFlood: a flood of IKE_SA_INIT requests spoofed from a
 // configured peer's own address makes the responder ask for cookies
 // (RFC 7296 §2.6) before that peer's half-open slots are full, so the real

@@ -280,6 +280,13 @@ func (c *conn) handleInitRequest(p packet) {
 		return
 	}
 	if ke.Group != s.DH {
+		// The group the initiator sent a KE for, if a suite with it is
+		// acceptable too, saves a round trip.
+		if s2, n2, _, ok := choose(c.cfg.IKEProposals, withGroup(saP, ke.Group), wire.ProtocolIKE, 0, false); ok && s2.DH == ke.Group {
+			s, number = s2, n2
+		}
+	}
+	if ke.Group != s.DH {
 		// RFC 7296 §1.2: a KE of another group than the chosen one is
 		// answered with INVALID_KE_PAYLOAD naming the chosen group.
 		c.m.sendError(p.local, p.remote, h, invalidKE(s.DH))
@@ -338,4 +345,28 @@ func (c *conn) handleInitRequest(p packet) {
 	c.sas = append([]*ikeSA{sa}, c.sas...)
 	c.log.Debug("IKE_SA_INIT answered", sa.logAttrs(), "remote", p.remote, "proposal", s)
 	sa.transmit(dgs)
+}
+
+// withGroup returns the proposals of sa with g as their only
+// Diffie-Hellman group; those without g are left out.
+func withGroup(sa *wire.SA, g wire.DHGroup) *wire.SA {
+	out := &wire.SA{}
+	for _, p := range sa.Proposals {
+		q := p
+		q.Transforms = nil
+		has := false
+		for _, t := range p.Transforms {
+			if t.Type == wire.TransformDH {
+				if wire.DHGroup(t.ID) != g {
+					continue
+				}
+				has = true
+			}
+			q.Transforms = append(q.Transforms, t)
+		}
+		if has {
+			out.Proposals = append(out.Proposals, q)
+		}
+	}
+	return out
 }
