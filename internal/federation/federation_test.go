@@ -122,3 +122,45 @@ func TestUnknownGateway(t *testing.T) {
 		t.Fatalf("want region.ErrNoRemote, got %v", err)
 	}
 }
+
+// FuzzPeerAnswers: whatever another region's API answers (its gateway, the
+// gateway's public IP and VNet, its connections to one of ours), with any
+// status, is parsed without a panic, and a failure is an error, not a
+// partial answer.
+func FuzzPeerAnswers(f *testing.F) {
+	gw := arm.NetworkID(peerSub, "rg", "virtualNetworkGateways", "gw")
+	for _, seed := range []string{
+		`{"id":"` + gw.String() + `","properties":{"ipConfigurations":[{"properties":{"subnet":{"id":"` + arm.NetworkID(peerSub, "rg", "virtualNetworks", "v").Child("subnets", "GatewaySubnet").String() + `"},"publicIPAddress":{"id":"` + arm.NetworkID(peerSub, "rg", "publicIPAddresses", "p").String() + `"}}}]}}`,
+		`{"properties":{"ipAddress":"198.18.0.1","addressSpace":{"addressPrefixes":["10.2.0.0/16"]}}}`,
+		`{"value":[{"connection":"c","gateway":"g","addressSpaces":[{"owner":"o","addressPrefixes":["10.0.0.0/8"]}]}]}`,
+		`{"value":[null,{}]}`, `[]`, `null`, `{"error":{"code":"X","message":"y"}}`, "",
+	} {
+		f.Add(uint8(200), []byte(seed))
+	}
+	var answer atomic.Pointer[[]byte]
+	var status atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(int(status.Load()))
+		w.Write(*answer.Load())
+	}))
+	defer srv.Close()
+	dir := f.TempDir()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	for name, content := range map[string][]byte{datadir.Endpoint: []byte(srv.URL + "\n"), datadir.Token: []byte("peer-token\n"), datadir.CA: ca} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o600); err != nil {
+			f.Fatal(err)
+		}
+	}
+	peers := New([]string{dir})
+	f.Fuzz(func(t *testing.T, code uint8, body []byte) {
+		answer.Store(&body)
+		status.Store(int32(200 + int(code)%300)) // 2xx to 4xx
+		if rg, err := peers.Gateway(context.Background(), gw.String()); err == nil && rg == nil {
+			t.Fatal("no gateway and no error")
+		}
+		if cs, err := peers.ConnectionsTo(context.Background(), gw.String()); err != nil && len(cs) != 0 {
+			t.Fatalf("an error and %d connections", len(cs))
+		}
+	})
+}
