@@ -36,7 +36,8 @@ func TestPolicyBasedIdleAndBack(t *testing.T) {
 	// SA and raises no acquire ("could not find an outbound IPsec SA for
 	// reqid", a TODO in libipsec's ipsec_processor.c). So when the site's
 	// traffic resumes, the test makes strongSwan initiate explicitly, as
-	// a trap would with kernel ESP.
+	// a trap would with kernel ESP. TestPolicyBasedBackOnSiteTraffic has a
+	// site that does raise acquires: another region's vnetgw.
 	ch := s.charon(gwAddr, s2sKey, "192.168.1.0/24,192.168.2.0/24", "10.1.0.0/16,10.3.0.0/16")
 	conn := r.connection(gw, lgw, "pb-to-branch", s2sKey)
 
@@ -125,4 +126,48 @@ func waitChildren(t *testing.T, ch *netnstest.Charon, n int, d time.Duration) st
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestPolicyBasedBackOnSiteTraffic: the site side of a policy-based tunnel
+// removed for idleness is a device that raises an acquire on traffic (R8):
+// here another region's vnetgw, whose policy-based gateway is the site of
+// region A's and the other way round. Once both removed the idle tunnel,
+// a packet from region B's host, on the site's side as A sees it, makes B
+// negotiate; A answers, and the hosts reach each other again.
+func TestPolicyBasedBackOnSiteTraffic(t *testing.T) {
+	require(t)
+	const idle = 6 * time.Second
+	nsA, nsB := netnstest.New(t, "rga"), netnstest.New(t, "rgb")
+	netnstest.Link(t, nsA, "100.64.0.1/30", nsB, "100.64.0.2/30")
+	const poolA, poolB = "198.51.100.0/24", "198.18.0.0/24"
+	nsA.Run("ip", "route", "add", poolB, "via", "100.64.0.2")
+	nsB.Run("ip", "route", "add", poolA, "via", "100.64.0.1")
+	args := []string{"--policy-idle-timeout", idle.String()}
+	a := newRegion(t, regionOptions{ns: nsA, pool: poolA, args: args})
+	b := newRegion(t, regionOptions{ns: nsB, pool: poolB, args: args})
+
+	vnetA := a.vnet("pb", "westeurope", "vnet", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gwA, addrA := a.gateway(vnetA, "gw", arm.PolicyBased)
+	hostA, hostAddrA := a.tunHost(vnetA, "app")
+	vnetB := b.vnet("pb", "westeurope", "vnet", []string{"10.2.0.0/16"}, "10.2.255.0/27")
+	gwB, addrB := b.gateway(vnetB, "gw", arm.PolicyBased)
+	hostB, hostAddrB := b.tunHost(vnetB, "app")
+	connA := a.connection(gwA, a.localGateway("pb", "westeurope", "site-b", addrB, "10.2.0.0/16"), "to-b", s2sKey)
+	connB := b.connection(gwB, b.localGateway("pb", "westeurope", "site-a", addrA, "10.1.0.0/16"), "to-a", s2sKey)
+	a.waitConnection(connA, 30*time.Second, "Connected", connected)
+	b.waitConnection(connB, 30*time.Second, "Connected", connected)
+	ping(t, hostA, hostAddrB, 10*time.Second)
+
+	idled := func(p arm.ConnectionProperties) bool {
+		return p.ConnectionStatus == "NotConnected" && strings.Contains(p.ConnectionStatusReason, "idle")
+	}
+	a.waitConnection(connA, idle+20*time.Second, "removed for idleness", idled)
+	b.waitConnection(connB, idle+20*time.Second, "removed for idleness", idled)
+
+	// Traffic from A's site: B's data plane raises the acquire.
+	start := time.Now()
+	ping(t, hostB, hostAddrA, 20*time.Second)
+	t.Logf("traffic from the site side brought the tunnel back in %s", time.Since(start).Round(100*time.Millisecond))
+	a.waitConnection(connA, 10*time.Second, "Connected again (traffic from the site)", connected)
+	ping(t, hostA, hostAddrB, 10*time.Second)
 }
