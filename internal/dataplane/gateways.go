@@ -199,6 +199,7 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 		}
 		p.ESPProposals = append(p.ESPProposals, pr)
 	}
+	p.OnDemand = g.PolicyBased // R8: a policy-based tunnel lives while it carries traffic
 	selectors := g.PolicyBased || c.PolicySelectors
 	if selectors {
 		p.Children = ikev2.PolicyBased(c.LocalPrefixes, c.RemotePrefixes)

@@ -137,11 +137,7 @@ func waitChildren(t *testing.T, ch *netnstest.Charon, n int, d time.Duration) st
 func TestPolicyBasedBackOnSiteTraffic(t *testing.T) {
 	require(t)
 	const idle = 6 * time.Second
-	nsA, nsB := netnstest.New(t, "rga"), netnstest.New(t, "rgb")
-	netnstest.Link(t, nsA, "100.64.0.1/30", nsB, "100.64.0.2/30")
-	const poolA, poolB = "198.51.100.0/24", "198.18.0.0/24"
-	nsA.Run("ip", "route", "add", poolB, "via", "100.64.0.2")
-	nsB.Run("ip", "route", "add", poolA, "via", "100.64.0.1")
+	nsA, nsB, _ := twoRegionNamespaces(t)
 	args := []string{"--policy-idle-timeout", idle.String()}
 	a := newRegion(t, regionOptions{ns: nsA, pool: poolA, args: args})
 	b := newRegion(t, regionOptions{ns: nsB, pool: poolB, args: args})

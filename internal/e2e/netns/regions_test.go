@@ -22,11 +22,7 @@ import (
 func TestVnet2VnetAcrossRegions(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "tcpdump")
-	nsA, nsB := netnstest.New(t, "rga"), netnstest.New(t, "rgb")
-	linkA, _ := netnstest.Link(t, nsA, "100.64.0.1/30", nsB, "100.64.0.2/30")
-	const poolA, poolB = "198.51.100.0/24", "198.18.0.0/24"
-	nsA.Run("ip", "route", "add", poolB, "via", "100.64.0.2")
-	nsB.Run("ip", "route", "add", poolA, "via", "100.64.0.1")
+	nsA, nsB, linkA := twoRegionNamespaces(t)
 	dirA, dirB := t.TempDir(), t.TempDir()
 	a := newRegion(t, regionOptions{ns: nsA, dir: dirA, pool: poolA, listen: "100.64.0.1:7443", args: []string{"--peer", dirB}})
 	b := newRegion(t, regionOptions{ns: nsB, dir: dirB, pool: poolB, listen: "100.64.0.2:7443", args: []string{"--peer", dirA}})
@@ -61,6 +57,21 @@ func TestVnet2VnetAcrossRegions(t *testing.T) {
 	dump.Cmd.Process.Signal(syscall.SIGINT)
 	dump.Wait(5 * time.Second)
 	checkOnlyESPBetween(t, nsA, pcap, addrA, addrB, hostAddrA, hostAddrB)
+}
+
+// The public IP pools of the two regions of twoRegionNamespaces.
+const poolA, poolB = "198.51.100.0/24", "198.18.0.0/24"
+
+// twoRegionNamespaces makes the namespaces of two regions, linked
+// (100.64.0.1 in A, 100.64.0.2 in B) and routing each other's pool over
+// the link; it returns A's end of the link too.
+func twoRegionNamespaces(t *testing.T) (nsA, nsB *netnstest.NS, linkA string) {
+	t.Helper()
+	nsA, nsB = netnstest.New(t, "rga"), netnstest.New(t, "rgb")
+	linkA, _ = netnstest.Link(t, nsA, "100.64.0.1/30", nsB, "100.64.0.2/30")
+	nsA.Run("ip", "route", "add", poolB, "via", "100.64.0.2")
+	nsB.Run("ip", "route", "add", poolA, "via", "100.64.0.1")
+	return nsA, nsB, linkA
 }
 
 // vnet2vnet creates a VNet-to-VNet connection from gw to remote (a

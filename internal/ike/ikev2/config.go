@@ -236,6 +236,10 @@ type PeerConfig struct {
 	IKEProposals, ESPProposals []suite.Proposal
 	// Mode says who may start the IKE SA.
 	Mode ConnectionMode
+	// OnDemand: the tunnel exists while it carries traffic (a policy-based
+	// gateway's, R8). When the peer deletes it, it is not negotiated again
+	// at once but waits, idle, for traffic (Manager.Acquire) or the peer.
+	OnDemand bool
 	// Children are the child SAs; unset means RouteBased(). The first is
 	// negotiated in IKE_AUTH, the others with CREATE_CHILD_SA.
 	Children []ChildConfig

@@ -212,8 +212,10 @@ func (c *conn) tick(now time.Time) {
 // initiates and nothing is up or on its way.
 func (c *conn) reap() {
 	alive := c.sas[:0]
+	peerDeleted := false
 	for _, sa := range c.sas {
 		if sa.state == stateDead {
+			peerDeleted = peerDeleted || sa.deletedByPeer
 			sa.release()
 			continue
 		}
@@ -221,6 +223,12 @@ func (c *conn) reap() {
 	}
 	clear(c.sas[len(alive):])
 	c.sas = alive
+	if c.cfg.OnDemand && peerDeleted && !c.exit && !c.connecting() {
+		// The peer removed an on-demand tunnel (for idleness, say):
+		// traffic brings it back, not a reconnection now (R8).
+		c.log.Info("the peer deleted the on-demand tunnel; it waits for traffic")
+		c.idle = true
+	}
 	if !c.exit && !c.idle && c.cfg.Mode.initiates() && !c.connecting() && c.reconnectAt.IsZero() {
 		c.backoff = min(max(c.backoff*2, c.cfg.ReconnectDelay), max(maxReconnectDelay, c.cfg.ReconnectDelay))
 		c.reconnectAt = time.Now().Add(c.backoff)

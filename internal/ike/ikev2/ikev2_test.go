@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -940,4 +941,36 @@ func TestConnectionModes(t *testing.T) {
 			t.Errorf("the InitiatorOnly end did not initiate")
 		}
 	})
+}
+
+// TestOnDemandWaitsAfterPeerDelete: an always-on peer reconnects when the
+// other side deletes its IKE SA; an on-demand one (a policy-based
+// gateway's, R8) waits, idle, until traffic asks for it.
+func TestOnDemandWaitsAfterPeerDelete(t *testing.T) {
+	for _, onDemand := range []bool{false, true} {
+		t.Run(fmt.Sprintf("on demand %v", onDemand), func(t *testing.T) {
+			_, a, b := pair(t, func(p *PeerConfig) { p.OnDemand = onDemand }, nil)
+			waitUp(t, a, b, 1)
+			first := a.established()[0].SPIi
+			b.onLoop(func(c *conn) {
+				sa := c.established()
+				sa.enqueue(task{kind: taskDeleteIKE})
+				sa.kick()
+			})
+			if !onDemand {
+				waitFor(t, 5*time.Second, "a to reconnect", func() bool {
+					e := a.established()
+					return len(e) == 1 && e[0].SPIi != first
+				})
+				return
+			}
+			waitFor(t, 5*time.Second, "a to go idle", func() bool { return a.status().Idle })
+			time.Sleep(3 * a.peer.ReconnectDelay)
+			if e := a.established(); len(e) != 0 || !a.status().Idle {
+				t.Fatalf("the on-demand peer reconnected without traffic: %+v", a.status())
+			}
+			a.m.Acquire(a.peer.Name, netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("10.2.3.4"))
+			waitUp(t, a, b, 1)
+		})
+	}
 }

@@ -56,7 +56,7 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 			}
 			// RFC 7296 §1.4.1: deleting the IKE SA deletes its children;
 			// the response is empty.
-			sa.killAfterResponse = true
+			sa.deletedByPeer, sa.killAfterResponse = true, true
 			return nil
 		case wire.ProtocolESP:
 			if d.SPISize != 4 {

@@ -259,7 +259,7 @@ func (p PeerConfig) weakGroups() []wire.DHGroup {
 // peerConfigEqual reports whether two configurations with defaults applied
 // are the same.
 func peerConfigEqual(p, q PeerConfig) bool {
-	return p.sameSA(q) && p.Mode == q.Mode && p.IKELifetime == q.IKELifetime &&
+	return p.sameSA(q) && p.Mode == q.Mode && p.OnDemand == q.OnDemand && p.IKELifetime == q.IKELifetime &&
 		p.ChildLifetime == q.ChildLifetime && p.ChildLimits == q.ChildLimits &&
 		p.RekeyMargin == q.RekeyMargin && p.RekeyJitter == q.RekeyJitter &&
 		p.DPDInterval == q.DPDInterval && p.RetransmitTimeout == q.RetransmitTimeout &&
