@@ -502,6 +502,16 @@ func TestR35NoOverlappingAddressSpaces(t *testing.T) {
 				e.must("PUT", netPath(subA, "rg2", "connections", "c"), v2v(loc, b.gw, a.gw))
 				return "PUT", a.vnet, vnet(loc, []string{"10.1.0.0/16", "10.2.128.0/17"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27"))
 			}},
+		{name: "a connected VNet cannot grow into a site of the gateway it is connected to", status: 409, code: "AddressSpaceOverlap",
+			req: func(e *env) (string, string, any) {
+				// Only a's connection joins b's VNet to a's site: the
+				// update of b's VNet is checked at a's gateway.
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "site"), s2s(loc, a.gw, e.lng(a, "l", "203.0.113.1", "192.168.0.0/16")))
+				e.must("PUT", netPath(subA, "rg", "connections", "ab"), v2v(loc, a.gw, b.gw))
+				return "PUT", b.vnet, vnet(loc, []string{"10.2.0.0/16", "192.168.9.0/24"}, subnet("default", "10.2.0.0/24"), subnet("GatewaySubnet", "10.2.255.0/27"))
+			}},
 		{name: "a client pool overlapping a connected site is refused (R16)", status: 409, code: "AddressSpaceOverlap",
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
