@@ -25,3 +25,7 @@ go test -race -timeout 80m "$@" ./...
 # path skip under -race; they run here without it.
 echo "== go test (allocations per packet, without -race)"
 go test -count=1 -run 'NoAllocs|ZeroAlloc' ./internal/esp/ ./internal/tunnel/ ./internal/udp/ ./internal/fabric/
+# Benchmarks are not timed here, only run a few iterations each, so that
+# one that no longer works shows.
+echo "== benchmarks run (3 iterations each)"
+go test -count=1 -run '^$' -bench . -benchtime 3x ./internal/... > /dev/null

@@ -51,7 +51,7 @@ func BenchmarkConnectionPUT(b *testing.B) {
 		if i%100 == 0 {
 			s = e.site(subA, fmt.Sprint("rg", i), loc, "10.1.0.0/16", "RouteBased", "VpnGw5")
 		}
-		l := e.lng(s, fmt.Sprint("l", i), "203.0.113.1", fmt.Sprintf("172.%d.%d.0/24", 16+i/256%16, i%256))
+		l := e.lng(s, fmt.Sprint("l", i), fmt.Sprintf("203.0.113.%d", i%100+1), fmt.Sprintf("172.%d.%d.0/24", 16+i/256%16, i%256))
 		body := s2s(loc, s.gw, l)
 		b.StartTimer()
 		start := time.Now()
