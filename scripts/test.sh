@@ -28,4 +28,7 @@ go test -count=1 -run 'NoAllocs|ZeroAlloc' ./internal/esp/ ./internal/tunnel/ ./
 # Benchmarks are not timed here, only run a few iterations each, so that
 # one that no longer works shows.
 echo "== benchmarks run (3 iterations each)"
-go test -count=1 -run '^$' -bench . -benchtime 3x ./internal/... > /dev/null
+if ! out=$(go test -count=1 -run '^$' -bench . -benchtime 3x ./internal/... 2>&1); then
+  echo "$out"
+  exit 1
+fi
