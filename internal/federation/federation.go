@@ -47,23 +47,20 @@ func (p *Peers) Gateway(ctx context.Context, id string) (*region.RemoteGateway, 
 	if err != nil {
 		return nil, err
 	}
-	var errs []error
-	for _, dir := range p.dirs {
-		c, err := p.client(dir)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
-			continue
-		}
+	var found *region.RemoteGateway
+	err = p.each(func(c *client.Client) (bool, error) {
 		rg, err := lookup(ctx, c, gid)
-		switch {
-		case err == nil:
-			return rg, nil
-		case !errors.Is(err, region.ErrNoRemote):
-			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
+		if errors.Is(err, region.ErrNoRemote) {
+			return false, nil
 		}
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		found = rg
+		return err == nil, err
+	})
+	switch {
+	case found != nil:
+		return found, nil
+	case err != nil:
+		return nil, err
 	}
 	return nil, fmt.Errorf("%s: %w", id, region.ErrNoRemote)
 }
@@ -79,21 +76,34 @@ func (p *Peers) ConnectionsTo(ctx context.Context, id string) ([]region.Connecti
 		return nil, err
 	}
 	var out []region.ConnectionTo
+	err = p.each(func(c *client.Client) (bool, error) {
+		cs, err := client.List[region.ConnectionTo](ctx, c, gid.String()+"/connectionsTo")
+		if err == nil {
+			out = append(out, cs...)
+		}
+		return false, err
+	})
+	return out, err
+}
+
+// each calls ask with the client of every peer in turn until ask reports
+// done. It returns the errors of the peers that could not be asked or
+// whose ask failed, each named by its directory.
+func (p *Peers) each(ask func(*client.Client) (done bool, err error)) error {
 	var errs []error
 	for _, dir := range p.dirs {
 		c, err := p.client(dir)
+		if err == nil {
+			var done bool
+			if done, err = ask(c); done {
+				return nil
+			}
+		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
-			continue
 		}
-		cs, err := client.List[region.ConnectionTo](ctx, c, gid.String()+"/connectionsTo")
-		if err != nil {
-			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
-			continue
-		}
-		out = append(out, cs...)
 	}
-	return out, errors.Join(errs...)
+	return errors.Join(errs...)
 }
 
 // client returns the client of the peer in dir: the one made before while
