@@ -339,9 +339,7 @@ func (c *conn) handleInitRequest(p packet) {
 	sa.peerID = 1
 	sa.state = stateHalfOpen
 	sa.halfOpenUntil = time.Now().Add(halfOpenTimeout)
-	sa.countedHalfOpen = true
-	c.m.halfOpen.Add(1)
-	c.halfOpen.Add(1)
+	sa.countHalfOpen(true)
 	c.sas = append([]*ikeSA{sa}, c.sas...)
 	c.log.Debug("IKE_SA_INIT answered", sa.logAttrs(), "remote", p.remote, "proposal", s)
 	sa.transmit(dgs)

@@ -692,11 +692,7 @@ func (sa *ikeSA) kill(reason string) {
 	for _, ch := range slices.Clone(sa.children) {
 		sa.removeChild(ch)
 	}
-	if sa.countedHalfOpen {
-		sa.countedHalfOpen = false
-		sa.c.m.halfOpen.Add(-1)
-		sa.c.halfOpen.Add(-1)
-	}
+	sa.countHalfOpen(false)
 	if sa.state == stateEstablished || sa.state == stateDeleting || sa.state == stateRekeyed {
 		sa.log.Info("IKE SA deleted", sa.logAttrs(), "reason", reason)
 	} else {
@@ -705,6 +701,22 @@ func (sa *ikeSA) kill(reason string) {
 	sa.state = stateDead
 	sa.pend = nil
 	sa.queue = nil
+}
+
+// countHalfOpen counts the SA as half open (a responder's, between
+// IKE_SA_INIT and IKE_AUTH), or no longer, in the Manager's and its peer's
+// counts that decide on cookies (RFC 7296 §2.6).
+func (sa *ikeSA) countHalfOpen(open bool) {
+	if open == sa.countedHalfOpen {
+		return
+	}
+	sa.countedHalfOpen = open
+	d := int64(-1)
+	if open {
+		d = 1
+	}
+	sa.c.m.halfOpen.Add(d)
+	sa.c.halfOpen.Add(d)
 }
 
 // release returns the SPIs of a dead IKE SA to the Manager.
@@ -731,11 +743,7 @@ func (sa *ikeSA) establish(now time.Time) {
 	sa.scheduleRekey(now)
 	sa.c.lastError = ""
 	sa.c.backoff = 0
-	if sa.countedHalfOpen {
-		sa.countedHalfOpen = false
-		sa.c.m.halfOpen.Add(-1)
-		sa.c.halfOpen.Add(-1)
-	}
+	sa.countHalfOpen(false)
 	sa.halfOpenUntil = time.Time{}
 	sa.dh = nil
 }
