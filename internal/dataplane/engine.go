@@ -161,10 +161,8 @@ func (e *Engine) Reconfig(cfg Config) (changed bool, err error) {
 	if e.reconcileGateways(cfg) {
 		changed = true
 	}
-	for _, vc := range cfg.VNets {
-		e.vnets[vc.ID].router.SetRoutes(e.routes(e.vnets[vc.ID], vc))
-	}
 	e.cfg = cfg
+	e.setRoutes()
 	return changed, nil
 }
 
@@ -248,11 +246,16 @@ func (e *Engine) Retry() bool {
 		}
 	}
 	if started {
-		for _, vc := range e.cfg.VNets {
-			e.vnets[vc.ID].router.SetRoutes(e.routes(e.vnets[vc.ID], vc))
-		}
+		e.setRoutes()
 	}
 	return started
+}
+
+// setRoutes gives every VNet router of e.cfg its table.
+func (e *Engine) setRoutes() {
+	for _, vc := range e.cfg.VNets {
+		e.vnets[vc.ID].router.SetRoutes(e.routes(e.vnets[vc.ID], vc))
+	}
 }
 
 // routes builds a VNet router's table: a host route per running host, and
