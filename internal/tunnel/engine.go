@@ -294,8 +294,8 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 // §2.23). A new SA would start its sequence numbers again at 1, and with
 // AES-GCM (RFC 4106 §3.1) the IV must never repeat under one key.
 func (e *Engine) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
-	if !local.IsValid() || !remote.IsValid() || encap && (local.Port() == 0 || remote.Port() == 0) {
-		return fmt.Errorf("tunnel: move child 0x%08x of %q: outer endpoints %v and %v", inSPI, tunnel, local, remote)
+	if err := checkEnds(local, remote, encap); err != nil {
+		return fmt.Errorf("tunnel: move child 0x%08x of %q: %w", inSPI, tunnel, err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -323,12 +323,20 @@ func outerEnd(ap netip.AddrPort, encap bool) netip.AddrPort {
 	return netip.AddrPortFrom(ap.Addr(), 0)
 }
 
-func checkChild(c ipsec.Child) error {
-	if !c.Local.IsValid() || !c.Remote.IsValid() {
-		return fmt.Errorf("outer endpoints %v and %v are not both addresses", c.Local, c.Remote)
+// checkEnds checks a child's outer endpoints.
+func checkEnds(local, remote netip.AddrPort, encap bool) error {
+	if !local.IsValid() || !remote.IsValid() {
+		return fmt.Errorf("outer endpoints %v and %v are not both addresses", local, remote)
 	}
-	if c.Encap && (c.Local.Port() == 0 || c.Remote.Port() == 0) {
-		return fmt.Errorf("outer endpoints %v and %v of esp in udp are not both address and port", c.Local, c.Remote)
+	if encap && (local.Port() == 0 || remote.Port() == 0) {
+		return fmt.Errorf("outer endpoints %v and %v of esp in udp are not both address and port", local, remote)
+	}
+	return nil
+}
+
+func checkChild(c ipsec.Child) error {
+	if err := checkEnds(c.Local, c.Remote, c.Encap); err != nil {
+		return err
 	}
 	if len(c.LocalTS) == 0 || len(c.RemoteTS) == 0 {
 		// RFC 4301 §5.2: with no selectors no inbound packet could pass.
