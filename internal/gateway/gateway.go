@@ -161,7 +161,14 @@ func (g *Gateway) keepalives() {
 // dataplane adapts the engine to the IKE daemon.
 type dataplane struct{ e *tunnel.Engine }
 
-func (d dataplane) InstallChild(c ipsec.Child) error        { return d.e.AddChild(c) }
+// InstallChild adds the pair to the engine, whose SAs keep their own copies
+// of the keys, and wipes the keys it was given.
+func (d dataplane) InstallChild(c ipsec.Child) error {
+	defer c.Out.Keys.Wipe()
+	defer c.In.Keys.Wipe()
+	return d.e.AddChild(c)
+}
+
 func (d dataplane) RemoveChild(tunnel string, inSPI uint32) { d.e.RemoveChild(tunnel, inSPI) }
 func (d dataplane) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
 	return d.e.MoveChild(tunnel, inSPI, local, remote, encap)

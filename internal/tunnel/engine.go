@@ -121,7 +121,8 @@ type child struct {
 	in, out           *esp.SA
 	ends              atomic.Pointer[outerEnds] // replaced when the peer moves
 	localTS, remoteTS []netip.Prefix
-	lastIn            atomic.Int64
+	standby           bool         // ipsec.Child.Standby
+	lastIn            atomic.Int64 // unix nanoseconds of the last packet opened
 	selectorDrops     atomic.Uint64
 	stop              chan struct{} // closed when the child is removed
 }
@@ -274,6 +275,7 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 		out:      out,
 		localTS:  masked(c.LocalTS),
 		remoteTS: masked(c.RemoteTS),
+		standby:  c.Standby,
 		stop:     make(chan struct{}),
 	}
 	ch.ends.Store(&outerEnds{outerEnd(c.Local, c.Encap), outerEnd(c.Remote, c.Encap)})
@@ -284,7 +286,7 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 	t.children.Store(&children)
 	e.wg.Add(1)
 	go e.watch(ch)
-	e.log.Info("child added", "conn", t.name, "in", in, "out", out, "peer", c.Remote)
+	e.log.Info("child added", "conn", t.name, "in", in, "out", out, "peer", c.Remote, "standby", c.Standby)
 	return nil
 }
 

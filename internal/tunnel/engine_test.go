@@ -287,6 +287,62 @@ func TestRekeyOverlap(t *testing.T) {
 	}
 }
 
+// TestStandbyChildRFC7296Section2_8 checks that a pair this side answered
+// in CREATE_CHILD_SA carries outbound traffic only once the peer has shown
+// it installed it (a packet arrived on it), or once the older pair is gone.
+func TestStandbyChildRFC7296Section2_8(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		activate func(t *testing.T, a, b *side, capB *capture)
+	}{
+		{"packet from the peer", func(t *testing.T, a, b *side, capB *capture) {
+			b.inner.Send(packet("10.2.0.1", "10.1.0.1", 50))
+			a.e.HandleESP(addrA, datagrams(capB.wait(t, 1)[0]))
+			if _, ok := a.inner.Next(5 * time.Second); !ok {
+				t.Fatal("A got nothing from B")
+			}
+		}},
+		{"old pair removed", func(_ *testing.T, a, _ *side, _ *capture) { a.e.RemoveChild("t", 0xa0000001) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			capA, capB := &capture{}, &capture{}
+			mk := func(c *capture, routes string) *side {
+				s := &side{inner: tuntest.NewRecorder(64)}
+				e, err := New(Options{Inner: s.inner, Outer: c})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { e.Close() })
+				e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes(routes)}}})
+				s.e = e
+				return s
+			}
+			a, b := mk(capA, "10.2.0.0/16"), mk(capB, "10.1.0.0/16")
+			old1, old2 := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+			new1, new2 := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
+			new1.Standby = true // A answered B's rekey
+			for _, c := range []struct {
+				s *side
+				c ipsec.Child
+			}{{a, old1}, {b, old2}, {a, new1}, {b, new2}} {
+				if err := c.s.e.AddChild(c.c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			p := packet("10.1.0.1", "10.2.0.1", 50)
+			a.inner.Send(p)
+			if spi := binary.BigEndian.Uint32(capA.wait(t, 1)[0]); spi != 0xb0000001 {
+				t.Fatalf("A sealed with %08x before B used the new pair, want the old 0xb0000001", spi)
+			}
+			tc.activate(t, a, b, capB)
+			a.inner.Send(p)
+			if spi := binary.BigEndian.Uint32(capA.wait(t, 2)[1]); spi != 0xb0000002 {
+				t.Fatalf("A sealed with %08x afterwards, want the new 0xb0000002", spi)
+			}
+		})
+	}
+}
+
 // TestSelectorsRFC4301Section5_2 checks that a packet outside the SA's
 // selectors is dropped and counted after it was opened.
 func TestSelectorsRFC4301Section5_2(t *testing.T) {

@@ -158,23 +158,30 @@ func (e *Engine) send(local netip.AddrPort, msgs []udp.Message) {
 
 // outboundChild picks the SA for a packet from src to dst: the newest
 // child of a route-based tunnel, or the newest whose selectors hold src
-// and dst in a policy-based one.
+// and dst in a policy-based one. A child on standby is passed over while
+// an older one that fits is still there.
 func (t *tunnel) outboundChild(src, dst netip.Addr) *child {
-	children := *t.children.Load()
-	if !t.policy.Load() {
-		if len(children) == 0 {
-			return nil
-		}
-		return children[len(children)-1]
-	}
+	children, policy := *t.children.Load(), t.policy.Load()
+	var standby *child
 	for i := len(children) - 1; i >= 0; i-- {
 		c := children[i]
-		if contains(c.localTS, src) && contains(c.remoteTS, dst) {
-			return c
+		if policy && !(contains(c.localTS, src) && contains(c.remoteTS, dst)) {
+			continue
 		}
+		if !c.ready() {
+			if standby == nil {
+				standby = c
+			}
+			continue
+		}
+		return c
 	}
-	return nil
+	return standby
 }
+
+// ready tells whether the peer has shown that it can open what this child
+// seals: the child is not on standby, or a packet arrived on it.
+func (c *child) ready() bool { return !c.standby || c.lastIn.Load() != 0 }
 
 // counter sums the packets and bytes of consecutive packets of one tunnel,
 // so that a batch costs each counter one atomic add per run rather than per

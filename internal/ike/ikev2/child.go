@@ -41,10 +41,9 @@ type child struct {
 	installed                     time.Time
 	rekeyAt, expireAt             time.Time
 	rekeyed                       bool // it replaced an older pair
-	// keys are kept to install the pair again when the peer's endpoint
-	// changes behind a NAT; initiated tells which half of them is ours.
-	keys      suite.ChildKeys
-	initiated bool
+	// standby tells that this side answered the CREATE_CHILD_SA that
+	// made the pair (ipsec.Child.Standby).
+	standby bool
 	// peerRekey is the pair the peer made by rekeying this one while our
 	// rekey of it was outstanding, and peerNonces the nonces of that
 	// exchange (RFC 7296 §2.8.1).
@@ -53,31 +52,23 @@ type child struct {
 }
 
 // ipsec returns the pair as the data path takes it, with the endpoints of
-// sa.
-func (ch *child) ipsec(sa *ikeSA) ipsec.Child {
+// sa and keys, of which initiated tells which half is ours.
+func (ch *child) ipsec(sa *ikeSA, k suite.ChildKeys, initiated bool) ipsec.Child {
 	// RFC 7296 §2.17: the first keys protect what the initiator of the
 	// exchange sends.
-	k := ch.keys
 	outE, outA, inE, inA := k.EI, k.AI, k.ER, k.AR
-	if !ch.initiated {
+	if !initiated {
 		outE, outA, inE, inA = inE, inA, outE, outA
 	}
 	return ipsec.Child{
 		Tunnel: sa.c.name,
 		Local:  sa.local, Remote: sa.remote,
-		// RFC 3948: ESP goes in UDP when a NAT was detected on either side.
-		Encap:    sa.natLocal || sa.natRemote,
+		Encap:    sa.encap(),
 		LocalTS:  prefixes(ch.localTS),
 		RemoteTS: prefixes(ch.remoteTS),
 		In:       ch.espConfig(ch.inSPI, inE, inA, sa),
 		Out:      ch.espConfig(ch.outSPI, outE, outA, sa),
-	}
-}
-
-// wipe clears the pair's keys.
-func (ch *child) wipe() {
-	for _, k := range []suite.Key{ch.keys.EI, ch.keys.AI, ch.keys.ER, ch.keys.AR} {
-		clear(k)
+		Standby:  ch.standby,
 	}
 }
 
@@ -96,7 +87,7 @@ func (ch *child) snapshot(sa *ikeSA) ChildStatus {
 	return ChildStatus{
 		InSPI: ch.inSPI, OutSPI: ch.outSPI, Proposal: ch.suite.String(),
 		LocalTS: prefixes(ch.localTS), RemoteTS: prefixes(ch.remoteTS),
-		Encap: sa.natLocal || sa.natRemote, Installed: ch.installed, Rekeyed: ch.rekeyed,
+		Encap: sa.encap(), Installed: ch.installed, Rekeyed: ch.rekeyed,
 	}
 }
 
@@ -141,12 +132,15 @@ func (sa *ikeSA) home() *ikeSA {
 	return sa
 }
 
-// install puts a negotiated pair into the data path and schedules its
-// rekey. initiated tells whether this side initiated the exchange.
+// install puts a negotiated pair into the data path, which keeps copies of
+// its keys, wipes keys and schedules the pair's rekey. initiated tells
+// whether this side initiated the exchange.
 func (sa *ikeSA) install(ch *child, keys suite.ChildKeys, initiated bool) error {
-	ch.keys, ch.initiated = keys, initiated
-	if err := sa.c.m.cfg.Dataplane.InstallChild(ch.ipsec(sa)); err != nil {
-		ch.wipe()
+	c := ch.ipsec(sa, keys, initiated)
+	for _, k := range []suite.Key{keys.EI, keys.AI, keys.ER, keys.AR} {
+		clear(k)
+	}
+	if err := sa.c.m.cfg.Dataplane.InstallChild(c); err != nil {
 		return fmt.Errorf("installing child SA: %w", err)
 	}
 	home := sa.home()
@@ -156,7 +150,7 @@ func (sa *ikeSA) install(ch *child, keys suite.ChildKeys, initiated bool) error 
 	home.children = append(home.children, ch)
 	sa.log.Info("child SA installed", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "spi_out", spiString(ch.outSPI),
 		"proposal", ch.suite, "local_ts", prefixes(ch.localTS), "remote_ts", prefixes(ch.remoteTS),
-		"encap", sa.natLocal || sa.natRemote)
+		"encap", sa.encap())
 	return nil
 }
 
@@ -174,7 +168,6 @@ func (sa *ikeSA) removeChild(ch *child) {
 		if x == ch {
 			owner.children = slices.Delete(owner.children, i, i+1)
 			sa.c.m.cfg.Dataplane.RemoveChild(sa.c.name, ch.inSPI)
-			ch.wipe()
 			sa.c.m.releaseSPIs(0, ch.inSPI)
 			sa.log.Info("child SA removed", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "spi_out", spiString(ch.outSPI))
 			return
@@ -471,7 +464,7 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 		defer clear(gir)
 		ker = &wire.KE{Group: s.DH, Data: dh.PublicKey()}
 	}
-	ch := &child{cfgIndex: -1, suite: s, outSPI: binary.BigEndian.Uint32(theirSPI)}
+	ch := &child{cfgIndex: -1, suite: s, outSPI: binary.BigEndian.Uint32(theirSPI), standby: !inAuth}
 	// RFC 7296 §2.9: narrow the peer's selectors to a configured child,
 	// the rekeyed one's first.
 	order := make([]int, 0, len(sa.cfg().Children))

@@ -68,6 +68,9 @@ func TestEstablish(t *testing.T) {
 			if st := a.status(); st.State != "established" || st.LastError != "" {
 				t.Errorf("status %+v", st)
 			}
+			if a.dp.list()[0].Standby || b.dp.list()[0].Standby {
+				t.Error("a pair of IKE_AUTH is on standby: it has no older pair to send on")
+			}
 		})
 	}
 }
@@ -111,6 +114,13 @@ func TestRekeyChild(t *testing.T) {
 			}
 			if !slices.Contains(a.dp.removes, old.InSPI) || !slices.Contains(b.dp.removes, old.OutSPI) {
 				t.Errorf("old pair not removed: %v %v", a.dp.removes, b.dp.removes)
+			}
+			// RFC 7296 §2.8: the side that answered installs the new pair
+			// before the side that asked has the answer.
+			for _, nd := range []*node{a, b} {
+				if got, want := nd.dp.list()[0].Standby, nd != by; got != want {
+					t.Errorf("%s's new pair on standby %v, want %v", nd.peer.Name, got, want)
+				}
 			}
 		})
 	}

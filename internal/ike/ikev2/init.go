@@ -151,7 +151,7 @@ func (sa *ikeSA) handleInitResponse(p packet) {
 	sa.detectNAT(ps, p.local, p.remote)
 	sa.fragments = notify(ps, wire.FragmentationSupported) != nil
 	sa.pend = nil
-	if sa.natLocal || sa.natRemote {
+	if sa.encap() {
 		// RFC 7296 §2.23: with a NAT, the initiator moves to port 4500.
 		port := sa.c.m.cfg.NATTPort
 		sa.local = netip.AddrPortFrom(sa.local.Addr(), port)
@@ -227,10 +227,14 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload, local, remote netip.AddrPort) {
 	sa.natRemote = !srcMatch
 	sa.behindNAT = !dstMatch
 	sa.natLocal = sa.behindNAT || sa.cfg().ForceEncap
-	if sa.natLocal || sa.natRemote {
+	if sa.encap() {
 		sa.log.Info("NAT detected", sa.logAttrs(), "local", sa.natLocal, "remote", sa.natRemote)
 	}
 }
+
+// encap tells whether ESP goes in UDP: when a NAT was detected on either
+// side, or encapsulation is forced (RFC 3948, RFC 7296 §2.23).
+func (sa *ikeSA) encap() bool { return sa.natLocal || sa.natRemote }
 
 // handleInitRequest answers an IKE_SA_INIT request as responder (RFC 7296
 // §1.2): a retransmission gets the same response, a new request a new

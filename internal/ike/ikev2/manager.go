@@ -29,7 +29,8 @@ type Transport interface {
 // Dataplane is the ESP data path as the daemon sees it.
 type Dataplane interface {
 	// InstallChild installs a negotiated child SA pair. The data path
-	// may carry traffic with it at once.
+	// may carry traffic with it at once (unless the pair is on Standby),
+	// and owns the pair's keys: it may wipe them.
 	InstallChild(ipsec.Child) error
 	// RemoveChild removes the child SA pair of tunnel whose inbound SPI
 	// is inSPI.

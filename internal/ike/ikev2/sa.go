@@ -662,8 +662,7 @@ func (sa *ikeSA) authenticated(p packet) {
 	for _, ch := range sa.children {
 		// Moved, not installed again: a new SA would send sequence
 		// numbers (the AES-GCM IV, RFC 4106 §3.1) again from 1.
-		c := ch.ipsec(sa)
-		if err := sa.c.m.cfg.Dataplane.MoveChild(sa.c.name, ch.inSPI, c.Local, c.Remote, c.Encap); err != nil {
+		if err := sa.c.m.cfg.Dataplane.MoveChild(sa.c.name, ch.inSPI, sa.local, sa.remote, sa.encap()); err != nil {
 			sa.log.Error("moving child SA", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "err", err)
 		}
 	}
