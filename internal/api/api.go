@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/devicecfg"
 	"github.com/vnetgw/vnetgw/internal/region"
 )
 
@@ -39,6 +40,8 @@ type Config struct {
 	// Token is the bearer token every request must present.
 	Token  string
 	Logger *slog.Logger
+	// Ports are the gateways' IKE ports, for device configurations.
+	Ports devicecfg.Ports
 }
 
 // Handler is the API's http.Handler.
@@ -47,6 +50,7 @@ type Handler struct {
 	put       map[string]putFunc
 	tokenHash [sha256.Size]byte
 	log       *slog.Logger
+	ports     devicecfg.Ports
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -56,7 +60,7 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger}
+	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports}
 	h.put = map[string]putFunc{
 		arm.TypeResourceGroup:         bindPut(h.region.PutGroup),
 		arm.TypeVirtualNetwork:        bindPut(h.region.PutVirtualNetwork),

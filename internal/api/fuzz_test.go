@@ -157,6 +157,13 @@ func FuzzResetSharedKeyBody(f *testing.F) {
 		func(*fuzzEnv) []any { return []any{obj{"keyLength": 32}} })
 }
 
+func FuzzDeviceScriptBody(f *testing.F) {
+	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.conn + "/vpndeviceconfigurationscript" },
+		func(*fuzzEnv) []any {
+			return []any{obj{"vendor": "strongSwan", "deviceFamily": "swanctl", "firmwareVersion": "5.9"}, obj{"vendor": "Cisco"}}
+		})
+}
+
 func FuzzTagsBody(f *testing.F) {
 	fuzzBody(f, "PATCH", func(e *fuzzEnv) string { return e.site.vnet },
 		func(*fuzzEnv) []any { return []any{obj{"tags": obj{"env": "test"}}} })
@@ -165,7 +172,7 @@ func FuzzTagsBody(f *testing.F) {
 // FuzzRequestPath fuzzes the routing of paths.
 func FuzzRequestPath(f *testing.F) {
 	e := newFuzzEnv(f)
-	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
+	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.conn + "/vpndeviceconfigurationscript", e.site.gw + "/supportedvpndevices", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/connections", "/subscriptions/x/resourcegroups"} {
 		f.Add(p)
 	}

@@ -1,10 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"io"
 	"net/http"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/devicecfg"
 	"github.com/vnetgw/vnetgw/internal/region"
 )
 
@@ -47,6 +50,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 		writeJSON(w, http.StatusOK, arm.List[region.ConnectionTo]{Value: h.region.ConnectionsTo(rt.id.String())})
+	case rt.sub == "vpndeviceconfigurationscript" || rt.sub == "supportedvpndevices":
+		h.device(w, r, rt)
 	case rt.sub != "":
 		h.sharedKey(w, r, rt)
 	case rt.list:
@@ -171,4 +176,42 @@ func (h *Handler) sharedKey(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// device serves .../connections/{n}/vpndeviceconfigurationscript and
+// .../virtualNetworkGateways/{n}/supportedvpndevices (both POST): the
+// configuration of the on-premises device of a connection, which holds its
+// shared key, and the devices vnetgw writes one for. Both answer a JSON
+// string.
+func (h *Handler) device(w http.ResponseWriter, r *http.Request, rt route) {
+	if r.Method != http.MethodPost {
+		h.fail(w, r, methodNotAllowed(r))
+		return
+	}
+	if _, err := h.region.Get(rt.id); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if rt.sub == "supportedvpndevices" {
+		writeJSON(w, http.StatusOK, devicecfg.SupportedDevices())
+		return
+	}
+	b, err := io.ReadAll(r.Body)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	in := &arm.VPNDeviceScriptParameters{}
+	if len(bytes.TrimSpace(b)) > 0 { // no body: strongSwan's configuration
+		if in, err = decodeBody[arm.VPNDeviceScriptParameters](b); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	script, err := devicecfg.Script(h.region.Snapshot(), rt.id, *in, h.ports)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, script)
 }

@@ -17,7 +17,8 @@ type route struct {
 	id   arm.ID
 	list bool
 	// sub is a sub-path of a resource: "sharedkey", "sharedkey/reset",
-	// "effectiveRouteTable", "connectionsTo".
+	// "effectiveRouteTable", "connectionsTo", "vpndeviceconfigurationscript",
+	// "supportedvpndevices".
 	sub string
 }
 
@@ -106,6 +107,10 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: "sharedkey/reset"}, nil
 	case kind == arm.TypeNetworkInterface && is(8, "effectiveRouteTable") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "effectiveRouteTable"}, nil
+	case kind == arm.TypeConnection && is(8, "vpndeviceconfigurationscript") && len(rest) == 1:
+		return route{kind: kind, id: id, sub: "vpndeviceconfigurationscript"}, nil
+	case kind == arm.TypeVirtualNetworkGateway && is(8, "supportedvpndevices") && len(rest) == 1:
+		return route{kind: kind, id: id, sub: "supportedvpndevices"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "connectionsTo") && len(rest) == 1:
 		// vnetgw's federation: this region's connections that end at a
 		// gateway, usually of another region (region.ConnectionTo).

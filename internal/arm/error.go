@@ -88,4 +88,5 @@ const (
 	CodeUnsupportedConnection = "UnsupportedConnectionType"
 	CodeIPsecPolicy           = "InvalidIpsecPolicy"
 	CodeGatewayNotReady       = "GatewayNotProvisioned"
+	CodeUnsupportedVPNDevice  = "UnsupportedVpnDevice"
 )

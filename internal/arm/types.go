@@ -382,6 +382,14 @@ type ConnectionResetSharedKey struct {
 	KeyLength int32 `json:"keyLength"`
 }
 
+// VPNDeviceScriptParameters is the body of
+// .../connections/{n}/vpndeviceconfigurationscript: the device to configure.
+type VPNDeviceScriptParameters struct {
+	Vendor          string `json:"vendor,omitempty"`
+	DeviceFamily    string `json:"deviceFamily,omitempty"`
+	FirmwareVersion string `json:"firmwareVersion,omitempty"`
+}
+
 // NetworkInterface is a Microsoft.Network/networkInterfaces resource: a
 // host's attachment to a subnet.
 type NetworkInterface struct {

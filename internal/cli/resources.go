@@ -568,8 +568,49 @@ func connectionCommand(g *globals) *cobra.Command {
 		return conn, nil
 	})
 	parent := g.verbs(k, create)
-	parent.AddCommand(sharedKeyCommand(g))
+	parent.AddCommand(sharedKeyCommand(g), deviceScriptCommand(g))
 	return parent
+}
+
+// deviceScriptCommand is az's show-device-config-script: the configuration
+// of the on-premises device of a site-to-site connection.
+func deviceScriptCommand(g *globals) *cobra.Command {
+	var rg, name string
+	var p arm.VPNDeviceScriptParameters
+	cmd := &cobra.Command{
+		Use:   "show-device-config-script",
+		Short: "Show the configuration of the on-premises VPN device of a site-to-site connection (it holds the shared key)",
+		Long: "Show the configuration of the on-premises VPN device at the far end of a site-to-site connection:\n" +
+			"strongSwan's swanctl.conf, with the connection's addresses, proposals, traffic selectors and shared key.\n" +
+			"With -o json it is a JSON string, as az prints it; with -o table, the text as it goes into the file.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.resourceID(rg, "connections", name)
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			script, err := c.DeviceScript(cmd.Context(), id, p)
+			if err != nil {
+				return err
+			}
+			if g.output == "table" {
+				_, err := fmt.Fprint(g.stdout, script)
+				return err
+			}
+			return g.print(script, nil)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+	f.StringVarP(&name, "name", "n", "", "connection name or id")
+	f.StringVar(&p.Vendor, "vendor", "strongSwan", "device vendor (vnetgw writes for strongSwan)")
+	f.StringVar(&p.DeviceFamily, "device-family", "swanctl", "device family")
+	f.StringVar(&p.FirmwareVersion, "firmware-version", "5.9", "firmware version (strongSwan 5.9 or later)")
+	return cmd
 }
 
 func sharedKeyCommand(g *globals) *cobra.Command {

@@ -274,6 +274,15 @@ func (c *Client) Delete(ctx context.Context, id arm.ID) error {
 	return err
 }
 
+// DeviceScript returns the configuration of the on-premises device at the
+// far end of the site-to-site connection conn; it holds the connection's
+// shared key.
+func (c *Client) DeviceScript(ctx context.Context, conn arm.ID, p arm.VPNDeviceScriptParameters) (string, error) {
+	var s string
+	_, err := c.Do(ctx, http.MethodPost, escapePath(conn.String()+"/vpndeviceconfigurationscript"), p, &s)
+	return s, err
+}
+
 // List lists the resources at path (a collection path such as
 // /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks)
 // into out, a pointer to a slice.

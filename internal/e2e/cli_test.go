@@ -62,6 +62,14 @@ func TestCLIWalkthrough(t *testing.T) {
 	if !regexp.MustCompile(`\n[A-Za-z0-9]{64}\n`).MatchString(key) {
 		t.Fatalf("R21: after reset, no 64-character key:\n%s", key)
 	}
+	key64 := regexp.MustCompile(`[A-Za-z0-9]{64}`).FindString(key)
+	out = run("vpn-connection", "show-device-config-script", "-g", "demo", "-n", "hub-to-branch", "-o", "table")
+	for _, want := range []string{"local_addrs = 127.0.0.50", "remote_addrs = " + m, "local_ts = 192.168.0.0/16", "remote_ts = 10.1.0.0/16", `secret = "` + key64 + `"`} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("the device configuration lacks %q:\n%s", want, out)
+		}
+	}
+	refuse("UnsupportedVpnDevice", "vpn-connection", "show-device-config-script", "-g", "demo", "-n", "hub-to-branch", "--vendor", "Cisco")
 	out = run("nic", "create", "-g", "demo", "-n", "web", "--vnet-name", "hub", "--subnet", "default", "-o", "table")
 	if !strings.Contains(out, "10.1.0.4") {
 		t.Fatalf("R42: the first host did not get 10.1.0.4:\n%s", out)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -299,6 +300,20 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 	}
 	if *gw.Properties.BgpSettings.Asn != 65515 {
 		t.Fatalf("gateway ASN = %d", *gw.Properties.BgpSettings.Asn)
+	}
+
+	// The on-premises device's configuration, as the SDK asks for it.
+	devices, err := gws.SupportedVPNDevices(ctx, "rg-we", "gw", nil)
+	if err != nil || devices.Value == nil || !strings.Contains(*devices.Value, `<Vendor name="strongSwan">`) {
+		t.Fatalf("supported VPN devices: %v, %v", devices.Value, err)
+	}
+	script, err := gws.VPNDeviceConfigurationScript(ctx, "rg-we", "to-onprem", armnetwork.VPNDeviceScriptParameters{
+		Vendor: to.Ptr("strongSwan"), DeviceFamily: to.Ptr("swanctl"), FirmwareVersion: to.Ptr("5.9")}, nil)
+	if err != nil {
+		t.Fatalf("VPN device configuration script: %v", err)
+	}
+	if k, _ := conns.GetSharedKey(ctx, "rg-we", "to-onprem", nil); script.Value == nil || !strings.Contains(*script.Value, `secret = "`+*k.Value+`"`) {
+		t.Fatalf("the device configuration lacks the connection's key:\n%v", script.Value)
 	}
 
 	// Deleting through the SDK's pollers.

@@ -37,6 +37,9 @@ type CharonConfig struct {
 	CharonExtra string
 	// LogLevelIKE is the filelog level of the ike subsystem (4 logs keys).
 	LogLevelIKE int
+	// Swanctl, when set, is the whole swanctl.conf, and the fields above
+	// that describe the connection are not used.
+	Swanctl string
 }
 
 // Charon is a running strongSwan charon in a namespace, with userspace ESP
@@ -69,12 +72,19 @@ func StartCharon(t testing.TB, ns *NS, c CharonConfig) *Charon {
 	if err := d.Write(); err != nil {
 		t.Fatal(err)
 	}
-	conn := strongswan.Conn{Name: "peer", Version: c.IKEVersion, Local: c.Local, Remote: c.Remote, LocalID: c.LocalID, RemoteID: c.RemoteID,
-		IKE: c.IKEProposal, ESP: c.ESPProposal, LocalTS: c.LocalTS, RemoteTS: c.RemoteTS, StartAction: c.StartAction,
-		ConnExtra: c.ConnExtra, ChildExtra: c.ChildExtra}
-	secret := strongswan.Secret{IDs: []string{c.LocalID, c.RemoteID}, PSK: c.PSK}
-	if err := strongswan.WriteSwanctl(filepath.Join(dir, "swanctl.conf"), []strongswan.Conn{conn}, []strongswan.Secret{secret}); err != nil {
-		t.Fatal(err)
+	conf := filepath.Join(dir, "swanctl.conf")
+	if c.Swanctl != "" {
+		if err := os.WriteFile(conf, []byte(c.Swanctl), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	} else {
+		conn := strongswan.Conn{Name: "peer", Version: c.IKEVersion, Local: c.Local, Remote: c.Remote, LocalID: c.LocalID, RemoteID: c.RemoteID,
+			IKE: c.IKEProposal, ESP: c.ESPProposal, LocalTS: c.LocalTS, RemoteTS: c.RemoteTS, StartAction: c.StartAction,
+			ConnExtra: c.ConnExtra, ChildExtra: c.ChildExtra}
+		secret := strongswan.Secret{IDs: []string{c.LocalID, c.RemoteID}, PSK: c.PSK}
+		if err := strongswan.WriteSwanctl(conf, []strongswan.Conn{conn}, []strongswan.Secret{secret}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ch := &Charon{Dir: dir, NS: ns, t: t, daemon: d}
 	cmd := d.Command()
@@ -90,7 +100,7 @@ func StartCharon(t testing.TB, ns *NS, c CharonConfig) *Charon {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	if out, err := ch.Swanctl("--load-all", "--file", filepath.Join(dir, "swanctl.conf")); err != nil {
+	if out, err := ch.Swanctl("--load-all", "--file", conf); err != nil {
 		t.Fatalf("swanctl --load-all: %v\n%s", err, out)
 	}
 	t.Cleanup(func() {

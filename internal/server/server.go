@@ -19,6 +19,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/devicecfg"
 	"github.com/vnetgw/vnetgw/internal/federation"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/region"
@@ -109,7 +110,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP})}
 	s.URL = "https://" + ln.Addr().String()
 	s.http = &http.Server{
-		Handler:           api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api")}),
+		Handler: api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),
+			Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}}),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,

@@ -113,6 +113,40 @@ func TestSiteToSiteRouteBased(t *testing.T) {
 	}
 }
 
+// TestDeviceScriptConfiguresStrongSwan: the configuration that
+// .../vpndeviceconfigurationscript writes for a connection is all a
+// strongSwan site needs. Loaded as it is, with a gateway that only answers
+// (connectionMode ResponderOnly) and a shared key the API generated,
+// strongSwan starts the tunnel, the API says Connected, and the hosts on
+// either side ping each other.
+func TestDeviceScriptConfiguresStrongSwan(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("dev", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	host, hostAddr := r.tunHost(vnet, "web")
+	s := newSite(t, r, 1, pool)
+	lgw := r.localGateway("dev", "westeurope", "branch", s.addr, s.lanTS)
+	conn := r.putConnection(gw, "hub-to-branch", "", arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.ConnectionMode = arm.ModeResponderOnly
+	})
+	script, err := r.c.DeviceScript(context.Background(), conn, arm.VPNDeviceScriptParameters{Vendor: "strongSwan", DeviceFamily: "swanctl", FirmwareVersion: "5.9"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: script})
+	if _, err := s.ch.WaitSAs(30*time.Second, "ESTABLISHED", "INSTALLED"); err != nil {
+		t.Fatalf("%v\nthe script:\n%s", err, script)
+	}
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	ping(t, host, s.host, 10*time.Second)
+	ping(t, s.lan, hostAddr, 10*time.Second)
+	if sas := s.ch.SAs(); !hasChild(sas, s.lanTS, "10.1.0.0/16") {
+		t.Errorf("strongSwan's child SA does not join the LAN and the VNet:\n%s", sas)
+	}
+}
+
 // TestDeletingConnectionRemovesSAs: deleting a connection through the API
 // makes the gateway send a Delete (RFC 7296 §1.4.1): strongSwan lists no
 // SA any more, and no packet passes. Deleting the gateway then takes its

@@ -1,0 +1,276 @@
+// Package devicecfg writes the configuration of the on-premises VPN device
+// at the far end of a site-to-site connection, as ARM's
+// vpndeviceconfigurationscript operation does: the device's half of the
+// tunnel that the gateway runs, derived from the same data-plane
+// configuration (reconcile.Build), so that the two cannot disagree. The one
+// device it writes for is strongSwan (swanctl.conf).
+package devicecfg
+
+import (
+	"fmt"
+	"net/netip"
+	"regexp"
+	"strings"
+	"text/template"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/reconcile"
+	"github.com/vnetgw/vnetgw/internal/region"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// The one device this package writes for.
+const (
+	Vendor          = "strongSwan"
+	DeviceFamily    = "swanctl"
+	FirmwareVersion = "5.9"
+)
+
+// SupportedDevices returns the devices Script writes for, in the XML that
+// ARM's supportedvpndevices operation returns.
+func SupportedDevices() string {
+	return `<Vendors><Vendor name="` + Vendor + `"><DeviceFamilies><DeviceFamily name="` + DeviceFamily +
+		`"><FirmwareVersions><FirmwareVersion name="` + FirmwareVersion + `" /></FirmwareVersions></DeviceFamily></DeviceFamilies></Vendor></Vendors>`
+}
+
+// Ports are the UDP ports the gateways speak IKE on (serve's --ike-port and
+// --natt-port); zero means 500 and 4500.
+type Ports struct{ IKE, NATT uint16 }
+
+// Script returns the configuration of the device at the far end of the
+// connection id in s. p names the device: empty fields mean strongSwan's;
+// another device is refused.
+func Script(s *region.Snapshot, id arm.ID, p arm.VPNDeviceScriptParameters, ports Ports) (string, error) {
+	if err := supported(p); err != nil {
+		return "", err
+	}
+	var conn *arm.Connection
+	for _, c := range s.Connections() {
+		if arm.Equal(c.ID, id.String()) {
+			conn = c
+		}
+	}
+	if conn == nil {
+		return "", arm.Errorf(arm.CodeResourceNotFound, "the connection '%s' was not found", id.Name())
+	}
+	if t := conn.Properties.ConnectionType; t != arm.ConnectionIPsec {
+		return "", arm.Errorf(arm.CodeUnsupportedConnection,
+			"a device configuration is for an IPsec (site-to-site) connection; %s is of type %s, with no device at its far end", id.Name(), t)
+	}
+	for _, g := range reconcile.Build(s).Gateways {
+		for _, c := range g.Connections {
+			if c.ID == strings.ToLower(conn.ID) {
+				return write(conn, g, c, ports)
+			}
+		}
+	}
+	return "", arm.Errorf(arm.CodeGatewayNotReady,
+		"connection %s has no tunnel to configure yet: its gateway needs a public IP address and its local network gateway a gatewayIpAddress", id.Name())
+}
+
+// supported refuses a device other than strongSwan with swanctl.conf.
+func supported(p arm.VPNDeviceScriptParameters) error {
+	ok := func(got, want string) bool { return got == "" || strings.EqualFold(got, want) }
+	if ok(p.Vendor, Vendor) && ok(p.DeviceFamily, DeviceFamily) && (p.FirmwareVersion == "" || strings.HasPrefix(p.FirmwareVersion, "5.9") || strings.HasPrefix(p.FirmwareVersion, "6.")) {
+		return nil
+	}
+	return arm.Errorf(arm.CodeUnsupportedVPNDevice,
+		"no configuration for vendor %q, device family %q, firmware %q: vnetgw writes one for vendor %s, device family %s, firmware 5.9 or later",
+		p.Vendor, p.DeviceFamily, p.FirmwareVersion, Vendor, DeviceFamily)
+}
+
+// pskSyntax is what a shared key may hold (R21, R38): nothing that needs
+// quoting in swanctl.conf.
+var pskSyntax = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
+
+// device is the template's view of one connection.
+type device struct {
+	Name, Gateway, Site  string
+	GatewayAddr, Addr    netip.Addr
+	IKEPort, NATTPort    uint16
+	IKE, ESP             string
+	DPD                  string
+	Children             []child
+	Start, Close, OnDPD  string
+	Why                  string // a comment on the actions
+	ChildLife, ChildKeep string // life_time and rekey_time, or empty
+	LifeBytes, KeepBytes uint64
+	PSK                  string
+}
+
+// child is one child SA of the device: its selectors, from its side.
+type child struct{ Name, LocalTS, RemoteTS string }
+
+func write(conn *arm.Connection, g dataplane.Gateway, c dataplane.Connection, ports Ports) (string, error) {
+	if !pskSyntax.Match(c.PSK) {
+		return "", arm.Errorf(arm.CodeInvalidSharedKey, "the connection's shared key is not 1-128 letters and digits")
+	}
+	gwID, _ := arm.ParseID(g.ID)
+	siteID, _ := arm.ParseID(conn.Properties.LocalNetworkGateway2.RefID())
+	d := device{
+		Name: conn.Name, Gateway: gwID.Name(), Site: siteID.Name(),
+		GatewayAddr: g.PublicAddr, Addr: c.Remote, IKEPort: ports.IKE, NATTPort: ports.NATT,
+		IKE: proposals(wire.ProtocolIKE, c.IKEProposals), ESP: proposals(wire.ProtocolESP, c.ESPProposals),
+		PSK: string(c.PSK),
+	}
+	if d.IKEPort == 500 {
+		d.IKEPort = 0
+	}
+	if d.NATTPort == 4500 {
+		d.NATTPort = 0
+	}
+	// The gateway checks liveness after a quarter of the timeout of
+	// silence (dataplane); the device does the same.
+	dpd := c.DPDTimeout
+	if dpd == 0 {
+		dpd = region.DefaultDPDTimeoutSeconds * time.Second
+	}
+	d.DPD = seconds(dpd / 4)
+	if c.ChildLifetime > 0 {
+		d.ChildLife, d.ChildKeep = seconds(c.ChildLifetime), seconds(c.ChildLifetime*9/10)
+	}
+	if c.ChildLifetimeKB > 0 {
+		d.LifeBytes, d.KeepBytes = c.ChildLifetimeKB*1024, c.ChildLifetimeKB*1024*9/10
+	}
+	d.Children = children(g, c)
+	switch {
+	case c.Mode == arm.ModeInitiatorOnly:
+		d.Start, d.Close, d.OnDPD = "none", "none", "clear"
+		d.Why = "the gateway starts this tunnel (connectionMode InitiatorOnly): the device answers"
+	case g.PolicyBased:
+		d.Start, d.Close, d.OnDPD = "trap", "trap", "trap"
+		d.Why = "a policy-based gateway removes the tunnel after 5 minutes without traffic; the next packet, from either side, sets it up again"
+	case c.Mode == arm.ModeResponderOnly:
+		d.Start, d.Close, d.OnDPD = "start", "start", "restart"
+		d.Why = "the gateway only answers (connectionMode ResponderOnly): the device starts the tunnel and keeps it up"
+	default:
+		d.Start, d.Close, d.OnDPD = "none", "none", "clear"
+		d.Why = "the gateway starts this tunnel and keeps it up (connectionMode Default): the device answers"
+	}
+	var b strings.Builder
+	if err := swanctl.Execute(&b, d); err != nil {
+		return "", err
+	}
+	return b.String(), nil
+}
+
+// children are the device's child SAs, mirroring the gateway's: one per
+// pair of site and VNet prefixes for a policy-based gateway or
+// usePolicyBasedTrafficSelectors (R18); otherwise one whose selectors hold
+// the site's ranges (everything, for the default site of forced tunneling,
+// R25) and every range the gateway routes to (its VNet, and the other
+// connections' ranges for transit, R37).
+func children(g dataplane.Gateway, c dataplane.Connection) []child {
+	if g.PolicyBased || c.PolicySelectors {
+		var out []child
+		for _, l := range c.LocalPrefixes {
+			for _, r := range c.RemotePrefixes {
+				out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: r.String(), RemoteTS: l.String()})
+			}
+		}
+		return out
+	}
+	local := c.RemotePrefixes
+	for _, p := range c.Routes {
+		if p.Bits() == 0 {
+			local = []netip.Prefix{p}
+		}
+	}
+	remote := append([]netip.Prefix(nil), c.LocalPrefixes...)
+	for _, o := range g.Connections {
+		if o.ID == c.ID {
+			continue
+		}
+		for _, p := range o.Routes {
+			if p.Bits() > 0 {
+				remote = append(remote, p)
+			}
+		}
+	}
+	return []child{{Name: "net", LocalTS: join(local), RemoteTS: join(remote)}}
+}
+
+// proposals writes the gateway's proposals, or its defaults, as a
+// swanctl.conf list.
+func proposals(p wire.ProtocolID, custom []string) string {
+	if len(custom) > 0 {
+		return strings.Join(custom, ", ")
+	}
+	var out []string
+	for _, pr := range suite.DefaultProposals(p) {
+		out = append(out, pr.String())
+	}
+	return strings.Join(out, ", ")
+}
+
+func join(ps []netip.Prefix) string {
+	s := make([]string, len(ps))
+	for i, p := range ps {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ", ")
+}
+
+func seconds(d time.Duration) string { return fmt.Sprintf("%ds", max(int64(d/time.Second), 1)) }
+
+var swanctl = template.Must(template.New("").Parse(`# swanctl.conf of the on-premises device of vnetgw connection {{.Name}}:
+# gateway {{.Gateway}} at {{.GatewayAddr}}, local network gateway {{.Site}} at {{.Addr}}.
+# Install it as /etc/swanctl/conf.d/{{.Name}}.conf and run swanctl --load-all.
+# It holds the connection's pre-shared key: keep it as secret as the key.
+{{- if or .IKEPort .NATTPort}}
+# The gateway speaks IKE on UDP port {{or .IKEPort 500}} and, after NAT traversal, {{or .NATTPort 4500}} (serve's --ike-port and --natt-port).
+{{- end}}
+connections {
+  {{.Name}} {
+    version = 2
+    # local_addrs is this device's address; behind a NAT, its private one.
+    local_addrs = {{.Addr}}
+    remote_addrs = {{.GatewayAddr}}
+{{- if .IKEPort}}
+    remote_port = {{.IKEPort}}
+{{- end}}
+    proposals = {{.IKE}}
+    dpd_delay = {{.DPD}}
+    local {
+      auth = psk
+      id = {{.Addr}}
+    }
+    remote {
+      auth = psk
+      id = {{.GatewayAddr}}
+    }
+    children {
+{{- range .Children}}
+      {{.Name}} {
+        local_ts = {{.LocalTS}}
+        remote_ts = {{.RemoteTS}}
+        mode = tunnel
+        esp_proposals = {{$.ESP}}
+{{- with $.ChildLife}}
+        life_time = {{.}}
+        rekey_time = {{$.ChildKeep}}
+{{- end}}
+{{- with $.LifeBytes}}
+        life_bytes = {{.}}
+        rekey_bytes = {{$.KeepBytes}}
+{{- end}}
+        # {{$.Why}}.
+        start_action = {{$.Start}}
+        close_action = {{$.Close}}
+        dpd_action = {{$.OnDPD}}
+      }
+{{- end}}
+    }
+  }
+}
+secrets {
+  ike-{{.Name}} {
+    id-device = {{.Addr}}
+    id-gateway = {{.GatewayAddr}}
+    secret = "{{.PSK}}"
+  }
+}
+`))
