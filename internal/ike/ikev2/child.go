@@ -438,19 +438,24 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 		}
 	}
 	ours := sa.cfg().ESPProposals
+	var s suite.Suite
+	var number uint8
+	var theirSPI []byte
+	var ok bool
+	ke, _ := find[*wire.KE](ps)
 	if inAuth {
 		// RFC 7296 §1.2: no Diffie-Hellman group in IKE_AUTH.
-		ours = withoutDH(ours)
+		s, number, theirSPI, ok = choose(withoutDH(ours), saP, wire.ProtocolESP, 4, true)
+	} else {
+		s, number, theirSPI, ok = chooseForKE(ours, saP, wire.ProtocolESP, 4, ke)
 	}
-	s, number, theirSPI, ok := choose(ours, saP, wire.ProtocolESP, 4, inAuth)
 	if !ok {
 		return fail(wire.NoProposalChosen, "no acceptable ESP proposal")
 	}
 	var gir suite.Key
 	var ker *wire.KE
 	if s.DH != wire.DHNone {
-		ke, ok := find[*wire.KE](ps)
-		if !ok || ke.Group != s.DH {
+		if ke == nil || ke.Group != s.DH {
 			// RFC 7296 §1.3: ask for the chosen group.
 			return []wire.Payload{invalidKE(s.DH)}
 		}

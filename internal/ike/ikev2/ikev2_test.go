@@ -393,6 +393,50 @@ func TestKEGroupTaken(t *testing.T) {
 	}
 }
 
+// TestKEGroupTakenInCreateChildSA: the responder of a CREATE_CHILD_SA that
+// rekeys a child SA with PFS, or the IKE SA, takes the group of the
+// request's KE payload when it accepts it, instead of asking for the one it
+// prefers with INVALID_KE_PAYLOAD (RFC 7296 §1.3): one request each.
+func TestKEGroupTakenInCreateChildSA(t *testing.T) {
+	n, a, b := pair(t,
+		withSuite(t, "aes256gcm16-prfsha256-modp2048-ecp256", "aes256gcm16-modp2048-ecp256"),
+		withSuite(t, "aes256gcm16-prfsha256-ecp256-modp2048", "aes256gcm16-ecp256-modp2048"))
+	waitUp(t, a, b, 1)
+	requests := func() (k int) {
+		for _, d := range n.datagrams() {
+			if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
+				k++
+			}
+		}
+		return k
+	}
+	old := onlyChild(t, a)
+	a.m.SoftExpired(a.peer.Name, old.InSPI)
+	waitFor(t, 5*time.Second, "the rekeyed child SA", func() bool {
+		ea := a.established()
+		return len(ea) == 1 && len(ea[0].Children) == 1 && ea[0].Children[0].InSPI != old.InSPI && a.dp.count() == 1 && b.dp.count() == 1
+	})
+	if got := onlyChild(t, a).Proposal; got != "aes256gcm16-modp2048" {
+		t.Errorf("child SA %q, want the group of the KE payload", got)
+	}
+	if k := requests(); k != 1 {
+		t.Errorf("%d CREATE_CHILD_SA requests for one child SA rekey, want 1", k)
+	}
+	before := a.established()[0].SPIi
+	rekeyIKE(a)
+	waitFor(t, 5*time.Second, "the rekeyed IKE SA", func() bool {
+		ea, eb := a.established(), b.established()
+		return len(ea) == 1 && len(eb) == 1 && ea[0].SPIi != before && eb[0].SPIi == ea[0].SPIi
+	})
+	if got := a.established()[0].Proposal; got != "aes256gcm16-prfsha256-modp2048" {
+		t.Errorf("IKE SA %q, want the group of the KE payload", got)
+	}
+	if k := requests(); k != 2 {
+		t.Errorf("%d CREATE_CHILD_SA requests after an IKE SA rekey, want 2", k)
+	}
+	checkKeys(t, a, b)
+}
+
 // TestCookieUnderFlood: a flood of IKE_SA_INIT requests spoofed from a
 // configured peer's own address makes the responder ask for cookies
 // (RFC 7296 §2.6) before that peer's half-open slots are full, so the real

@@ -276,19 +276,12 @@ func (c *conn) handleInitRequest(p packet) {
 		c.m.stats.malformed.Add(1)
 		return
 	}
-	s, number, _, ok := choose(c.cfg.IKEProposals, saP, wire.ProtocolIKE, 0, false)
+	s, number, _, ok := chooseForKE(c.cfg.IKEProposals, saP, wire.ProtocolIKE, 0, ke)
 	if !ok {
 		c.lastError = "no proposal chosen for the peer's IKE_SA_INIT"
 		c.log.Warn("no acceptable IKE proposal", "remote", p.remote, "ours", proposalsString(c.cfg.IKEProposals))
 		c.m.sendError(p.local, p.remote, h, &wire.Notify{NotifyType: wire.NoProposalChosen})
 		return
-	}
-	if ke.Group != s.DH {
-		// The group the initiator sent a KE for, if a suite with it is
-		// acceptable too, saves a round trip.
-		if s2, n2, _, ok := choose(c.cfg.IKEProposals, withGroup(saP, ke.Group), wire.ProtocolIKE, 0, false); ok && s2.DH == ke.Group {
-			s, number = s2, n2
-		}
 	}
 	if ke.Group != s.DH {
 		// RFC 7296 §1.2: a KE of another group than the chosen one is
@@ -347,6 +340,20 @@ func (c *conn) handleInitRequest(p packet) {
 	c.sas = append([]*ikeSA{sa}, c.sas...)
 	c.log.Debug("IKE_SA_INIT answered", sa.logAttrs(), "remote", p.remote, "proposal", s)
 	sa.transmit(dgs)
+}
+
+// chooseForKE is choose for a request with the key exchange ke: a suite
+// with ke's group, when one is acceptable, is preferred to the first
+// acceptable one, which saves the INVALID_KE_PAYLOAD round trip (RFC 7296
+// §1.2, §1.3). ke may be nil.
+func chooseForKE(ours []suite.Proposal, theirs *wire.SA, protocol wire.ProtocolID, spiLen int, ke *wire.KE) (suite.Suite, uint8, []byte, bool) {
+	s, number, spi, ok := choose(ours, theirs, protocol, spiLen, false)
+	if ok && ke != nil && s.DH != wire.DHNone && s.DH != ke.Group {
+		if s2, n2, spi2, ok := choose(ours, withGroup(theirs, ke.Group), protocol, spiLen, false); ok && s2.DH == ke.Group {
+			return s2, n2, spi2, true
+		}
+	}
+	return s, number, spi, ok
 }
 
 // withGroup returns the proposals of sa with g as their only

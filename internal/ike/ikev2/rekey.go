@@ -183,7 +183,7 @@ func (sa *ikeSA) acceptIKERekey(ps []wire.Payload, saP *wire.SA) []wire.Payload 
 	if !ok1 || !ok2 {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
 	}
-	s, number, theirSPI, ok := choose(sa.cfg().IKEProposals, saP, wire.ProtocolIKE, 8, false)
+	s, number, theirSPI, ok := chooseForKE(sa.cfg().IKEProposals, saP, wire.ProtocolIKE, 8, ke)
 	if !ok {
 		sa.log.Warn("IKE SA rekey refused", sa.logAttrs(), "err", "no acceptable IKE proposal")
 		return []wire.Payload{&wire.Notify{NotifyType: wire.NoProposalChosen}}
