@@ -106,6 +106,31 @@ func TestDeviceConfigurationScript(t *testing.T) {
 		}
 	})
 
+	t.Run("trafficSelectorPolicies", func(t *testing.T) {
+		c := s2s("westeurope", hub.gw, branch)
+		c["properties"].(obj)["sharedKey"] = key
+		c["properties"].(obj)["trafficSelectorPolicies"] = []obj{{"localAddressRanges": []string{"10.1.0.0/24"}, "remoteAddressRanges": []string{"192.168.1.0/25"}}}
+		if r := e.do("PUT", conn, c); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "usePolicyBasedTrafficSelectors") {
+			t.Fatalf("custom selectors on a route-based connection without usePolicyBasedTrafficSelectors: %d %s", r.status, r.body)
+		}
+		c["properties"].(obj)["usePolicyBasedTrafficSelectors"] = true
+		c["properties"].(obj)["ipsecPolicies"] = []obj{{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 1024000,
+			"ipsecEncryption": "GCMAES256", "ipsecIntegrity": "GCMAES256", "ikeEncryption": "GCMAES256", "ikeIntegrity": "SHA256",
+			"dhGroup": "ECP256", "pfsGroup": "None"}}
+		c["properties"].(obj)["trafficSelectorPolicies"] = []obj{{"localAddressRanges": []string{"10.1.0.0/24"}, "remoteAddressRanges": []string{}}}
+		if r := e.do("PUT", conn, c); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" {
+			t.Fatalf("a selector policy without remote ranges: %d %s", r.status, r.body)
+		}
+		c["properties"].(obj)["trafficSelectorPolicies"] = []obj{{"localAddressRanges": []string{"10.1.0.0/24", "10.1.1.0/24"}, "remoteAddressRanges": []string{"192.168.1.0/25"}}}
+		e.must("PUT", conn, c)
+		got := e.script(conn, obj{})
+		lines(t, got, "net-1 {", "net-2 {", "local_ts = 192.168.1.0/25", "remote_ts = 10.1.0.0/24", "remote_ts = 10.1.1.0/24")
+		if strings.Contains(got, "net-3") || strings.Contains(got, "192.168.2.0/24") {
+			t.Errorf("children beyond the custom selectors:\n%s", got)
+		}
+		e.must("PUT", conn, s2s("westeurope", hub.gw, branch)) // back to the default
+	})
+
 	for _, tc := range []struct {
 		name, method, path string
 		body               any

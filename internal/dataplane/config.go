@@ -75,6 +75,10 @@ type Connection struct {
 	// prefixes on a route-based gateway (usePolicyBasedTrafficSelectors),
 	// for a policy-based device at the other end.
 	PolicySelectors bool
+	// Selectors, when set, replace LocalPrefixes and RemotePrefixes in the
+	// pairs of a policy-based gateway or of PolicySelectors
+	// (trafficSelectorPolicies): one child SA per pair of each.
+	Selectors []SelectorPolicy
 	// Routes are the destinations the gateway sends into this tunnel: the
 	// remote ranges, and 0.0.0.0/0 for the default site of forced
 	// tunneling (R25).
@@ -91,6 +95,10 @@ type Connection struct {
 	// InterRegion marks traffic that is charged (R39).
 	InterRegion bool
 }
+
+// SelectorPolicy is one custom traffic selector policy: the ranges on
+// either side.
+type SelectorPolicy struct{ Local, Remote []netip.Prefix }
 
 // Secret is a pre-shared key. It never prints itself.
 type Secret []byte

@@ -201,7 +201,12 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	}
 	p.OnDemand = g.PolicyBased // R8: a policy-based tunnel lives while it carries traffic
 	selectors := g.PolicyBased || c.PolicySelectors
-	if selectors {
+	switch {
+	case selectors && len(c.Selectors) > 0:
+		for _, sp := range c.Selectors {
+			p.Children = append(p.Children, ikev2.PolicyBased(sp.Local, sp.Remote)...)
+		}
+	case selectors:
 		p.Children = ikev2.PolicyBased(c.LocalPrefixes, c.RemotePrefixes)
 	}
 	if c.DPDTimeout > 0 {

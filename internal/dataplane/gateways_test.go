@@ -1,7 +1,9 @@
 package dataplane
 
 import (
+	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -48,6 +50,27 @@ func TestGatewayConnection(t *testing.T) {
 			}
 		})
 	}
+	t.Run("trafficSelectorPolicies replace the address spaces", func(t *testing.T) {
+		c := base
+		c.PolicySelectors = true
+		c.Selectors = []SelectorPolicy{{Local: prefixes("10.1.0.0/24"), Remote: prefixes("192.168.1.0/25", "192.168.2.0/25")}, {Local: prefixes("10.3.3.0/24"), Remote: prefixes("192.168.2.128/25")}}
+		gc, err := gatewayConnection(Gateway{}, c)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, ch := range gc.Peer.Children {
+			got = append(got, fmt.Sprint(ch.LocalTS, ch.RemoteTS))
+		}
+		want := []string{"[10.1.0.0/24] [192.168.1.0/25]", "[10.1.0.0/24] [192.168.2.0/25]", "[10.3.3.0/24] [192.168.2.128/25]"}
+		if !slices.Equal(got, want) || !gc.PolicyBased {
+			t.Fatalf("children %v (policy-based %v), want %v", got, gc.PolicyBased, want)
+		}
+		c.PolicySelectors = false
+		if gc, _ := gatewayConnection(Gateway{}, c); len(gc.Peer.Children) != 0 {
+			t.Fatalf("a route-based connection without usePolicyBasedTrafficSelectors has children %v", gc.Peer.Children)
+		}
+	})
 	t.Run("dpdTimeoutSeconds bounds the liveness checks", func(t *testing.T) {
 		c := base
 		c.DPDTimeout = 45 * time.Second

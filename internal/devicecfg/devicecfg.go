@@ -158,17 +158,24 @@ func write(conn *arm.Connection, g dataplane.Gateway, c dataplane.Connection, po
 }
 
 // children are the device's child SAs, mirroring the gateway's: one per
-// pair of site and VNet prefixes for a policy-based gateway or
+// pair of site and VNet prefixes (or of the ranges of each of
+// trafficSelectorPolicies) for a policy-based gateway or
 // usePolicyBasedTrafficSelectors (R18); otherwise one whose selectors hold
 // the site's ranges (everything, for the default site of forced tunneling,
 // R25) and every range the gateway routes to (its VNet, and the other
 // connections' ranges for transit, R37).
 func children(g dataplane.Gateway, c dataplane.Connection) []child {
 	if g.PolicyBased || c.PolicySelectors {
+		pols := c.Selectors
+		if len(pols) == 0 {
+			pols = []dataplane.SelectorPolicy{{Local: c.LocalPrefixes, Remote: c.RemotePrefixes}}
+		}
 		var out []child
-		for _, l := range c.LocalPrefixes {
-			for _, r := range c.RemotePrefixes {
-				out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: r.String(), RemoteTS: l.String()})
+		for _, sp := range pols {
+			for _, l := range sp.Local {
+				for _, r := range sp.Remote {
+					out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: r.String(), RemoteTS: l.String()})
+				}
 			}
 		}
 		return out

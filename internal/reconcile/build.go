@@ -116,6 +116,9 @@ func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote
 		PolicySelectors: p.UsePolicyBasedTrafficSelectors,
 		InterRegion:     r.Location != g.Location,
 	}
+	for _, ts := range p.TrafficSelectorPolicies {
+		dc.Selectors = append(dc.Selectors, dataplane.SelectorPolicy{Local: parsePrefixes(ts.LocalAddressRanges), Remote: parsePrefixes(ts.RemoteAddressRanges)})
+	}
 	if len(p.IPsecPolicies) == 1 {
 		pol := p.IPsecPolicies[0]
 		dc.IKEProposals = []string{IKEProposal(pol)}

@@ -154,6 +154,11 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	if err := connectionSettings(p); err != nil {
 		return err
 	}
+	if len(p.TrafficSelectorPolicies) > 0 && !p.UsePolicyBasedTrafficSelectors && g1.Properties.VPNType != arm.PolicyBased {
+		// As Azure's: custom selectors are policy-based selectors.
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.trafficSelectorPolicies",
+			Message: "trafficSelectorPolicies take effect with usePolicyBasedTrafficSelectors (and its ipsecPolicies) or on a policy-based gateway; gateway " + g1.Name + " is route-based"}
+	}
 	switch {
 	case p.SharedKey != "":
 		if err := rules.R38SharedKey(p.SharedKey); err != nil {
@@ -262,6 +267,9 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 	}
 	for i, ts := range p.TrafficSelectorPolicies {
 		f := fmt.Sprintf("properties.trafficSelectorPolicies[%d]", i)
+		if len(ts.LocalAddressRanges) == 0 || len(ts.RemoteAddressRanges) == 0 {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: f, Message: f + " needs localAddressRanges and remoteAddressRanges"}
+		}
 		if _, err := rules.ParsePrefixes(f+".localAddressRanges", ts.LocalAddressRanges); err != nil {
 			return err
 		}

@@ -147,6 +147,37 @@ func TestDeviceScriptConfiguresStrongSwan(t *testing.T) {
 	}
 }
 
+// TestCustomTrafficSelectors: trafficSelectorPolicies on a route-based
+// gateway with usePolicyBasedTrafficSelectors. The gateway negotiates the
+// custom ranges, not the address spaces: strongSwan, configured for the
+// whole LAN and VNet, lists one child SA that joins 192.168.1.0/25 and
+// 10.1.0.0/24, and the hosts inside them ping each other.
+func TestCustomTrafficSelectors(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("ts", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	host, hostAddr := r.tunHost(vnet, "web")
+	s := newSite(t, r, 1, pool)
+	lgw := r.localGateway("ts", "westeurope", "branch", s.addr, s.lanTS)
+	s.charon(gwAddr, s2sKey, s.lanTS, "10.1.0.0/16")
+	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.UsePolicyBasedTrafficSelectors = true
+		p.IPsecPolicies = []arm.IPsecPolicy{{SALifeTimeSeconds: 3600, SADataSizeKilobytes: 102400000,
+			IKEEncryption: "GCMAES256", IKEIntegrity: "SHA256", DHGroup: "ECP256",
+			IPsecEncryption: "GCMAES256", IPsecIntegrity: "GCMAES256", PFSGroup: "None"}}
+		p.TrafficSelectorPolicies = []arm.TrafficSelectorPolicy{{LocalAddressRanges: []string{"10.1.0.0/24"}, RemoteAddressRanges: []string{"192.168.1.0/25"}}}
+	})
+	sas := waitChildren(t, s.ch, 1, 30*time.Second)
+	if !hasChild(sas, "192.168.1.0/25", "10.1.0.0/24") || strings.Count(sas, "INSTALLED") != 1 {
+		t.Fatalf("strongSwan's child SAs are not the one of the custom selectors:\n%s", sas)
+	}
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	ping(t, host, s.host, 10*time.Second)
+	ping(t, s.lan, hostAddr, 10*time.Second)
+}
+
 // TestDeletingConnectionRemovesSAs: deleting a connection through the API
 // makes the gateway send a Delete (RFC 7296 §1.4.1): strongSwan lists no
 // SA any more, and no packet passes. Deleting the gateway then takes its
