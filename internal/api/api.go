@@ -42,7 +42,25 @@ type Config struct {
 	Logger *slog.Logger
 	// Ports are the gateways' IKE ports, for device configurations.
 	Ports devicecfg.Ports
+	// DataPlane answers about and resets running tunnels; nil answers
+	// as if none ran.
+	DataPlane DataPlane
 }
+
+// DataPlane is the running data plane as the API sees it.
+type DataPlane interface {
+	// IKESAs returns the IKE SAs of connection id, the newest first.
+	IKESAs(id string) []arm.IKESA
+	// ResetConnection ends the tunnel of connection id, telling the peer,
+	// and starts it again; it reports whether a gateway runs it.
+	ResetConnection(id string) bool
+}
+
+// noDataPlane is the DataPlane of an API without one.
+type noDataPlane struct{}
+
+func (noDataPlane) IKESAs(string) []arm.IKESA   { return nil }
+func (noDataPlane) ResetConnection(string) bool { return false }
 
 // Handler is the API's http.Handler.
 type Handler struct {
@@ -51,6 +69,7 @@ type Handler struct {
 	tokenHash [sha256.Size]byte
 	log       *slog.Logger
 	ports     devicecfg.Ports
+	dp        DataPlane
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -60,7 +79,10 @@ func New(cfg Config) *Handler {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports}
+	if cfg.DataPlane == nil {
+		cfg.DataPlane = noDataPlane{}
+	}
+	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane}
 	h.put = map[string]putFunc{
 		arm.TypeResourceGroup:         bindPut(h.region.PutGroup),
 		arm.TypeVirtualNetwork:        bindPut(h.region.PutVirtualNetwork),

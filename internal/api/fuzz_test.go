@@ -172,7 +172,9 @@ func FuzzTagsBody(f *testing.F) {
 // FuzzRequestPath fuzzes the routing of paths.
 func FuzzRequestPath(f *testing.F) {
 	e := newFuzzEnv(f)
-	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.conn + "/vpndeviceconfigurationscript", e.site.gw + "/supportedvpndevices", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
+	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.conn + "/vpndeviceconfigurationscript", e.site.gw + "/supportedvpndevices",
+		e.conn + "/getikesas", e.conn + "/resetconnection", e.site.gw + "/reset",
+		"/subscriptions/" + subA + "/providers/Microsoft.Network/locations/westeurope/operationResults/x", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/connections", "/subscriptions/x/resourcegroups"} {
 		f.Add(p)
 	}

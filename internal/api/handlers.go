@@ -3,8 +3,12 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/devicecfg"
@@ -50,8 +54,18 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 		writeJSON(w, http.StatusOK, arm.List[region.ConnectionTo]{Value: h.region.ConnectionsTo(rt.id.String())})
+	case rt.kind == kindOperationResult:
+		// Every operation finishes before its 202: done, nothing more
+		// to say.
+		if r.Method != http.MethodGet {
+			h.fail(w, r, methodNotAllowed(r))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
 	case rt.sub == "vpndeviceconfigurationscript" || rt.sub == "supportedvpndevices":
 		h.device(w, r, rt)
+	case rt.sub == "getikesas" || rt.sub == "resetconnection" || rt.sub == "reset":
+		h.tunnel(w, r, rt)
 	case rt.sub != "":
 		h.sharedKey(w, r, rt)
 	case rt.list:
@@ -214,4 +228,60 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request, rt route) {
 		return
 	}
 	writeJSON(w, http.StatusOK, script)
+}
+
+// tunnel serves what concerns running tunnels, all POST:
+// .../connections/{n}/getikesas (the IKE SAs, as a JSON string holding a
+// JSON array of arm.IKESA), .../connections/{n}/resetconnection (202, done
+// at once) and .../virtualNetworkGateways/{n}/reset (every connection of
+// the gateway; answers the gateway).
+func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route) {
+	if r.Method != http.MethodPost {
+		h.fail(w, r, methodNotAllowed(r))
+		return
+	}
+	v, err := h.region.Get(rt.id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	switch rt.sub {
+	case "getikesas":
+		sas := h.dp.IKESAs(rt.id.String())
+		if sas == nil {
+			sas = []arm.IKESA{}
+		}
+		b, err := json.Marshal(sas)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, string(b))
+	case "resetconnection":
+		h.dp.ResetConnection(rt.id.String())
+		// The SDK's poller takes only a 202 here, and asks the Location.
+		w.Header().Set("Location", operationURL(r, rt.id.Subscription, v))
+		w.WriteHeader(http.StatusAccepted)
+	case "reset":
+		for _, c := range h.region.Snapshot().ConnectionsOf(rt.id.String()) {
+			h.dp.ResetConnection(c.ID)
+		}
+		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// operationURL is where the pollers of the SDKs ask after an operation on
+// resource v that was answered with 202.
+func operationURL(r *http.Request, sub string, v any) string {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	loc := "global"
+	if c, ok := v.(*arm.Connection); ok && c.Location != "" {
+		loc = c.Location
+	}
+	return scheme + "://" + r.Host + "/subscriptions/" + url.PathEscape(sub) + "/providers/" + arm.NamespaceNetwork +
+		"/locations/" + url.PathEscape(loc) + "/operationResults/" + strings.ToLower(time.Now().UTC().Format("20060102T150405.000000000")) +
+		"?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
 }

@@ -18,9 +18,15 @@ type route struct {
 	list bool
 	// sub is a sub-path of a resource: "sharedkey", "sharedkey/reset",
 	// "effectiveRouteTable", "connectionsTo", "vpndeviceconfigurationscript",
-	// "supportedvpndevices".
+	// "supportedvpndevices", "getikesas", "resetconnection", "reset"; or
+	// the operation of an operation result.
 	sub string
 }
+
+// kindOperationResult is the kind of .../locations/{l}/operationResults/{id},
+// where the pollers of the SDKs ask whether an operation answered with 202
+// is done.
+const kindOperationResult = "operationResults"
 
 func (rt route) namespace() string {
 	if rt.kind == arm.TypeResourceGroup {
@@ -65,6 +71,9 @@ func parseRoute(escaped string) (route, error) {
 	sub := seg[1]
 	// /subscriptions/{s}/providers/Microsoft.Network/{type}
 	if is(2, "providers") {
+		if len(seg) == 8 && is(3, arm.NamespaceNetwork) && is(4, "locations") && is(6, "operationResults") {
+			return route{kind: kindOperationResult, id: arm.ID{Subscription: sub}, sub: seg[7]}, nil
+		}
 		if len(seg) != 5 || !is(3, arm.NamespaceNetwork) || networkTypes[strings.ToLower(seg[4])] == "" {
 			return route{}, notFoundPath(escaped)
 		}
@@ -109,6 +118,10 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: "effectiveRouteTable"}, nil
 	case kind == arm.TypeConnection && is(8, "vpndeviceconfigurationscript") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "vpndeviceconfigurationscript"}, nil
+	case kind == arm.TypeConnection && (is(8, "getikesas") || is(8, "resetconnection")) && len(rest) == 1:
+		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
+	case kind == arm.TypeVirtualNetworkGateway && is(8, "reset") && len(rest) == 1:
+		return route{kind: kind, id: id, sub: "reset"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "supportedvpndevices") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "supportedvpndevices"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "connectionsTo") && len(rest) == 1:

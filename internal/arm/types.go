@@ -382,6 +382,43 @@ type ConnectionResetSharedKey struct {
 	KeyLength int32 `json:"keyLength"`
 }
 
+// IKESA is one IKE SA of a connection, as .../getikesas answers it (as a
+// JSON string, an array of these): vnetgw's format, with Azure's names
+// where they fit.
+type IKESA struct {
+	LocalEndpoint  string `json:"localEndpoint"`
+	RemoteEndpoint string `json:"remoteEndpoint"`
+	// InitiatorSPI and ResponderSPI are the IKE SPIs in hex.
+	InitiatorSPI  string `json:"initiatorSpi"`
+	ResponderSPI  string `json:"responderSpi"`
+	IsSAInitiator bool   `json:"isSaInitiator"`
+	State         string `json:"state"`
+	// Proposal is the negotiated suite in strongSwan's syntax.
+	Proposal string `json:"proposal"`
+	// NATLocal and NATRemote say that a NAT was detected (or, for
+	// NATLocal, pretended to make ESP travel in UDP) in front of either
+	// side.
+	NATLocal             bool      `json:"natLocal"`
+	NATRemote            bool      `json:"natRemote"`
+	EstablishedTime      string    `json:"establishedTime,omitempty"`
+	ElapsedTimeInSeconds int64     `json:"elapsedTimeInSeconds"`
+	QuickModeSAs         []ChildSA `json:"quickModeSa"`
+}
+
+// ChildSA is one child SA pair of an IKESA.
+type ChildSA struct {
+	InboundSPI             string   `json:"inboundSpi"`
+	OutboundSPI            string   `json:"outboundSpi"`
+	Proposal               string   `json:"proposal"`
+	LocalTrafficSelectors  []string `json:"localTrafficSelectors"`
+	RemoteTrafficSelectors []string `json:"remoteTrafficSelectors"`
+	UDPEncapsulation       bool     `json:"udpEncapsulation"`
+	// Rekeyed tells that the pair replaced an older one.
+	Rekeyed              bool   `json:"rekeyed"`
+	InstalledTime        string `json:"installedTime"`
+	ElapsedTimeInSeconds int64  `json:"elapsedTimeInSeconds"`
+}
+
 // VPNDeviceScriptParameters is the body of
 // .../connections/{n}/vpndeviceconfigurationscript: the device to configure.
 type VPNDeviceScriptParameters struct {

@@ -492,7 +492,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 		}
 		return gw, nil
 	})
-	return g.verbs(k, create)
+	parent := g.verbs(k, create)
+	parent.AddCommand(g.postCmd("reset", "End every tunnel of a gateway, telling the peers, and set them up again", "virtualNetworkGateways", "/reset", k.columns))
+	return parent
 }
 
 // Local network gateways.
@@ -568,8 +570,51 @@ func connectionCommand(g *globals) *cobra.Command {
 		return conn, nil
 	})
 	parent := g.verbs(k, create)
-	parent.AddCommand(sharedKeyCommand(g), deviceScriptCommand(g))
+	parent.AddCommand(sharedKeyCommand(g), deviceScriptCommand(g),
+		g.postCmd("list-ike-sas", "List the IKE SAs and child SAs of a connection's tunnel", "connections", "/getikesas",
+			[]column{col("State", "state"), col("Local", "localEndpoint"), col("Remote", "remoteEndpoint"), col("Proposal", "proposal"),
+				col("InitiatorSPI", "initiatorSpi"), col("ResponderSPI", "responderSpi"), col("ChildSAs", "quickModeSa")}),
+		g.postCmd("reset", "End a connection's tunnel, telling the peer, and set it up again", "connections", "/resetconnection", nil))
 	return parent
+}
+
+// postCmd is a verb that POSTs to a sub-path of a resource of type typ and
+// prints the answer, if any, with columns: a JSON string holding JSON
+// (getikesas) is printed as that JSON.
+func (g *globals) postCmd(use, short, typ, suffix string, columns []column) *cobra.Command {
+	var rg, name string
+	cmd := &cobra.Command{
+		Use: use, Short: short, Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.resourceID(rg, typ, name)
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var out json.RawMessage
+			if _, err := c.Do(cmd.Context(), http.MethodPost, id.String()+suffix, nil, &out); err != nil {
+				return err
+			}
+			var inner string
+			if json.Unmarshal(out, &inner) == nil && json.Valid([]byte(inner)) {
+				out = json.RawMessage(inner)
+			}
+			if len(out) == 0 {
+				return nil // a 202: done
+			}
+			var items []json.RawMessage
+			if json.Unmarshal(out, &items) == nil {
+				return g.print(items, columns)
+			}
+			return g.print(out, columns)
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	return cmd
 }
 
 // deviceScriptCommand is az's show-device-config-script: the configuration

@@ -224,3 +224,38 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	// With several prefix pairs the engine must choose the SA by selector.
 	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors}, nil
 }
+
+// running returns the gateway that runs connection id, or nil.
+func (e *Engine) running(id string) *gateway.Gateway {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, g := range e.gateways {
+		if g.gw == nil || g.connErrs[id] != nil {
+			continue
+		}
+		for _, c := range g.cfg.Connections {
+			if c.ID == id {
+				return g.gw
+			}
+		}
+	}
+	return nil
+}
+
+// IKESAs returns the IKE SAs of connection id, the newest first, and
+// whether a gateway runs the connection.
+func (e *Engine) IKESAs(id string) ([]ikev2.IKESAStatus, bool) {
+	g := e.running(id)
+	if g == nil {
+		return nil, false
+	}
+	return g.IKESAs(id), true
+}
+
+// ResetConnection ends the IKE SAs of connection id, telling the peer, and
+// starts the connection again (az's vpn-connection reset); it reports
+// whether a gateway runs the connection.
+func (e *Engine) ResetConnection(id string) bool {
+	g := e.running(id)
+	return g != nil && g.Reset(id)
+}

@@ -70,6 +70,16 @@ func TestCLIWalkthrough(t *testing.T) {
 		}
 	}
 	refuse("UnsupportedVpnDevice", "vpn-connection", "show-device-config-script", "-g", "demo", "-n", "hub-to-branch", "--vendor", "Cisco")
+	var sas []map[string]any
+	if out := run("vpn-connection", "list-ike-sas", "-g", "demo", "-n", "hub-to-branch"); json.Unmarshal([]byte(out), &sas) != nil {
+		t.Fatalf("list-ike-sas does not print a JSON array:\n%s", out)
+	}
+	if out := run("vpn-connection", "reset", "-g", "demo", "-n", "hub-to-branch"); strings.TrimSpace(out) != "" {
+		t.Fatalf("reset printed %q", out)
+	}
+	if out := run("vnet-gateway", "reset", "-g", "demo", "-n", "hub-gw", "-o", "table"); !strings.Contains(out, "hub-gw") {
+		t.Fatalf("vnet-gateway reset:\n%s", out)
+	}
 	out = run("nic", "create", "-g", "demo", "-n", "web", "--vnet-name", "hub", "--subnet", "default", "-o", "table")
 	if !strings.Contains(out, "10.1.0.4") {
 		t.Fatalf("R42: the first host did not get 10.1.0.4:\n%s", out)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/json"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -300,6 +301,32 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 	}
 	if *gw.Properties.BgpSettings.Asn != 65515 {
 		t.Fatalf("gateway ASN = %d", *gw.Properties.BgpSettings.Asn)
+	}
+
+	// Diagnosis and repair through the SDK's pollers: the IKE SAs (a JSON
+	// string holding an array), a connection reset and a gateway reset.
+	ip, err := conns.BeginGetIkeSas(ctx, "rg-we", "to-onprem", nil)
+	if err != nil {
+		t.Fatalf("begin get IKE SAs: %v", err)
+	}
+	ikeSAs, err := ip.PollUntilDone(ctx, nil)
+	var list []map[string]any
+	if err != nil || ikeSAs.Value == nil || json.Unmarshal([]byte(*ikeSAs.Value), &list) != nil {
+		t.Fatalf("get IKE SAs: %v, %v", ikeSAs.Value, err)
+	}
+	rcp, err := conns.BeginResetConnection(ctx, "rg-we", "to-onprem", nil)
+	if err != nil {
+		t.Fatalf("begin reset connection: %v", err)
+	}
+	if _, err := rcp.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("reset connection: %v", err)
+	}
+	rgp, err := gws.BeginReset(ctx, "rg-we", "gw", nil)
+	if err != nil {
+		t.Fatalf("begin reset gateway: %v", err)
+	}
+	if reset, err := rgp.PollUntilDone(ctx, nil); err != nil || reset.Name == nil || *reset.Name != "gw" {
+		t.Fatalf("reset gateway: %+v, %v", reset, err)
 	}
 
 	// The on-premises device's configuration, as the SDK asks for it.

@@ -279,6 +279,20 @@ func (g *Gateway) Status() []ConnectionStatus {
 	return out
 }
 
+// IKESAs returns the IKE SAs of connection name, the newest first.
+func (g *Gateway) IKESAs(name string) []ikev2.IKESAStatus {
+	for _, p := range g.ike.Load().Status() {
+		if p.Name == name {
+			return p.IKESAs
+		}
+	}
+	return nil
+}
+
+// Reset ends connection name's IKE SAs, with a Delete to the peer, and
+// starts the connection again; it reports whether the gateway has it.
+func (g *Gateway) Reset(name string) bool { return g.ike.Load().Reset(name) }
+
 // UDP returns the gateway's UDP endpoints, for counters.
 func (g *Gateway) UDP() *udp.Transport { return g.tr }
 

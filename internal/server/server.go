@@ -111,7 +111,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.URL = "https://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler: api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),
-			Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}}),
+			Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}}),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,

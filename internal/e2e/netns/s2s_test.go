@@ -2,7 +2,9 @@ package netns
 
 import (
 	"context"
+	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -176,6 +178,65 @@ func TestCustomTrafficSelectors(t *testing.T) {
 	r.waitConnection(conn, 30*time.Second, "Connected", connected)
 	ping(t, host, s.host, 10*time.Second)
 	ping(t, s.lan, hostAddr, 10*time.Second)
+}
+
+// TestIKESAsAndReset: .../getikesas lists the IKE SA and child SA that
+// strongSwan lists, with the same SPIs and selectors; .../resetconnection
+// replaces them (strongSwan drops the old IKE SA on the gateway's Delete
+// and lists a new one), and traffic passes again.
+func TestIKESAsAndReset(t *testing.T) {
+	require(t)
+	e := newS2S(t)
+	e.up(t)
+	ikeSAs := func() []arm.IKESA {
+		t.Helper()
+		var s string
+		var sas []arm.IKESA
+		if _, err := e.r.c.Do(context.Background(), "POST", e.conn.String()+"/getikesas", nil, &s); err != nil {
+			t.Fatal(err)
+		}
+		if err := json.Unmarshal([]byte(s), &sas); err != nil {
+			t.Fatalf("getikesas: %v: %s", err, s)
+		}
+		return sas
+	}
+	sas := ikeSAs()
+	if len(sas) != 1 || sas[0].State != "established" || !sas[0].IsSAInitiator || len(sas[0].QuickModeSAs) != 1 {
+		t.Fatalf("getikesas: %+v", sas)
+	}
+	sa, ch := sas[0], sas[0].QuickModeSAs[0]
+	swan := e.site.ch.SAs()
+	// strongSwan's inbound SPI is the gateway's outbound one.
+	for _, want := range []string{sa.InitiatorSPI + "_i", sa.ResponderSPI + "_r", "in  " + ch.OutboundSPI, "out " + ch.InboundSPI} {
+		if !strings.Contains(swan, want) {
+			t.Errorf("strongSwan does not list %q of getikesas %+v:\n%s", want, sa, swan)
+		}
+	}
+	if !slices.Equal(ch.LocalTrafficSelectors, []string{"10.1.0.0/16"}) || !slices.Equal(ch.RemoteTrafficSelectors, []string{e.site.lanTS}) {
+		t.Errorf("child SA selectors %v === %v", ch.LocalTrafficSelectors, ch.RemoteTrafficSelectors)
+	}
+
+	if _, err := e.r.c.Do(context.Background(), "POST", e.conn.String()+"/resetconnection", nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		out := e.site.ch.SAs()
+		if !strings.Contains(out, sa.InitiatorSPI) && strings.Contains(out, "ESTABLISHED") && strings.Contains(out, "INSTALLED") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after the reset strongSwan still lists IKE SA %s, or no new one:\n%s", sa.InitiatorSPI, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if !strings.Contains(e.site.ch.Log(), "received DELETE for IKE_SA") {
+		t.Errorf("strongSwan's log shows no Delete from the reset:\n%s", tail(e.site.ch.Log(), 40))
+	}
+	ping(t, e.host, e.site.host, 10*time.Second)
+	if after := ikeSAs(); len(after) != 1 || after[0].InitiatorSPI == sa.InitiatorSPI {
+		t.Errorf("getikesas after the reset: %+v", after)
+	}
 }
 
 // TestDeletingConnectionRemovesSAs: deleting a connection through the API

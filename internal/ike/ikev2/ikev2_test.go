@@ -267,6 +267,28 @@ func TestDPD(t *testing.T) {
 	checkKeys(t, a, b)
 }
 
+// TestReset: Manager.Reset deletes the peer's IKE SA, so the peer drops it
+// too (RFC 7296 §1.4.1), and the initiating side negotiates a new one.
+func TestReset(t *testing.T) {
+	_, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	old := a.established()[0]
+	if !a.m.Reset(a.peer.Name) {
+		t.Fatal("Reset of a configured peer reported none")
+	}
+	waitFor(t, 5*time.Second, "one new IKE SA on both sides", func() bool {
+		ea, eb := a.established(), b.established()
+		return len(ea) == 1 && len(eb) == 1 && ea[0].SPIi != old.SPIi && eb[0].SPIi == ea[0].SPIi && a.dp.count() == 1 && b.dp.count() == 1
+	})
+	checkKeys(t, a, b)
+	if !slices.Contains(b.dp.removes, old.Children[0].OutSPI) {
+		t.Errorf("the peer kept the old child SA: removed %v", b.dp.removes)
+	}
+	if a.m.Reset("no-such-peer") {
+		t.Error("Reset of an unknown peer reported one")
+	}
+}
+
 // TestRetransmission covers retransmission (RFC 7296 §2.1) and the message
 // ID window (§2.2, §2.3) on a network that drops, duplicates and reorders
 // datagrams: establishing, rekeying a child SA and rekeying the IKE SA all

@@ -228,17 +228,49 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, p := range start {
-		c := newConn(m, p)
-		m.conns[p.Name] = c
-		m.byRemote[p.Remote.Addr().Unmap()] = c
-		m.cfgs[p.Name] = p
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			c.run()
-		}()
+		m.startLocked(p)
 	}
 	return invalid
+}
+
+// startLocked starts the goroutine of peer p; m.mu is held.
+func (m *Manager) startLocked(p PeerConfig) {
+	c := newConn(m, p)
+	m.conns[p.Name] = c
+	m.byRemote[p.Remote.Addr().Unmap()] = c
+	m.cfgs[p.Name] = p
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		c.run()
+	}()
+}
+
+// Reset ends the IKE SAs of peer name, with a Delete to the peer (RFC 7296
+// §1.4.1), and starts the peer afresh: it initiates again unless its mode
+// or OnDemand says to wait. It reports whether the peer is configured.
+func (m *Manager) Reset(name string) bool {
+	m.reconfigMu.Lock()
+	defer m.reconfigMu.Unlock()
+	m.mu.Lock()
+	c, ok := m.conns[name]
+	p := m.cfgs[name]
+	if m.closed || !ok {
+		m.mu.Unlock()
+		return false
+	}
+	delete(m.conns, name)
+	delete(m.byRemote, p.Remote.Addr().Unmap())
+	m.mu.Unlock()
+	m.log.Info("resetting peer", "peer", name)
+	c.close()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return false
+	}
+	m.startLocked(p)
+	return true
 }
 
 // weakGroups lists the weak groups among the peer's proposals: 1024-bit

@@ -1,0 +1,59 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+)
+
+// TestTunnelOperations covers the operations on running tunnels through
+// HTTP, with no data plane behind the API: getikesas answers an empty list
+// in a JSON string, resetconnection a 202 whose Location answers that the
+// operation is done, a gateway reset the gateway; a missing resource is
+// 404 and another method 405.
+func TestTunnelOperations(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "tun", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
+	conn := netPath(subA, "tun", "connections", "c")
+	e.must("PUT", conn, s2s("westeurope", s.gw, e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24")))
+
+	var sas string
+	if err := json.Unmarshal(e.must("POST", conn+"/getikesas", nil).body, &sas); err != nil || sas != "[]" {
+		t.Fatalf("getikesas without a data plane: %q, %v", sas, err)
+	}
+	r := e.do("POST", conn+"/resetconnection", nil)
+	if r.status != http.StatusAccepted {
+		t.Fatalf("resetconnection: %d %s", r.status, r.body)
+	}
+	loc, err := url.Parse(r.header.Get("Location"))
+	if err != nil || !strings.Contains(loc.Path, "/providers/Microsoft.Network/locations/westeurope/operationResults/") {
+		t.Fatalf("resetconnection's Location %q: %v", r.header.Get("Location"), err)
+	}
+	if r := e.raw("GET", loc.EscapedPath(), "?"+loc.RawQuery, testToken, nil); r.status != http.StatusNoContent {
+		t.Fatalf("the operation result: %d %s", r.status, r.body)
+	}
+	if r := e.raw("GET", loc.EscapedPath(), "?"+loc.RawQuery, "", nil); r.status != http.StatusUnauthorized {
+		t.Fatalf("the operation result without a token: %d", r.status)
+	}
+	if got := e.must("POST", s.gw+"/reset", nil).str("name"); got != "gw" {
+		t.Fatalf("gateway reset answered %q, want the gateway", got)
+	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"POST", netPath(subA, "tun", "connections", "nope") + "/getikesas", http.StatusNotFound, "ResourceNotFound"},
+		{"POST", netPath(subA, "tun", "connections", "nope") + "/resetconnection", http.StatusNotFound, "ResourceNotFound"},
+		{"POST", netPath(subA, "tun", "virtualNetworkGateways", "nope") + "/reset", http.StatusNotFound, "ResourceNotFound"},
+		{"GET", conn + "/getikesas", http.StatusMethodNotAllowed, "MethodNotAllowed"},
+		{"DELETE", conn + "/resetconnection", http.StatusMethodNotAllowed, "MethodNotAllowed"},
+		{"POST", loc.EscapedPath(), http.StatusMethodNotAllowed, "MethodNotAllowed"},
+	} {
+		if r := e.do(tc.method, tc.path, nil); r.status != tc.status || r.code() != tc.code {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, r.status, r.code(), tc.status, tc.code)
+		}
+	}
+}
