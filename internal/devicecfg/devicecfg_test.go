@@ -1,0 +1,54 @@
+package devicecfg
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
+)
+
+func prefixes(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+// TestWrite covers what the API tests do not reach: ports other than 500
+// and 4500, IPv6 ends, InitiatorOnly, a key that swanctl.conf could not
+// hold, and the devices refused.
+func TestWrite(t *testing.T) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c6"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "/subscriptions/s/resourcegroups/g/providers/microsoft.network/virtualnetworkgateways/gw", PublicAddr: netip.MustParseAddr("2001:db8::1")}
+	c := dataplane.Connection{ID: "c6", Remote: netip.MustParseAddr("2001:db8:ffff::2"), PSK: dataplane.Secret("abc123"), Mode: arm.ModeInitiatorOnly,
+		LocalPrefixes: prefixes("fd00:1::/48"), RemotePrefixes: prefixes("fd00:2::/48")}
+	g.Connections = []dataplane.Connection{c}
+	got, err := write(conn, g, c, Ports{IKE: 1500, NATT: 14500})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"remote_port = 1500", "after NAT traversal, 14500", "local_addrs = 2001:db8:ffff::2", "remote_addrs = 2001:db8::1",
+		"local_ts = fd00:2::/48", "remote_ts = fd00:1::/48", "start_action = none", "connectionMode InitiatorOnly"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("no %q in:\n%s", want, got)
+		}
+	}
+	c.PSK = dataplane.Secret(`a"b`)
+	if _, err := write(conn, g, c, Ports{}); err == nil {
+		t.Error("a key with a quote was written")
+	}
+	for _, p := range []arm.VPNDeviceScriptParameters{{Vendor: "Cisco"}, {DeviceFamily: "ipsec.conf"}, {FirmwareVersion: "5.8.2"}} {
+		if err := supported(p); err == nil {
+			t.Errorf("%+v accepted", p)
+		}
+	}
+	for _, p := range []arm.VPNDeviceScriptParameters{{}, {Vendor: "STRONGSWAN", DeviceFamily: "Swanctl", FirmwareVersion: "5.9.8"}, {FirmwareVersion: "6.0.1"}} {
+		if err := supported(p); err != nil {
+			t.Errorf("%+v refused: %v", p, err)
+		}
+	}
+}
