@@ -173,7 +173,8 @@ func FuzzTagsBody(f *testing.F) {
 func FuzzRequestPath(f *testing.F) {
 	e := newFuzzEnv(f)
 	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.conn + "/vpndeviceconfigurationscript", e.site.gw + "/supportedvpndevices",
-		e.conn + "/getikesas", e.conn + "/resetconnection", e.site.gw + "/reset",
+		e.conn + "/getikesas", e.conn + "/resetconnection", e.site.gw + "/reset", e.site.gw + "/connections",
+		e.site.vnet + "/usages", e.site.vnet + "/CheckIPAddressAvailability",
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/locations/westeurope/operationResults/x", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/connections", "/subscriptions/x/resourcegroups"} {
 		f.Add(p)

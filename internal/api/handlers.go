@@ -66,6 +66,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		h.device(w, r, rt)
 	case rt.sub == "getikesas" || rt.sub == "resetconnection" || rt.sub == "reset":
 		h.tunnel(w, r, rt)
+	case rt.sub == "checkipaddressavailability" || rt.sub == "usages" || rt.sub == "connections":
+		h.read(w, r, rt)
 	case rt.sub != "":
 		h.sharedKey(w, r, rt)
 	case rt.list:
@@ -284,4 +286,33 @@ func operationURL(r *http.Request, sub string, v any) string {
 	return scheme + "://" + r.Host + "/subscriptions/" + url.PathEscape(sub) + "/providers/" + arm.NamespaceNetwork +
 		"/locations/" + url.PathEscape(loc) + "/operationResults/" + strings.ToLower(time.Now().UTC().Format("20060102T150405.000000000")) +
 		"?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
+}
+
+// read serves the GETs below a resource: a VNet's
+// CheckIPAddressAvailability (?ipAddress=) and usages, and a gateway's
+// connections.
+func (h *Handler) read(w http.ResponseWriter, r *http.Request, rt route) {
+	if r.Method != http.MethodGet {
+		h.fail(w, r, methodNotAllowed(r))
+		return
+	}
+	var v any
+	var err error
+	switch rt.sub {
+	case "checkipaddressavailability":
+		v, err = h.region.CheckIPAddress(rt.id, r.URL.Query().Get("ipAddress"))
+	case "usages":
+		var us []arm.VirtualNetworkUsage
+		us, err = h.region.VNetUsages(rt.id)
+		v = arm.List[arm.VirtualNetworkUsage]{Value: us}
+	case "connections":
+		var cs []any
+		cs, err = h.region.GatewayConnections(rt.id)
+		v = arm.List[any]{Value: cs}
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, v)
 }

@@ -18,8 +18,9 @@ type route struct {
 	list bool
 	// sub is a sub-path of a resource: "sharedkey", "sharedkey/reset",
 	// "effectiveRouteTable", "connectionsTo", "vpndeviceconfigurationscript",
-	// "supportedvpndevices", "getikesas", "resetconnection", "reset"; or
-	// the operation of an operation result.
+	// "supportedvpndevices", "getikesas", "resetconnection", "reset",
+	// "checkipaddressavailability", "usages", "connections"; or the
+	// operation of an operation result.
 	sub string
 }
 
@@ -120,6 +121,10 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: "vpndeviceconfigurationscript"}, nil
 	case kind == arm.TypeConnection && (is(8, "getikesas") || is(8, "resetconnection")) && len(rest) == 1:
 		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
+	case kind == arm.TypeVirtualNetwork && (is(8, "CheckIPAddressAvailability") || is(8, "usages")) && len(rest) == 1:
+		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
+	case kind == arm.TypeVirtualNetworkGateway && is(8, "connections") && len(rest) == 1:
+		return route{kind: kind, id: id, sub: "connections"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "reset") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "reset"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "supportedvpndevices") && len(rest) == 1:

@@ -382,6 +382,28 @@ type ConnectionResetSharedKey struct {
 	KeyLength int32 `json:"keyLength"`
 }
 
+// IPAddressAvailability answers .../virtualNetworks/{n}/CheckIPAddressAvailability.
+type IPAddressAvailability struct {
+	Available            bool     `json:"available"`
+	AvailableIPAddresses []string `json:"availableIPAddresses,omitempty"`
+}
+
+// VirtualNetworkUsage is one subnet's use of addresses, in
+// .../virtualNetworks/{n}/usages.
+type VirtualNetworkUsage struct {
+	ID           string    `json:"id"`
+	Name         UsageName `json:"name"`
+	Unit         string    `json:"unit"`
+	CurrentValue float64   `json:"currentValue"`
+	Limit        float64   `json:"limit"`
+}
+
+// UsageName names a usage.
+type UsageName struct {
+	Value          string `json:"value"`
+	LocalizedValue string `json:"localizedValue"`
+}
+
 // IKESA is one IKE SA of a connection, as .../getikesas answers it (as a
 // JSON string, an array of these): vnetgw's format, with Azure's names
 // where they fit.

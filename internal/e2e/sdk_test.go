@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -301,6 +302,42 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 	}
 	if *gw.Properties.BgpSettings.Asn != 65515 {
 		t.Fatalf("gateway ASN = %d", *gw.Properties.BgpSettings.Asn)
+	}
+
+	// The reads below a VNet and a gateway, through the SDK's pagers.
+	vnets := netA.NewVirtualNetworksClient()
+	avail, err := vnets.CheckIPAddressAvailability(ctx, "rg-we", "vnet", "10.1.255.4", nil)
+	if err != nil || avail.Available == nil || *avail.Available || len(avail.AvailableIPAddresses) == 0 {
+		t.Fatalf("CheckIPAddressAvailability of the gateway's address: %+v, %v", avail.IPAddressAvailabilityResult, err)
+	}
+	usages := 0
+	for up := vnets.NewListUsagePager("rg-we", "vnet", nil); up.More(); {
+		page, err := up.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list usages: %v", err)
+		}
+		for _, u := range page.Value {
+			if u.CurrentValue == nil || u.Limit == nil || *u.Limit < *u.CurrentValue {
+				t.Fatalf("usage %+v", u)
+			}
+			usages++
+		}
+	}
+	if usages != 1 {
+		t.Fatalf("%d usages, want one per subnet (GatewaySubnet)", usages)
+	}
+	var gwConns []string
+	for cp := gws.NewListConnectionsPager("rg-we", "gw", nil); cp.More(); {
+		page, err := cp.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list the gateway's connections: %v", err)
+		}
+		for _, c := range page.Value {
+			gwConns = append(gwConns, *c.Name)
+		}
+	}
+	if slices.Sort(gwConns); !slices.Equal(gwConns, []string{"to-onprem", "we-to-us"}) {
+		t.Fatalf("the gateway's connections: %v", gwConns)
 	}
 
 	// Diagnosis and repair through the SDK's pollers: the IKE SAs (a JSON

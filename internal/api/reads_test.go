@@ -1,0 +1,82 @@
+package api
+
+import (
+	"net/http"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// TestVNetAndGatewayReads covers a VNet's CheckIPAddressAvailability and
+// usages and a gateway's connections, as ARM serves them.
+func TestVNetAndGatewayReads(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "reads", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
+	e.must("PUT", netPath(subA, "reads", "networkInterfaces", "web"), nic("westeurope", s.defaultSubnet, ""))
+	conn := netPath(subA, "reads", "connections", "c")
+	c := s2s("westeurope", s.gw, e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24"))
+	c["properties"].(obj)["sharedKey"] = "NeverListed42"
+	e.must("PUT", conn, c)
+
+	check := func(ip string) resp {
+		return e.raw("GET", s.vnet+"/CheckIPAddressAvailability", "?api-version=2024-05-01&ipAddress="+ip, testToken, nil)
+	}
+	for ip, want := range map[string]struct {
+		available   bool
+		suggestions []any
+	}{
+		"10.1.0.4":   {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}}, // the NIC's
+		"10.1.0.10":  {true, nil},
+		"10.1.0.1":   {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}}, // reserved
+		"10.1.0.255": {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}}, // broadcast
+	} {
+		r := check(ip)
+		got, _ := r.field("availableIPAddresses").([]any)
+		if r.status != http.StatusOK || r.field("available") != want.available || !slices.Equal(got, want.suggestions) {
+			t.Errorf("CheckIPAddressAvailability %s: %d %s, want available %v, suggestions %v", ip, r.status, r.body, want.available, want.suggestions)
+		}
+	}
+	if r := check("10.1.7.1"); r.status != http.StatusBadRequest || r.code() != "PrivateIPAddressNotInSubnet" {
+		t.Errorf("an address in no subnet: %d %s", r.status, r.body)
+	}
+	if r := check("nonsense"); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" {
+		t.Errorf("not an address: %d %s", r.status, r.body)
+	}
+	r := e.raw("GET", netPath(subA, "reads", "virtualNetworks", "nope")+"/CheckIPAddressAvailability", "?api-version=2024-05-01&ipAddress=10.0.0.4", testToken, nil)
+	if r.status != http.StatusNotFound || r.code() != "ResourceNotFound" {
+		t.Errorf("CheckIPAddressAvailability of a missing VNet: %d %s", r.status, r.body)
+	}
+
+	r = e.must("GET", s.vnet+"/usages", nil)
+	usage := map[string][2]any{}
+	for i := 0; r.field("value."+strconv.Itoa(i)) != nil; i++ {
+		id := r.str("value." + strconv.Itoa(i) + ".id")
+		usage[id[strings.LastIndex(id, "/")+1:]] = [2]any{r.field("value." + strconv.Itoa(i) + ".currentValue"), r.field("value." + strconv.Itoa(i) + ".limit")}
+	}
+	// default: 10.1.0.0/24, 251 for hosts, the NIC on one; GatewaySubnet:
+	// 10.1.255.0/27, 27 for hosts, the gateway on one.
+	if usage["default"] != [2]any{1.0, 251.0} || usage["GatewaySubnet"] != [2]any{1.0, 27.0} {
+		t.Errorf("usages %v: %s", usage, r.body)
+	}
+
+	r = e.must("GET", s.gw+"/connections", nil)
+	if r.str("value.0.name") != "c" || r.field("value.1") != nil || strings.Contains(string(r.body), "NeverListed42") {
+		t.Errorf("the gateway's connections: %s", r.body)
+	}
+
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"GET", netPath(subA, "reads", "virtualNetworks", "nope") + "/usages", http.StatusNotFound, "ResourceNotFound"},
+		{"GET", netPath(subA, "reads", "virtualNetworkGateways", "nope") + "/connections", http.StatusNotFound, "ResourceNotFound"},
+		{"POST", s.vnet + "/usages", http.StatusMethodNotAllowed, "MethodNotAllowed"},
+		{"PUT", s.gw + "/connections", http.StatusMethodNotAllowed, "MethodNotAllowed"},
+	} {
+		if r := e.do(tc.method, tc.path, nil); r.status != tc.status || r.code() != tc.code {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, r.status, r.code(), tc.status, tc.code)
+		}
+	}
+}
