@@ -63,9 +63,13 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	case rt.sub == "vpndeviceconfigurationscript" || rt.sub == "supportedvpndevices":
-		h.device(w, r, rt)
+		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			h.device(w, r, rt)
+		}
 	case rt.sub == "getikesas" || rt.sub == "resetconnection" || rt.sub == "reset":
-		h.tunnel(w, r, rt)
+		if v, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			h.tunnel(w, r, rt, v)
+		}
 	case rt.sub == "checkipaddressavailability" || rt.sub == "usages" || rt.sub == "connections":
 		h.read(w, r, rt)
 	case rt.sub != "":
@@ -194,20 +198,28 @@ func (h *Handler) sharedKey(w http.ResponseWriter, r *http.Request, rt route) {
 	writeJSON(w, http.StatusOK, v)
 }
 
+// existing answers a request to a sub-path of resource rt.id with an error
+// unless it has the method and the resource exists, and returns the
+// resource as a GET shows it.
+func (h *Handler) existing(w http.ResponseWriter, r *http.Request, rt route, method string) (any, bool) {
+	if r.Method != method {
+		h.fail(w, r, methodNotAllowed(r))
+		return nil, false
+	}
+	v, err := h.region.Get(rt.id)
+	if err != nil {
+		h.fail(w, r, err)
+		return nil, false
+	}
+	return v, true
+}
+
 // device serves .../connections/{n}/vpndeviceconfigurationscript and
 // .../virtualNetworkGateways/{n}/supportedvpndevices (both POST): the
 // configuration of the on-premises device of a connection, which holds its
 // shared key, and the devices vnetgw writes one for. Both answer a JSON
 // string.
 func (h *Handler) device(w http.ResponseWriter, r *http.Request, rt route) {
-	if r.Method != http.MethodPost {
-		h.fail(w, r, methodNotAllowed(r))
-		return
-	}
-	if _, err := h.region.Get(rt.id); err != nil {
-		h.fail(w, r, err)
-		return
-	}
 	if rt.sub == "supportedvpndevices" {
 		writeJSON(w, http.StatusOK, devicecfg.SupportedDevices())
 		return
@@ -236,17 +248,8 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request, rt route) {
 // .../connections/{n}/getikesas (the IKE SAs, as a JSON string holding a
 // JSON array of arm.IKESA), .../connections/{n}/resetconnection (202, done
 // at once) and .../virtualNetworkGateways/{n}/reset (every connection of
-// the gateway; answers the gateway).
-func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route) {
-	if r.Method != http.MethodPost {
-		h.fail(w, r, methodNotAllowed(r))
-		return
-	}
-	v, err := h.region.Get(rt.id)
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
+// the gateway; answers the gateway). v is the resource, as a GET shows it.
+func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route, v any) {
 	switch rt.sub {
 	case "getikesas":
 		sas := h.dp.IKESAs(rt.id.String())
