@@ -2,7 +2,9 @@ package api
 
 import (
 	"fmt"
+	"net/http"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -234,5 +236,28 @@ func TestR1ConnectionsToForPeers(t *testing.T) {
 	}
 	if r := e.do("POST", ghost+"/connectionsTo", "{}"); r.status != 405 || r.code() != "MethodNotAllowed" {
 		t.Fatalf("POST: %d %s", r.status, r.body)
+	}
+}
+
+// TestActiveActiveRefused: an active-active gateway, or one with a second
+// IP configuration, is refused with a code that names the problem, rather
+// than taking a second public address that would carry no tunnel.
+func TestActiveActiveRefused(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "aa", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
+	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	p := g["properties"].(obj)
+	p["ipConfigurations"] = append(p["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": s.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
+	if r := e.do("PUT", s.gw, g); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "exactly one IP configuration") {
+		t.Fatalf("two IP configurations: %d %s", r.status, r.body)
+	}
+	p["activeActive"] = true
+	if r := e.do("PUT", s.gw, g); r.status != http.StatusBadRequest || r.code() != "ActiveActiveNotSupported" {
+		t.Fatalf("active-active: %d %s", r.status, r.body)
+	}
+	if r := e.must("GET", pip2, nil); r.str("properties.ipAddress") != "" {
+		t.Fatalf("a refused gateway took address %s", r.str("properties.ipAddress"))
 	}
 }

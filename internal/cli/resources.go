@@ -442,11 +442,10 @@ func gatewayCommand(g *globals) *cobra.Command {
 	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite string
 	var pips, clientPool, clientProtocols []string
 	var asn int64
-	var activeActive bool
 	create := g.createCmd(k, "Create or update a virtual network gateway", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
-		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address(es), name or id (two for --active-active)")
+		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id")
 		f.StringVar(&gwType, "gateway-type", "Vpn", "Vpn or ExpressRoute")
 		f.StringVar(&vpnType, "vpn-type", "RouteBased", "RouteBased or PolicyBased")
 		f.StringVar(&sku, "sku", "VpnGw1", "SKU: Basic, Standard, HighPerformance, VpnGw1-5, VpnGw1AZ-5AZ")
@@ -455,7 +454,6 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
 		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
-		f.BoolVar(&activeActive, "active-active", false, "active-active gateway with two IP configurations")
 	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
 		vid, err := g.resourceID(rg, "virtualNetworks", vnet)
 		if err != nil {
@@ -463,7 +461,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		}
 		gw := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
 		p := &gw.Properties
-		p.GatewayType, p.VPNType, p.SKU, p.ActiveActive = gwType, vpnType, &arm.VirtualNetworkGatewaySKU{Name: sku}, activeActive
+		p.GatewayType, p.VPNType, p.SKU = gwType, vpnType, &arm.VirtualNetworkGatewaySKU{Name: sku}
 		for i, pip := range append([]string{""}, pips...)[1:] {
 			pid, err := g.resourceID(rg, "publicIPAddresses", pip)
 			if err != nil {

@@ -160,16 +160,13 @@ func gatewaySKU(p *arm.VirtualNetworkGatewayProperties) (rules.SKU, error) {
 func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, old *arm.VirtualNetworkGateway) (*arm.VirtualNetwork, *arm.Subnet, error) {
 	p := &g.Properties
 	n := len(p.IPConfigurations)
-	want := 1
 	if p.ActiveActive {
-		want = 2
-		if p.VPNType != arm.RouteBased || strings.EqualFold(p.SKU.Name, "Basic") {
-			return nil, nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.activeActive", Message: "active-active needs a route-based gateway of a SKU other than Basic"}
-		}
+		return nil, nil, &arm.Error{Code: arm.CodeUnsupportedActiveActive, Target: "properties.activeActive",
+			Message: "active-active gateways are not supported yet: vnetgw runs one instance of a gateway, so a second public address would carry no tunnel; leave activeActive false and give one IP configuration"}
 	}
-	if n != want {
+	if n != 1 {
 		return nil, nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ipConfigurations",
-			Message: fmt.Sprintf("this gateway needs exactly %d IP configuration(s); %d were given", want, n)}
+			Message: fmt.Sprintf("a gateway takes exactly one IP configuration; %d were given", n)}
 	}
 	cfgs := slices.Clone(p.IPConfigurations)
 	p.IPConfigurations = cfgs
