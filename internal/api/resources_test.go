@@ -239,10 +239,11 @@ func TestR1ConnectionsToForPeers(t *testing.T) {
 	}
 }
 
-// TestActiveActiveRefused: an active-active gateway, or one with a second
-// IP configuration, is refused with a code that names the problem, rather
-// than taking a second public address that would carry no tunnel.
-func TestActiveActiveRefused(t *testing.T) {
+// TestActiveActive: an active-active gateway takes two IP configurations,
+// each with its own private and public address; a gateway that is not
+// active-active takes one, and a policy-based or Basic one cannot be. The
+// device configuration of its connection has a tunnel to each instance.
+func TestActiveActive(t *testing.T) {
 	e := newEnv(t)
 	s := e.site(subA, "aa", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
 	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
@@ -250,14 +251,27 @@ func TestActiveActiveRefused(t *testing.T) {
 	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
 	p := g["properties"].(obj)
 	p["ipConfigurations"] = append(p["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": s.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
-	if r := e.do("PUT", s.gw, g); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "exactly one IP configuration") {
-		t.Fatalf("two IP configurations: %d %s", r.status, r.body)
+	if r := e.do("PUT", s.gw, g); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "exactly 1 IP configuration") {
+		t.Fatalf("two IP configurations without activeActive: %d %s", r.status, r.body)
 	}
 	p["activeActive"] = true
-	if r := e.do("PUT", s.gw, g); r.status != http.StatusBadRequest || r.code() != "ActiveActiveNotSupported" {
-		t.Fatalf("active-active: %d %s", r.status, r.body)
+	p["sku"] = obj{"name": "Basic", "tier": "Basic"}
+	if r := e.do("PUT", s.gw, g); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "other than Basic") {
+		t.Fatalf("a Basic active-active gateway: %d %s", r.status, r.body)
 	}
-	if r := e.must("GET", pip2, nil); r.str("properties.ipAddress") != "" {
-		t.Fatalf("a refused gateway took address %s", r.str("properties.ipAddress"))
+	p["sku"] = obj{"name": "VpnGw1", "tier": "VpnGw1"}
+	r := e.must("PUT", s.gw, g)
+	priv0, priv1 := r.str("properties.ipConfigurations.0.properties.privateIPAddress"), r.str("properties.ipConfigurations.1.properties.privateIPAddress")
+	pub0, pub1 := e.must("GET", s.pip, nil).str("properties.ipAddress"), e.must("GET", pip2, nil).str("properties.ipAddress")
+	if priv0 == "" || priv0 == priv1 || pub0 == "" || pub1 == "" || pub0 == pub1 {
+		t.Fatalf("instances' addresses: private %q %q, public %q %q", priv0, priv1, pub0, pub1)
+	}
+	conn := netPath(subA, "aa", "connections", "c")
+	e.must("PUT", conn, s2s(loc, s.gw, e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24")))
+	lines(t, e.script(conn, obj{}), "c-1 {", "c-2 {", "remote_addrs = "+pub0, "remote_addrs = "+pub1, "id-gateway-0 = "+pub0, "id-gateway-1 = "+pub1)
+	e.must("DELETE", conn, nil)
+	e.must("DELETE", s.gw, nil)
+	if a := e.must("GET", pip2, nil).str("properties.ipAddress"); a != "" {
+		t.Fatalf("the deleted gateway's second address %s was not released (R20)", a)
 	}
 }

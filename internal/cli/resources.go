@@ -445,7 +445,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	create := g.createCmd(k, "Create or update a virtual network gateway", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
-		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id")
+		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id; two make an active-active gateway")
 		f.StringVar(&gwType, "gateway-type", "Vpn", "Vpn or ExpressRoute")
 		f.StringVar(&vpnType, "vpn-type", "RouteBased", "RouteBased or PolicyBased")
 		f.StringVar(&sku, "sku", "VpnGw1", "SKU: Basic, Standard, HighPerformance, VpnGw1-5, VpnGw1AZ-5AZ")
@@ -462,6 +462,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		gw := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
 		p := &gw.Properties
 		p.GatewayType, p.VPNType, p.SKU = gwType, vpnType, &arm.VirtualNetworkGatewaySKU{Name: sku}
+		p.ActiveActive = len(pips) == 2 // as az does
 		for i, pip := range append([]string{""}, pips...)[1:] {
 			pid, err := g.resourceID(rg, "publicIPAddresses", pip)
 			if err != nil {

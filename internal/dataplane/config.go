@@ -7,6 +7,7 @@
 package dataplane
 
 import (
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"time"
@@ -51,15 +52,27 @@ type Route struct {
 	Gateway string
 }
 
-// Gateway is a VPN gateway: a public address where it speaks IKE and ESP,
-// a private address in its VNet, and its connections.
+// Gateway is one instance of a VPN gateway: a public address where it
+// speaks IKE and ESP, a private address in its VNet, and its connections.
+// An active-active gateway has two instances, 0 and 1, with the same ID and
+// connections: each runs its own tunnel of every connection, and the VNet
+// sends through instance 0's while it is up, else through instance 1's.
 type Gateway struct {
 	ID          string
+	Instance    int
 	VNet        string
 	PublicAddr  netip.Addr
 	PrivateAddr netip.Addr
 	PolicyBased bool
 	Connections []Connection
+}
+
+// key names the instance among the engine's gateways.
+func (g Gateway) key() string {
+	if g.Instance == 0 {
+		return g.ID
+	}
+	return fmt.Sprintf("%s#%d", g.ID, g.Instance)
 }
 
 // Connection is one tunnel of a gateway.

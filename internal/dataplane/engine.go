@@ -267,12 +267,39 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(h.cfg.Addr, h.cfg.Addr.BitLen()), Port: h.port})
 		}
 	}
+	ports := map[string]fabric.Port{}
 	for _, r := range vc.Routes {
-		if g := e.gateways[r.Gateway]; g != nil && g.gw != nil {
-			rs = append(rs, fabric.Route{Prefix: r.Prefix, Port: g.port})
+		p, ok := ports[r.Gateway]
+		if !ok {
+			p = e.gatewayPort(r.Gateway)
+			ports[r.Gateway] = p
+		}
+		if p != nil {
+			rs = append(rs, fabric.Route{Prefix: r.Prefix, Port: p})
 		}
 	}
 	return rs
+}
+
+// gatewayPort returns where a VNet sends packets for gateway id: the port
+// of its running instance, a Failover over its instances when both of an
+// active-active gateway run, or nil.
+func (e *Engine) gatewayPort(id string) fabric.Port {
+	var ports []fabric.Port
+	var carries []func(netip.Addr) bool
+	for _, key := range []string{id, Gateway{ID: id, Instance: 1}.key()} {
+		if g := e.gateways[key]; g != nil && g.gw != nil {
+			ports = append(ports, g.port)
+			carries = append(carries, g.gw.Engine().Carries)
+		}
+	}
+	switch len(ports) {
+	case 0:
+		return nil
+	case 1:
+		return ports[0]
+	}
+	return fabric.NewFailover(ports, carries)
 }
 
 func (v *vnet) close() {
@@ -317,19 +344,53 @@ const (
 	NotConnected = "NotConnected"
 )
 
-// ConnectionStatus is the observed state of one connection's tunnel.
+// ConnectionStatus is the observed state of one connection: the sum of its
+// tunnels, one per instance of its gateway.
 type ConnectionStatus struct {
+	// State is Connected when a tunnel is, else Connecting when one is,
+	// else NotConnected.
 	State string
 	// Ingress and Egress count the bytes of inner packets received from and
 	// sent to the peer.
 	Ingress, Egress uint64
-	// Established is when the tunnel last came up.
+	// Established is when a tunnel last came up.
 	Established time.Time
 	// Reason says why it is not connected.
 	Reason string
 	// Idle tells that a policy-based tunnel was removed for idleness and
 	// comes back with traffic (R8).
 	Idle bool
+	// Tunnels are the tunnels, by instance.
+	Tunnels []TunnelStatus
+}
+
+// TunnelStatus is the observed state of one instance's tunnel of a
+// connection.
+type TunnelStatus struct {
+	Instance        int
+	PublicAddr      netip.Addr
+	State           string
+	Ingress, Egress uint64
+	Established     time.Time
+	Reason          string
+	Idle            bool
+}
+
+// summed sets the connection's fields from its tunnels.
+func (s ConnectionStatus) summed() ConnectionStatus {
+	rank := map[string]int{Connected: 2, Connecting: 1}
+	out := ConnectionStatus{State: NotConnected, Tunnels: s.Tunnels}
+	for i, t := range s.Tunnels {
+		out.Ingress += t.Ingress
+		out.Egress += t.Egress
+		if t.Established.After(out.Established) {
+			out.Established = t.Established
+		}
+		if i == 0 || rank[t.State] > rank[out.State] {
+			out.State, out.Reason, out.Idle = t.State, t.Reason, t.Idle
+		}
+	}
+	return out
 }
 
 // HostStatus says whether a host runs.

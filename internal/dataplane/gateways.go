@@ -37,7 +37,7 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 	changed := false
 	want := map[string]Gateway{}
 	for _, g := range cfg.Gateways {
-		want[g.ID] = g
+		want[g.key()] = g
 	}
 	for id, g := range e.gateways {
 		w, ok := want[id]
@@ -71,7 +71,7 @@ func (e *Engine) configureGateway(g *gw) {
 	conns, errs := gatewayConnections(g.cfg)
 	g.connErrs = errs
 	if err := g.gw.Reconfig(conns); err != nil {
-		e.log.Error("reconfigure gateway", "gateway", g.cfg.ID, "err", err)
+		e.log.Error("reconfigure gateway", "gateway", g.cfg.key(), "err", err)
 	}
 }
 
@@ -90,27 +90,27 @@ func (e *Engine) startGateway(c Gateway) *gw {
 	if e.opts.PublicInterface != "" {
 		if out, err := exec.Command("ip", "addr", "replace", netip.PrefixFrom(c.PublicAddr, c.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).CombinedOutput(); err != nil {
 			g.err = fmt.Errorf("adding %s to %s: %v: %s", c.PublicAddr, e.opts.PublicInterface, err, strings.TrimSpace(string(out)))
-			e.log.Error("gateway not started", "gateway", c.ID, "err", g.err)
+			e.log.Error("gateway not started", "gateway", c.key(), "err", g.err)
 			return g
 		}
 		g.addrAdded = true
 	}
 	g.port = fabric.NewGatewayPort(v.router)
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
-		RawESP: e.opts.RawESP, Inner: g.port, Logger: e.log.With("gateway", c.ID)})
+		RawESP: e.opts.RawESP, Inner: g.port, Logger: e.log.With("gateway", c.key())})
 	if g.err != nil {
-		e.log.Error("gateway not started", "gateway", c.ID, "addr", c.PublicAddr, "err", g.err)
+		e.log.Error("gateway not started", "gateway", c.key(), "addr", c.PublicAddr, "err", g.err)
 		e.releaseAddr(g)
 		return g
 	}
-	e.log.Info("gateway started", "gateway", c.ID, "addr", c.PublicAddr)
+	e.log.Info("gateway started", "gateway", c.key(), "addr", c.PublicAddr)
 	return g
 }
 
 func (e *Engine) stopGateway(g *gw) {
 	if g.gw != nil {
 		g.gw.Close() // deletes the IKE SAs at the peers
-		e.log.Info("gateway stopped", "gateway", g.cfg.ID)
+		e.log.Info("gateway stopped", "gateway", g.cfg.key())
 	}
 	e.releaseAddr(g)
 }
@@ -122,26 +122,29 @@ func (e *Engine) releaseAddr(g *gw) {
 	}
 }
 
-// status adds the gateway's connections to m.
+// status adds the gateway instance's tunnels to their connections in m.
 func (g *gw) status(m map[string]ConnectionStatus) {
+	observed := map[string]gateway.ConnectionStatus{}
+	if g.gw != nil {
+		for _, cs := range g.gw.Status() {
+			observed[cs.Name] = cs
+		}
+	}
 	for _, c := range g.cfg.Connections {
-		st := ConnectionStatus{State: NotConnected}
+		t := TunnelStatus{Instance: g.cfg.Instance, PublicAddr: g.cfg.PublicAddr, State: NotConnected}
 		switch {
 		case g.err != nil:
-			st.Reason = "the gateway is not running: " + g.err.Error()
+			t.Reason = "the gateway is not running: " + g.err.Error()
 		case g.connErrs[c.ID] != nil:
-			st.Reason = g.connErrs[c.ID].Error()
+			t.Reason = g.connErrs[c.ID].Error()
 		}
-		m[c.ID] = st
-	}
-	if g.gw == nil {
-		return
-	}
-	for _, cs := range g.gw.Status() {
-		if _, ok := m[cs.Name]; !ok {
-			continue
+		if cs, ok := observed[c.ID]; ok {
+			t.State, t.Ingress, t.Egress, t.Established, t.Reason, t.Idle = cs.State, cs.BytesIn, cs.BytesOut, cs.Established, cs.Reason, cs.Idle
 		}
-		m[cs.Name] = ConnectionStatus{State: cs.State, Ingress: cs.BytesIn, Egress: cs.BytesOut, Established: cs.Established, Reason: cs.Reason, Idle: cs.Idle}
+		st := m[c.ID]
+		st.Tunnels = append(st.Tunnels, t)
+		slices.SortFunc(st.Tunnels, func(a, b TunnelStatus) int { return a.Instance - b.Instance })
+		m[c.ID] = st.summed()
 	}
 }
 
@@ -225,37 +228,43 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors}, nil
 }
 
-// running returns the gateway that runs connection id, or nil.
-func (e *Engine) running(id string) *gateway.Gateway {
+// running returns the gateway instances that run connection id.
+func (e *Engine) running(id string) []*gateway.Gateway {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, g := range e.gateways {
+	var out []*gateway.Gateway
+	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
+		g := e.gateways[key]
 		if g.gw == nil || g.connErrs[id] != nil {
 			continue
 		}
 		for _, c := range g.cfg.Connections {
 			if c.ID == id {
-				return g.gw
+				out = append(out, g.gw)
 			}
 		}
 	}
-	return nil
+	return out
 }
 
-// IKESAs returns the IKE SAs of connection id, the newest first, and
-// whether a gateway runs the connection.
+// IKESAs returns the IKE SAs of connection id, of every instance of its
+// gateway, and whether a gateway runs the connection.
 func (e *Engine) IKESAs(id string) ([]ikev2.IKESAStatus, bool) {
-	g := e.running(id)
-	if g == nil {
-		return nil, false
+	gs := e.running(id)
+	var out []ikev2.IKESAStatus
+	for _, g := range gs {
+		out = append(out, g.IKESAs(id)...)
 	}
-	return g.IKESAs(id), true
+	return out, len(gs) > 0
 }
 
-// ResetConnection ends the IKE SAs of connection id, telling the peer, and
-// starts the connection again (az's vpn-connection reset); it reports
-// whether a gateway runs the connection.
+// ResetConnection ends the IKE SAs of connection id, on every instance of
+// its gateway, telling the peer, and starts the connection again (az's
+// vpn-connection reset); it reports whether a gateway runs the connection.
 func (e *Engine) ResetConnection(id string) bool {
-	g := e.running(id)
-	return g != nil && g.Reset(id)
+	reset := false
+	for _, g := range e.running(id) {
+		reset = g.Reset(id) || reset
+	}
+	return reset
 }

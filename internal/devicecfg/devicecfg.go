@@ -13,6 +13,7 @@ import (
 	"strings"
 	"text/template"
 	"time"
+	"unicode"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
@@ -60,12 +61,18 @@ func Script(s *region.Snapshot, id arm.ID, p arm.VPNDeviceScriptParameters, port
 		return "", arm.Errorf(arm.CodeUnsupportedConnection,
 			"a device configuration is for an IPsec (site-to-site) connection; %s is of type %s, with no device at its far end", id.Name(), t)
 	}
+	// One tunnel per instance of the gateway (two when active-active).
+	var instances []dataplane.Gateway
+	var dc dataplane.Connection
 	for _, g := range reconcile.Build(s).Gateways {
 		for _, c := range g.Connections {
 			if c.ID == strings.ToLower(conn.ID) {
-				return write(conn, g, c, ports)
+				instances, dc = append(instances, g), c
 			}
 		}
+	}
+	if len(instances) > 0 {
+		return write(conn, instances, dc, ports)
 	}
 	return "", arm.Errorf(arm.CodeGatewayNotReady,
 		"connection %s has no tunnel to configure yet: its gateway needs a public IP address and its local network gateway a gatewayIpAddress", id.Name())
@@ -89,7 +96,8 @@ var pskSyntax = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 // device is the template's view of one connection.
 type device struct {
 	Name, Gateway, Site  string
-	GatewayAddr, Addr    netip.Addr
+	Tunnels              []tunnel
+	Addr                 netip.Addr
 	IKEPort, NATTPort    uint16
 	IKE, ESP             string
 	DPD                  string
@@ -101,18 +109,28 @@ type device struct {
 	PSK                  string
 }
 
+// tunnel is the device's connection to one instance of the gateway.
+type tunnel struct {
+	Name        string
+	GatewayAddr netip.Addr
+}
+
 // child is one child SA of the device: its selectors, from its side.
 type child struct{ Name, LocalTS, RemoteTS string }
 
-func write(conn *arm.Connection, g dataplane.Gateway, c dataplane.Connection, ports Ports) (string, error) {
+// write writes the configuration of connection c of the gateway whose
+// instances are gs.
+func write(conn *arm.Connection, gs []dataplane.Gateway, c dataplane.Connection, ports Ports) (string, error) {
 	if !pskSyntax.Match(c.PSK) {
 		return "", arm.Errorf(arm.CodeInvalidSharedKey, "the connection's shared key is not 1-128 letters and digits")
 	}
+	g := gs[0]
 	gwID, _ := arm.ParseID(g.ID)
 	siteID, _ := arm.ParseID(conn.Properties.LocalNetworkGateway2.RefID())
+	name := sectionName(conn.Name)
 	d := device{
-		Name: conn.Name, Gateway: gwID.Name(), Site: siteID.Name(),
-		GatewayAddr: g.PublicAddr, Addr: c.Remote, IKEPort: ports.IKE, NATTPort: ports.NATT,
+		Name: name, Gateway: gwID.Name(), Site: siteID.Name(),
+		Addr: c.Remote, IKEPort: ports.IKE, NATTPort: ports.NATT,
 		IKE: proposals(wire.ProtocolIKE, c.IKEProposals), ESP: proposals(wire.ProtocolESP, c.ESPProposals),
 		PSK: string(c.PSK),
 	}
@@ -134,6 +152,13 @@ func write(conn *arm.Connection, g dataplane.Gateway, c dataplane.Connection, po
 	}
 	if c.ChildLifetimeKB > 0 {
 		d.LifeBytes, d.KeepBytes = c.ChildLifetimeKB*1024, c.ChildLifetimeKB*1024*9/10
+	}
+	for _, gi := range gs {
+		t := tunnel{Name: name, GatewayAddr: gi.PublicAddr}
+		if len(gs) > 1 {
+			t.Name = fmt.Sprintf("%s-%d", name, gi.Instance+1)
+		}
+		d.Tunnels = append(d.Tunnels, t)
 	}
 	d.Children = children(g, c)
 	switch {
@@ -213,6 +238,18 @@ func proposals(p wire.ProtocolID, custom []string) string {
 	return strings.Join(out, ", ")
 }
 
+// sectionName makes a resource name a swanctl.conf section name, which
+// holds no dots (they separate sections) nor anything but letters, digits,
+// '-' and '_'.
+func sectionName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
+			return r
+		}
+		return '_'
+	}, name)
+}
+
 func join(ps []netip.Prefix) string {
 	s := make([]string, len(ps))
 	for i, p := range ps {
@@ -224,33 +261,38 @@ func join(ps []netip.Prefix) string {
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", max(int64(d/time.Second), 1)) }
 
 var swanctl = template.Must(template.New("").Parse(`# swanctl.conf of the on-premises device of vnetgw connection {{.Name}}:
-# gateway {{.Gateway}} at {{.GatewayAddr}}, local network gateway {{.Site}} at {{.Addr}}.
+# gateway {{.Gateway}} at {{range $i, $t := .Tunnels}}{{if $i}} and {{end}}{{$t.GatewayAddr}}{{end}}, local network gateway {{.Site}} at {{.Addr}}.
+{{- if gt (len .Tunnels) 1}}
+# The gateway is active-active: one tunnel to each of its instances; it
+# sends through the first while that is up.
+{{- end}}
 # Install it as /etc/swanctl/conf.d/{{.Name}}.conf and run swanctl --load-all.
 # It holds the connection's pre-shared key: keep it as secret as the key.
 {{- if or .IKEPort .NATTPort}}
 # The gateway speaks IKE on UDP port {{or .IKEPort 500}} and, after NAT traversal, {{or .NATTPort 4500}} (serve's --ike-port and --natt-port).
 {{- end}}
 connections {
-  {{.Name}} {
+{{- range $t := .Tunnels}}
+  {{$t.Name}} {
     version = 2
     # local_addrs is this device's address; behind a NAT, its private one.
-    local_addrs = {{.Addr}}
-    remote_addrs = {{.GatewayAddr}}
-{{- if .IKEPort}}
-    remote_port = {{.IKEPort}}
+    local_addrs = {{$.Addr}}
+    remote_addrs = {{$t.GatewayAddr}}
+{{- if $.IKEPort}}
+    remote_port = {{$.IKEPort}}
 {{- end}}
-    proposals = {{.IKE}}
-    dpd_delay = {{.DPD}}
+    proposals = {{$.IKE}}
+    dpd_delay = {{$.DPD}}
     local {
       auth = psk
-      id = {{.Addr}}
+      id = {{$.Addr}}
     }
     remote {
       auth = psk
-      id = {{.GatewayAddr}}
+      id = {{$t.GatewayAddr}}
     }
     children {
-{{- range .Children}}
+{{- range $.Children}}
       {{.Name}} {
         local_ts = {{.LocalTS}}
         remote_ts = {{.RemoteTS}}
@@ -272,11 +314,14 @@ connections {
 {{- end}}
     }
   }
+{{- end}}
 }
 secrets {
   ike-{{.Name}} {
     id-device = {{.Addr}}
-    id-gateway = {{.GatewayAddr}}
+{{- range $i, $t := .Tunnels}}
+    id-gateway-{{$i}} = {{$t.GatewayAddr}}
+{{- end}}
     secret = "{{.PSK}}"
   }
 }

@@ -27,7 +27,7 @@ func TestWrite(t *testing.T) {
 	c := dataplane.Connection{ID: "c6", Remote: netip.MustParseAddr("2001:db8:ffff::2"), PSK: dataplane.Secret("abc123"), Mode: arm.ModeInitiatorOnly,
 		LocalPrefixes: prefixes("fd00:1::/48"), RemotePrefixes: prefixes("fd00:2::/48")}
 	g.Connections = []dataplane.Connection{c}
-	got, err := write(conn, g, c, Ports{IKE: 1500, NATT: 14500})
+	got, err := write(conn, []dataplane.Gateway{g}, c, Ports{IKE: 1500, NATT: 14500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestWrite(t *testing.T) {
 		}
 	}
 	c.PSK = dataplane.Secret(`a"b`)
-	if _, err := write(conn, g, c, Ports{}); err == nil {
+	if _, err := write(conn, []dataplane.Gateway{g}, c, Ports{}); err == nil {
 		t.Error("a key with a quote was written")
 	}
 	for _, p := range []arm.VPNDeviceScriptParameters{{Vendor: "Cisco"}, {DeviceFamily: "ipsec.conf"}, {FirmwareVersion: "5.8.2"}} {

@@ -80,6 +80,13 @@ func TestCLIWalkthrough(t *testing.T) {
 	if out := run("vnet-gateway", "reset", "-g", "demo", "-n", "hub-gw", "-o", "table"); !strings.Contains(out, "hub-gw") {
 		t.Fatalf("vnet-gateway reset:\n%s", out)
 	}
+	// Two public addresses make an active-active gateway, as with az.
+	run("vnet", "create", "-g", "demo", "-n", "spoke", "--address-prefixes", "10.7.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.7.255.0/27")
+	run("public-ip", "create", "-g", "demo", "-n", "aa-1")
+	run("public-ip", "create", "-g", "demo", "-n", "aa-2")
+	if out := run("vnet-gateway", "create", "-g", "demo", "-n", "aa-gw", "--vnet", "spoke", "--public-ip-addresses", "aa-1,aa-2"); !strings.Contains(out, `"activeActive": true`) {
+		t.Fatalf("two public addresses did not make an active-active gateway:\n%s", out)
+	}
 	out = run("nic", "create", "-g", "demo", "-n", "web", "--vnet-name", "hub", "--subnet", "default", "-o", "table")
 	if !strings.Contains(out, "10.1.0.4") {
 		t.Fatalf("R42: the first host did not get 10.1.0.4:\n%s", out)

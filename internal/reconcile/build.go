@@ -50,12 +50,12 @@ func Build(s *region.Snapshot) dataplane.Config {
 		if g.Properties.GatewayType != arm.GatewayTypeVpn {
 			continue // ExpressRoute gateways are modelled, not realised (R4)
 		}
-		pub, ok := s.PublicAddr(g)
+		pubs := s.PublicAddrs(g)
 		v := s.VNetOf(g)
-		if !ok || v == nil || len(g.Properties.IPConfigurations) == 0 {
+		if len(pubs) == 0 || v == nil || len(pubs) != len(g.Properties.IPConfigurations) {
 			continue
 		}
-		dg := dataplane.Gateway{ID: strings.ToLower(g.ID), VNet: strings.ToLower(v.ID), PublicAddr: pub,
+		dg := dataplane.Gateway{ID: strings.ToLower(g.ID), VNet: strings.ToLower(v.ID), PublicAddr: pubs[0],
 			PolicyBased: g.Properties.VPNType == arm.PolicyBased}
 		dg.PrivateAddr, _ = netip.ParseAddr(g.Properties.IPConfigurations[0].Properties.PrivateIPAddress)
 		var local []netip.Prefix
@@ -78,6 +78,14 @@ func Build(s *region.Snapshot) dataplane.Config {
 			dg.Connections = append(dg.Connections, dc)
 		}
 		cfg.Gateways = append(cfg.Gateways, dg)
+		// The other instances of an active-active gateway: the same
+		// connections from their own addresses.
+		for i := 1; i < len(pubs); i++ {
+			di := dg
+			di.Instance, di.PublicAddr = i, pubs[i]
+			di.PrivateAddr, _ = netip.ParseAddr(g.Properties.IPConfigurations[i].Properties.PrivateIPAddress)
+			cfg.Gateways = append(cfg.Gateways, di)
+		}
 	}
 	return cfg
 }

@@ -63,12 +63,21 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string][]b
 		if o, ok := observed.Connections[key]; ok {
 			want.ConnectionStatus, want.Reason = o.State, o.Reason
 			want.IngressBytes, want.EgressBytes = int64(o.Ingress), int64(o.Egress)
-			t := arm.TunnelConnectionHealth{Tunnel: c.Name, ConnectionStatus: o.State,
-				IngressBytesTransferred: int64(o.Ingress), EgressBytesTransferred: int64(o.Egress)}
-			if !o.Established.IsZero() {
-				t.LastConnectionEstablishedUTCTime = o.Established.UTC().Format(time.RFC3339)
+			for _, ot := range o.Tunnels {
+				// One tunnel per instance of the gateway: named by the
+				// connection, and by the instance's address when the
+				// gateway is active-active.
+				name := c.Name
+				if len(o.Tunnels) > 1 {
+					name += "-" + ot.PublicAddr.String()
+				}
+				t := arm.TunnelConnectionHealth{Tunnel: name, ConnectionStatus: ot.State,
+					IngressBytesTransferred: int64(ot.Ingress), EgressBytesTransferred: int64(ot.Egress)}
+				if !ot.Established.IsZero() {
+					t.LastConnectionEstablishedUTCTime = ot.Established.UTC().Format(time.RFC3339)
+				}
+				want.Tunnels = append(want.Tunnels, t)
 			}
-			want.Tunnels = []arm.TunnelConnectionHealth{t}
 		}
 		put(key, want)
 	}

@@ -160,13 +160,17 @@ func gatewaySKU(p *arm.VirtualNetworkGatewayProperties) (rules.SKU, error) {
 func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, old *arm.VirtualNetworkGateway) (*arm.VirtualNetwork, *arm.Subnet, error) {
 	p := &g.Properties
 	n := len(p.IPConfigurations)
+	want := 1
 	if p.ActiveActive {
-		return nil, nil, &arm.Error{Code: arm.CodeUnsupportedActiveActive, Target: "properties.activeActive",
-			Message: "active-active gateways are not supported yet: vnetgw runs one instance of a gateway, so a second public address would carry no tunnel; leave activeActive false and give one IP configuration"}
+		// Two instances, each with its own public address and tunnels.
+		want = 2
+		if p.GatewayType != arm.GatewayTypeVpn || p.VPNType != arm.RouteBased || strings.EqualFold(p.SKU.Name, "Basic") {
+			return nil, nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.activeActive", Message: "active-active needs a route-based VPN gateway of a SKU other than Basic"}
+		}
 	}
-	if n != 1 {
+	if n != want {
 		return nil, nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ipConfigurations",
-			Message: fmt.Sprintf("a gateway takes exactly one IP configuration; %d were given", n)}
+			Message: fmt.Sprintf("this gateway needs exactly %d IP configuration(s) (two when activeActive); %d were given", want, n)}
 	}
 	cfgs := slices.Clone(p.IPConfigurations)
 	p.IPConfigurations = cfgs
@@ -221,7 +225,13 @@ func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetwork
 			}
 		}
 		if c.Properties.PrivateIPAddress == "" {
-			a, err := allocateInSubnet(tx, s, id.Key())
+			var earlier []netip.Addr
+			for _, e := range cfgs[:i] {
+				if a, err := netip.ParseAddr(e.Properties.PrivateIPAddress); err == nil {
+					earlier = append(earlier, a)
+				}
+			}
+			a, err := allocateInSubnet(tx, s, id.Key(), earlier...)
 			if err != nil {
 				return nil, nil, err
 			}

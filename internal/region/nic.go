@@ -287,15 +287,16 @@ func usedPrivateIPs(tx *txn, subnetID, exclude string) map[netip.Addr]string {
 }
 
 // allocateInSubnet returns the lowest free address of a subnet: of its
-// first IPv4 prefix that has one, then of its IPv6 prefixes.
-func allocateInSubnet(tx *txn, s *arm.Subnet, exclude string) (netip.Addr, error) {
-	return allocateInSubnetVersion(tx, s, exclude, "")
+// first IPv4 prefix that has one, then of its IPv6 prefixes. The addresses
+// of taken count as used too (those given in the same request).
+func allocateInSubnet(tx *txn, s *arm.Subnet, exclude string, taken ...netip.Addr) (netip.Addr, error) {
+	return allocateInSubnetVersion(tx, s, exclude, "", taken...)
 }
 
 // allocateInSubnetVersion is allocateInSubnet limited to one address
 // version (IPv4 or IPv6; "" for either, IPv4 first, as Azure's default).
 // Every prefix of the subnet is tried in the order given.
-func allocateInSubnetVersion(tx *txn, s *arm.Subnet, exclude, version string) (netip.Addr, error) {
+func allocateInSubnetVersion(tx *txn, s *arm.Subnet, exclude, version string, also ...netip.Addr) (netip.Addr, error) {
 	prefixes := subnetPrefixes(s)
 	slices.SortStableFunc(prefixes, func(a, b netip.Prefix) int {
 		switch {
@@ -307,8 +308,11 @@ func allocateInSubnetVersion(tx *txn, s *arm.Subnet, exclude, version string) (n
 		return 1
 	})
 	used := usedPrivateIPs(tx, s.ID, exclude)
-	taken := make(map[netip.Addr]bool, len(used))
+	taken := make(map[netip.Addr]bool, len(used)+len(also))
 	for a := range used {
+		taken[a] = true
+	}
+	for _, a := range also {
 		taken[a] = true
 	}
 	tried := false

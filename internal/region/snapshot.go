@@ -96,14 +96,24 @@ func (s *Snapshot) VNetOf(g *arm.VirtualNetworkGateway) *arm.VirtualNetwork {
 // PublicAddr returns the public address of a gateway's first IP
 // configuration, when it has one.
 func (s *Snapshot) PublicAddr(g *arm.VirtualNetworkGateway) (netip.Addr, bool) {
+	if as := s.PublicAddrs(g); len(as) > 0 {
+		return as[0], true
+	}
+	return netip.Addr{}, false
+}
+
+// PublicAddrs returns the public addresses of a gateway's IP
+// configurations, in their order: one per instance (two when active-active).
+func (s *Snapshot) PublicAddrs(g *arm.VirtualNetworkGateway) []netip.Addr {
+	var out []netip.Addr
 	for _, c := range g.Properties.IPConfigurations {
 		if p := getByRef[arm.PublicIPAddress](s.tx, arm.TypePublicIPAddress, c.Properties.PublicIPAddress.RefID()); p != nil {
 			if a, err := netip.ParseAddr(p.Properties.IPAddress); err == nil {
-				return a, true
+				out = append(out, a)
 			}
 		}
 	}
-	return netip.Addr{}, false
+	return out
 }
 
 // Remote describes the far end of a connection.

@@ -290,6 +290,15 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 	return nil
 }
 
+// Carries reports whether a packet to dst would leave through a tunnel
+// now: a route holds dst and its tunnel has a child SA pair. It takes no
+// lock: the fabric asks it per packet to choose between the instances of
+// an active-active gateway.
+func (e *Engine) Carries(dst netip.Addr) bool {
+	t := e.routes.Load().lookup(dst)
+	return t != nil && len(*t.children.Load()) > 0
+}
+
 // MoveChild sends the child SA pair of tunnel whose inbound SPI is inSPI
 // between new outer endpoints, keeping its keys, sequence numbers and
 // replay window: the peer's address or port changed behind a NAT (RFC 7296

@@ -618,3 +618,17 @@ func TestCloseStopsEverything(t *testing.T) {
 		t.Fatal("New without sides succeeded")
 	}
 }
+
+// TestCarries: a destination is carried while a route holds it and its
+// tunnel has a child SA pair, as an active-active gateway's fabric asks.
+func TestCarries(t *testing.T) {
+	a, _ := pair(t, gcm256)
+	in, out := netip.MustParseAddr("10.2.3.4"), netip.MustParseAddr("10.9.0.1")
+	if !a.e.Carries(in) || a.e.Carries(out) {
+		t.Fatalf("Carries(%v) = %v, Carries(%v) = %v; want true, false", in, a.e.Carries(in), out, a.e.Carries(out))
+	}
+	a.e.RemoveChild("t", 0xa0000001)
+	if a.e.Carries(in) {
+		t.Fatal("a tunnel without a child SA pair carries")
+	}
+}

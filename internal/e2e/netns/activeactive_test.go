@@ -1,0 +1,93 @@
+package netns
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+// TestActiveActiveFailover: an active-active gateway runs a tunnel of its
+// connection from each of its two public addresses, and strongSwan,
+// configured from the connection's device script, holds both. When the
+// path to the first instance breaks, that tunnel goes down on DPD and the
+// VNet's traffic moves to the second instance's tunnel with no API call:
+// the hosts still reach each other and the connection stays Connected.
+func TestActiveActiveFailover(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "nft")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("aa", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "virtualNetworkGateways", "aa-gw")
+	g := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	g.Properties.GatewayType, g.Properties.VPNType, g.Properties.ActiveActive = arm.GatewayTypeVpn, arm.RouteBased, true
+	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw2", Tier: "VpnGw2"}
+	var pips []arm.ID
+	for i := range 2 {
+		pip := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "publicIPAddresses", fmt.Sprintf("aa-ip%d", i))
+		r.put(pip, arm.PublicIPAddress{Resource: arm.Resource{Location: "westeurope"}}, nil)
+		pips = append(pips, pip)
+		g.Properties.IPConfigurations = append(g.Properties.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{
+			Name: fmt.Sprintf("ipconfig%d", i+1), Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+				Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}})
+	}
+	r.put(gw, g, nil)
+	var addrs []netip.Addr
+	for _, pip := range pips {
+		var got arm.PublicIPAddress
+		r.get(pip, &got)
+		addrs = append(addrs, netip.MustParseAddr(got.Properties.IPAddress))
+	}
+	host, hostAddr := r.tunHost(vnet, "web")
+	s := newSite(t, r, 1, pool)
+	lgw := r.localGateway("aa", "westeurope", "branch", s.addr, s.lanTS)
+	conn := r.putConnection(gw, "hub-to-branch", "", arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.DPDTimeoutSeconds = 9
+	})
+	script, err := r.c.DeviceScript(context.Background(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// strongSwan gives up on a silent peer after about 5 s of liveness
+	// checks, not its default 165 s.
+	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: script,
+		CharonExtra: "  retransmit_timeout = 1\n  retransmit_tries = 2\n  retransmit_base = 1.5"})
+	deadline := time.Now().Add(30 * time.Second)
+	for sas := s.ch.SAs(); strings.Count(sas, "ESTABLISHED") != 2 || strings.Count(sas, "INSTALLED") != 2; sas = s.ch.SAs() {
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan does not hold a tunnel to each instance:\n%s\nthe script:\n%s", sas, script)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	tunnel := func(p arm.ConnectionProperties, a netip.Addr) string {
+		for _, tc := range p.TunnelConnectionStatus {
+			if strings.HasSuffix(tc.Tunnel, "-"+a.String()) {
+				return tc.ConnectionStatus
+			}
+		}
+		return ""
+	}
+	r.waitConnection(conn, 30*time.Second, "both tunnels Connected", func(p arm.ConnectionProperties) bool {
+		return p.ConnectionStatus == "Connected" && tunnel(p, addrs[0]) == "Connected" && tunnel(p, addrs[1]) == "Connected"
+	})
+	ping(t, host, s.host, 10*time.Second)
+	ping(t, s.lan, hostAddr, 10*time.Second)
+
+	// The path between the site and the first instance breaks.
+	s.gw.Run("nft", fmt.Sprintf("add table inet aa; add chain inet aa out { type filter hook output priority 0; }; add rule inet aa out ip daddr %s drop; "+
+		"add chain inet aa in { type filter hook input priority 0; }; add rule inet aa in ip saddr %s drop", addrs[0], addrs[0]))
+	start := time.Now()
+	r.waitConnection(conn, 40*time.Second, "the first tunnel down, the connection still Connected", func(p arm.ConnectionProperties) bool {
+		return tunnel(p, addrs[0]) != "Connected" && tunnel(p, addrs[1]) == "Connected" && p.ConnectionStatus == "Connected"
+	})
+	t.Logf("the first instance's tunnel went down %s after the path broke", time.Since(start).Round(100*time.Millisecond))
+	ping(t, host, s.host, 30*time.Second)
+	ping(t, s.lan, hostAddr, 30*time.Second)
+	t.Logf("traffic passed through the second instance %s after the path broke", time.Since(start).Round(100*time.Millisecond))
+}

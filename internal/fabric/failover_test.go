@@ -1,0 +1,50 @@
+package fabric
+
+import (
+	"net/netip"
+	"slices"
+	"sync/atomic"
+	"testing"
+)
+
+// TestFailover: the packets of a VNet go to the first instance of an
+// active-active gateway whose tunnel carries their destination, per
+// packet, so that one destination moves to the other instance while
+// another stays; with none up, to the first (which drops and counts them).
+func TestFailover(t *testing.T) {
+	first, second := &batchRecorder{}, &batchRecorder{}
+	var firstUp atomic.Bool
+	site := netip.MustParsePrefix("192.168.1.0/24")
+	f := NewFailover([]Port{first, second}, []func(netip.Addr) bool{
+		func(dst netip.Addr) bool { return firstUp.Load() && site.Contains(dst) },
+		func(dst netip.Addr) bool { return true },
+	})
+	r := NewRouter()
+	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), f}})
+	const off = 16
+	batch := func(dsts ...string) [][]byte {
+		var bufs [][]byte
+		for _, d := range dsts {
+			bufs = append(bufs, append(make([]byte, off), ipv4Packet(d, 64)...))
+		}
+		return bufs
+	}
+	firstUp.Store(true)
+	r.ForwardBatch(batch("192.168.1.2", "192.168.1.3", "172.16.0.1", "192.168.1.4"), off)
+	if !slices.Equal(first.runs, []int{2, 1}) || !slices.Equal(second.runs, []int{1}) {
+		t.Fatalf("runs %v to the first instance, %v to the second; want [2 1] and [1]", first.runs, second.runs)
+	}
+	firstUp.Store(false) // its tunnel went down
+	r.ForwardBatch(batch("192.168.1.2", "192.168.1.3"), off)
+	r.Forward(ipv4Packet("192.168.1.9", 64))
+	if len(first.pkts) != 3 || len(second.pkts) != 4 {
+		t.Fatalf("after the first went down: %d and %d packets, want 3 and 4", len(first.pkts), len(second.pkts))
+	}
+	none := NewFailover([]Port{first, second}, []func(netip.Addr) bool{
+		func(netip.Addr) bool { return false }, func(netip.Addr) bool { return false }})
+	none.Deliver(ipv4Packet("192.168.1.2", 64))
+	none.Deliver([]byte{0x45}) // too short to have a destination
+	if len(first.pkts) != 5 {
+		t.Fatalf("with no instance up, %d packets to the first, want 5", len(first.pkts))
+	}
+}
