@@ -53,7 +53,7 @@ type Route struct {
 }
 
 // Gateway is one instance of a VPN gateway: a public address where it
-// speaks IKE and ESP, a private address in its VNet, and its connections.
+// speaks IKE and ESP, the VNet it serves, and its connections.
 // An active-active gateway has two instances, 0 and 1, with the same ID and
 // connections: each runs its own tunnel of every connection, and the VNet
 // sends through instance 0's while it is up, else through instance 1's.
@@ -62,7 +62,6 @@ type Gateway struct {
 	Instance    int
 	VNet        string
 	PublicAddr  netip.Addr
-	PrivateAddr netip.Addr
 	PolicyBased bool
 	Connections []Connection
 }

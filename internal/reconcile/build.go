@@ -57,7 +57,6 @@ func Build(s *region.Snapshot) dataplane.Config {
 		}
 		dg := dataplane.Gateway{ID: strings.ToLower(g.ID), VNet: strings.ToLower(v.ID), PublicAddr: pubs[0],
 			PolicyBased: g.Properties.VPNType == arm.PolicyBased}
-		dg.PrivateAddr, _ = netip.ParseAddr(g.Properties.IPConfigurations[0].Properties.PrivateIPAddress)
 		var local []netip.Prefix
 		if v.Properties.AddressSpace != nil {
 			local = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
@@ -83,7 +82,6 @@ func Build(s *region.Snapshot) dataplane.Config {
 		for i := 1; i < len(pubs); i++ {
 			di := dg
 			di.Instance, di.PublicAddr = i, pubs[i]
-			di.PrivateAddr, _ = netip.ParseAddr(g.Properties.IPConfigurations[i].Properties.PrivateIPAddress)
 			cfg.Gateways = append(cfg.Gateways, di)
 		}
 	}
