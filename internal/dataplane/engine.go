@@ -378,7 +378,6 @@ type TunnelStatus struct {
 
 // summed sets the connection's fields from its tunnels.
 func (s ConnectionStatus) summed() ConnectionStatus {
-	rank := map[string]int{Connected: 2, Connecting: 1}
 	out := ConnectionStatus{State: NotConnected, Tunnels: s.Tunnels}
 	for i, t := range s.Tunnels {
 		out.Ingress += t.Ingress
@@ -386,11 +385,22 @@ func (s ConnectionStatus) summed() ConnectionStatus {
 		if t.Established.After(out.Established) {
 			out.Established = t.Established
 		}
-		if i == 0 || rank[t.State] > rank[out.State] {
+		if i == 0 || stateRank(t.State) > stateRank(out.State) {
 			out.State, out.Reason, out.Idle = t.State, t.Reason, t.Idle
 		}
 	}
 	return out
+}
+
+// stateRank orders connection states from worst to best.
+func stateRank(s string) int {
+	switch s {
+	case Connected:
+		return 2
+	case Connecting:
+		return 1
+	}
+	return 0
 }
 
 // HostStatus says whether a host runs.

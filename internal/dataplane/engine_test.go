@@ -71,3 +71,33 @@ func TestOneBadConnection(t *testing.T) {
 		}
 	}
 }
+
+// TestConnectionStatusSummed: a connection of an active-active gateway is
+// as connected as its best tunnel, and counts the bytes of both.
+func TestConnectionStatusSummed(t *testing.T) {
+	early, late := time.Unix(100, 0), time.Unix(200, 0)
+	for _, tc := range []struct {
+		tunnels    []TunnelStatus
+		state, why string
+	}{
+		{[]TunnelStatus{{State: NotConnected, Reason: "dead peer"}, {State: Connected, Established: late}}, Connected, ""},
+		{[]TunnelStatus{{State: Connecting, Reason: "IKE_SA_INIT sent"}, {State: NotConnected, Reason: "dead peer"}}, Connecting, "IKE_SA_INIT sent"},
+		{[]TunnelStatus{{State: NotConnected, Reason: "dead peer"}}, NotConnected, "dead peer"},
+	} {
+		tc.tunnels[0].Ingress, tc.tunnels[0].Egress, tc.tunnels[0].Established = 1, 10, early
+		if len(tc.tunnels) > 1 {
+			tc.tunnels[1].Ingress, tc.tunnels[1].Egress = 2, 20
+		}
+		got := ConnectionStatus{Tunnels: tc.tunnels}.summed()
+		wantIn, wantEst := uint64(1), early
+		if len(tc.tunnels) > 1 {
+			wantIn = 3
+			if tc.tunnels[1].Established.After(early) {
+				wantEst = late
+			}
+		}
+		if got.State != tc.state || got.Reason != tc.why || got.Ingress != wantIn || got.Egress != wantIn*10 || !got.Established.Equal(wantEst) {
+			t.Errorf("%+v summed to %+v", tc.tunnels, got)
+		}
+	}
+}
