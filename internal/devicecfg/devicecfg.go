@@ -125,7 +125,7 @@ func write(conn *arm.Connection, gs []dataplane.Gateway, c dataplane.Connection,
 		return "", arm.Errorf(arm.CodeInvalidSharedKey, "the connection's shared key is not 1-128 letters and digits")
 	}
 	g := gs[0]
-	gwID, _ := arm.ParseID(g.ID)
+	gwID, _ := arm.ParseID(conn.Properties.VirtualNetworkGateway1.RefID())
 	siteID, _ := arm.ParseID(conn.Properties.LocalNetworkGateway2.RefID())
 	name := sectionName(conn.Name)
 	d := device{

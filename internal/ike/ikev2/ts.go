@@ -1,6 +1,7 @@
 package ikev2
 
 import (
+	"encoding/binary"
 	"net/netip"
 	"slices"
 
@@ -26,20 +27,25 @@ func prefixSelector(p netip.Prefix) selector {
 	return selector{endPort: 0xffff, start: p.Addr(), end: lastAddr(p)}
 }
 
-// lastAddr returns the highest address of p, which is masked.
+// lastAddr returns the highest address of p, which is masked: its host
+// bits all set, with a mask per 64-bit half (a shift by the width or more
+// gives 0 in Go, so /0 and full-length prefixes need no special case).
 func lastAddr(p netip.Prefix) netip.Addr {
-	a := p.Addr()
-	if a.Is4() {
+	bits := uint(p.Bits())
+	if a := p.Addr(); a.Is4() {
 		b := a.As4()
-		for i := p.Bits(); i < 32; i++ {
-			b[i/8] |= 0x80 >> (i % 8)
-		}
+		binary.BigEndian.PutUint32(b[:], binary.BigEndian.Uint32(b[:])|(uint32(1)<<(32-bits)-1))
 		return netip.AddrFrom4(b)
 	}
-	b := a.As16()
-	for i := p.Bits(); i < 128; i++ {
-		b[i/8] |= 0x80 >> (i % 8)
+	b := p.Addr().As16()
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	if bits < 64 {
+		hi, lo = hi|(uint64(1)<<(64-bits)-1), ^uint64(0)
+	} else {
+		lo |= uint64(1)<<(128-bits) - 1
 	}
+	binary.BigEndian.PutUint64(b[:8], hi)
+	binary.BigEndian.PutUint64(b[8:], lo)
 	return netip.AddrFrom16(b)
 }
 

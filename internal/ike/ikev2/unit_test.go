@@ -361,3 +361,23 @@ func TestMessageIDsDoNotWrap(t *testing.T) {
 		}
 	}
 }
+
+// TestLastAddr checks the highest address of prefixes of every kind of
+// length, against setting the host bits one by one.
+func TestLastAddr(t *testing.T) {
+	slow := func(p netip.Prefix) netip.Addr {
+		b := p.Addr().AsSlice()
+		for i := p.Bits(); i < len(b)*8; i++ {
+			b[i/8] |= 0x80 >> (i % 8)
+		}
+		a, _ := netip.AddrFromSlice(b)
+		return a
+	}
+	for _, s := range []string{"0.0.0.0/0", "10.0.0.0/7", "10.1.0.0/16", "192.0.2.77/32", "128.0.0.0/1",
+		"::/0", "fd00::/7", "2001:db8::/63", "2001:db8::/64", "2001:db8::8000:0:0:0/65", "2001:db8::1/128"} {
+		p := netip.MustParsePrefix(s).Masked()
+		if got, want := lastAddr(p), slow(p); got != want {
+			t.Errorf("lastAddr(%v) = %v, want %v", p, got, want)
+		}
+	}
+}
