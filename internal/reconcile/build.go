@@ -67,6 +67,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 				routes[strings.ToLower(r.Connection)] = append(routes[strings.ToLower(r.Connection)], r.Prefix)
 			}
 		}
+		var sites []dataplane.Connection
 		for _, c := range s.ConnectionsOf(g.ID) {
 			r, ok := s.RemoteOf(c)
 			if !ok {
@@ -75,13 +76,18 @@ func Build(s *region.Snapshot) dataplane.Config {
 			dc := connection(c, g, r, local)
 			dc.Routes = routes[dc.ID]
 			dg.Connections = append(dg.Connections, dc)
+			if c.Properties.ConnectionType == arm.ConnectionIPsec {
+				sites = append(sites, dc)
+			}
 		}
 		cfg.Gateways = append(cfg.Gateways, dg)
 		// The other instances of an active-active gateway: the same
-		// connections from their own addresses.
+		// site-to-site connections from their own addresses. A remote
+		// gateway knows this one by its first address only, so
+		// VNet-to-VNet connections run on the first instance.
 		for i := 1; i < len(pubs); i++ {
 			di := dg
-			di.Instance, di.PublicAddr = i, pubs[i]
+			di.Instance, di.PublicAddr, di.Connections = i, pubs[i], sites
 			cfg.Gateways = append(cfg.Gateways, di)
 		}
 	}

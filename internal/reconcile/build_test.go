@@ -1,9 +1,17 @@
 package reconcile
 
 import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store/bolt"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -34,5 +42,92 @@ func TestCustomPolicyProposals(t *testing.T) {
 		if _, err := suite.ParseProposal(wire.ProtocolESP, esp); err != nil {
 			t.Errorf("ESP proposal %q: %v", esp, err)
 		}
+	}
+}
+
+// TestBuildActiveActive: an active-active gateway becomes two instances,
+// each on its own public address; both run the site-to-site connections,
+// the first alone the VNet-to-VNet ones (the remote gateway knows the
+// first address only).
+func TestBuildActiveActive(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pool, _ := region.ParsePool("127.10.0.0/24")
+	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	ctx := context.Background()
+	must := func(_ any, _ region.Outcome, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, "aa"), &arm.ResourceGroup{Location: "westeurope"}))
+	gateway := func(name, space string, active bool) arm.ID {
+		v := arm.NetworkID(sub, "aa", "virtualNetworks", name)
+		vn := &arm.VirtualNetwork{Resource: arm.Resource{Location: "westeurope"}}
+		vn.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{space}}
+		vn.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: strings.Replace(space, ".0.0/16", ".255.0/27", 1)}}}
+		must(reg.PutVirtualNetwork(ctx, v, vn))
+		id := arm.NetworkID(sub, "aa", "virtualNetworkGateways", name+"-gw")
+		g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+		g.Properties.GatewayType, g.Properties.VPNType, g.Properties.ActiveActive = arm.GatewayTypeVpn, arm.RouteBased, active
+		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
+		n := 1
+		if active {
+			n = 2
+		}
+		for i := range n {
+			pip := arm.NetworkID(sub, "aa", "publicIPAddresses", fmt.Sprintf("%s-ip%d", name, i))
+			must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: "westeurope"}}))
+			g.Properties.IPConfigurations = append(g.Properties.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{Name: fmt.Sprintf("ip%d", i),
+				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(v.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}})
+		}
+		must(reg.PutGateway(ctx, id, g))
+		return id
+	}
+	aa, other := gateway("hub", "10.1.0.0/16", true), gateway("spoke", "10.2.0.0/16", false)
+	lgw := arm.NetworkID(sub, "aa", "localNetworkGateways", "branch")
+	l := &arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = "127.0.0.70"
+	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"192.168.1.0/24"}}
+	must(reg.PutLocalGateway(ctx, lgw, l))
+	for name, c := range map[string]*arm.Connection{"site": {}, "v2v": {}} {
+		c.Location = "westeurope"
+		c.Properties.VirtualNetworkGateway1 = arm.Ref(aa.String())
+		c.Properties.ConnectionType, c.Properties.LocalNetworkGateway2 = arm.ConnectionIPsec, arm.Ref(lgw.String())
+		if name == "v2v" {
+			c.Properties.ConnectionType, c.Properties.LocalNetworkGateway2, c.Properties.VirtualNetworkGateway2 = arm.ConnectionVnet2Vnet, nil, arm.Ref(other.String())
+		}
+		must(reg.PutConnection(ctx, arm.NetworkID(sub, "aa", "connections", name), c))
+	}
+
+	var instances []dataplane.Gateway
+	for _, g := range Build(reg.Snapshot()).Gateways {
+		if g.ID == strings.ToLower(aa.String()) {
+			instances = append(instances, g)
+		}
+	}
+	names := func(g dataplane.Gateway) (out []string) {
+		for _, c := range g.Connections {
+			out = append(out, c.ID[strings.LastIndex(c.ID, "/")+1:])
+		}
+		slices.Sort(out)
+		return out
+	}
+	if len(instances) != 2 || instances[0].Instance != 0 || instances[1].Instance != 1 || instances[0].PublicAddr == instances[1].PublicAddr {
+		t.Fatalf("instances %+v", instances)
+	}
+	if got := names(instances[0]); !slices.Equal(got, []string{"site", "v2v"}) {
+		t.Errorf("the first instance runs %v", got)
+	}
+	if got := names(instances[1]); !slices.Equal(got, []string{"site"}) {
+		t.Errorf("the second instance runs %v", got)
 	}
 }
