@@ -10,9 +10,9 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
-	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
