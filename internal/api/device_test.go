@@ -33,7 +33,8 @@ func lines(t *testing.T, script string, want ...string) {
 	}
 }
 
-// TestDeviceConfigurationScript covers .../vpndeviceconfigurationscript: the
+// TestR7DeviceConfigurationScript covers .../vpndeviceconfigurationscript
+// (R7: the validated device and its configuration sample): the
 // swanctl.conf of the device at the far end of a site-to-site connection
 // mirrors what the gateway negotiates: addresses, identities, the shared
 // key, the proposals (defaults or the custom policy), the selectors (the
@@ -41,7 +42,7 @@ func lines(t *testing.T, script string, want ...string) {
 // everything for the default site of forced tunneling (R25); one child SA
 // per pair of ranges on a policy-based gateway (R18)) and who starts the
 // tunnel (connectionMode, and R8's on-demand tunnels).
-func TestDeviceConfigurationScript(t *testing.T) {
+func TestR7DeviceConfigurationScript(t *testing.T) {
 	e := newEnv(t)
 	hub := e.site(subA, "dev", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
 	gwAddr := e.must("GET", hub.pip, nil).str("properties.ipAddress")

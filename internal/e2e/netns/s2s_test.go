@@ -115,13 +115,14 @@ func TestSiteToSiteRouteBased(t *testing.T) {
 	}
 }
 
-// TestDeviceScriptConfiguresStrongSwan: the configuration that
-// .../vpndeviceconfigurationscript writes for a connection is all a
-// strongSwan site needs. Loaded as it is, with a gateway that only answers
+// TestR7DeviceScriptConfiguresStrongSwan: the configuration that
+// .../vpndeviceconfigurationscript writes for a connection (R7: a
+// validated device with its configuration sample) is all a strongSwan
+// site needs. Loaded as it is, with a gateway that only answers
 // (connectionMode ResponderOnly) and a shared key the API generated,
 // strongSwan starts the tunnel, the API says Connected, and the hosts on
 // either side ping each other.
-func TestDeviceScriptConfiguresStrongSwan(t *testing.T) {
+func TestR7DeviceScriptConfiguresStrongSwan(t *testing.T) {
 	require(t)
 	r := newRegion(t, regionOptions{pool: pool})
 	vnet := r.vnet("dev", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
