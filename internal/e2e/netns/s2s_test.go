@@ -27,6 +27,7 @@ type s2s struct {
 	host     *netnstest.NS
 	hostAddr netip.Addr
 	site     *site
+	lgw      arm.ID // the site's local network gateway
 	conn     arm.ID
 	put      time.Time // when the connection was created
 }
@@ -39,15 +40,22 @@ const s2sKey = "SiteToSiteKey2026"
 // the API.
 func newS2S(t *testing.T, tweaks ...func(*netnstest.CharonConfig)) *s2s {
 	t.Helper()
+	e := newS2SParts(t)
+	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16", tweaks...)
+	e.put = time.Now()
+	e.conn = e.r.connection(e.gw, e.lgw, "hub-to-branch", s2sKey)
+	return e
+}
+
+// newS2SParts is newS2S without strongSwan and the connection.
+func newS2SParts(t *testing.T) *s2s {
+	t.Helper()
 	e := &s2s{r: newRegion(t, regionOptions{pool: pool})}
 	vnet := e.r.vnet("s2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	e.gw, e.gwAddr = e.r.gateway(vnet, "hub-gw", arm.RouteBased)
 	e.host, e.hostAddr = e.r.tunHost(vnet, "web")
 	e.site = newSite(t, e.r, 1, pool)
-	lgw := e.r.localGateway("s2s", "westeurope", "branch", e.site.addr, e.site.lanTS)
-	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16", tweaks...)
-	e.put = time.Now()
-	e.conn = e.r.connection(e.gw, lgw, "hub-to-branch", s2sKey)
+	e.lgw = e.r.localGateway("s2s", "westeurope", "branch", e.site.addr, e.site.lanTS)
 	return e
 }
 
@@ -124,14 +132,10 @@ func TestSiteToSiteRouteBased(t *testing.T) {
 // either side ping each other.
 func TestR7DeviceScriptConfiguresStrongSwan(t *testing.T) {
 	require(t)
-	r := newRegion(t, regionOptions{pool: pool})
-	vnet := r.vnet("dev", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
-	host, hostAddr := r.tunHost(vnet, "web")
-	s := newSite(t, r, 1, pool)
-	lgw := r.localGateway("dev", "westeurope", "branch", s.addr, s.lanTS)
-	conn := r.putConnection(gw, "hub-to-branch", "", arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
-		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+	e := newS2SParts(t)
+	r, host, hostAddr, s := e.r, e.host, e.hostAddr, e.site
+	conn := r.putConnection(e.gw, "hub-to-branch", "", arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(e.lgw.String())
 		p.ConnectionMode = arm.ModeResponderOnly
 	})
 	script, err := r.c.DeviceScript(context.Background(), conn, arm.VPNDeviceScriptParameters{Vendor: "strongSwan", DeviceFamily: "swanctl", FirmwareVersion: "5.9"})
@@ -157,15 +161,11 @@ func TestR7DeviceScriptConfiguresStrongSwan(t *testing.T) {
 // 10.1.0.0/24, and the hosts inside them ping each other.
 func TestCustomTrafficSelectors(t *testing.T) {
 	require(t)
-	r := newRegion(t, regionOptions{pool: pool})
-	vnet := r.vnet("ts", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
-	host, hostAddr := r.tunHost(vnet, "web")
-	s := newSite(t, r, 1, pool)
-	lgw := r.localGateway("ts", "westeurope", "branch", s.addr, s.lanTS)
-	s.charon(gwAddr, s2sKey, s.lanTS, "10.1.0.0/16")
-	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
-		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+	e := newS2SParts(t)
+	r, host, hostAddr, s := e.r, e.host, e.hostAddr, e.site
+	s.charon(e.gwAddr, s2sKey, s.lanTS, "10.1.0.0/16")
+	conn := r.putConnection(e.gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(e.lgw.String())
 		p.UsePolicyBasedTrafficSelectors = true
 		p.IPsecPolicies = []arm.IPsecPolicy{{SALifeTimeSeconds: 3600, SADataSizeKilobytes: 102400000,
 			IKEEncryption: "GCMAES256", IKEIntegrity: "SHA256", DHGroup: "ECP256",
