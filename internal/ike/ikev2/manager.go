@@ -247,8 +247,9 @@ func (m *Manager) startLocked(p PeerConfig) {
 }
 
 // Reset ends the IKE SAs of peer name, with a Delete to the peer (RFC 7296
-// §1.4.1), and starts the peer afresh: it initiates again unless its mode
-// or OnDemand says to wait. It reports whether the peer is configured.
+// §1.4.1), and starts the peer afresh, as a new configuration would: it
+// initiates again unless its mode says to wait for the peer. It reports
+// whether the peer is configured.
 func (m *Manager) Reset(name string) bool {
 	m.reconfigMu.Lock()
 	defer m.reconfigMu.Unlock()
