@@ -119,6 +119,16 @@ func (n *fakeNet) datagrams() []sentDatagram {
 	return append([]sentDatagram(nil), n.sent...)
 }
 
+// requests counts the requests of exchange type exch that were sent.
+func (n *fakeNet) requests(exch wire.ExchangeType) (k int) {
+	for _, d := range n.datagrams() {
+		if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == exch && h.Flags&wire.FlagResponse == 0 {
+			k++
+		}
+	}
+	return k
+}
+
 // endpoint returns the Transport of the node at addr.
 func (n *fakeNet) endpoint() Transport { return netTransport{n} }
 

@@ -404,13 +404,7 @@ func TestKEGroupTaken(t *testing.T) {
 	if got := a.established()[0].Proposal; got != "aes256gcm16-prfsha256-modp2048" {
 		t.Errorf("IKE SA %q, want the group of the KE payload", got)
 	}
-	inits := 0
-	for _, d := range n.datagrams() {
-		if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse == 0 {
-			inits++
-		}
-	}
-	if inits != 1 {
+	if inits := n.requests(wire.IKESAInit); inits != 1 {
 		t.Errorf("%d IKE_SA_INIT requests, want 1", inits)
 	}
 }
@@ -424,14 +418,6 @@ func TestKEGroupTakenInCreateChildSA(t *testing.T) {
 		withSuite(t, "aes256gcm16-prfsha256-modp2048-ecp256", "aes256gcm16-modp2048-ecp256"),
 		withSuite(t, "aes256gcm16-prfsha256-ecp256-modp2048", "aes256gcm16-ecp256-modp2048"))
 	waitUp(t, a, b, 1)
-	requests := func() (k int) {
-		for _, d := range n.datagrams() {
-			if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
-				k++
-			}
-		}
-		return k
-	}
 	old := onlyChild(t, a)
 	a.m.SoftExpired(a.peer.Name, old.InSPI)
 	waitFor(t, 5*time.Second, "the rekeyed child SA", func() bool {
@@ -441,7 +427,7 @@ func TestKEGroupTakenInCreateChildSA(t *testing.T) {
 	if got := onlyChild(t, a).Proposal; got != "aes256gcm16-modp2048" {
 		t.Errorf("child SA %q, want the group of the KE payload", got)
 	}
-	if k := requests(); k != 1 {
+	if k := n.requests(wire.CreateChildSA); k != 1 {
 		t.Errorf("%d CREATE_CHILD_SA requests for one child SA rekey, want 1", k)
 	}
 	before := a.established()[0].SPIi
@@ -453,7 +439,7 @@ func TestKEGroupTakenInCreateChildSA(t *testing.T) {
 	if got := a.established()[0].Proposal; got != "aes256gcm16-prfsha256-modp2048" {
 		t.Errorf("IKE SA %q, want the group of the KE payload", got)
 	}
-	if k := requests(); k != 2 {
+	if k := n.requests(wire.CreateChildSA); k != 2 {
 		t.Errorf("%d CREATE_CHILD_SA requests after an IKE SA rekey, want 2", k)
 	}
 	checkKeys(t, a, b)
