@@ -435,6 +435,12 @@ type ChildSA struct {
 	LocalTrafficSelectors  []string `json:"localTrafficSelectors"`
 	RemoteTrafficSelectors []string `json:"remoteTrafficSelectors"`
 	UDPEncapsulation       bool     `json:"udpEncapsulation"`
+	// The ESP packets and bytes opened with the inbound SA and sealed
+	// with the outbound one.
+	InboundPackets  uint64 `json:"inboundPacketsCount"`
+	InboundBytes    uint64 `json:"inboundBytes"`
+	OutboundPackets uint64 `json:"outboundPacketsCount"`
+	OutboundBytes   uint64 `json:"outboundBytes"`
 	// Rekeyed tells that the pair replaced an older one.
 	Rekeyed              bool   `json:"rekeyed"`
 	InstalledTime        string `json:"installedTime"`

@@ -248,14 +248,16 @@ func (e *Engine) running(id string) []*gateway.Gateway {
 }
 
 // IKESAs returns the IKE SAs of connection id, of every instance of its
-// gateway, and whether a gateway runs the connection.
-func (e *Engine) IKESAs(id string) ([]ikev2.IKESAStatus, bool) {
-	gs := e.running(id)
+// gateway, with the counters of their child SA pairs by inbound SPI.
+func (e *Engine) IKESAs(id string) ([]ikev2.IKESAStatus, map[uint32]gateway.ChildCounters) {
 	var out []ikev2.IKESAStatus
-	for _, g := range gs {
-		out = append(out, g.IKESAs(id)...)
+	counters := map[uint32]gateway.ChildCounters{}
+	for _, g := range e.running(id) {
+		sas, cs := g.IKESAs(id)
+		out = append(out, sas...)
+		maps.Copy(counters, cs)
 	}
-	return out, len(gs) > 0
+	return out, counters
 }
 
 // ResetConnection ends the IKE SAs of connection id, on every instance of

@@ -279,14 +279,31 @@ func (g *Gateway) Status() []ConnectionStatus {
 	return out
 }
 
-// IKESAs returns the IKE SAs of connection name, the newest first.
-func (g *Gateway) IKESAs(name string) []ikev2.IKESAStatus {
-	for _, p := range g.ike.Load().Status() {
-		if p.Name == name {
-			return p.IKESAs
+// IKESAs returns the IKE SAs of connection name, the newest first, and
+// what the data path counted for each of their child SA pairs, by inbound
+// SPI.
+func (g *Gateway) IKESAs(name string) ([]ikev2.IKESAStatus, map[uint32]ChildCounters) {
+	counters := map[uint32]ChildCounters{}
+	for _, t := range g.eng.Status().Tunnels {
+		if t.Name != name {
+			continue
+		}
+		for _, c := range t.Children {
+			counters[c.InSPI] = ChildCounters{PacketsIn: c.In.PacketsIn, BytesIn: c.In.BytesIn, PacketsOut: c.Out.PacketsOut, BytesOut: c.Out.BytesOut}
 		}
 	}
-	return nil
+	for _, p := range g.ike.Load().Status() {
+		if p.Name == name {
+			return p.IKESAs, counters
+		}
+	}
+	return nil, counters
+}
+
+// ChildCounters are the ESP packets and bytes of a child SA pair: opened
+// with its inbound SA, sealed with its outbound one.
+type ChildCounters struct {
+	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
 }
 
 // Reset ends connection name's IKE SAs, with a Delete to the peer, and

@@ -17,7 +17,7 @@ type Live struct{ Engine *dataplane.Engine }
 
 // IKESAs returns the IKE SAs of connection id, the newest first.
 func (l Live) IKESAs(id string) []arm.IKESA {
-	sas, _ := l.Engine.IKESAs(strings.ToLower(id))
+	sas, counters := l.Engine.IKESAs(strings.ToLower(id))
 	now := time.Now()
 	out := make([]arm.IKESA, 0, len(sas))
 	for _, sa := range sas {
@@ -32,7 +32,9 @@ func (l Live) IKESAs(id string) []arm.IKESA {
 			a.ElapsedTimeInSeconds = int64(now.Sub(sa.Established) / time.Second)
 		}
 		for _, c := range sa.Children {
+			n := counters[c.InSPI]
 			a.QuickModeSAs = append(a.QuickModeSAs, arm.ChildSA{
+				InboundPackets: n.PacketsIn, InboundBytes: n.BytesIn, OutboundPackets: n.PacketsOut, OutboundBytes: n.BytesOut,
 				InboundSPI: fmt.Sprintf("%08x", c.InSPI), OutboundSPI: fmt.Sprintf("%08x", c.OutSPI), Proposal: c.Proposal,
 				LocalTrafficSelectors: prefixStrings(c.LocalTS), RemoteTrafficSelectors: prefixStrings(c.RemoteTS),
 				UDPEncapsulation: c.Encap, Rekeyed: c.Rekeyed,

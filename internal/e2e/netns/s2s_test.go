@@ -182,7 +182,8 @@ func TestCustomTrafficSelectors(t *testing.T) {
 }
 
 // TestIKESAsAndReset: .../getikesas lists the IKE SA and child SA that
-// strongSwan lists, with the same SPIs and selectors; .../resetconnection
+// strongSwan lists, with the same SPIs and selectors, and the packets the
+// child SA carried; .../resetconnection
 // replaces them (strongSwan drops the old IKE SA on the gateway's Delete
 // and lists a new one), and traffic passes again.
 func TestIKESAsAndReset(t *testing.T) {
@@ -201,11 +202,15 @@ func TestIKESAsAndReset(t *testing.T) {
 		}
 		return sas
 	}
+	ping(t, e.host, e.site.host, 10*time.Second)
 	sas := ikeSAs()
 	if len(sas) != 1 || sas[0].State != "established" || !sas[0].IsSAInitiator || len(sas[0].QuickModeSAs) != 1 {
 		t.Fatalf("getikesas: %+v", sas)
 	}
 	sa, ch := sas[0], sas[0].QuickModeSAs[0]
+	if ch.InboundPackets == 0 || ch.OutboundPackets == 0 || ch.InboundBytes < 84*ch.InboundPackets || ch.OutboundBytes < 84*ch.OutboundPackets {
+		t.Errorf("the child SA's counters after pings: %+v", ch)
+	}
 	swan := e.site.ch.SAs()
 	// strongSwan's inbound SPI is the gateway's outbound one.
 	for _, want := range []string{sa.InitiatorSPI + "_i", sa.ResponderSPI + "_r", "in  " + ch.OutboundSPI, "out " + ch.InboundSPI} {
