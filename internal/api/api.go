@@ -92,6 +92,7 @@ func New(cfg Config) *Handler {
 		arm.TypeLocalNetworkGateway:   bindPut(h.region.PutLocalGateway),
 		arm.TypeConnection:            bindPut(h.region.PutConnection),
 		arm.TypeNetworkInterface:      bindPut(h.region.PutNetworkInterface),
+		arm.TypeRouteTable:            bindPut(h.region.PutRouteTable),
 	}
 	return h
 }

@@ -26,6 +26,7 @@ var statusOf = map[string]int{
 	arm.CodeInUsePublicIP:         http.StatusConflict,
 	arm.CodeInUseGateway:          http.StatusConflict,
 	arm.CodeInUseLocalGateway:     http.StatusConflict,
+	arm.CodeInUseRouteTable:       http.StatusConflict,
 	arm.CodeInUseResourceGroup:    http.StatusConflict,
 	arm.CodePrivateIPInUse:        http.StatusConflict,
 	arm.CodeSubnetFull:            http.StatusConflict,

@@ -157,6 +157,15 @@ func FuzzResetSharedKeyBody(f *testing.F) {
 		func(*fuzzEnv) []any { return []any{obj{"keyLength": 32}} })
 }
 
+func FuzzRouteTableBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(*fuzzEnv) string { return netPath(subA, "rg", "routeTables", "rt") },
+		func(*fuzzEnv) []any {
+			return []any{obj{"location": loc, "properties": obj{"routes": []obj{
+				{"name": "nva", "properties": obj{"addressPrefix": "10.9.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.1.0.10"}},
+				{"name": "drop", "properties": obj{"addressPrefix": "::/0", "nextHopType": "None"}}}}}}
+		})
+}
+
 func FuzzDeviceScriptBody(f *testing.F) {
 	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.conn + "/vpndeviceconfigurationscript" },
 		func(*fuzzEnv) []any {
@@ -174,7 +183,7 @@ func FuzzRequestPath(f *testing.F) {
 	e := newFuzzEnv(f)
 	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.conn + "/vpndeviceconfigurationscript", e.site.gw + "/supportedvpndevices",
 		e.conn + "/getikesas", e.conn + "/resetconnection", e.site.gw + "/reset", e.site.gw + "/connections",
-		e.site.vnet + "/usages", e.site.vnet + "/CheckIPAddressAvailability",
+		e.site.vnet + "/usages", e.site.vnet + "/CheckIPAddressAvailability", netPath(subA, "rg", "routeTables", "rt"),
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/locations/westeurope/operationResults/x", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/connections", "/subscriptions/x/resourcegroups"} {
 		f.Add(p)

@@ -45,6 +45,7 @@ var networkTypes = map[string]string{
 	"localnetworkgateways":   arm.TypeLocalNetworkGateway,
 	"connections":            arm.TypeConnection,
 	"networkinterfaces":      arm.TypeNetworkInterface,
+	"routetables":            arm.TypeRouteTable,
 }
 
 var groupNameRE = regexp.MustCompile(`^[-\w._()]{1,90}$`)

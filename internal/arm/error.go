@@ -58,6 +58,7 @@ const (
 	CodeInUsePublicIP         = "PublicIPAddressInUse"
 	CodeInUseGateway          = "InUseVirtualNetworkGatewayCannotBeDeleted"
 	CodeInUseLocalGateway     = "InUseLocalNetworkGatewayCannotBeDeleted"
+	CodeInUseRouteTable       = "InUseRouteTableCannotBeDeleted"
 	CodeInUseResourceGroup    = "ResourceGroupDeletionBlocked"
 	CodePrivateIPInUse        = "PrivateIPAddressInUse"
 	CodePrivateIPNotInSubnet  = "PrivateIPAddressNotInSubnet"

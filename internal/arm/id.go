@@ -19,6 +19,7 @@ const (
 	TypeLocalNetworkGateway   = "Microsoft.Network/localNetworkGateways"
 	TypeConnection            = "Microsoft.Network/connections"
 	TypeNetworkInterface      = "Microsoft.Network/networkInterfaces"
+	TypeRouteTable            = "Microsoft.Network/routeTables"
 )
 
 // The API versions vnetgw implements; its own client sends these.

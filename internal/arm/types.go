@@ -113,6 +113,7 @@ type SubnetProperties struct {
 	AddressPrefix     string        `json:"addressPrefix,omitempty"`
 	AddressPrefixes   []string      `json:"addressPrefixes,omitempty"`
 	IPConfigurations  []SubResource `json:"ipConfigurations,omitempty"`
+	RouteTable        *SubResource  `json:"routeTable,omitempty"`
 	ProvisioningState string        `json:"provisioningState,omitempty"`
 }
 
@@ -381,6 +382,46 @@ type ConnectionSharedKey struct {
 type ConnectionResetSharedKey struct {
 	KeyLength int32 `json:"keyLength"`
 }
+
+// RouteTable is a Microsoft.Network/routeTables resource: user-defined
+// routes (R26) for the subnets that name it.
+type RouteTable struct {
+	Resource
+	Properties RouteTableProperties `json:"properties"`
+}
+
+// RouteTableProperties are a route table's properties; Subnets is
+// read-only.
+type RouteTableProperties struct {
+	Routes                     []Route       `json:"routes,omitempty"`
+	DisableBGPRoutePropagation bool          `json:"disableBgpRoutePropagation,omitempty"`
+	Subnets                    []SubResource `json:"subnets,omitempty"`
+	ProvisioningState          string        `json:"provisioningState,omitempty"`
+	ResourceGUID               string        `json:"resourceGuid,omitempty"`
+}
+
+// Route is one user-defined route of a route table.
+type Route struct {
+	ID         string          `json:"id,omitempty"`
+	Name       string          `json:"name,omitempty"`
+	Type       string          `json:"type,omitempty"`
+	Properties RouteProperties `json:"properties"`
+}
+
+// RouteProperties are where a route sends a prefix.
+type RouteProperties struct {
+	AddressPrefix     string `json:"addressPrefix"`
+	NextHopType       string `json:"nextHopType"`
+	NextHopIPAddress  string `json:"nextHopIpAddress,omitempty"`
+	ProvisioningState string `json:"provisioningState,omitempty"`
+}
+
+// Next hop types of a user-defined route, beside those of effective
+// routes.
+const (
+	NextHopVirtualAppliance = "VirtualAppliance"
+	NextHopInternet         = "Internet"
+)
 
 // IPAddressAvailability answers .../virtualNetworks/{n}/CheckIPAddressAvailability.
 type IPAddressAvailability struct {

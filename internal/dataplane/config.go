@@ -27,13 +27,29 @@ type VNet struct {
 	// Routes are the routes of the VNet beyond its own hosts: connected
 	// ranges and, with forced tunneling, 0.0.0.0/0, each to a gateway.
 	Routes []Route
+	// UserRoutes are the user-defined routes (R26) of the subnets that
+	// have a route table, by subnet ID.
+	UserRoutes map[string][]UserRoute
+}
+
+// UserRoute is a user-defined route: a prefix to a next hop.
+type UserRoute struct {
+	Prefix netip.Prefix
+	// NextHop is VirtualAppliance (the host at Appliance), VirtualNetworkGateway
+	// (the VNet's VPN gateway), VnetLocal (the VNet's own routing), or
+	// None or Internet (dropped: vnetgw has no Internet egress).
+	NextHop   string
+	Appliance netip.Addr
 }
 
 // Host is a network interface of a VNet.
 type Host struct {
 	ID   string
 	Name string
-	Addr netip.Addr
+	// Subnet is the ID of its subnet, whose user-defined routes its
+	// packets follow.
+	Subnet string
+	Addr   netip.Addr
 	// Kind is "netstack" (a built-in host) or "tun" (a TUN device in the
 	// network namespace NetNS).
 	Kind  string

@@ -184,7 +184,7 @@ func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
 		if _, ok := v.hosts[id]; ok {
 			continue
 		}
-		v.hosts[id] = e.startHost(want[id], v.router)
+		v.hosts[id] = e.startHost(want[id], v.router.Ingress(want[id].Subnet))
 		changed = true
 	}
 	return changed
@@ -192,7 +192,7 @@ func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
 
 // startHost realises a network interface. A host that fails has no port,
 // so that no route leads to it.
-func (e *Engine) startHost(hc Host, r *fabric.Router) *host {
+func (e *Engine) startHost(hc Host, r fabric.Forwarder) *host {
 	h := &host{cfg: hc}
 	switch hc.Kind {
 	case HostNetstack, "":
@@ -231,7 +231,7 @@ func (e *Engine) Retry() bool {
 			if h.port != nil || now.Sub(h.failedAt) < RetryInterval {
 				continue
 			}
-			if v.hosts[id] = e.startHost(h.cfg, v.router); v.hosts[id].port != nil {
+			if v.hosts[id] = e.startHost(h.cfg, v.router.Ingress(h.cfg.Subnet)); v.hosts[id].port != nil {
 				started = true
 			}
 		}
@@ -251,11 +251,69 @@ func (e *Engine) Retry() bool {
 	return started
 }
 
-// setRoutes gives every VNet router of e.cfg its table.
+// setRoutes gives every VNet router of e.cfg its tables.
 func (e *Engine) setRoutes() {
 	for _, vc := range e.cfg.VNets {
-		e.vnets[vc.ID].router.SetRoutes(e.routes(e.vnets[vc.ID], vc))
+		v := e.vnets[vc.ID]
+		system := e.routes(v, vc)
+		v.router.SetRoutes(system)
+		byIngress := map[string][]fabric.Route{}
+		for subnet, urs := range vc.UserRoutes {
+			byIngress[subnet] = e.userRoutes(v, vc, system, urs)
+		}
+		v.router.SetIngressRoutes(byIngress)
 	}
+}
+
+// userRoutes merges a subnet's user-defined routes into the VNet's system
+// routes, as Azure chooses between them (R26): the longest prefix wins,
+// and a user route wins a tie. A host's own route stays only while the
+// route that holds its address best is the VNet's (a system route of the
+// VNet's space, or a VnetLocal user route): a user route of 10.1.3.0/24 to
+// an appliance takes the hosts of 10.1.3.0/24 there.
+func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserRoute) []fabric.Route {
+	local := func(a netip.Addr) bool {
+		best, isLocal := -1, true
+		for _, p := range vc.Prefixes {
+			if p.Contains(a) && p.Bits() > best {
+				best = p.Bits()
+			}
+		}
+		for _, u := range urs {
+			if u.Prefix.Contains(a) && u.Prefix.Bits() >= best {
+				best, isLocal = u.Prefix.Bits(), u.NextHop == "VnetLocal"
+			}
+		}
+		return isLocal
+	}
+	var out []fabric.Route
+	for _, r := range system {
+		if r.Prefix.IsSingleIP() && !local(r.Prefix.Addr()) {
+			continue
+		}
+		out = append(out, r)
+	}
+	for _, u := range urs {
+		var port fabric.Port // nil: dropped and counted
+		switch u.NextHop {
+		case "VnetLocal":
+			continue
+		case "VirtualAppliance":
+			for _, h := range v.hosts {
+				if h.cfg.Addr == u.Appliance && h.port != nil {
+					port = h.port
+				}
+			}
+		case "VirtualNetworkGateway":
+			for _, g := range e.gateways {
+				if g.cfg.VNet == vc.ID && g.cfg.Instance == 0 {
+					port = e.gatewayPort(g.cfg.ID)
+				}
+			}
+		}
+		out = append(out, fabric.Route{Prefix: u.Prefix, Port: port})
+	}
+	return out
 }
 
 // routes builds a VNet router's table: a host route per running host, and

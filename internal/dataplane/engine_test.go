@@ -3,9 +3,12 @@ package dataplane
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
 )
 
 // TestFailedHost: a network interface whose host cannot start (a TUN device
@@ -99,5 +102,46 @@ func TestConnectionStatusSummed(t *testing.T) {
 		if got.State != tc.state || got.Reason != tc.why || got.Ingress != wantIn || got.Egress != wantIn*10 || !got.Established.Equal(wantEst) {
 			t.Errorf("%+v summed to %+v", tc.tunnels, got)
 		}
+	}
+}
+
+// nopPort is a fabric.Port that discards.
+type nopPort struct{ name string }
+
+func (nopPort) Deliver([]byte) {}
+
+// TestUserRoutesMerge: a subnet's user routes (R26) take over the hosts
+// they cover more specifically than the VNet's space (a tie goes to them
+// too), a VnetLocal one gives its hosts back to the VNet, and the rest of
+// the VNet's routes stay.
+func TestUserRoutesMerge(t *testing.T) {
+	nva, b := nopPort{"nva"}, nopPort{"b"}
+	e := &Engine{gateways: map[string]*gw{}}
+	v := &vnet{hosts: map[string]*host{"nva": {cfg: Host{Addr: netip.MustParseAddr("10.1.1.4")}, port: nva}}}
+	vc := VNet{Prefixes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
+	system := []fabric.Route{}
+	for _, a := range []string{"10.1.0.4", "10.1.1.4", "10.1.2.4", "10.1.3.4"} {
+		system = append(system, fabric.Route{Prefix: netip.MustParsePrefix(a + "/32"), Port: b})
+	}
+	urs := []UserRoute{
+		{Prefix: netip.MustParsePrefix("10.1.2.0/24"), NextHop: "VirtualAppliance", Appliance: netip.MustParseAddr("10.1.1.4")},
+		{Prefix: netip.MustParsePrefix("10.1.3.0/24"), NextHop: "VnetLocal"},
+		{Prefix: netip.MustParsePrefix("0.0.0.0/0"), NextHop: "None"},
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16"), NextHop: "VirtualAppliance", Appliance: netip.MustParseAddr("10.9.9.9")},
+	}
+	var got []string
+	for _, r := range e.userRoutes(v, vc, system, urs) {
+		to := "drop"
+		if p, ok := r.Port.(nopPort); ok {
+			to = p.name
+		}
+		got = append(got, r.Prefix.String()+" "+to)
+	}
+	// 10.1.0.0/16 ties the VNet's space, so the user route wins it: only
+	// the hosts under more specific routes keep theirs (10.1.3.4, by
+	// VnetLocal), and no host has the address 10.9.9.9.
+	want := []string{"10.1.3.4/32 b", "10.1.2.0/24 nva", "0.0.0.0/0 drop", "10.1.0.0/16 drop"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("merged routes %v, want %v", got, want)
 	}
 }

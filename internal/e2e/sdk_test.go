@@ -304,6 +304,29 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 		t.Fatalf("gateway ASN = %d", *gw.Properties.BgpSettings.Asn)
 	}
 
+	// A route table (R26), as the SDK makes and lists it.
+	rts := netA.NewRouteTablesClient()
+	rtp, err := rts.BeginCreateOrUpdate(ctx, "rg-we", "to-nva", armnetwork.RouteTable{Location: to.Ptr("westeurope"),
+		Properties: &armnetwork.RouteTablePropertiesFormat{Routes: []*armnetwork.Route{{Name: to.Ptr("nva"), Properties: &armnetwork.RoutePropertiesFormat{
+			AddressPrefix: to.Ptr("10.9.0.0/16"), NextHopType: to.Ptr(armnetwork.RouteNextHopTypeVirtualAppliance), NextHopIPAddress: to.Ptr("10.1.0.10")}}}}}, nil)
+	if err != nil {
+		t.Fatalf("begin create route table: %v", err)
+	}
+	if rt, err := rtp.PollUntilDone(ctx, nil); err != nil || len(rt.Properties.Routes) != 1 || *rt.Properties.Routes[0].Properties.NextHopIPAddress != "10.1.0.10" {
+		t.Fatalf("create route table: %+v, %v", rt, err)
+	}
+	tables := 0
+	for tp := rts.NewListPager("rg-we", nil); tp.More(); {
+		page, err := tp.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list route tables: %v", err)
+		}
+		tables += len(page.Value)
+	}
+	if tables != 1 {
+		t.Fatalf("%d route tables listed, want 1", tables)
+	}
+
 	// The reads below a VNet and a gateway, through the SDK's pagers.
 	vnets := netA.NewVirtualNetworksClient()
 	avail, err := vnets.CheckIPAddressAvailability(ctx, "rg-we", "vnet", "10.1.255.4", nil)

@@ -234,3 +234,25 @@ func TestGatewayPortQueuesAndForwards(t *testing.T) {
 		}
 	}
 }
+
+// TestIngressRoutes: the hosts of a subnet with user-defined routes (R26)
+// send by their subnet's table, the others by the router's; a route with
+// no port drops and counts what it matches.
+func TestIngressRoutes(t *testing.T) {
+	r := NewRouter()
+	b, nva := &recorder{}, &recorder{}
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.2.4/32"), b}, {netip.MustParsePrefix("10.1.1.4/32"), nva}})
+	r.SetIngressRoutes(map[string][]Route{"a": {{netip.MustParsePrefix("10.1.1.4/32"), nva},
+		{netip.MustParsePrefix("10.1.2.0/24"), nva}, {netip.MustParsePrefix("10.9.0.0/16"), nil}}})
+	r.Ingress("a").Forward(ipv4Packet("10.1.2.4", 64))
+	r.Ingress("a").ForwardBatch([][]byte{append(make([]byte, 16), ipv4Packet("10.1.2.4", 64)...)}, 16)
+	r.Ingress("other").Forward(ipv4Packet("10.1.2.4", 64))
+	r.Forward(ipv4Packet("10.1.2.4", 64))
+	r.Ingress("a").Forward(ipv4Packet("10.9.0.1", 64))
+	if len(nva.pkts) != 2 || len(b.pkts) != 2 {
+		t.Fatalf("%d packets through the appliance, %d straight to B; want 2 and 2", len(nva.pkts), len(b.pkts))
+	}
+	if s := r.Stats(); s.NoRoute != 1 || s.Forwarded != 4 {
+		t.Fatalf("counters %+v", s)
+	}
+}

@@ -47,7 +47,7 @@ type NetstackHost struct {
 	addr   netip.Addr
 	stack  *stack.Stack
 	ep     *channel.Endpoint
-	router *Router
+	router Forwarder
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the packet pump and the servers
@@ -59,7 +59,7 @@ var _ Port = (*NetstackHost)(nil)
 
 // NewNetstackHost starts a built-in host with address addr, whose packets
 // go to router.
-func NewNetstackHost(name string, addr netip.Addr, mtu int, router *Router) (*NetstackHost, error) {
+func NewNetstackHost(name string, addr netip.Addr, mtu int, router Forwarder) (*NetstackHost, error) {
 	if mtu <= 0 {
 		mtu = DefaultMTU
 	}

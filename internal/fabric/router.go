@@ -37,11 +37,21 @@ type Route struct {
 	Port   Port
 }
 
-// Router is one VNet's router. Its table is replaced as a whole and read
-// without locks, so Forward runs concurrently from every attachment.
+// Forwarder takes the packets a host sends into its VNet: a Router, or an
+// Ingress of one.
+type Forwarder interface {
+	Forward(pkt []byte)
+	ForwardBatch(bufs [][]byte, offset int)
+}
+
+// Router is one VNet's router. Its tables are replaced as a whole and read
+// without locks, so Forward runs concurrently from every attachment. The
+// hosts of a subnet with user-defined routes (R26) send through an
+// Ingress, whose table is the subnet's.
 type Router struct {
-	table atomic.Pointer[table]
-	stats routerStats
+	table   atomic.Pointer[table]
+	ingress atomic.Pointer[map[string]*table]
+	stats   routerStats
 }
 
 type routerStats struct {
@@ -64,7 +74,51 @@ func NewRouter() *Router {
 }
 
 // SetRoutes replaces the routing table. The longest prefix wins.
-func (r *Router) SetRoutes(routes []Route) {
+func (r *Router) SetRoutes(routes []Route) { r.table.Store(newTable(routes)) }
+
+// SetIngressRoutes replaces the tables of the ingresses: what the hosts
+// of ingress key send follows byIngress[key], and the router's own table
+// when there is none. A route with a nil Port drops what it matches.
+func (r *Router) SetIngressRoutes(byIngress map[string][]Route) {
+	m := make(map[string]*table, len(byIngress))
+	for key, routes := range byIngress {
+		m[key] = newTable(routes)
+	}
+	r.ingress.Store(&m)
+}
+
+// Ingress returns where the hosts of ingress key (a subnet) send.
+func (r *Router) Ingress(key string) *Ingress { return &Ingress{r: r, key: key} }
+
+// Ingress is the entry into a router of the hosts of one subnet.
+type Ingress struct {
+	r   *Router
+	key string
+}
+
+// tableOf returns the table of ingress key.
+func (r *Router) tableOf(key string) *table {
+	if m := r.ingress.Load(); m != nil {
+		if t := (*m)[key]; t != nil {
+			return t
+		}
+	}
+	return r.table.Load()
+}
+
+// Forward is Router.Forward with the ingress's table.
+func (in *Ingress) Forward(pkt []byte) {
+	if p := in.r.route(in.r.tableOf(in.key), pkt); p != nil {
+		p.Deliver(pkt)
+	}
+}
+
+// ForwardBatch is Router.ForwardBatch with the ingress's table.
+func (in *Ingress) ForwardBatch(bufs [][]byte, offset int) {
+	in.r.forwardBatch(in.r.tableOf(in.key), bufs, offset)
+}
+
+func newTable(routes []Route) *table {
 	t := &table{}
 	for _, rt := range routes {
 		p := rt.Prefix.Masked()
@@ -74,7 +128,7 @@ func (r *Router) SetRoutes(routes []Route) {
 			t.v6.add(p, rt.Port)
 		}
 	}
-	r.table.Store(t)
+	return t
 }
 
 // Lookup returns the port for a destination address, or nil.
@@ -102,7 +156,10 @@ func (r *Router) Forward(pkt []byte) {
 // that takes batches (a TUN host) gets a run in one call. It may change
 // the slices in bufs; the packets are valid only during the call.
 func (r *Router) ForwardBatch(bufs [][]byte, offset int) {
-	t := r.table.Load()
+	r.forwardBatch(r.table.Load(), bufs, offset)
+}
+
+func (r *Router) forwardBatch(t *table, bufs [][]byte, offset int) {
 	var port Port
 	start := 0
 	for i, b := range bufs {

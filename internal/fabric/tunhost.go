@@ -17,7 +17,7 @@ import (
 // which decides (R43).
 type TUNHost struct {
 	dev    *tun.Device
-	router *Router
+	router Forwarder
 	wg     sync.WaitGroup // the read loop
 
 	mu  sync.Mutex // guards buf, used by Deliver
@@ -28,7 +28,7 @@ var _ batchPort = (*TUNHost)(nil)
 
 // NewTUNHost makes the TUN device of address addr in the namespace netns
 // (a name under /run/netns) and starts moving its packets to router.
-func NewTUNHost(netns string, addr netip.Addr, router *Router) (*TUNHost, error) {
+func NewTUNHost(netns string, addr netip.Addr, router Forwarder) (*TUNHost, error) {
 	path := filepath.Join("/run/netns", netns)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("network namespace %q: %w", netns, err)

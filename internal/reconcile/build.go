@@ -29,7 +29,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 		if err != nil || aerr != nil {
 			continue
 		}
-		h := dataplane.Host{ID: strings.ToLower(n.ID), Name: n.Name, Addr: addr, Kind: dataplane.HostNetstack}
+		h := dataplane.Host{ID: strings.ToLower(n.ID), Name: n.Name, Subnet: sid.Key(), Addr: addr, Kind: dataplane.HostNetstack}
 		if a := n.Properties.Attachment; a != nil && a.Kind == region.AttachTUN {
 			h.Kind, h.NetNS = dataplane.HostTUN, a.NetNS
 		}
@@ -43,6 +43,26 @@ func Build(s *region.Snapshot) dataplane.Config {
 		}
 		for _, r := range s.VNetRoutes(v.ID) {
 			dv.Routes = append(dv.Routes, dataplane.Route{Prefix: r.Prefix, Gateway: strings.ToLower(r.Gateway)})
+		}
+		for _, sn := range v.Properties.Subnets {
+			t := s.RouteTable(sn.Properties.RouteTable.RefID())
+			if t == nil {
+				continue
+			}
+			if dv.UserRoutes == nil {
+				dv.UserRoutes = map[string][]dataplane.UserRoute{}
+			}
+			sid, _ := arm.ParseID(sn.ID)
+			urs := []dataplane.UserRoute{} // a table without routes still has the subnet's own
+			for _, r := range t.Properties.Routes {
+				p, err := netip.ParsePrefix(r.Properties.AddressPrefix)
+				if err != nil {
+					continue
+				}
+				a, _ := netip.ParseAddr(r.Properties.NextHopIPAddress)
+				urs = append(urs, dataplane.UserRoute{Prefix: p.Masked(), NextHop: r.Properties.NextHopType, Appliance: a})
+			}
+			dv.UserRoutes[sid.Key()] = urs
 		}
 		cfg.VNets = append(cfg.VNets, dv)
 	}

@@ -31,6 +31,7 @@ var kinds = map[string]func([]byte) (any, error){
 	arm.TypeLocalNetworkGateway:   decoder[arm.LocalNetworkGateway],
 	arm.TypeConnection:            decoder[arm.Connection],
 	arm.TypeNetworkInterface:      decoder[arm.NetworkInterface],
+	arm.TypeRouteTable:            decoder[arm.RouteTable],
 }
 
 func decoder[T any](b []byte) (any, error) {

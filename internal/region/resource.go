@@ -45,6 +45,9 @@ func opsFor(kind string) kindOps {
 	case arm.TypeNetworkInterface:
 		return kindOps{render: renderNetworkInterface, del: (*Region).delNetworkInterface,
 			retag: func(d any, t map[string]string) any { c := *d.(*arm.NetworkInterface); c.Tags = t; return &c }}
+	case arm.TypeRouteTable:
+		return kindOps{render: renderRouteTable, del: (*Region).delRouteTable,
+			retag: func(d any, t map[string]string) any { c := *d.(*arm.RouteTable); c.Tags = t; return &c }}
 	}
 	panic("region: unknown kind " + kind)
 }

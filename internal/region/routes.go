@@ -63,6 +63,25 @@ func (r *Region) EffectiveRoutes(nicID arm.ID) ([]arm.EffectiveRoute, error) {
 	if !forced {
 		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{netip.MustParsePrefix("0.0.0.0/0").String()}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopNone})
 	}
+	// R26: the user-defined routes of the interface's subnet; a system
+	// route of the same prefix gives way to one.
+	if _, sn := findSubnet(s.tx, sid); sn != nil {
+		if t := s.RouteTable(sn.Properties.RouteTable.RefID()); t != nil {
+			for _, r := range t.Properties.Routes {
+				for i := range out {
+					if slices.Equal(out[i].AddressPrefix, []string{r.Properties.AddressPrefix}) {
+						out[i].State = "Invalid"
+					}
+				}
+				hop := []string{}
+				if r.Properties.NextHopIPAddress != "" {
+					hop = []string{r.Properties.NextHopIPAddress}
+				}
+				out = append(out, arm.EffectiveRoute{Name: r.Name, Source: "User", State: "Active", AddressPrefix: []string{r.Properties.AddressPrefix},
+					NextHopIPAddress: hop, NextHopType: r.Properties.NextHopType})
+			}
+		}
+	}
 	slices.SortStableFunc(out, func(a, b arm.EffectiveRoute) int { return strings.Compare(a.Source, b.Source) })
 	return out, nil
 }

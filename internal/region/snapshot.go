@@ -93,6 +93,11 @@ func (s *Snapshot) VNetOf(g *arm.VirtualNetworkGateway) *arm.VirtualNetwork {
 	return vnetOfGateway(s.tx, g)
 }
 
+// RouteTable returns the route table with the given id, or nil.
+func (s *Snapshot) RouteTable(id string) *arm.RouteTable {
+	return getByRef[arm.RouteTable](s.tx, arm.TypeRouteTable, id)
+}
+
 // PublicAddr returns the public address of a gateway's first IP
 // configuration, when it has one.
 func (s *Snapshot) PublicAddr(g *arm.VirtualNetworkGateway) (netip.Addr, bool) {

@@ -133,6 +133,17 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 			}
 			tx.warn(warn)
 		}
+		if rt := s.Properties.RouteTable.RefID(); rt != "" {
+			// R26: the subnet's traffic follows the table's routes.
+			t, _, err := ref[arm.RouteTable](tx, arm.TypeRouteTable, fmt.Sprintf("properties.subnets[%d].properties.routeTable", i), rt)
+			if err != nil {
+				return err
+			}
+			if t.Location != v.Location {
+				return arm.Errorf(arm.CodeInvalidParameter, "route table %s is in %s; virtual network %s is in %s", t.Name, t.Location, v.Name, v.Location)
+			}
+			s.Properties.RouteTable = arm.Ref(t.ID)
+		}
 		sid := id.Child("subnets", s.Name)
 		s.ID, s.Type, s.Etag = sid.String(), arm.TypeSubnet, newEtag()
 		s.Properties.IPConfigurations = nil

@@ -288,6 +288,12 @@ func (r *region) location(vnet arm.ID) string {
 // interface's private address.
 func (r *region) tunHost(vnet arm.ID, name string) (*netnstest.NS, netip.Addr) {
 	r.t.Helper()
+	return r.tunHostIn(vnet, "default", name)
+}
+
+// tunHostIn is tunHost in another subnet of vnet.
+func (r *region) tunHostIn(vnet arm.ID, subnet, name string) (*netnstest.NS, netip.Addr) {
+	r.t.Helper()
 	ns := netnstest.New(r.t, "h")
 	// Without IPv6 the host sends nothing by itself (no router
 	// solicitations), so that the VNet's counters count only the tests'
@@ -296,7 +302,7 @@ func (r *region) tunHost(vnet arm.ID, name string) (*netnstest.NS, netip.Addr) {
 	id := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "networkInterfaces", name)
 	n := arm.NetworkInterface{Resource: arm.Resource{Location: r.location(vnet)}}
 	n.Properties.IPConfigurations = []arm.NetworkInterfaceIPConfiguration{{Name: "ipconfig1", Properties: arm.NetworkInterfaceIPConfigurationProperties{
-		Subnet: arm.Ref(vnet.Child("subnets", "default").String())}}}
+		Subnet: arm.Ref(vnet.Child("subnets", subnet).String())}}}
 	n.Properties.Attachment = &arm.Attachment{Kind: "tun", NetNS: ns.Name}
 	var out arm.NetworkInterface
 	r.put(id, n, &out)

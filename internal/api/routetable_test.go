@@ -1,0 +1,80 @@
+package api
+
+import (
+	"net/http"
+	"strconv"
+	"testing"
+)
+
+// TestR26RouteTables covers routeTables (R26): their routes are checked,
+// a subnet names one that exists in its location, the table shows the
+// subnets that use it, it cannot be deleted while one does, and the
+// effective routes of an interface in such a subnet show its routes.
+func TestR26RouteTables(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "udr", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	rt := netPath(subA, "udr", "routeTables", "rt")
+	route := func(name, prefix, hop, ip string) obj {
+		p := obj{"addressPrefix": prefix, "nextHopType": hop}
+		if ip != "" {
+			p["nextHopIpAddress"] = ip
+		}
+		return obj{"name": name, "properties": p}
+	}
+	table := func(routes ...obj) obj { return obj{"location": loc, "properties": obj{"routes": routes}} }
+	for _, tc := range []struct {
+		name string
+		body obj
+		code string
+	}{
+		{"bad prefix", table(route("r", "10.1.2.0/33", "None", "")), "InvalidAddressPrefix"},
+		{"appliance without address", table(route("r", "10.1.2.0/24", "VirtualAppliance", "")), "InvalidParameter"},
+		{"address for another next hop", table(route("r", "10.1.2.0/24", "VnetLocal", "10.1.1.4")), "InvalidParameter"},
+		{"unknown next hop", table(route("r", "10.1.2.0/24", "Elsewhere", "")), "InvalidParameter"},
+		{"no next hop", table(route("r", "10.1.2.0/24", "", "")), "InvalidParameter"},
+		{"a name twice", table(route("r", "10.1.2.0/24", "None", ""), route("R", "10.1.3.0/24", "None", "")), "InvalidParameter"},
+	} {
+		if r := e.do("PUT", rt, tc.body); r.status != http.StatusBadRequest || r.code() != tc.code {
+			t.Errorf("%s: %d %s, want 400 %s", tc.name, r.status, r.body, tc.code)
+		}
+	}
+	r := e.must("PUT", rt, table(route("to-nva", "10.1.2.0/24", "virtualappliance", "10.1.1.4"), route("drop", "10.9.0.0/16", "None", "")))
+	if r.str("properties.routes.0.properties.nextHopType") != "VirtualAppliance" || r.str("properties.routes.0.id") != rt+"/routes/to-nva" {
+		t.Errorf("the route as stored: %s", r.body)
+	}
+
+	sub := s.vnet + "/subnets/default"
+	withTable := func(id string) obj {
+		return obj{"properties": obj{"addressPrefix": "10.1.0.0/24", "routeTable": obj{"id": id}}}
+	}
+	if r := e.do("PUT", sub, withTable(netPath(subA, "udr", "routeTables", "nope"))); r.status != http.StatusBadRequest || r.code() != "InvalidResourceReference" {
+		t.Errorf("a subnet naming a missing route table: %d %s", r.status, r.body)
+	}
+	far := netPath(subA, "udr", "routeTables", "far")
+	e.must("PUT", far, obj{"location": "eastus", "properties": obj{}})
+	if r := e.do("PUT", sub, withTable(far)); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" {
+		t.Errorf("a subnet naming a route table of another location: %d %s", r.status, r.body)
+	}
+	e.must("PUT", sub, withTable(rt))
+	if got := e.must("GET", rt, nil).str("properties.subnets.0.id"); got != sub {
+		t.Errorf("the table's subnets: %q, want %q", got, sub)
+	}
+	if r := e.do("DELETE", rt, nil); r.status != http.StatusConflict || r.code() != "InUseRouteTableCannotBeDeleted" {
+		t.Errorf("deleting a table in use: %d %s", r.status, r.body)
+	}
+	nicPath := netPath(subA, "udr", "networkInterfaces", "a")
+	e.must("PUT", nicPath, nic(loc, sub, ""))
+	routes := e.must("POST", nicPath+"/effectiveRouteTable", nil)
+	found := false
+	for i := 0; routes.field("value."+strconv.Itoa(i)) != nil; i++ {
+		p := "value." + strconv.Itoa(i) + "."
+		if routes.str(p+"source") == "User" && routes.str(p+"nextHopType") == "VirtualAppliance" && routes.str(p+"addressPrefix.0") == "10.1.2.0/24" {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("no user route in the effective routes: %s", routes.body)
+	}
+	e.must("PUT", sub, obj{"properties": obj{"addressPrefix": "10.1.0.0/24"}})
+	e.must("DELETE", rt, nil)
+}

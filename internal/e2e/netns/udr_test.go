@@ -1,0 +1,67 @@
+package netns
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+// TestR26UserDefinedRoutes: a route table on subnet "default" sends the
+// traffic for subnet "back" to a virtual appliance in subnet "dmz" (a TUN
+// host that forwards). Host A's pings reach host B through the appliance,
+// whose forward counter counts them; when the appliance stops forwarding
+// they no longer arrive, though B is in A's VNet. The effective routes of
+// A's interface show the user route.
+func TestR26UserDefinedRoutes(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "nft")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("udr", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	for _, sn := range []struct{ name, prefix string }{{"dmz", "10.1.1.0/24"}, {"back", "10.1.2.0/24"}} {
+		r.put(vnet.Child("subnets", sn.name), arm.Subnet{Properties: arm.SubnetProperties{AddressPrefix: sn.prefix}}, nil)
+	}
+	appliance, applianceAddr := r.tunHostIn(vnet, "dmz", "nva")
+	appliance.Run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+	appliance.Run("nft", "add table inet nva; add chain inet nva through { type filter hook forward priority 0; }; add rule inet nva through counter")
+	a, _ := r.tunHostIn(vnet, "default", "a")
+	_, bAddr := r.tunHostIn(vnet, "back", "b")
+
+	rt := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "routeTables", "to-nva")
+	table := arm.RouteTable{Resource: arm.Resource{Location: "westeurope"}}
+	table.Properties.Routes = []arm.Route{{Name: "back-via-nva", Properties: arm.RouteProperties{
+		AddressPrefix: "10.1.2.0/24", NextHopType: arm.NextHopVirtualAppliance, NextHopIPAddress: applianceAddr.String()}}}
+	r.put(rt, table, nil)
+	var def arm.Subnet
+	r.get(vnet.Child("subnets", "default"), &def)
+	def.Properties.RouteTable = arm.Ref(rt.String())
+	r.put(vnet.Child("subnets", "default"), def, nil)
+
+	forwarded := func() string {
+		out := appliance.Run("nft", "list chain inet nva through")
+		i := strings.Index(out, "packets ")
+		if i < 0 {
+			t.Fatalf("no counter in:\n%s", out)
+		}
+		return strings.Fields(out[i:])[1]
+	}
+	ping(t, a, bAddr, 10*time.Second)
+	if n := forwarded(); n == "0" {
+		t.Fatalf("A's pings to B did not pass the appliance (forwarded %s)", n)
+	}
+	var routes arm.List[arm.EffectiveRoute]
+	nic := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "networkInterfaces", "a")
+	if _, err := r.c.Do(context.Background(), "POST", nic.String()+"/effectiveRouteTable", nil, &routes); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(fmt.Sprintf("%+v", routes.Value), "Source:User State:Active AddressPrefix:[10.1.2.0/24] NextHopIPAddress:["+applianceAddr.String()+"] NextHopType:VirtualAppliance") {
+		t.Errorf("effective routes of A: %+v", routes.Value)
+	}
+
+	appliance.Run("sysctl", "-qw", "net.ipv4.ip_forward=0")
+	noPing(t, a, bAddr)
+}
