@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -104,6 +105,7 @@ func resourceCommands(g *globals) []*cobra.Command {
 		localGatewayCommand(g),
 		connectionCommand(g),
 		nicCommand(g),
+		routeTableCommand(g),
 	}
 }
 
@@ -355,7 +357,7 @@ func subnetCommand(g *globals) *cobra.Command {
 	cols := []column{nameCol, {name: "AddressPrefix", value: func(raw json.RawMessage) string { return prefix.value(raw) + prefixes.value(raw) }},
 		col("IPConfigurations", "properties.ipConfigurations"), stateCol}
 	parent := &cobra.Command{Use: "subnet", Short: "Manage subnets of a virtual network"}
-	var rg, vnet, name string
+	var rg, vnet, name, routeTable string
 	var given []string
 	id := func() (arm.ID, error) {
 		v, err := g.resourceID(rg, "virtualNetworks", vnet)
@@ -391,9 +393,17 @@ func subnetCommand(g *globals) *cobra.Command {
 			if len(given) == 1 {
 				s.Properties = arm.SubnetProperties{AddressPrefix: given[0]}
 			}
+			if routeTable != "" {
+				rt, err := g.resourceID(rg, "routeTables", routeTable)
+				if err != nil {
+					return fmt.Errorf("--route-table: %w", err)
+				}
+				s.Properties.RouteTable = arm.Ref(rt.String())
+			}
 			return g.put(ctx, c, id, s, cols)
 		})}, true)
 	create.Flags().StringSliceVar(&given, "address-prefixes", nil, "address prefixes of the subnet")
+	create.Flags().StringVar(&routeTable, "route-table", "", "route table (name or id) whose user-defined routes the subnet's hosts follow (R26)")
 	show := common(&cobra.Command{Use: "show", Short: "Show a subnet", Args: cobra.NoArgs,
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 			var out json.RawMessage
@@ -521,6 +531,71 @@ func localGatewayCommand(g *globals) *cobra.Command {
 		return l, nil
 	})
 	return g.verbs(k, create)
+}
+
+// Route tables.
+
+func routeTableCommand(g *globals) *cobra.Command {
+	k := kind{use: "route-table", short: "Manage route tables: user-defined routes of subnets (R26)", typ: "routeTables",
+		columns: []column{nameCol, groupColumn, locationCol, col("Routes", "properties.routes"), col("Subnets", "properties.subnets"), stateCol}}
+	create := g.createCmd(k, "Create or update a route table (its routes are kept)", func(*cobra.Command) {},
+		func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+			t := arm.RouteTable{Resource: arm.Resource{Location: loc}}
+			id, err := g.resourceID(rg, "routeTables", name)
+			if err != nil {
+				return nil, err
+			}
+			var old arm.RouteTable
+			if err := c.Get(ctx, id, &old); err == nil {
+				t.Properties.Routes = old.Properties.Routes
+			} else if !client.IsNotFound(err) {
+				return nil, err
+			}
+			return t, nil
+		})
+	parent := g.verbs(k, create)
+	parent.AddCommand(routeCommand(g))
+	return parent
+}
+
+// routeCommand is az's route-table route: a route of a table, set by
+// reading the table, changing the route and writing the table back.
+func routeCommand(g *globals) *cobra.Command {
+	parent := &cobra.Command{Use: "route", Short: "Manage the routes of a route table"}
+	var rg, table, name, prefix, hopType, hopIP string
+	create := &cobra.Command{Use: "create", Short: "Create or update a route", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, err := g.resourceID(rg, "routeTables", table)
+			if err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			var t arm.RouteTable
+			if err := c.Get(cmd.Context(), id, &t); err != nil {
+				return err
+			}
+			r := arm.Route{Name: name, Properties: arm.RouteProperties{AddressPrefix: prefix, NextHopType: hopType, NextHopIPAddress: hopIP}}
+			i := slices.IndexFunc(t.Properties.Routes, func(x arm.Route) bool { return strings.EqualFold(x.Name, name) })
+			if i < 0 {
+				t.Properties.Routes = append(t.Properties.Routes, r)
+			} else {
+				t.Properties.Routes[i] = r
+			}
+			t.Properties.Subnets = nil
+			return g.put(cmd.Context(), c, id, t, []column{nameCol, col("Routes", "properties.routes"), stateCol})
+		}}
+	f := create.Flags()
+	f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+	f.StringVar(&table, "route-table-name", "", "route table name or id")
+	f.StringVarP(&name, "name", "n", "", "route name")
+	f.StringVar(&prefix, "address-prefix", "", "destination prefix, CIDR")
+	f.StringVar(&hopType, "next-hop-type", "", "VirtualAppliance, VirtualNetworkGateway, VnetLocal, None or Internet")
+	f.StringVar(&hopIP, "next-hop-ip-address", "", "the appliance's address, for VirtualAppliance")
+	parent.AddCommand(create)
+	return parent
 }
 
 // Connections.

@@ -80,6 +80,19 @@ func TestCLIWalkthrough(t *testing.T) {
 	if out := run("vnet-gateway", "reset", "-g", "demo", "-n", "hub-gw", "-o", "table"); !strings.Contains(out, "hub-gw") {
 		t.Fatalf("vnet-gateway reset:\n%s", out)
 	}
+	// A route table (R26) with a route, on a subnet.
+	run("route-table", "create", "-g", "demo", "-n", "to-nva")
+	run("route-table", "route", "create", "-g", "demo", "--route-table-name", "to-nva", "-n", "back", "--address-prefix", "10.1.2.0/24",
+		"--next-hop-type", "VirtualAppliance", "--next-hop-ip-address", "10.1.0.9")
+	run("route-table", "create", "-g", "demo", "-n", "to-nva") // again: the route stays
+	run("vnet", "subnet", "create", "-g", "demo", "--vnet-name", "hub", "-n", "front", "--address-prefixes", "10.1.5.0/24", "--route-table", "to-nva")
+	if out := run("route-table", "show", "-g", "demo", "-n", "to-nva"); !strings.Contains(out, `"nextHopIpAddress": "10.1.0.9"`) || !strings.Contains(out, "/subnets/front") {
+		t.Fatalf("route-table show:\n%s", out)
+	}
+	refuse("InUseRouteTableCannotBeDeleted", "route-table", "delete", "-g", "demo", "-n", "to-nva")
+	run("vnet", "subnet", "create", "-g", "demo", "--vnet-name", "hub", "-n", "front", "--address-prefixes", "10.1.5.0/24")
+	run("route-table", "delete", "-g", "demo", "-n", "to-nva")
+
 	// Two public addresses make an active-active gateway, as with az.
 	run("vnet", "create", "-g", "demo", "-n", "spoke", "--address-prefixes", "10.7.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.7.255.0/27")
 	run("public-ip", "create", "-g", "demo", "-n", "aa-1")
