@@ -122,11 +122,7 @@ func (g *globals) showCmd(k kind) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "show", Short: "Show one " + k.use, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := g.resourceID(rg, k.typ, name)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			id, c, err := g.target(rg, k.typ, name)
 			if err != nil {
 				return err
 			}
@@ -171,11 +167,7 @@ func (g *globals) deleteCmd(k kind) *cobra.Command {
 	cmd := &cobra.Command{
 		Use: "delete", Short: "Delete a " + k.use, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := g.resourceID(rg, k.typ, name)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			id, c, err := g.target(rg, k.typ, name)
 			if err != nil {
 				return err
 			}
@@ -217,11 +209,7 @@ func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), bo
 	cmd := &cobra.Command{
 		Use: "create", Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := g.resourceID(rg, k.typ, name)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			id, c, err := g.target(rg, k.typ, name)
 			if err != nil {
 				return err
 			}
@@ -565,11 +553,7 @@ func routeCommand(g *globals) *cobra.Command {
 	var rg, table, name, prefix, hopType, hopIP string
 	create := &cobra.Command{Use: "create", Short: "Create or update a route", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := g.resourceID(rg, "routeTables", table)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			id, c, err := g.target(rg, "routeTables", table)
 			if err != nil {
 				return err
 			}
@@ -660,11 +644,7 @@ func (g *globals) postCmd(use, short, typ, suffix string, columns []column) *cob
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := g.resourceID(rg, typ, name)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			id, c, err := g.target(rg, typ, name)
 			if err != nil {
 				return err
 			}
@@ -704,11 +684,7 @@ func deviceScriptCommand(g *globals) *cobra.Command {
 			"With -o json it is a JSON string, as az prints it; with -o table, the text as it goes into the file.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, err := g.resourceID(rg, "connections", name)
-			if err != nil {
-				return err
-			}
-			c, err := g.client()
+			id, c, err := g.target(rg, "connections", name)
 			if err != nil {
 				return err
 			}
@@ -743,11 +719,7 @@ func sharedKeyCommand(g *globals) *cobra.Command {
 	}
 	cols := []column{col("Value", "value")}
 	call := func(cmd *cobra.Command, method, suffix string, body any) error {
-		id, err := g.resourceID(rg, "connections", conn)
-		if err != nil {
-			return err
-		}
-		c, err := g.client()
+		id, c, err := g.target(rg, "connections", conn)
 		if err != nil {
 			return err
 		}

@@ -133,6 +133,17 @@ func (g *globals) warn(r client.Response) {
 	}
 }
 
+// target resolves the resource a command is about and the client that
+// reaches it.
+func (g *globals) target(rg, typ, nameOrID string) (arm.ID, *client.Client, error) {
+	id, err := g.resourceID(rg, typ, nameOrID)
+	if err != nil {
+		return arm.ID{}, nil, err
+	}
+	c, err := g.client()
+	return id, c, err
+}
+
 // resourceID makes the id of a network resource from a name, or takes an id
 // as it is (for references across resource groups and subscriptions).
 func (g *globals) resourceID(rg, typ, nameOrID string) (arm.ID, error) {
