@@ -380,14 +380,7 @@ func connectionsOf(tx *txn, gw arm.ID) []*arm.Connection {
 // Shared keys.
 
 func (r *Region) connection(tx *txn, id arm.ID) (*arm.Connection, error) {
-	if _, err := requireGroup(tx, id); err != nil {
-		return nil, err
-	}
-	c := get[arm.Connection](tx, arm.TypeConnection, id)
-	if c == nil {
-		return nil, notFound(id)
-	}
-	return c, nil
+	return existing[arm.Connection](tx, arm.TypeConnection, id)
 }
 
 // GetSharedKey returns a connection's pre-shared key.

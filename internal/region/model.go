@@ -241,6 +241,19 @@ func list[T any](tx *txn, kind string) []*T {
 	return out
 }
 
+// existing returns resource id of a kind, or the error a GET of it answers:
+// its resource group or itself not found.
+func existing[T any](tx *txn, kind string, id arm.ID) (*T, error) {
+	if _, err := requireGroup(tx, id); err != nil {
+		return nil, err
+	}
+	d := get[T](tx, kind, id)
+	if d == nil {
+		return nil, notFound(id)
+	}
+	return d, nil
+}
+
 func getByRef[T any](tx *txn, kind, ref string) *T {
 	id, err := arm.ParseID(ref)
 	if err != nil {

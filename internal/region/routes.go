@@ -15,12 +15,9 @@ import (
 // sends 0.0.0.0/0 to the gateway.
 func (r *Region) EffectiveRoutes(nicID arm.ID) ([]arm.EffectiveRoute, error) {
 	s := r.Snapshot()
-	if _, err := requireGroup(s.tx, nicID); err != nil {
+	n, err := existing[arm.NetworkInterface](s.tx, arm.TypeNetworkInterface, nicID)
+	if err != nil {
 		return nil, err
-	}
-	n := get[arm.NetworkInterface](s.tx, arm.TypeNetworkInterface, nicID)
-	if n == nil {
-		return nil, notFound(nicID)
 	}
 	out := []arm.EffectiveRoute{}
 	if len(n.Properties.IPConfigurations) == 0 {

@@ -20,7 +20,7 @@ func (r *Region) CheckIPAddress(id arm.ID, addr string) (arm.IPAddressAvailabili
 		return out, arm.Errorf(arm.CodeInvalidParameter, "ipAddress %q is not an IP address", addr)
 	}
 	err = r.view(func(tx *txn) error {
-		v, err := vnetForRead(tx, id)
+		v, err := existing[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
 		if err != nil {
 			return err
 		}
@@ -49,7 +49,7 @@ func (r *Region) CheckIPAddress(id arm.ID, addr string) (arm.IPAddressAvailabili
 func (r *Region) VNetUsages(id arm.ID) ([]arm.VirtualNetworkUsage, error) {
 	out := []arm.VirtualNetworkUsage{}
 	err := r.view(func(tx *txn) error {
-		v, err := vnetForRead(tx, id)
+		v, err := existing[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
 		if err != nil {
 			return err
 		}
@@ -79,18 +79,6 @@ func (r *Region) VNetUsages(id arm.ID) ([]arm.VirtualNetworkUsage, error) {
 	return out, err
 }
 
-// vnetForRead returns VNet id, or the error of a GET of it.
-func vnetForRead(tx *txn, id arm.ID) (*arm.VirtualNetwork, error) {
-	if _, err := requireGroup(tx, id); err != nil {
-		return nil, err
-	}
-	v := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
-	if v == nil {
-		return nil, notFound(id)
-	}
-	return v, nil
-}
-
 // freeAddrs returns up to n free assignable addresses of p, lowest first.
 func freeAddrs(p netip.Prefix, used map[netip.Addr]string, n int) []string {
 	out := []string{}
@@ -108,11 +96,8 @@ func freeAddrs(p netip.Prefix, used map[netip.Addr]string, n int) []string {
 func (r *Region) GatewayConnections(id arm.ID) ([]any, error) {
 	out := []any{}
 	err := r.view(func(tx *txn) error {
-		if _, err := requireGroup(tx, id); err != nil {
+		if _, err := existing[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id); err != nil {
 			return err
-		}
-		if get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id) == nil {
-			return notFound(id)
 		}
 		for _, c := range connectionsOf(tx, id) {
 			out = append(out, renderConnection(tx, c))
