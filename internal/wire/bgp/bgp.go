@@ -1,0 +1,173 @@
+// Package bgp encodes and decodes the BGP-4 messages a VPN gateway's
+// speaker needs (RFC 4271): OPEN with capabilities (RFC 5492), among them
+// multiprotocol IPv4 unicast (RFC 4760) and four-octet AS numbers (RFC
+// 6793); UPDATE with IPv4 prefixes and the ORIGIN, AS_PATH and NEXT_HOP
+// attributes; NOTIFICATION and KEEPALIVE.
+//
+// It only parses and builds bytes: no I/O, no state, the standard library
+// only. A message is at most 4,096 bytes, so nothing it parses allocates
+// more than a few times that. A parse error is an *Error that carries the
+// NOTIFICATION code and subcode the speaker answers with (RFC 4271 §6).
+package bgp
+
+import (
+	"encoding/binary"
+	"fmt"
+	"io"
+)
+
+// Message lengths (RFC 4271 §4.1).
+const (
+	HeaderLen = 19
+	MaxLen    = 4096
+)
+
+// Type is a message type (RFC 4271 §4.1).
+type Type uint8
+
+// Message types.
+const (
+	TypeOpen         Type = 1
+	TypeUpdate       Type = 2
+	TypeNotification Type = 3
+	TypeKeepalive    Type = 4
+	TypeRouteRefresh Type = 5 // RFC 2918; recognised, answered by nothing
+)
+
+func (t Type) String() string {
+	switch t {
+	case TypeOpen:
+		return "OPEN"
+	case TypeUpdate:
+		return "UPDATE"
+	case TypeNotification:
+		return "NOTIFICATION"
+	case TypeKeepalive:
+		return "KEEPALIVE"
+	case TypeRouteRefresh:
+		return "ROUTE-REFRESH"
+	}
+	return fmt.Sprintf("type %d", uint8(t))
+}
+
+// NOTIFICATION error codes (RFC 4271 §4.5) and the subcodes vnetgw sends.
+const (
+	CodeHeader       = 1
+	CodeOpen         = 2
+	CodeUpdate       = 3
+	CodeHoldExpired  = 4
+	CodeFSM          = 5
+	CodeCease        = 6
+	SubNotSynced     = 1 // header: marker
+	SubBadLength     = 2 // header: length
+	SubBadType       = 3 // header: type
+	SubBadVersion    = 1 // OPEN
+	SubBadPeerAS     = 2 // OPEN
+	SubBadID         = 3 // OPEN
+	SubBadHoldTime   = 6 // OPEN
+	SubMalformedList = 1 // UPDATE: attribute list
+	SubMissingAttr   = 3 // UPDATE: well-known attribute missing
+	SubAttrFlags     = 4 // UPDATE
+	SubAttrLength    = 5 // UPDATE
+	SubBadOrigin     = 6 // UPDATE
+	SubBadNextHop    = 8 // UPDATE
+	SubBadNetwork    = 10
+	SubBadASPath     = 11
+	SubAdminShutdown = 2 // Cease (RFC 4486)
+	SubCollision     = 7 // Cease: connection collision resolution
+)
+
+// Error is a malformed message: what is wrong, and the NOTIFICATION that
+// says so to the peer.
+type Error struct {
+	Code, Subcode uint8
+	Reason        string
+}
+
+func (e *Error) Error() string {
+	return fmt.Sprintf("bgp: %s (notification %d/%d)", e.Reason, e.Code, e.Subcode)
+}
+
+func errorf(code, sub uint8, format string, args ...any) *Error {
+	return &Error{Code: code, Subcode: sub, Reason: fmt.Sprintf(format, args...)}
+}
+
+// ReadMessage reads one message into buf and returns its type and body
+// (a slice of buf). It checks the header as RFC 4271 §6.1 asks; an
+// io error is returned as it is.
+func ReadMessage(r io.Reader, buf *[MaxLen]byte) (Type, []byte, error) {
+	if _, err := io.ReadFull(r, buf[:HeaderLen]); err != nil {
+		return 0, nil, err
+	}
+	// RFC 4271 §4.1: the marker MUST be all ones.
+	for _, b := range buf[:16] {
+		if b != 0xff {
+			return 0, nil, errorf(CodeHeader, SubNotSynced, "the marker is not all ones")
+		}
+	}
+	n := int(binary.BigEndian.Uint16(buf[16:18]))
+	t := Type(buf[18])
+	if n < HeaderLen || n > MaxLen {
+		return 0, nil, errorf(CodeHeader, SubBadLength, "message length %d is outside %d..%d", n, HeaderLen, MaxLen)
+	}
+	var min int
+	switch t {
+	case TypeOpen:
+		min = 29
+	case TypeUpdate:
+		min = 23
+	case TypeNotification:
+		min = 21
+	case TypeKeepalive, TypeRouteRefresh:
+		min = HeaderLen
+	default:
+		return 0, nil, errorf(CodeHeader, SubBadType, "unknown message type %d", uint8(t))
+	}
+	// RFC 4271 §6.1: a KEEPALIVE of another length than 19 is an error.
+	if n < min || (t == TypeKeepalive && n != HeaderLen) {
+		return 0, nil, errorf(CodeHeader, SubBadLength, "%s of %d bytes", t, n)
+	}
+	if _, err := io.ReadFull(r, buf[HeaderLen:n]); err != nil {
+		return 0, nil, err
+	}
+	return t, buf[HeaderLen:n], nil
+}
+
+// AppendMessage appends a message of type t with body to b.
+func AppendMessage(b []byte, t Type, body []byte) []byte {
+	for range 16 {
+		b = append(b, 0xff)
+	}
+	b = binary.BigEndian.AppendUint16(b, uint16(HeaderLen+len(body)))
+	b = append(b, byte(t))
+	return append(b, body...)
+}
+
+// Notification is a NOTIFICATION message (RFC 4271 §4.5).
+type Notification struct {
+	Code, Subcode uint8
+	Data          []byte
+}
+
+// ParseNotification parses a NOTIFICATION body.
+func ParseNotification(body []byte) (Notification, error) {
+	if len(body) < 2 {
+		return Notification{}, errorf(CodeHeader, SubBadLength, "NOTIFICATION of %d bytes", len(body))
+	}
+	return Notification{Code: body[0], Subcode: body[1], Data: body[2:]}, nil
+}
+
+// Append appends the body.
+func (n Notification) Append(b []byte) []byte {
+	return append(append(b, n.Code, n.Subcode), n.Data...)
+}
+
+func (n Notification) String() string {
+	names := map[uint8]string{CodeHeader: "message header error", CodeOpen: "OPEN message error", CodeUpdate: "UPDATE message error",
+		CodeHoldExpired: "hold timer expired", CodeFSM: "finite state machine error", CodeCease: "cease"}
+	name, ok := names[n.Code]
+	if !ok {
+		name = fmt.Sprintf("error code %d", n.Code)
+	}
+	return fmt.Sprintf("%s, subcode %d", name, n.Subcode)
+}

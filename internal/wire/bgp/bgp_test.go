@@ -1,0 +1,186 @@
+package bgp
+
+import (
+	"bytes"
+	"errors"
+	"net/netip"
+	"reflect"
+	"testing"
+)
+
+func pfx(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+func TestOpenRoundTrip(t *testing.T) {
+	for _, as := range []uint32{65010, 4200000001} {
+		o := Open{AS: as, HoldTime: 90, ID: netip.MustParseAddr("10.1.255.30")}
+		body := o.Append(nil)
+		got, err := ParseOpen(body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := o
+		want.FourOctetAS, want.IPv4Unicast, want.Multiprotocol = true, true, true
+		if got != want {
+			t.Errorf("AS %d: got %+v, want %+v", as, got, want)
+		}
+		if as > 0xffff && body[1] != 0x5b || as > 0xffff && body[2] != 0xa0 {
+			t.Errorf("a four-octet AS is AS_TRANS (23456) in My Autonomous System: % x", body[1:3])
+		}
+	}
+}
+
+// An OPEN from a speaker without capabilities: a two-octet AS, IPv4
+// unicast implied.
+func TestOpenWithoutCapabilities(t *testing.T) {
+	body := []byte{4, 0xfd, 0xf2, 0, 180, 192, 168, 1, 1, 0}
+	o, err := ParseOpen(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.AS != 65010 || o.FourOctetAS || !o.IPv4Unicast || o.HoldTime != 180 || o.ID != netip.MustParseAddr("192.168.1.1") {
+		t.Errorf("%+v", o)
+	}
+}
+
+func TestOpenErrors(t *testing.T) {
+	good := Open{AS: 65010, HoldTime: 90, ID: netip.MustParseAddr("192.168.1.1")}.Append(nil)
+	mod := func(f func([]byte) []byte) []byte { return f(bytes.Clone(good)) }
+	cases := []struct {
+		name      string
+		body      []byte
+		code, sub uint8
+	}{
+		{"version 3", mod(func(b []byte) []byte { b[0] = 3; return b }), CodeOpen, SubBadVersion},
+		{"hold time 2", mod(func(b []byte) []byte { b[4] = 2; return b }), CodeOpen, SubBadHoldTime},
+		{"identifier 0", mod(func(b []byte) []byte { copy(b[5:9], []byte{0, 0, 0, 0}); return b }), CodeOpen, SubBadID},
+		{"parameters longer than said", mod(func(b []byte) []byte { b[9]++; return b }), CodeOpen, 0},
+		{"capability overrun", mod(func(b []byte) []byte { b[13] += 10; return b }), CodeOpen, 0},
+		{"short", good[:9], CodeHeader, SubBadLength},
+		{"AS 0", mod(func(b []byte) []byte { copy(b[len(b)-4:], []byte{0, 0, 0, 0}); return b }), CodeOpen, SubBadPeerAS},
+	}
+	for _, c := range cases {
+		_, err := ParseOpen(c.body)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != c.code || e.Subcode != c.sub {
+			t.Errorf("%s: %v, want notification %d/%d", c.name, err, c.code, c.sub)
+		}
+	}
+}
+
+func TestUpdateRoundTrip(t *testing.T) {
+	u := Update{
+		Withdrawn: pfx("10.98.0.0/16"),
+		Origin:    OriginIGP,
+		ASPath:    []Segment{{ASNs: []uint32{65515, 4200000001}}, {Set: true, ASNs: []uint32{65001, 65002}}},
+		NextHop:   netip.MustParseAddr("10.1.255.30"),
+		NLRI:      pfx("10.1.0.0/16", "10.99.0.0/24", "0.0.0.0/0", "192.168.1.1/32"),
+	}
+	got, err := ParseUpdate(u.Append(nil, true), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, u) {
+		t.Errorf("got %+v\nwant %+v", got, u)
+	}
+	// Two-octet peers see AS_TRANS for a four-octet AS (RFC 6793 §4.2.2).
+	got, err = ParseUpdate(u.Append(nil, false), false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ASPath[0].ASNs[1] != ASTrans || got.ASPath[0].ASNs[0] != 65515 {
+		t.Errorf("two-octet path: %+v", got.ASPath)
+	}
+	if PathLen(u.ASPath) != 3 || !HasAS(u.ASPath, 65002) || HasAS(u.ASPath, 65003) {
+		t.Errorf("PathLen %d, HasAS wrong", PathLen(u.ASPath))
+	}
+	if p := Prepend(u.ASPath, 65515); PathLen(p) != 4 || p[0].ASNs[0] != 65515 || u.ASPath[0].ASNs[0] != 65515 || len(u.ASPath[0].ASNs) != 2 {
+		t.Errorf("Prepend: %+v (and the original %+v)", p, u.ASPath)
+	}
+}
+
+// A withdrawal alone has no path attributes, and needs none.
+func TestUpdateWithdrawOnly(t *testing.T) {
+	body := Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, true)
+	u, err := ParseUpdate(body, true)
+	if err != nil || len(u.Withdrawn) != 1 || len(u.NLRI) != 0 {
+		t.Fatalf("%+v %v", u, err)
+	}
+	if len(body) != 2+4+2 {
+		t.Errorf("withdraw-only UPDATE of %d bytes: % x", len(body), body)
+	}
+}
+
+func TestUpdateErrors(t *testing.T) {
+	base := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24")}
+	good := base.Append(nil, true)
+	// Attributes start at offset 4: ORIGIN (4 bytes), AS_PATH (3+6), NEXT_HOP (3+4).
+	mod := func(f func([]byte) []byte) []byte { return f(bytes.Clone(good)) }
+	cases := []struct {
+		name string
+		body []byte
+		sub  uint8
+	}{
+		{"origin 3", mod(func(b []byte) []byte { b[7] = 3; return b }), SubBadOrigin},
+		{"origin optional", mod(func(b []byte) []byte { b[4] = flagOptional | flagTransitive; return b }), SubAttrFlags},
+		{"AS_PATH segment type 5", mod(func(b []byte) []byte { b[11] = 5; return b }), SubBadASPath},
+		{"next hop 0.0.0.0", mod(func(b []byte) []byte { copy(b[20:24], []byte{0, 0, 0, 0}); return b }), SubBadNextHop},
+		{"prefix of 33 bits", mod(func(b []byte) []byte { b[24] = 33; return b }), SubBadNetwork},
+		{"no next hop", mod(func(b []byte) []byte {
+			b = append(b[:17:17], b[24:]...)
+			b[3] -= 7
+			return b
+		}), SubMissingAttr},
+		{"attribute twice", mod(func(b []byte) []byte {
+			b = append(b[:8:8], append([]byte{flagTransitive, attrOrigin, 1, 0}, b[8:]...)...)
+			b[3] += 4
+			return b
+		}), SubMalformedList},
+		{"unknown well-known", mod(func(b []byte) []byte { b[5] = 99; return b }), 2},
+		{"attributes overrun", mod(func(b []byte) []byte { b[3] = 200; return b }), SubMalformedList},
+	}
+	for _, c := range cases {
+		_, err := ParseUpdate(c.body, true)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeUpdate || e.Subcode != c.sub {
+			t.Errorf("%s: %v, want notification 3/%d", c.name, err, c.sub)
+		}
+	}
+}
+
+func TestReadMessage(t *testing.T) {
+	var buf [MaxLen]byte
+	msg := AppendMessage(nil, TypeKeepalive, nil)
+	typ, body, err := ReadMessage(bytes.NewReader(msg), &buf)
+	if err != nil || typ != TypeKeepalive || len(body) != 0 {
+		t.Fatalf("%v %v %v", typ, body, err)
+	}
+	bad := []struct {
+		name string
+		msg  []byte
+		sub  uint8
+	}{
+		{"marker", append([]byte{0}, msg[1:]...), SubNotSynced},
+		{"length 5000", append(bytes.Clone(msg[:16]), 0x13, 0x88, 4), SubBadLength},
+		{"keepalive of 20", append(append(bytes.Clone(msg[:16]), 0, 20, 4), 0), SubBadLength},
+		{"type 9", append(bytes.Clone(msg[:16]), 0, 19, 9), SubBadType},
+		{"short OPEN", append(bytes.Clone(msg[:16]), 0, 20, 1, 4), SubBadLength},
+	}
+	for _, c := range bad {
+		_, _, err := ReadMessage(bytes.NewReader(c.msg), &buf)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeHeader || e.Subcode != c.sub {
+			t.Errorf("%s: %v, want notification 1/%d", c.name, err, c.sub)
+		}
+	}
+	n := Notification{Code: CodeCease, Subcode: SubAdminShutdown, Data: []byte("bye")}
+	got, err := ParseNotification(n.Append(nil))
+	if err != nil || got.Code != CodeCease || string(got.Data) != "bye" || got.String() != "cease, subcode 2" {
+		t.Errorf("%+v %v", got, err)
+	}
+}

@@ -1,0 +1,317 @@
+package bgp
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+)
+
+// Path attribute type codes (RFC 4271 §5, RFC 6793).
+const (
+	attrOrigin  = 1
+	attrASPath  = 2
+	attrNextHop = 3
+	attrMED     = 4
+	attrLocPref = 5
+	attrAtomic  = 6
+	attrAggr    = 7
+)
+
+// Attribute flags (RFC 4271 §4.3).
+const (
+	flagOptional   = 0x80
+	flagTransitive = 0x40
+	flagExtLength  = 0x10
+)
+
+// ORIGIN values.
+const (
+	OriginIGP        = 0
+	OriginEGP        = 1
+	OriginIncomplete = 2
+)
+
+// MaxPrefixesPerUpdate keeps an UPDATE that Append builds, with the
+// attributes it writes, within MaxLen.
+const MaxPrefixesPerUpdate = 500
+
+// Segment is one AS_PATH segment: an ordered AS_SEQUENCE or an unordered
+// AS_SET.
+type Segment struct {
+	Set  bool
+	ASNs []uint32
+}
+
+// Update is an UPDATE message with IPv4 prefixes (RFC 4271 §4.3). Path
+// attributes other than ORIGIN, AS_PATH and NEXT_HOP are checked for form
+// and otherwise left out.
+type Update struct {
+	Withdrawn []netip.Prefix
+	Origin    uint8
+	ASPath    []Segment
+	NextHop   netip.Addr
+	NLRI      []netip.Prefix
+}
+
+// PathLen is the AS path's length as route selection counts it: each AS of
+// a sequence, one for a set (RFC 4271 §9.1.2.2).
+func PathLen(p []Segment) int {
+	n := 0
+	for _, s := range p {
+		if s.Set {
+			n++
+		} else {
+			n += len(s.ASNs)
+		}
+	}
+	return n
+}
+
+// HasAS tells whether as appears in the path (a loop, RFC 4271 §9.1.2).
+func HasAS(p []Segment, as uint32) bool {
+	for _, s := range p {
+		if slices.Contains(s.ASNs, as) {
+			return true
+		}
+	}
+	return false
+}
+
+// Prepend returns p with as in front, as a speaker sends a route to an
+// external peer (RFC 4271 §5.1.2).
+func Prepend(p []Segment, as uint32) []Segment {
+	if len(p) > 0 && !p[0].Set && len(p[0].ASNs) < 255 {
+		out := slices.Clone(p)
+		out[0] = Segment{ASNs: append([]uint32{as}, p[0].ASNs...)}
+		return out
+	}
+	return append([]Segment{{ASNs: []uint32{as}}}, p...)
+}
+
+// ParseUpdate parses an UPDATE body. fourOctet tells whether both speakers
+// announced four-octet AS numbers, which AS_PATH then holds (RFC 6793 §4).
+func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
+	var u Update
+	if len(body) < 4 {
+		return u, errorf(CodeUpdate, SubMalformedList, "UPDATE of %d bytes", len(body))
+	}
+	wl := int(binary.BigEndian.Uint16(body))
+	if 2+wl+2 > len(body) {
+		return u, errorf(CodeUpdate, SubMalformedList, "withdrawn routes length %d overruns the message", wl)
+	}
+	var err error
+	if u.Withdrawn, err = parsePrefixes(body[2 : 2+wl]); err != nil {
+		return u, err
+	}
+	rest := body[2+wl:]
+	al := int(binary.BigEndian.Uint16(rest))
+	if 2+al > len(rest) {
+		return u, errorf(CodeUpdate, SubMalformedList, "path attributes length %d overruns the message", al)
+	}
+	attrs := rest[2 : 2+al]
+	if u.NLRI, err = parsePrefixes(rest[2+al:]); err != nil {
+		return u, err
+	}
+	var seen [256]bool
+	for len(attrs) > 0 {
+		if len(attrs) < 3 {
+			return u, errorf(CodeUpdate, SubMalformedList, "path attribute header overruns the list")
+		}
+		flags, code := attrs[0], attrs[1]
+		hl, n := 3, int(attrs[2])
+		if flags&flagExtLength != 0 {
+			if len(attrs) < 4 {
+				return u, errorf(CodeUpdate, SubMalformedList, "path attribute header overruns the list")
+			}
+			hl, n = 4, int(binary.BigEndian.Uint16(attrs[2:4]))
+		}
+		if len(attrs) < hl+n {
+			return u, errorf(CodeUpdate, SubAttrLength, "attribute %d of %d bytes overruns the list", code, n)
+		}
+		val := attrs[hl : hl+n]
+		attrs = attrs[hl+n:]
+		// RFC 4271 §6.3: an attribute that appears twice makes the list
+		// malformed.
+		if seen[code] {
+			return u, errorf(CodeUpdate, SubMalformedList, "attribute %d twice", code)
+		}
+		seen[code] = true
+		if err := u.attribute(flags, code, val, fourOctet); err != nil {
+			return u, err
+		}
+	}
+	// RFC 4271 §6.3: ORIGIN, AS_PATH and NEXT_HOP are mandatory with NLRI.
+	if len(u.NLRI) > 0 {
+		for _, c := range []byte{attrOrigin, attrASPath, attrNextHop} {
+			if !seen[c] {
+				e := errorf(CodeUpdate, SubMissingAttr, "mandatory attribute %d is missing", c)
+				return u, e
+			}
+		}
+	}
+	return u, nil
+}
+
+func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) error {
+	wellKnown := func() error {
+		// RFC 4271 §6.3: well-known attributes are transitive, not optional.
+		if flags&(flagOptional|flagTransitive) != flagTransitive {
+			return errorf(CodeUpdate, SubAttrFlags, "attribute %d with flags %#x", code, flags)
+		}
+		return nil
+	}
+	switch code {
+	case attrOrigin:
+		if err := wellKnown(); err != nil {
+			return err
+		}
+		if len(val) != 1 {
+			return errorf(CodeUpdate, SubAttrLength, "ORIGIN of %d bytes", len(val))
+		}
+		if val[0] > OriginIncomplete {
+			return errorf(CodeUpdate, SubBadOrigin, "ORIGIN %d", val[0])
+		}
+		u.Origin = val[0]
+	case attrASPath:
+		if err := wellKnown(); err != nil {
+			return err
+		}
+		p, err := parseASPath(val, fourOctet)
+		if err != nil {
+			return err
+		}
+		u.ASPath = p
+	case attrNextHop:
+		if err := wellKnown(); err != nil {
+			return err
+		}
+		if len(val) != 4 {
+			return errorf(CodeUpdate, SubAttrLength, "NEXT_HOP of %d bytes", len(val))
+		}
+		u.NextHop = netip.AddrFrom4([4]byte(val))
+		if u.NextHop.IsUnspecified() || u.NextHop.IsMulticast() {
+			return errorf(CodeUpdate, SubBadNextHop, "NEXT_HOP %v", u.NextHop)
+		}
+	case attrLocPref, attrAtomic:
+		if err := wellKnown(); err != nil {
+			return err
+		}
+	case attrMED, attrAggr:
+		if flags&flagOptional == 0 {
+			return errorf(CodeUpdate, SubAttrFlags, "attribute %d with flags %#x", code, flags)
+		}
+	default:
+		// RFC 4271 §6.3: an unrecognised well-known attribute is an error;
+		// unrecognised optional ones are skipped.
+		if flags&flagOptional == 0 {
+			return errorf(CodeUpdate, 2, "unrecognised well-known attribute %d", code)
+		}
+	}
+	return nil
+}
+
+func parseASPath(b []byte, fourOctet bool) ([]Segment, error) {
+	size := 2
+	if fourOctet {
+		size = 4
+	}
+	var out []Segment
+	for len(b) > 0 {
+		if len(b) < 2 {
+			return nil, errorf(CodeUpdate, SubBadASPath, "AS_PATH segment header overruns the attribute")
+		}
+		typ, n := b[0], int(b[1])
+		// AS_SET 1 and AS_SEQUENCE 2; confederation segments (RFC 5065)
+		// never come from an external peer.
+		if (typ != 1 && typ != 2) || n == 0 || len(b) < 2+n*size {
+			return nil, errorf(CodeUpdate, SubBadASPath, "AS_PATH segment of type %d and %d ASes in %d bytes", typ, n, len(b))
+		}
+		s := Segment{Set: typ == 1, ASNs: make([]uint32, n)}
+		for i := range n {
+			if fourOctet {
+				s.ASNs[i] = binary.BigEndian.Uint32(b[2+4*i:])
+			} else {
+				s.ASNs[i] = uint32(binary.BigEndian.Uint16(b[2+2*i:]))
+			}
+		}
+		out = append(out, s)
+		b = b[2+n*size:]
+	}
+	return out, nil
+}
+
+func parsePrefixes(b []byte) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for len(b) > 0 {
+		bits := int(b[0])
+		n := (bits + 7) / 8
+		if bits > 32 || len(b) < 1+n {
+			return nil, errorf(CodeUpdate, SubBadNetwork, "prefix of %d bits in %d bytes", bits, len(b)-1)
+		}
+		var a [4]byte
+		copy(a[:], b[1:1+n])
+		out = append(out, netip.PrefixFrom(netip.AddrFrom4(a), bits).Masked())
+		b = b[1+n:]
+	}
+	return out, nil
+}
+
+// Append appends the UPDATE body, with AS numbers of four octets when
+// fourOctet. Path attributes are written only when there is NLRI; the
+// caller keeps the prefixes within MaxPrefixesPerUpdate.
+func (u Update) Append(b []byte, fourOctet bool) []byte {
+	b = appendLen16(b, func(b []byte) []byte { return appendPrefixes(b, u.Withdrawn) })
+	b = appendLen16(b, func(b []byte) []byte {
+		if len(u.NLRI) == 0 {
+			return b
+		}
+		b = append(b, flagTransitive, attrOrigin, 1, u.Origin)
+		var path []byte
+		for _, s := range u.ASPath {
+			typ := byte(2)
+			if s.Set {
+				typ = 1
+			}
+			path = append(path, typ, byte(len(s.ASNs)))
+			for _, as := range s.ASNs {
+				if fourOctet {
+					path = binary.BigEndian.AppendUint32(path, as)
+				} else {
+					if as > 0xffff {
+						as = ASTrans
+					}
+					path = binary.BigEndian.AppendUint16(path, uint16(as))
+				}
+			}
+		}
+		if len(path) > 255 {
+			b = append(b, flagTransitive|flagExtLength, attrASPath)
+			b = binary.BigEndian.AppendUint16(b, uint16(len(path)))
+		} else {
+			b = append(b, flagTransitive, attrASPath, byte(len(path)))
+		}
+		b = append(b, path...)
+		nh := u.NextHop.As4()
+		return append(append(b, flagTransitive, attrNextHop, 4), nh[:]...)
+	})
+	return appendPrefixes(b, u.NLRI)
+}
+
+func appendLen16(b []byte, f func([]byte) []byte) []byte {
+	at := len(b)
+	b = f(append(b, 0, 0))
+	binary.BigEndian.PutUint16(b[at:], uint16(len(b)-at-2))
+	return b
+}
+
+func appendPrefixes(b []byte, ps []netip.Prefix) []byte {
+	for _, p := range ps {
+		if !p.Addr().Is4() {
+			continue // IPv6 goes in MP_REACH_NLRI, which vnetgw does not send
+		}
+		a := p.Masked().Addr().As4()
+		b = append(b, byte(p.Bits()))
+		b = append(b, a[:(p.Bits()+7)/8]...)
+	}
+	return b
+}
