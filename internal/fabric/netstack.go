@@ -60,6 +60,17 @@ var _ Port = (*NetstackHost)(nil)
 // NewNetstackHost starts a built-in host with address addr, whose packets
 // go to router.
 func NewNetstackHost(name string, addr netip.Addr, mtu int, router Forwarder) (*NetstackHost, error) {
+	return newNetstack(name, addr, mtu, router, true)
+}
+
+// NewNetstackEndpoint starts a stack like a built-in host's that serves
+// nothing by itself: its owner listens (Listen) and dials (Dial), as a
+// gateway's BGP speaker does on its peering address.
+func NewNetstackEndpoint(name string, addr netip.Addr, mtu int, router Forwarder) (*NetstackHost, error) {
+	return newNetstack(name, addr, mtu, router, false)
+}
+
+func newNetstack(name string, addr netip.Addr, mtu int, router Forwarder, serve bool) (*NetstackHost, error) {
 	if mtu <= 0 {
 		mtu = DefaultMTU
 	}
@@ -89,6 +100,9 @@ func NewNetstackHost(name string, addr netip.Addr, mtu int, router Forwarder) (*
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &NetstackHost{name: name, addr: addr, stack: s, ep: ep, router: router, cancel: cancel}
 	h.wg.Go(func() { h.pump(ctx) })
+	if !serve {
+		return h, nil
+	}
 	if err := h.serve(); err != nil {
 		h.Close()
 		return nil, err
@@ -173,6 +187,16 @@ func (h *NetstackHost) serve() error {
 	}
 	h.wg.Go(func() { h.srv.Serve(web) })
 	return nil
+}
+
+// Listen listens for TCP connections to the host's address on port.
+func (h *NetstackHost) Listen(port uint16) (net.Listener, error) {
+	fa, proto := h.fullAddr(port)
+	l, err := gonet.ListenTCP(h.stack, fa, proto)
+	if err != nil {
+		return nil, fmt.Errorf("host %s: listen on port %d: %w", h.name, port, err)
+	}
+	return l, nil
 }
 
 // Dial opens a TCP connection from the host.

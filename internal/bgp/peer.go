@@ -1,0 +1,466 @@
+package bgp
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// MaxPrefixes is how many prefixes a peer may announce; a peer that
+// announces more is told so and disconnected (RFC 4486 §4), so that no
+// peer makes the speaker's tables grow without bound.
+const MaxPrefixes = 4000
+
+// writeTimeout bounds one write to a peer.
+const writeTimeout = 10 * time.Second
+
+// peer is a configured neighbour and its connections.
+type peer struct {
+	s    *Speaker
+	done chan struct{} // closed by stop
+	kick chan struct{} // wakes the connect loop
+
+	sent, received atomic.Uint64
+
+	// Guarded by s.mu.
+	cfg         Peer
+	state       string
+	conns       map[*conn]bool
+	opening     *conn // the connection that got the peer's OPEN first
+	established *conn
+	rib         map[netip.Prefix]Route
+	lastErr     string
+	stopped     bool
+}
+
+func newPeer(s *Speaker, cfg Peer) *peer {
+	return &peer{s: s, cfg: cfg, state: "Idle", done: make(chan struct{}), kick: make(chan struct{}, 1),
+		conns: map[*conn]bool{}, rib: map[netip.Prefix]Route{}}
+}
+
+// conn is one TCP connection with a peer.
+type conn struct {
+	p        *peer
+	nc       net.Conn
+	outbound bool
+	since    time.Time
+
+	wmu       sync.Mutex
+	fourOctet bool
+	out       map[netip.Prefix]string // announced prefixes and their path keys
+}
+
+// connect dials the peer whenever no connection with it is open, every
+// ConnectRetry.
+func (p *peer) connect() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-p.done
+		cancel()
+	}()
+	for {
+		p.s.mu.Lock()
+		idle := len(p.conns) == 0 && !p.stopped
+		if idle {
+			p.state = "Connect"
+		}
+		p.s.mu.Unlock()
+		if idle {
+			dctx, dcancel := context.WithTimeout(ctx, p.s.opts.ConnectRetry+5*time.Second)
+			nc, err := p.s.opts.Dial(dctx, netip.AddrPortFrom(p.cfg.Addr, p.s.opts.Port))
+			dcancel()
+			if err != nil {
+				p.s.mu.Lock()
+				p.state, p.lastErr = "Active", "connect: "+err.Error()
+				p.s.mu.Unlock()
+			} else {
+				p.session(nc, true)
+			}
+		}
+		select {
+		case <-p.done:
+			return
+		case <-p.kick:
+		case <-time.After(p.s.opts.ConnectRetry):
+		}
+	}
+}
+
+// stop ends the peer's connections with a Cease.
+func (p *peer) stop() {
+	p.s.mu.Lock()
+	if p.stopped {
+		p.s.mu.Unlock()
+		return
+	}
+	p.stopped = true
+	close(p.done)
+	cs := slices.Collect(maps.Keys(p.conns))
+	p.s.mu.Unlock()
+	for _, c := range cs {
+		c.notify(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown})
+		c.nc.Close()
+	}
+}
+
+// session runs one connection to its end.
+func (p *peer) session(nc net.Conn, outbound bool) {
+	c := &conn{p: p, nc: nc, outbound: outbound}
+	p.s.mu.Lock()
+	if p.stopped {
+		p.s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	p.conns[c] = true
+	p.s.mu.Unlock()
+	err := c.run()
+	nc.Close()
+
+	p.s.mu.Lock()
+	delete(p.conns, c)
+	if p.opening == c {
+		p.opening = nil
+	}
+	lost := p.established == c
+	if lost {
+		p.established = nil
+		clear(p.rib)
+	}
+	if p.established == nil {
+		p.state = "Idle"
+	}
+	if err != nil && !errors.Is(err, errCollision) {
+		p.lastErr = err.Error()
+	}
+	p.s.mu.Unlock()
+	select {
+	case p.kick <- struct{}{}:
+	default:
+	}
+	if lost {
+		p.s.log.Info("BGP session down", "peer", p.cfg.Addr, "as", p.cfg.AS, "err", err)
+		p.s.opts.OnChange()
+		p.s.advertiseAll()
+	} else if err != nil && !errors.Is(err, errCollision) {
+		p.s.log.Debug("BGP connection ended", "peer", p.cfg.Addr, "err", err)
+	}
+}
+
+var errCollision = errors.New("connection collision: the other connection stays")
+
+// run exchanges OPENs and KEEPALIVEs, then carries UPDATEs until an
+// error, a NOTIFICATION or the hold timer ends the session.
+func (c *conn) run() error {
+	s, p := c.p.s, c.p
+	s.mu.Lock()
+	cfg := s.cfg
+	s.mu.Unlock()
+	holdSecs := uint16(min(s.opts.HoldTime/time.Second, 65535))
+	if err := c.send(wire.TypeOpen, wire.Open{AS: cfg.AS, HoldTime: holdSecs, ID: cfg.ID}.Append(nil)); err != nil {
+		return err
+	}
+	c.setState("OpenSent")
+	var buf [wire.MaxLen]byte
+	typ, body, err := c.read(&buf, openWait)
+	if err != nil {
+		return err
+	}
+	if typ != wire.TypeOpen {
+		return c.fail(&wire.Error{Code: wire.CodeFSM, Subcode: 1, Reason: typ.String() + " instead of OPEN"})
+	}
+	o, err := wire.ParseOpen(body)
+	if err != nil {
+		return c.fail(err)
+	}
+	switch {
+	case o.AS != p.cfg.AS:
+		return c.fail(&wire.Error{Code: wire.CodeOpen, Subcode: wire.SubBadPeerAS, Reason: fmt.Sprintf("the peer says AS %d, configured is %d", o.AS, p.cfg.AS)})
+	case o.ID == cfg.ID:
+		return c.fail(&wire.Error{Code: wire.CodeOpen, Subcode: wire.SubBadID, Reason: "the peer has this speaker's BGP identifier " + o.ID.String()})
+	case !o.IPv4Unicast:
+		return c.fail(&wire.Error{Code: wire.CodeOpen, Subcode: 7, Reason: "the peer does not do IPv4 unicast"})
+	}
+	c.fourOctet = o.FourOctetAS
+	// RFC 4271 §4.2: the hold time is the smaller of the two; zero means
+	// no keepalives and no hold timer.
+	hold := time.Duration(min(holdSecs, o.HoldTime)) * time.Second
+	if loser, ok := p.claim(c, o.ID); !ok {
+		c.notify(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubCollision})
+		return errCollision
+	} else if loser != nil {
+		loser.notify(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubCollision})
+		loser.nc.Close()
+	}
+	if err := c.send(wire.TypeKeepalive, nil); err != nil {
+		return err
+	}
+	c.setState("OpenConfirm")
+	if typ, _, err = c.read(&buf, cmp.Or(hold, openWait)); err != nil {
+		return err
+	}
+	if typ != wire.TypeKeepalive {
+		return c.fail(&wire.Error{Code: wire.CodeFSM, Subcode: 2, Reason: typ.String() + " instead of KEEPALIVE"})
+	}
+	if !p.establish(c) {
+		return errClosed
+	}
+	s.log.Info("BGP session established", "peer", p.cfg.Addr, "as", p.cfg.AS, "hold", hold)
+	quit := make(chan struct{})
+	defer close(quit)
+	if hold > 0 {
+		go c.keepalives(hold/3, quit)
+	}
+	s.advertiseAll()
+	for {
+		typ, body, err := c.read(&buf, hold)
+		if err != nil {
+			return err
+		}
+		switch typ {
+		case wire.TypeKeepalive:
+		case wire.TypeUpdate:
+			u, err := wire.ParseUpdate(body, c.fourOctet)
+			if err != nil {
+				return c.fail(err)
+			}
+			changed, err := p.apply(u)
+			if err != nil {
+				return c.fail(err)
+			}
+			if changed {
+				s.opts.OnChange()
+				s.advertiseAll()
+			}
+		case wire.TypeRouteRefresh:
+			c.resend()
+		default:
+			return c.fail(&wire.Error{Code: wire.CodeFSM, Subcode: 3, Reason: typ.String() + " in Established"})
+		}
+	}
+}
+
+// read reads a message with the hold timer as the deadline (none when 0),
+// and turns a NOTIFICATION into an error.
+func (c *conn) read(buf *[wire.MaxLen]byte, hold time.Duration) (wire.Type, []byte, error) {
+	var deadline time.Time
+	if hold > 0 {
+		deadline = time.Now().Add(hold)
+	}
+	c.nc.SetReadDeadline(deadline)
+	typ, body, err := wire.ReadMessage(c.nc, buf)
+	var ne net.Error
+	switch {
+	case errors.As(err, &ne) && ne.Timeout():
+		return 0, nil, c.fail(&wire.Error{Code: wire.CodeHoldExpired, Reason: "hold timer expired"})
+	case err != nil:
+		var we *wire.Error
+		if errors.As(err, &we) {
+			return 0, nil, c.fail(we)
+		}
+		return 0, nil, err
+	}
+	c.p.received.Add(1)
+	if typ == wire.TypeNotification {
+		n, err := wire.ParseNotification(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		return 0, nil, fmt.Errorf("the peer sent a NOTIFICATION: %s", n)
+	}
+	return typ, body, nil
+}
+
+// fail tells the peer what is wrong and returns it as the session's end.
+func (c *conn) fail(err error) error {
+	var we *wire.Error
+	if errors.As(err, &we) {
+		c.notify(wire.Notification{Code: we.Code, Subcode: we.Subcode})
+	}
+	return err
+}
+
+func (c *conn) notify(n wire.Notification) { c.send(wire.TypeNotification, n.Append(nil)) }
+
+func (c *conn) send(t wire.Type, body []byte) error {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	return c.write(t, body)
+}
+
+// write sends one message; c.wmu is held.
+func (c *conn) write(t wire.Type, body []byte) error {
+	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, err := c.nc.Write(wire.AppendMessage(nil, t, body)); err != nil {
+		return err
+	}
+	c.p.sent.Add(1)
+	return nil
+}
+
+func (c *conn) keepalives(every time.Duration, quit chan struct{}) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-quit:
+			return
+		case <-t.C:
+			if c.send(wire.TypeKeepalive, nil) != nil {
+				return
+			}
+		}
+	}
+}
+
+func (c *conn) setState(st string) {
+	c.p.s.mu.Lock()
+	if c.p.established == nil {
+		c.p.state = st
+	}
+	c.p.s.mu.Unlock()
+}
+
+// claim resolves a collision of two connections with one peer (RFC 4271
+// §6.8) when c has received the peer's OPEN: an established session
+// stays; otherwise the connection opened by the speaker with the higher
+// BGP identifier stays. It returns the connection that lost to c, if any,
+// and false if c lost.
+func (p *peer) claim(c *conn, remoteID netip.Addr) (*conn, bool) {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	if p.stopped || p.established != nil {
+		return nil, false
+	}
+	o := p.opening
+	if o == nil {
+		p.opening = c
+		return nil, true
+	}
+	keepOutbound := p.s.cfg.ID.Compare(remoteID) > 0
+	if c.outbound != keepOutbound {
+		return nil, false
+	}
+	p.opening = c
+	return o, true
+}
+
+func (p *peer) establish(c *conn) bool {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	if p.stopped || p.opening != c {
+		return false
+	}
+	p.opening, p.established, p.state = nil, c, "Established"
+	c.since = time.Now()
+	c.out = map[netip.Prefix]string{}
+	return true
+}
+
+// apply takes an UPDATE into the peer's routes and reports whether they
+// changed. Routes whose path holds this speaker's AS are loops and are
+// dropped (RFC 4271 §9.1.2).
+func (p *peer) apply(u wire.Update) (bool, error) {
+	p.s.mu.Lock()
+	defer p.s.mu.Unlock()
+	changed := false
+	for _, w := range u.Withdrawn {
+		if _, ok := p.rib[w]; ok {
+			delete(p.rib, w)
+			changed = true
+		}
+	}
+	loop := wire.HasAS(u.ASPath, p.s.cfg.AS)
+	for _, n := range u.NLRI {
+		if loop {
+			if _, ok := p.rib[n]; ok {
+				delete(p.rib, n)
+				changed = true
+			}
+			continue
+		}
+		r := Route{Prefix: n, Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin}
+		if old, ok := p.rib[n]; !ok || pathKey(old) != pathKey(r) {
+			p.rib[n] = r
+			changed = true
+		}
+	}
+	if len(p.rib) > MaxPrefixes {
+		return changed, &wire.Error{Code: wire.CodeCease, Subcode: 1, Reason: fmt.Sprintf("the peer announced more than %d prefixes", MaxPrefixes)}
+	}
+	return changed, nil
+}
+
+// advertise sends what changed between what the peer was sent and want:
+// withdrawals, then announcements grouped by their attributes.
+func (c *conn) advertise(want map[netip.Prefix]Route) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	var gone []netip.Prefix
+	for pfx := range c.out {
+		if _, ok := want[pfx]; !ok {
+			gone = append(gone, pfx)
+		}
+	}
+	groups := map[string][]netip.Prefix{}
+	attrs := map[string]Route{}
+	for pfx, r := range want {
+		k := pathKey(r)
+		if c.out[pfx] != k {
+			groups[k] = append(groups[k], pfx)
+			attrs[k] = r
+		}
+	}
+	slices.SortFunc(gone, netip.Prefix.Compare)
+	for chunk := range slices.Chunk(gone, wire.MaxPrefixesPerUpdate) {
+		if c.write(wire.TypeUpdate, wire.Update{Withdrawn: chunk}.Append(nil, c.fourOctet)) != nil {
+			return
+		}
+		for _, pfx := range chunk {
+			delete(c.out, pfx)
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(groups)) {
+		ps, r := groups[k], attrs[k]
+		slices.SortFunc(ps, netip.Prefix.Compare)
+		for chunk := range slices.Chunk(ps, wire.MaxPrefixesPerUpdate) {
+			u := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: chunk}
+			if c.write(wire.TypeUpdate, u.Append(nil, c.fourOctet)) != nil {
+				return
+			}
+			for _, pfx := range chunk {
+				c.out[pfx] = k
+			}
+		}
+	}
+}
+
+// resend answers a ROUTE-REFRESH: everything again.
+func (c *conn) resend() {
+	c.wmu.Lock()
+	clear(c.out)
+	c.wmu.Unlock()
+	c.p.s.advertiseAll()
+}
+
+// pathKey identifies a route's attributes.
+func pathKey(r Route) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%d %v", r.Origin, r.NextHop)
+	for _, s := range r.ASPath {
+		fmt.Fprintf(&b, " %t%v", s.Set, s.ASNs)
+	}
+	return b.String()
+}

@@ -1,0 +1,355 @@
+// Package bgp is a VPN gateway's BGP speaker (R41): external BGP-4 sessions
+// (RFC 4271) with the peers at the far end of its tunnels, over whatever
+// TCP its owner gives it (the gateway's peering address on a userspace
+// stack, or loopback in tests). It advertises the gateway's networks and,
+// for transit, what it learned from the other peers; it learns the peers'
+// prefixes and tells its owner when the best routes change.
+//
+// One goroutine reads each connection; writes to a connection are
+// serialised by its own lock; the tables are guarded by the speaker's.
+package bgp
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// Port is BGP's TCP port.
+const Port = 179
+
+// Defaults.
+const (
+	DefaultHoldTime     = 90 * time.Second
+	DefaultConnectRetry = 5 * time.Second
+	// openWait bounds the wait for the peer's OPEN and KEEPALIVE, as the
+	// large hold timer of RFC 4271 §8 does (4 minutes there).
+	openWait = 30 * time.Second
+)
+
+// Config is what the speaker announces and to whom.
+type Config struct {
+	AS uint32
+	// ID is the BGP identifier and the address sessions come from.
+	ID netip.Addr
+	// Networks are the prefixes the speaker originates.
+	Networks []netip.Prefix
+	Peers    []Peer
+}
+
+// Peer is a configured neighbour.
+type Peer struct {
+	// Name identifies the peer to the owner (a connection's ID).
+	Name string
+	Addr netip.Addr
+	AS   uint32
+}
+
+// Options configure a Speaker.
+type Options struct {
+	Logger *slog.Logger
+	// Dial opens a TCP connection to a peer.
+	Dial func(ctx context.Context, dst netip.AddrPort) (net.Conn, error)
+	// Port is where peers listen; 0 means 179.
+	Port uint16
+	// HoldTime is what the speaker proposes; 0 means DefaultHoldTime.
+	HoldTime time.Duration
+	// ConnectRetry is the wait between attempts to connect to a peer; 0
+	// means DefaultConnectRetry.
+	ConnectRetry time.Duration
+	// OnChange is called, without locks held, after the best routes
+	// changed. It must not block.
+	OnChange func()
+}
+
+// Route is a route the speaker learned.
+type Route struct {
+	Prefix netip.Prefix
+	// Peer is the Name of the peer it came from, PeerAddr its address.
+	Peer     string
+	PeerAddr netip.Addr
+	NextHop  netip.Addr
+	ASPath   []wire.Segment
+	Origin   uint8
+}
+
+// Speaker is a BGP speaker.
+type Speaker struct {
+	log  *slog.Logger
+	opts Options
+
+	mu     sync.Mutex
+	cfg    Config
+	peers  map[netip.Addr]*peer
+	closed bool
+	ls     []net.Listener
+
+	wg sync.WaitGroup
+}
+
+// New returns a speaker with nothing configured.
+func New(opts Options) *Speaker {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Port == 0 {
+		opts.Port = Port
+	}
+	if opts.HoldTime == 0 {
+		opts.HoldTime = DefaultHoldTime
+	}
+	if opts.ConnectRetry == 0 {
+		opts.ConnectRetry = DefaultConnectRetry
+	}
+	if opts.OnChange == nil {
+		opts.OnChange = func() {}
+	}
+	return &Speaker{log: opts.Logger, opts: opts, peers: map[netip.Addr]*peer{}}
+}
+
+// Serve accepts the peers' connections on l until Close. Connections from
+// addresses that are not configured peers are closed.
+func (s *Speaker) Serve(l net.Listener) {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		l.Close()
+		return
+	}
+	s.ls = append(s.ls, l)
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+			s.mu.Lock()
+			p := s.peers[ap.Addr().Unmap()]
+			if p == nil || s.closed {
+				s.mu.Unlock()
+				s.log.Info("BGP connection from an address that is not a peer refused", "from", ap.Addr())
+				c.Close()
+				continue
+			}
+			s.wg.Add(1)
+			s.mu.Unlock()
+			go func() {
+				defer s.wg.Done()
+				p.session(c, false)
+			}()
+		}
+	}()
+}
+
+// Reconfig makes cfg the speaker's configuration. Peers that are new
+// start; peers that went away, and every session when the AS or ID
+// changed, end; changed networks are announced and withdrawn.
+func (s *Speaker) Reconfig(cfg Config) {
+	cfg.Networks = slices.Clone(cfg.Networks)
+	cfg.Peers = slices.Clone(cfg.Peers)
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	restart := cfg.AS != s.cfg.AS || cfg.ID != s.cfg.ID
+	s.cfg = cfg
+	want := map[netip.Addr]Peer{}
+	for _, pc := range cfg.Peers {
+		want[pc.Addr] = pc
+	}
+	var stop []*peer
+	for a, p := range s.peers {
+		if w, ok := want[a]; !ok || restart || w.AS != p.cfg.AS {
+			stop = append(stop, p)
+			delete(s.peers, a)
+		} else {
+			p.cfg = w
+		}
+	}
+	for _, a := range slices.SortedFunc(maps.Keys(want), netip.Addr.Compare) {
+		if s.peers[a] == nil {
+			p := newPeer(s, want[a])
+			s.peers[a] = p
+			s.wg.Add(1)
+			go func() {
+				defer s.wg.Done()
+				p.connect()
+			}()
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range stop {
+		p.stop()
+	}
+	if len(stop) > 0 {
+		s.opts.OnChange()
+	}
+	s.advertiseAll()
+}
+
+// Close ends every session and stops listening.
+func (s *Speaker) Close() {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	s.closed = true
+	for _, l := range s.ls {
+		l.Close()
+	}
+	ps := slices.Collect(maps.Values(s.peers))
+	s.peers = map[netip.Addr]*peer{}
+	s.mu.Unlock()
+	for _, p := range ps {
+		p.stop()
+	}
+	s.wg.Wait()
+}
+
+// Best returns the best route to each prefix the peers announced: the
+// shortest AS path, then the lowest origin, then the lowest peer address
+// (RFC 4271 §9.1.2.2, without MED).
+func (s *Speaker) Best() []Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Collect(maps.Values(s.best()))
+}
+
+// best computes the best routes; s.mu is held.
+func (s *Speaker) best() map[netip.Prefix]Route {
+	out := map[netip.Prefix]Route{}
+	for _, a := range slices.SortedFunc(maps.Keys(s.peers), netip.Addr.Compare) {
+		for pfx, r := range s.peers[a].rib {
+			if cur, ok := out[pfx]; !ok || better(r, cur) {
+				out[pfx] = r
+			}
+		}
+	}
+	return out
+}
+
+func better(a, b Route) bool {
+	if la, lb := wire.PathLen(a.ASPath), wire.PathLen(b.ASPath); la != lb {
+		return la < lb
+	}
+	if a.Origin != b.Origin {
+		return a.Origin < b.Origin
+	}
+	return a.PeerAddr.Less(b.PeerAddr)
+}
+
+// Learned returns every route the peers announced, best or not.
+func (s *Speaker) Learned() []Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Route
+	for _, p := range s.peers {
+		out = slices.AppendSeq(out, maps.Values(p.rib))
+	}
+	return out
+}
+
+// Advertised returns what the speaker announces to the peer at addr now
+// (also before its session is up).
+func (s *Speaker) Advertised(addr netip.Addr) []Route {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.peers[addr]
+	if p == nil {
+		return nil
+	}
+	return slices.Collect(maps.Values(s.exportTo(p)))
+}
+
+// exportTo computes what p is sent: the networks, then the best routes of
+// the other peers (transit), each with this AS in front and this speaker
+// as the next hop (RFC 4271 §5.1.2, §5.1.3). s.mu is held.
+func (s *Speaker) exportTo(p *peer) map[netip.Prefix]Route {
+	out := map[netip.Prefix]Route{}
+	for pfx, r := range s.best() {
+		// Not back to where it came from, nor to an AS already on its
+		// path: the peer would drop it as a loop.
+		if r.PeerAddr == p.cfg.Addr || wire.HasAS(r.ASPath, p.cfg.AS) || !pfx.Addr().Is4() {
+			continue
+		}
+		out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: s.cfg.ID, ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin}
+	}
+	for _, pfx := range s.cfg.Networks {
+		if pfx.Addr().Is4() {
+			pfx = pfx.Masked()
+			out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: s.cfg.ID, ASPath: []wire.Segment{{ASNs: []uint32{s.cfg.AS}}}, Origin: wire.OriginIGP}
+		}
+	}
+	return out
+}
+
+// advertiseAll brings every established session's announcements up to
+// date.
+func (s *Speaker) advertiseAll() {
+	s.mu.Lock()
+	type job struct {
+		c    *conn
+		want map[netip.Prefix]Route
+	}
+	var jobs []job
+	for _, p := range s.peers {
+		if c := p.established; c != nil {
+			jobs = append(jobs, job{c, s.exportTo(p)})
+		}
+	}
+	s.mu.Unlock()
+	for _, j := range jobs {
+		j.c.advertise(j.want)
+	}
+}
+
+// PeerStatus is the state of one peer's session.
+type PeerStatus struct {
+	Name  string
+	Addr  netip.Addr
+	AS    uint32
+	Local netip.Addr
+	// State is Idle, Connect, Active, OpenSent, OpenConfirm or Established
+	// (RFC 4271 §8.2.2).
+	State            string
+	Since            time.Time // when the session was established
+	RoutesReceived   int
+	MessagesSent     uint64
+	MessagesReceived uint64
+	// LastError says why the last session ended or failed.
+	LastError string
+}
+
+// Peers returns the state of every peer.
+func (s *Speaker) Peers() []PeerStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []PeerStatus
+	for _, a := range slices.SortedFunc(maps.Keys(s.peers), netip.Addr.Compare) {
+		p := s.peers[a]
+		ps := PeerStatus{Name: p.cfg.Name, Addr: a, AS: p.cfg.AS, Local: s.cfg.ID, State: p.state, RoutesReceived: len(p.rib),
+			MessagesSent: p.sent.Load(), MessagesReceived: p.received.Load(), LastError: p.lastErr}
+		if p.established != nil {
+			ps.Since = p.established.since
+		}
+		out = append(out, ps)
+	}
+	return out
+}
+
+// errClosed ends sessions when their peer is removed.
+var errClosed = errors.New("peer removed")

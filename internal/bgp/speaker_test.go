@@ -1,0 +1,307 @@
+package bgp
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// node is a speaker on a loopback address of this machine.
+type node struct {
+	s       *Speaker
+	addr    netip.Addr
+	changes atomic.Int64
+}
+
+// freePort finds a port free on every address given.
+func freePort(t *testing.T, addrs ...netip.Addr) uint16 {
+	t.Helper()
+	for range 20 {
+		l, err := net.Listen("tcp", netip.AddrPortFrom(addrs[0], 0).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		port := uint16(l.Addr().(*net.TCPAddr).Port)
+		l.Close()
+		ok := true
+		for _, a := range addrs {
+			l, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
+			if err != nil {
+				ok = false
+				break
+			}
+			l.Close()
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("no port free on every address")
+	return 0
+}
+
+func startNode(t *testing.T, addr string, port uint16, hold time.Duration) *node {
+	t.Helper()
+	n := &node{addr: netip.MustParseAddr(addr)}
+	n.s = New(Options{Port: port, HoldTime: hold, ConnectRetry: 200 * time.Millisecond,
+		OnChange: func() { n.changes.Add(1) },
+		Dial: func(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, 0))}
+			return d.DialContext(ctx, "tcp", dst.String())
+		}})
+	l, err := net.Listen("tcp", netip.AddrPortFrom(n.addr, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.s.Serve(l)
+	t.Cleanup(n.s.Close)
+	return n
+}
+
+func pfxs(ss ...string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range ss {
+		out = append(out, netip.MustParsePrefix(s))
+	}
+	return out
+}
+
+// waitRoutes waits until the best routes of n are want (prefix -> AS path
+// as printed) and returns them.
+func waitRoutes(t *testing.T, n *node, want map[string]string) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		got := map[string]string{}
+		for _, r := range n.s.Best() {
+			got[r.Prefix.String()] = pathString(r.ASPath)
+		}
+		if fmt.Sprint(got) == fmt.Sprint(want) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("speaker %s: routes %v, want %v; peers %+v", n.addr, got, want, n.s.Peers())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func pathString(p []wire.Segment) string {
+	var parts []string
+	for _, s := range p {
+		for _, as := range s.ASNs {
+			parts = append(parts, fmt.Sprint(as))
+		}
+	}
+	return strings.Join(parts, " ")
+}
+
+// Two speakers that both connect: one session (the collision resolved),
+// each learns the other's networks with the other's AS as the path, and a
+// network taken out of the configuration is withdrawn.
+func TestTwoSpeakersLearnAndWithdraw(t *testing.T) {
+	a, b := netip.MustParseAddr("127.0.10.1"), netip.MustParseAddr("127.0.10.2")
+	port := freePort(t, a, b)
+	na, nb := startNode(t, a.String(), port, 3*time.Second), startNode(t, b.String(), port, 3*time.Second)
+	na.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "to-b", Addr: b, AS: 4200000002}}})
+	nb.s.Reconfig(Config{AS: 4200000002, ID: b, Networks: pfxs("10.2.0.0/24", "10.3.0.0/24"), Peers: []Peer{{Name: "to-a", Addr: a, AS: 65515}}})
+	waitRoutes(t, na, map[string]string{"10.2.0.0/24": "4200000002", "10.3.0.0/24": "4200000002"})
+	waitRoutes(t, nb, map[string]string{"10.1.0.0/16": "65515"})
+	for _, r := range na.s.Best() {
+		if r.Peer != "to-b" || r.NextHop != b || r.PeerAddr != b {
+			t.Errorf("route %+v: want peer to-b, next hop %v", r, b)
+		}
+	}
+	ps := na.s.Peers()
+	if len(ps) != 1 || ps[0].State != "Established" || ps[0].RoutesReceived != 2 || ps[0].Since.IsZero() || ps[0].MessagesReceived < 3 {
+		t.Errorf("peer status: %+v", ps)
+	}
+	if adv := na.s.Advertised(b); len(adv) != 1 || adv[0].Prefix != netip.MustParsePrefix("10.1.0.0/16") {
+		t.Errorf("advertised to b: %+v", adv)
+	}
+
+	nb.s.Reconfig(Config{AS: 4200000002, ID: b, Networks: pfxs("10.3.0.0/24"), Peers: []Peer{{Name: "to-a", Addr: a, AS: 65515}}})
+	waitRoutes(t, na, map[string]string{"10.3.0.0/24": "4200000002"})
+	if na.changes.Load() < 2 {
+		t.Errorf("OnChange called %d times for an announcement and a withdrawal", na.changes.Load())
+	}
+	// Hold time 3 s: the session outlives several hold times on keepalives.
+	time.Sleep(4 * time.Second)
+	if ps := na.s.Peers(); ps[0].State != "Established" || time.Since(ps[0].Since) < 4*time.Second {
+		t.Errorf("the session did not last through the hold time: %+v", ps)
+	}
+}
+
+// Transit: a hub between two sites passes each one's routes to the other
+// with its AS in front, never back to where they came from; a site that
+// goes away takes its routes with it.
+func TestTransitAndSessionLoss(t *testing.T) {
+	h, x, y := netip.MustParseAddr("127.0.11.1"), netip.MustParseAddr("127.0.11.2"), netip.MustParseAddr("127.0.11.3")
+	port := freePort(t, h, x, y)
+	nh, nx, ny := startNode(t, h.String(), port, 0), startNode(t, x.String(), port, 0), startNode(t, y.String(), port, 0)
+	nh.s.Reconfig(Config{AS: 65515, ID: h, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "x", Addr: x, AS: 65001}, {Name: "y", Addr: y, AS: 65002}}})
+	nx.s.Reconfig(Config{AS: 65001, ID: x, Networks: pfxs("192.168.1.0/24"), Peers: []Peer{{Name: "h", Addr: h, AS: 65515}}})
+	ny.s.Reconfig(Config{AS: 65002, ID: y, Networks: pfxs("192.168.2.0/24"), Peers: []Peer{{Name: "h", Addr: h, AS: 65515}}})
+	waitRoutes(t, nx, map[string]string{"10.1.0.0/16": "65515", "192.168.2.0/24": "65515 65002"})
+	waitRoutes(t, ny, map[string]string{"10.1.0.0/16": "65515", "192.168.1.0/24": "65515 65001"})
+	waitRoutes(t, nh, map[string]string{"192.168.1.0/24": "65001", "192.168.2.0/24": "65002"})
+	for _, r := range nh.s.Advertised(x) {
+		if r.Prefix == netip.MustParsePrefix("192.168.1.0/24") {
+			t.Errorf("the hub sends x's own route back to x: %+v", r)
+		}
+	}
+
+	before := nh.changes.Load()
+	ny.s.Close()
+	waitRoutes(t, nh, map[string]string{"192.168.1.0/24": "65001"})
+	waitRoutes(t, nx, map[string]string{"10.1.0.0/16": "65515"})
+	if nh.changes.Load() == before {
+		t.Error("losing a session did not call OnChange")
+	}
+	if ps := nh.s.Peers(); ps[1].State == "Established" || ps[1].RoutesReceived != 0 {
+		t.Errorf("y after it stopped: %+v", ps[1])
+	}
+}
+
+// A peer that says another AS than configured is refused with a
+// NOTIFICATION, and its routes never count.
+func TestWrongPeerAS(t *testing.T) {
+	a, b := netip.MustParseAddr("127.0.12.1"), netip.MustParseAddr("127.0.12.2")
+	port := freePort(t, a, b)
+	na, nb := startNode(t, a.String(), port, 0), startNode(t, b.String(), port, 0)
+	na.s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "b", Addr: b, AS: 65009}}})
+	nb.s.Reconfig(Config{AS: 65002, ID: b, Networks: pfxs("10.2.0.0/24"), Peers: []Peer{{Name: "a", Addr: a, AS: 65515}}})
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		pa, pb := na.s.Peers()[0], nb.s.Peers()[0]
+		if strings.Contains(pa.LastError, "AS 65002") && strings.Contains(pb.LastError, "OPEN message error, subcode 2") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a: %+v\nb: %+v", pa, pb)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r := na.s.Best(); len(r) != 0 || na.s.Peers()[0].State == "Established" {
+		t.Errorf("routes from a refused peer: %+v", r)
+	}
+}
+
+// A connection from an address that is no peer is closed at once.
+func TestStrangerRefused(t *testing.T) {
+	a := netip.MustParseAddr("127.0.13.1")
+	port := freePort(t, a)
+	na := startNode(t, a.String(), port, 0)
+	na.s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "b", Addr: netip.MustParseAddr("127.0.13.2"), AS: 65002}}})
+	c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.MustParseAddrPort("127.0.13.9:0")), net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var buf [1]byte
+	if n, err := c.Read(buf[:]); n != 0 || err == nil || strings.Contains(err.Error(), "timeout") {
+		t.Errorf("a stranger's connection: read %d bytes, %v; want it closed", n, err)
+	}
+}
+
+// BIRD, the routing daemon many sites run, peers with the speaker: each
+// learns the other's networks, and a route BIRD withdraws goes.
+func TestBIRDInterop(t *testing.T) {
+	netnstest.Require(t, "bird", "birdc")
+	ns := netnstest.New(t, "bgp")
+	ns.Run("ip", "link", "set", "lo", "up")
+	ns.Run("ip", "addr", "add", "10.255.0.1/32", "dev", "lo")
+	ns.Run("ip", "addr", "add", "10.255.0.2/32", "dev", "lo")
+	local, birdAddr := netip.MustParseAddr("10.255.0.1"), netip.MustParseAddr("10.255.0.2")
+
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "bird.conf")
+	writeBIRD := func(routes ...string) {
+		var static strings.Builder
+		for _, r := range routes {
+			fmt.Fprintf(&static, "  route %s blackhole;\n", r)
+		}
+		os.WriteFile(conf, []byte(fmt.Sprintf(`router id %s;
+log "%s/bird.log" all;
+protocol device { }
+protocol static { ipv4; %s }
+protocol bgp vnetgw {
+  local %s as 65010;
+  neighbor %s as 65515;
+  multihop;
+  strict bind yes;
+  hold time 9;
+  ipv4 { import all; export where source = RTS_STATIC; };
+}
+`, birdAddr, dir, static.String(), birdAddr, local)), 0o644)
+	}
+	writeBIRD("10.99.0.0/24", "10.98.0.0/16")
+	ctl := filepath.Join(dir, "bird.ctl")
+	ns.Run("bird", "-c", conf, "-s", ctl, "-P", filepath.Join(dir, "bird.pid"))
+	t.Cleanup(func() {
+		if pid, err := os.ReadFile(filepath.Join(dir, "bird.pid")); err == nil {
+			ns.Try("kill", strings.TrimSpace(string(pid)))
+		}
+	})
+
+	n := &node{addr: local}
+	n.s = New(Options{ConnectRetry: 200 * time.Millisecond, OnChange: func() { n.changes.Add(1) },
+		Dial: func(ctx context.Context, dst netip.AddrPort) (c net.Conn, err error) {
+			ns.Do(func() error {
+				d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))}
+				c, err = d.DialContext(ctx, "tcp", dst.String())
+				return nil
+			})
+			return c, err
+		}})
+	var l net.Listener
+	if err := ns.Do(func() (err error) { l, err = net.Listen("tcp", netip.AddrPortFrom(local, Port).String()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	n.s.Serve(l)
+	defer n.s.Close()
+	n.s.Reconfig(Config{AS: 65515, ID: local, Networks: pfxs("10.1.0.0/16", "10.2.0.0/16"), Peers: []Peer{{Name: "site", Addr: birdAddr, AS: 65010}}})
+
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "bird.log"))
+			t.Logf("bird.log:\n%s", log)
+		}
+	})
+	waitRoutes(t, n, map[string]string{"10.98.0.0/16": "65010", "10.99.0.0/24": "65010"})
+	birdc := func(args ...string) string { return ns.Run("birdc", append([]string{"-s", ctl}, args...)...) }
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		out := birdc("show", "route", "protocol", "vnetgw", "all")
+		if strings.Contains(out, "10.1.0.0/16") && strings.Contains(out, "10.2.0.0/16") && strings.Contains(out, "BGP.as_path: 65515") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("BIRD did not learn the speaker's networks:\n%s\n%s", out, birdc("show", "protocols", "all", "vnetgw"))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	writeBIRD("10.99.0.0/24")
+	birdc("configure")
+	waitRoutes(t, n, map[string]string{"10.99.0.0/24": "65010"})
+
+	// BIRD goes down: the routes go with the session.
+	birdc("disable", "vnetgw")
+	waitRoutes(t, n, map[string]string{})
+	if ps := n.s.Peers(); slices.ContainsFunc(ps, func(p PeerStatus) bool { return p.State == "Established" }) {
+		t.Errorf("after BIRD disabled the session: %+v", ps)
+	}
+}
