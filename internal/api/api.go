@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"strings"
@@ -54,13 +55,24 @@ type DataPlane interface {
 	// ResetConnection ends the tunnel of connection id, telling the peer,
 	// and starts it again; it reports whether a gateway runs it.
 	ResetConnection(id string) bool
+	// BGPPeers returns the BGP peers of gateway id, of all its instances.
+	BGPPeers(id string) []arm.BGPPeerStatus
+	// LearnedRoutes returns the routes gateway id knows: its own ranges
+	// and what its BGP peers announced.
+	LearnedRoutes(id string) []arm.GatewayRoute
+	// AdvertisedRoutes returns what gateway id announces to the BGP peer
+	// at addr.
+	AdvertisedRoutes(id string, peer netip.Addr) []arm.GatewayRoute
 }
 
 // noDataPlane is the DataPlane of an API without one.
 type noDataPlane struct{}
 
-func (noDataPlane) IKESAs(string) []arm.IKESA   { return nil }
-func (noDataPlane) ResetConnection(string) bool { return false }
+func (noDataPlane) IKESAs(string) []arm.IKESA                              { return nil }
+func (noDataPlane) ResetConnection(string) bool                            { return false }
+func (noDataPlane) BGPPeers(string) []arm.BGPPeerStatus                    { return nil }
+func (noDataPlane) LearnedRoutes(string) []arm.GatewayRoute                { return nil }
+func (noDataPlane) AdvertisedRoutes(string, netip.Addr) []arm.GatewayRoute { return nil }
 
 // Handler is the API's http.Handler.
 type Handler struct {

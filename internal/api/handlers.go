@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -69,6 +71,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	case rt.sub == "getikesas" || rt.sub == "resetconnection" || rt.sub == "reset":
 		if v, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			h.tunnel(w, r, rt, v)
+		}
+	case rt.sub == "getbgppeerstatus" || rt.sub == "getlearnedroutes" || rt.sub == "getadvertisedroutes":
+		if v, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			h.bgp(w, r, rt, v.(*arm.VirtualNetworkGateway))
 		}
 	case rt.sub == "checkipaddressavailability" || rt.sub == "usages" || rt.sub == "connections":
 		h.read(w, r, rt)
@@ -272,6 +278,38 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route, v any
 			h.dp.ResetConnection(c.ID)
 		}
 		writeJSON(w, http.StatusOK, v)
+	}
+}
+
+// bgp serves a gateway's BGP operations, all POST (R41):
+// getBgpPeerStatus (?peer= narrows it to one), getLearnedRoutes and
+// getAdvertisedRoutes?peer=. Each answers {"value": [...]}.
+func (h *Handler) bgp(w http.ResponseWriter, r *http.Request, rt route, g *arm.VirtualNetworkGateway) {
+	if !g.Properties.EnableBGP {
+		h.fail(w, r, arm.Errorf(arm.CodeBGPNotEnabled, "BGP is not enabled on virtual network gateway %s (properties.enableBgp)", g.Name))
+		return
+	}
+	var peer netip.Addr
+	if s := r.URL.Query().Get("peer"); s != "" || rt.sub == "getadvertisedroutes" {
+		var err error
+		if peer, err = netip.ParseAddr(s); err != nil {
+			h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "peer", Message: fmt.Sprintf("the peer %q is not an IP address", s)})
+			return
+		}
+	}
+	switch rt.sub {
+	case "getbgppeerstatus":
+		out := []arm.BGPPeerStatus{}
+		for _, p := range h.dp.BGPPeers(rt.id.String()) {
+			if !peer.IsValid() || p.Neighbor == peer.String() {
+				out = append(out, p)
+			}
+		}
+		writeJSON(w, http.StatusOK, arm.List[arm.BGPPeerStatus]{Value: out})
+	case "getlearnedroutes":
+		writeJSON(w, http.StatusOK, arm.List[arm.GatewayRoute]{Value: append([]arm.GatewayRoute{}, h.dp.LearnedRoutes(rt.id.String())...)})
+	case "getadvertisedroutes":
+		writeJSON(w, http.StatusOK, arm.List[arm.GatewayRoute]{Value: append([]arm.GatewayRoute{}, h.dp.AdvertisedRoutes(rt.id.String(), peer)...)})
 	}
 }
 

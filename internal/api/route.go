@@ -19,7 +19,8 @@ type route struct {
 	// sub is a sub-path of a resource: "sharedkey", "sharedkey/reset",
 	// "effectiveRouteTable", "connectionsTo", "vpndeviceconfigurationscript",
 	// "supportedvpndevices", "getikesas", "resetconnection", "reset",
-	// "checkipaddressavailability", "usages", "connections"; or the
+	// "checkipaddressavailability", "usages", "connections",
+	// "getbgppeerstatus", "getlearnedroutes", "getadvertisedroutes"; or the
 	// operation of an operation result.
 	sub string
 }
@@ -126,6 +127,8 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "connections") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "connections"}, nil
+	case kind == arm.TypeVirtualNetworkGateway && (is(8, "getBgpPeerStatus") || is(8, "getLearnedRoutes") || is(8, "getAdvertisedRoutes")) && len(rest) == 1:
+		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "reset") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "reset"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "supportedvpndevices") && len(rest) == 1:

@@ -550,7 +550,25 @@ func TestR41BGP(t *testing.T) {
 				return "PUT", s.gw, body
 			}}
 	}
+	bgpConn := func(name string, siteASN int64, status int, code string) ruleCase {
+		return ruleCase{name: name, status: status, code: code,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+				body["properties"].(obj)["enableBgp"] = true
+				body["properties"].(obj)["bgpSettings"] = obj{"asn": 65020}
+				e.must("PUT", s.gw, body)
+				l := localGateway(loc, "203.0.113.1")
+				l["properties"].(obj)["bgpSettings"] = obj{"asn": siteASN, "bgpPeeringAddress": "192.168.0.1"}
+				e.must("PUT", netPath(subA, "rg", "localNetworkGateways", "l"), l)
+				c := s2s(loc, s.gw, netPath(subA, "rg", "localNetworkGateways", "l"))
+				c["properties"].(obj)["enableBgp"] = true
+				return "PUT", netPath(subA, "rg", "connections", "c"), c
+			}}
+	}
 	runCases(t, []ruleCase{
+		bgpConn("a BGP connection between two ends of one ASN is refused (external BGP only)", 65020, 400, "InvalidParameter"),
+		bgpConn("a BGP connection to a site of its own ASN, with no ranges but its speaker, is created", 65010, 201, ""),
 		lngASN(65515, 400, "ReservedBgpAsn"),
 		lngASN(65517, 400, "ReservedBgpAsn"),
 		lngASN(65520, 400, "ReservedBgpAsn"),

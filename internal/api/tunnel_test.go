@@ -57,3 +57,45 @@ func TestTunnelOperations(t *testing.T) {
 		}
 	}
 }
+
+// TestBGPOperations covers a gateway's BGP operations through HTTP with no
+// data plane behind the API (the running speaker's answers are tested end
+// to end with BIRD): empty lists in {"value": []}; a gateway without BGP,
+// a missing or malformed peer, another method and a missing gateway are
+// refused, each with its code.
+func TestBGPOperations(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "bgp", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
+	for _, op := range []string{"/getBgpPeerStatus", "/getLearnedRoutes", "/getAdvertisedRoutes?peer=192.168.0.1"} {
+		path, query, _ := strings.Cut(op, "?")
+		if r := e.raw("POST", s.gw+path, "?api-version=2024-05-01&"+query, testToken, nil); r.status != http.StatusBadRequest || r.code() != "BgpNotEnabled" {
+			t.Errorf("%s on a gateway without BGP: %d %s", op, r.status, r.body)
+		}
+	}
+	body := gateway("westeurope", s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	body["properties"].(obj)["enableBgp"] = true
+	e.must("PUT", s.gw, body)
+	for _, op := range []string{"/getBgpPeerStatus", "/getBgpPeerStatus?peer=192.168.0.1", "/getLearnedRoutes", "/getAdvertisedRoutes?peer=192.168.0.1"} {
+		path, query, _ := strings.Cut(op, "?")
+		r := e.raw("POST", s.gw+path, "?api-version=2024-05-01&"+query, testToken, nil)
+		var out struct{ Value []any }
+		if err := json.Unmarshal(r.body, &out); r.status != http.StatusOK || err != nil || out.Value == nil || len(out.Value) != 0 {
+			t.Errorf("%s with no data plane: %d %s", op, r.status, r.body)
+		}
+	}
+	for _, tc := range []struct {
+		method, path, query string
+		status              int
+		code                string
+	}{
+		{"POST", s.gw + "/getAdvertisedRoutes", "", http.StatusBadRequest, "InvalidParameter"},
+		{"POST", s.gw + "/getAdvertisedRoutes", "peer=branch", http.StatusBadRequest, "InvalidParameter"},
+		{"POST", s.gw + "/getBgpPeerStatus", "peer=10.0.0.300", http.StatusBadRequest, "InvalidParameter"},
+		{"GET", s.gw + "/getLearnedRoutes", "", http.StatusMethodNotAllowed, "MethodNotAllowed"},
+		{"POST", netPath(subA, "bgp", "virtualNetworkGateways", "nope") + "/getLearnedRoutes", "", http.StatusNotFound, "ResourceNotFound"},
+	} {
+		if r := e.raw(tc.method, tc.path, "?api-version=2024-05-01&"+tc.query, testToken, nil); r.status != tc.status || r.code() != tc.code {
+			t.Errorf("%s %s?%s: %d %s, want %d %s", tc.method, tc.path, tc.query, r.status, r.code(), tc.status, tc.code)
+		}
+	}
+}

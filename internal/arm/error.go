@@ -85,6 +85,7 @@ const (
 	CodeReservedASN           = "ReservedBgpAsn"                              // R41
 	CodeInvalidASN            = "InvalidBgpAsn"                               // R41
 	CodeBGPPeeringAddress     = "InvalidBgpPeeringAddress"                    // R41
+	CodeBGPNotEnabled         = "BgpNotEnabled"                               // R41: a BGP operation on a gateway without BGP
 	CodeGatewayDefaultSite    = "InvalidGatewayDefaultSite"                   // R25
 	CodeUnsupportedConnection = "UnsupportedConnectionType"
 	CodeIPsecPolicy           = "InvalidIpsecPolicy"

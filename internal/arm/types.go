@@ -572,3 +572,30 @@ const (
 	NextHopGateway   = "VirtualNetworkGateway"
 	NextHopNone      = "None"
 )
+
+// BGPPeerStatus is one BGP peer of a gateway, as
+// .../virtualNetworkGateways/{n}/getBgpPeerStatus answers it.
+type BGPPeerStatus struct {
+	LocalAddress string `json:"localAddress,omitempty"`
+	Neighbor     string `json:"neighbor,omitempty"`
+	ASN          int64  `json:"asn,omitempty"`
+	// State is Unknown, Stopped, Idle, Connecting or Connected.
+	State             string `json:"state,omitempty"`
+	ConnectedDuration string `json:"connectedDuration,omitempty"`
+	RoutesReceived    int64  `json:"routesReceived"`
+	MessagesSent      int64  `json:"messagesSent"`
+	MessagesReceived  int64  `json:"messagesReceived"`
+}
+
+// GatewayRoute is a route a gateway learned or advertises, as
+// getLearnedRoutes and getAdvertisedRoutes answer it.
+type GatewayRoute struct {
+	LocalAddress string `json:"localAddress,omitempty"`
+	Network      string `json:"network,omitempty"`
+	NextHop      string `json:"nextHop,omitempty"`
+	SourcePeer   string `json:"sourcePeer,omitempty"`
+	// Origin is EBgp (learned from a peer) or Network (the gateway's own).
+	Origin string `json:"origin,omitempty"`
+	ASPath string `json:"asPath"`
+	Weight int32  `json:"weight"`
+}

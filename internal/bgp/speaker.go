@@ -220,6 +220,13 @@ func (s *Speaker) Close() {
 	s.wg.Wait()
 }
 
+// Config returns the configuration in force.
+func (s *Speaker) Config() Config {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cfg
+}
+
 // Best returns the best route to each prefix the peers announced: the
 // shortest AS path, then the lowest origin, then the lowest peer address
 // (RFC 4271 §9.1.2.2, without MED).

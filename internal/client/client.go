@@ -193,14 +193,19 @@ type Response struct {
 	Warnings []string
 }
 
-// Do sends one request. in, when not nil, is sent as JSON; out, when not
-// nil, receives the JSON answer.
+// Do sends one request. path may hold a query, to which the api-version
+// is added. in, when not nil, is sent as JSON; out, when not nil, receives
+// the JSON answer.
 func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Response, error) {
 	version := arm.NetworkAPIVersion
 	if !strings.Contains(strings.ToLower(path), "/providers/") {
 		version = arm.ResourcesAPIVersion
 	}
-	u := c.endpoint + path + "?api-version=" + url.QueryEscape(version)
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	u := c.endpoint + path + sep + "api-version=" + url.QueryEscape(version)
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)

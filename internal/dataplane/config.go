@@ -80,6 +80,27 @@ type Gateway struct {
 	PublicAddr  netip.Addr
 	PolicyBased bool
 	Connections []Connection
+	// BGP, when set, runs the instance's BGP speaker (R41).
+	BGP *GatewayBGP
+}
+
+// GatewayBGP is a gateway instance's BGP speaker: it listens and connects
+// from its peering address in the GatewaySubnet, advertises the VNet's
+// ranges and installs what the peers announce as routes into their
+// tunnels. Learned ranges that overlap the VNet's own, or that a
+// connection's static ranges already hold, are not installed.
+type GatewayBGP struct {
+	AS       uint32
+	Addr     netip.Addr
+	Networks []netip.Prefix
+	Peers    []BGPPeer
+}
+
+// BGPPeer is the BGP speaker at the far end of a connection.
+type BGPPeer struct {
+	Connection string
+	Addr       netip.Addr
+	AS         uint32
 }
 
 // key names the instance among the engine's gateways.

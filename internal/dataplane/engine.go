@@ -53,8 +53,9 @@ type Engine struct {
 	gateways map[string]*gw
 	closed   bool
 
-	stop chan struct{} // closed by Close
-	wg   sync.WaitGroup
+	stop    chan struct{} // closed by Close
+	bgpKick chan struct{} // a BGP speaker's routes changed
+	wg      sync.WaitGroup
 }
 
 // vnet is a realised VNet.
@@ -87,9 +88,11 @@ func New(opts Options) *Engine {
 	if opts.PolicyIdleTimeout <= 0 {
 		opts.PolicyIdleTimeout = DefaultPolicyIdleTimeout
 	}
-	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, stop: make(chan struct{})}
+	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{},
+		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1)}
 	e.removeStaleAddrs()
 	e.wg.Go(e.watchIdle)
+	e.wg.Go(e.watchBGP)
 	return e
 }
 
@@ -316,8 +319,9 @@ func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserR
 	return out
 }
 
-// routes builds a VNet router's table: a host route per running host, and
-// the VNet's routes to its gateways (R24, R25, R43).
+// routes builds a VNet router's table: a host route per running host and
+// gateway BGP speaker, the VNet's routes to its gateways (R24, R25, R43),
+// and the routes the gateways learned over BGP (R41).
 func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 	var rs []fabric.Route
 	for _, h := range v.hosts {
@@ -326,6 +330,19 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 		}
 	}
 	ports := map[string]fabric.Port{}
+	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
+		g := e.gateways[key]
+		if g.cfg.VNet != vc.ID || g.bgp == nil {
+			continue
+		}
+		rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(g.bgp.cfg.Addr, g.bgp.cfg.Addr.BitLen()), Port: g.bgp.ep})
+		if _, ok := ports[g.cfg.ID]; !ok {
+			ports[g.cfg.ID] = e.gatewayPort(g.cfg.ID)
+		}
+		for _, p := range g.learned {
+			rs = append(rs, fabric.Route{Prefix: p, Port: ports[g.cfg.ID]})
+		}
+	}
 	for _, r := range vc.Routes {
 		p, ok := ports[r.Gateway]
 		if !ok {

@@ -29,6 +29,8 @@ type gw struct {
 	failedAt  time.Time           // when it last failed to start, for Retry
 	connErrs  map[string]error    // connections that could not be configured
 	activity  map[string]activity // by connection, for the idle watch (R8)
+	bgp       *speaker            // nil without BGP
+	learned   []netip.Prefix      // the speaker's routes installed in tunnels
 }
 
 // reconcileGateways starts, reconfigures and stops gateways; the VNets
@@ -63,13 +65,22 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 	return changed
 }
 
-// configureGateway hands a running gateway its connections.
+// configureGateway hands a running gateway its BGP speaker and its
+// connections.
 func (e *Engine) configureGateway(g *gw) {
 	if g.gw == nil {
 		return
 	}
+	e.configureBGP(g)
+	e.installConnections(g)
+}
+
+// installConnections hands the gateway its connections, with the routes
+// its BGP speaker learned.
+func (e *Engine) installConnections(g *gw) {
 	conns, errs := gatewayConnections(g.cfg)
 	g.connErrs = errs
+	g.learned = g.withLearned(conns)
 	if err := g.gw.Reconfig(conns); err != nil {
 		e.log.Error("reconfigure gateway", "gateway", g.cfg.key(), "err", err)
 	}
@@ -108,6 +119,10 @@ func (e *Engine) startGateway(c Gateway) *gw {
 }
 
 func (e *Engine) stopGateway(g *gw) {
+	if g.bgp != nil {
+		g.bgp.close()
+		g.bgp = nil
+	}
 	if g.gw != nil {
 		g.gw.Close() // deletes the IKE SAs at the peers
 		e.log.Info("gateway stopped", "gateway", g.cfg.key())

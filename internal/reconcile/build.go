@@ -88,6 +88,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			}
 		}
 		var sites []dataplane.Connection
+		var peers, sitePeers []dataplane.BGPPeer
 		for _, c := range s.ConnectionsOf(g.ID) {
 			r, ok := s.RemoteOf(c)
 			if !ok {
@@ -96,9 +97,19 @@ func Build(s *region.Snapshot) dataplane.Config {
 			dc := connection(c, g, r, local)
 			dc.Routes = routes[dc.ID]
 			dg.Connections = append(dg.Connections, dc)
+			var peer []dataplane.BGPPeer
+			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && r.BGPAS > 0 {
+				peer = []dataplane.BGPPeer{{Connection: dc.ID, Addr: r.BGPAddr, AS: uint32(r.BGPAS)}}
+				peers = append(peers, peer...)
+			}
 			if c.Properties.ConnectionType == arm.ConnectionIPsec {
 				sites = append(sites, dc)
+				sitePeers = append(sitePeers, peer...)
 			}
+		}
+		bgpAddrs := bgpAddrs(g)
+		if len(bgpAddrs) > 0 {
+			dg.BGP = &dataplane.GatewayBGP{AS: uint32(g.Properties.BGPSettings.ASN), Addr: bgpAddrs[0], Networks: local, Peers: peers}
 		}
 		cfg.Gateways = append(cfg.Gateways, dg)
 		// The other instances of an active-active gateway: the same
@@ -108,10 +119,33 @@ func Build(s *region.Snapshot) dataplane.Config {
 		for i := 1; i < len(pubs); i++ {
 			di := dg
 			di.Instance, di.PublicAddr, di.Connections = i, pubs[i], sites
+			if dg.BGP != nil && i < len(bgpAddrs) {
+				b := *dg.BGP
+				b.Addr, b.Peers = bgpAddrs[i], sitePeers
+				di.BGP = &b
+			} else {
+				di.BGP = nil
+			}
 			cfg.Gateways = append(cfg.Gateways, di)
 		}
 	}
 	return cfg
+}
+
+// bgpAddrs returns the BGP peering addresses of a gateway with BGP
+// enabled, one per instance.
+func bgpAddrs(g *arm.VirtualNetworkGateway) []netip.Addr {
+	b := g.Properties.BGPSettings
+	if !g.Properties.EnableBGP || b == nil || b.ASN <= 0 {
+		return nil
+	}
+	var out []netip.Addr
+	for _, s := range strings.Split(b.BGPPeeringAddress, ",") {
+		if a, err := netip.ParseAddr(strings.TrimSpace(s)); err == nil {
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 func primary(cs []arm.NetworkInterfaceIPConfiguration) arm.NetworkInterfaceIPConfiguration {

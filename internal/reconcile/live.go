@@ -1,12 +1,16 @@
 package reconcile
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
+	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/bgp"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 )
 
@@ -58,4 +62,84 @@ func prefixStrings(ps []netip.Prefix) []string {
 		out[i] = p.String()
 	}
 	return out
+}
+
+// BGPPeers returns the BGP peers of gateway id's speakers (R41).
+func (l Live) BGPPeers(id string) []arm.BGPPeerStatus {
+	var out []arm.BGPPeerStatus
+	for _, s := range l.Engine.BGP(strings.ToLower(id)) {
+		for _, p := range s.Peers() {
+			st := arm.BGPPeerStatus{LocalAddress: p.Local.String(), Neighbor: p.Addr.String(), ASN: int64(p.AS), State: bgpState(p.State),
+				RoutesReceived: int64(p.RoutesReceived), MessagesSent: int64(p.MessagesSent), MessagesReceived: int64(p.MessagesReceived)}
+			if !p.Since.IsZero() {
+				st.ConnectedDuration = timeSpan(time.Since(p.Since))
+			}
+			out = append(out, st)
+		}
+	}
+	return out
+}
+
+// bgpState names a session state as Azure does.
+func bgpState(s string) string {
+	switch s {
+	case "Established":
+		return "Connected"
+	case "Connect", "Active", "OpenSent", "OpenConfirm":
+		return "Connecting"
+	case "Idle":
+		return "Idle"
+	}
+	return "Unknown"
+}
+
+// timeSpan writes d as .NET's TimeSpan does: hh:mm:ss.fffffff.
+func timeSpan(d time.Duration) string {
+	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
+	return fmt.Sprintf("%02d:%02d:%02d.%07d", h, m, s, (d%time.Second)/100)
+}
+
+// LearnedRoutes returns the routes of gateway id's speakers: the VNet's
+// ranges they originate, and every route their peers announced.
+func (l Live) LearnedRoutes(id string) []arm.GatewayRoute {
+	var out []arm.GatewayRoute
+	for _, s := range l.Engine.BGP(strings.ToLower(id)) {
+		cfg := s.Config()
+		for _, p := range cfg.Networks {
+			out = append(out, arm.GatewayRoute{LocalAddress: cfg.ID.String(), Network: p.String(), SourcePeer: cfg.ID.String(), Origin: "Network", Weight: 32768})
+		}
+		for _, r := range s.Learned() {
+			out = append(out, gatewayRoute(cfg.ID, r, "EBgp"))
+		}
+	}
+	slices.SortFunc(out, func(a, b arm.GatewayRoute) int {
+		return cmp.Or(strings.Compare(a.LocalAddress, b.LocalAddress), strings.Compare(a.Network, b.Network), strings.Compare(a.SourcePeer, b.SourcePeer))
+	})
+	return out
+}
+
+// AdvertisedRoutes returns what gateway id's speakers announce to peer.
+func (l Live) AdvertisedRoutes(id string, peer netip.Addr) []arm.GatewayRoute {
+	var out []arm.GatewayRoute
+	for _, s := range l.Engine.BGP(strings.ToLower(id)) {
+		cfg := s.Config()
+		for _, r := range s.Advertised(peer) {
+			gr := gatewayRoute(cfg.ID, r, "EBgp")
+			gr.SourcePeer = cfg.ID.String() // this gateway sends it
+			out = append(out, gr)
+		}
+	}
+	slices.SortFunc(out, func(a, b arm.GatewayRoute) int { return strings.Compare(a.Network, b.Network) })
+	return out
+}
+
+func gatewayRoute(local netip.Addr, r bgp.Route, origin string) arm.GatewayRoute {
+	var path []string
+	for _, seg := range r.ASPath {
+		for _, as := range seg.ASNs {
+			path = append(path, strconv.FormatUint(uint64(as), 10))
+		}
+	}
+	return arm.GatewayRoute{LocalAddress: local.String(), Network: r.Prefix.String(), NextHop: r.NextHop.String(),
+		SourcePeer: r.PeerAddr.String(), Origin: origin, ASPath: strings.Join(path, "-"), Weight: 32768}
 }

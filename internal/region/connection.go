@@ -95,6 +95,7 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	}
 	p.VirtualNetworkGateway1 = arm.Ref(g1.ID)
 	var remote string
+	var remoteASN int64
 	switch p.ConnectionType {
 	case arm.ConnectionIPsec:
 		if p.VirtualNetworkGateway2 != nil {
@@ -108,6 +109,9 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		remote = l.ID
 		if p.EnableBGP && l.Properties.BGPSettings == nil {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs bgpSettings on local network gateway " + l.Name + " (R41)"}
+		}
+		if b := l.Properties.BGPSettings; b != nil {
+			remoteASN = b.ASN
 		}
 	case arm.ConnectionVnet2Vnet:
 		if p.LocalNetworkGateway2 != nil {
@@ -132,11 +136,19 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		if p.EnableBGP && !g2.Properties.EnableBGP {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs BGP enabled on gateway " + g2.Name + " (R41)"}
 		}
+		if b := g2.Properties.BGPSettings; b != nil {
+			remoteASN = b.ASN
+		}
 		p.VirtualNetworkGateway2 = arm.Ref(g2.ID)
 		remote = g2.ID
 	}
 	if p.EnableBGP && !g1.Properties.EnableBGP {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs BGP enabled on gateway " + g1.Name + " (R41)"}
+	}
+	// The gateway speaks external BGP only: the two ends are different ASes.
+	if b := g1.Properties.BGPSettings; p.EnableBGP && b != nil && b.ASN == remoteASN {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp",
+			Message: fmt.Sprintf("both ends of a BGP connection have ASN %d; the gateway peers over external BGP, so they must differ (R41)", remoteASN)}
 	}
 	if old != nil {
 		op := &old.Properties

@@ -130,6 +130,19 @@ type Remote struct {
 	Location string
 	// Gateway is the remote gateway of a VNet-to-VNet connection.
 	Gateway *arm.VirtualNetworkGateway
+	// BGPAS and BGPAddr are the peer's BGP speaker, when it has one (R41):
+	// the local network gateway's bgpSettings, or the remote gateway's
+	// with BGP enabled (its first peering address).
+	BGPAS   int64
+	BGPAddr netip.Addr
+}
+
+// bgpOfGateway sets r's BGP speaker from gateway g's settings.
+func (r *Remote) bgpOfGateway(g *arm.VirtualNetworkGateway) {
+	if b := g.Properties.BGPSettings; g.Properties.EnableBGP && b != nil {
+		r.BGPAS = b.ASN
+		r.BGPAddr, _ = netip.ParseAddr(strings.TrimSpace(strings.Split(b.BGPPeeringAddress, ",")[0]))
+	}
 }
 
 // RemoteOf resolves the far end of a connection.
@@ -141,6 +154,10 @@ func (s *Snapshot) RemoteOf(c *arm.Connection) (Remote, bool) {
 		if sp := l.Properties.LocalNetworkAddressSpace; sp != nil {
 			r.Prefixes = prefixes(sp.AddressPrefixes)
 		}
+		if b := l.Properties.BGPSettings; b != nil {
+			r.BGPAS = b.ASN
+			r.BGPAddr, _ = netip.ParseAddr(b.BGPPeeringAddress)
+		}
 		return r, r.Addr.IsValid()
 	}
 	if g := getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g != nil {
@@ -149,10 +166,12 @@ func (s *Snapshot) RemoteOf(c *arm.Connection) (Remote, bool) {
 		if v := vnetOfGateway(s.tx, g); v != nil && v.Properties.AddressSpace != nil {
 			r.Prefixes = prefixes(v.Properties.AddressSpace.AddressPrefixes)
 		}
+		r.bgpOfGateway(g)
 		return r, r.Addr.IsValid()
 	}
 	if rg := s.tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); rg != nil {
 		r := Remote{Addr: rg.PublicAddr, Prefixes: prefixes(rg.VNetPrefixes), Location: rg.Gateway.Location, Gateway: &rg.Gateway}
+		r.bgpOfGateway(&rg.Gateway)
 		return r, r.Addr.IsValid()
 	}
 	return Remote{}, false
@@ -191,6 +210,11 @@ func (s *Snapshot) VNetRoutes(vnetID string) []GatewayRoute {
 			}
 			for _, p := range r.Prefixes {
 				out = append(out, GatewayRoute{Prefix: p, Gateway: g.ID, Connection: c.ID})
+			}
+			// The peer's BGP speaker is reached through the tunnel, also
+			// when the site's ranges leave it out (R41): its host route.
+			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && !slices.ContainsFunc(r.Prefixes, func(p netip.Prefix) bool { return p.Contains(r.BGPAddr) }) {
+				out = append(out, GatewayRoute{Prefix: netip.PrefixFrom(r.BGPAddr, r.BGPAddr.BitLen()), Gateway: g.ID, Connection: c.ID})
 			}
 			if ds := g.Properties.GatewayDefaultSite.RefID(); ds != "" && arm.Equal(ds, c.Properties.LocalNetworkGateway2.RefID()) {
 				out = append(out, GatewayRoute{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Gateway: g.ID, Connection: c.ID})

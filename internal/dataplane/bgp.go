@@ -1,0 +1,145 @@
+package dataplane
+
+import (
+	"maps"
+	"net/netip"
+	"reflect"
+	"slices"
+
+	"github.com/vnetgw/vnetgw/internal/bgp"
+	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/gateway"
+)
+
+// speaker is a gateway instance's running BGP speaker: a userspace TCP/IP
+// endpoint at the peering address, on the VNet's router, and the speaker
+// on it.
+type speaker struct {
+	cfg GatewayBGP
+	ep  *fabric.NetstackHost
+	s   *bgp.Speaker
+}
+
+// configureBGP starts, reconfigures or stops the instance's speaker.
+func (e *Engine) configureBGP(g *gw) {
+	want := g.cfg.BGP
+	if g.bgp != nil && (want == nil || want.Addr != g.bgp.cfg.Addr) {
+		g.bgp.close()
+		g.bgp = nil
+	}
+	if want == nil {
+		return
+	}
+	if g.bgp == nil {
+		sp, err := e.startSpeaker(g)
+		if err != nil {
+			e.log.Error("BGP speaker not started", "gateway", g.cfg.key(), "addr", want.Addr, "err", err)
+			return
+		}
+		g.bgp = sp
+	}
+	if reflect.DeepEqual(g.bgp.cfg, *want) {
+		return
+	}
+	g.bgp.cfg = *want
+	cfg := bgp.Config{AS: want.AS, ID: want.Addr, Networks: want.Networks}
+	for _, p := range want.Peers {
+		cfg.Peers = append(cfg.Peers, bgp.Peer{Name: p.Connection, Addr: p.Addr, AS: p.AS})
+	}
+	g.bgp.s.Reconfig(cfg)
+}
+
+func (e *Engine) startSpeaker(g *gw) (*speaker, error) {
+	v := e.vnets[g.cfg.VNet]
+	addr := g.cfg.BGP.Addr
+	ep, err := fabric.NewNetstackEndpoint("bgp "+g.cfg.key(), addr, 0, v.router)
+	if err != nil {
+		return nil, err
+	}
+	l, err := ep.Listen(bgp.Port)
+	if err != nil {
+		ep.Close()
+		return nil, err
+	}
+	s := bgp.New(bgp.Options{Logger: e.log.With("gateway", g.cfg.key(), "bgp", addr), Dial: ep.Dial, OnChange: e.bgpChanged})
+	s.Serve(l)
+	e.log.Info("BGP speaker started", "gateway", g.cfg.key(), "addr", addr, "as", g.cfg.BGP.AS)
+	return &speaker{ep: ep, s: s}, nil
+}
+
+func (sp *speaker) close() {
+	sp.s.Close() // tells the peers (Cease)
+	sp.ep.Close()
+}
+
+// bgpChanged is called by the speakers when their best routes change.
+func (e *Engine) bgpChanged() {
+	select {
+	case e.bgpKick <- struct{}{}:
+	default:
+	}
+}
+
+// watchBGP installs the speakers' routes whenever they change.
+func (e *Engine) watchBGP() {
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-e.bgpKick:
+		}
+		e.mu.Lock()
+		if !e.closed {
+			for _, g := range e.gateways {
+				if g.bgp != nil {
+					e.installConnections(g)
+				}
+			}
+			e.setRoutes()
+		}
+		e.mu.Unlock()
+	}
+}
+
+// withLearned adds the speaker's best routes to the tunnels of the
+// connections they came from, and returns the prefixes it added. A route
+// that overlaps the VNet's ranges, or whose prefix a connection holds
+// statically, is left out: the VNet and static ranges win (R41).
+func (g *gw) withLearned(conns []gateway.Connection) []netip.Prefix {
+	if g.bgp == nil {
+		return nil
+	}
+	static := map[netip.Prefix]bool{}
+	byName := map[string]int{}
+	for i, c := range conns {
+		byName[c.Peer.Name] = i
+		for _, p := range c.Routes {
+			static[p.Masked()] = true
+		}
+	}
+	var added []netip.Prefix
+	routes := g.bgp.s.Best()
+	slices.SortFunc(routes, func(a, b bgp.Route) int { return a.Prefix.Compare(b.Prefix) })
+	for _, r := range routes {
+		i, ok := byName[r.Peer]
+		if !ok || static[r.Prefix] || slices.ContainsFunc(g.bgp.cfg.Networks, r.Prefix.Overlaps) || conns[i].PolicyBased {
+			continue
+		}
+		conns[i].Routes = append(slices.Clip(conns[i].Routes), r.Prefix)
+		added = append(added, r.Prefix)
+	}
+	return added
+}
+
+// BGP returns the speakers of gateway id's instances, for the API.
+func (e *Engine) BGP(id string) []*bgp.Speaker {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []*bgp.Speaker
+	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
+		if g := e.gateways[key]; g.cfg.ID == id && g.bgp != nil {
+			out = append(out, g.bgp.s)
+		}
+	}
+	return out
+}

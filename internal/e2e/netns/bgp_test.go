@@ -1,0 +1,181 @@
+package netns
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+// TestR41BGPOverTunnel: a site whose local network gateway names no
+// ranges, only its BGP speaker (BIRD, ASN 65010, at its LAN address). The
+// gateway peers with it through the tunnel from its address in the
+// GatewaySubnet: the API shows the session Connected and the site's
+// ranges learned; BIRD learns the VNet's range with the gateway's ASN;
+// hosts on both sides ping each other by those routes alone. When BIRD
+// ends the session the routes go, and the VNet host no longer reaches the
+// site's extra range; when it comes back, so do they.
+func TestR41BGPOverTunnel(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "bird", "birdc")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("bgp", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.EnableBGP = true
+	r.put(gw, g, &g)
+	gwBGP := netip.MustParseAddr(g.Properties.BGPSettings.BGPPeeringAddress)
+	if g.Properties.BGPSettings.ASN != 65515 || !netip.MustParsePrefix("10.1.255.0/27").Contains(gwBGP) {
+		t.Fatalf("the gateway's BGP settings: %+v", g.Properties.BGPSettings)
+	}
+	host, hostAddr := r.tunHost(vnet, "web")
+	site := newSite(t, r, 1, pool, "10.99.0.2/24")
+	siteBGP := netip.MustParseAddr("192.168.1.1")
+
+	lgw := arm.NetworkID(sub, "bgp", "localNetworkGateways", "branch")
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = site.addr.String()
+	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGP.String()}
+	r.put(lgw, l, nil)
+
+	site.charon(gwAddr, s2sKey, "192.168.1.0/24,10.99.0.0/24", "10.1.0.0/16")
+	bird := startBIRD(t, site.gw, hostIf(t, site.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
+	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.EnableBGP = true
+	})
+	put := time.Now()
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+
+	peers := waitBGP(t, r, gw, 60*time.Second, "the session with BIRD Connected and its routes learned", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "10.99.0.0/24", "EBgp", "65010") && hasRoute(routes, "192.168.1.0/24", "EBgp", "65010")
+	})
+	t.Logf("connection PUT -> BGP session Connected with routes learned: %s", time.Since(put).Round(time.Millisecond))
+	if p := peers[0]; p.Neighbor != siteBGP.String() || p.ASN != 65010 || p.LocalAddress != gwBGP.String() || p.RoutesReceived != 2 || p.ConnectedDuration == "" {
+		t.Errorf("getBgpPeerStatus: %+v", p)
+	}
+	var adv arm.List[arm.GatewayRoute]
+	if _, err := r.c.Do(context.Background(), "POST", gw.String()+"/getAdvertisedRoutes?peer="+siteBGP.String(), nil, &adv); err != nil {
+		t.Fatal(err)
+	}
+	if !hasRoute(adv.Value, "10.1.0.0/16", "EBgp", "65515") || len(adv.Value) != 1 {
+		t.Errorf("getAdvertisedRoutes: %+v", adv.Value)
+	}
+	bird.waitRoute(t, "10.1.0.0/16", "65515")
+
+	// The routes carry traffic: no static range of the site holds these.
+	ping(t, host, netip.MustParseAddr("10.99.0.2"), 15*time.Second)
+	ping(t, host, site.host, 10*time.Second)
+	ping(t, site.lan, hostAddr, 10*time.Second)
+
+	bird.ctl("disable", "vnetgw")
+	waitBGP(t, r, gw, 15*time.Second, "the routes withdrawn with the session", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State != "Connected" && !hasRoute(routes, "10.99.0.0/24", "EBgp", "65010")
+	})
+	noPing(t, host, netip.MustParseAddr("10.99.0.2"))
+
+	bird.ctl("enable", "vnetgw")
+	waitBGP(t, r, gw, 30*time.Second, "the session back", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "10.99.0.0/24", "EBgp", "65010")
+	})
+	ping(t, host, netip.MustParseAddr("10.99.0.2"), 15*time.Second)
+}
+
+// waitBGP polls getBgpPeerStatus and getLearnedRoutes until ok.
+func waitBGP(t *testing.T, r *region, gw arm.ID, d time.Duration, what string, ok func([]arm.BGPPeerStatus, []arm.GatewayRoute) bool) []arm.BGPPeerStatus {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		var ps arm.List[arm.BGPPeerStatus]
+		var routes arm.List[arm.GatewayRoute]
+		if _, err := r.c.Do(context.Background(), "POST", gw.String()+"/getBgpPeerStatus", nil, &ps); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.c.Do(context.Background(), "POST", gw.String()+"/getLearnedRoutes", nil, &routes); err != nil {
+			t.Fatal(err)
+		}
+		if ok(ps.Value, routes.Value) {
+			return ps.Value
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("waiting %s for %s: peers %+v, routes %+v", d, what, ps.Value, routes.Value)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func hasRoute(rs []arm.GatewayRoute, network, origin, path string) bool {
+	return slices.ContainsFunc(rs, func(r arm.GatewayRoute) bool {
+		return r.Network == network && r.Origin == origin && r.ASPath == path
+	})
+}
+
+// birdPeer is BIRD in a namespace with one BGP session, "vnetgw".
+type birdPeer struct {
+	ns  *netnstest.NS
+	dir string
+}
+
+// startBIRD runs BIRD in ns as AS localAS at local, exporting the
+// prefixes of interface lan, peering with peer (AS peerAS) over several
+// hops (the tunnel). It installs no routes in the kernel.
+func startBIRD(t *testing.T, ns *netnstest.NS, lan string, local netip.Addr, localAS int, peer netip.Addr, peerAS int) *birdPeer {
+	t.Helper()
+	b := &birdPeer{ns: ns, dir: t.TempDir()}
+	conf := fmt.Sprintf(`router id %s;
+log "%s/bird.log" all;
+protocol device { }
+protocol direct { ipv4; interface "%s"; }
+protocol bgp vnetgw {
+  local %s as %d;
+  neighbor %s as %d;
+  multihop;
+  hold time 9;
+  connect retry time 2;
+  ipv4 { import all; export where source = RTS_DEVICE; };
+}
+`, local, b.dir, lan, local, localAS, peer, peerAS)
+	if err := os.WriteFile(filepath.Join(b.dir, "bird.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ns.Run("bird", "-c", filepath.Join(b.dir, "bird.conf"), "-s", filepath.Join(b.dir, "bird.ctl"), "-P", filepath.Join(b.dir, "bird.pid"))
+	t.Cleanup(func() {
+		if pid, err := os.ReadFile(filepath.Join(b.dir, "bird.pid")); err == nil {
+			ns.Try("kill", strings.TrimSpace(string(pid)))
+		}
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(b.dir, "bird.log"))
+			t.Logf("bird.log:\n%s", tail(string(log), 40))
+		}
+	})
+	return b
+}
+
+func (b *birdPeer) ctl(args ...string) string {
+	return b.ns.Run("birdc", append([]string{"-s", filepath.Join(b.dir, "bird.ctl")}, args...)...)
+}
+
+// waitRoute waits until BIRD has learned prefix from the gateway with path.
+func (b *birdPeer) waitRoute(t *testing.T, prefix, path string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out := b.ctl("show", "route", "protocol", "vnetgw", "all")
+		if strings.Contains(out, prefix) && strings.Contains(out, "BGP.as_path: "+path) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("BIRD did not learn %s with path %s:\n%s\n%s", prefix, path, out, b.ctl("show", "protocols", "all", "vnetgw"))
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
