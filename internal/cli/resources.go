@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -490,7 +491,12 @@ func gatewayCommand(g *globals) *cobra.Command {
 		return gw, nil
 	})
 	parent := g.verbs(k, create)
-	parent.AddCommand(g.postCmd("reset", "End every tunnel of a gateway, telling the peers, and set them up again", "virtualNetworkGateways", "/reset", k.columns))
+	parent.AddCommand(g.postCmd("reset", "End every tunnel of a gateway, telling the peers, and set them up again", "virtualNetworkGateways", "/reset", k.columns, nil),
+		g.bgpCmd("list-bgp-peer-status", "List the BGP peers of a gateway and the state of their sessions", "/getBgpPeerStatus", false,
+			[]column{col("Neighbor", "neighbor"), col("ASN", "asn"), col("State", "state"), col("ConnectedDuration", "connectedDuration"),
+				col("RoutesReceived", "routesReceived"), col("MessagesSent", "messagesSent"), col("MessagesReceived", "messagesReceived"), col("LocalAddress", "localAddress")}),
+		g.bgpCmd("list-learned-routes", "List the routes a gateway knows: its VNet's ranges and what its BGP peers announced", "/getLearnedRoutes", false, routeColumns),
+		g.bgpCmd("list-advertised-routes", "List the routes a gateway announces to one BGP peer", "/getAdvertisedRoutes", true, routeColumns))
 	return parent
 }
 
@@ -631,15 +637,16 @@ func connectionCommand(g *globals) *cobra.Command {
 	parent.AddCommand(sharedKeyCommand(g), deviceScriptCommand(g),
 		g.postCmd("list-ike-sas", "List the IKE SAs and child SAs of a connection's tunnel", "connections", "/getikesas",
 			[]column{col("State", "state"), col("Local", "localEndpoint"), col("Remote", "remoteEndpoint"), col("Proposal", "proposal"),
-				col("InitiatorSPI", "initiatorSpi"), col("ResponderSPI", "responderSpi"), col("ChildSAs", "quickModeSa")}),
-		g.postCmd("reset", "End a connection's tunnel, telling the peer, and set it up again", "connections", "/resetconnection", nil))
+				col("InitiatorSPI", "initiatorSpi"), col("ResponderSPI", "responderSpi"), col("ChildSAs", "quickModeSa")}, nil),
+		g.postCmd("reset", "End a connection's tunnel, telling the peer, and set it up again", "connections", "/resetconnection", nil, nil))
 	return parent
 }
 
 // postCmd is a verb that POSTs to a sub-path of a resource of type typ and
 // prints the answer, if any, with columns: a JSON string holding JSON
-// (getikesas) is printed as that JSON.
-func (g *globals) postCmd(use, short, typ, suffix string, columns []column) *cobra.Command {
+// (getikesas) is printed as that JSON, a list ({"value": [...]}) as its
+// items. query, when not nil, gives the request's query ("?peer=...").
+func (g *globals) postCmd(use, short, typ, suffix string, columns []column, query func() string) *cobra.Command {
 	var rg, name string
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.NoArgs,
@@ -648,13 +655,21 @@ func (g *globals) postCmd(use, short, typ, suffix string, columns []column) *cob
 			if err != nil {
 				return err
 			}
+			path := id.String() + suffix
+			if query != nil {
+				path += query()
+			}
 			var out json.RawMessage
-			if _, err := c.Do(cmd.Context(), http.MethodPost, id.String()+suffix, nil, &out); err != nil {
+			if _, err := c.Do(cmd.Context(), http.MethodPost, path, nil, &out); err != nil {
 				return err
 			}
 			var inner string
 			if json.Unmarshal(out, &inner) == nil && json.Valid([]byte(inner)) {
 				out = json.RawMessage(inner)
+			}
+			var list struct{ Value json.RawMessage }
+			if json.Unmarshal(out, &list) == nil && len(list.Value) > 0 && list.Value[0] == '[' {
+				out = list.Value
 			}
 			if len(out) == 0 {
 				return nil // a 202: done
@@ -668,6 +683,27 @@ func (g *globals) postCmd(use, short, typ, suffix string, columns []column) *cob
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	return cmd
+}
+
+// routeColumns show a gateway's BGP routes.
+var routeColumns = []column{col("Network", "network"), col("NextHop", "nextHop"), col("SourcePeer", "sourcePeer"), col("Origin", "origin"),
+	col("AsPath", "asPath"), col("Weight", "weight"), col("LocalAddress", "localAddress")}
+
+// bgpCmd is one of a gateway's BGP verbs (R41); --peer names a peer's
+// address, required when peerRequired.
+func (g *globals) bgpCmd(use, short, suffix string, peerRequired bool, columns []column) *cobra.Command {
+	var peer string
+	cmd := g.postCmd(use, short, "virtualNetworkGateways", suffix, columns, func() string {
+		if peer == "" {
+			return ""
+		}
+		return "?peer=" + url.QueryEscape(peer)
+	})
+	cmd.Flags().StringVar(&peer, "peer", "", "the BGP peer's address")
+	if peerRequired {
+		cmd.MarkFlagRequired("peer")
+	}
 	return cmd
 }
 

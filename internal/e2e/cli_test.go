@@ -100,6 +100,25 @@ func TestCLIWalkthrough(t *testing.T) {
 	if out := run("vnet-gateway", "create", "-g", "demo", "-n", "aa-gw", "--vnet", "spoke", "--public-ip-addresses", "aa-1,aa-2"); !strings.Contains(out, `"activeActive": true`) {
 		t.Fatalf("two public addresses did not make an active-active gateway:\n%s", out)
 	}
+	// BGP (R41): a gateway with its own ASN, a site known by its BGP
+	// speaker alone; the gateway's speaker runs and lists them.
+	run("vnet", "create", "-g", "demo", "-n", "bgpnet", "--address-prefixes", "10.8.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.8.255.0/27")
+	run("public-ip", "create", "-g", "demo", "-n", "bgp-ip")
+	run("vnet-gateway", "create", "-g", "demo", "-n", "bgp-gw", "--vnet", "bgpnet", "--public-ip-addresses", "bgp-ip", "--asn", "65020")
+	run("local-gateway", "create", "-g", "demo", "-n", "bgp-site", "--gateway-ip-address", "127.0.0.52", "--asn", "65010", "--bgp-peering-address", "192.168.50.1")
+	run("vpn-connection", "create", "-g", "demo", "-n", "bgp-conn", "--vnet-gateway1", "bgp-gw", "--local-gateway2", "bgp-site", "--enable-bgp")
+	if out := run("vnet-gateway", "list-bgp-peer-status", "-g", "demo", "-n", "bgp-gw", "-o", "table"); !regexp.MustCompile(`192\.168\.50\.1\s+65010\s+(Connecting|Idle)`).MatchString(out) {
+		t.Fatalf("list-bgp-peer-status:\n%s", out)
+	}
+	if out := run("vnet-gateway", "list-learned-routes", "-g", "demo", "-n", "bgp-gw", "-o", "table"); !regexp.MustCompile(`10\.8\.0\.0/16\s+.*Network`).MatchString(out) {
+		t.Fatalf("list-learned-routes:\n%s", out)
+	}
+	if out := run("vnet-gateway", "list-advertised-routes", "-g", "demo", "-n", "bgp-gw", "--peer", "192.168.50.1"); !strings.Contains(out, `"asPath": "65020"`) || !strings.Contains(out, `"network": "10.8.0.0/16"`) {
+		t.Fatalf("list-advertised-routes:\n%s", out)
+	}
+	refuse("required flag", "vnet-gateway", "list-advertised-routes", "-g", "demo", "-n", "bgp-gw")
+	refuse("BgpNotEnabled", "vnet-gateway", "list-learned-routes", "-g", "demo", "-n", "hub-gw")
+
 	out = run("nic", "create", "-g", "demo", "-n", "web", "--vnet-name", "hub", "--subnet", "default", "-o", "table")
 	if !strings.Contains(out, "10.1.0.4") {
 		t.Fatalf("R42: the first host did not get 10.1.0.4:\n%s", out)

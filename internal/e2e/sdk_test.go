@@ -303,6 +303,40 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 	if *gw.Properties.BgpSettings.Asn != 65515 {
 		t.Fatalf("gateway ASN = %d", *gw.Properties.BgpSettings.Asn)
 	}
+	// BGP switched on in place (R41): the gateway's speaker originates its
+	// VNet's range, as the SDK's pollers read it.
+	gw.Properties.EnableBgp = to.Ptr(true)
+	gwp, err := gws.BeginCreateOrUpdate(ctx, "rg-we", "gw", gw.VirtualNetworkGateway, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := gwp.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("enable BGP: %v", err)
+	}
+	lrp, err := gws.BeginGetLearnedRoutes(ctx, "rg-we", "gw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	learned, err := lrp.PollUntilDone(ctx, nil)
+	if err != nil || !slices.ContainsFunc(learned.Value, func(r *armnetwork.GatewayRoute) bool {
+		return *r.Network == "10.1.0.0/16" && *r.Origin == "Network" && *r.LocalAddress == *gw.Properties.BgpSettings.BgpPeeringAddress
+	}) {
+		t.Fatalf("learned routes: %s, %v", mustJSON(learned.Value), err)
+	}
+	psp, err := gws.BeginGetBgpPeerStatus(ctx, "rg-we", "gw", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if peers, err := psp.PollUntilDone(ctx, nil); err != nil || peers.Value == nil {
+		t.Fatalf("BGP peer status: %+v, %v", peers, err)
+	}
+	arp, err := gws.BeginGetAdvertisedRoutes(ctx, "rg-we", "gw", "192.168.0.1", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if adv, err := arp.PollUntilDone(ctx, nil); err != nil || adv.Value == nil || len(adv.Value) != 0 {
+		t.Fatalf("routes advertised to a stranger: %s, %v", mustJSON(adv.Value), err)
+	}
 
 	// A route table (R26), as the SDK makes and lists it.
 	rts := netA.NewRouteTablesClient()
@@ -416,4 +450,9 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 	} else if re, ok := err.(*azcore.ResponseError); !ok || re.StatusCode != 404 {
 		t.Fatalf("GET of a deleted connection: %v", err)
 	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
