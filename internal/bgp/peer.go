@@ -33,8 +33,9 @@ type peer struct {
 
 	sent, received atomic.Uint64
 
+	cfg Peer // set once
+
 	// Guarded by s.mu.
-	cfg         Peer
 	state       string
 	conns       map[*conn]bool
 	opening     *conn // the connection that got the peer's OPEN first

@@ -172,11 +172,11 @@ func (s *Speaker) Reconfig(cfg Config) {
 	}
 	var stop []*peer
 	for a, p := range s.peers {
-		if w, ok := want[a]; !ok || restart || w.AS != p.cfg.AS {
+		// A peer's configuration never changes while it runs (its
+		// sessions read it without locks): a changed one starts anew.
+		if w, ok := want[a]; !ok || restart || w != p.cfg {
 			stop = append(stop, p)
 			delete(s.peers, a)
-		} else {
-			p.cfg = w
 		}
 	}
 	for _, a := range slices.SortedFunc(maps.Keys(want), netip.Addr.Compare) {

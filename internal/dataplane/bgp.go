@@ -102,13 +102,22 @@ func (e *Engine) watchBGP() {
 }
 
 // withLearned adds the speaker's best routes to the tunnels of the
-// connections they came from, and returns the prefixes it added. A route
-// that overlaps the VNet's ranges, or whose prefix a connection holds
-// statically, is left out: the VNet and static ranges win (R41).
+// connections they came from, and returns the prefixes it added.
 func (g *gw) withLearned(conns []gateway.Connection) []netip.Prefix {
 	if g.bgp == nil {
 		return nil
 	}
+	return addLearned(conns, g.bgp.s.Best(), g.bgp.cfg.Networks)
+}
+
+// addLearned adds routes to the tunnels of the connections they came
+// from (by name) and returns the prefixes it added. A route inside the
+// VNet's ranges (networks), or whose prefix a connection holds statically,
+// is left out: the VNet and static ranges win (R41); so is one of a
+// connection that chooses its SA by selectors. A route that covers the
+// VNet (10.0.0.0/8 around 10.1.0.0/16) is installed: the VNet's hosts are
+// more specific.
+func addLearned(conns []gateway.Connection, routes []bgp.Route, networks []netip.Prefix) []netip.Prefix {
 	static := map[netip.Prefix]bool{}
 	byName := map[string]int{}
 	for i, c := range conns {
@@ -118,11 +127,12 @@ func (g *gw) withLearned(conns []gateway.Connection) []netip.Prefix {
 		}
 	}
 	var added []netip.Prefix
-	routes := g.bgp.s.Best()
+	routes = slices.Clone(routes)
 	slices.SortFunc(routes, func(a, b bgp.Route) int { return a.Prefix.Compare(b.Prefix) })
 	for _, r := range routes {
 		i, ok := byName[r.Peer]
-		if !ok || static[r.Prefix] || slices.ContainsFunc(g.bgp.cfg.Networks, r.Prefix.Overlaps) || conns[i].PolicyBased {
+		inside := slices.ContainsFunc(networks, func(n netip.Prefix) bool { return n.Bits() <= r.Prefix.Bits() && n.Contains(r.Prefix.Addr()) })
+		if !ok || static[r.Prefix] || inside || conns[i].PolicyBased {
 			continue
 		}
 		conns[i].Routes = append(slices.Clip(conns[i].Routes), r.Prefix)

@@ -87,8 +87,8 @@ type Gateway struct {
 // GatewayBGP is a gateway instance's BGP speaker: it listens and connects
 // from its peering address in the GatewaySubnet, advertises the VNet's
 // ranges and installs what the peers announce as routes into their
-// tunnels. Learned ranges that overlap the VNet's own, or that a
-// connection's static ranges already hold, are not installed.
+// tunnels. Learned ranges inside the VNet's own, or that a connection's
+// static ranges already hold, are not installed.
 type GatewayBGP struct {
 	AS       uint32
 	Addr     netip.Addr

@@ -319,11 +319,17 @@ func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserR
 	return out
 }
 
-// routes builds a VNet router's table: a host route per running host and
-// gateway BGP speaker, the VNet's routes to its gateways (R24, R25, R43),
+// routes builds a VNet router's table: the VNet's ranges (dropped), a host
+// route per running host and gateway BGP speaker, the VNet's routes to its gateways (R24, R25, R43),
 // and the routes the gateways learned over BGP (R41).
 func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
+	// The VNet's own ranges stay in the VNet (R43): an address of them
+	// without a host is dropped, also when a wider route (0.0.0.0/0 of
+	// forced tunneling, a supernet learned over BGP) would take it out.
 	var rs []fabric.Route
+	for _, p := range vc.Prefixes {
+		rs = append(rs, fabric.Route{Prefix: p})
+	}
 	for _, h := range v.hosts {
 		if h.port != nil {
 			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(h.cfg.Addr, h.cfg.Addr.BitLen()), Port: h.port})

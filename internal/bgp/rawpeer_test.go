@@ -1,0 +1,145 @@
+package bgp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// rawPeer is a peer written by hand with the codec: it sends what a test
+// wants, well-formed or not, to a speaker.
+type rawPeer struct {
+	t   *testing.T
+	c   net.Conn
+	buf [wire.MaxLen]byte
+}
+
+// dialRaw opens a session with speaker n as AS 65002 from addr.
+func dialRaw(t *testing.T, n *node, addr netip.Addr, port uint16) *rawPeer {
+	t.Helper()
+	c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p := &rawPeer{t: t, c: c}
+	p.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: addr}.Append(nil))
+	p.expect(wire.TypeOpen)
+	p.send(wire.TypeKeepalive, nil)
+	p.expect(wire.TypeKeepalive)
+	return p
+}
+
+func (p *rawPeer) send(t wire.Type, body []byte) {
+	p.t.Helper()
+	if _, err := p.c.Write(wire.AppendMessage(nil, t, body)); err != nil {
+		p.t.Fatal(err)
+	}
+}
+
+// expect reads until a message of type want, and returns its body.
+func (p *rawPeer) expect(want wire.Type) []byte {
+	p.t.Helper()
+	p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	for {
+		typ, body, err := wire.ReadMessage(p.c, &p.buf)
+		if err != nil {
+			p.t.Fatalf("waiting for %s: %v", want, err)
+		}
+		if typ == want {
+			return body
+		}
+	}
+}
+
+// expectNotification reads until a NOTIFICATION, checks it, and checks
+// that the speaker closes the connection after it.
+func (p *rawPeer) expectNotification(code, sub uint8) {
+	p.t.Helper()
+	n, err := wire.ParseNotification(p.expect(wire.TypeNotification))
+	if err != nil || n.Code != code || n.Subcode != sub {
+		p.t.Fatalf("NOTIFICATION %v (%v), want %d/%d", n, err, code, sub)
+	}
+	p.c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var b [1]byte
+	var ne net.Error
+	if _, err := p.c.Read(b[:]); err == nil || errors.As(err, &ne) && ne.Timeout() {
+		p.t.Fatalf("the connection stays open after the NOTIFICATION: %v", err)
+	}
+}
+
+func rawSpeaker(t *testing.T, base string) (*node, netip.Addr, uint16) {
+	t.Helper()
+	a, b := netip.MustParseAddr(base+".1"), netip.MustParseAddr(base+".2")
+	port := freePort(t, a)
+	n := startNode(t, a.String(), port, 0)
+	n.s.opts.ConnectRetry = time.Hour // the raw peer connects; the speaker waits
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: 65002}}})
+	return n, b, port
+}
+
+// Malformed UPDATEs end the session with the NOTIFICATION RFC 4271 §6.3
+// names, and the speaker keeps serving: the peer's next session works.
+func TestMalformedUpdateEndsSession(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.0.14")
+	good := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}},
+		NextHop: addr, NLRI: pfxs("192.168.2.0/24")}.Append(nil, true)
+	for _, c := range []struct {
+		name string
+		body []byte
+		sub  uint8
+	}{
+		{"bad origin", func() []byte { b := append([]byte{}, good...); b[7] = 9; return b }(), wire.SubBadOrigin},
+		{"prefix of 40 bits", func() []byte { b := append([]byte{}, good...); b[len(b)-4] = 40; return b }(), wire.SubBadNetwork},
+		{"truncated attributes", good[:10], wire.SubMalformedList},
+	} {
+		p := dialRaw(t, n, addr, port)
+		p.send(wire.TypeUpdate, c.body)
+		p.expectNotification(wire.CodeUpdate, c.sub)
+		if r := n.s.Best(); len(r) != 0 {
+			t.Errorf("%s: routes after a malformed UPDATE: %+v", c.name, r)
+		}
+	}
+	p := dialRaw(t, n, addr, port)
+	p.send(wire.TypeUpdate, good)
+	waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002"})
+}
+
+// A peer that announces more than MaxPrefixes is told so (Cease, maximum
+// number of prefixes reached) and disconnected; its routes go.
+func TestTooManyPrefixes(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.0.15")
+	p := dialRaw(t, n, addr, port)
+	sent := 0
+	for sent <= MaxPrefixes {
+		var ps []netip.Prefix
+		for range wire.MaxPrefixesPerUpdate {
+			ps = append(ps, netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 100+sent/256, sent%256)))
+			sent++
+		}
+		p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: ps}.Append(nil, true))
+	}
+	p.expectNotification(wire.CodeCease, 1)
+	waitRoutes(t, n, map[string]string{})
+}
+
+// A route whose path holds the speaker's own AS is a loop: dropped.
+func TestLoopDropped(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.0.16")
+	p := dialRaw(t, n, addr, port)
+	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002, 65515, 65003}}}, NextHop: addr,
+		NLRI: pfxs("10.50.0.0/16")}.Append(nil, true))
+	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr,
+		NLRI: pfxs("10.51.0.0/16")}.Append(nil, true))
+	waitRoutes(t, n, map[string]string{"10.51.0.0/16": "65002"})
+	// The speaker announced its network to the raw peer.
+	u, err := wire.ParseUpdate(p.expect(wire.TypeUpdate), true)
+	if err != nil || len(u.NLRI) != 1 || u.NLRI[0] != netip.MustParsePrefix("10.1.0.0/16") || u.NextHop != n.addr || wire.PathLen(u.ASPath) != 1 {
+		t.Errorf("the speaker's announcement: %+v, %v", u, err)
+	}
+}
