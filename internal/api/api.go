@@ -63,6 +63,9 @@ type DataPlane interface {
 	// AdvertisedRoutes returns what gateway id announces to the BGP peer
 	// at addr.
 	AdvertisedRoutes(id string, peer netip.Addr) []arm.GatewayRoute
+	// LearnedPrefixes returns the prefixes gateway id learned over BGP
+	// and routes, for the effective routes of its VNet's interfaces.
+	LearnedPrefixes(id string) []netip.Prefix
 }
 
 // noDataPlane is the DataPlane of an API without one.
@@ -73,6 +76,7 @@ func (noDataPlane) ResetConnection(string) bool                            { ret
 func (noDataPlane) BGPPeers(string) []arm.BGPPeerStatus                    { return nil }
 func (noDataPlane) LearnedRoutes(string) []arm.GatewayRoute                { return nil }
 func (noDataPlane) AdvertisedRoutes(string, netip.Addr) []arm.GatewayRoute { return nil }
+func (noDataPlane) LearnedPrefixes(string) []netip.Prefix                  { return nil }
 
 // Handler is the API's http.Handler.
 type Handler struct {

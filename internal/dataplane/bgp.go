@@ -153,3 +153,18 @@ func (e *Engine) BGP(id string) []*bgp.Speaker {
 	}
 	return out
 }
+
+// LearnedPrefixes returns the prefixes gateway id's instances learned over
+// BGP and route into their tunnels, sorted.
+func (e *Engine) LearnedPrefixes(id string) []netip.Prefix {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var out []netip.Prefix
+	for _, g := range e.gateways {
+		if g.cfg.ID == id {
+			out = append(out, g.learned...)
+		}
+	}
+	slices.SortFunc(out, netip.Prefix.Compare)
+	return slices.Compact(out)
+}

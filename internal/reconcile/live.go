@@ -143,3 +143,9 @@ func gatewayRoute(local netip.Addr, r bgp.Route, origin string) arm.GatewayRoute
 	return arm.GatewayRoute{LocalAddress: local.String(), Network: r.Prefix.String(), NextHop: r.NextHop.String(),
 		SourcePeer: r.PeerAddr.String(), Origin: origin, ASPath: strings.Join(path, "-"), Weight: 32768}
 }
+
+// LearnedPrefixes returns the prefixes gateway id learned over BGP and
+// routes (R41).
+func (l Live) LearnedPrefixes(id string) []netip.Prefix {
+	return l.Engine.LearnedPrefixes(strings.ToLower(id))
+}

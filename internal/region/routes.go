@@ -12,8 +12,9 @@ import (
 // the data plane applies them (R24, R25, R43): its VNet's ranges stay in
 // the VNet, connected ranges go to the gateway, and anything else is
 // dropped ("None": vnetgw has no Internet egress) unless forced tunneling
-// sends 0.0.0.0/0 to the gateway.
-func (r *Region) EffectiveRoutes(nicID arm.ID) ([]arm.EffectiveRoute, error) {
+// sends 0.0.0.0/0 to the gateway. learned, when not nil, returns the
+// prefixes a gateway learned over BGP and installed (R41).
+func (r *Region) EffectiveRoutes(nicID arm.ID, learned func(gatewayID string) []netip.Prefix) ([]arm.EffectiveRoute, error) {
 	s := r.Snapshot()
 	n, err := existing[arm.NetworkInterface](s.tx, arm.TypeNetworkInterface, nicID)
 	if err != nil {
@@ -56,6 +57,23 @@ func (r *Region) EffectiveRoutes(nicID arm.ID) ([]arm.EffectiveRoute, error) {
 	}
 	for _, k := range order {
 		out = append(out, *byConn[k])
+	}
+	for _, g := range gatewaysInVNet(s.tx, v.ID) {
+		if learned == nil || !g.Properties.EnableBGP {
+			continue
+		}
+		ps := learned(g.ID)
+		if len(ps) == 0 {
+			continue
+		}
+		e := arm.EffectiveRoute{Source: arm.NextHopGateway, State: "Active", NextHopType: arm.NextHopGateway, NextHopIPAddress: []string{}}
+		if a, ok := s.PublicAddr(g); ok {
+			e.NextHopIPAddress = []string{a.String()}
+		}
+		for _, p := range ps {
+			e.AddressPrefix = append(e.AddressPrefix, p.String())
+		}
+		out = append(out, e)
 	}
 	if !forced {
 		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{netip.MustParsePrefix("0.0.0.0/0").String()}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopNone})

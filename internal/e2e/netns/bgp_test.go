@@ -71,6 +71,10 @@ func TestR41BGPOverTunnel(t *testing.T) {
 		t.Errorf("getAdvertisedRoutes: %+v", adv.Value)
 	}
 	bird.waitRoute(t, "10.1.0.0/16", "65515")
+	nic := arm.NetworkID(sub, "bgp", "networkInterfaces", "web")
+	if hop := r.routeTo(nic, "10.99.0.0/24"); hop != "VirtualNetworkGateway "+gwAddr.String() {
+		t.Errorf("the VNet host's effective route to 10.99.0.0/24: %q", hop)
+	}
 
 	// The routes carry traffic: no static range of the site holds these.
 	ping(t, host, netip.MustParseAddr("10.99.0.2"), 15*time.Second)
@@ -82,12 +86,31 @@ func TestR41BGPOverTunnel(t *testing.T) {
 		return len(ps) == 1 && ps[0].State != "Connected" && !hasRoute(routes, "10.99.0.0/24", "EBgp", "65010")
 	})
 	noPing(t, host, netip.MustParseAddr("10.99.0.2"))
+	if hop := r.routeTo(nic, "10.99.0.0/24"); hop != "" {
+		t.Errorf("after the withdrawal, the effective route to 10.99.0.0/24 is still %q", hop)
+	}
 
 	bird.ctl("enable", "vnetgw")
 	waitBGP(t, r, gw, 30*time.Second, "the session back", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
 		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "10.99.0.0/24", "EBgp", "65010")
 	})
 	ping(t, host, netip.MustParseAddr("10.99.0.2"), 15*time.Second)
+}
+
+// routeTo returns the effective route of prefix at the network interface,
+// as "NextHopType next-hop", or "" when there is none.
+func (r *region) routeTo(nic arm.ID, prefix string) string {
+	r.t.Helper()
+	var routes arm.List[arm.EffectiveRoute]
+	if _, err := r.c.Do(context.Background(), "POST", nic.String()+"/effectiveRouteTable", nil, &routes); err != nil {
+		r.t.Fatal(err)
+	}
+	for _, rt := range routes.Value {
+		if slices.Contains(rt.AddressPrefix, prefix) && rt.State == "Active" {
+			return strings.TrimSpace(rt.NextHopType + " " + strings.Join(rt.NextHopIPAddress, ","))
+		}
+	}
+	return ""
 }
 
 // waitBGP polls getBgpPeerStatus and getLearnedRoutes until ok.
