@@ -25,6 +25,12 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	t.Helper()
+	return newFixtureWith(t, dataplane.Options{})
+}
+
+// newFixtureWith runs the loop over an engine with opts.
+func newFixtureWith(t *testing.T, opts dataplane.Options) *fixture {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -34,7 +40,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := dataplane.New(dataplane.Options{})
+	eng := dataplane.New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
