@@ -1,0 +1,219 @@
+package ikev1
+
+import (
+	"encoding/binary"
+	"fmt"
+)
+
+// DOI and situation of the IPsec DOI (RFC 2407 §4.2).
+const (
+	DOIIPsec         = 1
+	SitIdentityOnly  = 1
+	ProtocolISAKMP   = 1
+	ProtocolESP      = 3
+	TransformKeyIKE  = 1 // KEY_IKE, the only phase 1 transform ID
+	payloadProposal  = 2
+	payloadTransform = 3
+)
+
+// Phase 1 attribute types (RFC 2409 Appendix A).
+const (
+	AttrEncryption = 1
+	AttrHash       = 2
+	AttrAuthMethod = 3
+	AttrGroup      = 4
+	AttrLifeType   = 11
+	AttrLifeValue  = 12
+	AttrKeyLength  = 14
+)
+
+// Phase 2 (ESP) attribute types (RFC 2407 §4.5).
+const (
+	AttrSALifeType  = 1
+	AttrSALifeValue = 2
+	AttrPFSGroup    = 3
+	AttrEncapMode   = 4
+	AttrAuthAlg     = 5
+	AttrESPKeyLen   = 6
+)
+
+// Attribute values.
+const (
+	EncrAESCBC     = 7 // phase 1 encryption
+	Hash1          = 2 // SHA
+	Hash256        = 4
+	Hash384        = 5
+	Hash512        = 6
+	AuthPSK        = 1
+	LifeSeconds    = 1
+	LifeKilobytes  = 2
+	EncapTunnel    = 1
+	EncapUDPTunnel = 3 // RFC 3947
+	AuthHMACSHA1   = 2 // phase 2 authentication algorithms
+	AuthHMACSHA256 = 5
+	AuthHMACSHA384 = 6
+	AuthHMACSHA512 = 7
+	ESPAESCBC      = 12 // phase 2 transform IDs (RFC 2407 §4.4.4)
+	ESPAESGCM16    = 20 // RFC 4106
+)
+
+// Attr is a data attribute (RFC 2408 §3.3). Values up to four bytes are
+// kept; longer variable ones are refused.
+type Attr struct {
+	Type  uint16
+	Value uint32
+}
+
+// Transform is a transform payload.
+type Transform struct {
+	Number, ID uint8
+	Attrs      []Attr
+}
+
+// Attr returns the value of attribute t and whether it is there.
+func (t Transform) Attr(typ uint16) (uint32, bool) {
+	for _, a := range t.Attrs {
+		if a.Type == typ {
+			return a.Value, true
+		}
+	}
+	return 0, false
+}
+
+// Proposal is a proposal payload with its transforms.
+type Proposal struct {
+	Number, Protocol uint8
+	SPI              []byte
+	Transforms       []Transform
+}
+
+// SA is an SA payload of the IPsec DOI.
+type SA struct {
+	DOI, Situation uint32
+	Proposals      []Proposal
+}
+
+// ParseSA parses an SA payload body.
+func ParseSA(b []byte) (SA, error) {
+	if len(b) < 8 {
+		return SA{}, ErrShort
+	}
+	sa := SA{DOI: binary.BigEndian.Uint32(b), Situation: binary.BigEndian.Uint32(b[4:])}
+	if sa.DOI != DOIIPsec {
+		return sa, fmt.Errorf("ikev1: DOI %d, not IPsec", sa.DOI)
+	}
+	ps, err := ParsePayloads(payloadProposal, b[8:])
+	if err != nil {
+		return sa, err
+	}
+	if len(ps) > maxProposals {
+		return sa, ErrTooMany
+	}
+	for _, p := range ps {
+		if p.Type != payloadProposal {
+			return sa, fmt.Errorf("ikev1: payload %d inside an SA", p.Type)
+		}
+		pr, err := parseProposal(p.Body)
+		if err != nil {
+			return sa, err
+		}
+		sa.Proposals = append(sa.Proposals, pr)
+	}
+	return sa, nil
+}
+
+func parseProposal(b []byte) (Proposal, error) {
+	if len(b) < 4 {
+		return Proposal{}, ErrShort
+	}
+	p := Proposal{Number: b[0], Protocol: b[1]}
+	spiLen, n := int(b[2]), int(b[3])
+	if len(b) < 4+spiLen {
+		return p, ErrLength
+	}
+	p.SPI = b[4 : 4+spiLen]
+	ts, err := ParsePayloads(payloadTransform, b[4+spiLen:])
+	if err != nil {
+		return p, err
+	}
+	if len(ts) != n || n > maxTransforms {
+		return p, fmt.Errorf("ikev1: proposal says %d transforms, %d follow", n, len(ts))
+	}
+	for _, t := range ts {
+		if t.Type != payloadTransform {
+			return p, fmt.Errorf("ikev1: payload %d inside a proposal", t.Type)
+		}
+		tr, err := parseTransform(t.Body)
+		if err != nil {
+			return p, err
+		}
+		p.Transforms = append(p.Transforms, tr)
+	}
+	return p, nil
+}
+
+func parseTransform(b []byte) (Transform, error) {
+	if len(b) < 4 {
+		return Transform{}, ErrShort
+	}
+	t := Transform{Number: b[0], ID: b[1]}
+	b = b[4:]
+	for len(b) > 0 {
+		if len(t.Attrs) == maxAttributes {
+			return t, ErrTooMany
+		}
+		if len(b) < 4 {
+			return t, ErrShort
+		}
+		typ, v := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
+		if typ&0x8000 != 0 { // TV
+			t.Attrs = append(t.Attrs, Attr{Type: typ &^ 0x8000, Value: uint32(v)})
+			b = b[4:]
+			continue
+		}
+		n := int(v)
+		if len(b) < 4+n {
+			return t, ErrLength
+		}
+		if n == 0 || n > 4 {
+			return t, fmt.Errorf("ikev1: attribute %d of %d bytes", typ, n)
+		}
+		var val uint32
+		for _, c := range b[4 : 4+n] {
+			val = val<<8 | uint32(c)
+		}
+		t.Attrs = append(t.Attrs, Attr{Type: typ, Value: val})
+		b = b[4+n:]
+	}
+	return t, nil
+}
+
+// Append appends the SA payload body.
+func (sa SA) Append(b []byte) []byte {
+	b = binary.BigEndian.AppendUint32(b, sa.DOI)
+	b = binary.BigEndian.AppendUint32(b, sa.Situation)
+	var props []Payload
+	for _, p := range sa.Proposals {
+		body := []byte{p.Number, p.Protocol, byte(len(p.SPI)), byte(len(p.Transforms))}
+		body = append(body, p.SPI...)
+		var ts []Payload
+		for _, t := range p.Transforms {
+			tb := []byte{t.Number, t.ID, 0, 0}
+			for _, a := range t.Attrs {
+				if a.Value <= 0xffff {
+					tb = binary.BigEndian.AppendUint16(tb, a.Type|0x8000)
+					tb = binary.BigEndian.AppendUint16(tb, uint16(a.Value))
+				} else {
+					tb = binary.BigEndian.AppendUint16(tb, a.Type)
+					tb = binary.BigEndian.AppendUint16(tb, 4)
+					tb = binary.BigEndian.AppendUint32(tb, a.Value)
+				}
+			}
+			ts = append(ts, Payload{Type: payloadTransform, Body: tb})
+		}
+		body, _ = AppendPayloads(body, ts)
+		props = append(props, Payload{Type: payloadProposal, Body: body})
+	}
+	b, _ = AppendPayloads(b, props)
+	return b
+}
