@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/ike/ikev1"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
@@ -62,6 +63,8 @@ type Connection struct {
 	Routes []netip.Prefix
 	// PolicyBased selects outbound SAs by traffic selectors (R18).
 	PolicyBased bool
+	// IKEv1 negotiates the tunnel with IKEv1 (RFC 2409) instead of IKEv2.
+	IKEv1 bool
 }
 
 // Gateway is a running gateway.
@@ -71,6 +74,7 @@ type Gateway struct {
 	tr   *udp.Transport
 	eng  *tunnel.Engine
 	ike  atomic.Pointer[ikev2.Manager] // set once, after the engine exists
+	ike1 atomic.Pointer[ikev1.Manager] // likewise, for IKEv1 connections
 
 	stop      chan struct{} // closed by Close
 	closeOnce sync.Once
@@ -91,6 +95,14 @@ func Start(opts Options) (*Gateway, error) {
 	}
 	g := &Gateway{opts: opts, log: opts.Logger, stop: make(chan struct{})}
 	g.tr = udp.New(udp.Config{Logger: opts.Logger, KeepaliveInterval: opts.KeepaliveInterval, IKE: func(local, remote netip.AddrPort, msg []byte) {
+		// The major version in the header (RFC 2408 §3.1, RFC 7296 §3.1)
+		// tells the daemons apart.
+		if len(msg) > 17 && msg[17]>>4 == 1 {
+			if m := g.ike1.Load(); m != nil {
+				m.HandlePacket(local, remote, msg)
+			}
+			return
+		}
 		if m := g.ike.Load(); m != nil {
 			m.HandlePacket(local, remote, msg)
 		}
@@ -108,6 +120,7 @@ func Start(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.ike.Store(m)
+	g.ike1.Store(ikev1.New(ikev1.Config{Logger: opts.Logger, Transport: g.tr, Dataplane: dataplane{eng}, NATTPort: opts.NATTPort}))
 	if _, err := g.tr.ListenIKE(netip.AddrPortFrom(opts.Local, opts.IKEPort)); err != nil {
 		g.Close()
 		return nil, fmt.Errorf("gateway %s: IKE port: %w", opts.Local, err)
@@ -139,7 +152,7 @@ func (g *Gateway) keepalives() {
 	var last []udp.Path
 	for {
 		var paths []udp.Path
-		for _, p := range g.ike.Load().Status() {
+		for _, p := range g.ikeStatus() {
 			for _, sa := range p.IKESAs {
 				if sa.State == "established" && sa.BehindNAT {
 					paths = append(paths, udp.Path{Local: sa.Local, Remote: sa.Remote})
@@ -181,6 +194,9 @@ func (e events) SoftExpired(tunnel string, inSPI uint32) {
 	if m := e.g.ike.Load(); m != nil {
 		m.SoftExpired(tunnel, inSPI)
 	}
+	if m := e.g.ike1.Load(); m != nil {
+		m.SoftExpired(tunnel, inSPI)
+	}
 }
 
 func (e events) Acquire(tunnel string, src, dst netip.Addr) {
@@ -192,7 +208,7 @@ func (e events) Acquire(tunnel string, src, dst netip.Addr) {
 // Reconfig makes the gateway carry exactly conns.
 func (g *Gateway) Reconfig(conns []Connection) error {
 	var tc tunnel.Config
-	var peers []ikev2.PeerConfig
+	var peers, peers1 []ikev2.PeerConfig
 	for _, c := range conns {
 		p := c.Peer
 		p.Local = netip.AddrPortFrom(g.opts.Local, g.opts.IKEPort)
@@ -200,7 +216,11 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 		// Without a raw ESP endpoint, ESP goes in UDP (RFC 3948) also when
 		// no NAT is in between.
 		p.ForceEncap = !g.opts.RawESP
-		peers = append(peers, p)
+		if c.IKEv1 {
+			peers1 = append(peers1, p)
+		} else {
+			peers = append(peers, p)
+		}
 		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased})
 	}
 	// Tunnels first, so that children the daemon installs find them; the
@@ -211,7 +231,15 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 	if err := g.ike.Load().Reconfig(peers); err != nil && !errors.Is(err, ikev2.ErrNoChanges) {
 		return fmt.Errorf("gateway %s: IKE: %w", g.opts.Local, err)
 	}
+	if err := g.ike1.Load().Reconfig(peers1); err != nil && !errors.Is(err, ikev2.ErrNoChanges) {
+		return fmt.Errorf("gateway %s: IKEv1: %w", g.opts.Local, err)
+	}
 	return nil
+}
+
+// ikeStatus is the status of both daemons' peers.
+func (g *Gateway) ikeStatus() []ikev2.PeerStatus {
+	return append(g.ike.Load().Status(), g.ike1.Load().Status()...)
 }
 
 // Connection states.
@@ -245,7 +273,7 @@ func (g *Gateway) Status() []ConnectionStatus {
 		counters[t.Name] = t
 	}
 	var out []ConnectionStatus
-	for _, p := range g.ike.Load().Status() {
+	for _, p := range g.ikeStatus() {
 		cs := ConnectionStatus{Name: p.Name, State: NotConnected, Reason: p.LastError, Idle: p.Idle}
 		for _, sa := range p.IKESAs {
 			if sa.State != "established" {
@@ -292,7 +320,7 @@ func (g *Gateway) IKESAs(name string) ([]ikev2.IKESAStatus, map[uint32]ChildCoun
 			counters[c.InSPI] = ChildCounters{PacketsIn: c.In.PacketsIn, BytesIn: c.In.BytesIn, PacketsOut: c.Out.PacketsOut, BytesOut: c.Out.BytesOut}
 		}
 	}
-	for _, p := range g.ike.Load().Status() {
+	for _, p := range g.ikeStatus() {
 		if p.Name == name {
 			return p.IKESAs, counters
 		}
@@ -308,7 +336,9 @@ type ChildCounters struct {
 
 // Reset ends connection name's IKE SAs, with a Delete to the peer, and
 // starts the connection again; it reports whether the gateway has it.
-func (g *Gateway) Reset(name string) bool { return g.ike.Load().Reset(name) }
+func (g *Gateway) Reset(name string) bool {
+	return g.ike.Load().Reset(name) || g.ike1.Load().Reset(name)
+}
 
 // UDP returns the gateway's UDP endpoints, for counters.
 func (g *Gateway) UDP() *udp.Transport { return g.tr }
@@ -328,6 +358,9 @@ func (g *Gateway) Close() error {
 		g.wg.Wait()
 		if m := g.ike.Load(); m != nil {
 			err = m.Close()
+		}
+		if m := g.ike1.Load(); m != nil {
+			err = errors.Join(err, m.Close())
 		}
 		err = errors.Join(err, g.closeData())
 	})

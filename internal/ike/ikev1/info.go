@@ -1,0 +1,104 @@
+package ikev1
+
+import (
+	"encoding/binary"
+	"strconv"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+)
+
+// sendInfo sends an informational exchange with one payload, protected
+// by HASH(1) = prf(SKEYID_a, M-ID | payload) (RFC 2409 §5.7), and returns
+// its message ID.
+func (sa *isakmpSA) sendInfo(t wire.PayloadType, body []byte) uint32 {
+	mid := sa.newMID()
+	msg, _ := sa.encrypted(wire.ExchangeInfo, mid, sa.s.Hash.phase2IV(sa.p1iv, mid), nil, []wire.Payload{{Type: t, Body: body}})
+	sa.send(msg)
+	return mid
+}
+
+// handleInfo takes an encrypted informational message: Delete, dead peer
+// detection (RFC 3706), INITIAL-CONTACT.
+func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
+	ps, _, err := sa.decrypt(h, msg, sa.s.Hash.phase2IV(sa.p1iv, h.MessageID), nil)
+	if err != nil {
+		return err
+	}
+	m, p := sa.m, sa.p
+	for _, pl := range ps {
+		switch pl.Type {
+		case wire.PayloadNotify:
+			n, err := wire.ParseNotify(pl.Body)
+			if err != nil {
+				return err
+			}
+			switch n.Type {
+			case wire.NotifyRUThere:
+				sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(), Type: wire.NotifyRUThereAck, Data: n.Data}.Append(nil))
+			case wire.NotifyRUThereAck:
+				if len(n.Data) == 4 && binary.BigEndian.Uint32(n.Data) == sa.dpdSeq {
+					sa.dpdMID = 0
+				}
+			case wire.NotifyInitialContact:
+				m.initialContact(sa)
+			default:
+				if n.Type < 16384 { // an error (RFC 2408 §3.14.1)
+					p.lastErr = "the peer sent notification " + notifyName(n.Type)
+					for mid, q := range sa.qms {
+						if q.initiator {
+							delete(sa.qms, mid)
+							if q.rekey != nil {
+								q.rekey.rekeying = false
+							}
+						}
+					}
+				}
+			}
+		case wire.PayloadDelete:
+			d, err := wire.ParseDelete(pl.Body)
+			if err != nil {
+				return err
+			}
+			switch d.Protocol {
+			case wire.ProtocolISAKMP:
+				m.log.Info("IKEv1 SA deleted by the peer", "conn", p.cfg.Name)
+				m.dropSA(sa)
+				if len(m.sasOf(p)) == 0 {
+					for _, c := range p.children {
+						m.removeChild(p, c)
+					}
+					p.children = nil
+				}
+				p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
+			case wire.ProtocolESP:
+				for _, spi := range d.SPIs {
+					if len(spi) != 4 {
+						continue
+					}
+					out := binary.BigEndian.Uint32(spi) // the peer's inbound SPI: our outbound
+					for _, c := range p.children {
+						if c.outSPI == out {
+							m.log.Info("IKEv1 child SA deleted by the peer", "conn", p.cfg.Name, "out", spi)
+							m.retire(p, c)
+							break
+						}
+					}
+				}
+			}
+		}
+	}
+	return nil
+}
+
+func notifyName(t uint16) string {
+	switch t {
+	case wire.NotifyNoProposalChosen:
+		return "NO-PROPOSAL-CHOSEN"
+	case wire.NotifyInvalidIDInfo:
+		return "INVALID-ID-INFORMATION"
+	case wire.NotifyAuthFailed:
+		return "AUTHENTICATION-FAILED"
+	}
+	return "error " + strconv.Itoa(int(t))
+}

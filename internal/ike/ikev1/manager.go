@@ -1,0 +1,446 @@
+// Package ikev1 is the IKEv1 daemon (RFC 2409) for connections whose
+// devices do not speak IKEv2 (R4): Main Mode with pre-shared keys, Quick
+// Mode for ESP child SAs in tunnel mode (with PFS when the proposal has a
+// group), NAT traversal (RFC 3947, with ESP in UDP, RFC 3948), dead peer
+// detection (RFC 3706), Delete, and quick mode rekeys before a child SA
+// expires. Aggressive Mode, certificates and XAUTH are not implemented.
+//
+// It shares the IKEv2 daemon's vocabulary: peers are configured with
+// ikev2.PeerConfig, children go to the data path as ipsec.Child through
+// the same Dataplane, and status is reported as ikev2.PeerStatus. One
+// mutex guards all state; a ticker drives retransmissions, dead peer
+// detection, rekeys and reconnects.
+package ikev1
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"errors"
+	"log/slog"
+	"maps"
+	"net/netip"
+	"reflect"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// Config configures a Manager.
+type Config struct {
+	Logger    *slog.Logger
+	Transport ikev2.Transport
+	Dataplane ikev2.Dataplane
+	// NATTPort is where IKE floats and ESP goes in UDP; 0 means 4500.
+	NATTPort uint16
+}
+
+// Defaults.
+const (
+	defaultIKELife    = 28800 * time.Second
+	defaultChildLife  = 27000 * time.Second
+	defaultRetransmit = 2 * time.Second
+	defaultTries      = 5
+	defaultReconnect  = 5 * time.Second
+	halfOpenTimeout   = 30 * time.Second
+	tick              = 200 * time.Millisecond
+)
+
+// Manager runs the IKEv1 side of a gateway.
+type Manager struct {
+	cfg Config
+	log *slog.Logger
+
+	mu     sync.Mutex
+	peers  map[string]*peer
+	sas    map[uint64]*isakmpSA // by initiator cookie
+	spis   map[uint32]bool      // our inbound ESP SPIs
+	closed bool
+
+	stop chan struct{}
+	wg   sync.WaitGroup
+}
+
+// peer is a configured connection.
+type peer struct {
+	cfg      ikev2.PeerConfig
+	p1       []p1Suite
+	p2       []p2Suite
+	pairs    []pair
+	children []*child
+	lastErr  string
+	nextTry  time.Time
+}
+
+// child is an installed child SA pair.
+type child struct {
+	inSPI, outSPI uint32
+	s             p2Suite
+	pair          pair
+	encap         bool
+	installed     time.Time
+	rekeyAt       time.Time
+	rekeying      bool
+	rekeyed       bool
+}
+
+// New starts a manager with no peers.
+func New(cfg Config) *Manager {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.NATTPort == 0 {
+		cfg.NATTPort = ikev2.DefaultNATTPort
+	}
+	m := &Manager{cfg: cfg, log: cfg.Logger, peers: map[string]*peer{}, sas: map[uint64]*isakmpSA{}, spis: map[uint32]bool{}, stop: make(chan struct{})}
+	m.wg.Go(m.ticker)
+	return m
+}
+
+func withDefaults(c ikev2.PeerConfig) ikev2.PeerConfig {
+	if c.IKELifetime == 0 {
+		c.IKELifetime = defaultIKELife
+	}
+	if c.ChildLifetime == 0 {
+		c.ChildLifetime = defaultChildLife
+	}
+	if c.RetransmitTimeout == 0 {
+		c.RetransmitTimeout = defaultRetransmit
+	}
+	if c.RetransmitTries == 0 {
+		c.RetransmitTries = defaultTries
+	}
+	if c.ReconnectDelay == 0 {
+		c.ReconnectDelay = defaultReconnect
+	}
+	if len(c.IKEProposals) == 0 {
+		c.IKEProposals = DefaultIKEProposals()
+	}
+	if len(c.ESPProposals) == 0 {
+		c.ESPProposals = DefaultESPProposals()
+	}
+	return c
+}
+
+// DefaultIKEProposals are offered without a custom policy: AES-CBC with
+// SHA-2 or SHA-1 and 2048-bit MODP or the NIST curves, as Azure's IKEv1
+// defaults less their 1024-bit group.
+func DefaultIKEProposals() []suite.Proposal {
+	p, _ := suite.ParseProposal(v2.ProtocolIKE, "aes256-aes128-sha256-sha1-sha384-modp2048-ecp256-ecp384")
+	return []suite.Proposal{p}
+}
+
+// DefaultESPProposals are offered without a custom policy.
+func DefaultESPProposals() []suite.Proposal {
+	gcm, _ := suite.ParseProposal(v2.ProtocolESP, "aes256gcm16-aes128gcm16")
+	cbc, _ := suite.ParseProposal(v2.ProtocolESP, "aes256-aes128-sha256-sha1")
+	return []suite.Proposal{gcm, cbc}
+}
+
+// pairsOf turns a peer's children into quick mode traffic pairs. IKEv1
+// names one subnet on either side, so a child with several prefixes makes
+// one pair each; any-to-any selectors keep the outer address's family.
+func pairsOf(c ikev2.PeerConfig) []pair {
+	var out []pair
+	for _, ch := range c.Children {
+		for _, l := range ch.LocalTS {
+			for _, r := range ch.RemoteTS {
+				if l.Addr().Is4() != r.Addr().Is4() {
+					continue
+				}
+				if l.Bits() == 0 && r.Bits() == 0 && l.Addr().Is4() != c.Remote.Addr().Is4() {
+					continue
+				}
+				out = append(out, pair{l.Masked(), r.Masked()})
+			}
+		}
+	}
+	if len(out) == 0 {
+		anyTS := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
+		if c.Remote.Addr().Is6() {
+			anyTS = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+		}
+		out = append(out, pair{anyTS, anyTS})
+	}
+	return out
+}
+
+// Reconfig makes peers the manager's connections: new ones start, removed
+// ones are deleted at the peer, changed ones start again.
+func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return errors.New("ikev1: manager closed")
+	}
+	want := map[string]ikev2.PeerConfig{}
+	for _, p := range peers {
+		if p.Name == "" {
+			return errors.New("ikev1: a peer without a name")
+		}
+		want[p.Name] = withDefaults(p)
+	}
+	changed := false
+	for name, p := range m.peers {
+		if w, ok := want[name]; !ok || !reflect.DeepEqual(w, p.cfg) {
+			m.teardown(p, "reconfigured")
+			delete(m.peers, name)
+			changed = true
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(want)) {
+		if m.peers[name] != nil {
+			continue
+		}
+		c := want[name]
+		m.peers[name] = &peer{cfg: c, p1: p1Suites(c.IKEProposals, c.IKELifetime), p2: p2Suites(c.ESPProposals, c.ChildLifetime), pairs: pairsOf(c)}
+		changed = true
+	}
+	if !changed {
+		return ikev2.ErrNoChanges
+	}
+	return nil
+}
+
+// teardown deletes p's SAs at the peer and its children here. m.mu is
+// held.
+func (m *Manager) teardown(p *peer, why string) {
+	for _, sa := range m.sasOf(p) {
+		if sa.state == stEstablished {
+			var spis [][]byte
+			for _, c := range p.children {
+				spis = append(spis, binary.BigEndian.AppendUint32(nil, c.inSPI))
+			}
+			if len(spis) > 0 {
+				sa.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPIs: spis}.Append(nil))
+			}
+			sa.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{sa.cookies()}}.Append(nil))
+		}
+		m.dropSA(sa)
+	}
+	for _, c := range p.children {
+		m.removeChild(p, c)
+	}
+	p.children = nil
+	m.log.Info("IKEv1 connection down", "conn", p.cfg.Name, "why", why)
+}
+
+// sasOf returns p's ISAKMP SAs.
+func (m *Manager) sasOf(p *peer) []*isakmpSA {
+	var out []*isakmpSA
+	for _, ic := range slices.Sorted(maps.Keys(m.sas)) {
+		if sa := m.sas[ic]; sa.p == p {
+			out = append(out, sa)
+		}
+	}
+	return out
+}
+
+func (m *Manager) dropSA(sa *isakmpSA) {
+	delete(m.sas, sa.ic)
+	sa.state = stDead
+}
+
+func (m *Manager) removeChild(p *peer, c *child) {
+	m.cfg.Dataplane.RemoveChild(p.cfg.Name, c.inSPI)
+	delete(m.spis, c.inSPI)
+}
+
+// Reset ends name's SAs, telling the peer, and lets it start again.
+func (m *Manager) Reset(name string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.peers[name]
+	if p == nil {
+		return false
+	}
+	m.teardown(p, "reset")
+	p.nextTry = time.Time{}
+	return true
+}
+
+// Close deletes every SA at its peer and stops.
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	for _, p := range m.peers {
+		m.teardown(p, "closed")
+	}
+	close(m.stop)
+	m.mu.Unlock()
+	m.wg.Wait()
+	return nil
+}
+
+// SoftExpired rekeys the child whose inbound SPI is inSPI.
+func (m *Manager) SoftExpired(tunnel string, inSPI uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.peers[tunnel]; p != nil {
+		for _, c := range p.children {
+			if c.inSPI == inSPI {
+				c.rekeyAt = time.Now()
+			}
+		}
+	}
+}
+
+// HandlePacket takes one IKEv1 message from the transport.
+func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
+	h, err := wire.ParseHeader(msg)
+	if err != nil {
+		m.log.Debug("IKEv1 message dropped", "from", remote, "err", err)
+		return
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return
+	}
+	sa := m.sas[h.ICookie]
+	if sa == nil {
+		if h.Exchange == wire.ExchangeMain && h.RCookie == 0 && h.Flags&wire.FlagEncryption == 0 {
+			m.respondMM1(local, remote, h, msg)
+		} else {
+			m.log.Debug("IKEv1 message for no SA dropped", "from", remote, "exchange", h.Exchange)
+		}
+		return
+	}
+	if sa.remote.Addr() != remote.Addr() || (sa.rc != 0 && h.RCookie != sa.rc && !(sa.initiator && sa.state == stMM1)) {
+		m.log.Debug("IKEv1 message with the wrong cookies or address dropped", "from", remote)
+		return
+	}
+	if err := sa.handle(local, remote, h, msg); err != nil {
+		m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
+		if sa.state != stEstablished {
+			sa.p.lastErr = err.Error()
+			m.dropSA(sa)
+			sa.p.nextTry = time.Now().Add(sa.p.cfg.ReconnectDelay)
+		}
+	}
+}
+
+// ticker drives timers.
+func (m *Manager) ticker() {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+		}
+		m.mu.Lock()
+		if !m.closed {
+			m.timers(time.Now())
+		}
+		m.mu.Unlock()
+	}
+}
+
+func (m *Manager) timers(now time.Time) {
+	for _, ic := range slices.Sorted(maps.Keys(m.sas)) {
+		if sa := m.sas[ic]; sa != nil {
+			sa.timers(now)
+		}
+	}
+	for _, name := range slices.Sorted(maps.Keys(m.peers)) {
+		p := m.peers[name]
+		sas := m.sasOf(p)
+		var est *isakmpSA
+		busy := false
+		for _, sa := range sas {
+			if sa.state == stEstablished {
+				est = sa
+			} else {
+				busy = true
+			}
+		}
+		if est == nil {
+			if !busy && p.cfg.Mode != ikev2.ModeResponderOnly && !now.Before(p.nextTry) {
+				m.initiate(p)
+			}
+			continue
+		}
+		// Phase 1 lifetime: a new ISAKMP SA before this one ends, made
+		// by the side that may initiate.
+		if now.After(est.expires) && !busy && p.cfg.Mode != ikev2.ModeResponderOnly {
+			m.initiate(p)
+		}
+		if len(est.qms) > 0 {
+			continue
+		}
+		for _, pr := range p.pairs {
+			if !slices.ContainsFunc(p.children, func(c *child) bool { return c.pair == pr }) && p.cfg.Mode != ikev2.ModeResponderOnly {
+				est.startQuick(pr, nil)
+				break
+			}
+		}
+		for _, c := range p.children {
+			if !c.rekeying && !c.rekeyAt.IsZero() && now.After(c.rekeyAt) {
+				c.rekeying = true
+				est.startQuick(c.pair, c)
+				break
+			}
+		}
+	}
+}
+
+// Status reports every peer as the IKEv2 daemon does.
+func (m *Manager) Status() []ikev2.PeerStatus {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []ikev2.PeerStatus
+	for _, name := range slices.Sorted(maps.Keys(m.peers)) {
+		p := m.peers[name]
+		ps := ikev2.PeerStatus{Name: name, Mode: p.cfg.Mode, State: "down", LastError: p.lastErr}
+		for _, sa := range m.sasOf(p) {
+			st := sa.status()
+			if sa.state == stEstablished {
+				ps.State = "established"
+				for _, c := range p.children {
+					st.Children = append(st.Children, ikev2.ChildStatus{InSPI: c.inSPI, OutSPI: c.outSPI, Proposal: c.s.String(),
+						LocalTS: []netip.Prefix{c.pair.local}, RemoteTS: []netip.Prefix{c.pair.remote}, Encap: c.encap, Installed: c.installed, Rekeyed: c.rekeyed})
+				}
+			} else if ps.State == "down" {
+				ps.State = "connecting"
+			}
+			ps.IKESAs = append(ps.IKESAs, st)
+		}
+		slices.SortFunc(ps.IKESAs, func(a, b ikev2.IKESAStatus) int { return b.Established.Compare(a.Established) })
+		out = append(out, ps)
+	}
+	return out
+}
+
+func (m *Manager) newSPI() uint32 {
+	for {
+		var b [4]byte
+		rand.Read(b[:])
+		spi := binary.BigEndian.Uint32(b[:])
+		if spi >= 256 && !m.spis[spi] { // SPIs 1-255 are reserved (RFC 4303 §2.1)
+			m.spis[spi] = true
+			return spi
+		}
+	}
+}
+
+func randUint64() uint64 {
+	var b [8]byte
+	rand.Read(b[:])
+	return binary.BigEndian.Uint64(b[:])
+}
+
+func (m *Manager) send(local, remote netip.AddrPort, b []byte) {
+	if err := m.cfg.Transport.SendIKE(local, remote, b); err != nil {
+		m.log.Debug("IKEv1 send failed", "to", remote, "err", err)
+	}
+}

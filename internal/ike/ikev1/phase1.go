@@ -1,0 +1,530 @@
+package ikev1
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+)
+
+// Vendor IDs: RFC 3947 NAT traversal (MD5 of "RFC 3947") and RFC 3706
+// dead peer detection.
+var (
+	vidNATT = []byte{0x4a, 0x13, 0x1c, 0x81, 0x07, 0x03, 0x58, 0x45, 0x5c, 0x57, 0x28, 0xf2, 0x0e, 0x95, 0x45, 0x2f}
+	vidDPD  = []byte{0xaf, 0xca, 0xd7, 0x13, 0x68, 0xa1, 0xf1, 0xc9, 0x6b, 0x86, 0x96, 0xfc, 0x77, 0x57, 0x01, 0x00}
+)
+
+// ISAKMP SA states.
+const (
+	stMM1 = iota + 1 // initiator: sent message 1
+	stMM2            // responder: sent message 2
+	stMM3            // initiator: sent message 3
+	stMM4            // responder: sent message 4
+	stMM5            // initiator: sent message 5
+	stEstablished
+	stDead
+)
+
+// isakmpSA is a phase 1 SA and the exchanges under it.
+type isakmpSA struct {
+	m         *Manager
+	p         *peer
+	initiator bool
+	ic, rc    uint64
+	state     int
+	created   time.Time
+
+	local, remote       netip.AddrPort
+	natLocal, natRemote bool // a NAT (or, for natLocal, a pretended one) in front of us, of the peer
+
+	s                  p1Suite
+	dh                 *suite.PrivateKey
+	ni, nr, gxi, gxr   []byte
+	saiB               []byte
+	skeyid, skeyidD    []byte
+	skeyidA, encKey    []byte
+	iv, p1iv           []byte
+	established        time.Time
+	expires            time.Time
+	lastIn             time.Time
+	dpdSeq             uint32
+	dpdMID             uint32 // the outstanding R-U-THERE's exchange, 0 if none
+	qms                map[uint32]*quick
+	out                outstanding // our last request, until answered
+	lastReq, lastReply []byte      // the peer's last request and our answer, for its retransmissions
+}
+
+// outstanding is a message sent and retransmitted until its answer comes.
+type outstanding struct {
+	msg     []byte
+	sentAt  time.Time
+	timeout time.Duration
+	tries   int
+}
+
+func (o *outstanding) set(msg []byte, t0 time.Duration) {
+	*o = outstanding{msg: msg, sentAt: time.Now(), timeout: t0}
+}
+
+func (sa *isakmpSA) cookies() []byte {
+	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.ic), sa.rc)
+}
+
+func (sa *isakmpSA) encap() bool { return sa.natLocal || sa.natRemote }
+
+func (sa *isakmpSA) send(b []byte) { sa.m.send(sa.local, sa.remote, b) }
+
+// initiate starts Main Mode with p. m.mu is held.
+func (m *Manager) initiate(p *peer) {
+	if len(p.p1) == 0 {
+		p.lastErr = "no IKE proposal vnetgw can offer in IKEv1 (AES-CBC with SHA-1 or SHA-2 only)"
+		p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
+		return
+	}
+	sa := &isakmpSA{m: m, p: p, initiator: true, ic: randUint64(), state: stMM1, created: time.Now(),
+		local: p.cfg.Local, remote: p.cfg.Remote, qms: map[uint32]*quick{}}
+	prop := wire.Proposal{Number: 1, Protocol: wire.ProtocolISAKMP}
+	for i, s := range p.p1 {
+		prop.Transforms = append(prop.Transforms, s.transform(uint8(i+1)))
+	}
+	sa.saiB = wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly, Proposals: []wire.Proposal{prop}}.Append(nil)
+	msg := sa.plain(wire.ExchangeMain, []wire.Payload{{Type: wire.PayloadSA, Body: sa.saiB}, {Type: wire.PayloadVendorID, Body: vidNATT}, {Type: wire.PayloadVendorID, Body: vidDPD}})
+	m.sas[sa.ic] = sa
+	sa.out.set(msg, p.cfg.RetransmitTimeout)
+	sa.send(msg)
+	p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
+	m.log.Info("IKEv1 main mode started", "conn", p.cfg.Name, "remote", sa.remote)
+}
+
+// plain builds an unencrypted message.
+func (sa *isakmpSA) plain(exchange uint8, ps []wire.Payload) []byte {
+	body, first := wire.AppendPayloads(nil, ps)
+	h := wire.Header{ICookie: sa.ic, RCookie: sa.rc, Next: first, Exchange: exchange, Length: uint32(wire.HeaderLen + len(body))}
+	return append(h.Append(nil), body...)
+}
+
+// respondMM1 answers a peer's first Main Mode message. m.mu is held.
+func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []byte) {
+	var p *peer
+	for _, q := range m.peers {
+		if q.cfg.Remote.Addr() == remote.Addr() {
+			p = q
+		}
+	}
+	if p == nil || p.cfg.Mode == ikev2.ModeInitiatorOnly {
+		m.log.Info("IKEv1 main mode from an address that is no IKEv1 peer (or one that only initiates) ignored", "from", remote)
+		return
+	}
+	ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
+	if err != nil {
+		return
+	}
+	sap, ok := wire.Find(ps, wire.PayloadSA)
+	if !ok {
+		return
+	}
+	sa := &isakmpSA{m: m, p: p, ic: h.ICookie, rc: randUint64(), state: stMM2, created: time.Now(), local: local, remote: remote, qms: map[uint32]*quick{}}
+	in, err := wire.ParseSA(sap.Body)
+	if err != nil || len(in.Proposals) == 0 {
+		m.log.Warn("IKEv1 main mode with a malformed SA refused", "conn", p.cfg.Name, "err", err)
+		return
+	}
+	var chosen *wire.Transform
+	for _, t := range in.Proposals[0].Transforms {
+		if s, ok := p1FromTransform(t); ok {
+			for _, mine := range p.p1 {
+				if mine.matches(s) && chosen == nil {
+					chosen, sa.s = &t, s
+				}
+			}
+		}
+	}
+	if chosen == nil {
+		p.lastErr = "no proposal chosen: the peer's IKEv1 proposals match none of the connection's"
+		m.log.Warn("IKEv1 main mode: no proposal chosen", "conn", p.cfg.Name)
+		sa.sendNotifyPlain(wire.NotifyNoProposalChosen)
+		return
+	}
+	sa.saiB = bytes.Clone(sap.Body)
+	prop := wire.Proposal{Number: in.Proposals[0].Number, Protocol: wire.ProtocolISAKMP, Transforms: []wire.Transform{*chosen}}
+	reply := sa.plain(wire.ExchangeMain, []wire.Payload{
+		{Type: wire.PayloadSA, Body: wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly, Proposals: []wire.Proposal{prop}}.Append(nil)},
+		{Type: wire.PayloadVendorID, Body: vidNATT}, {Type: wire.PayloadVendorID, Body: vidDPD}})
+	m.sas[sa.ic] = sa
+	sa.lastReq, sa.lastReply = bytes.Clone(msg), reply
+	sa.send(reply)
+}
+
+func (sa *isakmpSA) sendNotifyPlain(typ uint16) {
+	sa.send(sa.plain(wire.ExchangeInfo, []wire.Payload{{Type: wire.PayloadNotify, Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: typ}.Append(nil)}}))
+}
+
+// handle takes a message for this SA. m.mu is held.
+func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []byte) error {
+	if bytes.Equal(msg, sa.lastReq) && sa.lastReply != nil {
+		sa.send(sa.lastReply) // the peer did not get our answer
+		return nil
+	}
+	if h.Exchange == wire.ExchangeInfo && h.Flags&wire.FlagEncryption == 0 {
+		ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
+		if err == nil {
+			if np, ok := wire.Find(ps, wire.PayloadNotify); ok {
+				if n, err := wire.ParseNotify(np.Body); err == nil && sa.state != stEstablished {
+					return fmt.Errorf("the peer answered with notification %d", n.Type)
+				}
+			}
+		}
+		return nil
+	}
+	switch h.Exchange {
+	case wire.ExchangeMain:
+		return sa.handleMain(local, remote, h, msg)
+	case wire.ExchangeQuick:
+		if sa.state != stEstablished {
+			return errors.New("quick mode before main mode completed")
+		}
+		sa.lastIn = time.Now()
+		return sa.handleQuick(h, msg)
+	case wire.ExchangeInfo:
+		if sa.state != stEstablished {
+			return nil
+		}
+		sa.lastIn = time.Now()
+		return sa.handleInfo(h, msg)
+	}
+	return fmt.Errorf("exchange type %d is not supported", h.Exchange)
+}
+
+func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg []byte) error {
+	body := msg[wire.HeaderLen:]
+	switch {
+	case sa.initiator && sa.state == stMM1 && h.Flags&wire.FlagEncryption == 0:
+		ps, err := wire.ParsePayloads(h.Next, body)
+		if err != nil {
+			return err
+		}
+		sap, ok := wire.Find(ps, wire.PayloadSA)
+		if !ok {
+			return errors.New("main mode message 2 without an SA")
+		}
+		in, err := wire.ParseSA(sap.Body)
+		if err != nil || len(in.Proposals) != 1 || len(in.Proposals[0].Transforms) != 1 {
+			return fmt.Errorf("main mode message 2: the SA must hold one transform (%v)", err)
+		}
+		s, ok := p1FromTransform(in.Proposals[0].Transforms[0])
+		mine := false
+		for _, o := range sa.p.p1 {
+			mine = mine || (ok && o.matches(s))
+		}
+		if !mine {
+			return errors.New("main mode message 2: the peer chose a transform that was not offered")
+		}
+		sa.s, sa.rc = s, h.RCookie
+		if sa.dh, err = suite.GenerateKey(s.Group); err != nil {
+			return err
+		}
+		if sa.ni, err = suite.NewNonce(); err != nil {
+			return err
+		}
+		sa.gxi = sa.dh.PublicKey()
+		msg3 := sa.plain(wire.ExchangeMain, append([]wire.Payload{{Type: wire.PayloadKE, Body: sa.gxi}, {Type: wire.PayloadNonce, Body: sa.ni}}, sa.natD()...))
+		sa.state = stMM3
+		sa.out.set(msg3, sa.p.cfg.RetransmitTimeout)
+		sa.send(msg3)
+		return nil
+
+	case !sa.initiator && sa.state == stMM2 && h.Flags&wire.FlagEncryption == 0:
+		ps, err := wire.ParsePayloads(h.Next, body)
+		if err != nil {
+			return err
+		}
+		ke, ok1 := wire.Find(ps, wire.PayloadKE)
+		n, ok2 := wire.Find(ps, wire.PayloadNonce)
+		if !ok1 || !ok2 || len(n.Body) < 8 || len(n.Body) > 256 {
+			return errors.New("main mode message 3 without KE or a nonce of 8 to 256 bytes")
+		}
+		sa.gxi, sa.ni = bytes.Clone(ke.Body), bytes.Clone(n.Body)
+		if sa.dh, err = suite.GenerateKey(sa.s.Group); err != nil {
+			return err
+		}
+		if sa.nr, err = suite.NewNonce(); err != nil {
+			return err
+		}
+		sa.gxr = sa.dh.PublicKey()
+		sa.detectNAT(ps)
+		if err := sa.deriveKeys(); err != nil {
+			return err
+		}
+		reply := sa.plain(wire.ExchangeMain, append([]wire.Payload{{Type: wire.PayloadKE, Body: sa.gxr}, {Type: wire.PayloadNonce, Body: sa.nr}}, sa.natD()...))
+		sa.state = stMM4
+		sa.lastReq, sa.lastReply = bytes.Clone(msg), reply
+		sa.send(reply)
+		return nil
+
+	case sa.initiator && sa.state == stMM3 && h.Flags&wire.FlagEncryption == 0:
+		ps, err := wire.ParsePayloads(h.Next, body)
+		if err != nil {
+			return err
+		}
+		ke, ok1 := wire.Find(ps, wire.PayloadKE)
+		n, ok2 := wire.Find(ps, wire.PayloadNonce)
+		if !ok1 || !ok2 || len(n.Body) < 8 || len(n.Body) > 256 {
+			return errors.New("main mode message 4 without KE or a nonce of 8 to 256 bytes")
+		}
+		sa.gxr, sa.nr = bytes.Clone(ke.Body), bytes.Clone(n.Body)
+		sa.detectNAT(ps)
+		if err := sa.deriveKeys(); err != nil {
+			return err
+		}
+		if sa.encap() { // RFC 3947 §4: after a NAT is detected, the initiator moves to port 4500
+			sa.local = netip.AddrPortFrom(sa.local.Addr(), sa.m.cfg.NATTPort)
+			sa.remote = netip.AddrPortFrom(sa.remote.Addr(), sa.m.cfg.NATTPort)
+		}
+		id := wire.AddrID(sa.local.Addr()).Append(nil)
+		hashI := sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, id)
+		pl, _ := wire.AppendPayloads(nil, []wire.Payload{{Type: wire.PayloadID, Body: id}, {Type: wire.PayloadHash, Body: hashI}})
+		msg5, next := seal(sa.encKey, sa.iv, sa.header(wire.ExchangeMain, 0, wire.PayloadID), pl)
+		sa.iv = next
+		sa.state = stMM5
+		sa.out.set(msg5, sa.p.cfg.RetransmitTimeout)
+		sa.send(msg5)
+		return nil
+
+	case !sa.initiator && sa.state == stMM4 && h.Flags&wire.FlagEncryption != 0:
+		sa.local, sa.remote = local, remote // the initiator may have moved to 4500
+		pt, next, err := open(sa.encKey, sa.iv, body)
+		if err != nil {
+			return err
+		}
+		ps, err := wire.ParsePayloads(h.Next, pt)
+		if err != nil {
+			return fmt.Errorf("main mode message 5 does not decrypt to payloads (wrong pre-shared key?): %w", err)
+		}
+		id, ok1 := wire.Find(ps, wire.PayloadID)
+		hp, ok2 := wire.Find(ps, wire.PayloadHash)
+		if !ok1 || !ok2 {
+			return errors.New("main mode message 5 without ID and HASH")
+		}
+		want := sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, id.Body)
+		// RFC 2409 §5: HASH_I authenticates the initiator with the key.
+		if !hmac.Equal(want, hp.Body) {
+			sa.p.lastErr = "authentication failed: the peer's HASH_I does not match (pre-shared key mismatch)"
+			return errors.New(sa.p.lastErr)
+		}
+		sa.iv = next
+		idr := wire.AddrID(sa.local.Addr()).Append(nil)
+		hashR := sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic), sa.saiB, idr)
+		pl, _ := wire.AppendPayloads(nil, []wire.Payload{{Type: wire.PayloadID, Body: idr}, {Type: wire.PayloadHash, Body: hashR}})
+		reply, next := seal(sa.encKey, sa.iv, sa.header(wire.ExchangeMain, 0, wire.PayloadID), pl)
+		sa.iv, sa.p1iv = next, next
+		sa.lastReq, sa.lastReply = bytes.Clone(msg), reply
+		sa.send(reply)
+		sa.establish()
+		if hasNotify(ps, wire.NotifyInitialContact) {
+			sa.m.initialContact(sa)
+		}
+		return nil
+
+	case sa.initiator && sa.state == stMM5 && h.Flags&wire.FlagEncryption != 0:
+		pt, next, err := open(sa.encKey, sa.iv, body)
+		if err != nil {
+			return err
+		}
+		ps, err := wire.ParsePayloads(h.Next, pt)
+		if err != nil {
+			return fmt.Errorf("main mode message 6 does not decrypt to payloads (wrong pre-shared key?): %w", err)
+		}
+		id, ok1 := wire.Find(ps, wire.PayloadID)
+		hp, ok2 := wire.Find(ps, wire.PayloadHash)
+		if !ok1 || !ok2 {
+			return errors.New("main mode message 6 without ID and HASH")
+		}
+		want := sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic), sa.saiB, id.Body)
+		if !hmac.Equal(want, hp.Body) {
+			sa.p.lastErr = "authentication failed: the peer's HASH_R does not match (pre-shared key mismatch)"
+			return errors.New(sa.p.lastErr)
+		}
+		sa.iv, sa.p1iv = next, next
+		sa.out = outstanding{}
+		sa.establish()
+		return nil
+	}
+	return nil // a late retransmission; ignored
+}
+
+func hasNotify(ps []wire.Payload, typ uint16) bool {
+	for _, p := range ps {
+		if p.Type == wire.PayloadNotify {
+			if n, err := wire.ParseNotify(p.Body); err == nil && n.Type == typ {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// establish completes phase 1; an older SA with the peer is deleted.
+func (sa *isakmpSA) establish() {
+	sa.state, sa.established, sa.lastIn = stEstablished, time.Now(), time.Now()
+	margin := min(sa.s.Life/10, 9*time.Minute)
+	sa.expires = sa.established.Add(sa.s.Life - margin)
+	sa.dh = nil
+	sa.p.lastErr = ""
+	for _, o := range sa.m.sasOf(sa.p) {
+		if o != sa && o.state == stEstablished {
+			o.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{o.cookies()}}.Append(nil))
+			sa.m.dropSA(o)
+		}
+	}
+	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap())
+}
+
+// initialContact drops the children and SAs a restarted peer forgot.
+func (m *Manager) initialContact(sa *isakmpSA) {
+	for _, o := range m.sasOf(sa.p) {
+		if o != sa {
+			m.dropSA(o)
+		}
+	}
+	for _, c := range sa.p.children {
+		m.removeChild(sa.p, c)
+	}
+	sa.p.children = nil
+}
+
+func (sa *isakmpSA) header(exchange uint8, mid uint32, first wire.PayloadType) wire.Header {
+	return wire.Header{ICookie: sa.ic, RCookie: sa.rc, Next: first, Exchange: exchange, MessageID: mid}
+}
+
+// natD returns our NAT-D payloads (RFC 3947 §3.2): the hash of the peer's
+// address and port, then of ours. With ForceEncap, ours is made not to
+// match, so that both sides put ESP in UDP.
+func (sa *isakmpSA) natD() []wire.Payload {
+	ck := sa.cookies()
+	port := func(a netip.AddrPort) []byte { return binary.BigEndian.AppendUint16(nil, a.Port()) }
+	remote := sa.s.Hash.sum(ck, sa.remote.Addr().AsSlice(), port(sa.remote))
+	local := sa.s.Hash.sum(ck, sa.local.Addr().AsSlice(), port(sa.local))
+	if sa.p.cfg.ForceEncap {
+		local = sa.s.Hash.sum(ck, []byte("vnetgw: ESP in UDP"))
+	}
+	return []wire.Payload{{Type: wire.PayloadNATD, Body: remote}, {Type: wire.PayloadNATD, Body: local}}
+}
+
+// detectNAT compares the peer's NAT-D payloads with the addresses seen.
+func (sa *isakmpSA) detectNAT(ps []wire.Payload) {
+	var ds [][]byte
+	for _, p := range ps {
+		if p.Type == wire.PayloadNATD {
+			ds = append(ds, p.Body)
+		}
+	}
+	if len(ds) < 2 {
+		sa.natLocal = sa.p.cfg.ForceEncap
+		return
+	}
+	ck := sa.cookies()
+	port := func(a netip.AddrPort) []byte { return binary.BigEndian.AppendUint16(nil, a.Port()) }
+	me := sa.s.Hash.sum(ck, sa.local.Addr().AsSlice(), port(sa.local))
+	them := sa.s.Hash.sum(ck, sa.remote.Addr().AsSlice(), port(sa.remote))
+	sa.natLocal = !bytes.Equal(ds[0], me) || sa.p.cfg.ForceEncap
+	sa.natRemote = true
+	for _, d := range ds[1:] {
+		if bytes.Equal(d, them) {
+			sa.natRemote = false
+		}
+	}
+}
+
+// deriveKeys computes SKEYID and its children (RFC 2409 §5) and the
+// first phase 1 IV (Appendix B).
+func (sa *isakmpSA) deriveKeys() error {
+	peerPub := sa.gxr
+	if !sa.initiator {
+		peerPub = sa.gxi
+	}
+	gxy, err := sa.dh.SharedSecret(peerPub)
+	if err != nil {
+		return fmt.Errorf("key exchange: %w", err)
+	}
+	h, ck := sa.s.Hash, sa.cookies()
+	sa.skeyid = h.prf(sa.p.cfg.PSK, sa.ni, sa.nr)
+	sa.skeyidD = h.prf(sa.skeyid, gxy, ck, []byte{0})
+	sa.skeyidA = h.prf(sa.skeyid, sa.skeyidD, gxy, ck, []byte{1})
+	skeyidE := h.prf(sa.skeyid, sa.skeyidA, gxy, ck, []byte{2})
+	sa.encKey = h.expand(skeyidE, sa.s.KeyLen)
+	sa.iv = h.sum(sa.gxi, sa.gxr)[:blockSize]
+	return nil
+}
+
+// timers retransmits, checks liveness and drops stale exchanges.
+func (sa *isakmpSA) timers(now time.Time) {
+	cfg := sa.p.cfg
+	if sa.state != stEstablished && now.Sub(sa.created) > halfOpenTimeout && (!sa.initiator || sa.out.msg == nil) {
+		sa.m.dropSA(sa)
+		return
+	}
+	if o := &sa.out; o.msg != nil && now.Sub(o.sentAt) > o.timeout {
+		if o.tries >= cfg.RetransmitTries {
+			sa.dead("the peer does not answer")
+			return
+		}
+		o.tries++
+		o.sentAt, o.timeout = now, o.timeout*2
+		sa.send(o.msg)
+	}
+	for mid, q := range sa.qms {
+		if q.out.msg != nil && now.Sub(q.out.sentAt) > q.out.timeout {
+			if q.out.tries >= cfg.RetransmitTries {
+				delete(sa.qms, mid)
+				if q.rekey != nil {
+					q.rekey.rekeying = false
+				}
+				sa.p.lastErr = "quick mode: the peer does not answer"
+				continue
+			}
+			q.out.tries++
+			q.out.sentAt, q.out.timeout = now, q.out.timeout*2
+			sa.send(q.out.msg)
+		} else if q.out.msg == nil && now.Sub(q.started) > halfOpenTimeout {
+			delete(sa.qms, mid)
+		}
+	}
+	if sa.state != stEstablished || cfg.DPDInterval <= 0 {
+		return
+	}
+	if sa.dpdMID == 0 && now.Sub(sa.lastIn) > cfg.DPDInterval {
+		sa.dpdSeq++
+		sa.dpdMID = sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(),
+			Type: wire.NotifyRUThere, Data: binary.BigEndian.AppendUint32(nil, sa.dpdSeq)}.Append(nil))
+	}
+}
+
+// dead ends the SA and the peer's children: the peer is gone.
+func (sa *isakmpSA) dead(why string) {
+	p := sa.p
+	sa.m.log.Warn("IKEv1 peer dead", "conn", p.cfg.Name, "why", why)
+	p.lastErr = why
+	wasEstablished := sa.state == stEstablished
+	sa.m.dropSA(sa)
+	if wasEstablished || len(sa.m.sasOf(p)) == 0 {
+		for _, c := range p.children {
+			sa.m.removeChild(p, c)
+		}
+		p.children = nil
+	}
+	p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
+}
+
+func (sa *isakmpSA) status() ikev2.IKESAStatus {
+	names := map[int]string{stMM1: "init-sent", stMM2: "half-open", stMM3: "init-sent", stMM4: "half-open", stMM5: "auth-sent", stEstablished: "established", stDead: "deleting"}
+	return ikev2.IKESAStatus{SPIi: sa.ic, SPIr: sa.rc, Initiator: sa.initiator, State: names[sa.state], Proposal: sa.s.String() + " (IKEv1)",
+		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
+		BehindNAT: sa.natLocal && !sa.p.cfg.ForceEncap, Established: sa.established}
+}

@@ -1,0 +1,286 @@
+package ikev1
+
+import (
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// p1Suite is a phase 1 transform: AES-CBC (IKEv1 has no AEAD in phase
+// 1), a hash, a DH group and a lifetime.
+type p1Suite struct {
+	KeyLen int // bytes
+	Hash   hashAlg
+	Group  v2.DHGroup
+	Life   time.Duration
+}
+
+func (s p1Suite) String() string {
+	return fmt.Sprintf("aes%d-%s-%s", s.KeyLen*8, s.Hash, groupName(s.Group))
+}
+
+func groupName(g v2.DHGroup) string {
+	switch g {
+	case v2.DHMODP2048:
+		return "modp2048"
+	case v2.DHECP256:
+		return "ecp256"
+	case v2.DHECP384:
+		return "ecp384"
+	case v2.DHCurve25519:
+		return "curve25519"
+	case v2.DHInsecureMODP1024:
+		return "modp1024"
+	case v2.DHInsecureMODP2048S256:
+		return "modp2048s256"
+	}
+	return "group" + strconv.Itoa(int(g))
+}
+
+var integToHash = map[v2.IntegID]hashAlg{
+	v2.IntegHMACSHA1_96: wire.Hash1, v2.IntegHMACSHA256_128: wire.Hash256,
+	v2.IntegHMACSHA384_192: wire.Hash384, v2.IntegHMACSHA512_256: wire.Hash512,
+}
+
+var integToAuth = map[v2.IntegID]uint32{
+	v2.IntegHMACSHA1_96: wire.AuthHMACSHA1, v2.IntegHMACSHA256_128: wire.AuthHMACSHA256,
+	v2.IntegHMACSHA384_192: wire.AuthHMACSHA384, v2.IntegHMACSHA512_256: wire.AuthHMACSHA512,
+}
+
+// p1Suites turns IKE proposals (strongSwan's syntax, parsed) into the
+// phase 1 transforms vnetgw offers and accepts: every AES-CBC key length
+// with every integrity algorithm (as the hash) and every group.
+func p1Suites(ps []suite.Proposal, life time.Duration) []p1Suite {
+	var out []p1Suite
+	for _, p := range ps {
+		var keys []int
+		var hashes []hashAlg
+		var groups []v2.DHGroup
+		for _, t := range p.Transforms {
+			switch t.Type {
+			case v2.TransformENCR:
+				if v2.EncrID(t.ID) == v2.EncrAESCBC {
+					keys = append(keys, int(t.KeyLen)/8)
+				}
+			case v2.TransformINTEG:
+				if h, ok := integToHash[v2.IntegID(t.ID)]; ok {
+					hashes = append(hashes, h)
+				}
+			case v2.TransformDH:
+				groups = append(groups, v2.DHGroup(t.ID))
+			}
+		}
+		for _, k := range keys {
+			for _, h := range hashes {
+				for _, g := range groups {
+					out = append(out, p1Suite{KeyLen: k, Hash: h, Group: g, Life: life})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (s p1Suite) transform(n uint8) wire.Transform {
+	return wire.Transform{Number: n, ID: wire.TransformKeyIKE, Attrs: []wire.Attr{
+		{Type: wire.AttrEncryption, Value: wire.EncrAESCBC}, {Type: wire.AttrKeyLength, Value: uint32(s.KeyLen * 8)},
+		{Type: wire.AttrHash, Value: uint32(s.Hash)}, {Type: wire.AttrAuthMethod, Value: wire.AuthPSK},
+		{Type: wire.AttrGroup, Value: uint32(s.Group)},
+		{Type: wire.AttrLifeType, Value: wire.LifeSeconds}, {Type: wire.AttrLifeValue, Value: uint32(s.Life / time.Second)},
+	}}
+}
+
+// p1FromTransform reads a phase 1 transform; ok is false for one vnetgw
+// does not implement (another cipher, authentication or group).
+func p1FromTransform(t wire.Transform) (s p1Suite, ok bool) {
+	if t.ID != wire.TransformKeyIKE {
+		return s, false
+	}
+	enc, _ := t.Attr(wire.AttrEncryption)
+	auth, _ := t.Attr(wire.AttrAuthMethod)
+	h, _ := t.Attr(wire.AttrHash)
+	g, _ := t.Attr(wire.AttrGroup)
+	kl, _ := t.Attr(wire.AttrKeyLength)
+	if enc != wire.EncrAESCBC || auth != wire.AuthPSK || hashAlg(h).new() == nil || (kl != 128 && kl != 192 && kl != 256) {
+		return s, false
+	}
+	s = p1Suite{KeyLen: int(kl) / 8, Hash: hashAlg(h), Group: v2.DHGroup(g), Life: 8 * time.Hour}
+	if lt, _ := t.Attr(wire.AttrLifeType); lt == wire.LifeSeconds {
+		if v, ok := t.Attr(wire.AttrLifeValue); ok && v > 0 {
+			s.Life = time.Duration(v) * time.Second
+		}
+	}
+	switch s.Group {
+	case v2.DHMODP2048, v2.DHECP256, v2.DHECP384, v2.DHCurve25519, v2.DHInsecureMODP1024, v2.DHInsecureMODP2048S256:
+		return s, true
+	}
+	return s, false
+}
+
+// matches tells whether the peer's transform is one of ours (lifetimes
+// aside: the peer's is taken, RFC 2409 §4).
+func (s p1Suite) matches(o p1Suite) bool {
+	return s.KeyLen == o.KeyLen && s.Hash == o.Hash && s.Group == o.Group
+}
+
+// p2Suite is a phase 2 (ESP) transform.
+type p2Suite struct {
+	Encr   v2.EncrID // AES-CBC or AES-GCM-16
+	KeyLen int       // bits
+	Integ  v2.IntegID
+	PFS    v2.DHGroup
+	Life   time.Duration
+}
+
+func (s p2Suite) String() string {
+	var b strings.Builder
+	if s.Encr == v2.EncrAESGCM16 {
+		fmt.Fprintf(&b, "aes%dgcm16", s.KeyLen)
+	} else {
+		fmt.Fprintf(&b, "aes%d", s.KeyLen)
+	}
+	for h, i := range map[hashAlg]v2.IntegID{wire.Hash1: v2.IntegHMACSHA1_96, wire.Hash256: v2.IntegHMACSHA256_128, wire.Hash384: v2.IntegHMACSHA384_192, wire.Hash512: v2.IntegHMACSHA512_256} {
+		if i == s.Integ {
+			b.WriteString("-" + h.String())
+		}
+	}
+	if s.PFS != v2.DHNone {
+		b.WriteString("-" + groupName(s.PFS))
+	}
+	return b.String()
+}
+
+// keyLens returns the bytes of encryption key (with GCM's salt) and of
+// integrity key.
+func (s p2Suite) keyLens() (enc, integ int) {
+	enc = s.KeyLen / 8
+	if s.Encr == v2.EncrAESGCM16 {
+		enc += 4 // RFC 4106 §8.1
+	}
+	switch s.Integ {
+	case v2.IntegHMACSHA1_96:
+		integ = 20
+	case v2.IntegHMACSHA256_128:
+		integ = 32
+	case v2.IntegHMACSHA384_192:
+		integ = 48
+	case v2.IntegHMACSHA512_256:
+		integ = 64
+	}
+	return enc, integ
+}
+
+func p2Suites(ps []suite.Proposal, life time.Duration) []p2Suite {
+	var out []p2Suite
+	for _, p := range ps {
+		type enc struct {
+			id  v2.EncrID
+			len int
+		}
+		var encs []enc
+		var integs []v2.IntegID
+		groups := []v2.DHGroup{}
+		for _, t := range p.Transforms {
+			switch t.Type {
+			case v2.TransformENCR:
+				if id := v2.EncrID(t.ID); id == v2.EncrAESCBC || id == v2.EncrAESGCM16 {
+					encs = append(encs, enc{id, int(t.KeyLen)})
+				}
+			case v2.TransformINTEG:
+				if _, ok := integToAuth[v2.IntegID(t.ID)]; ok {
+					integs = append(integs, v2.IntegID(t.ID))
+				}
+			case v2.TransformDH:
+				groups = append(groups, v2.DHGroup(t.ID))
+			}
+		}
+		if len(groups) == 0 {
+			groups = append(groups, v2.DHNone)
+		}
+		for _, e := range encs {
+			is := integs
+			if e.id == v2.EncrAESGCM16 {
+				is = []v2.IntegID{v2.IntegNone}
+			}
+			for _, i := range is {
+				for _, g := range groups {
+					out = append(out, p2Suite{Encr: e.id, KeyLen: e.len, Integ: i, PFS: g, Life: life})
+				}
+			}
+		}
+	}
+	return out
+}
+
+func (s p2Suite) transform(n uint8, encap bool) wire.Transform {
+	mode := uint32(wire.EncapTunnel)
+	if encap {
+		mode = wire.EncapUDPTunnel
+	}
+	t := wire.Transform{Number: n, ID: uint8(s.Encr), Attrs: []wire.Attr{
+		{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: uint32(s.Life / time.Second)},
+		{Type: wire.AttrEncapMode, Value: mode}, {Type: wire.AttrESPKeyLen, Value: uint32(s.KeyLen)},
+	}}
+	if a, ok := integToAuth[s.Integ]; ok {
+		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrAuthAlg, Value: a})
+	}
+	if s.PFS != v2.DHNone {
+		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrPFSGroup, Value: uint32(s.PFS)})
+	}
+	return t
+}
+
+func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
+	s = p2Suite{Encr: v2.EncrID(t.ID), Life: time.Hour}
+	if s.Encr != v2.EncrAESCBC && s.Encr != v2.EncrAESGCM16 {
+		return s, false
+	}
+	kl, _ := t.Attr(wire.AttrESPKeyLen)
+	if kl != 128 && kl != 192 && kl != 256 {
+		return s, false
+	}
+	s.KeyLen = int(kl)
+	if a, ok := t.Attr(wire.AttrAuthAlg); ok {
+		for i, v := range integToAuth {
+			if v == a {
+				s.Integ = i
+			}
+		}
+		if s.Integ == v2.IntegNone {
+			return s, false
+		}
+	}
+	if (s.Encr == v2.EncrAESGCM16) != (s.Integ == v2.IntegNone) {
+		return s, false
+	}
+	if g, ok := t.Attr(wire.AttrPFSGroup); ok {
+		s.PFS = v2.DHGroup(g)
+	}
+	if lt, _ := t.Attr(wire.AttrSALifeType); lt == wire.LifeSeconds {
+		if v, ok := t.Attr(wire.AttrSALifeValue); ok && v > 0 {
+			s.Life = time.Duration(v) * time.Second
+		}
+	}
+	return s, true
+}
+
+func (s p2Suite) matches(o p2Suite) bool {
+	return s.Encr == o.Encr && s.KeyLen == o.KeyLen && s.Integ == o.Integ && s.PFS == o.PFS
+}
+
+// espConfig is one direction of the pair.
+func (s p2Suite) espConfig(spi uint32, km []byte, limits esp.Limits) esp.Config {
+	e, _ := s.keyLens()
+	return esp.Config{SPI: spi, Cipher: esp.Cipher(s.Encr), Integrity: esp.Integrity(s.Integ),
+		Keys: esp.NewKeys(km[:e], km[e:]), Limits: limits}
+}
+
+// pair is one quick mode's traffic: a local and a remote prefix.
+type pair struct{ local, remote netip.Prefix }

@@ -1,0 +1,386 @@
+package ikev1
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/ipsec"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// quick is a Quick Mode exchange (RFC 2409 §5.5).
+type quick struct {
+	mid       uint32
+	initiator bool
+	started   time.Time
+	iv        []byte
+	ni, nr    []byte
+	spiIn     uint32
+	spiOut    uint32
+	s         p2Suite
+	dh        *suite.PrivateKey
+	gqm       []byte // the PFS exchange's shared secret
+	pair      pair
+	rekey     *child // the child this one replaces
+	out       outstanding
+	done      bool // responder: waiting for HASH(3)
+}
+
+func (sa *isakmpSA) newMID() uint32 {
+	for {
+		mid := uint32(randUint64())
+		if _, used := sa.qms[mid]; mid != 0 && !used {
+			return mid
+		}
+	}
+}
+
+// encrypted builds an encrypted phase 2 message whose first payload is a
+// HASH over M-ID, prefix and the payloads after it (RFC 2409 §5.5, §5.7),
+// and returns it with the next IV.
+func (sa *isakmpSA) encrypted(exchange uint8, mid uint32, iv, prefix []byte, ps []wire.Payload) (msg, next []byte) {
+	rest, first := wire.AppendPayloads(nil, ps)
+	h := sa.s.Hash.prf(sa.skeyidA, binary.BigEndian.AppendUint32(nil, mid), prefix, rest)
+	pl := append([]byte{byte(first), 0}, binary.BigEndian.AppendUint16(nil, uint16(4+len(h)))...)
+	pl = append(append(pl, h...), rest...)
+	return seal(sa.encKey, iv, sa.header(exchange, mid, wire.PayloadHash), pl)
+}
+
+// decrypt opens a phase 2 message and checks that its first payload is a
+// HASH equal to prf(SKEYID_a, M-ID | prefix | the rest). It returns the
+// payloads after the HASH and the next IV.
+func (sa *isakmpSA) decrypt(h wire.Header, msg, iv, prefix []byte) ([]wire.Payload, []byte, error) {
+	if h.Flags&wire.FlagEncryption == 0 {
+		return nil, nil, errors.New("a phase 2 message that is not encrypted")
+	}
+	pt, next, err := open(sa.encKey, iv, msg[wire.HeaderLen:])
+	if err != nil {
+		return nil, nil, err
+	}
+	if h.Next != wire.PayloadHash || len(pt) < 4 {
+		return nil, nil, errors.New("a phase 2 message must start with a HASH payload")
+	}
+	hl := int(binary.BigEndian.Uint16(pt[2:]))
+	if hl < 4 || hl > len(pt) {
+		return nil, nil, errors.New("a phase 2 HASH payload overruns the message")
+	}
+	ps, err := wire.ParsePayloads(wire.PayloadType(pt[0]), pt[hl:])
+	if err != nil {
+		return nil, nil, err
+	}
+	// The hash covers the payloads up to the padding: their summed length.
+	n := hl
+	for _, p := range ps {
+		n += 4 + len(p.Body)
+	}
+	want := sa.s.Hash.prf(sa.skeyidA, binary.BigEndian.AppendUint32(nil, h.MessageID), prefix, pt[hl:n])
+	if !hmac.Equal(want, pt[4:hl]) {
+		return nil, nil, errors.New("the phase 2 HASH does not match")
+	}
+	return ps, next, nil
+}
+
+// startQuick negotiates a child SA pair for pr, replacing old if set.
+func (sa *isakmpSA) startQuick(pr pair, old *child) {
+	p := sa.p
+	if len(p.p2) == 0 {
+		p.lastErr = "no ESP proposal vnetgw can offer in IKEv1"
+		return
+	}
+	q := &quick{mid: sa.newMID(), initiator: true, started: time.Now(), pair: pr, rekey: old}
+	q.iv = sa.s.Hash.phase2IV(sa.p1iv, q.mid)
+	var err error
+	if q.ni, err = suite.NewNonce(); err != nil {
+		return
+	}
+	q.spiIn = sa.m.newSPI()
+	prop := wire.Proposal{Number: 1, Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, q.spiIn)}
+	group := v2.DHNone
+	for i, s := range p.p2 {
+		if i == 0 {
+			group = s.PFS
+		}
+		if s.PFS != group {
+			continue // one KE payload: the first proposal's group for all
+		}
+		prop.Transforms = append(prop.Transforms, s.transform(uint8(i+1), sa.encap()))
+	}
+	ps := []wire.Payload{{Type: wire.PayloadSA, Body: wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly, Proposals: []wire.Proposal{prop}}.Append(nil)},
+		{Type: wire.PayloadNonce, Body: q.ni}}
+	if group != v2.DHNone {
+		if q.dh, err = suite.GenerateKey(group); err != nil {
+			return
+		}
+		ps = append(ps, wire.Payload{Type: wire.PayloadKE, Body: q.dh.PublicKey()})
+	}
+	ps = append(ps, wire.Payload{Type: wire.PayloadID, Body: wire.PrefixID(pr.local).Append(nil)}, wire.Payload{Type: wire.PayloadID, Body: wire.PrefixID(pr.remote).Append(nil)})
+	msg, next := sa.encrypted(wire.ExchangeQuick, q.mid, q.iv, nil, ps)
+	q.iv = next
+	q.out.set(msg, p.cfg.RetransmitTimeout)
+	sa.qms[q.mid] = q
+	sa.send(msg)
+}
+
+func (sa *isakmpSA) handleQuick(h wire.Header, msg []byte) error {
+	q := sa.qms[h.MessageID]
+	switch {
+	case q == nil:
+		return sa.respondQuick(h, msg)
+	case q.initiator && q.out.msg != nil:
+		return sa.quickResponse(q, h, msg)
+	case !q.initiator && q.done:
+		return sa.quickFinal(q, h, msg)
+	}
+	return nil
+}
+
+// quickFinal checks HASH(3) and installs the responder's child.
+func (sa *isakmpSA) quickFinal(q *quick, h wire.Header, msg []byte) error {
+	pt, _, err := open(sa.encKey, q.iv, msg[wire.HeaderLen:])
+	if err != nil {
+		return err
+	}
+	if h.Next != wire.PayloadHash || len(pt) < 4 {
+		return errors.New("quick mode message 3 without HASH(3)")
+	}
+	hl := int(binary.BigEndian.Uint16(pt[2:]))
+	if hl < 4 || hl > len(pt) {
+		return errors.New("quick mode HASH(3) overruns the message")
+	}
+	want := sa.s.Hash.prf(sa.skeyidA, []byte{0}, binary.BigEndian.AppendUint32(nil, q.mid), q.ni, q.nr)
+	if !hmac.Equal(want, pt[4:hl]) {
+		return errors.New("quick mode HASH(3) does not match")
+	}
+	delete(sa.qms, q.mid)
+	return sa.install(q)
+}
+
+// respondQuick answers a peer's quick mode message 1.
+func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
+	p := sa.p
+	iv := sa.s.Hash.phase2IV(sa.p1iv, h.MessageID)
+	ps, next, err := sa.decrypt(h, msg, iv, nil)
+	if err != nil {
+		return err
+	}
+	q := &quick{mid: h.MessageID, started: time.Now(), iv: next}
+	sap, ok1 := wire.Find(ps, wire.PayloadSA)
+	n, ok2 := wire.Find(ps, wire.PayloadNonce)
+	if !ok1 || !ok2 || len(n.Body) < 8 || len(n.Body) > 256 {
+		return errors.New("quick mode message 1 without SA or nonce")
+	}
+	q.ni = bytes.Clone(n.Body)
+	in, err := wire.ParseSA(sap.Body)
+	if err != nil || len(in.Proposals) == 0 || len(in.Proposals[0].SPI) != 4 || in.Proposals[0].Protocol != wire.ProtocolESP {
+		return fmt.Errorf("quick mode message 1: an ESP proposal with a 4-byte SPI is needed (%v)", err)
+	}
+	prop := in.Proposals[0]
+	q.spiOut = binary.BigEndian.Uint32(prop.SPI)
+	var chosen *wire.Transform
+	for _, t := range prop.Transforms {
+		s, ok := p2FromTransform(t)
+		if !ok || chosen != nil {
+			continue
+		}
+		for _, mine := range p.p2 {
+			if mine.matches(s) {
+				chosen, q.s = &t, s
+				break
+			}
+		}
+	}
+	if chosen == nil {
+		sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: prop.SPI, Type: wire.NotifyNoProposalChosen}.Append(nil))
+		return errors.New("quick mode: no ESP proposal of the peer matches the connection's")
+	}
+	// The traffic: IDci and IDcr, or the two peers' addresses without them.
+	var ids []wire.Payload
+	for _, pl := range ps {
+		if pl.Type == wire.PayloadID {
+			ids = append(ids, pl)
+		}
+	}
+	q.pair = pair{netip.PrefixFrom(sa.local.Addr(), sa.local.Addr().BitLen()), netip.PrefixFrom(sa.remote.Addr(), sa.remote.Addr().BitLen())}
+	if len(ids) == 2 {
+		ci, err1 := wire.ParseID(ids[0].Body)
+		cr, err2 := wire.ParseID(ids[1].Body)
+		rp, err3 := ci.Prefix()
+		lp, err4 := cr.Prefix()
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			return err
+		}
+		q.pair = pair{lp, rp}
+	}
+	if !sa.acceptable(q.pair) {
+		sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: prop.SPI, Type: wire.NotifyInvalidIDInfo}.Append(nil))
+		p.lastErr = fmt.Sprintf("quick mode: the peer's traffic %v <-> %v is not the connection's", q.pair.remote, q.pair.local)
+		return errors.New(p.lastErr)
+	}
+	var err2 error
+	if q.nr, err2 = suite.NewNonce(); err2 != nil {
+		return err2
+	}
+	q.spiIn = sa.m.newSPI()
+	reply := []wire.Payload{{Type: wire.PayloadSA, Body: wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly,
+		Proposals: []wire.Proposal{{Number: prop.Number, Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, q.spiIn), Transforms: []wire.Transform{*chosen}}}}.Append(nil)},
+		{Type: wire.PayloadNonce, Body: q.nr}}
+	if q.s.PFS != v2.DHNone {
+		ke, ok := wire.Find(ps, wire.PayloadKE)
+		if !ok {
+			return errors.New("quick mode with PFS but no KE payload")
+		}
+		if q.dh, err = suite.GenerateKey(q.s.PFS); err != nil {
+			return err
+		}
+		if q.gqm, err = q.dh.SharedSecret(ke.Body); err != nil {
+			return err
+		}
+		reply = append(reply, wire.Payload{Type: wire.PayloadKE, Body: q.dh.PublicKey()})
+	}
+	reply = append(reply, ids...)
+	out, next2 := sa.encrypted(wire.ExchangeQuick, q.mid, q.iv, q.ni, reply)
+	q.iv, q.done = next2, true
+	sa.qms[q.mid] = q
+	sa.lastReq, sa.lastReply = bytes.Clone(msg), out
+	sa.send(out)
+	return nil
+}
+
+// acceptable tells whether a peer may have a child for pr: any traffic on
+// a route-based connection (any-to-any children), else traffic inside one
+// of the connection's pairs.
+func (sa *isakmpSA) acceptable(pr pair) bool {
+	for _, mine := range sa.p.pairs {
+		if mine.local.Bits() == 0 && mine.remote.Bits() == 0 && mine.local.Addr().Is4() == pr.local.Addr().Is4() {
+			return true
+		}
+		if mine.local.Bits() <= pr.local.Bits() && mine.local.Contains(pr.local.Addr()) &&
+			mine.remote.Bits() <= pr.remote.Bits() && mine.remote.Contains(pr.remote.Addr()) {
+			return true
+		}
+	}
+	return false
+}
+
+// quickResponse takes the responder's message 2, answers with HASH(3) and
+// installs the child.
+func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
+	ps, next, err := sa.decrypt(h, msg, q.iv, q.ni)
+	if err != nil {
+		return err
+	}
+	sap, ok1 := wire.Find(ps, wire.PayloadSA)
+	n, ok2 := wire.Find(ps, wire.PayloadNonce)
+	if !ok1 || !ok2 {
+		return errors.New("quick mode message 2 without SA or nonce")
+	}
+	in, err := wire.ParseSA(sap.Body)
+	if err != nil || len(in.Proposals) != 1 || len(in.Proposals[0].Transforms) != 1 || len(in.Proposals[0].SPI) != 4 {
+		return fmt.Errorf("quick mode message 2: one transform with a 4-byte SPI is needed (%v)", err)
+	}
+	s, ok := p2FromTransform(in.Proposals[0].Transforms[0])
+	offered := false
+	for _, mine := range sa.p.p2 {
+		offered = offered || (ok && mine.matches(s))
+	}
+	if !offered {
+		return errors.New("quick mode message 2: the peer chose a transform that was not offered")
+	}
+	q.s, q.nr, q.spiOut = s, bytes.Clone(n.Body), binary.BigEndian.Uint32(in.Proposals[0].SPI)
+	// A responder may answer with narrower traffic than proposed (as
+	// strongSwan does); wider or other traffic is refused.
+	var ids []wire.Payload
+	for _, pl := range ps {
+		if pl.Type == wire.PayloadID {
+			ids = append(ids, pl)
+		}
+	}
+	if len(ids) == 2 {
+		ci, err1 := wire.ParseID(ids[0].Body)
+		cr, err2 := wire.ParseID(ids[1].Body)
+		lp, err3 := ci.Prefix()
+		rp, err4 := cr.Prefix()
+		if err := errors.Join(err1, err2, err3, err4); err != nil {
+			return err
+		}
+		within := func(outer, inner netip.Prefix) bool { return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr()) }
+		if !within(q.pair.local, lp) || !within(q.pair.remote, rp) {
+			return fmt.Errorf("quick mode message 2: the peer answered traffic %v <-> %v outside the proposed %v <-> %v", lp, rp, q.pair.local, q.pair.remote)
+		}
+		q.pair = pair{lp, rp}
+	}
+	if q.dh != nil {
+		ke, ok := wire.Find(ps, wire.PayloadKE)
+		if !ok {
+			return errors.New("quick mode message 2 without KE for PFS")
+		}
+		if q.gqm, err = q.dh.SharedSecret(ke.Body); err != nil {
+			return err
+		}
+	}
+	hash3 := sa.s.Hash.prf(sa.skeyidA, []byte{0}, binary.BigEndian.AppendUint32(nil, q.mid), q.ni, q.nr)
+	pl := append([]byte{0, 0}, binary.BigEndian.AppendUint16(nil, uint16(4+len(hash3)))...)
+	out, _ := seal(sa.encKey, next, sa.header(wire.ExchangeQuick, q.mid, wire.PayloadHash), append(pl, hash3...))
+	delete(sa.qms, q.mid)
+	sa.send(out)
+	return sa.install(q)
+}
+
+// install hands the negotiated pair to the data path and retires the
+// child it replaces.
+func (sa *isakmpSA) install(q *quick) error {
+	p := sa.p
+	enc, integ := q.s.keyLens()
+	kmIn := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiIn, q.ni, q.nr, enc+integ)
+	kmOut := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiOut, q.ni, q.nr, enc+integ)
+	c := ipsec.Child{Tunnel: p.cfg.Name, In: q.s.espConfig(q.spiIn, kmIn, p.cfg.ChildLimits), Out: q.s.espConfig(q.spiOut, kmOut, p.cfg.ChildLimits),
+		Local: sa.local, Remote: sa.remote, Encap: sa.encap(), LocalTS: []netip.Prefix{q.pair.local}, RemoteTS: []netip.Prefix{q.pair.remote}}
+	if !c.Encap {
+		c.Local, c.Remote = netip.AddrPortFrom(sa.local.Addr(), 0), netip.AddrPortFrom(sa.remote.Addr(), 0)
+	}
+	if err := sa.m.cfg.Dataplane.InstallChild(c); err != nil {
+		return fmt.Errorf("installing the child SA: %w", err)
+	}
+	margin := min(q.s.Life/10, 9*time.Minute)
+	ch := &child{inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(), rekeyed: q.rekey != nil}
+	if q.initiator {
+		ch.rekeyAt = ch.installed.Add(q.s.Life - margin)
+	} else {
+		ch.rekeyAt = ch.installed.Add(q.s.Life - margin/2) // the initiator rekeys first
+	}
+	// A responder's rekey replaces the child of the same traffic.
+	old := q.rekey
+	if old == nil && !q.initiator {
+		for _, o := range p.children {
+			if o.pair == q.pair {
+				old = o
+			}
+		}
+	}
+	p.children = append(p.children, ch)
+	if old != nil {
+		sa.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, old.inSPI)}}.Append(nil))
+		sa.m.retire(p, old)
+	}
+	sa.m.log.Info("IKEv1 child SA installed", "conn", p.cfg.Name, "in", fmt.Sprintf("%08x", q.spiIn), "out", fmt.Sprintf("%08x", q.spiOut),
+		"proposal", q.s.String(), "local", q.pair.local, "remote", q.pair.remote, "rekey", old != nil)
+	return nil
+}
+
+// retire removes child c of p.
+func (m *Manager) retire(p *peer, c *child) {
+	for i, o := range p.children {
+		if o == c {
+			p.children = append(p.children[:i], p.children[i+1:]...)
+			m.removeChild(p, c)
+			return
+		}
+	}
+}
