@@ -1,11 +1,13 @@
 package gateway_test
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 )
@@ -67,7 +69,6 @@ func TestStrongSwanIKEv1Interop(t *testing.T) {
 	}
 }
 
-
 // The child vnetgw initiated carries the traffic strongSwan narrowed it to.
 func TestIKEv1InitiatorTakesNarrowing(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "ping")
@@ -85,4 +86,116 @@ func TestIKEv1InitiatorTakesNarrowing(t *testing.T) {
 		t.Errorf("child selectors %v <-> %v, want %v <-> %v", c.LocalTS, c.RemoteTS, lanA, lanB)
 	}
 	ping(t, tp.hostA, "10.2.0.2")
+}
+
+// TestIKEv1RekeyUnderLoad: with lifetimes shortened, quick mode rekeys of
+// the child SA and a new ISAKMP SA (its children moved over by quick mode,
+// then the old one deleted) happen during an iperf3 transfer, made by
+// strongSwan and by vnetgw; the transfer goes on, and strongSwan lists
+// the child SA vnetgw holds.
+func TestIKEv1RekeyUnderLoad(t *testing.T) {
+	netnstest.RequireStrongSwan(t, "iperf3", "ping")
+	for _, role := range []string{"strongswan-rekeys", "vnetgw-rekeys"} {
+		t.Run(role, func(t *testing.T) {
+			tp := newTopology(t)
+			ike, espProposal := "aes256-sha256-modp2048", "aes256gcm16-modp2048" // with PFS
+			cfg := charonConfig(ike, espProposal)
+			cfg.IKEVersion = 1
+			conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
+			conn.IKEv1 = true
+			if role == "strongswan-rekeys" {
+				cfg.ConnExtra = "reauth_time = 12s\nover_time = 30s\nrand_time = 0s"
+				cfg.ChildExtra = "rekey_time = 5s\nlife_time = 60s\nrand_time = 0s"
+			} else {
+				conn.Peer.IKELifetime, conn.Peer.ChildLifetime = 14*time.Second, 6*time.Second
+				conn.Peer.RekeyMargin = 2 * time.Second
+			}
+			ch := netnstest.StartCharon(t, tp.gwB, cfg)
+			gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
+			if out, err := ch.Initiate(); err != nil {
+				t.Fatalf("initiate: %v\n%s", err, out)
+			}
+			before := waitConnected(t, gw, 15*time.Second)
+			ikeBefore := newestIKESA(t, gw)
+			rate, per := iperfIntervals(t, tp, 20, false)
+			t.Logf("iperf3 across IKEv1 rekeys: %.0f Mbit/s; per second: %.0f", rate, per)
+			for i, r := range per {
+				if r == 0 {
+					t.Errorf("second %d of the transfer moved nothing", i+1)
+				}
+			}
+			if n := len(per); n < 3 || min(per[n-1], per[n-2], per[n-3]) < rate/3 {
+				t.Errorf("throughput did not recover after the rekeys: %.0f", per)
+			}
+			after := gw.Status()[0]
+			if len(after.Children) == 0 || after.Children[0].InSPI == before.Children[0].InSPI {
+				t.Fatalf("the child SA was not rekeyed: before %+v, after %+v", before.Children, after.Children)
+			}
+			if now := newestIKESA(t, gw); now == ikeBefore {
+				t.Fatalf("the ISAKMP SA was not renewed: still %x", now)
+			}
+			deadline := time.Now().Add(5 * time.Second)
+			for {
+				c := gw.Status()[0].Children
+				sas := ch.SAs()
+				if len(c) > 0 && strings.Contains(sas, fmt.Sprintf("in  %08x", c[len(c)-1].OutSPI)) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("strongSwan does not list the child SA vnetgw sends with (%+v):\n%s", c, sas)
+				}
+				time.Sleep(100 * time.Millisecond)
+			}
+			ping(t, tp.hostA, "10.2.0.2")
+		})
+	}
+}
+
+// TestIKEv1DeadPeer kills strongSwan: vnetgw's R-U-THERE (RFC 3706) goes
+// unanswered and the peer is declared dead within the configured time; a
+// restarted strongSwan's INITIAL-CONTACT replaces the stale state.
+func TestIKEv1DeadPeer(t *testing.T) {
+	netnstest.RequireStrongSwan(t, "ping")
+	tp := newTopology(t)
+	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
+	cfg := charonConfig(ike, espProposal)
+	cfg.IKEVersion = 1
+	conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
+	conn.IKEv1 = true
+	conn.Peer.DPDInterval, conn.Peer.RetransmitTimeout, conn.Peer.RetransmitTries = 2*time.Second, 500*time.Millisecond, 3
+	ch := netnstest.StartCharon(t, tp.gwB, cfg)
+	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
+	if out, err := ch.Initiate(); err != nil {
+		t.Fatalf("initiate: %v\n%s", err, out)
+	}
+	waitConnected(t, gw, 15*time.Second)
+	ch.Kill()
+	killed := time.Now()
+	budget := 2*time.Second + 7500*time.Millisecond + 3*time.Second
+	for gw.Status()[0].State == gateway.Connected {
+		if time.Since(killed) > budget {
+			t.Fatalf("the dead peer was not detected within %s", budget)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("dead peer detected after %s: %s", time.Since(killed).Round(100*time.Millisecond), gw.Status()[0].Reason)
+	ch2 := netnstest.StartCharon(t, tp.gwB, cfg)
+	if out, err := ch2.Initiate(); err != nil {
+		t.Fatalf("initiate after restart: %v\n%s", err, out)
+	}
+	st := waitConnected(t, gw, 15*time.Second)
+	if len(st.Children) != 1 {
+		t.Fatalf("after the restart vnetgw holds %d child SAs, want 1: %+v", len(st.Children), st.Children)
+	}
+	ping(t, tp.hostA, "10.2.0.2")
+}
+
+// newestIKESA returns the cookies of the connection's newest IKE SA.
+func newestIKESA(t *testing.T, gw *gateway.Gateway) [2]uint64 {
+	t.Helper()
+	sas, _ := gw.IKESAs("to-strongswan")
+	if len(sas) == 0 {
+		t.Fatal("no IKE SA")
+	}
+	return [2]uint64{sas[0].SPIi, sas[0].SPIr}
 }

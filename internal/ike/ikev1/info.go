@@ -38,7 +38,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 				sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(), Type: wire.NotifyRUThereAck, Data: n.Data}.Append(nil))
 			case wire.NotifyRUThereAck:
 				if len(n.Data) == 4 && binary.BigEndian.Uint32(n.Data) == sa.dpdSeq {
-					sa.dpdMID = 0
+					sa.dpd = outstanding{}
 				}
 			case wire.NotifyInitialContact:
 				m.initialContact(sa)

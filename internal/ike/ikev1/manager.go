@@ -78,6 +78,7 @@ type peer struct {
 
 // child is an installed child SA pair.
 type child struct {
+	sa            *isakmpSA // the ISAKMP SA it was negotiated under
 	inSPI, outSPI uint32
 	s             p2Suite
 	pair          pair
@@ -167,6 +168,14 @@ func pairsOf(c ikev2.PeerConfig) []pair {
 		out = append(out, pair{anyTS, anyTS})
 	}
 	return out
+}
+
+// rekeyMargin is how long before its lifetime an SA is renewed.
+func rekeyMargin(c ikev2.PeerConfig, life time.Duration) time.Duration {
+	if c.RekeyMargin > 0 && c.RekeyMargin < life {
+		return c.RekeyMargin
+	}
+	return min(life/10, 9*time.Minute)
 }
 
 // Reconfig makes peers the manager's connections: new ones start, removed
@@ -358,10 +367,11 @@ func (m *Manager) timers(now time.Time) {
 		var est *isakmpSA
 		busy := false
 		for _, sa := range sas {
-			if sa.state == stEstablished {
-				est = sa
-			} else {
+			switch {
+			case sa.state != stEstablished:
 				busy = true
+			case est == nil || sa.established.After(est.established):
+				est = sa
 			}
 		}
 		if est == nil {
@@ -370,9 +380,17 @@ func (m *Manager) timers(now time.Time) {
 			}
 			continue
 		}
-		// Phase 1 lifetime: a new ISAKMP SA before this one ends, made
-		// by the side that may initiate.
-		if now.After(est.expires) && !busy && p.cfg.Mode != ikev2.ModeResponderOnly {
+		// An older SA goes once no child and no exchange is left on it.
+		for _, o := range sas {
+			if o != est && o.state == stEstablished && len(o.qms) == 0 && !slices.ContainsFunc(p.children, func(c *child) bool { return c.sa == o }) {
+				o.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{o.cookies()}}.Append(nil))
+				m.dropSA(o)
+				m.log.Info("IKEv1 SA replaced", "conn", name)
+			}
+		}
+		// Phase 1 lifetime: a new ISAKMP SA before this one ends (also
+		// for a ResponderOnly connection: the peer's SA is renewed).
+		if now.After(est.expires) && !busy && !now.Before(p.nextTry) {
 			m.initiate(p)
 		}
 		if len(est.qms) > 0 {

@@ -55,7 +55,7 @@ type isakmpSA struct {
 	expires            time.Time
 	lastIn             time.Time
 	dpdSeq             uint32
-	dpdMID             uint32 // the outstanding R-U-THERE's exchange, 0 if none
+	dpd                outstanding // the R-U-THERE in flight: msg is nil when none
 	qms                map[uint32]*quick
 	out                outstanding // our last request, until answered
 	lastReq, lastReply []byte      // the peer's last request and our answer, for its retransmissions
@@ -142,6 +142,7 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 			for _, mine := range p.p1 {
 				if mine.matches(s) && chosen == nil {
 					chosen, sa.s = &t, s
+					sa.s.Life = min(s.Life, mine.Life)
 				}
 			}
 		}
@@ -373,14 +374,18 @@ func hasNotify(ps []wire.Payload, typ uint16) bool {
 // establish completes phase 1; an older SA with the peer is deleted.
 func (sa *isakmpSA) establish() {
 	sa.state, sa.established, sa.lastIn = stEstablished, time.Now(), time.Now()
-	margin := min(sa.s.Life/10, 9*time.Minute)
-	sa.expires = sa.established.Add(sa.s.Life - margin)
+	sa.expires = sa.established.Add(sa.s.Life - rekeyMargin(sa.p.cfg, sa.s.Life))
 	sa.dh = nil
 	sa.p.lastErr = ""
+	// A new SA with a peer that has one (a phase 1 rekey, by either
+	// side): the children move to it by quick mode rekeys, make before
+	// break; the old SA goes when none is left on it (Manager.timers).
 	for _, o := range sa.m.sasOf(sa.p) {
 		if o != sa && o.state == stEstablished {
-			o.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{o.cookies()}}.Append(nil))
-			sa.m.dropSA(o)
+			for _, c := range sa.p.children {
+				c.rekeyAt = time.Now()
+			}
+			break
 		}
 	}
 	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap())
@@ -499,11 +504,28 @@ func (sa *isakmpSA) timers(now time.Time) {
 	if sa.state != stEstablished || cfg.DPDInterval <= 0 {
 		return
 	}
-	if sa.dpdMID == 0 && now.Sub(sa.lastIn) > cfg.DPDInterval {
-		sa.dpdSeq++
-		sa.dpdMID = sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(),
-			Type: wire.NotifyRUThere, Data: binary.BigEndian.AppendUint32(nil, sa.dpdSeq)}.Append(nil))
+	// RFC 3706 §5.5: R-U-THERE after silence, again with a new sequence
+	// number while no ACK comes, and the peer is dead after the tries.
+	d := &sa.dpd
+	switch {
+	case d.msg == nil && now.Sub(sa.lastIn) > cfg.DPDInterval:
+		sa.sendDPD()
+		d.set([]byte{1}, cfg.RetransmitTimeout)
+	case d.msg != nil && now.Sub(d.sentAt) > d.timeout:
+		if d.tries >= cfg.RetransmitTries {
+			sa.dead("dead peer detection: no answer to R-U-THERE")
+			return
+		}
+		d.tries++
+		d.sentAt, d.timeout = now, d.timeout*2
+		sa.sendDPD()
 	}
+}
+
+func (sa *isakmpSA) sendDPD() {
+	sa.dpdSeq++
+	sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(),
+		Type: wire.NotifyRUThere, Data: binary.BigEndian.AppendUint32(nil, sa.dpdSeq)}.Append(nil))
 }
 
 // dead ends the SA and the peer's children: the peer is gone.

@@ -191,7 +191,9 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		}
 		for _, mine := range p.p2 {
 			if mine.matches(s) {
+				// The shorter lifetime of the two rules this side's rekey.
 				chosen, q.s = &t, s
+				q.s.Life = min(s.Life, mine.Life)
 				break
 			}
 		}
@@ -348,8 +350,8 @@ func (sa *isakmpSA) install(q *quick) error {
 	if err := sa.m.cfg.Dataplane.InstallChild(c); err != nil {
 		return fmt.Errorf("installing the child SA: %w", err)
 	}
-	margin := min(q.s.Life/10, 9*time.Minute)
-	ch := &child{inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(), rekeyed: q.rekey != nil}
+	margin := rekeyMargin(p.cfg, q.s.Life)
+	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(), rekeyed: q.rekey != nil}
 	if q.initiator {
 		ch.rekeyAt = ch.installed.Add(q.s.Life - margin)
 	} else {
