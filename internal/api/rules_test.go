@@ -826,11 +826,25 @@ func TestR6R40ExpressRouteCoexists(t *testing.T) {
 				e.must("PUT", p, publicIP(loc, "Dynamic"))
 				return "PUT", netPath(subA, "rg", "virtualNetworkGateways", "gw2"), gateway(loc, s.gwSubnet, p, "RouteBased", "VpnGw1")
 			}},
-		{name: "IKEv1 connections are refused clearly until IKEv1 exists (R4)", status: 400, code: "UnsupportedConnectionType",
+		{name: "IKEv1 connections are created (R4)", status: 201,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				body := s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16"))
+				body["properties"].(obj)["connectionProtocol"] = "ikev1"
+				return "PUT", netPath(subA, "rg", "connections", "c"), body
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if got := r.str("properties.connectionProtocol"); got != "IKEv1" {
+					t.Fatalf("connectionProtocol %q, want IKEv1", got)
+				}
+			}},
+		{name: "IKEv1 with an AES-GCM IKE cipher is refused: IKEv1 has none in phase 1", status: 400, code: "InvalidIpsecPolicy",
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
 				body := s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16"))
 				body["properties"].(obj)["connectionProtocol"] = "IKEv1"
+				body["properties"].(obj)["ipsecPolicies"] = []obj{{"saLifeTimeSeconds": 27000, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
+					"ipsecIntegrity": "GCMAES256", "ikeEncryption": "GCMAES256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14", "pfsGroup": "None"}}
 				return "PUT", netPath(subA, "rg", "connections", "c"), body
 			}},
 		{name: "ExpressRoute connections are refused clearly (R4: modelled, not implemented)", status: 400, code: "UnsupportedConnectionType",

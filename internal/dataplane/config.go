@@ -143,6 +143,8 @@ type Connection struct {
 	ChildLifetimeKB            uint64
 	// InterRegion marks traffic that is charged (R39).
 	InterRegion bool
+	// IKEv1 negotiates the tunnel with IKEv1 instead of IKEv2 (R4).
+	IKEv1 bool
 }
 
 // SelectorPolicy is one custom traffic selector policy: the ranges on

@@ -217,7 +217,7 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 		}
 		p.ESPProposals = append(p.ESPProposals, pr)
 	}
-	p.OnDemand = g.PolicyBased // R8: a policy-based tunnel lives while it carries traffic
+	p.OnDemand = g.PolicyBased && !c.IKEv1 // R8: a policy-based tunnel lives while it carries traffic
 	selectors := g.PolicyBased || c.PolicySelectors
 	switch {
 	case selectors && len(c.Selectors) > 0:
@@ -226,6 +226,8 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 		}
 	case selectors:
 		p.Children = ikev2.PolicyBased(c.LocalPrefixes, c.RemotePrefixes)
+	case c.IKEv1:
+		p.Children = IKEv1Children(c)
 	}
 	if c.DPDTimeout > 0 {
 		// A liveness check starts after a quarter of the timeout of
@@ -239,8 +241,27 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	if c.ChildLifetimeKB > 0 {
 		p.ChildLimits = esp.Limits{HardBytes: c.ChildLifetimeKB * 1024, SoftBytes: c.ChildLifetimeKB * 1024 * 9 / 10}
 	}
-	// With several prefix pairs the engine must choose the SA by selector.
-	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors}, nil
+	// With several prefix pairs the engine must choose the SA by selector;
+	// an IKEv1 child names one pair, so IKEv1 tunnels always do.
+	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors || c.IKEv1, IKEv1: c.IKEv1}, nil
+}
+
+// IKEv1Children are the child SAs of a route-based IKEv1 connection: an
+// IKEv1 quick mode names one subnet on each side, so one child per pair
+// of VNet range and site range (the site's ranges are everything for the
+// default site of forced tunneling, R25); any-to-any when the site names
+// none (BGP only), which the device narrows.
+func IKEv1Children(c Connection) []ikev2.ChildConfig {
+	remote := c.RemotePrefixes
+	for _, p := range c.Routes {
+		if p.Bits() == 0 {
+			remote = []netip.Prefix{p}
+		}
+	}
+	if len(remote) == 0 || len(c.LocalPrefixes) == 0 {
+		return nil
+	}
+	return ikev2.PolicyBased(c.LocalPrefixes, remote)
 }
 
 // running returns the gateway instances that run connection id.

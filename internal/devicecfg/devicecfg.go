@@ -17,6 +17,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/ike/ikev1"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/region"
@@ -96,6 +97,7 @@ var pskSyntax = regexp.MustCompile(`^[A-Za-z0-9]{1,128}$`)
 // device is the template's view of one connection.
 type device struct {
 	Name, Gateway, Site  string
+	Version              int // of IKE
 	Tunnels              []tunnel
 	Addr                 netip.Addr
 	IKEPort, NATTPort    uint16
@@ -131,8 +133,14 @@ func write(conn *arm.Connection, gs []dataplane.Gateway, c dataplane.Connection,
 	d := device{
 		Name: name, Gateway: gwID.Name(), Site: siteID.Name(),
 		Addr: c.Remote, IKEPort: ports.IKE, NATTPort: ports.NATT,
-		IKE: proposals(wire.ProtocolIKE, c.IKEProposals), ESP: proposals(wire.ProtocolESP, c.ESPProposals),
-		PSK: string(c.PSK),
+		IKE: proposals(c.IKEProposals, suite.DefaultProposals(wire.ProtocolIKE)),
+		ESP: proposals(c.ESPProposals, suite.DefaultProposals(wire.ProtocolESP)),
+		PSK: string(c.PSK), Version: 2,
+	}
+	if c.IKEv1 {
+		d.Version = 1
+		d.IKE = proposals(c.IKEProposals, ikev1.DefaultIKEProposals())
+		d.ESP = proposals(c.ESPProposals, ikev1.DefaultESPProposals())
 	}
 	if d.IKEPort == 500 {
 		d.IKEPort = 0
@@ -190,6 +198,18 @@ func write(conn *arm.Connection, gs []dataplane.Gateway, c dataplane.Connection,
 // R25) and every range the gateway routes to (its VNet, and the other
 // connections' ranges for transit, R37).
 func children(g dataplane.Gateway, c dataplane.Connection) []child {
+	if c.IKEv1 && !g.PolicyBased && !c.PolicySelectors {
+		// IKEv1 names one subnet a side: a child per pair, as the
+		// gateway proposes them (dataplane.IKEv1Children).
+		var out []child
+		for _, cc := range dataplane.IKEv1Children(c) {
+			out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: join(cc.RemoteTS), RemoteTS: join(cc.LocalTS)})
+		}
+		if len(out) == 0 {
+			out = append(out, child{Name: "net", LocalTS: "dynamic", RemoteTS: join(c.LocalPrefixes)})
+		}
+		return out
+	}
 	if g.PolicyBased || c.PolicySelectors {
 		pols := c.Selectors
 		if len(pols) == 0 {
@@ -227,12 +247,12 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 
 // proposals writes the gateway's proposals, or its defaults, as a
 // swanctl.conf list.
-func proposals(p wire.ProtocolID, custom []string) string {
+func proposals(custom []string, defaults []suite.Proposal) string {
 	if len(custom) > 0 {
 		return strings.Join(custom, ", ")
 	}
 	var out []string
-	for _, pr := range suite.DefaultProposals(p) {
+	for _, pr := range defaults {
 		out = append(out, pr.String())
 	}
 	return strings.Join(out, ", ")
@@ -274,7 +294,7 @@ var swanctl = template.Must(template.New("").Parse(`# swanctl.conf of the on-pre
 connections {
 {{- range $t := .Tunnels}}
   {{$t.Name}} {
-    version = 2
+    version = {{$.Version}}
     # local_addrs is this device's address; behind a NAT, its private one.
     local_addrs = {{$.Addr}}
     remote_addrs = {{$t.GatewayAddr}}

@@ -181,6 +181,7 @@ func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote
 		// R18 for a policy-based device behind a route-based gateway.
 		PolicySelectors: p.UsePolicyBasedTrafficSelectors,
 		InterRegion:     r.Location != g.Location,
+		IKEv1:           p.ConnectionProtocol == arm.IKEv1,
 	}
 	for _, ts := range p.TrafficSelectorPolicies {
 		dc.Selectors = append(dc.Selectors, dataplane.SelectorPolicy{Local: parsePrefixes(ts.LocalAddressRanges), Remote: parsePrefixes(ts.RemoteAddressRanges)})

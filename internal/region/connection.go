@@ -248,9 +248,10 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 	if err := canonical(&p.ConnectionProtocol, "properties.connectionProtocol", arm.IKEv2, arm.IKEv2, arm.IKEv1); err != nil {
 		return err
 	}
-	if p.ConnectionProtocol == arm.IKEv1 {
-		return &arm.Error{Code: arm.CodeUnsupportedConnection, Target: "properties.connectionProtocol",
-			Message: "connectionProtocol IKEv1 is not supported yet; vnetgw's tunnels speak IKEv2 (use IKEv2, the default)"}
+	// IKEv1 has no AEAD cipher in phase 1 (RFC 2409 Appendix A).
+	if p.ConnectionProtocol == arm.IKEv1 && len(p.IPsecPolicies) == 1 && strings.HasPrefix(p.IPsecPolicies[0].IKEEncryption, "GCM") {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies[0].ikeEncryption",
+			Message: "ikeEncryption " + p.IPsecPolicies[0].IKEEncryption + " is not available with IKEv1, which has no AES-GCM in phase 1; use AES256, AES192 or AES128"}
 	}
 	if err := canonical(&p.ConnectionMode, "properties.connectionMode", arm.ModeDefault, arm.ModeDefault, arm.ModeInitiatorOnly, arm.ModeResponderOnly); err != nil {
 		return err

@@ -312,7 +312,9 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 		if err := errors.Join(err1, err2, err3, err4); err != nil {
 			return err
 		}
-		within := func(outer, inner netip.Prefix) bool { return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr()) }
+		within := func(outer, inner netip.Prefix) bool {
+			return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+		}
 		if !within(q.pair.local, lp) || !within(q.pair.remote, rp) {
 			return fmt.Errorf("quick mode message 2: the peer answered traffic %v <-> %v outside the proposed %v <-> %v", lp, rp, q.pair.local, q.pair.remote)
 		}
