@@ -59,6 +59,8 @@ type FileConnection struct {
 	ChildLifetime  string `json:"childLifetime,omitempty"`
 	ChildLifeBytes uint64 `json:"childLifeBytes,omitempty"`
 	DPDInterval    string `json:"dpdInterval,omitempty"`
+	// IKEv1 negotiates with IKEv1 (RFC 2409) instead of IKEv2.
+	IKEv1 bool `json:"ikev1,omitempty"`
 }
 
 // ReadFile reads and checks a File.
@@ -166,6 +168,8 @@ func (fc FileConnection) connection() (Connection, error) {
 		p.ChildLimits = esp.Limits{HardBytes: fc.ChildLifeBytes, SoftBytes: fc.ChildLifeBytes * 9 / 10}
 	}
 	c.Peer = p
+	// An IKEv1 child names one pair: choose the SA by selectors.
+	c.IKEv1, c.PolicyBased = fc.IKEv1, c.PolicyBased || fc.IKEv1
 	return c, nil
 }
 

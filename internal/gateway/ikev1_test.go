@@ -86,6 +86,11 @@ func TestIKEv1InitiatorTakesNarrowing(t *testing.T) {
 		t.Errorf("child selectors %v <-> %v, want %v <-> %v", c.LocalTS, c.RemoteTS, lanA, lanB)
 	}
 	ping(t, tp.hostA, "10.2.0.2")
+	// The narrowed child serves the connection: no more quick modes.
+	time.Sleep(time.Second)
+	if n := len(gw.Status()[0].Children); n != 1 {
+		t.Errorf("%d child SAs a second later, want 1", n)
+	}
 }
 
 // TestIKEv1RekeyUnderLoad: with lifetimes shortened, quick mode rekeys of

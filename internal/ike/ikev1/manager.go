@@ -397,7 +397,9 @@ func (m *Manager) timers(now time.Time) {
 			continue
 		}
 		for _, pr := range p.pairs {
-			if !slices.ContainsFunc(p.children, func(c *child) bool { return c.pair == pr }) && p.cfg.Mode != ikev2.ModeResponderOnly {
+			// A child narrowed from the pair (or the peer's, inside it)
+			// serves it.
+			if !slices.ContainsFunc(p.children, func(c *child) bool { return c.pair.within(pr) }) && p.cfg.Mode != ikev2.ModeResponderOnly {
 				est.startQuick(pr, nil)
 				break
 			}

@@ -284,3 +284,11 @@ func (s p2Suite) espConfig(spi uint32, km []byte, limits esp.Limits) esp.Config 
 
 // pair is one quick mode's traffic: a local and a remote prefix.
 type pair struct{ local, remote netip.Prefix }
+
+// within tells whether p's traffic lies inside o's.
+func (p pair) within(o pair) bool {
+	in := func(outer, inner netip.Prefix) bool {
+		return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
+	}
+	return in(o.local, p.local) && in(o.remote, p.remote)
+}

@@ -263,8 +263,7 @@ func (sa *isakmpSA) acceptable(pr pair) bool {
 		if mine.local.Bits() == 0 && mine.remote.Bits() == 0 && mine.local.Addr().Is4() == pr.local.Addr().Is4() {
 			return true
 		}
-		if mine.local.Bits() <= pr.local.Bits() && mine.local.Contains(pr.local.Addr()) &&
-			mine.remote.Bits() <= pr.remote.Bits() && mine.remote.Contains(pr.remote.Addr()) {
+		if pr.within(mine) {
 			return true
 		}
 	}
