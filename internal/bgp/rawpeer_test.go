@@ -104,6 +104,7 @@ func TestMalformedUpdateEndsSession(t *testing.T) {
 		if r := n.s.Best(); len(r) != 0 {
 			t.Errorf("%s: routes after a malformed UPDATE: %+v", c.name, r)
 		}
+		waitDown(t, n)
 	}
 	p := dialRaw(t, n, addr, port)
 	p.send(wire.TypeUpdate, good)
@@ -141,5 +142,19 @@ func TestLoopDropped(t *testing.T) {
 	u, err := wire.ParseUpdate(p.expect(wire.TypeUpdate), true)
 	if err != nil || len(u.NLRI) != 1 || u.NLRI[0] != netip.MustParsePrefix("10.1.0.0/16") || u.NextHop != n.addr || wire.PathLen(u.ASPath) != 1 {
 		t.Errorf("the speaker's announcement: %+v, %v", u, err)
+	}
+}
+
+// waitDown waits until the speaker has let go of the session, so that the
+// next connection is not a collision with an established one (RFC 4271
+// §6.8: the established one would stay).
+func waitDown(t *testing.T, n *node) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for n.s.Peers()[0].State == "Established" {
+		if time.Now().After(deadline) {
+			t.Fatal("the session stays established after its NOTIFICATION")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

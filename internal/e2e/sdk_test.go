@@ -313,15 +313,21 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 	if _, err := gwp.PollUntilDone(ctx, nil); err != nil {
 		t.Fatalf("enable BGP: %v", err)
 	}
-	lrp, err := gws.BeginGetLearnedRoutes(ctx, "rg-we", "gw", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	learned, err := lrp.PollUntilDone(ctx, nil)
-	if err != nil || !slices.ContainsFunc(learned.Value, func(r *armnetwork.GatewayRoute) bool {
-		return *r.Network == "10.1.0.0/16" && *r.Origin == "Network" && *r.LocalAddress == *gw.Properties.BgpSettings.BgpPeeringAddress
-	}) {
-		t.Fatalf("learned routes: %s, %v", mustJSON(learned.Value), err)
+	// The data plane starts the speaker right after the change.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		lrp, err := gws.BeginGetLearnedRoutes(ctx, "rg-we", "gw", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		learned, err := lrp.PollUntilDone(ctx, nil)
+		if err == nil && slices.ContainsFunc(learned.Value, func(r *armnetwork.GatewayRoute) bool {
+			return *r.Network == "10.1.0.0/16" && *r.Origin == "Network" && *r.LocalAddress == *gw.Properties.BgpSettings.BgpPeeringAddress
+		}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("learned routes: %s, %v", mustJSON(learned.Value), err)
+		}
 	}
 	psp, err := gws.BeginGetBgpPeerStatus(ctx, "rg-we", "gw", nil)
 	if err != nil {
