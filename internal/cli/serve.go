@@ -68,6 +68,7 @@ SIGINT or SIGTERM stop the server cleanly.`,
 	f.StringVar(&cfg.PublicInterface, "public-interface", "", "interface that gets each gateway's public address while it runs (root); unset: the pool's addresses must be local, as 127.0.0.0/8 is")
 	f.DurationVar(&cfg.PolicyIdleTimeout, "policy-idle-timeout", 5*time.Minute, "a policy-based tunnel without traffic this long is removed, and set up again by the next packet (R8)")
 	f.BoolVar(&cfg.RawESP, "raw-esp", false, "carry ESP as IP protocol 50 with peers that no NAT separates from the gateway (root); default: ESP always in UDP on --natt-port, which batches better")
+	f.Uint16Var(&cfg.SSTPPort, "sstp-port", 443, "TCP port of the gateways' point-to-site (SSTP over HTTPS) servers, on their public addresses (use a port above 1023 to run unprivileged)")
 	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
 	return cmd
 }

@@ -82,6 +82,18 @@ type Gateway struct {
 	Connections []Connection
 	// BGP, when set, runs the instance's BGP speaker (R41).
 	BGP *GatewayBGP
+	// P2S, when set, runs the instance's point-to-site server (SSTP).
+	P2S *GatewayP2S
+}
+
+// GatewayP2S is a gateway's point-to-site configuration (R10–R14): an
+// SSTP server on its public address whose clients get addresses from
+// Pool and authenticate with certificates that chain to Roots (DER).
+type GatewayP2S struct {
+	Pool       netip.Prefix
+	Roots      [][]byte
+	Revoked    []string // SHA-1 thumbprints, hex
+	MaxClients int
 }
 
 // GatewayBGP is a gateway instance's BGP speaker: it listens and connects

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -36,6 +37,12 @@ type Options struct {
 	// RawESP lets gateways carry ESP as IP protocol 50 with peers no NAT
 	// separates them from (root); otherwise ESP always goes in UDP.
 	RawESP bool
+	// SSTPPort is where gateways with point-to-site serve SSTP clients
+	// (R13); 0 means 443.
+	SSTPPort uint16
+	// GatewayCert issues the certificate a gateway presents to
+	// point-to-site clients at its public address.
+	GatewayCert func(netip.Addr) (tls.Certificate, error)
 }
 
 // DefaultPolicyIdleTimeout is the FAQ's five minutes (R8).
@@ -336,6 +343,12 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 		}
 	}
 	ports := map[string]fabric.Port{}
+	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
+		// Point-to-site clients: the pool goes to the gateway's server.
+		if g := e.gateways[key]; g.cfg.VNet == vc.ID && g.p2s != nil {
+			rs = append(rs, fabric.Route{Prefix: g.p2sCfg.Pool, Port: g.p2s})
+		}
+	}
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
 		g := e.gateways[key]
 		if g.cfg.VNet != vc.ID || g.bgp == nil {

@@ -16,6 +16,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/p2s"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -31,6 +32,8 @@ type gw struct {
 	activity  map[string]activity // by connection, for the idle watch (R8)
 	bgp       *speaker            // nil without BGP
 	learned   []netip.Prefix      // the speaker's routes installed in tunnels
+	p2s       *p2s.Server         // nil without point-to-site
+	p2sCfg    *GatewayP2S         // what p2s runs with
 }
 
 // reconcileGateways starts, reconfigures and stops gateways; the VNets
@@ -72,6 +75,7 @@ func (e *Engine) configureGateway(g *gw) {
 		return
 	}
 	e.configureBGP(g)
+	e.configureP2S(g)
 	e.installConnections(g)
 }
 
@@ -122,6 +126,10 @@ func (e *Engine) stopGateway(g *gw) {
 	if g.bgp != nil {
 		g.bgp.close()
 		g.bgp = nil
+	}
+	if g.p2s != nil {
+		g.p2s.Close()
+		g.p2s, g.p2sCfg = nil, nil
 	}
 	if g.gw != nil {
 		g.gw.Close() // deletes the IKE SAs at the peers

@@ -28,16 +28,19 @@ var _ batchPort = (*TUNHost)(nil)
 
 // NewTUNHost makes the TUN device of address addr in the namespace netns
 // (a name under /run/netns) and starts moving its packets to router.
-func NewTUNHost(netns string, addr netip.Addr, router Forwarder) (*TUNHost, error) {
+// routes are routed into the device; none means a default route.
+func NewTUNHost(netns string, addr netip.Addr, router Forwarder, routes ...netip.Prefix) (*TUNHost, error) {
 	path := filepath.Join("/run/netns", netns)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("network namespace %q: %w", netns, err)
 	}
-	dflt := netip.PrefixFrom(netip.IPv4Unspecified(), 0)
-	if addr.Is6() {
-		dflt = netip.PrefixFrom(netip.IPv6Unspecified(), 0)
+	if len(routes) == 0 {
+		routes = []netip.Prefix{netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
+		if addr.Is6() {
+			routes = []netip.Prefix{netip.PrefixFrom(netip.IPv6Unspecified(), 0)}
+		}
 	}
-	dev, err := tun.Create(tun.Config{NetNS: path, Addrs: []netip.Prefix{netip.PrefixFrom(addr, addr.BitLen())}, Routes: []netip.Prefix{dflt}})
+	dev, err := tun.Create(tun.Config{NetNS: path, Addrs: []netip.Prefix{netip.PrefixFrom(addr, addr.BitLen())}, Routes: routes})
 	if err != nil {
 		return nil, err
 	}

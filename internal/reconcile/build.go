@@ -6,12 +6,14 @@ package reconcile
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/rules"
 )
 
 // Build computes the data-plane configuration of a snapshot. It is a pure
@@ -111,6 +113,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 		if len(bgpAddrs) > 0 {
 			dg.BGP = &dataplane.GatewayBGP{AS: uint32(g.Properties.BGPSettings.ASN), Addr: bgpAddrs[0], Networks: local, Peers: peers}
 		}
+		dg.P2S = pointToSite(g)
 		cfg.Gateways = append(cfg.Gateways, dg)
 		// The other instances of an active-active gateway: the same
 		// site-to-site connections from their own addresses. A remote
@@ -118,7 +121,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 		// VNet-to-VNet connections run on the first instance.
 		for i := 1; i < len(pubs); i++ {
 			di := dg
-			di.Instance, di.PublicAddr, di.Connections = i, pubs[i], sites
+			di.Instance, di.PublicAddr, di.Connections, di.P2S = i, pubs[i], sites, nil
 			if dg.BGP != nil && i < len(bgpAddrs) {
 				b := *dg.BGP
 				b.Addr, b.Peers = bgpAddrs[i], sitePeers
@@ -130,6 +133,39 @@ func Build(s *region.Snapshot) dataplane.Config {
 		}
 	}
 	return cfg
+}
+
+// pointToSite is the SSTP server of a gateway with a client pool and SSTP
+// among its protocols (R10–R14), on its first instance.
+func pointToSite(g *arm.VirtualNetworkGateway) *dataplane.GatewayP2S {
+	c := g.Properties.VPNClientConfiguration
+	if c == nil || c.VPNClientAddressPool == nil || !slices.ContainsFunc(c.VPNClientProtocols, func(p string) bool { return strings.EqualFold(p, rules.ProtocolSSTP) }) {
+		return nil
+	}
+	pool := parsePrefixes(c.VPNClientAddressPool.AddressPrefixes)
+	if len(pool) == 0 || !pool[0].Addr().Is4() {
+		return nil
+	}
+	p := &dataplane.GatewayP2S{Pool: pool[0], MaxClients: rules.MaxSSTPClients}
+	if sku, ok := skuOf(g); ok {
+		p.MaxClients = rules.R32ClientLimit(sku, rules.ProtocolSSTP)
+	}
+	for _, r := range c.VPNClientRootCertificates {
+		if der, err := region.CertificateDER(r.Properties.PublicCertData); err == nil {
+			p.Roots = append(p.Roots, der)
+		}
+	}
+	for _, r := range c.VPNClientRevokedCertificates {
+		p.Revoked = append(p.Revoked, r.Properties.Thumbprint)
+	}
+	return p
+}
+
+func skuOf(g *arm.VirtualNetworkGateway) (rules.SKU, bool) {
+	if g.Properties.SKU == nil {
+		return rules.SKU{}, false
+	}
+	return rules.LookupSKU(g.Properties.SKU.Name)
 }
 
 // bgpAddrs returns the BGP peering addresses of a gateway with BGP

@@ -348,8 +348,9 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 	return nil
 }
 
-// checkCertificate accepts base64 DER, with or without PEM armour lines.
-func checkCertificate(data string) error {
+// CertificateDER decodes a root certificate's publicCertData: base64 DER,
+// with or without PEM armour lines.
+func CertificateDER(data string) ([]byte, error) {
 	var b strings.Builder
 	for _, line := range strings.Split(data, "\n") {
 		line = strings.TrimSpace(line)
@@ -359,7 +360,16 @@ func checkCertificate(data string) error {
 	}
 	der, err := base64.StdEncoding.DecodeString(b.String())
 	if err != nil {
-		return fmt.Errorf("publicCertData is not base64")
+		return nil, fmt.Errorf("publicCertData is not base64")
+	}
+	return der, nil
+}
+
+// checkCertificate accepts a root certificate: a CA or self-signed.
+func checkCertificate(data string) error {
+	der, err := CertificateDER(data)
+	if err != nil {
+		return err
 	}
 	c, err := x509.ParseCertificate(der)
 	if err != nil {

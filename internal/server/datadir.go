@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
@@ -209,4 +210,37 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	}
 	cert, err := x509.ParseCertificate(der)
 	return cert, key, err
+}
+
+// gatewayCerts returns what issues a gateway's certificate for its public
+// address, signed by the data directory's CA, for point-to-site clients
+// (R13): they trust ca.pem, as they trust the API's certificate. The
+// certificates live in memory only; a gateway gets a new one when it
+// starts.
+func gatewayCerts(dir string) func(netip.Addr) (tls.Certificate, error) {
+	return func(a netip.Addr) (tls.Certificate, error) {
+		ca, caKey, err := ensureCA(dir)
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		tmpl := &x509.Certificate{
+			SerialNumber: serial(), Subject: pkix.Name{CommonName: a.String()},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+			IPAddresses: []net.IP{a.AsSlice()},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			return tls.Certificate{}, fmt.Errorf("issue gateway certificate: %w", err)
+		}
+		leaf, err := x509.ParseCertificate(der)
+		if err != nil {
+			return tls.Certificate{}, err
+		}
+		return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key, Leaf: leaf}, nil
+	}
 }

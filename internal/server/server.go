@@ -43,7 +43,10 @@ type Config struct {
 	PolicyIdleTimeout time.Duration
 	// RawESP carries ESP as IP protocol 50 where no NAT is in between.
 	RawESP bool
-	Logger *slog.Logger
+	// SSTPPort is the TCP port of the gateways' point-to-site server (0:
+	// 443).
+	SSTPPort uint16
+	Logger   *slog.Logger
 }
 
 // Server is a running vnetgw serve process.
@@ -107,7 +110,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln, userCert: userCert,
 		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
-			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP})}
+			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
+			SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir)})}
 	s.URL = "https://" + ln.Addr().String()
 	s.http = &http.Server{
 		Handler: api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),

@@ -1,0 +1,124 @@
+package cli
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync/atomic"
+	"syscall"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/p2s"
+)
+
+// newP2S is vnetgw's own point-to-site client (R10).
+func newP2S(g *globals) *cobra.Command {
+	p := &cobra.Command{Use: "p2s", Short: "Point-to-site: vnetgw's own SSTP client"}
+	var gateway, name, caFile, certFile, keyFile, netns string
+	var routes []string
+	connect := &cobra.Command{
+		Use:   "connect --gateway ADDR[:PORT] --cert FILE --key FILE --netns NS --route PREFIX",
+		Short: "Connect to a gateway's point-to-site server over SSTP and carry a network namespace's traffic (root)",
+		Long: `Connect to a gateway's point-to-site server (SSTP over HTTPS, port 443 unless
+serve's --sstp-port says otherwise), authenticate with a client certificate
+that chains to a root uploaded to the gateway (vpnClientRootCertificates,
+R12), and put a TUN device with the address the gateway gives into the
+network namespace --netns, with --route prefixes (the VNet's ranges) routed
+into it. It runs until interrupted or until the gateway ends the
+connection; it does not reconnect by itself (R14). The gateway's certificate
+is checked against --ca (default: the data directory's ca.pem).`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			server, err := netip.ParseAddrPort(gateway)
+			if err != nil {
+				a, aerr := netip.ParseAddr(gateway)
+				if aerr != nil {
+					return fmt.Errorf("--gateway %q: an address or address:port", gateway)
+				}
+				server = netip.AddrPortFrom(a, 443)
+			}
+			if netns == "" {
+				return errors.New("--netns is required: the namespace whose traffic goes through the gateway")
+			}
+			var prefixes []netip.Prefix
+			for _, r := range routes {
+				pr, err := netip.ParsePrefix(r)
+				if err != nil {
+					return fmt.Errorf("--route %q: %w", r, err)
+				}
+				prefixes = append(prefixes, pr.Masked())
+			}
+			if len(prefixes) == 0 {
+				return errors.New("--route is required: the ranges to reach through the gateway (the VNet's)")
+			}
+			if caFile == "" {
+				caFile = os.Getenv(client.EnvCA)
+			}
+			if caFile == "" {
+				caFile = filepath.Join(g.dataDir, datadir.CA)
+			}
+			pem, err := os.ReadFile(caFile)
+			if err != nil {
+				return fmt.Errorf("--ca: %w", err)
+			}
+			trust := x509.NewCertPool()
+			if !trust.AppendCertsFromPEM(pem) {
+				return fmt.Errorf("--ca %s holds no PEM certificate", caFile)
+			}
+			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+			if err != nil {
+				return fmt.Errorf("--cert/--key: %w", err)
+			}
+			if name == "" {
+				name = server.Addr().String()
+			}
+			log := slog.New(slog.NewTextHandler(g.stderr, nil))
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			var host atomic.Pointer[fabric.TUNHost]
+			c, err := p2s.Dial(ctx, p2s.ClientConfig{Logger: log, Server: server, ServerName: name, RootCAs: trust, Cert: cert,
+				OnIP: func(pkt []byte) {
+					if h := host.Load(); h != nil {
+						h.Deliver(pkt)
+					}
+				}})
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			h, err := fabric.NewTUNHost(netns, c.Addr(), c, prefixes...)
+			if err != nil {
+				return err
+			}
+			defer h.Close()
+			host.Store(h)
+			fmt.Fprintf(g.stdout, "connected to %s: address %s on %s in %s, routes %v\n", server, c.Addr(), h.Name(), netns, prefixes)
+			select {
+			case <-ctx.Done():
+				return nil
+			case err := <-c.Done():
+				return fmt.Errorf("the gateway ended the connection: %w", err)
+			}
+		},
+	}
+	f := connect.Flags()
+	f.StringVar(&gateway, "gateway", "", "the gateway's public address, with :PORT when not 443")
+	f.StringVar(&name, "server-name", "", "the name in the gateway's certificate (default: its address)")
+	f.StringVar(&caFile, "ca", "", "PEM file of the CA that issued the gateway's certificate (default: the data directory's ca.pem)")
+	f.StringVar(&certFile, "cert", "", "PEM client certificate (it chains to an uploaded root, R12)")
+	f.StringVar(&keyFile, "key", "", "PEM private key of --cert")
+	f.StringVar(&netns, "netns", "", "network namespace that gets the TUN device")
+	f.StringArrayVar(&routes, "route", nil, "prefix routed through the gateway (repeatable)")
+	p.AddCommand(connect)
+	return p
+}

@@ -1,0 +1,125 @@
+package netns
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"encoding/pem"
+	"math/big"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+// clientPKI writes a root and a client certificate with its key (PEM) to
+// dir and returns the root's DER.
+func clientPKI(t *testing.T, dir, cn string) (rootDER []byte, certFile, keyFile string) {
+	t.Helper()
+	mk := func(name string, ca bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
+		if ca {
+			tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign
+		}
+		if parent == nil {
+			parent, parentKey = tmpl, key
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := x509.ParseCertificate(der)
+		return c, key
+	}
+	root, rootKey := mk(cn+" root", true, nil, nil)
+	leaf, leafKey := mk(cn, false, root, rootKey)
+	keyDER, _ := x509.MarshalECPrivateKey(leafKey)
+	certFile, keyFile = filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+".key")
+	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), 0o644)
+	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	return root.Raw, certFile, keyFile
+}
+
+// TestPointToSiteSSTP: a gateway with a client pool, SSTP and an uploaded
+// root (R12) serves point-to-site on its public address (R13, --sstp-port).
+// vnetgw's own client (R10, `vnetgw p2s connect`) with a certificate of
+// that root puts a TUN device with a pool address into a namespace, and
+// the programs there ping the VNet's host and are pinged back; a client
+// whose certificate chains to another root is refused.
+func TestPointToSiteSSTP(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	host, hostAddr := r.tunHost(vnet, "web")
+	dir := t.TempDir()
+	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
+	_, strangerCert, strangerKey := clientPKI(t, dir, "mallory")
+
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
+		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{"172.16.201.0/24"}}, VPNClientProtocols: []string{"SSTP"},
+		VPNClientRootCertificates: []arm.VPNClientRootCertificate{{Name: "alice-root", Properties: arm.VPNClientRootCertificateProperties{
+			PublicCertData: base64.StdEncoding.EncodeToString(rootDER)}}}}
+	r.put(gw, g, nil)
+
+	connect := func(ns *netnstest.NS, cert, key string) *netnstest.Process {
+		return r.ns.Start(vnetgwBinary(t), "p2s", "connect", "--gateway", gwAddr.String()+":8443", "--ca", filepath.Join(r.dir, "ca.pem"),
+			"--cert", cert, "--key", key, "--netns", ns.Name, "--route", "10.1.0.0/16")
+	}
+	laptop := netnstest.New(t, "lap")
+	var p *netnstest.Process
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		p = connect(laptop, certFile, keyFile)
+		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if strings.Contains(p.Output(), "connected to") {
+			break
+		}
+		p.Kill()
+		if time.Now().After(deadline) {
+			t.Fatalf("the client did not connect:\n%s", p.Output())
+		}
+		time.Sleep(500 * time.Millisecond) // the gateway's server starts with the change
+	}
+	defer p.Kill()
+	if !strings.Contains(p.Output(), "address 172.16.201.") {
+		t.Errorf("the client's address is not of the pool:\n%s", p.Output())
+	}
+	ping(t, laptop, hostAddr, 10*time.Second)
+	clientAddr := strings.Fields(p.Output()[strings.Index(p.Output(), "address ")+len("address "):])[0]
+	ping(t, host, mustAddr(t, clientAddr), 10*time.Second)
+
+	other := netnstest.New(t, "lap")
+	q := connect(other, strangerCert, strangerKey)
+	if !q.Wait(15 * time.Second) {
+		q.Kill()
+		t.Fatalf("a client of another root was not refused:\n%s", q.Output())
+	}
+	if out := q.Output(); !strings.Contains(out, "refused the client certificate") {
+		t.Errorf("the refused client says:\n%s", out)
+	}
+}
+
+func mustAddr(t *testing.T, s string) netip.Addr {
+	t.Helper()
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		t.Fatalf("%q: %v", s, err)
+	}
+	return a
+}

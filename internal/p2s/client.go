@@ -1,0 +1,286 @@
+package p2s
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
+)
+
+// ClientConfig configures vnetgw's own SSTP client (R10).
+type ClientConfig struct {
+	Logger *slog.Logger
+	// Server is the gateway's public address and SSTP port.
+	Server netip.AddrPort
+	// ServerName is the name in the gateway's certificate; RootCAs
+	// trust it.
+	ServerName string
+	RootCAs    *x509.CertPool
+	// Cert is the client certificate, chained to a root uploaded to the
+	// gateway (R12).
+	Cert tls.Certificate
+	// OnIP receives the IPv4 packets the gateway sends.
+	OnIP func(pkt []byte)
+
+	// breakBinding sends a wrong Compound MAC (tests).
+	breakBinding bool
+}
+
+// Client is a connected SSTP client.
+type Client struct {
+	l    *link
+	cfg  ClientConfig
+	done chan error
+}
+
+// Dial connects to the gateway, authenticates with the certificate and
+// waits until the client has its address. The connection then lives
+// until Close, or until the gateway ends it (Done). A client does not
+// reconnect by itself (R14).
+func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", cfg.Server.String())
+	if err != nil {
+		return nil, err
+	}
+	tc := tls.Client(conn, &tls.Config{RootCAs: cfg.RootCAs, ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12})
+	if dl, ok := ctx.Deadline(); ok {
+		tc.SetDeadline(dl)
+	}
+	if err := tc.HandshakeContext(ctx); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("p2s: TLS with the gateway: %w", err)
+	}
+	var corr [16]byte
+	rand.Read(corr[:])
+	req := fmt.Sprintf("SSTP_DUPLEX_POST %s HTTP/1.1\r\nHost: %s\r\nSSTPCORRELATIONID: {%X-%X-%X-%X-%X}\r\nContent-Length: 18446744073709551615\r\n\r\n",
+		sstpPath, cfg.ServerName, corr[0:4], corr[4:6], corr[6:8], corr[8:10], corr[10:16])
+	if _, err := tc.Write([]byte(req)); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	r := bufio.NewReaderSize(tc, 8<<10)
+	if err := readHTTPOK(r); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	l := newLink(false, tc, r, cfg.Logger)
+	l.certHash = certHashOf(tc.ConnectionState())
+	l.onIP = cfg.OnIP
+	c := &Client{l: l, cfg: cfg, done: make(chan error, 1)}
+	up := make(chan struct{})
+	var upOnce sync.Once
+	l.upHook = func() { upOnce.Do(func() { close(up) }) }
+	l.client = c
+	if err := l.writeControl(sstp.Control{Type: sstp.MsgCallConnectRequest, Attrs: []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}}}); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	go func() {
+		err := l.run(func(m sstp.Control, _ []byte) error {
+			switch m.Type {
+			case sstp.MsgCallConnectAck:
+				a, ok := m.Find(sstp.AttribCryptoBindingReq)
+				if !ok {
+					return errors.New("CALL_CONNECT_ACK without a crypto binding request")
+				}
+				req, err := sstp.ParseCryptoBindingReq(a.Value)
+				if err != nil {
+					return err
+				}
+				if req.HashBitmask&sstp.HashSHA256 == 0 {
+					return errors.New("the gateway does not offer SHA-256 for the crypto binding")
+				}
+				l.nonce = req.Nonce
+				return l.sendLCPRequest()
+			case sstp.MsgCallConnectNak:
+				return errors.New("the gateway refused the call (CALL_CONNECT_NAK)")
+			case sstp.MsgEchoRequest:
+				return l.writeControl(sstp.Control{Type: sstp.MsgEchoResponse})
+			case sstp.MsgCallAbort:
+				return errors.New("the gateway aborted the call")
+			case sstp.MsgCallDisconnect:
+				l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnectAck})
+				return errors.New("the gateway disconnected")
+			}
+			return nil
+		})
+		if err == nil {
+			err = errors.New("the gateway closed the connection")
+		}
+		tc.Close()
+		c.done <- err
+	}()
+	select {
+	case <-up:
+		return c, nil
+	case err := <-c.done:
+		c.done <- err
+		return nil, fmt.Errorf("p2s: %w", err)
+	case <-ctx.Done():
+		tc.Close()
+		return nil, ctx.Err()
+	}
+}
+
+func readHTTPOK(r *bufio.Reader) error {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return fmt.Errorf("p2s: no HTTP answer: %w", err)
+	}
+	if f := strings.Fields(line); len(f) < 2 || f[1] != "200" {
+		return fmt.Errorf("p2s: the gateway answered %q", strings.TrimSpace(line))
+	}
+	for range 64 {
+		h, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(h) == "" {
+			return nil
+		}
+	}
+	return errors.New("p2s: too many HTTP headers")
+}
+
+// Addr is the client's address from the pool; Gateway the gateway's PPP
+// address.
+func (c *Client) Addr() netip.Addr    { return c.l.local }
+func (c *Client) Gateway() netip.Addr { return c.l.peer }
+
+// Send sends an IPv4 packet through the gateway.
+func (c *Client) Send(pkt []byte) error { return c.l.SendIP(pkt) }
+
+// Forward implements the Forwarder of a userspace host on the client's
+// address: what the host sends goes through the gateway.
+func (c *Client) Forward(pkt []byte) { c.l.SendIP(pkt) }
+
+// ForwardBatch sends the packets at bufs[i][offset:].
+func (c *Client) ForwardBatch(bufs [][]byte, offset int) {
+	for _, b := range bufs {
+		c.l.SendIP(b[offset:])
+	}
+}
+
+// Done delivers why the connection ended.
+func (c *Client) Done() <-chan error { return c.done }
+
+// Close disconnects.
+func (c *Client) Close() error {
+	c.l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
+	return c.l.conn.Close()
+}
+
+// clientEAP answers EAP-TLS with the client certificate.
+func (l *link) clientEAP(m ppp.EAP) error {
+	c := l.client
+	switch m.Code {
+	case ppp.EAPSuccess:
+		if l.eap == nil || l.eap.br == nil || !l.eap.done {
+			return errors.New("EAP success before the TLS handshake completed")
+		}
+		msk, err := l.eap.br.msk()
+		if err != nil {
+			return err
+		}
+		l.hlak, l.authed = hlakFrom(msk), true
+		if err := l.sendCallConnected(); err != nil {
+			return err
+		}
+		return l.sendIPCPRequest()
+	case ppp.EAPFailure:
+		return errors.New("the gateway refused the client certificate (EAP failure)")
+	case ppp.EAPRequest:
+	default:
+		return nil
+	}
+	if l.eap == nil {
+		l.eap = &eapState{}
+	}
+	e := l.eap
+	e.id = m.ID
+	switch m.Type {
+	case ppp.TypeIdentity:
+		name := ""
+		if c.cfg.Cert.Leaf != nil {
+			name = c.cfg.Cert.Leaf.Subject.CommonName
+		}
+		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte(name)}.Append(nil))
+	case ppp.TypeTLS:
+	default:
+		// RFC 3748 §5.3.1: a Nak names the method we want.
+		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeNak, Data: []byte{ppp.TypeTLS}}.Append(nil))
+	}
+	d, err := ppp.ParseTLSData(m.Data)
+	if err != nil {
+		return err
+	}
+	if d.Flags&ppp.FlagStart != 0 {
+		e.br = newTLSBridge(false, &tls.Config{Certificates: []tls.Certificate{c.cfg.Cert}, RootCAs: c.cfg.RootCAs, ServerName: c.cfg.ServerName,
+			MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+		out, _, err := e.br.exchange(nil, negotiationTimeout)
+		if err != nil {
+			return err
+		}
+		e.out, e.outTotal = out, len(out)
+		return l.sendEAPTLS(ppp.EAPResponse, m.ID)
+	}
+	if len(e.out) > 0 {
+		return l.sendEAPTLS(ppp.EAPResponse, m.ID)
+	}
+	if e.br == nil {
+		return errors.New("EAP-TLS data before the start")
+	}
+	msg, more, err := e.tlsInput(d)
+	if err != nil {
+		return err
+	}
+	if more || len(msg) == 0 {
+		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
+	}
+	out, done, err := e.br.exchange(msg, negotiationTimeout)
+	if err != nil {
+		return fmt.Errorf("EAP-TLS: %w", err)
+	}
+	e.done = done
+	e.out, e.outTotal = out, len(out)
+	if len(out) == 0 {
+		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
+	}
+	return l.sendEAPTLS(ppp.EAPResponse, m.ID)
+}
+
+// sendCallConnected completes SSTP with the crypto binding ([MS-SSTP]
+// §3.2.5.2): the server's nonce, the hash of its certificate, and the
+// Compound MAC over the message.
+func (l *link) sendCallConnected() error {
+	b := sstp.CryptoBinding{HashProtocol: sstp.HashSHA256, Nonce: l.nonce, CertHash: l.certHash}
+	msg := func() []byte {
+		return sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnected, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBinding, Value: b.Append(nil)}}})
+	}
+	copy(b.CompoundMAC[:], compoundMAC(l.hlak, msg()))
+	if l.client.cfg.breakBinding {
+		b.CompoundMAC[0] ^= 1
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	_, err := l.conn.Write(msg())
+	if err == nil {
+		l.bound.Store(true)
+	}
+	return err
+}

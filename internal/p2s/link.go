@@ -1,0 +1,347 @@
+// Package p2s is point-to-site VPN over SSTP ([MS-SSTP], R10–R14): a
+// server on a gateway's public address that clients reach over HTTPS
+// (R13), PPP inside it (RFC 1661) with the client authenticated by its
+// certificate in EAP-TLS (RFC 5216) against the gateway's uploaded roots
+// (R12), the SSTP crypto binding that ties the two TLS layers together
+// ([MS-SSTP] §3.2.5.2), and an address from the client pool (IPCP, RFC
+// 1332); and vnetgw's own client (R10).
+//
+// A link is one SSTP connection, either side: one goroutine reads it and
+// runs PPP; writes are serialised by the link's lock.
+package p2s
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
+)
+
+// Timers.
+const (
+	negotiationTimeout = 30 * time.Second // [MS-SSTP] §3.2.1: the negotiation timer
+	helloInterval      = 60 * time.Second // §3.2.1: the hello timer
+	eapFragment        = 1000             // EAP-TLS fragment size, well inside an SSTP packet
+)
+
+// link is one SSTP connection and the PPP session in it.
+type link struct {
+	server bool
+	srv    *Server // the server side's server
+	log    *slog.Logger
+	conn   net.Conn
+	r      *bufio.Reader
+
+	wmu sync.Mutex
+
+	// PPP state, owned by the reading goroutine.
+	lcpOurs, lcpPeers   bool // our LCP request acknowledged; the peer's acknowledged
+	ipcpOurs, ipcpPeers bool
+	magic               uint32
+	id                  uint8
+	authed              bool
+	local, peer         netip.Addr // the PPP addresses (IPCP)
+	eap                 *eapState
+
+	// Crypto binding ([MS-SSTP] §3.2.5.2).
+	nonce    [32]byte
+	certHash [32]byte // SHA-256 of the server's (outer) TLS certificate
+	hlak     []byte
+	bound    atomic.Bool // the binding checked (server) or sent (client)
+
+	bytesIn, bytesOut atomic.Uint64
+	onIP              func(pkt []byte) // a received IPv4 packet, after the binding
+	lastIn            time.Time
+
+	client *Client // the client side's client
+	upHook func()  // the client side: called when IPCP is open both ways
+}
+
+// eapState is EAP-TLS in progress.
+type eapState struct {
+	br       *tlsBridge
+	id       uint8
+	in       []byte // a fragmented message being reassembled
+	out      []byte // our message still to send, fragment by fragment
+	outTotal int
+	done     bool // TLS finished
+	sentLast bool // the last fragment of our final flight is out
+	identity string
+}
+
+func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
+	l := &link{server: server, conn: conn, r: r, log: log, lastIn: time.Now()}
+	var b [4]byte
+	rand.Read(b[:])
+	l.magic = binary.BigEndian.Uint32(b[:]) | 1
+	return l
+}
+
+// writeControl sends an SSTP control message.
+func (l *link) writeControl(c sstp.Control) error {
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := l.conn.Write(sstp.AppendControl(nil, c))
+	return err
+}
+
+// writePPP sends a PPP frame in an SSTP data packet.
+func (l *link) writePPP(proto uint16, info []byte) error {
+	frame := ppp.AppendFrame(nil, proto, info)
+	if len(frame) > sstp.MaxData {
+		return fmt.Errorf("PPP frame of %d bytes does not fit an SSTP packet", len(frame))
+	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
+	l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	_, err := l.conn.Write(sstp.AppendData(nil, frame))
+	return err
+}
+
+// SendIP sends an IPv4 packet to the peer, once the link is up.
+func (l *link) SendIP(pkt []byte) error {
+	if !l.bound.Load() || !l.ipcpOurs || !l.ipcpPeers {
+		return errors.New("the link is not up")
+	}
+	l.bytesOut.Add(uint64(len(pkt)))
+	return l.writePPP(ppp.ProtoIPv4, pkt)
+}
+
+func (l *link) nextID() uint8 { l.id++; return l.id }
+
+// sendLCPRequest asks for our LCP options: the server EAP
+// authentication and a magic number, the client a magic number.
+func (l *link) sendLCPRequest() error {
+	opts := []ppp.Option{{Type: ppp.OptMagic, Value: binary.BigEndian.AppendUint32(nil, l.magic)}}
+	if l.server {
+		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: binary.BigEndian.AppendUint16(nil, ppp.ProtoEAP)}}, opts...)
+	}
+	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: l.nextID(), Data: ppp.AppendOptions(nil, opts)}.Append(nil))
+}
+
+// run reads packets until the connection ends.
+func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
+	var buf [sstp.MaxPacket]byte
+	for {
+		l.conn.SetReadDeadline(time.Now().Add(helloInterval + negotiationTimeout))
+		isControl, body, err := sstp.ReadPacket(l.r, &buf)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				return nil
+			}
+			return err
+		}
+		l.lastIn = time.Now()
+		if isControl {
+			c, err := sstp.ParseControl(body)
+			if err != nil {
+				return err
+			}
+			raw := append(appendControlHeader(nil, len(body)), body...)
+			if err := control(c, raw); err != nil {
+				return err
+			}
+			continue
+		}
+		proto, info, err := ppp.ParseFrame(body)
+		if err != nil {
+			l.log.Debug("PPP frame dropped", "err", err)
+			continue
+		}
+		if err := l.handlePPP(proto, info); err != nil {
+			return err
+		}
+	}
+}
+
+func appendControlHeader(b []byte, bodyLen int) []byte {
+	n := sstp.HeaderLen + bodyLen
+	return append(b, sstp.Version, 0x01, byte(n>>8)&0x0f, byte(n))
+}
+
+// handlePPP runs LCP, EAP, IPCP and IPv4.
+func (l *link) handlePPP(proto uint16, info []byte) error {
+	switch proto {
+	case ppp.ProtoLCP:
+		return l.handleLCP(info)
+	case ppp.ProtoEAP:
+		return l.handleEAP(info)
+	case ppp.ProtoIPCP:
+		return l.handleIPCP(info)
+	case ppp.ProtoIPv4:
+		if !l.bound.Load() || !l.ipcpPeers || !l.ipcpOurs {
+			return nil // RFC 1661 §3.5: no network traffic before the link is up
+		}
+		if len(info) < 20 || info[0]>>4 != 4 {
+			return nil
+		}
+		// The server takes only packets from the client's own address.
+		if src := netip.AddrFrom4([4]byte(info[12:16])); l.server && src != l.peer {
+			l.log.Debug("packet from a foreign source dropped", "src", src, "client", l.peer)
+			return nil
+		}
+		l.bytesIn.Add(uint64(len(info)))
+		if l.onIP != nil {
+			l.onIP(info)
+		}
+		return nil
+	default:
+		// RFC 1661 §5.7: an unknown protocol is rejected (IPv6CP, CCP).
+		if l.lcpOurs && l.lcpPeers {
+			data := binary.BigEndian.AppendUint16(nil, proto)
+			data = append(data, info[:min(len(info), 64)]...)
+			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ProtoRej, ID: l.nextID(), Data: data}.Append(nil))
+		}
+		return nil
+	}
+}
+
+func (l *link) handleLCP(info []byte) error {
+	p, err := ppp.ParsePacket(info)
+	if err != nil {
+		return nil
+	}
+	switch p.Code {
+	case ppp.ConfReq:
+		opts, err := ppp.ParseOptions(p.Data)
+		if err != nil {
+			return nil
+		}
+		var rej []ppp.Option
+		for _, o := range opts {
+			switch o.Type {
+			case ppp.OptMRU, ppp.OptACCM, ppp.OptMagic, ppp.OptPFC, ppp.OptACFC:
+			case ppp.OptAuthProto:
+				// The server does not authenticate to the client in
+				// PPP (TLS did); the client takes EAP only.
+				if l.server || len(o.Value) < 2 || binary.BigEndian.Uint16(o.Value) != ppp.ProtoEAP {
+					rej = append(rej, o)
+				}
+			default:
+				rej = append(rej, o)
+			}
+		}
+		if len(rej) > 0 {
+			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfRej, ID: p.ID, Data: ppp.AppendOptions(nil, rej)}.Append(nil))
+		}
+		l.lcpPeers = true
+		if err := l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil)); err != nil {
+			return err
+		}
+		if !l.lcpOurs {
+			if err := l.sendLCPRequest(); err != nil {
+				return err
+			}
+		}
+	case ppp.ConfAck:
+		l.lcpOurs = true
+	case ppp.ConfNak, ppp.ConfRej:
+		return fmt.Errorf("the peer refused our LCP options (code %d)", p.Code)
+	case ppp.EchoReq:
+		data := binary.BigEndian.AppendUint32(nil, l.magic)
+		if len(p.Data) > 4 {
+			data = append(data, p.Data[4:]...)
+		}
+		return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.EchoReply, ID: p.ID, Data: data}.Append(nil))
+	case ppp.TermReq:
+		l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
+		return errors.New("the peer terminated PPP")
+	}
+	if l.server && l.lcpOurs && l.lcpPeers && l.eap == nil {
+		// LCP is open: authenticate the client (RFC 3748 §4.1).
+		l.eap = &eapState{id: l.nextID()}
+		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPRequest, ID: l.eap.id, Type: ppp.TypeIdentity}.Append(nil))
+	}
+	return nil
+}
+
+// sendEAPTLS sends the next fragment of e.out (RFC 5216 §2.1.5): the
+// first with the total length, all but the last with the M flag.
+func (l *link) sendEAPTLS(code uint8, id uint8) error {
+	e := l.eap
+	var d ppp.TLSData
+	first := len(e.out) == e.outTotal
+	n := min(len(e.out), eapFragment)
+	d.Data = e.out[:n]
+	if first && len(e.out) > eapFragment {
+		d.Flags |= ppp.FlagLength
+		d.MessageLength = uint32(e.outTotal)
+	}
+	if n < len(e.out) {
+		d.Flags |= ppp.FlagMore
+	}
+	e.out = e.out[n:]
+	if len(e.out) == 0 {
+		e.outTotal = 0
+	}
+	return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: code, ID: id, Type: ppp.TypeTLS, Data: d.Append(nil)}.Append(nil))
+}
+
+// handleEAP runs EAP-TLS: the server authenticates the client by its
+// certificate, the client answers.
+func (l *link) handleEAP(info []byte) error {
+	m, err := ppp.ParseEAP(info)
+	if err != nil {
+		return nil
+	}
+	if l.server {
+		return l.serverEAP(m)
+	}
+	return l.clientEAP(m)
+}
+
+// tlsInput takes one EAP-TLS packet from the peer: it returns the whole
+// message once the last fragment is in, or nil after a fragment (which
+// the caller acknowledges).
+func (e *eapState) tlsInput(d ppp.TLSData) (msg []byte, more bool, err error) {
+	if len(e.in)+len(d.Data) > 64<<10 {
+		return nil, false, errors.New("EAP-TLS message over 64 KiB")
+	}
+	e.in = append(e.in, d.Data...)
+	if d.Flags&ppp.FlagMore != 0 {
+		return nil, true, nil
+	}
+	msg, e.in = e.in, nil
+	return msg, false, nil
+}
+
+// hlakFrom derives the Higher-Layer Authentication Key from the EAP-TLS
+// MSK ([MS-SSTP] §3.2.5.2.4): the client's MPPE send key, the first 32
+// bytes of the MSK, on both sides.
+func hlakFrom(msk []byte) []byte { return append([]byte{}, msk[:32]...) }
+
+// compoundMAC computes the Call Connected message's Compound MAC with
+// HMAC-SHA256 ([MS-SSTP] §3.2.5.2.4): CMK = HMAC(HLAK, "SSTP inner
+// method derived CMK" | LEN (2 bytes, little endian) | 0x01), then
+// HMAC(CMK, the message with the MAC field zeroed).
+func compoundMAC(hlak, zeroed []byte) []byte {
+	k := hmac.New(sha256.New, hlak)
+	k.Write([]byte("SSTP inner method derived CMK"))
+	k.Write([]byte{sha256.Size, 0, 1})
+	m := hmac.New(sha256.New, k.Sum(nil))
+	m.Write(zeroed)
+	return m.Sum(nil)
+}
+
+// certHashOf is the SHA-256 of a TLS connection's server certificate.
+func certHashOf(st tls.ConnectionState) [32]byte {
+	if len(st.PeerCertificates) > 0 {
+		return sha256.Sum256(st.PeerCertificates[0].Raw)
+	}
+	return [32]byte{}
+}

@@ -1,0 +1,160 @@
+package p2s
+
+import (
+	"context"
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
+)
+
+// region is a VNet router with one built-in host and an SSTP server whose
+// pool routes to it.
+type region struct {
+	router *fabric.Router
+	web    netip.Addr
+	srv    *Server
+	pki    *testPKI
+	roots  *x509.CertPool
+}
+
+func newRegion(t *testing.T, cfg Config) *region {
+	t.Helper()
+	r := &region{router: fabric.NewRouter(), web: netip.MustParseAddr("10.1.0.4"), pki: newPKI(t)}
+	web, err := fabric.NewNetstackHost("web", r.web, 0, r.router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { web.Close() })
+	cfg.Listen, cfg.Cert, cfg.Pool, cfg.Router = netip.MustParseAddrPort("127.0.0.1:0"), r.pki.server, netip.MustParsePrefix("172.16.201.0/24"), r.router
+	if cfg.Roots == nil {
+		cfg.Roots = []*x509.Certificate{r.pki.root}
+	}
+	cfg.Logger = testLogger(t)
+	if r.srv, err = Start(cfg); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(r.srv.Close)
+	r.router.SetRoutes([]fabric.Route{{Prefix: netip.PrefixFrom(r.web, 32), Port: web}, {Prefix: cfg.Pool, Port: r.srv}})
+	r.roots = x509.NewCertPool()
+	r.roots.AddCert(r.pki.root)
+	return r
+}
+
+// dial connects a client with cert and gives it a built-in host on its
+// address.
+func (r *region) dial(t *testing.T, cert tls.Certificate, tweak ...func(*ClientConfig)) (*Client, *fabric.NetstackHost, error) {
+	t.Helper()
+	var host atomic.Pointer[fabric.NetstackHost]
+	cfg := ClientConfig{Server: r.srv.Addr(), ServerName: "gateway", RootCAs: r.roots, Cert: cert, Logger: testLogger(t),
+		OnIP: func(p []byte) {
+			if h := host.Load(); h != nil {
+				h.Deliver(p)
+			}
+		}}
+	for _, f := range tweak {
+		f(&cfg)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := Dial(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	t.Cleanup(func() { c.Close() })
+	h, err := fabric.NewNetstackEndpoint("client", c.Addr(), 0, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host.Store(h)
+	t.Cleanup(func() { h.Close() })
+	return c, h, nil
+}
+
+// A client with a certificate of the uploaded root gets an address of the
+// pool and reaches a host in the VNet (ping and HTTP); the gateway lists
+// it by its certificate's name.
+func TestClientReachesVNet(t *testing.T) {
+	r := newRegion(t, Config{})
+	c, h, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := netip.MustParseAddr("172.16.201.2"); c.Addr() != want || c.Gateway() != netip.MustParseAddr("172.16.201.1") {
+		t.Fatalf("client %v, gateway %v; want %v and 172.16.201.1", c.Addr(), c.Gateway(), want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.Ping(ctx, r.web); err != nil {
+		t.Fatal(err)
+	}
+	body, err := h.HTTPGet(ctx, r.web)
+	if err != nil || !strings.Contains(body, "hello from web") {
+		t.Fatalf("HTTP from the client: %q %v", body, err)
+	}
+	cs := r.srv.Clients()
+	if len(cs) != 1 || cs[0].Identity != "alice" || cs[0].Addr != c.Addr() || cs[0].BytesIn == 0 || cs[0].BytesOut == 0 {
+		t.Fatalf("clients: %+v", cs)
+	}
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(testWriter{t}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+type testWriter struct{ t *testing.T }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+// Refusals: a certificate of another root (R12), a revoked one, a wrong
+// crypto binding, and a client past the limit (R11). None gets an address;
+// the gateway goes on serving.
+func TestClientRefusals(t *testing.T) {
+	r := newRegion(t, Config{MaxClients: 2})
+	stranger := newPKI(t)
+	if _, _, err := r.dial(t, stranger.client); err == nil || !strings.Contains(err.Error(), "refused the client certificate") {
+		t.Errorf("a certificate of another root: %v", err)
+	}
+	if _, _, err := r.dial(t, r.pki.client, func(c *ClientConfig) { c.breakBinding = true }); err == nil {
+		t.Error("a wrong crypto binding was taken")
+	} else if cs := r.srv.Clients(); len(cs) != 0 {
+		t.Errorf("after a wrong binding the gateway lists %+v", cs)
+	}
+	c1, _, err1 := r.dial(t, r.pki.client)
+	c2, _, err2 := r.dial(t, r.pki.client)
+	if err1 != nil || err2 != nil || c1.Addr() == c2.Addr() {
+		t.Fatalf("two clients: %v %v, addresses %v %v", err1, err2, c1, c2)
+	}
+	if _, _, err := r.dial(t, r.pki.client); err == nil || !strings.Contains(err.Error(), "CALL_CONNECT_NAK") {
+		t.Errorf("a third client past MaxClients 2: %v", err)
+	}
+	c1.Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.srv.Clients()) != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after a client closed: %+v", r.srv.Clients())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, _, err := r.dial(t, r.pki.client); err != nil {
+		t.Errorf("a client in the freed place: %v", err)
+	}
+
+	revoked := newRegion(t, Config{})
+	thumb := sha1.Sum(revoked.pki.client.Leaf.Raw)
+	revoked.srv.cfg.Revoked = []string{strings.ToUpper(hex.EncodeToString(thumb[:]))}
+	if _, _, err := revoked.dial(t, revoked.pki.client); err == nil {
+		t.Error("a revoked certificate was taken")
+	}
+}

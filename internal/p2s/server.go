@@ -1,0 +1,398 @@
+package p2s
+
+import (
+	"bufio"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
+)
+
+// sstpPath is the request URI of SSTP ([MS-SSTP] §2.2.1 and §3.2.4.1).
+const sstpPath = "/sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/"
+
+// Forwarder takes the IPv4 packets clients send (a VNet router).
+type Forwarder interface{ Forward(pkt []byte) }
+
+// Config configures a Server.
+type Config struct {
+	Logger *slog.Logger
+	// Listen is where clients connect: the gateway's public address and
+	// port 443 normally (R13).
+	Listen netip.AddrPort
+	// Cert is the gateway's certificate, for the HTTPS layer.
+	Cert tls.Certificate
+	// Roots are the uploaded root certificates client certificates must
+	// chain to (R12); Revoked are SHA-1 thumbprints (hex) refused.
+	Roots   []*x509.Certificate
+	Revoked []string
+	// Pool is the client address pool (vpnClientAddressPool).
+	Pool netip.Prefix
+	// MaxClients bounds the clients connected at once (R11); 0 means 128.
+	MaxClients int
+	// Router takes what clients send.
+	Router Forwarder
+}
+
+// Server is a running SSTP server.
+type Server struct {
+	cfg   Config
+	log   *slog.Logger
+	ln    net.Listener
+	roots *x509.CertPool
+
+	mu      sync.Mutex
+	clients map[netip.Addr]*link
+	ident   map[netip.Addr]string
+	since   map[netip.Addr]time.Time
+	closed  bool
+	wg      sync.WaitGroup
+}
+
+// Start listens and serves clients.
+func Start(cfg Config) (*Server, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxClients == 0 {
+		cfg.MaxClients = 128
+	}
+	if !cfg.Pool.Addr().Is4() || cfg.Pool.Bits() > 30 {
+		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
+	}
+	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]*link{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{}}
+	for _, r := range cfg.Roots {
+		s.roots.AddCert(r)
+	}
+	ln, err := net.Listen("tcp", cfg.Listen.String())
+	if err != nil {
+		return nil, fmt.Errorf("p2s: %w", err)
+	}
+	s.ln = ln
+	s.wg.Go(s.accept)
+	return s, nil
+}
+
+// Addr is where the server listens.
+func (s *Server) Addr() netip.AddrPort { return netip.MustParseAddrPort(s.ln.Addr().String()) }
+
+func (s *Server) accept() {
+	for {
+		c, err := s.ln.Accept()
+		if err != nil {
+			return
+		}
+		s.wg.Go(func() {
+			defer c.Close()
+			if err := s.serve(c); err != nil {
+				s.log.Info("point-to-site client refused or ended", "from", c.RemoteAddr(), "err", err)
+			}
+		})
+	}
+}
+
+// Close ends every client and stops listening.
+func (s *Server) Close() {
+	s.mu.Lock()
+	s.closed = true
+	for _, l := range s.clients {
+		l.conn.Close()
+	}
+	s.mu.Unlock()
+	s.ln.Close()
+	s.wg.Wait()
+}
+
+// Deliver implements the VNet router's port for the pool: the packet
+// goes to the client with its destination address.
+func (s *Server) Deliver(pkt []byte) {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 {
+		return
+	}
+	s.mu.Lock()
+	l := s.clients[netip.AddrFrom4([4]byte(pkt[16:20]))]
+	s.mu.Unlock()
+	if l != nil {
+		l.SendIP(pkt)
+	}
+}
+
+// ClientStatus is one connected client.
+type ClientStatus struct {
+	Addr              netip.Addr
+	Identity          string // the client certificate's subject common name
+	Since             time.Time
+	BytesIn, BytesOut uint64
+}
+
+// Clients returns the connected clients.
+func (s *Server) Clients() []ClientStatus {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []ClientStatus
+	for _, a := range slices.SortedFunc(maps.Keys(s.clients), netip.Addr.Compare) {
+		l := s.clients[a]
+		out = append(out, ClientStatus{Addr: a, Identity: s.ident[a], Since: s.since[a], BytesIn: l.bytesIn.Load(), BytesOut: l.bytesOut.Load()})
+	}
+	return out
+}
+
+// serve runs one client: HTTPS, SSTP, PPP.
+func (s *Server) serve(c net.Conn) error {
+	tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{s.cfg.Cert}, MinVersion: tls.VersionTLS12})
+	tc.SetDeadline(time.Now().Add(negotiationTimeout))
+	if err := tc.Handshake(); err != nil {
+		return err
+	}
+	r := bufio.NewReaderSize(tc, 8<<10)
+	if err := readSSTPRequest(r); err != nil {
+		tc.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
+		return err
+	}
+	// [MS-SSTP] §3.2.4.1: 200 with the largest Content-Length.
+	if _, err := tc.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\nServer: vnetgw\r\n\r\n")); err != nil {
+		return err
+	}
+	l := newLink(true, tc, r, s.log)
+	l.srv = s
+	l.certHash = sha256.Sum256(s.cfg.Cert.Certificate[0])
+	rand.Read(l.nonce[:])
+	var assigned netip.Addr
+	defer func() {
+		if assigned.IsValid() {
+			s.mu.Lock()
+			delete(s.clients, assigned)
+			delete(s.ident, assigned)
+			delete(s.since, assigned)
+			s.mu.Unlock()
+			s.log.Info("point-to-site client disconnected", "addr", assigned)
+		}
+	}()
+	l.onIP = s.cfg.Router.Forward
+	started := false
+	return l.run(func(m sstp.Control, raw []byte) error {
+		switch m.Type {
+		case sstp.MsgCallConnectRequest:
+			a, ok := m.Find(sstp.AttribEncapsulatedProtocolID)
+			if p, err := sstp.EncapsulatedProtocol(a.Value); !ok || err != nil || p != sstp.ProtocolPPP || started {
+				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
+				return errors.New("CALL_CONNECT_REQUEST without PPP")
+			}
+			addr, err := s.reserve(l)
+			if err != nil {
+				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
+				return err
+			}
+			assigned, l.peer, l.local = addr, addr, s.serverAddr()
+			started = true
+			req := sstp.CryptoBindingReq{HashBitmask: sstp.HashSHA256, Nonce: l.nonce}
+			if err := l.writeControl(sstp.Control{Type: sstp.MsgCallConnectAck, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBindingReq, Value: req.Append(nil)}}}); err != nil {
+				return err
+			}
+			return l.sendLCPRequest()
+		case sstp.MsgCallConnected:
+			return s.checkBinding(l, m, raw, assigned)
+		case sstp.MsgEchoRequest:
+			return l.writeControl(sstp.Control{Type: sstp.MsgEchoResponse})
+		case sstp.MsgCallDisconnect:
+			l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnectAck})
+			return errors.New("the client disconnected")
+		case sstp.MsgCallAbort:
+			return errors.New("the client aborted")
+		}
+		return nil
+	})
+}
+
+// readSSTPRequest reads the HTTP request that opens SSTP.
+func readSSTPRequest(r *bufio.Reader) error {
+	line, err := r.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	f := strings.Fields(line)
+	if len(f) != 3 || f[0] != "SSTP_DUPLEX_POST" || !strings.HasPrefix(strings.ToLower(f[1]), strings.ToLower(sstpPath)) {
+		return fmt.Errorf("not an SSTP request: %.80q", line)
+	}
+	for range 64 {
+		h, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if strings.TrimSpace(h) == "" {
+			return nil
+		}
+	}
+	return errors.New("too many HTTP headers")
+}
+
+// serverAddr is the server's own PPP address: the pool's first.
+func (s *Server) serverAddr() netip.Addr { return s.cfg.Pool.Masked().Addr().Next() }
+
+// reserve gives the client an address of the pool (R11: within the
+// limit).
+func (s *Server) reserve(l *link) (netip.Addr, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return netip.Addr{}, errors.New("server closed")
+	}
+	if len(s.clients) >= s.cfg.MaxClients {
+		return netip.Addr{}, fmt.Errorf("%d point-to-site clients are connected, the most this gateway takes (R11)", len(s.clients))
+	}
+	for a := s.serverAddr().Next(); s.cfg.Pool.Contains(a) && s.cfg.Pool.Contains(a.Next()); a = a.Next() {
+		if s.clients[a] == nil {
+			s.clients[a], s.since[a] = l, time.Now()
+			return a, nil
+		}
+	}
+	return netip.Addr{}, errors.New("the client address pool is exhausted")
+}
+
+// checkBinding verifies the client's crypto binding ([MS-SSTP] §3.2.5.2):
+// our nonce, the hash of our certificate as the client saw it, and the
+// Compound MAC keyed from the EAP-TLS authentication.
+func (s *Server) checkBinding(l *link, m sstp.Control, raw []byte, addr netip.Addr) error {
+	a, ok := m.Find(sstp.AttribCryptoBinding)
+	if !ok {
+		return errors.New("CALL_CONNECTED without a crypto binding")
+	}
+	b, err := sstp.ParseCryptoBinding(a.Value)
+	if err != nil {
+		return err
+	}
+	if l.hlak == nil {
+		return errors.New("CALL_CONNECTED before the client authenticated")
+	}
+	zeroed, err := sstp.ZeroMAC(raw)
+	if err != nil {
+		return err
+	}
+	// §3.2.5.2: nonce, certificate hash and MAC MUST match, else abort.
+	if b.HashProtocol != sstp.HashSHA256 || b.Nonce != l.nonce || b.CertHash != l.certHash ||
+		!hmac.Equal(b.CompoundMAC[:], compoundMAC(l.hlak, zeroed)) {
+		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+		return errors.New("the crypto binding does not match: a man in the middle, or another TLS session")
+	}
+	l.bound.Store(true)
+	s.mu.Lock()
+	s.ident[addr] = l.eap.identity
+	s.mu.Unlock()
+	s.log.Info("point-to-site client connected", "addr", addr, "identity", l.eap.identity)
+	return nil
+}
+
+// serverEAP authenticates the client with EAP-TLS.
+func (l *link) serverEAP(m ppp.EAP) error {
+	e := l.eap
+	if e == nil || m.Code != ppp.EAPResponse || m.ID != e.id {
+		return nil // RFC 3748 §4.1: a response that does not match is dropped
+	}
+	switch m.Type {
+	case ppp.TypeIdentity:
+		e.identity = string(m.Data)
+		e.id = l.nextID()
+		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPRequest, ID: e.id, Type: ppp.TypeTLS, Data: ppp.TLSData{Flags: ppp.FlagStart}.Append(nil)}.Append(nil))
+	case ppp.TypeTLS:
+	default:
+		return l.eapFailure("the client does not do EAP-TLS (certificate authentication)")
+	}
+	d, err := ppp.ParseTLSData(m.Data)
+	if err != nil {
+		return l.eapFailure(err.Error())
+	}
+	if len(e.out) > 0 { // an acknowledgement of our fragment
+		e.id = l.nextID()
+		return l.sendEAPTLS(ppp.EAPRequest, e.id)
+	}
+	if e.done && e.sentLast && len(d.Data) == 0 {
+		return l.eapSuccess()
+	}
+	msg, more, err := e.tlsInput(d)
+	if err != nil {
+		return l.eapFailure(err.Error())
+	}
+	e.id = l.nextID()
+	if more {
+		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPRequest, ID: e.id, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
+	}
+	if e.br == nil {
+		e.br = newTLSBridge(true, l.eapTLSConfig())
+	}
+	out, done, err := e.br.exchange(msg, negotiationTimeout)
+	if err != nil {
+		return l.eapFailure("certificate authentication failed: " + err.Error())
+	}
+	e.done = done
+	if len(out) == 0 {
+		if done {
+			return l.eapSuccess()
+		}
+		return l.eapFailure("EAP-TLS: TLS has nothing to say")
+	}
+	e.out, e.outTotal = out, len(out)
+	e.sentLast = done
+	return l.sendEAPTLS(ppp.EAPRequest, e.id)
+}
+
+func (l *link) eapFailure(why string) error {
+	if l.eap != nil {
+		l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPFailure, ID: l.eap.id}.Append(nil))
+		if l.eap.br != nil {
+			l.eap.br.close()
+		}
+	}
+	l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+	return errors.New(why)
+}
+
+func (l *link) eapSuccess() error {
+	msk, err := l.eap.br.msk()
+	if err != nil {
+		return l.eapFailure(err.Error())
+	}
+	l.hlak, l.authed = hlakFrom(msk), true
+	if err := l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPSuccess, ID: l.eap.id}.Append(nil)); err != nil {
+		return err
+	}
+	return l.sendIPCPRequest()
+}
+
+// eapTLSConfig is the server's inner TLS: the client's certificate must
+// chain to an uploaded root (R12) and not be revoked.
+func (l *link) eapTLSConfig() *tls.Config {
+	s := l.srv
+	return &tls.Config{
+		Certificates: []tls.Certificate{s.cfg.Cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: s.roots,
+		MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12,
+		VerifyConnection: func(st tls.ConnectionState) error {
+			if len(st.PeerCertificates) == 0 {
+				return errors.New("no client certificate")
+			}
+			thumb := sha1.Sum(st.PeerCertificates[0].Raw)
+			for _, r := range s.cfg.Revoked {
+				if strings.EqualFold(strings.ReplaceAll(r, " ", ""), hex.EncodeToString(thumb[:])) {
+					return errors.New("the client certificate is revoked")
+				}
+			}
+			l.eap.identity = st.PeerCertificates[0].Subject.CommonName
+			return nil
+		},
+	}
+}

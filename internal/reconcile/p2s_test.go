@@ -1,0 +1,139 @@
+package reconcile
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/base64"
+	"math/big"
+	"net"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/p2s"
+)
+
+// issue makes a certificate for cn (and ip, when valid) signed by parent,
+// or self-signed when parent is nil.
+func issue(t *testing.T, cn string, ip netip.Addr, ca bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
+	t.Helper()
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}}
+	if ip.IsValid() {
+		tmpl.IPAddresses = []net.IP{ip.AsSlice()}
+	}
+	if ca {
+		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
+	}
+	if parent == nil {
+		parent, parentKey = tmpl, key
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := x509.ParseCertificate(der)
+	return c, key
+}
+
+// TestPointToSiteThroughTheRegion: a gateway whose vpnClientConfiguration
+// has a pool, SSTP and an uploaded root (R12) serves SSTP on its public
+// address (R13); vnetgw's client (R10) with a certificate of that root
+// gets an address of the pool and reaches a host in the VNet; the data
+// plane lists the client.
+func TestPointToSiteThroughTheRegion(t *testing.T) {
+	gwCA, gwCAKey := issue(t, "gateway CA", netip.Addr{}, true, nil, nil)
+	l, err := net.Listen("tcp", "127.10.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := uint16(l.Addr().(*net.TCPAddr).Port)
+	l.Close()
+	ike, natt := freeUDPPorts(t)
+	f := newFixtureWith(t, dataplane.Options{IKEPort: ike, NATTPort: natt, SSTPPort: port, GatewayCert: func(a netip.Addr) (tls.Certificate, error) {
+		c, k := issue(t, a.String(), a, false, gwCA, gwCAKey)
+		return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}, nil
+	}})
+	root, rootKey := issue(t, "P2S root", netip.Addr{}, true, nil, nil)
+	alice, aliceKey := issue(t, "alice", netip.Addr{}, false, root, rootKey)
+
+	ctx := context.Background()
+	v := f.vnet(t, "p2s", "hub", "10.1.0.0/16",
+		arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: "10.1.0.0/24"}},
+		arm.Subnet{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: "10.1.255.0/27"}})
+	pip := arm.NetworkID(sub, "p2s", "publicIPAddresses", "gw-ip")
+	if _, _, err := f.reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: "westeurope"}}); err != nil {
+		t.Fatal(err)
+	}
+	gwID := arm.NetworkID(sub, "p2s", "virtualNetworkGateways", "gw")
+	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
+	g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip",
+		Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(v.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
+	g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
+		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{"172.16.201.0/24"}}, VPNClientProtocols: []string{"SSTP"},
+		VPNClientRootCertificates: []arm.VPNClientRootCertificate{{Name: "root", Properties: arm.VPNClientRootCertificateProperties{PublicCertData: base64.StdEncoding.EncodeToString(root.Raw)}}}}
+	if _, _, err := f.reg.PutGateway(ctx, gwID, g); err != nil {
+		t.Fatal(err)
+	}
+	web, webAddr := f.nic(t, "p2s", "web", v.Child("subnets", "default"))
+	f.waitHost(t, web)
+	pubs := f.reg.Snapshot().PublicAddrs(f.reg.Snapshot().Gateways()[0])
+
+	trust := x509.NewCertPool()
+	trust.AddCert(gwCA)
+	var host atomic.Pointer[fabric.NetstackHost]
+	var c *p2s.Client
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		c, err = p2s.Dial(dctx, p2s.ClientConfig{Server: netip.AddrPortFrom(pubs[0], port), ServerName: pubs[0].String(), RootCAs: trust,
+			Cert: tls.Certificate{Certificate: [][]byte{alice.Raw}, PrivateKey: aliceKey, Leaf: alice},
+			OnIP: func(p []byte) {
+				if h := host.Load(); h != nil {
+					h.Deliver(p)
+				}
+			}})
+		cancel()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the client could not connect: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond) // the data plane starts the server
+	}
+	defer c.Close()
+	if !netip.MustParsePrefix("172.16.201.0/24").Contains(c.Addr()) {
+		t.Fatalf("client address %v is not of the pool", c.Addr())
+	}
+	h, err := fabric.NewNetstackEndpoint("alice", c.Addr(), 0, c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	host.Store(h)
+	pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	body, err := h.HTTPGet(pctx, webAddr)
+	if err != nil || !strings.Contains(body, "hello from web") {
+		t.Fatalf("HTTP from the client to the VNet host: %q %v", body, err)
+	}
+	cs := f.eng.P2SClients(gwID.Key())
+	if len(cs) != 1 || cs[0].Identity != "alice" || cs[0].Addr != c.Addr() {
+		t.Fatalf("the gateway's clients: %+v", cs)
+	}
+}
