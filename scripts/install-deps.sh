@@ -9,3 +9,6 @@ apt-get install -y --no-install-recommends \
   strongswan strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
   iproute2 nftables iperf3 iputils-ping tcpdump \
   bird2 etcd-server etcd-client ca-certificates
+# The VM with Linux's SSTP client (sstpc and pppd) for the point-to-site
+# interop test: this host's kernel has no PPP (scripts/sstp-guest.sh).
+bash "$(dirname "$0")/sstp-guest.sh"

@@ -36,6 +36,8 @@ const (
 	negotiationTimeout = 30 * time.Second // [MS-SSTP] §3.2.1: the negotiation timer
 	helloInterval      = 60 * time.Second // §3.2.1: the hello timer
 	eapFragment        = 1000             // EAP-TLS fragment size, well inside an SSTP packet
+	restartTimer       = 3 * time.Second  // RFC 1661 §4.6
+	maxConfigure       = 10               // RFC 1661 §4.6: Max-Configure
 )
 
 // link is one SSTP connection and the PPP session in it.
@@ -49,7 +51,9 @@ type link struct {
 	wmu sync.Mutex
 
 	// PPP state, owned by the reading goroutine.
-	lcpOurs, lcpPeers   bool // our LCP request acknowledged; the peer's acknowledged
+	lcpOurs, lcpPeers   bool      // our LCP request acknowledged; the peer's acknowledged
+	lcpSent             time.Time // when our LCP request last went out
+	lcpTries            int
 	ipcpOurs, ipcpPeers bool
 	magic               uint32
 	id                  uint8
@@ -61,6 +65,7 @@ type link struct {
 	nonce    [32]byte
 	certHash [32]byte // SHA-256 of the server's (outer) TLS certificate
 	hlak     []byte
+	hlakAlt  []byte      // the server also takes the MPPE-128 form
 	bound    atomic.Bool // the binding checked (server) or sent (client)
 
 	bytesIn, bytesOut atomic.Uint64
@@ -127,7 +132,11 @@ func (l *link) nextID() uint8 { l.id++; return l.id }
 // sendLCPRequest asks for our LCP options: the server EAP
 // authentication and a magic number, the client a magic number.
 func (l *link) sendLCPRequest() error {
-	opts := []ppp.Option{{Type: ppp.OptMagic, Value: binary.BigEndian.AppendUint32(nil, l.magic)}}
+	var opts []ppp.Option
+	if l.magic != 0 {
+		opts = append(opts, ppp.Option{Type: ppp.OptMagic, Value: binary.BigEndian.AppendUint32(nil, l.magic)})
+	}
+	l.lcpSent = time.Now()
 	if l.server {
 		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: binary.BigEndian.AppendUint16(nil, ppp.ProtoEAP)}}, opts...)
 	}
@@ -138,8 +147,24 @@ func (l *link) sendLCPRequest() error {
 func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 	var buf [sstp.MaxPacket]byte
 	for {
-		l.conn.SetReadDeadline(time.Now().Add(helloInterval + negotiationTimeout))
+		// While LCP is not open, our request is sent again every 3 s
+		// (RFC 1661 §4.6, the Restart timer), up to 10 times.
+		wait := helloInterval + negotiationTimeout
+		if !l.lcpOurs && !l.lcpSent.IsZero() {
+			wait = time.Until(l.lcpSent.Add(restartTimer))
+		}
+		l.conn.SetReadDeadline(time.Now().Add(max(wait, time.Millisecond)))
 		isControl, body, err := sstp.ReadPacket(l.r, &buf)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() && !l.lcpOurs && !l.lcpSent.IsZero() {
+			if l.lcpTries++; l.lcpTries > maxConfigure {
+				return errors.New("the peer does not answer LCP")
+			}
+			if err := l.sendLCPRequest(); err != nil {
+				return err
+			}
+			continue
+		}
 		if err != nil {
 			if errors.Is(err, io.EOF) {
 				return nil
@@ -243,7 +268,7 @@ func (l *link) handleLCP(info []byte) error {
 		if err := l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil)); err != nil {
 			return err
 		}
-		if !l.lcpOurs {
+		if l.lcpSent.IsZero() {
 			if err := l.sendLCPRequest(); err != nil {
 				return err
 			}
@@ -251,7 +276,19 @@ func (l *link) handleLCP(info []byte) error {
 	case ppp.ConfAck:
 		l.lcpOurs = true
 	case ppp.ConfNak, ppp.ConfRej:
-		return fmt.Errorf("the peer refused our LCP options (code %d)", p.Code)
+		// RFC 1661 §5.3, §5.4: drop what the peer rejects and ask again;
+		// the server cannot do without EAP.
+		opts, _ := ppp.ParseOptions(p.Data)
+		for _, o := range opts {
+			if o.Type == ppp.OptAuthProto && l.server {
+				return fmt.Errorf("the client does not take EAP authentication (LCP code %d, % x): a client certificate is needed (R12)", p.Code, o.Value)
+			}
+			if o.Type == ppp.OptMagic && p.Code == ppp.ConfRej {
+				l.magic = 0
+			}
+		}
+		l.log.Debug("LCP options refused", "code", p.Code, "options", fmt.Sprintf("% x", p.Data))
+		return l.sendLCPRequest()
 	case ppp.EchoReq:
 		data := binary.BigEndian.AppendUint32(nil, l.magic)
 		if len(p.Data) > 4 {
@@ -322,8 +359,15 @@ func (e *eapState) tlsInput(d ppp.TLSData) (msg []byte, more bool, err error) {
 
 // hlakFrom derives the Higher-Layer Authentication Key from the EAP-TLS
 // MSK ([MS-SSTP] §3.2.5.2.4): the client's MPPE send key, the first 32
-// bytes of the MSK, on both sides.
+// bytes of the MSK. vnetgw's client uses it, as Windows does.
 func hlakFrom(msk []byte) []byte { return append([]byte{}, msk[:32]...) }
+
+// hlakMPPE128 is the HLAK a client derives from 128-bit MPPE keys, as
+// pppd 2.4 gives them to sstpc for EAP-TLS: send key (MSK[0:16]) then
+// receive key (MSK[32:48]), the MS-CHAPv2 form of §3.2.5.2.4.
+func hlakMPPE128(msk []byte) []byte {
+	return append(append([]byte{}, msk[:16]...), msk[32:48]...)
+}
 
 // compoundMAC computes the Call Connected message's Compound MAC with
 // HMAC-SHA256 ([MS-SSTP] §3.2.5.2.4): CMK = HMAC(HLAK, "SSTP inner

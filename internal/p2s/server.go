@@ -141,13 +141,17 @@ type ClientStatus struct {
 	BytesIn, BytesOut uint64
 }
 
-// Clients returns the connected clients.
+// Clients returns the connected clients: those past authentication and
+// the crypto binding.
 func (s *Server) Clients() []ClientStatus {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []ClientStatus
 	for _, a := range slices.SortedFunc(maps.Keys(s.clients), netip.Addr.Compare) {
 		l := s.clients[a]
+		if !l.bound.Load() {
+			continue
+		}
 		out = append(out, ClientStatus{Addr: a, Identity: s.ident[a], Since: s.since[a], BytesIn: l.bytesIn.Load(), BytesOut: l.bytesOut.Load()})
 	}
 	return out
@@ -155,7 +159,8 @@ func (s *Server) Clients() []ClientStatus {
 
 // serve runs one client: HTTPS, SSTP, PPP.
 func (s *Server) serve(c net.Conn) error {
-	tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{s.cfg.Cert}, MinVersion: tls.VersionTLS12})
+	// TLS 1.2, as Windows' SSTP client and sstpc negotiate it reliably.
+	tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{s.cfg.Cert}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
 	tc.SetDeadline(time.Now().Add(negotiationTimeout))
 	if err := tc.Handshake(); err != nil {
 		return err
@@ -285,12 +290,15 @@ func (s *Server) checkBinding(l *link, m sstp.Control, raw []byte, addr netip.Ad
 		return err
 	}
 	// §3.2.5.2: nonce, certificate hash and MAC MUST match, else abort.
-	if b.HashProtocol != sstp.HashSHA256 || b.Nonce != l.nonce || b.CertHash != l.certHash ||
-		!hmac.Equal(b.CompoundMAC[:], compoundMAC(l.hlak, zeroed)) {
+	spec := hmac.Equal(b.CompoundMAC[:], compoundMAC(l.hlak, zeroed))
+	macOK := spec || hmac.Equal(b.CompoundMAC[:], compoundMAC(l.hlakAlt, zeroed))
+	if b.HashProtocol != sstp.HashSHA256 || b.Nonce != l.nonce || b.CertHash != l.certHash || !macOK {
 		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
-		return errors.New("the crypto binding does not match: a man in the middle, or another TLS session")
+		return fmt.Errorf("the crypto binding does not match (hash protocol %d, nonce %v, certificate hash %v, compound MAC %v): a man in the middle, or another TLS session",
+			b.HashProtocol, b.Nonce == l.nonce, b.CertHash == l.certHash, macOK)
 	}
 	l.bound.Store(true)
+	l.log.Debug("crypto binding checked", "hlak", map[bool]string{true: "MPPE send key (MS-SSTP)", false: "128-bit MPPE send and receive keys (pppd)"}[spec])
 	s.mu.Lock()
 	s.ident[addr] = l.eap.identity
 	s.mu.Unlock()
@@ -367,7 +375,7 @@ func (l *link) eapSuccess() error {
 	if err != nil {
 		return l.eapFailure(err.Error())
 	}
-	l.hlak, l.authed = hlakFrom(msk), true
+	l.hlak, l.hlakAlt, l.authed = hlakFrom(msk), hlakMPPE128(msk), true
 	if err := l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPSuccess, ID: l.eap.id}.Append(nil)); err != nil {
 		return err
 	}

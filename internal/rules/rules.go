@@ -328,8 +328,8 @@ func canonicalProtocol(p string) string {
 // Point-to-site client limits (R11, R32). They cannot be decided from
 // configuration: a client address pool smaller than the limit is allowed,
 // as in Azure, and ARM has no property of a gateway that shows the limit.
-// They apply when clients connect, which the point-to-site server (SSTP,
-// a later issue) decides with R32AdmitClient.
+// They apply when clients connect: the SSTP server of a gateway admits
+// R32ClientLimit clients (internal/p2s, from reconcile).
 
 // R32ClientLimit returns how many point-to-site clients may be connected at
 // once over protocol (any case) to a gateway of the SKU: SSTP 128 on every
@@ -339,67 +339,6 @@ func canonicalProtocol(p string) string {
 // Standard and HighPerformance have SSTP only).
 func R32ClientLimit(sku SKU, protocol string) int {
 	return sku.P2S[canonicalProtocol(protocol)]
-}
-
-// R32MaxClients returns how many point-to-site clients may be connected at
-// once to a gateway of the SKU with the given protocols enabled: SSTP's 128
-// and the limit that IKEv2 and OpenVPN share, counted once when both are
-// enabled. Protocols the SKU lacks add nothing.
-func R32MaxClients(sku SKU, protocols []string) int {
-	n := 0
-	sstp, ikeOrOpenVPN := false, false
-	for _, p := range protocols {
-		switch canonicalProtocol(p) {
-		case ProtocolSSTP:
-			if !sstp {
-				n += R32ClientLimit(sku, ProtocolSSTP)
-			}
-			sstp = true
-		case ProtocolIKEv2, ProtocolOpenVPN:
-			if !ikeOrOpenVPN {
-				n += max(R32ClientLimit(sku, ProtocolIKEv2), R32ClientLimit(sku, ProtocolOpenVPN))
-			}
-			ikeOrOpenVPN = true
-		}
-	}
-	return n
-}
-
-// ClientLimitError refuses a point-to-site client because the gateway
-// holds as many as its SKU allows over that protocol (R32, R11).
-type ClientLimitError struct {
-	SKU, Protocol string
-	Limit         int
-}
-
-func (e *ClientLimitError) Error() string {
-	if e.Limit == 0 {
-		return fmt.Sprintf("the %s SKU does not support point-to-site protocol %s (R32)", e.SKU, e.Protocol)
-	}
-	if e.Protocol == ProtocolSSTP {
-		return fmt.Sprintf("a gateway holds at most %d SSTP clients at once; the limit is reached (R11, R32)", e.Limit)
-	}
-	return fmt.Sprintf("a %s gateway holds at most %d IKEv2 and OpenVPN clients at once; the limit is reached (R32)", e.SKU, e.Limit)
-}
-
-// R32AdmitClient decides whether one more client may connect over protocol
-// to a gateway of the SKU while connected[p] clients are connected over
-// each protocol p (canonical names). IKEv2 and OpenVPN clients count
-// against their shared limit together.
-func R32AdmitClient(sku SKU, protocol string, connected map[string]int) error {
-	canon := canonicalProtocol(protocol)
-	limit := R32ClientLimit(sku, canon)
-	n := connected[canon]
-	if canon == ProtocolIKEv2 || canon == ProtocolOpenVPN {
-		n = connected[ProtocolIKEv2] + connected[ProtocolOpenVPN]
-	}
-	if canon == "" {
-		canon = protocol
-	}
-	if n >= limit {
-		return &ClientLimitError{SKU: sku.Name, Protocol: canon, Limit: limit}
-	}
-	return nil
 }
 
 // MaxRootCertificates is how many point-to-site root certificates a gateway
