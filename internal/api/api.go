@@ -66,17 +66,20 @@ type DataPlane interface {
 	// LearnedPrefixes returns the prefixes gateway id learned over BGP
 	// and routes, for the effective routes of its VNet's interfaces.
 	LearnedPrefixes(id string) []netip.Prefix
+	// VPNClients returns the point-to-site clients of gateway id.
+	VPNClients(id string) []arm.VPNClientConnectionHealthDetail
 }
 
 // noDataPlane is the DataPlane of an API without one.
 type noDataPlane struct{}
 
-func (noDataPlane) IKESAs(string) []arm.IKESA                              { return nil }
-func (noDataPlane) ResetConnection(string) bool                            { return false }
-func (noDataPlane) BGPPeers(string) []arm.BGPPeerStatus                    { return nil }
-func (noDataPlane) LearnedRoutes(string) []arm.GatewayRoute                { return nil }
-func (noDataPlane) AdvertisedRoutes(string, netip.Addr) []arm.GatewayRoute { return nil }
-func (noDataPlane) LearnedPrefixes(string) []netip.Prefix                  { return nil }
+func (noDataPlane) IKESAs(string) []arm.IKESA                               { return nil }
+func (noDataPlane) ResetConnection(string) bool                             { return false }
+func (noDataPlane) BGPPeers(string) []arm.BGPPeerStatus                     { return nil }
+func (noDataPlane) LearnedRoutes(string) []arm.GatewayRoute                 { return nil }
+func (noDataPlane) AdvertisedRoutes(string, netip.Addr) []arm.GatewayRoute  { return nil }
+func (noDataPlane) LearnedPrefixes(string) []netip.Prefix                   { return nil }
+func (noDataPlane) VPNClients(string) []arm.VPNClientConnectionHealthDetail { return nil }
 
 // Handler is the API's http.Handler.
 type Handler struct {

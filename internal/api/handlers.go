@@ -72,6 +72,11 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		if v, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			h.tunnel(w, r, rt, v)
 		}
+	case rt.sub == "getvpnclientconnectionhealth":
+		// The point-to-site clients connected now (R10-R14).
+		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			writeJSON(w, http.StatusOK, arm.List[arm.VPNClientConnectionHealthDetail]{Value: append([]arm.VPNClientConnectionHealthDetail{}, h.dp.VPNClients(rt.id.String())...)})
+		}
 	case rt.sub == "getbgppeerstatus" || rt.sub == "getlearnedroutes" || rt.sub == "getadvertisedroutes":
 		if v, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			h.bgp(w, r, rt, v.(*arm.VirtualNetworkGateway))

@@ -99,3 +99,28 @@ func TestBGPOperations(t *testing.T) {
 		}
 	}
 }
+
+// TestVPNClientHealth: getVpnClientConnectionHealth lists the point-to-site
+// clients in {"value": [...]} (none without a data plane); a missing
+// gateway is 404, another method 405.
+func TestVPNClientHealth(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "p2s", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
+	r := e.must("POST", s.gw+"/getVpnClientConnectionHealth", nil)
+	var out struct{ Value []any }
+	if err := json.Unmarshal(r.body, &out); err != nil || out.Value == nil || len(out.Value) != 0 {
+		t.Fatalf("with no data plane: %s", r.body)
+	}
+	for _, tc := range []struct {
+		method, path string
+		status       int
+		code         string
+	}{
+		{"POST", netPath(subA, "p2s", "virtualNetworkGateways", "nope") + "/getVpnClientConnectionHealth", http.StatusNotFound, "ResourceNotFound"},
+		{"GET", s.gw + "/getVpnClientConnectionHealth", http.StatusMethodNotAllowed, "MethodNotAllowed"},
+	} {
+		if r := e.do(tc.method, tc.path, nil); r.status != tc.status || r.code() != tc.code {
+			t.Errorf("%s %s: %d %s, want %d %s", tc.method, tc.path, r.status, r.code(), tc.status, tc.code)
+		}
+	}
+}

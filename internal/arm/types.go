@@ -599,3 +599,18 @@ type GatewayRoute struct {
 	ASPath string `json:"asPath"`
 	Weight int32  `json:"weight"`
 }
+
+// VPNClientConnectionHealthDetail is one connected point-to-site client, as
+// .../virtualNetworkGateways/{n}/getVpnClientConnectionHealth answers it.
+type VPNClientConnectionHealthDetail struct {
+	VPNConnectionID           string `json:"vpnConnectionId,omitempty"`
+	VPNConnectionDuration     int64  `json:"vpnConnectionDuration"`
+	VPNConnectionTime         string `json:"vpnConnectionTime,omitempty"`
+	PublicIPAddress           string `json:"publicIpAddress,omitempty"`
+	PrivateIPAddress          string `json:"privateIpAddress,omitempty"`
+	VPNUserName               string `json:"vpnUserName,omitempty"`
+	IngressBytesTransferred   int64  `json:"ingressBytesTransferred"`
+	EgressBytesTransferred    int64  `json:"egressBytesTransferred"`
+	IngressPacketsTransferred int64  `json:"ingressPacketsTransferred"`
+	EgressPacketsTransferred  int64  `json:"egressPacketsTransferred"`
+}

@@ -497,6 +497,11 @@ func gatewayCommand(g *globals) *cobra.Command {
 				col("RoutesReceived", "routesReceived"), col("MessagesSent", "messagesSent"), col("MessagesReceived", "messagesReceived"), col("LocalAddress", "localAddress")}),
 		g.bgpCmd("list-learned-routes", "List the routes a gateway knows: its VNet's ranges and what its BGP peers announced", "/getLearnedRoutes", false, routeColumns),
 		g.bgpCmd("list-advertised-routes", "List the routes a gateway announces to one BGP peer", "/getAdvertisedRoutes", true, routeColumns))
+	vpnClient := &cobra.Command{Use: "vpn-client", Short: "A gateway's point-to-site clients"}
+	vpnClient.AddCommand(g.postCmd("show-health", "List the point-to-site clients connected to a gateway", "virtualNetworkGateways", "/getVpnClientConnectionHealth",
+		[]column{col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
+			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
+	parent.AddCommand(vpnClient)
 	return parent
 }
 

@@ -68,9 +68,10 @@ type link struct {
 	hlakAlt  []byte      // the server also takes the MPPE-128 form
 	bound    atomic.Bool // the binding checked (server) or sent (client)
 
-	bytesIn, bytesOut atomic.Uint64
-	onIP              func(pkt []byte) // a received IPv4 packet, after the binding
-	lastIn            time.Time
+	bytesIn, bytesOut     atomic.Uint64
+	packetsIn, packetsOut atomic.Uint64
+	onIP                  func(pkt []byte) // a received IPv4 packet, after the binding
+	lastIn                time.Time
 
 	client *Client // the client side's client
 	upHook func()  // the client side: called when IPCP is open both ways
@@ -124,6 +125,7 @@ func (l *link) SendIP(pkt []byte) error {
 		return errors.New("the link is not up")
 	}
 	l.bytesOut.Add(uint64(len(pkt)))
+	l.packetsOut.Add(1)
 	return l.writePPP(ppp.ProtoIPv4, pkt)
 }
 
@@ -221,6 +223,7 @@ func (l *link) handlePPP(proto uint16, info []byte) error {
 			return nil
 		}
 		l.bytesIn.Add(uint64(len(info)))
+		l.packetsIn.Add(1)
 		if l.onIP != nil {
 			l.onIP(info)
 		}

@@ -135,10 +135,12 @@ func (s *Server) Deliver(pkt []byte) {
 
 // ClientStatus is one connected client.
 type ClientStatus struct {
-	Addr              netip.Addr
-	Identity          string // the client certificate's subject common name
-	Since             time.Time
-	BytesIn, BytesOut uint64
+	Addr                  netip.Addr
+	Remote                netip.AddrPort // where it connects from
+	Identity              string         // the client certificate's subject common name
+	Since                 time.Time
+	BytesIn, BytesOut     uint64
+	PacketsIn, PacketsOut uint64
 }
 
 // Clients returns the connected clients: those past authentication and
@@ -152,7 +154,9 @@ func (s *Server) Clients() []ClientStatus {
 		if !l.bound.Load() {
 			continue
 		}
-		out = append(out, ClientStatus{Addr: a, Identity: s.ident[a], Since: s.since[a], BytesIn: l.bytesIn.Load(), BytesOut: l.bytesOut.Load()})
+		remote, _ := netip.ParseAddrPort(l.conn.RemoteAddr().String())
+		out = append(out, ClientStatus{Addr: a, Remote: remote, Identity: s.ident[a], Since: s.since[a], BytesIn: l.bytesIn.Load(), BytesOut: l.bytesOut.Load(),
+			PacketsIn: l.packetsIn.Load(), PacketsOut: l.packetsOut.Load()})
 	}
 	return out
 }

@@ -149,3 +149,16 @@ func gatewayRoute(local netip.Addr, r bgp.Route, origin string) arm.GatewayRoute
 func (l Live) LearnedPrefixes(id string) []netip.Prefix {
 	return l.Engine.LearnedPrefixes(strings.ToLower(id))
 }
+
+// VPNClients returns the point-to-site clients of gateway id.
+func (l Live) VPNClients(id string) []arm.VPNClientConnectionHealthDetail {
+	var out []arm.VPNClientConnectionHealthDetail
+	for _, c := range l.Engine.P2SClients(strings.ToLower(id)) {
+		out = append(out, arm.VPNClientConnectionHealthDetail{
+			VPNConnectionID: "SSTP_" + c.Addr.String(), VPNConnectionDuration: int64(time.Since(c.Since) / time.Second),
+			VPNConnectionTime: c.Since.UTC().Format(time.RFC3339), PublicIPAddress: c.Remote.String(), PrivateIPAddress: c.Addr.String(),
+			VPNUserName: c.Identity, IngressBytesTransferred: int64(c.BytesIn), EgressBytesTransferred: int64(c.BytesOut),
+			IngressPacketsTransferred: int64(c.PacketsIn), EgressPacketsTransferred: int64(c.PacketsOut)})
+	}
+	return out
+}

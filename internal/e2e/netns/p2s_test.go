@@ -103,6 +103,10 @@ func TestPointToSiteSSTP(t *testing.T) {
 	ping(t, laptop, hostAddr, 10*time.Second)
 	clientAddr := strings.Fields(p.Output()[strings.Index(p.Output(), "address ")+len("address "):])[0]
 	ping(t, host, mustAddr(t, clientAddr), 10*time.Second)
+	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "table"); err != nil ||
+		!strings.Contains(out, "alice") || !strings.Contains(out, clientAddr) {
+		t.Errorf("vpn-client show-health: %v\n%s", err, out)
+	}
 
 	other := netnstest.New(t, "lap")
 	q := connect(other, strangerCert, strangerKey)
