@@ -36,7 +36,7 @@ func newRegion(t *testing.T, cfg Config) *region {
 	t.Cleanup(func() { web.Close() })
 	cfg.Listen, cfg.Cert, cfg.Pool, cfg.Router = netip.MustParseAddrPort("127.0.0.1:0"), r.pki.server, netip.MustParsePrefix("172.16.201.0/24"), r.router
 	if cfg.Roots == nil {
-		cfg.Roots = []*x509.Certificate{r.pki.root}
+		cfg.Roots = []*x509.Certificate{r.pki.root.Certificate}
 	}
 	cfg.Logger = testLogger(t)
 	if r.srv, err = Start(cfg); err != nil {
@@ -45,7 +45,7 @@ func newRegion(t *testing.T, cfg Config) *region {
 	t.Cleanup(r.srv.Close)
 	r.router.SetRoutes([]fabric.Route{{Prefix: netip.PrefixFrom(r.web, 32), Port: web}, {Prefix: cfg.Pool, Port: r.srv}})
 	r.roots = x509.NewCertPool()
-	r.roots.AddCert(r.pki.root)
+	r.roots.AddCert(r.pki.root.Certificate)
 	return r
 }
 

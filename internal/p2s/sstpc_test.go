@@ -1,8 +1,6 @@
 package p2s
 
 import (
-	"crypto/ecdsa"
-	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
 	"net/netip"
@@ -15,6 +13,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
 // guestDir is where scripts/sstp-guest.sh builds the client VM.
@@ -69,12 +68,10 @@ func TestSSTPCInterop(t *testing.T) {
 
 	p := newPKI(t)
 	share := t.TempDir()
-	keyDER, _ := x509.MarshalECPrivateKey(p.client.PrivateKey.(*ecdsa.PrivateKey))
-	for name, b := range map[string]*pem.Block{"ca.pem": {Type: "CERTIFICATE", Bytes: p.root.Raw},
-		"alice.pem": {Type: "CERTIFICATE", Bytes: p.client.Leaf.Raw}, "alice.key": {Type: "EC PRIVATE KEY", Bytes: keyDER}} {
-		if err := os.WriteFile(filepath.Join(share, name), pem.EncodeToMemory(b), 0o644); err != nil {
-			t.Fatal(err)
-		}
+	alice := pkitest.Issue(t, "alice", false, p.root)
+	alice.WritePEM(t, share, "alice")
+	if err := os.WriteFile(filepath.Join(share, "ca.pem"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}), 0o644); err != nil {
+		t.Fatal(err)
 	}
 	if err := os.WriteFile(filepath.Join(share, "run.sh"), []byte(guestScript), 0o755); err != nil {
 		t.Fatal(err)
@@ -87,11 +84,10 @@ func TestSSTPCInterop(t *testing.T) {
 	}
 	defer web.Close()
 	// The gateway's certificate names 192.0.2.1, where the VM reaches it.
-	sc, sk := newCert(t, "gateway", p.root, p.rootKey, false)
-	gwCert := tls.Certificate{Certificate: [][]byte{sc.Raw}, PrivateKey: sk, Leaf: sc}
+	gwCert := pkitest.Issue(t, "gateway", false, p.root, netip.MustParseAddr("192.0.2.1")).TLS()
 	var srv *Server
 	if err := ns.Do(func() (err error) {
-		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root},
+		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
 			Pool: netip.MustParsePrefix("172.16.201.0/24"), Router: router, Logger: testLogger(t)})
 		return err
 	}); err != nil {

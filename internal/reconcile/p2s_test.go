@@ -2,14 +2,9 @@ package reconcile
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"math/big"
 	"net"
 	"net/netip"
 	"strings"
@@ -21,32 +16,8 @@ import (
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/p2s"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
-
-// issue makes a certificate for cn (and ip, when valid) signed by parent,
-// or self-signed when parent is nil.
-func issue(t *testing.T, cn string, ip netip.Addr, ca bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: cn},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature,
-		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth, x509.ExtKeyUsageServerAuth}}
-	if ip.IsValid() {
-		tmpl.IPAddresses = []net.IP{ip.AsSlice()}
-	}
-	if ca {
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign|x509.KeyUsageDigitalSignature
-	}
-	if parent == nil {
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, _ := x509.ParseCertificate(der)
-	return c, key
-}
 
 // TestPointToSiteThroughTheRegion: a gateway whose vpnClientConfiguration
 // has a pool, SSTP and an uploaded root (R12) serves SSTP on its public
@@ -54,7 +25,7 @@ func issue(t *testing.T, cn string, ip netip.Addr, ca bool, parent *x509.Certifi
 // gets an address of the pool and reaches a host in the VNet; the data
 // plane lists the client.
 func TestPointToSiteThroughTheRegion(t *testing.T) {
-	gwCA, gwCAKey := issue(t, "gateway CA", netip.Addr{}, true, nil, nil)
+	gwCA := pkitest.Issue(t, "gateway CA", true, nil)
 	l, err := net.Listen("tcp", "127.10.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -63,11 +34,10 @@ func TestPointToSiteThroughTheRegion(t *testing.T) {
 	l.Close()
 	ike, natt := freeUDPPorts(t)
 	f := newFixtureWith(t, dataplane.Options{IKEPort: ike, NATTPort: natt, SSTPPort: port, GatewayCert: func(a netip.Addr) (tls.Certificate, error) {
-		c, k := issue(t, a.String(), a, false, gwCA, gwCAKey)
-		return tls.Certificate{Certificate: [][]byte{c.Raw}, PrivateKey: k, Leaf: c}, nil
+		return pkitest.Issue(t, a.String(), false, gwCA, a).TLS(), nil
 	}})
-	root, rootKey := issue(t, "P2S root", netip.Addr{}, true, nil, nil)
-	alice, aliceKey := issue(t, "alice", netip.Addr{}, false, root, rootKey)
+	root := pkitest.Issue(t, "P2S root", true, nil)
+	alice := pkitest.Issue(t, "alice", false, root)
 
 	ctx := context.Background()
 	v := f.vnet(t, "p2s", "hub", "10.1.0.0/16",
@@ -94,14 +64,14 @@ func TestPointToSiteThroughTheRegion(t *testing.T) {
 	pubs := f.reg.Snapshot().PublicAddrs(f.reg.Snapshot().Gateways()[0])
 
 	trust := x509.NewCertPool()
-	trust.AddCert(gwCA)
+	trust.AddCert(gwCA.Certificate)
 	var host atomic.Pointer[fabric.NetstackHost]
 	var c *p2s.Client
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		dctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 		c, err = p2s.Dial(dctx, p2s.ClientConfig{Server: netip.AddrPortFrom(pubs[0], port), ServerName: pubs[0].String(), RootCAs: trust,
-			Cert: tls.Certificate{Certificate: [][]byte{alice.Raw}, PrivateKey: aliceKey, Leaf: alice},
+			Cert: alice.TLS(),
 			OnIP: func(p []byte) {
 				if h := host.Load(); h != nil {
 					h.Deliver(p)

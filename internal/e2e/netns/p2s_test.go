@@ -1,16 +1,8 @@
 package netns
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
-	"math/big"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -18,36 +10,15 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
-// clientPKI writes a root and a client certificate with its key (PEM) to
+// clientPKI writes a client certificate of a new root, and its key, to
 // dir and returns the root's DER.
 func clientPKI(t *testing.T, dir, cn string) (rootDER []byte, certFile, keyFile string) {
 	t.Helper()
-	mk := func(name string, ca bool, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{SerialNumber: big.NewInt(time.Now().UnixNano()), Subject: pkix.Name{CommonName: name},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-		if ca {
-			tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign
-		}
-		if parent == nil {
-			parent, parentKey = tmpl, key
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, _ := x509.ParseCertificate(der)
-		return c, key
-	}
-	root, rootKey := mk(cn+" root", true, nil, nil)
-	leaf, leafKey := mk(cn, false, root, rootKey)
-	keyDER, _ := x509.MarshalECPrivateKey(leafKey)
-	certFile, keyFile = filepath.Join(dir, cn+".pem"), filepath.Join(dir, cn+".key")
-	os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: leaf.Raw}), 0o644)
-	os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600)
+	root := pkitest.Issue(t, cn+" root", true, nil)
+	certFile, keyFile = pkitest.Issue(t, cn, false, root).WritePEM(t, dir, cn)
 	return root.Raw, certFile, keyFile
 }
 

@@ -128,8 +128,18 @@ func exchange(t testing.TB, keyI, keyR string) (mi, mr *Manager, ri, rr *recorde
 	pr.PSK = ikev2.PSK(keyR)
 	mi.Reconfig([]ikev2.PeerConfig{pi})
 	mr.Reconfig([]ikev2.PeerConfig{pr})
+	// Until both have a child, or nothing moved for a second (on a loaded
+	// machine one step may take a while).
 	quiet := 0
-	for quiet < 10 {
+	for deadline := time.Now().Add(20 * time.Second); quiet < 50 && time.Now().Before(deadline); {
+		ri.mu.Lock()
+		rr.mu.Lock()
+		both := len(ri.children) > 0 && len(rr.children) > 0
+		rr.mu.Unlock()
+		ri.mu.Unlock()
+		if both {
+			break
+		}
 		time.Sleep(20 * time.Millisecond)
 		a, af, at := ri.take()
 		b, bf, bt := rr.take()

@@ -300,18 +300,9 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 
 	case !sa.initiator && sa.state == stMM4 && h.Flags&wire.FlagEncryption != 0:
 		sa.local, sa.remote = local, remote // the initiator may have moved to 4500
-		pt, next, err := open(sa.encKey, sa.iv, body)
+		ps, id, hp, next, err := sa.openAuth(h, body, 5)
 		if err != nil {
 			return err
-		}
-		ps, err := wire.ParsePayloads(h.Next, pt)
-		if err != nil {
-			return fmt.Errorf("main mode message 5 does not decrypt to payloads (wrong pre-shared key?): %w", err)
-		}
-		id, ok1 := wire.Find(ps, wire.PayloadID)
-		hp, ok2 := wire.Find(ps, wire.PayloadHash)
-		if !ok1 || !ok2 {
-			return errors.New("main mode message 5 without ID and HASH")
 		}
 		want := sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, id.Body)
 		// RFC 2409 §5: HASH_I authenticates the initiator with the key.
@@ -334,18 +325,9 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		return nil
 
 	case sa.initiator && sa.state == stMM5 && h.Flags&wire.FlagEncryption != 0:
-		pt, next, err := open(sa.encKey, sa.iv, body)
+		_, id, hp, next, err := sa.openAuth(h, body, 6)
 		if err != nil {
 			return err
-		}
-		ps, err := wire.ParsePayloads(h.Next, pt)
-		if err != nil {
-			return fmt.Errorf("main mode message 6 does not decrypt to payloads (wrong pre-shared key?): %w", err)
-		}
-		id, ok1 := wire.Find(ps, wire.PayloadID)
-		hp, ok2 := wire.Find(ps, wire.PayloadHash)
-		if !ok1 || !ok2 {
-			return errors.New("main mode message 6 without ID and HASH")
 		}
 		want := sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic), sa.saiB, id.Body)
 		if !hmac.Equal(want, hp.Body) {
@@ -358,6 +340,24 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		return nil
 	}
 	return nil // a late retransmission; ignored
+}
+
+// openAuth decrypts main mode message n (5 or 6) and finds its ID and
+// HASH payloads.
+func (sa *isakmpSA) openAuth(h wire.Header, body []byte, n int) (ps []wire.Payload, id, hash wire.Payload, next []byte, err error) {
+	pt, next, err := open(sa.encKey, sa.iv, body)
+	if err != nil {
+		return nil, id, hash, nil, err
+	}
+	if ps, err = wire.ParsePayloads(h.Next, pt); err != nil {
+		return nil, id, hash, nil, fmt.Errorf("main mode message %d does not decrypt to payloads (wrong pre-shared key?): %w", n, err)
+	}
+	id, ok1 := wire.Find(ps, wire.PayloadID)
+	hash, ok2 := wire.Find(ps, wire.PayloadHash)
+	if !ok1 || !ok2 {
+		return nil, id, hash, nil, fmt.Errorf("main mode message %d without ID and HASH", n)
+	}
+	return ps, id, hash, next, nil
 }
 
 func hasNotify(ps []wire.Payload, typ uint16) bool {
