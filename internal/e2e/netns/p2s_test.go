@@ -74,6 +74,9 @@ func TestPointToSiteSSTP(t *testing.T) {
 	ping(t, laptop, hostAddr, 10*time.Second)
 	clientAddr := strings.Fields(p.Output()[strings.Index(p.Output(), "address ")+len("address "):])[0]
 	ping(t, host, mustAddr(t, clientAddr), 10*time.Second)
+	up, _ := iperf(t, laptop, host, hostAddr, 3)
+	down, _ := iperf(t, host, laptop, mustAddr(t, clientAddr), 3)
+	t.Logf("iperf3 TCP 3 s through SSTP: client -> VNet host %.0f Mbit/s, VNet host -> client %.0f Mbit/s", up, down)
 	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "table"); err != nil ||
 		!strings.Contains(out, "alice") || !strings.Contains(out, clientAddr) {
 		t.Errorf("vpn-client show-health: %v\n%s", err, out)
