@@ -225,7 +225,7 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 		}
 		p.ESPProposals = append(p.ESPProposals, pr)
 	}
-	p.OnDemand = g.PolicyBased && !c.IKEv1 // R8: a policy-based tunnel lives while it carries traffic
+	p.OnDemand = g.PolicyBased // R8: a policy-based tunnel lives while it carries traffic
 	selectors := g.PolicyBased || c.PolicySelectors
 	switch {
 	case selectors && len(c.Selectors) > 0:

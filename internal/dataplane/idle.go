@@ -43,7 +43,7 @@ func (e *Engine) checkIdle(now time.Time) {
 			}
 			if now.Sub(a.since) >= e.opts.PolicyIdleTimeout {
 				e.log.Info("removing idle policy-based tunnel (R8)", "conn", st.Name, "idle", now.Sub(a.since).Round(time.Second))
-				g.gw.IKE().Idle(st.Name)
+				g.gw.Idle(st.Name)
 				g.activity[st.Name] = activity{bytes: a.bytes, since: now}
 			}
 		}

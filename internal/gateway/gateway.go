@@ -203,6 +203,9 @@ func (e events) Acquire(tunnel string, src, dst netip.Addr) {
 	if m := e.g.ike.Load(); m != nil {
 		m.Acquire(tunnel, src, dst)
 	}
+	if m := e.g.ike1.Load(); m != nil {
+		m.Acquire(tunnel, src, dst)
+	}
 }
 
 // Reconfig makes the gateway carry exactly conns.
@@ -345,6 +348,13 @@ func (g *Gateway) UDP() *udp.Transport { return g.tr }
 
 // Engine returns the gateway's ESP engine, for counters.
 func (g *Gateway) Engine() *tunnel.Engine { return g.eng }
+
+// Idle removes connection name's SAs for idleness (R8), with either IKE
+// version; traffic brings them back.
+func (g *Gateway) Idle(name string) {
+	g.ike.Load().Idle(name)
+	g.ike1.Load().Idle(name)
+}
 
 // IKE returns the gateway's IKE daemon.
 func (g *Gateway) IKE() *ikev2.Manager { return g.ike.Load() }

@@ -80,3 +80,40 @@ func TestR4IKEv1SiteToSite(t *testing.T) {
 	}
 	ping(t, host, s.host, 10*time.Second)
 }
+
+// TestR8IKEv1PolicyBasedIdle: a policy-based gateway with an IKEv1
+// connection, as Azure's policy-based gateways speak IKEv1. Idle for the
+// --policy-idle-timeout, the tunnel is removed, at strongSwan too, and the
+// API says why (R8); traffic from the VNet brings it back.
+func TestR8IKEv1PolicyBasedIdle(t *testing.T) {
+	require(t)
+	const idle = 5 * time.Second
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--policy-idle-timeout", idle.String()}})
+	vnet := r.vnet("pb1", "westeurope", "vnet", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "pb-gw", arm.PolicyBased)
+	host, _ := r.tunHost(vnet, "web")
+	s := newSite(t, r, 1, pool)
+	lgw := r.localGateway("pb1", "westeurope", "branch", s.addr, s.lanTS)
+	s.charon(gwAddr, s2sKey, s.lanTS, "10.1.0.0/16", func(c *netnstest.CharonConfig) {
+		c.IKEVersion, c.IKEProposal, c.ESPProposal = 1, "aes256-sha256-modp2048", "aes256-sha256" // IKEv1 has no AEAD in phase 1
+	})
+	conn := r.putConnection(gw, "pb-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.ConnectionProtocol = arm.IKEv1
+	})
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	ping(t, host, s.host, 10*time.Second)
+	last := time.Now()
+	waitNoSAs(t, s.ch, idle+20*time.Second)
+	t.Logf("the IKEv1 tunnel was removed %s after the last packet", time.Since(last).Round(100*time.Millisecond))
+	r.waitConnection(conn, 10*time.Second, "NotConnected for idleness", func(p arm.ConnectionProperties) bool {
+		return p.ConnectionStatus == "NotConnected" && strings.Contains(p.ConnectionStatusReason, "idle")
+	})
+	start := time.Now()
+	ping(t, host, s.host, 20*time.Second)
+	t.Logf("VNet-side traffic brought the IKEv1 tunnel back in %s", time.Since(start).Round(100*time.Millisecond))
+	r.waitConnection(conn, 10*time.Second, "Connected again", connected)
+	if sas := s.ch.SAs(); !strings.Contains(sas, "IKEv1") || !hasChild(sas, s.lanTS, "10.1.0.0/16") {
+		t.Errorf("strongSwan after the tunnel came back:\n%s", sas)
+	}
+}

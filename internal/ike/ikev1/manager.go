@@ -74,6 +74,9 @@ type peer struct {
 	children []*child
 	lastErr  string
 	nextTry  time.Time
+	// idle: removed for idleness (R8); set up again by Acquire or by
+	// the peer.
+	idle bool
 }
 
 // child is an installed child SA pair.
@@ -302,6 +305,27 @@ func (m *Manager) SoftExpired(tunnel string, inSPI uint32) {
 	}
 }
 
+// Idle removes the SAs of tunnel name for idleness (R8), telling the
+// peer; the tunnel comes back with Acquire or when the peer starts it.
+func (m *Manager) Idle(name string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.peers[name]; p != nil && !p.idle {
+		m.teardown(p, "idle (R8)")
+		p.idle = true
+	}
+}
+
+// Acquire sets up tunnel name again when a packet needs it (after Idle).
+func (m *Manager) Acquire(name string, _, _ netip.Addr) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.peers[name]; p != nil && p.idle {
+		p.idle, p.nextTry = false, time.Time{}
+		m.log.Info("IKEv1 tunnel wanted by traffic", "conn", name)
+	}
+}
+
 // HandlePacket takes one IKEv1 message from the transport.
 func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 	h, err := wire.ParseHeader(msg)
@@ -375,7 +399,7 @@ func (m *Manager) timers(now time.Time) {
 			}
 		}
 		if est == nil {
-			if !busy && p.cfg.Mode != ikev2.ModeResponderOnly && !now.Before(p.nextTry) {
+			if !busy && !p.idle && p.cfg.Mode != ikev2.ModeResponderOnly && !now.Before(p.nextTry) {
 				m.initiate(p)
 			}
 			continue
@@ -421,7 +445,7 @@ func (m *Manager) Status() []ikev2.PeerStatus {
 	var out []ikev2.PeerStatus
 	for _, name := range slices.Sorted(maps.Keys(m.peers)) {
 		p := m.peers[name]
-		ps := ikev2.PeerStatus{Name: name, Mode: p.cfg.Mode, State: "down", LastError: p.lastErr}
+		ps := ikev2.PeerStatus{Name: name, Mode: p.cfg.Mode, State: "down", LastError: p.lastErr, Idle: p.idle}
 		for _, sa := range m.sasOf(p) {
 			st := sa.status()
 			if sa.state == stEstablished {

@@ -376,7 +376,7 @@ func (sa *isakmpSA) establish() {
 	sa.state, sa.established, sa.lastIn = stEstablished, time.Now(), time.Now()
 	sa.expires = sa.established.Add(sa.s.Life - rekeyMargin(sa.p.cfg, sa.s.Life))
 	sa.dh = nil
-	sa.p.lastErr = ""
+	sa.p.lastErr, sa.p.idle = "", false
 	// A new SA with a peer that has one (a phase 1 rekey, by either
 	// side): the children move to it by quick mode rekeys, make before
 	// break; the old SA goes when none is left on it (Manager.timers).
