@@ -195,8 +195,8 @@ func write(conn *arm.Connection, gs []dataplane.Gateway, c dataplane.Connection,
 // trafficSelectorPolicies) for a policy-based gateway or
 // usePolicyBasedTrafficSelectors (R18); otherwise one whose selectors hold
 // the site's ranges (everything, for the default site of forced tunneling,
-// R25) and every range the gateway routes to (its VNet, and the other
-// connections' ranges for transit, R37).
+// R25) and every range the gateway routes to (its VNet, its point-to-site
+// pool, and the other connections' ranges for transit, R37).
 func children(g dataplane.Gateway, c dataplane.Connection) []child {
 	if c.IKEv1 && !g.PolicyBased && !c.PolicySelectors {
 		// IKEv1 names one subnet a side: a child per pair, as the
@@ -232,6 +232,9 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 		}
 	}
 	remote := append([]netip.Prefix(nil), c.LocalPrefixes...)
+	if g.P2S != nil {
+		remote = append(remote, g.P2S.Pool) // point-to-site clients reach the site too (R33)
+	}
 	for _, o := range g.Connections {
 		if o.ID == c.ID {
 			continue

@@ -52,3 +52,30 @@ func TestWrite(t *testing.T) {
 		}
 	}
 }
+
+// The device's child joins the site to the gateway's point-to-site pool as
+// well as to its VNet (R33); an IKEv1 connection gets version 1 and a child
+// per pair.
+func TestWritePoolAndIKEv1(t *testing.T) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"), P2S: &dataplane.GatewayP2S{Pool: netip.MustParsePrefix("172.16.201.0/24")}}
+	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"),
+		LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24", "192.168.2.0/24")}
+	g.Connections = []dataplane.Connection{c}
+	got, err := write(conn, []dataplane.Gateway{g}, c, Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "remote_ts = 10.1.0.0/16, 172.16.201.0/24") || !strings.Contains(got, "version = 2") {
+		t.Errorf("route-based IKEv2 with a pool:\n%s", got)
+	}
+	c.IKEv1 = true
+	if got, err = write(conn, []dataplane.Gateway{g}, c, Ports{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "version = 1") || strings.Count(got, "local_ts = ") != 2 || !strings.Contains(got, "local_ts = 192.168.2.0/24") ||
+		!strings.Contains(got, "aes256-aes128-sha256-sha1-sha384-modp2048-ecp256-ecp384") {
+		t.Errorf("IKEv1:\n%s", got)
+	}
+}

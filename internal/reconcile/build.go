@@ -109,11 +109,17 @@ func Build(s *region.Snapshot) dataplane.Config {
 				sitePeers = append(sitePeers, peer...)
 			}
 		}
+		dg.P2S = pointToSite(g)
 		bgpAddrs := bgpAddrs(g)
 		if len(bgpAddrs) > 0 {
-			dg.BGP = &dataplane.GatewayBGP{AS: uint32(g.Properties.BGPSettings.ASN), Addr: bgpAddrs[0], Networks: local, Peers: peers}
+			// The VNet's ranges and the point-to-site pool, as Azure
+			// advertises them (R41, R33).
+			networks := slices.Clone(local)
+			if dg.P2S != nil {
+				networks = append(networks, dg.P2S.Pool)
+			}
+			dg.BGP = &dataplane.GatewayBGP{AS: uint32(g.Properties.BGPSettings.ASN), Addr: bgpAddrs[0], Networks: networks, Peers: peers}
 		}
-		dg.P2S = pointToSite(g)
 		cfg.Gateways = append(cfg.Gateways, dg)
 		// The other instances of an active-active gateway: the same
 		// site-to-site connections from their own addresses. A remote

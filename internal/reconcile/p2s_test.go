@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -49,7 +50,7 @@ func TestPointToSiteThroughTheRegion(t *testing.T) {
 	}
 	gwID := arm.NetworkID(sub, "p2s", "virtualNetworkGateways", "gw")
 	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+	g.Properties.GatewayType, g.Properties.VPNType, g.Properties.EnableBGP = arm.GatewayTypeVpn, arm.RouteBased, true
 	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
 	g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip",
 		Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(v.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
@@ -58,6 +59,11 @@ func TestPointToSiteThroughTheRegion(t *testing.T) {
 		VPNClientRootCertificates: []arm.VPNClientRootCertificate{{Name: "root", Properties: arm.VPNClientRootCertificateProperties{PublicCertData: base64.StdEncoding.EncodeToString(root.Raw)}}}}
 	if _, _, err := f.reg.PutGateway(ctx, gwID, g); err != nil {
 		t.Fatal(err)
+	}
+	// Its BGP speaker advertises the pool with the VNet's range (R33, R41).
+	if b := Build(f.reg.Snapshot()).Gateways[0].BGP; b == nil || !slices.Contains(b.Networks, netip.MustParsePrefix("172.16.201.0/24")) ||
+		!slices.Contains(b.Networks, netip.MustParsePrefix("10.1.0.0/16")) {
+		t.Errorf("the BGP speaker's networks: %+v", b)
 	}
 	web, webAddr := f.nic(t, "p2s", "web", v.Child("subnets", "default"))
 	f.waitHost(t, web)
