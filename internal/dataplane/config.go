@@ -74,9 +74,13 @@ type Route struct {
 // connections: each runs its own tunnel of every connection, and the VNet
 // sends through instance 0's while it is up, else through instance 1's.
 type Gateway struct {
-	ID          string
-	Instance    int
-	VNet        string
+	ID       string
+	Instance int
+	VNet     string
+	// Subnet is the ID of its GatewaySubnet, whose user-defined routes
+	// what arrives through its tunnels and from its point-to-site
+	// clients follows (R26).
+	Subnet      string
 	PublicAddr  netip.Addr
 	PolicyBased bool
 	Connections []Connection

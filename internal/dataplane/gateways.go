@@ -110,7 +110,7 @@ func (e *Engine) startGateway(c Gateway) *gw {
 		}
 		g.addrAdded = true
 	}
-	g.port = fabric.NewGatewayPort(v.router)
+	g.port = fabric.NewGatewayPort(v.router.Ingress(c.Subnet))
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
 		RawESP: e.opts.RawESP, Inner: g.port, Logger: e.log.With("gateway", c.key())})
 	if g.err != nil {

@@ -44,7 +44,7 @@ func (e *Engine) configureP2S(g *gw) {
 		port = DefaultSSTPPort
 	}
 	s, err := p2s.Start(p2s.Config{Logger: e.log.With("gateway", g.cfg.key(), "p2s", "sstp"), Listen: netip.AddrPortFrom(g.cfg.PublicAddr, port),
-		Cert: cert, Roots: roots, Revoked: want.Revoked, Pool: want.Pool, MaxClients: want.MaxClients, Router: e.vnets[g.cfg.VNet].router})
+		Cert: cert, Roots: roots, Revoked: want.Revoked, Pool: want.Pool, MaxClients: want.MaxClients, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet)})
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return

@@ -23,7 +23,7 @@ import (
 //
 // Lock order: rmu, then mu.
 type GatewayPort struct {
-	router *Router
+	router Forwarder
 
 	rmu sync.Mutex  // held by Read: one reader at a time; guards out and req
 	out packetQueue // the packets Read is taking
@@ -70,8 +70,10 @@ const (
 
 var _ batchPort = (*GatewayPort)(nil)
 
-// NewGatewayPort returns a port whose written packets go to router.
-func NewGatewayPort(router *Router) *GatewayPort {
+// NewGatewayPort returns a port whose written packets go to router: a
+// Router, or the Ingress of the gateway's subnet when user-defined routes
+// apply to what arrives through the tunnels (R26).
+func NewGatewayPort(router Forwarder) *GatewayPort {
 	return &GatewayPort{
 		router:  router,
 		out:     packetQueue{ends: make([]int, 0, portQueue)},

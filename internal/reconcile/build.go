@@ -79,6 +79,9 @@ func Build(s *region.Snapshot) dataplane.Config {
 		}
 		dg := dataplane.Gateway{ID: strings.ToLower(g.ID), VNet: strings.ToLower(v.ID), PublicAddr: pubs[0],
 			PolicyBased: g.Properties.VPNType == arm.PolicyBased}
+		if sid, err := arm.ParseID(g.Properties.IPConfigurations[0].Properties.Subnet.RefID()); err == nil {
+			dg.Subnet = sid.Key()
+		}
 		var local []netip.Prefix
 		if v.Properties.AddressSpace != nil {
 			local = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)

@@ -65,3 +65,53 @@ func TestR26UserDefinedRoutes(t *testing.T) {
 	appliance.Run("sysctl", "-qw", "net.ipv4.ip_forward=0")
 	noPing(t, a, bAddr)
 }
+
+// TestR26GatewaySubnetRoutes: a route table on the GatewaySubnet sends what
+// arrives through the tunnels for subnet "back" to a virtual appliance, as
+// users put a firewall between their sites and their VNet. The site's pings
+// to host B pass the appliance, whose forward counter counts them; pings
+// to a host outside the route go directly.
+func TestR26GatewaySubnetRoutes(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "nft")
+	e := newS2SParts(t)
+	vnet := arm.NetworkID(sub, "s2s", "virtualNetworks", "hub")
+	for _, sn := range []struct{ name, prefix string }{{"dmz", "10.1.1.0/24"}, {"back", "10.1.2.0/24"}} {
+		e.r.put(vnet.Child("subnets", sn.name), arm.Subnet{Properties: arm.SubnetProperties{AddressPrefix: sn.prefix}}, nil)
+	}
+	appliance, applianceAddr := e.r.tunHostIn(vnet, "dmz", "nva")
+	appliance.Run("sysctl", "-qw", "net.ipv4.ip_forward=1")
+	appliance.Run("nft", "add table inet nva; add chain inet nva through { type filter hook forward priority 0; }; add rule inet nva through counter")
+	_, bAddr := e.r.tunHostIn(vnet, "back", "b")
+	rt := arm.NetworkID(sub, "s2s", "routeTables", "from-sites")
+	table := arm.RouteTable{Resource: arm.Resource{Location: "westeurope"}}
+	table.Properties.Routes = []arm.Route{{Name: "back-via-nva", Properties: arm.RouteProperties{
+		AddressPrefix: "10.1.2.0/24", NextHopType: arm.NextHopVirtualAppliance, NextHopIPAddress: applianceAddr.String()}}}
+	e.r.put(rt, table, nil)
+	var gws arm.Subnet
+	e.r.get(vnet.Child("subnets", "GatewaySubnet"), &gws)
+	gws.Properties.RouteTable = arm.Ref(rt.String())
+	e.r.put(vnet.Child("subnets", "GatewaySubnet"), gws, nil)
+
+	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16")
+	e.put = time.Now()
+	e.conn = e.r.connection(e.gw, e.lgw, "hub-to-branch", s2sKey)
+	e.up(t)
+	forwarded := func() string {
+		out := appliance.Run("nft", "list chain inet nva through")
+		i := strings.Index(out, "packets ")
+		if i < 0 {
+			t.Fatalf("no counter in:\n%s", out)
+		}
+		return strings.Fields(out[i:])[1]
+	}
+	ping(t, e.site.lan, e.hostAddr, 10*time.Second)
+	if n := forwarded(); n != "0" {
+		t.Errorf("pings to a host outside the route passed the appliance (%s packets)", n)
+	}
+	ping(t, e.site.lan, bAddr, 10*time.Second)
+	if n := forwarded(); n == "0" {
+		t.Fatalf("the site's pings to B did not pass the appliance")
+	}
+	t.Logf("the appliance forwarded %s packets from the tunnel to B", forwarded())
+}
