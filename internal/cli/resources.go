@@ -502,6 +502,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		[]column{col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
 			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
 	parent.AddCommand(vpnClient)
+	parent.AddCommand(certCommands(g)...)
 	return parent
 }
 

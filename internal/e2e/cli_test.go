@@ -13,6 +13,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
 // TestCLIWalkthrough runs the README's walk-through with the real CLI
@@ -100,6 +101,24 @@ func TestCLIWalkthrough(t *testing.T) {
 	if out := run("vnet-gateway", "create", "-g", "demo", "-n", "aa-gw", "--vnet", "spoke", "--public-ip-addresses", "aa-1,aa-2"); !strings.Contains(out, `"activeActive": true`) {
 		t.Fatalf("two public addresses did not make an active-active gateway:\n%s", out)
 	}
+	// Point-to-site (R12): a client pool and SSTP, then a root certificate
+	// uploaded from a PEM file, a revoked client, and the root removed.
+	refuse("no point-to-site configuration", "vnet-gateway", "root-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "r", "--public-cert-data", "/dev/null")
+	rootPEM, _ := pkitest.Issue(t, "alice root", true, nil).WritePEM(t, dir, "alice-root")
+	run("vnet-gateway", "create", "-g", "demo", "-n", "hub-gw", "--vnet", "hub", "--public-ip-addresses", "hub-gw-ip", "--sku", "VpnGw1",
+		"--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP")
+	if out := run("vnet-gateway", "root-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "alice-root", "--public-cert-data", rootPEM); !strings.Contains(out, `"name": "alice-root"`) {
+		t.Fatalf("root-cert create:\n%s", out)
+	}
+	if out := run("vnet-gateway", "revoked-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "lost-laptop", "--thumbprint", "A1B2C3"); !strings.Contains(out, `"thumbprint": "A1B2C3"`) {
+		t.Fatalf("revoked-cert create:\n%s", out)
+	}
+	junk := filepath.Join(dir, "junk.pem")
+	os.WriteFile(junk, []byte("not a certificate"), 0o644)
+	refuse("InvalidVpnClientRootCertificate", "vnet-gateway", "root-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "junk", "--public-cert-data", junk)
+	run("vnet-gateway", "root-cert", "delete", "-g", "demo", "--gateway-name", "hub-gw", "-n", "alice-root")
+	refuse("no root certificate", "vnet-gateway", "root-cert", "delete", "-g", "demo", "--gateway-name", "hub-gw", "-n", "alice-root")
+
 	// BGP (R41): a gateway with its own ASN, a site known by its BGP
 	// speaker alone; the gateway's speaker runs and lists them.
 	run("vnet", "create", "-g", "demo", "-n", "bgpnet", "--address-prefixes", "10.8.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.8.255.0/27")

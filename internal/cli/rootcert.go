@@ -1,0 +1,112 @@
+package cli
+
+import (
+	"encoding/base64"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// certCommands are az's vnet-gateway root-cert and revoked-cert: the
+// point-to-site root certificates (R12) and revoked client certificates of
+// a gateway, changed by reading the gateway and writing it back.
+func certCommands(g *globals) []*cobra.Command {
+	var rg, gateway, name, certFile, thumbprint string
+	common := func(cmd *cobra.Command) *cobra.Command {
+		f := cmd.Flags()
+		f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+		f.StringVar(&gateway, "gateway-name", "", "the virtual network gateway (name or id)")
+		f.StringVarP(&name, "name", "n", "", "the certificate's name")
+		return cmd
+	}
+	// edit reads the gateway, lets change alter its point-to-site
+	// configuration, and writes it back.
+	edit := func(cmd *cobra.Command, change func(*arm.VPNClientConfiguration) error) error {
+		if name == "" {
+			return errors.New("--name is required")
+		}
+		id, c, err := g.target(rg, "virtualNetworkGateways", gateway)
+		if err != nil {
+			return err
+		}
+		var gw arm.VirtualNetworkGateway
+		if err := c.Get(cmd.Context(), id, &gw); err != nil {
+			return err
+		}
+		vc := gw.Properties.VPNClientConfiguration
+		if vc == nil {
+			return fmt.Errorf("gateway %s has no point-to-site configuration: create it with --address-prefixes (the client pool) first", id.Name())
+		}
+		if err := change(vc); err != nil {
+			return err
+		}
+		var out arm.VirtualNetworkGateway
+		if _, err := c.Put(cmd.Context(), id, gw, &out); err != nil {
+			return err
+		}
+		return g.print(out.Properties.VPNClientConfiguration, nil)
+	}
+	root := &cobra.Command{Use: "root-cert", Short: "Manage a gateway's point-to-site root certificates (R12)"}
+	rootCreate := common(&cobra.Command{Use: "create", Short: "Upload a root certificate that client certificates chain to", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := certData(certFile)
+			if err != nil {
+				return err
+			}
+			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
+				vc.VPNClientRootCertificates = slices.DeleteFunc(vc.VPNClientRootCertificates, func(r arm.VPNClientRootCertificate) bool { return strings.EqualFold(r.Name, name) })
+				vc.VPNClientRootCertificates = append(vc.VPNClientRootCertificates, arm.VPNClientRootCertificate{Name: name, Properties: arm.VPNClientRootCertificateProperties{PublicCertData: data}})
+				return nil
+			})
+		}})
+	rootCreate.Flags().StringVar(&certFile, "public-cert-data", "", "file with the root certificate, PEM or DER")
+	rootDelete := common(&cobra.Command{Use: "delete", Short: "Remove a root certificate", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
+				n := len(vc.VPNClientRootCertificates)
+				vc.VPNClientRootCertificates = slices.DeleteFunc(vc.VPNClientRootCertificates, func(r arm.VPNClientRootCertificate) bool { return strings.EqualFold(r.Name, name) })
+				if len(vc.VPNClientRootCertificates) == n {
+					return fmt.Errorf("no root certificate %q", name)
+				}
+				return nil
+			})
+		}})
+	root.AddCommand(rootCreate, rootDelete)
+	revoked := &cobra.Command{Use: "revoked-cert", Short: "Manage a gateway's revoked point-to-site client certificates"}
+	revokedCreate := common(&cobra.Command{Use: "create", Short: "Revoke a client certificate by its SHA-1 thumbprint", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if thumbprint == "" {
+				return errors.New("--thumbprint is required")
+			}
+			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
+				vc.VPNClientRevokedCertificates = append(vc.VPNClientRevokedCertificates, arm.VPNClientRevokedCertficate{Name: name,
+					Properties: arm.VPNClientRevokedCertificateProperties{Thumbprint: thumbprint}})
+				return nil
+			})
+		}})
+	revokedCreate.Flags().StringVar(&thumbprint, "thumbprint", "", "SHA-1 thumbprint of the client certificate, hex")
+	revoked.AddCommand(revokedCreate)
+	return []*cobra.Command{root, revoked}
+}
+
+// certData reads a certificate file as publicCertData: base64 DER.
+func certData(file string) (string, error) {
+	if file == "" {
+		return "", errors.New("--public-cert-data is required: a file with the certificate")
+	}
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", err
+	}
+	if blk, _ := pem.Decode(b); blk != nil {
+		b = blk.Bytes
+	}
+	return base64.StdEncoding.EncodeToString(b), nil
+}
