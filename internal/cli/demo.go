@@ -20,7 +20,7 @@ import (
 
 func newDemo(g *globals) *cobra.Command {
 	var keep bool
-	var ikePort, nattPort uint16
+	var ikePort, nattPort, sstpPort uint16
 	var pool string
 	cmd := &cobra.Command{
 		Use:   "demo",
@@ -31,27 +31,31 @@ build through its API:
   hub    10.1.0.0/16     westeurope  host "web"
   spoke  10.2.0.0/16     eastus      host "app"     hub <-> spoke: VNet-to-VNet
   onprem 192.168.0.0/16  (a site)    host "pc"      hub <-> onprem: site-to-site
+  alice  172.16.201.0/24 (a laptop)                 alice -> hub: point-to-site (SSTP)
 
 The on-premises site is played by a third gateway. Every tunnel is real
-IKEv2 and ESP between gateways on loopback addresses. The demo pings and
-fetches HTTP between the hosts through the tunnels, prints the connections
-with their status and byte counters, and removes everything.`,
+IKEv2 and ESP between gateways on loopback addresses; alice is vnetgw's own
+SSTP client with a certificate of a root uploaded to the hub's gateway. The
+demo pings and fetches HTTP between the hosts through the tunnels, prints
+the connections with their status and byte counters, and removes
+everything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), g.stdout, demoOptions{keep: keep, ikePort: ikePort, nattPort: nattPort, pool: pool})
+			return runDemo(cmd.Context(), g.stdout, demoOptions{keep: keep, ikePort: ikePort, nattPort: nattPort, sstpPort: sstpPort, pool: pool})
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the region running after the demo until Ctrl-C")
 	cmd.Flags().Uint16Var(&ikePort, "ike-port", 15500, "UDP port of the demo's gateways for IKE")
 	cmd.Flags().Uint16Var(&nattPort, "natt-port", 15501, "UDP port of the demo's gateways for NAT-T")
+	cmd.Flags().Uint16Var(&sstpPort, "sstp-port", 15443, "TCP port of the demo's gateways for point-to-site (SSTP)")
 	cmd.Flags().StringVar(&pool, "public-ip-pool", "127.20.0.0/24", "where the demo's gateways get their addresses")
 	return cmd
 }
 
 type demoOptions struct {
-	keep              bool
-	ikePort, nattPort uint16
-	pool              string
+	keep                        bool
+	ikePort, nattPort, sstpPort uint16
+	pool                        string
 }
 
 const demoSub = "de000000-0000-0000-0000-00000000de00"
@@ -76,7 +80,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 	defer logf.Close()
 	srv, err := server.New(ctx, server.Config{DataDir: dir, Listen: "127.0.0.1:0", PublicIPPool: o.pool,
-		IKEPort: o.ikePort, NATTPort: o.nattPort, Logger: slog.New(slog.NewTextHandler(logf, nil))})
+		IKEPort: o.ikePort, NATTPort: o.nattPort, SSTPPort: o.sstpPort, Logger: slog.New(slog.NewTextHandler(logf, nil))})
 	if err != nil {
 		return err
 	}
@@ -169,6 +173,9 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		}
 		fmt.Fprintf(out, "%-6s %-11s -> %-6s %-11s ping %-9s HTTP %q\n", from.host, from.hostAddr, to.host, to.hostAddr,
 			rtt.Round(10*time.Microsecond), strings.TrimSpace(body))
+	}
+	if err := demoPointToSite(ctx, out, c, dir, hub, o.sstpPort); err != nil {
+		return fmt.Errorf("point-to-site: %w\n(log: %s/vnetgw.log)", err, dir)
 	}
 	// Counters are written back every few seconds: read them once more.
 	time.Sleep(3 * time.Second)

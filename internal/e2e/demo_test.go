@@ -10,12 +10,13 @@ import (
 )
 
 // TestDemo runs `vnetgw demo` as a user would: it needs no root, brings up
-// real tunnels between gateways on loopback, proves reachability and prints
-// the connections, all Connected, with traffic counted. Run as root (as in
+// real tunnels between gateways on loopback and a point-to-site client,
+// proves reachability and prints the connections, all Connected, with
+// traffic counted. Run as root (as in
 // CI), it runs the demo as user nobody, so that it is proven to need no
 // privilege.
 func TestDemo(t *testing.T) {
-	cmd := exec.Command(binary, "demo", "--ike-port", "25500", "--natt-port", "25501", "--public-ip-pool", "127.21.0.0/24")
+	cmd := exec.Command(binary, "demo", "--ike-port", "25500", "--natt-port", "25501", "--sstp-port", "25443", "--public-ip-pool", "127.21.0.0/24")
 	if os.Geteuid() == 0 {
 		cmd = asNobody(t, cmd)
 	}
@@ -24,7 +25,7 @@ func TestDemo(t *testing.T) {
 		t.Fatalf("vnetgw demo: %v\n%s", err, out)
 	}
 	s := string(out)
-	for _, want := range []string{`HTTP "hello from app`, `HTTP "hello from web`, `HTTP "hello from pc`, "removing everything"} {
+	for _, want := range []string{`HTTP "hello from app`, `HTTP "hello from web`, `HTTP "hello from pc`, `alice  172.16.201.2 -> web`, "over SSTP", "removing everything"} {
 		if !strings.Contains(s, want) {
 			t.Fatalf("demo output lacks %q:\n%s", want, s)
 		}
