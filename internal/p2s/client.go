@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -32,6 +33,9 @@ type ClientConfig struct {
 	Cert tls.Certificate
 	// OnIP receives the IPv4 packets the gateway sends.
 	OnIP func(pkt []byte)
+	// Hello is how long the gateway may be silent before it is asked for
+	// an echo, and then before the connection ends; 0 means 60 s.
+	Hello time.Duration
 
 	// breakBinding sends a wrong Compound MAC (tests).
 	breakBinding bool
@@ -81,6 +85,9 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	l := newLink(false, tc, r, cfg.Logger)
 	l.certHash = certHashOf(tc.ConnectionState())
 	l.onIP = cfg.OnIP
+	if cfg.Hello > 0 {
+		l.hello = cfg.Hello
+	}
 	c := &Client{l: l, cfg: cfg, done: make(chan error, 1)}
 	up := make(chan struct{})
 	var upOnce sync.Once

@@ -12,6 +12,7 @@ package p2s
 
 import (
 	"bufio"
+	"bytes"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -34,7 +35,7 @@ import (
 // Timers.
 const (
 	negotiationTimeout = 30 * time.Second // [MS-SSTP] §3.2.1: the negotiation timer
-	helloInterval      = 60 * time.Second // §3.2.1: the hello timer
+	helloInterval      = 60 * time.Second // §3.1.2.2: the hello timer
 	eapFragment        = 1000             // EAP-TLS fragment size, well inside an SSTP packet
 	restartTimer       = 3 * time.Second  // RFC 1661 §4.6
 	maxConfigure       = 10               // RFC 1661 §4.6: Max-Configure
@@ -71,10 +72,10 @@ type link struct {
 	bytesIn, bytesOut     atomic.Uint64
 	packetsIn, packetsOut atomic.Uint64
 	onIP                  func(pkt []byte) // a received IPv4 packet, after the binding
-	lastIn                time.Time
 
-	client *Client // the client side's client
-	upHook func()  // the client side: called when IPCP is open both ways
+	hello  time.Duration // the hello timer
+	client *Client       // the client side's client
+	upHook func()        // the client side: called when IPCP is open both ways
 }
 
 // eapState is EAP-TLS in progress.
@@ -90,7 +91,7 @@ type eapState struct {
 }
 
 func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
-	l := &link{server: server, conn: conn, r: r, log: log, lastIn: time.Now()}
+	l := &link{server: server, conn: conn, r: r, log: log, hello: helloInterval}
 	var b [4]byte
 	rand.Read(b[:])
 	l.magic = binary.BigEndian.Uint32(b[:]) | 1
@@ -148,17 +149,22 @@ func (l *link) sendLCPRequest() error {
 // run reads packets until the connection ends.
 func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 	var buf [sstp.MaxPacket]byte
+	echoSent := false
 	for {
 		// While LCP is not open, our request is sent again every 3 s
-		// (RFC 1661 §4.6, the Restart timer), up to 10 times.
-		wait := helloInterval + negotiationTimeout
+		// (RFC 1661 §4.6, the Restart timer), up to 10 times. After that,
+		// a silent peer gets an Echo Request when the hello timer runs
+		// out, and the link ends when that goes unanswered as long
+		// ([MS-SSTP] §3.1.2.2).
+		wait := l.hello
 		if !l.lcpOurs && !l.lcpSent.IsZero() {
 			wait = time.Until(l.lcpSent.Add(restartTimer))
 		}
 		l.conn.SetReadDeadline(time.Now().Add(max(wait, time.Millisecond)))
-		isControl, body, err := sstp.ReadPacket(l.r, &buf)
+		isControl, body, err := l.readPacket(&buf)
 		var ne net.Error
-		if errors.As(err, &ne) && ne.Timeout() && !l.lcpOurs && !l.lcpSent.IsZero() {
+		switch {
+		case errors.As(err, &ne) && ne.Timeout() && !l.lcpOurs && !l.lcpSent.IsZero():
 			if l.lcpTries++; l.lcpTries > maxConfigure {
 				return errors.New("the peer does not answer LCP")
 			}
@@ -166,14 +172,20 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 				return err
 			}
 			continue
-		}
-		if err != nil {
-			if errors.Is(err, io.EOF) {
-				return nil
+		case errors.As(err, &ne) && ne.Timeout() && !echoSent:
+			echoSent = true
+			if err := l.writeControl(sstp.Control{Type: sstp.MsgEchoRequest}); err != nil {
+				return err
 			}
+			continue
+		case errors.As(err, &ne) && ne.Timeout():
+			return errors.New("the peer went silent: no answer to an Echo Request")
+		case errors.Is(err, io.EOF):
+			return nil
+		case err != nil:
 			return err
 		}
-		l.lastIn = time.Now()
+		echoSent = false
 		if isControl {
 			c, err := sstp.ParseControl(body)
 			if err != nil {
@@ -194,6 +206,23 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			return err
 		}
 	}
+}
+
+// readPacket reads one SSTP packet. It peeks at the whole packet before it
+// takes it, so that a read deadline that passes mid-packet loses nothing.
+func (l *link) readPacket(buf *[sstp.MaxPacket]byte) (bool, []byte, error) {
+	h, err := l.r.Peek(sstp.HeaderLen)
+	if err != nil {
+		return false, nil, err
+	}
+	n := max(int(h[2]&0x0f)<<8|int(h[3]), sstp.HeaderLen) // ReadPacket refuses a short one
+	p, err := l.r.Peek(n)
+	if err != nil {
+		return false, nil, err
+	}
+	control, body, err := sstp.ReadPacket(bytes.NewReader(p), buf)
+	l.r.Discard(n)
+	return control, body, err
 }
 
 func appendControlHeader(b []byte, bodyLen int) []byte {

@@ -158,3 +158,23 @@ func TestClientRefusals(t *testing.T) {
 		t.Error("a revoked certificate was taken")
 	}
 }
+
+// An idle client stays connected: after the hello time of silence each side
+// asks the other for an echo and gets it ([MS-SSTP] §3.1.2.2).
+func TestIdleClientStays(t *testing.T) {
+	r := newRegion(t, Config{Hello: 200 * time.Millisecond})
+	c, h, err := r.dial(t, r.pki.client, func(c *ClientConfig) { c.Hello = 300 * time.Millisecond })
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-c.Done():
+		t.Fatalf("the idle connection ended: %v", err)
+	case <-time.After(2 * time.Second):
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := h.Ping(ctx, r.web); err != nil {
+		t.Fatalf("after 2 s idle: %v", err)
+	}
+}

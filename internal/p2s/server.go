@@ -48,6 +48,10 @@ type Config struct {
 	MaxClients int
 	// Router takes what clients send.
 	Router Forwarder
+	// Hello is how long a client may be silent before it is asked for an
+	// echo, and then before it is dropped ([MS-SSTP] §3.1.2.2); 0 means
+	// 60 s.
+	Hello time.Duration
 }
 
 // Server is a running SSTP server.
@@ -180,6 +184,9 @@ func (s *Server) serve(c net.Conn) error {
 	}
 	l := newLink(true, tc, r, s.log)
 	l.srv = s
+	if s.cfg.Hello > 0 {
+		l.hello = s.cfg.Hello
+	}
 	l.certHash = sha256.Sum256(s.cfg.Cert.Certificate[0])
 	rand.Read(l.nonce[:])
 	var assigned netip.Addr
