@@ -101,3 +101,48 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 	}
 	return a
 }
+
+// TestR16ClientOnTwoVNets: one laptop connects to the gateways of two VNets
+// at once, each with its own client pool (R16: neither the spaces nor the
+// pools overlap); the programs in its namespace reach a host in each.
+func TestR16ClientOnTwoVNets(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	dir := t.TempDir()
+	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
+	laptop := netnstest.New(t, "lap")
+	for i, v := range []struct{ name, space, pool string }{{"hub", "10.1.0.0/16", "172.16.201.0/24"}, {"spoke", "10.2.0.0/16", "172.16.202.0/24"}} {
+		vnet := r.vnet("r16", "westeurope", v.name, []string{v.space}, strings.Replace(v.space, ".0.0/16", ".255.0/27", 1))
+		gw, gwAddr := r.gateway(vnet, v.name+"-gw", arm.RouteBased)
+		_, hostAddr := r.tunHost(vnet, v.name+"-web")
+		var g arm.VirtualNetworkGateway
+		r.get(gw, &g)
+		g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
+			VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{v.pool}}, VPNClientProtocols: []string{"SSTP"},
+			VPNClientRootCertificates: []arm.VPNClientRootCertificate{{Name: "root", Properties: arm.VPNClientRootCertificateProperties{
+				PublicCertData: base64.StdEncoding.EncodeToString(rootDER)}}}}
+		r.put(gw, g, nil)
+		var p *netnstest.Process
+		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+			p = r.ns.Start(vnetgwBinary(t), "p2s", "connect", "--gateway", gwAddr.String()+":8443", "--ca", filepath.Join(r.dir, "ca.pem"),
+				"--cert", certFile, "--key", keyFile, "--netns", laptop.Name, "--route", v.space)
+			for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
+				time.Sleep(100 * time.Millisecond)
+			}
+			if strings.Contains(p.Output(), "connected to") {
+				break
+			}
+			p.Kill()
+			if time.Now().After(deadline) {
+				t.Fatalf("client %d did not connect:\n%s", i, p.Output())
+			}
+		}
+		t.Cleanup(p.Kill)
+		if !strings.Contains(p.Output(), "address "+strings.TrimSuffix(v.pool, "0/24")) {
+			t.Errorf("the address from %s is not of its pool %s:\n%s", v.name, v.pool, p.Output())
+		}
+		ping(t, laptop, hostAddr, 10*time.Second)
+	}
+	// Both at once: the first connection still carries traffic.
+	ping(t, laptop, netip.MustParseAddr("10.1.0.4"), 10*time.Second)
+}
