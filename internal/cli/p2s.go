@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -12,6 +13,7 @@ import (
 	"path/filepath"
 	"sync/atomic"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +28,7 @@ func newP2S(g *globals) *cobra.Command {
 	p := &cobra.Command{Use: "p2s", Short: "Point-to-site: vnetgw's own SSTP client"}
 	var gateway, name, caFile, certFile, keyFile, netns string
 	var routes []string
+	var reconnect bool
 	connect := &cobra.Command{
 		Use:   "connect --gateway ADDR[:PORT] --cert FILE --key FILE --netns NS --route PREFIX",
 		Short: "Connect to a gateway's point-to-site server over SSTP and carry a network namespace's traffic (root)",
@@ -35,7 +38,8 @@ that chains to a root uploaded to the gateway (vpnClientRootCertificates,
 R12), and put a TUN device with the address the gateway gives into the
 network namespace --netns, with --route prefixes (the VNet's ranges) routed
 into it. It runs until interrupted or until the gateway ends the
-connection; it does not reconnect by itself (R14). The gateway's certificate
+connection; it does not reconnect by itself (R14) unless --reconnect. The
+gateway's certificate
 is checked against --ca (default: the data directory's ca.pem).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -85,29 +89,21 @@ is checked against --ca (default: the data directory's ca.pem).`,
 			log := slog.New(slog.NewTextHandler(g.stderr, nil))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			var host atomic.Pointer[fabric.TUNHost]
-			c, err := p2s.Dial(ctx, p2s.ClientConfig{Logger: log, Server: server, ServerName: name, RootCAs: trust, Cert: cert,
-				OnIP: func(pkt []byte) {
-					if h := host.Load(); h != nil {
-						h.Deliver(pkt)
-					}
-				}})
-			if err != nil {
-				return err
-			}
-			defer c.Close()
-			h, err := fabric.NewTUNHost(netns, c.Addr(), c, prefixes...)
-			if err != nil {
-				return err
-			}
-			defer h.Close()
-			host.Store(h)
-			fmt.Fprintf(g.stdout, "connected to %s: address %s on %s in %s, routes %v\n", server, c.Addr(), h.Name(), netns, prefixes)
-			select {
-			case <-ctx.Done():
-				return nil
-			case err := <-c.Done():
-				return fmt.Errorf("the gateway ended the connection: %w", err)
+			cfg := p2s.ClientConfig{Logger: log, Server: server, ServerName: name, RootCAs: trust, Cert: cert}
+			for {
+				err := connectOnce(ctx, g, cfg, netns, prefixes)
+				switch {
+				case ctx.Err() != nil:
+					return nil
+				case !reconnect:
+					return err
+				}
+				fmt.Fprintf(g.stderr, "%v; connecting again in %s (--reconnect)\n", err, reconnectDelay)
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(reconnectDelay):
+				}
 			}
 		},
 	}
@@ -119,6 +115,39 @@ is checked against --ca (default: the data directory's ca.pem).`,
 	f.StringVar(&keyFile, "key", "", "PEM private key of --cert")
 	f.StringVar(&netns, "netns", "", "network namespace that gets the TUN device")
 	f.StringArrayVar(&routes, "route", nil, "prefix routed through the gateway (repeatable)")
+	f.BoolVar(&reconnect, "reconnect", false, "connect again when the connection ends (by default the client ends with it, R14)")
 	p.AddCommand(connect)
 	return p
+}
+
+// reconnectDelay is the wait before --reconnect connects again.
+const reconnectDelay = 2 * time.Second
+
+// connectOnce connects, carries the namespace's traffic until the
+// connection ends, and says why it ended.
+func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns string, prefixes []netip.Prefix) error {
+	var host atomic.Pointer[fabric.TUNHost]
+	cfg.OnIP = func(pkt []byte) {
+		if h := host.Load(); h != nil {
+			h.Deliver(pkt)
+		}
+	}
+	c, err := p2s.Dial(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	h, err := fabric.NewTUNHost(netns, c.Addr(), c, prefixes...)
+	if err != nil {
+		return err
+	}
+	defer h.Close()
+	host.Store(h)
+	fmt.Fprintf(g.stdout, "connected to %s: address %s on %s in %s, routes %v\n", cfg.Server, c.Addr(), h.Name(), netns, prefixes)
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-c.Done():
+		return fmt.Errorf("the gateway ended the connection: %w", err)
+	}
 }

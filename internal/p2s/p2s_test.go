@@ -178,3 +178,37 @@ func TestIdleClientStays(t *testing.T) {
 		t.Fatalf("after 2 s idle: %v", err)
 	}
 }
+
+// R11: 128 clients at once, the SSTP limit of every SKU (the default); the
+// 129th is refused, and takes the place of one that leaves.
+func TestR11At128Clients(t *testing.T) {
+	if testing.Short() {
+		t.Skip("128 TLS and EAP-TLS handshakes")
+	}
+	r := newRegion(t, Config{})
+	var clients []*Client
+	for i := range 128 {
+		c, _, err := r.dial(t, r.pki.client)
+		if err != nil {
+			t.Fatalf("client %d of 128: %v", i+1, err)
+		}
+		clients = append(clients, c)
+	}
+	if n := len(r.srv.Clients()); n != 128 {
+		t.Fatalf("the server lists %d clients, want 128", n)
+	}
+	if _, _, err := r.dial(t, r.pki.client); err == nil || !strings.Contains(err.Error(), "CALL_CONNECT_NAK") {
+		t.Fatalf("the 129th client: %v, want a CALL_CONNECT_NAK (R11)", err)
+	}
+	clients[0].Close()
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.srv.Clients()) != 127 {
+		if time.Now().After(deadline) {
+			t.Fatalf("after one left the server lists %d", len(r.srv.Clients()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if _, _, err := r.dial(t, r.pki.client); err != nil {
+		t.Fatalf("a client in the freed place: %v", err)
+	}
+}

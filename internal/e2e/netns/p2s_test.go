@@ -22,6 +22,48 @@ func clientPKI(t *testing.T, dir, cn string) (rootDER []byte, certFile, keyFile 
 	return root.Raw, certFile, keyFile
 }
 
+// enableP2S gives gateway gw a client pool, SSTP and the root certificate
+// rootDER (R12).
+func enableP2S(r *region, gw arm.ID, pool string, rootDER []byte) {
+	r.t.Helper()
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
+		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{pool}}, VPNClientProtocols: []string{"SSTP"},
+		VPNClientRootCertificates: []arm.VPNClientRootCertificate{{Name: "root", Properties: arm.VPNClientRootCertificateProperties{
+			PublicCertData: base64.StdEncoding.EncodeToString(rootDER)}}}}
+	r.put(gw, g, nil)
+}
+
+// startClient starts `vnetgw p2s connect` in the region's namespace for
+// the gateway at gwAddr (port 8443), with the TUN device in ns.
+func startClient(t *testing.T, r *region, ns *netnstest.NS, gwAddr netip.Addr, route, cert, key string, extra ...string) *netnstest.Process {
+	t.Helper()
+	return r.ns.Start(vnetgwBinary(t), append([]string{"p2s", "connect", "--gateway", gwAddr.String() + ":8443", "--ca", filepath.Join(r.dir, "ca.pem"),
+		"--cert", cert, "--key", key, "--netns", ns.Name, "--route", route}, extra...)...)
+}
+
+// connectClient starts the client and waits until it says it is
+// connected; the gateway's server starts shortly after a change, so the
+// client is started again until then.
+func connectClient(t *testing.T, r *region, ns *netnstest.NS, gwAddr netip.Addr, route, cert, key string, extra ...string) *netnstest.Process {
+	t.Helper()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		p := startClient(t, r, ns, gwAddr, route, cert, key, extra...)
+		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if strings.Contains(p.Output(), "connected to") {
+			t.Cleanup(p.Kill)
+			return p
+		}
+		p.Kill()
+		if time.Now().After(deadline) {
+			t.Fatalf("the client did not connect:\n%s", p.Output())
+		}
+	}
+}
+
 // TestPointToSiteSSTP: a gateway with a client pool, SSTP and an uploaded
 // root (R12) serves point-to-site on its public address (R13, --sstp-port).
 // vnetgw's own client (R10, `vnetgw p2s connect`) with a certificate of
@@ -37,37 +79,10 @@ func TestPointToSiteSSTP(t *testing.T) {
 	dir := t.TempDir()
 	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
 	_, strangerCert, strangerKey := clientPKI(t, dir, "mallory")
+	enableP2S(r, gw, "172.16.201.0/24", rootDER)
 
-	var g arm.VirtualNetworkGateway
-	r.get(gw, &g)
-	g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
-		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{"172.16.201.0/24"}}, VPNClientProtocols: []string{"SSTP"},
-		VPNClientRootCertificates: []arm.VPNClientRootCertificate{{Name: "alice-root", Properties: arm.VPNClientRootCertificateProperties{
-			PublicCertData: base64.StdEncoding.EncodeToString(rootDER)}}}}
-	r.put(gw, g, nil)
-
-	connect := func(ns *netnstest.NS, cert, key string) *netnstest.Process {
-		return r.ns.Start(vnetgwBinary(t), "p2s", "connect", "--gateway", gwAddr.String()+":8443", "--ca", filepath.Join(r.dir, "ca.pem"),
-			"--cert", cert, "--key", key, "--netns", ns.Name, "--route", "10.1.0.0/16")
-	}
 	laptop := netnstest.New(t, "lap")
-	var p *netnstest.Process
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		p = connect(laptop, certFile, keyFile)
-		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if strings.Contains(p.Output(), "connected to") {
-			break
-		}
-		p.Kill()
-		if time.Now().After(deadline) {
-			t.Fatalf("the client did not connect:\n%s", p.Output())
-		}
-		time.Sleep(500 * time.Millisecond) // the gateway's server starts with the change
-	}
-	defer p.Kill()
+	p := connectClient(t, r, laptop, gwAddr, "10.1.0.0/16", certFile, keyFile)
 	if !strings.Contains(p.Output(), "address 172.16.201.") {
 		t.Errorf("the client's address is not of the pool:\n%s", p.Output())
 	}
@@ -82,8 +97,7 @@ func TestPointToSiteSSTP(t *testing.T) {
 		t.Errorf("vpn-client show-health: %v\n%s", err, out)
 	}
 
-	other := netnstest.New(t, "lap")
-	q := connect(other, strangerCert, strangerKey)
+	q := startClient(t, r, netnstest.New(t, "lap"), gwAddr, "10.1.0.0/16", strangerCert, strangerKey)
 	if !q.Wait(15 * time.Second) {
 		q.Kill()
 		t.Fatalf("a client of another root was not refused:\n%s", q.Output())
@@ -108,36 +122,14 @@ func mustAddr(t *testing.T, s string) netip.Addr {
 func TestR16ClientOnTwoVNets(t *testing.T) {
 	require(t)
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
-	dir := t.TempDir()
-	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
+	rootDER, certFile, keyFile := clientPKI(t, t.TempDir(), "alice")
 	laptop := netnstest.New(t, "lap")
-	for i, v := range []struct{ name, space, pool string }{{"hub", "10.1.0.0/16", "172.16.201.0/24"}, {"spoke", "10.2.0.0/16", "172.16.202.0/24"}} {
+	for _, v := range []struct{ name, space, pool string }{{"hub", "10.1.0.0/16", "172.16.201.0/24"}, {"spoke", "10.2.0.0/16", "172.16.202.0/24"}} {
 		vnet := r.vnet("r16", "westeurope", v.name, []string{v.space}, strings.Replace(v.space, ".0.0/16", ".255.0/27", 1))
 		gw, gwAddr := r.gateway(vnet, v.name+"-gw", arm.RouteBased)
 		_, hostAddr := r.tunHost(vnet, v.name+"-web")
-		var g arm.VirtualNetworkGateway
-		r.get(gw, &g)
-		g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
-			VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{v.pool}}, VPNClientProtocols: []string{"SSTP"},
-			VPNClientRootCertificates: []arm.VPNClientRootCertificate{{Name: "root", Properties: arm.VPNClientRootCertificateProperties{
-				PublicCertData: base64.StdEncoding.EncodeToString(rootDER)}}}}
-		r.put(gw, g, nil)
-		var p *netnstest.Process
-		for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-			p = r.ns.Start(vnetgwBinary(t), "p2s", "connect", "--gateway", gwAddr.String()+":8443", "--ca", filepath.Join(r.dir, "ca.pem"),
-				"--cert", certFile, "--key", keyFile, "--netns", laptop.Name, "--route", v.space)
-			for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
-				time.Sleep(100 * time.Millisecond)
-			}
-			if strings.Contains(p.Output(), "connected to") {
-				break
-			}
-			p.Kill()
-			if time.Now().After(deadline) {
-				t.Fatalf("client %d did not connect:\n%s", i, p.Output())
-			}
-		}
-		t.Cleanup(p.Kill)
+		enableP2S(r, gw, v.pool, rootDER)
+		p := connectClient(t, r, laptop, gwAddr, v.space, certFile, keyFile)
 		if !strings.Contains(p.Output(), "address "+strings.TrimSuffix(v.pool, "0/24")) {
 			t.Errorf("the address from %s is not of its pool %s:\n%s", v.name, v.pool, p.Output())
 		}
@@ -145,4 +137,39 @@ func TestR16ClientOnTwoVNets(t *testing.T) {
 	}
 	// Both at once: the first connection still carries traffic.
 	ping(t, laptop, netip.MustParseAddr("10.1.0.4"), 10*time.Second)
+}
+
+// TestR14ClientReconnect: when the gateway goes away (serve restarts), a
+// client ends (R14: no reconnect by itself) unless started with
+// --reconnect, which connects again and carries traffic once the gateway
+// is back.
+func TestR14ClientReconnect(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	vnet := r.vnet("r14", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, hostAddr := r.tunHost(vnet, "web")
+	rootDER, certFile, keyFile := clientPKI(t, t.TempDir(), "alice")
+	enableP2S(r, gw, "172.16.201.0/24", rootDER)
+	plain, again := netnstest.New(t, "lap"), netnstest.New(t, "lap")
+	p := connectClient(t, r, plain, gwAddr, "10.1.0.0/16", certFile, keyFile)
+	q := connectClient(t, r, again, gwAddr, "10.1.0.0/16", certFile, keyFile, "--reconnect")
+	ping(t, again, hostAddr, 10*time.Second)
+
+	r.stop()
+	if !p.Wait(10 * time.Second) {
+		t.Fatalf("the client without --reconnect outlived its gateway:\n%s", p.Output())
+	}
+	r.start()
+	deadline := time.Now().Add(30 * time.Second)
+	for strings.Count(q.Output(), "connected to") < 2 {
+		if time.Now().After(deadline) || q.Wait(0) {
+			t.Fatalf("the client with --reconnect did not connect again:\n%s", q.Output())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	ping(t, again, hostAddr, 10*time.Second)
+	if n := strings.Count(p.Output(), "connected to"); n != 1 {
+		t.Errorf("the client without --reconnect connected %d times:\n%s", n, p.Output())
+	}
 }
