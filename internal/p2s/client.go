@@ -288,6 +288,7 @@ func (l *link) sendCallConnected() error {
 	_, err := l.conn.Write(msg())
 	if err == nil {
 		l.bound.Store(true)
+		l.checkUp()
 	}
 	return err
 }

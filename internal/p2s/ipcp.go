@@ -76,13 +76,7 @@ func (l *link) handleIPCP(info []byte) error {
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
 		l.ipcpOurs, l.ipcpPeers = false, false
+		l.checkUp()
 	}
 	return nil
-}
-
-// checkUp tells the client's Dial that the link carries traffic.
-func (l *link) checkUp() {
-	if !l.server && l.ipcpOurs && l.ipcpPeers && l.upHook != nil {
-		l.upHook()
-	}
 }

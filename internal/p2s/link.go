@@ -71,6 +71,9 @@ type link struct {
 
 	bytesIn, bytesOut     atomic.Uint64
 	packetsIn, packetsOut atomic.Uint64
+	dropped               atomic.Uint64 // packets not sent: queue full, too large
+	up                    atomic.Bool   // carries IP (checkUp)
+	sendq                 chan []byte
 	onIP                  func(pkt []byte) // a received IPv4 packet, after the binding
 
 	hello  time.Duration // the hello timer
@@ -91,7 +94,7 @@ type eapState struct {
 }
 
 func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
-	l := &link{server: server, conn: conn, r: r, log: log, hello: helloInterval}
+	l := &link{server: server, conn: conn, r: r, log: log, hello: helloInterval, sendq: make(chan []byte, sendQueue)}
 	var b [4]byte
 	rand.Read(b[:])
 	l.magic = binary.BigEndian.Uint32(b[:]) | 1
@@ -120,14 +123,84 @@ func (l *link) writePPP(proto uint16, info []byte) error {
 	return err
 }
 
-// SendIP sends an IPv4 packet to the peer, once the link is up.
+// errNotUp and errQueueFull are SendIP's refusals, fixed: they come per
+// packet.
+var (
+	errNotUp     = errors.New("the link is not up")
+	errQueueFull = errors.New("the link's send queue is full: packet dropped")
+)
+
+// SendIP queues an IPv4 packet for the peer, once the link is up. It never
+// blocks: the sender (a VNet router's goroutine) must not wait on one
+// client's TCP connection; when the queue is full the packet is dropped
+// and counted.
 func (l *link) SendIP(pkt []byte) error {
-	if !l.bound.Load() || !l.ipcpOurs || !l.ipcpPeers {
-		return errors.New("the link is not up")
+	if !l.up.Load() {
+		return errNotUp
 	}
-	l.bytesOut.Add(uint64(len(pkt)))
-	l.packetsOut.Add(1)
-	return l.writePPP(ppp.ProtoIPv4, pkt)
+	if len(pkt) > sstp.MaxData-8 {
+		l.dropped.Add(1)
+		return fmt.Errorf("a packet of %d bytes does not fit an SSTP packet", len(pkt))
+	}
+	select {
+	case l.sendq <- append([]byte(nil), pkt...):
+		l.bytesOut.Add(uint64(len(pkt)))
+		l.packetsOut.Add(1)
+		return nil
+	default:
+		l.dropped.Add(1)
+		return errQueueFull
+	}
+}
+
+// sendQueue is how many packets wait for a link's writer.
+const sendQueue = 512
+
+// writer sends the queued packets, as many as are waiting (up to 32 KiB)
+// in one TLS write, until quit.
+func (l *link) writer(quit <-chan struct{}) {
+	buf := make([]byte, 0, 40<<10)
+	frame := make([]byte, 0, sstp.MaxPacket)
+	add := func(pkt []byte) {
+		frame = ppp.AppendFrame(frame[:0], ppp.ProtoIPv4, pkt)
+		buf = sstp.AppendData(buf, frame)
+	}
+	for {
+		buf = buf[:0]
+		select {
+		case <-quit:
+			return
+		case pkt := <-l.sendq:
+			add(pkt)
+		}
+	more:
+		for len(buf) < 32<<10 {
+			select {
+			case pkt := <-l.sendq:
+				add(pkt)
+			default:
+				break more
+			}
+		}
+		l.wmu.Lock()
+		l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
+		_, err := l.conn.Write(buf)
+		l.wmu.Unlock()
+		if err != nil {
+			l.conn.Close() // the reader ends the link
+			return
+		}
+	}
+}
+
+// checkUp sets whether the link carries IP: authenticated, bound and IPCP
+// open both ways. It tells the client's Dial once.
+func (l *link) checkUp() {
+	up := l.bound.Load() && l.ipcpOurs && l.ipcpPeers
+	l.up.Store(up)
+	if up && !l.server && l.upHook != nil {
+		l.upHook()
+	}
 }
 
 func (l *link) nextID() uint8 { l.id++; return l.id }
@@ -148,6 +221,9 @@ func (l *link) sendLCPRequest() error {
 
 // run reads packets until the connection ends.
 func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
+	quit := make(chan struct{})
+	defer close(quit)
+	go l.writer(quit)
 	var buf [sstp.MaxPacket]byte
 	echoSent := false
 	for {
@@ -240,7 +316,7 @@ func (l *link) handlePPP(proto uint16, info []byte) error {
 	case ppp.ProtoIPCP:
 		return l.handleIPCP(info)
 	case ppp.ProtoIPv4:
-		if !l.bound.Load() || !l.ipcpPeers || !l.ipcpOurs {
+		if !l.up.Load() {
 			return nil // RFC 1661 §3.5: no network traffic before the link is up
 		}
 		if len(info) < 20 || info[0]>>4 != 4 {

@@ -1,12 +1,14 @@
 package p2s
 
 import (
+	"bufio"
 	"context"
 	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"sync/atomic"
@@ -210,5 +212,35 @@ func TestR11At128Clients(t *testing.T) {
 	}
 	if _, _, err := r.dial(t, r.pki.client); err != nil {
 		t.Fatalf("a client in the freed place: %v", err)
+	}
+}
+
+// A client that does not read (its TCP window shut) does not hold up the
+// VNet's router: SendIP queues without blocking and, the queue full, drops
+// and counts.
+func TestStalledClientDoesNotBlock(t *testing.T) {
+	near, far := net.Pipe() // writes block until the far end reads: it never does
+	defer near.Close()
+	defer far.Close()
+	l := newLink(true, near, bufio.NewReader(near), testLogger(t))
+	l.up.Store(true)
+	quit := make(chan struct{})
+	defer close(quit)
+	go l.writer(quit)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		pkt := make([]byte, 1400)
+		for range 2 * sendQueue {
+			l.SendIP(pkt)
+		}
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("SendIP blocked on a client that does not read")
+	}
+	if l.dropped.Load() == 0 {
+		t.Fatalf("no packet dropped for a client that does not read (%d queued)", l.packetsOut.Load())
 	}
 }

@@ -309,6 +309,7 @@ func (s *Server) checkBinding(l *link, m sstp.Control, raw []byte, addr netip.Ad
 			b.HashProtocol, b.Nonce == l.nonce, b.CertHash == l.certHash, macOK)
 	}
 	l.bound.Store(true)
+	l.checkUp()
 	l.log.Debug("crypto binding checked", "hlak", map[bool]string{true: "MPPE send key (MS-SSTP)", false: "128-bit MPPE send and receive keys (pppd)"}[spec])
 	s.mu.Lock()
 	s.ident[addr] = l.eap.identity
