@@ -221,11 +221,14 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		ops = append(ops, store.Put(keyFence, nil))
 		rev, err := r.store.Txn(ctx, []store.Cond{{Key: keyFence, ModRevision: fence}}, ops)
 		if errors.Is(err, store.ErrConflict) {
-			cur, rerr := r.store.Revision(ctx)
-			if rerr != nil {
-				return nil, rerr
+			// Another writer moved the fence: wait until the model has
+			// seen that write. (Not the store's revision: in a shared etcd,
+			// writes this region never sees advance it too.)
+			f, ferr := r.store.Get(ctx, keyFence)
+			if ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
+				return nil, ferr
 			}
-			if err := r.waitRev(ctx, cur); err != nil {
+			if err := r.waitRev(ctx, f.ModRevision); err != nil {
 				return nil, err
 			}
 			continue

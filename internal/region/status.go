@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -63,9 +64,14 @@ func statusOf[T any](tx *txn, id string) *T {
 	return v
 }
 
+// statusBatch bounds the ops of one status transaction: statuses need not
+// change together, and etcd refuses more than 128 ops in one (its
+// --max-txn-ops default).
+const statusBatch = 100
+
 // PutStatuses writes observed states (a *ConnectionStatus, *VNetStatus or *HostStatus,
-// as JSON) by resource id; nil removes one. All are written in one
-// transaction.
+// as JSON) by resource id; nil removes one. They are written in
+// transactions of up to statusBatch.
 func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte) error {
 	if len(statuses) == 0 {
 		return nil
@@ -79,9 +85,12 @@ func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte) er
 		}
 		ops = append(ops, store.Put(key, st))
 	}
-	rev, err := r.store.Txn(ctx, nil, ops)
-	if err != nil {
-		return fmt.Errorf("write status: %w", err)
+	var rev int64
+	for batch := range slices.Chunk(ops, statusBatch) {
+		var err error
+		if rev, err = r.store.Txn(ctx, nil, batch); err != nil {
+			return fmt.Errorf("write status: %w", err)
+		}
 	}
 	return r.waitRev(ctx, rev)
 }

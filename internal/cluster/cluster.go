@@ -1,0 +1,346 @@
+// Package cluster lets several `vnetgw serve` nodes share one region
+// through etcd and decides which node runs which virtual network.
+//
+// The unit of placement is a VNet: its router, its hosts and its gateway
+// (whose private side is the VNet's router) run together on one node. A
+// node is a member while its etcd lease lives: it holds the key
+// nodes/NAME, and a claims/VNET key for each VNet it runs, all on that
+// lease. An unclaimed VNet is claimed by the live node that rendezvous
+// hashing picks (so that VNets spread over the nodes), or by any node once
+// it has stayed unclaimed for two lease times. Claims are sticky: a node
+// that comes back does not take its VNets back. When a node dies its lease
+// ends after its TTL, its claims go with it, and the other nodes claim its
+// VNets and start them: the standby takes the gateway's public address and
+// brings its tunnels up again. A node that loses its lease (cut off from
+// etcd) stops running every VNet at once, and joins again when it can.
+package cluster
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/concurrency"
+)
+
+// Key prefixes under the cluster's prefix.
+const (
+	prefixNodes  = "nodes/"
+	prefixClaims = "claims/"
+)
+
+// ErrNameInUse means a live node already has this node's name.
+var ErrNameInUse = errors.New("node name in use")
+
+// Options configure a node.
+type Options struct {
+	// Prefix is where the cluster's keys are, such as "/vnetgw/cluster/".
+	Prefix string
+	// Name names the node; unique among the live nodes.
+	Name string
+	// TTL is the lease time: how long after its death (or its loss of
+	// etcd) a node's VNets wait before another node takes them.
+	TTL time.Duration
+	// Info is stored with the node's key (its API URL), for operators.
+	Info   string
+	Logger *slog.Logger
+}
+
+// Node is this process as a member of the cluster.
+type Node struct {
+	cli  *clientv3.Client
+	opts Options
+	log  *slog.Logger
+
+	mu       sync.Mutex
+	sess     *concurrency.Session // nil while not a member
+	nodes    map[string]bool      // live node names
+	claims   map[string]string    // VNet id → the node that runs it
+	waiting  map[string]time.Time // unclaimed VNets → since when
+	changed  chan struct{}        // closed and replaced on every change
+	cancel   context.CancelFunc
+	done     chan struct{}
+	joinedCh chan error // the first join's outcome, for Join
+}
+
+// Join makes this process a member: it registers the node and follows the
+// cluster's nodes and claims until Close. It fails when the name is taken
+// by a live node.
+func Join(ctx context.Context, cli *clientv3.Client, o Options) (*Node, error) {
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	if o.TTL < time.Second {
+		return nil, fmt.Errorf("node TTL %s: at least 1s", o.TTL)
+	}
+	if o.Name == "" || strings.Contains(o.Name, "/") {
+		return nil, fmt.Errorf("node name %q: not empty, without '/'", o.Name)
+	}
+	rctx, cancel := context.WithCancel(context.Background())
+	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]bool{}, claims: map[string]string{}, waiting: map[string]time.Time{},
+		changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}), joinedCh: make(chan error, 1)}
+	go n.run(rctx)
+	select {
+	case err := <-n.joinedCh:
+		if err != nil {
+			n.Close()
+			return nil, err
+		}
+		return n, nil
+	case <-ctx.Done():
+		n.Close()
+		return nil, ctx.Err()
+	}
+}
+
+// Close leaves the cluster: the node's lease is revoked, so that the other
+// nodes take its VNets at once. Stop running them before.
+func (n *Node) Close() {
+	n.cancel()
+	<-n.done
+}
+
+// Name returns the node's name.
+func (n *Node) Name() string { return n.opts.Name }
+
+// Changed returns a channel closed at the next change of the cluster: a
+// node joins or leaves, a VNet is claimed or released, this node loses or
+// regains its membership.
+func (n *Node) Changed() <-chan struct{} {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return n.changed
+}
+
+func (n *Node) bump() {
+	close(n.changed)
+	n.changed = make(chan struct{})
+}
+
+// Place claims, among vnets (lower-cased ids: every VNet of the region),
+// the unclaimed ones this node should run, releases its claims of VNets
+// that are gone, and returns the VNets this node runs. Without membership
+// it runs none.
+func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
+	n.mu.Lock()
+	sess := n.sess
+	if sess == nil {
+		n.mu.Unlock()
+		return map[string]bool{}
+	}
+	want := map[string]bool{}
+	var claim []string
+	now := time.Now()
+	for _, v := range vnets {
+		want[v] = true
+		if n.claims[v] != "" {
+			delete(n.waiting, v)
+			continue
+		}
+		since, ok := n.waiting[v]
+		if !ok {
+			since = now
+			n.waiting[v] = now
+		}
+		if n.pick(v) == n.opts.Name || now.Sub(since) > 2*n.opts.TTL {
+			claim = append(claim, v)
+		}
+	}
+	var release []string
+	for v, owner := range n.claims {
+		if owner == n.opts.Name && !want[v] {
+			release = append(release, v)
+		}
+	}
+	for v := range n.waiting {
+		if !want[v] {
+			delete(n.waiting, v)
+		}
+	}
+	n.mu.Unlock()
+
+	for _, v := range claim {
+		key := n.opts.Prefix + prefixClaims + v
+		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+			Then(clientv3.OpPut(key, n.opts.Name, clientv3.WithLease(sess.Lease()))).Commit()
+		if err != nil {
+			n.log.Warn("claim a VNet", "vnet", v, "err", err)
+			continue
+		}
+		if resp.Succeeded {
+			n.log.Info("running a VNet", "vnet", v)
+			n.setClaim(v, n.opts.Name)
+		}
+	}
+	for _, v := range release {
+		key := n.opts.Prefix + prefixClaims + v
+		if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", n.opts.Name)).Then(clientv3.OpDelete(key)).Commit(); err != nil {
+			n.log.Warn("release a VNet", "vnet", v, "err", err)
+		}
+	}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	owned := map[string]bool{}
+	if n.sess != sess {
+		return owned
+	}
+	for v, owner := range n.claims {
+		if owner == n.opts.Name && want[v] {
+			owned[v] = true
+		}
+	}
+	return owned
+}
+
+// pick returns the live node that rendezvous hashing gives vnet to: the
+// one with the highest hash of (node, vnet). n.mu is held.
+func (n *Node) pick(vnet string) string {
+	best, bestScore := "", uint64(0)
+	for node := range n.nodes {
+		h := sha256.Sum256([]byte(node + "\x00" + vnet))
+		if s := binary.BigEndian.Uint64(h[:8]); best == "" || s > bestScore || (s == bestScore && node < best) {
+			best, bestScore = node, s
+		}
+	}
+	return best
+}
+
+// setClaim records a claim this node made before the watch reports it.
+func (n *Node) setClaim(vnet, owner string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.claims[vnet] != owner {
+		n.claims[vnet] = owner
+		delete(n.waiting, vnet)
+		n.bump()
+	}
+}
+
+// run keeps the node a member until ctx ends: join, follow, and join again
+// after a lost lease.
+func (n *Node) run(ctx context.Context) {
+	defer close(n.done)
+	first := true
+	for ctx.Err() == nil {
+		joined := false
+		err := n.member(ctx, first, func() {
+			joined = true
+			if first {
+				n.joinedCh <- nil
+			}
+		})
+		if first && !joined {
+			n.joinedCh <- err
+			return
+		}
+		first = false
+		if ctx.Err() != nil {
+			return
+		}
+		n.log.Warn("lost membership of the cluster; running no VNet until it is back", "err", err)
+		select {
+		case <-time.After(time.Second):
+		case <-ctx.Done():
+		}
+	}
+}
+
+// member registers the node on a new lease, calls joined, and follows the
+// cluster until the lease is lost or ctx ends.
+func (n *Node) member(ctx context.Context, first bool, joined func()) error {
+	sess, err := concurrency.NewSession(n.cli, concurrency.WithTTL(int((n.opts.TTL+time.Second-1)/time.Second)), concurrency.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
+	defer func() {
+		n.mu.Lock()
+		n.sess = nil
+		n.bump()
+		n.mu.Unlock()
+		// Revoke, so that other nodes need not wait for the TTL; a lease
+		// that is lost already makes this fail, which is fine.
+		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		n.cli.Revoke(rctx, sess.Lease())
+		cancel()
+		sess.Orphan()
+	}()
+	key := n.opts.Prefix + prefixNodes + n.opts.Name
+	resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+		Then(clientv3.OpPut(key, n.opts.Info, clientv3.WithLease(sess.Lease()))).Commit()
+	if err != nil {
+		return fmt.Errorf("register node: %w", err)
+	}
+	if !resp.Succeeded {
+		if first {
+			return fmt.Errorf("%w: a live node is registered as %q in etcd (another serve, or this one's previous run whose lease has not ended yet; it ends within %s)", ErrNameInUse, n.opts.Name, n.opts.TTL)
+		}
+		return fmt.Errorf("%w: %q", ErrNameInUse, n.opts.Name)
+	}
+	get, err := n.cli.Get(ctx, n.opts.Prefix, clientv3.WithPrefix())
+	if err != nil {
+		return fmt.Errorf("read the cluster: %w", err)
+	}
+	n.mu.Lock()
+	n.nodes, n.claims = map[string]bool{}, map[string]string{}
+	for _, kv := range get.Kvs {
+		n.applyLocked(string(kv.Key), string(kv.Value), true)
+	}
+	n.sess = sess
+	n.bump()
+	n.mu.Unlock()
+	joined()
+	n.log.Info("joined the cluster", "node", n.opts.Name, "nodes", len(n.nodes), "ttl", n.opts.TTL)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	wch := n.cli.Watch(wctx, n.opts.Prefix, clientv3.WithPrefix(), clientv3.WithRev(get.Header.Revision+1))
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-sess.Done():
+			return errors.New("the lease ended (etcd unreachable for longer than the TTL?)")
+		case resp, ok := <-wch:
+			if !ok {
+				return errors.New("watch ended")
+			}
+			if err := resp.Err(); err != nil {
+				return fmt.Errorf("watch: %w", err)
+			}
+			n.mu.Lock()
+			for _, e := range resp.Events {
+				n.applyLocked(string(e.Kv.Key), string(e.Kv.Value), e.Type == clientv3.EventTypePut)
+			}
+			n.bump()
+			n.mu.Unlock()
+		}
+	}
+}
+
+// applyLocked applies one key of the cluster; n.mu is held.
+func (n *Node) applyLocked(key, value string, put bool) {
+	rest := strings.TrimPrefix(key, n.opts.Prefix)
+	switch {
+	case strings.HasPrefix(rest, prefixNodes):
+		name := strings.TrimPrefix(rest, prefixNodes)
+		if put {
+			n.nodes[name] = true
+		} else {
+			delete(n.nodes, name)
+		}
+	case strings.HasPrefix(rest, prefixClaims):
+		vnet := strings.TrimPrefix(rest, prefixClaims)
+		if put {
+			n.claims[vnet] = value
+			delete(n.waiting, vnet)
+		} else {
+			delete(n.claims, vnet)
+		}
+	}
+}

@@ -1,0 +1,185 @@
+package cluster_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/cluster"
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
+	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+)
+
+func join(t *testing.T, e *etcdtest.Etcd, name string) *cluster.Node {
+	t.Helper()
+	n, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/c/", Name: name, TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+var vnets = func() []string {
+	var out []string
+	for i := range 20 {
+		out = append(out, fmt.Sprintf("/subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworks/v%d", i))
+	}
+	return out
+}()
+
+// placeAll places every VNet from each node until every VNet runs on
+// exactly one of them, and returns what each runs.
+func placeAll(t *testing.T, nodes ...*cluster.Node) []map[string]bool {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var owned []map[string]bool
+		count := map[string]int{}
+		for _, n := range nodes {
+			o := n.Place(context.Background(), vnets)
+			owned = append(owned, o)
+			for v := range o {
+				count[v]++
+			}
+		}
+		ok := len(count) == len(vnets)
+		for _, c := range count {
+			ok = ok && c == 1
+		}
+		if ok {
+			return owned
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after 10 s the VNets are not each on one node: %v", count)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+func TestVNetsSpreadAndMoveWhenANodeLeaves(t *testing.T) {
+	e := etcdtest.Start(t)
+	a, b := join(t, e, "a"), join(t, e, "b")
+	defer b.Close()
+	owned := placeAll(t, a, b)
+	if len(owned[0]) == 0 || len(owned[1]) == 0 {
+		t.Fatalf("all VNets on one node: a runs %d, b runs %d", len(owned[0]), len(owned[1]))
+	}
+	t.Logf("a runs %d VNets, b runs %d", len(owned[0]), len(owned[1]))
+
+	if _, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/c/", Name: "b", TTL: time.Second}); !errors.Is(err, cluster.ErrNameInUse) {
+		t.Fatalf("a second node named b: err = %v, want ErrNameInUse", err)
+	}
+
+	// A clean leave revokes the lease: b takes a's VNets without waiting
+	// for the TTL.
+	changed := b.Changed()
+	start := time.Now()
+	a.Close()
+	<-changed
+	owned = placeAll(t, b)
+	t.Logf("b runs all %d VNets %s after a left", len(owned[0]), time.Since(start).Round(time.Millisecond))
+
+	// Claims are sticky: a node that comes back does not take VNets back.
+	a = join(t, e, "a")
+	defer a.Close()
+	if o := a.Place(context.Background(), vnets); len(o) != 0 {
+		t.Fatalf("a came back and took %d VNets from b", len(o))
+	}
+	// A VNet that is gone is released by its node.
+	if o := b.Place(context.Background(), vnets[1:]); o[vnets[0]] || len(o) != len(vnets)-1 {
+		t.Fatalf("b still runs the VNet that is gone, or lost others: %d", len(o))
+	}
+}
+
+// A node cut off from etcd (its connection goes through a proxy that the
+// test cuts, so that it cannot revoke its lease) loses its VNets to the
+// others once its lease ends, and stops running them itself.
+func TestACutOffNodesVNetsMoveAfterItsTTL(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := newProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
+	cliA, err := etcd.Dial([]string{p.addr}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cliA.Close()
+	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
+		t.Fatalf("a alone runs %d of %d VNets", len(o), len(vnets))
+	}
+	b := join(t, e, "b")
+	defer b.Close()
+	if o := b.Place(context.Background(), vnets); len(o) != 0 {
+		t.Fatalf("b took %d VNets that a runs", len(o))
+	}
+	start := time.Now()
+	p.cut()
+	owned := placeAll(t, b)
+	took := time.Since(start)
+	if took < time.Second {
+		t.Fatalf("b took a's VNets %s after the cut, before a's lease could end", took)
+	}
+	if len(owned[0]) != len(vnets) {
+		t.Fatalf("b runs %d VNets", len(owned[0]))
+	}
+	if o := a.Place(context.Background(), vnets); len(o) != 0 {
+		t.Fatalf("a, cut off from etcd, still runs %d VNets", len(o))
+	}
+	t.Logf("b runs a's VNets %s after a was cut off (TTL 1 s; etcd makes it at least 1.5 s)", took.Round(time.Millisecond))
+}
+
+// proxy forwards TCP connections to an address until cut.
+type proxy struct {
+	addr  string
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newProxy(t *testing.T, to string) *proxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxy{addr: ln.Addr().String(), ln: ln}
+	t.Cleanup(p.cut)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+// cut closes the listener and every connection.
+func (p *proxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}

@@ -1,0 +1,232 @@
+// Package etcd implements store.Store on etcd v3, so that several vnetgw
+// nodes share one region's state. Its keys live under a prefix (a
+// namespace), so that one etcd cluster can hold several regions and the
+// nodes' own bookkeeping beside them.
+//
+// etcd's revision is the cluster's: writes under other prefixes advance it
+// too. What the store promises holds within its prefix: every transaction
+// with ops is one revision and one watch response, and a watcher of the
+// prefix sees the revision a Txn returned.
+package etcd
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.etcd.io/etcd/client/v3/namespace"
+	"go.uber.org/zap"
+
+	"github.com/vnetgw/vnetgw/internal/store"
+)
+
+// revKey is written by a transaction whose ops are all deletes: etcd does
+// not advance its revision for a delete of a missing key, and a caller that
+// waits for the revision a Txn returned must see it come by. The store
+// never shows the key.
+const revKey = "\x00rev"
+
+// Dial connects to etcd at endpoints (host:port or URLs).
+func Dial(endpoints []string, timeout time.Duration) (*clientv3.Client, error) {
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: timeout, Logger: zap.NewNop()})
+	if err != nil {
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
+	}
+	// clientv3.New does not wait for a connection; a status call does, so
+	// that a wrong endpoint is reported at start and not at the first write.
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	if _, err := cli.Status(ctx, endpoints[0]); err != nil {
+		cli.Close()
+		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
+	}
+	return cli, nil
+}
+
+// Store is a store.Store on an etcd client, within a prefix.
+type Store struct {
+	kv  clientv3.KV
+	w   clientv3.Watcher
+	ctx context.Context // ends at Close, and with it every watch
+	end context.CancelFunc
+}
+
+// New returns a store whose keys are under prefix in the cluster cli
+// talks to. Closing the store does not close cli.
+func New(cli *clientv3.Client, prefix string) *Store {
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Store{kv: namespace.NewKV(cli.KV, prefix), w: namespace.NewWatcher(cli.Watcher, prefix), ctx: ctx, end: cancel}
+}
+
+var _ store.Store = (*Store)(nil)
+
+func (s *Store) check(ctx context.Context) error {
+	if s.ctx.Err() != nil {
+		return store.ErrClosed
+	}
+	return ctx.Err()
+}
+
+// Get implements store.Store.
+func (s *Store) Get(ctx context.Context, key string) (store.KeyValue, error) {
+	if err := s.check(ctx); err != nil {
+		return store.KeyValue{}, err
+	}
+	resp, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return store.KeyValue{}, err
+	}
+	if len(resp.Kvs) == 0 || key == revKey {
+		return store.KeyValue{}, store.ErrNotFound
+	}
+	return kvOf(resp.Kvs[0].Key, resp.Kvs[0].Value, resp.Kvs[0].CreateRevision, resp.Kvs[0].ModRevision), nil
+}
+
+// List implements store.Store.
+func (s *Store) List(ctx context.Context, prefix string) ([]store.KeyValue, int64, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, 0, err
+	}
+	resp, err := s.kv.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if err != nil {
+		return nil, 0, err
+	}
+	out := make([]store.KeyValue, 0, len(resp.Kvs))
+	for _, kv := range resp.Kvs {
+		if string(kv.Key) == revKey {
+			continue
+		}
+		out = append(out, kvOf(kv.Key, kv.Value, kv.CreateRevision, kv.ModRevision))
+	}
+	return out, resp.Header.Revision, nil
+}
+
+// Txn implements store.Store. etcd refuses a transaction of more ops than
+// its --max-txn-ops (128 unless set): callers keep theirs smaller.
+func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	cmps := make([]clientv3.Cmp, len(conds))
+	for i, c := range conds {
+		cmps[i] = clientv3.Compare(clientv3.ModRevision(c.Key), "=", c.ModRevision)
+	}
+	eops := make([]clientv3.Op, 0, len(ops)+1)
+	puts := false
+	for _, op := range ops {
+		if op.Delete {
+			eops = append(eops, clientv3.OpDelete(op.Key))
+			continue
+		}
+		puts = true
+		eops = append(eops, clientv3.OpPut(op.Key, string(op.Value)))
+	}
+	if len(ops) > 0 && !puts {
+		eops = append(eops, clientv3.OpPut(revKey, ""))
+	}
+	resp, err := s.kv.Txn(ctx).If(cmps...).Then(eops...).Commit()
+	if err != nil {
+		return 0, err
+	}
+	if !resp.Succeeded {
+		return 0, store.ErrConflict
+	}
+	return resp.Header.Revision, nil
+}
+
+// Revision implements store.Store: the cluster's revision, which writes
+// outside the prefix advance too.
+func (s *Store) Revision(ctx context.Context) (int64, error) {
+	if err := s.check(ctx); err != nil {
+		return 0, err
+	}
+	resp, err := s.kv.Get(ctx, revKey, clientv3.WithCountOnly())
+	if err != nil {
+		return 0, err
+	}
+	return resp.Header.Revision, nil
+}
+
+// Watch implements store.Store.
+func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) <-chan store.WatchResponse {
+	ch := make(chan store.WatchResponse)
+	go func() {
+		defer close(ch)
+		if s.check(ctx) != nil {
+			return
+		}
+		wctx, cancel := context.WithCancel(ctx)
+		defer cancel()
+		stop := context.AfterFunc(s.ctx, cancel)
+		defer stop()
+		send := func(r store.WatchResponse) bool {
+			select {
+			case ch <- r:
+				return true
+			case <-wctx.Done():
+				return false
+			}
+		}
+		for resp := range s.w.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(afterRev+1)) {
+			if resp.CompactRevision != 0 {
+				send(store.WatchResponse{Err: store.ErrCompacted})
+				return
+			}
+			if err := resp.Err(); err != nil {
+				if errors.Is(err, rpctypes.ErrCompacted) {
+					err = store.ErrCompacted
+				}
+				send(store.WatchResponse{Err: err})
+				return
+			}
+			if len(resp.Events) == 0 {
+				continue // a progress notification
+			}
+			// One etcd response may carry several revisions: split it.
+			var out store.WatchResponse
+			for _, e := range resp.Events {
+				if out.Revision != 0 && e.Kv.ModRevision != out.Revision {
+					if !send(out) {
+						return
+					}
+					out = store.WatchResponse{}
+				}
+				out.Revision = e.Kv.ModRevision
+				if string(e.Kv.Key) == revKey {
+					continue
+				}
+				ev := store.Event{Type: store.EventPut, KV: kvOf(e.Kv.Key, e.Kv.Value, e.Kv.CreateRevision, e.Kv.ModRevision)}
+				if e.Type == clientv3.EventTypeDelete {
+					ev.Type, ev.KV.Value = store.EventDelete, nil
+				}
+				out.Events = append(out.Events, ev)
+			}
+			if !send(out) {
+				return
+			}
+		}
+	}()
+	return ch
+}
+
+// Close implements store.Store: watches end; the client stays open.
+func (s *Store) Close() error {
+	s.end()
+	return nil
+}
+
+// kvOf converts a key of etcd's. A present key's value is never nil (etcd
+// gives nil for an empty one; a nil value means a deleted key here).
+func kvOf(key, value []byte, create, mod int64) store.KeyValue {
+	if value == nil {
+		value = []byte{}
+	}
+	return store.KeyValue{Key: string(key), Value: value, CreateRevision: create, ModRevision: mod}
+}

@@ -1,0 +1,78 @@
+package etcd_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync/atomic"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/store"
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
+	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+	"github.com/vnetgw/vnetgw/internal/store/storetest"
+)
+
+func TestConformance(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client(t)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Store {
+		// A prefix of its own makes each test's store empty.
+		return etcd.New(cli, fmt.Sprintf("/conformance/%d/", n.Add(1)))
+	})
+}
+
+// Two regions in one etcd: a write under one prefix is invisible under the
+// other, and a delete-only transaction still shows its revision to a
+// watcher, as a waiter for that revision needs.
+func TestPrefixesAreApartAndDeletesAreSeen(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client(t)
+	a, b := etcd.New(cli, "/a/"), etcd.New(cli, "/b/")
+	defer a.Close()
+	defer b.Close()
+	ctx := context.Background()
+	if _, err := a.Txn(ctx, nil, []store.Op{store.Put("k", []byte("1"))}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Get(ctx, "k"); err != store.ErrNotFound {
+		t.Fatalf("b sees a's key: %v", err)
+	}
+	rev, _ := a.Revision(ctx)
+	ch := a.Watch(ctx, "", rev)
+	del, err := a.Txn(ctx, nil, []store.Op{store.Delete("missing")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if del <= rev {
+		t.Fatalf("a delete-only transaction returned revision %d, not after %d", del, rev)
+	}
+	r := <-ch
+	if r.Err != nil || r.Revision != del || len(r.Events) != 0 {
+		t.Fatalf("watch after a delete of a missing key: %+v, want an empty response at %d", r, del)
+	}
+	kvs, _, err := a.List(ctx, "")
+	if err != nil || len(kvs) != 1 || kvs[0].Key != "k" {
+		t.Fatalf("List = %v, %v; want only k", kvs, err)
+	}
+}
+
+// A watch that asks for history etcd has compacted away ends with
+// ErrCompacted, on which the region reloads its state.
+func TestWatchOfCompactedHistory(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client(t)
+	s := etcd.New(cli, "/c/")
+	defer s.Close()
+	ctx := context.Background()
+	first, _ := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("1"))})
+	last, _ := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("2"))})
+	if _, err := cli.Compact(ctx, last); err != nil {
+		t.Fatal(err)
+	}
+	r, ok := <-s.Watch(ctx, "", first-1)
+	if !ok || !errors.Is(r.Err, store.ErrCompacted) {
+		t.Fatalf("watch from %d after a compaction at %d: %+v, want ErrCompacted", first-1, last, r)
+	}
+}

@@ -1,0 +1,119 @@
+// Package etcdtest runs a real single-member etcd for tests, on loopback
+// ports of its own and in the test's temporary directory. Without the etcd
+// binary a test skips, unless VNETGW_REQUIRE_INTEROP=1 (as in CI), where it
+// fails.
+package etcdtest
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
+)
+
+// Etcd is a running etcd member.
+type Etcd struct {
+	// Endpoint is its client URL.
+	Endpoint string
+	cmd      *exec.Cmd
+	out      *lockedBuffer
+	done     chan struct{}
+}
+
+// Start starts etcd and waits until it answers; it stops when t ends.
+func Start(t testing.TB) *Etcd {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		msg := "needs etcd (install with scripts/install-deps.sh)"
+		if os.Getenv(netnstest.EnvRequireInterop) == "1" {
+			t.Fatalf("%s=1: %s", netnstest.EnvRequireInterop, msg)
+		}
+		t.Skip(msg)
+	}
+	client, peer := freePort(t), freePort(t)
+	e := &Etcd{Endpoint: "http://" + client, out: &lockedBuffer{}, done: make(chan struct{})}
+	dir := t.TempDir()
+	e.cmd = exec.Command(bin, "--name", "test", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint,
+		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
+		"--initial-cluster", "test=http://"+peer, "--logger", "zap", "--log-level", "warn")
+	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
+	if err := e.cmd.Start(); err != nil {
+		t.Fatalf("start etcd: %v", err)
+	}
+	go func() { e.cmd.Wait(); close(e.done) }()
+	t.Cleanup(func() {
+		e.cmd.Process.Kill()
+		<-e.done
+	})
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		cli, err := etcd.Dial([]string{e.Endpoint}, time.Second)
+		if err == nil {
+			cli.Close()
+			return e
+		}
+		select {
+		case <-e.done:
+			t.Fatalf("etcd exited: %s", e.out.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("etcd did not answer within 20s: %v\n%s", err, e.out.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// Client returns a client of e, closed when t ends.
+func (e *Etcd) Client(t testing.TB) *clientv3.Client {
+	t.Helper()
+	cli, err := etcd.Dial([]string{e.Endpoint}, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
+}
+
+// Log returns what etcd printed.
+func (e *Etcd) Log() string { return e.out.String() }
+
+// freePort returns a loopback address whose TCP port was free a moment ago.
+func freePort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
