@@ -22,7 +22,12 @@ func newServe(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a vnetgw region: the API and everything it creates",
-		Long: `Run a vnetgw region. State is kept in a bbolt file in the data directory.
+		Long: `Run a vnetgw region. State is kept in a bbolt file in the data directory,
+or, with --etcd, in etcd, where several serve nodes share one region: each
+VNet, with its hosts and its gateway, runs on one node, and another node
+takes it over (the gateway's public address and tunnels) when that node
+dies (after --node-ttl) or stops. Nodes on one machine need their own
+--node-name, --listen and, as root, network namespace.
 
 On first start the data directory gets a CA and a server certificate
 (ca.pem, server.pem; or bring your own with --tls-cert/--tls-key, which
@@ -69,6 +74,11 @@ SIGINT or SIGTERM stop the server cleanly.`,
 	f.DurationVar(&cfg.PolicyIdleTimeout, "policy-idle-timeout", 5*time.Minute, "a policy-based tunnel without traffic this long is removed, and set up again by the next packet (R8)")
 	f.BoolVar(&cfg.RawESP, "raw-esp", false, "carry ESP as IP protocol 50 with peers that no NAT separates from the gateway (root); default: ESP always in UDP on --natt-port, which batches better")
 	f.Uint16Var(&cfg.SSTPPort, "sstp-port", 443, "TCP port of the gateways' point-to-site (SSTP over HTTPS) servers, on their public addresses (use a port above 1023 to run unprivileged)")
+	host, _ := os.Hostname()
+	f.StringSliceVar(&cfg.Etcd, "etcd", nil, "etcd endpoints (comma-separated URLs): keep the state in etcd instead of the data directory, so that several serve nodes share the region, each VNet (with its hosts and gateway) running on one node and moving to another when that node dies")
+	f.StringVar(&cfg.EtcdPrefix, "etcd-prefix", "/vnetgw/", "where the region's keys are in etcd (one prefix per region)")
+	f.StringVar(&cfg.NodeName, "node-name", host, "this node's name among the region's nodes (with --etcd)")
+	f.DurationVar(&cfg.NodeTTL, "node-ttl", 5*time.Second, "with --etcd: how long after a node dies (or loses etcd) its VNets move to another node; etcd makes it at least 1.5 s")
 	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
 	return cmd
 }

@@ -109,6 +109,9 @@ func (e *Engine) startGateway(c Gateway) *gw {
 			return g
 		}
 		g.addrAdded = true
+		if err := announce(e.opts.PublicInterface, c.PublicAddr); err != nil {
+			e.log.Warn("gratuitous ARP", "addr", c.PublicAddr, "interface", e.opts.PublicInterface, "err", err)
+		}
 	}
 	g.port = fabric.NewGatewayPort(v.router.Ingress(c.Subnet))
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,

@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
+	"strings"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/dataplane"
@@ -17,18 +19,28 @@ import (
 // within a fraction of a second, and otherwise every StatusInterval. Its
 // own status writes change the store too but do not wake it: under
 // traffic the counters always differ, and it would write without pause.
-func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, log *slog.Logger) {
+//
+// With a placement (several nodes sharing the region), the node runs, and
+// writes the status of, only the VNets placed on it; nil runs them all.
+func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place Placement, log *slog.Logger) {
 	timer := time.NewTimer(StatusInterval)
 	defer timer.Stop()
 	lastRev, lastGen := int64(-1), uint64(0)
+	var lastOwned map[string]bool
+	var placed <-chan struct{}
 	var fastUntil time.Time
 	due := true // the status is to be read and written on this pass
 	for {
 		changed := reg.Changed() // before the snapshot, so no change is missed
 		snap := reg.Snapshot()
-		if snap.ConfigRev != lastRev || snap.RemoteGen != lastGen {
-			lastRev, lastGen, due = snap.ConfigRev, snap.RemoteGen, true
-			did, err := eng.Reconfig(Build(snap))
+		var owned map[string]bool
+		if place != nil {
+			placed = place.Changed()
+			owned = place.Place(ctx, vnetIDs(snap))
+		}
+		if snap.ConfigRev != lastRev || snap.RemoteGen != lastGen || !maps.Equal(owned, lastOwned) {
+			lastRev, lastGen, lastOwned, due = snap.ConfigRev, snap.RemoteGen, owned, true
+			did, err := eng.Reconfig(only(Build(snap), owned))
 			switch {
 			case errors.Is(err, dataplane.ErrClosed):
 				return
@@ -43,7 +55,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, log *sl
 			fastUntil = time.Now().Add(FastStatusPeriod)
 		}
 		if due {
-			if err := reg.PutStatuses(ctx, statusUpdates(snap, eng.Status())); err != nil && ctx.Err() == nil {
+			if err := reg.PutStatuses(ctx, statusUpdates(snap, eng.Status(), owned)); err != nil && ctx.Err() == nil {
 				log.Warn("write status", "err", err)
 			}
 			wait := StatusInterval
@@ -55,10 +67,49 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, log *sl
 		select {
 		case <-changed:
 			due = false
+		case <-placed:
+			due = false
 		case <-timer.C:
 			due = true
 		case <-ctx.Done():
 			return
 		}
 	}
+}
+
+// Placement decides which VNets this node runs (cluster.Node).
+type Placement interface {
+	// Place claims what this node should run among vnets (every VNet's
+	// lower-cased id) and returns what it runs.
+	Place(ctx context.Context, vnets []string) map[string]bool
+	// Changed is closed at the next change of the placement.
+	Changed() <-chan struct{}
+}
+
+func vnetIDs(s *region.Snapshot) []string {
+	var out []string
+	for _, v := range s.VirtualNetworks() {
+		out = append(out, strings.ToLower(v.ID))
+	}
+	return out
+}
+
+// only keeps the VNets of cfg in owned, and their gateways; nil owned
+// keeps everything.
+func only(cfg dataplane.Config, owned map[string]bool) dataplane.Config {
+	if owned == nil {
+		return cfg
+	}
+	var out dataplane.Config
+	for _, v := range cfg.VNets {
+		if owned[v.ID] {
+			out.VNets = append(out.VNets, v)
+		}
+	}
+	for _, g := range cfg.Gateways {
+		if owned[g.VNet] {
+			out.Gateways = append(out.Gateways, g)
+		}
+	}
+	return out
 }

@@ -44,7 +44,7 @@ func newFixtureWith(t *testing.T, opts dataplane.Options) *fixture {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		Run(ctx, reg, eng, testLogger(t))
+		Run(ctx, reg, eng, nil, testLogger(t))
 		close(done)
 	}()
 	t.Cleanup(func() {

@@ -20,8 +20,10 @@ const (
 
 // statusUpdates compares what the data plane observes with what is stored
 // and returns the writes that bring the store up to date: a status per
-// connection, nil for statuses of connections that are gone.
-func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string][]byte {
+// connection, nil for statuses of connections that are gone. With owned
+// (the VNets this node runs; nil: all) it writes only the statuses of
+// what runs here and leaves the others' to the nodes that run them.
+func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[string]bool) map[string][]byte {
 	out := map[string][]byte{}
 	seen := map[string]bool{}
 	put := func(key string, v any) {
@@ -30,14 +32,30 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string][]b
 			out[key] = b
 		}
 	}
+	elsewhere := func(key, vnet string) bool {
+		if owned == nil || owned[strings.ToLower(vnet)] {
+			return false
+		}
+		seen[key] = true
+		return true
+	}
 	for _, v := range s.VirtualNetworks() {
 		key := strings.ToLower(v.ID)
 		seen[key] = true
+		if elsewhere(key, v.ID) {
+			continue
+		}
 		st := observed.VNets[key]
 		put(key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed})
 	}
 	for _, n := range s.NetworkInterfaces() {
 		key := strings.ToLower(n.ID)
+		if len(n.Properties.IPConfigurations) > 0 {
+			sid, err := arm.ParseID(primary(n.Properties.IPConfigurations).Properties.Subnet.RefID())
+			if err == nil && elsewhere(key, sid.Parent().Key()) {
+				continue
+			}
+		}
 		o, ok := observed.Hosts[key]
 		if !ok {
 			continue
@@ -52,6 +70,11 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status) map[string][]b
 	for _, c := range s.Connections() {
 		key := strings.ToLower(c.ID)
 		seen[key] = true
+		if g := s.Gateway(c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
+			if v := s.VNetOf(g); v != nil && elsewhere(key, v.ID) {
+				continue
+			}
+		}
 		want := &region.ConnectionStatus{ConnectionStatus: region.NotConnected, Reason: "the gateway has no tunnel for this connection"}
 		if r, ok := s.RemoteOf(c); !ok {
 			want.Reason = "the remote end has no IP address: a local network gateway given by FQDN (vnetgw does not resolve names), or a remote gateway without a public address yet"

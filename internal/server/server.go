@@ -13,17 +13,23 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/vnetgw/vnetgw/internal/api"
 	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/cluster"
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/devicecfg"
 	"github.com/vnetgw/vnetgw/internal/federation"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store"
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
 )
 
 // Config is the configuration of a serve process, from its flags.
@@ -46,6 +52,16 @@ type Config struct {
 	// SSTPPort is the TCP port of the gateways' point-to-site server (0:
 	// 443).
 	SSTPPort uint16
+	// Etcd, when set, keeps the state in etcd at these endpoints instead
+	// of the data directory's bbolt file, so that several nodes share the
+	// region; each VNet then runs on one node (internal/cluster).
+	Etcd []string
+	// EtcdPrefix is where this region's keys are in etcd.
+	EtcdPrefix string
+	// NodeName names this node among the region's; NodeTTL is how long
+	// the others wait after its death before they run its VNets.
+	NodeName string
+	NodeTTL  time.Duration
 	Logger   *slog.Logger
 }
 
@@ -53,7 +69,9 @@ type Config struct {
 type Server struct {
 	cfg      Config
 	log      *slog.Logger
-	store    *bolt.Store
+	store    store.Store
+	etcd     *clientv3.Client // nil on bbolt
+	node     *cluster.Node    // nil on bbolt
 	region   *region.Region
 	engine   *dataplane.Engine
 	http     *http.Server
@@ -89,30 +107,42 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := bolt.Open(filepath.Join(cfg.DataDir, datadir.State), bolt.Options{})
+	s := &Server{cfg: cfg, log: cfg.Logger, userCert: userCert}
+	st, err := s.openStore(ctx)
 	if err != nil {
 		return nil, err
 	}
+	s.store = st
 	rc := region.Config{Store: st, PublicIPPool: pool, Logger: cfg.Logger.With("component", "region")}
 	if len(cfg.Peers) > 0 {
 		rc.Remotes = federation.New(cfg.Peers)
 	}
 	reg, err := region.Open(ctx, rc)
 	if err != nil {
-		st.Close()
+		s.closeStore()
 		return nil, err
 	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		reg.Close()
-		st.Close()
+		s.closeStore()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, store: st, region: reg, listener: ln, userCert: userCert,
-		engine: dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
-			IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
-			SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir)})}
 	s.URL = "https://" + ln.Addr().String()
+	if s.etcd != nil {
+		s.node, err = cluster.Join(ctx, s.etcd, cluster.Options{Prefix: cfg.EtcdPrefix + "cluster/", Name: cfg.NodeName, TTL: cfg.NodeTTL,
+			Info: s.URL, Logger: cfg.Logger.With("component", "cluster")})
+		if err != nil {
+			ln.Close()
+			reg.Close()
+			s.closeStore()
+			return nil, err
+		}
+	}
+	s.region, s.listener = reg, ln
+	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
+		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
+		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir)})
 	s.http = &http.Server{
 		Handler: api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),
 			Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}}),
@@ -139,7 +169,11 @@ func (s *Server) Run(ctx context.Context) error {
 	rctx, stopReconcile := context.WithCancel(context.Background())
 	reconciled := make(chan struct{})
 	go func() {
-		reconcile.Run(rctx, s.region, s.engine, s.log.With("component", "reconcile"))
+		var place reconcile.Placement
+		if s.node != nil {
+			place = s.node
+		}
+		reconcile.Run(rctx, s.region, s.engine, place, s.log.With("component", "reconcile"))
 		close(reconciled)
 	}()
 	var err error
@@ -162,11 +196,40 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
+// openStore opens the state: the data directory's bbolt file, or etcd.
+func (s *Server) openStore(ctx context.Context) (store.Store, error) {
+	if len(s.cfg.Etcd) == 0 {
+		return bolt.Open(filepath.Join(s.cfg.DataDir, datadir.State), bolt.Options{})
+	}
+	if s.cfg.EtcdPrefix == "" || !strings.HasSuffix(s.cfg.EtcdPrefix, "/") {
+		return nil, fmt.Errorf("etcd prefix %q: must end in '/'", s.cfg.EtcdPrefix)
+	}
+	cli, err := etcd.Dial(s.cfg.Etcd, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	s.etcd = cli
+	return etcd.New(cli, s.cfg.EtcdPrefix+"state/"), nil
+}
+
+func (s *Server) closeStore() error {
+	err := s.store.Close()
+	if s.etcd != nil {
+		s.etcd.Close()
+	}
+	return err
+}
+
+// close stops the data plane before leaving the cluster, so that the node
+// that takes a VNet over finds its public address free.
 func (s *Server) close() error {
 	s.listener.Close()
 	s.engine.Close()
+	if s.node != nil {
+		s.node.Close()
+	}
 	s.region.Close()
-	return s.store.Close()
+	return s.closeStore()
 }
 
 // Engine returns the region's data plane (the demo reaches its hosts).
