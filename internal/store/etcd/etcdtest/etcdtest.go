@@ -75,6 +75,30 @@ func Start(t testing.TB) *Etcd {
 	}
 }
 
+// StartIn starts etcd in the namespace ns, on host (one of its addresses)
+// at the ports 2379 and 2380, and waits until it answers there; it stops
+// when t ends. Clients in the namespaces that reach host use Endpoint.
+func StartIn(t testing.TB, ns *netnstest.NS, host string) *Etcd {
+	t.Helper()
+	netnstest.Require(t, "etcd", "etcdctl")
+	client, peer := "http://"+net.JoinHostPort(host, "2379"), "http://"+net.JoinHostPort(host, "2380")
+	p := ns.Start("etcd", "--name", "test", "--data-dir", filepath.Join(t.TempDir(), "data"),
+		"--listen-client-urls", client, "--advertise-client-urls", client,
+		"--listen-peer-urls", peer, "--initial-advertise-peer-urls", peer,
+		"--initial-cluster", "test="+peer, "--logger", "zap", "--log-level", "warn")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		out, err := ns.Try("etcdctl", "--dial-timeout", "1s", "--endpoints", client, "endpoint", "health")
+		if err == nil {
+			return &Etcd{Endpoint: client}
+		}
+		if p.Wait(0) || time.Now().After(deadline) {
+			t.Fatalf("etcd in %s does not answer: %v: %s\n%s", ns.Name, err, out, p.Output())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
 // Client returns a client of e, closed when t ends.
 func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
