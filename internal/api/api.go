@@ -6,6 +6,7 @@
 package api
 
 import (
+	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
@@ -13,7 +14,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/http/httputil"
 	"net/netip"
+	"net/url"
 	"regexp"
 	"strconv"
 	"strings"
@@ -46,6 +49,12 @@ type Config struct {
 	// DataPlane answers about and resets running tunnels; nil answers
 	// as if none ran.
 	DataPlane DataPlane
+	// Elsewhere, when several nodes share the region, returns the API of
+	// the node that runs a VNet (by lower-cased id) when that is another
+	// node; requests about what runs there are forwarded to it. Transport
+	// reaches the other nodes.
+	Elsewhere func(vnet string) *url.URL
+	Transport http.RoundTripper
 }
 
 // DataPlane is the running data plane as the API sees it.
@@ -89,6 +98,8 @@ type Handler struct {
 	log       *slog.Logger
 	ports     devicecfg.Ports
 	dp        DataPlane
+	elsewhere func(vnet string) *url.URL
+	proxy     *httputil.ReverseProxy
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -101,7 +112,20 @@ func New(cfg Config) *Handler {
 	if cfg.DataPlane == nil {
 		cfg.DataPlane = noDataPlane{}
 	}
-	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane}
+	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
+		elsewhere: cfg.Elsewhere}
+	if h.elsewhere != nil {
+		h.proxy = &httputil.ReverseProxy{
+			Rewrite: func(pr *httputil.ProxyRequest) {
+				pr.SetURL(pr.In.Context().Value(forwardTo{}).(*url.URL))
+				pr.Out.Header.Set(headerForwarded, "1")
+			},
+			Transport: cfg.Transport,
+			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				h.fail(w, r, arm.Errorf(arm.CodeNodeUnreachable, "the node that runs this resource could not be asked: %v", err))
+			},
+		}
+	}
 	h.put = map[string]putFunc{
 		arm.TypeResourceGroup:         bindPut(h.region.PutGroup),
 		arm.TypeVirtualNetwork:        bindPut(h.region.PutVirtualNetwork),
@@ -167,7 +191,38 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	if to := h.runsElsewhere(r, rt); to != nil {
+		h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, to)))
+		return
+	}
 	h.dispatch(w, r, rt)
+}
+
+// headerForwarded marks a request one node forwarded to another, which
+// answers it itself: never a second hop.
+const headerForwarded = "X-Vnetgw-Forwarded"
+
+// forwardTo carries the URL of the node a request goes to, in its context.
+type forwardTo struct{}
+
+// live are the requests that only the data plane running a resource can
+// answer.
+var live = map[string]bool{
+	"effectiveRouteTable": true, "getikesas": true, "resetconnection": true, "reset": true,
+	"getvpnclientconnectionhealth": true, "getbgppeerstatus": true, "getlearnedroutes": true, "getadvertisedroutes": true,
+}
+
+// runsElsewhere returns the API of the node that runs what a live request
+// is about, when that is another node.
+func (h *Handler) runsElsewhere(r *http.Request, rt route) *url.URL {
+	if h.elsewhere == nil || !live[rt.sub] || r.Header.Get(headerForwarded) != "" {
+		return nil
+	}
+	v := h.region.VNetOf(rt.kind, rt.id)
+	if v == "" {
+		return nil
+	}
+	return h.elsewhere(v)
 }
 
 func checkAPIVersion(v, namespace string) error {

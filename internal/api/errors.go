@@ -36,6 +36,8 @@ var statusOf = map[string]int{
 	arm.CodeDuplicateConnection:   http.StatusConflict,
 	arm.CodeAddressSpaceOverlap:   http.StatusConflict,
 	arm.CodeMultiSitePolicyBased:  http.StatusConflict,
+
+	arm.CodeNodeUnreachable: http.StatusBadGateway,
 }
 
 // codeInternal is the code of errors that are vnetgw's fault.

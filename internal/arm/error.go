@@ -44,6 +44,9 @@ const (
 	// Authentication.
 	CodeAuthenticationFailed = "AuthenticationFailed"
 
+	// Several nodes: the node that runs a resource did not answer.
+	CodeNodeUnreachable = "NodeUnreachable"
+
 	// Existence.
 	CodeResourceNotFound      = "ResourceNotFound"
 	CodeResourceGroupNotFound = "ResourceGroupNotFound"

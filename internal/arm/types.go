@@ -79,9 +79,12 @@ type VirtualNetworkProperties struct {
 	// PacketCounters is vnetgw's extension: what the VNet's router
 	// forwarded and dropped (R43: traffic with no route is dropped and
 	// counted).
-	PacketCounters    *PacketCounters `json:"packetCounters,omitempty"`
-	ProvisioningState string          `json:"provisioningState,omitempty"`
-	ResourceGUID      string          `json:"resourceGuid,omitempty"`
+	PacketCounters *PacketCounters `json:"packetCounters,omitempty"`
+	// Node is vnetgw's extension: the serve node that runs the VNet, its
+	// hosts and its gateway, when several share the region (serve --etcd).
+	Node              string `json:"node,omitempty"`
+	ProvisioningState string `json:"provisioningState,omitempty"`
+	ResourceGUID      string `json:"resourceGuid,omitempty"`
 }
 
 // PacketCounters are a VNet router's counters (an extension).

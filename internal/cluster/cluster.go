@@ -61,7 +61,7 @@ type Node struct {
 
 	mu       sync.Mutex
 	sess     *concurrency.Session // nil while not a member
-	nodes    map[string]bool      // live node names
+	nodes    map[string]string    // live nodes' Info, by name
 	claims   map[string]string    // VNet id → the node that runs it
 	waiting  map[string]time.Time // unclaimed VNets → since when
 	changed  chan struct{}        // closed and replaced on every change
@@ -84,7 +84,7 @@ func Join(ctx context.Context, cli *clientv3.Client, o Options) (*Node, error) {
 		return nil, fmt.Errorf("node name %q: not empty, without '/'", o.Name)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]bool{}, claims: map[string]string{}, waiting: map[string]time.Time{},
+	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]string{}, claims: map[string]string{}, waiting: map[string]time.Time{},
 		changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}), joinedCh: make(chan error, 1)}
 	go n.run(rctx)
 	select {
@@ -199,6 +199,17 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 	return owned
 }
 
+// Elsewhere returns the Info of the live node that runs vnet when that is
+// another node, or "".
+func (n *Node) Elsewhere(vnet string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if owner := n.claims[vnet]; owner != "" && owner != n.opts.Name {
+		return n.nodes[owner]
+	}
+	return ""
+}
+
 // pick returns the live node that rendezvous hashing gives vnet to: the
 // one with the highest hash of (node, vnet). n.mu is held.
 func (n *Node) pick(vnet string) string {
@@ -288,7 +299,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		return fmt.Errorf("read the cluster: %w", err)
 	}
 	n.mu.Lock()
-	n.nodes, n.claims = map[string]bool{}, map[string]string{}
+	n.nodes, n.claims = map[string]string{}, map[string]string{}
 	for _, kv := range get.Kvs {
 		n.applyLocked(string(kv.Key), string(kv.Value), true)
 	}
@@ -330,7 +341,7 @@ func (n *Node) applyLocked(key, value string, put bool) {
 	case strings.HasPrefix(rest, prefixNodes):
 		name := strings.TrimPrefix(rest, prefixNodes)
 		if put {
-			n.nodes[name] = true
+			n.nodes[name] = value
 		} else {
 			delete(n.nodes, name)
 		}

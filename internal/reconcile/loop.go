@@ -34,7 +34,9 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		changed := reg.Changed() // before the snapshot, so no change is missed
 		snap := reg.Snapshot()
 		var owned map[string]bool
+		node := ""
 		if place != nil {
+			node = place.Name()
 			placed = place.Changed()
 			owned = place.Place(ctx, vnetIDs(snap))
 		}
@@ -55,7 +57,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			fastUntil = time.Now().Add(FastStatusPeriod)
 		}
 		if due {
-			if err := reg.PutStatuses(ctx, statusUpdates(snap, eng.Status(), owned)); err != nil && ctx.Err() == nil {
+			if err := reg.PutStatuses(ctx, statusUpdates(snap, eng.Status(), owned, node)); err != nil && ctx.Err() == nil {
 				log.Warn("write status", "err", err)
 			}
 			wait := StatusInterval
@@ -84,6 +86,8 @@ type Placement interface {
 	Place(ctx context.Context, vnets []string) map[string]bool
 	// Changed is closed at the next change of the placement.
 	Changed() <-chan struct{}
+	// Name names this node.
+	Name() string
 }
 
 func vnetIDs(s *region.Snapshot) []string {

@@ -22,8 +22,9 @@ const (
 // and returns the writes that bring the store up to date: a status per
 // connection, nil for statuses of connections that are gone. With owned
 // (the VNets this node runs; nil: all) it writes only the statuses of
-// what runs here and leaves the others' to the nodes that run them.
-func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[string]bool) map[string][]byte {
+// what runs here and leaves the others' to the nodes that run them; node
+// names this node in the VNets' status.
+func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[string]bool, node string) map[string][]byte {
 	out := map[string][]byte{}
 	seen := map[string]bool{}
 	put := func(key string, v any) {
@@ -46,7 +47,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 			continue
 		}
 		st := observed.VNets[key]
-		put(key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed})
+		put(key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed, Node: node})
 	}
 	for _, n := range s.NetworkInterfaces() {
 		key := strings.ToLower(n.ID)

@@ -224,3 +224,34 @@ func (s *Snapshot) VNetRoutes(vnetID string) []GatewayRoute {
 	slices.SortFunc(out, func(a, b GatewayRoute) int { return strings.Compare(a.Prefix.String(), b.Prefix.String()) })
 	return out
 }
+
+// VNetOf returns the lower-cased id of the VNet that runs resource id of
+// kind (a gateway, a connection, by its first gateway, or a network
+// interface), or "" when there is none.
+func (r *Region) VNetOf(kind string, id arm.ID) string {
+	var out string
+	r.view(func(tx *txn) error {
+		var g *arm.VirtualNetworkGateway
+		switch kind {
+		case arm.TypeVirtualNetworkGateway:
+			g = get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id)
+		case arm.TypeConnection:
+			if c := get[arm.Connection](tx, arm.TypeConnection, id); c != nil {
+				g = getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID())
+			}
+		case arm.TypeNetworkInterface:
+			if n := get[arm.NetworkInterface](tx, arm.TypeNetworkInterface, id); n != nil && len(n.Properties.IPConfigurations) > 0 {
+				if sid, err := arm.ParseID(n.Properties.IPConfigurations[0].Properties.Subnet.RefID()); err == nil {
+					out = sid.Parent().Key()
+				}
+			}
+		}
+		if g != nil {
+			if v := vnetOfGateway(tx, g); v != nil {
+				out = strings.ToLower(v.ID)
+			}
+		}
+		return nil
+	})
+	return out
+}

@@ -37,6 +37,8 @@ type VNetStatus struct {
 	DroppedNoRoute   uint64 `json:"droppedNoRoute"`
 	DroppedTTL       uint64 `json:"droppedTTLExpired"`
 	DroppedMalformed uint64 `json:"droppedMalformed"`
+	// Node is the node that runs the VNet (serve --etcd).
+	Node string `json:"node,omitempty"`
 }
 
 // Host states, as the attachment of a network interface shows them.

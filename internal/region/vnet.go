@@ -69,7 +69,7 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 	}
 	v.Properties.ProvisioningState = arm.Succeeded
 	v.Properties.ResourceGUID = newGUID()
-	v.Properties.PacketCounters = nil // observed, never desired
+	v.Properties.PacketCounters, v.Properties.Node = nil, "" // observed, never desired
 	if old != nil {
 		v.Name = old.Name
 		v.Properties.ResourceGUID = old.Properties.ResourceGUID
@@ -230,6 +230,7 @@ func renderVirtualNetwork(tx *txn, doc any) any {
 	if st := statusOf[VNetStatus](tx, v.ID); st != nil {
 		v.Properties.PacketCounters = &arm.PacketCounters{Forwarded: st.Forwarded, DroppedNoRoute: st.DroppedNoRoute,
 			DroppedTTLExpired: st.DroppedTTL, DroppedMalformed: st.DroppedMalformed}
+		v.Properties.Node = st.Node
 	}
 	return &v
 }

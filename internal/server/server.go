@@ -6,11 +6,13 @@ package server
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -143,9 +145,23 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
 		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir)})
+	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),
+		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}}
+	if s.node != nil {
+		if ac.Transport, err = s.nodeTransport(); err != nil {
+			s.close()
+			return nil, err
+		}
+		ac.Elsewhere = func(vnet string) *url.URL {
+			u, err := url.Parse(s.node.Elsewhere(vnet))
+			if err != nil || u.Host == "" {
+				return nil
+			}
+			return u
+		}
+	}
 	s.http = &http.Server{
-		Handler: api.New(api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),
-			Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}}),
+		Handler:           api.New(ac),
 		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
@@ -194,6 +210,26 @@ func (s *Server) Run(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// nodeTransport reaches the other nodes' APIs, whose certificates the
+// data directory's CA issued (the nodes share it), or, with --tls-cert,
+// that the system roots verify.
+func (s *Server) nodeTransport() (http.RoundTripper, error) {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	if s.userCert {
+		return t, nil
+	}
+	pem, err := os.ReadFile(filepath.Join(s.cfg.DataDir, datadir.CA))
+	if err != nil {
+		return nil, err
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("%s: no certificate", datadir.CA)
+	}
+	t.TLSClientConfig = &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}
+	return t, nil
 }
 
 // openStore opens the state: the data directory's bbolt file, or etcd.

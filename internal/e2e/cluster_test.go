@@ -1,0 +1,130 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+)
+
+// TestClusterOfTwoNodes runs one region on two serve processes that keep
+// its state in one etcd (serve --etcd), without root: what is written on
+// one node is read on the other; each VNet runs on one node, which the VNet
+// shows (properties.node); a VNet-to-VNet tunnel comes up between the
+// gateways wherever they run; and when a node is killed, the other runs
+// its VNets and their tunnels come back.
+func TestClusterOfTwoNodes(t *testing.T) {
+	e := etcdtest.Start(t)
+	const subID = "c1c1c1c1-0000-0000-0000-00000000c1c1"
+	args := func(name string) []string {
+		return []string{"--etcd", e.Endpoint, "--node-name", name, "--node-ttl", "2s", "--public-ip-pool", "127.41.0.0/24",
+			"--ike-port", "15600", "--natt-port", "15601", "--sstp-port", "15643"}
+	}
+	dirA, dirB := t.TempDir(), t.TempDir()
+	nodes := map[string]*serve{"a": startServe(t, dirA, args("a")...)}
+	// b shares a's identity: its CA and its admin token.
+	for _, f := range []string{datadir.CA, datadir.CAKey, datadir.Token} {
+		b, err := os.ReadFile(filepath.Join(dirA, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dirB, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	nodes["b"] = startServe(t, dirB, args("b")...)
+	ca, cb := nodes["a"].client(), nodes["b"].client()
+	if nodes["a"].token() != nodes["b"].token() {
+		t.Fatal("the nodes have different tokens")
+	}
+	ctx := context.Background()
+
+	// Half the region is made on each node.
+	gw1 := buildRegion(t, ca, subID, "rg1", "westeurope", "10.1.0.0/16", "10.1.255.0/27", arm.RouteBased)
+	gw2 := buildRegion(t, cb, subID, "rg2", "westeurope", "10.2.0.0/16", "10.2.255.0/27", arm.RouteBased)
+	c12, c21 := arm.NetworkID(subID, "rg1", "connections", "one-to-two"), arm.NetworkID(subID, "rg2", "connections", "two-to-one")
+	if _, err := cb.Put(ctx, c12, vnet2vnet("westeurope", gw1, gw2), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.Put(ctx, c21, vnet2vnet("westeurope", gw2, gw1), nil); err != nil {
+		t.Fatal(err)
+	}
+	vnets := []arm.ID{arm.NetworkID(subID, "rg1", "virtualNetworks", "vnet"), arm.NetworkID(subID, "rg2", "virtualNetworks", "vnet")}
+
+	// where waits until both VNets run on a node of nodes (as both nodes
+	// read it) and both connections are Connected with a tunnel set up
+	// after since, and returns which node runs each VNet.
+	where := func(since time.Time, nodes ...string) []string {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for {
+			var on []string
+			ok := true
+			for _, c := range []*client.Client{ca, cb} {
+				if c == nil {
+					continue
+				}
+				on = on[:0]
+				for _, id := range vnets {
+					var v arm.VirtualNetwork
+					if err := c.Get(ctx, id, &v); err != nil {
+						ok = false
+						break
+					}
+					on = append(on, v.Properties.Node)
+					ok = ok && slices.Contains(nodes, v.Properties.Node)
+				}
+				for _, id := range []arm.ID{c12, c21} {
+					var conn arm.Connection
+					if err := c.Get(ctx, id, &conn); err != nil || conn.Properties.ConnectionStatus != "Connected" || len(conn.Properties.TunnelConnectionStatus) == 0 {
+						ok = false
+						continue
+					}
+					at, err := time.Parse(time.RFC3339, conn.Properties.TunnelConnectionStatus[0].LastConnectionEstablishedUTCTime)
+					ok = ok && err == nil && !at.Before(since.Truncate(time.Second))
+				}
+			}
+			if ok {
+				return on
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 30 s: VNets on %q, want them on %q, with both connections Connected since %s", on, nodes, since.Format(time.RFC3339))
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	on := where(time.Time{}, "a", "b")
+	t.Logf("VNet 1 runs on node %s, VNet 2 on node %s; the tunnel between them is up", on[0], on[1])
+
+	// What only the running data plane knows, every node answers: the
+	// node that does not run a gateway forwards the question.
+	for name, c := range map[string]*client.Client{"a": ca, "b": cb} {
+		for _, id := range []arm.ID{c12, c21} {
+			var sas string
+			if _, err := c.Do(ctx, "POST", id.String()+"/getikesas", nil, &sas); err != nil || !strings.Contains(sas, `"state":"established"`) {
+				t.Errorf("node %s, getikesas of %s: %v %s", name, id.Name(), err, sas)
+			}
+		}
+	}
+
+	// The node that runs VNet 1 dies; the other runs both.
+	dead, alive := on[0], map[string]string{"a": "b", "b": "a"}[on[0]]
+	time.Sleep(1100 * time.Millisecond) // a new tunnel's time differs from the old one's
+	killed := time.Now()
+	nodes[dead].kill()
+	if dead == "a" {
+		ca = nil
+	} else {
+		cb = nil
+	}
+	where(killed, alive)
+	t.Logf("node %s killed: node %s runs both VNets and their tunnel is up %s later (node TTL 2 s)", dead, alive, time.Since(killed).Round(100*time.Millisecond))
+}
