@@ -103,7 +103,7 @@ func TestVNetsSpreadAndMoveWhenANodeLeaves(t *testing.T) {
 func TestACutOffNodesVNetsMoveAfterItsTTL(t *testing.T) {
 	e := etcdtest.Start(t)
 	p := newProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
-	cliA, err := etcd.Dial([]string{p.addr}, 5*time.Second)
+	cliA, err := etcd.Dial([]string{p.addr}, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,16 +16,17 @@ import (
 )
 
 // TestClusterOfTwoNodes runs one region on two serve processes that keep
-// its state in one etcd (serve --etcd), without root: what is written on
+// its state in one etcd (serve --etcd, over TLS with client certificates),
+// without root: what is written on
 // one node is read on the other; each VNet runs on one node, which the VNet
 // shows (properties.node); a VNet-to-VNet tunnel comes up between the
 // gateways wherever they run; and when a node is killed, the other runs
 // its VNets and their tunnels come back.
 func TestClusterOfTwoNodes(t *testing.T) {
-	e := etcdtest.Start(t)
+	e := etcdtest.StartTLS(t)
 	const subID = "c1c1c1c1-0000-0000-0000-00000000c1c1"
 	args := func(name string) []string {
-		return []string{"--etcd", e.Endpoint, "--node-name", name, "--node-ttl", "2s", "--public-ip-pool", "127.41.0.0/24",
+		return []string{"--etcd", e.Endpoint, "--etcd-ca", e.CAFile, "--etcd-cert", e.CertFile, "--etcd-key", e.KeyFile, "--node-name", name, "--node-ttl", "2s", "--public-ip-pool", "127.41.0.0/24",
 			"--ike-port", "15600", "--natt-port", "15601", "--sstp-port", "15643"}
 	}
 	dirA, dirB := t.TempDir(), t.TempDir()

@@ -60,6 +60,9 @@ type Config struct {
 	Etcd []string
 	// EtcdPrefix is where this region's keys are in etcd.
 	EtcdPrefix string
+	// EtcdCA, EtcdCert and EtcdKey are PEM files for etcd over TLS: the CA
+	// of etcd's certificate, and this node's client certificate and key.
+	EtcdCA, EtcdCert, EtcdKey string
 	// NodeName names this node among the region's; NodeTTL is how long
 	// the others wait after its death before they run its VNets.
 	NodeName string
@@ -240,7 +243,11 @@ func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 	if s.cfg.EtcdPrefix == "" || !strings.HasSuffix(s.cfg.EtcdPrefix, "/") {
 		return nil, fmt.Errorf("etcd prefix %q: must end in '/'", s.cfg.EtcdPrefix)
 	}
-	cli, err := etcd.Dial(s.cfg.Etcd, 5*time.Second)
+	tc, err := etcd.TLSConfig(s.cfg.EtcdCA, s.cfg.EtcdCert, s.cfg.EtcdKey)
+	if err != nil {
+		return nil, err
+	}
+	cli, err := etcd.Dial(s.cfg.Etcd, tc, 5*time.Second)
 	if err != nil {
 		return nil, err
 	}

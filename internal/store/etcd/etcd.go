@@ -11,8 +11,11 @@ package etcd
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
@@ -30,12 +33,13 @@ import (
 // never shows the key.
 const revKey = "\x00rev"
 
-// Dial connects to etcd at endpoints (host:port or URLs).
-func Dial(endpoints []string, timeout time.Duration) (*clientv3.Client, error) {
+// Dial connects to etcd at endpoints (host:port or URLs), over TLS with
+// tlsConfig when it is not nil.
+func Dial(endpoints []string, tlsConfig *tls.Config, timeout time.Duration) (*clientv3.Client, error) {
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, DialTimeout: timeout, Logger: zap.NewNop()})
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tlsConfig, DialTimeout: timeout, Logger: zap.NewNop()})
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
 	}
@@ -45,9 +49,41 @@ func Dial(endpoints []string, timeout time.Duration) (*clientv3.Client, error) {
 	defer cancel()
 	if _, err := cli.Status(ctx, endpoints[0]); err != nil {
 		cli.Close()
-		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
+		return nil, fmt.Errorf("etcd %s did not answer within %s: %w", strings.Join(endpoints, ","), timeout, err)
 	}
 	return cli, nil
+}
+
+// TLSConfig returns the TLS configuration of a client of etcd: the CA
+// that issued etcd's certificate (empty: the system roots) and a client
+// certificate and key (both or neither). With all three empty it returns
+// nil: plain HTTP.
+func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
+	if caFile == "" && certFile == "" && keyFile == "" {
+		return nil, nil
+	}
+	c := &tls.Config{MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd CA: %w", err)
+		}
+		c.RootCAs = x509.NewCertPool()
+		if !c.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("etcd CA %s: no PEM certificate", caFile)
+		}
+	}
+	if (certFile == "") != (keyFile == "") {
+		return nil, errors.New("an etcd client certificate and its key go together")
+	}
+	if certFile != "" {
+		cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("etcd client certificate: %w", err)
+		}
+		c.Certificates = []tls.Certificate{cert}
+	}
+	return c, nil
 }
 
 // Store is a store.Store on an etcd client, within a prefix.

@@ -6,7 +6,9 @@ package etcdtest
 
 import (
 	"bytes"
+	"crypto/tls"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +19,7 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 
 	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
 )
 
@@ -24,13 +27,29 @@ import (
 type Etcd struct {
 	// Endpoint is its client URL.
 	Endpoint string
-	cmd      *exec.Cmd
-	out      *lockedBuffer
-	done     chan struct{}
+	// With StartTLS: the CA of etcd's certificate, and a client
+	// certificate and key it accepts (PEM files).
+	CAFile, CertFile, KeyFile string
+	tls                       *tls.Config
+	cmd                       *exec.Cmd
+	out                       *lockedBuffer
+	done                      chan struct{}
 }
 
 // Start starts etcd and waits until it answers; it stops when t ends.
 func Start(t testing.TB) *Etcd {
+	t.Helper()
+	return start(t, false)
+}
+
+// StartTLS is Start with HTTPS and client certificates: etcd accepts only
+// clients with a certificate its CA issued (Etcd.CertFile).
+func StartTLS(t testing.TB) *Etcd {
+	t.Helper()
+	return start(t, true)
+}
+
+func start(t testing.TB, withTLS bool) *Etcd {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
@@ -43,10 +62,24 @@ func Start(t testing.TB) *Etcd {
 	client, peer := freePort(t), freePort(t)
 	e := &Etcd{Endpoint: "http://" + client, out: &lockedBuffer{}, done: make(chan struct{})}
 	dir := t.TempDir()
-	e.cmd = exec.Command(bin, "--name", "test", "--data-dir", filepath.Join(dir, "data"),
-		"--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint,
-		"--listen-peer-urls", "http://"+peer, "--initial-advertise-peer-urls", "http://"+peer,
-		"--initial-cluster", "test=http://"+peer, "--logger", "zap", "--log-level", "warn")
+	args := []string{"--name", "test", "--data-dir", filepath.Join(dir, "data"),
+		"--listen-peer-urls", "http://" + peer, "--initial-advertise-peer-urls", "http://" + peer,
+		"--initial-cluster", "test=http://" + peer, "--logger", "zap", "--log-level", "warn"}
+	if withTLS {
+		e.Endpoint = "https://" + client
+		ca := pkitest.Issue(t, "etcd test CA", true, nil)
+		server := pkitest.Issue(t, "localhost", false, ca, netip.MustParseAddr("127.0.0.1"))
+		cl := pkitest.Issue(t, "vnetgw", false, ca)
+		e.CAFile, _ = ca.WritePEM(t, dir, "ca")
+		serverCert, serverKey := server.WritePEM(t, dir, "server")
+		e.CertFile, e.KeyFile = cl.WritePEM(t, dir, "client")
+		args = append(args, "--cert-file", serverCert, "--key-file", serverKey, "--trusted-ca-file", e.CAFile, "--client-cert-auth")
+		if e.tls, err = etcd.TLSConfig(e.CAFile, e.CertFile, e.KeyFile); err != nil {
+			t.Fatal(err)
+		}
+	}
+	args = append(args, "--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint)
+	e.cmd = exec.Command(bin, args...)
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
 		t.Fatalf("start etcd: %v", err)
@@ -58,7 +91,7 @@ func Start(t testing.TB) *Etcd {
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		cli, err := etcd.Dial([]string{e.Endpoint}, time.Second)
+		cli, err := etcd.Dial([]string{e.Endpoint}, e.tls, time.Second)
 		if err == nil {
 			cli.Close()
 			return e
@@ -102,7 +135,7 @@ func StartIn(t testing.TB, ns *netnstest.NS, host string) *Etcd {
 // Client returns a client of e, closed when t ends.
 func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	t.Helper()
-	cli, err := etcd.Dial([]string{e.Endpoint}, 5*time.Second)
+	cli, err := etcd.Dial([]string{e.Endpoint}, e.tls, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
