@@ -5,8 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sync/atomic"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/store"
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
