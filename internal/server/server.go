@@ -252,7 +252,7 @@ func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 		return nil, err
 	}
 	s.etcd = cli
-	return etcd.New(cli, s.cfg.EtcdPrefix+"state/"), nil
+	return etcd.New(cli, s.cfg.EtcdPrefix+"state/", etcd.Options{}), nil
 }
 
 func (s *Server) closeStore() error {

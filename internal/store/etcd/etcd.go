@@ -94,11 +94,61 @@ type Store struct {
 	end context.CancelFunc
 }
 
+// DefaultHistory is how many revisions of etcd's history a store keeps
+// for watches (as bbolt's store does); CompactInterval is how often it
+// discards what is older.
+const (
+	DefaultHistory  = 10000
+	CompactInterval = time.Minute
+)
+
+// Options tune a store.
+type Options struct {
+	// History is how many of etcd's latest revisions stay; older ones are
+	// compacted away every CompactEvery (etcd's history is the cluster's:
+	// this compacts it for every prefix). Negative: never compact (leave
+	// it to etcd's --auto-compaction-retention).
+	History      int64
+	CompactEvery time.Duration
+}
+
 // New returns a store whose keys are under prefix in the cluster cli
-// talks to. Closing the store does not close cli.
-func New(cli *clientv3.Client, prefix string) *Store {
+// talks to, compacting etcd's history as opts say (zero: DefaultHistory,
+// CompactInterval). Closing the store does not close cli.
+func New(cli *clientv3.Client, prefix string, opts Options) *Store {
 	ctx, cancel := context.WithCancel(context.Background())
-	return &Store{kv: namespace.NewKV(cli.KV, prefix), w: namespace.NewWatcher(cli.Watcher, prefix), ctx: ctx, end: cancel}
+	s := &Store{kv: namespace.NewKV(cli.KV, prefix), w: namespace.NewWatcher(cli.Watcher, prefix), ctx: ctx, end: cancel}
+	if opts.History == 0 {
+		opts.History = DefaultHistory
+	}
+	if opts.CompactEvery <= 0 {
+		opts.CompactEvery = CompactInterval
+	}
+	if opts.History > 0 {
+		go s.compact(opts.History, opts.CompactEvery)
+	}
+	return s
+}
+
+// compact keeps etcd's history to the last keep revisions: without it
+// every status write stays in etcd's database until its quota is full.
+func (s *Store) compact(keep int64, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+		}
+		rev, err := s.Revision(s.ctx)
+		if err != nil || rev <= keep {
+			continue
+		}
+		// Several nodes compact the same history: one that is compacted
+		// already answers ErrCompacted, which is fine.
+		s.kv.Compact(s.ctx, rev-keep)
+	}
 }
 
 var _ store.Store = (*Store)(nil)

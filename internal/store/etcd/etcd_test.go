@@ -20,7 +20,7 @@ func TestConformance(t *testing.T) {
 	var n atomic.Int64
 	storetest.Run(t, func(t *testing.T) store.Store {
 		// A prefix of its own makes each test's store empty.
-		return etcd.New(cli, fmt.Sprintf("/conformance/%d/", n.Add(1)))
+		return etcd.New(cli, fmt.Sprintf("/conformance/%d/", n.Add(1)), etcd.Options{})
 	})
 }
 
@@ -30,7 +30,7 @@ func TestConformance(t *testing.T) {
 func TestPrefixesAreApartAndDeletesAreSeen(t *testing.T) {
 	e := etcdtest.Start(t)
 	cli := e.Client(t)
-	a, b := etcd.New(cli, "/a/"), etcd.New(cli, "/b/")
+	a, b := etcd.New(cli, "/a/", etcd.Options{}), etcd.New(cli, "/b/", etcd.Options{})
 	defer a.Close()
 	defer b.Close()
 	ctx := context.Background()
@@ -64,7 +64,7 @@ func TestPrefixesAreApartAndDeletesAreSeen(t *testing.T) {
 func TestWatchOfCompactedHistory(t *testing.T) {
 	e := etcdtest.Start(t)
 	cli := e.Client(t)
-	s := etcd.New(cli, "/c/")
+	s := etcd.New(cli, "/c/", etcd.Options{})
 	defer s.Close()
 	ctx := context.Background()
 	first, _ := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("1"))})
@@ -99,7 +99,7 @@ func TestMutualTLS(t *testing.T) {
 	if _, err := etcd.TLSConfig(e.CAFile, e.CertFile, ""); err == nil {
 		t.Fatal("a certificate without its key was accepted")
 	}
-	s := etcd.New(e.Client(t), "/tls/")
+	s := etcd.New(e.Client(t), "/tls/", etcd.Options{})
 	defer s.Close()
 	ctx := context.Background()
 	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("v"))}); err != nil {
@@ -107,5 +107,39 @@ func TestMutualTLS(t *testing.T) {
 	}
 	if kv, err := s.Get(ctx, "k"); err != nil || string(kv.Value) != "v" {
 		t.Fatalf("Get = %q, %v", kv.Value, err)
+	}
+}
+
+// The store compacts etcd's history to its last History revisions, so
+// that status writes do not fill etcd's database; a watch from within
+// that history goes on, one from before it ends with ErrCompacted.
+func TestHistoryIsCompacted(t *testing.T) {
+	e := etcdtest.Start(t)
+	s := etcd.New(e.Client(t), "/h/", etcd.Options{History: 5, CompactEvery: 50 * time.Millisecond})
+	defer s.Close()
+	ctx := context.Background()
+	var revs []int64
+	for i := range 20 {
+		rev, err := s.Txn(ctx, nil, []store.Op{store.Put("k", fmt.Appendf(nil, "%d", i))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		revs = append(revs, rev)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r := <-s.Watch(ctx, "", revs[0])
+		if errors.Is(r.Err, store.ErrCompacted) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a watch from revision %d still gets %+v after 5 s", revs[0], r)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if r := <-s.Watch(wctx, "", revs[17]); r.Err != nil || r.Revision != revs[18] {
+		t.Fatalf("a watch within the kept history: %+v, want revision %d", r, revs[18])
 	}
 }
