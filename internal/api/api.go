@@ -77,6 +77,9 @@ type DataPlane interface {
 	LearnedPrefixes(id string) []netip.Prefix
 	// VPNClients returns the point-to-site clients of gateway id.
 	VPNClients(id string) []arm.VPNClientConnectionHealthDetail
+	// DisconnectVPNClients ends the point-to-site connections of gateway
+	// id with the given ids and returns how many were connected.
+	DisconnectVPNClients(id string, ids []string) int
 }
 
 // noDataPlane is the DataPlane of an API without one.
@@ -89,6 +92,7 @@ func (noDataPlane) LearnedRoutes(string) []arm.GatewayRoute                 { re
 func (noDataPlane) AdvertisedRoutes(string, netip.Addr) []arm.GatewayRoute  { return nil }
 func (noDataPlane) LearnedPrefixes(string) []netip.Prefix                   { return nil }
 func (noDataPlane) VPNClients(string) []arm.VPNClientConnectionHealthDetail { return nil }
+func (noDataPlane) DisconnectVPNClients(string, []string) int                { return 0 }
 
 // Handler is the API's http.Handler.
 type Handler struct {
@@ -209,7 +213,7 @@ type forwardTo struct{}
 // answer.
 var live = map[string]bool{
 	"effectiveRouteTable": true, "getikesas": true, "resetconnection": true, "reset": true,
-	"getvpnclientconnectionhealth": true, "getbgppeerstatus": true, "getlearnedroutes": true, "getadvertisedroutes": true,
+	"getvpnclientconnectionhealth": true, "disconnectvirtualnetworkgatewayvpnconnections": true, "getbgppeerstatus": true, "getlearnedroutes": true, "getadvertisedroutes": true,
 }
 
 // runsElsewhere returns the API of the node that runs what a live request

@@ -173,6 +173,13 @@ func FuzzDeviceScriptBody(f *testing.F) {
 		})
 }
 
+func FuzzDisconnectVPNConnectionsBody(f *testing.F) {
+	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.site.gw + "/disconnectVirtualNetworkGatewayVpnConnections" },
+		func(*fuzzEnv) []any {
+			return []any{obj{"vpnConnectionIds": []string{"SSTP_172.16.201.2", "IKEv2_7e1cfe59"}}, obj{"vpnConnectionIds": []string{}}}
+		})
+}
+
 func FuzzTagsBody(f *testing.F) {
 	fuzzBody(f, "PATCH", func(e *fuzzEnv) string { return e.site.vnet },
 		func(*fuzzEnv) []any { return []any{obj{"tags": obj{"env": "test"}}} })

@@ -77,6 +77,23 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			writeJSON(w, http.StatusOK, arm.List[arm.VPNClientConnectionHealthDetail]{Value: append([]arm.VPNClientConnectionHealthDetail{}, h.dp.VPNClients(rt.id.String())...)})
 		}
+	case rt.sub == "disconnectvirtualnetworkgatewayvpnconnections":
+		// Ends point-to-site connections by the ids the health lists;
+		// ids of connections that are gone are no error (they are).
+		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			in, err := decode[arm.P2SVPNConnectionRequest](r)
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			if len(in.VPNConnectionIDs) == 0 {
+				h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "vpnConnectionIds", Message: "vpnConnectionIds lists the connections to end, as getVpnClientConnectionHealth names them"})
+				return
+			}
+			n := h.dp.DisconnectVPNClients(rt.id.String(), in.VPNConnectionIDs)
+			h.log.Info("point-to-site connections ended", "gateway", rt.id.String(), "asked", len(in.VPNConnectionIDs), "ended", n)
+			w.WriteHeader(http.StatusOK)
+		}
 	case rt.sub == "getbgppeerstatus" || rt.sub == "getlearnedroutes" || rt.sub == "getadvertisedroutes":
 		if v, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			h.bgp(w, r, rt, v.(*arm.VirtualNetworkGateway))

@@ -124,3 +124,30 @@ func TestVPNClientHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestDisconnectVPNConnections: disconnectVirtualNetworkGatewayVpnConnections
+// takes the ids that the health lists (200; ids of clients that are gone
+// are no error), and refuses a body without ids.
+func TestDisconnectVPNConnections(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "p2s", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
+	path := s.gw + "/disconnectVirtualNetworkGatewayVpnConnections"
+	if r := e.do("POST", path, obj{"vpnConnectionIds": []string{"SSTP_172.16.201.2"}}); r.status != http.StatusOK {
+		t.Fatalf("disconnect of a client that is gone: %d %s", r.status, r.body)
+	}
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"POST", path, obj{}, http.StatusBadRequest, "InvalidParameter"},
+		{"POST", path, obj{"vpnConnectionIds": "SSTP_1"}, http.StatusBadRequest, "InvalidRequestFormat"},
+		{"POST", netPath(subA, "p2s", "virtualNetworkGateways", "nope") + "/disconnectVirtualNetworkGatewayVpnConnections", obj{"vpnConnectionIds": []string{"x"}}, http.StatusNotFound, "ResourceNotFound"},
+		{"GET", path, nil, http.StatusMethodNotAllowed, "MethodNotAllowed"},
+	} {
+		if r := e.do(tc.method, tc.path, tc.body); r.status != tc.status || r.code() != tc.code {
+			t.Errorf("%s %s %v: %d %s, want %d %s", tc.method, tc.path, tc.body, r.status, r.code(), tc.status, tc.code)
+		}
+	}
+}

@@ -603,6 +603,12 @@ type GatewayRoute struct {
 	Weight int32  `json:"weight"`
 }
 
+// P2SVPNConnectionRequest is the body of
+// .../virtualNetworkGateways/{n}/disconnectVirtualNetworkGatewayVpnConnections.
+type P2SVPNConnectionRequest struct {
+	VPNConnectionIDs []string `json:"vpnConnectionIds"`
+}
+
 // VPNClientConnectionHealthDetail is one connected point-to-site client, as
 // .../virtualNetworkGateways/{n}/getVpnClientConnectionHealth answers it.
 type VPNClientConnectionHealthDetail struct {

@@ -499,11 +499,37 @@ func gatewayCommand(g *globals) *cobra.Command {
 		g.bgpCmd("list-advertised-routes", "List the routes a gateway announces to one BGP peer", "/getAdvertisedRoutes", true, routeColumns))
 	vpnClient := &cobra.Command{Use: "vpn-client", Short: "A gateway's point-to-site clients"}
 	vpnClient.AddCommand(g.postCmd("show-health", "List the point-to-site clients connected to a gateway", "virtualNetworkGateways", "/getVpnClientConnectionHealth",
-		[]column{col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
+		[]column{col("ConnectionId", "vpnConnectionId"), col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
 			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
-	parent.AddCommand(vpnClient)
+	parent.AddCommand(vpnClient, g.disconnectVPNCmd())
 	parent.AddCommand(certCommands(g)...)
 	return parent
+}
+
+// disconnectVPNCmd is az's vnet-gateway disconnect-vpn-connections.
+func (g *globals) disconnectVPNCmd() *cobra.Command {
+	var rg, name string
+	var ids []string
+	cmd := &cobra.Command{
+		Use:   "disconnect-vpn-connections",
+		Short: "End point-to-site connections of a gateway, by the ids vpn-client show-health lists",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if len(ids) == 0 {
+				return errors.New("--vpn-connections: name the connections to end (ConnectionId of vpn-client show-health)")
+			}
+			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			if err != nil {
+				return err
+			}
+			_, err = c.Do(cmd.Context(), http.MethodPost, id.String()+"/disconnectVirtualNetworkGatewayVpnConnections", arm.P2SVPNConnectionRequest{VPNConnectionIDs: ids}, nil)
+			return err
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	cmd.Flags().StringSliceVar(&ids, "vpn-connections", nil, "ids of the connections to end (repeatable, or comma-separated)")
+	return cmd
 }
 
 // Local network gateways.

@@ -54,6 +54,28 @@ func (e *Engine) configureP2S(g *gw) {
 	e.log.Info("point-to-site server started", "gateway", g.cfg.key(), "listen", s.Addr(), "pool", want.Pool)
 }
 
+// DisconnectP2S ends the point-to-site clients of gateway id at addrs and
+// returns how many were connected.
+func (e *Engine) DisconnectP2S(id string, addrs []netip.Addr) int {
+	e.mu.Lock()
+	var servers []*p2s.Server
+	for _, g := range e.gateways {
+		if g.cfg.ID == id && g.p2s != nil {
+			servers = append(servers, g.p2s)
+		}
+	}
+	e.mu.Unlock()
+	n := 0
+	for _, s := range servers {
+		for _, a := range addrs {
+			if s.Disconnect(a) {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // P2SClients returns the point-to-site clients of gateway id.
 func (e *Engine) P2SClients(id string) []p2s.ClientStatus {
 	e.mu.Lock()

@@ -244,3 +244,34 @@ func TestStalledClientDoesNotBlock(t *testing.T) {
 		t.Fatalf("no packet dropped for a client that does not read (%d queued)", l.packetsOut.Load())
 	}
 }
+
+// The gateway ends a client (the API's disconnect): the client is told,
+// it leaves the list, and its address is free again.
+func TestServerDisconnectsAClient(t *testing.T) {
+	r := newRegion(t, Config{})
+	c, _, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !r.srv.Disconnect(c.Addr()) {
+		t.Fatalf("Disconnect(%s) found no client; the server lists %+v", c.Addr(), r.srv.Clients())
+	}
+	select {
+	case err := <-c.Done():
+		if err == nil || !strings.Contains(err.Error(), "the gateway disconnected") {
+			t.Fatalf("the client ended with %v, want the gateway's disconnect", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client is still connected 5 s after Disconnect")
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(r.srv.Clients()) != 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("the server still lists %+v", r.srv.Clients())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if r.srv.Disconnect(c.Addr()) {
+		t.Fatal("a second Disconnect of the same client found it")
+	}
+}

@@ -137,6 +137,22 @@ func (s *Server) Deliver(pkt []byte) {
 	}
 }
 
+// Disconnect ends the connected client at addr: it is told (SSTP
+// CALL_DISCONNECT) and its connection closed. It reports whether such a
+// client was connected.
+func (s *Server) Disconnect(addr netip.Addr) bool {
+	s.mu.Lock()
+	l := s.clients[addr]
+	s.mu.Unlock()
+	if l == nil || !l.bound.Load() {
+		return false
+	}
+	l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
+	l.conn.Close()
+	s.log.Info("point-to-site client disconnected through the API", "addr", addr)
+	return true
+}
+
 // ClientStatus is one connected client.
 type ClientStatus struct {
 	Addr                  netip.Addr

@@ -150,12 +150,29 @@ func (l Live) LearnedPrefixes(id string) []netip.Prefix {
 	return l.Engine.LearnedPrefixes(strings.ToLower(id))
 }
 
+// vpnConnectionPrefix starts the id of a point-to-site client's connection:
+// its protocol, as Azure's ids do, then the address it was given.
+const vpnConnectionPrefix = "SSTP_"
+
+// DisconnectVPNClients ends the point-to-site connections of gateway id
+// with the given ids (as VPNClients names them; others are ignored) and
+// returns how many were connected.
+func (l Live) DisconnectVPNClients(id string, ids []string) int {
+	var addrs []netip.Addr
+	for _, s := range ids {
+		if a, err := netip.ParseAddr(strings.TrimPrefix(s, vpnConnectionPrefix)); err == nil && strings.HasPrefix(s, vpnConnectionPrefix) {
+			addrs = append(addrs, a)
+		}
+	}
+	return l.Engine.DisconnectP2S(strings.ToLower(id), addrs)
+}
+
 // VPNClients returns the point-to-site clients of gateway id.
 func (l Live) VPNClients(id string) []arm.VPNClientConnectionHealthDetail {
 	var out []arm.VPNClientConnectionHealthDetail
 	for _, c := range l.Engine.P2SClients(strings.ToLower(id)) {
 		out = append(out, arm.VPNClientConnectionHealthDetail{
-			VPNConnectionID: "SSTP_" + c.Addr.String(), VPNConnectionDuration: int64(time.Since(c.Since) / time.Second),
+			VPNConnectionID: vpnConnectionPrefix + c.Addr.String(), VPNConnectionDuration: int64(time.Since(c.Since) / time.Second),
 			VPNConnectionTime: c.Since.UTC().Format(time.RFC3339), PublicIPAddress: c.Remote.String(), PrivateIPAddress: c.Addr.String(),
 			VPNUserName: c.Identity, IngressBytesTransferred: int64(c.BytesIn), EgressBytesTransferred: int64(c.BytesOut),
 			IngressPacketsTransferred: int64(c.PacketsIn), EgressPacketsTransferred: int64(c.PacketsOut)})

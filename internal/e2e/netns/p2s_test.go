@@ -68,8 +68,9 @@ func connectClient(t *testing.T, r *region, ns *netnstest.NS, gwAddr netip.Addr,
 // root (R12) serves point-to-site on its public address (R13, --sstp-port).
 // vnetgw's own client (R10, `vnetgw p2s connect`) with a certificate of
 // that root puts a TUN device with a pool address into a namespace, and
-// the programs there ping the VNet's host and are pinged back; a client
-// whose certificate chains to another root is refused.
+// the programs there ping the VNet's host and are pinged back; the API
+// ends the client's connection; a client whose certificate chains to
+// another root is refused.
 func TestPointToSiteSSTP(t *testing.T) {
 	require(t)
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
@@ -95,6 +96,22 @@ func TestPointToSiteSSTP(t *testing.T) {
 	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "table"); err != nil ||
 		!strings.Contains(out, "alice") || !strings.Contains(out, clientAddr) {
 		t.Errorf("vpn-client show-health: %v\n%s", err, out)
+	}
+
+	// The administrator ends alice's connection by the id the health
+	// lists: her client is told and stops (it does not reconnect by
+	// itself, R14), and the health lists no one.
+	if out, err := r.cli("vnet-gateway", "disconnect-vpn-connections", "-g", "p2s", "-n", "hub-gw", "--vpn-connections", "SSTP_"+clientAddr); err != nil {
+		t.Fatalf("disconnect-vpn-connections: %v\n%s", err, out)
+	}
+	if !p.Wait(10 * time.Second) {
+		t.Fatalf("the client still runs 10 s after the disconnect:\n%s", p.Output())
+	}
+	if out := p.Output(); !strings.Contains(out, "the gateway disconnected") {
+		t.Errorf("the disconnected client says:\n%s", out)
+	}
+	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil || strings.Contains(out, clientAddr) {
+		t.Errorf("vpn-client show-health after the disconnect: %v\n%s", err, out)
 	}
 
 	q := startClient(t, r, netnstest.New(t, "lap"), gwAddr, "10.1.0.0/16", strangerCert, strangerKey)
