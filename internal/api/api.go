@@ -92,7 +92,7 @@ func (noDataPlane) LearnedRoutes(string) []arm.GatewayRoute                 { re
 func (noDataPlane) AdvertisedRoutes(string, netip.Addr) []arm.GatewayRoute  { return nil }
 func (noDataPlane) LearnedPrefixes(string) []netip.Prefix                   { return nil }
 func (noDataPlane) VPNClients(string) []arm.VPNClientConnectionHealthDetail { return nil }
-func (noDataPlane) DisconnectVPNClients(string, []string) int                { return 0 }
+func (noDataPlane) DisconnectVPNClients(string, []string) int               { return 0 }
 
 // Handler is the API's http.Handler.
 type Handler struct {
