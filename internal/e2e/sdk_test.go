@@ -344,6 +344,17 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 		t.Fatalf("routes advertised to a stranger: %s, %v", mustJSON(adv.Value), err)
 	}
 
+	// Ending point-to-site connections, as the SDK asks it: none is
+	// connected here, and ids of clients that are gone are no error.
+	disc, err := gws.BeginDisconnectVirtualNetworkGatewayVPNConnections(ctx, "rg-we", "gw",
+		armnetwork.P2SVPNConnectionRequest{VPNConnectionIDs: []*string{to.Ptr("SSTP_172.16.201.2")}}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := disc.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("disconnect VPN connections: %v", err)
+	}
+
 	// A route table (R26), as the SDK makes and lists it.
 	rts := netA.NewRouteTablesClient()
 	rtp, err := rts.BeginCreateOrUpdate(ctx, "rg-we", "to-nva", armnetwork.RouteTable{Location: to.Ptr("westeurope"),
