@@ -303,7 +303,7 @@ func groupCommand(g *globals) *cobra.Command {
 
 func vnetCommand(g *globals) *cobra.Command {
 	k := kind{use: "vnet", short: "Manage virtual networks", typ: "virtualNetworks",
-		columns: []column{nameCol, groupColumn, locationCol, col("AddressSpace", "properties.addressSpace.addressPrefixes"), col("Subnets", "properties.subnets"), stateCol}}
+		columns: []column{nameCol, groupColumn, locationCol, col("AddressSpace", "properties.addressSpace.addressPrefixes"), col("Subnets", "properties.subnets"), stateCol, col("Node", "properties.node")}}
 	var prefixes, subnetPrefixes []string
 	var subnetName string
 	create := g.createCmd(k, "Create or update a virtual network", func(cmd *cobra.Command) {

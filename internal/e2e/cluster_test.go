@@ -104,6 +104,10 @@ func TestClusterOfTwoNodes(t *testing.T) {
 	}
 	on := where(time.Time{}, "a", "b")
 	t.Logf("VNet 1 runs on node %s, VNet 2 on node %s; the tunnel between them is up", on[0], on[1])
+	if out, err := cli(t, dirB, "--subscription", subID, "vnet", "list", "-o", "table"); err != nil || !strings.Contains(out, "Node") ||
+		!strings.Contains(out, " "+on[0]+"\n") && !strings.Contains(out, " "+on[0]+" ") {
+		t.Errorf("vnet list does not show where the VNets run (%v):\n%s", err, out)
+	}
 
 	// What only the running data plane knows, every node answers: the
 	// node that does not run a gateway forwards the question.
