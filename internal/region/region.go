@@ -29,7 +29,10 @@ type Config struct {
 	PublicIPPool Pool
 	// Remotes finds gateways of other regions; nil means none are known.
 	Remotes Remotes
-	Logger  *slog.Logger
+	// MaxTxnOps bounds the ops of a status transaction (etcd refuses more
+	// than its --max-txn-ops, 128 by default); 0: no bound.
+	MaxTxnOps int
+	Logger    *slog.Logger
 }
 
 // Region is the desired state of one region.
@@ -37,6 +40,8 @@ type Region struct {
 	store store.Store
 	pool  Pool
 	log   *slog.Logger
+	// maxOps is Config.MaxTxnOps.
+	maxOps int
 
 	// writeMu serializes writes made through this Region.
 	writeMu sync.Mutex
@@ -69,7 +74,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, advanced: make(chan struct{}), done: make(chan struct{}),
+	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, advanced: make(chan struct{}), done: make(chan struct{}),
 		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}}
 	m, err := r.load(ctx)
 	if err != nil {

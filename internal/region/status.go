@@ -66,14 +66,10 @@ func statusOf[T any](tx *txn, id string) *T {
 	return v
 }
 
-// statusBatch bounds the ops of one status transaction: statuses need not
-// change together, and etcd refuses more than 128 ops in one (its
-// --max-txn-ops default).
-const statusBatch = 100
-
 // PutStatuses writes observed states (a *ConnectionStatus, *VNetStatus or *HostStatus,
-// as JSON) by resource id; nil removes one. They are written in
-// transactions of up to statusBatch.
+// as JSON) by resource id; nil removes one. They are written in one
+// transaction, or in several of up to Config.MaxTxnOps: statuses need not
+// change together.
 func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte) error {
 	if len(statuses) == 0 {
 		return nil
@@ -88,9 +84,13 @@ func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte) er
 		ops = append(ops, store.Put(key, st))
 	}
 	var rev int64
-	for batch := range slices.Chunk(ops, statusBatch) {
+	size := len(ops)
+	if r.maxOps > 0 {
+		size = r.maxOps
+	}
+	for part := range slices.Chunk(ops, size) {
 		var err error
-		if rev, err = r.store.Txn(ctx, nil, batch); err != nil {
+		if rev, err = r.store.Txn(ctx, nil, part); err != nil {
 			return fmt.Errorf("write status: %w", err)
 		}
 	}

@@ -3,6 +3,7 @@ package region
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"testing"
 
@@ -88,5 +89,38 @@ func TestConnectionStatusReasonIsShown(t *testing.T) {
 				t.Fatalf("GET shows %q (%q), want %q (%q)", p.ConnectionStatus, p.ConnectionStatusReason, tc.st.ConnectionStatus, tc.wantReason)
 			}
 		})
+	}
+}
+
+// With MaxTxnOps (etcd's limit), statuses are written in transactions of
+// that many ops at most, and every one of them is written.
+func TestStatusesInBoundedTransactions(t *testing.T) {
+	ctx := context.Background()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	pool, _ := ParsePool("127.10.0.0/24")
+	reg, err := Open(ctx, Config{Store: st, PublicIPPool: pool, MaxTxnOps: 2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer reg.Close()
+	before, _ := st.Revision(ctx)
+	statuses := map[string][]byte{}
+	for i := range 5 {
+		statuses[fmt.Sprintf("/subscriptions/s/resourcegroups/rg/providers/microsoft.network/connections/c%d", i)] = []byte(`{"connectionStatus":"Connected"}`)
+	}
+	if err := reg.PutStatuses(ctx, statuses); err != nil {
+		t.Fatal(err)
+	}
+	if after, _ := st.Revision(ctx); after-before != 3 {
+		t.Errorf("5 statuses took %d transactions, want 3 of at most 2", after-before)
+	}
+	for id := range statuses {
+		if _, err := st.Get(ctx, prefixStatus+id); err != nil {
+			t.Errorf("status of %s: %v", id, err)
+		}
 	}
 }

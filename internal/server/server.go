@@ -119,6 +119,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.store = st
 	rc := region.Config{Store: st, PublicIPPool: pool, Logger: cfg.Logger.With("component", "region")}
+	if s.etcd != nil {
+		rc.MaxTxnOps = 100
+	}
 	if len(cfg.Peers) > 0 {
 		rc.Remotes = federation.New(cfg.Peers)
 	}
