@@ -17,17 +17,7 @@ import (
 // a PUT cannot set it.
 func TestConnectionStatusReasonIsShown(t *testing.T) {
 	ctx := context.Background()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	pool, _ := ParsePool("127.10.0.0/24")
-	reg, err := Open(ctx, Config{Store: st, PublicIPPool: pool})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg, _ := openRegion(t, Config{})
 
 	const sub, rg, loc = "dddddddd-0000-0000-0000-0000000000r8", "rg", "westeurope"
 	must := func(_ any, _ Outcome, err error) {
@@ -96,17 +86,7 @@ func TestConnectionStatusReasonIsShown(t *testing.T) {
 // that many ops at most, and every one of them is written.
 func TestStatusesInBoundedTransactions(t *testing.T) {
 	ctx := context.Background()
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	pool, _ := ParsePool("127.10.0.0/24")
-	reg, err := Open(ctx, Config{Store: st, PublicIPPool: pool, MaxTxnOps: 2})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer reg.Close()
+	reg, st := openRegion(t, Config{MaxTxnOps: 2})
 	before, _ := st.Revision(ctx)
 	statuses := map[string][]byte{}
 	for i := range 5 {
@@ -123,4 +103,23 @@ func TestStatusesInBoundedTransactions(t *testing.T) {
 			t.Errorf("status of %s: %v", id, err)
 		}
 	}
+}
+
+// openRegion opens a region as cfg says on a new bbolt store; both close
+// when t ends.
+func openRegion(t *testing.T, cfg Config) (*Region, *bolt.Store) {
+	t.Helper()
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	cfg.Store = st
+	cfg.PublicIPPool, _ = ParsePool("127.10.0.0/24")
+	reg, err := Open(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	return reg, st
 }
