@@ -55,6 +55,10 @@ type Config struct {
 	// reaches the other nodes.
 	Elsewhere func(vnet string) *url.URL
 	Transport http.RoundTripper
+	// SSTPPort and GatewayCA (PEM: the CA of the gateways' certificates)
+	// go into VPN client packages.
+	SSTPPort  uint16
+	GatewayCA []byte
 }
 
 // DataPlane is the running data plane as the API sees it.
@@ -104,6 +108,9 @@ type Handler struct {
 	dp        DataPlane
 	elsewhere func(vnet string) *url.URL
 	proxy     *httputil.ReverseProxy
+	sstpPort  uint16
+	gatewayCA []byte
+	packages  packages
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -117,7 +124,7 @@ func New(cfg Config) *Handler {
 		cfg.DataPlane = noDataPlane{}
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
-		elsewhere: cfg.Elsewhere}
+		elsewhere: cfg.Elsewhere, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: packages{m: map[string]clientPackage{}}}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -180,6 +187,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-request-id", strings.ToLower(time.Now().UTC().Format("20060102T150405.000000000")))
+	if name, ok := strings.CutPrefix(r.URL.Path, packagePath); ok {
+		// The URL is the credential, as Azure's SAS URL is.
+		h.downloadPackage(w, r, name)
+		return
+	}
 	if !h.authorized(r) {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="vnetgw"`)
 		h.fail(w, r, arm.Errorf(arm.CodeAuthenticationFailed, "authentication failed: send the admin token as 'Authorization: Bearer <token>'"))

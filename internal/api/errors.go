@@ -38,6 +38,7 @@ var statusOf = map[string]int{
 	arm.CodeMultiSitePolicyBased:  http.StatusConflict,
 
 	arm.CodeNodeUnreachable: http.StatusBadGateway,
+	arm.CodeTooManyRequests: http.StatusTooManyRequests,
 }
 
 // codeInternal is the code of errors that are vnetgw's fault.

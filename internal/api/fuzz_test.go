@@ -205,3 +205,10 @@ func FuzzRequestPath(f *testing.F) {
 		e.serve(t, "GET", path, nil)
 	})
 }
+
+func FuzzVPNClientPackageBody(f *testing.F) {
+	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.site.gw + "/generatevpnclientpackage" },
+		func(*fuzzEnv) []any {
+			return []any{obj{"processorArchitecture": "Amd64", "authenticationMethod": "EAPTLS"}, obj{"authenticationMethod": "EAPMSCHAPv2"}}
+		})
+}

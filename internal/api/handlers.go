@@ -77,6 +77,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			writeJSON(w, http.StatusOK, arm.List[arm.VPNClientConnectionHealthDetail]{Value: append([]arm.VPNClientConnectionHealthDetail{}, h.dp.VPNClients(rt.id.String())...)})
 		}
+	case rt.sub == "generatevpnclientpackage":
+		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			h.generatePackage(w, r, rt)
+		}
 	case rt.sub == "disconnectvirtualnetworkgatewayvpnconnections":
 		// Ends point-to-site connections by the ids the health lists;
 		// ids of connections that are gone are no error (they are).

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"archive/zip"
+	"bytes"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -145,6 +148,75 @@ func TestDisconnectVPNConnections(t *testing.T) {
 		{"POST", path, obj{"vpnConnectionIds": "SSTP_1"}, http.StatusBadRequest, "InvalidRequestFormat"},
 		{"POST", netPath(subA, "p2s", "virtualNetworkGateways", "nope") + "/disconnectVirtualNetworkGatewayVpnConnections", obj{"vpnConnectionIds": []string{"x"}}, http.StatusNotFound, "ResourceNotFound"},
 		{"GET", path, nil, http.StatusMethodNotAllowed, "MethodNotAllowed"},
+	} {
+		if r := e.do(tc.method, tc.path, tc.body); r.status != tc.status || r.code() != tc.code {
+			t.Errorf("%s %s %v: %d %s, want %d %s", tc.method, tc.path, tc.body, r.status, r.code(), tc.status, tc.code)
+		}
+	}
+}
+
+// TestVPNClientPackage: generatevpnclientpackage answers the URL of a zip
+// (a JSON string) that anyone holding the URL downloads, without the
+// token, as Azure's SAS URL; the zip names the gateway's address and
+// routes the VNet's and the connected site's ranges. A gateway without
+// SSTP point-to-site has no package.
+func TestVPNClientPackage(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "p2s", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
+	path := s.gw + "/generatevpnclientpackage"
+	if r := e.do("POST", path, obj{}); r.status != http.StatusBadRequest || r.code() != "VpnClientConfigurationNotFound" {
+		t.Fatalf("a gateway without point-to-site: %d %s", r.status, r.body)
+	}
+	body := gateway("westeurope", s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"SSTP"}}
+	e.must("PUT", s.gw, body)
+	l := e.lng(s, "branch", "203.0.113.9", "192.168.7.0/24")
+	e.must("PUT", netPath(subA, "p2s", "connections", "c"), s2s("westeurope", s.gw, l))
+
+	r := e.must("POST", path, obj{"processorArchitecture": "Amd64", "authenticationMethod": "EAPTLS"})
+	var u string
+	if err := json.Unmarshal(r.body, &u); err != nil || !strings.Contains(u, "/vpnclientpackage/") {
+		t.Fatalf("the answer is not a package URL: %s", r.body)
+	}
+	res, err := http.Get(u) // no token
+	if err != nil {
+		t.Fatal(err)
+	}
+	zipped, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || res.Header.Get("Content-Type") != "application/zip" {
+		t.Fatalf("GET %s: %d %s", u, res.StatusCode, zipped)
+	}
+	zr, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var settings struct {
+		Address string
+		Routes  []string
+	}
+	for _, f := range zr.File {
+		if f.Name == "settings.json" {
+			rc, _ := f.Open()
+			json.NewDecoder(rc).Decode(&settings)
+			rc.Close()
+		}
+	}
+	var pip struct{ Properties struct{ IPAddress string } }
+	json.Unmarshal(e.must("GET", s.pip, nil).body, &pip)
+	if settings.Address != pip.Properties.IPAddress || strings.Join(settings.Routes, ",") != "10.1.0.0/16,192.168.7.0/24" {
+		t.Errorf("settings.json: %+v, want the gateway at %s and routes to the VNet and the site", settings, pip.Properties.IPAddress)
+	}
+	for _, tc := range []struct {
+		method, path string
+		body         any
+		status       int
+		code         string
+	}{
+		{"POST", path, obj{"authenticationMethod": "EAPMSCHAPv2"}, http.StatusBadRequest, "InvalidParameter"},
+		{"POST", path, "{", http.StatusBadRequest, "InvalidRequestFormat"},
+		{"GET", path, nil, http.StatusMethodNotAllowed, "MethodNotAllowed"},
+		{"GET", "/vpnclientpackage/0123456789abcdef0123456789abcdef.zip", nil, http.StatusNotFound, "ResourceNotFound"},
 	} {
 		if r := e.do(tc.method, tc.path, tc.body); r.status != tc.status || r.code() != tc.code {
 			t.Errorf("%s %s %v: %d %s, want %d %s", tc.method, tc.path, tc.body, r.status, r.code(), tc.status, tc.code)

@@ -603,6 +603,13 @@ type GatewayRoute struct {
 	Weight int32  `json:"weight"`
 }
 
+// VPNClientParameters is the body of
+// .../virtualNetworkGateways/{n}/generatevpnclientpackage.
+type VPNClientParameters struct {
+	ProcessorArchitecture string `json:"processorArchitecture,omitempty"`
+	AuthenticationMethod  string `json:"authenticationMethod,omitempty"`
+}
+
 // P2SVPNConnectionRequest is the body of
 // .../virtualNetworkGateways/{n}/disconnectVirtualNetworkGatewayVpnConnections.
 type P2SVPNConnectionRequest struct {

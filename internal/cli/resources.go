@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -501,9 +502,42 @@ func gatewayCommand(g *globals) *cobra.Command {
 	vpnClient.AddCommand(g.postCmd("show-health", "List the point-to-site clients connected to a gateway", "virtualNetworkGateways", "/getVpnClientConnectionHealth",
 		[]column{col("ConnectionId", "vpnConnectionId"), col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
 			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
+	vpnClient.AddCommand(g.generateVPNClientCmd())
 	parent.AddCommand(vpnClient, g.disconnectVPNCmd())
 	parent.AddCommand(certCommands(g)...)
 	return parent
+}
+
+// generateVPNClientCmd is az's vnet-gateway vpn-client generate: it prints
+// the package's URL and, with --output-file, downloads it.
+func (g *globals) generateVPNClientCmd() *cobra.Command {
+	var rg, name, file string
+	cmd := &cobra.Command{
+		Use:   "generate",
+		Short: "Make a gateway's VPN client configuration package (a zip, at a URL that works for an hour)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			if err != nil {
+				return err
+			}
+			u, zip, err := c.VPNClientPackage(cmd.Context(), id)
+			if err != nil {
+				return err
+			}
+			if file != "" {
+				if err := os.WriteFile(file, zip, 0o644); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintln(g.stdout, u)
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	cmd.Flags().StringVar(&file, "output-file", "", "write the package (zip) here too")
+	return cmd
 }
 
 // disconnectVPNCmd is az's vnet-gateway disconnect-vpn-connections.

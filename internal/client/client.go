@@ -288,6 +288,33 @@ func (c *Client) DeviceScript(ctx context.Context, conn arm.ID, p arm.VPNDeviceS
 	return s, err
 }
 
+// VPNClientPackage asks for gateway gw's VPN client configuration package
+// and returns its URL and, downloaded from there (without the token: the
+// URL is the credential), the zip.
+func (c *Client) VPNClientPackage(ctx context.Context, gw arm.ID) (string, []byte, error) {
+	var u string
+	if _, err := c.Do(ctx, http.MethodPost, escapePath(gw.String()+"/generatevpnclientpackage"), arm.VPNClientParameters{AuthenticationMethod: "EAPTLS"}, &u); err != nil {
+		return "", nil, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
+	if err != nil {
+		return "", nil, err
+	}
+	res, err := c.http.Do(req)
+	if err != nil {
+		return "", nil, err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	if err != nil {
+		return "", nil, err
+	}
+	if res.StatusCode != http.StatusOK {
+		return "", nil, fmt.Errorf("GET %s: %s", u, res.Status)
+	}
+	return u, b, nil
+}
+
 // List lists the resources at path (a collection path such as
 // /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks)
 // into out, a pointer to a slice.

@@ -1,8 +1,11 @@
 package p2s
 
 import (
+	"archive/zip"
+	"bytes"
 	"crypto/x509"
 	"encoding/pem"
+	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -14,6 +17,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
+	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
 
 // guestDir is where scripts/sstp-guest.sh builds the client VM.
@@ -24,28 +28,25 @@ func guestDir() string {
 	return "/var/cache/vnetgw/sstp-guest"
 }
 
-// guestScript runs in the VM: pppd with EAP-TLS (the client certificate)
-// over sstpc, tried again while sstpc 1.0.18 fails its HTTPS start (it
-// does so often, against any server), then a ping into the VNet.
+// guestScript runs in the VM: the VPN client package's script for sstpc
+// and pppd (EAP-TLS with the client certificate), tried again while sstpc
+// 1.0.18 fails its HTTPS start (it does so often, against any server),
+// then a ping into the VNet through the route the script set.
 const guestScript = `
 for a in $(seq 15); do
   echo "== attempt $a"
-  rm -f /tmp/pppd.log
-  timeout 25 pppd nodetach noauth nodefaultroute user alice remotename gateway \
-    ca /mnt/host/ca.pem cert /mnt/host/alice.pem key /mnt/host/alice.key debug logfile /tmp/pppd.log \
-    plugin sstp-pppd-plugin.so sstp-sock /run/sstpc/sstpc-vnetgw \
-    pty "sstpc --log-stderr --log-level 2 --ca-cert /mnt/host/ca.pem --nolaunchpppd --ipparam vnetgw 192.0.2.1" &
-  pid=$!
-  for i in $(seq 40); do ip -4 addr show ppp0 2>/dev/null | grep -q "inet " && break; sleep 0.5; done
-  if ip -4 addr show ppp0 2>/dev/null | grep -q "inet "; then
-    ip -br addr show ppp0
-    ip route add 10.1.0.0/16 dev ppp0 && ping -c 3 -W 3 10.1.0.4 && echo PING-OK
-    kill $pid; wait
-    grep -a "EAP authentication\|local  IP" /tmp/pppd.log
+  start=$(date +%s)
+  if timeout 75 /mnt/host/pkg/linux/sstpc.sh /mnt/host/alice.pem /mnt/host/alice.key vnetgw$a > /tmp/out 2>&1; then
+    cat /tmp/out
+    ip -br addr show vnetgw$a; ip route show dev vnetgw$a
+    ping -c 3 -W 3 10.1.0.4 && echo PING-OK
+    # The package's way to disconnect.
+    kill "$(cat /run/vnetgw$a.pid)" && sleep 3
+    ip link show vnetgw$a 2>/dev/null || echo DISCONNECTED
     exit 0
   fi
-  kill $pid 2>/dev/null; wait
-  grep -aq "rcvd \[EAP" /tmp/pppd.log && { grep -av "SSL\|<-\|->" /tmp/pppd.log | tail -30; exit 1; }
+  echo "failed after $(( $(date +%s) - start )) s:"; tail -8 /tmp/out
+  kill "$(cat /run/vnetgw$a.pid 2>/dev/null)" 2>/dev/null
 done
 exit 1
 `
@@ -76,6 +77,14 @@ func TestSSTPCInterop(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(share, "run.sh"), []byte(guestScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// The VPN client package of the gateway, as generatevpnclientpackage
+	// makes it: the guest connects with its script.
+	zipped, err := vpnclient.Settings{Gateway: "gateway", Addr: netip.MustParseAddr("192.0.2.1"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw})}.Zip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	unzip(t, zipped, filepath.Join(share, "pkg"))
 
 	router := fabric.NewRouter()
 	web, err := fabric.NewNetstackHost("web", netip.MustParseAddr("10.1.0.4"), 0, router)
@@ -83,8 +92,10 @@ func TestSSTPCInterop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer web.Close()
-	// The gateway's certificate names 192.0.2.1, where the VM reaches it.
-	gwCert := pkitest.Issue(t, "gateway", false, p.root, netip.MustParseAddr("192.0.2.1")).TLS()
+	// The gateway's certificate names 192.0.2.1, where the VM reaches it,
+	// in its common name too, as vnetgw's gateways' certificates do: pppd
+	// checks it against the package's remotename.
+	gwCert := pkitest.Issue(t, "192.0.2.1", false, p.root, netip.MustParseAddr("192.0.2.1")).TLS()
 	var srv *Server
 	if err := ns.Do(func() (err error) {
 		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
@@ -125,16 +136,19 @@ func TestSSTPCInterop(t *testing.T) {
 		"-virtfs", "local,path="+share+",mount_tag=host,security_model=none,id=host",
 		"-netdev", "tap,id=n0,ifname=vtap0,script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0,romfile=")
 	vm := ns.Start("qemu-system-x86_64", args...)
-	if !vm.Wait(240 * time.Second) {
+	if !vm.Wait(360 * time.Second) {
 		vm.Kill()
-		t.Fatalf("the VM did not finish in 240 s:\n%s", tail(vm.Output(), 30))
+		t.Fatalf("the VM did not finish in 360 s:\n%s", tail(vm.Output(), 30))
 	}
 	close(stop)
 	out, _ := os.ReadFile(filepath.Join(share, "output"))
 	status, _ := os.ReadFile(filepath.Join(share, "status"))
-	t.Logf("guest:\n%s", tail(string(out), 25))
+	t.Logf("guest:\n%s", tail(string(out), 60))
 	if strings.TrimSpace(string(status)) != "0" || !strings.Contains(string(out), "PING-OK") {
 		t.Fatalf("sstpc did not reach the VNet host (status %q)", status)
+	}
+	if !strings.Contains(string(out), "DISCONNECTED") {
+		t.Errorf("the package's way to disconnect left the PPP interface")
 	}
 	mu.Lock()
 	defer mu.Unlock()
@@ -146,4 +160,31 @@ func TestSSTPCInterop(t *testing.T) {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// unzip writes the files of a zip under dir, with their modes.
+func unzip(t *testing.T, b []byte, dir string) {
+	t.Helper()
+	r, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range r.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, body, f.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

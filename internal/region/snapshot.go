@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/rules"
 )
 
 // Snapshot is the desired state at one revision, for the reconcile loop.
@@ -254,4 +255,56 @@ func (r *Region) VNetOf(kind string, id arm.ID) string {
 		return nil
 	})
 	return out
+}
+
+// PointToSite is what a point-to-site client of a gateway needs to know
+// (its VPN client package).
+type PointToSite struct {
+	Addr   netip.Addr // the gateway's public address (its first)
+	Pool   netip.Prefix
+	Routes []netip.Prefix // the VNet's ranges and what its gateways route
+}
+
+// PointToSiteOf returns what a client of gateway id needs, or an error
+// when the gateway is missing or has no SSTP point-to-site configuration.
+func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
+	s := r.Snapshot()
+	g := s.Gateway(id.String())
+	if g == nil {
+		return PointToSite{}, notFound(id)
+	}
+	var p PointToSite
+	c := g.Properties.VPNClientConfiguration
+	if c != nil && c.VPNClientAddressPool != nil && len(c.VPNClientAddressPool.AddressPrefixes) > 0 &&
+		slices.ContainsFunc(c.VPNClientProtocols, func(p string) bool { return strings.EqualFold(p, rules.ProtocolSSTP) }) {
+		p.Pool, _ = netip.ParsePrefix(c.VPNClientAddressPool.AddressPrefixes[0])
+	}
+	if !p.Pool.IsValid() {
+		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite,
+			"virtual network gateway %s has no point-to-site configuration with SSTP (properties.vpnClientConfiguration: an address pool and the SSTP protocol)", id.Name())
+	}
+	if pubs := s.PublicAddrs(g); len(pubs) > 0 {
+		p.Addr = pubs[0]
+	}
+	v := s.VNetOf(g)
+	if v == nil || !p.Addr.IsValid() {
+		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite, "virtual network gateway %s has no public address or virtual network yet", id.Name())
+	}
+	seen := map[netip.Prefix]bool{}
+	add := func(q netip.Prefix) {
+		if q = q.Masked(); q.IsValid() && q.Bits() > 0 && !seen[q] {
+			seen[q] = true
+			p.Routes = append(p.Routes, q)
+		}
+	}
+	if v.Properties.AddressSpace != nil {
+		for _, a := range v.Properties.AddressSpace.AddressPrefixes {
+			q, _ := netip.ParsePrefix(a)
+			add(q)
+		}
+	}
+	for _, rt := range s.VNetRoutes(v.ID) {
+		add(rt.Prefix)
+	}
+	return p, nil
 }

@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -152,7 +153,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
 		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir)})
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),
-		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}}
+		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}, SSTPPort: cfg.SSTPPort}
+	// The gateways' SSTP certificates come from the data directory's CA
+	// (made now if --tls-cert brought the API's certificate).
+	gwCA, _, err := ensureCA(cfg.DataDir)
+	if err != nil {
+		s.close()
+		return nil, err
+	}
+	ac.GatewayCA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gwCA.Raw})
 	if s.node != nil {
 		if ac.Transport, err = s.nodeTransport(); err != nil {
 			s.close()

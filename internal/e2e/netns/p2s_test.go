@@ -1,8 +1,11 @@
 package netns
 
 import (
+	"archive/zip"
 	"encoding/base64"
+	"io"
 	"net/netip"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -188,5 +191,84 @@ func TestR14ClientReconnect(t *testing.T) {
 	ping(t, again, hostAddr, 10*time.Second)
 	if n := strings.Count(p.Output(), "connected to"); n != 1 {
 		t.Errorf("the client without --reconnect connected %d times:\n%s", n, p.Output())
+	}
+}
+
+// TestVPNClientPackage: the gateway's VPN client configuration package
+// (vnet-gateway vpn-client generate --output-file) connects a laptop as it
+// says: its script for vnetgw's own client, given only the laptop's
+// certificate, key and namespace, brings the tunnel up with the routes of
+// the VNet and of the site connected to the gateway.
+func TestVPNClientPackage(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	vnet := r.vnet("pkg", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, hostAddr := r.tunHost(vnet, "web")
+	r.connection(gw, r.localGateway("pkg", "westeurope", "branch", netip.MustParseAddr("100.64.9.2"), "192.168.9.0/24"), "to-branch", "PackageKey1")
+	dir := t.TempDir()
+	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
+	enableP2S(r, gw, "172.16.202.0/24", rootDER)
+
+	zipFile := filepath.Join(dir, "package.zip")
+	out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "pkg", "-n", "hub-gw", "--output-file", zipFile)
+	if err != nil || !strings.Contains(out, "/vpnclientpackage/") {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
+	pkg := filepath.Join(dir, "package")
+	unzipFile(t, zipFile, pkg)
+	settings, _ := os.ReadFile(filepath.Join(pkg, "settings.json"))
+	if !strings.Contains(string(settings), gwAddr.String()) || !strings.Contains(string(settings), "192.168.9.0/24") {
+		t.Errorf("settings.json names neither the gateway nor the site's range:\n%s", settings)
+	}
+
+	laptop := netnstest.New(t, "lap")
+	script := filepath.Join(pkg, "vnetgw", "connect.sh")
+	path := "PATH=" + filepath.Dir(vnetgwBinary(t)) + ":" + os.Getenv("PATH")
+	var p *netnstest.Process
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		p = r.ns.Start("env", path, script, certFile, keyFile, laptop.Name)
+		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if strings.Contains(p.Output(), "connected to") {
+			break
+		}
+		p.Kill()
+		if time.Now().After(deadline) {
+			t.Fatalf("the package's script did not connect:\n%s", p.Output())
+		}
+	}
+	ping(t, laptop, hostAddr, 10*time.Second)
+	if routes := laptop.Run("ip", "route"); !strings.Contains(routes, "192.168.9.0/24") {
+		t.Errorf("the laptop has no route to the site's range:\n%s", routes)
+	}
+}
+
+// unzipFile writes the files of a zip file under dir, with their modes.
+func unzipFile(t *testing.T, file, dir string) {
+	t.Helper()
+	r, err := zip.OpenReader(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	for _, f := range r.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(rc)
+		rc.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, body, f.Mode().Perm()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }

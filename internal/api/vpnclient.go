@@ -1,0 +1,124 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/vpnclient"
+)
+
+// packagePath is where VPN client packages are downloaded; the rest of the
+// path is an unguessable name that expires.
+const packagePath = "/vpnclientpackage/"
+
+// packageLifetime is how long a package's URL works, as Azure's does.
+const packageLifetime = time.Hour
+
+// maxPackages bounds the packages kept for download at once.
+const maxPackages = 1000
+
+type clientPackage struct {
+	zip     []byte
+	expires time.Time
+}
+
+// packages are the generated packages by name, until they expire.
+type packages struct {
+	mu sync.Mutex
+	m  map[string]clientPackage
+}
+
+// add keeps zip for download and returns its name.
+func (p *packages) add(zip []byte) (string, error) {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", err
+	}
+	name := hex.EncodeToString(b[:]) + ".zip"
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	now := time.Now()
+	for n, c := range p.m {
+		if now.After(c.expires) {
+			delete(p.m, n)
+		}
+	}
+	if len(p.m) >= maxPackages {
+		return "", arm.Errorf(arm.CodeTooManyRequests, "%d VPN client packages wait for download; try again within the hour", len(p.m))
+	}
+	p.m[name] = clientPackage{zip: zip, expires: now.Add(packageLifetime)}
+	return name, nil
+}
+
+func (p *packages) get(name string) ([]byte, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	c, ok := p.m[name]
+	if !ok || time.Now().After(c.expires) {
+		return nil, false
+	}
+	return c.zip, true
+}
+
+// generatePackage serves .../generatevpnclientpackage (and
+// generatevpnprofile): the body (VpnClientParameters) may be empty; the
+// answer is the URL of the package, a JSON string, for an hour.
+func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt route) {
+	if r.ContentLength != 0 {
+		in, err := decode[arm.VPNClientParameters](r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if m := in.AuthenticationMethod; m != "" && !strings.EqualFold(m, "EAPTLS") {
+			h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "authenticationMethod",
+				Message: "authenticationMethod " + m + ": vnetgw's point-to-site authenticates with client certificates (EAPTLS) only"})
+			return
+		}
+	}
+	p, err := h.region.PointToSiteOf(rt.id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	port := h.sstpPort
+	if port == 0 {
+		port = 443
+	}
+	zip, err := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, Pool: p.Pool, Routes: p.Routes, CA: h.gatewayCA}.Zip()
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	name, err := h.packages.add(zip)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	writeJSON(w, http.StatusOK, scheme+"://"+r.Host+packagePath+name)
+}
+
+// downloadPackage serves a package by the name its URL holds.
+func (h *Handler) downloadPackage(w http.ResponseWriter, r *http.Request, name string) {
+	if r.Method != http.MethodGet {
+		h.fail(w, r, methodNotAllowed(r))
+		return
+	}
+	zip, ok := h.packages.get(name)
+	if !ok {
+		h.fail(w, r, arm.Errorf(arm.CodeResourceNotFound, "no VPN client package at this URL: it expired (after an hour) or never was"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/zip")
+	w.Header().Set("Content-Disposition", `attachment; filename="vpnclientconfiguration.zip"`)
+	w.Write(zip)
+}

@@ -1,0 +1,60 @@
+package vpnclient
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/json"
+	"io"
+	"net/netip"
+	"strings"
+	"testing"
+)
+
+func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
+	s := Settings{Gateway: "hub-gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 8443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.1.0/24")}, CA: []byte("-----BEGIN CERTIFICATE-----\n")}
+	b, err := s.Zip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{}
+	for _, f := range r.File {
+		rc, err := f.Open()
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(rc)
+		rc.Close()
+		files[f.Name] = string(body)
+		if strings.HasSuffix(f.Name, ".sh") && f.Mode()&0o111 == 0 {
+			t.Errorf("%s is not executable: %v", f.Name, f.Mode())
+		}
+	}
+	for _, name := range []string{FileReadme, FileSettings, FileCA, FileVnetgw, FileSSTPC, FileWindows} {
+		if _, ok := files[name]; !ok {
+			t.Errorf("the package has no %s", name)
+		}
+	}
+	var got Settings
+	if err := json.Unmarshal([]byte(files[FileSettings]), &got); err != nil || got.Addr != s.Addr || got.Port != 8443 || got.Pool != s.Pool || len(got.Routes) != 2 {
+		t.Errorf("settings.json: %+v, %v", got, err)
+	}
+	if files[FileCA] != string(s.CA) {
+		t.Errorf("%s = %q", FileCA, files[FileCA])
+	}
+	for name, want := range map[string][]string{
+		FileVnetgw:  {"--gateway 198.51.100.7:8443", "--route 10.1.0.0/16 --route 192.168.1.0/24"},
+		FileSSTPC:   {"198.51.100.7:8443", "ip route replace 10.1.0.0/16", "ip route replace 192.168.1.0/24"},
+		FileWindows: {`-ServerAddress "198.51.100.7"`, `-DestinationPrefix "192.168.1.0/24"`},
+	} {
+		for _, w := range want {
+			if !strings.Contains(files[name], w) {
+				t.Errorf("%s lacks %q:\n%s", name, w, files[name])
+			}
+		}
+	}
+}
