@@ -93,6 +93,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			}
 		}
 		var sites []dataplane.Connection
+		var v2v []instanced // VNet-to-VNet connections to an active-active gateway
 		var peers, sitePeers []dataplane.BGPPeer
 		for _, c := range s.ConnectionsOf(g.ID) {
 			r, ok := s.RemoteOf(c)
@@ -111,6 +112,9 @@ func Build(s *region.Snapshot) dataplane.Config {
 				sites = append(sites, dc)
 				sitePeers = append(sitePeers, peer...)
 			}
+			if c.Properties.ConnectionType == arm.ConnectionVnet2Vnet && len(r.InstanceAddrs) > 1 {
+				v2v = append(v2v, instanced{dc, r.InstanceAddrs})
+			}
 		}
 		dg.P2S = pointToSite(g)
 		bgpAddrs := bgpAddrs(g)
@@ -125,12 +129,22 @@ func Build(s *region.Snapshot) dataplane.Config {
 		}
 		cfg.Gateways = append(cfg.Gateways, dg)
 		// The other instances of an active-active gateway: the same
-		// site-to-site connections from their own addresses. A remote
-		// gateway knows this one by its first address only, so
-		// VNet-to-VNet connections run on the first instance.
+		// site-to-site connections from their own addresses, and each
+		// VNet-to-VNet connection to an active-active gateway of this
+		// region instance to instance (the second to the second), so that
+		// either pair carries the traffic when the other fails. Other
+		// VNet-to-VNet connections run on the first instance only.
 		for i := 1; i < len(pubs); i++ {
 			di := dg
-			di.Instance, di.PublicAddr, di.Connections, di.P2S = i, pubs[i], sites, nil
+			di.Instance, di.PublicAddr, di.P2S = i, pubs[i], nil
+			di.Connections = slices.Clone(sites)
+			for _, c := range v2v {
+				if i < len(c.addrs) {
+					dc := c.conn
+					dc.Remote = c.addrs[i]
+					di.Connections = append(di.Connections, dc)
+				}
+			}
 			if dg.BGP != nil && i < len(bgpAddrs) {
 				b := *dg.BGP
 				b.Addr, b.Peers = bgpAddrs[i], sitePeers
@@ -142,6 +156,13 @@ func Build(s *region.Snapshot) dataplane.Config {
 		}
 	}
 	return cfg
+}
+
+// instanced is a connection to a gateway with several instances, at
+// their addresses.
+type instanced struct {
+	conn  dataplane.Connection
+	addrs []netip.Addr
 }
 
 // pointToSite is the SSTP server of a gateway with a client pool and SSTP

@@ -129,6 +129,10 @@ type Remote struct {
 	Addr     netip.Addr
 	Prefixes []netip.Prefix
 	Location string
+	// InstanceAddrs are the public addresses of every instance of a
+	// remote gateway of this region, the first being Addr: two for an
+	// active-active one. Nil for a site or another region's gateway.
+	InstanceAddrs []netip.Addr
 	// Gateway is the remote gateway of a VNet-to-VNet connection.
 	Gateway *arm.VirtualNetworkGateway
 	// BGPAS and BGPAddr are the peer's BGP speaker, when it has one (R41):
@@ -164,6 +168,9 @@ func (s *Snapshot) RemoteOf(c *arm.Connection) (Remote, bool) {
 	if g := getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g != nil {
 		r := Remote{Location: g.Location, Gateway: g}
 		r.Addr, _ = s.PublicAddr(g)
+		if addrs := s.PublicAddrs(g); len(addrs) == len(g.Properties.IPConfigurations) {
+			r.InstanceAddrs = addrs
+		}
 		if v := vnetOfGateway(s.tx, g); v != nil && v.Properties.AddressSpace != nil {
 			r.Prefixes = prefixes(v.Properties.AddressSpace.AddressPrefixes)
 		}

@@ -23,26 +23,7 @@ func TestActiveActiveFailover(t *testing.T) {
 	netnstest.Require(t, "nft")
 	r := newRegion(t, regionOptions{pool: pool})
 	vnet := r.vnet("aa", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	gw := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "virtualNetworkGateways", "aa-gw")
-	g := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	g.Properties.GatewayType, g.Properties.VPNType, g.Properties.ActiveActive = arm.GatewayTypeVpn, arm.RouteBased, true
-	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw2", Tier: "VpnGw2"}
-	var pips []arm.ID
-	for i := range 2 {
-		pip := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "publicIPAddresses", fmt.Sprintf("aa-ip%d", i))
-		r.put(pip, arm.PublicIPAddress{Resource: arm.Resource{Location: "westeurope"}}, nil)
-		pips = append(pips, pip)
-		g.Properties.IPConfigurations = append(g.Properties.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{
-			Name: fmt.Sprintf("ipconfig%d", i+1), Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
-				Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}})
-	}
-	r.put(gw, g, nil)
-	var addrs []netip.Addr
-	for _, pip := range pips {
-		var got arm.PublicIPAddress
-		r.get(pip, &got)
-		addrs = append(addrs, netip.MustParseAddr(got.Properties.IPAddress))
-	}
+	gw, addrs := r.activeActive(vnet, "aa-gw")
 	host, hostAddr := r.tunHost(vnet, "web")
 	s := newSite(t, r, 1, pool)
 	lgw := r.localGateway("aa", "westeurope", "branch", s.addr, s.lanTS)
@@ -65,14 +46,6 @@ func TestActiveActiveFailover(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	tunnel := func(p arm.ConnectionProperties, a netip.Addr) string {
-		for _, tc := range p.TunnelConnectionStatus {
-			if strings.HasSuffix(tc.Tunnel, "-"+a.String()) {
-				return tc.ConnectionStatus
-			}
-		}
-		return ""
-	}
 	r.waitConnection(conn, 30*time.Second, "both tunnels Connected", func(p arm.ConnectionProperties) bool {
 		return p.ConnectionStatus == "Connected" && tunnel(p, addrs[0]) == "Connected" && tunnel(p, addrs[1]) == "Connected"
 	})
@@ -90,4 +63,86 @@ func TestActiveActiveFailover(t *testing.T) {
 	ping(t, host, s.host, 30*time.Second)
 	ping(t, s.lan, hostAddr, 30*time.Second)
 	t.Logf("traffic passed through the second instance %s after the path broke", time.Since(start).Round(100*time.Millisecond))
+}
+
+// activeActive makes an active-active gateway in vnet with two public
+// addresses and returns its id and the addresses.
+func (r *region) activeActive(vnet arm.ID, name string) (arm.ID, []netip.Addr) {
+	r.t.Helper()
+	gw := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "virtualNetworkGateways", name)
+	g := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	g.Properties.GatewayType, g.Properties.VPNType, g.Properties.ActiveActive = arm.GatewayTypeVpn, arm.RouteBased, true
+	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw2", Tier: "VpnGw2"}
+	var pips []arm.ID
+	for i := range 2 {
+		pip := arm.NetworkID(vnet.Subscription, vnet.ResourceGroup, "publicIPAddresses", fmt.Sprintf("%s-ip%d", name, i))
+		r.put(pip, arm.PublicIPAddress{Resource: arm.Resource{Location: "westeurope"}}, nil)
+		pips = append(pips, pip)
+		g.Properties.IPConfigurations = append(g.Properties.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{
+			Name: fmt.Sprintf("ipconfig%d", i+1), Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+				Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}})
+	}
+	r.put(gw, g, nil)
+	var addrs []netip.Addr
+	for _, pip := range pips {
+		var got arm.PublicIPAddress
+		r.get(pip, &got)
+		addrs = append(addrs, netip.MustParseAddr(got.Properties.IPAddress))
+	}
+	return gw, addrs
+}
+
+// tunnel returns the status of the connection's tunnel from the gateway
+// instance at a.
+func tunnel(p arm.ConnectionProperties, a netip.Addr) string {
+	for _, tc := range p.TunnelConnectionStatus {
+		if strings.HasSuffix(tc.Tunnel, "-"+a.String()) {
+			return tc.ConnectionStatus
+		}
+	}
+	return ""
+}
+
+// TestActiveActiveVnet2Vnet: two active-active gateways joined VNet to
+// VNet run a tunnel between their first instances and one between their
+// second, each side's connection listing both. When the first pair's path
+// breaks, DPD takes that tunnel down and the hosts reach each other
+// through the second pair, with no API call.
+func TestActiveActiveVnet2Vnet(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "nft")
+	r := newRegion(t, regionOptions{pool: pool})
+	v1 := r.vnet("aa", "westeurope", "one", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	v2 := r.vnet("aa", "westeurope", "two", []string{"10.2.0.0/16"}, "10.2.255.0/27")
+	gw1, a1 := r.activeActive(v1, "gw1")
+	gw2, a2 := r.activeActive(v2, "gw2")
+	h1, h1Addr := r.tunHost(v1, "h1")
+	h2, h2Addr := r.tunHost(v2, "h2")
+	var conns []arm.ID
+	for _, c := range []struct {
+		name     string
+		from, to arm.ID
+	}{{"one-to-two", gw1, gw2}, {"two-to-one", gw2, gw1}} {
+		conns = append(conns, r.putConnection(c.from, c.name, "AAVnet2VnetKey", arm.ConnectionVnet2Vnet, func(p *arm.ConnectionProperties) {
+			p.VirtualNetworkGateway2 = arm.Ref(c.to.String())
+			p.DPDTimeoutSeconds = 9
+		}))
+	}
+	both := func(p arm.ConnectionProperties, addrs []netip.Addr) bool {
+		return p.ConnectionStatus == "Connected" && tunnel(p, addrs[0]) == "Connected" && tunnel(p, addrs[1]) == "Connected"
+	}
+	r.waitConnection(conns[0], 30*time.Second, "a tunnel from each instance", func(p arm.ConnectionProperties) bool { return both(p, a1) })
+	r.waitConnection(conns[1], 30*time.Second, "a tunnel from each instance", func(p arm.ConnectionProperties) bool { return both(p, a2) })
+	ping(t, h1, h2Addr, 10*time.Second)
+
+	// The first instances no longer reach each other.
+	r.ns.Run("nft", fmt.Sprintf("add table inet aa; add chain inet aa in { type filter hook input priority 0; }; "+
+		"add rule inet aa in ip saddr %s ip daddr %s drop; add rule inet aa in ip saddr %s ip daddr %s drop", a1[0], a2[0], a2[0], a1[0]))
+	start := time.Now()
+	r.waitConnection(conns[0], 40*time.Second, "the first pair down, the second up", func(p arm.ConnectionProperties) bool {
+		return tunnel(p, a1[0]) != "Connected" && tunnel(p, a1[1]) == "Connected" && p.ConnectionStatus == "Connected"
+	})
+	ping(t, h1, h2Addr, 30*time.Second)
+	ping(t, h2, h1Addr, 30*time.Second)
+	t.Logf("the first pair's path broke: traffic passes through the second pair %s later (DPD 9 s)", time.Since(start).Round(100*time.Millisecond))
 }
