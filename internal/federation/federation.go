@@ -149,14 +149,25 @@ func lookup(ctx context.Context, c *client.Client, gid arm.ID) (*region.RemoteGa
 	if len(rg.Gateway.Properties.IPConfigurations) == 0 {
 		return rg, nil
 	}
-	ipc := rg.Gateway.Properties.IPConfigurations[0].Properties
-	if pid, err := arm.ParseID(ipc.PublicIPAddress.RefID()); err == nil {
+	for _, ipc := range rg.Gateway.Properties.IPConfigurations {
+		pid, err := arm.ParseID(ipc.Properties.PublicIPAddress.RefID())
+		if err != nil {
+			break
+		}
 		var pip arm.PublicIPAddress
 		if err := c.Get(ctx, pid, &pip); err != nil {
 			return nil, fmt.Errorf("public IP of %s: %w", gid.Name(), err)
 		}
-		rg.PublicAddr, _ = netip.ParseAddr(pip.Properties.IPAddress)
+		a, err := netip.ParseAddr(pip.Properties.IPAddress)
+		if err != nil {
+			break
+		}
+		rg.InstanceAddrs = append(rg.InstanceAddrs, a)
 	}
+	if len(rg.InstanceAddrs) > 0 {
+		rg.PublicAddr = rg.InstanceAddrs[0]
+	}
+	ipc := rg.Gateway.Properties.IPConfigurations[0].Properties
 	if sid, err := arm.ParseID(ipc.Subnet.RefID()); err == nil {
 		var v arm.VirtualNetwork
 		if err := c.Get(ctx, sid.Parent(), &v); err != nil {

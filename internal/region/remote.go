@@ -22,10 +22,13 @@ import (
 
 // RemoteGateway is a gateway of another region as that region shows it.
 type RemoteGateway struct {
-	Gateway      arm.VirtualNetworkGateway
-	PublicAddr   netip.Addr
-	VNetID       string
-	VNetPrefixes []string
+	Gateway    arm.VirtualNetworkGateway
+	PublicAddr netip.Addr
+	// InstanceAddrs are the public addresses of all its instances (two
+	// when active-active), the first being PublicAddr.
+	InstanceAddrs []netip.Addr
+	VNetID        string
+	VNetPrefixes  []string
 }
 
 // ErrNoRemote says no peer region has the gateway.

@@ -130,8 +130,8 @@ type Remote struct {
 	Prefixes []netip.Prefix
 	Location string
 	// InstanceAddrs are the public addresses of every instance of a
-	// remote gateway of this region, the first being Addr: two for an
-	// active-active one. Nil for a site or another region's gateway.
+	// remote gateway, the first being Addr: two for an active-active one.
+	// Nil for a site.
 	InstanceAddrs []netip.Addr
 	// Gateway is the remote gateway of a VNet-to-VNet connection.
 	Gateway *arm.VirtualNetworkGateway
@@ -179,6 +179,9 @@ func (s *Snapshot) RemoteOf(c *arm.Connection) (Remote, bool) {
 	}
 	if rg := s.tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); rg != nil {
 		r := Remote{Addr: rg.PublicAddr, Prefixes: prefixes(rg.VNetPrefixes), Location: rg.Gateway.Location, Gateway: &rg.Gateway}
+		if len(rg.InstanceAddrs) == len(rg.Gateway.Properties.IPConfigurations) {
+			r.InstanceAddrs = rg.InstanceAddrs
+		}
 		r.bgpOfGateway(&rg.Gateway)
 		return r, r.Addr.IsValid()
 	}

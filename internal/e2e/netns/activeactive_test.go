@@ -112,18 +112,37 @@ func TestActiveActiveVnet2Vnet(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "nft")
 	r := newRegion(t, regionOptions{pool: pool})
-	v1 := r.vnet("aa", "westeurope", "one", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	v2 := r.vnet("aa", "westeurope", "two", []string{"10.2.0.0/16"}, "10.2.255.0/27")
-	gw1, a1 := r.activeActive(v1, "gw1")
-	gw2, a2 := r.activeActive(v2, "gw2")
-	h1, h1Addr := r.tunHost(v1, "h1")
-	h2, h2Addr := r.tunHost(v2, "h2")
+	activeActiveVnet2Vnet(t, r, r)
+}
+
+// TestActiveActiveVnet2VnetAcrossRegions is TestActiveActiveVnet2Vnet
+// with the gateways in two regions (R1), each finding the other's
+// instances through its peer's API.
+func TestActiveActiveVnet2VnetAcrossRegions(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "nft")
+	nsA, nsB, _ := twoRegionNamespaces(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a := newRegion(t, regionOptions{ns: nsA, dir: dirA, pool: poolA, listen: "100.64.0.1:7443", args: []string{"--peer", dirB}})
+	b := newRegion(t, regionOptions{ns: nsB, dir: dirB, pool: poolB, listen: "100.64.0.2:7443", args: []string{"--peer", dirA}})
+	activeActiveVnet2Vnet(t, a, b)
+}
+
+func activeActiveVnet2Vnet(t *testing.T, r1, r2 *region) {
+	t.Helper()
+	v1 := r1.vnet("aa1", "westeurope", "one", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	v2 := r2.vnet("aa2", "westeurope", "two", []string{"10.2.0.0/16"}, "10.2.255.0/27")
+	gw1, a1 := r1.activeActive(v1, "gw1")
+	gw2, a2 := r2.activeActive(v2, "gw2")
+	h1, h1Addr := r1.tunHost(v1, "h1")
+	h2, h2Addr := r2.tunHost(v2, "h2")
 	var conns []arm.ID
 	for _, c := range []struct {
+		r        *region
 		name     string
 		from, to arm.ID
-	}{{"one-to-two", gw1, gw2}, {"two-to-one", gw2, gw1}} {
-		conns = append(conns, r.putConnection(c.from, c.name, "AAVnet2VnetKey", arm.ConnectionVnet2Vnet, func(p *arm.ConnectionProperties) {
+	}{{r1, "one-to-two", gw1, gw2}, {r2, "two-to-one", gw2, gw1}} {
+		conns = append(conns, c.r.putConnection(c.from, c.name, "AAVnet2VnetKey", arm.ConnectionVnet2Vnet, func(p *arm.ConnectionProperties) {
 			p.VirtualNetworkGateway2 = arm.Ref(c.to.String())
 			p.DPDTimeoutSeconds = 9
 		}))
@@ -131,15 +150,15 @@ func TestActiveActiveVnet2Vnet(t *testing.T) {
 	both := func(p arm.ConnectionProperties, addrs []netip.Addr) bool {
 		return p.ConnectionStatus == "Connected" && tunnel(p, addrs[0]) == "Connected" && tunnel(p, addrs[1]) == "Connected"
 	}
-	r.waitConnection(conns[0], 30*time.Second, "a tunnel from each instance", func(p arm.ConnectionProperties) bool { return both(p, a1) })
-	r.waitConnection(conns[1], 30*time.Second, "a tunnel from each instance", func(p arm.ConnectionProperties) bool { return both(p, a2) })
+	r1.waitConnection(conns[0], 30*time.Second, "a tunnel from each instance", func(p arm.ConnectionProperties) bool { return both(p, a1) })
+	r2.waitConnection(conns[1], 30*time.Second, "a tunnel from each instance", func(p arm.ConnectionProperties) bool { return both(p, a2) })
 	ping(t, h1, h2Addr, 10*time.Second)
 
 	// The first instances no longer reach each other.
-	r.ns.Run("nft", fmt.Sprintf("add table inet aa; add chain inet aa in { type filter hook input priority 0; }; "+
-		"add rule inet aa in ip saddr %s ip daddr %s drop; add rule inet aa in ip saddr %s ip daddr %s drop", a1[0], a2[0], a2[0], a1[0]))
+	r1.ns.Run("nft", fmt.Sprintf("add table inet aa; add chain inet aa out { type filter hook output priority 0; }; add rule inet aa out ip saddr %s ip daddr %s drop; "+
+		"add chain inet aa in { type filter hook input priority 0; }; add rule inet aa in ip saddr %s ip daddr %s drop", a1[0], a2[0], a2[0], a1[0]))
 	start := time.Now()
-	r.waitConnection(conns[0], 40*time.Second, "the first pair down, the second up", func(p arm.ConnectionProperties) bool {
+	r1.waitConnection(conns[0], 40*time.Second, "the first pair down, the second up", func(p arm.ConnectionProperties) bool {
 		return tunnel(p, a1[0]) != "Connected" && tunnel(p, a1[1]) == "Connected" && p.ConnectionStatus == "Connected"
 	})
 	ping(t, h1, h2Addr, 30*time.Second)
