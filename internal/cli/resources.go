@@ -16,6 +16,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
 
 // column is one column of table output: a name and a path into the JSON of
@@ -511,7 +512,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 // generateVPNClientCmd is az's vnet-gateway vpn-client generate: it prints
 // the package's URL and, with --output-file, downloads it.
 func (g *globals) generateVPNClientCmd() *cobra.Command {
-	var rg, name, file string
+	var rg, name, file, dir string
 	cmd := &cobra.Command{
 		Use:   "generate",
 		Short: "Make a gateway's VPN client configuration package (a zip, at a URL that works for an hour)",
@@ -530,6 +531,11 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 					return err
 				}
 			}
+			if dir != "" {
+				if err := vpnclient.Extract(zip, dir); err != nil {
+					return err
+				}
+			}
 			fmt.Fprintln(g.stdout, u)
 			return nil
 		},
@@ -537,6 +543,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
 	cmd.Flags().StringVar(&file, "output-file", "", "write the package (zip) here too")
+	cmd.Flags().StringVar(&dir, "output-dir", "", "unpack the package into this directory too")
 	return cmd
 }
 

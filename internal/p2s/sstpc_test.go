@@ -1,11 +1,8 @@
 package p2s
 
 import (
-	"archive/zip"
-	"bytes"
 	"crypto/x509"
 	"encoding/pem"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -84,7 +81,9 @@ func TestSSTPCInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	unzip(t, zipped, filepath.Join(share, "pkg"))
+	if err := vpnclient.Extract(zipped, filepath.Join(share, "pkg")); err != nil {
+		t.Fatal(err)
+	}
 
 	router := fabric.NewRouter()
 	web, err := fabric.NewNetstackHost("web", netip.MustParseAddr("10.1.0.4"), 0, router)
@@ -160,31 +159,4 @@ func TestSSTPCInterop(t *testing.T) {
 func tail(s string, n int) string {
 	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
-
-// unzip writes the files of a zip under dir, with their modes.
-func unzip(t *testing.T, b []byte, dir string) {
-	t.Helper()
-	r, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, f := range r.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, filepath.FromSlash(f.Name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, body, f.Mode().Perm()); err != nil {
-			t.Fatal(err)
-		}
-	}
 }

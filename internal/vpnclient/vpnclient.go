@@ -11,8 +11,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"text/template"
 	"time"
@@ -165,3 +168,34 @@ Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Sstp -Encry
 {{range .Routes}}Add-VpnConnectionRoute -ConnectionName $name -DestinationPrefix "{{.}}"
 {{end}}
 `))
+
+// Extract writes the files of a package under dir, with their modes. It
+// refuses names that would leave dir.
+func Extract(zipped []byte, dir string) error {
+	r, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
+	if err != nil {
+		return fmt.Errorf("VPN client package: %w", err)
+	}
+	for _, f := range r.File {
+		if !fs.ValidPath(f.Name) {
+			return fmt.Errorf("VPN client package: file name %q", f.Name)
+		}
+		rc, err := f.Open()
+		if err != nil {
+			return err
+		}
+		body, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+		rc.Close()
+		if err != nil {
+			return err
+		}
+		path := filepath.Join(dir, filepath.FromSlash(f.Name))
+		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+			return err
+		}
+		if err := os.WriteFile(path, body, f.Mode().Perm()); err != nil {
+			return err
+		}
+	}
+	return nil
+}

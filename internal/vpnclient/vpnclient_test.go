@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"io"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -56,5 +58,33 @@ func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
 				t.Errorf("%s lacks %q:\n%s", name, w, files[name])
 			}
 		}
+	}
+}
+
+// Extract unpacks a package with its scripts executable, and refuses a
+// zip whose names would leave the directory.
+func TestExtract(t *testing.T) {
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24")}
+	b, err := s.Zip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := Extract(b, dir); err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(filepath.Join(dir, FileVnetgw)); err != nil || fi.Mode()&0o111 == 0 {
+		t.Errorf("%s: %v, %v", FileVnetgw, fi, err)
+	}
+	var evil bytes.Buffer
+	w := zip.NewWriter(&evil)
+	f, _ := w.Create("../escape.sh")
+	f.Write([]byte("#!/bin/sh\n"))
+	w.Close()
+	if err := Extract(evil.Bytes(), filepath.Join(dir, "sub")); err == nil {
+		t.Error("a name leaving the directory was written")
+	}
+	if _, err := os.Stat(filepath.Join(dir, "escape.sh")); err == nil {
+		t.Error("escape.sh was written outside the directory")
 	}
 }

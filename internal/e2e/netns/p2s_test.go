@@ -1,9 +1,7 @@
 package netns
 
 import (
-	"archive/zip"
 	"encoding/base64"
-	"io"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -195,7 +193,7 @@ func TestR14ClientReconnect(t *testing.T) {
 }
 
 // TestVPNClientPackage: the gateway's VPN client configuration package
-// (vnet-gateway vpn-client generate --output-file) connects a laptop as it
+// (vnet-gateway vpn-client generate --output-dir) connects a laptop as it
 // says: its script for vnetgw's own client, given only the laptop's
 // certificate, key and namespace, brings the tunnel up with the routes of
 // the VNet and of the site connected to the gateway.
@@ -210,13 +208,11 @@ func TestVPNClientPackage(t *testing.T) {
 	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
 	enableP2S(r, gw, "172.16.202.0/24", rootDER)
 
-	zipFile := filepath.Join(dir, "package.zip")
-	out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "pkg", "-n", "hub-gw", "--output-file", zipFile)
+	pkg := filepath.Join(dir, "package")
+	out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "pkg", "-n", "hub-gw", "--output-dir", pkg)
 	if err != nil || !strings.Contains(out, "/vpnclientpackage/") {
 		t.Fatalf("vpn-client generate: %v\n%s", err, out)
 	}
-	pkg := filepath.Join(dir, "package")
-	unzipFile(t, zipFile, pkg)
 	settings, _ := os.ReadFile(filepath.Join(pkg, "settings.json"))
 	if !strings.Contains(string(settings), gwAddr.String()) || !strings.Contains(string(settings), "192.168.9.0/24") {
 		t.Errorf("settings.json names neither the gateway nor the site's range:\n%s", settings)
@@ -242,33 +238,5 @@ func TestVPNClientPackage(t *testing.T) {
 	ping(t, laptop, hostAddr, 10*time.Second)
 	if routes := laptop.Run("ip", "route"); !strings.Contains(routes, "192.168.9.0/24") {
 		t.Errorf("the laptop has no route to the site's range:\n%s", routes)
-	}
-}
-
-// unzipFile writes the files of a zip file under dir, with their modes.
-func unzipFile(t *testing.T, file, dir string) {
-	t.Helper()
-	r, err := zip.OpenReader(file)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer r.Close()
-	for _, f := range r.File {
-		rc, err := f.Open()
-		if err != nil {
-			t.Fatal(err)
-		}
-		body, err := io.ReadAll(rc)
-		rc.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join(dir, filepath.FromSlash(f.Name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(path, body, f.Mode().Perm()); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
