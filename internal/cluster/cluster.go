@@ -11,8 +11,9 @@
 // that comes back does not take its VNets back. When a node dies its lease
 // ends after its TTL, its claims go with it, and the other nodes claim its
 // VNets and start them: the standby takes the gateway's public address and
-// brings its tunnels up again. A node that loses its lease (cut off from
-// etcd) stops running every VNet at once, and joins again when it can.
+// brings its tunnels up again. A node cut off from etcd stops running
+// every VNet once its lease has gone unrenewed for half its TTL, before
+// etcd can end it (never two nodes at once), and joins again when it can.
 package cluster
 
 import (
@@ -27,7 +28,6 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
-	"go.etcd.io/etcd/client/v3/concurrency"
 )
 
 // Key prefixes under the cluster's prefix.
@@ -60,7 +60,8 @@ type Node struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	sess     *concurrency.Session // nil while not a member
+	lease    clientv3.LeaseID     // 0 while not a member
+	fenced   bool                 // etcd has not renewed the lease for half its TTL
 	nodes    map[string]string    // live nodes' Info, by name
 	claims   map[string]string    // VNet id → the node that runs it
 	waiting  map[string]time.Time // unclaimed VNets → since when
@@ -130,8 +131,8 @@ func (n *Node) bump() {
 // it runs none.
 func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 	n.mu.Lock()
-	sess := n.sess
-	if sess == nil {
+	lease := n.lease
+	if lease == 0 || n.fenced {
 		n.mu.Unlock()
 		return map[string]bool{}
 	}
@@ -169,7 +170,7 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 	for _, v := range claim {
 		key := n.opts.Prefix + prefixClaims + v
 		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, n.opts.Name, clientv3.WithLease(sess.Lease()))).Commit()
+			Then(clientv3.OpPut(key, n.opts.Name, clientv3.WithLease(lease))).Commit()
 		if err != nil {
 			n.log.Warn("claim a VNet", "vnet", v, "err", err)
 			continue
@@ -188,7 +189,7 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	owned := map[string]bool{}
-	if n.sess != sess {
+	if n.lease != lease || n.fenced {
 		return owned
 	}
 	for v, owner := range n.claims {
@@ -265,26 +266,37 @@ func (n *Node) run(ctx context.Context) {
 
 // member registers the node on a new lease, calls joined, and follows the
 // cluster until the lease is lost or ctx ends.
+//
+// The node fences itself: when etcd has not renewed its lease for half the
+// lease's TTL it runs no VNet until a renewal comes, so that it has stopped
+// before etcd can end the lease and another node take its VNets over.
 func (n *Node) member(ctx context.Context, first bool, joined func()) error {
-	sess, err := concurrency.NewSession(n.cli, concurrency.WithTTL(int((n.opts.TTL+time.Second-1)/time.Second)), concurrency.WithContext(ctx))
+	grant, err := n.cli.Grant(ctx, int64((n.opts.TTL+time.Second-1)/time.Second))
 	if err != nil {
 		return fmt.Errorf("lease: %w", err)
 	}
+	lease, ttl := grant.ID, time.Duration(grant.TTL)*time.Second
+	kctx, stopKeepAlive := context.WithCancel(ctx)
 	defer func() {
+		stopKeepAlive()
 		n.mu.Lock()
-		n.sess = nil
+		n.lease, n.fenced = 0, false
 		n.bump()
 		n.mu.Unlock()
 		// Revoke, so that other nodes need not wait for the TTL; a lease
 		// that is lost already makes this fail, which is fine.
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		n.cli.Revoke(rctx, sess.Lease())
+		n.cli.Revoke(rctx, lease)
 		cancel()
-		sess.Orphan()
 	}()
+	renewals, err := n.cli.KeepAlive(kctx, lease)
+	if err != nil {
+		return fmt.Errorf("lease: %w", err)
+	}
+	renewed := time.Now()
 	key := n.opts.Prefix + prefixNodes + n.opts.Name
 	resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, n.opts.Info, clientv3.WithLease(sess.Lease()))).Commit()
+		Then(clientv3.OpPut(key, n.opts.Info, clientv3.WithLease(lease))).Commit()
 	if err != nil {
 		return fmt.Errorf("register node: %w", err)
 	}
@@ -303,11 +315,13 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	for _, kv := range get.Kvs {
 		n.applyLocked(string(kv.Key), string(kv.Value), true)
 	}
-	n.sess = sess
+	n.lease = lease
 	n.bump()
 	n.mu.Unlock()
 	joined()
-	n.log.Info("joined the cluster", "node", n.opts.Name, "nodes", len(n.nodes), "ttl", n.opts.TTL)
+	n.log.Info("joined the cluster", "node", n.opts.Name, "nodes", len(n.nodes), "ttl", ttl)
+	fence := time.NewTicker(ttl / 10)
+	defer fence.Stop()
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wch := n.cli.Watch(wctx, n.opts.Prefix, clientv3.WithPrefix(), clientv3.WithRev(get.Header.Revision+1))
@@ -315,8 +329,28 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-sess.Done():
-			return errors.New("the lease ended (etcd unreachable for longer than the TTL?)")
+		case _, ok := <-renewals:
+			if !ok {
+				return errors.New("the lease ended (etcd unreachable for longer than the TTL?)")
+			}
+			renewed = time.Now()
+			n.mu.Lock()
+			if n.fenced {
+				n.fenced = false
+				n.bump()
+				n.log.Info("etcd renews the lease again; running VNets again")
+			}
+			n.mu.Unlock()
+		case <-fence.C:
+			if time.Since(renewed) > ttl/2 {
+				n.mu.Lock()
+				if !n.fenced {
+					n.fenced = true
+					n.bump()
+					n.log.Warn("etcd has not renewed the lease for half its TTL; running no VNet, so that another node may take them over", "since", time.Since(renewed).Round(time.Millisecond))
+				}
+				n.mu.Unlock()
+			}
 		case resp, ok := <-wch:
 			if !ok {
 				return errors.New("watch ended")
