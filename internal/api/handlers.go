@@ -36,6 +36,14 @@ func methodNotAllowed(r *http.Request) error {
 
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	ctx := r.Context()
+	// A read sees every write acknowledged before it, also one another
+	// node made (writes sync by themselves).
+	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+		if err := h.region.Sync(ctx); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	switch {
 	case rt.sub == "effectiveRouteTable":
 		if r.Method != http.MethodPost {

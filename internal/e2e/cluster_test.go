@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -47,6 +48,17 @@ func TestClusterOfTwoNodes(t *testing.T) {
 		t.Fatal("the nodes have different tokens")
 	}
 	ctx := context.Background()
+
+	// A write acknowledged by one node is read on the other at once.
+	for i := range 5 {
+		rg := arm.ResourceGroupID(subID, fmt.Sprintf("rg-rw%d", i))
+		if _, err := ca.Put(ctx, rg, arm.ResourceGroup{Location: "westeurope"}, nil); err != nil {
+			t.Fatal(err)
+		}
+		if err := cb.Get(ctx, rg, &arm.ResourceGroup{}); err != nil {
+			t.Fatalf("node b right after node a created %s: %v", rg.ResourceGroup, err)
+		}
+	}
 
 	// Half the region is made on each node.
 	gw1 := buildRegion(t, ca, subID, "rg1", "westeurope", "10.1.0.0/16", "10.1.255.0/27", arm.RouteBased)

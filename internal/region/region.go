@@ -207,6 +207,12 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
 	for range maxAttempts {
+		// Decide on state no older than the last committed write,
+		// whoever made it (another node on etcd): a resource created
+		// there a moment ago exists here too.
+		if err := r.Sync(ctx); err != nil {
+			return nil, err
+		}
 		remotes := r.remoteView()
 		r.mu.RLock()
 		tx := newTxn(r.m, remotes)
@@ -226,17 +232,7 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		ops = append(ops, store.Put(keyFence, nil))
 		rev, err := r.store.Txn(ctx, []store.Cond{{Key: keyFence, ModRevision: fence}}, ops)
 		if errors.Is(err, store.ErrConflict) {
-			// Another writer moved the fence: wait until the model has
-			// seen that write. (Not the store's revision: in a shared etcd,
-			// writes this region never sees advance it too.)
-			f, ferr := r.store.Get(ctx, keyFence)
-			if ferr != nil && !errors.Is(ferr, store.ErrNotFound) {
-				return nil, ferr
-			}
-			if err := r.waitRev(ctx, f.ModRevision); err != nil {
-				return nil, err
-			}
-			continue
+			continue // another writer moved the fence: Sync, decide again
 		}
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
@@ -244,6 +240,21 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		return tx.warnings, r.waitRev(ctx, rev)
 	}
 	return nil, fmt.Errorf("commit: gave up after %d attempts against concurrent writers", maxAttempts)
+}
+
+// Sync waits until the model has seen every write of desired state that
+// was committed before the call, by any writer: the fence's revision. (Not
+// the store's revision: in a shared etcd, writes this region never sees
+// advance that too.) Observed status is not fenced, and may lag.
+func (r *Region) Sync(ctx context.Context) error {
+	f, err := r.store.Get(ctx, keyFence)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("read the state: %w", err)
+	}
+	return r.waitRev(ctx, f.ModRevision)
 }
 
 // Helpers shared by the resource files.
