@@ -121,10 +121,7 @@ func TestActiveActiveVnet2Vnet(t *testing.T) {
 func TestActiveActiveVnet2VnetAcrossRegions(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "nft")
-	nsA, nsB, _ := twoRegionNamespaces(t)
-	dirA, dirB := t.TempDir(), t.TempDir()
-	a := newRegion(t, regionOptions{ns: nsA, dir: dirA, pool: poolA, listen: "100.64.0.1:7443", args: []string{"--peer", dirB}})
-	b := newRegion(t, regionOptions{ns: nsB, dir: dirB, pool: poolB, listen: "100.64.0.2:7443", args: []string{"--peer", dirA}})
+	a, b, _ := peeredRegions(t)
 	activeActiveVnet2Vnet(t, a, b)
 }
 

@@ -22,10 +22,8 @@ import (
 func TestVnet2VnetAcrossRegions(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "tcpdump")
-	nsA, nsB, linkA := twoRegionNamespaces(t)
-	dirA, dirB := t.TempDir(), t.TempDir()
-	a := newRegion(t, regionOptions{ns: nsA, dir: dirA, pool: poolA, listen: "100.64.0.1:7443", args: []string{"--peer", dirB}})
-	b := newRegion(t, regionOptions{ns: nsB, dir: dirB, pool: poolB, listen: "100.64.0.2:7443", args: []string{"--peer", dirA}})
+	a, b, linkA := peeredRegions(t)
+	nsA := a.ns
 
 	vnetA := a.vnet("rg-we", "westeurope", "vnet-we", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gwA, addrA := a.gateway(vnetA, "gw-we", arm.RouteBased)
@@ -72,6 +70,18 @@ func twoRegionNamespaces(t *testing.T) (nsA, nsB *netnstest.NS, linkA string) {
 	nsA.Run("ip", "route", "add", poolB, "via", "100.64.0.2")
 	nsB.Run("ip", "route", "add", poolA, "via", "100.64.0.1")
 	return nsA, nsB, linkA
+}
+
+// peeredRegions starts a region in each of twoRegionNamespaces, each the
+// other's --peer, their APIs on the link between them; it returns A's end
+// of the link too.
+func peeredRegions(t *testing.T) (a, b *region, linkA string) {
+	t.Helper()
+	nsA, nsB, linkA := twoRegionNamespaces(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	a = newRegion(t, regionOptions{ns: nsA, dir: dirA, pool: poolA, listen: "100.64.0.1:7443", args: []string{"--peer", dirB}})
+	b = newRegion(t, regionOptions{ns: nsB, dir: dirB, pool: poolB, listen: "100.64.0.2:7443", args: []string{"--peer", dirA}})
+	return a, b, linkA
 }
 
 // vnet2vnet creates a VNet-to-VNet connection from gw to remote (a
