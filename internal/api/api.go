@@ -55,6 +55,9 @@ type Config struct {
 	// reaches the other nodes.
 	Elsewhere func(vnet string) *url.URL
 	Transport http.RoundTripper
+	// Cluster, when several nodes share the region, lists and manages
+	// them (clusterPath).
+	Cluster Cluster
 	// SSTPPort and GatewayCA (PEM: the CA of the gateways' certificates)
 	// go into VPN client packages.
 	SSTPPort  uint16
@@ -107,6 +110,7 @@ type Handler struct {
 	ports     devicecfg.Ports
 	dp        DataPlane
 	elsewhere func(vnet string) *url.URL
+	cluster   Cluster
 	proxy     *httputil.ReverseProxy
 	sstpPort  uint16
 	gatewayCA []byte
@@ -124,7 +128,7 @@ func New(cfg Config) *Handler {
 		cfg.DataPlane = noDataPlane{}
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
-		elsewhere: cfg.Elsewhere, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: packages{m: map[string]clientPackage{}}}
+		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: packages{m: map[string]clientPackage{}}}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -197,6 +201,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, arm.Errorf(arm.CodeAuthenticationFailed, "authentication failed: send the admin token as 'Authorization: Bearer <token>'"))
 		return
 	}
+	if rest, ok := cutPrefixFold(r.URL.Path, clusterPath); ok {
+		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+		h.serveCluster(w, r, rest)
+		return
+	}
 	rt, err := parseRoute(r.URL.EscapedPath())
 	if err != nil {
 		h.fail(w, r, err)
@@ -212,6 +221,14 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.dispatch(w, r, rt)
+}
+
+// cutPrefixFold is strings.CutPrefix, ignoring case.
+func cutPrefixFold(s, prefix string) (string, bool) {
+	if len(s) < len(prefix) || !strings.EqualFold(s[:len(prefix)], prefix) {
+		return s, false
+	}
+	return s[len(prefix):], true
 }
 
 // headerForwarded marks a request one node forwarded to another, which

@@ -38,6 +38,8 @@ var statusOf = map[string]int{
 	arm.CodeMultiSitePolicyBased:  http.StatusConflict,
 
 	arm.CodeNodeUnreachable: http.StatusBadGateway,
+	arm.CodeNodeNotFound:    http.StatusNotFound,
+	arm.CodeNodeDraining:    http.StatusConflict,
 	arm.CodeTooManyRequests: http.StatusTooManyRequests,
 }
 

@@ -212,3 +212,18 @@ func FuzzVPNClientPackageBody(f *testing.F) {
 			return []any{obj{"processorArchitecture": "Amd64", "authenticationMethod": "EAPTLS"}, obj{"authenticationMethod": "EAPMSCHAPv2"}}
 		})
 }
+
+// FuzzClusterMoveBody fuzzes the body of moveVirtualNetwork, against a
+// node of a real cluster.
+func FuzzClusterMoveBody(f *testing.F) {
+	e, _ := newClusterEnv(f)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	fe := &fuzzEnv{env: e, site: s}
+	for _, seed := range []string{`{"virtualNetworkId":"` + s.vnet + `","node":"gw1"}`, `{"virtualNetworkId":"` + s.vnet + `","node":"gw2"}`, `{"node":1}`, `{}`} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		fe.serve(t, "POST", "/providers/Vnetgw.Cluster/moveVirtualNetwork", body)
+		fe.serve(t, "GET", nodesPath, nil)
+	})
+}

@@ -37,14 +37,18 @@ type env struct {
 }
 
 type envOptions struct {
-	pool string
+	pool    string
+	cluster Cluster // several nodes share the region
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
 	t.Helper()
-	o := envOptions{pool: "127.10.0.0/24"}
+	o := envOptions{}
 	if len(opts) > 0 {
 		o = opts[0]
+	}
+	if o.pool == "" {
+		o.pool = "127.10.0.0/24"
 	}
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
@@ -58,7 +62,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken}))
+	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken, Cluster: o.cluster}))
 	t.Cleanup(func() {
 		srv.Close()
 		reg.Close()

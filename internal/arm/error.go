@@ -46,6 +46,10 @@ const (
 
 	// Several nodes: the node that runs a resource did not answer.
 	CodeNodeUnreachable = "NodeUnreachable"
+	// Managing the nodes (Vnetgw.Cluster).
+	CodeClusterNotConfigured = "ClusterNotConfigured"
+	CodeNodeNotFound         = "NodeNotFound"
+	CodeNodeDraining         = "NodeDraining"
 
 	// Existence.
 	CodeResourceNotFound      = "ResourceNotFound"

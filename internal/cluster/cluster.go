@@ -8,7 +8,12 @@
 // lease. An unclaimed VNet is claimed by the live node that rendezvous
 // hashing picks (so that VNets spread over the nodes), or by any node once
 // it has stayed unclaimed for two lease times. Claims are sticky: a node
-// that comes back does not take its VNets back. When a node dies its lease
+// that comes back does not take its VNets back, until an operator moves a
+// VNet (a moves/VNET key names the node it goes to), rebalances (moves
+// what rendezvous hashing would place elsewhere) or drains a node (a
+// drain/NAME key: it takes no VNet and hands its own over). A handover is
+// planned: the running node stops the VNet, then releases its claim, and
+// the named node claims it at once. When a node dies its lease
 // ends after its TTL, its claims go with it, and the other nodes claim its
 // VNets and start them: the standby takes the gateway's public address and
 // brings its tunnels up again. A node cut off from etcd stops running
@@ -23,6 +28,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -31,13 +37,24 @@ import (
 )
 
 // Key prefixes under the cluster's prefix.
+//
+// moves/VNET and drain/NAME are on the named node's lease, so that they go
+// when it dies.
 const (
 	prefixNodes  = "nodes/"
 	prefixClaims = "claims/"
+	prefixMoves  = "moves/"
+	prefixDrain  = "drain/"
 )
 
-// ErrNameInUse means a live node already has this node's name.
-var ErrNameInUse = errors.New("node name in use")
+var (
+	// ErrNameInUse means a live node already has this node's name.
+	ErrNameInUse = errors.New("node name in use")
+	// ErrNoSuchNode means no live node has the name.
+	ErrNoSuchNode = errors.New("no live node of that name")
+	// ErrDraining means the node is being drained and takes no VNet.
+	ErrDraining = errors.New("the node is draining")
+)
 
 // Options configure a node.
 type Options struct {
@@ -62,13 +79,22 @@ type Node struct {
 	mu       sync.Mutex
 	lease    clientv3.LeaseID     // 0 while not a member
 	fenced   bool                 // etcd has not renewed the lease for half its TTL
-	nodes    map[string]string    // live nodes' Info, by name
+	nodes    map[string]member    // live nodes, by name
 	claims   map[string]string    // VNet id → the node that runs it
+	moves    map[string]string    // VNet id → the node it is to move to
+	drained  map[string]bool      // nodes being drained
 	waiting  map[string]time.Time // unclaimed VNets → since when
+	leaving  map[string]bool      // VNets this node runs no more and is to release
 	changed  chan struct{}        // closed and replaced on every change
 	cancel   context.CancelFunc
 	done     chan struct{}
 	joinedCh chan error // the first join's outcome, for Join
+}
+
+// member is a live node as the cluster's keys describe it.
+type member struct {
+	info  string
+	lease clientv3.LeaseID
 }
 
 // Join makes this process a member: it registers the node and follows the
@@ -85,8 +111,8 @@ func Join(ctx context.Context, cli *clientv3.Client, o Options) (*Node, error) {
 		return nil, fmt.Errorf("node name %q: not empty, without '/'", o.Name)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]string{}, claims: map[string]string{}, waiting: map[string]time.Time{},
-		changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}), joinedCh: make(chan error, 1)}
+	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]member{}, claims: map[string]string{}, moves: map[string]string{},
+		drained: map[string]bool{}, waiting: map[string]time.Time{}, leaving: map[string]bool{}, changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}), joinedCh: make(chan error, 1)}
 	go n.run(rctx)
 	select {
 	case err := <-n.joinedCh:
@@ -129,6 +155,11 @@ func (n *Node) bump() {
 // the unclaimed ones this node should run, releases its claims of VNets
 // that are gone, and returns the VNets this node runs. Without membership
 // it runs none.
+//
+// A VNet this node is to hand over (moved elsewhere, or this node is
+// draining) is left out of the answer first; the next call, once the
+// caller has stopped it, releases the claim, so that the node it goes to
+// starts it only then. One goroutine calls Place.
 func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 	n.mu.Lock()
 	lease := n.lease
@@ -136,27 +167,39 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 		n.mu.Unlock()
 		return map[string]bool{}
 	}
+	me := n.opts.Name
 	want := map[string]bool{}
-	var claim []string
+	var claim, release []string
 	now := time.Now()
 	for _, v := range vnets {
 		want[v] = true
-		if n.claims[v] != "" {
+		switch owner := n.claims[v]; {
+		case owner == me:
 			delete(n.waiting, v)
-			continue
-		}
-		since, ok := n.waiting[v]
-		if !ok {
-			since = now
-			n.waiting[v] = now
-		}
-		if n.pick(v) == n.opts.Name || now.Sub(since) > 2*n.opts.TTL {
-			claim = append(claim, v)
+			switch {
+			case !n.handOverLocked(v):
+				delete(n.leaving, v)
+			case n.leaving[v]:
+				release = append(release, v)
+			default:
+				n.leaving[v] = true
+				n.bump() // call again once the caller has stopped it
+			}
+		case owner != "":
+			delete(n.waiting, v)
+		default:
+			since, ok := n.waiting[v]
+			if !ok {
+				since = now
+				n.waiting[v] = now
+			}
+			if n.chooseLocked(v) == me || (now.Sub(since) > 2*n.opts.TTL && !n.drained[me]) {
+				claim = append(claim, v)
+			}
 		}
 	}
-	var release []string
 	for v, owner := range n.claims {
-		if owner == n.opts.Name && !want[v] {
+		if owner == me && !want[v] {
 			release = append(release, v)
 		}
 	}
@@ -165,25 +208,43 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 			delete(n.waiting, v)
 		}
 	}
+	for v := range n.leaving {
+		if n.claims[v] != me {
+			delete(n.leaving, v)
+		}
+	}
+	moved := map[string]bool{}
+	for _, v := range claim {
+		moved[v] = n.moves[v] == me
+	}
 	n.mu.Unlock()
 
 	for _, v := range claim {
 		key := n.opts.Prefix + prefixClaims + v
 		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-			Then(clientv3.OpPut(key, n.opts.Name, clientv3.WithLease(lease))).Commit()
+			Then(clientv3.OpPut(key, me, clientv3.WithLease(lease))).Commit()
 		if err != nil {
 			n.log.Warn("claim a VNet", "vnet", v, "err", err)
 			continue
 		}
-		if resp.Succeeded {
-			n.log.Info("running a VNet", "vnet", v)
-			n.setClaim(v, n.opts.Name)
+		if !resp.Succeeded {
+			continue
+		}
+		n.log.Info("running a VNet", "vnet", v)
+		n.setClaim(v, me)
+		if moved[v] {
+			mkey := n.opts.Prefix + prefixMoves + v
+			if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(mkey), "=", me)).Then(clientv3.OpDelete(mkey)).Commit(); err != nil {
+				n.log.Warn("finish moving a VNet", "vnet", v, "err", err)
+			}
 		}
 	}
 	for _, v := range release {
 		key := n.opts.Prefix + prefixClaims + v
-		if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", n.opts.Name)).Then(clientv3.OpDelete(key)).Commit(); err != nil {
+		if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", me)).Then(clientv3.OpDelete(key)).Commit(); err != nil {
 			n.log.Warn("release a VNet", "vnet", v, "err", err)
+		} else if want[v] {
+			n.log.Info("handed a VNet over", "vnet", v)
 		}
 	}
 	n.mu.Lock()
@@ -193,11 +254,38 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 		return owned
 	}
 	for v, owner := range n.claims {
-		if owner == n.opts.Name && want[v] {
+		if owner == me && want[v] && !n.leaving[v] {
 			owned[v] = true
 		}
 	}
 	return owned
+}
+
+// handOverLocked reports whether this node, which runs vnet, is to hand
+// it over: it was moved to another live node, or this node is draining
+// and a node that is not takes it. n.mu is held.
+func (n *Node) handOverLocked(vnet string) bool {
+	to := n.chooseLocked(vnet)
+	if to == n.opts.Name {
+		return false
+	}
+	return n.moves[vnet] == to || (n.drained[n.opts.Name] && !n.drained[to])
+}
+
+// chooseLocked returns the node vnet belongs on: the live node it was
+// moved to unless that one is draining, or the one rendezvous hashing
+// picks among the nodes that are not draining (among all when all are).
+// n.mu is held.
+func (n *Node) chooseLocked(vnet string) string {
+	if to := n.moves[vnet]; to != "" && !n.drained[to] {
+		if _, ok := n.nodes[to]; ok {
+			return to
+		}
+	}
+	if best := n.pick(vnet, true); best != "" {
+		return best
+	}
+	return n.pick(vnet, false)
 }
 
 // Elsewhere returns the Info of the live node that runs vnet when that is
@@ -206,16 +294,131 @@ func (n *Node) Elsewhere(vnet string) string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	if owner := n.claims[vnet]; owner != "" && owner != n.opts.Name {
-		return n.nodes[owner]
+		return n.nodes[owner].info
 	}
 	return ""
 }
 
+// NodeStatus is a live node as this node sees the cluster.
+type NodeStatus struct {
+	Name string
+	// Info is what the node registered (its API URL).
+	Info string
+	// Draining: the node takes no VNet and hands its own over.
+	Draining bool
+	// VNets are the VNets the node runs (lower-cased ids), sorted.
+	VNets []string
+}
+
+// Nodes returns the live nodes, by name.
+func (n *Node) Nodes() []NodeStatus {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	var out []NodeStatus
+	for name, m := range n.nodes {
+		st := NodeStatus{Name: name, Info: m.info, Draining: n.drained[name]}
+		for v, owner := range n.claims {
+			if owner == name {
+				st.VNets = append(st.VNets, v)
+			}
+		}
+		slices.Sort(st.VNets)
+		out = append(out, st)
+	}
+	slices.SortFunc(out, func(a, b NodeStatus) int { return strings.Compare(a.Name, b.Name) })
+	return out
+}
+
+// Move asks for vnet (a lower-cased id) to run on node to: the node that
+// runs it stops it and hands it over, and to starts it. It is done when
+// Nodes shows it on to; a move to the node that runs it calls off one asked
+// for before. The request goes if to dies first.
+func (n *Node) Move(ctx context.Context, vnet, to string) error {
+	n.mu.Lock()
+	m, ok := n.nodes[to]
+	draining, owner := n.drained[to], n.claims[vnet]
+	n.mu.Unlock()
+	switch {
+	case !ok:
+		return fmt.Errorf("%w: %q", ErrNoSuchNode, to)
+	case draining:
+		return fmt.Errorf("%w: %q", ErrDraining, to)
+	case owner == to:
+		// Where it runs: a move to elsewhere asked for before is off.
+		_, err := n.cli.Delete(ctx, n.opts.Prefix+prefixMoves+vnet)
+		return err
+	}
+	return n.onNodesLease(ctx, to, m.lease, clientv3.OpPut(n.opts.Prefix+prefixMoves+vnet, to, clientv3.WithLease(m.lease)))
+}
+
+// Drain sets whether node name is draining. A draining node claims no
+// VNet and hands the VNets it runs over to the nodes that are not
+// draining, one by one as they take them; the flag goes with the node's
+// lease, so that a node that starts again is not draining.
+func (n *Node) Drain(ctx context.Context, name string, on bool) error {
+	n.mu.Lock()
+	m, ok := n.nodes[name]
+	n.mu.Unlock()
+	if !ok {
+		return fmt.Errorf("%w: %q", ErrNoSuchNode, name)
+	}
+	op := clientv3.OpDelete(n.opts.Prefix + prefixDrain + name)
+	if on {
+		op = clientv3.OpPut(n.opts.Prefix+prefixDrain+name, "", clientv3.WithLease(m.lease))
+	}
+	return n.onNodesLease(ctx, name, m.lease, op)
+}
+
+// onNodesLease writes op if node name still holds lease.
+func (n *Node) onNodesLease(ctx context.Context, name string, lease clientv3.LeaseID, op clientv3.Op) error {
+	resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue(n.opts.Prefix+prefixNodes+name), "=", lease)).Then(op).Commit()
+	switch {
+	case err != nil:
+		return err
+	case !resp.Succeeded:
+		return fmt.Errorf("%w: %q (it left the cluster)", ErrNoSuchNode, name)
+	}
+	return nil
+}
+
+// Moved is one VNet that Rebalance moves.
+type Moved struct {
+	VNet, From, To string
+}
+
+// Rebalance moves every VNet that runs on another node than rendezvous
+// hashing picks among the nodes that are not draining, as if every VNet
+// were placed anew: after nodes joined, or a node came back. Each moved
+// VNet stops for a moment (its tunnels come up again on the other node).
+func (n *Node) Rebalance(ctx context.Context) ([]Moved, error) {
+	n.mu.Lock()
+	var moves []Moved
+	for v, owner := range n.claims {
+		if to := n.pick(v, true); to != "" && to != owner {
+			moves = append(moves, Moved{VNet: v, From: owner, To: to})
+		}
+	}
+	n.mu.Unlock()
+	slices.SortFunc(moves, func(a, b Moved) int { return strings.Compare(a.VNet, b.VNet) })
+	var done []Moved
+	for _, m := range moves {
+		if err := n.Move(ctx, m.VNet, m.To); err != nil {
+			return done, fmt.Errorf("move %s to %s: %w", m.VNet, m.To, err)
+		}
+		done = append(done, m)
+	}
+	return done, nil
+}
+
 // pick returns the live node that rendezvous hashing gives vnet to: the
-// one with the highest hash of (node, vnet). n.mu is held.
-func (n *Node) pick(vnet string) string {
+// one with the highest hash of (node, vnet); with notDraining, among the
+// nodes that are not draining. n.mu is held.
+func (n *Node) pick(vnet string, notDraining bool) string {
 	best, bestScore := "", uint64(0)
 	for node := range n.nodes {
+		if notDraining && n.drained[node] {
+			continue
+		}
 		h := sha256.Sum256([]byte(node + "\x00" + vnet))
 		if s := binary.BigEndian.Uint64(h[:8]); best == "" || s > bestScore || (s == bestScore && node < best) {
 			best, bestScore = node, s
@@ -311,9 +514,9 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		return fmt.Errorf("read the cluster: %w", err)
 	}
 	n.mu.Lock()
-	n.nodes, n.claims = map[string]string{}, map[string]string{}
+	n.nodes, n.claims, n.moves, n.drained = map[string]member{}, map[string]string{}, map[string]string{}, map[string]bool{}
 	for _, kv := range get.Kvs {
-		n.applyLocked(string(kv.Key), string(kv.Value), true)
+		n.applyLocked(string(kv.Key), string(kv.Value), clientv3.LeaseID(kv.Lease), true)
 	}
 	n.lease = lease
 	n.bump()
@@ -360,7 +563,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 			}
 			n.mu.Lock()
 			for _, e := range resp.Events {
-				n.applyLocked(string(e.Kv.Key), string(e.Kv.Value), e.Type == clientv3.EventTypePut)
+				n.applyLocked(string(e.Kv.Key), string(e.Kv.Value), clientv3.LeaseID(e.Kv.Lease), e.Type == clientv3.EventTypePut)
 			}
 			n.bump()
 			n.mu.Unlock()
@@ -369,15 +572,27 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 }
 
 // applyLocked applies one key of the cluster; n.mu is held.
-func (n *Node) applyLocked(key, value string, put bool) {
+func (n *Node) applyLocked(key, value string, lease clientv3.LeaseID, put bool) {
 	rest := strings.TrimPrefix(key, n.opts.Prefix)
 	switch {
 	case strings.HasPrefix(rest, prefixNodes):
 		name := strings.TrimPrefix(rest, prefixNodes)
 		if put {
-			n.nodes[name] = value
+			n.nodes[name] = member{info: value, lease: lease}
 		} else {
 			delete(n.nodes, name)
+		}
+	case strings.HasPrefix(rest, prefixMoves):
+		if vnet := strings.TrimPrefix(rest, prefixMoves); put {
+			n.moves[vnet] = value
+		} else {
+			delete(n.moves, vnet)
+		}
+	case strings.HasPrefix(rest, prefixDrain):
+		if name := strings.TrimPrefix(rest, prefixDrain); put {
+			n.drained[name] = true
+		} else {
+			delete(n.drained, name)
 		}
 	case strings.HasPrefix(rest, prefixClaims):
 		vnet := strings.TrimPrefix(rest, prefixClaims)

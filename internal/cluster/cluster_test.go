@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -188,4 +189,127 @@ func (p *proxy) cut() {
 		c.Close()
 	}
 	p.conns = nil
+}
+
+// owner returns the node whose Place answer holds vnet, or -1.
+func owner(owned []map[string]bool, vnet string) int {
+	for i, o := range owned {
+		if o[vnet] {
+			return i
+		}
+	}
+	return -1
+}
+
+// A move is a planned handover: the node that runs the VNet leaves it out
+// of its next answer (its caller stops it), releases it on the call after,
+// and only then does the node it moves to run it.
+func TestMoveHandsAVNetOverInOrder(t *testing.T) {
+	e := etcdtest.Start(t)
+	a, b := join(t, e, "a"), join(t, e, "b")
+	defer a.Close()
+	defer b.Close()
+	owned := placeAll(t, a, b)
+	var v string
+	for v = range owned[0] {
+		break
+	}
+	if err := b.Move(context.Background(), v, "nope"); !errors.Is(err, cluster.ErrNoSuchNode) {
+		t.Fatalf("move to a node that does not exist: err = %v", err)
+	}
+	changed := a.Changed()
+	if err := b.Move(context.Background(), v, "b"); err != nil {
+		t.Fatal(err)
+	}
+	<-changed // a sees the move
+	for range 5 {
+		if b.Place(context.Background(), vnets)[v] {
+			t.Fatal("b runs the VNet before a has stopped it")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	if o := a.Place(context.Background(), vnets); o[v] || len(o) != len(owned[0])-1 {
+		t.Fatalf("a, asked to hand %s over, still runs it or dropped others (%d of %d)", v, len(o), len(owned[0]))
+	}
+	if b.Place(context.Background(), vnets)[v] {
+		t.Fatal("b runs the VNet before a has released it")
+	}
+	owned = placeAll(t, a, b) // a releases, b claims
+	if owner(owned, v) != 1 {
+		t.Fatalf("after the move %s runs on node %d, want b", v, owner(owned, v))
+	}
+	for _, st := range a.Nodes() {
+		if st.Name == "b" && !slices.Contains(st.VNets, v) {
+			t.Fatalf("a's view of the nodes does not show %s on b: %+v", v, st)
+		}
+	}
+}
+
+// A drained node hands every VNet over and takes no new one; the flag
+// goes with its lease. Rebalance puts VNets back where rendezvous hashing
+// places them.
+func TestDrainAndRebalance(t *testing.T) {
+	e := etcdtest.Start(t)
+	a, b := join(t, e, "a"), join(t, e, "b")
+	defer b.Close()
+	owned := placeAll(t, a, b)
+	onA := len(owned[0])
+	if err := b.Drain(context.Background(), "a", true); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); !b.Nodes()[0].Draining; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("b does not see a draining after 5 s")
+		}
+	}
+	if err := b.Move(context.Background(), vnets[0], "a"); !errors.Is(err, cluster.ErrDraining) {
+		t.Fatalf("move to a draining node: err = %v", err)
+	}
+	owned = placeAll(t, a, b)
+	if len(owned[0]) != 0 {
+		t.Fatalf("drained a still runs %d VNets", len(owned[0]))
+	}
+	more := append(slices.Clone(vnets), "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworks/new")
+	deadline := time.Now().Add(5 * time.Second)
+	for !b.Place(context.Background(), more)[more[len(more)-1]] {
+		if a.Place(context.Background(), more)[more[len(more)-1]] {
+			t.Fatal("a new VNet went to the drained node")
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the new VNet runs nowhere after 5 s")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	// Undrained, nothing moves by itself; Rebalance moves a's share back.
+	if err := a.Drain(context.Background(), "a", false); err != nil {
+		t.Fatal(err)
+	}
+	if moved, err := b.Rebalance(context.Background()); err != nil || len(moved) == 0 {
+		t.Fatalf("rebalance: %d moves, err %v", len(moved), err)
+	} else {
+		t.Logf("rebalance moved %d VNets (a ran %d before the drain)", len(moved), onA)
+		for _, m := range moved {
+			if m.From != "b" || m.To != "a" {
+				t.Fatalf("rebalance moved %+v", m)
+			}
+		}
+	}
+	owned = placeAll(t, a, b)
+	if len(owned[0]) != onA {
+		t.Fatalf("after rebalance a runs %d VNets, before the drain %d", len(owned[0]), onA)
+	}
+
+	// The drain flag is on a's lease: a that starts again is not draining.
+	if err := b.Drain(context.Background(), "a", true); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	a = join(t, e, "a")
+	defer a.Close()
+	for _, st := range b.Nodes() {
+		if st.Draining {
+			t.Fatalf("node %s draining after a restarted", st.Name)
+		}
+	}
 }

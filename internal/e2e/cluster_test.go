@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/api"
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
@@ -144,4 +146,75 @@ func TestClusterOfTwoNodes(t *testing.T) {
 	}
 	where(killed, alive)
 	t.Logf("node %s killed: node %s runs both VNets and their tunnel is up %s later (node TTL 2 s)", dead, alive, time.Since(killed).Round(100*time.Millisecond))
+
+	// The dead node comes back and takes nothing back by itself (claims
+	// stay), until an operator moves a VNet to it, drains the other, or
+	// rebalances: each a planned handover, through the CLI.
+	dirs := map[string]string{"a": dirA, "b": dirB}
+	nodes[dead] = startServe(t, dirs[dead], args(dead)...)
+	dir := dirs[alive] // the CLI talks to either node
+	list := func() string {
+		t.Helper()
+		out, err := cli(t, dir, "cluster", "node", "list", "-o", "table")
+		if err != nil {
+			t.Fatalf("cluster node list: %v\n%s", err, out)
+		}
+		return out
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(list(), "\n"+dead+" "); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("node %s does not show in the list 10 s after its restart:\n%s", dead, list())
+		}
+	}
+	if got := where(killed, alive); got[0] != alive || got[1] != alive {
+		t.Fatalf("node %s came back and took a VNet: %q", dead, got)
+	}
+	t.Logf("after the restart:\n%s", list())
+	if out, err := cli(t, dir, "cluster", "move-vnet", "--subscription", subID, "-g", "rg1", "-n", "vnet", "--node", "nope"); err == nil || !strings.Contains(out, "NodeNotFound") {
+		t.Fatalf("move to a node that does not exist: %v\n%s", err, out)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	moved := time.Now()
+	if out, err := cli(t, dir, "cluster", "move-vnet", "--subscription", subID, "-g", "rg1", "-n", "vnet", "--node", dead, "-o", "table"); err != nil || !strings.Contains(out, alive) {
+		t.Fatalf("move-vnet: %v\n%s", err, out)
+	}
+	if got := where(moved, dead, alive); got[0] != dead || got[1] != alive {
+		t.Fatalf("after the move VNets run on %q, want VNet 1 on %s", got, dead)
+	}
+	t.Logf("VNet 1 moved to node %s: its tunnel is up there %s after move-vnet", dead, time.Since(moved).Round(100*time.Millisecond))
+
+	// Drained, a node hands its VNets over and takes none.
+	time.Sleep(1100 * time.Millisecond)
+	drained := time.Now()
+	if out, err := cli(t, dir, "cluster", "node", "drain", "-n", alive, "-o", "table"); err != nil || !strings.Contains(out, "true") {
+		t.Fatalf("drain: %v\n%s", err, out)
+	}
+	if got := where(drained, dead); got[1] != dead {
+		t.Fatalf("after the drain VNets run on %q", got)
+	}
+	t.Logf("node %s drained: both VNets and their tunnel up on node %s %s later", alive, dead, time.Since(drained).Round(100*time.Millisecond))
+	if out, err := cli(t, dir, "cluster", "move-vnet", "--subscription", subID, "-g", "rg2", "-n", "vnet", "--node", alive); err == nil || !strings.Contains(out, "NodeDraining") {
+		t.Fatalf("move to a draining node: %v\n%s", err, out)
+	}
+	if out, err := cli(t, dir, "cluster", "node", "resume", "-n", alive); err != nil {
+		t.Fatalf("resume: %v\n%s", err, out)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	rebalanced := time.Now()
+	out, err := cli(t, dir, "cluster", "rebalance")
+	var moves []api.VirtualNetworkMove
+	if err != nil || json.Unmarshal([]byte(out), &moves) != nil {
+		t.Fatalf("rebalance: %v\n%s", err, out)
+	}
+	t.Logf("rebalance: %+v", moves)
+	if len(moves) == 0 {
+		return // placement puts both VNets on node dead
+	}
+	got := where(rebalanced, "a", "b")
+	for _, m := range moves {
+		i := slices.IndexFunc(vnets, func(id arm.ID) bool { return strings.EqualFold(id.String(), m.VirtualNetworkID) })
+		if i < 0 || got[i] != m.To {
+			t.Fatalf("rebalance moved %s to %s, but VNets run on %q", m.VirtualNetworkID, m.To, got)
+		}
+	}
 }

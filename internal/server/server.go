@@ -167,6 +167,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			s.close()
 			return nil, err
 		}
+		ac.Cluster = s.node
 		ac.Elsewhere = func(vnet string) *url.URL {
 			u, err := url.Parse(s.node.Elsewhere(vnet))
 			if err != nil || u.Host == "" {

@@ -27,7 +27,7 @@ import (
 // by gratuitous ARP, starts the host's device and brings the tunnel up
 // again, and strongSwan replaces its stale SAs (INITIAL_CONTACT). When b
 // then stops cleanly, a (back by then) takes over at once, without waiting
-// for a lease to end.
+// for a lease to end. Last, with b back, a is drained: a planned handover.
 func TestClusterFailover(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "etcd", "etcdctl")
@@ -109,4 +109,36 @@ func TestClusterFailover(t *testing.T) {
 	took = time.Since(start)
 	a.waitConnection(conn, 10*time.Second, "Connected, as node a sees it", connected)
 	t.Logf("node b stopped cleanly: traffic flows through node a %s later", took.Round(100*time.Millisecond))
+
+	// b comes back; draining a (planned maintenance) hands the VNet over:
+	// a stops it and gives up the address, then b starts it at once.
+	b.start()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		out, err := a.cli("cluster", "node", "list", "-o", "table")
+		if err == nil && strings.Contains(out, "\nb ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("node b is not in the cluster 10 s after its start: %v\n%s", err, out)
+		}
+	}
+	start = time.Now()
+	if out, err := a.cli("cluster", "node", "drain", "-n", "a"); err != nil {
+		t.Fatalf("drain: %v\n%s", err, out)
+	}
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(b.ns.Run("ip", "-o", "addr", "show"), " "+gwAddr.String()+"/"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("node b does not hold the gateway's address 10 s after a was drained")
+		}
+	}
+	ping(t, host, s.host, 30*time.Second)
+	took = time.Since(start)
+	if out := a.ns.Run("ip", "-o", "addr", "show", "dev", aIf); strings.Contains(out, " "+gwAddr.String()+"/") {
+		t.Fatalf("drained node a still holds the gateway's address:\n%s", out)
+	}
+	b.waitConnection(conn, 10*time.Second, "Connected, as node b sees it", connected)
+	if sas := s.ch.SAs(); strings.Count(sas, "ESTABLISHED") != 1 {
+		t.Errorf("strongSwan holds stale IKE SAs after the handover:\n%s", sas)
+	}
+	t.Logf("node a drained: traffic flows through node b %s later", took.Round(100*time.Millisecond))
 }

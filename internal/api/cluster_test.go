@@ -1,0 +1,114 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/cluster"
+	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+)
+
+const nodesPath = "/providers/Vnetgw.Cluster/nodes"
+
+// newClusterEnv is an API whose region is managed by a node of a real
+// cluster on etcd; the node runs the VNets its Place call returns.
+func newClusterEnv(t testing.TB) (*env, *cluster.Node) {
+	t.Helper()
+	e := etcdtest.Start(t)
+	n, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/c/", Name: "gw1", TTL: time.Second, Info: "https://gw1.example:7443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	return newEnv(t, envOptions{cluster: n}), n
+}
+
+func TestClusterNotConfigured(t *testing.T) {
+	e := newEnv(t)
+	for _, req := range []struct{ method, path string }{{"GET", nodesPath}, {"POST", "/providers/Vnetgw.Cluster/rebalance"}} {
+		if r := e.do(req.method, req.path, nil); r.status != http.StatusBadRequest || r.code() != "ClusterNotConfigured" {
+			t.Errorf("%s %s on one node: %d %s", req.method, req.path, r.status, r.body)
+		}
+	}
+}
+
+func TestClusterNodesMoveAndDrain(t *testing.T) {
+	e, n := newClusterEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	vnet := strings.ToLower(s.vnet)
+	if owned := n.Place(context.Background(), []string{vnet}); !owned[vnet] {
+		t.Fatalf("the only node does not run the VNet: %v", owned)
+	}
+
+	r := e.must("GET", nodesPath, nil)
+	if r.str("value.0.name") != "gw1" || r.field("value.0.properties.self") != true || r.str("value.0.properties.endpoint") != "https://gw1.example:7443" ||
+		r.str("value.0.properties.virtualNetworks.0.id") != s.vnet {
+		t.Fatalf("nodes: %s", r.body)
+	}
+	if r := e.must("GET", nodesPath+"/gw1", nil); r.str("id") != nodesPath+"/gw1" {
+		t.Fatalf("node: %s", r.body)
+	}
+
+	move := func(body any) resp { return e.do("POST", "/providers/Vnetgw.Cluster/moveVirtualNetwork", body) }
+	for _, c := range []struct {
+		name   string
+		body   any
+		status int
+		code   string
+	}{
+		{"to a node that does not exist", obj{"virtualNetworkId": s.vnet, "node": "gw9"}, 404, "NodeNotFound"},
+		{"a VNet that does not exist", obj{"virtualNetworkId": s.vnet + "x", "node": "gw1"}, 404, "ResourceNotFound"},
+		{"an id that is not a VNet's", obj{"virtualNetworkId": s.gw, "node": "gw1"}, 400, "InvalidParameter"},
+		{"not JSON", "{", 400, "InvalidRequestFormat"},
+		{"no body", "", 400, "InvalidRequestContent"},
+	} {
+		if r := move(c.body); r.status != c.status || r.code() != c.code {
+			t.Errorf("move %s: %d %s, want %d %s", c.name, r.status, r.body, c.status, c.code)
+		}
+	}
+	// To where it runs: nothing moves.
+	if r := move(obj{"virtualNetworkId": s.vnet, "node": "gw1"}); r.status != http.StatusAccepted || r.str("fromNode") != "gw1" || r.str("toNode") != "gw1" {
+		t.Fatalf("move to where it runs: %d %s", r.status, r.body)
+	}
+
+	if r := e.do("GET", nodesPath+"/gw9", nil); r.status != 404 || r.code() != "NodeNotFound" {
+		t.Errorf("a node that does not exist: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", nodesPath+"/gw1", nil); r.status != 405 || r.code() != "MethodNotAllowed" {
+		t.Errorf("DELETE a node: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", nodesPath+"/gw1/explode", nil); r.status != 404 {
+		t.Errorf("an unknown operation: %d %s", r.status, r.body)
+	}
+	if r := e.raw("GET", nodesPath, "", testToken, nil); r.code() != "MissingApiVersionParameter" {
+		t.Errorf("without api-version: %d %s", r.status, r.body)
+	}
+	if r := e.raw("GET", nodesPath, "?api-version=2024-05-01", "wrong", nil); r.status != 401 {
+		t.Errorf("with a wrong token: %d %s", r.status, r.body)
+	}
+
+	// The only node drained keeps its VNets: there is nowhere to go.
+	if r := e.must("POST", nodesPath+"/gw1/drain", nil); r.field("properties.draining") != true {
+		t.Fatalf("drain: %s", r.body)
+	}
+	// (The node learns of the drain from etcd's watch.)
+	r = move(obj{"virtualNetworkId": s.vnet, "node": "gw1"})
+	for deadline := time.Now().Add(5 * time.Second); r.code() != "NodeDraining" && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		r = move(obj{"virtualNetworkId": s.vnet, "node": "gw1"})
+	}
+	if r.status != http.StatusConflict || r.code() != "NodeDraining" {
+		t.Fatalf("move to a draining node: %d %s", r.status, r.body)
+	}
+	if owned := n.Place(context.Background(), []string{vnet}); !owned[vnet] {
+		t.Fatal("the only node, drained, stopped its VNet with nowhere to hand it")
+	}
+	if r := e.must("POST", nodesPath+"/gw1/resume", nil); r.field("properties.draining") != false {
+		t.Fatalf("resume: %s", r.body)
+	}
+	if r := e.must("POST", "/providers/Vnetgw.Cluster/rebalance", nil); r.status != http.StatusAccepted || string(r.body) != `{"value":[]}` {
+		t.Fatalf("rebalance of one node: %d %s", r.status, r.body)
+	}
+}
