@@ -45,8 +45,12 @@ type ClusterNodeProperties struct {
 	// Draining: the node hands its VNets over and takes none.
 	Draining bool `json:"draining"`
 	// Self: the node that answered.
-	Self            bool              `json:"self"`
+	Self bool `json:"self"`
+	// VirtualNetworks run on the node, with their hosts and gateways.
 	VirtualNetworks []arm.SubResource `json:"virtualNetworks"`
+	// StandbyFor are the VNets the node takes over if the node that runs
+	// them dies.
+	StandbyFor []arm.SubResource `json:"standbyFor"`
 }
 
 // MoveVirtualNetworkRequest is the body of moveVirtualNetwork.
@@ -171,9 +175,13 @@ func (h *Handler) clusterNodeNamed(name string) (cluster.NodeStatus, error) {
 
 func (h *Handler) clusterNode(n cluster.NodeStatus, ids map[string]string) ClusterNode {
 	out := ClusterNode{ID: "/providers/Vnetgw.Cluster/nodes/" + n.Name, Name: n.Name, Type: "Vnetgw.Cluster/nodes",
-		Properties: ClusterNodeProperties{Endpoint: n.Info, Draining: n.Draining, Self: n.Name == h.cluster.Name(), VirtualNetworks: []arm.SubResource{}}}
+		Properties: ClusterNodeProperties{Endpoint: n.Info, Draining: n.Draining, Self: n.Name == h.cluster.Name(),
+			VirtualNetworks: []arm.SubResource{}, StandbyFor: []arm.SubResource{}}}
 	for _, v := range n.VNets {
 		out.Properties.VirtualNetworks = append(out.Properties.VirtualNetworks, arm.SubResource{ID: orLower(ids, v)})
+	}
+	for _, v := range n.Standby {
+		out.Properties.StandbyFor = append(out.Properties.StandbyFor, arm.SubResource{ID: orLower(ids, v)})
 	}
 	return out
 }

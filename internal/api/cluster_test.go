@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -45,7 +46,7 @@ func TestClusterNodesMoveAndDrain(t *testing.T) {
 
 	r := e.must("GET", nodesPath, nil)
 	if r.str("value.0.name") != "gw1" || r.field("value.0.properties.self") != true || r.str("value.0.properties.endpoint") != "https://gw1.example:7443" ||
-		r.str("value.0.properties.virtualNetworks.0.id") != s.vnet {
+		r.str("value.0.properties.virtualNetworks.0.id") != s.vnet || fmt.Sprint(r.field("value.0.properties.standbyFor")) != "[]" {
 		t.Fatalf("nodes: %s", r.body)
 	}
 	if r := e.must("GET", nodesPath+"/gw1", nil); r.str("id") != nodesPath+"/gw1" {

@@ -18,17 +18,23 @@ import (
 const clusterPath = "/providers/Vnetgw.Cluster"
 
 var nodeColumns = []column{nameCol, col("Endpoint", "properties.endpoint"), col("Draining", "properties.draining"), col("Self", "properties.self"),
-	{name: "VirtualNetworks", value: func(raw json.RawMessage) string {
+	vnetsColumn("VirtualNetworks", func(p api.ClusterNodeProperties) []arm.SubResource { return p.VirtualNetworks }),
+	vnetsColumn("StandbyFor", func(p api.ClusterNodeProperties) []arm.SubResource { return p.StandbyFor })}
+
+// vnetsColumn shows a node's list of VNets as GROUP/NAME,...
+func vnetsColumn(name string, list func(api.ClusterNodeProperties) []arm.SubResource) column {
+	return column{name: name, value: func(raw json.RawMessage) string {
 		var n api.ClusterNode
 		if json.Unmarshal(raw, &n) != nil {
 			return ""
 		}
 		var names []string
-		for _, v := range n.Properties.VirtualNetworks {
+		for _, v := range list(n.Properties) {
 			names = append(names, groupAndName(v.ID))
 		}
 		return strings.Join(names, ",")
-	}}}
+	}}
+}
 
 // groupAndName shortens a resource id to GROUP/NAME.
 func groupAndName(id string) string {

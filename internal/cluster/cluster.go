@@ -193,7 +193,7 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 				since = now
 				n.waiting[v] = now
 			}
-			if n.chooseLocked(v) == me || (now.Sub(since) > 2*n.opts.TTL && !n.drained[me]) {
+			if n.chooseLocked(v, "") == me || (now.Sub(since) > 2*n.opts.TTL && !n.drained[me]) {
 				claim = append(claim, v)
 			}
 		}
@@ -265,27 +265,28 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 // it over: it was moved to another live node, or this node is draining
 // and a node that is not takes it. n.mu is held.
 func (n *Node) handOverLocked(vnet string) bool {
-	to := n.chooseLocked(vnet)
+	to := n.chooseLocked(vnet, "")
 	if to == n.opts.Name {
 		return false
 	}
 	return n.moves[vnet] == to || (n.drained[n.opts.Name] && !n.drained[to])
 }
 
-// chooseLocked returns the node vnet belongs on: the live node it was
-// moved to unless that one is draining, or the one rendezvous hashing
+// chooseLocked returns the node vnet belongs on, leaving out node without
+// (the one that runs it, for its standby; "" for none): the live node it
+// was moved to unless that one is draining, or the one rendezvous hashing
 // picks among the nodes that are not draining (among all when all are).
 // n.mu is held.
-func (n *Node) chooseLocked(vnet string) string {
-	if to := n.moves[vnet]; to != "" && !n.drained[to] {
+func (n *Node) chooseLocked(vnet, without string) string {
+	if to := n.moves[vnet]; to != "" && to != without && !n.drained[to] {
 		if _, ok := n.nodes[to]; ok {
 			return to
 		}
 	}
-	if best := n.pick(vnet, true); best != "" {
+	if best := n.pick(vnet, true, without); best != "" {
 		return best
 	}
-	return n.pick(vnet, false)
+	return n.pick(vnet, false, without)
 }
 
 // Elsewhere returns the Info of the live node that runs vnet when that is
@@ -308,6 +309,9 @@ type NodeStatus struct {
 	Draining bool
 	// VNets are the VNets the node runs (lower-cased ids), sorted.
 	VNets []string
+	// Standby are the VNets the node would take over if the node that
+	// runs them died, sorted.
+	Standby []string
 }
 
 // Nodes returns the live nodes, by name.
@@ -318,11 +322,15 @@ func (n *Node) Nodes() []NodeStatus {
 	for name, m := range n.nodes {
 		st := NodeStatus{Name: name, Info: m.info, Draining: n.drained[name]}
 		for v, owner := range n.claims {
-			if owner == name {
+			switch {
+			case owner == name:
 				st.VNets = append(st.VNets, v)
+			case n.chooseLocked(v, owner) == name:
+				st.Standby = append(st.Standby, v)
 			}
 		}
 		slices.Sort(st.VNets)
+		slices.Sort(st.Standby)
 		out = append(out, st)
 	}
 	slices.SortFunc(out, func(a, b NodeStatus) int { return strings.Compare(a.Name, b.Name) })
@@ -394,7 +402,7 @@ func (n *Node) Rebalance(ctx context.Context) ([]Moved, error) {
 	n.mu.Lock()
 	var moves []Moved
 	for v, owner := range n.claims {
-		if to := n.pick(v, true); to != "" && to != owner {
+		if to := n.pick(v, true, ""); to != "" && to != owner {
 			moves = append(moves, Moved{VNet: v, From: owner, To: to})
 		}
 	}
@@ -411,12 +419,12 @@ func (n *Node) Rebalance(ctx context.Context) ([]Moved, error) {
 }
 
 // pick returns the live node that rendezvous hashing gives vnet to: the
-// one with the highest hash of (node, vnet); with notDraining, among the
-// nodes that are not draining. n.mu is held.
-func (n *Node) pick(vnet string, notDraining bool) string {
+// one with the highest hash of (node, vnet), other than without; with
+// notDraining, among the nodes that are not draining. n.mu is held.
+func (n *Node) pick(vnet string, notDraining bool, without string) string {
 	best, bestScore := "", uint64(0)
 	for node := range n.nodes {
-		if notDraining && n.drained[node] {
+		if node == without || notDraining && n.drained[node] {
 			continue
 		}
 		h := sha256.Sum256([]byte(node + "\x00" + vnet))

@@ -313,3 +313,44 @@ func TestDrainAndRebalance(t *testing.T) {
 		}
 	}
 }
+
+// Each node knows which VNets it stands by for; when a node leaves, its
+// VNets go to those standbys.
+func TestStandbyTakesOver(t *testing.T) {
+	e := etcdtest.Start(t)
+	a, b, c := join(t, e, "a"), join(t, e, "b"), join(t, e, "c")
+	defer a.Close()
+	defer c.Close()
+	placeAll(t, a, b, c)
+	var st []cluster.NodeStatus
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		// a's view, once it has seen every claim.
+		st = a.Nodes()
+		if n := len(st[0].VNets) + len(st[1].VNets) + len(st[2].VNets); n == len(vnets) {
+			break
+		} else if time.Now().After(deadline) {
+			t.Fatalf("a sees %d of %d VNets placed", n, len(vnets))
+		}
+	}
+	standby := map[string]string{}
+	for _, n := range st {
+		for _, v := range n.Standby {
+			if standby[v] != "" || slices.Contains(n.VNets, v) {
+				t.Fatalf("%s: standby on %s and %s, or on the node that runs it", v, standby[v], n.Name)
+			}
+			standby[v] = n.Name
+		}
+	}
+	if len(standby) != len(vnets) {
+		t.Fatalf("%d of %d VNets have a standby", len(standby), len(vnets))
+	}
+	onB := st[1].VNets
+	b.Close()
+	owned := placeAll(t, a, c)
+	for _, v := range onB {
+		if want := standby[v]; !owned[map[string]int{"a": 0, "c": 1}[want]][v] {
+			t.Fatalf("%s went elsewhere than its standby %s", v, want)
+		}
+	}
+	t.Logf("b's %d VNets went to their standbys", len(onB))
+}
