@@ -81,6 +81,7 @@ SIGINT or SIGTERM stop the server cleanly.`,
 	f.StringVar(&cfg.EtcdCert, "etcd-cert", "", "with --etcd: PEM client certificate this node presents to etcd (etcd --client-cert-auth)")
 	f.StringVar(&cfg.EtcdKey, "etcd-key", "", "PEM private key of --etcd-cert")
 	f.StringVar(&cfg.NodeName, "node-name", host, "this node's name among the region's nodes (with --etcd)")
+	f.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "with --etcd: https://HOST:PORT where the other nodes reach this node's API, for the requests they forward to it (default: the --listen URL; needed when --listen is on 0.0.0.0 or ::)")
 	f.DurationVar(&cfg.NodeTTL, "node-ttl", 5*time.Second, "with --etcd: how long after a node dies (or loses etcd) its VNets move to another node; etcd makes it at least 1.5 s")
 	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
 	return cmd

@@ -33,6 +33,9 @@ func TestClusterOfTwoNodes(t *testing.T) {
 			"--ike-port", "15600", "--natt-port", "15601", "--sstp-port", "15643"}
 	}
 	dirA, dirB := t.TempDir(), t.TempDir()
+	if out, err := cli(t, dirA, append([]string{"serve", "--listen", "0.0.0.0:0"}, args("a")...)...); err == nil || !strings.Contains(out, "--advertise-url") {
+		t.Fatalf("serve --etcd on every address without --advertise-url: %v\n%s", err, out)
+	}
 	nodes := map[string]*serve{"a": startServe(t, dirA, args("a")...)}
 	// b shares a's identity: its CA and its admin token.
 	for _, f := range []string{datadir.CA, datadir.CAKey, datadir.Token} {

@@ -94,13 +94,13 @@ func writeFileAtomic(path string, data []byte, mode os.FileMode) error {
 	return os.Rename(tmp.Name(), path)
 }
 
-// ensureTLS returns the server certificate for host and whether the user
+// ensureTLS returns the server certificate for hosts and whether the user
 // gave it: the one given by flags, or one issued by a CA kept in the data
 // directory (both made on first start; the server certificate is made
-// again when it expires or does not name host). A certificate given by
+// again when it expires or does not name every host). A certificate given by
 // flags leaves the data directory's CA alone: it stays for a later start
 // without flags, and the endpoint file tells clients not to use it.
-func ensureTLS(dir, certFile, keyFile, host string) (tls.Certificate, bool, error) {
+func ensureTLS(dir, certFile, keyFile string, hosts []string) (tls.Certificate, bool, error) {
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
 			return tls.Certificate{}, false, errors.New("--tls-cert and --tls-key go together")
@@ -111,20 +111,21 @@ func ensureTLS(dir, certFile, keyFile, host string) (tls.Certificate, bool, erro
 		}
 		return c, true, nil
 	}
-	c, err := issueTLS(dir, host)
+	c, err := issueTLS(dir, hosts)
 	return c, false, err
 }
 
 // issueTLS returns the server certificate the data directory's CA issued
-// for host, issuing one when there is none fit for use.
-func issueTLS(dir, host string) (tls.Certificate, error) {
+// for hosts (and loopback), issuing one when there is none fit for use.
+func issueTLS(dir string, hosts []string) (tls.Certificate, error) {
 	ca, caKey, err := ensureCA(dir)
 	if err != nil {
 		return tls.Certificate{}, err
 	}
 	certPath, keyPath := filepath.Join(dir, datadir.Cert), filepath.Join(dir, datadir.Key)
 	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil && c.Leaf != nil &&
-		time.Now().Add(24*time.Hour).Before(c.Leaf.NotAfter) && c.Leaf.VerifyHostname(host) == nil && c.Leaf.CheckSignatureFrom(ca) == nil {
+		time.Now().Add(24*time.Hour).Before(c.Leaf.NotAfter) && !slices.ContainsFunc(hosts, func(h string) bool { return c.Leaf.VerifyHostname(h) != nil }) &&
+		c.Leaf.CheckSignatureFrom(ca) == nil {
 		return c, nil
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -141,12 +142,14 @@ func issueTLS(dir, host string) (tls.Certificate, error) {
 		DNSNames:     []string{"localhost"},
 		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
 	}
-	if ip := net.ParseIP(host); ip != nil {
-		if !slices.ContainsFunc(tmpl.IPAddresses, ip.Equal) {
-			tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+	for _, host := range hosts {
+		if ip := net.ParseIP(host); ip != nil {
+			if !slices.ContainsFunc(tmpl.IPAddresses, ip.Equal) {
+				tmpl.IPAddresses = append(tmpl.IPAddresses, ip)
+			}
+		} else if host != "" && !slices.Contains(tmpl.DNSNames, host) {
+			tmpl.DNSNames = append(tmpl.DNSNames, host)
 		}
-	} else if host != "" && host != "localhost" {
-		tmpl.DNSNames = append(tmpl.DNSNames, host)
 	}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 	if err != nil {

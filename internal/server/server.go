@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -68,7 +69,10 @@ type Config struct {
 	// the others wait after its death before they run its VNets.
 	NodeName string
 	NodeTTL  time.Duration
-	Logger   *slog.Logger
+	// AdvertiseURL is where the other nodes reach this node's API (default:
+	// the URL of Listen; needed when Listen's host is 0.0.0.0 or ::).
+	AdvertiseURL string
+	Logger       *slog.Logger
 }
 
 // Server is a running vnetgw serve process.
@@ -105,7 +109,21 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("--listen %q: %w", cfg.Listen, err)
 	}
-	cert, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, host)
+	hosts := []string{host}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		hosts = nil // every address: the certificate names the loopback ones
+	}
+	if cfg.AdvertiseURL != "" {
+		u, err := url.Parse(cfg.AdvertiseURL)
+		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			return nil, fmt.Errorf("--advertise-url %q: give https://HOST:PORT, where the other nodes reach this node's --listen", cfg.AdvertiseURL)
+		}
+		hosts = append(hosts, u.Hostname())
+		cfg.AdvertiseURL = "https://" + u.Host
+	} else if len(cfg.Etcd) > 0 && hosts == nil {
+		return nil, fmt.Errorf("--listen %q with --etcd: the other nodes cannot reach a node at %q; give --advertise-url https://HOST:PORT", cfg.Listen, host)
+	}
+	cert, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -137,10 +155,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeStore()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s.URL = "https://" + ln.Addr().String()
+	s.URL = "https://" + localAddr(host, ln.Addr().(*net.TCPAddr)).String()
 	if s.etcd != nil {
+		info := s.URL
+		if cfg.AdvertiseURL != "" {
+			info = cfg.AdvertiseURL
+		}
 		s.node, err = cluster.Join(ctx, s.etcd, cluster.Options{Prefix: cfg.EtcdPrefix + "cluster/", Name: cfg.NodeName, TTL: cfg.NodeTTL,
-			Info: s.URL, Logger: cfg.Logger.With("component", "cluster")})
+			Info: info, Logger: cfg.Logger.With("component", "cluster")})
 		if err != nil {
 			ln.Close()
 			reg.Close()
@@ -190,6 +212,19 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("write endpoint file: %w", err)
 	}
 	return s, nil
+}
+
+// localAddr is where a client on this machine reaches a listener bound
+// for host: its address, or loopback for one on every address.
+func localAddr(host string, a *net.TCPAddr) netip.AddrPort {
+	ap := a.AddrPort()
+	switch {
+	case !ap.Addr().IsUnspecified():
+		return ap
+	case host == "::":
+		return netip.AddrPortFrom(netip.IPv6Loopback(), ap.Port())
+	}
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
 }
 
 // Run serves the API and keeps the data plane in step with the desired

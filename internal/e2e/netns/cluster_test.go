@@ -2,15 +2,33 @@ package netns
 
 import (
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
+
+// shareIdentity copies the CA and admin token of one node's data
+// directory into another's before its first start, as the README says.
+func shareIdentity(t *testing.T, from, to string) {
+	t.Helper()
+	for _, f := range []string{datadir.CA, datadir.CAKey, datadir.Token} {
+		b, err := os.ReadFile(filepath.Join(from, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(to, f), b, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
 
 // TestClusterFailover runs one region on two serve nodes that share their
 // state through etcd (SPEC "Scale-out"). The nodes, strongSwan and etcd sit
@@ -43,11 +61,20 @@ func TestClusterFailover(t *testing.T) {
 	et := etcdtest.StartIn(t, lan, "100.64.0.1")
 
 	const clusterPool = "100.64.0.128/28"
+	var first string // data directory of the first node, whose identity the others share
 	node := func(name, addr string) *region {
 		ns := netnstest.New(t, "n"+name)
 		ifc := attach(ns, addr)
-		return newRegion(t, regionOptions{pool: clusterPool, ns: ns, args: []string{"--public-interface", ifc,
-			"--etcd", et.Endpoint, "--node-name", name, "--node-ttl", "2s"}})
+		dir := t.TempDir()
+		if first == "" {
+			first = dir
+		} else {
+			shareIdentity(t, first, dir)
+		}
+		// The API on every address of the node's namespace; the other node
+		// reaches it at the advertised one.
+		return newRegion(t, regionOptions{pool: clusterPool, ns: ns, dir: dir, listen: "0.0.0.0:7443", args: []string{"--public-interface", ifc,
+			"--etcd", et.Endpoint, "--node-name", name, "--node-ttl", "2s", "--advertise-url", "https://" + strings.TrimSuffix(addr, "/24") + ":7443"}})
 	}
 	a := node("a", "100.64.0.11/24")
 	aIf := hostIf(t, a.ns, netip.MustParseAddr("100.64.0.11"))
@@ -141,4 +168,8 @@ func TestClusterFailover(t *testing.T) {
 		t.Errorf("strongSwan holds stale IKE SAs after the handover:\n%s", sas)
 	}
 	t.Logf("node a drained: traffic flows through node b %s later", took.Round(100*time.Millisecond))
+	// Node a forwards what only b's data plane knows to b's advertised URL.
+	if out, err := a.cli("vpn-connection", "list-ike-sas", "-g", "cluster", "-n", "hub-to-branch"); err != nil || !strings.Contains(out, "established") {
+		t.Errorf("node a, asked for the IKE SAs b runs: %v\n%s", err, out)
+	}
 }
