@@ -6,6 +6,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -87,6 +88,9 @@ type DataPlane interface {
 	// DisconnectVPNClients ends the point-to-site connections of gateway
 	// id with the given ids and returns how many were connected.
 	DisconnectVPNClients(id string, ids []string) int
+	// WriteMetrics writes the counters of what runs here in the
+	// Prometheus text format.
+	WriteMetrics(w io.Writer) error
 }
 
 // noDataPlane is the DataPlane of an API without one.
@@ -100,6 +104,7 @@ func (noDataPlane) AdvertisedRoutes(string, netip.Addr) []arm.GatewayRoute  { re
 func (noDataPlane) LearnedPrefixes(string) []netip.Prefix                   { return nil }
 func (noDataPlane) VPNClients(string) []arm.VPNClientConnectionHealthDetail { return nil }
 func (noDataPlane) DisconnectVPNClients(string, []string) int               { return 0 }
+func (noDataPlane) WriteMetrics(io.Writer) error                            { return nil }
 
 // Handler is the API's http.Handler.
 type Handler struct {
@@ -201,6 +206,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, arm.Errorf(arm.CodeAuthenticationFailed, "authentication failed: send the admin token as 'Authorization: Bearer <token>'"))
 		return
 	}
+	if r.URL.Path == metricsPath {
+		h.serveMetrics(w, r)
+		return
+	}
 	if rest, ok := cutPrefixFold(r.URL.Path, clusterPath); ok {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		h.serveCluster(w, r, rest)
@@ -221,6 +230,24 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h.dispatch(w, r, rt)
+}
+
+// metricsPath is where Prometheus scrapes the counters of what this node
+// runs, with the admin token (authorization: credentials_file).
+const metricsPath = "/metrics"
+
+func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		h.fail(w, r, arm.Errorf(arm.CodeMethodNotAllowed, "%s is not allowed on %s; use GET", r.Method, metricsPath))
+		return
+	}
+	var b bytes.Buffer
+	if err := h.dp.WriteMetrics(&b); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+	w.Write(b.Bytes())
 }
 
 // cutPrefixFold is strings.CutPrefix, ignoring case.

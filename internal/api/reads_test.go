@@ -80,3 +80,18 @@ func TestVNetAndGatewayReads(t *testing.T) {
 		}
 	}
 }
+
+// GET /metrics answers in the Prometheus text format, with the token only.
+func TestMetricsEndpoint(t *testing.T) {
+	e := newEnv(t)
+	if r := e.raw("GET", "/metrics", "", "", nil); r.status != 401 {
+		t.Errorf("without the token: %d %s", r.status, r.body)
+	}
+	r := e.raw("GET", "/metrics", "", testToken, nil)
+	if r.status != 200 || !strings.HasPrefix(r.header.Get("Content-Type"), "text/plain; version=0.0.4") {
+		t.Errorf("GET /metrics: %d %q %s", r.status, r.header.Get("Content-Type"), r.body)
+	}
+	if r := e.raw("POST", "/metrics", "", testToken, nil); r.status != 405 || r.code() != "MethodNotAllowed" {
+		t.Errorf("POST /metrics: %d %s", r.status, r.body)
+	}
+}

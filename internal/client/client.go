@@ -240,19 +240,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 		r.Warnings = append(r.Warnings, w)
 	}
 	if resp.StatusCode >= 400 {
-		e := &Error{Status: resp.StatusCode, Code: http.StatusText(resp.StatusCode), Message: strings.TrimSpace(string(b))}
-		var env arm.ErrorResponse
-		if json.Unmarshal(b, &env) == nil && env.Error != nil {
-			e.Code, e.Message = env.Error.Code, env.Error.Message
-		}
-		if resp.StatusCode == http.StatusUnauthorized {
-			from := c.tokenFrom
-			if from == "" {
-				from = "the client's configuration"
-			}
-			e.Hint = fmt.Sprintf("%s refused the token from %s: is it the admin-token of the vnetgw serve there?", c.endpoint, from)
-		}
-		return r, e
+		return r, c.errorOf(resp.StatusCode, b)
 	}
 	if out != nil && len(b) > 0 {
 		if err := json.Unmarshal(b, out); err != nil {
@@ -260,6 +248,46 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 		}
 	}
 	return r, nil
+}
+
+// errorOf is the error of an answer with status >= 400 and body b.
+func (c *Client) errorOf(status int, b []byte) *Error {
+	e := &Error{Status: status, Code: http.StatusText(status), Message: strings.TrimSpace(string(b))}
+	var env arm.ErrorResponse
+	if json.Unmarshal(b, &env) == nil && env.Error != nil {
+		e.Code, e.Message = env.Error.Code, env.Error.Message
+	}
+	if status == http.StatusUnauthorized {
+		from := c.tokenFrom
+		if from == "" {
+			from = "the client's configuration"
+		}
+		e.Hint = fmt.Sprintf("%s refused the token from %s: is it the admin-token of the vnetgw serve there?", c.endpoint, from)
+	}
+	return e
+}
+
+// Metrics returns the node's counters in the Prometheus text format
+// (GET /metrics).
+func (c *Client) Metrics(ctx context.Context) (string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.endpoint+"/metrics", nil)
+	if err != nil {
+		return "", err
+	}
+	req.Header.Set("Authorization", "Bearer "+c.token)
+	res, err := c.http.Do(req)
+	if err != nil {
+		return "", err
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	if err != nil {
+		return "", err
+	}
+	if res.StatusCode >= 400 {
+		return "", c.errorOf(res.StatusCode, b)
+	}
+	return string(b), nil
 }
 
 // Put creates or updates the resource id.

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"cmp"
 	"fmt"
+	"io"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -49,6 +50,9 @@ func (l Live) IKESAs(id string) []arm.IKESA {
 	}
 	return out
 }
+
+// WriteMetrics writes the engine's counters for Prometheus.
+func (l Live) WriteMetrics(w io.Writer) error { return l.Engine.WriteMetrics(w) }
 
 // ResetConnection ends the tunnel of connection id and starts it again; it
 // reports whether a gateway runs the connection.

@@ -1,0 +1,156 @@
+package dataplane
+
+import (
+	"bufio"
+	"io"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/gateway"
+)
+
+// metricFamilies are the metrics WriteMetrics writes, in order, with the
+// Azure VPN gateway metric each one stands for where there is one.
+var metricFamilies = []struct{ name, typ, help string }{
+	{"vnetgw_tunnel_up", "gauge", "1 when the instance's tunnel of the connection is Connected (Azure: tunnel connection status)"},
+	{"vnetgw_tunnel_ingress_bytes_total", "counter", "inner bytes received from the peer (Azure: Tunnel Ingress Bytes)"},
+	{"vnetgw_tunnel_egress_bytes_total", "counter", "inner bytes sent to the peer (Azure: Tunnel Egress Bytes)"},
+	{"vnetgw_tunnel_ingress_packets_total", "counter", "inner packets received from the peer (Azure: Tunnel Ingress Packets)"},
+	{"vnetgw_tunnel_egress_packets_total", "counter", "inner packets sent to the peer (Azure: Tunnel Egress Packets)"},
+	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), seal, open (ESP refused them: replay, integrity, length), selector (outside the child SA's traffic selectors: Azure's TS mismatch), malformed"},
+	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side)"},
+	{"vnetgw_vnet_forwarded_packets_total", "counter", "packets the VNet's router forwarded"},
+	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43), ttl_expired, malformed"},
+	{"vnetgw_p2s_connections", "gauge", "point-to-site clients connected to the gateway instance (Azure: P2S Connection Count)"},
+	{"vnetgw_bgp_peer_up", "gauge", "1 when the BGP session with the peer is Established (Azure: BGP Peer Status)"},
+	{"vnetgw_bgp_routes_learned", "gauge", "routes the gateway instance learned from the BGP peer (Azure: BGP Routes Learned)"},
+}
+
+// metrics collects samples by family.
+type metrics map[string][]string
+
+// add adds one sample; labels are name, value pairs.
+func (m metrics) add(name string, v uint64, labels ...string) {
+	var b strings.Builder
+	b.WriteString(name)
+	for i := 0; i+1 < len(labels); i += 2 {
+		if i == 0 {
+			b.WriteByte('{')
+		} else {
+			b.WriteByte(',')
+		}
+		b.WriteString(labels[i])
+		b.WriteString(`="`)
+		b.WriteString(labelEscaper.Replace(labels[i+1]))
+		b.WriteByte('"')
+	}
+	if len(labels) > 0 {
+		b.WriteByte('}')
+	}
+	b.WriteByte(' ')
+	b.WriteString(strconv.FormatUint(v, 10))
+	m[name] = append(m[name], b.String())
+}
+
+// labelEscaper escapes a label value (Prometheus text format 0.0.4).
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+func b2u(b bool) uint64 {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// WriteMetrics writes the counters of what the engine runs in the
+// Prometheus text format (version 0.0.4): its VNets' routers, its
+// gateways' tunnels, point-to-site clients and BGP peers. Resources are
+// labelled by their lower-cased ids.
+func (e *Engine) WriteMetrics(w io.Writer) error {
+	m := metrics{}
+	e.mu.Lock()
+	for _, id := range slices.Sorted(maps.Keys(e.vnets)) {
+		s := e.vnets[id].router.Stats()
+		m.add("vnetgw_vnet_forwarded_packets_total", s.Forwarded, "vnet", id)
+		m.add("vnetgw_vnet_dropped_packets_total", s.NoRoute, "vnet", id, "reason", "no_route")
+		m.add("vnetgw_vnet_dropped_packets_total", s.TTLExpired, "vnet", id, "reason", "ttl_expired")
+		m.add("vnetgw_vnet_dropped_packets_total", s.Malformed, "vnet", id, "reason", "malformed")
+	}
+	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
+		e.gatewayMetrics(m, e.gateways[key])
+	}
+	e.mu.Unlock()
+
+	bw := bufio.NewWriter(w)
+	for _, f := range metricFamilies {
+		if len(m[f.name]) == 0 {
+			continue
+		}
+		bw.WriteString("# HELP " + f.name + " " + f.help + "\n# TYPE " + f.name + " " + f.typ + "\n")
+		for _, s := range m[f.name] {
+			bw.WriteString(s + "\n")
+		}
+	}
+	return bw.Flush()
+}
+
+// gatewayMetrics adds one gateway instance's samples; e.mu is held.
+func (e *Engine) gatewayMetrics(m metrics, g *gw) {
+	gwID, inst := g.cfg.ID, strconv.Itoa(g.cfg.Instance)
+	if g.port != nil {
+		m.add("vnetgw_gateway_dropped_packets_total", g.port.Dropped(), "gateway", gwID, "instance", inst, "reason", "queue_full")
+	}
+	if g.gw == nil {
+		for _, c := range g.cfg.Connections {
+			m.add("vnetgw_tunnel_up", 0, "connection", c.ID, "gateway", gwID, "instance", inst)
+		}
+		return
+	}
+	st := g.gw.Engine().Status()
+	d := st.Drops
+	for _, r := range []struct {
+		reason string
+		n      uint64
+	}{{"not_ip", d.NotIP}, {"no_route", d.NoRoute}, {"short", d.Short}, {"unknown_spi", d.UnknownSPI}} {
+		m.add("vnetgw_gateway_dropped_packets_total", r.n, "gateway", gwID, "instance", inst, "reason", r.reason)
+	}
+	up := map[string]bool{}
+	for _, cs := range g.gw.Status() {
+		up[cs.Name] = cs.State == gateway.Connected
+	}
+	tunnels := map[string]int{}
+	for i, t := range st.Tunnels {
+		tunnels[t.Name] = i
+	}
+	for _, c := range g.cfg.Connections {
+		labels := []string{"connection", c.ID, "gateway", gwID, "instance", inst}
+		m.add("vnetgw_tunnel_up", b2u(up[c.ID]), labels...)
+		i, ok := tunnels[c.ID]
+		if !ok {
+			continue
+		}
+		t := st.Tunnels[i]
+		m.add("vnetgw_tunnel_ingress_bytes_total", t.BytesIn, labels...)
+		m.add("vnetgw_tunnel_egress_bytes_total", t.BytesOut, labels...)
+		m.add("vnetgw_tunnel_ingress_packets_total", t.PacketsIn, labels...)
+		m.add("vnetgw_tunnel_egress_packets_total", t.PacketsOut, labels...)
+		for _, r := range []struct {
+			reason string
+			n      uint64
+		}{{"no_sa", t.Drops.NoSA}, {"seal", t.Drops.Seal}, {"open", t.Drops.Open}, {"selector", t.Drops.Selector}, {"malformed", t.Drops.Malformed}} {
+			m.add("vnetgw_tunnel_dropped_packets_total", r.n, append(labels, "reason", r.reason)...)
+		}
+	}
+	if g.p2s != nil {
+		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), "gateway", gwID, "instance", inst)
+	}
+	if g.bgp != nil {
+		for _, p := range g.bgp.s.Peers() {
+			peer := []string{"gateway", gwID, "instance", inst, "peer", p.Addr.String()}
+			m.add("vnetgw_bgp_peer_up", b2u(p.State == "Established"), peer...)
+			m.add("vnetgw_bgp_routes_learned", uint64(p.RoutesReceived), peer...)
+		}
+	}
+}
