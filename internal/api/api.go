@@ -25,6 +25,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/devicecfg"
+	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/region"
 )
 
@@ -91,6 +92,11 @@ type DataPlane interface {
 	// WriteMetrics writes the counters of what runs here in the
 	// Prometheus text format.
 	WriteMetrics(w io.Writer) error
+	// StartPacketCapture starts capturing gateway id's inner packets;
+	// StopPacketCapture ends it and returns the pcap file, how many
+	// packets it holds and how many it missed (full).
+	StartPacketCapture(id string, cfg pcap.Config) error
+	StopPacketCapture(id string) (file []byte, captured, missed uint64, err error)
 }
 
 // noDataPlane is the DataPlane of an API without one.
@@ -105,6 +111,13 @@ func (noDataPlane) LearnedPrefixes(string) []netip.Prefix                   { re
 func (noDataPlane) VPNClients(string) []arm.VPNClientConnectionHealthDetail { return nil }
 func (noDataPlane) DisconnectVPNClients(string, []string) int               { return 0 }
 func (noDataPlane) WriteMetrics(io.Writer) error                            { return nil }
+func (noDataPlane) StartPacketCapture(string, pcap.Config) error            { return errNotRunning }
+func (noDataPlane) StopPacketCapture(string) ([]byte, uint64, uint64, error) {
+	return nil, 0, 0, errNotRunning
+}
+
+// errNotRunning answers what only a running gateway can do.
+var errNotRunning = arm.Errorf(arm.CodeGatewayNotReady, "the gateway does not run on this node")
 
 // Handler is the API's http.Handler.
 type Handler struct {
@@ -119,7 +132,8 @@ type Handler struct {
 	proxy     *httputil.ReverseProxy
 	sstpPort  uint16
 	gatewayCA []byte
-	packages  packages
+	packages  *downloads
+	captures  *downloads
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -133,7 +147,8 @@ func New(cfg Config) *Handler {
 		cfg.DataPlane = noDataPlane{}
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
-		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: packages{m: map[string]clientPackage{}}}
+		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: newDownloads("VPN client packages", maxPackages),
+		captures: newDownloads("packet captures", maxCaptures)}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -199,6 +214,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if name, ok := strings.CutPrefix(r.URL.Path, packagePath); ok {
 		// The URL is the credential, as Azure's SAS URL is.
 		h.downloadPackage(w, r, name)
+		return
+	}
+	if name, ok := strings.CutPrefix(r.URL.Path, capturePath); ok {
+		h.downloadCapture(w, r, name)
 		return
 	}
 	if !h.authorized(r) {
@@ -269,7 +288,7 @@ type forwardTo struct{}
 // answer.
 var live = map[string]bool{
 	"effectiveRouteTable": true, "getikesas": true, "resetconnection": true, "reset": true,
-	"getvpnclientconnectionhealth": true, "disconnectvirtualnetworkgatewayvpnconnections": true, "getbgppeerstatus": true, "getlearnedroutes": true, "getadvertisedroutes": true,
+	"getvpnclientconnectionhealth": true, "startpacketcapture": true, "stoppacketcapture": true, "disconnectvirtualnetworkgatewayvpnconnections": true, "getbgppeerstatus": true, "getlearnedroutes": true, "getadvertisedroutes": true,
 }
 
 // runsElsewhere returns the API of the node that runs what a live request

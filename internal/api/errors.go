@@ -37,10 +37,13 @@ var statusOf = map[string]int{
 	arm.CodeAddressSpaceOverlap:   http.StatusConflict,
 	arm.CodeMultiSitePolicyBased:  http.StatusConflict,
 
-	arm.CodeNodeUnreachable: http.StatusBadGateway,
-	arm.CodeNodeNotFound:    http.StatusNotFound,
-	arm.CodeNodeDraining:    http.StatusConflict,
-	arm.CodeTooManyRequests: http.StatusTooManyRequests,
+	arm.CodeNodeUnreachable:      http.StatusBadGateway,
+	arm.CodePacketCaptureUpload:  http.StatusBadGateway,
+	arm.CodePacketCaptureRunning: http.StatusConflict,
+	arm.CodeNoPacketCapture:      http.StatusConflict,
+	arm.CodeNodeNotFound:         http.StatusNotFound,
+	arm.CodeNodeDraining:         http.StatusConflict,
+	arm.CodeTooManyRequests:      http.StatusTooManyRequests,
 }
 
 // codeInternal is the code of errors that are vnetgw's fault.

@@ -227,3 +227,17 @@ func FuzzClusterMoveBody(f *testing.F) {
 		fe.serve(t, "GET", nodesPath, nil)
 	})
 }
+
+func FuzzStartPacketCaptureBody(f *testing.F) {
+	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.site.gw + "/startPacketCapture" },
+		func(*fuzzEnv) []any {
+			return []any{obj{"filterData": `{"TracingFlags":11,"MaxPacketBufferSize":120,"MaxFileSize":500,"Filters":[{"SourceSubnets":["10.19.0.4/32"],"Protocol":[6]}]}`}, obj{}}
+		})
+}
+
+func FuzzStopPacketCaptureBody(f *testing.F) {
+	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.site.gw + "/stopPacketCapture" },
+		func(*fuzzEnv) []any {
+			return []any{obj{"sasUrl": "https://acct.blob.core.windows.net/c?sv=x&sig=y"}, obj{}}
+		})
+}

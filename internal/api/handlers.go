@@ -85,6 +85,14 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			writeJSON(w, http.StatusOK, arm.List[arm.VPNClientConnectionHealthDetail]{Value: append([]arm.VPNClientConnectionHealthDetail{}, h.dp.VPNClients(rt.id.String())...)})
 		}
+	case rt.sub == "startpacketcapture":
+		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			h.startCapture(w, r, rt)
+		}
+	case rt.sub == "stoppacketcapture":
+		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			h.stopCapture(w, r, rt)
+		}
 	case rt.sub == "generatevpnclientpackage":
 		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			h.generatePackage(w, r, rt)

@@ -95,3 +95,27 @@ func TestMetricsEndpoint(t *testing.T) {
 		t.Errorf("POST /metrics: %d %s", r.status, r.body)
 	}
 }
+
+// A packet capture needs a running gateway and a filter that parses.
+func TestPacketCaptureRefusals(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	for _, c := range []struct {
+		path string
+		body any
+		code string
+	}{
+		{"/startPacketCapture", obj{"filterData": `{"MaxFileSize":9999}`}, "InvalidParameter"},
+		{"/startPacketCapture", obj{"filterData": `{"Filters":[{"TcpFlags":2}]}`}, "InvalidParameter"},
+		{"/startPacketCapture", nil, "GatewayNotProvisioned"},
+		{"/stopPacketCapture", obj{"sasUrl": "ftp://x/y"}, "InvalidParameter"},
+		{"/stopPacketCapture", nil, "GatewayNotProvisioned"},
+	} {
+		if r := e.do("POST", s.gw+c.path, c.body); r.status < 400 || r.code() != c.code {
+			t.Errorf("POST %s %v: %d %s, want %s", c.path, c.body, r.status, r.body, c.code)
+		}
+	}
+	if r := e.do("POST", netPath(subA, "rg", "virtualNetworkGateways", "nope")+"/startPacketCapture", nil); r.status != 404 {
+		t.Errorf("a gateway that does not exist: %d %s", r.status, r.body)
+	}
+}

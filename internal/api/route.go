@@ -21,7 +21,8 @@ type route struct {
 	// "supportedvpndevices", "getikesas", "resetconnection", "reset",
 	// "checkipaddressavailability", "usages", "connections",
 	// "getbgppeerstatus", "getlearnedroutes", "getadvertisedroutes",
-	// "getvpnclientconnectionhealth"; or the
+	// "getvpnclientconnectionhealth", "startpacketcapture",
+	// "stoppacketcapture"; or the
 	// operation of an operation result.
 	sub string
 }
@@ -135,6 +136,8 @@ func parseRoute(escaped string) (route, error) {
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "disconnectVirtualNetworkGatewayVpnConnections") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "disconnectvirtualnetworkgatewayvpnconnections"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && (is(8, "getBgpPeerStatus") || is(8, "getLearnedRoutes") || is(8, "getAdvertisedRoutes")) && len(rest) == 1:
+		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
+	case kind == arm.TypeVirtualNetworkGateway && (is(8, "startPacketCapture") || is(8, "stopPacketCapture")) && len(rest) == 1:
 		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "reset") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "reset"}, nil

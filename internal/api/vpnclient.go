@@ -1,12 +1,8 @@
 package api
 
 import (
-	"crypto/rand"
-	"encoding/hex"
 	"net/http"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
@@ -16,54 +12,8 @@ import (
 // path is an unguessable name that expires.
 const packagePath = "/vpnclientpackage/"
 
-// packageLifetime is how long a package's URL works, as Azure's does.
-const packageLifetime = time.Hour
-
 // maxPackages bounds the packages kept for download at once.
 const maxPackages = 1000
-
-type clientPackage struct {
-	zip     []byte
-	expires time.Time
-}
-
-// packages are the generated packages by name, until they expire.
-type packages struct {
-	mu sync.Mutex
-	m  map[string]clientPackage
-}
-
-// add keeps zip for download and returns its name.
-func (p *packages) add(zip []byte) (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	name := hex.EncodeToString(b[:]) + ".zip"
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	now := time.Now()
-	for n, c := range p.m {
-		if now.After(c.expires) {
-			delete(p.m, n)
-		}
-	}
-	if len(p.m) >= maxPackages {
-		return "", arm.Errorf(arm.CodeTooManyRequests, "%d VPN client packages wait for download; try again within the hour", len(p.m))
-	}
-	p.m[name] = clientPackage{zip: zip, expires: now.Add(packageLifetime)}
-	return name, nil
-}
-
-func (p *packages) get(name string) ([]byte, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	c, ok := p.m[name]
-	if !ok || time.Now().After(c.expires) {
-		return nil, false
-	}
-	return c.zip, true
-}
 
 // generatePackage serves .../generatevpnclientpackage (and
 // generatevpnprofile): the body (VpnClientParameters) may be empty; the
@@ -95,7 +45,7 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 		h.fail(w, r, err)
 		return
 	}
-	name, err := h.packages.add(zip)
+	name, err := h.packages.add(zip, ".zip")
 	if err != nil {
 		h.fail(w, r, err)
 		return

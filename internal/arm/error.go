@@ -84,6 +84,9 @@ const (
 	CodeTooManyRootCerts      = "TooManyVpnClientRootCertificates"            // R12
 	CodeInvalidCertificate    = "InvalidVpnClientRootCertificate"             // R12
 	CodeNoPointToSite         = "VpnClientConfigurationNotFound"
+	CodePacketCaptureRunning  = "PacketCaptureAlreadyInProgress"
+	CodeNoPacketCapture       = "PacketCaptureNotInProgress"
+	CodePacketCaptureUpload   = "PacketCaptureUploadFailed"
 	CodeTooManyRequests       = "TooManyRequests"
 	CodeVnet2VnetPolicyBased  = "Vnet2VnetRequiresRouteBasedGateways" // R28, R29
 	CodeMultiSitePolicyBased  = "MultiSiteRequiresRouteBasedGateway"  // R28

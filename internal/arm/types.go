@@ -610,6 +610,20 @@ type VPNClientParameters struct {
 	AuthenticationMethod  string `json:"authenticationMethod,omitempty"`
 }
 
+// VPNPacketCaptureStartParameters is the body of
+// .../virtualNetworkGateways/{n}/startPacketCapture.
+type VPNPacketCaptureStartParameters struct {
+	// FilterData is Azure's capture filter, a JSON document in a string.
+	FilterData string `json:"filterData,omitempty"`
+}
+
+// VPNPacketCaptureStopParameters is the body of stopPacketCapture.
+type VPNPacketCaptureStopParameters struct {
+	// SASURL is a storage container's URL (with its SAS token) the
+	// capture is uploaded into; vnetgw serves it for download without.
+	SASURL string `json:"sasUrl,omitempty"`
+}
+
 // P2SVPNConnectionRequest is the body of
 // .../virtualNetworkGateways/{n}/disconnectVirtualNetworkGatewayVpnConnections.
 type P2SVPNConnectionRequest struct {

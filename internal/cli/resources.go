@@ -504,7 +504,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		[]column{col("ConnectionId", "vpnConnectionId"), col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
 			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
 	vpnClient.AddCommand(g.generateVPNClientCmd())
-	parent.AddCommand(vpnClient, g.disconnectVPNCmd())
+	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd())
 	parent.AddCommand(certCommands(g)...)
 	return parent
 }

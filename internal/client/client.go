@@ -324,23 +324,31 @@ func (c *Client) VPNClientPackage(ctx context.Context, gw arm.ID) (string, []byt
 	if _, err := c.Do(ctx, http.MethodPost, escapePath(gw.String()+"/generatevpnclientpackage"), arm.VPNClientParameters{AuthenticationMethod: "EAPTLS"}, &u); err != nil {
 		return "", nil, err
 	}
+	b, err := c.Download(ctx, u, 16<<20)
+	return u, b, err
+}
+
+// Download gets a file the API serves by an unguessable URL (a VPN client
+// package, a packet capture), without the token: the URL is the
+// credential. It reads at most max bytes.
+func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	res, err := c.http.Do(req)
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 16<<20))
+	b, err := io.ReadAll(io.LimitReader(res.Body, max))
 	if err != nil {
-		return "", nil, err
+		return nil, err
 	}
 	if res.StatusCode != http.StatusOK {
-		return "", nil, fmt.Errorf("GET %s: %s", u, res.Status)
+		return nil, fmt.Errorf("GET %s: %s", u, res.Status)
 	}
-	return u, b, nil
+	return b, nil
 }
 
 // List lists the resources at path (a collection path such as

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
 // Options configure an Engine.
@@ -58,6 +59,7 @@ type Engine struct {
 	cfg      Config
 	vnets    map[string]*vnet
 	gateways map[string]*gw
+	captures map[string]*pcap.Capture // packet captures, by gateway id
 	closed   bool
 
 	stop    chan struct{} // closed by Close
@@ -95,7 +97,7 @@ func New(opts Options) *Engine {
 	if opts.PolicyIdleTimeout <= 0 {
 		opts.PolicyIdleTimeout = DefaultPolicyIdleTimeout
 	}
-	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{},
+	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, captures: map[string]*pcap.Capture{},
 		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1)}
 	e.removeStaleAddrs()
 	e.wg.Go(e.watchIdle)

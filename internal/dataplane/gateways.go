@@ -17,6 +17,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/p2s"
+	"github.com/vnetgw/vnetgw/internal/pcap"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -50,6 +51,11 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 			e.stopGateway(g)
 			delete(e.gateways, id)
 			changed = true
+		}
+	}
+	for id := range e.captures {
+		if !slices.ContainsFunc(cfg.Gateways, func(g Gateway) bool { return g.ID == id }) {
+			delete(e.captures, id) // its gateway is gone from this node
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(want)) {
@@ -114,6 +120,7 @@ func (e *Engine) startGateway(c Gateway) *gw {
 		}
 	}
 	g.port = fabric.NewGatewayPort(v.router.Ingress(c.Subnet))
+	g.port.SetCapture(e.captures[c.ID]) // a capture goes on as an instance starts again
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
 		RawESP: e.opts.RawESP, Inner: g.port, Logger: e.log.With("gateway", c.key())})
 	if g.err != nil {
@@ -316,4 +323,53 @@ func (e *Engine) ResetConnection(id string) bool {
 		reset = g.Reset(id) || reset
 	}
 	return reset
+}
+
+// Packet capture errors.
+var (
+	ErrCaptureRunning = errors.New("a packet capture runs on the gateway already")
+	ErrNoCapture      = errors.New("no packet capture runs on the gateway")
+	ErrNotRunning     = errors.New("the gateway does not run here")
+)
+
+// StartPacketCapture records in c the inner packets of gateway id, both
+// ways between its tunnels and its VNet, on every instance this engine
+// runs, until StopPacketCapture.
+func (e *Engine) StartPacketCapture(id string, c *pcap.Capture) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.captures[id] != nil {
+		return ErrCaptureRunning
+	}
+	found := false
+	for _, g := range e.gateways {
+		if g.cfg.ID == id && g.port != nil {
+			g.port.SetCapture(c)
+			found = true
+		}
+	}
+	if !found {
+		return ErrNotRunning
+	}
+	e.captures[id] = c
+	e.log.Info("packet capture started", "gateway", id)
+	return nil
+}
+
+// StopPacketCapture ends gateway id's packet capture and returns it.
+func (e *Engine) StopPacketCapture(id string) (*pcap.Capture, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	c := e.captures[id]
+	if c == nil {
+		return nil, ErrNoCapture
+	}
+	delete(e.captures, id)
+	for _, g := range e.gateways {
+		if g.cfg.ID == id && g.port != nil {
+			g.port.SetCapture(nil)
+		}
+	}
+	e.log.Info("packet capture stopped", "gateway", id)
+	return c, nil
 }

@@ -2,6 +2,7 @@ package reconcile
 
 import (
 	"cmp"
+	"errors"
 	"fmt"
 	"io"
 	"net/netip"
@@ -13,6 +14,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/bgp"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
 // Live answers the API's questions about the running data plane (the api
@@ -49,6 +51,33 @@ func (l Live) IKESAs(id string) []arm.IKESA {
 		out = append(out, a)
 	}
 	return out
+}
+
+// StartPacketCapture starts capturing gateway id's inner packets.
+func (l Live) StartPacketCapture(id string, cfg pcap.Config) error {
+	return captureError(l.Engine.StartPacketCapture(strings.ToLower(id), pcap.Start(cfg)))
+}
+
+// StopPacketCapture ends gateway id's capture and returns its file.
+func (l Live) StopPacketCapture(id string) ([]byte, uint64, uint64, error) {
+	c, err := l.Engine.StopPacketCapture(strings.ToLower(id))
+	if err != nil {
+		return nil, 0, 0, captureError(err)
+	}
+	file, captured, missed := c.Stop()
+	return file, captured, missed, nil
+}
+
+func captureError(err error) error {
+	switch {
+	case errors.Is(err, dataplane.ErrCaptureRunning):
+		return arm.Errorf(arm.CodePacketCaptureRunning, "a packet capture runs on this gateway already; stop it first (stopPacketCapture)")
+	case errors.Is(err, dataplane.ErrNoCapture):
+		return arm.Errorf(arm.CodeNoPacketCapture, "no packet capture runs on this gateway; start one (startPacketCapture)")
+	case errors.Is(err, dataplane.ErrNotRunning):
+		return arm.Errorf(arm.CodeGatewayNotReady, "the gateway does not run (yet): see its connections' connectionStatusReason")
+	}
+	return err
 }
 
 // WriteMetrics writes the engine's counters for Prometheus.

@@ -1,0 +1,143 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/pcap"
+)
+
+// capturePath is where stopped packet captures are downloaded, by an
+// unguessable name that expires after an hour.
+const capturePath = "/packetcapture/"
+
+// maxCaptures bounds the captures kept for download at once (each up to
+// pcap.MaxMaxBytes).
+const maxCaptures = 4
+
+// uploadTimeout bounds the upload of a capture to a sasUrl.
+const uploadTimeout = 5 * time.Minute
+
+// startCapture serves .../virtualNetworkGateways/{n}/startPacketCapture:
+// the gateway's inner packets, both ways between its tunnels and its VNet,
+// filtered by filterData, are recorded until stopPacketCapture.
+func (h *Handler) startCapture(w http.ResponseWriter, r *http.Request, rt route) {
+	in := &arm.VPNPacketCaptureStartParameters{}
+	if r.ContentLength != 0 {
+		var err error
+		if in, err = decode[arm.VPNPacketCaptureStartParameters](r); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	cfg, err := pcap.ParseFilterData(in.FilterData)
+	if err != nil {
+		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "filterData", Message: err.Error()})
+		return
+	}
+	if err := h.dp.StartPacketCapture(rt.id.String(), cfg); err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, "packet capture started")
+}
+
+// stopCapture serves .../stopPacketCapture: with a sasUrl (a storage
+// container's URL with its SAS token, as Azure takes) the capture is
+// uploaded there as a blob named GATEWAY-TIME.pcap, and the answer is the
+// blob's URL without the token; without one, the answer is a URL that
+// serves the capture for an hour.
+func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) {
+	in := &arm.VPNPacketCaptureStopParameters{}
+	if r.ContentLength != 0 {
+		var err error
+		if in, err = decode[arm.VPNPacketCaptureStopParameters](r); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
+	var dest *url.URL
+	if in.SASURL != "" {
+		u, err := url.Parse(in.SASURL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+			h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "sasUrl", Message: "sasUrl is not an http(s) URL of a storage container"})
+			return
+		}
+		dest = u
+	}
+	file, captured, missed, err := h.dp.StopPacketCapture(rt.id.String())
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.log.Info("packet capture stopped", "gateway", rt.id.String(), "packets", captured, "missed", missed, "bytes", len(file))
+	if dest != nil {
+		blob, err := upload(r.Context(), dest, fmt.Sprintf("%s-%s.pcap", rt.id.Name(), time.Now().UTC().Format("20060102T150405Z")), file)
+		if err != nil {
+			h.fail(w, r, arm.Errorf(arm.CodePacketCaptureUpload, "%v", err))
+			return
+		}
+		writeJSON(w, http.StatusOK, blob)
+		return
+	}
+	name, err := h.captures.add(file, ".pcap")
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	writeJSON(w, http.StatusOK, scheme+"://"+r.Host+capturePath+name)
+}
+
+// upload puts file as blob name into the container at u (Azure Blob
+// storage's Put Blob) and returns the blob's URL without the query (the
+// SAS token), which no error or log shows either.
+func upload(ctx context.Context, u *url.URL, name string, file []byte) (string, error) {
+	blob := *u
+	blob.Path = strings.TrimSuffix(u.Path, "/") + "/" + name
+	blob.RawPath = ""
+	shown := blob
+	shown.RawQuery, shown.User = "", nil
+	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPut, blob.String(), bytes.NewReader(file))
+	if err != nil {
+		return "", fmt.Errorf("upload to %s: %v", shown.String(), err)
+	}
+	req.Header.Set("x-ms-blob-type", "BlockBlob")
+	req.Header.Set("Content-Type", "application/vnd.tcpdump.pcap")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return "", fmt.Errorf("upload to %s failed: %v", shown.String(), strings.ReplaceAll(err.Error(), blob.String(), shown.String()))
+	}
+	res.Body.Close()
+	if res.StatusCode/100 != 2 {
+		return "", fmt.Errorf("upload to %s: the storage answered %s", shown.String(), res.Status)
+	}
+	return shown.String(), nil
+}
+
+// downloadCapture serves a stopped capture by the name its URL holds.
+func (h *Handler) downloadCapture(w http.ResponseWriter, r *http.Request, name string) {
+	if r.Method != http.MethodGet {
+		h.fail(w, r, methodNotAllowed(r))
+		return
+	}
+	file, ok := h.captures.get(name)
+	if !ok {
+		h.fail(w, r, arm.Errorf(arm.CodeResourceNotFound, "no packet capture at this URL: it expired (after an hour) or never was"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
+	w.Header().Set("Content-Disposition", `attachment; filename="capture.pcap"`)
+	w.Write(file)
+}

@@ -1,0 +1,86 @@
+package cli
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/pcap"
+)
+
+// packetCaptureCmd is az's vnet-gateway packet-capture start and stop.
+func (g *globals) packetCaptureCmd() *cobra.Command {
+	parent := &cobra.Command{Use: "packet-capture", Short: "Capture a gateway's packets, both ways between its tunnels and its VNet (pcap)"}
+	var rg, name, filter string
+	start := &cobra.Command{
+		Use:   "start",
+		Short: "Start capturing a gateway's inner packets",
+		Long: `Start capturing the packets a gateway carries between its tunnels and its VNet
+(inner packets, decrypted: what the hosts send and receive), on every instance,
+until 'packet-capture stop'. --filter-data takes Azure's filter JSON:
+
+  {"MaxPacketBufferSize":120,"MaxFileSize":100,
+   "Filters":[{"SourceSubnets":["10.1.0.4/32"],"DestinationSubnets":["192.168.1.0/24"],
+               "Protocol":[6],"DestinationPort":[443],"CaptureSingleDirectionTrafficOnly":false}]}
+
+MaxPacketBufferSize is the bytes kept of each packet, MaxFileSize the MiB of
+the file (default 100, at most 500); packets past it are counted, not kept.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if filter != "" {
+				if _, err := pcap.ParseFilterData(filter); err != nil {
+					return fmt.Errorf("--filter-data: %w", err)
+				}
+			}
+			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			if err != nil {
+				return err
+			}
+			_, err = c.Do(cmd.Context(), http.MethodPost, id.String()+"/startPacketCapture", arm.VPNPacketCaptureStartParameters{FilterData: filter}, nil)
+			return err
+		},
+	}
+	start.Flags().StringVar(&filter, "filter-data", "", "Azure's packet capture filter (JSON); default: every packet")
+	var sasURL, file string
+	stop := &cobra.Command{
+		Use:   "stop",
+		Short: "Stop the capture; print where the pcap file is (and save it with --output-file)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if sasURL != "" && file != "" {
+				return errors.New("--sas-url uploads the capture; --output-file saves it here: give one")
+			}
+			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			if err != nil {
+				return err
+			}
+			var u string
+			if _, err := c.Do(cmd.Context(), http.MethodPost, id.String()+"/stopPacketCapture", arm.VPNPacketCaptureStopParameters{SASURL: sasURL}, &u); err != nil {
+				return err
+			}
+			if file != "" {
+				b, err := c.Download(cmd.Context(), u, pcap.MaxMaxBytes+1<<20)
+				if err != nil {
+					return err
+				}
+				if err := os.WriteFile(file, b, 0o600); err != nil {
+					return err
+				}
+			}
+			fmt.Fprintln(g.stdout, u)
+			return nil
+		},
+	}
+	stop.Flags().StringVar(&sasURL, "sas-url", "", "a storage container's URL with its SAS token: the capture is uploaded there (Put Blob); default: served by vnetgw for an hour")
+	stop.Flags().StringVar(&file, "output-file", "", "save the capture (pcap) here too")
+	for _, c := range []*cobra.Command{start, stop} {
+		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+		c.Flags().StringVarP(&name, "name", "n", "", "the gateway's name, or full resource id")
+	}
+	parent.AddCommand(start, stop)
+	return parent
+}

@@ -1,0 +1,147 @@
+package pcap
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// udp4 is an IPv4 UDP packet from src:sport to dst:dport with n bytes of
+// payload.
+func udp4(src, dst string, sport, dport uint16, n int) []byte {
+	p := make([]byte, 28+n)
+	p[0], p[8], p[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(p[2:], uint16(len(p)))
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(p[12:], s[:])
+	copy(p[16:], d[:])
+	binary.BigEndian.PutUint16(p[20:], sport)
+	binary.BigEndian.PutUint16(p[22:], dport)
+	binary.BigEndian.PutUint16(p[24:], uint16(8+n))
+	return p
+}
+
+// records reads a pcap file's records: (captured length, original length).
+func records(t *testing.T, file []byte) [][2]int {
+	t.Helper()
+	if len(file) < 24 || binary.LittleEndian.Uint32(file) != 0xa1b2c3d4 || binary.LittleEndian.Uint32(file[20:]) != linkTypeRaw {
+		t.Fatalf("not a pcap file of raw IP: % x", file[:min(24, len(file))])
+	}
+	var out [][2]int
+	for rest := file[24:]; len(rest) > 0; {
+		incl, orig := int(binary.LittleEndian.Uint32(rest[8:])), int(binary.LittleEndian.Uint32(rest[12:]))
+		out = append(out, [2]int{incl, orig})
+		rest = rest[16+incl:]
+	}
+	return out
+}
+
+func TestFiltersAndLimits(t *testing.T) {
+	cfg, err := ParseFilterData(`{"TracingFlags":11,"MaxPacketBufferSize":40,"MaxFileSize":1,
+		"Filters":[{"SourceSubnets":["10.1.0.0/16"],"DestinationSubnets":["192.168.1.2"],"Protocol":[17],"DestinationPort":[53],"TcpFlags":-1}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Start(cfg)
+	c.Packet(udp4("10.1.0.4", "192.168.1.2", 5000, 53, 100))  // matches
+	c.Packet(udp4("192.168.1.2", "10.1.0.4", 53, 5000, 100))  // the answer: both directions
+	c.Packet(udp4("10.1.0.4", "192.168.1.3", 5000, 53, 100))  // another host
+	c.Packet(udp4("10.1.0.4", "192.168.1.2", 5000, 123, 100)) // another port
+	c.Packet([]byte{0x45, 0})                                 // not a packet
+	file, captured, missed := c.Stop()
+	if captured != 2 || missed != 0 {
+		t.Fatalf("captured %d, missed %d; want 2, 0", captured, missed)
+	}
+	for _, r := range records(t, file) {
+		if r != [2]int{40, 128} {
+			t.Errorf("record lengths %v, want 40 of 128 (MaxPacketBufferSize)", r)
+		}
+	}
+	c.Packet(udp4("10.1.0.4", "192.168.1.2", 5000, 53, 100))
+	if _, n, _ := c.Stop(); n != 2 {
+		t.Errorf("a stopped capture took a packet")
+	}
+
+	// One way only; the file fills up and then counts what it misses.
+	cfg, err = ParseFilterData(`{"MaxFileSize":1,"Filters":[{"SourceSubnets":["10.1.0.0/16"],"CaptureSingleDirectionTrafficOnly":true}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c = Start(cfg)
+	c.Packet(udp4("192.168.1.2", "10.1.0.4", 53, 5000, 100))
+	for range 1000 {
+		c.Packet(udp4("10.1.0.4", "192.168.1.2", 5000, 53, 1400))
+	}
+	file, captured, missed = c.Stop()
+	if len(file) > 1<<20 || captured == 0 || captured+missed != 1000 {
+		t.Errorf("1 MiB file: %d bytes, %d captured, %d missed of 1000", len(file), captured, missed)
+	}
+	t.Logf("1 MiB holds %d packets of 1,428 bytes; %d missed", captured, missed)
+}
+
+func TestParseFilterDataRefuses(t *testing.T) {
+	for _, s := range []string{`{`, `{"MaxFileSize":0}`, `{"MaxFileSize":100000}`, `{"MaxPacketBufferSize":-1}`,
+		`{"Filters":[{"SourceSubnets":["nope"]}]}`, `{"Filters":[{"Protocol":[300]}]}`, `{"Filters":[{"TcpFlags":2}]}`,
+		`{"Filters":[{"DestinationPort":[70000]}]}`, `{"Filters":"x"}`} {
+		if _, err := ParseFilterData(s); err == nil {
+			t.Errorf("%s: no error", s)
+		}
+	}
+	if cfg, err := ParseFilterData(""); err != nil || cfg.SnapLen != DefaultSnapLen || cfg.MaxBytes != DefaultMaxBytes || cfg.Filters != nil {
+		t.Errorf("empty filterData: %+v %v", cfg, err)
+	}
+}
+
+// tcpdump reads what a capture writes.
+func TestTcpdumpReadsTheFile(t *testing.T) {
+	if _, err := exec.LookPath("tcpdump"); err != nil {
+		if os.Getenv("VNETGW_REQUIRE_INTEROP") == "1" {
+			t.Fatal("VNETGW_REQUIRE_INTEROP=1: needs tcpdump (scripts/install-deps.sh)")
+		}
+		t.Skip("needs tcpdump (scripts/install-deps.sh)")
+	}
+	c := Start(Config{})
+	c.Packet(udp4("10.1.0.4", "192.168.1.2", 5000, 53, 10))
+	file, _, _ := c.Stop()
+	p := filepath.Join(t.TempDir(), "c.pcap")
+	if err := os.WriteFile(p, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	out, err := exec.Command("tcpdump", "-nn", "-r", p).CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "10.1.0.4.5000 > 192.168.1.2.53") {
+		t.Fatalf("tcpdump -r: %v\n%s", err, out)
+	}
+}
+
+func FuzzParseFilterData(f *testing.F) {
+	f.Add(`{"TracingFlags":11,"MaxPacketBufferSize":120,"MaxFileSize":500,"Filters":[{"SourceSubnets":["10.19.0.4/32","10.20.0.4/32"],"DestinationSubnets":["10.20.0.4/32","10.19.0.4/32"],"TcpFlags":-1,"Protocol":[6],"CaptureSingleDirectionTrafficOnly":true}]}`)
+	f.Add(`{}`)
+	f.Fuzz(func(t *testing.T, s string) {
+		cfg, err := ParseFilterData(s)
+		if err != nil {
+			return
+		}
+		c := Start(cfg)
+		c.Packet(udp4("10.19.0.4", "10.20.0.4", 1, 2, 10))
+		c.Stop()
+	})
+}
+
+// FuzzPacket: any bytes as a packet, against filters that look at every
+// field.
+func FuzzPacket(f *testing.F) {
+	f.Add(udp4("10.1.0.4", "192.168.1.2", 5000, 53, 10))
+	f.Add([]byte{0x60, 0, 0, 0})
+	cfg, err := ParseFilterData(`{"MaxPacketBufferSize":64,"MaxFileSize":1,"Filters":[{"SourceSubnets":["10.0.0.0/8","::/0"],"Protocol":[6,17],"SourcePort":[5000],"DestinationPort":[53]}]}`)
+	if err != nil {
+		f.Fatal(err)
+	}
+	c := Start(cfg)
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		c.Packet(pkt)
+	})
+}
