@@ -440,6 +440,28 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 		t.Fatalf("reset gateway: %+v, %v", reset, err)
 	}
 
+	// A packet capture through the SDK's pollers; the gateway runs (on
+	// IKE port 500) only as root.
+	if os.Geteuid() == 0 {
+		sp, err := gws.BeginStartPacketCapture(ctx, "rg-we", "gw", &armnetwork.VirtualNetworkGatewaysClientBeginStartPacketCaptureOptions{
+			Parameters: &armnetwork.VPNPacketCaptureStartParameters{FilterData: to.Ptr(`{"Filters":[{"Protocol":[1]}]}`)}})
+		if err != nil {
+			t.Fatalf("begin start packet capture: %v", err)
+		}
+		if _, err := sp.PollUntilDone(ctx, nil); err != nil {
+			t.Fatalf("start packet capture: %v", err)
+		}
+		stp, err := gws.BeginStopPacketCapture(ctx, "rg-we", "gw", armnetwork.VPNPacketCaptureStopParameters{}, nil)
+		if err != nil {
+			t.Fatalf("begin stop packet capture: %v", err)
+		}
+		if stopped, err := stp.PollUntilDone(ctx, nil); err != nil || stopped.Value == nil || !strings.Contains(*stopped.Value, "/packetcapture/") {
+			t.Fatalf("stop packet capture: %v, %v", stopped.Value, err)
+		}
+	} else {
+		t.Log("not root: the gateway does not run on port 500, so no packet capture")
+	}
+
 	// The on-premises device's configuration, as the SDK asks for it.
 	devices, err := gws.SupportedVPNDevices(ctx, "rg-we", "gw", nil)
 	if err != nil || devices.Value == nil || !strings.Contains(*devices.Value, `<Vendor name="strongSwan">`) {
