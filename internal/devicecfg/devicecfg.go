@@ -21,6 +21,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/strongswan"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -283,7 +284,7 @@ func join(ps []netip.Prefix) string {
 
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", max(int64(d/time.Second), 1)) }
 
-var swanctl = template.Must(template.New("").Parse(`# swanctl.conf of the on-premises device of vnetgw connection {{.Name}}:
+var swanctl = template.Must(template.New("").Funcs(template.FuncMap{"secret": strongswan.SecretValue}).Parse(`# swanctl.conf of the on-premises device of vnetgw connection {{.Name}}:
 # gateway {{.Gateway}} at {{range $i, $t := .Tunnels}}{{if $i}} and {{end}}{{$t.GatewayAddr}}{{end}}, local network gateway {{.Site}} at {{.Addr}}.
 {{- if gt (len .Tunnels) 1}}
 # The gateway is active-active: one tunnel to each of its instances; it
@@ -345,7 +346,7 @@ secrets {
 {{- range $i, $t := .Tunnels}}
     id-gateway-{{$i}} = {{$t.GatewayAddr}}
 {{- end}}
-    secret = "{{.PSK}}"
+    secret = {{secret .PSK}}
   }
 }
 `))

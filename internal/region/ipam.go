@@ -148,15 +148,21 @@ const sharedKeyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0
 
 // newSharedKey returns n characters drawn uniformly from crypto/rand (R21),
 // by rejection sampling so that no character is more likely than another.
+// The first is a letter: devices read prefixes such as 0x and 0s (hex,
+// base64) into a key, and a generated key must work as it is everywhere.
 func newSharedKey(n int) string {
 	const limit = 256 - 256%len(sharedKeyAlphabet)
+	const letters = 52 // sharedKeyAlphabet's first
 	out := make([]byte, 0, n)
 	var buf [64]byte
 	for len(out) < n {
 		rand.Read(buf[:])
 		for _, c := range buf {
-			if int(c) < limit && len(out) < n {
-				out = append(out, sharedKeyAlphabet[int(c)%len(sharedKeyAlphabet)])
+			if int(c) >= limit || len(out) == n {
+				continue
+			}
+			if k := int(c) % len(sharedKeyAlphabet); len(out) > 0 || k < letters {
+				out = append(out, sharedKeyAlphabet[k])
 			}
 		}
 	}

@@ -67,3 +67,18 @@ func TestWriteSwanctl(t *testing.T) {
 		}
 	}
 }
+
+// A key that starts as a hex or base64 value would is written in hex, so
+// that strongSwan reads the key itself.
+func TestSecretValue(t *testing.T) {
+	for key, want := range map[string]string{
+		"SiteToSiteKey2026": `"SiteToSiteKey2026"`,
+		"0sgA2zy9":          "0x30736741327a7939",
+		"0XAB":              "0x30584142",
+		"0abc":              `"0abc"`,
+	} {
+		if got := SecretValue(key); got != want {
+			t.Errorf("SecretValue(%q) = %s, want %s", key, got, want)
+		}
+	}
+}

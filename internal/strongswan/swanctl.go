@@ -1,8 +1,10 @@
 package strongswan
 
 import (
+	"encoding/hex"
 	"fmt"
 	"os"
+	"strings"
 	"text/template"
 )
 
@@ -34,7 +36,18 @@ type Secret struct {
 	PSK string
 }
 
-var swanctlConf = template.Must(template.New("").Parse(`connections {
+// SecretValue writes a pre-shared key as a swanctl.conf secret: quoted,
+// or in hex when it starts with 0x or 0s, which strongSwan would read as
+// the prefix of a hex or base64 value (a key such as "0sgA2zy..." would
+// otherwise not be the key).
+func SecretValue(psk string) string {
+	if p := strings.ToLower(psk); strings.HasPrefix(p, "0x") || strings.HasPrefix(p, "0s") {
+		return "0x" + hex.EncodeToString([]byte(psk))
+	}
+	return `"` + psk + `"`
+}
+
+var swanctlConf = template.Must(template.New("").Funcs(template.FuncMap{"secret": SecretValue}).Parse(`connections {
 {{- range .Conns}}
   {{.Name}} {
     version = {{.Version}}
@@ -73,7 +86,7 @@ secrets {
 {{- range $j, $id := $s.IDs}}
     id-{{$j}} = {{$id}}
 {{- end}}
-    secret = "{{$s.PSK}}"
+    secret = {{secret $s.PSK}}
   }
 {{- end}}
 }

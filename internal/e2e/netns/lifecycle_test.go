@@ -11,6 +11,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/strongswan"
 )
 
 // TestSharedKeyChange: a new key set through the API (the CLI's
@@ -25,7 +26,9 @@ func TestSharedKeyChange(t *testing.T) {
 	e.up(t)
 	ping(t, e.host, e.site.host, 10*time.Second)
 
-	const newKey = "ReplacedKey2027"
+	// A key that strongSwan would read as base64 were it not written in
+	// hex (strongswan.SecretValue).
+	const newKey = "0sReplacedKey2027"
 	if out, err := e.r.cli("vpn-connection", "shared-key", "update", "-g", "s2s", "--connection-name", "hub-to-branch", "--value", newKey); err != nil {
 		t.Fatalf("vnetgw vpn-connection shared-key update: %v\n%s", err, out)
 	}
@@ -98,7 +101,7 @@ func TestCustomPolicyChange(t *testing.T) {
 func setKey(t *testing.T, s *site, gw netip.Addr, key string) {
 	t.Helper()
 	f := filepath.Join(s.ch.Dir, "secrets.conf")
-	conf := fmt.Sprintf("secrets {\n  ike-peer {\n    id-1 = %s\n    id-2 = %s\n    secret = %q\n  }\n}\n", s.addr, gw, key)
+	conf := fmt.Sprintf("secrets {\n  ike-peer {\n    id-1 = %s\n    id-2 = %s\n    secret = %s\n  }\n}\n", s.addr, gw, strongswan.SecretValue(key))
 	if err := os.WriteFile(f, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
