@@ -92,9 +92,9 @@ type DataPlane interface {
 	// WriteMetrics writes the counters of what runs here in the
 	// Prometheus text format.
 	WriteMetrics(w io.Writer) error
-	// StartPacketCapture starts capturing gateway id's inner packets;
-	// StopPacketCapture ends it and returns the pcap file, how many
-	// packets it holds and how many it missed (full).
+	// StartPacketCapture starts capturing the inner packets of gateway or
+	// connection id; StopPacketCapture ends it and returns the pcap file,
+	// how many packets it holds and how many it missed (full).
 	StartPacketCapture(id string, cfg pcap.Config) error
 	StopPacketCapture(id string) (file []byte, captured, missed uint64, err error)
 }

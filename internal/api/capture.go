@@ -24,9 +24,10 @@ const maxCaptures = 4
 // uploadTimeout bounds the upload of a capture to a sasUrl.
 const uploadTimeout = 5 * time.Minute
 
-// startCapture serves .../virtualNetworkGateways/{n}/startPacketCapture:
-// the gateway's inner packets, both ways between its tunnels and its VNet,
-// filtered by filterData, are recorded until stopPacketCapture.
+// startCapture serves .../virtualNetworkGateways/{n}/startPacketCapture
+// and .../connections/{n}/startPacketCapture: the inner packets, both ways,
+// between the gateway's tunnels and its VNet or through the connection's
+// tunnel, filtered by filterData, are recorded until stopPacketCapture.
 func (h *Handler) startCapture(w http.ResponseWriter, r *http.Request, rt route) {
 	in := &arm.VPNPacketCaptureStartParameters{}
 	if r.ContentLength != 0 {

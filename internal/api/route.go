@@ -137,7 +137,7 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: "disconnectvirtualnetworkgatewayvpnconnections"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && (is(8, "getBgpPeerStatus") || is(8, "getLearnedRoutes") || is(8, "getAdvertisedRoutes")) && len(rest) == 1:
 		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
-	case kind == arm.TypeVirtualNetworkGateway && (is(8, "startPacketCapture") || is(8, "stopPacketCapture")) && len(rest) == 1:
+	case (kind == arm.TypeVirtualNetworkGateway || kind == arm.TypeConnection) && (is(8, "startPacketCapture") || is(8, "stopPacketCapture")) && len(rest) == 1:
 		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "reset") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "reset"}, nil

@@ -12,15 +12,17 @@ import (
 	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
-// packetCaptureCmd is az's vnet-gateway packet-capture start and stop.
-func (g *globals) packetCaptureCmd() *cobra.Command {
-	parent := &cobra.Command{Use: "packet-capture", Short: "Capture a gateway's packets, both ways between its tunnels and its VNet (pcap)"}
+// packetCaptureCmd is az's vnet-gateway (typ virtualNetworkGateways) and
+// vpn-connection (connections) packet-capture start and stop; what says
+// what is captured.
+func (g *globals) packetCaptureCmd(typ, what string) *cobra.Command {
+	parent := &cobra.Command{Use: "packet-capture", Short: "Capture " + what + " (pcap)"}
 	var rg, name, filter string
 	start := &cobra.Command{
 		Use:   "start",
-		Short: "Start capturing a gateway's inner packets",
-		Long: `Start capturing the packets a gateway carries between its tunnels and its VNet
-(inner packets, decrypted: what the hosts send and receive), on every instance,
+		Short: "Start capturing " + what,
+		Long: `Start capturing ` + what + ` (inner packets,
+decrypted: what the hosts send and receive), on every instance of the gateway,
 until 'packet-capture stop'. --filter-data takes Azure's filter JSON:
 
   {"MaxPacketBufferSize":120,"MaxFileSize":100,
@@ -36,7 +38,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 					return fmt.Errorf("--filter-data: %w", err)
 				}
 			}
-			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			id, c, err := g.target(rg, typ, name)
 			if err != nil {
 				return err
 			}
@@ -54,7 +56,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 			if sasURL != "" && file != "" {
 				return errors.New("--sas-url uploads the capture; --output-file saves it here: give one")
 			}
-			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			id, c, err := g.target(rg, typ, name)
 			if err != nil {
 				return err
 			}
@@ -79,7 +81,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 	stop.Flags().StringVar(&file, "output-file", "", "save the capture (pcap) here too")
 	for _, c := range []*cobra.Command{start, stop} {
 		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
-		c.Flags().StringVarP(&name, "name", "n", "", "the gateway's name, or full resource id")
+		c.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
 	}
 	parent.AddCommand(start, stop)
 	return parent

@@ -504,7 +504,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		[]column{col("ConnectionId", "vpnConnectionId"), col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
 			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
 	vpnClient.AddCommand(g.generateVPNClientCmd())
-	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd())
+	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd("virtualNetworkGateways", "a gateway's packets, both ways between its tunnels and its VNet"))
 	parent.AddCommand(certCommands(g)...)
 	return parent
 }
@@ -711,7 +711,8 @@ func connectionCommand(g *globals) *cobra.Command {
 		g.postCmd("list-ike-sas", "List the IKE SAs and child SAs of a connection's tunnel", "connections", "/getikesas",
 			[]column{col("State", "state"), col("Local", "localEndpoint"), col("Remote", "remoteEndpoint"), col("Proposal", "proposal"),
 				col("InitiatorSPI", "initiatorSpi"), col("ResponderSPI", "responderSpi"), col("ChildSAs", "quickModeSa")}, nil),
-		g.postCmd("reset", "End a connection's tunnel, telling the peer, and set it up again", "connections", "/resetconnection", nil, nil))
+		g.postCmd("reset", "End a connection's tunnel, telling the peer, and set it up again", "connections", "/resetconnection", nil, nil),
+		g.packetCaptureCmd("connections", "a connection's packets, both ways through its tunnel"))
 	return parent
 }
 

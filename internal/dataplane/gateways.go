@@ -54,8 +54,10 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 		}
 	}
 	for id := range e.captures {
-		if !slices.ContainsFunc(cfg.Gateways, func(g Gateway) bool { return g.ID == id }) {
-			delete(e.captures, id) // its gateway is gone from this node
+		if !slices.ContainsFunc(cfg.Gateways, func(g Gateway) bool {
+			return g.ID == id || slices.ContainsFunc(g.Connections, func(c Connection) bool { return c.ID == id })
+		}) {
+			delete(e.captures, id) // its gateway or connection is gone from this node
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(want)) {
@@ -93,6 +95,11 @@ func (e *Engine) installConnections(g *gw) {
 	g.learned = g.withLearned(conns)
 	if err := g.gw.Reconfig(conns); err != nil {
 		e.log.Error("reconfigure gateway", "gateway", g.cfg.key(), "err", err)
+	}
+	for _, c := range g.cfg.Connections {
+		if cp := e.captures[c.ID]; cp != nil {
+			g.gw.Engine().SetCapture(c.ID, cp) // a capture goes on in a tunnel made again
+		}
 	}
 }
 
@@ -332,31 +339,25 @@ var (
 	ErrNotRunning     = errors.New("the gateway does not run here")
 )
 
-// StartPacketCapture records in c the inner packets of gateway id, both
-// ways between its tunnels and its VNet, on every instance this engine
-// runs, until StopPacketCapture.
+// StartPacketCapture records in c the inner packets of id, both ways: a
+// gateway's between its tunnels and its VNet, or a connection's through
+// its tunnel, on every instance this engine runs, until
+// StopPacketCapture.
 func (e *Engine) StartPacketCapture(id string, c *pcap.Capture) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.captures[id] != nil {
 		return ErrCaptureRunning
 	}
-	found := false
-	for _, g := range e.gateways {
-		if g.cfg.ID == id && g.port != nil {
-			g.port.SetCapture(c)
-			found = true
-		}
-	}
-	if !found {
+	if !e.setCapture(id, c) {
 		return ErrNotRunning
 	}
 	e.captures[id] = c
-	e.log.Info("packet capture started", "gateway", id)
+	e.log.Info("packet capture started", "of", id)
 	return nil
 }
 
-// StopPacketCapture ends gateway id's packet capture and returns it.
+// StopPacketCapture ends id's packet capture and returns it.
 func (e *Engine) StopPacketCapture(id string) (*pcap.Capture, error) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -365,11 +366,23 @@ func (e *Engine) StopPacketCapture(id string) (*pcap.Capture, error) {
 		return nil, ErrNoCapture
 	}
 	delete(e.captures, id)
+	e.setCapture(id, nil)
+	e.log.Info("packet capture stopped", "of", id)
+	return c, nil
+}
+
+// setCapture sets the capture of gateway or connection id on every
+// instance that runs it, and reports whether one does. e.mu is held.
+func (e *Engine) setCapture(id string, c *pcap.Capture) bool {
+	found := false
 	for _, g := range e.gateways {
-		if g.cfg.ID == id && g.port != nil {
-			g.port.SetCapture(nil)
+		switch {
+		case g.cfg.ID == id && g.port != nil:
+			g.port.SetCapture(c)
+			found = true
+		case g.gw != nil && g.gw.Engine().SetCapture(id, c):
+			found = true
 		}
 	}
-	e.log.Info("packet capture stopped", "gateway", id)
-	return c, nil
+	return found
 }

@@ -53,12 +53,13 @@ func (l Live) IKESAs(id string) []arm.IKESA {
 	return out
 }
 
-// StartPacketCapture starts capturing gateway id's inner packets.
+// StartPacketCapture starts capturing the inner packets of gateway or
+// connection id.
 func (l Live) StartPacketCapture(id string, cfg pcap.Config) error {
 	return captureError(l.Engine.StartPacketCapture(strings.ToLower(id), pcap.Start(cfg)))
 }
 
-// StopPacketCapture ends gateway id's capture and returns its file.
+// StopPacketCapture ends id's capture and returns its file.
 func (l Live) StopPacketCapture(id string) ([]byte, uint64, uint64, error) {
 	c, err := l.Engine.StopPacketCapture(strings.ToLower(id))
 	if err != nil {
@@ -71,11 +72,11 @@ func (l Live) StopPacketCapture(id string) ([]byte, uint64, uint64, error) {
 func captureError(err error) error {
 	switch {
 	case errors.Is(err, dataplane.ErrCaptureRunning):
-		return arm.Errorf(arm.CodePacketCaptureRunning, "a packet capture runs on this gateway already; stop it first (stopPacketCapture)")
+		return arm.Errorf(arm.CodePacketCaptureRunning, "a packet capture runs here already; stop it first (stopPacketCapture)")
 	case errors.Is(err, dataplane.ErrNoCapture):
-		return arm.Errorf(arm.CodeNoPacketCapture, "no packet capture runs on this gateway; start one (startPacketCapture)")
+		return arm.Errorf(arm.CodeNoPacketCapture, "no packet capture runs here; start one (startPacketCapture)")
 	case errors.Is(err, dataplane.ErrNotRunning):
-		return arm.Errorf(arm.CodeGatewayNotReady, "the gateway does not run (yet): see its connections' connectionStatusReason")
+		return arm.Errorf(arm.CodeGatewayNotReady, "the gateway (or the connection's tunnel) does not run (yet): see connectionStatusReason")
 	}
 	return err
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/udp"
 )
 
@@ -113,6 +114,8 @@ type tunnel struct {
 	packetsIn, bytesIn   atomic.Uint64
 	lastIn               atomic.Int64
 	drops                [dropCount]atomic.Uint64
+
+	capture atomic.Pointer[pcap.Capture] // records the inner packets both ways, or nil
 }
 
 // child is one child SA pair of a tunnel.
@@ -232,6 +235,19 @@ func (e *Engine) Reconfig(cfg Config) error {
 		e.cfg.Tunnels[i].Routes = slices.Clone(e.cfg.Tunnels[i].Routes)
 	}
 	return nil
+}
+
+// SetCapture records the inner packets of tunnel name, both ways, in c
+// until it is set to nil; it reports whether the tunnel exists. Without a
+// capture a packet pays one atomic load.
+func (e *Engine) SetCapture(name string, c *pcap.Capture) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.tunnels[name]
+	if t != nil {
+		t.capture.Store(c)
+	}
+	return t != nil
 }
 
 // removeTunnel removes t and its children. e.mu is held.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/tun/tuntest"
 	"github.com/vnetgw/vnetgw/internal/udp/udptest"
 	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
@@ -630,5 +631,37 @@ func TestCarries(t *testing.T) {
 	a.e.RemoveChild("t", 0xa0000001)
 	if a.e.Carries(in) {
 		t.Fatal("a tunnel without a child SA pair carries")
+	}
+}
+
+// A tunnel's capture records its inner packets both ways, as they were
+// before sealing and after opening, until it is taken off.
+func TestTunnelCapture(t *testing.T) {
+	a, b := pair(t, suites[0])
+	if a.e.SetCapture("nope", pcap.Start(pcap.Config{})) {
+		t.Fatal("a capture was set on a tunnel that does not exist")
+	}
+	c := pcap.Start(pcap.Config{})
+	if !a.e.SetCapture("t", c) {
+		t.Fatal("the capture was not set")
+	}
+	out, back := packet("10.1.0.5", "10.2.0.7", 200), packet("10.2.0.7", "10.1.0.5", 100)
+	a.inner.Send(out)
+	if got, ok := b.inner.Next(5 * time.Second); !ok || !bytes.Equal(got, out) {
+		t.Fatal("B did not get the packet")
+	}
+	b.inner.Send(back)
+	if _, ok := a.inner.Next(5 * time.Second); !ok {
+		t.Fatal("A did not get the answer")
+	}
+	a.e.SetCapture("t", nil)
+	a.inner.Send(out)
+	if _, ok := b.inner.Next(5 * time.Second); !ok {
+		t.Fatal("B did not get the packet after the capture")
+	}
+	file, n, _ := c.Stop()
+	// Two records, each a 16-byte header and the packet as it was.
+	if n != 2 || !bytes.Equal(file[24+16:24+16+len(out)], out) || !bytes.Equal(file[24+16+len(out)+16:], back) {
+		t.Fatalf("the capture holds %d packets: % x", n, file[24:])
 	}
 }

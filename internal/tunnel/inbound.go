@@ -116,6 +116,9 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 			j.c.lastIn.Store(now)
 			last = j.c
 		}
+		if cp := t.capture.Load(); cp != nil {
+			cp.Packet(msgs[j.msg].Buf[j.start : j.start+j.length])
+		}
 		bufs = append(bufs, msgs[j.msg].Buf[j.start-innerOffset:j.start+j.length])
 	}
 	run.flushIn(now)

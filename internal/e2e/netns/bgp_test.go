@@ -81,10 +81,22 @@ func TestR41BGPOverTunnel(t *testing.T) {
 	ping(t, host, site.host, 10*time.Second)
 	ping(t, site.lan, hostAddr, 10*time.Second)
 
+	// The scrape says so too (Azure's BGP Peer Status, BGP Routes Learned).
+	peerLabels := []string{"gateway", strings.ToLower(gw.String()), "peer", siteBGP.String()}
+	if up, _ := r.metric("vnetgw_bgp_peer_up", peerLabels...); up != 1 {
+		t.Errorf("vnetgw_bgp_peer_up = %d with the session up", up)
+	}
+	if n, _ := r.metric("vnetgw_bgp_routes_learned", peerLabels...); n != 2 {
+		t.Errorf("vnetgw_bgp_routes_learned = %d, want 2", n)
+	}
+
 	bird.ctl("disable", "vnetgw")
 	waitBGP(t, r, gw, 15*time.Second, "the routes withdrawn with the session", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
 		return len(ps) == 1 && ps[0].State != "Connected" && !hasRoute(routes, "10.99.0.0/24", "EBgp", "65010")
 	})
+	if up, ok := r.metric("vnetgw_bgp_peer_up", peerLabels...); up != 0 || !ok {
+		t.Errorf("vnetgw_bgp_peer_up = %d (found %v) with the session down", up, ok)
+	}
 	noPing(t, host, netip.MustParseAddr("10.99.0.2"))
 	if hop := r.routeTo(nic, "10.99.0.0/24"); hop != "" {
 		t.Errorf("after the withdrawal, the effective route to 10.99.0.0/24 is still %q", hop)

@@ -70,7 +70,8 @@ func tcpdump(t *testing.T, file []byte) string {
 // stopPacketCapture, through the CLI as az's vnet-gateway packet-capture)
 // records the inner packets between a VNet host and a host behind
 // strongSwan, both ways, as filtered; tcpdump reads the file, served by
-// vnetgw or uploaded to a storage container's SAS URL.
+// vnetgw or uploaded to a storage container's SAS URL. A connection's
+// capture (vpn-connection packet-capture) records its tunnel's.
 func TestPacketCapture(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "tcpdump")
@@ -144,5 +145,25 @@ func TestPacketCapture(t *testing.T) {
 	}
 	if log := e.r.proc.Output(); strings.Contains(log, "SECRETSIG") {
 		t.Error("the SAS token is in serve's log")
+	}
+
+	// A connection's own capture: the packets through its tunnel, as the
+	// ESP engine opens and seals them.
+	conn := []string{"-g", "s2s", "-n", "hub-to-branch"}
+	if out, err := e.r.cli(append([]string{"vpn-connection", "packet-capture", "start"}, conn...)...); err != nil {
+		t.Fatalf("vpn-connection packet-capture start: %v\n%s", err, out)
+	}
+	e.site.lan.Run("ping", "-c", "2", "-i", "0.2", e.hostAddr.String())
+	file = filepath.Join(t.TempDir(), "conn.pcap")
+	if out, err := e.r.cli(append([]string{"vpn-connection", "packet-capture", "stop", "--output-file", file}, conn...)...); err != nil {
+		t.Fatalf("vpn-connection packet-capture stop: %v\n%s", err, out)
+	}
+	if b, err = os.ReadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	dump = tcpdump(t, b)
+	if strings.Count(dump, e.site.host.String()+" > "+e.hostAddr.String()+": ICMP echo request") < 2 ||
+		strings.Count(dump, e.hostAddr.String()+" > "+e.site.host.String()+": ICMP echo reply") < 2 {
+		t.Errorf("the connection's capture:\n%s", dump)
 	}
 }

@@ -34,6 +34,17 @@ func metric(scrape, name string, labels ...string) (v uint64, ok bool) {
 	return 0, false
 }
 
+// metric scrapes the region (vnetgw metrics) and returns one sample's
+// value; ok is false without the sample.
+func (r *region) metric(name string, labels ...string) (v uint64, ok bool) {
+	r.t.Helper()
+	scrape, err := r.cli("metrics")
+	if err != nil {
+		r.t.Fatalf("vnetgw metrics: %v\n%s", err, scrape)
+	}
+	return metric(scrape, name, labels...)
+}
+
 // TestMetrics: what Prometheus scrapes (GET /metrics, `vnetgw metrics`)
 // follows what a tunnel to strongSwan carries, and counts what the
 // gateway and the VNet drop: ESP for an SPI no SA has, and a packet from

@@ -99,6 +99,11 @@ func TestPointToSiteSSTP(t *testing.T) {
 		t.Errorf("vpn-client show-health: %v\n%s", err, out)
 	}
 
+	p2sLabels := []string{"gateway", strings.ToLower(gw.String())}
+	if n, _ := r.metric("vnetgw_p2s_connections", p2sLabels...); n != 1 {
+		t.Errorf("vnetgw_p2s_connections = %d with alice connected", n)
+	}
+
 	// The administrator ends alice's connection by the id the health
 	// lists: her client is told and stops (it does not reconnect by
 	// itself, R14), and the health lists no one.
@@ -113,6 +118,9 @@ func TestPointToSiteSSTP(t *testing.T) {
 	}
 	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil || strings.Contains(out, clientAddr) {
 		t.Errorf("vpn-client show-health after the disconnect: %v\n%s", err, out)
+	}
+	if n, ok := r.metric("vnetgw_p2s_connections", p2sLabels...); n != 0 || !ok {
+		t.Errorf("vnetgw_p2s_connections = %d (found %v) after the disconnect", n, ok)
 	}
 
 	q := startClient(t, r, netnstest.New(t, "lap"), gwAddr, "10.1.0.0/16", strangerCert, strangerKey)
