@@ -2,6 +2,8 @@ package dataplane
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -9,6 +11,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
 // TestFailedHost: a network interface whose host cannot start (a TUN device
@@ -143,5 +146,54 @@ func TestUserRoutesMerge(t *testing.T) {
 	want := []string{"10.1.3.4/32 b", "10.1.2.0/24 nva", "0.0.0.0/0 drop", "10.1.0.0/16 drop"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("merged routes %v, want %v", got, want)
+	}
+}
+
+// Packet captures run on gateways this engine runs, one each, and at most
+// MaxCaptures at once.
+func TestPacketCaptureLimits(t *testing.T) {
+	e := New(Options{IKEPort: 15710, NATTPort: 15711})
+	defer e.Close()
+	var cfg Config
+	for i := range MaxCaptures + 1 {
+		v := fmt.Sprintf("v%d", i)
+		cfg.VNets = append(cfg.VNets, VNet{ID: v, Prefixes: prefixes(fmt.Sprintf("10.%d.0.0/16", i+1))})
+		cfg.Gateways = append(cfg.Gateways, Gateway{ID: fmt.Sprintf("gw%d", i), VNet: v, PublicAddr: netip.AddrFrom4([4]byte{127, 77, 0, byte(i + 1)})})
+	}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.StartPacketCapture("nope", pcap.Start(pcap.Config{})); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("a capture of nothing: %v", err)
+	}
+	for i := range MaxCaptures {
+		if err := e.StartPacketCapture(fmt.Sprintf("gw%d", i), pcap.Start(pcap.Config{})); err != nil {
+			t.Fatalf("capture %d: %v", i, err)
+		}
+	}
+	if err := e.StartPacketCapture("gw0", pcap.Start(pcap.Config{})); !errors.Is(err, ErrCaptureRunning) {
+		t.Fatalf("a second capture of gw0: %v", err)
+	}
+	last := fmt.Sprintf("gw%d", MaxCaptures)
+	if err := e.StartPacketCapture(last, pcap.Start(pcap.Config{})); !errors.Is(err, ErrTooManyCaptures) {
+		t.Fatalf("capture %d: %v", MaxCaptures+1, err)
+	}
+	if _, err := e.StopPacketCapture("gw0"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.StopPacketCapture("gw0"); !errors.Is(err, ErrNoCapture) {
+		t.Fatalf("stop gw0 twice: %v", err)
+	}
+	if err := e.StartPacketCapture(last, pcap.Start(pcap.Config{})); err != nil {
+		t.Fatalf("a capture after one stopped: %v", err)
+	}
+	// A gateway that goes from this node takes its capture with it.
+	cfg.Gateways = cfg.Gateways[1:]
+	cfg.Gateways = slices.DeleteFunc(cfg.Gateways, func(g Gateway) bool { return g.ID == "gw1" })
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.StopPacketCapture("gw1"); !errors.Is(err, ErrNoCapture) {
+		t.Fatalf("the capture of a removed gateway: %v", err)
 	}
 }

@@ -334,10 +334,15 @@ func (e *Engine) ResetConnection(id string) bool {
 
 // Packet capture errors.
 var (
-	ErrCaptureRunning = errors.New("a packet capture runs on the gateway already")
-	ErrNoCapture      = errors.New("no packet capture runs on the gateway")
-	ErrNotRunning     = errors.New("the gateway does not run here")
+	ErrCaptureRunning  = errors.New("a packet capture runs on the gateway already")
+	ErrNoCapture       = errors.New("no packet capture runs on the gateway")
+	ErrNotRunning      = errors.New("the gateway does not run here")
+	ErrTooManyCaptures = fmt.Errorf("%d packet captures run on this node already", MaxCaptures)
 )
+
+// MaxCaptures bounds the packet captures that run at once on a node, and
+// so the memory they hold (each up to pcap.MaxMaxBytes).
+const MaxCaptures = 4
 
 // StartPacketCapture records in c the inner packets of id, both ways: a
 // gateway's between its tunnels and its VNet, or a connection's through
@@ -346,8 +351,11 @@ var (
 func (e *Engine) StartPacketCapture(id string, c *pcap.Capture) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	if e.captures[id] != nil {
+	switch {
+	case e.captures[id] != nil:
 		return ErrCaptureRunning
+	case len(e.captures) >= MaxCaptures:
+		return ErrTooManyCaptures
 	}
 	if !e.setCapture(id, c) {
 		return ErrNotRunning

@@ -73,6 +73,8 @@ func captureError(err error) error {
 	switch {
 	case errors.Is(err, dataplane.ErrCaptureRunning):
 		return arm.Errorf(arm.CodePacketCaptureRunning, "a packet capture runs here already; stop it first (stopPacketCapture)")
+	case errors.Is(err, dataplane.ErrTooManyCaptures):
+		return arm.Errorf(arm.CodeTooManyRequests, "%v: stop one first", err)
 	case errors.Is(err, dataplane.ErrNoCapture):
 		return arm.Errorf(arm.CodeNoPacketCapture, "no packet capture runs here; start one (startPacketCapture)")
 	case errors.Is(err, dataplane.ErrNotRunning):
