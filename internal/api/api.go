@@ -147,8 +147,8 @@ func New(cfg Config) *Handler {
 		cfg.DataPlane = noDataPlane{}
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
-		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: newDownloads("VPN client packages", maxPackages),
-		captures: newDownloads("packet captures", maxCaptures)}
+		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: newDownloads("VPN client packages", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
+		captures: newDownloads("packet captures", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap")}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -213,11 +213,11 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("x-ms-request-id", strings.ToLower(time.Now().UTC().Format("20060102T150405.000000000")))
 	if name, ok := strings.CutPrefix(r.URL.Path, packagePath); ok {
 		// The URL is the credential, as Azure's SAS URL is.
-		h.downloadPackage(w, r, name)
+		h.packages.serve(h, w, r, name)
 		return
 	}
 	if name, ok := strings.CutPrefix(r.URL.Path, capturePath); ok {
-		h.downloadCapture(w, r, name)
+		h.captures.serve(h, w, r, name)
 		return
 	}
 	if !h.authorized(r) {

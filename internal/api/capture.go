@@ -126,19 +126,3 @@ func upload(ctx context.Context, u *url.URL, name string, file []byte) (string, 
 	}
 	return shown.String(), nil
 }
-
-// downloadCapture serves a stopped capture by the name its URL holds.
-func (h *Handler) downloadCapture(w http.ResponseWriter, r *http.Request, name string) {
-	if r.Method != http.MethodGet {
-		h.fail(w, r, methodNotAllowed(r))
-		return
-	}
-	file, ok := h.captures.get(name)
-	if !ok {
-		h.fail(w, r, arm.Errorf(arm.CodeResourceNotFound, "no packet capture at this URL: it expired (after an hour) or never was"))
-		return
-	}
-	w.Header().Set("Content-Type", "application/vnd.tcpdump.pcap")
-	w.Header().Set("Content-Disposition", `attachment; filename="capture.pcap"`)
-	w.Write(file)
-}

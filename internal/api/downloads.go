@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
 	"sync"
 	"time"
 
@@ -23,14 +24,32 @@ type download struct {
 // credential, as a SAS URL is) until they expire: VPN client packages and
 // packet captures.
 type downloads struct {
-	what string // for errors: "VPN client packages"
-	max  int    // files kept at once
-	mu   sync.Mutex
-	m    map[string]download
+	what     string // for errors: "VPN client packages"
+	max      int    // files kept at once
+	typ      string // Content-Type
+	filename string // offered to save as
+	mu       sync.Mutex
+	m        map[string]download
 }
 
-func newDownloads(what string, max int) *downloads {
-	return &downloads{what: what, max: max, m: map[string]download{}}
+func newDownloads(what string, max int, typ, filename string) *downloads {
+	return &downloads{what: what, max: max, typ: typ, filename: filename, m: map[string]download{}}
+}
+
+// serve answers a GET of the file named name.
+func (d *downloads) serve(h *Handler, w http.ResponseWriter, r *http.Request, name string) {
+	if r.Method != http.MethodGet {
+		h.fail(w, r, methodNotAllowed(r))
+		return
+	}
+	data, ok := d.get(name)
+	if !ok {
+		h.fail(w, r, arm.Errorf(arm.CodeResourceNotFound, "none of the %s at this URL: it expired (after an hour) or never was", d.what))
+		return
+	}
+	w.Header().Set("Content-Type", d.typ)
+	w.Header().Set("Content-Disposition", `attachment; filename="`+d.filename+`"`)
+	w.Write(data)
 }
 
 // add keeps data for download and returns its name, ending in ext.

@@ -56,19 +56,3 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 	}
 	writeJSON(w, http.StatusOK, scheme+"://"+r.Host+packagePath+name)
 }
-
-// downloadPackage serves a package by the name its URL holds.
-func (h *Handler) downloadPackage(w http.ResponseWriter, r *http.Request, name string) {
-	if r.Method != http.MethodGet {
-		h.fail(w, r, methodNotAllowed(r))
-		return
-	}
-	zip, ok := h.packages.get(name)
-	if !ok {
-		h.fail(w, r, arm.Errorf(arm.CodeResourceNotFound, "no VPN client package at this URL: it expired (after an hour) or never was"))
-		return
-	}
-	w.Header().Set("Content-Type", "application/zip")
-	w.Header().Set("Content-Disposition", `attachment; filename="vpnclientconfiguration.zip"`)
-	w.Write(zip)
-}
