@@ -265,9 +265,14 @@ func TestDrainAndRebalance(t *testing.T) {
 	if err := b.Move(context.Background(), vnets[0], "a"); !errors.Is(err, cluster.ErrDraining) {
 		t.Fatalf("move to a draining node: err = %v", err)
 	}
-	owned = placeAll(t, a, b)
-	if len(owned[0]) != 0 {
-		t.Fatalf("drained a still runs %d VNets", len(owned[0]))
+	// a hands its VNets over once its watch shows it the drain.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if owned = placeAll(t, a, b); len(owned[0]) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("drained a still runs %d VNets after 10 s", len(owned[0]))
+		}
 	}
 	more := append(slices.Clone(vnets), "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworks/new")
 	deadline := time.Now().Add(5 * time.Second)
@@ -284,6 +289,12 @@ func TestDrainAndRebalance(t *testing.T) {
 	// Undrained, nothing moves by itself; Rebalance moves a's share back.
 	if err := a.Drain(context.Background(), "a", false); err != nil {
 		t.Fatal(err)
+	}
+	// b places by what its watch has shown it.
+	for deadline := time.Now().Add(5 * time.Second); b.Nodes()[0].Draining; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("b sees a draining 5 s after it resumed")
+		}
 	}
 	if moved, err := b.Rebalance(context.Background()); err != nil || len(moved) == 0 {
 		t.Fatalf("rebalance: %d moves, err %v", len(moved), err)

@@ -21,6 +21,9 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_tunnel_egress_packets_total", "counter", "inner packets sent to the peer (Azure: Tunnel Egress Packets)"},
 	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), seal, open (ESP refused them: replay, integrity, length), selector (outside the child SA's traffic selectors: Azure's TS mismatch), malformed"},
 	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side)"},
+	{"vnetgw_ike_sas", "gauge", "established IKE SAs (and IKEv1 ISAKMP SAs) of the gateway instance (Azure: Tunnel MMSA Count)"},
+	{"vnetgw_ike_dropped_messages_total", "counter", "IKEv2 messages the gateway instance dropped, by reason: malformed, unknown_spi, no_peer (IKE_SA_INIT from an address no connection has), integrity, unexpected, queue_full"},
+	{"vnetgw_ike_retransmits_total", "counter", "IKEv2 requests the gateway instance sent again for want of an answer"},
 	{"vnetgw_vnet_forwarded_packets_total", "counter", "packets the VNet's router forwarded"},
 	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43), ttl_expired, malformed"},
 	{"vnetgw_p2s_connections", "gauge", "point-to-site clients connected to the gateway instance (Azure: P2S Connection Count)"},
@@ -57,6 +60,19 @@ func (m metrics) add(name string, v uint64, labels ...string) {
 // labelEscaper escapes a label value (Prometheus text format 0.0.4).
 var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
 
+// reason is one count of a metric by reason.
+type reason struct {
+	name string
+	n    uint64
+}
+
+// addReasons adds a sample per reason, labelled with labels and the reason.
+func (m metrics) addReasons(name string, labels []string, rs ...reason) {
+	for _, r := range rs {
+		m.add(name, r.n, append(labels[:len(labels):len(labels)], "reason", r.name)...)
+	}
+}
+
 func b2u(b bool) uint64 {
 	if b {
 		return 1
@@ -74,9 +90,8 @@ func (e *Engine) WriteMetrics(w io.Writer) error {
 	for _, id := range slices.Sorted(maps.Keys(e.vnets)) {
 		s := e.vnets[id].router.Stats()
 		m.add("vnetgw_vnet_forwarded_packets_total", s.Forwarded, "vnet", id)
-		m.add("vnetgw_vnet_dropped_packets_total", s.NoRoute, "vnet", id, "reason", "no_route")
-		m.add("vnetgw_vnet_dropped_packets_total", s.TTLExpired, "vnet", id, "reason", "ttl_expired")
-		m.add("vnetgw_vnet_dropped_packets_total", s.Malformed, "vnet", id, "reason", "malformed")
+		m.addReasons("vnetgw_vnet_dropped_packets_total", []string{"vnet", id},
+			reason{"no_route", s.NoRoute}, reason{"ttl_expired", s.TTLExpired}, reason{"malformed", s.Malformed})
 	}
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
 		e.gatewayMetrics(m, e.gateways[key])
@@ -99,22 +114,27 @@ func (e *Engine) WriteMetrics(w io.Writer) error {
 // gatewayMetrics adds one gateway instance's samples; e.mu is held.
 func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 	gwID, inst := g.cfg.ID, strconv.Itoa(g.cfg.Instance)
+	instance := []string{"gateway", gwID, "instance", inst}
 	if g.port != nil {
-		m.add("vnetgw_gateway_dropped_packets_total", g.port.Dropped(), "gateway", gwID, "instance", inst, "reason", "queue_full")
+		m.addReasons("vnetgw_gateway_dropped_packets_total", instance, reason{"queue_full", g.port.Dropped()})
 	}
 	if g.gw == nil {
 		for _, c := range g.cfg.Connections {
-			m.add("vnetgw_tunnel_up", 0, "connection", c.ID, "gateway", gwID, "instance", inst)
+			m.add("vnetgw_tunnel_up", 0, append([]string{"connection", c.ID}, instance...)...)
 		}
 		return
 	}
 	st := g.gw.Engine().Status()
 	d := st.Drops
-	for _, r := range []struct {
-		reason string
-		n      uint64
-	}{{"not_ip", d.NotIP}, {"no_route", d.NoRoute}, {"short", d.Short}, {"unknown_spi", d.UnknownSPI}} {
-		m.add("vnetgw_gateway_dropped_packets_total", r.n, "gateway", gwID, "instance", inst, "reason", r.reason)
+	m.addReasons("vnetgw_gateway_dropped_packets_total", instance,
+		reason{"not_ip", d.NotIP}, reason{"no_route", d.NoRoute}, reason{"short", d.Short}, reason{"unknown_spi", d.UnknownSPI})
+	m.add("vnetgw_ike_sas", uint64(g.gw.EstablishedIKESAs()), instance...)
+	if ike := g.gw.IKE(); ike != nil {
+		s := ike.Stats()
+		m.addReasons("vnetgw_ike_dropped_messages_total", instance,
+			reason{"malformed", s.Malformed}, reason{"unknown_spi", s.UnknownSPI}, reason{"no_peer", s.NoPeer},
+			reason{"integrity", s.Integrity}, reason{"unexpected", s.Unexpected}, reason{"queue_full", s.QueueFull})
+		m.add("vnetgw_ike_retransmits_total", s.Retransmits, instance...)
 	}
 	up := map[string]bool{}
 	for _, cs := range g.gw.Status() {
@@ -125,7 +145,7 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		tunnels[t.Name] = i
 	}
 	for _, c := range g.cfg.Connections {
-		labels := []string{"connection", c.ID, "gateway", gwID, "instance", inst}
+		labels := append([]string{"connection", c.ID}, instance...)
 		m.add("vnetgw_tunnel_up", b2u(up[c.ID]), labels...)
 		i, ok := tunnels[c.ID]
 		if !ok {
@@ -136,19 +156,15 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		m.add("vnetgw_tunnel_egress_bytes_total", t.BytesOut, labels...)
 		m.add("vnetgw_tunnel_ingress_packets_total", t.PacketsIn, labels...)
 		m.add("vnetgw_tunnel_egress_packets_total", t.PacketsOut, labels...)
-		for _, r := range []struct {
-			reason string
-			n      uint64
-		}{{"no_sa", t.Drops.NoSA}, {"seal", t.Drops.Seal}, {"open", t.Drops.Open}, {"selector", t.Drops.Selector}, {"malformed", t.Drops.Malformed}} {
-			m.add("vnetgw_tunnel_dropped_packets_total", r.n, append(labels, "reason", r.reason)...)
-		}
+		m.addReasons("vnetgw_tunnel_dropped_packets_total", labels, reason{"no_sa", t.Drops.NoSA}, reason{"seal", t.Drops.Seal},
+			reason{"open", t.Drops.Open}, reason{"selector", t.Drops.Selector}, reason{"malformed", t.Drops.Malformed})
 	}
 	if g.p2s != nil {
-		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), "gateway", gwID, "instance", inst)
+		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), instance...)
 	}
 	if g.bgp != nil {
 		for _, p := range g.bgp.s.Peers() {
-			peer := []string{"gateway", gwID, "instance", inst, "peer", p.Addr.String()}
+			peer := append(instance[:len(instance):len(instance)], "peer", p.Addr.String())
 			m.add("vnetgw_bgp_peer_up", b2u(p.State == "Established"), peer...)
 			m.add("vnetgw_bgp_routes_learned", uint64(p.RoutesReceived), peer...)
 		}

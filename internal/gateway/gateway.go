@@ -245,6 +245,20 @@ func (g *Gateway) ikeStatus() []ikev2.PeerStatus {
 	return append(g.ike.Load().Status(), g.ike1.Load().Status()...)
 }
 
+// EstablishedIKESAs counts the established IKE SAs (IKEv1 ISAKMP SAs too)
+// of all the gateway's connections.
+func (g *Gateway) EstablishedIKESAs() int {
+	n := 0
+	for _, p := range g.ikeStatus() {
+		for _, sa := range p.IKESAs {
+			if sa.State == "established" {
+				n++
+			}
+		}
+	}
+	return n
+}
+
 // Connection states.
 const (
 	Connected    = "Connected"

@@ -60,16 +60,22 @@ func TestMetrics(t *testing.T) {
 	e.host.Try("ping", "-c", "1", "-W", "1", "203.0.113.9")
 	// ESP in UDP (RFC 3948: a non-zero first word is an SPI) for an SPI
 	// the gateway has no SA for, from the site's namespace.
-	if err := e.site.gw.Do(func() error {
-		c, err := net.Dial("udp", net.JoinHostPort(e.gwAddr.String(), "4500"))
-		if err != nil {
+	// And a datagram to the IKE port that is no IKE message.
+	for port, b := range map[string][]byte{
+		"4500": {0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16},
+		"500":  []byte("not an IKE message, not at all"),
+	} {
+		if err := e.site.gw.Do(func() error {
+			c, err := net.Dial("udp", net.JoinHostPort(e.gwAddr.String(), port))
+			if err != nil {
+				return err
+			}
+			defer c.Close()
+			_, err = c.Write(b)
 			return err
+		}); err != nil {
+			t.Fatal(err)
 		}
-		defer c.Close()
-		_, err = c.Write([]byte{0xde, 0xad, 0xbe, 0xef, 0, 0, 0, 1, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16})
-		return err
-	}); err != nil {
-		t.Fatal(err)
 	}
 
 	conn, gw := strings.ToLower(e.conn.String()), strings.ToLower(e.gw.String())
@@ -87,11 +93,13 @@ func TestMetrics(t *testing.T) {
 		scrape = out
 		spi, _ := metric(scrape, "vnetgw_gateway_dropped_packets_total", "gateway", gw, "reason", "unknown_spi")
 		noRoute, _ := metric(scrape, "vnetgw_vnet_dropped_packets_total", "vnet", vnet, "reason", "no_route")
-		if spi >= 1 && noRoute >= 1 {
+		malformed, _ := metric(scrape, "vnetgw_ike_dropped_messages_total", "gateway", gw, "reason", "malformed")
+		if spi >= 1 && noRoute >= 1 && malformed >= 1 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("after 10 s the scrape counts %d ESP packets for an unknown SPI and %d packets without a route:\n%s", spi, noRoute, scrape)
+			t.Fatalf("after 10 s the scrape counts %d ESP packets for an unknown SPI, %d packets without a route, %d malformed IKE messages:\n%s",
+				spi, noRoute, malformed, scrape)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -102,6 +110,9 @@ func TestMetrics(t *testing.T) {
 	}
 	if up, ok := metric(scrape, "vnetgw_tunnel_up", "connection", conn, "instance", "0"); !ok || up != 1 {
 		t.Errorf("vnetgw_tunnel_up of the Connected connection: %d (found %v)", up, ok)
+	}
+	if n, ok := metric(scrape, "vnetgw_ike_sas", "gateway", gw); !ok || n != 1 {
+		t.Errorf("vnetgw_ike_sas with one tunnel up: %d (found %v)", n, ok)
 	}
 	// The scrape came after the status the API read: the same counters,
 	// as high or higher.
