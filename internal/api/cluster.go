@@ -18,7 +18,7 @@ import (
 //	POST /providers/Vnetgw.Cluster/nodes/{name}/drain   hand its VNets over, take none
 //	POST /providers/Vnetgw.Cluster/nodes/{name}/resume  take VNets again
 //	POST /providers/Vnetgw.Cluster/moveVirtualNetwork   {"virtualNetworkId","node"}
-//	POST /providers/Vnetgw.Cluster/rebalance            move VNets where placement puts them
+//	POST /providers/Vnetgw.Cluster/rebalance[?dryRun=true] move VNets where placement puts them
 const clusterPath = "/providers/vnetgw.cluster/"
 
 // Cluster is the region's nodes as the API sees them (cluster.Node).
@@ -27,7 +27,7 @@ type Cluster interface {
 	Nodes() []cluster.NodeStatus
 	Move(ctx context.Context, vnet, to string) error
 	Drain(ctx context.Context, name string, on bool) error
-	Rebalance(ctx context.Context) ([]cluster.Moved, error)
+	Rebalance(ctx context.Context, dryRun bool) ([]cluster.Moved, error)
 }
 
 // ClusterNode is a node in the API.
@@ -148,13 +148,18 @@ func (h *Handler) serveCluster(w http.ResponseWriter, r *http.Request, rest stri
 		h.log.Info("move a VNet", "vnet", ids[vnet], "from", from, "to", req.Node)
 		writeJSON(w, http.StatusAccepted, VirtualNetworkMove{VirtualNetworkID: ids[vnet], From: from, To: req.Node})
 	case len(parts) == 1 && strings.EqualFold(parts[0], "rebalance"):
-		moved, err := h.cluster.Rebalance(r.Context())
+		dryRun := strings.EqualFold(r.URL.Query().Get("dryRun"), "true")
+		moved, err := h.cluster.Rebalance(r.Context(), dryRun)
 		out := []VirtualNetworkMove{}
 		for _, m := range moved {
 			out = append(out, VirtualNetworkMove{VirtualNetworkID: orLower(ids, m.VNet), From: m.From, To: m.To})
 		}
 		if err != nil {
 			h.fail(w, r, clusterError(err))
+			return
+		}
+		if dryRun {
+			writeJSON(w, http.StatusOK, map[string]any{"value": out})
 			return
 		}
 		h.log.Info("rebalance", "moves", len(out))

@@ -109,6 +109,9 @@ func TestClusterNodesMoveAndDrain(t *testing.T) {
 	if r := e.must("POST", nodesPath+"/gw1/resume", nil); r.field("properties.draining") != false {
 		t.Fatalf("resume: %s", r.body)
 	}
+	if r := e.raw("POST", "/providers/Vnetgw.Cluster/rebalance", "?dryRun=true&api-version=2024-05-01", testToken, nil); r.status != http.StatusOK || string(r.body) != `{"value":[]}` {
+		t.Fatalf("rebalance dry run of one node: %d %s", r.status, r.body)
+	}
 	if r := e.must("POST", "/providers/Vnetgw.Cluster/rebalance", nil); r.status != http.StatusAccepted || string(r.body) != `{"value":[]}` {
 		t.Fatalf("rebalance of one node: %d %s", r.status, r.body)
 	}

@@ -101,6 +101,7 @@ it and brings its tunnels up again (a moment without traffic for that VNet).`,
 	move.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group of the VNet")
 	move.Flags().StringVarP(&vnet, "name", "n", "", "the VNet's name, or full resource id")
 	move.Flags().StringVar(&to, "node", "", "the node to run it on")
+	var dryRun bool
 	rebalance := &cobra.Command{
 		Use: "rebalance", Short: "Move every VNet to the node placement would pick now (after nodes joined or came back)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -111,7 +112,11 @@ it and brings its tunnels up again (a moment without traffic for that VNet).`,
 			var out struct {
 				Value []json.RawMessage `json:"value"`
 			}
-			if _, err := c.Do(cmd.Context(), http.MethodPost, clusterPath+"/rebalance", nil, &out); err != nil {
+			path := clusterPath + "/rebalance"
+			if dryRun {
+				path += "?dryRun=true"
+			}
+			if _, err := c.Do(cmd.Context(), http.MethodPost, path, nil, &out); err != nil {
 				return err
 			}
 			if out.Value == nil {
@@ -120,6 +125,7 @@ it and brings its tunnels up again (a moment without traffic for that VNet).`,
 			return g.print(out.Value, moveColumns)
 		},
 	}
+	rebalance.Flags().BoolVar(&dryRun, "dry-run", false, "only list what would move")
 	cmd.AddCommand(node, move, rebalance)
 	return cmd
 }

@@ -398,7 +398,8 @@ type Moved struct {
 // hashing picks among the nodes that are not draining, as if every VNet
 // were placed anew: after nodes joined, or a node came back. Each moved
 // VNet stops for a moment (its tunnels come up again on the other node).
-func (n *Node) Rebalance(ctx context.Context) ([]Moved, error) {
+// With dryRun it only says what it would move.
+func (n *Node) Rebalance(ctx context.Context, dryRun bool) ([]Moved, error) {
 	n.mu.Lock()
 	var moves []Moved
 	for v, owner := range n.claims {
@@ -408,6 +409,9 @@ func (n *Node) Rebalance(ctx context.Context) ([]Moved, error) {
 	}
 	n.mu.Unlock()
 	slices.SortFunc(moves, func(a, b Moved) int { return strings.Compare(a.VNet, b.VNet) })
+	if dryRun {
+		return moves, nil
+	}
 	var done []Moved
 	for _, m := range moves {
 		if err := n.Move(ctx, m.VNet, m.To); err != nil {

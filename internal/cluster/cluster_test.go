@@ -296,8 +296,17 @@ func TestDrainAndRebalance(t *testing.T) {
 			t.Fatal("b sees a draining 5 s after it resumed")
 		}
 	}
-	if moved, err := b.Rebalance(context.Background()); err != nil || len(moved) == 0 {
-		t.Fatalf("rebalance: %d moves, err %v", len(moved), err)
+	placeAll(t, a, b) // b lets the VNet "new" go: it is not among vnets
+	dry, err := b.Rebalance(context.Background(), true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if o := a.Place(context.Background(), vnets); len(o) != 0 {
+		t.Fatalf("a dry run moved %d VNets to a", len(o))
+	}
+	if moved, err := b.Rebalance(context.Background(), false); err != nil || len(moved) == 0 || !slices.Equal(moved, dry) {
+		t.Fatalf("rebalance: %d moves (the dry run said %d), err %v", len(moved), len(dry), err)
 	} else {
 		t.Logf("rebalance moved %d VNets (a ran %d before the drain)", len(moved), onA)
 		for _, m := range moved {

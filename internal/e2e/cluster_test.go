@@ -203,11 +203,15 @@ func TestClusterOfTwoNodes(t *testing.T) {
 		t.Fatalf("resume: %v\n%s", err, out)
 	}
 	time.Sleep(1100 * time.Millisecond)
+	dry, err := cli(t, dir, "cluster", "rebalance", "--dry-run")
+	if err != nil {
+		t.Fatalf("rebalance --dry-run: %v\n%s", err, dry)
+	}
 	rebalanced := time.Now()
 	out, err := cli(t, dir, "cluster", "rebalance")
 	var moves []api.VirtualNetworkMove
-	if err != nil || json.Unmarshal([]byte(out), &moves) != nil {
-		t.Fatalf("rebalance: %v\n%s", err, out)
+	if err != nil || json.Unmarshal([]byte(out), &moves) != nil || out != dry {
+		t.Fatalf("rebalance: %v\n%s\nthe dry run said:\n%s", err, out, dry)
 	}
 	t.Logf("rebalance: %+v", moves)
 	if len(moves) == 0 {
