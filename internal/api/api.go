@@ -134,6 +134,7 @@ type Handler struct {
 	gatewayCA []byte
 	packages  *downloads
 	captures  *downloads
+	stats     requestStats
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -205,6 +206,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 	h.serve(rw, r)
+	h.stats.add(r.Method, rw.status, time.Since(start))
 	// Never the body: it may hold a shared key.
 	h.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start).Round(time.Microsecond))
 }
@@ -265,6 +267,7 @@ func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 		h.fail(w, r, err)
 		return
 	}
+	h.stats.write(&b)
 	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
 	w.Write(b.Bytes())
 }

@@ -94,6 +94,23 @@ func TestMetricsEndpoint(t *testing.T) {
 	if r := e.raw("POST", "/metrics", "", testToken, nil); r.status != 405 || r.code() != "MethodNotAllowed" {
 		t.Errorf("POST /metrics: %d %s", r.status, r.body)
 	}
+	// The API counts its own requests: by method and status, with their
+	// durations.
+	e.must("PUT", rgPath(subA, "counted"), group(loc))
+	e.must("PUT", rgPath(subA, "counted"), group(loc))
+	body := string(e.raw("GET", "/metrics", "", testToken, nil).body)
+	for _, want := range []string{
+		`vnetgw_api_requests_total{method="PUT",code="201"} 1` + "\n",
+		`vnetgw_api_requests_total{method="PUT",code="200"} 1` + "\n",
+		`vnetgw_api_requests_total{method="GET",code="401"} 1` + "\n",
+		`vnetgw_api_request_duration_seconds_bucket{method="PUT",le="+Inf"} 2` + "\n",
+		`vnetgw_api_request_duration_seconds_count{method="PUT"} 2` + "\n",
+		"# TYPE vnetgw_api_request_duration_seconds histogram\n",
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET /metrics lacks %q:\n%s", want, body)
+		}
+	}
 }
 
 // A packet capture needs a running gateway and a filter that parses.
