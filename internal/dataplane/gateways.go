@@ -387,6 +387,9 @@ func (e *Engine) setCapture(id string, c *pcap.Capture) bool {
 		switch {
 		case g.cfg.ID == id && g.port != nil:
 			g.port.SetCapture(c)
+			if g.p2s != nil {
+				g.p2s.SetCapture(c)
+			}
 			found = true
 		case g.gw != nil && g.gw.Engine().SetCapture(id, c):
 			found = true

@@ -49,6 +49,7 @@ func (e *Engine) configureP2S(g *gw) {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return
 	}
+	s.SetCapture(e.captures[g.cfg.ID]) // a gateway's capture takes in its clients' packets
 	c := *want
 	g.p2s, g.p2sCfg = s, &c
 	e.log.Info("point-to-site server started", "gateway", g.cfg.key(), "listen", s.Addr(), "pool", want.Pool)

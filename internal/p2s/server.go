@@ -18,8 +18,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -67,7 +69,13 @@ type Server struct {
 	since   map[netip.Addr]time.Time
 	closed  bool
 	wg      sync.WaitGroup
+
+	capture atomic.Pointer[pcap.Capture] // the clients' packets both ways, or nil
 }
+
+// SetCapture records the clients' IP packets, both ways, in c until it is
+// set to nil.
+func (s *Server) SetCapture(c *pcap.Capture) { s.capture.Store(c) }
 
 // Start listens and serves clients.
 func Start(cfg Config) (*Server, error) {
@@ -133,6 +141,9 @@ func (s *Server) Deliver(pkt []byte) {
 	l := s.clients[netip.AddrFrom4([4]byte(pkt[16:20]))]
 	s.mu.Unlock()
 	if l != nil {
+		if c := s.capture.Load(); c != nil {
+			c.Packet(pkt)
+		}
 		l.SendIP(pkt)
 	}
 }
@@ -216,7 +227,12 @@ func (s *Server) serve(c net.Conn) error {
 			s.log.Info("point-to-site client disconnected", "addr", assigned)
 		}
 	}()
-	l.onIP = s.cfg.Router.Forward
+	l.onIP = func(pkt []byte) {
+		if c := s.capture.Load(); c != nil {
+			c.Packet(pkt)
+		}
+		s.cfg.Router.Forward(pkt)
+	}
 	started := false
 	return l.run(func(m sstp.Control, raw []byte) error {
 		switch m.Type {

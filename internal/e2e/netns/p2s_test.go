@@ -99,6 +99,23 @@ func TestPointToSiteSSTP(t *testing.T) {
 		t.Errorf("vpn-client show-health: %v\n%s", err, out)
 	}
 
+	// The gateway's packet capture takes in its clients' packets.
+	gwArgs := []string{"-g", "p2s", "-n", "hub-gw"}
+	if out, err := r.cli(append([]string{"vnet-gateway", "packet-capture", "start"}, gwArgs...)...); err != nil {
+		t.Fatalf("packet-capture start: %v\n%s", err, out)
+	}
+	laptop.Run("ping", "-c", "2", "-i", "0.2", hostAddr.String())
+	capture := filepath.Join(t.TempDir(), "p2s.pcap")
+	if out, err := r.cli(append([]string{"vnet-gateway", "packet-capture", "stop", "--output-file", capture}, gwArgs...)...); err != nil {
+		t.Fatalf("packet-capture stop: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(capture); err != nil {
+		t.Fatal(err)
+	} else if dump := tcpdump(t, b); strings.Count(dump, clientAddr+" > "+hostAddr.String()+": ICMP echo request") != 2 ||
+		strings.Count(dump, hostAddr.String()+" > "+clientAddr+": ICMP echo reply") != 2 {
+		t.Errorf("the gateway's capture of the client's pings:\n%s", dump)
+	}
+
 	p2sLabels := []string{"gateway", strings.ToLower(gw.String())}
 	if n, _ := r.metric("vnetgw_p2s_connections", p2sLabels...); n != 1 {
 		t.Errorf("vnetgw_p2s_connections = %d with alice connected", n)
