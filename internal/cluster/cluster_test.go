@@ -296,7 +296,21 @@ func TestDrainAndRebalance(t *testing.T) {
 			t.Fatal("b sees a draining 5 s after it resumed")
 		}
 	}
-	placeAll(t, a, b) // b lets the VNet "new" go: it is not among vnets
+	// b lets the VNet "new" go (it is not among vnets), and its view
+	// shows it gone before the dry run.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		placeAll(t, a, b)
+		n := 0
+		for _, st := range b.Nodes() {
+			n += len(st.VNets)
+		}
+		if n == len(vnets) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("b sees %d VNets placed, not %d", n, len(vnets))
+		}
+	}
 	dry, err := b.Rebalance(context.Background(), true)
 	if err != nil {
 		t.Fatal(err)
