@@ -27,6 +27,7 @@ var statusOf = map[string]int{
 	arm.CodeInUseGateway:          http.StatusConflict,
 	arm.CodeInUseLocalGateway:     http.StatusConflict,
 	arm.CodeInUseRouteTable:       http.StatusConflict,
+	arm.CodeInUseNatRule:          http.StatusConflict,
 	arm.CodeInUseResourceGroup:    http.StatusConflict,
 	arm.CodePrivateIPInUse:        http.StatusConflict,
 	arm.CodeSubnetFull:            http.StatusConflict,

@@ -113,7 +113,9 @@ func FuzzGatewayBody(f *testing.F) {
 			g["properties"].(obj)["gatewayDefaultSite"] = obj{"id": e.lng}
 			g["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}},
 				"vpnClientProtocols": []string{"SSTP"}, "vpnClientRootCertificates": []obj{{"name": "root", "properties": obj{"publicCertData": testRootCert}}}}
-			return []any{gateway(loc, e.site.gwSubnet, e.site.pip, "RouteBased", "VpnGw1"), g}
+			n := gateway(loc, e.site.gwSubnet, e.site.pip, "RouteBased", "VpnGw2")
+			n["properties"].(obj)["natRules"] = []obj{natRule("site", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24")}
+			return []any{gateway(loc, e.site.gwSubnet, e.site.pip, "RouteBased", "VpnGw1"), g, n}
 		})
 }
 
@@ -134,7 +136,9 @@ func FuzzConnectionBody(f *testing.F) {
 			c["properties"].(obj)["usePolicyBasedTrafficSelectors"] = true
 			c["properties"].(obj)["ipsecPolicies"] = []obj{{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
 				"ipsecIntegrity": "GCMAES256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "ECP256", "pfsGroup": "ECP256"}}
-			return []any{s2s(loc, e.site.gw, e.lng), c, v2v(loc, e.site.gw, netPath(subA, "rg2", "virtualNetworkGateways", "gw"))}
+			n := s2s(loc, e.site.gw, e.lng)
+			n["properties"].(obj)["ingressNatRules"] = []obj{{"id": e.site.gw + "/natRules/site"}}
+			return []any{s2s(loc, e.site.gw, e.lng), c, v2v(loc, e.site.gw, netPath(subA, "rg2", "virtualNetworkGateways", "gw")), n}
 		})
 }
 

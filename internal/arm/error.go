@@ -66,6 +66,7 @@ const (
 	CodeInUseGateway          = "InUseVirtualNetworkGatewayCannotBeDeleted"
 	CodeInUseLocalGateway     = "InUseLocalNetworkGatewayCannotBeDeleted"
 	CodeInUseRouteTable       = "InUseRouteTableCannotBeDeleted"
+	CodeInUseNatRule          = "InUseNatRuleCannotBeDeleted"
 	CodeInUseResourceGroup    = "ResourceGroupDeletionBlocked"
 	CodePrivateIPInUse        = "PrivateIPAddressInUse"
 	CodePrivateIPNotInSubnet  = "PrivateIPAddressNotInSubnet"

@@ -191,9 +191,48 @@ type VirtualNetworkGatewayProperties struct {
 	SKU                    *VirtualNetworkGatewaySKU              `json:"sku,omitempty"`
 	VPNClientConfiguration *VPNClientConfiguration                `json:"vpnClientConfiguration,omitempty"`
 	BGPSettings            *BGPSettings                           `json:"bgpSettings,omitempty"`
-	ProvisioningState      string                                 `json:"provisioningState,omitempty"`
-	ResourceGUID           string                                 `json:"resourceGuid,omitempty"`
+	// NatRules translate the addresses of sites (VPN NAT).
+	NatRules          []VirtualNetworkGatewayNatRule `json:"natRules,omitempty"`
+	ProvisioningState string                         `json:"provisioningState,omitempty"`
+	ResourceGUID      string                         `json:"resourceGuid,omitempty"`
 }
+
+// VirtualNetworkGatewayNatRule is one NAT rule of a gateway
+// (Microsoft.Network/virtualNetworkGateways/natRules), inline.
+type VirtualNetworkGatewayNatRule struct {
+	ID         string                                 `json:"id,omitempty"`
+	Name       string                                 `json:"name,omitempty"`
+	Etag       string                                 `json:"etag,omitempty"`
+	Type       string                                 `json:"type,omitempty"`
+	Properties VirtualNetworkGatewayNatRuleProperties `json:"properties"`
+}
+
+// VirtualNetworkGatewayNatRuleProperties are a NAT rule's properties: its
+// type (Static, Dynamic), its mode (IngressSnat: the site's addresses
+// translated as they enter; EgressSnat: the VNet's as they leave) and the
+// mappings from internal to external address spaces.
+type VirtualNetworkGatewayNatRuleProperties struct {
+	Type              string              `json:"type,omitempty"`
+	Mode              string              `json:"mode,omitempty"`
+	InternalMappings  []VPNNatRuleMapping `json:"internalMappings,omitempty"`
+	ExternalMappings  []VPNNatRuleMapping `json:"externalMappings,omitempty"`
+	IPConfigurationID string              `json:"ipConfigurationId,omitempty"`
+	ProvisioningState string              `json:"provisioningState,omitempty"`
+}
+
+// VPNNatRuleMapping is one address space (and port range) of a NAT rule.
+type VPNNatRuleMapping struct {
+	AddressSpace string `json:"addressSpace,omitempty"`
+	PortRange    string `json:"portRange,omitempty"`
+}
+
+// NAT rule types and modes.
+const (
+	NatRuleStatic      = "Static"
+	NatRuleDynamic     = "Dynamic"
+	NatRuleIngressSnat = "IngressSnat"
+	NatRuleEgressSnat  = "EgressSnat"
+)
 
 // VirtualNetworkGatewayIPConfiguration binds a gateway to its subnet and
 // public address.
@@ -331,6 +370,8 @@ type ConnectionProperties struct {
 	SharedKey                      string                   `json:"sharedKey,omitempty"`
 	EnableBGP                      bool                     `json:"enableBgp"`
 	UsePolicyBasedTrafficSelectors bool                     `json:"usePolicyBasedTrafficSelectors"`
+	IngressNatRules                []SubResource            `json:"ingressNatRules,omitempty"`
+	EgressNatRules                 []SubResource            `json:"egressNatRules,omitempty"`
 	IPsecPolicies                  []IPsecPolicy            `json:"ipsecPolicies"`
 	TrafficSelectorPolicies        []TrafficSelectorPolicy  `json:"trafficSelectorPolicies"`
 	ConnectionStatus               string                   `json:"connectionStatus,omitempty"`

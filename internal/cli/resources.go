@@ -506,6 +506,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	vpnClient.AddCommand(g.generateVPNClientCmd())
 	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd("virtualNetworkGateways", "a gateway's packets, both ways between its tunnels and its VNet"))
 	parent.AddCommand(certCommands(g)...)
+	parent.AddCommand(natRuleCommand(g))
 	return parent
 }
 
@@ -669,6 +670,7 @@ func connectionCommand(g *globals) *cobra.Command {
 			col("IngressBytes", "properties.ingressBytesTransferred"), col("EgressBytes", "properties.egressBytesTransferred"), stateCol}}
 	var gw1, gw2, lng, key, protocol, mode string
 	var bgp, policyTS bool
+	var ingressNAT []string
 	create := g.createCmd(k, "Create or update a VPN connection (site-to-site or VNet-to-VNet)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&gw1, "vnet-gateway1", "", "the gateway of this side (name or id)")
@@ -679,6 +681,7 @@ func connectionCommand(g *globals) *cobra.Command {
 		f.StringVar(&mode, "connection-mode", "", "Default, InitiatorOnly or ResponderOnly")
 		f.BoolVar(&bgp, "enable-bgp", false, "exchange routes over BGP")
 		f.BoolVar(&policyTS, "use-policy-based-traffic-selectors", false, "use policy-based traffic selectors (needs a custom IPsec policy)")
+		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: NAT rules of --vnet-gateway1 (names or ids) that translate the site's addresses (repeatable)")
 	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
 		g1, err := g.resourceID(rg, "virtualNetworkGateways", gw1)
 		if err != nil {
@@ -704,6 +707,12 @@ func connectionCommand(g *globals) *cobra.Command {
 			return nil, errors.New("give exactly one of --local-gateway2 (site-to-site) and --vnet-gateway2 (VNet-to-VNet)")
 		}
 		p.SharedKey, p.ConnectionProtocol, p.ConnectionMode, p.EnableBGP, p.UsePolicyBasedTrafficSelectors = key, protocol, mode, bgp, policyTS
+		for _, r := range ingressNAT {
+			if !strings.HasPrefix(r, "/") {
+				r = g1.Child("natRules", r).String()
+			}
+			p.IngressNatRules = append(p.IngressNatRules, arm.SubResource{ID: r})
+		}
 		return conn, nil
 	})
 	parent := g.verbs(k, create)

@@ -11,6 +11,8 @@ import (
 	"log/slog"
 	"net/netip"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
 // Config is the whole desired data plane.
@@ -161,6 +163,10 @@ type Connection struct {
 	InterRegion bool
 	// IKEv1 negotiates the tunnel with IKEv1 instead of IKEv2 (R4).
 	IKEv1 bool
+	// NAT translates the site's addresses as they enter (VPN NAT,
+	// IngressSnat): Routes hold the translated spaces, RemotePrefixes and
+	// the selectors the site's own.
+	NAT []tunnel.NAT
 }
 
 // SelectorPolicy is one custom traffic selector policy: the ranges on

@@ -268,7 +268,7 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	}
 	// With several prefix pairs the engine must choose the SA by selector;
 	// an IKEv1 child names one pair, so IKEv1 tunnels always do.
-	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors || c.IKEv1, IKEv1: c.IKEv1}, nil
+	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors || c.IKEv1, IKEv1: c.IKEv1, NAT: c.NAT}, nil
 }
 
 // IKEv1Children are the child SAs of a route-based IKEv1 connection: an

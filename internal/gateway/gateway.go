@@ -65,6 +65,9 @@ type Connection struct {
 	PolicyBased bool
 	// IKEv1 negotiates the tunnel with IKEv1 (RFC 2409) instead of IKEv2.
 	IKEv1 bool
+	// NAT translates the site's addresses (VPN NAT, IngressSnat); Routes
+	// hold the translated spaces.
+	NAT []tunnel.NAT
 }
 
 // Gateway is a running gateway.
@@ -224,7 +227,7 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 		} else {
 			peers = append(peers, p)
 		}
-		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased})
+		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased, NAT: c.NAT})
 	}
 	// Tunnels first, so that children the daemon installs find them; the
 	// daemon tears removed peers down before their tunnels go.

@@ -14,6 +14,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/rules"
+	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
 // Build computes the data-plane configuration of a snapshot. It is a pure
@@ -102,6 +103,9 @@ func Build(s *region.Snapshot) dataplane.Config {
 			}
 			dc := connection(c, g, r, local)
 			dc.Routes = routes[dc.ID]
+			for _, m := range s.IngressNAT(c) {
+				dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External})
+			}
 			dg.Connections = append(dg.Connections, dc)
 			var peer []dataplane.BGPPeer
 			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && r.BGPAS > 0 {

@@ -96,6 +96,7 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	p.VirtualNetworkGateway1 = arm.Ref(g1.ID)
 	var remote string
 	var remoteASN int64
+	var site []netip.Prefix // an IPsec connection's site ranges
 	switch p.ConnectionType {
 	case arm.ConnectionIPsec:
 		if p.VirtualNetworkGateway2 != nil {
@@ -107,6 +108,9 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		}
 		p.LocalNetworkGateway2 = arm.Ref(l.ID)
 		remote = l.ID
+		if s := l.Properties.LocalNetworkAddressSpace; s != nil {
+			site, _ = rules.ParsePrefixes("", s.AddressPrefixes)
+		}
 		if p.EnableBGP && l.Properties.BGPSettings == nil {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs bgpSettings on local network gateway " + l.Name + " (R41)"}
 		}
@@ -164,6 +168,9 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		}
 	}
 	if err := connectionSettings(p); err != nil {
+		return err
+	}
+	if err := stageConnectionNAT(c, g1, site); err != nil {
 		return err
 	}
 	if len(p.TrafficSelectorPolicies) > 0 && !p.UsePolicyBasedTrafficSelectors && g1.Properties.VPNType != arm.PolicyBased {
@@ -477,7 +484,10 @@ func gatewayDomain(tx *txn, g *arm.VirtualNetworkGateway) []rules.AddressSpace {
 		switch {
 		case arm.Equal(p.VirtualNetworkGateway1.RefID(), g.ID):
 			if l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID()); l != nil && l.Properties.LocalNetworkAddressSpace != nil {
-				add(l.ID, l.Properties.LocalNetworkAddressSpace.AddressPrefixes)
+				// The site as the VNet sees it: through its NAT rules.
+				if ps, err := rules.ParsePrefixes("", l.Properties.LocalNetworkAddressSpace.AddressPrefixes); err == nil && len(ps) > 0 {
+					out = append(out, rules.AddressSpace{Owner: l.ID, Prefixes: rules.TranslatePrefixes(ps, ingressNAT(g, c))})
+				}
 			}
 			if g2 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g2 != nil {
 				addVNet(g2)

@@ -94,6 +94,9 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	} else {
 		p.BGPSettings, p.VPNClientConfiguration, p.GatewayDefaultSite, p.EnableBGP = nil, nil, nil, false
 	}
+	if err := stageNatRules(tx, id, g); err != nil {
+		return err
+	}
 	tx.put(arm.TypeVirtualNetworkGateway, id.Key(), g)
 	return r35Affected(tx, []*arm.VirtualNetworkGateway{g})
 }

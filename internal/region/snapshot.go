@@ -219,7 +219,7 @@ func (s *Snapshot) VNetRoutes(vnetID string) []GatewayRoute {
 			if !ok {
 				continue
 			}
-			for _, p := range r.Prefixes {
+			for _, p := range rules.TranslatePrefixes(r.Prefixes, ingressNAT(g, c)) {
 				out = append(out, GatewayRoute{Prefix: p, Gateway: g.ID, Connection: c.ID})
 			}
 			// The peer's BGP speaker is reached through the tunnel, also
@@ -234,6 +234,12 @@ func (s *Snapshot) VNetRoutes(vnetID string) []GatewayRoute {
 	}
 	slices.SortFunc(out, func(a, b GatewayRoute) int { return strings.Compare(a.Prefix.String(), b.Prefix.String()) })
 	return out
+}
+
+// IngressNAT returns the static IngressSnat mappings connection c uses:
+// its site's addresses as the VNet sees them.
+func (s *Snapshot) IngressNAT(c *arm.Connection) []rules.NATMapping {
+	return ingressNAT(getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID()), c)
 }
 
 // VNetOf returns the lower-cased id of the VNet that runs resource id of

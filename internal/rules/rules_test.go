@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"fmt"
 	"net/netip"
 	"slices"
 	"strings"
@@ -471,5 +472,16 @@ func TestR12R15R28(t *testing.T) {
 		if got := code(R28MultiSite(c.vpnType, c.existing)); got != c.code {
 			t.Errorf("R28MultiSite(%s, %d) code %q, want %q", c.vpnType, c.existing, got, c.code)
 		}
+	}
+}
+
+func TestTranslateNAT(t *testing.T) {
+	m := []NATMapping{{Internal: netip.MustParsePrefix("10.77.0.0/23"), External: netip.MustParsePrefix("172.31.2.0/23")}}
+	got := TranslatePrefixes([]netip.Prefix{netip.MustParsePrefix("10.77.1.0/24"), netip.MustParsePrefix("10.77.0.0/23"), netip.MustParsePrefix("192.168.9.0/24")}, m)
+	if want := "[172.31.3.0/24 172.31.2.0/23 192.168.9.0/24]"; fmt.Sprint(got) != want {
+		t.Errorf("TranslatePrefixes = %v, want %s", got, want)
+	}
+	if a := TranslateAddr(netip.MustParseAddr("10.77.1.200"), m[0].Internal, m[0].External); a != netip.MustParseAddr("172.31.3.200") {
+		t.Errorf("TranslateAddr = %v", a)
 	}
 }

@@ -28,10 +28,15 @@ type Tunnel struct {
 	// child (route-based, selectors any-to-any). A packet that no child
 	// covers makes the engine call Events.Acquire.
 	PolicyBased bool
+	// NAT translates the far side's addresses: what comes out of the
+	// tunnel has its source moved from Internal to External, what goes
+	// in its destination from External to Internal. Routes hold the
+	// External spaces.
+	NAT []NAT
 }
 
 func (t Tunnel) equal(u Tunnel) bool {
-	return t.Name == u.Name && t.PolicyBased == u.PolicyBased && slices.Equal(t.Routes, u.Routes)
+	return t.Name == u.Name && t.PolicyBased == u.PolicyBased && slices.Equal(t.Routes, u.Routes) && slices.Equal(t.NAT, u.NAT)
 }
 
 // validate checks names and prefixes and returns the tunnels by name.

@@ -116,6 +116,7 @@ type tunnel struct {
 	drops                [dropCount]atomic.Uint64
 
 	capture atomic.Pointer[pcap.Capture] // records the inner packets both ways, or nil
+	nat     atomic.Pointer[[]NAT]        // the far side's address translation; nil or empty: none
 }
 
 // child is one child SA pair of a tunnel.
@@ -228,11 +229,14 @@ func (e *Engine) Reconfig(cfg Config) error {
 		tc.Routes = slices.Clone(tc.Routes)
 		t.cfg = tc
 		t.policy.Store(tc.PolicyBased)
+		nat := slices.Clone(tc.NAT)
+		t.nat.Store(&nat)
 	}
 	e.routes.Store(newRoutes(e.tunnels))
 	e.cfg = Config{Tunnels: slices.Clone(cfg.Tunnels)}
 	for i := range e.cfg.Tunnels {
 		e.cfg.Tunnels[i].Routes = slices.Clone(e.cfg.Tunnels[i].Routes)
+		e.cfg.Tunnels[i].NAT = slices.Clone(e.cfg.Tunnels[i].NAT)
 	}
 	return nil
 }

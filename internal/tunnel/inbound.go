@@ -60,6 +60,9 @@ func (b *inBatch) do(lo, hi int) {
 		// Open decrypts in place: the inner packet follows the ESP header
 		// and IV. Its IP length leaves out TFC padding (RFC 4303 §2.7).
 		j.start, j.length = j.c.in.HeaderLen(), h.length
+		if nat := j.c.tunnel.nat.Load(); nat != nil && len(*nat) > 0 {
+			natIn(inner[:h.length], *nat) // after the selectors, which name the site's own addresses
+		}
 	}
 }
 

@@ -98,6 +98,12 @@ func (e *Engine) outbound(b *outBatch, n int) {
 			e.drops.noRoute.Add(1)
 			continue
 		}
+		if nat := t.nat.Load(); nat != nil && len(*nat) > 0 {
+			pkt := b.bufs[i][esp.Headroom : esp.Headroom+h.length]
+			if natOut(pkt, *nat) {
+				h.dst = netip.AddrFrom4([4]byte(pkt[16:20]))
+			}
+		}
 		c := t.outboundChild(h.src, h.dst)
 		if c == nil {
 			t.drop(dropNoSA)

@@ -479,7 +479,14 @@ func noPing(t *testing.T, from *netnstest.NS, to netip.Addr) {
 // addr) and returns the received rate in Mbit/s and the bytes received.
 func iperf(t *testing.T, client, server *netnstest.NS, addr netip.Addr, secs int) (mbps float64, bytes int64) {
 	t.Helper()
-	srv := server.Start("iperf3", "-s", "-1", "-B", addr.String())
+	return iperfVia(t, client, server, addr, addr, secs)
+}
+
+// iperfVia is iperf to a server that listens on listen and that the
+// client reaches at addr (another address where NAT is in between).
+func iperfVia(t *testing.T, client, server *netnstest.NS, listen, addr netip.Addr, secs int) (mbps float64, bytes int64) {
+	t.Helper()
+	srv := server.Start("iperf3", "-s", "-1", "-B", listen.String())
 	defer srv.Kill()
 	var out string
 	var err error

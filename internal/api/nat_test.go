@@ -1,0 +1,102 @@
+package api
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// natRule is a NAT rule of a gateway, inline.
+func natRule(name, typ, mode, internal, external string) obj {
+	return obj{"name": name, "properties": obj{"type": typ, "mode": mode,
+		"internalMappings": []obj{{"addressSpace": internal}}, "externalMappings": []obj{{"addressSpace": external}}}}
+}
+
+// withNatRules is gateway s.gw as it is, with rules.
+func (e *env) withNatRules(s site, rules ...obj) obj {
+	e.t.Helper()
+	var g obj
+	if err := json.Unmarshal(e.must("GET", s.gw, nil).body, &g); err != nil {
+		e.t.Fatal(err)
+	}
+	g["properties"].(obj)["natRules"] = rules
+	return g
+}
+
+// VPN NAT: two sites with one address space connect to one gateway when
+// IngressSnat rules give them different spaces in the VNet's view (R35
+// applies to the translated spaces); what vnetgw does not implement is
+// refused by name.
+func TestNATRules(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw2")
+	for _, c := range []struct {
+		name string
+		rule obj
+		want string
+	}{
+		{"Dynamic", natRule("r", "Dynamic", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"), "Dynamic NAT rules are not implemented"},
+		{"EgressSnat", natRule("r", "Static", "EgressSnat", "10.1.0.0/24", "172.30.1.0/24"), "EgressSnat NAT rules are not implemented"},
+		{"lengths", natRule("r", "Static", "IngressSnat", "10.77.0.0/24", "172.31.0.0/23"), "of one length"},
+		{"not a prefix", natRule("r", "Static", "IngressSnat", "nope", "172.31.1.0/24"), "CIDR prefix"},
+		{"mode", natRule("r", "Static", "Sideways", "10.77.0.0/24", "172.31.1.0/24"), "mode"},
+	} {
+		r := e.do("PUT", s.gw, e.withNatRules(s, c.rule))
+		if r.status != 400 || !strings.Contains(string(r.body), c.want) {
+			t.Errorf("%s: %d %s, want 400 naming %q", c.name, r.status, r.body, c.want)
+		}
+	}
+	g := e.must("PUT", s.gw, e.withNatRules(s, natRule("site1", "", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"),
+		natRule("site2", "Static", "ingresssnat", "10.77.0.0/24", "172.31.2.0/24")))
+	if g.str("properties.natRules.0.id") != s.gw+"/natRules/site1" || g.str("properties.natRules.0.properties.type") != "Static" ||
+		g.str("properties.natRules.1.properties.mode") != "IngressSnat" {
+		t.Fatalf("the gateway's NAT rules: %s", g.body)
+	}
+
+	l1, l2 := e.lng(s, "one", "203.0.113.1", "10.77.0.0/24"), e.lng(s, "two", "203.0.113.2", "10.77.0.0/24")
+	c1, c2 := netPath(subA, "rg", "connections", "c1"), netPath(subA, "rg", "connections", "c2")
+	withRules := func(body obj, field string, ids ...string) obj {
+		var refs []obj
+		for _, id := range ids {
+			refs = append(refs, obj{"id": id})
+		}
+		body["properties"].(obj)[field] = refs
+		return body
+	}
+	e.must("PUT", c1, withRules(s2s(loc, s.gw, l1), "ingressNatRules", s.gw+"/natRules/site1"))
+	// Both sites translated into one space overlap: R35 compares the
+	// spaces as the VNet sees them.
+	if r := e.do("PUT", c2, withRules(s2s(loc, s.gw, l2), "ingressNatRules", s.gw+"/natRules/site1")); r.status != 409 || r.code() != "AddressSpaceOverlap" {
+		t.Errorf("two sites translated into one space: %d %s, want AddressSpaceOverlap", r.status, r.body)
+	}
+	for _, c := range []struct {
+		name string
+		body obj
+		code string
+	}{
+		{"a rule of no gateway", withRules(s2s(loc, s.gw, l2), "ingressNatRules", s.gw+"/natRules/nope"), "InvalidResourceReference"},
+		{"egress", withRules(s2s(loc, s.gw, l2), "egressNatRules", s.gw+"/natRules/site2"), "InvalidParameter"},
+	} {
+		if r := e.do("PUT", c2, c.body); r.status != 400 || r.code() != c.code {
+			t.Errorf("%s: %d %s, want %s", c.name, r.status, r.body, c.code)
+		}
+	}
+	e.must("PUT", c2, withRules(s2s(loc, s.gw, l2), "ingressNatRules", s.gw+"/natRules/site2"))
+
+	// A rule a connection uses stays.
+	if r := e.do("PUT", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"))); r.status != 409 || r.code() != "InUseNatRuleCannotBeDeleted" {
+		t.Errorf("dropping a rule in use: %d %s", r.status, r.body)
+	}
+	// The VNet's interfaces route the sites' translated spaces.
+	n := netPath(subA, "rg", "networkInterfaces", "web")
+	e.must("PUT", n, nic(loc, s.defaultSubnet, ""))
+	routes := string(e.must("POST", n+"/effectiveRouteTable", nil).body)
+	for _, want := range []string{"172.31.1.0/24", "172.31.2.0/24"} {
+		if !strings.Contains(routes, want) {
+			t.Errorf("effective routes lack %s: %s", want, routes)
+		}
+	}
+	if strings.Contains(routes, "10.77.0.0/24") {
+		t.Errorf("effective routes hold the sites' own space: %s", routes)
+	}
+}

@@ -1,0 +1,82 @@
+package tunnel
+
+import (
+	"encoding/binary"
+	"net/netip"
+)
+
+// NAT is one static translation of a tunnel's far side (VPN NAT,
+// IngressSnat): addresses in Internal, the site's own, are the ones in
+// External to the near side, host part for host part. IPv4 only; the
+// prefixes have one length.
+type NAT struct{ Internal, External netip.Prefix }
+
+// natIn rewrites the source of an IPv4 packet that came through the tunnel
+// from an Internal address to its External one; natOut rewrites the
+// destination of one going into the tunnel from External to Internal. The
+// IPv4 header checksum and a TCP or UDP checksum follow (RFC 1624). They
+// report whether they changed the packet.
+func natIn(pkt []byte, maps []NAT) bool  { return natRewrite(pkt, 12, maps, true) }
+func natOut(pkt []byte, maps []NAT) bool { return natRewrite(pkt, 16, maps, false) }
+
+func natRewrite(pkt []byte, off int, maps []NAT, toExternal bool) bool {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 {
+		return false
+	}
+	old := [4]byte(pkt[off : off+4])
+	a := netip.AddrFrom4(old)
+	for _, m := range maps {
+		from, to := m.External, m.Internal
+		if toExternal {
+			from, to = m.Internal, m.External
+		}
+		if !from.Contains(a) {
+			continue
+		}
+		mask := ^uint32(0) << (32 - from.Bits())
+		if from.Bits() == 0 {
+			mask = 0
+		}
+		t := to.Addr().As4()
+		v := binary.BigEndian.Uint32(t[:])&mask | binary.BigEndian.Uint32(old[:])&^mask
+		var nw [4]byte
+		binary.BigEndian.PutUint32(nw[:], v)
+		copy(pkt[off:], nw[:])
+		binary.BigEndian.PutUint16(pkt[10:], checksumUpdate(binary.BigEndian.Uint16(pkt[10:]), old, nw))
+		ihl := int(pkt[0]&0x0f) * 4
+		if binary.BigEndian.Uint16(pkt[6:8])&0x1fff != 0 || len(pkt) < ihl {
+			return true // a later fragment holds no transport header
+		}
+		// The pseudo-header of TCP and UDP holds the addresses.
+		switch l4 := pkt[ihl:]; pkt[9] {
+		case 6:
+			if len(l4) >= 18 {
+				binary.BigEndian.PutUint16(l4[16:], checksumUpdate(binary.BigEndian.Uint16(l4[16:]), old, nw))
+			}
+		case 17:
+			if len(l4) >= 8 && binary.BigEndian.Uint16(l4[6:]) != 0 { // 0: no checksum (RFC 768)
+				c := checksumUpdate(binary.BigEndian.Uint16(l4[6:]), old, nw)
+				if c == 0 {
+					c = 0xffff
+				}
+				binary.BigEndian.PutUint16(l4[6:], c)
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// checksumUpdate returns an Internet checksum after 4 bytes it covers
+// changed from old to nw (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')).
+func checksumUpdate(sum uint16, old, nw [4]byte) uint16 {
+	s := uint32(^sum)
+	for i := 0; i < 4; i += 2 {
+		s += uint32(^binary.BigEndian.Uint16(old[i:]))
+		s += uint32(binary.BigEndian.Uint16(nw[i:]))
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
+}

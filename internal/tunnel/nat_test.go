@@ -1,0 +1,104 @@
+package tunnel
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+)
+
+// checksum is the Internet checksum of b, starting from sum.
+func checksum(sum uint32, b []byte) uint16 {
+	for ; len(b) >= 2; b = b[2:] {
+		sum += uint32(binary.BigEndian.Uint16(b))
+	}
+	if len(b) == 1 {
+		sum += uint32(b[0]) << 8
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return ^uint16(sum)
+}
+
+// l4Checksum computes a TCP or UDP checksum of an IPv4 packet from scratch.
+func l4Checksum(pkt []byte, at int) uint16 {
+	ihl := int(pkt[0]&0x0f) * 4
+	l4 := append([]byte(nil), pkt[ihl:]...)
+	l4[at], l4[at+1] = 0, 0
+	var pseudo uint32
+	for i := 12; i < 20; i += 2 {
+		pseudo += uint32(binary.BigEndian.Uint16(pkt[i:]))
+	}
+	pseudo += uint32(pkt[9]) + uint32(len(l4))
+	return checksum(pseudo, l4)
+}
+
+// withChecksums is an IPv4 packet of protocol proto from src to dst with
+// a correct header checksum and, for TCP and UDP, transport checksum.
+func withChecksums(proto byte, src, dst string) []byte {
+	pkt := make([]byte, 20+40)
+	pkt[0], pkt[8], pkt[9] = 0x45, 64, proto
+	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
+	s, d := netip.MustParseAddr(src).As4(), netip.MustParseAddr(dst).As4()
+	copy(pkt[12:], s[:])
+	copy(pkt[16:], d[:])
+	for i := 20; i < len(pkt); i++ {
+		pkt[i] = byte(i * 7)
+	}
+	binary.BigEndian.PutUint16(pkt[10:], checksum(0, pkt[:20]))
+	switch proto {
+	case 6:
+		binary.BigEndian.PutUint16(pkt[20+16:], l4Checksum(pkt, 16))
+	case 17:
+		binary.BigEndian.PutUint16(pkt[20+4:], 40)
+		binary.BigEndian.PutUint16(pkt[20+6:], l4Checksum(pkt, 6))
+	}
+	return pkt
+}
+
+// The addresses move host part for host part, and every checksum is what
+// it would be computed anew (RFC 1624).
+func TestNATRewriteKeepsChecksums(t *testing.T) {
+	maps := []NAT{{Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.2.0/24")}}
+	for _, proto := range []byte{1, 6, 17} {
+		out := withChecksums(proto, "10.1.0.4", "172.31.2.9")
+		if !natOut(out, maps) || netip.AddrFrom4([4]byte(out[16:20])) != netip.MustParseAddr("10.77.0.9") {
+			t.Fatalf("proto %d: natOut gave destination %v", proto, netip.AddrFrom4([4]byte(out[16:20])))
+		}
+		in := withChecksums(proto, "10.77.0.9", "10.1.0.4")
+		if !natIn(in, maps) || netip.AddrFrom4([4]byte(in[12:16])) != netip.MustParseAddr("172.31.2.9") {
+			t.Fatalf("proto %d: natIn gave source %v", proto, netip.AddrFrom4([4]byte(in[12:16])))
+		}
+		for _, pkt := range [][]byte{out, in} {
+			if c := checksum(0, pkt[:20]); c != 0 {
+				t.Errorf("proto %d: the IPv4 header checksum is off", proto)
+			}
+			switch proto {
+			case 6:
+				if got, want := binary.BigEndian.Uint16(pkt[20+16:]), l4Checksum(pkt, 16); got != want {
+					t.Errorf("TCP checksum %04x, want %04x", got, want)
+				}
+			case 17:
+				if got, want := binary.BigEndian.Uint16(pkt[20+6:]), l4Checksum(pkt, 6); got != want {
+					t.Errorf("UDP checksum %04x, want %04x", got, want)
+				}
+			}
+		}
+	}
+	if other := withChecksums(17, "10.1.0.4", "192.168.9.9"); natOut(other, maps) {
+		t.Error("a destination outside the external space was rewritten")
+	}
+	if natIn([]byte{0x60, 0, 0}, maps) {
+		t.Error("a short or IPv6 packet was rewritten")
+	}
+}
+
+func FuzzNATRewrite(f *testing.F) {
+	f.Add(withChecksums(6, "10.77.0.9", "172.31.2.9"))
+	f.Add([]byte{0x4f, 0, 0, 0})
+	maps := []NAT{{Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.2.0/24")}}
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		natIn(pkt, maps)
+		natOut(pkt, maps)
+	})
+}
