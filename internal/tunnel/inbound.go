@@ -60,9 +60,6 @@ func (b *inBatch) do(lo, hi int) {
 		// Open decrypts in place: the inner packet follows the ESP header
 		// and IV. Its IP length leaves out TFC padding (RFC 4303 §2.7).
 		j.start, j.length = j.c.in.HeaderLen(), h.length
-		if nat := j.c.tunnel.nat.Load(); nat != nil && len(*nat) > 0 {
-			natIn(inner[:h.length], *nat) // after the selectors, which name the site's own addresses
-		}
 	}
 }
 
@@ -119,8 +116,14 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 			j.c.lastIn.Store(now)
 			last = j.c
 		}
+		inner := msgs[j.msg].Buf[j.start : j.start+j.length]
 		if cp := t.capture.Load(); cp != nil {
-			cp.Packet(msgs[j.msg].Buf[j.start : j.start+j.length])
+			cp.Packet(inner)
+		}
+		// After the selectors and the capture, which see the far side's
+		// own addresses.
+		if nat := t.nat.Load(); nat != nil && len(*nat) > 0 {
+			natIn(inner, *nat)
 		}
 		bufs = append(bufs, msgs[j.msg].Buf[j.start-innerOffset:j.start+j.length])
 	}

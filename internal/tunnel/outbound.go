@@ -117,7 +117,7 @@ func (e *Engine) outbound(b *outBatch, n int) {
 			t.drop(dropSeal)
 			continue
 		}
-		if cp := t.capture.Load(); cp != nil { // before sealing in place
+		if cp := t.capture.Load(); cp != nil { // before sealing in place, after NAT: as the far side sees it
 			cp.Packet(b.bufs[i][esp.Headroom : esp.Headroom+h.length])
 		}
 		jobs = append(jobs, sealJob{buf: b.bufs[i], n: h.length, next: h.next, c: c, q: q})

@@ -3,6 +3,8 @@ package netns
 import (
 	"fmt"
 	"net/netip"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -78,6 +80,23 @@ func TestNATOverlappingSites(t *testing.T) {
 			t.Errorf("site %d's host to the VNet host: %v\n%s", i+1, err, out)
 		}
 	}
+	// The connection's capture shows the site's own addresses.
+	capArgs := []string{"-g", "nat", "-n", "to-site2"}
+	if out, err := r.cli(append([]string{"vpn-connection", "packet-capture", "start"}, capArgs...)...); err != nil {
+		t.Fatalf("packet-capture start: %v\n%s", err, out)
+	}
+	host.Run("ping", "-c", "1", "172.31.2.2")
+	file := filepath.Join(t.TempDir(), "nat.pcap")
+	if out, err := r.cli(append([]string{"vpn-connection", "packet-capture", "stop", "--output-file", file}, capArgs...)...); err != nil {
+		t.Fatalf("packet-capture stop: %v\n%s", err, out)
+	}
+	if b, err := os.ReadFile(file); err != nil {
+		t.Fatal(err)
+	} else if dump := tcpdump(t, b); !strings.Contains(dump, hostAddr.String()+" > 10.77.0.2: ICMP echo request") ||
+		!strings.Contains(dump, "10.77.0.2 > "+hostAddr.String()+": ICMP echo reply") {
+		t.Errorf("the connection's capture:\n%s", dump)
+	}
+
 	// TCP across the translation (its segments one way, its ACKs the
 	// other): the rewritten checksums hold.
 	mbps, _ := iperfVia(t, host, sites[1].lan, netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("172.31.2.2"), 2)
