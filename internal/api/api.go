@@ -148,8 +148,8 @@ func New(cfg Config) *Handler {
 		cfg.DataPlane = noDataPlane{}
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
-		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: newDownloads("VPN client packages", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
-		captures: newDownloads("packet captures", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap")}
+		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: newDownloads("VPN client packages", packagePath, ".zip", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
+		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap")}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {

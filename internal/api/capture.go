@@ -87,16 +87,7 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		writeJSON(w, http.StatusOK, blob)
 		return
 	}
-	name, err := h.captures.add(file, ".pcap")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
-	writeJSON(w, http.StatusOK, scheme+"://"+r.Host+capturePath+name)
+	h.captures.offer(h, w, r, file)
 }
 
 // upload puts file as blob name into the container at u (Azure Blob

@@ -25,6 +25,8 @@ type download struct {
 // packet captures.
 type downloads struct {
 	what     string // for errors: "VPN client packages"
+	path     string // where they are served: path + name
+	ext      string // of their names: ".zip"
 	max      int    // files kept at once
 	typ      string // Content-Type
 	filename string // offered to save as
@@ -32,8 +34,23 @@ type downloads struct {
 	m        map[string]download
 }
 
-func newDownloads(what string, max int, typ, filename string) *downloads {
-	return &downloads{what: what, max: max, typ: typ, filename: filename, m: map[string]download{}}
+func newDownloads(what, path, ext string, max int, typ, filename string) *downloads {
+	return &downloads{what: what, path: path, ext: ext, max: max, typ: typ, filename: filename, m: map[string]download{}}
+}
+
+// offer keeps data for download and answers the request with its URL, a
+// JSON string, on the host the request came to.
+func (d *downloads) offer(h *Handler, w http.ResponseWriter, r *http.Request, data []byte) {
+	name, err := d.add(data)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	writeJSON(w, http.StatusOK, scheme+"://"+r.Host+d.path+name)
 }
 
 // serve answers a GET of the file named name.
@@ -52,13 +69,13 @@ func (d *downloads) serve(h *Handler, w http.ResponseWriter, r *http.Request, na
 	w.Write(data)
 }
 
-// add keeps data for download and returns its name, ending in ext.
-func (d *downloads) add(data []byte, ext string) (string, error) {
+// add keeps data for download and returns its name.
+func (d *downloads) add(data []byte) (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
 	}
-	name := hex.EncodeToString(b[:]) + ext
+	name := hex.EncodeToString(b[:]) + d.ext
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := time.Now()

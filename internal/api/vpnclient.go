@@ -45,14 +45,5 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 		h.fail(w, r, err)
 		return
 	}
-	name, err := h.packages.add(zip, ".zip")
-	if err != nil {
-		h.fail(w, r, err)
-		return
-	}
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
-	writeJSON(w, http.StatusOK, scheme+"://"+r.Host+packagePath+name)
+	h.packages.offer(h, w, r, zip)
 }
