@@ -36,7 +36,6 @@ func TestNATRules(t *testing.T) {
 		want string
 	}{
 		{"Dynamic", natRule("r", "Dynamic", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"), "Dynamic NAT rules are not implemented"},
-		{"EgressSnat", natRule("r", "Static", "EgressSnat", "10.1.0.0/24", "172.30.1.0/24"), "EgressSnat NAT rules are not implemented"},
 		{"lengths", natRule("r", "Static", "IngressSnat", "10.77.0.0/24", "172.31.0.0/23"), "of one length"},
 		{"not a prefix", natRule("r", "Static", "IngressSnat", "nope", "172.31.1.0/24"), "CIDR prefix"},
 		{"mode", natRule("r", "Static", "Sideways", "10.77.0.0/24", "172.31.1.0/24"), "mode"},
@@ -47,7 +46,8 @@ func TestNATRules(t *testing.T) {
 		}
 	}
 	g := e.must("PUT", s.gw, e.withNatRules(s, natRule("site1", "", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"),
-		natRule("site2", "Static", "ingresssnat", "10.77.0.0/24", "172.31.2.0/24")))
+		natRule("site2", "Static", "ingresssnat", "10.77.0.0/24", "172.31.2.0/24"), natRule("vnet", "Static", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24"),
+		natRule("elsewhere", "Static", "EgressSnat", "10.9.0.0/24", "100.66.0.0/24")))
 	if g.str("properties.natRules.0.id") != s.gw+"/natRules/site1" || g.str("properties.natRules.0.properties.type") != "Static" ||
 		g.str("properties.natRules.1.properties.mode") != "IngressSnat" {
 		t.Fatalf("the gateway's NAT rules: %s", g.body)
@@ -75,13 +75,20 @@ func TestNATRules(t *testing.T) {
 		code string
 	}{
 		{"a rule of no gateway", withRules(s2s(loc, s.gw, l2), "ingressNatRules", s.gw+"/natRules/nope"), "InvalidResourceReference"},
-		{"egress", withRules(s2s(loc, s.gw, l2), "egressNatRules", s.gw+"/natRules/site2"), "InvalidParameter"},
+		{"an IngressSnat rule as egress", withRules(s2s(loc, s.gw, l2), "egressNatRules", s.gw+"/natRules/site2"), "InvalidParameter"},
+		{"an EgressSnat rule as ingress", withRules(s2s(loc, s.gw, l2), "ingressNatRules", s.gw+"/natRules/vnet"), "InvalidParameter"},
+		{"a rule of none of the VNet's addresses", withRules(s2s(loc, s.gw, l2), "egressNatRules", s.gw+"/natRules/elsewhere"), "InvalidParameter"},
 	} {
 		if r := e.do("PUT", c2, c.body); r.status != 400 || r.code() != c.code {
 			t.Errorf("%s: %d %s, want %s", c.name, r.status, r.body, c.code)
 		}
 	}
-	e.must("PUT", c2, withRules(s2s(loc, s.gw, l2), "ingressNatRules", s.gw+"/natRules/site2"))
+	e.must("PUT", c2, withRules(withRules(s2s(loc, s.gw, l2), "ingressNatRules", s.gw+"/natRules/site2"), "egressNatRules", s.gw+"/natRules/vnet"))
+	// The site's device script names the VNet's range as the site sees it.
+	script := string(e.must("POST", c2+"/vpndeviceconfigurationscript", obj{"vendor": "strongSwan", "deviceFamily": "swanctl", "firmwareVersion": "5.9"}).body)
+	if !strings.Contains(script, "remote_ts = 100.65.0.0/24, 10.1.128.0/17,") || !strings.Contains(script, "local_ts = 10.77.0.0/24") {
+		t.Errorf("the device script of a connection with EgressSnat:\n%s", script)
+	}
 
 	// A rule a connection uses stays.
 	if r := e.do("PUT", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"))); r.status != 409 || r.code() != "InUseNatRuleCannotBeDeleted" {

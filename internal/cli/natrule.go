@@ -50,7 +50,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 		}
 		return g.print(rawItems(gw.Properties.NatRules), natRuleColumns)
 	}
-	parent := &cobra.Command{Use: "nat-rule", Short: "Manage a gateway's NAT rules (static IngressSnat: a site's addresses as the VNet sees them)"}
+	parent := &cobra.Command{Use: "nat-rule", Short: "Manage a gateway's static NAT rules: a site's addresses as the VNet sees them, or the VNet's as a site sees them"}
 	add := common(&cobra.Command{Use: "add", Short: "Add or replace a NAT rule", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || len(internal) == 0 || len(external) == 0 {
@@ -69,7 +69,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 			})
 		}}, true)
 	add.Flags().StringVar(&typ, "type", arm.NatRuleStatic, "Static (Dynamic is not implemented)")
-	add.Flags().StringVar(&mode, "mode", arm.NatRuleIngressSnat, "IngressSnat: translate the site's addresses as they enter (EgressSnat is not implemented)")
+	add.Flags().StringVar(&mode, "mode", arm.NatRuleIngressSnat, "IngressSnat: a site's addresses as the VNet sees them; EgressSnat: the VNet's addresses as a site sees them")
 	add.Flags().StringSliceVar(&internal, "internal-mappings", nil, "the site's own address space, CIDR")
 	add.Flags().StringSliceVar(&external, "external-mappings", nil, "the space it has in the VNet's view, CIDR of the same length")
 	remove := common(&cobra.Command{Use: "remove", Short: "Remove a NAT rule (no connection may use it)", Args: cobra.NoArgs,

@@ -670,7 +670,7 @@ func connectionCommand(g *globals) *cobra.Command {
 			col("IngressBytes", "properties.ingressBytesTransferred"), col("EgressBytes", "properties.egressBytesTransferred"), stateCol}}
 	var gw1, gw2, lng, key, protocol, mode string
 	var bgp, policyTS bool
-	var ingressNAT []string
+	var ingressNAT, egressNAT []string
 	create := g.createCmd(k, "Create or update a VPN connection (site-to-site or VNet-to-VNet)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&gw1, "vnet-gateway1", "", "the gateway of this side (name or id)")
@@ -681,7 +681,8 @@ func connectionCommand(g *globals) *cobra.Command {
 		f.StringVar(&mode, "connection-mode", "", "Default, InitiatorOnly or ResponderOnly")
 		f.BoolVar(&bgp, "enable-bgp", false, "exchange routes over BGP")
 		f.BoolVar(&policyTS, "use-policy-based-traffic-selectors", false, "use policy-based traffic selectors (needs a custom IPsec policy)")
-		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: NAT rules of --vnet-gateway1 (names or ids) that translate the site's addresses (repeatable)")
+		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: IngressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the site's addresses (repeatable)")
+		f.StringSliceVar(&egressNAT, "egress-nat-rule", nil, "site-to-site: EgressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the VNet's addresses (repeatable)")
 	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
 		g1, err := g.resourceID(rg, "virtualNetworkGateways", gw1)
 		if err != nil {
@@ -707,12 +708,17 @@ func connectionCommand(g *globals) *cobra.Command {
 			return nil, errors.New("give exactly one of --local-gateway2 (site-to-site) and --vnet-gateway2 (VNet-to-VNet)")
 		}
 		p.SharedKey, p.ConnectionProtocol, p.ConnectionMode, p.EnableBGP, p.UsePolicyBasedTrafficSelectors = key, protocol, mode, bgp, policyTS
-		for _, r := range ingressNAT {
-			if !strings.HasPrefix(r, "/") {
-				r = g1.Child("natRules", r).String()
+		natRefs := func(names []string) []arm.SubResource {
+			var out []arm.SubResource
+			for _, r := range names {
+				if !strings.HasPrefix(r, "/") {
+					r = g1.Child("natRules", r).String()
+				}
+				out = append(out, arm.SubResource{ID: r})
 			}
-			p.IngressNatRules = append(p.IngressNatRules, arm.SubResource{ID: r})
+			return out
 		}
+		p.IngressNatRules, p.EgressNatRules = natRefs(ingressNAT), natRefs(egressNAT)
 		return conn, nil
 	})
 	parent := g.verbs(k, create)

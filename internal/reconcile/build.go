@@ -106,6 +106,14 @@ func Build(s *region.Snapshot) dataplane.Config {
 			for _, m := range s.IngressNAT(c) {
 				dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External})
 			}
+			if egress := s.EgressNAT(c); len(egress) > 0 {
+				// The site sees the VNet's ranges translated: its selectors
+				// and its device script name those.
+				dc.LocalPrefixes = rules.TranslateSpace(dc.LocalPrefixes, egress)
+				for _, m := range egress {
+					dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External, Egress: true})
+				}
+			}
 			dg.Connections = append(dg.Connections, dc)
 			var peer []dataplane.BGPPeer
 			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && r.BGPAS > 0 {

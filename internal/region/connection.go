@@ -170,7 +170,11 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	if err := connectionSettings(p); err != nil {
 		return err
 	}
-	if err := stageConnectionNAT(c, g1, site); err != nil {
+	var vnetRanges []netip.Prefix
+	if v := vnetOfGateway(tx, g1); v != nil && v.Properties.AddressSpace != nil {
+		vnetRanges, _ = rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
+	}
+	if err := stageConnectionNAT(c, g1, site, vnetRanges); err != nil {
 		return err
 	}
 	if len(p.TrafficSelectorPolicies) > 0 && !p.UsePolicyBasedTrafficSelectors && g1.Properties.VPNType != arm.PolicyBased {

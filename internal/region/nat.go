@@ -14,9 +14,10 @@ import (
 const typeNatRule = "Microsoft.Network/virtualNetworkGateways/natRules"
 
 // stageNatRules checks and completes a gateway's NAT rules (VPN NAT):
-// static rules that translate a site's addresses as they enter
-// (IngressSnat) on a route-based gateway. Dynamic rules and EgressSnat are
-// refused as not implemented. A rule a connection uses stays.
+// static rules on a route-based gateway that translate a site's addresses
+// as they enter (IngressSnat) or the VNet's as they leave (EgressSnat).
+// Dynamic rules are refused as not implemented. A rule a connection uses
+// stays.
 func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 	p := &g.Properties
 	if len(p.NatRules) == 0 {
@@ -51,9 +52,7 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 		case rp.Type == arm.NatRuleDynamic:
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.type", Message: "Dynamic NAT rules are not implemented; use Static (one to one)"}
 		case rp.Mode == "":
-			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.mode", Message: "mode is required: IngressSnat"}
-		case rp.Mode == arm.NatRuleEgressSnat:
-			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.mode", Message: "EgressSnat NAT rules are not implemented; IngressSnat translates a site's addresses"}
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.mode", Message: "mode is required: IngressSnat (a site's addresses) or EgressSnat (the VNet's)"}
 		}
 		if _, err := natMapping(*r, field); err != nil {
 			return err
@@ -61,7 +60,7 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 	}
 	// A rule a connection of the gateway uses cannot go.
 	for _, c := range connectionsOf(tx, id) {
-		for _, ref := range c.Properties.IngressNatRules {
+		for _, ref := range slices.Concat(c.Properties.IngressNatRules, c.Properties.EgressNatRules) {
 			if !slices.ContainsFunc(nr, func(r arm.VirtualNetworkGatewayNatRule) bool { return arm.Equal(r.ID, ref.ID) }) {
 				return arm.Errorf(arm.CodeInUseNatRule, "NAT rule %s is used by connection %s; take it out of the connection first", ref.ID, c.ID)
 			}
@@ -98,13 +97,21 @@ func natMapping(r arm.VirtualNetworkGatewayNatRule, field string) (rules.NATMapp
 }
 
 // ingressNAT returns the mappings of the IngressSnat rules connection c
-// uses, from its gateway g.
+// uses, from its gateway g; egressNAT those of its EgressSnat rules.
 func ingressNAT(g *arm.VirtualNetworkGateway, c *arm.Connection) []rules.NATMapping {
+	return natMappings(g, c.Properties.IngressNatRules)
+}
+
+func egressNAT(g *arm.VirtualNetworkGateway, c *arm.Connection) []rules.NATMapping {
+	return natMappings(g, c.Properties.EgressNatRules)
+}
+
+func natMappings(g *arm.VirtualNetworkGateway, refs []arm.SubResource) []rules.NATMapping {
 	if g == nil {
 		return nil
 	}
 	var out []rules.NATMapping
-	for _, ref := range c.Properties.IngressNatRules {
+	for _, ref := range refs {
 		for _, r := range g.Properties.NatRules {
 			if arm.Equal(r.ID, ref.ID) {
 				if m, err := natMapping(r, ""); err == nil {
@@ -117,16 +124,20 @@ func ingressNAT(g *arm.VirtualNetworkGateway, c *arm.Connection) []rules.NATMapp
 }
 
 // stageConnectionNAT checks the NAT rules connection c names: rules of its
-// gateway g1 in IngressSnat mode, on a site-to-site connection without
-// BGP; the site's ranges each inside one rule's internal space or outside
-// all; no two rules' spaces overlap.
-func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site []netip.Prefix) error {
+// gateway g1, IngressSnat ones in ingressNatRules and EgressSnat ones in
+// egressNatRules, on a site-to-site connection without BGP; each site
+// range inside one ingress rule's internal space or outside all; each
+// egress rule's internal space inside a VNet range, or holding it; no two
+// rules of a list overlap.
+func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, vnet []netip.Prefix) error {
 	p := &c.Properties
-	if len(p.EgressNatRules) > 0 {
-		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.egressNatRules", Message: "EgressSnat NAT rules are not implemented"}
-	}
 	if len(p.IngressNatRules) == 0 {
 		p.IngressNatRules = nil
+	}
+	if len(p.EgressNatRules) == 0 {
+		p.EgressNatRules = nil
+	}
+	if p.IngressNatRules == nil && p.EgressNatRules == nil {
 		return nil
 	}
 	switch {
@@ -135,31 +146,49 @@ func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site [
 	case p.EnableBGP:
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ingressNatRules", Message: "NAT rules with BGP are not implemented"}
 	}
-	var maps []rules.NATMapping
-	for i, ref := range p.IngressNatRules {
-		field := fmt.Sprintf("properties.ingressNatRules[%d]", i)
-		j := slices.IndexFunc(g1.Properties.NatRules, func(r arm.VirtualNetworkGatewayNatRule) bool { return arm.Equal(r.ID, ref.ID) })
-		if j < 0 {
-			return &arm.Error{Code: arm.CodeInvalidReference, Target: field, Message: fmt.Sprintf("%q is not a NAT rule of gateway %s", ref.ID, g1.Name)}
-		}
-		r := g1.Properties.NatRules[j]
-		if r.Properties.Mode != arm.NatRuleIngressSnat {
-			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "NAT rule " + r.Name + " is " + r.Properties.Mode + "; ingressNatRules take IngressSnat rules"}
-		}
-		m, _ := natMapping(r, field)
-		for _, o := range maps {
-			if o.Internal.Overlaps(m.Internal) || o.External.Overlaps(m.External) {
-				return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "NAT rule " + r.Name + " overlaps another rule of the connection"}
+	for _, l := range []struct {
+		field, mode, whose string
+		refs               []arm.SubResource
+		ranges             []netip.Prefix
+	}{
+		{"properties.ingressNatRules", arm.NatRuleIngressSnat, "site's", p.IngressNatRules, site},
+		{"properties.egressNatRules", arm.NatRuleEgressSnat, "VNet's", p.EgressNatRules, vnet},
+	} {
+		var maps []rules.NATMapping
+		for i, ref := range l.refs {
+			field := fmt.Sprintf("%s[%d]", l.field, i)
+			j := slices.IndexFunc(g1.Properties.NatRules, func(r arm.VirtualNetworkGatewayNatRule) bool { return arm.Equal(r.ID, ref.ID) })
+			if j < 0 {
+				return &arm.Error{Code: arm.CodeInvalidReference, Target: field, Message: fmt.Sprintf("%q is not a NAT rule of gateway %s", ref.ID, g1.Name)}
 			}
+			r := g1.Properties.NatRules[j]
+			if r.Properties.Mode != l.mode {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "NAT rule " + r.Name + " is " + r.Properties.Mode + "; " + l.field + " take " + l.mode + " rules"}
+			}
+			m, _ := natMapping(r, field)
+			for _, o := range maps {
+				if o.Internal.Overlaps(m.Internal) || o.External.Overlaps(m.External) {
+					return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "NAT rule " + r.Name + " overlaps another rule of the connection"}
+				}
+			}
+			maps = append(maps, m)
+			l.refs[i] = arm.SubResource{ID: r.ID}
 		}
-		maps = append(maps, m)
-		p.IngressNatRules[i] = arm.SubResource{ID: r.ID}
-	}
-	for _, sp := range site {
+		egress := l.mode == arm.NatRuleEgressSnat
 		for _, m := range maps {
-			if m.Internal.Overlaps(sp) && !(m.Internal.Bits() <= sp.Bits() && m.Internal.Contains(sp.Addr())) {
-				return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ingressNatRules",
-					Message: fmt.Sprintf("the site's range %v straddles NAT rule space %v: a range is inside a rule's internal space or outside all", sp, m.Internal)}
+			covered := false
+			for _, rg := range l.ranges {
+				inRule := m.Internal.Bits() <= rg.Bits() && m.Internal.Contains(rg.Addr())
+				inRange := egress && rg.Bits() <= m.Internal.Bits() && rg.Contains(m.Internal.Addr())
+				if m.Internal.Overlaps(rg) && !inRule && !inRange {
+					return &arm.Error{Code: arm.CodeInvalidParameter, Target: l.field,
+						Message: fmt.Sprintf("the %s range %v straddles NAT rule space %v: a range is inside a rule's internal space or outside all", l.whose, rg, m.Internal)}
+				}
+				covered = covered || m.Internal.Overlaps(rg)
+			}
+			if egress && !covered {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: l.field,
+					Message: fmt.Sprintf("EgressSnat NAT rule space %v holds none of the VNet's addresses", m.Internal)}
 			}
 		}
 	}

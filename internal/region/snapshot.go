@@ -237,9 +237,14 @@ func (s *Snapshot) VNetRoutes(vnetID string) []GatewayRoute {
 }
 
 // IngressNAT returns the static IngressSnat mappings connection c uses:
-// its site's addresses as the VNet sees them.
+// its site's addresses as the VNet sees them; EgressNAT its EgressSnat
+// ones: the VNet's addresses as the site sees them.
 func (s *Snapshot) IngressNAT(c *arm.Connection) []rules.NATMapping {
 	return ingressNAT(getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID()), c)
+}
+
+func (s *Snapshot) EgressNAT(c *arm.Connection) []rules.NATMapping {
+	return egressNAT(getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID()), c)
 }
 
 // VNetOf returns the lower-cased id of the VNet that runs resource id of

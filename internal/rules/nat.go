@@ -48,3 +48,60 @@ func mask(bits, i int) byte {
 		return ^byte(0xff >> n)
 	}
 }
+
+// TranslateSpace is TranslatePrefixes for a space that may hold mapped
+// spaces inside its prefixes (a VNet with an EgressSnat rule for one of
+// its subnets): such a prefix becomes the external spaces of the mappings
+// inside it and what remains of it, untranslated.
+func TranslateSpace(prefixes []netip.Prefix, maps []NATMapping) []netip.Prefix {
+	var out []netip.Prefix
+	for _, p := range prefixes {
+		var inside []NATMapping
+		for _, m := range maps {
+			if p.Bits() < m.Internal.Bits() && p.Contains(m.Internal.Addr()) {
+				inside = append(inside, m)
+			}
+		}
+		if len(inside) == 0 {
+			out = append(out, TranslatePrefixes([]netip.Prefix{p}, maps)...)
+			continue
+		}
+		rest := []netip.Prefix{p}
+		for _, m := range inside {
+			out = append(out, m.External)
+			var next []netip.Prefix
+			for _, r := range rest {
+				next = append(next, subtract(r, m.Internal)...)
+			}
+			rest = next
+		}
+		out = append(out, rest...)
+	}
+	return out
+}
+
+// subtract returns the prefixes that cover p without q.
+func subtract(p, q netip.Prefix) []netip.Prefix {
+	switch {
+	case !p.Overlaps(q):
+		return []netip.Prefix{p}
+	case q.Bits() <= p.Bits():
+		return nil // q covers p
+	}
+	var out []netip.Prefix
+	for bits := p.Bits() + 1; bits <= q.Bits(); bits++ {
+		// The half of the prefix of this length around q that q is not in.
+		half := netip.PrefixFrom(q.Addr(), bits).Masked()
+		sibling := netip.PrefixFrom(flipBit(half.Addr(), bits-1), bits)
+		out = append(out, sibling)
+	}
+	return out
+}
+
+// flipBit returns a with bit i (from the left, from 0) flipped.
+func flipBit(a netip.Addr, i int) netip.Addr {
+	b := a.AsSlice()
+	b[i/8] ^= 0x80 >> (i % 8)
+	r, _ := netip.AddrFromSlice(b)
+	return r
+}

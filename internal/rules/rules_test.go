@@ -485,3 +485,11 @@ func TestTranslateNAT(t *testing.T) {
 		t.Errorf("TranslateAddr = %v", a)
 	}
 }
+
+func TestTranslateSpace(t *testing.T) {
+	m := []NATMapping{{Internal: netip.MustParsePrefix("10.1.0.0/24"), External: netip.MustParsePrefix("100.65.0.0/24")}}
+	got := TranslateSpace([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/22"), netip.MustParsePrefix("10.2.0.0/16")}, m)
+	if want := "[100.65.0.0/24 10.1.2.0/23 10.1.1.0/24 10.2.0.0/16]"; fmt.Sprint(got) != want {
+		t.Errorf("TranslateSpace = %v, want %s", got, want)
+	}
+}

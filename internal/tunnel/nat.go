@@ -5,27 +5,46 @@ import (
 	"net/netip"
 )
 
-// NAT is one static translation of a tunnel's far side (VPN NAT,
-// IngressSnat): addresses in Internal, the site's own, are the ones in
-// External to the near side, host part for host part. IPv4 only; the
-// prefixes have one length.
-type NAT struct{ Internal, External netip.Prefix }
+// NAT is one static translation (VPN NAT), host part for host part: with
+// IngressSnat (Egress false) the far side's own addresses in Internal are
+// the ones in External to the near side; with EgressSnat (Egress true) the
+// near side's addresses in Internal are the ones in External to the far
+// side. IPv4 only; the prefixes have one length.
+type NAT struct {
+	Internal, External netip.Prefix
+	Egress             bool
+}
 
-// natIn rewrites the source of an IPv4 packet that came through the tunnel
-// from an Internal address to its External one; natOut rewrites the
-// destination of one going into the tunnel from External to Internal. The
+// natIn rewrites an IPv4 packet that came through the tunnel: its source
+// from a far side's Internal address to the External one (IngressSnat),
+// its destination from External back to the near side's Internal
+// (EgressSnat). natOut does the reverse to one going into the tunnel. The
 // IPv4 header checksum and a TCP or UDP checksum follow (RFC 1624). They
 // report whether they changed the packet.
-func natIn(pkt []byte, maps []NAT) bool  { return natRewrite(pkt, 12, maps, true) }
-func natOut(pkt []byte, maps []NAT) bool { return natRewrite(pkt, 16, maps, false) }
+func natIn(pkt []byte, maps []NAT) bool {
+	s := natRewrite(pkt, 12, maps, false, true)
+	d := natRewrite(pkt, 16, maps, true, false)
+	return s || d
+}
 
-func natRewrite(pkt []byte, off int, maps []NAT, toExternal bool) bool {
+func natOut(pkt []byte, maps []NAT) bool {
+	d := natRewrite(pkt, 16, maps, false, false)
+	s := natRewrite(pkt, 12, maps, true, true)
+	return d || s
+}
+
+// natRewrite moves the address at pkt[off:] by the first of the maps of
+// the given direction that holds it.
+func natRewrite(pkt []byte, off int, maps []NAT, egress, toExternal bool) bool {
 	if len(pkt) < 20 || pkt[0]>>4 != 4 {
 		return false
 	}
 	old := [4]byte(pkt[off : off+4])
 	a := netip.AddrFrom4(old)
 	for _, m := range maps {
+		if m.Egress != egress {
+			continue
+		}
 		from, to := m.External, m.Internal
 		if toExternal {
 			from, to = m.Internal, m.External

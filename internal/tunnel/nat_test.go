@@ -85,6 +85,24 @@ func TestNATRewriteKeepsChecksums(t *testing.T) {
 			}
 		}
 	}
+	// EgressSnat: the near side's addresses as the far side sees them.
+	egress := append(maps, NAT{Internal: netip.MustParsePrefix("10.1.0.0/24"), External: netip.MustParsePrefix("100.65.0.0/24"), Egress: true})
+	for _, proto := range []byte{6, 17} {
+		out := withChecksums(proto, "10.1.0.4", "172.31.2.9")
+		if !natOut(out, egress) || netip.AddrFrom4([4]byte(out[12:16])) != netip.MustParseAddr("100.65.0.4") || netip.AddrFrom4([4]byte(out[16:20])) != netip.MustParseAddr("10.77.0.9") {
+			t.Fatalf("proto %d: natOut with EgressSnat: % x", proto, out[12:20])
+		}
+		in := withChecksums(proto, "10.77.0.9", "100.65.0.4")
+		if !natIn(in, egress) || netip.AddrFrom4([4]byte(in[12:16])) != netip.MustParseAddr("172.31.2.9") || netip.AddrFrom4([4]byte(in[16:20])) != netip.MustParseAddr("10.1.0.4") {
+			t.Fatalf("proto %d: natIn with EgressSnat: % x", proto, in[12:20])
+		}
+		at := map[byte]int{6: 16, 17: 6}[proto]
+		for _, pkt := range [][]byte{out, in} {
+			if checksum(0, pkt[:20]) != 0 || binary.BigEndian.Uint16(pkt[20+at:]) != l4Checksum(pkt, at) {
+				t.Errorf("proto %d: a checksum is off after both addresses moved", proto)
+			}
+		}
+	}
 	if other := withChecksums(17, "10.1.0.4", "192.168.9.9"); natOut(other, maps) {
 		t.Error("a destination outside the external space was rewritten")
 	}

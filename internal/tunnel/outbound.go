@@ -101,7 +101,7 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		if nat := t.nat.Load(); nat != nil && len(*nat) > 0 {
 			pkt := b.bufs[i][esp.Headroom : esp.Headroom+h.length]
 			if natOut(pkt, *nat) {
-				h.dst = netip.AddrFrom4([4]byte(pkt[16:20]))
+				h.src, h.dst = netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
 			}
 		}
 		c := t.outboundChild(h.src, h.dst)

@@ -102,3 +102,55 @@ func TestNATOverlappingSites(t *testing.T) {
 	mbps, _ := iperfVia(t, host, sites[1].lan, netip.MustParseAddr("10.77.0.2"), netip.MustParseAddr("172.31.2.2"), 2)
 	t.Logf("iperf3 TCP 2 s through the NAT, VNet host -> site 2 host: %.0f Mbit/s", mbps)
 }
+
+// TestNATSiteOnTheVNetsRange: a site that uses the VNet's own range
+// (10.1.0.0/24, its host at 10.1.0.2 beside the VNet's host at 10.1.0.4)
+// connects with both kinds of rules: IngressSnat shows the site to the
+// VNet as 172.31.9.0/24, EgressSnat shows the VNet's 10.1.0.0/24 to the
+// site as 100.65.0.0/24, which is what the site's strongSwan is told.
+func TestNATSiteOnTheVNetsRange(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("nat", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	_, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	host, _ := r.tunHost(vnet, "web")
+	for _, rule := range [][]string{{"site", "IngressSnat", "10.1.0.0/24", "172.31.9.0/24"}, {"vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24"}} {
+		if out, err := r.cli("vnet-gateway", "nat-rule", "add", "-g", "nat", "--gateway-name", "hub-gw", "-n", rule[0], "--mode", rule[1],
+			"--internal-mappings", rule[2], "--external-mappings", rule[3]); err != nil {
+			t.Fatalf("nat-rule add: %v\n%s", err, out)
+		}
+	}
+	s := newSite(t, r, 1, pool, "10.1.0.2/24")
+	lgw := r.localGateway("nat", "westeurope", "branch", s.addr, "10.1.0.0/24")
+	if out, err := r.cli("vpn-connection", "create", "-g", "nat", "-n", "to-branch", "--vnet-gateway1", "hub-gw", "--local-gateway2", lgw.Name(),
+		"--shared-key", s2sKey, "--ingress-nat-rule", "site", "--egress-nat-rule", "vnet"); err != nil {
+		t.Fatalf("vpn-connection create: %v\n%s", err, out)
+	}
+	conn := arm.NetworkID(sub, "nat", "connections", "to-branch")
+	// The site's configuration, as the device script writes it: the VNet
+	// is 100.65.0.0/24 and the rest of 10.1.0.0/16, untranslated.
+	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil || !strings.Contains(script, "remote_ts = 100.65.0.0/24,") {
+		t.Fatalf("device script: %v\n%s", err, script)
+	}
+	s.charon(gwAddr, s2sKey, "10.1.0.0/24", "100.65.0.0/24")
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+
+	ping(t, host, netip.MustParseAddr("172.31.9.2"), 15*time.Second)
+	if out, err := s.lan.Try("ping", "-c", "2", "-W", "2", "-I", "10.1.0.2", "100.65.0.4"); err != nil {
+		t.Errorf("the site's host to the VNet host at 100.65.0.4: %v\n%s", err, out)
+	}
+	// The site's host sees the VNet host as 100.65.0.4: a capture at
+	// the site's LAN shows it.
+	dump := s.lan.Start("tcpdump", "-nn", "-i", "any", "-c", "2", "icmp")
+	time.Sleep(500 * time.Millisecond)
+	host.Run("ping", "-c", "2", "172.31.9.2")
+	if !dump.Wait(5 * time.Second) {
+		dump.Kill()
+	}
+	if out := dump.Output(); !strings.Contains(out, "100.65.0.4 > 10.1.0.2: ICMP echo request") {
+		t.Errorf("the site's host saw:\n%s", out)
+	}
+	mbps, _ := iperfVia(t, host, s.lan, netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("172.31.9.2"), 2)
+	t.Logf("iperf3 TCP 2 s through both translations, VNet host -> site host: %.0f Mbit/s", mbps)
+}
