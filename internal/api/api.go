@@ -172,6 +172,7 @@ func New(cfg Config) *Handler {
 		arm.TypeConnection:            bindPut(h.region.PutConnection),
 		arm.TypeNetworkInterface:      bindPut(h.region.PutNetworkInterface),
 		arm.TypeRouteTable:            bindPut(h.region.PutRouteTable),
+		arm.TypeNatRule:               bindPut(h.region.PutNatRule),
 	}
 	return h
 }

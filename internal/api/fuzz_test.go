@@ -194,7 +194,7 @@ func FuzzRequestPath(f *testing.F) {
 	e := newFuzzEnv(f)
 	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.conn + "/vpndeviceconfigurationscript", e.site.gw + "/supportedvpndevices",
 		e.conn + "/getikesas", e.conn + "/resetconnection", e.site.gw + "/reset", e.site.gw + "/connections",
-		e.site.vnet + "/usages", e.site.vnet + "/CheckIPAddressAvailability", netPath(subA, "rg", "routeTables", "rt"),
+		e.site.vnet + "/usages", e.site.vnet + "/CheckIPAddressAvailability", e.site.gw + "/natRules", e.site.gw + "/natRules/x", netPath(subA, "rg", "routeTables", "rt"),
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/locations/westeurope/operationResults/x", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/connections", "/subscriptions/x/resourcegroups"} {
 		f.Add(p)
@@ -243,5 +243,12 @@ func FuzzStopPacketCaptureBody(f *testing.F) {
 	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.site.gw + "/stopPacketCapture" },
 		func(*fuzzEnv) []any {
 			return []any{obj{"sasUrl": "https://acct.blob.core.windows.net/c?sv=x&sig=y"}, obj{}}
+		})
+}
+
+func FuzzNatRuleBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(e *fuzzEnv) string { return e.site.gw + "/natRules/fuzzed" },
+		func(*fuzzEnv) []any {
+			return []any{natRule("fuzzed", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"), natRule("fuzzed", "Static", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24")}
 		})
 }

@@ -129,9 +129,12 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		}
 		var items []any
 		var err error
-		if rt.kind == arm.TypeSubnet {
+		switch rt.kind {
+		case arm.TypeSubnet:
 			items, err = h.region.ListSubnets(rt.id)
-		} else {
+		case arm.TypeNatRule:
+			items, err = h.region.ListNatRules(rt.id)
+		default:
 			items, err = h.region.List(rt.kind, rt.id)
 		}
 		if err != nil {
@@ -142,9 +145,12 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		var v any
 		var err error
-		if rt.kind == arm.TypeSubnet {
+		switch rt.kind {
+		case arm.TypeSubnet:
 			v, err = h.region.GetSubnet(rt.id)
-		} else {
+		case arm.TypeNatRule:
+			v, err = h.region.GetNatRule(rt.id)
+		default:
 			v, err = h.region.Get(rt.id)
 		}
 		if r.Method == http.MethodHead {
@@ -182,7 +188,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			status = http.StatusCreated
 		}
 		writeJSON(w, status, v)
-	case r.Method == http.MethodPatch && rt.kind != arm.TypeSubnet:
+	case r.Method == http.MethodPatch && rt.kind != arm.TypeSubnet && rt.kind != arm.TypeNatRule:
 		in, err := decode[struct {
 			Tags map[string]string `json:"tags"`
 		}](r)
@@ -199,9 +205,12 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	case r.Method == http.MethodDelete:
 		var existed bool
 		var err error
-		if rt.kind == arm.TypeSubnet {
+		switch rt.kind {
+		case arm.TypeSubnet:
 			existed, err = h.region.DeleteSubnet(ctx, rt.id)
-		} else {
+		case arm.TypeNatRule:
+			existed, err = h.region.DeleteNatRule(ctx, rt.id)
+		default:
 			existed, err = h.region.Delete(ctx, rt.id)
 		}
 		if err != nil {

@@ -90,6 +90,31 @@ func TestNATRules(t *testing.T) {
 		t.Errorf("the device script of a connection with EgressSnat:\n%s", script)
 	}
 
+	// The rules as child resources of the gateway, as the SDK's
+	// VirtualNetworkGatewayNatRulesClient reads and writes them.
+	child := s.gw + "/natRules/extra"
+	if r := e.do("PUT", child, natRule("ignored", "Static", "IngressSnat", "10.88.0.0/24", "172.31.8.0/24")); r.status != 201 || r.str("name") != "extra" || r.str("id") != child {
+		t.Fatalf("PUT a NAT rule: %d %s", r.status, r.body)
+	}
+	if r := e.must("GET", s.gw+"/natRules", nil); len(r.field("value").([]any)) != 5 {
+		t.Errorf("list NAT rules: %s", r.body)
+	}
+	if r := e.must("GET", child, nil); r.str("properties.externalMappings.0.addressSpace") != "172.31.8.0/24" {
+		t.Errorf("GET a NAT rule: %s", r.body)
+	}
+	if r := e.do("PUT", s.gw+"/natRules/bad", natRule("bad", "Dynamic", "IngressSnat", "10.88.0.0/24", "172.31.8.0/24")); r.status != 400 {
+		t.Errorf("PUT a Dynamic rule: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", child, nil); r.status != 200 {
+		t.Errorf("DELETE a NAT rule: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", child, nil); r.status != 404 {
+		t.Errorf("GET a deleted NAT rule: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", s.gw+"/natRules/site1", nil); r.status != 409 || r.code() != "InUseNatRuleCannotBeDeleted" {
+		t.Errorf("DELETE a NAT rule in use: %d %s", r.status, r.body)
+	}
+
 	// A rule a connection uses stays.
 	if r := e.do("PUT", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"))); r.status != 409 || r.code() != "InUseNatRuleCannotBeDeleted" {
 		t.Errorf("dropping a rule in use: %d %s", r.status, r.body)

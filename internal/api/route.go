@@ -115,6 +115,10 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: arm.TypeSubnet, id: id, list: true}, nil
 	case kind == arm.TypeVirtualNetwork && is(8, "subnets") && len(rest) == 2:
 		return route{kind: arm.TypeSubnet, id: id.Child("subnets", seg[9])}, nil
+	case kind == arm.TypeVirtualNetworkGateway && is(8, "natRules") && len(rest) == 1:
+		return route{kind: arm.TypeNatRule, id: id, list: true}, nil
+	case kind == arm.TypeVirtualNetworkGateway && is(8, "natRules") && len(rest) == 2:
+		return route{kind: arm.TypeNatRule, id: id.Child("natRules", seg[9])}, nil
 	case kind == arm.TypeConnection && is(8, "sharedkey") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "sharedkey"}, nil
 	case kind == arm.TypeConnection && is(8, "sharedkey") && is(9, "reset") && len(rest) == 2:

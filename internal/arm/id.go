@@ -20,6 +20,7 @@ const (
 	TypeConnection            = "Microsoft.Network/connections"
 	TypeNetworkInterface      = "Microsoft.Network/networkInterfaces"
 	TypeRouteTable            = "Microsoft.Network/routeTables"
+	TypeNatRule               = "Microsoft.Network/virtualNetworkGateways/natRules"
 )
 
 // The API versions vnetgw implements; its own client sends these.

@@ -1,6 +1,7 @@
 package region
 
 import (
+	"context"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -9,9 +10,6 @@ import (
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/rules"
 )
-
-// typeNatRule is the resource type of a gateway's NAT rules.
-const typeNatRule = "Microsoft.Network/virtualNetworkGateways/natRules"
 
 // stageNatRules checks and completes a gateway's NAT rules (VPN NAT):
 // static rules on a route-based gateway that translate a site's addresses
@@ -39,7 +37,7 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".name", Message: "NAT rule " + r.Name + " is there twice"}
 		}
 		seen[strings.ToLower(r.Name)] = true
-		r.ID, r.Type, r.Etag = id.Child("natRules", r.Name).String(), typeNatRule, g.Etag
+		r.ID, r.Type, r.Etag = id.Child("natRules", r.Name).String(), arm.TypeNatRule, g.Etag
 		rp := &r.Properties
 		rp.ProvisioningState = arm.Succeeded
 		if err := canonical(&rp.Type, field+".properties.type", arm.NatRuleStatic, arm.NatRuleStatic, arm.NatRuleDynamic); err != nil {
@@ -193,4 +191,90 @@ func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, 
 		}
 	}
 	return nil
+}
+
+// NAT rules as child resources of their gateway
+// (.../virtualNetworkGateways/{gw}/natRules/{name}): views of, and
+// changes to, the gateway's natRules.
+
+// PutNatRule creates or replaces one NAT rule of a gateway.
+func (r *Region) PutNatRule(ctx context.Context, id arm.ID, in *arm.VirtualNetworkGatewayNatRule) (*arm.VirtualNetworkGatewayNatRule, Outcome, error) {
+	var out *arm.VirtualNetworkGatewayNatRule
+	var created bool
+	warnings, err := r.update(ctx, func(tx *txn) error {
+		gid := id.Parent()
+		old := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, gid)
+		if old == nil {
+			return notFound(gid)
+		}
+		rule := *in
+		rule.Name = id.Name()
+		g := *old
+		g.Properties.NatRules = slices.Clone(old.Properties.NatRules)
+		i := slices.IndexFunc(g.Properties.NatRules, func(x arm.VirtualNetworkGatewayNatRule) bool { return strings.EqualFold(x.Name, rule.Name) })
+		if created = i < 0; created {
+			g.Properties.NatRules = append(g.Properties.NatRules, rule)
+		} else {
+			rule.Name = g.Properties.NatRules[i].Name
+			g.Properties.NatRules[i] = rule
+		}
+		if err := r.stageGateway(tx, gid, &g, old); err != nil {
+			return err
+		}
+		for _, x := range g.Properties.NatRules {
+			if strings.EqualFold(x.Name, rule.Name) {
+				out = &x
+			}
+		}
+		return nil
+	})
+	return out, Outcome{Created: created, Warnings: warnings}, err
+}
+
+// GetNatRule returns one NAT rule of a gateway.
+func (r *Region) GetNatRule(id arm.ID) (*arm.VirtualNetworkGatewayNatRule, error) {
+	doc, err := r.Get(id.Parent())
+	if err != nil {
+		return nil, err
+	}
+	for _, x := range doc.(*arm.VirtualNetworkGateway).Properties.NatRules {
+		if strings.EqualFold(x.Name, id.Name()) {
+			return &x, nil
+		}
+	}
+	return nil, notFound(id)
+}
+
+// ListNatRules returns the NAT rules of a gateway.
+func (r *Region) ListNatRules(gw arm.ID) ([]any, error) {
+	doc, err := r.Get(gw)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, x := range doc.(*arm.VirtualNetworkGateway).Properties.NatRules {
+		out = append(out, x)
+	}
+	return out, nil
+}
+
+// DeleteNatRule deletes a NAT rule unless a connection uses it.
+func (r *Region) DeleteNatRule(ctx context.Context, id arm.ID) (bool, error) {
+	existed := false
+	_, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
+		old := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id.Parent())
+		if old == nil {
+			return nil
+		}
+		g := *old
+		g.Properties.NatRules = slices.DeleteFunc(slices.Clone(old.Properties.NatRules), func(x arm.VirtualNetworkGatewayNatRule) bool { return strings.EqualFold(x.Name, id.Name()) })
+		if existed = len(g.Properties.NatRules) < len(old.Properties.NatRules); !existed {
+			return nil
+		}
+		return r.stageGateway(tx, id.Parent(), &g, old)
+	})
+	return existed, err
 }
