@@ -198,6 +198,63 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 		t.Fatalf("create IPsec connection: %v", err)
 	}
 
+	// VPN NAT through the SDK's NAT rules client: the site's range as the
+	// VNet sees it, named by the connection.
+	nats := netA.NewVirtualNetworkGatewayNatRulesClient()
+	for name, external := range map[string]string{"onprem": "172.20.0.0/16", "spare": "172.21.0.0/16"} {
+		np, err := nats.BeginCreateOrUpdate(ctx, "rg-we", *a.gateway.Name, name, armnetwork.VirtualNetworkGatewayNatRule{
+			Properties: &armnetwork.VirtualNetworkGatewayNatRuleProperties{
+				Type: to.Ptr(armnetwork.VPNNatRuleTypeStatic), Mode: to.Ptr(armnetwork.VPNNatRuleModeIngressSnat),
+				InternalMappings: []*armnetwork.VPNNatRuleMapping{{AddressSpace: to.Ptr("192.168.0.0/16")}},
+				ExternalMappings: []*armnetwork.VPNNatRuleMapping{{AddressSpace: to.Ptr(external)}},
+			}}, nil)
+		if err != nil {
+			t.Fatalf("begin create NAT rule: %v", err)
+		}
+		if _, err := np.PollUntilDone(ctx, nil); err != nil {
+			t.Fatalf("create NAT rule: %v", err)
+		}
+	}
+	rule, err := nats.Get(ctx, "rg-we", *a.gateway.Name, "onprem", nil)
+	if err != nil || *rule.Properties.ExternalMappings[0].AddressSpace != "172.20.0.0/16" {
+		t.Fatalf("get NAT rule: %v", err)
+	}
+	var ruleNames []string
+	for pager := nats.NewListByVirtualNetworkGatewayPager("rg-we", *a.gateway.Name, nil); pager.More(); {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list NAT rules: %v", err)
+		}
+		for _, r := range page.Value {
+			ruleNames = append(ruleNames, *r.Name)
+		}
+	}
+	if slices.Sort(ruleNames); !slices.Equal(ruleNames, []string{"onprem", "spare"}) {
+		t.Fatalf("NAT rules: %v", ruleNames)
+	}
+	dnp, err := nats.BeginDelete(ctx, "rg-we", *a.gateway.Name, "spare", nil)
+	if err != nil {
+		t.Fatalf("begin delete NAT rule: %v", err)
+	}
+	if _, err := dnp.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("delete NAT rule: %v", err)
+	}
+	cp, err = conns.BeginCreateOrUpdate(ctx, "rg-we", "to-onprem", armnetwork.VirtualNetworkGatewayConnection{
+		Location: to.Ptr("westeurope"),
+		Properties: &armnetwork.VirtualNetworkGatewayConnectionPropertiesFormat{
+			ConnectionType:         to.Ptr(armnetwork.VirtualNetworkGatewayConnectionTypeIPsec),
+			VirtualNetworkGateway1: &a.gateway,
+			LocalNetworkGateway2:   &lng.LocalNetworkGateway,
+			IngressNatRules:        []*armnetwork.SubResource{{ID: rule.ID}},
+		},
+	}, nil)
+	if err != nil {
+		t.Fatalf("begin update the IPsec connection with a NAT rule: %v", err)
+	}
+	if withNAT, err := cp.PollUntilDone(ctx, nil); err != nil || len(withNAT.Properties.IngressNatRules) != 1 {
+		t.Fatalf("update the IPsec connection with a NAT rule: %v", err)
+	}
+
 	// VNet-to-VNet to a gateway in another subscription and region (R1, R2),
 	// with a key set by the user on both sides.
 	vp, err := conns.BeginCreateOrUpdate(ctx, "rg-we", "we-to-us", armnetwork.VirtualNetworkGatewayConnection{
