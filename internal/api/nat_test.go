@@ -115,6 +115,11 @@ func TestNATRules(t *testing.T) {
 		t.Errorf("DELETE a NAT rule in use: %d %s", r.status, r.body)
 	}
 
+	// A rule a connection uses must still fit it when it changes.
+	if r := e.do("PUT", s.gw+"/natRules/vnet", natRule("vnet", "Static", "EgressSnat", "10.9.0.0/24", "100.65.0.0/24")); r.status != 400 || !strings.Contains(string(r.body), "connection c2") {
+		t.Errorf("moving an EgressSnat rule in use off the VNet: %d %s", r.status, r.body)
+	}
+
 	// A rule a connection uses stays.
 	if r := e.do("PUT", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"))); r.status != 409 || r.code() != "InUseNatRuleCannotBeDeleted" {
 		t.Errorf("dropping a rule in use: %d %s", r.status, r.body)

@@ -96,7 +96,6 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	p.VirtualNetworkGateway1 = arm.Ref(g1.ID)
 	var remote string
 	var remoteASN int64
-	var site []netip.Prefix // an IPsec connection's site ranges
 	switch p.ConnectionType {
 	case arm.ConnectionIPsec:
 		if p.VirtualNetworkGateway2 != nil {
@@ -108,9 +107,6 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		}
 		p.LocalNetworkGateway2 = arm.Ref(l.ID)
 		remote = l.ID
-		if s := l.Properties.LocalNetworkAddressSpace; s != nil {
-			site, _ = rules.ParsePrefixes("", s.AddressPrefixes)
-		}
 		if p.EnableBGP && l.Properties.BGPSettings == nil {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs bgpSettings on local network gateway " + l.Name + " (R41)"}
 		}
@@ -170,11 +166,8 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	if err := connectionSettings(p); err != nil {
 		return err
 	}
-	var vnetRanges []netip.Prefix
-	if v := vnetOfGateway(tx, g1); v != nil && v.Properties.AddressSpace != nil {
-		vnetRanges, _ = rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
-	}
-	if err := stageConnectionNAT(c, g1, site, vnetRanges); err != nil {
+	site, vnet := natRanges(tx, c, g1)
+	if err := stageConnectionNAT(c, g1, site, vnet); err != nil {
 		return err
 	}
 	if len(p.TrafficSelectorPolicies) > 0 && !p.UsePolicyBasedTrafficSelectors && g1.Properties.VPNType != arm.PolicyBased {

@@ -56,15 +56,37 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 			return err
 		}
 	}
-	// A rule a connection of the gateway uses cannot go.
+	// A rule a connection of the gateway uses cannot go, and must still
+	// fit the connection.
 	for _, c := range connectionsOf(tx, id) {
 		for _, ref := range slices.Concat(c.Properties.IngressNatRules, c.Properties.EgressNatRules) {
 			if !slices.ContainsFunc(nr, func(r arm.VirtualNetworkGatewayNatRule) bool { return arm.Equal(r.ID, ref.ID) }) {
 				return arm.Errorf(arm.CodeInUseNatRule, "NAT rule %s is used by connection %s; take it out of the connection first", ref.ID, c.ID)
 			}
 		}
+		cc := *c
+		cc.Properties.IngressNatRules, cc.Properties.EgressNatRules = slices.Clone(c.Properties.IngressNatRules), slices.Clone(c.Properties.EgressNatRules)
+		site, vnet := natRanges(tx, c, g)
+		if err := stageConnectionNAT(&cc, g, site, vnet); err != nil {
+			if ae, ok := err.(*arm.Error); ok {
+				ae.Message = "connection " + c.Name + ": " + ae.Message
+			}
+			return err
+		}
 	}
 	return nil
+}
+
+// natRanges returns the address ranges NAT rules of connection c of gateway
+// g apply to: its site's and its VNet's.
+func natRanges(tx *txn, c *arm.Connection, g *arm.VirtualNetworkGateway) (site, vnet []netip.Prefix) {
+	if l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, c.Properties.LocalNetworkGateway2.RefID()); l != nil && l.Properties.LocalNetworkAddressSpace != nil {
+		site, _ = rules.ParsePrefixes("", l.Properties.LocalNetworkAddressSpace.AddressPrefixes)
+	}
+	if v := vnetOfGateway(tx, g); v != nil && v.Properties.AddressSpace != nil {
+		vnet, _ = rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
+	}
+	return site, vnet
 }
 
 // natMapping returns a static rule's mapping: one internal and one
