@@ -197,22 +197,30 @@ func iperf(ns *netnstest.NS, server string, secs, streams int, reverse bool) (fl
 	if reverse {
 		args = append(args, "-R")
 	}
-	out, err := ns.Cmd("iperf3", args...).Output()
-	var r struct {
-		End struct {
-			SumReceived struct {
-				BitsPerSecond float64 `json:"bits_per_second"`
-			} `json:"sum_received"`
-		} `json:"end"`
-		Error string `json:"error"`
+	for try := 0; ; try++ {
+		out, err := ns.Cmd("iperf3", args...).Output()
+		var r struct {
+			End struct {
+				SumReceived struct {
+					BitsPerSecond float64 `json:"bits_per_second"`
+				} `json:"sum_received"`
+			} `json:"end"`
+			Error string `json:"error"`
+		}
+		if jerr := json.Unmarshal(out, &r); jerr != nil {
+			return 0, fmt.Errorf("iperf3: %v, output: %v: %s", err, jerr, out)
+		}
+		// A server that has just ended a test may still say it runs one
+		// (CI caught it on a loaded machine): ask again.
+		if strings.Contains(r.Error, "the server is busy") && try < 10 {
+			time.Sleep(200 * time.Millisecond)
+			continue
+		}
+		if r.Error != "" || r.End.SumReceived.BitsPerSecond == 0 {
+			return 0, fmt.Errorf("iperf3: %v %s", err, r.Error)
+		}
+		return r.End.SumReceived.BitsPerSecond / 1e6, nil
 	}
-	if jerr := json.Unmarshal(out, &r); jerr != nil {
-		return 0, fmt.Errorf("iperf3: %v, output: %v: %s", err, jerr, out)
-	}
-	if r.Error != "" || r.End.SumReceived.BitsPerSecond == 0 {
-		return 0, fmt.Errorf("iperf3: %v %s", err, r.Error)
-	}
-	return r.End.SumReceived.BitsPerSecond / 1e6, nil
 }
 
 // waitListening waits until a TCP socket listens on addr in ns.
