@@ -318,20 +318,24 @@ type NodeStatus struct {
 func (n *Node) Nodes() []NodeStatus {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	var out []NodeStatus
+	byName := make(map[string]*NodeStatus, len(n.nodes))
 	for name, m := range n.nodes {
-		st := NodeStatus{Name: name, Info: m.info, Draining: n.drained[name]}
-		for v, owner := range n.claims {
-			switch {
-			case owner == name:
-				st.VNets = append(st.VNets, v)
-			case n.chooseLocked(v, owner) == name:
-				st.Standby = append(st.Standby, v)
-			}
+		byName[name] = &NodeStatus{Name: name, Info: m.info, Draining: n.drained[name]}
+	}
+	// One pass over the claims: each VNet's node and its standby.
+	for v, owner := range n.claims {
+		if st := byName[owner]; st != nil {
+			st.VNets = append(st.VNets, v)
 		}
+		if st := byName[n.chooseLocked(v, owner)]; st != nil {
+			st.Standby = append(st.Standby, v)
+		}
+	}
+	out := make([]NodeStatus, 0, len(byName))
+	for _, st := range byName {
 		slices.Sort(st.VNets)
 		slices.Sort(st.Standby)
-		out = append(out, st)
+		out = append(out, *st)
 	}
 	slices.SortFunc(out, func(a, b NodeStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out
