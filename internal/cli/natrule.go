@@ -32,21 +32,16 @@ func natRuleCommand(g *globals) *cobra.Command {
 	// edit reads the gateway, lets change alter its NAT rules, writes it
 	// back and prints the rules.
 	edit := func(cmd *cobra.Command, change func([]arm.VirtualNetworkGatewayNatRule) ([]arm.VirtualNetworkGatewayNatRule, error)) error {
-		id, c, err := g.target(rg, "virtualNetworkGateways", gateway)
+		var alter func(*arm.VirtualNetworkGateway) error
+		if change != nil {
+			alter = func(gw *arm.VirtualNetworkGateway) (err error) {
+				gw.Properties.NatRules, err = change(gw.Properties.NatRules)
+				return err
+			}
+		}
+		gw, err := g.editGateway(cmd, rg, gateway, alter)
 		if err != nil {
 			return err
-		}
-		var gw arm.VirtualNetworkGateway
-		if err := c.Get(cmd.Context(), id, &gw); err != nil {
-			return err
-		}
-		if change != nil {
-			if gw.Properties.NatRules, err = change(gw.Properties.NatRules); err != nil {
-				return err
-			}
-			if _, err := c.Put(cmd.Context(), id, gw, &gw); err != nil {
-				return err
-			}
 		}
 		return g.print(rawItems(gw.Properties.NatRules), natRuleColumns)
 	}

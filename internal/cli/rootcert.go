@@ -26,29 +26,19 @@ func certCommands(g *globals) []*cobra.Command {
 		f.StringVarP(&name, "name", "n", "", "the certificate's name")
 		return cmd
 	}
-	// edit reads the gateway, lets change alter its point-to-site
-	// configuration, and writes it back.
+	// edit lets change alter the gateway's point-to-site configuration.
 	edit := func(cmd *cobra.Command, change func(*arm.VPNClientConfiguration) error) error {
 		if name == "" {
 			return errors.New("--name is required")
 		}
-		id, c, err := g.target(rg, "virtualNetworkGateways", gateway)
+		out, err := g.editGateway(cmd, rg, gateway, func(gw *arm.VirtualNetworkGateway) error {
+			vc := gw.Properties.VPNClientConfiguration
+			if vc == nil {
+				return fmt.Errorf("gateway %s has no point-to-site configuration: create it with --address-prefixes (the client pool) first", gw.Name)
+			}
+			return change(vc)
+		})
 		if err != nil {
-			return err
-		}
-		var gw arm.VirtualNetworkGateway
-		if err := c.Get(cmd.Context(), id, &gw); err != nil {
-			return err
-		}
-		vc := gw.Properties.VPNClientConfiguration
-		if vc == nil {
-			return fmt.Errorf("gateway %s has no point-to-site configuration: create it with --address-prefixes (the client pool) first", id.Name())
-		}
-		if err := change(vc); err != nil {
-			return err
-		}
-		var out arm.VirtualNetworkGateway
-		if _, err := c.Put(cmd.Context(), id, gw, &out); err != nil {
 			return err
 		}
 		return g.print(out.Properties.VPNClientConfiguration, nil)
@@ -94,6 +84,31 @@ func certCommands(g *globals) []*cobra.Command {
 	revokedCreate.Flags().StringVar(&thumbprint, "thumbprint", "", "SHA-1 thumbprint of the client certificate, hex")
 	revoked.AddCommand(revokedCreate)
 	return []*cobra.Command{root, revoked}
+}
+
+// editGateway reads a gateway, lets change alter it (nil: no change) and
+// writes it back, as az's commands on a gateway's parts do; it returns the
+// gateway as the API answered.
+func (g *globals) editGateway(cmd *cobra.Command, rg, gateway string, change func(*arm.VirtualNetworkGateway) error) (*arm.VirtualNetworkGateway, error) {
+	id, c, err := g.target(rg, "virtualNetworkGateways", gateway)
+	if err != nil {
+		return nil, err
+	}
+	var gw arm.VirtualNetworkGateway
+	if err := c.Get(cmd.Context(), id, &gw); err != nil {
+		return nil, err
+	}
+	if change == nil {
+		return &gw, nil
+	}
+	if err := change(&gw); err != nil {
+		return nil, err
+	}
+	var out arm.VirtualNetworkGateway
+	if _, err := c.Put(cmd.Context(), id, gw, &out); err != nil {
+		return nil, err
+	}
+	return &out, nil
 }
 
 // certData reads a certificate file as publicCertData: base64 DER.
