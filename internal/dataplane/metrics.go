@@ -124,11 +124,16 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		}
 		return
 	}
-	st := g.gw.Engine().Status()
-	d := st.Drops
+	d := g.gw.Engine().Drops()
 	m.addReasons("vnetgw_gateway_dropped_packets_total", instance,
 		reason{"not_ip", d.NotIP}, reason{"no_route", d.NoRoute}, reason{"short", d.Short}, reason{"unknown_spi", d.UnknownSPI})
-	m.add("vnetgw_ike_sas", uint64(g.gw.EstablishedIKESAs()), instance...)
+	status := map[string]gateway.ConnectionStatus{}
+	ikeSAs := 0
+	for _, cs := range g.gw.Status() {
+		status[cs.Name] = cs
+		ikeSAs += cs.IKESAs
+	}
+	m.add("vnetgw_ike_sas", uint64(ikeSAs), instance...)
 	if ike := g.gw.IKE(); ike != nil {
 		s := ike.Stats()
 		m.addReasons("vnetgw_ike_dropped_messages_total", instance,
@@ -136,22 +141,13 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 			reason{"integrity", s.Integrity}, reason{"unexpected", s.Unexpected}, reason{"queue_full", s.QueueFull})
 		m.add("vnetgw_ike_retransmits_total", s.Retransmits, instance...)
 	}
-	up := map[string]bool{}
-	for _, cs := range g.gw.Status() {
-		up[cs.Name] = cs.State == gateway.Connected
-	}
-	tunnels := map[string]int{}
-	for i, t := range st.Tunnels {
-		tunnels[t.Name] = i
-	}
 	for _, c := range g.cfg.Connections {
 		labels := append([]string{"connection", c.ID}, instance...)
-		m.add("vnetgw_tunnel_up", b2u(up[c.ID]), labels...)
-		i, ok := tunnels[c.ID]
+		t, ok := status[c.ID]
+		m.add("vnetgw_tunnel_up", b2u(t.State == gateway.Connected), labels...)
 		if !ok {
 			continue
 		}
-		t := st.Tunnels[i]
 		m.add("vnetgw_tunnel_ingress_bytes_total", t.BytesIn, labels...)
 		m.add("vnetgw_tunnel_egress_bytes_total", t.BytesOut, labels...)
 		m.add("vnetgw_tunnel_ingress_packets_total", t.PacketsIn, labels...)

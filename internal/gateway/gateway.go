@@ -248,20 +248,6 @@ func (g *Gateway) ikeStatus() []ikev2.PeerStatus {
 	return append(g.ike.Load().Status(), g.ike1.Load().Status()...)
 }
 
-// EstablishedIKESAs counts the established IKE SAs (IKEv1 ISAKMP SAs too)
-// of all the gateway's connections.
-func (g *Gateway) EstablishedIKESAs() int {
-	n := 0
-	for _, p := range g.ikeStatus() {
-		for _, sa := range p.IKESAs {
-			if sa.State == "established" {
-				n++
-			}
-		}
-	}
-	return n
-}
-
 // Connection states.
 const (
 	Connected    = "Connected"
@@ -275,10 +261,16 @@ type ConnectionStatus struct {
 	State string
 	// Reason says why it is not connected.
 	Reason string
-	// BytesIn and BytesOut count inner bytes from and to the peer.
-	BytesIn, BytesOut uint64
-	Established       time.Time
-	LastInbound       time.Time
+	// BytesIn and BytesOut count inner bytes from and to the peer,
+	// PacketsIn and PacketsOut inner packets; Drops what the tunnel
+	// dropped.
+	BytesIn, BytesOut     uint64
+	PacketsIn, PacketsOut uint64
+	Drops                 tunnel.TunnelDrops
+	// IKESAs counts the established IKE SAs (IKEv1: ISAKMP SAs).
+	IKESAs      int
+	Established time.Time
+	LastInbound time.Time
 	// Children are the installed child SA pairs, as IKE reports them.
 	Children []ikev2.ChildStatus
 	Proposal string
@@ -299,6 +291,7 @@ func (g *Gateway) Status() []ConnectionStatus {
 			if sa.State != "established" {
 				continue
 			}
+			cs.IKESAs++
 			cs.Children = append(cs.Children, sa.Children...)
 			if cs.Established.IsZero() || sa.Established.After(cs.Established) {
 				cs.Established, cs.Proposal = sa.Established, sa.Proposal
@@ -321,6 +314,7 @@ func (g *Gateway) Status() []ConnectionStatus {
 		}
 		t := counters[p.Name]
 		cs.BytesIn, cs.BytesOut, cs.LastInbound = t.BytesIn, t.BytesOut, t.LastInbound
+		cs.PacketsIn, cs.PacketsOut, cs.Drops = t.PacketsIn, t.PacketsOut, t.Drops
 		out = append(out, cs)
 	}
 	slices.SortFunc(out, func(a, b ConnectionStatus) int { return strings.Compare(a.Name, b.Name) })

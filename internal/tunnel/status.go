@@ -77,6 +77,19 @@ type ChildStatus struct {
 	In, Out       esp.Stats
 }
 
+// Drops returns what the engine dropped before it knew the tunnel.
+func (e *Engine) Drops() Drops {
+	return Drops{
+		NotIP:            e.drops.notIP.Load(),
+		NoRoute:          e.drops.noRoute.Load(),
+		Short:            e.drops.short.Load(),
+		UnknownSPI:       e.drops.unknownSPI.Load(),
+		SendErrors:       e.drops.sendErrors.Load(),
+		InnerReadErrors:  e.drops.innerReads.Load(),
+		InnerWriteErrors: e.drops.innerWrites.Load(),
+	}
+}
+
 // Status returns a snapshot of the engine's counters.
 func (e *Engine) Status() Status {
 	e.mu.Lock()
@@ -87,15 +100,7 @@ func (e *Engine) Status() Status {
 	e.mu.Unlock()
 	slices.SortFunc(tunnels, func(a, b *tunnel) int { return strings.Compare(a.name, b.name) })
 
-	s := Status{Drops: Drops{
-		NotIP:            e.drops.notIP.Load(),
-		NoRoute:          e.drops.noRoute.Load(),
-		Short:            e.drops.short.Load(),
-		UnknownSPI:       e.drops.unknownSPI.Load(),
-		SendErrors:       e.drops.sendErrors.Load(),
-		InnerReadErrors:  e.drops.innerReads.Load(),
-		InnerWriteErrors: e.drops.innerWrites.Load(),
-	}}
+	s := Status{Drops: e.Drops()}
 	for _, t := range tunnels {
 		d := func(r dropReason) uint64 { return t.drops[r].Load() }
 		ts := TunnelStatus{
