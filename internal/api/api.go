@@ -353,6 +353,15 @@ func decode[T any](r *http.Request) (*T, error) {
 	return decodeBody[T](b)
 }
 
+// decodeOptional is decode for the operations whose body may be left
+// out: without one (Content-Length 0) it is a zero T.
+func decodeOptional[T any](r *http.Request) (*T, error) {
+	if r.ContentLength == 0 {
+		return new(T), nil
+	}
+	return decode[T](r)
+}
+
 // decodeBody is decode on bytes; the fuzz targets call it.
 func decodeBody[T any](b []byte) (*T, error) {
 	v := new(T)

@@ -29,13 +29,10 @@ const uploadTimeout = 5 * time.Minute
 // between the gateway's tunnels and its VNet or through the connection's
 // tunnel, filtered by filterData, are recorded until stopPacketCapture.
 func (h *Handler) startCapture(w http.ResponseWriter, r *http.Request, rt route) {
-	in := &arm.VPNPacketCaptureStartParameters{}
-	if r.ContentLength != 0 {
-		var err error
-		if in, err = decode[arm.VPNPacketCaptureStartParameters](r); err != nil {
-			h.fail(w, r, err)
-			return
-		}
+	in, err := decodeOptional[arm.VPNPacketCaptureStartParameters](r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	cfg, err := pcap.ParseFilterData(in.FilterData)
 	if err != nil {
@@ -55,13 +52,10 @@ func (h *Handler) startCapture(w http.ResponseWriter, r *http.Request, rt route)
 // blob's URL without the token; without one, the answer is a URL that
 // serves the capture for an hour.
 func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) {
-	in := &arm.VPNPacketCaptureStopParameters{}
-	if r.ContentLength != 0 {
-		var err error
-		if in, err = decode[arm.VPNPacketCaptureStopParameters](r); err != nil {
-			h.fail(w, r, err)
-			return
-		}
+	in, err := decodeOptional[arm.VPNPacketCaptureStopParameters](r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
 	}
 	var dest *url.URL
 	if in.SASURL != "" {

@@ -19,17 +19,15 @@ const maxPackages = 1000
 // generatevpnprofile): the body (VpnClientParameters) may be empty; the
 // answer is the URL of the package, a JSON string, for an hour.
 func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt route) {
-	if r.ContentLength != 0 {
-		in, err := decode[arm.VPNClientParameters](r)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		if m := in.AuthenticationMethod; m != "" && !strings.EqualFold(m, "EAPTLS") {
-			h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "authenticationMethod",
-				Message: "authenticationMethod " + m + ": vnetgw's point-to-site authenticates with client certificates (EAPTLS) only"})
-			return
-		}
+	in, err := decodeOptional[arm.VPNClientParameters](r)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if m := in.AuthenticationMethod; m != "" && !strings.EqualFold(m, "EAPTLS") {
+		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "authenticationMethod",
+			Message: "authenticationMethod " + m + ": vnetgw's point-to-site authenticates with client certificates (EAPTLS) only"})
+		return
 	}
 	p, err := h.region.PointToSiteOf(rt.id)
 	if err != nil {
