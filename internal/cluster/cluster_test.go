@@ -238,9 +238,18 @@ func TestMoveHandsAVNetOverInOrder(t *testing.T) {
 	if owner(owned, v) != 1 {
 		t.Fatalf("after the move %s runs on node %d, want b", v, owner(owned, v))
 	}
-	for _, st := range a.Nodes() {
-		if st.Name == "b" && !slices.Contains(st.VNets, v) {
-			t.Fatalf("a's view of the nodes does not show %s on b: %+v", v, st)
+	// a learns of b's claim through its watch: eventually, not at once.
+	onB := func() bool {
+		for _, st := range a.Nodes() {
+			if st.Name == "b" {
+				return slices.Contains(st.VNets, v)
+			}
+		}
+		return false
+	}
+	for deadline := time.Now().Add(5 * time.Second); !onB(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a's view of the nodes does not show %s on b after 5 s: %+v", v, a.Nodes())
 		}
 	}
 }
@@ -341,9 +350,13 @@ func TestDrainAndRebalance(t *testing.T) {
 	a.Close()
 	a = join(t, e, "a")
 	defer a.Close()
-	for _, st := range b.Nodes() {
-		if st.Draining {
-			t.Fatalf("node %s draining after a restarted", st.Name)
+	// b learns of the new lease through its watch.
+	draining := func() bool {
+		return slices.ContainsFunc(b.Nodes(), func(st cluster.NodeStatus) bool { return st.Draining })
+	}
+	for deadline := time.Now().Add(5 * time.Second); draining(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a node is still draining 5 s after a restarted: %+v", b.Nodes())
 		}
 	}
 }
