@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/gateway"
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 )
 
 // metricFamilies are the metrics WriteMetrics writes, in order, with the
@@ -22,8 +23,8 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), seal, open (ESP refused them: replay, integrity, length), selector (outside the child SA's traffic selectors: Azure's TS mismatch), malformed"},
 	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side)"},
 	{"vnetgw_ike_sas", "gauge", "established IKE SAs (and IKEv1 ISAKMP SAs) of the gateway instance (Azure: Tunnel MMSA Count)"},
-	{"vnetgw_ike_dropped_messages_total", "counter", "IKEv2 messages the gateway instance dropped, by reason: malformed, unknown_spi, no_peer (IKE_SA_INIT from an address no connection has), integrity, unexpected, queue_full"},
-	{"vnetgw_ike_retransmits_total", "counter", "IKEv2 requests the gateway instance sent again for want of an answer"},
+	{"vnetgw_ike_dropped_messages_total", "counter", "IKE messages the gateway instance dropped, by IKE version and reason: malformed, unknown_spi (no SA of ours), no_peer (a first message from an address no connection has), integrity (did not decrypt or verify; IKEv1: refused), unexpected, queue_full"},
+	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
 	{"vnetgw_vnet_forwarded_packets_total", "counter", "packets the VNet's router forwarded"},
 	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43), ttl_expired, malformed"},
 	{"vnetgw_p2s_connections", "gauge", "point-to-site clients connected to the gateway instance (Azure: P2S Connection Count)"},
@@ -134,12 +135,16 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		ikeSAs += cs.IKESAs
 	}
 	m.add("vnetgw_ike_sas", uint64(ikeSAs), instance...)
-	if ike := g.gw.IKE(); ike != nil {
-		s := ike.Stats()
-		m.addReasons("vnetgw_ike_dropped_messages_total", instance,
+	v2, v1 := g.gw.IKEStats()
+	for _, d := range []struct {
+		version string
+		s       ikev2.Stats
+	}{{"2", v2}, {"1", v1}} {
+		s, labels := d.s, append(instance[:len(instance):len(instance)], "version", d.version)
+		m.addReasons("vnetgw_ike_dropped_messages_total", labels,
 			reason{"malformed", s.Malformed}, reason{"unknown_spi", s.UnknownSPI}, reason{"no_peer", s.NoPeer},
 			reason{"integrity", s.Integrity}, reason{"unexpected", s.Unexpected}, reason{"queue_full", s.QueueFull})
-		m.add("vnetgw_ike_retransmits_total", s.Retransmits, instance...)
+		m.add("vnetgw_ike_retransmits_total", s.Retransmits, labels...)
 	}
 	for _, c := range g.cfg.Connections {
 		labels := append([]string{"connection", c.ID}, instance...)

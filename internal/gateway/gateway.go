@@ -370,6 +370,11 @@ func (g *Gateway) Idle(name string) {
 // IKE returns the gateway's IKE daemon.
 func (g *Gateway) IKE() *ikev2.Manager { return g.ike.Load() }
 
+// IKEStats returns the counters of the IKEv2 and the IKEv1 daemon.
+func (g *Gateway) IKEStats() (v2, v1 ikev2.Stats) {
+	return g.ike.Load().Stats(), g.ike1.Load().Stats()
+}
+
 // Close deletes every IKE SA (telling the peers), then stops the engine and
 // closes the sockets and the inner side.
 func (g *Gateway) Close() error {

@@ -141,7 +141,8 @@ func TestIKEv1RekeyUnderLoad(t *testing.T) {
 			// then 7 s), which may run past the transfer.
 			for deadline := time.Now().Add(15 * time.Second); newestIKESA(t, gw) == ikeBefore; time.Sleep(100 * time.Millisecond) {
 				if time.Now().After(deadline) {
-					t.Fatalf("the ISAKMP SA was not renewed: still %x", ikeBefore)
+					_, v1 := gw.IKEStats()
+					t.Fatalf("the ISAKMP SA was not renewed: still %x; IKEv1 counters %+v", ikeBefore, v1)
 				}
 			}
 			deadline := time.Now().Add(5 * time.Second)
@@ -157,6 +158,8 @@ func TestIKEv1RekeyUnderLoad(t *testing.T) {
 				time.Sleep(100 * time.Millisecond)
 			}
 			ping(t, tp.hostA, "10.2.0.2")
+			_, v1 := gw.IKEStats()
+			t.Logf("IKEv1 counters: %+v", v1)
 		})
 	}
 }

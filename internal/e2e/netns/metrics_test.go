@@ -93,7 +93,7 @@ func TestMetrics(t *testing.T) {
 		scrape = out
 		spi, _ := metric(scrape, "vnetgw_gateway_dropped_packets_total", "gateway", gw, "reason", "unknown_spi")
 		noRoute, _ := metric(scrape, "vnetgw_vnet_dropped_packets_total", "vnet", vnet, "reason", "no_route")
-		malformed, _ := metric(scrape, "vnetgw_ike_dropped_messages_total", "gateway", gw, "reason", "malformed")
+		malformed, _ := metric(scrape, "vnetgw_ike_dropped_messages_total", "gateway", gw, "version", "2", "reason", "malformed")
 		if spi >= 1 && noRoute >= 1 && malformed >= 1 {
 			break
 		}

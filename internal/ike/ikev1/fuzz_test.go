@@ -203,3 +203,26 @@ func TestMainAndQuickMode(t *testing.T) {
 		t.Fatalf("responder with the wrong key: %+v", st)
 	}
 }
+
+// TestStatsCountDrops: each message a responder drops or answers again
+// shows in its counters under its reason.
+func TestStatsCountDrops(t *testing.T) {
+	rec := &recorder{}
+	m := New(Config{Transport: rec, Dataplane: rec})
+	defer m.Close()
+	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	mm1 := firstMessage(t)
+	m.HandlePacket(fuzzLocal, fuzzRemote, mm1[:20])                                          // malformed
+	m.HandlePacket(fuzzLocal, netip.MustParseAddrPort("192.0.2.99:500"), mm1)                // no peer
+	m.HandlePacket(fuzzLocal, fuzzRemote, append([]byte{1}, mm1[1:]...))                     // new cookie: answered
+	m.HandlePacket(fuzzLocal, fuzzRemote, append([]byte{1}, mm1[1:]...))                     // again: answered again
+	m.HandlePacket(fuzzLocal, fuzzRemote, append(append([]byte{2}, mm1[1:16]...), 7, 7)[:0]) // empty: malformed
+	other := append([]byte{3}, mm1[1:]...)
+	other[19] |= 1 // encrypted: not a first message, and no SA has this cookie
+	m.HandlePacket(fuzzLocal, fuzzRemote, other)
+	got := m.Stats()
+	want := ikev2.Stats{Received: 6, Sent: 2, Malformed: 2, NoPeer: 1, UnknownSPI: 1, RetransmitsAnswered: 1}
+	if got != want {
+		t.Fatalf("stats %+v, want %+v", got, want)
+	}
+}

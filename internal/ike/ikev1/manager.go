@@ -13,6 +13,7 @@
 package ikev1
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
@@ -22,6 +23,7 @@ import (
 	"reflect"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
@@ -60,6 +62,7 @@ type Manager struct {
 	sas    map[uint64]*isakmpSA // by initiator cookie
 	spis   map[uint32]bool      // our inbound ESP SPIs
 	closed bool
+	stats  counters
 
 	stop chan struct{}
 	wg   sync.WaitGroup
@@ -90,6 +93,25 @@ type child struct {
 	rekeyAt       time.Time
 	rekeying      bool
 	rekeyed       bool
+}
+
+// counters are the atomic cells behind Stats.
+type counters struct {
+	received, sent, sendErrors, malformed, unknownSPI, noPeer, refused,
+	unexpected, retransmits, retransmitsAnswered atomic.Uint64
+}
+
+// Stats returns the Manager's counters since New, in the IKEv2 daemon's
+// terms: a message refused (it did not decrypt, its hash did not match,
+// or it broke the exchange) counts as Integrity.
+func (m *Manager) Stats() ikev2.Stats {
+	c := &m.stats
+	return ikev2.Stats{
+		Received: c.received.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
+		Malformed: c.malformed.Load(), UnknownSPI: c.unknownSPI.Load(), NoPeer: c.noPeer.Load(),
+		Integrity: c.refused.Load(), Unexpected: c.unexpected.Load(),
+		Retransmits: c.retransmits.Load(), RetransmitsAnswered: c.retransmitsAnswered.Load(),
+	}
 }
 
 // New starts a manager with no peers.
@@ -328,8 +350,10 @@ func (m *Manager) Acquire(name string, _, _ netip.Addr) {
 
 // HandlePacket takes one IKEv1 message from the transport.
 func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
+	m.stats.received.Add(1)
 	h, err := wire.ParseHeader(msg)
 	if err != nil {
+		m.stats.malformed.Add(1)
 		m.log.Debug("IKEv1 message dropped", "from", remote, "err", err)
 		return
 	}
@@ -343,15 +367,25 @@ func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 		if h.Exchange == wire.ExchangeMain && h.RCookie == 0 && h.Flags&wire.FlagEncryption == 0 {
 			m.respondMM1(local, remote, h, msg)
 		} else {
+			m.stats.unknownSPI.Add(1)
 			m.log.Debug("IKEv1 message for no SA dropped", "from", remote, "exchange", h.Exchange)
 		}
 		return
 	}
+	if sa.remote.Addr() == remote.Addr() && sa.lastReply != nil && bytes.Equal(msg, sa.lastReq) {
+		// The peer did not get our answer; its retransmitted Main Mode
+		// message 1 still has no responder cookie.
+		m.stats.retransmitsAnswered.Add(1)
+		sa.send(sa.lastReply)
+		return
+	}
 	if sa.remote.Addr() != remote.Addr() || (sa.rc != 0 && h.RCookie != sa.rc && !(sa.initiator && sa.state == stMM1)) {
+		m.stats.unexpected.Add(1)
 		m.log.Debug("IKEv1 message with the wrong cookies or address dropped", "from", remote)
 		return
 	}
 	if err := sa.handle(local, remote, h, msg); err != nil {
+		m.stats.refused.Add(1)
 		m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
 		if sa.state != stEstablished {
 			sa.p.lastErr = err.Error()
@@ -484,7 +518,9 @@ func randUint64() uint64 {
 }
 
 func (m *Manager) send(local, remote netip.AddrPort, b []byte) {
+	m.stats.sent.Add(1)
 	if err := m.cfg.Transport.SendIKE(local, remote, b); err != nil {
+		m.stats.sendErrors.Add(1)
 		m.log.Debug("IKEv1 send failed", "to", remote, "err", err)
 	}
 }

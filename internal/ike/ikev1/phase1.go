@@ -119,20 +119,21 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		}
 	}
 	if p == nil || p.cfg.Mode == ikev2.ModeInitiatorOnly {
+		m.stats.noPeer.Add(1)
 		m.log.Info("IKEv1 main mode from an address that is no IKEv1 peer (or one that only initiates) ignored", "from", remote)
 		return
 	}
 	ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
-	if err != nil {
-		return
-	}
 	sap, ok := wire.Find(ps, wire.PayloadSA)
-	if !ok {
+	if err != nil || !ok {
+		m.stats.malformed.Add(1)
+		m.log.Debug("IKEv1 main mode message 1 without a readable SA dropped", "from", remote, "err", err)
 		return
 	}
 	sa := &isakmpSA{m: m, p: p, ic: h.ICookie, rc: randUint64(), state: stMM2, created: time.Now(), local: local, remote: remote, qms: map[uint32]*quick{}}
 	in, err := wire.ParseSA(sap.Body)
 	if err != nil || len(in.Proposals) == 0 {
+		m.stats.malformed.Add(1)
 		m.log.Warn("IKEv1 main mode with a malformed SA refused", "conn", p.cfg.Name, "err", err)
 		return
 	}
@@ -169,10 +170,6 @@ func (sa *isakmpSA) sendNotifyPlain(typ uint16) {
 
 // handle takes a message for this SA. m.mu is held.
 func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []byte) error {
-	if bytes.Equal(msg, sa.lastReq) && sa.lastReply != nil {
-		sa.send(sa.lastReply) // the peer did not get our answer
-		return nil
-	}
 	if h.Exchange == wire.ExchangeInfo && h.Flags&wire.FlagEncryption == 0 {
 		ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
 		if err == nil {
@@ -482,6 +479,7 @@ func (sa *isakmpSA) timers(now time.Time) {
 		}
 		o.tries++
 		o.sentAt, o.timeout = now, o.timeout*2
+		sa.m.stats.retransmits.Add(1)
 		sa.send(o.msg)
 	}
 	for mid, q := range sa.qms {
@@ -496,6 +494,7 @@ func (sa *isakmpSA) timers(now time.Time) {
 			}
 			q.out.tries++
 			q.out.sentAt, q.out.timeout = now, q.out.timeout*2
+			sa.m.stats.retransmits.Add(1)
 			sa.send(q.out.msg)
 		} else if q.out.msg == nil && now.Sub(q.started) > halfOpenTimeout {
 			delete(sa.qms, mid)
