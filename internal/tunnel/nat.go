@@ -19,18 +19,70 @@ type NAT struct {
 // from a far side's Internal address to the External one (IngressSnat),
 // its destination from External back to the near side's Internal
 // (EgressSnat). natOut does the reverse to one going into the tunnel. The
-// IPv4 header checksum and a TCP or UDP checksum follow (RFC 1624). They
+// IPv4 header checksum and a TCP or UDP checksum follow (RFC 1624); the
+// datagram inside an ICMP error is translated too (RFC 5508 §4.2). They
 // report whether they changed the packet.
-func natIn(pkt []byte, maps []NAT) bool {
-	s := natRewrite(pkt, 12, maps, false, true)
-	d := natRewrite(pkt, 16, maps, true, false)
-	return s || d
+func natIn(pkt []byte, maps []NAT) bool { return natApply(pkt, maps, natDirIn) }
+
+func natOut(pkt []byte, maps []NAT) bool { return natApply(pkt, maps, natDirOut) }
+
+// natDir says which maps a packet's source and destination go through.
+type natDir struct{ srcEgress, srcToExternal, dstEgress, dstToExternal bool }
+
+var (
+	natDirIn  = natDir{srcEgress: false, srcToExternal: true, dstEgress: true, dstToExternal: false}
+	natDirOut = natDir{srcEgress: true, srcToExternal: true, dstEgress: false, dstToExternal: false}
+)
+
+func natApply(pkt []byte, maps []NAT, d natDir) bool {
+	s := natRewrite(pkt, 12, maps, d.srcEgress, d.srcToExternal)
+	t := natRewrite(pkt, 16, maps, d.dstEgress, d.dstToExternal)
+	e := natEmbedded(pkt, maps, d)
+	return s || t || e
 }
 
-func natOut(pkt []byte, maps []NAT) bool {
-	d := natRewrite(pkt, 16, maps, false, false)
-	s := natRewrite(pkt, 12, maps, true, true)
-	return d || s
+// natEmbedded translates the datagram an ICMP error quotes: it went the
+// other way, so its destination takes the maps of the error's source and
+// its source those of the error's destination. The ICMP checksum, which
+// covers it, is computed again (errors are rare and short).
+func natEmbedded(pkt []byte, maps []NAT, d natDir) bool {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 || pkt[9] != 1 || binary.BigEndian.Uint16(pkt[6:8])&0x1fff != 0 {
+		return false
+	}
+	ihl, total := int(pkt[0]&0x0f)*4, int(binary.BigEndian.Uint16(pkt[2:4]))
+	if ihl < 20 || total > len(pkt) || total < ihl+8+20 {
+		return false
+	}
+	icmp := pkt[ihl:total]
+	switch icmp[0] {
+	case 3, 4, 5, 11, 12: // unreachable, source quench, redirect, time exceeded, parameter problem
+	default:
+		return false
+	}
+	inner := icmp[8:]
+	a := natRewrite(inner, 16, maps, d.srcEgress, d.srcToExternal)
+	b := natRewrite(inner, 12, maps, d.dstEgress, d.dstToExternal)
+	if !a && !b {
+		return false
+	}
+	icmp[2], icmp[3] = 0, 0
+	binary.BigEndian.PutUint16(icmp[2:], internetChecksum(icmp))
+	return true
+}
+
+// internetChecksum is the checksum of RFC 1071 over b.
+func internetChecksum(b []byte) uint16 {
+	var s uint32
+	for ; len(b) >= 2; b = b[2:] {
+		s += uint32(binary.BigEndian.Uint16(b))
+	}
+	if len(b) == 1 {
+		s += uint32(b[0]) << 8
+	}
+	for s > 0xffff {
+		s = s&0xffff + s>>16
+	}
+	return ^uint16(s)
 }
 
 // natRewrite moves the address at pkt[off:] by the first of the maps of

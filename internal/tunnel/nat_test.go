@@ -111,7 +111,67 @@ func TestNATRewriteKeepsChecksums(t *testing.T) {
 	}
 }
 
+// icmpError is an ICMP destination unreachable (fragmentation needed)
+// from src to dst that quotes quoted, with correct checksums.
+func icmpError(src, dst string, quoted []byte) []byte {
+	outer := withChecksums(1, src, dst)[:20]
+	icmp := append([]byte{3, 4, 0, 0, 0, 0, 0x05, 0xdc}, quoted...)
+	binary.BigEndian.PutUint16(icmp[2:], checksum(0, icmp))
+	pkt := append(outer, icmp...)
+	binary.BigEndian.PutUint16(pkt[2:], uint16(len(pkt)))
+	pkt[10], pkt[11] = 0, 0
+	binary.BigEndian.PutUint16(pkt[10:], checksum(0, pkt[:20]))
+	return pkt
+}
+
+// An ICMP error that crosses the NAT quotes the datagram as its receiver
+// sent it (RFC 5508 §4.2), so that path MTU discovery and traceroute work
+// through the translation; every checksum holds, the quoted ones too.
+func TestNATTranslatesICMPErrors(t *testing.T) {
+	maps := []NAT{
+		{Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.2.0/24")},
+		{Internal: netip.MustParsePrefix("10.1.0.0/24"), External: netip.MustParsePrefix("100.65.0.0/24"), Egress: true},
+	}
+	addr := func(b []byte, off int) string { return netip.AddrFrom4([4]byte(b[off : off+4])).String() }
+	for _, c := range []struct {
+		name                     string
+		in                       bool
+		src, dst, qSrc, qDst     string
+		wSrc, wDst, wQSrc, wQDst string
+	}{
+		// A router at the site says the near host's packet was too big.
+		{"from the site", true, "10.77.0.1", "100.65.0.4", "100.65.0.4", "10.77.0.9", "172.31.2.1", "10.1.0.4", "10.1.0.4", "172.31.2.9"},
+		// The near host says the site's packet had no port.
+		{"to the site", false, "10.1.0.4", "172.31.2.9", "172.31.2.9", "10.1.0.4", "100.65.0.4", "10.77.0.9", "10.77.0.9", "100.65.0.4"},
+	} {
+		pkt := icmpError(c.src, c.dst, withChecksums(17, c.qSrc, c.qDst))
+		changed := natOut(pkt, maps)
+		if c.in {
+			changed = natIn(pkt, maps)
+		}
+		q := pkt[28:]
+		if !changed || addr(pkt, 12) != c.wSrc || addr(pkt, 16) != c.wDst || addr(q, 12) != c.wQSrc || addr(q, 16) != c.wQDst {
+			t.Fatalf("%s: %s > %s quoting %s > %s, want %s > %s quoting %s > %s", c.name,
+				addr(pkt, 12), addr(pkt, 16), addr(q, 12), addr(q, 16), c.wSrc, c.wDst, c.wQSrc, c.wQDst)
+		}
+		if checksum(0, pkt[:20]) != 0 || checksum(0, pkt[20:]) != 0 || checksum(0, q[:20]) != 0 {
+			t.Errorf("%s: the IPv4, ICMP or quoted IPv4 header checksum is off", c.name)
+		}
+		if got, want := binary.BigEndian.Uint16(q[20+6:]), l4Checksum(q, 6); got != want {
+			t.Errorf("%s: quoted UDP checksum %04x, want %04x", c.name, got, want)
+		}
+	}
+	// An echo request is not an error: what follows its header is data.
+	echo := icmpError("10.1.0.4", "172.31.2.9", withChecksums(17, "172.31.2.9", "10.1.0.4"))
+	echo[20] = 8
+	natOut(echo, maps)
+	if addr(echo[28:], 12) != "172.31.2.9" {
+		t.Error("the data of an echo request was translated")
+	}
+}
+
 func FuzzNATRewrite(f *testing.F) {
+	f.Add(icmpError("10.77.0.1", "10.1.0.4", withChecksums(17, "10.1.0.4", "10.77.0.9")))
 	f.Add(withChecksums(6, "10.77.0.9", "172.31.2.9"))
 	f.Add([]byte{0x4f, 0, 0, 0})
 	maps := []NAT{{Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.2.0/24")}}
