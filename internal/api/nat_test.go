@@ -120,6 +120,23 @@ func TestNATRules(t *testing.T) {
 		t.Errorf("moving an EgressSnat rule in use off the VNet: %d %s", r.status, r.body)
 	}
 
+	// So must the site's ranges and the VNet's address space when they
+	// change; what stays is unchanged.
+	l2Path := netPath(subA, "rg", "localNetworkGateways", "two")
+	if r := e.do("PUT", l2Path, localGateway(loc, "203.0.113.2", "10.77.0.0/23")); r.status != 400 || r.str("error.target") != "properties.localNetworkAddressSpace.addressPrefixes" ||
+		!strings.Contains(string(r.body), "connection c2") || !strings.Contains(string(r.body), "straddles") {
+		t.Errorf("a site's range across the edge of its IngressSnat rule: %d %s", r.status, r.body)
+	}
+	if r := e.do("PUT", s.vnet, vnet(loc, []string{"10.1.128.0/17"}, subnet("default", "10.1.128.0/24"), subnet("GatewaySubnet", "10.1.255.0/27"))); r.status != 400 ||
+		r.str("error.target") != "properties.addressSpace.addressPrefixes" || !strings.Contains(string(r.body), "connection c2") {
+		t.Errorf("a VNet address space without the space of an EgressSnat rule: %d %s", r.status, r.body)
+	}
+	if r := e.must("GET", l2Path, nil); r.str("properties.localNetworkAddressSpace.addressPrefixes.0") != "10.77.0.0/24" {
+		t.Errorf("the refused change took: %s", r.body)
+	}
+	e.must("PUT", l2Path, localGateway(loc, "203.0.113.2", "10.77.0.0/25", "10.77.0.128/25")) // inside the rule: fits
+	e.must("PUT", l2Path, localGateway(loc, "203.0.113.2", "10.77.0.0/24"))
+
 	// A rule a connection uses stays.
 	if r := e.do("PUT", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"))); r.status != 409 || r.code() != "InUseNatRuleCannotBeDeleted" {
 		t.Errorf("dropping a rule in use: %d %s", r.status, r.body)

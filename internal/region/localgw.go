@@ -84,6 +84,10 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 				if err := r35Check(tx, g); err != nil {
 					return err
 				}
+				// The connection's NAT rules must fit the new ranges.
+				if err := natFitsConnections(tx, g, "properties.localNetworkAddressSpace.addressPrefixes"); err != nil {
+					return err
+				}
 			}
 		}
 		return nil

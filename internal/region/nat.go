@@ -64,12 +64,25 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 				return arm.Errorf(arm.CodeInUseNatRule, "NAT rule %s is used by connection %s; take it out of the connection first", ref.ID, c.ID)
 			}
 		}
+	}
+	return natFitsConnections(tx, g, "properties.natRules")
+}
+
+// natFitsConnections checks the NAT rules of each connection of gateway g
+// against the ranges of its site and VNet as staged in tx: after a change
+// to the rules, the site's ranges or the VNet's address space, which
+// target names.
+func natFitsConnections(tx *txn, g *arm.VirtualNetworkGateway, target string) error {
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		if !arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), g.ID) || c.Properties.IngressNatRules == nil && c.Properties.EgressNatRules == nil {
+			continue
+		}
 		cc := *c
 		cc.Properties.IngressNatRules, cc.Properties.EgressNatRules = slices.Clone(c.Properties.IngressNatRules), slices.Clone(c.Properties.EgressNatRules)
 		site, vnet := natRanges(tx, c, g)
 		if err := stageConnectionNAT(&cc, g, site, vnet); err != nil {
 			if ae, ok := err.(*arm.Error); ok {
-				ae.Message = "connection " + c.Name + ": " + ae.Message
+				ae.Message, ae.Target = "connection "+c.Name+": "+ae.Message, target
 			}
 			return err
 		}

@@ -168,7 +168,15 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 		}
 	}
 	tx.put(arm.TypeVirtualNetwork, id.Key(), v)
-	return r35Affected(tx, gatewaysInVNet(tx, id.String()))
+	gws := gatewaysInVNet(tx, id.String())
+	for _, g := range gws {
+		// The NAT rules of the gateway's connections must fit the new
+		// address space.
+		if err := natFitsConnections(tx, g, "properties.addressSpace.addressPrefixes"); err != nil {
+			return err
+		}
+	}
+	return r35Affected(tx, gws)
 }
 
 // subnetPrefixFields refuses a subnet that gives both addressPrefix and
