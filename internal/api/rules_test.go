@@ -404,6 +404,17 @@ func TestR34OneTunnelPerSite(t *testing.T) {
 				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, e.lng(s, "l1", "203.0.113.1", "192.168.0.0/16")))
 				return "PUT", netPath(subA, "rg", "connections", "c2"), s2s(loc, s.gw, e.lng(s, "l2", "203.0.113.1", "172.16.0.0/16"))
 			}},
+		{name: "a second site on the same device name is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				byName := func(name, fqdn, prefix string) string {
+					p := netPath(subA, "rg", "localNetworkGateways", name)
+					e.must("PUT", p, obj{"location": loc, "properties": obj{"fqdn": fqdn, "localNetworkAddressSpace": obj{"addressPrefixes": []string{prefix}}}})
+					return p
+				}
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, byName("l1", "branch.example.com", "192.168.0.0/16")))
+				return "PUT", netPath(subA, "rg", "connections", "c2"), s2s(loc, s.gw, byName("l2", "Branch.Example.com", "172.16.0.0/16"))
+			}},
 		{name: "updating the one connection is fine", status: 200,
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")

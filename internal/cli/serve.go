@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/server"
 )
@@ -73,6 +74,8 @@ SIGINT or SIGTERM stop the server cleanly.`,
 	f.StringVar(&cfg.PublicInterface, "public-interface", "", "interface that gets each gateway's public address while it runs (root); unset: the pool's addresses must be local, as 127.0.0.0/8 is")
 	f.DurationVar(&cfg.PolicyIdleTimeout, "policy-idle-timeout", 5*time.Minute, "a policy-based tunnel without traffic this long is removed, and set up again by the next packet (R8)")
 	f.BoolVar(&cfg.RawESP, "raw-esp", false, "carry ESP as IP protocol 50 with peers that no NAT separates from the gateway (root); default: ESP always in UDP on --natt-port, which batches better")
+	f.StringVar(&cfg.DNSServer, "dns-server", "", "DNS server (host:port) that resolves the fqdn of local network gateways given by name (default: the system's resolver)")
+	f.DurationVar(&cfg.FQDNRefresh, "fqdn-refresh", dataplane.DefaultResolveInterval, "how often the fqdn of local network gateways are looked up again; a tunnel follows its device to a new address")
 	f.Uint16Var(&cfg.SSTPPort, "sstp-port", 443, "TCP port of the gateways' point-to-site (SSTP over HTTPS) servers, on their public addresses (use a port above 1023 to run unprivileged)")
 	host, _ := os.Hostname()
 	f.StringSliceVar(&cfg.Etcd, "etcd", nil, "etcd endpoints (comma-separated URLs): keep the state in etcd instead of the data directory, so that several serve nodes share the region, each VNet (with its hosts and gateway) running on one node and moving to another when that node dies")

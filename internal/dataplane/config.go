@@ -132,8 +132,10 @@ func (g Gateway) key() string {
 // Connection is one tunnel of a gateway.
 type Connection struct {
 	ID string
-	// Remote is the peer's public address.
-	Remote netip.Addr
+	// Remote is the peer's public address; unset when RemoteFQDN, the
+	// name of an on-premises device, is to be looked up for it.
+	Remote     netip.Addr
+	RemoteFQDN string
 	// LocalPrefixes and RemotePrefixes are the ranges on either side; a
 	// policy-based gateway negotiates one child SA per pair of them (R18),
 	// a route-based one any-to-any selectors (R19).

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"net"
 	"net/netip"
 	"os/exec"
 	"slices"
@@ -44,6 +45,11 @@ type Options struct {
 	// GatewayCert issues the certificate a gateway presents to
 	// point-to-site clients at its public address.
 	GatewayCert func(netip.Addr) (tls.Certificate, error)
+	// Resolver looks up the names of on-premises devices (local network
+	// gateways given by fqdn); nil means the system's. ResolveInterval is
+	// how often they are looked up again; 0 means DefaultResolveInterval.
+	Resolver        *net.Resolver
+	ResolveInterval time.Duration
 }
 
 // DefaultPolicyIdleTimeout is the FAQ's five minutes (R8).
@@ -64,6 +70,9 @@ type Engine struct {
 
 	stop    chan struct{} // closed by Close
 	bgpKick chan struct{} // a BGP speaker's routes changed
+
+	names     map[nameKey]resolved // the peers' names, as last looked up; guarded by mu
+	namesKick chan struct{}        // a name to look up was configured
 	wg      sync.WaitGroup
 }
 
@@ -97,11 +106,18 @@ func New(opts Options) *Engine {
 	if opts.PolicyIdleTimeout <= 0 {
 		opts.PolicyIdleTimeout = DefaultPolicyIdleTimeout
 	}
+	if opts.Resolver == nil {
+		opts.Resolver = net.DefaultResolver
+	}
+	if opts.ResolveInterval <= 0 {
+		opts.ResolveInterval = DefaultResolveInterval
+	}
 	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, captures: map[string]*pcap.Capture{},
-		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1)}
+		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1)}
 	e.removeStaleAddrs()
 	e.wg.Go(e.watchIdle)
 	e.wg.Go(e.watchBGP)
+	e.wg.Go(e.watchNames)
 	return e
 }
 
@@ -170,10 +186,14 @@ func (e *Engine) Reconfig(cfg Config) (changed bool, err error) {
 			changed = true
 		}
 	}
+	old := e.wantedNames()
+	e.cfg = cfg
+	if !maps.Equal(old, e.wantedNames()) {
+		e.kickNames()
+	}
 	if e.reconcileGateways(cfg) {
 		changed = true
 	}
-	e.cfg = cfg
 	e.setRoutes()
 	return changed, nil
 }

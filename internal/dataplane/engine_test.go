@@ -62,16 +62,31 @@ func TestOneBadConnection(t *testing.T) {
 		{ID: "c", Remote: netip.MustParseAddr("::1"), PSK: Secret("k")},
 		{ID: "d", PSK: Secret("k")},
 		{ID: "e", Remote: netip.MustParseAddr("127.10.0.3"), PSK: Secret("k")},
+		{ID: "f", RemoteFQDN: "branch.example", PSK: Secret("k")},
+		{ID: "g", RemoteFQDN: "moved.example", PSK: Secret("k")},
+		{ID: "h", RemoteFQDN: "nowhere.example", PSK: Secret("k")},
 	}}
-	conns, errs := gatewayConnections(g)
+	resolve := func(fqdn string, v6 bool) (netip.Addr, error) {
+		switch {
+		case v6:
+			t.Errorf("%s looked up for IPv6 for an IPv4 gateway", fqdn)
+		case fqdn == "branch.example":
+			return netip.MustParseAddr("127.10.0.4"), nil
+		case fqdn == "moved.example":
+			return netip.MustParseAddr("127.10.0.3"), nil
+		}
+		return netip.Addr{}, errors.New("the peer's fqdn " + fqdn + " does not resolve")
+	}
+	conns, errs := gatewayConnections(g, resolve)
 	var names []string
 	for _, c := range conns {
 		names = append(names, c.Peer.Name)
 	}
-	if strings.Join(names, ",") != "a,e" {
-		t.Errorf("tunnels %v, want a and e", names)
+	if strings.Join(names, ",") != "a,e,f" || conns[2].Peer.Remote.Addr() != netip.MustParseAddr("127.10.0.4") {
+		t.Errorf("tunnels %v, want a, e and f (at the address its name gave)", names)
 	}
-	for id, want := range map[string]string{"b": "same peer address", "c": "address family", "d": "no IP address"} {
+	for id, want := range map[string]string{"b": "same peer address", "c": "address family", "d": "no IP address",
+		"g": "same peer address", "h": "nowhere.example does not resolve"} {
 		if err := errs[id]; err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("connection %s: %v, want %q", id, err, want)
 		}

@@ -90,7 +90,7 @@ func (e *Engine) configureGateway(g *gw) {
 // installConnections hands the gateway its connections, with the routes
 // its BGP speaker learned.
 func (e *Engine) installConnections(g *gw) {
-	conns, errs := gatewayConnections(g.cfg)
+	conns, errs := gatewayConnections(g.cfg, e.resolvedAddr)
 	g.connErrs = errs
 	g.learned = g.withLearned(conns)
 	if err := g.gw.Reconfig(conns); err != nil {
@@ -189,18 +189,27 @@ func (g *gw) status(m map[string]ConnectionStatus) {
 }
 
 // gatewayConnections turns a gateway's connections into the tunnels it
-// runs. Connections that cannot be turned (a proposal vnetgw does not
-// implement) are left out and reported.
-func gatewayConnections(g Gateway) ([]gateway.Connection, map[string]error) {
+// runs, with the addresses of peers given by name from resolve.
+// Connections that cannot be turned (a proposal vnetgw does not implement,
+// a name that does not resolve) are left out and reported.
+func gatewayConnections(g Gateway, resolve func(fqdn string, v6 bool) (netip.Addr, error)) ([]gateway.Connection, map[string]error) {
 	var out []gateway.Connection
 	errs := map[string]error{}
 	byRemote := map[netip.Addr]string{}
 	for _, c := range g.Connections {
+		if !c.Remote.IsValid() && c.RemoteFQDN != "" {
+			a, err := resolve(c.RemoteFQDN, g.PublicAddr.Is6())
+			if err != nil {
+				errs[c.ID] = err
+				continue
+			}
+			c.Remote = a
+		}
 		// One bad connection must not keep the others of its gateway from
 		// their tunnels: each is checked here and left out on its own.
 		switch other, dup := byRemote[c.Remote]; {
 		case !c.Remote.IsValid():
-			errs[c.ID] = errors.New("the peer has no IP address (vnetgw does not resolve an FQDN)")
+			errs[c.ID] = errors.New("the peer has no IP address")
 			continue
 		case c.Remote.Is4() != g.PublicAddr.Is4():
 			errs[c.ID] = fmt.Errorf("the peer's address %v is not of the gateway's address family (%v)", c.Remote, g.PublicAddr)

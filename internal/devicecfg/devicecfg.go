@@ -77,7 +77,7 @@ func Script(s *region.Snapshot, id arm.ID, p arm.VPNDeviceScriptParameters, port
 		return write(conn, instances, dc, ports)
 	}
 	return "", arm.Errorf(arm.CodeGatewayNotReady,
-		"connection %s has no tunnel to configure yet: its gateway needs a public IP address and its local network gateway a gatewayIpAddress", id.Name())
+		"connection %s has no tunnel to configure yet: its gateway needs a public IP address and its local network gateway a gatewayIpAddress or fqdn", id.Name())
 }
 
 // supported refuses a device other than strongSwan with swanctl.conf.
@@ -100,7 +100,7 @@ type device struct {
 	Name, Gateway, Site  string
 	Version              int // of IKE
 	Tunnels              []tunnel
-	Addr                 netip.Addr
+	Addr, FQDN           string // the device's address, or the name it is known by
 	IKEPort, NATTPort    uint16
 	IKE, ESP             string
 	DPD                  string
@@ -133,10 +133,13 @@ func write(conn *arm.Connection, gs []dataplane.Gateway, c dataplane.Connection,
 	name := sectionName(conn.Name)
 	d := device{
 		Name: name, Gateway: gwID.Name(), Site: siteID.Name(),
-		Addr: c.Remote, IKEPort: ports.IKE, NATTPort: ports.NATT,
+		FQDN: c.RemoteFQDN, IKEPort: ports.IKE, NATTPort: ports.NATT,
 		IKE: proposals(c.IKEProposals, suite.DefaultProposals(wire.ProtocolIKE)),
 		ESP: proposals(c.ESPProposals, suite.DefaultProposals(wire.ProtocolESP)),
 		PSK: string(c.PSK), Version: 2,
+	}
+	if c.Remote.IsValid() {
+		d.Addr = c.Remote.String()
 	}
 	if c.IKEv1 {
 		d.Version = 1
@@ -285,7 +288,7 @@ func join(ps []netip.Prefix) string {
 func seconds(d time.Duration) string { return fmt.Sprintf("%ds", max(int64(d/time.Second), 1)) }
 
 var swanctl = template.Must(template.New("").Funcs(template.FuncMap{"secret": strongswan.SecretValue}).Parse(`# swanctl.conf of the on-premises device of vnetgw connection {{.Name}}:
-# gateway {{.Gateway}} at {{range $i, $t := .Tunnels}}{{if $i}} and {{end}}{{$t.GatewayAddr}}{{end}}, local network gateway {{.Site}} at {{.Addr}}.
+# gateway {{.Gateway}} at {{range $i, $t := .Tunnels}}{{if $i}} and {{end}}{{$t.GatewayAddr}}{{end}}, local network gateway {{.Site}} at {{or .Addr .FQDN}}.
 {{- if gt (len .Tunnels) 1}}
 # The gateway is active-active: one tunnel to each of its instances; it
 # sends through the first while that is up.
@@ -299,8 +302,13 @@ connections {
 {{- range $t := .Tunnels}}
   {{$t.Name}} {
     version = {{$.Version}}
+{{- if $.Addr}}
     # local_addrs is this device's address; behind a NAT, its private one.
     local_addrs = {{$.Addr}}
+{{- else}}
+    # The device is known by name: whatever address it has now.
+    local_addrs = %any
+{{- end}}
     remote_addrs = {{$t.GatewayAddr}}
 {{- if $.IKEPort}}
     remote_port = {{$.IKEPort}}
@@ -309,7 +317,9 @@ connections {
     dpd_delay = {{$.DPD}}
     local {
       auth = psk
+{{- if $.Addr}}
       id = {{$.Addr}}
+{{- end}}
     }
     remote {
       auth = psk
@@ -342,7 +352,9 @@ connections {
 }
 secrets {
   ike-{{.Name}} {
+{{- if .Addr}}
     id-device = {{.Addr}}
+{{- end}}
 {{- range $i, $t := .Tunnels}}
     id-gateway-{{$i}} = {{$t.GatewayAddr}}
 {{- end}}

@@ -79,3 +79,22 @@ func TestWritePoolAndIKEv1(t *testing.T) {
 		t.Errorf("IKEv1:\n%s", got)
 	}
 }
+
+// A device known by name (a local network gateway with fqdn) is written
+// without an address of its own: it takes whatever it has.
+func TestWriteDeviceByName(t *testing.T) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1")}
+	c := dataplane.Connection{ID: "c", RemoteFQDN: "branch.example.com", PSK: dataplane.Secret("abc123"),
+		LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24")}
+	g.Connections = []dataplane.Connection{c}
+	got, err := write(conn, []dataplane.Gateway{g}, c, Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "local network gateway branch at branch.example.com.") || !strings.Contains(got, "local_addrs = %any") ||
+		strings.Contains(got, "invalid") || strings.Contains(got, "id-device") || !strings.Contains(got, "id-gateway-0 = 198.51.100.1") {
+		t.Errorf("a device known by name:\n%s", got)
+	}
+}

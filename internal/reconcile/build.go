@@ -251,6 +251,7 @@ func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote
 	dc := dataplane.Connection{
 		ID:             strings.ToLower(c.ID),
 		Remote:         r.Addr,
+		RemoteFQDN:     r.FQDN,
 		LocalPrefixes:  local,
 		RemotePrefixes: r.Prefixes,
 		PSK:            dataplane.Secret(p.SharedKey),

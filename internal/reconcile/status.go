@@ -78,7 +78,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		}
 		want := &region.ConnectionStatus{ConnectionStatus: region.NotConnected, Reason: "the gateway has no tunnel for this connection"}
 		if r, ok := s.RemoteOf(c); !ok {
-			want.Reason = "the remote end has no IP address: a local network gateway given by FQDN (vnetgw does not resolve names), or a remote gateway without a public address yet"
+			want.Reason = "the remote end has no IP address: a remote gateway without a public address yet"
 		} else {
 			if g := s.Gateway(c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
 				want.InterRegion = r.Location != g.Location

@@ -216,12 +216,15 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	return r35Affected(tx, []*arm.VirtualNetworkGateway{g1})
 }
 
-// peerAddress is the gatewayIpAddress of an IPsec connection's local
-// network gateway, or "".
+// peerAddress is the gatewayIpAddress (or else the fqdn) of an IPsec
+// connection's local network gateway, or "".
 func peerAddress(tx *txn, p *arm.ConnectionProperties) string {
 	l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID())
-	if l == nil || l.Properties.GatewayIPAddress == "" {
+	if l == nil {
 		return ""
+	}
+	if l.Properties.GatewayIPAddress == "" {
+		return strings.ToLower(l.Properties.FQDN) // a device known by name
 	}
 	a, err := netip.ParseAddr(l.Properties.GatewayIPAddress)
 	if err != nil {

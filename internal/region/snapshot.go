@@ -126,7 +126,10 @@ func (s *Snapshot) PublicAddrs(g *arm.VirtualNetworkGateway) []netip.Addr {
 type Remote struct {
 	// Addr is the peer's public address: the local network gateway's
 	// gatewayIpAddress, or the public address of the remote gateway.
+	// FQDN is the name of a local network gateway given by one instead;
+	// the data plane looks it up.
 	Addr     netip.Addr
+	FQDN     string
 	Prefixes []netip.Prefix
 	Location string
 	// InstanceAddrs are the public addresses of every instance of a
@@ -150,12 +153,16 @@ func (r *Remote) bgpOfGateway(g *arm.VirtualNetworkGateway) {
 	}
 }
 
-// RemoteOf resolves the far end of a connection.
+// RemoteOf resolves the far end of a connection: false when it has no
+// address yet (a remote gateway without its public address).
 func (s *Snapshot) RemoteOf(c *arm.Connection) (Remote, bool) {
 	p := &c.Properties
 	if l := getByRef[arm.LocalNetworkGateway](s.tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID()); l != nil {
 		r := Remote{Location: l.Location}
 		r.Addr, _ = netip.ParseAddr(l.Properties.GatewayIPAddress)
+		if !r.Addr.IsValid() {
+			r.FQDN = l.Properties.FQDN
+		}
 		if sp := l.Properties.LocalNetworkAddressSpace; sp != nil {
 			r.Prefixes = prefixes(sp.AddressPrefixes)
 		}
@@ -163,7 +170,7 @@ func (s *Snapshot) RemoteOf(c *arm.Connection) (Remote, bool) {
 			r.BGPAS = b.ASN
 			r.BGPAddr, _ = netip.ParseAddr(b.BGPPeeringAddress)
 		}
-		return r, r.Addr.IsValid()
+		return r, r.Addr.IsValid() || r.FQDN != ""
 	}
 	if g := getByRef[arm.VirtualNetworkGateway](s.tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g != nil {
 		r := Remote{Location: g.Location, Gateway: g}

@@ -53,6 +53,11 @@ type Config struct {
 	PolicyIdleTimeout time.Duration
 	// RawESP carries ESP as IP protocol 50 where no NAT is in between.
 	RawESP bool
+	// DNSServer (host:port), when set, answers the lookups of on-premises
+	// devices' names instead of the system's resolver; FQDNRefresh is how
+	// often they are looked up again (0: dataplane.DefaultResolveInterval).
+	DNSServer   string
+	FQDNRefresh time.Duration
 	// SSTPPort is the TCP port of the gateways' point-to-site server (0:
 	// 443).
 	SSTPPort uint16
@@ -173,7 +178,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.region, s.listener = reg, ln
 	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
-		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir)})
+		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh})
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),
 		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}, SSTPPort: cfg.SSTPPort}
 	// The gateways' SSTP certificates come from the data directory's CA
@@ -337,4 +342,16 @@ func (s *Server) CAFile() string {
 		return ""
 	}
 	return filepath.Join(s.cfg.DataDir, datadir.CA)
+}
+
+// resolver returns a resolver that asks the DNS server at addr (host:port),
+// or nil (the system's) without one.
+func resolver(addr string) *net.Resolver {
+	if addr == "" {
+		return nil
+	}
+	var d net.Dialer
+	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+		return d.DialContext(ctx, network, addr)
+	}}
 }

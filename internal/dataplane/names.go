@@ -1,0 +1,139 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"time"
+)
+
+// DefaultResolveInterval is how often the names of on-premises devices
+// (local network gateways given by fqdn) are looked up again, so that a
+// device whose dynamic address changed is followed.
+const DefaultResolveInterval = time.Minute
+
+// resolveTimeout bounds one lookup.
+const resolveTimeout = 5 * time.Second
+
+// nameKey is a name looked up for one address family: that of the
+// gateways whose connections use it.
+type nameKey struct {
+	fqdn string
+	v6   bool
+}
+
+// resolved is what the last lookup of a name gave: addr is the address in
+// use (kept from an earlier lookup when the last one failed), err why the
+// last lookup failed.
+type resolved struct {
+	addr netip.Addr
+	err  error
+}
+
+// wantedNames returns the names the connections of the configured
+// gateways are given by. e.mu is held.
+func (e *Engine) wantedNames() map[nameKey]bool {
+	want := map[nameKey]bool{}
+	for _, g := range e.cfg.Gateways {
+		for _, c := range g.Connections {
+			if !c.Remote.IsValid() && c.RemoteFQDN != "" {
+				want[nameKey{c.RemoteFQDN, g.PublicAddr.Is6()}] = true
+			}
+		}
+	}
+	return want
+}
+
+// resolvedAddr returns the address name stands for, for a gateway of the
+// given family. e.mu is held.
+func (e *Engine) resolvedAddr(fqdn string, v6 bool) (netip.Addr, error) {
+	r, ok := e.names[nameKey{fqdn, v6}]
+	switch {
+	case !ok:
+		return netip.Addr{}, fmt.Errorf("the peer's fqdn %s is not resolved yet", fqdn)
+	case !r.addr.IsValid():
+		return netip.Addr{}, fmt.Errorf("the peer's fqdn %s does not resolve: %v", fqdn, r.err)
+	}
+	return r.addr, nil
+}
+
+// kickNames makes watchNames look the names up now.
+func (e *Engine) kickNames() {
+	select {
+	case e.namesKick <- struct{}{}:
+	default:
+	}
+}
+
+// watchNames looks up the names of on-premises devices when a new one is
+// configured and every ResolveInterval, and hands the gateways whose peers
+// moved their connections again.
+func (e *Engine) watchNames() {
+	t := time.NewTicker(e.opts.ResolveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-e.namesKick:
+		case <-t.C:
+		}
+		e.mu.Lock()
+		want := e.wantedNames()
+		e.mu.Unlock()
+		// Look up without the lock: a slow name server must not hold up
+		// the data plane.
+		got := map[nameKey]resolved{}
+		for k := range want {
+			got[k] = e.lookup(k)
+		}
+		e.mu.Lock()
+		if e.closed {
+			e.mu.Unlock()
+			return
+		}
+		moved := map[string]bool{}
+		for k, r := range got {
+			old, ok := e.names[k]
+			if !r.addr.IsValid() && ok {
+				r.addr = old.addr // a failed lookup keeps the tunnel where it is
+				got[k] = r
+			}
+			if !ok || r.addr != old.addr || (r.err == nil) != (old.err == nil) {
+				moved[k.fqdn] = true
+				if r.err != nil {
+					e.log.Warn("peer name lookup failed", "fqdn", k.fqdn, "err", r.err, "using", r.addr)
+				} else {
+					e.log.Info("peer name resolved", "fqdn", k.fqdn, "addr", r.addr)
+				}
+			}
+		}
+		e.names = got
+		for _, g := range e.gateways {
+			if slices.ContainsFunc(g.cfg.Connections, func(c Connection) bool { return moved[c.RemoteFQDN] }) {
+				e.installConnections(g)
+			}
+		}
+		e.mu.Unlock()
+	}
+}
+
+// lookup resolves one name to its first address of the family.
+func (e *Engine) lookup(k nameKey) resolved {
+	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+	defer cancel()
+	network := "ip4"
+	if k.v6 {
+		network = "ip6"
+	}
+	addrs, err := e.opts.Resolver.LookupNetIP(ctx, network, k.fqdn)
+	if err != nil {
+		return resolved{err: err}
+	}
+	if len(addrs) == 0 {
+		return resolved{err: &net.DNSError{Err: "no " + network + " address", Name: k.fqdn, IsNotFound: true}}
+	}
+	return resolved{addr: addrs[0].Unmap()}
+}
