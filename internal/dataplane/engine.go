@@ -73,7 +73,7 @@ type Engine struct {
 
 	names     map[nameKey]resolved // the peers' names, as last looked up; guarded by mu
 	namesKick chan struct{}        // a name to look up was configured
-	wg      sync.WaitGroup
+	wg        sync.WaitGroup
 }
 
 // vnet is a realised VNet.
