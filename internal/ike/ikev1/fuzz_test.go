@@ -96,8 +96,8 @@ func FuzzHandlePacket(f *testing.F) {
 		m := New(Config{Transport: rec, Dataplane: rec})
 		defer m.Close()
 		m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
-		m.HandlePacket(fuzzLocal, fuzzRemote, msg)
-		m.HandlePacket(fuzzLocal, fuzzRemote, msg) // again: a retransmission
+		m.handle(fuzzLocal, fuzzRemote, msg)
+		m.handle(fuzzLocal, fuzzRemote, msg) // again: a retransmission
 	})
 }
 
@@ -107,7 +107,7 @@ func TestResponderAnswersMainMode(t *testing.T) {
 	m := New(Config{Transport: rec, Dataplane: rec})
 	defer m.Close()
 	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
-	m.HandlePacket(fuzzLocal, fuzzRemote, firstMessage(t))
+	m.handle(fuzzLocal, fuzzRemote, firstMessage(t))
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
 	if len(rec.sent) != 1 || len(rec.sent[0]) < 28 || rec.sent[0][18] != 2 {
@@ -144,10 +144,10 @@ func exchange(t testing.TB, keyI, keyR string) (mi, mr *Manager, ri, rr *recorde
 		a, af, at := ri.take()
 		b, bf, bt := rr.take()
 		for i := range a {
-			mr.HandlePacket(at[i], af[i], a[i])
+			mr.handle(at[i], af[i], a[i])
 		}
 		for i := range b {
-			mi.HandlePacket(bt[i], bf[i], b[i])
+			mi.handle(bt[i], bf[i], b[i])
 		}
 		if len(a)+len(b) == 0 {
 			quiet++
@@ -220,9 +220,36 @@ func TestStatsCountDrops(t *testing.T) {
 	other := append([]byte{3}, mm1[1:]...)
 	other[19] |= 1 // encrypted: not a first message, and no SA has this cookie
 	m.HandlePacket(fuzzLocal, fuzzRemote, other)
-	got := m.Stats()
+	// The datagrams go through the manager's queue.
 	want := ikev2.Stats{Received: 6, Sent: 2, Malformed: 2, NoPeer: 1, UnknownSPI: 1, RetransmitsAnswered: 1}
-	if got != want {
-		t.Fatalf("stats %+v, want %+v", got, want)
+	for deadline := time.Now().Add(5 * time.Second); m.Stats() != want; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v, want %+v", m.Stats(), want)
+		}
+	}
+}
+
+// A busy manager (here: its lock held, as during a key exchange) does not
+// hold up the transport's reader: datagrams beyond its queue are dropped
+// and counted, and the queued ones are handled once it is free.
+func TestQueueFull(t *testing.T) {
+	rec := &recorder{}
+	m := New(Config{Transport: rec, Dataplane: rec})
+	defer m.Close()
+	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	m.mu.Lock()
+	const n = queueLen + 50
+	for range n {
+		m.HandlePacket(fuzzLocal, fuzzRemote, []byte{1}) // malformed
+	}
+	m.mu.Unlock()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		st := m.Stats()
+		if st.Received == n && st.QueueFull >= n-queueLen-1 && st.Malformed+st.QueueFull == n {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("stats %+v after %d datagrams to a busy manager", st, n)
+		}
 	}
 }

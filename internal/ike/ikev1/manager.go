@@ -64,6 +64,7 @@ type Manager struct {
 	closed bool
 	stats  counters
 
+	in   chan inbound // datagrams for loop
 	stop chan struct{}
 	wg   sync.WaitGroup
 }
@@ -98,7 +99,7 @@ type child struct {
 // counters are the atomic cells behind Stats.
 type counters struct {
 	received, sent, sendErrors, malformed, unknownSPI, noPeer, refused,
-	unexpected, retransmits, retransmitsAnswered atomic.Uint64
+	unexpected, queueFull, retransmits, retransmitsAnswered atomic.Uint64
 }
 
 // Stats returns the Manager's counters since New, in the IKEv2 daemon's
@@ -109,7 +110,7 @@ func (m *Manager) Stats() ikev2.Stats {
 	return ikev2.Stats{
 		Received: c.received.Load(), Sent: c.sent.Load(), SendErrors: c.sendErrors.Load(),
 		Malformed: c.malformed.Load(), UnknownSPI: c.unknownSPI.Load(), NoPeer: c.noPeer.Load(),
-		Integrity: c.refused.Load(), Unexpected: c.unexpected.Load(),
+		Integrity: c.refused.Load(), Unexpected: c.unexpected.Load(), QueueFull: c.queueFull.Load(),
 		Retransmits: c.retransmits.Load(), RetransmitsAnswered: c.retransmitsAnswered.Load(),
 	}
 }
@@ -122,8 +123,10 @@ func New(cfg Config) *Manager {
 	if cfg.NATTPort == 0 {
 		cfg.NATTPort = ikev2.DefaultNATTPort
 	}
-	m := &Manager{cfg: cfg, log: cfg.Logger, peers: map[string]*peer{}, sas: map[uint64]*isakmpSA{}, spis: map[uint32]bool{}, stop: make(chan struct{})}
+	m := &Manager{cfg: cfg, log: cfg.Logger, peers: map[string]*peer{}, sas: map[uint64]*isakmpSA{}, spis: map[uint32]bool{},
+		in: make(chan inbound, queueLen), stop: make(chan struct{})}
 	m.wg.Go(m.ticker)
+	m.wg.Go(m.loop)
 	return m
 }
 
@@ -348,9 +351,43 @@ func (m *Manager) Acquire(name string, _, _ netip.Addr) {
 	}
 }
 
-// HandlePacket takes one IKEv1 message from the transport.
+// inbound is a datagram waiting for the loop.
+type inbound struct {
+	local, remote netip.AddrPort
+	msg           []byte
+}
+
+// queueLen is how many datagrams wait for the loop before more are
+// dropped.
+const queueLen = 128
+
+// HandlePacket takes one IKEv1 message from the transport. It is queued
+// for the manager's loop, so that the transport's reader, which also reads
+// ESP on the NAT-T port, never waits for a key exchange; when the queue is
+// full it is dropped (and counted), a lost datagram the peer sends again.
 func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 	m.stats.received.Add(1)
+	select {
+	case m.in <- inbound{local, remote, bytes.Clone(msg)}:
+	default:
+		m.stats.queueFull.Add(1)
+	}
+}
+
+// loop handles the queued datagrams.
+func (m *Manager) loop() {
+	for {
+		select {
+		case <-m.stop:
+			return
+		case p := <-m.in:
+			m.handle(p.local, p.remote, p.msg)
+		}
+	}
+}
+
+// handle processes one datagram.
+func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 	h, err := wire.ParseHeader(msg)
 	if err != nil {
 		m.stats.malformed.Add(1)
