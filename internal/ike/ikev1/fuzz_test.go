@@ -253,3 +253,51 @@ func TestQueueFull(t *testing.T) {
 		}
 	}
 }
+
+// The initiator's quick mode message 3 is lost: the responder, which
+// installs its child only with HASH(3), sends message 2 again, and the
+// initiator answers it with HASH(3) again instead of taking it for a new
+// exchange.
+func TestLostQuickModeHash3(t *testing.T) {
+	ri, rr := &recorder{}, &recorder{}
+	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
+	defer mi.Close()
+	defer mr.Close()
+	mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
+	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	const quickMode = 32
+	var qm2 []byte
+	var qm2From, qm2To netip.AddrPort
+	initiatorQuick, lost := 0, false
+	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		ri.mu.Lock()
+		rr.mu.Lock()
+		both := len(ri.children) > 0 && len(rr.children) > 0
+		rr.mu.Unlock()
+		ri.mu.Unlock()
+		if both {
+			break
+		}
+		a, af, at := ri.take()
+		b, bf, bt := rr.take()
+		for i := range a {
+			if a[i][18] == quickMode {
+				if initiatorQuick++; initiatorQuick == 2 {
+					lost = true // HASH(3) lost on the way; the responder sends message 2 again
+					mi.handle(qm2To, qm2From, qm2)
+					continue
+				}
+			}
+			mr.handle(at[i], af[i], a[i])
+		}
+		for i := range b {
+			if b[i][18] == quickMode && qm2 == nil {
+				qm2, qm2From, qm2To = b[i], bf[i], bt[i]
+			}
+			mi.handle(bt[i], bf[i], b[i])
+		}
+	}
+	if !lost || len(ri.children) != 1 || len(rr.children) != 1 {
+		t.Fatalf("after a lost HASH(3) (lost: %v): initiator %d children, responder %d; %+v", lost, len(ri.children), len(rr.children), mr.Status())
+	}
+}

@@ -58,7 +58,7 @@ type isakmpSA struct {
 	dpd                outstanding // the R-U-THERE in flight: msg is nil when none
 	qms                map[uint32]*quick
 	out                outstanding // our last request, until answered
-	lastReq, lastReply []byte      // the peer's last request and our answer, for its retransmissions
+	lastReq, lastReply []byte      // the peer's last message that we answered, and the answer, for its retransmissions
 }
 
 // outstanding is a message sent and retransmitted until its answer comes.

@@ -332,6 +332,9 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 	pl := append([]byte{0, 0}, binary.BigEndian.AppendUint16(nil, uint16(4+len(hash3)))...)
 	out, _ := seal(sa.encKey, next, sa.header(wire.ExchangeQuick, q.mid, wire.PayloadHash), append(pl, hash3...))
 	delete(sa.qms, q.mid)
+	// A peer that did not get HASH(3) sends message 2 again: it gets
+	// HASH(3) again, as an answer to a retransmitted request does.
+	sa.lastReq, sa.lastReply = bytes.Clone(msg), out
 	sa.send(out)
 	return sa.install(q)
 }
