@@ -136,6 +136,11 @@ type Connection struct {
 	// name of an on-premises device, is to be looked up for it.
 	Remote     netip.Addr
 	RemoteFQDN string
+	// Tunnel, when set, makes this one of the connection's standby tunnels
+	// at the gateway instance and names it: a tunnel to another instance
+	// of an active-active peer, which carries the routes while the
+	// connection's own tunnel has no child SA.
+	Tunnel string
 	// LocalPrefixes and RemotePrefixes are the ranges on either side; a
 	// policy-based gateway negotiates one child SA per pair of them (R18),
 	// a route-based one any-to-any selectors (R19).
@@ -182,3 +187,12 @@ func (Secret) String() string { return "[redacted]" }
 
 // LogValue implements slog.LogValuer.
 func (Secret) LogValue() slog.Value { return slog.StringValue("[redacted]") }
+
+// tunnelName names the connection's tunnel at its gateway instance: the
+// connection's id, and the standby tunnel's name after it.
+func (c Connection) tunnelName() string {
+	if c.Tunnel == "" {
+		return c.ID
+	}
+	return c.ID + "#" + c.Tunnel
+}

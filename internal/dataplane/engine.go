@@ -483,8 +483,12 @@ type ConnectionStatus struct {
 // TunnelStatus is the observed state of one instance's tunnel of a
 // connection.
 type TunnelStatus struct {
-	Instance        int
-	PublicAddr      netip.Addr
+	Instance   int
+	PublicAddr netip.Addr
+	// RemoteAddr is the peer's address; Standby marks a standby tunnel
+	// (to another instance of an active-active peer).
+	RemoteAddr      netip.Addr
+	Standby         bool
 	State           string
 	Ingress, Egress uint64
 	Established     time.Time

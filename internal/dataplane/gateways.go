@@ -98,7 +98,7 @@ func (e *Engine) installConnections(g *gw) {
 	}
 	for _, c := range g.cfg.Connections {
 		if cp := e.captures[c.ID]; cp != nil {
-			g.gw.Engine().SetCapture(c.ID, cp) // a capture goes on in a tunnel made again
+			g.gw.Engine().SetCapture(c.tunnelName(), cp) // a capture goes on in a tunnel made again
 		}
 	}
 }
@@ -171,19 +171,25 @@ func (g *gw) status(m map[string]ConnectionStatus) {
 		}
 	}
 	for _, c := range g.cfg.Connections {
-		t := TunnelStatus{Instance: g.cfg.Instance, PublicAddr: g.cfg.PublicAddr, State: NotConnected}
+		name := c.tunnelName()
+		t := TunnelStatus{Instance: g.cfg.Instance, PublicAddr: g.cfg.PublicAddr, RemoteAddr: c.Remote, Standby: c.Tunnel != "", State: NotConnected}
 		switch {
 		case g.err != nil:
 			t.Reason = "the gateway is not running: " + g.err.Error()
-		case g.connErrs[c.ID] != nil:
-			t.Reason = g.connErrs[c.ID].Error()
+		case g.connErrs[name] != nil:
+			t.Reason = g.connErrs[name].Error()
 		}
-		if cs, ok := observed[c.ID]; ok {
+		if cs, ok := observed[name]; ok {
 			t.State, t.Ingress, t.Egress, t.Established, t.Reason, t.Idle = cs.State, cs.BytesIn, cs.BytesOut, cs.Established, cs.Reason, cs.Idle
 		}
 		st := m[c.ID]
 		st.Tunnels = append(st.Tunnels, t)
-		slices.SortFunc(st.Tunnels, func(a, b TunnelStatus) int { return a.Instance - b.Instance })
+		slices.SortFunc(st.Tunnels, func(a, b TunnelStatus) int {
+			if a.Instance != b.Instance {
+				return a.Instance - b.Instance
+			}
+			return a.RemoteAddr.Compare(b.RemoteAddr)
+		})
 		m[c.ID] = st.summed()
 	}
 }
@@ -197,10 +203,11 @@ func gatewayConnections(g Gateway, resolve func(fqdn string, v6 bool) (netip.Add
 	errs := map[string]error{}
 	byRemote := map[netip.Addr]string{}
 	for _, c := range g.Connections {
+		name := c.tunnelName()
 		if !c.Remote.IsValid() && c.RemoteFQDN != "" {
 			a, err := resolve(c.RemoteFQDN, g.PublicAddr.Is6())
 			if err != nil {
-				errs[c.ID] = err
+				errs[name] = err
 				continue
 			}
 			c.Remote = a
@@ -209,18 +216,18 @@ func gatewayConnections(g Gateway, resolve func(fqdn string, v6 bool) (netip.Add
 		// their tunnels: each is checked here and left out on its own.
 		switch other, dup := byRemote[c.Remote]; {
 		case !c.Remote.IsValid():
-			errs[c.ID] = errors.New("the peer has no IP address")
+			errs[name] = errors.New("the peer has no IP address")
 			continue
 		case c.Remote.Is4() != g.PublicAddr.Is4():
-			errs[c.ID] = fmt.Errorf("the peer's address %v is not of the gateway's address family (%v)", c.Remote, g.PublicAddr)
+			errs[name] = fmt.Errorf("the peer's address %v is not of the gateway's address family (%v)", c.Remote, g.PublicAddr)
 			continue
 		case dup:
-			errs[c.ID] = fmt.Errorf("connection %s of this gateway has the same peer address %v", other, c.Remote)
+			errs[name] = fmt.Errorf("connection %s of this gateway has the same peer address %v", other, c.Remote)
 			continue
 		}
 		gc, err := gatewayConnection(g, c)
 		if err != nil {
-			errs[c.ID] = err
+			errs[name] = err
 			continue
 		}
 		byRemote[c.Remote] = c.ID
@@ -230,7 +237,7 @@ func gatewayConnections(g Gateway, resolve func(fqdn string, v6 bool) (netip.Add
 }
 
 func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
-	p := ikev2.PeerConfig{Name: c.ID, Remote: netip.AddrPortFrom(c.Remote, 0), PSK: ikev2.PSK(c.PSK)}
+	p := ikev2.PeerConfig{Name: c.tunnelName(), Remote: netip.AddrPortFrom(c.Remote, 0), PSK: ikev2.PSK(c.PSK)}
 	switch c.Mode {
 	case "InitiatorOnly":
 		p.Mode = ikev2.ModeInitiatorOnly
@@ -277,7 +284,7 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	}
 	// With several prefix pairs the engine must choose the SA by selector;
 	// an IKEv1 child names one pair, so IKEv1 tunnels always do.
-	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors || c.IKEv1, IKEv1: c.IKEv1, NAT: c.NAT}, nil
+	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors || c.IKEv1, IKEv1: c.IKEv1, NAT: c.NAT, Standby: c.Tunnel != ""}, nil
 }
 
 // IKEv1Children are the child SAs of a route-based IKEv1 connection: an
@@ -298,19 +305,27 @@ func IKEv1Children(c Connection) []ikev2.ChildConfig {
 	return ikev2.PolicyBased(c.LocalPrefixes, remote)
 }
 
-// running returns the gateway instances that run connection id.
-func (e *Engine) running(id string) []*gateway.Gateway {
+// runningTunnel is a tunnel of a connection at the gateway instance that
+// runs it.
+type runningTunnel struct {
+	gw   *gateway.Gateway
+	name string
+}
+
+// running returns the tunnels of connection id at the gateway instances
+// that run them.
+func (e *Engine) running(id string) []runningTunnel {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	var out []*gateway.Gateway
+	var out []runningTunnel
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
 		g := e.gateways[key]
-		if g.gw == nil || g.connErrs[id] != nil {
+		if g.gw == nil {
 			continue
 		}
 		for _, c := range g.cfg.Connections {
-			if c.ID == id {
-				out = append(out, g.gw)
+			if c.ID == id && g.connErrs[c.tunnelName()] == nil {
+				out = append(out, runningTunnel{g.gw, c.tunnelName()})
 			}
 		}
 	}
@@ -322,8 +337,8 @@ func (e *Engine) running(id string) []*gateway.Gateway {
 func (e *Engine) IKESAs(id string) ([]ikev2.IKESAStatus, map[uint32]gateway.ChildCounters) {
 	var out []ikev2.IKESAStatus
 	counters := map[uint32]gateway.ChildCounters{}
-	for _, g := range e.running(id) {
-		sas, cs := g.IKESAs(id)
+	for _, rt := range e.running(id) {
+		sas, cs := rt.gw.IKESAs(rt.name)
 		out = append(out, sas...)
 		maps.Copy(counters, cs)
 	}
@@ -335,8 +350,8 @@ func (e *Engine) IKESAs(id string) ([]ikev2.IKESAStatus, map[uint32]gateway.Chil
 // vpn-connection reset); it reports whether a gateway runs the connection.
 func (e *Engine) ResetConnection(id string) bool {
 	reset := false
-	for _, g := range e.running(id) {
-		reset = g.Reset(id) || reset
+	for _, rt := range e.running(id) {
+		reset = rt.gw.Reset(rt.name) || reset
 	}
 	return reset
 }
@@ -400,8 +415,12 @@ func (e *Engine) setCapture(id string, c *pcap.Capture) bool {
 				g.p2s.SetCapture(c)
 			}
 			found = true
-		case g.gw != nil && g.gw.Engine().SetCapture(id, c):
-			found = true
+		case g.gw != nil:
+			for _, conn := range g.cfg.Connections {
+				if conn.ID == id && g.gw.Engine().SetCapture(conn.tunnelName(), c) {
+					found = true
+				}
+			}
 		}
 	}
 	return found

@@ -121,7 +121,7 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 	}
 	if g.gw == nil {
 		for _, c := range g.cfg.Connections {
-			m.add("vnetgw_tunnel_up", 0, append([]string{"connection", c.ID}, instance...)...)
+			m.add("vnetgw_tunnel_up", 0, tunnelLabels(c, instance)...)
 		}
 		return
 	}
@@ -147,8 +147,8 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		m.add("vnetgw_ike_retransmits_total", s.Retransmits, labels...)
 	}
 	for _, c := range g.cfg.Connections {
-		labels := append([]string{"connection", c.ID}, instance...)
-		t, ok := status[c.ID]
+		labels := tunnelLabels(c, instance)
+		t, ok := status[c.tunnelName()]
 		m.add("vnetgw_tunnel_up", b2u(t.State == gateway.Connected), labels...)
 		if !ok {
 			continue
@@ -170,4 +170,14 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 			m.add("vnetgw_bgp_routes_learned", uint64(p.RoutesReceived), peer...)
 		}
 	}
+}
+
+// tunnelLabels are the labels of connection c's tunnel at the gateway
+// instance: a standby tunnel's name is one more.
+func tunnelLabels(c Connection, instance []string) []string {
+	labels := append([]string{"connection", c.ID}, instance...)
+	if c.Tunnel != "" {
+		labels = append(labels, "standby", c.Tunnel)
+	}
+	return labels
 }

@@ -68,6 +68,9 @@ type Connection struct {
 	// NAT translates the site's addresses (VPN NAT, IngressSnat); Routes
 	// hold the translated spaces.
 	NAT []tunnel.NAT
+	// Standby tunnels carry their routes only while the tunnel the routes
+	// belong to has no child SA (tunnel.Tunnel.Standby).
+	Standby bool
 }
 
 // Gateway is a running gateway.
@@ -227,7 +230,7 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 		} else {
 			peers = append(peers, p)
 		}
-		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased, NAT: c.NAT})
+		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased, NAT: c.NAT, Standby: c.Standby})
 	}
 	// Tunnels first, so that children the daemon installs find them; the
 	// daemon tears removed peers down before their tunnels go.

@@ -7,6 +7,7 @@ package reconcile
 import (
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,7 +95,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			}
 		}
 		var sites []dataplane.Connection
-		var v2v []instanced // VNet-to-VNet connections to an active-active gateway
+		var v2v []instanced // VNet-to-VNet connections to or from an active-active gateway
 		var peers, sitePeers []dataplane.BGPPeer
 		for _, c := range s.ConnectionsOf(g.ID) {
 			r, ok := s.RemoteOf(c)
@@ -114,7 +115,13 @@ func Build(s *region.Snapshot) dataplane.Config {
 					dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External, Egress: true})
 				}
 			}
-			dg.Connections = append(dg.Connections, dc)
+			mesh := c.Properties.ConnectionType == arm.ConnectionVnet2Vnet && (len(r.InstanceAddrs) > 1 || len(pubs) > 1) && len(r.InstanceAddrs) > 0
+			if mesh {
+				v2v = append(v2v, instanced{dc, r.InstanceAddrs})
+				dg.Connections = append(dg.Connections, meshTunnels(dc, r.InstanceAddrs, 0)...)
+			} else {
+				dg.Connections = append(dg.Connections, dc)
+			}
 			var peer []dataplane.BGPPeer
 			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && r.BGPAS > 0 {
 				peer = []dataplane.BGPPeer{{Connection: dc.ID, Addr: r.BGPAddr, AS: uint32(r.BGPAS)}}
@@ -123,9 +130,6 @@ func Build(s *region.Snapshot) dataplane.Config {
 			if c.Properties.ConnectionType == arm.ConnectionIPsec {
 				sites = append(sites, dc)
 				sitePeers = append(sitePeers, peer...)
-			}
-			if c.Properties.ConnectionType == arm.ConnectionVnet2Vnet && len(r.InstanceAddrs) > 1 {
-				v2v = append(v2v, instanced{dc, r.InstanceAddrs})
 			}
 		}
 		dg.P2S = pointToSite(g)
@@ -141,21 +145,16 @@ func Build(s *region.Snapshot) dataplane.Config {
 		}
 		cfg.Gateways = append(cfg.Gateways, dg)
 		// The other instances of an active-active gateway: the same
-		// site-to-site connections from their own addresses, and each
-		// VNet-to-VNet connection to an active-active gateway of this
-		// region instance to instance (the second to the second), so that
-		// either pair carries the traffic when the other fails. Other
-		// VNet-to-VNet connections run on the first instance only.
+		// site-to-site connections from their own addresses, and the
+		// VNet-to-VNet connections to or from an active-active gateway as
+		// Azure's full mesh: every instance has a tunnel to every instance
+		// of the other gateway (meshTunnels).
 		for i := 1; i < len(pubs); i++ {
 			di := dg
 			di.Instance, di.PublicAddr, di.P2S = i, pubs[i], nil
 			di.Connections = slices.Clone(sites)
 			for _, c := range v2v {
-				if i < len(c.addrs) {
-					dc := c.conn
-					dc.Remote = c.addrs[i]
-					di.Connections = append(di.Connections, dc)
-				}
+				di.Connections = append(di.Connections, meshTunnels(c.conn, c.addrs, i)...)
 			}
 			if dg.BGP != nil && i < len(bgpAddrs) {
 				b := *dg.BGP
@@ -175,6 +174,28 @@ func Build(s *region.Snapshot) dataplane.Config {
 type instanced struct {
 	conn  dataplane.Connection
 	addrs []netip.Addr
+}
+
+// meshTunnels are the tunnels of VNet-to-VNet connection c at instance i of
+// its gateway, to the other gateway's instances at addrs: one to the
+// instance of the same index (or the first, when the other has fewer) that
+// carries the traffic, and a standby tunnel to each of the others that
+// carries it while that one is down.
+func meshTunnels(c dataplane.Connection, addrs []netip.Addr, i int) []dataplane.Connection {
+	own := i
+	if own >= len(addrs) {
+		own = 0
+	}
+	out := make([]dataplane.Connection, 0, len(addrs))
+	for j, a := range addrs {
+		t := c
+		t.Remote = a
+		if j != own {
+			t.Tunnel = strconv.Itoa(j)
+		}
+		out = append(out, t)
+	}
+	return out
 }
 
 // pointToSite is the SSTP server of a gateway with a client pool and SSTP

@@ -47,8 +47,10 @@ func TestCustomPolicyProposals(t *testing.T) {
 
 // TestBuildActiveActive: an active-active gateway becomes two instances,
 // each on its own public address; both run the site-to-site connections,
-// the first alone the VNet-to-VNet ones (the remote gateway knows the
-// first address only).
+// and VNet-to-VNet connections to or from it are a full mesh: each
+// instance has a tunnel to each instance of the other gateway, the one
+// to the instance of its own index (or the first) carrying the traffic
+// and the others standing by.
 func TestBuildActiveActive(t *testing.T) {
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
@@ -107,27 +109,43 @@ func TestBuildActiveActive(t *testing.T) {
 		}
 		must(reg.PutConnection(ctx, arm.NetworkID(sub, "aa", "connections", name), c))
 	}
+	back := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+	back.Properties.ConnectionType, back.Properties.VirtualNetworkGateway1, back.Properties.VirtualNetworkGateway2 = arm.ConnectionVnet2Vnet, arm.Ref(other.String()), arm.Ref(aa.String())
+	must(reg.PutConnection(ctx, arm.NetworkID(sub, "aa", "connections", "back"), back))
 
 	var instances []dataplane.Gateway
+	var spoke dataplane.Gateway
 	for _, g := range Build(reg.Snapshot()).Gateways {
-		if g.ID == strings.ToLower(aa.String()) {
+		switch g.ID {
+		case strings.ToLower(aa.String()):
 			instances = append(instances, g)
+		case strings.ToLower(other.String()):
+			spoke = g
 		}
-	}
-	names := func(g dataplane.Gateway) (out []string) {
-		for _, c := range g.Connections {
-			out = append(out, c.ID[strings.LastIndex(c.ID, "/")+1:])
-		}
-		slices.Sort(out)
-		return out
 	}
 	if len(instances) != 2 || instances[0].Instance != 0 || instances[1].Instance != 1 || instances[0].PublicAddr == instances[1].PublicAddr {
 		t.Fatalf("instances %+v", instances)
 	}
-	if got := names(instances[0]); !slices.Equal(got, []string{"site", "v2v"}) {
-		t.Errorf("the first instance runs %v", got)
+	// Each tunnel as connection[#standby]>peer address.
+	tunnels := func(g dataplane.Gateway) (out []string) {
+		for _, c := range g.Connections {
+			name := c.ID[strings.LastIndex(c.ID, "/")+1:]
+			if c.Tunnel != "" {
+				name += "#" + c.Tunnel
+			}
+			out = append(out, name+">"+c.Remote.String())
+		}
+		slices.Sort(out)
+		return out
 	}
-	if got := names(instances[1]); !slices.Equal(got, []string{"site"}) {
-		t.Errorf("the second instance runs %v", got)
+	hub0, hub1, sp := instances[0].PublicAddr.String(), instances[1].PublicAddr.String(), spoke.PublicAddr.String()
+	for i, want := range [][]string{{"site>127.0.0.70", "v2v>" + sp}, {"site>127.0.0.70", "v2v>" + sp}, {"back#1>" + hub1, "back>" + hub0}} {
+		g := spoke
+		if i < 2 {
+			g = instances[i]
+		}
+		if got := tunnels(g); !slices.Equal(got, want) {
+			t.Errorf("gateway %d runs %v, want %v", i, got, want)
+		}
 	}
 }

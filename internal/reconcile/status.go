@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -87,13 +88,21 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		if o, ok := observed.Connections[key]; ok {
 			want.ConnectionStatus, want.Reason = o.State, o.Reason
 			want.IngressBytes, want.EgressBytes = int64(o.Ingress), int64(o.Egress)
+			remotes := map[netip.Addr]bool{}
 			for _, ot := range o.Tunnels {
-				// One tunnel per instance of the gateway: named by the
-				// connection, and by the instance's address when the
-				// gateway is active-active.
+				remotes[ot.RemoteAddr] = true
+			}
+			for _, ot := range o.Tunnels {
+				// One tunnel per instance of the gateway, or per pair of
+				// instances of two active-active gateways: named by the
+				// connection, and by the instance's address when there are
+				// several, and the peer's when there are several of those.
 				name := c.Name
 				if len(o.Tunnels) > 1 {
 					name += "-" + ot.PublicAddr.String()
+				}
+				if len(remotes) > 1 {
+					name += "-" + ot.RemoteAddr.String()
 				}
 				t := arm.TunnelConnectionHealth{Tunnel: name, ConnectionStatus: ot.State,
 					IngressBytesTransferred: int64(ot.Ingress), EgressBytesTransferred: int64(ot.Egress)}

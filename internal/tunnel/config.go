@@ -21,8 +21,14 @@ type Tunnel struct {
 	// Name identifies the tunnel; ipsec.Child.Tunnel refers to it.
 	Name string
 	// Routes are the destination prefixes sent into the tunnel; across all
-	// tunnels the longest prefix wins. A prefix belongs to one tunnel.
+	// tunnels the longest prefix wins. A prefix belongs to one tunnel, and
+	// may also be a route of Standby tunnels.
 	Routes []netip.Prefix
+	// Standby tunnels carry their routes only while the tunnel a route
+	// belongs to has no child SA (the tunnels of an active-active gateway
+	// instance to the other instances of an active-active peer); of
+	// several, the first by name that has one.
+	Standby bool
 	// PolicyBased chooses the outbound SA by the children's traffic
 	// selectors, source and destination, instead of taking the newest
 	// child (route-based, selectors any-to-any). A packet that no child
@@ -36,7 +42,7 @@ type Tunnel struct {
 }
 
 func (t Tunnel) equal(u Tunnel) bool {
-	return t.Name == u.Name && t.PolicyBased == u.PolicyBased && slices.Equal(t.Routes, u.Routes) && slices.Equal(t.NAT, u.NAT)
+	return t.Name == u.Name && t.PolicyBased == u.PolicyBased && t.Standby == u.Standby && slices.Equal(t.Routes, u.Routes) && slices.Equal(t.NAT, u.NAT)
 }
 
 // validate checks names and prefixes and returns the tunnels by name.
@@ -56,6 +62,9 @@ func (c Config) validate() (map[string]Tunnel, error) {
 				return nil, fmt.Errorf("tunnel: config: tunnel %q: invalid route", t.Name)
 			}
 			p = p.Masked()
+			if t.Standby {
+				continue
+			}
 			if o, dup := owner[p]; dup {
 				return nil, fmt.Errorf("tunnel: config: route %v in tunnels %q and %q", p, o, t.Name)
 			}

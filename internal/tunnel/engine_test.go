@@ -140,6 +140,50 @@ func TestRoutesLongestPrefix(t *testing.T) {
 	eventually(t, "the not-IP drop", func() bool { return a.e.Status().Drops.NotIP == 1 })
 }
 
+// TestStandbyTunnels: a route may also be in standby tunnels (an
+// active-active gateway's tunnels to the peer's other instances). The
+// tunnel it belongs to carries it while that has a child SA; else the
+// first standby by name that has one; a second owner is refused.
+func TestStandbyTunnels(t *testing.T) {
+	n := udptest.NewNetwork()
+	a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{
+		{Name: "to-b1", Routes: prefixes("10.2.0.0/16"), Standby: true},
+		{Name: "to-b0", Routes: prefixes("10.2.0.0/16")},
+		{Name: "to-b2", Routes: prefixes("10.2.0.0/16"), Standby: true},
+	}})
+	children := map[string]uint32{}
+	for i, name := range []string{"to-b0", "to-b1", "to-b2"} {
+		c, _ := childPair(gcm256, name, 0xa0000001+uint32(i), 0xb0000001+uint32(i))
+		if err := a.e.AddChild(c); err != nil {
+			t.Fatal(err)
+		}
+		children[name] = c.In.SPI
+	}
+	sent := func() map[string]uint64 {
+		out := map[string]uint64{}
+		for _, ts := range a.e.Status().Tunnels {
+			out[ts.Name] = ts.PacketsOut
+		}
+		return out
+	}
+	for _, want := range []string{"to-b0", "to-b1", "to-b2", ""} {
+		before := sent()
+		a.inner.Send(packet("10.1.0.1", "10.2.0.7", 10))
+		if want == "" {
+			eventually(t, "the drop", func() bool { return status(t, a.e, "to-b0").Drops.NoSA == 1 })
+		} else {
+			eventually(t, "the packet through "+want, func() bool { return sent()[want] == before[want]+1 })
+			a.e.RemoveChild(want, children[want]) // its peer went away: the next one takes over
+		}
+		if c := a.e.Carries(netip.MustParseAddr("10.2.0.7")); c != (want != "to-b2" && want != "") {
+			t.Errorf("after %q lost its child SA, Carries = %v", want, c)
+		}
+	}
+	if err := a.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "x", Routes: prefixes("10.2.0.0/16")}, {Name: "y", Routes: prefixes("10.2.0.0/16")}}}); err == nil {
+		t.Error("a route that belongs to two tunnels was accepted")
+	}
+}
+
 func sumOut(s Status) (n uint64) {
 	for _, t := range s.Tunnels {
 		n += t.PacketsOut

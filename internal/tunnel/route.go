@@ -16,18 +16,20 @@ type routes struct{ v4, v6 lpm }
 // for a gateway's routes.
 type lpm struct {
 	bits []int // lengths in use, longest first
-	m    map[netip.Prefix]*tunnel
+	// m holds the tunnels of a prefix: the one it belongs to first, then
+	// the standby tunnels by name.
+	m map[netip.Prefix][]*tunnel
 }
 
 func newRoutes(tunnels map[string]*tunnel) *routes {
-	r := &routes{v4: lpm{m: map[netip.Prefix]*tunnel{}}, v6: lpm{m: map[netip.Prefix]*tunnel{}}}
+	r := &routes{v4: lpm{m: map[netip.Prefix][]*tunnel{}}, v6: lpm{m: map[netip.Prefix][]*tunnel{}}}
 	for _, t := range tunnels {
 		for _, p := range t.cfg.Routes {
 			l := &r.v6
 			if p.Addr().Is4() {
 				l = &r.v4
 			}
-			l.m[p.Masked()] = t
+			l.m[p.Masked()] = append(l.m[p.Masked()], t)
 			if !slices.Contains(l.bits, p.Bits()) {
 				l.bits = append(l.bits, p.Bits())
 			}
@@ -35,11 +37,24 @@ func newRoutes(tunnels map[string]*tunnel) *routes {
 	}
 	for _, l := range []*lpm{&r.v4, &r.v6} {
 		slices.SortFunc(l.bits, func(a, b int) int { return cmp.Compare(b, a) })
+		for _, ts := range l.m {
+			slices.SortFunc(ts, func(a, b *tunnel) int {
+				if a.cfg.Standby != b.cfg.Standby {
+					if b.cfg.Standby {
+						return -1
+					}
+					return 1
+				}
+				return cmp.Compare(a.name, b.name)
+			})
+		}
 	}
 	return r
 }
 
-// lookup returns the tunnel that routes dst, or nil.
+// lookup returns the tunnel that routes dst, or nil: of the tunnels of the
+// longest matching prefix, the first that has a child SA, or else the one
+// the prefix belongs to.
 func (r *routes) lookup(dst netip.Addr) *tunnel {
 	l := &r.v6
 	if dst.Is4() {
@@ -47,8 +62,15 @@ func (r *routes) lookup(dst netip.Addr) *tunnel {
 	}
 	for _, bits := range l.bits {
 		p, _ := dst.Prefix(bits)
-		if t, ok := l.m[p]; ok {
-			return t
+		if ts, ok := l.m[p]; ok {
+			if len(ts) > 1 {
+				for _, t := range ts {
+					if len(*t.children.Load()) > 0 {
+						return t
+					}
+				}
+			}
+			return ts[0]
 		}
 	}
 	return nil

@@ -144,21 +144,52 @@ func activeActiveVnet2Vnet(t *testing.T, r1, r2 *region) {
 			p.DPDTimeoutSeconds = 9
 		}))
 	}
-	both := func(p arm.ConnectionProperties, addrs []netip.Addr) bool {
-		return p.ConnectionStatus == "Connected" && tunnel(p, addrs[0]) == "Connected" && tunnel(p, addrs[1]) == "Connected"
+	// Azure's full mesh: four tunnels, each instance to each.
+	mesh := func(p arm.ConnectionProperties, mine, theirs []netip.Addr, except [2]netip.Addr) bool {
+		if p.ConnectionStatus != "Connected" || len(p.TunnelConnectionStatus) != 4 {
+			return false
+		}
+		for _, l := range mine {
+			for _, r := range theirs {
+				if up := meshTunnel(p, l, r) == "Connected"; up != ([2]netip.Addr{l, r} != except) {
+					return false
+				}
+			}
+		}
+		return true
 	}
-	r1.waitConnection(conns[0], 30*time.Second, "a tunnel from each instance", func(p arm.ConnectionProperties) bool { return both(p, a1) })
-	r2.waitConnection(conns[1], 30*time.Second, "a tunnel from each instance", func(p arm.ConnectionProperties) bool { return both(p, a2) })
+	r1.waitConnection(conns[0], 30*time.Second, "a tunnel from each instance to each", func(p arm.ConnectionProperties) bool { return mesh(p, a1, a2, [2]netip.Addr{}) })
+	r2.waitConnection(conns[1], 30*time.Second, "a tunnel from each instance to each", func(p arm.ConnectionProperties) bool { return mesh(p, a2, a1, [2]netip.Addr{}) })
 	ping(t, h1, h2Addr, 10*time.Second)
 
-	// The first instances no longer reach each other.
 	r1.ns.Run("nft", fmt.Sprintf("add table inet aa; add chain inet aa out { type filter hook output priority 0; }; add rule inet aa out ip saddr %s ip daddr %s drop; "+
 		"add chain inet aa in { type filter hook input priority 0; }; add rule inet aa in ip saddr %s ip daddr %s drop", a1[0], a2[0], a2[0], a1[0]))
 	start := time.Now()
-	r1.waitConnection(conns[0], 40*time.Second, "the first pair down, the second up", func(p arm.ConnectionProperties) bool {
-		return tunnel(p, a1[0]) != "Connected" && tunnel(p, a1[1]) == "Connected" && p.ConnectionStatus == "Connected"
+	r1.waitConnection(conns[0], 40*time.Second, "the first instances' tunnel down, the other three up", func(p arm.ConnectionProperties) bool {
+		return mesh(p, a1, a2, [2]netip.Addr{a1[0], a2[0]})
 	})
+	standby := func() uint64 {
+		n, _ := r1.metric("vnetgw_tunnel_egress_packets_total", "connection", strings.ToLower(conns[0].String()), "instance", "0", "standby", "1")
+		return n
+	}
+	before := standby()
 	ping(t, h1, h2Addr, 30*time.Second)
 	ping(t, h2, h1Addr, 30*time.Second)
-	t.Logf("the first pair's path broke: traffic passes through the second pair %s later (DPD 9 s)", time.Since(start).Round(100*time.Millisecond))
+	t.Logf("the first instances' path broke: traffic passes %s later (DPD 9 s)", time.Since(start).Round(100*time.Millisecond))
+	// The first instance still carries the traffic, through its standby
+	// tunnel to the second instance of the other gateway.
+	if after := standby(); after <= before {
+		t.Errorf("the first instance's standby tunnel sent %d packets during the pings", after-before)
+	}
+}
+
+// meshTunnel is the state of the tunnel from local to remote in a
+// connection between two active-active gateways.
+func meshTunnel(p arm.ConnectionProperties, local, remote netip.Addr) string {
+	for _, tc := range p.TunnelConnectionStatus {
+		if strings.HasSuffix(tc.Tunnel, "-"+local.String()+"-"+remote.String()) {
+			return tc.ConnectionStatus
+		}
+	}
+	return ""
 }
