@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -137,6 +138,28 @@ func TestNATRules(t *testing.T) {
 	e.must("PUT", l2Path, localGateway(loc, "203.0.113.2", "10.77.0.0/25", "10.77.0.128/25")) // inside the rule: fits
 	e.must("PUT", l2Path, localGateway(loc, "203.0.113.2", "10.77.0.0/24"))
 
+	// NAT is for VpnGw2 and up: a gateway with rules does not shrink below.
+	if r := e.do("PUT", s.gw, func() obj {
+		g := e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"),
+			natRule("site2", "Static", "IngressSnat", "10.77.0.0/24", "172.31.2.0/24"), natRule("vnet", "Static", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24"))
+		g["properties"].(obj)["sku"] = obj{"name": "VpnGw1", "tier": "VpnGw1"}
+		return g
+	}()); r.status != 400 || !strings.Contains(string(r.body), "VpnGw2") {
+		t.Errorf("a gateway with NAT rules shrunk to VpnGw1: %d %s", r.status, r.body)
+	}
+	small := e.site(subA, "rg-small", loc, "10.5.0.0/16", "RouteBased", "VpnGw1")
+	if r := e.do("PUT", small.gw+"/natRules/r", natRule("r", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24")); r.status != 400 || !strings.Contains(string(r.body), "VpnGw2") {
+		t.Errorf("a NAT rule on a VpnGw1 gateway: %d %s", r.status, r.body)
+	}
+	var many []obj
+	for i := range 101 {
+		many = append(many, natRule(fmt.Sprintf("r%d", i), "Static", "IngressSnat", fmt.Sprintf("10.%d.0.0/24", 100+i), fmt.Sprintf("172.%d.0.0/24", 100+i)))
+	}
+	big := e.site(subA, "rg-big", loc, "10.6.0.0/16", "RouteBased", "VpnGw3")
+	if r := e.do("PUT", big.gw, e.withNatRules(big, many...)); r.status != 400 || !strings.Contains(string(r.body), "at most 100") {
+		t.Errorf("101 NAT rules: %d %.300s", r.status, r.body)
+	}
+
 	// A rule a connection uses stays.
 	if r := e.do("PUT", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"))); r.status != 409 || r.code() != "InUseNatRuleCannotBeDeleted" {
 		t.Errorf("dropping a rule in use: %d %s", r.status, r.body)
@@ -152,5 +175,44 @@ func TestNATRules(t *testing.T) {
 	}
 	if strings.Contains(routes, "10.77.0.0/24") {
 		t.Errorf("effective routes hold the sites' own space: %s", routes)
+	}
+}
+
+// NAT rules on a BGP connection need the gateway's route translation, and
+// no APIPA address at the site; turning the translation off under such a
+// connection is refused.
+func TestNATWithBGPRules(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw2")
+	g := e.withNatRules(s, natRule("site", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"))
+	g["properties"].(obj)["enableBgp"] = true
+	e.must("PUT", s.gw, g)
+	site := func(name, bgpAddr string) string {
+		l := localGateway(loc, "203.0.113.7")
+		l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": bgpAddr}
+		p := netPath(subA, "rg", "localNetworkGateways", name)
+		e.must("PUT", p, l)
+		return p
+	}
+	conn := func(lng string) obj {
+		c := s2s(loc, s.gw, lng)
+		c["properties"].(obj)["enableBgp"] = true
+		c["properties"].(obj)["ingressNatRules"] = []obj{{"id": s.gw + "/natRules/site"}}
+		return c
+	}
+	c1 := netPath(subA, "rg", "connections", "c1")
+	if r := e.do("PUT", c1, conn(site("l1", "172.31.1.1"))); r.status != 400 || !strings.Contains(string(r.body), "enableBgpRouteTranslationForNat") {
+		t.Errorf("NAT with BGP without route translation: %d %s", r.status, r.body)
+	}
+	g = e.withNatRules(s, natRule("site", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"))
+	g["properties"].(obj)["enableBgpRouteTranslationForNat"] = true
+	e.must("PUT", s.gw, g)
+	if r := e.do("PUT", c1, conn(site("l2", "169.254.21.1"))); r.status != 400 || !strings.Contains(string(r.body), "APIPA") {
+		t.Errorf("NAT with a BGP APIPA address: %d %s", r.status, r.body)
+	}
+	e.must("PUT", c1, conn(site("l1", "172.31.1.1")))
+	g["properties"].(obj)["enableBgpRouteTranslationForNat"] = false
+	if r := e.do("PUT", s.gw, g); r.status != 400 || !strings.Contains(string(r.body), "connection c1") {
+		t.Errorf("route translation turned off under a BGP connection with NAT: %d %s", r.status, r.body)
 	}
 }

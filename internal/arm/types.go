@@ -191,10 +191,13 @@ type VirtualNetworkGatewayProperties struct {
 	SKU                    *VirtualNetworkGatewaySKU              `json:"sku,omitempty"`
 	VPNClientConfiguration *VPNClientConfiguration                `json:"vpnClientConfiguration,omitempty"`
 	BGPSettings            *BGPSettings                           `json:"bgpSettings,omitempty"`
-	// NatRules translate the addresses of sites (VPN NAT).
-	NatRules          []VirtualNetworkGatewayNatRule `json:"natRules,omitempty"`
-	ProvisioningState string                         `json:"provisioningState,omitempty"`
-	ResourceGUID      string                         `json:"resourceGuid,omitempty"`
+	// NatRules translate the addresses of sites (VPN NAT);
+	// EnableBGPRouteTranslationForNat translates the routes of BGP
+	// connections with them too.
+	NatRules                        []VirtualNetworkGatewayNatRule `json:"natRules,omitempty"`
+	EnableBGPRouteTranslationForNat bool                           `json:"enableBgpRouteTranslationForNat,omitempty"`
+	ProvisioningState               string                         `json:"provisioningState,omitempty"`
+	ResourceGUID                    string                         `json:"resourceGuid,omitempty"`
 }
 
 // VirtualNetworkGatewayNatRule is one NAT rule of a gateway

@@ -392,7 +392,7 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 			}
 			continue
 		}
-		r := Route{Prefix: n, Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin}
+		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin}
 		if old, ok := p.rib[n]; !ok || pathKey(old) != pathKey(r) {
 			p.rib[n] = r
 			changed = true

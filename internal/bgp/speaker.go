@@ -51,6 +51,39 @@ type Peer struct {
 	Name string
 	Addr netip.Addr
 	AS   uint32
+	// Networks, when not nil, replace the speaker's networks in what the
+	// peer is sent: the ranges as the peer sees them through NAT.
+	Networks []netip.Prefix
+	// Import moves the prefixes the peer announces that lie inside a
+	// mapping's From into its To, host part for host part: the peer's
+	// ranges as the speaker's side sees them through NAT.
+	Import []Mapping
+}
+
+// Mapping moves prefixes inside From to the same host part in To (one
+// length).
+type Mapping struct{ From, To netip.Prefix }
+
+func (p Peer) equal(q Peer) bool {
+	return p.Name == q.Name && p.Addr == q.Addr && p.AS == q.AS && slices.Equal(p.Networks, q.Networks) && slices.Equal(p.Import, q.Import) &&
+		(p.Networks == nil) == (q.Networks == nil)
+}
+
+// imported returns prefix n as the peer's Import moves it.
+func (p Peer) imported(n netip.Prefix) netip.Prefix {
+	for _, m := range p.Import {
+		if m.From.Bits() <= n.Bits() && m.From.Contains(n.Addr()) && m.From.Addr().BitLen() == m.To.Addr().BitLen() {
+			// The network part of To, the host part of n.
+			a, to := n.Addr().AsSlice(), m.To.Masked().Addr().AsSlice()
+			for i := range a {
+				mask := byte(0xff << (8 - min(max(m.From.Bits()-8*i, 0), 8)))
+				a[i] = to[i]&mask | a[i]&^mask
+			}
+			out, _ := netip.AddrFromSlice(a)
+			return netip.PrefixFrom(out, n.Bits())
+		}
+	}
+	return n
 }
 
 // Options configure a Speaker.
@@ -174,7 +207,7 @@ func (s *Speaker) Reconfig(cfg Config) {
 	for a, p := range s.peers {
 		// A peer's configuration never changes while it runs (its
 		// sessions read it without locks): a changed one starts anew.
-		if w, ok := want[a]; !ok || restart || w != p.cfg {
+		if w, ok := want[a]; !ok || restart || !w.equal(p.cfg) {
 			stop = append(stop, p)
 			delete(s.peers, a)
 		}
@@ -240,9 +273,9 @@ func (s *Speaker) Best() []Route {
 func (s *Speaker) best() map[netip.Prefix]Route {
 	out := map[netip.Prefix]Route{}
 	for _, a := range slices.SortedFunc(maps.Keys(s.peers), netip.Addr.Compare) {
-		for pfx, r := range s.peers[a].rib {
-			if cur, ok := out[pfx]; !ok || better(r, cur) {
-				out[pfx] = r
+		for _, r := range s.peers[a].rib {
+			if cur, ok := out[r.Prefix]; !ok || better(r, cur) {
+				out[r.Prefix] = r
 			}
 		}
 	}
@@ -295,7 +328,11 @@ func (s *Speaker) exportTo(p *peer) map[netip.Prefix]Route {
 		}
 		out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: s.cfg.ID, ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin}
 	}
-	for _, pfx := range s.cfg.Networks {
+	networks := s.cfg.Networks
+	if p.cfg.Networks != nil {
+		networks = p.cfg.Networks
+	}
+	for _, pfx := range networks {
 		if pfx.Addr().Is4() {
 			pfx = pfx.Masked()
 			out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: s.cfg.ID, ASPath: []wire.Segment{{ASNs: []uint32{s.cfg.AS}}}, Origin: wire.OriginIGP}

@@ -143,6 +143,22 @@ func TestTwoSpeakersLearnAndWithdraw(t *testing.T) {
 	}
 }
 
+// NAT (route translation): what a peer announces inside an Import
+// mapping is learned at the translated prefix, and withdrawn there; what
+// the peer is sent is its own Networks in place of the speaker's.
+func TestPeerTranslation(t *testing.T) {
+	a, b := netip.MustParseAddr("127.0.12.1"), netip.MustParseAddr("127.0.12.2")
+	port := freePort(t, a, b)
+	na, nb := startNode(t, a.String(), port, 3*time.Second), startNode(t, b.String(), port, 3*time.Second)
+	na.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "to-b", Addr: b, AS: 65020,
+		Networks: pfxs("100.65.0.0/24", "10.1.128.0/17"), Import: []Mapping{{From: netip.MustParsePrefix("10.77.0.0/16"), To: netip.MustParsePrefix("172.31.0.0/16")}}}}})
+	nb.s.Reconfig(Config{AS: 65020, ID: b, Networks: pfxs("10.77.3.0/24", "192.168.9.0/24"), Peers: []Peer{{Name: "to-a", Addr: a, AS: 65515}}})
+	waitRoutes(t, na, map[string]string{"172.31.3.0/24": "65020", "192.168.9.0/24": "65020"})
+	waitRoutes(t, nb, map[string]string{"100.65.0.0/24": "65515", "10.1.128.0/17": "65515"})
+	nb.s.Reconfig(Config{AS: 65020, ID: b, Networks: pfxs("192.168.9.0/24"), Peers: []Peer{{Name: "to-a", Addr: a, AS: 65515}}})
+	waitRoutes(t, na, map[string]string{"192.168.9.0/24": "65020"})
+}
+
 // Transit: a hub between two sites passes each one's routes to the other
 // with its AS in front, never back to where they came from; a site that
 // goes away takes its routes with it.

@@ -44,7 +44,7 @@ func (e *Engine) configureBGP(g *gw) {
 	g.bgp.cfg = *want
 	cfg := bgp.Config{AS: want.AS, ID: want.Addr, Networks: want.Networks}
 	for _, p := range want.Peers {
-		cfg.Peers = append(cfg.Peers, bgp.Peer{Name: p.Connection, Addr: p.Addr, AS: p.AS})
+		cfg.Peers = append(cfg.Peers, bgp.Peer{Name: p.Connection, Addr: p.Addr, AS: p.AS, Networks: p.Networks, Import: p.Import})
 	}
 	g.bgp.s.Reconfig(cfg)
 }

@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/bgp"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
@@ -119,6 +120,11 @@ type BGPPeer struct {
 	Connection string
 	Addr       netip.Addr
 	AS         uint32
+	// Networks, when not nil, are what the peer is sent instead of the
+	// gateway's networks, and Import moves what it announces: the ranges
+	// through the connection's NAT rules (BGP route translation).
+	Networks []netip.Prefix
+	Import   []bgp.Mapping
 }
 
 // key names the instance among the engine's gateways.

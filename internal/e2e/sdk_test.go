@@ -117,7 +117,7 @@ func buildWithSDK(t *testing.T, ctx context.Context, cred azcore.TokenCredential
 		Properties: &armnetwork.VirtualNetworkGatewayPropertiesFormat{
 			GatewayType: to.Ptr(armnetwork.VirtualNetworkGatewayTypeVPN),
 			VPNType:     to.Ptr(armnetwork.VPNTypeRouteBased),
-			SKU:         &armnetwork.VirtualNetworkGatewaySKU{Name: to.Ptr(armnetwork.VirtualNetworkGatewaySKUNameVPNGw1), Tier: to.Ptr(armnetwork.VirtualNetworkGatewaySKUTierVPNGw1)},
+			SKU:         &armnetwork.VirtualNetworkGatewaySKU{Name: to.Ptr(armnetwork.VirtualNetworkGatewaySKUNameVPNGw2), Tier: to.Ptr(armnetwork.VirtualNetworkGatewaySKUTierVPNGw2)},
 			IPConfigurations: []*armnetwork.VirtualNetworkGatewayIPConfiguration{{
 				Name: to.Ptr("gwipconfig"),
 				Properties: &armnetwork.VirtualNetworkGatewayIPConfigurationPropertiesFormat{

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/bgp"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/rules"
@@ -97,6 +98,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 		var sites []dataplane.Connection
 		var v2v []instanced // VNet-to-VNet connections to or from an active-active gateway
 		var peers, sitePeers []dataplane.BGPPeer
+		egressOf := map[string][]rules.NATMapping{} // BGP route translation, by connection
 		for _, c := range s.ConnectionsOf(g.ID) {
 			r, ok := s.RemoteOf(c)
 			if !ok {
@@ -125,6 +127,13 @@ func Build(s *region.Snapshot) dataplane.Config {
 			var peer []dataplane.BGPPeer
 			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && r.BGPAS > 0 {
 				peer = []dataplane.BGPPeer{{Connection: dc.ID, Addr: r.BGPAddr, AS: uint32(r.BGPAS)}}
+				// With NAT rules, what the site announces is learned in
+				// the VNet's view, and the VNet is announced in the
+				// site's (its networks below).
+				for _, m := range s.IngressNAT(c) {
+					peer[0].Import = append(peer[0].Import, bgp.Mapping{From: m.Internal, To: m.External})
+				}
+				egressOf[dc.ID] = s.EgressNAT(c)
 				peers = append(peers, peer...)
 			}
 			if c.Properties.ConnectionType == arm.ConnectionIPsec {
@@ -140,6 +149,13 @@ func Build(s *region.Snapshot) dataplane.Config {
 			networks := slices.Clone(local)
 			if dg.P2S != nil {
 				networks = append(networks, dg.P2S.Pool)
+			}
+			for _, ps := range [][]dataplane.BGPPeer{peers, sitePeers} {
+				for i := range ps {
+					if egress := egressOf[ps[i].Connection]; len(egress) > 0 {
+						ps[i].Networks = rules.TranslateSpace(networks, egress)
+					}
+				}
 			}
 			dg.BGP = &dataplane.GatewayBGP{AS: uint32(g.Properties.BGPSettings.ASN), Addr: bgpAddrs[0], Networks: networks, Peers: peers}
 		}

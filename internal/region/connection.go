@@ -166,8 +166,8 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	if err := connectionSettings(p); err != nil {
 		return err
 	}
-	site, vnet := natRanges(tx, c, g1)
-	if err := stageConnectionNAT(c, g1, site, vnet); err != nil {
+	site, vnet, siteBGP := natRanges(tx, c, g1)
+	if err := stageConnectionNAT(c, g1, site, vnet, siteBGP); err != nil {
 		return err
 	}
 	if len(p.TrafficSelectorPolicies) > 0 && !p.UsePolicyBasedTrafficSelectors && g1.Properties.VPNType != arm.PolicyBased {

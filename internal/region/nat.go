@@ -22,6 +22,12 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 		p.NatRules = nil
 	} else if p.GatewayType != arm.GatewayTypeVpn || p.VPNType != arm.RouteBased {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.natRules", Message: "NAT rules need a route-based VPN gateway"}
+	} else if p.SKU != nil {
+		if sku, ok := rules.LookupSKU(p.SKU.Name); ok {
+			if err := rules.NATRules(sku, len(p.NatRules)); err != nil {
+				return err
+			}
+		}
 	}
 	nr := slices.Clone(p.NatRules)
 	p.NatRules = nr
@@ -72,6 +78,9 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 // against the ranges of its site and VNet as staged in tx: after a change
 // to the rules, the site's ranges or the VNet's address space, which
 // target names.
+// apipa holds the link-local BGP addresses that NAT does not go with.
+var apipa = netip.MustParsePrefix("169.254.0.0/16")
+
 func natFitsConnections(tx *txn, g *arm.VirtualNetworkGateway, target string) error {
 	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
 		if !arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), g.ID) || c.Properties.IngressNatRules == nil && c.Properties.EgressNatRules == nil {
@@ -79,8 +88,8 @@ func natFitsConnections(tx *txn, g *arm.VirtualNetworkGateway, target string) er
 		}
 		cc := *c
 		cc.Properties.IngressNatRules, cc.Properties.EgressNatRules = slices.Clone(c.Properties.IngressNatRules), slices.Clone(c.Properties.EgressNatRules)
-		site, vnet := natRanges(tx, c, g)
-		if err := stageConnectionNAT(&cc, g, site, vnet); err != nil {
+		site, vnet, siteBGP := natRanges(tx, c, g)
+		if err := stageConnectionNAT(&cc, g, site, vnet, siteBGP); err != nil {
 			if ae, ok := err.(*arm.Error); ok {
 				ae.Message, ae.Target = "connection "+c.Name+": "+ae.Message, target
 			}
@@ -91,15 +100,20 @@ func natFitsConnections(tx *txn, g *arm.VirtualNetworkGateway, target string) er
 }
 
 // natRanges returns the address ranges NAT rules of connection c of gateway
-// g apply to: its site's and its VNet's.
-func natRanges(tx *txn, c *arm.Connection, g *arm.VirtualNetworkGateway) (site, vnet []netip.Prefix) {
-	if l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, c.Properties.LocalNetworkGateway2.RefID()); l != nil && l.Properties.LocalNetworkAddressSpace != nil {
-		site, _ = rules.ParsePrefixes("", l.Properties.LocalNetworkAddressSpace.AddressPrefixes)
+// g apply to, its site's and its VNet's, and the site's BGP address.
+func natRanges(tx *txn, c *arm.Connection, g *arm.VirtualNetworkGateway) (site, vnet []netip.Prefix, siteBGP netip.Addr) {
+	if l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, c.Properties.LocalNetworkGateway2.RefID()); l != nil {
+		if l.Properties.LocalNetworkAddressSpace != nil {
+			site, _ = rules.ParsePrefixes("", l.Properties.LocalNetworkAddressSpace.AddressPrefixes)
+		}
+		if b := l.Properties.BGPSettings; b != nil {
+			siteBGP, _ = netip.ParseAddr(b.BGPPeeringAddress)
+		}
 	}
 	if v := vnetOfGateway(tx, g); v != nil && v.Properties.AddressSpace != nil {
 		vnet, _ = rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
 	}
-	return site, vnet
+	return site, vnet, siteBGP
 }
 
 // natMapping returns a static rule's mapping: one internal and one
@@ -158,11 +172,12 @@ func natMappings(g *arm.VirtualNetworkGateway, refs []arm.SubResource) []rules.N
 
 // stageConnectionNAT checks the NAT rules connection c names: rules of its
 // gateway g1, IngressSnat ones in ingressNatRules and EgressSnat ones in
-// egressNatRules, on a site-to-site connection without BGP; each site
-// range inside one ingress rule's internal space or outside all; each
-// egress rule's internal space inside a VNet range, or holding it; no two
-// rules of a list overlap.
-func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, vnet []netip.Prefix) error {
+// egressNatRules, on a site-to-site connection, with BGP only when the
+// gateway translates the routes and the site's BGP address (siteBGP) is
+// no APIPA one; each site range inside one ingress rule's internal space
+// or outside all; each egress rule's internal space inside a VNet range,
+// or holding it; no two rules of a list overlap.
+func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, vnet []netip.Prefix, siteBGP netip.Addr) error {
 	p := &c.Properties
 	if len(p.IngressNatRules) == 0 {
 		p.IngressNatRules = nil
@@ -176,8 +191,12 @@ func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, 
 	switch {
 	case p.ConnectionType != arm.ConnectionIPsec:
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ingressNatRules", Message: "NAT rules apply to site-to-site (IPsec) connections"}
-	case p.EnableBGP:
-		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ingressNatRules", Message: "NAT rules with BGP are not implemented"}
+	case p.EnableBGP && !g1.Properties.EnableBGPRouteTranslationForNat:
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ingressNatRules",
+			Message: "NAT rules on a BGP connection need enableBgpRouteTranslationForNat on gateway " + g1.Name + ": vnetgw translates the routes learned and advertised, and does not pass them untranslated"}
+	case p.EnableBGP && apipa.Contains(siteBGP):
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ingressNatRules",
+			Message: fmt.Sprintf("NAT rules do not go with the BGP APIPA address %v of the site; give the site's BGP address as it is after its IngressSnat rule", siteBGP)}
 	}
 	for _, l := range []struct {
 		field, mode, whose string

@@ -220,6 +220,8 @@ type SKU struct {
 	// supported on the SKU.
 	P2S map[string]int
 	BGP bool
+	// NAT tells whether the SKU takes NAT rules (VpnGw2 and up).
+	NAT bool
 }
 
 // Point-to-site protocols.
@@ -249,6 +251,7 @@ var skus = func() map[string]SKU {
 	}
 	for _, s := range []SKU{vpnGw("VpnGw1", 30, 250), vpnGw("VpnGw2", 30, 500), vpnGw("VpnGw3", 30, 1000),
 		vpnGw("VpnGw4", 100, 5000), vpnGw("VpnGw5", 100, 10000)} {
+		s.NAT = s.Name != "VpnGw1"
 		m[strings.ToLower(s.Name)] = s
 		az := s
 		az.Name += "AZ"
@@ -293,6 +296,26 @@ func R32TunnelLimit(sku SKU, n int) *arm.Error {
 	if n > sku.Tunnels {
 		return arm.Errorf(arm.CodeTunnelLimit,
 			"a %s gateway holds at most %d site-to-site and VNet-to-VNet tunnels; this would make %d (R32)", sku.Name, sku.Tunnels, n)
+	}
+	return nil
+}
+
+// MaxNATRules is how many NAT rules, ingress and egress together, one
+// gateway holds.
+const MaxNATRules = 100
+
+// NATRules checks that a gateway of the given SKU can hold n NAT rules: NAT
+// is for VpnGw2 and up (and their AZ variants), at most MaxNATRules.
+func NATRules(sku SKU, n int) *arm.Error {
+	switch {
+	case n == 0:
+		return nil
+	case !sku.NAT:
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.natRules",
+			Message: "NAT rules need a VpnGw2 gateway or larger (VpnGw2-5, VpnGw2AZ-5AZ); this one is " + sku.Name}
+	case n > MaxNATRules:
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.natRules",
+			Message: fmt.Sprintf("a gateway holds at most %d NAT rules, ingress and egress together; this would make %d", MaxNATRules, n)}
 	}
 	return nil
 }

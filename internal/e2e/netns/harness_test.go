@@ -259,7 +259,7 @@ func (r *region) gateway(vnet arm.ID, name, vpnType string) (arm.ID, netip.Addr)
 	g := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
 	g.Properties.GatewayType = arm.GatewayTypeVpn
 	g.Properties.VPNType = vpnType
-	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1", Tier: "VpnGw1"}
+	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw2", Tier: "VpnGw2"}
 	if vpnType == arm.PolicyBased {
 		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "Basic", Tier: "Basic"}
 	}

@@ -5,11 +5,13 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
 )
 
 // TestNATOverlappingSites: two on-premises sites with one address space
@@ -153,4 +155,71 @@ func TestNATSiteOnTheVNetsRange(t *testing.T) {
 	}
 	mbps, _ := iperfVia(t, host, s.lan, netip.MustParseAddr("10.1.0.2"), netip.MustParseAddr("172.31.9.2"), 2)
 	t.Logf("iperf3 TCP 2 s through both translations, VNet host -> site host: %.0f Mbit/s", mbps)
+}
+
+// TestNATWithBGP: BGP route translation. A site on 10.77.0.0/24 whose BGP
+// speaker (BIRD at 10.77.0.1) is known by its address after the
+// IngressSnat rule (172.31.1.1); the VNet's 10.1.0.0/24 is 100.65.0.0/24
+// to the site (EgressSnat). The gateway learns the site's range as
+// 172.31.1.0/24 and a range outside the rules as it is; BIRD learns the
+// VNet's range as the site sees it; traffic follows the learned routes
+// through both translations.
+func TestNATWithBGP(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "bird", "birdc")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("natbgp", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.EnableBGP = true
+	r.put(gw, g, &g)
+	gwBGP := netip.MustParseAddr(g.Properties.BGPSettings.BGPPeeringAddress)
+	host, _ := r.tunHost(vnet, "web")
+	for _, rule := range [][]string{{"site", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"}, {"vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24"}} {
+		if out, err := r.cli("vnet-gateway", "nat-rule", "add", "-g", "natbgp", "--gateway-name", "hub-gw", "-n", rule[0], "--mode", rule[1],
+			"--internal-mappings", rule[2], "--external-mappings", rule[3]); err != nil {
+			t.Fatalf("nat-rule add: %v\n%s", err, out)
+		}
+	}
+	s := newSite(t, r, 1, pool, "10.77.0.2/24")
+	siteBGP, siteBGPAfterNAT := netip.MustParseAddr("10.77.0.1"), netip.MustParseAddr("172.31.1.1")
+	lgw := arm.NetworkID(sub, "natbgp", "localNetworkGateways", "branch")
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = s.addr.String()
+	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGPAfterNAT.String()}
+	r.put(lgw, l, nil)
+	r.get(gw, &g)
+	withNAT := func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2, p.EnableBGP = arm.Ref(lgw.String()), true
+		p.IngressNatRules = []arm.SubResource{{ID: g.Properties.NatRules[0].ID}}
+		p.EgressNatRules = []arm.SubResource{{ID: g.Properties.NatRules[1].ID}}
+	}
+	// Without route translation on the gateway, NAT and BGP are refused.
+	c := arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+	c.Properties.ConnectionType, c.Properties.SharedKey, c.Properties.VirtualNetworkGateway1 = arm.ConnectionIPsec, s2sKey, arm.Ref(gw.String())
+	withNAT(&c.Properties)
+	if _, err := r.c.Put(t.Context(), arm.NetworkID(sub, "natbgp", "connections", "to-branch"), c, nil); err == nil || !strings.Contains(err.Error(), "enableBgpRouteTranslationForNat") {
+		t.Fatalf("NAT with BGP without route translation: %v", err)
+	}
+	g.Properties.EnableBGPRouteTranslationForNat = true
+	r.put(gw, g, &g)
+
+	s.charon(gwAddr, s2sKey, "10.77.0.0/24,192.168.1.0/24", "100.65.0.0/24,10.1.255.0/27")
+	bird := startBIRD(t, s.gw, hostIf(t, s.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
+	conn := r.putConnection(gw, "to-branch", s2sKey, arm.ConnectionIPsec, withNAT)
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	waitBGP(t, r, gw, 60*time.Second, "the session Connected and the site's routes learned, translated", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "172.31.1.0/24", "EBgp", "65010") &&
+			hasRoute(routes, "192.168.1.0/24", "EBgp", "65010") && !slices.ContainsFunc(routes, func(r arm.GatewayRoute) bool { return r.Network == "10.77.0.0/24" })
+	})
+	bird.waitRoute(t, "100.65.0.0/24", "65515")
+	if out := bird.ctl("show", "route"); strings.Contains(out, "10.1.0.0/16") || strings.Contains(out, "10.1.0.0/24") {
+		t.Errorf("BIRD learned the VNet's range untranslated:\n%s", out)
+	}
+	ping(t, host, netip.MustParseAddr("172.31.1.2"), 15*time.Second)
+	ping(t, host, s.host, 10*time.Second)
+	if out, err := s.lan.Try("ping", "-c", "2", "-W", "2", "-I", "10.77.0.2", "100.65.0.4"); err != nil {
+		t.Errorf("the site's host to the VNet host at its translated address: %v\n%s", err, out)
+	}
 }
