@@ -138,6 +138,19 @@ func TestNATRules(t *testing.T) {
 	e.must("PUT", l2Path, localGateway(loc, "203.0.113.2", "10.77.0.0/25", "10.77.0.128/25")) // inside the rule: fits
 	e.must("PUT", l2Path, localGateway(loc, "203.0.113.2", "10.77.0.0/24"))
 
+	// A rule of one instance names its IP configuration (by name, as the
+	// portal does, or id); the gateway keeps the id.
+	bound := natRule("bound", "Static", "IngressSnat", "10.88.0.0/24", "172.31.8.0/24")
+	bound["properties"].(obj)["ipConfigurationId"] = "ipconfig1"
+	if r := e.must("PUT", s.gw+"/natRules/bound", bound); r.str("properties.ipConfigurationId") != s.gw+"/ipConfigurations/ipconfig1" {
+		t.Errorf("a rule bound to an IP configuration: %s", r.body)
+	}
+	bound["properties"].(obj)["ipConfigurationId"] = "ipconfig2"
+	if r := e.do("PUT", s.gw+"/natRules/bound", bound); r.status != 400 || !strings.Contains(string(r.body), "names no IP configuration") {
+		t.Errorf("a rule bound to an IP configuration the gateway lacks: %d %s", r.status, r.body)
+	}
+	e.must("DELETE", s.gw+"/natRules/bound", nil)
+
 	// NAT is for VpnGw2 and up: a gateway with rules does not shrink below.
 	if r := e.do("PUT", s.gw, func() obj {
 		g := e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"),

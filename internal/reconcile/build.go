@@ -95,10 +95,18 @@ func Build(s *region.Snapshot) dataplane.Config {
 				routes[strings.ToLower(r.Connection)] = append(routes[strings.ToLower(r.Connection)], r.Prefix)
 			}
 		}
-		var sites []dataplane.Connection
+		dg.P2S = pointToSite(g)
+		bgpAddrs := bgpAddrs(g)
+		// The VNet's ranges and the point-to-site pool, as Azure advertises
+		// them (R41, R33).
+		networks := slices.Clone(local)
+		if dg.P2S != nil {
+			networks = append(networks, dg.P2S.Pool)
+		}
+		ipconfig := func(i int) string { return strings.ToLower(g.Properties.IPConfigurations[i].ID) }
+		var sites []siteConn
 		var v2v []instanced // VNet-to-VNet connections to or from an active-active gateway
-		var peers, sitePeers []dataplane.BGPPeer
-		egressOf := map[string][]rules.NATMapping{} // BGP route translation, by connection
+		var peers []dataplane.BGPPeer
 		for _, c := range s.ConnectionsOf(g.ID) {
 			r, ok := s.RemoteOf(c)
 			if !ok {
@@ -106,16 +114,18 @@ func Build(s *region.Snapshot) dataplane.Config {
 			}
 			dc := connection(c, g, r, local)
 			dc.Routes = routes[dc.ID]
-			for _, m := range s.IngressNAT(c) {
-				dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External})
+			var peer *dataplane.BGPPeer
+			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && r.BGPAS > 0 {
+				peer = &dataplane.BGPPeer{Connection: dc.ID, Addr: r.BGPAddr, AS: uint32(r.BGPAS)}
 			}
-			if egress := s.EgressNAT(c); len(egress) > 0 {
-				// The site sees the VNet's ranges translated: its selectors
-				// and its device script name those.
-				dc.LocalPrefixes = rules.TranslateSpace(dc.LocalPrefixes, egress)
-				for _, m := range egress {
-					dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External, Egress: true})
-				}
+			if c.Properties.ConnectionType == arm.ConnectionIPsec {
+				sc := siteConn{conn: dc, ingress: s.IngressNAT(c), egress: s.EgressNAT(c), peer: peer}
+				sites = append(sites, sc)
+				var p []dataplane.BGPPeer
+				dc, p = sc.atInstance(ipconfig(0), networks)
+				peers = append(peers, p...)
+			} else if peer != nil {
+				peers = append(peers, *peer)
 			}
 			mesh := c.Properties.ConnectionType == arm.ConnectionVnet2Vnet && (len(r.InstanceAddrs) > 1 || len(pubs) > 1) && len(r.InstanceAddrs) > 0
 			if mesh {
@@ -124,39 +134,8 @@ func Build(s *region.Snapshot) dataplane.Config {
 			} else {
 				dg.Connections = append(dg.Connections, dc)
 			}
-			var peer []dataplane.BGPPeer
-			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && r.BGPAS > 0 {
-				peer = []dataplane.BGPPeer{{Connection: dc.ID, Addr: r.BGPAddr, AS: uint32(r.BGPAS)}}
-				// With NAT rules, what the site announces is learned in
-				// the VNet's view, and the VNet is announced in the
-				// site's (its networks below).
-				for _, m := range s.IngressNAT(c) {
-					peer[0].Import = append(peer[0].Import, bgp.Mapping{From: m.Internal, To: m.External})
-				}
-				egressOf[dc.ID] = s.EgressNAT(c)
-				peers = append(peers, peer...)
-			}
-			if c.Properties.ConnectionType == arm.ConnectionIPsec {
-				sites = append(sites, dc)
-				sitePeers = append(sitePeers, peer...)
-			}
 		}
-		dg.P2S = pointToSite(g)
-		bgpAddrs := bgpAddrs(g)
 		if len(bgpAddrs) > 0 {
-			// The VNet's ranges and the point-to-site pool, as Azure
-			// advertises them (R41, R33).
-			networks := slices.Clone(local)
-			if dg.P2S != nil {
-				networks = append(networks, dg.P2S.Pool)
-			}
-			for _, ps := range [][]dataplane.BGPPeer{peers, sitePeers} {
-				for i := range ps {
-					if egress := egressOf[ps[i].Connection]; len(egress) > 0 {
-						ps[i].Networks = rules.TranslateSpace(networks, egress)
-					}
-				}
-			}
 			dg.BGP = &dataplane.GatewayBGP{AS: uint32(g.Properties.BGPSettings.ASN), Addr: bgpAddrs[0], Networks: networks, Peers: peers}
 		}
 		cfg.Gateways = append(cfg.Gateways, dg)
@@ -167,8 +146,13 @@ func Build(s *region.Snapshot) dataplane.Config {
 		// of the other gateway (meshTunnels).
 		for i := 1; i < len(pubs); i++ {
 			di := dg
-			di.Instance, di.PublicAddr, di.P2S = i, pubs[i], nil
-			di.Connections = slices.Clone(sites)
+			di.Instance, di.PublicAddr, di.P2S, di.Connections = i, pubs[i], nil, nil
+			var sitePeers []dataplane.BGPPeer
+			for _, sc := range sites {
+				dc, p := sc.atInstance(ipconfig(i), networks)
+				di.Connections = append(di.Connections, dc)
+				sitePeers = append(sitePeers, p...)
+			}
 			for _, c := range v2v {
 				di.Connections = append(di.Connections, meshTunnels(c.conn, c.addrs, i)...)
 			}
@@ -183,6 +167,55 @@ func Build(s *region.Snapshot) dataplane.Config {
 		}
 	}
 	return cfg
+}
+
+// siteConn is a site-to-site connection, before its NAT rules, with them
+// and with its BGP peer (nil without BGP).
+type siteConn struct {
+	conn            dataplane.Connection
+	ingress, egress []rules.NATMapping
+	peer            *dataplane.BGPPeer
+}
+
+// atInstance returns the connection and its BGP peer at the gateway
+// instance of IP configuration ipconfig (lower case), with the NAT rules
+// that apply there: those of that IP configuration and those of none. The
+// site sees the VNet's ranges through the EgressSnat rules: its selectors,
+// its device script and what BGP announces to it (networks) name those;
+// what it announces is learned through the IngressSnat rules.
+func (sc siteConn) atInstance(ipconfig string, networks []netip.Prefix) (dataplane.Connection, []dataplane.BGPPeer) {
+	applies := func(ms []rules.NATMapping) []rules.NATMapping {
+		var out []rules.NATMapping
+		for _, m := range ms {
+			if m.IPConfiguration == "" || m.IPConfiguration == ipconfig {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	ingress, egress := applies(sc.ingress), applies(sc.egress)
+	dc := sc.conn
+	dc.NAT = nil
+	for _, m := range ingress {
+		dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External})
+	}
+	if len(egress) > 0 {
+		dc.LocalPrefixes = rules.TranslateSpace(dc.LocalPrefixes, egress)
+		for _, m := range egress {
+			dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External, Egress: true})
+		}
+	}
+	if sc.peer == nil {
+		return dc, nil
+	}
+	peer := *sc.peer
+	for _, m := range ingress {
+		peer.Import = append(peer.Import, bgp.Mapping{From: m.Internal, To: m.External})
+	}
+	if len(egress) > 0 {
+		peer.Networks = rules.TranslateSpace(networks, egress)
+	}
+	return dc, []dataplane.BGPPeer{peer}
 }
 
 // instanced is a connection to a gateway with several instances, at

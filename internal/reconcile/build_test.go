@@ -80,7 +80,7 @@ func TestBuildActiveActive(t *testing.T) {
 		id := arm.NetworkID(sub, "aa", "virtualNetworkGateways", name+"-gw")
 		g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
 		g.Properties.GatewayType, g.Properties.VPNType, g.Properties.ActiveActive = arm.GatewayTypeVpn, arm.RouteBased, active
-		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
+		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw2"}
 		n := 1
 		if active {
 			n = 2
@@ -100,12 +100,27 @@ func TestBuildActiveActive(t *testing.T) {
 	l.Properties.GatewayIPAddress = "127.0.0.70"
 	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"192.168.1.0/24"}}
 	must(reg.PutLocalGateway(ctx, lgw, l))
+	// NAT rules of each instance (by IP configuration) and of both: the
+	// site as 172.31.1.0/24 through the first, 172.31.2.0/24 through the
+	// second; the VNet's 10.1.0.0/24 as 100.65.0.0/24 through both.
+	for _, r := range []struct{ name, mode, internal, external, ipconfig string }{
+		{"first", arm.NatRuleIngressSnat, "192.168.1.0/24", "172.31.1.0/24", "ip0"},
+		{"second", arm.NatRuleIngressSnat, "192.168.1.0/24", "172.31.2.0/24", "ip1"},
+		{"vnet", arm.NatRuleEgressSnat, "10.1.0.0/24", "100.65.0.0/24", ""},
+	} {
+		must(reg.PutNatRule(ctx, aa.Child("natRules", r.name), &arm.VirtualNetworkGatewayNatRule{Properties: arm.VirtualNetworkGatewayNatRuleProperties{
+			Type: arm.NatRuleStatic, Mode: r.mode, IPConfigurationID: r.ipconfig,
+			InternalMappings: []arm.VPNNatRuleMapping{{AddressSpace: r.internal}}, ExternalMappings: []arm.VPNNatRuleMapping{{AddressSpace: r.external}}}}))
+	}
 	for name, c := range map[string]*arm.Connection{"site": {}, "v2v": {}} {
 		c.Location = "westeurope"
 		c.Properties.VirtualNetworkGateway1 = arm.Ref(aa.String())
 		c.Properties.ConnectionType, c.Properties.LocalNetworkGateway2 = arm.ConnectionIPsec, arm.Ref(lgw.String())
+		c.Properties.IngressNatRules = []arm.SubResource{{ID: aa.Child("natRules", "first").String()}, {ID: aa.Child("natRules", "second").String()}}
+		c.Properties.EgressNatRules = []arm.SubResource{{ID: aa.Child("natRules", "vnet").String()}}
 		if name == "v2v" {
 			c.Properties.ConnectionType, c.Properties.LocalNetworkGateway2, c.Properties.VirtualNetworkGateway2 = arm.ConnectionVnet2Vnet, nil, arm.Ref(other.String())
+			c.Properties.IngressNatRules, c.Properties.EgressNatRules = nil, nil
 		}
 		must(reg.PutConnection(ctx, arm.NetworkID(sub, "aa", "connections", name), c))
 	}
@@ -146,6 +161,13 @@ func TestBuildActiveActive(t *testing.T) {
 		}
 		if got := tunnels(g); !slices.Equal(got, want) {
 			t.Errorf("gateway %d runs %v, want %v", i, got, want)
+		}
+	}
+	for i, want := range []string{"172.31.1.0/24", "172.31.2.0/24"} {
+		for _, c := range instances[i].Connections {
+			if strings.HasSuffix(c.ID, "/site") && fmt.Sprint(c.NAT) != fmt.Sprintf("[{192.168.1.0/24 %s false} {10.1.0.0/24 100.65.0.0/24 true}]", want) {
+				t.Errorf("instance %d translates the site with %v, want its own rule to %s and the VNet's", i, c.NAT, want)
+			}
 		}
 	}
 }

@@ -61,6 +61,18 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 		if _, err := natMapping(*r, field); err != nil {
 			return err
 		}
+		// A rule of one instance names its IP configuration, by id or, as
+		// the portal does, by name.
+		if ipc := rp.IPConfigurationID; ipc != "" {
+			j := slices.IndexFunc(p.IPConfigurations, func(c arm.VirtualNetworkGatewayIPConfiguration) bool {
+				return arm.Equal(c.ID, ipc) || strings.EqualFold(c.Name, ipc)
+			})
+			if j < 0 {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.ipConfigurationId",
+					Message: fmt.Sprintf("NAT rule %s: %q names no IP configuration of gateway %s", r.Name, ipc, g.Name)}
+			}
+			rp.IPConfigurationID = p.IPConfigurations[j].ID
+		}
 	}
 	// A rule a connection of the gateway uses cannot go, and must still
 	// fit the connection.
@@ -140,7 +152,7 @@ func natMapping(r arm.VirtualNetworkGatewayNatRule, field string) (rules.NATMapp
 	case ip.Bits() != ep.Bits():
 		return rules.NATMapping{}, bad(fmt.Sprintf("the internal (%v) and external (%v) address spaces must be of one length", ip, ep))
 	}
-	return rules.NATMapping{Internal: ip.Masked(), External: ep.Masked()}, nil
+	return rules.NATMapping{Internal: ip.Masked(), External: ep.Masked(), IPConfiguration: strings.ToLower(rp.IPConfigurationID)}, nil
 }
 
 // ingressNAT returns the mappings of the IngressSnat rules connection c
@@ -219,7 +231,10 @@ func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, 
 			}
 			m, _ := natMapping(r, field)
 			for _, o := range maps {
-				if o.Internal.Overlaps(m.Internal) || o.External.Overlaps(m.External) {
+				// Rules of different instances (IP configurations) of an
+				// active-active gateway may map one space.
+				apart := o.IPConfiguration != "" && m.IPConfiguration != "" && o.IPConfiguration != m.IPConfiguration
+				if !apart && (o.Internal.Overlaps(m.Internal) || o.External.Overlaps(m.External)) {
 					return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "NAT rule " + r.Name + " overlaps another rule of the connection"}
 				}
 			}

@@ -5,7 +5,13 @@ import "net/netip"
 // NATMapping is one static VPN NAT rule as it applies to a site: the
 // site's Internal addresses appear as External to the VNet and the other
 // sites (IngressSnat), host part for host part.
-type NATMapping struct{ Internal, External netip.Prefix }
+type NATMapping struct {
+	Internal, External netip.Prefix
+	// IPConfiguration is the lower-case id of the gateway IP configuration
+	// (the instance of an active-active gateway) the rule applies to; ""
+	// means every one.
+	IPConfiguration string
+}
 
 // TranslatePrefixes returns prefixes as the VNet sees them: each prefix
 // inside a mapping's internal space moved into its external space; the
