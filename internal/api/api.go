@@ -25,6 +25,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/devicecfg"
+	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/region"
 )
@@ -36,6 +37,7 @@ const MaxBodyBytes = 4 << 20
 const (
 	MinNetworkAPIVersion   = "2024-05-01"
 	MinResourcesAPIVersion = "2019-10-01"
+	MinInsightsAPIVersion  = "2018-01-01"
 )
 
 var apiVersionRE = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
@@ -64,6 +66,9 @@ type Config struct {
 	// go into VPN client packages.
 	SSTPPort  uint16
 	GatewayCA []byte
+	// Insights is the history of this node's tunnel counters, for Azure
+	// Monitor's metrics queries; nil answers that none is kept.
+	Insights *insights.History
 }
 
 // DataPlane is the running data plane as the API sees it.
@@ -134,6 +139,7 @@ type Handler struct {
 	gatewayCA []byte
 	packages  *downloads
 	captures  *downloads
+	insights  *insights.History
 	stats     requestStats
 }
 
@@ -149,7 +155,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
 		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: newDownloads("VPN client packages", packagePath, ".zip", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
-		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap")}
+		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap"), insights: cfg.Insights}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
@@ -292,7 +298,7 @@ type forwardTo struct{}
 // answer.
 var live = map[string]bool{
 	"effectiveRouteTable": true, "getikesas": true, "resetconnection": true, "reset": true,
-	"getvpnclientconnectionhealth": true, "startpacketcapture": true, "stoppacketcapture": true, "disconnectvirtualnetworkgatewayvpnconnections": true, "getbgppeerstatus": true, "getlearnedroutes": true, "getadvertisedroutes": true,
+	"getvpnclientconnectionhealth": true, "metrics": true, "startpacketcapture": true, "stoppacketcapture": true, "disconnectvirtualnetworkgatewayvpnconnections": true, "getbgppeerstatus": true, "getlearnedroutes": true, "getadvertisedroutes": true,
 }
 
 // runsElsewhere returns the API of the node that runs what a live request
@@ -310,7 +316,11 @@ func (h *Handler) runsElsewhere(r *http.Request, rt route) *url.URL {
 
 func checkAPIVersion(v, namespace string) error {
 	min := MinNetworkAPIVersion
-	if namespace != arm.NamespaceNetwork {
+	switch namespace {
+	case namespaceInsights:
+		min = MinInsightsAPIVersion
+	case arm.NamespaceNetwork:
+	default:
 		min = MinResourcesAPIVersion
 	}
 	switch {

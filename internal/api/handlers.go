@@ -118,6 +118,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		if v, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			h.bgp(w, r, rt, v.(*arm.VirtualNetworkGateway))
 		}
+	case rt.sub == "metrics" || rt.sub == "metricdefinitions":
+		h.metrics(w, r, rt)
 	case rt.sub == "checkipaddressavailability" || rt.sub == "usages" || rt.sub == "connections":
 		h.read(w, r, rt)
 	case rt.sub != "":

@@ -22,8 +22,9 @@ type route struct {
 	// "checkipaddressavailability", "usages", "connections",
 	// "getbgppeerstatus", "getlearnedroutes", "getadvertisedroutes",
 	// "getvpnclientconnectionhealth", "startpacketcapture",
-	// "stoppacketcapture"; or the
-	// operation of an operation result.
+	// "stoppacketcapture", "metrics", "metricdefinitions" (Azure Monitor's,
+	// under providers/Microsoft.Insights); or the operation of an
+	// operation result.
 	sub string
 }
 
@@ -33,11 +34,18 @@ type route struct {
 const kindOperationResult = "operationResults"
 
 func (rt route) namespace() string {
-	if rt.kind == arm.TypeResourceGroup {
+	switch {
+	case rt.kind == arm.TypeResourceGroup:
 		return "Microsoft.Resources"
+	case rt.sub == "metrics" || rt.sub == "metricdefinitions":
+		return namespaceInsights
 	}
 	return arm.NamespaceNetwork
 }
+
+// namespaceInsights is Azure Monitor's, whose metrics of gateways and
+// connections are served.
+const namespaceInsights = "Microsoft.Insights"
 
 // networkTypes are the top-level Microsoft.Network types served, by their
 // lower-case path segment.
@@ -119,6 +127,9 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: arm.TypeNatRule, id: id, list: true}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "natRules") && len(rest) == 2:
 		return route{kind: arm.TypeNatRule, id: id.Child("natRules", seg[9])}, nil
+	case (kind == arm.TypeVirtualNetworkGateway || kind == arm.TypeConnection) && is(8, "providers") && is(9, namespaceInsights) &&
+		(is(10, "metrics") || is(10, "metricDefinitions")) && len(rest) == 3:
+		return route{kind: kind, id: id, sub: strings.ToLower(seg[10])}, nil
 	case kind == arm.TypeConnection && is(8, "sharedkey") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "sharedkey"}, nil
 	case kind == arm.TypeConnection && is(8, "sharedkey") && is(9, "reset") && len(rest) == 2:

@@ -62,7 +62,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf.StringVar(&g.dataDir, "data-dir", envOr("VNETGW_DATA_DIR", datadir.Default()), "data directory of the vnetgw serve to use ($VNETGW_DATA_DIR)")
 	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
 	pf.StringVarP(&g.output, "output", "o", "json", "output format: json or table")
-	root.AddCommand(newServe(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g))
+	root.AddCommand(newServe(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
 	for _, c := range resourceCommands(g) {
 		root.AddCommand(c)
 	}

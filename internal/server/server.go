@@ -29,6 +29,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/devicecfg"
 	"github.com/vnetgw/vnetgw/internal/federation"
+	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store"
@@ -58,6 +59,10 @@ type Config struct {
 	// often they are looked up again (0: dataplane.DefaultResolveInterval).
 	DNSServer   string
 	FQDNRefresh time.Duration
+	// MetricsInterval is how often the tunnels' counters are sampled for
+	// Azure Monitor's metrics API, and MetricsRetention how long samples
+	// are kept (in memory); 0: 1 min and 6 h.
+	MetricsInterval, MetricsRetention time.Duration
 	// SSTPPort is the TCP port of the gateways' point-to-site server (0:
 	// 443).
 	SSTPPort uint16
@@ -89,6 +94,7 @@ type Server struct {
 	node     *cluster.Node    // nil on bbolt
 	region   *region.Region
 	engine   *dataplane.Engine
+	insights *insights.History
 	http     *http.Server
 	listener net.Listener
 	// userCert says the API's certificate came from --tls-cert.
@@ -179,7 +185,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
 		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh})
-	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"),
+	if cfg.MetricsInterval <= 0 {
+		cfg.MetricsInterval = time.Minute
+	}
+	if cfg.MetricsRetention <= 0 {
+		cfg.MetricsRetention = 6 * time.Hour
+	}
+	s.insights = insights.New(cfg.MetricsInterval, cfg.MetricsRetention)
+	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"), Insights: s.insights,
 		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}, SSTPPort: cfg.SSTPPort}
 	// The gateways' SSTP certificates come from the data directory's CA
 	// (made now if --tls-cert brought the API's certificate).
@@ -248,6 +261,7 @@ func (s *Server) Run(ctx context.Context) error {
 		reconcile.Run(rctx, s.region, s.engine, place, s.log.With("component", "reconcile"))
 		close(reconciled)
 	}()
+	go s.sample(rctx)
 	var err error
 	select {
 	case err = <-errc:
@@ -266,6 +280,25 @@ func (s *Server) Run(ctx context.Context) error {
 		err = cerr
 	}
 	return err
+}
+
+// sample records the tunnels' counters in the metrics history every
+// MetricsInterval until ctx ends.
+func (s *Server) sample(ctx context.Context) {
+	t := time.NewTicker(s.insights.Every())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			byConn := map[string]insights.Counters{}
+			for id, c := range s.engine.Status().Connections {
+				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress}
+			}
+			s.insights.Record(now, byConn)
+		}
+	}
 }
 
 // nodeTransport reaches the other nodes' APIs, whose certificates the

@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"encoding/json"
 	"net"
 	"strconv"
 	"strings"
@@ -8,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/insights"
 )
 
 // metric returns the value of the sample of name whose labels include
@@ -133,4 +135,74 @@ func TestMetrics(t *testing.T) {
 		t.Errorf("ESP refused by the tunnel's SA: %d (found %v), want 0", n, ok)
 	}
 	t.Logf("scrape:\n%s", scrape)
+}
+
+// TestMonitorMetrics: Azure Monitor's metrics API (az monitor metrics
+// list) over what a tunnel to strongSwan carried, from the samples serve
+// took every second: the gateway's tunnel bytes, by connection, hold the
+// pings' bytes each way; the connection's bit rates are not zero; the
+// metric definitions name the gateway's metrics; a metric the gateway has
+// not is refused by name.
+func TestMonitorMetrics(t *testing.T) {
+	require(t)
+	e := newS2SParts(t, "--metrics-interval", "1s")
+	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16")
+	e.put = time.Now()
+	e.conn = e.r.connection(e.gw, e.lgw, "hub-to-branch", s2sKey)
+	e.up(t)
+	ping(t, e.host, e.site.host, 10*time.Second)
+	e.host.Run("ping", "-c", "5", "-i", "0.2", "-s", "1000", e.site.host.String())
+	time.Sleep(2500 * time.Millisecond) // two samples after the pings
+
+	var out insights.Response
+	list := func(resource string, args ...string) {
+		t.Helper()
+		text, err := e.r.cli(append([]string{"monitor", "metrics", "list", "--resource", resource, "-o", "json"}, args...)...)
+		if err != nil {
+			t.Fatalf("monitor metrics list: %v\n%s", err, text)
+		}
+		out = insights.Response{}
+		if err := json.Unmarshal([]byte(text), &out); err != nil {
+			t.Fatalf("%v:\n%s", err, text)
+		}
+	}
+	sum := func(m insights.MetricResult) (total, avg float64) {
+		for _, ts := range m.Timeseries {
+			for _, p := range ts.Data {
+				if p.Total != nil {
+					total += *p.Total
+				}
+				if p.Average != nil {
+					avg += *p.Average
+				}
+			}
+		}
+		return total, avg
+	}
+	list(e.gw.String(), "--metric", "TunnelIngressBytes,TunnelEgressBytes", "--interval", "PT1S", "--filter", "ConnectionName eq '*'")
+	if len(out.Value) != 2 || len(out.Value[0].Timeseries) != 1 || out.Value[0].Timeseries[0].Metadata[0].Value != "hub-to-branch" {
+		t.Fatalf("the gateway's tunnel bytes by connection: %+v", out)
+	}
+	in, _ := sum(out.Value[0])
+	egress, _ := sum(out.Value[1])
+	if in < 5*1028 || egress < 5*1028 {
+		t.Errorf("the tunnel carried %.0f bytes in and %.0f out; the pings alone were %d each way", in, egress, 5*1028)
+	}
+	t.Logf("TunnelIngressBytes %.0f, TunnelEgressBytes %.0f over the last hour, at 1 s", in, egress)
+
+	if text, err := e.r.cli("monitor", "metrics", "list", "--resource", e.gw.String(), "--metric", "TunnelIngressBytes", "--filter", "ConnectionName eq '*'", "-o", "table"); err != nil ||
+		!strings.Contains(text, "TunnelIngressBytes  hub-to-branch") {
+		t.Errorf("the table: %v\n%s", err, text)
+	}
+	list(e.conn.String(), "--metric", "BitsInPerSecond")
+	if _, avg := sum(out.Value[0]); avg <= 0 || out.Value[0].Unit != "BitsPerSecond" {
+		t.Errorf("the connection's BitsInPerSecond: %+v", out.Value)
+	}
+	var defs arm.List[insights.Definition]
+	if _, err := e.r.c.Do(t.Context(), "GET", e.gw.String()+"/providers/Microsoft.Insights/metricDefinitions", nil, &defs); err != nil || len(defs.Value) != 4 {
+		t.Errorf("metricDefinitions: %v %+v", err, defs)
+	}
+	if text, err := e.r.cli("monitor", "metrics", "list", "--resource", e.gw.String(), "--metric", "CpuUsage"); err == nil || !strings.Contains(text, "TunnelIngressBytes") {
+		t.Errorf("an unknown metric: %v\n%s", err, text)
+	}
 }

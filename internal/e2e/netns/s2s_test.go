@@ -47,10 +47,11 @@ func newS2S(t *testing.T, tweaks ...func(*netnstest.CharonConfig)) *s2s {
 	return e
 }
 
-// newS2SParts is newS2S without strongSwan and the connection.
-func newS2SParts(t *testing.T) *s2s {
+// newS2SParts is newS2S without strongSwan and the connection; args are
+// more flags of serve.
+func newS2SParts(t *testing.T, args ...string) *s2s {
 	t.Helper()
-	e := &s2s{r: newRegion(t, regionOptions{pool: pool})}
+	e := &s2s{r: newRegion(t, regionOptions{pool: pool, args: args})}
 	vnet := e.r.vnet("s2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	e.gw, e.gwAddr = e.r.gateway(vnet, "hub-gw", arm.RouteBased)
 	e.host, e.hostAddr = e.r.tunHost(vnet, "web")

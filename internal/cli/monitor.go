@@ -1,0 +1,104 @@
+package cli
+
+import (
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetgw/vnetgw/internal/insights"
+)
+
+// newMonitor is az monitor's metrics list for gateways and connections.
+func newMonitor(g *globals) *cobra.Command {
+	root := &cobra.Command{Use: "monitor", Short: "Azure Monitor's metrics of gateways and connections"}
+	metrics := &cobra.Command{Use: "metrics", Short: "Metrics of a gateway or a connection"}
+	var resource, interval, start, end, filter string
+	var names []string
+	list := &cobra.Command{
+		Use:   "list",
+		Short: "List a gateway's or a connection's metrics over time (GET .../providers/Microsoft.Insights/metrics)",
+		Long: `List the metrics of a virtual network gateway (AverageBandwidth,
+TunnelAverageBandwidth, TunnelIngressBytes, TunnelEgressBytes; the tunnel
+metrics by connection with --filter "ConnectionName eq '*'") or of a
+connection (BitsInPerSecond, BitsOutPerSecond), as az monitor metrics list
+does, from what the node that runs it sampled every serve
+--metrics-interval. A node keeps its samples in memory for
+--metrics-retention: they start again when the node does, or when the
+VNet moves to another node.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			q := url.Values{}
+			if len(names) > 0 {
+				q.Set("metricnames", strings.Join(names, ","))
+			}
+			if interval != "" {
+				q.Set("interval", interval)
+			}
+			if filter != "" {
+				q.Set("$filter", filter)
+			}
+			if start != "" || end != "" {
+				to, from := time.Now().UTC(), time.Time{}
+				if end != "" {
+					if to, err = time.Parse(time.RFC3339, end); err != nil {
+						return fmt.Errorf("--end-time: %w", err)
+					}
+				}
+				from = to.Add(-time.Hour)
+				if start != "" {
+					if from, err = time.Parse(time.RFC3339, start); err != nil {
+						return fmt.Errorf("--start-time: %w", err)
+					}
+				}
+				q.Set("timespan", from.Format(time.RFC3339)+"/"+to.Format(time.RFC3339))
+			}
+			var out insights.Response
+			if _, err := c.Do(cmd.Context(), "GET", strings.TrimSuffix(resource, "/")+"/providers/Microsoft.Insights/metrics?"+q.Encode(), nil, &out); err != nil {
+				return err
+			}
+			if g.output != "table" {
+				return g.print(out, nil)
+			}
+			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "Timestamp\tName\tConnection\tValue")
+			for _, m := range out.Value {
+				for _, ts := range m.Timeseries {
+					conn := ""
+					if len(ts.Metadata) > 0 {
+						conn = ts.Metadata[0].Value
+					}
+					for _, p := range ts.Data {
+						v := ""
+						switch {
+						case p.Total != nil:
+							v = fmt.Sprintf("%.0f", *p.Total)
+						case p.Average != nil:
+							v = fmt.Sprintf("%.1f", *p.Average)
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.TimeStamp, m.Name.Value, conn, v)
+					}
+				}
+			}
+			return tw.Flush()
+		},
+	}
+	f := list.Flags()
+	f.StringVar(&resource, "resource", "", "id of the virtual network gateway or connection")
+	f.StringSliceVar(&names, "metric", nil, "metric names (comma-separated or repeated); default: the resource's first")
+	f.StringVar(&interval, "interval", "", "ISO 8601 time grain: PT1M (default), PT5M, PT1H, ...; at least serve's --metrics-interval")
+	f.StringVar(&start, "start-time", "", "RFC 3339 start (default: an hour before the end)")
+	f.StringVar(&end, "end-time", "", "RFC 3339 end (default: now)")
+	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection; "ConnectionName eq 'NAME'" keeps one`)
+	list.MarkFlagRequired("resource")
+	metrics.AddCommand(list)
+	root.AddCommand(metrics)
+	return root
+}

@@ -1,0 +1,112 @@
+package insights
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+	"time"
+)
+
+var t0 = time.Date(2026, 11, 29, 20, 0, 0, 0, time.UTC)
+
+// history samples connection "a" every 10 s for two minutes: 1,000 bytes in
+// and 100 out per sample, its tunnel starting again (counters back to 0)
+// at 60 s; "b" carries 10 bytes in per sample.
+func history() *History {
+	h := New(10*time.Second, time.Hour)
+	var in uint64
+	for i := range 12 {
+		if i == 6 {
+			in = 0
+		}
+		in += 1000
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{"a": {Ingress: in, Egress: in / 10}, "b": {Ingress: uint64(10 * (i + 1))}})
+	}
+	return h
+}
+
+// A bucket holds what the counters grew in it; a counter that went down
+// counts from zero; a bucket without samples has nothing to say.
+func TestBuckets(t *testing.T) {
+	bs := history().Buckets("a", t0, t0.Add(3*time.Minute), time.Minute)
+	if len(bs) != 3 {
+		t.Fatalf("%d buckets", len(bs))
+	}
+	// 0-60 s: samples at 0..50 s, the first counting from zero, six steps
+	// of 1,000; 60-120 s: the restart's first 1,000 and five more.
+	if bs[0].Ingress != 6000 || bs[0].Egress != 600 || !bs[0].Has || bs[1].Ingress != 6000 || bs[2].Has {
+		t.Fatalf("buckets %+v", bs)
+	}
+}
+
+func TestAnswer(t *testing.T) {
+	h := history()
+	q, err := Parse(map[string]string{"metricnames": "TunnelIngressBytes,averagebandwidth", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z",
+		"interval": "PT1M", "$filter": "ConnectionName eq '*'"}, GatewayMetrics, h.Every(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Resource, q.Connections = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/gw", map[string]string{"a": "conn-a", "b": "conn-b"}
+	r := h.Answer(q)
+	b, _ := json.Marshal(r)
+	if len(r.Value) != 2 || len(r.Value[0].Timeseries) != 2 || r.Interval != "PT1M" {
+		t.Fatalf("answer %s", b)
+	}
+	ts := r.Value[0].Timeseries[0]
+	if ts.Metadata[0].Value != "conn-a" || *ts.Data[0].Total != 6000 || *ts.Data[1].Total != 6000 || ts.Data[0].TimeStamp != "2026-11-29T20:00:00Z" {
+		t.Errorf("TunnelIngressBytes of conn-a: %+v", ts)
+	}
+	// The gateway's bandwidth is not split: both connections, both ways,
+	// per second.
+	bw := r.Value[1].Timeseries
+	if len(bw) != 1 || *bw[0].Data[0].Average != (6000+600+60)/60.0 {
+		t.Errorf("AverageBandwidth: %s", b)
+	}
+	if !strings.Contains(string(b), `"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/gw/providers/Microsoft.Insights/metrics/TunnelIngressBytes"`) {
+		t.Errorf("metric id: %s", b)
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	for _, q := range []map[string]string{
+		{"metricnames": "CpuUsage"},
+		{"timespan": "yesterday"},
+		{"timespan": "2026-11-29T20:02:00Z/2026-11-29T20:00:00Z"},
+		{"interval": "PT1S"},
+		{"interval": "1 minute"},
+		{"interval": "PT"},
+		{"$filter": "Instance eq '0'"},
+		{"timespan": "2020-01-01T00:00:00Z/2026-01-01T00:00:00Z", "interval": "PT1M"},
+	} {
+		if _, err := Parse(q, GatewayMetrics, 10*time.Second, t0); err == nil {
+			t.Errorf("%v accepted", q)
+		}
+	}
+	q, err := Parse(map[string]string{}, ConnectionMetrics, 10*time.Second, t0)
+	if err != nil || q.Metrics[0].Name != "BitsInPerSecond" || q.Interval != time.Minute || !q.To.Equal(t0) {
+		t.Errorf("defaults: %+v, %v", q, err)
+	}
+}
+
+// Old samples go: at most retention/every per connection, and a
+// connection sampled no more ages out.
+func TestRetention(t *testing.T) {
+	h := New(time.Second, 5*time.Second)
+	for i := range 20 {
+		h.Record(t0.Add(time.Duration(i)*time.Second), map[string]Counters{"a": {Ingress: uint64(i)}})
+	}
+	if n := len(h.series["a"]); n != 5 {
+		t.Errorf("%d samples kept, want 5", n)
+	}
+	h.Record(t0.Add(time.Minute), map[string]Counters{"b": {}})
+	if _, ok := h.series["a"]; ok {
+		t.Error("a connection no longer sampled kept its history")
+	}
+}
+
+func FuzzParse(f *testing.F) {
+	f.Add("TunnelIngressBytes", "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z", "PT1M", "ConnectionName eq '*'")
+	f.Fuzz(func(t *testing.T, names, span, interval, filter string) {
+		Parse(map[string]string{"metricnames": names, "timespan": span, "interval": interval, "$filter": filter}, GatewayMetrics, time.Second, t0)
+	})
+}

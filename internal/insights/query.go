@@ -1,0 +1,155 @@
+package insights
+
+import (
+	"fmt"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Metric is one metric that can be asked for, in Azure Monitor's names.
+type Metric struct {
+	Name, Display, Description string
+	Unit                       string // Bytes, BytesPerSecond or BitsPerSecond
+	Aggregation                string // the primary one: Total or Average
+	// Split tells whether the metric has the ConnectionName dimension
+	// (a gateway's metrics of its connections).
+	Split bool
+	// value turns a bucket of traffic over seconds into the metric.
+	value func(b Bucket, seconds float64) float64
+}
+
+// GatewayMetrics are a virtual network gateway's, ConnectionMetrics a
+// connection's, as Azure names them.
+var (
+	GatewayMetrics = []Metric{
+		{"AverageBandwidth", "Gateway S2S Bandwidth", "Site-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", false, bothPerSecond},
+		{"TunnelAverageBandwidth", "Tunnel Bandwidth", "Bandwidth of a tunnel, both ways, in bytes per second", "BytesPerSecond", "Average", true, bothPerSecond},
+		{"TunnelIngressBytes", "Tunnel Ingress Bytes", "Bytes that came in through a tunnel", "Bytes", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Ingress) }},
+		{"TunnelEgressBytes", "Tunnel Egress Bytes", "Bytes that went out through a tunnel", "Bytes", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Egress) }},
+	}
+	ConnectionMetrics = []Metric{
+		{"BitsInPerSecond", "BitsInPerSecond", "Bits per second that came in through the connection", "BitsPerSecond", "Average", false, func(b Bucket, s float64) float64 { return 8 * float64(b.Ingress) / s }},
+		{"BitsOutPerSecond", "BitsOutPerSecond", "Bits per second that went out through the connection", "BitsPerSecond", "Average", false, func(b Bucket, s float64) float64 { return 8 * float64(b.Egress) / s }},
+	}
+)
+
+func bothPerSecond(b Bucket, s float64) float64 { return float64(b.Ingress+b.Egress) / s }
+
+// Query is a metrics request on one resource.
+type Query struct {
+	Resource   string   // the resource id, as asked
+	Namespace  string   // Microsoft.Network/virtualNetworkGateways or .../connections
+	Location   string   // the resource's
+	Metrics    []Metric // from Parse
+	From, To   time.Time
+	Interval   time.Duration
+	Split      bool // $filter ConnectionName eq '*'
+	Connection string
+	// Connections are the lower-case ids of the connections whose traffic
+	// makes the metrics, and their names (the dimension's values).
+	Connections map[string]string
+}
+
+// ErrBadRequest is what Parse's errors wrap.
+type ErrBadRequest struct{ Msg string }
+
+func (e *ErrBadRequest) Error() string { return e.Msg }
+
+func bad(format string, args ...any) error { return &ErrBadRequest{fmt.Sprintf(format, args...)} }
+
+var filterRE = regexp.MustCompile(`(?i)^\s*connectionname\s+eq\s+'([^']*)'\s*$`)
+
+// Parse reads a request's metricnames, timespan, interval and $filter
+// against the metrics the resource has, with now for the default
+// timespan (the last hour). The interval is at least the sampling one.
+func Parse(q map[string]string, available []Metric, every time.Duration, now time.Time) (Query, error) {
+	out := Query{To: now, From: now.Add(-time.Hour), Interval: max(time.Minute, every)}
+	names := q["metricnames"]
+	if names == "" {
+		names = available[0].Name
+	}
+	for _, n := range strings.Split(names, ",") {
+		i := slices.IndexFunc(available, func(m Metric) bool { return strings.EqualFold(m.Name, strings.TrimSpace(n)) })
+		if i < 0 {
+			var known []string
+			for _, m := range available {
+				known = append(known, m.Name)
+			}
+			return Query{}, bad("metric %q is not one of this resource's: %s", n, strings.Join(known, ", "))
+		}
+		out.Metrics = append(out.Metrics, available[i])
+	}
+	if ts := q["timespan"]; ts != "" {
+		a, b, ok := strings.Cut(ts, "/")
+		from, err1 := time.Parse(time.RFC3339, a)
+		to, err2 := time.Parse(time.RFC3339, b)
+		if !ok || err1 != nil || err2 != nil || !from.Before(to) {
+			return Query{}, bad("timespan %q is not START/END in ISO 8601 (RFC 3339) with START before END", ts)
+		}
+		out.From, out.To = from, to
+	}
+	if iv := q["interval"]; iv != "" {
+		d, err := parseDuration(iv)
+		if err != nil {
+			return Query{}, err
+		}
+		if d < every {
+			return Query{}, bad("interval %s is shorter than the sampling interval %s (serve --metrics-interval)", iv, every)
+		}
+		out.Interval = d
+	}
+	if n := out.To.Sub(out.From) / out.Interval; n > 10000 {
+		return Query{}, bad("timespan and interval make %d points; at most 10000", n)
+	}
+	if f := q["$filter"]; f != "" {
+		m := filterRE.FindStringSubmatch(f)
+		if m == nil {
+			return Query{}, bad("$filter %q is not ConnectionName eq '<name>' or ConnectionName eq '*'", f)
+		}
+		out.Split = true
+		if m[1] != "*" {
+			out.Connection = m[1]
+		}
+	}
+	out.From = out.From.Truncate(out.Interval)
+	return out, nil
+}
+
+var durationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+
+// parseDuration reads an ISO 8601 duration of days, hours, minutes and
+// seconds (PT1M, PT1H, P1D).
+func parseDuration(s string) (time.Duration, error) {
+	m := durationRE.FindStringSubmatch(strings.ToUpper(s))
+	if m == nil || s == "P" || strings.HasSuffix(strings.ToUpper(s), "T") {
+		return 0, bad("interval %q is not an ISO 8601 duration such as PT1M, PT1H or P1D", s)
+	}
+	var d time.Duration
+	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute, time.Second} {
+		if m[i+1] != "" {
+			n, err := strconv.Atoi(m[i+1])
+			if err != nil || n > 1000000 {
+				return 0, bad("interval %q is too long", s)
+			}
+			d += time.Duration(n) * unit
+		}
+	}
+	if d <= 0 {
+		return 0, bad("interval %q is not positive", s)
+	}
+	return d, nil
+}
+
+// formatDuration writes d as ISO 8601.
+func formatDuration(d time.Duration) string {
+	if d%time.Hour == 0 {
+		return fmt.Sprintf("PT%dH", d/time.Hour)
+	}
+	if d%time.Minute == 0 {
+		return fmt.Sprintf("PT%dM", d/time.Minute)
+	}
+	return fmt.Sprintf("PT%dS", d/time.Second)
+}
