@@ -66,23 +66,23 @@ func natEmbedded(pkt []byte, maps []NAT, d natDir) bool {
 		return false
 	}
 	icmp[2], icmp[3] = 0, 0
-	binary.BigEndian.PutUint16(icmp[2:], internetChecksum(icmp))
+	binary.BigEndian.PutUint16(icmp[2:], checksum(0, icmp))
 	return true
 }
 
-// internetChecksum is the checksum of RFC 1071 over b.
-func internetChecksum(b []byte) uint16 {
-	var s uint32
+// checksum is the Internet checksum (RFC 1071) of b, starting from the
+// partial sum sum (a pseudo-header's).
+func checksum(sum uint32, b []byte) uint16 {
 	for ; len(b) >= 2; b = b[2:] {
-		s += uint32(binary.BigEndian.Uint16(b))
+		sum += uint32(binary.BigEndian.Uint16(b))
 	}
 	if len(b) == 1 {
-		s += uint32(b[0]) << 8
+		sum += uint32(b[0]) << 8
 	}
-	for s > 0xffff {
-		s = s&0xffff + s>>16
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
 	}
-	return ^uint16(s)
+	return ^uint16(sum)
 }
 
 // natRewrite moves the address at pkt[off:] by the first of the maps of

@@ -6,18 +6,12 @@ import (
 	"testing"
 )
 
-// checksum is the Internet checksum of b, starting from sum.
-func checksum(sum uint32, b []byte) uint16 {
-	for ; len(b) >= 2; b = b[2:] {
-		sum += uint32(binary.BigEndian.Uint16(b))
+// The checksum of RFC 1071's example (§3): its one's complement sum of
+// 00 01 f2 03 f4 f5 f6 f7 is ddf2.
+func TestChecksumRFC1071(t *testing.T) {
+	if got := checksum(0, []byte{0x00, 0x01, 0xf2, 0x03, 0xf4, 0xf5, 0xf6, 0xf7}); got != ^uint16(0xddf2) {
+		t.Fatalf("checksum %04x, want %04x", got, ^uint16(0xddf2))
 	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return ^uint16(sum)
 }
 
 // l4Checksum computes a TCP or UDP checksum of an IPv4 packet from scratch.

@@ -28,15 +28,7 @@ func TestR41BGPOverTunnel(t *testing.T) {
 	netnstest.Require(t, "bird", "birdc")
 	r := newRegion(t, regionOptions{pool: pool})
 	vnet := r.vnet("bgp", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
-	var g arm.VirtualNetworkGateway
-	r.get(gw, &g)
-	g.Properties.EnableBGP = true
-	r.put(gw, g, &g)
-	gwBGP := netip.MustParseAddr(g.Properties.BGPSettings.BGPPeeringAddress)
-	if g.Properties.BGPSettings.ASN != 65515 || !netip.MustParsePrefix("10.1.255.0/27").Contains(gwBGP) {
-		t.Fatalf("the gateway's BGP settings: %+v", g.Properties.BGPSettings)
-	}
+	gw, gwAddr, gwBGP := r.bgpGateway(vnet, "hub-gw")
 	host, hostAddr := r.tunHost(vnet, "web")
 	site := newSite(t, r, 1, pool, "10.99.0.2/24")
 	siteBGP := netip.MustParseAddr("192.168.1.1")
@@ -107,6 +99,23 @@ func TestR41BGPOverTunnel(t *testing.T) {
 		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "10.99.0.0/24", "EBgp", "65010")
 	})
 	ping(t, host, netip.MustParseAddr("10.99.0.2"), 15*time.Second)
+}
+
+// bgpGateway makes a route-based gateway with BGP in vnet (whose
+// GatewaySubnet is 10.1.255.0/27) and returns it, its public address and
+// its BGP address, which it checks: ASN 65515, in the GatewaySubnet.
+func (r *region) bgpGateway(vnet arm.ID, name string) (arm.ID, netip.Addr, netip.Addr) {
+	r.t.Helper()
+	gw, gwAddr := r.gateway(vnet, name, arm.RouteBased)
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.EnableBGP = true
+	r.put(gw, g, &g)
+	gwBGP := netip.MustParseAddr(g.Properties.BGPSettings.BGPPeeringAddress)
+	if g.Properties.BGPSettings.ASN != 65515 || !netip.MustParsePrefix("10.1.255.0/27").Contains(gwBGP) {
+		r.t.Fatalf("the gateway's BGP settings: %+v", g.Properties.BGPSettings)
+	}
+	return gw, gwAddr, gwBGP
 }
 
 // routeTo returns the effective route of prefix at the network interface,

@@ -169,12 +169,7 @@ func TestNATWithBGP(t *testing.T) {
 	netnstest.Require(t, "bird", "birdc")
 	r := newRegion(t, regionOptions{pool: pool})
 	vnet := r.vnet("natbgp", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
-	var g arm.VirtualNetworkGateway
-	r.get(gw, &g)
-	g.Properties.EnableBGP = true
-	r.put(gw, g, &g)
-	gwBGP := netip.MustParseAddr(g.Properties.BGPSettings.BGPPeeringAddress)
+	gw, gwAddr, gwBGP := r.bgpGateway(vnet, "hub-gw")
 	host, _ := r.tunHost(vnet, "web")
 	for _, rule := range [][]string{{"site", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"}, {"vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24"}} {
 		if out, err := r.cli("vnet-gateway", "nat-rule", "add", "-g", "natbgp", "--gateway-name", "hub-gw", "-n", rule[0], "--mode", rule[1],
@@ -189,6 +184,7 @@ func TestNATWithBGP(t *testing.T) {
 	l.Properties.GatewayIPAddress = s.addr.String()
 	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGPAfterNAT.String()}
 	r.put(lgw, l, nil)
+	var g arm.VirtualNetworkGateway
 	r.get(gw, &g)
 	withNAT := func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2, p.EnableBGP = arm.Ref(lgw.String()), true

@@ -128,8 +128,15 @@ func exchange(t testing.TB, keyI, keyR string) (mi, mr *Manager, ri, rr *recorde
 	pr.PSK = ikev2.PSK(keyR)
 	mi.Reconfig([]ikev2.PeerConfig{pi})
 	mr.Reconfig([]ikev2.PeerConfig{pr})
-	// Until both have a child, or nothing moved for a second (on a loaded
-	// machine one step may take a while).
+	shuttle(mi, mr, ri, rr, nil)
+	return mi, mr, ri, rr
+}
+
+// shuttle carries the messages of two managers to each other until both
+// have a child, or nothing moved for a second (on a loaded machine one step
+// may take a while). lose, when set, sees each message first (fromI: the
+// initiator's) and tells whether it is lost on the way.
+func shuttle(mi, mr *Manager, ri, rr *recorder, lose func(fromI bool, msg []byte, from, to netip.AddrPort) bool) {
 	quiet := 0
 	for deadline := time.Now().Add(20 * time.Second); quiet < 50 && time.Now().Before(deadline); {
 		ri.mu.Lock()
@@ -144,10 +151,14 @@ func exchange(t testing.TB, keyI, keyR string) (mi, mr *Manager, ri, rr *recorde
 		a, af, at := ri.take()
 		b, bf, bt := rr.take()
 		for i := range a {
-			mr.handle(at[i], af[i], a[i])
+			if lose == nil || !lose(true, a[i], af[i], at[i]) {
+				mr.handle(at[i], af[i], a[i])
+			}
 		}
 		for i := range b {
-			mi.handle(bt[i], bf[i], b[i])
+			if lose == nil || !lose(false, b[i], bf[i], bt[i]) {
+				mi.handle(bt[i], bf[i], b[i])
+			}
 		}
 		if len(a)+len(b) == 0 {
 			quiet++
@@ -155,7 +166,6 @@ func exchange(t testing.TB, keyI, keyR string) (mi, mr *Manager, ri, rr *recorde
 			quiet = 0
 		}
 	}
-	return mi, mr, ri, rr
 }
 
 // TestMainAndQuickMode: two managers agree on an ISAKMP SA and a child SA
@@ -269,34 +279,20 @@ func TestLostQuickModeHash3(t *testing.T) {
 	var qm2 []byte
 	var qm2From, qm2To netip.AddrPort
 	initiatorQuick, lost := 0, false
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		ri.mu.Lock()
-		rr.mu.Lock()
-		both := len(ri.children) > 0 && len(rr.children) > 0
-		rr.mu.Unlock()
-		ri.mu.Unlock()
-		if both {
-			break
-		}
-		a, af, at := ri.take()
-		b, bf, bt := rr.take()
-		for i := range a {
-			if a[i][18] == quickMode {
-				if initiatorQuick++; initiatorQuick == 2 {
-					lost = true // HASH(3) lost on the way; the responder sends message 2 again
-					mi.handle(qm2To, qm2From, qm2)
-					continue
-				}
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+		switch {
+		case msg[18] != quickMode:
+		case !fromI && qm2 == nil:
+			qm2, qm2From, qm2To = msg, from, to
+		case fromI:
+			if initiatorQuick++; initiatorQuick == 2 {
+				lost = true // HASH(3) lost on the way; the responder sends message 2 again
+				mi.handle(qm2To, qm2From, qm2)
+				return true
 			}
-			mr.handle(at[i], af[i], a[i])
 		}
-		for i := range b {
-			if b[i][18] == quickMode && qm2 == nil {
-				qm2, qm2From, qm2To = b[i], bf[i], bt[i]
-			}
-			mi.handle(bt[i], bf[i], b[i])
-		}
-	}
+		return false
+	})
 	if !lost || len(ri.children) != 1 || len(rr.children) != 1 {
 		t.Fatalf("after a lost HASH(3) (lost: %v): initiator %d children, responder %d; %+v", lost, len(ri.children), len(rr.children), mr.Status())
 	}
