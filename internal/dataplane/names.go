@@ -73,6 +73,13 @@ func (e *Engine) kickNames() {
 func (e *Engine) watchNames() {
 	t := time.NewTicker(e.opts.ResolveInterval)
 	defer t.Stop()
+	// A lookup in flight ends with the engine.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-e.stop
+		cancel()
+	}()
 	for {
 		select {
 		case <-e.stop:
@@ -87,7 +94,7 @@ func (e *Engine) watchNames() {
 		// the data plane.
 		got := map[nameKey]resolved{}
 		for k := range want {
-			got[k] = e.lookup(k)
+			got[k] = e.lookup(ctx, k)
 		}
 		e.mu.Lock()
 		if e.closed {
@@ -121,8 +128,8 @@ func (e *Engine) watchNames() {
 }
 
 // lookup resolves one name to its first address of the family.
-func (e *Engine) lookup(k nameKey) resolved {
-	ctx, cancel := context.WithTimeout(context.Background(), resolveTimeout)
+func (e *Engine) lookup(ctx context.Context, k nameKey) resolved {
+	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	network := "ip4"
 	if k.v6 {
