@@ -18,7 +18,7 @@ var natRuleColumns = []column{nameCol, col("Type", "properties.type"), col("Mode
 // natRuleCommand is az's vnet-gateway nat-rule: a gateway's VPN NAT rules,
 // changed by reading the gateway and writing it back.
 func natRuleCommand(g *globals) *cobra.Command {
-	var rg, gateway, name, typ, mode string
+	var rg, gateway, name, typ, mode, ipConfig string
 	var internal, external []string
 	common := func(cmd *cobra.Command, named bool) *cobra.Command {
 		f := cmd.Flags()
@@ -52,7 +52,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 				return errors.New("--name, --internal-mappings and --external-mappings are required")
 			}
 			return edit(cmd, func(rs []arm.VirtualNetworkGatewayNatRule) ([]arm.VirtualNetworkGatewayNatRule, error) {
-				r := arm.VirtualNetworkGatewayNatRule{Name: name, Properties: arm.VirtualNetworkGatewayNatRuleProperties{Type: typ, Mode: mode}}
+				r := arm.VirtualNetworkGatewayNatRule{Name: name, Properties: arm.VirtualNetworkGatewayNatRuleProperties{Type: typ, Mode: mode, IPConfigurationID: ipConfig}}
 				for _, m := range internal {
 					r.Properties.InternalMappings = append(r.Properties.InternalMappings, arm.VPNNatRuleMapping{AddressSpace: m})
 				}
@@ -67,6 +67,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 	add.Flags().StringVar(&mode, "mode", arm.NatRuleIngressSnat, "IngressSnat: a site's addresses as the VNet sees them; EgressSnat: the VNet's addresses as a site sees them")
 	add.Flags().StringSliceVar(&internal, "internal-mappings", nil, "the site's own address space, CIDR")
 	add.Flags().StringSliceVar(&external, "external-mappings", nil, "the space it has in the VNet's view, CIDR of the same length")
+	add.Flags().StringVar(&ipConfig, "ip-config-id", "", "the gateway IP configuration (name or id) whose instance of an active-active gateway the rule applies to (default: every instance)")
 	remove := common(&cobra.Command{Use: "remove", Short: "Remove a NAT rule (no connection may use it)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {

@@ -443,6 +443,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite string
 	var pips, clientPool, clientProtocols []string
 	var asn int64
+	var bgpNAT bool
 	create := g.createCmd(k, "Create or update a virtual network gateway", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
@@ -455,6 +456,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
 		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
+		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
 	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
 		vid, err := g.resourceID(rg, "virtualNetworks", vnet)
 		if err != nil {
@@ -464,6 +466,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		p := &gw.Properties
 		p.GatewayType, p.VPNType, p.SKU = gwType, vpnType, &arm.VirtualNetworkGatewaySKU{Name: sku}
 		p.ActiveActive = len(pips) == 2 // as az does
+		p.EnableBGPRouteTranslationForNat = bgpNAT
 		for i, pip := range append([]string{""}, pips...)[1:] {
 			pid, err := g.resourceID(rg, "publicIPAddresses", pip)
 			if err != nil {

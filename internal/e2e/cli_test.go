@@ -98,9 +98,17 @@ func TestCLIWalkthrough(t *testing.T) {
 	run("vnet", "create", "-g", "demo", "-n", "spoke", "--address-prefixes", "10.7.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.7.255.0/27")
 	run("public-ip", "create", "-g", "demo", "-n", "aa-1")
 	run("public-ip", "create", "-g", "demo", "-n", "aa-2")
-	if out := run("vnet-gateway", "create", "-g", "demo", "-n", "aa-gw", "--vnet", "spoke", "--public-ip-addresses", "aa-1,aa-2"); !strings.Contains(out, `"activeActive": true`) {
+	if out := run("vnet-gateway", "create", "-g", "demo", "-n", "aa-gw", "--vnet", "spoke", "--public-ip-addresses", "aa-1,aa-2", "--sku", "VpnGw2",
+		"--enable-bgp-route-translation-for-nat"); !strings.Contains(out, `"activeActive": true`) || !strings.Contains(out, `"enableBgpRouteTranslationForNat": true`) {
 		t.Fatalf("two public addresses did not make an active-active gateway:\n%s", out)
 	}
+	// A NAT rule of the second instance names its IP configuration.
+	if out := run("vnet-gateway", "nat-rule", "add", "-g", "demo", "--gateway-name", "aa-gw", "-n", "second", "--ip-config-id", "ipconfig2",
+		"--internal-mappings", "192.168.7.0/24", "--external-mappings", "172.31.7.0/24", "-o", "json"); !strings.Contains(out, "/virtualNetworkGateways/aa-gw/ipConfigurations/ipconfig2") {
+		t.Fatalf("a NAT rule of the second instance:\n%s", out)
+	}
+	refuse("names no IP configuration", "vnet-gateway", "nat-rule", "add", "-g", "demo", "--gateway-name", "aa-gw", "-n", "third", "--ip-config-id", "ipconfig3",
+		"--internal-mappings", "192.168.8.0/24", "--external-mappings", "172.31.8.0/24")
 	// Point-to-site (R12): a client pool and SSTP, then a root certificate
 	// uploaded from a PEM file, a revoked client, and the root removed.
 	refuse("no point-to-site configuration", "vnet-gateway", "root-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "r", "--public-cert-data", "/dev/null")
