@@ -22,8 +22,8 @@ func newMonitor(g *globals) *cobra.Command {
 		Use:   "list",
 		Short: "List a gateway's or a connection's metrics over time (GET .../providers/Microsoft.Insights/metrics)",
 		Long: `List the metrics of a virtual network gateway (AverageBandwidth,
-TunnelAverageBandwidth, TunnelIngressBytes, TunnelEgressBytes; the tunnel
-metrics by connection with --filter "ConnectionName eq '*'") or of a
+TunnelAverageBandwidth, TunnelIngressBytes, TunnelEgressBytes,
+TunnelIngressPackets, TunnelEgressPackets; the tunnel metrics by connection with --filter "ConnectionName eq '*'") or of a
 connection (BitsInPerSecond, BitsOutPerSecond), as az monitor metrics list
 does, from what the node that runs it sampled every serve
 --metrics-interval. A node keeps its samples in memory for

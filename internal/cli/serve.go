@@ -80,7 +80,7 @@ SIGINT or SIGTERM stop the server cleanly.`,
 	f.StringVar(&cfg.DNSServer, "dns-server", "", "DNS server (host:port) that resolves the fqdn of local network gateways given by name (default: the system's resolver)")
 	f.DurationVar(&cfg.FQDNRefresh, "fqdn-refresh", dataplane.DefaultResolveInterval, "how often the fqdn of local network gateways are looked up again; a tunnel follows its device to a new address")
 	f.DurationVar(&cfg.MetricsInterval, "metrics-interval", time.Minute, "how often the tunnels' byte counters are sampled for Azure Monitor's metrics API (.../providers/Microsoft.Insights/metrics, vnetgw monitor metrics list); at least 1s")
-	f.DurationVar(&cfg.MetricsRetention, "metrics-retention", 6*time.Hour, "how long those samples are kept, in memory (24 bytes per connection and sample)")
+	f.DurationVar(&cfg.MetricsRetention, "metrics-retention", 6*time.Hour, "how long those samples are kept, in memory (40 bytes per connection and sample)")
 	f.Uint16Var(&cfg.SSTPPort, "sstp-port", 443, "TCP port of the gateways' point-to-site (SSTP over HTTPS) servers, on their public addresses (use a port above 1023 to run unprivileged)")
 	host, _ := os.Hostname()
 	f.StringSliceVar(&cfg.Etcd, "etcd", nil, "etcd endpoints (comma-separated URLs): keep the state in etcd instead of the data directory, so that several serve nodes share the region, each VNet (with its hosts and gateway) running on one node and moving to another when that node dies")

@@ -467,8 +467,9 @@ type ConnectionStatus struct {
 	// else NotConnected.
 	State string
 	// Ingress and Egress count the bytes of inner packets received from and
-	// sent to the peer.
-	Ingress, Egress uint64
+	// sent to the peer, IngressPackets and EgressPackets the packets.
+	Ingress, Egress               uint64
+	IngressPackets, EgressPackets uint64
 	// Established is when a tunnel last came up.
 	Established time.Time
 	// Reason says why it is not connected.
@@ -487,13 +488,14 @@ type TunnelStatus struct {
 	PublicAddr netip.Addr
 	// RemoteAddr is the peer's address; Standby marks a standby tunnel
 	// (to another instance of an active-active peer).
-	RemoteAddr      netip.Addr
-	Standby         bool
-	State           string
-	Ingress, Egress uint64
-	Established     time.Time
-	Reason          string
-	Idle            bool
+	RemoteAddr                    netip.Addr
+	Standby                       bool
+	State                         string
+	Ingress, Egress               uint64
+	IngressPackets, EgressPackets uint64
+	Established                   time.Time
+	Reason                        string
+	Idle                          bool
 }
 
 // summed sets the connection's fields from its tunnels.
@@ -502,6 +504,8 @@ func (s ConnectionStatus) summed() ConnectionStatus {
 	for i, t := range s.Tunnels {
 		out.Ingress += t.Ingress
 		out.Egress += t.Egress
+		out.IngressPackets += t.IngressPackets
+		out.EgressPackets += t.EgressPackets
 		if t.Established.After(out.Established) {
 			out.Established = t.Established
 		}

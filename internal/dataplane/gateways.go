@@ -181,6 +181,7 @@ func (g *gw) status(m map[string]ConnectionStatus) {
 		}
 		if cs, ok := observed[name]; ok {
 			t.State, t.Ingress, t.Egress, t.Established, t.Reason, t.Idle = cs.State, cs.BytesIn, cs.BytesOut, cs.Established, cs.Reason, cs.Idle
+			t.IngressPackets, t.EgressPackets = cs.PacketsIn, cs.PacketsOut
 		}
 		st := m[c.ID]
 		st.Tunnels = append(st.Tunnels, t)

@@ -9,9 +9,13 @@ import (
 	"time"
 )
 
-// Counters are a connection's cumulative byte counters, inner packets both
-// ways, as the data plane counts them since its tunnels started.
-type Counters struct{ Ingress, Egress uint64 }
+// Counters are a connection's cumulative counters of inner packets and
+// their bytes, both ways, as the data plane counts them since its tunnels
+// started.
+type Counters struct {
+	Ingress, Egress               uint64
+	IngressPackets, EgressPackets uint64
+}
 
 // History holds samples of each connection's counters for a retention
 // period, at most as many as fit in it at the sampling interval.
@@ -23,8 +27,8 @@ type History struct {
 	series map[string][]sample // by connection id (lower case), oldest first
 }
 
-// sample is 24 bytes: a node with 10,000 tunnels keeps 6 hours at one a
-// minute in 86 MB.
+// sample is 40 bytes: a node with 10,000 tunnels keeps 6 hours at one a
+// minute in 144 MB.
 type sample struct {
 	t int64 // unix seconds
 	c Counters
@@ -67,9 +71,9 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 // Bucket is what a connection carried in [Start, Start+interval): Has is
 // false when no sample lies before and in it to tell.
 type Bucket struct {
-	Start           time.Time
-	Ingress, Egress uint64
-	Has             bool
+	Start time.Time
+	Counters
+	Has bool
 }
 
 // Buckets returns connection id's traffic in the intervals from from to
@@ -94,6 +98,8 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 				b.Has = true
 				b.Ingress += grown(prev.c.Ingress, cur.c.Ingress)
 				b.Egress += grown(prev.c.Egress, cur.c.Egress)
+				b.IngressPackets += grown(prev.c.IngressPackets, cur.c.IngressPackets)
+				b.EgressPackets += grown(prev.c.EgressPackets, cur.c.EgressPackets)
 			}
 			prev = cur
 		}

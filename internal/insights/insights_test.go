@@ -20,7 +20,7 @@ func history() *History {
 			in = 0
 		}
 		in += 1000
-		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{"a": {Ingress: in, Egress: in / 10}, "b": {Ingress: uint64(10 * (i + 1))}})
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{"a": {Ingress: in, Egress: in / 10, IngressPackets: in / 1000}, "b": {Ingress: uint64(10 * (i + 1))}})
 	}
 	return h
 }
@@ -34,7 +34,7 @@ func TestBuckets(t *testing.T) {
 	}
 	// 0-60 s: samples at 0..50 s, the first counting from zero, six steps
 	// of 1,000; 60-120 s: the restart's first 1,000 and five more.
-	if bs[0].Ingress != 6000 || bs[0].Egress != 600 || !bs[0].Has || bs[1].Ingress != 6000 || bs[2].Has {
+	if bs[0].Ingress != 6000 || bs[0].Egress != 600 || bs[0].IngressPackets != 6 || !bs[0].Has || bs[1].Ingress != 6000 || bs[2].Has {
 		t.Fatalf("buckets %+v", bs)
 	}
 }

@@ -12,7 +12,7 @@ import (
 // Metric is one metric that can be asked for, in Azure Monitor's names.
 type Metric struct {
 	Name, Display, Description string
-	Unit                       string // Bytes, BytesPerSecond or BitsPerSecond
+	Unit                       string // Bytes, Count, BytesPerSecond or BitsPerSecond
 	Aggregation                string // the primary one: Total or Average
 	// Split tells whether the metric has the ConnectionName dimension
 	// (a gateway's metrics of its connections).
@@ -29,6 +29,8 @@ var (
 		{"TunnelAverageBandwidth", "Tunnel Bandwidth", "Bandwidth of a tunnel, both ways, in bytes per second", "BytesPerSecond", "Average", true, bothPerSecond},
 		{"TunnelIngressBytes", "Tunnel Ingress Bytes", "Bytes that came in through a tunnel", "Bytes", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Ingress) }},
 		{"TunnelEgressBytes", "Tunnel Egress Bytes", "Bytes that went out through a tunnel", "Bytes", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Egress) }},
+		{"TunnelIngressPackets", "Tunnel Ingress Packets", "Packets that came in through a tunnel", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.IngressPackets) }},
+		{"TunnelEgressPackets", "Tunnel Egress Packets", "Packets that went out through a tunnel", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.EgressPackets) }},
 	}
 	ConnectionMetrics = []Metric{
 		{"BitsInPerSecond", "BitsInPerSecond", "Bits per second that came in through the connection", "BitsPerSecond", "Average", false, func(b Bucket, s float64) float64 { return 8 * float64(b.Ingress) / s }},

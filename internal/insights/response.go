@@ -107,6 +107,8 @@ func add(a, b []Bucket) []Bucket {
 	for i := range a {
 		a[i].Ingress += b[i].Ingress
 		a[i].Egress += b[i].Egress
+		a[i].IngressPackets += b[i].IngressPackets
+		a[i].EgressPackets += b[i].EgressPackets
 		a[i].Has = a[i].Has || b[i].Has
 	}
 	return a

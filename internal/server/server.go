@@ -294,7 +294,7 @@ func (s *Server) sample(ctx context.Context) {
 		case now := <-t.C:
 			byConn := map[string]insights.Counters{}
 			for id, c := range s.engine.Status().Connections {
-				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress}
+				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets}
 			}
 			s.insights.Record(now, byConn)
 		}

@@ -179,14 +179,17 @@ func TestMonitorMetrics(t *testing.T) {
 		}
 		return total, avg
 	}
-	list(e.gw.String(), "--metric", "TunnelIngressBytes,TunnelEgressBytes", "--interval", "PT1S", "--filter", "ConnectionName eq '*'")
-	if len(out.Value) != 2 || len(out.Value[0].Timeseries) != 1 || out.Value[0].Timeseries[0].Metadata[0].Value != "hub-to-branch" {
+	list(e.gw.String(), "--metric", "TunnelIngressBytes,TunnelEgressBytes,TunnelIngressPackets", "--interval", "PT1S", "--filter", "ConnectionName eq '*'")
+	if len(out.Value) != 3 || len(out.Value[0].Timeseries) != 1 || out.Value[0].Timeseries[0].Metadata[0].Value != "hub-to-branch" {
 		t.Fatalf("the gateway's tunnel bytes by connection: %+v", out)
 	}
 	in, _ := sum(out.Value[0])
 	egress, _ := sum(out.Value[1])
 	if in < 5*1028 || egress < 5*1028 {
 		t.Errorf("the tunnel carried %.0f bytes in and %.0f out; the pings alone were %d each way", in, egress, 5*1028)
+	}
+	if packets, _ := sum(out.Value[2]); packets < 5 {
+		t.Errorf("TunnelIngressPackets %.0f; the pings alone were 5", packets)
 	}
 	t.Logf("TunnelIngressBytes %.0f, TunnelEgressBytes %.0f over the last hour, at 1 s", in, egress)
 
@@ -199,7 +202,7 @@ func TestMonitorMetrics(t *testing.T) {
 		t.Errorf("the connection's BitsInPerSecond: %+v", out.Value)
 	}
 	var defs arm.List[insights.Definition]
-	if _, err := e.r.c.Do(t.Context(), "GET", e.gw.String()+"/providers/Microsoft.Insights/metricDefinitions", nil, &defs); err != nil || len(defs.Value) != 4 {
+	if _, err := e.r.c.Do(t.Context(), "GET", e.gw.String()+"/providers/Microsoft.Insights/metricDefinitions", nil, &defs); err != nil || len(defs.Value) != 6 {
 		t.Errorf("metricDefinitions: %v %+v", err, defs)
 	}
 	if text, err := e.r.cli("monitor", "metrics", "list", "--resource", e.gw.String(), "--metric", "CpuUsage"); err == nil || !strings.Contains(text, "TunnelIngressBytes") {
