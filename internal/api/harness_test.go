@@ -20,6 +20,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
 )
@@ -37,8 +38,9 @@ type env struct {
 }
 
 type envOptions struct {
-	pool    string
-	cluster Cluster // several nodes share the region
+	pool     string
+	cluster  Cluster           // several nodes share the region
+	insights *insights.History // the metrics history
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -62,7 +64,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken, Cluster: o.cluster}))
+	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights}))
 	t.Cleanup(func() {
 		srv.Close()
 		reg.Close()

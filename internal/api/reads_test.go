@@ -1,11 +1,15 @@
 package api
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/insights"
 )
 
 // TestVNetAndGatewayReads covers a VNet's CheckIPAddressAvailability and
@@ -134,5 +138,60 @@ func TestPacketCaptureRefusals(t *testing.T) {
 	}
 	if r := e.do("POST", netPath(subA, "rg", "virtualNetworkGateways", "nope")+"/startPacketCapture", nil); r.status != 404 {
 		t.Errorf("a gateway that does not exist: %d %s", r.status, r.body)
+	}
+}
+
+// Azure Monitor's metrics of a gateway and of a connection, from the
+// history the node keeps; what the API cannot answer is refused by name.
+func TestInsightsMetrics(t *testing.T) {
+	h := insights.New(time.Second, time.Hour)
+	e := newEnv(t, envOptions{insights: h})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	conn := netPath(subA, "rg", "connections", "to-branch")
+	e.must("PUT", conn, s2s(loc, s.gw, e.lng(s, "branch", "203.0.113.1", "192.168.0.0/16")))
+	now := time.Now().Truncate(time.Second)
+	for i := range 3 {
+		h.Record(now.Add(time.Duration(i-3)*time.Second), map[string]insights.Counters{strings.ToLower(conn): {Ingress: uint64(1000 * (i + 1)), IngressPackets: uint64(i + 1)}})
+	}
+	get := func(resource, query string) resp {
+		return e.raw("GET", resource+"/providers/Microsoft.Insights/metrics", "?api-version=2018-01-01&"+query, testToken, nil)
+	}
+	r := get(s.gw, "metricnames=TunnelIngressBytes,TunnelIngressPackets&interval=PT1M&$filter=ConnectionName%20eq%20%27%2A%27")
+	var out insights.Response
+	if err := json.Unmarshal(r.body, &out); err != nil || r.status != 200 || len(out.Value) != 2 || len(out.Value[0].Timeseries) != 1 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	var bytes, packets float64
+	for i, v := range []*float64{&bytes, &packets} {
+		for _, p := range out.Value[i].Timeseries[0].Data {
+			if p.Total != nil {
+				*v += *p.Total
+			}
+		}
+	}
+	if bytes != 3000 || packets != 3 || out.Value[0].Timeseries[0].Metadata[0].Value != "to-branch" || out.Namespace != "Microsoft.Network/virtualNetworkGateways" {
+		t.Errorf("tunnel bytes %v, packets %v: %s", bytes, packets, r.body)
+	}
+	if r := get(conn, "metricnames=BitsInPerSecond"); r.status != 200 || !strings.Contains(string(r.body), `"unit":"BitsPerSecond"`) {
+		t.Errorf("a connection's bits in: %d %s", r.status, r.body)
+	}
+	if r := e.raw("GET", s.gw+"/providers/Microsoft.Insights/metricDefinitions", "?api-version=2018-01-01", testToken, nil); r.status != 200 || strings.Count(string(r.body), `"primaryAggregationType"`) != 6 {
+		t.Errorf("metricDefinitions: %d %s", r.status, r.body)
+	}
+	for _, c := range []struct {
+		resource, query, code string
+		status             int
+	}{
+		{s.gw, "metricnames=CpuUsage", "InvalidParameter", 400},
+		{s.gw, "interval=PT0S", "InvalidParameter", 400},
+		{s.vnet, "metricnames=TunnelIngressBytes", "InvalidResourceType", 404},
+		{netPath(subA, "rg", "connections", "nope"), "", "ResourceNotFound", 404},
+	} {
+		if r := get(c.resource, c.query); r.status != c.status || r.code() != c.code {
+			t.Errorf("%s?%s: %d %s, want %d %s", c.resource, c.query, r.status, r.body, c.status, c.code)
+		}
+	}
+	if r := e.raw("GET", s.gw+"/providers/Microsoft.Insights/metrics", "?api-version=2017-05-01", testToken, nil); r.status != 400 || r.code() != "InvalidApiVersionParameter" {
+		t.Errorf("an old api-version: %d %s", r.status, r.body)
 	}
 }
