@@ -180,7 +180,7 @@ func TestInsightsMetrics(t *testing.T) {
 	}
 	for _, c := range []struct {
 		resource, query, code string
-		status             int
+		status                int
 	}{
 		{s.gw, "metricnames=CpuUsage", "InvalidParameter", 400},
 		{s.gw, "interval=PT0S", "InvalidParameter", 400},
