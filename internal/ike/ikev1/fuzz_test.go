@@ -247,15 +247,18 @@ func TestQueueFull(t *testing.T) {
 	m := New(Config{Transport: rec, Dataplane: rec})
 	defer m.Close()
 	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	mm1 := firstMessage(t)
 	m.mu.Lock()
 	const n = queueLen + 50
 	for range n {
-		m.HandlePacket(fuzzLocal, fuzzRemote, []byte{1}) // malformed
+		// Main Mode message 1 and its retransmissions: each takes the
+		// lock to be handled.
+		m.HandlePacket(fuzzLocal, fuzzRemote, mm1)
 	}
 	m.mu.Unlock()
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		st := m.Stats()
-		if st.Received == n && st.QueueFull >= n-queueLen-1 && st.Malformed+st.QueueFull == n {
+		if st.Received == n && st.QueueFull >= n-queueLen-1 && 1+st.RetransmitsAnswered+st.QueueFull == n {
 			break
 		}
 		if time.Now().After(deadline) {
