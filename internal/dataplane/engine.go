@@ -460,23 +460,29 @@ const (
 	NotConnected = "NotConnected"
 )
 
-// ConnectionStatus is the observed state of one connection: the sum of its
-// tunnels, one per instance of its gateway.
-type ConnectionStatus struct {
-	// State is Connected when a tunnel is, else Connecting when one is,
-	// else NotConnected.
+// TunnelState is the observed state of a tunnel, or of a connection (the
+// sum of its tunnels).
+type TunnelState struct {
+	// State is Connected, Connecting or NotConnected; a connection is
+	// Connected when a tunnel is, else Connecting when one is.
 	State string
 	// Ingress and Egress count the bytes of inner packets received from and
 	// sent to the peer, IngressPackets and EgressPackets the packets.
 	Ingress, Egress               uint64
 	IngressPackets, EgressPackets uint64
-	// Established is when a tunnel last came up.
+	// Established is when it (a tunnel of it) last came up.
 	Established time.Time
 	// Reason says why it is not connected.
 	Reason string
 	// Idle tells that a policy-based tunnel was removed for idleness and
 	// comes back with traffic (R8).
 	Idle bool
+}
+
+// ConnectionStatus is the observed state of one connection: the sum of its
+// tunnels, one per instance of its gateway (and peer instance).
+type ConnectionStatus struct {
+	TunnelState
 	// Tunnels are the tunnels, by instance.
 	Tunnels []TunnelStatus
 }
@@ -488,19 +494,14 @@ type TunnelStatus struct {
 	PublicAddr netip.Addr
 	// RemoteAddr is the peer's address; Standby marks a standby tunnel
 	// (to another instance of an active-active peer).
-	RemoteAddr                    netip.Addr
-	Standby                       bool
-	State                         string
-	Ingress, Egress               uint64
-	IngressPackets, EgressPackets uint64
-	Established                   time.Time
-	Reason                        string
-	Idle                          bool
+	RemoteAddr netip.Addr
+	Standby    bool
+	TunnelState
 }
 
 // summed sets the connection's fields from its tunnels.
 func (s ConnectionStatus) summed() ConnectionStatus {
-	out := ConnectionStatus{State: NotConnected, Tunnels: s.Tunnels}
+	out := ConnectionStatus{TunnelState: TunnelState{State: NotConnected}, Tunnels: s.Tunnels}
 	for i, t := range s.Tunnels {
 		out.Ingress += t.Ingress
 		out.Egress += t.Egress

@@ -97,13 +97,16 @@ func TestOneBadConnection(t *testing.T) {
 // as connected as its best tunnel, and counts the bytes of both.
 func TestConnectionStatusSummed(t *testing.T) {
 	early, late := time.Unix(100, 0), time.Unix(200, 0)
+	tunnel := func(state, why string, established time.Time) TunnelStatus {
+		return TunnelStatus{TunnelState: TunnelState{State: state, Reason: why, Established: established}}
+	}
 	for _, tc := range []struct {
 		tunnels    []TunnelStatus
 		state, why string
 	}{
-		{[]TunnelStatus{{State: NotConnected, Reason: "dead peer"}, {State: Connected, Established: late}}, Connected, ""},
-		{[]TunnelStatus{{State: Connecting, Reason: "IKE_SA_INIT sent"}, {State: NotConnected, Reason: "dead peer"}}, Connecting, "IKE_SA_INIT sent"},
-		{[]TunnelStatus{{State: NotConnected, Reason: "dead peer"}}, NotConnected, "dead peer"},
+		{[]TunnelStatus{tunnel(NotConnected, "dead peer", time.Time{}), tunnel(Connected, "", late)}, Connected, ""},
+		{[]TunnelStatus{tunnel(Connecting, "IKE_SA_INIT sent", time.Time{}), tunnel(NotConnected, "dead peer", time.Time{})}, Connecting, "IKE_SA_INIT sent"},
+		{[]TunnelStatus{tunnel(NotConnected, "dead peer", time.Time{})}, NotConnected, "dead peer"},
 	} {
 		tc.tunnels[0].Ingress, tc.tunnels[0].Egress, tc.tunnels[0].Established = 1, 10, early
 		if len(tc.tunnels) > 1 {
