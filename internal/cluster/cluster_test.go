@@ -39,6 +39,27 @@ var vnets = func() []string {
 func placeAll(t *testing.T, nodes ...*cluster.Node) []map[string]bool {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
+	// Each node places by what its watch has shown it: first every node
+	// sees the others, or the first to place takes every VNet.
+	for _, n := range nodes {
+		for {
+			seen := map[string]bool{}
+			for _, st := range n.Nodes() {
+				seen[st.Name] = true
+			}
+			all := true
+			for _, o := range nodes {
+				all = all && seen[o.Name()]
+			}
+			if all {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("after 10 s node %s does not see every node: %+v", n.Name(), n.Nodes())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
 	for {
 		var owned []map[string]bool
 		count := map[string]int{}
