@@ -492,10 +492,9 @@ type ConnectionStatus struct {
 type TunnelStatus struct {
 	Instance   int
 	PublicAddr netip.Addr
-	// RemoteAddr is the peer's address; Standby marks a standby tunnel
-	// (to another instance of an active-active peer).
+	// RemoteAddr is the peer's address (one of several instances of an
+	// active-active peer).
 	RemoteAddr netip.Addr
-	Standby    bool
 	TunnelState
 }
 

@@ -172,7 +172,7 @@ func (g *gw) status(m map[string]ConnectionStatus) {
 	}
 	for _, c := range g.cfg.Connections {
 		name := c.tunnelName()
-		t := TunnelStatus{Instance: g.cfg.Instance, PublicAddr: g.cfg.PublicAddr, RemoteAddr: c.Remote, Standby: c.Tunnel != "", TunnelState: TunnelState{State: NotConnected}}
+		t := TunnelStatus{Instance: g.cfg.Instance, PublicAddr: g.cfg.PublicAddr, RemoteAddr: c.Remote, TunnelState: TunnelState{State: NotConnected}}
 		switch {
 		case g.err != nil:
 			t.Reason = "the gateway is not running: " + g.err.Error()
