@@ -8,8 +8,9 @@
 // It shares the IKEv2 daemon's vocabulary: peers are configured with
 // ikev2.PeerConfig, children go to the data path as ipsec.Child through
 // the same Dataplane, and status is reported as ikev2.PeerStatus. One
-// mutex guards all state; a ticker drives retransmissions, dead peer
-// detection, rekeys and reconnects.
+// mutex guards all state; a loop handles the datagrams the transport
+// queues, and a ticker drives retransmissions, dead peer detection, rekeys
+// and reconnects.
 package ikev1
 
 import (
