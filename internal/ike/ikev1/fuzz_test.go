@@ -85,6 +85,16 @@ func firstMessage(t testing.TB) []byte {
 	return rec.sent[0]
 }
 
+// responder is a manager that answers the peer at fuzzRemote, closed
+// when the test ends, with what it sends.
+func responder(t testing.TB) (*Manager, *recorder) {
+	rec := &recorder{}
+	m := New(Config{Transport: rec, Dataplane: rec})
+	t.Cleanup(func() { m.Close() })
+	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	return m, rec
+}
+
 // FuzzHandlePacket feeds arbitrary messages to a responder: it never
 // panics, and a well-formed first message is answered.
 func FuzzHandlePacket(f *testing.F) {
@@ -92,10 +102,7 @@ func FuzzHandlePacket(f *testing.F) {
 	f.Add(mm1)
 	f.Add(mm1[:40])
 	f.Fuzz(func(t *testing.T, msg []byte) {
-		rec := &recorder{}
-		m := New(Config{Transport: rec, Dataplane: rec})
-		defer m.Close()
-		m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+		m, _ := responder(t)
 		m.handle(fuzzLocal, fuzzRemote, msg)
 		m.handle(fuzzLocal, fuzzRemote, msg) // again: a retransmission
 	})
@@ -103,10 +110,7 @@ func FuzzHandlePacket(f *testing.F) {
 
 // TestResponderAnswersMainMode: the seed is answered with message 2.
 func TestResponderAnswersMainMode(t *testing.T) {
-	rec := &recorder{}
-	m := New(Config{Transport: rec, Dataplane: rec})
-	defer m.Close()
-	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	m, rec := responder(t)
 	m.handle(fuzzLocal, fuzzRemote, firstMessage(t))
 	rec.mu.Lock()
 	defer rec.mu.Unlock()
@@ -217,10 +221,7 @@ func TestMainAndQuickMode(t *testing.T) {
 // TestStatsCountDrops: each message a responder drops or answers again
 // shows in its counters under its reason.
 func TestStatsCountDrops(t *testing.T) {
-	rec := &recorder{}
-	m := New(Config{Transport: rec, Dataplane: rec})
-	defer m.Close()
-	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	m, _ := responder(t)
 	mm1 := firstMessage(t)
 	m.HandlePacket(fuzzLocal, fuzzRemote, mm1[:20])                                          // malformed
 	m.HandlePacket(fuzzLocal, netip.MustParseAddrPort("192.0.2.99:500"), mm1)                // no peer
@@ -243,10 +244,7 @@ func TestStatsCountDrops(t *testing.T) {
 // hold up the transport's reader: datagrams beyond its queue are dropped
 // and counted, and the queued ones are handled once it is free.
 func TestQueueFull(t *testing.T) {
-	rec := &recorder{}
-	m := New(Config{Transport: rec, Dataplane: rec})
-	defer m.Close()
-	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	m, _ := responder(t)
 	mm1 := firstMessage(t)
 	m.mu.Lock()
 	const n = queueLen + 50
