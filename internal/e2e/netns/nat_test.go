@@ -29,10 +29,7 @@ func TestNATOverlappingSites(t *testing.T) {
 	host, hostAddr := r.tunHost(vnet, "web")
 	// The rules, as az's vnet-gateway nat-rule add makes them.
 	for i, external := range []string{"172.31.1.0/24", "172.31.2.0/24"} {
-		if out, err := r.cli("vnet-gateway", "nat-rule", "add", "-g", "nat", "--gateway-name", "hub-gw", "-n", fmt.Sprintf("site%d", i+1),
-			"--internal-mappings", "10.77.0.0/24", "--external-mappings", external, "-o", "table"); err != nil {
-			t.Fatalf("nat-rule add: %v\n%s", err, out)
-		}
+		r.natRule("nat", "hub-gw", fmt.Sprintf("site%d", i+1), "IngressSnat", "10.77.0.0/24", external)
 	}
 	var g arm.VirtualNetworkGateway
 	r.get(gw, &g)
@@ -116,12 +113,8 @@ func TestNATSiteOnTheVNetsRange(t *testing.T) {
 	vnet := r.vnet("nat", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	_, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, _ := r.tunHost(vnet, "web")
-	for _, rule := range [][]string{{"site", "IngressSnat", "10.1.0.0/24", "172.31.9.0/24"}, {"vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24"}} {
-		if out, err := r.cli("vnet-gateway", "nat-rule", "add", "-g", "nat", "--gateway-name", "hub-gw", "-n", rule[0], "--mode", rule[1],
-			"--internal-mappings", rule[2], "--external-mappings", rule[3]); err != nil {
-			t.Fatalf("nat-rule add: %v\n%s", err, out)
-		}
-	}
+	r.natRule("nat", "hub-gw", "site", "IngressSnat", "10.1.0.0/24", "172.31.9.0/24")
+	r.natRule("nat", "hub-gw", "vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24")
 	s := newSite(t, r, 1, pool, "10.1.0.2/24")
 	lgw := r.localGateway("nat", "westeurope", "branch", s.addr, "10.1.0.0/24")
 	if out, err := r.cli("vpn-connection", "create", "-g", "nat", "-n", "to-branch", "--vnet-gateway1", "hub-gw", "--local-gateway2", lgw.Name(),
@@ -171,12 +164,8 @@ func TestNATWithBGP(t *testing.T) {
 	vnet := r.vnet("natbgp", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gw, gwAddr, gwBGP := r.bgpGateway(vnet, "hub-gw")
 	host, _ := r.tunHost(vnet, "web")
-	for _, rule := range [][]string{{"site", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"}, {"vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24"}} {
-		if out, err := r.cli("vnet-gateway", "nat-rule", "add", "-g", "natbgp", "--gateway-name", "hub-gw", "-n", rule[0], "--mode", rule[1],
-			"--internal-mappings", rule[2], "--external-mappings", rule[3]); err != nil {
-			t.Fatalf("nat-rule add: %v\n%s", err, out)
-		}
-	}
+	r.natRule("natbgp", "hub-gw", "site", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24")
+	r.natRule("natbgp", "hub-gw", "vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24")
 	s := newSite(t, r, 1, pool, "10.77.0.2/24")
 	siteBGP, siteBGPAfterNAT := netip.MustParseAddr("10.77.0.1"), netip.MustParseAddr("172.31.1.1")
 	lgw := arm.NetworkID(sub, "natbgp", "localNetworkGateways", "branch")
@@ -217,5 +206,15 @@ func TestNATWithBGP(t *testing.T) {
 	ping(t, host, s.host, 10*time.Second)
 	if out, err := s.lan.Try("ping", "-c", "2", "-W", "2", "-I", "10.77.0.2", "100.65.0.4"); err != nil {
 		t.Errorf("the site's host to the VNet host at its translated address: %v\n%s", err, out)
+	}
+}
+
+// natRule adds a static NAT rule to gateway gw of group rg, as az's
+// vnet-gateway nat-rule add does.
+func (r *region) natRule(rg, gw, name, mode, internal, external string) {
+	r.t.Helper()
+	if out, err := r.cli("vnet-gateway", "nat-rule", "add", "-g", rg, "--gateway-name", gw, "-n", name, "--mode", mode,
+		"--internal-mappings", internal, "--external-mappings", external); err != nil {
+		r.t.Fatalf("nat-rule add: %v\n%s", err, out)
 	}
 }
