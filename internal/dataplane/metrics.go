@@ -10,6 +10,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
 // metricFamilies are the metrics WriteMetrics writes, in order, with the
@@ -20,7 +21,8 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_tunnel_egress_bytes_total", "counter", "inner bytes sent to the peer (Azure: Tunnel Egress Bytes)"},
 	{"vnetgw_tunnel_ingress_packets_total", "counter", "inner packets received from the peer (Azure: Tunnel Ingress Packets)"},
 	{"vnetgw_tunnel_egress_packets_total", "counter", "inner packets sent to the peer (Azure: Tunnel Egress Packets)"},
-	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), seal, open (ESP refused them: replay, integrity, length), selector (outside the child SA's traffic selectors: Azure's TS mismatch), malformed"},
+	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), seal, open (ESP refused them: replay, integrity, length), selector (outside the child SA's traffic selectors: Azure's TS mismatch), malformed, nat_no_flow (to a Dynamic NAT rule's external space, of no flow its internal side started), nat_full (a Dynamic NAT rule had no free address and port)"},
+	{"vnetgw_tunnel_nat_flows", "gauge", "flows the connection's Dynamic NAT rules hold"},
 	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side)"},
 	{"vnetgw_ike_sas", "gauge", "established IKE SAs (and IKEv1 ISAKMP SAs) of the gateway instance (Azure: Tunnel MMSA Count)"},
 	{"vnetgw_ike_dropped_messages_total", "counter", "IKE messages the gateway instance dropped, by IKE version and reason: malformed, unknown_spi (no SA of ours), no_peer (a first message from an address no connection has), integrity (did not decrypt or verify; IKEv1: refused), unexpected, queue_full"},
@@ -158,7 +160,11 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		m.add("vnetgw_tunnel_ingress_packets_total", t.PacketsIn, labels...)
 		m.add("vnetgw_tunnel_egress_packets_total", t.PacketsOut, labels...)
 		m.addReasons("vnetgw_tunnel_dropped_packets_total", labels, reason{"no_sa", t.Drops.NoSA}, reason{"seal", t.Drops.Seal},
-			reason{"open", t.Drops.Open}, reason{"selector", t.Drops.Selector}, reason{"malformed", t.Drops.Malformed})
+			reason{"open", t.Drops.Open}, reason{"selector", t.Drops.Selector}, reason{"malformed", t.Drops.Malformed},
+			reason{"nat_no_flow", t.Drops.NATNoFlow}, reason{"nat_full", t.Drops.NATFull})
+		if slices.ContainsFunc(c.NAT, func(n tunnel.NAT) bool { return n.Dynamic }) {
+			m.add("vnetgw_tunnel_nat_flows", uint64(t.NATFlows), labels...)
+		}
 	}
 	if g.p2s != nil {
 		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), instance...)

@@ -270,6 +270,8 @@ type ConnectionStatus struct {
 	BytesIn, BytesOut     uint64
 	PacketsIn, PacketsOut uint64
 	Drops                 tunnel.TunnelDrops
+	// NATFlows counts the flows of its dynamic NAT rules.
+	NATFlows int
 	// IKESAs counts the established IKE SAs (IKEv1: ISAKMP SAs).
 	IKESAs      int
 	Established time.Time
@@ -317,7 +319,7 @@ func (g *Gateway) Status() []ConnectionStatus {
 		}
 		t := counters[p.Name]
 		cs.BytesIn, cs.BytesOut, cs.LastInbound = t.BytesIn, t.BytesOut, t.LastInbound
-		cs.PacketsIn, cs.PacketsOut, cs.Drops = t.PacketsIn, t.PacketsOut, t.Drops
+		cs.PacketsIn, cs.PacketsOut, cs.Drops, cs.NATFlows = t.PacketsIn, t.PacketsOut, t.Drops, t.NATFlows
 		out = append(out, cs)
 	}
 	slices.SortFunc(out, func(a, b ConnectionStatus) int { return strings.Compare(a.Name, b.Name) })

@@ -116,7 +116,7 @@ type tunnel struct {
 	drops                [dropCount]atomic.Uint64
 
 	capture atomic.Pointer[pcap.Capture] // records the inner packets both ways, or nil
-	nat     atomic.Pointer[[]NAT]        // the far side's address translation; nil or empty: none
+	nat     atomic.Pointer[natTable]     // the far side's address translation; nil: none
 }
 
 // child is one child SA pair of a tunnel.
@@ -145,6 +145,8 @@ const (
 	dropDummy                // inbound: a dummy packet (RFC 4303 §2.6)
 	dropMalformed            // inbound: not an IP packet of the Next Header's version
 	dropSelector             // inbound: outside the SA's selectors (RFC 4301 §5.2)
+	dropNATNoFlow            // for a dynamic NAT map's External side, and of no flow its Internal side started
+	dropNATFull              // a new flow of a dynamic NAT map found no free address and port
 	dropCount
 )
 
@@ -229,8 +231,10 @@ func (e *Engine) Reconfig(cfg Config) error {
 		tc.Routes = slices.Clone(tc.Routes)
 		t.cfg = tc
 		t.policy.Store(tc.PolicyBased)
-		nat := slices.Clone(tc.NAT)
-		t.nat.Store(&nat)
+		// Unchanged maps keep their flows.
+		if old := t.nat.Load(); old == nil && len(tc.NAT) > 0 || old != nil && !slices.Equal(old.maps, tc.NAT) {
+			t.nat.Store(newNATTable(tc.NAT))
+		}
 	}
 	e.routes.Store(newRoutes(e.tunnels))
 	e.cfg = Config{Tunnels: slices.Clone(cfg.Tunnels)}

@@ -106,12 +106,6 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 			}
 			continue
 		}
-		if run.t != t {
-			run.flushIn(now)
-			run = counter{t: t}
-		}
-		run.packets++
-		run.bytes += uint64(j.length)
 		if j.c != last {
 			j.c.lastIn.Store(now)
 			last = j.c
@@ -122,9 +116,18 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 		}
 		// After the selectors and the capture, which see the far side's
 		// own addresses.
-		if nat := t.nat.Load(); nat != nil && len(*nat) > 0 {
-			natIn(inner, *nat)
+		if nat := t.nat.Load(); nat != nil {
+			if _, drop := nat.in(inner, now/1e9); drop != dropNone {
+				t.drop(drop)
+				continue
+			}
 		}
+		if run.t != t {
+			run.flushIn(now)
+			run = counter{t: t}
+		}
+		run.packets++
+		run.bytes += uint64(j.length)
 		bufs = append(bufs, msgs[j.msg].Buf[j.start-innerOffset:j.start+j.length])
 	}
 	run.flushIn(now)

@@ -14,6 +14,17 @@ func TestChecksumRFC1071(t *testing.T) {
 	}
 }
 
+// natIn and natOut translate pkt by static maps as a tunnel does.
+func natIn(pkt []byte, maps []NAT) bool {
+	changed, _ := newNATTable(maps).in(pkt, 0)
+	return changed
+}
+
+func natOut(pkt []byte, maps []NAT) bool {
+	changed, _ := newNATTable(maps).out(pkt, 0)
+	return changed
+}
+
 // l4Checksum computes a TCP or UDP checksum of an IPv4 packet from scratch.
 func l4Checksum(pkt []byte, at int) uint16 {
 	ihl := int(pkt[0]&0x0f) * 4

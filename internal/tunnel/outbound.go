@@ -98,9 +98,14 @@ func (e *Engine) outbound(b *outBatch, n int) {
 			e.drops.noRoute.Add(1)
 			continue
 		}
-		if nat := t.nat.Load(); nat != nil && len(*nat) > 0 {
+		if nat := t.nat.Load(); nat != nil {
 			pkt := b.bufs[i][esp.Headroom : esp.Headroom+h.length]
-			if natOut(pkt, *nat) {
+			changed, drop := nat.out(pkt, e.now().Unix())
+			if drop != dropNone {
+				t.drop(drop)
+				continue
+			}
+			if changed {
 				h.src, h.dst = netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
 			}
 		}

@@ -43,6 +43,8 @@ type TunnelStatus struct {
 	// LastInbound is when the last inbound packet passed; zero if none.
 	LastInbound time.Time
 	Drops       TunnelDrops
+	// NATFlows counts the flows its dynamic NAT maps hold.
+	NATFlows int
 	// Children are oldest first: the last is the one a route-based
 	// tunnel sends with.
 	Children []ChildStatus
@@ -63,6 +65,11 @@ type TunnelDrops struct {
 	// Selector counts inbound packets outside their SA's traffic
 	// selectors (RFC 4301 §5.2).
 	Selector uint64
+	// NATNoFlow counts packets for the External side of a dynamic NAT
+	// map that no flow of its Internal side expects (dynamic NAT lets
+	// only that side start); NATFull new flows that found no free
+	// address and port.
+	NATNoFlow, NATFull uint64
 }
 
 // ChildStatus is one child SA pair's counters.
@@ -118,7 +125,10 @@ func (e *Engine) Status() Status {
 				Dummy:     d(dropDummy),
 				Malformed: d(dropMalformed),
 				Selector:  d(dropSelector),
+				NATNoFlow: d(dropNATNoFlow),
+				NATFull:   d(dropNATFull),
 			},
+			NATFlows: t.nat.Load().Flows(),
 		}
 		for _, c := range *t.children.Load() {
 			ends := c.ends.Load()

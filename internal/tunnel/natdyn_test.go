@@ -1,0 +1,259 @@
+package tunnel
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net/netip"
+	"testing"
+)
+
+// flowPacket is an IPv4 packet with correct checksums: TCP or UDP from
+// src:sport to dst:dport, or an ICMP echo of type dport, request (8) or
+// reply (0), with identifier sport.
+func flowPacket(proto byte, src string, sport uint16, dst string, dport uint16) []byte {
+	pkt := withChecksums(proto, src, dst)
+	l4 := pkt[20:]
+	switch proto {
+	case 1:
+		l4[0], l4[1] = byte(dport), 0
+		binary.BigEndian.PutUint16(l4[4:], sport)
+		l4[2], l4[3] = 0, 0
+		binary.BigEndian.PutUint16(l4[2:], checksum(0, l4))
+	case 6:
+		binary.BigEndian.PutUint16(l4[0:], sport)
+		binary.BigEndian.PutUint16(l4[2:], dport)
+		l4[13] = 0x10 // ACK
+		binary.BigEndian.PutUint16(l4[16:], l4Checksum(pkt, 16))
+	case 17:
+		binary.BigEndian.PutUint16(l4[0:], sport)
+		binary.BigEndian.PutUint16(l4[2:], dport)
+		binary.BigEndian.PutUint16(l4[6:], l4Checksum(pkt, 6))
+	}
+	return pkt
+}
+
+// tuple describes a packet as src:sport > dst:dport (ICMP echo: the
+// identifier as the port of the requester).
+func tuple(pkt []byte) string {
+	k := tupleOf(pkt, pkt[20:])
+	return fmt.Sprintf("%v:%d > %v:%d", netip.AddrFrom4(k.addr), k.port, netip.AddrFrom4(k.remote), k.rport)
+}
+
+// checkSums fails unless every checksum of pkt is what it would be
+// computed anew.
+func checkSums(t *testing.T, pkt []byte) {
+	t.Helper()
+	if checksum(0, pkt[:20]) != 0 {
+		t.Errorf("%s: IPv4 header checksum is off", tuple(pkt))
+	}
+	switch pkt[9] {
+	case 1:
+		if checksum(0, pkt[20:]) != 0 {
+			t.Errorf("%s: ICMP checksum is off", tuple(pkt))
+		}
+	case 6, 17:
+		at := map[byte]int{6: 16, 17: 6}[pkt[9]]
+		if got, want := binary.BigEndian.Uint16(pkt[20+at:]), l4Checksum(pkt, at); got != want {
+			t.Errorf("%s: transport checksum %04x, want %04x", tuple(pkt), got, want)
+		}
+	}
+}
+
+var vnetDynamic = NAT{Internal: netip.MustParsePrefix("10.1.0.0/24"), External: netip.MustParsePrefix("100.65.0.1/32"), Egress: true, Dynamic: true}
+
+// An EgressSnat Dynamic rule shows the VNet's hosts to the site as one
+// address: each flow keeps its port while it is free there and gets
+// another when not; the answers find their way back; the site cannot
+// start a flow.
+func TestDynamicNATEgress(t *testing.T) {
+	n := newNATTable([]NAT{vnetDynamic})
+	for _, proto := range []byte{6, 17} {
+		a := flowPacket(proto, "10.1.0.4", 5000, "10.77.0.9", 53)
+		b := flowPacket(proto, "10.1.0.5", 5000, "10.77.0.9", 53)
+		for _, p := range [][]byte{a, b} {
+			if changed, drop := n.out(p, 100); !changed || drop != dropNone {
+				t.Fatalf("proto %d: out: changed %v, drop %v", proto, changed, drop)
+			}
+			checkSums(t, p)
+		}
+		ka, kb := tupleOf(a, a[20:]), tupleOf(b, b[20:])
+		if tuple(a) != "100.65.0.1:5000 > 10.77.0.9:53" || netip.AddrFrom4(kb.addr).String() != "100.65.0.1" || kb.port == 5000 || kb.port < firstNATPort {
+			t.Fatalf("proto %d: the flows left as %s and %s", proto, tuple(a), tuple(b))
+		}
+		for i, want := range []string{"10.77.0.9:53 > 10.1.0.4:5000", "10.77.0.9:53 > 10.1.0.5:5000"} {
+			port := []uint16{ka.port, kb.port}[i]
+			reply := flowPacket(proto, "10.77.0.9", 53, "100.65.0.1", port)
+			if changed, drop := n.in(reply, 101); !changed || drop != dropNone || tuple(reply) != want {
+				t.Fatalf("proto %d: the answer to port %d came in as %s (drop %v), want %s", proto, port, tuple(reply), drop, want)
+			}
+			checkSums(t, reply)
+		}
+		// From another port of the far host: not the flow's far end.
+		stray := flowPacket(proto, "10.77.0.9", 54, "100.65.0.1", 5000)
+		if _, drop := n.in(stray, 102); drop != dropNATNoFlow {
+			t.Errorf("proto %d: a packet from a port the flow did not go to: drop %v", proto, drop)
+		}
+	}
+	if got := n.Flows(); got != 4 {
+		t.Errorf("%d flows, want 4", got)
+	}
+	// Echo requests with one identifier from two hosts.
+	e1, e2 := flowPacket(1, "10.1.0.4", 77, "10.77.0.9", 8), flowPacket(1, "10.1.0.5", 77, "10.77.0.9", 8)
+	n.out(e1, 100)
+	n.out(e2, 100)
+	checkSums(t, e1)
+	id1, id2 := binary.BigEndian.Uint16(e1[24:]), binary.BigEndian.Uint16(e2[24:])
+	if id1 != 77 || id2 == 77 {
+		t.Fatalf("echo identifiers %d and %d", id1, id2)
+	}
+	r2 := flowPacket(1, "10.77.0.9", id2, "100.65.0.1", 0)
+	if _, drop := n.in(r2, 100); drop != dropNone || netip.AddrFrom4([4]byte(r2[16:20])).String() != "10.1.0.5" || binary.BigEndian.Uint16(r2[24:]) != 77 {
+		t.Fatalf("echo reply came in to %v id %d (drop %v)", netip.AddrFrom4([4]byte(r2[16:20])), binary.BigEndian.Uint16(r2[24:]), drop)
+	}
+	checkSums(t, r2)
+	// The site starts nothing.
+	if _, drop := n.in(flowPacket(1, "10.77.0.9", 9, "100.65.0.1", 8), 100); drop != dropNATNoFlow {
+		t.Errorf("an echo request from the site to the external address: drop %v", drop)
+	}
+	// Traffic outside the rule passes as it is.
+	other := flowPacket(17, "10.2.0.4", 5000, "10.77.0.9", 53)
+	if changed, drop := n.out(other, 100); changed || drop != dropNone {
+		t.Errorf("a packet from outside the internal space: changed %v, drop %v", changed, drop)
+	}
+}
+
+// An IngressSnat Dynamic rule: the site's hosts start flows into the VNet
+// and appear there from the rule's external space.
+func TestDynamicNATIngress(t *testing.T) {
+	n := newNATTable([]NAT{{Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.9.0/30"), Dynamic: true}})
+	req := flowPacket(6, "10.77.0.9", 40000, "10.1.0.4", 443)
+	if _, drop := n.in(req, 0); drop != dropNone || tuple(req) != "172.31.9.1:40000 > 10.1.0.4:443" {
+		t.Fatalf("the site's SYN came in as %s (drop %v)", tuple(req), drop)
+	}
+	resp := flowPacket(6, "10.1.0.4", 443, "172.31.9.1", 40000)
+	if _, drop := n.out(resp, 1); drop != dropNone || tuple(resp) != "10.1.0.4:443 > 10.77.0.9:40000" {
+		t.Fatalf("the answer went out as %s (drop %v)", tuple(resp), drop)
+	}
+	checkSums(t, resp)
+	if _, drop := n.out(flowPacket(6, "10.1.0.4", 443, "172.31.9.2", 40000), 1); drop != dropNATNoFlow {
+		t.Errorf("the VNet started a flow to the site's external space: drop %v", drop)
+	}
+}
+
+// Flows end after their protocol's idle time: a TCP flow 2 h 4 min
+// after its last packet, 10 s after a reset.
+func TestDynamicNATExpiry(t *testing.T) {
+	n := newNATTable([]NAT{vnetDynamic})
+	syn := flowPacket(6, "10.1.0.4", 5000, "10.77.0.9", 22)
+	n.out(syn, 0)
+	back := func(now int64) dropReason {
+		_, drop := n.in(flowPacket(6, "10.77.0.9", 22, "100.65.0.1", 5000), now)
+		return drop
+	}
+	if back(7440) != dropNone || back(2*7440) != dropNone {
+		t.Fatal("a TCP flow ended while it carried packets")
+	}
+	if back(3*7440+1) != dropNATNoFlow {
+		t.Fatal("a TCP flow idle for longer than 2 h 4 min still passed")
+	}
+	n.out(syn, 0)
+	rst := flowPacket(6, "10.77.0.9", 22, "100.65.0.1", 5000)
+	rst[33] = 0x04
+	n.in(rst, 1)
+	if back(12) != dropNATNoFlow {
+		t.Error("a reset flow still passed after 10 s")
+	}
+	n.sweep(100000)
+	if n.Flows() != 0 {
+		t.Errorf("%d flows after all ended", n.Flows())
+	}
+}
+
+// An ICMP error about a flow reaches the host that started it, with the
+// quoted datagram as that host sent it (RFC 5508 §4.2); one about no
+// flow is dropped.
+func TestDynamicNATICMPError(t *testing.T) {
+	n := newNATTable([]NAT{vnetDynamic})
+	n.out(flowPacket(17, "10.1.0.4", 5000, "10.77.0.9", 53), 0)
+	sent := flowPacket(17, "10.1.0.5", 5000, "10.77.0.9", 53)
+	n.out(sent, 0)
+	port := binary.BigEndian.Uint16(sent[20:])
+	err := icmpError("10.77.0.1", "100.65.0.1", flowPacket(17, "100.65.0.1", port, "10.77.0.9", 53))
+	if _, drop := n.in(err, 1); drop != dropNone {
+		t.Fatalf("the error was dropped: %v", drop)
+	}
+	q := err[28:]
+	if netip.AddrFrom4([4]byte(err[16:20])).String() != "10.1.0.5" || tuple(q) != "10.1.0.5:5000 > 10.77.0.9:53" {
+		t.Fatalf("the error went to %v quoting %s", netip.AddrFrom4([4]byte(err[16:20])), tuple(q))
+	}
+	checkSums(t, err)
+	if got, want := binary.BigEndian.Uint16(q[26:]), l4Checksum(q, 6); got != want {
+		t.Errorf("quoted UDP checksum %04x, want %04x", got, want)
+	}
+	stray := icmpError("10.77.0.1", "100.65.0.1", flowPacket(17, "100.65.0.1", 9999, "10.77.0.9", 53))
+	if _, drop := n.in(stray, 1); drop != dropNATNoFlow {
+		t.Errorf("an error about no flow: drop %v", drop)
+	}
+}
+
+// The later fragments of a datagram follow its first one's translation;
+// those of a datagram whose first fragment was not seen are dropped.
+func TestDynamicNATFragments(t *testing.T) {
+	n := newNATTable([]NAT{vnetDynamic})
+	first := flowPacket(17, "10.1.0.4", 5000, "10.77.0.9", 53)
+	binary.BigEndian.PutUint16(first[4:], 0x1234)
+	first[6] = 0x20 // more fragments
+	first[10], first[11] = 0, 0
+	binary.BigEndian.PutUint16(first[10:], checksum(0, first[:20]))
+	n.out(first, 0)
+	later := withChecksums(17, "10.1.0.4", "10.77.0.9")
+	binary.BigEndian.PutUint16(later[4:], 0x1234)
+	binary.BigEndian.PutUint16(later[6:], 5) // offset 40 bytes
+	later[10], later[11] = 0, 0
+	binary.BigEndian.PutUint16(later[10:], checksum(0, later[:20]))
+	data := string(later[20:])
+	if changed, drop := n.out(later, 1); !changed || drop != dropNone || netip.AddrFrom4([4]byte(later[12:16])).String() != "100.65.0.1" || string(later[20:]) != data {
+		t.Fatalf("later fragment: changed %v drop %v source %v", changed, drop, netip.AddrFrom4([4]byte(later[12:16])))
+	}
+	if checksum(0, later[:20]) != 0 {
+		t.Error("the later fragment's header checksum is off")
+	}
+	binary.BigEndian.PutUint16(later[4:], 0x9999)
+	copy(later[12:], []byte{10, 1, 0, 4})
+	if _, drop := n.out(later, 1); drop != dropNATNoFlow {
+		t.Errorf("a later fragment without its first: drop %v", drop)
+	}
+}
+
+// When every port of the external address is taken for one far end, a
+// new flow there is dropped as full, and one to another far end passes.
+func TestDynamicNATFull(t *testing.T) {
+	n := newNATTable([]NAT{vnetDynamic})
+	for i := range natPorts {
+		p := flowPacket(17, fmt.Sprintf("10.1.0.%d", 1+i%250), uint16(2000+i/250), "10.77.0.9", 53)
+		if _, drop := n.out(p, 0); drop != dropNone {
+			t.Fatalf("flow %d: drop %v", i, drop)
+		}
+	}
+	if _, drop := n.out(flowPacket(17, "10.1.0.251", 2000, "10.77.0.9", 53), 0); drop != dropNATFull {
+		t.Errorf("flow %d to one far end: drop %v", natPorts+1, drop)
+	}
+	if _, drop := n.out(flowPacket(17, "10.1.0.251", 2000, "10.77.0.9", 54), 0); drop != dropNone {
+		t.Errorf("a flow to another far end: drop %v", drop)
+	}
+}
+
+func FuzzDynamicNAT(f *testing.F) {
+	f.Add(icmpError("10.77.0.1", "100.65.0.1", flowPacket(17, "100.65.0.1", 5000, "10.77.0.9", 53)), false)
+	f.Add(flowPacket(6, "10.1.0.4", 5000, "10.77.0.9", 22), true)
+	f.Add(flowPacket(1, "10.1.0.4", 1, "10.77.0.9", 8), true)
+	f.Add([]byte{0x45, 0, 0, 20}, false)
+	n := newNATTable([]NAT{vnetDynamic, {Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.9.0/30"), Dynamic: true}})
+	f.Fuzz(func(t *testing.T, pkt []byte, out bool) {
+		if out {
+			n.out(pkt, 0)
+		} else {
+			n.in(pkt, 0)
+		}
+	})
+}
