@@ -36,7 +36,6 @@ func TestNATRules(t *testing.T) {
 		rule obj
 		want string
 	}{
-		{"Dynamic", natRule("r", "Dynamic", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"), "Dynamic NAT rules are not implemented"},
 		{"lengths", natRule("r", "Static", "IngressSnat", "10.77.0.0/24", "172.31.0.0/23"), "of one length"},
 		{"not a prefix", natRule("r", "Static", "IngressSnat", "nope", "172.31.1.0/24"), "CIDR prefix"},
 		{"mode", natRule("r", "Static", "Sideways", "10.77.0.0/24", "172.31.1.0/24"), "mode"},
@@ -103,8 +102,10 @@ func TestNATRules(t *testing.T) {
 	if r := e.must("GET", child, nil); r.str("properties.externalMappings.0.addressSpace") != "172.31.8.0/24" {
 		t.Errorf("GET a NAT rule: %s", r.body)
 	}
-	if r := e.do("PUT", s.gw+"/natRules/bad", natRule("bad", "Dynamic", "IngressSnat", "10.88.0.0/24", "172.31.8.0/24")); r.status != 400 {
-		t.Errorf("PUT a Dynamic rule: %d %s", r.status, r.body)
+	bad := natRule("bad", "Dynamic", "IngressSnat", "10.88.0.0/24", "172.31.8.0/28")
+	bad["properties"].(obj)["externalMappings"] = []obj{{"addressSpace": "172.31.8.0/28", "portRange": "1000-2000"}}
+	if r := e.do("PUT", s.gw+"/natRules/bad", bad); r.status != 400 || !strings.Contains(string(r.body), "port ranges") {
+		t.Errorf("PUT a rule with a port range: %d %s", r.status, r.body)
 	}
 	if r := e.do("DELETE", child, nil); r.status != 200 {
 		t.Errorf("DELETE a NAT rule: %d %s", r.status, r.body)
@@ -227,5 +228,49 @@ func TestNATWithBGPRules(t *testing.T) {
 	g["properties"].(obj)["enableBgpRouteTranslationForNat"] = false
 	if r := e.do("PUT", s.gw, g); r.status != 400 || !strings.Contains(string(r.body), "connection c1") {
 		t.Errorf("route translation turned off under a BGP connection with NAT: %d %s", r.status, r.body)
+	}
+}
+
+// Dynamic NAT rules: the VNet's /24 leaves for a site as one address
+// (EgressSnat), a site's /24 enters the VNet from a /29 (IngressSnat).
+// The site's device script and the VNet's routes name the external
+// spaces; a Dynamic rule does not go on a BGP connection.
+func TestDynamicNATRules(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw2")
+	e.must("PUT", s.gw, e.withNatRules(s, natRule("vnet", "Dynamic", "EgressSnat", "10.1.0.0/16", "100.65.0.1/32"),
+		natRule("site", "Dynamic", "IngressSnat", "10.77.0.0/24", "172.31.1.0/29")))
+	l := e.lng(s, "branch", "203.0.113.1", "10.77.0.0/24")
+	c := s2s(loc, s.gw, l)
+	c["properties"].(obj)["egressNatRules"] = []obj{{"id": s.gw + "/natRules/vnet"}}
+	c["properties"].(obj)["ingressNatRules"] = []obj{{"id": s.gw + "/natRules/site"}}
+	conn := netPath(subA, "rg", "connections", "c")
+	e.must("PUT", conn, c)
+	script := string(e.must("POST", conn+"/vpndeviceconfigurationscript", obj{"vendor": "strongSwan", "deviceFamily": "swanctl", "firmwareVersion": "5.9"}).body)
+	if !strings.Contains(script, "remote_ts = 100.65.0.1/32") || strings.Contains(script, "10.1.0.0/16") {
+		t.Errorf("the device script of a connection with a Dynamic EgressSnat rule:\n%s", script)
+	}
+	n := netPath(subA, "rg", "networkInterfaces", "web")
+	e.must("PUT", n, nic(loc, s.defaultSubnet, ""))
+	routes := string(e.must("POST", n+"/effectiveRouteTable", nil).body)
+	if !strings.Contains(routes, "172.31.1.0/29") || strings.Contains(routes, "10.77.0.0/24") {
+		t.Errorf("effective routes with a Dynamic IngressSnat rule: %s", routes)
+	}
+
+	// BGP route translation is one to one: no Dynamic rule with it.
+	g := e.withNatRules(s, natRule("vnet", "Dynamic", "EgressSnat", "10.1.0.0/16", "100.65.0.1/32"),
+		natRule("site", "Dynamic", "IngressSnat", "10.77.0.0/24", "172.31.1.0/29"))
+	g["properties"].(obj)["enableBgp"] = true
+	g["properties"].(obj)["enableBgpRouteTranslationForNat"] = true
+	e.must("PUT", s.gw, g)
+	lb := localGateway(loc, "203.0.113.7")
+	lb["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "172.31.1.1"}
+	lbPath := netPath(subA, "rg", "localNetworkGateways", "bgp")
+	e.must("PUT", lbPath, lb)
+	cb := s2s(loc, s.gw, lbPath)
+	cb["properties"].(obj)["enableBgp"] = true
+	cb["properties"].(obj)["egressNatRules"] = []obj{{"id": s.gw + "/natRules/vnet"}}
+	if r := e.do("PUT", netPath(subA, "rg", "connections", "cb"), cb); r.status != 400 || !strings.Contains(string(r.body), "Dynamic") {
+		t.Errorf("a Dynamic rule on a BGP connection: %d %s", r.status, r.body)
 	}
 }

@@ -45,7 +45,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 		}
 		return g.print(rawItems(gw.Properties.NatRules), natRuleColumns)
 	}
-	parent := &cobra.Command{Use: "nat-rule", Short: "Manage a gateway's static NAT rules: a site's addresses as the VNet sees them, or the VNet's as a site sees them"}
+	parent := &cobra.Command{Use: "nat-rule", Short: "Manage a gateway's NAT rules: a site's addresses as the VNet sees them, or the VNet's as a site sees them"}
 	add := common(&cobra.Command{Use: "add", Short: "Add or replace a NAT rule", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || len(internal) == 0 || len(external) == 0 {
@@ -63,10 +63,10 @@ func natRuleCommand(g *globals) *cobra.Command {
 				return append(rs, r), nil
 			})
 		}}, true)
-	add.Flags().StringVar(&typ, "type", arm.NatRuleStatic, "Static (Dynamic is not implemented)")
+	add.Flags().StringVar(&typ, "type", arm.NatRuleStatic, "Static: one to one, both ways; Dynamic: flows the internal side starts get addresses and ports of the external space, which may be smaller; the external side starts none")
 	add.Flags().StringVar(&mode, "mode", arm.NatRuleIngressSnat, "IngressSnat: a site's addresses as the VNet sees them; EgressSnat: the VNet's addresses as a site sees them")
 	add.Flags().StringSliceVar(&internal, "internal-mappings", nil, "the site's own address space, CIDR")
-	add.Flags().StringSliceVar(&external, "external-mappings", nil, "the space it has in the VNet's view, CIDR of the same length")
+	add.Flags().StringSliceVar(&external, "external-mappings", nil, "the space it has in the other side's view, CIDR (of the same length for a Static rule)")
 	add.Flags().StringVar(&ipConfig, "ip-config-id", "", "the gateway IP configuration (name or id) whose instance of an active-active gateway the rule applies to (default: every instance)")
 	remove := common(&cobra.Command{Use: "remove", Short: "Remove a NAT rule (no connection may use it)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

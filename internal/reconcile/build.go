@@ -197,12 +197,12 @@ func (sc siteConn) atInstance(ipconfig string, networks []netip.Prefix) (datapla
 	dc := sc.conn
 	dc.NAT = nil
 	for _, m := range ingress {
-		dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External})
+		dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External, Dynamic: m.Dynamic})
 	}
 	if len(egress) > 0 {
 		dc.LocalPrefixes = rules.TranslateSpace(dc.LocalPrefixes, egress)
 		for _, m := range egress {
-			dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External, Egress: true})
+			dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External, Egress: true, Dynamic: m.Dynamic})
 		}
 	}
 	if sc.peer == nil {

@@ -165,7 +165,7 @@ func TestBuildActiveActive(t *testing.T) {
 	}
 	for i, want := range []string{"172.31.1.0/24", "172.31.2.0/24"} {
 		for _, c := range instances[i].Connections {
-			if strings.HasSuffix(c.ID, "/site") && fmt.Sprint(c.NAT) != fmt.Sprintf("[{192.168.1.0/24 %s false} {10.1.0.0/24 100.65.0.0/24 true}]", want) {
+			if strings.HasSuffix(c.ID, "/site") && fmt.Sprint(c.NAT) != fmt.Sprintf("[{192.168.1.0/24 %s false false} {10.1.0.0/24 100.65.0.0/24 true false}]", want) {
 				t.Errorf("instance %d translates the site with %v, want its own rule to %s and the VNet's", i, c.NAT, want)
 			}
 		}

@@ -12,10 +12,11 @@ import (
 )
 
 // stageNatRules checks and completes a gateway's NAT rules (VPN NAT):
-// static rules on a route-based gateway that translate a site's addresses
-// as they enter (IngressSnat) or the VNet's as they leave (EgressSnat).
-// Dynamic rules are refused as not implemented. A rule a connection uses
-// stays.
+// rules on a route-based gateway that translate a site's addresses as
+// they enter (IngressSnat) or the VNet's as they leave (EgressSnat),
+// Static (one to one, both ways) or Dynamic (flows the rule's internal
+// side starts, onto addresses and ports of its external space). A rule a
+// connection uses stays.
 func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 	p := &g.Properties
 	if len(p.NatRules) == 0 {
@@ -52,10 +53,7 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 		if err := canonical(&rp.Mode, field+".properties.mode", "", arm.NatRuleIngressSnat, arm.NatRuleEgressSnat); err != nil {
 			return err
 		}
-		switch {
-		case rp.Type == arm.NatRuleDynamic:
-			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.type", Message: "Dynamic NAT rules are not implemented; use Static (one to one)"}
-		case rp.Mode == "":
+		if rp.Mode == "" {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.mode", Message: "mode is required: IngressSnat (a site's addresses) or EgressSnat (the VNet's)"}
 		}
 		if _, err := natMapping(*r, field); err != nil {
@@ -128,16 +126,17 @@ func natRanges(tx *txn, c *arm.Connection, g *arm.VirtualNetworkGateway) (site, 
 	return site, vnet, siteBGP
 }
 
-// natMapping returns a static rule's mapping: one internal and one
-// external IPv4 address space of one length, without port ranges.
+// natMapping returns a rule's mapping: one internal and one external IPv4
+// address space, without port ranges; of one length for a static rule.
 func natMapping(r arm.VirtualNetworkGatewayNatRule, field string) (rules.NATMapping, error) {
 	rp := r.Properties
 	bad := func(what string) error {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "NAT rule " + r.Name + ": " + what}
 	}
 	if len(rp.InternalMappings) != 1 || len(rp.ExternalMappings) != 1 {
-		return rules.NATMapping{}, bad("a static rule maps one internal address space to one external one")
+		return rules.NATMapping{}, bad("a rule maps one internal address space to one external one")
 	}
+	dynamic := rp.Type == arm.NatRuleDynamic
 	in, ex := rp.InternalMappings[0], rp.ExternalMappings[0]
 	if in.PortRange != "" || ex.PortRange != "" {
 		return rules.NATMapping{}, bad("port ranges are not implemented")
@@ -149,10 +148,10 @@ func natMapping(r arm.VirtualNetworkGatewayNatRule, field string) (rules.NATMapp
 		return rules.NATMapping{}, bad("addressSpace must be a CIDR prefix")
 	case !ip.Addr().Is4() || !ep.Addr().Is4():
 		return rules.NATMapping{}, bad("IPv4 address spaces only")
-	case ip.Bits() != ep.Bits():
-		return rules.NATMapping{}, bad(fmt.Sprintf("the internal (%v) and external (%v) address spaces must be of one length", ip, ep))
+	case !dynamic && ip.Bits() != ep.Bits():
+		return rules.NATMapping{}, bad(fmt.Sprintf("the internal (%v) and external (%v) address spaces of a static rule must be of one length; a Dynamic rule maps onto a smaller space", ip, ep))
 	}
-	return rules.NATMapping{Internal: ip.Masked(), External: ep.Masked(), IPConfiguration: strings.ToLower(rp.IPConfigurationID)}, nil
+	return rules.NATMapping{Internal: ip.Masked(), External: ep.Masked(), Dynamic: dynamic, IPConfiguration: strings.ToLower(rp.IPConfigurationID)}, nil
 }
 
 // ingressNAT returns the mappings of the IngressSnat rules connection c
@@ -230,6 +229,10 @@ func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, 
 				return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "NAT rule " + r.Name + " is " + r.Properties.Mode + "; " + l.field + " take " + l.mode + " rules"}
 			}
 			m, _ := natMapping(r, field)
+			if m.Dynamic && p.EnableBGP {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: field,
+					Message: "NAT rule " + r.Name + " is Dynamic: BGP route translation maps prefixes one to one; use a Static rule on a BGP connection"}
+			}
 			for _, o := range maps {
 				// Rules of different instances (IP configurations) of an
 				// active-active gateway may map one space.

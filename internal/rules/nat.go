@@ -1,12 +1,17 @@
 package rules
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
-// NATMapping is one static VPN NAT rule as it applies to a site: the
-// site's Internal addresses appear as External to the VNet and the other
-// sites (IngressSnat), host part for host part.
+// NATMapping is one VPN NAT rule as it applies to a site: the site's
+// Internal addresses appear as External to the VNet and the other sites
+// (IngressSnat), host part for host part; or, Dynamic, as addresses and
+// ports of External that flows the Internal side starts are given.
 type NATMapping struct {
 	Internal, External netip.Prefix
+	Dynamic            bool
 	// IPConfiguration is the lower-case id of the gateway IP configuration
 	// (the instance of an active-active gateway) the rule applies to; ""
 	// means every one.
@@ -14,18 +19,24 @@ type NATMapping struct {
 }
 
 // TranslatePrefixes returns prefixes as the VNet sees them: each prefix
-// inside a mapping's internal space moved into its external space; the
-// others as they are.
+// inside a mapping's internal space moved into its external space (a
+// dynamic mapping's whole external space, once); the others as they are.
 func TranslatePrefixes(prefixes []netip.Prefix, maps []NATMapping) []netip.Prefix {
 	out := make([]netip.Prefix, 0, len(prefixes))
 	for _, p := range prefixes {
 		for _, m := range maps {
 			if m.Internal.Bits() <= p.Bits() && m.Internal.Contains(p.Addr()) {
-				p = netip.PrefixFrom(TranslateAddr(p.Addr(), m.Internal, m.External), p.Bits())
+				if m.Dynamic {
+					p = m.External
+				} else {
+					p = netip.PrefixFrom(TranslateAddr(p.Addr(), m.Internal, m.External), p.Bits())
+				}
 				break
 			}
 		}
-		out = append(out, p)
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
 	}
 	return out
 }

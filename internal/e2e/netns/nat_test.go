@@ -209,12 +209,61 @@ func TestNATWithBGP(t *testing.T) {
 	}
 }
 
-// natRule adds a static NAT rule to gateway gw of group rg, as az's
-// vnet-gateway nat-rule add does.
-func (r *region) natRule(rg, gw, name, mode, internal, external string) {
+// TestNATDynamic: the VNet's 10.1.0.0/16 leaves for a site as the one
+// address 100.65.0.1 (an EgressSnat Dynamic rule). Two VNet hosts reach
+// the site's host, which sees both as 100.65.0.1; TCP passes the
+// translation; the site starts no flow to 100.65.0.1, and the gateway
+// counts what it dropped.
+func TestNATDynamic(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("dnat", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	_, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	web, _ := r.tunHost(vnet, "web")
+	app, _ := r.tunHost(vnet, "app")
+	r.natRule("dnat", "hub-gw", "vnet", "EgressSnat", "10.1.0.0/16", "100.65.0.1/32", "--type", "Dynamic")
+	s := newSite(t, r, 1, pool, "10.77.0.2/24")
+	lgw := r.localGateway("dnat", "westeurope", "branch", s.addr, "10.77.0.0/24")
+	if out, err := r.cli("vpn-connection", "create", "-g", "dnat", "-n", "to-branch", "--vnet-gateway1", "hub-gw", "--local-gateway2", lgw.Name(),
+		"--shared-key", s2sKey, "--egress-nat-rule", "vnet"); err != nil {
+		t.Fatalf("vpn-connection create: %v\n%s", err, out)
+	}
+	conn := arm.NetworkID(sub, "dnat", "connections", "to-branch")
+	s.charon(gwAddr, s2sKey, "10.77.0.0/24", "100.65.0.1/32")
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+
+	siteHost := netip.MustParseAddr("10.77.0.2")
+	dump := s.lan.Start("tcpdump", "-nn", "-i", "any", "-c", "4", "icmp[icmptype] == icmp-echo")
+	time.Sleep(500 * time.Millisecond)
+	ping(t, web, siteHost, 15*time.Second)
+	ping(t, app, siteHost, 15*time.Second)
+	if !dump.Wait(5 * time.Second) {
+		dump.Kill()
+	}
+	if out := dump.Output(); strings.Count(out, "100.65.0.1 > 10.77.0.2: ICMP echo request") < 2 || strings.Contains(out, "10.1.") {
+		t.Errorf("the site's host saw:\n%s", out)
+	}
+	label := strings.ToLower(conn.String())
+	if n, _ := r.metric("vnetgw_tunnel_nat_flows", "connection", label); n < 2 {
+		t.Errorf("%d NAT flows after two hosts pinged", n)
+	}
+	before, _ := r.metric("vnetgw_tunnel_dropped_packets_total", "connection", label, "reason", "nat_no_flow")
+	if out, err := s.lan.Try("ping", "-c", "2", "-i", "0.2", "-W", "1", "-I", siteHost.String(), "100.65.0.1"); err == nil {
+		t.Errorf("the site's host pinged the translated address and got an answer:\n%s", out)
+	}
+	if after, _ := r.metric("vnetgw_tunnel_dropped_packets_total", "connection", label, "reason", "nat_no_flow"); after < before+2 {
+		t.Errorf("the site's pings to the translated address were not counted as dropped (%d, then %d)", before, after)
+	}
+	mbps, _ := iperfVia(t, web, s.lan, siteHost, siteHost, 2)
+	t.Logf("iperf3 TCP 2 s through the Dynamic NAT, VNet host -> site host: %.0f Mbit/s", mbps)
+}
+
+// natRule adds a NAT rule to gateway gw of group rg, as az's vnet-gateway
+// nat-rule add does (Static unless flags say otherwise).
+func (r *region) natRule(rg, gw, name, mode, internal, external string, flags ...string) {
 	r.t.Helper()
-	if out, err := r.cli("vnet-gateway", "nat-rule", "add", "-g", rg, "--gateway-name", gw, "-n", name, "--mode", mode,
-		"--internal-mappings", internal, "--external-mappings", external); err != nil {
+	if out, err := r.cli(append([]string{"vnet-gateway", "nat-rule", "add", "-g", rg, "--gateway-name", gw, "-n", name, "--mode", mode,
+		"--internal-mappings", internal, "--external-mappings", external}, flags...)...); err != nil {
 		r.t.Fatalf("nat-rule add: %v\n%s", err, out)
 	}
 }
