@@ -7,8 +7,12 @@
 // nodes/NAME, and a claims/VNET key for each VNet it runs, all on that
 // lease. An unclaimed VNet is claimed by the live node that rendezvous
 // hashing picks (so that VNets spread over the nodes), or by any node once
-// it has stayed unclaimed for two lease times. Claims are sticky: a node
-// that comes back does not take its VNets back, until an operator moves a
+// it has stayed unclaimed for two lease times. Claims are sticky, except
+// those of a node in its first settle time after it joins, which go to the
+// node rendezvous hashing picks as nodes join (so that nodes started
+// together spread the VNets between them): a node that comes back does not
+// take its VNets back from a node that has run for longer, until an
+// operator moves a
 // VNet (a moves/VNET key names the node it goes to), rebalances (moves
 // what rendezvous hashing would place elsewhere) or drains a node (a
 // drain/NAME key: it takes no VNet and hands its own over). A handover is
@@ -65,6 +69,10 @@ type Options struct {
 	// TTL is the lease time: how long after its death (or its loss of
 	// etcd) a node's VNets wait before another node takes them.
 	TTL time.Duration
+	// Settle is how long after it joins the node hands a VNet it runs
+	// over to the node rendezvous hashing picks, when one joins: nodes that
+	// start together spread their VNets. 0: claims are sticky at once.
+	Settle time.Duration
 	// Info is stored with the node's key (its API URL), for operators.
 	Info   string
 	Logger *slog.Logger
@@ -78,6 +86,7 @@ type Node struct {
 
 	mu       sync.Mutex
 	lease    clientv3.LeaseID     // 0 while not a member
+	joinedAt time.Time            // when it last became a member
 	fenced   bool                 // etcd has not renewed the lease for half its TTL
 	nodes    map[string]member    // live nodes, by name
 	claims   map[string]string    // VNet id → the node that runs it
@@ -262,14 +271,16 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 }
 
 // handOverLocked reports whether this node, which runs vnet, is to hand
-// it over: it was moved to another live node, or this node is draining
-// and a node that is not takes it. n.mu is held.
+// it over: it was moved to another live node, this node is draining and a
+// node that is not takes it, or this node is settling and rendezvous
+// hashing picks another. n.mu is held.
 func (n *Node) handOverLocked(vnet string) bool {
 	to := n.chooseLocked(vnet, "")
 	if to == n.opts.Name {
 		return false
 	}
-	return n.moves[vnet] == to || (n.drained[n.opts.Name] && !n.drained[to])
+	settling := time.Since(n.joinedAt) < n.opts.Settle && !n.drained[to]
+	return n.moves[vnet] == to || (n.drained[n.opts.Name] && !n.drained[to]) || settling
 }
 
 // chooseLocked returns the node vnet belongs on, leaving out node without
@@ -534,7 +545,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	for _, kv := range get.Kvs {
 		n.applyLocked(string(kv.Key), string(kv.Value), clientv3.LeaseID(kv.Lease), true)
 	}
-	n.lease = lease
+	n.lease, n.joinedAt = lease, time.Now()
 	n.bump()
 	n.mu.Unlock()
 	joined()

@@ -119,6 +119,44 @@ func TestVNetsSpreadAndMoveWhenANodeLeaves(t *testing.T) {
 	}
 }
 
+// Nodes that start together: the first to place takes every VNet, and
+// hands those rendezvous hashing picks the second for over when it joins
+// within the first's settle time; a node that joins later takes none.
+func TestNodesStartedTogetherSpread(t *testing.T) {
+	e := etcdtest.Start(t)
+	settling := func(name string, settle time.Duration) *cluster.Node {
+		n, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/c/", Name: name, TTL: time.Second, Settle: settle})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(n.Close)
+		return n
+	}
+	const settle = 3 * time.Second
+	a := settling("a", settle)
+	if owned := placeAll(t, a); len(owned[0]) != len(vnets) {
+		t.Fatalf("a alone runs %d of %d VNets", len(owned[0]), len(vnets))
+	}
+	b, bJoined := settling("b", settle), time.Now()
+	var owned []map[string]bool
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if owned = placeAll(t, a, b); len(owned[1]) > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("b, joined in a's settle time, runs no VNet after 10 s")
+		}
+	}
+	t.Logf("a runs %d VNets, b %d", len(owned[0]), len(owned[1]))
+
+	// Past their settle time the nodes' claims are sticky.
+	time.Sleep(time.Until(bJoined.Add(settle)))
+	c := settling("c", 0)
+	if again := placeAll(t, a, b, c); len(again[0]) != len(owned[0]) || len(again[1]) != len(owned[1]) || len(again[2]) != 0 {
+		t.Fatalf("c joined after the others settled: a runs %d, b %d, c %d VNets", len(again[0]), len(again[1]), len(again[2]))
+	}
+}
+
 // A node cut off from etcd (its connection goes through a proxy that the
 // test cuts, so that it cannot revoke its lease) stops running its VNets
 // by itself, and only then, its lease ended, do the others take them:

@@ -28,8 +28,10 @@ import (
 func TestClusterOfTwoNodes(t *testing.T) {
 	e := etcdtest.StartTLS(t)
 	const subID = "c1c1c1c1-0000-0000-0000-00000000c1c1"
+	// Claims are sticky from the start (--node-settle 0): a node that
+	// comes back takes nothing back.
 	args := func(name string) []string {
-		return []string{"--etcd", e.Endpoint, "--etcd-ca", e.CAFile, "--etcd-cert", e.CertFile, "--etcd-key", e.KeyFile, "--node-name", name, "--node-ttl", "2s", "--public-ip-pool", "127.41.0.0/24",
+		return []string{"--etcd", e.Endpoint, "--etcd-ca", e.CAFile, "--etcd-cert", e.CertFile, "--etcd-key", e.KeyFile, "--node-name", name, "--node-ttl", "2s", "--node-settle", "0s", "--public-ip-pool", "127.41.0.0/24",
 			"--ike-port", "15600", "--natt-port", "15601", "--sstp-port", "15643"}
 	}
 	dirA, dirB := t.TempDir(), t.TempDir()

@@ -76,9 +76,12 @@ type Config struct {
 	// of etcd's certificate, and this node's client certificate and key.
 	EtcdCA, EtcdCert, EtcdKey string
 	// NodeName names this node among the region's; NodeTTL is how long
-	// the others wait after its death before they run its VNets.
-	NodeName string
-	NodeTTL  time.Duration
+	// the others wait after its death before they run its VNets;
+	// NodeSettle how long after it joins its VNets go to nodes that join
+	// (cluster.Options.Settle).
+	NodeName   string
+	NodeTTL    time.Duration
+	NodeSettle time.Duration
 	// AdvertiseURL is where the other nodes reach this node's API (default:
 	// the URL of Listen; needed when Listen's host is 0.0.0.0 or ::).
 	AdvertiseURL string
@@ -173,7 +176,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			info = cfg.AdvertiseURL
 		}
 		s.node, err = cluster.Join(ctx, s.etcd, cluster.Options{Prefix: cfg.EtcdPrefix + "cluster/", Name: cfg.NodeName, TTL: cfg.NodeTTL,
-			Info: info, Logger: cfg.Logger.With("component", "cluster")})
+			Settle: cfg.NodeSettle, Info: info, Logger: cfg.Logger.With("component", "cluster")})
 		if err != nil {
 			ln.Close()
 			reg.Close()

@@ -72,9 +72,10 @@ func TestClusterFailover(t *testing.T) {
 			shareIdentity(t, first, dir)
 		}
 		// The API on every address of the node's namespace; the other node
-		// reaches it at the advertised one.
+		// reaches it at the advertised one. Claims are sticky from the
+		// start (--node-settle 0): the VNet stays on a when b joins.
 		return newRegion(t, regionOptions{pool: clusterPool, ns: ns, dir: dir, listen: "0.0.0.0:7443", args: []string{"--public-interface", ifc,
-			"--etcd", et.Endpoint, "--node-name", name, "--node-ttl", "2s", "--advertise-url", "https://" + strings.TrimSuffix(addr, "/24") + ":7443"}})
+			"--etcd", et.Endpoint, "--node-name", name, "--node-ttl", "2s", "--node-settle", "0s", "--advertise-url", "https://" + strings.TrimSuffix(addr, "/24") + ":7443"}})
 	}
 	a := node("a", "100.64.0.11/24")
 	aIf := hostIf(t, a.ns, netip.MustParseAddr("100.64.0.11"))
