@@ -138,15 +138,16 @@ type outerEnds struct{ local, remote netip.AddrPort }
 type dropReason uint8
 
 const (
-	dropNone      dropReason = iota
-	dropNoSA                 // outbound: no child, or none whose selectors match
-	dropSeal                 // outbound: the SA refused to seal
-	dropOpen                 // inbound: the SA refused to open
-	dropDummy                // inbound: a dummy packet (RFC 4303 §2.6)
-	dropMalformed            // inbound: not an IP packet of the Next Header's version
-	dropSelector             // inbound: outside the SA's selectors (RFC 4301 §5.2)
-	dropNATNoFlow            // for a dynamic NAT map's External side, and of no flow its Internal side started
-	dropNATFull              // a new flow of a dynamic NAT map found no free address and port
+	dropNone       dropReason = iota
+	dropNoSA                  // outbound: no child
+	dropNoSelector            // outbound, policy-based: children, but none whose selectors hold the packet
+	dropSeal                  // outbound: the SA refused to seal
+	dropOpen                  // inbound: the SA refused to open
+	dropDummy                 // inbound: a dummy packet (RFC 4303 §2.6)
+	dropMalformed             // inbound: not an IP packet of the Next Header's version
+	dropSelector              // inbound: outside the SA's selectors (RFC 4301 §5.2)
+	dropNATNoFlow             // for a dynamic NAT map's External side, and of no flow its Internal side started
+	dropNATFull               // a new flow of a dynamic NAT map found no free address and port
 	dropCount
 )
 

@@ -192,8 +192,8 @@ func sumOut(s Status) (n uint64) {
 }
 
 // TestPolicyBasedSelection checks that a policy-based tunnel picks the
-// child whose selectors hold source and destination, and acquires when
-// none does.
+// child whose selectors hold source and destination, and drops (as a
+// selector mismatch) and acquires when none does.
 func TestPolicyBasedSelection(t *testing.T) {
 	n := udptest.NewNetwork()
 	a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "p", Routes: prefixes("10.2.0.0/16"), PolicyBased: true}}})
@@ -220,8 +220,11 @@ func TestPolicyBasedSelection(t *testing.T) {
 		a.inner.Send(packet(tt.src, tt.dst, 10))
 		eventually(t, "the packet", func() bool {
 			after := status(t, a.e, "p")
-			return after.PacketsOut+after.Drops.NoSA > before.PacketsOut+before.Drops.NoSA
+			return after.PacketsOut+after.Drops.NoSelector > before.PacketsOut+before.Drops.NoSelector
 		})
+		if d := status(t, a.e, "p").Drops; d.NoSA != 0 {
+			t.Errorf("%v dropped as without child SA (%d), not as outside the children's selectors", tt, d.NoSA)
+		}
 		for _, c := range status(t, a.e, "p").Children {
 			var was uint64
 			for _, b := range before.Children {

@@ -111,8 +111,14 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		}
 		c := t.outboundChild(h.src, h.dst)
 		if c == nil {
-			t.drop(dropNoSA)
-			if t.policy.Load() {
+			switch {
+			case !t.policy.Load():
+				t.drop(dropNoSA)
+			case len(*t.children.Load()) > 0:
+				t.drop(dropNoSelector)
+				e.acquire(t, h)
+			default:
+				t.drop(dropNoSA)
 				e.acquire(t, h)
 			}
 			continue

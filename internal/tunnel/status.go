@@ -52,9 +52,10 @@ type TunnelStatus struct {
 
 // TunnelDrops counts a tunnel's dropped packets by reason.
 type TunnelDrops struct {
-	// NoSA counts outbound packets without a child: none at all, or for a
-	// policy-based tunnel none whose selectors hold them.
-	NoSA uint64
+	// NoSA counts outbound packets without a child; NoSelector those of a
+	// policy-based tunnel with children, none of whose selectors hold
+	// them (Azure's egress TS mismatch; a child for them is asked for).
+	NoSA, NoSelector uint64
 	// Seal and Open count packets the SA refused; its esp.Stats say why.
 	Seal, Open uint64
 	// Dummy counts dummy packets (RFC 4303 §2.6).
@@ -119,14 +120,15 @@ func (e *Engine) Status() Status {
 			BytesOut:    t.bytesOut.Load(),
 			LastInbound: unixTime(t.lastIn.Load()),
 			Drops: TunnelDrops{
-				NoSA:      d(dropNoSA),
-				Seal:      d(dropSeal),
-				Open:      d(dropOpen),
-				Dummy:     d(dropDummy),
-				Malformed: d(dropMalformed),
-				Selector:  d(dropSelector),
-				NATNoFlow: d(dropNATNoFlow),
-				NATFull:   d(dropNATFull),
+				NoSA:       d(dropNoSA),
+				NoSelector: d(dropNoSelector),
+				Seal:       d(dropSeal),
+				Open:       d(dropOpen),
+				Dummy:      d(dropDummy),
+				Malformed:  d(dropMalformed),
+				Selector:   d(dropSelector),
+				NATNoFlow:  d(dropNATNoFlow),
+				NATFull:    d(dropNATFull),
 			},
 			NATFlows: t.nat.Load().Flows(),
 		}
