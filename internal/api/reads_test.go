@@ -175,7 +175,8 @@ func TestInsightsMetrics(t *testing.T) {
 	if r := get(conn, "metricnames=BitsInPerSecond"); r.status != 200 || !strings.Contains(string(r.body), `"unit":"BitsPerSecond"`) {
 		t.Errorf("a connection's bits in: %d %s", r.status, r.body)
 	}
-	if r := e.raw("GET", s.gw+"/providers/Microsoft.Insights/metricDefinitions", "?api-version=2018-01-01", testToken, nil); r.status != 200 || strings.Count(string(r.body), `"primaryAggregationType"`) != 6 {
+	if r := e.raw("GET", s.gw+"/providers/Microsoft.Insights/metricDefinitions", "?api-version=2018-01-01", testToken, nil); r.status != 200 || strings.Count(string(r.body), `"primaryAggregationType"`) != len(insights.GatewayMetrics) ||
+		!strings.Contains(string(r.body), `"name":{"value":"TunnelIngressPacketDropTSMismatch"`) {
 		t.Errorf("metricDefinitions: %d %s", r.status, r.body)
 	}
 	for _, c := range []struct {

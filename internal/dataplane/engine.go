@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
@@ -470,6 +471,11 @@ type TunnelState struct {
 	// sent to the peer, IngressPackets and EgressPackets the packets.
 	Ingress, Egress               uint64
 	IngressPackets, EgressPackets uint64
+	// Drops counts the packets it dropped.
+	Drops insights.Drops
+	// IKESAs counts its established IKE SAs, ChildSAs its child SA
+	// pairs, NATFlows the flows of its Dynamic NAT rules.
+	IKESAs, ChildSAs, NATFlows int
 	// Established is when it (a tunnel of it) last came up.
 	Established time.Time
 	// Reason says why it is not connected.
@@ -506,6 +512,14 @@ func (s ConnectionStatus) summed() ConnectionStatus {
 		out.Egress += t.Egress
 		out.IngressPackets += t.IngressPackets
 		out.EgressPackets += t.EgressPackets
+		out.Drops.Ingress += t.Drops.Ingress
+		out.Drops.Egress += t.Drops.Egress
+		out.Drops.IngressTS += t.Drops.IngressTS
+		out.Drops.EgressTS += t.Drops.EgressTS
+		out.Drops.NAT += t.Drops.NAT
+		out.IKESAs += t.IKESAs
+		out.ChildSAs += t.ChildSAs
+		out.NATFlows += t.NATFlows
 		if t.Established.After(out.Established) {
 			out.Established = t.Established
 		}

@@ -16,6 +16,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/p2s"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
@@ -182,6 +183,10 @@ func (g *gw) status(m map[string]ConnectionStatus) {
 		if cs, ok := observed[name]; ok {
 			t.State, t.Ingress, t.Egress, t.Established, t.Reason, t.Idle = cs.State, cs.BytesIn, cs.BytesOut, cs.Established, cs.Reason, cs.Idle
 			t.IngressPackets, t.EgressPackets = cs.PacketsIn, cs.PacketsOut
+			d := cs.Drops
+			t.Drops = insights.Drops{Ingress: d.Open + d.Malformed + d.Selector, Egress: d.NoSA + d.NoSelector + d.Seal,
+				IngressTS: d.Selector, EgressTS: d.NoSelector, NAT: d.NATNoFlow + d.NATFull}
+			t.IKESAs, t.ChildSAs, t.NATFlows = cs.IKESAs, len(cs.Children), cs.NATFlows
 		}
 		st := m[c.ID]
 		st.Tunnels = append(st.Tunnels, t)

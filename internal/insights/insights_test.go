@@ -67,6 +67,48 @@ func TestAnswer(t *testing.T) {
 	}
 }
 
+// Drops count like traffic, from the first sample that has one; gauges
+// are their bucket's mean; a connection that never drops keeps no drops.
+func TestDropsAndGauges(t *testing.T) {
+	h := New(10*time.Second, time.Hour)
+	for i := range 12 {
+		var d Drops
+		if i >= 3 {
+			d = Drops{Ingress: uint64(5 * (i - 2)), IngressTS: uint64(5 * (i - 2)), NAT: 1}
+		}
+		sas := uint32(1)
+		if i >= 6 {
+			sas = 2 // a rekey's overlap, through the second minute
+		}
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{"a": {Drops: d, IKESAs: 1, ChildSAs: sas}, "b": {IKESAs: 1}})
+	}
+	if h.series["b"].drops != nil || len(h.series["a"].drops) != len(h.series["a"].samples) {
+		t.Fatalf("drops kept: b %v, a %d for %d samples", h.series["b"].drops, len(h.series["a"].drops), len(h.series["a"].samples))
+	}
+	bs := h.Buckets("a", t0, t0.Add(2*time.Minute), time.Minute)
+	// 0-60 s: drops from the sample at 30 s on, 5 per sample (5, 10,
+	// 15); 60-120 s: six samples, 30 more.
+	if bs[0].Drops.Ingress != 15 || bs[0].Drops.IngressTS != 15 || bs[0].Drops.NAT != 1 || bs[1].Drops.Ingress != 30 || bs[1].Drops.NAT != 0 {
+		t.Errorf("drops %+v, %+v", bs[0].Drops, bs[1].Drops)
+	}
+	if bs[0].IKESAs != 1 || bs[0].ChildSAs != 1 || bs[1].ChildSAs != 2 {
+		t.Errorf("gauges %+v", bs)
+	}
+	q, err := Parse(map[string]string{"metricnames": "MmsaCount,TunnelIngressPacketDropTSMismatch", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z", "interval": "PT1M"},
+		GatewayMetrics, h.Every(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Connections = map[string]string{"a": "conn-a", "b": "conn-b"}
+	r := h.Answer(q)
+	if mm := r.Value[0].Timeseries[0].Data; *mm[0].Total != 2 || *mm[1].Total != 2 {
+		t.Errorf("MmsaCount of the gateway (two tunnels, one IKE SA each): %v %v", *mm[0].Total, *mm[1].Total)
+	}
+	if ts := r.Value[1].Timeseries[0].Data; *ts[0].Total != 15 || *ts[1].Total != 30 {
+		t.Errorf("TunnelIngressPacketDropTSMismatch: %v %v", *ts[0].Total, *ts[1].Total)
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	for _, q := range []map[string]string{
 		{"metricnames": "CpuUsage"},
@@ -95,7 +137,7 @@ func TestRetention(t *testing.T) {
 	for i := range 20 {
 		h.Record(t0.Add(time.Duration(i)*time.Second), map[string]Counters{"a": {Ingress: uint64(i)}})
 	}
-	if n := len(h.series["a"]); n != 5 {
+	if n := len(h.series["a"].samples); n != 5 {
 		t.Errorf("%d samples kept, want 5", n)
 	}
 	h.Record(t0.Add(time.Minute), map[string]Counters{"b": {}})

@@ -31,6 +31,14 @@ var (
 		{"TunnelEgressBytes", "Tunnel Egress Bytes", "Bytes that went out through a tunnel", "Bytes", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Egress) }},
 		{"TunnelIngressPackets", "Tunnel Ingress Packets", "Packets that came in through a tunnel", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.IngressPackets) }},
 		{"TunnelEgressPackets", "Tunnel Egress Packets", "Packets that went out through a tunnel", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.EgressPackets) }},
+		{"TunnelIngressPacketDropCount", "Tunnel Ingress Packet Drop Count", "Packets that came in through a tunnel and were dropped (integrity, replay, traffic selectors, malformed)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.Ingress) }},
+		{"TunnelEgressPacketDropCount", "Tunnel Egress Packet Drop Count", "Packets for a tunnel that were dropped (no child SA, none whose traffic selectors hold them, sealing refused)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.Egress) }},
+		{"TunnelIngressPacketDropTSMismatch", "Tunnel Ingress TS Mismatch Packet Drop", "Packets that came in through a tunnel outside its child SA's traffic selectors", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.IngressTS) }},
+		{"TunnelEgressPacketDropTSMismatch", "Tunnel Egress TS Mismatch Packet Drop", "Packets for a policy-based tunnel that no child SA's traffic selectors hold", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.EgressTS) }},
+		{"TunnelNatPacketDrop", "Tunnel NAT Packet Drops", "Packets a tunnel's NAT rules dropped: for a Dynamic rule's external space and of no flow, or with no free address and port", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.NAT) }},
+		{"TunnelNatFlowCount", "Tunnel NAT Flows", "Flows a tunnel's Dynamic NAT rules hold (the mean over the interval)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return b.NATFlows }},
+		{"MmsaCount", "Tunnel MMSA Count", "Established IKE SAs (main mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return b.IKESAs }},
+		{"QmsaCount", "Tunnel QMSA Count", "Child SA pairs (quick mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return b.ChildSAs }},
 	}
 	ConnectionMetrics = []Metric{
 		{"BitsInPerSecond", "BitsInPerSecond", "Bits per second that came in through the connection", "BitsPerSecond", "Average", false, func(b Bucket, s float64) float64 { return 8 * float64(b.Ingress) / s }},

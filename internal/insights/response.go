@@ -99,17 +99,27 @@ func (h *History) Answer(q Query) Response {
 	return out
 }
 
-// add sums b into a, bucket by bucket.
+// add sums b into a, bucket by bucket (gauges too: the SAs of a gateway
+// are those of its connections).
 func add(a, b []Bucket) []Bucket {
 	if a == nil {
 		return slices.Clone(b)
 	}
 	for i := range a {
-		a[i].Ingress += b[i].Ingress
-		a[i].Egress += b[i].Egress
-		a[i].IngressPackets += b[i].IngressPackets
-		a[i].EgressPackets += b[i].EgressPackets
-		a[i].Has = a[i].Has || b[i].Has
+		x, y := &a[i], &b[i]
+		x.Ingress += y.Ingress
+		x.Egress += y.Egress
+		x.IngressPackets += y.IngressPackets
+		x.EgressPackets += y.EgressPackets
+		x.Drops.Ingress += y.Drops.Ingress
+		x.Drops.Egress += y.Drops.Egress
+		x.Drops.IngressTS += y.Drops.IngressTS
+		x.Drops.EgressTS += y.Drops.EgressTS
+		x.Drops.NAT += y.Drops.NAT
+		x.IKESAs += y.IKESAs
+		x.ChildSAs += y.ChildSAs
+		x.NATFlows += y.NATFlows
+		x.Has = x.Has || y.Has
 	}
 	return a
 }

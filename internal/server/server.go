@@ -297,7 +297,8 @@ func (s *Server) sample(ctx context.Context) {
 		case now := <-t.C:
 			byConn := map[string]insights.Counters{}
 			for id, c := range s.engine.Status().Connections {
-				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets}
+				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets,
+					Drops: c.Drops, IKESAs: uint32(c.IKESAs), ChildSAs: uint32(c.ChildSAs), NATFlows: uint32(c.NATFlows)}
 			}
 			s.insights.Record(now, byConn)
 		}

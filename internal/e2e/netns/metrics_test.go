@@ -140,7 +140,8 @@ func TestMetrics(t *testing.T) {
 // TestMonitorMetrics: Azure Monitor's metrics API (az monitor metrics
 // list) over what a tunnel to strongSwan carried, from the samples serve
 // took every second: the gateway's tunnel bytes, by connection, hold the
-// pings' bytes each way; the connection's bit rates are not zero; the
+// pings' bytes each way; its security associations are one of each; the
+// connection's bit rates are not zero; the
 // metric definitions name the gateway's metrics; a metric the gateway has
 // not is refused by name.
 func TestMonitorMetrics(t *testing.T) {
@@ -193,6 +194,23 @@ func TestMonitorMetrics(t *testing.T) {
 	}
 	t.Logf("TunnelIngressBytes %.0f, TunnelEgressBytes %.0f over the last hour, at 1 s", in, egress)
 
+	// The tunnel's security associations, in the last 2 s: one IKE SA
+	// (MMSA), one child SA pair (QMSA); no drops.
+	list(e.gw.String(), "--metric", "MmsaCount,QmsaCount,TunnelIngressPacketDropCount,TunnelEgressPacketDropTSMismatch", "--interval", "PT1S", "--filter", "ConnectionName eq '*'",
+		"--start-time", time.Now().Add(-3*time.Second).UTC().Format(time.RFC3339), "--end-time", time.Now().Add(-time.Second).UTC().Format(time.RFC3339))
+	for i, want := range []float64{1, 1} {
+		for _, p := range out.Value[i].Timeseries[0].Data {
+			if p.Total != nil && *p.Total != want {
+				t.Errorf("%s %v at %s, want %v", out.Value[i].Name.Value, *p.Total, p.TimeStamp, want)
+			}
+		}
+	}
+	for _, m := range out.Value[2:] {
+		if total, _ := sum(m); total != 0 {
+			t.Errorf("%s: %v", m.Name.Value, total)
+		}
+	}
+
 	if text, err := e.r.cli("monitor", "metrics", "list", "--resource", e.gw.String(), "--metric", "TunnelIngressBytes", "--filter", "ConnectionName eq '*'", "-o", "table"); err != nil ||
 		!strings.Contains(text, "TunnelIngressBytes  hub-to-branch") {
 		t.Errorf("the table: %v\n%s", err, text)
@@ -202,7 +220,7 @@ func TestMonitorMetrics(t *testing.T) {
 		t.Errorf("the connection's BitsInPerSecond: %+v", out.Value)
 	}
 	var defs arm.List[insights.Definition]
-	if _, err := e.r.c.Do(t.Context(), "GET", e.gw.String()+"/providers/Microsoft.Insights/metricDefinitions", nil, &defs); err != nil || len(defs.Value) != 6 {
+	if _, err := e.r.c.Do(t.Context(), "GET", e.gw.String()+"/providers/Microsoft.Insights/metricDefinitions", nil, &defs); err != nil || len(defs.Value) != len(insights.GatewayMetrics) {
 		t.Errorf("metricDefinitions: %v %+v", err, defs)
 	}
 	if text, err := e.r.cli("monitor", "metrics", "list", "--resource", e.gw.String(), "--metric", "CpuUsage"); err == nil || !strings.Contains(text, "TunnelIngressBytes") {

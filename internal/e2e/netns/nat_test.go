@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 )
 
@@ -213,10 +215,10 @@ func TestNATWithBGP(t *testing.T) {
 // address 100.65.0.1 (an EgressSnat Dynamic rule). Two VNet hosts reach
 // the site's host, which sees both as 100.65.0.1; TCP passes the
 // translation; the site starts no flow to 100.65.0.1, and the gateway
-// counts what it dropped.
+// counts what it dropped, also in Azure Monitor's TunnelNatPacketDrop.
 func TestNATDynamic(t *testing.T) {
 	require(t)
-	r := newRegion(t, regionOptions{pool: pool})
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--metrics-interval", "1s"}})
 	vnet := r.vnet("dnat", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	_, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	web, _ := r.tunHost(vnet, "web")
@@ -253,6 +255,28 @@ func TestNATDynamic(t *testing.T) {
 	}
 	if after, _ := r.metric("vnetgw_tunnel_dropped_packets_total", "connection", label, "reason", "nat_no_flow"); after < before+2 {
 		t.Errorf("the site's pings to the translated address were not counted as dropped (%d, then %d)", before, after)
+	}
+	time.Sleep(2500 * time.Millisecond) // two samples after the drops
+	gw := arm.NetworkID(sub, "dnat", "virtualNetworkGateways", "hub-gw")
+	var out insights.Response
+	if text, err := r.cli("monitor", "metrics", "list", "--resource", gw.String(), "--metric", "TunnelNatPacketDrop,TunnelNatFlowCount", "--interval", "PT1S", "-o", "json"); err != nil {
+		t.Fatalf("monitor metrics list: %v\n%s", err, text)
+	} else if err := json.Unmarshal([]byte(text), &out); err != nil {
+		t.Fatalf("%v:\n%s", err, text)
+	}
+	var drops, flows float64
+	for _, p := range out.Value[0].Timeseries[0].Data {
+		if p.Total != nil {
+			drops += *p.Total
+		}
+	}
+	for _, p := range out.Value[1].Timeseries[0].Data {
+		if p.Total != nil {
+			flows = max(flows, *p.Total)
+		}
+	}
+	if drops < 2 || flows < 2 {
+		t.Errorf("Azure Monitor: TunnelNatPacketDrop %v, TunnelNatFlowCount at most %v; want at least 2 of each", drops, flows)
 	}
 	mbps, _ := iperfVia(t, web, s.lan, siteHost, siteHost, 2)
 	t.Logf("iperf3 TCP 2 s through the Dynamic NAT, VNet host -> site host: %.0f Mbit/s", mbps)
