@@ -452,6 +452,17 @@ type Status struct {
 	VNets       map[string]fabric.Stats
 	Hosts       map[string]HostStatus
 	Connections map[string]ConnectionStatus
+	// P2S is the point-to-site traffic of the gateways that serve it, by
+	// gateway id, over their instances.
+	P2S map[string]P2SStatus
+}
+
+// P2SStatus is a gateway's point-to-site traffic: the bytes its clients
+// sent (Ingress) and were sent (Egress) since its servers started, and how
+// many are connected.
+type P2SStatus struct {
+	Ingress, Egress uint64
+	Clients         int
 }
 
 // Connection states.
@@ -512,11 +523,7 @@ func (s ConnectionStatus) summed() ConnectionStatus {
 		out.Egress += t.Egress
 		out.IngressPackets += t.IngressPackets
 		out.EgressPackets += t.EgressPackets
-		out.Drops.Ingress += t.Drops.Ingress
-		out.Drops.Egress += t.Drops.Egress
-		out.Drops.IngressTS += t.Drops.IngressTS
-		out.Drops.EgressTS += t.Drops.EgressTS
-		out.Drops.NAT += t.Drops.NAT
+		out.Drops = out.Drops.Plus(t.Drops)
 		out.IKESAs += t.IKESAs
 		out.ChildSAs += t.ChildSAs
 		out.NATFlows += t.NATFlows
@@ -551,7 +558,7 @@ type HostStatus struct {
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}}
+	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]P2SStatus{}}
 	for id, v := range e.vnets {
 		s.VNets[id] = v.router.Stats()
 		for hid, h := range v.hosts {
@@ -564,6 +571,12 @@ func (e *Engine) Status() Status {
 	}
 	for _, g := range e.gateways {
 		g.status(s.Connections)
+		if g.p2s != nil {
+			in, out, n := g.p2s.Traffic()
+			p := s.P2S[g.cfg.ID]
+			p.Ingress, p.Egress, p.Clients = p.Ingress+in, p.Egress+out, p.Clients+n
+			s.P2S[g.cfg.ID] = p
+		}
 	}
 	return s
 }

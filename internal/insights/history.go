@@ -6,6 +6,7 @@
 package insights
 
 import (
+	"strings"
 	"sync"
 	"time"
 )
@@ -18,15 +19,25 @@ type Counters struct {
 	IngressPackets, EgressPackets uint64
 	Drops                         Drops
 	// IKESAs counts the established IKE SAs (Azure: MMSA), ChildSAs the
-	// child SA pairs (QMSA), NATFlows the flows of Dynamic NAT rules.
-	IKESAs, ChildSAs, NATFlows uint32
+	// child SA pairs (QMSA), NATFlows the flows of Dynamic NAT rules;
+	// Clients a gateway's point-to-site clients (its P2SSeries).
+	IKESAs, ChildSAs, NATFlows, Clients uint32
 }
+
+// P2SSeries is the id under which a gateway's point-to-site traffic is
+// recorded (as one connection's).
+func P2SSeries(gatewayID string) string { return strings.ToLower(gatewayID) + "/p2s" }
 
 // Drops count the packets a connection's tunnels dropped, coming in and
 // going out; of those, the ones outside the traffic selectors (Azure's TS
 // mismatch); and the ones NAT rules dropped.
 type Drops struct {
 	Ingress, Egress, IngressTS, EgressTS, NAT uint64
+}
+
+// Plus returns d and o added, count by count.
+func (d Drops) Plus(o Drops) Drops {
+	return Drops{d.Ingress + o.Ingress, d.Egress + o.Egress, d.IngressTS + o.IngressTS, d.EgressTS + o.EgressTS, d.NAT + o.NAT}
 }
 
 // History holds samples of each connection's counters for a retention
@@ -50,16 +61,16 @@ type series struct {
 // sample is 48 bytes: a node with 10,000 tunnels keeps 6 hours at one a
 // minute in 173 MB (and 40 bytes more per sample of a tunnel that drops).
 type sample struct {
-	t                             int64 // unix seconds
 	ingress, egress               uint64
 	ingressPackets, egressPackets uint64
+	t                             uint32 // unix seconds (until 2106)
 	ikeSAs, childSAs              uint16
-	natFlows                      uint32
+	natFlows, clients             uint32
 }
 
 func newSample(t time.Time, c Counters) sample {
-	return sample{t: t.Unix(), ingress: c.Ingress, egress: c.Egress, ingressPackets: c.IngressPackets, egressPackets: c.EgressPackets,
-		ikeSAs: uint16(min(c.IKESAs, 0xffff)), childSAs: uint16(min(c.ChildSAs, 0xffff)), natFlows: c.NATFlows}
+	return sample{t: uint32(t.Unix()), ingress: c.Ingress, egress: c.Egress, ingressPackets: c.IngressPackets, egressPackets: c.EgressPackets,
+		ikeSAs: uint16(min(c.IKESAs, 0xffff)), childSAs: uint16(min(c.ChildSAs, 0xffff)), natFlows: c.NATFlows, clients: c.Clients}
 }
 
 // New returns an empty history sampled every every and kept for
@@ -81,7 +92,7 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 		if s == nil {
 			// A connection seen first: its counters started at zero with
 			// its tunnels, since the last sample.
-			s = &series{samples: []sample{{t: t.Unix()}}}
+			s = &series{samples: []sample{{t: uint32(t.Unix())}}}
 			h.series[id] = s
 		}
 		if s.drops == nil && c.Drops != (Drops{}) {
@@ -99,7 +110,7 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 		}
 	}
 	for id, s := range h.series {
-		if t.Sub(time.Unix(s.samples[len(s.samples)-1].t, 0)) > time.Duration(h.max)*h.every {
+		if t.Sub(time.Unix(int64(s.samples[len(s.samples)-1].t), 0)) > time.Duration(h.max)*h.every {
 			delete(h.series, id)
 		}
 	}
@@ -114,6 +125,7 @@ type Bucket struct {
 	IngressPackets, EgressPackets uint64
 	Drops                         Drops
 	IKESAs, ChildSAs, NATFlows    float64
+	Clients                       float64
 	Has                           bool
 }
 
@@ -131,7 +143,7 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 	var out []Bucket
 	for start := from; start.Before(to); start = start.Add(interval) {
 		b := Bucket{Start: start}
-		lo, hi := start.Unix(), start.Add(interval).Unix()
+		lo, hi := uint32(max(start.Unix(), 0)), uint32(max(start.Add(interval).Unix(), 0))
 		n := 0
 		for i := range s.samples {
 			cur := &s.samples[i]
@@ -158,10 +170,12 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 			b.IKESAs += float64(cur.ikeSAs)
 			b.ChildSAs += float64(cur.childSAs)
 			b.NATFlows += float64(cur.natFlows)
+			b.Clients += float64(cur.clients)
 			n++
 		}
 		if n > 0 {
-			b.IKESAs, b.ChildSAs, b.NATFlows = b.IKESAs/float64(n), b.ChildSAs/float64(n), b.NATFlows/float64(n)
+			f := float64(n)
+			b.IKESAs, b.ChildSAs, b.NATFlows, b.Clients = b.IKESAs/f, b.ChildSAs/f, b.NATFlows/f, b.Clients/f
 		}
 		out = append(out, b)
 	}

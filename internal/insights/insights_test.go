@@ -109,6 +109,31 @@ func TestDropsAndGauges(t *testing.T) {
 	}
 }
 
+// A gateway's point-to-site metrics come from its own series, whatever
+// its connections carried.
+func TestP2SMetrics(t *testing.T) {
+	h := history()
+	gw := "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/GW"
+	for i := range 6 {
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{P2SSeries(gw): {Ingress: uint64(600 * i), Egress: uint64(600 * i), Clients: uint32(min(i, 2))}})
+	}
+	q, err := Parse(map[string]string{"metricnames": "P2SConnectionCount,P2SBandwidth", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:01:00Z", "interval": "PT1M",
+		"$filter": "ConnectionName eq '*'"}, GatewayMetrics, h.Every(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Connections, q.P2S = map[string]string{"a": "conn-a"}, P2SSeries(strings.ToLower(gw))
+	r := h.Answer(q)
+	// Clients 0, 1, 2, 2, 2, 2 over the minute: 1.5 on the mean; 6,000
+	// bytes in the minute, 100 per second.
+	if n := r.Value[0].Timeseries[0].Data[0].Total; n == nil || *n != 1.5 || len(r.Value[0].Timeseries[0].Metadata) != 0 {
+		t.Errorf("P2SConnectionCount: %+v", r.Value[0].Timeseries)
+	}
+	if bw := r.Value[1].Timeseries[0].Data[0].Average; bw == nil || *bw != 100 {
+		t.Errorf("P2SBandwidth: %+v", r.Value[1].Timeseries)
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	for _, q := range []map[string]string{
 		{"metricnames": "CpuUsage"},

@@ -15,8 +15,9 @@ type Metric struct {
 	Unit                       string // Bytes, Count, BytesPerSecond or BitsPerSecond
 	Aggregation                string // the primary one: Total or Average
 	// Split tells whether the metric has the ConnectionName dimension
-	// (a gateway's metrics of its connections).
-	Split bool
+	// (a gateway's metrics of its connections); P2S that it is of the
+	// gateway's point-to-site traffic.
+	Split, P2S bool
 	// value turns a bucket of traffic over seconds into the metric.
 	value func(b Bucket, seconds float64) float64
 }
@@ -25,24 +26,26 @@ type Metric struct {
 // connection's, as Azure names them.
 var (
 	GatewayMetrics = []Metric{
-		{"AverageBandwidth", "Gateway S2S Bandwidth", "Site-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", false, bothPerSecond},
-		{"TunnelAverageBandwidth", "Tunnel Bandwidth", "Bandwidth of a tunnel, both ways, in bytes per second", "BytesPerSecond", "Average", true, bothPerSecond},
-		{"TunnelIngressBytes", "Tunnel Ingress Bytes", "Bytes that came in through a tunnel", "Bytes", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Ingress) }},
-		{"TunnelEgressBytes", "Tunnel Egress Bytes", "Bytes that went out through a tunnel", "Bytes", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Egress) }},
-		{"TunnelIngressPackets", "Tunnel Ingress Packets", "Packets that came in through a tunnel", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.IngressPackets) }},
-		{"TunnelEgressPackets", "Tunnel Egress Packets", "Packets that went out through a tunnel", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.EgressPackets) }},
-		{"TunnelIngressPacketDropCount", "Tunnel Ingress Packet Drop Count", "Packets that came in through a tunnel and were dropped (integrity, replay, traffic selectors, malformed)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.Ingress) }},
-		{"TunnelEgressPacketDropCount", "Tunnel Egress Packet Drop Count", "Packets for a tunnel that were dropped (no child SA, none whose traffic selectors hold them, sealing refused)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.Egress) }},
-		{"TunnelIngressPacketDropTSMismatch", "Tunnel Ingress TS Mismatch Packet Drop", "Packets that came in through a tunnel outside its child SA's traffic selectors", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.IngressTS) }},
-		{"TunnelEgressPacketDropTSMismatch", "Tunnel Egress TS Mismatch Packet Drop", "Packets for a policy-based tunnel that no child SA's traffic selectors hold", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.EgressTS) }},
-		{"TunnelNatPacketDrop", "Tunnel NAT Packet Drops", "Packets a tunnel's NAT rules dropped: for a Dynamic rule's external space and of no flow, or with no free address and port", "Count", "Total", true, func(b Bucket, _ float64) float64 { return float64(b.Drops.NAT) }},
-		{"TunnelNatFlowCount", "Tunnel NAT Flows", "Flows a tunnel's Dynamic NAT rules hold (the mean over the interval)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return b.NATFlows }},
-		{"MmsaCount", "Tunnel MMSA Count", "Established IKE SAs (main mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return b.IKESAs }},
-		{"QmsaCount", "Tunnel QMSA Count", "Child SA pairs (quick mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", true, func(b Bucket, _ float64) float64 { return b.ChildSAs }},
+		{"AverageBandwidth", "Gateway S2S Bandwidth", "Site-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", false, false, bothPerSecond},
+		{"P2SBandwidth", "Gateway P2S Bandwidth", "Point-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", false, true, bothPerSecond},
+		{"P2SConnectionCount", "P2S Connection Count", "Point-to-site clients connected to the gateway (the mean over the interval)", "Count", "Total", false, true, func(b Bucket, _ float64) float64 { return b.Clients }},
+		{"TunnelAverageBandwidth", "Tunnel Bandwidth", "Bandwidth of a tunnel, both ways, in bytes per second", "BytesPerSecond", "Average", true, false, bothPerSecond},
+		{"TunnelIngressBytes", "Tunnel Ingress Bytes", "Bytes that came in through a tunnel", "Bytes", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Ingress) }},
+		{"TunnelEgressBytes", "Tunnel Egress Bytes", "Bytes that went out through a tunnel", "Bytes", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Egress) }},
+		{"TunnelIngressPackets", "Tunnel Ingress Packets", "Packets that came in through a tunnel", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.IngressPackets) }},
+		{"TunnelEgressPackets", "Tunnel Egress Packets", "Packets that went out through a tunnel", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.EgressPackets) }},
+		{"TunnelIngressPacketDropCount", "Tunnel Ingress Packet Drop Count", "Packets that came in through a tunnel and were dropped (integrity, replay, traffic selectors, malformed)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.Ingress) }},
+		{"TunnelEgressPacketDropCount", "Tunnel Egress Packet Drop Count", "Packets for a tunnel that were dropped (no child SA, none whose traffic selectors hold them, sealing refused)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.Egress) }},
+		{"TunnelIngressPacketDropTSMismatch", "Tunnel Ingress TS Mismatch Packet Drop", "Packets that came in through a tunnel outside its child SA's traffic selectors", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.IngressTS) }},
+		{"TunnelEgressPacketDropTSMismatch", "Tunnel Egress TS Mismatch Packet Drop", "Packets for a policy-based tunnel that no child SA's traffic selectors hold", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.EgressTS) }},
+		{"TunnelNatPacketDrop", "Tunnel NAT Packet Drops", "Packets a tunnel's NAT rules dropped: for a Dynamic rule's external space and of no flow, or with no free address and port", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.NAT) }},
+		{"TunnelNatFlowCount", "Tunnel NAT Flows", "Flows a tunnel's Dynamic NAT rules hold (the mean over the interval)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return b.NATFlows }},
+		{"MmsaCount", "Tunnel MMSA Count", "Established IKE SAs (main mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return b.IKESAs }},
+		{"QmsaCount", "Tunnel QMSA Count", "Child SA pairs (quick mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return b.ChildSAs }},
 	}
 	ConnectionMetrics = []Metric{
-		{"BitsInPerSecond", "BitsInPerSecond", "Bits per second that came in through the connection", "BitsPerSecond", "Average", false, func(b Bucket, s float64) float64 { return 8 * float64(b.Ingress) / s }},
-		{"BitsOutPerSecond", "BitsOutPerSecond", "Bits per second that went out through the connection", "BitsPerSecond", "Average", false, func(b Bucket, s float64) float64 { return 8 * float64(b.Egress) / s }},
+		{"BitsInPerSecond", "BitsInPerSecond", "Bits per second that came in through the connection", "BitsPerSecond", "Average", false, false, func(b Bucket, s float64) float64 { return 8 * float64(b.Ingress) / s }},
+		{"BitsOutPerSecond", "BitsOutPerSecond", "Bits per second that went out through the connection", "BitsPerSecond", "Average", false, false, func(b Bucket, s float64) float64 { return 8 * float64(b.Egress) / s }},
 	}
 )
 
@@ -58,6 +61,8 @@ type Query struct {
 	Interval   time.Duration
 	Split      bool // $filter ConnectionName eq '*'
 	Connection string
+	// P2S is the id of the gateway's point-to-site series (P2SSeries).
+	P2S string
 	// Connections are the lower-case ids of the connections whose traffic
 	// makes the metrics, and their names (the dimension's values).
 	Connections map[string]string

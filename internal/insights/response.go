@@ -77,7 +77,9 @@ func (h *History) Answer(q Query) Response {
 	for _, m := range q.Metrics {
 		r := MetricResult{ID: q.Resource + "/providers/Microsoft.Insights/metrics/" + m.Name, Type: "Microsoft.Insights/metrics",
 			Name: Name{m.Name, m.Display}, DisplayDescription: m.Description, Unit: m.Unit, Timeseries: []TimeSeries{}, ErrorCode: "Success"}
-		if q.Split && m.Split {
+		if m.P2S {
+			r.Timeseries = append(r.Timeseries, TimeSeries{Metadata: []MetadataValue{}, Data: points(m, q, h.Buckets(q.P2S, q.From, q.To, q.Interval))})
+		} else if q.Split && m.Split {
 			for _, id := range ids {
 				if q.Connection == "" || strings.EqualFold(q.Connection, q.Connections[id]) {
 					r.Timeseries = append(r.Timeseries, TimeSeries{Metadata: []MetadataValue{{dimension, q.Connections[id]}},
@@ -111,14 +113,11 @@ func add(a, b []Bucket) []Bucket {
 		x.Egress += y.Egress
 		x.IngressPackets += y.IngressPackets
 		x.EgressPackets += y.EgressPackets
-		x.Drops.Ingress += y.Drops.Ingress
-		x.Drops.Egress += y.Drops.Egress
-		x.Drops.IngressTS += y.Drops.IngressTS
-		x.Drops.EgressTS += y.Drops.EgressTS
-		x.Drops.NAT += y.Drops.NAT
+		x.Drops = x.Drops.Plus(y.Drops)
 		x.IKESAs += y.IKESAs
 		x.ChildSAs += y.ChildSAs
 		x.NATFlows += y.NATFlows
+		x.Clients += y.Clients
 		x.Has = x.Has || y.Has
 	}
 	return a

@@ -69,6 +69,8 @@ type Server struct {
 	since   map[netip.Addr]time.Time
 	closed  bool
 	wg      sync.WaitGroup
+	// goneIn and goneOut are the bytes of the clients that have left.
+	goneIn, goneOut uint64
 
 	capture atomic.Pointer[pcap.Capture] // the clients' packets both ways, or nil
 }
@@ -192,6 +194,23 @@ func (s *Server) Clients() []ClientStatus {
 	return out
 }
 
+// Traffic returns the bytes the server's clients sent (in) and were sent
+// (out) since it started, those that left included, and how many clients
+// are connected.
+func (s *Server) Traffic() (in, out uint64, clients int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	in, out = s.goneIn, s.goneOut
+	for _, l := range s.clients {
+		in += l.bytesIn.Load()
+		out += l.bytesOut.Load()
+		if l.bound.Load() {
+			clients++
+		}
+	}
+	return in, out, clients
+}
+
 // serve runs one client: HTTPS, SSTP, PPP.
 func (s *Server) serve(c net.Conn) error {
 	// TLS 1.2, as Windows' SSTP client and sstpc negotiate it reliably.
@@ -220,6 +239,8 @@ func (s *Server) serve(c net.Conn) error {
 	defer func() {
 		if assigned.IsValid() {
 			s.mu.Lock()
+			s.goneIn += l.bytesIn.Load()
+			s.goneOut += l.bytesOut.Load()
 			delete(s.clients, assigned)
 			delete(s.ident, assigned)
 			delete(s.since, assigned)

@@ -296,9 +296,13 @@ func (s *Server) sample(ctx context.Context) {
 			return
 		case now := <-t.C:
 			byConn := map[string]insights.Counters{}
-			for id, c := range s.engine.Status().Connections {
+			st := s.engine.Status()
+			for id, c := range st.Connections {
 				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets,
 					Drops: c.Drops, IKESAs: uint32(c.IKESAs), ChildSAs: uint32(c.ChildSAs), NATFlows: uint32(c.NATFlows)}
+			}
+			for id, p := range st.P2S {
+				byConn[insights.P2SSeries(id)] = insights.Counters{Ingress: p.Ingress, Egress: p.Egress, Clients: uint32(p.Clients)}
 			}
 			s.insights.Record(now, byConn)
 		}

@@ -137,6 +137,48 @@ func TestMetrics(t *testing.T) {
 	t.Logf("scrape:\n%s", scrape)
 }
 
+// monitor answers an Azure Monitor metrics query on resource, as `vnetgw
+// monitor metrics list` does.
+func (r *region) monitor(resource string, args ...string) insights.Response {
+	r.t.Helper()
+	text, err := r.cli(append([]string{"monitor", "metrics", "list", "--resource", resource, "-o", "json"}, args...)...)
+	if err != nil {
+		r.t.Fatalf("monitor metrics list: %v\n%s", err, text)
+	}
+	var out insights.Response
+	if err := json.Unmarshal([]byte(text), &out); err != nil {
+		r.t.Fatalf("%v:\n%s", err, text)
+	}
+	return out
+}
+
+// sum returns the sum of a metric's totals and of its averages, over its
+// series and times; peak returns its largest total.
+func sum(m insights.MetricResult) (total, avg float64) {
+	for _, ts := range m.Timeseries {
+		for _, p := range ts.Data {
+			if p.Total != nil {
+				total += *p.Total
+			}
+			if p.Average != nil {
+				avg += *p.Average
+			}
+		}
+	}
+	return total, avg
+}
+
+func peak(m insights.MetricResult) (top float64) {
+	for _, ts := range m.Timeseries {
+		for _, p := range ts.Data {
+			if p.Total != nil {
+				top = max(top, *p.Total)
+			}
+		}
+	}
+	return top
+}
+
 // TestMonitorMetrics: Azure Monitor's metrics API (az monitor metrics
 // list) over what a tunnel to strongSwan carried, from the samples serve
 // took every second: the gateway's tunnel bytes, by connection, hold the
@@ -156,30 +198,7 @@ func TestMonitorMetrics(t *testing.T) {
 	time.Sleep(2500 * time.Millisecond) // two samples after the pings
 
 	var out insights.Response
-	list := func(resource string, args ...string) {
-		t.Helper()
-		text, err := e.r.cli(append([]string{"monitor", "metrics", "list", "--resource", resource, "-o", "json"}, args...)...)
-		if err != nil {
-			t.Fatalf("monitor metrics list: %v\n%s", err, text)
-		}
-		out = insights.Response{}
-		if err := json.Unmarshal([]byte(text), &out); err != nil {
-			t.Fatalf("%v:\n%s", err, text)
-		}
-	}
-	sum := func(m insights.MetricResult) (total, avg float64) {
-		for _, ts := range m.Timeseries {
-			for _, p := range ts.Data {
-				if p.Total != nil {
-					total += *p.Total
-				}
-				if p.Average != nil {
-					avg += *p.Average
-				}
-			}
-		}
-		return total, avg
-	}
+	list := func(resource string, args ...string) { out = e.r.monitor(resource, args...) }
 	list(e.gw.String(), "--metric", "TunnelIngressBytes,TunnelEgressBytes,TunnelIngressPackets", "--interval", "PT1S", "--filter", "ConnectionName eq '*'")
 	if len(out.Value) != 3 || len(out.Value[0].Timeseries) != 1 || out.Value[0].Timeseries[0].Metadata[0].Value != "hub-to-branch" {
 		t.Fatalf("the gateway's tunnel bytes by connection: %+v", out)

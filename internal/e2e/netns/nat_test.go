@@ -1,7 +1,6 @@
 package netns
 
 import (
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -12,7 +11,6 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
-	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 )
 
@@ -257,25 +255,9 @@ func TestNATDynamic(t *testing.T) {
 		t.Errorf("the site's pings to the translated address were not counted as dropped (%d, then %d)", before, after)
 	}
 	time.Sleep(2500 * time.Millisecond) // two samples after the drops
-	gw := arm.NetworkID(sub, "dnat", "virtualNetworkGateways", "hub-gw")
-	var out insights.Response
-	if text, err := r.cli("monitor", "metrics", "list", "--resource", gw.String(), "--metric", "TunnelNatPacketDrop,TunnelNatFlowCount", "--interval", "PT1S", "-o", "json"); err != nil {
-		t.Fatalf("monitor metrics list: %v\n%s", err, text)
-	} else if err := json.Unmarshal([]byte(text), &out); err != nil {
-		t.Fatalf("%v:\n%s", err, text)
-	}
-	var drops, flows float64
-	for _, p := range out.Value[0].Timeseries[0].Data {
-		if p.Total != nil {
-			drops += *p.Total
-		}
-	}
-	for _, p := range out.Value[1].Timeseries[0].Data {
-		if p.Total != nil {
-			flows = max(flows, *p.Total)
-		}
-	}
-	if drops < 2 || flows < 2 {
+	out := r.monitor(arm.NetworkID(sub, "dnat", "virtualNetworkGateways", "hub-gw").String(), "--metric", "TunnelNatPacketDrop,TunnelNatFlowCount", "--interval", "PT1S")
+	drops, _ := sum(out.Value[0])
+	if flows := peak(out.Value[1]); drops < 2 || flows < 2 {
 		t.Errorf("Azure Monitor: TunnelNatPacketDrop %v, TunnelNatFlowCount at most %v; want at least 2 of each", drops, flows)
 	}
 	mbps, _ := iperfVia(t, web, s.lan, siteHost, siteHost, 2)

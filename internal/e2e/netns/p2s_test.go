@@ -71,10 +71,11 @@ func connectClient(t *testing.T, r *region, ns *netnstest.NS, gwAddr netip.Addr,
 // that root puts a TUN device with a pool address into a namespace, and
 // the programs there ping the VNet's host and are pinged back; the API
 // ends the client's connection; a client whose certificate chains to
-// another root is refused.
+// another root is refused. Azure Monitor's P2S metrics count the client
+// and its traffic.
 func TestPointToSiteSSTP(t *testing.T) {
 	require(t)
-	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443", "--metrics-interval", "1s"}})
 	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, hostAddr := r.tunHost(vnet, "web")
@@ -119,6 +120,12 @@ func TestPointToSiteSSTP(t *testing.T) {
 	p2sLabels := []string{"gateway", strings.ToLower(gw.String())}
 	if n, _ := r.metric("vnetgw_p2s_connections", p2sLabels...); n != 1 {
 		t.Errorf("vnetgw_p2s_connections = %d with alice connected", n)
+	}
+	time.Sleep(1500 * time.Millisecond) // a sample after the iperf3 runs
+	m := r.monitor(gw.String(), "--metric", "P2SConnectionCount,P2SBandwidth", "--interval", "PT1S")
+	if _, bw := sum(m.Value[1]); peak(m.Value[0]) != 1 || bw*8/1e6 < up+down {
+		t.Errorf("Azure Monitor: P2SConnectionCount at most %v, want 1; P2SBandwidth %.0f Mbit over the hour, want at least %.0f (a second of the iperf3 runs)",
+			peak(m.Value[0]), bw*8/1e6, up+down)
 	}
 
 	// The administrator ends alice's connection by the id the health
