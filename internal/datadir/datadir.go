@@ -16,6 +16,9 @@ const (
 	Key      = "server-key.pem" // its key (0600)
 	Token    = "admin-token"    // the admin bearer token (0600)
 	Endpoint = "endpoint"       // the URL the API is served at
+	// MetricsHistory holds the samples behind Azure Monitor's metrics,
+	// written when serve stops and read when it starts.
+	MetricsHistory = "metrics-history"
 )
 
 // Default is /var/lib/vnetgw for root, else $XDG_STATE_HOME/vnetgw

@@ -10,6 +10,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -195,6 +196,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		cfg.MetricsRetention = 6 * time.Hour
 	}
 	s.insights = insights.New(cfg.MetricsInterval, cfg.MetricsRetention)
+	s.loadHistory()
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"), Insights: s.insights,
 		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}, SSTPPort: cfg.SSTPPort}
 	// The gateways' SSTP certificates come from the data directory's CA
@@ -264,7 +266,11 @@ func (s *Server) Run(ctx context.Context) error {
 		reconcile.Run(rctx, s.region, s.engine, place, s.log.With("component", "reconcile"))
 		close(reconciled)
 	}()
-	go s.sample(rctx)
+	sampled := make(chan struct{})
+	go func() {
+		s.sample(rctx)
+		close(sampled)
+	}()
 	var err error
 	select {
 	case err = <-errc:
@@ -279,6 +285,8 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	stopReconcile()
 	<-reconciled
+	<-sampled
+	s.saveHistory()
 	if cerr := s.close(); err == nil {
 		err = cerr
 	}
@@ -306,6 +314,35 @@ func (s *Server) sample(ctx context.Context) {
 			}
 			s.insights.Record(now, byConn)
 		}
+	}
+}
+
+// loadHistory reads the metrics history the last run saved, if any. A
+// file that cannot be read is logged and set aside (renamed *.bad); what
+// it held before the damage is kept.
+func (s *Server) loadHistory() {
+	path := filepath.Join(s.cfg.DataDir, datadir.MetricsHistory)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	if err == nil {
+		err = s.insights.Load(f, time.Now())
+		f.Close()
+	}
+	if err != nil {
+		s.log.Warn("metrics history not read; set aside", "file", path+".bad", "err", err)
+		os.Rename(path, path+".bad")
+		return
+	}
+	s.log.Info("metrics history read", "file", path)
+}
+
+// saveHistory writes the metrics history for the next run.
+func (s *Server) saveHistory() {
+	path := filepath.Join(s.cfg.DataDir, datadir.MetricsHistory)
+	if err := writeAtomic(path, 0o600, s.insights.Save); err != nil {
+		s.log.Warn("metrics history not saved", "file", path, "err", err)
 	}
 }
 
