@@ -3,6 +3,7 @@ package cli
 import (
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -68,22 +69,22 @@ VNet moves to another node.`,
 				return g.print(out, nil)
 			}
 			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "Timestamp\tName\tConnection\tValue")
+			fmt.Fprintln(tw, "Timestamp\tName\tDimension\tValue")
 			for _, m := range out.Value {
 				for _, ts := range m.Timeseries {
-					conn := ""
+					dim := ""
 					if len(ts.Metadata) > 0 {
-						conn = ts.Metadata[0].Value
+						dim = ts.Metadata[0].Value
 					}
 					for _, p := range ts.Data {
 						v := ""
 						switch {
 						case p.Total != nil:
-							v = fmt.Sprintf("%.0f", *p.Total)
+							v = strconv.FormatFloat(*p.Total, 'f', -1, 64)
 						case p.Average != nil:
 							v = fmt.Sprintf("%.1f", *p.Average)
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.TimeStamp, m.Name.Value, conn, v)
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.TimeStamp, m.Name.Value, dim, v)
 					}
 				}
 			}
@@ -96,7 +97,7 @@ VNet moves to another node.`,
 	f.StringVar(&interval, "interval", "", "ISO 8601 time grain: PT1M (default), PT5M, PT1H, ...; at least serve's --metrics-interval")
 	f.StringVar(&start, "start-time", "", "RFC 3339 start (default: an hour before the end)")
 	f.StringVar(&end, "end-time", "", "RFC 3339 end (default: now)")
-	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection; "ConnectionName eq 'NAME'" keeps one`)
+	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection, "BgpPeerAddress eq '*'" its BGP metrics by peer; "... eq 'VALUE'" keeps one`)
 	list.MarkFlagRequired("resource")
 	metrics.AddCommand(list)
 	root.AddCommand(metrics)

@@ -455,6 +455,18 @@ type Status struct {
 	// P2S is the point-to-site traffic of the gateways that serve it, by
 	// gateway id, over their instances.
 	P2S map[string]P2SStatus
+	// BGP is the BGP sessions of the gateways' instances, by gateway id.
+	BGP map[string][]BGPSessionStatus
+}
+
+// BGPSessionStatus is one BGP session of a gateway's instance: whether it
+// is established, the routes learned from the peer and those advertised
+// to it.
+type BGPSessionStatus struct {
+	Instance            int
+	Peer                netip.Addr
+	Established         bool
+	Learned, Advertised int
 }
 
 // P2SStatus is a gateway's point-to-site traffic: the bytes its clients
@@ -558,7 +570,8 @@ type HostStatus struct {
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]P2SStatus{}}
+	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]P2SStatus{},
+		BGP: map[string][]BGPSessionStatus{}}
 	for id, v := range e.vnets {
 		s.VNets[id] = v.router.Stats()
 		for hid, h := range v.hosts {
@@ -576,6 +589,15 @@ func (e *Engine) Status() Status {
 			p := s.P2S[g.cfg.ID]
 			p.Ingress, p.Egress, p.Clients = p.Ingress+in, p.Egress+out, p.Clients+n
 			s.P2S[g.cfg.ID] = p
+		}
+		if g.bgp != nil {
+			for _, p := range g.bgp.s.Peers() {
+				st := BGPSessionStatus{Instance: g.cfg.Instance, Peer: p.Addr, Established: p.State == "Established"}
+				if st.Established {
+					st.Learned, st.Advertised = p.RoutesReceived, len(g.bgp.s.Advertised(p.Addr))
+				}
+				s.BGP[g.cfg.ID] = append(s.BGP[g.cfg.ID], st)
+			}
 		}
 	}
 	return s

@@ -16,7 +16,7 @@ import (
 // one), a flag byte (1: drops follow the samples), the samples and the
 // drops, little-endian, fixed size.
 const (
-	fileMagic   = "vnetgw metrics history 1\n"
+	fileMagic   = "vnetgw metrics history 2\n"
 	sampleBytes = 48
 	dropsBytes  = 40
 	maxIDBytes  = 4096
@@ -56,18 +56,17 @@ func (x sample) put(b []byte) []byte {
 	for _, v := range []uint64{x.ingress, x.egress, x.ingressPackets, x.egressPackets} {
 		b = binary.LittleEndian.AppendUint64(b, v)
 	}
-	b = binary.LittleEndian.AppendUint32(b, x.t)
-	b = binary.LittleEndian.AppendUint16(b, x.ikeSAs)
-	b = binary.LittleEndian.AppendUint16(b, x.childSAs)
-	b = binary.LittleEndian.AppendUint32(b, x.natFlows)
-	return binary.LittleEndian.AppendUint32(b, x.clients)
+	for _, v := range append([]uint32{x.t}, x.gauges[:]...) {
+		b = binary.LittleEndian.AppendUint32(b, v)
+	}
+	return b
 }
 
 func getSample(b []byte) sample {
 	u := binary.LittleEndian.Uint64
-	return sample{ingress: u(b), egress: u(b[8:]), ingressPackets: u(b[16:]), egressPackets: u(b[24:]), t: binary.LittleEndian.Uint32(b[32:]),
-		ikeSAs: binary.LittleEndian.Uint16(b[36:]), childSAs: binary.LittleEndian.Uint16(b[38:]),
-		natFlows: binary.LittleEndian.Uint32(b[40:]), clients: binary.LittleEndian.Uint32(b[44:])}
+	v := binary.LittleEndian.Uint32
+	return sample{ingress: u(b), egress: u(b[8:]), ingressPackets: u(b[16:]), egressPackets: u(b[24:]), t: v(b[32:]),
+		gauges: [3]uint32{v(b[36:]), v(b[40:]), v(b[44:])}}
 }
 
 func (d Drops) put(b []byte) []byte {

@@ -6,6 +6,8 @@
 package insights
 
 import (
+	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -18,15 +20,31 @@ type Counters struct {
 	Ingress, Egress               uint64
 	IngressPackets, EgressPackets uint64
 	Drops                         Drops
-	// IKESAs counts the established IKE SAs (Azure: MMSA), ChildSAs the
-	// child SA pairs (QMSA), NATFlows the flows of Dynamic NAT rules;
-	// Clients a gateway's point-to-site clients (its P2SSeries).
-	IKESAs, ChildSAs, NATFlows, Clients uint32
+	// Gauges are values of the moment, by the series' kind (the Gauge
+	// constants).
+	Gauges [3]uint32
 }
+
+// The gauges of a connection's series: its established IKE SAs (Azure:
+// MMSA), its child SA pairs (QMSA) and the flows of its Dynamic NAT rules;
+// of a gateway's point-to-site series (P2SSeries): its connected clients;
+// of a BGP peer's series (BGPSeries): 1 while the session is established,
+// the routes learned from the peer and those advertised to it.
+const (
+	GaugeIKESAs, GaugeChildSAs, GaugeNATFlows              = 0, 1, 2
+	GaugeClients                                           = 0
+	GaugePeerUp, GaugeRoutesLearned, GaugeRoutesAdvertised = 0, 1, 2
+)
 
 // P2SSeries is the id under which a gateway's point-to-site traffic is
 // recorded (as one connection's).
 func P2SSeries(gatewayID string) string { return strings.ToLower(gatewayID) + "/p2s" }
+
+// BGPSeries is the id under which the BGP session of a gateway's instance
+// with peer is recorded.
+func BGPSeries(gatewayID string, instance int, peer netip.Addr) string {
+	return fmt.Sprintf("%s/bgp/%d/%s", strings.ToLower(gatewayID), instance, peer)
+}
 
 // Drops count the packets a connection's tunnels dropped, coming in and
 // going out; of those, the ones outside the traffic selectors (Azure's TS
@@ -64,13 +82,28 @@ type sample struct {
 	ingress, egress               uint64
 	ingressPackets, egressPackets uint64
 	t                             uint32 // unix seconds (until 2106)
-	ikeSAs, childSAs              uint16
-	natFlows, clients             uint32
+	gauges                        [3]uint32
 }
 
 func newSample(t time.Time, c Counters) sample {
-	return sample{t: uint32(t.Unix()), ingress: c.Ingress, egress: c.Egress, ingressPackets: c.IngressPackets, egressPackets: c.EgressPackets,
-		ikeSAs: uint16(min(c.IKESAs, 0xffff)), childSAs: uint16(min(c.ChildSAs, 0xffff)), natFlows: c.NATFlows, clients: c.Clients}
+	return sample{t: uint32(t.Unix()), ingress: c.Ingress, egress: c.Egress, ingressPackets: c.IngressPackets, egressPackets: c.EgressPackets, gauges: c.Gauges}
+}
+
+// BGPPeers returns the series of gateway gatewayID's BGP sessions
+// (BGPSeries) and their peers' addresses.
+func (h *History) BGPPeers(gatewayID string) map[string]string {
+	prefix := strings.ToLower(gatewayID) + "/bgp/"
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]string{}
+	for id := range h.series {
+		if rest, ok := strings.CutPrefix(id, prefix); ok {
+			if _, peer, ok := strings.Cut(rest, "/"); ok {
+				out[id] = peer
+			}
+		}
+	}
+	return out
 }
 
 // New returns an empty history sampled every every and kept for
@@ -124,8 +157,7 @@ type Bucket struct {
 	Ingress, Egress               uint64
 	IngressPackets, EgressPackets uint64
 	Drops                         Drops
-	IKESAs, ChildSAs, NATFlows    float64
-	Clients                       float64
+	Gauges                        [3]float64
 	Has                           bool
 }
 
@@ -167,15 +199,15 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 				b.Drops.EgressTS += grown(p.EgressTS, c.EgressTS)
 				b.Drops.NAT += grown(p.NAT, c.NAT)
 			}
-			b.IKESAs += float64(cur.ikeSAs)
-			b.ChildSAs += float64(cur.childSAs)
-			b.NATFlows += float64(cur.natFlows)
-			b.Clients += float64(cur.clients)
+			for g, v := range cur.gauges {
+				b.Gauges[g] += float64(v)
+			}
 			n++
 		}
-		if n > 0 {
-			f := float64(n)
-			b.IKESAs, b.ChildSAs, b.NATFlows, b.Clients = b.IKESAs/f, b.ChildSAs/f, b.NATFlows/f, b.Clients/f
+		for g := range b.Gauges {
+			if n > 0 {
+				b.Gauges[g] /= float64(n)
+			}
 		}
 		out = append(out, b)
 	}

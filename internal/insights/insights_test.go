@@ -3,6 +3,7 @@ package insights
 import (
 	"bytes"
 	"encoding/json"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -82,7 +83,7 @@ func TestDropsAndGauges(t *testing.T) {
 		if i >= 6 {
 			sas = 2 // a rekey's overlap, through the second minute
 		}
-		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{"a": {Drops: d, IKESAs: 1, ChildSAs: sas}, "b": {IKESAs: 1}})
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{"a": {Drops: d, Gauges: [3]uint32{GaugeIKESAs: 1, GaugeChildSAs: sas}}, "b": {Gauges: [3]uint32{GaugeIKESAs: 1}}})
 	}
 	if h.series["b"].drops != nil || len(h.series["a"].drops) != len(h.series["a"].samples) {
 		t.Fatalf("drops kept: b %v, a %d for %d samples", h.series["b"].drops, len(h.series["a"].drops), len(h.series["a"].samples))
@@ -93,7 +94,7 @@ func TestDropsAndGauges(t *testing.T) {
 	if bs[0].Drops.Ingress != 15 || bs[0].Drops.IngressTS != 15 || bs[0].Drops.NAT != 1 || bs[1].Drops.Ingress != 30 || bs[1].Drops.NAT != 0 {
 		t.Errorf("drops %+v, %+v", bs[0].Drops, bs[1].Drops)
 	}
-	if bs[0].IKESAs != 1 || bs[0].ChildSAs != 1 || bs[1].ChildSAs != 2 {
+	if bs[0].Gauges[GaugeIKESAs] != 1 || bs[0].Gauges[GaugeChildSAs] != 1 || bs[1].Gauges[GaugeChildSAs] != 2 {
 		t.Errorf("gauges %+v", bs)
 	}
 	q, err := Parse(map[string]string{"metricnames": "MmsaCount,TunnelIngressPacketDropTSMismatch", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z", "interval": "PT1M"},
@@ -117,7 +118,7 @@ func TestP2SMetrics(t *testing.T) {
 	h := history()
 	gw := "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/GW"
 	for i := range 6 {
-		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{P2SSeries(gw): {Ingress: uint64(600 * i), Egress: uint64(600 * i), Clients: uint32(min(i, 2))}})
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{P2SSeries(gw): {Ingress: uint64(600 * i), Egress: uint64(600 * i), Gauges: [3]uint32{GaugeClients: uint32(min(i, 2))}}})
 	}
 	q, err := Parse(map[string]string{"metricnames": "P2SConnectionCount,P2SBandwidth", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:01:00Z", "interval": "PT1M",
 		"$filter": "ConnectionName eq '*'"}, GatewayMetrics, h.Every(), t0)
@@ -133,6 +134,41 @@ func TestP2SMetrics(t *testing.T) {
 	}
 	if bw := r.Value[1].Timeseries[0].Data[0].Average; bw == nil || *bw != 100 {
 		t.Errorf("P2SBandwidth: %+v", r.Value[1].Timeseries)
+	}
+}
+
+// A gateway's BGP metrics come from its sessions' series, split by the
+// peer's address when asked.
+func TestBGPMetrics(t *testing.T) {
+	h := New(10*time.Second, time.Hour)
+	gw := "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/GW"
+	p1, p2 := netip.MustParseAddr("10.0.0.1"), netip.MustParseAddr("10.0.0.2")
+	for i := range 6 {
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{
+			BGPSeries(gw, 0, p1):       {Gauges: [3]uint32{GaugePeerUp: 1, GaugeRoutesLearned: 4, GaugeRoutesAdvertised: 1}},
+			BGPSeries(gw, 1, p2):       {Gauges: [3]uint32{GaugePeerUp: uint32(i % 2), GaugeRoutesLearned: 2}},
+			"/other/gw/bgp/0/10.0.0.9": {Gauges: [3]uint32{GaugePeerUp: 1}},
+		})
+	}
+	ask := func(filter string) Response {
+		q, err := Parse(map[string]string{"metricnames": "BgpPeerStatus,BgpRoutesLearned", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:01:00Z", "interval": "PT1M",
+			"$filter": filter}, GatewayMetrics, h.Every(), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.BGPPeers = h.BGPPeers(gw)
+		return h.Answer(q)
+	}
+	r := ask("BgpPeerAddress eq '*'")
+	if ts := r.Value[0].Timeseries; len(ts) != 2 || ts[0].Metadata[0].Value != "10.0.0.1" || *ts[0].Data[0].Average != 1 || *ts[1].Data[0].Average != 0.5 {
+		b, _ := json.Marshal(r)
+		t.Errorf("BgpPeerStatus by peer: %s", b)
+	}
+	if ts := ask("BgpPeerAddress eq '10.0.0.2'").Value[1].Timeseries; len(ts) != 1 || *ts[0].Data[0].Total != 2 {
+		t.Errorf("BgpRoutesLearned of 10.0.0.2: %+v", ts)
+	}
+	if ts := ask("").Value[1].Timeseries; len(ts) != 1 || len(ts[0].Metadata) != 0 || *ts[0].Data[0].Total != 6 {
+		t.Errorf("BgpRoutesLearned of the gateway: %+v", ts)
 	}
 }
 
@@ -185,7 +221,7 @@ func FuzzParse(f *testing.F) {
 // count from zero (the restart is a sample of zeros).
 func TestSaveLoad(t *testing.T) {
 	h := history()
-	h.Record(t0.Add(2*time.Minute), map[string]Counters{"a": {Ingress: 7000, Drops: Drops{Ingress: 3}, IKESAs: 1}})
+	h.Record(t0.Add(2*time.Minute), map[string]Counters{"a": {Ingress: 7000, Drops: Drops{Ingress: 3}, Gauges: [3]uint32{GaugeIKESAs: 1}}})
 	var buf bytes.Buffer
 	if err := h.Save(&buf); err != nil {
 		t.Fatal(err)

@@ -14,10 +14,12 @@ type Metric struct {
 	Name, Display, Description string
 	Unit                       string // Bytes, Count, BytesPerSecond or BitsPerSecond
 	Aggregation                string // the primary one: Total or Average
-	// Split tells whether the metric has the ConnectionName dimension
-	// (a gateway's metrics of its connections); P2S that it is of the
-	// gateway's point-to-site traffic.
-	Split, P2S bool
+	// Dimension is the dimension the metric can be split by:
+	// ConnectionName (a gateway's metrics of its connections),
+	// BgpPeerAddress (of its BGP sessions) or none. P2S tells that it is
+	// of the gateway's point-to-site traffic.
+	Dimension string
+	P2S       bool
 	// value turns a bucket of traffic over seconds into the metric.
 	value func(b Bucket, seconds float64) float64
 }
@@ -26,46 +28,58 @@ type Metric struct {
 // connection's, as Azure names them.
 var (
 	GatewayMetrics = []Metric{
-		{"AverageBandwidth", "Gateway S2S Bandwidth", "Site-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", false, false, bothPerSecond},
-		{"P2SBandwidth", "Gateway P2S Bandwidth", "Point-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", false, true, bothPerSecond},
-		{"P2SConnectionCount", "P2S Connection Count", "Point-to-site clients connected to the gateway (the mean over the interval)", "Count", "Total", false, true, func(b Bucket, _ float64) float64 { return b.Clients }},
-		{"TunnelAverageBandwidth", "Tunnel Bandwidth", "Bandwidth of a tunnel, both ways, in bytes per second", "BytesPerSecond", "Average", true, false, bothPerSecond},
-		{"TunnelIngressBytes", "Tunnel Ingress Bytes", "Bytes that came in through a tunnel", "Bytes", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Ingress) }},
-		{"TunnelEgressBytes", "Tunnel Egress Bytes", "Bytes that went out through a tunnel", "Bytes", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Egress) }},
-		{"TunnelIngressPackets", "Tunnel Ingress Packets", "Packets that came in through a tunnel", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.IngressPackets) }},
-		{"TunnelEgressPackets", "Tunnel Egress Packets", "Packets that went out through a tunnel", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.EgressPackets) }},
-		{"TunnelIngressPacketDropCount", "Tunnel Ingress Packet Drop Count", "Packets that came in through a tunnel and were dropped (integrity, replay, traffic selectors, malformed)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.Ingress) }},
-		{"TunnelEgressPacketDropCount", "Tunnel Egress Packet Drop Count", "Packets for a tunnel that were dropped (no child SA, none whose traffic selectors hold them, sealing refused)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.Egress) }},
-		{"TunnelIngressPacketDropTSMismatch", "Tunnel Ingress TS Mismatch Packet Drop", "Packets that came in through a tunnel outside its child SA's traffic selectors", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.IngressTS) }},
-		{"TunnelEgressPacketDropTSMismatch", "Tunnel Egress TS Mismatch Packet Drop", "Packets for a policy-based tunnel that no child SA's traffic selectors hold", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.EgressTS) }},
-		{"TunnelNatPacketDrop", "Tunnel NAT Packet Drops", "Packets a tunnel's NAT rules dropped: for a Dynamic rule's external space and of no flow, or with no free address and port", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.NAT) }},
-		{"TunnelNatFlowCount", "Tunnel NAT Flows", "Flows a tunnel's Dynamic NAT rules hold (the mean over the interval)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return b.NATFlows }},
-		{"MmsaCount", "Tunnel MMSA Count", "Established IKE SAs (main mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return b.IKESAs }},
-		{"QmsaCount", "Tunnel QMSA Count", "Child SA pairs (quick mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", true, false, func(b Bucket, _ float64) float64 { return b.ChildSAs }},
+		{"AverageBandwidth", "Gateway S2S Bandwidth", "Site-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", "", false, bothPerSecond},
+		{"P2SBandwidth", "Gateway P2S Bandwidth", "Point-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", "", true, bothPerSecond},
+		{"P2SConnectionCount", "P2S Connection Count", "Point-to-site clients connected to the gateway (the mean over the interval)", "Count", "Total", "", true, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeClients] }},
+		{"TunnelAverageBandwidth", "Tunnel Bandwidth", "Bandwidth of a tunnel, both ways, in bytes per second", "BytesPerSecond", "Average", byConnection, false, bothPerSecond},
+		{"TunnelIngressBytes", "Tunnel Ingress Bytes", "Bytes that came in through a tunnel", "Bytes", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Ingress) }},
+		{"TunnelEgressBytes", "Tunnel Egress Bytes", "Bytes that went out through a tunnel", "Bytes", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Egress) }},
+		{"TunnelIngressPackets", "Tunnel Ingress Packets", "Packets that came in through a tunnel", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.IngressPackets) }},
+		{"TunnelEgressPackets", "Tunnel Egress Packets", "Packets that went out through a tunnel", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.EgressPackets) }},
+		{"TunnelIngressPacketDropCount", "Tunnel Ingress Packet Drop Count", "Packets that came in through a tunnel and were dropped (integrity, replay, traffic selectors, malformed)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.Ingress) }},
+		{"TunnelEgressPacketDropCount", "Tunnel Egress Packet Drop Count", "Packets for a tunnel that were dropped (no child SA, none whose traffic selectors hold them, sealing refused)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.Egress) }},
+		{"TunnelIngressPacketDropTSMismatch", "Tunnel Ingress TS Mismatch Packet Drop", "Packets that came in through a tunnel outside its child SA's traffic selectors", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.IngressTS) }},
+		{"TunnelEgressPacketDropTSMismatch", "Tunnel Egress TS Mismatch Packet Drop", "Packets for a policy-based tunnel that no child SA's traffic selectors hold", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.EgressTS) }},
+		{"TunnelNatPacketDrop", "Tunnel NAT Packet Drops", "Packets a tunnel's NAT rules dropped: for a Dynamic rule's external space and of no flow, or with no free address and port", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Drops.NAT) }},
+		{"TunnelNatFlowCount", "Tunnel NAT Flows", "Flows a tunnel's Dynamic NAT rules hold (the mean over the interval)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeNATFlows] }},
+		{"MmsaCount", "Tunnel MMSA Count", "Established IKE SAs (main mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeIKESAs] }},
+		{"QmsaCount", "Tunnel QMSA Count", "Child SA pairs (quick mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeChildSAs] }},
+		{"BgpPeerStatus", "BGP Peer Status", "1 while the BGP session with the peer is established (the mean over the interval)", "Count", "Average", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugePeerUp] }},
+		{"BgpRoutesLearned", "BGP Routes Learned", "Routes learned from the BGP peer (the mean over the interval)", "Count", "Total", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeRoutesLearned] }},
+		{"BgpRoutesAdvertised", "BGP Routes Advertised", "Routes advertised to the BGP peer (the mean over the interval)", "Count", "Total", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeRoutesAdvertised] }},
 	}
 	ConnectionMetrics = []Metric{
-		{"BitsInPerSecond", "BitsInPerSecond", "Bits per second that came in through the connection", "BitsPerSecond", "Average", false, false, func(b Bucket, s float64) float64 { return 8 * float64(b.Ingress) / s }},
-		{"BitsOutPerSecond", "BitsOutPerSecond", "Bits per second that went out through the connection", "BitsPerSecond", "Average", false, false, func(b Bucket, s float64) float64 { return 8 * float64(b.Egress) / s }},
+		{"BitsInPerSecond", "BitsInPerSecond", "Bits per second that came in through the connection", "BitsPerSecond", "Average", "", false, func(b Bucket, s float64) float64 { return 8 * float64(b.Ingress) / s }},
+		{"BitsOutPerSecond", "BitsOutPerSecond", "Bits per second that went out through the connection", "BitsPerSecond", "Average", "", false, func(b Bucket, s float64) float64 { return 8 * float64(b.Egress) / s }},
 	}
 )
 
 func bothPerSecond(b Bucket, s float64) float64 { return float64(b.Ingress+b.Egress) / s }
 
+// The dimensions a gateway's metrics are split by.
+const (
+	byConnection = "ConnectionName"
+	byBGPPeer    = "BgpPeerAddress"
+)
+
 // Query is a metrics request on one resource.
 type Query struct {
-	Resource   string   // the resource id, as asked
-	Namespace  string   // Microsoft.Network/virtualNetworkGateways or .../connections
-	Location   string   // the resource's
-	Metrics    []Metric // from Parse
-	From, To   time.Time
-	Interval   time.Duration
-	Split      bool // $filter ConnectionName eq '*'
-	Connection string
+	Resource  string   // the resource id, as asked
+	Namespace string   // Microsoft.Network/virtualNetworkGateways or .../connections
+	Location  string   // the resource's
+	Metrics   []Metric // from Parse
+	From, To  time.Time
+	Interval  time.Duration
+	// Split is the dimension of $filter (ConnectionName eq '*', or
+	// BgpPeerAddress eq '10.0.0.1'), Value the value it asks for ("": all).
+	Split, Value string
 	// P2S is the id of the gateway's point-to-site series (P2SSeries).
 	P2S string
 	// Connections are the lower-case ids of the connections whose traffic
-	// makes the metrics, and their names (the dimension's values).
-	Connections map[string]string
+	// makes the metrics, and their names (the dimension's values);
+	// BGPPeers the ids of the series of the gateway's BGP sessions
+	// (BGPSeries) and their peers' addresses.
+	Connections, BGPPeers map[string]string
 }
 
 // ErrBadRequest is what Parse's errors wrap.
@@ -75,7 +89,7 @@ func (e *ErrBadRequest) Error() string { return e.Msg }
 
 func bad(format string, args ...any) error { return &ErrBadRequest{fmt.Sprintf(format, args...)} }
 
-var filterRE = regexp.MustCompile(`(?i)^\s*connectionname\s+eq\s+'([^']*)'\s*$`)
+var filterRE = regexp.MustCompile(`(?i)^\s*(connectionname|bgppeeraddress)\s+eq\s+'([^']*)'\s*$`)
 
 // Parse reads a request's metricnames, timespan, interval and $filter
 // against the metrics the resource has, with now for the default
@@ -122,11 +136,14 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 	if f := q["$filter"]; f != "" {
 		m := filterRE.FindStringSubmatch(f)
 		if m == nil {
-			return Query{}, bad("$filter %q is not ConnectionName eq '<name>' or ConnectionName eq '*'", f)
+			return Query{}, bad("$filter %q is not ConnectionName or BgpPeerAddress eq '<value>' or eq '*'", f)
 		}
-		out.Split = true
-		if m[1] != "*" {
-			out.Connection = m[1]
+		out.Split = byConnection
+		if strings.EqualFold(m[1], byBGPPeer) {
+			out.Split = byBGPPeer
+		}
+		if m[2] != "*" {
+			out.Value = m[2]
 		}
 	}
 	out.From = out.From.Truncate(out.Interval)

@@ -62,39 +62,52 @@ type (
 	}
 )
 
-// dimension is the one dimension of the gateway's tunnel metrics.
-var dimension = Name{Value: "ConnectionName", LocalizedValue: "ConnectionName"}
-
-// Answer computes q from the history.
+// Answer computes q from the history. A metric of a dimension sums the
+// series that make it (the connections', or the BGP sessions'), split by
+// the dimension's value when $filter asks for it.
 func (h *History) Answer(q Query) Response {
 	out := Response{Timespan: q.From.UTC().Format(time.RFC3339) + "/" + q.To.UTC().Format(time.RFC3339), Interval: formatDuration(q.Interval),
 		Namespace: q.Namespace, ResourceRegion: q.Location, Value: []MetricResult{}}
-	ids := slices.Sorted(maps.Keys(q.Connections))
 	buckets := map[string][]Bucket{}
-	for _, id := range ids {
-		buckets[id] = h.Buckets(id, q.From, q.To, q.Interval)
+	of := func(id string) []Bucket {
+		if _, ok := buckets[id]; !ok {
+			buckets[id] = h.Buckets(id, q.From, q.To, q.Interval)
+		}
+		return buckets[id]
 	}
 	for _, m := range q.Metrics {
 		r := MetricResult{ID: q.Resource + "/providers/Microsoft.Insights/metrics/" + m.Name, Type: "Microsoft.Insights/metrics",
 			Name: Name{m.Name, m.Display}, DisplayDescription: m.Description, Unit: m.Unit, Timeseries: []TimeSeries{}, ErrorCode: "Success"}
-		if m.P2S {
-			r.Timeseries = append(r.Timeseries, TimeSeries{Metadata: []MetadataValue{}, Data: points(m, q, h.Buckets(q.P2S, q.From, q.To, q.Interval))})
-		} else if q.Split && m.Split {
-			for _, id := range ids {
-				if q.Connection == "" || strings.EqualFold(q.Connection, q.Connections[id]) {
-					r.Timeseries = append(r.Timeseries, TimeSeries{Metadata: []MetadataValue{{dimension, q.Connections[id]}},
-						Data: points(m, q, buckets[id])})
-				}
+		series := q.Connections // a connection's metrics, and the gateway's of its connections
+		switch {
+		case m.P2S:
+			series = map[string]string{q.P2S: ""}
+		case m.Dimension == byBGPPeer:
+			series = q.BGPPeers
+		}
+		// The series by the dimension's value (one group, "", unsplit).
+		groups := map[string][]string{}
+		for id, value := range series {
+			if q.Split == "" || q.Split != m.Dimension {
+				value = ""
+			} else if q.Value != "" && !strings.EqualFold(q.Value, value) {
+				continue
 			}
-		} else {
-			var sum []Bucket
-			for _, id := range ids {
-				sum = add(sum, buckets[id])
+			groups[value] = append(groups[value], id)
+		}
+		if len(groups) == 0 && (q.Split == "" || q.Split != m.Dimension) {
+			groups[""] = nil // the times, without data
+		}
+		for _, value := range slices.Sorted(maps.Keys(groups)) {
+			sum := h.Buckets("", q.From, q.To, q.Interval)
+			for _, id := range groups[value] {
+				sum = add(sum, of(id))
 			}
-			if sum == nil {
-				sum = h.Buckets("", q.From, q.To, q.Interval) // the times, without data
+			meta := []MetadataValue{}
+			if value != "" || q.Split != "" && q.Split == m.Dimension {
+				meta = []MetadataValue{{Name{m.Dimension, m.Dimension}, value}}
 			}
-			r.Timeseries = append(r.Timeseries, TimeSeries{Metadata: []MetadataValue{}, Data: points(m, q, sum)})
+			r.Timeseries = append(r.Timeseries, TimeSeries{Metadata: meta, Data: points(m, q, sum)})
 		}
 		out.Value = append(out.Value, r)
 	}
@@ -104,9 +117,6 @@ func (h *History) Answer(q Query) Response {
 // add sums b into a, bucket by bucket (gauges too: the SAs of a gateway
 // are those of its connections).
 func add(a, b []Bucket) []Bucket {
-	if a == nil {
-		return slices.Clone(b)
-	}
 	for i := range a {
 		x, y := &a[i], &b[i]
 		x.Ingress += y.Ingress
@@ -114,10 +124,9 @@ func add(a, b []Bucket) []Bucket {
 		x.IngressPackets += y.IngressPackets
 		x.EgressPackets += y.EgressPackets
 		x.Drops = x.Drops.Plus(y.Drops)
-		x.IKESAs += y.IKESAs
-		x.ChildSAs += y.ChildSAs
-		x.NATFlows += y.NATFlows
-		x.Clients += y.Clients
+		for g := range x.Gauges {
+			x.Gauges[g] += y.Gauges[g]
+		}
 		x.Has = x.Has || y.Has
 	}
 	return a
@@ -148,8 +157,8 @@ func (h *History) Definitions(resource, namespace string, metrics []Metric) []De
 			Name: Name{m.Name, m.Display}, DisplayDescription: m.Description, Unit: m.Unit, PrimaryAggregationType: m.Aggregation,
 			SupportedAggregationTypes: []string{m.Aggregation},
 			MetricAvailabilities:      []Availability{{TimeGrain: formatDuration(max(time.Minute, h.every)), Retention: formatDuration(time.Duration(h.max) * h.every)}}}
-		if m.Split {
-			d.Dimensions = []Name{dimension}
+		if m.Dimension != "" {
+			d.Dimensions = []Name{{m.Dimension, m.Dimension}}
 		}
 		out = append(out, d)
 	}

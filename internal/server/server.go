@@ -307,10 +307,20 @@ func (s *Server) sample(ctx context.Context) {
 			st := s.engine.Status()
 			for id, c := range st.Connections {
 				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets,
-					Drops: c.Drops, IKESAs: uint32(c.IKESAs), ChildSAs: uint32(c.ChildSAs), NATFlows: uint32(c.NATFlows)}
+					Drops: c.Drops, Gauges: [3]uint32{insights.GaugeIKESAs: uint32(c.IKESAs), insights.GaugeChildSAs: uint32(c.ChildSAs), insights.GaugeNATFlows: uint32(c.NATFlows)}}
 			}
 			for id, p := range st.P2S {
-				byConn[insights.P2SSeries(id)] = insights.Counters{Ingress: p.Ingress, Egress: p.Egress, Clients: uint32(p.Clients)}
+				byConn[insights.P2SSeries(id)] = insights.Counters{Ingress: p.Ingress, Egress: p.Egress, Gauges: [3]uint32{insights.GaugeClients: uint32(p.Clients)}}
+			}
+			for id, sessions := range st.BGP {
+				for _, b := range sessions {
+					up := uint32(0)
+					if b.Established {
+						up = 1
+					}
+					byConn[insights.BGPSeries(id, b.Instance, b.Peer)] = insights.Counters{Gauges: [3]uint32{insights.GaugePeerUp: up,
+						insights.GaugeRoutesLearned: uint32(b.Learned), insights.GaugeRoutesAdvertised: uint32(b.Advertised)}}
+				}
 			}
 			s.insights.Record(now, byConn)
 		}

@@ -26,7 +26,7 @@ import (
 func TestR41BGPOverTunnel(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "bird", "birdc")
-	r := newRegion(t, regionOptions{pool: pool})
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--metrics-interval", "1s"}})
 	vnet := r.vnet("bgp", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gw, gwAddr, gwBGP := r.bgpGateway(vnet, "hub-gw")
 	host, hostAddr := r.tunHost(vnet, "web")
@@ -80,6 +80,15 @@ func TestR41BGPOverTunnel(t *testing.T) {
 	}
 	if n, _ := r.metric("vnetgw_bgp_routes_learned", peerLabels...); n != 2 {
 		t.Errorf("vnetgw_bgp_routes_learned = %d, want 2", n)
+	}
+	// And Azure Monitor's metrics, by BgpPeerAddress, in the last second
+	// sampled: the session up, 2 routes learned, 1 advertised.
+	time.Sleep(1500 * time.Millisecond)
+	m := r.monitor(gw.String(), "--metric", "BgpPeerStatus,BgpRoutesLearned,BgpRoutesAdvertised", "--interval", "PT1S", "--filter", "BgpPeerAddress eq '*'")
+	for i, want := range []float64{1, 2, 1} {
+		if ts := m.Value[i].Timeseries; len(ts) != 1 || ts[0].Metadata[0].Value != siteBGP.String() || latest(ts[0]) != want {
+			t.Errorf("Azure Monitor's %s: %+v, want the latest %v for %v", m.Value[i].Name.Value, ts, want, siteBGP)
+		}
 	}
 
 	bird.ctl("disable", "vnetgw")

@@ -3,6 +3,7 @@ package netns
 import (
 	"encoding/json"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -166,6 +167,19 @@ func sum(m insights.MetricResult) (total, avg float64) {
 		}
 	}
 	return total, avg
+}
+
+// latest returns the value of a series' last point that has one.
+func latest(ts insights.TimeSeries) float64 {
+	for _, p := range slices.Backward(ts.Data) {
+		switch {
+		case p.Total != nil:
+			return *p.Total
+		case p.Average != nil:
+			return *p.Average
+		}
+	}
+	return -1
 }
 
 func peak(m insights.MetricResult) (top float64) {
