@@ -234,7 +234,8 @@ func TestNATWithBGPRules(t *testing.T) {
 // Dynamic NAT rules: the VNet's /24 leaves for a site as one address
 // (EgressSnat), a site's /24 enters the VNet from a /29 (IngressSnat).
 // The site's device script and the VNet's routes name the external
-// spaces; a Dynamic rule does not go on a BGP connection.
+// spaces; a Dynamic rule does not go on a BGP connection, and on an
+// active-active gateway names its instance.
 func TestDynamicNATRules(t *testing.T) {
 	e := newEnv(t)
 	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw2")
@@ -273,4 +274,21 @@ func TestDynamicNATRules(t *testing.T) {
 	if r := e.do("PUT", netPath(subA, "rg", "connections", "cb"), cb); r.status != 400 || !strings.Contains(string(r.body), "Dynamic") {
 		t.Errorf("a Dynamic rule on a BGP connection: %d %s", r.status, r.body)
 	}
+
+	// On an active-active gateway each instance has its own Dynamic rule.
+	aa := e.site(subA, "aa", loc, "10.5.0.0/16", "RouteBased", "VpnGw2")
+	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
+	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
+	ag := gateway(loc, aa.gwSubnet, aa.pip, "RouteBased", "VpnGw2")
+	ap := ag["properties"].(obj)
+	ap["activeActive"] = true
+	ap["ipConfigurations"] = append(ap["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": aa.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
+	ap["natRules"] = []obj{natRule("vnet", "Dynamic", "EgressSnat", "10.5.0.0/16", "100.66.0.1/32")}
+	if r := e.do("PUT", aa.gw, ag); r.status != 400 || !strings.Contains(string(r.body), "ipConfigurationId") {
+		t.Errorf("a Dynamic rule for both instances of an active-active gateway: %d %s", r.status, r.body)
+	}
+	one, two := natRule("vnet1", "Dynamic", "EgressSnat", "10.5.0.0/16", "100.66.0.1/32"), natRule("vnet2", "Dynamic", "EgressSnat", "10.5.0.0/16", "100.66.0.2/32")
+	one["properties"].(obj)["ipConfigurationId"], two["properties"].(obj)["ipConfigurationId"] = "ipconfig1", "ipconfig2"
+	ap["natRules"] = []obj{one, two}
+	e.must("PUT", aa.gw, ag)
 }

@@ -83,6 +83,8 @@ VNet moves to another node.`,
 							v = strconv.FormatFloat(*p.Total, 'f', -1, 64)
 						case p.Average != nil:
 							v = fmt.Sprintf("%.1f", *p.Average)
+						case p.Maximum != nil:
+							v = fmt.Sprintf("%.1f", *p.Maximum)
 						}
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.TimeStamp, m.Name.Value, dim, v)
 					}

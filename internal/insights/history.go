@@ -158,7 +158,10 @@ type Bucket struct {
 	IngressPackets, EgressPackets uint64
 	Drops                         Drops
 	Gauges                        [3]float64
-	Has                           bool
+	// PeakPPS is the highest packet rate, both ways, between two
+	// samples in it.
+	PeakPPS float64
+	Has     bool
 }
 
 // Buckets returns connection id's traffic in the intervals from from to
@@ -191,6 +194,9 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 			b.Egress += grown(prev.egress, cur.egress)
 			b.IngressPackets += grown(prev.ingressPackets, cur.ingressPackets)
 			b.EgressPackets += grown(prev.egressPackets, cur.egressPackets)
+			if dt := float64(cur.t) - float64(prev.t); dt > 0 {
+				b.PeakPPS = max(b.PeakPPS, float64(grown(prev.ingressPackets, cur.ingressPackets)+grown(prev.egressPackets, cur.egressPackets))/dt)
+			}
 			if s.drops != nil {
 				p, c := s.drops[i-1], s.drops[i]
 				b.Drops.Ingress += grown(p.Ingress, c.Ingress)

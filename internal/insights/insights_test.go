@@ -172,6 +172,34 @@ func TestBGPMetrics(t *testing.T) {
 	}
 }
 
+// The peak rate is the highest between two samples; split by connection
+// each has its own, the gateway's is the highest of them.
+func TestPeakPackets(t *testing.T) {
+	h := New(10*time.Second, time.Hour)
+	var a, b uint64
+	for i := range 6 {
+		a += 100 * uint64(i) // 0, 10, ..., 50 per second
+		b += 30
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{"a": {IngressPackets: a, EgressPackets: a}, "b": {IngressPackets: b}})
+	}
+	q, err := Parse(map[string]string{"metricnames": "TunnelPeakPackets", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:01:00Z", "interval": "PT1M",
+		"$filter": "ConnectionName eq '*'"}, GatewayMetrics, h.Every(), t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.Connections = map[string]string{"a": "conn-a", "b": "conn-b"}
+	ts := h.Answer(q).Value[0].Timeseries
+	// a: 500 packets each way in the last 10 s; b: the first sample's 30
+	// counted from zero at once (a tunnel seen first), 3 per second after.
+	if len(ts) != 2 || ts[0].Data[0].Maximum == nil || *ts[0].Data[0].Maximum != 100 || *ts[1].Data[0].Maximum != 3 {
+		t.Errorf("TunnelPeakPackets by connection: %+v %+v", ts[0].Data, ts[1].Data)
+	}
+	q.Split = ""
+	if ts := h.Answer(q).Value[0].Timeseries; *ts[0].Data[0].Maximum != 100 {
+		t.Errorf("TunnelPeakPackets of the gateway: %v", *ts[0].Data[0].Maximum)
+	}
+}
+
 func TestParseRefuses(t *testing.T) {
 	for _, q := range []map[string]string{
 		{"metricnames": "CpuUsage"},

@@ -13,7 +13,7 @@ import (
 type Metric struct {
 	Name, Display, Description string
 	Unit                       string // Bytes, Count, BytesPerSecond or BitsPerSecond
-	Aggregation                string // the primary one: Total or Average
+	Aggregation                string // the primary one: Total, Average or Maximum
 	// Dimension is the dimension the metric can be split by:
 	// ConnectionName (a gateway's metrics of its connections),
 	// BgpPeerAddress (of its BGP sessions) or none. P2S tells that it is
@@ -44,6 +44,7 @@ var (
 		{"TunnelNatFlowCount", "Tunnel NAT Flows", "Flows a tunnel's Dynamic NAT rules hold (the mean over the interval)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeNATFlows] }},
 		{"MmsaCount", "Tunnel MMSA Count", "Established IKE SAs (main mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeIKESAs] }},
 		{"QmsaCount", "Tunnel QMSA Count", "Child SA pairs (quick mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeChildSAs] }},
+		{"TunnelPeakPackets", "Tunnel Peak PPS", "The highest packet rate of a tunnel, both ways, between two samples (serve --metrics-interval apart)", "Count", "Maximum", byConnection, false, func(b Bucket, _ float64) float64 { return b.PeakPPS }},
 		{"BgpPeerStatus", "BGP Peer Status", "1 while the BGP session with the peer is established (the mean over the interval)", "Count", "Average", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugePeerUp] }},
 		{"BgpRoutesLearned", "BGP Routes Learned", "Routes learned from the BGP peer (the mean over the interval)", "Count", "Total", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeRoutesLearned] }},
 		{"BgpRoutesAdvertised", "BGP Routes Advertised", "Routes advertised to the BGP peer (the mean over the interval)", "Count", "Total", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeRoutesAdvertised] }},

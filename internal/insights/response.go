@@ -43,6 +43,7 @@ type (
 		TimeStamp string   `json:"timeStamp"`
 		Average   *float64 `json:"average,omitempty"`
 		Total     *float64 `json:"total,omitempty"`
+		Maximum   *float64 `json:"maximum,omitempty"`
 	}
 	Definition struct {
 		ID                        string         `json:"id"`
@@ -115,7 +116,7 @@ func (h *History) Answer(q Query) Response {
 }
 
 // add sums b into a, bucket by bucket (gauges too: the SAs of a gateway
-// are those of its connections).
+// are those of its connections); of the peak rates it keeps the larger.
 func add(a, b []Bucket) []Bucket {
 	for i := range a {
 		x, y := &a[i], &b[i]
@@ -127,6 +128,7 @@ func add(a, b []Bucket) []Bucket {
 		for g := range x.Gauges {
 			x.Gauges[g] += y.Gauges[g]
 		}
+		x.PeakPPS = max(x.PeakPPS, y.PeakPPS)
 		x.Has = x.Has || y.Has
 	}
 	return a
@@ -138,9 +140,12 @@ func points(m Metric, q Query, bs []Bucket) []Point {
 		p := Point{TimeStamp: b.Start.UTC().Format(time.RFC3339)}
 		if b.Has {
 			v := m.value(b, q.Interval.Seconds())
-			if m.Aggregation == "Total" {
+			switch m.Aggregation {
+			case "Total":
 				p.Total = &v
-			} else {
+			case "Maximum":
+				p.Maximum = &v
+			default:
 				p.Average = &v
 			}
 		}

@@ -59,6 +59,12 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 		if _, err := natMapping(*r, field); err != nil {
 			return err
 		}
+		// Each instance keeps its own flows: the answers to a flow must
+		// come back to the instance that translated it, at its own space.
+		if rp.Type == arm.NatRuleDynamic && p.ActiveActive && rp.IPConfigurationID == "" {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.ipConfigurationId",
+				Message: "NAT rule " + r.Name + " is Dynamic on an active-active gateway: give each instance its own rule (ipConfigurationId) and external space"}
+		}
 		// A rule of one instance names its IP configuration, by id or, as
 		// the portal does, by name.
 		if ipc := rp.IPConfigurationID; ipc != "" {

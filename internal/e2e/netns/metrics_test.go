@@ -213,8 +213,8 @@ func TestMonitorMetrics(t *testing.T) {
 
 	var out insights.Response
 	list := func(resource string, args ...string) { out = e.r.monitor(resource, args...) }
-	list(e.gw.String(), "--metric", "TunnelIngressBytes,TunnelEgressBytes,TunnelIngressPackets", "--interval", "PT1S", "--filter", "ConnectionName eq '*'")
-	if len(out.Value) != 3 || len(out.Value[0].Timeseries) != 1 || out.Value[0].Timeseries[0].Metadata[0].Value != "hub-to-branch" {
+	list(e.gw.String(), "--metric", "TunnelIngressBytes,TunnelEgressBytes,TunnelIngressPackets,TunnelPeakPackets", "--interval", "PT1S", "--filter", "ConnectionName eq '*'")
+	if len(out.Value) != 4 || len(out.Value[0].Timeseries) != 1 || out.Value[0].Timeseries[0].Metadata[0].Value != "hub-to-branch" {
 		t.Fatalf("the gateway's tunnel bytes by connection: %+v", out)
 	}
 	in, _ := sum(out.Value[0])
@@ -224,6 +224,15 @@ func TestMonitorMetrics(t *testing.T) {
 	}
 	if packets, _ := sum(out.Value[2]); packets < 5 {
 		t.Errorf("TunnelIngressPackets %.0f; the pings alone were 5", packets)
+	}
+	var pps float64
+	for _, p := range out.Value[3].Timeseries[0].Data {
+		if p.Maximum != nil {
+			pps = max(pps, *p.Maximum)
+		}
+	}
+	if pps < 2 { // a ping and its answer each 0.2 s
+		t.Errorf("TunnelPeakPackets %.1f while pings went every 0.2 s", pps)
 	}
 	t.Logf("TunnelIngressBytes %.0f, TunnelEgressBytes %.0f over the last hour, at 1 s", in, egress)
 
