@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"testing"
+	"time"
 )
 
 // flowPacket is an IPv4 packet with correct checksums: TCP or UDP from
@@ -256,4 +257,68 @@ func FuzzDynamicNAT(f *testing.F) {
 			n.in(pkt, 0)
 		}
 	})
+}
+
+// Through two engines: A's VNet hosts reach B's side as 100.65.0.1 (a
+// Dynamic EgressSnat map on A's tunnel), B's answers come back to each
+// host and port while A sends more (the engine's inbound and outbound
+// paths share the table), and what B starts is dropped and counted.
+func TestDynamicNATThroughTunnel(t *testing.T) {
+	a, b := pair(t, gcm256)
+	if err := a.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16"), NAT: []NAT{vnetDynamic}}}}); err != nil {
+		t.Fatal(err)
+	}
+	// B sees A's side as the external address.
+	if err := b.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("100.65.0.1/32")}}}); err != nil {
+		t.Fatal(err)
+	}
+	const flows = 200
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range flows {
+			a.inner.Send(flowPacket(17, fmt.Sprintf("10.1.0.%d", 1+i%4), 5000, "10.2.0.7", 53))
+		}
+	}()
+	seen := map[uint16]bool{}
+	for range flows / 4 * 4 {
+		got, ok := b.inner.Next(5 * time.Second)
+		if !ok {
+			t.Fatal("B got no packet")
+		}
+		checkSums(t, got)
+		k := tupleOf(got, got[20:])
+		if netip.AddrFrom4(k.addr).String() != "100.65.0.1" {
+			t.Fatalf("B got a packet from %s", tuple(got))
+		}
+		if seen[k.port] {
+			continue // a host's later packet of its flow
+		}
+		seen[k.port] = true
+		b.inner.Send(flowPacket(17, "10.2.0.7", 53, "100.65.0.1", k.port))
+	}
+	<-done
+	if len(seen) != 4 {
+		t.Fatalf("B saw %d flows from the 4 hosts", len(seen))
+	}
+	hosts := map[string]bool{}
+	for range 4 {
+		got, ok := a.inner.Next(5 * time.Second)
+		if !ok {
+			t.Fatal("an answer did not come back")
+		}
+		checkSums(t, got)
+		if k := tupleOf(got, got[20:]); k.rport != 5000 {
+			t.Errorf("an answer came back as %s", tuple(got))
+		}
+		hosts[netip.AddrFrom4([4]byte(got[16:20])).String()] = true
+	}
+	if len(hosts) != 4 {
+		t.Errorf("answers reached %v", hosts)
+	}
+	b.inner.Send(flowPacket(17, "10.2.0.7", 53, "100.65.0.1", 9))
+	eventually(t, "the drop of B's own flow", func() bool { return status(t, a.e, "t").Drops.NATNoFlow == 1 })
+	if st := status(t, a.e, "t"); st.NATFlows != 4 {
+		t.Errorf("%d NAT flows, want 4", st.NATFlows)
+	}
 }
