@@ -158,8 +158,8 @@ func TestDisconnectVPNConnections(t *testing.T) {
 // TestVPNClientPackage: generatevpnclientpackage answers the URL of a zip
 // (a JSON string) that anyone holding the URL downloads, without the
 // token, as Azure's SAS URL; the zip names the gateway's address and
-// routes the VNet's and the connected site's ranges. A gateway without
-// SSTP point-to-site has no package.
+// routes the VNet's and the connected site's ranges, and the gateway's
+// customRoutes. A gateway without SSTP point-to-site has no package.
 func TestVPNClientPackage(t *testing.T) {
 	e := newEnv(t)
 	s := e.site(subA, "p2s", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
@@ -169,6 +169,11 @@ func TestVPNClientPackage(t *testing.T) {
 	}
 	body := gateway("westeurope", s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
 	body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"SSTP"}}
+	body["properties"].(obj)["customRoutes"] = obj{"addressPrefixes": []string{"10.200.0.0/16", "nope"}}
+	if r := e.do("PUT", s.gw, body); r.status != http.StatusBadRequest || r.str("error.target") != "properties.customRoutes.addressPrefixes" {
+		t.Errorf("a custom route that is no prefix: %d %s", r.status, r.body)
+	}
+	body["properties"].(obj)["customRoutes"] = obj{"addressPrefixes": []string{"10.200.0.0/16"}}
 	e.must("PUT", s.gw, body)
 	l := e.lng(s, "branch", "203.0.113.9", "192.168.7.0/24")
 	e.must("PUT", netPath(subA, "p2s", "connections", "c"), s2s("westeurope", s.gw, l))
@@ -204,8 +209,8 @@ func TestVPNClientPackage(t *testing.T) {
 	}
 	var pip struct{ Properties struct{ IPAddress string } }
 	json.Unmarshal(e.must("GET", s.pip, nil).body, &pip)
-	if settings.Address != pip.Properties.IPAddress || strings.Join(settings.Routes, ",") != "10.1.0.0/16,192.168.7.0/24" {
-		t.Errorf("settings.json: %+v, want the gateway at %s and routes to the VNet and the site", settings, pip.Properties.IPAddress)
+	if settings.Address != pip.Properties.IPAddress || strings.Join(settings.Routes, ",") != "10.1.0.0/16,192.168.7.0/24,10.200.0.0/16" {
+		t.Errorf("settings.json: %+v, want the gateway at %s and routes to the VNet, the site and the custom route", settings, pip.Properties.IPAddress)
 	}
 	for _, tc := range []struct {
 		method, path string

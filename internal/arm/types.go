@@ -190,7 +190,10 @@ type VirtualNetworkGatewayProperties struct {
 	GatewayDefaultSite     *SubResource                           `json:"gatewayDefaultSite,omitempty"`
 	SKU                    *VirtualNetworkGatewaySKU              `json:"sku,omitempty"`
 	VPNClientConfiguration *VPNClientConfiguration                `json:"vpnClientConfiguration,omitempty"`
-	BGPSettings            *BGPSettings                           `json:"bgpSettings,omitempty"`
+	// CustomRoutes are routes point-to-site clients are given besides the
+	// VNet's and its connections' ranges.
+	CustomRoutes *AddressSpace `json:"customRoutes,omitempty"`
+	BGPSettings  *BGPSettings  `json:"bgpSettings,omitempty"`
 	// NatRules translate the addresses of sites (VPN NAT);
 	// EnableBGPRouteTranslationForNat translates the routes of BGP
 	// connections with them too.

@@ -441,7 +441,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	k := kind{use: "vnet-gateway", short: "Manage virtual network gateways", typ: "virtualNetworkGateways",
 		columns: []column{nameCol, groupColumn, locationCol, col("GatewayType", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("SKU", "properties.sku.name"), col("BgpASN", "properties.bgpSettings.asn"), col("BgpPeeringAddress", "properties.bgpSettings.bgpPeeringAddress"), stateCol}}
 	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite string
-	var pips, clientPool, clientProtocols []string
+	var pips, clientPool, clientProtocols, customRoutes []string
 	var asn int64
 	var bgpNAT bool
 	create := g.createCmd(k, "Create or update a virtual network gateway", func(cmd *cobra.Command) {
@@ -455,6 +455,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address in the GatewaySubnet (default: the gateway's own)")
 		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
 		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2")
+		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
 	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
@@ -485,6 +486,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 		}
 		if len(clientPool) > 0 || len(clientProtocols) > 0 {
 			p.VPNClientConfiguration = &arm.VPNClientConfiguration{VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: clientPool}, VPNClientProtocols: clientProtocols}
+		}
+		if len(customRoutes) > 0 {
+			p.CustomRoutes = &arm.AddressSpace{AddressPrefixes: customRoutes}
 		}
 		if defaultSite != "" {
 			lid, err := g.resourceID(rg, "localNetworkGateways", defaultSite)

@@ -75,6 +75,14 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 		if err := validateClientConfig(p, sku, vnet); err != nil {
 			return err
 		}
+		if p.CustomRoutes != nil && len(p.CustomRoutes.AddressPrefixes) == 0 {
+			p.CustomRoutes = nil
+		}
+		if p.CustomRoutes != nil {
+			if _, err := rules.ParsePrefixes("properties.customRoutes.addressPrefixes", p.CustomRoutes.AddressPrefixes); err != nil {
+				return err
+			}
+		}
 		if err := stageBGP(p, sku, gwSubnet); err != nil {
 			return err
 		}
@@ -92,7 +100,7 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 			}
 		}
 	} else {
-		p.BGPSettings, p.VPNClientConfiguration, p.GatewayDefaultSite, p.EnableBGP = nil, nil, nil, false
+		p.BGPSettings, p.VPNClientConfiguration, p.GatewayDefaultSite, p.EnableBGP, p.CustomRoutes = nil, nil, nil, false, nil
 	}
 	if err := stageNatRules(tx, id, g); err != nil {
 		return err

@@ -334,5 +334,11 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	for _, rt := range s.VNetRoutes(v.ID) {
 		add(rt.Prefix)
 	}
+	if cr := g.Properties.CustomRoutes; cr != nil {
+		for _, a := range cr.AddressPrefixes {
+			q, _ := netip.ParsePrefix(a)
+			add(q)
+		}
+	}
 	return p, nil
 }
