@@ -606,6 +606,16 @@ func TestR41BGP(t *testing.T) {
 					t.Fatalf("peering address %v is not in the GatewaySubnet", r.field("properties.bgpSettings.bgpPeeringAddress"))
 				}
 			}),
+		gwBGP("a custom APIPA BGP address outside 169.254.21.0-169.254.22.255 is refused",
+			obj{"bgpPeeringAddresses": []obj{{"ipconfigurationId": netPath(subA, "rg", "virtualNetworkGateways", "gw") + "/ipConfigurations/ipconfig1", "customBgpIpAddresses": []string{"169.254.20.1"}}}},
+			400, "InvalidParameter", nil),
+		gwBGP("a custom APIPA BGP address is kept with its IP configuration",
+			obj{"bgpPeeringAddresses": []obj{{"ipconfigurationId": netPath(subA, "rg", "virtualNetworkGateways", "gw") + "/ipConfigurations/ipconfig1", "customBgpIpAddresses": []string{"169.254.22.5"}}}},
+			200, "", func(t *testing.T, _ *env, r resp) {
+				if got := r.str("properties.bgpSettings.bgpPeeringAddresses.0.customBgpIpAddresses.0"); got != "169.254.22.5" {
+					t.Fatalf("custom BGP address = %q", got)
+				}
+			}),
 		gwBGP("a peering address outside the GatewaySubnet is refused", obj{"asn": 65010, "bgpPeeringAddress": "10.1.0.10"}, 400, "InvalidBgpPeeringAddress", nil),
 		gwBGP("a peering address inside the GatewaySubnet is kept", obj{"asn": 65010, "bgpPeeringAddress": "10.1.255.20"}, 200, "",
 			func(t *testing.T, _ *env, r resp) {

@@ -392,9 +392,14 @@ func checkCertificate(data string) error {
 	return nil
 }
 
+// customAPIPA is where a gateway's custom APIPA BGP addresses may be, as
+// in Azure: 169.254.21.0 to 169.254.22.255.
+var customAPIPA = []netip.Prefix{netip.MustParsePrefix("169.254.21.0/24"), netip.MustParsePrefix("169.254.22.0/24")}
+
 // stageBGP fills in the gateway's BGP settings (R41): the ASN (65515 unless
-// given, reserved ones refused) and a peering address in the GatewaySubnet
-// for each IP configuration.
+// given, reserved ones refused), a peering address in the GatewaySubnet
+// for each IP configuration, and its custom APIPA addresses, checked and
+// kept (the gateway peers from the GatewaySubnet address).
 func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *arm.Subnet) error {
 	if p.EnableBGP {
 		if p.VPNType != arm.RouteBased {
@@ -441,7 +446,13 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 	}
 	b.BGPPeeringAddress = strings.Join(addrs, ",")
 	custom := map[string][]string{}
-	for _, pa := range b.BGPPeeringAddresses {
+	for i, pa := range b.BGPPeeringAddresses {
+		for _, a := range pa.CustomBGPIPAddresses {
+			if ip, err := netip.ParseAddr(a); err != nil || !slices.ContainsFunc(customAPIPA, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].customBgpIpAddresses", i),
+					Message: fmt.Sprintf("custom BGP address %q must be an APIPA address from 169.254.21.0 to 169.254.22.255", a)}
+			}
+		}
 		custom[strings.ToLower(pa.IPConfigurationID)] = pa.CustomBGPIPAddresses
 	}
 	b.BGPPeeringAddresses = nil
