@@ -80,7 +80,10 @@ func (p *peer) connect() {
 		p.s.mu.Unlock()
 		if idle {
 			dctx, dcancel := context.WithTimeout(ctx, p.s.opts.ConnectRetry+5*time.Second)
-			nc, err := p.s.opts.Dial(dctx, netip.AddrPortFrom(p.cfg.Addr, p.s.opts.Port))
+			p.s.mu.Lock()
+			local := p.cfg.local(p.s.cfg.ID)
+			p.s.mu.Unlock()
+			nc, err := p.s.opts.Dial(dctx, local, netip.AddrPortFrom(p.cfg.Addr, p.s.opts.Port))
 			dcancel()
 			if err != nil {
 				p.s.mu.Lock()

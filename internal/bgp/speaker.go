@@ -58,6 +58,17 @@ type Peer struct {
 	// mapping's From into its To, host part for host part: the peer's
 	// ranges as the speaker's side sees them through NAT.
 	Import []Mapping
+	// Local is the address the speaker peers from, and the next hop of
+	// what it sends the peer; zero: its ID.
+	Local netip.Addr
+}
+
+// local is the address the speaker peers with p from.
+func (p Peer) local(id netip.Addr) netip.Addr {
+	if p.Local.IsValid() {
+		return p.Local
+	}
+	return id
 }
 
 // Mapping moves prefixes inside From to the same host part in To (one
@@ -65,7 +76,7 @@ type Peer struct {
 type Mapping struct{ From, To netip.Prefix }
 
 func (p Peer) equal(q Peer) bool {
-	return p.Name == q.Name && p.Addr == q.Addr && p.AS == q.AS && slices.Equal(p.Networks, q.Networks) && slices.Equal(p.Import, q.Import) &&
+	return p.Name == q.Name && p.Addr == q.Addr && p.AS == q.AS && p.Local == q.Local && slices.Equal(p.Networks, q.Networks) && slices.Equal(p.Import, q.Import) &&
 		(p.Networks == nil) == (q.Networks == nil)
 }
 
@@ -89,8 +100,8 @@ func (p Peer) imported(n netip.Prefix) netip.Prefix {
 // Options configure a Speaker.
 type Options struct {
 	Logger *slog.Logger
-	// Dial opens a TCP connection to a peer.
-	Dial func(ctx context.Context, dst netip.AddrPort) (net.Conn, error)
+	// Dial opens a TCP connection from local to a peer.
+	Dial func(ctx context.Context, local netip.Addr, dst netip.AddrPort) (net.Conn, error)
 	// Port is where peers listen; 0 means 179.
 	Port uint16
 	// HoldTime is what the speaker proposes; 0 means DefaultHoldTime.
@@ -316,8 +327,9 @@ func (s *Speaker) Advertised(addr netip.Addr) []Route {
 }
 
 // exportTo computes what p is sent: the networks, then the best routes of
-// the other peers (transit), each with this AS in front and this speaker
-// as the next hop (RFC 4271 §5.1.2, §5.1.3). s.mu is held.
+// the other peers (transit), each with this AS in front and this speaker's
+// address on the session as the next hop (RFC 4271 §5.1.2, §5.1.3). s.mu
+// is held.
 func (s *Speaker) exportTo(p *peer) map[netip.Prefix]Route {
 	out := map[netip.Prefix]Route{}
 	for pfx, r := range s.best() {
@@ -326,7 +338,7 @@ func (s *Speaker) exportTo(p *peer) map[netip.Prefix]Route {
 		if r.PeerAddr == p.cfg.Addr || wire.HasAS(r.ASPath, p.cfg.AS) || !pfx.Addr().Is4() {
 			continue
 		}
-		out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: s.cfg.ID, ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin}
+		out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin}
 	}
 	networks := s.cfg.Networks
 	if p.cfg.Networks != nil {
@@ -335,7 +347,7 @@ func (s *Speaker) exportTo(p *peer) map[netip.Prefix]Route {
 	for _, pfx := range networks {
 		if pfx.Addr().Is4() {
 			pfx = pfx.Masked()
-			out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: s.cfg.ID, ASPath: []wire.Segment{{ASNs: []uint32{s.cfg.AS}}}, Origin: wire.OriginIGP}
+			out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: []wire.Segment{{ASNs: []uint32{s.cfg.AS}}}, Origin: wire.OriginIGP}
 		}
 	}
 	return out
@@ -385,7 +397,7 @@ func (s *Speaker) Peers() []PeerStatus {
 	var out []PeerStatus
 	for _, a := range slices.SortedFunc(maps.Keys(s.peers), netip.Addr.Compare) {
 		p := s.peers[a]
-		ps := PeerStatus{Name: p.cfg.Name, Addr: a, AS: p.cfg.AS, Local: s.cfg.ID, State: p.state, RoutesReceived: len(p.rib),
+		ps := PeerStatus{Name: p.cfg.Name, Addr: a, AS: p.cfg.AS, Local: p.cfg.local(s.cfg.ID), State: p.state, RoutesReceived: len(p.rib),
 			MessagesSent: p.sent.Load(), MessagesReceived: p.received.Load(), LastError: p.lastErr}
 		if p.established != nil {
 			ps.Since = p.established.since

@@ -56,7 +56,7 @@ func startNode(t *testing.T, addr string, port uint16, hold time.Duration) *node
 	n := &node{addr: netip.MustParseAddr(addr)}
 	n.s = New(Options{Port: port, HoldTime: hold, ConnectRetry: 200 * time.Millisecond,
 		OnChange: func() { n.changes.Add(1) },
-		Dial: func(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
+		Dial: func(ctx context.Context, _ netip.Addr, dst netip.AddrPort) (net.Conn, error) {
 			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, 0))}
 			return d.DialContext(ctx, "tcp", dst.String())
 		}})
@@ -274,7 +274,7 @@ protocol bgp vnetgw {
 
 	n := &node{addr: local}
 	n.s = New(Options{ConnectRetry: 200 * time.Millisecond, OnChange: func() { n.changes.Add(1) },
-		Dial: func(ctx context.Context, dst netip.AddrPort) (c net.Conn, err error) {
+		Dial: func(ctx context.Context, _ netip.Addr, dst netip.AddrPort) (c net.Conn, err error) {
 			ns.Do(func() error {
 				d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))}
 				c, err = d.DialContext(ctx, "tcp", dst.String())

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"maps"
+	"net"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -12,8 +13,8 @@ import (
 )
 
 // speaker is a gateway instance's running BGP speaker: a userspace TCP/IP
-// endpoint at the peering address, on the VNet's router, and the speaker
-// on it.
+// endpoint at the peering address (and the instance's APIPA addresses), on
+// the VNet's router, and the speaker on it.
 type speaker struct {
 	cfg GatewayBGP
 	ep  *fabric.NetstackHost
@@ -23,7 +24,7 @@ type speaker struct {
 // configureBGP starts, reconfigures or stops the instance's speaker.
 func (e *Engine) configureBGP(g *gw) {
 	want := g.cfg.BGP
-	if g.bgp != nil && (want == nil || want.Addr != g.bgp.cfg.Addr) {
+	if g.bgp != nil && (want == nil || want.Addr != g.bgp.cfg.Addr || !slices.Equal(want.APIPA, g.bgp.cfg.APIPA)) {
 		g.bgp.close()
 		g.bgp = nil
 	}
@@ -44,7 +45,7 @@ func (e *Engine) configureBGP(g *gw) {
 	g.bgp.cfg = *want
 	cfg := bgp.Config{AS: want.AS, ID: want.Addr, Networks: want.Networks}
 	for _, p := range want.Peers {
-		cfg.Peers = append(cfg.Peers, bgp.Peer{Name: p.Connection, Addr: p.Addr, AS: p.AS, Networks: p.Networks, Import: p.Import})
+		cfg.Peers = append(cfg.Peers, bgp.Peer{Name: p.Connection, Addr: p.Addr, AS: p.AS, Networks: p.Networks, Import: p.Import, Local: p.Local})
 	}
 	g.bgp.s.Reconfig(cfg)
 }
@@ -56,13 +57,29 @@ func (e *Engine) startSpeaker(g *gw) (*speaker, error) {
 	if err != nil {
 		return nil, err
 	}
-	l, err := ep.Listen(bgp.Port)
-	if err != nil {
-		ep.Close()
-		return nil, err
+	// The speaker listens at its address and at each APIPA one.
+	var ls []net.Listener
+	for _, a := range append([]netip.Addr{addr}, g.cfg.BGP.APIPA...) {
+		if a != addr {
+			err = ep.AddAddress(a)
+		}
+		var l net.Listener
+		if err == nil {
+			l, err = ep.ListenOn(a, bgp.Port)
+		}
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			ep.Close()
+			return nil, err
+		}
+		ls = append(ls, l)
 	}
-	s := bgp.New(bgp.Options{Logger: e.log.With("gateway", g.cfg.key(), "bgp", addr), Dial: ep.Dial, OnChange: e.bgpChanged})
-	s.Serve(l)
+	s := bgp.New(bgp.Options{Logger: e.log.With("gateway", g.cfg.key(), "bgp", addr), Dial: ep.DialFrom, OnChange: e.bgpChanged})
+	for _, l := range ls {
+		s.Serve(l)
+	}
 	e.log.Info("BGP speaker started", "gateway", g.cfg.key(), "addr", addr, "as", g.cfg.BGP.AS)
 	return &speaker{ep: ep, s: s}, nil
 }

@@ -113,6 +113,9 @@ type GatewayBGP struct {
 	Addr     netip.Addr
 	Networks []netip.Prefix
 	Peers    []BGPPeer
+	// APIPA are the instance's custom APIPA addresses, which it peers
+	// from with APIPA peers (BGPPeer.Local).
+	APIPA []netip.Addr
 }
 
 // BGPPeer is the BGP speaker at the far end of a connection.
@@ -125,6 +128,9 @@ type BGPPeer struct {
 	// through the connection's NAT rules (BGP route translation).
 	Networks []netip.Prefix
 	Import   []bgp.Mapping
+	// Local is the address the gateway peers from: one of its APIPA
+	// addresses, or zero for its own (GatewayBGP.Addr).
+	Local netip.Addr
 }
 
 // key names the instance among the engine's gateways.

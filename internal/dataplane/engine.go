@@ -377,7 +377,9 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 		if g.cfg.VNet != vc.ID || g.bgp == nil {
 			continue
 		}
-		rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(g.bgp.cfg.Addr, g.bgp.cfg.Addr.BitLen()), Port: g.bgp.ep})
+		for _, a := range append([]netip.Addr{g.bgp.cfg.Addr}, g.bgp.cfg.APIPA...) {
+			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: g.bgp.ep})
+		}
 		if _, ok := ports[g.cfg.ID]; !ok {
 			ports[g.cfg.ID] = e.gatewayPort(g.cfg.ID)
 		}

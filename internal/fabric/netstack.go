@@ -191,10 +191,30 @@ func (h *NetstackHost) serve() error {
 
 // Listen listens for TCP connections to the host's address on port.
 func (h *NetstackHost) Listen(port uint16) (net.Listener, error) {
-	fa, proto := h.fullAddr(port)
-	l, err := gonet.ListenTCP(h.stack, fa, proto)
+	return h.ListenOn(h.addr, port)
+}
+
+// AddAddress gives the host another address of its own (IPv4).
+func (h *NetstackHost) AddAddress(a netip.Addr) error {
+	pa := tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: tcpip.AddrFromSlice(a.AsSlice()).WithPrefix()}
+	if a.Is6() {
+		pa.Protocol = ipv6.ProtocolNumber
+	}
+	if err := h.stack.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
+		return fmt.Errorf("host %s: add address %s: %v", h.name, a, err)
+	}
+	return nil
+}
+
+// ListenOn listens for TCP connections to address a of the host on port.
+func (h *NetstackHost) ListenOn(a netip.Addr, port uint16) (net.Listener, error) {
+	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
+	if a.Is6() {
+		proto = ipv6.ProtocolNumber
+	}
+	l, err := gonet.ListenTCP(h.stack, tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(a.AsSlice()), Port: port}, proto)
 	if err != nil {
-		return nil, fmt.Errorf("host %s: listen on port %d: %w", h.name, port, err)
+		return nil, fmt.Errorf("host %s: listen on %s port %d: %w", h.name, a, port, err)
 	}
 	return l, nil
 }
@@ -206,6 +226,17 @@ func (h *NetstackHost) Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, 
 		proto = ipv6.ProtocolNumber
 	}
 	return gonet.DialContextTCP(ctx, h.stack, tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(dst.Addr().AsSlice()), Port: dst.Port()}, proto)
+}
+
+// DialFrom opens a TCP connection from address local of the host (one
+// AddAddress gave it, or its own).
+func (h *NetstackHost) DialFrom(ctx context.Context, local netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
+	if dst.Addr().Is6() {
+		proto = ipv6.ProtocolNumber
+	}
+	return gonet.DialTCPWithBind(ctx, h.stack, tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(local.AsSlice())},
+		tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(dst.Addr().AsSlice()), Port: dst.Port()}, proto)
 }
 
 // HTTPGet fetches http://dst/ from the host and returns the body.

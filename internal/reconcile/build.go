@@ -96,7 +96,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			}
 		}
 		dg.P2S = pointToSite(g)
-		bgpAddrs := bgpAddrs(g)
+		bgpAddrs, custom := bgpAddrs(g), customAPIPA(g)
 		// The VNet's ranges and the point-to-site pool, as Azure advertises
 		// them (R41, R33).
 		networks := slices.Clone(local)
@@ -123,6 +123,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 				sites = append(sites, sc)
 				var p []dataplane.BGPPeer
 				dc, p = sc.atInstance(ipconfig(0), networks)
+				dc, p = apipaSession(dc, p, custom[0])
 				peers = append(peers, p...)
 			} else if peer != nil {
 				peers = append(peers, *peer)
@@ -136,7 +137,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			}
 		}
 		if len(bgpAddrs) > 0 {
-			dg.BGP = &dataplane.GatewayBGP{AS: uint32(g.Properties.BGPSettings.ASN), Addr: bgpAddrs[0], Networks: networks, Peers: peers}
+			dg.BGP = &dataplane.GatewayBGP{AS: uint32(g.Properties.BGPSettings.ASN), Addr: bgpAddrs[0], Networks: networks, Peers: peers, APIPA: custom[0]}
 		}
 		cfg.Gateways = append(cfg.Gateways, dg)
 		// The other instances of an active-active gateway: the same
@@ -150,6 +151,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			var sitePeers []dataplane.BGPPeer
 			for _, sc := range sites {
 				dc, p := sc.atInstance(ipconfig(i), networks)
+				dc, p = apipaSession(dc, p, custom[i])
 				di.Connections = append(di.Connections, dc)
 				sitePeers = append(sitePeers, p...)
 			}
@@ -158,7 +160,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			}
 			if dg.BGP != nil && i < len(bgpAddrs) {
 				b := *dg.BGP
-				b.Addr, b.Peers = bgpAddrs[i], sitePeers
+				b.Addr, b.Peers, b.APIPA = bgpAddrs[i], sitePeers, custom[i]
 				di.BGP = &b
 			} else {
 				di.BGP = nil
@@ -295,6 +297,46 @@ func bgpAddrs(g *arm.VirtualNetworkGateway) []netip.Addr {
 	}
 	return out
 }
+
+// customAPIPA returns the custom APIPA BGP addresses of each IP
+// configuration (instance) of gateway g.
+func customAPIPA(g *arm.VirtualNetworkGateway) [][]netip.Addr {
+	b := g.Properties.BGPSettings
+	out := make([][]netip.Addr, len(g.Properties.IPConfigurations))
+	if b == nil {
+		return out
+	}
+	for i, c := range g.Properties.IPConfigurations {
+		for _, pa := range b.BGPPeeringAddresses {
+			if !arm.Equal(pa.IPConfigurationID, c.ID) {
+				continue
+			}
+			for _, s := range pa.CustomBGPIPAddresses {
+				if a, err := netip.ParseAddr(s); err == nil {
+					out[i] = append(out[i], a)
+				}
+			}
+		}
+	}
+	return out
+}
+
+// apipaSession makes the BGP session of site connection dc with a peer at
+// an APIPA address (169.254.0.0/16) go from the instance's first custom
+// APIPA address, as Azure's does: the session's local address, and the
+// connection's traffic selectors hold it.
+func apipaSession(dc dataplane.Connection, peers []dataplane.BGPPeer, custom []netip.Addr) (dataplane.Connection, []dataplane.BGPPeer) {
+	if len(custom) == 0 || len(peers) != 1 || !apipa.Contains(peers[0].Addr) {
+		return dc, peers
+	}
+	peers = slices.Clone(peers)
+	peers[0].Local = custom[0]
+	dc.LocalPrefixes = append(slices.Clip(dc.LocalPrefixes), netip.PrefixFrom(custom[0], 32))
+	return dc, peers
+}
+
+// apipa is the link-local range of APIPA BGP addresses.
+var apipa = netip.MustParsePrefix("169.254.0.0/16")
 
 func primary(cs []arm.NetworkInterfaceIPConfiguration) arm.NetworkInterfaceIPConfiguration {
 	for _, c := range cs {

@@ -398,8 +398,8 @@ var customAPIPA = []netip.Prefix{netip.MustParsePrefix("169.254.21.0/24"), netip
 
 // stageBGP fills in the gateway's BGP settings (R41): the ASN (65515 unless
 // given, reserved ones refused), a peering address in the GatewaySubnet
-// for each IP configuration, and its custom APIPA addresses, checked and
-// kept (the gateway peers from the GatewaySubnet address).
+// for each IP configuration, and its custom APIPA addresses (which it
+// peers with APIPA peers from), checked.
 func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *arm.Subnet) error {
 	if p.EnableBGP {
 		if p.VPNType != arm.RouteBased {

@@ -110,6 +110,58 @@ func TestR41BGPOverTunnel(t *testing.T) {
 	ping(t, host, netip.MustParseAddr("10.99.0.2"), 15*time.Second)
 }
 
+// TestR41BGPWithAPIPA: a site whose BGP speaker (BIRD) has an APIPA
+// address, 169.254.21.1, as many devices do; the gateway has the custom
+// APIPA address 169.254.21.2 (bgpPeeringAddresses[].customBgpIpAddresses)
+// and peers from it through the tunnel, as Azure does: the session comes
+// up between the two APIPA addresses, routes flow both ways and carry
+// traffic, and the device script puts the gateway's APIPA address in the
+// site's traffic selectors.
+func TestR41BGPWithAPIPA(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "bird", "birdc")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("apipa", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr, _ := r.bgpGateway(vnet, "hub-gw")
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	gwAPIPA, siteAPIPA := netip.MustParseAddr("169.254.21.2"), netip.MustParseAddr("169.254.21.1")
+	g.Properties.BGPSettings.BGPPeeringAddresses = []arm.IPConfigurationBGPPeering{{IPConfigurationID: g.Properties.IPConfigurations[0].ID, CustomBGPIPAddresses: []string{gwAPIPA.String()}}}
+	r.put(gw, g, &g)
+	host, _ := r.tunHost(vnet, "web")
+	site := newSite(t, r, 1, pool, "10.99.0.2/24")
+	lan := hostIf(t, site.gw, netip.MustParseAddr("192.168.1.1"))
+	site.gw.Run("ip", "addr", "add", siteAPIPA.String()+"/32", "dev", lan)
+
+	lgw := arm.NetworkID(sub, "apipa", "localNetworkGateways", "branch")
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = site.addr.String()
+	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteAPIPA.String()}
+	r.put(lgw, l, nil)
+	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.EnableBGP = true
+	})
+	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil || !strings.Contains(script, gwAPIPA.String()+"/32") {
+		t.Fatalf("the device script does not name the gateway's APIPA address: %v\n%s", err, script)
+	}
+	site.charon(gwAddr, s2sKey, "10.99.0.0/24,"+siteAPIPA.String()+"/32", "10.1.0.0/16,"+gwAPIPA.String()+"/32")
+	bird := startBIRD(t, site.gw, lan, siteAPIPA, 65010, gwAPIPA, 65515)
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	peers := waitBGP(t, r, gw, 60*time.Second, "the session between the APIPA addresses Connected, the site's range learned", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "10.99.0.0/24", "EBgp", "65010")
+	})
+	if p := peers[0]; p.Neighbor != siteAPIPA.String() || p.LocalAddress != gwAPIPA.String() {
+		t.Errorf("getBgpPeerStatus: %+v, want %v with %v", p, siteAPIPA, gwAPIPA)
+	}
+	bird.waitRoute(t, "10.1.0.0/16", "65515")
+	if out := bird.ctl("show", "route", "10.1.0.0/16", "all"); !strings.Contains(out, gwAPIPA.String()) {
+		t.Errorf("BIRD's route to the VNet does not go to the gateway's APIPA address:\n%s", out)
+	}
+	ping(t, host, netip.MustParseAddr("10.99.0.2"), 15*time.Second)
+}
+
 // bgpGateway makes a route-based gateway with BGP in vnet (whose
 // GatewaySubnet is 10.1.255.0/27) and returns it, its public address and
 // its BGP address, which it checks: ASN 65515, in the GatewaySubnet.
