@@ -45,15 +45,13 @@ func TestMetricsHistorySurvivesRestart(t *testing.T) {
 			t.Fatalf("the connection is not Connected after 20 s:\n%s", s.log())
 		}
 	}
-	time.Sleep(2500 * time.Millisecond) // samples of the IKE SA
-	connected := time.Now()
-	// mmsa returns the IKE SAs of gw1's connection, second by second, in
-	// the minute before connected.
-	mmsa := func() (seconds int) {
+	// mmsa returns the seconds with an IKE SA of gw1's connection in the
+	// minute before end.
+	mmsa := func(end time.Time) (seconds int) {
 		t.Helper()
 		out, err := cli(t, dir, "monitor", "metrics", "list", "--resource", gw1.String(), "--metric", "MmsaCount", "--interval", "PT1S",
-			"--filter", "ConnectionName eq '*'", "--start-time", connected.Add(-time.Minute).UTC().Format(time.RFC3339),
-			"--end-time", connected.UTC().Format(time.RFC3339), "-o", "json")
+			"--filter", "ConnectionName eq '*'", "--start-time", end.Add(-time.Minute).UTC().Format(time.RFC3339),
+			"--end-time", end.UTC().Format(time.RFC3339), "-o", "json")
 		if err != nil {
 			t.Fatalf("monitor metrics list: %v\n%s", err, out)
 		}
@@ -68,16 +66,22 @@ func TestMetricsHistorySurvivesRestart(t *testing.T) {
 		}
 		return seconds
 	}
-	before := mmsa()
-	if before < 2 {
-		t.Fatalf("%d seconds with an IKE SA before the restart", before)
+	// Samples of the IKE SA, a second apart.
+	var end time.Time
+	var before int
+	for deadline := time.Now().Add(15 * time.Second); before < 2; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d seconds with an IKE SA 15 s after the connection was Connected", before)
+		}
+		end = time.Now().Add(-time.Second).Truncate(time.Second) // samples before it are all recorded
+		before = mmsa(end)
 	}
 	s.stop()
 	if _, err := os.Stat(filepath.Join(dir, datadir.MetricsHistory)); err != nil {
 		t.Fatalf("serve stopped without saving its metrics history: %v", err)
 	}
 	s = startServe(t, dir, args...)
-	if after := mmsa(); after != before {
+	if after := mmsa(end); after != before {
 		t.Errorf("%d seconds with an IKE SA before the restart; after it, %d", before, after)
 	}
 
