@@ -954,3 +954,36 @@ func TestR27BearerScheme(t *testing.T) {
 		})
 	}
 }
+
+// A connection chooses one of its gateway's custom APIPA BGP addresses
+// per IP configuration; one the gateway lacks, or an IP configuration it
+// lacks, is refused by name.
+func TestGatewayCustomBgpIPAddresses(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["enableBgp"] = true
+	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddresses": []obj{{"ipconfigurationId": s.gw + "/ipConfigurations/ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2", "169.254.21.6"}}}}
+	e.must("PUT", s.gw, g)
+	l := localGateway(loc, "203.0.113.1")
+	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "169.254.21.1"}
+	e.must("PUT", netPath(subA, "rg", "localNetworkGateways", "l"), l)
+	conn := func(ipconfig, addr string) obj {
+		c := s2s(loc, s.gw, netPath(subA, "rg", "localNetworkGateways", "l"))
+		c["properties"].(obj)["enableBgp"] = true
+		c["properties"].(obj)["gatewayCustomBgpIpAddresses"] = []obj{{"ipConfigurationId": ipconfig, "customBgpIpAddress": addr}}
+		return c
+	}
+	path := netPath(subA, "rg", "connections", "c")
+	for _, c := range []struct{ ipconfig, addr, target string }{
+		{"ipconfig1", "169.254.21.9", "properties.gatewayCustomBgpIpAddresses[0].customBgpIpAddress"},
+		{"ipconfig2", "169.254.21.2", "properties.gatewayCustomBgpIpAddresses[0].ipConfigurationId"},
+	} {
+		if r := e.do("PUT", path, conn(c.ipconfig, c.addr)); r.status != 400 || r.str("error.target") != c.target {
+			t.Errorf("%s %s: %d %s", c.ipconfig, c.addr, r.status, r.body)
+		}
+	}
+	if r := e.must("PUT", path, conn("ipconfig1", "169.254.21.6")); r.str("properties.gatewayCustomBgpIpAddresses.0.ipConfigurationId") != s.gw+"/ipConfigurations/ipconfig1" {
+		t.Errorf("the chosen address's IP configuration by name, kept as its id: %s", r.body)
+	}
+}

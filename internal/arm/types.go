@@ -364,26 +364,30 @@ const (
 // on PUT and kept, but never returned: it is read through the sharedkey
 // child resource.
 type ConnectionProperties struct {
-	VirtualNetworkGateway1         *SubResource             `json:"virtualNetworkGateway1,omitempty"`
-	VirtualNetworkGateway2         *SubResource             `json:"virtualNetworkGateway2,omitempty"`
-	LocalNetworkGateway2           *SubResource             `json:"localNetworkGateway2,omitempty"`
-	Peer                           *SubResource             `json:"peer,omitempty"`
-	ConnectionType                 string                   `json:"connectionType,omitempty"`
-	ConnectionProtocol             string                   `json:"connectionProtocol,omitempty"`
-	ConnectionMode                 string                   `json:"connectionMode,omitempty"`
-	RoutingWeight                  int32                    `json:"routingWeight"`
-	DPDTimeoutSeconds              int32                    `json:"dpdTimeoutSeconds,omitempty"`
-	SharedKey                      string                   `json:"sharedKey,omitempty"`
-	EnableBGP                      bool                     `json:"enableBgp"`
-	UsePolicyBasedTrafficSelectors bool                     `json:"usePolicyBasedTrafficSelectors"`
-	IngressNatRules                []SubResource            `json:"ingressNatRules,omitempty"`
-	EgressNatRules                 []SubResource            `json:"egressNatRules,omitempty"`
-	IPsecPolicies                  []IPsecPolicy            `json:"ipsecPolicies"`
-	TrafficSelectorPolicies        []TrafficSelectorPolicy  `json:"trafficSelectorPolicies"`
-	ConnectionStatus               string                   `json:"connectionStatus,omitempty"`
-	TunnelConnectionStatus         []TunnelConnectionHealth `json:"tunnelConnectionStatus,omitempty"`
-	IngressBytesTransferred        int64                    `json:"ingressBytesTransferred"`
-	EgressBytesTransferred         int64                    `json:"egressBytesTransferred"`
+	VirtualNetworkGateway1         *SubResource `json:"virtualNetworkGateway1,omitempty"`
+	VirtualNetworkGateway2         *SubResource `json:"virtualNetworkGateway2,omitempty"`
+	LocalNetworkGateway2           *SubResource `json:"localNetworkGateway2,omitempty"`
+	Peer                           *SubResource `json:"peer,omitempty"`
+	ConnectionType                 string       `json:"connectionType,omitempty"`
+	ConnectionProtocol             string       `json:"connectionProtocol,omitempty"`
+	ConnectionMode                 string       `json:"connectionMode,omitempty"`
+	RoutingWeight                  int32        `json:"routingWeight"`
+	DPDTimeoutSeconds              int32        `json:"dpdTimeoutSeconds,omitempty"`
+	SharedKey                      string       `json:"sharedKey,omitempty"`
+	EnableBGP                      bool         `json:"enableBgp"`
+	UsePolicyBasedTrafficSelectors bool         `json:"usePolicyBasedTrafficSelectors"`
+	// GatewayCustomBgpIPAddresses choose, per IP configuration (instance)
+	// of the gateway, which of its custom APIPA addresses the connection's
+	// BGP session goes from.
+	GatewayCustomBgpIPAddresses []GatewayCustomBgpIPAddress `json:"gatewayCustomBgpIpAddresses,omitempty"`
+	IngressNatRules             []SubResource               `json:"ingressNatRules,omitempty"`
+	EgressNatRules              []SubResource               `json:"egressNatRules,omitempty"`
+	IPsecPolicies               []IPsecPolicy               `json:"ipsecPolicies"`
+	TrafficSelectorPolicies     []TrafficSelectorPolicy     `json:"trafficSelectorPolicies"`
+	ConnectionStatus            string                      `json:"connectionStatus,omitempty"`
+	TunnelConnectionStatus      []TunnelConnectionHealth    `json:"tunnelConnectionStatus,omitempty"`
+	IngressBytesTransferred     int64                       `json:"ingressBytesTransferred"`
+	EgressBytesTransferred      int64                       `json:"egressBytesTransferred"`
 	// InterRegion is vnetgw's extension (R39): the connection's traffic
 	// crosses regions, the traffic that is charged.
 	InterRegion bool `json:"interRegion"`
@@ -393,6 +397,13 @@ type ConnectionProperties struct {
 	ConnectionStatusReason string `json:"connectionStatusReason,omitempty"`
 	ProvisioningState      string `json:"provisioningState,omitempty"`
 	ResourceGUID           string `json:"resourceGuid,omitempty"`
+}
+
+// GatewayCustomBgpIPAddress is the custom APIPA address one gateway IP
+// configuration peers from on a connection.
+type GatewayCustomBgpIPAddress struct {
+	IPConfigurationID  string `json:"ipConfigurationId"`
+	CustomBgpIPAddress string `json:"customBgpIpAddress"`
 }
 
 // IPsecPolicy is a custom IPsec/IKE policy of a connection.

@@ -119,11 +119,16 @@ func Build(s *region.Snapshot) dataplane.Config {
 				peer = &dataplane.BGPPeer{Connection: dc.ID, Addr: r.BGPAddr, AS: uint32(r.BGPAS)}
 			}
 			if c.Properties.ConnectionType == arm.ConnectionIPsec {
-				sc := siteConn{conn: dc, ingress: s.IngressNAT(c), egress: s.EgressNAT(c), peer: peer}
+				sc := siteConn{conn: dc, ingress: s.IngressNAT(c), egress: s.EgressNAT(c), peer: peer, apipa: map[string]netip.Addr{}}
+				for _, x := range c.Properties.GatewayCustomBgpIPAddresses {
+					if a, err := netip.ParseAddr(x.CustomBgpIPAddress); err == nil {
+						sc.apipa[strings.ToLower(x.IPConfigurationID)] = a
+					}
+				}
 				sites = append(sites, sc)
 				var p []dataplane.BGPPeer
 				dc, p = sc.atInstance(ipconfig(0), networks)
-				dc, p = apipaSession(dc, p, custom[0])
+				dc, p = apipaSession(dc, p, custom[0], sc.apipa[ipconfig(0)])
 				peers = append(peers, p...)
 			} else if peer != nil {
 				peers = append(peers, *peer)
@@ -151,7 +156,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			var sitePeers []dataplane.BGPPeer
 			for _, sc := range sites {
 				dc, p := sc.atInstance(ipconfig(i), networks)
-				dc, p = apipaSession(dc, p, custom[i])
+				dc, p = apipaSession(dc, p, custom[i], sc.apipa[ipconfig(i)])
 				di.Connections = append(di.Connections, dc)
 				sitePeers = append(sitePeers, p...)
 			}
@@ -177,6 +182,9 @@ type siteConn struct {
 	conn            dataplane.Connection
 	ingress, egress []rules.NATMapping
 	peer            *dataplane.BGPPeer
+	// apipa is the custom APIPA address the connection chose for its BGP
+	// session, by IP configuration id (lower case).
+	apipa map[string]netip.Addr
 }
 
 // atInstance returns the connection and its BGP peer at the gateway
@@ -322,16 +330,21 @@ func customAPIPA(g *arm.VirtualNetworkGateway) [][]netip.Addr {
 }
 
 // apipaSession makes the BGP session of site connection dc with a peer at
-// an APIPA address (169.254.0.0/16) go from the instance's first custom
-// APIPA address, as Azure's does: the session's local address, and the
+// an APIPA address (169.254.0.0/16) go from one of the instance's custom
+// APIPA addresses, as Azure's does: the one the connection chose, if the
+// instance has it, else the first; the session's local address, and the
 // connection's traffic selectors hold it.
-func apipaSession(dc dataplane.Connection, peers []dataplane.BGPPeer, custom []netip.Addr) (dataplane.Connection, []dataplane.BGPPeer) {
+func apipaSession(dc dataplane.Connection, peers []dataplane.BGPPeer, custom []netip.Addr, chosen netip.Addr) (dataplane.Connection, []dataplane.BGPPeer) {
 	if len(custom) == 0 || len(peers) != 1 || !apipa.Contains(peers[0].Addr) {
 		return dc, peers
 	}
+	local := custom[0]
+	if slices.Contains(custom, chosen) {
+		local = chosen
+	}
 	peers = slices.Clone(peers)
-	peers[0].Local = custom[0]
-	dc.LocalPrefixes = append(slices.Clip(dc.LocalPrefixes), netip.PrefixFrom(custom[0], 32))
+	peers[0].Local = local
+	dc.LocalPrefixes = append(slices.Clip(dc.LocalPrefixes), netip.PrefixFrom(local, 32))
 	return dc, peers
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -168,6 +169,9 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	}
 	site, vnet, siteBGP := natRanges(tx, c, g1)
 	if err := stageConnectionNAT(c, g1, site, vnet, siteBGP); err != nil {
+		return err
+	}
+	if err := stageCustomBgpIPAddresses(p, g1); err != nil {
 		return err
 	}
 	if len(p.TrafficSelectorPolicies) > 0 && !p.UsePolicyBasedTrafficSelectors && g1.Properties.VPNType != arm.PolicyBased {
@@ -530,6 +534,43 @@ func r35Affected(tx *txn, gws []*arm.VirtualNetworkGateway) error {
 	for _, g := range check {
 		if err := r35Check(tx, g); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// stageCustomBgpIPAddresses checks the custom APIPA addresses a
+// connection chooses: each of an IP configuration of its gateway g1 (by id
+// or name, kept as its id), one of that configuration's custom APIPA BGP
+// addresses.
+func stageCustomBgpIPAddresses(p *arm.ConnectionProperties, g1 *arm.VirtualNetworkGateway) error {
+	if len(p.GatewayCustomBgpIPAddresses) == 0 {
+		p.GatewayCustomBgpIPAddresses = nil
+		return nil
+	}
+	p.GatewayCustomBgpIPAddresses = slices.Clone(p.GatewayCustomBgpIPAddresses)
+	for i := range p.GatewayCustomBgpIPAddresses {
+		x := &p.GatewayCustomBgpIPAddresses[i]
+		field := fmt.Sprintf("properties.gatewayCustomBgpIpAddresses[%d]", i)
+		j := slices.IndexFunc(g1.Properties.IPConfigurations, func(c arm.VirtualNetworkGatewayIPConfiguration) bool {
+			return arm.Equal(c.ID, x.IPConfigurationID) || strings.EqualFold(c.Name, x.IPConfigurationID)
+		})
+		if j < 0 {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".ipConfigurationId",
+				Message: fmt.Sprintf("%q names no IP configuration of gateway %s", x.IPConfigurationID, g1.Name)}
+		}
+		x.IPConfigurationID = g1.Properties.IPConfigurations[j].ID
+		var custom []string
+		if b := g1.Properties.BGPSettings; b != nil {
+			for _, pa := range b.BGPPeeringAddresses {
+				if arm.Equal(pa.IPConfigurationID, x.IPConfigurationID) {
+					custom = pa.CustomBGPIPAddresses
+				}
+			}
+		}
+		if !slices.Contains(custom, x.CustomBgpIPAddress) {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".customBgpIpAddress",
+				Message: fmt.Sprintf("%q is not a custom APIPA BGP address of IP configuration %s of gateway %s (it has %v)", x.CustomBgpIPAddress, g1.Properties.IPConfigurations[j].Name, g1.Name, custom)}
 		}
 	}
 	return nil

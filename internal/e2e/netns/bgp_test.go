@@ -112,11 +112,13 @@ func TestR41BGPOverTunnel(t *testing.T) {
 
 // TestR41BGPWithAPIPA: a site whose BGP speaker (BIRD) has an APIPA
 // address, 169.254.21.1, as many devices do; the gateway has the custom
-// APIPA address 169.254.21.2 (bgpPeeringAddresses[].customBgpIpAddresses)
-// and peers from it through the tunnel, as Azure does: the session comes
-// up between the two APIPA addresses, routes flow both ways and carry
-// traffic, and the device script puts the gateway's APIPA address in the
-// site's traffic selectors.
+// APIPA addresses 169.254.21.6 and 169.254.21.2
+// (bgpPeeringAddresses[].customBgpIpAddresses), the connection chooses
+// 169.254.21.2 (gatewayCustomBgpIpAddresses), and the gateway peers from
+// it through the tunnel, as Azure does: the session comes up between the
+// two APIPA addresses, routes flow both ways and carry traffic, and the
+// device script puts the gateway's APIPA address in the site's traffic
+// selectors.
 func TestR41BGPWithAPIPA(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "bird", "birdc")
@@ -126,7 +128,7 @@ func TestR41BGPWithAPIPA(t *testing.T) {
 	var g arm.VirtualNetworkGateway
 	r.get(gw, &g)
 	gwAPIPA, siteAPIPA := netip.MustParseAddr("169.254.21.2"), netip.MustParseAddr("169.254.21.1")
-	g.Properties.BGPSettings.BGPPeeringAddresses = []arm.IPConfigurationBGPPeering{{IPConfigurationID: g.Properties.IPConfigurations[0].ID, CustomBGPIPAddresses: []string{gwAPIPA.String()}}}
+	g.Properties.BGPSettings.BGPPeeringAddresses = []arm.IPConfigurationBGPPeering{{IPConfigurationID: g.Properties.IPConfigurations[0].ID, CustomBGPIPAddresses: []string{"169.254.21.6", gwAPIPA.String()}}}
 	r.put(gw, g, &g)
 	host, _ := r.tunHost(vnet, "web")
 	site := newSite(t, r, 1, pool, "10.99.0.2/24")
@@ -141,6 +143,7 @@ func TestR41BGPWithAPIPA(t *testing.T) {
 	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
 		p.EnableBGP = true
+		p.GatewayCustomBgpIPAddresses = []arm.GatewayCustomBgpIPAddress{{IPConfigurationID: g.Properties.IPConfigurations[0].Name, CustomBgpIPAddress: gwAPIPA.String()}}
 	})
 	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
 	if err != nil || !strings.Contains(script, gwAPIPA.String()+"/32") {
