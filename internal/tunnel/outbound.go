@@ -87,6 +87,7 @@ func (e *Engine) outboundLoop() {
 func (e *Engine) outbound(b *outBatch, n int) {
 	rt := e.routes.Load()
 	jobs := b.jobs[:0]
+	var now int64 // unix seconds, for dynamic NAT: read once per batch
 	for i := range n {
 		h, ok := parseIP(b.bufs[i][esp.Headroom : esp.Headroom+b.sizes[i]])
 		if !ok {
@@ -100,7 +101,10 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		}
 		if nat := t.nat.Load(); nat != nil {
 			pkt := b.bufs[i][esp.Headroom : esp.Headroom+h.length]
-			changed, drop := nat.out(pkt, e.now().Unix())
+			if now == 0 && nat.dynamic != nil {
+				now = e.now().Unix()
+			}
+			changed, drop := nat.out(pkt, now)
 			if drop != dropNone {
 				t.drop(drop)
 				continue
