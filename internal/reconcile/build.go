@@ -309,20 +309,11 @@ func bgpAddrs(g *arm.VirtualNetworkGateway) []netip.Addr {
 // customAPIPA returns the custom APIPA BGP addresses of each IP
 // configuration (instance) of gateway g.
 func customAPIPA(g *arm.VirtualNetworkGateway) [][]netip.Addr {
-	b := g.Properties.BGPSettings
 	out := make([][]netip.Addr, len(g.Properties.IPConfigurations))
-	if b == nil {
-		return out
-	}
 	for i, c := range g.Properties.IPConfigurations {
-		for _, pa := range b.BGPPeeringAddresses {
-			if !arm.Equal(pa.IPConfigurationID, c.ID) {
-				continue
-			}
-			for _, s := range pa.CustomBGPIPAddresses {
-				if a, err := netip.ParseAddr(s); err == nil {
-					out[i] = append(out[i], a)
-				}
+		for _, s := range rules.CustomBGPAddresses(g.Properties.BGPSettings, c.ID) {
+			if a, err := netip.ParseAddr(s); err == nil {
+				out[i] = append(out[i], a)
 			}
 		}
 	}
@@ -335,7 +326,7 @@ func customAPIPA(g *arm.VirtualNetworkGateway) [][]netip.Addr {
 // instance has it, else the first; the session's local address, and the
 // connection's traffic selectors hold it.
 func apipaSession(dc dataplane.Connection, peers []dataplane.BGPPeer, custom []netip.Addr, chosen netip.Addr) (dataplane.Connection, []dataplane.BGPPeer) {
-	if len(custom) == 0 || len(peers) != 1 || !apipa.Contains(peers[0].Addr) {
+	if len(custom) == 0 || len(peers) != 1 || !rules.APIPA.Contains(peers[0].Addr) {
 		return dc, peers
 	}
 	local := custom[0]
@@ -347,9 +338,6 @@ func apipaSession(dc dataplane.Connection, peers []dataplane.BGPPeer, custom []n
 	dc.LocalPrefixes = append(slices.Clip(dc.LocalPrefixes), netip.PrefixFrom(local, 32))
 	return dc, peers
 }
-
-// apipa is the link-local range of APIPA BGP addresses.
-var apipa = netip.MustParsePrefix("169.254.0.0/16")
 
 func primary(cs []arm.NetworkInterfaceIPConfiguration) arm.NetworkInterfaceIPConfiguration {
 	for _, c := range cs {

@@ -560,14 +560,7 @@ func stageCustomBgpIPAddresses(p *arm.ConnectionProperties, g1 *arm.VirtualNetwo
 				Message: fmt.Sprintf("%q names no IP configuration of gateway %s", x.IPConfigurationID, g1.Name)}
 		}
 		x.IPConfigurationID = g1.Properties.IPConfigurations[j].ID
-		var custom []string
-		if b := g1.Properties.BGPSettings; b != nil {
-			for _, pa := range b.BGPPeeringAddresses {
-				if arm.Equal(pa.IPConfigurationID, x.IPConfigurationID) {
-					custom = pa.CustomBGPIPAddresses
-				}
-			}
-		}
+		custom := rules.CustomBGPAddresses(g1.Properties.BGPSettings, x.IPConfigurationID)
 		if !slices.Contains(custom, x.CustomBgpIPAddress) {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".customBgpIpAddress",
 				Message: fmt.Sprintf("%q is not a custom APIPA BGP address of IP configuration %s of gateway %s (it has %v)", x.CustomBgpIPAddress, g1.Properties.IPConfigurations[j].Name, g1.Name, custom)}

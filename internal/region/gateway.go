@@ -392,10 +392,6 @@ func checkCertificate(data string) error {
 	return nil
 }
 
-// customAPIPA is where a gateway's custom APIPA BGP addresses may be, as
-// in Azure: 169.254.21.0 to 169.254.22.255.
-var customAPIPA = []netip.Prefix{netip.MustParsePrefix("169.254.21.0/24"), netip.MustParsePrefix("169.254.22.0/24")}
-
 // stageBGP fills in the gateway's BGP settings (R41): the ASN (65515 unless
 // given, reserved ones refused), a peering address in the GatewaySubnet
 // for each IP configuration, and its custom APIPA addresses (which it
@@ -448,7 +444,7 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 	custom := map[string][]string{}
 	for i, pa := range b.BGPPeeringAddresses {
 		for _, a := range pa.CustomBGPIPAddresses {
-			if ip, err := netip.ParseAddr(a); err != nil || !slices.ContainsFunc(customAPIPA, func(p netip.Prefix) bool { return p.Contains(ip) }) {
+			if ip, err := netip.ParseAddr(a); err != nil || !rules.CustomAPIPA(ip) {
 				return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].customBgpIpAddresses", i),
 					Message: fmt.Sprintf("custom BGP address %q must be an APIPA address from 169.254.21.0 to 169.254.22.255", a)}
 			}

@@ -94,9 +94,6 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 // against the ranges of its site and VNet as staged in tx: after a change
 // to the rules, the site's ranges or the VNet's address space, which
 // target names.
-// apipa holds the link-local BGP addresses that NAT does not go with.
-var apipa = netip.MustParsePrefix("169.254.0.0/16")
-
 func natFitsConnections(tx *txn, g *arm.VirtualNetworkGateway, target string) error {
 	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
 		if !arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), g.ID) || c.Properties.IngressNatRules == nil && c.Properties.EgressNatRules == nil {
@@ -211,7 +208,7 @@ func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, 
 	case p.EnableBGP && !g1.Properties.EnableBGPRouteTranslationForNat:
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ingressNatRules",
 			Message: "NAT rules on a BGP connection need enableBgpRouteTranslationForNat on gateway " + g1.Name + ": vnetgw translates the routes learned and advertised, and does not pass them untranslated"}
-	case p.EnableBGP && apipa.Contains(siteBGP):
+	case p.EnableBGP && rules.APIPA.Contains(siteBGP):
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ingressNatRules",
 			Message: fmt.Sprintf("NAT rules do not go with the BGP APIPA address %v of the site; give the site's BGP address as it is after its IngressSnat rule", siteBGP)}
 	}
