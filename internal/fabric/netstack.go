@@ -85,20 +85,19 @@ func newNetstack(name string, addr netip.Addr, mtu int, router Forwarder, serve 
 		s.Close()
 		return nil, fmt.Errorf("host %s: create NIC: %v", name, err)
 	}
-	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
+	ctx, cancel := context.WithCancel(context.Background())
+	h := &NetstackHost{name: name, addr: addr, stack: s, ep: ep, router: router, cancel: cancel}
+	if err := h.AddAddress(addr); err != nil {
+		cancel()
+		s.Close()
+		return nil, err
+	}
 	empty := header.IPv4EmptySubnet
 	if addr.Is6() {
-		proto, empty = ipv6.ProtocolNumber, header.IPv6EmptySubnet
-	}
-	pa := tcpip.ProtocolAddress{Protocol: proto, AddressWithPrefix: tcpip.AddrFromSlice(addr.AsSlice()).WithPrefix()}
-	if err := s.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
-		s.Close()
-		return nil, fmt.Errorf("host %s: add address %s: %v", name, addr, err)
+		empty = header.IPv6EmptySubnet
 	}
 	// Everything leaves through the VNet router, which decides (R43).
 	s.AddRoute(tcpip.Route{Destination: empty, NIC: nicID})
-	ctx, cancel := context.WithCancel(context.Background())
-	h := &NetstackHost{name: name, addr: addr, stack: s, ep: ep, router: router, cancel: cancel}
 	h.wg.Go(func() { h.pump(ctx) })
 	if !serve {
 		return h, nil
@@ -145,17 +144,19 @@ func (h *NetstackHost) Deliver(b []byte) {
 	}
 }
 
-func (h *NetstackHost) fullAddr(port uint16) (tcpip.FullAddress, tcpip.NetworkProtocolNumber) {
+// fullAddr is address a and port as the stack names them, with a's
+// network protocol.
+func fullAddr(a netip.Addr, port uint16) (tcpip.FullAddress, tcpip.NetworkProtocolNumber) {
 	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
-	if h.addr.Is6() {
+	if a.Is6() {
 		proto = ipv6.ProtocolNumber
 	}
-	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(h.addr.AsSlice()), Port: port}, proto
+	return tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(a.AsSlice()), Port: port}, proto
 }
 
 // serve starts TCP echo and HTTP.
 func (h *NetstackHost) serve() error {
-	fa, proto := h.fullAddr(EchoPort)
+	fa, proto := fullAddr(h.addr, EchoPort)
 	echo, err := gonet.ListenTCP(h.stack, fa, proto)
 	if err != nil {
 		return fmt.Errorf("host %s: listen on port %d: %w", h.name, EchoPort, err)
@@ -174,7 +175,7 @@ func (h *NetstackHost) serve() error {
 			})
 		}
 	})
-	fa, proto = h.fullAddr(HTTPPort)
+	fa, proto = fullAddr(h.addr, HTTPPort)
 	web, err := gonet.ListenTCP(h.stack, fa, proto)
 	if err != nil {
 		return fmt.Errorf("host %s: listen on port %d: %w", h.name, HTTPPort, err)
@@ -194,12 +195,11 @@ func (h *NetstackHost) Listen(port uint16) (net.Listener, error) {
 	return h.ListenOn(h.addr, port)
 }
 
-// AddAddress gives the host another address of its own (IPv4).
+// AddAddress gives the host an address of its own (another one than its
+// first).
 func (h *NetstackHost) AddAddress(a netip.Addr) error {
-	pa := tcpip.ProtocolAddress{Protocol: ipv4.ProtocolNumber, AddressWithPrefix: tcpip.AddrFromSlice(a.AsSlice()).WithPrefix()}
-	if a.Is6() {
-		pa.Protocol = ipv6.ProtocolNumber
-	}
+	fa, proto := fullAddr(a, 0)
+	pa := tcpip.ProtocolAddress{Protocol: proto, AddressWithPrefix: fa.Addr.WithPrefix()}
 	if err := h.stack.AddProtocolAddress(nicID, pa, stack.AddressProperties{}); err != nil {
 		return fmt.Errorf("host %s: add address %s: %v", h.name, a, err)
 	}
@@ -208,11 +208,8 @@ func (h *NetstackHost) AddAddress(a netip.Addr) error {
 
 // ListenOn listens for TCP connections to address a of the host on port.
 func (h *NetstackHost) ListenOn(a netip.Addr, port uint16) (net.Listener, error) {
-	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
-	if a.Is6() {
-		proto = ipv6.ProtocolNumber
-	}
-	l, err := gonet.ListenTCP(h.stack, tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(a.AsSlice()), Port: port}, proto)
+	fa, proto := fullAddr(a, port)
+	l, err := gonet.ListenTCP(h.stack, fa, proto)
 	if err != nil {
 		return nil, fmt.Errorf("host %s: listen on %s port %d: %w", h.name, a, port, err)
 	}
@@ -221,22 +218,16 @@ func (h *NetstackHost) ListenOn(a netip.Addr, port uint16) (net.Listener, error)
 
 // Dial opens a TCP connection from the host.
 func (h *NetstackHost) Dial(ctx context.Context, dst netip.AddrPort) (net.Conn, error) {
-	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
-	if dst.Addr().Is6() {
-		proto = ipv6.ProtocolNumber
-	}
-	return gonet.DialContextTCP(ctx, h.stack, tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(dst.Addr().AsSlice()), Port: dst.Port()}, proto)
+	fa, proto := fullAddr(dst.Addr(), dst.Port())
+	return gonet.DialContextTCP(ctx, h.stack, fa, proto)
 }
 
 // DialFrom opens a TCP connection from address local of the host (one
 // AddAddress gave it, or its own).
 func (h *NetstackHost) DialFrom(ctx context.Context, local netip.Addr, dst netip.AddrPort) (net.Conn, error) {
-	proto := tcpip.NetworkProtocolNumber(ipv4.ProtocolNumber)
-	if dst.Addr().Is6() {
-		proto = ipv6.ProtocolNumber
-	}
-	return gonet.DialTCPWithBind(ctx, h.stack, tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(local.AsSlice())},
-		tcpip.FullAddress{NIC: nicID, Addr: tcpip.AddrFromSlice(dst.Addr().AsSlice()), Port: dst.Port()}, proto)
+	from, _ := fullAddr(local, 0)
+	to, proto := fullAddr(dst.Addr(), dst.Port())
+	return gonet.DialTCPWithBind(ctx, h.stack, from, to, proto)
 }
 
 // HTTPGet fetches http://dst/ from the host and returns the body.
