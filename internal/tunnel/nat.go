@@ -93,7 +93,7 @@ func natRewrite(pkt []byte, off int, maps []NAT, egress, toExternal bool) bool {
 	}
 	a := netip.AddrFrom4([4]byte(pkt[off : off+4]))
 	for _, m := range maps {
-		if m.Egress != egress || m.Dynamic {
+		if m.Egress != egress {
 			continue
 		}
 		from, to := m.External, m.Internal
