@@ -457,8 +457,6 @@ type Status struct {
 	// P2S is the point-to-site traffic of the gateways that serve it, by
 	// gateway id, over their instances.
 	P2S map[string]P2SStatus
-	// BGP is the BGP sessions of the gateways' instances, by gateway id.
-	BGP map[string][]BGPSessionStatus
 }
 
 // BGPSessionStatus is one BGP session of a gateway's instance: whether it
@@ -572,8 +570,7 @@ type HostStatus struct {
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]P2SStatus{},
-		BGP: map[string][]BGPSessionStatus{}}
+	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]P2SStatus{}}
 	for id, v := range e.vnets {
 		s.VNets[id] = v.router.Stats()
 		for hid, h := range v.hosts {
@@ -592,17 +589,30 @@ func (e *Engine) Status() Status {
 			p.Ingress, p.Egress, p.Clients = p.Ingress+in, p.Egress+out, p.Clients+n
 			s.P2S[g.cfg.ID] = p
 		}
-		if g.bgp != nil {
-			for _, p := range g.bgp.s.Peers() {
-				st := BGPSessionStatus{Instance: g.cfg.Instance, Peer: p.Addr, Established: p.State == "Established"}
-				if st.Established {
-					st.Learned, st.Advertised = p.RoutesReceived, len(g.bgp.s.Advertised(p.Addr))
-				}
-				s.BGP[g.cfg.ID] = append(s.BGP[g.cfg.ID], st)
-			}
-		}
 	}
 	return s
+}
+
+// BGPSessions returns the BGP sessions of the gateways' instances, by
+// gateway id. What each peer is advertised is counted anew: it is for the
+// metrics' samples, not for Status, which the reconcile loop reads often.
+func (e *Engine) BGPSessions() map[string][]BGPSessionStatus {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := map[string][]BGPSessionStatus{}
+	for _, g := range e.gateways {
+		if g.bgp == nil {
+			continue
+		}
+		for _, p := range g.bgp.s.Peers() {
+			st := BGPSessionStatus{Instance: g.cfg.Instance, Peer: p.Addr, Established: p.State == "Established"}
+			if st.Established {
+				st.Learned, st.Advertised = p.RoutesReceived, len(g.bgp.s.Advertised(p.Addr))
+			}
+			out[g.cfg.ID] = append(out[g.cfg.ID], st)
+		}
+	}
+	return out
 }
 
 // Close stops everything.

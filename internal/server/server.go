@@ -62,7 +62,8 @@ type Config struct {
 	FQDNRefresh time.Duration
 	// MetricsInterval is how often the tunnels' counters are sampled for
 	// Azure Monitor's metrics API, and MetricsRetention how long samples
-	// are kept (in memory); 0: 1 min and 6 h.
+	// are kept (in memory, and in the data directory across restarts); 0:
+	// 1 min and 6 h.
 	MetricsInterval, MetricsRetention time.Duration
 	// SSTPPort is the TCP port of the gateways' point-to-site server (0:
 	// 443).
@@ -312,7 +313,7 @@ func (s *Server) sample(ctx context.Context) {
 			for id, p := range st.P2S {
 				byConn[insights.P2SSeries(id)] = insights.Counters{Ingress: p.Ingress, Egress: p.Egress, Gauges: [3]uint32{insights.GaugeClients: uint32(p.Clients)}}
 			}
-			for id, sessions := range st.BGP {
+			for id, sessions := range s.engine.BGPSessions() {
 				for _, b := range sessions {
 					up := uint32(0)
 					if b.Established {
