@@ -89,18 +89,29 @@ type Gateway struct {
 	Connections []Connection
 	// BGP, when set, runs the instance's BGP speaker (R41).
 	BGP *GatewayBGP
-	// P2S, when set, runs the instance's point-to-site server (SSTP).
+	// P2S, when set, serves point-to-site clients on the instance.
 	P2S *GatewayP2S
 }
 
 // GatewayP2S is a gateway's point-to-site configuration (R10–R14): an
-// SSTP server on its public address whose clients get addresses from
-// Pool and authenticate with certificates that chain to Roots (DER).
+// SSTP server on its public address, IKEv2 clients (R4), or both, whose
+// clients authenticate with certificates that chain to Roots (DER).
 type GatewayP2S struct {
-	Pool       netip.Prefix
-	Roots      [][]byte
-	Revoked    []string // SHA-1 thumbprints, hex
-	MaxClients int
+	// Pool is the whole client address pool, which the gateway's sites
+	// and VNets reach (R33).
+	Pool netip.Prefix
+	// SSTPPool and IKEv2Pool are the parts of Pool the clients of each
+	// protocol get addresses from; a protocol with no part is not
+	// served.
+	SSTPPool, IKEv2Pool netip.Prefix
+	Roots               [][]byte
+	Revoked             []string // SHA-1 thumbprints, hex
+	// MaxClients and IKEv2MaxClients bound the SSTP and the IKEv2
+	// clients connected at once.
+	MaxClients, IKEv2MaxClients int
+	// Routes are what IKEv2 clients reach: the selectors of their child
+	// SAs (SSTP clients route what the VPN client package says).
+	Routes []netip.Prefix
 }
 
 // GatewayBGP is a gateway instance's BGP speaker: it listens and connects

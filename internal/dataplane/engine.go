@@ -367,9 +367,17 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 	}
 	ports := map[string]fabric.Port{}
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
-		// Point-to-site clients: the pool goes to the gateway's server.
-		if g := e.gateways[key]; g.cfg.VNet == vc.ID && g.p2s != nil {
-			rs = append(rs, fabric.Route{Prefix: g.p2sCfg.Pool, Port: g.p2s})
+		// Point-to-site clients: SSTP's part of the pool goes to the
+		// gateway's server, IKEv2's to its tunnels.
+		g := e.gateways[key]
+		if g.cfg.VNet != vc.ID {
+			continue
+		}
+		if g.p2s != nil {
+			rs = append(rs, fabric.Route{Prefix: g.p2sCfg.SSTPPool, Port: g.p2s})
+		}
+		if g.ikev2Clients && g.port != nil {
+			rs = append(rs, fabric.Route{Prefix: g.cfg.P2S.IKEv2Pool, Port: g.port})
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
@@ -583,8 +591,16 @@ func (e *Engine) Status() Status {
 	}
 	for _, g := range e.gateways {
 		g.status(s.Connections)
+		var in, out uint64
+		var n int
 		if g.p2s != nil {
-			in, out, n := g.p2s.Traffic()
+			in, out, n = g.p2s.Traffic()
+		}
+		if g.ikev2Clients {
+			i, o, m := g.gw.ClientTraffic()
+			in, out, n = in+i, out+o, n+m
+		}
+		if g.p2s != nil || g.ikev2Clients {
 			p := s.P2S[g.cfg.ID]
 			p.Ingress, p.Egress, p.Clients = p.Ingress+in, p.Egress+out, p.Clients+n
 			s.P2S[g.cfg.ID] = p

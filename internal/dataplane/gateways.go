@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"maps"
@@ -36,6 +37,9 @@ type gw struct {
 	learned   []netip.Prefix      // the speaker's routes installed in tunnels
 	p2s       *p2s.Server         // nil without point-to-site
 	p2sCfg    *GatewayP2S         // what p2s runs with
+	// ikev2Clients: the gateway serves point-to-site clients over IKEv2.
+	ikev2Clients bool
+	cert         tls.Certificate // presented to point-to-site clients; issued when first needed
 }
 
 // reconcileGateways starts, reconfigures and stops gateways; the VNets

@@ -29,7 +29,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
 	{"vnetgw_vnet_forwarded_packets_total", "counter", "packets the VNet's router forwarded"},
 	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43), ttl_expired, malformed"},
-	{"vnetgw_p2s_connections", "gauge", "point-to-site clients connected to the gateway instance (Azure: P2S Connection Count)"},
+	{"vnetgw_p2s_connections", "gauge", "point-to-site clients connected to the gateway instance, by protocol (Azure: P2S Connection Count)"},
 	{"vnetgw_bgp_peer_up", "gauge", "1 when the BGP session with the peer is Established (Azure: BGP Peer Status)"},
 	{"vnetgw_bgp_routes_learned", "gauge", "routes the gateway instance learned from the BGP peer (Azure: BGP Routes Learned)"},
 }
@@ -167,7 +167,11 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		}
 	}
 	if g.p2s != nil {
-		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), instance...)
+		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), append(instance[:len(instance):len(instance)], "protocol", "SSTP")...)
+	}
+	if g.ikev2Clients {
+		_, _, n := g.gw.ClientTraffic()
+		m.add("vnetgw_p2s_connections", uint64(n), append(instance[:len(instance):len(instance)], "protocol", "IKEv2")...)
 	}
 	if g.bgp != nil {
 		for _, p := range g.bgp.s.Peers() {

@@ -1,12 +1,16 @@
 package dataplane
 
 import (
+	"crypto/tls"
 	"crypto/x509"
+	"errors"
 	"maps"
 	"net/netip"
 	"reflect"
 	"slices"
 
+	"github.com/vnetgw/vnetgw/internal/gateway"
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/p2s"
 )
 
@@ -14,45 +18,104 @@ import (
 const DefaultSSTPPort = 443
 
 // configureP2S starts, restarts or stops the instance's point-to-site
-// server.
+// server (SSTP) and its IKEv2 clients.
 func (e *Engine) configureP2S(g *gw) {
 	want := g.cfg.P2S
-	if g.p2s != nil && (want == nil || !reflect.DeepEqual(*want, *g.p2sCfg)) {
+	sstp := sstpPart(want)
+	if g.p2s != nil && (sstp == nil || !reflect.DeepEqual(*sstp, *g.p2sCfg)) {
 		g.p2s.Close()
 		g.p2s, g.p2sCfg = nil, nil
 	}
-	if want == nil || g.p2s != nil {
+	e.configureIKEv2Clients(g)
+	if sstp == nil || g.p2s != nil {
 		return
 	}
-	if e.opts.GatewayCert == nil {
-		e.log.Error("point-to-site not started: no certificate issuer", "gateway", g.cfg.key())
-		return
-	}
-	cert, err := e.opts.GatewayCert(g.cfg.PublicAddr)
+	cert, err := e.gatewayCert(g)
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return
-	}
-	var roots []*x509.Certificate
-	for _, der := range want.Roots {
-		if c, err := x509.ParseCertificate(der); err == nil {
-			roots = append(roots, c)
-		}
 	}
 	port := e.opts.SSTPPort
 	if port == 0 {
 		port = DefaultSSTPPort
 	}
 	s, err := p2s.Start(p2s.Config{Logger: e.log.With("gateway", g.cfg.key(), "p2s", "sstp"), Listen: netip.AddrPortFrom(g.cfg.PublicAddr, port),
-		Cert: cert, Roots: roots, Revoked: want.Revoked, Pool: want.Pool, MaxClients: want.MaxClients, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet)})
+		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.SSTPPool, MaxClients: sstp.MaxClients, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet)})
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return
 	}
 	s.SetCapture(e.captures[g.cfg.ID]) // a gateway's capture takes in its clients' packets
-	c := *want
-	g.p2s, g.p2sCfg = s, &c
-	e.log.Info("point-to-site server started", "gateway", g.cfg.key(), "listen", s.Addr(), "pool", want.Pool)
+	g.p2s, g.p2sCfg = s, sstp
+	e.log.Info("point-to-site server started", "gateway", g.cfg.key(), "listen", s.Addr(), "pool", sstp.SSTPPool)
+}
+
+// sstpPart returns what of p the SSTP server runs with, or nil when p
+// serves no SSTP clients.
+func sstpPart(p *GatewayP2S) *GatewayP2S {
+	if p == nil || !p.SSTPPool.IsValid() {
+		return nil
+	}
+	return &GatewayP2S{Pool: p.Pool, SSTPPool: p.SSTPPool, Roots: p.Roots, Revoked: p.Revoked, MaxClients: p.MaxClients}
+}
+
+// configureIKEv2Clients hands the gateway what its IKEv2 clients need, or
+// stops serving them.
+func (e *Engine) configureIKEv2Clients(g *gw) {
+	want := g.cfg.P2S
+	if want == nil || !want.IKEv2Pool.IsValid() {
+		if g.ikev2Clients {
+			if err := g.gw.SetClients(nil); err != nil {
+				e.log.Error("stopping point-to-site over IKEv2", "gateway", g.cfg.key(), "err", err)
+			}
+			g.ikev2Clients = false
+		}
+		return
+	}
+	cert, err := e.gatewayCert(g)
+	if err != nil {
+		e.log.Error("point-to-site over IKEv2 not started", "gateway", g.cfg.key(), "err", err)
+		return
+	}
+	cl := &ikev2.Clients{Cert: cert, Roots: parseRoots(want.Roots), Revoked: want.Revoked, Pool: want.IKEv2Pool,
+		Routes: want.Routes, MaxClients: want.IKEv2MaxClients}
+	if err := g.gw.SetClients(cl); err != nil {
+		e.log.Error("point-to-site over IKEv2 not started", "gateway", g.cfg.key(), "err", err)
+		return
+	}
+	if !g.ikev2Clients {
+		e.log.Info("point-to-site over IKEv2 started", "gateway", g.cfg.key(), "pool", want.IKEv2Pool)
+	}
+	g.ikev2Clients = true
+}
+
+// gatewayCert returns the certificate the gateway presents to
+// point-to-site clients, issued once for its public address.
+func (e *Engine) gatewayCert(g *gw) (tls.Certificate, error) {
+	if len(g.cert.Certificate) > 0 {
+		return g.cert, nil
+	}
+	if e.opts.GatewayCert == nil {
+		return tls.Certificate{}, errors.New("no certificate issuer")
+	}
+	cert, err := e.opts.GatewayCert(g.cfg.PublicAddr)
+	if err != nil {
+		return tls.Certificate{}, err
+	}
+	g.cert = cert
+	return cert, nil
+}
+
+// parseRoots parses the root certificates; those that do not parse (the
+// API accepts none such) are left out.
+func parseRoots(ders [][]byte) []*x509.Certificate {
+	var roots []*x509.Certificate
+	for _, der := range ders {
+		if c, err := x509.ParseCertificate(der); err == nil {
+			roots = append(roots, c)
+		}
+	}
+	return roots
 }
 
 // DisconnectP2S ends the point-to-site clients of gateway id at addrs and
@@ -60,16 +123,28 @@ func (e *Engine) configureP2S(g *gw) {
 func (e *Engine) DisconnectP2S(id string, addrs []netip.Addr) int {
 	e.mu.Lock()
 	var servers []*p2s.Server
+	var gws []*gateway.Gateway
 	for _, g := range e.gateways {
-		if g.cfg.ID == id && g.p2s != nil {
+		if g.cfg.ID != id {
+			continue
+		}
+		if g.p2s != nil {
 			servers = append(servers, g.p2s)
+		}
+		if g.ikev2Clients {
+			gws = append(gws, g.gw)
 		}
 	}
 	e.mu.Unlock()
 	n := 0
-	for _, s := range servers {
-		for _, a := range addrs {
+	for _, a := range addrs {
+		for _, s := range servers {
 			if s.Disconnect(a) {
+				n++
+			}
+		}
+		for _, g := range gws {
+			if g.DisconnectClient(a) {
 				n++
 			}
 		}
@@ -83,8 +158,18 @@ func (e *Engine) P2SClients(id string) []p2s.ClientStatus {
 	defer e.mu.Unlock()
 	var out []p2s.ClientStatus
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
-		if g := e.gateways[key]; g.cfg.ID == id && g.p2s != nil {
+		g := e.gateways[key]
+		if g.cfg.ID != id {
+			continue
+		}
+		if g.p2s != nil {
 			out = append(out, g.p2s.Clients()...)
+		}
+		if g.ikev2Clients {
+			for _, c := range g.gw.Clients() {
+				out = append(out, p2s.ClientStatus{Protocol: "IKEv2", Addr: c.Addr, Remote: c.Remote, Identity: c.Subject, Since: c.Since,
+					BytesIn: c.BytesIn, BytesOut: c.BytesOut, PacketsIn: c.PacketsIn, PacketsOut: c.PacketsOut})
+			}
 		}
 	}
 	return out

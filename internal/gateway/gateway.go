@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -85,6 +86,15 @@ type Gateway struct {
 	stop      chan struct{} // closed by Close
 	closeOnce sync.Once
 	wg        sync.WaitGroup
+
+	// mu guards the engine's tunnels: those of the connections, as last
+	// given to Reconfig, and one per point-to-site client over IKEv2, by
+	// name, with the client's address.
+	mu      sync.Mutex
+	tunnels []tunnel.Tunnel
+	clients map[string]netip.Addr
+	// goneIn and goneOut count the bytes of clients that left.
+	goneIn, goneOut uint64
 }
 
 // Start binds the gateway's sockets and starts its engine and IKE daemon
@@ -99,7 +109,7 @@ func Start(opts Options) (*Gateway, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	g := &Gateway{opts: opts, log: opts.Logger, stop: make(chan struct{})}
+	g := &Gateway{opts: opts, log: opts.Logger, stop: make(chan struct{}), clients: map[string]netip.Addr{}}
 	g.tr = udp.New(udp.Config{Logger: opts.Logger, KeepaliveInterval: opts.KeepaliveInterval, IKE: func(local, remote netip.AddrPort, msg []byte) {
 		// The major version in the header (RFC 2408 §3.1, RFC 7296 §3.1)
 		// tells the daemons apart.
@@ -234,7 +244,11 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 	}
 	// Tunnels first, so that children the daemon installs find them; the
 	// daemon tears removed peers down before their tunnels go.
-	if err := g.eng.Reconfig(tc); err != nil && !errors.Is(err, tunnel.ErrNoChanges) {
+	g.mu.Lock()
+	g.tunnels = tc.Tunnels
+	err := g.applyTunnels()
+	g.mu.Unlock()
+	if err != nil {
 		return fmt.Errorf("gateway %s: tunnels: %w", g.opts.Local, err)
 	}
 	if err := g.ike.Load().Reconfig(peers); err != nil && !errors.Is(err, ikev2.ErrNoChanges) {
@@ -245,6 +259,97 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 	}
 	return nil
 }
+
+// applyTunnels hands the engine the connections' tunnels and the
+// clients'; g.mu is held.
+func (g *Gateway) applyTunnels() error {
+	tc := tunnel.Config{Tunnels: slices.Clone(g.tunnels)}
+	for _, name := range slices.Sorted(maps.Keys(g.clients)) {
+		a := g.clients[name]
+		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: name, Routes: []netip.Prefix{netip.PrefixFrom(a, a.BitLen())}})
+	}
+	if err := g.eng.Reconfig(tc); err != nil && !errors.Is(err, tunnel.ErrNoChanges) {
+		return err
+	}
+	return nil
+}
+
+// SetClients serves point-to-site clients over IKEv2 as cl says (nil:
+// none), each in a tunnel of its own that carries its address. cl's
+// Attach, Detach and ForceEncap are the gateway's.
+func (g *Gateway) SetClients(cl *ikev2.Clients) error {
+	if cl != nil {
+		c := *cl
+		c.Attach, c.Detach, c.ForceEncap = g.attachClient, g.detachClient, !g.opts.RawESP
+		cl = &c
+	}
+	return g.ike.Load().SetClients(cl)
+}
+
+func (g *Gateway) attachClient(name string, addr netip.Addr) error {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.clients[name] = addr
+	if err := g.applyTunnels(); err != nil {
+		delete(g.clients, name)
+		return err
+	}
+	return nil
+}
+
+func (g *Gateway) detachClient(name string) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	for _, t := range g.eng.Status().Tunnels {
+		if t.Name == name {
+			g.goneIn, g.goneOut = g.goneIn+t.BytesIn, g.goneOut+t.BytesOut
+		}
+	}
+	delete(g.clients, name)
+	if err := g.applyTunnels(); err != nil {
+		g.log.Error("removing a point-to-site client's tunnel", "client", name, "err", err)
+	}
+}
+
+// ClientStatus is a point-to-site client over IKEv2 with its traffic.
+type ClientStatus struct {
+	ikev2.ClientStatus
+	BytesIn, BytesOut     uint64
+	PacketsIn, PacketsOut uint64
+}
+
+// Clients returns the connected point-to-site clients over IKEv2.
+func (g *Gateway) Clients() []ClientStatus {
+	counters := map[string]tunnel.TunnelStatus{}
+	for _, t := range g.eng.Status().Tunnels {
+		counters[t.Name] = t
+	}
+	var out []ClientStatus
+	for _, c := range g.ike.Load().Clients() {
+		t := counters[c.Name]
+		out = append(out, ClientStatus{ClientStatus: c, BytesIn: t.BytesIn, BytesOut: t.BytesOut, PacketsIn: t.PacketsIn, PacketsOut: t.PacketsOut})
+	}
+	return out
+}
+
+// ClientTraffic returns the bytes the point-to-site clients over IKEv2
+// sent (in) and were sent (out) since the gateway started, those that
+// left included, and how many are connected.
+func (g *Gateway) ClientTraffic() (in, out uint64, clients int) {
+	g.mu.Lock()
+	in, out, names := g.goneIn, g.goneOut, maps.Clone(g.clients)
+	g.mu.Unlock()
+	for _, t := range g.eng.Status().Tunnels {
+		if _, ok := names[t.Name]; ok {
+			in, out = in+t.BytesIn, out+t.BytesOut
+		}
+	}
+	return in, out, len(names)
+}
+
+// DisconnectClient ends the connection of the point-to-site client over
+// IKEv2 at addr; it reports whether one was connected there.
+func (g *Gateway) DisconnectClient(addr netip.Addr) bool { return g.ike.Load().DisconnectClient(addr) }
 
 // ikeStatus is the status of both daemons' peers.
 func (g *Gateway) ikeStatus() []ikev2.PeerStatus {

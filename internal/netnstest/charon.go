@@ -40,6 +40,10 @@ type CharonConfig struct {
 	// Swanctl, when set, is the whole swanctl.conf, and the fields above
 	// that describe the connection are not used.
 	Swanctl string
+	// Files are written into swanctl's directory before it loads the
+	// configuration, by path relative to it: certificates in x509/ and
+	// x509ca/, private keys in private/.
+	Files map[string][]byte
 }
 
 // Charon is a running strongSwan charon in a namespace, with userspace ESP
@@ -73,6 +77,15 @@ func StartCharon(t testing.TB, ns *NS, c CharonConfig) *Charon {
 		t.Fatal(err)
 	}
 	conf := filepath.Join(dir, "swanctl.conf")
+	for name, data := range c.Files {
+		path := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if c.Swanctl != "" {
 		if err := os.WriteFile(conf, []byte(c.Swanctl), 0o600); err != nil {
 			t.Fatal(err)
@@ -119,10 +132,13 @@ func tail(s string, lines int) string {
 	return strings.Join(l, "\n")
 }
 
-// Swanctl runs swanctl against this charon's VICI socket.
+// Swanctl runs swanctl against this charon's VICI socket, with its
+// directory (the credentials of CharonConfig.Files) as swanctl's.
 func (c *Charon) Swanctl(args ...string) (string, error) {
 	args = append(args, "--uri", c.daemon.URI())
-	out, err := exec.Command("swanctl", args...).CombinedOutput()
+	cmd := exec.Command("swanctl", args...)
+	cmd.Env = append(os.Environ(), "SWANCTL_DIR="+c.Dir)
+	out, err := cmd.CombinedOutput()
 	return string(out), err
 }
 

@@ -168,6 +168,9 @@ func (s *Server) Disconnect(addr netip.Addr) bool {
 
 // ClientStatus is one connected client.
 type ClientStatus struct {
+	// Protocol is how it connects: SSTP here; the data plane lists IKEv2
+	// clients alike.
+	Protocol              string
 	Addr                  netip.Addr
 	Remote                netip.AddrPort // where it connects from
 	Identity              string         // the client certificate's subject common name
@@ -188,7 +191,7 @@ func (s *Server) Clients() []ClientStatus {
 			continue
 		}
 		remote, _ := netip.ParseAddrPort(l.conn.RemoteAddr().String())
-		out = append(out, ClientStatus{Addr: a, Remote: remote, Identity: s.ident[a], Since: s.since[a], BytesIn: l.bytesIn.Load(), BytesOut: l.bytesOut.Load(),
+		out = append(out, ClientStatus{Protocol: "SSTP", Addr: a, Remote: remote, Identity: s.ident[a], Since: s.since[a], BytesIn: l.bytesIn.Load(), BytesOut: l.bytesOut.Load(),
 			PacketsIn: l.packetsIn.Load(), PacketsOut: l.packetsOut.Load()})
 	}
 	return out

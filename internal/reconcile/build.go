@@ -90,12 +90,14 @@ func Build(s *region.Snapshot) dataplane.Config {
 			local = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
 		}
 		routes := map[string][]netip.Prefix{}
+		clientRoutes := slices.Clone(local)
 		for _, r := range s.VNetRoutes(v.ID) {
 			if strings.EqualFold(r.Gateway, g.ID) {
 				routes[strings.ToLower(r.Connection)] = append(routes[strings.ToLower(r.Connection)], r.Prefix)
 			}
+			clientRoutes = append(clientRoutes, r.Prefix)
 		}
-		dg.P2S = pointToSite(g)
+		dg.P2S = pointToSite(g, clientRoutes)
 		bgpAddrs, custom := bgpAddrs(g), customAPIPA(g)
 		// The VNet's ranges and the point-to-site pool, as Azure advertises
 		// them (R41, R33).
@@ -257,20 +259,52 @@ func meshTunnels(c dataplane.Connection, addrs []netip.Addr, i int) []dataplane.
 	return out
 }
 
-// pointToSite is the SSTP server of a gateway with a client pool and SSTP
-// among its protocols (R10–R14), on its first instance.
-func pointToSite(g *arm.VirtualNetworkGateway) *dataplane.GatewayP2S {
+// pointToSite is the point-to-site configuration of a gateway with a
+// client pool and SSTP or IKEv2 among its protocols (R10–R14), on its
+// first instance. With both, each gets half of the pool, as Azure splits
+// it. IKEv2 clients reach routes: the VNet's ranges, what its gateways
+// route, and the gateway's customRoutes.
+func pointToSite(g *arm.VirtualNetworkGateway, routes []netip.Prefix) *dataplane.GatewayP2S {
 	c := g.Properties.VPNClientConfiguration
-	if c == nil || c.VPNClientAddressPool == nil || !slices.ContainsFunc(c.VPNClientProtocols, func(p string) bool { return strings.EqualFold(p, rules.ProtocolSSTP) }) {
+	if c == nil || c.VPNClientAddressPool == nil {
 		return nil
 	}
+	has := func(proto string) bool {
+		return slices.ContainsFunc(c.VPNClientProtocols, func(p string) bool { return strings.EqualFold(p, proto) })
+	}
+	sstp, ikev2 := has(rules.ProtocolSSTP), has(rules.ProtocolIKEv2)
 	pool := parsePrefixes(c.VPNClientAddressPool.AddressPrefixes)
-	if len(pool) == 0 || !pool[0].Addr().Is4() {
+	if len(pool) == 0 || !pool[0].Addr().Is4() || !sstp && !ikev2 {
 		return nil
 	}
-	p := &dataplane.GatewayP2S{Pool: pool[0], MaxClients: rules.MaxSSTPClients}
+	p := &dataplane.GatewayP2S{Pool: pool[0].Masked(), MaxClients: rules.MaxSSTPClients, IKEv2MaxClients: rules.MaxSSTPClients}
 	if sku, ok := skuOf(g); ok {
-		p.MaxClients = rules.R32ClientLimit(sku, rules.ProtocolSSTP)
+		p.MaxClients, p.IKEv2MaxClients = rules.R32ClientLimit(sku, rules.ProtocolSSTP), rules.R32ClientLimit(sku, rules.ProtocolIKEv2)
+	}
+	switch {
+	case sstp && ikev2:
+		p.SSTPPool, p.IKEv2Pool = rules.SplitPool(p.Pool)
+	case sstp:
+		p.SSTPPool = p.Pool
+	default:
+		p.IKEv2Pool = p.Pool
+	}
+	if ikev2 {
+		seen := map[netip.Prefix]bool{}
+		for _, r := range routes {
+			if r = r.Masked(); r.Addr().Is4() && r.Bits() > 0 && !seen[r] {
+				seen[r] = true
+				p.Routes = append(p.Routes, r)
+			}
+		}
+		if cr := g.Properties.CustomRoutes; cr != nil {
+			for _, r := range parsePrefixes(cr.AddressPrefixes) {
+				if r = r.Masked(); r.Addr().Is4() && !seen[r] {
+					seen[r] = true
+					p.Routes = append(p.Routes, r)
+				}
+			}
+		}
 	}
 	for _, r := range c.VPNClientRootCertificates {
 		if der, err := region.CertificateDER(r.Properties.PublicCertData); err == nil {

@@ -186,9 +186,8 @@ func (l Live) LearnedPrefixes(id string) []netip.Prefix {
 	return l.Engine.LearnedPrefixes(strings.ToLower(id))
 }
 
-// vpnConnectionPrefix starts the id of a point-to-site client's connection:
-// its protocol, as Azure's ids do, then the address it was given.
-const vpnConnectionPrefix = "SSTP_"
+// The id of a point-to-site client's connection is its protocol, as
+// Azure's ids start, "_" and the address it was given.
 
 // DisconnectVPNClients ends the point-to-site connections of gateway id
 // with the given ids (as VPNClients names them; others are ignored) and
@@ -196,7 +195,8 @@ const vpnConnectionPrefix = "SSTP_"
 func (l Live) DisconnectVPNClients(id string, ids []string) int {
 	var addrs []netip.Addr
 	for _, s := range ids {
-		if a, err := netip.ParseAddr(strings.TrimPrefix(s, vpnConnectionPrefix)); err == nil && strings.HasPrefix(s, vpnConnectionPrefix) {
+		proto, addr, ok := strings.Cut(s, "_")
+		if a, err := netip.ParseAddr(addr); err == nil && ok && (proto == "SSTP" || proto == "IKEv2") {
 			addrs = append(addrs, a)
 		}
 	}
@@ -208,7 +208,7 @@ func (l Live) VPNClients(id string) []arm.VPNClientConnectionHealthDetail {
 	var out []arm.VPNClientConnectionHealthDetail
 	for _, c := range l.Engine.P2SClients(strings.ToLower(id)) {
 		out = append(out, arm.VPNClientConnectionHealthDetail{
-			VPNConnectionID: vpnConnectionPrefix + c.Addr.String(), VPNConnectionDuration: int64(time.Since(c.Since) / time.Second),
+			VPNConnectionID: c.Protocol + "_" + c.Addr.String(), VPNConnectionDuration: int64(time.Since(c.Since) / time.Second),
 			VPNConnectionTime: c.Since.UTC().Format(time.RFC3339), PublicIPAddress: c.Remote.String(), PrivateIPAddress: c.Addr.String(),
 			VPNUserName: c.Identity, IngressBytesTransferred: int64(c.BytesIn), EgressBytesTransferred: int64(c.BytesOut),
 			IngressPacketsTransferred: int64(c.PacketsIn), EgressPacketsTransferred: int64(c.PacketsOut)})

@@ -337,6 +337,9 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 		return perr
 	}
 	nc.VPNClientProtocols = protocols
+	if err := rules.P2SPool(pool[0], protocols); err != nil {
+		return err
+	}
 	if err := rules.R12RootCertificates(len(nc.VPNClientRootCertificates)); err != nil {
 		return err
 	}

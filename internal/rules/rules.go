@@ -5,6 +5,7 @@
 package rules
 
 import (
+	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -362,6 +363,37 @@ func canonicalProtocol(p string) string {
 // Standard and HighPerformance have SSTP only).
 func R32ClientLimit(sku SKU, protocol string) int {
 	return sku.P2S[canonicalProtocol(protocol)]
+}
+
+// SplitPool splits the client address pool of a gateway that serves both
+// SSTP and IKEv2 clients, as Azure does: the lower half for SSTP, the
+// upper half for IKEv2.
+func SplitPool(pool netip.Prefix) (sstp, ikev2 netip.Prefix) {
+	pool = pool.Masked()
+	if !pool.Addr().Is4() || pool.Bits() >= 32 {
+		return pool, netip.Prefix{} // client pools are IPv4
+	}
+	b := pool.Addr().As4()
+	upper := binary.BigEndian.Uint32(b[:]) | 1<<(31-pool.Bits())
+	return netip.PrefixFrom(pool.Addr(), pool.Bits()+1), netip.PrefixFrom(netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, upper))), pool.Bits()+1)
+}
+
+// P2SPool checks that a client address pool (R10) leaves IKEv2 clients
+// addresses: its part of the pool (all of it, or half with SSTP) must be a
+// /30 or larger, as its first and last addresses are not given out.
+func P2SPool(pool netip.Prefix, protocols []string) *arm.Error {
+	if !slices.Contains(protocols, ProtocolIKEv2) {
+		return nil
+	}
+	part := pool
+	if slices.Contains(protocols, ProtocolSSTP) {
+		_, part = SplitPool(pool)
+	}
+	if !part.IsValid() || !part.Addr().Is4() || part.Bits() > 30 {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnClientAddressPool",
+			Message: fmt.Sprintf("the client address pool %s is too small for IKEv2 clients: their part of it (half of it with SSTP) must be an IPv4 /30 or larger", pool)}
+	}
+	return nil
 }
 
 // MaxRootCertificates is how many point-to-site root certificates a gateway

@@ -23,14 +23,17 @@ func clientPKI(t *testing.T, dir, cn string) (rootDER []byte, certFile, keyFile 
 	return root.Raw, certFile, keyFile
 }
 
-// enableP2S gives gateway gw a client pool, SSTP and the root certificate
-// rootDER (R12).
-func enableP2S(r *region, gw arm.ID, pool string, rootDER []byte) {
+// enableP2S gives gateway gw a client pool, the protocols (SSTP when none
+// are given) and the root certificate rootDER (R12).
+func enableP2S(r *region, gw arm.ID, pool string, rootDER []byte, protocols ...string) {
 	r.t.Helper()
+	if len(protocols) == 0 {
+		protocols = []string{"SSTP"}
+	}
 	var g arm.VirtualNetworkGateway
 	r.get(gw, &g)
 	g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
-		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{pool}}, VPNClientProtocols: []string{"SSTP"},
+		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{pool}}, VPNClientProtocols: protocols,
 		VPNClientRootCertificates: []arm.VPNClientRootCertificate{{Name: "root", Properties: arm.VPNClientRootCertificateProperties{
 			PublicCertData: base64.StdEncoding.EncodeToString(rootDER)}}}}
 	r.put(gw, g, nil)
@@ -117,7 +120,7 @@ func TestPointToSiteSSTP(t *testing.T) {
 		t.Errorf("the gateway's capture of the client's pings:\n%s", dump)
 	}
 
-	p2sLabels := []string{"gateway", strings.ToLower(gw.String())}
+	p2sLabels := []string{"gateway", strings.ToLower(gw.String()), "protocol", "SSTP"}
 	if n, _ := r.metric("vnetgw_p2s_connections", p2sLabels...); n != 1 {
 		t.Errorf("vnetgw_p2s_connections = %d with alice connected", n)
 	}

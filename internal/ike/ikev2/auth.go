@@ -98,6 +98,9 @@ func (sa *ikeSA) authResponse(ps []wire.Payload, ch *child) {
 // handleAuthRequest processes the IKE_AUTH request as responder and returns
 // the response.
 func (sa *ikeSA) handleAuthRequest(ps []wire.Payload) []wire.Payload {
+	if sa.c.client != nil {
+		return sa.handleClientAuth(ps)
+	}
 	idi, ok1 := find[*wire.ID](ps)
 	auth, ok2 := find[*wire.Auth](ps)
 	fail := func(format string, args ...any) []wire.Payload {

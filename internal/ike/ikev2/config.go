@@ -403,16 +403,18 @@ func (p PeerConfig) validate() error {
 // from one to the other re-establishes the connection. Lifetimes, timers
 // and the mode apply to existing SAs as they are.
 func (p PeerConfig) sameSA(o PeerConfig) bool {
-	eqProposals := func(a, b []suite.Proposal) bool {
-		return slices.EqualFunc(a, b, func(x, y suite.Proposal) bool {
-			return x.Protocol == y.Protocol && slices.Equal(x.Transforms, y.Transforms)
-		})
-	}
 	return p.Local == o.Local && p.Remote == o.Remote &&
 		p.LocalID.Equal(o.LocalID) && p.RemoteID.Equal(o.RemoteID) &&
 		bytes.Equal(p.PSK, o.PSK) && p.ForceEncap == o.ForceEncap &&
-		eqProposals(p.IKEProposals, o.IKEProposals) && eqProposals(p.ESPProposals, o.ESPProposals) &&
+		sameProposals(p.IKEProposals, o.IKEProposals) && sameProposals(p.ESPProposals, o.ESPProposals) &&
 		slices.EqualFunc(p.Children, o.Children, ChildConfig.equal)
+}
+
+// sameProposals reports whether two lists of proposals are the same.
+func sameProposals(a, b []suite.Proposal) bool {
+	return slices.EqualFunc(a, b, func(x, y suite.Proposal) bool {
+		return x.Protocol == y.Protocol && slices.Equal(x.Transforms, y.Transforms)
+	})
 }
 
 // String describes the proposals of a list for logs.

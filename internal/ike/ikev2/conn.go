@@ -61,6 +61,9 @@ type conn struct {
 	idle bool
 	// lastError describes the last failure, for Status.
 	lastError string
+	// client is set for a point-to-site client's connection, which ends
+	// with its last IKE SA.
+	client *clientState
 }
 
 func newConn(m *Manager, p PeerConfig) *conn {
@@ -149,6 +152,9 @@ func (c *conn) status() (PeerStatus, bool) {
 // run is the loop.
 func (c *conn) run() {
 	defer close(c.done)
+	if c.client != nil {
+		defer c.endClient()
+	}
 	if c.cfg.Mode.initiates() {
 		c.initiate()
 	}
@@ -223,6 +229,10 @@ func (c *conn) reap() {
 	}
 	clear(c.sas[len(alive):])
 	c.sas = alive
+	if c.client != nil && len(c.sas) == 0 {
+		c.exit = true // a client that is gone connects anew
+		return
+	}
 	if c.cfg.OnDemand && peerDeleted && !c.exit && !c.connecting() {
 		// The peer removed an on-demand tunnel (for idleness, say):
 		// traffic brings it back, not a reconnection now (R8).

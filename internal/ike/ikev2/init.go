@@ -322,6 +322,15 @@ func (c *conn) handleInitRequest(p packet) {
 	if sa.fragments {
 		resp = append(resp, &wire.Notify{NotifyType: wire.FragmentationSupported})
 	}
+	if st := c.client; st != nil {
+		// RFC 7296 §3.7: name the roots clients' certificates chain to;
+		// RFC 7427 §4: announce the hashes we verify signatures with.
+		resp = append(resp, &wire.CertReq{Encoding: wire.CertX509Signature, Data: suite.CertReqData(st.cfg.Roots)},
+			&wire.Notify{NotifyType: wire.SignatureHashAlgorithms, Data: suite.AppendSignatureHashes(nil, suite.SignatureHashes())})
+		if n := notify(ps, wire.SignatureHashAlgorithms); n != nil {
+			sa.peerHashes, _ = suite.ParseSignatureHashes(n.Data)
+		}
+	}
 	dgs, err := sa.encode(wire.IKESAInit, 0, true, resp)
 	if err == nil {
 		err = sa.deriveKeys(gir)

@@ -91,6 +91,11 @@ type Manager struct {
 	ikeSPIs  map[uint64]*conn      // our IKE SPIs
 	espSPIs  map[uint32]*conn      // our inbound ESP SPIs
 	cfgs     map[string]PeerConfig // as last given to Reconfig, with defaults
+	// Point-to-site clients (SetClients): their connections by name and
+	// by the address they were given.
+	clientCfg   *Clients
+	clients     map[string]*conn
+	clientAddrs map[netip.Addr]*conn
 
 	// reconfigMu serializes Reconfig and Close.
 	reconfigMu sync.Mutex
@@ -128,6 +133,9 @@ func New(cfg Config) (*Manager, error) {
 		ikeSPIs:  map[uint64]*conn{},
 		espSPIs:  map[uint32]*conn{},
 		cfgs:     map[string]PeerConfig{},
+
+		clients:     map[string]*conn{},
+		clientAddrs: map[netip.Addr]*conn{},
 	}, nil
 }
 
@@ -317,6 +325,9 @@ func (m *Manager) Close() error {
 	for _, c := range m.conns {
 		conns = append(conns, c)
 	}
+	for _, c := range m.clients {
+		conns = append(conns, c)
+	}
 	clear(m.conns)
 	clear(m.byRemote)
 	m.mu.Unlock()
@@ -377,7 +388,10 @@ func (m *Manager) Acquire(tunnel string, src, dst netip.Addr) {
 func (m *Manager) conn(name string) *conn {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return m.conns[name]
+	if c := m.conns[name]; c != nil {
+		return c
+	}
+	return m.clients[name]
 }
 
 // HandlePacket processes one IKE datagram that arrived at local from
@@ -422,9 +436,18 @@ func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 func (m *Manager) handleInitRequest(local, remote netip.AddrPort, h wire.Header, msg []byte) {
 	m.mu.Lock()
 	c := m.byRemote[remote.Addr().Unmap()]
+	clients := m.clientCfg != nil
 	m.mu.Unlock()
-	if c == nil || h.MessageID != 0 {
+	if h.MessageID != 0 {
 		m.stats.noPeer.Add(1)
+		return
+	}
+	if c == nil {
+		if clients {
+			m.handleClientInit(local, remote, h, msg)
+		} else {
+			m.stats.noPeer.Add(1)
+		}
 		return
 	}
 	parsed, err := wire.ParseMessage(msg)
@@ -441,31 +464,40 @@ func (m *Manager) handleInitRequest(local, remote netip.AddrPort, h wire.Header,
 	// peer: a flood spoofed from a peer's address must not fill that
 	// peer's half-open slots (MaxHalfOpen) before cookies are asked for.
 	if t := m.cfg.CookieThreshold; t < 0 || m.halfOpen.Load() >= int64(t) || c.halfOpen.Load()+c.initQueued.Load() >= int64(m.peerCookieThreshold()) {
-		var ni []byte
-		for _, p := range parsed.Payloads {
-			if n, ok := p.(*wire.Nonce); ok {
-				ni = n.Data
-			}
-		}
-		if ni == nil {
-			m.stats.malformed.Add(1)
-			return
-		}
-		// RFC 7296 §2.6: the cookie is the first payload of the retry.
-		var got []byte
-		if len(parsed.Payloads) > 0 {
-			if n, ok := parsed.Payloads[0].(*wire.Notify); ok && n.NotifyType == wire.Cookie {
-				got = n.Data
-			}
-		}
-		now := time.Now()
-		if !m.cookies.check(now, got, ni, remote.Addr(), h.SPIi) {
-			m.stats.cookiesSent.Add(1)
-			m.sendError(local, remote, h, &wire.Notify{NotifyType: wire.Cookie, Data: m.cookies.make(now, ni, remote.Addr(), h.SPIi)})
+		if !m.checkCookie(local, remote, h, parsed.Payloads) {
 			return
 		}
 	}
 	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg), queuedInit: true})
+}
+
+// checkCookie reports whether an IKE_SA_INIT request carries a valid
+// cookie; if not, it answers with one (RFC 7296 §2.6).
+func (m *Manager) checkCookie(local, remote netip.AddrPort, h wire.Header, ps []wire.Payload) bool {
+	var ni []byte
+	for _, p := range ps {
+		if n, ok := p.(*wire.Nonce); ok {
+			ni = n.Data
+		}
+	}
+	if ni == nil {
+		m.stats.malformed.Add(1)
+		return false
+	}
+	// RFC 7296 §2.6: the cookie is the first payload of the retry.
+	var got []byte
+	if len(ps) > 0 {
+		if n, ok := ps[0].(*wire.Notify); ok && n.NotifyType == wire.Cookie {
+			got = n.Data
+		}
+	}
+	now := time.Now()
+	if !m.cookies.check(now, got, ni, remote.Addr(), h.SPIi) {
+		m.stats.cookiesSent.Add(1)
+		m.sendError(local, remote, h, &wire.Notify{NotifyType: wire.Cookie, Data: m.cookies.make(now, ni, remote.Addr(), h.SPIi)})
+		return false
+	}
+	return true
 }
 
 // peerCookieThreshold is the number of one peer's half-open IKE SAs from

@@ -77,6 +77,9 @@ type ikeSA struct {
 	// is also set by ForceEncap); only then are NAT-keepalives needed.
 	behindNAT bool
 	fragments bool // both sides announced RFC 7383 support
+	// peerHashes are the hashes the peer signs with (RFC 7427 §4), from
+	// its IKE_SA_INIT; a client's AUTH is signed with one of them.
+	peerHashes []suite.SignatureHash
 
 	// IKE_SA_INIT.
 	ni, nr            []byte

@@ -89,13 +89,16 @@ type Stats struct {
 	Retransmits, RetransmitsAnswered uint64
 	// CookiesSent counts COOKIE challenges (RFC 7296 §2.6).
 	CookiesSent uint64
+	// ClientsFull counts IKE_SA_INIT requests of new point-to-site
+	// clients dropped because the gateway had as many as it takes.
+	ClientsFull uint64
 }
 
 // counters are the atomic cells behind Stats.
 type counters struct {
 	received, sent, sendErrors, keepalives, malformed, unknownSPI, noPeer,
 	integrity, unexpected, queueFull, retransmits, retransmitsAnswered,
-	cookiesSent atomic.Uint64
+	cookiesSent, clientsFull atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -105,6 +108,6 @@ func (c *counters) snapshot() Stats {
 		UnknownSPI: c.unknownSPI.Load(), NoPeer: c.noPeer.Load(), Integrity: c.integrity.Load(),
 		Unexpected: c.unexpected.Load(), QueueFull: c.queueFull.Load(),
 		Retransmits: c.retransmits.Load(), RetransmitsAnswered: c.retransmitsAnswered.Load(),
-		CookiesSent: c.cookiesSent.Load(),
+		CookiesSent: c.cookiesSent.Load(), ClientsFull: c.clientsFull.Load(),
 	}
 }

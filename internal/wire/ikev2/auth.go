@@ -6,11 +6,14 @@ import "strconv"
 // 3.8).
 type AuthMethod uint8
 
-// Authentication methods (RFC 7296 section 3.8; digital signature from RFC
-// 7427).
+// Authentication methods (RFC 7296 section 3.8; ECDSA from RFC 4754, digital
+// signature from RFC 7427).
 const (
 	AuthRSASignature     AuthMethod = 1  // RSASSA-PKCS1-v1_5 with SHA-1
 	AuthSharedKeyMIC     AuthMethod = 2  // shared key message integrity code
+	AuthECDSA256         AuthMethod = 9  // ECDSA with SHA-256 on P-256
+	AuthECDSA384         AuthMethod = 10 // ECDSA with SHA-384 on P-384
+	AuthECDSA521         AuthMethod = 11 // ECDSA with SHA-512 on P-521
 	AuthDigitalSignature AuthMethod = 14 // RFC 7427 generic signature
 )
 
@@ -20,6 +23,12 @@ func (m AuthMethod) String() string {
 		return "RSA_SIGNATURE"
 	case AuthSharedKeyMIC:
 		return "SHARED_KEY_MIC"
+	case AuthECDSA256:
+		return "ECDSA_SHA256_P256"
+	case AuthECDSA384:
+		return "ECDSA_SHA384_P384"
+	case AuthECDSA521:
+		return "ECDSA_SHA512_P521"
 	case AuthDigitalSignature:
 		return "DIGITAL_SIGNATURE"
 	}

@@ -1,0 +1,488 @@
+package ikev2
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/sha1"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// Clients configures point-to-site clients over IKEv2: remote devices
+// that no configuration names, which authenticate with a certificate of
+// an uploaded root, get an address of a pool in a Configuration payload
+// (RFC 7296 §2.19) and reach Routes through one child SA each. The gateway
+// authenticates to them with its own certificate.
+type Clients struct {
+	// Cert is the gateway's certificate chain (leaf first) and key: an
+	// ECDSA or RSA key, which signs the gateway's AUTH payload.
+	Cert tls.Certificate
+	// Roots are the certificates clients' certificates chain to (R12).
+	Roots []*x509.Certificate
+	// Revoked are the SHA-1 thumbprints (hex, any case) of client
+	// certificates that may no longer connect.
+	Revoked []string
+	// Pool is where clients' addresses come from. Its first and last
+	// addresses are not given out.
+	Pool netip.Prefix
+	// Routes are what clients reach: the gateway's traffic selectors.
+	Routes []netip.Prefix
+	// MaxClients bounds the clients connected at once (R11, R32).
+	MaxClients int
+	// Attach is called before a client's first child SA is installed:
+	// the data path must then carry addr's traffic in the tunnel called
+	// name. Detach is called when the client is gone. Both are called from
+	// the client's goroutine and must not call back into the Manager.
+	Attach func(name string, addr netip.Addr) error
+	Detach func(name string)
+	// IKEProposals and ESPProposals: unset means suite.DefaultProposals.
+	IKEProposals, ESPProposals []suite.Proposal
+	// ForceEncap: see PeerConfig.ForceEncap.
+	ForceEncap bool
+}
+
+// maxClientCerts bounds the CERT payloads of a client's IKE_AUTH request
+// (its certificate and intermediates) that are looked at.
+const maxClientCerts = 8
+
+// clientState is what a client connection knows beyond its PeerConfig.
+// It is owned by the client's loop, except addr, which the Manager reads
+// under its lock.
+type clientState struct {
+	cfg      *Clients
+	remote   netip.AddrPort
+	addr     netip.Addr // given in IKE_AUTH; zero until then
+	cert     *x509.Certificate
+	attached bool
+	since    time.Time
+}
+
+// ClientStatus is a connected point-to-site client.
+type ClientStatus struct {
+	// Name is the tunnel that carries its traffic.
+	Name string
+	// Addr is the pool address it was given, Remote where it connects
+	// from.
+	Addr   netip.Addr
+	Remote netip.AddrPort
+	// Subject is its certificate's subject common name (or the whole
+	// subject when there is none).
+	Subject string
+	Since   time.Time
+}
+
+// validate checks a client configuration.
+func (cl *Clients) validate() error {
+	var errs []error
+	if len(cl.Cert.Certificate) == 0 {
+		errs = append(errs, errors.New("no gateway certificate"))
+	} else if _, ok := cl.Cert.PrivateKey.(crypto.Signer); !ok {
+		errs = append(errs, errors.New("the gateway's key cannot sign"))
+	}
+	if len(cl.Roots) == 0 {
+		errs = append(errs, errors.New("no root certificates"))
+	}
+	if !cl.Pool.IsValid() || !cl.Pool.Addr().Is4() || cl.Pool.Bits() > 30 {
+		errs = append(errs, fmt.Errorf("client pool %v: want an IPv4 prefix of at least 4 addresses", cl.Pool))
+	}
+	if len(cl.Routes) == 0 || len(cl.Routes) > maxSelectors {
+		errs = append(errs, fmt.Errorf("%d routes, want 1 to %d", len(cl.Routes), maxSelectors))
+	}
+	if cl.MaxClients <= 0 {
+		errs = append(errs, errors.New("no clients allowed"))
+	}
+	if cl.Attach == nil || cl.Detach == nil {
+		errs = append(errs, errors.New("no data path hooks"))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ikev2: clients: %w", err)
+	}
+	return nil
+}
+
+// SetClients serves point-to-site clients as cl says, or none when cl is
+// nil. Clients connected under the previous configuration are
+// disconnected (with a Delete) when it changes in more than its Routes,
+// which apply to the clients that connect next.
+func (m *Manager) SetClients(cl *Clients) error {
+	if cl != nil {
+		if err := cl.validate(); err != nil {
+			return err
+		}
+		c := *cl
+		c.Routes, c.Revoked = slices.Clone(cl.Routes), slices.Clone(cl.Revoked)
+		cl = &c
+	}
+	m.reconfigMu.Lock()
+	defer m.reconfigMu.Unlock()
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return errClosed
+	}
+	keep := cl != nil && m.clientCfg != nil && cl.sameClients(m.clientCfg)
+	m.clientCfg = cl
+	var conns []*conn
+	for _, c := range m.clients {
+		if !keep {
+			conns = append(conns, c)
+		}
+	}
+	m.mu.Unlock()
+	for _, c := range conns {
+		c.close()
+	}
+	return nil
+}
+
+// sameClients reports whether the clients connected under o may stay
+// under cl: all but the routes are the same.
+func (cl *Clients) sameClients(o *Clients) bool {
+	sameCerts := func(a, b []*x509.Certificate) bool {
+		return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return x.Equal(y) })
+	}
+	return slices.EqualFunc(cl.Cert.Certificate, o.Cert.Certificate, bytes.Equal) && sameCerts(cl.Roots, o.Roots) &&
+		slices.Equal(cl.Revoked, o.Revoked) && cl.Pool == o.Pool && cl.MaxClients == o.MaxClients &&
+		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals)
+}
+
+// revoked reports whether cert's SHA-1 thumbprint is among Revoked.
+func (cl *Clients) revoked(cert *x509.Certificate) bool {
+	sum := sha1.Sum(cert.Raw)
+	thumb := hex.EncodeToString(sum[:])
+	return slices.ContainsFunc(cl.Revoked, func(r string) bool { return strings.EqualFold(strings.TrimSpace(r), thumb) })
+}
+
+// clientName is the name of the connection of a client at remote.
+func clientName(remote netip.AddrPort) string { return "p2s-ikev2/" + remote.String() }
+
+// clientConfig is the PeerConfig of a client connection: the Manager
+// answers, never initiates, and narrows the client's selectors to its
+// address once it has one.
+func clientConfig(cl *Clients, local, remote netip.AddrPort) PeerConfig {
+	return PeerConfig{
+		Name: clientName(remote), Local: local, Remote: remote,
+		LocalID:      IPIdentity(local.Addr()),
+		IKEProposals: cl.IKEProposals, ESPProposals: cl.ESPProposals,
+		Mode:       ModeResponderOnly,
+		Children:   []ChildConfig{{LocalTS: cl.Routes, RemoteTS: []netip.Prefix{cl.Pool}}},
+		ForceEncap: cl.ForceEncap,
+	}.withDefaults()
+}
+
+// handleClientInit handles an IKE_SA_INIT request from an address that is
+// no configured peer's: a point-to-site client's, new or known.
+func (m *Manager) handleClientInit(local, remote netip.AddrPort, h wire.Header, msg []byte) {
+	parsed, err := wire.ParseMessage(msg)
+	if err != nil {
+		var uc *wire.UnsupportedCriticalPayloadError
+		if errors.As(err, &uc) {
+			m.sendError(local, remote, h, uc.Notify()) // RFC 7296 §2.5
+		}
+		m.stats.malformed.Add(1)
+		return
+	}
+	// RFC 7296 §2.6: clients are anyone, so cookies are asked for as soon
+	// as half-open SAs pile up in all.
+	if t := m.cfg.CookieThreshold; t < 0 || m.halfOpen.Load() >= int64(t) {
+		if !m.checkCookie(local, remote, h, parsed.Payloads) {
+			return
+		}
+	}
+	name := clientName(remote)
+	m.mu.Lock()
+	cl := m.clientCfg
+	c := m.clients[name]
+	if c == nil && cl != nil && !m.closed {
+		// Half-open clients beyond the limit are bounded by the cookies
+		// above; a full gateway answers nobody new.
+		if len(m.clients) >= cl.MaxClients+m.cfg.MaxHalfOpen {
+			m.mu.Unlock()
+			m.stats.clientsFull.Add(1)
+			return
+		}
+		c = newConn(m, clientConfig(cl, local, remote))
+		c.client = &clientState{cfg: cl, remote: remote}
+		m.clients[name] = c
+		m.wg.Add(1)
+		go func() {
+			defer m.wg.Done()
+			c.run()
+		}()
+	}
+	m.mu.Unlock()
+	if c == nil {
+		m.stats.noPeer.Add(1)
+		return
+	}
+	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg), queuedInit: true})
+}
+
+// endClient forgets a client connection whose loop has ended: its
+// address goes back to the pool and the data path lets go of its tunnel.
+func (c *conn) endClient() {
+	st := c.client
+	m := c.m
+	m.mu.Lock()
+	if m.clients[c.name] == c {
+		delete(m.clients, c.name)
+	}
+	if st.addr.IsValid() && m.clientAddrs[st.addr] == c {
+		delete(m.clientAddrs, st.addr)
+	}
+	m.mu.Unlock()
+	if st.attached {
+		st.cfg.Detach(c.name)
+		st.attached = false
+	}
+	if st.addr.IsValid() {
+		c.log.Info("point-to-site client disconnected", "addr", st.addr, "remote", st.remote)
+	}
+}
+
+// assignAddr gives c the lowest free address of the pool, or the one it
+// has; it reports false when the pool is used up.
+func (m *Manager) assignAddr(c *conn) (netip.Addr, bool) {
+	st := c.client
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if st.addr.IsValid() {
+		return st.addr, true
+	}
+	if len(m.clientAddrs) >= st.cfg.MaxClients {
+		return netip.Addr{}, false
+	}
+	pool := st.cfg.Pool.Masked()
+	last := lastAddr(pool)
+	for a := pool.Addr().Next(); a.IsValid() && a.Less(last); a = a.Next() {
+		if _, used := m.clientAddrs[a]; !used {
+			m.clientAddrs[a] = c
+			st.addr = a
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// Clients returns the connected point-to-site clients, by address.
+func (m *Manager) Clients() []ClientStatus {
+	m.mu.Lock()
+	conns := make([]*conn, 0, len(m.clientAddrs))
+	for _, c := range m.clientAddrs {
+		conns = append(conns, c)
+	}
+	m.mu.Unlock()
+	var out []ClientStatus
+	for _, c := range conns {
+		c.do(func() {
+			st := c.client
+			if !st.attached || c.established() == nil {
+				return
+			}
+			s := ClientStatus{Name: c.name, Addr: st.addr, Remote: c.established().remote, Since: st.since, Subject: st.cert.Subject.CommonName}
+			if s.Subject == "" {
+				s.Subject = st.cert.Subject.String()
+			}
+			out = append(out, s)
+		})
+	}
+	slices.SortFunc(out, func(a, b ClientStatus) int { return a.Addr.Compare(b.Addr) })
+	return out
+}
+
+// DisconnectClient ends the IKE SA of the client at addr, with a Delete;
+// it reports whether one was connected there.
+func (m *Manager) DisconnectClient(addr netip.Addr) bool {
+	m.mu.Lock()
+	c := m.clientAddrs[addr]
+	m.mu.Unlock()
+	if c == nil {
+		return false
+	}
+	c.close()
+	return true
+}
+
+// handleClientAuth processes a client's IKE_AUTH request (RFC 7296 §1.2,
+// §2.15, §2.19): its certificate must chain to a root and not be revoked,
+// name its identity and have signed the AUTH payload; the response holds
+// the gateway's certificate and signature, the client's address and its
+// child SA, narrowed to that address.
+func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
+	st := sa.c.client
+	fail := func(n wire.NotifyType, format string, args ...any) []wire.Payload {
+		sa.c.lastError = fmt.Sprintf(format, args...)
+		sa.log.Warn("point-to-site client refused", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+		sa.killAfterResponse = true
+		return []wire.Payload{&wire.Notify{NotifyType: n}}
+	}
+	idi, ok := find[*wire.ID](ps)
+	if !ok || idi.Responder {
+		sa.killAfterResponse = true
+		return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
+	}
+	auth, ok := find[*wire.Auth](ps)
+	if !ok {
+		// RFC 7296 §2.16: no AUTH asks for EAP, which is not offered.
+		return fail(wire.AuthenticationFailed, "the client asked for EAP; only certificates are accepted")
+	}
+	leaf, err := st.verifyChain(ps, time.Now())
+	if err != nil {
+		return fail(wire.AuthenticationFailed, "certificate: %v", err)
+	}
+	id := Identity{Type: idi.IDType, Data: idi.Data}
+	if !certNames(leaf, id) {
+		return fail(wire.AuthenticationFailed, "identity %v is not its certificate's (%s)", id, leaf.Subject)
+	}
+	signed, err := suite.SignedOctets(sa.suite.PRF, sa.initReq, sa.nr, sa.keys.PI, idi.AppendBody(nil))
+	if err == nil {
+		err = suite.VerifyAuth(leaf.PublicKey, auth.Method, auth.Data, signed)
+	}
+	if err != nil {
+		// RFC 7296 §2.15: the client must prove it holds the key.
+		return fail(wire.AuthenticationFailed, "%s: AUTH does not verify: %v", leaf.Subject, err)
+	}
+	cp, ok := find[*wire.CP](ps)
+	if !ok || cp.CFGType != wire.CFGRequest {
+		// RFC 7296 §3.10.1: FAILED_CP_REQUIRED.
+		return fail(wire.FailedCPRequired, "%s asked for no address (no CFG_REQUEST)", leaf.Subject)
+	}
+	st.cert = leaf
+	addr, ok := sa.c.m.assignAddr(sa.c)
+	if !ok {
+		// RFC 7296 §3.15.4: no address to give.
+		return fail(wire.InternalAddressFailure, "no free address in the pool for %s", leaf.Subject)
+	}
+	if !st.attached {
+		if err := st.cfg.Attach(sa.c.name, addr); err != nil {
+			sa.log.Error("point-to-site client not attached", sa.logAttrs(), "err", err)
+			sa.killAfterResponse = true
+			return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+		}
+		st.attached, st.since = true, time.Now()
+	}
+	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.Routes, RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
+	sa.c.cfg.RemoteID = id
+
+	idr := sa.cfg().LocalID.payload(true)
+	signedR, err := suite.SignedOctets(sa.suite.PRF, sa.initResp, sa.ni, sa.keys.PR, idr.AppendBody(nil))
+	var method wire.AuthMethod
+	var authR []byte
+	if err == nil {
+		method, authR, err = suite.SignAuth(st.cfg.Cert.PrivateKey.(crypto.Signer), signedR, sa.peerHashes)
+	}
+	if err != nil {
+		sa.log.Error("signing AUTH", sa.logAttrs(), "err", err)
+		sa.killAfterResponse = true
+		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
+	}
+	sa.establish(time.Now())
+	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", leaf.Subject.String(), "addr", addr, "remote", sa.remote, "proposal", sa.suite)
+	if notify(ps, wire.InitialContact) != nil {
+		sa.c.replaceOthers(sa)
+	}
+	resp := []wire.Payload{idr}
+	for _, der := range st.cfg.Cert.Certificate {
+		resp = append(resp, &wire.Cert{Encoding: wire.CertX509Signature, Data: der})
+	}
+	resp = append(resp, &wire.Auth{Method: method, Data: authR}, clientCPReply(cp, addr, st.cfg.Routes))
+	if _, ok := find[*wire.SA](ps); ok {
+		resp = append(resp, sa.acceptChild(ps, sa.ni, sa.nr, true)...)
+	}
+	return resp
+}
+
+// verifyChain returns the client's certificate from the CERT payloads,
+// once it chains to a root (through the other certificates sent) and is
+// not revoked.
+func (st *clientState) verifyChain(ps []wire.Payload, now time.Time) (*x509.Certificate, error) {
+	var certs []*x509.Certificate
+	for _, p := range ps {
+		c, ok := p.(*wire.Cert)
+		if !ok || c.Encoding != wire.CertX509Signature {
+			continue
+		}
+		if len(certs) == maxClientCerts {
+			break
+		}
+		cert, err := x509.ParseCertificate(c.Data)
+		if err != nil {
+			return nil, fmt.Errorf("CERT payload: %w", err)
+		}
+		certs = append(certs, cert)
+	}
+	if len(certs) == 0 {
+		return nil, errors.New("none sent (X.509 in a CERT payload)")
+	}
+	roots, inter := x509.NewCertPool(), x509.NewCertPool()
+	for _, r := range st.cfg.Roots {
+		roots.AddCert(r)
+	}
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	leaf := certs[0]
+	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		return nil, fmt.Errorf("%s does not chain to an uploaded root: %w", leaf.Subject, err)
+	}
+	if st.cfg.revoked(leaf) {
+		return nil, fmt.Errorf("%s is revoked", leaf.Subject)
+	}
+	return leaf, nil
+}
+
+// certNames reports whether cert names identity id: its subject, or one of
+// its subject alternative names (RFC 7296 §3.5: the ID must be one the
+// certificate vouches for).
+func certNames(cert *x509.Certificate, id Identity) bool {
+	switch id.Type {
+	case wire.IDDERASN1DN:
+		return bytes.Equal(id.Data, cert.RawSubject)
+	case wire.IDFQDN:
+		return slices.ContainsFunc(cert.DNSNames, func(n string) bool { return strings.EqualFold(n, string(id.Data)) })
+	case wire.IDRFC822Addr:
+		return slices.ContainsFunc(cert.EmailAddresses, func(n string) bool { return strings.EqualFold(n, string(id.Data)) })
+	case wire.IDIPv4Addr, wire.IDIPv6Addr:
+		a, ok := netip.AddrFromSlice(id.Data)
+		return ok && slices.ContainsFunc(cert.IPAddresses, func(ip net.IP) bool {
+			b, ok := netip.AddrFromSlice(ip)
+			return ok && b.Unmap() == a.Unmap()
+		})
+	}
+	return false
+}
+
+// clientCPReply answers a client's CFG_REQUEST (RFC 7296 §3.15): its
+// address, and the subnets behind the gateway (INTERNAL_IP4_SUBNET, which
+// some clients turn into routes).
+func clientCPReply(req *wire.CP, addr netip.Addr, routes []netip.Prefix) *wire.CP {
+	a := addr.As4()
+	reply := &wire.CP{CFGType: wire.CFGReply, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address, Value: a[:]}}}
+	asked := func(t wire.CPAttributeType) bool {
+		return slices.ContainsFunc(req.Attributes, func(at wire.CPAttribute) bool { return at.Type == t })
+	}
+	if asked(wire.InternalIP4Subnet) || asked(wire.SupportedAttributes) {
+		for _, r := range routes {
+			if !r.Addr().Is4() {
+				continue
+			}
+			b := r.Masked().Addr().As4()
+			mask := binary.BigEndian.AppendUint32(nil, ^uint32(0)<<(32-r.Bits()))
+			reply.Attributes = append(reply.Attributes, wire.CPAttribute{Type: wire.InternalIP4Subnet, Value: append(b[:], mask...)})
+		}
+	}
+	return reply
+}
