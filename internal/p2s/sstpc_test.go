@@ -77,7 +77,7 @@ func TestSSTPCInterop(t *testing.T) {
 	// The VPN client package of the gateway, as generatevpnclientpackage
 	// makes it: the guest connects with its script.
 	zipped, err := vpnclient.Settings{Gateway: "gateway", Addr: netip.MustParseAddr("192.0.2.1"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
-		Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw})}.Zip()
+		Protocols: []string{"SSTP"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw})}.Zip()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -288,13 +288,15 @@ func (r *Region) VNetOf(kind string, id arm.ID) string {
 // PointToSite is what a point-to-site client of a gateway needs to know
 // (its VPN client package).
 type PointToSite struct {
-	Addr   netip.Addr // the gateway's public address (its first)
-	Pool   netip.Prefix
-	Routes []netip.Prefix // the VNet's ranges and what its gateways route
+	Addr      netip.Addr // the gateway's public address (its first)
+	Pool      netip.Prefix
+	Protocols []string       // SSTP, IkeV2 or both, as configured
+	Routes    []netip.Prefix // the VNet's ranges and what its gateways route
 }
 
 // PointToSiteOf returns what a client of gateway id needs, or an error
-// when the gateway is missing or has no SSTP point-to-site configuration.
+// when the gateway is missing or has no point-to-site configuration with
+// SSTP or IKEv2.
 func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	s := r.Snapshot()
 	g := s.Gateway(id.String())
@@ -303,13 +305,17 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	}
 	var p PointToSite
 	c := g.Properties.VPNClientConfiguration
-	if c != nil && c.VPNClientAddressPool != nil && len(c.VPNClientAddressPool.AddressPrefixes) > 0 &&
-		slices.ContainsFunc(c.VPNClientProtocols, func(p string) bool { return strings.EqualFold(p, rules.ProtocolSSTP) }) {
+	if c != nil && c.VPNClientAddressPool != nil && len(c.VPNClientAddressPool.AddressPrefixes) > 0 {
+		for _, proto := range []string{rules.ProtocolSSTP, rules.ProtocolIKEv2} {
+			if slices.ContainsFunc(c.VPNClientProtocols, func(p string) bool { return strings.EqualFold(p, proto) }) {
+				p.Protocols = append(p.Protocols, proto)
+			}
+		}
 		p.Pool, _ = netip.ParsePrefix(c.VPNClientAddressPool.AddressPrefixes[0])
 	}
-	if !p.Pool.IsValid() {
+	if !p.Pool.IsValid() || len(p.Protocols) == 0 {
 		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite,
-			"virtual network gateway %s has no point-to-site configuration with SSTP (properties.vpnClientConfiguration: an address pool and the SSTP protocol)", id.Name())
+			"virtual network gateway %s has no point-to-site configuration with SSTP or IKEv2 (properties.vpnClientConfiguration: an address pool and the protocols)", id.Name())
 	}
 	if pubs := s.PublicAddrs(g); len(pubs) > 0 {
 		p.Addr = pubs[0]

@@ -2,8 +2,10 @@
 // (generatevpnclientpackage): a zip with what a point-to-site client needs
 // besides its own certificate: the gateway's address and SSTP port, the CA
 // that issued the gateway's certificate, the ranges to route through the
-// tunnel, and scripts that connect with vnetgw's own client, with Linux's
-// sstpc and pppd, and with Windows' built-in client.
+// tunnel, and, per protocol the gateway serves, what connects: for SSTP,
+// scripts for vnetgw's own client, Linux's sstpc and pppd, and Windows'
+// built-in client; for IKEv2, strongSwan's configuration and a script
+// that loads it, and Windows' built-in client.
 package vpnclient
 
 import (
@@ -16,6 +18,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -23,11 +26,13 @@ import (
 
 // Settings are what a client of one gateway needs to know.
 type Settings struct {
-	Gateway string         `json:"gateway"` // the gateway's name
-	Addr    netip.Addr     `json:"address"` // its public address
-	Port    uint16         `json:"sstpPort"`
-	Pool    netip.Prefix   `json:"clientAddressPool"`
-	Routes  []netip.Prefix `json:"routes"` // through the tunnel
+	Gateway string       `json:"gateway"` // the gateway's name
+	Addr    netip.Addr   `json:"address"` // its public address
+	Port    uint16       `json:"sstpPort"`
+	Pool    netip.Prefix `json:"clientAddressPool"`
+	// Protocols are those the gateway serves: SSTP, IkeV2 or both.
+	Protocols []string       `json:"protocols"`
+	Routes    []netip.Prefix `json:"routes"` // through the tunnel
 	// CA is the PEM certificate that issued the gateway's; clients check
 	// the gateway with it.
 	CA []byte `json:"-"`
@@ -41,7 +46,20 @@ const (
 	FileVnetgw   = "vnetgw/connect.sh"
 	FileSSTPC    = "linux/sstpc.sh"
 	FileWindows  = "windows/add-vpn-connection.ps1"
+	// IKEv2: strongSwan's swanctl.conf, the script that installs and
+	// starts it, and Windows' built-in client.
+	FileSwanctl      = "linux/swanctl.conf"
+	FileIKEv2        = "linux/ikev2.sh"
+	FileWindowsIKEv2 = "windows/add-vpn-connection-ikev2.ps1"
 )
+
+// SSTP and IKEv2 report whether the gateway serves the protocol.
+func (s Settings) SSTP() bool  { return s.serves("SSTP") }
+func (s Settings) IKEv2() bool { return s.serves("IkeV2") }
+
+func (s Settings) serves(proto string) bool {
+	return slices.ContainsFunc(s.Protocols, func(p string) bool { return strings.EqualFold(p, proto) })
+}
 
 // Zip returns the package.
 func (s Settings) Zip() ([]byte, error) {
@@ -59,9 +77,20 @@ func (s Settings) Zip() ([]byte, error) {
 		{FileReadme, s.render(readme), 0o644},
 		{FileSettings, append(settings, '\n'), 0o644},
 		{FileCA, s.CA, 0o644},
-		{FileVnetgw, s.render(vnetgwScript), 0o755},
-		{FileSSTPC, s.render(sstpcScript), 0o755},
-		{FileWindows, s.render(windowsScript), 0o644},
+	}
+	if s.SSTP() {
+		files = append(files, []struct {
+			name string
+			body []byte
+			mode fs.FileMode
+		}{{FileVnetgw, s.render(vnetgwScript), 0o755}, {FileSSTPC, s.render(sstpcScript), 0o755}, {FileWindows, s.render(windowsScript), 0o644}}...)
+	}
+	if s.IKEv2() {
+		files = append(files, []struct {
+			name string
+			body []byte
+			mode fs.FileMode
+		}{{FileSwanctl, s.render(swanctlConf), 0o644}, {FileIKEv2, s.render(ikev2Script), 0o755}, {FileWindowsIKEv2, s.render(windowsIKEv2Script), 0o644}}...)
 	}
 	now := time.Now()
 	for _, f := range files {
@@ -101,25 +130,95 @@ var funcs = template.FuncMap{
 	},
 }
 
-var readme = template.Must(template.New("readme").Funcs(funcs).Parse(`Point-to-site (SSTP) to gateway {{.Gateway}}
+var readme = template.Must(template.New("readme").Funcs(funcs).Parse(`Point-to-site to gateway {{.Gateway}}
 
-Gateway:      {{.Addr}}, TCP port {{.Port}} (SSTP over HTTPS)
-Client pool:  {{.Pool}} (the gateway gives each client an address of it)
+Gateway:      {{.Addr}}{{if .SSTP}}, SSTP on TCP port {{.Port}} (HTTPS){{end}}{{if .IKEv2}}, IKEv2 on UDP ports 500 and 4500{{end}}
+Client pool:  {{.Pool}} (the gateway gives each client an address of it{{if and .SSTP .IKEv2}};
+              SSTP clients from its lower half, IKEv2 clients from its upper{{end}})
 Routes:       {{join .Routes ", "}}
 Trust:        ` + FileCA + ` issued the gateway's certificate
 
 Authenticate with your own client certificate and key, issued by a root
 certificate uploaded to the gateway (vpnClientRootCertificates). The
 package holds no secret.
-
+{{if .SSTP}}
+SSTP:
   ` + FileVnetgw + ` CERT KEY NETNS    vnetgw's own client (root), for the
                                             programs of a network namespace
   ` + FileSSTPC + ` CERT KEY           Linux: sstpc with pppd (EAP-TLS)
   ` + FileWindows + `   Windows' built-in client
                                             (not tested by vnetgw's tests)
-
+{{end}}{{if .IKEv2}}
+IKEv2 (certificate authentication, the address in a configuration payload):
+  ` + FileIKEv2 + ` CERT KEY            Linux: installs ` + FileSwanctl + `, the
+                                            certificates and the key for
+                                            strongSwan (swanctl) and connects
+  ` + FileWindowsIKEv2 + `   Windows' built-in client
+                                            (not tested by vnetgw's tests)
+{{end}}
 A client does not reconnect by itself after the connection ends (R14);
 vnetgw's own client does with --reconnect.
+`))
+
+var swanctlConf = template.Must(template.New("swanctl").Funcs(funcs).Parse(`# strongSwan (swanctl) as a point-to-site client of gateway {{.Gateway}} over
+# IKEv2. The client certificate goes in x509/{{.Gateway}}-client.pem, its key
+# in private/, and ` + FileCA + ` in x509ca/{{.Gateway}}-ca.pem of swanctl's
+# directory (` + FileIKEv2 + ` puts them there). Connect with
+#   swanctl --initiate --ike vnetgw-{{.Gateway}} --child net
+connections {
+  vnetgw-{{.Gateway}} {
+    version = 2
+    remote_addrs = {{.Addr}}
+    vips = 0.0.0.0
+    local {
+      auth = pubkey
+      certs = {{.Gateway}}-client.pem
+    }
+    remote {
+      auth = pubkey
+      id = {{.Addr}}
+      cacerts = {{.Gateway}}-ca.pem
+    }
+    children {
+      net {
+        remote_ts = {{join .Routes ","}}
+        start_action = none
+      }
+    }
+  }
+}
+`))
+
+var ikev2Script = template.Must(template.New("ikev2").Funcs(funcs).Parse(`#!/bin/sh
+# Connects to gateway {{.Gateway}} over IKEv2 with strongSwan (charon running,
+# swanctl), as root: installs ` + FileSwanctl + `, the client certificate CERT,
+# its key KEY and the gateway's CA into swanctl's directory (SWANCTL_DIR,
+# default /etc/swanctl), loads them and connects. strongSwan gets an address
+# of the gateway's pool and routes the gateway's ranges through the tunnel.
+# swanctl --terminate --ike vnetgw-{{.Gateway}} ends it.
+set -eu
+[ $# -ge 2 ] || { echo "usage: $0 CERT KEY" >&2; exit 2; }
+dir=${SWANCTL_DIR:-/etc/swanctl}
+here=$(dirname "$0")
+mkdir -p "$dir/conf.d" "$dir/x509" "$dir/x509ca" "$dir/private"
+cp "$here/swanctl.conf" "$dir/conf.d/vnetgw-{{.Gateway}}.conf"
+cp "$1" "$dir/x509/{{.Gateway}}-client.pem"
+install -m 600 "$2" "$dir/private/{{.Gateway}}-client.key"
+cp "$here/../` + FileCA + `" "$dir/x509ca/{{.Gateway}}-ca.pem"
+swanctl --load-all
+swanctl --initiate --ike vnetgw-{{.Gateway}} --child net
+`))
+
+var windowsIKEv2Script = template.Must(template.New("windows-ikev2").Funcs(funcs).Parse(`# Adds an IKEv2 connection to gateway {{.Gateway}} to Windows' built-in VPN
+# client, authenticated with a machine certificate (in the computer's
+# store, issued by a root uploaded to the gateway). Import ` + FileCA + `
+# into the Trusted Root Certification Authorities of the computer first.
+# Not tested by vnetgw's tests (no Windows there).
+$name = "vnetgw-{{.Gateway}}-ikev2"
+Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Ikev2 -EncryptionLevel Required ` + "`" + `
+  -AuthenticationMethod MachineCertificate -SplitTunneling
+{{range .Routes}}Add-VpnConnectionRoute -ConnectionName $name -DestinationPrefix "{{.}}"
+{{end}}
 `))
 
 var vnetgwScript = template.Must(template.New("vnetgw").Funcs(funcs).Parse(`#!/bin/sh

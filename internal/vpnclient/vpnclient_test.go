@@ -14,7 +14,7 @@ import (
 
 func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
 	s := Settings{Gateway: "hub-gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 8443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
-		Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.1.0/24")}, CA: []byte("-----BEGIN CERTIFICATE-----\n")}
+		Protocols: []string{"SSTP", "IkeV2"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.1.0/24")}, CA: []byte("-----BEGIN CERTIFICATE-----\n")}
 	b, err := s.Zip()
 	if err != nil {
 		t.Fatal(err)
@@ -36,7 +36,7 @@ func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
 			t.Errorf("%s is not executable: %v", f.Name, f.Mode())
 		}
 	}
-	for _, name := range []string{FileReadme, FileSettings, FileCA, FileVnetgw, FileSSTPC, FileWindows} {
+	for _, name := range []string{FileReadme, FileSettings, FileCA, FileVnetgw, FileSSTPC, FileWindows, FileSwanctl, FileIKEv2, FileWindowsIKEv2} {
 		if _, ok := files[name]; !ok {
 			t.Errorf("the package has no %s", name)
 		}
@@ -49,9 +49,13 @@ func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
 		t.Errorf("%s = %q", FileCA, files[FileCA])
 	}
 	for name, want := range map[string][]string{
-		FileVnetgw:  {"--gateway 198.51.100.7:8443", "--route 10.1.0.0/16 --route 192.168.1.0/24"},
-		FileSSTPC:   {"198.51.100.7:8443", "ip route replace 10.1.0.0/16", "ip route replace 192.168.1.0/24"},
-		FileWindows: {`-ServerAddress "198.51.100.7"`, `-DestinationPrefix "192.168.1.0/24"`},
+		FileVnetgw:       {"--gateway 198.51.100.7:8443", "--route 10.1.0.0/16 --route 192.168.1.0/24"},
+		FileSSTPC:        {"198.51.100.7:8443", "ip route replace 10.1.0.0/16", "ip route replace 192.168.1.0/24"},
+		FileWindows:      {`-ServerAddress "198.51.100.7"`, `-DestinationPrefix "192.168.1.0/24"`},
+		FileSwanctl:      {"remote_addrs = 198.51.100.7", "id = 198.51.100.7", "remote_ts = 10.1.0.0/16,192.168.1.0/24", "vips = 0.0.0.0"},
+		FileIKEv2:        {"swanctl --initiate --ike vnetgw-hub-gw --child net"},
+		FileWindowsIKEv2: {"-TunnelType Ikev2", `-DestinationPrefix "10.1.0.0/16"`},
+		FileReadme:       {"lower half", "IKEv2 on UDP ports 500 and 4500", "SSTP on TCP port 8443"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(files[name], w) {
@@ -61,10 +65,46 @@ func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
 	}
 }
 
+// A package holds what connects over the protocols the gateway serves,
+// and nothing for the others.
+func TestPackageFollowsProtocols(t *testing.T) {
+	for _, tc := range []struct {
+		protocols     []string
+		want, missing []string
+	}{
+		{[]string{"SSTP"}, []string{FileVnetgw, FileSSTPC, FileWindows}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2}},
+		{[]string{"IkeV2"}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2}, []string{FileVnetgw, FileSSTPC, FileWindows}},
+	} {
+		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"), Protocols: tc.protocols}
+		b, err := s.Zip()
+		if err != nil {
+			t.Fatal(err)
+		}
+		r, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		has := map[string]bool{}
+		for _, f := range r.File {
+			has[f.Name] = true
+		}
+		for _, n := range tc.want {
+			if !has[n] {
+				t.Errorf("%v: the package lacks %s", tc.protocols, n)
+			}
+		}
+		for _, n := range tc.missing {
+			if has[n] {
+				t.Errorf("%v: the package has %s", tc.protocols, n)
+			}
+		}
+	}
+}
+
 // Extract unpacks a package with its scripts executable, and refuses a
 // zip whose names would leave the directory.
 func TestExtract(t *testing.T) {
-	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24")}
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"), Protocols: []string{"SSTP"}}
 	b, err := s.Zip()
 	if err != nil {
 		t.Fatal(err)

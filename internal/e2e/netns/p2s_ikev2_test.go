@@ -1,8 +1,6 @@
 package netns
 
 import (
-	"fmt"
-	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,55 +9,32 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
 
-// roadWarrior starts strongSwan at site s as a point-to-site client of the
-// gateway at gwAddr: it authenticates with cert and key, trusts the
-// region's CA for the gateway's certificate, asks for an address (a
-// virtual IP) and sends traffic for route through the tunnel.
-func roadWarrior(t *testing.T, r *region, s *site, gwAddr netip.Addr, cert, key, route string) *netnstest.Charon {
+// roadWarrior starts strongSwan at site s as a point-to-site client of
+// gateway gw with the configuration of its VPN client package (pkg, as
+// `vnet-gateway vpn-client generate --output-dir` writes it), with the
+// client's certificate and key put where that configuration says.
+func roadWarrior(t *testing.T, s *site, gw, pkg, cert, key string) *netnstest.Charon {
 	t.Helper()
-	conf := fmt.Sprintf(`connections {
-  p2s {
-    version = 2
-    local_addrs = %s
-    remote_addrs = %s
-    vips = 0.0.0.0
-    proposals = %s
-    local {
-      auth = pubkey
-      certs = client.pem
-    }
-    remote {
-      auth = pubkey
-      id = %s
-      cacerts = ca.pem
-    }
-    children {
-      net {
-        remote_ts = %s
-        esp_proposals = %s
-        start_action = none
-      }
-    }
-  }
-}
-`, s.addr, gwAddr, ikeProposal, gwAddr, route, espProposal)
 	files := map[string][]byte{}
-	for name, path := range map[string]string{"x509/client.pem": cert, "private/client.key": key, "x509ca/ca.pem": filepath.Join(r.dir, "ca.pem")} {
+	for name, path := range map[string]string{"x509/" + gw + "-client.pem": cert, "private/client.key": key,
+		"x509ca/" + gw + "-ca.pem": filepath.Join(pkg, vpnclient.FileCA), "swanctl.conf": filepath.Join(pkg, vpnclient.FileSwanctl)} {
 		b, err := os.ReadFile(path)
 		if err != nil {
 			t.Fatal(err)
 		}
 		files[name] = b
 	}
-	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: conf, Files: files})
+	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: string(files["swanctl.conf"]), Files: files})
 	return s.ch
 }
 
 // TestPointToSiteIKEv2: a gateway with IKEv2 and SSTP among its client
 // protocols serves IKEv2 clients (R4, R10) from the upper half of its
-// pool, as Azure splits it. strongSwan as a road warrior authenticates with
+// pool, as Azure splits it. strongSwan as a road warrior, configured by the
+// gateway's VPN client package (its defaults, no proposals given), authenticates with
 // a certificate of the uploaded root (R12), checks the gateway's
 // certificate against the region's CA, gets an address of the pool in a
 // configuration payload and pings the VNet's host, which pings it back.
@@ -70,15 +45,19 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	require(t)
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
 	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, hostAddr := r.tunHost(vnet, "web")
 	dir := t.TempDir()
 	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
 	_, strangerCert, strangerKey := clientPKI(t, dir, "mallory")
 	enableP2S(r, gw, "172.16.201.0/24", rootDER, "IkeV2", "SSTP")
+	pkg := filepath.Join(dir, "package")
+	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
 
 	laptop := newSite(t, r, 1, pool)
-	ch := roadWarrior(t, r, laptop, gwAddr, certFile, keyFile, "10.1.0.0/16")
+	ch := roadWarrior(t, laptop, "hub-gw", pkg, certFile, keyFile)
 	var out string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
 		// The gateway starts serving clients shortly after the change.
@@ -100,6 +79,9 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	}
 	ping(t, laptop.gw, hostAddr, 10*time.Second)
 	ping(t, host, mustAddr(t, clientAddr), 10*time.Second)
+	up, _ := iperf(t, laptop.gw, host, hostAddr, 3)
+	down, _ := iperf(t, host, laptop.gw, mustAddr(t, clientAddr), 3)
+	t.Logf("iperf3 TCP 3 s through IKEv2 point-to-site (strongSwan's userspace ESP): client -> VNet host %.0f Mbit/s, VNet host -> client %.0f Mbit/s", up, down)
 
 	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil ||
 		!strings.Contains(out, "IKEv2_"+clientAddr) || !strings.Contains(out, "alice") {
@@ -120,7 +102,7 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	}
 
 	stranger := newSite(t, r, 2, pool)
-	sch := roadWarrior(t, r, stranger, gwAddr, strangerCert, strangerKey, "10.1.0.0/16")
+	sch := roadWarrior(t, stranger, "hub-gw", pkg, strangerCert, strangerKey)
 	if out, err := sch.Initiate(); err == nil || !strings.Contains(out+sch.Log(), "AUTHENTICATION_FAILED") {
 		t.Errorf("a client of another root: %v\n%s", err, out)
 	}
