@@ -7,6 +7,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
@@ -242,7 +243,10 @@ func gatewayCerts(dir string) func(netip.Addr) (tls.Certificate, error) {
 			SerialNumber: serial(), Subject: pkix.Name{CommonName: a.String()},
 			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().AddDate(1, 0, 0),
 			KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-			IPAddresses: []net.IP{a.AsSlice()},
+			// "IP security IKE intermediate" (1.3.6.1.5.5.8.2.2), which
+			// macOS and Windows IKEv2 clients look for in a gateway's.
+			UnknownExtKeyUsage: []asn1.ObjectIdentifier{{1, 3, 6, 1, 5, 5, 8, 2, 2}},
+			IPAddresses:        []net.IP{a.AsSlice()},
 		}
 		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
 		if err != nil {

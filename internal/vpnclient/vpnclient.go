@@ -217,6 +217,10 @@ var windowsIKEv2Script = template.Must(template.New("windows-ikev2").Funcs(funcs
 $name = "vnetgw-{{.Gateway}}-ikev2"
 Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Ikev2 -EncryptionLevel Required ` + "`" + `
   -AuthenticationMethod MachineCertificate -SplitTunneling
+# Windows offers the 1024-bit MODP group by default, which vnetgw does not
+# take (RFC 8247): AES-GCM with ECP-256 instead.
+Set-VpnConnectionIPsecConfiguration -ConnectionName $name -AuthenticationTransformConstants GCMAES256 ` + "`" + `
+  -CipherTransformConstants GCMAES256 -EncryptionMethod GCMAES256 -IntegrityCheckMethod SHA256 -DHGroup ECP256 -PfsGroup None -Force
 {{range .Routes}}Add-VpnConnectionRoute -ConnectionName $name -DestinationPrefix "{{.}}"
 {{end}}
 `))
