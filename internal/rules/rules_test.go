@@ -493,3 +493,62 @@ func TestTranslateSpace(t *testing.T) {
 		t.Errorf("TranslateSpace = %v, want %s", got, want)
 	}
 }
+
+// TestSplitPool covers the pool of a gateway with SSTP and IKEv2 clients,
+// split as Azure does: the lower half for SSTP, the upper half for IKEv2.
+func TestSplitPool(t *testing.T) {
+	cases := []struct {
+		pool, sstp, ikev2 string // "" for an invalid half
+	}{
+		{"172.16.201.0/24", "172.16.201.0/25", "172.16.201.128/25"},
+		{"10.0.0.0/8", "10.0.0.0/9", "10.128.0.0/9"},
+		{"192.168.77.8/29", "192.168.77.8/30", "192.168.77.12/30"},
+		{"172.16.201.77/24", "172.16.201.0/25", "172.16.201.128/25"}, // host bits set
+		{"0.0.0.0/0", "0.0.0.0/1", "128.0.0.0/1"},
+		{"10.1.1.6/31", "10.1.1.6/32", "10.1.1.7/32"},
+		{"10.1.1.7/32", "10.1.1.7/32", ""},
+		{"fd00:9::/64", "fd00:9::/64", ""},
+	}
+	for _, c := range cases {
+		sstp, ikev2 := SplitPool(netip.MustParsePrefix(c.pool))
+		if sstp.String() != c.sstp || ikev2.IsValid() != (c.ikev2 != "") || ikev2.IsValid() && ikev2.String() != c.ikev2 {
+			t.Errorf("SplitPool(%s) = %v, %v; want %s, %q", c.pool, sstp, ikev2, c.sstp, c.ikev2)
+		}
+	}
+}
+
+// TestP2SPool covers the size of a client address pool (R10): IKEv2
+// clients' part of it, all of it or its upper half with SSTP, must be an
+// IPv4 /30 or larger; SSTP alone takes any pool.
+func TestP2SPool(t *testing.T) {
+	both := []string{ProtocolSSTP, ProtocolIKEv2}
+	cases := []struct {
+		name, pool string
+		protocols  []string
+		code       string
+	}{
+		{"/30 split with SSTP", "172.16.201.0/30", both, arm.CodeInvalidParameter},
+		{"/31 for IKEv2 alone", "172.16.201.0/31", []string{ProtocolIKEv2}, arm.CodeInvalidParameter},
+		{"/32 for IKEv2 alone", "172.16.201.1/32", []string{ProtocolIKEv2}, arm.CodeInvalidParameter},
+		{"IPv6 for IKEv2", "fd00:9::/64", []string{ProtocolIKEv2}, arm.CodeInvalidParameter},
+		{"/30 for IKEv2 alone", "172.16.201.0/30", []string{ProtocolIKEv2}, ""},
+		{"/29 split with SSTP", "172.16.201.0/29", both, ""},
+		{"/29 split, IKEv2 first", "172.16.201.0/29", []string{ProtocolIKEv2, ProtocolSSTP}, ""},
+		{"/24 split with SSTP", "172.16.201.0/24", both, ""},
+		{"/32 for SSTP alone", "172.16.201.1/32", []string{ProtocolSSTP}, ""},
+		{"/30 for SSTP alone", "172.16.201.0/30", []string{ProtocolSSTP}, ""},
+		{"/32 for OpenVPN", "172.16.201.1/32", []string{ProtocolOpenVPN}, ""},
+		{"no protocol", "172.16.201.1/32", nil, ""},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			err := P2SPool(netip.MustParsePrefix(c.pool), c.protocols)
+			if code(err) != c.code {
+				t.Fatalf("P2SPool(%s, %v) = %v, want code %q", c.pool, c.protocols, err, c.code)
+			}
+			if err != nil && (err.Target != "properties.vpnClientConfiguration.vpnClientAddressPool" || !strings.Contains(err.Message, c.pool)) {
+				t.Errorf("error %+v: want the pool's target and the pool in the message", err)
+			}
+		})
+	}
+}

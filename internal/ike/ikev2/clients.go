@@ -58,12 +58,13 @@ type Clients struct {
 const maxClientCerts = 8
 
 // clientState is what a client connection knows beyond its PeerConfig.
-// It is owned by the client's loop, except addr, which the Manager reads
-// under its lock.
+// It is owned by the client's loop, except addr and ident, which the
+// Manager reads under its lock.
 type clientState struct {
 	cfg      *Clients
 	remote   netip.AddrPort
 	addr     netip.Addr // given in IKE_AUTH; zero until then
+	ident    string     // the authenticated identity and certificate
 	cert     *x509.Certificate
 	attached bool
 	since    time.Time
@@ -393,6 +394,7 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if notify(ps, wire.InitialContact) != nil {
 		sa.c.replaceOthers(sa)
 	}
+	sa.c.m.replaceClients(sa.c, clientIdent(id, leaf), notify(ps, wire.InitialContact) != nil)
 	resp := []wire.Payload{idr}
 	for _, der := range st.cfg.Cert.Certificate {
 		resp = append(resp, &wire.Cert{Encoding: wire.CertX509Signature, Data: der})
@@ -402,6 +404,37 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 		resp = append(resp, sa.acceptChild(ps, sa.ni, sa.nr, true)...)
 	}
 	return resp
+}
+
+// clientIdent is what tells one client from another: its identity and
+// certificate.
+func clientIdent(id Identity, cert *x509.Certificate) string {
+	return fmt.Sprintf("%d:%x:%x", id.Type, id.Data, cert.Raw)
+}
+
+// replaceClients records that c authenticated as ident and, when the
+// client sent INITIAL_CONTACT, deletes the IKE SAs of other connections
+// that authenticated as ident: RFC 7296 §2.4 says the client has no other
+// IKE SA, so those are left from before it moved to another address or
+// port, and would hold an address and a slot until found dead.
+func (m *Manager) replaceClients(c *conn, ident string, initialContact bool) {
+	m.mu.Lock()
+	c.client.ident = ident
+	var stale []*conn
+	for _, o := range m.clients {
+		if o != c && o.client.ident == ident && initialContact {
+			stale = append(stale, o)
+		}
+	}
+	m.mu.Unlock()
+	for _, o := range stale {
+		c.log.Info("point-to-site client connected again; deleting its stale IKE SA", "stale", o.name)
+		// Not waited for: o's loop may be waiting for ours.
+		o.post(false, func() {
+			o.shutdown()
+			o.exit = true
+		})
+	}
 }
 
 // verifyChain returns the client's certificate from the CERT payloads,

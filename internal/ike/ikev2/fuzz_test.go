@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -236,5 +237,158 @@ func FuzzHandlePacket(f *testing.F) {
 			fx.b.m.HandlePacket(sa.remote, sa.local, msg)
 		}
 		fx.settle()
+	})
+}
+
+// Modes of FuzzClientPackets: what the fuzzer's datagram becomes.
+const (
+	clientFuzzRaw  = iota // sent as is from a client's address, twice, then from another
+	clientFuzzToSA        // SPIs set to those of a client's half-open IKE SA
+	clientFuzzAuth        // the plaintext of that client's IKE_AUTH request
+	clientFuzzModes
+)
+
+// fillIn completes a fuzzed IKE_AUTH payload chain with what the fuzzer
+// cannot know, this run's keys: an empty ID_DER_ASN1_DN becomes the
+// certificate's subject, an empty X.509 CERT the certificate, an empty
+// AUTH the signature over the first ID. It reports whether it changed
+// anything.
+func (cl *p2sClient) fillIn(cert *pkitest.Cert, ps []wire.Payload) bool {
+	changed := false
+	var id *wire.ID
+	for _, p := range ps {
+		switch p := p.(type) {
+		case *wire.ID:
+			if !p.Responder && p.IDType == wire.IDDERASN1DN && len(p.Data) == 0 {
+				p.Data, changed = cert.RawSubject, true
+			}
+			if id == nil {
+				id = p
+			}
+		case *wire.Cert:
+			if p.Encoding == wire.CertX509Signature && len(p.Data) == 0 {
+				p.Data, changed = cert.Raw, true
+			}
+		}
+	}
+	for _, p := range ps {
+		if a, ok := p.(*wire.Auth); ok && len(a.Data) == 0 && id != nil {
+			if s, err := cl.sign(cert.Key, id); err == nil {
+				a.Method, a.Data, changed = s.Method, s.Data, true
+			}
+		}
+	}
+	return changed
+}
+
+// settleClients waits until the loops of the Manager's clients have
+// processed what they were given.
+func settleClients(m *Manager) {
+	m.mu.Lock()
+	conns := make([]*conn, 0, len(m.clients))
+	for _, c := range m.clients {
+		conns = append(conns, c)
+	}
+	m.mu.Unlock()
+	for _, c := range conns {
+		for range 1000 {
+			if len(c.packets) == 0 {
+				break
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+		c.do(func() {})
+	}
+}
+
+// FuzzClientPackets feeds arbitrary datagrams to a Manager that serves
+// point-to-site clients: IKE_SA_INIT requests and anything else from
+// addresses no peer has, datagrams aimed at a client's half-open IKE SA,
+// and the authenticated content of a client's IKE_AUTH request. It must
+// never panic, and Close must end every client: no goroutine, address,
+// attachment or child SA may outlive it.
+func FuzzClientPackets(f *testing.F) {
+	pki := newPKI(f)
+	seed := newP2SClient(f, nil, clientAt(1))
+	init := seed.initRequest()
+	f.Add(uint8(clientFuzzRaw), init)
+	f.Add(uint8(clientFuzzRaw), init[:len(init)-1])
+	seed.cookie = bytes.Repeat([]byte{5}, 32)
+	f.Add(uint8(clientFuzzRaw), seed.initRequest())
+	f.Add(uint8(clientFuzzToSA), init)
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	child := []wire.Payload{saPayload(mustProposals(f, wire.ProtocolESP, "aes256gcm16", "aes128-sha1"), []byte{0, 0, 1, 0}, false),
+		tsPayload(false, any4), tsPayload(true, any4)}
+	dn := &wire.ID{IDType: wire.IDDERASN1DN}
+	cert := &wire.Cert{Encoding: wire.CertX509Signature}
+	auth := &wire.Auth{Method: wire.AuthDigitalSignature}
+	cp := &wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}, {Type: wire.InternalIP4Subnet}}}
+	chains := [][]wire.Payload{
+		nil,
+		append([]wire.Payload{dn, cert, auth, &wire.Notify{NotifyType: wire.InitialContact}, cp}, child...),
+		{dn, cert, auth, cp},
+		append([]wire.Payload{FQDNIdentity("client1").payload(false), cert, auth,
+			&wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.SupportedAttributes, Value: []byte{0, 1, 0, 13}},
+				{Type: wire.InternalIP4Address, Value: []byte{10, 9, 0, 200}}, {Type: wire.InternalIP6Address}}}}, child...),
+		append([]wire.Payload{dn, cert, &wire.Cert{Encoding: wire.CertX509Signature, Data: []byte{0x30, 0x03, 1, 2, 3}}, auth, cp}, child...),
+		append([]wire.Payload{dn, cert, cp}, child...),
+		{dn, auth},
+	}
+	for _, ps := range chains {
+		plain, err := wire.AppendPayloads(nil, ps)
+		if err != nil {
+			f.Fatal(err)
+		}
+		first := wire.PayloadNone
+		if len(ps) > 0 {
+			first = ps[0].Type()
+		}
+		f.Add(uint8(clientFuzzAuth), append([]byte{byte(first)}, plain...))
+	}
+	f.Fuzz(func(t *testing.T, mode uint8, data []byte) {
+		g := newP2SGateway(t, Config{MaxHalfOpen: 4})
+		if err := g.m.SetClients(pki.clients(g.hooks, netip.MustParsePrefix("10.9.0.0/24"), 4)); err != nil {
+			t.Fatal(err)
+		}
+		switch mode % clientFuzzModes {
+		case clientFuzzRaw:
+			g.m.HandlePacket(p2sGW, clientAt(1), data)
+			g.m.HandlePacket(p2sGW, clientAt(1), data)
+			g.m.HandlePacket(p2sGW, clientAt(2), data)
+		case clientFuzzToSA:
+			cl := newP2SClient(t, g, clientAt(1))
+			cl.init()
+			msg := bytes.Clone(data)
+			if len(msg) >= 16 {
+				binary.BigEndian.PutUint64(msg[0:], cl.spiI)
+				binary.BigEndian.PutUint64(msg[8:], cl.spiR)
+			}
+			g.m.HandlePacket(p2sGW, cl.addr, msg)
+		case clientFuzzAuth:
+			if len(data) < 1 {
+				return
+			}
+			cl := newP2SClient(t, g, clientAt(1))
+			cl.init()
+			first, plain := wire.PayloadType(data[0]), data[1:]
+			if ps, err := wire.ParsePayloads(first, bytes.Clone(plain)); err == nil && cl.fillIn(pki.client, ps) {
+				if b, err := wire.AppendPayloads(nil, ps); err == nil {
+					first, plain = ps[0].Type(), b
+				}
+			}
+			msg, err := cl.sealRaw(wire.IKEAuth, 1, first, plain)
+			if err != nil {
+				return
+			}
+			g.m.HandlePacket(p2sGW, cl.addr, msg)
+		}
+		settleClients(g.m)
+		g.m.Close()
+		g.m.mu.Lock()
+		conns, addrs := len(g.m.clients), len(g.m.clientAddrs)
+		g.m.mu.Unlock()
+		if attached, _ := g.hooks.state(); conns != 0 || addrs != 0 || len(attached) != 0 || g.dp.count() != 0 {
+			t.Errorf("after Close: %d client connections, %d addresses, attached %v, %d child SAs", conns, addrs, attached, g.dp.count())
+		}
 	})
 }

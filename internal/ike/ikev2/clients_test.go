@@ -1,0 +1,1225 @@
+package ikev2
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/sha1"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/binary"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math/big"
+	"net"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// The point-to-site gateway of these tests: its IKE endpoint, a /29 pool
+// (addresses .1 to .6 are given out) and the networks clients reach.
+var (
+	p2sGW     = netip.MustParseAddrPort("192.0.2.1:500")
+	p2sPool   = netip.MustParsePrefix("10.9.0.0/29")
+	p2sRoutes = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}
+)
+
+// clientAt returns the IKE endpoint of the i-th test client.
+func clientAt(i int) netip.AddrPort {
+	return netip.AddrPortFrom(netip.AddrFrom4([4]byte{198, 51, 100, byte(i)}), 500)
+}
+
+// poolAddr returns the i-th address of p2sPool.
+func poolAddr(i int) netip.Addr {
+	a := p2sPool.Addr()
+	for range i {
+		a = a.Next()
+	}
+	return a
+}
+
+// capture is a Transport that records what is sent and delivers nothing.
+type capture struct {
+	mu   sync.Mutex
+	sent []sentDatagram
+}
+
+func (c *capture) SendIKE(local, remote netip.AddrPort, msg []byte) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, sentDatagram{from: local, to: remote, data: bytes.Clone(msg), at: time.Now()})
+	return nil
+}
+
+// to returns what was sent to remote so far.
+func (c *capture) to(remote netip.AddrPort) []sentDatagram {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []sentDatagram
+	for _, d := range c.sent {
+		if d.to == remote {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
+// p2sHooks records the data path hooks of Clients.
+type p2sHooks struct {
+	mu        sync.Mutex
+	attached  map[string]netip.Addr // attached now
+	detached  []string              // every Detach, in order
+	attachErr error                 // what Attach returns
+}
+
+func newHooks() *p2sHooks { return &p2sHooks{attached: map[string]netip.Addr{}} }
+
+func (h *p2sHooks) attach(name string, addr netip.Addr) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.attachErr != nil {
+		return h.attachErr
+	}
+	if _, dup := h.attached[name]; dup {
+		return fmt.Errorf("%s attached twice", name)
+	}
+	h.attached[name] = addr
+	return nil
+}
+
+func (h *p2sHooks) detach(name string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	delete(h.attached, name)
+	h.detached = append(h.detached, name)
+}
+
+// state returns copies of what is attached and what was detached.
+func (h *p2sHooks) state() (map[string]netip.Addr, []string) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := make(map[string]netip.Addr, len(h.attached))
+	for k, v := range h.attached {
+		out[k] = v
+	}
+	return out, slices.Clone(h.detached)
+}
+
+// p2sPKI is a root, the gateway's certificate and a client's, both of the
+// root.
+type p2sPKI struct{ root, gw, client *pkitest.Cert }
+
+func newPKI(t testing.TB) p2sPKI {
+	root := pkitest.Issue(t, "p2s root", true, nil)
+	return p2sPKI{root: root, gw: pkitest.Issue(t, "gw.example.net", false, root, p2sGW.Addr()), client: pkitest.Issue(t, "client1", false, root)}
+}
+
+// clients returns a client configuration with pool, at most maxClients.
+func (p p2sPKI) clients(h *p2sHooks, pool netip.Prefix, maxClients int) *Clients {
+	return &Clients{Cert: p.gw.TLS(), Roots: []*x509.Certificate{p.root.Certificate}, Pool: pool, Routes: p2sRoutes,
+		MaxClients: maxClients, Attach: h.attach, Detach: h.detach}
+}
+
+// p2sGateway is a Manager whose datagrams are captured, not delivered.
+type p2sGateway struct {
+	m     *Manager
+	tr    *capture
+	dp    *fakeDataplane
+	hooks *p2sHooks
+}
+
+// newP2SGateway starts a Manager configured as cfg says, without
+// clients; the test calls SetClients. Its goroutines must be gone when the
+// test ends.
+func newP2SGateway(t testing.TB, cfg Config) *p2sGateway {
+	t.Helper()
+	checkLeaks(t)
+	g := &p2sGateway{tr: &capture{}, dp: newFakeDataplane(), hooks: newHooks()}
+	cfg.Logger, cfg.Transport, cfg.Dataplane = testLogger(t, "gw"), g.tr, g.dp
+	m, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.m = m
+	t.Cleanup(func() { m.Close() })
+	return g
+}
+
+// clientConns returns how many client connections the Manager has,
+// half-open ones included.
+func (g *p2sGateway) clientConns() int {
+	g.m.mu.Lock()
+	defer g.m.mu.Unlock()
+	return len(g.m.clients)
+}
+
+// clientAddrs returns the addresses of the connected clients, in order.
+func (g *p2sGateway) clientAddrs() []netip.Addr {
+	var out []netip.Addr
+	for _, s := range g.m.Clients() {
+		out = append(out, s.Addr)
+	}
+	return out
+}
+
+// p2sClient is a point-to-site client written against the RFC, one
+// exchange at a time, with the test's goroutine as its loop.
+type p2sClient struct {
+	t                 testing.TB
+	gw                *p2sGateway
+	addr              netip.AddrPort
+	spiI, spiR        uint64
+	ni, nr            []byte
+	dh                *suite.PrivateKey
+	s                 suite.Suite
+	keys              suite.IKEKeys
+	out, in           suite.Cipher
+	initReq, initResp []byte
+	nextID            uint32
+	cookie            []byte // the gateway's COOKIE, sent back first
+}
+
+// clientIKE is what test clients propose for the IKE SA.
+const clientIKE = "aes256gcm16-prfsha256-x25519"
+
+func newP2SClient(t testing.TB, gw *p2sGateway, addr netip.AddrPort) *p2sClient {
+	t.Helper()
+	ni, err := suite.NewNonce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dh, err := suite.GenerateKey(wire.DHCurve25519)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [8]byte
+	_, _ = rand.Read(b[:])
+	return &p2sClient{t: t, gw: gw, addr: addr, spiI: binary.BigEndian.Uint64(b[:]) | 1, ni: ni, dh: dh}
+}
+
+// initRequest returns the client's IKE_SA_INIT request, with the
+// SIGNATURE_HASH_ALGORITHMS of RFC 7427 §4.
+func (cl *p2sClient) initRequest() []byte {
+	cl.t.Helper()
+	msg := wire.Message{
+		Header: wire.Header{SPIi: cl.spiI, MajorVersion: wire.MajorVersion, Exchange: wire.IKESAInit, Flags: wire.FlagInitiator},
+		Payloads: []wire.Payload{
+			&wire.Notify{NotifyType: wire.Cookie, Data: cl.cookie},
+			saPayload(mustProposals(cl.t, wire.ProtocolIKE, clientIKE), nil, true),
+			&wire.KE{Group: wire.DHCurve25519, Data: cl.dh.PublicKey()},
+			&wire.Nonce{Data: cl.ni},
+			&wire.Notify{NotifyType: wire.SignatureHashAlgorithms, Data: suite.AppendSignatureHashes(nil, suite.SignatureHashes())},
+		},
+	}
+	if cl.cookie == nil {
+		msg.Payloads = msg.Payloads[1:]
+	}
+	b, err := msg.Append(nil)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return b
+}
+
+// init runs IKE_SA_INIT and derives the IKE SA's keys; it returns the
+// payloads of the response.
+func (cl *p2sClient) init() []wire.Payload {
+	cl.t.Helper()
+	cl.initReq = cl.initRequest()
+	seen := len(cl.fromGW(wire.IKESAInit, 0, true))
+	cl.gw.m.HandlePacket(p2sGW, cl.addr, cl.initReq)
+	resp := cl.await(wire.IKESAInit, 0, seen)
+	msg, err := wire.ParseMessage(resp)
+	if err != nil {
+		cl.t.Fatalf("IKE_SA_INIT response: %v", err)
+	}
+	saP, ok1 := find[*wire.SA](msg.Payloads)
+	ke, ok2 := find[*wire.KE](msg.Payloads)
+	nonce, ok3 := find[*wire.Nonce](msg.Payloads)
+	if !ok1 || !ok2 || !ok3 {
+		cl.t.Fatalf("IKE_SA_INIT answered with %v", msg.Payloads)
+	}
+	s, _, err := accepted(mustProposals(cl.t, wire.ProtocolIKE, clientIKE), saP, wire.ProtocolIKE, 0)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	gir, err := cl.dh.SharedSecret(ke.Data)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	cl.s, cl.spiR, cl.nr, cl.initResp = s, msg.Header.SPIr, bytes.Clone(nonce.Data), resp
+	skeyseed, err := suite.SKEYSEED(s.PRF, cl.ni, cl.nr, gir)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	if cl.keys, err = s.IKEKeys(skeyseed, cl.ni, cl.nr, cl.spiI, cl.spiR); err != nil {
+		cl.t.Fatal(err)
+	}
+	if cl.out, cl.in, err = cl.keys.Ciphers(s, true); err != nil {
+		cl.t.Fatal(err)
+	}
+	cl.nextID = 1
+	return msg.Payloads
+}
+
+// fromGW returns the gateway's datagrams of this client's IKE SA:
+// responses or requests of exch with message ID id.
+func (cl *p2sClient) fromGW(exch wire.ExchangeType, id uint32, response bool) [][]byte {
+	var out [][]byte
+	for _, d := range cl.gw.tr.to(cl.addr) {
+		h, _, err := wire.ParseHeader(d.data)
+		if err == nil && h.SPIi == cl.spiI && h.Exchange == exch && h.MessageID == id && (h.Flags&wire.FlagResponse != 0) == response {
+			out = append(out, d.data)
+		}
+	}
+	return out
+}
+
+// await waits for the gateway's response to request id of exch, beyond
+// the first seen ones.
+func (cl *p2sClient) await(exch wire.ExchangeType, id uint32, seen int) []byte {
+	cl.t.Helper()
+	// The answer comes within microseconds: poll fast at first (the
+	// fuzzer runs this thousands of times), then back off.
+	deadline := time.Now().Add(5 * time.Second)
+	for d := 20 * time.Microsecond; ; d = min(2*d, 5*time.Millisecond) {
+		if got := cl.fromGW(exch, id, true); len(got) > seen {
+			return got[seen]
+		}
+		if time.Now().After(deadline) {
+			cl.t.Fatalf("no response to %v request %d", exch, id)
+		}
+		time.Sleep(d)
+	}
+}
+
+// sealRaw returns a request of exch with message ID id whose SK payload
+// holds plain, a payload chain starting with first.
+func (cl *p2sClient) sealRaw(exch wire.ExchangeType, id uint32, first wire.PayloadType, plain []byte) ([]byte, error) {
+	h := wire.Header{SPIi: cl.spiI, SPIr: cl.spiR, MajorVersion: wire.MajorVersion, Exchange: exch, MessageID: id, Flags: wire.FlagInitiator}
+	b, err := wire.AppendEncryptedHeader(nil, h, first, cl.out.SealedLen(len(plain)))
+	if err != nil {
+		return nil, err
+	}
+	return cl.out.Seal(b, b, plain)
+}
+
+// seal returns a request of exch with message ID id holding ps.
+func (cl *p2sClient) seal(exch wire.ExchangeType, id uint32, ps []wire.Payload) []byte {
+	cl.t.Helper()
+	plain, err := wire.AppendPayloads(nil, ps)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	first := wire.PayloadNone
+	if len(ps) > 0 {
+		first = ps[0].Type()
+	}
+	b, err := cl.sealRaw(exch, id, first, plain)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return b
+}
+
+// open decrypts a message of the gateway and returns its payloads.
+func (cl *p2sClient) open(b []byte) []wire.Payload {
+	cl.t.Helper()
+	msg, err := wire.ParseMessage(b)
+	if err != nil || len(msg.Payloads) == 0 {
+		cl.t.Fatalf("gateway's message: %v", err)
+	}
+	sk, ok := msg.Payloads[len(msg.Payloads)-1].(*wire.Encrypted)
+	if !ok {
+		cl.t.Fatalf("gateway's message unprotected: %v", msg.Payloads)
+	}
+	plain, err := cl.in.Open(nil, b[:len(b)-len(sk.Body)], sk.Body)
+	if err != nil {
+		cl.t.Fatalf("gateway's message does not open: %v", err)
+	}
+	ps, err := wire.ParsePayloads(sk.NextPayload, plain)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return ps
+}
+
+// request sends an encrypted request and returns its response.
+func (cl *p2sClient) request(exch wire.ExchangeType, ps []wire.Payload) []wire.Payload {
+	cl.t.Helper()
+	id := cl.nextID
+	cl.nextID++
+	cl.gw.m.HandlePacket(p2sGW, cl.addr, cl.seal(exch, id, ps))
+	return cl.open(cl.await(exch, id, 0))
+}
+
+// sign returns the AUTH payload of the client with identity idi, signed
+// by key (RFC 7296 §2.15, RFC 7427).
+func (cl *p2sClient) sign(key crypto.Signer, idi *wire.ID) (*wire.Auth, error) {
+	signed, err := suite.SignedOctets(cl.s.PRF, cl.initReq, cl.nr, cl.keys.PI, idi.AppendBody(nil))
+	if err != nil {
+		return nil, err
+	}
+	method, data, err := suite.SignAuth(key, signed, suite.SignatureHashes())
+	if err != nil {
+		return nil, err
+	}
+	return &wire.Auth{Method: method, Data: data}, nil
+}
+
+// dnOf returns the ID_DER_ASN1_DN identity of a certificate's subject.
+func dnOf(c *pkitest.Cert) Identity {
+	return Identity{Type: wire.IDDERASN1DN, Data: c.RawSubject}
+}
+
+// authAs returns an IKE_AUTH request as a road warrior sends it: identity
+// id, AUTH signed by key, certs in CERT payloads, a CFG_REQUEST for an
+// address and the subnets, and a child SA for any traffic.
+func (cl *p2sClient) authAs(id Identity, key crypto.Signer, certs ...*pkitest.Cert) []wire.Payload {
+	cl.t.Helper()
+	idi := id.payload(false)
+	ps := []wire.Payload{idi}
+	for _, c := range certs {
+		ps = append(ps, &wire.Cert{Encoding: wire.CertX509Signature, Data: c.Raw})
+	}
+	auth, err := cl.sign(key, idi)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	var spi [4]byte
+	_, _ = rand.Read(spi[:])
+	spi[0] |= 0x10
+	return append(ps, auth, &wire.Notify{NotifyType: wire.InitialContact},
+		&wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}, {Type: wire.InternalIP4Subnet}}},
+		saPayload(mustProposals(cl.t, wire.ProtocolESP, "aes256gcm16"), spi[:], false),
+		tsPayload(false, any4), tsPayload(true, any4))
+}
+
+// auth is authAs with the certificate's subject and key.
+func (cl *p2sClient) auth(cert *pkitest.Cert, chain ...*pkitest.Cert) []wire.Payload {
+	cl.t.Helper()
+	return cl.authAs(dnOf(cert), cert.Key, append([]*pkitest.Cert{cert}, chain...)...)
+}
+
+// connect runs IKE_SA_INIT and IKE_AUTH with cert; it returns the IKE_AUTH
+// response and the address it gives, invalid if none.
+func (cl *p2sClient) connect(cert *pkitest.Cert, chain ...*pkitest.Cert) ([]wire.Payload, netip.Addr) {
+	cl.t.Helper()
+	cl.init()
+	ps := cl.request(wire.IKEAuth, cl.auth(cert, chain...))
+	return ps, cpAddr(ps)
+}
+
+// cpAddr returns the INTERNAL_IP4_ADDRESS of a CFG_REPLY in ps.
+func cpAddr(ps []wire.Payload) netip.Addr {
+	cp, ok := find[*wire.CP](ps)
+	if !ok || cp.CFGType != wire.CFGReply {
+		return netip.Addr{}
+	}
+	for _, a := range cp.Attributes {
+		if a.Type == wire.InternalIP4Address && len(a.Value) == 4 {
+			return netip.AddrFrom4([4]byte(a.Value))
+		}
+	}
+	return netip.Addr{}
+}
+
+// deletedByGW reports whether the gateway sent a Delete of this client's
+// IKE SA.
+func (cl *p2sClient) deletedByGW() bool {
+	cl.t.Helper()
+	for _, d := range cl.gw.tr.to(cl.addr) {
+		h, _, err := wire.ParseHeader(d.data)
+		if err != nil || h.SPIi != cl.spiI || h.Exchange != wire.Informational || h.Flags&wire.FlagResponse != 0 {
+			continue
+		}
+		for _, p := range cl.open(d.data) {
+			if del, ok := p.(*wire.Delete); ok && del.Protocol == wire.ProtocolIKE {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// selfSigned returns a self-signed certificate made from tmpl.
+func selfSigned(t testing.TB, tmpl *x509.Certificate) *x509.Certificate {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl.SerialNumber = big.NewInt(1)
+	tmpl.NotBefore, tmpl.NotAfter = time.Now().Add(-time.Hour), time.Now().Add(time.Hour)
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestCertNames covers RFC 7296 §3.5: a client's identity must be one its
+// certificate vouches for, its subject or a subject alternative name of
+// the identity's type.
+func TestCertNames(t *testing.T) {
+	cert := selfSigned(t, &x509.Certificate{
+		Subject:        pkix.Name{CommonName: "alice", Organization: []string{"Contoso"}},
+		DNSNames:       []string{"alice.vpn.example.com"},
+		EmailAddresses: []string{"Alice@Example.com"},
+		IPAddresses:    []net.IP{net.ParseIP("192.0.2.55").To4(), net.ParseIP("2001:db8::55")},
+	})
+	other := selfSigned(t, &x509.Certificate{Subject: pkix.Name{CommonName: "mallory", Organization: []string{"Contoso"}}})
+	ip := func(s string) []byte { return netip.MustParseAddr(s).AsSlice() }
+	for _, tc := range []struct {
+		name string
+		id   Identity
+		want bool
+	}{
+		{"DN equal to the subject", Identity{Type: wire.IDDERASN1DN, Data: cert.RawSubject}, true},
+		{"DN of another subject", Identity{Type: wire.IDDERASN1DN, Data: other.RawSubject}, false},
+		{"DN truncated", Identity{Type: wire.IDDERASN1DN, Data: cert.RawSubject[:len(cert.RawSubject)-1]}, false},
+		{"FQDN of a DNS SAN", FQDNIdentity("alice.vpn.example.com"), true},
+		{"FQDN in another case", FQDNIdentity("ALICE.Vpn.Example.COM"), true},
+		{"FQDN not in the SANs", FQDNIdentity("bob.vpn.example.com"), false},
+		{"FQDN of the common name only", FQDNIdentity("alice"), false},
+		{"email of an email SAN, other case", Identity{Type: wire.IDRFC822Addr, Data: []byte("alice@EXAMPLE.com")}, true},
+		{"email not in the SANs", Identity{Type: wire.IDRFC822Addr, Data: []byte("bob@example.com")}, false},
+		{"email SAN sent as an FQDN", FQDNIdentity("Alice@Example.com"), false},
+		{"IPv4 of an IP SAN", Identity{Type: wire.IDIPv4Addr, Data: ip("192.0.2.55")}, true},
+		{"IPv4 not in the SANs", Identity{Type: wire.IDIPv4Addr, Data: ip("192.0.2.56")}, false},
+		{"IPv4 of 3 octets", Identity{Type: wire.IDIPv4Addr, Data: ip("192.0.2.55")[:3]}, false},
+		{"IPv6 of an IP SAN", Identity{Type: wire.IDIPv6Addr, Data: ip("2001:db8::55")}, true},
+		{"key ID", KeyIDIdentity([]byte("alice")), false},
+		{"unknown type", Identity{Type: 200, Data: cert.RawSubject}, false},
+		{"no type", Identity{Data: cert.RawSubject}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := certNames(cert, tc.id); got != tc.want {
+				t.Errorf("certNames(%v) = %v, want %v", tc.id, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestVerifyChain covers the check of a client's certificate: it must
+// chain to an uploaded root, through intermediates it sends, and not be
+// revoked (R12).
+func TestVerifyChain(t *testing.T) {
+	root := pkitest.Issue(t, "root", true, nil)
+	otherRoot := pkitest.Issue(t, "other root", true, nil)
+	inter := pkitest.Issue(t, "intermediate", true, root)
+	leaf := pkitest.Issue(t, "client", false, root)
+	leafOfInter := pkitest.Issue(t, "client of intermediate", false, inter)
+	leafOfOther := pkitest.Issue(t, "stranger", false, otherRoot)
+	revoked := pkitest.Issue(t, "revoked client", false, root)
+	sum := sha1.Sum(revoked.Raw)
+	st := &clientState{cfg: &Clients{
+		Roots: []*x509.Certificate{root.Certificate},
+		// Azure shows thumbprints in upper case, sometimes with spaces
+		// around.
+		Revoked: []string{" " + strings.ToUpper(hex.EncodeToString(sum[:])) + " ", strings.Repeat("AB", sha1.Size)},
+	}}
+	certs := func(cs ...*pkitest.Cert) []wire.Payload {
+		var ps []wire.Payload
+		for _, c := range cs {
+			ps = append(ps, &wire.Cert{Encoding: wire.CertX509Signature, Data: c.Raw})
+		}
+		return ps
+	}
+	// Unrelated CA certificates to fill CERT payloads with.
+	var filler []*pkitest.Cert
+	for i := range maxClientCerts {
+		filler = append(filler, pkitest.Issue(t, fmt.Sprintf("filler %d", i), true, nil))
+	}
+	garbage := &wire.Cert{Encoding: wire.CertX509Signature, Data: []byte("not DER")}
+	for _, tc := range []struct {
+		name string
+		ps   []wire.Payload
+		at   time.Time
+		want *pkitest.Cert // nil: refused
+		err  string
+	}{
+		{name: "certificate of the root", ps: certs(leaf), want: leaf},
+		{name: "other payloads around it", ps: append([]wire.Payload{&wire.Nonce{Data: []byte{1}}, &wire.Cert{Encoding: wire.CertX509CRL, Data: []byte{1}}},
+			certs(leaf)...), want: leaf},
+		{name: "certificate of another root", ps: certs(leafOfOther), err: "does not chain"},
+		{name: "the root itself as intermediate of a stranger", ps: certs(leafOfOther, root), err: "does not chain"},
+		{name: "revoked", ps: certs(revoked), err: "is revoked"},
+		{name: "intermediate sent", ps: certs(leafOfInter, inter), want: leafOfInter},
+		{name: "intermediate not sent", ps: certs(leafOfInter), err: "does not chain"},
+		{name: "expired", ps: certs(leaf), at: time.Now().Add(2 * time.Hour), err: "does not chain"},
+		{name: "no CERT payload", ps: []wire.Payload{&wire.Nonce{Data: []byte{1}}}, err: "none sent"},
+		{name: "only a CRL", ps: []wire.Payload{&wire.Cert{Encoding: wire.CertX509CRL, Data: leaf.Raw}}, err: "none sent"},
+		{name: "not DER", ps: []wire.Payload{garbage}, err: "CERT payload"},
+		{name: "garbage after the bound is not looked at",
+			ps: append(append(certs(leafOfInter, inter), certs(filler[:maxClientCerts-2]...)...), slices.Repeat([]wire.Payload{garbage}, 1000)...), want: leafOfInter},
+		{name: "an intermediate after the bound is not looked at",
+			ps: append(certs(leafOfInter), append(certs(filler[:maxClientCerts-1]...), certs(inter)...)...), err: "does not chain"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			at := tc.at
+			if at.IsZero() {
+				at = time.Now()
+			}
+			got, err := st.verifyChain(tc.ps, at)
+			switch {
+			case tc.want != nil && err != nil:
+				t.Fatalf("refused: %v", err)
+			case tc.want != nil && !got.Equal(tc.want.Certificate):
+				t.Fatalf("returned %s, want %s", got.Subject, tc.want.Subject)
+			case tc.want == nil && (err == nil || !strings.Contains(err.Error(), tc.err)):
+				t.Fatalf("error %v, want one about %q", err, tc.err)
+			}
+		})
+	}
+}
+
+// TestClientCPReply covers the CFG_REPLY of RFC 7296 §3.15: the client's
+// address always, the IPv4 routes as INTERNAL_IP4_SUBNET (address and
+// mask) only when the client asked for subnets or the supported attributes.
+func TestClientCPReply(t *testing.T) {
+	addr := netip.MustParseAddr("10.9.0.3")
+	routes := []netip.Prefix{
+		netip.MustParsePrefix("10.1.0.0/16"),
+		netip.MustParsePrefix("2001:db8::/32"),
+		netip.MustParsePrefix("172.16.5.77/24"), // host bits set
+		netip.MustParsePrefix("192.0.2.9/32"),
+		netip.MustParsePrefix("0.0.0.0/0"),
+	}
+	addrAttr := wire.CPAttribute{Type: wire.InternalIP4Address, Value: []byte{10, 9, 0, 3}}
+	subnets := []wire.CPAttribute{
+		{Type: wire.InternalIP4Subnet, Value: []byte{10, 1, 0, 0, 255, 255, 0, 0}},
+		{Type: wire.InternalIP4Subnet, Value: []byte{172, 16, 5, 0, 255, 255, 255, 0}},
+		{Type: wire.InternalIP4Subnet, Value: []byte{192, 0, 2, 9, 255, 255, 255, 255}},
+		{Type: wire.InternalIP4Subnet, Value: []byte{0, 0, 0, 0, 0, 0, 0, 0}},
+	}
+	for _, tc := range []struct {
+		name  string
+		asked []wire.CPAttributeType
+		want  []wire.CPAttribute
+	}{
+		{"address asked", []wire.CPAttributeType{wire.InternalIP4Address}, []wire.CPAttribute{addrAttr}},
+		{"nothing asked", nil, []wire.CPAttribute{addrAttr}},
+		{"DNS asked", []wire.CPAttributeType{wire.InternalIP4Address, wire.InternalIP4DNS}, []wire.CPAttribute{addrAttr}},
+		{"subnets asked", []wire.CPAttributeType{wire.InternalIP4Address, wire.InternalIP4Subnet}, append([]wire.CPAttribute{addrAttr}, subnets...)},
+		{"supported attributes asked", []wire.CPAttributeType{wire.SupportedAttributes}, append([]wire.CPAttribute{addrAttr}, subnets...)},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			req := &wire.CP{CFGType: wire.CFGRequest}
+			for _, a := range tc.asked {
+				req.Attributes = append(req.Attributes, wire.CPAttribute{Type: a})
+			}
+			got := clientCPReply(req, addr, routes)
+			if got.CFGType != wire.CFGReply {
+				t.Errorf("CFG type %v, want CFG_REPLY", got.CFGType)
+			}
+			if !slices.EqualFunc(got.Attributes, tc.want, func(a, b wire.CPAttribute) bool { return a.Type == b.Type && bytes.Equal(a.Value, b.Value) }) {
+				t.Errorf("attributes %v, want %v", got.Attributes, tc.want)
+			}
+			if _, err := got.Append(nil); err != nil {
+				t.Errorf("the reply does not encode: %v", err)
+			}
+		})
+	}
+}
+
+// TestClientsValidate covers the checks of a client configuration.
+func TestClientsValidate(t *testing.T) {
+	pki := newPKI(t)
+	good := func() *Clients { return pki.clients(newHooks(), p2sPool, 10) }
+	if err := good().validate(); err != nil {
+		t.Fatalf("a valid configuration refused: %v", err)
+	}
+	for _, tc := range []struct {
+		name string
+		adj  func(*Clients)
+		want string // "" for valid
+	}{
+		{"no gateway certificate", func(c *Clients) { c.Cert.Certificate = nil }, "no gateway certificate"},
+		{"no gateway key", func(c *Clients) { c.Cert.PrivateKey = nil }, "cannot sign"},
+		{"no roots", func(c *Clients) { c.Roots = nil }, "no root"},
+		{"no pool", func(c *Clients) { c.Pool = netip.Prefix{} }, "client pool"},
+		{"IPv6 pool", func(c *Clients) { c.Pool = netip.MustParsePrefix("fd00:9::/64") }, "client pool"},
+		{"/31 pool", func(c *Clients) { c.Pool = netip.MustParsePrefix("10.9.0.0/31") }, "client pool"},
+		{"/32 pool", func(c *Clients) { c.Pool = netip.MustParsePrefix("10.9.0.1/32") }, "client pool"},
+		{"/30 pool", func(c *Clients) { c.Pool = netip.MustParsePrefix("10.9.0.0/30") }, ""},
+		{"no routes", func(c *Clients) { c.Routes = nil }, "routes"},
+		{"too many routes", func(c *Clients) {
+			c.Routes = nil
+			for i := range maxSelectors + 1 {
+				c.Routes = append(c.Routes, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
+			}
+		}, "routes"},
+		{"no clients allowed", func(c *Clients) { c.MaxClients = 0 }, "no clients"},
+		{"negative clients", func(c *Clients) { c.MaxClients = -1 }, "no clients"},
+		{"no Attach", func(c *Clients) { c.Attach = nil }, "hooks"},
+		{"no Detach", func(c *Clients) { c.Detach = nil }, "hooks"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c := good()
+			tc.adj(c)
+			err := c.validate()
+			switch {
+			case tc.want == "" && err != nil:
+				t.Errorf("refused: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Errorf("validate = %v, want an error about %q", err, tc.want)
+			}
+		})
+	}
+	// SetClients refuses what validate refuses and keeps serving as before.
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(good()); err != nil {
+		t.Fatal(err)
+	}
+	bad := good()
+	bad.MaxClients = 0
+	if err := g.m.SetClients(bad); err == nil {
+		t.Fatal("SetClients took a configuration without clients")
+	}
+	if _, addr := newP2SClient(t, g, clientAt(1)).connect(pki.client); addr != poolAddr(1) {
+		t.Errorf("after a refused SetClients the client got %v, want %v", addr, poolAddr(1))
+	}
+}
+
+// TestClientInitCertReq covers RFC 7296 §3.7 and RFC 7427 §4: the
+// IKE_SA_INIT response to a client names the roots its certificate must
+// chain to in a CERTREQ and the hashes the gateway verifies signatures
+// with.
+func TestClientInitCertReq(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	// Two roots: the CERTREQ names both.
+	root2 := pkitest.Issue(t, "second root", true, nil)
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	cfg.Roots = append(cfg.Roots, root2.Certificate)
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	ps := newP2SClient(t, g, clientAt(1)).init()
+	cr, ok := find[*wire.CertReq](ps)
+	if !ok {
+		t.Fatalf("no CERTREQ in %v", ps)
+	}
+	if want := suite.CertReqData(cfg.Roots); cr.Encoding != wire.CertX509Signature || !bytes.Equal(cr.Data, want) || len(want) != 2*sha1.Size {
+		t.Errorf("CERTREQ %v %x, want X509_SIGNATURE %x", cr.Encoding, cr.Data, want)
+	}
+	n := notify(ps, wire.SignatureHashAlgorithms)
+	if n == nil {
+		t.Fatalf("no SIGNATURE_HASH_ALGORITHMS in %v", ps)
+	}
+	if hs, err := suite.ParseSignatureHashes(n.Data); err != nil || !slices.Equal(hs, suite.SignatureHashes()) {
+		t.Errorf("SIGNATURE_HASH_ALGORITHMS %v (%v), want %v", hs, err, suite.SignatureHashes())
+	}
+
+	// A site-to-site peer of the same gateway is no client: its response
+	// asks for no certificate.
+	peerAddr := netip.MustParseAddrPort("203.0.113.9:500")
+	p := basePeer("site", p2sGW.Addr(), peerAddr.Addr())
+	p.Mode = ModeResponderOnly
+	if err := g.m.Reconfig([]PeerConfig{p}); err != nil {
+		t.Fatal(err)
+	}
+	site := newP2SClient(t, g, peerAddr)
+	site.gw.m.HandlePacket(p2sGW, peerAddr, site.initRequest())
+	resp, err := wire.ParseMessage(site.await(wire.IKESAInit, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := find[*wire.CertReq](resp.Payloads); ok {
+		t.Error("a configured peer was answered as a client (CERTREQ)")
+	}
+	if g.clientConns() != 1 {
+		t.Errorf("%d client connections, want 1", g.clientConns())
+	}
+}
+
+// TestClientInitWithoutClients: a gateway that serves no clients drops an
+// IKE_SA_INIT request from an address no peer has, and counts it.
+func TestClientInitWithoutClients(t *testing.T) {
+	g := newP2SGateway(t, Config{})
+	cl := newP2SClient(t, g, clientAt(1))
+	before := g.m.Stats().NoPeer
+	g.m.HandlePacket(p2sGW, cl.addr, cl.initRequest())
+	if got := g.m.Stats().NoPeer; got != before+1 {
+		t.Errorf("NoPeer %d, want %d", got, before+1)
+	}
+	if n := len(g.tr.to(cl.addr)); n != 0 || g.clientConns() != 0 {
+		t.Errorf("%d datagrams answered, %d client connections", n, g.clientConns())
+	}
+}
+
+// TestClientConnect covers a client's IKE_AUTH (RFC 7296 §1.2, §2.15,
+// §2.19): the gateway proves itself with its certificate, gives an
+// address of the pool with the routes as subnets, narrows the child SA to
+// that address, attaches the client to the data path and lists it; the
+// client's Delete ends it all.
+func TestClientConnect(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	ps, addr := cl.connect(pki.client)
+	if n := errorNotify(ps); n != nil {
+		t.Fatalf("IKE_AUTH refused: %v", n.NotifyType)
+	}
+	if addr != poolAddr(1) {
+		t.Errorf("address %v, want %v", addr, poolAddr(1))
+	}
+	// The gateway's AUTH verifies with its certificate, which it sends.
+	idr, ok1 := find[*wire.ID](ps)
+	auth, ok2 := find[*wire.Auth](ps)
+	cert, ok3 := find[*wire.Cert](ps)
+	if !ok1 || !ok2 || !ok3 || !idr.Responder {
+		t.Fatalf("response %v", ps)
+	}
+	if !bytes.Equal(cert.Data, pki.gw.Raw) {
+		t.Error("the gateway sent another certificate than its own")
+	}
+	signed, err := suite.SignedOctets(cl.s.PRF, cl.initResp, cl.ni, cl.keys.PR, idr.AppendBody(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := suite.VerifyAuth(pki.gw.PublicKey, auth.Method, auth.Data, signed); err != nil {
+		t.Errorf("the gateway's AUTH does not verify: %v", err)
+	}
+	cp, _ := find[*wire.CP](ps)
+	if !slices.ContainsFunc(cp.Attributes, func(a wire.CPAttribute) bool {
+		return a.Type == wire.InternalIP4Subnet && bytes.Equal(a.Value, []byte{10, 1, 0, 0, 255, 255, 0, 0})
+	}) {
+		t.Errorf("no INTERNAL_IP4_SUBNET for the route in %v", cp.Attributes)
+	}
+	// The child SA carries the client's address alone.
+	tsi, tsr := findTS(ps)
+	if tsi == nil || tsr == nil {
+		t.Fatalf("no child SA: %v", ps)
+	}
+	name := clientName(cl.addr)
+	children := g.dp.list()
+	if len(children) != 1 || children[0].Tunnel != name || !slices.Equal(children[0].RemoteTS, []netip.Prefix{netip.PrefixFrom(addr, 32)}) ||
+		!slices.Equal(children[0].LocalTS, p2sRoutes) {
+		t.Errorf("children %+v, want one of %s for %v/32 to %v", children, name, addr, p2sRoutes)
+	}
+	attached, _ := g.hooks.state()
+	if attached[name] != addr || len(attached) != 1 {
+		t.Errorf("attached %v, want %s at %v", attached, name, addr)
+	}
+	st := g.m.Clients()
+	if len(st) != 1 || st[0].Name != name || st[0].Addr != addr || st[0].Remote != cl.addr || st[0].Subject != "client1" || st[0].Since.IsZero() {
+		t.Errorf("Clients() = %+v", st)
+	}
+	if len(g.m.Status()) != 0 {
+		t.Errorf("a client is listed among the peers: %+v", g.m.Status())
+	}
+
+	// The client leaves.
+	if ps := cl.request(wire.Informational, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}}); len(ps) != 0 {
+		t.Errorf("Delete answered with %v", ps)
+	}
+	waitFor(t, 5*time.Second, "the client to be gone", func() bool {
+		attached, detached := g.hooks.state()
+		return len(g.m.Clients()) == 0 && g.clientConns() == 0 && len(attached) == 0 && slices.Equal(detached, []string{name})
+	})
+	if g.dp.count() != 0 {
+		t.Errorf("%d child SAs left in the data path", g.dp.count())
+	}
+	if g.m.DisconnectClient(addr) {
+		t.Error("DisconnectClient found a client that left")
+	}
+}
+
+// TestClientAddresses covers the pool: addresses go lowest first, never
+// the pool's first and last, to one client each; a full pool answers
+// INTERNAL_ADDRESS_FAILURE (RFC 7296 §3.15.4); the address of a client
+// that leaves or is disconnected goes to the next one.
+func TestClientAddresses(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 100)); err != nil {
+		t.Fatal(err)
+	}
+	clients := map[netip.Addr]*p2sClient{}
+	for i := 1; i <= 6; i++ {
+		cl := newP2SClient(t, g, clientAt(i))
+		cert := pkitest.Issue(t, fmt.Sprintf("client%d", i), false, pki.root)
+		ps, addr := cl.connect(cert)
+		if addr != poolAddr(i) {
+			t.Fatalf("client %d got %v (%v), want %v", i, addr, ps, poolAddr(i))
+		}
+		clients[addr] = cl
+	}
+	want := []netip.Addr{poolAddr(1), poolAddr(2), poolAddr(3), poolAddr(4), poolAddr(5), poolAddr(6)}
+	if got := g.clientAddrs(); !slices.Equal(got, want) {
+		t.Fatalf("clients at %v, want %v", got, want)
+	}
+
+	// The pool is used up: .0 and .7 are not given out.
+	late := newP2SClient(t, g, clientAt(7))
+	ps, addr := late.connect(pki.client)
+	if addr.IsValid() || notify(ps, wire.InternalAddressFailure) == nil {
+		t.Fatalf("a client beyond the pool got %v: %v", addr, ps)
+	}
+	waitFor(t, 5*time.Second, "the refused client's connection to end", func() bool { return g.clientConns() == 6 })
+	if attached, _ := g.hooks.state(); len(attached) != 6 {
+		t.Errorf("%d clients attached, want 6", len(attached))
+	}
+
+	// The client at .2 leaves; the next client gets .2.
+	clients[poolAddr(2)].request(wire.Informational, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}})
+	waitFor(t, 5*time.Second, "the client at .2 to be gone", func() bool { return len(g.m.Clients()) == 5 })
+	if _, addr := newP2SClient(t, g, clientAt(8)).connect(pkitest.Issue(t, "client8", false, pki.root)); addr != poolAddr(2) {
+		t.Errorf("the client after .2 left got %v, want %v", addr, poolAddr(2))
+	}
+
+	// The client at .4 is disconnected: it is told, and .4 is free.
+	if !g.m.DisconnectClient(poolAddr(4)) {
+		t.Fatal("DisconnectClient found no client at .4")
+	}
+	if !clients[poolAddr(4)].deletedByGW() {
+		t.Error("the disconnected client got no Delete")
+	}
+	if got := g.clientAddrs(); slices.Contains(got, poolAddr(4)) || len(got) != 5 {
+		t.Errorf("clients at %v after disconnecting .4", got)
+	}
+	if _, addr := newP2SClient(t, g, clientAt(9)).connect(pkitest.Issue(t, "client9", false, pki.root)); addr != poolAddr(4) {
+		t.Errorf("the client after .4 was disconnected got %v, want %v", addr, poolAddr(4))
+	}
+	if g.m.DisconnectClient(poolAddr(7)) || g.m.DisconnectClient(netip.MustParseAddr("192.0.2.99")) {
+		t.Error("DisconnectClient found a client at an address nobody has")
+	}
+
+	// Close detaches everyone.
+	g.m.Close()
+	if attached, detached := g.hooks.state(); len(attached) != 0 || len(detached) != 8 {
+		t.Errorf("after Close: attached %v, %d detached, want none and 8", attached, len(detached))
+	}
+}
+
+// TestClientMaxClients: MaxClients bounds the connected clients (R11, R32)
+// even when the pool has room.
+func TestClientMaxClients(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, netip.MustParsePrefix("10.9.0.0/24"), 2)); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 2; i++ {
+		if _, addr := newP2SClient(t, g, clientAt(i)).connect(pkitest.Issue(t, fmt.Sprintf("client%d", i), false, pki.root)); !addr.IsValid() {
+			t.Fatalf("client %d got no address", i)
+		}
+	}
+	ps, addr := newP2SClient(t, g, clientAt(3)).connect(pki.client)
+	if addr.IsValid() || notify(ps, wire.InternalAddressFailure) == nil {
+		t.Errorf("a third client of two allowed got %v: %v", addr, ps)
+	}
+	if n := len(g.m.Clients()); n != 2 {
+		t.Errorf("%d clients connected, want 2", n)
+	}
+}
+
+// TestClientRefused covers the failures of a client's IKE_AUTH: each is
+// answered with its notification (RFC 7296 §2.21.2, §3.10.1), takes no
+// address, attaches nothing and ends the client's connection.
+func TestClientRefused(t *testing.T) {
+	pki := newPKI(t)
+	revoked := pkitest.Issue(t, "revoked", false, pki.root)
+	stranger := pkitest.Issue(t, "stranger", false, pkitest.Issue(t, "other root", true, nil))
+	sum := sha1.Sum(revoked.Raw)
+	g := newP2SGateway(t, Config{})
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	cfg.Revoked = []string{strings.ToUpper(hex.EncodeToString(sum[:]))}
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	otherKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := func(ps []wire.Payload, pt wire.PayloadType) []wire.Payload {
+		return slices.DeleteFunc(ps, func(p wire.Payload) bool { return p.Type() == pt })
+	}
+	for i, tc := range []struct {
+		name string
+		req  func(cl *p2sClient) []wire.Payload
+		want wire.NotifyType
+	}{
+		{"revoked certificate", func(cl *p2sClient) []wire.Payload { return cl.auth(revoked) }, wire.AuthenticationFailed},
+		{"certificate of another root", func(cl *p2sClient) []wire.Payload { return cl.auth(stranger) }, wire.AuthenticationFailed},
+		{"no certificate", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadCERT) }, wire.AuthenticationFailed},
+		{"identity not the certificate's", func(cl *p2sClient) []wire.Payload {
+			return cl.authAs(FQDNIdentity("someone.else"), pki.client.Key, pki.client)
+		}, wire.AuthenticationFailed},
+		{"identity of the certificate, AUTH of another key", func(cl *p2sClient) []wire.Payload {
+			return cl.authAs(dnOf(pki.client), otherKey, pki.client)
+		}, wire.AuthenticationFailed},
+		{"no AUTH (EAP)", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadAUTH) }, wire.AuthenticationFailed},
+		{"no CFG_REQUEST", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadCP) }, wire.FailedCPRequired},
+		{"no IDi", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadIDi) }, wire.InvalidSyntax},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := newP2SClient(t, g, clientAt(10+i))
+			cl.init()
+			ps := cl.request(wire.IKEAuth, tc.req(cl))
+			if a := cpAddr(ps); notify(ps, tc.want) == nil || a.IsValid() {
+				g.m.DisconnectClient(a) // not to hold up the next cases
+				t.Fatalf("answered %v, want %v and no address", ps, tc.want)
+			}
+			waitFor(t, 5*time.Second, "the client's connection to end", func() bool { return g.clientConns() == 0 })
+			if attached, _ := g.hooks.state(); len(attached) != 0 {
+				t.Errorf("attached %v", attached)
+			}
+		})
+	}
+	// Nothing was consumed: the next client gets the first address.
+	if _, addr := newP2SClient(t, g, clientAt(1)).connect(pki.client); addr != poolAddr(1) {
+		t.Errorf("after the refusals a client got %v, want %v", addr, poolAddr(1))
+	}
+}
+
+// TestClientAttachFails: a client the data path cannot take is answered
+// TEMPORARY_FAILURE and its address goes back to the pool.
+func TestClientAttachFails(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	g.hooks.mu.Lock()
+	g.hooks.attachErr = errors.New("no room")
+	g.hooks.mu.Unlock()
+	ps, addr := newP2SClient(t, g, clientAt(1)).connect(pki.client)
+	if notify(ps, wire.TemporaryFailure) == nil || addr.IsValid() {
+		t.Fatalf("answered %v", ps)
+	}
+	waitFor(t, 5*time.Second, "the client's connection to end", func() bool { return g.clientConns() == 0 })
+	if g.dp.count() != 0 {
+		t.Errorf("%d child SAs installed for a client that was not attached", g.dp.count())
+	}
+	g.hooks.mu.Lock()
+	g.hooks.attachErr = nil
+	g.hooks.mu.Unlock()
+	if _, addr := newP2SClient(t, g, clientAt(2)).connect(pki.client); addr != poolAddr(1) {
+		t.Errorf("the next client got %v, want %v", addr, poolAddr(1))
+	}
+}
+
+// TestSetClientsRoutes: a new configuration that changes only the routes
+// keeps the connected clients; the clients that connect next get the new
+// routes.
+func TestSetClientsRoutes(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	first := newP2SClient(t, g, clientAt(1))
+	if _, addr := first.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("got %v", addr)
+	}
+	// A configuration equal but for the routes, rebuilt as reconcile
+	// does: other slices, the same certificates.
+	next := pki.clients(g.hooks, p2sPool, 10)
+	next.Routes = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/16")}
+	if !next.sameClients(cfg) {
+		t.Fatal("sameClients: a change of routes alone is a change of clients")
+	}
+	if err := g.m.SetClients(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.clientAddrs(); !slices.Equal(got, []netip.Addr{poolAddr(1)}) {
+		t.Errorf("clients at %v after a change of routes", got)
+	}
+	if _, detached := g.hooks.state(); len(detached) != 0 || first.deletedByGW() {
+		t.Errorf("a client was disconnected for a change of routes: detached %v", detached)
+	}
+	ps, addr := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root))
+	if addr != poolAddr(2) {
+		t.Fatalf("the next client got %v", addr)
+	}
+	cp, _ := find[*wire.CP](ps)
+	var subnets int
+	for _, a := range cp.Attributes {
+		if a.Type == wire.InternalIP4Subnet {
+			subnets++
+		}
+	}
+	if subnets != 2 {
+		t.Errorf("the next client got %d subnets, want the 2 new routes: %v", subnets, cp.Attributes)
+	}
+	// The first client is still served: its IKE SA answers.
+	if ps := first.request(wire.Informational, nil); len(ps) != 0 {
+		t.Errorf("the kept client's INFORMATIONAL answered %v", ps)
+	}
+}
+
+// TestSetClientsChange: a new pool, new roots or no clients at all
+// disconnect the connected clients, with a Delete.
+func TestSetClientsChange(t *testing.T) {
+	pki := newPKI(t)
+	for _, tc := range []struct {
+		name string
+		adj  func(*Clients) *Clients
+	}{
+		{"other pool", func(c *Clients) *Clients { c.Pool = netip.MustParsePrefix("10.9.1.0/29"); return c }},
+		{"other roots", func(c *Clients) *Clients {
+			c.Roots = []*x509.Certificate{pkitest.Issue(t, "new root", true, nil).Certificate}
+			return c
+		}},
+		{"one more root", func(c *Clients) *Clients {
+			c.Roots = append(c.Roots, pkitest.Issue(t, "new root", true, nil).Certificate)
+			return c
+		}},
+		{"a revocation", func(c *Clients) *Clients { c.Revoked = []string{strings.Repeat("00", sha1.Size)}; return c }},
+		{"fewer clients", func(c *Clients) *Clients { c.MaxClients = 5; return c }},
+		{"no clients", func(*Clients) *Clients { return nil }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g := newP2SGateway(t, Config{})
+			cfg := pki.clients(g.hooks, p2sPool, 10)
+			if err := g.m.SetClients(cfg); err != nil {
+				t.Fatal(err)
+			}
+			cl := newP2SClient(t, g, clientAt(1))
+			if _, addr := cl.connect(pki.client); !addr.IsValid() {
+				t.Fatal("no address")
+			}
+			next := tc.adj(pki.clients(g.hooks, p2sPool, 10))
+			if next != nil && next.sameClients(cfg) {
+				t.Error("sameClients: no change")
+			}
+			if err := g.m.SetClients(next); err != nil {
+				t.Fatal(err)
+			}
+			// SetClients returns once the clients are gone.
+			if got := g.m.Clients(); len(got) != 0 {
+				t.Errorf("clients left: %+v", got)
+			}
+			if attached, detached := g.hooks.state(); len(attached) != 0 || len(detached) != 1 {
+				t.Errorf("attached %v, detached %v", attached, detached)
+			}
+			if !cl.deletedByGW() {
+				t.Error("the client was not told (no Delete)")
+			}
+			if next == nil {
+				again := newP2SClient(t, g, clientAt(2))
+				noPeer := g.m.Stats().NoPeer
+				g.m.HandlePacket(p2sGW, again.addr, again.initRequest())
+				if g.m.Stats().NoPeer != noPeer+1 || len(g.tr.to(again.addr)) != 0 {
+					t.Error("a gateway without clients answered a client")
+				}
+			}
+		})
+	}
+}
+
+// TestClientCookie covers RFC 7296 §2.6 for clients: when cookies are
+// asked for, a new client's IKE_SA_INIT gets a COOKIE and leaves no state;
+// the retry with it is answered.
+func TestClientCookie(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{CookieThreshold: -1})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	g.m.HandlePacket(p2sGW, cl.addr, cl.initRequest())
+	resp, err := wire.ParseMessage(cl.await(wire.IKESAInit, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := notify(resp.Payloads, wire.Cookie)
+	if n == nil || len(resp.Payloads) != 1 {
+		t.Fatalf("answered %v, want a COOKIE alone", resp.Payloads)
+	}
+	if g.clientConns() != 0 || g.m.Stats().CookiesSent != 1 {
+		t.Errorf("%d client connections, %d cookies sent", g.clientConns(), g.m.Stats().CookiesSent)
+	}
+	cl.cookie = n.Data
+	if _, addr := cl.connect(pki.client); addr != poolAddr(1) {
+		t.Errorf("the client that returned the cookie got %v", addr)
+	}
+}
+
+// TestClientsFull: a gateway with as many client connections as it takes
+// (MaxClients connected and MaxHalfOpen on their way) answers nobody new,
+// and counts it.
+func TestClientsFull(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{MaxHalfOpen: 1})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 1)); err != nil {
+		t.Fatal(err)
+	}
+	if _, addr := newP2SClient(t, g, clientAt(1)).connect(pki.client); !addr.IsValid() {
+		t.Fatal("the first client got no address")
+	}
+	newP2SClient(t, g, clientAt(2)).init() // half open
+	third := newP2SClient(t, g, clientAt(3))
+	g.m.HandlePacket(p2sGW, third.addr, third.initRequest())
+	if got := g.m.Stats().ClientsFull; got != 1 {
+		t.Errorf("ClientsFull %d, want 1", got)
+	}
+	if n := len(g.tr.to(third.addr)); n != 0 || g.clientConns() != 2 {
+		t.Errorf("%d datagrams to the third client, %d client connections", n, g.clientConns())
+	}
+}
+
+// TestClientConnectsAgain: a client that connects again from another port
+// with the same certificate and INITIAL_CONTACT (RFC 7296 §2.4) replaces
+// its stale connection, which is deleted and gives its address back;
+// another client with the same certificate but without INITIAL_CONTACT
+// leaves it be.
+func TestClientConnectsAgain(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	old := newP2SClient(t, g, clientAt(1))
+	if _, addr := old.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("got %v", addr)
+	}
+
+	quiet := newP2SClient(t, g, clientAt(2))
+	quiet.init()
+	ps := quiet.auth(pki.client)
+	ps = slices.DeleteFunc(ps, func(p wire.Payload) bool {
+		n, ok := p.(*wire.Notify)
+		return ok && n.NotifyType == wire.InitialContact
+	})
+	if addr := cpAddr(quiet.request(wire.IKEAuth, ps)); addr != poolAddr(2) {
+		t.Fatalf("the client without INITIAL_CONTACT got %v", addr)
+	}
+	if old.deletedByGW() || len(g.m.Clients()) != 2 {
+		t.Fatalf("a connection without INITIAL_CONTACT replaced another: %v", g.clientAddrs())
+	}
+
+	again := newP2SClient(t, g, clientAt(3))
+	if _, addr := again.connect(pki.client); addr != poolAddr(3) {
+		t.Fatalf("the client connecting again got %v", addr)
+	}
+	waitFor(t, 5*time.Second, "the stale connections to be gone", func() bool {
+		return slices.Equal(g.clientAddrs(), []netip.Addr{poolAddr(3)})
+	})
+	if !old.deletedByGW() || !quiet.deletedByGW() {
+		t.Error("the stale connections were not deleted with a Delete")
+	}
+}
