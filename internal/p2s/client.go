@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -197,10 +198,10 @@ func (l *link) clientEAP(m ppp.EAP) error {
 	c := l.client
 	switch m.Code {
 	case ppp.EAPSuccess:
-		if l.eap == nil || l.eap.br == nil || !l.eap.done {
+		if l.eapCli == nil || l.eapCli.Bridge == nil || !l.eapCli.Done {
 			return errors.New("EAP success before the TLS handshake completed")
 		}
-		msk, err := l.eap.br.msk()
+		msk, err := l.eapCli.Bridge.MSK()
 		if err != nil {
 			return err
 		}
@@ -215,11 +216,10 @@ func (l *link) clientEAP(m ppp.EAP) error {
 	default:
 		return nil
 	}
-	if l.eap == nil {
-		l.eap = &eapState{}
+	if l.eapCli == nil {
+		l.eapCli = &eaptls.Conversation{}
 	}
-	e := l.eap
-	e.id = m.ID
+	e := l.eapCli
 	switch m.Type {
 	case ppp.TypeIdentity:
 		name := ""
@@ -237,38 +237,38 @@ func (l *link) clientEAP(m ppp.EAP) error {
 		return err
 	}
 	if d.Flags&ppp.FlagStart != 0 {
-		e.br = newTLSBridge(false, &tls.Config{Certificates: []tls.Certificate{c.cfg.Cert}, RootCAs: c.cfg.RootCAs, ServerName: c.cfg.ServerName,
+		e.Bridge = eaptls.NewBridge(false, &tls.Config{Certificates: []tls.Certificate{c.cfg.Cert}, RootCAs: c.cfg.RootCAs, ServerName: c.cfg.ServerName,
 			MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
-		out, _, err := e.br.exchange(nil, negotiationTimeout)
+		out, _, err := e.Bridge.Exchange(nil, negotiationTimeout)
 		if err != nil {
 			return err
 		}
-		e.out, e.outTotal = out, len(out)
-		return l.sendEAPTLS(ppp.EAPResponse, m.ID)
+		e.Send(out)
+		return l.sendEAPTLS(m.ID)
 	}
-	if len(e.out) > 0 {
-		return l.sendEAPTLS(ppp.EAPResponse, m.ID)
+	if e.Pending() {
+		return l.sendEAPTLS(m.ID)
 	}
-	if e.br == nil {
+	if e.Bridge == nil {
 		return errors.New("EAP-TLS data before the start")
 	}
-	msg, more, err := e.tlsInput(d)
+	msg, more, err := e.Input(d)
 	if err != nil {
 		return err
 	}
 	if more || len(msg) == 0 {
 		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
 	}
-	out, done, err := e.br.exchange(msg, negotiationTimeout)
+	out, done, err := e.Bridge.Exchange(msg, negotiationTimeout)
 	if err != nil {
 		return fmt.Errorf("EAP-TLS: %w", err)
 	}
-	e.done = done
-	e.out, e.outTotal = out, len(out)
+	e.Done = done
+	e.Send(out)
 	if len(out) == 0 {
 		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
 	}
-	return l.sendEAPTLS(ppp.EAPResponse, m.ID)
+	return l.sendEAPTLS(m.ID)
 }
 
 // sendCallConnected completes SSTP with the crypto binding ([MS-SSTP]

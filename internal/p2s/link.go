@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -59,8 +60,10 @@ type link struct {
 	magic               uint32
 	id                  uint8
 	authed              bool
-	local, peer         netip.Addr // the PPP addresses (IPCP)
-	eap                 *eapState
+	local, peer         netip.Addr           // the PPP addresses (IPCP)
+	eapSrv              *eaptls.Server       // the server's EAP-TLS
+	eapCli              *eaptls.Conversation // the client's
+	identity            string               // the client certificate's common name (server)
 
 	// Crypto binding ([MS-SSTP] §3.2.5.2).
 	nonce    [32]byte
@@ -79,18 +82,6 @@ type link struct {
 	hello  time.Duration // the hello timer
 	client *Client       // the client side's client
 	upHook func()        // the client side: called when IPCP is open both ways
-}
-
-// eapState is EAP-TLS in progress.
-type eapState struct {
-	br       *tlsBridge
-	id       uint8
-	in       []byte // a fragmented message being reassembled
-	out      []byte // our message still to send, fragment by fragment
-	outTotal int
-	done     bool // TLS finished
-	sentLast bool // the last fragment of our final flight is out
-	identity string
 }
 
 func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
@@ -407,34 +398,17 @@ func (l *link) handleLCP(info []byte) error {
 		l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
 		return errors.New("the peer terminated PPP")
 	}
-	if l.server && l.lcpOurs && l.lcpPeers && l.eap == nil {
+	if l.server && l.lcpOurs && l.lcpPeers && l.eapSrv == nil {
 		// LCP is open: authenticate the client (RFC 3748 §4.1).
-		l.eap = &eapState{id: l.nextID()}
-		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPRequest, ID: l.eap.id, Type: ppp.TypeIdentity}.Append(nil))
+		l.eapSrv = eaptls.NewServer(l.eapTLSConfig(), eapFragment, negotiationTimeout)
+		return l.writePPP(ppp.ProtoEAP, l.eapSrv.Start().Append(nil))
 	}
 	return nil
 }
 
-// sendEAPTLS sends the next fragment of e.out (RFC 5216 §2.1.5): the
-// first with the total length, all but the last with the M flag.
-func (l *link) sendEAPTLS(code uint8, id uint8) error {
-	e := l.eap
-	var d ppp.TLSData
-	first := len(e.out) == e.outTotal
-	n := min(len(e.out), eapFragment)
-	d.Data = e.out[:n]
-	if first && len(e.out) > eapFragment {
-		d.Flags |= ppp.FlagLength
-		d.MessageLength = uint32(e.outTotal)
-	}
-	if n < len(e.out) {
-		d.Flags |= ppp.FlagMore
-	}
-	e.out = e.out[n:]
-	if len(e.out) == 0 {
-		e.outTotal = 0
-	}
-	return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: code, ID: id, Type: ppp.TypeTLS, Data: d.Append(nil)}.Append(nil))
+// sendEAPTLS sends the next fragment of the client's flight.
+func (l *link) sendEAPTLS(id uint8) error {
+	return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: id, Type: ppp.TypeTLS, Data: l.eapCli.Next(eapFragment).Append(nil)}.Append(nil))
 }
 
 // handleEAP runs EAP-TLS: the server authenticates the client by its
@@ -448,21 +422,6 @@ func (l *link) handleEAP(info []byte) error {
 		return l.serverEAP(m)
 	}
 	return l.clientEAP(m)
-}
-
-// tlsInput takes one EAP-TLS packet from the peer: it returns the whole
-// message once the last fragment is in, or nil after a fragment (which
-// the caller acknowledges).
-func (e *eapState) tlsInput(d ppp.TLSData) (msg []byte, more bool, err error) {
-	if len(e.in)+len(d.Data) > 64<<10 {
-		return nil, false, errors.New("EAP-TLS message over 64 KiB")
-	}
-	e.in = append(e.in, d.Data...)
-	if d.Flags&ppp.FlagMore != 0 {
-		return nil, true, nil
-	}
-	msg, e.in = e.in, nil
-	return msg, false, nil
 }
 
 // hlakFrom derives the Higher-Layer Authentication Key from the EAP-TLS

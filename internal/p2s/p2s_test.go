@@ -16,7 +16,19 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
+
+// testPKI is a root, a server certificate and a client certificate.
+type testPKI struct {
+	root           *pkitest.Cert
+	server, client tls.Certificate
+}
+
+func newPKI(t testing.TB) *testPKI {
+	root := pkitest.Issue(t, "P2S root", true, nil)
+	return &testPKI{root: root, server: pkitest.Issue(t, "gateway", false, root).TLS(), client: pkitest.Issue(t, "alice", false, root).TLS()}
+}
 
 // region is a VNet router with one built-in host and an SSTP server whose
 // pool routes to it.

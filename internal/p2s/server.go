@@ -4,11 +4,9 @@ import (
 	"bufio"
 	"crypto/hmac"
 	"crypto/rand"
-	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -21,6 +19,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -368,83 +367,33 @@ func (s *Server) checkBinding(l *link, m sstp.Control, raw []byte, addr netip.Ad
 	l.checkUp()
 	l.log.Debug("crypto binding checked", "hlak", map[bool]string{true: "MPPE send key (MS-SSTP)", false: "128-bit MPPE send and receive keys (pppd)"}[spec])
 	s.mu.Lock()
-	s.ident[addr] = l.eap.identity
+	s.ident[addr] = l.identity
 	s.mu.Unlock()
-	s.log.Info("point-to-site client connected", "addr", addr, "identity", l.eap.identity)
+	s.log.Info("point-to-site client connected", "addr", addr, "identity", l.identity)
 	return nil
 }
 
 // serverEAP authenticates the client with EAP-TLS.
 func (l *link) serverEAP(m ppp.EAP) error {
-	e := l.eap
-	if e == nil || m.Code != ppp.EAPResponse || m.ID != e.id {
+	if l.eapSrv == nil {
+		return nil
+	}
+	next, msk, ok, err := l.eapSrv.Handle(m)
+	switch {
+	case !ok:
 		return nil // RFC 3748 §4.1: a response that does not match is dropped
-	}
-	switch m.Type {
-	case ppp.TypeIdentity:
-		e.identity = string(m.Data)
-		e.id = l.nextID()
-		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPRequest, ID: e.id, Type: ppp.TypeTLS, Data: ppp.TLSData{Flags: ppp.FlagStart}.Append(nil)}.Append(nil))
-	case ppp.TypeTLS:
-	default:
-		return l.eapFailure("the client does not do EAP-TLS (certificate authentication)")
-	}
-	d, err := ppp.ParseTLSData(m.Data)
-	if err != nil {
-		return l.eapFailure(err.Error())
-	}
-	if len(e.out) > 0 { // an acknowledgement of our fragment
-		e.id = l.nextID()
-		return l.sendEAPTLS(ppp.EAPRequest, e.id)
-	}
-	if e.done && e.sentLast && len(d.Data) == 0 {
-		return l.eapSuccess()
-	}
-	msg, more, err := e.tlsInput(d)
-	if err != nil {
-		return l.eapFailure(err.Error())
-	}
-	e.id = l.nextID()
-	if more {
-		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPRequest, ID: e.id, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
-	}
-	if e.br == nil {
-		e.br = newTLSBridge(true, l.eapTLSConfig())
-	}
-	out, done, err := e.br.exchange(msg, negotiationTimeout)
-	if err != nil {
-		return l.eapFailure("certificate authentication failed: " + err.Error())
-	}
-	e.done = done
-	if len(out) == 0 {
-		if done {
-			return l.eapSuccess()
-		}
-		return l.eapFailure("EAP-TLS: TLS has nothing to say")
-	}
-	e.out, e.outTotal = out, len(out)
-	e.sentLast = done
-	return l.sendEAPTLS(ppp.EAPRequest, e.id)
-}
-
-func (l *link) eapFailure(why string) error {
-	if l.eap != nil {
-		l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPFailure, ID: l.eap.id}.Append(nil))
-		if l.eap.br != nil {
-			l.eap.br.close()
-		}
-	}
-	l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
-	return errors.New(why)
-}
-
-func (l *link) eapSuccess() error {
-	msk, err := l.eap.br.msk()
-	if err != nil {
-		return l.eapFailure(err.Error())
+	case err != nil:
+		l.writePPP(ppp.ProtoEAP, next.Append(nil))
+		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+		return err
+	case next.Code != ppp.EAPSuccess:
+		return l.writePPP(ppp.ProtoEAP, next.Append(nil))
 	}
 	l.hlak, l.hlakAlt, l.authed = hlakFrom(msk), hlakMPPE128(msk), true
-	if err := l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPSuccess, ID: l.eap.id}.Append(nil)); err != nil {
+	if c := l.eapSrv.PeerCertificate(); c != nil {
+		l.identity = c.Subject.CommonName
+	}
+	if err := l.writePPP(ppp.ProtoEAP, next.Append(nil)); err != nil {
 		return err
 	}
 	return l.sendIPCPRequest()
@@ -453,22 +402,5 @@ func (l *link) eapSuccess() error {
 // eapTLSConfig is the server's inner TLS: the client's certificate must
 // chain to an uploaded root (R12) and not be revoked.
 func (l *link) eapTLSConfig() *tls.Config {
-	s := l.srv
-	return &tls.Config{
-		Certificates: []tls.Certificate{s.cfg.Cert}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: s.roots,
-		MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12,
-		VerifyConnection: func(st tls.ConnectionState) error {
-			if len(st.PeerCertificates) == 0 {
-				return errors.New("no client certificate")
-			}
-			thumb := sha1.Sum(st.PeerCertificates[0].Raw)
-			for _, r := range s.cfg.Revoked {
-				if strings.EqualFold(strings.ReplaceAll(r, " ", ""), hex.EncodeToString(thumb[:])) {
-					return errors.New("the client certificate is revoked")
-				}
-			}
-			l.eap.identity = st.PeerCertificates[0].Subject.CommonName
-			return nil
-		},
-	}
+	return eaptls.ServerConfig(l.srv.cfg.Cert, l.srv.roots, l.srv.cfg.Revoked)
 }

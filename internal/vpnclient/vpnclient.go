@@ -165,6 +165,8 @@ var swanctlConf = template.Must(template.New("swanctl").Funcs(funcs).Parse(`# st
 # in private/, and ` + FileCA + ` in x509ca/{{.Gateway}}-ca.pem of swanctl's
 # directory (` + FileIKEv2 + ` puts them there). Connect with
 #   swanctl --initiate --ike vnetgw-{{.Gateway}} --child net
+# The client authenticates with its certificate in IKEv2 (auth = pubkey);
+# auth = eap-tls (strongSwan's eap-tls plugin) does it in EAP-TLS instead.
 connections {
   vnetgw-{{.Gateway}} {
     version = 2

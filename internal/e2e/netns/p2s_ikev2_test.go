@@ -9,6 +9,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
 
@@ -16,7 +17,7 @@ import (
 // gateway gw with the configuration of its VPN client package (pkg, as
 // `vnet-gateway vpn-client generate --output-dir` writes it), with the
 // client's certificate and key put where that configuration says.
-func roadWarrior(t *testing.T, s *site, gw, pkg, cert, key string) *netnstest.Charon {
+func roadWarrior(t *testing.T, s *site, gw, pkg, cert, key string, tweak ...func(conf string) string) *netnstest.Charon {
 	t.Helper()
 	files := map[string][]byte{}
 	for name, path := range map[string]string{"x509/" + gw + "-client.pem": cert, "private/client.key": key,
@@ -27,7 +28,11 @@ func roadWarrior(t *testing.T, s *site, gw, pkg, cert, key string) *netnstest.Ch
 		}
 		files[name] = b
 	}
-	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: string(files["swanctl.conf"]), Files: files})
+	conf := string(files["swanctl.conf"])
+	for _, f := range tweak {
+		conf = f(conf)
+	}
+	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: conf, Files: files})
 	return s.ch
 }
 
@@ -48,7 +53,9 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, hostAddr := r.tunHost(vnet, "web")
 	dir := t.TempDir()
-	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
+	root := pkitest.Issue(t, "alice root", true, nil)
+	rootDER := root.Raw
+	_, certFile, keyFile := clientPKIOf(t, dir, "alice", root)
 	_, strangerCert, strangerKey := clientPKI(t, dir, "mallory")
 	enableP2S(r, gw, "172.16.201.0/24", rootDER, "IkeV2", "SSTP")
 	pkg := filepath.Join(dir, "package")
@@ -101,9 +108,35 @@ func TestPointToSiteIKEv2(t *testing.T) {
 		t.Errorf("vpn-client show-health after the disconnect: %v\n%s", err, out)
 	}
 
+	// bob authenticates with EAP-TLS (RFC 7296 §2.16), as Windows' client
+	// does with a user certificate.
+	_, bobCert, bobKey := clientPKIOf(t, dir, "bob", root)
+	bob := newSite(t, r, 3, pool)
+	bch := roadWarrior(t, bob, "hub-gw", pkg, bobCert, bobKey, func(conf string) string {
+		return strings.Replace(conf, "local {\n      auth = pubkey", "local {\n      auth = eap-tls", 1)
+	})
+	if out, err := bch.Initiate(); err != nil {
+		t.Fatalf("strongSwan with EAP-TLS did not connect: %v\n%s", err, out)
+	}
+	if !strings.Contains(bch.Log(), "EAP method EAP_TLS succeeded") {
+		t.Errorf("strongSwan did not authenticate with EAP-TLS:\n%s", grepLines(bch.Log(), "EAP"))
+	}
+	ping(t, bob.gw, hostAddr, 10*time.Second)
+
 	stranger := newSite(t, r, 2, pool)
 	sch := roadWarrior(t, stranger, "hub-gw", pkg, strangerCert, strangerKey)
 	if out, err := sch.Initiate(); err == nil || !strings.Contains(out+sch.Log(), "AUTHENTICATION_FAILED") {
 		t.Errorf("a client of another root: %v\n%s", err, out)
 	}
+}
+
+// grepLines returns the lines of s that contain sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for _, l := range strings.Split(s, "\n") {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -18,7 +18,13 @@ import (
 // dir and returns the root's DER.
 func clientPKI(t *testing.T, dir, cn string) (rootDER []byte, certFile, keyFile string) {
 	t.Helper()
-	root := pkitest.Issue(t, cn+" root", true, nil)
+	return clientPKIOf(t, dir, cn, pkitest.Issue(t, cn+" root", true, nil))
+}
+
+// clientPKIOf writes a client certificate of root, and its key, to dir and
+// returns the root's DER.
+func clientPKIOf(t *testing.T, dir, cn string, root *pkitest.Cert) (rootDER []byte, certFile, keyFile string) {
+	t.Helper()
 	certFile, keyFile = pkitest.Issue(t, cn, false, root).WritePEM(t, dir, cn)
 	return root.Raw, certFile, keyFile
 }

@@ -3,11 +3,9 @@ package ikev2
 import (
 	"bytes"
 	"crypto"
-	"crypto/sha1"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net"
@@ -16,8 +14,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
 
 // Clients configures point-to-site clients over IKEv2: remote devices
@@ -157,13 +157,6 @@ func (cl *Clients) sameClients(o *Clients) bool {
 	return slices.EqualFunc(cl.Cert.Certificate, o.Cert.Certificate, bytes.Equal) && sameCerts(cl.Roots, o.Roots) &&
 		slices.Equal(cl.Revoked, o.Revoked) && cl.Pool == o.Pool && cl.MaxClients == o.MaxClients &&
 		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals)
-}
-
-// revoked reports whether cert's SHA-1 thumbprint is among Revoked.
-func (cl *Clients) revoked(cert *x509.Certificate) bool {
-	sum := sha1.Sum(cert.Raw)
-	thumb := hex.EncodeToString(sum[:])
-	return slices.ContainsFunc(cl.Revoked, func(r string) bool { return strings.EqualFold(strings.TrimSpace(r), thumb) })
 }
 
 // clientName is the name of the connection of a client at remote.
@@ -320,32 +313,34 @@ func (m *Manager) DisconnectClient(addr netip.Addr) bool {
 // §2.15, §2.19): its certificate must chain to a root and not be revoked,
 // name its identity and have signed the AUTH payload; the response holds
 // the gateway's certificate and signature, the client's address and its
-// child SA, narrowed to that address.
+// child SA, narrowed to that address. A request without AUTH asks for EAP
+// (RFC 7296 §2.16), and the client authenticates with EAP-TLS instead.
 func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
-	st := sa.c.client
-	fail := func(n wire.NotifyType, format string, args ...any) []wire.Payload {
-		sa.c.lastError = fmt.Sprintf(format, args...)
-		sa.log.Warn("point-to-site client refused", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
-		sa.killAfterResponse = true
-		return []wire.Payload{&wire.Notify{NotifyType: n}}
+	if sa.eap != nil {
+		return sa.continueClientEAP(ps)
 	}
+	st := sa.c.client
 	idi, ok := find[*wire.ID](ps)
 	if !ok || idi.Responder {
 		sa.killAfterResponse = true
 		return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
 	}
+	cp, ok := find[*wire.CP](ps)
+	if !ok || cp.CFGType != wire.CFGRequest {
+		// RFC 7296 §3.10.1: FAILED_CP_REQUIRED.
+		return sa.refuseClient(wire.FailedCPRequired, "the client asked for no address (no CFG_REQUEST)")
+	}
 	auth, ok := find[*wire.Auth](ps)
 	if !ok {
-		// RFC 7296 §2.16: no AUTH asks for EAP, which is not offered.
-		return fail(wire.AuthenticationFailed, "the client asked for EAP; only certificates are accepted")
+		return sa.startClientEAP(ps, idi)
 	}
 	leaf, err := st.verifyChain(ps, time.Now())
 	if err != nil {
-		return fail(wire.AuthenticationFailed, "certificate: %v", err)
+		return sa.refuseClient(wire.AuthenticationFailed, "certificate: %v", err)
 	}
 	id := Identity{Type: idi.IDType, Data: idi.Data}
 	if !certNames(leaf, id) {
-		return fail(wire.AuthenticationFailed, "identity %v is not its certificate's (%s)", id, leaf.Subject)
+		return sa.refuseClient(wire.AuthenticationFailed, "identity %v is not its certificate's (%s)", id, leaf.Subject)
 	}
 	signed, err := suite.SignedOctets(sa.suite.PRF, sa.initReq, sa.nr, sa.keys.PI, idi.AppendBody(nil))
 	if err == nil {
@@ -353,18 +348,60 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	}
 	if err != nil {
 		// RFC 7296 §2.15: the client must prove it holds the key.
-		return fail(wire.AuthenticationFailed, "%s: AUTH does not verify: %v", leaf.Subject, err)
+		return sa.refuseClient(wire.AuthenticationFailed, "%s: AUTH does not verify: %v", leaf.Subject, err)
 	}
-	cp, ok := find[*wire.CP](ps)
-	if !ok || cp.CFGType != wire.CFGRequest {
-		// RFC 7296 §3.10.1: FAILED_CP_REQUIRED.
-		return fail(wire.FailedCPRequired, "%s asked for no address (no CFG_REQUEST)", leaf.Subject)
+	ours, ok := sa.gatewayAuth()
+	if !ok {
+		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
 	}
-	st.cert = leaf
+	return sa.admitClient(ps, id, leaf, ours)
+}
+
+// refuseClient answers a client's IKE_AUTH request with notification n
+// and ends the IKE SA (RFC 7296 §2.21.2).
+func (sa *ikeSA) refuseClient(n wire.NotifyType, format string, args ...any) []wire.Payload {
+	sa.c.lastError = fmt.Sprintf(format, args...)
+	sa.log.Warn("point-to-site client refused", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+	sa.killAfterResponse = true
+	return []wire.Payload{&wire.Notify{NotifyType: n}}
+}
+
+// gatewayAuth returns the gateway's IDr, CERT and AUTH payloads: its
+// identity, its certificates and its signature (RFC 7296 §2.15). It
+// reports false, and ends the SA, when it cannot sign.
+func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
+	cl := sa.c.client.cfg
+	idr := sa.cfg().LocalID.payload(true)
+	signed, err := suite.SignedOctets(sa.suite.PRF, sa.initResp, sa.ni, sa.keys.PR, idr.AppendBody(nil))
+	var method wire.AuthMethod
+	var auth []byte
+	if err == nil {
+		method, auth, err = suite.SignAuth(cl.Cert.PrivateKey.(crypto.Signer), signed, sa.peerHashes)
+	}
+	if err != nil {
+		sa.log.Error("signing AUTH", sa.logAttrs(), "err", err)
+		sa.killAfterResponse = true
+		return nil, false
+	}
+	ps := []wire.Payload{idr}
+	for _, der := range cl.Cert.Certificate {
+		ps = append(ps, &wire.Cert{Encoding: wire.CertX509Signature, Data: der})
+	}
+	return append(ps, &wire.Auth{Method: method, Data: auth}), true
+}
+
+// admitClient completes the IKE_AUTH of an authenticated client: it gets
+// an address and its tunnel, and the response holds auth (the gateway's
+// AUTH and what goes with it), the address (CFG_REPLY) and the child SA
+// the client asked for in req, its first IKE_AUTH request.
+func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certificate, auth []wire.Payload) []wire.Payload {
+	st := sa.c.client
+	cp, _ := find[*wire.CP](req)
+	st.cert = cert
 	addr, ok := sa.c.m.assignAddr(sa.c)
 	if !ok {
 		// RFC 7296 §3.15.4: no address to give.
-		return fail(wire.InternalAddressFailure, "no free address in the pool for %s", leaf.Subject)
+		return sa.refuseClient(wire.InternalAddressFailure, "no free address in the pool for %s", cert.Subject)
 	}
 	if !st.attached {
 		if err := st.cfg.Attach(sa.c.name, addr); err != nil {
@@ -376,34 +413,116 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	}
 	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.Routes, RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
 	sa.c.cfg.RemoteID = id
-
-	idr := sa.cfg().LocalID.payload(true)
-	signedR, err := suite.SignedOctets(sa.suite.PRF, sa.initResp, sa.ni, sa.keys.PR, idr.AppendBody(nil))
-	var method wire.AuthMethod
-	var authR []byte
-	if err == nil {
-		method, authR, err = suite.SignAuth(st.cfg.Cert.PrivateKey.(crypto.Signer), signedR, sa.peerHashes)
-	}
-	if err != nil {
-		sa.log.Error("signing AUTH", sa.logAttrs(), "err", err)
-		sa.killAfterResponse = true
-		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
-	}
 	sa.establish(time.Now())
-	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", leaf.Subject.String(), "addr", addr, "remote", sa.remote, "proposal", sa.suite)
-	if notify(ps, wire.InitialContact) != nil {
+	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", cert.Subject.String(), "addr", addr, "remote", sa.remote, "proposal", sa.suite)
+	initialContact := notify(req, wire.InitialContact) != nil
+	if initialContact {
 		sa.c.replaceOthers(sa)
 	}
-	sa.c.m.replaceClients(sa.c, clientIdent(id, leaf), notify(ps, wire.InitialContact) != nil)
-	resp := []wire.Payload{idr}
-	for _, der := range st.cfg.Cert.Certificate {
-		resp = append(resp, &wire.Cert{Encoding: wire.CertX509Signature, Data: der})
-	}
-	resp = append(resp, &wire.Auth{Method: method, Data: authR}, clientCPReply(cp, addr, st.cfg.Routes))
-	if _, ok := find[*wire.SA](ps); ok {
-		resp = append(resp, sa.acceptChild(ps, sa.ni, sa.nr, true)...)
+	sa.c.m.replaceClients(sa.c, clientIdent(id, cert), initialContact)
+	resp := append(auth, clientCPReply(cp, addr, st.cfg.Routes))
+	if _, ok := find[*wire.SA](req); ok {
+		resp = append(resp, sa.acceptChild(req, sa.ni, sa.nr, true)...)
 	}
 	return resp
+}
+
+// eapFragment is the largest EAP-TLS fragment in an IKE_AUTH message;
+// IKE fragmentation (RFC 7383) cuts the message further where needed.
+const eapFragment = 1000
+
+// clientEAP is a client's EAP-TLS authentication in progress (RFC 7296
+// §2.16): the authenticator, the client's first IKE_AUTH request (its
+// identity, child SA and configuration request), and the MSK once EAP
+// succeeded.
+type clientEAP struct {
+	srv   *eaptls.Server
+	first []wire.Payload
+	idi   *wire.ID
+	msk   []byte
+	cert  *x509.Certificate
+}
+
+// startClientEAP answers a client's first IKE_AUTH request without AUTH
+// (RFC 7296 §2.16): the gateway authenticates itself with its
+// certificate and starts EAP-TLS (the client's identity is its IDi).
+func (sa *ikeSA) startClientEAP(ps []wire.Payload, idi *wire.ID) []wire.Payload {
+	st := sa.c.client
+	roots := x509.NewCertPool()
+	for _, r := range st.cfg.Roots {
+		roots.AddCert(r)
+	}
+	ours, ok := sa.gatewayAuth()
+	if !ok {
+		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
+	}
+	srv := eaptls.NewServer(eaptls.ServerConfig(st.cfg.Cert, roots, st.cfg.Revoked), eapFragment, eapTimeout)
+	// The payloads alias the request's plaintext, which sa.open made
+	// for this request alone.
+	sa.eap = &clientEAP{srv: srv, first: ps, idi: idi}
+	return append(ours, &wire.EAP{Data: srv.StartTLS().Append(nil)})
+}
+
+// eapTimeout bounds one TLS step of EAP-TLS.
+const eapTimeout = 5 * time.Second
+
+// continueClientEAP processes a client's later IKE_AUTH request: the next
+// EAP message, or, after EAP succeeded, its AUTH computed with the MSK
+// (RFC 7296 §2.16), which completes the IKE SA.
+func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
+	e := sa.eap
+	if e.msk == nil {
+		p, ok := find[*wire.EAP](ps)
+		if !ok {
+			return sa.refuseClient(wire.AuthenticationFailed, "an IKE_AUTH request without EAP during EAP")
+		}
+		m, err := ppp.ParseEAP(p.Data)
+		if err != nil {
+			return sa.refuseClient(wire.AuthenticationFailed, "EAP: %v", err)
+		}
+		next, msk, ok, err := e.srv.Handle(m)
+		switch {
+		case !ok:
+			return sa.refuseClient(wire.AuthenticationFailed, "an EAP message that answers no request")
+		case err != nil:
+			sa.c.lastError = "EAP-TLS: " + err.Error()
+			sa.log.Warn("point-to-site client refused", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+			sa.killAfterResponse = true // RFC 7296 §2.16: EAP failed, so does the IKE SA
+		case msk != nil:
+			e.msk, e.cert = msk, e.srv.PeerCertificate()
+		}
+		return []wire.Payload{&wire.EAP{Data: next.Append(nil)}}
+	}
+	auth, ok := find[*wire.Auth](ps)
+	if !ok || auth.Method != wire.AuthSharedKeyMIC {
+		return sa.refuseClient(wire.AuthenticationFailed, "no AUTH with the EAP key after EAP")
+	}
+	signed, err := suite.SignedOctets(sa.suite.PRF, sa.initReq, sa.nr, sa.keys.PI, e.idi.AppendBody(nil))
+	if err != nil || !suite.VerifyPSKAuth(sa.suite.PRF, e.msk, signed, auth.Data) {
+		// RFC 7296 §2.16: the AUTH is computed with the MSK.
+		return sa.refuseClient(wire.AuthenticationFailed, "%s: AUTH does not verify with the EAP key", e.cert.Subject)
+	}
+	idr := sa.cfg().LocalID.payload(true)
+	signedR, err := suite.SignedOctets(sa.suite.PRF, sa.initResp, sa.ni, sa.keys.PR, idr.AppendBody(nil))
+	var ours []byte
+	if err == nil {
+		ours, err = suite.PSKAuth(sa.suite.PRF, e.msk, signedR)
+	}
+	if err != nil {
+		return sa.refuseClient(wire.AuthenticationFailed, "computing AUTH with the EAP key: %v", err)
+	}
+	first, id, cert := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.cert
+	sa.endEAP()
+	return sa.admitClient(first, id, cert, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
+}
+
+// endEAP drops the EAP state of sa, and its key.
+func (sa *ikeSA) endEAP() {
+	if sa.eap != nil {
+		sa.eap.srv.Close()
+		clear(sa.eap.msk)
+		sa.eap = nil
+	}
 }
 
 // clientIdent is what tells one client from another: its identity and
@@ -471,7 +590,7 @@ func (st *clientState) verifyChain(ps []wire.Payload, now time.Time) (*x509.Cert
 		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
 		return nil, fmt.Errorf("%s does not chain to an uploaded root: %w", leaf.Subject, err)
 	}
-	if st.cfg.revoked(leaf) {
+	if eaptls.Revoked(leaf, st.cfg.Revoked) {
 		return nil, fmt.Errorf("%s is revoked", leaf.Subject)
 	}
 	return leaf, nil

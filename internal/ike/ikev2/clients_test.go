@@ -7,6 +7,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/binary"
@@ -22,9 +23,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
 
 // The point-to-site gateway of these tests: its IKE endpoint, a /29 pool
@@ -970,7 +973,6 @@ func TestClientRefused(t *testing.T) {
 		{"identity of the certificate, AUTH of another key", func(cl *p2sClient) []wire.Payload {
 			return cl.authAs(dnOf(pki.client), otherKey, pki.client)
 		}, wire.AuthenticationFailed},
-		{"no AUTH (EAP)", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadAUTH) }, wire.AuthenticationFailed},
 		{"no CFG_REQUEST", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadCP) }, wire.FailedCPRequired},
 		{"no IDi", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadIDi) }, wire.InvalidSyntax},
 	} {
@@ -1222,4 +1224,181 @@ func TestClientConnectsAgain(t *testing.T) {
 	if !old.deletedByGW() || !quiet.deletedByGW() {
 		t.Error("the stale connections were not deleted with a Delete")
 	}
+}
+
+// eapRequest is one EAP step of a test client: it sends m (an EAP
+// response) in an IKE_AUTH request and returns the gateway's EAP message
+// and the whole answer.
+func (cl *p2sClient) eapRequest(m ppp.EAP) (ppp.EAP, []wire.Payload) {
+	cl.t.Helper()
+	ps := cl.request(wire.IKEAuth, []wire.Payload{&wire.EAP{Data: m.Append(nil)}})
+	p, ok := find[*wire.EAP](ps)
+	if !ok {
+		cl.t.Fatalf("no EAP in the answer %v", ps)
+	}
+	next, err := ppp.ParseEAP(p.Data)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return next, ps
+}
+
+// eapTLS runs the client's side of EAP-TLS (RFC 5216) with cert, from the
+// gateway's first EAP request to its Success or Failure, which it
+// returns, with the MSK on success.
+func (cl *p2sClient) eapTLS(first ppp.EAP, cert *pkitest.Cert, roots *x509.CertPool) (ppp.EAP, []byte) {
+	cl.t.Helper()
+	conv := &eaptls.Conversation{}
+	m := first
+	for range 20 {
+		var resp ppp.EAP
+		switch {
+		case m.Code != ppp.EAPRequest:
+			if m.Code == ppp.EAPSuccess {
+				msk, err := conv.Bridge.MSK()
+				if err != nil {
+					cl.t.Fatal(err)
+				}
+				return m, msk
+			}
+			return m, nil
+		case m.Type == ppp.TypeIdentity:
+			resp = ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte(cert.Subject.CommonName)}
+		default:
+			d, err := ppp.ParseTLSData(m.Data)
+			if err != nil {
+				cl.t.Fatal(err)
+			}
+			var flight []byte
+			switch {
+			case d.Flags&ppp.FlagStart != 0:
+				conv.Bridge = eaptls.NewBridge(false, &tls.Config{Certificates: []tls.Certificate{cert.TLS()}, RootCAs: roots,
+					ServerName: p2sGW.Addr().String(), MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+				cl.t.Cleanup(conv.Bridge.Close)
+				out, _, err := conv.Bridge.Exchange(nil, 5*time.Second)
+				if err != nil {
+					cl.t.Fatal(err)
+				}
+				flight = out
+			case conv.Pending():
+			default:
+				msg, more, err := conv.Input(d)
+				if err != nil {
+					cl.t.Fatal(err)
+				}
+				if !more {
+					out, done, err := conv.Bridge.Exchange(msg, 5*time.Second)
+					if err != nil {
+						cl.t.Fatalf("the client's TLS: %v", err)
+					}
+					conv.Done, flight = done, out
+				}
+			}
+			if len(flight) > 0 {
+				conv.Send(flight)
+			}
+			data := ppp.TLSData{}
+			if conv.Pending() {
+				data = conv.Next(500)
+			}
+			resp = ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: data.Append(nil)}
+		}
+		m, _ = cl.eapRequest(resp)
+	}
+	cl.t.Fatal("EAP-TLS did not end in 20 steps")
+	return ppp.EAP{}, nil
+}
+
+// TestClientEAPTLS: a client whose IKE_AUTH request has no AUTH asks for
+// EAP (RFC 7296 §2.16), as Windows' built-in client does with a user
+// certificate. The gateway authenticates with its certificate and runs
+// EAP-TLS: a client certificate of the root gets EAP Success, then both
+// sides' AUTH are MACs keyed with the MSK, and the client gets its address
+// and child SA as with certificate authentication. A client whose
+// certificate chains to another root gets EAP Failure and no address; so
+// does an AUTH computed with another key.
+func TestClientEAPTLS(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.root.Certificate)
+	withoutAuth := func(cl *p2sClient) []wire.Payload {
+		return slices.DeleteFunc(cl.auth(pki.client), func(p wire.Payload) bool { return p.Type() == wire.PayloadAUTH || p.Type() == wire.PayloadCERT })
+	}
+	begin := func(cl *p2sClient) ppp.EAP {
+		t.Helper()
+		cl.init()
+		ps := cl.request(wire.IKEAuth, withoutAuth(cl))
+		gwCert, ok1 := find[*wire.Cert](ps)
+		auth, ok2 := find[*wire.Auth](ps)
+		idr, ok3 := find[*wire.ID](ps)
+		p, ok4 := find[*wire.EAP](ps)
+		if !ok1 || !ok2 || !ok3 || !ok4 {
+			t.Fatalf("the first answer lacks CERT, AUTH, IDr or EAP: %v", ps)
+		}
+		// The gateway proves itself first, with its certificate.
+		signed, err := suite.SignedOctets(cl.s.PRF, cl.initResp, cl.ni, cl.keys.PR, idr.AppendBody(nil))
+		if err != nil || !bytes.Equal(gwCert.Data, pki.gw.Raw) || suite.VerifyAuth(pki.gw.PublicKey, auth.Method, auth.Data, signed) != nil {
+			t.Fatalf("the gateway's AUTH does not verify with its certificate: %v", err)
+		}
+		m, err := ppp.ParseEAP(p.Data)
+		if err != nil || m.Code != ppp.EAPRequest || m.Type != ppp.TypeTLS {
+			t.Fatalf("the first EAP message is %+v (%v), want EAP-TLS's start", m, err)
+		}
+		return m
+	}
+	macAuth := func(cl *p2sClient, key []byte) []wire.Payload {
+		t.Helper()
+		idi := dnOf(pki.client).payload(false)
+		signed, err := suite.SignedOctets(cl.s.PRF, cl.initReq, cl.nr, cl.keys.PI, idi.AppendBody(nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		mac, err := suite.PSKAuth(cl.s.PRF, key, signed)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cl.request(wire.IKEAuth, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: mac}})
+	}
+
+	cl := newP2SClient(t, g, clientAt(1))
+	end, msk := cl.eapTLS(begin(cl), pki.client, roots)
+	if end.Code != ppp.EAPSuccess || len(msk) != 64 {
+		t.Fatalf("EAP ended with code %d, MSK of %d bytes", end.Code, len(msk))
+	}
+	ps := macAuth(cl, msk)
+	auth, ok := find[*wire.Auth](ps)
+	idr := IPIdentity(p2sGW.Addr()).payload(true)
+	signedR, _ := suite.SignedOctets(cl.s.PRF, cl.initResp, cl.ni, cl.keys.PR, idr.AppendBody(nil))
+	if !ok || !suite.VerifyPSKAuth(cl.s.PRF, msk, signedR, auth.Data) {
+		t.Fatalf("the gateway's final AUTH is not keyed with the MSK: %v", ps)
+	}
+	if addr := cpAddr(ps); addr != poolAddr(1) {
+		t.Fatalf("the EAP client got %v, want %v", addr, poolAddr(1))
+	}
+	if _, ok := find[*wire.SA](ps); !ok {
+		t.Errorf("no child SA in the final answer: %v", ps)
+	}
+	if c := g.m.Clients(); len(c) != 1 || c[0].Subject != "client1" {
+		t.Errorf("clients %+v, want client1", c)
+	}
+
+	stranger := pkitest.Issue(t, "stranger", false, pkitest.Issue(t, "other root", true, nil))
+	cl2 := newP2SClient(t, g, clientAt(2))
+	if end, _ := cl2.eapTLS(begin(cl2), stranger, roots); end.Code != ppp.EAPFailure {
+		t.Errorf("a certificate of another root: EAP ended with code %d, want Failure", end.Code)
+	}
+
+	cl3 := newP2SClient(t, g, clientAt(3))
+	end, _ = cl3.eapTLS(begin(cl3), pkitest.Issue(t, "carol", false, pki.root), roots)
+	if end.Code != ppp.EAPSuccess {
+		t.Fatalf("carol's EAP ended with code %d", end.Code)
+	}
+	if ps := macAuth(cl3, make([]byte, 64)); notify(ps, wire.AuthenticationFailed) == nil || cpAddr(ps).IsValid() {
+		t.Errorf("an AUTH keyed with another key was answered %v", ps)
+	}
+	waitFor(t, 5*time.Second, "the refused clients' connections to end", func() bool { return g.clientConns() == 1 })
 }

@@ -80,6 +80,8 @@ type ikeSA struct {
 	// peerHashes are the hashes the peer signs with (RFC 7427 §4), from
 	// its IKE_SA_INIT; a client's AUTH is signed with one of them.
 	peerHashes []suite.SignatureHash
+	// eap is a point-to-site client's EAP authentication in progress.
+	eap *clientEAP
 
 	// IKE_SA_INIT.
 	ni, nr            []byte
@@ -736,6 +738,7 @@ func (sa *ikeSA) release() {
 	clear(sa.keys.D)
 	clear(sa.keys.PI)
 	clear(sa.keys.PR)
+	sa.endEAP()
 }
 
 // establish marks the SA authenticated.

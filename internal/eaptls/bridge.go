@@ -1,19 +1,25 @@
-package p2s
+// Package eaptls runs EAP-TLS (RFC 5216) over any carrier of EAP packets:
+// PPP inside SSTP (internal/p2s) and IKEv2's EAP payloads
+// (internal/ike/ikev2). A Bridge runs crypto/tls over EAP's lock-step
+// flights; a Conversation fragments and reassembles them; a Server is the
+// authenticator that checks a client's certificate.
+package eaptls
 
 import (
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"net"
 	"sync"
 	"time"
 )
 
-// tlsBridge runs a TLS handshake (crypto/tls, either side) over EAP-TLS
+// Bridge runs a TLS handshake (crypto/tls, either side) over EAP-TLS
 // (RFC 5216): EAP carries TLS records in lock step, one flight at a time.
 // The TLS side writes into out and reads from in; the EAP side feeds a
 // whole flight from the peer with feed and takes what TLS answered, once
 // TLS waits for more input or has finished.
-type tlsBridge struct {
+type Bridge struct {
 	mu      sync.Mutex
 	cond    *sync.Cond
 	in, out []byte
@@ -24,9 +30,9 @@ type tlsBridge struct {
 	conn    *tls.Conn
 }
 
-// newTLSBridge starts the handshake of server or client TLS with cfg.
-func newTLSBridge(server bool, cfg *tls.Config) *tlsBridge {
-	b := &tlsBridge{}
+// NewBridge starts the handshake of server or client TLS with cfg.
+func NewBridge(server bool, cfg *tls.Config) *Bridge {
+	b := &Bridge{}
 	b.cond = sync.NewCond(&b.mu)
 	c := bridgeConn{b}
 	if server {
@@ -44,10 +50,10 @@ func newTLSBridge(server bool, cfg *tls.Config) *tlsBridge {
 	return b
 }
 
-// exchange feeds the peer's flight (nil for none) and waits until TLS has
+// Exchange feeds the peer's flight (nil for none) and waits until TLS has
 // written its answer and waits for more, or has finished; it returns what
 // TLS wrote, and whether the handshake is over (with its error).
-func (b *tlsBridge) exchange(flight []byte, timeout time.Duration) (out []byte, done bool, err error) {
+func (b *Bridge) Exchange(flight []byte, timeout time.Duration) (out []byte, done bool, err error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.in = append(b.in, flight...)
@@ -72,8 +78,8 @@ func (b *tlsBridge) exchange(flight []byte, timeout time.Duration) (out []byte, 
 	return out, b.done, b.err
 }
 
-// close ends the bridge: a TLS read or write in flight fails.
-func (b *tlsBridge) close() {
+// Close ends the bridge: a TLS read or write in flight fails.
+func (b *Bridge) Close() {
 	b.mu.Lock()
 	b.closed = true
 	b.cond.Broadcast()
@@ -81,7 +87,7 @@ func (b *tlsBridge) close() {
 }
 
 // bridgeConn is the TLS side's net.Conn.
-type bridgeConn struct{ b *tlsBridge }
+type bridgeConn struct{ b *Bridge }
 
 var errBridgeClosed = errors.New("EAP-TLS bridge closed")
 
@@ -125,14 +131,20 @@ type eapAddr struct{}
 func (eapAddr) Network() string { return "eap-tls" }
 func (eapAddr) String() string  { return "eap-tls" }
 
-// msk is the EAP-TLS Master Session Key (RFC 5216 §2.3): the first 64
+// MSK is the EAP-TLS Master Session Key (RFC 5216 §2.3): the first 64
 // bytes of TLS-PRF(master secret, "client EAP encryption", client.random
 // || server.random), which is the TLS 1.2 keying material exporter
 // without context (RFC 5705 §4).
-func (b *tlsBridge) msk() ([]byte, error) {
+func (b *Bridge) MSK() ([]byte, error) {
 	st := b.conn.ConnectionState()
 	if st.Version != tls.VersionTLS12 {
 		return nil, errors.New("EAP-TLS keys are derived for TLS 1.2 here")
 	}
 	return st.ExportKeyingMaterial("client EAP encryption", nil, 64)
+}
+
+// PeerCertificates returns the certificates the peer presented, once the
+// handshake is done.
+func (b *Bridge) PeerCertificates() []*x509.Certificate {
+	return b.conn.ConnectionState().PeerCertificates
 }

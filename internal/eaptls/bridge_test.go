@@ -1,4 +1,4 @@
-package p2s
+package eaptls
 
 import (
 	"bytes"
@@ -27,12 +27,12 @@ func TestTLSBridge(t *testing.T) {
 	p := newPKI(t)
 	roots := x509.NewCertPool()
 	roots.AddCert(p.root.Certificate)
-	srv := newTLSBridge(true, &tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: roots, MaxVersion: tls.VersionTLS12})
-	cli := newTLSBridge(false, &tls.Config{Certificates: []tls.Certificate{p.client}, RootCAs: roots, ServerName: "gateway", MaxVersion: tls.VersionTLS12})
+	srv := NewBridge(true, &tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: roots, MaxVersion: tls.VersionTLS12})
+	cli := NewBridge(false, &tls.Config{Certificates: []tls.Certificate{p.client}, RootCAs: roots, ServerName: "gateway", MaxVersion: tls.VersionTLS12})
 	var toServer []byte
 	cliDone, srvDone := false, false
 	for range 10 {
-		out, done, err := cli.exchange(toServer, 5*time.Second)
+		out, done, err := cli.Exchange(toServer, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,7 +40,7 @@ func TestTLSBridge(t *testing.T) {
 		if srvDone {
 			break
 		}
-		back, done, err := srv.exchange(out, 5*time.Second)
+		back, done, err := srv.Exchange(out, 5*time.Second)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -52,8 +52,8 @@ func TestTLSBridge(t *testing.T) {
 	if !srvDone || !cliDone {
 		t.Fatalf("handshake not done: server %v client %v", srvDone, cliDone)
 	}
-	a, err1 := srv.msk()
-	b, err2 := cli.msk()
+	a, err1 := srv.MSK()
+	b, err2 := cli.MSK()
 	if err1 != nil || err2 != nil || !bytes.Equal(a, b) || len(a) != 64 {
 		t.Fatalf("MSK: %v %v equal=%v", err1, err2, bytes.Equal(a, b))
 	}
