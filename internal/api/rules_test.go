@@ -301,6 +301,59 @@ func TestR15PointToSite(t *testing.T) {
 	})
 }
 
+// TestR10IKEv2ClientConfiguration: IKEv2 clients need their part of the
+// client pool (half of it with SSTP) to be a /30 or larger; their custom
+// IPsec/IKE policy (vpnClientIpsecPolicies) is one at most, checked as a
+// connection's is, and kept.
+func TestR10IKEv2ClientConfiguration(t *testing.T) {
+	policy := obj{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256", "ipsecIntegrity": "GCMAES256",
+		"ikeEncryption": "GCMAES256", "ikeIntegrity": "SHA384", "dhGroup": "ECP384", "pfsGroup": "None"}
+	put := func(e *env, cfg obj) (string, string, any) {
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+		body["properties"].(obj)["vpnClientConfiguration"] = cfg
+		return "PUT", s.gw, body
+	}
+	pool := func(p string) obj { return obj{"addressPrefixes": []string{p}} }
+	runCases(t, []ruleCase{
+		{name: "a /30 pool split between SSTP and IKEv2 is refused", status: 400, code: "InvalidParameter",
+			req: func(e *env) (string, string, any) {
+				return put(e, obj{"vpnClientAddressPool": pool("172.31.0.0/30"), "vpnClientProtocols": []string{"SSTP", "IkeV2"}})
+			}},
+		{name: "a /30 pool for IKEv2 alone is accepted", status: 200,
+			req: func(e *env) (string, string, any) {
+				return put(e, obj{"vpnClientAddressPool": pool("172.31.0.0/30"), "vpnClientProtocols": []string{"IkeV2"}})
+			}},
+		{name: "two custom policies are refused", status: 400, code: "InvalidIpsecPolicy",
+			req: func(e *env) (string, string, any) {
+				return put(e, obj{"vpnClientAddressPool": pool("172.31.0.0/24"), "vpnClientProtocols": []string{"IkeV2"}, "vpnClientIpsecPolicies": []obj{policy, policy}})
+			}},
+		{name: "a policy with a group vnetgw does not implement is refused at its field", status: 400, code: "InvalidIpsecPolicy",
+			req: func(e *env) (string, string, any) {
+				bad := obj{}
+				for k, v := range policy {
+					bad[k] = v
+				}
+				bad["dhGroup"] = "DHGroup1"
+				return put(e, obj{"vpnClientAddressPool": pool("172.31.0.0/24"), "vpnClientProtocols": []string{"IkeV2"}, "vpnClientIpsecPolicies": []obj{bad}})
+			},
+			check: func(t *testing.T, e *env, r resp) {
+				if got := r.str("error.target"); got != "properties.vpnClientConfiguration.vpnClientIpsecPolicies[0].dhGroup" {
+					t.Errorf("target %q", got)
+				}
+			}},
+		{name: "a custom policy is kept", status: 200,
+			req: func(e *env) (string, string, any) {
+				return put(e, obj{"vpnClientAddressPool": pool("172.31.0.0/24"), "vpnClientProtocols": []string{"IkeV2"}, "vpnClientIpsecPolicies": []obj{policy}})
+			},
+			check: func(t *testing.T, e *env, r resp) {
+				if got := r.str("properties.vpnClientConfiguration.vpnClientIpsecPolicies.0.ikeIntegrity"); got != "SHA384" {
+					t.Errorf("vpnClientIpsecPolicies not kept: %s", r.body)
+				}
+			}},
+	})
+}
+
 func TestR28R29RouteBasedForMultiSiteAndVnet2Vnet(t *testing.T) {
 	runCases(t, []ruleCase{
 		{name: "VNet-to-VNet from route-based to policy-based is refused", status: 400, code: "Vnet2VnetRequiresRouteBasedGateways",

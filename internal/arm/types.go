@@ -273,6 +273,9 @@ type VPNClientConfiguration struct {
 	VPNAuthenticationTypes       []string                     `json:"vpnAuthenticationTypes,omitempty"`
 	VPNClientRootCertificates    []VPNClientRootCertificate   `json:"vpnClientRootCertificates,omitempty"`
 	VPNClientRevokedCertificates []VPNClientRevokedCertficate `json:"vpnClientRevokedCertificates,omitempty"`
+	// VPNClientIPsecPolicies is the custom IPsec/IKE policy of IKEv2
+	// clients (at most one).
+	VPNClientIPsecPolicies []IPsecPolicy `json:"vpnClientIpsecPolicies,omitempty"`
 }
 
 // VPNClientRootCertificate is a root certificate clients chain to (R12).

@@ -112,6 +112,9 @@ type GatewayP2S struct {
 	// Routes are what IKEv2 clients reach: the selectors of their child
 	// SAs (SSTP clients route what the VPN client package says).
 	Routes []netip.Prefix
+	// IKEProposals and ESPProposals are IKEv2 clients' custom policy, in
+	// strongSwan's syntax; empty means the defaults.
+	IKEProposals, ESPProposals []string
 }
 
 // GatewayBGP is a gateway instance's BGP speaker: it listens and connects

@@ -42,6 +42,25 @@ type gw struct {
 	cert         tls.Certificate // presented to point-to-site clients; issued when first needed
 }
 
+// parseProposals parses IKE and ESP proposals in strongSwan's syntax.
+func parseProposals(ike, esp []string) (ikeOut, espOut []suite.Proposal, err error) {
+	for _, s := range ike {
+		pr, err := suite.ParseProposal(wire.ProtocolIKE, s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("IKE proposal %s: %w", s, err)
+		}
+		ikeOut = append(ikeOut, pr)
+	}
+	for _, s := range esp {
+		pr, err := suite.ParseProposal(wire.ProtocolESP, s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("ESP proposal %s: %w", s, err)
+		}
+		espOut = append(espOut, pr)
+	}
+	return ikeOut, espOut, nil
+}
+
 // reconcileGateways starts, reconfigures and stops gateways; the VNets
 // they attach to exist already.
 func (e *Engine) reconcileGateways(cfg Config) bool {
@@ -254,19 +273,9 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	case "ResponderOnly":
 		p.Mode = ikev2.ModeResponderOnly
 	}
-	for _, s := range c.IKEProposals {
-		pr, err := suite.ParseProposal(wire.ProtocolIKE, s)
-		if err != nil {
-			return gateway.Connection{}, fmt.Errorf("IKE proposal %s: %w", s, err)
-		}
-		p.IKEProposals = append(p.IKEProposals, pr)
-	}
-	for _, s := range c.ESPProposals {
-		pr, err := suite.ParseProposal(wire.ProtocolESP, s)
-		if err != nil {
-			return gateway.Connection{}, fmt.Errorf("ESP proposal %s: %w", s, err)
-		}
-		p.ESPProposals = append(p.ESPProposals, pr)
+	var err error
+	if p.IKEProposals, p.ESPProposals, err = parseProposals(c.IKEProposals, c.ESPProposals); err != nil {
+		return gateway.Connection{}, err
 	}
 	p.OnDemand = g.PolicyBased // R8: a policy-based tunnel lives while it carries traffic
 	selectors := g.PolicyBased || c.PolicySelectors

@@ -79,6 +79,10 @@ func (e *Engine) configureIKEv2Clients(g *gw) {
 	}
 	cl := &ikev2.Clients{Cert: cert, Roots: parseRoots(want.Roots), Revoked: want.Revoked, Pool: want.IKEv2Pool,
 		Routes: want.Routes, MaxClients: want.IKEv2MaxClients}
+	if cl.IKEProposals, cl.ESPProposals, err = parseProposals(want.IKEProposals, want.ESPProposals); err != nil {
+		e.log.Error("point-to-site over IKEv2 not started", "gateway", g.cfg.key(), "err", err)
+		return
+	}
 	if err := g.gw.SetClients(cl); err != nil {
 		e.log.Error("point-to-site over IKEv2 not started", "gateway", g.cfg.key(), "err", err)
 		return

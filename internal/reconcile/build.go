@@ -314,6 +314,9 @@ func pointToSite(g *arm.VirtualNetworkGateway, routes []netip.Prefix) *dataplane
 	for _, r := range c.VPNClientRevokedCertificates {
 		p.Revoked = append(p.Revoked, r.Properties.Thumbprint)
 	}
+	for _, pol := range c.VPNClientIPsecPolicies {
+		p.IKEProposals, p.ESPProposals = []string{IKEProposal(pol)}, []string{ESPProposal(pol)}
+	}
 	return p
 }
 

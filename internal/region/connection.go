@@ -281,7 +281,7 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies", Message: "a connection takes at most one custom IPsec/IKE policy"}
 	}
 	for i := range p.IPsecPolicies {
-		if err := checkIPsecPolicy(&p.IPsecPolicies[i]); err != nil {
+		if err := checkIPsecPolicy(&p.IPsecPolicies[i], "properties.ipsecPolicies[0]."); err != nil {
 			return err
 		}
 	}
@@ -304,10 +304,10 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 	return nil
 }
 
-// checkIPsecPolicy canonicalises a custom policy. GCM integrity must name
-// the same algorithm as the encryption, as Azure requires.
-func checkIPsecPolicy(pol *arm.IPsecPolicy) error {
-	f := "properties.ipsecPolicies[0]."
+// checkIPsecPolicy canonicalises a custom policy, at f (the field path
+// of the policy with a trailing dot). GCM integrity must name the same
+// algorithm as the encryption, as Azure requires.
+func checkIPsecPolicy(pol *arm.IPsecPolicy, f string) error {
 	checks := []struct {
 		v       *string
 		field   string

@@ -340,6 +340,16 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 	if err := rules.P2SPool(pool[0], protocols); err != nil {
 		return err
 	}
+	if len(nc.VPNClientIPsecPolicies) > 1 {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.vpnClientConfiguration.vpnClientIpsecPolicies",
+			Message: "a gateway takes at most one custom IPsec/IKE policy for its point-to-site clients"}
+	}
+	nc.VPNClientIPsecPolicies = slices.Clone(nc.VPNClientIPsecPolicies)
+	for i := range nc.VPNClientIPsecPolicies {
+		if err := checkIPsecPolicy(&nc.VPNClientIPsecPolicies[i], "properties.vpnClientConfiguration.vpnClientIpsecPolicies[0]."); err != nil {
+			return err
+		}
+	}
 	if err := rules.R12RootCertificates(len(nc.VPNClientRootCertificates)); err != nil {
 		return err
 	}

@@ -41,7 +41,8 @@ func roadWarrior(t *testing.T, s *site, gw, pkg, cert, key string, tweak ...func
 // pool, as Azure splits it. strongSwan as a road warrior, configured by the
 // gateway's VPN client package (its defaults, no proposals given), authenticates with
 // a certificate of the uploaded root (R12), checks the gateway's
-// certificate against the region's CA, gets an address of the pool in a
+// certificate against the region's CA, negotiates the gateway's custom
+// policy for clients, gets an address of the pool in a
 // configuration payload and pings the VNet's host, which pings it back.
 // The health API lists it by its IKEv2_ id, the metrics count it, and
 // disconnecting it through the API deletes its SAs at strongSwan. A client
@@ -58,6 +59,13 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	_, certFile, keyFile := clientPKIOf(t, dir, "alice", root)
 	_, strangerCert, strangerKey := clientPKI(t, dir, "mallory")
 	enableP2S(r, gw, "172.16.201.0/24", rootDER, "IkeV2", "SSTP")
+	// A custom policy for the clients (vpnClientIpsecPolicies), which
+	// strongSwan's default proposals include, though not first.
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.VPNClientConfiguration.VPNClientIPsecPolicies = []arm.IPsecPolicy{{SALifeTimeSeconds: 3600, SADataSizeKilobytes: 102400000,
+		IPsecEncryption: "GCMAES256", IPsecIntegrity: "GCMAES256", IKEEncryption: "GCMAES256", IKEIntegrity: "SHA384", DHGroup: "ECP384", PFSGroup: "None"}}
+	r.put(gw, g, nil)
 	pkg := filepath.Join(dir, "package")
 	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
 		t.Fatalf("vpn-client generate: %v\n%s", err, out)
@@ -78,7 +86,8 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	}
 	// 172.16.201.128/25 is IKEv2's half; its first address is not given.
 	const clientAddr = "172.16.201.129"
-	if _, err := ch.WaitSAs(5*time.Second, "ESTABLISHED", "INSTALLED", "local  "+clientAddr+"/32", "remote 10.1.0.0/16"); err != nil {
+	if _, err := ch.WaitSAs(5*time.Second, "ESTABLISHED", "INSTALLED", "local  "+clientAddr+"/32", "remote 10.1.0.0/16",
+		"AES_GCM_16-256/PRF_HMAC_SHA2_384/ECP_384"); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(ch.Log(), "installing new virtual IP "+clientAddr) {
