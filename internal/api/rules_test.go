@@ -699,6 +699,18 @@ func TestWellFormedInput(t *testing.T) {
 				withRG(e)
 				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.1/16"})
 			}},
+		{name: "a DNS server that is no IP address is refused", status: 400, code: "InvalidParameter",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				v := vnet(loc, []string{"10.0.0.0/16"})
+				v["properties"].(obj)["dhcpOptions"] = obj{"dnsServers": []string{"10.0.0.53", "dns.example"}}
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), v
+			},
+			check: func(t *testing.T, e *env, r resp) {
+				if got := r.str("error.target"); got != "properties.dhcpOptions.dnsServers[1]" {
+					t.Errorf("target %q", got)
+				}
+			}},
 		{name: "a subnet outside its VNet is refused", status: 400, code: "NetcfgSubnetRangeOutsideVnet",
 			req: func(e *env) (string, string, any) {
 				withRG(e)

@@ -143,7 +143,7 @@ func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns st
 	}
 	defer h.Close()
 	host.Store(h)
-	fmt.Fprintf(g.stdout, "connected to %s: address %s on %s in %s, routes %v\n", cfg.Server, c.Addr(), h.Name(), netns, prefixes)
+	fmt.Fprintf(g.stdout, "connected to %s: address %s on %s in %s, routes %v, DNS servers %v\n", cfg.Server, c.Addr(), h.Name(), netns, prefixes, c.DNS())
 	select {
 	case <-ctx.Done():
 		return nil

@@ -115,6 +115,9 @@ type GatewayP2S struct {
 	// IKEProposals and ESPProposals are IKEv2 clients' custom policy, in
 	// strongSwan's syntax; empty means the defaults.
 	IKEProposals, ESPProposals []string
+	// DNS are the DNS servers clients are given: the VNet's
+	// (dhcpOptions.dnsServers).
+	DNS []netip.Addr
 }
 
 // GatewayBGP is a gateway instance's BGP speaker: it listens and connects

@@ -40,7 +40,7 @@ func (e *Engine) configureP2S(g *gw) {
 		port = DefaultSSTPPort
 	}
 	s, err := p2s.Start(p2s.Config{Logger: e.log.With("gateway", g.cfg.key(), "p2s", "sstp"), Listen: netip.AddrPortFrom(g.cfg.PublicAddr, port),
-		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.SSTPPool, MaxClients: sstp.MaxClients, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet)})
+		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.SSTPPool, MaxClients: sstp.MaxClients, DNS: sstp.DNS, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet)})
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return
@@ -56,7 +56,7 @@ func sstpPart(p *GatewayP2S) *GatewayP2S {
 	if p == nil || !p.SSTPPool.IsValid() {
 		return nil
 	}
-	return &GatewayP2S{Pool: p.Pool, SSTPPool: p.SSTPPool, Roots: p.Roots, Revoked: p.Revoked, MaxClients: p.MaxClients}
+	return &GatewayP2S{Pool: p.Pool, SSTPPool: p.SSTPPool, Roots: p.Roots, Revoked: p.Revoked, MaxClients: p.MaxClients, DNS: p.DNS}
 }
 
 // configureIKEv2Clients hands the gateway what its IKEv2 clients need, or
@@ -78,7 +78,7 @@ func (e *Engine) configureIKEv2Clients(g *gw) {
 		return
 	}
 	cl := &ikev2.Clients{Cert: cert, Roots: parseRoots(want.Roots), Revoked: want.Revoked, Pool: want.IKEv2Pool,
-		Routes: want.Routes, MaxClients: want.IKEv2MaxClients}
+		Routes: want.Routes, MaxClients: want.IKEv2MaxClients, DNS: want.DNS}
 	if cl.IKEProposals, cl.ESPProposals, err = parseProposals(want.IKEProposals, want.ESPProposals); err != nil {
 		e.log.Error("point-to-site over IKEv2 not started", "gateway", g.cfg.key(), "err", err)
 		return

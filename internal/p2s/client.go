@@ -170,6 +170,17 @@ func readHTTPOK(r *bufio.Reader) error {
 func (c *Client) Addr() netip.Addr    { return c.l.local }
 func (c *Client) Gateway() netip.Addr { return c.l.peer }
 
+// DNS returns the DNS servers the gateway gave (IPCP, RFC 1877).
+func (c *Client) DNS() []netip.Addr {
+	var out []netip.Addr
+	for _, a := range c.l.dnsGiven {
+		if a.IsValid() && !a.IsUnspecified() {
+			out = append(out, a)
+		}
+	}
+	return out
+}
+
 // Send sends an IPv4 packet through the gateway.
 func (c *Client) Send(pkt []byte) error { return c.l.SendIP(pkt) }
 

@@ -1,20 +1,45 @@
 package p2s
 
 import (
+	"fmt"
 	"net/netip"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
 
+// dnsOptions are the IPCP options of the primary and the secondary DNS
+// server (RFC 1877 §1.1, §1.3).
+var dnsOptions = [2]uint8{ppp.OptPrimaryDNS, ppp.OptSecondaryDNS}
+
 // sendIPCPRequest asks for our address (RFC 1332 §3.3): the server its
-// own, the client the one it was given (0.0.0.0 until then).
+// own, the client the one it was given (0.0.0.0 until then). The client
+// asks for DNS servers too (RFC 1877), unless the server rejected that.
 func (l *link) sendIPCPRequest() error {
-	a := l.local
-	if !a.IsValid() {
-		a = netip.IPv4Unspecified()
+	opts := []ppp.Option{{Type: ppp.OptIPAddress, Value: orUnspecified(l.local).AsSlice()}}
+	for i, t := range dnsOptions {
+		if !l.server && !l.dnsRejected[i] {
+			opts = append(opts, ppp.Option{Type: t, Value: orUnspecified(l.dnsGiven[i]).AsSlice()})
+		}
 	}
-	opts := []ppp.Option{{Type: ppp.OptIPAddress, Value: a.AsSlice()}}
 	return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfReq, ID: l.nextID(), Data: ppp.AppendOptions(nil, opts)}.Append(nil))
+}
+
+func orUnspecified(a netip.Addr) netip.Addr {
+	if !a.IsValid() {
+		return netip.IPv4Unspecified()
+	}
+	return a
+}
+
+// serverDNS returns the DNS server the server gives for IPCP option t,
+// and whether it has one.
+func (l *link) serverDNS(t uint8) (netip.Addr, bool) {
+	for i, o := range dnsOptions {
+		if o == t && i < len(l.dns) {
+			return l.dns[i], true
+		}
+	}
+	return netip.Addr{}, false
 }
 
 // handleIPCP negotiates the addresses: the server gives the client its
@@ -35,6 +60,17 @@ func (l *link) handleIPCP(info []byte) error {
 		}
 		var rej, nak []ppp.Option
 		for _, o := range opts {
+			if l.server && len(o.Value) == 4 && (o.Type == ppp.OptPrimaryDNS || o.Type == ppp.OptSecondaryDNS) {
+				// RFC 1877: the client asks for a DNS server; it gets
+				// the VNet's with a Nak, or a Reject without one.
+				switch d, ok := l.serverDNS(o.Type); {
+				case !ok:
+					rej = append(rej, o)
+				case netip.AddrFrom4([4]byte(o.Value)) != d:
+					nak = append(nak, ppp.Option{Type: o.Type, Value: d.AsSlice()})
+				}
+				continue
+			}
 			if o.Type != ppp.OptIPAddress || len(o.Value) != 4 {
 				rej = append(rej, o)
 				continue
@@ -68,8 +104,38 @@ func (l *link) handleIPCP(info []byte) error {
 			return nil
 		}
 		for _, o := range opts {
-			if o.Type == ppp.OptIPAddress && len(o.Value) == 4 {
-				l.local = netip.AddrFrom4([4]byte(o.Value))
+			if len(o.Value) != 4 {
+				continue
+			}
+			a := netip.AddrFrom4([4]byte(o.Value))
+			switch o.Type {
+			case ppp.OptIPAddress:
+				l.local = a
+			case ppp.OptPrimaryDNS:
+				l.dnsGiven[0] = a
+			case ppp.OptSecondaryDNS:
+				l.dnsGiven[1] = a
+			}
+		}
+		return l.sendIPCPRequest()
+	case ppp.ConfRej:
+		// The server gives no such DNS server: ask without (RFC 1661
+		// §5.4); an address option rejected is the end.
+		if l.server {
+			return nil
+		}
+		opts, err := ppp.ParseOptions(p.Data)
+		if err != nil {
+			return nil
+		}
+		for _, o := range opts {
+			switch o.Type {
+			case ppp.OptPrimaryDNS:
+				l.dnsRejected[0] = true
+			case ppp.OptSecondaryDNS:
+				l.dnsRejected[1] = true
+			default:
+				return fmt.Errorf("the gateway rejected IPCP option %d", o.Type)
 			}
 		}
 		return l.sendIPCPRequest()

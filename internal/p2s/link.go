@@ -64,6 +64,12 @@ type link struct {
 	eapSrv              *eaptls.Server       // the server's EAP-TLS
 	eapCli              *eaptls.Conversation // the client's
 	identity            string               // the client certificate's common name (server)
+	// dns are the DNS servers the server gives (at most two). The client
+	// asks for a primary and a secondary one (RFC 1877) until the server
+	// rejects the option (dnsRejected) and keeps what it is given.
+	dns         []netip.Addr
+	dnsGiven    [2]netip.Addr
+	dnsRejected [2]bool
 
 	// Crypto binding ([MS-SSTP] §3.2.5.2).
 	nonce    [32]byte

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -117,6 +118,9 @@ func TestClientReachesVNet(t *testing.T) {
 	cs := r.srv.Clients()
 	if len(cs) != 1 || cs[0].Identity != "alice" || cs[0].Addr != c.Addr() || cs[0].BytesIn == 0 || cs[0].BytesOut == 0 {
 		t.Fatalf("clients: %+v", cs)
+	}
+	if dns := c.DNS(); len(dns) != 0 {
+		t.Errorf("a gateway without DNS servers gave %v", dns)
 	}
 }
 
@@ -285,5 +289,32 @@ func TestServerDisconnectsAClient(t *testing.T) {
 	}
 	if r.srv.Disconnect(c.Addr()) {
 		t.Fatal("a second Disconnect of the same client found it")
+	}
+}
+
+// The client asks for DNS servers (RFC 1877) and gets the VNet's: the
+// first two IPv4 ones, as primary and secondary; with one, the secondary
+// option is rejected and the client goes on without it.
+func TestClientGetsDNSServers(t *testing.T) {
+	for _, tc := range []struct {
+		dns, want []netip.Addr
+	}{
+		{[]netip.Addr{netip.MustParseAddr("2001:db8::53"), netip.MustParseAddr("10.1.0.53"), netip.MustParseAddr("10.1.0.54"), netip.MustParseAddr("10.1.0.55")},
+			[]netip.Addr{netip.MustParseAddr("10.1.0.53"), netip.MustParseAddr("10.1.0.54")}},
+		{[]netip.Addr{netip.MustParseAddr("10.1.0.53")}, []netip.Addr{netip.MustParseAddr("10.1.0.53")}},
+	} {
+		r := newRegion(t, Config{DNS: tc.dns})
+		c, h, err := r.dial(t, r.pki.client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := c.DNS(); !slices.Equal(got, tc.want) {
+			t.Errorf("DNS servers %v given %v, want %v", tc.dns, got, tc.want)
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if _, err := h.Ping(ctx, r.web); err != nil {
+			t.Errorf("after IPCP with DNS servers: %v", err)
+		}
+		cancel()
 	}
 }

@@ -47,6 +47,9 @@ type Config struct {
 	Pool netip.Prefix
 	// MaxClients bounds the clients connected at once (R11); 0 means 128.
 	MaxClients int
+	// DNS are the DNS servers clients are given when they ask (IPCP, RFC
+	// 1877): the VNet's (dhcpOptions), at most two.
+	DNS []netip.Addr
 	// Router takes what clients send.
 	Router Forwarder
 	// Hello is how long a client may be silent before it is asked for an
@@ -232,6 +235,11 @@ func (s *Server) serve(c net.Conn) error {
 	}
 	l := newLink(true, tc, r, s.log)
 	l.srv = s
+	for _, d := range s.cfg.DNS {
+		if d.Is4() && len(l.dns) < len(dnsOptions) {
+			l.dns = append(l.dns, d)
+		}
+	}
 	if s.cfg.Hello > 0 {
 		l.hello = s.cfg.Hello
 	}

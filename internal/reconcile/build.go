@@ -98,6 +98,13 @@ func Build(s *region.Snapshot) dataplane.Config {
 			clientRoutes = append(clientRoutes, r.Prefix)
 		}
 		dg.P2S = pointToSite(g, clientRoutes)
+		if dg.P2S != nil && v.Properties.DHCPOptions != nil {
+			for _, d := range v.Properties.DHCPOptions.DNSServers {
+				if a, err := netip.ParseAddr(d); err == nil {
+					dg.P2S.DNS = append(dg.P2S.DNS, a.Unmap())
+				}
+			}
+		}
 		bgpAddrs, custom := bgpAddrs(g), customAPIPA(g)
 		// The VNet's ranges and the point-to-site pool, as Azure advertises
 		// them (R41, R33).

@@ -85,6 +85,14 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 	if aerr != nil {
 		return aerr
 	}
+	if d := v.Properties.DHCPOptions; d != nil {
+		for i, a := range d.DNSServers {
+			if _, err := netip.ParseAddr(a); err != nil {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.dhcpOptions.dnsServers[%d]", i),
+					Message: fmt.Sprintf("DNS server %q is not an IP address", a)}
+			}
+		}
+	}
 	subnets := make([]arm.Subnet, len(v.Properties.Subnets))
 	copy(subnets, v.Properties.Subnets)
 	v.Properties.Subnets = subnets

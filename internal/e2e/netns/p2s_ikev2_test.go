@@ -51,6 +51,11 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	require(t)
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
 	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	// The VNet's DNS server, which clients are given.
+	var v arm.VirtualNetwork
+	r.get(vnet, &v)
+	v.Properties.DHCPOptions = &arm.DHCPOptions{DNSServers: []string{"10.1.0.53"}}
+	r.put(vnet, v, nil)
 	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, hostAddr := r.tunHost(vnet, "web")
 	dir := t.TempDir()
@@ -92,6 +97,9 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	}
 	if !strings.Contains(ch.Log(), "installing new virtual IP "+clientAddr) {
 		t.Errorf("strongSwan did not install the virtual IP %s:\n%s", clientAddr, tail(ch.Log(), 40))
+	}
+	if !strings.Contains(ch.Log(), "installing DNS server 10.1.0.53") {
+		t.Errorf("strongSwan was not given the VNet's DNS server:\n%s", grepLines(ch.Log(), "DNS"))
 	}
 	ping(t, laptop.gw, hostAddr, 10*time.Second)
 	ping(t, host, mustAddr(t, clientAddr), 10*time.Second)

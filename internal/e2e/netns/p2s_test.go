@@ -78,14 +78,18 @@ func connectClient(t *testing.T, r *region, ns *netnstest.NS, gwAddr netip.Addr,
 // root (R12) serves point-to-site on its public address (R13, --sstp-port).
 // vnetgw's own client (R10, `vnetgw p2s connect`) with a certificate of
 // that root puts a TUN device with a pool address into a namespace, and
-// the programs there ping the VNet's host and are pinged back; the API
-// ends the client's connection; a client whose certificate chains to
-// another root is refused. Azure Monitor's P2S metrics count the client
-// and its traffic.
+// the programs there ping the VNet's host and are pinged back; the client
+// is given the VNet's DNS servers; the API ends the client's connection; a
+// client whose certificate chains to another root is refused. Azure
+// Monitor's P2S metrics count the client and its traffic.
 func TestPointToSiteSSTP(t *testing.T) {
 	require(t)
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443", "--metrics-interval", "1s"}})
 	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	var v arm.VirtualNetwork
+	r.get(vnet, &v)
+	v.Properties.DHCPOptions = &arm.DHCPOptions{DNSServers: []string{"10.1.0.53", "10.1.0.54"}}
+	r.put(vnet, v, nil)
 	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, hostAddr := r.tunHost(vnet, "web")
 	dir := t.TempDir()
@@ -97,6 +101,9 @@ func TestPointToSiteSSTP(t *testing.T) {
 	p := connectClient(t, r, laptop, gwAddr, "10.1.0.0/16", certFile, keyFile)
 	if !strings.Contains(p.Output(), "address 172.16.201.") {
 		t.Errorf("the client's address is not of the pool:\n%s", p.Output())
+	}
+	if !strings.Contains(p.Output(), "DNS servers [10.1.0.53 10.1.0.54]") {
+		t.Errorf("the client was not given the VNet's DNS servers:\n%s", p.Output())
 	}
 	ping(t, laptop, hostAddr, 10*time.Second)
 	clientAddr := strings.Fields(p.Output()[strings.Index(p.Output(), "address ")+len("address "):])[0]

@@ -39,6 +39,9 @@ type Clients struct {
 	Pool netip.Prefix
 	// Routes are what clients reach: the gateway's traffic selectors.
 	Routes []netip.Prefix
+	// DNS are the DNS servers clients are given when they ask
+	// (INTERNAL_IP4_DNS): the VNet's.
+	DNS []netip.Addr
 	// MaxClients bounds the clients connected at once (R11, R32).
 	MaxClients int
 	// Attach is called before a client's first child SA is installed:
@@ -123,7 +126,7 @@ func (m *Manager) SetClients(cl *Clients) error {
 			return err
 		}
 		c := *cl
-		c.Routes, c.Revoked = slices.Clone(cl.Routes), slices.Clone(cl.Revoked)
+		c.Routes, c.Revoked, c.DNS = slices.Clone(cl.Routes), slices.Clone(cl.Revoked), slices.Clone(cl.DNS)
 		cl = &c
 	}
 	m.reconfigMu.Lock()
@@ -420,7 +423,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 		sa.c.replaceOthers(sa)
 	}
 	sa.c.m.replaceClients(sa.c, clientIdent(id, cert), initialContact)
-	resp := append(auth, clientCPReply(cp, addr, st.cfg.Routes))
+	resp := append(auth, clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS))
 	if _, ok := find[*wire.SA](req); ok {
 		resp = append(resp, sa.acceptChild(req, sa.ni, sa.nr, true)...)
 	}
@@ -618,13 +621,20 @@ func certNames(cert *x509.Certificate, id Identity) bool {
 }
 
 // clientCPReply answers a client's CFG_REQUEST (RFC 7296 §3.15): its
-// address, and the subnets behind the gateway (INTERNAL_IP4_SUBNET, which
-// some clients turn into routes).
-func clientCPReply(req *wire.CP, addr netip.Addr, routes []netip.Prefix) *wire.CP {
+// address, the subnets behind the gateway (INTERNAL_IP4_SUBNET, which
+// some clients turn into routes) and the DNS servers, when asked for.
+func clientCPReply(req *wire.CP, addr netip.Addr, routes []netip.Prefix, dns []netip.Addr) *wire.CP {
 	a := addr.As4()
 	reply := &wire.CP{CFGType: wire.CFGReply, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address, Value: a[:]}}}
 	asked := func(t wire.CPAttributeType) bool {
 		return slices.ContainsFunc(req.Attributes, func(at wire.CPAttribute) bool { return at.Type == t })
+	}
+	if asked(wire.InternalIP4DNS) {
+		for _, d := range dns {
+			if d.Is4() {
+				reply.Attributes = append(reply.Attributes, wire.CPAttribute{Type: wire.InternalIP4DNS, Value: d.AsSlice()})
+			}
+		}
 	}
 	if asked(wire.InternalIP4Subnet) || asked(wire.SupportedAttributes) {
 		for _, r := range routes {

@@ -619,7 +619,8 @@ func TestClientCPReply(t *testing.T) {
 	}{
 		{"address asked", []wire.CPAttributeType{wire.InternalIP4Address}, []wire.CPAttribute{addrAttr}},
 		{"nothing asked", nil, []wire.CPAttribute{addrAttr}},
-		{"DNS asked", []wire.CPAttributeType{wire.InternalIP4Address, wire.InternalIP4DNS}, []wire.CPAttribute{addrAttr}},
+		{"DNS asked", []wire.CPAttributeType{wire.InternalIP4Address, wire.InternalIP4DNS}, []wire.CPAttribute{addrAttr,
+			{Type: wire.InternalIP4DNS, Value: []byte{10, 1, 0, 53}}, {Type: wire.InternalIP4DNS, Value: []byte{10, 1, 0, 54}}}},
 		{"subnets asked", []wire.CPAttributeType{wire.InternalIP4Address, wire.InternalIP4Subnet}, append([]wire.CPAttribute{addrAttr}, subnets...)},
 		{"supported attributes asked", []wire.CPAttributeType{wire.SupportedAttributes}, append([]wire.CPAttribute{addrAttr}, subnets...)},
 	} {
@@ -628,7 +629,7 @@ func TestClientCPReply(t *testing.T) {
 			for _, a := range tc.asked {
 				req.Attributes = append(req.Attributes, wire.CPAttribute{Type: a})
 			}
-			got := clientCPReply(req, addr, routes)
+			got := clientCPReply(req, addr, routes, []netip.Addr{netip.MustParseAddr("10.1.0.53"), netip.MustParseAddr("2001:db8::53"), netip.MustParseAddr("10.1.0.54")})
 			if got.CFGType != wire.CFGReply {
 				t.Errorf("CFG type %v, want CFG_REPLY", got.CFGType)
 			}
