@@ -101,6 +101,9 @@ func (sa *ikeSA) handleAuthRequest(ps []wire.Payload) []wire.Payload {
 	if sa.c.client != nil {
 		return sa.handleClientAuth(ps)
 	}
+	if resp, ok := sa.handToClient(ps); ok {
+		return resp
+	}
 	idi, ok1 := find[*wire.ID](ps)
 	auth, ok2 := find[*wire.Auth](ps)
 	fail := func(format string, args ...any) []wire.Payload {

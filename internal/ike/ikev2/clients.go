@@ -213,11 +213,7 @@ func (m *Manager) handleClientInit(local, remote netip.AddrPort, h wire.Header, 
 		c = newConn(m, clientConfig(cl, local, remote))
 		c.client = &clientState{cfg: cl, remote: remote}
 		m.clients[name] = c
-		m.wg.Add(1)
-		go func() {
-			defer m.wg.Done()
-			c.run()
-		}()
+		m.runClient(c)
 	}
 	m.mu.Unlock()
 	if c == nil {
@@ -225,6 +221,61 @@ func (m *Manager) handleClientInit(local, remote netip.AddrPort, h wire.Header, 
 		return
 	}
 	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg), queuedInit: true})
+}
+
+// runClient starts the loop of client connection c.
+func (m *Manager) runClient(c *conn) {
+	m.wg.Add(1)
+	go func() {
+		defer m.wg.Done()
+		c.run()
+	}()
+}
+
+// clientsHere returns the client configuration if c is a client's
+// connection, or a site's while clients are served; else nil.
+func (c *conn) clientsHere() *Clients {
+	if c.client != nil {
+		return c.client.cfg
+	}
+	c.m.mu.Lock()
+	defer c.m.mu.Unlock()
+	return c.m.clientCfg
+}
+
+// handToClient moves a responder's half-open IKE SA of a site's connection to
+// a new point-to-site client's connection when its IKE_AUTH request is a
+// client's (a certificate's AUTH, or none for EAP, where a site
+// authenticates with its pre-shared key): a laptop behind the site's NAT
+// shares the site's address, so its IKE_SA_INIT came to the site. The new
+// connection answers the request here; conn.handle starts its loop once
+// this one is done with the SA. It reports false when sa stays.
+func (sa *ikeSA) handToClient(ps []wire.Payload) ([]wire.Payload, bool) {
+	if auth, ok := find[*wire.Auth](ps); sa.initiator || ok && auth.Method == wire.AuthSharedKeyMIC {
+		return nil, false
+	}
+	old, m := sa.c, sa.c.m
+	name := clientName(sa.remote)
+	m.mu.Lock()
+	cl := m.clientCfg
+	if cl == nil || m.closed || m.clients[name] != nil {
+		m.mu.Unlock()
+		return nil, false
+	}
+	c := newConn(m, clientConfig(cl, sa.local, sa.remote))
+	c.client = &clientState{cfg: cl, remote: sa.remote}
+	m.clients[name] = c
+	m.ikeSPIs[sa.ourSPI()] = c
+	m.mu.Unlock()
+	old.log.Info("IKE SA handed over to a point-to-site client at the site's address", sa.logAttrs(), "client", name)
+	old.sas = slices.DeleteFunc(old.sas, func(o *ikeSA) bool { return o == sa })
+	if sa.countedHalfOpen {
+		old.halfOpen.Add(-1)
+		c.halfOpen.Add(1)
+	}
+	sa.c, sa.log = c, c.log
+	c.sas = []*ikeSA{sa}
+	return sa.handleClientAuth(ps), true
 }
 
 // endClient forgets a client connection whose loop has ended: its

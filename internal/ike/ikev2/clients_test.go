@@ -732,8 +732,9 @@ func TestClientInitCertReq(t *testing.T) {
 		t.Errorf("SIGNATURE_HASH_ALGORITHMS %v (%v), want %v", hs, err, suite.SignatureHashes())
 	}
 
-	// A site-to-site peer of the same gateway is no client: its response
-	// asks for no certificate.
+	// A site-to-site peer of the same gateway is answered by the site's
+	// connection, not as a new client, though with the CERTREQ: a client
+	// may share the site's address (TestClientAtSiteAddress).
 	peerAddr := netip.MustParseAddrPort("203.0.113.9:500")
 	p := basePeer("site", p2sGW.Addr(), peerAddr.Addr())
 	p.Mode = ModeResponderOnly
@@ -746,8 +747,8 @@ func TestClientInitCertReq(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := find[*wire.CertReq](resp.Payloads); ok {
-		t.Error("a configured peer was answered as a client (CERTREQ)")
+	if _, ok := find[*wire.CertReq](resp.Payloads); !ok {
+		t.Error("a configured peer's IKE_SA_INIT response lacks the CERTREQ while clients are served")
 	}
 	if g.clientConns() != 1 {
 		t.Errorf("%d client connections, want 1", g.clientConns())
@@ -1402,4 +1403,67 @@ func TestClientEAPTLS(t *testing.T) {
 		t.Errorf("an AUTH keyed with another key was answered %v", ps)
 	}
 	waitFor(t, 5*time.Second, "the refused clients' connections to end", func() bool { return g.clientConns() == 1 })
+}
+
+// TestClientAtSiteAddress: a client at the address of a site (a laptop
+// behind the branch's NAT) reaches the site's connection with its
+// IKE_SA_INIT; its certificate AUTH hands the IKE SA over to a client's
+// connection, which gives it an address; a refused one at that address
+// leaves nothing behind, and the site's pre-shared key still
+// authenticates the site.
+func TestClientAtSiteAddress(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	site := basePeer("site", p2sGW.Addr(), clientAt(1).Addr())
+	site.Mode = ModeResponderOnly
+	if err := g.m.Reconfig([]PeerConfig{site}); err != nil {
+		t.Fatal(err)
+	}
+	laptop := newP2SClient(t, g, netip.AddrPortFrom(clientAt(1).Addr(), 4500))
+	if _, addr := laptop.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("the client at the site's address got %v", addr)
+	}
+	if c := g.m.Clients(); len(c) != 1 || c[0].Remote.Addr() != clientAt(1).Addr() {
+		t.Fatalf("clients %+v", c)
+	}
+	if ps := laptop.request(wire.Informational, nil); len(ps) != 0 {
+		t.Errorf("the handed-over IKE SA answered %v", ps)
+	}
+	if st := g.m.Status(); len(st) != 1 || len(st[0].IKESAs) != 0 {
+		t.Errorf("the site's connection keeps %+v", st)
+	}
+
+	stranger := newP2SClient(t, g, netip.AddrPortFrom(clientAt(1).Addr(), 4501))
+	if ps, addr := stranger.connect(pkitest.Issue(t, "stranger", false, pkitest.Issue(t, "other root", true, nil))); addr.IsValid() || notify(ps, wire.AuthenticationFailed) == nil {
+		t.Errorf("a stranger at the site's address was answered %v", ps)
+	}
+	waitFor(t, 5*time.Second, "the stranger's connection to end", func() bool { return g.clientConns() == 1 })
+
+	// The site itself: its PSK AUTH stays with the site's connection.
+	s := newP2SClient(t, g, clientAt(1))
+	s.init()
+	idi := IPIdentity(clientAt(1).Addr()).payload(false)
+	signed, err := suite.SignedOctets(s.s.PRF, s.initReq, s.nr, s.keys.PI, idi.AppendBody(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	mac, err := suite.PSKAuth(s.s.PRF, site.PSK, signed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	ps := s.request(wire.IKEAuth, []wire.Payload{idi, &wire.Auth{Method: wire.AuthSharedKeyMIC, Data: mac},
+		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 0, 0, 1}, false), tsPayload(false, any4), tsPayload(true, any4)})
+	if _, ok := find[*wire.Auth](ps); !ok {
+		t.Fatalf("the site was answered %v", ps)
+	}
+	if st := g.m.Status(); len(st) != 1 || st[0].State != "established" {
+		t.Errorf("the site's connection: %+v", st)
+	}
+	if g.clientConns() != 1 {
+		t.Errorf("%d client connections after the site authenticated, want 1", g.clientConns())
+	}
 }

@@ -385,4 +385,11 @@ func (c *conn) handle(p packet) {
 		return
 	}
 	sa.handle(p)
+	if sa.c != c {
+		// Handed over to a point-to-site client's connection, whose loop
+		// starts now that this one is done with the SA (and ends at once
+		// if the client was refused).
+		sa.c.reap()
+		c.m.runClient(sa.c)
+	}
 }

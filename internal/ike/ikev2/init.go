@@ -322,10 +322,12 @@ func (c *conn) handleInitRequest(p packet) {
 	if sa.fragments {
 		resp = append(resp, &wire.Notify{NotifyType: wire.FragmentationSupported})
 	}
-	if st := c.client; st != nil {
+	if cl := c.clientsHere(); cl != nil {
 		// RFC 7296 §3.7: name the roots clients' certificates chain to;
-		// RFC 7427 §4: announce the hashes we verify signatures with.
-		resp = append(resp, &wire.CertReq{Encoding: wire.CertX509Signature, Data: suite.CertReqData(st.cfg.Roots)},
+		// RFC 7427 §4: announce the hashes we verify signatures with. A
+		// site's peer gets them too when clients are served: a client may
+		// share the site's address (handToClient).
+		resp = append(resp, &wire.CertReq{Encoding: wire.CertX509Signature, Data: suite.CertReqData(cl.Roots)},
 			&wire.Notify{NotifyType: wire.SignatureHashAlgorithms, Data: suite.AppendSignatureHashes(nil, suite.SignatureHashes())})
 		if n := notify(ps, wire.SignatureHashAlgorithms); n != nil {
 			sa.peerHashes, _ = suite.ParseSignatureHashes(n.Data)
