@@ -10,25 +10,21 @@ import (
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
-// testPKI is a root, a server certificate and a client certificate.
-type testPKI struct {
-	root           *pkitest.Cert
-	server, client tls.Certificate
-}
-
-func newPKI(t testing.TB) *testPKI {
-	root := pkitest.Issue(t, "P2S root", true, nil)
-	return &testPKI{root: root, server: pkitest.Issue(t, "gateway", false, root).TLS(), client: pkitest.Issue(t, "alice", false, root).TLS()}
+// tlsPKI returns a root, a server certificate ("gateway") and a client
+// certificate ("alice") of it.
+func tlsPKI(t testing.TB) (root *pkitest.Cert, server, client tls.Certificate) {
+	root = pkitest.Issue(t, "EAP-TLS root", true, nil)
+	return root, pkitest.Issue(t, "gateway", false, root).TLS(), pkitest.Issue(t, "alice", false, root).TLS()
 }
 
 // Two bridges, a TLS server and a TLS client, complete a handshake by
 // passing flights, and derive the same MSK.
 func TestTLSBridge(t *testing.T) {
-	p := newPKI(t)
+	root, server, client := tlsPKI(t)
 	roots := x509.NewCertPool()
-	roots.AddCert(p.root.Certificate)
-	srv := NewBridge(true, &tls.Config{Certificates: []tls.Certificate{p.server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: roots, MaxVersion: tls.VersionTLS12})
-	cli := NewBridge(false, &tls.Config{Certificates: []tls.Certificate{p.client}, RootCAs: roots, ServerName: "gateway", MaxVersion: tls.VersionTLS12})
+	roots.AddCert(root.Certificate)
+	srv := NewBridge(true, &tls.Config{Certificates: []tls.Certificate{server}, ClientAuth: tls.RequireAndVerifyClientCert, ClientCAs: roots, MaxVersion: tls.VersionTLS12})
+	cli := NewBridge(false, &tls.Config{Certificates: []tls.Certificate{client}, RootCAs: roots, ServerName: "gateway", MaxVersion: tls.VersionTLS12})
 	var toServer []byte
 	cliDone, srvDone := false, false
 	for range 10 {

@@ -13,9 +13,9 @@ import (
 // succeeds without a client certificate, and answers each packet it takes
 // with a Request, Success or Failure of its current identifier.
 func FuzzServer(f *testing.F) {
-	p := newPKI(f)
+	root, server, _ := tlsPKI(f)
 	roots := x509.NewCertPool()
-	roots.AddCert(p.root.Certificate)
+	roots.AddCert(root.Certificate)
 	identity := ppp.EAP{Code: ppp.EAPResponse, ID: 1, Type: ppp.TypeIdentity, Data: []byte("alice")}.Append(nil)
 	hello := ppp.EAP{Code: ppp.EAPResponse, ID: 2, Type: ppp.TypeTLS, Data: ppp.TLSData{Data: []byte{22, 3, 3, 0, 1, 1}}.Append(nil)}.Append(nil)
 	frame := func(ps ...[]byte) []byte {
@@ -31,7 +31,7 @@ func FuzzServer(f *testing.F) {
 	f.Add(frame(identity, ppp.EAP{Code: ppp.EAPResponse, ID: 2, Type: ppp.TypeNak, Data: []byte{13}}.Append(nil)))
 	f.Add(frame(identity, ppp.EAP{Code: ppp.EAPResponse, ID: 2, Type: ppp.TypeTLS, Data: ppp.TLSData{Flags: ppp.FlagMore | ppp.FlagLength, MessageLength: 9, Data: []byte{22}}.Append(nil)}.Append(nil)))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		s := NewServer(ServerConfig(p.server, roots, nil), 300, time.Second)
+		s := NewServer(ServerConfig(server, roots, nil), 300, time.Second)
 		defer s.Close()
 		s.Start()
 		for len(b) >= 2 {

@@ -153,6 +153,20 @@ func seal(sa *ikeSA, exch wire.ExchangeType, id uint32, first wire.PayloadType, 
 	return out
 }
 
+// encodeChain returns the type of the first payload of ps and the
+// payloads encoded, as the plaintext of an SK payload.
+func encodeChain(f *testing.F, ps []wire.Payload) (wire.PayloadType, []byte) {
+	plain, err := wire.AppendPayloads(nil, ps)
+	if err != nil {
+		f.Fatal(err)
+	}
+	first := wire.PayloadNone
+	if len(ps) > 0 {
+		first = ps[0].Type()
+	}
+	return first, plain
+}
+
 // fuzzExchanges maps the fuzzer's first octet to an exchange type.
 var fuzzExchanges = []wire.ExchangeType{wire.IKEAuth, wire.CreateChildSA, wire.Informational, wire.IKESAInit}
 
@@ -188,14 +202,7 @@ func FuzzHandlePacket(f *testing.F) {
 			tsPayload(true, prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}))},
 	}
 	for i, ps := range chains {
-		plain, err := wire.AppendPayloads(nil, ps)
-		if err != nil {
-			f.Fatal(err)
-		}
-		first := wire.PayloadNone
-		if len(ps) > 0 {
-			first = ps[0].Type()
-		}
+		first, plain := encodeChain(f, ps)
 		for _, mode := range []uint8{fuzzEstablished, fuzzHalfOpen} {
 			f.Add(mode, append([]byte{byte(i % 3), byte(first)}, plain...))
 		}
@@ -335,14 +342,7 @@ func FuzzClientPackets(f *testing.F) {
 		{dn, auth},
 	}
 	for _, ps := range chains {
-		plain, err := wire.AppendPayloads(nil, ps)
-		if err != nil {
-			f.Fatal(err)
-		}
-		first := wire.PayloadNone
-		if len(ps) > 0 {
-			first = ps[0].Type()
-		}
+		first, plain := encodeChain(f, ps)
 		f.Add(uint8(clientFuzzAuth), append([]byte{byte(first)}, plain...))
 	}
 	f.Fuzz(func(t *testing.T, mode uint8, data []byte) {
