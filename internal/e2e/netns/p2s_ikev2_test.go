@@ -13,11 +13,11 @@ import (
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
 
-// roadWarrior starts strongSwan at site s as a point-to-site client of
+// roadWarrior starts strongSwan in ns as a point-to-site client of
 // gateway gw with the configuration of its VPN client package (pkg, as
 // `vnet-gateway vpn-client generate --output-dir` writes it), with the
 // client's certificate and key put where that configuration says.
-func roadWarrior(t *testing.T, s *site, gw, pkg, cert, key string, tweak ...func(conf string) string) *netnstest.Charon {
+func roadWarrior(t *testing.T, ns *netnstest.NS, gw, pkg, cert, key string, tweak ...func(conf string) string) *netnstest.Charon {
 	t.Helper()
 	files := map[string][]byte{}
 	for name, path := range map[string]string{"x509/" + gw + "-client.pem": cert, "private/client.key": key,
@@ -32,8 +32,7 @@ func roadWarrior(t *testing.T, s *site, gw, pkg, cert, key string, tweak ...func
 	for _, f := range tweak {
 		conf = f(conf)
 	}
-	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: conf, Files: files})
-	return s.ch
+	return netnstest.StartCharon(t, ns, netnstest.CharonConfig{Swanctl: conf, Files: files})
 }
 
 // TestPointToSiteIKEv2: a gateway with IKEv2 and SSTP among its client
@@ -77,7 +76,7 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	}
 
 	laptop := newSite(t, r, 1, pool)
-	ch := roadWarrior(t, laptop, "hub-gw", pkg, certFile, keyFile)
+	ch := roadWarrior(t, laptop.gw, "hub-gw", pkg, certFile, keyFile)
 	var out string
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
 		// The gateway starts serving clients shortly after the change.
@@ -129,7 +128,7 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	// does with a user certificate.
 	_, bobCert, bobKey := clientPKIOf(t, dir, "bob", root)
 	bob := newSite(t, r, 3, pool)
-	bch := roadWarrior(t, bob, "hub-gw", pkg, bobCert, bobKey, func(conf string) string {
+	bch := roadWarrior(t, bob.gw, "hub-gw", pkg, bobCert, bobKey, func(conf string) string {
 		return strings.Replace(conf, "local {\n      auth = pubkey", "local {\n      auth = eap-tls", 1)
 	})
 	if out, err := bch.Initiate(); err != nil {
@@ -141,7 +140,7 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	ping(t, bob.gw, hostAddr, 10*time.Second)
 
 	stranger := newSite(t, r, 2, pool)
-	sch := roadWarrior(t, stranger, "hub-gw", pkg, strangerCert, strangerKey)
+	sch := roadWarrior(t, stranger.gw, "hub-gw", pkg, strangerCert, strangerKey)
 	if out, err := sch.Initiate(); err == nil || !strings.Contains(out+sch.Log(), "AUTHENTICATION_FAILED") {
 		t.Errorf("a client of another root: %v\n%s", err, out)
 	}
@@ -156,4 +155,47 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestClientBehindSiteNAT: a laptop on a branch's LAN, behind the
+// branch's router that masquerades it, connects over IKEv2 to the gateway
+// the branch has its site-to-site tunnel with: its IKE_SA_INIT comes from
+// the site's address, to the site's connection, which hands the IKE SA
+// over to a client's connection at IKE_AUTH. The laptop reaches the VNet
+// through its own tunnel, and the site's stays connected.
+func TestClientBehindSiteNAT(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "nft")
+	e := newS2S(t)
+	e.up(t)
+	dir := t.TempDir()
+	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
+	enableP2S(e.r, e.gw, "172.16.201.0/24", rootDER, "IkeV2")
+	pkg := filepath.Join(dir, "package")
+	if out, err := e.r.cli("vnet-gateway", "vpn-client", "generate", "-g", "s2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
+	// The branch's router masquerades what its LAN sends to the
+	// gateway's public address (not what enters the site's tunnel).
+	e.site.gw.Run("nft", "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; add rule ip nat post ip saddr "+
+		e.site.lanTS+" ip daddr "+e.gwAddr.String()+" masquerade")
+	ch := roadWarrior(t, e.site.lan, "hub-gw", pkg, certFile, keyFile)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		out, err := ch.Initiate()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the laptop behind the branch's NAT did not connect: %v\n%s", err, out)
+		}
+	}
+	if _, err := ch.WaitSAs(5*time.Second, "ESTABLISHED", "INSTALLED", "local  172.16.201.1/32"); err != nil {
+		t.Fatal(err)
+	}
+	ping(t, e.site.lan, e.hostAddr, 10*time.Second)
+	out, err := e.r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "s2s", "-n", "hub-gw", "-o", "json")
+	if err != nil || !strings.Contains(out, "IKEv2_172.16.201.1") || !strings.Contains(out, `"`+e.site.addr.String()+":") {
+		t.Errorf("vpn-client show-health does not list the laptop at the site's address %s: %v\n%s", e.site.addr, err, out)
+	}
+	e.r.waitConnection(e.conn, 10*time.Second, "the site's connection to stay connected", connected)
 }
