@@ -3,6 +3,7 @@ package ikev2
 import (
 	"bytes"
 	"crypto"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
@@ -68,7 +69,7 @@ type clientState struct {
 	remote   netip.AddrPort
 	addr     netip.Addr // given in IKE_AUTH; zero until then
 	ident    string     // the authenticated identity and certificate
-	cert     *x509.Certificate
+	subject  string     // its certificate's subject common name (or subject)
 	attached bool
 	since    time.Time
 }
@@ -210,7 +211,7 @@ func (m *Manager) handleClientInit(local, remote netip.AddrPort, h wire.Header, 
 			m.stats.clientsFull.Add(1)
 			return
 		}
-		c = newConn(m, clientConfig(cl, local, remote))
+		c = newConn(m, clientConfig(cl, local, remote), clientPacketQueue)
 		c.client = &clientState{cfg: cl, remote: remote}
 		m.clients[name] = c
 		m.runClient(c)
@@ -262,7 +263,7 @@ func (sa *ikeSA) handToClient(ps []wire.Payload) ([]wire.Payload, bool) {
 		m.mu.Unlock()
 		return nil, false
 	}
-	c := newConn(m, clientConfig(cl, sa.local, sa.remote))
+	c := newConn(m, clientConfig(cl, sa.local, sa.remote), clientPacketQueue)
 	c.client = &clientState{cfg: cl, remote: sa.remote}
 	m.clients[name] = c
 	m.ikeSPIs[sa.ourSPI()] = c
@@ -339,10 +340,7 @@ func (m *Manager) Clients() []ClientStatus {
 			if !st.attached || c.established() == nil {
 				return
 			}
-			s := ClientStatus{Name: c.name, Addr: st.addr, Remote: c.established().remote, Since: st.since, Subject: st.cert.Subject.CommonName}
-			if s.Subject == "" {
-				s.Subject = st.cert.Subject.String()
-			}
+			s := ClientStatus{Name: c.name, Addr: st.addr, Remote: c.established().remote, Since: st.since, Subject: st.subject}
 			out = append(out, s)
 		})
 	}
@@ -451,7 +449,10 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certificate, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
 	cp, _ := find[*wire.CP](req)
-	st.cert = cert
+	st.subject = cert.Subject.CommonName
+	if st.subject == "" {
+		st.subject = cert.Subject.String()
+	}
 	addr, ok := sa.c.m.assignAddr(sa.c)
 	if !ok {
 		// RFC 7296 §3.15.4: no address to give.
@@ -580,9 +581,9 @@ func (sa *ikeSA) endEAP() {
 }
 
 // clientIdent is what tells one client from another: its identity and
-// certificate.
+// certificate (its hash).
 func clientIdent(id Identity, cert *x509.Certificate) string {
-	return fmt.Sprintf("%d:%x:%x", id.Type, id.Data, cert.Raw)
+	return fmt.Sprintf("%d:%x:%x", id.Type, id.Data, sha256.Sum256(cert.Raw))
 }
 
 // replaceClients records that c authenticated as ident and, when the

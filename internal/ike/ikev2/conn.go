@@ -26,8 +26,11 @@ const maxReconnectDelay = 2 * time.Minute
 
 // Queue bounds of a peer's loop.
 const (
-	packetQueue = 64   // datagrams waiting for the loop
-	eventQueue  = 1024 // data path events waiting for the loop
+	packetQueue = 64 // datagrams waiting for the loop
+	// clientPacketQueue is a point-to-site client's: one client sends
+	// little at a time, and there may be thousands of them.
+	clientPacketQueue = 8
+	eventQueue        = 1024 // data path events waiting for the loop
 )
 
 // conn is one configured peer and the loop that owns its IKE SAs.
@@ -66,12 +69,12 @@ type conn struct {
 	client *clientState
 }
 
-func newConn(m *Manager, p PeerConfig) *conn {
+func newConn(m *Manager, p PeerConfig, queue int) *conn {
 	return &conn{
 		m:       m,
 		name:    p.Name,
 		log:     m.log.With("peer", p.Name),
-		packets: make(chan packet, packetQueue),
+		packets: make(chan packet, queue),
 		wake:    make(chan struct{}, 1),
 		done:    make(chan struct{}),
 		cfg:     p,

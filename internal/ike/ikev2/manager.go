@@ -243,7 +243,7 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 
 // startLocked starts the goroutine of peer p; m.mu is held.
 func (m *Manager) startLocked(p PeerConfig) {
-	c := newConn(m, p)
+	c := newConn(m, p, packetQueue)
 	m.conns[p.Name] = c
 	m.byRemote[p.Remote.Addr().Unmap()] = c
 	m.cfgs[p.Name] = p
