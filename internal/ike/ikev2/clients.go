@@ -38,7 +38,8 @@ type Clients struct {
 	// Pool is where clients' addresses come from. Its first and last
 	// addresses are not given out.
 	Pool netip.Prefix
-	// Routes are what clients reach: the gateway's traffic selectors.
+	// Routes are what clients reach: the gateway's traffic selectors, or
+	// any IPv4 address when there are more than a child SA takes (64).
 	Routes []netip.Prefix
 	// DNS are the DNS servers clients are given when they ask
 	// (INTERNAL_IP4_DNS): the VNet's.
@@ -102,8 +103,8 @@ func (cl *Clients) validate() error {
 	if !cl.Pool.IsValid() || !cl.Pool.Addr().Is4() || cl.Pool.Bits() > 30 {
 		errs = append(errs, fmt.Errorf("client pool %v: want an IPv4 prefix of at least 4 addresses", cl.Pool))
 	}
-	if len(cl.Routes) == 0 || len(cl.Routes) > maxSelectors {
-		errs = append(errs, fmt.Errorf("%d routes, want 1 to %d", len(cl.Routes), maxSelectors))
+	if len(cl.Routes) == 0 {
+		errs = append(errs, errors.New("no routes"))
 	}
 	if cl.MaxClients <= 0 {
 		errs = append(errs, errors.New("no clients allowed"))
@@ -163,6 +164,16 @@ func (cl *Clients) sameClients(o *Clients) bool {
 		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals)
 }
 
+// selectors are the gateway's traffic selectors of a client's child SA:
+// the routes, or any IPv4 address when they are more than one child SA
+// takes (maxSelectors); the VNet's routing decides then.
+func (cl *Clients) selectors() []netip.Prefix {
+	if len(cl.Routes) > maxSelectors {
+		return []netip.Prefix{netip.PrefixFrom(netip.IPv4Unspecified(), 0)}
+	}
+	return cl.Routes
+}
+
 // clientName is the name of the connection of a client at remote.
 func clientName(remote netip.AddrPort) string { return "p2s-ikev2/" + remote.String() }
 
@@ -175,7 +186,7 @@ func clientConfig(cl *Clients, local, remote netip.AddrPort) PeerConfig {
 		LocalID:      IPIdentity(local.Addr()),
 		IKEProposals: cl.IKEProposals, ESPProposals: cl.ESPProposals,
 		Mode:       ModeResponderOnly,
-		Children:   []ChildConfig{{LocalTS: cl.Routes, RemoteTS: []netip.Prefix{cl.Pool}}},
+		Children:   []ChildConfig{{LocalTS: cl.selectors(), RemoteTS: []netip.Prefix{cl.Pool}}},
 		ForceEncap: cl.ForceEncap,
 	}.withDefaults()
 }
@@ -466,7 +477,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 		}
 		st.attached, st.since = true, time.Now()
 	}
-	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.Routes, RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
+	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.selectors(), RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
 	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", cert.Subject.String(), "addr", addr, "remote", sa.remote, "proposal", sa.suite)

@@ -670,12 +670,12 @@ func TestClientsValidate(t *testing.T) {
 		{"/32 pool", func(c *Clients) { c.Pool = netip.MustParsePrefix("10.9.0.1/32") }, "client pool"},
 		{"/30 pool", func(c *Clients) { c.Pool = netip.MustParsePrefix("10.9.0.0/30") }, ""},
 		{"no routes", func(c *Clients) { c.Routes = nil }, "routes"},
-		{"too many routes", func(c *Clients) {
+		{"more routes than a child SA takes", func(c *Clients) {
 			c.Routes = nil
 			for i := range maxSelectors + 1 {
 				c.Routes = append(c.Routes, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
 			}
-		}, "routes"},
+		}, ""},
 		{"no clients allowed", func(c *Clients) { c.MaxClients = 0 }, "no clients"},
 		{"negative clients", func(c *Clients) { c.MaxClients = -1 }, "no clients"},
 		{"no Attach", func(c *Clients) { c.Attach = nil }, "hooks"},
@@ -1517,4 +1517,20 @@ func BenchmarkClientConnect(b *testing.B) {
 	}
 	b.ReportMetric(float64(int64(after.HeapInuse+after.StackInuse)-int64(before.HeapInuse+before.StackInuse))/float64(b.N), "B/client")
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "clients/s")
+}
+
+// TestClientSelectors: a client's child SA names the routes, or any IPv4
+// address when they are more than a child SA takes.
+func TestClientSelectors(t *testing.T) {
+	cl := &Clients{Routes: p2sRoutes}
+	if got := cl.selectors(); !slices.Equal(got, p2sRoutes) {
+		t.Errorf("selectors %v, want the routes %v", got, p2sRoutes)
+	}
+	cl.Routes = nil
+	for i := range maxSelectors + 1 {
+		cl.Routes = append(cl.Routes, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
+	}
+	if got := cl.selectors(); !slices.Equal(got, []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")}) {
+		t.Errorf("the selectors of %d routes: %v, want any IPv4 address", len(cl.Routes), got)
+	}
 }
