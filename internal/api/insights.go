@@ -51,7 +51,7 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request, rt route) {
 		q.Location = res.Location
 		q.Connections[strings.ToLower(res.ID)] = res.Name
 	case *arm.VirtualNetworkGateway:
-		q.Location, q.P2S, q.BGPPeers = res.Location, insights.P2SSeries(res.ID), h.insights.BGPPeers(res.ID)
+		q.Location, q.P2S, q.BGPPeers = res.Location, insights.P2SSeriesOf(res.ID), h.insights.BGPPeers(res.ID)
 		cs, err := h.region.GatewayConnections(rt.id)
 		if err != nil {
 			h.fail(w, r, err)

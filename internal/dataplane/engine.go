@@ -463,8 +463,8 @@ type Status struct {
 	Hosts       map[string]HostStatus
 	Connections map[string]ConnectionStatus
 	// P2S is the point-to-site traffic of the gateways that serve it, by
-	// gateway id, over their instances.
-	P2S map[string]P2SStatus
+	// gateway id and protocol (SSTP, IKEv2), over their instances.
+	P2S map[string]map[string]P2SStatus
 }
 
 // BGPSessionStatus is one BGP session of a gateway's instance: whether it
@@ -476,6 +476,13 @@ type BGPSessionStatus struct {
 	Established         bool
 	Learned, Advertised int
 }
+
+// The point-to-site protocols, as Azure names them in its metrics'
+// Protocol dimension and its clients' connection ids.
+const (
+	ProtocolSSTP  = "SSTP"
+	ProtocolIKEv2 = "IKEv2"
+)
 
 // P2SStatus is a gateway's point-to-site traffic: the bytes its clients
 // sent (Ingress) and were sent (Egress) since its servers started, and how
@@ -578,7 +585,7 @@ type HostStatus struct {
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]P2SStatus{}}
+	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]map[string]P2SStatus{}}
 	for id, v := range e.vnets {
 		s.VNets[id] = v.router.Stats()
 		for hid, h := range v.hosts {
@@ -591,19 +598,21 @@ func (e *Engine) Status() Status {
 	}
 	for _, g := range e.gateways {
 		g.status(s.Connections)
-		var in, out uint64
-		var n int
+		add := func(proto string, in, out uint64, n int) {
+			if s.P2S[g.cfg.ID] == nil {
+				s.P2S[g.cfg.ID] = map[string]P2SStatus{}
+			}
+			p := s.P2S[g.cfg.ID][proto]
+			p.Ingress, p.Egress, p.Clients = p.Ingress+in, p.Egress+out, p.Clients+n
+			s.P2S[g.cfg.ID][proto] = p
+		}
 		if g.p2s != nil {
-			in, out, n = g.p2s.Traffic()
+			in, out, n := g.p2s.Traffic()
+			add(ProtocolSSTP, in, out, n)
 		}
 		if g.ikev2Clients {
-			i, o, m := g.gw.ClientTraffic()
-			in, out, n = in+i, out+o, n+m
-		}
-		if g.p2s != nil || g.ikev2Clients {
-			p := s.P2S[g.cfg.ID]
-			p.Ingress, p.Egress, p.Clients = p.Ingress+in, p.Egress+out, p.Clients+n
-			s.P2S[g.cfg.ID] = p
+			in, out, n := g.gw.ClientTraffic()
+			add(ProtocolIKEv2, in, out, n)
 		}
 	}
 	return s

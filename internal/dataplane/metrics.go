@@ -167,11 +167,11 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		}
 	}
 	if g.p2s != nil {
-		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), append(instance[:len(instance):len(instance)], "protocol", "SSTP")...)
+		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), append(instance[:len(instance):len(instance)], "protocol", ProtocolSSTP)...)
 	}
 	if g.ikev2Clients {
 		_, _, n := g.gw.ClientTraffic()
-		m.add("vnetgw_p2s_connections", uint64(n), append(instance[:len(instance):len(instance)], "protocol", "IKEv2")...)
+		m.add("vnetgw_p2s_connections", uint64(n), append(instance[:len(instance):len(instance)], "protocol", ProtocolIKEv2)...)
 	}
 	if g.bgp != nil {
 		for _, p := range g.bgp.s.Peers() {

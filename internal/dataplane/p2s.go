@@ -171,7 +171,7 @@ func (e *Engine) P2SClients(id string) []p2s.ClientStatus {
 		}
 		if g.ikev2Clients {
 			for _, c := range g.gw.Clients() {
-				out = append(out, p2s.ClientStatus{Protocol: "IKEv2", Addr: c.Addr, Remote: c.Remote, Identity: c.Subject, Since: c.Since,
+				out = append(out, p2s.ClientStatus{Protocol: ProtocolIKEv2, Addr: c.Addr, Remote: c.Remote, Identity: c.Subject, Since: c.Since,
 					BytesIn: c.BytesIn, BytesOut: c.BytesOut, PacketsIn: c.PacketsIn, PacketsOut: c.PacketsOut})
 			}
 		}

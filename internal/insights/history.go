@@ -36,9 +36,30 @@ const (
 	GaugePeerUp, GaugeRoutesLearned, GaugeRoutesAdvertised = 0, 1, 2
 )
 
-// P2SSeries is the id under which a gateway's point-to-site traffic is
-// recorded (as one connection's).
-func P2SSeries(gatewayID string) string { return strings.ToLower(gatewayID) + "/p2s" }
+// P2SProtocols are the values of the point-to-site metrics' Protocol
+// dimension.
+var P2SProtocols = []string{"SSTP", "IKEv2"}
+
+// P2SSeries is the id under which a gateway's point-to-site traffic over
+// protocol is recorded (as one connection's). SSTP's keeps the id it had
+// before there was IKEv2, so that a history saved then still counts.
+func P2SSeries(gatewayID, protocol string) string {
+	id := strings.ToLower(gatewayID) + "/p2s"
+	if !strings.EqualFold(protocol, "SSTP") {
+		id += "/" + strings.ToLower(protocol)
+	}
+	return id
+}
+
+// P2SSeriesOf returns the point-to-site series of a gateway with the
+// protocol of each.
+func P2SSeriesOf(gatewayID string) map[string]string {
+	out := map[string]string{}
+	for _, p := range P2SProtocols {
+		out[P2SSeries(gatewayID, p)] = p
+	}
+	return out
+}
 
 // BGPSeries is the id under which the BGP session of a gateway's instance
 // with peer is recorded.

@@ -112,28 +112,52 @@ func TestDropsAndGauges(t *testing.T) {
 	}
 }
 
-// A gateway's point-to-site metrics come from its own series, whatever
-// its connections carried.
+// A gateway's point-to-site metrics come from its own series, one per
+// protocol, whatever its connections carried; P2SConnectionCount splits by
+// Protocol when asked.
 func TestP2SMetrics(t *testing.T) {
 	h := history()
 	gw := "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/GW"
+	if P2SSeries(gw, "SSTP") != strings.ToLower(gw)+"/p2s" {
+		t.Errorf("SSTP's series is %q, not the id of histories saved before IKEv2", P2SSeries(gw, "SSTP"))
+	}
 	for i := range 6 {
-		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{P2SSeries(gw): {Ingress: uint64(600 * i), Egress: uint64(600 * i), Gauges: [3]uint32{GaugeClients: uint32(min(i, 2))}}})
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{
+			P2SSeries(gw, "SSTP"):  {Ingress: uint64(600 * i), Egress: uint64(600 * i), Gauges: [3]uint32{GaugeClients: uint32(min(i, 2))}},
+			P2SSeries(gw, "IKEv2"): {Ingress: uint64(60 * i), Egress: uint64(60 * i), Gauges: [3]uint32{GaugeClients: 3}},
+		})
 	}
-	q, err := Parse(map[string]string{"metricnames": "P2SConnectionCount,P2SBandwidth", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:01:00Z", "interval": "PT1M",
-		"$filter": "ConnectionName eq '*'"}, GatewayMetrics, h.Every(), t0)
-	if err != nil {
-		t.Fatal(err)
+	ask := func(filter string) Response {
+		t.Helper()
+		q, err := Parse(map[string]string{"metricnames": "P2SConnectionCount,P2SBandwidth", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:01:00Z", "interval": "PT1M",
+			"$filter": filter}, GatewayMetrics, h.Every(), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Connections, q.P2S = map[string]string{"a": "conn-a"}, P2SSeriesOf(strings.ToLower(gw))
+		return h.Answer(q)
 	}
-	q.Connections, q.P2S = map[string]string{"a": "conn-a"}, P2SSeries(strings.ToLower(gw))
-	r := h.Answer(q)
-	// Clients 0, 1, 2, 2, 2, 2 over the minute: 1.5 on the mean; 6,000
-	// bytes in the minute, 100 per second.
-	if n := r.Value[0].Timeseries[0].Data[0].Total; n == nil || *n != 1.5 || len(r.Value[0].Timeseries[0].Metadata) != 0 {
+	r := ask("ConnectionName eq '*'")
+	// SSTP clients 0, 1, 2, 2, 2, 2 over the minute: 1.5 on the mean, and
+	// IKEv2's 3; 6,000 + 600 bytes in the minute, 110 per second.
+	if n := r.Value[0].Timeseries[0].Data[0].Total; n == nil || *n != 4.5 || len(r.Value[0].Timeseries[0].Metadata) != 0 {
 		t.Errorf("P2SConnectionCount: %+v", r.Value[0].Timeseries)
 	}
-	if bw := r.Value[1].Timeseries[0].Data[0].Average; bw == nil || *bw != 100 {
+	if bw := r.Value[1].Timeseries[0].Data[0].Average; bw == nil || *bw != 110 {
 		t.Errorf("P2SBandwidth: %+v", r.Value[1].Timeseries)
+	}
+	r = ask("Protocol eq '*'")
+	byProto := map[string]float64{}
+	for _, ts := range r.Value[0].Timeseries {
+		if len(ts.Metadata) == 1 && ts.Metadata[0].Name.Value == "Protocol" && ts.Data[0].Total != nil {
+			byProto[ts.Metadata[0].Value] = *ts.Data[0].Total
+		}
+	}
+	if byProto["SSTP"] != 1.5 || byProto["IKEv2"] != 3 || len(byProto) != 2 {
+		t.Errorf("P2SConnectionCount by Protocol: %v", byProto)
+	}
+	if r = ask("Protocol eq 'IKEv2'"); len(r.Value[0].Timeseries) != 1 || *r.Value[0].Timeseries[0].Data[0].Total != 3 {
+		t.Errorf("P2SConnectionCount of IKEv2: %+v", r.Value[0].Timeseries)
 	}
 }
 

@@ -30,7 +30,7 @@ var (
 	GatewayMetrics = []Metric{
 		{"AverageBandwidth", "Gateway S2S Bandwidth", "Site-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", "", false, bothPerSecond},
 		{"P2SBandwidth", "Gateway P2S Bandwidth", "Point-to-site bandwidth of the gateway, both ways, in bytes per second", "BytesPerSecond", "Average", "", true, bothPerSecond},
-		{"P2SConnectionCount", "P2S Connection Count", "Point-to-site clients connected to the gateway (the mean over the interval)", "Count", "Total", "", true, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeClients] }},
+		{"P2SConnectionCount", "P2S Connection Count", "Point-to-site clients connected to the gateway (the mean over the interval)", "Count", "Total", byProtocol, true, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeClients] }},
 		{"TunnelAverageBandwidth", "Tunnel Bandwidth", "Bandwidth of a tunnel, both ways, in bytes per second", "BytesPerSecond", "Average", byConnection, false, bothPerSecond},
 		{"TunnelIngressBytes", "Tunnel Ingress Bytes", "Bytes that came in through a tunnel", "Bytes", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Ingress) }},
 		{"TunnelEgressBytes", "Tunnel Egress Bytes", "Bytes that went out through a tunnel", "Bytes", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return float64(b.Egress) }},
@@ -61,6 +61,7 @@ func bothPerSecond(b Bucket, s float64) float64 { return float64(b.Ingress+b.Egr
 const (
 	byConnection = "ConnectionName"
 	byBGPPeer    = "BgpPeerAddress"
+	byProtocol   = "Protocol"
 )
 
 // Query is a metrics request on one resource.
@@ -71,11 +72,13 @@ type Query struct {
 	Metrics   []Metric // from Parse
 	From, To  time.Time
 	Interval  time.Duration
-	// Split is the dimension of $filter (ConnectionName eq '*', or
-	// BgpPeerAddress eq '10.0.0.1'), Value the value it asks for ("": all).
+	// Split is the dimension of $filter (ConnectionName eq '*',
+	// BgpPeerAddress eq '10.0.0.1', Protocol eq 'IKEv2'), Value the value
+	// it asks for ("": all).
 	Split, Value string
-	// P2S is the id of the gateway's point-to-site series (P2SSeries).
-	P2S string
+	// P2S are the ids of the gateway's point-to-site series (P2SSeriesOf)
+	// and their protocols.
+	P2S map[string]string
 	// Connections are the lower-case ids of the connections whose traffic
 	// makes the metrics, and their names (the dimension's values);
 	// BGPPeers the ids of the series of the gateway's BGP sessions
@@ -90,7 +93,7 @@ func (e *ErrBadRequest) Error() string { return e.Msg }
 
 func bad(format string, args ...any) error { return &ErrBadRequest{fmt.Sprintf(format, args...)} }
 
-var filterRE = regexp.MustCompile(`(?i)^\s*(connectionname|bgppeeraddress)\s+eq\s+'([^']*)'\s*$`)
+var filterRE = regexp.MustCompile(`(?i)^\s*(connectionname|bgppeeraddress|protocol)\s+eq\s+'([^']*)'\s*$`)
 
 // Parse reads a request's metricnames, timespan, interval and $filter
 // against the metrics the resource has, with now for the default
@@ -137,11 +140,13 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 	if f := q["$filter"]; f != "" {
 		m := filterRE.FindStringSubmatch(f)
 		if m == nil {
-			return Query{}, bad("$filter %q is not ConnectionName or BgpPeerAddress eq '<value>' or eq '*'", f)
+			return Query{}, bad("$filter %q is not ConnectionName, BgpPeerAddress or Protocol eq '<value>' or eq '*'", f)
 		}
 		out.Split = byConnection
-		if strings.EqualFold(m[1], byBGPPeer) {
-			out.Split = byBGPPeer
+		for _, d := range []string{byBGPPeer, byProtocol} {
+			if strings.EqualFold(m[1], d) {
+				out.Split = d
+			}
 		}
 		if m[2] != "*" {
 			out.Value = m[2]

@@ -82,7 +82,7 @@ func (h *History) Answer(q Query) Response {
 		series := q.Connections // a connection's metrics, and the gateway's of its connections
 		switch {
 		case m.P2S:
-			series = map[string]string{q.P2S: ""}
+			series = q.P2S
 		case m.Dimension == byBGPPeer:
 			series = q.BGPPeers
 		}

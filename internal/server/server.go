@@ -310,8 +310,10 @@ func (s *Server) sample(ctx context.Context) {
 				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets,
 					Drops: c.Drops, Gauges: [3]uint32{insights.GaugeIKESAs: uint32(c.IKESAs), insights.GaugeChildSAs: uint32(c.ChildSAs), insights.GaugeNATFlows: uint32(c.NATFlows)}}
 			}
-			for id, p := range st.P2S {
-				byConn[insights.P2SSeries(id)] = insights.Counters{Ingress: p.Ingress, Egress: p.Egress, Gauges: [3]uint32{insights.GaugeClients: uint32(p.Clients)}}
+			for id, byProto := range st.P2S {
+				for proto, p := range byProto {
+					byConn[insights.P2SSeries(id, proto)] = insights.Counters{Ingress: p.Ingress, Egress: p.Egress, Gauges: [3]uint32{insights.GaugeClients: uint32(p.Clients)}}
+				}
 			}
 			for id, sessions := range s.engine.BGPSessions() {
 				for _, b := range sessions {

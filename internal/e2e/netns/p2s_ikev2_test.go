@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
@@ -43,12 +44,12 @@ func roadWarrior(t *testing.T, ns *netnstest.NS, gw, pkg, cert, key string, twea
 // certificate against the region's CA, negotiates the gateway's custom
 // policy for clients, gets an address of the pool in a
 // configuration payload and pings the VNet's host, which pings it back.
-// The health API lists it by its IKEv2_ id, the metrics count it, and
-// disconnecting it through the API deletes its SAs at strongSwan. A client
-// of another root is refused.
+// The health API lists it by its IKEv2_ id, the metrics count it (Azure
+// Monitor's by Protocol), and disconnecting it through the API deletes its
+// SAs at strongSwan. A client of another root is refused.
 func TestPointToSiteIKEv2(t *testing.T) {
 	require(t)
-	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443", "--metrics-interval", "1s"}})
 	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	// The VNet's DNS server, which clients are given.
 	var v arm.VirtualNetwork
@@ -113,6 +114,18 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	p2sLabels := []string{"gateway", strings.ToLower(gw.String()), "protocol", "IKEv2"}
 	if n, _ := r.metric("vnetgw_p2s_connections", p2sLabels...); n != 1 {
 		t.Errorf("vnetgw_p2s_connections = %d with alice connected", n)
+	}
+	// Azure Monitor counts her under the Protocol IKEv2, none under SSTP.
+	time.Sleep(1500 * time.Millisecond)
+	m := r.monitor(gw.String(), "--metric", "P2SConnectionCount", "--interval", "PT1S", "--filter", "Protocol eq '*'")
+	byProto := map[string]float64{}
+	for _, ts := range m.Value[0].Timeseries {
+		if len(ts.Metadata) == 1 {
+			byProto[ts.Metadata[0].Value] = peak(insights.MetricResult{Timeseries: []insights.TimeSeries{ts}})
+		}
+	}
+	if byProto["IKEv2"] != 1 || byProto["SSTP"] != 0 {
+		t.Errorf("Azure Monitor: P2SConnectionCount by Protocol at most %v, want IKEv2 1 and SSTP 0", byProto)
 	}
 
 	// The administrator ends the connection: strongSwan is told.
