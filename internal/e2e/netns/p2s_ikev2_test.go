@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -211,4 +212,57 @@ func TestClientBehindSiteNAT(t *testing.T) {
 		t.Errorf("vpn-client show-health does not list the laptop at the site's address %s: %v\n%s", e.site.addr, err, out)
 	}
 	e.r.waitConnection(e.conn, 10*time.Second, "the site's connection to stay connected", connected)
+}
+
+// TestClientMovesWithMOBIKE: a laptop connected over IKEv2 moves to
+// another network (its address is gone, another link takes its traffic):
+// strongSwan tells the gateway with MOBIKE (RFC 4555 UPDATE_SA_ADDRESSES),
+// the same IKE SA and child SA carry on from the new address, and the
+// health API shows it.
+func TestClientMovesWithMOBIKE(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, hostAddr := r.tunHost(vnet, "web")
+	dir := t.TempDir()
+	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
+	enableP2S(r, gw, "172.16.201.0/24", rootDER, "IkeV2")
+	pkg := filepath.Join(dir, "package")
+	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
+	laptop := newSite(t, r, 1, pool)
+	// The second network: another link to the region, its route standing by.
+	netnstest.Link(t, r.ns, "100.64.101.1/30", laptop.gw, "100.64.101.2/30")
+	laptop.gw.Run("ip", "route", "add", pool, "via", "100.64.101.1", "metric", "100")
+	ch := roadWarrior(t, laptop.gw, "hub-gw", pkg, certFile, keyFile)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		out, err := ch.Initiate()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan did not connect: %v\n%s", err, out)
+		}
+	}
+	before, err := ch.WaitSAs(5*time.Second, "ESTABLISHED", "INSTALLED", "@ 100.64.1.2[")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ping(t, laptop.gw, hostAddr, 10*time.Second)
+
+	// The laptop leaves the first network.
+	laptop.gw.Run("ip", "addr", "del", "100.64.1.2/30", "dev", hostIf(t, laptop.gw, netip.MustParseAddr("100.64.1.2")))
+	after, err := ch.WaitSAs(15*time.Second, "ESTABLISHED", "INSTALLED", "@ 100.64.101.2[")
+	if err != nil {
+		t.Fatalf("strongSwan did not move its SAs to the second network: %v\n%s", err, grepLines(ch.Log(), "MOBIKE"))
+	}
+	if a, b := ikeSPIs.FindString(before), ikeSPIs.FindString(after); a == "" || a != b {
+		t.Errorf("the IKE SA is not the same after the move (SPIs %q, then %q):\n%s\n%s", a, b, before, after)
+	}
+	ping(t, laptop.gw, hostAddr, 10*time.Second)
+	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil || !strings.Contains(out, `"100.64.101.2:`) {
+		t.Errorf("vpn-client show-health does not show the laptop at its new address: %v\n%s", err, out)
+	}
 }

@@ -487,8 +487,38 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 	}
 	sa.c.m.replaceClients(sa.c, clientIdent(id, cert), initialContact)
 	resp := append(auth, clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS))
+	if notify(req, wire.MOBIKESupported) != nil {
+		// RFC 4555 §3.3: both sides announce MOBIKE in IKE_AUTH; a client
+		// that moves then says so with UPDATE_SA_ADDRESSES (moved).
+		sa.mobike = true
+		resp = append(resp, &wire.Notify{NotifyType: wire.MOBIKESupported})
+	}
 	if _, ok := find[*wire.SA](req); ok {
 		resp = append(resp, sa.acceptChild(req, sa.ni, sa.nr, true)...)
+	}
+	return resp
+}
+
+// moved answers a client's UPDATE_SA_ADDRESSES (RFC 4555 §3.5): the SA
+// and its child SAs follow the request's addresses (behind a NAT,
+// ikeSA.authenticated moved them already); the response carries NAT
+// detection for the new ones (§3.8) and the request's COOKIE2 (§3.7). It
+// returns nil for an INFORMATIONAL request that is no such update.
+func (sa *ikeSA) moved(ps []wire.Payload) []wire.Payload {
+	if !sa.mobike || notify(ps, wire.UpdateSAAddresses) == nil {
+		return nil
+	}
+	if sa.reqLocal != sa.local || sa.reqRemote != sa.remote {
+		sa.moveTo(sa.reqLocal, sa.reqRemote)
+	}
+	sa.log.Info("point-to-site client moved (MOBIKE)", sa.logAttrs(), "remote", sa.remote)
+	resp := []wire.Payload{
+		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: sa.sourceHash(sa.spiR, sa.local)},
+		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(sa.spiI, sa.spiR, sa.remote)},
+	}
+	if c := notify(ps, wire.Cookie2); c != nil {
+		// RFC 4555 §3.7: the responder copies COOKIE2 into its response.
+		resp = append(resp, &wire.Notify{NotifyType: wire.Cookie2, Data: c.Data})
 	}
 	return resp
 }

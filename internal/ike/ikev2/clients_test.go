@@ -1534,3 +1534,48 @@ func TestClientSelectors(t *testing.T) {
 		t.Errorf("the selectors of %d routes: %v, want any IPv4 address", len(cl.Routes), got)
 	}
 }
+
+// TestClientMOBIKE: a client that announced MOBIKE (RFC 4555) in IKE_AUTH
+// is answered with MOBIKE_SUPPORTED; its UPDATE_SA_ADDRESSES from a new
+// address moves the IKE SA and the child SAs there, and the response
+// carries NAT detection for the new addresses and the request's COOKIE2.
+// A client that did not announce MOBIKE gets no MOBIKE_SUPPORTED.
+func TestClientMOBIKE(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	cl.init()
+	ps := cl.request(wire.IKEAuth, append(cl.auth(pki.client), &wire.Notify{NotifyType: wire.MOBIKESupported}))
+	if cpAddr(ps) != poolAddr(1) || notify(ps, wire.MOBIKESupported) == nil {
+		t.Fatalf("the MOBIKE client was answered %v", ps)
+	}
+	moved := netip.MustParseAddrPort("203.0.113.77:4500")
+	cl.addr = moved
+	cookie2 := bytes.Repeat([]byte{0xc2}, 16)
+	resp := cl.request(wire.Informational, []wire.Payload{&wire.Notify{NotifyType: wire.UpdateSAAddresses},
+		&wire.Notify{NotifyType: wire.Cookie2, Data: cookie2}})
+	if c := notify(resp, wire.Cookie2); c == nil || !bytes.Equal(c.Data, cookie2) {
+		t.Errorf("the response does not carry the request's COOKIE2: %v", resp)
+	}
+	if d := notify(resp, wire.NATDetectionDestinationIP); d == nil || !bytes.Equal(d.Data, natHash(cl.spiI, cl.spiR, moved)) {
+		t.Errorf("the response's NAT_DETECTION_DESTINATION_IP is not of the new address: %v", resp)
+	}
+	if c := g.m.Clients(); len(c) != 1 || c[0].Remote != moved {
+		t.Errorf("clients %+v, want the client at %v", c, moved)
+	}
+	g.dp.mu.Lock()
+	for _, ch := range g.dp.children {
+		if ch.Remote != moved {
+			t.Errorf("child SA %08x still goes to %v", ch.In.SPI, ch.Remote)
+		}
+	}
+	g.dp.mu.Unlock()
+
+	other := newP2SClient(t, g, clientAt(2))
+	if ps, _ := other.connect(pkitest.Issue(t, "bob", false, pki.root)); notify(ps, wire.MOBIKESupported) != nil {
+		t.Errorf("a client without MOBIKE was answered MOBIKE_SUPPORTED")
+	}
+}

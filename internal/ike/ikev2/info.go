@@ -31,6 +31,9 @@ func (sa *ikeSA) startDeleteIKE() {
 // handleInformational answers an INFORMATIONAL request: deletes, and
 // liveness checks, which are empty (RFC 7296 §1.4).
 func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
+	if resp := sa.moved(ps); resp != nil {
+		return resp
+	}
 	var ours [][]byte
 	for _, p := range ps {
 		d, ok := p.(*wire.Delete)

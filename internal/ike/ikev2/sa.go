@@ -82,6 +82,11 @@ type ikeSA struct {
 	peerHashes []suite.SignatureHash
 	// eap is a point-to-site client's EAP authentication in progress.
 	eap *clientEAP
+	// mobike: both sides announced MOBIKE (RFC 4555) in IKE_AUTH.
+	mobike bool
+	// reqLocal and reqRemote are the endpoints of the last authenticated
+	// message.
+	reqLocal, reqRemote netip.AddrPort
 
 	// IKE_SA_INIT.
 	ni, nr            []byte
@@ -656,14 +661,21 @@ func (sa *ikeSA) handleResponse(p packet) {
 // NAT, the endpoints of the last authenticated message are used).
 func (sa *ikeSA) authenticated(p packet) {
 	sa.lastRecv = time.Now()
+	sa.reqLocal, sa.reqRemote = p.local, p.remote
 	if p.remote == sa.remote && p.local == sa.local {
 		return
 	}
 	if !sa.natLocal && !sa.natRemote {
 		return
 	}
-	sa.log.Info("peer endpoint changed", sa.logAttrs(), "local", p.local, "remote", p.remote)
-	sa.local, sa.remote = p.local, p.remote
+	sa.moveTo(p.local, p.remote)
+}
+
+// moveTo makes local and remote the endpoints of the IKE SA and of its
+// child SAs.
+func (sa *ikeSA) moveTo(local, remote netip.AddrPort) {
+	sa.log.Info("peer endpoint changed", sa.logAttrs(), "local", local, "remote", remote)
+	sa.local, sa.remote = local, remote
 	for _, ch := range sa.children {
 		// Moved, not installed again: a new SA would send sequence
 		// numbers (the AES-GCM IV, RFC 4106 §3.1) again from 1.

@@ -50,6 +50,7 @@ const (
 	AdditionalIP6Address      NotifyType = 16398 // RFC 4555
 	NoAdditionalAddresses     NotifyType = 16399 // RFC 4555
 	UpdateSAAddresses         NotifyType = 16400 // RFC 4555
+	Cookie2                   NotifyType = 16401 // RFC 4555
 	AuthLifetime              NotifyType = 16403 // RFC 4478
 	MultipleAuthSupported     NotifyType = 16404 // RFC 4739
 	RedirectSupported         NotifyType = 16406 // RFC 5685
@@ -103,6 +104,7 @@ var notifyNames = map[NotifyType]string{
 	AdditionalIP6Address:       "ADDITIONAL_IP6_ADDRESS",
 	NoAdditionalAddresses:      "NO_ADDITIONAL_ADDRESSES",
 	UpdateSAAddresses:          "UPDATE_SA_ADDRESSES",
+	Cookie2:                    "COOKIE2",
 	AuthLifetime:               "AUTH_LIFETIME",
 	MultipleAuthSupported:      "MULTIPLE_AUTH_SUPPORTED",
 	RedirectSupported:          "REDIRECT_SUPPORTED",
