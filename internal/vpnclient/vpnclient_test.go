@@ -12,9 +12,10 @@ import (
 	"testing"
 )
 
-func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
-	s := Settings{Gateway: "hub-gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 8443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
-		Protocols: []string{"SSTP", "IkeV2"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.1.0/24")}, CA: []byte("-----BEGIN CERTIFICATE-----\n")}
+// unzip returns the files of s's package by name; its scripts must be
+// executable.
+func unzip(t *testing.T, s Settings) map[string]string {
+	t.Helper()
 	b, err := s.Zip()
 	if err != nil {
 		t.Fatal(err)
@@ -36,6 +37,13 @@ func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
 			t.Errorf("%s is not executable: %v", f.Name, f.Mode())
 		}
 	}
+	return files
+}
+
+func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
+	s := Settings{Gateway: "hub-gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 8443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"SSTP", "IkeV2"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.1.0/24")}, CA: []byte("-----BEGIN CERTIFICATE-----\n")}
+	files := unzip(t, s)
 	for _, name := range []string{FileReadme, FileSettings, FileCA, FileVnetgw, FileSSTPC, FileWindows, FileSwanctl, FileIKEv2, FileWindowsIKEv2} {
 		if _, ok := files[name]; !ok {
 			t.Errorf("the package has no %s", name)
@@ -76,25 +84,14 @@ func TestPackageFollowsProtocols(t *testing.T) {
 		{[]string{"IkeV2"}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2}, []string{FileVnetgw, FileSSTPC, FileWindows}},
 	} {
 		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"), Protocols: tc.protocols}
-		b, err := s.Zip()
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
-		if err != nil {
-			t.Fatal(err)
-		}
-		has := map[string]bool{}
-		for _, f := range r.File {
-			has[f.Name] = true
-		}
+		files := unzip(t, s)
 		for _, n := range tc.want {
-			if !has[n] {
+			if _, ok := files[n]; !ok {
 				t.Errorf("%v: the package lacks %s", tc.protocols, n)
 			}
 		}
 		for _, n := range tc.missing {
-			if has[n] {
+			if _, ok := files[n]; ok {
 				t.Errorf("%v: the package has %s", tc.protocols, n)
 			}
 		}
