@@ -156,24 +156,34 @@ func (e *Engine) DisconnectP2S(id string, addrs []netip.Addr) int {
 	return n
 }
 
-// P2SClients returns the point-to-site clients of gateway id.
+// P2SClients returns the point-to-site clients of gateway id. The
+// servers and the IKE daemon are asked after the engine's lock is let go:
+// a client's IKE loop may take a while to answer.
 func (e *Engine) P2SClients(id string) []p2s.ClientStatus {
 	e.mu.Lock()
-	defer e.mu.Unlock()
-	var out []p2s.ClientStatus
+	var servers []*p2s.Server
+	var gws []*gateway.Gateway
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
 		g := e.gateways[key]
 		if g.cfg.ID != id {
 			continue
 		}
 		if g.p2s != nil {
-			out = append(out, g.p2s.Clients()...)
+			servers = append(servers, g.p2s)
 		}
 		if g.ikev2Clients {
-			for _, c := range g.gw.Clients() {
-				out = append(out, p2s.ClientStatus{Protocol: ProtocolIKEv2, Addr: c.Addr, Remote: c.Remote, Identity: c.Subject, Since: c.Since,
-					BytesIn: c.BytesIn, BytesOut: c.BytesOut, PacketsIn: c.PacketsIn, PacketsOut: c.PacketsOut})
-			}
+			gws = append(gws, g.gw)
+		}
+	}
+	e.mu.Unlock()
+	var out []p2s.ClientStatus
+	for _, s := range servers {
+		out = append(out, s.Clients()...)
+	}
+	for _, g := range gws {
+		for _, c := range g.Clients() {
+			out = append(out, p2s.ClientStatus{Protocol: ProtocolIKEv2, Addr: c.Addr, Remote: c.Remote, Identity: c.Subject, Since: c.Since,
+				BytesIn: c.BytesIn, BytesOut: c.BytesOut, PacketsIn: c.PacketsIn, PacketsOut: c.PacketsOut})
 		}
 	}
 	return out

@@ -58,6 +58,15 @@ type Clients struct {
 	ForceEncap bool
 }
 
+// Bounds of the client connections not admitted yet (between IKE_SA_INIT
+// and a successful IKE_AUTH): in all, and from one address. They keep
+// unauthenticated senders from crowding out clients, whose number
+// MaxClients bounds apart.
+const (
+	maxPendingClients      = 256
+	maxPendingClientsPerIP = 16
+)
+
 // maxClientCerts bounds the CERT payloads of a client's IKE_AUTH request
 // (its certificate and intermediates) that are looked at.
 const maxClientCerts = 8
@@ -66,8 +75,15 @@ const maxClientCerts = 8
 // It is owned by the client's loop, except addr and ident, which the
 // Manager reads under its lock.
 type clientState struct {
-	cfg      *Clients
-	remote   netip.AddrPort
+	cfg    *Clients
+	remote netip.AddrPort
+	// key is where Manager.clients holds the connection: the endpoint it
+	// talks to now (clientKey), or "" when another holds that.
+	key string
+	// pending: not admitted yet, counted in Manager.pending and
+	// pendingByIP under from.
+	pending  bool
+	from     netip.Addr
 	addr     netip.Addr // given in IKE_AUTH; zero until then
 	ident    string     // the authenticated identity and certificate
 	subject  string     // its certificate's subject common name (or subject)
@@ -174,15 +190,66 @@ func (cl *Clients) selectors() []netip.Prefix {
 	return cl.Routes
 }
 
-// clientName is the name of the connection of a client at remote.
-func clientName(remote netip.AddrPort) string { return "p2s-ikev2/" + remote.String() }
+// clientKey is the key of the connection of a client at remote in
+// Manager.clients.
+func clientKey(remote netip.AddrPort) string { return remote.String() }
 
-// clientConfig is the PeerConfig of a client connection: the Manager
-// answers, never initiates, and narrows the client's selectors to its
-// address once it has one.
-func clientConfig(cl *Clients, local, remote netip.AddrPort) PeerConfig {
+// newClient returns a new client connection for remote, not started,
+// and holds it at remote's key; m.mu is held. Its name, the tunnel of
+// its traffic, is unique: a client that moved away leaves its name
+// behind.
+func (m *Manager) newClient(cl *Clients, local, remote netip.AddrPort) *conn {
+	m.clientSeq++
+	c := newConn(m, clientConfig(cl, fmt.Sprintf("p2s-ikev2/%d/%s", m.clientSeq, remote), local, remote), clientPacketQueue)
+	c.client = &clientState{cfg: cl, remote: remote, key: clientKey(remote), pending: true, from: remote.Addr().Unmap()}
+	m.clients[c.client.key] = c
+	m.pending++
+	m.pendingByIP[c.client.from]++
+	return c
+}
+
+// admitted stops counting c as pending; m.mu is held.
+func (m *Manager) admittedLocked(c *conn) {
+	if st := c.client; st.pending {
+		st.pending = false
+		m.pending--
+		if m.pendingByIP[st.from]--; m.pendingByIP[st.from] <= 0 {
+			delete(m.pendingByIP, st.from)
+		}
+	}
+}
+
+// pendingFull reports whether no more client connections may be pending
+// (from addr); m.mu is held.
+func (m *Manager) pendingFull(addr netip.Addr) bool {
+	return m.pending >= maxPendingClients || m.pendingByIP[addr.Unmap()] >= maxPendingClientsPerIP
+}
+
+// rekeyClient holds client connection c at the key of remote, where its
+// IKE SA moved (MOBIKE, a NAT's new mapping), so that a new client at
+// the old endpoint gets a connection of its own.
+func (m *Manager) rekeyClient(c *conn, remote netip.AddrPort) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st, key := c.client, clientKey(remote)
+	if st.key == key {
+		return
+	}
+	if m.clients[st.key] == c {
+		delete(m.clients, st.key)
+	}
+	st.key, st.remote = "", remote
+	if m.clients[key] == nil {
+		m.clients[key], st.key = c, key
+	}
+}
+
+// clientConfig is the PeerConfig of a client connection called name: the
+// Manager answers, never initiates, and narrows the client's selectors to
+// its address once it has one.
+func clientConfig(cl *Clients, name string, local, remote netip.AddrPort) PeerConfig {
 	return PeerConfig{
-		Name: clientName(remote), Local: local, Remote: remote,
+		Name: name, Local: local, Remote: remote,
 		LocalID:      IPIdentity(local.Addr()),
 		IKEProposals: cl.IKEProposals, ESPProposals: cl.ESPProposals,
 		Mode:       ModeResponderOnly,
@@ -210,21 +277,16 @@ func (m *Manager) handleClientInit(local, remote netip.AddrPort, h wire.Header, 
 			return
 		}
 	}
-	name := clientName(remote)
 	m.mu.Lock()
 	cl := m.clientCfg
-	c := m.clients[name]
+	c := m.clients[clientKey(remote)]
 	if c == nil && cl != nil && !m.closed {
-		// Half-open clients beyond the limit are bounded by the cookies
-		// above; a full gateway answers nobody new.
-		if len(m.clients) >= cl.MaxClients+m.cfg.MaxHalfOpen {
+		if m.pendingFull(remote.Addr()) {
 			m.mu.Unlock()
 			m.stats.clientsFull.Add(1)
 			return
 		}
-		c = newConn(m, clientConfig(cl, local, remote), clientPacketQueue)
-		c.client = &clientState{cfg: cl, remote: remote}
-		m.clients[name] = c
+		c = m.newClient(cl, local, remote)
 		m.runClient(c)
 	}
 	m.mu.Unlock()
@@ -267,19 +329,24 @@ func (sa *ikeSA) handToClient(ps []wire.Payload) ([]wire.Payload, bool) {
 		return nil, false
 	}
 	old, m := sa.c, sa.c.m
-	name := clientName(sa.remote)
 	m.mu.Lock()
 	cl := m.clientCfg
-	if cl == nil || m.closed || m.clients[name] != nil {
+	if cl == nil || m.closed {
 		m.mu.Unlock()
 		return nil, false
 	}
-	c := newConn(m, clientConfig(cl, sa.local, sa.remote), clientPacketQueue)
-	c.client = &clientState{cfg: cl, remote: sa.remote}
-	m.clients[name] = c
+	if m.clients[clientKey(sa.remote)] != nil || m.pendingFull(sa.remote.Addr()) {
+		// A client's connection at that endpoint is still there, or too
+		// many wait: the client tries again; the site's state is not
+		// touched.
+		m.mu.Unlock()
+		sa.killAfterResponse = true
+		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}, true
+	}
+	c := m.newClient(cl, sa.local, sa.remote)
 	m.ikeSPIs[sa.ourSPI()] = c
 	m.mu.Unlock()
-	old.log.Info("IKE SA handed over to a point-to-site client at the site's address", sa.logAttrs(), "client", name)
+	old.log.Info("IKE SA handed over to a point-to-site client at the site's address", sa.logAttrs(), "client", c.name)
 	old.sas = slices.DeleteFunc(old.sas, func(o *ikeSA) bool { return o == sa })
 	if sa.countedHalfOpen {
 		old.halfOpen.Add(-1)
@@ -294,22 +361,35 @@ func (sa *ikeSA) handToClient(ps []wire.Payload) ([]wire.Payload, bool) {
 // address goes back to the pool and the data path lets go of its tunnel.
 func (c *conn) endClient() {
 	st := c.client
+	c.releaseClient()
 	m := c.m
 	m.mu.Lock()
-	if m.clients[c.name] == c {
-		delete(m.clients, c.name)
+	if m.clients[st.key] == c {
+		delete(m.clients, st.key)
 	}
-	if st.addr.IsValid() && m.clientAddrs[st.addr] == c {
-		delete(m.clientAddrs, st.addr)
-	}
+	m.admittedLocked(c) // no longer pending either way
 	m.mu.Unlock()
+}
+
+// releaseClient lets go of the client's tunnel and then of its address,
+// so that neither is given to another client while the data path still
+// has it.
+func (c *conn) releaseClient() {
+	st := c.client
 	if st.attached {
 		st.cfg.Detach(c.name)
 		st.attached = false
 	}
-	if st.addr.IsValid() {
-		c.log.Info("point-to-site client disconnected", "addr", st.addr, "remote", st.remote)
+	if !st.addr.IsValid() {
+		return
 	}
+	c.log.Info("point-to-site client disconnected", "addr", st.addr, "remote", st.remote)
+	c.m.mu.Lock()
+	if c.m.clientAddrs[st.addr] == c {
+		delete(c.m.clientAddrs, st.addr)
+	}
+	c.m.mu.Unlock()
+	st.addr = netip.Addr{}
 }
 
 // assignAddr gives c the lowest free address of the pool, or the one it
@@ -460,6 +540,14 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certificate, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
 	cp, _ := find[*wire.CP](req)
+	if ident := clientIdent(id, cert); st.ident != "" && st.ident != ident {
+		// Another client at this connection's endpoint: a NAT gave the
+		// mapping of one that is gone to a new device. The old one's SAs,
+		// tunnel and address go.
+		sa.log.Info("another point-to-site client at the endpoint of a gone one", sa.logAttrs(), "remote", sa.remote)
+		sa.c.replaceOthers(sa)
+		sa.c.releaseClient()
+	}
 	st.subject = cert.Subject.CommonName
 	if st.subject == "" {
 		st.subject = cert.Subject.String()
@@ -476,6 +564,9 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 			return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
 		}
 		st.attached, st.since = true, time.Now()
+		sa.c.m.mu.Lock()
+		sa.c.m.admittedLocked(sa.c)
+		sa.c.m.mu.Unlock()
 	}
 	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.selectors(), RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
 	sa.c.cfg.RemoteID = id

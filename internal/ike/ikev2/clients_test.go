@@ -823,9 +823,12 @@ func TestClientConnect(t *testing.T) {
 	if tsi == nil || tsr == nil {
 		t.Fatalf("no child SA: %v", ps)
 	}
-	name := clientName(cl.addr)
 	children := g.dp.list()
-	if len(children) != 1 || children[0].Tunnel != name || !slices.Equal(children[0].RemoteTS, []netip.Prefix{netip.PrefixFrom(addr, 32)}) ||
+	name := ""
+	if len(children) == 1 {
+		name = children[0].Tunnel
+	}
+	if len(children) != 1 || !strings.HasPrefix(name, "p2s-ikev2/") || !strings.HasSuffix(name, "/"+cl.addr.String()) || !slices.Equal(children[0].RemoteTS, []netip.Prefix{netip.PrefixFrom(addr, 32)}) ||
 		!slices.Equal(children[0].LocalTS, p2sRoutes) {
 		t.Errorf("children %+v, want one of %s for %v/32 to %v", children, name, addr, p2sRoutes)
 	}
@@ -1169,26 +1172,44 @@ func TestClientCookie(t *testing.T) {
 	}
 }
 
-// TestClientsFull: a gateway with as many client connections as it takes
-// (MaxClients connected and MaxHalfOpen on their way) answers nobody new,
-// and counts it.
+// TestClientsFull: client connections not admitted yet are bounded, 16
+// from one address and 256 in all, so that unauthenticated senders
+// cannot crowd out clients; what is beyond is dropped, counted, and
+// answered with nothing, while an admitted client stays served.
 func TestClientsFull(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{MaxHalfOpen: 1})
+	g := newP2SGateway(t, Config{CookieThreshold: 1 << 20, MaxHalfOpen: 1 << 10})
 	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 1)); err != nil {
 		t.Fatal(err)
 	}
-	if _, addr := newP2SClient(t, g, clientAt(1)).connect(pki.client); !addr.IsValid() {
+	admitted := newP2SClient(t, g, clientAt(1))
+	if _, addr := admitted.connect(pki.client); !addr.IsValid() {
 		t.Fatal("the first client got no address")
 	}
-	newP2SClient(t, g, clientAt(2)).init() // half open
-	third := newP2SClient(t, g, clientAt(3))
-	g.m.HandlePacket(p2sGW, third.addr, third.initRequest())
-	if got := g.m.Stats().ClientsFull; got != 1 {
-		t.Errorf("ClientsFull %d, want 1", got)
+	at := func(ip, port int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 65, byte(ip >> 8), byte(ip)}), uint16(1000+port))
 	}
-	if n := len(g.tr.to(third.addr)); n != 0 || g.clientConns() != 2 {
-		t.Errorf("%d datagrams to the third client, %d client connections", n, g.clientConns())
+	for i := range maxPendingClientsPerIP {
+		newP2SClient(t, g, at(0, i)).init() // half open, from one address
+	}
+	extra := newP2SClient(t, g, at(0, maxPendingClientsPerIP))
+	g.m.HandlePacket(p2sGW, extra.addr, extra.initRequest())
+	if got := g.m.Stats().ClientsFull; got != 1 || len(g.tr.to(extra.addr)) != 0 {
+		t.Errorf("the %d-th pending client from one address: ClientsFull %d, %d datagrams sent to it", maxPendingClientsPerIP+1, got, len(g.tr.to(extra.addr)))
+	}
+	for i := maxPendingClientsPerIP; i < maxPendingClients; i++ {
+		newP2SClient(t, g, at(1+i/maxPendingClientsPerIP, i%maxPendingClientsPerIP)).init()
+	}
+	extra = newP2SClient(t, g, at(1000, 0))
+	g.m.HandlePacket(p2sGW, extra.addr, extra.initRequest())
+	if got := g.m.Stats().ClientsFull; got != 2 || len(g.tr.to(extra.addr)) != 0 {
+		t.Errorf("the %d-th pending client: ClientsFull %d, %d datagrams sent to it", maxPendingClients+1, got, len(g.tr.to(extra.addr)))
+	}
+	if ps := admitted.request(wire.Informational, nil); len(ps) != 0 {
+		t.Errorf("the admitted client's INFORMATIONAL was answered %v", ps)
+	}
+	if n := g.clientConns(); n != 1+maxPendingClients {
+		t.Errorf("%d client connections, want %d", n, 1+maxPendingClients)
 	}
 }
 
@@ -1577,5 +1598,68 @@ func TestClientMOBIKE(t *testing.T) {
 	other := newP2SClient(t, g, clientAt(2))
 	if ps, _ := other.connect(pkitest.Issue(t, "bob", false, pki.root)); notify(ps, wire.MOBIKESupported) != nil {
 		t.Errorf("a client without MOBIKE was answered MOBIKE_SUPPORTED")
+	}
+}
+
+// TestClientEndpointReused: a NAT may give the endpoint of a client to
+// another device. A client that moved away leaves its endpoint free: a
+// new client there gets a connection, a tunnel and an address of its own.
+// A new client at the endpoint of one that is gone without a word takes
+// the connection over: the old one's SAs, tunnel and address go.
+func TestClientEndpointReused(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	mover := newP2SClient(t, g, clientAt(1))
+	mover.init()
+	if a := cpAddr(mover.request(wire.IKEAuth, append(mover.auth(pki.client), &wire.Notify{NotifyType: wire.MOBIKESupported}))); a != poolAddr(1) {
+		t.Fatalf("the first client got %v", a)
+	}
+	mover.addr = netip.MustParseAddrPort("203.0.113.77:4500")
+	mover.request(wire.Informational, []wire.Payload{&wire.Notify{NotifyType: wire.UpdateSAAddresses}})
+	next := newP2SClient(t, g, clientAt(1))
+	if _, a := next.connect(pkitest.Issue(t, "bob", false, pki.root)); a != poolAddr(2) {
+		t.Fatalf("the client at the endpoint the first left got %v, want %v", a, poolAddr(2))
+	}
+	if attached, _ := g.hooks.state(); len(attached) != 2 {
+		t.Errorf("attached %v, want two tunnels", attached)
+	}
+	if ps := mover.request(wire.Informational, nil); len(ps) != 0 {
+		t.Errorf("the client that moved was answered %v", ps)
+	}
+
+	// carol's device is gone without a Delete; dave gets its endpoint.
+	carol := newP2SClient(t, g, clientAt(3))
+	if _, a := carol.connect(pkitest.Issue(t, "carol", false, pki.root)); a != poolAddr(3) {
+		t.Fatalf("carol got %v", a)
+	}
+	dave := newP2SClient(t, g, clientAt(3))
+	dave.init()
+	// Without INITIAL_CONTACT: dave knows nothing of carol's SA.
+	daveReq := slices.DeleteFunc(dave.auth(pkitest.Issue(t, "dave", false, pki.root)), func(p wire.Payload) bool {
+		n, ok := p.(*wire.Notify)
+		return ok && n.NotifyType == wire.InitialContact
+	})
+	if a := cpAddr(dave.request(wire.IKEAuth, daveReq)); a != poolAddr(3) {
+		t.Fatalf("dave got %v, want carol's %v, given back", a, poolAddr(3))
+	}
+	var subjects []string
+	for _, c := range g.m.Clients() {
+		subjects = append(subjects, c.Subject)
+	}
+	slices.Sort(subjects)
+	if !slices.Equal(subjects, []string{"bob", "client1", "dave"}) {
+		t.Errorf("clients %v, want bob, client1 and dave", subjects)
+	}
+	n := 0
+	for _, ch := range g.dp.list() {
+		if slices.Contains(ch.RemoteTS, netip.PrefixFrom(poolAddr(3), 32)) {
+			n++
+		}
+	}
+	if attached, _ := g.hooks.state(); n != 1 || len(attached) != 3 {
+		t.Errorf("%d child SAs for %v (carol's left behind?), %d tunnels attached", n, poolAddr(3), len(attached))
 	}
 }

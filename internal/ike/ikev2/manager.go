@@ -94,8 +94,13 @@ type Manager struct {
 	// Point-to-site clients (SetClients): their connections by name and
 	// by the address they were given.
 	clientCfg   *Clients
-	clients     map[string]*conn
+	clients     map[string]*conn // by clientKey
 	clientAddrs map[netip.Addr]*conn
+	clientSeq   uint64 // numbers the clients' connections
+	// pending counts the client connections not admitted yet, in all and
+	// by the address they came from.
+	pending     int
+	pendingByIP map[netip.Addr]int
 
 	// reconfigMu serializes Reconfig and Close.
 	reconfigMu sync.Mutex
@@ -136,6 +141,7 @@ func New(cfg Config) (*Manager, error) {
 
 		clients:     map[string]*conn{},
 		clientAddrs: map[netip.Addr]*conn{},
+		pendingByIP: map[netip.Addr]int{},
 	}, nil
 }
 

@@ -676,6 +676,9 @@ func (sa *ikeSA) authenticated(p packet) {
 func (sa *ikeSA) moveTo(local, remote netip.AddrPort) {
 	sa.log.Info("peer endpoint changed", sa.logAttrs(), "local", local, "remote", remote)
 	sa.local, sa.remote = local, remote
+	if sa.c.client != nil {
+		sa.c.m.rekeyClient(sa.c, remote)
+	}
 	for _, ch := range sa.children {
 		// Moved, not installed again: a new SA would send sequence
 		// numbers (the AES-GCM IV, RFC 4106 §3.1) again from 1.
