@@ -6,11 +6,14 @@ import (
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"time"
@@ -773,8 +776,10 @@ func (st *clientState) verifyChain(ps []wire.Payload, now time.Time) (*x509.Cert
 		inter.AddCert(c)
 	}
 	leaf := certs[0]
+	// Client authentication, as EAP-TLS and SSTP's TLS ask (a certificate
+	// without extended key usages is good for any).
 	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageAny}}); err != nil {
+		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
 		return nil, fmt.Errorf("%s does not chain to an uploaded root: %w", leaf.Subject, err)
 	}
 	if eaptls.Revoked(leaf, st.cfg.Revoked) {
@@ -789,7 +794,7 @@ func (st *clientState) verifyChain(ps []wire.Payload, now time.Time) (*x509.Cert
 func certNames(cert *x509.Certificate, id Identity) bool {
 	switch id.Type {
 	case wire.IDDERASN1DN:
-		return bytes.Equal(id.Data, cert.RawSubject)
+		return sameDN(id.Data, cert.RawSubject)
 	case wire.IDFQDN:
 		return slices.ContainsFunc(cert.DNSNames, func(n string) bool { return strings.EqualFold(n, string(id.Data)) })
 	case wire.IDRFC822Addr:
@@ -802,6 +807,24 @@ func certNames(cert *x509.Certificate, id Identity) bool {
 		})
 	}
 	return false
+}
+
+// sameDN reports whether two DER distinguished names are the same names:
+// the same octets, or the same attributes and values in other string
+// types (a client may encode its configured DN otherwise than its
+// certificate does).
+func sameDN(a, b []byte) bool {
+	if bytes.Equal(a, b) {
+		return true
+	}
+	var x, y pkix.RDNSequence
+	if rest, err := asn1.Unmarshal(a, &x); err != nil || len(rest) != 0 {
+		return false
+	}
+	if rest, err := asn1.Unmarshal(b, &y); err != nil || len(rest) != 0 {
+		return false
+	}
+	return reflect.DeepEqual(x, y)
 }
 
 // clientCPReply answers a client's CFG_REQUEST (RFC 7296 §3.15): its

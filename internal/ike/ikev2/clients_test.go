@@ -10,6 +10,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
@@ -1662,4 +1663,73 @@ func TestClientEndpointReused(t *testing.T) {
 	if attached, _ := g.hooks.state(); n != 1 || len(attached) != 3 {
 		t.Errorf("%d child SAs for %v (carol's left behind?), %d tunnels attached", n, poolAddr(3), len(attached))
 	}
+}
+
+// TestCertNamesDNEncoding: a client's DN identity names its certificate's
+// subject also when it encodes the same attributes in another string type
+// (UTF8String here, PrintableString in the certificate); another value
+// does not.
+func TestCertNamesDNEncoding(t *testing.T) {
+	cert := selfSigned(t, &x509.Certificate{Subject: pkix.Name{CommonName: "alice", Organization: []string{"Contoso"}}})
+	dn := func(cn string) []byte {
+		t.Helper()
+		utf8 := func(v string) asn1.RawValue { return asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte(v)} }
+		seq := pkix.RDNSequence{
+			{{Type: asn1.ObjectIdentifier{2, 5, 4, 10}, Value: utf8("Contoso")}},
+			{{Type: asn1.ObjectIdentifier{2, 5, 4, 3}, Value: utf8(cn)}},
+		}
+		b, err := asn1.MarshalWithParams(seq, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if bytes.Equal(dn("alice"), cert.RawSubject) {
+		t.Fatal("the test's DN is encoded as the certificate's: nothing to compare")
+	}
+	if !certNames(cert, Identity{Type: wire.IDDERASN1DN, Data: dn("alice")}) {
+		t.Error("the same DN in UTF8String does not name the certificate")
+	}
+	if certNames(cert, Identity{Type: wire.IDDERASN1DN, Data: dn("mallory")}) {
+		t.Error("another DN names the certificate")
+	}
+}
+
+// TestVerifyChainClientAuth: a certificate whose extended key usages
+// leave out client authentication is refused, as EAP-TLS and SSTP refuse
+// it; one without extended key usages is good for any.
+func TestVerifyChainClientAuth(t *testing.T) {
+	pki := newPKI(t)
+	st := &clientState{cfg: pki.clients(newHooks(), p2sPool, 10)}
+	issue := func(eku []x509.ExtKeyUsage) *x509.Certificate {
+		t.Helper()
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(7), Subject: pkix.Name{CommonName: "server"}, ExtKeyUsage: eku,
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), KeyUsage: x509.KeyUsageDigitalSignature}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, pki.root.Certificate, &key.PublicKey, pki.root.Key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return must(x509.ParseCertificate(der))
+	}
+	for _, tc := range []struct {
+		eku []x509.ExtKeyUsage
+		ok  bool
+	}{{[]x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, false}, {nil, true}, {[]x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}, true}} {
+		c := issue(tc.eku)
+		_, err := st.verifyChain([]wire.Payload{&wire.Cert{Encoding: wire.CertX509Signature, Data: c.Raw}}, time.Now())
+		if (err == nil) != tc.ok {
+			t.Errorf("extended key usages %v: %v", tc.eku, err)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }
