@@ -396,15 +396,26 @@ func (c *conn) releaseClient() {
 }
 
 // assignAddr gives c the lowest free address of the pool, or the one it
-// has; it reports false when the pool is used up.
-func (m *Manager) assignAddr(c *conn) (netip.Addr, bool) {
+// has; it reports false when the pool is used up or MaxClients are
+// connected. The connections a client with INITIAL_CONTACT replaces
+// (replaceClients: those of its ident) do not count, as they are on
+// their way out.
+func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.Addr, bool) {
 	st := c.client
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if st.addr.IsValid() {
 		return st.addr, true
 	}
-	if len(m.clientAddrs) >= st.cfg.MaxClients {
+	connected := len(m.clientAddrs)
+	if initialContact {
+		for _, o := range m.clientAddrs {
+			if o != c && o.client.ident == ident {
+				connected--
+			}
+		}
+	}
+	if connected >= st.cfg.MaxClients {
 		return netip.Addr{}, false
 	}
 	pool := st.cfg.Pool.Masked()
@@ -555,7 +566,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 	if st.subject == "" {
 		st.subject = cert.Subject.String()
 	}
-	addr, ok := sa.c.m.assignAddr(sa.c)
+	addr, ok := sa.c.m.assignAddr(sa.c, clientIdent(id, cert), notify(req, wire.InitialContact) != nil)
 	if !ok {
 		// RFC 7296 §3.15.4: no address to give.
 		return sa.refuseClient(wire.InternalAddressFailure, "no free address in the pool for %s", cert.Subject)

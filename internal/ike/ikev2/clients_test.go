@@ -1733,3 +1733,30 @@ func must[T any](v T, err error) T {
 	}
 	return v
 }
+
+// TestClientReconnectsWhenFull: a gateway with as many clients as it
+// takes still admits one of them that connects again from another port
+// with INITIAL_CONTACT: its stale connection, on its way out, does not
+// count; another client is refused.
+func TestClientReconnectsWhenFull(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 1)); err != nil {
+		t.Fatal(err)
+	}
+	old := newP2SClient(t, g, clientAt(1))
+	if _, a := old.connect(pki.client); a != poolAddr(1) {
+		t.Fatalf("got %v", a)
+	}
+	if ps, a := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root)); a.IsValid() || notify(ps, wire.InternalAddressFailure) == nil {
+		t.Fatalf("another client beyond MaxClients got %v (%v)", a, ps)
+	}
+	again := newP2SClient(t, g, netip.AddrPortFrom(clientAt(1).Addr(), 4500))
+	if _, a := again.connect(pki.client); !a.IsValid() {
+		t.Fatal("the client connecting again at a full gateway got no address")
+	}
+	waitFor(t, 5*time.Second, "the stale connection to be gone", func() bool { return len(g.m.Clients()) == 1 })
+	if !old.deletedByGW() {
+		t.Error("the stale connection got no Delete")
+	}
+}
