@@ -613,6 +613,9 @@ func (sa *ikeSA) moved(ps []wire.Payload) []wire.Payload {
 	if !sa.mobike || notify(ps, wire.UpdateSAAddresses) == nil {
 		return nil
 	}
+	// RFC 4555 §3.5: NAT detection anew, for the new addresses, before
+	// the child SAs move (in UDP or not).
+	sa.detectNATWith(ps, sa.reqLocal, sa.reqRemote, sa.spiR)
 	if sa.reqLocal != sa.local || sa.reqRemote != sa.remote {
 		sa.moveTo(sa.reqLocal, sa.reqRemote)
 	}

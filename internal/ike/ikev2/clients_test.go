@@ -1577,7 +1577,11 @@ func TestClientMOBIKE(t *testing.T) {
 	moved := netip.MustParseAddrPort("203.0.113.77:4500")
 	cl.addr = moved
 	cookie2 := bytes.Repeat([]byte{0xc2}, 16)
+	// The client's NAT detection says a NAT rewrote its source (RFC 4555
+	// §3.8: the hashes with the SA's SPIs).
 	resp := cl.request(wire.Informational, []wire.Payload{&wire.Notify{NotifyType: wire.UpdateSAAddresses},
+		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: natHash(cl.spiI, cl.spiR, netip.MustParseAddrPort("10.0.0.2:4500"))},
+		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(cl.spiI, cl.spiR, p2sGW)},
 		&wire.Notify{NotifyType: wire.Cookie2, Data: cookie2}})
 	if c := notify(resp, wire.Cookie2); c == nil || !bytes.Equal(c.Data, cookie2) {
 		t.Errorf("the response does not carry the request's COOKIE2: %v", resp)
@@ -1587,6 +1591,14 @@ func TestClientMOBIKE(t *testing.T) {
 	}
 	if c := g.m.Clients(); len(c) != 1 || c[0].Remote != moved {
 		t.Errorf("clients %+v, want the client at %v", c, moved)
+	}
+	g.m.mu.Lock()
+	c := g.m.clients[clientKey(moved)]
+	g.m.mu.Unlock()
+	var natRemote, natLocal bool
+	c.do(func() { natRemote, natLocal = c.established().natRemote, c.established().natLocal })
+	if !natRemote || natLocal {
+		t.Errorf("after the move NAT remote %v, local %v; want the client behind a NAT, the gateway not", natRemote, natLocal)
 	}
 	g.dp.mu.Lock()
 	for _, ch := range g.dp.children {

@@ -204,6 +204,13 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload, local, remote netip.AddrPort) {
 	if !sa.initiator {
 		spiR = 0 // the hashes of the request
 	}
+	sa.detectNATWith(ps, local, remote, spiR)
+}
+
+// detectNATWith is detectNAT with the responder SPI the hashes are
+// computed with: zero in an IKE_SA_INIT request, the SA's in MOBIKE's
+// UPDATE_SA_ADDRESSES (RFC 4555 §3.8).
+func (sa *ikeSA) detectNATWith(ps []wire.Payload, local, remote netip.AddrPort, spiR uint64) {
 	var src, dst bool
 	srcMatch, dstMatch := false, false
 	wantSrc, wantDst := natHash(sa.spiI, spiR, remote), natHash(sa.spiI, spiR, local)
