@@ -510,7 +510,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	vpnClient.AddCommand(g.postCmd("show-health", "List the point-to-site clients connected to a gateway", "virtualNetworkGateways", "/getVpnClientConnectionHealth",
 		[]column{col("ConnectionId", "vpnConnectionId"), col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
 			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
-	vpnClient.AddCommand(g.generateVPNClientCmd())
+	vpnClient.AddCommand(g.generateVPNClientCmd(), g.vpnClientPolicyCmd())
 	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd("virtualNetworkGateways", "a gateway's packets, both ways between its tunnels and its VNet"))
 	parent.AddCommand(certCommands(g)...)
 	parent.AddCommand(natRuleCommand(g))

@@ -86,6 +86,64 @@ func certCommands(g *globals) []*cobra.Command {
 	return []*cobra.Command{root, revoked}
 }
 
+// vpnClientPolicyCmd is az's vnet-gateway vpn-client ipsec-policy: the
+// custom IPsec/IKE policy of a gateway's IKEv2 clients
+// (vpnClientIpsecPolicies), set, shown or cleared by reading the gateway
+// and writing it back.
+func (g *globals) vpnClientPolicyCmd() *cobra.Command {
+	var rg, gateway string
+	var pol arm.IPsecPolicy
+	common := func(cmd *cobra.Command) *cobra.Command {
+		f := cmd.Flags()
+		f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+		f.StringVar(&gateway, "gateway-name", "", "the virtual network gateway (name or id)")
+		return cmd
+	}
+	policies := func(cmd *cobra.Command, change func(*arm.VPNClientConfiguration)) error {
+		gw, err := g.editGateway(cmd, rg, gateway, func(gw *arm.VirtualNetworkGateway) error {
+			if change == nil {
+				return nil
+			}
+			vc := gw.Properties.VPNClientConfiguration
+			if vc == nil {
+				return fmt.Errorf("gateway %s has no point-to-site configuration: create it with --address-prefixes (the client pool) first", gw.Name)
+			}
+			change(vc)
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		var out []arm.IPsecPolicy
+		if vc := gw.Properties.VPNClientConfiguration; vc != nil {
+			out = vc.VPNClientIPsecPolicies
+		}
+		return g.print(out, nil)
+	}
+	parent := &cobra.Command{Use: "ipsec-policy", Short: "The custom IPsec/IKE policy of a gateway's IKEv2 point-to-site clients"}
+	set := common(&cobra.Command{Use: "set", Short: "Set the policy (the API checks it as a connection's)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return policies(cmd, func(vc *arm.VPNClientConfiguration) { vc.VPNClientIPsecPolicies = []arm.IPsecPolicy{pol} })
+		}})
+	f := set.Flags()
+	f.StringVar(&pol.IKEEncryption, "ike-encryption", "", "IKE encryption: AES128, AES192, AES256, GCMAES128, GCMAES256")
+	f.StringVar(&pol.IKEIntegrity, "ike-integrity", "", "IKE integrity (PRF): SHA256, SHA384, GCMAES128, GCMAES256")
+	f.StringVar(&pol.DHGroup, "dh-group", "", "IKE Diffie-Hellman group: DHGroup14, DHGroup2048, ECP256, ECP384")
+	f.StringVar(&pol.IPsecEncryption, "ipsec-encryption", "", "ESP encryption: AES128, AES192, AES256, GCMAES128, GCMAES192, GCMAES256")
+	f.StringVar(&pol.IPsecIntegrity, "ipsec-integrity", "", "ESP integrity: SHA256, GCMAES128, GCMAES192, GCMAES256")
+	f.StringVar(&pol.PFSGroup, "pfs-group", "None", "PFS group of child SAs: None, PFS14, PFS2048, ECP256, ECP384")
+	f.Int32Var(&pol.SALifeTimeSeconds, "sa-lifetime", 27000, "child SA lifetime, seconds")
+	f.Int32Var(&pol.SADataSizeKilobytes, "sa-max-size", 102400000, "child SA lifetime, kilobytes")
+	show := common(&cobra.Command{Use: "show", Short: "Show the policy", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return policies(cmd, nil) }})
+	clearCmd := common(&cobra.Command{Use: "clear", Short: "Remove the policy: the defaults apply", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return policies(cmd, func(vc *arm.VPNClientConfiguration) { vc.VPNClientIPsecPolicies = nil })
+		}})
+	parent.AddCommand(set, show, clearCmd)
+	return parent
+}
+
 // editGateway reads a gateway, lets change alter it (nil: no change) and
 // writes it back, as az's commands on a gateway's parts do; it returns the
 // gateway as the API answered.

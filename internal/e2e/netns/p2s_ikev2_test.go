@@ -65,13 +65,14 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	_, certFile, keyFile := clientPKIOf(t, dir, "alice", root)
 	_, strangerCert, strangerKey := clientPKI(t, dir, "mallory")
 	enableP2S(r, gw, "172.16.201.0/24", rootDER, "IkeV2", "SSTP")
-	// A custom policy for the clients (vpnClientIpsecPolicies), which
-	// strongSwan's default proposals include, though not first.
-	var g arm.VirtualNetworkGateway
-	r.get(gw, &g)
-	g.Properties.VPNClientConfiguration.VPNClientIPsecPolicies = []arm.IPsecPolicy{{SALifeTimeSeconds: 3600, SADataSizeKilobytes: 102400000,
-		IPsecEncryption: "GCMAES256", IPsecIntegrity: "GCMAES256", IKEEncryption: "GCMAES256", IKEIntegrity: "SHA384", DHGroup: "ECP384", PFSGroup: "None"}}
-	r.put(gw, g, nil)
+	// A custom policy for the clients (vpnClientIpsecPolicies, az's
+	// vnet-gateway vpn-client ipsec-policy set), which strongSwan's default
+	// proposals include, though not first.
+	if out, err := r.cli("vnet-gateway", "vpn-client", "ipsec-policy", "set", "-g", "p2s", "--gateway-name", "hub-gw", "--ike-encryption", "GCMAES256",
+		"--ike-integrity", "SHA384", "--dh-group", "ECP384", "--ipsec-encryption", "GCMAES256", "--ipsec-integrity", "GCMAES256", "--sa-lifetime", "3600"); err != nil ||
+		!strings.Contains(out, `"ikeIntegrity": "SHA384"`) {
+		t.Fatalf("vpn-client ipsec-policy set: %v\n%s", err, out)
+	}
 	pkg := filepath.Join(dir, "package")
 	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
 		t.Fatalf("vpn-client generate: %v\n%s", err, out)
