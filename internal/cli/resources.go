@@ -734,7 +734,7 @@ func connectionCommand(g *globals) *cobra.Command {
 			[]column{col("State", "state"), col("Local", "localEndpoint"), col("Remote", "remoteEndpoint"), col("Proposal", "proposal"),
 				col("InitiatorSPI", "initiatorSpi"), col("ResponderSPI", "responderSpi"), col("ChildSAs", "quickModeSa")}, nil),
 		g.postCmd("reset", "End a connection's tunnel, telling the peer, and set it up again", "connections", "/resetconnection", nil, nil),
-		g.packetCaptureCmd("connections", "a connection's packets, both ways through its tunnel"))
+		g.packetCaptureCmd("connections", "a connection's packets, both ways through its tunnel"), g.connectionPolicyCmd())
 	return parent
 }
 

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 )
@@ -125,7 +126,19 @@ func (g *globals) vpnClientPolicyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return policies(cmd, func(vc *arm.VPNClientConfiguration) { vc.VPNClientIPsecPolicies = []arm.IPsecPolicy{pol} })
 		}})
-	f := set.Flags()
+	policyFlags(set.Flags(), &pol)
+	show := common(&cobra.Command{Use: "show", Short: "Show the policy", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error { return policies(cmd, nil) }})
+	clearCmd := common(&cobra.Command{Use: "clear", Short: "Remove the policy: the defaults apply", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return policies(cmd, func(vc *arm.VPNClientConfiguration) { vc.VPNClientIPsecPolicies = nil })
+		}})
+	parent.AddCommand(set, show, clearCmd)
+	return parent
+}
+
+// policyFlags are az's flags of a custom IPsec/IKE policy.
+func policyFlags(f *pflag.FlagSet, pol *arm.IPsecPolicy) {
 	f.StringVar(&pol.IKEEncryption, "ike-encryption", "", "IKE encryption: AES128, AES192, AES256, GCMAES128, GCMAES256")
 	f.StringVar(&pol.IKEIntegrity, "ike-integrity", "", "IKE integrity (PRF): SHA256, SHA384, GCMAES128, GCMAES256")
 	f.StringVar(&pol.DHGroup, "dh-group", "", "IKE Diffie-Hellman group: DHGroup14, DHGroup2048, ECP256, ECP384")
@@ -134,13 +147,51 @@ func (g *globals) vpnClientPolicyCmd() *cobra.Command {
 	f.StringVar(&pol.PFSGroup, "pfs-group", "None", "PFS group of child SAs: None, PFS14, PFS2048, ECP256, ECP384")
 	f.Int32Var(&pol.SALifeTimeSeconds, "sa-lifetime", 27000, "child SA lifetime, seconds")
 	f.Int32Var(&pol.SADataSizeKilobytes, "sa-max-size", 102400000, "child SA lifetime, kilobytes")
-	show := common(&cobra.Command{Use: "show", Short: "Show the policy", Args: cobra.NoArgs,
+}
+
+// connectionPolicyCmd is az's vpn-connection ipsec-policy: a connection's
+// custom IPsec/IKE policy (ipsecPolicies, one at most), added, listed or
+// cleared by reading the connection and writing it back.
+func (g *globals) connectionPolicyCmd() *cobra.Command {
+	var rg, conn string
+	var pol arm.IPsecPolicy
+	common := func(cmd *cobra.Command) *cobra.Command {
+		f := cmd.Flags()
+		f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+		f.StringVar(&conn, "connection-name", "", "the connection (name or id)")
+		return cmd
+	}
+	policies := func(cmd *cobra.Command, change func(*arm.ConnectionProperties)) error {
+		id, c, err := g.target(rg, "connections", conn)
+		if err != nil {
+			return err
+		}
+		var cn arm.Connection
+		if err := c.Get(cmd.Context(), id, &cn); err != nil {
+			return err
+		}
+		if change != nil {
+			change(&cn.Properties)
+			// The shared key is not in a GET; without it the PUT keeps it.
+			if _, err := c.Put(cmd.Context(), id, cn, &cn); err != nil {
+				return err
+			}
+		}
+		return g.print(cn.Properties.IPsecPolicies, nil)
+	}
+	parent := &cobra.Command{Use: "ipsec-policy", Short: "A connection's custom IPsec/IKE policy"}
+	add := common(&cobra.Command{Use: "add", Short: "Set the connection's policy (it holds one)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return policies(cmd, func(p *arm.ConnectionProperties) { p.IPsecPolicies = []arm.IPsecPolicy{pol} })
+		}})
+	policyFlags(add.Flags(), &pol)
+	list := common(&cobra.Command{Use: "list", Short: "List the connection's policy", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return policies(cmd, nil) }})
 	clearCmd := common(&cobra.Command{Use: "clear", Short: "Remove the policy: the defaults apply", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return policies(cmd, func(vc *arm.VPNClientConfiguration) { vc.VPNClientIPsecPolicies = nil })
+			return policies(cmd, func(p *arm.ConnectionProperties) { p.IPsecPolicies, p.UsePolicyBasedTrafficSelectors = nil, false })
 		}})
-	parent.AddCommand(set, show, clearCmd)
+	parent.AddCommand(add, list, clearCmd)
 	return parent
 }
 

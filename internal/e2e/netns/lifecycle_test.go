@@ -79,12 +79,12 @@ func TestCustomPolicyChange(t *testing.T) {
 	if out, err := e.site.ch.WaitSAs(10*time.Second, "AES_GCM_16-256", "ECP_256"); err != nil {
 		t.Fatalf("the default proposals were not chosen: %v\n%s", err, out)
 	}
-	var c arm.Connection
-	e.r.get(e.conn, &c)
-	c.Properties.IPsecPolicies = []arm.IPsecPolicy{{SALifeTimeSeconds: 3600, SADataSizeKilobytes: 102400000,
-		IKEEncryption: "AES256", IKEIntegrity: "SHA384", DHGroup: "ECP384",
-		IPsecEncryption: "AES256", IPsecIntegrity: "SHA256", PFSGroup: "PFS2048"}}
-	e.r.put(e.conn, c, nil)
+	// az's vpn-connection ipsec-policy add.
+	if out, err := e.r.cli("vpn-connection", "ipsec-policy", "add", "-g", "s2s", "--connection-name", "hub-to-branch", "--ike-encryption", "AES256",
+		"--ike-integrity", "SHA384", "--dh-group", "ECP384", "--ipsec-encryption", "AES256", "--ipsec-integrity", "SHA256", "--pfs-group", "PFS2048",
+		"--sa-lifetime", "3600"); err != nil || !strings.Contains(out, `"dhGroup": "ECP384"`) {
+		t.Fatalf("vpn-connection ipsec-policy add: %v\n%s", err, out)
+	}
 	out, err := e.site.ch.WaitSAs(30*time.Second, "ESTABLISHED", "INSTALLED", "HMAC_SHA2_384_192", "ECP_384", "AES_CBC-256/HMAC_SHA2_256_128")
 	if err != nil {
 		t.Fatalf("the policy's algorithms: %v", err)
