@@ -306,10 +306,11 @@ func groupCommand(g *globals) *cobra.Command {
 func vnetCommand(g *globals) *cobra.Command {
 	k := kind{use: "vnet", short: "Manage virtual networks", typ: "virtualNetworks",
 		columns: []column{nameCol, groupColumn, locationCol, col("AddressSpace", "properties.addressSpace.addressPrefixes"), col("Subnets", "properties.subnets"), stateCol, col("Node", "properties.node")}}
-	var prefixes, subnetPrefixes []string
+	var prefixes, subnetPrefixes, dnsServers []string
 	var subnetName string
 	create := g.createCmd(k, "Create or update a virtual network", func(cmd *cobra.Command) {
 		cmd.Flags().StringSliceVar(&prefixes, "address-prefixes", []string{"10.0.0.0/16"}, "address space")
+		cmd.Flags().StringSliceVar(&dnsServers, "dns-servers", nil, "DNS servers of the network (dhcpOptions), which point-to-site clients are given (default: those it has)")
 		cmd.Flags().StringVar(&subnetName, "subnet-name", "", "create a subnet with this name")
 		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: the first /24 of the space)")
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
@@ -320,9 +321,12 @@ func vnetCommand(g *globals) *cobra.Command {
 		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "virtualNetworks", name), &old)
 		switch {
 		case err == nil:
-			v.Properties.Subnets = old.Properties.Subnets
+			v.Properties.Subnets, v.Properties.DHCPOptions = old.Properties.Subnets, old.Properties.DHCPOptions
 		case !client.IsNotFound(err):
 			return nil, err
+		}
+		if dnsServers != nil {
+			v.Properties.DHCPOptions = &arm.DHCPOptions{DNSServers: dnsServers}
 		}
 		if subnetName != "" {
 			if len(subnetPrefixes) == 0 {

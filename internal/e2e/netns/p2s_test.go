@@ -86,10 +86,12 @@ func TestPointToSiteSSTP(t *testing.T) {
 	require(t)
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443", "--metrics-interval", "1s"}})
 	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	var v arm.VirtualNetwork
-	r.get(vnet, &v)
-	v.Properties.DHCPOptions = &arm.DHCPOptions{DNSServers: []string{"10.1.0.53", "10.1.0.54"}}
-	r.put(vnet, v, nil)
+	// The VNet's DNS servers (az's vnet create --dns-servers, which keeps
+	// the subnets), which the client is given.
+	if out, err := r.cli("vnet", "create", "-g", "p2s", "-n", "hub", "-l", "westeurope", "--address-prefixes", "10.1.0.0/16",
+		"--dns-servers", "10.1.0.53,10.1.0.54"); err != nil || !strings.Contains(out, "GatewaySubnet") {
+		t.Fatalf("vnet create --dns-servers: %v\n%s", err, out)
+	}
 	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, hostAddr := r.tunHost(vnet, "web")
 	dir := t.TempDir()
