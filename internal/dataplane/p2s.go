@@ -122,13 +122,14 @@ func parseRoots(ders [][]byte) []*x509.Certificate {
 	return roots
 }
 
-// DisconnectP2S ends the point-to-site clients of gateway id at addrs and
-// returns how many were connected.
-func (e *Engine) DisconnectP2S(id string, addrs []netip.Addr) int {
+// p2sServers returns what serves gateway id's point-to-site clients, by
+// instance: its SSTP servers and the gateways whose IKE daemons serve
+// IKEv2 clients. They are asked outside the engine's lock.
+func (e *Engine) p2sServers(id string) (servers []*p2s.Server, gws []*gateway.Gateway) {
 	e.mu.Lock()
-	var servers []*p2s.Server
-	var gws []*gateway.Gateway
-	for _, g := range e.gateways {
+	defer e.mu.Unlock()
+	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
+		g := e.gateways[key]
 		if g.cfg.ID != id {
 			continue
 		}
@@ -139,7 +140,13 @@ func (e *Engine) DisconnectP2S(id string, addrs []netip.Addr) int {
 			gws = append(gws, g.gw)
 		}
 	}
-	e.mu.Unlock()
+	return servers, gws
+}
+
+// DisconnectP2S ends the point-to-site clients of gateway id at addrs and
+// returns how many were connected.
+func (e *Engine) DisconnectP2S(id string, addrs []netip.Addr) int {
+	servers, gws := e.p2sServers(id)
 	n := 0
 	for _, a := range addrs {
 		for _, s := range servers {
@@ -156,26 +163,10 @@ func (e *Engine) DisconnectP2S(id string, addrs []netip.Addr) int {
 	return n
 }
 
-// P2SClients returns the point-to-site clients of gateway id. The
-// servers and the IKE daemon are asked after the engine's lock is let go:
-// a client's IKE loop may take a while to answer.
+// P2SClients returns the point-to-site clients of gateway id (a client's
+// IKE loop may take a while to answer: see p2sServers).
 func (e *Engine) P2SClients(id string) []p2s.ClientStatus {
-	e.mu.Lock()
-	var servers []*p2s.Server
-	var gws []*gateway.Gateway
-	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
-		g := e.gateways[key]
-		if g.cfg.ID != id {
-			continue
-		}
-		if g.p2s != nil {
-			servers = append(servers, g.p2s)
-		}
-		if g.ikev2Clients {
-			gws = append(gws, g.gw)
-		}
-	}
-	e.mu.Unlock()
+	servers, gws := e.p2sServers(id)
 	var out []p2s.ClientStatus
 	for _, s := range servers {
 		out = append(out, s.Clients()...)
