@@ -300,10 +300,8 @@ func (g *Gateway) attachClient(name string, addr netip.Addr) error {
 func (g *Gateway) detachClient(name string) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	for _, t := range g.eng.Status().Tunnels {
-		if t.Name == name {
-			g.goneIn, g.goneOut = g.goneIn+t.BytesIn, g.goneOut+t.BytesOut
-		}
+	for _, t := range g.eng.TunnelStatus(name) {
+		g.goneIn, g.goneOut = g.goneIn+t.BytesIn, g.goneOut+t.BytesOut
 	}
 	delete(g.clients, name)
 	if err := g.applyTunnels(); err != nil {
@@ -320,12 +318,17 @@ type ClientStatus struct {
 
 // Clients returns the connected point-to-site clients over IKEv2.
 func (g *Gateway) Clients() []ClientStatus {
+	clients := g.ike.Load().Clients()
+	names := make([]string, len(clients))
+	for i, c := range clients {
+		names[i] = c.Name
+	}
 	counters := map[string]tunnel.TunnelStatus{}
-	for _, t := range g.eng.Status().Tunnels {
+	for _, t := range g.eng.TunnelStatus(names...) {
 		counters[t.Name] = t
 	}
-	var out []ClientStatus
-	for _, c := range g.ike.Load().Clients() {
+	out := make([]ClientStatus, 0, len(clients))
+	for _, c := range clients {
 		t := counters[c.Name]
 		out = append(out, ClientStatus{ClientStatus: c, BytesIn: t.BytesIn, BytesOut: t.BytesOut, PacketsIn: t.PacketsIn, PacketsOut: t.PacketsOut})
 	}
@@ -337,12 +340,10 @@ func (g *Gateway) Clients() []ClientStatus {
 // left included, and how many are connected.
 func (g *Gateway) ClientTraffic() (in, out uint64, clients int) {
 	g.mu.Lock()
-	in, out, names := g.goneIn, g.goneOut, maps.Clone(g.clients)
+	in, out, names := g.goneIn, g.goneOut, slices.Collect(maps.Keys(g.clients))
 	g.mu.Unlock()
-	for _, t := range g.eng.Status().Tunnels {
-		if _, ok := names[t.Name]; ok {
-			in, out = in+t.BytesIn, out+t.BytesOut
-		}
+	for _, t := range g.eng.TunnelStatus(names...) {
+		in, out = in+t.BytesIn, out+t.BytesOut
 	}
 	return in, out, len(names)
 }
@@ -390,12 +391,18 @@ type ConnectionStatus struct {
 
 // Status returns the state of every connection, sorted by name.
 func (g *Gateway) Status() []ConnectionStatus {
+	// The connections' tunnels only, not the point-to-site clients'.
+	peers := g.ikeStatus()
+	names := make([]string, len(peers))
+	for i, p := range peers {
+		names[i] = p.Name
+	}
 	counters := map[string]tunnel.TunnelStatus{}
-	for _, t := range g.eng.Status().Tunnels {
+	for _, t := range g.eng.TunnelStatus(names...) {
 		counters[t.Name] = t
 	}
 	var out []ConnectionStatus
-	for _, p := range g.ikeStatus() {
+	for _, p := range peers {
 		cs := ConnectionStatus{Name: p.Name, State: NotConnected, Reason: p.LastError, Idle: p.Idle}
 		for _, sa := range p.IKESAs {
 			if sa.State != "established" {
@@ -436,10 +443,7 @@ func (g *Gateway) Status() []ConnectionStatus {
 // SPI.
 func (g *Gateway) IKESAs(name string) ([]ikev2.IKESAStatus, map[uint32]ChildCounters) {
 	counters := map[uint32]ChildCounters{}
-	for _, t := range g.eng.Status().Tunnels {
-		if t.Name != name {
-			continue
-		}
+	for _, t := range g.eng.TunnelStatus(name) {
 		for _, c := range t.Children {
 			counters[c.InSPI] = ChildCounters{PacketsIn: c.In.PacketsIn, BytesIn: c.In.BytesIn, PacketsOut: c.Out.PacketsOut, BytesOut: c.Out.BytesOut}
 		}

@@ -107,47 +107,69 @@ func (e *Engine) Status() Status {
 	}
 	e.mu.Unlock()
 	slices.SortFunc(tunnels, func(a, b *tunnel) int { return strings.Compare(a.name, b.name) })
-
 	s := Status{Drops: e.Drops()}
 	for _, t := range tunnels {
-		d := func(r dropReason) uint64 { return t.drops[r].Load() }
-		ts := TunnelStatus{
-			Name:        t.name,
-			PolicyBased: t.policy.Load(),
-			PacketsIn:   t.packetsIn.Load(),
-			BytesIn:     t.bytesIn.Load(),
-			PacketsOut:  t.packetsOut.Load(),
-			BytesOut:    t.bytesOut.Load(),
-			LastInbound: unixTime(t.lastIn.Load()),
-			Drops: TunnelDrops{
-				NoSA:       d(dropNoSA),
-				NoSelector: d(dropNoSelector),
-				Seal:       d(dropSeal),
-				Open:       d(dropOpen),
-				Dummy:      d(dropDummy),
-				Malformed:  d(dropMalformed),
-				Selector:   d(dropSelector),
-				NATNoFlow:  d(dropNATNoFlow),
-				NATFull:    d(dropNATFull),
-			},
-			NATFlows: t.nat.Load().Flows(),
-		}
-		for _, c := range *t.children.Load() {
-			ends := c.ends.Load()
-			ts.Children = append(ts.Children, ChildStatus{
-				InSPI:         c.in.SPI(),
-				OutSPI:        c.out.SPI(),
-				Local:         ends.local,
-				Remote:        ends.remote,
-				LastInbound:   unixTime(c.lastIn.Load()),
-				SelectorDrops: c.selectorDrops.Load(),
-				In:            c.in.Stats(),
-				Out:           c.out.Stats(),
-			})
-		}
-		s.Tunnels = append(s.Tunnels, ts)
+		s.Tunnels = append(s.Tunnels, t.status())
 	}
 	return s
+}
+
+// TunnelStatus returns the counters of the tunnels called names (those
+// the engine has), without the work of a whole Status.
+func (e *Engine) TunnelStatus(names ...string) []TunnelStatus {
+	e.mu.Lock()
+	tunnels := make([]*tunnel, 0, len(names))
+	for _, n := range names {
+		if t := e.tunnels[n]; t != nil {
+			tunnels = append(tunnels, t)
+		}
+	}
+	e.mu.Unlock()
+	out := make([]TunnelStatus, 0, len(tunnels))
+	for _, t := range tunnels {
+		out = append(out, t.status())
+	}
+	return out
+}
+
+// status returns the tunnel's counters.
+func (t *tunnel) status() TunnelStatus {
+	d := func(r dropReason) uint64 { return t.drops[r].Load() }
+	ts := TunnelStatus{
+		Name:        t.name,
+		PolicyBased: t.policy.Load(),
+		PacketsIn:   t.packetsIn.Load(),
+		BytesIn:     t.bytesIn.Load(),
+		PacketsOut:  t.packetsOut.Load(),
+		BytesOut:    t.bytesOut.Load(),
+		LastInbound: unixTime(t.lastIn.Load()),
+		Drops: TunnelDrops{
+			NoSA:       d(dropNoSA),
+			NoSelector: d(dropNoSelector),
+			Seal:       d(dropSeal),
+			Open:       d(dropOpen),
+			Dummy:      d(dropDummy),
+			Malformed:  d(dropMalformed),
+			Selector:   d(dropSelector),
+			NATNoFlow:  d(dropNATNoFlow),
+			NATFull:    d(dropNATFull),
+		},
+		NATFlows: t.nat.Load().Flows(),
+	}
+	for _, c := range *t.children.Load() {
+		ends := c.ends.Load()
+		ts.Children = append(ts.Children, ChildStatus{
+			InSPI:         c.in.SPI(),
+			OutSPI:        c.out.SPI(),
+			Local:         ends.local,
+			Remote:        ends.remote,
+			LastInbound:   unixTime(c.lastIn.Load()),
+			SelectorDrops: c.selectorDrops.Load(),
+			In:            c.in.Stats(),
+			Out:           c.out.Stats(),
+		})
+	}
+	return ts
 }
 
 func unixTime(ns int64) time.Time {
