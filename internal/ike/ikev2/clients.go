@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/netip"
 	"reflect"
@@ -160,10 +161,8 @@ func (m *Manager) SetClients(cl *Clients) error {
 	keep := cl != nil && m.clientCfg != nil && cl.sameClients(m.clientCfg)
 	m.clientCfg = cl
 	var conns []*conn
-	for _, c := range m.clients {
-		if !keep {
-			conns = append(conns, c)
-		}
+	if !keep {
+		conns = slices.Collect(maps.Values(m.clients))
 	}
 	m.mu.Unlock()
 	for _, c := range conns {
@@ -433,10 +432,7 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.
 // Clients returns the connected point-to-site clients, by address.
 func (m *Manager) Clients() []ClientStatus {
 	m.mu.Lock()
-	conns := make([]*conn, 0, len(m.clientAddrs))
-	for _, c := range m.clientAddrs {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Values(m.clientAddrs))
 	m.mu.Unlock()
 	var out []ClientStatus
 	for _, c := range conns {

@@ -327,13 +327,7 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
-	conns := make([]*conn, 0, len(m.conns))
-	for _, c := range m.conns {
-		conns = append(conns, c)
-	}
-	for _, c := range m.clients {
-		conns = append(conns, c)
-	}
+	conns := slices.AppendSeq(slices.Collect(maps.Values(m.conns)), maps.Values(m.clients))
 	clear(m.conns)
 	clear(m.byRemote)
 	m.mu.Unlock()
@@ -347,10 +341,7 @@ func (m *Manager) Close() error {
 // Status returns a snapshot of every peer, sorted by name.
 func (m *Manager) Status() []PeerStatus {
 	m.mu.Lock()
-	conns := make([]*conn, 0, len(m.conns))
-	for _, c := range m.conns {
-		conns = append(conns, c)
-	}
+	conns := slices.Collect(maps.Values(m.conns))
 	m.mu.Unlock()
 	out := make([]PeerStatus, 0, len(conns))
 	for _, c := range conns {
