@@ -90,14 +90,12 @@ func Build(s *region.Snapshot) dataplane.Config {
 			local = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
 		}
 		routes := map[string][]netip.Prefix{}
-		clientRoutes := slices.Clone(local)
 		for _, r := range s.VNetRoutes(v.ID) {
 			if strings.EqualFold(r.Gateway, g.ID) {
 				routes[strings.ToLower(r.Connection)] = append(routes[strings.ToLower(r.Connection)], r.Prefix)
 			}
-			clientRoutes = append(clientRoutes, r.Prefix)
 		}
-		dg.P2S = pointToSite(g, clientRoutes)
+		dg.P2S = pointToSite(g, s.ClientRoutes(g, v))
 		if dg.P2S != nil && v.Properties.DHCPOptions != nil {
 			for _, d := range v.Properties.DHCPOptions.DNSServers {
 				if a, err := netip.ParseAddr(d); err == nil {
@@ -269,8 +267,7 @@ func meshTunnels(c dataplane.Connection, addrs []netip.Addr, i int) []dataplane.
 // pointToSite is the point-to-site configuration of a gateway with a
 // client pool and SSTP or IKEv2 among its protocols (R10–R14), on its
 // first instance. With both, each gets half of the pool, as Azure splits
-// it. IKEv2 clients reach routes: the VNet's ranges, what its gateways
-// route, and the gateway's customRoutes.
+// it. IKEv2 clients reach the IPv4 ones of routes (Snapshot.ClientRoutes).
 func pointToSite(g *arm.VirtualNetworkGateway, routes []netip.Prefix) *dataplane.GatewayP2S {
 	c := g.Properties.VPNClientConfiguration
 	if c == nil || c.VPNClientAddressPool == nil {
@@ -297,19 +294,9 @@ func pointToSite(g *arm.VirtualNetworkGateway, routes []netip.Prefix) *dataplane
 		p.IKEv2Pool = p.Pool
 	}
 	if ikev2 {
-		seen := map[netip.Prefix]bool{}
 		for _, r := range routes {
-			if r = r.Masked(); r.Addr().Is4() && r.Bits() > 0 && !seen[r] {
-				seen[r] = true
-				p.Routes = append(p.Routes, r)
-			}
-		}
-		if cr := g.Properties.CustomRoutes; cr != nil {
-			for _, r := range parsePrefixes(cr.AddressPrefixes) {
-				if r = r.Masked(); r.Addr().Is4() && !seen[r] {
-					seen[r] = true
-					p.Routes = append(p.Routes, r)
-				}
+			if r.Addr().Is4() {
+				p.Routes = append(p.Routes, r) // clients get IPv4 addresses
 			}
 		}
 	}

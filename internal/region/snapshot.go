@@ -324,27 +324,40 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	if v == nil || !p.Addr.IsValid() {
 		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite, "virtual network gateway %s has no public address or virtual network yet", id.Name())
 	}
+	// The package routes no default route: a client keeps its own.
+	p.Routes = slices.DeleteFunc(s.ClientRoutes(g, v), func(q netip.Prefix) bool { return q.Bits() == 0 })
+	return p, nil
+}
+
+// ClientRoutes are the ranges gateway g's point-to-site clients reach
+// through it, without repeats: its VNet v's, what the VNet's gateways
+// route (its sites' and connected VNets' ranges), and g's customRoutes,
+// of which alone a default route is kept (the VNet's default routes are
+// forced tunneling's, not the clients'). The VPN client package routes
+// them; IKEv2 clients' child SAs name them.
+func (s *Snapshot) ClientRoutes(g *arm.VirtualNetworkGateway, v *arm.VirtualNetwork) []netip.Prefix {
+	var out []netip.Prefix
 	seen := map[netip.Prefix]bool{}
-	add := func(q netip.Prefix) {
-		if q = q.Masked(); q.IsValid() && q.Bits() > 0 && !seen[q] {
+	add := func(q netip.Prefix, defaultRoute bool) {
+		if q = q.Masked(); q.IsValid() && (q.Bits() > 0 || defaultRoute) && !seen[q] {
 			seen[q] = true
-			p.Routes = append(p.Routes, q)
+			out = append(out, q)
 		}
 	}
 	if v.Properties.AddressSpace != nil {
 		for _, a := range v.Properties.AddressSpace.AddressPrefixes {
 			q, _ := netip.ParsePrefix(a)
-			add(q)
+			add(q, false)
 		}
 	}
 	for _, rt := range s.VNetRoutes(v.ID) {
-		add(rt.Prefix)
+		add(rt.Prefix, false)
 	}
 	if cr := g.Properties.CustomRoutes; cr != nil {
 		for _, a := range cr.AddressPrefixes {
 			q, _ := netip.ParsePrefix(a)
-			add(q)
+			add(q, true)
 		}
 	}
-	return p, nil
+	return out
 }
