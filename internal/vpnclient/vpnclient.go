@@ -172,6 +172,9 @@ connections {
     version = 2
     remote_addrs = {{.Addr}}
     vips = 0.0.0.0
+    # A liveness check after 30 s without a word from the gateway; behind
+    # a NAT it also finds a new mapping, and MOBIKE moves the SAs there.
+    dpd_delay = 30s
     local {
       auth = pubkey
       certs = {{.Gateway}}-client.pem

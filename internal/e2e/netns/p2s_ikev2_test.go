@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -180,7 +181,7 @@ func grepLines(s, sub string) string {
 // through its own tunnel, and the site's stays connected.
 func TestClientBehindSiteNAT(t *testing.T) {
 	require(t)
-	netnstest.Require(t, "nft")
+	netnstest.Require(t, "nft", "conntrack")
 	e := newS2S(t)
 	e.up(t)
 	dir := t.TempDir()
@@ -194,7 +195,9 @@ func TestClientBehindSiteNAT(t *testing.T) {
 	// gateway's public address (not what enters the site's tunnel).
 	e.site.gw.Run("nft", "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; add rule ip nat post ip saddr "+
 		e.site.lanTS+" ip daddr "+e.gwAddr.String()+" masquerade")
-	ch := roadWarrior(t, e.site.lan, "hub-gw", pkg, certFile, keyFile)
+	ch := roadWarrior(t, e.site.lan, "hub-gw", pkg, certFile, keyFile, func(conf string) string {
+		return strings.Replace(conf, "dpd_delay = 30s", "dpd_delay = 2s", 1)
+	})
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
 		out, err := ch.Initiate()
 		if err == nil {
@@ -213,6 +216,33 @@ func TestClientBehindSiteNAT(t *testing.T) {
 		t.Errorf("vpn-client show-health does not list the laptop at the site's address %s: %v\n%s", e.site.addr, err, out)
 	}
 	e.r.waitConnection(e.conn, 10*time.Second, "the site's connection to stay connected", connected)
+
+	// The branch's NAT forgets the laptop and maps it anew, to other
+	// ports. The gateway's answer to strongSwan's liveness check shows the
+	// new mapping (RFC 4555 §3.8), strongSwan moves the SAs there with
+	// UPDATE_SA_ADDRESSES, and the laptop reaches the VNet again.
+	// strongSwan compares with the mapping its first liveness check saw:
+	// that one comes first.
+	checked := regexp.MustCompile(`parsed INFORMATIONAL response \d+ \[ N\(NATD_S_IP\)`)
+	for deadline := time.Now().Add(10 * time.Second); !checked.MatchString(ch.Log()); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan sent no liveness check:\n%s", grepLines(ch.Log(), "INFORMATIONAL"))
+		}
+	}
+	e.site.gw.Run("nft", "flush chain ip nat post; add rule ip nat post ip saddr "+
+		e.site.lanTS+" ip daddr "+e.gwAddr.String()+" meta l4proto udp masquerade to :40000-40999")
+	e.site.gw.Run("conntrack", "-F")
+	remapped := regexp.MustCompile(`"` + regexp.QuoteMeta(e.site.addr.String()) + `:40\d\d\d"`)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		out, err := e.r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "s2s", "-n", "hub-gw", "-o", "json")
+		if err == nil && remapped.MatchString(out) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway did not follow the laptop to its new mapping: %v\n%s\nstrongSwan:\n%s", err, out, grepLines(ch.Log(), "NAT"))
+		}
+	}
+	ping(t, e.site.lan, e.hostAddr, 10*time.Second)
 }
 
 // TestClientMovesWithMOBIKE: a laptop connected over IKEv2 moves to

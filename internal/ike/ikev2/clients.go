@@ -601,10 +601,9 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 }
 
 // moved answers a client's UPDATE_SA_ADDRESSES (RFC 4555 §3.5): the SA
-// and its child SAs follow the request's addresses (behind a NAT,
-// ikeSA.authenticated moved them already); the response carries NAT
-// detection for the new ones (§3.8) and the request's COOKIE2 (§3.7). It
-// returns nil for an INFORMATIONAL request that is no such update.
+// and its child SAs follow the request's addresses; the response carries
+// NAT detection for the new ones (§3.8) and the request's COOKIE2 (§3.7).
+// It returns nil for an INFORMATIONAL request that is no such update.
 func (sa *ikeSA) moved(ps []wire.Payload) []wire.Payload {
 	if !sa.mobike || notify(ps, wire.UpdateSAAddresses) == nil {
 		return nil
@@ -616,15 +615,27 @@ func (sa *ikeSA) moved(ps []wire.Payload) []wire.Payload {
 		sa.moveTo(sa.reqLocal, sa.reqRemote)
 	}
 	sa.log.Info("point-to-site client moved (MOBIKE)", sa.logAttrs(), "remote", sa.remote)
-	resp := []wire.Payload{
-		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: sa.sourceHash(sa.spiR, sa.local)},
-		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(sa.spiI, sa.spiR, sa.remote)},
-	}
+	resp := sa.natDetection(ps)
 	if c := notify(ps, wire.Cookie2); c != nil {
 		// RFC 4555 §3.7: the responder copies COOKIE2 into its response.
 		resp = append(resp, &wire.Notify{NotifyType: wire.Cookie2, Data: c.Data})
 	}
 	return resp
+}
+
+// natDetection answers the NAT detection of a MOBIKE client's
+// INFORMATIONAL request with ours, of the addresses the request came
+// between (RFC 4555 §3.8): the client compares them with its own to see
+// a NAT's new mapping, and moves the SAs with UPDATE_SA_ADDRESSES. It
+// returns nil when the request has none.
+func (sa *ikeSA) natDetection(ps []wire.Payload) []wire.Payload {
+	if !sa.mobike || notify(ps, wire.NATDetectionSourceIP) == nil {
+		return nil
+	}
+	return []wire.Payload{
+		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: sa.sourceHash(sa.spiR, sa.reqLocal)},
+		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(sa.spiI, sa.spiR, sa.reqRemote)},
+	}
 }
 
 // eapFragment is the largest EAP-TLS fragment in an IKE_AUTH message;

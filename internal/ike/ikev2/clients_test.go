@@ -198,6 +198,9 @@ type p2sClient struct {
 	initReq, initResp []byte
 	nextID            uint32
 	cookie            []byte // the gateway's COOKIE, sent back first
+	// behind, when valid, is the client's own endpoint behind a NAT: its
+	// IKE_SA_INIT request carries NAT detection of it (RFC 7296 §2.23).
+	behind netip.AddrPort
 }
 
 // clientIKE is what test clients propose for the IKE SA.
@@ -234,6 +237,11 @@ func (cl *p2sClient) initRequest() []byte {
 	}
 	if cl.cookie == nil {
 		msg.Payloads = msg.Payloads[1:]
+	}
+	if cl.behind.IsValid() {
+		msg.Payloads = append(msg.Payloads,
+			&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: natHash(cl.spiI, 0, cl.behind)},
+			&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(cl.spiI, 0, p2sGW)})
 	}
 	b, err := msg.Append(nil)
 	if err != nil {
@@ -1611,6 +1619,78 @@ func TestClientMOBIKE(t *testing.T) {
 	other := newP2SClient(t, g, clientAt(2))
 	if ps, _ := other.connect(pkitest.Issue(t, "bob", false, pki.root)); notify(ps, wire.MOBIKESupported) != nil {
 		t.Errorf("a client without MOBIKE was answered MOBIKE_SUPPORTED")
+	}
+}
+
+// TestClientNATMappingChanges: behind a NAT whose mapping changes, a
+// MOBIKE client's SAs stay where they are until the client moves them
+// (RFC 4555 §3.5); its liveness check from the new mapping is answered
+// there, with NAT detection that shows the change (§3.8). A client
+// without MOBIKE is followed to the new mapping (RFC 7296 §2.23).
+func TestClientNATMappingChanges(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	private := netip.MustParseAddrPort("10.0.0.2:4500")
+	childRemotes := func(addr netip.Addr) []netip.AddrPort {
+		var out []netip.AddrPort
+		for _, ch := range g.dp.list() {
+			if slices.Contains(ch.RemoteTS, netip.PrefixFrom(addr, 32)) {
+				out = append(out, ch.Remote)
+			}
+		}
+		return out
+	}
+	remoteOf := func(subject string) netip.AddrPort {
+		for _, c := range g.m.Clients() {
+			if c.Subject == subject {
+				return c.Remote
+			}
+		}
+		return netip.AddrPort{}
+	}
+
+	cl := newP2SClient(t, g, clientAt(1))
+	cl.behind = private
+	cl.init()
+	if a := cpAddr(cl.request(wire.IKEAuth, append(cl.auth(pki.client), &wire.Notify{NotifyType: wire.MOBIKESupported}))); a != poolAddr(1) {
+		t.Fatalf("the MOBIKE client got %v", a)
+	}
+	remapped := netip.MustParseAddrPort("198.51.100.1:61000")
+	cl.addr = remapped
+	ps := cl.request(wire.Informational, []wire.Payload{
+		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: natHash(cl.spiI, cl.spiR, private)},
+		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(cl.spiI, cl.spiR, p2sGW)}})
+	if d := notify(ps, wire.NATDetectionDestinationIP); d == nil || !bytes.Equal(d.Data, natHash(cl.spiI, cl.spiR, remapped)) {
+		t.Errorf("the liveness check from the new mapping was answered %v, want NAT detection of %v", ps, remapped)
+	}
+	if s := notify(ps, wire.NATDetectionSourceIP); s == nil || !bytes.Equal(s.Data, natHash(cl.spiI, cl.spiR, p2sGW)) {
+		t.Errorf("the answer's NAT_DETECTION_SOURCE_IP is not of the gateway's %v: %v", p2sGW, ps)
+	}
+	if r := childRemotes(poolAddr(1)); !slices.Equal(r, []netip.AddrPort{clientAt(1)}) || remoteOf("client1") != clientAt(1) {
+		t.Errorf("before UPDATE_SA_ADDRESSES the MOBIKE client's child SAs go to %v, its IKE SA to %v; want %v", r, remoteOf("client1"), clientAt(1))
+	}
+	cl.request(wire.Informational, []wire.Payload{&wire.Notify{NotifyType: wire.UpdateSAAddresses},
+		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: natHash(cl.spiI, cl.spiR, private)},
+		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(cl.spiI, cl.spiR, p2sGW)}})
+	if r := childRemotes(poolAddr(1)); !slices.Equal(r, []netip.AddrPort{remapped}) || remoteOf("client1") != remapped {
+		t.Errorf("after UPDATE_SA_ADDRESSES the child SAs go to %v, the IKE SA to %v; want %v", r, remoteOf("client1"), remapped)
+	}
+
+	bob := newP2SClient(t, g, clientAt(2))
+	bob.behind = private
+	if _, a := bob.connect(pkitest.Issue(t, "bob", false, pki.root)); a != poolAddr(2) {
+		t.Fatalf("bob got %v", a)
+	}
+	bobRemapped := netip.MustParseAddrPort("198.51.100.2:62000")
+	bob.addr = bobRemapped
+	if ps := bob.request(wire.Informational, nil); len(ps) != 0 {
+		t.Errorf("bob's liveness check was answered %v, want an empty response", ps)
+	}
+	if r := childRemotes(poolAddr(2)); !slices.Equal(r, []netip.AddrPort{bobRemapped}) || remoteOf("bob") != bobRemapped {
+		t.Errorf("bob (no MOBIKE) behind a NAT: child SAs go to %v, the IKE SA to %v; want %v", r, remoteOf("bob"), bobRemapped)
 	}
 }
 

@@ -29,7 +29,8 @@ func (sa *ikeSA) startDeleteIKE() {
 }
 
 // handleInformational answers an INFORMATIONAL request: deletes, and
-// liveness checks, which are empty (RFC 7296 §1.4).
+// liveness checks, which are empty (RFC 7296 §1.4) unless a MOBIKE
+// client asks for NAT detection; a MOBIKE client's address update.
 func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 	if resp := sa.moved(ps); resp != nil {
 		return resp
@@ -80,10 +81,11 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 			}
 		}
 	}
-	if len(ours) == 0 {
-		return nil
+	resp := sa.natDetection(ps)
+	if len(ours) > 0 {
+		resp = append(resp, &wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: ours})
 	}
-	return []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: ours}}
+	return resp
 }
 
 // replaceOthers removes the peer's other IKE SAs when the peer said

@@ -387,6 +387,16 @@ func (sa *ikeSA) transmit(dgs [][]byte) {
 	}
 }
 
+// reply sends the datagrams of a response to request p: back where the
+// request came from (RFC 7296 §2.11), which is not the SA's endpoint
+// when a MOBIKE peer's NAT mapping changed and the peer has not moved
+// the SA yet (RFC 4555 §3.5).
+func (sa *ikeSA) reply(p packet, dgs [][]byte) {
+	for _, b := range dgs {
+		sa.c.m.send(p.local, p.remote, b)
+	}
+}
+
 // sendDeleteNow sends a Delete of the IKE SA without waiting for the
 // response, as when shutting down.
 func (sa *ikeSA) sendDeleteNow() {
@@ -560,7 +570,7 @@ func (sa *ikeSA) handle(p packet) {
 		_, frag, err := sa.open(p, nil)
 		if err == nil && frag <= 1 {
 			stats.retransmitsAnswered.Add(1)
-			sa.transmit(sa.lastResp)
+			sa.reply(p, sa.lastResp)
 		}
 		return
 	default:
@@ -604,7 +614,7 @@ func (sa *ikeSA) handle(p packet) {
 		return
 	}
 	sa.lastResp = dgs
-	sa.transmit(dgs)
+	sa.reply(p, dgs)
 	if sa.killAfterResponse {
 		sa.kill("deleted")
 		return
@@ -658,14 +668,17 @@ func (sa *ikeSA) handleResponse(p packet) {
 
 // authenticated notes a message that passed its integrity check: the peer
 // is alive, and its address is where to answer (RFC 7296 §2.23: behind a
-// NAT, the endpoints of the last authenticated message are used).
+// NAT, the endpoints of the last authenticated message are used). Not so
+// with MOBIKE: the initiator alone decides which addresses the SAs use
+// and says so with UPDATE_SA_ADDRESSES (RFC 4555 §3.5); a NAT's new
+// mapping shows in the NAT detection of its liveness checks (§3.8).
 func (sa *ikeSA) authenticated(p packet) {
 	sa.lastRecv = time.Now()
 	sa.reqLocal, sa.reqRemote = p.local, p.remote
 	if p.remote == sa.remote && p.local == sa.local {
 		return
 	}
-	if !sa.natLocal && !sa.natRemote {
+	if sa.mobike || !sa.natLocal && !sa.natRemote {
 		return
 	}
 	sa.moveTo(p.local, p.remote)
