@@ -44,6 +44,13 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 	}
+	if rt.sub == "" && !rt.list && (r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodDelete) {
+		// A write of a resource may be conditional on its etag.
+		im, inm := strings.Join(r.Header.Values("If-Match"), ","), strings.Join(r.Header.Values("If-None-Match"), ",")
+		if im != "" || inm != "" {
+			ctx = region.WithPrecondition(ctx, region.Precondition{ID: rt.id, IfMatch: im, IfNoneMatch: inm})
+		}
+	}
 	switch {
 	case rt.sub == "effectiveRouteTable":
 		if r.Method != http.MethodPost {

@@ -117,12 +117,17 @@ func (r resp) str(path string) string {
 	return s
 }
 
-// raw sends a request with full control over token and query.
-func (e *env) raw(method, path, query, token string, body []byte) resp {
+// raw sends a request with full control over token, query and headers.
+func (e *env) raw(method, path, query, token string, body []byte, header ...http.Header) resp {
 	e.t.Helper()
 	req, err := http.NewRequest(method, e.srv.URL+path+query, bytes.NewReader(body))
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	for _, h := range header {
+		for k, vs := range h {
+			req.Header[k] = vs
+		}
 	}
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
@@ -140,6 +145,12 @@ func (e *env) raw(method, path, query, token string, body []byte) resp {
 // string (sent as is) or a value (sent as JSON).
 func (e *env) do(method, path string, body any) resp {
 	e.t.Helper()
+	return e.doHeader(method, path, body, nil)
+}
+
+// doHeader is do with extra request headers.
+func (e *env) doHeader(method, path string, body any, header http.Header) resp {
+	e.t.Helper()
 	var b []byte
 	switch v := body.(type) {
 	case nil:
@@ -155,7 +166,7 @@ func (e *env) do(method, path string, body any) resp {
 	if !strings.Contains(strings.ToLower(path), "/providers/") {
 		version = "2021-04-01"
 	}
-	return e.raw(method, path, "?api-version="+version, testToken, b)
+	return e.raw(method, path, "?api-version="+version, testToken, b, header)
 }
 
 // must sends a request that must succeed.

@@ -216,7 +216,10 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		remotes := r.remoteView()
 		r.mu.RLock()
 		tx := newTxn(r.m, remotes)
-		err := fn(tx)
+		err := checkPrecondition(ctx, tx)
+		if err == nil {
+			err = fn(tx)
+		}
 		fence := r.m.fenceRev
 		r.mu.RUnlock()
 		if err != nil {

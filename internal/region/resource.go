@@ -201,6 +201,8 @@ func resourceOf(doc any) *arm.Resource {
 		return &d.Resource
 	case *arm.NetworkInterface:
 		return &d.Resource
+	case *arm.RouteTable:
+		return &d.Resource
 	}
 	return nil
 }
