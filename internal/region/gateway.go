@@ -337,6 +337,11 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 		return perr
 	}
 	nc.VPNClientProtocols = protocols
+	auth, aerr := rules.P2SAuthentication(nc.VPNAuthenticationTypes)
+	if aerr != nil {
+		return aerr
+	}
+	nc.VPNAuthenticationTypes = auth
 	if err := rules.P2SPool(pool[0], protocols); err != nil {
 		return err
 	}

@@ -338,6 +338,40 @@ func R32ClientProtocols(sku SKU, protocols []string) ([]string, *arm.Error) {
 	return out, nil
 }
 
+// Point-to-site authentication types (vpnAuthenticationTypes).
+const (
+	AuthCertificate = "Certificate"
+	AuthRadius      = "Radius"
+	AuthAAD         = "AAD"
+)
+
+// P2SAuthentication checks how point-to-site clients authenticate and
+// returns the canonical names: certificates chained to the uploaded roots
+// (R12), the only way vnetgw has; none given means that. RADIUS and
+// Azure AD are refused by name, so that a gateway never looks as if it
+// checked what it does not.
+func P2SAuthentication(types []string) ([]string, *arm.Error) {
+	if len(types) == 0 {
+		return []string{AuthCertificate}, nil
+	}
+	var out []string
+	for _, t := range types {
+		switch {
+		case strings.EqualFold(t, AuthCertificate):
+			if !slices.Contains(out, AuthCertificate) {
+				out = append(out, AuthCertificate)
+			}
+		case strings.EqualFold(t, AuthRadius), strings.EqualFold(t, AuthAAD):
+			return nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnAuthenticationTypes",
+				Message: fmt.Sprintf("point-to-site authentication %s is not there yet in vnetgw: clients authenticate with certificates of the uploaded roots (Certificate)", t)}
+		default:
+			return nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnAuthenticationTypes",
+				Message: fmt.Sprintf("unknown point-to-site authentication type %q; use Certificate", t)}
+		}
+	}
+	return out, nil
+}
+
 // canonicalProtocol returns the canonical name of a point-to-site
 // protocol given in any case, or "".
 func canonicalProtocol(p string) string {

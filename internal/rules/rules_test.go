@@ -391,6 +391,27 @@ func TestR32ClientProtocols(t *testing.T) {
 	}
 }
 
+// TestP2SAuthentication: clients authenticate with certificates; none
+// named means that; RADIUS and Azure AD are refused, as is an unknown
+// type.
+func TestP2SAuthentication(t *testing.T) {
+	for _, c := range []struct {
+		in, want []string
+		code     string
+	}{
+		{in: nil, want: []string{AuthCertificate}},
+		{in: []string{"certificate", "Certificate"}, want: []string{AuthCertificate}},
+		{in: []string{"Certificate", "Radius"}, code: arm.CodeInvalidParameter},
+		{in: []string{"AAD"}, code: arm.CodeInvalidParameter},
+		{in: []string{"Kerberos"}, code: arm.CodeInvalidParameter},
+	} {
+		got, err := P2SAuthentication(c.in)
+		if code(err) != c.code || !slices.Equal(got, c.want) {
+			t.Errorf("P2SAuthentication(%v) = %v, %v; want %v, code %q", c.in, got, err, c.want, c.code)
+		}
+	}
+}
+
 // TestR32ClientLimits covers the point-to-site limits per SKU and protocol:
 // SSTP 128 on every SKU (R11), IKEv2 and OpenVPN one shared limit per SKU.
 func TestR32ClientLimits(t *testing.T) {
