@@ -93,24 +93,27 @@ type Gateway struct {
 	P2S *GatewayP2S
 }
 
-// GatewayP2S is a gateway's point-to-site configuration (R10–R14): an
-// SSTP server on its public address, IKEv2 clients (R4), or both, whose
-// clients authenticate with certificates that chain to Roots (DER).
+// GatewayP2S is a gateway's point-to-site configuration (R10–R14): a
+// server for SSTP and OpenVPN clients on its public address (TCP 443),
+// IKEv2 clients (R4), or both, whose clients authenticate with
+// certificates that chain to Roots (DER).
 type GatewayP2S struct {
 	// Pool is the whole client address pool, which the gateway's sites
 	// and VNets reach (R33).
 	Pool netip.Prefix
-	// SSTPPool and IKEv2Pool are the parts of Pool the clients of each
-	// protocol get addresses from; a protocol with no part is not
-	// served.
-	SSTPPool, IKEv2Pool netip.Prefix
-	Roots               [][]byte
-	Revoked             []string // SHA-1 thumbprints, hex
-	// MaxClients and IKEv2MaxClients bound the SSTP and the IKEv2
-	// clients connected at once.
-	MaxClients, IKEv2MaxClients int
-	// Routes are what IKEv2 clients reach: the selectors of their child
-	// SAs (SSTP clients route what the VPN client package says).
+	// TCPPool is the part of Pool SSTP and OpenVPN clients get addresses
+	// from, IKEv2Pool IKEv2 clients'; a part that is not valid is not
+	// served. SSTP and OpenVPN say which of the TCP protocols are.
+	TCPPool, IKEv2Pool netip.Prefix
+	SSTP, OpenVPN      bool
+	Roots              [][]byte
+	Revoked            []string // SHA-1 thumbprints, hex
+	// MaxClients, OpenVPNMaxClients and IKEv2MaxClients bound the SSTP,
+	// OpenVPN and IKEv2 clients connected at once.
+	MaxClients, OpenVPNMaxClients, IKEv2MaxClients int
+	// Routes are what IKEv2 and OpenVPN clients reach: the selectors of
+	// their child SAs, the routes they are pushed (SSTP clients route
+	// what the VPN client package says).
 	Routes []netip.Prefix
 	// IKEProposals and ESPProposals are IKEv2 clients' custom policy, in
 	// strongSwan's syntax; empty means the defaults.

@@ -374,7 +374,7 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 			continue
 		}
 		if g.p2s != nil {
-			rs = append(rs, fabric.Route{Prefix: g.p2sCfg.SSTPPool, Port: g.p2s})
+			rs = append(rs, fabric.Route{Prefix: g.p2sCfg.TCPPool, Port: g.p2s})
 		}
 		if g.ikev2Clients && g.port != nil {
 			rs = append(rs, fabric.Route{Prefix: g.cfg.P2S.IKEv2Pool, Port: g.port})
@@ -480,8 +480,9 @@ type BGPSessionStatus struct {
 // The point-to-site protocols, as Azure names them in its metrics'
 // Protocol dimension and its clients' connection ids.
 const (
-	ProtocolSSTP  = "SSTP"
-	ProtocolIKEv2 = "IKEv2"
+	ProtocolSSTP    = "SSTP"
+	ProtocolIKEv2   = "IKEv2"
+	ProtocolOpenVPN = "OpenVPN"
 )
 
 // P2SStatus is a gateway's point-to-site traffic: the bytes its clients
@@ -607,8 +608,14 @@ func (e *Engine) Status() Status {
 			s.P2S[g.cfg.ID][proto] = p
 		}
 		if g.p2s != nil {
-			in, out, n := g.p2s.Traffic()
-			add(ProtocolSSTP, in, out, n)
+			if g.p2sCfg.SSTP {
+				in, out, n := g.p2s.Traffic(ProtocolSSTP)
+				add(ProtocolSSTP, in, out, n)
+			}
+			if g.p2sCfg.OpenVPN {
+				in, out, n := g.p2s.Traffic(ProtocolOpenVPN)
+				add(ProtocolOpenVPN, in, out, n)
+			}
 		}
 		if g.ikev2Clients {
 			in, out, n := g.gw.ClientTraffic()

@@ -167,7 +167,12 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		}
 	}
 	if g.p2s != nil {
-		m.add("vnetgw_p2s_connections", uint64(len(g.p2s.Clients())), append(instance[:len(instance):len(instance)], "protocol", ProtocolSSTP)...)
+		for _, proto := range []string{ProtocolSSTP, ProtocolOpenVPN} {
+			if proto == ProtocolSSTP && g.p2sCfg.SSTP || proto == ProtocolOpenVPN && g.p2sCfg.OpenVPN {
+				_, _, n := g.p2s.Traffic(proto)
+				m.add("vnetgw_p2s_connections", uint64(n), append(instance[:len(instance):len(instance)], "protocol", proto)...)
+			}
+		}
 	}
 	if g.ikev2Clients {
 		_, _, n := g.gw.ClientTraffic()

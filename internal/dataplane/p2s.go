@@ -18,10 +18,10 @@ import (
 const DefaultSSTPPort = 443
 
 // configureP2S starts, restarts or stops the instance's point-to-site
-// server (SSTP) and its IKEv2 clients.
+// server (SSTP and OpenVPN) and its IKEv2 clients.
 func (e *Engine) configureP2S(g *gw) {
 	want := g.cfg.P2S
-	sstp := sstpPart(want)
+	sstp := tcpPart(want)
 	if g.p2s != nil && (sstp == nil || !reflect.DeepEqual(*sstp, *g.p2sCfg)) {
 		g.p2s.Close()
 		g.p2s, g.p2sCfg = nil, nil
@@ -39,24 +39,30 @@ func (e *Engine) configureP2S(g *gw) {
 	if port == 0 {
 		port = DefaultSSTPPort
 	}
-	s, err := p2s.Start(p2s.Config{Logger: e.log.With("gateway", g.cfg.key(), "p2s", "sstp"), Listen: netip.AddrPortFrom(g.cfg.PublicAddr, port),
-		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.SSTPPool, MaxClients: sstp.MaxClients, DNS: sstp.DNS, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet)})
+	s, err := p2s.Start(p2s.Config{Logger: e.log.With("gateway", g.cfg.key(), "p2s", "tcp"), Listen: netip.AddrPortFrom(g.cfg.PublicAddr, port),
+		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.TCPPool, MaxClients: sstp.MaxClients, DNS: sstp.DNS, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet),
+		SSTP: sstp.SSTP, OpenVPN: sstp.OpenVPN, OpenVPNMaxClients: sstp.OpenVPNMaxClients, Routes: sstp.Routes})
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return
 	}
 	s.SetCapture(e.captures[g.cfg.ID]) // a gateway's capture takes in its clients' packets
 	g.p2s, g.p2sCfg = s, sstp
-	e.log.Info("point-to-site server started", "gateway", g.cfg.key(), "listen", s.Addr(), "pool", sstp.SSTPPool)
+	e.log.Info("point-to-site server started", "gateway", g.cfg.key(), "listen", s.Addr(), "pool", sstp.TCPPool, "sstp", sstp.SSTP, "openvpn", sstp.OpenVPN)
 }
 
-// sstpPart returns what of p the SSTP server runs with, or nil when p
-// serves no SSTP clients.
-func sstpPart(p *GatewayP2S) *GatewayP2S {
-	if p == nil || !p.SSTPPool.IsValid() {
+// tcpPart returns what of p the server of SSTP and OpenVPN clients runs
+// with, or nil when p serves neither.
+func tcpPart(p *GatewayP2S) *GatewayP2S {
+	if p == nil || !p.TCPPool.IsValid() || !p.SSTP && !p.OpenVPN {
 		return nil
 	}
-	return &GatewayP2S{Pool: p.Pool, SSTPPool: p.SSTPPool, Roots: p.Roots, Revoked: p.Revoked, MaxClients: p.MaxClients, DNS: p.DNS}
+	t := &GatewayP2S{Pool: p.Pool, TCPPool: p.TCPPool, SSTP: p.SSTP, OpenVPN: p.OpenVPN, Roots: p.Roots, Revoked: p.Revoked,
+		MaxClients: p.MaxClients, DNS: p.DNS}
+	if p.OpenVPN {
+		t.OpenVPNMaxClients, t.Routes = p.OpenVPNMaxClients, p.Routes
+	}
+	return t
 }
 
 // configureIKEv2Clients hands the gateway what its IKEv2 clients need, or

@@ -120,6 +120,22 @@ func (l *link) writePPP(proto uint16, info []byte) error {
 	return err
 }
 
+// The link as a Server's client.
+func (l *link) connected() bool  { return l.bound.Load() }
+func (l *link) closeConn()       { l.conn.Close() }
+func (l *link) protocol() string { return ProtocolSSTP }
+func (l *link) disconnect() {
+	l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
+	l.conn.Close()
+}
+func (l *link) remoteAddr() netip.AddrPort {
+	a, _ := netip.ParseAddrPort(l.conn.RemoteAddr().String())
+	return a
+}
+func (l *link) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64) {
+	return l.bytesIn.Load(), l.bytesOut.Load(), l.packetsIn.Load(), l.packetsOut.Load()
+}
+
 // errNotUp and errQueueFull are SendIP's refusals, fixed: they come per
 // packet.
 var (

@@ -54,6 +54,9 @@ func newRegion(t *testing.T, cfg Config) *region {
 		cfg.Roots = []*x509.Certificate{r.pki.root.Certificate}
 	}
 	cfg.Logger = testLogger(t)
+	if !cfg.OpenVPN {
+		cfg.SSTP = true
+	}
 	if r.srv, err = Start(cfg); err != nil {
 		t.Fatal(err)
 	}

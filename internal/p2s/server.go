@@ -31,6 +31,32 @@ const sstpPath = "/sra_{BA195980-CD49-458b-9E23-C84EE0ADCD75}/"
 // Forwarder takes the IPv4 packets clients send (a VNet router).
 type Forwarder interface{ Forward(pkt []byte) }
 
+// Protocols a Server speaks on its port: SSTP and OpenVPN share it, as
+// they share TCP 443 in Azure; the first byte a client sends tells them
+// apart (a TLS record for SSTP, a 2-byte packet length for OpenVPN).
+const (
+	ProtocolSSTP    = "SSTP"
+	ProtocolOpenVPN = "OpenVPN"
+)
+
+// client is one connected point-to-site client of a Server, over SSTP
+// (a link) or OpenVPN (an ovpnSession).
+type client interface {
+	// SendIP queues a packet for the client; it never blocks.
+	SendIP(pkt []byte) error
+	// connected reports whether the client is past authentication (and
+	// SSTP's crypto binding): listed, counted, reachable.
+	connected() bool
+	// disconnect tells the client it is disconnected and closes its
+	// connection.
+	disconnect()
+	// closeConn closes the connection: the client's goroutine ends.
+	closeConn()
+	remoteAddr() netip.AddrPort
+	traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64)
+	protocol() string
+}
+
 // Config configures a Server.
 type Config struct {
 	Logger *slog.Logger
@@ -45,8 +71,17 @@ type Config struct {
 	Revoked []string
 	// Pool is the client address pool (vpnClientAddressPool).
 	Pool netip.Prefix
-	// MaxClients bounds the clients connected at once (R11); 0 means 128.
+	// MaxClients bounds the SSTP clients connected at once (R11); 0 means
+	// 128.
 	MaxClients int
+	// SSTP and OpenVPN say which protocols the server speaks.
+	SSTP, OpenVPN bool
+	// OpenVPNMaxClients bounds the OpenVPN clients connected at once (the
+	// SKU's limit, R32); 0 means 128.
+	OpenVPNMaxClients int
+	// Routes are what OpenVPN clients are told to send through the
+	// tunnel: the VNet's ranges and what the gateway reaches.
+	Routes []netip.Prefix
 	// DNS are the DNS servers clients are given when they ask (IPCP, RFC
 	// 1877): the VNet's (dhcpOptions), at most two.
 	DNS []netip.Addr
@@ -66,15 +101,18 @@ type Server struct {
 	roots *x509.CertPool
 
 	mu      sync.Mutex
-	clients map[netip.Addr]*link
+	clients map[netip.Addr]client
 	ident   map[netip.Addr]string
 	since   map[netip.Addr]time.Time
 	closed  bool
 	wg      sync.WaitGroup
-	// goneIn and goneOut are the bytes of the clients that have left.
-	goneIn, goneOut uint64
+	// goneIn and goneOut are the bytes of the clients that have left, by
+	// protocol.
+	goneIn, goneOut map[string]uint64
 
 	capture atomic.Pointer[pcap.Capture] // the clients' packets both ways, or nil
+	// nextPeerID numbers OpenVPN clients' data channels (peer-id).
+	nextPeerID atomic.Uint32
 }
 
 // SetCapture records the clients' IP packets, both ways, in c until it is
@@ -89,10 +127,14 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.MaxClients == 0 {
 		cfg.MaxClients = 128
 	}
+	if cfg.OpenVPNMaxClients == 0 {
+		cfg.OpenVPNMaxClients = 128
+	}
 	if !cfg.Pool.Addr().Is4() || cfg.Pool.Bits() > 30 {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]*link{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
+		goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
 	for _, r := range cfg.Roots {
 		s.roots.AddCert(r)
 	}
@@ -116,7 +158,7 @@ func (s *Server) accept() {
 		}
 		s.wg.Go(func() {
 			defer c.Close()
-			if err := s.serve(c); err != nil {
+			if err := s.dispatch(c); err != nil {
 				s.log.Info("point-to-site client refused or ended", "from", c.RemoteAddr(), "err", err)
 			}
 		})
@@ -127,8 +169,8 @@ func (s *Server) accept() {
 func (s *Server) Close() {
 	s.mu.Lock()
 	s.closed = true
-	for _, l := range s.clients {
-		l.conn.Close()
+	for _, c := range s.clients {
+		c.closeConn()
 	}
 	s.mu.Unlock()
 	s.ln.Close()
@@ -153,25 +195,24 @@ func (s *Server) Deliver(pkt []byte) {
 }
 
 // Disconnect ends the connected client at addr: it is told (SSTP
-// CALL_DISCONNECT) and its connection closed. It reports whether such a
-// client was connected.
+// CALL_DISCONNECT, OpenVPN HALT) and its connection closed. It reports
+// whether such a client was connected.
 func (s *Server) Disconnect(addr netip.Addr) bool {
 	s.mu.Lock()
-	l := s.clients[addr]
+	c := s.clients[addr]
 	s.mu.Unlock()
-	if l == nil || !l.bound.Load() {
+	if c == nil || !c.connected() {
 		return false
 	}
-	l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
-	l.conn.Close()
-	s.log.Info("point-to-site client disconnected through the API", "addr", addr)
+	c.disconnect()
+	s.log.Info("point-to-site client disconnected through the API", "addr", addr, "protocol", c.protocol())
 	return true
 }
 
 // ClientStatus is one connected client.
 type ClientStatus struct {
-	// Protocol is how it connects: SSTP here; the data plane lists IKEv2
-	// clients alike.
+	// Protocol is how it connects: SSTP or OpenVPN here; the data plane
+	// lists IKEv2 clients alike.
 	Protocol              string
 	Addr                  netip.Addr
 	Remote                netip.AddrPort // where it connects from
@@ -188,33 +229,82 @@ func (s *Server) Clients() []ClientStatus {
 	defer s.mu.Unlock()
 	var out []ClientStatus
 	for _, a := range slices.SortedFunc(maps.Keys(s.clients), netip.Addr.Compare) {
-		l := s.clients[a]
-		if !l.bound.Load() {
+		c := s.clients[a]
+		if !c.connected() {
 			continue
 		}
-		remote, _ := netip.ParseAddrPort(l.conn.RemoteAddr().String())
-		out = append(out, ClientStatus{Protocol: "SSTP", Addr: a, Remote: remote, Identity: s.ident[a], Since: s.since[a], BytesIn: l.bytesIn.Load(), BytesOut: l.bytesOut.Load(),
-			PacketsIn: l.packetsIn.Load(), PacketsOut: l.packetsOut.Load()})
+		bin, bout, pin, pout := c.traffic()
+		out = append(out, ClientStatus{Protocol: c.protocol(), Addr: a, Remote: c.remoteAddr(), Identity: s.ident[a], Since: s.since[a],
+			BytesIn: bin, BytesOut: bout, PacketsIn: pin, PacketsOut: pout})
 	}
 	return out
 }
 
-// Traffic returns the bytes the server's clients sent (in) and were sent
-// (out) since it started, those that left included, and how many clients
-// are connected.
-func (s *Server) Traffic() (in, out uint64, clients int) {
+// Traffic returns the bytes the server's clients of protocol sent (in)
+// and were sent (out) since it started, those that left included, and
+// how many such clients are connected.
+func (s *Server) Traffic(protocol string) (in, out uint64, clients int) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	in, out = s.goneIn, s.goneOut
-	for _, l := range s.clients {
-		in += l.bytesIn.Load()
-		out += l.bytesOut.Load()
-		if l.bound.Load() {
+	in, out = s.goneIn[protocol], s.goneOut[protocol]
+	for _, c := range s.clients {
+		if c.protocol() != protocol {
+			continue
+		}
+		bin, bout, _, _ := c.traffic()
+		in += bin
+		out += bout
+		if c.connected() {
 			clients++
 		}
 	}
 	return in, out, clients
 }
+
+// leave forgets the client at addr, keeping its bytes in the server's
+// totals.
+func (s *Server) leave(addr netip.Addr, c client) {
+	bin, bout, _, _ := c.traffic()
+	s.mu.Lock()
+	s.goneIn[c.protocol()] += bin
+	s.goneOut[c.protocol()] += bout
+	delete(s.clients, addr)
+	delete(s.ident, addr)
+	delete(s.since, addr)
+	s.mu.Unlock()
+	s.log.Info("point-to-site client disconnected", "addr", addr, "protocol", c.protocol())
+}
+
+// dispatch serves a new connection with the protocol its first byte
+// names.
+func (s *Server) dispatch(c net.Conn) error {
+	c.SetReadDeadline(time.Now().Add(negotiationTimeout))
+	br := bufio.NewReaderSize(c, 8<<10)
+	first, err := br.Peek(1)
+	if err != nil {
+		return err
+	}
+	pc := &peekedConn{Conn: c, r: br}
+	switch {
+	case first[0] == tlsHandshakeRecord && s.cfg.SSTP:
+		return s.serve(pc)
+	case first[0] != tlsHandshakeRecord && s.cfg.OpenVPN:
+		return s.serveOpenVPN(pc, br)
+	}
+	return fmt.Errorf("a client of a protocol the gateway does not serve (first byte %#02x)", first[0])
+}
+
+// tlsHandshakeRecord is the first byte of a TLS ClientHello: SSTP's
+// HTTPS. OpenVPN over TCP starts with a packet length below 0x1600.
+const tlsHandshakeRecord = 0x16
+
+// peekedConn is a connection whose first bytes were read ahead into r.
+type peekedConn struct {
+	net.Conn
+	r *bufio.Reader
+}
+
+func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // serve runs one client: HTTPS, SSTP, PPP.
 func (s *Server) serve(c net.Conn) error {
@@ -248,14 +338,7 @@ func (s *Server) serve(c net.Conn) error {
 	var assigned netip.Addr
 	defer func() {
 		if assigned.IsValid() {
-			s.mu.Lock()
-			s.goneIn += l.bytesIn.Load()
-			s.goneOut += l.bytesOut.Load()
-			delete(s.clients, assigned)
-			delete(s.ident, assigned)
-			delete(s.since, assigned)
-			s.mu.Unlock()
-			s.log.Info("point-to-site client disconnected", "addr", assigned)
+			s.leave(assigned, l)
 		}
 	}()
 	l.onIP = func(pkt []byte) {
@@ -324,20 +407,29 @@ func readSSTPRequest(r *bufio.Reader) error {
 // serverAddr is the server's own PPP address: the pool's first.
 func (s *Server) serverAddr() netip.Addr { return s.cfg.Pool.Masked().Addr().Next() }
 
-// reserve gives the client an address of the pool (R11: within the
-// limit).
-func (s *Server) reserve(l *link) (netip.Addr, error) {
+// reserve gives the client an address of the pool, within its
+// protocol's limit (R11, R32).
+func (s *Server) reserve(c client) (netip.Addr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
 		return netip.Addr{}, errors.New("server closed")
 	}
-	if len(s.clients) >= s.cfg.MaxClients {
-		return netip.Addr{}, fmt.Errorf("%d point-to-site clients are connected, the most this gateway takes (R11)", len(s.clients))
+	limit, n := s.cfg.MaxClients, 0
+	if c.protocol() == ProtocolOpenVPN {
+		limit = s.cfg.OpenVPNMaxClients
+	}
+	for _, o := range s.clients {
+		if o.protocol() == c.protocol() {
+			n++
+		}
+	}
+	if n >= limit {
+		return netip.Addr{}, fmt.Errorf("%d point-to-site clients are connected over %s, the most this gateway takes (R11, R32)", n, c.protocol())
 	}
 	for a := s.serverAddr().Next(); s.cfg.Pool.Contains(a) && s.cfg.Pool.Contains(a.Next()); a = a.Next() {
 		if s.clients[a] == nil {
-			s.clients[a], s.since[a] = l, time.Now()
+			s.clients[a], s.since[a] = c, time.Now()
 			return a, nil
 		}
 	}

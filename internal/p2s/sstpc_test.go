@@ -98,7 +98,7 @@ func TestSSTPCInterop(t *testing.T) {
 	var srv *Server
 	if err := ns.Do(func() (err error) {
 		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
-			Pool: netip.MustParsePrefix("172.16.201.0/24"), Router: router, Logger: testLogger(t)})
+			Pool: netip.MustParsePrefix("172.16.201.0/24"), Router: router, Logger: testLogger(t), SSTP: true})
 		return err
 	}); err != nil {
 		t.Fatal(err)

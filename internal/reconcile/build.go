@@ -265,9 +265,12 @@ func meshTunnels(c dataplane.Connection, addrs []netip.Addr, i int) []dataplane.
 }
 
 // pointToSite is the point-to-site configuration of a gateway with a
-// client pool and SSTP or IKEv2 among its protocols (R10–R14), on its
-// first instance. With both, each gets half of the pool, as Azure splits
-// it. IKEv2 clients reach the IPv4 ones of routes (Snapshot.ClientRoutes).
+// client pool (R10–R14), on its first instance. SSTP and OpenVPN share
+// TCP 443 and a part of the pool; with IKEv2 too, they get the lower
+// half and IKEv2 the upper, as Azure splits the pool when SSTP is among
+// several protocols (vnetgw splits it for OpenVPN and IKEv2 too: two
+// servers hand out the addresses). IKEv2 and OpenVPN clients reach the
+// IPv4 ones of routes (Snapshot.ClientRoutes).
 func pointToSite(g *arm.VirtualNetworkGateway, routes []netip.Prefix) *dataplane.GatewayP2S {
 	c := g.Properties.VPNClientConfiguration
 	if c == nil || c.VPNClientAddressPool == nil {
@@ -276,24 +279,26 @@ func pointToSite(g *arm.VirtualNetworkGateway, routes []netip.Prefix) *dataplane
 	has := func(proto string) bool {
 		return slices.ContainsFunc(c.VPNClientProtocols, func(p string) bool { return strings.EqualFold(p, proto) })
 	}
-	sstp, ikev2 := has(rules.ProtocolSSTP), has(rules.ProtocolIKEv2)
+	sstp, ikev2, openvpn := has(rules.ProtocolSSTP), has(rules.ProtocolIKEv2), has(rules.ProtocolOpenVPN)
 	pool := parsePrefixes(c.VPNClientAddressPool.AddressPrefixes)
-	if len(pool) == 0 || !pool[0].Addr().Is4() || !sstp && !ikev2 {
+	if len(pool) == 0 || !pool[0].Addr().Is4() || !sstp && !ikev2 && !openvpn {
 		return nil
 	}
-	p := &dataplane.GatewayP2S{Pool: pool[0].Masked(), MaxClients: rules.MaxSSTPClients, IKEv2MaxClients: rules.MaxSSTPClients}
+	p := &dataplane.GatewayP2S{Pool: pool[0].Masked(), SSTP: sstp, OpenVPN: openvpn,
+		MaxClients: rules.MaxSSTPClients, OpenVPNMaxClients: rules.MaxSSTPClients, IKEv2MaxClients: rules.MaxSSTPClients}
 	if sku, ok := skuOf(g); ok {
-		p.MaxClients, p.IKEv2MaxClients = rules.R32ClientLimit(sku, rules.ProtocolSSTP), rules.R32ClientLimit(sku, rules.ProtocolIKEv2)
+		p.MaxClients = rules.R32ClientLimit(sku, rules.ProtocolSSTP)
+		p.OpenVPNMaxClients, p.IKEv2MaxClients = rules.R32ClientLimit(sku, rules.ProtocolOpenVPN), rules.R32ClientLimit(sku, rules.ProtocolIKEv2)
 	}
-	switch {
-	case sstp && ikev2:
-		p.SSTPPool, p.IKEv2Pool = rules.SplitPool(p.Pool)
-	case sstp:
-		p.SSTPPool = p.Pool
+	switch tcp := sstp || openvpn; {
+	case tcp && ikev2:
+		p.TCPPool, p.IKEv2Pool = rules.SplitPool(p.Pool)
+	case tcp:
+		p.TCPPool = p.Pool
 	default:
 		p.IKEv2Pool = p.Pool
 	}
-	if ikev2 {
+	if ikev2 || openvpn {
 		for _, r := range routes {
 			if r.Addr().Is4() {
 				p.Routes = append(p.Routes, r) // clients get IPv4 addresses

@@ -196,7 +196,7 @@ func (l Live) DisconnectVPNClients(id string, ids []string) int {
 	var addrs []netip.Addr
 	for _, s := range ids {
 		proto, addr, ok := strings.Cut(s, "_")
-		if a, err := netip.ParseAddr(addr); err == nil && ok && (proto == "SSTP" || proto == "IKEv2") {
+		if a, err := netip.ParseAddr(addr); err == nil && ok && (proto == dataplane.ProtocolSSTP || proto == dataplane.ProtocolIKEv2 || proto == dataplane.ProtocolOpenVPN) {
 			addrs = append(addrs, a)
 		}
 	}

@@ -400,7 +400,8 @@ func R32ClientLimit(sku SKU, protocol string) int {
 }
 
 // SplitPool splits the client address pool of a gateway that serves both
-// SSTP and IKEv2 clients, as Azure does: the lower half for SSTP, the
+// IKEv2 clients and SSTP or OpenVPN clients (which share TCP 443), as
+// Azure splits it with SSTP: the lower half for SSTP and OpenVPN, the
 // upper half for IKEv2.
 func SplitPool(pool netip.Prefix) (sstp, ikev2 netip.Prefix) {
 	pool = pool.Masked()
@@ -412,20 +413,26 @@ func SplitPool(pool netip.Prefix) (sstp, ikev2 netip.Prefix) {
 	return netip.PrefixFrom(pool.Addr(), pool.Bits()+1), netip.PrefixFrom(netip.AddrFrom4([4]byte(binary.BigEndian.AppendUint32(nil, upper))), pool.Bits()+1)
 }
 
-// P2SPool checks that a client address pool (R10) leaves IKEv2 clients
-// addresses: its part of the pool (all of it, or half with SSTP) must be a
-// /30 or larger, as its first and last addresses are not given out.
+// P2SPool checks that a client address pool (R10) leaves each protocol's
+// clients addresses: IKEv2's part of the pool and that of SSTP and
+// OpenVPN (all of it, or half each when IKEv2 is with one of those) must
+// be an IPv4 /30 or larger, as a part's first address is the gateway's
+// and its last is not given out.
 func P2SPool(pool netip.Prefix, protocols []string) *arm.Error {
-	if !slices.Contains(protocols, ProtocolIKEv2) {
-		return nil
+	ikev2 := slices.Contains(protocols, ProtocolIKEv2)
+	tcp := slices.Contains(protocols, ProtocolSSTP) || slices.Contains(protocols, ProtocolOpenVPN)
+	tcpPart, ikev2Part := pool, pool
+	if ikev2 && tcp {
+		tcpPart, ikev2Part = SplitPool(pool)
 	}
-	part := pool
-	if slices.Contains(protocols, ProtocolSSTP) {
-		_, part = SplitPool(pool)
-	}
-	if !part.IsValid() || !part.Addr().Is4() || part.Bits() > 30 {
+	small := func(p netip.Prefix) bool { return !p.IsValid() || !p.Addr().Is4() || p.Bits() > 30 }
+	switch {
+	case ikev2 && small(ikev2Part):
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnClientAddressPool",
-			Message: fmt.Sprintf("the client address pool %s is too small for IKEv2 clients: their part of it (half of it with SSTP) must be an IPv4 /30 or larger", pool)}
+			Message: fmt.Sprintf("the client address pool %s is too small for IKEv2 clients: their part of it (the upper half with SSTP or OpenVPN) must be an IPv4 /30 or larger", pool)}
+	case tcp && small(tcpPart):
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnClientAddressPool",
+			Message: fmt.Sprintf("the client address pool %s is too small for SSTP and OpenVPN clients: their part of it (the lower half with IKEv2) must be an IPv4 /30 or larger", pool)}
 	}
 	return nil
 }

@@ -539,8 +539,9 @@ func TestSplitPool(t *testing.T) {
 }
 
 // TestP2SPool covers the size of a client address pool (R10): IKEv2
-// clients' part of it, all of it or its upper half with SSTP, must be an
-// IPv4 /30 or larger; SSTP alone takes any pool.
+// clients' part of it (all of it, or its upper half with SSTP or OpenVPN)
+// and SSTP's and OpenVPN's (all, or the lower half) must be IPv4 /30 or
+// larger.
 func TestP2SPool(t *testing.T) {
 	both := []string{ProtocolSSTP, ProtocolIKEv2}
 	cases := []struct {
@@ -556,9 +557,13 @@ func TestP2SPool(t *testing.T) {
 		{"/29 split with SSTP", "172.16.201.0/29", both, ""},
 		{"/29 split, IKEv2 first", "172.16.201.0/29", []string{ProtocolIKEv2, ProtocolSSTP}, ""},
 		{"/24 split with SSTP", "172.16.201.0/24", both, ""},
-		{"/32 for SSTP alone", "172.16.201.1/32", []string{ProtocolSSTP}, ""},
+		{"/32 for SSTP alone", "172.16.201.1/32", []string{ProtocolSSTP}, arm.CodeInvalidParameter},
 		{"/30 for SSTP alone", "172.16.201.0/30", []string{ProtocolSSTP}, ""},
-		{"/32 for OpenVPN", "172.16.201.1/32", []string{ProtocolOpenVPN}, ""},
+		{"/32 for OpenVPN", "172.16.201.1/32", []string{ProtocolOpenVPN}, arm.CodeInvalidParameter},
+		{"IPv6 for OpenVPN", "fd00:9::/64", []string{ProtocolOpenVPN}, arm.CodeInvalidParameter},
+		{"/30 split between OpenVPN and IKEv2", "172.16.201.0/30", []string{ProtocolOpenVPN, ProtocolIKEv2}, arm.CodeInvalidParameter},
+		{"/29 split between OpenVPN and IKEv2", "172.16.201.0/29", []string{ProtocolOpenVPN, ProtocolIKEv2}, ""},
+		{"all three in a /28", "172.16.201.0/28", []string{ProtocolSSTP, ProtocolOpenVPN, ProtocolIKEv2}, ""},
 		{"no protocol", "172.16.201.1/32", nil, ""},
 	}
 	for _, c := range cases {

@@ -51,11 +51,23 @@ const (
 	FileSwanctl      = "linux/swanctl.conf"
 	FileIKEv2        = "linux/ikev2.sh"
 	FileWindowsIKEv2 = "windows/add-vpn-connection-ikev2.ps1"
+	// OpenVPN: the profile of any OpenVPN 2.6 client, as Azure's package
+	// has it (OpenVPN/vpnconfig.ovpn), its certificate and key left for
+	// the user to paste.
+	FileOpenVPN = "OpenVPN/vpnconfig.ovpn"
 )
 
-// SSTP and IKEv2 report whether the gateway serves the protocol.
-func (s Settings) SSTP() bool  { return s.serves("SSTP") }
-func (s Settings) IKEv2() bool { return s.serves("IkeV2") }
+// Placeholders of FileOpenVPN, Azure's names for them.
+const (
+	OpenVPNCertPlaceholder = "$CLIENTCERTIFICATE"
+	OpenVPNKeyPlaceholder  = "$PRIVATEKEY"
+)
+
+// SSTP, IKEv2 and OpenVPN report whether the gateway serves the
+// protocol.
+func (s Settings) SSTP() bool    { return s.serves("SSTP") }
+func (s Settings) IKEv2() bool   { return s.serves("IkeV2") }
+func (s Settings) OpenVPN() bool { return s.serves("OpenVPN") }
 
 func (s Settings) serves(proto string) bool {
 	return slices.ContainsFunc(s.Protocols, func(p string) bool { return strings.EqualFold(p, proto) })
@@ -91,6 +103,13 @@ func (s Settings) Zip() ([]byte, error) {
 			body []byte
 			mode fs.FileMode
 		}{{FileSwanctl, s.render(swanctlConf), 0o644}, {FileIKEv2, s.render(ikev2Script), 0o755}, {FileWindowsIKEv2, s.render(windowsIKEv2Script), 0o644}}...)
+	}
+	if s.OpenVPN() {
+		files = append(files, struct {
+			name string
+			body []byte
+			mode fs.FileMode
+		}{FileOpenVPN, s.render(openVPNProfile), 0o644})
 	}
 	now := time.Now()
 	for _, f := range files {
@@ -128,13 +147,14 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(out, sep)
 	},
+	"pem": func(b []byte) string { return strings.TrimSpace(string(b)) },
 }
 
 var readme = template.Must(template.New("readme").Funcs(funcs).Parse(`Point-to-site to gateway {{.Gateway}}
 
-Gateway:      {{.Addr}}{{if .SSTP}}, SSTP on TCP port {{.Port}} (HTTPS){{end}}{{if .IKEv2}}, IKEv2 on UDP ports 500 and 4500{{end}}
-Client pool:  {{.Pool}} (the gateway gives each client an address of it{{if and .SSTP .IKEv2}};
-              SSTP clients from its lower half, IKEv2 clients from its upper{{end}})
+Gateway:      {{.Addr}}{{if .SSTP}}, SSTP on TCP port {{.Port}} (HTTPS){{end}}{{if .OpenVPN}}, OpenVPN on TCP port {{.Port}}{{end}}{{if .IKEv2}}, IKEv2 on UDP ports 500 and 4500{{end}}
+Client pool:  {{.Pool}} (the gateway gives each client an address of it{{if and (or .SSTP .OpenVPN) .IKEv2}};
+              SSTP and OpenVPN clients from its lower half, IKEv2 clients from its upper{{end}})
 Routes:       {{join .Routes ", "}}
 Trust:        ` + FileCA + ` issued the gateway's certificate
 
@@ -155,6 +175,12 @@ IKEv2 (certificate authentication, the address in a configuration payload):
                                             strongSwan (swanctl) and connects
   ` + FileWindowsIKEv2 + `   Windows' built-in client
                                             (not tested by vnetgw's tests)
+{{end}}{{if .OpenVPN}}
+OpenVPN (TCP port {{.Port}}, the client certificate in TLS):
+  ` + FileOpenVPN + `        any OpenVPN 2.6 client: replace
+                                            ` + OpenVPNCertPlaceholder + ` and ` + OpenVPNKeyPlaceholder + `
+                                            with the certificate and key
+                                            (PEM), then openvpn --config
 {{end}}
 A client does not reconnect by itself after the connection ends (R14);
 vnetgw's own client does with --reconnect.
@@ -307,3 +333,34 @@ func Extract(zipped []byte, dir string) error {
 	}
 	return nil
 }
+
+var openVPNProfile = template.Must(template.New("openvpn").Funcs(funcs).Parse(`# OpenVPN 2.6 as a point-to-site client of gateway {{.Gateway}}, over TCP
+# port {{.Port}}, the client certificate in TLS. Replace the placeholders in
+# <cert> and <key> below with the client certificate and its key (PEM),
+# then
+#   openvpn --config vpnconfig.ovpn
+# The gateway pushes the address, the routes ({{join .Routes ", "}}),
+# the DNS servers, the cipher (AES-256-GCM) and the keepalive.
+client
+dev tun
+proto tcp-client
+remote {{.Addr}} {{.Port}}
+nobind
+remote-cert-tls server
+verify-x509-name {{.Addr}} name
+tls-version-min 1.2
+data-ciphers AES-256-GCM
+# The gateway does not renegotiate the data channel's keys: they are
+# kept for the connection (AES-256-GCM with 2^32 packets at most).
+reneg-sec 0
+disable-dco
+<ca>
+{{pem .CA}}
+</ca>
+<cert>
+` + OpenVPNCertPlaceholder + `
+</cert>
+<key>
+` + OpenVPNKeyPlaceholder + `
+</key>
+`))

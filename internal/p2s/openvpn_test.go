@@ -1,0 +1,104 @@
+package p2s
+
+import (
+	"crypto/x509"
+	"encoding/pem"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
+	"github.com/vnetgw/vnetgw/internal/vpnclient"
+)
+
+// openVPNProfile returns the VPN client package's OpenVPN profile for a
+// gateway at gw with the client's certificate and key pasted in, as the
+// package's README says.
+func openVPNProfile(t *testing.T, gw netip.Addr, ca []byte, client *pkitest.Cert, dir string) string {
+	t.Helper()
+	zipped, err := vpnclient.Settings{Gateway: "gateway", Addr: gw, Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"SSTP", "OpenVPN"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, CA: ca}.Zip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg := filepath.Join(dir, "pkg")
+	if err := vpnclient.Extract(zipped, pkg); err != nil {
+		t.Fatal(err)
+	}
+	profile, err := os.ReadFile(filepath.Join(pkg, vpnclient.FileOpenVPN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := client.WritePEM(t, dir, "client")
+	certPEM, _ := os.ReadFile(certFile)
+	keyPEM, _ := os.ReadFile(keyFile)
+	conf := strings.NewReplacer(vpnclient.OpenVPNCertPlaceholder, strings.TrimSpace(string(certPEM)),
+		vpnclient.OpenVPNKeyPlaceholder, strings.TrimSpace(string(keyPEM))).Replace(string(profile))
+	path := filepath.Join(dir, "client.ovpn")
+	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// TestOpenVPNInterop: OpenVPN 2.6 (Debian's), configured by the VPN client
+// package's profile with a certificate of the uploaded root, connects over
+// TCP to the port SSTP is served on too, gets an address of the pool and
+// the VNet's route pushed, and pings a host in the VNet through the
+// AES-256-GCM data channel keyed from TLS. The server lists it; a
+// disconnect through the server ends the client (HALT: it does not come
+// back by itself, R14).
+func TestOpenVPNInterop(t *testing.T) {
+	netnstest.Require(t, "openvpn", "ip", "ping")
+	gwNS, laptop := netnstest.New(t, "ovg"), netnstest.New(t, "ovc")
+	netnstest.Link(t, gwNS, "192.0.2.1/24", laptop, "192.0.2.2/24")
+
+	p := newPKI(t)
+	gwCert := pkitest.Issue(t, "192.0.2.1", false, p.root, netip.MustParseAddr("192.0.2.1")).TLS()
+	router := fabric.NewRouter()
+	web, err := fabric.NewNetstackHost("web", netip.MustParseAddr("10.1.0.4"), 0, router)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer web.Close()
+	pool := netip.MustParsePrefix("172.16.201.0/24")
+	var srv *Server
+	if err := gwNS.Do(func() (err error) {
+		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
+			Pool: pool, Router: router, Logger: testLogger(t), SSTP: true, OpenVPN: true, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}})
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer srv.Close()
+	router.SetRoutes([]fabric.Route{{Prefix: netip.MustParsePrefix("10.1.0.4/32"), Port: web}, {Prefix: pool, Port: srv}})
+
+	dir := t.TempDir()
+	alice := pkitest.Issue(t, "alice", false, p.root)
+	conf := openVPNProfile(t, netip.MustParseAddr("192.0.2.1"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}), alice, dir)
+	client := laptop.Start("openvpn", "--config", conf, "--verb", "3")
+	defer client.Kill()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(client.Output(), "Initialization Sequence Completed"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) || client.Wait(0) {
+			t.Fatalf("OpenVPN did not connect:\n%s", client.Output())
+		}
+	}
+	if out, err := laptop.Try("ping", "-c", "3", "-W", "2", "10.1.0.4"); err != nil {
+		t.Fatalf("ping through OpenVPN: %v\n%s\nclient:\n%s", err, out, client.Output())
+	}
+	clients := srv.Clients()
+	if len(clients) != 1 || clients[0].Protocol != ProtocolOpenVPN || clients[0].Identity != "alice" || !pool.Contains(clients[0].Addr) || clients[0].PacketsIn < 3 {
+		t.Fatalf("the server lists %+v, want alice over OpenVPN with an address of %v and her pings", clients, pool)
+	}
+	if !srv.Disconnect(clients[0].Addr) {
+		t.Fatal("Disconnect found no client")
+	}
+	if !client.Wait(10 * time.Second) {
+		t.Errorf("OpenVPN still runs after the server's HALT:\n%s", client.Output())
+	}
+}
