@@ -38,7 +38,7 @@ const (
 
 // P2SProtocols are the values of the point-to-site metrics' Protocol
 // dimension.
-var P2SProtocols = []string{"SSTP", "IKEv2"}
+var P2SProtocols = []string{"SSTP", "IKEv2", "OpenVPN"}
 
 // P2SSeries is the id under which a gateway's point-to-site traffic over
 // protocol is recorded (as one connection's). SSTP's keeps the id it had

@@ -87,8 +87,7 @@ type ovpnSession struct {
 	closed    bool
 	identity  string
 	addr      netip.Addr
-	tls       *tls.Conn    // the control channel's TLS, once the client is authenticated
-	lastRecv  atomic.Int64 // unix nanoseconds of the last packet from the client
+	tls       *tls.Conn // the control channel's TLS, once the client is authenticated
 	authed    atomic.Bool
 	keys      atomic.Pointer[ovpnKeys]
 	sendq     chan []byte
@@ -121,7 +120,6 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 	rand.Read(sid[:])
 	o.sid = binary.BigEndian.Uint64(sid[:]) | 1
 	o.peerID = s.nextPeerID.Add(1) & 0xffffff
-	o.lastRecv.Store(time.Now().UnixNano())
 	defer o.close()
 
 	// The client's hard reset: its session id, packet 0. Ours answers it
@@ -164,7 +162,6 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 			}
 			return err
 		}
-		o.lastRecv.Store(time.Now().UnixNano())
 		switch op := openvpn.Opcode(pkt[0]); {
 		case op == openvpn.DataV2:
 			o.handleData(pkt)
@@ -388,8 +385,10 @@ func (o *ovpnSession) runTLS() error {
 			case m == "PUSH_REQUEST" && !pushed:
 				o.keys.Store(keys)
 				o.authed.Store(true)
-				if err := o.sendMessage(tc, o.pushReply()); err != nil {
-					return err
+				for _, m := range o.pushReplies() {
+					if err := o.sendMessage(tc, m); err != nil {
+						return err
+					}
 				}
 				pushed = true
 				o.log.Info("point-to-site client connected", "addr", addr, "identity", o.identity, "tls", tls.VersionName(st.Version))
@@ -409,32 +408,57 @@ func (o *ovpnSession) sendMessage(tc *tls.Conn, m string) error {
 	return err
 }
 
-// pushReply is the client's configuration: its address in the pool's
-// subnet, the routes through the tunnel, the keepalive, the data
-// channel's cipher, peer id and keys from TLS.
-func (o *ovpnSession) pushReply() string {
+// pushReplies are the client's configuration, in PUSH_REPLY messages of
+// less than ovpnPushBundle bytes each (push.c send_push_reply; all but
+// the last say push-continuation 2): its address in the pool's subnet,
+// the routes through the tunnel (a default route as redirect-gateway
+// def1, which keeps the way to the gateway), the DNS servers, the
+// keepalive, and the data channel's cipher, peer id and keys from TLS.
+func (o *ovpnSession) pushReplies() []string {
 	pool := o.srv.cfg.Pool.Masked()
-	mask := net.IP(net.CIDRMask(pool.Bits(), 32)).String()
-	parts := []string{"PUSH_REPLY",
+	options := []string{
 		"route-gateway " + o.srv.serverAddr().String(),
 		"topology subnet",
 		fmt.Sprintf("ping %d", int(ovpnPing.Seconds())),
 		fmt.Sprintf("ping-restart %d", int(ovpnPingRestart.Seconds())),
-		"ifconfig " + o.addr.String() + " " + mask,
+		"ifconfig " + o.addr.String() + " " + ipv4Mask(pool.Bits()),
+		fmt.Sprintf("peer-id %d", o.peerID), "cipher AES-256-GCM", "key-derivation tls-ekm",
 	}
 	for _, r := range o.srv.cfg.Routes {
-		if r.Addr().Is4() {
-			parts = append(parts, "route "+r.Masked().Addr().String()+" "+net.IP(net.CIDRMask(r.Bits(), 32)).String())
+		switch {
+		case !r.Addr().Is4():
+		case r.Bits() == 0:
+			options = append(options, "redirect-gateway def1")
+		default:
+			options = append(options, "route "+r.Masked().Addr().String()+" "+ipv4Mask(r.Bits()))
 		}
 	}
 	for _, d := range o.srv.cfg.DNS {
 		if d.Is4() {
-			parts = append(parts, "dhcp-option DNS "+d.String())
+			options = append(options, "dhcp-option DNS "+d.String())
 		}
 	}
-	parts = append(parts, fmt.Sprintf("peer-id %d", o.peerID), "cipher AES-256-GCM", "key-derivation tls-ekm")
-	return strings.Join(parts, ",")
+	const more, last = ",push-continuation 2", ",push-continuation 1"
+	var out []string
+	msg := "PUSH_REPLY"
+	for _, opt := range options {
+		if len(msg)+1+len(opt)+len(more) >= ovpnPushBundle {
+			out = append(out, msg+more)
+			msg = "PUSH_REPLY"
+		}
+		msg += "," + opt
+	}
+	if len(out) > 0 {
+		msg += last
+	}
+	return append(out, msg)
 }
+
+// ovpnPushBundle bounds a PUSH_REPLY message (common.h PUSH_BUNDLE_SIZE).
+const ovpnPushBundle = 1024
+
+// ipv4Mask is the dotted netmask of a prefix length.
+func ipv4Mask(bits int) string { return net.IP(net.CIDRMask(bits, 32)).String() }
 
 // newOvpnKeys makes the data channel's ciphers from the 256 bytes of key
 // material: the client's direction (its key in bytes 0-31, implicit IV

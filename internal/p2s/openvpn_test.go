@@ -102,3 +102,44 @@ func TestOpenVPNInterop(t *testing.T) {
 		t.Errorf("OpenVPN still runs after the server's HALT:\n%s", client.Output())
 	}
 }
+
+// TestOpenVPNPushReplies: the client's configuration fits PUSH_REPLY
+// messages of less than 1,024 bytes, continued (push-continuation 2) up
+// to the last (1) when the routes are many; a default route is pushed as
+// redirect-gateway def1, which keeps the way to the gateway.
+func TestOpenVPNPushReplies(t *testing.T) {
+	var routes []netip.Prefix
+	for i := range 100 {
+		routes = append(routes, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
+	}
+	routes = append(routes, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("fd00::/64"))
+	s := &Server{cfg: Config{Pool: netip.MustParsePrefix("172.16.201.0/25"), Routes: routes, DNS: []netip.Addr{netip.MustParseAddr("10.1.0.53")}}}
+	o := &ovpnSession{srv: s, addr: netip.MustParseAddr("172.16.201.2"), peerID: 7}
+	msgs := o.pushReplies()
+	if len(msgs) < 2 {
+		t.Fatalf("%d messages for 100 routes", len(msgs))
+	}
+	all := ""
+	for i, m := range msgs {
+		want := ",push-continuation 2"
+		if i == len(msgs)-1 {
+			want = ",push-continuation 1"
+		}
+		if len(m) >= 1024 || !strings.HasPrefix(m, "PUSH_REPLY,") || !strings.HasSuffix(m, want) {
+			t.Errorf("message %d (%d bytes): %.60q...%q", i, len(m), m, m[max(0, len(m)-30):])
+		}
+		all += m
+	}
+	for _, opt := range []string{",ifconfig 172.16.201.2 255.255.255.128,", ",route 10.99.0.0 255.255.0.0,", ",redirect-gateway def1,", ",dhcp-option DNS 10.1.0.53,",
+		",peer-id 7,", ",cipher AES-256-GCM,", ",key-derivation tls-ekm,", ",route-gateway 172.16.201.1,"} {
+		if !strings.Contains(all, opt) {
+			t.Errorf("the push lacks %q", opt)
+		}
+	}
+	if strings.Contains(all, "fd00") || strings.Contains(all, "route 0.0.0.0") {
+		t.Errorf("the push names an IPv6 route or 0.0.0.0/0 as a route")
+	}
+	if one := (&ovpnSession{srv: &Server{cfg: Config{Pool: s.cfg.Pool}}, addr: o.addr}).pushReplies(); len(one) != 1 || strings.Contains(one[0], "push-continuation") {
+		t.Errorf("a short push: %q", one)
+	}
+}

@@ -306,7 +306,7 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	var p PointToSite
 	c := g.Properties.VPNClientConfiguration
 	if c != nil && c.VPNClientAddressPool != nil && len(c.VPNClientAddressPool.AddressPrefixes) > 0 {
-		for _, proto := range []string{rules.ProtocolSSTP, rules.ProtocolIKEv2} {
+		for _, proto := range []string{rules.ProtocolSSTP, rules.ProtocolIKEv2, rules.ProtocolOpenVPN} {
 			if slices.ContainsFunc(c.VPNClientProtocols, func(p string) bool { return strings.EqualFold(p, proto) }) {
 				p.Protocols = append(p.Protocols, proto)
 			}
@@ -315,7 +315,7 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	}
 	if !p.Pool.IsValid() || len(p.Protocols) == 0 {
 		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite,
-			"virtual network gateway %s has no point-to-site configuration with SSTP or IKEv2 (properties.vpnClientConfiguration: an address pool and the protocols)", id.Name())
+			"virtual network gateway %s has no point-to-site configuration (properties.vpnClientConfiguration: an address pool and the protocols, SSTP, IkeV2 or OpenVPN)", id.Name())
 	}
 	if pubs := s.PublicAddrs(g); len(pubs) > 0 {
 		p.Addr = pubs[0]
