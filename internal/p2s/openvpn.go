@@ -14,7 +14,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,7 +29,9 @@ import (
 // our PUSH_REPLY with its address and routes; then a data channel of
 // AES-256-GCM packets keyed from the TLS session (TLS-EKM). The client
 // authenticates with its certificate in TLS, which must chain to an
-// uploaded root (R12), as SSTP's EAP-TLS does.
+// uploaded root (R12), as SSTP's EAP-TLS does. A client renegotiates
+// (hourly by default) with a soft reset: a new key state, with its own
+// control channel, TLS session and data channel keys.
 
 // Limits of the control channel (ssl_pkt.h, reliable.h, mtu.h).
 const (
@@ -76,45 +78,63 @@ type ovpnSession struct {
 
 	wmu sync.Mutex // one writer of packets at a time
 
-	// The control channel: what the client sent, in order, for TLS; our
-	// packets not yet acknowledged.
-	mu        sync.Mutex
-	cond      *sync.Cond
-	tlsIn     []byte
-	nextIn    uint32 // the client's next control packet id
-	nextOut   uint32 // our next control packet id
-	unacked   map[uint32]bool
-	closed    bool
-	identity  string
-	addr      netip.Addr
-	tls       *tls.Conn // the control channel's TLS, once the client is authenticated
-	authed    atomic.Bool
-	keys      atomic.Pointer[ovpnKeys]
-	sendq     chan []byte
-	bytesIn   atomic.Uint64
-	bytesOut  atomic.Uint64
-	pktsIn    atomic.Uint64
-	pktsOut   atomic.Uint64
-	dropped   atomic.Uint64
-	badData   atomic.Uint64
-	replayMax uint32 // the data channel's replay window, owned by the reader
-	replayMap uint64
+	// The key states (ssl.c key_state): the first, and one per
+	// renegotiation, each with its own control channel and TLS session;
+	// the newest two are kept.
+	mu       sync.Mutex
+	cond     *sync.Cond
+	states   [8]*ovpnKeyState // by key id
+	order    []int            // the key ids of states, oldest first
+	closed   bool
+	identity string
+	addr     netip.Addr
+	tlsErr   chan error // a key state's TLS failed: the session ends
+
+	// The data channel: the keys data is sent with (the newest key
+	// state's), and those it is opened with, by key id.
+	send     atomic.Pointer[ovpnKeys]
+	recv     [8]atomic.Pointer[ovpnKeys]
+	next     atomic.Pointer[ovpnKeys] // renegotiated, sent with once the client sends with them
+	authed   atomic.Bool
+	sendq    chan []byte
+	bytesIn  atomic.Uint64
+	bytesOut atomic.Uint64
+	pktsIn   atomic.Uint64
+	pktsOut  atomic.Uint64
+	dropped  atomic.Uint64
+	badData  atomic.Uint64
 }
 
-// ovpnKeys are a session's data channel keys and packet counter.
+// ovpnKeyState is one key state's control channel: the client's TLS
+// bytes, in order, and our packets not yet acknowledged, numbered from 0
+// (reliable.c). Its fields are guarded by the session's mu.
+type ovpnKeyState struct {
+	keyID   int
+	tlsIn   []byte
+	nextIn  uint32 // the client's next control packet id
+	nextOut uint32 // our next control packet id
+	unacked map[uint32]bool
+	retired bool // replaced by newer key states: its TLS side ends
+	tls     *tls.Conn
+}
+
+// ovpnKeys are a key state's data channel keys, packet counter and replay
+// window (the window owned by the reading goroutine).
 type ovpnKeys struct {
 	keyID        int
 	seal, open   cipher.AEAD
 	sealIV       [8]byte // implicit IVs (the key's hmac half)
 	openIV       [8]byte
 	nextPacketID atomic.Uint32
+	replayMax    uint32
+	replayMap    uint64
 }
 
 // serveOpenVPN runs one OpenVPN client: c is the connection, r its
 // reader (the first bytes read ahead).
 func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 	o := &ovpnSession{srv: s, log: s.log.With("protocol", ProtocolOpenVPN, "from", c.RemoteAddr().String()), conn: c, r: r,
-		unacked: map[uint32]bool{}, sendq: make(chan []byte, sendQueue)}
+		sendq: make(chan []byte, sendQueue), tlsErr: make(chan error, len(ovpnSession{}.states))}
 	o.cond = sync.NewCond(&o.mu)
 	var sid [8]byte
 	rand.Read(sid[:])
@@ -122,8 +142,8 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 	o.peerID = s.nextPeerID.Add(1) & 0xffffff
 	defer o.close()
 
-	// The client's hard reset: its session id, packet 0. Ours answers it
-	// and acknowledges it.
+	// The client's hard reset: its session id, packet 0 of key state 0.
+	// Ours answers it and acknowledges it.
 	var buf [ovpnMaxPacket]byte
 	pkt, err := o.read(buf[:])
 	if err != nil {
@@ -138,13 +158,11 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 			first.Opcode, first.KeyID, first.PacketID)
 	}
 	o.peerSID = first.SessionID
-	o.nextIn = 1
-	if err := o.sendControl(openvpn.ControlHardResetServerV2, []uint32{0}, nil); err != nil {
+	ks := o.newKeyState(0)
+	if err := o.sendControl(ks, openvpn.ControlHardResetServerV2, []uint32{0}, nil); err != nil {
 		return err
 	}
-
-	tlsDone := make(chan error, 1)
-	go func() { tlsDone <- o.runTLS() }()
+	go o.runFirst(ks)
 	quit := make(chan struct{})
 	defer close(quit)
 	go o.writer(quit)
@@ -153,13 +171,6 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 		o.conn.SetReadDeadline(time.Now().Add(ovpnPingRestart))
 		pkt, err := o.read(buf[:])
 		if err != nil {
-			select {
-			case terr := <-tlsDone:
-				if terr != nil && !errors.Is(terr, errBridgeEnded) {
-					return terr
-				}
-			default:
-			}
 			return err
 		}
 		switch op := openvpn.Opcode(pkt[0]); {
@@ -174,14 +185,36 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 			o.log.Debug("OpenVPN packet of an opcode not served dropped", "opcode", op)
 		}
 		select {
-		case err := <-tlsDone:
-			if err != nil {
-				o.log.Info("OpenVPN client refused", "err", err)
-				return err
-			}
+		case err := <-o.tlsErr:
+			o.log.Info("OpenVPN client refused", "err", err)
+			return err
 		default:
 		}
 	}
+}
+
+// newKeyState starts key state id, whose first packet (the client's
+// reset) came: the next is 1. Of three key states, the oldest is
+// retired, with its data channel keys.
+func (o *ovpnSession) newKeyState(id int) *ovpnKeyState {
+	ks := &ovpnKeyState{keyID: id, nextIn: 1, unacked: map[uint32]bool{}}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if old := o.states[id]; old != nil {
+		old.retired = true
+		o.order = slices.DeleteFunc(o.order, func(k int) bool { return k == id })
+	}
+	o.states[id] = ks
+	o.order = append(o.order, id)
+	if len(o.order) > 2 {
+		gone := o.order[0]
+		o.order = o.order[1:]
+		o.states[gone].retired = true
+		o.states[gone] = nil
+		o.recv[gone].Store(nil)
+	}
+	o.cond.Broadcast()
+	return ks
 }
 
 // read reads one packet, at most ovpnMaxPacket bytes.
@@ -200,52 +233,70 @@ func (o *ovpnSession) read(buf []byte) ([]byte, error) {
 	return buf[:n], nil
 }
 
-// handleControl takes a control packet: acknowledgements of ours, and the
-// client's next TLS bytes, which it acknowledges.
+// handleControl takes a control packet: acknowledgements of ours, the
+// client's next TLS bytes, which it acknowledges, and a soft reset, which
+// starts a renegotiation in a new key state.
 func (o *ovpnSession) handleControl(pkt []byte) error {
 	c, err := openvpn.ParseControl(pkt)
 	if err != nil {
 		return err
 	}
-	if c.SessionID != o.peerSID || c.KeyID != 0 {
-		return fmt.Errorf("OpenVPN control packet of session %016x key %d; the client's is %016x key 0 (renegotiation is not served: the client's configuration says reneg-sec 0)",
-			c.SessionID, c.KeyID, o.peerSID)
+	if c.SessionID != o.peerSID {
+		return fmt.Errorf("OpenVPN control packet of session %016x; the client's is %016x", c.SessionID, o.peerSID)
 	}
 	if len(c.Acks) > 0 && c.RemoteSessionID != o.sid {
 		return fmt.Errorf("OpenVPN acknowledgement for session %016x, ours is %016x", c.RemoteSessionID, o.sid)
 	}
 	o.mu.Lock()
-	for _, a := range c.Acks {
-		delete(o.unacked, a)
+	ks := o.states[c.KeyID]
+	o.mu.Unlock()
+	if c.Opcode == openvpn.ControlSoftResetV1 && c.PacketID == 0 && (ks == nil || ks.nextIn > 1 || ks.retired) {
+		if c.KeyID == 0 {
+			return errors.New("OpenVPN soft reset of key state 0")
+		}
+		// The client renegotiates (ssl.c key_state_soft_reset): our soft
+		// reset answers and acknowledges its, then a new TLS session.
+		ks = o.newKeyState(c.KeyID)
+		if err := o.sendControl(ks, openvpn.ControlSoftResetV1, []uint32{0}, nil); err != nil {
+			return err
+		}
+		o.log.Debug("OpenVPN client renegotiates", "key_id", c.KeyID)
+		go o.runRenegotiation(ks)
+		return nil
 	}
-	deliver := c.Opcode == openvpn.ControlV1 && c.PacketID == o.nextIn
+	if ks == nil {
+		return fmt.Errorf("OpenVPN control packet of key state %d, which was not started", c.KeyID)
+	}
+	o.mu.Lock()
+	for _, a := range c.Acks {
+		delete(ks.unacked, a)
+	}
+	deliver := c.Opcode == openvpn.ControlV1 && c.PacketID == ks.nextIn
 	if deliver {
-		o.tlsIn = append(o.tlsIn, c.Payload...)
-		o.nextIn++
+		ks.tlsIn = append(ks.tlsIn, c.Payload...)
+		ks.nextIn++
 	}
 	o.cond.Broadcast()
 	o.mu.Unlock()
-	switch {
-	case c.Opcode == openvpn.AckV1:
+	if c.Opcode == openvpn.AckV1 || !deliver && c.PacketID >= ks.nextIn {
+		// Ahead of the next one: not acknowledged, the client sends it
+		// again.
 		return nil
-	case c.Opcode == openvpn.ControlHardResetClientV2 && c.PacketID == 0, deliver, c.PacketID < o.nextIn:
-		// Acknowledged, also again: the client retransmits what it has
-		// not seen acknowledged, over TCP too.
-		return o.sendControl(openvpn.AckV1, []uint32{c.PacketID}, nil)
 	}
-	// Ahead of the next one: not acknowledged, the client sends it again.
-	return nil
+	// Acknowledged, also again: the client retransmits what it has not
+	// seen acknowledged, over TCP too.
+	return o.sendControl(ks, openvpn.AckV1, []uint32{c.PacketID}, nil)
 }
 
-// sendControl sends a control packet (or an ACK) with acks and payload,
-// numbered when it is not an ACK.
-func (o *ovpnSession) sendControl(op int, acks []uint32, payload []byte) error {
-	c := openvpn.Control{Opcode: op, SessionID: o.sid, Acks: acks, RemoteSessionID: o.peerSID, Payload: payload}
+// sendControl sends a control packet (or an ACK) of key state ks with
+// acks and payload, numbered when it is not an ACK.
+func (o *ovpnSession) sendControl(ks *ovpnKeyState, op int, acks []uint32, payload []byte) error {
+	c := openvpn.Control{Opcode: op, KeyID: ks.keyID, SessionID: o.sid, Acks: acks, RemoteSessionID: o.peerSID, Payload: payload}
 	if op != openvpn.AckV1 {
 		o.mu.Lock()
-		c.PacketID = o.nextOut
-		o.nextOut++
-		o.unacked[c.PacketID] = true
+		c.PacketID = ks.nextOut
+		ks.nextOut++
+		ks.unacked[c.PacketID] = true
 		o.mu.Unlock()
 	}
 	b := c.Append(make([]byte, 2, 2+32+len(payload)))
@@ -261,43 +312,47 @@ func (o *ovpnSession) write(b []byte) error {
 	return err
 }
 
-// errBridgeEnded ends the TLS side when the session closes.
-var errBridgeEnded = errors.New("OpenVPN session ended")
+// errBridgeEnded ends a key state's TLS side when the session closes or
+// the key state is retired.
+var errBridgeEnded = errors.New("OpenVPN key state ended")
 
-// ovpnTLSConn is the TLS side's connection: it reads the client's control
-// payloads in order and writes ours in packets of at most
-// ovpnControlChunk bytes, at most ovpnSendWindow unacknowledged.
-type ovpnTLSConn struct{ o *ovpnSession }
+// ovpnTLSConn is a key state's TLS side's connection: it reads the
+// client's control payloads in order and writes ours in packets of at
+// most ovpnControlChunk bytes, at most ovpnSendWindow unacknowledged.
+type ovpnTLSConn struct {
+	o  *ovpnSession
+	ks *ovpnKeyState
+}
 
 func (c ovpnTLSConn) Read(p []byte) (int, error) {
-	o := c.o
+	o, ks := c.o, c.ks
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for len(o.tlsIn) == 0 {
-		if o.closed {
+	for len(ks.tlsIn) == 0 {
+		if o.closed || ks.retired {
 			return 0, errBridgeEnded
 		}
 		o.cond.Wait()
 	}
-	n := copy(p, o.tlsIn)
-	o.tlsIn = o.tlsIn[n:]
+	n := copy(p, ks.tlsIn)
+	ks.tlsIn = ks.tlsIn[n:]
 	return n, nil
 }
 
 func (c ovpnTLSConn) Write(p []byte) (int, error) {
-	o := c.o
+	o, ks := c.o, c.ks
 	for off := 0; off < len(p); off += ovpnControlChunk {
 		chunk := p[off:min(off+ovpnControlChunk, len(p))]
 		o.mu.Lock()
-		for len(o.unacked) >= ovpnSendWindow && !o.closed {
+		for len(ks.unacked) >= ovpnSendWindow && !o.closed && !ks.retired {
 			o.cond.Wait()
 		}
-		closed := o.closed
+		ended := o.closed || ks.retired
 		o.mu.Unlock()
-		if closed {
+		if ended {
 			return off, errBridgeEnded
 		}
-		if err := o.sendControl(openvpn.ControlV1, nil, chunk); err != nil {
+		if err := o.sendControl(ks, openvpn.ControlV1, nil, chunk); err != nil {
 			return off, err
 		}
 	}
@@ -316,56 +371,76 @@ type ovpnAddr struct{}
 func (ovpnAddr) Network() string { return "openvpn-control" }
 func (ovpnAddr) String() string  { return "openvpn-control" }
 
-// runTLS runs the control channel's TLS session: the handshake with the
-// client's certificate, key method 2 both ways, the data channel's keys,
-// and the push. It returns when the session ends.
-func (o *ovpnSession) runTLS() error {
+// fail ends the session for a key state's error (not for the end of a
+// retired one's, or of the session).
+func (o *ovpnSession) fail(err error) {
+	if err != nil && !errors.Is(err, errBridgeEnded) {
+		o.tlsErr <- err
+		o.conn.Close() // the reader ends the session
+	}
+}
+
+// handshake runs a key state's TLS session up to its data channel keys:
+// the handshake with the client's certificate, key method 2 both ways,
+// and the keys from TLS's exporter.
+func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, *ovpnKeys, error) {
 	cfg := eaptls.ServerConfig(o.srv.cfg.Cert, o.srv.roots, o.srv.cfg.Revoked)
 	cfg.MaxVersion = 0 // TLS 1.3 too: the keys come from the exporter
 	cfg.DynamicRecordSizingDisabled = true
-	tc := tls.Server(ovpnTLSConn{o}, cfg)
+	tc := tls.Server(ovpnTLSConn{o, ks}, cfg)
 	if err := tc.Handshake(); err != nil {
-		return fmt.Errorf("OpenVPN TLS: %w", err)
+		return nil, nil, fmt.Errorf("OpenVPN TLS: %w", err)
 	}
-	st := tc.ConnectionState()
-	o.identity = st.PeerCertificates[0].Subject.CommonName
 	o.mu.Lock()
-	o.tls = tc
+	ks.tls = tc
 	o.mu.Unlock()
+	st := tc.ConnectionState()
 	var plain [16 << 10]byte
 	n, err := tc.Read(plain[:])
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
 	km, err := openvpn.ParseKeyMethod2(plain[:n], true)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	if !strings.Contains(km.PeerInfo, "IV_PROTO=") || openvpn.PeerInfoProto(km.PeerInfo)&openvpn.IVProtoTLSKeyExport == 0 {
-		return errors.New("the OpenVPN client cannot derive keys from TLS (IV_PROTO without TLS key export): OpenVPN 2.6 or later is needed")
+	if openvpn.PeerInfoProto(km.PeerInfo)&openvpn.IVProtoTLSKeyExport == 0 && ks.keyID == 0 {
+		return nil, nil, errors.New("the OpenVPN client cannot derive keys from TLS (IV_PROTO without TLS key export): OpenVPN 2.6 or later is needed")
 	}
-	if !openvpn.PeerInfoHasCipher(km.PeerInfo, "AES-256-GCM") {
-		return errors.New("the OpenVPN client does not offer AES-256-GCM in its data-ciphers")
+	if !openvpn.PeerInfoHasCipher(km.PeerInfo, "AES-256-GCM") && ks.keyID == 0 {
+		return nil, nil, errors.New("the OpenVPN client does not offer AES-256-GCM in its data-ciphers")
 	}
 	reply := openvpn.KeyMethod2{Options: ovpnOptions}
 	rand.Read(reply.Random1[:])
 	rand.Read(reply.Random2[:])
 	if _, err := tc.Write(reply.Append(nil, false)); err != nil {
-		return err
+		return nil, nil, err
 	}
 	material, err := st.ExportKeyingMaterial(ovpnEKMLabel, nil, 256)
 	if err != nil {
-		return fmt.Errorf("OpenVPN keys: %w", err)
+		return nil, nil, fmt.Errorf("OpenVPN keys: %w", err)
 	}
-	keys, err := newOvpnKeys(material)
+	keys, err := newOvpnKeys(ks.keyID, material)
 	if err != nil {
-		return err
+		return nil, nil, err
 	}
-	// The client is authenticated: it gets an address.
+	return tc, keys, nil
+}
+
+// runFirst runs the first key state: the client authenticates, gets an
+// address and its configuration (the push), and the data channel starts.
+func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
+	tc, keys, err := o.handshake(ks)
+	if err != nil {
+		o.fail(err)
+		return
+	}
+	o.identity = tc.ConnectionState().PeerCertificates[0].Subject.CommonName
 	addr, err := o.srv.reserve(o)
 	if err != nil {
 		o.sendMessage(tc, "AUTH_FAILED,"+err.Error())
-		return err
+		o.fail(err)
+		return
 	}
 	o.mu.Lock()
 	o.addr = addr
@@ -374,30 +449,63 @@ func (o *ovpnSession) runTLS() error {
 	o.srv.ident[addr] = o.identity
 	o.srv.mu.Unlock()
 	pushed := false
+	var plain [16 << 10]byte
 	for {
 		n, err := tc.Read(plain[:])
 		if err != nil {
-			return err
+			o.fail(err)
+			return
 		}
 		for msg := range bytes.SplitSeq(plain[:n], []byte{0}) {
 			switch m := string(bytes.TrimRight(msg, "\r\n")); {
 			case m == "":
 			case m == "PUSH_REQUEST" && !pushed:
-				o.keys.Store(keys)
+				o.recv[keys.keyID].Store(keys)
+				o.send.Store(keys)
 				o.authed.Store(true)
 				for _, m := range o.pushReplies() {
 					if err := o.sendMessage(tc, m); err != nil {
-						return err
+						o.fail(err)
+						return
 					}
 				}
 				pushed = true
-				o.log.Info("point-to-site client connected", "addr", addr, "identity", o.identity, "tls", tls.VersionName(st.Version))
+				o.log.Info("point-to-site client connected", "addr", addr, "identity", o.identity, "tls", tls.VersionName(tc.ConnectionState().Version))
 			case m == "PUSH_REQUEST":
 				// Asked again while the reply travels: answered once.
 			default:
 				o.log.Debug("OpenVPN control message ignored", "message", m)
 			}
 		}
+	}
+}
+
+// runRenegotiation runs a key state the client started with a soft
+// reset: a new TLS session with the same client certificate, key method
+// 2, and new data channel keys, which data is sent with once the client
+// sends with them; the previous key state's still open what the client
+// sent with its keys until the next renegotiation retires them.
+func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
+	tc, keys, err := o.handshake(ks)
+	if err != nil {
+		o.fail(fmt.Errorf("renegotiation of key state %d: %w", ks.keyID, err))
+		return
+	}
+	if cn := tc.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != o.identity {
+		o.fail(fmt.Errorf("OpenVPN client %q renegotiated with the certificate of %q", o.identity, cn))
+		return
+	}
+	o.recv[keys.keyID].Store(keys)
+	o.next.Store(keys)
+	o.log.Info("OpenVPN data channel keys renegotiated", "addr", o.addr, "key_id", ks.keyID)
+	var plain [16 << 10]byte
+	for {
+		n, err := tc.Read(plain[:])
+		if err != nil {
+			o.fail(err)
+			return
+		}
+		o.log.Debug("OpenVPN control message ignored", "message", string(bytes.TrimRight(plain[:n], "\x00\r\n")))
 	}
 }
 
@@ -464,7 +572,7 @@ func ipv4Mask(bits int) string { return net.IP(net.CIDRMask(bits, 32)).String() 
 // material: the client's direction (its key in bytes 0-31, implicit IV
 // 64-71) we open, ours (128-159, IV 192-199) we seal (ssl.c
 // init_key_contexts: the server uses the inverse direction).
-func newOvpnKeys(m []byte) (*ovpnKeys, error) {
+func newOvpnKeys(keyID int, m []byte) (*ovpnKeys, error) {
 	aead := func(key []byte) (cipher.AEAD, error) {
 		b, err := aes.NewCipher(key)
 		if err != nil {
@@ -472,7 +580,7 @@ func newOvpnKeys(m []byte) (*ovpnKeys, error) {
 		}
 		return cipher.NewGCM(b)
 	}
-	k := &ovpnKeys{}
+	k := &ovpnKeys{keyID: keyID}
 	var err error
 	if k.open, err = aead(m[0:32]); err != nil {
 		return nil, err
@@ -487,14 +595,18 @@ func newOvpnKeys(m []byte) (*ovpnKeys, error) {
 
 // handleData opens a P_DATA_V2 packet and forwards what it carries.
 func (o *ovpnSession) handleData(pkt []byte) {
-	k := o.keys.Load()
 	keyID, _, rest, err := openvpn.ParseDataV2(pkt)
-	if k == nil || err != nil || keyID != k.keyID || len(rest) < 4+16 {
+	if err != nil || len(rest) < 4+16 {
+		o.badData.Add(1)
+		return
+	}
+	k := o.recv[keyID].Load()
+	if k == nil {
 		o.badData.Add(1)
 		return
 	}
 	id := binary.BigEndian.Uint32(rest)
-	if !o.replayOK(id) {
+	if !k.replayOK(id) {
 		o.badData.Add(1)
 		return
 	}
@@ -514,7 +626,13 @@ func (o *ovpnSession) handleData(pkt []byte) {
 		o.log.Debug("OpenVPN data packet does not open", "err", err)
 		return
 	}
-	o.replayMark(id)
+	k.replayMark(id)
+	if k == o.next.Load() {
+		// The client sends with the renegotiated keys: it has them, and
+		// opens what we send with them (ssl.c tls_select_encryption_key).
+		o.send.Store(k)
+		o.next.Store(nil)
+	}
 	if bytes.Equal(plain, ovpnPingPayload) {
 		return
 	}
@@ -534,30 +652,30 @@ func (o *ovpnSession) handleData(pkt []byte) {
 
 // replayOK reports whether data packet id is new (not 0, not seen, not
 // older than the window).
-func (o *ovpnSession) replayOK(id uint32) bool {
+func (k *ovpnKeys) replayOK(id uint32) bool {
 	switch {
 	case id == 0:
 		return false
-	case id > o.replayMax:
+	case id > k.replayMax:
 		return true
-	case o.replayMax-id >= ovpnReplayWindow:
+	case k.replayMax-id >= ovpnReplayWindow:
 		return false
 	}
-	return o.replayMap&(1<<(o.replayMax-id)) == 0
+	return k.replayMap&(1<<(k.replayMax-id)) == 0
 }
 
 // replayMark notes data packet id as seen.
-func (o *ovpnSession) replayMark(id uint32) {
-	if id > o.replayMax {
-		shift := id - o.replayMax
+func (k *ovpnKeys) replayMark(id uint32) {
+	if id > k.replayMax {
+		shift := id - k.replayMax
 		if shift >= ovpnReplayWindow {
-			o.replayMap = 0
+			k.replayMap = 0
 		} else {
-			o.replayMap <<= shift
+			k.replayMap <<= shift
 		}
-		o.replayMax = id
+		k.replayMax = id
 	}
-	o.replayMap |= 1 << (o.replayMax - id)
+	k.replayMap |= 1 << (k.replayMax - id)
 }
 
 // SendIP queues an IPv4 packet for the client; it never blocks.
@@ -613,7 +731,7 @@ func (o *ovpnSession) writer(quit <-chan struct{}) {
 			return
 		case pkt = <-o.sendq:
 		}
-		k := o.keys.Load()
+		k := o.send.Load()
 		if k.nextPacketID.Load() >= ovpnLastPacketID {
 			// A packet id (the GCM nonce's counter) is never used twice:
 			// the client connects again for new keys.
@@ -648,7 +766,7 @@ func (o *ovpnSession) keepalive(quit <-chan struct{}) {
 			return
 		case <-t.C:
 		}
-		if k := o.keys.Load(); k != nil {
+		if k := o.send.Load(); k != nil {
 			if err := o.write(o.seal(nil, k, ovpnPingPayload)); err != nil {
 				o.conn.Close()
 				return
@@ -683,12 +801,17 @@ func (o *ovpnSession) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64
 }
 
 // disconnect tells the client to stop (HALT: it does not reconnect by
-// itself, R14) and closes the connection after a moment for the message
-// to arrive.
+// itself, R14), over the newest key state's TLS, and closes the
+// connection after a moment for the message to arrive.
 func (o *ovpnSession) disconnect() {
-	o.mu.Lock()
-	tc := o.tls
-	o.mu.Unlock()
+	var tc *tls.Conn
+	if k := o.send.Load(); k != nil {
+		o.mu.Lock()
+		if ks := o.states[k.keyID]; ks != nil {
+			tc = ks.tls
+		}
+		o.mu.Unlock()
+	}
 	if tc != nil {
 		o.sendMessage(tc, "HALT,disconnected by the gateway's administrator")
 	}

@@ -19,7 +19,7 @@ import (
 // openVPNProfile returns the VPN client package's OpenVPN profile for a
 // gateway at gw with the client's certificate and key pasted in, as the
 // package's README says.
-func openVPNProfile(t *testing.T, gw netip.Addr, ca []byte, client *pkitest.Cert, dir string) string {
+func openVPNProfile(t *testing.T, gw netip.Addr, ca []byte, client *pkitest.Cert, dir string, tweak ...func(string) string) string {
 	t.Helper()
 	zipped, err := vpnclient.Settings{Gateway: "gateway", Addr: gw, Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
 		Protocols: []string{"SSTP", "OpenVPN"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, CA: ca}.Zip()
@@ -39,6 +39,9 @@ func openVPNProfile(t *testing.T, gw netip.Addr, ca []byte, client *pkitest.Cert
 	keyPEM, _ := os.ReadFile(keyFile)
 	conf := strings.NewReplacer(vpnclient.OpenVPNCertPlaceholder, strings.TrimSpace(string(certPEM)),
 		vpnclient.OpenVPNKeyPlaceholder, strings.TrimSpace(string(keyPEM))).Replace(string(profile))
+	for _, f := range tweak {
+		conf = f(conf)
+	}
 	path := filepath.Join(dir, "client.ovpn")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
@@ -46,14 +49,11 @@ func openVPNProfile(t *testing.T, gw netip.Addr, ca []byte, client *pkitest.Cert
 	return path
 }
 
-// TestOpenVPNInterop: OpenVPN 2.6 (Debian's), configured by the VPN client
-// package's profile with a certificate of the uploaded root, connects over
-// TCP to the port SSTP is served on too, gets an address of the pool and
-// the VNet's route pushed, and pings a host in the VNet through the
-// AES-256-GCM data channel keyed from TLS. The server lists it; a
-// disconnect through the server ends the client (HALT: it does not come
-// back by itself, R14).
-func TestOpenVPNInterop(t *testing.T) {
+// openVPNClient starts a server (SSTP and OpenVPN) in a namespace and
+// Debian's OpenVPN in another with the package's profile (tweaked), and
+// waits until the client is connected.
+func openVPNClient(t *testing.T, tweak ...func(string) string) (*Server, *netnstest.NS, *netnstest.Process) {
+	t.Helper()
 	netnstest.Require(t, "openvpn", "ip", "ping")
 	gwNS, laptop := netnstest.New(t, "ovg"), netnstest.New(t, "ovc")
 	netnstest.Link(t, gwNS, "192.0.2.1/24", laptop, "192.0.2.2/24")
@@ -65,7 +65,7 @@ func TestOpenVPNInterop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer web.Close()
+	t.Cleanup(func() { web.Close() })
 	pool := netip.MustParsePrefix("172.16.201.0/24")
 	var srv *Server
 	if err := gwNS.Do(func() (err error) {
@@ -75,19 +75,31 @@ func TestOpenVPNInterop(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
-	defer srv.Close()
+	t.Cleanup(srv.Close)
 	router.SetRoutes([]fabric.Route{{Prefix: netip.MustParsePrefix("10.1.0.4/32"), Port: web}, {Prefix: pool, Port: srv}})
 
 	dir := t.TempDir()
 	alice := pkitest.Issue(t, "alice", false, p.root)
-	conf := openVPNProfile(t, netip.MustParseAddr("192.0.2.1"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}), alice, dir)
+	conf := openVPNProfile(t, netip.MustParseAddr("192.0.2.1"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}), alice, dir, tweak...)
 	client := laptop.Start("openvpn", "--config", conf, "--verb", "3")
-	defer client.Kill()
 	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(client.Output(), "Initialization Sequence Completed"); time.Sleep(100 * time.Millisecond) {
 		if time.Now().After(deadline) || client.Wait(0) {
 			t.Fatalf("OpenVPN did not connect:\n%s", client.Output())
 		}
 	}
+	return srv, laptop, client
+}
+
+// TestOpenVPNInterop: OpenVPN 2.6 (Debian's), configured by the VPN client
+// package's profile with a certificate of the uploaded root, connects over
+// TCP to the port SSTP is served on too, gets an address of the pool and
+// the VNet's route pushed, and pings a host in the VNet through the
+// AES-256-GCM data channel keyed from TLS. The server lists it; a
+// disconnect through the server ends the client (HALT: it does not come
+// back by itself, R14).
+func TestOpenVPNInterop(t *testing.T) {
+	srv, laptop, client := openVPNClient(t)
+	pool := srv.cfg.Pool
 	if out, err := laptop.Try("ping", "-c", "3", "-W", "2", "10.1.0.4"); err != nil {
 		t.Fatalf("ping through OpenVPN: %v\n%s\nclient:\n%s", err, out, client.Output())
 	}
@@ -141,5 +153,35 @@ func TestOpenVPNPushReplies(t *testing.T) {
 	}
 	if one := (&ovpnSession{srv: &Server{cfg: Config{Pool: s.cfg.Pool}}, addr: o.addr}).pushReplies(); len(one) != 1 || strings.Contains(one[0], "push-continuation") {
 		t.Errorf("a short push: %q", one)
+	}
+}
+
+// TestOpenVPNRenegotiation: a client that renegotiates its keys (here
+// every 3 s, reneg-sec; an hour by OpenVPN's default) gets a new TLS
+// session and new data channel keys in a new key state each time, and
+// its traffic goes on through them.
+func TestOpenVPNRenegotiation(t *testing.T) {
+	srv, laptop, client := openVPNClient(t, func(conf string) string { return conf + "reneg-sec 3\n" })
+	for i := range 3 {
+		time.Sleep(3500 * time.Millisecond)
+		if out, err := laptop.Try("ping", "-c", "2", "-W", "2", "10.1.0.4"); err != nil {
+			t.Fatalf("ping after %d renegotiations: %v\n%s\nclient:\n%s", i+1, err, out, client.Output())
+		}
+	}
+	if n := strings.Count(client.Output(), "TLS: soft reset"); n < 2 {
+		t.Errorf("OpenVPN renegotiated %d times in 10 s, want 2 or more:\n%s", n, client.Output())
+	}
+	c := srv.Clients()
+	if len(c) != 1 || c[0].PacketsIn < 6 {
+		t.Fatalf("the server lists %+v, want the one client with its pings", c)
+	}
+	srv.mu.Lock()
+	o := srv.clients[c[0].Addr].(*ovpnSession)
+	srv.mu.Unlock()
+	if k := o.send.Load(); k == nil || k.keyID < 2 {
+		t.Errorf("the server sends with the keys of key state %v after the renegotiations, not the newest", k)
+	}
+	if client.Wait(0) {
+		t.Errorf("OpenVPN ended:\n%s", client.Output())
 	}
 }

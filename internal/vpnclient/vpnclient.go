@@ -350,9 +350,6 @@ remote-cert-tls server
 verify-x509-name {{.Addr}} name
 tls-version-min 1.2
 data-ciphers AES-256-GCM
-# The gateway does not renegotiate the data channel's keys: they are
-# kept for the connection (AES-256-GCM with 2^32 packets at most).
-reneg-sec 0
 disable-dco
 <ca>
 {{pem .CA}}
