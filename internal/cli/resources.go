@@ -458,7 +458,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.Int64Var(&asn, "asn", 0, "BGP ASN (enables BGP; default 65515)")
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address in the GatewaySubnet (default: the gateway's own)")
 		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
-		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2")
+		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2, OpenVPN")
 		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")

@@ -167,8 +167,15 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 	defer close(quit)
 	go o.writer(quit)
 	go o.keepalive(quit)
+	// OpenVPN's hand-window: the client has negotiationTimeout to
+	// authenticate and ask for its configuration.
+	handshakeBy := time.Now().Add(negotiationTimeout)
 	for {
-		o.conn.SetReadDeadline(time.Now().Add(ovpnPingRestart))
+		deadline := time.Now().Add(ovpnPingRestart)
+		if !o.authed.Load() && handshakeBy.Before(deadline) {
+			deadline = handshakeBy
+		}
+		o.conn.SetReadDeadline(deadline)
 		pkt, err := o.read(buf[:])
 		if err != nil {
 			return err
