@@ -7,7 +7,7 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
   strongswan strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
-  iproute2 nftables conntrack iperf3 iputils-ping tcpdump openvpn \
+  iproute2 nftables conntrack iperf3 iputils-ping tcpdump openvpn freeradius \
   bird2 etcd-server etcd-client ca-certificates
 # The VM with Linux's SSTP client (sstpc and pppd) for the point-to-site
 # interop test: this host's kernel has no PPP (scripts/sstp-guest.sh).

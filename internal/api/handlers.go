@@ -87,6 +87,17 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		if v, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			h.tunnel(w, r, rt, v)
 		}
+	case rt.sub == "listradiussecrets":
+		// The RADIUS servers' secrets, which a GET of the gateway leaves
+		// out (ARM's listRadiusSecrets).
+		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			servers, err := h.region.RadiusSecrets(rt.id)
+			if err != nil {
+				h.fail(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusOK, arm.List[arm.RadiusAuthServer]{Value: append([]arm.RadiusAuthServer{}, servers...)})
+		}
 	case rt.sub == "getvpnclientconnectionhealth":
 		// The point-to-site clients connected now (R10-R14).
 		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {

@@ -21,7 +21,7 @@ type route struct {
 	// "supportedvpndevices", "getikesas", "resetconnection", "reset",
 	// "checkipaddressavailability", "usages", "connections",
 	// "getbgppeerstatus", "getlearnedroutes", "getadvertisedroutes",
-	// "getvpnclientconnectionhealth", "startpacketcapture",
+	// "getvpnclientconnectionhealth", "listradiussecrets", "startpacketcapture",
 	// "stoppacketcapture", "metrics", "metricdefinitions" (Azure Monitor's,
 	// under providers/Microsoft.Insights); or the operation of an
 	// operation result.
@@ -144,6 +144,8 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "connections") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "connections"}, nil
+	case kind == arm.TypeVirtualNetworkGateway && is(8, "listRadiusSecrets") && len(rest) == 1:
+		return route{kind: kind, id: id, sub: "listradiussecrets"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "getVpnClientConnectionHealth") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "getvpnclientconnectionhealth"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && (is(8, "generatevpnclientpackage") || is(8, "generatevpnprofile")) && len(rest) == 1:

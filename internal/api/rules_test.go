@@ -268,10 +268,16 @@ func TestR15PointToSite(t *testing.T) {
 				body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"IkeV2"}}
 				return "PUT", s.gw, body
 			}},
-		{name: "RADIUS authentication of clients is refused by name, not ignored", status: 400, code: "InvalidParameter",
+		{name: "Radius authentication without a RADIUS server is refused", status: 400, code: "InvalidParameter",
 			req: func(e *env) (string, string, any) {
 				m, p, b := p2s(e, "RouteBased")
 				b.(obj)["properties"].(obj)["vpnClientConfiguration"].(obj)["vpnAuthenticationTypes"] = []string{"Certificate", "Radius"}
+				return m, p, b
+			}},
+		{name: "Azure AD authentication of clients is refused by name, not ignored", status: 400, code: "InvalidParameter",
+			req: func(e *env) (string, string, any) {
+				m, p, b := p2s(e, "RouteBased")
+				b.(obj)["properties"].(obj)["vpnClientConfiguration"].(obj)["vpnAuthenticationTypes"] = []string{"AAD"}
 				return m, p, b
 			}},
 		{name: "more than 20 root certificates are refused (R12)", status: 400, code: "TooManyVpnClientRootCertificates",

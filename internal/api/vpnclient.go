@@ -38,7 +38,7 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 	if port == 0 {
 		port = 443
 	}
-	zip, err := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, Pool: p.Pool, Protocols: p.Protocols, Routes: p.Routes, CA: h.gatewayCA}.Zip()
+	zip, err := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, Pool: p.Pool, Protocols: p.Protocols, Authentication: p.Auth, Routes: p.Routes, CA: h.gatewayCA}.Zip()
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -276,6 +276,26 @@ type VPNClientConfiguration struct {
 	// VPNClientIPsecPolicies is the custom IPsec/IKE policy of IKEv2
 	// clients (at most one).
 	VPNClientIPsecPolicies []IPsecPolicy `json:"vpnClientIpsecPolicies,omitempty"`
+	// The RADIUS servers clients authenticate with (vpnAuthenticationTypes
+	// Radius): one by RadiusServerAddress and RadiusServerSecret, or
+	// several in RadiusServers. The secrets are written, never read back
+	// (ARM answers listRadiusSecrets with them).
+	RadiusServerAddress string         `json:"radiusServerAddress,omitempty"`
+	RadiusServerSecret  string         `json:"radiusServerSecret,omitempty"`
+	RadiusServers       []RadiusServer `json:"radiusServers,omitempty"`
+}
+
+// RadiusServer is one RADIUS server of a gateway's point-to-site clients.
+type RadiusServer struct {
+	RadiusServerAddress string `json:"radiusServerAddress"`
+	RadiusServerScore   int64  `json:"radiusServerScore,omitempty"`
+	RadiusServerSecret  string `json:"radiusServerSecret,omitempty"`
+}
+
+// RadiusAuthServer is an entry of listRadiusSecrets' answer.
+type RadiusAuthServer struct {
+	RadiusServerAddress string `json:"radiusServerAddress"`
+	RadiusServerSecret  string `json:"radiusServerSecret"`
 }
 
 // VPNClientRootCertificate is a root certificate clients chain to (R12).

@@ -444,8 +444,8 @@ func publicIPCommand(g *globals) *cobra.Command {
 func gatewayCommand(g *globals) *cobra.Command {
 	k := kind{use: "vnet-gateway", short: "Manage virtual network gateways", typ: "virtualNetworkGateways",
 		columns: []column{nameCol, groupColumn, locationCol, col("GatewayType", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("SKU", "properties.sku.name"), col("BgpASN", "properties.bgpSettings.asn"), col("BgpPeeringAddress", "properties.bgpSettings.bgpPeeringAddress"), stateCol}}
-	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite string
-	var pips, clientPool, clientProtocols, customRoutes []string
+	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret string
+	var pips, clientPool, clientProtocols, authTypes, customRoutes []string
 	var asn int64
 	var bgpNAT bool
 	create := g.createCmd(k, "Create or update a virtual network gateway", func(cmd *cobra.Command) {
@@ -459,6 +459,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address in the GatewaySubnet (default: the gateway's own)")
 		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
 		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2, OpenVPN")
+		f.StringSliceVar(&authTypes, "vpn-auth-type", nil, "how point-to-site clients authenticate: Certificate (the default), Radius (OpenVPN clients' user name and password)")
+		f.StringVar(&radiusServer, "radius-server", "", "the RADIUS server's address, for --vpn-auth-type Radius")
+		f.StringVar(&radiusSecret, "radius-secret", "", "the secret shared with the RADIUS server")
 		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
@@ -489,7 +492,8 @@ func gatewayCommand(g *globals) *cobra.Command {
 			p.BGPSettings = &arm.BGPSettings{ASN: asn, BGPPeeringAddress: bgpAddr}
 		}
 		if len(clientPool) > 0 || len(clientProtocols) > 0 {
-			p.VPNClientConfiguration = &arm.VPNClientConfiguration{VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: clientPool}, VPNClientProtocols: clientProtocols}
+			p.VPNClientConfiguration = &arm.VPNClientConfiguration{VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: clientPool}, VPNClientProtocols: clientProtocols,
+				VPNAuthenticationTypes: authTypes, RadiusServerAddress: radiusServer, RadiusServerSecret: radiusSecret}
 		}
 		if len(customRoutes) > 0 {
 			p.CustomRoutes = &arm.AddressSpace{AddressPrefixes: customRoutes}
@@ -515,6 +519,8 @@ func gatewayCommand(g *globals) *cobra.Command {
 		[]column{col("ConnectionId", "vpnConnectionId"), col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
 			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
 	vpnClient.AddCommand(g.generateVPNClientCmd(), g.vpnClientPolicyCmd())
+	parent.AddCommand(g.postCmd("list-radius-secrets", "List a gateway's RADIUS servers with their secrets, which show leaves out", "virtualNetworkGateways", "/listRadiusSecrets",
+		[]column{col("Address", "radiusServerAddress"), col("Secret", "radiusServerSecret")}, nil))
 	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd("virtualNetworkGateways", "a gateway's packets, both ways between its tunnels and its VNet"))
 	parent.AddCommand(certCommands(g)...)
 	parent.AddCommand(natRuleCommand(g))

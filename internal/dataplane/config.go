@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/bgp"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
@@ -108,6 +109,11 @@ type GatewayP2S struct {
 	SSTP, OpenVPN      bool
 	Roots              [][]byte
 	Revoked            []string // SHA-1 thumbprints, hex
+	// Radius are the RADIUS servers that check OpenVPN clients' user
+	// names and passwords, in the order they are asked; RadiusOnly says
+	// clients authenticate that way only, without certificates.
+	Radius     []radius.Server
+	RadiusOnly bool
 	// MaxClients, OpenVPNMaxClients and IKEv2MaxClients bound the SSTP,
 	// OpenVPN and IKEv2 clients connected at once.
 	MaxClients, OpenVPNMaxClients, IKEv2MaxClients int

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
@@ -41,7 +42,8 @@ func (e *Engine) configureP2S(g *gw) {
 	}
 	s, err := p2s.Start(p2s.Config{Logger: e.log.With("gateway", g.cfg.key(), "p2s", "tcp"), Listen: netip.AddrPortFrom(g.cfg.PublicAddr, port),
 		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.TCPPool, MaxClients: sstp.MaxClients, DNS: sstp.DNS, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet),
-		SSTP: sstp.SSTP, OpenVPN: sstp.OpenVPN, OpenVPNMaxClients: sstp.OpenVPNMaxClients, Routes: sstp.Routes})
+		SSTP: sstp.SSTP, OpenVPN: sstp.OpenVPN, OpenVPNMaxClients: sstp.OpenVPNMaxClients, Routes: sstp.Routes,
+		Radius: sstp.Radius, RadiusOnly: sstp.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:]})
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return
@@ -60,7 +62,7 @@ func tcpPart(p *GatewayP2S) *GatewayP2S {
 	t := &GatewayP2S{Pool: p.Pool, TCPPool: p.TCPPool, SSTP: p.SSTP, OpenVPN: p.OpenVPN, Roots: p.Roots, Revoked: p.Revoked,
 		MaxClients: p.MaxClients, DNS: p.DNS}
 	if p.OpenVPN {
-		t.OpenVPNMaxClients, t.Routes = p.OpenVPNMaxClients, p.Routes
+		t.OpenVPNMaxClients, t.Routes, t.Radius, t.RadiusOnly = p.OpenVPNMaxClients, p.Routes, p.Radius, p.RadiusOnly
 	}
 	return t
 }

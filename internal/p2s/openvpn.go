@@ -3,6 +3,7 @@ package p2s
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
@@ -388,15 +390,14 @@ func (o *ovpnSession) fail(err error) {
 }
 
 // handshake runs a key state's TLS session up to its data channel keys:
-// the handshake with the client's certificate, key method 2 both ways,
-// and the keys from TLS's exporter.
-func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, *ovpnKeys, error) {
-	cfg := eaptls.ServerConfig(o.srv.cfg.Cert, o.srv.roots, o.srv.cfg.Revoked)
-	cfg.MaxVersion = 0 // TLS 1.3 too: the keys come from the exporter
-	cfg.DynamicRecordSizingDisabled = true
-	tc := tls.Server(ovpnTLSConn{o, ks}, cfg)
+// the handshake (with the client's certificate, when certificates
+// authenticate), key method 2 both ways (the client's user name and
+// password in it, when RADIUS does), and the keys from TLS's exporter.
+func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2, *ovpnKeys, error) {
+	tc := tls.Server(ovpnTLSConn{o, ks}, o.tlsConfig())
+	var km openvpn.KeyMethod2
 	if err := tc.Handshake(); err != nil {
-		return nil, nil, fmt.Errorf("OpenVPN TLS: %w", err)
+		return nil, km, nil, fmt.Errorf("OpenVPN TLS: %w", err)
 	}
 	o.mu.Lock()
 	ks.tls = tc
@@ -405,44 +406,103 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, *ovpnKeys, error) 
 	var plain [16 << 10]byte
 	n, err := tc.Read(plain[:])
 	if err != nil {
-		return nil, nil, err
+		return nil, km, nil, err
 	}
-	km, err := openvpn.ParseKeyMethod2(plain[:n], true)
-	if err != nil {
-		return nil, nil, err
+	if km, err = openvpn.ParseKeyMethod2(plain[:n], true); err != nil {
+		return nil, km, nil, err
 	}
 	if openvpn.PeerInfoProto(km.PeerInfo)&openvpn.IVProtoTLSKeyExport == 0 && ks.keyID == 0 {
-		return nil, nil, errors.New("the OpenVPN client cannot derive keys from TLS (IV_PROTO without TLS key export): OpenVPN 2.6 or later is needed")
+		return nil, km, nil, errors.New("the OpenVPN client cannot derive keys from TLS (IV_PROTO without TLS key export): OpenVPN 2.6 or later is needed")
 	}
 	if !openvpn.PeerInfoHasCipher(km.PeerInfo, "AES-256-GCM") && ks.keyID == 0 {
-		return nil, nil, errors.New("the OpenVPN client does not offer AES-256-GCM in its data-ciphers")
+		return nil, km, nil, errors.New("the OpenVPN client does not offer AES-256-GCM in its data-ciphers")
 	}
 	reply := openvpn.KeyMethod2{Options: ovpnOptions}
 	rand.Read(reply.Random1[:])
 	rand.Read(reply.Random2[:])
 	if _, err := tc.Write(reply.Append(nil, false)); err != nil {
-		return nil, nil, err
+		return nil, km, nil, err
 	}
 	material, err := st.ExportKeyingMaterial(ovpnEKMLabel, nil, 256)
 	if err != nil {
-		return nil, nil, fmt.Errorf("OpenVPN keys: %w", err)
+		return nil, km, nil, fmt.Errorf("OpenVPN keys: %w", err)
 	}
 	keys, err := newOvpnKeys(ks.keyID, material)
 	if err != nil {
-		return nil, nil, err
+		return nil, km, nil, err
 	}
-	return tc, keys, nil
+	return tc, km, keys, nil
+}
+
+// tlsConfig is the control channel's TLS: TLS 1.2 or 1.3, the gateway's
+// certificate, and the client's, which must chain to an uploaded root
+// and not be revoked: always, unless RADIUS authenticates clients too
+// (then a certificate is checked if given) or alone (then none is asked).
+func (o *ovpnSession) tlsConfig() *tls.Config {
+	cfg := eaptls.ServerConfig(o.srv.cfg.Cert, o.srv.roots, o.srv.cfg.Revoked)
+	cfg.MaxVersion = 0 // TLS 1.3 too: the keys come from the exporter
+	cfg.DynamicRecordSizingDisabled = true
+	switch {
+	case o.srv.cfg.RadiusOnly && len(o.srv.cfg.Radius) > 0:
+		cfg.ClientAuth, cfg.VerifyConnection = tls.NoClientCert, nil
+	case len(o.srv.cfg.Radius) > 0:
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		verify := cfg.VerifyConnection
+		cfg.VerifyConnection = func(st tls.ConnectionState) error {
+			if len(st.PeerCertificates) == 0 {
+				return nil // the user name and password, then
+			}
+			return verify(st)
+		}
+	}
+	return cfg
+}
+
+// authenticate decides who the client is: the subject of its
+// certificate, checked in TLS, or the user name a RADIUS server accepts
+// with the password.
+func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (string, error) {
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		return certs[0].Subject.CommonName, nil
+	}
+	if len(o.srv.cfg.Radius) == 0 {
+		return "", errors.New("the OpenVPN client gave no certificate")
+	}
+	if km.Username == "" {
+		return "", errors.New("the OpenVPN client gave neither a certificate nor a user name (auth-user-pass)")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), negotiationTimeout)
+	defer cancel()
+	var nas netip.Addr
+	if a, err := netip.ParseAddrPort(o.conn.LocalAddr().String()); err == nil {
+		nas = a.Addr()
+	}
+	a, err := radius.Authenticate(ctx, o.srv.cfg.Radius, radius.Request{User: km.Username, Password: km.Password,
+		CallingStation: o.remoteAddr().Addr().String(), NASIdentifier: o.srv.cfg.NASIdentifier, NASAddr: nas})
+	if err != nil {
+		return "", fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
+	}
+	if !a.Accept {
+		return "", fmt.Errorf("the RADIUS server rejected user %q (%s)", km.Username, a.Message)
+	}
+	return km.Username, nil
 }
 
 // runFirst runs the first key state: the client authenticates, gets an
 // address and its configuration (the push), and the data channel starts.
 func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
-	tc, keys, err := o.handshake(ks)
+	tc, km, keys, err := o.handshake(ks)
 	if err != nil {
 		o.fail(err)
 		return
 	}
-	o.identity = tc.ConnectionState().PeerCertificates[0].Subject.CommonName
+	if o.identity, err = o.authenticate(tc, km); err != nil {
+		// The client stops (auth-retry none, its default), told why.
+		o.sendMessage(tc, "AUTH_FAILED")
+		time.Sleep(time.Second)
+		o.fail(err)
+		return
+	}
 	addr, err := o.srv.reserve(o)
 	if err != nil {
 		o.sendMessage(tc, "AUTH_FAILED,"+err.Error())
@@ -493,13 +553,19 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 // sends with them; the previous key state's still open what the client
 // sent with its keys until the next renegotiation retires them.
 func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
-	tc, keys, err := o.handshake(ks)
+	tc, km, keys, err := o.handshake(ks)
 	if err != nil {
 		o.fail(fmt.Errorf("renegotiation of key state %d: %w", ks.keyID, err))
 		return
 	}
-	if cn := tc.ConnectionState().PeerCertificates[0].Subject.CommonName; cn != o.identity {
-		o.fail(fmt.Errorf("OpenVPN client %q renegotiated with the certificate of %q", o.identity, cn))
+	// The same client: its certificate's subject, or its user name (the
+	// password was checked when it connected).
+	who := km.Username
+	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
+		who = certs[0].Subject.CommonName
+	}
+	if who != o.identity {
+		o.fail(fmt.Errorf("OpenVPN client %q renegotiated as %q", o.identity, who))
 		return
 	}
 	o.recv[keys.keyID].Store(keys)

@@ -21,6 +21,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/pcap"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -82,6 +83,13 @@ type Config struct {
 	// Routes are what OpenVPN clients are told to send through the
 	// tunnel: the VNet's ranges and what the gateway reaches.
 	Routes []netip.Prefix
+	// Radius are the RADIUS servers that check OpenVPN clients' user
+	// names and passwords, asked in order; RadiusOnly: OpenVPN clients
+	// authenticate that way only, not with certificates. NASIdentifier
+	// names the gateway to them.
+	Radius        []radius.Server
+	RadiusOnly    bool
+	NASIdentifier string
 	// DNS are the DNS servers clients are given when they ask (IPCP, RFC
 	// 1877): the VNet's (dhcpOptions), at most two.
 	DNS []netip.Addr

@@ -5,6 +5,7 @@
 package reconcile
 
 import (
+	"cmp"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -14,6 +15,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/bgp"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/rules"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
@@ -316,7 +318,27 @@ func pointToSite(g *arm.VirtualNetworkGateway, routes []netip.Prefix) *dataplane
 	for _, pol := range c.VPNClientIPsecPolicies {
 		p.IKEProposals, p.ESPProposals = []string{IKEProposal(pol)}, []string{ESPProposal(pol)}
 	}
+	if slices.Contains(c.VPNAuthenticationTypes, rules.AuthRadius) {
+		p.Radius, p.RadiusOnly = radiusServers(c), !slices.Contains(c.VPNAuthenticationTypes, rules.AuthCertificate)
+	}
 	return p
+}
+
+// radiusServers are a configuration's RADIUS servers in the order they
+// are asked: the highest radiusServerScore first.
+func radiusServers(c *arm.VPNClientConfiguration) []radius.Server {
+	servers := slices.Clone(c.RadiusServers)
+	if c.RadiusServerAddress != "" {
+		servers = append(servers, arm.RadiusServer{RadiusServerAddress: c.RadiusServerAddress, RadiusServerSecret: c.RadiusServerSecret})
+	}
+	slices.SortStableFunc(servers, func(a, b arm.RadiusServer) int { return cmp.Compare(b.RadiusServerScore, a.RadiusServerScore) })
+	var out []radius.Server
+	for _, s := range servers {
+		if a, err := netip.ParseAddr(s.RadiusServerAddress); err == nil {
+			out = append(out, radius.Server{Addr: netip.AddrPortFrom(a, 1812), Secret: []byte(s.RadiusServerSecret)})
+		}
+	}
+	return out
 }
 
 func skuOf(g *arm.VirtualNetworkGateway) (rules.SKU, bool) {

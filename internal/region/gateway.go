@@ -30,7 +30,7 @@ func (r *Region) PutGateway(ctx context.Context, id arm.ID, in *arm.VirtualNetwo
 		if err := r.stageGateway(tx, id, &g, old); err != nil {
 			return err
 		}
-		out = &g
+		out = renderGateway(tx, &g).(*arm.VirtualNetworkGateway)
 		return nil
 	})
 	return out, Outcome{Created: created, Warnings: warnings}, err
@@ -72,7 +72,11 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 		}
 	}
 	if p.GatewayType == arm.GatewayTypeVpn {
-		if err := validateClientConfig(p, sku, vnet); err != nil {
+		var oldClients *arm.VPNClientConfiguration
+		if old != nil {
+			oldClients = old.Properties.VPNClientConfiguration
+		}
+		if err := validateClientConfig(p, sku, vnet, oldClients); err != nil {
 			return err
 		}
 		if p.CustomRoutes != nil && len(p.CustomRoutes.AddressPrefixes) == 0 {
@@ -303,7 +307,7 @@ func releasePublicIP(tx *txn, refID string) {
 
 // validateClientConfig checks the point-to-site configuration (R12, R15,
 // R32) and drops an empty one.
-func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, vnet *arm.VirtualNetwork) error {
+func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, vnet *arm.VirtualNetwork, old *arm.VPNClientConfiguration) error {
 	c := p.VPNClientConfiguration
 	if c == nil || (c.VPNClientAddressPool == nil || len(c.VPNClientAddressPool.AddressPrefixes) == 0) && len(c.VPNClientProtocols) == 0 && len(c.VPNClientRootCertificates) == 0 {
 		p.VPNClientConfiguration = nil
@@ -342,6 +346,9 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 		return aerr
 	}
 	nc.VPNAuthenticationTypes = auth
+	if err := validateRadius(&nc, old); err != nil {
+		return err
+	}
 	if err := rules.P2SPool(pool[0], protocols); err != nil {
 		return err
 	}
@@ -525,4 +532,136 @@ func vnetOfGateway(tx *txn, g *arm.VirtualNetworkGateway) *arm.VirtualNetwork {
 		return nil
 	}
 	return get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, sid.Parent())
+}
+
+// validateRadius checks the RADIUS servers of a point-to-site
+// configuration: with Radius among the authentication types, one server
+// (radiusServerAddress and radiusServerSecret) or several
+// (radiusServers, scores 1 to 30), each an IP address with a secret;
+// without it, none. A secret left out (a GET gives none back) is the one
+// the server had. RADIUS authenticates OpenVPN clients only: with it the
+// sole type, no other protocol is served.
+func validateRadius(c *arm.VPNClientConfiguration, old *arm.VPNClientConfiguration) error {
+	const target = "properties.vpnClientConfiguration."
+	radius := slices.Contains(c.VPNAuthenticationTypes, rules.AuthRadius)
+	if !radius {
+		if c.RadiusServerAddress != "" || len(c.RadiusServers) > 0 {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: target + "vpnAuthenticationTypes",
+				Message: "RADIUS servers are given but Radius is not among vpnAuthenticationTypes"}
+		}
+		c.RadiusServerSecret = ""
+		return nil
+	}
+	if c.RadiusServerAddress != "" && len(c.RadiusServers) > 0 {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: target + "radiusServers",
+			Message: "give the RADIUS servers either as radiusServerAddress and radiusServerSecret or as radiusServers, not both"}
+	}
+	servers := slices.Clone(c.RadiusServers)
+	single := len(servers) == 0
+	if single {
+		if c.RadiusServerAddress == "" {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: target + "radiusServerAddress",
+				Message: "Radius authentication needs a RADIUS server: radiusServerAddress and radiusServerSecret, or radiusServers"}
+		}
+		servers = []arm.RadiusServer{{RadiusServerAddress: c.RadiusServerAddress, RadiusServerSecret: c.RadiusServerSecret}}
+	}
+	if len(servers) > maxRadiusServers {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: target + "radiusServers",
+			Message: fmt.Sprintf("at most %d RADIUS servers; %d were given", maxRadiusServers, len(servers))}
+	}
+	for i := range servers {
+		s := &servers[i]
+		field := target + fmt.Sprintf("radiusServers[%d].", i)
+		if single {
+			field = target
+		}
+		a, err := netip.ParseAddr(s.RadiusServerAddress)
+		if err != nil {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "radiusServerAddress",
+				Message: fmt.Sprintf("RADIUS server address %q is no IP address", s.RadiusServerAddress)}
+		}
+		s.RadiusServerAddress = a.String()
+		if !single && (s.RadiusServerScore < 1 || s.RadiusServerScore > 30) {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "radiusServerScore",
+				Message: fmt.Sprintf("a RADIUS server's score is 1 to 30; %d was given", s.RadiusServerScore)}
+		}
+		if s.RadiusServerSecret == "" {
+			s.RadiusServerSecret = oldRadiusSecret(old, a)
+		}
+		if s.RadiusServerSecret == "" || len(s.RadiusServerSecret) > 128 {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "radiusServerSecret",
+				Message: fmt.Sprintf("RADIUS server %s needs a secret of 1 to 128 characters", a)}
+		}
+	}
+	if single {
+		c.RadiusServerAddress, c.RadiusServerSecret = servers[0].RadiusServerAddress, servers[0].RadiusServerSecret
+	} else {
+		c.RadiusServers = servers
+	}
+	if len(c.VPNAuthenticationTypes) == 1 {
+		for _, p := range c.VPNClientProtocols {
+			if p != rules.ProtocolOpenVPN {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: target + "vpnClientProtocols",
+					Message: fmt.Sprintf("vnetgw authenticates only OpenVPN clients with RADIUS; with Radius the only authentication type, %s clients could not authenticate", p)}
+			}
+		}
+	}
+	return nil
+}
+
+// maxRadiusServers bounds a gateway's RADIUS servers.
+const maxRadiusServers = 8
+
+// oldRadiusSecret returns the secret configuration old had for the RADIUS
+// server at a, or "".
+func oldRadiusSecret(old *arm.VPNClientConfiguration, a netip.Addr) string {
+	if old == nil {
+		return ""
+	}
+	for _, s := range append([]arm.RadiusServer{{RadiusServerAddress: old.RadiusServerAddress, RadiusServerSecret: old.RadiusServerSecret}}, old.RadiusServers...) {
+		if o, err := netip.ParseAddr(s.RadiusServerAddress); err == nil && o == a {
+			return s.RadiusServerSecret
+		}
+	}
+	return ""
+}
+
+// renderGateway is what a GET shows of a gateway: its RADIUS secrets are
+// written, never read (listRadiusSecrets gives them).
+func renderGateway(_ *txn, doc any) any {
+	g := *doc.(*arm.VirtualNetworkGateway)
+	if c := g.Properties.VPNClientConfiguration; c != nil && (c.RadiusServerSecret != "" || len(c.RadiusServers) > 0) {
+		nc := *c
+		nc.RadiusServerSecret = ""
+		nc.RadiusServers = slices.Clone(c.RadiusServers)
+		for i := range nc.RadiusServers {
+			nc.RadiusServers[i].RadiusServerSecret = ""
+		}
+		g.Properties.VPNClientConfiguration = &nc
+	}
+	return &g
+}
+
+// RadiusSecrets returns the RADIUS servers of gateway id with their
+// secrets (ARM's listRadiusSecrets).
+func (r *Region) RadiusSecrets(id arm.ID) ([]arm.RadiusAuthServer, error) {
+	var out []arm.RadiusAuthServer
+	err := r.view(func(tx *txn) error {
+		g := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id)
+		if g == nil {
+			return notFound(id)
+		}
+		c := g.Properties.VPNClientConfiguration
+		if c == nil {
+			return nil
+		}
+		if c.RadiusServerAddress != "" {
+			out = append(out, arm.RadiusAuthServer{RadiusServerAddress: c.RadiusServerAddress, RadiusServerSecret: c.RadiusServerSecret})
+		}
+		for _, s := range c.RadiusServers {
+			out = append(out, arm.RadiusAuthServer{RadiusServerAddress: s.RadiusServerAddress, RadiusServerSecret: s.RadiusServerSecret})
+		}
+		return nil
+	})
+	return out, err
 }

@@ -34,7 +34,7 @@ func opsFor(kind string) kindOps {
 		return kindOps{render: same, del: (*Region).delPublicIP,
 			retag: func(d any, t map[string]string) any { c := *d.(*arm.PublicIPAddress); c.Tags = t; return &c }}
 	case arm.TypeVirtualNetworkGateway:
-		return kindOps{render: same, del: (*Region).delGateway,
+		return kindOps{render: renderGateway, del: (*Region).delGateway,
 			retag: func(d any, t map[string]string) any { c := *d.(*arm.VirtualNetworkGateway); c.Tags = t; return &c }}
 	case arm.TypeLocalNetworkGateway:
 		return kindOps{render: same, del: (*Region).delLocalGateway,

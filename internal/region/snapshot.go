@@ -290,7 +290,8 @@ func (r *Region) VNetOf(kind string, id arm.ID) string {
 type PointToSite struct {
 	Addr      netip.Addr // the gateway's public address (its first)
 	Pool      netip.Prefix
-	Protocols []string       // SSTP, IkeV2 or both, as configured
+	Protocols []string       // SSTP, IkeV2, OpenVPN, as configured
+	Auth      []string       // Certificate, Radius (vpnAuthenticationTypes)
 	Routes    []netip.Prefix // the VNet's ranges and what its gateways route
 }
 
@@ -312,6 +313,7 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 			}
 		}
 		p.Pool, _ = netip.ParsePrefix(c.VPNClientAddressPool.AddressPrefixes[0])
+		p.Auth = c.VPNAuthenticationTypes
 	}
 	if !p.Pool.IsValid() || len(p.Protocols) == 0 {
 		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite,

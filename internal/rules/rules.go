@@ -347,8 +347,8 @@ const (
 
 // P2SAuthentication checks how point-to-site clients authenticate and
 // returns the canonical names: certificates chained to the uploaded roots
-// (R12), the only way vnetgw has; none given means that. RADIUS and
-// Azure AD are refused by name, so that a gateway never looks as if it
+// (R12), none given meaning that, and RADIUS (user name and password).
+// Azure AD is refused by name, so that a gateway never looks as if it
 // checked what it does not.
 func P2SAuthentication(types []string) ([]string, *arm.Error) {
 	if len(types) == 0 {
@@ -356,17 +356,21 @@ func P2SAuthentication(types []string) ([]string, *arm.Error) {
 	}
 	var out []string
 	for _, t := range types {
+		var canon string
 		switch {
 		case strings.EqualFold(t, AuthCertificate):
-			if !slices.Contains(out, AuthCertificate) {
-				out = append(out, AuthCertificate)
-			}
-		case strings.EqualFold(t, AuthRadius), strings.EqualFold(t, AuthAAD):
+			canon = AuthCertificate
+		case strings.EqualFold(t, AuthRadius):
+			canon = AuthRadius
+		case strings.EqualFold(t, AuthAAD):
 			return nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnAuthenticationTypes",
-				Message: fmt.Sprintf("point-to-site authentication %s is not there yet in vnetgw: clients authenticate with certificates of the uploaded roots (Certificate)", t)}
+				Message: "point-to-site authentication AAD (Azure AD) is not there in vnetgw: clients authenticate with certificates of the uploaded roots (Certificate) or with RADIUS (Radius)"}
 		default:
 			return nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnAuthenticationTypes",
-				Message: fmt.Sprintf("unknown point-to-site authentication type %q; use Certificate", t)}
+				Message: fmt.Sprintf("unknown point-to-site authentication type %q; use Certificate or Radius", t)}
+		}
+		if !slices.Contains(out, canon) {
+			out = append(out, canon)
 		}
 	}
 	return out, nil

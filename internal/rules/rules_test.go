@@ -391,8 +391,8 @@ func TestR32ClientProtocols(t *testing.T) {
 	}
 }
 
-// TestP2SAuthentication: clients authenticate with certificates; none
-// named means that; RADIUS and Azure AD are refused, as is an unknown
+// TestP2SAuthentication: clients authenticate with certificates (none
+// named means that) or RADIUS; Azure AD is refused, as is an unknown
 // type.
 func TestP2SAuthentication(t *testing.T) {
 	for _, c := range []struct {
@@ -401,7 +401,7 @@ func TestP2SAuthentication(t *testing.T) {
 	}{
 		{in: nil, want: []string{AuthCertificate}},
 		{in: []string{"certificate", "Certificate"}, want: []string{AuthCertificate}},
-		{in: []string{"Certificate", "Radius"}, code: arm.CodeInvalidParameter},
+		{in: []string{"Certificate", "radius"}, want: []string{AuthCertificate, AuthRadius}},
 		{in: []string{"AAD"}, code: arm.CodeInvalidParameter},
 		{in: []string{"Kerberos"}, code: arm.CodeInvalidParameter},
 	} {

@@ -30,9 +30,13 @@ type Settings struct {
 	Addr    netip.Addr   `json:"address"` // its public address
 	Port    uint16       `json:"sstpPort"`
 	Pool    netip.Prefix `json:"clientAddressPool"`
-	// Protocols are those the gateway serves: SSTP, IkeV2 or both.
-	Protocols []string       `json:"protocols"`
-	Routes    []netip.Prefix `json:"routes"` // through the tunnel
+	// Protocols are those the gateway serves: SSTP, IkeV2, OpenVPN.
+	Protocols []string `json:"protocols"`
+	// Authentication is how clients authenticate: Certificate, Radius
+	// (user name and password, OpenVPN's), or both; none means
+	// Certificate.
+	Authentication []string       `json:"authentication,omitempty"`
+	Routes         []netip.Prefix `json:"routes"` // through the tunnel
 	// CA is the PEM certificate that issued the gateway's; clients check
 	// the gateway with it.
 	CA []byte `json:"-"`
@@ -62,6 +66,14 @@ const (
 	OpenVPNCertPlaceholder = "$CLIENTCERTIFICATE"
 	OpenVPNKeyPlaceholder  = "$PRIVATEKEY"
 )
+
+// Certificates and Radius report how clients authenticate.
+func (s Settings) Certificates() bool {
+	return len(s.Authentication) == 0 || slices.ContainsFunc(s.Authentication, func(a string) bool { return strings.EqualFold(a, "Certificate") })
+}
+func (s Settings) Radius() bool {
+	return slices.ContainsFunc(s.Authentication, func(a string) bool { return strings.EqualFold(a, "Radius") })
+}
 
 // SSTP, IKEv2 and OpenVPN report whether the gateway serves the
 // protocol.
@@ -335,8 +347,10 @@ func Extract(zipped []byte, dir string) error {
 }
 
 var openVPNProfile = template.Must(template.New("openvpn").Funcs(funcs).Parse(`# OpenVPN 2.6 as a point-to-site client of gateway {{.Gateway}}, over TCP
-# port {{.Port}}, the client certificate in TLS. Replace the placeholders in
-# <cert> and <key> below with the client certificate and its key (PEM),
+# port {{.Port}}{{if .Certificates}}, the client certificate in TLS. Replace the placeholders in
+# <cert> and <key> below with the client certificate and its key (PEM){{if .Radius}},
+# or delete those two blocks to authenticate with a user name and password
+# (RADIUS) only{{end}},{{else}}, authenticated by user name and password (RADIUS);{{end}}
 # then
 #   openvpn --config vpnconfig.ovpn
 # The gateway pushes the address, the routes ({{join .Routes ", "}}),
@@ -351,13 +365,20 @@ verify-x509-name {{.Addr}} name
 tls-version-min 1.2
 data-ciphers AES-256-GCM
 disable-dco
+{{- if .Radius}}
+# The user name and password, asked for at the terminal, or from a file
+# of two lines: auth-user-pass FILE.
+auth-user-pass
+{{- end}}
 <ca>
 {{pem .CA}}
 </ca>
+{{- if .Certificates}}
 <cert>
 ` + OpenVPNCertPlaceholder + `
 </cert>
 <key>
 ` + OpenVPNKeyPlaceholder + `
 </key>
+{{- end}}
 `))

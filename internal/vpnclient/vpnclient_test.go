@@ -81,7 +81,8 @@ func TestPackageFollowsProtocols(t *testing.T) {
 		want, missing []string
 	}{
 		{[]string{"SSTP"}, []string{FileVnetgw, FileSSTPC, FileWindows}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2}},
-		{[]string{"IkeV2"}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2}, []string{FileVnetgw, FileSSTPC, FileWindows}},
+		{[]string{"IkeV2"}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2}, []string{FileVnetgw, FileSSTPC, FileWindows, FileOpenVPN}},
+		{[]string{"OpenVPN"}, []string{FileOpenVPN}, []string{FileVnetgw, FileSSTPC, FileWindows, FileSwanctl, FileIKEv2, FileWindowsIKEv2}},
 	} {
 		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"), Protocols: tc.protocols}
 		files := unzip(t, s)
@@ -94,6 +95,34 @@ func TestPackageFollowsProtocols(t *testing.T) {
 			if _, ok := files[n]; ok {
 				t.Errorf("%v: the package has %s", tc.protocols, n)
 			}
+		}
+	}
+}
+
+// TestOpenVPNProfileFollowsAuthentication: the OpenVPN profile has the
+// certificate's and key's placeholders with certificate authentication,
+// auth-user-pass with RADIUS, and both with both.
+func TestOpenVPNProfileFollowsAuthentication(t *testing.T) {
+	for _, tc := range []struct {
+		auth           []string
+		cert, userPass bool
+	}{
+		{nil, true, false},
+		{[]string{"Certificate"}, true, false},
+		{[]string{"Radius"}, false, true},
+		{[]string{"Certificate", "Radius"}, true, true},
+	} {
+		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+			Protocols: []string{"OpenVPN"}, Authentication: tc.auth, CA: []byte("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")}
+		profile := unzip(t, s)[FileOpenVPN]
+		if got := strings.Contains(profile, "<cert>\n"+OpenVPNCertPlaceholder) && strings.Contains(profile, "<key>\n"+OpenVPNKeyPlaceholder); got != tc.cert {
+			t.Errorf("%v: certificate placeholders %v, want %v:\n%s", tc.auth, got, tc.cert, profile)
+		}
+		if got := strings.Contains(profile, "\nauth-user-pass\n"); got != tc.userPass {
+			t.Errorf("%v: auth-user-pass %v, want %v:\n%s", tc.auth, got, tc.userPass, profile)
+		}
+		if !strings.Contains(profile, "remote 198.51.100.7 443\n") || !strings.Contains(profile, "<ca>\n-----BEGIN CERTIFICATE-----") {
+			t.Errorf("%v: profile:\n%s", tc.auth, profile)
 		}
 	}
 }

@@ -18,7 +18,7 @@ import (
 // startOpenVPN starts OpenVPN in ns with the VPN client package's profile
 // (pkg, as `vnet-gateway vpn-client generate --output-dir` writes it),
 // the client's certificate and key pasted where the package says.
-func startOpenVPN(t *testing.T, ns *netnstest.NS, pkg, certFile, keyFile string) *netnstest.Process {
+func startOpenVPN(t *testing.T, ns *netnstest.NS, pkg, certFile, keyFile string, extra ...string) *netnstest.Process {
 	t.Helper()
 	read := func(path string) string {
 		b, err := os.ReadFile(path)
@@ -27,15 +27,17 @@ func startOpenVPN(t *testing.T, ns *netnstest.NS, pkg, certFile, keyFile string)
 		}
 		return strings.TrimSpace(string(b))
 	}
-	conf := strings.NewReplacer(vpnclient.OpenVPNCertPlaceholder, read(certFile), vpnclient.OpenVPNKeyPlaceholder, read(keyFile)).
-		Replace(read(filepath.Join(pkg, vpnclient.FileOpenVPN)))
+	conf := read(filepath.Join(pkg, vpnclient.FileOpenVPN))
+	if certFile != "" {
+		conf = strings.NewReplacer(vpnclient.OpenVPNCertPlaceholder, read(certFile), vpnclient.OpenVPNKeyPlaceholder, read(keyFile)).Replace(conf)
+	}
 	path := filepath.Join(t.TempDir(), "client.ovpn")
 	if err := os.WriteFile(path, []byte(conf), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	// OpenVPN tries again every 5 s by itself while the gateway's server
 	// is not up yet (connect-retry).
-	return ns.Start("openvpn", "--config", path, "--verb", "3", "--connect-retry", "1")
+	return ns.Start("openvpn", append([]string{"--config", path, "--verb", "3", "--connect-retry", "1"}, extra...)...)
 }
 
 // waitOpenVPN waits until OpenVPN says it is connected and returns the
@@ -140,5 +142,74 @@ func TestPointToSiteOpenVPN(t *testing.T) {
 	}
 	if out, _ := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); strings.Contains(out, "mallory") {
 		t.Errorf("the health lists a client of another root:\n%s", out)
+	}
+}
+
+// TestPointToSiteOpenVPNRadius: a gateway whose OpenVPN clients
+// authenticate with RADIUS (vpnAuthenticationTypes Radius, a
+// radiusServerAddress and its secret) asks FreeRADIUS about each client's
+// user name and password. The secret is not shown by a GET, only by
+// listRadiusSecrets. OpenVPN with the package's profile (auth-user-pass,
+// no certificate) and alice's password connects and pings the VNet;
+// the health API names her; a wrong password gets AUTH_FAILED and the
+// client stops.
+func TestPointToSiteOpenVPNRadius(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "openvpn")
+	netnstest.RequireFreeRADIUS(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, hostAddr := r.tunHost(vnet, "web")
+	// The RADIUS server, reached from the node's network.
+	radNS := netnstest.New(t, "rad")
+	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
+	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
+
+	// As az: vnet-gateway create ... --vpn-auth-type Radius --radius-server
+	// --radius-secret.
+	if out, err := r.cli("vnet-gateway", "create", "-g", "p2s", "-n", "hub-gw", "-l", "westeurope", "--vnet", "hub", "--public-ip-addresses", "hub-gw-ip",
+		"--address-prefixes", "172.16.201.0/24", "--client-protocol", "OpenVPN", "--vpn-auth-type", "Radius",
+		"--radius-server", "100.64.200.2", "--radius-secret", "gw-shared-s3cret", "-o", "json"); err != nil || strings.Contains(out, "gw-shared-s3cret") {
+		t.Fatalf("vnet-gateway create with RADIUS: %v\n%s", err, out)
+	}
+	if out, err := r.cli("vnet-gateway", "show", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil || strings.Contains(out, "gw-shared-s3cret") || !strings.Contains(out, "100.64.200.2") {
+		t.Errorf("vnet-gateway show: %v, the secret shown or the server not:\n%s", err, out)
+	}
+	if out, err := r.cli("vnet-gateway", "list-radius-secrets", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil || !strings.Contains(out, "gw-shared-s3cret") {
+		t.Errorf("vnet-gateway list-radius-secrets: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	pkg := filepath.Join(dir, "package")
+	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
+	creds := func(password string) string {
+		path := filepath.Join(t.TempDir(), "creds")
+		if err := os.WriteFile(path, []byte("alice\n"+password+"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+
+	laptop := newSite(t, r, 1, pool)
+	p := startOpenVPN(t, laptop.gw, pkg, "", "", "--auth-user-pass", creds("correct horse battery staple"))
+	clientAddr := waitOpenVPN(t, p, 30*time.Second)
+	ping(t, laptop.gw, hostAddr, 10*time.Second)
+	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil ||
+		!strings.Contains(out, "OpenVPN_"+clientAddr) || !strings.Contains(out, `"vpnUserName": "alice"`) {
+		t.Errorf("vpn-client show-health: %v\n%s", err, out)
+	}
+	if !strings.Contains(fr.Output(), "Calling-Station-Id = \""+laptop.addr.String()+"\"") {
+		t.Errorf("FreeRADIUS was not told where alice connects from (%s):\n%s", laptop.addr, grepLines(fr.Output(), "Calling-Station-Id"))
+	}
+
+	mallory := newSite(t, r, 2, pool)
+	q := startOpenVPN(t, mallory.gw, pkg, "", "", "--auth-user-pass", creds("guess"))
+	if !q.Wait(20 * time.Second) {
+		t.Fatalf("OpenVPN with a wrong password still runs after 20 s:\n%s", q.Output())
+	}
+	if !strings.Contains(q.Output(), "AUTH_FAILED") {
+		t.Errorf("OpenVPN with a wrong password was not told AUTH_FAILED:\n%s", q.Output())
 	}
 }

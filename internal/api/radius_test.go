@@ -1,0 +1,66 @@
+package api
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+// TestRadiusServers: a gateway's RADIUS servers (vpnAuthenticationTypes
+// Radius) are checked; their secrets are written and never read back,
+// except by listRadiusSecrets; a PUT of what a GET gave (no secret)
+// keeps them.
+func TestRadiusServers(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	clients := obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"OpenVPN"},
+		"vpnAuthenticationTypes": []string{"Radius"}, "radiusServerAddress": "10.1.0.9", "radiusServerSecret": "s3cr3t-shared"}
+	body["properties"].(obj)["vpnClientConfiguration"] = clients
+	put := e.must(http.MethodPut, s.gw, body)
+	if strings.Contains(string(put.body), "s3cr3t-shared") {
+		t.Errorf("the PUT's answer shows the RADIUS secret: %s", put.body)
+	}
+	get := e.must(http.MethodGet, s.gw, nil)
+	if strings.Contains(string(get.body), "s3cr3t-shared") || get.str("properties.vpnClientConfiguration.radiusServerAddress") != "10.1.0.9" {
+		t.Errorf("GET: %s", get.body)
+	}
+	list := e.must(http.MethodPost, s.gw+"/listRadiusSecrets", nil)
+	if list.str("value.0.radiusServerAddress") != "10.1.0.9" || list.str("value.0.radiusServerSecret") != "s3cr3t-shared" {
+		t.Errorf("listRadiusSecrets: %s", list.body)
+	}
+	// The read-modify-write of a client that never saw the secret.
+	var again obj
+	if err := json.Unmarshal(get.body, &again); err != nil {
+		t.Fatal(err)
+	}
+	e.must(http.MethodPut, s.gw, again)
+	if l := e.must(http.MethodPost, s.gw+"/listRadiusSecrets", nil); l.str("value.0.radiusServerSecret") != "s3cr3t-shared" {
+		t.Errorf("a PUT without the secret lost it: %s", l.body)
+	}
+
+	for name, change := range map[string]func(c obj){
+		"no secret for a new server": func(c obj) { c["radiusServerAddress"] = "10.1.0.10"; delete(c, "radiusServerSecret") },
+		"an address that is no IP":   func(c obj) { c["radiusServerAddress"] = "radius.example" },
+		"both forms": func(c obj) {
+			c["radiusServers"] = []obj{{"radiusServerAddress": "10.1.0.11", "radiusServerScore": 5, "radiusServerSecret": "x"}}
+		},
+		"a score out of range": func(c obj) {
+			delete(c, "radiusServerAddress")
+			c["radiusServers"] = []obj{{"radiusServerAddress": "10.1.0.11", "radiusServerScore": 31, "radiusServerSecret": "x"}}
+		},
+		"Radius alone with IKEv2":     func(c obj) { c["vpnClientProtocols"] = []string{"OpenVPN", "IkeV2"} },
+		"servers without Radius auth": func(c obj) { c["vpnAuthenticationTypes"] = []string{"Certificate"} },
+	} {
+		c := obj{}
+		for k, v := range clients {
+			c[k] = v
+		}
+		change(c)
+		body["properties"].(obj)["vpnClientConfiguration"] = c
+		if r := e.do(http.MethodPut, s.gw, body); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" {
+			t.Errorf("%s: %d %s", name, r.status, r.body)
+		}
+	}
+}

@@ -1,0 +1,105 @@
+package radius
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+// TestFreeRADIUS: FreeRADIUS (Debian's) accepts alice with her password
+// and rejects a wrong one; a server with another shared secret is not
+// believed (its answers do not check out), and an unreachable first
+// server is passed over for the next.
+func TestFreeRADIUS(t *testing.T) {
+	netnstest.RequireFreeRADIUS(t)
+	srvNS, nas := netnstest.New(t, "rad"), netnstest.New(t, "nas")
+	netnstest.Link(t, srvNS, "192.0.2.1/24", nas, "192.0.2.2/24")
+	fr := netnstest.StartFreeRADIUS(t, srvNS, "s3cr3tshared", map[string]string{"alice": "correct horse battery staple"})
+	server := Server{Addr: netip.MustParseAddrPort("192.0.2.1:1812"), Secret: []byte("s3cr3tshared")}
+	tries, timeout := Tries, Timeout
+	Tries, Timeout = 2, time.Second
+	t.Cleanup(func() { Tries, Timeout = tries, timeout })
+	ask := func(servers []Server, user, password string) (Answer, error) {
+		var a Answer
+		err := nas.Do(func() (err error) {
+			a, err = Authenticate(context.Background(), servers, Request{User: user, Password: password, CallingStation: "198.51.100.7", NASIdentifier: "hub-gw", NASAddr: netip.MustParseAddr("192.0.2.2")})
+			return err
+		})
+		return a, err
+	}
+	if a, err := ask([]Server{server}, "alice", "correct horse battery staple"); err != nil || !a.Accept {
+		t.Fatalf("alice with her password: %+v, %v\n%s", a, err, fr.Output())
+	}
+	if a, err := ask([]Server{server}, "alice", "wrong"); err != nil || a.Accept {
+		t.Errorf("alice with a wrong password: %+v, %v", a, err)
+	}
+	if a, err := ask([]Server{{Addr: server.Addr, Secret: []byte("another secret")}}, "alice", "correct horse battery staple"); err == nil || a.Accept {
+		t.Errorf("a server with another shared secret was believed: %+v, %v", a, err)
+	}
+	gone := Server{Addr: netip.MustParseAddrPort("192.0.2.1:1999"), Secret: []byte("s3cr3tshared")}
+	if a, err := ask([]Server{gone, server}, "alice", "correct horse battery staple"); err != nil || !a.Accept {
+		t.Errorf("with the first server gone: %+v, %v", a, err)
+	}
+	if !strings.Contains(fr.Output(), "198.51.100.7") {
+		t.Errorf("FreeRADIUS did not see the Calling-Station-Id")
+	}
+}
+
+// TestHidePassword: the hidden password is a multiple of 16 bytes, at
+// least 16; unhiding it (the same XOR chain) gives it back; over 128
+// bytes is refused.
+func TestHidePassword(t *testing.T) {
+	auth := [16]byte{1, 2, 3}
+	secret := []byte("xyzzy5461")
+	for _, pw := range []string{"", "arctangent", strings.Repeat("p", 16), strings.Repeat("q", 17), strings.Repeat("r", 128)} {
+		h, err := HidePassword([]byte(pw), secret, auth)
+		if err != nil || len(h)%16 != 0 || len(h) < 16 {
+			t.Fatalf("%q: %d bytes, %v", pw, len(h), err)
+		}
+		// Unhide: the same chain over the hidden blocks.
+		plain := make([]byte, len(h))
+		prev := auth[:]
+		for i := 0; i < len(h); i += 16 {
+			x, _ := HidePassword(nil, secret, [16]byte(prev))
+			for j := range 16 {
+				plain[i+j] = h[i+j] ^ x[j]
+			}
+			prev = h[i : i+16]
+		}
+		if got := string(bytes.TrimRight(plain, "\x00")); got != pw {
+			t.Errorf("%q came back as %q", pw, got)
+		}
+	}
+	if _, err := HidePassword(make([]byte, 129), secret, auth); err == nil {
+		t.Error("a password of 129 bytes was hidden")
+	}
+}
+
+// TestParse: lengths are checked; octets past Length are padding.
+func TestParse(t *testing.T) {
+	p := Packet{Code: CodeAccessAccept, ID: 7, Attrs: []Attr{{AttrReplyMessage, []byte("hello")}}}
+	b, err := p.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse(append(b, 0, 0, 0))
+	if err != nil || got.Code != CodeAccessAccept || got.ID != 7 || len(got.Attrs) != 1 || string(got.Attrs[0].Value) != "hello" {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	for name, bad := range map[string][]byte{
+		"short":               b[:10],
+		"length past the end": append(append([]byte(nil), b[:2]...), append([]byte{0, 200}, b[4:]...)...),
+		"attribute past":      append(append([]byte(nil), b[:len(b)-5]...), 0),
+		"attribute length 1":  append(append([]byte{2, 7, 0, 22}, make([]byte, 16)...), 18, 1),
+	} {
+		if _, err := Parse(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
