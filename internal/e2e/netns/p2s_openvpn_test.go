@@ -212,4 +212,10 @@ func TestPointToSiteOpenVPNRadius(t *testing.T) {
 	if !strings.Contains(q.Output(), "AUTH_FAILED") {
 		t.Errorf("OpenVPN with a wrong password was not told AUTH_FAILED:\n%s", q.Output())
 	}
+	// Neither the RADIUS secret nor a password is in serve's log.
+	for _, secret := range []string{"gw-shared-s3cret", "correct horse battery staple", "guess"} {
+		if strings.Contains(r.proc.Output(), secret) {
+			t.Errorf("serve's log holds the secret %q", secret)
+		}
+	}
 }
