@@ -50,7 +50,7 @@ func TestRadiusServers(t *testing.T) {
 			delete(c, "radiusServerAddress")
 			c["radiusServers"] = []obj{{"radiusServerAddress": "10.1.0.11", "radiusServerScore": 31, "radiusServerSecret": "x"}}
 		},
-		"Radius alone with IKEv2":     func(c obj) { c["vpnClientProtocols"] = []string{"OpenVPN", "IkeV2"} },
+		"Radius alone with SSTP":      func(c obj) { c["vpnClientProtocols"] = []string{"OpenVPN", "SSTP"} },
 		"servers without Radius auth": func(c obj) { c["vpnAuthenticationTypes"] = []string{"Certificate"} },
 	} {
 		c := obj{}

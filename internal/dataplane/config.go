@@ -110,8 +110,9 @@ type GatewayP2S struct {
 	Roots              [][]byte
 	Revoked            []string // SHA-1 thumbprints, hex
 	// Radius are the RADIUS servers that check OpenVPN clients' user
-	// names and passwords, in the order they are asked; RadiusOnly says
-	// clients authenticate that way only, without certificates.
+	// names and passwords and IKEv2 clients' EAP, in the order they are
+	// asked; RadiusOnly says clients authenticate that way only, without
+	// certificates.
 	Radius     []radius.Server
 	RadiusOnly bool
 	// MaxClients, OpenVPNMaxClients and IKEv2MaxClients bound the SSTP,

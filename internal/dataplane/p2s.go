@@ -86,7 +86,8 @@ func (e *Engine) configureIKEv2Clients(g *gw) {
 		return
 	}
 	cl := &ikev2.Clients{Cert: cert, Roots: parseRoots(want.Roots), Revoked: want.Revoked, Pool: want.IKEv2Pool,
-		Routes: want.Routes, MaxClients: want.IKEv2MaxClients, DNS: want.DNS}
+		Routes: want.Routes, MaxClients: want.IKEv2MaxClients, DNS: want.DNS,
+		Radius: want.Radius, RadiusOnly: want.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:]}
 	if cl.IKEProposals, cl.ESPProposals, err = parseProposals(want.IKEProposals, want.ESPProposals); err != nil {
 		e.log.Error("point-to-site over IKEv2 not started", "gateway", g.cfg.key(), "err", err)
 		return

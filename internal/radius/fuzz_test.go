@@ -32,11 +32,31 @@ func FuzzCheck(f *testing.F) {
 	b, _ := Packet{Code: CodeAccessAccept, ID: 9}.Append(nil)
 	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if a, ok := check(b, req, []byte("secret")); ok && a.Accept {
+		if p, ok := check(b, req, []byte("secret"), false); ok && p.Code == CodeAccessAccept {
 			// Forging the Response Authenticator and the
 			// Message-Authenticator means breaking MD5 and HMAC-MD5 with
 			// an unknown secret: the fuzzer does not.
 			t.Fatalf("%x was believed", b)
+		}
+	})
+}
+
+// FuzzEAPOutcome: a server's answer of any attributes (after its
+// authenticators checked out) is read without a panic; an MSK comes only
+// from an Access-Accept with both MPPE keys.
+func FuzzEAPOutcome(f *testing.F) {
+	f.Add(byte(CodeAccessChallenge), []byte{AttrEAPMessage, 6, 1, 2, 0, 4}, []byte{AttrState, 4, 9, 9})
+	f.Add(byte(CodeAccessAccept), []byte{AttrVendorSpecific, 24, 0, 0, 1, 55, msMPPERecvKey, 18, 0x80, 1}, []byte{})
+	f.Fuzz(func(t *testing.T, code byte, a, b []byte) {
+		p := Packet{Code: code}
+		for _, raw := range [][]byte{a, b} {
+			if len(raw) >= 2 {
+				p.Attrs = append(p.Attrs, Attr{Type: raw[0], Value: raw[2:]})
+			}
+		}
+		o, err := (&EAP{}).outcome(p, []byte("secret"))
+		if err == nil && o.MSK != nil && code != CodeAccessAccept {
+			t.Fatalf("an MSK from code %d", code)
 		}
 	})
 }

@@ -67,6 +67,9 @@ type Packet struct {
 	Code, ID      byte
 	Authenticator [authenticator]byte
 	Attrs         []Attr
+	// requestAuth is the Request Authenticator of the request an answer
+	// checked by check answers: its MPPE keys are encrypted with it.
+	requestAuth [authenticator]byte
 }
 
 // Parse parses a packet; its attributes alias b.
@@ -194,61 +197,80 @@ var (
 )
 
 // Authenticate asks the servers in order, each a few times, until one
-// answers; an Access-Challenge (which needs more than a password) counts
-// as a rejection.
+// answers, whether r's user name and password are good (PAP); an
+// Access-Challenge (which needs more than a password) counts as a
+// rejection.
 func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, error) {
-	if len(servers) == 0 {
-		return Answer{}, errors.New("radius: no server")
+	if len(r.User) == 0 || len(r.User) > 253 {
+		return Answer{}, fmt.Errorf("radius: a user name of %d bytes", len(r.User))
+	}
+	attrs := func(auth [authenticator]byte, secret []byte) ([]Attr, error) {
+		hidden, err := HidePassword([]byte(r.Password), secret, auth)
+		if err != nil {
+			return nil, err
+		}
+		return append(r.attrs(), Attr{AttrUserPassword, hidden}), nil
 	}
 	var errs []error
 	for _, s := range servers {
-		a, err := ask(ctx, s, r)
+		resp, err := roundTrip(ctx, s, attrs, false)
 		if err == nil {
-			return a, nil
+			msg, _ := resp.Find(AttrReplyMessage)
+			return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg)}, nil
 		}
 		errs = append(errs, fmt.Errorf("%v: %w", s.Addr, err))
 		if ctx.Err() != nil {
 			break
 		}
 	}
+	if len(errs) == 0 {
+		return Answer{}, errors.New("radius: no server")
+	}
 	return Answer{}, errors.Join(errs...)
 }
 
-// ask asks one server.
-func ask(ctx context.Context, s Server, r Request) (Answer, error) {
+// attrs are the attributes of every request about r: its user, and who
+// asks for whom.
+func (r Request) attrs() []Attr {
+	out := []Attr{
+		{AttrUserName, []byte(r.User)},
+		{AttrServiceType, []byte{0, 0, 0, 2}}, // Framed
+		{AttrNASPortType, []byte{0, 0, 0, 5}}, // Virtual
+	}
+	if r.NASAddr.Is4() {
+		a := r.NASAddr.As4()
+		out = append(out, Attr{AttrNASIPAddress, a[:]})
+	}
+	if r.NASIdentifier != "" && len(r.NASIdentifier) <= 253 {
+		out = append(out, Attr{AttrNASIdentifier, []byte(r.NASIdentifier)})
+	}
+	if r.CallingStation != "" && len(r.CallingStation) <= 253 {
+		out = append(out, Attr{AttrCallingStationID, []byte(r.CallingStation)})
+	}
+	return out
+}
+
+// roundTrip sends an Access-Request with the attributes attrs makes for
+// its Request Authenticator and the server's secret, and a
+// Message-Authenticator, to s until it answers (a few tries), and returns
+// the answer once it checks out (with a Message-Authenticator when
+// needMA).
+func roundTrip(ctx context.Context, s Server, attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error), needMA bool) (Packet, error) {
 	var req Packet
 	req.Code = CodeAccessRequest
 	var id [1]byte
 	rand.Read(id[:])
 	req.ID = id[0]
 	rand.Read(req.Authenticator[:])
-	hidden, err := HidePassword([]byte(r.Password), s.Secret, req.Authenticator)
+	more, err := attrs(req.Authenticator, s.Secret)
 	if err != nil {
-		return Answer{}, err
+		return Packet{}, err
 	}
-	if len(r.User) == 0 || len(r.User) > 253 {
-		return Answer{}, fmt.Errorf("radius: a user name of %d bytes", len(r.User))
-	}
-	req.Attrs = []Attr{
-		{AttrMessageAuthenticator, make([]byte, 16)}, // RFC 3579 §3.2; first, as RFC 9765 asks
-		{AttrUserName, []byte(r.User)},
-		{AttrUserPassword, hidden},
-		{AttrServiceType, []byte{0, 0, 0, 2}}, // Framed
-		{AttrNASPortType, []byte{0, 0, 0, 5}}, // Virtual
-	}
-	if r.NASAddr.Is4() {
-		a := r.NASAddr.As4()
-		req.Attrs = append(req.Attrs, Attr{AttrNASIPAddress, a[:]})
-	}
-	if r.NASIdentifier != "" && len(r.NASIdentifier) <= 253 {
-		req.Attrs = append(req.Attrs, Attr{AttrNASIdentifier, []byte(r.NASIdentifier)})
-	}
-	if r.CallingStation != "" && len(r.CallingStation) <= 253 {
-		req.Attrs = append(req.Attrs, Attr{AttrCallingStationID, []byte(r.CallingStation)})
-	}
+	// RFC 3579 §3.2; first, as RFC 9765 asks.
+	req.Attrs = append([]Attr{{AttrMessageAuthenticator, make([]byte, 16)}}, more...)
 	b, err := req.Append(nil)
 	if err != nil {
-		return Answer{}, err
+		return Packet{}, err
 	}
 	mac, _ := messageAuthenticator(b, req.Authenticator, s.Secret)
 	copy(b[HeaderLen+2:], mac)
@@ -260,13 +282,13 @@ func ask(ctx context.Context, s Server, r Request) (Answer, error) {
 	var d net.Dialer
 	conn, err := d.DialContext(ctx, "udp", addr.String())
 	if err != nil {
-		return Answer{}, err
+		return Packet{}, err
 	}
 	defer conn.Close()
 	buf := make([]byte, MaxPacket)
 	for range Tries {
 		if _, err := conn.Write(b); err != nil {
-			return Answer{}, err
+			return Packet{}, err
 		}
 		deadline := time.Now().Add(Timeout)
 		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
@@ -280,28 +302,34 @@ func ask(ctx context.Context, s Server, r Request) (Answer, error) {
 				if errors.As(err, &ne) && ne.Timeout() {
 					break // send again
 				}
-				return Answer{}, err
+				return Packet{}, err
 			}
-			if a, ok := check(buf[:n], req, s.Secret); ok {
-				return a, nil
+			if resp, ok := check(buf[:n], req, s.Secret, needMA); ok {
+				return resp, nil
 			}
 			// Not the answer (forged, or to another request): wait on.
 		}
 		if ctx.Err() != nil {
-			return Answer{}, ctx.Err()
+			return Packet{}, ctx.Err()
 		}
 	}
-	return Answer{}, fmt.Errorf("no answer after %d tries", Tries)
+	return Packet{}, fmt.Errorf("no answer after %d tries", Tries)
 }
 
 // check verifies a response to req: its identifier, its Response
 // Authenticator (RFC 2865 §3) and its Message-Authenticator when it has
-// one (RFC 3579 §3.2 asks for it only with EAP; servers before the
-// BlastRADIUS fixes, like FreeRADIUS 3.2.1, send none with PAP).
-func check(b []byte, req Packet, secret []byte) (Answer, bool) {
+// one (RFC 3579 §3.2 asks for it only with EAP, needMA; servers before the
+// BlastRADIUS fixes, like FreeRADIUS 3.2.1, send none with PAP). The
+// packet returned owns its attributes.
+func check(b []byte, req Packet, secret []byte, needMA bool) (Packet, bool) {
 	p, err := Parse(b)
 	if err != nil || p.ID != req.ID {
-		return Answer{}, false
+		return Packet{}, false
+	}
+	switch p.Code {
+	case CodeAccessAccept, CodeAccessReject, CodeAccessChallenge:
+	default:
+		return Packet{}, false
 	}
 	b = b[:binary.BigEndian.Uint16(b[2:4])]
 	h := md5.New()
@@ -310,14 +338,20 @@ func check(b []byte, req Packet, secret []byte) (Answer, bool) {
 	h.Write(b[HeaderLen:])
 	h.Write(secret)
 	if !hmac.Equal(h.Sum(nil), p.Authenticator[:]) {
-		return Answer{}, false
+		return Packet{}, false
 	}
-	if got, ok := p.Find(AttrMessageAuthenticator); ok {
+	got, ok := p.Find(AttrMessageAuthenticator)
+	if ok {
 		want, _ := messageAuthenticator(b, req.Authenticator, secret)
 		if !hmac.Equal(got, want) {
-			return Answer{}, false
+			return Packet{}, false
 		}
+	} else if needMA {
+		return Packet{}, false
 	}
-	msg, _ := p.Find(AttrReplyMessage)
-	return Answer{Accept: p.Code == CodeAccessAccept, Message: string(msg)}, p.Code == CodeAccessAccept || p.Code == CodeAccessReject || p.Code == CodeAccessChallenge
+	for i := range p.Attrs {
+		p.Attrs[i].Value = bytes.Clone(p.Attrs[i].Value)
+	}
+	p.requestAuth = req.Authenticator
+	return p, true
 }

@@ -539,8 +539,8 @@ func vnetOfGateway(tx *txn, g *arm.VirtualNetworkGateway) *arm.VirtualNetwork {
 // (radiusServerAddress and radiusServerSecret) or several
 // (radiusServers, scores 1 to 30), each an IP address with a secret;
 // without it, none. A secret left out (a GET gives none back) is the one
-// the server had. RADIUS authenticates OpenVPN clients only: with it the
-// sole type, no other protocol is served.
+// the server had. RADIUS authenticates OpenVPN and IKEv2 clients: with it
+// the sole type, SSTP is not served.
 func validateRadius(c *arm.VPNClientConfiguration, old *arm.VPNClientConfiguration) error {
 	const target = "properties.vpnClientConfiguration."
 	radius := slices.Contains(c.VPNAuthenticationTypes, rules.AuthRadius)
@@ -600,9 +600,9 @@ func validateRadius(c *arm.VPNClientConfiguration, old *arm.VPNClientConfigurati
 	}
 	if len(c.VPNAuthenticationTypes) == 1 {
 		for _, p := range c.VPNClientProtocols {
-			if p != rules.ProtocolOpenVPN {
+			if p == rules.ProtocolSSTP {
 				return &arm.Error{Code: arm.CodeInvalidParameter, Target: target + "vpnClientProtocols",
-					Message: fmt.Sprintf("vnetgw authenticates only OpenVPN clients with RADIUS; with Radius the only authentication type, %s clients could not authenticate", p)}
+					Message: "vnetgw authenticates OpenVPN and IKEv2 clients with RADIUS, not SSTP's; with Radius the only authentication type, SSTP clients could not authenticate"}
 			}
 		}
 	}

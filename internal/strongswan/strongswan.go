@@ -33,7 +33,7 @@ type Daemon struct {
 // cannot derive keys with PRF_HMAC_SHA2_256. filelog needs flush_line.
 var daemonConf = template.Must(template.New("").Parse(`charon {
   load_modular = no
-  load = random nonce kdf openssl aes sha1 sha2 hmac gcm pem pkcs1 x509 pubkey curve25519 eap-tls resolve kernel-libipsec kernel-netlink socket-default vici
+  load = random nonce kdf openssl aes sha1 sha2 hmac gcm pem pkcs1 x509 pubkey curve25519 eap-identity eap-tls eap-mschapv2 resolve kernel-libipsec kernel-netlink socket-default vici
   install_routes = yes
   routing_table = 220
   plugins {

@@ -297,3 +297,81 @@ func TestClientMovesWithMOBIKE(t *testing.T) {
 		t.Errorf("vpn-client show-health does not show the laptop at its new address: %v\n%s", err, out)
 	}
 }
+
+// TestPointToSiteIKEv2Radius: a gateway whose IKEv2 clients authenticate
+// with RADIUS relays their EAP to FreeRADIUS (RFC 3579): strongSwan with
+// EAP-MSCHAPv2 (Windows' built-in client's user name and password) and
+// alice's password connects, the IKE SA's AUTH keyed with the MSK from
+// FreeRADIUS's MPPE keys, gets an address and pings the VNet; the health
+// API names her; a wrong password fails, as does a certificate's AUTH
+// where RADIUS alone authenticates.
+func TestPointToSiteIKEv2Radius(t *testing.T) {
+	require(t)
+	netnstest.RequireFreeRADIUS(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, hostAddr := r.tunHost(vnet, "web")
+	radNS := netnstest.New(t, "rad")
+	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
+	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
+		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{"172.16.201.0/24"}}, VPNClientProtocols: []string{"IkeV2"},
+		VPNAuthenticationTypes: []string{"Radius"}, RadiusServerAddress: "100.64.200.2", RadiusServerSecret: "gw-shared-s3cret"}
+	r.put(gw, g, nil)
+	dir := t.TempDir()
+	pkg := filepath.Join(dir, "package")
+	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
+	// A certificate strongSwan is given but does not use: it
+	// authenticates with EAP-MSCHAPv2.
+	_, certFile, keyFile := clientPKI(t, dir, "unused")
+	eap := func(password string) func(string) string {
+		return func(conf string) string {
+			conf = strings.Replace(conf, "local {\n      auth = pubkey", "local {\n      auth = eap-mschapv2\n      eap_id = alice", 1)
+			return conf + "secrets {\n  eap-alice {\n    id = alice\n    secret = \"" + password + "\"\n  }\n}\n"
+		}
+	}
+
+	laptop := newSite(t, r, 1, pool)
+	ch := roadWarrior(t, laptop.gw, "hub-gw", pkg, certFile, keyFile, eap("correct horse battery staple"))
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		out, err := ch.Initiate()
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan with EAP-MSCHAPv2 did not connect: %v\n%s\nFreeRADIUS:\n%s", err, out, tail(fr.Output(), 60))
+		}
+	}
+	if !strings.Contains(ch.Log(), "EAP method EAP_MSCHAPV2 succeeded") {
+		t.Errorf("strongSwan did not authenticate with EAP-MSCHAPv2:\n%s", grepLines(ch.Log(), "EAP"))
+	}
+	ping(t, laptop.gw, hostAddr, 10*time.Second)
+	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil ||
+		!strings.Contains(out, `"vpnUserName": "alice"`) || !strings.Contains(out, "IKEv2_172.16.201.") {
+		t.Errorf("vpn-client show-health: %v\n%s", err, out)
+	}
+
+	mallory := newSite(t, r, 2, pool)
+	mch := roadWarrior(t, mallory.gw, "hub-gw", pkg, certFile, keyFile, eap("guess"))
+	if out, err := mch.Initiate(); err == nil {
+		t.Errorf("strongSwan with a wrong password connected:\n%s", out)
+	}
+	// A certificate's AUTH (the package's own configuration) where
+	// RADIUS alone authenticates.
+	_, cCert, cKey := clientPKI(t, dir, "carol")
+	carol := newSite(t, r, 3, pool)
+	cch := roadWarrior(t, carol.gw, "hub-gw", pkg, cCert, cKey)
+	if out, err := cch.Initiate(); err == nil || !strings.Contains(out+cch.Log(), "AUTHENTICATION_FAILED") {
+		t.Errorf("a certificate's AUTH was not refused: %v\n%s", err, out)
+	}
+	for _, secret := range []string{"gw-shared-s3cret", "correct horse battery staple"} {
+		if strings.Contains(r.proc.Output(), secret) {
+			t.Errorf("serve's log holds the secret %q", secret)
+		}
+	}
+}

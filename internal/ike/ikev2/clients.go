@@ -21,6 +21,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
@@ -60,6 +61,14 @@ type Clients struct {
 	IKEProposals, ESPProposals []suite.Proposal
 	// ForceEncap: see PeerConfig.ForceEncap.
 	ForceEncap bool
+	// Radius are the RADIUS servers a client that asks for EAP is
+	// authenticated by (its EAP relayed, RFC 3579), asked in order;
+	// without them the gateway runs EAP-TLS itself. RadiusOnly:
+	// certificates do not authenticate clients (IKEv2's certificate AUTH
+	// is refused). NASIdentifier names the gateway to the servers.
+	Radius        []radius.Server
+	RadiusOnly    bool
+	NASIdentifier string
 }
 
 // Bounds of the client connections not admitted yet (between IKE_SA_INIT
@@ -117,8 +126,8 @@ func (cl *Clients) validate() error {
 	} else if _, ok := cl.Cert.PrivateKey.(crypto.Signer); !ok {
 		errs = append(errs, errors.New("the gateway's key cannot sign"))
 	}
-	if len(cl.Roots) == 0 {
-		errs = append(errs, errors.New("no root certificates"))
+	if len(cl.Roots) == 0 && len(cl.Radius) == 0 {
+		errs = append(errs, errors.New("no root certificates and no RADIUS server"))
 	}
 	if !cl.Pool.IsValid() || !cl.Pool.Addr().Is4() || cl.Pool.Bits() > 30 {
 		errs = append(errs, fmt.Errorf("client pool %v: want an IPv4 prefix of at least 4 addresses", cl.Pool))
@@ -487,6 +496,9 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if !ok {
 		return sa.startClientEAP(ps, idi)
 	}
+	if st.cfg.RadiusOnly {
+		return sa.refuseClient(wire.AuthenticationFailed, "a certificate's AUTH, where clients authenticate with RADIUS (EAP) only")
+	}
 	leaf, err := st.verifyChain(ps, time.Now())
 	if err != nil {
 		return sa.refuseClient(wire.AuthenticationFailed, "certificate: %v", err)
@@ -507,7 +519,7 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if !ok {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
 	}
-	return sa.admitClient(ps, id, leaf, ours)
+	return sa.admitClient(ps, id, leaf, "", ours)
 }
 
 // refuseClient answers a client's IKE_AUTH request with notification n
@@ -547,10 +559,11 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 // an address and its tunnel, and the response holds auth (the gateway's
 // AUTH and what goes with it), the address (CFG_REPLY) and the child SA
 // the client asked for in req, its first IKE_AUTH request.
-func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certificate, auth []wire.Payload) []wire.Payload {
+func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certificate, who string, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
 	cp, _ := find[*wire.CP](req)
-	if ident := clientIdent(id, cert); st.ident != "" && st.ident != ident {
+	ident := clientIdent(id, cert, who)
+	if st.ident != "" && st.ident != ident {
 		// Another client at this connection's endpoint: a NAT gave the
 		// mapping of one that is gone to a new device. The old one's SAs,
 		// tunnel and address go.
@@ -558,14 +571,19 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 		sa.c.replaceOthers(sa)
 		sa.c.releaseClient()
 	}
-	st.subject = cert.Subject.CommonName
-	if st.subject == "" {
-		st.subject = cert.Subject.String()
+	// Who the client is: its certificate's subject (its common name), or
+	// the user name RADIUS accepted.
+	st.subject = who
+	if cert != nil {
+		st.subject = cert.Subject.CommonName
+		if st.subject == "" {
+			st.subject = cert.Subject.String()
+		}
 	}
-	addr, ok := sa.c.m.assignAddr(sa.c, clientIdent(id, cert), notify(req, wire.InitialContact) != nil)
+	addr, ok := sa.c.m.assignAddr(sa.c, ident, notify(req, wire.InitialContact) != nil)
 	if !ok {
 		// RFC 7296 §3.15.4: no address to give.
-		return sa.refuseClient(wire.InternalAddressFailure, "no free address in the pool for %s", cert.Subject)
+		return sa.refuseClient(wire.InternalAddressFailure, "no free address in the pool for %s", st.subject)
 	}
 	if !st.attached {
 		if err := st.cfg.Attach(sa.c.name, addr); err != nil {
@@ -581,12 +599,12 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.selectors(), RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
-	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", cert.Subject.String(), "addr", addr, "remote", sa.remote, "proposal", sa.suite)
+	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", st.subject, "addr", addr, "remote", sa.remote, "proposal", sa.suite)
 	initialContact := notify(req, wire.InitialContact) != nil
 	if initialContact {
 		sa.c.replaceOthers(sa)
 	}
-	sa.c.m.replaceClients(sa.c, clientIdent(id, cert), initialContact)
+	sa.c.m.replaceClients(sa.c, ident, initialContact)
 	resp := append(auth, clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS))
 	if notify(req, wire.MOBIKESupported) != nil {
 		// RFC 4555 §3.3: both sides announce MOBIKE in IKE_AUTH; a client
@@ -642,36 +660,57 @@ func (sa *ikeSA) natDetection(ps []wire.Payload) []wire.Payload {
 // IKE fragmentation (RFC 7383) cuts the message further where needed.
 const eapFragment = 1000
 
-// clientEAP is a client's EAP-TLS authentication in progress (RFC 7296
+// eapAuthenticator is the EAP server of a client's authentication: the
+// gateway's EAP-TLS, or a RADIUS server's method, relayed.
+type eapAuthenticator interface {
+	Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool, err error)
+}
+
+// clientEAP is a client's EAP authentication in progress (RFC 7296
 // §2.16): the authenticator, the client's first IKE_AUTH request (its
-// identity, child SA and configuration request), and the MSK once EAP
-// succeeded.
+// identity, child SA and configuration request), and, once EAP
+// succeeded, the MSK and who the client is: its certificate (EAP-TLS) or
+// its EAP identity (RADIUS).
 type clientEAP struct {
-	srv   *eaptls.Server
-	first []wire.Payload
-	idi   *wire.ID
-	msk   []byte
-	cert  *x509.Certificate
+	auth     eapAuthenticator
+	tls      *eaptls.Server // auth, with EAP-TLS
+	rad      *radius.EAPAuthenticator
+	first    []wire.Payload
+	idi      *wire.ID
+	msk      []byte
+	cert     *x509.Certificate
+	identity string
 }
 
 // startClientEAP answers a client's first IKE_AUTH request without AUTH
 // (RFC 7296 §2.16): the gateway authenticates itself with its
-// certificate and starts EAP-TLS (the client's identity is its IDi).
+// certificate and starts EAP: EAP-TLS (the client's identity is its
+// IDi), or, with RADIUS servers, the Identity request whose answer goes
+// to them.
 func (sa *ikeSA) startClientEAP(ps []wire.Payload, idi *wire.ID) []wire.Payload {
 	st := sa.c.client
-	roots := x509.NewCertPool()
-	for _, r := range st.cfg.Roots {
-		roots.AddCert(r)
-	}
 	ours, ok := sa.gatewayAuth()
 	if !ok {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
 	}
-	srv := eaptls.NewServer(eaptls.ServerConfig(st.cfg.Cert, roots, st.cfg.Revoked), eapFragment, eapTimeout)
 	// The payloads alias the request's plaintext, which sa.open made
 	// for this request alone.
-	sa.eap = &clientEAP{srv: srv, first: ps, idi: idi}
-	return append(ours, &wire.EAP{Data: srv.StartTLS().Append(nil)})
+	e := &clientEAP{first: ps, idi: idi}
+	var first ppp.EAP
+	if len(st.cfg.Radius) > 0 {
+		e.rad = radius.NewEAPAuthenticator(st.cfg.Radius, radius.Request{CallingStation: sa.remote.Addr().String(),
+			NASIdentifier: st.cfg.NASIdentifier, NASAddr: sa.local.Addr()})
+		e.auth, first = e.rad, e.rad.Start()
+	} else {
+		roots := x509.NewCertPool()
+		for _, r := range st.cfg.Roots {
+			roots.AddCert(r)
+		}
+		e.tls = eaptls.NewServer(eaptls.ServerConfig(st.cfg.Cert, roots, st.cfg.Revoked), eapFragment, eapTimeout)
+		e.auth, first = e.tls, e.tls.StartTLS()
+	}
+	sa.eap = e
+	return append(ours, &wire.EAP{Data: first.Append(nil)})
 }
 
 // eapTimeout bounds one TLS step of EAP-TLS.
@@ -691,16 +730,22 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		if err != nil {
 			return sa.refuseClient(wire.AuthenticationFailed, "EAP: %v", err)
 		}
-		next, msk, ok, err := e.srv.Handle(m)
+		next, msk, ok, err := e.auth.Handle(m)
 		switch {
 		case !ok:
 			return sa.refuseClient(wire.AuthenticationFailed, "an EAP message that answers no request")
 		case err != nil:
-			sa.c.lastError = "EAP-TLS: " + err.Error()
+			sa.c.lastError = "EAP: " + err.Error()
 			sa.log.Warn("point-to-site client refused", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
 			sa.killAfterResponse = true // RFC 7296 §2.16: EAP failed, so does the IKE SA
 		case msk != nil:
-			e.msk, e.cert = msk, e.srv.PeerCertificate()
+			e.msk = msk
+			if e.tls != nil {
+				e.cert = e.tls.PeerCertificate()
+				e.identity = e.cert.Subject.String()
+			} else {
+				e.identity = e.rad.Identity()
+			}
 		}
 		return []wire.Payload{&wire.EAP{Data: next.Append(nil)}}
 	}
@@ -711,7 +756,7 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 	signed, err := suite.SignedOctets(sa.suite.PRF, sa.initReq, sa.nr, sa.keys.PI, e.idi.AppendBody(nil))
 	if err != nil || !suite.VerifyPSKAuth(sa.suite.PRF, e.msk, signed, auth.Data) {
 		// RFC 7296 §2.16: the AUTH is computed with the MSK.
-		return sa.refuseClient(wire.AuthenticationFailed, "%s: AUTH does not verify with the EAP key", e.cert.Subject)
+		return sa.refuseClient(wire.AuthenticationFailed, "%s: AUTH does not verify with the EAP key", e.identity)
 	}
 	idr := sa.cfg().LocalID.payload(true)
 	signedR, err := suite.SignedOctets(sa.suite.PRF, sa.initResp, sa.ni, sa.keys.PR, idr.AppendBody(nil))
@@ -722,23 +767,28 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 	if err != nil {
 		return sa.refuseClient(wire.AuthenticationFailed, "computing AUTH with the EAP key: %v", err)
 	}
-	first, id, cert := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.cert
+	first, id, cert, who := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.cert, e.identity
 	sa.endEAP()
-	return sa.admitClient(first, id, cert, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
+	return sa.admitClient(first, id, cert, who, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
 }
 
 // endEAP drops the EAP state of sa, and its key.
 func (sa *ikeSA) endEAP() {
 	if sa.eap != nil {
-		sa.eap.srv.Close()
+		if sa.eap.tls != nil {
+			sa.eap.tls.Close()
+		}
 		clear(sa.eap.msk)
 		sa.eap = nil
 	}
 }
 
 // clientIdent is what tells one client from another: its identity and
-// certificate (its hash).
-func clientIdent(id Identity, cert *x509.Certificate) string {
+// certificate (its hash), or, authenticated by RADIUS, its EAP identity.
+func clientIdent(id Identity, cert *x509.Certificate, who string) string {
+	if cert == nil {
+		return fmt.Sprintf("%d:%x:radius:%s", id.Type, id.Data, who)
+	}
 	return fmt.Sprintf("%d:%x:%x", id.Type, id.Data, sha256.Sum256(cert.Raw))
 }
 

@@ -1,0 +1,251 @@
+package radius
+
+import (
+	"context"
+	"crypto/md5"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+)
+
+// Attributes of EAP over RADIUS (RFC 3579) and Microsoft's MPPE keys
+// (RFC 2548).
+const (
+	AttrState           = 24
+	AttrVendorSpecific  = 26
+	AttrEAPMessage      = 79
+	vendorMicrosoft     = 311
+	msMPPESendKey       = 16
+	msMPPERecvKey       = 17
+	maxEAPMessageLength = 253
+)
+
+// EAP relays one client's EAP conversation to a RADIUS server (RFC 3579
+// §3: the gateway is a pass-through authenticator): each EAP response of
+// the client goes in an Access-Request with the server's State, and the
+// server's next EAP request comes back in an Access-Challenge, until an
+// Access-Accept (with the MSK in MS-MPPE keys, RFC 2548) or an
+// Access-Reject. The conversation stays with the server that answered
+// its first request.
+type EAP struct {
+	servers []Server
+	req     Request // who: User is the client's EAP identity
+	server  *Server
+	state   []byte
+}
+
+// NewEAP starts a conversation about the client r describes (its EAP
+// identity in User) with the first of servers that answers.
+func NewEAP(servers []Server, r Request) *EAP { return &EAP{servers: servers, req: r} }
+
+// Outcome is a RADIUS server's answer to an EAP response: the next EAP
+// message for the client, and, with Accept, the MSK.
+type Outcome struct {
+	Code byte   // CodeAccessChallenge, CodeAccessAccept or CodeAccessReject
+	EAP  []byte // the EAP message (a request, Success or Failure); may be empty on a Reject
+	MSK  []byte
+}
+
+// Exchange relays the client's EAP response (eap, a whole EAP packet) and
+// returns the server's answer.
+func (e *EAP) Exchange(ctx context.Context, eap []byte) (Outcome, error) {
+	if len(e.req.User) == 0 || len(e.req.User) > 253 {
+		return Outcome{}, fmt.Errorf("radius: an EAP identity of %d bytes", len(e.req.User))
+	}
+	attrs := func([authenticator]byte, []byte) ([]Attr, error) {
+		out := e.req.attrs()
+		// RFC 3579 §3.1: an EAP packet longer than an attribute takes
+		// several, in order.
+		for rest := eap; len(rest) > 0; {
+			n := min(len(rest), maxEAPMessageLength)
+			out = append(out, Attr{AttrEAPMessage, rest[:n]})
+			rest = rest[n:]
+		}
+		if e.state != nil {
+			out = append(out, Attr{AttrState, e.state})
+		}
+		return out, nil
+	}
+	servers := e.servers
+	if e.server != nil {
+		servers = []Server{*e.server}
+	}
+	var errs []error
+	for i := range servers {
+		s := servers[i]
+		// RFC 3579 §3.2: with EAP, every answer has a
+		// Message-Authenticator.
+		resp, err := roundTrip(ctx, s, attrs, true)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%v: %w", s.Addr, err))
+			if ctx.Err() != nil {
+				break
+			}
+			continue
+		}
+		e.server = &s
+		return e.outcome(resp, s.Secret)
+	}
+	if len(errs) == 0 {
+		return Outcome{}, errors.New("radius: no server")
+	}
+	return Outcome{}, errors.Join(errs...)
+}
+
+// outcome reads a server's answer: its EAP message, State, and the MSK of
+// an Access-Accept.
+func (e *EAP) outcome(resp Packet, secret []byte) (Outcome, error) {
+	o := Outcome{Code: resp.Code}
+	e.state = nil
+	for _, a := range resp.Attrs {
+		switch a.Type {
+		case AttrEAPMessage:
+			o.EAP = append(o.EAP, a.Value...)
+		case AttrState:
+			e.state = a.Value
+		}
+	}
+	switch resp.Code {
+	case CodeAccessChallenge:
+		if len(o.EAP) == 0 {
+			return o, errors.New("radius: an Access-Challenge without an EAP message")
+		}
+	case CodeAccessAccept:
+		recv, send, err := mppeKeys(resp, secret)
+		if err != nil {
+			return o, err
+		}
+		// The MSK: the MPPE receive key, then the send key (RFC 2548 and
+		// EAP-MSCHAPv2's; as pass-through authenticators such as
+		// strongSwan's eap-radius put them together).
+		o.MSK = append(recv, send...)
+	}
+	return o, nil
+}
+
+// mppeKeys returns the MS-MPPE-Recv-Key and MS-MPPE-Send-Key of an
+// Access-Accept, decrypted (RFC 2548 §2.4.2, §2.4.3).
+func mppeKeys(resp Packet, secret []byte) (recv, send []byte, err error) {
+	for _, a := range resp.Attrs {
+		v := a.Value
+		if a.Type != AttrVendorSpecific || len(v) < 6 || binary.BigEndian.Uint32(v) != vendorMicrosoft {
+			continue
+		}
+		typ, n := v[4], int(v[5])
+		if n < 2 || n > len(v)-4 {
+			return nil, nil, fmt.Errorf("%w: a Microsoft attribute cut short", ErrMalformed)
+		}
+		if typ != msMPPESendKey && typ != msMPPERecvKey {
+			continue
+		}
+		key, err := decryptMPPE(v[6:4+n], secret, resp.requestAuth)
+		if err != nil {
+			return nil, nil, err
+		}
+		if typ == msMPPERecvKey {
+			recv = key
+		} else {
+			send = key
+		}
+	}
+	if recv == nil || send == nil {
+		return nil, nil, errors.New("radius: an Access-Accept without MS-MPPE keys: the EAP method gave the gateway no key")
+	}
+	return recv, send, nil
+}
+
+// decryptMPPE decrypts an MS-MPPE key attribute's value: a 2-byte salt,
+// then the key's length and the key, padded and XORed with
+// MD5(secret + Request Authenticator + salt), then with MD5(secret +
+// previous block) (RFC 2548 §2.4.2).
+func decryptMPPE(v, secret []byte, reqAuth [authenticator]byte) ([]byte, error) {
+	if len(v) < 2+16 || (len(v)-2)%16 != 0 || v[0]&0x80 == 0 {
+		return nil, fmt.Errorf("%w: an MS-MPPE key of %d bytes", ErrMalformed, len(v))
+	}
+	salt, c := v[:2], v[2:]
+	p := make([]byte, len(c))
+	prev := append(reqAuth[:], salt...)
+	for i := 0; i < len(c); i += 16 {
+		h := md5.Sum(append(append([]byte(nil), secret...), prev...))
+		for j := range 16 {
+			p[i+j] = c[i+j] ^ h[j]
+		}
+		prev = c[i : i+16]
+	}
+	n := int(p[0])
+	if n == 0 || n > len(p)-1 {
+		return nil, fmt.Errorf("%w: an MS-MPPE key of length %d in %d bytes", ErrMalformed, n, len(p)-1)
+	}
+	return p[1 : 1+n], nil
+}
+
+// EAPAuthenticator is a client's EAP authenticator whose method runs at a
+// RADIUS server: it asks the client for its identity itself (RFC 3748
+// §5.1), then relays (an EAP conversation). Its Handle is that of
+// eaptls.Server, so that IKEv2 and SSTP take either.
+type EAPAuthenticator struct {
+	servers  []Server
+	req      Request
+	relay    *EAP
+	id       uint8 // the identifier of the request the client answers
+	identity string
+}
+
+// NewEAPAuthenticator returns an authenticator for the client r names
+// (where it connects from, the NAS); its identity comes from EAP.
+func NewEAPAuthenticator(servers []Server, r Request) *EAPAuthenticator {
+	return &EAPAuthenticator{servers: servers, req: r}
+}
+
+// Start returns the first request: EAP-Request/Identity.
+func (a *EAPAuthenticator) Start() ppp.EAP {
+	a.id = 1
+	return ppp.EAP{Code: ppp.EAPRequest, ID: a.id, Type: ppp.TypeIdentity}
+}
+
+// Identity is the client's EAP identity, once it gave it.
+func (a *EAPAuthenticator) Identity() string { return a.identity }
+
+// exchangeTimeout bounds one relayed round: every server's tries.
+const exchangeTimeout = 30 * time.Second
+
+// Handle takes the client's response m and returns the next message: the
+// server's next request, or Success with the MSK, or Failure with the
+// reason in err. ok is false for a response to no outstanding request
+// (RFC 3748 §4.1: silently dropped).
+func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool, err error) {
+	if m.Code != ppp.EAPResponse || m.ID != a.id {
+		return ppp.EAP{}, nil, false, nil
+	}
+	failure := ppp.EAP{Code: ppp.EAPFailure, ID: m.ID}
+	if a.relay == nil {
+		if m.Type != ppp.TypeIdentity || len(m.Data) == 0 || len(m.Data) > 253 {
+			return failure, nil, true, errors.New("the client gave no EAP identity")
+		}
+		a.identity = string(m.Data)
+		r := a.req
+		r.User = a.identity
+		a.relay = NewEAP(a.servers, r)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), exchangeTimeout)
+	defer cancel()
+	o, err := a.relay.Exchange(ctx, m.Append(nil))
+	if err != nil {
+		return failure, nil, true, fmt.Errorf("RADIUS about %q: %w", a.identity, err)
+	}
+	next, perr := ppp.ParseEAP(o.EAP)
+	switch o.Code {
+	case CodeAccessChallenge:
+		if perr != nil || next.Code != ppp.EAPRequest {
+			return failure, nil, true, fmt.Errorf("the RADIUS server's challenge for %q holds no EAP request", a.identity)
+		}
+		a.id = next.ID
+		return next, nil, true, nil
+	case CodeAccessAccept:
+		return ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}, o.MSK, true, nil
+	}
+	return failure, nil, true, fmt.Errorf("the RADIUS server rejected %q", a.identity)
+}
