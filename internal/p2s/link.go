@@ -78,12 +78,10 @@ type link struct {
 	hlakAlt  []byte      // the server also takes the MPPE-128 form
 	bound    atomic.Bool // the binding checked (server) or sent (client)
 
-	bytesIn, bytesOut     atomic.Uint64
-	packetsIn, packetsOut atomic.Uint64
-	dropped               atomic.Uint64 // packets not sent: queue full, too large
-	up                    atomic.Bool   // carries IP (checkUp)
-	sendq                 chan []byte
-	onIP                  func(pkt []byte) // a received IPv4 packet, after the binding
+	bytesIn, packetsIn atomic.Uint64
+	outQueue
+	up   atomic.Bool      // carries IP (checkUp)
+	onIP func(pkt []byte) // a received IPv4 packet, after the binding
 
 	hello  time.Duration // the hello timer
 	client *Client       // the client side's client
@@ -91,7 +89,7 @@ type link struct {
 }
 
 func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
-	l := &link{server: server, conn: conn, r: r, log: log, hello: helloInterval, sendq: make(chan []byte, sendQueue)}
+	l := &link{server: server, conn: conn, r: r, log: log, hello: helloInterval, outQueue: newOutQueue()}
 	var b [4]byte
 	rand.Read(b[:])
 	l.magic = binary.BigEndian.Uint32(b[:]) | 1
@@ -140,7 +138,7 @@ func (l *link) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64) {
 // packet.
 var (
 	errNotUp     = errors.New("the link is not up")
-	errQueueFull = errors.New("the link's send queue is full: packet dropped")
+	errQueueFull = errors.New("the client's send queue is full: packet dropped")
 )
 
 // SendIP queues an IPv4 packet for the peer, once the link is up. It never
@@ -155,19 +153,35 @@ func (l *link) SendIP(pkt []byte) error {
 		l.dropped.Add(1)
 		return fmt.Errorf("a packet of %d bytes does not fit an SSTP packet", len(pkt))
 	}
+	return l.enqueue(pkt)
+}
+
+// sendQueue is how many packets wait for a client's writer.
+const sendQueue = 512
+
+// outQueue is a client's packets waiting for its writer, and what it
+// counts of them.
+type outQueue struct {
+	sendq                chan []byte
+	bytesOut, packetsOut atomic.Uint64
+	dropped              atomic.Uint64 // packets not sent: queue full, too large
+}
+
+func newOutQueue() outQueue { return outQueue{sendq: make(chan []byte, sendQueue)} }
+
+// enqueue queues a copy of pkt, or drops and counts it when the queue is
+// full: it never blocks.
+func (q *outQueue) enqueue(pkt []byte) error {
 	select {
-	case l.sendq <- append([]byte(nil), pkt...):
-		l.bytesOut.Add(uint64(len(pkt)))
-		l.packetsOut.Add(1)
+	case q.sendq <- append([]byte(nil), pkt...):
+		q.bytesOut.Add(uint64(len(pkt)))
+		q.packetsOut.Add(1)
 		return nil
 	default:
-		l.dropped.Add(1)
+		q.dropped.Add(1)
 		return errQueueFull
 	}
 }
-
-// sendQueue is how many packets wait for a link's writer.
-const sendQueue = 512
 
 // writer sends the queued packets, as many as are waiting (up to 32 KiB)
 // in one TLS write, until quit.

@@ -53,6 +53,12 @@ const (
 	// ovpnEKMLabel is the TLS exporter label of the data channel's keys
 	// (ssl_backend.h EXPORT_KEY_DATA_LABEL), 256 bytes of them.
 	ovpnEKMLabel = "EXPORTER-OpenVPN-datakeys"
+	// ovpnMaxTLSIn bounds the client's TLS bytes waiting for a key
+	// state to read them: OpenVPN itself buffers 12 packets.
+	ovpnMaxTLSIn = 64 << 10
+	// ovpnMTU is the largest packet a client takes (its tun-mtu, 1500 by
+	// default: it refuses a longer frame and reconnects).
+	ovpnMTU = 1500
 	// ovpnLastPacketID is where a session stops sending data: far enough
 	// below 2^32 for a batch and the keepalives in flight.
 	ovpnLastPacketID = 1<<32 - 1<<20
@@ -88,23 +94,28 @@ type ovpnSession struct {
 	states   [8]*ovpnKeyState // by key id
 	order    []int            // the key ids of states, oldest first
 	closed   bool
-	identity string
-	addr     netip.Addr
-	tlsErr   chan error // a key state's TLS failed: the session ends
+	identity string     // who the client is, once authenticated (mu)
+	addr     netip.Addr // its address, once it has one (mu)
+	// pending is the key state whose handshake runs (mu): one at a
+	// time, as OpenVPN negotiates; pendingSince, since when.
+	pending      *ovpnKeyState
+	pendingSince time.Time
+	tlsErr       chan error // a key state's TLS failed: the session ends
+	// ctx ends with the session: what waits for it (a RADIUS server)
+	// gives up.
+	ctx    context.Context
+	cancel context.CancelFunc
 
 	// The data channel: the keys data is sent with (the newest key
 	// state's), and those it is opened with, by key id.
-	send     atomic.Pointer[ovpnKeys]
-	recv     [8]atomic.Pointer[ovpnKeys]
-	next     atomic.Pointer[ovpnKeys] // renegotiated, sent with once the client sends with them
-	authed   atomic.Bool
-	sendq    chan []byte
-	bytesIn  atomic.Uint64
-	bytesOut atomic.Uint64
-	pktsIn   atomic.Uint64
-	pktsOut  atomic.Uint64
-	dropped  atomic.Uint64
-	badData  atomic.Uint64
+	send   atomic.Pointer[ovpnKeys]
+	recv   [8]atomic.Pointer[ovpnKeys]
+	next   atomic.Pointer[ovpnKeys] // renegotiated, sent with once the client sends with them
+	authed atomic.Bool
+	outQueue
+	bytesIn atomic.Uint64
+	pktsIn  atomic.Uint64
+	badData atomic.Uint64
 }
 
 // ovpnKeyState is one key state's control channel: the client's TLS
@@ -136,8 +147,9 @@ type ovpnKeys struct {
 // reader (the first bytes read ahead).
 func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 	o := &ovpnSession{srv: s, log: s.log.With("protocol", ProtocolOpenVPN, "from", c.RemoteAddr().String()), conn: c, r: r,
-		sendq: make(chan []byte, sendQueue), tlsErr: make(chan error, len(ovpnSession{}.states))}
+		outQueue: newOutQueue(), tlsErr: make(chan error, len(ovpnSession{}.states))}
 	o.cond = sync.NewCond(&o.mu)
+	o.ctx, o.cancel = context.WithCancel(context.Background())
 	var sid [8]byte
 	rand.Read(sid[:])
 	o.sid = binary.BigEndian.Uint64(sid[:]) | 1
@@ -168,18 +180,26 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 	quit := make(chan struct{})
 	defer close(quit)
 	go o.writer(quit)
-	go o.keepalive(quit)
-	// OpenVPN's hand-window: the client has negotiationTimeout to
-	// authenticate and ask for its configuration.
-	handshakeBy := time.Now().Add(negotiationTimeout)
 	for {
+		// OpenVPN's hand-window: a key state's handshake (the first:
+		// authentication and the push) has negotiationTimeout.
 		deadline := time.Now().Add(ovpnPingRestart)
-		if !o.authed.Load() && handshakeBy.Before(deadline) {
-			deadline = handshakeBy
+		o.mu.Lock()
+		if o.pending != nil && o.pendingSince.Add(negotiationTimeout).Before(deadline) {
+			deadline = o.pendingSince.Add(negotiationTimeout)
 		}
+		o.mu.Unlock()
 		o.conn.SetReadDeadline(deadline)
 		pkt, err := o.read(buf[:])
 		if err != nil {
+			select {
+			case terr := <-o.tlsErr:
+				// What ended it: the key state's error, not the closed
+				// connection it leaves.
+				o.log.Info("OpenVPN client refused", "err", terr)
+				return terr
+			default:
+			}
 			return err
 		}
 		switch op := openvpn.Opcode(pkt[0]); {
@@ -215,6 +235,7 @@ func (o *ovpnSession) newKeyState(id int) *ovpnKeyState {
 	}
 	o.states[id] = ks
 	o.order = append(o.order, id)
+	o.pending, o.pendingSince = ks, time.Now()
 	if len(o.order) > 2 {
 		gone := o.order[0]
 		o.order = o.order[1:]
@@ -260,8 +281,15 @@ func (o *ovpnSession) handleControl(pkt []byte) error {
 	ks := o.states[c.KeyID]
 	o.mu.Unlock()
 	if c.Opcode == openvpn.ControlSoftResetV1 && c.PacketID == 0 && (ks == nil || ks.nextIn > 1 || ks.retired) {
-		if c.KeyID == 0 {
+		o.mu.Lock()
+		busy := o.pending != nil
+		o.mu.Unlock()
+		switch {
+		case c.KeyID == 0:
 			return errors.New("OpenVPN soft reset of key state 0")
+		case !o.authed.Load() || busy:
+			// One handshake at a time, after the client authenticated.
+			return fmt.Errorf("OpenVPN soft reset of key state %d while a key state's handshake runs", c.KeyID)
 		}
 		// The client renegotiates (ssl.c key_state_soft_reset): our soft
 		// reset answers and acknowledges its, then a new TLS session.
@@ -281,6 +309,10 @@ func (o *ovpnSession) handleControl(pkt []byte) error {
 		delete(ks.unacked, a)
 	}
 	deliver := c.Opcode == openvpn.ControlV1 && c.PacketID == ks.nextIn
+	if deliver && len(ks.tlsIn)+len(c.Payload) > ovpnMaxTLSIn {
+		o.mu.Unlock()
+		return fmt.Errorf("OpenVPN client sent %d bytes of TLS that key state %d does not read", len(ks.tlsIn)+len(c.Payload), c.KeyID)
+	}
 	if deliver {
 		ks.tlsIn = append(ks.tlsIn, c.Payload...)
 		ks.nextIn++
@@ -384,7 +416,10 @@ func (ovpnAddr) String() string  { return "openvpn-control" }
 // retired one's, or of the session).
 func (o *ovpnSession) fail(err error) {
 	if err != nil && !errors.Is(err, errBridgeEnded) {
-		o.tlsErr <- err
+		select {
+		case o.tlsErr <- err:
+		default: // the session ends already, for an earlier error
+		}
 		o.conn.Close() // the reader ends the session
 	}
 }
@@ -471,7 +506,7 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (string,
 	if km.Username == "" {
 		return "", errors.New("the OpenVPN client gave neither a certificate nor a user name (auth-user-pass)")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), negotiationTimeout)
+	ctx, cancel := context.WithTimeout(o.ctx, negotiationTimeout)
 	defer cancel()
 	var nas netip.Addr
 	if a, err := netip.ParseAddrPort(o.conn.LocalAddr().String()); err == nil {
@@ -496,25 +531,32 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		o.fail(err)
 		return
 	}
-	if o.identity, err = o.authenticate(tc, km); err != nil {
-		// The client stops (auth-retry none, its default), told why.
+	identity, err := o.authenticate(tc, km)
+	if err != nil {
+		// The client stops (auth-retry none, its default), told why; the
+		// connection ends a moment later, for the message to arrive.
 		o.sendMessage(tc, "AUTH_FAILED")
-		time.Sleep(time.Second)
-		o.fail(err)
+		time.AfterFunc(time.Second, func() { o.fail(err) })
 		return
 	}
-	addr, err := o.srv.reserve(o)
+	addr, err := o.srv.reserve(o, identity)
 	if err != nil {
 		o.sendMessage(tc, "AUTH_FAILED,"+err.Error())
 		o.fail(err)
 		return
 	}
 	o.mu.Lock()
-	o.addr = addr
+	closed := o.closed
+	if !closed {
+		o.identity, o.addr = identity, addr
+	}
 	o.mu.Unlock()
-	o.srv.mu.Lock()
-	o.srv.ident[addr] = o.identity
-	o.srv.mu.Unlock()
+	if closed {
+		// The client left while it was authenticated: its address goes
+		// back at once (close had none to give back).
+		o.srv.leave(addr, o)
+		return
+	}
 	pushed := false
 	var plain [16 << 10]byte
 	for {
@@ -529,6 +571,9 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 			case m == "PUSH_REQUEST" && !pushed:
 				o.recv[keys.keyID].Store(keys)
 				o.send.Store(keys)
+				o.mu.Lock()
+				o.pending = nil
+				o.mu.Unlock()
 				o.authed.Store(true)
 				for _, m := range o.pushReplies() {
 					if err := o.sendMessage(tc, m); err != nil {
@@ -564,13 +609,24 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
 		who = certs[0].Subject.CommonName
 	}
-	if who != o.identity {
-		o.fail(fmt.Errorf("OpenVPN client %q renegotiated as %q", o.identity, who))
+	o.mu.Lock()
+	identity, addr, retired := o.identity, o.addr, ks.retired
+	if !retired && who == identity {
+		// Under the lock: a newer key state retires this one after, not
+		// between the check and these.
+		o.recv[keys.keyID].Store(keys)
+		o.next.Store(keys)
+		o.pending = nil
+	}
+	o.mu.Unlock()
+	switch {
+	case who != identity:
+		o.fail(fmt.Errorf("OpenVPN client %q renegotiated as %q", identity, who))
+		return
+	case retired:
 		return
 	}
-	o.recv[keys.keyID].Store(keys)
-	o.next.Store(keys)
-	o.log.Info("OpenVPN data channel keys renegotiated", "addr", o.addr, "key_id", ks.keyID)
+	o.log.Info("OpenVPN data channel keys renegotiated", "addr", addr, "key_id", ks.keyID)
 	var plain [16 << 10]byte
 	for {
 		n, err := tc.Read(plain[:])
@@ -756,19 +812,11 @@ func (o *ovpnSession) SendIP(pkt []byte) error {
 	if !o.authed.Load() {
 		return errNotUp
 	}
-	if len(pkt) > ovpnMaxPacket-64 {
+	if len(pkt) > ovpnMTU {
 		o.dropped.Add(1)
-		return fmt.Errorf("a packet of %d bytes is too large for OpenVPN", len(pkt))
+		return fmt.Errorf("a packet of %d bytes is longer than an OpenVPN client's MTU (%d)", len(pkt), ovpnMTU)
 	}
-	select {
-	case o.sendq <- append([]byte(nil), pkt...):
-		o.bytesOut.Add(uint64(len(pkt)))
-		o.pktsOut.Add(1)
-		return nil
-	default:
-		o.dropped.Add(1)
-		return errQueueFull
-	}
+	return o.enqueue(pkt)
 }
 
 // seal appends a P_DATA_V2 packet carrying plain, TCP length first.
@@ -793,22 +841,32 @@ func (o *ovpnSession) seal(b []byte, k *ovpnKeys, plain []byte) []byte {
 	return b
 }
 
-// writer sends the queued packets, many in one write, until quit.
+// writer sends the queued packets, many in one write, and a keepalive
+// when nothing went to the client for ovpnPing, until quit. One
+// goroutine seals and sends all data, so that packets go out in the
+// order of their ids (the client's replay window is 64 packets).
 func (o *ovpnSession) writer(quit <-chan struct{}) {
 	buf := make([]byte, 0, 40<<10)
+	ping := time.NewTicker(ovpnPing)
+	defer ping.Stop()
 	for {
 		buf = buf[:0]
 		var pkt []byte
 		select {
 		case <-quit:
 			return
+		case <-ping.C:
+			pkt = ovpnPingPayload
 		case pkt = <-o.sendq:
 		}
 		k := o.send.Load()
+		if k == nil {
+			continue // a keepalive before the client has keys
+		}
 		if k.nextPacketID.Load() >= ovpnLastPacketID {
 			// A packet id (the GCM nonce's counter) is never used twice:
 			// the client connects again for new keys.
-			o.log.Info("OpenVPN data channel's packet ids used up: connection closed", "addr", o.addr)
+			o.log.Info("OpenVPN data channel's packet ids used up: connection closed")
 			o.conn.Close()
 			return
 		}
@@ -829,27 +887,9 @@ func (o *ovpnSession) writer(quit <-chan struct{}) {
 	}
 }
 
-// keepalive sends a ping when nothing went to the client for ovpnPing.
-func (o *ovpnSession) keepalive(quit <-chan struct{}) {
-	t := time.NewTicker(ovpnPing)
-	defer t.Stop()
-	for {
-		select {
-		case <-quit:
-			return
-		case <-t.C:
-		}
-		if k := o.send.Load(); k != nil {
-			if err := o.write(o.seal(nil, k, ovpnPingPayload)); err != nil {
-				o.conn.Close()
-				return
-			}
-		}
-	}
-}
-
 // close ends the session: the TLS side, and the client's address.
 func (o *ovpnSession) close() {
+	o.cancel()
 	o.mu.Lock()
 	o.closed = true
 	addr := o.addr
@@ -870,7 +910,7 @@ func (o *ovpnSession) remoteAddr() netip.AddrPort {
 	return a
 }
 func (o *ovpnSession) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64) {
-	return o.bytesIn.Load(), o.bytesOut.Load(), o.pktsIn.Load(), o.pktsOut.Load()
+	return o.bytesIn.Load(), o.bytesOut.Load(), o.pktsIn.Load(), o.packetsOut.Load()
 }
 
 // disconnect tells the client to stop (HALT: it does not reconnect by
@@ -885,8 +925,10 @@ func (o *ovpnSession) disconnect() {
 		}
 		o.mu.Unlock()
 	}
-	if tc != nil {
-		o.sendMessage(tc, "HALT,disconnected by the gateway's administrator")
-	}
+	// The connection closes in a second, whether the message got out
+	// or not (a client that acknowledges nothing holds up the write).
 	time.AfterFunc(time.Second, func() { o.conn.Close() })
+	if tc != nil {
+		go o.sendMessage(tc, "HALT,disconnected by the gateway's administrator")
+	}
 }

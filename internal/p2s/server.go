@@ -364,7 +364,7 @@ func (s *Server) serve(c net.Conn) error {
 				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
 				return errors.New("CALL_CONNECT_REQUEST without PPP")
 			}
-			addr, err := s.reserve(l)
+			addr, err := s.reserve(l, "")
 			if err != nil {
 				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
 				return err
@@ -416,8 +416,8 @@ func readSSTPRequest(r *bufio.Reader) error {
 func (s *Server) serverAddr() netip.Addr { return s.cfg.Pool.Masked().Addr().Next() }
 
 // reserve gives the client an address of the pool, within its
-// protocol's limit (R11, R32).
-func (s *Server) reserve(c client) (netip.Addr, error) {
+// protocol's limit (R11, R32), and notes who it is.
+func (s *Server) reserve(c client, identity string) (netip.Addr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed {
@@ -438,6 +438,9 @@ func (s *Server) reserve(c client) (netip.Addr, error) {
 	for a := s.serverAddr().Next(); s.cfg.Pool.Contains(a) && s.cfg.Pool.Contains(a.Next()); a = a.Next() {
 		if s.clients[a] == nil {
 			s.clients[a], s.since[a] = c, time.Now()
+			if identity != "" {
+				s.ident[a] = identity
+			}
 			return a, nil
 		}
 	}

@@ -265,3 +265,17 @@ func TestMonitorMetrics(t *testing.T) {
 		t.Errorf("an unknown metric: %v\n%s", err, text)
 	}
 }
+
+// clientsByProtocol returns Azure Monitor's P2SConnectionCount of gateway
+// gw over the last hour, by Protocol: the most clients at once.
+func (r *region) clientsByProtocol(gw arm.ID) map[string]float64 {
+	r.t.Helper()
+	m := r.monitor(gw.String(), "--metric", "P2SConnectionCount", "--interval", "PT1S", "--filter", "Protocol eq '*'")
+	byProto := map[string]float64{}
+	for _, ts := range m.Value[0].Timeseries {
+		if len(ts.Metadata) == 1 {
+			byProto[ts.Metadata[0].Value] = peak(insights.MetricResult{Timeseries: []insights.TimeSeries{ts}})
+		}
+	}
+	return byProto
+}

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
-	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
@@ -120,14 +119,7 @@ func TestPointToSiteIKEv2(t *testing.T) {
 	}
 	// Azure Monitor counts her under the Protocol IKEv2, none under SSTP.
 	time.Sleep(1500 * time.Millisecond)
-	m := r.monitor(gw.String(), "--metric", "P2SConnectionCount", "--interval", "PT1S", "--filter", "Protocol eq '*'")
-	byProto := map[string]float64{}
-	for _, ts := range m.Value[0].Timeseries {
-		if len(ts.Metadata) == 1 {
-			byProto[ts.Metadata[0].Value] = peak(insights.MetricResult{Timeseries: []insights.TimeSeries{ts}})
-		}
-	}
-	if byProto["IKEv2"] != 1 || byProto["SSTP"] != 0 {
+	if byProto := r.clientsByProtocol(gw); byProto["IKEv2"] != 1 || byProto["SSTP"] != 0 {
 		t.Errorf("Azure Monitor: P2SConnectionCount by Protocol at most %v, want IKEv2 1 and SSTP 0", byProto)
 	}
 

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
-	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
@@ -111,14 +110,7 @@ func TestPointToSiteOpenVPN(t *testing.T) {
 		t.Errorf("vnetgw_p2s_connections{protocol=OpenVPN} = %d with alice connected", n)
 	}
 	time.Sleep(1500 * time.Millisecond)
-	m := r.monitor(gw.String(), "--metric", "P2SConnectionCount", "--interval", "PT1S", "--filter", "Protocol eq '*'")
-	byProto := map[string]float64{}
-	for _, ts := range m.Value[0].Timeseries {
-		if len(ts.Metadata) == 1 {
-			byProto[ts.Metadata[0].Value] = peak(insights.MetricResult{Timeseries: []insights.TimeSeries{ts}})
-		}
-	}
-	if byProto["OpenVPN"] != 1 || byProto["IKEv2"] != 0 {
+	if byProto := r.clientsByProtocol(gw); byProto["OpenVPN"] != 1 || byProto["IKEv2"] != 0 {
 		t.Errorf("Azure Monitor: P2SConnectionCount by Protocol at most %v, want OpenVPN 1 and IKEv2 0", byProto)
 	}
 

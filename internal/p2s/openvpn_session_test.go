@@ -1,0 +1,314 @@
+package p2s
+
+import (
+	"crypto/md5"
+	"crypto/tls"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
+)
+
+// testOVPN is a minimal OpenVPN-over-TCP client written against the
+// server's protocol (the control channel, TLS, key method 2), for tests of
+// what a real client does not do: leave mid-way, renegotiate early, send
+// what the server does not read.
+
+type testKeyState struct {
+	id              int
+	in              []byte
+	nextIn, nextOut uint32
+}
+
+type testOVPN struct {
+	t            *testing.T
+	c            net.Conn
+	sid, peerSID uint64
+	wmu          sync.Mutex
+	mu           sync.Mutex
+	cond         *sync.Cond
+	ks           map[int]*testKeyState
+	done         chan struct{}
+}
+
+func dialTestOVPN(t *testing.T, addr netip.AddrPort) *testOVPN {
+	c, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl := &testOVPN{t: t, c: c, sid: 0x1122334455667788, ks: map[int]*testKeyState{}, done: make(chan struct{})}
+	cl.cond = sync.NewCond(&cl.mu)
+	cl.ks[0] = &testKeyState{id: 0, nextOut: 1}
+	cl.send(openvpn.Control{Opcode: openvpn.ControlHardResetClientV2, SessionID: cl.sid})
+	go cl.reader()
+	return cl
+}
+
+func (cl *testOVPN) send(c openvpn.Control) error {
+	b := c.Append(make([]byte, 2, 64+len(c.Payload)))
+	binary.BigEndian.PutUint16(b, uint16(len(b)-2))
+	cl.wmu.Lock()
+	defer cl.wmu.Unlock()
+	_, err := cl.c.Write(b)
+	return err
+}
+
+func (cl *testOVPN) reader() {
+	defer close(cl.done)
+	var l [2]byte
+	buf := make([]byte, 65536)
+	for {
+		if _, err := io.ReadFull(cl.c, l[:]); err != nil {
+			cl.mu.Lock()
+			cl.cond.Broadcast()
+			cl.mu.Unlock()
+			return
+		}
+		n := int(binary.BigEndian.Uint16(l[:]))
+		if _, err := io.ReadFull(cl.c, buf[:n]); err != nil {
+			return
+		}
+		pkt := buf[:n]
+		if openvpn.Opcode(pkt[0]) == openvpn.DataV2 {
+			continue
+		}
+		c, err := openvpn.ParseControl(pkt)
+		if err != nil {
+			cl.t.Logf("client: bad control: %v", err)
+			return
+		}
+		cl.mu.Lock()
+		cl.peerSID = c.SessionID
+		ks := cl.ks[c.KeyID]
+		if c.Opcode == openvpn.AckV1 || ks == nil {
+			cl.mu.Unlock()
+			continue
+		}
+		if c.PacketID == ks.nextIn {
+			ks.nextIn++
+			ks.in = append(ks.in, c.Payload...)
+			cl.cond.Broadcast()
+		}
+		cl.mu.Unlock()
+		cl.send(openvpn.Control{Opcode: openvpn.AckV1, KeyID: c.KeyID, SessionID: cl.sid, Acks: []uint32{c.PacketID}, RemoteSessionID: c.SessionID})
+	}
+}
+
+type testOVPNConn struct {
+	cl *testOVPN
+	ks *testKeyState
+}
+
+func (c testOVPNConn) Read(p []byte) (int, error) {
+	cl := c.cl
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	for len(c.ks.in) == 0 {
+		select {
+		case <-cl.done:
+			return 0, io.EOF
+		default:
+		}
+		cl.cond.Wait()
+	}
+	n := copy(p, c.ks.in)
+	c.ks.in = c.ks.in[n:]
+	return n, nil
+}
+
+func (c testOVPNConn) Write(p []byte) (int, error) {
+	for off := 0; off < len(p); off += 1200 {
+		chunk := p[off:min(off+1200, len(p))]
+		c.cl.mu.Lock()
+		pid := c.ks.nextOut
+		c.ks.nextOut++
+		c.cl.mu.Unlock()
+		if err := c.cl.send(openvpn.Control{Opcode: openvpn.ControlV1, KeyID: c.ks.id, SessionID: c.cl.sid, PacketID: pid, Payload: chunk}); err != nil {
+			return off, err
+		}
+	}
+	return len(p), nil
+}
+func (testOVPNConn) Close() error                     { return nil }
+func (testOVPNConn) LocalAddr() net.Addr              { return ovpnAddr{} }
+func (testOVPNConn) RemoteAddr() net.Addr             { return ovpnAddr{} }
+func (testOVPNConn) SetDeadline(time.Time) error      { return nil }
+func (testOVPNConn) SetReadDeadline(time.Time) error  { return nil }
+func (testOVPNConn) SetWriteDeadline(time.Time) error { return nil }
+
+// session runs TLS and key method 2 on key state id.
+func (cl *testOVPN) session(id int, cert *tls.Certificate, user, pass string) (*tls.Conn, error) {
+	cl.mu.Lock()
+	ks := cl.ks[id]
+	if ks == nil {
+		ks = &testKeyState{id: id, nextOut: 1}
+		cl.ks[id] = ks
+	}
+	cl.mu.Unlock()
+	if id != 0 {
+		cl.send(openvpn.Control{Opcode: openvpn.ControlSoftResetV1, KeyID: id, SessionID: cl.sid})
+	}
+	cfg := &tls.Config{InsecureSkipVerify: true}
+	if cert != nil {
+		cfg.Certificates = []tls.Certificate{*cert}
+	}
+	tc := tls.Client(testOVPNConn{cl, ks}, cfg)
+	if err := tc.Handshake(); err != nil {
+		return nil, err
+	}
+	km := openvpn.KeyMethod2{Options: "V4", Username: user, Password: pass, PeerInfo: "IV_PROTO=990\nIV_CIPHERS=AES-256-GCM\n"}
+	if _, err := tc.Write(km.Append(nil, true)); err != nil {
+		return nil, err
+	}
+	var b [4096]byte
+	if _, err := tc.Read(b[:]); err != nil {
+		return nil, err
+	}
+	return tc, nil
+}
+
+// fakeRadius is a RADIUS server on loopback that answers every request
+// after delay, accepting or rejecting it (a Response Authenticator, no
+// Message-Authenticator, as FreeRADIUS 3.2.1 answers PAP).
+
+func fakeRadius(t *testing.T, secret []byte, delay time.Duration, accept bool) netip.AddrPort {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req, err := radius.Parse(buf[:n])
+			if err != nil {
+				continue
+			}
+			reqAuth := req.Authenticator
+			id := req.ID
+			go func() {
+				time.Sleep(delay)
+				code := byte(radius.CodeAccessReject)
+				if accept {
+					code = radius.CodeAccessAccept
+				}
+				resp := radius.Packet{Code: code, ID: id, Authenticator: reqAuth}
+				b, _ := resp.Append(nil)
+				h := md5.Sum(append(append([]byte(nil), b...), secret...))
+				copy(b[4:20], h[:])
+				pc.WriteTo(b, from)
+			}()
+		}
+	}()
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+// TestOpenVPNClientLeavesDuringAuthentication: a client that leaves while
+// RADIUS is asked about it leaves no address and no slot behind: the
+// next client connects, though the gateway takes one at a time.
+func TestOpenVPNClientLeavesDuringAuthentication(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 300*time.Millisecond, true)
+	r := newRegion(t, Config{OpenVPN: true, OpenVPNMaxClients: 1, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	cl := dialTestOVPN(t, r.srv.Addr())
+	if _, err := cl.session(0, nil, "bob", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	cl.c.Close()
+	time.Sleep(time.Second)
+	r.srv.mu.Lock()
+	n := len(r.srv.clients)
+	r.srv.mu.Unlock()
+	if n != 0 {
+		t.Errorf("%d pool addresses held by a client that left", n)
+	}
+	cl2 := dialTestOVPN(t, r.srv.Addr())
+	tc, err := cl2.session(0, nil, "carol", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	got := make(chan string, 1)
+	go func() {
+		var b [2048]byte
+		n, _ := tc.Read(b[:])
+		got <- string(b[:n])
+	}()
+	select {
+	case m := <-got:
+		if !strings.HasPrefix(m, "PUSH_REPLY,") {
+			t.Errorf("the next client was answered %q", m)
+		}
+	case <-time.After(5 * time.Second):
+		t.Error("the next client got no answer")
+	}
+}
+
+// TestOpenVPNSoftResetBeforeAuthentication: a renegotiation before the
+// client authenticated ends the connection (it could otherwise pass as
+// the client being authenticated).
+func TestOpenVPNSoftResetBeforeAuthentication(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 500*time.Millisecond, true)
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	cl := dialTestOVPN(t, r.srv.Addr())
+	if _, err := cl.session(0, nil, "bob", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	cl.send(openvpn.Control{Opcode: openvpn.ControlSoftResetV1, KeyID: 1, SessionID: cl.sid})
+	select {
+	case <-cl.done:
+	case <-time.After(3 * time.Second):
+		t.Fatal("the connection goes on after a soft reset before authentication")
+	}
+	if c := r.srv.Clients(); len(c) != 0 {
+		t.Errorf("clients %+v after the connection ended", c)
+	}
+}
+
+// TestOpenVPNUnreadTLSBounded: TLS bytes a key state does not read (here
+// while RADIUS is slow to answer) are bounded: the connection ends, the
+// server's memory does not grow with what the client sends.
+func TestOpenVPNUnreadTLSBounded(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 5*time.Second, false)
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	cl := dialTestOVPN(t, r.srv.Addr())
+	if _, err := cl.session(0, nil, "bob", "pw"); err != nil {
+		t.Fatal(err)
+	}
+	cl.mu.Lock()
+	ks := cl.ks[0]
+	cl.mu.Unlock()
+	junk := make([]byte, 4000)
+	sent := 0
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); {
+		cl.mu.Lock()
+		pid := ks.nextOut
+		ks.nextOut++
+		cl.mu.Unlock()
+		if cl.send(openvpn.Control{Opcode: openvpn.ControlV1, SessionID: cl.sid, PacketID: pid, Payload: junk}) != nil {
+			break
+		}
+		sent += len(junk)
+	}
+	select {
+	case <-cl.done:
+	case <-time.After(3 * time.Second):
+		t.Fatalf("the connection goes on after %d MB of TLS nobody reads", sent>>20)
+	}
+	if sent > 8<<20 {
+		t.Errorf("the server took %d MB before it ended the connection", sent>>20)
+	}
+}
