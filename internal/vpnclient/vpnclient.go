@@ -61,6 +61,13 @@ const (
 	FileOpenVPN = "OpenVPN/vpnconfig.ovpn"
 )
 
+// Placeholders of FileSwanctl with RADIUS alone: the user's name and
+// password.
+const (
+	SwanctlUserPlaceholder     = "$USERNAME"
+	SwanctlPasswordPlaceholder = "$PASSWORD"
+)
+
 // Placeholders of FileOpenVPN, Azure's names for them.
 const (
 	OpenVPNCertPlaceholder = "$CLIENTCERTIFICATE"
@@ -199,12 +206,17 @@ vnetgw's own client does with --reconnect.
 `))
 
 var swanctlConf = template.Must(template.New("swanctl").Funcs(funcs).Parse(`# strongSwan (swanctl) as a point-to-site client of gateway {{.Gateway}} over
-# IKEv2. The client certificate goes in x509/{{.Gateway}}-client.pem, its key
+# IKEv2. {{if .Certificates}}The client certificate goes in x509/{{.Gateway}}-client.pem, its key
 # in private/, and ` + FileCA + ` in x509ca/{{.Gateway}}-ca.pem of swanctl's
 # directory (` + FileIKEv2 + ` puts them there). Connect with
 #   swanctl --initiate --ike vnetgw-{{.Gateway}} --child net
 # The client authenticates with its certificate in IKEv2 (auth = pubkey);
-# auth = eap-tls (strongSwan's eap-tls plugin) does it in EAP-TLS instead.
+# auth = eap-tls (strongSwan's eap-tls plugin) does it in EAP-TLS instead.{{else}}The client authenticates with a user name and password
+# (EAP-MSCHAPv2, strongSwan's eap-mschapv2 and eap-identity plugins),
+# which the gateway's RADIUS server checks: replace ` + SwanctlUserPlaceholder + ` and
+# ` + SwanctlPasswordPlaceholder + ` below (` + FileIKEv2 + ` does), and put ` + FileCA + ` in
+# x509ca/{{.Gateway}}-ca.pem of swanctl's directory. Connect with
+#   swanctl --initiate --ike vnetgw-{{.Gateway}} --child net{{end}}
 connections {
   vnetgw-{{.Gateway}} {
     version = 2
@@ -214,8 +226,13 @@ connections {
     # a NAT it also finds a new mapping, and MOBIKE moves the SAs there.
     dpd_delay = 30s
     local {
+{{- if .Certificates}}
       auth = pubkey
       certs = {{.Gateway}}-client.pem
+{{- else}}
+      auth = eap-mschapv2
+      eap_id = "` + SwanctlUserPlaceholder + `"
+{{- end}}
     }
     remote {
       auth = pubkey
@@ -230,9 +247,18 @@ connections {
     }
   }
 }
+{{- if not .Certificates}}
+secrets {
+  eap-vnetgw-{{.Gateway}} {
+    id = "` + SwanctlUserPlaceholder + `"
+    secret = "` + SwanctlPasswordPlaceholder + `"
+  }
+}
+{{- end}}
 `))
 
 var ikev2Script = template.Must(template.New("ikev2").Funcs(funcs).Parse(`#!/bin/sh
+{{- if .Certificates}}
 # Connects to gateway {{.Gateway}} over IKEv2 with strongSwan (charon running,
 # swanctl), as root: installs ` + FileSwanctl + `, the client certificate CERT,
 # its key KEY and the gateway's CA into swanctl's directory (SWANCTL_DIR,
@@ -247,19 +273,41 @@ mkdir -p "$dir/conf.d" "$dir/x509" "$dir/x509ca" "$dir/private"
 cp "$here/swanctl.conf" "$dir/conf.d/vnetgw-{{.Gateway}}.conf"
 cp "$1" "$dir/x509/{{.Gateway}}-client.pem"
 install -m 600 "$2" "$dir/private/{{.Gateway}}-client.key"
+{{- else}}
+# Connects to gateway {{.Gateway}} over IKEv2 with strongSwan (charon running,
+# swanctl, its eap-mschapv2 and eap-identity plugins), as root: asks for
+# USER's password, installs ` + FileSwanctl + ` with both and the gateway's CA into
+# swanctl's directory (SWANCTL_DIR, default /etc/swanctl), loads them and
+# connects. swanctl --terminate --ike vnetgw-{{.Gateway}} ends it.
+set -eu
+[ $# -ge 1 ] || { echo "usage: $0 USER  (the password is asked for)" >&2; exit 2; }
+dir=${SWANCTL_DIR:-/etc/swanctl}
+here=$(dirname "$0")
+printf 'Password of %s: ' "$1" >&2
+stty -echo 2>/dev/null || true
+IFS= read -r pw || true
+stty echo 2>/dev/null || true
+echo >&2
+# Quoted for swanctl ("" and \), then for sed's replacement.
+esc() { printf '%s' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/[\\&|]/\\&/g'; }
+mkdir -p "$dir/conf.d" "$dir/x509ca"
+umask 077
+sed -e "s|[$]` + SwanctlUserPlaceholder[1:] + `|$(esc "$1")|g" -e "s|[$]` + SwanctlPasswordPlaceholder[1:] + `|$(esc "$pw")|g" "$here/swanctl.conf" > "$dir/conf.d/vnetgw-{{.Gateway}}.conf"
+{{- end}}
 cp "$here/../` + FileCA + `" "$dir/x509ca/{{.Gateway}}-ca.pem"
 swanctl --load-all
 swanctl --initiate --ike vnetgw-{{.Gateway}} --child net
 `))
 
 var windowsIKEv2Script = template.Must(template.New("windows-ikev2").Funcs(funcs).Parse(`# Adds an IKEv2 connection to gateway {{.Gateway}} to Windows' built-in VPN
-# client, authenticated with a machine certificate (in the computer's
-# store, issued by a root uploaded to the gateway). Import ` + FileCA + `
+# client, {{if .Certificates}}authenticated with a machine certificate (in the computer's
+# store, issued by a root uploaded to the gateway){{else}}authenticated with a user name and password (EAP-MSCHAPv2,
+# asked for when connecting), which the gateway's RADIUS server checks{{end}}. Import ` + FileCA + `
 # into the Trusted Root Certification Authorities of the computer first.
 # Not tested by vnetgw's tests (no Windows there).
 $name = "vnetgw-{{.Gateway}}-ikev2"
 Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Ikev2 -EncryptionLevel Required ` + "`" + `
-  -AuthenticationMethod MachineCertificate -SplitTunneling
+  {{if .Certificates}}-AuthenticationMethod MachineCertificate{{else}}-AuthenticationMethod Eap -RememberCredential{{end}} -SplitTunneling
 # Windows offers the 1024-bit MODP group by default, which vnetgw does not
 # take (RFC 8247): AES-GCM with ECP-256 instead.
 Set-VpnConnectionIPsecConfiguration -ConnectionName $name -AuthenticationTransformConstants GCMAES256 ` + "`" + `

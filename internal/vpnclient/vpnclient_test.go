@@ -127,6 +127,31 @@ func TestOpenVPNProfileFollowsAuthentication(t *testing.T) {
 	}
 }
 
+// TestIKEv2FilesFollowAuthentication: with RADIUS alone the IKEv2 files
+// authenticate with a user name and password (EAP-MSCHAPv2): swanctl.conf
+// with the placeholders, the script asking for the password, Windows'
+// EAP; with certificates, the certificate.
+func TestIKEv2FilesFollowAuthentication(t *testing.T) {
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"IkeV2"}, Authentication: []string{"Radius"}}
+	files := unzip(t, s)
+	conf := files[FileSwanctl]
+	for _, want := range []string{"auth = eap-mschapv2", `eap_id = "` + SwanctlUserPlaceholder + `"`, `secret = "` + SwanctlPasswordPlaceholder + `"`} {
+		if !strings.Contains(conf, want) {
+			t.Errorf("swanctl.conf lacks %q:\n%s", want, conf)
+		}
+	}
+	if strings.Contains(conf, "certs =") || !strings.Contains(files[FileIKEv2], "usage: $0 USER") || !strings.Contains(files[FileWindowsIKEv2], "-AuthenticationMethod Eap") {
+		t.Errorf("RADIUS alone: the files still name a certificate:\n%s\n%s", files[FileIKEv2], files[FileWindowsIKEv2])
+	}
+	s.Authentication = []string{"Certificate", "Radius"}
+	files = unzip(t, s)
+	if !strings.Contains(files[FileSwanctl], "auth = pubkey") || strings.Contains(files[FileSwanctl], SwanctlPasswordPlaceholder) ||
+		!strings.Contains(files[FileWindowsIKEv2], "MachineCertificate") {
+		t.Errorf("with certificates the files do not use them:\n%s", files[FileSwanctl])
+	}
+}
+
 // Extract unpacks a package with its scripts executable, and refuses a
 // zip whose names would leave the directory.
 func TestExtract(t *testing.T) {

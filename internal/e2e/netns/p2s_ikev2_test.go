@@ -318,13 +318,13 @@ func TestPointToSiteIKEv2Radius(t *testing.T) {
 	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
 		t.Fatalf("vpn-client generate: %v\n%s", err, out)
 	}
-	// A certificate strongSwan is given but does not use: it
-	// authenticates with EAP-MSCHAPv2.
+	// A certificate strongSwan is given but does not use: the package's
+	// swanctl.conf authenticates with EAP-MSCHAPv2, its user name and
+	// password filled in where it says.
 	_, certFile, keyFile := clientPKI(t, dir, "unused")
 	eap := func(password string) func(string) string {
 		return func(conf string) string {
-			conf = strings.Replace(conf, "local {\n      auth = pubkey", "local {\n      auth = eap-mschapv2\n      eap_id = alice", 1)
-			return conf + "secrets {\n  eap-alice {\n    id = alice\n    secret = \"" + password + "\"\n  }\n}\n"
+			return strings.NewReplacer(vpnclient.SwanctlUserPlaceholder, "alice", vpnclient.SwanctlPasswordPlaceholder, password).Replace(conf)
 		}
 	}
 
@@ -353,11 +353,12 @@ func TestPointToSiteIKEv2Radius(t *testing.T) {
 	if out, err := mch.Initiate(); err == nil {
 		t.Errorf("strongSwan with a wrong password connected:\n%s", out)
 	}
-	// A certificate's AUTH (the package's own configuration) where
-	// RADIUS alone authenticates.
+	// A certificate's AUTH where RADIUS alone authenticates.
 	_, cCert, cKey := clientPKI(t, dir, "carol")
 	carol := newSite(t, r, 3, pool)
-	cch := roadWarrior(t, carol.gw, "hub-gw", pkg, cCert, cKey)
+	cch := roadWarrior(t, carol.gw, "hub-gw", pkg, cCert, cKey, func(conf string) string {
+		return strings.Replace(conf, "auth = eap-mschapv2\n      eap_id = \""+vpnclient.SwanctlUserPlaceholder+"\"", "auth = pubkey\n      certs = hub-gw-client.pem", 1)
+	})
 	if out, err := cch.Initiate(); err == nil || !strings.Contains(out+cch.Log(), "AUTHENTICATION_FAILED") {
 		t.Errorf("a certificate's AUTH was not refused: %v\n%s", err, out)
 	}
