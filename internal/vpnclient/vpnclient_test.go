@@ -141,7 +141,7 @@ func TestIKEv2FilesFollowAuthentication(t *testing.T) {
 			t.Errorf("swanctl.conf lacks %q:\n%s", want, conf)
 		}
 	}
-	if strings.Contains(conf, "certs =") || !strings.Contains(files[FileIKEv2], "usage: $0 USER") || !strings.Contains(files[FileWindowsIKEv2], "-AuthenticationMethod Eap") {
+	if strings.Contains(conf, " certs = ") || !strings.Contains(files[FileIKEv2], "usage: $0 USER") || !strings.Contains(files[FileWindowsIKEv2], "-AuthenticationMethod Eap") {
 		t.Errorf("RADIUS alone: the files still name a certificate:\n%s\n%s", files[FileIKEv2], files[FileWindowsIKEv2])
 	}
 	s.Authentication = []string{"Certificate", "Radius"}
