@@ -91,6 +91,12 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		// The RADIUS servers' secrets, which a GET of the gateway leaves
 		// out (ARM's listRadiusSecrets).
 		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			// A read: of every write acknowledged before it, also on
+			// another node.
+			if err := h.region.Sync(ctx); err != nil {
+				h.fail(w, r, err)
+				return
+			}
 			servers, err := h.region.RadiusSecrets(rt.id)
 			if err != nil {
 				h.fail(w, r, err)

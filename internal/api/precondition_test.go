@@ -71,6 +71,25 @@ func TestConditionalWrites(t *testing.T) {
 		t.Errorf("delete with the current etag: %d %s", r.status, r.body)
 	}
 	precondition("If-Match: * delete of what is gone", e.doHeader(http.MethodDelete, path, nil, ifMatch("*")))
+	// A resource group has no etag: only * matches it.
+	precondition("If-Match: W/ of a resource group", e.doHeader(http.MethodPut, rgPath(subA, "rg"), group("westeurope"), ifMatch("W/")))
+	if r := e.doHeader(http.MethodPut, rgPath(subA, "rg"), group("westeurope"), ifMatch("*")); r.status != http.StatusOK {
+		t.Errorf("If-Match: * of a resource group: %d %s", r.status, r.body)
+	}
+}
+
+// TestGroupDeleteTakesRouteTables: deleting a resource group deletes its
+// route tables too: none is there when the group is made again.
+func TestGroupDeleteTakesRouteTables(t *testing.T) {
+	e := newEnv(t)
+	e.must(http.MethodPut, rgPath(subA, "rg"), group("westeurope"))
+	path := netPath(subA, "rg", "routeTables", "rt")
+	e.must(http.MethodPut, path, obj{"location": "westeurope"})
+	e.must(http.MethodDelete, rgPath(subA, "rg"), nil)
+	e.must(http.MethodPut, rgPath(subA, "rg"), group("westeurope"))
+	if r := e.do(http.MethodGet, path, nil); r.status != http.StatusNotFound {
+		t.Errorf("the route table outlived its resource group: %d %s", r.status, r.body)
+	}
 }
 
 // TestRouteTableTagsEtag: a route table's etag changes with its tags, as

@@ -40,6 +40,21 @@ func TestRadiusServers(t *testing.T) {
 		t.Errorf("a PUT without the secret lost it: %s", l.body)
 	}
 
+	// Radius taken out of the types: the servers a GET showed go with
+	// it, and so do their secrets.
+	var off obj
+	if err := json.Unmarshal(e.must(http.MethodGet, s.gw, nil).body, &off); err != nil {
+		t.Fatal(err)
+	}
+	off["properties"].(map[string]any)["vpnClientConfiguration"].(map[string]any)["vpnAuthenticationTypes"] = []string{"Certificate"}
+	off["properties"].(map[string]any)["vpnClientConfiguration"].(map[string]any)["vpnClientProtocols"] = []string{"OpenVPN"}
+	if r := e.must(http.MethodPut, s.gw, off); r.str("properties.vpnClientConfiguration.radiusServerAddress") != "" {
+		t.Errorf("the RADIUS server stays after Radius went: %s", r.body)
+	}
+	if l := e.must(http.MethodPost, s.gw+"/listRadiusSecrets", nil); len(l.field("value").([]any)) != 0 {
+		t.Errorf("listRadiusSecrets after Radius went: %s", l.body)
+	}
+
 	for name, change := range map[string]func(c obj){
 		"no secret for a new server": func(c obj) { c["radiusServerAddress"] = "10.1.0.10"; delete(c, "radiusServerSecret") },
 		"an address that is no IP":   func(c obj) { c["radiusServerAddress"] = "radius.example" },
@@ -50,8 +65,7 @@ func TestRadiusServers(t *testing.T) {
 			delete(c, "radiusServerAddress")
 			c["radiusServers"] = []obj{{"radiusServerAddress": "10.1.0.11", "radiusServerScore": 31, "radiusServerSecret": "x"}}
 		},
-		"Radius alone with SSTP":      func(c obj) { c["vpnClientProtocols"] = []string{"OpenVPN", "SSTP"} },
-		"servers without Radius auth": func(c obj) { c["vpnAuthenticationTypes"] = []string{"Certificate"} },
+		"Radius alone with SSTP": func(c obj) { c["vpnClientProtocols"] = []string{"OpenVPN", "SSTP"} },
 	} {
 		c := obj{}
 		for k, v := range clients {

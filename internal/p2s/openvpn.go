@@ -53,6 +53,9 @@ const (
 	// ovpnEKMLabel is the TLS exporter label of the data channel's keys
 	// (ssl_backend.h EXPORT_KEY_DATA_LABEL), 256 bytes of them.
 	ovpnEKMLabel = "EXPORTER-OpenVPN-datakeys"
+	// ovpnHandWindow is how long a key state's handshake may take
+	// (OpenVPN's hand-window default).
+	ovpnHandWindow = 60 * time.Second
 	// ovpnMaxTLSIn bounds the client's TLS bytes waiting for a key
 	// state to read them: OpenVPN itself buffers 12 packets.
 	ovpnMaxTLSIn = 64 << 10
@@ -182,11 +185,12 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 	go o.writer(quit)
 	for {
 		// OpenVPN's hand-window: a key state's handshake (the first:
-		// authentication and the push) has negotiationTimeout.
+		// authentication, RADIUS's second factor too, and the push) has
+		// ovpnHandWindow.
 		deadline := time.Now().Add(ovpnPingRestart)
 		o.mu.Lock()
-		if o.pending != nil && o.pendingSince.Add(negotiationTimeout).Before(deadline) {
-			deadline = o.pendingSince.Add(negotiationTimeout)
+		if o.pending != nil && o.pendingSince.Add(ovpnHandWindow).Before(deadline) {
+			deadline = o.pendingSince.Add(ovpnHandWindow)
 		}
 		o.mu.Unlock()
 		o.conn.SetReadDeadline(deadline)
@@ -506,7 +510,7 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (string,
 	if km.Username == "" {
 		return "", errors.New("the OpenVPN client gave neither a certificate nor a user name (auth-user-pass)")
 	}
-	ctx, cancel := context.WithTimeout(o.ctx, negotiationTimeout)
+	ctx, cancel := context.WithTimeout(o.ctx, ovpnHandWindow)
 	defer cancel()
 	var nas netip.Addr
 	if a, err := netip.ParseAddrPort(o.conn.LocalAddr().String()); err == nil {

@@ -47,6 +47,7 @@ type Outcome struct {
 	Code byte   // CodeAccessChallenge, CodeAccessAccept or CodeAccessReject
 	EAP  []byte // the EAP message (a request, Success or Failure); may be empty on a Reject
 	MSK  []byte
+	User string // an Access-Accept's User-Name: whom the server accepted
 }
 
 // Exchange relays the client's EAP response (eap, a whole EAP packet) and
@@ -106,6 +107,10 @@ func (e *EAP) outcome(resp Packet, secret []byte) (Outcome, error) {
 			o.EAP = append(o.EAP, a.Value...)
 		case AttrState:
 			e.state = a.Value
+		case AttrUserName:
+			if resp.Code == CodeAccessAccept {
+				o.User = string(a.Value)
+			}
 		}
 	}
 	switch resp.Code {
@@ -187,6 +192,7 @@ func decryptMPPE(v, secret []byte, reqAuth [authenticator]byte) ([]byte, error) 
 // §5.1), then relays (an EAP conversation). Its Handle is that of
 // eaptls.Server, so that IKEv2 and SSTP take either.
 type EAPAuthenticator struct {
+	ctx      context.Context
 	servers  []Server
 	req      Request
 	relay    *EAP
@@ -195,9 +201,10 @@ type EAPAuthenticator struct {
 }
 
 // NewEAPAuthenticator returns an authenticator for the client r names
-// (where it connects from, the NAS); its identity comes from EAP.
-func NewEAPAuthenticator(servers []Server, r Request) *EAPAuthenticator {
-	return &EAPAuthenticator{servers: servers, req: r}
+// (where it connects from, the NAS); its identity comes from EAP. When
+// ctx ends, a round waiting for a server gives up.
+func NewEAPAuthenticator(ctx context.Context, servers []Server, r Request) *EAPAuthenticator {
+	return &EAPAuthenticator{ctx: ctx, servers: servers, req: r}
 }
 
 // Start returns the first request: EAP-Request/Identity.
@@ -206,11 +213,13 @@ func (a *EAPAuthenticator) Start() ppp.EAP {
 	return ppp.EAP{Code: ppp.EAPRequest, ID: a.id, Type: ppp.TypeIdentity}
 }
 
-// Identity is the client's EAP identity, once it gave it.
+// Identity is who the client is: the User-Name of the server's
+// Access-Accept (RFC 2865 §5.1; the inner identity of a tunnelled
+// method), else its EAP identity, which the client chose.
 func (a *EAPAuthenticator) Identity() string { return a.identity }
 
 // exchangeTimeout bounds one relayed round: every server's tries.
-const exchangeTimeout = 30 * time.Second
+const exchangeTimeout = 2 * time.Minute
 
 // Handle takes the client's response m and returns the next message: the
 // server's next request, or Success with the MSK, or Failure with the
@@ -230,7 +239,7 @@ func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool,
 		r.User = a.identity
 		a.relay = NewEAP(a.servers, r)
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), exchangeTimeout)
+	ctx, cancel := context.WithTimeout(a.ctx, exchangeTimeout)
 	defer cancel()
 	o, err := a.relay.Exchange(ctx, m.Append(nil))
 	if err != nil {
@@ -245,6 +254,9 @@ func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool,
 		a.id = next.ID
 		return next, nil, true, nil
 	case CodeAccessAccept:
+		if o.User != "" {
+			a.identity = o.User
+		}
 		return ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}, o.MSK, true, nil
 	}
 	return failure, nil, true, fmt.Errorf("the RADIUS server rejected %q", a.identity)

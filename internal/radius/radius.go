@@ -189,11 +189,14 @@ type Answer struct {
 	Message string
 }
 
-// Timing of the tries at a server: three, three seconds apart (RFC 5080
-// §2.2.1 leaves it to the client).
+// Timing of the tries at a server: sent again every Timeout, Tries times
+// in all (RFC 5080 §2.2.1 leaves it to the client), and its answer
+// awaited Wait in all: a server may wait for the user's second factor
+// (Azure asks for 60 s with MFA).
 var (
 	Tries   = 3
 	Timeout = 3 * time.Second
+	Wait    = 60 * time.Second
 )
 
 // Authenticate asks the servers in order, each a few times, until one
@@ -285,14 +288,20 @@ func roundTrip(ctx context.Context, s Server, attrs func(auth [authenticator]byt
 		return Packet{}, err
 	}
 	defer conn.Close()
+	// The wait ends with ctx too: the read is cut short then.
+	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
+	defer stop()
 	buf := make([]byte, MaxPacket)
-	for range Tries {
-		if _, err := conn.Write(b); err != nil {
-			return Packet{}, err
+	giveUp := time.Now().Add(Wait)
+	for try := 0; ; try++ {
+		if try < Tries {
+			if _, err := conn.Write(b); err != nil {
+				return Packet{}, err
+			}
 		}
 		deadline := time.Now().Add(Timeout)
-		if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-			deadline = d
+		if try >= Tries-1 || deadline.After(giveUp) {
+			deadline = giveUp
 		}
 		conn.SetReadDeadline(deadline)
 		for {
@@ -300,7 +309,7 @@ func roundTrip(ctx context.Context, s Server, attrs func(auth [authenticator]byt
 			if err != nil {
 				var ne net.Error
 				if errors.As(err, &ne) && ne.Timeout() {
-					break // send again
+					break // send again, or give up
 				}
 				return Packet{}, err
 			}
@@ -312,8 +321,10 @@ func roundTrip(ctx context.Context, s Server, attrs func(auth [authenticator]byt
 		if ctx.Err() != nil {
 			return Packet{}, ctx.Err()
 		}
+		if !time.Now().Before(giveUp) {
+			return Packet{}, fmt.Errorf("no answer in %v (%d tries)", Wait, min(try+1, Tries))
+		}
 	}
-	return Packet{}, fmt.Errorf("no answer after %d tries", Tries)
 }
 
 // check verifies a response to req: its identifier, its Response

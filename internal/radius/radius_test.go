@@ -22,9 +22,9 @@ func TestFreeRADIUS(t *testing.T) {
 	netnstest.Link(t, srvNS, "192.0.2.1/24", nas, "192.0.2.2/24")
 	fr := netnstest.StartFreeRADIUS(t, srvNS, "s3cr3tshared", map[string]string{"alice": "correct horse battery staple"})
 	server := Server{Addr: netip.MustParseAddrPort("192.0.2.1:1812"), Secret: []byte("s3cr3tshared")}
-	tries, timeout := Tries, Timeout
-	Tries, Timeout = 2, time.Second
-	t.Cleanup(func() { Tries, Timeout = tries, timeout })
+	tries, timeout, wait := Tries, Timeout, Wait
+	Tries, Timeout, Wait = 2, time.Second, 2*time.Second
+	t.Cleanup(func() { Tries, Timeout, Wait = tries, timeout, wait })
 	ask := func(servers []Server, user, password string) (Answer, error) {
 		var a Answer
 		err := nas.Do(func() (err error) {

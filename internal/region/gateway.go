@@ -538,18 +538,16 @@ func vnetOfGateway(tx *txn, g *arm.VirtualNetworkGateway) *arm.VirtualNetwork {
 // configuration: with Radius among the authentication types, one server
 // (radiusServerAddress and radiusServerSecret) or several
 // (radiusServers, scores 1 to 30), each an IP address with a secret;
-// without it, none. A secret left out (a GET gives none back) is the one
+// without it, they are dropped. A secret left out (a GET gives none back) is the one
 // the server had. RADIUS authenticates OpenVPN and IKEv2 clients: with it
 // the sole type, SSTP is not served.
 func validateRadius(c *arm.VPNClientConfiguration, old *arm.VPNClientConfiguration) error {
 	const target = "properties.vpnClientConfiguration."
 	radius := slices.Contains(c.VPNAuthenticationTypes, rules.AuthRadius)
 	if !radius {
-		if c.RadiusServerAddress != "" || len(c.RadiusServers) > 0 {
-			return &arm.Error{Code: arm.CodeInvalidParameter, Target: target + "vpnAuthenticationTypes",
-				Message: "RADIUS servers are given but Radius is not among vpnAuthenticationTypes"}
-		}
-		c.RadiusServerSecret = ""
+		// Turned off, or never on: a read-modify-write that takes Radius
+		// out of the types leaves the servers a GET showed; they go.
+		c.RadiusServerAddress, c.RadiusServerSecret, c.RadiusServers = "", "", nil
 		return nil
 	}
 	if c.RadiusServerAddress != "" && len(c.RadiusServers) > 0 {

@@ -49,14 +49,15 @@ func checkPrecondition(ctx context.Context, tx *txn) error {
 	return nil
 }
 
-// matchesEtag reports whether a header's list of etags (or *) names etag.
+// matchesEtag reports whether a header's list of etags (or *) names etag;
+// a resource without one (a resource group) matches * alone.
 // ARM's etags are weak (W/"..."); they are compared as the opaque tags
 // they carry, weakly (RFC 9110 §8.8.3.2), which is how ARM honours them
 // in If-Match too.
 func matchesEtag(list, etag string) bool {
 	for t := range strings.SplitSeq(list, ",") {
 		t = strings.TrimSpace(t)
-		if t == "*" || t != "" && opaqueTag(t) == opaqueTag(etag) {
+		if t == "*" || opaqueTag(t) != "" && opaqueTag(t) == opaqueTag(etag) {
 			return true
 		}
 	}

@@ -239,7 +239,7 @@ func (r *Region) PutGroup(ctx context.Context, id arm.ID, in *arm.ResourceGroup)
 // deleteOrder is the order in which a resource group's resources go, so
 // that nothing is deleted while something in the group still uses it.
 var deleteOrder = []string{arm.TypeConnection, arm.TypeNetworkInterface, arm.TypeVirtualNetworkGateway,
-	arm.TypePublicIPAddress, arm.TypeLocalNetworkGateway, arm.TypeVirtualNetwork}
+	arm.TypePublicIPAddress, arm.TypeLocalNetworkGateway, arm.TypeVirtualNetwork, arm.TypeRouteTable}
 
 // delGroup deletes a resource group and everything in it, all or nothing:
 // if something outside the group uses a resource inside, nothing is deleted.

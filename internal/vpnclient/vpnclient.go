@@ -210,8 +210,10 @@ var swanctlConf = template.Must(template.New("swanctl").Funcs(funcs).Parse(`# st
 # in private/, and ` + FileCA + ` in x509ca/{{.Gateway}}-ca.pem of swanctl's
 # directory (` + FileIKEv2 + ` puts them there). Connect with
 #   swanctl --initiate --ike vnetgw-{{.Gateway}} --child net
-# The client authenticates with its certificate in IKEv2 (auth = pubkey);
-# auth = eap-tls (strongSwan's eap-tls plugin) does it in EAP-TLS instead.{{else}}The client authenticates with a user name and password
+# The client authenticates with its certificate in IKEv2 (auth = pubkey){{if .Radius}};
+# EAP (auth = eap-mschapv2, eap_id and a secret) goes to the gateway's
+# RADIUS server.{{else}};
+# auth = eap-tls (strongSwan's eap-tls plugin) does it in EAP-TLS instead.{{end}}{{else}}The client authenticates with a user name and password
 # (EAP-MSCHAPv2, strongSwan's eap-mschapv2 and eap-identity plugins),
 # which the gateway's RADIUS server checks: replace ` + SwanctlUserPlaceholder + ` and
 # ` + SwanctlPasswordPlaceholder + ` below (` + FileIKEv2 + ` does), and put ` + FileCA + ` in

@@ -2,6 +2,7 @@ package ikev2
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"crypto/sha256"
 	"crypto/tls"
@@ -102,6 +103,10 @@ type clientState struct {
 	subject  string     // its certificate's subject common name (or subject)
 	attached bool
 	since    time.Time
+	// ctx ends when the connection closes: what the loop waits for (a
+	// RADIUS server) gives up then.
+	ctx    context.Context
+	cancel context.CancelFunc
 }
 
 // ClientStatus is a connected point-to-site client.
@@ -181,14 +186,17 @@ func (m *Manager) SetClients(cl *Clients) error {
 }
 
 // sameClients reports whether the clients connected under o may stay
-// under cl: all but the routes are the same.
+// under cl: all but the routes are the same, the RADIUS servers and their
+// secrets too.
 func (cl *Clients) sameClients(o *Clients) bool {
 	sameCerts := func(a, b []*x509.Certificate) bool {
 		return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return x.Equal(y) })
 	}
+	sameRadius := slices.EqualFunc(cl.Radius, o.Radius, func(a, b radius.Server) bool { return a.Addr == b.Addr && bytes.Equal(a.Secret, b.Secret) }) &&
+		cl.RadiusOnly == o.RadiusOnly && cl.NASIdentifier == o.NASIdentifier
 	return slices.EqualFunc(cl.Cert.Certificate, o.Cert.Certificate, bytes.Equal) && sameCerts(cl.Roots, o.Roots) &&
 		slices.Equal(cl.Revoked, o.Revoked) && cl.Pool == o.Pool && cl.MaxClients == o.MaxClients &&
-		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals)
+		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals) && sameRadius
 }
 
 // selectors are the gateway's traffic selectors of a client's child SA:
@@ -213,6 +221,7 @@ func (m *Manager) newClient(cl *Clients, local, remote netip.AddrPort) *conn {
 	m.clientSeq++
 	c := newConn(m, clientConfig(cl, fmt.Sprintf("p2s-ikev2/%d/%s", m.clientSeq, remote), local, remote), clientPacketQueue)
 	c.client = &clientState{cfg: cl, remote: remote, key: clientKey(remote), pending: true, from: remote.Addr().Unmap()}
+	c.client.ctx, c.client.cancel = context.WithCancel(context.Background())
 	m.clients[c.client.key] = c
 	m.pending++
 	m.pendingByIP[c.client.from]++
@@ -677,6 +686,7 @@ type clientEAP struct {
 	rad      *radius.EAPAuthenticator
 	first    []wire.Payload
 	idi      *wire.ID
+	started  time.Time
 	msk      []byte
 	cert     *x509.Certificate
 	identity string
@@ -695,10 +705,14 @@ func (sa *ikeSA) startClientEAP(ps []wire.Payload, idi *wire.ID) []wire.Payload 
 	}
 	// The payloads alias the request's plaintext, which sa.open made
 	// for this request alone.
-	e := &clientEAP{first: ps, idi: idi}
+	e := &clientEAP{first: ps, idi: idi, started: time.Now()}
 	var first ppp.EAP
 	if len(st.cfg.Radius) > 0 {
-		e.rad = radius.NewEAPAuthenticator(st.cfg.Radius, radius.Request{CallingStation: sa.remote.Addr().String(),
+		ctx := st.ctx
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		e.rad = radius.NewEAPAuthenticator(ctx, st.cfg.Radius, radius.Request{CallingStation: sa.remote.Addr().String(),
 			NASIdentifier: st.cfg.NASIdentifier, NASAddr: sa.local.Addr()})
 		e.auth, first = e.rad, e.rad.Start()
 	} else {
@@ -713,8 +727,12 @@ func (sa *ikeSA) startClientEAP(ps []wire.Payload, idi *wire.ID) []wire.Payload 
 	return append(ours, &wire.EAP{Data: first.Append(nil)})
 }
 
-// eapTimeout bounds one TLS step of EAP-TLS.
-const eapTimeout = 5 * time.Second
+// eapTimeout bounds one TLS step of EAP-TLS; maxEAPTime a client's
+// whole EAP.
+const (
+	eapTimeout = 5 * time.Second
+	maxEAPTime = 2 * time.Minute
+)
 
 // continueClientEAP processes a client's later IKE_AUTH request: the next
 // EAP message, or, after EAP succeeded, its AUTH computed with the MSK
@@ -731,6 +749,12 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 			return sa.refuseClient(wire.AuthenticationFailed, "EAP: %v", err)
 		}
 		next, msk, ok, err := e.auth.Handle(m)
+		// EAP goes on: the IKE SA may stay half-open a while longer, up
+		// to maxEAPTime from its start (a RADIUS server may wait for a
+		// second factor).
+		if until := time.Now().Add(halfOpenTimeout); until.Before(e.started.Add(maxEAPTime)) {
+			sa.halfOpenUntil = until
+		}
 		switch {
 		case !ok:
 			return sa.refuseClient(wire.AuthenticationFailed, "an EAP message that answers no request")

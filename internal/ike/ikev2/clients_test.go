@@ -28,6 +28,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
@@ -1112,6 +1113,11 @@ func TestSetClientsChange(t *testing.T) {
 		}},
 		{"a revocation", func(c *Clients) *Clients { c.Revoked = []string{strings.Repeat("00", sha1.Size)}; return c }},
 		{"fewer clients", func(c *Clients) *Clients { c.MaxClients = 5; return c }},
+		{"RADIUS servers", func(c *Clients) *Clients {
+			c.Radius = []radius.Server{{Addr: netip.MustParseAddrPort("192.0.2.9:1812"), Secret: []byte("s")}}
+			return c
+		}},
+		{"RADIUS alone", func(c *Clients) *Clients { c.RadiusOnly = true; return c }},
 		{"no clients", func(*Clients) *Clients { return nil }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

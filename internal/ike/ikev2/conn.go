@@ -138,6 +138,9 @@ func (c *conn) do(f func()) bool {
 
 // close tells the peer, stops the loop and waits for it.
 func (c *conn) close() {
+	if c.client != nil && c.client.cancel != nil {
+		c.client.cancel() // a RADIUS round the loop waits in ends
+	}
 	c.post(false, func() {
 		c.shutdown()
 		c.exit = true
