@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -110,6 +111,9 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 		return err
 	}
 	tx.put(arm.TypeVirtualNetworkGateway, id.Key(), g)
+	if err := r.connectionsFit(tx, g.ID); err != nil {
+		return err
+	}
 	return r35Affected(tx, []*arm.VirtualNetworkGateway{g})
 }
 
@@ -263,7 +267,7 @@ func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetwork
 		if pip.Location != g.Location {
 			return nil, nil, arm.Errorf(arm.CodeInvalidParameter, "public IP address %s is in %s; gateway %s is in %s", pip.Name, pip.Location, g.Name, g.Location)
 		}
-		if u := pip.Properties.IPConfiguration.RefID(); u != "" && !arm.Equal(u, c.ID) {
+		if u := pip.Properties.IPConfiguration.RefID(); u != "" && !arm.Equal(u, c.ID) && !ownConfig(old, u) {
 			return nil, nil, arm.Errorf(arm.CodeInUsePublicIP, "public IP address %s is already in use by %s", pip.Name, u)
 		}
 		if slices.ContainsFunc(newPIPs, func(x string) bool { return arm.Equal(x, pip.ID) }) {
@@ -474,7 +478,17 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 					Message: fmt.Sprintf("custom BGP address %q must be an APIPA address from 169.254.21.0 to 169.254.22.255", a)}
 			}
 		}
-		custom[strings.ToLower(pa.IPConfigurationID)] = pa.CustomBGPIPAddresses
+		// The IP configuration by its id or its name, as NAT rules and
+		// connections name it; one that is not the gateway's is refused,
+		// not dropped.
+		j := slices.IndexFunc(p.IPConfigurations, func(c arm.VirtualNetworkGatewayIPConfiguration) bool {
+			return arm.Equal(c.ID, pa.IPConfigurationID) || strings.EqualFold(c.Name, pa.IPConfigurationID)
+		})
+		if j < 0 {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].ipconfigurationId", i),
+				Message: fmt.Sprintf("%q is none of the gateway's IP configurations", pa.IPConfigurationID)}
+		}
+		custom[strings.ToLower(p.IPConfigurations[j].ID)] = pa.CustomBGPIPAddresses
 	}
 	b.BGPPeeringAddresses = nil
 	for i, c := range p.IPConfigurations {
@@ -662,4 +676,44 @@ func (r *Region) RadiusSecrets(id arm.ID) ([]arm.RadiusAuthServer, error) {
 		return nil
 	})
 	return out, err
+}
+
+// ownConfig reports whether IP configuration id is one of gateway g's (a
+// configuration renamed keeps its public IP address).
+func ownConfig(g *arm.VirtualNetworkGateway, id string) bool {
+	return g != nil && slices.ContainsFunc(g.Properties.IPConfigurations, func(c arm.VirtualNetworkGatewayIPConfiguration) bool { return arm.Equal(c.ID, id) })
+}
+
+// connectionsFit checks, after a change of gateway or site id staged in
+// tx, that the connections naming it would still be accepted: each is
+// staged again as its own PUT stages it (R34, R41: one device one site,
+// BGP at both ends, different ASNs, custom APIPA addresses of the
+// gateway's), and put back as it was.
+func (r *Region) connectionsFit(tx *txn, id string) error {
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		p := &c.Properties
+		if !arm.Equal(p.VirtualNetworkGateway1.RefID(), id) && !arm.Equal(p.VirtualNetworkGateway2.RefID(), id) && !arm.Equal(p.LocalNetworkGateway2.RefID(), id) {
+			continue
+		}
+		cid, err := arm.ParseID(c.ID)
+		if err != nil {
+			return err
+		}
+		again := *c
+		again.Properties.IPsecPolicies = slices.Clone(p.IPsecPolicies)
+		again.Properties.GatewayCustomBgpIPAddresses = slices.Clone(p.GatewayCustomBgpIPAddresses)
+		again.Properties.TrafficSelectorPolicies = slices.Clone(p.TrafficSelectorPolicies)
+		again.Properties.IngressNatRules = slices.Clone(p.IngressNatRules)
+		again.Properties.EgressNatRules = slices.Clone(p.EgressNatRules)
+		err = r.stageConnection(tx, cid, &again, c)
+		tx.put(arm.TypeConnection, cid.Key(), c)
+		if err != nil {
+			var ae *arm.Error
+			if errors.As(err, &ae) {
+				return &arm.Error{Code: ae.Code, Message: fmt.Sprintf("connection %s would no longer hold: %s; change or delete it first", c.Name, ae.Message)}
+			}
+			return err
+		}
+	}
+	return nil
 }

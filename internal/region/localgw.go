@@ -31,6 +31,9 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 		if old != nil {
 			l.Name = old.Name
 			p.ResourceGUID = old.Properties.ResourceGUID
+			if l.Location != old.Location {
+				return arm.Errorf(arm.CodeInvalidParameter, "local network gateway '%s' is in %s; its location cannot change", old.Name, old.Location)
+			}
 		}
 		switch {
 		case p.GatewayIPAddress != "":
@@ -90,7 +93,8 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 				}
 			}
 		}
-		return nil
+		// And whatever else its connections check (R34, R41).
+		return r.connectionsFit(tx, l.ID)
 	})
 	return out, Outcome{Created: created}, err
 }

@@ -277,6 +277,9 @@ func (r *Region) PutNatRule(ctx context.Context, id arm.ID, in *arm.VirtualNetwo
 	var out *arm.VirtualNetworkGatewayNatRule
 	var created bool
 	warnings, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
 		gid := id.Parent()
 		old := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, gid)
 		if old == nil {

@@ -105,6 +105,21 @@ func stageNICIPConfigs(tx *txn, id arm.ID, n *arm.NetworkInterface, old *arm.Net
 	}
 	var vnetID string
 	names := map[string]bool{}
+	// Addresses this request gives or keeps: a Dynamic configuration
+	// allocated below must not take one of them.
+	var taken []netip.Addr
+	for _, c := range cfgs {
+		if a, err := netip.ParseAddr(c.Properties.PrivateIPAddress); err == nil && !strings.EqualFold(c.Properties.PrivateIPAllocationMethod, arm.Dynamic) {
+			taken = append(taken, a)
+		}
+		if old != nil {
+			for _, oc := range old.Properties.IPConfigurations {
+				if a, err := netip.ParseAddr(oc.Properties.PrivateIPAddress); err == nil && strings.EqualFold(oc.Name, c.Name) {
+					taken = append(taken, a)
+				}
+			}
+		}
+	}
 	for i := range cfgs {
 		c := &cfgs[i]
 		field := fmt.Sprintf("properties.ipConfigurations[%d]", i)
@@ -141,8 +156,11 @@ func stageNICIPConfigs(tx *txn, id arm.ID, n *arm.NetworkInterface, old *arm.Net
 			return arm.Errorf(arm.CodeInvalidParameter, "network interface %s is in %s but virtual network %s is in %s", n.Name, n.Location, v.Name, v.Location)
 		}
 		c.Properties.Subnet = arm.Ref(s.ID)
-		if err := assignPrivateIP(tx, id, c, s, old, field); err != nil {
+		if err := assignPrivateIP(tx, id, c, s, old, field, taken); err != nil {
 			return err
+		}
+		if a, err := netip.ParseAddr(c.Properties.PrivateIPAddress); err == nil {
+			taken = append(taken, a)
 		}
 	}
 	// Two configurations of one interface may not share an address.
@@ -158,7 +176,7 @@ func stageNICIPConfigs(tx *txn, id arm.ID, n *arm.NetworkInterface, old *arm.Net
 
 // assignPrivateIP gives an IP configuration its address: the one asked for
 // (Static), the one it had in the same subnet, or the lowest free one.
-func assignPrivateIP(tx *txn, nicID arm.ID, c *arm.NetworkInterfaceIPConfiguration, s *arm.Subnet, old *arm.NetworkInterface, field string) error {
+func assignPrivateIP(tx *txn, nicID arm.ID, c *arm.NetworkInterfaceIPConfiguration, s *arm.Subnet, old *arm.NetworkInterface, field string, taken []netip.Addr) error {
 	props := &c.Properties
 	method := props.PrivateIPAllocationMethod
 	if method == "" && props.PrivateIPAddress != "" {
@@ -209,7 +227,7 @@ func assignPrivateIP(tx *txn, nicID arm.ID, c *arm.NetworkInterfaceIPConfigurati
 			}
 		}
 	}
-	a, err := allocateInSubnetVersion(tx, s, nicID.Key(), want)
+	a, err := allocateInSubnetVersion(tx, s, nicID.Key(), want, taken...)
 	if err != nil {
 		return err
 	}

@@ -163,6 +163,11 @@ func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags map[string]stri
 	kind := kindOfID(id)
 	var out any
 	_, err := r.update(ctx, func(tx *txn) error {
+		if kind != arm.TypeResourceGroup {
+			if _, err := requireGroup(tx, id); err != nil {
+				return err
+			}
+		}
 		doc := tx.get(kind, id.Key())
 		if doc == nil {
 			return notFound(id)

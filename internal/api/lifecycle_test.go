@@ -1,0 +1,219 @@
+package api
+
+import (
+	"encoding/json"
+	"testing"
+)
+
+// Changes of one resource that would break another that names it are
+// refused; read-modify-write round trips hold.
+
+// roundTrip GETs a resource and PUTs the same body back: must succeed.
+func (e *env) roundTrip(t *testing.T, path string) resp {
+	t.Helper()
+	g := e.must("GET", path, nil)
+	var body any
+	json.Unmarshal(g.body, &body)
+	return e.do("PUT", path, body)
+}
+
+// TestNICTwoDynamicConfigs: a network interface with two Dynamic IP
+// configurations in one subnet gets two addresses, at creation and when
+// the second is added.
+func TestNICTwoDynamicConfigs(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	n := obj{"location": loc, "properties": obj{"ipConfigurations": []obj{
+		{"name": "a", "properties": obj{"subnet": obj{"id": s.defaultSubnet}}},
+		{"name": "b", "properties": obj{"subnet": obj{"id": s.defaultSubnet}}},
+	}}}
+	r := e.do("PUT", netPath(subA, "rg", "networkInterfaces", "n"), n)
+	if r.status >= 300 {
+		t.Errorf("create NIC with two dynamic configs: %d %s", r.status, r.body)
+	}
+	// Adding a second Dynamic configuration to an existing NIC.
+	p := netPath(subA, "rg", "networkInterfaces", "m")
+	e.must("PUT", p, nic(loc, s.defaultSubnet, ""))
+	g := e.must("GET", p, nil)
+	var body map[string]any
+	json.Unmarshal(g.body, &body)
+	cfgs := body["properties"].(map[string]any)["ipConfigurations"].([]any)
+	body["properties"].(map[string]any)["ipConfigurations"] = append(cfgs, obj{"name": "second", "properties": obj{"subnet": obj{"id": s.defaultSubnet}}})
+	if r := e.do("PUT", p, body); r.status >= 300 {
+		t.Errorf("add a second dynamic config: %d %s", r.status, r.body)
+	}
+}
+
+// TestGatewayBGPOffUnderConnection: a gateway or site change that its
+// connection would not take (BGP off under a BGP connection, the site's
+// BGP settings gone) is refused, not left for the connection's next PUT to
+// fail.
+func TestGatewayBGPOffUnderConnection(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["enableBgp"] = true
+	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020}
+	e.must("PUT", s.gw, g)
+	l := localGateway(loc, "203.0.113.1", "192.168.0.0/24")
+	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "192.168.0.1"}
+	lp := netPath(subA, "rg", "localNetworkGateways", "l")
+	e.must("PUT", lp, l)
+	cp := netPath(subA, "rg", "connections", "c")
+	c := s2s(loc, s.gw, lp)
+	c["properties"].(obj)["enableBgp"] = true
+	e.must("PUT", cp, c)
+
+	g["properties"].(obj)["enableBgp"] = false
+	if r := e.do("PUT", s.gw, g); r.status < 300 {
+		t.Errorf("gateway: BGP turned off under a BGP connection accepted: %d", r.status)
+		if r := e.roundTrip(t, cp); r.status >= 300 {
+			t.Errorf("  then connection GET→PUT: %d %s", r.status, r.body)
+		}
+	}
+	// The site's BGP settings removed under the BGP connection.
+	g["properties"].(obj)["enableBgp"] = true
+	e.must("PUT", s.gw, g)
+	delete(l["properties"].(obj), "bgpSettings")
+	if r := e.do("PUT", lp, l); r.status < 300 {
+		t.Errorf("site: bgpSettings removed under a BGP connection accepted: %d", r.status)
+		if r := e.roundTrip(t, cp); r.status >= 300 {
+			t.Errorf("  then connection GET→PUT: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// TestActiveActiveOffUnderCustomBgp: the gateway's custom APIPA addresses
+// a connection names cannot go from under it.
+func TestActiveActiveOffUnderCustomBgp(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "aa", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
+	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	p := g["properties"].(obj)
+	p["ipConfigurations"] = append(p["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": s.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
+	p["activeActive"] = true
+	p["enableBgp"] = true
+	p["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddresses": []obj{
+		{"ipconfigurationId": s.gw + "/ipConfigurations/ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2"}},
+		{"ipconfigurationId": s.gw + "/ipConfigurations/ipconfig2", "customBgpIpAddresses": []string{"169.254.22.2"}}}}
+	e.must("PUT", s.gw, g)
+	l := localGateway(loc, "203.0.113.1")
+	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "169.254.21.1"}
+	lp := netPath(subA, "aa", "localNetworkGateways", "l")
+	e.must("PUT", lp, l)
+	cp := netPath(subA, "aa", "connections", "c")
+	c := s2s(loc, s.gw, lp)
+	c["properties"].(obj)["enableBgp"] = true
+	c["properties"].(obj)["gatewayCustomBgpIpAddresses"] = []obj{
+		{"ipConfigurationId": "ipconfig1", "customBgpIpAddress": "169.254.21.2"},
+		{"ipConfigurationId": "ipconfig2", "customBgpIpAddress": "169.254.22.2"}}
+	e.must("PUT", cp, c)
+	// Drop the custom APIPA addresses from the gateway.
+	p["bgpSettings"] = obj{"asn": 65020}
+	if r := e.do("PUT", s.gw, g); r.status < 300 {
+		t.Errorf("gateway: custom APIPA addresses a connection uses removed, accepted")
+		if r := e.roundTrip(t, cp); r.status >= 300 {
+			t.Errorf("  then connection GET→PUT: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// TestSiteAddressOntoAnotherSite: a site may not move its device onto the
+// address of another site connected to the same gateway (R34).
+func TestSiteAddressOntoAnotherSite(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l1 := e.lng(s, "l1", "203.0.113.1", "192.168.1.0/24")
+	l2 := e.lng(s, "l2", "203.0.113.2", "192.168.2.0/24")
+	e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, l1))
+	c2 := netPath(subA, "rg", "connections", "c2")
+	e.must("PUT", c2, s2s(loc, s.gw, l2))
+	if r := e.do("PUT", l2, localGateway(loc, "203.0.113.1", "192.168.2.0/24")); r.status < 300 {
+		t.Errorf("site: device address moved onto another connected site's, accepted")
+		if r := e.roundTrip(t, c2); r.status >= 300 {
+			t.Errorf("  then connection GET→PUT: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// TestSiteASNOntoGateways: a site's ASN may not become its gateway's under
+// a BGP connection (R41).
+func TestSiteASNOntoGateways(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["enableBgp"] = true
+	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020}
+	e.must("PUT", s.gw, g)
+	l := localGateway(loc, "203.0.113.1", "192.168.0.0/24")
+	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "192.168.0.1"}
+	lp := netPath(subA, "rg", "localNetworkGateways", "l")
+	e.must("PUT", lp, l)
+	cp := netPath(subA, "rg", "connections", "c")
+	c := s2s(loc, s.gw, lp)
+	c["properties"].(obj)["enableBgp"] = true
+	e.must("PUT", cp, c)
+	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddress": "192.168.0.1"}
+	if r := e.do("PUT", lp, l); r.status < 300 {
+		t.Errorf("site ASN set to the gateway's under a BGP connection, accepted")
+		if r := e.roundTrip(t, cp); r.status >= 300 {
+			t.Errorf("  then connection GET→PUT: %d %s", r.status, r.body)
+		}
+	}
+}
+
+// TestCustomAPIPAByConfigName: custom APIPA addresses name their IP
+// configuration by id or by name (as NAT rules and connections do); one
+// that names none is refused, not dropped.
+func TestCustomAPIPAByConfigName(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["enableBgp"] = true
+	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddresses": []obj{{"ipconfigurationId": "ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2"}}}}
+	if r := e.do("PUT", s.gw, g); r.status >= 300 || r.str("properties.bgpSettings.bgpPeeringAddresses.0.customBgpIpAddresses.0") != "169.254.21.2" {
+		t.Errorf("by name: %d %s", r.status, r.body)
+	}
+	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddresses": []obj{{"ipconfigurationId": s.gw + "/ipConfigurations/nope", "customBgpIpAddresses": []string{"169.254.21.2"}}}}
+	if r := e.do("PUT", s.gw, g); r.status != 400 || r.code() != "InvalidParameter" {
+		t.Errorf("an IP configuration that is not the gateway's: %d %s", r.status, r.body)
+	}
+}
+
+// TestLocalGatewayLocationFixed: a local network gateway's location does
+// not change, as no resource's does.
+func TestLocalGatewayLocationFixed(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l := e.lng(s, "l", "203.0.113.1", "192.168.1.0/24")
+	e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, l))
+	if r := e.do("PUT", l, localGateway("eastus", "203.0.113.1", "192.168.1.0/24")); r.status < 300 {
+		t.Errorf("LNG moved from %s to eastus under a connection: %d", loc, r.status)
+	}
+}
+
+// TestGatewayIPConfigRename: renaming a gateway's IP configuration keeps
+// its public IP address (not "in use" by the gateway itself).
+func TestGatewayIPConfigRename(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["ipConfigurations"].([]obj)[0]["name"] = "gwipconfig"
+	if r := e.do("PUT", s.gw, g); r.code() == "PublicIPAddressInUse" {
+		t.Errorf("rename: %d %s", r.status, r.body)
+	}
+}
+
+// TestMissingGroupCodes: a PATCH and a NAT rule PUT in a group that does
+// not exist answer ResourceGroupNotFound, as GET, PUT and DELETE do.
+func TestMissingGroupCodes(t *testing.T) {
+	e := newEnv(t)
+	if r := e.do("PATCH", netPath(subA, "nogroup", "virtualNetworks", "v"), obj{"tags": obj{"a": "b"}}); r.code() != "ResourceGroupNotFound" {
+		t.Errorf("PATCH: %d %s", r.status, r.body)
+	}
+	if r := e.do("PUT", netPath(subA, "nogroup", "virtualNetworkGateways", "g")+"/natRules/n", obj{"properties": obj{}}); r.code() != "ResourceGroupNotFound" {
+		t.Errorf("PUT natRule: %d %s", r.status, r.body)
+	}
+}
