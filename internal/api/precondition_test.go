@@ -1,8 +1,13 @@
 package api
 
 import (
+	"context"
 	"net/http"
+	"slices"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
 )
 
 // TestConditionalWrites: a write with If-Match or If-None-Match (RFC 9110
@@ -102,5 +107,50 @@ func TestRouteTableTagsEtag(t *testing.T) {
 	after := e.must(http.MethodPatch, path, obj{"tags": obj{"env": "prod"}}).str("etag")
 	if before == "" || after == before {
 		t.Errorf("route table etag %q before the tags, %q after", before, after)
+	}
+}
+
+// TestClientModify: client.Modify's read-modify-write does not undo a
+// write that came in between: it reads again and changes that.
+func TestClientModify(t *testing.T) {
+	e := newEnv(t)
+	e.must(http.MethodPut, rgPath(subA, "rg"), group("westeurope"))
+	path := netPath(subA, "rg", "routeTables", "rt")
+	e.must(http.MethodPut, path, obj{"location": "westeurope"})
+	c, err := client.New(client.Config{Endpoint: e.srv.URL, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	id, err := arm.ParseID(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(name string) func(*arm.RouteTable) error {
+		return func(rt *arm.RouteTable) error {
+			rt.Properties.Routes = append(rt.Properties.Routes, arm.Route{Name: name, Properties: arm.RouteProperties{AddressPrefix: "10.9.0.0/16", NextHopType: "None"}})
+			rt.Properties.Subnets = nil
+			return nil
+		}
+	}
+	etag := func(rt *arm.RouteTable) string { return rt.Etag }
+	tries := 0
+	out, _, err := client.Modify(context.Background(), c, id, etag, func(rt *arm.RouteTable) error {
+		if tries++; tries == 1 {
+			// Another client writes between our read and our write.
+			if _, _, err := client.Modify(context.Background(), c, id, etag, add("theirs")); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return add("ours")(rt)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, r := range out.Properties.Routes {
+		names = append(names, r.Name)
+	}
+	if tries != 2 || !slices.Equal(names, []string{"theirs", "ours"}) {
+		t.Errorf("after %d tries the routes are %v, want theirs and ours", tries, names)
 	}
 }

@@ -644,7 +644,8 @@ func routeTableCommand(g *globals) *cobra.Command {
 }
 
 // routeCommand is az's route-table route: a route of a table, set by
-// reading the table, changing the route and writing the table back.
+// reading the table, changing the route and writing the table back while
+// nobody else wrote it (client.Modify).
 func routeCommand(g *globals) *cobra.Command {
 	parent := &cobra.Command{Use: "route", Short: "Manage the routes of a route table"}
 	var rg, table, name, prefix, hopType, hopIP string
@@ -654,19 +655,22 @@ func routeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var t arm.RouteTable
-			if err := c.Get(cmd.Context(), id, &t); err != nil {
+			r := arm.Route{Name: name, Properties: arm.RouteProperties{AddressPrefix: prefix, NextHopType: hopType, NextHopIPAddress: hopIP}}
+			out, resp, err := client.Modify(cmd.Context(), c, id, func(t *arm.RouteTable) string { return t.Etag }, func(t *arm.RouteTable) error {
+				i := slices.IndexFunc(t.Properties.Routes, func(x arm.Route) bool { return strings.EqualFold(x.Name, name) })
+				if i < 0 {
+					t.Properties.Routes = append(t.Properties.Routes, r)
+				} else {
+					t.Properties.Routes[i] = r
+				}
+				t.Properties.Subnets = nil
+				return nil
+			})
+			g.warn(resp)
+			if err != nil {
 				return err
 			}
-			r := arm.Route{Name: name, Properties: arm.RouteProperties{AddressPrefix: prefix, NextHopType: hopType, NextHopIPAddress: hopIP}}
-			i := slices.IndexFunc(t.Properties.Routes, func(x arm.Route) bool { return strings.EqualFold(x.Name, name) })
-			if i < 0 {
-				t.Properties.Routes = append(t.Properties.Routes, r)
-			} else {
-				t.Properties.Routes[i] = r
-			}
-			t.Properties.Subnets = nil
-			return g.put(cmd.Context(), c, id, t, []column{nameCol, col("Routes", "properties.routes"), stateCol})
+			return g.print(out, []column{nameCol, col("Routes", "properties.routes"), stateCol})
 		}}
 	f := create.Flags()
 	f.StringVarP(&rg, "resource-group", "g", "", "resource group")

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
 )
 
 // certCommands are az's vnet-gateway root-cert and revoked-cert: the
@@ -167,17 +168,19 @@ func (g *globals) connectionPolicyCmd() *cobra.Command {
 			return err
 		}
 		var cn arm.Connection
-		if err := c.Get(cmd.Context(), id, &cn); err != nil {
-			return err
-		}
-		if change != nil {
-			change(&cn.Properties)
-			// The shared key is not in a GET; without it the PUT keeps it.
-			if _, err := c.Put(cmd.Context(), id, cn, &cn); err != nil {
+		if change == nil {
+			if err := c.Get(cmd.Context(), id, &cn); err != nil {
 				return err
 			}
+			return g.print(cn.Properties.IPsecPolicies, nil)
 		}
-		return g.print(cn.Properties.IPsecPolicies, nil)
+		// The shared key is not in a GET; without it the PUT keeps it.
+		out, _, err := client.Modify(cmd.Context(), c, id, func(cn *arm.Connection) string { return cn.Etag },
+			func(cn *arm.Connection) error { change(&cn.Properties); return nil })
+		if err != nil {
+			return err
+		}
+		return g.print(out.Properties.IPsecPolicies, nil)
 	}
 	parent := &cobra.Command{Use: "ipsec-policy", Short: "A connection's custom IPsec/IKE policy"}
 	add := common(&cobra.Command{Use: "add", Short: "Set the connection's policy (it holds one)", Args: cobra.NoArgs,
@@ -196,28 +199,23 @@ func (g *globals) connectionPolicyCmd() *cobra.Command {
 }
 
 // editGateway reads a gateway, lets change alter it (nil: no change) and
-// writes it back, as az's commands on a gateway's parts do; it returns the
-// gateway as the API answered.
+// writes it back, as az's commands on a gateway's parts do, only while
+// nobody else wrote it in between (client.Modify); it returns the gateway
+// as the API answered.
 func (g *globals) editGateway(cmd *cobra.Command, rg, gateway string, change func(*arm.VirtualNetworkGateway) error) (*arm.VirtualNetworkGateway, error) {
 	id, c, err := g.target(rg, "virtualNetworkGateways", gateway)
 	if err != nil {
 		return nil, err
 	}
-	var gw arm.VirtualNetworkGateway
-	if err := c.Get(cmd.Context(), id, &gw); err != nil {
-		return nil, err
-	}
 	if change == nil {
+		var gw arm.VirtualNetworkGateway
+		if err := c.Get(cmd.Context(), id, &gw); err != nil {
+			return nil, err
+		}
 		return &gw, nil
 	}
-	if err := change(&gw); err != nil {
-		return nil, err
-	}
-	var out arm.VirtualNetworkGateway
-	if _, err := c.Put(cmd.Context(), id, gw, &out); err != nil {
-		return nil, err
-	}
-	return &out, nil
+	out, _, err := client.Modify(cmd.Context(), c, id, func(gw *arm.VirtualNetworkGateway) string { return gw.Etag }, change)
+	return out, err
 }
 
 // certData reads a certificate file as publicCertData: base64 DER.

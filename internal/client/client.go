@@ -222,6 +222,9 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 	if in != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	if etag, ok := ctx.Value(ifMatchKey{}).(string); ok && etag != "" {
+		req.Header.Set("If-Match", etag)
+	}
 	resp, err := c.http.Do(req)
 	if err != nil {
 		return Response{}, err
@@ -248,6 +251,40 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 		}
 	}
 	return r, nil
+}
+
+type ifMatchKey struct{}
+
+// WithIfMatch returns ctx whose writes happen only while the resource's
+// etag is etag (If-Match); otherwise they fail with PreconditionFailed.
+func WithIfMatch(ctx context.Context, etag string) context.Context {
+	return context.WithValue(ctx, ifMatchKey{}, etag)
+}
+
+// Modify reads resource id into a T, lets change alter it and writes it
+// back while the resource is as read (If-Match: its etag, etagOf), and
+// returns what the API answered. When another writer came in between, it
+// reads again and changes that, a few times: no write undoes another.
+func Modify[T any](ctx context.Context, c *Client, id arm.ID, etagOf func(*T) string, change func(*T) error) (*T, Response, error) {
+	for try := 0; ; try++ {
+		var v T
+		if err := c.Get(ctx, id, &v); err != nil {
+			return nil, Response{}, err
+		}
+		if err := change(&v); err != nil {
+			return nil, Response{}, err
+		}
+		var out T
+		r, err := c.Put(WithIfMatch(ctx, etagOf(&v)), id, v, &out)
+		var e *Error
+		if errors.As(err, &e) && e.Code == arm.CodePreconditionFailed && try < 4 {
+			continue
+		}
+		if err != nil {
+			return nil, r, err
+		}
+		return &out, r, nil
+	}
 }
 
 // errorOf is the error of an answer with status >= 400 and body b.
