@@ -44,25 +44,33 @@ func TestNICTwoDynamicConfigs(t *testing.T) {
 	}
 }
 
+// bgpConnection makes a gateway (ASN 65020) and a site (65010) joined by
+// a BGP connection, and returns their bodies and paths.
+func bgpConnection(t *testing.T) (e *env, s site, g, l obj, lp, cp string) {
+	t.Helper()
+	e = newEnv(t)
+	s = e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	g = gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["enableBgp"] = true
+	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020}
+	e.must("PUT", s.gw, g)
+	l = localGateway(loc, "203.0.113.1", "192.168.0.0/24")
+	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "192.168.0.1"}
+	lp = netPath(subA, "rg", "localNetworkGateways", "l")
+	e.must("PUT", lp, l)
+	cp = netPath(subA, "rg", "connections", "c")
+	c := s2s(loc, s.gw, lp)
+	c["properties"].(obj)["enableBgp"] = true
+	e.must("PUT", cp, c)
+	return e, s, g, l, lp, cp
+}
+
 // TestGatewayBGPOffUnderConnection: a gateway or site change that its
 // connection would not take (BGP off under a BGP connection, the site's
 // BGP settings gone) is refused, not left for the connection's next PUT to
 // fail.
 func TestGatewayBGPOffUnderConnection(t *testing.T) {
-	e := newEnv(t)
-	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
-	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
-	g["properties"].(obj)["enableBgp"] = true
-	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020}
-	e.must("PUT", s.gw, g)
-	l := localGateway(loc, "203.0.113.1", "192.168.0.0/24")
-	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "192.168.0.1"}
-	lp := netPath(subA, "rg", "localNetworkGateways", "l")
-	e.must("PUT", lp, l)
-	cp := netPath(subA, "rg", "connections", "c")
-	c := s2s(loc, s.gw, lp)
-	c["properties"].(obj)["enableBgp"] = true
-	e.must("PUT", cp, c)
+	e, s, g, l, lp, cp := bgpConnection(t)
 
 	g["properties"].(obj)["enableBgp"] = false
 	if r := e.do("PUT", s.gw, g); r.status < 300 {
@@ -141,20 +149,7 @@ func TestSiteAddressOntoAnotherSite(t *testing.T) {
 // TestSiteASNOntoGateways: a site's ASN may not become its gateway's under
 // a BGP connection (R41).
 func TestSiteASNOntoGateways(t *testing.T) {
-	e := newEnv(t)
-	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
-	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
-	g["properties"].(obj)["enableBgp"] = true
-	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020}
-	e.must("PUT", s.gw, g)
-	l := localGateway(loc, "203.0.113.1", "192.168.0.0/24")
-	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "192.168.0.1"}
-	lp := netPath(subA, "rg", "localNetworkGateways", "l")
-	e.must("PUT", lp, l)
-	cp := netPath(subA, "rg", "connections", "c")
-	c := s2s(loc, s.gw, lp)
-	c["properties"].(obj)["enableBgp"] = true
-	e.must("PUT", cp, c)
+	e, _, _, l, lp, cp := bgpConnection(t)
 	l["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddress": "192.168.0.1"}
 	if r := e.do("PUT", lp, l); r.status < 300 {
 		t.Errorf("site ASN set to the gateway's under a BGP connection, accepted")
