@@ -212,3 +212,21 @@ func TestMissingGroupCodes(t *testing.T) {
 		t.Errorf("PUT natRule: %d %s", r.status, r.body)
 	}
 }
+
+// TestBGPPeeringAddressIPv4: a gateway's BGP peering address is IPv4 (it
+// is its BGP identifier too), also in a dual-stack GatewaySubnet.
+func TestBGPPeeringAddressIPv4(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	vp := netPath(subA, "rg", "virtualNetworks", "v")
+	e.must("PUT", vp, obj{"location": loc, "properties": obj{"addressSpace": obj{"addressPrefixes": []string{"10.1.0.0/16", "fd00:1::/48"}},
+		"subnets": []obj{{"name": "GatewaySubnet", "properties": obj{"addressPrefixes": []string{"10.1.255.0/27", "fd00:1:0:ff::/64"}}}}}})
+	pip := netPath(subA, "rg", "publicIPAddresses", "pip")
+	e.must("PUT", pip, publicIP(loc, "Dynamic"))
+	g := gateway(loc, vp+"/subnets/GatewaySubnet", pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["enableBgp"] = true
+	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddress": "fd00:1:0:ff::10"}
+	if r := e.do("PUT", netPath(subA, "rg", "virtualNetworkGateways", "gw"), g); r.status != 400 || r.code() != "InvalidBgpPeeringAddress" {
+		t.Errorf("an IPv6 BGP peering address: %d %s", r.status, r.body)
+	}
+}

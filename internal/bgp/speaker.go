@@ -201,6 +201,11 @@ func (s *Speaker) Serve(l net.Listener) {
 // start; peers that went away, and every session when the AS or ID
 // changed, end; changed networks are announced and withdrawn.
 func (s *Speaker) Reconfig(cfg Config) {
+	if !cfg.ID.Is4() {
+		// RFC 4271 §4.2: the BGP identifier is 4 octets. No session
+		// starts without one.
+		cfg.Peers = nil
+	}
 	cfg.Networks = slices.Clone(cfg.Networks)
 	cfg.Peers = slices.Clone(cfg.Peers)
 	s.mu.Lock()

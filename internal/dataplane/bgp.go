@@ -32,6 +32,12 @@ func (e *Engine) configureBGP(g *gw) {
 		return
 	}
 	if g.bgp == nil {
+		if !want.Addr.Is4() {
+			// Its BGP identifier: 4 octets (RFC 4271 §4.2); the API takes
+			// no other.
+			e.log.Error("BGP speaker not started: its peering address is no IPv4 address", "gateway", g.cfg.key(), "addr", want.Addr)
+			return
+		}
 		sp, err := e.startSpeaker(g)
 		if err != nil {
 			e.log.Error("BGP speaker not started", "gateway", g.cfg.key(), "addr", want.Addr, "err", err)

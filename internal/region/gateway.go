@@ -461,8 +461,10 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 		for i, s := range given {
 			a, err := netip.ParseAddr(strings.TrimSpace(s))
 			usable := err == nil && slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return reservedPrivate(p, a) == "" })
-			if !usable {
-				return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %q must be a usable address of the GatewaySubnet %s (R41)", s, strings.Join(gwSubnet.Prefixes(), ", "))
+			if !usable || !a.Is4() {
+				// IPv4: it is the gateway's BGP identifier too, 4 octets
+				// (RFC 4271 §4.2).
+				return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %q must be a usable IPv4 address of the GatewaySubnet %s (R41)", s, strings.Join(gwSubnet.Prefixes(), ", "))
 			}
 			if i < len(addrs) {
 				addrs[i] = a.String()
