@@ -87,7 +87,11 @@ func (p *peer) connect() {
 			dcancel()
 			if err != nil {
 				p.s.mu.Lock()
-				p.state, p.lastErr = "Active", "connect: "+err.Error()
+				// The peer may have connected meanwhile: its session's
+				// state stands.
+				if len(p.conns) == 0 {
+					p.state, p.lastErr = "Active", "connect: "+err.Error()
+				}
 				p.s.mu.Unlock()
 			} else {
 				p.session(nc, true)
@@ -386,7 +390,12 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 			changed = true
 		}
 	}
-	loop := wire.HasAS(u.ASPath, p.s.cfg.AS)
+	// A loop holds this speaker's AS (RFC 4271 §9.1.2). A path from an
+	// external peer, as every peer here is, begins with the peer's AS
+	// (RFC 4271 §6.3); one that does not, or is empty, is treated as a
+	// withdrawal (RFC 7606 §7.2), not a route of the peer's that would
+	// look originated by this speaker when passed on.
+	loop := wire.HasAS(u.ASPath, p.s.cfg.AS) || !startsWith(u.ASPath, p.cfg.AS)
 	for _, n := range u.NLRI {
 		if loop {
 			if _, ok := p.rib[n]; ok {
@@ -467,4 +476,15 @@ func pathKey(r Route) string {
 		fmt.Fprintf(&b, " %t%v", s.Set, s.ASNs)
 	}
 	return b.String()
+}
+
+// startsWith reports whether AS path path begins with as: its first
+// segment is a sequence whose first AS is as (or AS_TRANS for a 4-octet
+// AS, from a peer that sends 2-octet paths, RFC 6793 §4.2.2).
+func startsWith(path []wire.Segment, as uint32) bool {
+	if len(path) == 0 || path[0].Set || len(path[0].ASNs) == 0 {
+		return false
+	}
+	first := path[0].ASNs[0]
+	return first == as || as > 0xffff && first == wire.ASTrans
 }

@@ -145,6 +145,25 @@ func TestLoopDropped(t *testing.T) {
 	}
 }
 
+// TestPathFromAnotherAS: an external peer's route whose path is empty or
+// does not begin with the peer's AS is treated as a withdrawal (RFC 4271
+// §6.3, RFC 7606 §7.2): it would look like the speaker's own when passed
+// on. The session stays.
+func TestPathFromAnotherAS(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.0.17")
+	p := dialRaw(t, n, addr, port)
+	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr,
+		NLRI: pfxs("10.52.0.0/16", "10.53.0.0/16")}.Append(nil, true))
+	waitRoutes(t, n, map[string]string{"10.52.0.0/16": "65002", "10.53.0.0/16": "65002"})
+	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, NextHop: addr, NLRI: pfxs("10.52.0.0/16")}.Append(nil, true))
+	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65009}}}, NextHop: addr,
+		NLRI: pfxs("10.53.0.0/16", "10.54.0.0/16")}.Append(nil, true))
+	waitRoutes(t, n, map[string]string{})
+	if st := n.s.Peers()[0].State; st != "Established" {
+		t.Errorf("the session is %s after routes treated as withdrawn: %+v", st, n.s.Peers()[0])
+	}
+}
+
 // waitDown waits until the speaker has let go of the session, so that the
 // next connection is not a collision with an established one (RFC 4271
 // §6.8: the established one would stay).
