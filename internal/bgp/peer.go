@@ -95,6 +95,10 @@ func (p *peer) connect() {
 				p.s.mu.Unlock()
 			} else {
 				p.session(nc, true)
+				select { // our own session's kick: wait ConnectRetry
+				case <-p.kick:
+				default:
+				}
 			}
 		}
 		select {
@@ -312,6 +316,9 @@ func (c *conn) send(t wire.Type, body []byte) error {
 func (c *conn) write(t wire.Type, body []byte) error {
 	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
 	if _, err := c.nc.Write(wire.AppendMessage(nil, t, body)); err != nil {
+		// A message cut short leaves the stream unreadable: the session
+		// ends (its reader sees the closed connection).
+		c.nc.Close()
 		return err
 	}
 	c.p.sent.Add(1)
@@ -418,9 +425,16 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 
 // advertise sends what changed between what the peer was sent and want:
 // withdrawals, then announcements grouped by their attributes.
-func (c *conn) advertise(want map[netip.Prefix]Route) {
+func (c *conn) advertise() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.p.s.mu.Lock()
+	if c.p.established != c {
+		c.p.s.mu.Unlock()
+		return
+	}
+	want := c.p.s.exportTo(c.p)
+	c.p.s.mu.Unlock()
 	var gone []netip.Prefix
 	for pfx := range c.out {
 		if _, ok := want[pfx]; !ok {
@@ -448,7 +462,12 @@ func (c *conn) advertise(want map[netip.Prefix]Route) {
 	for _, k := range slices.Sorted(maps.Keys(groups)) {
 		ps, r := groups[k], attrs[k]
 		slices.SortFunc(ps, netip.Prefix.Compare)
-		for chunk := range slices.Chunk(ps, wire.MaxPrefixesPerUpdate) {
+		attrLen := len(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: ps[:1]}.Append(nil, c.fourOctet)) - 5
+		room := wire.MaxLen - wire.HeaderLen - attrLen
+		if room < 5 {
+			continue // the path alone does not fit in a message: not sent
+		}
+		for chunk := range slices.Chunk(ps, min(wire.MaxPrefixesPerUpdate, room/5)) {
 			u := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: chunk}
 			if c.write(wire.TypeUpdate, u.Append(nil, c.fourOctet)) != nil {
 				return

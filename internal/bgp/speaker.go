@@ -362,19 +362,15 @@ func (s *Speaker) exportTo(p *peer) map[netip.Prefix]Route {
 // date.
 func (s *Speaker) advertiseAll() {
 	s.mu.Lock()
-	type job struct {
-		c    *conn
-		want map[netip.Prefix]Route
-	}
-	var jobs []job
+	var cs []*conn
 	for _, p := range s.peers {
 		if c := p.established; c != nil {
-			jobs = append(jobs, job{c, s.exportTo(p)})
+			cs = append(cs, c)
 		}
 	}
 	s.mu.Unlock()
-	for _, j := range jobs {
-		j.c.advertise(j.want)
+	for _, c := range cs {
+		c.advertise()
 	}
 }
 
