@@ -94,13 +94,8 @@ func TestGatewayBGPOffUnderConnection(t *testing.T) {
 // TestActiveActiveOffUnderCustomBgp: the gateway's custom APIPA addresses
 // a connection names cannot go from under it.
 func TestActiveActiveOffUnderCustomBgp(t *testing.T) {
-	e := newEnv(t)
-	s := e.site(subA, "aa", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
-	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
-	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
-	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	e, s, g, _ := twoIPConfigGateway(t)
 	p := g["properties"].(obj)
-	p["ipConfigurations"] = append(p["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": s.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
 	p["activeActive"] = true
 	p["enableBgp"] = true
 	p["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddresses": []obj{

@@ -239,18 +239,28 @@ func TestR1ConnectionsToForPeers(t *testing.T) {
 	}
 }
 
+// twoIPConfigGateway makes a site in resource group aa and a second public
+// IP address (pip2), and returns the body of a gateway with two IP
+// configurations, not yet active-active nor put.
+func twoIPConfigGateway(t *testing.T) (e *env, s site, g obj, pip2 string) {
+	t.Helper()
+	e = newEnv(t)
+	s = e.site(subA, "aa", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	pip2 = netPath(subA, "aa", "publicIPAddresses", "pip2")
+	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
+	g = gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	p := g["properties"].(obj)
+	p["ipConfigurations"] = append(p["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": s.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
+	return e, s, g, pip2
+}
+
 // TestActiveActive: an active-active gateway takes two IP configurations,
 // each with its own private and public address; a gateway that is not
 // active-active takes one, and a policy-based or Basic one cannot be. The
 // device configuration of its connection has a tunnel to each instance.
 func TestActiveActive(t *testing.T) {
-	e := newEnv(t)
-	s := e.site(subA, "aa", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
-	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
-	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
-	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	e, s, g, pip2 := twoIPConfigGateway(t)
 	p := g["properties"].(obj)
-	p["ipConfigurations"] = append(p["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": s.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
 	if r := e.do("PUT", s.gw, g); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "exactly 1 IP configuration") {
 		t.Fatalf("two IP configurations without activeActive: %d %s", r.status, r.body)
 	}

@@ -126,9 +126,13 @@ func (l *link) disconnect() {
 	l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
 	l.conn.Close()
 }
-func (l *link) remoteAddr() netip.AddrPort {
-	a, _ := netip.ParseAddrPort(l.conn.RemoteAddr().String())
-	return a
+func (l *link) remoteAddr() netip.AddrPort { return addrPortOf(l.conn.RemoteAddr()) }
+
+// addrPortOf is a connection's address as a netip.AddrPort (invalid when
+// it is none).
+func addrPortOf(a net.Addr) netip.AddrPort {
+	ap, _ := netip.ParseAddrPort(a.String())
+	return ap
 }
 func (l *link) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64) {
 	return l.bytesIn.Load(), l.bytesOut.Load(), l.packetsIn.Load(), l.packetsOut.Load()

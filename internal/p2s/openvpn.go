@@ -512,12 +512,8 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (string,
 	}
 	ctx, cancel := context.WithTimeout(o.ctx, ovpnHandWindow)
 	defer cancel()
-	var nas netip.Addr
-	if a, err := netip.ParseAddrPort(o.conn.LocalAddr().String()); err == nil {
-		nas = a.Addr()
-	}
 	a, err := radius.Authenticate(ctx, o.srv.cfg.Radius, radius.Request{User: km.Username, Password: km.Password,
-		CallingStation: o.remoteAddr().Addr().String(), NASIdentifier: o.srv.cfg.NASIdentifier, NASAddr: nas})
+		CallingStation: o.remoteAddr().Addr().String(), NASIdentifier: o.srv.cfg.NASIdentifier, NASAddr: addrPortOf(o.conn.LocalAddr()).Addr()})
 	if err != nil {
 		return "", fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
 	}
@@ -906,13 +902,10 @@ func (o *ovpnSession) close() {
 }
 
 // The session as a Server's client.
-func (o *ovpnSession) connected() bool  { return o.authed.Load() }
-func (o *ovpnSession) closeConn()       { o.conn.Close() }
-func (o *ovpnSession) protocol() string { return ProtocolOpenVPN }
-func (o *ovpnSession) remoteAddr() netip.AddrPort {
-	a, _ := netip.ParseAddrPort(o.conn.RemoteAddr().String())
-	return a
-}
+func (o *ovpnSession) connected() bool            { return o.authed.Load() }
+func (o *ovpnSession) closeConn()                 { o.conn.Close() }
+func (o *ovpnSession) protocol() string           { return ProtocolOpenVPN }
+func (o *ovpnSession) remoteAddr() netip.AddrPort { return addrPortOf(o.conn.RemoteAddr()) }
 func (o *ovpnSession) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64) {
 	return o.bytesIn.Load(), o.bytesOut.Load(), o.pktsIn.Load(), o.packetsOut.Load()
 }
