@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -26,16 +28,18 @@ import (
 // newP2S is vnetgw's own point-to-site client (R10).
 func newP2S(g *globals) *cobra.Command {
 	p := &cobra.Command{Use: "p2s", Short: "Point-to-site: vnetgw's own SSTP client"}
-	var gateway, name, caFile, certFile, keyFile, netns string
+	var gateway, name, caFile, certFile, keyFile, netns, user string
 	var routes []string
 	var reconnect bool
 	connect := &cobra.Command{
-		Use:   "connect --gateway ADDR[:PORT] --cert FILE --key FILE --netns NS --route PREFIX",
+		Use:   "connect --gateway ADDR[:PORT] (--cert FILE --key FILE | --user NAME) --netns NS --route PREFIX",
 		Short: "Connect to a gateway's point-to-site server over SSTP and carry a network namespace's traffic (root)",
 		Long: `Connect to a gateway's point-to-site server (SSTP over HTTPS, port 443 unless
 serve's --sstp-port says otherwise), authenticate with a client certificate
 that chains to a root uploaded to the gateway (vpnClientRootCertificates,
-R12), and put a TUN device with the address the gateway gives into the
+R12), or with a user name and password that the gateway's RADIUS server
+checks (--user; MS-CHAPv2; the password from $` + envPassword + `, else
+read as one line from standard input), and put a TUN device with the address the gateway gives into the
 network namespace --netns, with --route prefixes (the VNet's ranges) routed
 into it. It runs until interrupted or until the gateway ends the
 connection; it does not reconnect by itself (R14) unless --reconnect. The
@@ -79,17 +83,29 @@ is checked against --ca (default: the data directory's ca.pem).`,
 			if !trust.AppendCertsFromPEM(pem) {
 				return fmt.Errorf("--ca %s holds no PEM certificate", caFile)
 			}
-			cert, err := tls.LoadX509KeyPair(certFile, keyFile)
-			if err != nil {
-				return fmt.Errorf("--cert/--key: %w", err)
-			}
 			if name == "" {
 				name = server.Addr().String()
 			}
-			log := slog.New(slog.NewTextHandler(g.stderr, nil))
+			cfg := p2s.ClientConfig{Server: server, ServerName: name, RootCAs: trust}
+			switch {
+			case user != "" && certFile != "":
+				return errors.New("--user or --cert, not both")
+			case user != "":
+				pw, err := readPassword(cmd)
+				if err != nil {
+					return err
+				}
+				cfg.User, cfg.Password = user, pw
+			default:
+				cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+				if err != nil {
+					return fmt.Errorf("--cert/--key (or --user): %w", err)
+				}
+				cfg.Cert = cert
+			}
+			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			cfg := p2s.ClientConfig{Logger: log, Server: server, ServerName: name, RootCAs: trust, Cert: cert}
 			for {
 				err := connectOnce(ctx, g, cfg, netns, prefixes)
 				switch {
@@ -113,11 +129,29 @@ is checked against --ca (default: the data directory's ca.pem).`,
 	f.StringVar(&caFile, "ca", "", "PEM file of the CA that issued the gateway's certificate (default: the data directory's ca.pem)")
 	f.StringVar(&certFile, "cert", "", "PEM client certificate (it chains to an uploaded root, R12)")
 	f.StringVar(&keyFile, "key", "", "PEM private key of --cert")
+	f.StringVar(&user, "user", "", "user name the gateway's RADIUS server checks, instead of a certificate (the password from $"+envPassword+" or standard input)")
 	f.StringVar(&netns, "netns", "", "network namespace that gets the TUN device")
 	f.StringArrayVar(&routes, "route", nil, "prefix routed through the gateway (repeatable)")
 	f.BoolVar(&reconnect, "reconnect", false, "connect again when the connection ends (by default the client ends with it, R14)")
 	p.AddCommand(connect)
 	return p
+}
+
+// envPassword holds the password of p2s connect --user: a flag would
+// show it to every user of the machine (ps).
+const envPassword = "VNETGW_PASSWORD"
+
+// readPassword returns the password of --user: $VNETGW_PASSWORD, else the
+// first line of standard input.
+func readPassword(cmd *cobra.Command) (string, error) {
+	if pw, ok := os.LookupEnv(envPassword); ok {
+		return pw, nil
+	}
+	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	if err != nil && line == "" {
+		return "", fmt.Errorf("--user needs a password: set $%s or give it as a line on standard input", envPassword)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 // reconnectDelay is the wait before --reconnect connects again.

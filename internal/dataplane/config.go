@@ -110,7 +110,8 @@ type GatewayP2S struct {
 	Roots              [][]byte
 	Revoked            []string // SHA-1 thumbprints, hex
 	// Radius are the RADIUS servers that check OpenVPN clients' user
-	// names and passwords and IKEv2 clients' EAP, in the order they are
+	// names and passwords, SSTP clients' MS-CHAPv2 and IKEv2 clients'
+	// EAP, in the order they are
 	// asked; RadiusOnly says clients authenticate that way only, without
 	// certificates.
 	Radius     []radius.Server

@@ -30,8 +30,10 @@ type ClientConfig struct {
 	ServerName string
 	RootCAs    *x509.CertPool
 	// Cert is the client certificate, chained to a root uploaded to the
-	// gateway (R12).
-	Cert tls.Certificate
+	// gateway (R12); or User and Password, which the gateway's RADIUS
+	// server checks (MS-CHAPv2; a password goes first when both are set).
+	Cert           tls.Certificate
+	User, Password string
 	// OnIP receives the IPv4 packets the gateway sends.
 	OnIP func(pkt []byte)
 	// Hello is how long the gateway may be silent before it is asked for

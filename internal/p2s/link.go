@@ -2,9 +2,11 @@
 // server on a gateway's public address that clients reach over HTTPS
 // (R13), PPP inside it (RFC 1661) with the client authenticated by its
 // certificate in EAP-TLS (RFC 5216) against the gateway's uploaded roots
-// (R12), the SSTP crypto binding that ties the two TLS layers together
-// ([MS-SSTP] §3.2.5.2), and an address from the client pool (IPCP, RFC
-// 1332); and vnetgw's own client (R10).
+// (R12), or by its user name and password in MS-CHAPv2 (RFC 2759), which
+// a RADIUS server checks for the gateway (mschap.go), the SSTP crypto
+// binding that ties the two TLS layers together ([MS-SSTP] §3.2.5.2), and
+// an address from the client pool (IPCP, RFC 1332); and vnetgw's own
+// client (R10). OpenVPN clients share the port (openvpn.go).
 //
 // A link is one SSTP connection, either side: one goroutine reads it and
 // runs PPP; writes are serialised by the link's lock.
@@ -13,6 +15,7 @@ package p2s
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -63,7 +66,22 @@ type link struct {
 	local, peer         netip.Addr           // the PPP addresses (IPCP)
 	eapSrv              *eaptls.Server       // the server's EAP-TLS
 	eapCli              *eaptls.Conversation // the client's
-	identity            string               // the client certificate's common name (server)
+	identity            string               // the client certificate's common name, or the RADIUS user (server)
+	// The server authenticates with MS-CHAPv2 checked by RADIUS
+	// (useMSCHAP) instead of EAP-TLS: chapID and challenge are those of
+	// the challenge it sent (chapSent).
+	useMSCHAP bool
+	chapSent  bool
+	chapID    uint8
+	challenge [16]byte
+	// The client's MS-CHAPv2: its challenge and response, for the
+	// server's Success.
+	peerChallenge [16]byte
+	ntResponse    [24]byte
+	// ctx ends with the connection: what waits for it (a RADIUS server)
+	// gives up.
+	ctx    context.Context
+	cancel context.CancelFunc
 	// dns are the DNS servers the server gives (at most two). The client
 	// asks for a primary and a secondary one (RFC 1877) until the server
 	// rejects the option (dnsRejected) and keeps what it is given.
@@ -90,6 +108,7 @@ type link struct {
 
 func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
 	l := &link{server: server, conn: conn, r: r, log: log, hello: helloInterval, outQueue: newOutQueue()}
+	l.ctx, l.cancel = context.WithCancel(context.Background())
 	var b [4]byte
 	rand.Read(b[:])
 	l.magic = binary.BigEndian.Uint32(b[:]) | 1
@@ -120,7 +139,7 @@ func (l *link) writePPP(proto uint16, info []byte) error {
 
 // The link as a Server's client.
 func (l *link) connected() bool  { return l.bound.Load() }
-func (l *link) closeConn()       { l.conn.Close() }
+func (l *link) closeConn()       { l.cancel(); l.conn.Close() }
 func (l *link) protocol() string { return ProtocolSSTP }
 func (l *link) disconnect() {
 	l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
@@ -245,7 +264,7 @@ func (l *link) sendLCPRequest() error {
 	}
 	l.lcpSent = time.Now()
 	if l.server {
-		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: binary.BigEndian.AppendUint16(nil, ppp.ProtoEAP)}}, opts...)
+		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: l.authProto()}}, opts...)
 	}
 	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: l.nextID(), Data: ppp.AppendOptions(nil, opts)}.Append(nil))
 }
@@ -344,6 +363,8 @@ func (l *link) handlePPP(proto uint16, info []byte) error {
 		return l.handleLCP(info)
 	case ppp.ProtoEAP:
 		return l.handleEAP(info)
+	case ppp.ProtoCHAP:
+		return l.handleCHAP(info)
 	case ppp.ProtoIPCP:
 		return l.handleIPCP(info)
 	case ppp.ProtoIPv4:
@@ -386,15 +407,19 @@ func (l *link) handleLCP(info []byte) error {
 		if err != nil {
 			return nil
 		}
-		var rej []ppp.Option
+		var rej, nak []ppp.Option
 		for _, o := range opts {
 			switch o.Type {
 			case ppp.OptMRU, ppp.OptACCM, ppp.OptMagic, ppp.OptPFC, ppp.OptACFC:
 			case ppp.OptAuthProto:
 				// The server does not authenticate to the client in
-				// PPP (TLS did); the client takes EAP only.
-				if l.server || len(o.Value) < 2 || binary.BigEndian.Uint16(o.Value) != ppp.ProtoEAP {
+				// PPP (TLS did); the client takes what it has
+				// credentials for, and names it when asked for another
+				// (RFC 1661 §5.3).
+				if l.server {
 					rej = append(rej, o)
+				} else if want := l.authProto(); !bytes.Equal(o.Value, want) {
+					nak = append(nak, ppp.Option{Type: ppp.OptAuthProto, Value: want})
 				}
 			default:
 				rej = append(rej, o)
@@ -402,6 +427,9 @@ func (l *link) handleLCP(info []byte) error {
 		}
 		if len(rej) > 0 {
 			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfRej, ID: p.ID, Data: ppp.AppendOptions(nil, rej)}.Append(nil))
+		}
+		if len(nak) > 0 {
+			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: p.ID, Data: ppp.AppendOptions(nil, nak)}.Append(nil))
 		}
 		l.lcpPeers = true
 		if err := l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil)); err != nil {
@@ -416,11 +444,17 @@ func (l *link) handleLCP(info []byte) error {
 		l.lcpOurs = true
 	case ppp.ConfNak, ppp.ConfRej:
 		// RFC 1661 §5.3, §5.4: drop what the peer rejects and ask again;
-		// the server cannot do without EAP.
+		// the server cannot do without authentication, and takes the
+		// other method the client names when it has it.
 		opts, _ := ppp.ParseOptions(p.Data)
 		for _, o := range opts {
 			if o.Type == ppp.OptAuthProto && l.server {
-				return fmt.Errorf("the client does not take EAP authentication (LCP code %d, % x): a client certificate is needed (R12)", p.Code, o.Value)
+				if p.Code == ppp.ConfNak && !l.useMSCHAP && len(l.srv.cfg.Radius) > 0 && bytes.Equal(o.Value, mschapProto) {
+					l.useMSCHAP = true
+					continue
+				}
+				l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+				return fmt.Errorf("the client does not take the authentication the gateway asks for (LCP code %d, % x): %s", p.Code, o.Value, l.srv.authNeeds())
 			}
 			if o.Type == ppp.OptMagic && p.Code == ppp.ConfRej {
 				l.magic = 0
@@ -438,12 +472,33 @@ func (l *link) handleLCP(info []byte) error {
 		l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
 		return errors.New("the peer terminated PPP")
 	}
-	if l.server && l.lcpOurs && l.lcpPeers && l.eapSrv == nil {
+	if l.server && l.lcpOurs && l.lcpPeers && l.useMSCHAP && !l.chapSent {
+		// LCP is open: challenge the client (RFC 1994 §4.1).
+		return l.sendChallenge()
+	}
+	if l.server && l.lcpOurs && l.lcpPeers && !l.useMSCHAP && l.eapSrv == nil {
 		// LCP is open: authenticate the client (RFC 3748 §4.1).
 		l.eapSrv = eaptls.NewServer(l.eapTLSConfig(), eapFragment, negotiationTimeout)
 		return l.writePPP(ppp.ProtoEAP, l.eapSrv.Start().Append(nil))
 	}
 	return nil
+}
+
+// Values of the Authentication-Protocol option (RFC 1661 §6.2): EAP
+// (RFC 3748 §3.1) and CHAP with MS-CHAPv2 (RFC 2759 §2).
+var (
+	eapProto    = binary.BigEndian.AppendUint16(nil, ppp.ProtoEAP)
+	mschapProto = append(binary.BigEndian.AppendUint16(nil, ppp.ProtoCHAP), ppp.AlgorithmMSCHAPv2)
+)
+
+// authProto is the authentication the link does: the server's, what it
+// asks for; the client's, what it has credentials for (a password over a
+// certificate).
+func (l *link) authProto() []byte {
+	if l.server && l.useMSCHAP || !l.server && l.client.cfg.User != "" {
+		return mschapProto
+	}
+	return eapProto
 }
 
 // sendEAPTLS sends the next fragment of the client's flight.

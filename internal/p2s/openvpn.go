@@ -512,8 +512,9 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (string,
 	}
 	ctx, cancel := context.WithTimeout(o.ctx, ovpnHandWindow)
 	defer cancel()
-	a, err := radius.Authenticate(ctx, o.srv.cfg.Radius, radius.Request{User: km.Username, Password: km.Password,
-		CallingStation: o.remoteAddr().Addr().String(), NASIdentifier: o.srv.cfg.NASIdentifier, NASAddr: addrPortOf(o.conn.LocalAddr()).Addr()})
+	req := o.srv.radiusRequest(km.Username, o.conn)
+	req.Password = km.Password
+	a, err := radius.Authenticate(ctx, o.srv.cfg.Radius, req)
 	if err != nil {
 		return "", fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
 	}

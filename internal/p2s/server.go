@@ -2,6 +2,7 @@ package p2s
 
 import (
 	"bufio"
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
@@ -83,13 +84,15 @@ type Config struct {
 	// Routes are what OpenVPN clients are told to send through the
 	// tunnel: the VNet's ranges and what the gateway reaches.
 	Routes []netip.Prefix
-	// Radius are the RADIUS servers that check OpenVPN clients' user
-	// names and passwords, asked in order; RadiusOnly: OpenVPN clients
-	// authenticate that way only, not with certificates. NASIdentifier
-	// names the gateway to them.
+	// Radius are the RADIUS servers that check clients' user names and
+	// passwords (OpenVPN's, and SSTP's in MS-CHAPv2), asked in order;
+	// RadiusOnly: clients authenticate that way only, not with
+	// certificates. NASIdentifier names the gateway to them; RadiusDial
+	// is how it reaches them (nil: the node's network).
 	Radius        []radius.Server
 	RadiusOnly    bool
 	NASIdentifier string
+	RadiusDial    func(ctx context.Context, network, address string) (net.Conn, error)
 	// DNS are the DNS servers clients are given when they ask (IPCP, RFC
 	// 1877): the VNet's (dhcpOptions), at most two.
 	DNS []netip.Addr
@@ -333,6 +336,7 @@ func (s *Server) serve(c net.Conn) error {
 	}
 	l := newLink(true, tc, r, s.log)
 	l.srv = s
+	l.useMSCHAP = s.cfg.RadiusOnly && len(s.cfg.Radius) > 0
 	for _, d := range s.cfg.DNS {
 		if d.Is4() && len(l.dns) < len(dnsOptions) {
 			l.dns = append(l.dns, d)

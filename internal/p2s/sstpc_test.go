@@ -1,11 +1,14 @@
 package p2s
 
 import (
+	"context"
 	"crypto/x509"
 	"encoding/pem"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +17,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
 
@@ -25,36 +29,53 @@ func guestDir() string {
 	return "/var/cache/vnetgw/sstp-guest"
 }
 
-// guestScript runs in the VM: the VPN client package's script for sstpc
-// and pppd (EAP-TLS with the client certificate), tried again while sstpc
-// 1.0.18 fails its HTTPS start (it does so often, against any server),
-// then a ping into the VNet through the route the script set.
+// guestScript runs in the VM: the VPN client packages' scripts for sstpc
+// and pppd, first with the client certificate (EAP-TLS), then with alice's
+// user name and password (MS-CHAPv2, the gateway asks RADIUS), each tried
+// again while sstpc 1.0.18 fails its HTTPS start (it does so often,
+// against any server), then a ping into the VNet through the route the
+// script set.
 const guestScript = `
-for a in $(seq 15); do
-  echo "== attempt $a"
-  start=$(date +%s)
-  if timeout 75 /mnt/host/pkg/linux/sstpc.sh /mnt/host/alice.pem /mnt/host/alice.key vnetgw$a > /tmp/out 2>&1; then
-    cat /tmp/out
-    ip -br addr show vnetgw$a; ip route show dev vnetgw$a
-    ping -c 3 -W 3 10.1.0.4 && echo PING-OK
-    # The package's way to disconnect.
-    kill "$(cat /run/vnetgw$a.pid)" && sleep 3
-    ip link show vnetgw$a 2>/dev/null || echo DISCONNECTED
-    exit 0
-  fi
-  echo "failed after $(( $(date +%s) - start )) s:"; tail -8 /tmp/out
-  kill "$(cat /run/vnetgw$a.pid 2>/dev/null)" 2>/dev/null
+for mode in cert password; do
+  ok=
+  for a in $(seq 15); do
+    echo "== $mode: attempt $a"
+    ifc=v$mode$a
+    start=$(date +%s)
+    if [ $mode = cert ]; then
+      set -- /mnt/host/pkg-cert/linux/sstpc.sh /mnt/host/alice.pem /mnt/host/alice.key $ifc
+    else
+      set -- /mnt/host/pkg-radius/linux/sstpc.sh alice $ifc
+    fi
+    if VNETGW_PASSWORD='correct horse battery staple' timeout 75 "$@" > /tmp/out 2>&1; then
+      cat /tmp/out
+      ip -br addr show $ifc; ip route show dev $ifc
+      ping -c 3 -W 3 10.1.0.4 && echo "PING-OK $mode"
+      # The package's way to disconnect.
+      kill "$(cat /run/$ifc.pid)" && sleep 3
+      ip link show $ifc 2>/dev/null || echo "DISCONNECTED $mode"
+      ok=1
+      break
+    fi
+    echo "failed after $(( $(date +%s) - start )) s:"; tail -8 /tmp/out
+    kill "$(cat /run/$ifc.pid 2>/dev/null)" 2>/dev/null
+  done
+  [ -n "$ok" ] || exit 1
 done
-exit 1
+exit 0
 `
 
 // TestSSTPCInterop: Linux's SSTP client, sstpc with pppd (Debian's), in a
 // VM, connects to the server with its certificate in EAP-TLS (R10, R12),
 // completes the crypto binding, gets an address of the pool and pings a
 // host in the VNet. The server checks the binding in the form pppd's
-// 128-bit MPPE keys give sstpc as well as in the specification's.
+// 128-bit MPPE keys give sstpc as well as in the specification's. Then it
+// connects with a user name and password: pppd, which refuses EAP, names
+// MS-CHAPv2, which the gateway relays to FreeRADIUS, and the binding
+// keyed with the MPPE keys FreeRADIUS gave the gateway checks out.
 func TestSSTPCInterop(t *testing.T) {
 	netnstest.Require(t, "qemu-system-x86_64")
+	netnstest.RequireFreeRADIUS(t)
 	dir := guestDir()
 	if _, err := os.Stat(filepath.Join(dir, "initrd.img")); err != nil {
 		netnstest.Require(t, filepath.Join(dir, "initrd.img")) // skips or fails with the build hint
@@ -74,16 +95,24 @@ func TestSSTPCInterop(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(share, "run.sh"), []byte(guestScript), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// The VPN client package of the gateway, as generatevpnclientpackage
-	// makes it: the guest connects with its script.
-	zipped, err := vpnclient.Settings{Gateway: "gateway", Addr: netip.MustParseAddr("192.0.2.1"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
-		Protocols: []string{"SSTP"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw})}.Zip()
-	if err != nil {
-		t.Fatal(err)
+	// The VPN client packages of the gateway, as generatevpnclientpackage
+	// makes them for certificates and for RADIUS alone: the guest
+	// connects with their scripts.
+	for dir, auth := range map[string]string{"pkg-cert": "Certificate", "pkg-radius": "Radius"} {
+		zipped, err := vpnclient.Settings{Gateway: "gateway", Addr: netip.MustParseAddr("192.0.2.1"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+			Protocols: []string{"SSTP"}, Authentication: []string{auth}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+			CA: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw})}.Zip()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := vpnclient.Extract(zipped, filepath.Join(share, dir)); err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := vpnclient.Extract(zipped, filepath.Join(share, "pkg")); err != nil {
-		t.Fatal(err)
-	}
+	// FreeRADIUS, reached from the gateway's namespace.
+	radNS := netnstest.New(t, "rad")
+	netnstest.Link(t, radNS, "198.18.0.1/24", ns, "198.18.0.2/24")
+	netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
 
 	router := fabric.NewRouter()
 	web, err := fabric.NewNetstackHost("web", netip.MustParseAddr("10.1.0.4"), 0, router)
@@ -98,7 +127,16 @@ func TestSSTPCInterop(t *testing.T) {
 	var srv *Server
 	if err := ns.Do(func() (err error) {
 		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
-			Pool: netip.MustParsePrefix("172.16.201.0/24"), Router: router, Logger: testLogger(t), SSTP: true})
+			Pool: netip.MustParsePrefix("172.16.201.0/24"), Router: router, Logger: testLogger(t), SSTP: true,
+			Radius: []radius.Server{{Addr: netip.MustParseAddrPort("198.18.0.1:1812"), Secret: []byte("gw-shared-s3cret")}}, NASIdentifier: "gateway",
+			RadiusDial: func(ctx context.Context, network, address string) (c net.Conn, err error) {
+				err = ns.Do(func() (err error) {
+					var d net.Dialer
+					c, err = d.DialContext(ctx, network, address)
+					return err
+				})
+				return c, err
+			}})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -106,7 +144,7 @@ func TestSSTPCInterop(t *testing.T) {
 	defer srv.Close()
 	router.SetRoutes([]fabric.Route{{Prefix: netip.MustParsePrefix("10.1.0.4/32"), Port: web}, {Prefix: srv.cfg.Pool, Port: srv}})
 	var mu sync.Mutex
-	var seen []ClientStatus
+	var seen []ClientStatus // every client the server listed, the last view of each
 	stop := make(chan struct{})
 	go func() {
 		for {
@@ -115,9 +153,13 @@ func TestSSTPCInterop(t *testing.T) {
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
-			if cs := srv.Clients(); len(cs) > 0 {
+			for _, c := range srv.Clients() {
 				mu.Lock()
-				seen = cs
+				if i := slices.IndexFunc(seen, func(o ClientStatus) bool { return o.Since.Equal(c.Since) }); i >= 0 {
+					seen[i] = c
+				} else {
+					seen = append(seen, c)
+				}
 				mu.Unlock()
 			}
 		}
@@ -143,16 +185,23 @@ func TestSSTPCInterop(t *testing.T) {
 	out, _ := os.ReadFile(filepath.Join(share, "output"))
 	status, _ := os.ReadFile(filepath.Join(share, "status"))
 	t.Logf("guest:\n%s", tail(string(out), 60))
-	if strings.TrimSpace(string(status)) != "0" || !strings.Contains(string(out), "PING-OK") {
-		t.Fatalf("sstpc did not reach the VNet host (status %q)", status)
-	}
-	if !strings.Contains(string(out), "DISCONNECTED") {
-		t.Errorf("the package's way to disconnect left the PPP interface")
+	for _, mode := range []string{"cert", "password"} {
+		if !strings.Contains(string(out), "PING-OK "+mode) {
+			t.Fatalf("sstpc with %s did not reach the VNet host (status %q)", mode, status)
+		}
+		if !strings.Contains(string(out), "DISCONNECTED "+mode) {
+			t.Errorf("the package's way to disconnect left the PPP interface (%s)", mode)
+		}
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen) != 1 || seen[0].Identity != "alice" || !strings.Contains(string(out), "local  IP address "+seen[0].Addr.String()) || seen[0].BytesIn == 0 {
-		t.Errorf("the server's view of the client: %+v", seen)
+	if len(seen) != 2 {
+		t.Fatalf("the server listed %d clients: %+v", len(seen), seen)
+	}
+	for _, c := range seen {
+		if c.Identity != "alice" || !strings.Contains(string(out), "local  IP address "+c.Addr.String()) || c.BytesIn == 0 {
+			t.Errorf("the server's view of a client: %+v", c)
+		}
 	}
 }
 

@@ -3,7 +3,6 @@ package radius
 import (
 	"context"
 	"crypto/md5"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"time"
@@ -74,26 +73,13 @@ func (e *EAP) Exchange(ctx context.Context, eap []byte) (Outcome, error) {
 	if e.server != nil {
 		servers = []Server{*e.server}
 	}
-	var errs []error
-	for i := range servers {
-		s := servers[i]
-		// RFC 3579 §3.2: with EAP, every answer has a
-		// Message-Authenticator.
-		resp, err := roundTrip(ctx, s, attrs, true)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%v: %w", s.Addr, err))
-			if ctx.Err() != nil {
-				break
-			}
-			continue
-		}
-		e.server = &s
-		return e.outcome(resp, s.Secret)
+	// RFC 3579 §3.2: with EAP, every answer has a Message-Authenticator.
+	resp, s, err := ask(ctx, servers, e.req.Dial, attrs, true)
+	if err != nil {
+		return Outcome{}, err
 	}
-	if len(errs) == 0 {
-		return Outcome{}, errors.New("radius: no server")
-	}
-	return Outcome{}, errors.Join(errs...)
+	e.server = &s
+	return e.outcome(resp, s.Secret)
 }
 
 // outcome reads a server's answer: its EAP message, State, and the MSK of
@@ -134,19 +120,12 @@ func (e *EAP) outcome(resp Packet, secret []byte) (Outcome, error) {
 // mppeKeys returns the MS-MPPE-Recv-Key and MS-MPPE-Send-Key of an
 // Access-Accept, decrypted (RFC 2548 §2.4.2, §2.4.3).
 func mppeKeys(resp Packet, secret []byte) (recv, send []byte, err error) {
-	for _, a := range resp.Attrs {
-		v := a.Value
-		if a.Type != AttrVendorSpecific || len(v) < 6 || binary.BigEndian.Uint32(v) != vendorMicrosoft {
-			continue
-		}
-		typ, n := v[4], int(v[5])
-		if n < 2 || n > len(v)-4 {
-			return nil, nil, fmt.Errorf("%w: a Microsoft attribute cut short", ErrMalformed)
-		}
+	for _, a := range microsoftAttrs(resp) {
+		typ := a.Type
 		if typ != msMPPESendKey && typ != msMPPERecvKey {
 			continue
 		}
-		key, err := decryptMPPE(v[6:4+n], secret, resp.requestAuth)
+		key, err := decryptMPPE(a.Value, secret, resp.requestAuth)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -157,7 +136,7 @@ func mppeKeys(resp Packet, secret []byte) (recv, send []byte, err error) {
 		}
 	}
 	if recv == nil || send == nil {
-		return nil, nil, errors.New("radius: an Access-Accept without MS-MPPE keys: the EAP method gave the gateway no key")
+		return nil, nil, errors.New("radius: an Access-Accept without MS-MPPE keys: the authentication method gave the gateway no key")
 	}
 	return recv, send, nil
 }

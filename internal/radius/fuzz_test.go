@@ -60,3 +60,24 @@ func FuzzEAPOutcome(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMSCHAPv2Answer: a server's answer of any attributes to an
+// MS-CHAP-V2 request is read without a panic; it is an acceptance only
+// from an Access-Accept with MS-CHAP2-Success and both MPPE keys.
+func FuzzMSCHAPv2Answer(f *testing.F) {
+	success := append([]byte{AttrVendorSpecific, 50, 0, 0, 1, 55, msCHAP2Success, 44, 7}, "S=407A5589115FD0D6209F510FE9C04566932CDA56"...)
+	f.Add(byte(CodeAccessAccept), success, []byte{AttrVendorSpecific, 24, 0, 0, 1, 55, msMPPERecvKey, 18, 0x80, 1})
+	f.Add(byte(CodeAccessReject), append([]byte{AttrVendorSpecific, 19, 0, 0, 1, 55, msCHAPError, 13, 7}, "E=691 R=0"...), []byte{})
+	f.Fuzz(func(t *testing.T, code byte, a, b []byte) {
+		p := Packet{Code: code}
+		for _, raw := range [][]byte{a, b} {
+			if len(raw) >= 2 {
+				p.Attrs = append(p.Attrs, Attr{Type: raw[0], Value: raw[2:]})
+			}
+		}
+		ans, err := mschapAnswer(p, []byte("secret"))
+		if ans.Accept && (err != nil || code != CodeAccessAccept || ans.Recv == nil || ans.Send == nil) {
+			t.Fatalf("accepted: code %d, %+v, %v", code, ans, err)
+		}
+	})
+}

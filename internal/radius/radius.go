@@ -1,8 +1,10 @@
 // Package radius asks RADIUS servers (RFC 2865) whether a point-to-site
-// client's user name and password are good: an Access-Request with the
-// password hidden as RFC 2865 §5.2 says and a Message-Authenticator (RFC
-// 3579 §3.2, which servers hardened against forged responses require),
-// over UDP, tried again and then at the next server; the answer's
+// client's user name and password are good: in PAP, an Access-Request
+// with the password hidden as RFC 2865 §5.2 says; in MS-CHAP-V2, the
+// client's response (RFC 2548, mschap.go); or in any EAP method, relayed
+// (RFC 3579, eap.go). Every request has a Message-Authenticator (RFC
+// 3579 §3.2, which servers hardened against forged responses require)
+// and goes over UDP, tried again and then at the next server; the answer's
 // Response Authenticator, and its Message-Authenticator when it has one,
 // are checked before it is believed.
 //
@@ -181,6 +183,9 @@ type Request struct {
 	CallingStation string
 	NASIdentifier  string
 	NASAddr        netip.Addr
+	// Dial is how the NAS reaches the servers: nil is the node's network
+	// (net.Dialer).
+	Dial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Answer is a server's: accepted or not, and its Reply-Message.
@@ -214,12 +219,25 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 		}
 		return append(r.attrs(), Attr{AttrUserPassword, hidden}), nil
 	}
+	resp, _, err := ask(ctx, servers, r.Dial, attrs, false)
+	if err != nil {
+		return Answer{}, err
+	}
+	msg, _ := resp.Find(AttrReplyMessage)
+	return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg)}, nil
+}
+
+// dialFunc is Request.Dial's type.
+type dialFunc = func(ctx context.Context, network, address string) (net.Conn, error)
+
+// ask sends the request attrs makes to the servers in order until one
+// answers (roundTrip), and returns the answer and the server.
+func ask(ctx context.Context, servers []Server, dial dialFunc, attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error), needMA bool) (Packet, Server, error) {
 	var errs []error
 	for _, s := range servers {
-		resp, err := roundTrip(ctx, s, attrs, false)
+		resp, err := roundTrip(ctx, s, dial, attrs, needMA)
 		if err == nil {
-			msg, _ := resp.Find(AttrReplyMessage)
-			return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg)}, nil
+			return resp, s, nil
 		}
 		errs = append(errs, fmt.Errorf("%v: %w", s.Addr, err))
 		if ctx.Err() != nil {
@@ -227,9 +245,9 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 		}
 	}
 	if len(errs) == 0 {
-		return Answer{}, errors.New("radius: no server")
+		return Packet{}, Server{}, errors.New("radius: no server")
 	}
-	return Answer{}, errors.Join(errs...)
+	return Packet{}, Server{}, errors.Join(errs...)
 }
 
 // attrs are the attributes of every request about r: its user, and who
@@ -258,7 +276,7 @@ func (r Request) attrs() []Attr {
 // Message-Authenticator, to s until it answers (a few tries), and returns
 // the answer once it checks out (with a Message-Authenticator when
 // needMA).
-func roundTrip(ctx context.Context, s Server, attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error), needMA bool) (Packet, error) {
+func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error), needMA bool) (Packet, error) {
 	var req Packet
 	req.Code = CodeAccessRequest
 	var id [1]byte
@@ -282,8 +300,11 @@ func roundTrip(ctx context.Context, s Server, attrs func(auth [authenticator]byt
 	if addr.Port() == 0 {
 		addr = netip.AddrPortFrom(addr.Addr(), 1812)
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "udp", addr.String())
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	conn, err := dial(ctx, "udp", addr.String())
 	if err != nil {
 		return Packet{}, err
 	}

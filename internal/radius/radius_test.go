@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/mschap"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 )
 
@@ -48,6 +50,50 @@ func TestFreeRADIUS(t *testing.T) {
 	}
 	if !strings.Contains(fr.Output(), "198.51.100.7") {
 		t.Errorf("FreeRADIUS did not see the Calling-Station-Id")
+	}
+}
+
+// TestFreeRADIUSMSCHAPv2: FreeRADIUS checks alice's MS-CHAP-V2 response
+// (RFC 2548) and answers with the authenticator response and the MPPE
+// keys that the client computes itself (RFC 2759, RFC 3079): the server's
+// receive key is the client's send key. A wrong password gets an
+// Access-Reject with error 691.
+func TestFreeRADIUSMSCHAPv2(t *testing.T) {
+	netnstest.RequireFreeRADIUS(t)
+	srvNS, nas := netnstest.New(t, "rad"), netnstest.New(t, "nas")
+	netnstest.Link(t, srvNS, "192.0.2.1/24", nas, "192.0.2.2/24")
+	fr := netnstest.StartFreeRADIUS(t, srvNS, "s3cr3tshared", map[string]string{"alice": "correct horse battery staple"})
+	server := Server{Addr: netip.MustParseAddrPort("192.0.2.1:1812"), Secret: []byte("s3cr3tshared")}
+	// The NAS in its namespace, through Dial: the test's goroutines run
+	// in the host's.
+	dial := func(ctx context.Context, network, address string) (c net.Conn, err error) {
+		err = nas.Do(func() (err error) {
+			var d net.Dialer
+			c, err = d.DialContext(ctx, network, address)
+			return err
+		})
+		return c, err
+	}
+	ask := func(password string) (MSCHAPv2, [24]byte, MSCHAPv2Answer, error) {
+		m := MSCHAPv2{Ident: 7, Challenge: [16]byte{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16}, PeerChallenge: [16]byte{42, 43}}
+		m.NTResponse = mschap.NTResponse(m.Challenge, m.PeerChallenge, "alice", password)
+		a, err := AuthenticateMSCHAPv2(context.Background(), []Server{server}, Request{User: "alice", NASIdentifier: "hub-gw", Dial: dial}, m)
+		return m, m.NTResponse, a, err
+	}
+	m, nt, a, err := ask("correct horse battery staple")
+	if err != nil || !a.Accept {
+		t.Fatalf("alice with her password: %+v, %v\n%s", a, err, fr.Output())
+	}
+	if want := mschap.AuthenticatorResponse("correct horse battery staple", nt, m.PeerChallenge, m.Challenge, "alice"); !mschap.CheckSuccess(a.Success, want) {
+		t.Errorf("the server's authenticator response %q, the client expects %q", a.Success, want)
+	}
+	send, recv := mschap.ClientKeys("correct horse battery staple", nt)
+	if !bytes.Equal(a.Recv, send[:]) || !bytes.Equal(a.Send, recv[:]) {
+		t.Errorf("MPPE keys: the server's receive %x and send %x, the client's send %x and receive %x", a.Recv, a.Send, send, recv)
+	}
+	_, _, a, err = ask("wrong")
+	if err != nil || a.Accept || !strings.HasPrefix(a.Error, "E=691") {
+		t.Errorf("alice with a wrong password: %+v, %v", a, err)
 	}
 }
 

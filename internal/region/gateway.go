@@ -612,14 +612,6 @@ func validateRadius(c *arm.VPNClientConfiguration, old *arm.VPNClientConfigurati
 	} else {
 		c.RadiusServers = servers
 	}
-	if len(c.VPNAuthenticationTypes) == 1 {
-		for _, p := range c.VPNClientProtocols {
-			if p == rules.ProtocolSSTP {
-				return &arm.Error{Code: arm.CodeInvalidParameter, Target: target + "vpnClientProtocols",
-					Message: "vnetgw authenticates OpenVPN and IKEv2 clients with RADIUS, not SSTP's; with Radius the only authentication type, SSTP clients could not authenticate"}
-			}
-		}
-	}
 	return nil
 }
 

@@ -177,14 +177,22 @@ Client pool:  {{.Pool}} (the gateway gives each client an address of it{{if and 
 Routes:       {{join .Routes ", "}}
 Trust:        ` + FileCA + ` issued the gateway's certificate
 
-Authenticate with your own client certificate and key, issued by a root
-certificate uploaded to the gateway (vpnClientRootCertificates). The
-package holds no secret.
+{{if .Certificates}}Authenticate with your own client certificate and key, issued by a root
+certificate uploaded to the gateway (vpnClientRootCertificates){{if .Radius}}, or
+with a user name and password, which the gateway's RADIUS server checks{{end}}.
+{{- else}}Authenticate with a user name and password, which the gateway's RADIUS
+server checks.{{end}} The package holds no secret.
 {{if .SSTP}}
 SSTP:
+{{- if .Certificates}}
   ` + FileVnetgw + ` CERT KEY NETNS    vnetgw's own client (root), for the
                                             programs of a network namespace
   ` + FileSSTPC + ` CERT KEY           Linux: sstpc with pppd (EAP-TLS)
+{{- else}}
+  ` + FileVnetgw + ` USER NETNS        vnetgw's own client (root), for the
+                                            programs of a network namespace
+  ` + FileSSTPC + ` USER               Linux: sstpc with pppd (MS-CHAPv2)
+{{- end}}
   ` + FileWindows + `   Windows' built-in client
                                             (not tested by vnetgw's tests)
 {{end}}{{if .IKEv2}}
@@ -320,17 +328,35 @@ Set-VpnConnectionIPsecConfiguration -ConnectionName $name -AuthenticationTransfo
 
 var vnetgwScript = template.Must(template.New("vnetgw").Funcs(funcs).Parse(`#!/bin/sh
 # Connects the network namespace NETNS to gateway {{.Gateway}} with vnetgw's own
-# point-to-site client, as root. Further arguments go to vnetgw p2s connect
-# (such as --reconnect).
+# point-to-site client, as root{{if not .Certificates}}, as USER: its password is asked for (or
+# taken from $VNETGW_PASSWORD) and checked by the gateway's RADIUS server{{end}}.
+# Further arguments go to vnetgw p2s connect (such as --reconnect).
 set -eu
+{{- if .Certificates}}
 [ $# -ge 3 ] || { echo "usage: $0 CERT KEY NETNS [vnetgw p2s connect flags]" >&2; exit 2; }
 cert=$1 key=$2 netns=$3
 shift 3
 exec vnetgw p2s connect --gateway {{.Addr}}:{{.Port}} --ca "$(dirname "$0")/../` + FileCA + `" \
   --cert "$cert" --key "$key" --netns "$netns"{{range .Routes}} --route {{.}}{{end}} "$@"
+{{- else}}
+[ $# -ge 2 ] || { echo "usage: $0 USER NETNS [vnetgw p2s connect flags]" >&2; exit 2; }
+user=$1 netns=$2
+shift 2
+if [ -z "${VNETGW_PASSWORD+set}" ]; then
+  printf 'Password of %s: ' "$user" >&2
+  stty -echo 2>/dev/null || true
+  IFS= read -r VNETGW_PASSWORD || true
+  stty echo 2>/dev/null || true
+  echo >&2
+fi
+export VNETGW_PASSWORD
+exec vnetgw p2s connect --gateway {{.Addr}}:{{.Port}} --ca "$(dirname "$0")/../` + FileCA + `" \
+  --user "$user" --netns "$netns"{{range .Routes}} --route {{.}}{{end}} "$@"
+{{- end}}
 `))
 
 var sstpcScript = template.Must(template.New("sstpc").Funcs(funcs).Parse(`#!/bin/sh
+{{- if .Certificates}}
 # Connects to gateway {{.Gateway}} with Linux's SSTP client, sstpc with pppd
 # (EAP-TLS with the client certificate), as root, on the PPP interface IFNAME
 # (default vnetgw0), and routes the gateway's ranges into it. pppd stays in
@@ -346,21 +372,57 @@ pppd updetach noauth nodefaultroute user "$(basename "$1" .pem)" remotename {{.A
   ca "$ca" cert "$1" key "$2" ifname "$ifc" \
   plugin sstp-pppd-plugin.so sstp-sock "/run/sstpc/sstpc-$ifc" \
   pty "sstpc --ca-cert $ca --nolaunchpppd --ipparam $ifc {{.Addr}}{{if ne .Port 443}}:{{.Port}}{{end}}"
+{{- else}}
+# Connects to gateway {{.Gateway}} with Linux's SSTP client, sstpc with pppd,
+# as root, on the PPP interface IFNAME (default vnetgw0): asks for USER's
+# password (or takes it from $VNETGW_PASSWORD), which the gateway's RADIUS
+# server checks (MS-CHAPv2), and routes the gateway's ranges into the
+# interface. pppd stays in the background while the connection lasts;
+# kill "$(cat /run/IFNAME.pid)" ends it.
+set -eu
+[ $# -ge 1 ] || { echo "usage: $0 USER [IFNAME]  (the password is asked for)" >&2; exit 2; }
+ca="$(dirname "$0")/../` + FileCA + `"
+ifc=${2:-vnetgw0}
+if [ -z "${VNETGW_PASSWORD+set}" ]; then
+  printf 'Password of %s: ' "$1" >&2
+  stty -echo 2>/dev/null || true
+  IFS= read -r VNETGW_PASSWORD || true
+  stty echo 2>/dev/null || true
+  echo >&2
+fi
+# The user and password go to pppd in an options file only root reads,
+# not on its command line, which every user sees.
+esc() { printf '%s' "$1" | sed -e 's/[\\"]/\\&/g'; }
+opts=$(mktemp)
+trap 'rm -f "$opts"' EXIT
+chmod 600 "$opts"
+printf 'user "%s"\npassword "%s"\n' "$(esc "$1")" "$(esc "$VNETGW_PASSWORD")" > "$opts"
+pppd updetach noauth nodefaultroute file "$opts" remotename {{.Addr}} \
+  refuse-pap refuse-chap refuse-mschap refuse-eap ifname "$ifc" \
+  plugin sstp-pppd-plugin.so sstp-sock "/run/sstpc/sstpc-$ifc" \
+  pty "sstpc --ca-cert $ca --nolaunchpppd --ipparam $ifc {{.Addr}}{{if ne .Port 443}}:{{.Port}}{{end}}"
+{{- end}}
 {{range .Routes}}ip route replace {{.}} dev "$ifc"
 {{end}}echo "connected on $ifc; to disconnect: kill \$(cat /run/$ifc.pid)"
 `))
 
 var windowsScript = template.Must(template.New("windows").Funcs(funcs).Parse(`# Adds an SSTP connection to gateway {{.Gateway}} to Windows' built-in VPN
-# client, with EAP-TLS (a client certificate in the user's store, issued by
-# a root uploaded to the gateway). Import ` + FileCA + ` into the Trusted
+# client, {{if .Certificates}}with EAP-TLS (a client certificate in the user's store, issued by
+# a root uploaded to the gateway){{else}}with a user name and password (MS-CHAPv2, asked for when
+# connecting), which the gateway's RADIUS server checks{{end}}. Import ` + FileCA + ` into the Trusted
 # Root Certification Authorities of the computer first. Windows checks the
 # gateway's name: SSTP from Windows needs the gateway on port 443 (serve
 # --sstp-port 443) and a certificate for the address it dials.
 # Not tested by vnetgw's tests (no Windows there).
 $name = "vnetgw-{{.Gateway}}"
+{{- if .Certificates}}
 $eap = New-EapConfiguration -Tls -UserCertificate
 Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Sstp -EncryptionLevel Required ` + "`" + `
   -AuthenticationMethod Eap -EapConfigXmlStream $eap.EapConfigXmlStream -SplitTunneling -RememberCredential
+{{- else}}
+Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Sstp -EncryptionLevel Required ` + "`" + `
+  -AuthenticationMethod MSChapv2 -SplitTunneling -RememberCredential
+{{- end}}
 {{range .Routes}}Add-VpnConnectionRoute -ConnectionName $name -DestinationPrefix "{{.}}"
 {{end}}
 `))

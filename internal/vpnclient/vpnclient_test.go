@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -177,5 +178,44 @@ func TestExtract(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "escape.sh")); err == nil {
 		t.Error("escape.sh was written outside the directory")
+	}
+}
+
+// TestSSTPFilesFollowAuthentication: with RADIUS alone the SSTP scripts
+// take a user name and ask for the password (MS-CHAPv2): sstpc's gives
+// pppd the password in a file, never on its command line, and refuses the
+// other methods; with certificates, the certificate. Every script is
+// valid sh.
+func TestSSTPFilesFollowAuthentication(t *testing.T) {
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"SSTP"}, Authentication: []string{"Radius"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
+	files := unzip(t, s)
+	sstpc := files[FileSSTPC]
+	for _, want := range []string{"usage: $0 USER", `file "$opts"`, "refuse-eap", "chmod 600"} {
+		if !strings.Contains(sstpc, want) {
+			t.Errorf("sstpc.sh lacks %q:\n%s", want, sstpc)
+		}
+	}
+	if strings.Contains(sstpc, " cert ") || strings.Contains(sstpc, "password \"$") {
+		t.Errorf("sstpc.sh names a certificate or puts the password on pppd's command line:\n%s", sstpc)
+	}
+	if !strings.Contains(files[FileVnetgw], `--user "$user"`) || !strings.Contains(files[FileWindows], "-AuthenticationMethod MSChapv2") ||
+		!strings.Contains(files[FileReadme], "USER NETNS") {
+		t.Errorf("RADIUS alone: the files still name a certificate:\n%s\n%s", files[FileVnetgw], files[FileWindows])
+	}
+	s.Authentication = []string{"Certificate", "Radius"}
+	cert := unzip(t, s)
+	if !strings.Contains(cert[FileSSTPC], `cert "$1"`) || !strings.Contains(cert[FileWindows], "-Tls") || !strings.Contains(cert[FileReadme], "or\nwith a user name and password") {
+		t.Errorf("with certificates the files do not use them:\n%s", cert[FileSSTPC])
+	}
+	dir := t.TempDir()
+	for name, body := range map[string]string{"radius-sstpc.sh": sstpc, "radius-connect.sh": files[FileVnetgw], "cert-sstpc.sh": cert[FileSSTPC], "cert-connect.sh": cert[FileVnetgw]} {
+		path := filepath.Join(dir, name)
+		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if out, err := exec.Command("sh", "-n", path).CombinedOutput(); err != nil {
+			t.Errorf("%s is not valid sh: %v\n%s", name, err, out)
+		}
 	}
 }

@@ -34,6 +34,8 @@ func FuzzFrame(f *testing.F) {
 			checkPacket(t, info)
 		case ProtoEAP:
 			checkEAP(t, info)
+		case ProtoCHAP:
+			checkCHAP(t, info)
 		}
 	})
 }
@@ -61,6 +63,45 @@ func FuzzEAP(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		checkEAP(t, data)
 	})
+}
+
+// FuzzCHAP checks ParsePacket, ParseCHAPValue and
+// ParseMSCHAPv2Response on CHAP packets alone.
+func FuzzCHAP(f *testing.F) {
+	resp := MSCHAPv2Response{PeerChallenge: [16]byte{1, 2}, NTResponse: [24]byte{3, 4}}.Append(nil)
+	f.Add(Packet{Code: CHAPChallenge, ID: 1, Data: CHAPValue{Value: make([]byte, 16), Name: []byte("hub-gw")}.Append(nil)}.Append(nil))
+	f.Add(Packet{Code: CHAPResponse, ID: 1, Data: CHAPValue{Value: resp, Name: []byte("alice")}.Append(nil)}.Append(nil))
+	f.Add(Packet{Code: CHAPSuccess, ID: 1, Data: []byte("S=407A5589115FD0D6209F510FE9C04566932CDA56 M=hello")}.Append(nil))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkCHAP(t, data)
+	})
+}
+
+func checkCHAP(t *testing.T, b []byte) {
+	p, err := ParsePacket(b)
+	if err != nil || (p.Code != CHAPChallenge && p.Code != CHAPResponse) {
+		return
+	}
+	v, err := ParseCHAPValue(p.Data)
+	if err != nil {
+		if !errors.Is(err, ErrMalformed) {
+			t.Fatalf("error %v does not wrap ErrMalformed", err)
+		}
+		return
+	}
+	if again := v.Append(nil); !bytes.Equal(again, p.Data) {
+		t.Fatalf("CHAP value % x re-encoded as % x", p.Data, again)
+	}
+	r, err := ParseMSCHAPv2Response(v.Value)
+	if (err == nil) != (len(v.Value) == MSCHAPv2ResponseLen) {
+		t.Fatalf("MS-CHAP-V2 response of %d octets: %v", len(v.Value), err)
+	}
+	if err == nil {
+		again := r.Append(nil)
+		if !bytes.Equal(again[:16], v.Value[:16]) || !bytes.Equal(again[24:], v.Value[24:]) {
+			t.Fatalf("MS-CHAP-V2 response % x re-encoded as % x", v.Value, again)
+		}
+	}
 }
 
 func checkPacket(t *testing.T, b []byte) {

@@ -2,9 +2,10 @@
 // server speaks it: frames with their Address, Control and Protocol fields
 // (RFC 1661 §2, §6.5, §6.6); the packet format shared by LCP, IPCP and CCP
 // (RFC 1661 §5, RFC 1332 §2) and their Configuration Options (RFC 1661
-// §6, RFC 1332 §3, RFC 1877 §1); EAP packets (RFC 3748 §4, §5); and the
+// §6, RFC 1332 §3, RFC 1877 §1); EAP packets (RFC 3748 §4, §5); the
 // Data of EAP-TLS packets with its L, M and S flags (RFC 5216 §3.1,
-// §3.2).
+// §3.2); and CHAP's challenges and responses (RFC 1994 §4) with
+// MS-CHAP-V2's response (RFC 2759 §4).
 //
 // It only parses and builds bytes: no state machine, no keys, the standard
 // library only. Parsed values are slices of the input, every length is

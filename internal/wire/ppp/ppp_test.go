@@ -308,3 +308,30 @@ func TestStandardLibraryOnly(t *testing.T) {
 		}
 	}
 }
+
+// TestCHAP: a Challenge's and a Response's Data (RFC 1994 §4.1) and an
+// MS-CHAP-V2 Response's Value (RFC 2759 §4) round-trip; a Value-Size past
+// the end and a response of the wrong length are malformed.
+func TestCHAP(t *testing.T) {
+	r := MSCHAPv2Response{PeerChallenge: [16]byte{0x21, 0x40}, NTResponse: [24]byte{0x82, 0x30}, Flags: 0}
+	data := CHAPValue{Value: r.Append(nil), Name: []byte("User")}.Append(nil)
+	if data[0] != MSCHAPv2ResponseLen || len(data) != 1+49+4 {
+		t.Fatalf("response data % x", data)
+	}
+	v, err := ParseCHAPValue(data)
+	if err != nil || string(v.Name) != "User" {
+		t.Fatalf("%+v, %v", v, err)
+	}
+	got, err := ParseMSCHAPv2Response(v.Value)
+	if err != nil || got != r {
+		t.Fatalf("%+v, %v", got, err)
+	}
+	for name, bad := range map[string][]byte{"empty": nil, "size zero": {0}, "size past the end": {17, 1, 2, 3}} {
+		if _, err := ParseCHAPValue(bad); !errors.Is(err, ErrMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := ParseMSCHAPv2Response(make([]byte, 48)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("48 octets: %v", err)
+	}
+}

@@ -1,0 +1,157 @@
+package p2s
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/mschap"
+	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
+)
+
+// SSTP clients with a user name and a password authenticate with
+// MS-CHAPv2 in PPP (RFC 2759), as Windows' built-in client does by
+// default: the gateway challenges the client and relays its response to
+// a RADIUS server (RFC 2548), which knows the password, answers for the
+// gateway and gives it the MPPE keys (RFC 3079) that key the crypto
+// binding ([MS-SSTP] §3.2.5.2.4).
+
+// radiusWait bounds the gateway's wait for a RADIUS server's answer about
+// one client: every server's tries, and a second factor (Azure asks for
+// 60 s with MFA).
+const radiusWait = 90 * time.Second
+
+// authNeeds says what the gateway's SSTP clients authenticate with.
+func (s *Server) authNeeds() string {
+	switch {
+	case len(s.cfg.Radius) == 0:
+		return "EAP-TLS with a client certificate (R12)"
+	case s.cfg.RadiusOnly:
+		return "MS-CHAPv2 with a user name and password, checked by RADIUS"
+	}
+	return "EAP-TLS with a client certificate (R12), or MS-CHAPv2 with a user name and password, checked by RADIUS"
+}
+
+// radiusRequest is what the gateway tells RADIUS servers about user, a
+// client connected over c: where it connects from, and who asks.
+func (s *Server) radiusRequest(user string, c net.Conn) radius.Request {
+	return radius.Request{User: user, CallingStation: addrPortOf(c.RemoteAddr()).Addr().String(), NASIdentifier: s.cfg.NASIdentifier,
+		NASAddr: addrPortOf(c.LocalAddr()).Addr(), Dial: s.cfg.RadiusDial}
+}
+
+// sendChallenge sends the server's MS-CHAPv2 challenge: 16 random octets
+// (RFC 2759 §3) and the gateway's name.
+func (l *link) sendChallenge() error {
+	l.chapSent, l.chapID = true, l.nextID()
+	rand.Read(l.challenge[:])
+	data := ppp.CHAPValue{Value: l.challenge[:], Name: []byte(l.srv.cfg.NASIdentifier)}.Append(nil)
+	return l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPChallenge, ID: l.chapID, Data: data}.Append(nil))
+}
+
+// handleCHAP runs MS-CHAPv2: the server checks the client's response with
+// RADIUS, the client answers the challenge.
+func (l *link) handleCHAP(info []byte) error {
+	p, err := ppp.ParsePacket(info)
+	if err != nil {
+		return nil
+	}
+	if !l.server {
+		return l.clientCHAP(p)
+	}
+	// RFC 1994 §4.1: a response to another challenge is discarded; one
+	// after the outcome too (the client repeats its last one at most).
+	if !l.useMSCHAP || !l.chapSent || l.authed || p.Code != ppp.CHAPResponse || p.ID != l.chapID {
+		return nil
+	}
+	v, err := ppp.ParseCHAPValue(p.Data)
+	if err != nil {
+		return nil
+	}
+	r, err := ppp.ParseMSCHAPv2Response(v.Value)
+	user := string(v.Name)
+	if err != nil || user == "" || len(user) > 253 {
+		return l.chapFailure("E=691 R=0", fmt.Errorf("an MS-CHAPv2 response that is not one (%d octets, user name of %d)", len(v.Value), len(user)))
+	}
+	s := l.srv
+	ctx, cancel := context.WithTimeout(l.ctx, radiusWait)
+	defer cancel()
+	a, err := radius.AuthenticateMSCHAPv2(ctx, s.cfg.Radius, s.radiusRequest(user, l.conn), radius.MSCHAPv2{Ident: p.ID, Challenge: l.challenge, PeerChallenge: r.PeerChallenge, NTResponse: r.NTResponse})
+	switch {
+	case err != nil:
+		return l.chapFailure("E=691 R=0", fmt.Errorf("no RADIUS server answered for user %q: %w", user, err))
+	case !a.Accept:
+		// RFC 2759 §6: R=0, the gateway takes no second try.
+		msg := strings.Replace(a.Error, " R=1", " R=0", 1)
+		if msg == "" {
+			msg = "E=691 R=0"
+		}
+		return l.chapFailure(msg, fmt.Errorf("the RADIUS server rejected user %q (%s)", user, a.Error))
+	}
+	// [MS-SSTP] §3.2.5.2.4: for MS-CHAPv2 the HLAK is the client's MPPE
+	// send key and then its receive key: the server's receive key and
+	// its send key.
+	l.hlak = append(append([]byte(nil), a.Recv...), a.Send...)
+	l.hlakAlt, l.authed, l.identity = l.hlak, true, user
+	if a.User != "" {
+		l.identity = a.User
+	}
+	if err := l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPSuccess, ID: p.ID, Data: []byte(a.Success)}.Append(nil)); err != nil {
+		return err
+	}
+	return l.sendIPCPRequest()
+}
+
+// chapFailure tells the client it is refused (RFC 2759 §6: no retry is
+// offered) and ends the call with why.
+func (l *link) chapFailure(msg string, why error) error {
+	l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPFailure, ID: l.chapID, Data: []byte(msg)}.Append(nil))
+	l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+	return why
+}
+
+// clientCHAP answers the gateway's MS-CHAPv2 challenge with the user's
+// password, and checks the gateway's Success: it proves the RADIUS server
+// behind it knows the password (RFC 2759 §8.8).
+func (l *link) clientCHAP(p ppp.Packet) error {
+	cfg := l.client.cfg
+	switch p.Code {
+	case ppp.CHAPChallenge:
+		v, err := ppp.ParseCHAPValue(p.Data)
+		if err != nil || len(v.Value) != 16 {
+			return errors.New("the gateway's MS-CHAPv2 challenge is not 16 octets")
+		}
+		if cfg.User == "" {
+			return errors.New("the gateway asks for a user name and password (MS-CHAPv2); the client has a certificate")
+		}
+		l.challenge = [16]byte(v.Value)
+		l.chapID = p.ID
+		rand.Read(l.peerChallenge[:])
+		l.ntResponse = mschap.NTResponse(l.challenge, l.peerChallenge, cfg.User, cfg.Password)
+		r := ppp.MSCHAPv2Response{PeerChallenge: l.peerChallenge, NTResponse: l.ntResponse}
+		data := ppp.CHAPValue{Value: r.Append(nil), Name: []byte(cfg.User)}.Append(nil)
+		return l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPResponse, ID: p.ID, Data: data}.Append(nil))
+	case ppp.CHAPSuccess:
+		if p.ID != l.chapID || l.authed {
+			return nil
+		}
+		want := mschap.AuthenticatorResponse(cfg.Password, l.ntResponse, l.peerChallenge, l.challenge, cfg.User)
+		if !mschap.CheckSuccess(string(p.Data), want) {
+			return errors.New("the gateway's MS-CHAPv2 success does not prove that it knows the password: not the gateway")
+		}
+		send, recv := mschap.ClientKeys(cfg.Password, l.ntResponse)
+		l.hlak, l.authed = append(send[:], recv[:]...), true
+		if err := l.sendCallConnected(); err != nil {
+			return err
+		}
+		return l.sendIPCPRequest()
+	case ppp.CHAPFailure:
+		return fmt.Errorf("the gateway refused user %q (MS-CHAPv2 failure %q)", cfg.User, p.Data[:min(len(p.Data), 120)])
+	}
+	return nil
+}

@@ -1,0 +1,126 @@
+package p2s
+
+import (
+	"context"
+	"crypto/tls"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/radius"
+)
+
+// radiusFixture is a FreeRADIUS server in a namespace that knows alice,
+// and the gateway's settings to reach it from another namespace.
+func radiusFixture(t *testing.T) Config {
+	t.Helper()
+	netnstest.RequireFreeRADIUS(t)
+	radNS, nas := netnstest.New(t, "rad"), netnstest.New(t, "nas")
+	netnstest.Link(t, radNS, "192.0.2.1/24", nas, "192.0.2.2/24")
+	netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
+	return Config{
+		Radius:        []radius.Server{{Addr: netip.MustParseAddrPort("192.0.2.1:1812"), Secret: []byte("gw-shared-s3cret")}},
+		NASIdentifier: "hub-gw",
+		// The gateway is in nas's namespace as far as RADIUS goes; the
+		// test's goroutines run in the host's.
+		RadiusDial: func(ctx context.Context, network, address string) (c net.Conn, err error) {
+			err = nas.Do(func() (err error) {
+				var d net.Dialer
+				c, err = d.DialContext(ctx, network, address)
+				return err
+			})
+			return c, err
+		},
+	}
+}
+
+func withPassword(user, password string) func(*ClientConfig) {
+	return func(c *ClientConfig) { c.User, c.Password = user, password }
+}
+
+// waitIdentity waits until the gateway lists one client, and returns its
+// identity.
+func waitIdentity(t *testing.T, s *Server) string {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if cs := s.Clients(); len(cs) == 1 {
+			return cs[0].Identity
+		}
+	}
+	t.Fatalf("the gateway lists %+v", s.Clients())
+	return ""
+}
+
+// TestSSTPRadiusMSCHAPv2: on a gateway whose point-to-site clients
+// authenticate with RADIUS, an SSTP client with alice's user name and
+// password authenticates in MS-CHAPv2, which FreeRADIUS checks for the
+// gateway; the keys FreeRADIUS gives the gateway and those the client
+// derives bind the call (the crypto binding checks out), and the client
+// reaches the VNet. A wrong password and a certificate are refused, each
+// with why.
+func TestSSTPRadiusMSCHAPv2(t *testing.T) {
+	cfg := radiusFixture(t)
+	cfg.RadiusOnly = true
+	r := newRegion(t, cfg)
+
+	c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.Ping(ctx, r.web); err != nil {
+		t.Fatal(err)
+	}
+	if id := waitIdentity(t, r.srv); id != "alice" {
+		t.Errorf("the gateway lists the client as %q", id)
+	}
+	c.Close()
+
+	if _, _, err := r.dial(t, tls.Certificate{}, withPassword("alice", "Tr0ub4dor&3")); err == nil || !strings.Contains(err.Error(), `refused user "alice"`) {
+		t.Errorf("a wrong password: %v", err)
+	}
+	if _, _, err := r.dial(t, r.pki.client); err == nil || !strings.Contains(err.Error(), "aborted") {
+		t.Errorf("a certificate where RADIUS alone authenticates: %v", err)
+	}
+}
+
+// TestSSTPCertificateOrPassword: a gateway that takes certificates and
+// RADIUS asks for EAP-TLS; a client with a password names MS-CHAPv2
+// instead (an LCP Configure-Nak) and gets it, a client with a
+// certificate gets EAP-TLS.
+func TestSSTPCertificateOrPassword(t *testing.T) {
+	r := newRegion(t, radiusFixture(t))
+	for name, tweak := range map[string]func(*ClientConfig){
+		"password":    withPassword("alice", "correct horse battery staple"),
+		"certificate": func(*ClientConfig) {},
+	} {
+		t.Run(name, func(t *testing.T) {
+			c, h, err := r.dial(t, r.pki.client, func(c *ClientConfig) {
+				if name == "password" {
+					c.Cert = tls.Certificate{}
+				}
+				tweak(c)
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := h.Ping(ctx, r.web); err != nil {
+				t.Fatal(err)
+			}
+			if id := waitIdentity(t, r.srv); id != "alice" {
+				t.Errorf("the gateway lists the client as %q", id)
+			}
+			c.Close()
+			for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) > 0 && time.Now().Before(deadline); {
+				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
