@@ -26,7 +26,11 @@ missing=()
 for tool in ip iperf3 ping ss swanctl /usr/lib/ipsec/charon; do
   command -v "$tool" >/dev/null || missing+=("$tool")
 done
-[ -e /usr/lib/ipsec/plugins/libstrongswan-kernel-libipsec.so ] || missing+=(kernel-libipsec)
+# The plugins charon loads (internal/strongswan.Plugins) that Debian ships
+# apart: userspace ESP, OpenSSL's algorithms, EAP-MSCHAPv2.
+for p in kernel-libipsec openssl eap-mschapv2; do
+  [ -e /usr/lib/ipsec/plugins/libstrongswan-$p.so ] || missing+=("$p")
+done
 if ((${#missing[@]})); then
   echo "bench/run.sh: installing what is missing (${missing[*]}) with scripts/install-deps.sh"
   scripts/install-deps.sh

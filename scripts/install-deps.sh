@@ -6,7 +6,7 @@ set -euo pipefail
 export DEBIAN_FRONTEND=noninteractive
 apt-get update
 apt-get install -y --no-install-recommends \
-  strongswan strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins \
+  strongswan strongswan-swanctl libcharon-extra-plugins libstrongswan-extra-plugins libstrongswan-standard-plugins libcharon-extauth-plugins \
   iproute2 nftables conntrack iperf3 iputils-ping tcpdump openvpn freeradius \
   bird2 etcd-server etcd-client ca-certificates
 # The VM with Linux's SSTP client (sstpc and pppd) for the point-to-site

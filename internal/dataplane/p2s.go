@@ -60,9 +60,9 @@ func tcpPart(p *GatewayP2S) *GatewayP2S {
 		return nil
 	}
 	t := &GatewayP2S{Pool: p.Pool, TCPPool: p.TCPPool, SSTP: p.SSTP, OpenVPN: p.OpenVPN, Roots: p.Roots, Revoked: p.Revoked,
-		MaxClients: p.MaxClients, DNS: p.DNS}
+		MaxClients: p.MaxClients, DNS: p.DNS, Radius: p.Radius, RadiusOnly: p.RadiusOnly}
 	if p.OpenVPN {
-		t.OpenVPNMaxClients, t.Routes, t.Radius, t.RadiusOnly = p.OpenVPNMaxClients, p.Routes, p.Radius, p.RadiusOnly
+		t.OpenVPNMaxClients, t.Routes = p.OpenVPNMaxClients, p.Routes
 	}
 	return t
 }

@@ -15,7 +15,7 @@ import (
 // RequireStrongSwan is Require for tests that run strongSwan.
 func RequireStrongSwan(t testing.TB, tools ...string) {
 	t.Helper()
-	Require(t, append([]string{strongswan.CharonPath, "swanctl", "ip"}, tools...)...)
+	Require(t, append(append([]string{strongswan.CharonPath, "swanctl", "ip"}, strongswan.PluginFiles()...), tools...)...)
 }
 
 // CharonConfig describes one strongSwan instance with one connection.

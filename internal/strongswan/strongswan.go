@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"text/template"
 )
 
@@ -27,13 +28,29 @@ type Daemon struct {
 	Extra string
 }
 
-// The plugin list is explicit: kernel-libipsec (userspace ESP on a TUN
-// device, which always carries ESP in UDP 4500) before kernel-netlink,
-// which then only does addresses and routes; kdf, without which IKEv2
-// cannot derive keys with PRF_HMAC_SHA2_256. filelog needs flush_line.
-var daemonConf = template.Must(template.New("").Parse(`charon {
+// Plugins are the plugins charon loads, in order: kernel-libipsec
+// (userspace ESP on a TUN device, which always carries ESP in UDP 4500)
+// before kernel-netlink, which then only does addresses and routes; kdf,
+// without which IKEv2 cannot derive keys with PRF_HMAC_SHA2_256. Debian
+// spreads them over packages (openssl: libstrongswan-standard-plugins;
+// eap-mschapv2: libcharon-extauth-plugins), and charon starts without
+// those it does not find: PluginFiles are what to check for.
+var Plugins = []string{"random", "nonce", "kdf", "openssl", "aes", "sha1", "sha2", "hmac", "gcm", "pem", "pkcs1", "x509", "pubkey", "curve25519",
+	"eap-identity", "eap-tls", "eap-mschapv2", "resolve", "kernel-libipsec", "kernel-netlink", "socket-default", "vici"}
+
+// PluginFiles are the files of Plugins where Debian installs them.
+func PluginFiles() []string {
+	out := make([]string, len(Plugins))
+	for i, p := range Plugins {
+		out[i] = "/usr/lib/ipsec/plugins/libstrongswan-" + p + ".so"
+	}
+	return out
+}
+
+// filelog needs flush_line.
+var daemonConf = template.Must(template.New("").Funcs(template.FuncMap{"plugins": func() string { return strings.Join(Plugins, " ") }}).Parse(`charon {
   load_modular = no
-  load = random nonce kdf openssl aes sha1 sha2 hmac gcm pem pkcs1 x509 pubkey curve25519 eap-identity eap-tls eap-mschapv2 resolve kernel-libipsec kernel-netlink socket-default vici
+  load = {{plugins}}
   install_routes = yes
   routing_table = 220
   plugins {

@@ -290,3 +290,73 @@ func TestVPNClientPackage(t *testing.T) {
 		t.Errorf("the laptop has no route to the site's range:\n%s", routes)
 	}
 }
+
+// TestPointToSiteSSTPRadius: a gateway whose SSTP clients authenticate
+// with RADIUS alone (vpnAuthenticationTypes Radius) relays each client's
+// MS-CHAPv2 response to FreeRADIUS. The package's script for vnetgw's own
+// client takes a user name (the password from $VNETGW_PASSWORD): alice
+// with her password connects, pings the VNet's host and the health API
+// names her; a wrong password is refused and the client says so. No
+// password and no RADIUS secret is in serve's log.
+func TestPointToSiteSSTPRadius(t *testing.T) {
+	require(t)
+	netnstest.RequireFreeRADIUS(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, hostAddr := r.tunHost(vnet, "web")
+	// The RADIUS server, reached from the node's network.
+	radNS := netnstest.New(t, "rad")
+	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
+	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
+	if out, err := r.cli("vnet-gateway", "create", "-g", "p2s", "-n", "hub-gw", "-l", "westeurope", "--vnet", "hub", "--public-ip-addresses", "hub-gw-ip",
+		"--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP", "--vpn-auth-type", "Radius",
+		"--radius-server", "100.64.200.2", "--radius-secret", "gw-shared-s3cret", "-o", "json"); err != nil {
+		t.Fatalf("vnet-gateway create with RADIUS and SSTP: %v\n%s", err, out)
+	}
+	pkg := filepath.Join(t.TempDir(), "package")
+	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
+	script := filepath.Join(pkg, "vnetgw", "connect.sh")
+	path := "PATH=" + filepath.Dir(vnetgwBinary(t)) + ":" + os.Getenv("PATH")
+	connect := func(ns *netnstest.NS, password string) *netnstest.Process {
+		return r.ns.Start("env", path, "VNETGW_PASSWORD="+password, script, "alice", ns.Name)
+	}
+
+	laptop := netnstest.New(t, "lap")
+	var p *netnstest.Process
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		p = connect(laptop, "correct horse battery staple")
+		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if strings.Contains(p.Output(), "connected to") {
+			t.Cleanup(p.Kill)
+			break
+		}
+		p.Kill()
+		if time.Now().After(deadline) {
+			t.Fatalf("the package's script did not connect alice:\n%s\nFreeRADIUS:\n%s", p.Output(), fr.Output())
+		}
+	}
+	ping(t, laptop, hostAddr, 10*time.Second)
+	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil ||
+		!strings.Contains(out, "SSTP_172.16.201.") || !strings.Contains(out, `"vpnUserName": "alice"`) {
+		t.Errorf("vpn-client show-health: %v\n%s", err, out)
+	}
+
+	mallory := netnstest.New(t, "mal")
+	q := connect(mallory, "guess")
+	if !q.Wait(20 * time.Second) {
+		t.Fatalf("the client with a wrong password still runs after 20 s:\n%s", q.Output())
+	}
+	if !strings.Contains(q.Output(), `refused user "alice"`) {
+		t.Errorf("the client with a wrong password does not say it was refused:\n%s", q.Output())
+	}
+	for _, secret := range []string{"gw-shared-s3cret", "correct horse battery staple", "guess"} {
+		if strings.Contains(r.proc.Output(), secret) || strings.Contains(p.Output(), secret) {
+			t.Errorf("serve's or the client's log holds the secret %q", secret)
+		}
+	}
+}
