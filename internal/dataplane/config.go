@@ -84,8 +84,12 @@ type Gateway struct {
 	// Subnet is the ID of its GatewaySubnet, whose user-defined routes
 	// what arrives through its tunnels and from its point-to-site
 	// clients follows (R26).
-	Subnet      string
-	PublicAddr  netip.Addr
+	Subnet     string
+	PublicAddr netip.Addr
+	// PrivateAddr is the instance's address in the GatewaySubnet (its IP
+	// configuration's privateIPAddress), which it asks RADIUS servers
+	// from when its VNet reaches them.
+	PrivateAddr netip.Addr
 	PolicyBased bool
 	Connections []Connection
 	// BGP, when set, runs the instance's BGP speaker (R41).

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/esp"
@@ -40,6 +41,10 @@ type gw struct {
 	// ikev2Clients: the gateway serves point-to-site clients over IKEv2.
 	ikev2Clients bool
 	cert         tls.Certificate // presented to point-to-site clients; issued when first needed
+	// self is the endpoint at the instance's private address that asks
+	// RADIUS servers (radius.go): the BGP speaker's or radiusEP, its own.
+	self     atomic.Pointer[fabric.NetstackHost]
+	radiusEP *fabric.NetstackHost
 }
 
 // parseProposals parses IKE and ESP proposals in strongSwan's syntax.
@@ -107,6 +112,7 @@ func (e *Engine) configureGateway(g *gw) {
 		return
 	}
 	e.configureBGP(g)
+	e.configureRadius(g)
 	e.configureP2S(g)
 	e.installConnections(g)
 }
@@ -171,6 +177,11 @@ func (e *Engine) stopGateway(g *gw) {
 	if g.p2s != nil {
 		g.p2s.Close()
 		g.p2s, g.p2sCfg = nil, nil
+	}
+	g.self.Store(nil)
+	if g.radiusEP != nil {
+		g.radiusEP.Close()
+		g.radiusEP = nil
 	}
 	if g.gw != nil {
 		g.gw.Close() // deletes the IKE SAs at the peers

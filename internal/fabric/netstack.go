@@ -230,6 +230,15 @@ func (h *NetstackHost) DialFrom(ctx context.Context, local netip.Addr, dst netip
 	return gonet.DialTCPWithBind(ctx, h.stack, from, to, proto)
 }
 
+// DialUDPFrom opens a UDP socket from address local of the host to dst.
+// Unlike the kernel's, it does not end the dial with ctx: there is
+// nothing to wait for.
+func (h *NetstackHost) DialUDPFrom(local netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+	from, _ := fullAddr(local, 0)
+	to, proto := fullAddr(dst.Addr(), dst.Port())
+	return gonet.DialUDP(h.stack, &from, &to, proto)
+}
+
 // HTTPGet fetches http://dst/ from the host and returns the body.
 func (h *NetstackHost) HTTPGet(ctx context.Context, dst netip.Addr) (string, error) {
 	tr := &http.Transport{

@@ -136,6 +136,20 @@ func (r *Router) Lookup(dst netip.Addr) Port {
 	return r.table.Load().lookup(dst)
 }
 
+// Holds reports whether the router has a route for dst other than a
+// default route: the VNet's ranges, its hosts, and what its gateways
+// reach (connected sites and VNets, learned routes), not forced
+// tunneling's 0.0.0.0/0 to a default site.
+func (r *Router) Holds(dst netip.Addr) bool {
+	t := r.table.Load()
+	l := &t.v6
+	if dst.Is4() {
+		l = &t.v4
+	}
+	_, bits, ok := l.match(dst)
+	return ok && bits > 0
+}
+
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats {
 	return Stats{Forwarded: r.stats.forwarded.Load(), NoRoute: r.stats.noRoute.Load(),
@@ -243,13 +257,20 @@ func (l *lpm) add(p netip.Prefix, port Port) {
 }
 
 func (l *lpm) lookup(dst netip.Addr) Port {
+	port, _, _ := l.match(dst)
+	return port
+}
+
+// match returns the longest prefix that holds dst: its port (nil for a
+// range of the VNet without a host) and length.
+func (l *lpm) match(dst netip.Addr) (port Port, bits int, ok bool) {
 	for _, bits := range l.lens {
 		p, _ := dst.Prefix(bits)
 		if port, ok := l.byLen[bits][p.Addr()]; ok {
-			return port
+			return port, bits, true
 		}
 	}
-	return nil
+	return nil, 0, false
 }
 
 // decrementTTL decrements the IPv4 TTL (fixing the header checksum

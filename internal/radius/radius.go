@@ -182,7 +182,6 @@ type Request struct {
 	User, Password string
 	CallingStation string
 	NASIdentifier  string
-	NASAddr        netip.Addr
 	// Dial is how the NAS reaches the servers: nil is the node's network
 	// (net.Dialer).
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
@@ -258,10 +257,6 @@ func (r Request) attrs() []Attr {
 		{AttrServiceType, []byte{0, 0, 0, 2}}, // Framed
 		{AttrNASPortType, []byte{0, 0, 0, 5}}, // Virtual
 	}
-	if r.NASAddr.Is4() {
-		a := r.NASAddr.As4()
-		out = append(out, Attr{AttrNASIPAddress, a[:]})
-	}
 	if r.NASIdentifier != "" && len(r.NASIdentifier) <= 253 {
 		out = append(out, Attr{AttrNASIdentifier, []byte(r.NASIdentifier)})
 	}
@@ -283,19 +278,6 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	rand.Read(id[:])
 	req.ID = id[0]
 	rand.Read(req.Authenticator[:])
-	more, err := attrs(req.Authenticator, s.Secret)
-	if err != nil {
-		return Packet{}, err
-	}
-	// RFC 3579 §3.2; first, as RFC 9765 asks.
-	req.Attrs = append([]Attr{{AttrMessageAuthenticator, make([]byte, 16)}}, more...)
-	b, err := req.Append(nil)
-	if err != nil {
-		return Packet{}, err
-	}
-	mac, _ := messageAuthenticator(b, req.Authenticator, s.Secret)
-	copy(b[HeaderLen+2:], mac)
-
 	addr := s.Addr
 	if addr.Port() == 0 {
 		addr = netip.AddrPortFrom(addr.Addr(), 1812)
@@ -308,6 +290,27 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	if err != nil {
 		return Packet{}, err
 	}
+	more, err := attrs(req.Authenticator, s.Secret)
+	if err != nil {
+		conn.Close()
+		return Packet{}, err
+	}
+	// RFC 3579 §3.2; first, as RFC 9765 asks. NAS-IP-Address: where the
+	// request comes from (RFC 2865 §5.4), which servers know their
+	// clients by.
+	req.Attrs = append([]Attr{{AttrMessageAuthenticator, make([]byte, 16)}}, more...)
+	if a, err := netip.ParseAddrPort(conn.LocalAddr().String()); err == nil && a.Addr().Unmap().Is4() {
+		ip := a.Addr().Unmap().As4()
+		req.Attrs = append(req.Attrs, Attr{AttrNASIPAddress, ip[:]})
+	}
+	b, err := req.Append(nil)
+	if err != nil {
+		conn.Close()
+		return Packet{}, err
+	}
+	mac, _ := messageAuthenticator(b, req.Authenticator, s.Secret)
+	copy(b[HeaderLen+2:], mac)
+
 	defer conn.Close()
 	// The wait ends with ctx too: the read is cut short then.
 	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })

@@ -17,7 +17,8 @@ import (
 // TestFreeRADIUS: FreeRADIUS (Debian's) accepts alice with her password
 // and rejects a wrong one; a server with another shared secret is not
 // believed (its answers do not check out), and an unreachable first
-// server is passed over for the next.
+// server is passed over for the next. NAS-IP-Address is the address the
+// requests come from.
 func TestFreeRADIUS(t *testing.T) {
 	netnstest.RequireFreeRADIUS(t)
 	srvNS, nas := netnstest.New(t, "rad"), netnstest.New(t, "nas")
@@ -30,7 +31,7 @@ func TestFreeRADIUS(t *testing.T) {
 	ask := func(servers []Server, user, password string) (Answer, error) {
 		var a Answer
 		err := nas.Do(func() (err error) {
-			a, err = Authenticate(context.Background(), servers, Request{User: user, Password: password, CallingStation: "198.51.100.7", NASIdentifier: "hub-gw", NASAddr: netip.MustParseAddr("192.0.2.2")})
+			a, err = Authenticate(context.Background(), servers, Request{User: user, Password: password, CallingStation: "198.51.100.7", NASIdentifier: "hub-gw"})
 			return err
 		})
 		return a, err
@@ -50,6 +51,9 @@ func TestFreeRADIUS(t *testing.T) {
 	}
 	if !strings.Contains(fr.Output(), "198.51.100.7") {
 		t.Errorf("FreeRADIUS did not see the Calling-Station-Id")
+	}
+	if !strings.Contains(fr.Output(), "NAS-IP-Address = 192.0.2.2") {
+		t.Errorf("FreeRADIUS was not told the address the requests come from (NAS-IP-Address)")
 	}
 }
 

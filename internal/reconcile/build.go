@@ -87,6 +87,11 @@ func Build(s *region.Snapshot) dataplane.Config {
 		if sid, err := arm.ParseID(g.Properties.IPConfigurations[0].Properties.Subnet.RefID()); err == nil {
 			dg.Subnet = sid.Key()
 		}
+		privateAddr := func(i int) netip.Addr {
+			a, _ := netip.ParseAddr(g.Properties.IPConfigurations[i].Properties.PrivateIPAddress)
+			return a
+		}
+		dg.PrivateAddr = privateAddr(0)
 		var local []netip.Prefix
 		if v.Properties.AddressSpace != nil {
 			local = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
@@ -161,7 +166,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 		// of the other gateway (meshTunnels).
 		for i := 1; i < len(pubs); i++ {
 			di := dg
-			di.Instance, di.PublicAddr, di.P2S, di.Connections = i, pubs[i], nil, nil
+			di.Instance, di.PublicAddr, di.PrivateAddr, di.P2S, di.Connections = i, pubs[i], privateAddr(i), nil, nil
 			var sitePeers []dataplane.BGPPeer
 			for _, sc := range sites {
 				dc, p := sc.atInstance(ipconfig(i), networks)

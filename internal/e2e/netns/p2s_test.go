@@ -360,3 +360,50 @@ func TestPointToSiteSSTPRadius(t *testing.T) {
 		}
 	}
 }
+
+// TestRadiusFromGatewayAddress: a gateway asks a RADIUS server that its
+// VNet reaches from its private address in the GatewaySubnet, through the
+// VNet's router, as Azure's does: FreeRADIUS runs on a host of the VNet,
+// which the node's network does not reach, and sees the requests come
+// from the gateway's address (and NAS-IP-Address say so); an SSTP client
+// with alice's password connects.
+func TestRadiusFromGatewayAddress(t *testing.T) {
+	require(t)
+	netnstest.RequireFreeRADIUS(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, hostAddr := r.tunHost(vnet, "web")
+	radNS, radAddr := r.tunHost(vnet, "nps")
+	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
+	if out, err := r.cli("vnet-gateway", "create", "-g", "p2s", "-n", "hub-gw", "-l", "westeurope", "--vnet", "hub", "--public-ip-addresses", "hub-gw-ip",
+		"--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP", "--vpn-auth-type", "Radius",
+		"--radius-server", radAddr.String(), "--radius-secret", "gw-shared-s3cret", "-o", "json"); err != nil {
+		t.Fatalf("vnet-gateway create with a RADIUS server in the VNet: %v\n%s", err, out)
+	}
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	private := g.Properties.IPConfigurations[0].Properties.PrivateIPAddress
+
+	laptop := netnstest.New(t, "lap")
+	var p *netnstest.Process
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		p = r.ns.Start("env", "VNETGW_PASSWORD=correct horse battery staple", vnetgwBinary(t), "p2s", "connect", "--gateway", gwAddr.String()+":8443",
+			"--ca", filepath.Join(r.dir, "ca.pem"), "--user", "alice", "--netns", laptop.Name, "--route", "10.1.0.0/16")
+		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
+			time.Sleep(100 * time.Millisecond)
+		}
+		if strings.Contains(p.Output(), "connected to") {
+			t.Cleanup(p.Kill)
+			break
+		}
+		p.Kill()
+		if time.Now().After(deadline) {
+			t.Fatalf("alice did not connect:\n%s\nFreeRADIUS:\n%s", p.Output(), tail(fr.Output(), 40))
+		}
+	}
+	ping(t, laptop, hostAddr, 10*time.Second)
+	if out := fr.Output(); !strings.Contains(out, "from "+private+":") || !strings.Contains(out, "NAS-IP-Address = "+private) {
+		t.Errorf("FreeRADIUS did not see the requests come from the gateway's address %s:\n%s", private, grepLines(out, "Access-Request")+grepLines(out, "NAS-IP-Address"))
+	}
+}

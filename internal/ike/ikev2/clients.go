@@ -70,6 +70,9 @@ type Clients struct {
 	Radius        []radius.Server
 	RadiusOnly    bool
 	NASIdentifier string
+	// RadiusDial is how the gateway reaches the servers (nil: the node's
+	// network).
+	RadiusDial func(ctx context.Context, network, address string) (net.Conn, error)
 }
 
 // Bounds of the client connections not admitted yet (between IKE_SA_INIT
@@ -713,7 +716,7 @@ func (sa *ikeSA) startClientEAP(ps []wire.Payload, idi *wire.ID) []wire.Payload 
 			ctx = context.Background()
 		}
 		e.rad = radius.NewEAPAuthenticator(ctx, st.cfg.Radius, radius.Request{CallingStation: sa.remote.Addr().String(),
-			NASIdentifier: st.cfg.NASIdentifier, NASAddr: sa.local.Addr()})
+			NASIdentifier: st.cfg.NASIdentifier, Dial: st.cfg.RadiusDial})
 		e.auth, first = e.rad, e.rad.Start()
 	} else {
 		roots := x509.NewCertPool()

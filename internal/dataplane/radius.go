@@ -1,0 +1,70 @@
+package dataplane
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/netip"
+	"slices"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
+)
+
+// A gateway asks its RADIUS servers from its private address in the
+// GatewaySubnet, as Azure's does, when its VNet reaches them (a host of
+// the VNet, a connected site or VNet, a learned route): the requests go
+// through the VNet's router and the tunnels like any host's packets. A
+// server the VNet does not reach is asked from the node's network.
+//
+// The endpoint at the private address is the BGP speaker's when that
+// holds the address (by default it peers from it), else one of its own
+// (radiusEP), there only while the gateway has RADIUS servers.
+
+// configureRadius gives the instance its endpoint at its private address
+// while it needs one.
+func (e *Engine) configureRadius(g *gw) {
+	priv := g.cfg.PrivateAddr
+	need := g.cfg.P2S != nil && len(g.cfg.P2S.Radius) > 0 && priv.IsValid()
+	var own *fabric.NetstackHost
+	switch {
+	case need && g.bgp != nil && (g.bgp.cfg.Addr == priv || slices.Contains(g.bgp.cfg.APIPA, priv)):
+		g.self.Store(g.bgp.ep)
+	case need:
+		own = g.radiusEP
+		if own == nil || own.Addr() != priv {
+			ep, err := fabric.NewNetstackEndpoint("radius "+g.cfg.key(), priv, 0, e.vnets[g.cfg.VNet].router)
+			if err != nil {
+				e.log.Error("the gateway asks RADIUS from the node's network", "gateway", g.cfg.key(), "err", err)
+				g.self.Store(nil)
+				break
+			}
+			own = ep
+		}
+		g.self.Store(own)
+	default:
+		g.self.Store(nil)
+	}
+	if g.radiusEP != nil && g.radiusEP != own {
+		g.radiusEP.Close()
+	}
+	g.radiusEP = own
+}
+
+// radiusDial is how the instance reaches a RADIUS server: from its
+// private address when its VNet holds a route to the server, else from
+// the node's network.
+func (e *Engine) radiusDial(g *gw) func(ctx context.Context, network, address string) (net.Conn, error) {
+	router := e.vnets[g.cfg.VNet].router
+	return func(ctx context.Context, network, address string) (net.Conn, error) {
+		dst, err := netip.ParseAddrPort(address)
+		if ep := g.self.Load(); err == nil && ep != nil && router.Holds(dst.Addr()) {
+			c, err := ep.DialUDPFrom(g.cfg.PrivateAddr, dst)
+			if err != nil {
+				return nil, fmt.Errorf("from the gateway's address %s: %w", g.cfg.PrivateAddr, err)
+			}
+			return c, nil
+		}
+		var d net.Dialer
+		return d.DialContext(ctx, network, address)
+	}
+}
