@@ -111,7 +111,9 @@ is checked against --ca (default: the data directory's ca.pem).`,
 				switch {
 				case ctx.Err() != nil:
 					return nil
-				case !reconnect:
+				case !reconnect || errors.Is(err, p2s.ErrRefused):
+					// Refused credentials stay refused: trying them again
+					// would only lock the account at the RADIUS server.
 					return err
 				}
 				fmt.Fprintf(g.stderr, "%v; connecting again in %s (--reconnect)\n", err, reconnectDelay)
@@ -145,6 +147,7 @@ const envPassword = "VNETGW_PASSWORD"
 // first line of standard input.
 func readPassword(cmd *cobra.Command) (string, error) {
 	if pw, ok := os.LookupEnv(envPassword); ok {
+		os.Unsetenv(envPassword) // not for the programs this one starts
 		return pw, nil
 	}
 	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')

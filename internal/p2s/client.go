@@ -44,6 +44,10 @@ type ClientConfig struct {
 	breakBinding bool
 }
 
+// ErrRefused is wrapped by Dial's error when the gateway refused the
+// client's credentials: trying again with them is no use.
+var ErrRefused = errors.New("the gateway refused")
+
 // Client is a connected SSTP client.
 type Client struct {
 	l    *link
@@ -224,7 +228,7 @@ func (l *link) clientEAP(m ppp.EAP) error {
 		}
 		return l.sendIPCPRequest()
 	case ppp.EAPFailure:
-		return errors.New("the gateway refused the client certificate (EAP failure)")
+		return fmt.Errorf("%w the client certificate (EAP failure)", ErrRefused)
 	case ppp.EAPRequest:
 	default:
 		return nil

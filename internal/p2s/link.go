@@ -58,6 +58,7 @@ type link struct {
 	// PPP state, owned by the reading goroutine.
 	lcpOurs, lcpPeers   bool      // our LCP request acknowledged; the peer's acknowledged
 	lcpSent             time.Time // when our LCP request last went out
+	lcpReqID            uint8     // and its Identifier
 	lcpTries            int
 	ipcpOurs, ipcpPeers bool
 	magic               uint32
@@ -101,9 +102,13 @@ type link struct {
 	up   atomic.Bool      // carries IP (checkUp)
 	onIP func(pkt []byte) // a received IPv4 packet, after the binding
 
-	hello  time.Duration // the hello timer
-	client *Client       // the client side's client
-	upHook func()        // the client side: called when IPCP is open both ways
+	hello time.Duration // the hello timer
+	// negotiateBy is when the server gives up on a client that has not
+	// authenticated and bound the call ([MS-SSTP] §3.2.1's negotiation
+	// timer, with time for a RADIUS server's second factor).
+	negotiateBy time.Time
+	client      *Client // the client side's client
+	upHook      func()  // the client side: called when IPCP is open both ways
 }
 
 func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
@@ -262,11 +267,11 @@ func (l *link) sendLCPRequest() error {
 	if l.magic != 0 {
 		opts = append(opts, ppp.Option{Type: ppp.OptMagic, Value: binary.BigEndian.AppendUint32(nil, l.magic)})
 	}
-	l.lcpSent = time.Now()
+	l.lcpSent, l.lcpReqID = time.Now(), l.nextID()
 	if l.server {
 		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: l.authProto()}}, opts...)
 	}
-	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: l.nextID(), Data: ppp.AppendOptions(nil, opts)}.Append(nil))
+	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: l.lcpReqID, Data: ppp.AppendOptions(nil, opts)}.Append(nil))
 }
 
 // run reads packets until the connection ends.
@@ -277,6 +282,10 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 	var buf [sstp.MaxPacket]byte
 	echoSent := false
 	for {
+		if l.server && !l.bound.Load() && !l.negotiateBy.IsZero() && !time.Now().Before(l.negotiateBy) {
+			l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+			return errors.New("the client did not authenticate and bind the call in time")
+		}
 		// While LCP is not open, our request is sent again every 3 s
 		// (RFC 1661 §4.6, the Restart timer), up to 10 times. After that,
 		// a silent peer gets an Echo Request when the hello timer runs
@@ -285,6 +294,9 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 		wait := l.hello
 		if !l.lcpOurs && !l.lcpSent.IsZero() {
 			wait = time.Until(l.lcpSent.Add(restartTimer))
+		}
+		if l.server && !l.bound.Load() && !l.negotiateBy.IsZero() {
+			wait = min(wait, time.Until(l.negotiateBy))
 		}
 		l.conn.SetReadDeadline(time.Now().Add(max(wait, time.Millisecond)))
 		isControl, body, err := l.readPacket(&buf)
@@ -440,16 +452,25 @@ func (l *link) handleLCP(info []byte) error {
 				return err
 			}
 		}
-	case ppp.ConfAck:
-		l.lcpOurs = true
-	case ppp.ConfNak, ppp.ConfRej:
-		// RFC 1661 §5.3, §5.4: drop what the peer rejects and ask again;
-		// the server cannot do without authentication, and takes the
-		// other method the client names when it has it.
+	case ppp.ConfAck, ppp.ConfNak, ppp.ConfRej:
+		// RFC 1661 §5.2-5.4: an answer to another request than our last
+		// is silently discarded.
+		if p.ID != l.lcpReqID {
+			return nil
+		}
+		if p.Code == ppp.ConfAck {
+			l.lcpOurs = true
+			break
+		}
+		// Drop what the peer rejects and ask again; the server cannot do
+		// without authentication, and asks for MS-CHAPv2 (by RADIUS)
+		// instead of EAP when the client names another: a Nak's value is
+		// a hint (§5.3), and pppd with a password names CHAP-MD5 unless
+		// told otherwise.
 		opts, _ := ppp.ParseOptions(p.Data)
 		for _, o := range opts {
 			if o.Type == ppp.OptAuthProto && l.server {
-				if p.Code == ppp.ConfNak && !l.useMSCHAP && len(l.srv.cfg.Radius) > 0 && bytes.Equal(o.Value, mschapProto) {
+				if p.Code == ppp.ConfNak && !l.useMSCHAP && len(l.srv.cfg.Radius) > 0 && passwordAuth(o.Value) {
 					l.useMSCHAP = true
 					continue
 				}
@@ -490,6 +511,12 @@ var (
 	eapProto    = binary.BigEndian.AppendUint16(nil, ppp.ProtoEAP)
 	mschapProto = append(binary.BigEndian.AppendUint16(nil, ppp.ProtoCHAP), ppp.AlgorithmMSCHAPv2)
 )
+
+// passwordAuth reports whether an Authentication-Protocol value names
+// authentication with a password: CHAP of any algorithm, or PAP.
+func passwordAuth(v []byte) bool {
+	return len(v) >= 2 && (binary.BigEndian.Uint16(v) == ppp.ProtoCHAP || binary.BigEndian.Uint16(v) == ppp.ProtoPAP)
+}
 
 // authProto is the authentication the link does: the server's, what it
 // asks for; the client's, what it has credentials for (a password over a

@@ -76,7 +76,7 @@ func (l *link) handleCHAP(info []byte) error {
 	r, err := ppp.ParseMSCHAPv2Response(v.Value)
 	user := string(v.Name)
 	if err != nil || user == "" || len(user) > 253 {
-		return l.chapFailure("E=691 R=0", fmt.Errorf("an MS-CHAPv2 response that is not one (%d octets, user name of %d)", len(v.Value), len(user)))
+		return l.chapFailure(l.failureMessage(""), fmt.Errorf("an MS-CHAPv2 response that is not one (%d octets, user name of %d)", len(v.Value), len(user)))
 	}
 	s := l.srv
 	ctx, cancel := context.WithTimeout(l.ctx, radiusWait)
@@ -84,14 +84,9 @@ func (l *link) handleCHAP(info []byte) error {
 	a, err := radius.AuthenticateMSCHAPv2(ctx, s.cfg.Radius, s.radiusRequest(user, l.conn), radius.MSCHAPv2{Ident: p.ID, Challenge: l.challenge, PeerChallenge: r.PeerChallenge, NTResponse: r.NTResponse})
 	switch {
 	case err != nil:
-		return l.chapFailure("E=691 R=0", fmt.Errorf("no RADIUS server answered for user %q: %w", user, err))
+		return l.chapFailure(l.failureMessage(""), fmt.Errorf("RADIUS about user %q: %w", user, err))
 	case !a.Accept:
-		// RFC 2759 §6: R=0, the gateway takes no second try.
-		msg := strings.Replace(a.Error, " R=1", " R=0", 1)
-		if msg == "" {
-			msg = "E=691 R=0"
-		}
-		return l.chapFailure(msg, fmt.Errorf("the RADIUS server rejected user %q (%s)", user, a.Error))
+		return l.chapFailure(l.failureMessage(a.Error), fmt.Errorf("the RADIUS server rejected user %q (%s)", user, a.Error))
 	}
 	// [MS-SSTP] §3.2.5.2.4: for MS-CHAPv2 the HLAK is the client's MPPE
 	// send key and then its receive key: the server's receive key and
@@ -101,10 +96,26 @@ func (l *link) handleCHAP(info []byte) error {
 	if a.User != "" {
 		l.identity = a.User
 	}
-	if err := l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPSuccess, ID: p.ID, Data: []byte(a.Success)}.Append(nil)); err != nil {
+	// RFC 2759 §5: "S=<auth_string> M=<message>"; a server may send
+	// the first alone.
+	success := a.Success
+	if !strings.Contains(success, " M=") {
+		success += " M=Access granted"
+	}
+	if err := l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPSuccess, ID: p.ID, Data: []byte(success)}.Append(nil)); err != nil {
 		return err
 	}
 	return l.sendIPCPRequest()
+}
+
+// failureMessage is a Failure's message (RFC 2759 §6): the server's
+// (MS-CHAP-Error) with R=0, since the gateway takes no second try, or
+// error 691 (authentication failure) in full.
+func (l *link) failureMessage(fromServer string) string {
+	if strings.HasPrefix(fromServer, "E=") {
+		return strings.Replace(fromServer, " R=1", " R=0", 1)
+	}
+	return fmt.Sprintf("E=691 R=0 C=%X V=3 M=Authentication failed", l.challenge)
 }
 
 // chapFailure tells the client it is refused (RFC 2759 §6: no retry is
@@ -151,7 +162,7 @@ func (l *link) clientCHAP(p ppp.Packet) error {
 		}
 		return l.sendIPCPRequest()
 	case ppp.CHAPFailure:
-		return fmt.Errorf("the gateway refused user %q (MS-CHAPv2 failure %q)", cfg.User, p.Data[:min(len(p.Data), 120)])
+		return fmt.Errorf("%w user %q (MS-CHAPv2 failure %q)", ErrRefused, cfg.User, p.Data[:min(len(p.Data), 120)])
 	}
 	return nil
 }

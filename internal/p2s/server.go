@@ -337,6 +337,7 @@ func (s *Server) serve(c net.Conn) error {
 	l := newLink(true, tc, r, s.log)
 	l.srv = s
 	l.useMSCHAP = s.cfg.RadiusOnly && len(s.cfg.Radius) > 0
+	l.negotiateBy = time.Now().Add(negotiationTimeout + radiusWait)
 	for _, d := range s.cfg.DNS {
 		if d.Is4() && len(l.dns) < len(dnsOptions) {
 			l.dns = append(l.dns, d)

@@ -2,6 +2,9 @@ package radius
 
 import (
 	"bytes"
+	"crypto/md5"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -63,21 +66,80 @@ func FuzzEAPOutcome(f *testing.F) {
 
 // FuzzMSCHAPv2Answer: a server's answer of any attributes to an
 // MS-CHAP-V2 request is read without a panic; it is an acceptance only
-// from an Access-Accept with MS-CHAP2-Success and both MPPE keys.
+// from an Access-Accept with MS-CHAP2-Success and both MPPE keys. The
+// first seed is one (TestMSCHAPv2Answer).
 func FuzzMSCHAPv2Answer(f *testing.F) {
-	success := append([]byte{AttrVendorSpecific, 50, 0, 0, 1, 55, msCHAP2Success, 44, 7}, "S=407A5589115FD0D6209F510FE9C04566932CDA56"...)
-	f.Add(byte(CodeAccessAccept), success, []byte{AttrVendorSpecific, 24, 0, 0, 1, 55, msMPPERecvKey, 18, 0x80, 1})
-	f.Add(byte(CodeAccessReject), append([]byte{AttrVendorSpecific, 19, 0, 0, 1, 55, msCHAPError, 13, 7}, "E=691 R=0"...), []byte{})
-	f.Fuzz(func(t *testing.T, code byte, a, b []byte) {
-		p := Packet{Code: code}
-		for _, raw := range [][]byte{a, b} {
+	var reqAuth [16]byte
+	accept := mschapAccept(reqAuth, []byte("secret"))
+	raw := func(a Attr) []byte { return append([]byte{a.Type, byte(2 + len(a.Value))}, a.Value...) }
+	f.Add(byte(CodeAccessAccept), raw(accept[0]), raw(accept[1]), raw(accept[2]))
+	f.Add(byte(CodeAccessReject), raw(microsoft(msCHAPError, append([]byte{7}, "E=691 R=0"...))), []byte{}, []byte{})
+	f.Fuzz(func(t *testing.T, code byte, a, b, c []byte) {
+		p := Packet{Code: code, requestAuth: reqAuth}
+		for _, raw := range [][]byte{a, b, c} {
 			if len(raw) >= 2 {
 				p.Attrs = append(p.Attrs, Attr{Type: raw[0], Value: raw[2:]})
 			}
 		}
 		ans, err := mschapAnswer(p, []byte("secret"))
-		if ans.Accept && (err != nil || code != CodeAccessAccept || ans.Recv == nil || ans.Send == nil) {
+		if ans.Accept && (err != nil || code != CodeAccessAccept || ans.Recv == nil || ans.Send == nil || !strings.HasPrefix(ans.Success, "S=")) {
 			t.Fatalf("accepted: code %d, %+v, %v", code, ans, err)
 		}
 	})
+}
+
+// mschapAccept is what an Access-Accept to an MS-CHAP-V2 request holds:
+// MS-CHAP2-Success and the MPPE keys (receive key 0x11..., send key
+// 0x22...), encrypted for the request authenticator reqAuth.
+func mschapAccept(reqAuth [16]byte, secret []byte) []Attr {
+	return []Attr{
+		microsoft(msCHAP2Success, append([]byte{7}, "S=407A5589115FD0D6209F510FE9C04566932CDA56"...)),
+		microsoft(msMPPERecvKey, encryptMPPE(bytes.Repeat([]byte{0x11}, 16), secret, reqAuth)),
+		microsoft(msMPPESendKey, encryptMPPE(bytes.Repeat([]byte{0x22}, 16), secret, reqAuth)),
+	}
+}
+
+// encryptMPPE is a server's side of decryptMPPE (RFC 2548 §2.4.2).
+func encryptMPPE(key, secret []byte, reqAuth [16]byte) []byte {
+	p := append([]byte{byte(len(key))}, key...)
+	for len(p)%16 != 0 {
+		p = append(p, 0)
+	}
+	salt := []byte{0x80, 0x01}
+	out := slices.Clone(salt)
+	prev := append(reqAuth[:], salt...)
+	for i := 0; i < len(p); i += 16 {
+		h := md5.Sum(append(slices.Clone(secret), prev...))
+		for j := range 16 {
+			p[i+j] ^= h[j]
+		}
+		out = append(out, p[i:i+16]...)
+		prev = p[i : i+16]
+	}
+	return out
+}
+
+// TestMSCHAPv2Answer: an Access-Accept with MS-CHAP2-Success and both
+// keys is an acceptance with the keys decrypted; without a key, or
+// without the Success, it is an error; an Access-Reject carries the
+// server's error message.
+func TestMSCHAPv2Answer(t *testing.T) {
+	var reqAuth [16]byte
+	reqAuth[3] = 9
+	secret := []byte("s3cr3t")
+	attrs := mschapAccept(reqAuth, secret)
+	a, err := mschapAnswer(Packet{Code: CodeAccessAccept, Attrs: attrs, requestAuth: reqAuth}, secret)
+	if err != nil || !a.Accept || !bytes.Equal(a.Recv, bytes.Repeat([]byte{0x11}, 16)) || !bytes.Equal(a.Send, bytes.Repeat([]byte{0x22}, 16)) ||
+		a.Success != "S=407A5589115FD0D6209F510FE9C04566932CDA56" {
+		t.Fatalf("%+v, %v", a, err)
+	}
+	for name, attrs := range map[string][]Attr{"no send key": attrs[:2], "no success": attrs[1:]} {
+		if a, err := mschapAnswer(Packet{Code: CodeAccessAccept, Attrs: attrs, requestAuth: reqAuth}, secret); err == nil || a.Accept {
+			t.Errorf("%s: %+v", name, a)
+		}
+	}
+	a, err = mschapAnswer(Packet{Code: CodeAccessReject, Attrs: []Attr{microsoft(msCHAPError, append([]byte{7}, "E=691 R=1"...))}}, secret)
+	if err != nil || a.Accept || a.Error != "E=691 R=1" {
+		t.Errorf("a rejection: %+v, %v", a, err)
+	}
 }

@@ -179,7 +179,8 @@ Trust:        ` + FileCA + ` issued the gateway's certificate
 
 {{if .Certificates}}Authenticate with your own client certificate and key, issued by a root
 certificate uploaded to the gateway (vpnClientRootCertificates){{if .Radius}}, or
-with a user name and password, which the gateway's RADIUS server checks{{end}}.
+with a user name and password, which the gateway's RADIUS server checks
+(vnetgw p2s connect --user NAME; the scripts below take certificates){{end}}.
 {{- else}}Authenticate with a user name and password, which the gateway's RADIUS
 server checks.{{end}} The package holds no secret.
 {{if .SSTP}}
@@ -294,6 +295,7 @@ set -eu
 dir=${SWANCTL_DIR:-/etc/swanctl}
 here=$(dirname "$0")
 printf 'Password of %s: ' "$1" >&2
+trap 'stty echo 2>/dev/null; exit 130' INT TERM HUP
 stty -echo 2>/dev/null || true
 IFS= read -r pw || true
 stty echo 2>/dev/null || true
@@ -344,6 +346,7 @@ user=$1 netns=$2
 shift 2
 if [ -z "${VNETGW_PASSWORD+set}" ]; then
   printf 'Password of %s: ' "$user" >&2
+  trap 'stty echo 2>/dev/null; exit 130' INT TERM HUP
   stty -echo 2>/dev/null || true
   IFS= read -r VNETGW_PASSWORD || true
   stty echo 2>/dev/null || true
@@ -371,7 +374,7 @@ ifc=${3:-vnetgw0}
 pppd updetach noauth nodefaultroute user "$(basename "$1" .pem)" remotename {{.Addr}} \
   ca "$ca" cert "$1" key "$2" ifname "$ifc" \
   plugin sstp-pppd-plugin.so sstp-sock "/run/sstpc/sstpc-$ifc" \
-  pty "sstpc --ca-cert $ca --nolaunchpppd --ipparam $ifc {{.Addr}}{{if ne .Port 443}}:{{.Port}}{{end}}"
+  pty "sstpc --ca-cert '$ca' --nolaunchpppd --ipparam $ifc {{.Addr}}{{if ne .Port 443}}:{{.Port}}{{end}}"
 {{- else}}
 # Connects to gateway {{.Gateway}} with Linux's SSTP client, sstpc with pppd,
 # as root, on the PPP interface IFNAME (default vnetgw0): asks for USER's
@@ -385,22 +388,25 @@ ca="$(dirname "$0")/../` + FileCA + `"
 ifc=${2:-vnetgw0}
 if [ -z "${VNETGW_PASSWORD+set}" ]; then
   printf 'Password of %s: ' "$1" >&2
+  trap 'stty echo 2>/dev/null; exit 130' INT TERM HUP
   stty -echo 2>/dev/null || true
   IFS= read -r VNETGW_PASSWORD || true
   stty echo 2>/dev/null || true
   echo >&2
 fi
 # The user and password go to pppd in an options file only root reads,
-# not on its command line, which every user sees.
+# not on its command line, which every user sees; the file goes when the
+# script ends, interrupted too.
 esc() { printf '%s' "$1" | sed -e 's/[\\"]/\\&/g'; }
 opts=$(mktemp)
 trap 'rm -f "$opts"' EXIT
+trap 'rm -f "$opts"; exit 130' INT TERM HUP
 chmod 600 "$opts"
 printf 'user "%s"\npassword "%s"\n' "$(esc "$1")" "$(esc "$VNETGW_PASSWORD")" > "$opts"
 pppd updetach noauth nodefaultroute file "$opts" remotename {{.Addr}} \
   refuse-pap refuse-chap refuse-mschap refuse-eap ifname "$ifc" \
   plugin sstp-pppd-plugin.so sstp-sock "/run/sstpc/sstpc-$ifc" \
-  pty "sstpc --ca-cert $ca --nolaunchpppd --ipparam $ifc {{.Addr}}{{if ne .Port 443}}:{{.Port}}{{end}}"
+  pty "sstpc --ca-cert '$ca' --nolaunchpppd --ipparam $ifc {{.Addr}}{{if ne .Port 443}}:{{.Port}}{{end}}"
 {{- end}}
 {{range .Routes}}ip route replace {{.}} dev "$ifc"
 {{end}}echo "connected on $ifc; to disconnect: kill \$(cat /run/$ifc.pid)"

@@ -1,0 +1,124 @@
+package p2s
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/tls"
+	"fmt"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
+)
+
+// rawClient speaks SSTP and PPP to a server packet by packet, to say what
+// vnetgw's own client never says.
+type rawClient struct {
+	t *testing.T
+	c *tls.Conn
+	r *bufio.Reader
+}
+
+func dialRaw(t *testing.T, addr netip.AddrPort) *rawClient {
+	t.Helper()
+	c, err := tls.Dial("tcp", addr.String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "SSTP_DUPLEX_POST %s HTTP/1.1\r\nHost: gateway\r\nContent-Length: 18446744073709551615\r\n\r\n", sstpPath)
+	x := &rawClient{t: t, c: c, r: bufio.NewReader(c)}
+	if err := readHTTPOK(x.r); err != nil {
+		t.Fatal(err)
+	}
+	c.Write(sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnectRequest, Attrs: []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}}}))
+	return x
+}
+
+func (x *rawClient) send(proto uint16, p ppp.Packet) {
+	x.c.Write(sstp.AppendData(nil, ppp.AppendFrame(nil, proto, p.Append(nil))))
+}
+
+// next returns the next PPP packet of proto, skipping control messages
+// and other protocols' packets; it fails the test when the server aborts
+// or ends the call.
+func (x *rawClient) next(proto uint16) ppp.Packet {
+	x.t.Helper()
+	var buf [sstp.MaxPacket]byte
+	for {
+		x.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		isControl, body, err := sstp.ReadPacket(x.r, &buf)
+		if err != nil {
+			x.t.Fatalf("waiting for protocol %#04x: %v", proto, err)
+		}
+		if isControl {
+			if c, err := sstp.ParseControl(body); err == nil && (c.Type == sstp.MsgCallAbort || c.Type == sstp.MsgCallDisconnect) {
+				x.t.Fatalf("waiting for protocol %#04x: the server ended the call (message %d)", proto, c.Type)
+			}
+			continue
+		}
+		got, info, err := ppp.ParseFrame(body)
+		if err != nil || got != proto {
+			continue
+		}
+		p, err := ppp.ParsePacket(info)
+		if err != nil {
+			x.t.Fatal(err)
+		}
+		return p
+	}
+}
+
+// authOption returns the Authentication-Protocol option of an LCP
+// Configure-Request.
+func authOption(t *testing.T, p ppp.Packet) []byte {
+	t.Helper()
+	opts, err := ppp.ParseOptions(p.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		if o.Type == ppp.OptAuthProto {
+			return o.Value
+		}
+	}
+	t.Fatalf("a Configure-Request without authentication: % x", p.Data)
+	return nil
+}
+
+// TestLCPAuthNegotiation: a gateway with certificates and RADIUS asks
+// for EAP; a client that names CHAP-MD5 instead (pppd with a password
+// does) is asked for MS-CHAPv2, and a repeated Nak to the first request
+// (pppd answers each retransmission) is discarded by its Identifier
+// (RFC 1661 §5.3), not taken as a refusal: the client then acknowledges
+// and is challenged. No RADIUS server is asked before the client answers.
+func TestLCPAuthNegotiation(t *testing.T) {
+	r := newRegion(t, Config{Radius: []radius.Server{{Addr: netip.MustParseAddrPort("127.0.0.1:9"), Secret: []byte("unused")}}, NASIdentifier: "hub-gw"})
+	x := dialRaw(t, r.srv.Addr())
+	first := x.next(ppp.ProtoLCP)
+	if first.Code != ppp.ConfReq || !bytes.Equal(authOption(t, first), eapProto) {
+		t.Fatalf("the gateway's first request: %+v", first)
+	}
+	md5 := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptAuthProto, Value: []byte{0xc2, 0x23, 0x05}}})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: first.ID, Data: md5})
+	second := x.next(ppp.ProtoLCP)
+	if second.Code != ppp.ConfReq || second.ID == first.ID || !bytes.Equal(authOption(t, second), mschapProto) {
+		t.Fatalf("after a Nak for CHAP-MD5 the gateway asks: %+v", second)
+	}
+	// The late answer to the first request, then the answers to the
+	// second; the client's own request.
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: first.ID, Data: md5})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: second.ID, Data: second.Data})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptMagic, Value: []byte{1, 2, 3, 4}}})})
+	if ack := x.next(ppp.ProtoLCP); ack.Code != ppp.ConfAck || ack.ID != 1 {
+		t.Fatalf("the gateway's answer to the client's request: %+v", ack)
+	}
+	ch := x.next(ppp.ProtoCHAP)
+	v, err := ppp.ParseCHAPValue(ch.Data)
+	if ch.Code != ppp.CHAPChallenge || err != nil || len(v.Value) != 16 || string(v.Name) != "hub-gw" {
+		t.Fatalf("the gateway's challenge: %+v (%+v, %v)", ch, v, err)
+	}
+}
