@@ -179,6 +179,7 @@ func New(cfg Config) *Handler {
 		arm.TypeNetworkInterface:      bindPut(h.region.PutNetworkInterface),
 		arm.TypeRouteTable:            bindPut(h.region.PutRouteTable),
 		arm.TypeNatRule:               bindPut(h.region.PutNatRule),
+		arm.TypeRoute:                 bindPut(h.region.PutRoute),
 	}
 	return h
 }

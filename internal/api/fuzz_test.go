@@ -25,6 +25,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	c := netPath(subA, "rg", "connections", "c")
 	e.must("PUT", c, s2s(loc, s.gw, l))
 	e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+	e.must("PUT", netPath(subA, "rg", "routeTables", "rt"), obj{"location": loc})
 	return &fuzzEnv{env: e, site: s, lng: l, conn: c}
 }
 
@@ -170,6 +171,14 @@ func FuzzRouteTableBody(f *testing.F) {
 		})
 }
 
+func FuzzRouteBody(f *testing.F) {
+	fuzzBody(f, "PUT", func(*fuzzEnv) string { return netPath(subA, "rg", "routeTables", "rt") + "/routes/fuzzed" },
+		func(*fuzzEnv) []any {
+			return []any{obj{"properties": obj{"addressPrefix": "10.9.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.1.0.10"}},
+				obj{"properties": obj{"addressPrefix": "0.0.0.0/0", "nextHopType": "VirtualNetworkGateway"}}}
+		})
+}
+
 func FuzzDeviceScriptBody(f *testing.F) {
 	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.conn + "/vpndeviceconfigurationscript" },
 		func(*fuzzEnv) []any {
@@ -194,7 +203,7 @@ func FuzzRequestPath(f *testing.F) {
 	e := newFuzzEnv(f)
 	for _, p := range []string{e.conn, e.conn + "/sharedkey/reset", e.conn + "/vpndeviceconfigurationscript", e.site.gw + "/supportedvpndevices",
 		e.conn + "/getikesas", e.conn + "/resetconnection", e.site.gw + "/reset", e.site.gw + "/connections",
-		e.site.vnet + "/usages", e.site.vnet + "/CheckIPAddressAvailability", e.site.gw + "/natRules", e.site.gw + "/natRules/x", netPath(subA, "rg", "routeTables", "rt"),
+		e.site.vnet + "/usages", e.site.vnet + "/CheckIPAddressAvailability", e.site.gw + "/natRules", e.site.gw + "/natRules/x", netPath(subA, "rg", "routeTables", "rt"), netPath(subA, "rg", "routeTables", "rt") + "/routes/x",
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/locations/westeurope/operationResults/x", e.site.vnet + "/subnets/default", rgPath(subA, "rg"),
 		"/subscriptions/" + subA + "/providers/Microsoft.Network/connections", "/subscriptions/x/resourcegroups"} {
 		f.Add(p)

@@ -160,6 +160,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			items, err = h.region.ListSubnets(rt.id)
 		case arm.TypeNatRule:
 			items, err = h.region.ListNatRules(rt.id)
+		case arm.TypeRoute:
+			items, err = h.region.ListRoutes(rt.id)
 		default:
 			items, err = h.region.List(rt.kind, rt.id)
 		}
@@ -176,6 +178,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			v, err = h.region.GetSubnet(rt.id)
 		case arm.TypeNatRule:
 			v, err = h.region.GetNatRule(rt.id)
+		case arm.TypeRoute:
+			v, err = h.region.GetRoute(rt.id)
 		default:
 			v, err = h.region.Get(rt.id)
 		}
@@ -214,7 +218,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			status = http.StatusCreated
 		}
 		writeJSON(w, status, v)
-	case r.Method == http.MethodPatch && rt.kind != arm.TypeSubnet && rt.kind != arm.TypeNatRule:
+	case r.Method == http.MethodPatch && rt.kind != arm.TypeSubnet && rt.kind != arm.TypeNatRule && rt.kind != arm.TypeRoute:
 		in, err := decode[struct {
 			Tags map[string]string `json:"tags"`
 		}](r)
@@ -236,6 +240,8 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			existed, err = h.region.DeleteSubnet(ctx, rt.id)
 		case arm.TypeNatRule:
 			existed, err = h.region.DeleteNatRule(ctx, rt.id)
+		case arm.TypeRoute:
+			existed, err = h.region.DeleteRoute(ctx, rt.id)
 		default:
 			existed, err = h.region.Delete(ctx, rt.id)
 		}

@@ -123,6 +123,10 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: arm.TypeSubnet, id: id, list: true}, nil
 	case kind == arm.TypeVirtualNetwork && is(8, "subnets") && len(rest) == 2:
 		return route{kind: arm.TypeSubnet, id: id.Child("subnets", seg[9])}, nil
+	case kind == arm.TypeRouteTable && is(8, "routes") && len(rest) == 1:
+		return route{kind: arm.TypeRoute, id: id, list: true}, nil
+	case kind == arm.TypeRouteTable && is(8, "routes") && len(rest) == 2:
+		return route{kind: arm.TypeRoute, id: id.Child("routes", seg[9])}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "natRules") && len(rest) == 1:
 		return route{kind: arm.TypeNatRule, id: id, list: true}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "natRules") && len(rest) == 2:

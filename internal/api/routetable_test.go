@@ -78,3 +78,58 @@ func TestR26RouteTables(t *testing.T) {
 	e.must("PUT", sub, obj{"properties": obj{"addressPrefix": "10.1.0.0/24"}})
 	e.must("DELETE", rt, nil)
 }
+
+// TestRoutesAsChildResources: a route table's routes are resources of
+// their own too (routeTables/{t}/routes/{r}, the SDKs' RoutesClient): a
+// PUT adds (201) or replaces (200) one and is checked as the table's
+// routes are; GET, list and DELETE (200, then 204) see the table's; a
+// route carries its table's etag, which If-Match checks; a route of a
+// table that does not exist is 404.
+func TestRoutesAsChildResources(t *testing.T) {
+	e := newEnv(t)
+	e.site(subA, "udr", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	rt := netPath(subA, "udr", "routeTables", "rt")
+	e.must("PUT", rt, obj{"location": loc, "properties": obj{"routes": []obj{{"name": "keep", "properties": obj{"addressPrefix": "10.8.0.0/16", "nextHopType": "None"}}}}})
+	nva := obj{"properties": obj{"addressPrefix": "10.9.0.0/16", "nextHopType": "VirtualAppliance", "nextHopIpAddress": "10.1.0.10"}}
+	if r := e.do("PUT", rt+"/routes/nva", nva); r.status != http.StatusCreated || r.str("id") != rt+"/routes/nva" || r.str("properties.provisioningState") != "Succeeded" {
+		t.Fatalf("PUT a new route: %d %s", r.status, r.body)
+	}
+	if r := e.do("PUT", rt+"/routes/NVA", nva); r.status != http.StatusOK || r.str("name") != "nva" {
+		t.Errorf("PUT the route again (another case): %d %s", r.status, r.body)
+	}
+	if r := e.must("GET", rt, nil); len(r.field("properties.routes").([]any)) != 2 {
+		t.Errorf("the table after the PUT: %s", r.body)
+	}
+	got := e.must("GET", rt+"/routes/nva", nil)
+	if got.str("properties.nextHopIpAddress") != "10.1.0.10" || got.str("etag") != e.must("GET", rt, nil).str("etag") {
+		t.Errorf("GET the route (with its table's etag): %s", got.body)
+	}
+	if l := e.must("GET", rt+"/routes", nil); len(l.field("value").([]any)) != 2 {
+		t.Errorf("list the routes: %s", l.body)
+	}
+	bad := obj{"properties": obj{"addressPrefix": "10.9.0.0/16", "nextHopType": "VirtualAppliance"}}
+	if r := e.do("PUT", rt+"/routes/nva", bad); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" {
+		t.Errorf("a route to an appliance without its address: %d %s", r.status, r.body)
+	}
+	if r := e.doHeader("PUT", rt+"/routes/nva", nva, http.Header{"If-Match": {`"stale"`}}); r.status != http.StatusPreconditionFailed {
+		t.Errorf("If-Match with a stale etag: %d %s", r.status, r.body)
+	}
+	if r := e.do("PUT", netPath(subA, "udr", "routeTables", "nope")+"/routes/nva", nva); r.status != http.StatusNotFound {
+		t.Errorf("a route of a table that does not exist: %d %s", r.status, r.body)
+	}
+	if r := e.do("PATCH", rt+"/routes/nva", obj{"tags": obj{"a": "b"}}); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("PATCH of a route: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", rt+"/routes/nva", nil); r.status != http.StatusOK {
+		t.Errorf("DELETE the route: %d %s", r.status, r.body)
+	}
+	if r := e.do("DELETE", rt+"/routes/nva", nil); r.status != http.StatusNoContent {
+		t.Errorf("DELETE it again: %d %s", r.status, r.body)
+	}
+	if r := e.do("GET", rt+"/routes/nva", nil); r.status != http.StatusNotFound {
+		t.Errorf("GET the deleted route: %d %s", r.status, r.body)
+	}
+	if r := e.must("GET", rt, nil); len(r.field("properties.routes").([]any)) != 1 || r.str("properties.routes.0.name") != "keep" {
+		t.Errorf("the table after the DELETE: %s", r.body)
+	}
+}

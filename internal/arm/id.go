@@ -20,6 +20,7 @@ const (
 	TypeConnection            = "Microsoft.Network/connections"
 	TypeNetworkInterface      = "Microsoft.Network/networkInterfaces"
 	TypeRouteTable            = "Microsoft.Network/routeTables"
+	TypeRoute                 = "Microsoft.Network/routeTables/routes"
 	TypeNatRule               = "Microsoft.Network/virtualNetworkGateways/natRules"
 )
 

@@ -489,6 +489,7 @@ type Route struct {
 	ID         string          `json:"id,omitempty"`
 	Name       string          `json:"name,omitempty"`
 	Type       string          `json:"type,omitempty"`
+	Etag       string          `json:"etag,omitempty"` // its table's
 	Properties RouteProperties `json:"properties"`
 }
 

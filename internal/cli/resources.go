@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"net/url"
 	"os"
-	"slices"
 	"strconv"
 	"strings"
 
@@ -643,43 +642,87 @@ func routeTableCommand(g *globals) *cobra.Command {
 	return parent
 }
 
-// routeCommand is az's route-table route: a route of a table, set by
-// reading the table, changing the route and writing the table back while
-// nobody else wrote it (client.Modify).
+// routeCommand is az's route-table route: the routes of a table, each a
+// resource of its own (routeTables/{t}/routes/{r}).
 func routeCommand(g *globals) *cobra.Command {
 	parent := &cobra.Command{Use: "route", Short: "Manage the routes of a route table"}
+	columns := []column{nameCol, col("Prefix", "properties.addressPrefix"), col("NextHop", "properties.nextHopType"),
+		col("NextHopIP", "properties.nextHopIpAddress"), stateCol}
 	var rg, table, name, prefix, hopType, hopIP string
+	flags := func(c *cobra.Command, named bool) {
+		f := c.Flags()
+		f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+		f.StringVar(&table, "route-table-name", "", "route table name or id")
+		if named {
+			f.StringVarP(&name, "name", "n", "", "route name")
+		}
+	}
+	// route is the route's id, and the client.
+	route := func() (arm.ID, *client.Client, error) {
+		id, c, err := g.target(rg, "routeTables", table)
+		if err != nil {
+			return arm.ID{}, nil, err
+		}
+		if name == "" {
+			return arm.ID{}, nil, errors.New("--name is required")
+		}
+		return id.Child("routes", name), c, nil
+	}
 	create := &cobra.Command{Use: "create", Short: "Create or update a route", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, c, err := route()
+			if err != nil {
+				return err
+			}
+			var out arm.Route
+			resp, err := c.Put(cmd.Context(), id, arm.Route{Properties: arm.RouteProperties{AddressPrefix: prefix, NextHopType: hopType, NextHopIPAddress: hopIP}}, &out)
+			g.warn(resp)
+			if err != nil {
+				return err
+			}
+			return g.print(out, columns)
+		}}
+	flags(create, true)
+	f := create.Flags()
+	f.StringVar(&prefix, "address-prefix", "", "destination prefix, CIDR")
+	f.StringVar(&hopType, "next-hop-type", "", "VirtualAppliance, VirtualNetworkGateway, VnetLocal, None or Internet")
+	f.StringVar(&hopIP, "next-hop-ip-address", "", "the appliance's address, for VirtualAppliance")
+	show := &cobra.Command{Use: "show", Short: "Show a route", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, c, err := route()
+			if err != nil {
+				return err
+			}
+			var out arm.Route
+			if err := c.Get(cmd.Context(), id, &out); err != nil {
+				return err
+			}
+			return g.print(out, columns)
+		}}
+	flags(show, true)
+	del := &cobra.Command{Use: "delete", Short: "Delete a route", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, c, err := route()
+			if err != nil {
+				return err
+			}
+			return c.Delete(cmd.Context(), id)
+		}}
+	flags(del, true)
+	list := &cobra.Command{Use: "list", Short: "List the routes of a route table", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, c, err := g.target(rg, "routeTables", table)
 			if err != nil {
 				return err
 			}
-			r := arm.Route{Name: name, Properties: arm.RouteProperties{AddressPrefix: prefix, NextHopType: hopType, NextHopIPAddress: hopIP}}
-			out, resp, err := client.Modify(cmd.Context(), c, id, func(t *arm.RouteTable) string { return t.Etag }, func(t *arm.RouteTable) error {
-				i := slices.IndexFunc(t.Properties.Routes, func(x arm.Route) bool { return strings.EqualFold(x.Name, name) })
-				if i < 0 {
-					t.Properties.Routes = append(t.Properties.Routes, r)
-				} else {
-					t.Properties.Routes[i] = r
-				}
-				t.Properties.Subnets = nil
-				return nil
-			})
-			g.warn(resp)
-			if err != nil {
+			var out arm.List[json.RawMessage]
+			if _, err := c.Do(cmd.Context(), http.MethodGet, id.String()+"/routes", nil, &out); err != nil {
 				return err
 			}
-			return g.print(out, []column{nameCol, col("Routes", "properties.routes"), stateCol})
+			return g.print(append([]json.RawMessage{}, out.Value...), columns)
 		}}
-	f := create.Flags()
-	f.StringVarP(&rg, "resource-group", "g", "", "resource group")
-	f.StringVar(&table, "route-table-name", "", "route table name or id")
-	f.StringVarP(&name, "name", "n", "", "route name")
-	f.StringVar(&prefix, "address-prefix", "", "destination prefix, CIDR")
-	f.StringVar(&hopType, "next-hop-type", "", "VirtualAppliance, VirtualNetworkGateway, VnetLocal, None or Internet")
-	f.StringVar(&hopIP, "next-hop-ip-address", "", "the appliance's address, for VirtualAppliance")
-	parent.AddCommand(create)
+	flags(list, false)
+	parent.AddCommand(create, show, del, list)
 	return parent
 }
 

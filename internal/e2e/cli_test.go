@@ -85,6 +85,15 @@ func TestCLIWalkthrough(t *testing.T) {
 	run("route-table", "create", "-g", "demo", "-n", "to-nva")
 	run("route-table", "route", "create", "-g", "demo", "--route-table-name", "to-nva", "-n", "back", "--address-prefix", "10.1.2.0/24",
 		"--next-hop-type", "VirtualAppliance", "--next-hop-ip-address", "10.1.0.9")
+	run("route-table", "route", "create", "-g", "demo", "--route-table-name", "to-nva", "-n", "lab", "--address-prefix", "10.66.0.0/16", "--next-hop-type", "None")
+	if out := run("route-table", "route", "list", "-g", "demo", "--route-table-name", "to-nva", "-o", "table"); !strings.Contains(out, "back") || !strings.Contains(out, "10.66.0.0/16") {
+		t.Fatalf("route-table route list:\n%s", out)
+	}
+	run("route-table", "route", "delete", "-g", "demo", "--route-table-name", "to-nva", "-n", "lab")
+	refuse("NotFound", "route-table", "route", "show", "-g", "demo", "--route-table-name", "to-nva", "-n", "lab")
+	if out := run("route-table", "route", "show", "-g", "demo", "--route-table-name", "to-nva", "-n", "back"); !strings.Contains(out, `"nextHopIpAddress": "10.1.0.9"`) {
+		t.Fatalf("route-table route show:\n%s", out)
+	}
 	run("route-table", "create", "-g", "demo", "-n", "to-nva") // again: the route stays
 	run("vnet", "subnet", "create", "-g", "demo", "--vnet-name", "hub", "-n", "front", "--address-prefixes", "10.1.5.0/24", "--route-table", "to-nva")
 	if out := run("route-table", "show", "-g", "demo", "-n", "to-nva"); !strings.Contains(out, `"nextHopIpAddress": "10.1.0.9"`) || !strings.Contains(out, "/subnets/front") {

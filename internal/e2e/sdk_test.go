@@ -434,6 +434,43 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 	if tables != 1 {
 		t.Fatalf("%d route tables listed, want 1", tables)
 	}
+	// Its routes as child resources (the SDK's RoutesClient): one added,
+	// read, listed with the other, deleted; the table follows.
+	routes := netA.NewRoutesClient()
+	routePoller, err := routes.BeginCreateOrUpdate(ctx, "rg-we", "to-nva", "drop-lab", armnetwork.Route{Properties: &armnetwork.RoutePropertiesFormat{
+		AddressPrefix: to.Ptr("10.66.0.0/16"), NextHopType: to.Ptr(armnetwork.RouteNextHopTypeNone)}}, nil)
+	if err != nil {
+		t.Fatalf("begin create route: %v", err)
+	}
+	if r, err := routePoller.PollUntilDone(ctx, nil); err != nil || r.ID == nil || !strings.HasSuffix(*r.ID, "/routeTables/to-nva/routes/drop-lab") || *r.Properties.ProvisioningState != armnetwork.ProvisioningStateSucceeded {
+		t.Fatalf("create route: %s, %v", mustJSON(r), err)
+	}
+	if r, err := routes.Get(ctx, "rg-we", "to-nva", "nva", nil); err != nil || *r.Properties.NextHopIPAddress != "10.1.0.10" {
+		t.Fatalf("get route: %s, %v", mustJSON(r), err)
+	}
+	var routeNames []string
+	for pg := routes.NewListPager("rg-we", "to-nva", nil); pg.More(); {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			t.Fatalf("list routes: %v", err)
+		}
+		for _, r := range page.Value {
+			routeNames = append(routeNames, *r.Name)
+		}
+	}
+	if slices.Sort(routeNames); !slices.Equal(routeNames, []string{"drop-lab", "nva"}) {
+		t.Fatalf("routes listed: %v", routeNames)
+	}
+	routeDel, err := routes.BeginDelete(ctx, "rg-we", "to-nva", "nva", nil)
+	if err != nil {
+		t.Fatalf("begin delete route: %v", err)
+	}
+	if _, err := routeDel.PollUntilDone(ctx, nil); err != nil {
+		t.Fatalf("delete route: %v", err)
+	}
+	if rt, err := rts.Get(ctx, "rg-we", "to-nva", nil); err != nil || len(rt.Properties.Routes) != 1 || *rt.Properties.Routes[0].Name != "drop-lab" {
+		t.Fatalf("the table after the route went: %s, %v", mustJSON(rt), err)
+	}
 
 	// The reads below a VNet and a gateway, through the SDK's pagers.
 	vnets := netA.NewVirtualNetworksClient()

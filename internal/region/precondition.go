@@ -68,7 +68,8 @@ func matchesEtag(list, etag string) bool {
 func opaqueTag(t string) string { return strings.TrimPrefix(t, "W/") }
 
 // currentEtag returns the etag of the resource with id as tx sees it,
-// and whether it exists. A NAT rule carries its gateway's etag.
+// and whether it exists. A NAT rule carries its gateway's etag, a route
+// its table's.
 func currentEtag(tx *txn, id arm.ID) (string, bool) {
 	switch {
 	case strings.EqualFold(id.Type(), arm.TypeSubnet):
@@ -82,6 +83,12 @@ func currentEtag(tx *txn, id arm.ID) (string, bool) {
 			}
 		}
 		return "", false
+	case strings.EqualFold(id.Type(), arm.TypeRoute):
+		t := get[arm.RouteTable](tx, arm.TypeRouteTable, id.Parent())
+		if t == nil || routeOf(t, id.Name()) == nil {
+			return "", false
+		}
+		return t.Etag, true
 	case strings.EqualFold(id.Type(), arm.TypeNatRule):
 		g := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id.Parent())
 		if g == nil {

@@ -3,6 +3,7 @@ package region
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -23,29 +24,38 @@ func (r *Region) PutRouteTable(ctx context.Context, id arm.ID, in *arm.RouteTabl
 		old := get[arm.RouteTable](tx, arm.TypeRouteTable, id)
 		created = old == nil
 		t := *in
-		if err := setIdentity(&t.Resource, id, t.Location); err != nil {
+		if err := stageRouteTable(tx, id, &t, old); err != nil {
 			return err
 		}
-		p := &t.Properties
-		p.ProvisioningState, p.ResourceGUID, p.Subnets = arm.Succeeded, newGUID(), nil
-		if old != nil {
-			t.Name, p.ResourceGUID = old.Name, old.Properties.ResourceGUID
-			if old.Location != t.Location {
-				return arm.Errorf(arm.CodeInvalidParameter, "route table %s is in %s; its location cannot change", old.Name, old.Location)
-			}
-		}
-		p.Routes = append([]arm.Route(nil), p.Routes...)
-		names := map[string]bool{}
-		for i := range p.Routes {
-			if err := stageRoute(id, i, &p.Routes[i], names); err != nil {
-				return err
-			}
-		}
-		tx.put(arm.TypeRouteTable, id.Key(), &t)
 		out = renderRouteTable(tx, &t).(*arm.RouteTable)
 		return nil
 	})
 	return out, Outcome{Created: created}, err
+}
+
+// stageRouteTable checks and completes route table t (old is what it
+// replaces, or nil) and puts it.
+func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable) error {
+	if err := setIdentity(&t.Resource, id, t.Location); err != nil {
+		return err
+	}
+	p := &t.Properties
+	p.ProvisioningState, p.ResourceGUID, p.Subnets = arm.Succeeded, newGUID(), nil
+	if old != nil {
+		t.Name, p.ResourceGUID = old.Name, old.Properties.ResourceGUID
+		if old.Location != t.Location {
+			return arm.Errorf(arm.CodeInvalidParameter, "route table %s is in %s; its location cannot change", old.Name, old.Location)
+		}
+	}
+	p.Routes = append([]arm.Route(nil), p.Routes...)
+	names := map[string]bool{}
+	for i := range p.Routes {
+		if err := stageRoute(id, i, &p.Routes[i], names); err != nil {
+			return err
+		}
+	}
+	tx.put(arm.TypeRouteTable, id.Key(), t)
+	return nil
 }
 
 // stageRoute checks and canonicalises route i of table id.
@@ -58,7 +68,7 @@ func stageRoute(id arm.ID, i int, rt *arm.Route, names map[string]bool) error {
 		return arm.Errorf(arm.CodeInvalidParameter, "route name %q appears twice", rt.Name)
 	}
 	names[strings.ToLower(rt.Name)] = true
-	rt.ID, rt.Type = id.Child("routes", rt.Name).String(), arm.TypeRouteTable+"/routes"
+	rt.ID, rt.Type, rt.Etag = id.Child("routes", rt.Name).String(), arm.TypeRoute, ""
 	p := &rt.Properties
 	pre, err := rules.ParsePrefix(field+".properties.addressPrefix", p.AddressPrefix)
 	if err != nil {
@@ -86,9 +96,14 @@ func stageRoute(id arm.ID, i int, rt *arm.Route, names map[string]bool) error {
 	return nil
 }
 
-// renderRouteTable adds the subnets that use the table.
+// renderRouteTable adds the subnets that use the table, and its etag to
+// its routes, which carry it.
 func renderRouteTable(tx *txn, doc any) any {
 	t := *doc.(*arm.RouteTable)
+	t.Properties.Routes = slices.Clone(t.Properties.Routes)
+	for i := range t.Properties.Routes {
+		t.Properties.Routes[i].Etag = t.Etag
+	}
 	t.Properties.Subnets = nil
 	for _, s := range routeTableUsers(tx, t.ID) {
 		t.Properties.Subnets = append(t.Properties.Subnets, arm.SubResource{ID: s})
@@ -115,4 +130,94 @@ func (r *Region) delRouteTable(tx *txn, id arm.ID) error {
 	}
 	tx.del(arm.TypeRouteTable, id.Key())
 	return nil
+}
+
+// Routes as child resources (routeTables/{t}/routes/{r}, the SDKs'
+// RoutesClient): each a change of its table.
+
+// PutRoute creates or replaces one route of a route table.
+func (r *Region) PutRoute(ctx context.Context, id arm.ID, in *arm.Route) (*arm.Route, Outcome, error) {
+	var out *arm.Route
+	var created bool
+	_, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
+		}
+		tid := id.Parent()
+		old := get[arm.RouteTable](tx, arm.TypeRouteTable, tid)
+		if old == nil {
+			return notFound(tid)
+		}
+		rt := *in
+		rt.Name = id.Name()
+		t := *old
+		t.Properties.Routes = slices.Clone(old.Properties.Routes)
+		i := slices.IndexFunc(t.Properties.Routes, func(x arm.Route) bool { return strings.EqualFold(x.Name, rt.Name) })
+		if created = i < 0; created {
+			t.Properties.Routes = append(t.Properties.Routes, rt)
+		} else {
+			rt.Name = t.Properties.Routes[i].Name
+			t.Properties.Routes[i] = rt
+		}
+		if err := stageRouteTable(tx, tid, &t, old); err != nil {
+			return err
+		}
+		out = routeOf(renderRouteTable(tx, &t).(*arm.RouteTable), rt.Name)
+		return nil
+	})
+	return out, Outcome{Created: created}, err
+}
+
+// routeOf returns table t's route name, or nil.
+func routeOf(t *arm.RouteTable, name string) *arm.Route {
+	for i := range t.Properties.Routes {
+		if strings.EqualFold(t.Properties.Routes[i].Name, name) {
+			return &t.Properties.Routes[i]
+		}
+	}
+	return nil
+}
+
+// GetRoute returns one route of a route table.
+func (r *Region) GetRoute(id arm.ID) (*arm.Route, error) {
+	doc, err := r.Get(id.Parent())
+	if err != nil {
+		return nil, err
+	}
+	if rt := routeOf(doc.(*arm.RouteTable), id.Name()); rt != nil {
+		return rt, nil
+	}
+	return nil, notFound(id)
+}
+
+// ListRoutes returns the routes of a route table.
+func (r *Region) ListRoutes(table arm.ID) ([]any, error) {
+	doc, err := r.Get(table)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, rt := range doc.(*arm.RouteTable).Properties.Routes {
+		out = append(out, rt)
+	}
+	return out, nil
+}
+
+// DeleteRoute deletes one route of a route table.
+func (r *Region) DeleteRoute(ctx context.Context, id arm.ID) (bool, error) {
+	existed := false
+	_, err := r.update(ctx, func(tx *txn) error {
+		if _, err := requireGroup(tx, id); err != nil {
+			return err // as ARM: 404 ResourceGroupNotFound, not 204
+		}
+		old := get[arm.RouteTable](tx, arm.TypeRouteTable, id.Parent())
+		if old == nil || routeOf(old, id.Name()) == nil {
+			return nil
+		}
+		existed = true
+		t := *old
+		t.Properties.Routes = slices.DeleteFunc(slices.Clone(old.Properties.Routes), func(x arm.Route) bool { return strings.EqualFold(x.Name, id.Name()) })
+		return stageRouteTable(tx, id.Parent(), &t, old)
+	})
+	return existed, err
 }
