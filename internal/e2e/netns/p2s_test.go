@@ -366,24 +366,38 @@ func TestPointToSiteSSTPRadius(t *testing.T) {
 // VNet's router, as Azure's does: FreeRADIUS runs on a host of the VNet,
 // which the node's network does not reach, and sees the requests come
 // from the gateway's address (and NAS-IP-Address say so); an SSTP client
-// with alice's password connects.
+// with alice's password connects. With BGP on, the speaker's endpoint,
+// which peers from that address, asks.
 func TestRadiusFromGatewayAddress(t *testing.T) {
 	require(t)
 	netnstest.RequireFreeRADIUS(t)
+	for _, bgp := range []bool{false, true} {
+		t.Run(map[bool]string{false: "without BGP", true: "with BGP"}[bgp], func(t *testing.T) { radiusFromGatewayAddress(t, bgp) })
+	}
+}
+
+func radiusFromGatewayAddress(t *testing.T, bgp bool) {
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
 	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	_, hostAddr := r.tunHost(vnet, "web")
 	radNS, radAddr := r.tunHost(vnet, "nps")
 	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
-	if out, err := r.cli("vnet-gateway", "create", "-g", "p2s", "-n", "hub-gw", "-l", "westeurope", "--vnet", "hub", "--public-ip-addresses", "hub-gw-ip",
+	args := []string{"vnet-gateway", "create", "-g", "p2s", "-n", "hub-gw", "-l", "westeurope", "--vnet", "hub", "--public-ip-addresses", "hub-gw-ip",
 		"--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP", "--vpn-auth-type", "Radius",
-		"--radius-server", radAddr.String(), "--radius-secret", "gw-shared-s3cret", "-o", "json"); err != nil {
+		"--radius-server", radAddr.String(), "--radius-secret", "gw-shared-s3cret", "-o", "json"}
+	if bgp {
+		args = append(args, "--asn", "65010")
+	}
+	if out, err := r.cli(args...); err != nil {
 		t.Fatalf("vnet-gateway create with a RADIUS server in the VNet: %v\n%s", err, out)
 	}
 	var g arm.VirtualNetworkGateway
 	r.get(gw, &g)
 	private := g.Properties.IPConfigurations[0].Properties.PrivateIPAddress
+	if bgp && (g.Properties.BGPSettings == nil || g.Properties.BGPSettings.BGPPeeringAddress != private) {
+		t.Fatalf("the gateway's BGP peering address is not its private address %s: %+v", private, g.Properties.BGPSettings)
+	}
 
 	laptop := netnstest.New(t, "lap")
 	var p *netnstest.Process
@@ -403,6 +417,9 @@ func TestRadiusFromGatewayAddress(t *testing.T) {
 		}
 	}
 	ping(t, laptop, hostAddr, 10*time.Second)
+	if bgp && !strings.Contains(r.proc.Output(), "BGP speaker started") {
+		t.Errorf("no BGP speaker runs")
+	}
 	if out := fr.Output(); !strings.Contains(out, "from "+private+":") || !strings.Contains(out, "NAS-IP-Address = "+private) {
 		t.Errorf("FreeRADIUS did not see the requests come from the gateway's address %s:\n%s", private, grepLines(out, "Access-Request")+grepLines(out, "NAS-IP-Address"))
 	}
