@@ -108,7 +108,7 @@ func TestRoutesAsChildResources(t *testing.T) {
 		t.Errorf("list the routes: %s", l.body)
 	}
 	bad := obj{"properties": obj{"addressPrefix": "10.9.0.0/16", "nextHopType": "VirtualAppliance"}}
-	if r := e.do("PUT", rt+"/routes/nva", bad); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" {
+	if r := e.do("PUT", rt+"/routes/nva", bad); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || r.str("error.target") != "properties.nextHopIpAddress" {
 		t.Errorf("a route to an appliance without its address: %d %s", r.status, r.body)
 	}
 	if r := e.doHeader("PUT", rt+"/routes/nva", nva, http.Header{"If-Match": {`"stale"`}}); r.status != http.StatusPreconditionFailed {

@@ -25,7 +25,7 @@ type node struct {
 }
 
 // freePort finds a port free on every address given.
-func freePort(t *testing.T, addrs ...netip.Addr) uint16 {
+func freePort(t testing.TB, addrs ...netip.Addr) uint16 {
 	t.Helper()
 	for range 20 {
 		l, err := net.Listen("tcp", netip.AddrPortFrom(addrs[0], 0).String())
@@ -51,7 +51,7 @@ func freePort(t *testing.T, addrs ...netip.Addr) uint16 {
 	return 0
 }
 
-func startNode(t *testing.T, addr string, port uint16, hold time.Duration) *node {
+func startNode(t testing.TB, addr string, port uint16, hold time.Duration) *node {
 	t.Helper()
 	n := &node{addr: netip.MustParseAddr(addr)}
 	n.s = New(Options{Port: port, HoldTime: hold, ConnectRetry: 200 * time.Millisecond,

@@ -382,7 +382,8 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 	}
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
 		if g := e.gateways[key]; g.cfg.VNet == vc.ID && g.radiusEP != nil {
-			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(g.radiusEP.Addr(), 32), Port: g.radiusEP})
+			a := g.radiusEP.Addr()
+			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: g.radiusEP})
 		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {

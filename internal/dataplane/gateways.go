@@ -43,7 +43,7 @@ type gw struct {
 	cert         tls.Certificate // presented to point-to-site clients; issued when first needed
 	// self is the endpoint at the instance's private address that asks
 	// RADIUS servers (radius.go): the BGP speaker's or radiusEP, its own.
-	self     atomic.Pointer[fabric.NetstackHost]
+	self     atomic.Pointer[selfEndpoint]
 	radiusEP *fabric.NetstackHost
 }
 

@@ -20,6 +20,14 @@ import (
 // holds the address (by default it peers from it), else one of its own
 // (radiusEP), there only while the gateway has RADIUS servers.
 
+// selfEndpoint is the endpoint that holds an instance's private address,
+// and that address: a RADIUS round trip reads both at once, without the
+// engine's lock.
+type selfEndpoint struct {
+	ep   *fabric.NetstackHost
+	addr netip.Addr
+}
+
 // configureRadius gives the instance its endpoint at its private address
 // while it needs one.
 func (e *Engine) configureRadius(g *gw) {
@@ -28,7 +36,7 @@ func (e *Engine) configureRadius(g *gw) {
 	var own *fabric.NetstackHost
 	switch {
 	case need && g.bgp != nil && (g.bgp.cfg.Addr == priv || slices.Contains(g.bgp.cfg.APIPA, priv)):
-		g.self.Store(g.bgp.ep)
+		g.self.Store(&selfEndpoint{g.bgp.ep, priv})
 	case need:
 		own = g.radiusEP
 		if own == nil || own.Addr() != priv {
@@ -40,7 +48,7 @@ func (e *Engine) configureRadius(g *gw) {
 			}
 			own = ep
 		}
-		g.self.Store(own)
+		g.self.Store(&selfEndpoint{own, priv})
 	default:
 		g.self.Store(nil)
 	}
@@ -51,16 +59,21 @@ func (e *Engine) configureRadius(g *gw) {
 }
 
 // radiusDial is how the instance reaches a RADIUS server: from its
-// private address when its VNet holds a route to the server, else from
-// the node's network.
+// private address when its VNet holds a route to the server (of the
+// address's family), else from the node's network. A round trip whose
+// endpoint went (BGP reconfigured) dials again and gets the new one.
 func (e *Engine) radiusDial(g *gw) func(ctx context.Context, network, address string) (net.Conn, error) {
 	router := e.vnets[g.cfg.VNet].router
 	return func(ctx context.Context, network, address string) (net.Conn, error) {
 		dst, err := netip.ParseAddrPort(address)
-		if ep := g.self.Load(); err == nil && ep != nil && router.Holds(dst.Addr()) {
-			c, err := ep.DialUDPFrom(g.cfg.PrivateAddr, dst)
+		if err == nil {
+			dst = netip.AddrPortFrom(dst.Addr().Unmap(), dst.Port())
+			address = dst.String()
+		}
+		if self := g.self.Load(); err == nil && self != nil && dst.Addr().Is4() == self.addr.Is4() && router.Holds(dst.Addr()) {
+			c, err := self.ep.DialUDPFrom(self.addr, dst)
 			if err != nil {
-				return nil, fmt.Errorf("from the gateway's address %s: %w", g.cfg.PrivateAddr, err)
+				return nil, fmt.Errorf("from the gateway's address %s: %w", self.addr, err)
 			}
 			return c, nil
 		}

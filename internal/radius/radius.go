@@ -311,15 +311,27 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	mac, _ := messageAuthenticator(b, req.Authenticator, s.Secret)
 	copy(b[HeaderLen+2:], mac)
 
-	defer conn.Close()
 	// The wait ends with ctx too: the read is cut short then.
-	stop := context.AfterFunc(ctx, func() { conn.SetReadDeadline(time.Now()) })
-	defer stop()
+	var stop func() bool
+	use := func(c net.Conn) {
+		if stop != nil {
+			stop()
+		}
+		conn, stop = c, context.AfterFunc(ctx, func() { c.SetReadDeadline(time.Now()) })
+	}
+	use(conn)
+	defer func() { stop(); conn.Close() }()
 	buf := make([]byte, MaxPacket)
 	giveUp := time.Now().Add(Wait)
+	redials := 0
 	for try := 0; ; try++ {
 		if try < Tries {
 			if _, err := conn.Write(b); err != nil {
+				if c, ok := redial(ctx, dial, addr, conn, &redials); ok {
+					use(c)
+					try--
+					continue
+				}
 				return Packet{}, err
 			}
 		}
@@ -335,6 +347,13 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 				if errors.As(err, &ne) && ne.Timeout() {
 					break // send again, or give up
 				}
+				// The socket went (the gateway's endpoint was replaced):
+				// a new one, and the request again.
+				if c, ok := redial(ctx, dial, addr, conn, &redials); ok {
+					use(c)
+					try--
+					break
+				}
 				return Packet{}, err
 			}
 			if resp, ok := check(buf[:n], req, s.Secret, needMA); ok {
@@ -349,6 +368,18 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 			return Packet{}, fmt.Errorf("no answer in %v (%d tries)", Wait, min(try+1, Tries))
 		}
 	}
+}
+
+// redial replaces a socket that failed with a new one, at most Tries
+// times per round trip.
+func redial(ctx context.Context, dial dialFunc, addr netip.AddrPort, old net.Conn, redials *int) (net.Conn, bool) {
+	if *redials >= Tries || ctx.Err() != nil {
+		return nil, false
+	}
+	*redials++
+	old.Close()
+	c, err := dial(ctx, "udp", addr.String())
+	return c, err == nil
 }
 
 // check verifies a response to req: its identifier, its Response

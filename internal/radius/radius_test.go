@@ -17,8 +17,8 @@ import (
 // TestFreeRADIUS: FreeRADIUS (Debian's) accepts alice with her password
 // and rejects a wrong one; a server with another shared secret is not
 // believed (its answers do not check out), and an unreachable first
-// server is passed over for the next. NAS-IP-Address is the address the
-// requests come from.
+// server is passed over for the next, a socket that closes is dialled
+// again. NAS-IP-Address is the address the requests come from.
 func TestFreeRADIUS(t *testing.T) {
 	netnstest.RequireFreeRADIUS(t)
 	srvNS, nas := netnstest.New(t, "rad"), netnstest.New(t, "nas")
@@ -48,6 +48,26 @@ func TestFreeRADIUS(t *testing.T) {
 	gone := Server{Addr: netip.MustParseAddrPort("192.0.2.1:1999"), Secret: []byte("s3cr3tshared")}
 	if a, err := ask([]Server{gone, server}, "alice", "correct horse battery staple"); err != nil || !a.Accept {
 		t.Errorf("with the first server gone: %+v, %v", a, err)
+	}
+	// A socket that goes (the gateway's endpoint replaced) is dialled
+	// again.
+	dials := 0
+	closedFirst := func(ctx context.Context, network, address string) (net.Conn, error) {
+		var d net.Dialer
+		c, err := d.DialContext(ctx, network, address)
+		if dials++; dials == 1 && err == nil {
+			c.Close()
+		}
+		return c, err
+	}
+	if err := nas.Do(func() error {
+		a, err := Authenticate(context.Background(), []Server{server}, Request{User: "alice", Password: "correct horse battery staple", Dial: closedFirst})
+		if err == nil && !a.Accept {
+			err = errors.New("rejected")
+		}
+		return err
+	}); err != nil || dials != 2 {
+		t.Errorf("with the first socket closed: %v after %d dials", err, dials)
 	}
 	if !strings.Contains(fr.Output(), "198.51.100.7") {
 		t.Errorf("FreeRADIUS did not see the Calling-Station-Id")

@@ -24,7 +24,7 @@ func (r *Region) PutRouteTable(ctx context.Context, id arm.ID, in *arm.RouteTabl
 		old := get[arm.RouteTable](tx, arm.TypeRouteTable, id)
 		created = old == nil
 		t := *in
-		if err := stageRouteTable(tx, id, &t, old); err != nil {
+		if err := stageRouteTable(tx, id, &t, old, ""); err != nil {
 			return err
 		}
 		out = renderRouteTable(tx, &t).(*arm.RouteTable)
@@ -34,8 +34,9 @@ func (r *Region) PutRouteTable(ctx context.Context, id arm.ID, in *arm.RouteTabl
 }
 
 // stageRouteTable checks and completes route table t (old is what it
-// replaces, or nil) and puts it.
-func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable) error {
+// replaces, or nil) and puts it; the route named child, when not "", is
+// the request's whole body (errors name its fields so).
+func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable, child string) error {
 	if err := setIdentity(&t.Resource, id, t.Location); err != nil {
 		return err
 	}
@@ -50,7 +51,11 @@ func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable) error {
 	p.Routes = append([]arm.Route(nil), p.Routes...)
 	names := map[string]bool{}
 	for i := range p.Routes {
-		if err := stageRoute(id, i, &p.Routes[i], names); err != nil {
+		field := fmt.Sprintf("properties.routes[%d].", i)
+		if child != "" && strings.EqualFold(p.Routes[i].Name, child) {
+			field = ""
+		}
+		if err := stageRoute(id, field, &p.Routes[i], names); err != nil {
 			return err
 		}
 	}
@@ -58,9 +63,10 @@ func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable) error {
 	return nil
 }
 
-// stageRoute checks and canonicalises route i of table id.
-func stageRoute(id arm.ID, i int, rt *arm.Route, names map[string]bool) error {
-	field := fmt.Sprintf("properties.routes[%d]", i)
+// stageRoute checks and canonicalises a route of table id; field is where
+// it is in the request, with a dot after it, or "" when it is the whole
+// body (errors name it).
+func stageRoute(id arm.ID, field string, rt *arm.Route, names map[string]bool) error {
 	if err := ValidName(rt.Name); err != nil {
 		return err
 	}
@@ -70,26 +76,26 @@ func stageRoute(id arm.ID, i int, rt *arm.Route, names map[string]bool) error {
 	names[strings.ToLower(rt.Name)] = true
 	rt.ID, rt.Type, rt.Etag = id.Child("routes", rt.Name).String(), arm.TypeRoute, ""
 	p := &rt.Properties
-	pre, err := rules.ParsePrefix(field+".properties.addressPrefix", p.AddressPrefix)
+	pre, err := rules.ParsePrefix(field+"properties.addressPrefix", p.AddressPrefix)
 	if err != nil {
 		return err
 	}
 	p.AddressPrefix = pre.String()
-	if err := canonical(&p.NextHopType, field+".properties.nextHopType", "", arm.NextHopVirtualAppliance, arm.NextHopGateway,
+	if err := canonical(&p.NextHopType, field+"properties.nextHopType", "", arm.NextHopVirtualAppliance, arm.NextHopGateway,
 		arm.NextHopVnetLocal, arm.NextHopInternet, arm.NextHopNone); err != nil {
 		return err
 	}
 	switch {
 	case p.NextHopType == "":
-		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.nextHopType", Message: "a route needs its nextHopType"}
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "properties.nextHopType", Message: "a route needs its nextHopType"}
 	case p.NextHopType == arm.NextHopVirtualAppliance:
-		a, err := parseAddr(field+".properties.nextHopIpAddress", p.NextHopIPAddress)
+		a, err := parseAddr(field+"properties.nextHopIpAddress", p.NextHopIPAddress)
 		if err != nil {
 			return err
 		}
 		p.NextHopIPAddress = a.String()
 	case p.NextHopIPAddress != "":
-		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.nextHopIpAddress",
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "properties.nextHopIpAddress",
 			Message: "nextHopIpAddress is for a VirtualAppliance next hop only; this route's is " + p.NextHopType}
 	}
 	p.ProvisioningState = arm.Succeeded
@@ -159,7 +165,7 @@ func (r *Region) PutRoute(ctx context.Context, id arm.ID, in *arm.Route) (*arm.R
 			rt.Name = t.Properties.Routes[i].Name
 			t.Properties.Routes[i] = rt
 		}
-		if err := stageRouteTable(tx, tid, &t, old); err != nil {
+		if err := stageRouteTable(tx, tid, &t, old, rt.Name); err != nil {
 			return err
 		}
 		out = routeOf(renderRouteTable(tx, &t).(*arm.RouteTable), rt.Name)
@@ -217,7 +223,7 @@ func (r *Region) DeleteRoute(ctx context.Context, id arm.ID) (bool, error) {
 		existed = true
 		t := *old
 		t.Properties.Routes = slices.DeleteFunc(slices.Clone(old.Properties.Routes), func(x arm.Route) bool { return strings.EqualFold(x.Name, id.Name()) })
-		return stageRouteTable(tx, id.Parent(), &t, old)
+		return stageRouteTable(tx, id.Parent(), &t, old, "")
 	})
 	return existed, err
 }
