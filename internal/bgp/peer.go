@@ -60,6 +60,11 @@ type conn struct {
 	wmu       sync.Mutex
 	fourOctet bool
 	out       map[netip.Prefix]string // announced prefixes and their path keys
+
+	// Guarded by s.mu: the prefixes whose best route changed since the
+	// last advertise, or full: everything is looked at again.
+	dirty map[netip.Prefix]bool
+	full  bool
 }
 
 // connect dials the peer whenever no connection with it is open, every
@@ -149,7 +154,7 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	lost := p.established == c
 	if lost {
 		p.established = nil
-		clear(p.rib)
+		p.s.dropRoutes(p)
 	}
 	if p.established == nil {
 		p.state = "Idle"
@@ -325,6 +330,45 @@ func (c *conn) write(t wire.Type, body []byte) error {
 	return nil
 }
 
+// batch gathers a connection's messages into writes of up to 64 KiB:
+// one UPDATE per write would cost a system call each. c.wmu is held.
+type batch struct {
+	c   *conn
+	buf []byte
+	n   int
+	err error
+}
+
+// add queues a message and reports whether the connection still takes
+// them.
+func (b *batch) add(t wire.Type, body []byte) bool {
+	if b.err != nil {
+		return false
+	}
+	b.buf = wire.AppendMessage(b.buf, t, body)
+	if b.n++; len(b.buf) >= 64<<10 {
+		return b.flush()
+	}
+	return true
+}
+
+// flush writes what is queued.
+func (b *batch) flush() bool {
+	if b.err != nil || len(b.buf) == 0 {
+		return b.err == nil
+	}
+	b.c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
+	if _, b.err = b.c.nc.Write(b.buf); b.err != nil {
+		// A message cut short leaves the stream unreadable: the session
+		// ends (its reader sees the closed connection).
+		b.c.nc.Close()
+		return false
+	}
+	b.c.p.sent.Add(uint64(b.n))
+	b.buf, b.n = b.buf[:0], 0
+	return true
+}
+
 func (c *conn) keepalives(every time.Duration, quit chan struct{}) {
 	t := time.NewTicker(every)
 	defer t.Stop()
@@ -381,6 +425,7 @@ func (p *peer) establish(c *conn) bool {
 	p.opening, p.established, p.state = nil, c, "Established"
 	c.since = time.Now()
 	c.out = map[netip.Prefix]string{}
+	c.dirty, c.full = map[netip.Prefix]bool{}, true
 	return true
 }
 
@@ -390,10 +435,13 @@ func (p *peer) establish(c *conn) bool {
 func (p *peer) apply(u wire.Update) (bool, error) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
+	if p.s.peers[p.cfg.Addr] != p {
+		return false, nil // removed (Reconfig): its routes went with it
+	}
 	changed := false
 	for _, w := range u.Withdrawn {
 		if _, ok := p.rib[w]; ok {
-			delete(p.rib, w)
+			p.s.setRoute(p, w, nil)
 			changed = true
 		}
 	}
@@ -406,14 +454,14 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 	for _, n := range u.NLRI {
 		if loop {
 			if _, ok := p.rib[n]; ok {
-				delete(p.rib, n)
+				p.s.setRoute(p, n, nil)
 				changed = true
 			}
 			continue
 		}
 		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin}
 		if old, ok := p.rib[n]; !ok || pathKey(old) != pathKey(r) {
-			p.rib[n] = r
+			p.s.setRoute(p, n, &r)
 			changed = true
 		}
 	}
@@ -433,14 +481,32 @@ func (c *conn) advertise() {
 		c.p.s.mu.Unlock()
 		return
 	}
-	want := c.p.s.exportTo(c.p)
-	c.p.s.mu.Unlock()
+	// Everything when the session is new or the configuration changed,
+	// else the prefixes whose best route changed.
+	s := c.p.s
+	var want map[netip.Prefix]Route
 	var gone []netip.Prefix
-	for pfx := range c.out {
-		if _, ok := want[pfx]; !ok {
-			gone = append(gone, pfx)
+	if c.full {
+		want = s.exportTo(c.p)
+		for pfx := range c.out {
+			if _, ok := want[pfx]; !ok {
+				gone = append(gone, pfx)
+			}
+		}
+	} else {
+		want = map[netip.Prefix]Route{}
+		networks := s.exportNetworks(c.p)
+		for pfx := range c.dirty {
+			if r, ok := s.exportOne(c.p, pfx, networks); ok {
+				want[pfx] = r
+			} else if _, sent := c.out[pfx]; sent {
+				gone = append(gone, pfx)
+			}
 		}
 	}
+	c.full = false
+	clear(c.dirty)
+	c.p.s.mu.Unlock()
 	groups := map[string][]netip.Prefix{}
 	attrs := map[string]Route{}
 	for pfx, r := range want {
@@ -451,8 +517,10 @@ func (c *conn) advertise() {
 		}
 	}
 	slices.SortFunc(gone, netip.Prefix.Compare)
+	b := batch{c: c}
+	defer b.flush()
 	for chunk := range slices.Chunk(gone, wire.MaxPrefixesPerUpdate) {
-		if c.write(wire.TypeUpdate, wire.Update{Withdrawn: chunk}.Append(nil, c.fourOctet)) != nil {
+		if !b.add(wire.TypeUpdate, wire.Update{Withdrawn: chunk}.Append(nil, c.fourOctet)) {
 			return
 		}
 		for _, pfx := range chunk {
@@ -469,7 +537,7 @@ func (c *conn) advertise() {
 		}
 		for chunk := range slices.Chunk(ps, min(wire.MaxPrefixesPerUpdate, room/5)) {
 			u := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: chunk}
-			if c.write(wire.TypeUpdate, u.Append(nil, c.fourOctet)) != nil {
+			if !b.add(wire.TypeUpdate, u.Append(nil, c.fourOctet)) {
 				return
 			}
 			for _, pfx := range chunk {
@@ -484,6 +552,9 @@ func (c *conn) resend() {
 	c.wmu.Lock()
 	clear(c.out)
 	c.wmu.Unlock()
+	c.p.s.mu.Lock()
+	c.full = true
+	c.p.s.mu.Unlock()
 	c.p.s.advertiseAll()
 }
 

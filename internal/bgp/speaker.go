@@ -135,6 +135,13 @@ type Speaker struct {
 	peers  map[netip.Addr]*peer
 	closed bool
 	ls     []net.Listener
+	// cands are the peers' routes by prefix (as imported), bestTab the
+	// best of each (table.go).
+	cands   map[netip.Prefix]map[*peer]Route
+	bestTab map[netip.Prefix]Route
+
+	// kick wakes the advertiser (advertise); stop ends it.
+	kick, stop chan struct{}
 
 	wg sync.WaitGroup
 }
@@ -156,7 +163,10 @@ func New(opts Options) *Speaker {
 	if opts.OnChange == nil {
 		opts.OnChange = func() {}
 	}
-	return &Speaker{log: opts.Logger, opts: opts, peers: map[netip.Addr]*peer{}}
+	s := &Speaker{log: opts.Logger, opts: opts, peers: map[netip.Addr]*peer{}, cands: map[netip.Prefix]map[*peer]Route{}, bestTab: map[netip.Prefix]Route{},
+		kick: make(chan struct{}, 1), stop: make(chan struct{})}
+	s.wg.Go(s.advertiser)
+	return s
 }
 
 // Serve accepts the peers' connections on l until Close. Connections from
@@ -226,6 +236,14 @@ func (s *Speaker) Reconfig(cfg Config) {
 		if w, ok := want[a]; !ok || restart || !w.equal(p.cfg) {
 			stop = append(stop, p)
 			delete(s.peers, a)
+			s.dropRoutes(p)
+		}
+	}
+	// The networks, or the AS, may have changed: every session is sent
+	// all again (what did not change is not sent).
+	for _, p := range s.peers {
+		if c := p.established; c != nil {
+			c.full = true
 		}
 	}
 	for _, a := range slices.SortedFunc(maps.Keys(want), netip.Addr.Compare) {
@@ -266,6 +284,7 @@ func (s *Speaker) Close() {
 	for _, p := range ps {
 		p.stop()
 	}
+	close(s.stop)
 	s.wg.Wait()
 }
 
@@ -282,30 +301,7 @@ func (s *Speaker) Config() Config {
 func (s *Speaker) Best() []Route {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	return slices.Collect(maps.Values(s.best()))
-}
-
-// best computes the best routes; s.mu is held.
-func (s *Speaker) best() map[netip.Prefix]Route {
-	out := map[netip.Prefix]Route{}
-	for _, a := range slices.SortedFunc(maps.Keys(s.peers), netip.Addr.Compare) {
-		for _, r := range s.peers[a].rib {
-			if cur, ok := out[r.Prefix]; !ok || better(r, cur) {
-				out[r.Prefix] = r
-			}
-		}
-	}
-	return out
-}
-
-func better(a, b Route) bool {
-	if la, lb := wire.PathLen(a.ASPath), wire.PathLen(b.ASPath); la != lb {
-		return la < lb
-	}
-	if a.Origin != b.Origin {
-		return a.Origin < b.Origin
-	}
-	return a.PeerAddr.Less(b.PeerAddr)
+	return slices.Collect(maps.Values(s.bestTab))
 }
 
 // Learned returns every route the peers announced, best or not.
@@ -331,46 +327,36 @@ func (s *Speaker) Advertised(addr netip.Addr) []Route {
 	return slices.Collect(maps.Values(s.exportTo(p)))
 }
 
-// exportTo computes what p is sent: the networks, then the best routes of
-// the other peers (transit), each with this AS in front and this speaker's
-// address on the session as the next hop (RFC 4271 §5.1.2, §5.1.3). s.mu
-// is held.
-func (s *Speaker) exportTo(p *peer) map[netip.Prefix]Route {
-	out := map[netip.Prefix]Route{}
-	for pfx, r := range s.best() {
-		// Not back to where it came from, nor to an AS already on its
-		// path: the peer would drop it as a loop.
-		if r.PeerAddr == p.cfg.Addr || wire.HasAS(r.ASPath, p.cfg.AS) || !pfx.Addr().Is4() {
-			continue
+// advertiser brings every established session's announcements up to
+// date whenever kicked (advertiseAll), until the speaker closes. Changes
+// that come while it sends wait for its next round, together: a burst of
+// UPDATEs costs a few rounds, not one each.
+func (s *Speaker) advertiser() {
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-s.kick:
 		}
-		out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin}
-	}
-	networks := s.cfg.Networks
-	if p.cfg.Networks != nil {
-		networks = p.cfg.Networks
-	}
-	for _, pfx := range networks {
-		if pfx.Addr().Is4() {
-			pfx = pfx.Masked()
-			out[pfx] = Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: []wire.Segment{{ASNs: []uint32{s.cfg.AS}}}, Origin: wire.OriginIGP}
+		s.mu.Lock()
+		var cs []*conn
+		for _, p := range s.peers {
+			if c := p.established; c != nil {
+				cs = append(cs, c)
+			}
+		}
+		s.mu.Unlock()
+		for _, c := range cs {
+			c.advertise()
 		}
 	}
-	return out
 }
 
-// advertiseAll brings every established session's announcements up to
-// date.
+// advertiseAll asks the advertiser for a round; it does not wait.
 func (s *Speaker) advertiseAll() {
-	s.mu.Lock()
-	var cs []*conn
-	for _, p := range s.peers {
-		if c := p.established; c != nil {
-			cs = append(cs, c)
-		}
-	}
-	s.mu.Unlock()
-	for _, c := range cs {
-		c.advertise()
+	select {
+	case s.kick <- struct{}{}:
+	default:
 	}
 }
 

@@ -1,0 +1,137 @@
+package bgp
+
+import (
+	"net/netip"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// The speaker's tables, kept up to date route by route so that an UPDATE
+// costs what it changes, not the size of the tables: every peer's route to
+// each prefix (cands), the best of them (best), and, per established
+// session, the prefixes whose best route changed since the session was
+// last sent its announcements (conn.dirty). All are guarded by s.mu.
+
+// setRoute makes r peer p's route to n (the prefix as the peer announced
+// it), or withdraws it when r is nil, and brings the best route to the
+// prefix up to date.
+func (s *Speaker) setRoute(p *peer, n netip.Prefix, r *Route) {
+	if old, ok := p.rib[n]; ok {
+		delete(p.rib, n)
+		if m := s.cands[old.Prefix]; m != nil {
+			delete(m, p)
+			if len(m) == 0 {
+				delete(s.cands, old.Prefix)
+			}
+		}
+		s.rebest(old.Prefix)
+	}
+	if r == nil {
+		return
+	}
+	p.rib[n] = *r
+	m := s.cands[r.Prefix]
+	if m == nil {
+		m = map[*peer]Route{}
+		s.cands[r.Prefix] = m
+	}
+	m[p] = *r
+	s.rebest(r.Prefix)
+}
+
+// dropRoutes withdraws all of peer p's routes: its session ended, or it
+// was removed.
+func (s *Speaker) dropRoutes(p *peer) {
+	for n := range p.rib {
+		s.setRoute(p, n, nil)
+	}
+}
+
+// rebest recomputes the best route to pfx among the peers' (RFC 4271
+// §9.1.2.2, without MED) and marks pfx for the sessions when it changed.
+func (s *Speaker) rebest(pfx netip.Prefix) {
+	var best Route
+	found := false
+	for _, r := range s.cands[pfx] {
+		if !found || better(r, best) {
+			best, found = r, true
+		}
+	}
+	cur, had := s.bestTab[pfx]
+	switch {
+	case !found && !had:
+		return
+	case !found:
+		delete(s.bestTab, pfx)
+	case had && cur.PeerAddr == best.PeerAddr && pathKey(cur) == pathKey(best):
+		return
+	default:
+		s.bestTab[pfx] = best
+	}
+	for _, q := range s.peers {
+		if c := q.established; c != nil && !c.full {
+			c.dirty[pfx] = true
+		}
+	}
+}
+
+func better(a, b Route) bool {
+	if la, lb := wire.PathLen(a.ASPath), wire.PathLen(b.ASPath); la != lb {
+		return la < lb
+	}
+	if a.Origin != b.Origin {
+		return a.Origin < b.Origin
+	}
+	return a.PeerAddr.Less(b.PeerAddr)
+}
+
+// exportOne is what p is sent for pfx, if anything: the network, or the
+// best route of another peer (transit) with this AS in front and this
+// speaker's address on the session as the next hop (RFC 4271 §5.1.2,
+// §5.1.3). s.mu is held; networks are p's (exportNetworks).
+func (s *Speaker) exportOne(p *peer, pfx netip.Prefix, networks map[netip.Prefix]bool) (Route, bool) {
+	if !pfx.Addr().Is4() {
+		return Route{}, false
+	}
+	if networks[pfx] {
+		return Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: []wire.Segment{{ASNs: []uint32{s.cfg.AS}}}, Origin: wire.OriginIGP}, true
+	}
+	r, ok := s.bestTab[pfx]
+	// Not back to where it came from, nor to an AS already on its path:
+	// the peer would drop it as a loop.
+	if !ok || r.PeerAddr == p.cfg.Addr || wire.HasAS(r.ASPath, p.cfg.AS) {
+		return Route{}, false
+	}
+	return Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin}, true
+}
+
+// exportNetworks are the networks p is sent: its own (the ranges as it
+// sees them through NAT) or the speaker's. s.mu is held.
+func (s *Speaker) exportNetworks(p *peer) map[netip.Prefix]bool {
+	networks := s.cfg.Networks
+	if p.cfg.Networks != nil {
+		networks = p.cfg.Networks
+	}
+	out := map[netip.Prefix]bool{}
+	for _, pfx := range networks {
+		out[pfx.Masked()] = true
+	}
+	return out
+}
+
+// exportTo computes everything p is sent. s.mu is held.
+func (s *Speaker) exportTo(p *peer) map[netip.Prefix]Route {
+	networks := s.exportNetworks(p)
+	out := map[netip.Prefix]Route{}
+	for pfx := range s.bestTab {
+		if r, ok := s.exportOne(p, pfx, networks); ok {
+			out[pfx] = r
+		}
+	}
+	for pfx := range networks {
+		if r, ok := s.exportOne(p, pfx, networks); ok {
+			out[pfx] = r
+		}
+	}
+	return out
+}
