@@ -150,6 +150,7 @@ func addLearned(conns []gateway.Connection, routes []bgp.Route, networks []netip
 		}
 	}
 	var added []netip.Prefix
+	own := map[int]bool{} // the connections whose Routes this has copied
 	routes = slices.Clone(routes)
 	slices.SortFunc(routes, func(a, b bgp.Route) int { return a.Prefix.Compare(b.Prefix) })
 	for _, r := range routes {
@@ -158,7 +159,12 @@ func addLearned(conns []gateway.Connection, routes []bgp.Route, networks []netip
 		if !ok || static[r.Prefix] || inside || conns[i].PolicyBased {
 			continue
 		}
-		conns[i].Routes = append(slices.Clip(conns[i].Routes), r.Prefix)
+		if !own[i] {
+			// The first added route copies the connection's static ones,
+			// which its caller's configuration shares.
+			conns[i].Routes, own[i] = slices.Clip(conns[i].Routes), true
+		}
+		conns[i].Routes = append(conns[i].Routes, r.Prefix)
 		added = append(added, r.Prefix)
 	}
 	return added
