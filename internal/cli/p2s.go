@@ -30,7 +30,7 @@ func newP2S(g *globals) *cobra.Command {
 	p := &cobra.Command{Use: "p2s", Short: "Point-to-site: vnetgw's own SSTP client"}
 	var gateway, name, caFile, certFile, keyFile, netns, user string
 	var routes []string
-	var reconnect bool
+	var reconnect, eap bool
 	connect := &cobra.Command{
 		Use:   "connect --gateway ADDR[:PORT] (--cert FILE --key FILE | --user NAME) --netns NS --route PREFIX",
 		Short: "Connect to a gateway's point-to-site server over SSTP and carry a network namespace's traffic (root)",
@@ -95,7 +95,7 @@ is checked against --ca (default: the data directory's ca.pem).`,
 				if err != nil {
 					return err
 				}
-				cfg.User, cfg.Password = user, pw
+				cfg.User, cfg.Password, cfg.EAP = user, pw, eap
 			default:
 				cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 				if err != nil {
@@ -131,6 +131,7 @@ is checked against --ca (default: the data directory's ca.pem).`,
 	f.StringVar(&caFile, "ca", "", "PEM file of the CA that issued the gateway's certificate (default: the data directory's ca.pem)")
 	f.StringVar(&certFile, "cert", "", "PEM client certificate (it chains to an uploaded root, R12)")
 	f.StringVar(&keyFile, "key", "", "PEM private key of --cert")
+	f.BoolVar(&eap, "eap", false, "with --user: the password in EAP-MSCHAPv2, which the gateway relays to RADIUS, instead of MS-CHAPv2")
 	f.StringVar(&user, "user", "", "user name the gateway's RADIUS server checks, instead of a certificate (the password from $"+envPassword+" or standard input)")
 	f.StringVar(&netns, "netns", "", "network namespace that gets the TUN device")
 	f.StringArrayVar(&routes, "route", nil, "prefix routed through the gateway (repeatable)")

@@ -34,6 +34,10 @@ type ClientConfig struct {
 	// server checks (MS-CHAPv2; a password goes first when both are set).
 	Cert           tls.Certificate
 	User, Password string
+	// EAP: the password goes in EAP-MSCHAPv2 (RFC 3748, EAP type 26),
+	// which the gateway relays to its RADIUS servers, instead of
+	// MS-CHAPv2 in PPP; Windows offers both.
+	EAP bool
 	// OnIP receives the IPv4 packets the gateway sends.
 	OnIP func(pkt []byte)
 	// Hello is how long the gateway may be silent before it is asked for
@@ -210,9 +214,13 @@ func (c *Client) Close() error {
 	return c.l.conn.Close()
 }
 
-// clientEAP answers EAP-TLS with the client certificate.
+// clientEAP answers EAP-TLS with the client certificate, or
+// EAP-MSCHAPv2 with the password.
 func (l *link) clientEAP(m ppp.EAP) error {
 	c := l.client
+	if c.cfg.User != "" {
+		return l.clientEAPMSCHAPv2(m)
+	}
 	switch m.Code {
 	case ppp.EAPSuccess:
 		if l.eapCli == nil || l.eapCli.Bridge == nil || !l.eapCli.Done {

@@ -32,6 +32,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -67,7 +68,15 @@ type link struct {
 	local, peer         netip.Addr           // the PPP addresses (IPCP)
 	eapSrv              *eaptls.Server       // the server's EAP-TLS
 	eapCli              *eaptls.Conversation // the client's
-	identity            string               // the client certificate's common name, or the RADIUS user (server)
+	// The server's EAP relayed to RADIUS (useEAPRelay: asked for from
+	// the start), the client's identity response (to start a relay
+	// with when it declines EAP-TLS), and the Identifier of the EAP
+	// request the client answers.
+	eapRelay    *radius.EAPAuthenticator
+	useEAPRelay bool
+	eapIdentity []byte
+	eapReqID    uint8
+	identity    string // the client certificate's common name, or the RADIUS user (server)
 	// The server authenticates with MS-CHAPv2 checked by RADIUS
 	// (useMSCHAP) instead of EAP-TLS: chapID and challenge are those of
 	// the challenge it sent (chapSent).
@@ -470,8 +479,14 @@ func (l *link) handleLCP(info []byte) error {
 		opts, _ := ppp.ParseOptions(p.Data)
 		for _, o := range opts {
 			if o.Type == ppp.OptAuthProto && l.server {
-				if p.Code == ppp.ConfNak && !l.useMSCHAP && len(l.srv.cfg.Radius) > 0 && passwordAuth(o.Value) {
+				if p.Code == ppp.ConfNak && !l.useMSCHAP && !l.useEAPRelay && len(l.srv.cfg.Radius) > 0 && passwordAuth(o.Value) {
 					l.useMSCHAP = true
+					continue
+				}
+				// Asked for MS-CHAPv2 (RADIUS alone), a client that names
+				// EAP gets EAP, relayed to RADIUS (PEAP, EAP-MSCHAPv2).
+				if p.Code == ppp.ConfNak && l.useMSCHAP && !l.useEAPRelay && len(l.srv.cfg.Radius) > 0 && bytes.Equal(o.Value, eapProto) {
+					l.useMSCHAP, l.useEAPRelay = false, true
 					continue
 				}
 				l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
@@ -497,10 +512,14 @@ func (l *link) handleLCP(info []byte) error {
 		// LCP is open: challenge the client (RFC 1994 §4.1).
 		return l.sendChallenge()
 	}
-	if l.server && l.lcpOurs && l.lcpPeers && !l.useMSCHAP && l.eapSrv == nil {
+	if l.server && l.lcpOurs && l.lcpPeers && l.useEAPRelay && l.eapRelay == nil {
+		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.cfg.Radius, l.srv.radiusRequest("", l.conn))
+		return l.sendEAP(l.eapRelay.Start())
+	}
+	if l.server && l.lcpOurs && l.lcpPeers && !l.useMSCHAP && !l.useEAPRelay && l.eapSrv == nil {
 		// LCP is open: authenticate the client (RFC 3748 §4.1).
 		l.eapSrv = eaptls.NewServer(l.eapTLSConfig(), eapFragment, negotiationTimeout)
-		return l.writePPP(ppp.ProtoEAP, l.eapSrv.Start().Append(nil))
+		return l.sendEAP(l.eapSrv.Start())
 	}
 	return nil
 }
@@ -522,7 +541,7 @@ func passwordAuth(v []byte) bool {
 // asks for; the client's, what it has credentials for (a password over a
 // certificate).
 func (l *link) authProto() []byte {
-	if l.server && l.useMSCHAP || !l.server && l.client.cfg.User != "" {
+	if l.server && l.useMSCHAP || !l.server && l.client.cfg.User != "" && !l.client.cfg.EAP {
 		return mschapProto
 	}
 	return eapProto

@@ -33,9 +33,9 @@ func (s *Server) authNeeds() string {
 	case len(s.cfg.Radius) == 0:
 		return "EAP-TLS with a client certificate (R12)"
 	case s.cfg.RadiusOnly:
-		return "MS-CHAPv2 with a user name and password, checked by RADIUS"
+		return "MS-CHAPv2 with a user name and password, or EAP, checked by RADIUS"
 	}
-	return "EAP-TLS with a client certificate (R12), or MS-CHAPv2 with a user name and password, checked by RADIUS"
+	return "EAP-TLS with a client certificate (R12), or MS-CHAPv2 with a user name and password or another EAP method, checked by RADIUS"
 }
 
 // radiusRequest is what the gateway tells RADIUS servers about user, a
@@ -163,6 +163,80 @@ func (l *link) clientCHAP(p ppp.Packet) error {
 		return l.sendIPCPRequest()
 	case ppp.CHAPFailure:
 		return fmt.Errorf("%w user %q (MS-CHAPv2 failure %q)", ErrRefused, cfg.User, p.Data[:min(len(p.Data), 120)])
+	}
+	return nil
+}
+
+// EAP-MSCHAPv2's op codes (draft-kamath-pppext-eap-mschapv2-02 §2).
+const (
+	eapMSCHAPv2Type      = 26
+	eapMSCHAPv2Challenge = 1
+	eapMSCHAPv2Response  = 2
+	eapMSCHAPv2Success   = 3
+	eapMSCHAPv2Failure   = 4
+)
+
+// clientEAPMSCHAPv2 is the client's EAP with a password: its user name
+// as identity, MS-CHAPv2 in EAP type 26 (a Nak asks for it in place of
+// any other method), and on success the binding keyed with the MSK's
+// first 32 bytes, the MPPE send and receive keys ([MS-SSTP] §3.2.5.2.4).
+func (l *link) clientEAPMSCHAPv2(m ppp.EAP) error {
+	cfg := l.client.cfg
+	respond := func(typ uint8, data []byte) error {
+		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: typ, Data: data}.Append(nil))
+	}
+	switch m.Code {
+	case ppp.EAPSuccess:
+		if !l.authed {
+			return errors.New("EAP success before the gateway proved it knows the password")
+		}
+		if err := l.sendCallConnected(); err != nil {
+			return err
+		}
+		return l.sendIPCPRequest()
+	case ppp.EAPFailure:
+		return fmt.Errorf("%w user %q (EAP failure)", ErrRefused, cfg.User)
+	case ppp.EAPRequest:
+	default:
+		return nil
+	}
+	switch m.Type {
+	case ppp.TypeIdentity:
+		return respond(ppp.TypeIdentity, []byte(cfg.User))
+	case eapMSCHAPv2Type:
+	default:
+		return respond(ppp.TypeNak, []byte{eapMSCHAPv2Type}) // RFC 3748 §5.3.1
+	}
+	// OpCode, MS-CHAPv2-ID, MS-Length, then the op's data.
+	d := m.Data
+	if len(d) < 4 {
+		return errors.New("an EAP-MSCHAPv2 request cut short")
+	}
+	op, msID, body := d[0], d[1], d[4:]
+	msLen := func(n int) []byte { return []byte{byte((4 + n) >> 8), byte(4 + n)} }
+	switch op {
+	case eapMSCHAPv2Challenge:
+		v, err := ppp.ParseCHAPValue(body)
+		if err != nil || len(v.Value) != 16 {
+			return errors.New("the gateway's EAP-MSCHAPv2 challenge is not 16 octets")
+		}
+		l.challenge = [16]byte(v.Value)
+		rand.Read(l.peerChallenge[:])
+		l.ntResponse = mschap.NTResponse(l.challenge, l.peerChallenge, cfg.User, cfg.Password)
+		r := ppp.MSCHAPv2Response{PeerChallenge: l.peerChallenge, NTResponse: l.ntResponse}
+		value := ppp.CHAPValue{Value: r.Append(nil), Name: []byte(cfg.User)}.Append(nil)
+		return respond(eapMSCHAPv2Type, append(append([]byte{eapMSCHAPv2Response, msID}, msLen(len(value))...), value...))
+	case eapMSCHAPv2Success:
+		want := mschap.AuthenticatorResponse(cfg.Password, l.ntResponse, l.peerChallenge, l.challenge, cfg.User)
+		if !mschap.CheckSuccess(string(body), want) {
+			return errors.New("the gateway's EAP-MSCHAPv2 success does not prove that it knows the password: not the gateway")
+		}
+		send, recv := mschap.ClientKeys(cfg.Password, l.ntResponse)
+		l.hlak, l.authed = append(send[:], recv[:]...), true
+		return respond(eapMSCHAPv2Type, []byte{eapMSCHAPv2Success})
+	case eapMSCHAPv2Failure:
+		respond(eapMSCHAPv2Type, []byte{eapMSCHAPv2Failure})
+		return fmt.Errorf("%w user %q (EAP-MSCHAPv2 failure %q)", ErrRefused, cfg.User, body[:min(len(body), 120)])
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package p2s
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"net"
 	"net/netip"
 	"strings"
@@ -59,8 +60,8 @@ func waitIdentity(t *testing.T, s *Server) string {
 // password authenticates in MS-CHAPv2, which FreeRADIUS checks for the
 // gateway; the keys FreeRADIUS gives the gateway and those the client
 // derives bind the call (the crypto binding checks out), and the client
-// reaches the VNet. A wrong password and a certificate are refused, each
-// with why.
+// reaches the VNet. A wrong password is refused; a certificate goes to
+// the RADIUS server in EAP-TLS, which does not know it.
 func TestSSTPRadiusMSCHAPv2(t *testing.T) {
 	cfg := radiusFixture(t)
 	cfg.RadiusOnly = true
@@ -83,8 +84,12 @@ func TestSSTPRadiusMSCHAPv2(t *testing.T) {
 	if _, _, err := r.dial(t, tls.Certificate{}, withPassword("alice", "Tr0ub4dor&3")); err == nil || !strings.Contains(err.Error(), `refused user "alice"`) {
 		t.Errorf("a wrong password: %v", err)
 	}
-	if _, _, err := r.dial(t, r.pki.client); err == nil || !strings.Contains(err.Error(), "aborted") {
-		t.Errorf("a certificate where RADIUS alone authenticates: %v", err)
+	// A client with a certificate names EAP and gets it, relayed: the
+	// RADIUS server runs EAP-TLS with its own certificate, which is not
+	// the gateway's, and the client refuses it (or the server the
+	// client's).
+	if _, _, err := r.dial(t, r.pki.client); err == nil || len(r.srv.Clients()) != 0 {
+		t.Errorf("a certificate where RADIUS alone authenticates: %v, %+v", err, r.srv.Clients())
 	}
 }
 
@@ -120,6 +125,42 @@ func TestSSTPCertificateOrPassword(t *testing.T) {
 			c.Close()
 			for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) > 0 && time.Now().Before(deadline); {
 				time.Sleep(20 * time.Millisecond)
+			}
+		})
+	}
+}
+
+// TestSSTPRadiusEAP: a client that authenticates with its password in
+// EAP (EAP-MSCHAPv2, as Windows may be set up to) has its EAP relayed to
+// FreeRADIUS (RFC 3579): on a gateway with RADIUS alone, which asks for
+// MS-CHAPv2 and takes EAP when the client names it, and on one with
+// certificates too, when the client declines EAP-TLS after its identity.
+// The MSK FreeRADIUS gives keys the binding; a wrong password is refused.
+func TestSSTPRadiusEAP(t *testing.T) {
+	fixture := radiusFixture(t)
+	for name, radiusOnly := range map[string]bool{"RADIUS alone": true, "certificates and RADIUS": false} {
+		t.Run(name, func(t *testing.T) {
+			cfg := fixture
+			cfg.RadiusOnly = radiusOnly
+			r := newRegion(t, cfg)
+			eap := func(password string) func(*ClientConfig) {
+				return func(c *ClientConfig) { c.User, c.Password, c.EAP = "alice", password, true }
+			}
+			c, h, err := r.dial(t, tls.Certificate{}, eap("correct horse battery staple"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if _, err := h.Ping(ctx, r.web); err != nil {
+				t.Fatal(err)
+			}
+			if id := waitIdentity(t, r.srv); id != "alice" {
+				t.Errorf("the gateway lists the client as %q", id)
+			}
+			c.Close()
+			if _, _, err := r.dial(t, tls.Certificate{}, eap("Tr0ub4dor&3")); !errors.Is(err, ErrRefused) {
+				t.Errorf("a wrong password: %v", err)
 			}
 		})
 	}

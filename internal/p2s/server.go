@@ -489,12 +489,30 @@ func (s *Server) checkBinding(l *link, m sstp.Control, raw []byte, addr netip.Ad
 	return nil
 }
 
-// serverEAP authenticates the client with EAP-TLS.
+// serverEAP authenticates the client with EAP-TLS, or relays its EAP to
+// the RADIUS servers: from the start (useEAPRelay), or when a client of a
+// gateway with both declines EAP-TLS (a Nak for another method, RFC 3748
+// §5.3.1), from its identity response.
 func (l *link) serverEAP(m ppp.EAP) error {
-	if l.eapSrv == nil {
+	var next ppp.EAP
+	var msk []byte
+	var ok bool
+	var err error
+	switch {
+	case l.eapRelay != nil:
+		next, msk, ok, err = l.eapRelay.Handle(m)
+	case l.eapSrv == nil:
 		return nil
+	case m.Code == ppp.EAPResponse && m.Type == ppp.TypeNak && m.ID == l.eapReqID && l.eapIdentity != nil && len(l.srv.cfg.Radius) > 0:
+		identity, _ := ppp.ParseEAP(l.eapIdentity)
+		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.cfg.Radius, l.srv.radiusRequest("", l.conn))
+		next, msk, ok, err = l.eapRelay.Resume(identity)
+	default:
+		if m.Code == ppp.EAPResponse && m.Type == ppp.TypeIdentity && m.ID == l.eapReqID {
+			l.eapIdentity = m.Append(nil)
+		}
+		next, msk, ok, err = l.eapSrv.Handle(m)
 	}
-	next, msk, ok, err := l.eapSrv.Handle(m)
 	switch {
 	case !ok:
 		return nil // RFC 3748 §4.1: a response that does not match is dropped
@@ -503,16 +521,38 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
 		return err
 	case next.Code != ppp.EAPSuccess:
-		return l.writePPP(ppp.ProtoEAP, next.Append(nil))
+		return l.sendEAP(next)
+	case len(msk) < 32:
+		// [MS-SSTP] §3.2.5.2.4: the binding is keyed with the first 32
+		// bytes of the MSK; a method that makes none (EAP-MD5) binds
+		// nothing.
+		l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPFailure, ID: next.ID}.Append(nil))
+		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+		return fmt.Errorf("the EAP method gave %d bytes of key, too few to bind the call: use one that makes keys (PEAP, EAP-MSCHAPv2, EAP-TLS)", len(msk))
 	}
-	l.hlak, l.hlakAlt, l.authed = hlakFrom(msk), hlakMPPE128(msk), true
-	if c := l.eapSrv.PeerCertificate(); c != nil {
-		l.identity = c.Subject.CommonName
+	l.hlak, l.hlakAlt, l.authed = hlakFrom(msk), hlakFrom(msk), true
+	if len(msk) >= 48 {
+		l.hlakAlt = hlakMPPE128(msk)
+	}
+	switch {
+	case l.eapRelay != nil:
+		l.identity = l.eapRelay.Identity()
+	case l.eapSrv.PeerCertificate() != nil:
+		l.identity = l.eapSrv.PeerCertificate().Subject.CommonName
 	}
 	if err := l.writePPP(ppp.ProtoEAP, next.Append(nil)); err != nil {
 		return err
 	}
 	return l.sendIPCPRequest()
+}
+
+// sendEAP sends an EAP request (or outcome), noting which one the client
+// answers next.
+func (l *link) sendEAP(m ppp.EAP) error {
+	if m.Code == ppp.EAPRequest {
+		l.eapReqID = m.ID
+	}
+	return l.writePPP(ppp.ProtoEAP, m.Append(nil))
 }
 
 // eapTLSConfig is the server's inner TLS: the client's certificate must

@@ -192,6 +192,14 @@ func (a *EAPAuthenticator) Start() ppp.EAP {
 	return ppp.EAP{Code: ppp.EAPRequest, ID: a.id, Type: ppp.TypeIdentity}
 }
 
+// Resume starts the relay from an identity response the client gave
+// another method first (it declined that method, RFC 3748 §5.3.1): the
+// server's first request comes back.
+func (a *EAPAuthenticator) Resume(identity ppp.EAP) (next ppp.EAP, msk []byte, ok bool, err error) {
+	a.id = identity.ID
+	return a.Handle(identity)
+}
+
 // Identity is who the client is: the User-Name of the server's
 // Access-Accept (RFC 2865 §5.1; the inner identity of a tunnelled
 // method), else its EAP identity, which the client chose.
