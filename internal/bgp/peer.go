@@ -32,6 +32,7 @@ type peer struct {
 	kick chan struct{} // wakes the connect loop
 
 	sent, received atomic.Uint64
+	malformed      atomic.Uint64 // UPDATEs treated as withdrawals (RFC 7606)
 
 	cfg Peer // set once
 
@@ -250,7 +251,15 @@ func (c *conn) run() error {
 		case wire.TypeKeepalive:
 		case wire.TypeUpdate:
 			u, err := wire.ParseUpdate(body, c.fourOctet)
-			if err != nil {
+			var we *wire.Error
+			switch {
+			case errors.As(err, &we) && we.Withdraw:
+				// RFC 7606 §2: the routes are withdrawn, the session
+				// stays.
+				s.log.Info("BGP UPDATE with a malformed attribute: its routes are treated as withdrawn", "peer", p.cfg.Addr, "err", err)
+				p.malformed.Add(1)
+				u.Withdrawn, u.NLRI = append(u.Withdrawn, u.NLRI...), nil
+			case err != nil:
 				return c.fail(err)
 			}
 			changed, err := p.apply(u)

@@ -83,8 +83,9 @@ func rawSpeaker(t *testing.T, base string) (*node, netip.Addr, uint16) {
 	return n, b, port
 }
 
-// Malformed UPDATEs end the session with the NOTIFICATION RFC 4271 §6.3
-// names, and the speaker keeps serving: the peer's next session works.
+// UPDATEs that cannot be parsed end the session with the NOTIFICATION
+// RFC 4271 §6.3 names (RFC 7606 §5.3 and §4 keep it so), and the speaker
+// keeps serving: the peer's next session works.
 func TestMalformedUpdateEndsSession(t *testing.T) {
 	n, addr, port := rawSpeaker(t, "127.0.14")
 	good := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}},
@@ -94,7 +95,6 @@ func TestMalformedUpdateEndsSession(t *testing.T) {
 		body []byte
 		sub  uint8
 	}{
-		{"bad origin", func() []byte { b := append([]byte{}, good...); b[7] = 9; return b }(), wire.SubBadOrigin},
 		{"prefix of 40 bits", func() []byte { b := append([]byte{}, good...); b[len(b)-4] = 40; return b }(), wire.SubBadNetwork},
 		{"truncated attributes", good[:10], wire.SubMalformedList},
 	} {
@@ -109,6 +109,30 @@ func TestMalformedUpdateEndsSession(t *testing.T) {
 	p := dialRaw(t, n, addr, port)
 	p.send(wire.TypeUpdate, good)
 	waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002"})
+}
+
+// An UPDATE with a malformed attribute (a bad ORIGIN) withdraws the routes
+// it names and the session stays (RFC 7606 §7.1, treat-as-withdraw): the
+// peer's other routes stay, the malformed UPDATE is counted, and the next
+// good one is taken.
+func TestMalformedAttributeWithdraws(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.0.19")
+	path := []wire.Segment{{ASNs: []uint32{65002}}}
+	update := func(prefixes ...string) []byte {
+		return wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: addr, NLRI: pfxs(prefixes...)}.Append(nil, true)
+	}
+	p := dialRaw(t, n, addr, port)
+	p.send(wire.TypeUpdate, update("192.168.2.0/24", "192.168.3.0/24"))
+	waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002", "192.168.3.0/24": "65002"})
+	bad := update("192.168.3.0/24")
+	bad[7] = 9 // ORIGIN 9
+	p.send(wire.TypeUpdate, bad)
+	waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002"})
+	p.send(wire.TypeUpdate, update("192.168.4.0/24"))
+	waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002", "192.168.4.0/24": "65002"})
+	if ps := n.s.Peers(); len(ps) != 1 || ps[0].State != "Established" || ps[0].MalformedUpdates != 1 {
+		t.Errorf("peer after a malformed attribute: %+v", ps)
+	}
 }
 
 // A peer that announces more than MaxPrefixes is told so (Cease, maximum

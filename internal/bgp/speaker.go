@@ -373,6 +373,9 @@ type PeerStatus struct {
 	RoutesReceived   int
 	MessagesSent     uint64
 	MessagesReceived uint64
+	// MalformedUpdates counts the UPDATEs whose routes were treated as
+	// withdrawn (RFC 7606).
+	MalformedUpdates uint64
 	// LastError says why the last session ended or failed.
 	LastError string
 }
@@ -385,7 +388,7 @@ func (s *Speaker) Peers() []PeerStatus {
 	for _, a := range slices.SortedFunc(maps.Keys(s.peers), netip.Addr.Compare) {
 		p := s.peers[a]
 		ps := PeerStatus{Name: p.cfg.Name, Addr: a, AS: p.cfg.AS, Local: p.cfg.local(s.cfg.ID), State: p.state, RoutesReceived: len(p.rib),
-			MessagesSent: p.sent.Load(), MessagesReceived: p.received.Load(), LastError: p.lastErr}
+			MessagesSent: p.sent.Load(), MessagesReceived: p.received.Load(), MalformedUpdates: p.malformed.Load(), LastError: p.lastErr}
 		if p.established != nil {
 			ps.Since = p.established.since
 		}

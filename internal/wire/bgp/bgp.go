@@ -82,6 +82,10 @@ const (
 type Error struct {
 	Code, Subcode uint8
 	Reason        string
+	// Withdraw: the UPDATE's routes are treated as withdrawn and the
+	// session stays (RFC 7606 §2, "treat-as-withdraw"); no NOTIFICATION
+	// is sent.
+	Withdraw bool
 }
 
 func (e *Error) Error() string {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -122,34 +123,46 @@ func TestUpdateErrors(t *testing.T) {
 	// Attributes start at offset 4: ORIGIN (4 bytes), AS_PATH (3+6), NEXT_HOP (3+4).
 	mod := func(f func([]byte) []byte) []byte { return f(bytes.Clone(good)) }
 	cases := []struct {
-		name string
-		body []byte
-		sub  uint8
+		name     string
+		body     []byte
+		sub      uint8
+		withdraw bool // RFC 7606: the routes are withdrawn, the session stays
 	}{
-		{"origin 3", mod(func(b []byte) []byte { b[7] = 3; return b }), SubBadOrigin},
-		{"origin optional", mod(func(b []byte) []byte { b[4] = flagOptional | flagTransitive; return b }), SubAttrFlags},
-		{"AS_PATH segment type 5", mod(func(b []byte) []byte { b[11] = 5; return b }), SubBadASPath},
-		{"next hop 0.0.0.0", mod(func(b []byte) []byte { copy(b[20:24], []byte{0, 0, 0, 0}); return b }), SubBadNextHop},
-		{"prefix of 33 bits", mod(func(b []byte) []byte { b[24] = 33; return b }), SubBadNetwork},
+		{"origin 3", mod(func(b []byte) []byte { b[7] = 3; return b }), SubBadOrigin, true},
+		{"origin optional", mod(func(b []byte) []byte { b[4] = flagOptional | flagTransitive; return b }), SubAttrFlags, true},
+		{"AS_PATH segment type 5", mod(func(b []byte) []byte { b[11] = 5; return b }), SubBadASPath, true},
+		{"next hop 0.0.0.0", mod(func(b []byte) []byte { copy(b[20:24], []byte{0, 0, 0, 0}); return b }), SubBadNextHop, true},
+		{"prefix of 33 bits", mod(func(b []byte) []byte { b[24] = 33; return b }), SubBadNetwork, false},
 		{"no next hop", mod(func(b []byte) []byte {
 			b = append(b[:17:17], b[24:]...)
 			b[3] -= 7
 			return b
-		}), SubMissingAttr},
-		{"attribute twice", mod(func(b []byte) []byte {
-			b = append(b[:8:8], append([]byte{flagTransitive, attrOrigin, 1, 0}, b[8:]...)...)
-			b[3] += 4
-			return b
-		}), SubMalformedList},
-		{"unknown well-known", mod(func(b []byte) []byte { b[5] = 99; return b }), 2},
-		{"attributes overrun", mod(func(b []byte) []byte { b[3] = 200; return b }), SubMalformedList},
+		}), SubMissingAttr, true},
+		{"unknown well-known", mod(func(b []byte) []byte { b[5] = 99; return b }), 2, false},
+		{"attributes overrun", mod(func(b []byte) []byte { b[3] = 200; return b }), SubMalformedList, false},
 	}
 	for _, c := range cases {
-		_, err := ParseUpdate(c.body, true)
+		u, err := ParseUpdate(c.body, true)
 		var e *Error
-		if !errors.As(err, &e) || e.Code != CodeUpdate || e.Subcode != c.sub {
-			t.Errorf("%s: %v, want notification 3/%d", c.name, err, c.sub)
+		if !errors.As(err, &e) || e.Code != CodeUpdate || e.Subcode != c.sub || e.Withdraw != c.withdraw {
+			t.Errorf("%s: %v (withdraw %v), want notification 3/%d, withdraw %v", c.name, err, e != nil && e.Withdraw, c.sub, c.withdraw)
 		}
+		if c.withdraw && !slices.Equal(u.NLRI, base.NLRI) {
+			t.Errorf("%s: the routes to withdraw are %v", c.name, u.NLRI)
+		}
+	}
+	// RFC 7606 §3 (g): an attribute again is discarded; the first stands.
+	twice := mod(func(b []byte) []byte {
+		b = append(b[:8:8], append([]byte{flagTransitive, attrOrigin, 1, OriginIncomplete}, b[8:]...)...)
+		b[3] += 4
+		return b
+	})
+	if u, err := ParseUpdate(twice, true); err != nil || u.Origin != OriginIGP || len(u.NLRI) != 1 {
+		t.Errorf("ORIGIN twice: %+v, %v", u, err)
+	}
+	// Without routes, a malformed attribute withdraws nothing: no error.
+	if _, err := ParseUpdate(mod(func(b []byte) []byte { b[7] = 3; return b[:len(b)-4] }), true); err != nil {
+		t.Errorf("a bad ORIGIN without NLRI: %v", err)
 	}
 }
 

@@ -90,6 +90,14 @@ func Prepend(p []Segment, as uint32) []Segment {
 
 // ParseUpdate parses an UPDATE body. fourOctet tells whether both speakers
 // announced four-octet AS numbers, which AS_PATH then holds (RFC 6793 §4).
+//
+// Errors follow RFC 7606: one that leaves the message unparsable (the
+// withdrawn routes, the NLRI, the attribute list's lengths, an
+// unrecognised well-known attribute) ends the session; a malformed
+// ORIGIN, AS_PATH, NEXT_HOP, MED or LOCAL_PREF, a flags error of a known
+// attribute, or a missing mandatory one is an *Error with Withdraw set and
+// the Update parsed as far as it goes: its NLRI are to be withdrawn. An
+// attribute that appears again is discarded (§3 (g)).
 func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	var u Update
 	if len(body) < 4 {
@@ -113,6 +121,7 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 		return u, err
 	}
 	var seen [256]bool
+	var withdraw *Error // the first error that withdraws the routes
 	for len(attrs) > 0 {
 		if len(attrs) < 3 {
 			return u, errorf(CodeUpdate, SubMalformedList, "path attribute header overruns the list")
@@ -130,76 +139,94 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 		}
 		val := attrs[hl : hl+n]
 		attrs = attrs[hl+n:]
-		// RFC 4271 §6.3: an attribute that appears twice makes the list
-		// malformed.
+		// RFC 7606 §3 (g): all but the first of an attribute that
+		// appears more than once are discarded.
 		if seen[code] {
-			return u, errorf(CodeUpdate, SubMalformedList, "attribute %d twice", code)
+			continue
 		}
 		seen[code] = true
 		if err := u.attribute(flags, code, val, fourOctet); err != nil {
-			return u, err
-		}
-	}
-	// RFC 4271 §6.3: ORIGIN, AS_PATH and NEXT_HOP are mandatory with NLRI.
-	if len(u.NLRI) > 0 {
-		for _, c := range []byte{attrOrigin, attrASPath, attrNextHop} {
-			if !seen[c] {
-				e := errorf(CodeUpdate, SubMissingAttr, "mandatory attribute %d is missing", c)
-				return u, e
+			if !err.Withdraw {
+				return u, err
+			}
+			if withdraw == nil {
+				withdraw = err
 			}
 		}
+	}
+	// RFC 4271 §6.3: ORIGIN, AS_PATH and NEXT_HOP are mandatory with NLRI;
+	// RFC 7606 §3 (d): without one, the routes are withdrawn.
+	if len(u.NLRI) > 0 && withdraw == nil {
+		for _, c := range []byte{attrOrigin, attrASPath, attrNextHop} {
+			if !seen[c] {
+				withdraw = errorf(CodeUpdate, SubMissingAttr, "mandatory attribute %d is missing", c)
+				withdraw.Withdraw = true
+				break
+			}
+		}
+	}
+	if withdraw != nil && len(u.NLRI) > 0 {
+		return u, withdraw
 	}
 	return u, nil
 }
 
-func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) error {
-	wellKnown := func() error {
-		// RFC 4271 §6.3: well-known attributes are transitive, not optional.
-		if flags&(flagOptional|flagTransitive) != flagTransitive {
-			return errorf(CodeUpdate, SubAttrFlags, "attribute %d with flags %#x", code, flags)
-		}
-		return nil
+// attribute takes one path attribute. A malformed ORIGIN, AS_PATH,
+// NEXT_HOP, MED or LOCAL_PREF, or a known attribute with wrong flags,
+// withdraws the UPDATE's routes (RFC 7606 §3 (c), §7.1-7.5); a malformed
+// ATOMIC_AGGREGATE or AGGREGATOR is discarded (§7.6, §7.7); an
+// unrecognised well-known attribute ends the session (RFC 4271 §6.3).
+func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error {
+	withdraw := func(sub uint8, format string, args ...any) *Error {
+		e := errorf(CodeUpdate, sub, format, args...)
+		e.Withdraw = true
+		return e
 	}
+	// Well-known attributes are transitive, not optional (RFC 4271
+	// §6.3).
+	wellKnown := flags&(flagOptional|flagTransitive) == flagTransitive
 	switch code {
 	case attrOrigin:
-		if err := wellKnown(); err != nil {
-			return err
-		}
-		if len(val) != 1 {
-			return errorf(CodeUpdate, SubAttrLength, "ORIGIN of %d bytes", len(val))
-		}
-		if val[0] > OriginIncomplete {
-			return errorf(CodeUpdate, SubBadOrigin, "ORIGIN %d", val[0])
+		switch {
+		case !wellKnown:
+			return withdraw(SubAttrFlags, "ORIGIN with flags %#x", flags)
+		case len(val) != 1:
+			return withdraw(SubAttrLength, "ORIGIN of %d bytes", len(val))
+		case val[0] > OriginIncomplete:
+			return withdraw(SubBadOrigin, "ORIGIN %d", val[0])
 		}
 		u.Origin = val[0]
 	case attrASPath:
-		if err := wellKnown(); err != nil {
-			return err
+		if !wellKnown {
+			return withdraw(SubAttrFlags, "AS_PATH with flags %#x", flags)
 		}
 		p, err := parseASPath(val, fourOctet)
 		if err != nil {
+			err.Withdraw = true
 			return err
 		}
 		u.ASPath = p
 	case attrNextHop:
-		if err := wellKnown(); err != nil {
-			return err
-		}
-		if len(val) != 4 {
-			return errorf(CodeUpdate, SubAttrLength, "NEXT_HOP of %d bytes", len(val))
+		switch {
+		case !wellKnown:
+			return withdraw(SubAttrFlags, "NEXT_HOP with flags %#x", flags)
+		case len(val) != 4:
+			return withdraw(SubAttrLength, "NEXT_HOP of %d bytes", len(val))
 		}
 		u.NextHop = netip.AddrFrom4([4]byte(val))
 		if u.NextHop.IsUnspecified() || u.NextHop.IsMulticast() {
-			return errorf(CodeUpdate, SubBadNextHop, "NEXT_HOP %v", u.NextHop)
+			return withdraw(SubBadNextHop, "NEXT_HOP %v", u.NextHop)
 		}
-	case attrLocPref, attrAtomic:
-		if err := wellKnown(); err != nil {
-			return err
+	case attrLocPref:
+		if !wellKnown || len(val) != 4 {
+			return withdraw(SubAttrLength, "LOCAL_PREF of %d bytes with flags %#x", len(val), flags)
 		}
-	case attrMED, attrAggr:
-		if flags&flagOptional == 0 {
-			return errorf(CodeUpdate, SubAttrFlags, "attribute %d with flags %#x", code, flags)
+	case attrMED:
+		if flags&flagOptional == 0 || len(val) != 4 {
+			return withdraw(SubAttrLength, "MULTI_EXIT_DISC of %d bytes with flags %#x", len(val), flags)
 		}
+	case attrAtomic, attrAggr:
+		// Neither is passed on: a malformed one is as good as discarded.
 	default:
 		// RFC 4271 §6.3: an unrecognised well-known attribute is an error;
 		// unrecognised optional ones are skipped.
@@ -210,7 +237,7 @@ func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) error {
 	return nil
 }
 
-func parseASPath(b []byte, fourOctet bool) ([]Segment, error) {
+func parseASPath(b []byte, fourOctet bool) ([]Segment, *Error) {
 	size := 2
 	if fourOctet {
 		size = 4
