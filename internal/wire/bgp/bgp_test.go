@@ -89,13 +89,28 @@ func TestUpdateRoundTrip(t *testing.T) {
 	if !reflect.DeepEqual(got, u) {
 		t.Errorf("got %+v\nwant %+v", got, u)
 	}
-	// Two-octet peers see AS_TRANS for a four-octet AS (RFC 6793 §4.2.2).
-	got, err = ParseUpdate(u.Append(nil, false), false)
+	// Two-octet peers see AS_TRANS for a four-octet AS in AS_PATH, and
+	// the path itself in AS4_PATH (RFC 6793 §4.2.2); parsing merges the
+	// two back (§4.2.3).
+	two := u.Append(nil, false)
+	got, err = ParseUpdate(two, false)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.ASPath[0].ASNs[1] != ASTrans || got.ASPath[0].ASNs[0] != 65515 {
-		t.Errorf("two-octet path: %+v", got.ASPath)
+	if !reflect.DeepEqual(got.ASPath, u.ASPath) {
+		t.Errorf("two-octet path merged: %+v, want %+v", got.ASPath, u.ASPath)
+	}
+	if !bytes.Contains(two, []byte{0xff, 0xeb, 0x5b, 0xa0}) { // 65515, then AS_TRANS (23456)
+		t.Errorf("no AS_TRANS in the two-octet UPDATE: % x", two)
+	}
+	// A two-octet speaker in between prepended its AS to AS_PATH only:
+	// it leads the merged path. An AS4_PATH longer than AS_PATH is
+	// ignored.
+	if p := mergeAS4([]Segment{{ASNs: []uint32{64999, 65515, ASTrans}}}, []Segment{{ASNs: []uint32{65515, 4200000001}}}); !reflect.DeepEqual(p, []Segment{{ASNs: []uint32{64999}}, {ASNs: []uint32{65515, 4200000001}}}) {
+		t.Errorf("merged: %+v", p)
+	}
+	if p := mergeAS4([]Segment{{ASNs: []uint32{ASTrans}}}, []Segment{{ASNs: []uint32{65515, 4200000001}}}); !reflect.DeepEqual(p, []Segment{{ASNs: []uint32{ASTrans}}}) {
+		t.Errorf("a longer AS4_PATH was not ignored: %+v", p)
 	}
 	if PathLen(u.ASPath) != 3 || !HasAS(u.ASPath, 65002) || HasAS(u.ASPath, 65003) {
 		t.Errorf("PathLen %d, HasAS wrong", PathLen(u.ASPath))

@@ -15,6 +15,7 @@ const (
 	attrLocPref = 5
 	attrAtomic  = 6
 	attrAggr    = 7
+	attrAS4Path = 17 // RFC 6793 §3
 )
 
 // Attribute flags (RFC 4271 §4.3).
@@ -122,6 +123,7 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	}
 	var seen [256]bool
 	var withdraw *Error // the first error that withdraws the routes
+	var as4 []Segment   // AS4_PATH, from a two-octet session
 	for len(attrs) > 0 {
 		if len(attrs) < 3 {
 			return u, errorf(CodeUpdate, SubMalformedList, "path attribute header overruns the list")
@@ -145,6 +147,16 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 			continue
 		}
 		seen[code] = true
+		if code == attrAS4Path {
+			// RFC 6793 §4.1: between four-octet speakers it is
+			// discarded; §6: a malformed one too.
+			if !fourOctet && flags&flagOptional != 0 {
+				if p, err := parseASPath(val, true); err == nil {
+					as4 = p
+				}
+			}
+			continue
+		}
 		if err := u.attribute(flags, code, val, fourOctet); err != nil {
 			if !err.Withdraw {
 				return u, err
@@ -168,7 +180,36 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	if withdraw != nil && len(u.NLRI) > 0 {
 		return u, withdraw
 	}
+	if as4 != nil {
+		u.ASPath = mergeAS4(u.ASPath, as4)
+	}
 	return u, nil
+}
+
+// mergeAS4 rebuilds the path a two-octet speaker passed on (RFC 6793
+// §4.2.3): the ASes of AS_PATH that AS4_PATH does not cover (prepended
+// by two-octet speakers since), then AS4_PATH, whose four-octet ASes
+// AS_PATH holds as AS_TRANS. An AS4_PATH longer than AS_PATH is ignored.
+func mergeAS4(path, as4 []Segment) []Segment {
+	lead := PathLen(path) - PathLen(as4)
+	if lead < 0 {
+		return path
+	}
+	var out []Segment
+	for _, s := range path {
+		if lead == 0 {
+			break
+		}
+		if s.Set {
+			out = append(out, s)
+			lead--
+			continue
+		}
+		n := min(lead, len(s.ASNs))
+		out = append(out, Segment{ASNs: slices.Clone(s.ASNs[:n])})
+		lead -= n
+	}
+	return append(out, as4...)
 }
 
 // attribute takes one path attribute. A malformed ORIGIN, AS_PATH,
@@ -293,24 +334,7 @@ func (u Update) Append(b []byte, fourOctet bool) []byte {
 			return b
 		}
 		b = append(b, flagTransitive, attrOrigin, 1, u.Origin)
-		var path []byte
-		for _, s := range u.ASPath {
-			typ := byte(2)
-			if s.Set {
-				typ = 1
-			}
-			path = append(path, typ, byte(len(s.ASNs)))
-			for _, as := range s.ASNs {
-				if fourOctet {
-					path = binary.BigEndian.AppendUint32(path, as)
-				} else {
-					if as > 0xffff {
-						as = ASTrans
-					}
-					path = binary.BigEndian.AppendUint16(path, uint16(as))
-				}
-			}
-		}
+		path := appendPath(nil, u.ASPath, fourOctet)
 		if len(path) > 255 {
 			b = append(b, flagTransitive|flagExtLength, attrASPath)
 			b = binary.BigEndian.AppendUint16(b, uint16(len(path)))
@@ -318,10 +342,45 @@ func (u Update) Append(b []byte, fourOctet bool) []byte {
 			b = append(b, flagTransitive, attrASPath, byte(len(path)))
 		}
 		b = append(b, path...)
+		// RFC 6793 §4.2.2: a two-octet peer is also given the path
+		// with its four-octet ASes, in AS4_PATH, when it has one.
+		if !fourOctet && slices.ContainsFunc(u.ASPath, func(s Segment) bool { return slices.ContainsFunc(s.ASNs, func(as uint32) bool { return as > 0xffff }) }) {
+			as4 := appendPath(nil, u.ASPath, true)
+			if len(as4) > 255 {
+				b = append(b, flagOptional|flagTransitive|flagExtLength, attrAS4Path)
+				b = binary.BigEndian.AppendUint16(b, uint16(len(as4)))
+			} else {
+				b = append(b, flagOptional|flagTransitive, attrAS4Path, byte(len(as4)))
+			}
+			b = append(b, as4...)
+		}
 		nh := u.NextHop.As4()
 		return append(append(b, flagTransitive, attrNextHop, 4), nh[:]...)
 	})
 	return appendPrefixes(b, u.NLRI)
+}
+
+// appendPath appends AS path segments, with four-octet ASes or with
+// AS_TRANS in place of those that need four.
+func appendPath(b []byte, p []Segment, fourOctet bool) []byte {
+	for _, s := range p {
+		typ := byte(2)
+		if s.Set {
+			typ = 1
+		}
+		b = append(b, typ, byte(len(s.ASNs)))
+		for _, as := range s.ASNs {
+			if fourOctet {
+				b = binary.BigEndian.AppendUint32(b, as)
+			} else {
+				if as > 0xffff {
+					as = ASTrans
+				}
+				b = binary.BigEndian.AppendUint16(b, uint16(as))
+			}
+		}
+	}
+	return b
 }
 
 func appendLen16(b []byte, f func([]byte) []byte) []byte {
