@@ -44,6 +44,7 @@ const (
 	AttrCallingStationID     = 31
 	AttrNASIdentifier        = 32
 	AttrNASPortType          = 61
+	AttrNASIPv6Address       = 95 // RFC 3162
 	AttrMessageAuthenticator = 80
 )
 
@@ -302,6 +303,9 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	if a, err := netip.ParseAddrPort(conn.LocalAddr().String()); err == nil && a.Addr().Unmap().Is4() {
 		ip := a.Addr().Unmap().As4()
 		req.Attrs = append(req.Attrs, Attr{AttrNASIPAddress, ip[:]})
+	} else if err == nil && a.Addr().Is6() {
+		ip := a.Addr().As16()
+		req.Attrs = append(req.Attrs, Attr{AttrNASIPv6Address, ip[:]}) // RFC 3162 §2.1
 	}
 	b, err := req.Append(nil)
 	if err != nil {

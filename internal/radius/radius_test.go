@@ -173,3 +173,34 @@ func TestParse(t *testing.T) {
 		}
 	}
 }
+
+// TestNASAddress: a request says where it comes from: NAS-IP-Address
+// from an IPv4 socket, NAS-IPv6-Address (RFC 3162) from an IPv6 one.
+func TestNASAddress(t *testing.T) {
+	tries, timeout, wait := Tries, Timeout, Wait
+	Tries, Timeout, Wait = 1, 100*time.Millisecond, 100*time.Millisecond
+	t.Cleanup(func() { Tries, Timeout, Wait = tries, timeout, wait })
+	for _, local := range []string{"127.0.0.1", "::1"} {
+		pc, err := net.ListenPacket("udp", net.JoinHostPort(local, "0"))
+		if err != nil {
+			t.Skipf("no %s here: %v", local, err)
+		}
+		defer pc.Close()
+		got := make(chan Packet, 1)
+		go func() {
+			buf := make([]byte, MaxPacket)
+			if n, _, err := pc.ReadFrom(buf); err == nil {
+				p, _ := Parse(buf[:n])
+				got <- p
+			}
+		}()
+		Authenticate(context.Background(), []Server{{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: []byte("s")}}, Request{User: "alice", Password: "pw"})
+		p := <-got
+		v4, ok4 := p.Find(AttrNASIPAddress)
+		v6, ok6 := p.Find(AttrNASIPv6Address)
+		a := netip.MustParseAddr(local)
+		if a.Is4() && (!ok4 || netip.AddrFrom4([4]byte(v4)) != a || ok6) || a.Is6() && (!ok6 || netip.AddrFrom16([16]byte(v6)) != a || ok4) {
+			t.Errorf("from %s: NAS-IP-Address %v, NAS-IPv6-Address %v", local, v4, v6)
+		}
+	}
+}
