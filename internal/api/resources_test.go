@@ -256,8 +256,9 @@ func twoIPConfigGateway(t *testing.T) (e *env, s site, g obj, pip2 string) {
 
 // TestActiveActive: an active-active gateway takes two IP configurations,
 // each with its own private and public address; a gateway that is not
-// active-active takes one, and a policy-based or Basic one cannot be. The
-// device configuration of its connection has a tunnel to each instance.
+// active-active takes one, and a policy-based or Basic one cannot be; its
+// instances peer over BGP from addresses of their own. The device
+// configuration of its connection has a tunnel to each instance.
 func TestActiveActive(t *testing.T) {
 	e, s, g, pip2 := twoIPConfigGateway(t)
 	p := g["properties"].(obj)
@@ -276,6 +277,17 @@ func TestActiveActive(t *testing.T) {
 	if priv0 == "" || priv0 == priv1 || pub0 == "" || pub1 == "" || pub0 == pub1 {
 		t.Fatalf("instances' addresses: private %q %q, public %q %q", priv0, priv1, pub0, pub1)
 	}
+	// An instance cannot peer over BGP from the other's address, nor
+	// both from one (R41): each peers, and asks RADIUS, from its own.
+	p["enableBgp"] = true
+	for _, addrs := range []string{priv1 + "," + priv0, "10.1.255.20,10.1.255.20"} {
+		p["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": addrs}
+		if r := e.do("PUT", s.gw, g); r.status != http.StatusBadRequest || r.code() != "InvalidBgpPeeringAddress" {
+			t.Errorf("BGP peering addresses %s: %d %s", addrs, r.status, r.body)
+		}
+	}
+	delete(p, "bgpSettings")
+	p["enableBgp"] = false
 	conn := netPath(subA, "aa", "connections", "c")
 	e.must("PUT", conn, s2s(loc, s.gw, e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24")))
 	lines(t, e.script(conn, obj{}), "c-1 {", "c-2 {", "remote_addrs = "+pub0, "remote_addrs = "+pub1, "id-gateway-0 = "+pub0, "id-gateway-1 = "+pub1)

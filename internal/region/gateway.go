@@ -466,10 +466,20 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 				// (RFC 4271 §4.2).
 				return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %q must be a usable IPv4 address of the GatewaySubnet %s (R41)", s, strings.Join(gwSubnet.Prefixes(), ", "))
 			}
+			// Another instance's own address is that instance's: each
+			// peers and asks RADIUS from its own.
+			for j, c := range p.IPConfigurations {
+				if j != i && c.Properties.PrivateIPAddress == a.String() {
+					return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %s is IP configuration %s's address; instance %d cannot peer from it (R41)", a, c.Name, i)
+				}
+			}
 			if i < len(addrs) {
 				addrs[i] = a.String()
 			}
 		}
+	}
+	if len(addrs) == 2 && addrs[0] == addrs[1] {
+		return arm.Errorf(arm.CodeBGPPeeringAddress, "the two instances' BGP peering addresses are both %s (R41)", addrs[0])
 	}
 	b.BGPPeeringAddress = strings.Join(addrs, ",")
 	custom := map[string][]string{}
