@@ -13,10 +13,11 @@ import (
 
 // BenchmarkConvergence: peers (each a raw peer on its own loopback
 // address, as sites with many prefixes) announce routes, each prefix in
-// an UPDATE of its own with a path of its own (the worst case: nothing
-// to group); one iteration is the time until the speaker's best routes
-// hold them all and every peer was sent the others' (transit). The
-// peers read what they are sent, as real ones do.
+// an UPDATE of its own, with one of eight paths per peer (the speaker can
+// group what it sends by path only that much); one iteration is the time
+// until the speaker's best routes hold them all and every peer was sent
+// the others' (transit). The peers read what they are sent, as real
+// ones do.
 func BenchmarkConvergence(b *testing.B) {
 	for _, c := range []struct{ peers, routes int }{{4, 1000}, {10, 1000}, {30, 500}} {
 		b.Run(fmt.Sprintf("peers=%d,routes=%d", c.peers, c.routes), func(b *testing.B) {
@@ -91,8 +92,8 @@ func convergence(b *testing.B, peers, routes int) {
 		sent.Go(func() {
 			var msgs []byte
 			for j := range routes {
-				// 172.(16+i).x.y/32: a prefix of its own, and a path of
-				// its own (a prepend count per prefix).
+				// 172.(16+i).x.y/32: a prefix of its own, and one of
+				// eight paths (0 to 7 prepends).
 				pfx := netip.PrefixFrom(netip.AddrFrom4([4]byte{172, byte(16 + i), byte(j >> 8), byte(j)}), 32)
 				path := []uint32{cfg.Peers[i].AS}
 				for range j % 8 {

@@ -63,9 +63,12 @@ type conn struct {
 	out       map[netip.Prefix]string // announced prefixes and their path keys
 
 	// Guarded by s.mu: the prefixes whose best route changed since the
-	// last advertise, or full: everything is looked at again.
-	dirty map[netip.Prefix]bool
-	full  bool
+	// last advertise, or full: everything is looked at again; refresh:
+	// everything is sent again, changed or not (ROUTE-REFRESH).
+	dirty         map[netip.Prefix]bool
+	full, refresh bool
+	// kick wakes the session's sender.
+	kick chan struct{}
 }
 
 // connect dials the peer whenever no connection with it is open, every
@@ -236,11 +239,15 @@ func (c *conn) run() error {
 		return errClosed
 	}
 	s.log.Info("BGP session established", "peer", p.cfg.Addr, "as", p.cfg.AS, "hold", hold)
+	// The session's own sender: a peer slow to read holds up no other.
+	var sender sync.WaitGroup
+	defer sender.Wait()
 	quit := make(chan struct{})
 	defer close(quit)
 	if hold > 0 {
 		go c.keepalives(hold/3, quit)
 	}
+	sender.Go(func() { c.sender(quit) })
 	s.advertiseAll()
 	for {
 		typ, body, err := c.read(&buf, hold)
@@ -434,7 +441,7 @@ func (p *peer) establish(c *conn) bool {
 	p.opening, p.established, p.state = nil, c, "Established"
 	c.since = time.Now()
 	c.out = map[netip.Prefix]string{}
-	c.dirty, c.full = map[netip.Prefix]bool{}, true
+	c.dirty, c.full, c.kick = map[netip.Prefix]bool{}, true, make(chan struct{}, 1)
 	return true
 }
 
@@ -513,14 +520,15 @@ func (c *conn) advertise() {
 			}
 		}
 	}
-	c.full = false
+	refresh := c.refresh
+	c.full, c.refresh = false, false
 	clear(c.dirty)
 	c.p.s.mu.Unlock()
 	groups := map[string][]netip.Prefix{}
 	attrs := map[string]Route{}
 	for pfx, r := range want {
 		k := pathKey(r)
-		if c.out[pfx] != k {
+		if refresh || c.out[pfx] != k {
 			groups[k] = append(groups[k], pfx)
 			attrs[k] = r
 		}
@@ -542,7 +550,23 @@ func (c *conn) advertise() {
 		attrLen := len(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: ps[:1]}.Append(nil, c.fourOctet)) - 5
 		room := wire.MaxLen - wire.HeaderLen - attrLen
 		if room < 5 {
-			continue // the path alone does not fit in a message: not sent
+			// The path alone does not fit in a message: not sent, and
+			// what the peer has for these prefixes goes.
+			var sent []netip.Prefix
+			for _, pfx := range ps {
+				if _, ok := c.out[pfx]; ok {
+					sent = append(sent, pfx)
+				}
+			}
+			for chunk := range slices.Chunk(sent, wire.MaxPrefixesPerUpdate) {
+				if !b.add(wire.TypeUpdate, wire.Update{Withdrawn: chunk}.Append(nil, c.fourOctet)) {
+					return
+				}
+				for _, pfx := range chunk {
+					delete(c.out, pfx)
+				}
+			}
+			continue
 		}
 		for chunk := range slices.Chunk(ps, min(wire.MaxPrefixesPerUpdate, room/5)) {
 			u := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: chunk}
@@ -558,13 +582,24 @@ func (c *conn) advertise() {
 
 // resend answers a ROUTE-REFRESH: everything again.
 func (c *conn) resend() {
-	c.wmu.Lock()
-	clear(c.out)
-	c.wmu.Unlock()
 	c.p.s.mu.Lock()
-	c.full = true
+	c.full, c.refresh = true, true
 	c.p.s.mu.Unlock()
 	c.p.s.advertiseAll()
+}
+
+// sender sends the session its announcements whenever kicked, until quit.
+// Changes that come while it sends wait for its next round, together: a
+// burst of UPDATEs costs a few rounds, not one each.
+func (c *conn) sender(quit <-chan struct{}) {
+	for {
+		select {
+		case <-quit:
+			return
+		case <-c.kick:
+			c.advertise()
+		}
+	}
 }
 
 // pathKey identifies a route's attributes.

@@ -22,13 +22,19 @@ type rawPeer struct {
 // dialRaw opens a session with speaker n as AS 65002 from addr.
 func dialRaw(t *testing.T, n *node, addr netip.Addr, port uint16) *rawPeer {
 	t.Helper()
+	return dialRawAS(t, n, addr, port, 65002)
+}
+
+// dialRawAS opens a session with speaker n as AS as from addr.
+func dialRawAS(t *testing.T, n *node, addr netip.Addr, port uint16, as uint32) *rawPeer {
+	t.Helper()
 	c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, port)))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
 	p := &rawPeer{t: t, c: c}
-	p.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: addr}.Append(nil))
+	p.send(wire.TypeOpen, wire.Open{AS: as, HoldTime: 30, ID: addr}.Append(nil))
 	p.expect(wire.TypeOpen)
 	p.send(wire.TypeKeepalive, nil)
 	p.expect(wire.TypeKeepalive)

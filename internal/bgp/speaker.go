@@ -137,11 +137,8 @@ type Speaker struct {
 	ls     []net.Listener
 	// cands are the peers' routes by prefix (as imported), bestTab the
 	// best of each (table.go).
-	cands   map[netip.Prefix]map[*peer]Route
+	cands   map[netip.Prefix]map[cand]Route
 	bestTab map[netip.Prefix]Route
-
-	// kick wakes the advertiser (advertise); stop ends it.
-	kick, stop chan struct{}
 
 	wg sync.WaitGroup
 }
@@ -163,10 +160,7 @@ func New(opts Options) *Speaker {
 	if opts.OnChange == nil {
 		opts.OnChange = func() {}
 	}
-	s := &Speaker{log: opts.Logger, opts: opts, peers: map[netip.Addr]*peer{}, cands: map[netip.Prefix]map[*peer]Route{}, bestTab: map[netip.Prefix]Route{},
-		kick: make(chan struct{}, 1), stop: make(chan struct{})}
-	s.wg.Go(s.advertiser)
-	return s
+	return &Speaker{log: opts.Logger, opts: opts, peers: map[netip.Addr]*peer{}, cands: map[netip.Prefix]map[cand]Route{}, bestTab: map[netip.Prefix]Route{}}
 }
 
 // Serve accepts the peers' connections on l until Close. Connections from
@@ -284,7 +278,6 @@ func (s *Speaker) Close() {
 	for _, p := range ps {
 		p.stop()
 	}
-	close(s.stop)
 	s.wg.Wait()
 }
 
@@ -327,36 +320,18 @@ func (s *Speaker) Advertised(addr netip.Addr) []Route {
 	return slices.Collect(maps.Values(s.exportTo(p)))
 }
 
-// advertiser brings every established session's announcements up to
-// date whenever kicked (advertiseAll), until the speaker closes. Changes
-// that come while it sends wait for its next round, together: a burst of
-// UPDATEs costs a few rounds, not one each.
-func (s *Speaker) advertiser() {
-	for {
-		select {
-		case <-s.stop:
-			return
-		case <-s.kick:
-		}
-		s.mu.Lock()
-		var cs []*conn
-		for _, p := range s.peers {
-			if c := p.established; c != nil {
-				cs = append(cs, c)
+// advertiseAll asks every established session's sender for a round
+// (conn.sender); it does not wait.
+func (s *Speaker) advertiseAll() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, p := range s.peers {
+		if c := p.established; c != nil {
+			select {
+			case c.kick <- struct{}{}:
+			default:
 			}
 		}
-		s.mu.Unlock()
-		for _, c := range cs {
-			c.advertise()
-		}
-	}
-}
-
-// advertiseAll asks the advertiser for a round; it does not wait.
-func (s *Speaker) advertiseAll() {
-	select {
-	case s.kick <- struct{}{}:
-	default:
 	}
 }
 

@@ -53,6 +53,12 @@ func freePort(t testing.TB, addrs ...netip.Addr) uint16 {
 
 func startNode(t testing.TB, addr string, port uint16, hold time.Duration) *node {
 	t.Helper()
+	return startNodeLC(t, addr, port, hold, net.ListenConfig{})
+}
+
+// startNodeLC is startNode with the listener made by lc.
+func startNodeLC(t testing.TB, addr string, port uint16, hold time.Duration, lc net.ListenConfig) *node {
+	t.Helper()
 	n := &node{addr: netip.MustParseAddr(addr)}
 	n.s = New(Options{Port: port, HoldTime: hold, ConnectRetry: 200 * time.Millisecond,
 		OnChange: func() { n.changes.Add(1) },
@@ -60,7 +66,7 @@ func startNode(t testing.TB, addr string, port uint16, hold time.Duration) *node
 			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, 0))}
 			return d.DialContext(ctx, "tcp", dst.String())
 		}})
-	l, err := net.Listen("tcp", netip.AddrPortFrom(n.addr, port).String())
+	l, err := lc.Listen(context.Background(), "tcp", netip.AddrPortFrom(n.addr, port).String())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,9 +8,10 @@ import (
 
 // The speaker's tables, kept up to date route by route so that an UPDATE
 // costs what it changes, not the size of the tables: every peer's route to
-// each prefix (cands), the best of them (best), and, per established
+// each prefix (cands), the best of them (bestTab), and, per established
 // session, the prefixes whose best route changed since the session was
-// last sent its announcements (conn.dirty). All are guarded by s.mu.
+// last sent its announcements (conn.dirty), which the session's sender
+// sends. All are guarded by s.mu.
 
 // setRoute makes r peer p's route to n (the prefix as the peer announced
 // it), or withdraws it when r is nil, and brings the best route to the
@@ -19,7 +20,7 @@ func (s *Speaker) setRoute(p *peer, n netip.Prefix, r *Route) {
 	if old, ok := p.rib[n]; ok {
 		delete(p.rib, n)
 		if m := s.cands[old.Prefix]; m != nil {
-			delete(m, p)
+			delete(m, cand{p, n})
 			if len(m) == 0 {
 				delete(s.cands, old.Prefix)
 			}
@@ -32,11 +33,18 @@ func (s *Speaker) setRoute(p *peer, n netip.Prefix, r *Route) {
 	p.rib[n] = *r
 	m := s.cands[r.Prefix]
 	if m == nil {
-		m = map[*peer]Route{}
+		m = map[cand]Route{}
 		s.cands[r.Prefix] = m
 	}
-	m[p] = *r
+	m[cand{p, n}] = *r
 	s.rebest(r.Prefix)
+}
+
+// cand is one route of a peer's to a prefix: the prefix as the peer
+// announced it names it, since two of them may be imported as one (NAT).
+type cand struct {
+	p *peer
+	n netip.Prefix
 }
 
 // dropRoutes withdraws all of peer p's routes: its session ended, or it
@@ -82,7 +90,12 @@ func better(a, b Route) bool {
 	if a.Origin != b.Origin {
 		return a.Origin < b.Origin
 	}
-	return a.PeerAddr.Less(b.PeerAddr)
+	if a.PeerAddr != b.PeerAddr {
+		return a.PeerAddr.Less(b.PeerAddr)
+	}
+	// Two routes of one peer imported as one prefix: any fixed order,
+	// so that the best does not flip between equals.
+	return pathKey(a) < pathKey(b)
 }
 
 // exportOne is what p is sent for pfx, if anything: the network, or the

@@ -1,0 +1,142 @@
+package bgp
+
+import (
+	"net"
+	"net/netip"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// Two prefixes a peer announces that its Import moves to one prefix (one
+// inside the mapping, one already at its target) are two routes: while
+// either is announced, the prefix has a best route.
+func TestImportedTwice(t *testing.T) {
+	a, pa := netip.MustParseAddr("127.0.60.1"), netip.MustParseAddr("127.0.60.2")
+	port := freePort(t, a)
+	n := startNode(t, a.String(), port, 0)
+	n.s.opts.ConnectRetry = time.Hour
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{
+		{Name: "a", Addr: pa, AS: 65002, Import: []Mapping{{From: netip.MustParsePrefix("10.77.0.0/16"), To: netip.MustParsePrefix("172.31.0.0/16")}}},
+	}})
+	p := dialRaw(t, n, pa, port)
+	path := []wire.Segment{{ASNs: []uint32{65002}}}
+	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: pfxs("10.77.3.0/24", "172.31.3.0/24")}.Append(nil, true))
+	waitRoutes(t, n, map[string]string{"172.31.3.0/24": "65002"})
+	p.send(wire.TypeUpdate, wire.Update{Withdrawn: pfxs("172.31.3.0/24")}.Append(nil, true))
+	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: pfxs("10.88.0.0/24")}.Append(nil, true))
+	// 10.77.3.0/24 is still announced: 172.31.3.0/24 stays.
+	waitRoutes(t, n, map[string]string{"172.31.3.0/24": "65002", "10.88.0.0/24": "65002"})
+	p.send(wire.TypeUpdate, wire.Update{Withdrawn: pfxs("10.77.3.0/24")}.Append(nil, true))
+	waitRoutes(t, n, map[string]string{"10.88.0.0/24": "65002"})
+}
+
+// A peer that does not read (a hung device, a stalled tunnel: its TCP
+// window full) holds up no other peer: each session has its own sender,
+// so another peer is sent a new route while the stuck one's session still
+// waits on its write.
+func TestStuckPeerHoldsUpNoOther(t *testing.T) {
+	sp := netip.MustParseAddr("127.0.64.1")
+	feeder, b, c := netip.MustParseAddr("127.0.64.10"), netip.MustParseAddr("127.0.64.2"), netip.MustParseAddr("127.0.64.3")
+	port := freePort(t, sp)
+	// The speaker's sockets (accepted: the listener's) hold little
+	// unsent: its writes to a peer that does not read block soon.
+	small := func(opt int) func(_, _ string, rc syscall.RawConn) error {
+		return func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 4096) })
+		}
+	}
+	n := startNodeLC(t, sp.String(), port, 0, net.ListenConfig{Control: small(syscall.SO_SNDBUF)})
+	n.s.opts.ConnectRetry = time.Hour
+	n.s.Reconfig(Config{AS: 65515, ID: sp, Peers: []Peer{{Name: "f", Addr: feeder, AS: 65100}, {Name: "b", Addr: b, AS: 65003}, {Name: "c", Addr: c, AS: 65004}}})
+	f := dialRawAS(t, n, feeder, port, 65100)
+	// b reads everything and notes the prefixes it is sent.
+	bv := readAll(t, dialRawAS(t, n, b, port, 65003).c)
+	// c: a small receive buffer, and it never reads.
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(c, 0)), Control: small(syscall.SO_RCVBUF)}
+	cc, err := d.Dial("tcp", netip.AddrPortFrom(sp, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cc.Close()
+	cc.Write(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: 65004, ID: c}.Append(nil)))
+	cc.Write(wire.AppendMessage(nil, wire.TypeKeepalive, nil))
+	// Enough routes, each with a long path of its own, to fill c's
+	// window many times over.
+	var msgs []byte
+	for j := range 3000 {
+		asns := []uint32{65100}
+		for k := range 60 {
+			asns = append(asns, uint32(4200000000+j*61+k))
+		}
+		u := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: asns}}, NextHop: feeder,
+			NLRI: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(j >> 8), byte(j)}), 32)}}
+		msgs = wire.AppendMessage(msgs, wire.TypeUpdate, u.Append(nil, true))
+	}
+	f.c.Write(msgs)
+	bv.wait(t, 3000)
+	z := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65100}}}, NextHop: feeder, NLRI: pfxs("192.168.99.0/24")}
+	f.send(wire.TypeUpdate, z.Append(nil, true))
+	bv.wait(t, 3001)
+	for _, ps := range n.s.Peers() {
+		if ps.Name == "c" && ps.State != "Established" {
+			t.Errorf("b was sent the route only after c's session ended (%s): c held it up", ps.LastError)
+		}
+	}
+}
+
+// seen counts the prefixes a peer is sent.
+type seen struct {
+	mu   sync.Mutex
+	have map[netip.Prefix]bool
+}
+
+// readAll reads what the speaker sends on c until it closes.
+func readAll(t *testing.T, c net.Conn) *seen {
+	v := &seen{have: map[netip.Prefix]bool{}}
+	go func() {
+		var buf [wire.MaxLen]byte
+		for {
+			typ, body, err := wire.ReadMessage(c, &buf)
+			if err != nil {
+				return
+			}
+			if typ != wire.TypeUpdate {
+				continue
+			}
+			u, err := wire.ParseUpdate(body, true)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			v.mu.Lock()
+			for _, w := range u.Withdrawn {
+				delete(v.have, w)
+			}
+			for _, p := range u.NLRI {
+				v.have[p] = true
+			}
+			v.mu.Unlock()
+		}
+	}()
+	return v
+}
+
+// wait waits until n prefixes were sent.
+func (v *seen) wait(t *testing.T, n int) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		v.mu.Lock()
+		got := len(v.have)
+		v.mu.Unlock()
+		if got >= n {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d prefixes sent", got, n)
+		}
+	}
+}
