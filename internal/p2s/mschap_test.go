@@ -27,15 +27,40 @@ func radiusFixture(t *testing.T) Config {
 		NASIdentifier: "hub-gw",
 		// The gateway is in nas's namespace as far as RADIUS goes; the
 		// test's goroutines run in the host's.
-		RadiusDial: func(ctx context.Context, network, address string) (c net.Conn, err error) {
-			err = nas.Do(func() (err error) {
-				var d net.Dialer
-				c, err = d.DialContext(ctx, network, address)
-				return err
-			})
-			return c, err
-		},
+		RadiusDial: dialIn(nas),
 	}
+}
+
+// dialIn dials from namespace ns.
+func dialIn(ns *netnstest.NS) func(ctx context.Context, network, address string) (net.Conn, error) {
+	return func(ctx context.Context, network, address string) (c net.Conn, err error) {
+		err = ns.Do(func() (err error) {
+			var d net.Dialer
+			c, err = d.DialContext(ctx, network, address)
+			return err
+		})
+		return c, err
+	}
+}
+
+// connectAlice connects a client with alice's password (tweaked by
+// tweak), pings the VNet's host through it, checks that the gateway lists
+// it as alice, and disconnects it.
+func connectAlice(t *testing.T, r *region, tweak func(*ClientConfig)) {
+	t.Helper()
+	c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"), tweak)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.Ping(ctx, r.web); err != nil {
+		t.Fatal(err)
+	}
+	if id := waitIdentity(t, r.srv); id != "alice" {
+		t.Errorf("the gateway lists the client as %q", id)
+	}
+	c.Close()
 }
 
 func withPassword(user, password string) func(*ClientConfig) {
@@ -66,20 +91,7 @@ func TestSSTPRadiusMSCHAPv2(t *testing.T) {
 	cfg := radiusFixture(t)
 	cfg.RadiusOnly = true
 	r := newRegion(t, cfg)
-
-	c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if _, err := h.Ping(ctx, r.web); err != nil {
-		t.Fatal(err)
-	}
-	if id := waitIdentity(t, r.srv); id != "alice" {
-		t.Errorf("the gateway lists the client as %q", id)
-	}
-	c.Close()
+	connectAlice(t, r, func(*ClientConfig) {})
 
 	if _, _, err := r.dial(t, tls.Certificate{}, withPassword("alice", "Tr0ub4dor&3")); err == nil || !strings.Contains(err.Error(), `refused user "alice"`) {
 		t.Errorf("a wrong password: %v", err)
@@ -143,23 +155,9 @@ func TestSSTPRadiusEAP(t *testing.T) {
 			cfg := fixture
 			cfg.RadiusOnly = radiusOnly
 			r := newRegion(t, cfg)
-			eap := func(password string) func(*ClientConfig) {
-				return func(c *ClientConfig) { c.User, c.Password, c.EAP = "alice", password, true }
-			}
-			c, h, err := r.dial(t, tls.Certificate{}, eap("correct horse battery staple"))
-			if err != nil {
-				t.Fatal(err)
-			}
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := h.Ping(ctx, r.web); err != nil {
-				t.Fatal(err)
-			}
-			if id := waitIdentity(t, r.srv); id != "alice" {
-				t.Errorf("the gateway lists the client as %q", id)
-			}
-			c.Close()
-			if _, _, err := r.dial(t, tls.Certificate{}, eap("Tr0ub4dor&3")); !errors.Is(err, ErrRefused) {
+			eap := func(c *ClientConfig) { c.EAP = true }
+			connectAlice(t, r, eap)
+			if _, _, err := r.dial(t, tls.Certificate{}, withPassword("alice", "Tr0ub4dor&3"), eap); !errors.Is(err, ErrRefused) {
 				t.Errorf("a wrong password: %v", err)
 			}
 		})

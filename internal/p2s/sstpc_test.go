@@ -1,10 +1,8 @@
 package p2s
 
 import (
-	"context"
 	"crypto/x509"
 	"encoding/pem"
-	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -129,14 +127,7 @@ func TestSSTPCInterop(t *testing.T) {
 		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
 			Pool: netip.MustParsePrefix("172.16.201.0/24"), Router: router, Logger: testLogger(t), SSTP: true,
 			Radius: []radius.Server{{Addr: netip.MustParseAddrPort("198.18.0.1:1812"), Secret: []byte("gw-shared-s3cret")}}, NASIdentifier: "gateway",
-			RadiusDial: func(ctx context.Context, network, address string) (c net.Conn, err error) {
-				err = ns.Do(func() (err error) {
-					var d net.Dialer
-					c, err = d.DialContext(ctx, network, address)
-					return err
-				})
-				return c, err
-			}})
+			RadiusDial: dialIn(ns)})
 		return err
 	}); err != nil {
 		t.Fatal(err)

@@ -287,24 +287,19 @@ install -m 600 "$2" "$dir/private/{{.Gateway}}-client.key"
 {{- else}}
 # Connects to gateway {{.Gateway}} over IKEv2 with strongSwan (charon running,
 # swanctl, its eap-mschapv2 and eap-identity plugins), as root: asks for
-# USER's password, installs ` + FileSwanctl + ` with both and the gateway's CA into
+# USER's password (or takes $VNETGW_PASSWORD), installs ` + FileSwanctl + ` with both and the gateway's CA into
 # swanctl's directory (SWANCTL_DIR, default /etc/swanctl), loads them and
 # connects. swanctl --terminate --ike vnetgw-{{.Gateway}} ends it.
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 USER  (the password is asked for)" >&2; exit 2; }
 dir=${SWANCTL_DIR:-/etc/swanctl}
 here=$(dirname "$0")
-printf 'Password of %s: ' "$1" >&2
-trap 'stty echo 2>/dev/null; exit 130' INT TERM HUP
-stty -echo 2>/dev/null || true
-IFS= read -r pw || true
-stty echo 2>/dev/null || true
-echo >&2
-# Quoted for swanctl ("" and \), then for sed's replacement.
+user=$1
+` + askPassword + `# Quoted for swanctl ("" and \), then for sed's replacement.
 esc() { printf '%s' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/[\\&|]/\\&/g'; }
 mkdir -p "$dir/conf.d" "$dir/x509ca"
 umask 077
-sed -e "s|[$]` + SwanctlUserPlaceholder[1:] + `|$(esc "$1")|g" -e "s|[$]` + SwanctlPasswordPlaceholder[1:] + `|$(esc "$pw")|g" "$here/swanctl.conf" > "$dir/conf.d/vnetgw-{{.Gateway}}.conf"
+sed -e "s|[$]` + SwanctlUserPlaceholder[1:] + `|$(esc "$1")|g" -e "s|[$]` + SwanctlPasswordPlaceholder[1:] + `|$(esc "$VNETGW_PASSWORD")|g" "$here/swanctl.conf" > "$dir/conf.d/vnetgw-{{.Gateway}}.conf"
 {{- end}}
 cp "$here/../` + FileCA + `" "$dir/x509ca/{{.Gateway}}-ca.pem"
 swanctl --load-all
@@ -344,7 +339,16 @@ exec vnetgw p2s connect --gateway {{.Addr}}:{{.Port}} --ca "$(dirname "$0")/../`
 [ $# -ge 2 ] || { echo "usage: $0 USER NETNS [vnetgw p2s connect flags]" >&2; exit 2; }
 user=$1 netns=$2
 shift 2
-if [ -z "${VNETGW_PASSWORD+set}" ]; then
+` + askPassword + `export VNETGW_PASSWORD
+exec vnetgw p2s connect --gateway {{.Addr}}:{{.Port}} --ca "$(dirname "$0")/../` + FileCA + `" \
+  --user "$user" --netns "$netns"{{range .Routes}} --route {{.}}{{end}} "$@"
+{{- end}}
+`))
+
+// askPassword is the scripts' question for $user's password, into
+// $VNETGW_PASSWORD unless it is set already; the terminal echoes again
+// when the script is interrupted.
+const askPassword = `if [ -z "${VNETGW_PASSWORD+set}" ]; then
   printf 'Password of %s: ' "$user" >&2
   trap 'stty echo 2>/dev/null; exit 130' INT TERM HUP
   stty -echo 2>/dev/null || true
@@ -352,11 +356,7 @@ if [ -z "${VNETGW_PASSWORD+set}" ]; then
   stty echo 2>/dev/null || true
   echo >&2
 fi
-export VNETGW_PASSWORD
-exec vnetgw p2s connect --gateway {{.Addr}}:{{.Port}} --ca "$(dirname "$0")/../` + FileCA + `" \
-  --user "$user" --netns "$netns"{{range .Routes}} --route {{.}}{{end}} "$@"
-{{- end}}
-`))
+`
 
 var sstpcScript = template.Must(template.New("sstpc").Funcs(funcs).Parse(`#!/bin/sh
 {{- if .Certificates}}
@@ -386,15 +386,8 @@ set -eu
 [ $# -ge 1 ] || { echo "usage: $0 USER [IFNAME]  (the password is asked for)" >&2; exit 2; }
 ca="$(dirname "$0")/../` + FileCA + `"
 ifc=${2:-vnetgw0}
-if [ -z "${VNETGW_PASSWORD+set}" ]; then
-  printf 'Password of %s: ' "$1" >&2
-  trap 'stty echo 2>/dev/null; exit 130' INT TERM HUP
-  stty -echo 2>/dev/null || true
-  IFS= read -r VNETGW_PASSWORD || true
-  stty echo 2>/dev/null || true
-  echo >&2
-fi
-# The user and password go to pppd in an options file only root reads,
+user=$1
+` + askPassword + `# The user and password go to pppd in an options file only root reads,
 # not on its command line, which every user sees; the file goes when the
 # script ends, interrupted too.
 esc() { printf '%s' "$1" | sed -e 's/[\\"]/\\&/g'; }

@@ -209,7 +209,9 @@ func TestSSTPFilesFollowAuthentication(t *testing.T) {
 		t.Errorf("with certificates the files do not use them:\n%s", cert[FileSSTPC])
 	}
 	dir := t.TempDir()
-	for name, body := range map[string]string{"radius-sstpc.sh": sstpc, "radius-connect.sh": files[FileVnetgw], "cert-sstpc.sh": cert[FileSSTPC], "cert-connect.sh": cert[FileVnetgw]} {
+	ikev2 := unzip(t, Settings{Gateway: "gw", Addr: s.Addr, Pool: s.Pool, Protocols: []string{"IkeV2"}, Authentication: []string{"Radius"}})[FileIKEv2]
+	for name, body := range map[string]string{"radius-sstpc.sh": sstpc, "radius-connect.sh": files[FileVnetgw], "cert-sstpc.sh": cert[FileSSTPC], "cert-connect.sh": cert[FileVnetgw],
+		"radius-ikev2.sh": ikev2} {
 		path := filepath.Join(dir, name)
 		if err := os.WriteFile(path, []byte(body), 0o644); err != nil {
 			t.Fatal(err)

@@ -149,14 +149,7 @@ func TestPointToSiteOpenVPNRadius(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "openvpn")
 	netnstest.RequireFreeRADIUS(t)
-	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
-	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	r.gateway(vnet, "hub-gw", arm.RouteBased)
-	_, hostAddr := r.tunHost(vnet, "web")
-	// The RADIUS server, reached from the node's network.
-	radNS := netnstest.New(t, "rad")
-	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
-	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
+	r, hostAddr, fr := radiusRegion(t)
 
 	// As az: vnet-gateway create ... --vpn-auth-type Radius --radius-server
 	// --radius-secret.

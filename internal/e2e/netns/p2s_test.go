@@ -54,12 +54,19 @@ func startClient(t *testing.T, r *region, ns *netnstest.NS, gwAddr netip.Addr, r
 }
 
 // connectClient starts the client and waits until it says it is
-// connected; the gateway's server starts shortly after a change, so the
-// client is started again until then.
+// connected (untilConnected).
 func connectClient(t *testing.T, r *region, ns *netnstest.NS, gwAddr netip.Addr, route, cert, key string, extra ...string) *netnstest.Process {
 	t.Helper()
+	return untilConnected(t, func() *netnstest.Process { return startClient(t, r, ns, gwAddr, route, cert, key, extra...) })
+}
+
+// untilConnected starts a client of vnetgw's (start) and waits until it
+// says it is connected; the gateway's server starts shortly after a
+// change, so the client is started again until then, for 20 s.
+func untilConnected(t *testing.T, start func() *netnstest.Process) *netnstest.Process {
+	t.Helper()
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		p := startClient(t, r, ns, gwAddr, route, cert, key, extra...)
+		p := start()
 		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
 			time.Sleep(100 * time.Millisecond)
 		}
@@ -271,20 +278,7 @@ func TestVPNClientPackage(t *testing.T) {
 	laptop := netnstest.New(t, "lap")
 	script := filepath.Join(pkg, "vnetgw", "connect.sh")
 	path := "PATH=" + filepath.Dir(vnetgwBinary(t)) + ":" + os.Getenv("PATH")
-	var p *netnstest.Process
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		p = r.ns.Start("env", path, script, certFile, keyFile, laptop.Name)
-		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if strings.Contains(p.Output(), "connected to") {
-			break
-		}
-		p.Kill()
-		if time.Now().After(deadline) {
-			t.Fatalf("the package's script did not connect:\n%s", p.Output())
-		}
-	}
+	untilConnected(t, func() *netnstest.Process { return r.ns.Start("env", path, script, certFile, keyFile, laptop.Name) })
 	ping(t, laptop, hostAddr, 10*time.Second)
 	if routes := laptop.Run("ip", "route"); !strings.Contains(routes, "192.168.9.0/24") {
 		t.Errorf("the laptop has no route to the site's range:\n%s", routes)
@@ -301,14 +295,7 @@ func TestVPNClientPackage(t *testing.T) {
 func TestPointToSiteSSTPRadius(t *testing.T) {
 	require(t)
 	netnstest.RequireFreeRADIUS(t)
-	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
-	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	r.gateway(vnet, "hub-gw", arm.RouteBased)
-	_, hostAddr := r.tunHost(vnet, "web")
-	// The RADIUS server, reached from the node's network.
-	radNS := netnstest.New(t, "rad")
-	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
-	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
+	r, hostAddr, _ := radiusRegion(t)
 	if out, err := r.cli("vnet-gateway", "create", "-g", "p2s", "-n", "hub-gw", "-l", "westeurope", "--vnet", "hub", "--public-ip-addresses", "hub-gw-ip",
 		"--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP", "--vpn-auth-type", "Radius",
 		"--radius-server", "100.64.200.2", "--radius-secret", "gw-shared-s3cret", "-o", "json"); err != nil {
@@ -325,21 +312,7 @@ func TestPointToSiteSSTPRadius(t *testing.T) {
 	}
 
 	laptop := netnstest.New(t, "lap")
-	var p *netnstest.Process
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		p = connect(laptop, "correct horse battery staple")
-		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if strings.Contains(p.Output(), "connected to") {
-			t.Cleanup(p.Kill)
-			break
-		}
-		p.Kill()
-		if time.Now().After(deadline) {
-			t.Fatalf("the package's script did not connect alice:\n%s\nFreeRADIUS:\n%s", p.Output(), fr.Output())
-		}
-	}
+	p := untilConnected(t, func() *netnstest.Process { return connect(laptop, "correct horse battery staple") })
 	ping(t, laptop, hostAddr, 10*time.Second)
 	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil ||
 		!strings.Contains(out, "SSTP_172.16.201.") || !strings.Contains(out, `"vpnUserName": "alice"`) {
@@ -400,22 +373,10 @@ func radiusFromGatewayAddress(t *testing.T, bgp bool) {
 	}
 
 	laptop := netnstest.New(t, "lap")
-	var p *netnstest.Process
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		p = r.ns.Start("env", "VNETGW_PASSWORD=correct horse battery staple", vnetgwBinary(t), "p2s", "connect", "--gateway", gwAddr.String()+":8443",
+	untilConnected(t, func() *netnstest.Process {
+		return r.ns.Start("env", "VNETGW_PASSWORD=correct horse battery staple", vnetgwBinary(t), "p2s", "connect", "--gateway", gwAddr.String()+":8443",
 			"--ca", filepath.Join(r.dir, "ca.pem"), "--user", "alice", "--netns", laptop.Name, "--route", "10.1.0.0/16")
-		for i := 0; i < 50 && !strings.Contains(p.Output(), "connected to") && !p.Wait(0); i++ {
-			time.Sleep(100 * time.Millisecond)
-		}
-		if strings.Contains(p.Output(), "connected to") {
-			t.Cleanup(p.Kill)
-			break
-		}
-		p.Kill()
-		if time.Now().After(deadline) {
-			t.Fatalf("alice did not connect:\n%s\nFreeRADIUS:\n%s", p.Output(), tail(fr.Output(), 40))
-		}
-	}
+	})
 	ping(t, laptop, hostAddr, 10*time.Second)
 	if bgp && !strings.Contains(r.proc.Output(), "BGP speaker started") {
 		t.Errorf("no BGP speaker runs")
@@ -423,4 +384,19 @@ func radiusFromGatewayAddress(t *testing.T, bgp bool) {
 	if out := fr.Output(); !strings.Contains(out, "from "+private+":") || !strings.Contains(out, "NAS-IP-Address = "+private) {
 		t.Errorf("FreeRADIUS did not see the requests come from the gateway's address %s:\n%s", private, grepLines(out, "Access-Request")+grepLines(out, "NAS-IP-Address"))
 	}
+}
+
+// radiusRegion is a region (SSTP and OpenVPN on port 8443) with VNet hub,
+// its gateway hub-gw and a host, and FreeRADIUS at 100.64.200.2, reached
+// from the node's network, that knows alice (secret gw-shared-s3cret).
+func radiusRegion(t *testing.T) (*region, netip.Addr, *netnstest.Process) {
+	t.Helper()
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, hostAddr := r.tunHost(vnet, "web")
+	radNS := netnstest.New(t, "rad")
+	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
+	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
+	return r, hostAddr, fr
 }
