@@ -44,11 +44,18 @@ func dialIn(ns *netnstest.NS) func(ctx context.Context, network, address string)
 }
 
 // connectAlice connects a client with alice's password (tweaked by
-// tweak), pings the VNet's host through it, checks that the gateway lists
-// it as alice, and disconnects it.
+// tweak): reachAsAlice.
 func connectAlice(t *testing.T, r *region, tweak func(*ClientConfig)) {
 	t.Helper()
-	c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"), tweak)
+	reachAsAlice(t, r, tls.Certificate{}, withPassword("alice", "correct horse battery staple"), tweak)
+}
+
+// reachAsAlice connects a client with cert and tweaks, pings the VNet's
+// host through it, checks that the gateway lists it as alice, and
+// disconnects it, waiting until the gateway lists it no more.
+func reachAsAlice(t *testing.T, r *region, cert tls.Certificate, tweaks ...func(*ClientConfig)) {
+	t.Helper()
+	c, h, err := r.dial(t, cert, tweaks...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,6 +68,9 @@ func connectAlice(t *testing.T, r *region, tweak func(*ClientConfig)) {
 		t.Errorf("the gateway lists the client as %q", id)
 	}
 	c.Close()
+	for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) > 0 && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
 }
 
 func withPassword(user, password string) func(*ClientConfig) {
@@ -111,35 +121,8 @@ func TestSSTPRadiusMSCHAPv2(t *testing.T) {
 // certificate gets EAP-TLS.
 func TestSSTPCertificateOrPassword(t *testing.T) {
 	r := newRegion(t, radiusFixture(t))
-	for name, tweak := range map[string]func(*ClientConfig){
-		"password":    withPassword("alice", "correct horse battery staple"),
-		"certificate": func(*ClientConfig) {},
-	} {
-		t.Run(name, func(t *testing.T) {
-			c, h, err := r.dial(t, r.pki.client, func(c *ClientConfig) {
-				if name == "password" {
-					c.Cert = tls.Certificate{}
-				}
-				tweak(c)
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			defer cancel()
-			if _, err := h.Ping(ctx, r.web); err != nil {
-				t.Fatal(err)
-			}
-			if id := waitIdentity(t, r.srv); id != "alice" {
-				t.Errorf("the gateway lists the client as %q", id)
-			}
-			c.Close()
-			for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) > 0 && time.Now().Before(deadline); {
-				time.Sleep(20 * time.Millisecond)
-			}
-		})
-	}
+	t.Run("password", func(t *testing.T) { connectAlice(t, r, func(*ClientConfig) {}) })
+	t.Run("certificate", func(t *testing.T) { reachAsAlice(t, r, r.pki.client) })
 }
 
 // TestSSTPRadiusEAP: a client that authenticates with its password in
