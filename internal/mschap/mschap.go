@@ -29,6 +29,15 @@ func passwordHash(password string) [16]byte {
 	return md4(b)
 }
 
+// hashedWith is what both the authenticator response and the master key
+// start from: the hash of the password hash, the NT-Response and a magic
+// constant, to be hashed with SHA-1 (RFC 2759 §8.7, RFC 3079 §3.4).
+func hashedWith(password string, nt [24]byte, magic string) []byte {
+	ph := passwordHash(password)
+	hh := md4(ph[:])
+	return append(append(hh[:], nt[:]...), magic...)
+}
+
 // challengeHash is the 8-byte challenge both sides compute from the two
 // challenges and the user name without a domain (RFC 2759 §8.2).
 func challengeHash(peerChallenge, authChallenge [16]byte, user string) [8]byte {
@@ -87,12 +96,8 @@ const (
 // AuthenticatorResponse is what a server that knows the password sends in
 // its Success message: "S=" and 40 hexadecimal digits (RFC 2759 §8.7).
 func AuthenticatorResponse(password string, nt [24]byte, peerChallenge, authChallenge [16]byte, user string) string {
-	ph := passwordHash(password)
-	hh := md4(ph[:])
 	h := sha1.New()
-	h.Write(hh[:])
-	h.Write(nt[:])
-	h.Write([]byte(magicSign))
+	h.Write(hashedWith(password, nt, magicSign))
 	digest := h.Sum(nil)
 	ch := challengeHash(peerChallenge, authChallenge, user)
 	h.Reset()
@@ -123,12 +128,8 @@ const (
 // masterKey is the key both send and receive keys come from (RFC 3079
 // §3.4, GetMasterKey).
 func masterKey(password string, nt [24]byte) [16]byte {
-	ph := passwordHash(password)
-	hh := md4(ph[:])
 	h := sha1.New()
-	h.Write(hh[:])
-	h.Write(nt[:])
-	h.Write([]byte(magicMaster))
+	h.Write(hashedWith(password, nt, magicMaster))
 	return [16]byte(h.Sum(nil))
 }
 

@@ -311,29 +311,14 @@ func (r *Region) PutNatRule(ctx context.Context, id arm.ID, in *arm.VirtualNetwo
 
 // GetNatRule returns one NAT rule of a gateway.
 func (r *Region) GetNatRule(id arm.ID) (*arm.VirtualNetworkGatewayNatRule, error) {
-	doc, err := r.Get(id.Parent())
-	if err != nil {
-		return nil, err
-	}
-	for _, x := range doc.(*arm.VirtualNetworkGateway).Properties.NatRules {
-		if strings.EqualFold(x.Name, id.Name()) {
-			return &x, nil
-		}
-	}
-	return nil, notFound(id)
+	return child(r, id, natRulesOf, func(x arm.VirtualNetworkGatewayNatRule) string { return x.Name })
 }
 
 // ListNatRules returns the NAT rules of a gateway.
-func (r *Region) ListNatRules(gw arm.ID) ([]any, error) {
-	doc, err := r.Get(gw)
-	if err != nil {
-		return nil, err
-	}
-	out := []any{}
-	for _, x := range doc.(*arm.VirtualNetworkGateway).Properties.NatRules {
-		out = append(out, x)
-	}
-	return out, nil
+func (r *Region) ListNatRules(gw arm.ID) ([]any, error) { return children(r, gw, natRulesOf) }
+
+func natRulesOf(g *arm.VirtualNetworkGateway) []arm.VirtualNetworkGatewayNatRule {
+	return g.Properties.NatRules
 }
 
 // DeleteNatRule deletes a NAT rule unless a connection uses it.

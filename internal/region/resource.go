@@ -270,3 +270,34 @@ func (r *Region) delGroup(tx *txn, id arm.ID) error {
 	tx.del(arm.TypeResourceGroup, id.Key())
 	return nil
 }
+
+// Child resources (subnets, NAT rules, routes) live in their parent's
+// document; items picks them from it as a GET of the parent shows it.
+
+// child returns the child resource id of its parent, by name as ARM
+// compares names.
+func child[P, C any](r *Region, id arm.ID, items func(*P) []C, name func(C) string) (*C, error) {
+	doc, err := r.Get(id.Parent())
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range items(doc.(*P)) {
+		if strings.EqualFold(name(c), id.Name()) {
+			return &c, nil
+		}
+	}
+	return nil, notFound(id)
+}
+
+// children lists parent's child resources.
+func children[P, C any](r *Region, parent arm.ID, items func(*P) []C) ([]any, error) {
+	doc, err := r.Get(parent)
+	if err != nil {
+		return nil, err
+	}
+	out := []any{}
+	for _, c := range items(doc.(*P)) {
+		out = append(out, c)
+	}
+	return out, nil
+}

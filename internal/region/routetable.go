@@ -186,28 +186,13 @@ func routeOf(t *arm.RouteTable, name string) *arm.Route {
 
 // GetRoute returns one route of a route table.
 func (r *Region) GetRoute(id arm.ID) (*arm.Route, error) {
-	doc, err := r.Get(id.Parent())
-	if err != nil {
-		return nil, err
-	}
-	if rt := routeOf(doc.(*arm.RouteTable), id.Name()); rt != nil {
-		return rt, nil
-	}
-	return nil, notFound(id)
+	return child(r, id, routesOf, func(x arm.Route) string { return x.Name })
 }
 
 // ListRoutes returns the routes of a route table.
-func (r *Region) ListRoutes(table arm.ID) ([]any, error) {
-	doc, err := r.Get(table)
-	if err != nil {
-		return nil, err
-	}
-	out := []any{}
-	for _, rt := range doc.(*arm.RouteTable).Properties.Routes {
-		out = append(out, rt)
-	}
-	return out, nil
-}
+func (r *Region) ListRoutes(table arm.ID) ([]any, error) { return children(r, table, routesOf) }
+
+func routesOf(t *arm.RouteTable) []arm.Route { return t.Properties.Routes }
 
 // DeleteRoute deletes one route of a route table.
 func (r *Region) DeleteRoute(ctx context.Context, id arm.ID) (bool, error) {

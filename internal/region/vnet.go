@@ -343,30 +343,13 @@ func (r *Region) PutSubnet(ctx context.Context, id arm.ID, in *arm.Subnet) (*arm
 
 // GetSubnet returns one subnet.
 func (r *Region) GetSubnet(id arm.ID) (*arm.Subnet, error) {
-	doc, err := r.Get(id.Parent())
-	if err != nil {
-		return nil, err
-	}
-	for _, s := range doc.(*arm.VirtualNetwork).Properties.Subnets {
-		if strings.EqualFold(s.Name, id.Name()) {
-			return &s, nil
-		}
-	}
-	return nil, notFound(id)
+	return child(r, id, subnetsOf, func(s arm.Subnet) string { return s.Name })
 }
 
 // ListSubnets returns the subnets of a virtual network.
-func (r *Region) ListSubnets(vnet arm.ID) ([]any, error) {
-	doc, err := r.Get(vnet)
-	if err != nil {
-		return nil, err
-	}
-	out := []any{}
-	for _, s := range doc.(*arm.VirtualNetwork).Properties.Subnets {
-		out = append(out, s)
-	}
-	return out, nil
-}
+func (r *Region) ListSubnets(vnet arm.ID) ([]any, error) { return children(r, vnet, subnetsOf) }
+
+func subnetsOf(v *arm.VirtualNetwork) []arm.Subnet { return v.Properties.Subnets }
 
 // DeleteSubnet deletes a subnet unless it is in use.
 func (r *Region) DeleteSubnet(ctx context.Context, id arm.ID) (bool, error) {
