@@ -325,7 +325,15 @@ func (c *conn) fail(err error) error {
 	return err
 }
 
-func (c *conn) notify(n wire.Notification) { c.send(wire.TypeNotification, n.Append(nil)) }
+// notify sends a NOTIFICATION and closes the connection at once (RFC 4271
+// §6): nothing the session's sender or keepalives would write comes after
+// it.
+func (c *conn) notify(n wire.Notification) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	c.write(wire.TypeNotification, n.Append(nil))
+	c.nc.Close()
+}
 
 func (c *conn) send(t wire.Type, body []byte) error {
 	c.wmu.Lock()
