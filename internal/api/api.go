@@ -28,6 +28,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
 // MaxBodyBytes bounds a request body, as ARM does (4 MiB).
@@ -66,6 +67,9 @@ type Config struct {
 	// go into VPN client packages.
 	SSTPPort  uint16
 	GatewayCA []byte
+	// OpenVPNKey gives a gateway's OpenVPN static key by its
+	// resourceGuid, for the profile in its VPN client package.
+	OpenVPNKey func(gatewayGUID string) (*openvpn.StaticKey, error)
 	// Insights is the history of this node's tunnel counters, for Azure
 	// Monitor's metrics queries; nil answers that none is kept.
 	Insights *insights.History
@@ -126,21 +130,22 @@ var errNotRunning = arm.Errorf(arm.CodeGatewayNotReady, "the gateway does not ru
 
 // Handler is the API's http.Handler.
 type Handler struct {
-	region    *region.Region
-	put       map[string]putFunc
-	tokenHash [sha256.Size]byte
-	log       *slog.Logger
-	ports     devicecfg.Ports
-	dp        DataPlane
-	elsewhere func(vnet string) *url.URL
-	cluster   Cluster
-	proxy     *httputil.ReverseProxy
-	sstpPort  uint16
-	gatewayCA []byte
-	packages  *downloads
-	captures  *downloads
-	insights  *insights.History
-	stats     requestStats
+	region     *region.Region
+	put        map[string]putFunc
+	tokenHash  [sha256.Size]byte
+	log        *slog.Logger
+	ports      devicecfg.Ports
+	dp         DataPlane
+	elsewhere  func(vnet string) *url.URL
+	cluster    Cluster
+	proxy      *httputil.ReverseProxy
+	sstpPort   uint16
+	gatewayCA  []byte
+	openVPNKey func(string) (*openvpn.StaticKey, error)
+	packages   *downloads
+	captures   *downloads
+	insights   *insights.History
+	stats      requestStats
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -154,7 +159,7 @@ func New(cfg Config) *Handler {
 		cfg.DataPlane = noDataPlane{}
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
-		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, packages: newDownloads("VPN client packages", packagePath, ".zip", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
+		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, openVPNKey: cfg.OpenVPNKey, packages: newDownloads("VPN client packages", packagePath, ".zip", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
 		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap"), insights: cfg.Insights}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{

@@ -38,7 +38,16 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 	if port == 0 {
 		port = 443
 	}
-	zip, err := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, Pool: p.Pool, Protocols: p.Protocols, Authentication: p.Auth, Routes: p.Routes, CA: h.gatewayCA}.Zip()
+	settings := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, Pool: p.Pool, Protocols: p.Protocols, Authentication: p.Auth, Routes: p.Routes, CA: h.gatewayCA}
+	if settings.OpenVPN() && h.openVPNKey != nil {
+		k, err := h.openVPNKey(p.GUID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		settings.OpenVPNKey = k.PEM()
+	}
+	zip, err := settings.Zip()
 	if err != nil {
 		h.fail(w, r, err)
 		return

@@ -133,6 +133,9 @@ type GatewayP2S struct {
 	// DNS are the DNS servers clients are given: the VNet's
 	// (dhcpOptions.dnsServers).
 	DNS []netip.Addr
+	// GatewayGUID is the gateway's resourceGuid, which its OpenVPN
+	// static key is Options.OpenVPNKey's of.
+	GatewayGUID string
 }
 
 // GatewayBGP is a gateway instance's BGP speaker: it listens and connects

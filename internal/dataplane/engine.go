@@ -17,6 +17,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/pcap"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
 // Options configure an Engine.
@@ -46,6 +47,10 @@ type Options struct {
 	// GatewayCert issues the certificate a gateway presents to
 	// point-to-site clients at its public address.
 	GatewayCert func(netip.Addr) (tls.Certificate, error)
+	// OpenVPNKey gives a gateway's OpenVPN static key by its
+	// resourceGuid (GatewayP2S.GatewayGUID); nil: OpenVPN clients do not
+	// wrap their control packets.
+	OpenVPNKey func(gatewayGUID string) (*openvpn.StaticKey, error)
 	// Resolver looks up the names of on-premises devices (local network
 	// gateways given by fqdn); nil means the system's. ResolveInterval is
 	// how often they are looked up again; 0 means DefaultResolveInterval.

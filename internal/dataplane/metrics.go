@@ -23,7 +23,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_tunnel_egress_packets_total", "counter", "inner packets sent to the peer (Azure: Tunnel Egress Packets)"},
 	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), no_selector (policy-based: no child SA whose traffic selectors hold them, Azure's egress TS mismatch; one is asked for), seal, open (ESP refused them: replay, integrity, length), selector (outside the child SA's traffic selectors: Azure's ingress TS mismatch), malformed, nat_no_flow (to a Dynamic NAT rule's external space, of no flow its internal side started), nat_full (a Dynamic NAT rule had no free address and port)"},
 	{"vnetgw_tunnel_nat_flows", "gauge", "flows the connection's Dynamic NAT rules hold"},
-	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side)"},
+	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side), openvpn_control (an OpenVPN client's control packet without the gateway's tls-crypt or tls-auth key, or replayed), openvpn_data (an OpenVPN data packet that does not open)"},
 	{"vnetgw_ike_sas", "gauge", "established IKE SAs (and IKEv1 ISAKMP SAs) of the gateway instance (Azure: Tunnel MMSA Count)"},
 	{"vnetgw_ike_dropped_messages_total", "counter", "IKE messages the gateway instance dropped, by IKE version and reason: malformed, unknown_spi (no SA of ours), no_peer (a first message from an address no connection has), integrity (did not decrypt or verify; IKEv1: refused), unexpected, queue_full"},
 	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
@@ -120,6 +120,10 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 	instance := []string{"gateway", gwID, "instance", inst}
 	if g.port != nil {
 		m.addReasons("vnetgw_gateway_dropped_packets_total", instance, reason{"queue_full", g.port.Dropped()})
+	}
+	if g.p2s != nil {
+		control, data := g.p2s.OpenVPNDrops()
+		m.addReasons("vnetgw_gateway_dropped_packets_total", instance, reason{"openvpn_control", control}, reason{"openvpn_data", data})
 	}
 	if g.gw == nil {
 		for _, c := range g.cfg.Connections {

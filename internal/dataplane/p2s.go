@@ -13,6 +13,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/p2s"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
 // DefaultSSTPPort is SSTP's port: HTTPS (R13).
@@ -40,9 +41,16 @@ func (e *Engine) configureP2S(g *gw) {
 	if port == 0 {
 		port = DefaultSSTPPort
 	}
+	var ovpnKey *openvpn.StaticKey
+	if sstp.OpenVPN && e.opts.OpenVPNKey != nil {
+		if ovpnKey, err = e.opts.OpenVPNKey(sstp.GatewayGUID); err != nil {
+			e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
+			return
+		}
+	}
 	s, err := p2s.Start(p2s.Config{Logger: e.log.With("gateway", g.cfg.key(), "p2s", "tcp"), Listen: netip.AddrPortFrom(g.cfg.PublicAddr, port),
 		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.TCPPool, MaxClients: sstp.MaxClients, DNS: sstp.DNS, Router: e.vnets[g.cfg.VNet].router.Ingress(g.cfg.Subnet),
-		SSTP: sstp.SSTP, OpenVPN: sstp.OpenVPN, OpenVPNMaxClients: sstp.OpenVPNMaxClients, Routes: sstp.Routes,
+		SSTP: sstp.SSTP, OpenVPN: sstp.OpenVPN, OpenVPNMaxClients: sstp.OpenVPNMaxClients, OpenVPNKey: ovpnKey, Routes: sstp.Routes,
 		Radius: sstp.Radius, RadiusOnly: sstp.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g)})
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
@@ -62,7 +70,7 @@ func tcpPart(p *GatewayP2S) *GatewayP2S {
 	t := &GatewayP2S{Pool: p.Pool, TCPPool: p.TCPPool, SSTP: p.SSTP, OpenVPN: p.OpenVPN, Roots: p.Roots, Revoked: p.Revoked,
 		MaxClients: p.MaxClients, DNS: p.DNS, Radius: p.Radius, RadiusOnly: p.RadiusOnly}
 	if p.OpenVPN {
-		t.OpenVPNMaxClients, t.Routes = p.OpenVPNMaxClients, p.Routes
+		t.OpenVPNMaxClients, t.Routes, t.GatewayGUID = p.OpenVPNMaxClients, p.Routes, p.GatewayGUID
 	}
 	return t
 }

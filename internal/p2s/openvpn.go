@@ -27,7 +27,8 @@ import (
 
 // OpenVPN over TCP, as OpenVPN 2.6's source defines it (there is no RFC):
 // a control channel of packets acknowledged one by one that carries a TLS
-// session; in it the key method 2 exchange, the client's PUSH_REQUEST and
+// session, wrapped with the gateway's static key (tls-crypt or tls-auth);
+// in it the key method 2 exchange, the client's PUSH_REQUEST and
 // our PUSH_REPLY with its address and routes; then a data channel of
 // AES-256-GCM packets keyed from the TLS session (TLS-EKM). The client
 // authenticates with its certificate in TLS, which must chain to an
@@ -89,6 +90,16 @@ type ovpnSession struct {
 
 	wmu sync.Mutex // one writer of packets at a time
 
+	// wrap unwraps the client's control packets and wraps ours, in the
+	// mode of its first packet (nil: they are not wrapped); sendPID
+	// numbers ours (wmu); replay and replayTime check the client's
+	// (the reading goroutine's), plain holds the last one unwrapped.
+	wrap       *openvpn.Wrapper
+	sendPID    openvpn.PacketID
+	replay     ovpnReplay
+	replayTime uint32
+	plain      []byte
+
 	// The key states (ssl.c key_state): the first, and one per
 	// renegotiation, each with its own control channel and TLS session;
 	// the newest two are kept.
@@ -118,7 +129,6 @@ type ovpnSession struct {
 	outQueue
 	bytesIn atomic.Uint64
 	pktsIn  atomic.Uint64
-	badData atomic.Uint64
 }
 
 // ovpnKeyState is one key state's control channel: the client's TLS
@@ -142,8 +152,7 @@ type ovpnKeys struct {
 	sealIV       [8]byte // implicit IVs (the key's hmac half)
 	openIV       [8]byte
 	nextPacketID atomic.Uint32
-	replayMax    uint32
-	replayMap    uint64
+	replay       ovpnReplay
 }
 
 // serveOpenVPN runs one OpenVPN client: c is the connection, r its
@@ -166,12 +175,15 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 	if err != nil {
 		return err
 	}
+	if pkt, err = o.unwrapFirst(pkt); err != nil {
+		return err
+	}
 	first, err := openvpn.ParseControl(pkt)
 	if err != nil {
 		return err
 	}
 	if first.Opcode != openvpn.ControlHardResetClientV2 || first.KeyID != 0 || first.PacketID != 0 {
-		return fmt.Errorf("OpenVPN client began with opcode %d, key id %d, packet %d; only P_CONTROL_HARD_RESET_CLIENT_V2 without tls-auth is served",
+		return fmt.Errorf("OpenVPN client began with opcode %d, key id %d, packet %d; only P_CONTROL_HARD_RESET_CLIENT_V2 is served",
 			first.Opcode, first.KeyID, first.PacketID)
 	}
 	o.peerSID = first.SessionID
@@ -210,11 +222,17 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
 		case op == openvpn.DataV2:
 			o.handleData(pkt)
 		case openvpn.IsControl(op):
+			if pkt, err = o.unwrap(pkt); err != nil {
+				// As OpenVPN does: dropped, the session goes on.
+				o.srv.ovpnDrops.control.Add(1)
+				o.log.Debug("OpenVPN control packet dropped", "err", err)
+				continue
+			}
 			if err := o.handleControl(pkt); err != nil {
 				return err
 			}
 		default:
-			o.badData.Add(1)
+			o.srv.ovpnDrops.data.Add(1)
 			o.log.Debug("OpenVPN packet of an opcode not served dropped", "opcode", op)
 		}
 		select {
@@ -345,16 +363,92 @@ func (o *ovpnSession) sendControl(ks *ovpnKeyState, op int, acks []uint32, paylo
 		o.mu.Unlock()
 	}
 	b := c.Append(make([]byte, 2, 2+32+len(payload)))
+	o.wmu.Lock()
+	defer o.wmu.Unlock()
+	if o.wrap != nil {
+		// Numbered here, under the write lock, so that the client sees
+		// the packet ids rise (it checks them as we check its).
+		o.sendPID.ID++
+		b = o.wrap.Wrap(b[:2:2], b[2:], o.sendPID)
+	}
 	binary.BigEndian.PutUint16(b, uint16(len(b)-2))
-	return o.write(b)
+	return o.writeLocked(b)
 }
 
 func (o *ovpnSession) write(b []byte) error {
 	o.wmu.Lock()
 	defer o.wmu.Unlock()
+	return o.writeLocked(b)
+}
+
+func (o *ovpnSession) writeLocked(b []byte) error {
 	o.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, err := o.conn.Write(b)
 	return err
+}
+
+// ovpnWraps are the ways a client may wrap its control packets with the
+// gateway's key, tried on its first packet: the profile's tls-crypt
+// first; tls-auth with key-direction 1 or none, with any of the digests
+// OpenVPN's auth option names for it.
+var ovpnWraps = []struct {
+	mode openvpn.WrapMode
+	dir  openvpn.KeyDirection
+}{
+	{openvpn.TLSCrypt, openvpn.KeyDirectionNormal},
+	{openvpn.TLSAuthSHA256, openvpn.KeyDirectionNormal},
+	{openvpn.TLSAuthSHA1, openvpn.KeyDirectionNormal},
+	{openvpn.TLSAuthSHA512, openvpn.KeyDirectionNormal},
+	{openvpn.TLSAuthSHA256, openvpn.KeyDirectionBoth},
+	{openvpn.TLSAuthSHA1, openvpn.KeyDirectionBoth},
+	{openvpn.TLSAuthSHA512, openvpn.KeyDirectionBoth},
+}
+
+// unwrapFirst unwraps the client's first packet in whichever way of
+// ovpnWraps it verifies, which the session keeps to. Without a key, the
+// packet is taken as it is.
+func (o *ovpnSession) unwrapFirst(pkt []byte) ([]byte, error) {
+	k := o.srv.cfg.OpenVPNKey
+	if k == nil {
+		return pkt, nil
+	}
+	o.plain = make([]byte, 0, ovpnMaxPacket)
+	for _, w := range ovpnWraps {
+		o.wrap = openvpn.NewWrapper(k, w.mode, w.dir)
+		if plain, err := o.unwrap(pkt); err == nil {
+			o.sendPID = openvpn.PacketID{Time: uint32(time.Now().Unix())}
+			o.log.Debug("OpenVPN client wraps its control packets", "mode", w.mode.String(), "key_direction_0", w.dir == openvpn.KeyDirectionNormal)
+			return plain, nil
+		}
+	}
+	o.wrap = nil
+	o.srv.ovpnDrops.control.Add(1)
+	return nil, errors.New("OpenVPN client's first packet does not carry the gateway's key (tls-crypt or tls-auth of the gateway's VPN client package)")
+}
+
+// unwrap checks and unwraps a control packet of the client (a packet
+// replayed within the session is refused, as packet_id.c does), or
+// returns it as it is when the session does not wrap them.
+func (o *ovpnSession) unwrap(pkt []byte) ([]byte, error) {
+	if o.wrap == nil {
+		return pkt, nil
+	}
+	plain, pid, err := o.wrap.Unwrap(o.plain[:0], pkt)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case pid.Time < o.replayTime:
+		return nil, fmt.Errorf("OpenVPN control packet of time %d, before the client's %d", pid.Time, o.replayTime)
+	case pid.Time > o.replayTime:
+		// The client began counting again.
+		o.replay, o.replayTime = ovpnReplay{}, pid.Time
+	}
+	if !o.replay.ok(pid.ID) {
+		return nil, fmt.Errorf("OpenVPN control packet %d replayed", pid.ID)
+	}
+	o.replay.mark(pid.ID)
+	return plain, nil
 }
 
 // errBridgeEnded ends a key state's TLS side when the session closes or
@@ -727,17 +821,17 @@ func newOvpnKeys(keyID int, m []byte) (*ovpnKeys, error) {
 func (o *ovpnSession) handleData(pkt []byte) {
 	keyID, _, rest, err := openvpn.ParseDataV2(pkt)
 	if err != nil || len(rest) < 4+16 {
-		o.badData.Add(1)
+		o.srv.ovpnDrops.data.Add(1)
 		return
 	}
 	k := o.recv[keyID].Load()
 	if k == nil {
-		o.badData.Add(1)
+		o.srv.ovpnDrops.data.Add(1)
 		return
 	}
 	id := binary.BigEndian.Uint32(rest)
-	if !k.replayOK(id) {
-		o.badData.Add(1)
+	if !k.replay.ok(id) {
+		o.srv.ovpnDrops.data.Add(1)
 		return
 	}
 	var nonce [12]byte
@@ -752,11 +846,11 @@ func (o *ovpnSession) handleData(pkt []byte) {
 	copy(body[len(body)-16:], tag[:])
 	plain, err := k.open.Open(body[:0], nonce[:], body, pkt[:8])
 	if err != nil {
-		o.badData.Add(1)
+		o.srv.ovpnDrops.data.Add(1)
 		o.log.Debug("OpenVPN data packet does not open", "err", err)
 		return
 	}
-	k.replayMark(id)
+	k.replay.mark(id)
 	if k == o.next.Load() {
 		// The client sends with the renegotiated keys: it has them, and
 		// opens what we send with them (ssl.c tls_select_encryption_key).
@@ -780,32 +874,39 @@ func (o *ovpnSession) handleData(pkt []byte) {
 	o.srv.cfg.Router.Forward(plain)
 }
 
-// replayOK reports whether data packet id is new (not 0, not seen, not
-// older than the window).
-func (k *ovpnKeys) replayOK(id uint32) bool {
+// ovpnReplay is a replay window (packet_id.c): the highest packet id
+// taken and which of the ovpnReplayWindow before it were.
+type ovpnReplay struct {
+	max  uint32
+	seen uint64
+}
+
+// ok reports whether packet id is new (not 0, not seen, not older than
+// the window).
+func (r *ovpnReplay) ok(id uint32) bool {
 	switch {
 	case id == 0:
 		return false
-	case id > k.replayMax:
+	case id > r.max:
 		return true
-	case k.replayMax-id >= ovpnReplayWindow:
+	case r.max-id >= ovpnReplayWindow:
 		return false
 	}
-	return k.replayMap&(1<<(k.replayMax-id)) == 0
+	return r.seen&(1<<(r.max-id)) == 0
 }
 
-// replayMark notes data packet id as seen.
-func (k *ovpnKeys) replayMark(id uint32) {
-	if id > k.replayMax {
-		shift := id - k.replayMax
+// mark notes packet id as seen.
+func (r *ovpnReplay) mark(id uint32) {
+	if id > r.max {
+		shift := id - r.max
 		if shift >= ovpnReplayWindow {
-			k.replayMap = 0
+			r.seen = 0
 		} else {
-			k.replayMap <<= shift
+			r.seen <<= shift
 		}
-		k.replayMax = id
+		r.max = id
 	}
-	k.replayMap |= 1 << (k.replayMax - id)
+	r.seen |= 1 << (r.max - id)
 }
 
 // SendIP queues an IPv4 packet for the client; it never blocks.

@@ -1,6 +1,7 @@
 package p2s
 
 import (
+	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
 	"net/netip"
@@ -14,15 +15,16 @@ import (
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
 // openVPNProfile returns the VPN client package's OpenVPN profile for a
 // gateway at gw with the client's certificate and key pasted in, as the
 // package's README says.
-func openVPNProfile(t *testing.T, gw netip.Addr, ca []byte, client *pkitest.Cert, dir string, tweak ...func(string) string) string {
+func openVPNProfile(t *testing.T, gw netip.Addr, ca []byte, key *openvpn.StaticKey, client *pkitest.Cert, dir string, tweak ...func(string) string) string {
 	t.Helper()
 	zipped, err := vpnclient.Settings{Gateway: "gateway", Addr: gw, Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
-		Protocols: []string{"SSTP", "OpenVPN"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, CA: ca}.Zip()
+		Protocols: []string{"SSTP", "OpenVPN"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, CA: ca, OpenVPNKey: key.PEM()}.Zip()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -54,6 +56,28 @@ func openVPNProfile(t *testing.T, gw netip.Addr, ca []byte, client *pkitest.Cert
 // waits until the client is connected.
 func openVPNClient(t *testing.T, tweak ...func(string) string) (*Server, *netnstest.NS, *netnstest.Process) {
 	t.Helper()
+	srv, laptop, client := startOpenVPN(t, tweak...)
+	if !openVPNConnected(client, 30*time.Second) {
+		t.Fatalf("OpenVPN did not connect:\n%s", client.Output())
+	}
+	return srv, laptop, client
+}
+
+// openVPNConnected waits until the client says it is connected, at most
+// timeout, or until it ends.
+func openVPNConnected(client *netnstest.Process, timeout time.Duration) bool {
+	for deadline := time.Now().Add(timeout); !strings.Contains(client.Output(), "Initialization Sequence Completed"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) || client.Wait(0) {
+			return false
+		}
+	}
+	return true
+}
+
+// startOpenVPN is openVPNClient without the wait. The gateway has a
+// static key of its own, which the profile carries.
+func startOpenVPN(t *testing.T, tweak ...func(string) string) (*Server, *netnstest.NS, *netnstest.Process) {
+	t.Helper()
 	netnstest.Require(t, "openvpn", "ip", "ping")
 	gwNS, laptop := netnstest.New(t, "ovg"), netnstest.New(t, "ovc")
 	netnstest.Link(t, gwNS, "192.0.2.1/24", laptop, "192.0.2.2/24")
@@ -67,10 +91,13 @@ func openVPNClient(t *testing.T, tweak ...func(string) string) (*Server, *netnst
 	}
 	t.Cleanup(func() { web.Close() })
 	pool := netip.MustParsePrefix("172.16.201.0/24")
+	var key openvpn.StaticKey
+	rand.Read(key[:])
 	var srv *Server
 	if err := gwNS.Do(func() (err error) {
 		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
-			Pool: pool, Router: router, Logger: testLogger(t), SSTP: true, OpenVPN: true, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}})
+			Pool: pool, Router: router, Logger: testLogger(t), SSTP: true, OpenVPN: true, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+			OpenVPNKey: &key})
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -80,14 +107,8 @@ func openVPNClient(t *testing.T, tweak ...func(string) string) (*Server, *netnst
 
 	dir := t.TempDir()
 	alice := pkitest.Issue(t, "alice", false, p.root)
-	conf := openVPNProfile(t, netip.MustParseAddr("192.0.2.1"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}), alice, dir, tweak...)
-	client := laptop.Start("openvpn", "--config", conf, "--verb", "3")
-	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(client.Output(), "Initialization Sequence Completed"); time.Sleep(100 * time.Millisecond) {
-		if time.Now().After(deadline) || client.Wait(0) {
-			t.Fatalf("OpenVPN did not connect:\n%s", client.Output())
-		}
-	}
-	return srv, laptop, client
+	conf := openVPNProfile(t, netip.MustParseAddr("192.0.2.1"), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.root.Raw}), &key, alice, dir, tweak...)
+	return srv, laptop, laptop.Start("openvpn", "--config", conf, "--verb", "3")
 }
 
 // TestOpenVPNInterop: OpenVPN 2.6 (Debian's), configured by the VPN client
@@ -106,6 +127,9 @@ func TestOpenVPNInterop(t *testing.T) {
 	clients := srv.Clients()
 	if len(clients) != 1 || clients[0].Protocol != ProtocolOpenVPN || clients[0].Identity != "alice" || !pool.Contains(clients[0].Addr) || clients[0].PacketsIn < 3 {
 		t.Fatalf("the server lists %+v, want alice over OpenVPN with an address of %v and her pings", clients, pool)
+	}
+	if o := onlyOpenVPNSession(t, srv); o.wrap == nil || o.wrap.Mode() != openvpn.TLSCrypt {
+		t.Errorf("the session wraps with %v, want tls-crypt as the profile has it", o.wrap)
 	}
 	if !srv.Disconnect(clients[0].Addr) {
 		t.Fatal("Disconnect found no client")
@@ -175,13 +199,85 @@ func TestOpenVPNRenegotiation(t *testing.T) {
 	if len(c) != 1 || c[0].PacketsIn < 6 {
 		t.Fatalf("the server lists %+v, want the one client with its pings", c)
 	}
-	srv.mu.Lock()
-	o := srv.clients[c[0].Addr].(*ovpnSession)
-	srv.mu.Unlock()
-	if k := o.send.Load(); k == nil || k.keyID < 2 {
+	if k := onlyOpenVPNSession(t, srv).send.Load(); k == nil || k.keyID < 2 {
 		t.Errorf("the server sends with the keys of key state %v after the renegotiations, not the newest", k)
 	}
 	if client.Wait(0) {
 		t.Errorf("OpenVPN ended:\n%s", client.Output())
 	}
+}
+
+// TestOpenVPNStaticKey: the profile's tls-crypt connects (the other
+// interop tests use it); so does tls-auth with the same key, as Azure's
+// profiles have it (key-direction 1) or without a key direction, with
+// any digest. A client without the gateway's key, or with another, is
+// refused at its first packet, which is counted: no TLS begins.
+func TestOpenVPNStaticKey(t *testing.T) {
+	tlsAuth := func(extra string) func(string) string {
+		return func(conf string) string {
+			conf = strings.ReplaceAll(conf, "tls-crypt>", "tls-auth>")
+			return strings.Replace(conf, "<tls-auth>", extra+"<tls-auth>", 1)
+		}
+	}
+	otherKey := func(conf string) string {
+		var k openvpn.StaticKey
+		rand.Read(k[:])
+		i, j := strings.Index(conf, "<tls-crypt>\n"), strings.Index(conf, "</tls-crypt>")
+		return conf[:i] + "<tls-crypt>\n" + string(k.PEM()) + conf[j:]
+	}
+	noKey := func(conf string) string {
+		i, j := strings.Index(conf, "<tls-crypt>"), strings.Index(conf, "</tls-crypt>")
+		return conf[:i] + conf[j+len("</tls-crypt>"):]
+	}
+	for _, tc := range []struct {
+		name    string
+		tweak   func(string) string
+		connect bool
+		mode    openvpn.WrapMode
+	}{
+		{"tls-auth as Azure's profile", tlsAuth("key-direction 1\nauth SHA256\n"), true, openvpn.TLSAuthSHA256},
+		{"tls-auth without key-direction", tlsAuth(""), true, openvpn.TLSAuthSHA1},
+		{"tls-auth SHA512", tlsAuth("key-direction 1\nauth SHA512\n"), true, openvpn.TLSAuthSHA512},
+		{"without the key", noKey, false, 0},
+		{"another key", otherKey, false, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srv, laptop, client := startOpenVPN(t, tc.tweak)
+			if !tc.connect {
+				if openVPNConnected(client, 5*time.Second) {
+					t.Fatalf("connected:\n%s", client.Output())
+				}
+				if control, _ := srv.OpenVPNDrops(); control == 0 {
+					t.Errorf("no control packet counted as dropped:\n%s", client.Output())
+				}
+				if strings.Contains(client.Output(), "TLS: Initial packet from") {
+					t.Errorf("the client heard from the server:\n%s", client.Output())
+				}
+				return
+			}
+			if !openVPNConnected(client, 30*time.Second) {
+				t.Fatalf("OpenVPN did not connect:\n%s", client.Output())
+			}
+			if out, err := laptop.Try("ping", "-c", "2", "-W", "2", "10.1.0.4"); err != nil {
+				t.Fatalf("ping: %v\n%s", err, out)
+			}
+			if o := onlyOpenVPNSession(t, srv); o.wrap == nil || o.wrap.Mode() != tc.mode {
+				t.Errorf("the session wraps with %v, want %v", o.wrap, tc.mode)
+			}
+		})
+	}
+}
+
+// onlyOpenVPNSession returns the server's one OpenVPN client.
+func onlyOpenVPNSession(t *testing.T, srv *Server) *ovpnSession {
+	t.Helper()
+	srv.mu.Lock()
+	defer srv.mu.Unlock()
+	if len(srv.clients) != 1 {
+		t.Fatalf("%d clients, want 1", len(srv.clients))
+	}
+	for _, c := range srv.clients {
+		return c.(*ovpnSession)
+	}
+	return nil
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -81,6 +82,11 @@ type Config struct {
 	// OpenVPNMaxClients bounds the OpenVPN clients connected at once (the
 	// SKU's limit, R32); 0 means 128.
 	OpenVPNMaxClients int
+	// OpenVPNKey is the gateway's static key: OpenVPN clients wrap their
+	// control packets with it (tls-crypt, or tls-auth with key-direction
+	// 1 or none), and a packet that does not carry it is dropped before
+	// TLS begins. Nil: control packets are not wrapped.
+	OpenVPNKey *openvpn.StaticKey
 	// Routes are what OpenVPN clients are told to send through the
 	// tunnel: the VNet's ranges and what the gateway reaches.
 	Routes []netip.Prefix
@@ -124,6 +130,16 @@ type Server struct {
 	capture atomic.Pointer[pcap.Capture] // the clients' packets both ways, or nil
 	// nextPeerID numbers OpenVPN clients' data channels (peer-id).
 	nextPeerID atomic.Uint32
+	ovpnDrops  struct{ control, data atomic.Uint64 }
+}
+
+// OpenVPNDrops returns how many packets of OpenVPN clients were dropped:
+// control packets (a first packet without the gateway's key ends its
+// connection; a later one that does not verify, or is replayed, is
+// dropped alone) and data packets (that do not open, are replayed, or
+// name no key).
+func (s *Server) OpenVPNDrops() (control, data uint64) {
+	return s.ovpnDrops.control.Load(), s.ovpnDrops.data.Load()
 }
 
 // SetCapture records the clients' IP packets, both ways, in c until it is

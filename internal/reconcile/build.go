@@ -291,7 +291,7 @@ func pointToSite(g *arm.VirtualNetworkGateway, routes []netip.Prefix) *dataplane
 	if len(pool) == 0 || !pool[0].Addr().Is4() || !sstp && !ikev2 && !openvpn {
 		return nil
 	}
-	p := &dataplane.GatewayP2S{Pool: pool[0].Masked(), SSTP: sstp, OpenVPN: openvpn,
+	p := &dataplane.GatewayP2S{Pool: pool[0].Masked(), SSTP: sstp, OpenVPN: openvpn, GatewayGUID: g.Properties.ResourceGUID,
 		MaxClients: rules.MaxSSTPClients, OpenVPNMaxClients: rules.MaxSSTPClients, IKEv2MaxClients: rules.MaxSSTPClients}
 	if sku, ok := skuOf(g); ok {
 		p.MaxClients = rules.R32ClientLimit(sku, rules.ProtocolSSTP)

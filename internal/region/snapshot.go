@@ -293,6 +293,7 @@ type PointToSite struct {
 	Protocols []string       // SSTP, IkeV2, OpenVPN, as configured
 	Auth      []string       // Certificate, Radius (vpnAuthenticationTypes)
 	Routes    []netip.Prefix // the VNet's ranges and what its gateways route
+	GUID      string         // the gateway's resourceGuid
 }
 
 // PointToSiteOf returns what a client of gateway id needs, or an error
@@ -304,7 +305,7 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	if g == nil {
 		return PointToSite{}, notFound(id)
 	}
-	var p PointToSite
+	p := PointToSite{GUID: g.Properties.ResourceGUID}
 	c := g.Properties.VPNClientConfiguration
 	if c != nil && c.VPNClientAddressPool != nil && len(c.VPNClientAddressPool.AddressPrefixes) > 0 {
 		for _, proto := range []string{rules.ProtocolSSTP, rules.ProtocolIKEv2, rules.ProtocolOpenVPN} {

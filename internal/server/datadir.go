@@ -3,7 +3,9 @@ package server
 import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hkdf"
 	"crypto/rand"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
@@ -25,6 +27,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
 // ensureToken returns the admin token, creating it (32 random bytes,
@@ -257,5 +260,31 @@ func gatewayCerts(dir string) func(netip.Addr) (tls.Certificate, error) {
 			return tls.Certificate{}, err
 		}
 		return tls.Certificate{Certificate: [][]byte{der, ca.Raw}, PrivateKey: key, Leaf: leaf}, nil
+	}
+}
+
+// openVPNKeys returns what gives a gateway its OpenVPN static key (its
+// clients' tls-crypt key), by the gateway's resourceGuid: derived from
+// the data directory's CA key (HKDF-SHA256), so that every node with
+// that CA (a cluster's nodes share it) and every restart gives a gateway
+// the same key without storing it, and a new gateway gets another.
+func openVPNKeys(dir string) func(gatewayGUID string) (*openvpn.StaticKey, error) {
+	return func(guid string) (*openvpn.StaticKey, error) {
+		if guid == "" {
+			return nil, errors.New("OpenVPN static key of a gateway without a resourceGuid")
+		}
+		_, caKey, err := ensureCA(dir)
+		if err != nil {
+			return nil, err
+		}
+		secret, err := x509.MarshalECPrivateKey(caKey)
+		if err != nil {
+			return nil, err
+		}
+		b, err := hkdf.Key(sha256.New, secret, nil, "vnetgw OpenVPN static key "+strings.ToLower(guid), openvpn.StaticKeyLen)
+		if err != nil {
+			return nil, err
+		}
+		return (*openvpn.StaticKey)(b), nil
 	}
 }

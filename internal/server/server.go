@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.region, s.listener = reg, ln
 	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
-		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh})
+		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir), OpenVPNKey: openVPNKeys(cfg.DataDir), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh})
 	if cfg.MetricsInterval <= 0 {
 		cfg.MetricsInterval = time.Minute
 	}
@@ -199,7 +199,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.insights = insights.New(cfg.MetricsInterval, cfg.MetricsRetention)
 	s.loadHistory()
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"), Insights: s.insights,
-		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}, SSTPPort: cfg.SSTPPort}
+		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}, SSTPPort: cfg.SSTPPort,
+		OpenVPNKey: openVPNKeys(cfg.DataDir)}
 	// The gateways' SSTP certificates come from the data directory's CA
 	// (made now if --tls-cert brought the API's certificate).
 	gwCA, _, err := ensureCA(cfg.DataDir)

@@ -40,6 +40,9 @@ type Settings struct {
 	// CA is the PEM certificate that issued the gateway's; clients check
 	// the gateway with it.
 	CA []byte `json:"-"`
+	// OpenVPNKey is the gateway's OpenVPN static key (PEM), which the
+	// profile's tls-crypt wraps control packets with; nil: none.
+	OpenVPNKey []byte `json:"-"`
 }
 
 // Files of the package.
@@ -208,7 +211,10 @@ OpenVPN (TCP port {{.Port}}, the client certificate in TLS):
   ` + FileOpenVPN + `        any OpenVPN 2.6 client: replace
                                             ` + OpenVPNCertPlaceholder + ` and ` + OpenVPNKeyPlaceholder + `
                                             with the certificate and key
-                                            (PEM), then openvpn --config
+                                            (PEM), then openvpn --config{{if .OpenVPNKey}}
+                                            It holds the gateway's key
+                                            (tls-crypt): give it to the
+                                            gateway's users only{{end}}
 {{end}}
 A client does not reconnect by itself after the connection ends (R14);
 vnetgw's own client does with --reconnect.
@@ -484,6 +490,14 @@ auth-user-pass
 <ca>
 {{pem .CA}}
 </ca>
+{{- if .OpenVPNKey}}
+# The gateway's key: it drops control packets that do not carry it, and
+# tls-crypt encrypts them, certificates included. Keep it as you keep
+# the client's key.
+<tls-crypt>
+{{pem .OpenVPNKey}}
+</tls-crypt>
+{{- end}}
 {{- if .Certificates}}
 <cert>
 ` + OpenVPNCertPlaceholder + `

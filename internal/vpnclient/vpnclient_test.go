@@ -128,6 +128,28 @@ func TestOpenVPNProfileFollowsAuthentication(t *testing.T) {
 	}
 }
 
+// TestOpenVPNProfileStaticKey: the gateway's static key is in the
+// profile's tls-crypt block, and nowhere else in the package (not in
+// settings.json).
+func TestOpenVPNProfileStaticKey(t *testing.T) {
+	key := "-----BEGIN OpenVPN Static key V1-----\n0123\n-----END OpenVPN Static key V1-----\n"
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"SSTP", "OpenVPN"}, OpenVPNKey: []byte(key)}
+	files := unzip(t, s)
+	if !strings.Contains(files[FileOpenVPN], "<tls-crypt>\n"+key+"</tls-crypt>\n") {
+		t.Errorf("the profile has no tls-crypt block with the key:\n%s", files[FileOpenVPN])
+	}
+	for name, f := range files {
+		if name != FileOpenVPN && strings.Contains(f, "0123") {
+			t.Errorf("%s holds the key", name)
+		}
+	}
+	s.OpenVPNKey = nil
+	if profile := unzip(t, s)[FileOpenVPN]; strings.Contains(profile, "tls-crypt") {
+		t.Errorf("a profile without a key says tls-crypt:\n%s", profile)
+	}
+}
+
 // TestIKEv2FilesFollowAuthentication: with RADIUS alone the IKEv2 files
 // authenticate with a user name and password (EAP-MSCHAPv2): swanctl.conf
 // with the placeholders, the script asking for the password, Windows'

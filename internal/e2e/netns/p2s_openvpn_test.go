@@ -135,6 +135,36 @@ func TestPointToSiteOpenVPN(t *testing.T) {
 	if out, _ := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); strings.Contains(out, "mallory") {
 		t.Errorf("the health lists a client of another root:\n%s", out)
 	}
+	q.Kill()
+
+	// The profile carries the gateway's static key (tls-crypt): alice's
+	// certificate without it does not get as far as TLS, and the gateway
+	// counts the packet it dropped.
+	profile, err := os.ReadFile(filepath.Join(pkg, vpnclient.FileOpenVPN))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conf := string(profile)
+	i, j := strings.Index(conf, "<tls-crypt>"), strings.Index(conf, "</tls-crypt>")
+	if i < 0 || j < i {
+		t.Fatalf("the profile has no tls-crypt key:\n%s", conf)
+	}
+	noKey := filepath.Join(dir, "nokey")
+	if err := os.MkdirAll(filepath.Join(noKey, filepath.Dir(vpnclient.FileOpenVPN)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(noKey, vpnclient.FileOpenVPN), []byte(conf[:i]+conf[j+len("</tls-crypt>"):]), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := r.metric("vnetgw_gateway_dropped_packets_total", "gateway", strings.ToLower(gw.String()), "reason", "openvpn_control")
+	u := startOpenVPN(t, stranger.gw, noKey, certFile, keyFile)
+	time.Sleep(3 * time.Second)
+	if strings.Contains(u.Output(), "Initialization Sequence Completed") || strings.Contains(u.Output(), "TLS: Initial packet from") {
+		t.Errorf("a client without the gateway's key got an answer:\n%s", u.Output())
+	}
+	if after, _ := r.metric("vnetgw_gateway_dropped_packets_total", "gateway", strings.ToLower(gw.String()), "reason", "openvpn_control"); after <= before {
+		t.Errorf("openvpn_control drops %d before the client without the key, %d after", before, after)
+	}
 }
 
 // TestPointToSiteOpenVPNRadius: a gateway whose OpenVPN clients

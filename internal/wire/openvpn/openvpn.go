@@ -7,11 +7,11 @@
 // the key method 2 messages exchanged inside TLS, and the strings of the
 // control channel (PUSH_REQUEST, PUSH_REPLY).
 //
-// No tls-auth or tls-crypt: those wrap control packets in an HMAC or a
-// cipher, which vnetgw does not offer. The package holds no keys or state,
-// uses the standard library only, and checks every length against its
-// container before slicing; nothing it parses allocates more than the
-// packet it was given.
+// wrap.go wraps control packets with a static key (tls-auth, tls-crypt).
+// The package holds no session state (a Wrapper holds a static key's
+// halves and hashes), uses the standard library only, and checks every
+// length against its container before slicing; nothing it parses
+// allocates more than the packet it was given.
 package openvpn
 
 import (
