@@ -179,6 +179,14 @@ func (e *env) must(method, path string, body any) resp {
 	return r
 }
 
+// expect sends a request that must fail with status and ARM error code.
+func (e *env) expect(method, path string, body any, status int, code string) {
+	e.t.Helper()
+	if r := e.do(method, path, body); r.status != status || r.str("error.code") != code {
+		e.t.Errorf("%s %s: %d %s, want %d %s", method, path, r.status, r.body, status, code)
+	}
+}
+
 func rgPath(sub, rg string) string { return "/subscriptions/" + sub + "/resourceGroups/" + rg }
 
 func netPath(sub, rg, typ, name string) string {

@@ -125,9 +125,9 @@ func TestClientModify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	add := func(name string) func(*arm.RouteTable) error {
+	add := func(name, prefix string) func(*arm.RouteTable) error {
 		return func(rt *arm.RouteTable) error {
-			rt.Properties.Routes = append(rt.Properties.Routes, arm.Route{Name: name, Properties: arm.RouteProperties{AddressPrefix: "10.9.0.0/16", NextHopType: "None"}})
+			rt.Properties.Routes = append(rt.Properties.Routes, arm.Route{Name: name, Properties: arm.RouteProperties{AddressPrefix: prefix, NextHopType: "None"}})
 			rt.Properties.Subnets = nil
 			return nil
 		}
@@ -137,11 +137,11 @@ func TestClientModify(t *testing.T) {
 	out, _, err := client.Modify(context.Background(), c, id, etag, func(rt *arm.RouteTable) error {
 		if tries++; tries == 1 {
 			// Another client writes between our read and our write.
-			if _, _, err := client.Modify(context.Background(), c, id, etag, add("theirs")); err != nil {
+			if _, _, err := client.Modify(context.Background(), c, id, etag, add("theirs", "10.9.0.0/16")); err != nil {
 				t.Fatal(err)
 			}
 		}
-		return add("ours")(rt)
+		return add("ours", "10.10.0.0/16")(rt)
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -39,6 +39,7 @@ const (
 	CodeLinkedInvalidID       = "LinkedInvalidPropertyId"
 	CodeInvalidReference      = "InvalidResourceReference"
 	CodeInvalidParameter      = "InvalidParameter"
+	CodeRouteConflict         = "RouteConflict"
 	CodePreconditionFailed    = "PreconditionFailed"
 
 	// Authentication.

@@ -219,11 +219,22 @@ func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), bo
 			if loc, err = g.location(ctx, c, rg, loc); err != nil {
 				return err
 			}
-			b, err := body(ctx, c, rg, name, loc)
-			if err != nil {
-				return err
+			for try := 0; ; try++ {
+				b, err := body(ctx, c, rg, name, loc)
+				if err != nil {
+					return err
+				}
+				im, ok := b.(ifMatch)
+				if !ok {
+					return g.put(ctx, c, id, b, k.columns)
+				}
+				// Built from what the resource was: written only if it
+				// still is, else built again from what it has become.
+				err = g.put(client.WithIfMatch(ctx, im.etag), c, id, im.body, k.columns)
+				if !client.IsPreconditionFailed(err) || try == 4 {
+					return err
+				}
 			}
-			return g.put(ctx, c, id, b, k.columns)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
@@ -231,6 +242,13 @@ func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), bo
 	cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: the resource group's)")
 	flags(cmd)
 	return cmd
+}
+
+// ifMatch is a body built from what a resource was when its etag was
+// etag (createCmd's body functions return one when they keep some of it).
+type ifMatch struct {
+	body any
+	etag string
 }
 
 // Resource groups.
@@ -324,6 +342,12 @@ func vnetCommand(g *globals) *cobra.Command {
 		case !client.IsNotFound(err):
 			return nil, err
 		}
+		keep := func(v arm.VirtualNetwork) any {
+			if old.Etag == "" {
+				return v
+			}
+			return ifMatch{v, old.Etag}
+		}
 		if dnsServers != nil {
 			v.Properties.DHCPOptions = &arm.DHCPOptions{DNSServers: dnsServers}
 		}
@@ -338,7 +362,7 @@ func vnetCommand(g *globals) *cobra.Command {
 			}
 			v.Properties.Subnets = append(v.Properties.Subnets, sn)
 		}
-		return v, nil
+		return keep(v), nil
 	})
 	parent := g.verbs(k, create)
 	parent.AddCommand(subnetCommand(g))
@@ -632,6 +656,7 @@ func routeTableCommand(g *globals) *cobra.Command {
 			var old arm.RouteTable
 			if err := c.Get(ctx, id, &old); err == nil {
 				t.Properties.Routes = old.Properties.Routes
+				return ifMatch{t, old.Etag}, nil
 			} else if !client.IsNotFound(err) {
 				return nil, err
 			}

@@ -276,8 +276,7 @@ func Modify[T any](ctx context.Context, c *Client, id arm.ID, etagOf func(*T) st
 		}
 		var out T
 		r, err := c.Put(WithIfMatch(ctx, etagOf(&v)), id, v, &out)
-		var e *Error
-		if errors.As(err, &e) && e.Code == arm.CodePreconditionFailed && try < 4 {
+		if IsPreconditionFailed(err) && try < 4 {
 			continue
 		}
 		if err != nil {
@@ -412,4 +411,11 @@ func escapePath(p string) string {
 func IsNotFound(err error) bool {
 	var e *Error
 	return errors.As(err, &e) && e.Status == http.StatusNotFound
+}
+
+// IsPreconditionFailed reports whether err is the API's answer to a
+// write whose If-Match no longer held: another writer came in between.
+func IsPreconditionFailed(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == arm.CodePreconditionFailed
 }

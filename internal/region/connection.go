@@ -68,6 +68,9 @@ func weakGroups(pols []arm.IPsecPolicy) []string {
 }
 
 func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm.Connection) error {
+	if old != nil {
+		id = storedID(id, old.ID)
+	}
 	if err := setIdentity(&c.Resource, id, c.Location); err != nil {
 		return err
 	}
@@ -153,7 +156,6 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	}
 	if old != nil {
 		op := &old.Properties
-		c.Name = old.Name
 		p.ResourceGUID = op.ResourceGUID
 		switch {
 		case p.ConnectionType != op.ConnectionType:

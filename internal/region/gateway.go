@@ -38,6 +38,9 @@ func (r *Region) PutGateway(ctx context.Context, id arm.ID, in *arm.VirtualNetwo
 }
 
 func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, old *arm.VirtualNetworkGateway) error {
+	if old != nil {
+		id = storedID(id, old.ID)
+	}
 	if err := setIdentity(&g.Resource, id, g.Location); err != nil {
 		return err
 	}
@@ -48,7 +51,6 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 		return err
 	}
 	if old != nil {
-		g.Name = old.Name
 		p.ResourceGUID = old.Properties.ResourceGUID
 		switch {
 		case g.Location != old.Location:
@@ -202,6 +204,7 @@ func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetwork
 		}
 	}
 	var newPIPs []string
+	names := map[string]bool{}
 	for i := range cfgs {
 		c := &cfgs[i]
 		field := fmt.Sprintf("properties.ipConfigurations[%d]", i)
@@ -211,6 +214,11 @@ func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetwork
 		if err := ValidName(c.Name); err != nil {
 			return nil, nil, err
 		}
+		if names[strings.ToLower(c.Name)] {
+			// Ids compare without case: two such would be one.
+			return nil, nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".name", Message: "IP configuration " + c.Name + " is there twice"}
+		}
+		names[strings.ToLower(c.Name)] = true
 		c.ID = id.Child("ipConfigurations", c.Name).String()
 		c.Etag = g.Etag
 		v, s, _, err := refSubnet(tx, field+".properties.subnet", c.Properties.Subnet.RefID())
@@ -275,13 +283,17 @@ func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetwork
 		}
 		newPIPs = append(newPIPs, pip.ID)
 		np := *pip
+		changed := !arm.Equal(pip.Properties.IPConfiguration.RefID(), c.ID)
 		np.Properties.IPConfiguration = arm.Ref(c.ID)
 		if np.Properties.IPAddress == "" {
 			a, err := r.allocatePublicIP(tx) // R20: allocated when the gateway is created
 			if err != nil {
 				return nil, nil, err
 			}
-			np.Properties.IPAddress = a.String()
+			np.Properties.IPAddress, changed = a.String(), true
+		}
+		if changed {
+			np.Etag = newEtag() // what a GET shows of it changed
 		}
 		c.Properties.PublicIPAddress = arm.Ref(pip.ID)
 		tx.put(arm.TypePublicIPAddress, pipID.Key(), &np)
@@ -302,7 +314,7 @@ func releasePublicIP(tx *txn, refID string) {
 		return
 	}
 	np := *pip
-	np.Properties.IPConfiguration = nil
+	np.Properties.IPConfiguration, np.Etag = nil, newEtag()
 	if np.Properties.PublicIPAllocationMethod == arm.Dynamic {
 		np.Properties.IPAddress = ""
 	}
@@ -646,6 +658,17 @@ func oldRadiusSecret(old *arm.VPNClientConfiguration, a netip.Addr) string {
 // written, never read (listRadiusSecrets gives them).
 func renderGateway(_ *txn, doc any) any {
 	g := *doc.(*arm.VirtualNetworkGateway)
+	// Its child resources' etags are its own, also after a PATCH of its
+	// tags gave it a new one (an If-Match on a NAT rule is checked
+	// against the gateway's).
+	g.Properties.NatRules = slices.Clone(g.Properties.NatRules)
+	for i := range g.Properties.NatRules {
+		g.Properties.NatRules[i].Etag = g.Etag
+	}
+	g.Properties.IPConfigurations = slices.Clone(g.Properties.IPConfigurations)
+	for i := range g.Properties.IPConfigurations {
+		g.Properties.IPConfigurations[i].Etag = g.Etag
+	}
 	if c := g.Properties.VPNClientConfiguration; c != nil && (c.RadiusServerSecret != "" || len(c.RadiusServers) > 0) {
 		nc := *c
 		nc.RadiusServerSecret = ""

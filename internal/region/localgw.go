@@ -22,6 +22,9 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 		old := get[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, id)
 		created = old == nil
 		l := *in
+		if old != nil {
+			id = storedID(id, old.ID)
+		}
 		if err := setIdentity(&l.Resource, id, l.Location); err != nil {
 			return err
 		}
@@ -29,7 +32,6 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 		p.ProvisioningState = arm.Succeeded
 		p.ResourceGUID = newGUID()
 		if old != nil {
-			l.Name = old.Name
 			p.ResourceGUID = old.Properties.ResourceGUID
 			if l.Location != old.Location {
 				return arm.Errorf(arm.CodeInvalidParameter, "local network gateway '%s' is in %s; its location cannot change", old.Name, old.Location)

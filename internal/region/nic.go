@@ -32,6 +32,9 @@ func (r *Region) PutNetworkInterface(ctx context.Context, id arm.ID, in *arm.Net
 		old := get[arm.NetworkInterface](tx, arm.TypeNetworkInterface, id)
 		created = old == nil
 		n := *in
+		if old != nil {
+			id = storedID(id, old.ID)
+		}
 		if err := setIdentity(&n.Resource, id, n.Location); err != nil {
 			return err
 		}
@@ -39,7 +42,6 @@ func (r *Region) PutNetworkInterface(ctx context.Context, id arm.ID, in *arm.Net
 		p.ProvisioningState = arm.Succeeded
 		p.ResourceGUID = newGUID()
 		if old != nil {
-			n.Name = old.Name
 			p.ResourceGUID = old.Properties.ResourceGUID
 		}
 		if err := attachment(p); err != nil {
@@ -79,6 +81,10 @@ func attachment(p *arm.NetworkInterfaceProperties) error {
 // renderNetworkInterface shows whether the host behind the interface runs.
 func renderNetworkInterface(tx *txn, doc any) any {
 	n := *doc.(*arm.NetworkInterface)
+	n.Properties.IPConfigurations = slices.Clone(n.Properties.IPConfigurations)
+	for i := range n.Properties.IPConfigurations {
+		n.Properties.IPConfigurations[i].Etag = n.Etag // also after a PATCH of its tags
+	}
 	if st := statusOf[HostStatus](tx, n.ID); st != nil && n.Properties.Attachment != nil {
 		a := *n.Properties.Attachment
 		a.State, a.Error = st.State, st.Error

@@ -36,6 +36,12 @@ func checkPrecondition(ctx context.Context, tx *txn) error {
 	etag, exists := currentEtag(tx, p.ID)
 	if p.IfMatch != "" && !(exists && matchesEtag(p.IfMatch, etag)) {
 		if !exists {
+			if kindOfID(p.ID) != arm.TypeResourceGroup {
+				// A missing group is the answer, as ARM gives it.
+				if _, err := requireGroup(tx, p.ID); err != nil {
+					return err
+				}
+			}
 			return arm.Errorf(arm.CodePreconditionFailed, "If-Match: %s %s does not exist", p.ID.Type(), p.ID.Name())
 		}
 		return arm.Errorf(arm.CodePreconditionFailed, "If-Match: %s %s has etag %s now, not %s: it changed since it was read", p.ID.Type(), p.ID.Name(), etag, p.IfMatch)

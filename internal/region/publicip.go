@@ -22,6 +22,9 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 		old := get[arm.PublicIPAddress](tx, arm.TypePublicIPAddress, id)
 		created = old == nil
 		p := *in
+		if old != nil {
+			id = storedID(id, old.ID)
+		}
 		if err := setIdentity(&p.Resource, id, p.Location); err != nil {
 			return err
 		}
@@ -68,7 +71,6 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 		props.IPAddress, props.IPConfiguration = "", nil
 		props.ResourceGUID = newGUID()
 		if old != nil {
-			p.Name = old.Name
 			props.ResourceGUID = old.Properties.ResourceGUID
 			props.IPAddress, props.IPConfiguration = old.Properties.IPAddress, old.Properties.IPConfiguration
 			if p.Location != old.Location {

@@ -282,6 +282,16 @@ func requireGroup(tx *txn, id arm.ID) (*arm.ResourceGroup, error) {
 	return g, nil
 }
 
+// storedID is the id a resource was created with (stored), for a write
+// of it through id: ids compare without case, and a resource keeps the
+// case of its first, as ARM's do.
+func storedID(id arm.ID, stored string) arm.ID {
+	if s, err := arm.ParseID(stored); err == nil {
+		return s
+	}
+	return id
+}
+
 // setIdentity fills the identity fields of a resource being written.
 func setIdentity(res *arm.Resource, id arm.ID, location string) error {
 	res.ID, res.Name, res.Type = id.String(), id.Name(), id.Type()
@@ -315,8 +325,14 @@ func ref[T any](tx *txn, kind, field, refID string) (*T, arm.ID, error) {
 // parseAddr parses an IP address field.
 func parseAddr(field, s string) (netip.Addr, error) {
 	a, err := netip.ParseAddr(s)
-	if err != nil {
+	switch {
+	case err != nil:
 		return netip.Addr{}, &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: fmt.Sprintf("%s: %q is not an IP address", field, s)}
+	case a.Zone() != "":
+		return netip.Addr{}, &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: fmt.Sprintf("%s: %q has a zone, which no address here takes", field, s)}
+	case a.Is4In6():
+		// Written so it would never equal the IPv4 address it means.
+		return netip.Addr{}, &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: fmt.Sprintf("%s: write %q as the IPv4 address %s", field, s, a.Unmap())}
 	}
 	return a, nil
 }

@@ -222,13 +222,15 @@ func (r *Region) PutGroup(ctx context.Context, id arm.ID, in *arm.ResourceGroup)
 		old := get[arm.ResourceGroup](tx, arm.TypeResourceGroup, id)
 		created = old == nil
 		g := *in
+		if old != nil {
+			id = storedID(id, old.ID)
+		}
 		g.ID, g.Name, g.Type = id.String(), id.Name(), arm.TypeResourceGroup
 		if g.Location == "" {
 			return arm.Errorf(arm.CodeLocationRequired, "the location property is required for resource group '%s'", id.ResourceGroup)
 		}
 		g.Location = normalizeLocation(g.Location)
 		if old != nil {
-			g.Name = old.Name
 			if g.Location != old.Location {
 				return arm.Errorf(arm.CodeInvalidParameter, "resource group '%s' is in %s; its location cannot change to %s", old.Name, old.Location, g.Location)
 			}

@@ -3,6 +3,7 @@ package region
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 
@@ -37,25 +38,28 @@ func (r *Region) PutRouteTable(ctx context.Context, id arm.ID, in *arm.RouteTabl
 // replaces, or nil) and puts it; the route named child, when not "", is
 // the request's whole body (errors name its fields so).
 func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable, child string) error {
+	if old != nil {
+		id = storedID(id, old.ID)
+	}
 	if err := setIdentity(&t.Resource, id, t.Location); err != nil {
 		return err
 	}
 	p := &t.Properties
 	p.ProvisioningState, p.ResourceGUID, p.Subnets = arm.Succeeded, newGUID(), nil
 	if old != nil {
-		t.Name, p.ResourceGUID = old.Name, old.Properties.ResourceGUID
+		p.ResourceGUID = old.Properties.ResourceGUID
 		if old.Location != t.Location {
 			return arm.Errorf(arm.CodeInvalidParameter, "route table %s is in %s; its location cannot change", old.Name, old.Location)
 		}
 	}
 	p.Routes = append([]arm.Route(nil), p.Routes...)
-	names := map[string]bool{}
+	names, prefixes := map[string]bool{}, map[netip.Prefix]string{}
 	for i := range p.Routes {
 		field := fmt.Sprintf("properties.routes[%d].", i)
 		if child != "" && strings.EqualFold(p.Routes[i].Name, child) {
 			field = ""
 		}
-		if err := stageRoute(id, field, &p.Routes[i], names); err != nil {
+		if err := stageRoute(id, field, &p.Routes[i], names, prefixes); err != nil {
 			return err
 		}
 	}
@@ -66,7 +70,8 @@ func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable, child string) e
 // stageRoute checks and canonicalises a route of table id; field is where
 // it is in the request, with a dot after it, or "" when it is the whole
 // body (errors name it).
-func stageRoute(id arm.ID, field string, rt *arm.Route, names map[string]bool) error {
+// names and prefixes are those of the table's routes before it.
+func stageRoute(id arm.ID, field string, rt *arm.Route, names map[string]bool, prefixes map[netip.Prefix]string) error {
 	if err := ValidName(rt.Name); err != nil {
 		return err
 	}
@@ -81,6 +86,12 @@ func stageRoute(id arm.ID, field string, rt *arm.Route, names map[string]bool) e
 		return err
 	}
 	p.AddressPrefix = pre.String()
+	if other, ok := prefixes[pre]; ok {
+		// One route per prefix, as ARM: which would the VNet follow?
+		return &arm.Error{Code: arm.CodeRouteConflict, Target: field + "properties.addressPrefix",
+			Message: fmt.Sprintf("routes %s and %s have the same addressPrefix %s", other, rt.Name, pre)}
+	}
+	prefixes[pre] = rt.Name
 	if err := canonical(&p.NextHopType, field+"properties.nextHopType", "", arm.NextHopVirtualAppliance, arm.NextHopGateway,
 		arm.NextHopVnetLocal, arm.NextHopInternet, arm.NextHopNone); err != nil {
 		return err
@@ -92,6 +103,10 @@ func stageRoute(id arm.ID, field string, rt *arm.Route, names map[string]bool) e
 		a, err := parseAddr(field+"properties.nextHopIpAddress", p.NextHopIPAddress)
 		if err != nil {
 			return err
+		}
+		if a.Is4() != pre.Addr().Is4() {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "properties.nextHopIpAddress",
+				Message: fmt.Sprintf("next hop %s of route %s to %s: an appliance of the prefix's IP version is needed", a, rt.Name, pre)}
 		}
 		p.NextHopIPAddress = a.String()
 	case p.NextHopIPAddress != "":

@@ -64,6 +64,9 @@ func (r *Region) PutVirtualNetwork(ctx context.Context, id arm.ID, in *arm.Virtu
 // stageVirtualNetwork validates v, the new state of the virtual network id
 // (old is its current state or nil), and stages it.
 func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, old *arm.VirtualNetwork) error {
+	if old != nil {
+		id = storedID(id, old.ID)
+	}
 	if err := setIdentity(&v.Resource, id, v.Location); err != nil {
 		return err
 	}
@@ -71,7 +74,6 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 	v.Properties.ResourceGUID = newGUID()
 	v.Properties.PacketCounters, v.Properties.Node = nil, "" // observed, never desired
 	if old != nil {
-		v.Name = old.Name
 		v.Properties.ResourceGUID = old.Properties.ResourceGUID
 		if v.Location != old.Location {
 			return arm.Errorf(arm.CodeInvalidParameter, "virtual network '%s' is in %s; its location cannot change", old.Name, old.Location)
