@@ -13,6 +13,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unique"
 
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
@@ -60,7 +61,7 @@ type conn struct {
 
 	wmu       sync.Mutex
 	fourOctet bool
-	out       map[netip.Prefix]string // announced prefixes and their path keys
+	out       map[netip.Prefix]unique.Handle[string] // announced prefixes and their path keys, interned: one copy of a path however many sessions announce it
 
 	// Guarded by s.mu: the prefixes whose best route changed since the
 	// last advertise, or full: everything is looked at again; refresh:
@@ -131,9 +132,22 @@ func (p *peer) stop() {
 	cs := slices.Collect(maps.Keys(p.conns))
 	p.s.mu.Unlock()
 	for _, c := range cs {
-		c.notify(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown})
-		c.nc.Close()
+		c.cease()
 	}
+}
+
+// cease ends the connection with a Cease, unless its sender is in the
+// middle of a write to a peer that does not read: then it is closed at
+// once without one, not after the write's timeout (the engine waits on
+// a Reconfig that removes the peer).
+func (c *conn) cease() {
+	if !c.wmu.TryLock() {
+		c.nc.Close()
+		return
+	}
+	defer c.wmu.Unlock()
+	c.write(wire.TypeNotification, wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown}.Append(nil))
+	c.nc.Close()
 }
 
 // session runs one connection to its end.
@@ -448,7 +462,7 @@ func (p *peer) establish(c *conn) bool {
 	}
 	p.opening, p.established, p.state = nil, c, "Established"
 	c.since = time.Now()
-	c.out = map[netip.Prefix]string{}
+	c.out = map[netip.Prefix]unique.Handle[string]{}
 	c.dirty, c.full, c.kick = map[netip.Prefix]bool{}, true, make(chan struct{}, 1)
 	return true
 }
@@ -532,10 +546,10 @@ func (c *conn) advertise() {
 	c.full, c.refresh = false, false
 	clear(c.dirty)
 	c.p.s.mu.Unlock()
-	groups := map[string][]netip.Prefix{}
-	attrs := map[string]Route{}
+	groups := map[unique.Handle[string]][]netip.Prefix{}
+	attrs := map[unique.Handle[string]]Route{}
 	for pfx, r := range want {
-		k := pathKey(r)
+		k := unique.Make(pathKey(r))
 		if refresh || c.out[pfx] != k {
 			groups[k] = append(groups[k], pfx)
 			attrs[k] = r
@@ -552,12 +566,15 @@ func (c *conn) advertise() {
 			delete(c.out, pfx)
 		}
 	}
-	for _, k := range slices.Sorted(maps.Keys(groups)) {
+	byPath := func(a, b unique.Handle[string]) int { return strings.Compare(a.Value(), b.Value()) }
+	for _, k := range slices.SortedFunc(maps.Keys(groups), byPath) {
 		ps, r := groups[k], attrs[k]
 		slices.SortFunc(ps, netip.Prefix.Compare)
-		attrLen := len(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: ps[:1]}.Append(nil, c.fourOctet)) - 5
-		room := wire.MaxLen - wire.HeaderLen - attrLen
-		if room < 5 {
+		// The UPDATE without its NLRI: the first prefix's bytes taken
+		// off again (RFC 4271 §4.3: a length byte, then its octets).
+		fixed := len(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: ps[:1]}.Append(nil, c.fourOctet)) - nlriLen(ps[0])
+		room := wire.MaxLen - wire.HeaderLen - fixed
+		if room < nlriLen(ps[0]) {
 			// The path alone does not fit in a message: not sent, and
 			// what the peer has for these prefixes goes.
 			var sent []netip.Prefix
@@ -576,7 +593,7 @@ func (c *conn) advertise() {
 			}
 			continue
 		}
-		for chunk := range slices.Chunk(ps, min(wire.MaxPrefixesPerUpdate, room/5)) {
+		for chunk := range chunkNLRI(ps, room) {
 			u := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: chunk}
 			if !b.add(wire.TypeUpdate, u.Append(nil, c.fourOctet)) {
 				return
@@ -584,6 +601,30 @@ func (c *conn) advertise() {
 			for _, pfx := range chunk {
 				c.out[pfx] = k
 			}
+		}
+	}
+}
+
+// nlriLen is how many bytes prefix p takes in an UPDATE's NLRI.
+func nlriLen(p netip.Prefix) int { return 1 + (p.Bits()+7)/8 }
+
+// chunkNLRI splits ps into runs whose NLRI takes at most room bytes
+// (each at most wire.MaxPrefixesPerUpdate long): an UPDATE is at most
+// 4096 bytes (RFC 4271 §4), and a peer resets the session on a longer.
+func chunkNLRI(ps []netip.Prefix, room int) func(func([]netip.Prefix) bool) {
+	return func(yield func([]netip.Prefix) bool) {
+		start, used := 0, 0
+		for i, p := range ps {
+			if n := nlriLen(p); used+n > room || i-start == wire.MaxPrefixesPerUpdate {
+				if !yield(ps[start:i:i]) {
+					return
+				}
+				start, used = i, 0
+			}
+			used += nlriLen(p)
+		}
+		if start < len(ps) {
+			yield(ps[start:])
 		}
 	}
 }

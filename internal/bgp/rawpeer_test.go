@@ -207,3 +207,16 @@ func waitDown(t *testing.T, n *node) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// TestMultiprotocolWithdrawal: the speaker offers the multiprotocol
+// capability for IPv4 unicast, so a peer may withdraw a route in
+// MP_UNREACH_NLRI (RFC 4760): it goes.
+func TestMultiprotocolWithdrawal(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.0.92")
+	p := dialRaw(t, n, addr, port)
+	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: pfxs("10.52.0.0/16")}.Append(nil, true))
+	waitRoutes(t, n, map[string]string{"10.52.0.0/16": "65002"})
+	attr := []byte{0x80, 15, 6, 0, 1, 1, 16, 10, 52} // MP_UNREACH_NLRI, AFI 1, SAFI 1: 10.52.0.0/16
+	p.send(wire.TypeUpdate, append([]byte{0, 0, 0, byte(len(attr))}, attr...))
+	waitRoutes(t, n, map[string]string{})
+}

@@ -86,6 +86,12 @@ func TestStuckPeerHoldsUpNoOther(t *testing.T) {
 			t.Errorf("b was sent the route only after c's session ended (%s): c held it up", ps.LastError)
 		}
 	}
+	// Taking c out does not wait for its stuck write to time out.
+	start := time.Now()
+	n.s.Reconfig(Config{AS: 65515, ID: sp, Peers: []Peer{{Name: "f", Addr: feeder, AS: 65100}, {Name: "b", Addr: b, AS: 65003}}})
+	if took := time.Since(start); took > writeTimeout/2 {
+		t.Errorf("removing the stuck peer took %v (the write timeout is %v)", took.Round(time.Millisecond), writeTimeout)
+	}
 }
 
 // seen counts the prefixes a peer is sent.
@@ -97,6 +103,7 @@ type seen struct {
 // readAll reads what the speaker sends on c until it closes.
 func readAll(t *testing.T, c net.Conn) *seen {
 	v := &seen{have: map[netip.Prefix]bool{}}
+	c.SetReadDeadline(time.Time{}) // not dialRawAS's: it reads as long as the test runs
 	go func() {
 		var buf [wire.MaxLen]byte
 		for {
@@ -139,4 +146,33 @@ func (v *seen) wait(t *testing.T, n int) {
 			t.Fatalf("%d of %d prefixes sent", got, n)
 		}
 	}
+}
+
+// TestUpdatesFitInMessage: routes with a path long enough that their
+// attributes take well over a third of an UPDATE, a short prefix sorted
+// first and many /32s after it, reach another peer in UPDATEs of at
+// most 4,096 bytes (RFC 4271 §4: a longer one resets the session, again
+// on every reconnect), all of them.
+func TestUpdatesFitInMessage(t *testing.T) {
+	sp, pa, pb := netip.MustParseAddr("127.0.90.1"), netip.MustParseAddr("127.0.90.2"), netip.MustParseAddr("127.0.90.3")
+	port := freePort(t, sp)
+	n := startNode(t, sp.String(), port, 0)
+	n.s.opts.ConnectRetry = time.Hour
+	n.s.Reconfig(Config{AS: 65515, ID: sp, Peers: []Peer{{Name: "a", Addr: pa, AS: 65002}, {Name: "b", Addr: pb, AS: 65003}}})
+	a := dialRawAS(t, n, pa, port, 65002)
+	var long []uint32
+	for i := range 419 {
+		long = append(long, uint32(70000+i))
+	}
+	path := []wire.Segment{{ASNs: []uint32{65002}}, {ASNs: long[:255]}, {ASNs: long[255:]}}
+	ps := pfxs("10.0.0.0/8")
+	for i := range 960 {
+		ps = append(ps, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 32))
+	}
+	for i := 0; i < len(ps); i += 300 {
+		a.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: ps[i:min(i+300, len(ps))]}.Append(nil, true))
+	}
+	// readAll stops at a message longer than 4,096 bytes: the prefixes
+	// after it never arrive.
+	readAll(t, dialRawAS(t, n, pb, port, 65003).c).wait(t, len(ps))
 }

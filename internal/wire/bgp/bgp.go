@@ -71,6 +71,7 @@ const (
 	SubAttrLength    = 5 // UPDATE
 	SubBadOrigin     = 6 // UPDATE
 	SubBadNextHop    = 8 // UPDATE
+	SubOptAttr       = 9 // UPDATE: optional attribute error
 	SubBadNetwork    = 10
 	SubBadASPath     = 11
 	SubAdminShutdown = 2 // Cease (RFC 4486)

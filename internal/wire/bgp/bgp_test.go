@@ -212,3 +212,63 @@ func TestReadMessage(t *testing.T) {
 		t.Errorf("%+v %v", got, err)
 	}
 }
+
+// TestUpdateMultiprotocol: IPv4 unicast routes carried in MP_REACH_NLRI
+// (with its next hop) and MP_UNREACH_NLRI (RFC 4760) are read as if they
+// were in the UPDATE's own fields; other families are ignored; a
+// malformed one, or one twice, ends the session (RFC 7606 §7.11, §3 (g)).
+func TestUpdateMultiprotocol(t *testing.T) {
+	attr := func(code byte, val ...byte) []byte { return append([]byte{0x80, code, byte(len(val))}, val...) }
+	update := func(nlri []byte, attrs ...[]byte) []byte {
+		var a []byte
+		for _, x := range attrs {
+			a = append(a, x...)
+		}
+		b := append([]byte{0, 0, byte(len(a) >> 8), byte(len(a))}, a...)
+		return append(b, nlri...)
+	}
+	origin := []byte{0x40, 1, 1, 0}
+	path := []byte{0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea} // AS_SEQUENCE 65002
+	reach := attr(14, 0, 1, 1, 4, 192, 0, 2, 9, 0, 16, 10, 52)
+	unreach := attr(15, 0, 1, 1, 24, 10, 53, 1)
+
+	u, err := ParseUpdate(update(nil, origin, path, reach, unreach), true)
+	if err != nil || !slices.Equal(u.NLRI, pfx("10.52.0.0/16")) || u.NextHop != netip.MustParseAddr("192.0.2.9") || !slices.Equal(u.Withdrawn, pfx("10.53.1.0/24")) {
+		t.Errorf("MP_REACH and MP_UNREACH: %+v %v", u, err)
+	}
+	// Without ORIGIN the routes are withdrawn, as those of the NLRI field.
+	if _, err := ParseUpdate(update(nil, path, reach), true); !isWithdraw(err) {
+		t.Errorf("MP_REACH without ORIGIN: %v", err)
+	}
+	// IPv6 (AFI 2) was never offered: ignored, the UPDATE is empty.
+	if u, err := ParseUpdate(update(nil, attr(15, 0, 2, 1, 32, 0x20, 0x01, 0x0d, 0xb8)), true); err != nil || len(u.Withdrawn)+len(u.NLRI) != 0 {
+		t.Errorf("MP_UNREACH of IPv6: %+v %v", u, err)
+	}
+	for name, body := range map[string][]byte{
+		"MP_UNREACH cut short":       update(nil, attr(15, 0, 1)),
+		"MP_UNREACH prefix overruns": update(nil, attr(15, 0, 1, 1, 24, 10)),
+		"MP_REACH next hop of 16":    update(nil, origin, path, attr(14, 0, 1, 1, 16, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0)),
+		"MP_REACH next hop overruns": update(nil, origin, path, attr(14, 0, 1, 1, 4, 192, 0)),
+		"MP_REACH next hop 0.0.0.0":  update(nil, origin, path, attr(14, 0, 1, 1, 4, 0, 0, 0, 0, 0, 8, 10)),
+		"MP_UNREACH twice":           update(nil, unreach, unreach),
+		"MP_REACH transitive flags":  update(nil, origin, path, append([]byte{0xc0}, reach[1:]...)),
+	} {
+		if _, err := ParseUpdate(body, true); err == nil || isWithdraw(err) {
+			t.Errorf("%s: %v, want the session to end", name, err)
+		}
+	}
+}
+
+func isWithdraw(err error) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Withdraw
+}
+
+// TestUpdateASZero: AS 0 in a path withdraws the UPDATE's routes (RFC
+// 7607 §2).
+func TestUpdateASZero(t *testing.T) {
+	body := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65002, 0}}}, NextHop: netip.MustParseAddr("192.0.2.1"), NLRI: pfx("10.1.0.0/16")}.Append(nil, true)
+	if _, err := ParseUpdate(body, true); !isWithdraw(err) {
+		t.Errorf("AS 0 in the path: %v", err)
+	}
+}

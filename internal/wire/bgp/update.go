@@ -8,14 +8,22 @@ import (
 
 // Path attribute type codes (RFC 4271 §5, RFC 6793).
 const (
-	attrOrigin  = 1
-	attrASPath  = 2
-	attrNextHop = 3
-	attrMED     = 4
-	attrLocPref = 5
-	attrAtomic  = 6
-	attrAggr    = 7
-	attrAS4Path = 17 // RFC 6793 §3
+	attrOrigin    = 1
+	attrASPath    = 2
+	attrNextHop   = 3
+	attrMED       = 4
+	attrLocPref   = 5
+	attrAtomic    = 6
+	attrAggr      = 7
+	attrMPReach   = 14 // RFC 4760 §3
+	attrMPUnreach = 15 // RFC 4760 §4
+	attrAS4Path   = 17 // RFC 6793 §3
+)
+
+// AFI and SAFI of IPv4 unicast, the only routes a session carries.
+const (
+	afiIPv4     = 1
+	safiUnicast = 1
 )
 
 // Attribute flags (RFC 4271 §4.3).
@@ -124,6 +132,7 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	var seen [256]bool
 	var withdraw *Error // the first error that withdraws the routes
 	var as4 []Segment   // AS4_PATH, from a two-octet session
+	var mp mpRoutes     // IPv4 unicast in MP_REACH_NLRI and MP_UNREACH_NLRI
 	for len(attrs) > 0 {
 		if len(attrs) < 3 {
 			return u, errorf(CodeUpdate, SubMalformedList, "path attribute header overruns the list")
@@ -142,11 +151,23 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 		val := attrs[hl : hl+n]
 		attrs = attrs[hl+n:]
 		// RFC 7606 §3 (g): all but the first of an attribute that
-		// appears more than once are discarded.
+		// appears more than once are discarded; MP_REACH_NLRI or
+		// MP_UNREACH_NLRI twice ends the session.
 		if seen[code] {
+			if code == attrMPReach || code == attrMPUnreach {
+				return u, errorf(CodeUpdate, SubMalformedList, "attribute %d twice", code)
+			}
 			continue
 		}
 		seen[code] = true
+		if code == attrMPReach || code == attrMPUnreach {
+			// The multiprotocol capability (IPv4 unicast) was offered: a
+			// peer may carry its routes here too (RFC 4760).
+			if err := mp.take(code, flags, val); err != nil {
+				return u, err
+			}
+			continue
+		}
 		if code == attrAS4Path {
 			// RFC 6793 §4.1: between four-octet speakers it is
 			// discarded; §6: a malformed one too.
@@ -165,6 +186,16 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 				withdraw = err
 			}
 		}
+	}
+	u.Withdrawn = append(u.Withdrawn, mp.withdrawn...)
+	if len(mp.nlri) > 0 {
+		if len(u.NLRI) > 0 && seen[attrNextHop] && u.NextHop != mp.nextHop && withdraw == nil {
+			// One next hop for all the routes of an UPDATE here.
+			withdraw = errorf(CodeUpdate, SubBadNextHop, "NEXT_HOP %v and MP_REACH_NLRI's next hop %v", u.NextHop, mp.nextHop)
+			withdraw.Withdraw = true
+		}
+		u.NextHop, seen[attrNextHop] = mp.nextHop, true
+		u.NLRI = append(u.NLRI, mp.nlri...)
 	}
 	// RFC 4271 §6.3: ORIGIN, AS_PATH and NEXT_HOP are mandatory with NLRI;
 	// RFC 7606 §3 (d): without one, the routes are withdrawn.
@@ -278,6 +309,61 @@ func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error 
 	return nil
 }
 
+// mpRoutes are the IPv4 unicast routes of an UPDATE's MP_REACH_NLRI and
+// MP_UNREACH_NLRI; those of other families (never negotiated) are
+// ignored.
+type mpRoutes struct {
+	nextHop         netip.Addr
+	nlri, withdrawn []netip.Prefix
+}
+
+// take reads attribute code (MP_REACH_NLRI or MP_UNREACH_NLRI). RFC 7606
+// §7.11: a malformed one ends the session (its routes cannot be told).
+func (m *mpRoutes) take(code, flags byte, val []byte) *Error {
+	bad := func(format string, args ...any) *Error {
+		return errorf(CodeUpdate, SubOptAttr, format, args...)
+	}
+	if flags&(flagOptional|flagTransitive) != flagOptional {
+		return errorf(CodeUpdate, SubAttrFlags, "attribute %d with flags %#x", code, flags)
+	}
+	if len(val) < 3 {
+		return bad("attribute %d of %d bytes", code, len(val))
+	}
+	ours := binary.BigEndian.Uint16(val) == afiIPv4 && val[2] == safiUnicast
+	if code == attrMPUnreach {
+		if !ours {
+			return nil
+		}
+		ps, err := parsePrefixes(val[3:])
+		if err != nil {
+			return bad("MP_UNREACH_NLRI: %v", err)
+		}
+		m.withdrawn = ps
+		return nil
+	}
+	// AFI, SAFI, the next hop's length and the next hop, a reserved
+	// byte, the NLRI (RFC 4760 §3).
+	if len(val) < 4 || len(val) < 5+int(val[3]) {
+		return bad("MP_REACH_NLRI of %d bytes", len(val))
+	}
+	if !ours {
+		return nil
+	}
+	if val[3] != 4 {
+		return bad("MP_REACH_NLRI for IPv4 with a next hop of %d bytes", val[3])
+	}
+	m.nextHop = netip.AddrFrom4([4]byte(val[4:8]))
+	if m.nextHop.IsUnspecified() || m.nextHop.IsMulticast() {
+		return bad("MP_REACH_NLRI next hop %v", m.nextHop)
+	}
+	ps, err := parsePrefixes(val[9:])
+	if err != nil {
+		return bad("MP_REACH_NLRI: %v", err)
+	}
+	m.nlri = ps
+	return nil
+}
+
 func parseASPath(b []byte, fourOctet bool) ([]Segment, *Error) {
 	size := 2
 	if fourOctet {
@@ -300,6 +386,10 @@ func parseASPath(b []byte, fourOctet bool) ([]Segment, *Error) {
 				s.ASNs[i] = binary.BigEndian.Uint32(b[2+4*i:])
 			} else {
 				s.ASNs[i] = uint32(binary.BigEndian.Uint16(b[2+2*i:]))
+			}
+			if s.ASNs[i] == 0 {
+				// RFC 7607 §2: AS 0 in a path is malformed.
+				return nil, errorf(CodeUpdate, SubBadASPath, "AS 0 in AS_PATH")
 			}
 		}
 		out = append(out, s)
