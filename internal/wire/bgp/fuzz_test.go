@@ -15,6 +15,10 @@ func FuzzReadMessage(f *testing.F) {
 	f.Add(AppendMessage(nil, TypeUpdate, Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, false)))
 	f.Add(AppendMessage(nil, TypeNotification, Notification{Code: 6, Subcode: 2}.Append(nil)))
 	f.Add(AppendMessage(nil, TypeKeepalive, nil))
+	// MP_REACH_NLRI and MP_UNREACH_NLRI of IPv4 unicast, with ORIGIN and
+	// AS_PATH.
+	f.Add(AppendMessage(nil, TypeUpdate, []byte{0, 0, 0, 35, 0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea,
+		0x80, 14, 10, 0, 1, 1, 4, 192, 0, 2, 9, 0, 16, 10, 52, 0x80, 15, 6, 0, 1, 1, 16, 10, 53}))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var buf [MaxLen]byte
 		typ, body, err := ReadMessage(bytes.NewReader(data), &buf)
