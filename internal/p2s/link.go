@@ -50,9 +50,12 @@ const (
 type link struct {
 	server bool
 	srv    *Server // the server side's server
-	log    *slog.Logger
-	conn   net.Conn
-	r      *bufio.Reader
+	// admit takes the authenticated client in (the server side's): an
+	// address of the pool, within the gateway's limit.
+	admit func() error
+	log   *slog.Logger
+	conn  net.Conn
+	r     *bufio.Reader
 
 	wmu sync.Mutex
 
@@ -355,6 +358,29 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 	}
 }
 
+// watchLeaving notices the client leave while the reading goroutine
+// waits on something else (a RADIUS server, up to a minute and more):
+// the connection's end cancels l.ctx, and the wait with it, rather than
+// the link holding on until the wait gives up. Whatever the client
+// sends meanwhile stays unread. stop hands the connection back to the
+// reading goroutine.
+func (l *link) watchLeaving() (stop func()) {
+	done := make(chan struct{})
+	l.conn.SetReadDeadline(time.Time{}) // before the watcher reads: stop's deadline is the last
+	go func() {
+		defer close(done)
+		_, err := l.r.Peek(1)
+		var ne net.Error
+		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
+			l.cancel()
+		}
+	}()
+	return func() {
+		l.conn.SetReadDeadline(time.Now())
+		<-done
+	}
+}
+
 // readPacket reads one SSTP packet. It peeks at the whole packet before it
 // takes it, so that a read deadline that passes mid-packet loses nothing.
 func (l *link) readPacket(buf *[sstp.MaxPacket]byte) (bool, []byte, error) {
@@ -463,8 +489,10 @@ func (l *link) handleLCP(info []byte) error {
 		}
 	case ppp.ConfAck, ppp.ConfNak, ppp.ConfRej:
 		// RFC 1661 §5.2-5.4: an answer to another request than our last
-		// is silently discarded.
-		if p.ID != l.lcpReqID {
+		// is silently discarded; so is one after our request was
+		// acknowledged (a late Nak would change the authentication
+		// under way).
+		if p.ID != l.lcpReqID || l.lcpOurs {
 			return nil
 		}
 		if p.Code == ppp.ConfAck {

@@ -81,7 +81,9 @@ func (l *link) handleCHAP(info []byte) error {
 	s := l.srv
 	ctx, cancel := context.WithTimeout(l.ctx, radiusWait)
 	defer cancel()
+	stop := l.watchLeaving()
 	a, err := radius.AuthenticateMSCHAPv2(ctx, s.cfg.Radius, s.radiusRequest(user, l.conn), radius.MSCHAPv2{Ident: p.ID, Challenge: l.challenge, PeerChallenge: r.PeerChallenge, NTResponse: r.NTResponse})
+	stop()
 	switch {
 	case err != nil:
 		return l.chapFailure(l.failureMessage(""), fmt.Errorf("RADIUS about user %q: %w", user, err))
@@ -95,6 +97,10 @@ func (l *link) handleCHAP(info []byte) error {
 	l.hlakAlt, l.authed, l.identity = l.hlak, true, user
 	if a.User != "" {
 		l.identity = a.User
+	}
+	if err := l.admit(); err != nil {
+		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+		return err
 	}
 	// RFC 2759 §5: "S=<auth_string> M=<message>"; a server may send
 	// the first alone.

@@ -86,7 +86,10 @@ type ovpnSession struct {
 	r    *bufio.Reader
 
 	sid, peerSID uint64 // our session id and the client's
-	peerID       uint32
+	// admitted stops counting the connection as one that has not
+	// authenticated (Server.negotiating).
+	admitted func()
+	peerID   uint32
 
 	wmu sync.Mutex // one writer of packets at a time
 
@@ -157,8 +160,8 @@ type ovpnKeys struct {
 
 // serveOpenVPN runs one OpenVPN client: c is the connection, r its
 // reader (the first bytes read ahead).
-func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader) error {
-	o := &ovpnSession{srv: s, log: s.log.With("protocol", ProtocolOpenVPN, "from", c.RemoteAddr().String()), conn: c, r: r,
+func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) error {
+	o := &ovpnSession{srv: s, admitted: admitted, log: s.log.With("protocol", ProtocolOpenVPN, "from", c.RemoteAddr().String()), conn: c, r: r,
 		outQueue: newOutQueue(), tlsErr: make(chan error, len(ovpnSession{}.states))}
 	o.cond = sync.NewCond(&o.mu)
 	o.ctx, o.cancel = context.WithCancel(context.Background())
@@ -640,6 +643,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		o.fail(err)
 		return
 	}
+	o.admitted()
 	o.mu.Lock()
 	closed := o.closed
 	if !closed {

@@ -131,6 +131,53 @@ type Server struct {
 	// nextPeerID numbers OpenVPN clients' data channels (peer-id).
 	nextPeerID atomic.Uint32
 	ovpnDrops  struct{ control, data atomic.Uint64 }
+	// negotiating counts the connections that have not authenticated
+	// yet.
+	negotiating negotiations
+}
+
+// Limits of the connections that have not authenticated yet: the most
+// from one address, and in all. A client's authentication takes a few
+// seconds (a second factor up to a minute); these bound how much of the
+// gateway those that never authenticate hold, without a slot of the
+// clients' (R11) or an address.
+const (
+	maxNegotiatingPerSource = 16
+	maxNegotiating          = 1024
+)
+
+// negotiations counts connections that have not authenticated, in all
+// and by source address.
+type negotiations struct {
+	mu    sync.Mutex
+	total int
+	by    map[netip.Addr]int
+}
+
+// begin counts a new connection from src, unless one more would go over
+// the limits.
+func (n *negotiations) begin(src netip.Addr) bool {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if n.total >= maxNegotiating || n.by[src] >= maxNegotiatingPerSource {
+		return false
+	}
+	if n.by == nil {
+		n.by = map[netip.Addr]int{}
+	}
+	n.total++
+	n.by[src]++
+	return true
+}
+
+// end stops counting a connection from src: it authenticated, or ended.
+func (n *negotiations) end(src netip.Addr) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.total--
+	if n.by[src]--; n.by[src] <= 0 {
+		delete(n.by, src)
+	}
 }
 
 // OpenVPNDrops returns how many packets of OpenVPN clients were dropped:
@@ -183,9 +230,17 @@ func (s *Server) accept() {
 		if err != nil {
 			return
 		}
+		src := addrPortOf(c.RemoteAddr()).Addr()
+		if !s.negotiating.begin(src) {
+			c.Close()
+			s.log.Info("point-to-site connection refused: too many from its address are authenticating", "from", src, "most", maxNegotiatingPerSource)
+			continue
+		}
 		s.wg.Go(func() {
 			defer c.Close()
-			if err := s.dispatch(c); err != nil {
+			admitted := sync.OnceFunc(func() { s.negotiating.end(src) })
+			defer admitted()
+			if err := s.dispatch(c, admitted); err != nil {
 				s.log.Info("point-to-site client refused or ended", "from", c.RemoteAddr(), "err", err)
 			}
 		})
@@ -304,7 +359,7 @@ func (s *Server) leave(addr netip.Addr, c client) {
 
 // dispatch serves a new connection with the protocol its first byte
 // names.
-func (s *Server) dispatch(c net.Conn) error {
+func (s *Server) dispatch(c net.Conn, admitted func()) error {
 	c.SetReadDeadline(time.Now().Add(negotiationTimeout))
 	br := bufio.NewReaderSize(c, 8<<10)
 	first, err := br.Peek(1)
@@ -314,9 +369,9 @@ func (s *Server) dispatch(c net.Conn) error {
 	pc := &peekedConn{Conn: c, r: br}
 	switch {
 	case first[0] == tlsHandshakeRecord && s.cfg.SSTP:
-		return s.serve(pc)
+		return s.serve(pc, admitted)
 	case first[0] != tlsHandshakeRecord && s.cfg.OpenVPN:
-		return s.serveOpenVPN(pc, br)
+		return s.serveOpenVPN(pc, br, admitted)
 	}
 	return fmt.Errorf("a client of a protocol the gateway does not serve (first byte %#02x)", first[0])
 }
@@ -334,7 +389,7 @@ type peekedConn struct {
 func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // serve runs one client: HTTPS, SSTP, PPP.
-func (s *Server) serve(c net.Conn) error {
+func (s *Server) serve(c net.Conn, admitted func()) error {
 	// TLS 1.2, as Windows' SSTP client and sstpc negotiate it reliably.
 	tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{s.cfg.Cert}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
 	tc.SetDeadline(time.Now().Add(negotiationTimeout))
@@ -351,6 +406,7 @@ func (s *Server) serve(c net.Conn) error {
 		return err
 	}
 	l := newLink(true, tc, r, s.log)
+	defer l.cancel() // what waits for the link (a RADIUS server) gives up
 	l.srv = s
 	l.useMSCHAP = s.cfg.RadiusOnly && len(s.cfg.Radius) > 0
 	l.negotiateBy = time.Now().Add(negotiationTimeout + radiusWait)
@@ -364,12 +420,24 @@ func (s *Server) serve(c net.Conn) error {
 	}
 	l.certHash = sha256.Sum256(s.cfg.Cert.Certificate[0])
 	rand.Read(l.nonce[:])
+	// The client gets an address, and counts against the gateway's
+	// limit (R11), once it authenticated: a connection that never does
+	// holds none.
 	var assigned netip.Addr
 	defer func() {
 		if assigned.IsValid() {
 			s.leave(assigned, l)
 		}
 	}()
+	l.admit = func() error {
+		addr, err := s.reserve(l, l.identity)
+		if err != nil {
+			return err
+		}
+		assigned, l.peer = addr, addr
+		admitted()
+		return nil
+	}
 	l.onIP = func(pkt []byte) {
 		if c := s.capture.Load(); c != nil {
 			c.Packet(pkt)
@@ -385,13 +453,13 @@ func (s *Server) serve(c net.Conn) error {
 				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
 				return errors.New("CALL_CONNECT_REQUEST without PPP")
 			}
-			addr, err := s.reserve(l, "")
-			if err != nil {
+			if err := s.room(l); err != nil {
+				// Told at once, before any authentication; taken in only
+				// once authenticated (admit), if there is room then.
 				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
 				return err
 			}
-			assigned, l.peer, l.local = addr, addr, s.serverAddr()
-			started = true
+			l.local, started = s.serverAddr(), true
 			req := sstp.CryptoBindingReq{HashBitmask: sstp.HashSHA256, Nonce: l.nonce}
 			if err := l.writeControl(sstp.Control{Type: sstp.MsgCallConnectAck, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBindingReq, Value: req.Append(nil)}}}); err != nil {
 				return err
@@ -441,20 +509,8 @@ func (s *Server) serverAddr() netip.Addr { return s.cfg.Pool.Masked().Addr().Nex
 func (s *Server) reserve(c client, identity string) (netip.Addr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		return netip.Addr{}, errors.New("server closed")
-	}
-	limit, n := s.cfg.MaxClients, 0
-	if c.protocol() == ProtocolOpenVPN {
-		limit = s.cfg.OpenVPNMaxClients
-	}
-	for _, o := range s.clients {
-		if o.protocol() == c.protocol() {
-			n++
-		}
-	}
-	if n >= limit {
-		return netip.Addr{}, fmt.Errorf("%d point-to-site clients are connected over %s, the most this gateway takes (R11, R32)", n, c.protocol())
+	if err := s.roomLocked(c); err != nil {
+		return netip.Addr{}, err
 	}
 	for a := s.serverAddr().Next(); s.cfg.Pool.Contains(a) && s.cfg.Pool.Contains(a.Next()); a = a.Next() {
 		if s.clients[a] == nil {
@@ -466,6 +522,33 @@ func (s *Server) reserve(c client, identity string) (netip.Addr, error) {
 		}
 	}
 	return netip.Addr{}, errors.New("the client address pool is exhausted")
+}
+
+// room reports, as an error, when the gateway takes no more clients of
+// c's protocol now.
+func (s *Server) room(c client) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.roomLocked(c)
+}
+
+func (s *Server) roomLocked(c client) error {
+	if s.closed {
+		return errors.New("server closed")
+	}
+	limit, n := s.cfg.MaxClients, 0
+	if c.protocol() == ProtocolOpenVPN {
+		limit = s.cfg.OpenVPNMaxClients
+	}
+	for _, o := range s.clients {
+		if o.protocol() == c.protocol() {
+			n++
+		}
+	}
+	if n >= limit {
+		return fmt.Errorf("%d point-to-site clients are connected over %s, the most this gateway takes (R11, R32)", n, c.protocol())
+	}
+	return nil
 }
 
 // checkBinding verifies the client's crypto binding ([MS-SSTP] §3.2.5.2):
@@ -516,13 +599,17 @@ func (l *link) serverEAP(m ppp.EAP) error {
 	var err error
 	switch {
 	case l.eapRelay != nil:
+		stop := l.watchLeaving()
 		next, msk, ok, err = l.eapRelay.Handle(m)
+		stop()
 	case l.eapSrv == nil:
 		return nil
 	case m.Code == ppp.EAPResponse && m.Type == ppp.TypeNak && m.ID == l.eapReqID && l.eapIdentity != nil && len(l.srv.cfg.Radius) > 0:
 		identity, _ := ppp.ParseEAP(l.eapIdentity)
 		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.cfg.Radius, l.srv.radiusRequest("", l.conn))
+		stop := l.watchLeaving()
 		next, msk, ok, err = l.eapRelay.Resume(identity)
+		stop()
 	default:
 		if m.Code == ppp.EAPResponse && m.Type == ppp.TypeIdentity && m.ID == l.eapReqID {
 			l.eapIdentity = m.Append(nil)
@@ -555,6 +642,10 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		l.identity = l.eapRelay.Identity()
 	case l.eapSrv.PeerCertificate() != nil:
 		l.identity = l.eapSrv.PeerCertificate().Subject.CommonName
+	}
+	if err := l.admit(); err != nil {
+		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+		return err
 	}
 	if err := l.writePPP(ppp.ProtoEAP, next.Append(nil)); err != nil {
 		return err

@@ -23,6 +23,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 )
 
@@ -296,24 +297,32 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 		conn.Close()
 		return Packet{}, err
 	}
-	// RFC 3579 §3.2; first, as RFC 9765 asks. NAS-IP-Address: where the
-	// request comes from (RFC 2865 §5.4), which servers know their
-	// clients by.
-	req.Attrs = append([]Attr{{AttrMessageAuthenticator, make([]byte, 16)}}, more...)
-	if a, err := netip.ParseAddrPort(conn.LocalAddr().String()); err == nil && a.Addr().Unmap().Is4() {
-		ip := a.Addr().Unmap().As4()
-		req.Attrs = append(req.Attrs, Attr{AttrNASIPAddress, ip[:]})
-	} else if err == nil && a.Addr().Is6() {
-		ip := a.Addr().As16()
-		req.Attrs = append(req.Attrs, Attr{AttrNASIPv6Address, ip[:]}) // RFC 3162 §2.1
+	// encode writes the request as sent on c. RFC 3579 §3.2's
+	// Message-Authenticator; first, as RFC 9765 asks. NAS-IP-Address:
+	// where the request comes from (RFC 2865 §5.4), which servers know
+	// their clients by: c's address, also after a redial.
+	encode := func(c net.Conn) ([]byte, error) {
+		req.Attrs = append([]Attr{{AttrMessageAuthenticator, make([]byte, 16)}}, more...)
+		if a, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil && a.Addr().Unmap().Is4() {
+			ip := a.Addr().Unmap().As4()
+			req.Attrs = append(req.Attrs, Attr{AttrNASIPAddress, ip[:]})
+		} else if err == nil && a.Addr().Is6() {
+			ip := a.Addr().As16()
+			req.Attrs = append(req.Attrs, Attr{AttrNASIPv6Address, ip[:]}) // RFC 3162 §2.1
+		}
+		b, err := req.Append(nil)
+		if err != nil {
+			return nil, err
+		}
+		mac, _ := messageAuthenticator(b, req.Authenticator, s.Secret)
+		copy(b[HeaderLen+2:], mac)
+		return b, nil
 	}
-	b, err := req.Append(nil)
+	b, err := encode(conn)
 	if err != nil {
 		conn.Close()
 		return Packet{}, err
 	}
-	mac, _ := messageAuthenticator(b, req.Authenticator, s.Secret)
-	copy(b[HeaderLen+2:], mac)
 
 	// The wait ends with ctx too: the read is cut short then.
 	var stop func() bool
@@ -333,6 +342,9 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 			if _, err := conn.Write(b); err != nil {
 				if c, ok := redial(ctx, dial, addr, conn, &redials); ok {
 					use(c)
+					if b, err = encode(c); err != nil {
+						return Packet{}, err
+					}
 					try--
 					continue
 				}
@@ -344,6 +356,11 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 			deadline = giveUp
 		}
 		conn.SetReadDeadline(deadline)
+		if ctx.Err() != nil {
+			// Cancelled after the check below and before the deadline
+			// above, which replaced the one cancelling set.
+			return Packet{}, ctx.Err()
+		}
 		for {
 			n, err := conn.Read(buf)
 			if err != nil {
@@ -355,12 +372,20 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 				// a new one, and the request again.
 				if c, ok := redial(ctx, dial, addr, conn, &redials); ok {
 					use(c)
+					if b, err = encode(c); err != nil {
+						return Packet{}, err
+					}
 					try--
 					break
 				}
 				return Packet{}, err
 			}
-			if resp, ok := check(buf[:n], req, s.Secret, needMA); ok {
+			if resp, ok := check(buf[:n], req, s.Secret, needMA || signs(addr)); ok {
+				if _, signed := resp.Find(AttrMessageAuthenticator); signed && !needMA {
+					// Signed though it need not be (EAP's answers must
+					// be, RFC 3579 §3.2, also FreeRADIUS 3.2.1's).
+					signing.Store(addr, true)
+				}
 				return resp, nil
 			}
 			// Not the answer (forged, or to another request): wait on.
@@ -391,6 +416,19 @@ func redial(ctx context.Context, dial dialFunc, addr netip.AddrPort, old net.Con
 // one (RFC 3579 §3.2 asks for it only with EAP, needMA; servers before the
 // BlastRADIUS fixes, like FreeRADIUS 3.2.1, send none with PAP). The
 // packet returned owns its attributes.
+// signing holds the servers (netip.AddrPort) that put a
+// Message-Authenticator in an answer that need not have one (to a
+// password, or MS-CHAPv2): from then on their answers without one are
+// refused, as forged (BlastRADIUS, RFC 9765 §5: a server that can sign
+// does). Before, a server that never signs them (FreeRADIUS before
+// 3.2.5) is believed on its Response Authenticator alone.
+var signing sync.Map
+
+func signs(addr netip.AddrPort) bool {
+	_, ok := signing.Load(addr)
+	return ok
+}
+
 func check(b []byte, req Packet, secret []byte, needMA bool) (Packet, bool) {
 	p, err := Parse(b)
 	if err != nil || p.ID != req.ID {

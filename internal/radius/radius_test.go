@@ -3,10 +3,12 @@ package radius
 import (
 	"bytes"
 	"context"
+	"crypto/md5"
 	"errors"
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -202,5 +204,131 @@ func TestNASAddress(t *testing.T) {
 		if a.Is4() && (!ok4 || netip.AddrFrom4([4]byte(v4)) != a || ok6) || a.Is6() && (!ok6 || netip.AddrFrom16([16]byte(v6)) != a || ok4) {
 			t.Errorf("from %s: NAS-IP-Address %v, NAS-IPv6-Address %v", local, v4, v6)
 		}
+	}
+}
+
+// TestNASAddressAfterRedial: a request sent again on a new socket, after
+// the first failed (its port refused it), names the new socket's
+// address.
+func TestNASAddressAfterRedial(t *testing.T) {
+	tries, timeout, wait := Tries, Timeout, Wait
+	Tries, Timeout, Wait = 2, 300*time.Millisecond, time.Second
+	t.Cleanup(func() { Tries, Timeout, Wait = tries, timeout, wait })
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	got := make(chan Packet, 1)
+	go func() {
+		buf := make([]byte, MaxPacket)
+		if n, _, err := pc.ReadFrom(buf); err == nil {
+			p, _ := Parse(buf[:n])
+			got <- p
+		}
+	}()
+	// A port nobody listens on: the first socket's read fails.
+	gone, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	goneAddr := gone.LocalAddr().String()
+	gone.Close()
+	dials := 0
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		dials++
+		from, to := "127.0.0.3", goneAddr
+		if dials > 1 {
+			from, to = "127.0.0.4", address
+		}
+		d := net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(from)}}
+		return d.DialContext(ctx, network, to)
+	}
+	Authenticate(context.Background(), []Server{{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: []byte("s")}}, Request{User: "alice", Password: "pw", Dial: dial})
+	select {
+	case p := <-got:
+		if v, ok := p.Find(AttrNASIPAddress); !ok || netip.AddrFrom4([4]byte(v)) != netip.MustParseAddr("127.0.0.4") {
+			t.Errorf("after %d dials NAS-IP-Address %v, want 127.0.0.4", dials, v)
+		}
+	case <-time.After(3 * time.Second):
+		t.Fatalf("no request after %d dials", dials)
+	}
+}
+
+// acceptAll is a RADIUS server on loopback that accepts every request,
+// with a Message-Authenticator in its answer while sign says so.
+func acceptAll(t *testing.T, secret []byte, sign *atomic.Bool) netip.AddrPort {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, MaxPacket)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req, err := Parse(buf[:n])
+			if err != nil {
+				continue
+			}
+			ans := Packet{Code: CodeAccessAccept, ID: req.ID}
+			if sign.Load() {
+				ans.Attrs = []Attr{{AttrMessageAuthenticator, make([]byte, 16)}}
+			}
+			b, _ := ans.Append(nil)
+			if sign.Load() {
+				mac, _ := messageAuthenticator(b, req.Authenticator, secret)
+				copy(b[HeaderLen+2:], mac)
+			}
+			h := md5.New()
+			h.Write(b[:4])
+			h.Write(req.Authenticator[:])
+			h.Write(b[HeaderLen:])
+			h.Write(secret)
+			copy(b[4:HeaderLen], h.Sum(nil))
+			pc.WriteTo(b, from)
+		}
+	}()
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+// TestSignedOnceSignedAlways: an answer without a Message-Authenticator
+// is believed from a server that never sent one (FreeRADIUS before
+// 3.2.5), but not from one that did: it is refused as forged
+// (BlastRADIUS).
+func TestSignedOnceSignedAlways(t *testing.T) {
+	tries, timeout, wait := Tries, Timeout, Wait
+	Tries, Timeout, Wait = 1, 300*time.Millisecond, 300*time.Millisecond
+	t.Cleanup(func() { Tries, Timeout, Wait = tries, timeout, wait })
+	secret := []byte("s3cret")
+	var sign atomic.Bool
+	srv := []Server{{Addr: acceptAll(t, secret, &sign), Secret: secret}}
+	ask := func() (Answer, error) {
+		return Authenticate(context.Background(), srv, Request{User: "alice", Password: "pw"})
+	}
+	if a, err := ask(); err != nil || !a.Accept {
+		t.Fatalf("a server that does not sign: %+v %v", a, err)
+	}
+	// Answers that must be signed (EAP's, RFC 3579) say nothing of the
+	// others: FreeRADIUS 3.2.1 signs those alone.
+	sign.Store(true)
+	eapAttrs := func([authenticator]byte, []byte) ([]Attr, error) { return []Attr{{AttrUserName, []byte("alice")}}, nil }
+	if _, err := roundTrip(context.Background(), srv[0], nil, eapAttrs, true); err != nil {
+		t.Fatal(err)
+	}
+	sign.Store(false)
+	if a, err := ask(); err != nil || !a.Accept {
+		t.Fatalf("unsigned after a signed answer that had to be: %+v %v", a, err)
+	}
+	sign.Store(true)
+	if a, err := ask(); err != nil || !a.Accept {
+		t.Fatalf("signed: %+v %v", a, err)
+	}
+	sign.Store(false)
+	if a, err := ask(); err == nil && a.Accept {
+		t.Error("an unsigned Accept taken from a server that signed before")
 	}
 }

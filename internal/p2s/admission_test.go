@@ -1,0 +1,171 @@
+package p2s
+
+import (
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
+)
+
+// silentRadius is a RADIUS server that reads requests and never answers.
+func silentRadius(t *testing.T) netip.AddrPort {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		b := make([]byte, 4096)
+		for {
+			if _, _, err := pc.ReadFrom(b); err != nil {
+				return
+			}
+		}
+	}()
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+// openLCP acknowledges the server's LCP request and sends an empty one.
+func (x *rawClient) openLCP() ppp.Packet {
+	first := x.next(ppp.ProtoLCP)
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: first.ID, Data: first.Data})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1})
+	return first
+}
+
+// quiet reports whether the server sends nothing of proto for d.
+func (x *rawClient) quiet(proto uint16, d time.Duration) bool {
+	var buf [sstp.MaxPacket]byte
+	x.c.SetReadDeadline(time.Now().Add(d))
+	for {
+		isControl, body, err := sstp.ReadPacket(x.r, &buf)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			return true
+		}
+		if err != nil {
+			return false
+		}
+		if isControl {
+			continue
+		}
+		if p, _, err := ppp.ParseFrame(body); err == nil && p == proto {
+			return false
+		}
+	}
+}
+
+// negotiatingNow returns how many connections have not authenticated.
+func (s *Server) negotiatingNow() int {
+	s.negotiating.mu.Lock()
+	defer s.negotiating.mu.Unlock()
+	return s.negotiating.total
+}
+
+// TestUnauthenticatedHoldsNoSlot: a connection that asked for a call and
+// never authenticates holds neither an address nor one of the gateway's
+// client slots (R11): with room for one client, a client connects
+// beside it.
+func TestUnauthenticatedHoldsNoSlot(t *testing.T) {
+	r := newRegion(t, Config{MaxClients: 1})
+	x := dialRaw(t, r.srv.Addr())
+	x.next(ppp.ProtoLCP)
+	cl, _, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatalf("a client beside a connection that does not authenticate: %v", err)
+	}
+	defer cl.Close()
+	if c := r.srv.Clients(); len(c) != 1 {
+		t.Errorf("clients %+v, want the one that authenticated", c)
+	}
+}
+
+// TestClientLeavesDuringRadius: a client that leaves while the gateway
+// waits for a RADIUS server (one that never answers) is noticed: its
+// connection's goroutine ends at once, not when the wait gives up.
+func TestClientLeavesDuringRadius(t *testing.T) {
+	r := newRegion(t, Config{Radius: []radius.Server{{Addr: silentRadius(t), Secret: []byte("s")}}, RadiusOnly: true})
+	x := dialRaw(t, r.srv.Addr())
+	x.openLCP()
+	ch := x.next(ppp.ProtoCHAP)
+	x.send(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPResponse, ID: ch.ID, Data: ppp.CHAPValue{Value: ppp.MSCHAPv2Response{}.Append(nil), Name: []byte("bob")}.Append(nil)})
+	time.Sleep(200 * time.Millisecond)
+	if n := r.srv.negotiatingNow(); n != 1 {
+		t.Fatalf("%d connections authenticating, want bob's", n)
+	}
+	x.c.Close()
+	for deadline := time.Now().Add(3 * time.Second); r.srv.negotiatingNow() != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the connection of a client that left still waits for RADIUS 3 s later")
+		}
+	}
+}
+
+// TestNakAfterAckIgnored: once the client acknowledged the gateway's LCP
+// request, a Configure-Nak of it (RFC 1661 §5.3) changes nothing: the
+// authentication under way (EAP-TLS) is not switched to MS-CHAPv2.
+func TestNakAfterAckIgnored(t *testing.T) {
+	r := newRegion(t, Config{Radius: []radius.Server{{Addr: silentRadius(t), Secret: []byte("s")}}})
+	x := dialRaw(t, r.srv.Addr())
+	first := x.openLCP()
+	x.next(ppp.ProtoEAP)
+	chap := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptAuthProto, Value: []byte{0xc2, 0x23, 0x81}}})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: first.ID, Data: chap})
+	if !x.quiet(ppp.ProtoLCP, time.Second) {
+		t.Error("the gateway asked for LCP again after a Nak of the request the client had acknowledged")
+	}
+}
+
+// TestNegotiatingPerSource: one address holds at most
+// maxNegotiatingPerSource connections that have not authenticated; the
+// next is closed at once; as they go, another is taken.
+func TestNegotiatingPerSource(t *testing.T) {
+	r := newRegion(t, Config{})
+	var conns []net.Conn
+	for range maxNegotiatingPerSource {
+		c, err := net.Dial("tcp", r.srv.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		conns = append(conns, c)
+	}
+	for deadline := time.Now().Add(3 * time.Second); r.srv.negotiatingNow() != maxNegotiatingPerSource; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections counted, want %d", r.srv.negotiatingNow(), maxNegotiatingPerSource)
+		}
+	}
+	extra, err := net.Dial("tcp", r.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer extra.Close()
+	extra.SetReadDeadline(time.Now().Add(3 * time.Second))
+	var b [1]byte
+	if _, err := extra.Read(b[:]); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("connection %d from one address: %v, want it closed", maxNegotiatingPerSource+1, err)
+	}
+	for _, c := range conns {
+		c.Close()
+	}
+	for deadline := time.Now().Add(3 * time.Second); r.srv.negotiatingNow() != 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still counted after they closed", r.srv.negotiatingNow())
+		}
+	}
+	cl, _, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatalf("a client after the others left: %v", err)
+	}
+	cl.Close()
+	if n := r.srv.negotiatingNow(); n != 0 {
+		t.Errorf("%d connections counted after the client authenticated and left", n)
+	}
+}
