@@ -177,6 +177,7 @@ type EAPAuthenticator struct {
 	relay    *EAP
 	id       uint8 // the identifier of the request the client answers
 	identity string
+	asserted bool // identity is the Access-Accept's User-Name
 }
 
 // NewEAPAuthenticator returns an authenticator for the client r names
@@ -204,6 +205,12 @@ func (a *EAPAuthenticator) Resume(identity ppp.EAP) (next ppp.EAP, msk []byte, o
 // Access-Accept (RFC 2865 §5.1; the inner identity of a tunnelled
 // method), else its EAP identity, which the client chose.
 func (a *EAPAuthenticator) Identity() string { return a.identity }
+
+// Asserted reports whether the server named the client (User-Name in its
+// Access-Accept): only then does the identity tell one user from
+// another, as the client may claim any outer identity in tunnelled
+// methods (PEAP, TTLS).
+func (a *EAPAuthenticator) Asserted() bool { return a.asserted }
 
 // exchangeTimeout bounds one relayed round: every server's tries.
 const exchangeTimeout = 2 * time.Minute
@@ -242,7 +249,7 @@ func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool,
 		return next, nil, true, nil
 	case CodeAccessAccept:
 		if o.User != "" {
-			a.identity = o.User
+			a.identity, a.asserted = o.User, true
 		}
 		return ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}, o.MSK, true, nil
 	}

@@ -106,6 +106,10 @@ type clientState struct {
 	subject  string     // its certificate's subject common name (or subject)
 	attached bool
 	since    time.Time
+	// shown is what Manager.Clients lists of it while it has an
+	// address (Manager.mu): read without waiting for its loop, which
+	// may wait long for a RADIUS server.
+	shown ClientStatus
 	// ctx ends when the connection closes: what the loop waits for (a
 	// RADIUS server) gives up then.
 	ctx    context.Context
@@ -179,7 +183,7 @@ func (m *Manager) SetClients(cl *Clients) error {
 	m.clientCfg = cl
 	var conns []*conn
 	if !keep {
-		conns = slices.Collect(maps.Values(m.clients))
+		conns = slices.Collect(maps.Values(m.clientConns))
 	}
 	m.mu.Unlock()
 	for _, c := range conns {
@@ -226,6 +230,7 @@ func (m *Manager) newClient(cl *Clients, local, remote netip.AddrPort) *conn {
 	c.client = &clientState{cfg: cl, remote: remote, key: clientKey(remote), pending: true, from: remote.Addr().Unmap()}
 	c.client.ctx, c.client.cancel = context.WithCancel(context.Background())
 	m.clients[c.client.key] = c
+	m.clientConns[c.name] = c
 	m.pending++
 	m.pendingByIP[c.client.from]++
 	return c
@@ -262,6 +267,9 @@ func (m *Manager) rekeyClient(c *conn, remote netip.AddrPort) {
 		delete(m.clients, st.key)
 	}
 	st.key, st.remote = "", remote
+	if st.shown.Addr.IsValid() {
+		st.shown.Remote = remote
+	}
 	if m.clients[key] == nil {
 		m.clients[key], st.key = c, key
 	}
@@ -390,6 +398,7 @@ func (c *conn) endClient() {
 	if m.clients[st.key] == c {
 		delete(m.clients, st.key)
 	}
+	delete(m.clientConns, c.name)
 	m.admittedLocked(c) // no longer pending either way
 	m.mu.Unlock()
 }
@@ -411,6 +420,7 @@ func (c *conn) releaseClient() {
 	if c.m.clientAddrs[st.addr] == c {
 		delete(c.m.clientAddrs, st.addr)
 	}
+	st.shown = ClientStatus{}
 	c.m.mu.Unlock()
 	st.addr = netip.Addr{}
 }
@@ -453,19 +463,13 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.
 // Clients returns the connected point-to-site clients, by address.
 func (m *Manager) Clients() []ClientStatus {
 	m.mu.Lock()
-	conns := slices.Collect(maps.Values(m.clientAddrs))
-	m.mu.Unlock()
 	var out []ClientStatus
-	for _, c := range conns {
-		c.do(func() {
-			st := c.client
-			if !st.attached || c.established() == nil {
-				return
-			}
-			s := ClientStatus{Name: c.name, Addr: st.addr, Remote: c.established().remote, Since: st.since, Subject: st.subject}
+	for _, c := range m.clientAddrs {
+		if s := c.client.shown; s.Addr.IsValid() {
 			out = append(out, s)
-		})
+		}
 	}
+	m.mu.Unlock()
 	slices.SortFunc(out, func(a, b ClientStatus) int { return a.Addr.Compare(b.Addr) })
 	return out
 }
@@ -531,7 +535,7 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if !ok {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
 	}
-	return sa.admitClient(ps, id, leaf, "", ours)
+	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), leaf, "", ours)
 }
 
 // refuseClient answers a client's IKE_AUTH request with notification n
@@ -570,11 +574,11 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 // admitClient completes the IKE_AUTH of an authenticated client: it gets
 // an address and its tunnel, and the response holds auth (the gateway's
 // AUTH and what goes with it), the address (CFG_REPLY) and the child SA
-// the client asked for in req, its first IKE_AUTH request.
-func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certificate, who string, auth []wire.Payload) []wire.Payload {
+// the client asked for in req, its first IKE_AUTH request. ident tells
+// the client from others (clientIdent): its connections from before go.
+func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert *x509.Certificate, who string, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
 	cp, _ := find[*wire.CP](req)
-	ident := clientIdent(id, cert, who)
 	if st.ident != "" && st.ident != ident {
 		// Another client at this connection's endpoint: a NAT gave the
 		// mapping of one that is gone to a new device. The old one's SAs,
@@ -593,6 +597,15 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 		}
 	}
 	addr, ok := sa.c.m.assignAddr(sa.c, ident, notify(req, wire.InitialContact) != nil)
+	if !ok && notify(req, wire.InitialContact) != nil && sa.c.m.endStale(sa.c, ident) > 0 {
+		// The pool may be full of the client's own connections from
+		// before (it says it has no other IKE SA): they go first, and
+		// give their addresses back as they do.
+		for deadline := time.Now().Add(staleWait); !ok && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+			addr, ok = sa.c.m.assignAddr(sa.c, ident, true)
+		}
+	}
 	if !ok {
 		// RFC 7296 §3.15.4: no address to give.
 		return sa.refuseClient(wire.InternalAddressFailure, "no free address in the pool for %s", st.subject)
@@ -611,6 +624,9 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, cert *x509.Certifi
 	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.selectors(), RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
+	sa.c.m.mu.Lock()
+	st.shown = ClientStatus{Name: sa.c.name, Addr: addr, Remote: sa.remote, Since: st.since, Subject: st.subject}
+	sa.c.m.mu.Unlock()
 	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", st.subject, "addr", addr, "remote", sa.remote, "proposal", sa.suite)
 	initialContact := notify(req, wire.InitialContact) != nil
 	if initialContact {
@@ -755,8 +771,9 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		// EAP goes on: the IKE SA may stay half-open a while longer, up
 		// to maxEAPTime from its start (a RADIUS server may wait for a
 		// second factor).
-		if until := time.Now().Add(halfOpenTimeout); until.Before(e.started.Add(maxEAPTime)) {
-			sa.halfOpenUntil = until
+		sa.halfOpenUntil = time.Now().Add(halfOpenTimeout)
+		if last := e.started.Add(maxEAPTime); last.Before(sa.halfOpenUntil) {
+			sa.halfOpenUntil = last
 		}
 		switch {
 		case !ok:
@@ -795,8 +812,14 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		return sa.refuseClient(wire.AuthenticationFailed, "computing AUTH with the EAP key: %v", err)
 	}
 	first, id, cert, who := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.cert, e.identity
+	ident := clientIdent(id, cert, who)
+	if e.rad != nil && !e.rad.Asserted() {
+		// Who the client says it is, which another user could say too:
+		// like no other client's, it replaces none (INITIAL_CONTACT).
+		ident = "unasserted:" + sa.c.name
+	}
 	sa.endEAP()
-	return sa.admitClient(first, id, cert, who, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
+	return sa.admitClient(first, id, ident, cert, who, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
 }
 
 // endEAP drops the EAP state of sa, and its key.
@@ -827,9 +850,24 @@ func clientIdent(id Identity, cert *x509.Certificate, who string) string {
 func (m *Manager) replaceClients(c *conn, ident string, initialContact bool) {
 	m.mu.Lock()
 	c.client.ident = ident
+	m.mu.Unlock()
+	if initialContact {
+		m.endStale(c, ident)
+	}
+}
+
+// staleWait is how long a client that connects again waits for its
+// stale connections to give back their addresses when the pool has no
+// other.
+const staleWait = time.Second
+
+// endStale deletes the IKE SAs of the connections other than c that
+// authenticated as ident, and returns how many there were.
+func (m *Manager) endStale(c *conn, ident string) int {
+	m.mu.Lock()
 	var stale []*conn
-	for _, o := range m.clients {
-		if o != c && o.client.ident == ident && initialContact {
+	for _, o := range m.clientConns {
+		if o != c && o.client.ident == ident {
 			stale = append(stale, o)
 		}
 	}
@@ -842,6 +880,7 @@ func (m *Manager) replaceClients(c *conn, ident string, initialContact bool) {
 			o.exit = true
 		})
 	}
+	return len(stale)
 }
 
 // verifyChain returns the client's certificate from the CERT payloads,

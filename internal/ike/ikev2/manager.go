@@ -94,7 +94,10 @@ type Manager struct {
 	// Point-to-site clients (SetClients): their connections by name and
 	// by the address they were given.
 	clientCfg   *Clients
-	clients     map[string]*conn // by clientKey
+	clients     map[string]*conn // by clientKey: where each client's IKE SA is, for IKE_SA_INIT
+	// clientConns are all client connections by name, whatever their
+	// endpoint (one that moved onto another's holds no clientKey).
+	clientConns map[string]*conn
 	clientAddrs map[netip.Addr]*conn
 	clientSeq   uint64 // numbers the clients' connections
 	// pending counts the client connections not admitted yet, in all and
@@ -140,6 +143,7 @@ func New(cfg Config) (*Manager, error) {
 		cfgs:     map[string]PeerConfig{},
 
 		clients:     map[string]*conn{},
+		clientConns: map[string]*conn{},
 		clientAddrs: map[netip.Addr]*conn{},
 		pendingByIP: map[netip.Addr]int{},
 	}, nil
@@ -327,7 +331,7 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
-	conns := slices.AppendSeq(slices.Collect(maps.Values(m.conns)), maps.Values(m.clients))
+	conns := slices.AppendSeq(slices.Collect(maps.Values(m.conns)), maps.Values(m.clientConns))
 	clear(m.conns)
 	clear(m.byRemote)
 	m.mu.Unlock()
@@ -388,7 +392,7 @@ func (m *Manager) conn(name string) *conn {
 	if c := m.conns[name]; c != nil {
 		return c
 	}
-	return m.clients[name]
+	return m.clientConns[name] // a client's tunnel is its connection's name
 }
 
 // HandlePacket processes one IKE datagram that arrived at local from

@@ -1,0 +1,119 @@
+package ikev2
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/pkitest"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// TestMovedClientFollowsConfiguration: a connected client that moves
+// (MOBIKE) to an endpoint where another connection (here a half-open
+// one) is held is still one of the gateway's clients: revoking its
+// certificate disconnects it, and closing the gateway ends it.
+func TestMovedClientFollowsConfiguration(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	cl.init()
+	if a := cpAddr(cl.request(wire.IKEAuth, append(cl.auth(pki.client), &wire.Notify{NotifyType: wire.MOBIKESupported}))); a != poolAddr(1) {
+		t.Fatalf("got %v", a)
+	}
+	// Another connection at the endpoint the client moves to: a
+	// half-open SA (the same client, or a spoofed IKE_SA_INIT).
+	x2 := clientAt(2)
+	newP2SClient(t, g, x2).init()
+	cl.addr = x2
+	cl.request(wire.Informational, []wire.Payload{&wire.Notify{NotifyType: wire.UpdateSAAddresses}})
+
+	// The client's certificate is revoked.
+	sum := sha1.Sum(pki.client.Raw)
+	revoked := *cfg
+	revoked.Revoked = []string{hex.EncodeToString(sum[:])}
+	if err := g.m.SetClients(&revoked); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if c := g.m.Clients(); len(c) != 0 {
+		t.Errorf("after revocation (a changed configuration) clients still connected: %+v", c)
+	}
+	if !cl.deletedByGW() {
+		t.Error("the revoked client was sent no Delete")
+	}
+	// Manager.Close must not hang on the client's loop.
+	done := make(chan struct{})
+	go func() { g.m.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(3 * time.Second):
+		t.Errorf("Manager.Close hangs: the moved client's loop was never told to stop")
+		g.m.DisconnectClient(poolAddr(1)) // let the test end
+		<-done
+	}
+}
+
+// TestReconnectWhenPoolFull: a client that connects again from a new
+// port with INITIAL_CONTACT when its stale connection holds the pool's
+// last address gets one: the stale connection is deleted first and gives
+// its address back.
+func TestReconnectWhenPoolFull(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	// /30: two addresses to give, more clients allowed.
+	if err := g.m.SetClients(pki.clients(g.hooks, netip.MustParsePrefix("10.9.0.0/30"), 10)); err != nil {
+		t.Fatal(err)
+	}
+	a := newP2SClient(t, g, clientAt(1))
+	if _, addr := a.connect(pki.client); !addr.IsValid() {
+		t.Fatal("a got no address")
+	}
+	if _, addr := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root)); !addr.IsValid() {
+		t.Fatal("bob got no address")
+	}
+	again := newP2SClient(t, g, netip.AddrPortFrom(clientAt(1).Addr(), 4500))
+	ps, addr := again.connect(pki.client)
+	if !addr.IsValid() {
+		t.Errorf("the client reconnecting with INITIAL_CONTACT was refused: INTERNAL_ADDRESS_FAILURE=%v", notify(ps, wire.InternalAddressFailure) != nil)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if !a.deletedByGW() {
+		t.Error("the stale connection was sent no Delete")
+	}
+}
+
+// TestClientRekeysOnSoftExpiry: the data path's soft expiry of a
+// client's child SA (its byte or packet lifetime) reaches the client's
+// connection, which rekeys the child SA.
+func TestClientRekeysOnSoftExpiry(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	if _, addr := cl.connect(pki.client); !addr.IsValid() {
+		t.Fatal("no address")
+	}
+	chs := g.dp.list()
+	if len(chs) != 1 {
+		t.Fatalf("%d children", len(chs))
+	}
+	name := chs[0].Tunnel
+	if c := g.m.conn(name); c == nil {
+		t.Errorf("Manager.conn(%q) = nil: SoftExpired/Acquire for a client's tunnel are dropped", name)
+	}
+	seen := len(cl.fromGW(wire.CreateChildSA, 0, false))
+	g.m.SoftExpired(name, chs[0].In.SPI)
+	time.Sleep(200 * time.Millisecond)
+	if n := len(cl.fromGW(wire.CreateChildSA, 0, false)); n == seen {
+		t.Errorf("no CREATE_CHILD_SA rekey after SoftExpired of the client's child SA")
+	}
+}

@@ -1,0 +1,216 @@
+package ikev2
+
+import (
+	"bytes"
+	"crypto/hmac"
+	"crypto/md5"
+	"net"
+	"net/netip"
+	"slices"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/radius"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+)
+
+// fakeRADIUS answers EAP on loopback: a challenge (EAP-MD5 type) to the
+// identity, an Accept with MPPE keys and no User-Name to the answer;
+// while silent, it answers nothing.
+type fakeRADIUS struct {
+	addr   netip.AddrPort
+	secret []byte
+	silent atomic.Bool
+	msk    []byte
+}
+
+func newFakeRADIUS(t *testing.T) *fakeRADIUS {
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	f := &fakeRADIUS{addr: netip.MustParseAddrPort(pc.LocalAddr().String()), secret: []byte("s3cret")}
+	recv, send := bytes.Repeat([]byte{0x11}, 32), bytes.Repeat([]byte{0x22}, 32)
+	f.msk = append(slices.Clone(recv), send...)
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if f.silent.Load() {
+				continue
+			}
+			req, err := radius.Parse(buf[:n])
+			if err != nil {
+				continue
+			}
+			var eapIn []byte
+			for _, a := range req.Attrs {
+				if a.Type == radius.AttrEAPMessage {
+					eapIn = append(eapIn, a.Value...)
+				}
+			}
+			m, _ := ppp.ParseEAP(eapIn)
+			_, hasState := req.Find(radius.AttrState)
+			attrs := []radius.Attr{{Type: radius.AttrMessageAuthenticator, Value: make([]byte, 16)}}
+			code := byte(radius.CodeAccessChallenge)
+			if !hasState {
+				ch := ppp.EAP{Code: ppp.EAPRequest, ID: m.ID + 1, Type: 4, Data: append([]byte{16}, make([]byte, 16)...)}
+				attrs = append(attrs, radius.Attr{Type: radius.AttrEAPMessage, Value: ch.Append(nil)},
+					radius.Attr{Type: radius.AttrState, Value: []byte("s1")})
+			} else {
+				code = radius.CodeAccessAccept
+				attrs = append(attrs, radius.Attr{Type: radius.AttrEAPMessage, Value: ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}.Append(nil)},
+					msAttr(17, mppe(recv, f.secret, req.Authenticator)), msAttr(16, mppe(send, f.secret, req.Authenticator)))
+			}
+			resp := radius.Packet{Code: code, ID: req.ID, Authenticator: req.Authenticator, Attrs: attrs}
+			b, err := resp.Append(nil)
+			if err != nil {
+				panic(err)
+			}
+			mac := hmac.New(md5.New, f.secret)
+			mac.Write(b)
+			copy(b[22:38], mac.Sum(nil))
+			h := md5.New()
+			h.Write(b[:4])
+			h.Write(req.Authenticator[:])
+			h.Write(b[20:])
+			h.Write(f.secret)
+			copy(b[4:20], h.Sum(nil))
+			pc.WriteTo(b, from)
+		}
+	}()
+	return f
+}
+
+func msAttr(typ byte, v []byte) radius.Attr {
+	out := []byte{0, 0, 1, 55, typ, byte(2 + len(v))}
+	return radius.Attr{Type: 26, Value: append(out, v...)}
+}
+
+func mppe(key, secret []byte, reqAuth [16]byte) []byte {
+	p := append([]byte{byte(len(key))}, key...)
+	for len(p)%16 != 0 {
+		p = append(p, 0)
+	}
+	salt := []byte{0x80, 0x01}
+	out := slices.Clone(salt)
+	prev := append(reqAuth[:], salt...)
+	for i := 0; i < len(p); i += 16 {
+		h := md5.Sum(append(slices.Clone(secret), prev...))
+		for j := range 16 {
+			p[i+j] ^= h[j]
+		}
+		out = append(out, p[i:i+16]...)
+		prev = slices.Clone(p[i : i+16])
+	}
+	return out
+}
+
+// radiusConnect runs a client through EAP relayed to f with EAP identity
+// user and IKE identity idi; it returns the final answer.
+func radiusConnect(t *testing.T, cl *p2sClient, f *fakeRADIUS, idi Identity, user string, initialContact bool) []wire.Payload {
+	t.Helper()
+	cl.init()
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	ps := []wire.Payload{idi.payload(false)}
+	if initialContact {
+		ps = append(ps, &wire.Notify{NotifyType: wire.InitialContact})
+	}
+	ps = append(ps, &wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}}},
+		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 1, 2, 3}, false),
+		tsPayload(false, any4), tsPayload(true, any4))
+	resp := cl.request(wire.IKEAuth, ps)
+	p, ok := find[*wire.EAP](resp)
+	if !ok {
+		t.Fatalf("no EAP: %v", resp)
+	}
+	m, _ := ppp.ParseEAP(p.Data)
+	m, _ = cl.eapRequest(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte(user)})
+	if m.Code != ppp.EAPRequest {
+		t.Fatalf("after identity: %+v", m)
+	}
+	m, _ = cl.eapRequest(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: 4, Data: append([]byte{16}, make([]byte, 16)...)})
+	if m.Code != ppp.EAPSuccess {
+		t.Fatalf("EAP ended with %+v", m)
+	}
+	idp := idi.payload(false)
+	signed, _ := suite.SignedOctets(cl.s.PRF, cl.initReq, cl.nr, cl.keys.PI, idp.AppendBody(nil))
+	mac, _ := suite.PSKAuth(cl.s.PRF, f.msk, signed)
+	return cl.request(wire.IKEAuth, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: mac}})
+}
+
+func radiusGateway(t *testing.T) (*p2sGateway, *fakeRADIUS) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	f := newFakeRADIUS(t)
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	cfg.Radius = []radius.Server{{Addr: f.addr, Secret: f.secret}}
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return g, f
+}
+
+// TestUnassertedIdentityReplacesNone: two users who give the same outer
+// EAP identity (as PEAP and TTLS clients may: "anonymous") and the same
+// IDi (Windows sends its private address), accepted by a RADIUS server
+// that names neither (no User-Name in its Accept), are two clients: the
+// second one's INITIAL_CONTACT does not delete the first's IKE SA.
+func TestUnassertedIdentityReplacesNone(t *testing.T) {
+	g, f := radiusGateway(t)
+	idi := IPIdentity(netip.MustParseAddr("192.168.1.10"))
+	alice := newP2SClient(t, g, clientAt(1))
+	if a := cpAddr(radiusConnect(t, alice, f, idi, "anonymous", true)); !a.IsValid() {
+		t.Fatal("alice got no address")
+	}
+	bob := newP2SClient(t, g, clientAt(2))
+	if a := cpAddr(radiusConnect(t, bob, f, idi, "anonymous", true)); !a.IsValid() {
+		t.Fatal("bob got no address")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if alice.deletedByGW() {
+		t.Errorf("bob's INITIAL_CONTACT deleted alice's IKE SA (clients now %v)", g.clientAddrs())
+	}
+}
+
+// TestClientsWhileRadiusWaits: the gateway's list of clients comes at
+// once while a client's connection waits for a RADIUS server (here its
+// second IKE SA, a reauthentication from the same endpoint).
+func TestClientsWhileRadiusWaits(t *testing.T) {
+	oldWait, oldTimeout := radius.Wait, radius.Timeout
+	radius.Wait, radius.Timeout = 3*time.Second, time.Second
+	t.Cleanup(func() { radius.Wait, radius.Timeout = oldWait, oldTimeout })
+	g, f := radiusGateway(t)
+	idi := IPIdentity(netip.MustParseAddr("192.168.1.10"))
+	alice := newP2SClient(t, g, clientAt(1))
+	if a := cpAddr(radiusConnect(t, alice, f, idi, "alice", true)); !a.IsValid() {
+		t.Fatal("alice got no address")
+	}
+	// Reauthentication (strongSwan's make-before-break) from the same
+	// endpoint; the RADIUS server is slow.
+	re := newP2SClient(t, g, clientAt(1))
+	re.init()
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	resp := re.request(wire.IKEAuth, []wire.Payload{idi.payload(false),
+		&wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}}},
+		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 1, 2, 4}, false),
+		tsPayload(false, any4), tsPayload(true, any4)})
+	p, _ := find[*wire.EAP](resp)
+	m, _ := ppp.ParseEAP(p.Data)
+	f.silent.Store(true)
+	g.m.HandlePacket(p2sGW, re.addr, re.seal(wire.IKEAuth, re.nextID,
+		[]wire.Payload{&wire.EAP{Data: ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte("alice")}.Append(nil)}}))
+	time.Sleep(100 * time.Millisecond)
+	start := time.Now()
+	n := len(g.m.Clients())
+	if d := time.Since(start); d > time.Second || n != 1 {
+		t.Errorf("Manager.Clients took %v and listed %d clients, want alice at once (not after the RADIUS round)", d.Round(100*time.Millisecond), n)
+	}
+}
