@@ -568,7 +568,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 				return err
 			}
 			if file != "" {
-				if err := os.WriteFile(file, zip, 0o644); err != nil {
+				if err := os.WriteFile(file, zip, 0o600); err != nil { // it may hold the gateway's OpenVPN key
 					return err
 				}
 			}

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net"
 	"net/netip"
 	"slices"
@@ -128,6 +129,7 @@ type ovpnSession struct {
 	send   atomic.Pointer[ovpnKeys]
 	recv   [8]atomic.Pointer[ovpnKeys]
 	next   atomic.Pointer[ovpnKeys] // renegotiated, sent with once the client sends with them
+	keyGen atomic.Uint64            // numbers the keys made (ovpnKeys.gen)
 	authed atomic.Bool
 	outQueue
 	bytesIn atomic.Uint64
@@ -156,6 +158,7 @@ type ovpnKeys struct {
 	openIV       [8]byte
 	nextPacketID atomic.Uint32
 	replay       ovpnReplay
+	gen          uint64 // the session's count of key states when these were made: newer keys have more
 }
 
 // serveOpenVPN runs one OpenVPN client: c is the connection, r its
@@ -267,6 +270,13 @@ func (o *ovpnSession) newKeyState(id int) *ovpnKeyState {
 		o.states[gone].retired = true
 		o.states[gone] = nil
 		o.recv[gone].Store(nil)
+		if s, n := o.send.Load(), o.next.Load(); s != nil && s.keyID == gone && n != nil {
+			// The keys we send with go, the client sending nothing with
+			// the newer ones meanwhile: it has those, and no longer
+			// these.
+			o.send.Store(n)
+			o.next.Store(nil)
+		}
 	}
 	o.cond.Broadcast()
 	return ks
@@ -371,6 +381,11 @@ func (o *ovpnSession) sendControl(ks *ovpnKeyState, op int, acks []uint32, paylo
 	if o.wrap != nil {
 		// Numbered here, under the write lock, so that the client sees
 		// the packet ids rise (it checks them as we check its).
+		if o.sendPID.ID == math.MaxUint32 {
+			// Counting begins again from a later time (packet_id.c):
+			// the client takes no id twice in one.
+			o.sendPID = openvpn.PacketID{Time: max(uint32(time.Now().Unix()), o.sendPID.Time+1)}
+		}
 		o.sendPID.ID++
 		b = o.wrap.Wrap(b[:2:2], b[2:], o.sendPID)
 	}
@@ -567,6 +582,7 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2
 	if err != nil {
 		return nil, km, nil, err
 	}
+	keys.gen = o.keyGen.Add(1)
 	return tc, km, keys, nil
 }
 
@@ -855,11 +871,13 @@ func (o *ovpnSession) handleData(pkt []byte) {
 		return
 	}
 	k.replay.mark(id)
-	if k == o.next.Load() {
-		// The client sends with the renegotiated keys: it has them, and
+	if s := o.send.Load(); s == nil || k.gen > s.gen {
+		// The client sends with renegotiated keys: it has them, and
 		// opens what we send with them (ssl.c tls_select_encryption_key).
 		o.send.Store(k)
-		o.next.Store(nil)
+		if n := o.next.Load(); n != nil && n.gen <= k.gen {
+			o.next.Store(nil)
+		}
 	}
 	if bytes.Equal(plain, ovpnPingPayload) {
 		return

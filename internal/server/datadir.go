@@ -187,12 +187,29 @@ func serial() *big.Int {
 	return n
 }
 
-// ensureCA loads or makes the data directory's certificate authority.
+// ensureCA loads or makes the data directory's certificate authority: a
+// new one when there is none, or it expired. One that does not load
+// (cut short, another kind of key) is an error, not replaced: clients
+// trust it, and the gateways' OpenVPN keys derive from its key.
 func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	caPath, keyPath := filepath.Join(dir, datadir.CA), filepath.Join(dir, datadir.CAKey)
-	if pair, err := tls.LoadX509KeyPair(caPath, keyPath); err == nil && pair.Leaf != nil && time.Now().Before(pair.Leaf.NotAfter) {
-		if k, ok := pair.PrivateKey.(*ecdsa.PrivateKey); ok {
-			return pair.Leaf, k, nil
+	pair, err := tls.LoadX509KeyPair(caPath, keyPath)
+	switch {
+	case err == nil && time.Now().Before(pair.Leaf.NotAfter):
+		k, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
+		if !ok {
+			return nil, nil, fmt.Errorf("%s: the CA's key is no ECDSA key", keyPath)
+		}
+		return pair.Leaf, k, nil
+	case err == nil:
+		// Expired: a new one, below.
+	case !errors.Is(err, fs.ErrNotExist):
+		return nil, nil, fmt.Errorf("the data directory's CA (%s, %s): %w", caPath, keyPath, err)
+	default:
+		_, caErr := os.Stat(caPath)
+		_, keyErr := os.Stat(keyPath)
+		if !errors.Is(caErr, fs.ErrNotExist) || !errors.Is(keyErr, fs.ErrNotExist) {
+			return nil, nil, fmt.Errorf("the data directory has one of %s and %s without the other", caPath, keyPath)
 		}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)

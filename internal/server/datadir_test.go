@@ -1,8 +1,12 @@
 package server
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/datadir"
 )
 
 // TestOpenVPNKeys: a gateway's OpenVPN static key is the same every time
@@ -31,5 +35,41 @@ func TestOpenVPNKeys(t *testing.T) {
 	}
 	if _, err := openVPNKeys(dir)(""); err == nil {
 		t.Error("a key for a gateway without a resourceGuid")
+	}
+}
+
+// TestCAKeptOrRefused: the data directory's CA is made once and loaded
+// after; one cut short (a copy that did not finish) is an error, not
+// silently replaced (clients trust it, and the gateways' OpenVPN keys
+// come from its key); so is one file without the other.
+func TestCAKeptOrRefused(t *testing.T) {
+	dir := t.TempDir()
+	ca, _, err := ensureCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, _, err := ensureCA(dir)
+	if err != nil || !again.Equal(ca) {
+		t.Fatalf("loaded again: %v, the same %v", err, err == nil && again.Equal(ca))
+	}
+	caPath := filepath.Join(dir, datadir.CA)
+	pem, err := os.ReadFile(caPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(caPath, pem[:len(pem)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ensureCA(dir); err == nil {
+		t.Error("a CA cut short was taken or replaced")
+	}
+	if got, _ := os.ReadFile(caPath); len(got) != len(pem)/2 {
+		t.Error("the CA cut short was overwritten")
+	}
+	if err := os.Remove(caPath); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := ensureCA(dir); err == nil {
+		t.Error("a CA key without its certificate was replaced")
 	}
 }

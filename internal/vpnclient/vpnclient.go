@@ -131,7 +131,7 @@ func (s Settings) Zip() ([]byte, error) {
 			name string
 			body []byte
 			mode fs.FileMode
-		}{FileOpenVPN, s.render(openVPNProfile), 0o644})
+		}{FileOpenVPN, s.render(openVPNProfile), 0o600}) // the gateway's static key
 	}
 	now := time.Now()
 	for _, f := range files {
@@ -185,7 +185,9 @@ certificate uploaded to the gateway (vpnClientRootCertificates){{if .Radius}}, o
 with a user name and password, which the gateway's RADIUS server checks
 (vnetgw p2s connect --user NAME; the scripts below take certificates){{end}}.
 {{- else}}Authenticate with a user name and password, which the gateway's RADIUS
-server checks.{{end}} The package holds no secret.
+server checks.{{end}}{{if and .OpenVPN .OpenVPNKey}} The package holds one secret, the gateway's key in
+` + FileOpenVPN + ` (written readable by its owner alone): give it to the
+gateway's users only.{{else}} The package holds no secret.{{end}}
 {{if .SSTP}}
 SSTP:
 {{- if .Certificates}}
@@ -211,10 +213,7 @@ OpenVPN (TCP port {{.Port}}, the client certificate in TLS):
   ` + FileOpenVPN + `        any OpenVPN 2.6 client: replace
                                             ` + OpenVPNCertPlaceholder + ` and ` + OpenVPNKeyPlaceholder + `
                                             with the certificate and key
-                                            (PEM), then openvpn --config{{if .OpenVPNKey}}
-                                            It holds the gateway's key
-                                            (tls-crypt): give it to the
-                                            gateway's users only{{end}}
+                                            (PEM), then openvpn --config
 {{end}}
 A client does not reconnect by itself after the connection ends (R14);
 vnetgw's own client does with --reconnect.

@@ -93,8 +93,8 @@ type Manager struct {
 	cfgs     map[string]PeerConfig // as last given to Reconfig, with defaults
 	// Point-to-site clients (SetClients): their connections by name and
 	// by the address they were given.
-	clientCfg   *Clients
-	clients     map[string]*conn // by clientKey: where each client's IKE SA is, for IKE_SA_INIT
+	clientCfg *Clients
+	clients   map[string]*conn // by clientKey: where each client's IKE SA is, for IKE_SA_INIT
 	// clientConns are all client connections by name, whatever their
 	// endpoint (one that moved onto another's holds no clientKey).
 	clientConns map[string]*conn
