@@ -40,6 +40,7 @@ const (
 	CodeInvalidReference      = "InvalidResourceReference"
 	CodeInvalidParameter      = "InvalidParameter"
 	CodeRouteConflict         = "RouteConflict"
+	CodeWriteTooLarge         = "WriteTooLarge"
 	CodePreconditionFailed    = "PreconditionFailed"
 
 	// Authentication.

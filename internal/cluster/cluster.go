@@ -21,7 +21,7 @@
 // ends after its TTL, its claims go with it, and the other nodes claim its
 // VNets and start them: the standby takes the gateway's public address and
 // brings its tunnels up again. A node cut off from etcd stops running
-// every VNet once its lease has gone unrenewed for half its TTL, before
+// every VNet once its lease has gone unrenewed for two thirds of its TTL, before
 // etcd can end it (never two nodes at once), and joins again when it can.
 package cluster
 
@@ -37,6 +37,7 @@ import (
 	"sync"
 	"time"
 
+	"go.etcd.io/etcd/api/v3/mvccpb"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -87,7 +88,7 @@ type Node struct {
 	mu       sync.Mutex
 	lease    clientv3.LeaseID     // 0 while not a member
 	joinedAt time.Time            // when it last became a member
-	fenced   bool                 // etcd has not renewed the lease for half its TTL
+	fenced   bool                 // etcd has not renewed the lease for two thirds of its TTL
 	nodes    map[string]member    // live nodes, by name
 	claims   map[string]string    // VNet id → the node that runs it
 	moves    map[string]string    // VNet id → the node it is to move to
@@ -228,6 +229,12 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 	}
 	n.mu.Unlock()
 
+	// The writes wait for etcd no longer than a quarter of the TTL: the
+	// caller must come back soon to learn that the node fenced itself
+	// (member), and stop what it runs.
+	ctx, cancel := context.WithTimeout(ctx, n.opts.TTL/4)
+	defer cancel()
+
 	for _, v := range claim {
 		key := n.opts.Prefix + prefixClaims + v
 		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
@@ -268,6 +275,15 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 		}
 	}
 	return owned
+}
+
+// loadLocked takes what the cluster holds (kvs, its whole prefix) as it
+// is now; n.mu is held.
+func (n *Node) loadLocked(kvs []*mvccpb.KeyValue) {
+	n.nodes, n.claims, n.moves, n.drained = map[string]member{}, map[string]string{}, map[string]string{}, map[string]bool{}
+	for _, kv := range kvs {
+		n.applyLocked(string(kv.Key), string(kv.Value), clientv3.LeaseID(kv.Lease), true)
+	}
 }
 
 // handOverLocked reports whether this node, which runs vnet, is to hand
@@ -497,11 +513,15 @@ func (n *Node) run(ctx context.Context) {
 // member registers the node on a new lease, calls joined, and follows the
 // cluster until the lease is lost or ctx ends.
 //
-// The node fences itself: when etcd has not renewed its lease for half the
-// lease's TTL it runs no VNet until a renewal comes, so that it has stopped
-// before etcd can end the lease and another node take its VNets over.
+// The node fences itself: when etcd has not renewed its lease for two
+// thirds of the lease's TTL it runs no VNet until a renewal comes, so that
+// it has stopped before etcd can end the lease and another node take its
+// VNets over. (Half would be too little: etcd's client renews every third
+// of the TTL rounded up to half a second, a second apart at TTL 2 s.)
 func (n *Node) member(ctx context.Context, first bool, joined func()) error {
-	grant, err := n.cli.Grant(ctx, int64((n.opts.TTL+time.Second-1)/time.Second))
+	gctx, cancelGrant := context.WithTimeout(ctx, n.opts.TTL)
+	grant, err := n.cli.Grant(gctx, int64((n.opts.TTL+time.Second-1)/time.Second))
+	cancelGrant()
 	if err != nil {
 		return fmt.Errorf("lease: %w", err)
 	}
@@ -541,10 +561,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		return fmt.Errorf("read the cluster: %w", err)
 	}
 	n.mu.Lock()
-	n.nodes, n.claims, n.moves, n.drained = map[string]member{}, map[string]string{}, map[string]string{}, map[string]bool{}
-	for _, kv := range get.Kvs {
-		n.applyLocked(string(kv.Key), string(kv.Value), clientv3.LeaseID(kv.Lease), true)
-	}
+	n.loadLocked(get.Kvs)
 	n.lease, n.joinedAt = lease, time.Now()
 	n.bump()
 	n.mu.Unlock()
@@ -552,9 +569,14 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	n.log.Info("joined the cluster", "node", n.opts.Name, "nodes", len(n.nodes), "ttl", ttl)
 	fence := time.NewTicker(ttl / 10)
 	defer fence.Stop()
-	wctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	wch := n.cli.Watch(wctx, n.opts.Prefix, clientv3.WithPrefix(), clientv3.WithRev(get.Header.Revision+1))
+	// Progress notifications keep the revision the watch resumes from
+	// after a reconnect recent, also while the cluster is quiet.
+	watch := func(rev int64) (clientv3.WatchChan, context.CancelFunc) {
+		wctx, cancel := context.WithCancel(ctx)
+		return n.cli.Watch(wctx, n.opts.Prefix, clientv3.WithPrefix(), clientv3.WithRev(rev), clientv3.WithProgressNotify()), cancel
+	}
+	wch, stopWatch := watch(get.Header.Revision + 1)
+	defer func() { stopWatch() }()
 	for {
 		select {
 		case <-ctx.Done():
@@ -572,12 +594,12 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 			}
 			n.mu.Unlock()
 		case <-fence.C:
-			if time.Since(renewed) > ttl/2 {
+			if time.Since(renewed) > 2*ttl/3 {
 				n.mu.Lock()
 				if !n.fenced {
 					n.fenced = true
 					n.bump()
-					n.log.Warn("etcd has not renewed the lease for half its TTL; running no VNet, so that another node may take them over", "since", time.Since(renewed).Round(time.Millisecond))
+					n.log.Warn("etcd has not renewed the lease for two thirds of its TTL; running no VNet, so that another node may take them over", "since", time.Since(renewed).Round(time.Millisecond))
 				}
 				n.mu.Unlock()
 			}
@@ -586,7 +608,24 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 				return errors.New("watch ended")
 			}
 			if err := resp.Err(); err != nil {
-				return fmt.Errorf("watch: %w", err)
+				// The watch cannot go on (after a reconnect, its revision
+				// was compacted): the node stays a member, reads the
+				// cluster again and watches from there. Leaving would
+				// release every VNet it has not stopped yet.
+				stopWatch()
+				n.log.Info("reading the cluster again", "watch", err)
+				rctx, cancel := context.WithTimeout(ctx, ttl/3)
+				get, gerr := n.cli.Get(rctx, n.opts.Prefix, clientv3.WithPrefix())
+				cancel()
+				if gerr != nil {
+					return fmt.Errorf("watch: %w; reading the cluster again: %v", err, gerr)
+				}
+				n.mu.Lock()
+				n.loadLocked(get.Kvs)
+				n.bump()
+				n.mu.Unlock()
+				wch, stopWatch = watch(get.Header.Revision + 1)
+				continue
 			}
 			n.mu.Lock()
 			for _, e := range resp.Events {

@@ -27,6 +27,12 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 	defer timer.Stop()
 	lastRev, lastGen := int64(-1), uint64(0)
 	var lastOwned map[string]bool
+	// Status goes to the store from a goroutine of its own: a store that
+	// does not answer (etcd cut off) holds up no placement, and a node
+	// that fenced itself stops its VNets at once. A status not yet
+	// written when a newer one comes is not written.
+	statuses := make(chan map[string][]byte, 1)
+	go writeStatuses(ctx, reg, statuses, log)
 	var placed <-chan struct{}
 	var fastUntil time.Time
 	due := true // the status is to be read and written on this pass
@@ -57,9 +63,11 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			fastUntil = time.Now().Add(FastStatusPeriod)
 		}
 		if due {
-			if err := reg.PutStatuses(ctx, statusUpdates(snap, eng.Status(), owned, node)); err != nil && ctx.Err() == nil {
-				log.Warn("write status", "err", err)
+			select {
+			case <-statuses: // superseded
+			default:
 			}
+			statuses <- statusUpdates(snap, eng.Status(), owned, node)
 			wait := StatusInterval
 			if time.Now().Before(fastUntil) {
 				wait = FastStatusInterval
@@ -73,6 +81,20 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			due = false
 		case <-timer.C:
 			due = true
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// writeStatuses writes each status the loop hands it, until ctx ends.
+func writeStatuses(ctx context.Context, reg *region.Region, statuses <-chan map[string][]byte, log *slog.Logger) {
+	for {
+		select {
+		case s := <-statuses:
+			if err := reg.PutStatuses(ctx, s); err != nil && ctx.Err() == nil {
+				log.Warn("write status", "err", err)
+			}
 		case <-ctx.Done():
 			return
 		}

@@ -29,8 +29,9 @@ type Config struct {
 	PublicIPPool Pool
 	// Remotes finds gateways of other regions; nil means none are known.
 	Remotes Remotes
-	// MaxTxnOps bounds the ops of a status transaction (etcd refuses more
-	// than its --max-txn-ops, 128 by default); 0: no bound.
+	// MaxTxnOps bounds the ops of a transaction (etcd refuses more than
+	// its --max-txn-ops, 128 by default): status is written in several,
+	// a change that needs more in one is refused; 0: no bound.
 	MaxTxnOps int
 	Logger    *slog.Logger
 }
@@ -231,6 +232,11 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		}
 		if len(ops) == 0 {
 			return tx.warnings, nil
+		}
+		if r.maxOps > 0 && len(ops)+1 > r.maxOps {
+			// Refused, clearly, rather than by the store.
+			return nil, arm.Errorf(arm.CodeWriteTooLarge,
+				"this change writes %d records at once, more than the store takes in one transaction (%d, within etcd's --max-txn-ops); make it in smaller steps (a resource group: delete some of its resources first)", len(ops)+1, r.maxOps)
 		}
 		ops = append(ops, store.Put(keyFence, nil))
 		rev, err := r.store.Txn(ctx, []store.Cond{{Key: keyFence, ModRevision: fence}}, ops)

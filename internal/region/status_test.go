@@ -3,6 +3,7 @@ package region
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"path/filepath"
 	"testing"
@@ -122,4 +123,41 @@ func openRegion(t *testing.T, cfg Config) (*Region, *bolt.Store) {
 	}
 	t.Cleanup(func() { reg.Close() })
 	return reg, st
+}
+
+// TestWriteTooLarge: a change that needs more records in one transaction
+// than the store takes (etcd's --max-txn-ops) is refused with
+// WriteTooLarge, and changes nothing; in smaller steps it is made.
+func TestWriteTooLarge(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := openRegion(t, Config{MaxTxnOps: 10})
+	const sub = "eeeeeeee-0000-0000-0000-0000000000e7"
+	g := arm.ResourceGroupID(sub, "rg")
+	if _, _, err := reg.PutGroup(ctx, g, &arm.ResourceGroup{Location: "westeurope"}); err != nil {
+		t.Fatal(err)
+	}
+	site := func(i int) arm.ID { return arm.NetworkID(sub, "rg", "localNetworkGateways", fmt.Sprintf("site%d", i)) }
+	for i := range 12 {
+		l := &arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+		l.Properties.GatewayIPAddress = fmt.Sprintf("192.0.2.%d", i+1)
+		l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{fmt.Sprintf("10.%d.0.0/16", i)}}
+		if _, _, err := reg.PutLocalGateway(ctx, site(i), l); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var ae *arm.Error
+	if _, err := reg.Delete(ctx, g); !errors.As(err, &ae) || ae.Code != arm.CodeWriteTooLarge {
+		t.Fatalf("deleting a group of 12 resources, 10 records a transaction: %v", err)
+	}
+	if _, err := reg.Get(site(0)); err != nil {
+		t.Fatalf("the refused delete took a resource: %v", err)
+	}
+	for i := range 6 {
+		if _, err := reg.Delete(ctx, site(i)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := reg.Delete(ctx, g); err != nil {
+		t.Errorf("the group of 6 resources: %v", err)
+	}
 }

@@ -39,7 +39,11 @@ func Dial(endpoints []string, tlsConfig *tls.Config, timeout time.Duration) (*cl
 	if timeout <= 0 {
 		timeout = 5 * time.Second
 	}
-	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tlsConfig, DialTimeout: timeout, Logger: zap.NewNop()})
+	// Keepalives find a connection that went silent (a member that lost
+	// power, a route gone: no reset comes), so that the client moves to
+	// another member or dials again instead of waiting on it for ever.
+	cli, err := clientv3.New(clientv3.Config{Endpoints: endpoints, TLS: tlsConfig, DialTimeout: timeout, Logger: zap.NewNop(),
+		DialKeepAliveTime: 10 * time.Second, DialKeepAliveTimeout: 3 * time.Second})
 	if err != nil {
 		return nil, fmt.Errorf("etcd %s: %w", strings.Join(endpoints, ","), err)
 	}

@@ -1,0 +1,255 @@
+package cluster_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"log/slog"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/cluster"
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
+	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+)
+
+// blipProxy forwards TCP; blip drops the current connections but keeps
+// accepting (a short network blip / etcd member restart).
+type blipProxy struct {
+	addr  string
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newBlipProxy(t *testing.T, to string) *blipProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &blipProxy{addr: ln.Addr().String()}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *blipProxy) blip() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// TestCompactedWatchKeepsMembership: a quiet cluster prefix, compaction
+// of etcd's history meanwhile (the region's status writes move its
+// revision on), then a reconnect: the cluster watch cannot resume where
+// it was. The node reads the cluster again and stays a member: no other
+// node takes over VNets it has not stopped.
+func TestCompactedWatchKeepsMembership(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := newBlipProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
+	cliA, err := etcd.Dial([]string{p.addr}, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cliA.Close()
+	var logA syncBuf
+	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: 5 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logA, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
+		t.Fatalf("a runs %d", len(o))
+	}
+	b := join(t, e, "b")
+	defer b.Close()
+	// Region status writes advance etcd's revision; the store compacts.
+	direct := e.Client(t)
+	for i := range 50 {
+		direct.Put(context.Background(), "/r/state/status/x", strings.Repeat("x", i))
+	}
+	resp, _ := direct.Get(context.Background(), "/r/state/status/x")
+	if _, err := direct.Compact(context.Background(), resp.Header.Revision); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	p.blip() // a's connection drops for a moment; a's lease is fine (TTL 5 s)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if o := b.Place(context.Background(), vnets); len(o) > 0 {
+			t.Errorf("%s after a sub-second blip (a's lease TTL 5 s, a never fenced), b runs %d VNets that a's caller has not been told to stop", time.Since(start).Round(time.Millisecond), len(o))
+			break
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	for _, l := range strings.Split(logA.String(), "\n") {
+		if strings.Contains(l, "lost membership") || strings.Contains(l, "fence") {
+			t.Log(l)
+		}
+	}
+}
+
+// TestHealthyNodeNotFenced: a node at TTL 2 s (etcd's least) whose lease
+// etcd renews as usual (every second: a third of the TTL, rounded up to
+// half a second) never stops its VNets for want of a renewal.
+func TestHealthyNodeNotFenced(t *testing.T) {
+	e := etcdtest.Start(t)
+	var log syncBuf
+	a, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/c/", Name: "a", TTL: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	a.Place(context.Background(), vnets)
+	dropped := 0
+	start := time.Now()
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
+		if len(a.Place(context.Background(), vnets)) == 0 {
+			dropped++
+			t.Errorf("the healthy node runs no VNet %s after it joined", time.Since(start).Round(time.Millisecond))
+			for len(a.Place(context.Background(), vnets)) == 0 {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	if n := strings.Count(log.String(), "has not renewed"); n > 0 || dropped > 0 {
+		t.Errorf("fenced %d times in 20 s (%d log lines)", dropped, n)
+	}
+}
+
+// freezeProxy forwards TCP; freeze makes the current connections silent
+// (bytes are dropped, nothing is closed: a crashed host, a dropped route),
+// while new connections work.
+type freezeProxy struct {
+	addr   string
+	mu     sync.Mutex
+	frozen map[net.Conn]bool
+	conns  []net.Conn
+}
+
+func newFreezeProxy(t *testing.T, to string) *freezeProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &freezeProxy{addr: ln.Addr().String(), frozen: map[net.Conn]bool{}}
+	pipe := func(dst, src, key net.Conn) {
+		buf := make([]byte, 32<<10)
+		for {
+			n, err := src.Read(buf)
+			if err != nil {
+				dst.Close()
+				return
+			}
+			p.mu.Lock()
+			f := p.frozen[key]
+			p.mu.Unlock()
+			if !f {
+				dst.Write(buf[:n])
+			}
+		}
+	}
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c)
+			p.mu.Unlock()
+			go pipe(u, c, c)
+			go pipe(c, u, c)
+		}
+	}()
+	return p
+}
+
+func (p *freezeProxy) freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		p.frozen[c] = true
+	}
+	p.conns = nil
+}
+
+// TestSilentConnectionRejoins: a node whose etcd connection goes silent
+// (no reset: a member that lost power, a route gone) stops its VNets,
+// and joins again on a new connection (gRPC keepalives find the dead one)
+// rather than waiting on the old one for ever.
+func TestSilentConnectionRejoins(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := newFreezeProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
+	cliA, err := etcd.Dial([]string{p.addr}, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cliA.Close()
+	var logA syncBuf
+	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logA, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { go a.Close() }()
+	a.Place(context.Background(), vnets)
+	p.freeze()
+	start := time.Now()
+	back := time.Duration(0)
+	stopped := time.Duration(0)
+	for time.Since(start) < 30*time.Second {
+		n := len(a.Place(context.Background(), vnets))
+		if n == 0 && stopped == 0 {
+			stopped = time.Since(start)
+		}
+		if n > 0 && stopped > 0 {
+			back = time.Since(start)
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("a stopped its VNets %s after its connection went silent; ran them again %s after", stopped.Round(time.Millisecond), back.Round(time.Millisecond))
+	if stopped == 0 || back == 0 {
+		t.Errorf("stopped %v, back %v (0: not within 30 s) though etcd answers new connections:\n%s", stopped, back, logA.String())
+	}
+}

@@ -1,0 +1,133 @@
+package reconcile
+
+import (
+	"context"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/cluster"
+	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
+	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+)
+
+type cutProxy struct {
+	ln    net.Listener
+	mu    sync.Mutex
+	conns []net.Conn
+}
+
+func newCutProxy(t *testing.T, to string) *cutProxy {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln}
+	t.Cleanup(p.cut)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go func() { io.Copy(u, c); u.Close() }()
+			go func() { io.Copy(c, u); c.Close() }()
+		}
+	}()
+	return p
+}
+
+func (p *cutProxy) cut() {
+	p.ln.Close()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// TestCutOffNodeStopsUnderTraffic: a node cut off from etcd while its
+// VNet carries traffic (a status write is due all the time, and waits
+// for etcd) stops the VNet's hosts by itself, before another node runs
+// the VNet: the loop is not held up by the write it cannot make.
+func TestCutOffNodeStopsUnderTraffic(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := newCutProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
+	cliA, err := etcd.Dial([]string{p.ln.Addr().String()}, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cliA.Close()
+	st := etcd.New(cliA, "/r/state/", etcd.Options{History: -1})
+	pool, _ := region.ParsePool("127.10.0.0/24")
+	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, MaxTxnOps: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeA, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/r/cluster/", Name: "a", TTL: 2 * time.Second, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := dataplane.New(dataplane.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Run(ctx, reg, eng, nodeA, testLogger(t)); close(done) }()
+	defer func() { cancel(); eng.Close() }()
+	f := &fixture{reg: reg, eng: eng}
+	v, a, _, h, bAddr := f.twoHosts(t, "a", "b")
+	vkey := strings.ToLower(v.String())
+
+	nodeB, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/r/cluster/", Name: "b", TTL: 2 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nodeB.Close()
+	if o := nodeB.Place(context.Background(), []string{vkey}); o[vkey] {
+		t.Fatal("b runs v already")
+	}
+	// Traffic inside v, so that its counters (its status) change.
+	tctx, tcancel := context.WithCancel(context.Background())
+	defer tcancel()
+	go func() {
+		for tctx.Err() == nil {
+			pc, c := context.WithTimeout(tctx, 200*time.Millisecond)
+			h.Ping(pc, bAddr)
+			c()
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	time.Sleep(500 * time.Millisecond)
+	start := time.Now()
+	p.cut()
+	var bAt, aStopped time.Duration
+	for time.Since(start) < 10*time.Second && (bAt == 0 || aStopped == 0) {
+		if _, running := eng.NetstackHost(a.Key()); !running && aStopped == 0 {
+			aStopped = time.Since(start)
+		}
+		if bAt == 0 && nodeB.Place(context.Background(), []string{vkey})[vkey] {
+			bAt = time.Since(start)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("a stopped v's hosts %s after the cut, b ran v %s after", aStopped.Round(time.Millisecond), bAt.Round(time.Millisecond))
+	switch {
+	case aStopped == 0:
+		t.Error("a, cut off from etcd, still runs v's hosts 10 s later")
+	case bAt > 0 && bAt < aStopped:
+		t.Errorf("b ran v before a stopped it: both ran it")
+	}
+}
