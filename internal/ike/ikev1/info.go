@@ -47,10 +47,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 					p.lastErr = "the peer sent notification " + notifyName(n.Type)
 					for mid, q := range sa.qms {
 						if q.initiator {
-							delete(sa.qms, mid)
-							if q.rekey != nil {
-								q.rekey.rekeying = false
-							}
+							sa.endQuick(mid, q)
 						}
 					}
 				}

@@ -51,6 +51,13 @@ const (
 	defaultReconnect  = 5 * time.Second
 	halfOpenTimeout   = 30 * time.Second
 	tick              = 200 * time.Millisecond
+	// maxHalfOpenPerPeer bounds the Main Modes a peer's address started
+	// that are not established: a spoofed message 1 holds one for
+	// halfOpenTimeout.
+	maxHalfOpenPerPeer = 8
+	// maxQuickBackoff is the longest a peer's quick modes wait after one
+	// failed (the peer refused it, or did not answer).
+	maxQuickBackoff = time.Minute
 )
 
 // Manager runs the IKEv1 side of a gateway.
@@ -79,6 +86,10 @@ type peer struct {
 	children []*child
 	lastErr  string
 	nextTry  time.Time
+	// quickAfter is when the next quick mode may start, quickBackoff
+	// how long the last failure made it wait (endQuick).
+	quickAfter   time.Time
+	quickBackoff time.Duration
 	// idle: removed for idleness (R8); set up again by Acquire or by
 	// the peer.
 	idle bool
@@ -464,8 +475,11 @@ func (m *Manager) timers(now time.Time) {
 		busy := false
 		for _, sa := range sas {
 			switch {
-			case sa.state != stEstablished:
+			case sa.state != stEstablished && sa.initiator:
+				// Ours under way; the peer's half-open ones (anyone may
+				// start them from its address) hold up nothing.
 				busy = true
+			case sa.state != stEstablished:
 			case est == nil || sa.established.After(est.established):
 				est = sa
 			}
@@ -489,7 +503,7 @@ func (m *Manager) timers(now time.Time) {
 		if now.After(est.expires) && !busy && !now.Before(p.nextTry) {
 			m.initiate(p)
 		}
-		if len(est.qms) > 0 {
+		if len(est.qms) > 0 || now.Before(p.quickAfter) {
 			continue
 		}
 		for _, pr := range p.pairs {

@@ -43,6 +43,7 @@ type isakmpSA struct {
 
 	local, remote       netip.AddrPort
 	natLocal, natRemote bool // a NAT (or, for natLocal, a pretended one) in front of us, of the peer
+	behindNAT           bool // a real NAT in front of us: we send NAT-keepalives (RFC 3948 §4)
 
 	s                  p1Suite
 	dh                 *suite.PrivateKey
@@ -121,6 +122,19 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 	if p == nil || p.cfg.Mode == ikev2.ModeInitiatorOnly {
 		m.stats.noPeer.Add(1)
 		m.log.Info("IKEv1 main mode from an address that is no IKEv1 peer (or one that only initiates) ignored", "from", remote)
+		return
+	}
+	// Anyone can send this from the peer's address: the SAs it starts
+	// that are not established yet are bounded, per peer.
+	halfOpen := 0
+	for _, o := range m.sasOf(p) {
+		if !o.initiator && o.state != stEstablished {
+			halfOpen++
+		}
+	}
+	if halfOpen >= maxHalfOpenPerPeer {
+		m.stats.queueFull.Add(1)
+		m.log.Debug("IKEv1 main mode message 1 dropped: too many half-open SAs of the peer", "conn", p.cfg.Name, "from", remote)
 		return
 	}
 	ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
@@ -435,7 +449,8 @@ func (sa *isakmpSA) detectNAT(ps []wire.Payload) {
 	port := func(a netip.AddrPort) []byte { return binary.BigEndian.AppendUint16(nil, a.Port()) }
 	me := sa.s.Hash.sum(ck, sa.local.Addr().AsSlice(), port(sa.local))
 	them := sa.s.Hash.sum(ck, sa.remote.Addr().AsSlice(), port(sa.remote))
-	sa.natLocal = !bytes.Equal(ds[0], me) || sa.p.cfg.ForceEncap
+	sa.behindNAT = !bytes.Equal(ds[0], me)
+	sa.natLocal = sa.behindNAT || sa.p.cfg.ForceEncap
 	sa.natRemote = true
 	for _, d := range ds[1:] {
 		if bytes.Equal(d, them) {
@@ -485,10 +500,7 @@ func (sa *isakmpSA) timers(now time.Time) {
 	for mid, q := range sa.qms {
 		if q.out.msg != nil && now.Sub(q.out.sentAt) > q.out.timeout {
 			if q.out.tries >= cfg.RetransmitTries {
-				delete(sa.qms, mid)
-				if q.rekey != nil {
-					q.rekey.rekeying = false
-				}
+				sa.endQuick(mid, q)
 				sa.p.lastErr = "quick mode: the peer does not answer"
 				continue
 			}
@@ -497,7 +509,7 @@ func (sa *isakmpSA) timers(now time.Time) {
 			sa.m.stats.retransmits.Add(1)
 			sa.send(q.out.msg)
 		} else if q.out.msg == nil && now.Sub(q.started) > halfOpenTimeout {
-			delete(sa.qms, mid)
+			sa.endQuick(mid, q)
 		}
 	}
 	if sa.state != stEstablished || cfg.DPDInterval <= 0 {
@@ -547,5 +559,5 @@ func (sa *isakmpSA) status() ikev2.IKESAStatus {
 	names := map[int]string{stMM1: "init-sent", stMM2: "half-open", stMM3: "init-sent", stMM4: "half-open", stMM5: "auth-sent", stEstablished: "established", stDead: "deleting"}
 	return ikev2.IKESAStatus{SPIi: sa.ic, SPIr: sa.rc, Initiator: sa.initiator, State: names[sa.state], Proposal: sa.s.String() + " (IKEv1)",
 		Local: sa.local, Remote: sa.remote, NATLocal: sa.natLocal, NATRemote: sa.natRemote,
-		BehindNAT: sa.natLocal && !sa.p.cfg.ForceEncap, Established: sa.established}
+		BehindNAT: sa.behindNAT, Established: sa.established}
 }

@@ -263,13 +263,36 @@ func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
 	if g, ok := t.Attr(wire.AttrPFSGroup); ok {
 		s.PFS = v2.DHGroup(g)
 	}
-	if lt, _ := t.Attr(wire.AttrSALifeType); lt == wire.LifeSeconds {
-		if v, ok := t.Attr(wire.AttrSALifeValue); ok && v > 0 {
-			s.Life = time.Duration(v) * time.Second
+	// RFC 2407 §4.5: a life value is of the life type before it; the
+	// lifetime in kilobytes is not one vnetgw keeps (its limits do).
+	lifeType := uint32(0)
+	for _, a := range t.Attrs {
+		switch a.Type {
+		case wire.AttrSALifeType:
+			lifeType = a.Value
+		case wire.AttrSALifeValue:
+			if lifeType == wire.LifeSeconds && a.Value > 0 {
+				s.Life = time.Duration(a.Value) * time.Second
+			}
+		case wire.AttrEncapMode:
+			// Tunnel mode alone (RFC 2407 §4.5, RFC 3947 §5; 61443 is
+			// the NAT-T drafts' UDP tunnel), not transport.
+			if a.Value != wire.EncapTunnel && a.Value != wire.EncapUDPTunnel && a.Value != encapUDPTunnelDraft {
+				return s, false
+			}
+		case wire.AttrPFSGroup, wire.AttrAuthAlg, wire.AttrESPKeyLen:
+		default:
+			// ESN (RFC 4304) and what else vnetgw does not do: a
+			// transform it cannot honour is not chosen.
+			return s, false
 		}
 	}
 	return s, true
 }
+
+// encapUDPTunnelDraft is the UDP tunnel mode of the NAT-T drafts before
+// RFC 3947.
+const encapUDPTunnelDraft = 61443
 
 func (s p2Suite) matches(o p2Suite) bool {
 	return s.Encr == o.Encr && s.KeyLen == o.KeyLen && s.Integ == o.Integ && s.PFS == o.PFS

@@ -251,8 +251,31 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	q.iv, q.done = next2, true
 	sa.qms[q.mid] = q
 	sa.lastReq, sa.lastReply = bytes.Clone(msg), out
+	// Sent again until HASH(3) comes, as an initiator's message is: a
+	// three-message exchange's responder cannot know the last was lost,
+	// and the initiator has installed its child already.
+	q.out.set(out, p.cfg.RetransmitTimeout)
 	sa.send(out)
 	return nil
+}
+
+// endQuick ends quick mode exchange mid, q, without a child: its inbound
+// SPI goes back, a rekey of q's child may start again, and the peer's
+// next exchange waits a while (doubling, up to maxQuickBackoff), so that
+// a peer that refuses is not asked every tick.
+func (sa *isakmpSA) endQuick(mid uint32, q *quick) {
+	delete(sa.qms, mid)
+	if q.spiIn != 0 {
+		delete(sa.m.spis, q.spiIn)
+	}
+	if q.rekey != nil {
+		q.rekey.rekeying = false
+	}
+	if q.initiator {
+		p := sa.p
+		p.quickBackoff = min(max(2*p.quickBackoff, time.Second), maxQuickBackoff)
+		p.quickAfter = time.Now().Add(p.quickBackoff)
+	}
 }
 
 // acceptable tells whether a peer may have a child for pr: any traffic on
@@ -354,6 +377,7 @@ func (sa *isakmpSA) install(q *quick) error {
 	if err := sa.m.cfg.Dataplane.InstallChild(c); err != nil {
 		return fmt.Errorf("installing the child SA: %w", err)
 	}
+	p.quickBackoff = 0
 	margin := rekeyMargin(p.cfg, q.s.Life)
 	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(), rekeyed: q.rekey != nil}
 	if q.initiator {

@@ -1,0 +1,208 @@
+package ikev1
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// withCookie returns mm1 with initiator cookie c (a spoofed first message).
+func withCookie(mm1 []byte, c uint64) []byte {
+	b := append([]byte{}, mm1...)
+	binary.BigEndian.PutUint64(b, c)
+	return b
+}
+
+// TestSpoofedMainModeBlocksNothing: a Main Mode message 1 anyone sent
+// from the peer's address (a half-open SA of the peer's) does not keep
+// the connection from initiating its own.
+func TestSpoofedMainModeBlocksNothing(t *testing.T) {
+	rec := &recorder{}
+	m := New(Config{Transport: rec, Dataplane: rec})
+	defer m.Close()
+	mm1 := firstMessage(t)
+	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("both", fuzzLocal, fuzzRemote, ikev2.ModeDefault)})
+	m.handle(fuzzLocal, fuzzRemote, withCookie(mm1, 0xdead)) // spoofed, before the first tick
+	time.Sleep(3 * time.Second)
+	msgs, _, _ := rec.take()
+	initiated := 0
+	for _, b := range msgs {
+		if h, _ := wire.ParseHeader(b); h.ICookie != 0xdead {
+			initiated++
+		}
+	}
+	if initiated == 0 {
+		t.Errorf("no main mode of ours in 3 s after a spoofed message 1 (%d messages sent)", len(msgs))
+	}
+}
+
+// TestHalfOpenBounded: spoofed Main Mode message 1s with distinct cookies
+// hold at most maxHalfOpenPerPeer half-open SAs.
+func TestHalfOpenBounded(t *testing.T) {
+	m, rec := responder(t)
+	mm1 := firstMessage(t)
+	for i := range 1000 {
+		m.handle(fuzzLocal, fuzzRemote, withCookie(mm1, uint64(i)+1))
+	}
+	m.mu.Lock()
+	k := len(m.sas)
+	m.mu.Unlock()
+	rec.take()
+	if k > maxHalfOpenPerPeer {
+		t.Errorf("1000 spoofed message 1s hold %d half-open SAs, want at most %d", k, maxHalfOpenPerPeer)
+	}
+}
+
+// TestQuickModeBacksOff: a quick mode the peer refuses (no proposal in
+// common) is tried again after a wait that doubles, not every tick, and
+// the attempts leave no SPI reserved.
+func TestQuickModeBacksOff(t *testing.T) {
+	ri, rr := &recorder{}, &recorder{}
+	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
+	defer mi.Close()
+	defer mr.Close()
+	pi := fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)
+	pr := fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)
+	a, _ := suite.ParseProposal(v2.ProtocolESP, "aes128-sha1")
+	b, _ := suite.ParseProposal(v2.ProtocolESP, "aes256-sha256")
+	pi.ESPProposals, pr.ESPProposals = []suite.Proposal{a}, []suite.Proposal{b}
+	mi.Reconfig([]ikev2.PeerConfig{pi})
+	mr.Reconfig([]ikev2.PeerConfig{pr})
+	qm := 0
+	deadline := time.Now().Add(5 * time.Second)
+	for time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		x, xf, xt := ri.take()
+		y, yf, yt := rr.take()
+		for i := range x {
+			if x[i][18] == wire.ExchangeQuick {
+				qm++
+			}
+			mr.handle(xt[i], xf[i], x[i])
+		}
+		for i := range y {
+			mi.handle(yt[i], yf[i], y[i])
+		}
+	}
+	mi.mu.Lock()
+	spis := len(mi.spis)
+	mi.mu.Unlock()
+	if qm == 0 || qm > 5 || spis != 0 {
+		t.Errorf("in 5 s the initiator sent %d quick mode message 1s to a peer that refuses them (want 1 to 5), %d SPIs left reserved", qm, spis)
+	}
+}
+
+// TestESPAttributes: a transform with an attribute vnetgw does not
+// honour (transport mode, ESN) is not chosen; the life in seconds counts
+// whatever comes before it.
+func TestESPAttributes(t *testing.T) {
+	base := []wire.Attr{{Type: wire.AttrESPKeyLen, Value: 256}, {Type: wire.AttrAuthAlg, Value: wire.AuthHMACSHA256}}
+	for _, c := range []struct {
+		name string
+		a    wire.Attr
+	}{
+		{"transport mode", wire.Attr{Type: wire.AttrEncapMode, Value: 2}},
+		{"UDP transport mode", wire.Attr{Type: wire.AttrEncapMode, Value: 4}},
+		{"ESN (RFC 4304 attr 11)", wire.Attr{Type: 11, Value: 1}},
+	} {
+		tr := wire.Transform{Number: 1, ID: wire.ESPAESCBC, Attrs: append(append([]wire.Attr{}, base...), c.a)}
+		if _, ok := p2FromTransform(tr); ok {
+			t.Errorf("%s: chosen", c.name)
+		}
+	}
+	// lifetime with kilobytes first, then seconds: the seconds are lost
+	tr := wire.Transform{Number: 1, ID: wire.ESPAESCBC, Attrs: append(append([]wire.Attr{}, base...),
+		wire.Attr{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, wire.Attr{Type: wire.AttrSALifeValue, Value: 4608000},
+		wire.Attr{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, wire.Attr{Type: wire.AttrSALifeValue, Value: 600})}
+	if s, ok := p2FromTransform(tr); !ok || s.Life != 10*time.Minute {
+		t.Errorf("kilobytes, then 600 seconds: chosen %v, life %v", ok, s.Life)
+	}
+}
+
+// TestBehindNATWithForceEncap: with ForceEncap (the gateway's default
+// without raw ESP) a real NAT in front of us is still reported as such,
+// so that NAT-keepalives go (RFC 3948 §4).
+func TestBehindNATWithForceEncap(t *testing.T) {
+	m, _ := responder(t)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var p *peer
+	for _, q := range m.peers {
+		p = q
+	}
+	p.cfg.ForceEncap = true
+	sa := &isakmpSA{m: m, p: p, ic: 1, rc: 2, local: netip.MustParseAddrPort("10.0.0.5:500"), remote: fuzzRemote, s: p1Suite{Hash: wire.Hash256}}
+	// The peer saw us at our NAT's public address 198.51.100.7:61000.
+	pub := &isakmpSA{m: m, p: p, ic: 1, rc: 2, local: fuzzRemote, remote: netip.MustParseAddrPort("198.51.100.7:61000"), s: p1Suite{Hash: wire.Hash256}}
+	p.cfg.ForceEncap = false
+	ds := pub.natD() // [hash(our public addr), hash(peer)]
+	p.cfg.ForceEncap = true
+	sa.detectNAT(ds)
+	if st := sa.status(); !st.BehindNAT || !st.NATLocal {
+		t.Errorf("a real NAT in front of us, ForceEncap: NATLocal %v, BehindNAT %v", st.NATLocal, st.BehindNAT)
+	}
+}
+
+// TestLostHash3Recovered: the quick mode responder sends message 2 again
+// while HASH(3) does not come, so that a lost HASH(3) (the initiator has
+// installed its child) is sent again and the responder installs its
+// child too.
+func TestLostHash3Recovered(t *testing.T) {
+	ri, rr := &recorder{}, &recorder{}
+	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
+	defer mi.Close()
+	defer mr.Close()
+	mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
+	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	iq, rqAfter := 0, 0
+	dropped := false
+	var dropAt time.Time
+	lose := func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+		if msg[18] != wire.ExchangeQuick {
+			return false
+		}
+		if fromI {
+			iq++
+			if iq == 2 {
+				dropped, dropAt = true, time.Now()
+				return true
+			}
+		} else if dropped {
+			rqAfter++
+		}
+		return false
+	}
+	shuttle(mi, mr, ri, rr, lose)
+	// keep carrying for 6 s (3 x the 2 s retransmit timeout)
+	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+		a, af, at := ri.take()
+		b, bf, bt := rr.take()
+		for i := range a {
+			if !lose(true, a[i], af[i], at[i]) {
+				mr.handle(at[i], af[i], a[i])
+			}
+		}
+		for i := range b {
+			if !lose(false, b[i], bf[i], bt[i]) {
+				mi.handle(bt[i], bf[i], b[i])
+			}
+		}
+	}
+	mr.mu.Lock()
+	mr.timers(dropAt.Add(31 * time.Second))
+	var qms int
+	for _, sa := range mr.sas {
+		qms += len(sa.qms)
+	}
+	mr.mu.Unlock()
+	if !dropped || rqAfter == 0 || len(rr.children) != 1 || len(ri.children) != 1 || qms != 0 {
+		t.Errorf("HASH(3) lost: responder sent message 2 again %d times in 6 s; children: initiator %d, responder %d; quick modes left %d",
+			rqAfter, len(ri.children), len(rr.children), qms)
+	}
+}
