@@ -206,3 +206,55 @@ func TestLostHash3Recovered(t *testing.T) {
 			rqAfter, len(ri.children), len(rr.children), qms)
 	}
 }
+
+// TestForgedInfoChangesNothing: on an established SA, an informational
+// message with its cookies that does not decrypt does not count as the
+// peer heard from (DPD would never start), and the peer's ISAKMP Delete
+// of another SA's cookies deletes nothing.
+func TestForgedInfoChangesNothing(t *testing.T) {
+	ri, rr := &recorder{}, &recorder{}
+	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
+	defer mi.Close()
+	defer mr.Close()
+	mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
+	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	shuttle(mi, mr, ri, rr, nil)
+	only := func(m *Manager) *isakmpSA {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		if len(m.sas) != 1 {
+			t.Fatalf("%d ISAKMP SAs, want 1", len(m.sas))
+		}
+		for _, sa := range m.sas {
+			return sa
+		}
+		return nil
+	}
+	sr := only(mr)
+	mr.mu.Lock()
+	heard := sr.lastIn
+	forged := wire.Header{ICookie: sr.ic, RCookie: sr.rc, Next: wire.PayloadHash, Exchange: wire.ExchangeInfo, Flags: wire.FlagEncryption, MessageID: 77, Length: wire.HeaderLen + 32}
+	mr.mu.Unlock()
+	time.Sleep(10 * time.Millisecond)
+	mr.handle(fuzzLocal, fuzzRemote, append(forged.Append(nil), make([]byte, 32)...))
+	mr.mu.Lock()
+	if !sr.lastIn.Equal(heard) {
+		t.Error("a message that does not decrypt counted as the peer heard from")
+	}
+	mr.mu.Unlock()
+
+	si := only(mi)
+	mi.mu.Lock()
+	si.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{make([]byte, 16)}}.Append(nil))
+	mi.mu.Unlock()
+	msgs, from, to := ri.take()
+	for i := range msgs {
+		mr.handle(to[i], from[i], msgs[i])
+	}
+	mr.mu.Lock()
+	n := len(mr.sas)
+	mr.mu.Unlock()
+	if n != 1 {
+		t.Errorf("a Delete of other cookies left %d ISAKMP SAs, want the one", n)
+	}
+}

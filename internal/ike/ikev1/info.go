@@ -1,7 +1,9 @@
 package ikev1
 
 import (
+	"bytes"
 	"encoding/binary"
+	"slices"
 	"strconv"
 	"time"
 
@@ -59,6 +61,9 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 			}
 			switch d.Protocol {
 			case wire.ProtocolISAKMP:
+				if !slices.ContainsFunc(d.SPIs, func(spi []byte) bool { return bytes.Equal(spi, sa.cookies()) }) {
+					continue // another SA's (RFC 2408 §3.15: its cookies name it)
+				}
 				m.log.Info("IKEv1 SA deleted by the peer", "conn", p.cfg.Name)
 				m.dropSA(sa)
 				if len(m.sasOf(p)) == 0 {

@@ -202,16 +202,24 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 		if sa.state != stEstablished {
 			return errors.New("quick mode before main mode completed")
 		}
-		sa.lastIn = time.Now()
-		return sa.handleQuick(h, msg)
+		return sa.heard(sa.handleQuick(h, msg))
 	case wire.ExchangeInfo:
 		if sa.state != stEstablished {
 			return nil
 		}
-		sa.lastIn = time.Now()
-		return sa.handleInfo(h, msg)
+		return sa.heard(sa.handleInfo(h, msg))
 	}
 	return fmt.Errorf("exchange type %d is not supported", h.Exchange)
+}
+
+// heard notes that the peer was heard from, when a message of it checked
+// out (err is nil): one that does not decrypt or whose HASH does not
+// match, which anyone who saw the cookies can send, keeps no DPD off.
+func (sa *isakmpSA) heard(err error) error {
+	if err == nil {
+		sa.lastIn = time.Now()
+	}
+	return err
 }
 
 func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg []byte) error {
