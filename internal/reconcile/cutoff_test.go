@@ -86,7 +86,8 @@ func TestCutOffNodeStopsUnderTraffic(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { Run(ctx, reg, eng, nodeA, testLogger(t)); close(done) }()
-	defer func() { cancel(); eng.Close() }()
+	// Everything of a's that logs ends before the test does.
+	defer func() { cancel(); <-done; eng.Close(); nodeA.Close(); reg.Close() }()
 	f := &fixture{reg: reg, eng: eng}
 	v, a, _, h, bAddr := f.twoHosts(t, "a", "b")
 	vkey := strings.ToLower(v.String())
