@@ -4,11 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
-	"net"
 	"slices"
-	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -163,8 +159,8 @@ func TestNodesStartedTogetherSpread(t *testing.T) {
 // never two nodes at once.
 func TestACutOffNodesVNetsMoveAfterItsTTL(t *testing.T) {
 	e := etcdtest.Start(t)
-	p := newProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
-	cliA, err := etcd.Dial([]string{p.addr}, nil, 5*time.Second)
+	p := e.NewProxy(t)
+	cliA, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +179,7 @@ func TestACutOffNodesVNetsMoveAfterItsTTL(t *testing.T) {
 		t.Fatalf("b took %d VNets that a runs", len(o))
 	}
 	start := time.Now()
-	p.cut()
+	p.Cut()
 	// a stops first: it fences itself before etcd can end its lease.
 	for deadline := time.Now().Add(10 * time.Second); len(a.Place(context.Background(), vnets)) != 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -201,53 +197,6 @@ func TestACutOffNodesVNetsMoveAfterItsTTL(t *testing.T) {
 	}
 	t.Logf("a cut off from etcd (TTL 1 s; etcd makes it 2 s): a stopped its VNets %s later, b ran them %s later",
 		stopped.Round(time.Millisecond), took.Round(time.Millisecond))
-}
-
-// proxy forwards TCP connections to an address until cut.
-type proxy struct {
-	addr  string
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newProxy(t *testing.T, to string) *proxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &proxy{addr: ln.Addr().String(), ln: ln}
-	t.Cleanup(p.cut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	return p
-}
-
-// cut closes the listener and every connection.
-func (p *proxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
 }
 
 // owner returns the node whose Place answer holds vnet, or -1.

@@ -3,9 +3,7 @@ package cluster_test
 import (
 	"bytes"
 	"context"
-	"io"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -15,51 +13,6 @@ import (
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
-
-// blipProxy forwards TCP; blip drops the current connections but keeps
-// accepting (a short network blip / etcd member restart).
-type blipProxy struct {
-	addr  string
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newBlipProxy(t *testing.T, to string) *blipProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	p := &blipProxy{addr: ln.Addr().String()}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *blipProxy) blip() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
 
 type syncBuf struct {
 	mu sync.Mutex
@@ -76,8 +29,8 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 // node takes over VNets it has not stopped.
 func TestCompactedWatchKeepsMembership(t *testing.T) {
 	e := etcdtest.Start(t)
-	p := newBlipProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
-	cliA, err := etcd.Dial([]string{p.addr}, nil, 5*time.Second)
+	p := e.NewProxy(t)
+	cliA, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +57,7 @@ func TestCompactedWatchKeepsMembership(t *testing.T) {
 		t.Fatal(err)
 	}
 	start := time.Now()
-	p.blip() // a's connection drops for a moment; a's lease is fine (TTL 5 s)
+	p.Drop() // a's connection drops for a moment; a's lease is fine (TTL 5 s)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		if o := b.Place(context.Background(), vnets); len(o) > 0 {
 			t.Errorf("%s after a sub-second blip (a's lease TTL 5 s, a never fenced), b runs %d VNets that a's caller has not been told to stop", time.Since(start).Round(time.Millisecond), len(o))
@@ -150,77 +103,14 @@ func TestHealthyNodeNotFenced(t *testing.T) {
 	}
 }
 
-// freezeProxy forwards TCP; freeze makes the current connections silent
-// (bytes are dropped, nothing is closed: a crashed host, a dropped route),
-// while new connections work.
-type freezeProxy struct {
-	addr   string
-	mu     sync.Mutex
-	frozen map[net.Conn]bool
-	conns  []net.Conn
-}
-
-func newFreezeProxy(t *testing.T, to string) *freezeProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	p := &freezeProxy{addr: ln.Addr().String(), frozen: map[net.Conn]bool{}}
-	pipe := func(dst, src, key net.Conn) {
-		buf := make([]byte, 32<<10)
-		for {
-			n, err := src.Read(buf)
-			if err != nil {
-				dst.Close()
-				return
-			}
-			p.mu.Lock()
-			f := p.frozen[key]
-			p.mu.Unlock()
-			if !f {
-				dst.Write(buf[:n])
-			}
-		}
-	}
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c)
-			p.mu.Unlock()
-			go pipe(u, c, c)
-			go pipe(c, u, c)
-		}
-	}()
-	return p
-}
-
-func (p *freezeProxy) freeze() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		p.frozen[c] = true
-	}
-	p.conns = nil
-}
-
 // TestSilentConnectionRejoins: a node whose etcd connection goes silent
 // (no reset: a member that lost power, a route gone) stops its VNets,
 // and joins again on a new connection (gRPC keepalives find the dead one)
 // rather than waiting on the old one for ever.
 func TestSilentConnectionRejoins(t *testing.T) {
 	e := etcdtest.Start(t)
-	p := newFreezeProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
-	cliA, err := etcd.Dial([]string{p.addr}, nil, 5*time.Second)
+	p := e.NewProxy(t)
+	cliA, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -233,7 +123,7 @@ func TestSilentConnectionRejoins(t *testing.T) {
 	}
 	defer func() { go a.Close() }()
 	a.Place(context.Background(), vnets)
-	p.freeze()
+	p.Freeze()
 	start := time.Now()
 	back := time.Duration(0)
 	stopped := time.Duration(0)

@@ -324,9 +324,25 @@ func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserR
 		}
 		return isLocal
 	}
+	// Only the routes of the VNet's hosts: other single addresses (a
+	// site's /32, a BGP peer's outside the VNet, the gateways' own in
+	// their subnet: the BGP speaker, RADIUS's source) are routes like any
+	// other, and the longest prefix wins.
+	inVNet := func(a netip.Addr) bool {
+		return slices.ContainsFunc(vc.Prefixes, func(p netip.Prefix) bool { return p.Contains(a) })
+	}
+	gateway := map[netip.Addr]bool{}
+	for _, g := range e.gateways {
+		if g.cfg.VNet == vc.ID {
+			gateway[g.cfg.PrivateAddr] = true
+			if g.cfg.BGP != nil {
+				gateway[g.cfg.BGP.Addr] = true
+			}
+		}
+	}
 	var out []fabric.Route
 	for _, r := range system {
-		if r.Prefix.IsSingleIP() && !local(r.Prefix.Addr()) {
+		if a := r.Prefix.Addr(); r.Prefix.IsSingleIP() && inVNet(a) && !gateway[a] && !local(a) {
 			continue
 		}
 		out = append(out, r)

@@ -122,9 +122,13 @@ func newTable(routes []Route) *table {
 	t := &table{}
 	for _, rt := range routes {
 		p := rt.Prefix.Masked()
-		if p.Addr().Is4() {
+		switch {
+		case !p.IsValid():
+			// Of length -1, it would hold every IPv6 address.
+			continue
+		case p.Addr().Is4():
 			t.v4.add(p, rt.Port)
-		} else {
+		default:
 			t.v6.add(p, rt.Port)
 		}
 	}

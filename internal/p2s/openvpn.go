@@ -128,8 +128,6 @@ type ovpnSession struct {
 	// state's), and those it is opened with, by key id.
 	send   atomic.Pointer[ovpnKeys]
 	recv   [8]atomic.Pointer[ovpnKeys]
-	next   atomic.Pointer[ovpnKeys] // renegotiated, sent with once the client sends with them
-	keyGen atomic.Uint64            // numbers the keys made (ovpnKeys.gen)
 	authed atomic.Bool
 	outQueue
 	bytesIn atomic.Uint64
@@ -158,7 +156,6 @@ type ovpnKeys struct {
 	openIV       [8]byte
 	nextPacketID atomic.Uint32
 	replay       ovpnReplay
-	gen          uint64 // the session's count of key states when these were made: newer keys have more
 }
 
 // serveOpenVPN runs one OpenVPN client: c is the connection, r its
@@ -270,13 +267,6 @@ func (o *ovpnSession) newKeyState(id int) *ovpnKeyState {
 		o.states[gone].retired = true
 		o.states[gone] = nil
 		o.recv[gone].Store(nil)
-		if s, n := o.send.Load(), o.next.Load(); s != nil && s.keyID == gone && n != nil {
-			// The keys we send with go, the client sending nothing with
-			// the newer ones meanwhile: it has those, and no longer
-			// these.
-			o.send.Store(n)
-			o.next.Store(nil)
-		}
 	}
 	o.cond.Broadcast()
 	return ks
@@ -582,7 +572,6 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2
 	if err != nil {
 		return nil, km, nil, err
 	}
-	keys.gen = o.keyGen.Add(1)
 	return tc, km, keys, nil
 }
 
@@ -730,7 +719,13 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 		// Under the lock: a newer key state retires this one after, not
 		// between the check and these.
 		o.recv[keys.keyID].Store(keys)
-		o.next.Store(keys)
+		// Sent with at once, as OpenVPN's server does (ssl.c
+		// tls_select_encryption_key: the newest keys generated): the
+		// client has them once it read our key method message, which
+		// comes before them on the connection. Waiting for the client
+		// to send with them first kept keys it had dropped in use when
+		// it sent nothing meanwhile.
+		o.send.Store(keys)
 		o.pending = nil
 	}
 	o.mu.Unlock()
@@ -871,14 +866,6 @@ func (o *ovpnSession) handleData(pkt []byte) {
 		return
 	}
 	k.replay.mark(id)
-	if s := o.send.Load(); s == nil || k.gen > s.gen {
-		// The client sends with renegotiated keys: it has them, and
-		// opens what we send with them (ssl.c tls_select_encryption_key).
-		o.send.Store(k)
-		if n := o.next.Load(); n != nil && n.gen <= k.gen {
-			o.next.Store(nil)
-		}
-	}
 	if bytes.Equal(plain, ovpnPingPayload) {
 		return
 	}

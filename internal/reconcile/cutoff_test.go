@@ -2,10 +2,7 @@ package reconcile
 
 import (
 	"context"
-	"io"
-	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,58 +13,14 @@ import (
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
 
-type cutProxy struct {
-	ln    net.Listener
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newCutProxy(t *testing.T, to string) *cutProxy {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &cutProxy{ln: ln}
-	t.Cleanup(p.cut)
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			p.mu.Lock()
-			p.conns = append(p.conns, c, u)
-			p.mu.Unlock()
-			go func() { io.Copy(u, c); u.Close() }()
-			go func() { io.Copy(c, u); c.Close() }()
-		}
-	}()
-	return p
-}
-
-func (p *cutProxy) cut() {
-	p.ln.Close()
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	for _, c := range p.conns {
-		c.Close()
-	}
-	p.conns = nil
-}
-
 // TestCutOffNodeStopsUnderTraffic: a node cut off from etcd while its
 // VNet carries traffic (a status write is due all the time, and waits
 // for etcd) stops the VNet's hosts by itself, before another node runs
 // the VNet: the loop is not held up by the write it cannot make.
 func TestCutOffNodeStopsUnderTraffic(t *testing.T) {
 	e := etcdtest.Start(t)
-	p := newCutProxy(t, strings.TrimPrefix(e.Endpoint, "http://"))
-	cliA, err := etcd.Dial([]string{p.ln.Addr().String()}, nil, 5*time.Second)
+	p := e.NewProxy(t)
+	cliA, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +66,7 @@ func TestCutOffNodeStopsUnderTraffic(t *testing.T) {
 	}()
 	time.Sleep(500 * time.Millisecond)
 	start := time.Now()
-	p.cut()
+	p.Cut()
 	var bAt, aStopped time.Duration
 	for time.Since(start) < 10*time.Second && (bAt == 0 || aStopped == 0) {
 		if _, running := eng.NetstackHost(a.Key()); !running && aStopped == 0 {

@@ -54,6 +54,7 @@ type natFlow struct {
 	inside, outside flowKey
 	expires         int64 // unix seconds
 	closing         bool  // TCP: a FIN was seen
+	answered        bool  // a packet came back through it
 }
 
 // fragKey is an IPv4 datagram by its reassembly key (RFC 791), as it was
@@ -109,13 +110,16 @@ func (n *natTable) apply(pkt []byte, d natDir, now int64) (bool, dropReason) {
 	return changed || c, r
 }
 
-// Flows returns how many flows the dynamic maps hold.
-func (n *natTable) Flows() int {
+// Flows returns how many flows the dynamic maps hold at now (unix
+// seconds): expired ones go first, also when no packet came to sweep
+// them.
+func (n *natTable) Flows(now int64) int {
 	if n == nil || n.dynamic == nil {
 		return 0
 	}
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.sweep(now)
 	return len(n.flows)
 }
 
@@ -182,7 +186,7 @@ func (n *natTable) applyDynamic(pkt []byte, d natDir, now int64) (bool, dropReas
 		if f == nil || f.expires < now {
 			return false, dropNATNoFlow
 		}
-		n.touch(f, pkt[9], l4, now)
+		n.touch(f, pkt[9], l4, true, now)
 		setTuple(pkt, l4, 16, f.inside.addr, f.inside.port, false)
 	}
 	if create != nil {
@@ -191,7 +195,7 @@ func (n *natTable) applyDynamic(pkt []byte, d natDir, now int64) (bool, dropReas
 		if !ok {
 			return false, dropNATFull
 		}
-		n.touch(f, pkt[9], l4, now)
+		n.touch(f, pkt[9], l4, false, now)
 		setTuple(pkt, l4, 12, f.outside.addr, f.outside.port, true)
 	}
 	if frag&0x2000 != 0 && len(n.frags) < maxNATFrags { // more fragments follow
@@ -315,15 +319,23 @@ func (n *natTable) free(m NAT, k flowKey, ported bool) (flowKey, bool) {
 	return flowKey{}, false
 }
 
-// touch extends flow f by a packet of it: TCP lives 2 h 4 min (RFC 5382
-// REQ-5), 4 min once closing and 10 s after a reset; UDP 5 min (RFC 4787
+// touch extends flow f by a packet of it (reply: one that came back):
+// TCP lives 2 h 4 min once answered (RFC 5382 REQ-5), 4 min before (the
+// transitory timeout: a SYN nobody answers, a scan's, holds no flow for
+// hours) and once closing, 10 s after a reset; UDP 5 min (RFC 4787
 // REQ-5); ICMP 60 s (RFC 5508 REQ-1); other protocols 5 min.
-func (n *natTable) touch(f *natFlow, proto byte, l4 []byte, now int64) {
+func (n *natTable) touch(f *natFlow, proto byte, l4 []byte, reply bool, now int64) {
+	if reply {
+		f.answered = true
+	}
 	life := int64(300)
 	switch proto {
 	case 6:
 		life = 7440
 		if len(l4) >= 14 {
+			if l4[13]&0x12 == 0x02 && !reply { // SYN without ACK: a new connection on the tuple
+				f.closing, f.answered = false, false
+			}
 			if l4[13]&0x01 != 0 { // FIN
 				f.closing = true
 			}
@@ -332,7 +344,7 @@ func (n *natTable) touch(f *natFlow, proto byte, l4 []byte, now int64) {
 				return
 			}
 		}
-		if f.closing {
+		if f.closing || !f.answered {
 			life = 240
 		}
 	case 1:

@@ -95,7 +95,7 @@ func TestDynamicNATEgress(t *testing.T) {
 			t.Errorf("proto %d: a packet from a port the flow did not go to: drop %v", proto, drop)
 		}
 	}
-	if got := n.Flows(); got != 4 {
+	if got := n.Flows(102); got != 4 {
 		t.Errorf("%d flows, want 4", got)
 	}
 	// Echo requests with one identifier from two hosts.
@@ -142,20 +142,42 @@ func TestDynamicNATIngress(t *testing.T) {
 }
 
 // Flows end after their protocol's idle time: a TCP flow 2 h 4 min
-// after its last packet, 10 s after a reset.
+// after its last packet once answered, 4 min when nothing answered its
+// SYN (RFC 5382's transitory timeout), 10 s after a reset.
 func TestDynamicNATExpiry(t *testing.T) {
 	n := newNATTable([]NAT{vnetDynamic})
 	syn := flowPacket(6, "10.1.0.4", 5000, "10.77.0.9", 22)
+	syn[33] = 0x02
 	n.out(syn, 0)
 	back := func(now int64) dropReason {
 		_, drop := n.in(flowPacket(6, "10.77.0.9", 22, "100.65.0.1", 5000), now)
 		return drop
 	}
-	if back(7440) != dropNone || back(2*7440) != dropNone {
+	if back(1) != dropNone || back(1+7440) != dropNone || back(1+2*7440) != dropNone {
 		t.Fatal("a TCP flow ended while it carried packets")
 	}
-	if back(3*7440+1) != dropNATNoFlow {
+	if back(1+3*7440+1) != dropNATNoFlow {
 		t.Fatal("a TCP flow idle for longer than 2 h 4 min still passed")
+	}
+	// A SYN nobody answers: its flow goes after 4 min.
+	scan := flowPacket(6, "10.1.0.4", 5001, "10.77.0.9", 23)
+	scan[33] = 0x02
+	n.out(scan, 30000)
+	if got := n.Flows(30000 + 241); got != 0 {
+		t.Errorf("%d flows 4 min after an unanswered SYN", got)
+	}
+	// A new connection on the tuple of one that closed is not closing.
+	segment := func(flags byte) []byte {
+		p := flowPacket(6, "10.1.0.4", 5000, "10.77.0.9", 22)
+		p[33] = flags
+		return p
+	}
+	n.out(segment(0x02), 40000)
+	back(40000)
+	n.out(segment(0x11), 40001) // FIN
+	n.out(segment(0x02), 40002) // SYN
+	if back(40003) != dropNone || back(40003+600) != dropNone {
+		t.Error("a new connection on a closed one's tuple ended as closing after 4 min")
 	}
 	n.out(syn, 0)
 	rst := flowPacket(6, "10.77.0.9", 22, "100.65.0.1", 5000)
@@ -164,9 +186,8 @@ func TestDynamicNATExpiry(t *testing.T) {
 	if back(12) != dropNATNoFlow {
 		t.Error("a reset flow still passed after 10 s")
 	}
-	n.sweep(100000)
-	if n.Flows() != 0 {
-		t.Errorf("%d flows after all ended", n.Flows())
+	if got := n.Flows(100000); got != 0 {
+		t.Errorf("%d flows after all ended", got)
 	}
 }
 

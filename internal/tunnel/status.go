@@ -154,7 +154,7 @@ func (t *tunnel) status() TunnelStatus {
 			NATNoFlow:  d(dropNATNoFlow),
 			NATFull:    d(dropNATFull),
 		},
-		NATFlows: t.nat.Load().Flows(),
+		NATFlows: t.nat.Load().Flows(time.Now().Unix()),
 	}
 	for _, c := range *t.children.Load() {
 		ends := c.ends.Load()

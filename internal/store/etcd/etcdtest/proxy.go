@@ -1,0 +1,103 @@
+package etcdtest
+
+import (
+	"net"
+	"strings"
+	"sync"
+	"testing"
+)
+
+// Proxy forwards TCP connections to an etcd member, for tests of what a
+// client sees when the network between them fails: Cut (the member is
+// gone), Drop (a blip: the connections close, new ones work) or Freeze
+// (the connections go silent, nothing closes them; new ones work).
+type Proxy struct {
+	// Addr is where clients connect (host:port).
+	Addr string
+
+	ln     net.Listener
+	mu     sync.Mutex
+	conns  []net.Conn
+	frozen map[net.Conn]bool
+}
+
+// NewProxy starts a proxy to e's client endpoint; it is cut when t ends.
+func (e *Etcd) NewProxy(t *testing.T) *Proxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &Proxy{Addr: ln.Addr().String(), ln: ln, frozen: map[net.Conn]bool{}}
+	t.Cleanup(p.Cut)
+	to := strings.TrimPrefix(e.Endpoint, "http://")
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			u, err := net.Dial("tcp", to)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			p.mu.Lock()
+			p.conns = append(p.conns, c, u)
+			p.mu.Unlock()
+			go p.pipe(u, c, c)
+			go p.pipe(c, u, c)
+		}
+	}()
+	return p
+}
+
+// pipe copies src to dst until src ends, dropping what comes while the
+// connection key is frozen.
+func (p *Proxy) pipe(dst, src, key net.Conn) {
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := src.Read(buf)
+		if err != nil {
+			dst.Close()
+			return
+		}
+		p.mu.Lock()
+		frozen := p.frozen[key]
+		p.mu.Unlock()
+		if !frozen {
+			if _, err := dst.Write(buf[:n]); err != nil {
+				src.Close()
+				return
+			}
+		}
+	}
+}
+
+// Cut closes the listener and every connection: the member is gone.
+func (p *Proxy) Cut() {
+	p.ln.Close()
+	p.Drop()
+}
+
+// Drop closes the connections so far; new ones are taken.
+func (p *Proxy) Drop() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		c.Close()
+	}
+	p.conns = nil
+}
+
+// Freeze makes the connections so far silent: what either side sends is
+// dropped, and nothing closes them (a host that lost power, a route
+// gone). New connections work.
+func (p *Proxy) Freeze() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, c := range p.conns {
+		p.frozen[c] = true
+	}
+	p.conns = nil
+}
