@@ -220,8 +220,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 	h.serve(rw, r)
 	h.stats.add(r.Method, rw.status, time.Since(start))
-	// Never the body: it may hold a shared key.
-	h.log.Info("request", "method", r.Method, "path", r.URL.Path, "status", rw.status, "duration", time.Since(start).Round(time.Microsecond))
+	// Never the body: it may hold a shared key; nor a download's name,
+	// which is its credential.
+	path := r.URL.Path
+	for _, p := range []string{packagePath, capturePath} {
+		if strings.HasPrefix(path, p) {
+			path = p + "…"
+		}
+	}
+	h.log.Info("request", "method", r.Method, "path", path, "status", rw.status, "duration", time.Since(start).Round(time.Microsecond))
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {

@@ -60,7 +60,9 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 	var dest *url.URL
 	if in.SASURL != "" {
 		u, err := url.Parse(in.SASURL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		// No user:password in it: Go's errors would show it half hidden,
+		// and a storage SAS URL has none.
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 			h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "sasUrl", Message: "sasUrl is not an http(s) URL of a storage container"})
 			return
 		}

@@ -12,6 +12,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/big"
 	"net/http"
 	"net/http/httptest"
@@ -41,6 +42,8 @@ type envOptions struct {
 	pool     string
 	cluster  Cluster           // several nodes share the region
 	insights *insights.History // the metrics history
+	dp       DataPlane         // the data plane (none: noDataPlane)
+	log      io.Writer         // where the API logs (none: nowhere)
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -64,7 +67,11 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights}))
+	var log *slog.Logger
+	if o.log != nil {
+		log = slog.New(slog.NewTextHandler(o.log, nil))
+	}
+	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log}))
 	t.Cleanup(func() {
 		srv.Close()
 		reg.Close()

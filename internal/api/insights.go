@@ -27,7 +27,10 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request, rt route) {
 	if rt.kind == arm.TypeConnection {
 		available, namespace = insights.ConnectionMetrics, "Microsoft.Network/connections"
 	}
-	resource := r.URL.Path[:strings.Index(strings.ToLower(r.URL.Path), "/providers/microsoft.insights/")]
+	// The resource's id as the route parsed it: cutting the path at an
+	// index of its lower-cased form is wrong where lower-casing changes
+	// a letter's length.
+	resource := rt.id.String()
 	if rt.sub == "metricdefinitions" {
 		writeJSON(w, http.StatusOK, arm.List[insights.Definition]{Value: h.insights.Definitions(resource, namespace, available)})
 		return

@@ -113,6 +113,9 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 			}
 			return Query{}, bad("metric %q is not one of this resource's: %s", n, strings.Join(known, ", "))
 		}
+		if slices.ContainsFunc(out.Metrics, func(m Metric) bool { return m.Name == available[i].Name }) {
+			continue // asked twice, answered once
+		}
 		out.Metrics = append(out.Metrics, available[i])
 	}
 	if ts := q["timespan"]; ts != "" {
@@ -121,6 +124,10 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 		to, err2 := time.Parse(time.RFC3339, b)
 		if !ok || err1 != nil || err2 != nil || !from.Before(to) {
 			return Query{}, bad("timespan %q is not START/END in ISO 8601 (RFC 3339) with START before END", ts)
+		}
+		if to.Sub(from) > maxTimespan {
+			// Also what time.Sub saturates at, 292 years, is refused.
+			return Query{}, bad("timespan %q is longer than %d days", ts, maxTimespan/(24*time.Hour))
 		}
 		out.From, out.To = from, to
 	}
@@ -158,6 +165,9 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 
 var durationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
 
+// maxTimespan bounds a query's timespan and interval: ten years.
+const maxTimespan = 3650 * 24 * time.Hour
+
 // parseDuration reads an ISO 8601 duration of days, hours, minutes and
 // seconds (PT1M, PT1H, P1D).
 func parseDuration(s string) (time.Duration, error) {
@@ -169,7 +179,7 @@ func parseDuration(s string) (time.Duration, error) {
 	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute, time.Second} {
 		if m[i+1] != "" {
 			n, err := strconv.Atoi(m[i+1])
-			if err != nil || n > 1000000 {
+			if err != nil || time.Duration(n) > maxTimespan/unit {
 				return 0, bad("interval %q is too long", s)
 			}
 			d += time.Duration(n) * unit

@@ -1,0 +1,27 @@
+package insights
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestParseBounds: a metric asked twice is answered once; a timespan
+// longer than ten years (also one whose length overflows) and an
+// interval of more days than that are refused.
+func TestParseBounds(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	q, err := Parse(map[string]string{"metricnames": strings.Repeat(GatewayMetrics[0].Name+",", 999) + GatewayMetrics[0].Name}, GatewayMetrics, time.Minute, now)
+	if err != nil || len(q.Metrics) != 1 {
+		t.Errorf("one metric asked 1000 times: %d metrics, %v", len(q.Metrics), err)
+	}
+	for _, params := range []map[string]string{
+		{"timespan": "0001-01-01T00:00:00Z/9999-12-31T00:00:00Z", "interval": "P11D"},
+		{"timespan": "2000-01-01T00:00:00Z/2026-01-01T00:00:00Z", "interval": "P30D"},
+		{"interval": "P213504D"},
+	} {
+		if _, err := Parse(params, GatewayMetrics, time.Minute, now); err == nil {
+			t.Errorf("%v taken", params)
+		}
+	}
+}
