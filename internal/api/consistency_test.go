@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"testing"
 )
@@ -97,4 +98,22 @@ func TestWriteKeepsIDCase(t *testing.T) {
 	if g := e.must("GET", rt, nil); g.str("id") != rt || g.str("name") != "rt" {
 		t.Errorf("table id %q, name %q after writes through other cases", g.str("id"), g.str("name"))
 	}
+}
+
+// TestLongListsRefused: a list of more prefixes than one list takes, or
+// more subnets than a virtual network has, is refused at once (their
+// overlap checks hold every other write up).
+func TestLongListsRefused(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	ps := make([]string, 1001)
+	for i := range ps {
+		ps[i] = fmt.Sprintf("10.%d.%d.0/24", i>>8, i&255)
+	}
+	e.expect("PUT", netPath(subA, "rg", "localNetworkGateways", "big"), localGateway(loc, "203.0.113.1", ps...), http.StatusBadRequest, "InvalidParameter")
+	subnets := make([]obj, 3001)
+	for i := range subnets {
+		subnets[i] = subnet(fmt.Sprintf("s%d", i), fmt.Sprintf("10.%d.%d.0/28", i>>8, i&255))
+	}
+	e.expect("PUT", netPath(subA, "rg", "virtualNetworks", "big"), vnet(loc, []string{"10.0.0.0/8"}, subnets...), http.StatusBadRequest, "InvalidParameter")
 }

@@ -63,6 +63,10 @@ func (r *Region) PutVirtualNetwork(ctx context.Context, id arm.ID, in *arm.Virtu
 
 // stageVirtualNetwork validates v, the new state of the virtual network id
 // (old is its current state or nil), and stages it.
+// maxSubnets is Azure's limit of subnets in a virtual network; it bounds
+// the overlap checks too, made inside the region's write lock.
+const maxSubnets = 3000
+
 func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, old *arm.VirtualNetwork) error {
 	if old != nil {
 		id = storedID(id, old.ID)
@@ -98,6 +102,10 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 	subnets := make([]arm.Subnet, len(v.Properties.Subnets))
 	copy(subnets, v.Properties.Subnets)
 	v.Properties.Subnets = subnets
+	if len(subnets) > maxSubnets {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.subnets",
+			Message: fmt.Sprintf("%d subnets; a virtual network has at most %d", len(subnets), maxSubnets)}
+	}
 	var seen []netip.Prefix
 	names := map[string]bool{}
 	for i := range subnets {

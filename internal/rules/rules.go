@@ -32,8 +32,16 @@ func ParsePrefix(field, s string) (netip.Prefix, *arm.Error) {
 	return p, nil
 }
 
+// MaxPrefixes bounds a list of prefixes: the overlap checks compare
+// each with every other, inside the region's write lock.
+const MaxPrefixes = 1000
+
 // ParsePrefixes parses a list of prefixes and refuses overlaps within it.
 func ParsePrefixes(field string, ss []string) ([]netip.Prefix, *arm.Error) {
+	if len(ss) > MaxPrefixes {
+		return nil, &arm.Error{Code: arm.CodeInvalidParameter, Target: field,
+			Message: fmt.Sprintf("%s: %d prefixes; at most %d in one list", field, len(ss), MaxPrefixes)}
+	}
 	out := make([]netip.Prefix, 0, len(ss))
 	for _, s := range ss {
 		p, err := ParsePrefix(field, s)
