@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/cluster"
-	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
 
@@ -160,11 +159,7 @@ func TestNodesStartedTogetherSpread(t *testing.T) {
 func TestACutOffNodesVNetsMoveAfterItsTTL(t *testing.T) {
 	e := etcdtest.Start(t)
 	p := e.NewProxy(t)
-	cliA, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cliA.Close()
+	cliA := p.Client(t)
 	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: time.Second})
 	if err != nil {
 		t.Fatal(err)

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/cluster"
-	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
 
@@ -30,11 +29,7 @@ func (s *syncBuf) String() string              { s.mu.Lock(); defer s.mu.Unlock(
 func TestCompactedWatchKeepsMembership(t *testing.T) {
 	e := etcdtest.Start(t)
 	p := e.NewProxy(t)
-	cliA, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cliA.Close()
+	cliA := p.Client(t)
 	var logA syncBuf
 	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: 5 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logA, nil))})
@@ -110,11 +105,7 @@ func TestHealthyNodeNotFenced(t *testing.T) {
 func TestSilentConnectionRejoins(t *testing.T) {
 	e := etcdtest.Start(t)
 	p := e.NewProxy(t)
-	cliA, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cliA.Close()
+	cliA := p.Client(t)
 	var logA syncBuf
 	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: 2 * time.Second,
 		Logger: slog.New(slog.NewTextHandler(&logA, nil))})

@@ -27,9 +27,7 @@ func TestFreeRADIUS(t *testing.T) {
 	netnstest.Link(t, srvNS, "192.0.2.1/24", nas, "192.0.2.2/24")
 	fr := netnstest.StartFreeRADIUS(t, srvNS, "s3cr3tshared", map[string]string{"alice": "correct horse battery staple"})
 	server := Server{Addr: netip.MustParseAddrPort("192.0.2.1:1812"), Secret: []byte("s3cr3tshared")}
-	tries, timeout, wait := Tries, Timeout, Wait
-	Tries, Timeout, Wait = 2, time.Second, 2*time.Second
-	t.Cleanup(func() { Tries, Timeout, Wait = tries, timeout, wait })
+	shortTries(t, 2, time.Second, 2*time.Second)
 	ask := func(servers []Server, user, password string) (Answer, error) {
 		var a Answer
 		err := nas.Do(func() (err error) {
@@ -179,9 +177,7 @@ func TestParse(t *testing.T) {
 // TestNASAddress: a request says where it comes from: NAS-IP-Address
 // from an IPv4 socket, NAS-IPv6-Address (RFC 3162) from an IPv6 one.
 func TestNASAddress(t *testing.T) {
-	tries, timeout, wait := Tries, Timeout, Wait
-	Tries, Timeout, Wait = 1, 100*time.Millisecond, 100*time.Millisecond
-	t.Cleanup(func() { Tries, Timeout, Wait = tries, timeout, wait })
+	shortTries(t, 1, 100*time.Millisecond, 100*time.Millisecond)
 	for _, local := range []string{"127.0.0.1", "::1"} {
 		pc, err := net.ListenPacket("udp", net.JoinHostPort(local, "0"))
 		if err != nil {
@@ -211,9 +207,7 @@ func TestNASAddress(t *testing.T) {
 // the first failed (its port refused it), names the new socket's
 // address.
 func TestNASAddressAfterRedial(t *testing.T) {
-	tries, timeout, wait := Tries, Timeout, Wait
-	Tries, Timeout, Wait = 2, 300*time.Millisecond, time.Second
-	t.Cleanup(func() { Tries, Timeout, Wait = tries, timeout, wait })
+	shortTries(t, 2, 300*time.Millisecond, time.Second)
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -300,9 +294,7 @@ func acceptAll(t *testing.T, secret []byte, sign *atomic.Bool) netip.AddrPort {
 // 3.2.5), but not from one that did: it is refused as forged
 // (BlastRADIUS).
 func TestSignedOnceSignedAlways(t *testing.T) {
-	tries, timeout, wait := Tries, Timeout, Wait
-	Tries, Timeout, Wait = 1, 300*time.Millisecond, 300*time.Millisecond
-	t.Cleanup(func() { Tries, Timeout, Wait = tries, timeout, wait })
+	shortTries(t, 1, 300*time.Millisecond, 300*time.Millisecond)
 	secret := []byte("s3cret")
 	var sign atomic.Bool
 	srv := []Server{{Addr: acceptAll(t, secret, &sign), Secret: secret}}
@@ -331,4 +323,12 @@ func TestSignedOnceSignedAlways(t *testing.T) {
 	if a, err := ask(); err == nil && a.Accept {
 		t.Error("an unsigned Accept taken from a server that signed before")
 	}
+}
+
+// shortTries sets the tries at a server (Tries, Timeout, Wait) for the
+// test, as they were after it.
+func shortTries(t *testing.T, tries int, timeout, wait time.Duration) {
+	oldTries, oldTimeout, oldWait := Tries, Timeout, Wait
+	Tries, Timeout, Wait = tries, timeout, wait
+	t.Cleanup(func() { Tries, Timeout, Wait = oldTries, oldTimeout, oldWait })
 }

@@ -20,11 +20,7 @@ import (
 func TestCutOffNodeStopsUnderTraffic(t *testing.T) {
 	e := etcdtest.Start(t)
 	p := e.NewProxy(t)
-	cliA, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cliA.Close()
+	cliA := p.Client(t)
 	st := etcd.New(cliA, "/r/state/", etcd.Options{History: -1})
 	pool, _ := region.ParsePool("127.10.0.0/24")
 	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, MaxTxnOps: 100})

@@ -270,12 +270,7 @@ func TestQueueFull(t *testing.T) {
 // initiator answers it with HASH(3) again instead of taking it for a new
 // exchange.
 func TestLostQuickModeHash3(t *testing.T) {
-	ri, rr := &recorder{}, &recorder{}
-	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
-	defer mi.Close()
-	defer mr.Close()
-	mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
-	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	mi, mr, ri, rr := twoManagers(t, nil)
 	const quickMode = 32
 	var qm2 []byte
 	var qm2From, qm2To netip.AddrPort
@@ -297,4 +292,22 @@ func TestLostQuickModeHash3(t *testing.T) {
 	if !lost || len(ri.children) != 1 || len(rr.children) != 1 {
 		t.Fatalf("after a lost HASH(3) (lost: %v): initiator %d children, responder %d; %+v", lost, len(ri.children), len(rr.children), mr.Status())
 	}
+}
+
+// twoManagers starts an initiator (ModeInitiatorOnly) and a responder
+// (ModeResponderOnly) of one connection, each with a recorder for its
+// transport and data plane; tweak, if not nil, changes their peers
+// first. Both close when t ends.
+func twoManagers(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig)) (mi, mr *Manager, ri, rr *recorder) {
+	ri, rr = &recorder{}, &recorder{}
+	mi, mr = New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
+	t.Cleanup(func() { mi.Close(); mr.Close() })
+	pi := fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)
+	pr := fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)
+	if tweak != nil {
+		tweak(&pi, &pr)
+	}
+	mi.Reconfig([]ikev2.PeerConfig{pi})
+	mr.Reconfig([]ikev2.PeerConfig{pr})
+	return mi, mr, ri, rr
 }

@@ -63,17 +63,11 @@ func TestHalfOpenBounded(t *testing.T) {
 // common) is tried again after a wait that doubles, not every tick, and
 // the attempts leave no SPI reserved.
 func TestQuickModeBacksOff(t *testing.T) {
-	ri, rr := &recorder{}, &recorder{}
-	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
-	defer mi.Close()
-	defer mr.Close()
-	pi := fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)
-	pr := fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)
 	a, _ := suite.ParseProposal(v2.ProtocolESP, "aes128-sha1")
 	b, _ := suite.ParseProposal(v2.ProtocolESP, "aes256-sha256")
-	pi.ESPProposals, pr.ESPProposals = []suite.Proposal{a}, []suite.Proposal{b}
-	mi.Reconfig([]ikev2.PeerConfig{pi})
-	mr.Reconfig([]ikev2.PeerConfig{pr})
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.ESPProposals, pr.ESPProposals = []suite.Proposal{a}, []suite.Proposal{b}
+	})
 	qm := 0
 	deadline := time.Now().Add(5 * time.Second)
 	for time.Now().Before(deadline) {
@@ -154,12 +148,7 @@ func TestBehindNATWithForceEncap(t *testing.T) {
 // installed its child) is sent again and the responder installs its
 // child too.
 func TestLostHash3Recovered(t *testing.T) {
-	ri, rr := &recorder{}, &recorder{}
-	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
-	defer mi.Close()
-	defer mr.Close()
-	mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
-	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	mi, mr, ri, rr := twoManagers(t, nil)
 	iq, rqAfter := 0, 0
 	dropped := false
 	var dropAt time.Time
@@ -212,12 +201,7 @@ func TestLostHash3Recovered(t *testing.T) {
 // peer heard from (DPD would never start), and the peer's ISAKMP Delete
 // of another SA's cookies deletes nothing.
 func TestForgedInfoChangesNothing(t *testing.T) {
-	ri, rr := &recorder{}, &recorder{}
-	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr})
-	defer mi.Close()
-	defer mr.Close()
-	mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
-	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	mi, mr, ri, rr := twoManagers(t, nil)
 	shuttle(mi, mr, ri, rr, nil)
 	only := func(m *Manager) *isakmpSA {
 		m.mu.Lock()

@@ -5,6 +5,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
 )
 
 // Proxy forwards TCP connections to an etcd member, for tests of what a
@@ -72,6 +77,18 @@ func (p *Proxy) pipe(dst, src, key net.Conn) {
 			}
 		}
 	}
+}
+
+// Client returns a client of the member through the proxy, closed when t
+// ends.
+func (p *Proxy) Client(t testing.TB) *clientv3.Client {
+	t.Helper()
+	cli, err := etcd.Dial([]string{p.Addr}, nil, 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cli.Close() })
+	return cli
 }
 
 // Cut closes the listener and every connection: the member is gone.
