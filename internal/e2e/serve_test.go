@@ -122,23 +122,36 @@ func TestServeFirstStart(t *testing.T) {
 	}
 }
 
-// TestServeTightensTokenMode: an admin token file that others may read is
-// made 0600 at start, with a warning, and keeps its token.
-func TestServeTightensTokenMode(t *testing.T) {
+// TestServeTightensSecretModes: the data directory's secret files (the
+// keys, the admin token, the state with its pre-shared keys) that others
+// may read are made 0600 at start, each with a warning, and keep what
+// they hold.
+func TestServeTightensSecretModes(t *testing.T) {
 	dir := t.TempDir()
+	startServe(t, dir).stop()
 	tokenFile := filepath.Join(dir, datadir.Token)
-	if err := os.WriteFile(tokenFile, []byte("aTokenOthersCouldRead\n"), 0o644); err != nil {
+	if err := os.WriteFile(tokenFile, []byte("aTokenOthersCouldRead\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Chmod(tokenFile, 0o644); err != nil { // whatever the umask
-		t.Fatal(err)
+	secrets := []string{datadir.CAKey, datadir.Key, datadir.Token, datadir.State}
+	for _, name := range secrets {
+		if err := os.Chmod(filepath.Join(dir, name), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	s := startServe(t, dir)
-	if m := mode(t, tokenFile); m != 0o600 {
-		t.Fatalf("admin token file has mode %04o after start, want 0600", m)
+	log := s.log()
+	for _, name := range secrets {
+		path := filepath.Join(dir, name)
+		if m := mode(t, path); m != 0o600 {
+			t.Errorf("%s has mode %04o after start, want 0600", name, m)
+		}
+		if !strings.Contains(log, path) {
+			t.Errorf("no warning names %s", name)
+		}
 	}
-	if log := s.log(); !strings.Contains(log, "readable by others") || !strings.Contains(log, "0644") {
-		t.Fatalf("no warning about the token file's mode:\n%s", log)
+	if !strings.Contains(log, "readable by others") || !strings.Contains(log, "0644") {
+		t.Fatalf("no warning about the files' modes:\n%s", log)
 	}
 	if s.token() != "aTokenOthersCouldRead" {
 		t.Fatalf("the token changed to %q", s.token())

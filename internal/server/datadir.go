@@ -30,33 +30,46 @@ import (
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
+// secretFiles are the data directory's files that only the owner may
+// read: keys, the token, and the state (it holds pre-shared keys).
+var secretFiles = []string{datadir.CAKey, datadir.Key, datadir.Token, datadir.State}
+
+// guardSecrets makes each of the data directory's secret files that
+// others may read (a looser mode than 0600) 0600, with a warning naming
+// it: what it holds may have been read. A file that cannot be made 0600
+// is an error: serve does not run on secrets others can read.
+func guardSecrets(dir string, log *slog.Logger) error {
+	for _, name := range secretFiles {
+		path := filepath.Join(dir, name)
+		fi, err := os.Stat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		perm := fi.Mode().Perm()
+		if perm&0o077 == 0 {
+			continue
+		}
+		if err := os.Chmod(path, perm&0o700); err != nil {
+			return fmt.Errorf("%s has mode %04o, readable by others, and cannot be made owner-only: %w", path, perm, err)
+		}
+		log.Warn("a secret file of the data directory was readable by others; it is owner-only now. If someone else may have read it, replace what it holds (a new token: delete admin-token and restart)",
+			"file", path, "mode", fmt.Sprintf("%04o", perm))
+	}
+	return nil
+}
+
 // ensureToken returns the admin token, creating it (32 random bytes,
-// base64url, mode 0600) on first start. An existing token file that others
-// may read (a looser mode than 0600) is made 0600, with a warning: the
-// token may have been read, and a new one is had by deleting the file.
-func ensureToken(dir string, log *slog.Logger) (string, error) {
+// base64url, mode 0600) on first start.
+func ensureToken(dir string) (string, error) {
 	path := filepath.Join(dir, datadir.Token)
-	f, err := os.Open(path)
+	b, err := os.ReadFile(path)
 	if err == nil {
-		defer f.Close()
-		b, err := io.ReadAll(io.LimitReader(f, 4096))
-		if err != nil {
-			return "", fmt.Errorf("read admin token: %w", err)
-		}
 		tok := strings.TrimSpace(string(b))
-		if tok == "" {
-			return "", fmt.Errorf("admin token file %s is empty; delete it to have a new one made", path)
-		}
-		fi, err := f.Stat()
-		if err != nil {
-			return "", fmt.Errorf("read admin token: %w", err)
-		}
-		if perm := fi.Mode().Perm(); perm&0o077 != 0 {
-			if err := f.Chmod(0o600); err != nil {
-				return "", fmt.Errorf("admin token file %s has mode %04o, readable by others, and cannot be made 0600: %w", path, perm, err)
-			}
-			log.Warn("the admin token file was readable by others; it is 0600 now. If someone else may have read it, delete it and restart to have a new token made",
-				"file", path, "mode", fmt.Sprintf("%04o", perm))
+		if tok == "" || len(b) > 4096 {
+			return "", fmt.Errorf("admin token file %s is empty or too long; delete it to have a new one made", path)
 		}
 		return tok, nil
 	}

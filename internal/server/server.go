@@ -121,6 +121,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	if err := guardSecrets(cfg.DataDir, cfg.Logger); err != nil {
+		return nil, err
+	}
 	host, _, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %q: %w", cfg.Listen, err)
@@ -143,7 +146,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	token, err := ensureToken(cfg.DataDir, cfg.Logger)
+	token, err := ensureToken(cfg.DataDir)
 	if err != nil {
 		return nil, err
 	}
