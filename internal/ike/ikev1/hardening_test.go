@@ -242,3 +242,63 @@ func TestForgedInfoChangesNothing(t *testing.T) {
 		t.Errorf("a Delete of other cookies left %d ISAKMP SAs, want the one", n)
 	}
 }
+
+// TestISAKMPLifetimeEnds: an ISAKMP SA that is not renewed by the end of
+// its lifetime (here the path broke, and DPD is off) is deleted on both
+// sides; the children it made stay, to their own lifetimes.
+func TestISAKMPLifetimeEnds(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.IKELifetime, pr.IKELifetime = 3*time.Second, 3*time.Second
+		pi.DPDInterval, pr.DPDInterval = -1, -1
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	established := func(m *Manager) int {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		n := 0
+		for _, sa := range m.sas {
+			if sa.state == stEstablished {
+				n++
+			}
+		}
+		return n
+	}
+	if established(mi) != 1 || established(mr) != 1 {
+		t.Fatalf("not established: initiator %d ISAKMP SAs, responder %d", established(mi), established(mr))
+	}
+	time.Sleep(4500 * time.Millisecond) // nothing passes between them
+	ri.take()
+	rr.take()
+	if i, r := established(mi), established(mr); i != 0 || r != 0 {
+		t.Errorf("past the 3 s lifetime: initiator %d ISAKMP SAs, responder %d; want none", i, r)
+	}
+	ri.mu.Lock()
+	rr.mu.Lock()
+	ci, cr := len(ri.children), len(rr.children)
+	rr.mu.Unlock()
+	ri.mu.Unlock()
+	if ci != 1 || cr != 1 {
+		t.Errorf("children after the ISAKMP SA ended: initiator %d, responder %d; want 1 each", ci, cr)
+	}
+}
+
+// TestDPDByDefault: a connection configured without a DPD interval gets
+// the IKEv2 daemon's (a dead peer is found as with IKEv2); a negative one
+// stays off.
+func TestDPDByDefault(t *testing.T) {
+	rec := &recorder{}
+	m := New(Config{Transport: rec, Dataplane: rec})
+	defer m.Close()
+	off := fuzzPeer("off", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)
+	off.Remote = netip.MustParseAddrPort("192.0.2.9:500")
+	off.DPDInterval = -1
+	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("plain", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly), off})
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d := m.peers["plain"].cfg.DPDInterval; d != ikev2.DefaultDPDInterval {
+		t.Errorf("DPD interval %v without one configured, want %v", d, ikev2.DefaultDPDInterval)
+	}
+	if d := m.peers["off"].cfg.DPDInterval; d >= 0 {
+		t.Errorf("DPD interval %v when turned off", d)
+	}
+}

@@ -158,6 +158,9 @@ func withDefaults(c ikev2.PeerConfig) ikev2.PeerConfig {
 	if c.ReconnectDelay == 0 {
 		c.ReconnectDelay = defaultReconnect
 	}
+	if c.DPDInterval == 0 {
+		c.DPDInterval = ikev2.DefaultDPDInterval // negative: none
+	}
 	if len(c.IKEProposals) == 0 {
 		c.IKEProposals = DefaultIKEProposals()
 	}
@@ -483,6 +486,15 @@ func (m *Manager) timers(now time.Time) {
 			case est == nil || sa.established.After(est.established):
 				est = sa
 			}
+		}
+		// RFC 2409 §4.5: the negotiated lifetime is the SA's. One not
+		// replaced by its end (the peer did not renew it, or our tries
+		// failed) is deleted; its children live to their own lifetimes.
+		if est != nil && now.After(est.established.Add(est.s.Life)) {
+			est.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{est.cookies()}}.Append(nil))
+			m.dropSA(est)
+			m.log.Info("IKEv1 SA expired", "conn", name, "lifetime", est.s.Life)
+			est = nil
 		}
 		if est == nil {
 			if !busy && !p.idle && p.cfg.Mode != ikev2.ModeResponderOnly && !now.Before(p.nextTry) {
