@@ -118,6 +118,19 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 		}
 		out.Metrics = append(out.Metrics, available[i])
 	}
+	// Each metric has one aggregation (its definition's supported one);
+	// asking for another is refused rather than answered in a field the
+	// caller does not read.
+	if ag := q["aggregation"]; ag != "" {
+		for _, a := range strings.Split(ag, ",") {
+			a = strings.TrimSpace(a)
+			for _, m := range out.Metrics {
+				if !strings.EqualFold(a, m.Aggregation) {
+					return Query{}, bad("aggregation %q: metric %s has %s only", a, m.Name, m.Aggregation)
+				}
+			}
+		}
+	}
 	if ts := q["timespan"]; ts != "" {
 		a, b, ok := strings.Cut(ts, "/")
 		from, err1 := time.Parse(time.RFC3339, a)

@@ -25,3 +25,24 @@ func TestParseBounds(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAggregation: a metric's own aggregation may be asked for, in
+// any case; another is refused, naming the metric and the one it has.
+func TestParseAggregation(t *testing.T) {
+	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
+	for _, ag := range []string{"Total", "total", " Total ", ""} {
+		if _, err := Parse(map[string]string{"metricnames": "TunnelIngressBytes", "aggregation": ag}, GatewayMetrics, time.Minute, now); err != nil {
+			t.Errorf("aggregation %q of a Total metric: %v", ag, err)
+		}
+	}
+	for _, params := range []map[string]string{
+		{"metricnames": "TunnelIngressBytes", "aggregation": "Average"},
+		{"metricnames": "TunnelIngressBytes", "aggregation": "Total,Maximum"},
+		{"metricnames": "TunnelIngressBytes,AverageBandwidth", "aggregation": "Total"},
+	} {
+		_, err := Parse(params, GatewayMetrics, time.Minute, now)
+		if err == nil || !strings.Contains(err.Error(), "only") {
+			t.Errorf("%v: %v, want refused", params, err)
+		}
+	}
+}
