@@ -292,7 +292,9 @@ func (c *conn) run() error {
 				s.advertiseAll()
 			}
 		case wire.TypeRouteRefresh:
-			c.resend()
+			if wire.RefreshesIPv4Unicast(body) {
+				c.resend()
+			}
 		default:
 			return c.fail(&wire.Error{Code: wire.CodeFSM, Subcode: 3, Reason: typ.String() + " in Established"})
 		}

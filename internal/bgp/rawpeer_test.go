@@ -1,10 +1,12 @@
 package bgp
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"net"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -219,4 +221,43 @@ func TestMultiprotocolWithdrawal(t *testing.T) {
 	attr := []byte{0x80, 15, 6, 0, 1, 1, 16, 10, 52} // MP_UNREACH_NLRI, AFI 1, SAFI 1: 10.52.0.0/16
 	p.send(wire.TypeUpdate, append([]byte{0, 0, 0, byte(len(attr))}, attr...))
 	waitRoutes(t, n, map[string]string{})
+}
+
+// TestRouteRefresh: the speaker announces the route refresh capability
+// and answers a ROUTE-REFRESH for IPv4 unicast with its routes again; one
+// for another address family is ignored (RFC 2918 §4), and one too short
+// to name a family ends the session.
+func TestRouteRefresh(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.0.93")
+	c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p := &rawPeer{t: t, c: c}
+	p.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: addr}.Append(nil))
+	if open := p.expect(wire.TypeOpen); !bytes.Contains(open, []byte{2, 0}) { // capability 2, no value
+		t.Errorf("the speaker's OPEN announces no route refresh: % x", open)
+	}
+	p.send(wire.TypeKeepalive, nil)
+	p.expect(wire.TypeKeepalive)
+	p.expect(wire.TypeUpdate)                         // its routes, once
+	p.send(wire.TypeRouteRefresh, []byte{0, 2, 0, 1}) // IPv6 unicast: not announced
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	for {
+		typ, _, err := wire.ReadMessage(c, &p.buf)
+		if err != nil {
+			break // the deadline: nothing
+		}
+		if typ == wire.TypeUpdate {
+			t.Fatal("a refresh of IPv6 unicast, not announced, was answered")
+		}
+	}
+	p.send(wire.TypeRouteRefresh, []byte{0, 1, 0, 1})
+	u, err := wire.ParseUpdate(p.expect(wire.TypeUpdate), true)
+	if err != nil || !slices.Contains(u.NLRI, netip.MustParsePrefix("10.1.0.0/16")) {
+		t.Fatalf("the answer to a refresh of IPv4 unicast: %+v, %v", u, err)
+	}
+	p.send(wire.TypeRouteRefresh, []byte{0, 1})
+	p.expectNotification(wire.CodeHeader, wire.SubBadLength)
 }

@@ -2,7 +2,7 @@
 // speaker needs (RFC 4271): OPEN with capabilities (RFC 5492), among them
 // multiprotocol IPv4 unicast (RFC 4760) and four-octet AS numbers (RFC
 // 6793); UPDATE with IPv4 prefixes and the ORIGIN, AS_PATH and NEXT_HOP
-// attributes; NOTIFICATION and KEEPALIVE.
+// attributes; NOTIFICATION, KEEPALIVE and ROUTE-REFRESH (RFC 2918).
 //
 // It only parses and builds bytes: no I/O, no state, the standard library
 // only. A message is at most 4,096 bytes, so nothing it parses allocates
@@ -31,7 +31,7 @@ const (
 	TypeUpdate       Type = 2
 	TypeNotification Type = 3
 	TypeKeepalive    Type = 4
-	TypeRouteRefresh Type = 5 // RFC 2918; recognised, answered by nothing
+	TypeRouteRefresh Type = 5 // RFC 2918
 )
 
 func (t Type) String() string {
@@ -123,8 +123,10 @@ func ReadMessage(r io.Reader, buf *[MaxLen]byte) (Type, []byte, error) {
 		min = 23
 	case TypeNotification:
 		min = 21
-	case TypeKeepalive, TypeRouteRefresh:
+	case TypeKeepalive:
 		min = HeaderLen
+	case TypeRouteRefresh:
+		min = HeaderLen + 4 // AFI, reserved, SAFI (RFC 2918 §3)
 	default:
 		return 0, nil, errorf(CodeHeader, SubBadType, "unknown message type %d", uint8(t))
 	}

@@ -11,6 +11,7 @@ const ASTrans = 23456
 // Capability codes (RFC 5492 and the IANA registry).
 const (
 	capMultiprotocol = 1
+	capRouteRefresh  = 2 // RFC 2918
 	capFourOctetAS   = 65
 	optCapabilities  = 2 // the optional parameter that holds capabilities
 )
@@ -96,8 +97,8 @@ func ParseOpen(body []byte) (Open, error) {
 	return o, nil
 }
 
-// Append appends the OPEN body. It announces IPv4 unicast and four-octet AS
-// numbers.
+// Append appends the OPEN body. It announces IPv4 unicast, route refresh
+// and four-octet AS numbers.
 func (o Open) Append(b []byte) []byte {
 	my := uint16(ASTrans)
 	if o.AS <= 0xffff {
@@ -108,8 +109,17 @@ func (o Open) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, o.HoldTime)
 	id := o.ID.As4()
 	b = append(b, id[:]...)
-	caps := []byte{capMultiprotocol, 4, 0, 1, 0, 1, capFourOctetAS, 4}
+	caps := []byte{capMultiprotocol, 4, 0, 1, 0, 1, capRouteRefresh, 0, capFourOctetAS, 4}
 	caps = binary.BigEndian.AppendUint32(caps, o.AS)
 	b = append(b, byte(2+len(caps)), optCapabilities, byte(len(caps)))
 	return append(b, caps...)
+}
+
+// RefreshesIPv4Unicast tells whether a ROUTE-REFRESH body (at least four
+// bytes, as ReadMessage gives it) asks for the IPv4 unicast routes: RFC
+// 2918 §4 has a refresh of another AFI/SAFI, one vnetgw did not announce,
+// ignored, and RFC 7313 §5 one of a subtype vnetgw did not negotiate
+// (Enhanced Route Refresh's markers) too.
+func RefreshesIPv4Unicast(body []byte) bool {
+	return len(body) >= 4 && binary.BigEndian.Uint16(body) == afiIPv4 && body[2] == 0 && body[3] == safiUnicast
 }
