@@ -44,6 +44,8 @@ type envOptions struct {
 	insights *insights.History // the metrics history
 	dp       DataPlane         // the data plane (none: noDataPlane)
 	log      io.Writer         // where the API logs (none: nowhere)
+	remotes  region.Remotes    // review: peer regions
+	reg      **region.Region   // review: the region, handed back
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -63,9 +65,12 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool})
+	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, Remotes: o.remotes})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.reg != nil {
+		*o.reg = reg
 	}
 	var log *slog.Logger
 	if o.log != nil {

@@ -286,12 +286,26 @@ func Modify[T any](ctx context.Context, c *Client, id arm.ID, etagOf func(*T) st
 	}
 }
 
+// maxErrorMessage bounds the message of an error answer that is no ARM
+// error, maxARMMessage that of an ARM error.
+const (
+	maxErrorMessage = 1024
+	maxARMMessage   = 64 << 10
+)
+
 // errorOf is the error of an answer with status >= 400 and body b.
 func (c *Client) errorOf(status int, b []byte) *Error {
 	e := &Error{Status: status, Code: http.StatusText(status), Message: strings.TrimSpace(string(b))}
 	var env arm.ErrorResponse
+	limit := maxErrorMessage
 	if json.Unmarshal(b, &env) == nil && env.Error != nil {
 		e.Code, e.Message = env.Error.Code, env.Error.Message
+		limit = maxARMMessage
+	}
+	if len(e.Message) > limit {
+		// Enough of it to tell what answered (a proxy's page, say), not
+		// all of it in every log line and error that shows it.
+		e.Message = strings.ToValidUTF8(e.Message[:limit], "") + " …"
 	}
 	if status == http.StatusUnauthorized {
 		from := c.tokenFrom

@@ -1,6 +1,12 @@
 package client
 
 import (
+	"context"
+	"encoding/pem"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -101,5 +107,39 @@ func TestDiscover(t *testing.T) {
 				t.Fatalf("Discover = %+v, %v; want %+v", got, err, want)
 			}
 		})
+	}
+}
+
+// TestLongErrorAnswer: an error answer that is no ARM error (a proxy's
+// page) is cut to a kilobyte in the error; an ARM error's message is kept.
+func TestLongErrorAnswer(t *testing.T) {
+	page := strings.Repeat("<p>bad gateway</p>", 1<<16)
+	arm := `{"error":{"code":"Conflict","message":"` + strings.Repeat("x", 4000) + `"}}`
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasSuffix(r.URL.Path, "/arm") {
+			w.WriteHeader(http.StatusConflict)
+			io.WriteString(w, arm)
+			return
+		}
+		w.WriteHeader(http.StatusBadGateway)
+		io.WriteString(w, page)
+	}))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(Config{Endpoint: srv.URL, Token: "t", CAFile: caFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(context.Background(), "GET", "/page", nil, nil)
+	var e *Error
+	if !errors.As(err, &e) || e.Status != http.StatusBadGateway || len(e.Message) > 1100 || !strings.HasPrefix(e.Message, "<p>bad gateway</p>") {
+		t.Errorf("a 1 MiB error page: %d bytes of message (%v)", len(e.Message), err)
+	}
+	_, err = c.Do(context.Background(), "GET", "/arm", nil, nil)
+	if !errors.As(err, &e) || e.Code != "Conflict" || len(e.Message) != 4000 {
+		t.Errorf("an ARM error of 4000 bytes: %v", err)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"maps"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -29,6 +30,34 @@ type RemoteGateway struct {
 	InstanceAddrs []netip.Addr
 	VNetID        string
 	VNetPrefixes  []string
+}
+
+// check refuses what a peer region answered for gateway id when it is
+// not a gateway's answer this region may route by: another gateway than
+// the one asked for, a VNet address space that does not parse, overlaps
+// itself or holds a /0 (it would take every address of the VNets it
+// meets), or a BGP peering address outside that space (it becomes a
+// host route into the tunnel). A peer region is another process,
+// another operator's perhaps: what it says is checked as a PUT's body is.
+func (rg *RemoteGateway) check(id string) error {
+	if !arm.Equal(rg.Gateway.ID, id) {
+		return fmt.Errorf("the peer region answered for %s with gateway %q", id, rg.Gateway.ID)
+	}
+	ps, err := rules.ParsePrefixes("the address space of its virtual network", rg.VNetPrefixes)
+	if err != nil {
+		return err
+	}
+	for _, p := range ps {
+		if p.Bits() == 0 {
+			return fmt.Errorf("the address space of its virtual network holds %s", p)
+		}
+	}
+	var r Remote
+	r.bgpOfGateway(&rg.Gateway)
+	if r.BGPAddr.IsValid() && !slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(r.BGPAddr) }) {
+		return fmt.Errorf("its BGP peering address %s is outside its virtual network's address space", r.BGPAddr)
+	}
+	return nil
 }
 
 // ErrNoRemote says no peer region has the gateway.
@@ -193,8 +222,36 @@ func (r *Region) resolveRemote(ctx context.Context, id string) error {
 		return &arm.Error{Code: arm.CodeInvalidReference, Target: "properties.virtualNetworkGateway2",
 			Message: fmt.Sprintf("properties.virtualNetworkGateway2: the peer regions could not be asked for %s: %v", id, err)}
 	}
+	if err := rg.check(id); err != nil {
+		return &arm.Error{Code: arm.CodeInvalidReference, Target: "properties.virtualNetworkGateway2",
+			Message: fmt.Sprintf("properties.virtualNetworkGateway2: %s: %v", id, err)}
+	}
 	r.setRemote(id, rg)
 	return nil
+}
+
+// remoteFits tells whether rg, a peer region's new answer for gateway
+// id, may replace what is known: it passes check, and R35 holds with it
+// at every gateway of this region connected to it (its VNet's address
+// space may have changed since the connection was made).
+func (r *Region) remoteFits(id string, rg *RemoteGateway) error {
+	if err := rg.check(id); err != nil {
+		return err
+	}
+	return r.view(func(tx *txn) error {
+		tx.remotes[strings.ToLower(id)] = rg // the view's copy
+		for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+			if !arm.Equal(c.Properties.VirtualNetworkGateway2.RefID(), id) {
+				continue
+			}
+			if g := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
+				if err := rules.R35NoOverlap(g.Name, gatewayDomain(tx, g)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
 }
 
 func (r *Region) setRemote(id string, rg *RemoteGateway) bool {
@@ -251,6 +308,10 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 			case err != nil:
 				r.log.Warn("peer region unreachable; keeping what is known", "gateway", id, "err", err)
 			default:
+				if err := r.remoteFits(id, rg); err != nil {
+					r.log.Warn("peer region's gateway changed to what its connections here cannot take; keeping what is known", "gateway", id, "err", err)
+					continue
+				}
 				changed = r.setRemote(id, rg) || changed
 			}
 		}

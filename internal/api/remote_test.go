@@ -1,0 +1,130 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/region"
+)
+
+// peerRegion is another region whose one gateway's answer a test sets:
+// a peer region says what it likes.
+type peerRegion struct {
+	mu sync.Mutex
+	rg region.RemoteGateway
+}
+
+func (p *peerRegion) Gateway(_ context.Context, id string) (*region.RemoteGateway, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !strings.Contains(strings.ToLower(id), subB) {
+		return nil, fmt.Errorf("%s: %w", id, region.ErrNoRemote)
+	}
+	rg := p.rg
+	return &rg, nil
+}
+
+func (*peerRegion) ConnectionsTo(context.Context, string) ([]region.ConnectionTo, error) {
+	return nil, nil
+}
+
+// set makes the peer's gateway id answer with its VNet of prefixes and
+// BGP peering address bgp ("": no BGP).
+func (p *peerRegion) set(id string, prefixes []string, bgp string) {
+	g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: id, Name: "gw", Location: loc}}
+	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, "RouteBased"
+	if bgp != "" {
+		g.Properties.EnableBGP = true
+		g.Properties.BGPSettings = &arm.BGPSettings{ASN: 65020, BGPPeeringAddress: bgp}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.rg = region.RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("198.18.0.1"),
+		VNetID: netPath(subB, "rg", "virtualNetworks", "vnet"), VNetPrefixes: prefixes}
+}
+
+// routesOf lists the prefixes vnet sends to its gateway.
+func routesOf(reg *region.Region, vnet string) []string {
+	var out []string
+	for _, rt := range reg.Snapshot().VNetRoutes(vnet) {
+		out = append(out, rt.Prefix.String())
+	}
+	return out
+}
+
+// TestPeerRegionAnswerChecked: a VNet-to-VNet connection to another
+// region's gateway is refused when that region's answer would take our
+// VNet's addresses: a /0 (also beside a prefix that does not parse), a
+// space overlapping ours, a BGP peering address outside its VNet, or
+// another gateway than the one asked for.
+func TestPeerRegionAnswerChecked(t *testing.T) {
+	remoteGW := netPath(subB, "rg", "virtualNetworkGateways", "gw")
+	for _, c := range []struct {
+		name     string
+		prefixes []string
+		bgp, id  string
+	}{
+		{"default route", []string{"0.0.0.0/0"}, "", remoteGW},
+		{"default route and junk", []string{"0.0.0.0/0", "bogus"}, "", remoteGW},
+		{"our VNet, twice", []string{"10.1.0.0/16", "10.1.0.0/24"}, "", remoteGW},
+		{"BGP address in our VNet", []string{"10.2.0.0/16"}, "10.1.0.4", remoteGW},
+		{"another gateway", []string{"10.2.0.0/16"}, "", netPath(subB, "rg", "virtualNetworkGateways", "other")},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			peer := &peerRegion{}
+			peer.set(c.id, c.prefixes, c.bgp)
+			var reg *region.Region
+			e := newEnv(t, envOptions{remotes: peer, reg: &reg})
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			r := e.do("PUT", netPath(subA, "rg", "connections", "c"), v2v(loc, s.gw, remoteGW))
+			if r.status < 400 {
+				t.Fatalf("peer answer %v (BGP %q, id %s) taken: %d; our VNet routes %v to the tunnel", c.prefixes, c.bgp, c.id, r.status, routesOf(reg, s.vnet))
+			}
+		})
+	}
+	t.Run("fair", func(t *testing.T) {
+		peer := &peerRegion{}
+		peer.set(remoteGW, []string{"10.2.0.0/16"}, "10.2.255.254")
+		var reg *region.Region
+		e := newEnv(t, envOptions{remotes: peer, reg: &reg})
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		e.must("PUT", netPath(subA, "rg", "connections", "c"), v2v(loc, s.gw, remoteGW))
+		if got := routesOf(reg, s.vnet); !slices.Equal(got, []string{"10.2.0.0/16"}) {
+			t.Errorf("routes of our VNet %v, want the peer's 10.2.0.0/16", got)
+		}
+	})
+}
+
+// TestPeerRegionChangeChecked: a peer region's gateway whose VNet later
+// grows over ours is not taken at the refresh (what was known stays);
+// a change that fits is.
+func TestPeerRegionChangeChecked(t *testing.T) {
+	t.Parallel()
+	remoteGW := netPath(subB, "rg", "virtualNetworkGateways", "gw")
+	peer := &peerRegion{}
+	peer.set(remoteGW, []string{"10.2.0.0/16"}, "")
+	var reg *region.Region
+	e := newEnv(t, envOptions{remotes: peer, reg: &reg})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	e.must("PUT", netPath(subA, "rg", "connections", "c"), v2v(loc, s.gw, remoteGW))
+	peer.set(remoteGW, []string{"10.2.0.0/16", "10.1.0.0/24"}, "")
+	time.Sleep(region.RemoteRefresh + time.Second)
+	if got := routesOf(reg, s.vnet); !slices.Equal(got, []string{"10.2.0.0/16"}) {
+		t.Fatalf("after the peer's VNet grew over ours: routes %v, want 10.2.0.0/16 kept", got)
+	}
+	peer.set(remoteGW, []string{"10.2.0.0/16", "10.3.0.0/16"}, "")
+	deadline := time.Now().Add(2*region.RemoteRefresh + time.Second)
+	for !slices.Equal(routesOf(reg, s.vnet), []string{"10.2.0.0/16", "10.3.0.0/16"}) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the peer's VNet grew by 10.3.0.0/16: routes %v", routesOf(reg, s.vnet))
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
