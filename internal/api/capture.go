@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -68,22 +69,46 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		}
 		dest = u
 	}
+	// Without a sasUrl the capture is kept for download: its place is
+	// held before the capture stops, so that a full store refuses the
+	// stop (the capture goes on) rather than loses the capture.
+	var slot string
+	if dest == nil {
+		if slot, err = h.captures.reserve(); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	file, captured, missed, err := h.dp.StopPacketCapture(rt.id.String())
 	if err != nil {
+		if slot != "" {
+			h.captures.release(slot)
+		}
 		h.fail(w, r, err)
 		return
 	}
 	h.log.Info("packet capture stopped", "gateway", rt.id.String(), "packets", captured, "missed", missed, "bytes", len(file))
-	if dest != nil {
-		blob, err := upload(r.Context(), dest, fmt.Sprintf("%s-%s.pcap", rt.id.Name(), time.Now().UTC().Format("20060102T150405Z")), file)
-		if err != nil {
-			h.fail(w, r, arm.Errorf(arm.CodePacketCaptureUpload, "%v", err))
-			return
-		}
-		writeJSON(w, http.StatusOK, blob)
+	if dest == nil {
+		h.captures.fill(slot, file)
+		writeJSON(w, http.StatusOK, h.captures.url(r, slot))
 		return
 	}
-	h.captures.offer(h, w, r, file)
+	// The upload goes on when the client stops waiting (it may take
+	// longer than a client waits), to its own deadline.
+	blob, err := upload(context.WithoutCancel(r.Context()), dest, fmt.Sprintf("%s-%s.pcap", rt.id.Name(), time.Now().UTC().Format("20060102T150405Z")), file)
+	if err != nil {
+		// A failed upload (an expired SAS, a wrong container) loses
+		// nothing: the capture is kept for download if there is room.
+		if name, rerr := h.captures.reserve(); rerr == nil {
+			h.captures.fill(name, file)
+			err = fmt.Errorf("%v; the capture is kept for download for an hour at %s", err, h.captures.url(r, name))
+		} else {
+			err = fmt.Errorf("%v; and it cannot be kept for download: %v", err, rerr)
+		}
+		h.fail(w, r, arm.Errorf(arm.CodePacketCaptureUpload, "%v", err))
+		return
+	}
+	writeJSON(w, http.StatusOK, blob)
 }
 
 // upload puts file as blob name into the container at u (Azure Blob
@@ -105,6 +130,11 @@ func upload(ctx context.Context, u *url.URL, name string, file []byte) (string, 
 	req.Header.Set("Content-Type", "application/vnd.tcpdump.pcap")
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
+		// Not the *url.Error's text: it quotes the URL, SAS token and
+		// all, escaped so that no replacing finds it.
+		if ue := (*url.Error)(nil); errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return "", fmt.Errorf("upload to %s failed: %v", shown.String(), strings.ReplaceAll(err.Error(), blob.String(), shown.String()))
 	}
 	res.Body.Close()

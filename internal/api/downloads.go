@@ -41,16 +41,22 @@ func newDownloads(what, path, ext string, max int, typ, filename string) *downlo
 // offer keeps data for download and answers the request with its URL, a
 // JSON string, on the host the request came to.
 func (d *downloads) offer(h *Handler, w http.ResponseWriter, r *http.Request, data []byte) {
-	name, err := d.add(data)
+	name, err := d.reserve()
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
+	d.fill(name, data)
+	writeJSON(w, http.StatusOK, d.url(r, name))
+}
+
+// url is where the file named name is served, on the host r came to.
+func (d *downloads) url(r *http.Request, name string) string {
 	scheme := "https"
 	if r.TLS == nil {
 		scheme = "http"
 	}
-	writeJSON(w, http.StatusOK, scheme+"://"+r.Host+d.path+name)
+	return scheme + "://" + r.Host + d.path + name
 }
 
 // serve answers a GET of the file named name.
@@ -69,8 +75,10 @@ func (d *downloads) serve(h *Handler, w http.ResponseWriter, r *http.Request, na
 	w.Write(data)
 }
 
-// add keeps data for download and returns its name.
-func (d *downloads) add(data []byte) (string, error) {
+// reserve holds a place for one more file, before what makes the file
+// runs (a file made and then refused would be lost), and returns its
+// name; fill puts the file there, release gives the place up.
+func (d *downloads) reserve() (string, error) {
 	var b [16]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return "", err
@@ -78,24 +86,47 @@ func (d *downloads) add(data []byte) (string, error) {
 	name := hex.EncodeToString(b[:]) + d.ext
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	now := time.Now()
+	d.sweep(time.Now())
+	if len(d.m) >= d.max {
+		return "", arm.Errorf(arm.CodeTooManyRequests, "%d %s wait for download; try again within the hour", len(d.m), d.what)
+	}
+	d.m[name] = download{expires: time.Now().Add(downloadLifetime)}
+	return name, nil
+}
+
+// fill puts data in the place reserved as name, for downloadLifetime;
+// then it is let go, downloaded or not.
+func (d *downloads) fill(name string, data []byte) {
+	d.mu.Lock()
+	d.m[name] = download{data: data, expires: time.Now().Add(downloadLifetime)}
+	d.mu.Unlock()
+	time.AfterFunc(downloadLifetime+time.Second, func() {
+		d.mu.Lock()
+		d.sweep(time.Now())
+		d.mu.Unlock()
+	})
+}
+
+func (d *downloads) release(name string) {
+	d.mu.Lock()
+	delete(d.m, name)
+	d.mu.Unlock()
+}
+
+// sweep lets the expired files go; d.mu is held.
+func (d *downloads) sweep(now time.Time) {
 	for n, f := range d.m {
 		if now.After(f.expires) {
 			delete(d.m, n)
 		}
 	}
-	if len(d.m) >= d.max {
-		return "", arm.Errorf(arm.CodeTooManyRequests, "%d %s wait for download; try again within the hour", len(d.m), d.what)
-	}
-	d.m[name] = download{data: data, expires: now.Add(downloadLifetime)}
-	return name, nil
 }
 
 func (d *downloads) get(name string) ([]byte, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	f, ok := d.m[name]
-	if !ok || time.Now().After(f.expires) {
+	if !ok || f.data == nil || time.Now().After(f.expires) {
 		return nil, false
 	}
 	return f.data, true

@@ -86,7 +86,10 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 		if !slices.ContainsFunc(cfg.Gateways, func(g Gateway) bool {
 			return g.ID == id || slices.ContainsFunc(g.Connections, func(c Connection) bool { return c.ID == id })
 		}) {
-			delete(e.captures, id) // its gateway or connection is gone from this node
+			// Its gateway or connection is gone from this node (deleted,
+			// or its VNet moved): a stop here or there finds none.
+			delete(e.captures, id)
+			e.log.Warn("packet capture ended, unsaved: what it captured no longer runs on this node", "of", id)
 		}
 	}
 	for _, id := range slices.Sorted(maps.Keys(want)) {
