@@ -45,12 +45,12 @@ func TestMetricsHistorySurvivesRestart(t *testing.T) {
 			t.Fatalf("the connection is not Connected after 20 s:\n%s", s.log())
 		}
 	}
-	// mmsa returns the seconds with an IKE SA of gw1's connection in the
-	// minute before end.
-	mmsa := func(end time.Time) (seconds int) {
+	// mmsaSince returns the seconds with an IKE SA of gw1's connection
+	// from start to end, mmsa those in the minute before end.
+	mmsaSince := func(start, end time.Time) (seconds int) {
 		t.Helper()
 		out, err := cli(t, dir, "monitor", "metrics", "list", "--resource", gw1.String(), "--metric", "MmsaCount", "--interval", "PT1S",
-			"--filter", "ConnectionName eq '*'", "--start-time", end.Add(-time.Minute).UTC().Format(time.RFC3339),
+			"--filter", "ConnectionName eq '*'", "--start-time", start.UTC().Format(time.RFC3339),
 			"--end-time", end.UTC().Format(time.RFC3339), "-o", "json")
 		if err != nil {
 			t.Fatalf("monitor metrics list: %v\n%s", err, out)
@@ -66,6 +66,7 @@ func TestMetricsHistorySurvivesRestart(t *testing.T) {
 		}
 		return seconds
 	}
+	mmsa := func(end time.Time) int { return mmsaSince(end.Add(-time.Minute), end) }
 	// Samples of the IKE SA, a second apart.
 	var end time.Time
 	var before int
@@ -83,6 +84,30 @@ func TestMetricsHistorySurvivesRestart(t *testing.T) {
 	s = startServe(t, dir, args...)
 	if after := mmsa(end); after != before {
 		t.Errorf("%d seconds with an IKE SA before the restart; after it, %d", before, after)
+	}
+
+	// A crash (kill -9) loses at most --metrics-save of the samples: the
+	// file written while serve ran has them.
+	s.stop()
+	s = startServe(t, dir, append(args, "--metrics-save", "1s")...)
+	restarted := time.Now().Truncate(time.Second).Add(time.Second)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(500 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no IKE SA in the 20 s after a restart:\n%s", s.log())
+		}
+		end = time.Now().Add(-time.Second).Truncate(time.Second)
+		if !end.After(restarted) {
+			continue
+		}
+		if before = mmsaSince(restarted, end); before >= 2 {
+			break
+		}
+	}
+	time.Sleep(2500 * time.Millisecond) // a save after end
+	s.kill()
+	s = startServe(t, dir, args...)
+	if after := mmsaSince(restarted, end); after != before {
+		t.Errorf("%d seconds with an IKE SA before the kill -9; after it, %d", before, after)
 	}
 
 	// A damaged file: serve starts, says so, and keeps the file aside.

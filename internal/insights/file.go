@@ -13,13 +13,16 @@ import (
 
 // The history's file: the magic line, then each series as its id (a
 // uint16 length and the bytes), its number of samples (uint32, at least
-// one), a flag byte (1: drops follow the samples), the samples and the
+// one), a flag byte (flagDrops: drops follow the samples; flagRestarted:
+// the last sample is a restart's, not recorded), the samples and the
 // drops, little-endian, fixed size.
 const (
 	fileMagic   = "vnetgw metrics history 2\n"
 	sampleBytes = 48
 	dropsBytes  = 40
 	maxIDBytes  = 4096
+
+	flagDrops, flagRestarted = 1, 2
 )
 
 // Save writes the history, for Load to read it back after a restart.
@@ -41,7 +44,14 @@ func (h *History) Save(w io.Writer) error {
 		bw.Write(binary.LittleEndian.AppendUint16(nil, uint16(len(id))))
 		bw.WriteString(id)
 		bw.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(s.samples))))
-		bw.WriteByte(byte(min(len(s.drops), 1)))
+		var flags byte
+		if s.drops != nil {
+			flags |= flagDrops
+		}
+		if s.restarted {
+			flags |= flagRestarted
+		}
+		bw.WriteByte(flags)
 		for _, x := range s.samples {
 			bw.Write(x.put(b[:0]))
 		}
@@ -82,10 +92,12 @@ func getDrops(b []byte) Drops {
 }
 
 // Load adds what Save wrote to a history that has recorded nothing yet,
-// keeping each series' newest samples up to the retention. The counters start again from zero at now
-// (the data plane starts anew): each series gets a sample of zeros then.
-// A file that ends early or holds nonsense is an error; the series read
-// before it stay.
+// keeping each series' newest samples up to the retention. The counters
+// start again from zero at now (the data plane starts anew): each series
+// gets a sample of zeros then. A series whose last recorded sample is
+// older than the retention is let go (its connection is gone; a
+// restart's sample of zeros does not keep it). A file that ends early
+// or holds nonsense is an error; the series read before it stay.
 func (h *History) Load(r io.Reader, now time.Time) error {
 	br := bufio.NewReader(r)
 	magic := make([]byte, len(fileMagic))
@@ -112,10 +124,11 @@ func (h *History) Load(r io.Reader, now time.Time) error {
 		if _, err := io.ReadFull(br, b[:5]); err != nil {
 			return fmt.Errorf("metrics history: %w", io.ErrUnexpectedEOF)
 		}
-		n, hasDrops := int(binary.LittleEndian.Uint32(b[:4])), b[4] == 1
-		if n == 0 || b[4] > 1 {
-			return fmt.Errorf("metrics history: series %q: %d samples, flags %d", id, n, b[4])
+		n, flags := int(binary.LittleEndian.Uint32(b[:4])), b[4]
+		if n == 0 || flags&^(flagDrops|flagRestarted) != 0 {
+			return fmt.Errorf("metrics history: series %q: %d samples, flags %d", id, n, flags)
 		}
+		hasDrops, restarted := flags&flagDrops != 0, flags&flagRestarted != 0
 		// Only the newest fit the retention (with the zero sample).
 		skip, keep := max(n-(h.max-1), 0), min(n, h.max-1)
 		s := &series{samples: make([]sample, 0, keep+1)}
@@ -139,7 +152,19 @@ func (h *History) Load(r io.Reader, now time.Time) error {
 			}
 			s.drops = append(s.drops, Drops{})
 		}
+		if restarted && len(s.samples) > 1 {
+			// The last restart's sample of zeros: this one's replaces it.
+			s.samples = s.samples[:len(s.samples)-1]
+			if s.drops != nil {
+				s.drops = s.drops[:len(s.drops)-2]
+				s.drops = append(s.drops, Drops{})
+			}
+		}
+		if h.stale(s, now) {
+			continue
+		}
 		s.samples = append(s.samples, sample{t: max(uint32(now.Unix()), s.samples[len(s.samples)-1].t)})
+		s.restarted = true
 		h.series[string(id)] = s
 	}
 }

@@ -8,6 +8,7 @@ package insights
 import (
 	"fmt"
 	"net/netip"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -95,6 +96,19 @@ type History struct {
 type series struct {
 	samples []sample
 	drops   []Drops // nil, or as long as samples
+	// restarted tells that the last sample is a restart's (Load's
+	// zeros), not one Record took.
+	restarted bool
+}
+
+// stale tells whether s was last recorded longer ago than the retention
+// before now: its connection is no longer run here.
+func (h *History) stale(s *series, now time.Time) bool {
+	last := s.samples[len(s.samples)-1].t
+	if s.restarted && len(s.samples) > 1 {
+		last = s.samples[len(s.samples)-2].t
+	}
+	return now.Sub(time.Unix(int64(last), 0)) > time.Duration(h.max)*h.every
 }
 
 // sample is 48 bytes: a node with 10,000 tunnels keeps 6 hours at one a
@@ -153,6 +167,7 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 			s.drops = make([]Drops, len(s.samples), cap(s.samples))
 		}
 		s.samples = append(s.samples, newSample(t, c))
+		s.restarted = false
 		if s.drops != nil {
 			s.drops = append(s.drops, c.Drops)
 		}
@@ -164,7 +179,7 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 		}
 	}
 	for id, s := range h.series {
-		if t.Sub(time.Unix(int64(s.samples[len(s.samples)-1].t), 0)) > time.Duration(h.max)*h.every {
+		if h.stale(s, t) {
 			delete(h.series, id)
 		}
 	}
@@ -197,16 +212,22 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 	}
 	h.mu.Unlock()
 	var out []Bucket
+	// One walk over the samples and the buckets together: the samples
+	// are in time order. The first to look at is the first in the first
+	// bucket (not the first sample: a query costs its buckets, not the
+	// history's length times them).
+	lo0 := uint32(max(from.Unix(), 0))
+	i := max(sort.Search(len(s.samples), func(i int) bool { return s.samples[i].t >= lo0 }), 1)
 	for start := from; start.Before(to); start = start.Add(interval) {
 		b := Bucket{Start: start}
 		lo, hi := uint32(max(start.Unix(), 0)), uint32(max(start.Add(interval).Unix(), 0))
 		n := 0
-		for i := range s.samples {
+		for ; i < len(s.samples); i++ {
 			cur := &s.samples[i]
 			if cur.t >= hi {
 				break
 			}
-			if i == 0 || cur.t < lo {
+			if cur.t < lo {
 				continue
 			}
 			prev := &s.samples[i-1]

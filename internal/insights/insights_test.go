@@ -317,3 +317,47 @@ func FuzzLoad(f *testing.F) {
 		h.Buckets("a", t0.Add(-time.Hour), t0, time.Minute)
 	})
 }
+
+// TestRestartsKeepNoGoneSeries: a series no longer recorded (its
+// connection was deleted) goes after the retention, also on a node that
+// restarts more often than that (each restart's sample of zeros does not
+// keep it); a live one stays, with one restart sample per restart.
+func TestRestartsKeepNoGoneSeries(t *testing.T) {
+	h := New(time.Minute, 6*time.Hour)
+	h.Record(t0, map[string]Counters{"deleted": {Ingress: 1}, "live": {Ingress: 1}})
+	now := t0
+	for range 5 {
+		now = now.Add(5 * time.Hour) // a restart every 5 hours
+		var buf bytes.Buffer
+		if err := h.Save(&buf); err != nil {
+			t.Fatal(err)
+		}
+		h = New(time.Minute, 6*time.Hour)
+		if err := h.Load(&buf, now); err != nil {
+			t.Fatal(err)
+		}
+		h.Record(now.Add(time.Minute), map[string]Counters{"live": {Ingress: 2}})
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if s := h.series["deleted"]; s != nil {
+		t.Errorf("a series last recorded %s ago (retention 6h) is still held, with %d samples", now.Sub(t0), len(s.samples))
+	}
+	// The first sample's zeros and its own, then per restart its zeros
+	// and the one after it.
+	if s := h.series["live"]; s == nil || len(s.samples) != 2+5*2 {
+		t.Errorf("the live series: %+v", s)
+	}
+}
+
+// BenchmarkBuckets: one series of six hours at one sample a second,
+// asked for in 10,000 buckets (the most a query may ask for).
+func BenchmarkBuckets(b *testing.B) {
+	h := New(time.Second, 6*time.Hour)
+	for i := range 21600 {
+		h.Record(t0.Add(time.Duration(i)*time.Second), map[string]Counters{"c": {Ingress: uint64(i)}})
+	}
+	for b.Loop() {
+		h.Buckets("c", t0, t0.Add(6*time.Hour), 6*time.Hour/10000)
+	}
+}

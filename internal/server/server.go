@@ -65,6 +65,10 @@ type Config struct {
 	// are kept (in memory, and in the data directory across restarts); 0:
 	// 1 min and 6 h.
 	MetricsInterval, MetricsRetention time.Duration
+	// MetricsSave is how often the samples are written to the data
+	// directory while serve runs (and when it stops), so that a crash
+	// loses at most that much of them; 0: 15 min.
+	MetricsSave time.Duration
 	// SSTPPort is the TCP port of the gateways' point-to-site server (0:
 	// 443).
 	SSTPPort uint16
@@ -199,6 +203,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MetricsRetention <= 0 {
 		cfg.MetricsRetention = 6 * time.Hour
 	}
+	if cfg.MetricsSave <= 0 {
+		cfg.MetricsSave = 15 * time.Minute
+	}
 	s.insights = insights.New(cfg.MetricsInterval, cfg.MetricsRetention)
 	s.loadHistory()
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"), Insights: s.insights,
@@ -303,11 +310,16 @@ func (s *Server) Run(ctx context.Context) error {
 func (s *Server) sample(ctx context.Context) {
 	t := time.NewTicker(s.insights.Every())
 	defer t.Stop()
+	saved := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			if now.Sub(saved) >= s.cfg.MetricsSave {
+				s.saveHistory() // what was sampled before this tick
+				saved = now
+			}
 			byConn := map[string]insights.Counters{}
 			st := s.engine.Status()
 			for id, c := range st.Connections {
