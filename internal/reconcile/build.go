@@ -96,10 +96,10 @@ func Build(s *region.Snapshot) dataplane.Config {
 		if v.Properties.AddressSpace != nil {
 			local = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
 		}
-		routes := map[string][]netip.Prefix{}
+		routes := map[string][]region.GatewayRoute{}
 		for _, r := range s.VNetRoutes(v.ID) {
 			if strings.EqualFold(r.Gateway, g.ID) {
-				routes[strings.ToLower(r.Connection)] = append(routes[strings.ToLower(r.Connection)], r.Prefix)
+				routes[strings.ToLower(r.Connection)] = append(routes[strings.ToLower(r.Connection)], r)
 			}
 		}
 		dg.P2S = pointToSite(g, s.ClientRoutes(g, v))
@@ -127,13 +127,13 @@ func Build(s *region.Snapshot) dataplane.Config {
 				continue
 			}
 			dc := connection(c, g, r, local)
-			dc.Routes = routes[dc.ID]
+			dc.Routes = routesAt(routes[dc.ID], ipconfig(0))
 			var peer *dataplane.BGPPeer
 			if c.Properties.EnableBGP && r.BGPAddr.IsValid() && r.BGPAS > 0 {
 				peer = &dataplane.BGPPeer{Connection: dc.ID, Addr: r.BGPAddr, AS: uint32(r.BGPAS)}
 			}
 			if c.Properties.ConnectionType == arm.ConnectionIPsec {
-				sc := siteConn{conn: dc, ingress: s.IngressNAT(c), egress: s.EgressNAT(c), peer: peer, apipa: map[string]netip.Addr{}}
+				sc := siteConn{conn: dc, routes: routes[dc.ID], ingress: s.IngressNAT(c), egress: s.EgressNAT(c), peer: peer, apipa: map[string]netip.Addr{}}
 				for _, x := range c.Properties.GatewayCustomBgpIPAddresses {
 					if a, err := netip.ParseAddr(x.CustomBgpIPAddress); err == nil {
 						sc.apipa[strings.ToLower(x.IPConfigurationID)] = a
@@ -194,6 +194,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 // and with its BGP peer (nil without BGP).
 type siteConn struct {
 	conn            dataplane.Connection
+	routes          []region.GatewayRoute // the VNet's to it, of every instance
 	ingress, egress []rules.NATMapping
 	peer            *dataplane.BGPPeer
 	// apipa is the custom APIPA address the connection chose for its BGP
@@ -208,17 +209,9 @@ type siteConn struct {
 // its device script and what BGP announces to it (networks) name those;
 // what it announces is learned through the IngressSnat rules.
 func (sc siteConn) atInstance(ipconfig string, networks []netip.Prefix) (dataplane.Connection, []dataplane.BGPPeer) {
-	applies := func(ms []rules.NATMapping) []rules.NATMapping {
-		var out []rules.NATMapping
-		for _, m := range ms {
-			if m.IPConfiguration == "" || m.IPConfiguration == ipconfig {
-				out = append(out, m)
-			}
-		}
-		return out
-	}
-	ingress, egress := applies(sc.ingress), applies(sc.egress)
+	ingress, egress := rules.AtIPConfiguration(sc.ingress, ipconfig), rules.AtIPConfiguration(sc.egress, ipconfig)
 	dc := sc.conn
+	dc.Routes = routesAt(sc.routes, ipconfig)
 	dc.NAT = nil
 	for _, m := range ingress {
 		dc.NAT = append(dc.NAT, tunnel.NAT{Internal: m.Internal, External: m.External, Dynamic: m.Dynamic})
@@ -240,6 +233,18 @@ func (sc siteConn) atInstance(ipconfig string, networks []netip.Prefix) (datapla
 		peer.Networks = rules.TranslateSpace(networks, egress)
 	}
 	return dc, []dataplane.BGPPeer{peer}
+}
+
+// routesAt returns the prefixes of routes that the instance of IP
+// configuration ipconfig carries.
+func routesAt(routes []region.GatewayRoute, ipconfig string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range routes {
+		if r.IPConfiguration == "" || r.IPConfiguration == ipconfig {
+			out = append(out, r.Prefix)
+		}
+	}
+	return out
 }
 
 // instanced is a connection to a gateway with several instances, at
@@ -421,6 +426,13 @@ func parsePrefixes(ss []string) []netip.Prefix {
 	return out
 }
 
+// interRegion tells whether a connection's traffic crosses regions (R39):
+// a VNet-to-VNet connection between gateways of two locations. A site is
+// in no region (its resource's location is only where it is filed).
+func interRegion(r region.Remote, g *arm.VirtualNetworkGateway) bool {
+	return r.Gateway != nil && !strings.EqualFold(r.Location, g.Location)
+}
+
 // connection builds one tunnel's configuration.
 func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote, local []netip.Prefix) dataplane.Connection {
 	p := &c.Properties
@@ -435,7 +447,7 @@ func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote
 		DPDTimeout:     time.Duration(p.DPDTimeoutSeconds) * time.Second,
 		// R18 for a policy-based device behind a route-based gateway.
 		PolicySelectors: p.UsePolicyBasedTrafficSelectors,
-		InterRegion:     r.Location != g.Location,
+		InterRegion:     interRegion(r, g),
 		IKEv1:           p.ConnectionProtocol == arm.IKEv1,
 	}
 	for _, ts := range p.TrafficSelectorPolicies {
@@ -458,7 +470,7 @@ var (
 	integrity = map[string]string{"MD5": "md5", "SHA1": "sha1", "SHA256": "sha256", "SHA384": "sha384"}
 	dhGroup   = map[string]string{"DHGroup1": "modp768", "DHGroup2": "modp1024", "DHGroup14": "modp2048", "DHGroup2048": "modp2048",
 		"DHGroup24": "modp2048s256", "ECP256": "ecp256", "ECP384": "ecp384",
-		"PFS1": "modp768", "PFS2": "modp1024", "PFS14": "modp2048", "PFS2048": "modp2048", "PFS24": "modp2048s256", "PFSMM": "modp2048"}
+		"PFS1": "modp768", "PFS2": "modp1024", "PFS14": "modp2048", "PFS2048": "modp2048", "PFS24": "modp2048s256"}
 )
 
 // IKEProposal writes a custom policy's IKE algorithms as a strongSwan
@@ -487,7 +499,11 @@ func ESPProposal(p arm.IPsecPolicy) string {
 	if i, ok := integrity[p.IPsecIntegrity]; ok && !strings.HasPrefix(p.IPsecEncryption, "GCM") {
 		parts = append(parts, i)
 	}
-	if g, ok := dhGroup[p.PFSGroup]; ok {
+	pfs := p.PFSGroup
+	if pfs == "PFSMM" {
+		pfs = p.DHGroup // the main mode's (IKE SA's) group, as Windows' IPSEC_PFS_MM
+	}
+	if g, ok := dhGroup[pfs]; ok {
 		parts = append(parts, g)
 	}
 	return strings.Join(parts, "-")

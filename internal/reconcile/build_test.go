@@ -31,6 +31,12 @@ func TestCustomPolicyProposals(t *testing.T) {
 			"aes128gcm16-prfsha384-ecp384", "aes128gcm16-modp2048"},
 		{arm.IPsecPolicy{IKEEncryption: "AES128", IKEIntegrity: "SHA1", DHGroup: "DHGroup24", IPsecEncryption: "AES192", IPsecIntegrity: "SHA1", PFSGroup: "PFS24"},
 			"aes128-sha1-modp2048s256", "aes192-sha1-modp2048s256"},
+		// PFSMM: the child SAs' PFS group is the IKE SA's (Windows'
+		// IPSEC_PFS_MM), whichever that is.
+		{arm.IPsecPolicy{IKEEncryption: "AES256", IKEIntegrity: "SHA384", DHGroup: "ECP384", IPsecEncryption: "GCMAES256", IPsecIntegrity: "GCMAES256", PFSGroup: "PFSMM"},
+			"aes256-sha384-ecp384", "aes256gcm16-ecp384"},
+		{arm.IPsecPolicy{IKEEncryption: "AES256", IKEIntegrity: "SHA256", DHGroup: "DHGroup2", IPsecEncryption: "AES256", IPsecIntegrity: "SHA256", PFSGroup: "PFSMM"},
+			"aes256-sha256-modp1024", "aes256-sha256-modp1024"},
 	} {
 		ike, esp := IKEProposal(tc.pol), ESPProposal(tc.pol)
 		if ike != tc.ike || esp != tc.esp {
@@ -168,6 +174,41 @@ func TestBuildActiveActive(t *testing.T) {
 			if strings.HasSuffix(c.ID, "/site") && fmt.Sprint(c.NAT) != fmt.Sprintf("[{192.168.1.0/24 %s false false} {10.1.0.0/24 100.65.0.0/24 true false}]", want) {
 				t.Errorf("instance %d translates the site with %v, want its own rule to %s and the VNet's", i, c.NAT, want)
 			}
+			// Each instance carries the site in the space its rule shows
+			// it in, and the VNet routes both spaces to the gateway.
+			if strings.HasSuffix(c.ID, "/site") && fmt.Sprint(c.Routes) != "["+want+"]" {
+				t.Errorf("instance %d routes %v to the site, its NAT shows the site at %s", i, c.Routes, want)
+			}
+		}
+	}
+	for _, v := range Build(reg.Snapshot()).VNets {
+		if strings.HasSuffix(v.ID, "/hub") {
+			var got []string
+			for _, r := range v.Routes {
+				got = append(got, r.Prefix.String())
+			}
+			if slices.Sort(got); !slices.Equal(got, []string{"10.2.0.0/16", "172.31.1.0/24", "172.31.2.0/24"}) {
+				t.Errorf("the hub routes %v to its gateway, want the spoke and the site in both instances' spaces", got)
+			}
+		}
+	}
+}
+
+// TestInterRegion: traffic is marked inter-region (R39) only between
+// gateways of two locations; a site's resource filed under another
+// location is still no other region.
+func TestInterRegion(t *testing.T) {
+	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	for _, c := range []struct {
+		r    region.Remote
+		want bool
+	}{
+		{region.Remote{Location: "eastus"}, false}, // a site
+		{region.Remote{Location: "eastus", Gateway: &arm.VirtualNetworkGateway{}}, true},
+		{region.Remote{Location: "WestEurope", Gateway: &arm.VirtualNetworkGateway{}}, false},
+	} {
+		if got := interRegion(c.r, g); got != c.want {
+			t.Errorf("to %s (a gateway: %v): inter-region %v, want %v", c.r.Location, c.r.Gateway != nil, got, c.want)
 		}
 	}
 }

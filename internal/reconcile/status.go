@@ -82,7 +82,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 			want.Reason = "the remote end has no IP address: a remote gateway without a public address yet"
 		} else {
 			if g := s.Gateway(c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
-				want.InterRegion = r.Location != g.Location
+				want.InterRegion = interRegion(r, g)
 			}
 		}
 		if o, ok := observed.Connections[key]; ok {

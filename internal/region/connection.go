@@ -492,7 +492,7 @@ func gatewayDomain(tx *txn, g *arm.VirtualNetworkGateway) []rules.AddressSpace {
 			if l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID()); l != nil && l.Properties.LocalNetworkAddressSpace != nil {
 				// The site as the VNet sees it: through its NAT rules.
 				if ps, err := rules.ParsePrefixes("", l.Properties.LocalNetworkAddressSpace.AddressPrefixes); err == nil && len(ps) > 0 {
-					out = append(out, rules.AddressSpace{Owner: l.ID, Prefixes: rules.TranslatePrefixes(ps, ingressNAT(g, c))})
+					out = append(out, rules.AddressSpace{Owner: l.ID, Prefixes: siteSpace(g, c, ps)})
 				}
 			}
 			if g2 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g2 != nil {

@@ -163,6 +163,66 @@ func ingressNAT(g *arm.VirtualNetworkGateway, c *arm.Connection) []rules.NATMapp
 	return natMappings(g, c.Properties.IngressNatRules)
 }
 
+// SiteRange is a site's range as a gateway's VNet sees it, and the
+// instance that shows it so: the lower-case id of its IP configuration,
+// "" when every instance does.
+type SiteRange struct {
+	Prefix          netip.Prefix
+	IPConfiguration string
+}
+
+// siteRanges returns site ranges ps as gateway g's VNet sees them
+// through connection c's IngressSnat rules. A rule may be an instance's
+// (ipConfigurationId): then each instance of an active-active gateway
+// shows the site in its own space, and the VNet reaches the site in
+// each.
+func siteRanges(g *arm.VirtualNetworkGateway, c *arm.Connection, ps []netip.Prefix) []SiteRange {
+	maps := ingressNAT(g, c)
+	if !slices.ContainsFunc(maps, func(m rules.NATMapping) bool { return m.IPConfiguration != "" }) {
+		var out []SiteRange
+		for _, p := range rules.TranslatePrefixes(ps, maps) {
+			out = append(out, SiteRange{Prefix: p})
+		}
+		return out
+	}
+	var ipconfigs []string
+	by := map[netip.Prefix][]string{}
+	var order []netip.Prefix
+	for _, ipc := range g.Properties.IPConfigurations {
+		id := strings.ToLower(ipc.ID)
+		ipconfigs = append(ipconfigs, id)
+		for _, p := range rules.TranslatePrefixes(ps, rules.AtIPConfiguration(maps, id)) {
+			if by[p] == nil {
+				order = append(order, p)
+			}
+			by[p] = append(by[p], id)
+		}
+	}
+	var out []SiteRange
+	for _, p := range order {
+		if len(by[p]) == len(ipconfigs) {
+			out = append(out, SiteRange{Prefix: p})
+			continue
+		}
+		for _, id := range by[p] {
+			out = append(out, SiteRange{Prefix: p, IPConfiguration: id})
+		}
+	}
+	return out
+}
+
+// siteSpace is the union of siteRanges' prefixes: the addresses the
+// site takes in the gateway's domain (R35).
+func siteSpace(g *arm.VirtualNetworkGateway, c *arm.Connection, ps []netip.Prefix) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range siteRanges(g, c, ps) {
+		if !slices.Contains(out, r.Prefix) {
+			out = append(out, r.Prefix)
+		}
+	}
+	return out
+}
+
 func egressNAT(g *arm.VirtualNetworkGateway, c *arm.Connection) []rules.NATMapping {
 	return natMappings(g, c.Properties.EgressNatRules)
 }

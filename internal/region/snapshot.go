@@ -210,6 +210,10 @@ type GatewayRoute struct {
 	Prefix     netip.Prefix
 	Gateway    string // gateway id
 	Connection string // connection id; empty for forced tunneling
+	// IPConfiguration is the lower-case id of the gateway's IP
+	// configuration whose instance carries the range (an instance's NAT
+	// rule shows the site there); "" for every instance.
+	IPConfiguration string
 }
 
 // VNetRoutes returns the ranges a VNet routes to its VPN gateway (R24,
@@ -226,8 +230,8 @@ func (s *Snapshot) VNetRoutes(vnetID string) []GatewayRoute {
 			if !ok {
 				continue
 			}
-			for _, p := range rules.TranslatePrefixes(r.Prefixes, ingressNAT(g, c)) {
-				out = append(out, GatewayRoute{Prefix: p, Gateway: g.ID, Connection: c.ID})
+			for _, sr := range siteRanges(g, c, r.Prefixes) {
+				out = append(out, GatewayRoute{Prefix: sr.Prefix, Gateway: g.ID, Connection: c.ID, IPConfiguration: sr.IPConfiguration})
 			}
 			// The peer's BGP speaker is reached through the tunnel, also
 			// when the site's ranges leave it out (R41): its host route.

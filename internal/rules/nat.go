@@ -18,6 +18,19 @@ type NATMapping struct {
 	IPConfiguration string
 }
 
+// AtIPConfiguration returns the mappings that apply at the instance of IP
+// configuration ipconfig (lower-case id): its own and those of every
+// instance.
+func AtIPConfiguration(maps []NATMapping, ipconfig string) []NATMapping {
+	var out []NATMapping
+	for _, m := range maps {
+		if m.IPConfiguration == "" || m.IPConfiguration == ipconfig {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
 // TranslatePrefixes returns prefixes as the VNet sees them: each prefix
 // inside a mapping's internal space moved into its external space (a
 // dynamic mapping's whole external space, once); the others as they are.
