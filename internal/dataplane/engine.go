@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"crypto/rand"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -79,7 +80,55 @@ type Engine struct {
 
 	names     map[nameKey]resolved // the peers' names, as last looked up; guarded by mu
 	namesKick chan struct{}        // a name to look up was configured
-	wg        sync.WaitGroup
+	// tallies keep the counters of each tunnel (and each gateway's
+	// point-to-site traffic) going up when what counts starts again from
+	// zero (an instance restarted, a tunnel set up anew); guarded by mu.
+	tallies map[string]*tally
+	// epoch names this engine: counters start again with another.
+	epoch string
+	wg    sync.WaitGroup
+}
+
+// counts are a tunnel's counters.
+type counts struct {
+	ingress, egress, ingressPackets, egressPackets uint64
+	drops                                          insights.Drops
+}
+
+func (c counts) plus(o counts) counts {
+	return counts{c.ingress + o.ingress, c.egress + o.egress, c.ingressPackets + o.ingressPackets, c.egressPackets + o.egressPackets, c.drops.Plus(o.drops)}
+}
+
+// below tells whether any of c's counters is below o's.
+func (c counts) below(o counts) bool {
+	d, e := c.drops, o.drops
+	return c.ingress < o.ingress || c.egress < o.egress || c.ingressPackets < o.ingressPackets || c.egressPackets < o.egressPackets ||
+		d.Ingress < e.Ingress || d.Egress < e.Egress || d.IngressTS < e.IngressTS || d.EgressTS < e.EgressTS || d.NAT < e.NAT
+}
+
+// tally makes counters that start again from zero go on going up: what
+// they had reached (last) is added to base when they are seen lower.
+// Counters that start again and pass what they had reached between two
+// looks lose that much.
+type tally struct{ base, last counts }
+
+// of returns raw, the counters now, as they go on from before.
+func (t *tally) of(raw counts) counts {
+	if raw.below(t.last) {
+		t.base = t.base.plus(t.last)
+	}
+	t.last = raw
+	return t.base.plus(raw)
+}
+
+// tally returns the tally of key, made when first asked for. e.mu is held.
+func (e *Engine) tally(key string) *tally {
+	t := e.tallies[key]
+	if t == nil {
+		t = &tally{}
+		e.tallies[key] = t
+	}
+	return t
 }
 
 // vnet is a realised VNet.
@@ -119,7 +168,8 @@ func New(opts Options) *Engine {
 		opts.ResolveInterval = DefaultResolveInterval
 	}
 	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, captures: map[string]*pcap.Capture{},
-		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1)}
+		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1),
+		tallies: map[string]*tally{}, epoch: rand.Text()}
 	e.removeStaleAddrs()
 	e.wg.Go(e.watchIdle)
 	e.wg.Go(e.watchBGP)
@@ -486,6 +536,10 @@ func (e *Engine) NetstackHost(id string) (*fabric.NetstackHost, bool) {
 
 // Status is what the data plane observes.
 type Status struct {
+	// Epoch names the engine: its counters go on from where they were
+	// within it; with another (serve restarted, the VNet moved to
+	// another node) they start again from zero.
+	Epoch       string
 	VNets       map[string]fabric.Stats
 	Hosts       map[string]HostStatus
 	Connections map[string]ConnectionStatus
@@ -613,7 +667,7 @@ type HostStatus struct {
 func (e *Engine) Status() Status {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	s := Status{VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]map[string]P2SStatus{}}
+	s := Status{Epoch: e.epoch, VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]map[string]P2SStatus{}}
 	for id, v := range e.vnets {
 		s.VNets[id] = v.router.Stats()
 		for hid, h := range v.hosts {
@@ -625,11 +679,13 @@ func (e *Engine) Status() Status {
 		}
 	}
 	for _, g := range e.gateways {
-		g.status(s.Connections)
+		g.status(s.Connections, e.tally)
 		add := func(proto string, in, out uint64, n int) {
 			if s.P2S[g.cfg.ID] == nil {
 				s.P2S[g.cfg.ID] = map[string]P2SStatus{}
 			}
+			c := e.tally("p2s|" + g.cfg.key() + "|" + proto).of(counts{ingress: in, egress: out})
+			in, out = c.ingress, c.egress
 			p := s.P2S[g.cfg.ID][proto]
 			p.Ingress, p.Egress, p.Clients = p.Ingress+in, p.Egress+out, p.Clients+n
 			s.P2S[g.cfg.ID][proto] = p

@@ -82,6 +82,22 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 			changed = true
 		}
 	}
+	// Tallies of tunnels no longer configured go: a connection made
+	// again under the same name counts from zero, as a new one.
+	kept := map[string]bool{}
+	for _, g := range cfg.Gateways {
+		for _, c := range g.Connections {
+			kept[g.key()+"|"+c.ID+"|"+c.tunnelName()] = true
+		}
+		for _, proto := range []string{ProtocolSSTP, ProtocolIKEv2, ProtocolOpenVPN} {
+			kept["p2s|"+g.key()+"|"+proto] = true
+		}
+	}
+	for key := range e.tallies {
+		if !kept[key] {
+			delete(e.tallies, key)
+		}
+	}
 	for id := range e.captures {
 		if !slices.ContainsFunc(cfg.Gateways, func(g Gateway) bool {
 			return g.ID == id || slices.ContainsFunc(g.Connections, func(c Connection) bool { return c.ID == id })
@@ -201,7 +217,7 @@ func (e *Engine) releaseAddr(g *gw) {
 }
 
 // status adds the gateway instance's tunnels to their connections in m.
-func (g *gw) status(m map[string]ConnectionStatus) {
+func (g *gw) status(m map[string]ConnectionStatus, tally func(key string) *tally) {
 	observed := map[string]gateway.ConnectionStatus{}
 	if g.gw != nil {
 		for _, cs := range g.gw.Status() {
@@ -217,14 +233,17 @@ func (g *gw) status(m map[string]ConnectionStatus) {
 		case g.connErrs[name] != nil:
 			t.Reason = g.connErrs[name].Error()
 		}
+		var raw counts
 		if cs, ok := observed[name]; ok {
-			t.State, t.Ingress, t.Egress, t.Established, t.Reason, t.Idle = cs.State, cs.BytesIn, cs.BytesOut, cs.Established, cs.Reason, cs.Idle
-			t.IngressPackets, t.EgressPackets = cs.PacketsIn, cs.PacketsOut
+			t.State, t.Established, t.Reason, t.Idle = cs.State, cs.Established, cs.Reason, cs.Idle
 			d := cs.Drops
-			t.Drops = insights.Drops{Ingress: d.Open + d.Malformed + d.Selector, Egress: d.NoSA + d.NoSelector + d.Seal,
-				IngressTS: d.Selector, EgressTS: d.NoSelector, NAT: d.NATNoFlow + d.NATFull}
+			raw = counts{cs.BytesIn, cs.BytesOut, cs.PacketsIn, cs.PacketsOut, insights.Drops{Ingress: d.Open + d.Malformed + d.Selector, Egress: d.NoSA + d.NoSelector + d.Seal,
+				IngressTS: d.Selector, EgressTS: d.NoSelector, NAT: d.NATNoFlow + d.NATFull}}
 			t.IKESAs, t.ChildSAs, t.NATFlows = cs.IKESAs, len(cs.Children), cs.NATFlows
 		}
+		// A tunnel's counters go on across its instance's restarts.
+		n := tally(g.cfg.key() + "|" + c.ID + "|" + name).of(raw)
+		t.Ingress, t.Egress, t.IngressPackets, t.EgressPackets, t.Drops = n.ingress, n.egress, n.ingressPackets, n.egressPackets, n.drops
 		st := m[c.ID]
 		st.Tunnels = append(st.Tunnels, t)
 		slices.SortFunc(st.Tunnels, func(a, b TunnelStatus) int {

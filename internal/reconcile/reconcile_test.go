@@ -19,8 +19,34 @@ import (
 const sub = "dddddddd-0000-0000-0000-000000000004"
 
 type fixture struct {
-	reg *region.Region
-	eng *dataplane.Engine
+	reg  *region.Region
+	eng  *dataplane.Engine
+	opts dataplane.Options
+	stop func() // stops the loop and closes the engine
+}
+
+// run starts an engine and the loop over it.
+func (f *fixture) run(t *testing.T) {
+	f.eng = dataplane.New(f.opts)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		Run(ctx, f.reg, f.eng, nil, testLogger(t))
+		close(done)
+	}()
+	eng := f.eng
+	f.stop = func() {
+		cancel()
+		<-done
+		eng.Close()
+	}
+}
+
+// restart stops the loop and the engine and starts new ones over the
+// same store, as a restart of serve does.
+func (f *fixture) restart(t *testing.T) {
+	f.stop()
+	f.run(t)
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -40,21 +66,14 @@ func newFixtureWith(t *testing.T, opts dataplane.Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng := dataplane.New(opts)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		Run(ctx, reg, eng, nil, testLogger(t))
-		close(done)
-	}()
+	f := &fixture{reg: reg, opts: opts}
+	f.run(t)
 	t.Cleanup(func() {
-		cancel()
-		<-done
-		eng.Close()
+		f.stop()
 		reg.Close()
 		st.Close()
 	})
-	return &fixture{reg: reg, eng: eng}
+	return f
 }
 
 func (f *fixture) vnet(t *testing.T, rg, name, space string, subnets ...arm.Subnet) arm.ID {

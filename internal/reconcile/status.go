@@ -19,6 +19,33 @@ const (
 	FastStatusPeriod   = 15 * time.Second
 )
 
+// counterBase returns what a connection carried before the data plane
+// engine epoch started, from its stored status: the base stored with it
+// when it was written under epoch, else (another engine wrote it: serve
+// restarted, the VNet moved here) the bytes it showed then; and the
+// ingress and egress bytes it showed.
+func counterBase(stored []byte, epoch string) (region.CounterBase, [2]int64) {
+	var old region.ConnectionStatus
+	if stored == nil || json.Unmarshal(stored, &old) != nil {
+		return region.CounterBase{}, [2]int64{}
+	}
+	shown := [2]int64{old.IngressBytes, old.EgressBytes}
+	if old.Epoch == epoch {
+		if old.Base != nil {
+			return *old.Base, shown
+		}
+		return region.CounterBase{}, shown
+	}
+	b := region.CounterBase{Ingress: old.IngressBytes, Egress: old.EgressBytes}
+	for _, t := range old.Tunnels {
+		if b.Tunnels == nil {
+			b.Tunnels = map[string][2]int64{}
+		}
+		b.Tunnels[t.Tunnel] = [2]int64{t.IngressBytesTransferred, t.EgressBytesTransferred}
+	}
+	return b, shown
+}
+
 // statusUpdates compares what the data plane observes with what is stored
 // and returns the writes that bring the store up to date: a status per
 // connection, nil for statuses of connections that are gone. With owned
@@ -85,9 +112,18 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 				want.InterRegion = interRegion(r, g)
 			}
 		}
+		// Not observed (its gateway instance restarting), it shows what
+		// it showed.
+		base, shown := counterBase(s.Status(key), observed.Epoch)
+		want.Epoch, want.IngressBytes, want.EgressBytes = observed.Epoch, shown[0], shown[1]
+		if base.Ingress != 0 || base.Egress != 0 || len(base.Tunnels) > 0 {
+			want.Base = &base
+		}
 		if o, ok := observed.Connections[key]; ok {
+			want.IngressBytes, want.EgressBytes = base.Ingress, base.Egress
 			want.ConnectionStatus, want.Reason = o.State, o.Reason
-			want.IngressBytes, want.EgressBytes = int64(o.Ingress), int64(o.Egress)
+			want.IngressBytes += int64(o.Ingress)
+			want.EgressBytes += int64(o.Egress)
 			remotes := map[netip.Addr]bool{}
 			for _, ot := range o.Tunnels {
 				remotes[ot.RemoteAddr] = true
@@ -104,8 +140,9 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 				if len(remotes) > 1 {
 					name += "-" + ot.RemoteAddr.String()
 				}
+				tb := base.Tunnels[name]
 				t := arm.TunnelConnectionHealth{Tunnel: name, ConnectionStatus: ot.State,
-					IngressBytesTransferred: int64(ot.Ingress), EgressBytesTransferred: int64(ot.Egress)}
+					IngressBytesTransferred: tb[0] + int64(ot.Ingress), EgressBytesTransferred: tb[1] + int64(ot.Egress)}
 				if !ot.Established.IsZero() {
 					t.LastConnectionEstablishedUTCTime = ot.Established.UTC().Format(time.RFC3339)
 				}

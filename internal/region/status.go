@@ -29,6 +29,21 @@ type ConnectionStatus struct {
 	InterRegion      bool                         `json:"interRegion"`
 	// Reason says why a connection is not connected, for people.
 	Reason string `json:"reason,omitempty"`
+	// Epoch names the data plane engine whose counters the bytes were
+	// last taken from, and Base what the connection and each tunnel (by
+	// name) had carried before that engine started: the bytes shown are
+	// Base and the engine's counters, so they go on across a restart of
+	// serve or a move of the VNet to another node (R39).
+	Epoch string       `json:"epoch,omitempty"`
+	Base  *CounterBase `json:"base,omitempty"`
+}
+
+// CounterBase is what a connection carried under engines before the
+// current one, in all and by tunnel name.
+type CounterBase struct {
+	Ingress int64               `json:"ingress"`
+	Egress  int64               `json:"egress"`
+	Tunnels map[string][2]int64 `json:"tunnels,omitempty"` // ingress, egress
 }
 
 // VNetStatus is the observed state of a VNet's router.
