@@ -302,3 +302,75 @@ func TestDPDByDefault(t *testing.T) {
 		t.Errorf("DPD interval %v when turned off", d)
 	}
 }
+
+// TestOnDemandWaitsAfterPeerDelete: an on-demand (policy-based, R8)
+// tunnel whose peer deletes it (for its own idleness) is not negotiated
+// again at once: it waits, idle, until traffic asks for it.
+func TestOnDemandWaitsAfterPeerDelete(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.OnDemand = true
+		pi.ReconnectDelay = 100 * time.Millisecond
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	mr.Idle("r") // the peer removes the tunnel: Delete of its child and its ISAKMP SA
+	msgs, from, to := rr.take()
+	for i := range msgs {
+		mi.handle(to[i], from[i], msgs[i])
+	}
+	time.Sleep(2 * time.Second) // many ticks and reconnect delays
+	if sent, _, _ := ri.take(); len(sent) != 0 {
+		t.Fatalf("%d messages sent after the peer deleted the on-demand tunnel, want none until traffic", len(sent))
+	}
+	if st := mi.Status(); len(st) != 1 || !st[0].Idle {
+		t.Fatalf("status after the peer's delete: %+v, want idle", st)
+	}
+	mi.Acquire("i", netip.Addr{}, netip.Addr{})
+	ri.mu.Lock()
+	ri.children = nil
+	ri.mu.Unlock()
+	rr.mu.Lock()
+	rr.children = nil
+	rr.mu.Unlock()
+	shuttle(mi, mr, ri, rr, nil)
+	ri.mu.Lock()
+	n := len(ri.children)
+	ri.mu.Unlock()
+	if st := mi.Status(); n != 1 || st[0].Idle {
+		t.Errorf("after traffic asked for it: %d children, status %+v", n, st)
+	}
+}
+
+// TestReconfigKeepsTheTunnel: a change of timers, lifetimes or the mode
+// applies to the tunnel as it is (no Delete, the same child SA); a change
+// of the key sets it up again.
+func TestReconfigKeepsTheTunnel(t *testing.T) {
+	var pi ikev2.PeerConfig
+	mi, mr, ri, rr := twoManagers(t, func(i, _ *ikev2.PeerConfig) { pi = *i })
+	shuttle(mi, mr, ri, rr, nil)
+	spi := func() uint32 {
+		t.Helper()
+		st := mi.Status()
+		if len(st) != 1 || len(st[0].IKESAs) == 0 || len(st[0].IKESAs[0].Children) == 0 {
+			t.Fatalf("no child SA: %+v", st)
+		}
+		return st[0].IKESAs[0].Children[0].InSPI
+	}
+	before := spi()
+	ri.take()
+	changed := pi
+	changed.DPDInterval, changed.IKELifetime, changed.ChildLifetime, changed.Mode = 7*time.Second, 2*time.Hour, 30*time.Minute, ikev2.ModeDefault
+	if err := mi.Reconfig([]ikev2.PeerConfig{changed}); err != nil {
+		t.Fatal(err)
+	}
+	if sent, _, _ := ri.take(); len(sent) != 0 || spi() != before {
+		t.Errorf("new timers and mode: %d messages sent, child SA %08x (was %08x); want none and the same", len(sent), spi(), before)
+	}
+	rekeyed := changed
+	rekeyed.PSK = []byte("another key")
+	if err := mi.Reconfig([]ikev2.PeerConfig{rekeyed}); err != nil {
+		t.Fatal(err)
+	}
+	if sent, _, _ := ri.take(); len(sent) == 0 {
+		t.Error("a new key: no Delete sent, the tunnel was kept")
+	}
+}

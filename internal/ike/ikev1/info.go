@@ -73,6 +73,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 					p.children = nil
 				}
 				p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
+				sa.peerWentIdle()
 			case wire.ProtocolESP:
 				for _, spi := range d.SPIs {
 					if len(spi) != 4 {
@@ -83,6 +84,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 						if c.outSPI == out {
 							m.log.Info("IKEv1 child SA deleted by the peer", "conn", p.cfg.Name, "out", spi)
 							m.retire(p, c)
+							sa.peerWentIdle()
 							break
 						}
 					}
@@ -91,6 +93,18 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 		}
 	}
 	return nil
+}
+
+// peerWentIdle marks an on-demand (policy-based, R8) tunnel idle when
+// the peer deleted the last of it (for its own idleness, say): traffic
+// (Manager.Acquire) or the peer brings it back, not a new negotiation
+// at once, as with IKEv2.
+func (sa *isakmpSA) peerWentIdle() {
+	p := sa.p
+	if p.cfg.OnDemand && !p.idle && len(p.children) == 0 {
+		p.idle = true
+		sa.m.log.Info("the peer deleted the on-demand tunnel; it waits for traffic", "conn", p.cfg.Name)
+	}
 }
 
 func notifyName(t uint16) string {

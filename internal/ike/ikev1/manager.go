@@ -222,7 +222,9 @@ func rekeyMargin(c ikev2.PeerConfig, life time.Duration) time.Duration {
 }
 
 // Reconfig makes peers the manager's connections: new ones start, removed
-// ones are deleted at the peer, changed ones start again.
+// ones are deleted at the peer, ones whose SAs change (ends, key,
+// proposals, traffic) start again, others take their new timers in
+// place.
 func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -238,7 +240,18 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 	}
 	changed := false
 	for name, p := range m.peers {
-		if w, ok := want[name]; !ok || !reflect.DeepEqual(w, p.cfg) {
+		w, ok := want[name]
+		switch {
+		case ok && reflect.DeepEqual(w, p.cfg):
+		case ok && w.SameSA(p.cfg):
+			// Lifetimes, timers and the mode apply to the SAs as they
+			// are: a change of them does not take the tunnel down.
+			p.cfg, p.p1, p.p2 = w, p1Suites(w.IKEProposals, w.IKELifetime), p2Suites(w.ESPProposals, w.ChildLifetime)
+			if !w.OnDemand {
+				p.idle = false
+			}
+			changed = true
+		default:
 			m.teardown(p, "reconfigured")
 			delete(m.peers, name)
 			changed = true
@@ -521,7 +534,7 @@ func (m *Manager) timers(now time.Time) {
 		for _, pr := range p.pairs {
 			// A child narrowed from the pair (or the peer's, inside it)
 			// serves it.
-			if !slices.ContainsFunc(p.children, func(c *child) bool { return c.pair.within(pr) }) && p.cfg.Mode != ikev2.ModeResponderOnly {
+			if !slices.ContainsFunc(p.children, func(c *child) bool { return c.pair.within(pr) }) && p.cfg.Mode != ikev2.ModeResponderOnly && !p.idle {
 				est.startQuick(pr, nil)
 				break
 			}

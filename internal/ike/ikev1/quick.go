@@ -395,6 +395,7 @@ func (sa *isakmpSA) install(q *quick) error {
 		}
 	}
 	p.children = append(p.children, ch)
+	p.idle = false // the peer set it up, or traffic asked for it
 	if old != nil {
 		sa.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, old.inSPI)}}.Append(nil))
 		sa.m.retire(p, old)

@@ -399,10 +399,10 @@ func (p PeerConfig) validate() error {
 	return nil
 }
 
-// sameSA reports whether p and o negotiate the same SAs: if not, a change
+// SameSA reports whether p and o negotiate the same SAs: if not, a change
 // from one to the other re-establishes the connection. Lifetimes, timers
 // and the mode apply to existing SAs as they are.
-func (p PeerConfig) sameSA(o PeerConfig) bool {
+func (p PeerConfig) SameSA(o PeerConfig) bool {
 	return p.Local == o.Local && p.Remote == o.Remote &&
 		p.LocalID.Equal(o.LocalID) && p.RemoteID.Equal(o.RemoteID) &&
 		bytes.Equal(p.PSK, o.PSK) && p.ForceEncap == o.ForceEncap &&

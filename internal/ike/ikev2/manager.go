@@ -203,7 +203,7 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 	for name, c := range m.conns {
 		p, ok := next[name]
 		switch {
-		case !ok || !p.sameSA(m.cfgs[name]):
+		case !ok || !p.SameSA(m.cfgs[name]):
 			stop = append(stop, c)
 			delete(m.conns, name)
 			delete(m.byRemote, m.cfgs[name].Remote.Addr().Unmap())
@@ -311,7 +311,7 @@ func (p PeerConfig) weakGroups() []wire.DHGroup {
 // peerConfigEqual reports whether two configurations with defaults applied
 // are the same.
 func peerConfigEqual(p, q PeerConfig) bool {
-	return p.sameSA(q) && p.Mode == q.Mode && p.OnDemand == q.OnDemand && p.IKELifetime == q.IKELifetime &&
+	return p.SameSA(q) && p.Mode == q.Mode && p.OnDemand == q.OnDemand && p.IKELifetime == q.IKELifetime &&
 		p.ChildLifetime == q.ChildLifetime && p.ChildLimits == q.ChildLimits &&
 		p.RekeyMargin == q.RekeyMargin && p.RekeyJitter == q.RekeyJitter &&
 		p.DPDInterval == q.DPDInterval && p.RetransmitTimeout == q.RetransmitTimeout &&
