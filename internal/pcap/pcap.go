@@ -56,12 +56,25 @@ type filterData struct {
 	Filters             []struct {
 		SourceSubnets                     []string `json:"SourceSubnets"`
 		DestinationSubnets                []string `json:"DestinationSubnets"`
-		SourcePort                        []int    `json:"SourcePort"`
-		DestinationPort                   []int    `json:"DestinationPort"`
-		Protocol                          []int    `json:"Protocol"`
+		SourcePort                        ints     `json:"SourcePort"`
+		DestinationPort                   ints     `json:"DestinationPort"`
+		Protocol                          ints     `json:"Protocol"`
 		TCPFlags                          *int     `json:"TcpFlags"`
 		CaptureSingleDirectionTrafficOnly bool     `json:"CaptureSingleDirectionTrafficOnly"`
 	} `json:"Filters"`
+}
+
+// ints is a list of numbers, or one number alone (Azure's own example
+// gives "Protocol": 6).
+type ints []int
+
+func (l *ints) UnmarshalJSON(b []byte) error {
+	var one int
+	if err := json.Unmarshal(b, &one); err == nil {
+		*l = ints{one}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]int)(l))
 }
 
 // ParseFilterData reads Azure's filterData: MaxPacketBufferSize (bytes
@@ -69,10 +82,17 @@ type filterData struct {
 // DestinationSubnets, SourcePort, DestinationPort, Protocol and
 // CaptureSingleDirectionTrafficOnly. TracingFlags is accepted and has no
 // effect; a TcpFlags other than -1 (any) is refused. Empty is the defaults.
+// Single quotes stand for double ones, as in Azure's examples, and a
+// list of one number may be the number alone.
 func ParseFilterData(s string) (Config, error) {
 	cfg := Config{SnapLen: DefaultSnapLen, MaxBytes: DefaultMaxBytes}
 	if strings.TrimSpace(s) == "" {
 		return cfg, nil
+	}
+	// Azure's REST example and docs write it with single quotes, which
+	// Azure takes: a document without a double quote has them as its.
+	if !strings.Contains(s, `"`) {
+		s = strings.ReplaceAll(s, "'", `"`)
 	}
 	var fd filterData
 	if err := json.Unmarshal([]byte(s), &fd); err != nil {

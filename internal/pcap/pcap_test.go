@@ -2,6 +2,7 @@ package pcap
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -93,6 +94,21 @@ func TestParseFilterDataRefuses(t *testing.T) {
 	}
 	if cfg, err := ParseFilterData(""); err != nil || cfg.SnapLen != DefaultSnapLen || cfg.MaxBytes != DefaultMaxBytes || cfg.Filters != nil {
 		t.Errorf("empty filterData: %+v %v", cfg, err)
+	}
+}
+
+// TestParseAzureExample: the filterData of Azure's REST API example (what
+// SDK samples send), single quotes and a Protocol given as one number, is
+// taken as Azure takes it.
+func TestParseAzureExample(t *testing.T) {
+	const example = `{'TracingFlags': 11,'MaxPacketBufferSize': 120,'MaxFileSize': 200,'Filters': [{'SourceSubnets': ['20.1.1.0/24'],'DestinationSubnets': ['10.1.1.0/24'],'SourcePort': [500],'DestinationPort': [4500],'Protocol': 6,'TcpFlags': -1,'CaptureSingleDirectionTrafficOnly': true}]}`
+	cfg, err := ParseFilterData(example)
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := cfg.Filters
+	if cfg.SnapLen != 120 || cfg.MaxBytes != 200<<20 || len(f) != 1 || fmt.Sprint(f[0].Src, f[0].Dst, f[0].SrcPorts, f[0].DstPorts, f[0].Protocols) != "[20.1.1.0/24] [10.1.1.0/24] [500] [4500] [6]" || !f[0].OneWay {
+		t.Errorf("Azure's example read as %+v", cfg)
 	}
 }
 
