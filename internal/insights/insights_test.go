@@ -361,3 +361,37 @@ func BenchmarkBuckets(b *testing.B) {
 		h.Buckets("c", t0, t0.Add(6*time.Hour), 6*time.Hour/10000)
 	}
 }
+
+// TestBGPPeerStatusOfInstances: both instances of an active-active
+// gateway peer with one peer: BgpPeerStatus is 1 while both sessions are
+// up, a half while one is, not their sum.
+func TestBGPPeerStatusOfInstances(t *testing.T) {
+	h := New(time.Minute, 6*time.Hour)
+	gw := "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworkgateways/gw"
+	peer := netip.MustParseAddr("10.0.0.1")
+	for i := range 5 {
+		second := uint32(1)
+		if i >= 3 {
+			second = 0 // the second instance's session went down
+		}
+		h.Record(t0.Add(time.Duration(i)*time.Minute), map[string]Counters{
+			BGPSeries(gw, 0, peer): {Gauges: [3]uint32{GaugePeerUp: 1}},
+			BGPSeries(gw, 1, peer): {Gauges: [3]uint32{GaugePeerUp: second}},
+		})
+	}
+	q, err := Parse(map[string]string{"metricnames": "BgpPeerStatus", "$filter": "BgpPeerAddress eq '10.0.0.1'",
+		"timespan": t0.Add(time.Minute).Format(time.RFC3339) + "/" + t0.Add(5*time.Minute).Format(time.RFC3339)}, GatewayMetrics, time.Minute, t0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q.BGPPeers = h.BGPPeers(gw)
+	var got []float64
+	for _, p := range h.Answer(q).Value[0].Timeseries[0].Data {
+		if p.Average != nil {
+			got = append(got, *p.Average)
+		}
+	}
+	if !slices.Equal(got, []float64{1, 1, 0.5, 0.5}) {
+		t.Errorf("BgpPeerStatus by minute %v, want 1, 1, 0.5, 0.5", got)
+	}
+}

@@ -45,7 +45,7 @@ var (
 		{"MmsaCount", "Tunnel MMSA Count", "Established IKE SAs (main mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeIKESAs] }},
 		{"QmsaCount", "Tunnel QMSA Count", "Child SA pairs (quick mode SAs) of a tunnel (the mean over the interval)", "Count", "Total", byConnection, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeChildSAs] }},
 		{"TunnelPeakPackets", "Tunnel Peak PPS", "The highest packet rate of a tunnel, both ways, between two samples (serve --metrics-interval apart)", "Count", "Maximum", byConnection, false, func(b Bucket, _ float64) float64 { return b.PeakPPS }},
-		{"BgpPeerStatus", "BGP Peer Status", "1 while the BGP session with the peer is established (the mean over the interval)", "Count", "Average", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugePeerUp] }},
+		{"BgpPeerStatus", "BGP Peer Status", "1 while the BGP sessions with the peer (one per instance of the gateway) are established (the mean over the interval and the sessions)", "Count", "Average", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugePeerUp] }},
 		{"BgpRoutesLearned", "BGP Routes Learned", "Routes learned from the BGP peer (the mean over the interval)", "Count", "Total", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeRoutesLearned] }},
 		{"BgpRoutesAdvertised", "BGP Routes Advertised", "Routes advertised to the BGP peer (the mean over the interval)", "Count", "Total", byBGPPeer, false, func(b Bucket, _ float64) float64 { return b.Gauges[GaugeRoutesAdvertised] }},
 	}

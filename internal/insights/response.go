@@ -101,8 +101,25 @@ func (h *History) Answer(q Query) Response {
 		}
 		for _, value := range slices.Sorted(maps.Keys(groups)) {
 			sum := h.Buckets("", q.From, q.To, q.Interval)
+			has := make([]int, len(sum)) // series with samples, by bucket
 			for _, id := range groups[value] {
-				sum = add(sum, of(id))
+				b := of(id)
+				sum = add(sum, b)
+				for i := range b {
+					if b[i].Has {
+						has[i]++
+					}
+				}
+			}
+			if m.Name == "BgpPeerStatus" {
+				// Whether sessions are up is their mean, not their sum:
+				// 1 when every session (of each instance) with the peer
+				// is, as Azure's Average over its Instance dimension.
+				for i := range sum {
+					if has[i] > 0 {
+						sum[i].Gauges[GaugePeerUp] /= float64(has[i])
+					}
+				}
 			}
 			meta := []MetadataValue{}
 			if value != "" || q.Split != "" && q.Split == m.Dimension {
