@@ -144,12 +144,23 @@ func Build(s *region.Snapshot) dataplane.Config {
 				dc, p = sc.atInstance(ipconfig(0), networks)
 				dc, p = apipaSession(dc, p, custom[0], sc.apipa[ipconfig(0)])
 				peers = append(peers, p...)
-			} else if peer != nil {
-				peers = append(peers, *peer)
+			}
+			// VNet to VNet, each instance peers with each instance of
+			// the other gateway (Azure's full mesh of sessions between
+			// active-active gateways): its learned routes stay when an
+			// instance at either end goes.
+			var v2vPeers []dataplane.BGPPeer
+			if peer != nil && c.Properties.ConnectionType != arm.ConnectionIPsec {
+				for _, a := range r.BGPAddrs {
+					p := *peer
+					p.Addr = a
+					v2vPeers = append(v2vPeers, p)
+				}
+				peers = append(peers, v2vPeers...)
 			}
 			mesh := c.Properties.ConnectionType == arm.ConnectionVnet2Vnet && (len(r.InstanceAddrs) > 1 || len(pubs) > 1) && len(r.InstanceAddrs) > 0
 			if mesh {
-				v2v = append(v2v, instanced{dc, r.InstanceAddrs})
+				v2v = append(v2v, instanced{dc, r.InstanceAddrs, v2vPeers})
 				dg.Connections = append(dg.Connections, meshTunnels(dc, r.InstanceAddrs, 0)...)
 			} else {
 				dg.Connections = append(dg.Connections, dc)
@@ -167,19 +178,20 @@ func Build(s *region.Snapshot) dataplane.Config {
 		for i := 1; i < len(pubs); i++ {
 			di := dg
 			di.Instance, di.PublicAddr, di.PrivateAddr, di.P2S, di.Connections = i, pubs[i], privateAddr(i), nil, nil
-			var sitePeers []dataplane.BGPPeer
+			var instancePeers []dataplane.BGPPeer
 			for _, sc := range sites {
 				dc, p := sc.atInstance(ipconfig(i), networks)
 				dc, p = apipaSession(dc, p, custom[i], sc.apipa[ipconfig(i)])
 				di.Connections = append(di.Connections, dc)
-				sitePeers = append(sitePeers, p...)
+				instancePeers = append(instancePeers, p...)
 			}
 			for _, c := range v2v {
 				di.Connections = append(di.Connections, meshTunnels(c.conn, c.addrs, i)...)
+				instancePeers = append(instancePeers, c.peers...)
 			}
 			if dg.BGP != nil && i < len(bgpAddrs) {
 				b := *dg.BGP
-				b.Addr, b.Peers, b.APIPA = bgpAddrs[i], sitePeers, custom[i]
+				b.Addr, b.Peers, b.APIPA = bgpAddrs[i], instancePeers, custom[i]
 				di.BGP = &b
 			} else {
 				di.BGP = nil
@@ -252,6 +264,7 @@ func routesAt(routes []region.GatewayRoute, ipconfig string) []netip.Prefix {
 type instanced struct {
 	conn  dataplane.Connection
 	addrs []netip.Addr
+	peers []dataplane.BGPPeer // its BGP sessions, at every instance
 }
 
 // meshTunnels are the tunnels of VNet-to-VNet connection c at instance i of

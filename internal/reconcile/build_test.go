@@ -51,24 +51,21 @@ func TestCustomPolicyProposals(t *testing.T) {
 	}
 }
 
-// TestBuildActiveActive: an active-active gateway becomes two instances,
-// each on its own public address; both run the site-to-site connections,
-// and VNet-to-VNet connections to or from it are a full mesh: each
-// instance has a tunnel to each instance of the other gateway, the one
-// to the instance of its own index (or the first) carrying the traffic
-// and the others standing by.
-func TestBuildActiveActive(t *testing.T) {
+// gatewayRegion opens a region with a resource group "aa" and returns
+// what makes a VNet with a gateway in it (two instances when active, BGP
+// with an AS when asn > 0) and what fails the test on an error.
+func gatewayRegion(t *testing.T) (*region.Region, func(name, space string, active bool, asn ...int64) arm.ID, func(any, region.Outcome, error)) {
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer st.Close()
+	t.Cleanup(func() { st.Close() })
 	pool, _ := region.ParsePool("127.10.0.0/24")
 	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer reg.Close()
+	t.Cleanup(func() { reg.Close() })
 	ctx := context.Background()
 	must := func(_ any, _ region.Outcome, err error) {
 		t.Helper()
@@ -77,7 +74,7 @@ func TestBuildActiveActive(t *testing.T) {
 		}
 	}
 	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, "aa"), &arm.ResourceGroup{Location: "westeurope"}))
-	gateway := func(name, space string, active bool) arm.ID {
+	gateway := func(name, space string, active bool, asn ...int64) arm.ID {
 		v := arm.NetworkID(sub, "aa", "virtualNetworks", name)
 		vn := &arm.VirtualNetwork{Resource: arm.Resource{Location: "westeurope"}}
 		vn.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{space}}
@@ -87,6 +84,9 @@ func TestBuildActiveActive(t *testing.T) {
 		g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
 		g.Properties.GatewayType, g.Properties.VPNType, g.Properties.ActiveActive = arm.GatewayTypeVpn, arm.RouteBased, active
 		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw2"}
+		if len(asn) > 0 {
+			g.Properties.EnableBGP, g.Properties.BGPSettings = true, &arm.BGPSettings{ASN: asn[0]}
+		}
 		n := 1
 		if active {
 			n = 2
@@ -100,6 +100,18 @@ func TestBuildActiveActive(t *testing.T) {
 		must(reg.PutGateway(ctx, id, g))
 		return id
 	}
+	return reg, gateway, must
+}
+
+// TestBuildActiveActive: an active-active gateway becomes two instances,
+// each on its own public address; both run the site-to-site connections,
+// and VNet-to-VNet connections to or from it are a full mesh: each
+// instance has a tunnel to each instance of the other gateway, the one
+// to the instance of its own index (or the first) carrying the traffic
+// and the others standing by.
+func TestBuildActiveActive(t *testing.T) {
+	reg, gateway, must := gatewayRegion(t)
+	ctx := context.Background()
 	aa, other := gateway("hub", "10.1.0.0/16", true), gateway("spoke", "10.2.0.0/16", false)
 	lgw := arm.NetworkID(sub, "aa", "localNetworkGateways", "branch")
 	l := &arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
@@ -210,5 +222,50 @@ func TestInterRegion(t *testing.T) {
 		if got := interRegion(c.r, g); got != c.want {
 			t.Errorf("to %s (a gateway: %v): inter-region %v, want %v", c.r.Location, c.r.Gateway != nil, got, c.want)
 		}
+	}
+}
+
+// TestBuildActiveActiveBGP: VNet to VNet with BGP between an active-active
+// gateway and another, each instance peers with each instance of the
+// other gateway (Azure's full mesh of sessions), so that the routes it
+// learns stay when an instance goes.
+func TestBuildActiveActiveBGP(t *testing.T) {
+	reg, gateway, must := gatewayRegion(t)
+	ctx := context.Background()
+	aa, other := gateway("hub", "10.1.0.0/16", true, 65010), gateway("spoke", "10.2.0.0/16", false, 65020)
+	for name, ends := range map[string][2]arm.ID{"there": {aa, other}, "back": {other, aa}} {
+		c := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+		c.Properties.ConnectionType, c.Properties.EnableBGP = arm.ConnectionVnet2Vnet, true
+		c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(ends[0].String()), arm.Ref(ends[1].String())
+		must(reg.PutConnection(ctx, arm.NetworkID(sub, "aa", "connections", name), c))
+	}
+	bgpOf := map[string][]string{} // gateway instance's BGP address -> its peers' addresses
+	for _, g := range Build(reg.Snapshot()).Gateways {
+		if g.BGP == nil {
+			t.Fatalf("gateway %s instance %d has no BGP", g.ID, g.Instance)
+		}
+		for _, p := range g.BGP.Peers {
+			bgpOf[g.BGP.Addr.String()] = append(bgpOf[g.BGP.Addr.String()], p.Addr.String())
+		}
+	}
+	var hub, spoke []string
+	for a := range bgpOf {
+		if strings.HasPrefix(a, "10.1.") {
+			hub = append(hub, a)
+		} else {
+			spoke = append(spoke, a)
+		}
+	}
+	slices.Sort(hub)
+	if len(hub) != 2 || len(spoke) != 1 {
+		t.Fatalf("speakers %v: want two of the hub's and one of the spoke's", bgpOf)
+	}
+	for _, h := range hub {
+		if !slices.Equal(bgpOf[h], spoke) {
+			t.Errorf("hub instance at %s peers with %v, want the spoke's %v", h, bgpOf[h], spoke)
+		}
+	}
+	if got := slices.Sorted(slices.Values(bgpOf[spoke[0]])); !slices.Equal(got, hub) {
+		t.Errorf("the spoke peers with %v, want both hub instances %v", got, hub)
 	}
 }

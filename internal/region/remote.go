@@ -54,8 +54,10 @@ func (rg *RemoteGateway) check(id string) error {
 	}
 	var r Remote
 	r.bgpOfGateway(&rg.Gateway)
-	if r.BGPAddr.IsValid() && !slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(r.BGPAddr) }) {
-		return fmt.Errorf("its BGP peering address %s is outside its virtual network's address space", r.BGPAddr)
+	for _, a := range r.BGPAddrs {
+		if !slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(a) }) {
+			return fmt.Errorf("its BGP peering address %s is outside its virtual network's address space", a)
+		}
 	}
 	return nil
 }

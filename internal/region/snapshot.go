@@ -140,16 +140,25 @@ type Remote struct {
 	Gateway *arm.VirtualNetworkGateway
 	// BGPAS and BGPAddr are the peer's BGP speaker, when it has one (R41):
 	// the local network gateway's bgpSettings, or the remote gateway's
-	// with BGP enabled (its first peering address).
-	BGPAS   int64
-	BGPAddr netip.Addr
+	// with BGP enabled (its first peering address). BGPAddrs are a remote
+	// gateway's speakers, one per instance, the first being BGPAddr.
+	BGPAS    int64
+	BGPAddr  netip.Addr
+	BGPAddrs []netip.Addr
 }
 
 // bgpOfGateway sets r's BGP speaker from gateway g's settings.
 func (r *Remote) bgpOfGateway(g *arm.VirtualNetworkGateway) {
 	if b := g.Properties.BGPSettings; g.Properties.EnableBGP && b != nil {
 		r.BGPAS = b.ASN
-		r.BGPAddr, _ = netip.ParseAddr(strings.TrimSpace(strings.Split(b.BGPPeeringAddress, ",")[0]))
+		for _, x := range strings.Split(b.BGPPeeringAddress, ",") {
+			if a, err := netip.ParseAddr(strings.TrimSpace(x)); err == nil {
+				r.BGPAddrs = append(r.BGPAddrs, a)
+			}
+		}
+		if len(r.BGPAddrs) > 0 {
+			r.BGPAddr = r.BGPAddrs[0]
+		}
 	}
 }
 
