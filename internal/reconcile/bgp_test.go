@@ -12,7 +12,6 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/bgp"
-	"github.com/vnetgw/vnetgw/internal/dataplane"
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
 
@@ -38,44 +37,14 @@ func freeUDPPorts(t *testing.T) (uint16, uint16) {
 // and C's ASNs on the path, and a host in A reaches a host in C through B
 // (transit, R37): only BGP can have told it the way.
 func TestBGPTransitAcrossVNets(t *testing.T) {
-	ike, natt := freeUDPPorts(t)
-	f := newFixtureWith(t, dataplane.Options{IKEPort: ike, NATTPort: natt})
+	f := gatewayFixture(t)
 	ctx := context.Background()
-	must := func(_ any, _ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
+	va, ga := f.gateway(t, "bgp", "a", "10.1.0.0/16", 65001, 1)
+	_, gb := f.gateway(t, "bgp", "b", "10.2.0.0/16", 65002, 1)
+	vc, gc := f.gateway(t, "bgp", "c", "10.3.0.0/16", 65003, 1)
+	for _, ends := range [][2]arm.ID{{ga, gb}, {gb, ga}, {gb, gc}, {gc, gb}} {
+		f.connect(t, "bgp", ends[0], ends[1], true)
 	}
-	gw := func(name, space string, asn int64) (arm.ID, arm.ID) {
-		v := f.vnet(t, "bgp", name, space,
-			arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: strings.Replace(space, ".0.0/16", ".0.0/24", 1)}},
-			arm.Subnet{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: strings.Replace(space, ".0.0/16", ".255.0/27", 1)}})
-		pip := arm.NetworkID(sub, "bgp", "publicIPAddresses", name+"-ip")
-		must(f.reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: "westeurope"}}))
-		id := arm.NetworkID(sub, "bgp", "virtualNetworkGateways", name+"-gw")
-		g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-		g.Properties.GatewayType, g.Properties.VPNType, g.Properties.EnableBGP = arm.GatewayTypeVpn, arm.RouteBased, true
-		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
-		g.Properties.BGPSettings = &arm.BGPSettings{ASN: asn}
-		g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip",
-			Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(v.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
-		must(f.reg.PutGateway(ctx, id, g))
-		return v, id
-	}
-	connect := func(from, to arm.ID) {
-		c := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
-		c.Properties.ConnectionType, c.Properties.EnableBGP, c.Properties.SharedKey = arm.ConnectionVnet2Vnet, true, "TransitKey2026"
-		c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(from.String()), arm.Ref(to.String())
-		must(f.reg.PutConnection(ctx, arm.NetworkID(sub, "bgp", "connections", from.Name()+"-to-"+to.Name()), c))
-	}
-	va, ga := gw("a", "10.1.0.0/16", 65001)
-	_, gb := gw("b", "10.2.0.0/16", 65002)
-	vc, gc := gw("c", "10.3.0.0/16", 65003)
-	connect(ga, gb)
-	connect(gb, ga)
-	connect(gb, gc)
-	connect(gc, gb)
 	ha, _ := f.nic(t, "bgp", "host-a", va.Child("subnets", "default"))
 	hc, hcAddr := f.nic(t, "bgp", "host-c", vc.Child("subnets", "default"))
 	f.waitHost(t, ha)
@@ -124,40 +93,11 @@ func TestBGPTransitAcrossVNets(t *testing.T) {
 // speaker has an established session with each instance of the other
 // gateway, and each hub instance learns the spoke's range over BGP.
 func TestBGPActiveActiveMesh(t *testing.T) {
-	ike, natt := freeUDPPorts(t)
-	f := newFixtureWith(t, dataplane.Options{IKEPort: ike, NATTPort: natt})
-	ctx := context.Background()
-	must := func(_ any, _ any, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	gw := func(name, space string, asn int64, instances int) arm.ID {
-		v := f.vnet(t, "mesh", name, space,
-			arm.Subnet{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: strings.Replace(space, ".0.0/16", ".255.0/27", 1)}})
-		id := arm.NetworkID(sub, "mesh", "virtualNetworkGateways", name+"-gw")
-		g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-		g.Properties.GatewayType, g.Properties.VPNType, g.Properties.EnableBGP = arm.GatewayTypeVpn, arm.RouteBased, true
-		g.Properties.ActiveActive = instances > 1
-		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw2"}
-		g.Properties.BGPSettings = &arm.BGPSettings{ASN: asn}
-		for i := range instances {
-			pip := arm.NetworkID(sub, "mesh", "publicIPAddresses", fmt.Sprintf("%s-ip%d", name, i))
-			must(f.reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: "westeurope"}}))
-			g.Properties.IPConfigurations = append(g.Properties.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{Name: fmt.Sprintf("ip%d", i),
-				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(v.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}})
-		}
-		must(f.reg.PutGateway(ctx, id, g))
-		return id
-	}
-	hub, spoke := gw("hub", "10.1.0.0/16", 65010, 2), gw("spoke", "10.2.0.0/16", 65020, 1)
-	for _, ends := range [][2]arm.ID{{hub, spoke}, {spoke, hub}} {
-		c := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
-		c.Properties.ConnectionType, c.Properties.EnableBGP, c.Properties.SharedKey = arm.ConnectionVnet2Vnet, true, "MeshKey2026"
-		c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(ends[0].String()), arm.Ref(ends[1].String())
-		must(f.reg.PutConnection(ctx, arm.NetworkID(sub, "mesh", "connections", ends[0].Name()+"-to-"+ends[1].Name()), c))
-	}
+	f := gatewayFixture(t)
+	_, hub := f.gateway(t, "mesh", "hub", "10.1.0.0/16", 65010, 2)
+	_, spoke := f.gateway(t, "mesh", "spoke", "10.2.0.0/16", 65020, 1)
+	f.connect(t, "mesh", hub, spoke, true)
+	f.connect(t, "mesh", spoke, hub, true)
 	sessions := func(id arm.ID) (up, all int) {
 		for _, s := range f.eng.BGP(id.Key()) {
 			for _, p := range s.Peers() {

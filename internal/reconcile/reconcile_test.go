@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -229,4 +230,57 @@ func TestHostStateShows(t *testing.T) {
 	if a := attachment(web); a.State != region.HostRunning || a.Error != "" {
 		t.Errorf("the running host shows %+v", a)
 	}
+}
+
+// gatewayFixture runs the loop over an engine whose gateways listen for
+// IKE on free ports of loopback, so that they run without root.
+func gatewayFixture(t *testing.T) *fixture {
+	t.Helper()
+	ike, natt := freeUDPPorts(t)
+	return newFixtureWith(t, dataplane.Options{IKEPort: ike, NATTPort: natt})
+}
+
+// gateway makes a VNet of space (a /16) in group rg with a subnet
+// "default" and a GatewaySubnet, and a route-based gateway in it with
+// instances public addresses (two: active-active), with BGP as asn when
+// asn > 0. It returns the VNet and the gateway.
+func (f *fixture) gateway(t *testing.T, rg, name, space string, asn int64, instances int) (arm.ID, arm.ID) {
+	t.Helper()
+	ctx := context.Background()
+	v := f.vnet(t, rg, name, space,
+		arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: strings.Replace(space, ".0.0/16", ".0.0/24", 1)}},
+		arm.Subnet{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: strings.Replace(space, ".0.0/16", ".255.0/27", 1)}})
+	id := arm.NetworkID(sub, rg, "virtualNetworkGateways", name+"-gw")
+	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	g.Properties.GatewayType, g.Properties.VPNType, g.Properties.ActiveActive = arm.GatewayTypeVpn, arm.RouteBased, instances > 1
+	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw2"}
+	if asn > 0 {
+		g.Properties.EnableBGP, g.Properties.BGPSettings = true, &arm.BGPSettings{ASN: asn}
+	}
+	for i := range instances {
+		pip := arm.NetworkID(sub, rg, "publicIPAddresses", fmt.Sprintf("%s-ip%d", name, i))
+		if _, _, err := f.reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: "westeurope"}}); err != nil {
+			t.Fatal(err)
+		}
+		g.Properties.IPConfigurations = append(g.Properties.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{Name: fmt.Sprintf("ip%d", i),
+			Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(v.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}})
+	}
+	if _, _, err := f.reg.PutGateway(ctx, id, g); err != nil {
+		t.Fatal(err)
+	}
+	return v, id
+}
+
+// connect makes the VNet-to-VNet connection from gateway from to gateway
+// to in group rg, with BGP when withBGP, and returns it.
+func (f *fixture) connect(t *testing.T, rg string, from, to arm.ID, withBGP bool) arm.ID {
+	t.Helper()
+	id := arm.NetworkID(sub, rg, "connections", from.Name()+"-to-"+to.Name())
+	c := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+	c.Properties.ConnectionType, c.Properties.EnableBGP, c.Properties.SharedKey = arm.ConnectionVnet2Vnet, withBGP, "TestKey2026"
+	c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(from.String()), arm.Ref(to.String())
+	if _, _, err := f.reg.PutConnection(context.Background(), id, c); err != nil {
+		t.Fatal(err)
+	}
+	return id
 }
