@@ -7,7 +7,10 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"strings"
+	"syscall"
 	"text/tabwriter"
 	"time"
 
@@ -41,7 +44,12 @@ the connections with their status and byte counters, and removes
 everything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runDemo(cmd.Context(), g.stdout, demoOptions{keep: keep, ikePort: ikePort, nattPort: nattPort, sstpPort: sstpPort, pool: pool})
+			// Ctrl-C or SIGTERM ends the demo (and --keep's wait) through
+			// its clean-up, which removes the temporary data directory
+			// with its secrets; the default action would leave it behind.
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return runDemo(ctx, g.stdout, demoOptions{keep: keep, ikePort: ikePort, nattPort: nattPort, sstpPort: sstpPort, pool: pool})
 		},
 	}
 	cmd.Flags().BoolVar(&keep, "keep", false, "keep the region running after the demo until Ctrl-C")
@@ -68,13 +76,29 @@ type demoSite struct {
 	gwAddr                          string
 }
 
+// runDemo runs the demo in a temporary data directory, which it removes
+// unless the demo failed: then the directory stays for its log, and the
+// error says where it is.
 func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	dir, err := os.MkdirTemp("", "vnetgw-demo-")
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	logf, err := os.Create(dir + "/vnetgw.log")
+	err = runDemoIn(ctx, out, o, dir)
+	if err != nil && ctx.Err() == nil {
+		return fmt.Errorf("%w\n(the demo's data directory %s is kept: the region's log is %s; remove the directory when done)", err, dir, filepath.Join(dir, demoLog))
+	}
+	if rerr := os.RemoveAll(dir); rerr != nil && err == nil {
+		err = rerr
+	}
+	return err
+}
+
+// demoLog is the region's log in the demo's data directory.
+const demoLog = "vnetgw.log"
+
+func runDemoIn(ctx context.Context, out io.Writer, o demoOptions, dir string) error {
+	logf, err := os.Create(filepath.Join(dir, demoLog))
 	if err != nil {
 		return err
 	}
@@ -110,7 +134,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		fmt.Fprintf(out, "%-62s", what)
 		if err := fn(); err != nil {
 			fmt.Fprintln(out, "FAILED")
-			return fmt.Errorf("%s: %w\n(log: %s/vnetgw.log)", what, err, dir)
+			return fmt.Errorf("%s: %w", what, err)
 		}
 		fmt.Fprintf(out, "ok (%s)\n", time.Since(start).Round(time.Millisecond))
 		return nil
@@ -175,7 +199,7 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 			rtt.Round(10*time.Microsecond), strings.TrimSpace(body))
 	}
 	if err := demoPointToSite(ctx, out, c, dir, hub, o.sstpPort); err != nil {
-		return fmt.Errorf("point-to-site: %w\n(log: %s/vnetgw.log)", err, dir)
+		return fmt.Errorf("point-to-site: %w", err)
 	}
 	// Counters are written back every few seconds: read them once more.
 	time.Sleep(3 * time.Second)
@@ -191,9 +215,12 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 	tw.Flush()
 	if o.keep {
-		fmt.Fprintf(out, "\nThe region keeps running; Ctrl-C ends it. Try: VNETGW_DATA_DIR=%s vnetgw vpn-connection list -g demo-hub -o table\n", dir)
+		fmt.Fprintf(out, "\nThe region keeps running; Ctrl-C ends it. Try: VNETGW_DATA_DIR=%s vnetgw --subscription %s vpn-connection list -g demo-hub -o table\n", dir, demoSub)
 		<-ctx.Done()
 	}
+	// Ctrl-C, which ends --keep's wait, must not stop the clean-up too.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
 	fmt.Fprintln(out)
 	return step("removing everything", func() error {
 		// Connections first: each group's gateway is named by another

@@ -1,9 +1,14 @@
 package e2e
 
 import (
+	"bufio"
+	"errors"
+	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -67,4 +72,71 @@ func asNobody(t *testing.T, cmd *exec.Cmd) *exec.Cmd {
 	c.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "TMPDIR=" + dir}
 	c.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
 	return c
+}
+
+// TestDemoKeepHintAndSIGTERM runs `vnetgw demo --keep` as a user would:
+// the command its "Try:" line prints lists the demo's connections, and
+// SIGTERM (as Ctrl-C) ends the region through the clean-up, which removes
+// the temporary data directory with its admin token and CA key.
+func TestDemoKeepHintAndSIGTERM(t *testing.T) {
+	cmd := exec.Command(binary, "demo", "--keep", "--ike-port", "25510", "--natt-port", "25511", "--sstp-port", "25444", "--public-ip-pool", "127.21.1.0/24")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := bufio.NewScanner(stdout)
+	var printed strings.Builder
+	var try []string
+	for try == nil && lines.Scan() {
+		printed.WriteString(lines.Text() + "\n")
+		if _, hint, ok := strings.Cut(lines.Text(), "Try: "); ok {
+			try = strings.Fields(hint)
+		}
+	}
+	if len(try) < 3 || !strings.HasPrefix(try[0], "VNETGW_DATA_DIR=") || try[1] != "vnetgw" {
+		t.Fatalf("no \"Try: VNETGW_DATA_DIR=DIR vnetgw ...\" line:\n%s%s", printed.String(), stderr.String())
+	}
+	dir := strings.TrimPrefix(try[0], "VNETGW_DATA_DIR=")
+	out, errOut, err := cliEnv(t, try[:1], try[2:]...)
+	if err != nil || strings.Count(out, "Connected") != 2 {
+		t.Fatalf("the demo's hint %s: %v\n%s%s", strings.Join(try, " "), err, out, errOut)
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stdout)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("demo --keep after SIGTERM: %v\n%s%s", err, rest, stderr.String())
+	}
+	if !regexp.MustCompile(`removing everything +ok`).Match(rest) {
+		t.Errorf("no clean-up after SIGTERM:\n%s", rest)
+	}
+	if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("the demo's data directory %s is still there after SIGTERM (%v)", dir, err)
+	}
+}
+
+// TestDemoFailureKeepsLog makes the demo fail (a public IP pool of two
+// addresses for its three gateways): the error names the region's log,
+// which must still be there to be read.
+func TestDemoFailureKeepsLog(t *testing.T) {
+	out, err := exec.Command(binary, "demo", "--ike-port", "25520", "--natt-port", "25521", "--sstp-port", "25445", "--public-ip-pool", "127.21.2.1-127.21.2.2").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "PublicIPAddressPoolExhausted") {
+		t.Fatalf("demo with two addresses for three gateways: %v\n%s", err, out)
+	}
+	m := regexp.MustCompile(`(/\S+/vnetgw\.log)`).FindSubmatch(out)
+	if m == nil {
+		t.Fatalf("the error names no log:\n%s", out)
+	}
+	log := string(m[1])
+	t.Cleanup(func() { os.RemoveAll(filepath.Dir(log)) })
+	if b, err := os.ReadFile(log); err != nil || len(b) == 0 {
+		t.Errorf("the log the error names (%s) cannot be read: %v", log, err)
+	}
 }
