@@ -38,7 +38,7 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 	if port == 0 {
 		port = 443
 	}
-	settings := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, Pool: p.Pool, Protocols: p.Protocols, Authentication: p.Auth, Routes: p.Routes, CA: h.gatewayCA}
+	settings := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, IKEPort: h.ports.IKE, NATTPort: h.ports.NATT, Pool: p.Pool, Protocols: p.Protocols, Authentication: p.Auth, Routes: p.Routes, CA: h.gatewayCA}
 	if settings.OpenVPN() && h.openVPNKey != nil {
 		k, err := h.openVPNKey(p.GUID)
 		if err != nil {

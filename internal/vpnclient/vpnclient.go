@@ -26,10 +26,15 @@ import (
 
 // Settings are what a client of one gateway needs to know.
 type Settings struct {
-	Gateway string       `json:"gateway"` // the gateway's name
-	Addr    netip.Addr   `json:"address"` // its public address
-	Port    uint16       `json:"sstpPort"`
-	Pool    netip.Prefix `json:"clientAddressPool"`
+	Gateway string     `json:"gateway"` // the gateway's name
+	Addr    netip.Addr `json:"address"` // its public address
+	Port    uint16     `json:"sstpPort"`
+	// IKEPort and NATTPort are the UDP ports it speaks IKEv2 on, before
+	// and after NAT detection (serve's --ike-port and --natt-port); zero
+	// means 500 and 4500.
+	IKEPort  uint16       `json:"ikePort"`
+	NATTPort uint16       `json:"nattPort"`
+	Pool     netip.Prefix `json:"clientAddressPool"`
 	// Protocols are those the gateway serves: SSTP, IkeV2, OpenVPN.
 	Protocols []string `json:"protocols"`
 	// Authentication is how clients authenticate: Certificate, Radius
@@ -97,6 +102,12 @@ func (s Settings) serves(proto string) bool {
 
 // Zip returns the package.
 func (s Settings) Zip() ([]byte, error) {
+	if s.IKEPort == 0 {
+		s.IKEPort = 500
+	}
+	if s.NATTPort == 0 {
+		s.NATTPort = 4500
+	}
 	settings, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, err
@@ -174,7 +185,7 @@ var funcs = template.FuncMap{
 
 var readme = template.Must(template.New("readme").Funcs(funcs).Parse(`Point-to-site to gateway {{.Gateway}}
 
-Gateway:      {{.Addr}}{{if .SSTP}}, SSTP on TCP port {{.Port}} (HTTPS){{end}}{{if .OpenVPN}}, OpenVPN on TCP port {{.Port}}{{end}}{{if .IKEv2}}, IKEv2 on UDP ports 500 and 4500{{end}}
+Gateway:      {{.Addr}}{{if .SSTP}}, SSTP on TCP port {{.Port}} (HTTPS){{end}}{{if .OpenVPN}}, OpenVPN on TCP port {{.Port}}{{end}}{{if .IKEv2}}, IKEv2 on UDP ports {{.IKEPort}} and {{.NATTPort}}{{end}}
 Client pool:  {{.Pool}} (the gateway gives each client an address of it{{if and (or .SSTP .OpenVPN) .IKEv2}};
               SSTP and OpenVPN clients from its lower half, IKEv2 clients from its upper{{end}})
 Routes:       {{join .Routes ", "}}
@@ -237,6 +248,11 @@ connections {
   vnetgw-{{.Gateway}} {
     version = 2
     remote_addrs = {{.Addr}}
+{{- if ne .IKEPort 500}}
+    # The gateway speaks IKE on UDP port {{.IKEPort}} and, after NAT detection,
+    # {{.NATTPort}} (serve's --ike-port and --natt-port).
+    remote_port = {{.IKEPort}}
+{{- end}}
     vips = 0.0.0.0
     # A liveness check after 30 s without a word from the gateway; behind
     # a NAT it also finds a new mapping, and MOBIKE moves the SAs there.
@@ -317,6 +333,11 @@ var windowsIKEv2Script = template.Must(template.New("windows-ikev2").Funcs(funcs
 # asked for when connecting), which the gateway's RADIUS server checks{{end}}. Import ` + FileCA + `
 # into the Trusted Root Certification Authorities of the computer first.
 # Not tested by vnetgw's tests (no Windows there).
+{{- if or (ne .IKEPort 500) (ne .NATTPort 4500)}}
+# Windows' client speaks IKE on UDP ports 500 and 4500 only: this gateway
+# uses {{.IKEPort}} and {{.NATTPort}} (serve's --ike-port and --natt-port), which it
+# cannot reach.
+{{- end}}
 $name = "vnetgw-{{.Gateway}}-ikev2"
 Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Ikev2 -EncryptionLevel Required ` + "`" + `
   {{if .Certificates}}-AuthenticationMethod MachineCertificate{{else}}-AuthenticationMethod Eap -RememberCredential{{end}} -SplitTunneling

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -241,5 +242,35 @@ func TestSSTPFilesFollowAuthentication(t *testing.T) {
 		if out, err := exec.Command("sh", "-n", path).CombinedOutput(); err != nil {
 			t.Errorf("%s is not valid sh: %v\n%s", name, err, out)
 		}
+	}
+}
+
+// The IKEv2 files name the ports serve's --ike-port and --natt-port gave
+// the gateway: strongSwan must send to them, and the README must say them.
+func TestPackageFollowsIKEPorts(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		ike, natt    uint16
+		readme       string
+		remotePort   string // "" for none: strongSwan's default, 500
+		windowsWarns bool   // Windows' client cannot use other ports
+	}{
+		{"default", 0, 0, "IKEv2 on UDP ports 500 and 4500", "", false},
+		{"serve --ike-port 15500 --natt-port 15501", 15500, 15501, "IKEv2 on UDP ports 15500 and 15501", "remote_port = 15500", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, IKEPort: tc.ike, NATTPort: tc.natt,
+				Pool: netip.MustParsePrefix("172.16.201.0/24"), Protocols: []string{"IkeV2"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
+			files := unzip(t, s)
+			if !strings.Contains(files[FileReadme], tc.readme) {
+				t.Errorf("%s lacks %q:\n%s", FileReadme, tc.readme, files[FileReadme])
+			}
+			if got := regexp.MustCompile(`remote_port = \d+`).FindString(files[FileSwanctl]); got != tc.remotePort {
+				t.Errorf("%s has %q, want %q:\n%s", FileSwanctl, got, tc.remotePort, files[FileSwanctl])
+			}
+			if warns := strings.Contains(files[FileWindowsIKEv2], "500 and 4500 only"); warns != tc.windowsWarns {
+				t.Errorf("%s warns that Windows cannot reach the ports: %v, want %v", FileWindowsIKEv2, warns, tc.windowsWarns)
+			}
+		})
 	}
 }
