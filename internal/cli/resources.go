@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -325,44 +326,66 @@ func vnetCommand(g *globals) *cobra.Command {
 		columns: []column{nameCol, groupColumn, locationCol, col("AddressSpace", "properties.addressSpace.addressPrefixes"), col("Subnets", "properties.subnets"), stateCol, col("Node", "properties.node")}}
 	var prefixes, subnetPrefixes, dnsServers []string
 	var subnetName string
+	var given func(flag string) bool
 	create := g.createCmd(k, "Create or update a virtual network", func(cmd *cobra.Command) {
-		cmd.Flags().StringSliceVar(&prefixes, "address-prefixes", []string{"10.0.0.0/16"}, "address space")
+		cmd.Flags().StringSliceVar(&prefixes, "address-prefixes", nil, "address space (default: 10.0.0.0/16 for a new network, its own for an existing one)")
 		cmd.Flags().StringSliceVar(&dnsServers, "dns-servers", nil, "DNS servers of the network (dhcpOptions), which point-to-site clients are given (default: those it has)")
-		cmd.Flags().StringVar(&subnetName, "subnet-name", "", "create a subnet with this name")
-		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: the first /24 of the space)")
+		cmd.Flags().StringVar(&subnetName, "subnet-name", "", "create a subnet with this name, or update the network's subnet of this name")
+		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: those of the subnet it updates, else the first /24 of the space)")
+		given = cmd.Flags().Changed
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+		if given("address-prefixes") && len(prefixes) == 0 {
+			return nil, errors.New("--address-prefixes is empty: give the network's address space, or leave the flag out")
+		}
 		v := arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
-		v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
-		// Keep the subnets a network already has: a PUT replaces them all.
+		// Keep what a network already has that the flags do not change: a
+		// PUT replaces it all.
 		var old arm.VirtualNetwork
 		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "virtualNetworks", name), &old)
 		switch {
 		case err == nil:
-			v.Properties.Subnets, v.Properties.DHCPOptions = old.Properties.Subnets, old.Properties.DHCPOptions
-		case !client.IsNotFound(err):
+			v.Properties.AddressSpace, v.Properties.DHCPOptions = old.Properties.AddressSpace, old.Properties.DHCPOptions
+			v.Properties.Subnets = slices.Clone(old.Properties.Subnets)
+		case client.IsNotFound(err):
+			v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.0.0.0/16"}}
+		default:
 			return nil, err
 		}
-		keep := func(v arm.VirtualNetwork) any {
-			if old.Etag == "" {
-				return v
-			}
-			return ifMatch{v, old.Etag}
+		if given("address-prefixes") {
+			v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
 		}
 		if dnsServers != nil {
 			v.Properties.DHCPOptions = &arm.DHCPOptions{DNSServers: dnsServers}
 		}
 		if subnetName != "" {
-			if len(subnetPrefixes) == 0 {
-				p := strings.Split(prefixes[0], "/")[0]
-				subnetPrefixes = []string{p + "/24"}
+			i := slices.IndexFunc(v.Properties.Subnets, func(s arm.Subnet) bool { return strings.EqualFold(s.Name, subnetName) })
+			if i < 0 {
+				v.Properties.Subnets = append(v.Properties.Subnets, arm.Subnet{Name: subnetName})
+				i = len(v.Properties.Subnets) - 1
 			}
-			sn := arm.Subnet{Name: subnetName, Properties: arm.SubnetProperties{AddressPrefixes: subnetPrefixes}}
-			if len(subnetPrefixes) == 1 {
-				sn.Properties = arm.SubnetProperties{AddressPrefix: subnetPrefixes[0]}
+			sn := &v.Properties.Subnets[i]
+			sp := subnetPrefixes
+			if len(sp) == 0 && sn.Properties.AddressPrefix == "" && len(sn.Properties.AddressPrefixes) == 0 {
+				space := v.Properties.AddressSpace
+				if space == nil || len(space.AddressPrefixes) == 0 {
+					return nil, fmt.Errorf("--subnet-prefixes is required: network %s has no address space to take subnet %s from", name, subnetName)
+				}
+				sp = []string{strings.Split(space.AddressPrefixes[0], "/")[0] + "/24"}
 			}
-			v.Properties.Subnets = append(v.Properties.Subnets, sn)
+			// A subnet of that name is updated, not added beside it (the
+			// API refuses two of one name); it keeps its other properties.
+			switch len(sp) {
+			case 0:
+			case 1:
+				sn.Properties.AddressPrefix, sn.Properties.AddressPrefixes = sp[0], nil
+			default:
+				sn.Properties.AddressPrefix, sn.Properties.AddressPrefixes = "", sp
+			}
 		}
-		return keep(v), nil
+		if old.Etag == "" {
+			return v, nil
+		}
+		return ifMatch{v, old.Etag}, nil
 	})
 	parent := g.verbs(k, create)
 	parent.AddCommand(subnetCommand(g))
