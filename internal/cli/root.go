@@ -55,6 +55,14 @@ find the endpoint, admin token and CA in the data directory, or in
 $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Checked before any command runs: a write must not be made only
+		// for its answer to be refused.
+		PersistentPreRunE: func(*cobra.Command, []string) error {
+			if g.output != "json" && g.output != "table" {
+				return fmt.Errorf("--output/-o %q: use json or table", g.output)
+			}
+			return nil
+		},
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
