@@ -64,6 +64,9 @@ func format(v any) string {
 		if id, ok := t["id"].(string); ok {
 			return id[strings.LastIndex(id, "/")+1:]
 		}
+		if name, ok := t["name"].(string); ok {
+			return name
+		}
 		return "{...}"
 	case float64:
 		return fmt.Sprintf("%.0f", t)

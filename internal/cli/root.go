@@ -92,46 +92,45 @@ func (g *globals) client() (*client.Client, error) {
 	return client.New(cfg)
 }
 
-// print writes v as JSON, or as a table with the given columns.
+// print writes v as a table with the given columns, a row per item of a
+// list, else one; or as JSON: with -o json, and when there are no columns
+// (a table would show nothing). -o was checked before the command ran.
 func (g *globals) print(v any, columns []column) error {
-	switch g.output {
-	case "json":
+	if g.output != "table" || len(columns) == 0 {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			return err
 		}
 		fmt.Fprintln(g.stdout, string(b))
 		return nil
-	case "table":
-		items, ok := v.([]json.RawMessage)
-		if !ok {
-			b, err := json.Marshal(v)
-			if err != nil {
-				return err
-			}
-			items = []json.RawMessage{b}
-		}
-		tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-		var head []string
-		for _, c := range columns {
-			head = append(head, c.name)
-		}
-		fmt.Fprintln(tw, strings.Join(head, "\t"))
-		var under []string
-		for _, h := range head {
-			under = append(under, strings.Repeat("-", len(h)))
-		}
-		fmt.Fprintln(tw, strings.Join(under, "\t"))
-		for _, it := range items {
-			var cells []string
-			for _, c := range columns {
-				cells = append(cells, c.value(it))
-			}
-			fmt.Fprintln(tw, strings.Join(cells, "\t"))
-		}
-		return tw.Flush()
 	}
-	return fmt.Errorf("unknown output format %q: use json or table", g.output)
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var items []json.RawMessage
+	if json.Unmarshal(b, &items) != nil {
+		items = []json.RawMessage{b}
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+	var head []string
+	for _, c := range columns {
+		head = append(head, c.name)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	var under []string
+	for _, h := range head {
+		under = append(under, strings.Repeat("-", len(h)))
+	}
+	fmt.Fprintln(tw, strings.Join(under, "\t"))
+	for _, it := range items {
+		var cells []string
+		for _, c := range columns {
+			cells = append(cells, c.value(it))
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
 }
 
 // warn prints the warnings an answer carried.

@@ -43,7 +43,7 @@ func certCommands(g *globals) []*cobra.Command {
 		if err != nil {
 			return err
 		}
-		return g.print(out.Properties.VPNClientConfiguration, nil)
+		return g.print(out.Properties.VPNClientConfiguration, vpnClientColumns)
 	}
 	root := &cobra.Command{Use: "root-cert", Short: "Manage a gateway's point-to-site root certificates (R12)"}
 	rootCreate := common(&cobra.Command{Use: "create", Short: "Upload a root certificate that client certificates chain to", Args: cobra.NoArgs,
@@ -116,11 +116,11 @@ func (g *globals) vpnClientPolicyCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		var out []arm.IPsecPolicy
+		out := []arm.IPsecPolicy{} // none is [], not null
 		if vc := gw.Properties.VPNClientConfiguration; vc != nil {
-			out = vc.VPNClientIPsecPolicies
+			out = append(out, vc.VPNClientIPsecPolicies...)
 		}
-		return g.print(out, nil)
+		return g.print(out, policyColumns)
 	}
 	parent := &cobra.Command{Use: "ipsec-policy", Short: "The custom IPsec/IKE policy of a gateway's IKEv2 point-to-site clients"}
 	set := common(&cobra.Command{Use: "set", Short: "Set the policy (the API checks it as a connection's)", Args: cobra.NoArgs,
@@ -137,6 +137,15 @@ func (g *globals) vpnClientPolicyCmd() *cobra.Command {
 	parent.AddCommand(set, show, clearCmd)
 	return parent
 }
+
+// vpnClientColumns show a gateway's point-to-site configuration.
+var vpnClientColumns = []column{col("AddressPool", "vpnClientAddressPool.addressPrefixes"), col("Protocols", "vpnClientProtocols"),
+	col("AuthenticationTypes", "vpnAuthenticationTypes"), col("RootCertificates", "vpnClientRootCertificates"), col("RevokedCertificates", "vpnClientRevokedCertificates")}
+
+// policyColumns show custom IPsec/IKE policies.
+var policyColumns = []column{col("IkeEncryption", "ikeEncryption"), col("IkeIntegrity", "ikeIntegrity"), col("DhGroup", "dhGroup"),
+	col("IpsecEncryption", "ipsecEncryption"), col("IpsecIntegrity", "ipsecIntegrity"), col("PfsGroup", "pfsGroup"),
+	col("SaLifeTimeSeconds", "saLifeTimeSeconds"), col("SaDataSizeKilobytes", "saDataSizeKilobytes")}
 
 // policyFlags are az's flags of a custom IPsec/IKE policy.
 func policyFlags(f *pflag.FlagSet, pol *arm.IPsecPolicy) {
@@ -172,7 +181,7 @@ func (g *globals) connectionPolicyCmd() *cobra.Command {
 			if err := c.Get(cmd.Context(), id, &cn); err != nil {
 				return err
 			}
-			return g.print(cn.Properties.IPsecPolicies, nil)
+			return g.print(append([]arm.IPsecPolicy{}, cn.Properties.IPsecPolicies...), policyColumns)
 		}
 		// The shared key is not in a GET; without it the PUT keeps it.
 		out, _, err := client.Modify(cmd.Context(), c, id, func(cn *arm.Connection) string { return cn.Etag },
@@ -180,7 +189,7 @@ func (g *globals) connectionPolicyCmd() *cobra.Command {
 		if err != nil {
 			return err
 		}
-		return g.print(out.Properties.IPsecPolicies, nil)
+		return g.print(append([]arm.IPsecPolicy{}, out.Properties.IPsecPolicies...), policyColumns)
 	}
 	parent := &cobra.Command{Use: "ipsec-policy", Short: "A connection's custom IPsec/IKE policy"}
 	add := common(&cobra.Command{Use: "add", Short: "Set the connection's policy (it holds one)", Args: cobra.NoArgs,

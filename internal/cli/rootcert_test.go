@@ -1,0 +1,70 @@
+package cli
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/pkitest"
+)
+
+// p2sGateway makes gateway gw in group rg with a point-to-site
+// configuration (a client pool and IKEv2) and site-to-site connection
+// conn.
+func p2sGateway(t *testing.T) {
+	t.Helper()
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip",
+		"--address-prefixes", "172.16.201.0/24", "--client-protocol", "IkeV2")
+	must(t, "local-gateway", "create", "-g", "rg", "-n", "site", "--gateway-ip-address", "127.0.0.50", "--local-address-prefixes", "192.168.0.0/16")
+	must(t, "vpn-connection", "create", "-g", "rg", "-n", "conn", "--vnet-gateway1", "gw", "--local-gateway2", "site")
+}
+
+// -o table of the commands on a gateway's point-to-site parts and on
+// policies shows their values (it showed blank lines), and -o json of no
+// policy is an empty list (it was null).
+func TestPolicyAndCertificateTables(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	root, _ := pkitest.Issue(t, "alice root", true, nil).WritePEM(t, t.TempDir(), "alice-root")
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string // a regular expression
+	}{
+		{"root-cert create", []string{"vnet-gateway", "root-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "alice-root", "--public-cert-data", root, "-o", "table"},
+			`AddressPool\s+Protocols\s+AuthenticationTypes\s+RootCertificates.*\n[- ]+\n172\.16\.201\.0/24\s+IkeV2\s+Certificate\s+alice-root`},
+		{"revoked-cert create", []string{"vnet-gateway", "revoked-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "lost", "--thumbprint", "A1B2C3", "-o", "table"},
+			`172\.16\.201\.0/24\s+IkeV2\s+Certificate\s+alice-root\s+lost`},
+		{"root-cert delete", []string{"vnet-gateway", "root-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "alice-root", "-o", "table"},
+			`172\.16\.201\.0/24\s+IkeV2\s+Certificate\s+lost`},
+		{"vpn-client ipsec-policy show, none", []string{"vnet-gateway", "vpn-client", "ipsec-policy", "show", "-g", "rg", "--gateway-name", "gw"},
+			`^\[\]\n$`},
+		{"vpn-client ipsec-policy set", []string{"vnet-gateway", "vpn-client", "ipsec-policy", "set", "-g", "rg", "--gateway-name", "gw", "-o", "table",
+			"--ike-encryption", "GCMAES256", "--ike-integrity", "SHA384", "--dh-group", "ECP384", "--ipsec-encryption", "GCMAES256", "--ipsec-integrity", "GCMAES256", "--pfs-group", "ECP384"},
+			`IkeEncryption.*\n[- ]+\nGCMAES256\s+SHA384\s+ECP384\s+GCMAES256\s+GCMAES256\s+ECP384\s+27000\s+102400000\n$`},
+		{"vpn-client ipsec-policy show", []string{"vnet-gateway", "vpn-client", "ipsec-policy", "show", "-g", "rg", "--gateway-name", "gw", "-o", "table"},
+			`\nGCMAES256\s+SHA384\s+ECP384`},
+		{"vpn-client ipsec-policy clear", []string{"vnet-gateway", "vpn-client", "ipsec-policy", "clear", "-g", "rg", "--gateway-name", "gw"},
+			`^\[\]\n$`},
+		{"vpn-connection ipsec-policy list, none", []string{"vpn-connection", "ipsec-policy", "list", "-g", "rg", "--connection-name", "conn"},
+			`^\[\]\n$`},
+		{"vpn-connection ipsec-policy add", []string{"vpn-connection", "ipsec-policy", "add", "-g", "rg", "--connection-name", "conn", "-o", "table",
+			"--ike-encryption", "AES256", "--ike-integrity", "SHA256", "--dh-group", "DHGroup14", "--ipsec-encryption", "AES256", "--ipsec-integrity", "SHA256", "--pfs-group", "PFS14"},
+			`\nAES256\s+SHA256\s+DHGroup14\s+AES256\s+SHA256\s+PFS14\s+27000`},
+		{"vpn-connection ipsec-policy list", []string{"vpn-connection", "ipsec-policy", "list", "-g", "rg", "--connection-name", "conn", "-o", "table"},
+			`\nAES256\s+SHA256\s+DHGroup14`},
+		{"vpn-connection ipsec-policy clear", []string{"vpn-connection", "ipsec-policy", "clear", "-g", "rg", "--connection-name", "conn", "-o", "table"},
+			`^IkeEncryption.*\n[- ]+\n$`},
+	} {
+		out := must(t, tc.args...)
+		if !regexp.MustCompile(tc.want).MatchString(out) {
+			t.Errorf("%s printed\n%s\nwant it to match %q", tc.name, out, tc.want)
+		}
+		if strings.Contains(out, "null") {
+			t.Errorf("%s printed null:\n%s", tc.name, out)
+		}
+	}
+}
