@@ -47,13 +47,9 @@ gateway's certificate
 is checked against --ca (default: the data directory's ca.pem).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			server, err := netip.ParseAddrPort(gateway)
+			server, err := parseGateway(gateway)
 			if err != nil {
-				a, aerr := netip.ParseAddr(gateway)
-				if aerr != nil {
-					return fmt.Errorf("--gateway %q: an address or address:port", gateway)
-				}
-				server = netip.AddrPortFrom(a, 443)
+				return err
 			}
 			if netns == "" {
 				return errors.New("--netns is required: the namespace whose traffic goes through the gateway")
@@ -126,7 +122,7 @@ is checked against --ca (default: the data directory's ca.pem).`,
 		},
 	}
 	f := connect.Flags()
-	f.StringVar(&gateway, "gateway", "", "the gateway's public address, with :PORT when not 443")
+	f.StringVar(&gateway, "gateway", "", "the gateway's public address, with :PORT when not 443; an IPv6 address in brackets ([2001:db8::7]:8443)")
 	f.StringVar(&name, "server-name", "", "the name in the gateway's certificate (default: its address)")
 	f.StringVar(&caFile, "ca", "", "PEM file of the CA that issued the gateway's certificate (default: the data directory's ca.pem)")
 	f.StringVar(&certFile, "cert", "", "PEM client certificate (it chains to an uploaded root, R12)")
@@ -138,6 +134,30 @@ is checked against --ca (default: the data directory's ca.pem).`,
 	f.BoolVar(&reconnect, "reconnect", false, "connect again when the connection ends (by default the client ends with it, R14)")
 	p.AddCommand(connect)
 	return p
+}
+
+// parseGateway reads --gateway: ADDR:PORT, [IPV6]:PORT, or an address
+// alone for port 443, an IPv6 address in brackets ([IPV6]): unbracketed,
+// 2001:db8::7:443 would be another address, not 2001:db8::7 port 443.
+func parseGateway(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return ap, nil
+	}
+	if inner, ok := strings.CutPrefix(s, "["); ok {
+		if v6, ok := strings.CutSuffix(inner, "]"); ok {
+			if a, err := netip.ParseAddr(v6); err == nil && a.Is6() {
+				return netip.AddrPortFrom(a, 443), nil
+			}
+		}
+	}
+	a, err := netip.ParseAddr(s)
+	switch {
+	case err != nil:
+		return netip.AddrPort{}, fmt.Errorf("--gateway %q: an address or address:port ([IPv6]:port)", s)
+	case a.Is6():
+		return netip.AddrPort{}, fmt.Errorf("--gateway %q: write an IPv6 address in brackets, [%s] or [%s]:PORT, so that its last group is not taken for a port", s, a, a)
+	}
+	return netip.AddrPortFrom(a, 443), nil
 }
 
 // envPassword holds the password of p2s connect --user: a flag would

@@ -181,6 +181,9 @@ var funcs = template.FuncMap{
 		return strings.Join(out, sep)
 	},
 	"pem": func(b []byte) string { return strings.TrimSpace(string(b)) },
+	// addrport writes an IPv6 address in brackets, so that its last group
+	// is not taken for the port.
+	"addrport": func(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).String() },
 }
 
 var readme = template.Must(template.New("readme").Funcs(funcs).Parse(`Point-to-site to gateway {{.Gateway}}
@@ -359,14 +362,14 @@ set -eu
 [ $# -ge 3 ] || { echo "usage: $0 CERT KEY NETNS [vnetgw p2s connect flags]" >&2; exit 2; }
 cert=$1 key=$2 netns=$3
 shift 3
-exec vnetgw p2s connect --gateway {{.Addr}}:{{.Port}} --ca "$(dirname "$0")/../` + FileCA + `" \
+exec vnetgw p2s connect --gateway {{addrport .Addr .Port}} --ca "$(dirname "$0")/../` + FileCA + `" \
   --cert "$cert" --key "$key" --netns "$netns"{{range .Routes}} --route {{.}}{{end}} "$@"
 {{- else}}
 [ $# -ge 2 ] || { echo "usage: $0 USER NETNS [vnetgw p2s connect flags]" >&2; exit 2; }
 user=$1 netns=$2
 shift 2
 ` + askPassword + `export VNETGW_PASSWORD
-exec vnetgw p2s connect --gateway {{.Addr}}:{{.Port}} --ca "$(dirname "$0")/../` + FileCA + `" \
+exec vnetgw p2s connect --gateway {{addrport .Addr .Port}} --ca "$(dirname "$0")/../` + FileCA + `" \
   --user "$user" --netns "$netns"{{range .Routes}} --route {{.}}{{end}} "$@"
 {{- end}}
 `))
@@ -400,7 +403,7 @@ ifc=${3:-vnetgw0}
 pppd updetach noauth nodefaultroute user "$(basename "$1" .pem)" remotename {{.Addr}} \
   ca "$ca" cert "$1" key "$2" ifname "$ifc" \
   plugin sstp-pppd-plugin.so sstp-sock "/run/sstpc/sstpc-$ifc" \
-  pty "sstpc --ca-cert '$ca' --nolaunchpppd --ipparam $ifc {{.Addr}}{{if ne .Port 443}}:{{.Port}}{{end}}"
+  pty "sstpc --ca-cert '$ca' --nolaunchpppd --ipparam $ifc {{if and .Addr.Is4 (eq .Port 443)}}{{.Addr}}{{else}}{{addrport .Addr .Port}}{{end}}"
 {{- else}}
 # Connects to gateway {{.Gateway}} with Linux's SSTP client, sstpc with pppd,
 # as root, on the PPP interface IFNAME (default vnetgw0): asks for USER's
@@ -425,7 +428,7 @@ printf 'user "%s"\npassword "%s"\n' "$(esc "$1")" "$(esc "$VNETGW_PASSWORD")" > 
 pppd updetach noauth nodefaultroute file "$opts" remotename {{.Addr}} \
   refuse-pap refuse-chap refuse-mschap refuse-eap ifname "$ifc" \
   plugin sstp-pppd-plugin.so sstp-sock "/run/sstpc/sstpc-$ifc" \
-  pty "sstpc --ca-cert '$ca' --nolaunchpppd --ipparam $ifc {{.Addr}}{{if ne .Port 443}}:{{.Port}}{{end}}"
+  pty "sstpc --ca-cert '$ca' --nolaunchpppd --ipparam $ifc {{if and .Addr.Is4 (eq .Port 443)}}{{.Addr}}{{else}}{{addrport .Addr .Port}}{{end}}"
 {{- end}}
 {{range .Routes}}ip route replace {{.}} dev "$ifc"
 {{end}}echo "connected on $ifc; to disconnect: kill \$(cat /run/$ifc.pid)"

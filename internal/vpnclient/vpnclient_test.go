@@ -274,3 +274,26 @@ func TestPackageFollowsIKEPorts(t *testing.T) {
 		})
 	}
 }
+
+// A gateway with an IPv6 address (serve --public-ip-pool 2001:db8::/64):
+// the scripts give vnetgw's client and sstpc the address in brackets, so
+// that the port is not read as its last group.
+func TestPackageIPv6Gateway(t *testing.T) {
+	for _, port := range []uint16{443, 8443} {
+		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("2001:db8::7"), Port: port, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+			Protocols: []string{"SSTP"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
+		files := unzip(t, s)
+		want := netip.AddrPortFrom(s.Addr, port)
+		// vnetgw p2s connect reads --gateway as netip.ParseAddrPort does.
+		m := regexp.MustCompile(`--gateway (\S+)`).FindStringSubmatch(files[FileVnetgw])
+		if m == nil {
+			t.Fatalf("%s has no --gateway:\n%s", FileVnetgw, files[FileVnetgw])
+		}
+		if got, err := netip.ParseAddrPort(m[1]); err != nil || got != want {
+			t.Errorf("port %d: %s gives --gateway %s, want %s", port, FileVnetgw, m[1], want)
+		}
+		if !strings.Contains(files[FileSSTPC], "--ipparam $ifc "+want.String()+`"`) {
+			t.Errorf("port %d: %s does not give sstpc %s:\n%s", port, FileSSTPC, want, files[FileSSTPC])
+		}
+	}
+}
