@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"os"
 
 	"github.com/spf13/cobra"
 
@@ -69,7 +68,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 				if err != nil {
 					return err
 				}
-				if err := os.WriteFile(file, b, 0o600); err != nil {
+				if err := writePrivate(file, b); err != nil { // the hosts' traffic, decrypted
 					return err
 				}
 			}

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -594,7 +593,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 				return err
 			}
 			if file != "" {
-				if err := os.WriteFile(file, zip, 0o600); err != nil { // it may hold the gateway's OpenVPN key
+				if err := writePrivate(file, zip); err != nil { // it may hold the gateway's OpenVPN key
 					return err
 				}
 			}

@@ -297,3 +297,40 @@ func TestPackageIPv6Gateway(t *testing.T) {
 		}
 	}
 }
+
+// Extracting a package over an earlier copy that others could read leaves
+// the OpenVPN profile, which holds the gateway's key, to its owner alone
+// (os.WriteFile kept the old file's mode).
+func TestExtractOverLooseCopy(t *testing.T) {
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"OpenVPN"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+		OpenVPNKey: []byte("-----BEGIN OpenVPN Static key V1-----\nk\n-----END OpenVPN Static key V1-----")}
+	zipped, err := s.Zip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	profile := filepath.Join(dir, filepath.FromSlash(FileOpenVPN))
+	if err := os.MkdirAll(filepath.Dir(profile), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(profile, []byte("an older profile"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(profile, 0o644); err != nil { // whatever the umask
+		t.Fatal(err)
+	}
+	if err := Extract(zipped, dir); err != nil {
+		t.Fatal(err)
+	}
+	st, err := os.Stat(profile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("%s holds the gateway's key with mode %v, want 0600", FileOpenVPN, st.Mode().Perm())
+	}
+	if b, _ := os.ReadFile(profile); !strings.Contains(string(b), "OpenVPN Static key") {
+		t.Errorf("%s was not written:\n%s", FileOpenVPN, b)
+	}
+}
