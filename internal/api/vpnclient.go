@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
 
@@ -39,6 +40,9 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 		port = 443
 	}
 	settings := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, IKEPort: h.ports.IKE, NATTPort: h.ports.NATT, Pool: p.Pool, Protocols: p.Protocols, Authentication: p.Auth, Routes: p.Routes, CA: h.gatewayCA}
+	if pol := p.Policy; pol != nil {
+		settings.IPsecPolicy, settings.IKEProposal, settings.ESPProposal = pol, reconcile.IKEProposal(*pol), reconcile.ESPProposal(*pol)
+	}
 	if settings.OpenVPN() && h.openVPNKey != nil {
 		k, err := h.openVPNKey(p.GUID)
 		if err != nil {

@@ -1,6 +1,8 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -65,6 +67,27 @@ func TestPolicyAndCertificateTables(t *testing.T) {
 		}
 		if strings.Contains(out, "null") {
 			t.Errorf("%s printed null:\n%s", tc.name, out)
+		}
+	}
+}
+
+// The VPN client package of a gateway with a custom IPsec policy for its
+// IKEv2 clients sets that policy in Windows' script and strongSwan's
+// configuration: the gateway offers it alone.
+func TestVPNClientPackageFollowsPolicy(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	must(t, "vnet-gateway", "vpn-client", "ipsec-policy", "set", "-g", "rg", "--gateway-name", "gw",
+		"--ike-encryption", "GCMAES256", "--ike-integrity", "SHA384", "--dh-group", "ECP384", "--ipsec-encryption", "GCMAES256", "--ipsec-integrity", "GCMAES256", "--pfs-group", "ECP384")
+	dir := t.TempDir()
+	must(t, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw", "--output-dir", dir)
+	for file, want := range map[string]string{
+		"windows/add-vpn-connection-ikev2.ps1": "-EncryptionMethod GCMAES256 -IntegrityCheckMethod SHA384 -DHGroup ECP384 -PfsGroup ECP384",
+		"linux/swanctl.conf":                   "esp_proposals = aes256gcm16-ecp384",
+	} {
+		b, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil || !strings.Contains(string(b), want) {
+			t.Errorf("%s lacks %q (%v):\n%s", file, want, err, b)
 		}
 	}
 }

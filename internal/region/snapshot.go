@@ -307,6 +307,9 @@ type PointToSite struct {
 	Auth      []string       // Certificate, Radius (vpnAuthenticationTypes)
 	Routes    []netip.Prefix // the VNet's ranges and what its gateways route
 	GUID      string         // the gateway's resourceGuid
+	// Policy is the custom IPsec/IKE policy of IKEv2 clients, all that
+	// the gateway offers them (nil: none, its defaults).
+	Policy *arm.IPsecPolicy
 }
 
 // PointToSiteOf returns what a client of gateway id needs, or an error
@@ -328,6 +331,10 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 		}
 		p.Pool, _ = netip.ParsePrefix(c.VPNClientAddressPool.AddressPrefixes[0])
 		p.Auth = c.VPNAuthenticationTypes
+		if len(c.VPNClientIPsecPolicies) > 0 {
+			pol := c.VPNClientIPsecPolicies[0]
+			p.Policy = &pol
+		}
 	}
 	if !p.Pool.IsValid() || len(p.Protocols) == 0 {
 		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite,

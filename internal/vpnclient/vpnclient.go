@@ -22,6 +22,8 @@ import (
 	"strings"
 	"text/template"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
 )
 
 // Settings are what a client of one gateway needs to know.
@@ -42,6 +44,12 @@ type Settings struct {
 	// Certificate.
 	Authentication []string       `json:"authentication,omitempty"`
 	Routes         []netip.Prefix `json:"routes"` // through the tunnel
+	// IPsecPolicy is the gateway's custom IPsec/IKE policy of IKEv2
+	// clients (vnet-gateway vpn-client ipsec-policy set), which is all it
+	// offers them; nil: none, its defaults. IKEProposal and ESPProposal
+	// are the same policy in strongSwan's syntax.
+	IPsecPolicy              *arm.IPsecPolicy `json:"vpnClientIpsecPolicy,omitempty"`
+	IKEProposal, ESPProposal string           `json:"-"`
 	// CA is the PEM certificate that issued the gateway's; clients check
 	// the gateway with it.
 	CA []byte `json:"-"`
@@ -184,6 +192,39 @@ var funcs = template.FuncMap{
 	// addrport writes an IPv6 address in brackets, so that its last group
 	// is not taken for the port.
 	"addrport": func(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).String() },
+	"windowsIPsec": func(p *arm.IPsecPolicy) windowsIPsec {
+		if p == nil {
+			return windowsIPsec{"GCMAES256", "GCMAES256", "GCMAES256", "SHA256", "ECP256", "None"}
+		}
+		return windowsIPsec{windowsName("esp", p.IPsecIntegrity), p.IPsecEncryption, p.IKEEncryption, windowsName("ike", p.IKEIntegrity),
+			windowsName("dh", p.DHGroup), windowsName("pfs", p.PFSGroup)}
+	},
+}
+
+// windowsIPsec is a policy in the names of Windows'
+// Set-VpnConnectionIPsecConfiguration; without a policy, AES-GCM with
+// ECP-256, which the gateway's defaults take.
+type windowsIPsec struct {
+	AuthenticationTransform, CipherTransform, Encryption, Integrity, DHGroup, PFSGroup string
+}
+
+// Azure's names that Windows spells otherwise; the others are the same.
+var windowsNames = map[string]string{
+	// ESP integrity (AuthenticationTransformConstants).
+	"esp:MD5": "MD596", "esp:SHA1": "SHA196", "esp:SHA256": "SHA256128",
+	// IKE integrity (IntegrityCheckMethod): a GCM cipher's PRF is SHA-256,
+	// as the gateway takes it.
+	"ike:GCMAES128": "SHA256", "ike:GCMAES256": "SHA256",
+	// Diffie-Hellman groups of IKE (DHGroup) and of child SAs (PfsGroup).
+	"dh:DHGroup1": "Group1", "dh:DHGroup2": "Group2", "dh:DHGroup14": "Group14", "dh:DHGroup2048": "Group14", "dh:DHGroup24": "Group24",
+	"pfs:PFS14": "PFS2048",
+}
+
+func windowsName(kind, azure string) string {
+	if w, ok := windowsNames[kind+":"+azure]; ok {
+		return w
+	}
+	return azure
 }
 
 var readme = template.Must(template.New("readme").Funcs(funcs).Parse(`Point-to-site to gateway {{.Gateway}}
@@ -256,6 +297,10 @@ connections {
     # {{.NATTPort}} (serve's --ike-port and --natt-port).
     remote_port = {{.IKEPort}}
 {{- end}}
+{{- if .IKEProposal}}
+    # The gateway offers its custom IPsec/IKE policy alone.
+    proposals = {{.IKEProposal}}
+{{- end}}
     vips = 0.0.0.0
     # A liveness check after 30 s without a word from the gateway; behind
     # a NAT it also finds a new mapping, and MOBIKE moves the SAs there.
@@ -277,6 +322,9 @@ connections {
     children {
       net {
         remote_ts = {{join .Routes ","}}
+{{- if .ESPProposal}}
+        esp_proposals = {{.ESPProposal}}
+{{- end}}
         start_action = none
       }
     }
@@ -344,10 +392,17 @@ var windowsIKEv2Script = template.Must(template.New("windows-ikev2").Funcs(funcs
 $name = "vnetgw-{{.Gateway}}-ikev2"
 Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Ikev2 -EncryptionLevel Required ` + "`" + `
   {{if .Certificates}}-AuthenticationMethod MachineCertificate{{else}}-AuthenticationMethod Eap -RememberCredential{{end}} -SplitTunneling
+{{- with windowsIPsec .IPsecPolicy}}
+{{- if $.IPsecPolicy}}
+# The gateway offers its custom IPsec/IKE policy alone (vnet-gateway
+# vpn-client ipsec-policy): the same here.
+{{- else}}
 # Windows offers the 1024-bit MODP group by default, which vnetgw does not
 # take (RFC 8247): AES-GCM with ECP-256 instead.
-Set-VpnConnectionIPsecConfiguration -ConnectionName $name -AuthenticationTransformConstants GCMAES256 ` + "`" + `
-  -CipherTransformConstants GCMAES256 -EncryptionMethod GCMAES256 -IntegrityCheckMethod SHA256 -DHGroup ECP256 -PfsGroup None -Force
+{{- end}}
+Set-VpnConnectionIPsecConfiguration -ConnectionName $name -AuthenticationTransformConstants {{.AuthenticationTransform}} ` + "`" + `
+  -CipherTransformConstants {{.CipherTransform}} -EncryptionMethod {{.Encryption}} -IntegrityCheckMethod {{.Integrity}} -DHGroup {{.DHGroup}} -PfsGroup {{.PFSGroup}} -Force
+{{- end}}
 {{range .Routes}}Add-VpnConnectionRoute -ConnectionName $name -DestinationPrefix "{{.}}"
 {{end}}
 `))

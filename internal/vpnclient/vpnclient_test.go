@@ -12,6 +12,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
 )
 
 // unzip returns the files of s's package by name; its scripts must be
@@ -332,5 +334,48 @@ func TestExtractOverLooseCopy(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(profile); !strings.Contains(string(b), "OpenVPN Static key") {
 		t.Errorf("%s was not written:\n%s", FileOpenVPN, b)
+	}
+}
+
+// After vnet-gateway vpn-client ipsec-policy set the gateway offers that
+// policy alone: the Windows script sets it in Windows' names (it always
+// set AES-GCM and ECP-256, which the gateway then refused), and
+// swanctl.conf proposes it.
+func TestPackageFollowsClientPolicy(t *testing.T) {
+	base := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"IkeV2"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
+	custom := base
+	custom.IPsecPolicy = &arm.IPsecPolicy{IKEEncryption: "AES256", IKEIntegrity: "SHA384", DHGroup: "DHGroup14",
+		IPsecEncryption: "AES256", IPsecIntegrity: "SHA256", PFSGroup: "PFS14", SALifeTimeSeconds: 27000, SADataSizeKilobytes: 102400000}
+	custom.IKEProposal, custom.ESPProposal = "aes256-sha384-modp2048", "aes256-sha256-modp2048"
+	for _, tc := range []struct {
+		name           string
+		s              Settings
+		windows        string
+		swanctl, notIn []string
+	}{
+		{"defaults", base,
+			"-AuthenticationTransformConstants GCMAES256 `\n  -CipherTransformConstants GCMAES256 -EncryptionMethod GCMAES256 -IntegrityCheckMethod SHA256 -DHGroup ECP256 -PfsGroup None",
+			nil, []string{"proposals"}},
+		{"custom policy", custom,
+			"-AuthenticationTransformConstants SHA256128 `\n  -CipherTransformConstants AES256 -EncryptionMethod AES256 -IntegrityCheckMethod SHA384 -DHGroup Group14 -PfsGroup PFS2048",
+			[]string{"proposals = aes256-sha384-modp2048", "esp_proposals = aes256-sha256-modp2048"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			files := unzip(t, tc.s)
+			if !strings.Contains(files[FileWindowsIKEv2], tc.windows) {
+				t.Errorf("%s lacks %q:\n%s", FileWindowsIKEv2, tc.windows, files[FileWindowsIKEv2])
+			}
+			for _, w := range tc.swanctl {
+				if !strings.Contains(files[FileSwanctl], w) {
+					t.Errorf("%s lacks %q:\n%s", FileSwanctl, w, files[FileSwanctl])
+				}
+			}
+			for _, w := range tc.notIn {
+				if strings.Contains(files[FileSwanctl], w) {
+					t.Errorf("%s has %q:\n%s", FileSwanctl, w, files[FileSwanctl])
+				}
+			}
+		})
 	}
 }
