@@ -539,6 +539,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 			p.EnableBGP = true
 			p.BGPSettings = &arm.BGPSettings{ASN: asn, BGPPeeringAddress: bgpAddr}
 		}
+		if len(clientPool) == 0 && len(clientProtocols) == 0 && (len(authTypes) > 0 || radiusServer != "" || radiusSecret != "") {
+			return nil, errors.New("--vpn-auth-type, --radius-server and --radius-secret are part of the point-to-site configuration: give its client pool (--address-prefixes) too")
+		}
 		if len(clientPool) > 0 || len(clientProtocols) > 0 {
 			p.VPNClientConfiguration = &arm.VPNClientConfiguration{VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: clientPool}, VPNClientProtocols: clientProtocols,
 				VPNAuthenticationTypes: authTypes, RadiusServerAddress: radiusServer, RadiusServerSecret: radiusSecret}

@@ -60,3 +60,26 @@ func TestVnetCreateEmptyAddressPrefixes(t *testing.T) {
 		t.Errorf("exit %d, want an error that names --address-prefixes:\n%s%s", code, out, errOut)
 	}
 }
+
+// vnet-gateway create refuses point-to-site authentication flags without
+// the point-to-site configuration they belong to (the gateway was made
+// without them, silently).
+func TestGatewayCreateAuthWithoutPointToSite(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
+	for _, flags := range [][]string{
+		{"--vpn-auth-type", "Radius", "--radius-server", "10.1.0.10", "--radius-secret", "s3cret"},
+		{"--radius-server", "10.1.0.10"},
+	} {
+		args := append([]string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip"}, flags...)
+		code, out, errOut := vnetgw(t, args...)
+		if code == 0 || !strings.Contains(errOut, "--address-prefixes") {
+			t.Errorf("%s: exit %d, want an error that asks for --address-prefixes:\n%s%s", strings.Join(flags, " "), code, out, errOut)
+		}
+	}
+	if code, _, _ := vnetgw(t, "vnet-gateway", "show", "-g", "rg", "-n", "gw"); code == 0 {
+		t.Error("the gateway was made without its point-to-site configuration")
+	}
+}
