@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -58,7 +60,7 @@ func certCommands(g *globals) []*cobra.Command {
 				return nil
 			})
 		}})
-	rootCreate.Flags().StringVar(&certFile, "public-cert-data", "", "file with the root certificate, PEM or DER")
+	rootCreate.Flags().StringVar(&certFile, "public-cert-data", "", "the root certificate: a file (PEM or DER), or its base64 DER as az takes it")
 	rootDelete := common(&cobra.Command{Use: "delete", Short: "Remove a root certificate", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
@@ -227,17 +229,32 @@ func (g *globals) editGateway(cmd *cobra.Command, rg, gateway string, change fun
 	return out, err
 }
 
-// certData reads a certificate file as publicCertData: base64 DER.
-func certData(file string) (string, error) {
-	if file == "" {
-		return "", errors.New("--public-cert-data is required: a file with the certificate")
+// certData returns --public-cert-data as publicCertData, base64 DER: read
+// from a file (PEM or DER), or given as that data itself, as az takes it.
+func certData(v string) (string, error) {
+	if v == "" {
+		return "", errors.New("--public-cert-data is required: a file with the certificate (PEM or DER), or its base64 DER")
 	}
-	b, err := os.ReadFile(file)
+	b, err := os.ReadFile(v)
+	if errors.Is(err, fs.ErrNotExist) {
+		// Not a file: the data itself, which az prints wrapped. A short
+		// file name may be base64 too: the data must be a certificate.
+		data := strings.Join(strings.Fields(v), "")
+		if der, derr := base64.StdEncoding.DecodeString(data); derr != nil || !isCertificate(der) {
+			return "", fmt.Errorf("--public-cert-data is neither a file nor a certificate in base64 DER: %w", err)
+		}
+		return data, nil
+	}
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("--public-cert-data: %w", err)
 	}
 	if blk, _ := pem.Decode(b); blk != nil {
 		b = blk.Bytes
 	}
 	return base64.StdEncoding.EncodeToString(b), nil
+}
+
+func isCertificate(der []byte) bool {
+	_, err := x509.ParseCertificate(der)
+	return err == nil
 }

@@ -1,12 +1,14 @@
 package cli
 
 import (
+	"encoding/base64"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
@@ -88,6 +90,34 @@ func TestVPNClientPackageFollowsPolicy(t *testing.T) {
 		b, err := os.ReadFile(filepath.Join(dir, file))
 		if err != nil || !strings.Contains(string(b), want) {
 			t.Errorf("%s lacks %q (%v):\n%s", file, want, err, b)
+		}
+	}
+}
+
+// root-cert create --public-cert-data takes the certificate's base64 DER
+// itself, as az does, besides a file (it took a file alone, and read the
+// data as a file name that was not there).
+func TestRootCertCreateFromData(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	root := pkitest.Issue(t, "alice root", true, nil)
+	data := base64.StdEncoding.EncodeToString(root.Raw)
+	file, _ := root.WritePEM(t, t.TempDir(), "bob-root")
+	must(t, "vnet-gateway", "root-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "alice-root", "--public-cert-data", data)
+	must(t, "vnet-gateway", "root-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "bob-root", "--public-cert-data", file)
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	certs := map[string]string{}
+	for _, r := range gw.Properties.VPNClientConfiguration.VPNClientRootCertificates {
+		certs[r.Name] = r.Properties.PublicCertData
+	}
+	if certs["alice-root"] != data || certs["bob-root"] != data {
+		t.Errorf("root certificates %v, want alice-root and bob-root with %s", certs, data)
+	}
+	for _, typo := range []string{"/no/such/root.pem", "root"} { // "root" is base64 too
+		code, _, errOut := vnetgw(t, "vnet-gateway", "root-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "typo", "--public-cert-data", typo)
+		if code == 0 || !strings.Contains(errOut, "neither a file nor a certificate in base64 DER") {
+			t.Errorf("--public-cert-data %s, not there: exit %d, %s", typo, code, errOut)
 		}
 	}
 }
