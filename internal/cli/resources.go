@@ -279,6 +279,9 @@ func groupCommand(g *globals) *cobra.Command {
 	show := &cobra.Command{
 		Use: "show", Short: "Show a resource group", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if showName == "" {
+				return errors.New("--name/-n is required")
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
@@ -309,6 +312,9 @@ func groupCommand(g *globals) *cobra.Command {
 	del := &cobra.Command{
 		Use: "delete", Short: "Delete a resource group and everything in it", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if delName == "" {
+				return errors.New("--name/-n is required")
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
@@ -507,7 +513,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address in the GatewaySubnet (default: the gateway's own)")
 		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
 		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2, OpenVPN")
-		f.StringSliceVar(&authTypes, "vpn-auth-type", nil, "how point-to-site clients authenticate: Certificate (the default), Radius (OpenVPN clients' user name and password)")
+		f.StringSliceVar(&authTypes, "vpn-auth-type", nil, "how point-to-site clients authenticate: Certificate (the default), Radius (a user name and password that the RADIUS server checks; SSTP, IKEv2 and OpenVPN clients), or both")
 		f.StringVar(&radiusServer, "radius-server", "", "the RADIUS server's address, for --vpn-auth-type Radius")
 		f.StringVar(&radiusSecret, "radius-secret", "", "the secret shared with the RADIUS server")
 		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")

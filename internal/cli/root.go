@@ -75,7 +75,33 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	for _, c := range resourceCommands(g) {
 		root.AddCommand(c)
 	}
+	refuseUnknownSubcommands(root)
 	return root
+}
+
+// refuseUnknownSubcommands makes each command that only groups others
+// (vnet-gateway, vpn-client, ...) fail on a word that names none of them,
+// with the ones it may have meant: cobra printed the group's help and
+// succeeded, so that a script went on after a typo. Alone, the command
+// still prints its help.
+func refuseUnknownSubcommands(c *cobra.Command) {
+	for _, sub := range c.Commands() {
+		refuseUnknownSubcommands(sub)
+	}
+	if !c.HasSubCommands() || c.Runnable() {
+		return
+	}
+	c.Args = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 0 {
+			return nil
+		}
+		msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+		if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+			msg += ": did you mean " + strings.Join(s, " or ") + "?"
+		}
+		return errors.New(msg)
+	}
+	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
 }
 
 func envOr(key, def string) string {
