@@ -6,7 +6,6 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -236,17 +235,15 @@ func certData(v string) (string, error) {
 		return "", errors.New("--public-cert-data is required: a file with the certificate (PEM or DER), or its base64 DER")
 	}
 	b, err := os.ReadFile(v)
-	if errors.Is(err, fs.ErrNotExist) {
-		// Not a file: the data itself, which az prints wrapped. A short
-		// file name may be base64 too: the data must be a certificate.
-		data := strings.Join(strings.Fields(v), "")
-		if der, derr := base64.StdEncoding.DecodeString(data); derr != nil || !isCertificate(der) {
-			return "", fmt.Errorf("--public-cert-data is neither a file nor a certificate in base64 DER: %w", err)
-		}
-		return data, nil
-	}
 	if err != nil {
-		return "", fmt.Errorf("--public-cert-data: %w", err)
+		// Not a file (data holds '/', and may make a name too long): the
+		// data itself, which az prints wrapped. A short file name may be
+		// base64 too: the data must be a certificate.
+		data := strings.Join(strings.Fields(v), "")
+		if der, derr := base64.StdEncoding.DecodeString(data); derr == nil && isCertificate(der) {
+			return data, nil
+		}
+		return "", fmt.Errorf("--public-cert-data is neither a readable file nor a certificate in base64 DER: %w", err)
 	}
 	if blk, _ := pem.Decode(b); blk != nil {
 		b = blk.Bytes

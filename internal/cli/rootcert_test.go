@@ -116,7 +116,7 @@ func TestRootCertCreateFromData(t *testing.T) {
 	}
 	for _, typo := range []string{"/no/such/root.pem", "root"} { // "root" is base64 too
 		code, _, errOut := vnetgw(t, "vnet-gateway", "root-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "typo", "--public-cert-data", typo)
-		if code == 0 || !strings.Contains(errOut, "neither a file nor a certificate in base64 DER") {
+		if code == 0 || !strings.Contains(errOut, "neither a readable file nor a certificate in base64 DER") {
 			t.Errorf("--public-cert-data %s, not there: exit %d, %s", typo, code, errOut)
 		}
 	}
