@@ -407,6 +407,11 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 	}
 	l := newLink(true, tc, r, s.log)
 	defer l.cancel() // what waits for the link (a RADIUS server) gives up
+	defer func() {
+		if l.eapSrv != nil {
+			l.eapSrv.Close() // its TLS handshake waits for a client that left
+		}
+	}()
 	l.srv = s
 	l.useMSCHAP = s.cfg.RadiusOnly && len(s.cfg.Radius) > 0
 	l.negotiateBy = time.Now().Add(negotiationTimeout + radiusWait)
