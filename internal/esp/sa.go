@@ -444,6 +444,17 @@ func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 	return inner, t.NextHeader, nil
 }
 
+// Newest reports whether pkt, a packet Open accepted, carries the highest
+// sequence number the SA has accepted so far: it is no replay of an older
+// packet, which may come from anywhere. Only such a packet may move the
+// peer's address (RFC 7296 §2.23). Open must have returned without error.
+func (s *SA) Newest(pkt []byte) bool {
+	// Each sequence number is accepted once, and Open accepted pkt's
+	// moments ago: if its low 32 bits (all that is sent) are top's, pkt
+	// is the packet that raised top.
+	return uint32(s.replay.top.Load()) == binary.BigEndian.Uint32(pkt[4:8])
+}
+
 func (s *SA) openGCM(w *work, pkt []byte, seq uint64) ([]byte, bool) {
 	s.nonce(w, pkt[espwire.HeaderLen:espwire.HeaderLen+gcmIVLen])
 	ciphertext := pkt[espwire.HeaderLen+gcmIVLen:]

@@ -224,6 +224,15 @@ func (e events) Acquire(tunnel string, src, dst netip.Addr) {
 	}
 }
 
+func (e events) PeerMoved(tunnel string, inSPI uint32, remote netip.AddrPort) {
+	if m := e.g.ike.Load(); m != nil {
+		m.PeerMoved(tunnel, inSPI, remote)
+	}
+	if m := e.g.ike1.Load(); m != nil {
+		m.PeerMoved(tunnel, inSPI, remote)
+	}
+}
+
 // Reconfig makes the gateway carry exactly conns.
 func (g *Gateway) Reconfig(conns []Connection) error {
 	var tc tunnel.Config

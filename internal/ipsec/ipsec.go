@@ -44,4 +44,11 @@ type Events interface {
 	// policy-based tunnel whose SAs were removed for idleness, R8): set one
 	// up. The packet that caused it is dropped.
 	Acquire(tunnel string, src, dst netip.Addr)
+	// PeerMoved says an ESP packet in UDP of the child SA with inbound
+	// SPI inSPI passed its integrity check, was newer than any before it,
+	// and came from remote rather than from the child's remote endpoint:
+	// the NAT in front of the peer changed its mapping (RFC 7296 §2.23).
+	// Unless this side is behind a NAT, move the IKE SA and its child SAs
+	// there. It is said at most once a second per child SA.
+	PeerMoved(tunnel string, inSPI uint32, remote netip.AddrPort)
 }

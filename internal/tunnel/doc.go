@@ -4,8 +4,8 @@
 // 3948) or, for children without encapsulation, as IP protocol 50, sent
 // to and from the bare addresses (port 0) where the outer side binds its
 // raw ESP endpoints. The IKE daemon hands it child SAs
-// (ipsec.Child); it reports soft expiries and acquires back
-// (ipsec.Events).
+// (ipsec.Child); it reports soft expiries, acquires and peers that moved
+// behind their NAT back (ipsec.Events).
 //
 // # Outbound
 //
@@ -27,7 +27,11 @@
 // matched to its SA by SPI in a lock-free table, opened in parallel, and
 // checked against the SA's traffic selectors: RFC 4301 §5.2 says a packet
 // that does not match MUST be dropped. What passes is written to the inner
-// side in one batch. Every child of a tunnel opens packets until the IKE
+// side in one batch. An ESP packet in UDP that opens, newer than any
+// before it on its SA, from another address or port than its child's
+// remote endpoint makes the engine call Events.PeerMoved, at most once a
+// second per child: the IKE daemon decides whether to follow it (RFC 7296
+// §2.23). Every child of a tunnel opens packets until the IKE
 // daemon removes it, so a rekey overlaps without loss.
 //
 // # Counters

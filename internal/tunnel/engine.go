@@ -43,7 +43,8 @@ type Outer interface {
 type Options struct {
 	Inner Inner
 	Outer Outer
-	// Events gets soft expiries and acquires; nil drops them.
+	// Events gets soft expiries, acquires and peers that moved; nil
+	// drops them.
 	Events ipsec.Events
 	// Logger gets what happens to tunnels and children, never packets above
 	// Debug; nil discards it.
@@ -127,6 +128,7 @@ type child struct {
 	localTS, remoteTS []netip.Prefix
 	standby           bool         // ipsec.Child.Standby
 	lastIn            atomic.Int64 // unix nanoseconds of the last packet opened
+	lastMoved         int64        // unix nanoseconds of the last Events.PeerMoved; guarded by Engine.inMu
 	selectorDrops     atomic.Uint64
 	stop              chan struct{} // closed when the child is removed
 }
@@ -196,8 +198,9 @@ func New(opts Options) (*Engine, error) {
 
 type noEvents struct{}
 
-func (noEvents) SoftExpired(string, uint32)             {}
-func (noEvents) Acquire(string, netip.Addr, netip.Addr) {}
+func (noEvents) SoftExpired(string, uint32)               {}
+func (noEvents) Acquire(string, netip.Addr, netip.Addr)   {}
+func (noEvents) PeerMoved(string, uint32, netip.AddrPort) {}
 
 // Reconfig makes cfg the engine's tunnels: it adds the new ones, removes
 // those not in cfg with their children, and changes the routes and modes of
@@ -443,6 +446,17 @@ func (e *Engine) acquire(t *tunnel, h ipHeader) {
 		return
 	}
 	e.events.Acquire(t.name, h.src, h.dst)
+}
+
+// peerMoved calls Events.PeerMoved for an authenticated packet of c from
+// remote, at most once a second per child. e.inMu is held.
+func (e *Engine) peerMoved(c *child, remote netip.AddrPort, now int64) {
+	if c.lastMoved != 0 && now-c.lastMoved < int64(time.Second) {
+		return
+	}
+	c.lastMoved = now
+	e.log.Debug("esp from a new peer endpoint", "conn", c.tunnel.name, "spi", fmt.Sprintf("0x%08x", c.in.SPI()), "peer", remote)
+	e.events.PeerMoved(c.tunnel.name, c.in.SPI(), remote)
 }
 
 // Close stops the engine: it clears the keepalives it asked for, closes the

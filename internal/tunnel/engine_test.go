@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/netip"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -539,6 +540,86 @@ func TestMoveChildKeepsSequence(t *testing.T) {
 		if bad == nil {
 			t.Error("a bad move was accepted")
 		}
+	}
+}
+
+// TestPeerMovedRFC7296Section2_23: when the peer's NAT maps it to a new
+// port (after a reboot, say), ESP that authenticates and is newer than
+// any before it, from there, is reported to the IKE daemon, which decides
+// whether to follow (this side must not be behind a NAT). Forged, replayed
+// and older packets, which anyone could send from anywhere, are not, and
+// reports are limited to one a second per child.
+func TestPeerMovedRFC7296Section2_23(t *testing.T) {
+	capA, innerA := &capture{}, tuntest.NewRecorder(64)
+	ea, err := New(Options{Inner: innerA, Outer: capA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ea.Close()
+	ev, innerB := &events{}, tuntest.NewRecorder(64)
+	eb, err := New(Options{Inner: innerB, Outer: &capture{}, Events: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eb.Close()
+	clk := &clock{}
+	clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+	eb.now = clk.now
+	ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
+	eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
+	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+	if err := ea.AddChild(ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := eb.AddChild(cb); err != nil {
+		t.Fatal(err)
+	}
+	for range 6 {
+		innerA.Send(packet("10.1.0.1", "10.2.0.1", 50))
+	}
+	pkts := capA.wait(t, 6) // sequence numbers 1 to 6
+
+	natOld := netip.MustParseAddrPort("198.51.100.7:61000")
+	natNew := netip.MustParseAddrPort("198.51.100.7:62000")
+	steps := []struct {
+		name    string
+		seq     int
+		from    netip.AddrPort
+		forged  bool
+		advance time.Duration
+		opens   bool
+		moves   []string
+	}{
+		{"from the child's endpoint", 1, addrA, false, 0, true, nil},
+		{"newest, from a new mapping", 3, natOld, false, 0, true, []string{"t/b0000001 " + natOld.String()}},
+		// A second later, when a report could be made again:
+		{"older than the newest", 2, natNew, false, time.Second, true, nil},
+		{"forged", 4, natNew, true, 0, false, nil},
+		{"replayed", 3, natNew, false, 0, false, nil},
+		{"newest, from another mapping", 4, natNew, false, 0, true, []string{"t/b0000001 " + natNew.String()}},
+		{"within a second of the last report", 5, natOld, false, 500 * time.Millisecond, true, nil},
+		{"a second after the last report", 6, natOld, false, 500 * time.Millisecond, true, []string{"t/b0000001 " + natOld.String()}},
+	}
+	var want []string
+	for _, st := range steps {
+		clk.advance(st.advance)
+		msgs := datagrams(pkts[st.seq-1])
+		msgs[0].Addr = st.from
+		if st.forged {
+			msgs[0].Buf[msgs[0].N-1] ^= 1
+		}
+		eb.HandleESP(addrB, msgs)
+		if _, ok := innerB.Next(100 * time.Millisecond); ok != st.opens {
+			t.Fatalf("%s: opened %v, want %v", st.name, ok, st.opens)
+		}
+		want = append(want, st.moves...)
+		if got := ev.moved(); !slices.Equal(got, want) {
+			t.Fatalf("%s: reported %q, want %q", st.name, got, want)
+		}
+	}
+	// The IKE daemon moves the child (MoveChild); the engine only tells.
+	if got := status(t, eb, "t").Children[0].Remote; got != addrA {
+		t.Errorf("the engine moved the child to %v on its own", got)
 	}
 }
 

@@ -70,9 +70,10 @@ func childPair(s suite, tunnel string, spiA, spiB uint32) (a, b ipsec.Child) {
 
 // events records what an engine reports.
 type events struct {
-	mu       sync.Mutex // guards soft and acquires
+	mu       sync.Mutex // guards soft, acquires and moves
 	soft     []string
 	acquires []string
+	moves    []string
 }
 
 func (ev *events) SoftExpired(tunnel string, spi uint32) {
@@ -85,6 +86,18 @@ func (ev *events) Acquire(tunnel string, src, dst netip.Addr) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	ev.acquires = append(ev.acquires, fmt.Sprintf("%s %v->%v", tunnel, src, dst))
+}
+
+func (ev *events) PeerMoved(tunnel string, spi uint32, remote netip.AddrPort) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.moves = append(ev.moves, fmt.Sprintf("%s/%08x %v", tunnel, spi, remote))
+}
+
+func (ev *events) moved() []string {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return append([]string(nil), ev.moves...)
 }
 
 func (ev *events) get() (soft, acquires []string) {

@@ -18,12 +18,15 @@ type inBatch struct {
 }
 
 // openJob is one ESP packet, msgs[msg], for child c. Once opened, the
-// inner packet is msgs[msg].Buf[start:start+length], or drop says why not.
+// inner packet is msgs[msg].Buf[start:start+length], or drop says why not;
+// moved says it authenticated, is no replay, and came from elsewhere than
+// the child's remote endpoint.
 type openJob struct {
 	c             *child
 	msg           int
 	start, length int
 	drop          dropReason
+	moved         bool
 }
 
 func newInBatch(n int) *inBatch {
@@ -40,6 +43,12 @@ func (b *inBatch) do(lo, hi int) {
 		if err != nil {
 			j.drop = dropOpen
 			continue
+		}
+		// RFC 7296 §2.23: ESP in UDP that passed its integrity check and
+		// is newer than any before it (a replay could come from anywhere)
+		// shows where the peer's NAT maps it now. Raw ESP has port 0.
+		if ends := j.c.ends.Load(); m.Addr != ends.remote && ends.remote.Port() != 0 {
+			j.moved = j.c.in.Newest(m.Buf)
 		}
 		// RFC 4303 §2.6: a dummy packet MUST be discarded.
 		if next == espwire.NextHeaderNone {
@@ -99,6 +108,9 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 	for i := range jobs {
 		j := &jobs[i]
 		t := j.c.tunnel
+		if j.moved {
+			e.peerMoved(j.c, msgs[j.msg].Addr, now)
+		}
 		if j.drop != dropNone {
 			t.drop(j.drop)
 			if j.drop == dropSelector {

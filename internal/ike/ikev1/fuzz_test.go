@@ -46,7 +46,14 @@ func (r *recorder) InstallChild(c ipsec.Child) error {
 	return nil
 }
 func (r *recorder) RemoveChild(string, uint32) {}
-func (r *recorder) MoveChild(string, uint32, netip.AddrPort, netip.AddrPort, bool) error {
+func (r *recorder) MoveChild(_ string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, c := range r.children {
+		if c.In.SPI == inSPI {
+			r.children[i].Local, r.children[i].Remote, r.children[i].Encap = local, remote, encap
+		}
+	}
 	return nil
 }
 

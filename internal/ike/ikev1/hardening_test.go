@@ -374,3 +374,40 @@ func TestReconfigKeepsTheTunnel(t *testing.T) {
 		t.Error("a new key: no Delete sent, the tunnel was kept")
 	}
 }
+
+// TestPeerMovedFollowsNATMapping: authenticated ESP in UDP from a new
+// port of the peer (its NAT rebooted) moves the child SAs and the ISAKMP
+// SA there, as RFC 7296 §2.23 asks of IKEv2, so that replies are not lost
+// until dead peer detection gives up; not when this side is behind a NAT.
+func TestPeerMovedFollowsNATMapping(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) { pi.ForceEncap, pr.ForceEncap = true, true })
+	shuttle(mi, mr, ri, rr, nil)
+	rr.mu.Lock()
+	if len(rr.children) != 1 || !rr.children[0].Encap {
+		rr.mu.Unlock()
+		t.Fatalf("children %+v, want one in UDP", rr.children)
+	}
+	spi := rr.children[0].In.SPI
+	rr.mu.Unlock()
+	remote := func() (child, isakmp netip.AddrPort) {
+		rr.mu.Lock()
+		child = rr.children[0].Remote
+		rr.mu.Unlock()
+		return child, mr.Status()[0].IKESAs[0].Remote
+	}
+	moved := netip.AddrPortFrom(fuzzRemote.Addr(), 61000)
+	mr.PeerMoved("r", spi, moved)
+	if c, i := remote(); c != moved || i != moved {
+		t.Errorf("after ESP from %v: child SA sends to %v, ISAKMP SA to %v", moved, c, i)
+	}
+
+	mr.mu.Lock()
+	for _, sa := range mr.sas {
+		sa.behindNAT = true
+	}
+	mr.mu.Unlock()
+	mr.PeerMoved("r", spi, netip.AddrPortFrom(fuzzRemote.Addr(), 62000))
+	if c, i := remote(); c != moved || i != moved {
+		t.Errorf("behind a NAT, a report moved the child SA to %v, the ISAKMP SA to %v", c, i)
+	}
+}

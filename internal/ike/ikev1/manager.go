@@ -18,6 +18,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net/netip"
@@ -376,6 +377,44 @@ func (m *Manager) Acquire(name string, _, _ netip.Addr) {
 	if p := m.peers[name]; p != nil && p.idle {
 		p.idle, p.nextTry = false, time.Time{}
 		m.log.Info("IKEv1 tunnel wanted by traffic", "conn", name)
+	}
+}
+
+// PeerMoved follows the peer of tunnel to remote, where authenticated ESP
+// in UDP of the child with inbound SPI inSPI came from, newer than any
+// before it: the NAT in front of the peer changed its mapping. As RFC 7296
+// §2.23 asks of IKEv2, only a side not behind a NAT follows; its ISAKMP
+// SAs and its children in UDP move, keeping their state.
+func (m *Manager) PeerMoved(tunnel string, inSPI uint32, remote netip.AddrPort) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	p := m.peers[tunnel]
+	if p == nil {
+		return
+	}
+	i := slices.IndexFunc(p.children, func(c *child) bool { return c.inSPI == inSPI })
+	if i < 0 {
+		return
+	}
+	c := p.children[i]
+	old := c.sa.remote
+	if c.sa.behindNAT || remote == old {
+		return
+	}
+	m.log.Info("IKEv1 peer endpoint changed", "conn", tunnel, "remote", remote)
+	c.sa.remote = remote
+	for _, sa := range m.sasOf(p) {
+		if sa.remote == old {
+			sa.remote = remote
+		}
+	}
+	for _, o := range p.children {
+		if !o.encap {
+			continue
+		}
+		if err := m.cfg.Dataplane.MoveChild(tunnel, o.inSPI, o.sa.local, remote, true); err != nil {
+			m.log.Error("moving IKEv1 child SA", "conn", tunnel, "in", fmt.Sprintf("%08x", o.inSPI), "err", err)
+		}
 	}
 }
 

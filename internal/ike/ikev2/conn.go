@@ -316,6 +316,17 @@ func (c *conn) softExpired(spi uint32) {
 	}
 }
 
+// peerMoved follows the peer to remote, where ESP of the child SA with
+// inbound SPI spi came from.
+func (c *conn) peerMoved(spi uint32, remote netip.AddrPort) {
+	for _, sa := range c.sas {
+		if sa.childByIn(spi) != nil {
+			sa.espFrom(remote)
+			return
+		}
+	}
+}
+
 // acquire negotiates a child SA for traffic from src to dst.
 func (c *conn) acquire(src, dst netip.Addr) {
 	sa := c.established()

@@ -1036,3 +1036,69 @@ func TestOnDemandWaitsAfterPeerDelete(t *testing.T) {
 		})
 	}
 }
+
+// TestNATMappingFromESP covers RFC 7296 §2.23's dynamic address update
+// driven by ESP: the NAT in front of a reboots and maps it to a new port,
+// and the data path reports authenticated ESP from there (PeerMoved). b,
+// not behind a NAT, moves the IKE SA and its child SAs there at once,
+// without waiting for an IKE message, and keeps their state; a, behind
+// the NAT, does not follow a report, which a single packet could cause.
+func TestNATMappingFromESP(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	public := netip.MustParseAddr("198.51.100.1")
+	n.nat = &fakeNAT{inside: addrA, public: public, ports: map[uint16]uint16{}, back: map[uint16]uint16{}}
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, public)
+	pb.Mode = ModeResponderOnly
+	pb.RemoteID = IPIdentity(addrA)
+	b := newNode(t, n, "b", addrB, Config{}, pb)
+	n.attach(public, nil)
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	n.mu.Lock()
+	n.nodes[addrA] = a.m
+	n.mu.Unlock()
+	waitUp(t, a, b, 1)
+	sa, sb := a.established()[0], b.established()[0]
+
+	// The NAT reboots: a's port 4500 is now public:31000.
+	moved := netip.AddrPortFrom(public, 31000)
+	n.mu.Lock()
+	clear(n.nat.ports)
+	clear(n.nat.back)
+	n.nat.ports[4500], n.nat.back[31000] = 31000, 4500
+	n.mu.Unlock()
+	b.dp.mu.Lock()
+	installs := b.dp.installs
+	b.dp.mu.Unlock()
+	b.m.PeerMoved("to-a", b.dp.list()[0].In.SPI, moved)
+	waitFor(t, 5*time.Second, "b to follow the ESP to the new mapping", func() bool {
+		e := b.established()
+		return len(e) == 1 && e[0].Remote == moved
+	})
+	for _, c := range b.dp.list() {
+		if c.Remote != moved || !c.Encap {
+			t.Errorf("b's child SA sends to %v (encap %v), want %v", c.Remote, c.Encap, moved)
+		}
+	}
+	b.dp.mu.Lock()
+	if b.dp.installs != installs {
+		t.Errorf("the move installed %d child SAs anew; want them moved with their sequence numbers", b.dp.installs-installs)
+	}
+	b.dp.mu.Unlock()
+	if e := b.established(); e[0].SPIi != sb.SPIi {
+		t.Errorf("b's IKE SA was replaced")
+	}
+
+	// a is behind the NAT: ESP from elsewhere does not move it.
+	a.m.PeerMoved("to-b", a.dp.list()[0].In.SPI, netip.MustParseAddrPort("203.0.113.9:4500"))
+	a.onLoop(func(*conn) {}) // the report was handled before this
+	if e := a.established(); len(e) != 1 || e[0].Remote != sa.Remote {
+		t.Errorf("a, behind a NAT, moved to %v", e[0].Remote)
+	}
+	for _, c := range a.dp.list() {
+		if c.Remote != sa.Remote {
+			t.Errorf("a's child SA moved to %v", c.Remote)
+		}
+	}
+	checkKeys(t, a, b)
+}

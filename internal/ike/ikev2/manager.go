@@ -386,6 +386,15 @@ func (m *Manager) Acquire(tunnel string, src, dst netip.Addr) {
 	}
 }
 
+// PeerMoved implements ipsec.Events: authenticated ESP in UDP of the
+// child SA of tunnel with inbound SPI inSPI, newer than any before it,
+// came from remote. It does not block.
+func (m *Manager) PeerMoved(tunnel string, inSPI uint32, remote netip.AddrPort) {
+	if c := m.conn(tunnel); c != nil {
+		c.post(true, func() { c.peerMoved(inSPI, remote) })
+	}
+}
+
 func (m *Manager) conn(name string) *conn {
 	m.mu.Lock()
 	defer m.mu.Unlock()

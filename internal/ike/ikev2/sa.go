@@ -684,6 +684,20 @@ func (sa *ikeSA) authenticated(p packet) {
 	sa.moveTo(p.local, p.remote)
 }
 
+// espFrom follows the peer to remote, where authenticated ESP in UDP of
+// one of the SA's children came from, newer than any before it (the data
+// path checked): its NAT changed the mapping, as after a reboot. RFC 7296
+// §2.23: a host not behind a NAT SHOULD then send to the new address and
+// port, IKE and ESP alike; one behind a NAT SHOULD NOT (a single packet
+// would let an attacker break the connection). Not with MOBIKE either
+// (see authenticated).
+func (sa *ikeSA) espFrom(remote netip.AddrPort) {
+	if remote == sa.remote || sa.behindNAT || sa.mobike {
+		return
+	}
+	sa.moveTo(sa.local, remote)
+}
+
 // moveTo makes local and remote the endpoints of the IKE SA and of its
 // child SAs.
 func (sa *ikeSA) moveTo(local, remote netip.AddrPort) {
