@@ -519,6 +519,9 @@ func (s *SA) drop(e Error) error {
 }
 
 // Stats is a snapshot of an SA's counters. Bytes count inner packets.
+// PacketsIn and BytesIn count what Open accepted, PacketsOut and BytesOut
+// what Seal sealed, whether or not it was sent afterwards: the Limits
+// count what the key protected.
 type Stats struct {
 	PacketsIn, BytesIn   uint64
 	PacketsOut, BytesOut uint64

@@ -35,7 +35,9 @@ type Inner interface {
 // Inbound ESP comes the other way, through Engine.HandleESP. NAT-keepalives
 // are not the engine's business: the IKE side knows who is behind a NAT.
 type Outer interface {
-	// WriteBatch sends datagrams from the endpoint bound to local.
+	// WriteBatch sends datagrams from the endpoint bound to local. When
+	// it fails, msgs[i].N tells which were sent: len(Buf) for those, 0
+	// for the others (udp.Conn.WriteBatch's contract).
 	WriteBatch(local netip.AddrPort, msgs []udp.Message) error
 }
 
@@ -144,10 +146,12 @@ const (
 	dropNoSA                  // outbound: no child
 	dropNoSelector            // outbound, policy-based: children, but none whose selectors hold the packet
 	dropSeal                  // outbound: the SA refused to seal
+	dropSend                  // outbound: sealed, but the outer side did not send it
 	dropOpen                  // inbound: the SA refused to open
 	dropDummy                 // inbound: a dummy packet (RFC 4303 §2.6)
 	dropMalformed             // inbound: not an IP packet of the Next Header's version
 	dropSelector              // inbound: outside the SA's selectors (RFC 4301 §5.2)
+	dropInnerWrite            // inbound: opened, but the inner side's Write failed
 	dropNATNoFlow             // for a dynamic NAT map's External side, and of no flow its Internal side started
 	dropNATFull               // a new flow of a dynamic NAT map found no free address and port
 	dropCount

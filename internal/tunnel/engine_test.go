@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/tun/tuntest"
+	"github.com/vnetgw/vnetgw/internal/udp"
 	"github.com/vnetgw/vnetgw/internal/udp/udptest"
 	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
 )
@@ -791,5 +793,117 @@ func TestTunnelCapture(t *testing.T) {
 	// Two records, each a 16-byte header and the packet as it was.
 	if n != 2 || !bytes.Equal(file[24+16:24+16+len(out)], out) || !bytes.Equal(file[24+16+len(out)+16:], back) {
 		t.Fatalf("the capture holds %d packets: % x", n, file[24:])
+	}
+}
+
+// espCounter is an ESP handler that counts what arrives.
+type espCounter struct{ n atomic.Int64 }
+
+func (c *espCounter) HandleESP(_ netip.AddrPort, msgs []udp.Message) { c.n.Add(int64(len(msgs))) }
+
+// TestFailedSendsCountAsDrops: a tunnel's egress counters count what
+// left, and what the socket did not send counts as a drop of the tunnel it
+// belongs to, even in a batch it shares with tunnels whose packets went:
+// here one tunnel's peer is an IPv6 address the IPv4 socket cannot reach,
+// another's endpoint is gone.
+func TestFailedSendsCountAsDrops(t *testing.T) {
+	tr := udp.New(udp.Config{})
+	defer tr.Close()
+	local, err := tr.ListenNATT(netip.MustParseAddrPort("127.0.0.1:0"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer := &espCounter{}
+	remote, err := tr.ListenNATT(netip.MustParseAddrPort("127.0.0.1:0"), peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := New(Options{Inner: tuntest.NewRecorder(64), Outer: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	e.Reconfig(Config{Tunnels: []Tunnel{
+		{Name: "ok", Routes: prefixes("10.2.0.0/16")},
+		{Name: "v6", Routes: prefixes("10.3.0.0/16")},
+		{Name: "gone", Routes: prefixes("10.4.0.0/16")},
+	}})
+	for i, c := range []struct {
+		tunnel        string
+		local, remote netip.AddrPort
+	}{
+		{"ok", local, remote},
+		{"v6", local, netip.MustParseAddrPort("[::1]:4500")},
+		{"gone", netip.MustParseAddrPort("127.0.0.1:1"), remote},
+	} {
+		ch, _ := childPair(gcm256, c.tunnel, 0xa0000001+uint32(i), 0xb0000001+uint32(i))
+		ch.Local, ch.Remote = c.local, c.remote
+		if err := e.AddChild(ch); err != nil {
+			t.Fatal(err)
+		}
+	}
+	dsts := []string{"10.2.0.1", "10.3.0.1", "10.2.0.2", "10.4.0.1", "10.3.0.2", "10.2.0.3"}
+	b := newOutBatch(len(dsts))
+	for i, dst := range dsts {
+		b.sizes[i] = copy(b.bufs[i][esp.Headroom:], packet("10.1.0.1", dst, 72))
+	}
+	e.outbound(b, len(dsts))
+
+	eventually(t, "the peer to get 3 datagrams", func() bool { return peer.n.Load() == 3 })
+	for _, want := range []struct {
+		name                   string
+		packets, bytes, failed uint64
+	}{
+		{"ok", 3, 3 * 100, 0},
+		{"v6", 0, 0, 2},
+		{"gone", 0, 0, 1},
+	} {
+		ts := status(t, e, want.name)
+		if ts.PacketsOut != want.packets || ts.BytesOut != want.bytes || ts.Drops.Send != want.failed {
+			t.Errorf("tunnel %s: %d packets, %d bytes out, %d not sent; want %d, %d, %d",
+				want.name, ts.PacketsOut, ts.BytesOut, ts.Drops.Send, want.packets, want.bytes, want.failed)
+		}
+	}
+	if e.Drops().SendErrors == 0 {
+		t.Error("no failed batch counted")
+	}
+}
+
+// TestInnerWriteFailureCountsAsDrop: packets that opened but that the
+// inner side did not take (its device is gone) are not counted as come
+// in, but as dropped.
+func TestInnerWriteFailureCountsAsDrop(t *testing.T) {
+	capA, innerA, innerB := &capture{}, tuntest.NewRecorder(64), tuntest.NewRecorder(64)
+	ea, err := New(Options{Inner: innerA, Outer: capA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ea.Close()
+	eb, err := New(Options{Inner: innerB, Outer: &capture{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eb.Close()
+	ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
+	eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
+	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+	if err := ea.AddChild(ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := eb.AddChild(cb); err != nil {
+		t.Fatal(err)
+	}
+	for range 4 {
+		innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+	}
+	msgs := datagrams(capA.wait(t, 4)...)
+	innerB.Close() // the device went away under the engine
+	eb.HandleESP(addrB, msgs)
+	ts := status(t, eb, "t")
+	if ts.PacketsIn != 0 || ts.BytesIn != 0 || ts.Drops.InnerWrite != 4 {
+		t.Errorf("%d packets, %d bytes in, %d not written; want 0, 0, 4", ts.PacketsIn, ts.BytesIn, ts.Drops.InnerWrite)
+	}
+	if in := ts.Children[0].In; in.PacketsIn != 4 {
+		t.Errorf("the inbound SA opened %d packets, want 4", in.PacketsIn)
 	}
 }

@@ -103,7 +103,6 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 
 	now := e.now().UnixNano()
 	bufs := b.bufs[:0]
-	var run counter
 	var last *child
 	for i := range jobs {
 		j := &jobs[i]
@@ -131,24 +130,35 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 		if nat := t.nat.Load(); nat != nil {
 			if _, drop := nat.in(inner, now/1e9); drop != dropNone {
 				t.drop(drop)
+				j.drop = drop
 				continue
 			}
 		}
-		if run.t != t {
-			run.flushIn(now)
-			run = counter{t: t}
-		}
-		run.packets++
-		run.bytes += uint64(j.length)
 		bufs = append(bufs, msgs[j.msg].Buf[j.start-innerOffset:j.start+j.length])
 	}
-	run.flushIn(now)
+	written := true
 	if len(bufs) > 0 {
 		if _, err := e.inner.Write(bufs, innerOffset); err != nil {
 			e.drops.innerWrites.Add(1)
 			e.log.Debug("inner write failed", "err", err)
+			written = false
 		}
 	}
+	// Count what went to the inner side, or what it refused.
+	var run counter
+	for i := range jobs {
+		j := &jobs[i]
+		if j.drop != dropNone {
+			continue
+		}
+		if t := j.c.tunnel; run.t != t {
+			run.flushIn(now, written)
+			run = counter{t: t}
+		}
+		run.packets++
+		run.bytes += uint64(j.length)
+	}
+	run.flushIn(now, written)
 	clear(jobs)
 	clear(bufs)
 	b.bufs = bufs

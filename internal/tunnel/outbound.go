@@ -140,14 +140,41 @@ func (e *Engine) outbound(b *outBatch, n int) {
 	b.jobs = jobs
 	e.pool.run(&b.par, b, len(jobs))
 
+	// Send runs of datagrams with one outer endpoint each; msgs[k] is the
+	// k-th job that sealed.
 	msgs := b.msgs[:0]
 	var local netip.AddrPort
-	var run counter // counts a run of packets of one tunnel with one atomic add
+	from, sent := 0, true
 	for i := range jobs {
 		j := &jobs[i]
-		t := j.c.tunnel
 		if j.pkt == nil {
-			t.drop(dropSeal)
+			j.c.tunnel.drop(dropSeal)
+			continue
+		}
+		ends := j.c.ends.Load()
+		if len(msgs) > from && ends.local != local {
+			sent = e.send(local, msgs[from:]) && sent
+			from = len(msgs)
+		}
+		local = ends.local
+		msgs = append(msgs, udp.Message{Buf: j.pkt, Addr: ends.remote})
+	}
+	if len(msgs) > from {
+		sent = e.send(local, msgs[from:]) && sent
+	}
+	// Count what left; after a failed send, what did not has no Buf.
+	var run counter // counts a run of packets of one tunnel with one atomic add
+	k := 0
+	for i := range jobs {
+		j := &jobs[i]
+		if j.pkt == nil {
+			continue
+		}
+		m := &msgs[k]
+		k++
+		t := j.c.tunnel
+		if !sent && m.Buf == nil {
+			t.drop(dropSend)
 			continue
 		}
 		if run.t != t {
@@ -156,28 +183,28 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		}
 		run.packets++
 		run.bytes += uint64(j.n)
-		ends := j.c.ends.Load()
-		if len(msgs) > 0 && ends.local != local {
-			e.send(local, msgs)
-			msgs = msgs[:0]
-		}
-		local = ends.local
-		msgs = append(msgs, udp.Message{Buf: j.pkt, Addr: ends.remote})
 	}
 	run.flushOut()
-	if len(msgs) > 0 {
-		e.send(local, msgs)
-	}
 	// Let go of removed children and buffers until the next batch.
 	clear(jobs)
 	clear(msgs)
 }
 
-func (e *Engine) send(local netip.AddrPort, msgs []udp.Message) {
-	if err := e.outer.WriteBatch(local, msgs); err != nil {
-		e.drops.sendErrors.Add(1)
-		e.log.Debug("esp send failed", "local", local, "err", err)
+// send sends msgs from local and reports whether all of them went; if not,
+// it sets the Buf of those that did not to nil.
+func (e *Engine) send(local netip.AddrPort, msgs []udp.Message) bool {
+	err := e.outer.WriteBatch(local, msgs)
+	if err == nil {
+		return true
 	}
+	e.drops.sendErrors.Add(1)
+	e.log.Debug("esp send failed", "local", local, "err", err)
+	for i := range msgs {
+		if msgs[i].N != len(msgs[i].Buf) {
+			msgs[i].Buf = nil
+		}
+	}
+	return false
 }
 
 // outboundChild picks the SA for a packet from src to dst: the newest
@@ -222,10 +249,17 @@ func (c *counter) flushOut() {
 	}
 }
 
-func (c *counter) flushIn(now int64) {
-	if c.t != nil {
+// flushIn counts inbound packets that opened: as come in if the inner side
+// took them, as dropped if not.
+func (c *counter) flushIn(now int64, written bool) {
+	if c.t == nil {
+		return
+	}
+	if written {
 		c.t.packetsIn.Add(c.packets)
 		c.t.bytesIn.Add(c.bytes)
-		c.t.lastIn.Store(now)
+	} else {
+		c.t.drops[dropInnerWrite].Add(c.packets)
 	}
+	c.t.lastIn.Store(now)
 }

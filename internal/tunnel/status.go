@@ -38,7 +38,8 @@ type TunnelStatus struct {
 	Name        string
 	PolicyBased bool
 	// PacketsIn and BytesIn count what came in and went to the inner
-	// side; PacketsOut and BytesOut what was sealed and sent.
+	// side; PacketsOut and BytesOut what was sealed and sent. What
+	// failed on the way counts in Drops (InnerWrite, Send) instead.
 	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
 	// LastInbound is when the last inbound packet passed; zero if none.
 	LastInbound time.Time
@@ -58,6 +59,14 @@ type TunnelDrops struct {
 	NoSA, NoSelector uint64
 	// Seal and Open count packets the SA refused; its esp.Stats say why.
 	Seal, Open uint64
+	// Send counts outbound packets sealed but not sent: the outer side
+	// has no endpoint for them, or the kernel refused them (a firewall's
+	// EPERM, no route). The outbound SA counted them as sealed.
+	Send uint64
+	// InnerWrite counts inbound packets that opened but that the inner
+	// side did not take: a batch whose Write failed counts whole, as
+	// the inner side does not say which of its packets went through.
+	InnerWrite uint64
 	// Dummy counts dummy packets (RFC 4303 §2.6).
 	Dummy uint64
 	// Malformed counts inbound packets that opened but hold no IP packet
@@ -148,6 +157,8 @@ func (t *tunnel) status() TunnelStatus {
 			NoSelector: d(dropNoSelector),
 			Seal:       d(dropSeal),
 			Open:       d(dropOpen),
+			Send:       d(dropSend),
+			InnerWrite: d(dropInnerWrite),
 			Dummy:      d(dropDummy),
 			Malformed:  d(dropMalformed),
 			Selector:   d(dropSelector),

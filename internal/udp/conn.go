@@ -38,7 +38,8 @@ type Message struct {
 	// (ReadBatch does not change Buf; the datagram is Buf[:N]) and, for
 	// WriteBatch, the datagram itself.
 	Buf []byte
-	// N is the length of the datagram ReadBatch read.
+	// N is the length of the datagram ReadBatch read, and after
+	// WriteBatch len(Buf) if the datagram was sent, 0 if not.
 	N int
 	// Addr is where the datagram came from (ReadBatch) or goes to
 	// (WriteBatch).
@@ -205,19 +206,25 @@ func (c *Conn) ReadBatch(msgs []Message) (int, error) {
 }
 
 // WriteBatch sends each Message's Buf to its Addr, in order. It tries every
-// datagram and returns the first error, if any.
+// datagram and returns the first error, if any; each Message's N tells
+// whether its datagram was sent.
 func (c *Conn) WriteBatch(msgs []Message) error {
 	c.writeMu.Lock()
 	defer c.writeMu.Unlock()
 	w := &c.tx
 	w.grow(len(msgs))
+	for i := range msgs {
+		msgs[i].N = 0
+	}
 	gso := c.gso.Load()
 	var first error
 	for rest := msgs; len(rest) > 0; {
 		if err := w.build(rest, gso, c.v6, c.esp); err != nil && first == nil {
 			first = fmt.Errorf("udp: send from %v: %w", c.local, err)
 		}
-		if err := c.raw.Write(w.fn); err != nil {
+		err := c.raw.Write(w.fn)
+		w.sentN(rest)
+		if err != nil {
 			return err
 		}
 		if w.err == nil {
@@ -466,6 +473,15 @@ func (w *writer) send(fd uintptr) bool {
 		}
 	}
 	return true
+}
+
+// sentN sets N of the datagrams of msgs, as last built, that were sent.
+func (w *writer) sentN(msgs []Message) {
+	for _, s := range w.spans[:w.sent] {
+		for i := s.lo; i < s.hi; i++ {
+			msgs[i].N = len(msgs[i].Buf)
+		}
+	}
 }
 
 // maxGSOPayload is the most UDP payload one GSO send may carry: what fits

@@ -170,6 +170,29 @@ func TestConnWriteUnreachableFamily(t *testing.T) {
 	}
 }
 
+// TestConnWriteReportsWhatWasSent: WriteBatch tells, datagram by
+// datagram, which it sent, so that the sender counts only those as sent.
+func TestConnWriteReportsWhatWasSent(t *testing.T) {
+	a, b := pair(t)
+	out := []Message{
+		{Buf: []byte("first"), Addr: b.LocalAddr()},
+		{Buf: []byte("x"), Addr: netip.MustParseAddrPort("[::1]:4500")}, // not from an IPv4 socket
+		{Buf: make([]byte, MaxDatagram), Addr: b.LocalAddr()},           // EMSGSIZE: past what IPv4 carries
+		{Buf: []byte("last"), Addr: b.LocalAddr(), N: 99},
+	}
+	if err := a.WriteBatch(out); err == nil {
+		t.Fatal("WriteBatch reported no error")
+	}
+	for i, want := range []int{5, 0, 0, 4} {
+		if out[i].N != want {
+			t.Errorf("datagram %d: N %d, want %d", i, out[i].N, want)
+		}
+	}
+	if got := readAll(t, b, newMsgs(4, 100), 2); string(got[0]) != "first" || string(got[1]) != "last" {
+		t.Fatalf("got %q, want the two good datagrams", got)
+	}
+}
+
 func TestConnIPv6(t *testing.T) {
 	a, err := Listen(netip.MustParseAddrPort("[::1]:0"))
 	if err != nil {

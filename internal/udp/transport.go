@@ -222,10 +222,14 @@ func (t *Transport) SendIKE(local, remote netip.AddrPort, msg []byte) error {
 }
 
 // WriteBatch sends datagrams (ESP packets) from the endpoint bound to
-// local. It allocates nothing.
+// local; each Message's N tells whether its datagram was sent, as with
+// Conn.WriteBatch. It allocates nothing.
 func (t *Transport) WriteBatch(local netip.AddrPort, msgs []Message) error {
 	ep, ok := (*t.eps.Load())[local]
 	if !ok {
+		for i := range msgs {
+			msgs[i].N = 0
+		}
 		return errNoEndpoint
 	}
 	return ep.conn.WriteBatch(msgs)
