@@ -315,6 +315,12 @@ func (s *SA) NextSeq() (Seq, error) {
 	return Seq{n}, nil
 }
 
+// Usable reports whether the SA can still seal: it has sequence numbers
+// left and is under its hard limits. It is cheap enough to ask per packet.
+func (s *SA) Usable() bool {
+	return s.seq.Load() < s.lastSeq && s.bytesOut.Load() < s.limits.HardBytes
+}
+
 // Seal takes the next sequence number and seals the n-byte inner packet at
 // buf[Headroom:] with it; see SealSeq.
 func (s *SA) Seal(buf []byte, n int, nextHeader uint8) ([]byte, error) {

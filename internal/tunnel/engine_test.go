@@ -394,6 +394,50 @@ func TestStandbyChildRFC7296Section2_8(t *testing.T) {
 	}
 }
 
+// TestSpentChildYieldsToStandby: once the outbound SA of the child in use
+// can seal no more (out of sequence numbers, RFC 4303 §3.3.3, or past a
+// hard limit) while the peer's rekey waits on standby, traffic goes on
+// with the standby child instead of being dropped until the peer uses it.
+func TestSpentChildYieldsToStandby(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		limits esp.Limits
+	}{
+		// HardPackets stands for the 2^32-1 sequence numbers without ESN.
+		{"no sequence numbers left", esp.Limits{HardPackets: 2}},
+		{"hard byte limit", esp.Limits{HardBytes: 150}}, // two 100-byte packets
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := udptest.NewNetwork()
+			a := newSide(t, n, addrA, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
+			b := newSide(t, n, addrB, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
+			old1, old2 := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+			old1.Out.Limits = tc.limits
+			new1, new2 := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
+			new1.Standby = true // A answered B's rekey; B has not used it yet
+			for _, c := range []struct {
+				s *side
+				c ipsec.Child
+			}{{a, old1}, {b, old2}, {a, new1}, {b, new2}} {
+				if err := c.s.e.AddChild(c.c); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 4 {
+				a.inner.Send(packet("10.1.0.1", "10.2.0.1", 72))
+				if _, ok := b.inner.Next(5 * time.Second); !ok {
+					t.Fatalf("packet %d did not arrive: A dropped %+v", i+1, status(t, a.e, "t").Drops)
+				}
+			}
+			for _, c := range status(t, b.e, "t").Children {
+				if c.In.PacketsIn != 2 {
+					t.Errorf("B opened %d packets with 0x%08x, want 2", c.In.PacketsIn, c.InSPI)
+				}
+			}
+		})
+	}
+}
+
 // TestSelectorsRFC4301Section5_2 checks that a packet outside the SA's
 // selectors is dropped and counted after it was opened.
 func TestSelectorsRFC4301Section5_2(t *testing.T) {

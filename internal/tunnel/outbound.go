@@ -210,13 +210,23 @@ func (e *Engine) send(local netip.AddrPort, msgs []udp.Message) bool {
 // outboundChild picks the SA for a packet from src to dst: the newest
 // child of a route-based tunnel, or the newest whose selectors hold src
 // and dst in a policy-based one. A child on standby is passed over while
-// an older one that fits is still there.
+// an older one that fits is still there, and a child whose outbound SA
+// can seal no more is passed over for any other.
 func (t *tunnel) outboundChild(src, dst netip.Addr) *child {
 	children, policy := *t.children.Load(), t.policy.Load()
-	var standby *child
+	var standby, spent *child
 	for i := len(children) - 1; i >= 0; i-- {
 		c := children[i]
 		if policy && !(contains(c.localTS, src) && contains(c.remoteTS, dst)) {
+			continue
+		}
+		// RFC 4303 §3.3.3: a sender whose counter would cycle sends no
+		// more on the SA, nor one past its hard lifetime (RFC 4301
+		// §4.4.2.1); the peer's rekey on standby can carry the packet.
+		if !c.out.Usable() {
+			if spent == nil {
+				spent = c
+			}
 			continue
 		}
 		if !c.ready() {
@@ -227,7 +237,10 @@ func (t *tunnel) outboundChild(src, dst netip.Addr) *child {
 		}
 		return c
 	}
-	return standby
+	if standby != nil {
+		return standby
+	}
+	return spent
 }
 
 // ready tells whether the peer has shown that it can open what this child
