@@ -402,7 +402,9 @@ func (s *SA) sealCBC(w *work, pkt, plaintext []byte, seq uint64) {
 // undefined.
 //
 // Open follows RFC 4303 §3.4: length, SPI, replay check, ICV check, then
-// (and only then) the replay window update, decryption and the padding check.
+// (and only then) the hard limits, the replay window update, decryption
+// and the padding check. A forged packet counts as ErrAuth whatever the
+// SA's limits.
 func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 	hdrLen := s.HeaderLen()
 	ctLen := len(pkt) - hdrLen - s.icvLen
@@ -414,9 +416,6 @@ func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 	h, _, err := espwire.ParseHeader(pkt)
 	if err != nil || h.SPI != s.spi {
 		return nil, 0, s.drop(ErrSPI)
-	}
-	if s.packetsIn.Load() >= s.limits.HardPackets || s.bytesIn.Load() >= s.limits.HardBytes {
-		return nil, 0, s.drop(ErrExpired)
 	}
 	// RFC 4303 §3.4.3: the replay check comes before the ICV check.
 	seq, ok := s.replay.check(h.Seq)
@@ -433,6 +432,9 @@ func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 	s.work.Put(w)
 	if !ok {
 		return nil, 0, s.drop(ErrAuth)
+	}
+	if s.packetsIn.Load() >= s.limits.HardPackets || s.bytesIn.Load() >= s.limits.HardBytes {
+		return nil, 0, s.drop(ErrExpired)
 	}
 	// RFC 4303 §3.4.3: the window is updated only after the ICV verified.
 	if !s.replay.update(seq) {

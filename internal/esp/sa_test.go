@@ -345,6 +345,42 @@ func TestSoftSeqLimit(t *testing.T) {
 	<-out.SoftExpiry()
 }
 
+// TestForgedOnExpiredSACountsAsAuth: on an inbound SA past its hard
+// limit, a packet that does not authenticate is counted as such (an
+// attack or a wrong key), not as one the expired SA refused (a peer that
+// did not rekey in time): the ICV check comes first (RFC 4303 §3.4.4).
+func TestForgedOnExpiredSACountsAsAuth(t *testing.T) {
+	for _, s := range allSuites() {
+		t.Run(s.String(), func(t *testing.T) {
+			out, _ := pair(t, configFor(s, false))
+			cfg := configFor(s, false)
+			cfg.Limits = Limits{HardPackets: 1}
+			_, in := pair(t, cfg)
+			var pkts [][]byte
+			for range 3 {
+				pkt, err := out.Seal(packetBuf(innerPacket(100)), 100, 4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pkts = append(pkts, pkt)
+			}
+			if _, _, err := in.Open(pkts[0]); err != nil {
+				t.Fatal(err)
+			}
+			pkts[1][len(pkts[1])-1] ^= 1
+			if _, _, err := in.Open(pkts[1]); err != ErrAuth {
+				t.Errorf("forged packet on an expired SA: %v, want ErrAuth", err)
+			}
+			if _, _, err := in.Open(pkts[2]); err != ErrExpired {
+				t.Errorf("genuine packet on an expired SA: %v, want ErrExpired", err)
+			}
+			if d := in.Stats().Drops; d.Auth != 1 || d.Expired != 1 {
+				t.Errorf("drops: %d auth, %d expired; want 1 and 1", d.Auth, d.Expired)
+			}
+		})
+	}
+}
+
 // TestLimits checks soft and hard lifetimes in bytes and packets, in both
 // directions: the soft limit closes the channel once, the hard limit makes
 // Seal and Open fail with ErrExpired.
