@@ -290,7 +290,7 @@ func TestActiveActive(t *testing.T) {
 	p["enableBgp"] = false
 	conn := netPath(subA, "aa", "connections", "c")
 	e.must("PUT", conn, s2s(loc, s.gw, e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24")))
-	lines(t, e.script(conn, obj{}), "c-1 {", "c-2 {", "remote_addrs = "+pub0, "remote_addrs = "+pub1, "id-gateway-0 = "+pub0, "id-gateway-1 = "+pub1)
+	lines(t, e.script(conn, obj{}), "aa-c-1 {", "aa-c-2 {", "remote_addrs = "+pub0, "remote_addrs = "+pub1, "id-gateway-0 = "+pub0, "id-gateway-1 = "+pub1)
 	e.must("DELETE", conn, nil)
 	e.must("DELETE", s.gw, nil)
 	if a := e.must("GET", pip2, nil).str("properties.ipAddress"); a != "" {

@@ -7,9 +7,11 @@
 package devicecfg
 
 import (
+	"cmp"
 	"fmt"
 	"net/netip"
 	"regexp"
+	"slices"
 	"strings"
 	"text/template"
 	"time"
@@ -63,18 +65,19 @@ func Script(s *region.Snapshot, id arm.ID, p arm.VPNDeviceScriptParameters, port
 		return "", arm.Errorf(arm.CodeUnsupportedConnection,
 			"a device configuration is for an IPsec (site-to-site) connection; %s is of type %s, with no device at its far end", id.Name(), t)
 	}
-	// One tunnel per instance of the gateway (two when active-active).
-	var instances []dataplane.Gateway
-	var dc dataplane.Connection
+	// One tunnel per instance of the gateway (two when active-active),
+	// each with the connection as that instance runs it (its own NAT
+	// rules and BGP addresses).
+	var instances []instance
 	for _, g := range reconcile.Build(s).Gateways {
 		for _, c := range g.Connections {
 			if c.ID == strings.ToLower(conn.ID) {
-				instances, dc = append(instances, g), c
+				instances = append(instances, instance{g, c})
 			}
 		}
 	}
 	if len(instances) > 0 {
-		return write(conn, instances, dc, ports)
+		return write(conn, instances, ports)
 	}
 	return "", arm.Errorf(arm.CodeGatewayNotReady,
 		"connection %s has no tunnel to configure yet: its gateway needs a public IP address and its local network gateway a gatewayIpAddress or fqdn", id.Name())
@@ -104,7 +107,6 @@ type device struct {
 	IKEPort, NATTPort    uint16
 	IKE, ESP             string
 	DPD                  string
-	Children             []child
 	Start, Close, OnDPD  string
 	Why                  string // a comment on the actions
 	ChildLife, ChildKeep string // life_time and rekey_time, or empty
@@ -112,25 +114,35 @@ type device struct {
 	PSK                  string
 }
 
+// instance is the connection as one instance of its gateway runs it.
+type instance struct {
+	g dataplane.Gateway
+	c dataplane.Connection
+}
+
 // tunnel is the device's connection to one instance of the gateway.
 type tunnel struct {
 	Name        string
 	GatewayAddr netip.Addr
+	Children    []child
 }
 
 // child is one child SA of the device: its selectors, from its side.
 type child struct{ Name, LocalTS, RemoteTS string }
 
-// write writes the configuration of connection c of the gateway whose
-// instances are gs.
-func write(conn *arm.Connection, gs []dataplane.Gateway, c dataplane.Connection, ports Ports) (string, error) {
+// write writes the configuration of connection conn as the instances of
+// its gateway run it.
+func write(conn *arm.Connection, is []instance, ports Ports) (string, error) {
+	g, c := is[0].g, is[0].c
 	if !pskSyntax.Match(c.PSK) {
 		return "", arm.Errorf(arm.CodeInvalidSharedKey, "the connection's shared key is not 1-128 letters and digits")
 	}
-	g := gs[0]
 	gwID, _ := arm.ParseID(conn.Properties.VirtualNetworkGateway1.RefID())
 	siteID, _ := arm.ParseID(conn.Properties.LocalNetworkGateway2.RefID())
-	name := sectionName(conn.Name)
+	// Named with its resource group: connections of one name in two
+	// groups (to two hubs, say) may end at one device.
+	connID, _ := arm.ParseID(conn.ID)
+	name := sectionName(connID.ResourceGroup + "-" + conn.Name)
 	d := device{
 		Name: name, Gateway: gwID.Name(), Site: siteID.Name(),
 		FQDN: c.RemoteFQDN, IKEPort: ports.IKE, NATTPort: ports.NATT,
@@ -165,14 +177,13 @@ func write(conn *arm.Connection, gs []dataplane.Gateway, c dataplane.Connection,
 	if c.ChildLifetimeKB > 0 {
 		d.LifeBytes, d.KeepBytes = c.ChildLifetimeKB*1024, c.ChildLifetimeKB*1024*9/10
 	}
-	for _, gi := range gs {
-		t := tunnel{Name: name, GatewayAddr: gi.PublicAddr}
-		if len(gs) > 1 {
-			t.Name = fmt.Sprintf("%s-%d", name, gi.Instance+1)
+	for _, in := range is {
+		t := tunnel{Name: name, GatewayAddr: in.g.PublicAddr, Children: children(in.g, in.c)}
+		if len(is) > 1 {
+			t.Name = fmt.Sprintf("%s-%d", name, in.g.Instance+1)
 		}
 		d.Tunnels = append(d.Tunnels, t)
 	}
-	d.Children = children(g, c)
 	switch {
 	case c.Mode == arm.ModeInitiatorOnly:
 		d.Start, d.Close, d.OnDPD = "none", "none", "clear"
@@ -249,7 +260,28 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 			}
 		}
 	}
+	// The BGP session's ends (R41), where the ranges leave them out (an
+	// APIPA address, a site known by its speaker alone): the gateway
+	// routes them into the tunnel, and the device's selectors must hold
+	// them too.
+	if g.BGP != nil {
+		for _, p := range g.BGP.Peers {
+			if p.Connection != c.ID {
+				continue
+			}
+			local = withHost(local, p.Addr)
+			remote = withHost(remote, cmp.Or(p.Local, g.BGP.Addr))
+		}
+	}
 	return []child{{Name: "net", LocalTS: join(local), RemoteTS: join(remote)}}
+}
+
+// withHost returns ps with a's host prefix when no prefix of ps holds a.
+func withHost(ps []netip.Prefix, a netip.Addr) []netip.Prefix {
+	if !a.IsValid() || slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(a) }) {
+		return ps
+	}
+	return append(slices.Clip(ps), netip.PrefixFrom(a, a.BitLen()))
 }
 
 // proposals writes the gateway's proposals, or its defaults, as a
@@ -326,7 +358,7 @@ connections {
       id = {{$t.GatewayAddr}}
     }
     children {
-{{- range $.Children}}
+{{- range $t.Children}}
       {{.Name}} {
         local_ts = {{.LocalTS}}
         remote_ts = {{.RemoteTS}}

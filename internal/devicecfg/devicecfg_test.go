@@ -27,7 +27,7 @@ func TestWrite(t *testing.T) {
 	c := dataplane.Connection{ID: "c6", Remote: netip.MustParseAddr("2001:db8:ffff::2"), PSK: dataplane.Secret("abc123"), Mode: arm.ModeInitiatorOnly,
 		LocalPrefixes: prefixes("fd00:1::/48"), RemotePrefixes: prefixes("fd00:2::/48")}
 	g.Connections = []dataplane.Connection{c}
-	got, err := write(conn, []dataplane.Gateway{g}, c, Ports{IKE: 1500, NATT: 14500})
+	got, err := write(conn, []instance{{g, c}}, Ports{IKE: 1500, NATT: 14500})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestWrite(t *testing.T) {
 		}
 	}
 	c.PSK = dataplane.Secret(`a"b`)
-	if _, err := write(conn, []dataplane.Gateway{g}, c, Ports{}); err == nil {
+	if _, err := write(conn, []instance{{g, c}}, Ports{}); err == nil {
 		t.Error("a key with a quote was written")
 	}
 	for _, p := range []arm.VPNDeviceScriptParameters{{Vendor: "Cisco"}, {DeviceFamily: "ipsec.conf"}, {FirmwareVersion: "5.8.2"}} {
@@ -63,7 +63,7 @@ func TestWritePoolAndIKEv1(t *testing.T) {
 	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"),
 		LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24", "192.168.2.0/24")}
 	g.Connections = []dataplane.Connection{c}
-	got, err := write(conn, []dataplane.Gateway{g}, c, Ports{})
+	got, err := write(conn, []instance{{g, c}}, Ports{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -71,7 +71,7 @@ func TestWritePoolAndIKEv1(t *testing.T) {
 		t.Errorf("route-based IKEv2 with a pool:\n%s", got)
 	}
 	c.IKEv1 = true
-	if got, err = write(conn, []dataplane.Gateway{g}, c, Ports{}); err != nil {
+	if got, err = write(conn, []instance{{g, c}}, Ports{}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(got, "version = 1") || strings.Count(got, "local_ts = ") != 2 || !strings.Contains(got, "local_ts = 192.168.2.0/24") ||
@@ -89,7 +89,7 @@ func TestWriteDeviceByName(t *testing.T) {
 	c := dataplane.Connection{ID: "c", RemoteFQDN: "branch.example.com", PSK: dataplane.Secret("abc123"),
 		LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24")}
 	g.Connections = []dataplane.Connection{c}
-	got, err := write(conn, []dataplane.Gateway{g}, c, Ports{})
+	got, err := write(conn, []instance{{g, c}}, Ports{})
 	if err != nil {
 		t.Fatal(err)
 	}
