@@ -40,7 +40,7 @@ func TestPolicyAndCertificateTables(t *testing.T) {
 	}{
 		{"root-cert create", []string{"vnet-gateway", "root-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "alice-root", "--public-cert-data", root, "-o", "table"},
 			`AddressPool\s+Protocols\s+AuthenticationTypes\s+RootCertificates.*\n[- ]+\n172\.16\.201\.0/24\s+IkeV2\s+Certificate\s+alice-root`},
-		{"revoked-cert create", []string{"vnet-gateway", "revoked-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "lost", "--thumbprint", "A1B2C3", "-o", "table"},
+		{"revoked-cert create", []string{"vnet-gateway", "revoked-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "lost", "--thumbprint", "a1:b2:c3:d4:e5:f6:07:18:29:3a:4b:5c:6d:7e:8f:90:a1:b2:c3:d4", "-o", "table"},
 			`172\.16\.201\.0/24\s+IkeV2\s+Certificate\s+alice-root\s+lost`},
 		{"root-cert delete", []string{"vnet-gateway", "root-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "alice-root", "-o", "table"},
 			`172\.16\.201\.0/24\s+IkeV2\s+Certificate\s+lost`},

@@ -127,9 +127,13 @@ func TestCLIWalkthrough(t *testing.T) {
 	if out := run("vnet-gateway", "root-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "alice-root", "--public-cert-data", rootPEM); !strings.Contains(out, `"name": "alice-root"`) {
 		t.Fatalf("root-cert create:\n%s", out)
 	}
-	if out := run("vnet-gateway", "revoked-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "lost-laptop", "--thumbprint", "A1B2C3"); !strings.Contains(out, `"thumbprint": "A1B2C3"`) {
+	// A thumbprint as openssl or Windows' certificate dialog gives it
+	// (colons, a left-to-right mark) is kept as its digits; one that is
+	// none is refused.
+	if out := run("vnet-gateway", "revoked-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "lost-laptop", "--thumbprint", "\u200ea1:b2:c3:d4:e5:f6:07:18:29:3a:4b:5c:6d:7e:8f:90:a1:b2:c3:d4"); !strings.Contains(out, `"thumbprint": "A1B2C3D4E5F60718293A4B5C6D7E8F90A1B2C3D4"`) {
 		t.Fatalf("revoked-cert create:\n%s", out)
 	}
+	refuse("SHA-1 thumbprint", "vnet-gateway", "revoked-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "typo", "--thumbprint", "A1B2C3")
 	junk := filepath.Join(dir, "junk.pem")
 	os.WriteFile(junk, []byte("not a certificate"), 0o644)
 	refuse("InvalidVpnClientRootCertificate", "vnet-gateway", "root-cert", "create", "-g", "demo", "--gateway-name", "hub-gw", "-n", "junk", "--public-cert-data", junk)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
@@ -220,10 +221,28 @@ func ServerConfig(cert tls.Certificate, roots *x509.CertPool, revoked []string) 
 }
 
 // Revoked reports whether cert's SHA-1 thumbprint is among thumbprints
-// (hex, any case, spaces ignored), as Azure lists revoked client
-// certificates.
+// (as Thumbprint reads them), as Azure lists revoked client certificates.
 func Revoked(cert *x509.Certificate, thumbprints []string) bool {
 	sum := sha1.Sum(cert.Raw)
-	thumb := hex.EncodeToString(sum[:])
-	return slices.ContainsFunc(thumbprints, func(r string) bool { return strings.EqualFold(strings.ReplaceAll(r, " ", ""), thumb) })
+	thumb := strings.ToUpper(hex.EncodeToString(sum[:]))
+	return slices.ContainsFunc(thumbprints, func(r string) bool { t, _ := Thumbprint(r); return t == thumb })
+}
+
+// Thumbprint reads a SHA-1 thumbprint as people copy them: hex digits in
+// any case, with spaces or colons between (openssl's fingerprint) and
+// invisible format characters around (Windows' certificate dialog starts
+// its copy with a left-to-right mark). It returns the 40 digits in upper
+// case, and false for anything else.
+func Thumbprint(s string) (string, bool) {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case r == ' ' || r == ':' || unicode.Is(unicode.Cf, r):
+		case r < 128 && (unicode.IsDigit(r) || 'a' <= r|0x20 && r|0x20 <= 'f'):
+			b.WriteRune(unicode.ToUpper(r))
+		default:
+			return "", false
+		}
+	}
+	return b.String(), b.Len() == 2*sha1.Size
 }

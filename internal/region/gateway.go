@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/rules"
 )
 
@@ -395,6 +396,22 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 		if err := checkCertificate(rc.Properties.PublicCertData); err != nil {
 			return arm.Errorf(arm.CodeInvalidCertificate, "root certificate %s: %v (R12)", rc.Name, err)
 		}
+		rc.Properties.ProvisioningState = arm.Succeeded
+	}
+	// A revoked certificate's thumbprint that is not one would revoke
+	// nothing, silently: it is refused, and kept as the digits alone.
+	nc.VPNClientRevokedCertificates = slices.Clone(nc.VPNClientRevokedCertificates)
+	for i := range nc.VPNClientRevokedCertificates {
+		rc := &nc.VPNClientRevokedCertificates[i]
+		if err := ValidName(rc.Name); err != nil {
+			return err
+		}
+		t, ok := eaptls.Thumbprint(rc.Properties.Thumbprint)
+		if !ok {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnClientRevokedCertificates",
+				Message: fmt.Sprintf("revoked certificate %s: thumbprint %q is not a SHA-1 thumbprint (40 hex digits, spaces or colons between them allowed)", rc.Name, rc.Properties.Thumbprint)}
+		}
+		rc.Properties.Thumbprint = t
 		rc.Properties.ProvisioningState = arm.Succeeded
 	}
 	return nil
