@@ -353,6 +353,13 @@ func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, es
 			continue
 		}
 		if !ep.natt {
+			// A peer sent NAT-T's framing here (strongSwan does from its
+			// port 4500 when the gateway's IKE port is not 500). No IKE
+			// message starts with four zero bytes: its initiator's SPI is
+			// never zero (RFC 7296 §3.1), so the marker is told apart.
+			if len(b) > espwire.NonESPMarkerLen && [4]byte(b) == [4]byte{} {
+				b = b[espwire.NonESPMarkerLen:]
+			}
 			t.ikeIn.Add(1)
 			t.deliverIKE(local, m.Addr, b)
 			continue

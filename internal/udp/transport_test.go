@@ -79,6 +79,9 @@ func TestTransportDemuxRFC3948Section2(t *testing.T) {
 		{name: "empty", natt: true, in: []byte{}, wantDrops: Drops{Malformed: 1}},
 		{name: "port 500 ike as is", in: ike[4:], wantIKE: ike[4:]},
 		{name: "port 500 esp-looking payload is ike", in: esp, wantIKE: esp},
+		// strongSwan speaks NAT-T's framing at once to an IKE port other
+		// than 500 (from its port 4500, marker and all).
+		{name: "ike port, ike after a marker", in: ike, wantIKE: ike[4:]},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
