@@ -9,6 +9,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"net"
 	"sync"
 	"time"
@@ -140,7 +141,13 @@ func (b *Bridge) MSK() ([]byte, error) {
 	if st.Version != tls.VersionTLS12 {
 		return nil, errors.New("EAP-TLS keys are derived for TLS 1.2 here")
 	}
-	return st.ExportKeyingMaterial("client EAP encryption", nil, 64)
+	msk, err := st.ExportKeyingMaterial("client EAP encryption", nil, 64)
+	if err != nil {
+		// Go exports TLS 1.2 keys only from handshakes with the Extended
+		// Master Secret (RFC 7627), which a client may not offer.
+		return nil, fmt.Errorf("the client's TLS 1.2 handshake lacks the Extended Master Secret (RFC 7627), without which vnetgw derives no EAP-TLS keys: %w", err)
+	}
+	return msk, nil
 }
 
 // PeerCertificates returns the certificates the peer presented, once the
