@@ -61,6 +61,11 @@ var networkTypes = map[string]string{
 
 var groupNameRE = regexp.MustCompile(`^[-\w._()]{1,90}$`)
 
+// subscriptionRE is a subscription id: a GUID, as ARM takes none else.
+// Ids are keys in lower case: one of letters that fold (K, the Kelvin
+// sign) would meet another subscription's.
+var subscriptionRE = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
+
 func notFoundPath(path string) error {
 	return arm.Errorf(arm.CodeInvalidResourceType, "no resource type is served at %s", path)
 }
@@ -82,6 +87,9 @@ func parseRoute(escaped string) (route, error) {
 		return route{}, notFoundPath(escaped)
 	}
 	sub := seg[1]
+	if !subscriptionRE.MatchString(sub) {
+		return route{}, arm.Errorf(arm.CodeInvalidSubscriptionID, "the subscription identifier %q is malformed: a GUID such as 00000000-0000-0000-0000-000000000000", sub)
+	}
 	// /subscriptions/{s}/providers/Microsoft.Network/{type}
 	if is(2, "providers") {
 		if len(seg) == 8 && is(3, arm.NamespaceNetwork) && is(4, "locations") && is(6, "operationResults") {

@@ -33,6 +33,7 @@ const (
 	CodeInvalidRequestContent = "InvalidRequestContent"
 	CodeRequestTooLarge       = "RequestEntityTooLarge"
 	CodeInvalidResourceName   = "InvalidResourceName"
+	CodeInvalidSubscriptionID = "InvalidSubscriptionId"
 	CodeInvalidResourceType   = "InvalidResourceType"
 	CodeMethodNotAllowed      = "MethodNotAllowed"
 	CodeLocationRequired      = "LocationRequired"

@@ -107,7 +107,7 @@ func TestServeFirstStart(t *testing.T) {
 	}
 	c := s.client()
 	var l arm.List[arm.ResourceGroup]
-	if _, err := c.Do(context.Background(), "GET", "/subscriptions/s/resourcegroups", nil, &l); err != nil {
+	if _, err := c.Do(context.Background(), "GET", "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups", nil, &l); err != nil {
 		t.Fatalf("a request with the discovered configuration: %v", err)
 	}
 
@@ -156,7 +156,7 @@ func TestServeTightensSecretModes(t *testing.T) {
 	if s.token() != "aTokenOthersCouldRead" {
 		t.Fatalf("the token changed to %q", s.token())
 	}
-	if _, err := s.client().Do(context.Background(), "GET", "/subscriptions/x/resourcegroups", nil, nil); err != nil {
+	if _, err := s.client().Do(context.Background(), "GET", "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups", nil, nil); err != nil {
 		t.Fatalf("the kept token is refused: %v", err)
 	}
 }
