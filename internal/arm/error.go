@@ -34,6 +34,7 @@ const (
 	CodeRequestTooLarge       = "RequestEntityTooLarge"
 	CodeInvalidResourceName   = "InvalidResourceName"
 	CodeInvalidSubscriptionID = "InvalidSubscriptionId"
+	CodeInvalidTag            = "InvalidTag"
 	CodeInvalidResourceType   = "InvalidResourceType"
 	CodeMethodNotAllowed      = "MethodNotAllowed"
 	CodeLocationRequired      = "LocationRequired"

@@ -2,7 +2,9 @@ package region
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -87,6 +89,47 @@ func TestTwoWritersOnEtcd(t *testing.T) {
 				t.Fatalf("region %d sees %d gateways with %d distinct addresses, want %d and %d", k, len(s.Gateways()), len(addrs), n, n)
 			}
 			time.Sleep(20 * time.Millisecond)
+		}
+	}
+}
+
+// TestLargeWritesOnEtcd: a change too large for etcd's requests (1.5 MiB)
+// is refused with an ARM error that says so (it was a 500 with etcd's
+// words), whether the region knows the limit or the store tells it; tags
+// are held to Azure's limits before anything is written.
+func TestLargeWritesOnEtcd(t *testing.T) {
+	e := etcdtest.Start(t)
+	ctx := context.Background()
+	const sub, loc = "eeeeeeee-0000-0000-0000-0000000000e8", "westeurope"
+	rg := strings.Repeat("g", 90) // the longest names: the longest ids
+	vnet := strings.Repeat("v", 80)
+	// A VNet of 3,000 subnets (Azure's most) with long names: under the
+	// API's body limit, and over etcd's once stored.
+	big := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+	big.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.0.0.0/8"}}
+	for i := range 3000 {
+		big.Properties.Subnets = append(big.Properties.Subnets, arm.Subnet{Name: fmt.Sprintf("subnet-%04d-%s", i, strings.Repeat("x", 68)),
+			Properties: arm.SubnetProperties{AddressPrefix: fmt.Sprintf("10.%d.%d.0/24", i/256, i%256)}})
+	}
+	for _, limit := range []int{0, 1400 << 10} {
+		st := etcd.New(e.Client(t), fmt.Sprintf("/large%d/", limit), etcd.Options{})
+		t.Cleanup(func() { st.Close() })
+		reg, err := Open(ctx, Config{Store: st, MaxTxnOps: 100, MaxTxnBytes: limit})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { reg.Close() })
+		if _, _, err := reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}); err != nil {
+			t.Fatal(err)
+		}
+		_, _, err = reg.PutVirtualNetwork(ctx, arm.NetworkID(sub, rg, "virtualNetworks", vnet), big)
+		var ae *arm.Error
+		if !errors.As(err, &ae) || ae.Code != arm.CodeWriteTooLarge {
+			t.Errorf("limit %d: a VNet too large for etcd: %v, want %s", limit, err, arm.CodeWriteTooLarge)
+		}
+		_, _, err = reg.PutGroup(ctx, arm.ResourceGroupID(sub, "tagged"), &arm.ResourceGroup{Location: loc, Tags: map[string]string{"big": strings.Repeat("x", 1600<<10)}})
+		if !errors.As(err, &ae) || ae.Code != arm.CodeInvalidTag {
+			t.Errorf("limit %d: a tag of 1.6 MiB: %v, want %s", limit, err, arm.CodeInvalidTag)
 		}
 	}
 }

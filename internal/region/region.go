@@ -17,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/store"
@@ -33,7 +34,11 @@ type Config struct {
 	// its --max-txn-ops, 128 by default): status is written in several,
 	// a change that needs more in one is refused; 0: no bound.
 	MaxTxnOps int
-	Logger    *slog.Logger
+	// MaxTxnBytes bounds the bytes (keys and values) a transaction
+	// writes (etcd refuses a request over its --max-request-bytes, 1.5
+	// MiB by default); 0: no bound.
+	MaxTxnBytes int
+	Logger      *slog.Logger
 }
 
 // Region is the desired state of one region.
@@ -41,8 +46,8 @@ type Region struct {
 	store store.Store
 	pool  Pool
 	log   *slog.Logger
-	// maxOps is Config.MaxTxnOps.
-	maxOps int
+	// maxOps and maxBytes are Config.MaxTxnOps and MaxTxnBytes.
+	maxOps, maxBytes int
 
 	// writeMu serializes writes made through this Region.
 	writeMu sync.Mutex
@@ -75,7 +80,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, advanced: make(chan struct{}), done: make(chan struct{}),
+	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, maxBytes: cfg.MaxTxnBytes, advanced: make(chan struct{}), done: make(chan struct{}),
 		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}}
 	m, err := r.load(ctx)
 	if err != nil {
@@ -238,10 +243,16 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 			return nil, arm.Errorf(arm.CodeWriteTooLarge,
 				"this change writes %d records at once, more than the store takes in one transaction (%d, within etcd's --max-txn-ops); make it in smaller steps (a resource group: delete some of its resources first)", len(ops)+1, r.maxOps)
 		}
+		if n := opBytes(ops); r.maxBytes > 0 && n > r.maxBytes {
+			return nil, tooLarge(n, r.maxBytes)
+		}
 		ops = append(ops, store.Put(keyFence, nil))
 		rev, err := r.store.Txn(ctx, []store.Cond{{Key: keyFence, ModRevision: fence}}, ops)
 		if errors.Is(err, store.ErrConflict) {
 			continue // another writer moved the fence: Sync, decide again
+		}
+		if errors.Is(err, store.ErrTooLarge) {
+			return nil, tooLarge(opBytes(ops), r.maxBytes)
 		}
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
@@ -249,6 +260,25 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		return tx.warnings, r.waitRev(ctx, rev)
 	}
 	return nil, fmt.Errorf("commit: gave up after %d attempts against concurrent writers", maxAttempts)
+}
+
+// opBytes is what ops write: their keys and values.
+func opBytes(ops []store.Op) int {
+	n := 0
+	for _, op := range ops {
+		n += len(op.Key) + len(op.Value)
+	}
+	return n
+}
+
+// tooLarge refuses a change of n bytes that the store does not take in
+// one transaction (of at most limit bytes, when known).
+func tooLarge(n, limit int) error {
+	within := ""
+	if limit > 0 {
+		within = fmt.Sprintf(" (%d)", limit)
+	}
+	return arm.Errorf(arm.CodeWriteTooLarge, "this change writes %d bytes at once, more than the store takes in one transaction%s; make its resources smaller (fewer or shorter tags, subnets, prefixes)", n, within)
 }
 
 // Sync waits until the model has seen every write of desired state that
@@ -298,8 +328,28 @@ func storedID(id arm.ID, stored string) arm.ID {
 	return id
 }
 
+// checkTags applies Azure's limits on tags: at most 50, names of at most
+// 512 characters without <>%&\?/, values of at most 256.
+func checkTags(tags map[string]string) error {
+	if len(tags) > 50 {
+		return arm.Errorf(arm.CodeInvalidTag, "%d tags; at most 50", len(tags))
+	}
+	for k, v := range tags {
+		switch {
+		case k == "" || utf8.RuneCountInString(k) > 512 || strings.ContainsAny(k, `<>%&\?/`):
+			return arm.Errorf(arm.CodeInvalidTag, "tag name %.40q: 1 to 512 characters, none of <>%%&\\?/", k)
+		case utf8.RuneCountInString(v) > 256:
+			return arm.Errorf(arm.CodeInvalidTag, "the value of tag %.40q is longer than 256 characters", k)
+		}
+	}
+	return nil
+}
+
 // setIdentity fills the identity fields of a resource being written.
 func setIdentity(res *arm.Resource, id arm.ID, location string) error {
+	if err := checkTags(res.Tags); err != nil {
+		return err
+	}
 	res.ID, res.Name, res.Type = id.String(), id.Name(), id.Type()
 	if location == "" {
 		return arm.Errorf(arm.CodeLocationRequired, "the location property is required for %s '%s'", id.Type(), id.Name())

@@ -161,6 +161,9 @@ func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 // UpdateTags replaces the tags of a resource (ARM's PATCH of tags).
 func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags map[string]string) (any, error) {
 	kind := kindOfID(id)
+	if err := checkTags(tags); err != nil {
+		return nil, err
+	}
 	var out any
 	_, err := r.update(ctx, func(tx *txn) error {
 		if kind != arm.TypeResourceGroup {
@@ -226,6 +229,9 @@ func (r *Region) PutGroup(ctx context.Context, id arm.ID, in *arm.ResourceGroup)
 			id = storedID(id, old.ID)
 		}
 		g.ID, g.Name, g.Type = id.String(), id.Name(), arm.TypeResourceGroup
+		if err := checkTags(g.Tags); err != nil {
+			return err
+		}
 		if g.Location == "" {
 			return arm.Errorf(arm.CodeLocationRequired, "the location property is required for resource group '%s'", id.ResourceGroup)
 		}

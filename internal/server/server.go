@@ -162,7 +162,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.store = st
 	rc := region.Config{Store: st, PublicIPPool: pool, Logger: cfg.Logger.With("component", "region")}
 	if s.etcd != nil {
-		rc.MaxTxnOps = 100
+		rc.MaxTxnOps, rc.MaxTxnBytes = 100, 1400<<10 // within etcd's 128 ops and 1.5 MiB
 	}
 	if len(cfg.Peers) > 0 {
 		rc.Remotes = federation.New(cfg.Peers)

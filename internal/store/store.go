@@ -25,6 +25,9 @@ var (
 	ErrCompacted = errors.New("revision compacted")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store closed")
+	// ErrTooLarge means the store refused a transaction for its size;
+	// nothing was written.
+	ErrTooLarge = errors.New("transaction too large for the store")
 )
 
 // KeyValue is one key with its value and revisions.

@@ -23,6 +23,8 @@ import (
 	clientv3 "go.etcd.io/etcd/client/v3"
 	"go.etcd.io/etcd/client/v3/namespace"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/vnetgw/vnetgw/internal/store"
 )
@@ -222,6 +224,11 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		eops = append(eops, clientv3.OpPut(revKey, ""))
 	}
 	resp, err := s.kv.Txn(ctx).If(cmps...).Then(eops...).Commit()
+	if errors.Is(err, rpctypes.ErrRequestTooLarge) || status.Code(err) == codes.ResourceExhausted {
+		// Over the server's --max-request-bytes, or the client's
+		// largest message.
+		return 0, fmt.Errorf("%w: %v", store.ErrTooLarge, err)
+	}
 	if err != nil {
 		return 0, err
 	}
