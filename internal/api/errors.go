@@ -45,6 +45,7 @@ var statusOf = map[string]int{
 	arm.CodeNodeNotFound:         http.StatusNotFound,
 	arm.CodeNodeDraining:         http.StatusConflict,
 	arm.CodeTooManyRequests:      http.StatusTooManyRequests,
+	arm.CodeServiceUnavailable:   http.StatusServiceUnavailable,
 }
 
 // codeInternal is the code of errors that are vnetgw's fault.

@@ -35,6 +35,7 @@ const (
 	CodeInvalidResourceName   = "InvalidResourceName"
 	CodeInvalidSubscriptionID = "InvalidSubscriptionId"
 	CodeInvalidTag            = "InvalidTag"
+	CodeServiceUnavailable    = "ServiceUnavailable"
 	CodeInvalidResourceType   = "InvalidResourceType"
 	CodeMethodNotAllowed      = "MethodNotAllowed"
 	CodeLocationRequired      = "LocationRequired"

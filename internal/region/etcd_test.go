@@ -133,3 +133,34 @@ func TestLargeWritesOnEtcd(t *testing.T) {
 		}
 	}
 }
+
+// TestUnreachableEtcdAnswers: with the store out of reach (the connection
+// to etcd cut), a read or write answers after SyncTimeout that the store
+// is unavailable, instead of waiting as long as the client does.
+func TestUnreachableEtcdAnswers(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := e.NewProxy(t)
+	ctx := context.Background()
+	st := etcd.New(p.Client(t), "/unreachable/", etcd.Options{})
+	t.Cleanup(func() { st.Close() })
+	reg, err := Open(ctx, Config{Store: st, MaxTxnOps: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	id := arm.ResourceGroupID("eeeeeeee-0000-0000-0000-0000000000e9", "rg")
+	if _, _, err := reg.PutGroup(ctx, id, &arm.ResourceGroup{Location: "westeurope"}); err != nil {
+		t.Fatal(err)
+	}
+	defer func(d time.Duration) { SyncTimeout = d }(SyncTimeout)
+	SyncTimeout = time.Second
+	p.Cut()
+	wctx, cancel := context.WithTimeout(ctx, 30*time.Second) // the client's patience
+	defer cancel()
+	start := time.Now()
+	_, _, err = reg.PutGroup(wctx, id, &arm.ResourceGroup{Location: "westeurope", Tags: map[string]string{"a": "b"}})
+	var ae *arm.Error
+	if !errors.As(err, &ae) || ae.Code != arm.CodeServiceUnavailable || time.Since(start) > 15*time.Second {
+		t.Fatalf("a write with etcd cut off: %v after %s, want %s after about %s", err, time.Since(start).Round(time.Millisecond), arm.CodeServiceUnavailable, SyncTimeout)
+	}
+}

@@ -285,16 +285,29 @@ func tooLarge(n, limit int) error {
 // was committed before the call, by any writer: the fence's revision. (Not
 // the store's revision: in a shared etcd, writes this region never sees
 // advance that too.) Observed status is not fenced, and may lag.
+//
+// It gives up after SyncTimeout, as unavailable: the store (etcd without
+// a leader, a member cut off) does not answer or its changes do not come.
 func (r *Region) Sync(ctx context.Context) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, SyncTimeout, errSyncTimeout)
+	defer cancel()
 	f, err := r.store.Get(ctx, keyFence)
-	if errors.Is(err, store.ErrNotFound) {
+	if err == nil {
+		err = r.waitRev(ctx, f.ModRevision)
+	}
+	switch {
+	case err == nil, errors.Is(err, store.ErrNotFound):
 		return nil
+	case errors.Is(context.Cause(ctx), errSyncTimeout):
+		return arm.Errorf(arm.CodeServiceUnavailable, "the state store did not answer, or its changes did not come, within %s; try again", SyncTimeout)
 	}
-	if err != nil {
-		return fmt.Errorf("read the state: %w", err)
-	}
-	return r.waitRev(ctx, f.ModRevision)
+	return fmt.Errorf("read the state: %w", err)
 }
+
+// SyncTimeout bounds how long Sync waits for the store.
+var SyncTimeout = 10 * time.Second
+
+var errSyncTimeout = errors.New("the state store is not reachable")
 
 // Helpers shared by the resource files.
 

@@ -271,7 +271,10 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) <-chan
 				return false
 			}
 		}
-		for resp := range s.w.Watch(wctx, prefix, clientv3.WithPrefix(), clientv3.WithRev(afterRev+1)) {
+		// Only with a leader: a member cut off from the others would
+		// keep the stream open and send nothing (the watch ends with an
+		// error instead, and the caller watches anew).
+		for resp := range s.w.Watch(clientv3.WithRequireLeader(wctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(afterRev+1)) {
 			if resp.CompactRevision != 0 {
 				send(store.WatchResponse{Err: store.ErrCompacted})
 				return
