@@ -89,6 +89,7 @@ func (sa *ikeSA) authResponse(ps []wire.Payload, ch *child) {
 		sa.c.m.releaseSPIs(0, ch.inSPI)
 		sa.c.lastError = "first child SA: " + err.Error()
 		sa.log.Warn("child SA not established", sa.logAttrs(), "err", err)
+		sa.retryChild(ch.cfgIndex, childRetryDelay)
 	}
 	for i := 1; i < len(sa.cfg().Children); i++ {
 		sa.queueCreateChild(i)

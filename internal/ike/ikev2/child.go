@@ -254,7 +254,13 @@ func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []b
 	sa.pendingChild = nil
 	abandon := func() {
 		sa.c.m.releaseSPIs(0, ch.inSPI)
-		if old == nil || old.state != childRekeying {
+		if old == nil {
+			// A new child: tried again later (sooner after a
+			// TEMPORARY_FAILURE, below).
+			sa.home().retryChild(ch.cfgIndex, childRetryDelay)
+			return
+		}
+		if old.state != childRekeying {
 			return
 		}
 		old.state = childActive
@@ -273,10 +279,15 @@ func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []b
 			if g, ok := wantedGroup(n); ok && g != sa.pfsGroup(t) && offersGroup(sa.cfg().ESPProposals, g) && t.tries < 2 {
 				t.group, t.tries = g, t.tries+1
 				sa.queue = append([]task{t}, sa.queue...)
+				delete(sa.home().childRetry, ch.cfgIndex) // tried again now
 				return
 			}
 		case wire.TemporaryFailure:
-			// RFC 7296 §2.25: try again a little later (abandon did).
+			// RFC 7296 §2.25: try again a little later (abandon
+			// scheduled it: a rekey, or a new child, sooner).
+			if old == nil {
+				sa.home().retryChild(ch.cfgIndex, retryDelay)
+			}
 			return
 		case wire.ChildSANotFound:
 			// RFC 7296 §2.25: the peer has no such pair. If it deleted it

@@ -3,6 +3,7 @@ package ikev2
 import (
 	"bytes"
 	"encoding/binary"
+	"slices"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
@@ -162,6 +163,13 @@ func (sa *ikeSA) handOver(n *ikeSA) {
 	sa.rekeyAt, sa.expireAt = time.Time{}, time.Now().Add(sa.giveUpAfter())
 	n.children = append(n.children, sa.children...)
 	sa.children = nil
+	for i, at := range sa.childRetry {
+		if n.childRetry == nil {
+			n.childRetry = map[int]time.Time{}
+		}
+		n.childRetry[i] = at
+	}
+	sa.childRetry = nil
 	var keep []task
 	for _, t := range sa.queue {
 		switch t.kind {
@@ -178,6 +186,12 @@ func (sa *ikeSA) handOver(n *ikeSA) {
 // acceptIKERekey answers the peer's rekey of this IKE SA (RFC 7296 §1.3.2,
 // §2.18).
 func (sa *ikeSA) acceptIKERekey(ps []wire.Payload, saP *wire.SA) []wire.Payload {
+	// RFC 7296 §2.25.2: not while a child SA exchange of ours is under
+	// way on this SA; its answer would be lost with the SA, and the
+	// child left half rekeyed or half deleted. The peer tries again.
+	if sa.pendingChild != nil || slices.ContainsFunc(sa.children, func(c *child) bool { return c.state == childDeleting }) {
+		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+	}
 	nonce, ok1 := find[*wire.Nonce](ps)
 	ke, ok2 := find[*wire.KE](ps)
 	if !ok1 || !ok2 {

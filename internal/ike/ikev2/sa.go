@@ -56,6 +56,10 @@ const halfOpenTimeout = 30 * time.Second
 // (TEMPORARY_FAILURE, RFC 7296 §2.25) waits before it is tried again.
 const retryDelay = 10 * time.Second
 
+// childRetryDelay is how long a new child SA the peer refused for another
+// reason (its proposals, its selectors) waits before it is asked again.
+const childRetryDelay = time.Minute
+
 // ikeSA is one IKE SA. It belongs to its conn's loop.
 type ikeSA struct {
 	c   *conn
@@ -104,6 +108,9 @@ type ikeSA struct {
 	// request, released if the SA dies first.
 	pendingChild *child
 	pendingSPI   uint64
+	// childRetry: the configured children (by index) whose creation
+	// failed, and when to try again.
+	childRetry map[int]time.Time
 
 	// Requests we answer.
 	peerID              uint32   // the next message ID expected
@@ -201,6 +208,9 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 			consider(ch.rekeyAt)
 			consider(ch.expireAt)
 		}
+		for _, at := range sa.childRetry {
+			consider(at)
+		}
 	}
 }
 
@@ -270,8 +280,28 @@ func (sa *ikeSA) tick(now time.Time) {
 				sa.queueRekeyChild(ch)
 			}
 		}
+		for i, at := range sa.childRetry {
+			if now.Before(at) {
+				continue
+			}
+			delete(sa.childRetry, i)
+			// Unless the peer made it meanwhile.
+			if !slices.ContainsFunc(sa.children, func(c *child) bool { return c.cfgIndex == i }) {
+				sa.queueCreateChild(i)
+			}
+		}
 	}
 	sa.kick()
+}
+
+// retryChild tries again, after wait, to create the configured child i
+// whose creation failed: nothing else would (a route-based tunnel has no
+// traffic to ask for it), and the IKE SA would stay up without it.
+func (sa *ikeSA) retryChild(i int, wait time.Duration) {
+	if sa.childRetry == nil {
+		sa.childRetry = map[int]time.Time{}
+	}
+	sa.childRetry[i] = time.Now().Add(wait)
 }
 
 // giveUpAfter returns how long a request is retransmitted before the peer
@@ -678,7 +708,9 @@ func (sa *ikeSA) authenticated(p packet) {
 	if p.remote == sa.remote && p.local == sa.local {
 		return
 	}
-	if sa.mobike || !sa.natLocal && !sa.natRemote {
+	// Behind a NAT ourselves, we do not follow (RFC 7296 §2.23: a
+	// single replayed message would move us).
+	if sa.mobike || sa.behindNAT || !sa.natLocal && !sa.natRemote {
 		return
 	}
 	sa.moveTo(p.local, p.remote)

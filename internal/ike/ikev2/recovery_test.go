@@ -1,0 +1,82 @@
+package ikev2
+
+import (
+	"net/netip"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// TestNewChildRetriedAfterTemporaryFailure: a CREATE_CHILD_SA for a new
+// pair answered TEMPORARY_FAILURE (RFC 7296 §2.25: the peer is busy, as
+// strongSwan is while it rekeys its IKE SA) is tried again a little
+// later: a route-based tunnel has no traffic to ask for it, and its IKE
+// SA would stay up without a child.
+func TestNewChildRetriedAfterTemporaryFailure(t *testing.T) {
+	_, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	// b is busy (as strongSwan is while it rekeys its IKE SA): it answers
+	// CREATE_CHILD_SA with TEMPORARY_FAILURE (RFC 7296 §2.25).
+	b.onLoop(func(c *conn) { c.established().state = stateDeleting })
+	// a lost its pair and creates a new one (the CHILD_SA_NOT_FOUND and
+	// hard-expiry paths do exactly this).
+	a.onLoop(func(c *conn) {
+		sa := c.established()
+		ch := sa.children[0]
+		sa.removeChild(ch)
+		sa.queueCreateChild(ch.cfgIndex)
+		sa.kick()
+	})
+	time.Sleep(500 * time.Millisecond)
+	b.onLoop(func(c *conn) {
+		for _, sa := range c.sas {
+			if sa.state == stateDeleting {
+				sa.state = stateEstablished // b is fine again
+			}
+		}
+	})
+	time.Sleep(retryDelay + 2*time.Second)
+	var children, queued int
+	a.onLoop(func(c *conn) {
+		sa := c.established()
+		children, queued = len(sa.children), len(sa.queue)
+	})
+	if children == 0 {
+		t.Errorf("IKE SA established with %d child SAs and %d queued tasks %v after TEMPORARY_FAILURE: not tried again", children, queued, retryDelay+2*time.Second)
+	}
+}
+
+// TestIKERekeyWaitsForChildExchange: the peer's rekey of the IKE SA while
+// our rekey of a child is in flight on it (its first request lost) is
+// answered TEMPORARY_FAILURE (RFC 7296 §2.25.2), so that our exchange is
+// not lost with the old SA and the child is rekeyed, not left half way.
+func TestIKERekeyWaitsForChildExchange(t *testing.T) {
+	n, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	var dropped atomic.Bool
+	n.setPolicy(func(from, to netip.AddrPort, m []byte) []time.Duration {
+		h, _, err := wire.ParseHeader(m)
+		if err == nil && from.Addr() == addrA && h.Exchange == wire.CreateChildSA &&
+			h.Flags&wire.FlagResponse == 0 && dropped.CompareAndSwap(false, true) {
+			return nil // a's child rekey request is lost once
+		}
+		return []time.Duration{0}
+	})
+	in := onlyChild(t, a).InSPI
+	a.m.SoftExpired(a.peer.Name, in)
+	waitFor(t, 2*time.Second, "a's request dropped", dropped.Load)
+	rekeyIKE(b)
+	waitFor(t, 5*time.Second, "one IKE SA each side", func() bool {
+		return len(a.status().IKESAs) == 1 && len(b.status().IKESAs) == 1
+	})
+	time.Sleep(time.Second)
+	var st childState
+	a.onLoop(func(c *conn) { st = c.established().children[0].state })
+	a.m.SoftExpired(a.peer.Name, in) // the data path asks again
+	time.Sleep(time.Second)
+	if got := onlyChild(t, a).InSPI; got == in {
+		t.Errorf("child %08x never rekeyed; state %d (childRekeying=%d)", in, st, childRekeying)
+	}
+}
