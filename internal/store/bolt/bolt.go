@@ -27,24 +27,33 @@ var (
 	metaRev    = []byte("rev")
 	// metaCompacted is the highest revision no longer in the log.
 	metaCompacted = []byte("compacted")
+	metaLogBytes  = []byte("logbytes") // the history log's size
 )
 
 // DefaultHistory is how many revisions of history a store keeps for watches
 // unless Options.History says otherwise.
 const DefaultHistory = 10000
 
+// DefaultHistoryBytes is the most bytes of history a store keeps.
+const DefaultHistoryBytes = 16 << 20
+
 // Options tune a store.
 type Options struct {
-	// History is the number of most recent revisions kept for watches.
-	History int64
+	// History is the number of most recent revisions kept for watches,
+	// HistoryBytes the most bytes they take (the older go first): status
+	// written every few seconds would otherwise grow the file by
+	// hundreds of megabytes, which bbolt never gives back. A watch that
+	// falls further behind is told so (store.ErrCompacted) and reloads.
+	History      int64
+	HistoryBytes int64
 	// OpenTimeout bounds the wait for the file lock held by another process.
 	OpenTimeout time.Duration
 }
 
 // Store is a store.Store on a bbolt file.
 type Store struct {
-	db      *bbolt.DB
-	history int64
+	db                    *bbolt.DB
+	history, historyBytes int64
 
 	// mu guards rev, notify and closed. Lock order: mu is never held while
 	// calling into bbolt except in Txn, which bbolt serializes anyway.
@@ -63,6 +72,9 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.History <= 0 {
 		opts.History = DefaultHistory
 	}
+	if opts.HistoryBytes <= 0 {
+		opts.HistoryBytes = DefaultHistoryBytes
+	}
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = time.Second
 	}
@@ -73,14 +85,23 @@ func Open(path string, opts Options) (*Store, error) {
 		}
 		return nil, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, history: opts.History, notify: make(chan struct{}), done: make(chan struct{})}
+	s := &Store{db: db, history: opts.History, historyBytes: opts.HistoryBytes, notify: make(chan struct{}), done: make(chan struct{})}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketKV, bucketLog, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
-		s.rev = getUint(tx.Bucket(bucketMeta), metaRev)
+		meta := tx.Bucket(bucketMeta)
+		s.rev = getUint(meta, metaRev)
+		if meta.Get(metaLogBytes) == nil {
+			// A file from before the log's size was kept: count it once.
+			var n int64
+			tx.Bucket(bucketLog).ForEach(func(_, v []byte) error { n += int64(len(v)); return nil })
+			if err := putUint(meta, metaLogBytes, n); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
@@ -241,25 +262,36 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 			}
 			events = append(events, store.Event{Type: store.EventPut, KV: store.KeyValue{Key: op.Key, Value: op.Value, CreateRevision: createRev, ModRevision: newRev}})
 		}
-		if err := logb.Put(revKey(newRev), encodeEvents(events)); err != nil {
+		entry := encodeEvents(events)
+		if err := logb.Put(revKey(newRev), entry); err != nil {
 			return err
 		}
 		if err := putUint(meta, metaRev, newRev); err != nil {
 			return err
 		}
-		// Keep only the last s.history revisions of history.
-		if old := newRev - s.history; old > 0 {
-			c := logb.Cursor()
-			for k, _ := c.First(); k != nil && int64(binary.BigEndian.Uint64(k)) <= old; k, _ = c.Next() {
-				if err := c.Delete(); err != nil {
-					return err
-				}
+		// Keep only the last s.history revisions of history, in at most
+		// s.historyBytes (the newest always).
+		size := getUint(meta, metaLogBytes) + int64(len(entry))
+		compacted := getUint(meta, metaCompacted)
+		var gone [][]byte
+		c := logb.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			rev := int64(binary.BigEndian.Uint64(k))
+			if rev >= newRev || rev > newRev-s.history && size <= s.historyBytes {
+				break
 			}
-			if err := putUint(meta, metaCompacted, old); err != nil {
+			size -= int64(len(v))
+			gone, compacted = append(gone, k), rev
+		}
+		for _, k := range gone {
+			if err := logb.Delete(k); err != nil {
 				return err
 			}
 		}
-		return nil
+		if err := putUint(meta, metaLogBytes, size); err != nil {
+			return err
+		}
+		return putUint(meta, metaCompacted, compacted)
 	})
 	if err != nil {
 		if errors.Is(err, store.ErrConflict) || errors.Is(err, berrors.ErrDatabaseNotOpen) {

@@ -1,8 +1,11 @@
 package bolt
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -93,5 +96,42 @@ func BenchmarkTxn(b *testing.B) {
 		if _, err := s.Txn(context.Background(), nil, []store.Op{store.Put("key", v)}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestHistoryBoundedInBytes: status written every few seconds fills the
+// history with large values long before it holds History revisions: the
+// history keeps at most HistoryBytes, so the file stays small (bbolt
+// never gives space back), and a watch that fell behind is told so while
+// the recent history is there.
+func TestHistoryBoundedInBytes(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "state.db")
+	s := open(t, path, Options{HistoryBytes: 256 << 10})
+	defer s.Close()
+	ctx := context.Background()
+	value := bytes.Repeat([]byte("s"), 700) // a connection's status
+	var rev int64
+	for i := range 2000 {
+		var ops []store.Op
+		for c := range 20 {
+			ops = append(ops, store.Put(fmt.Sprintf("status/connection-%d", c), append(value, byte(i))))
+		}
+		var err error
+		if rev, err = s.Txn(ctx, nil, ops); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Size() > 8<<20 {
+		t.Errorf("the store file is %d MiB after 2,000 revisions of 14 KB, with 256 KiB of history", fi.Size()>>20)
+	}
+	if r := <-s.Watch(ctx, "", 1); !errors.Is(r.Err, store.ErrCompacted) {
+		t.Errorf("watch from revision 1: %+v, want ErrCompacted", r.Err)
+	}
+	if r := <-s.Watch(ctx, "", rev-5); r.Err != nil || r.Revision != rev-4 {
+		t.Errorf("watch from %d: revision %d, %v", rev-5, r.Revision, r.Err)
 	}
 }
