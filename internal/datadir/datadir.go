@@ -17,8 +17,9 @@ const (
 	Token    = "admin-token"    // the admin bearer token (0600)
 	Endpoint = "endpoint"       // the URL the API is served at
 	// MetricsHistory holds the samples behind Azure Monitor's metrics,
-	// written when serve stops and read when it starts.
+	// written while serve runs and when it stops, read when it starts.
 	MetricsHistory = "metrics-history"
+	Lock           = "serve.lock" // held by the serve that uses the directory
 )
 
 // Default is /var/lib/vnetgw for root, else $XDG_STATE_HOME/vnetgw

@@ -11,6 +11,7 @@ import (
 	"math/big"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -109,6 +110,20 @@ func TestServeFirstStart(t *testing.T) {
 	var l arm.List[arm.ResourceGroup]
 	if _, err := c.Do(context.Background(), "GET", "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups", nil, &l); err != nil {
 		t.Fatalf("a request with the discovered configuration: %v", err)
+	}
+
+	// A second serve on the directory is refused before it writes in it
+	// (another --listen host would have meant another server.pem).
+	pem, _ := os.ReadFile(path(datadir.Cert))
+	out, err := exec.Command(binary, "serve", "--data-dir", dir, "--listen", "127.0.0.2:0").CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "in use by another vnetgw serve") {
+		t.Errorf("a second serve on the data directory: %v\n%s", err, out)
+	}
+	if pem2, _ := os.ReadFile(path(datadir.Cert)); string(pem2) != string(pem) {
+		t.Error("the refused second serve wrote server.pem")
+	}
+	if ep, _ := os.ReadFile(path(datadir.Endpoint)); string(ep) != s.url+"\n" {
+		t.Errorf("after a refused second serve, the endpoint file says %q", ep)
 	}
 
 	ca, _ := os.ReadFile(path(datadir.CA))

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"golang.org/x/sys/unix"
 
 	"github.com/vnetgw/vnetgw/internal/api"
 	"github.com/vnetgw/vnetgw/internal/client"
@@ -110,6 +111,8 @@ type Server struct {
 	userCert bool
 	// URL is where the API is served.
 	URL string
+	// lock holds the data directory for this serve alone.
+	lock *os.File
 }
 
 // New prepares the data directory, opens the state and binds the API's
@@ -125,6 +128,18 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	// One serve per data directory, with bbolt or etcd alike: before
+	// anything in it is written (certificates, the endpoint file).
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			lock.Close()
+		}
+	}()
 	if err := guardSecrets(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, err
 	}
@@ -246,7 +261,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.close()
 		return nil, fmt.Errorf("write endpoint file: %w", err)
 	}
+	s.lock, ok = lock, true
 	return s, nil
+}
+
+// lockDataDir takes the data directory's lock file, which another serve
+// holds while it runs (the lock goes with its process, also after kill -9).
+func lockDataDir(dir string) (*os.File, error) {
+	path := filepath.Join(dir, datadir.Lock)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX|unix.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, unix.EWOULDBLOCK) {
+			return nil, fmt.Errorf("data directory %s is in use by another vnetgw serve (it holds %s); give each serve its own --data-dir", dir, path)
+		}
+		return nil, fmt.Errorf("lock data directory: %w", err)
+	}
+	return f, nil
 }
 
 // localAddr is where a client on this machine reaches a listener bound
@@ -432,7 +466,9 @@ func (s *Server) close() error {
 		s.node.Close()
 	}
 	s.region.Close()
-	return s.closeStore()
+	err := s.closeStore()
+	s.lock.Close()
+	return err
 }
 
 // Engine returns the region's data plane (the demo reaches its hosts).
