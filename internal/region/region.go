@@ -259,7 +259,7 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		}
 		return tx.warnings, r.waitRev(ctx, rev)
 	}
-	return nil, fmt.Errorf("commit: gave up after %d attempts against concurrent writers", maxAttempts)
+	return nil, arm.Errorf(arm.CodeServiceUnavailable, "the change lost %d races in a row against other writers of the state; try again", maxAttempts)
 }
 
 // opBytes is what ops write: their keys and values.

@@ -294,7 +294,10 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		return putUint(meta, metaCompacted, compacted)
 	})
 	if err != nil {
-		if errors.Is(err, store.ErrConflict) || errors.Is(err, berrors.ErrDatabaseNotOpen) {
+		if errors.Is(err, berrors.ErrDatabaseNotOpen) {
+			return 0, store.ErrClosed
+		}
+		if errors.Is(err, store.ErrConflict) {
 			return 0, err
 		}
 		return 0, fmt.Errorf("commit: %w", err)
