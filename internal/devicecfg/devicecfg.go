@@ -342,8 +342,11 @@ connections {
     local_addrs = %any
 {{- end}}
     remote_addrs = {{$t.GatewayAddr}}
-{{- if $.IKEPort}}
-    remote_port = {{$.IKEPort}}
+{{- if or $.IKEPort $.NATTPort}}
+    # When this device starts the tunnel: strongSwan speaks NAT-T's
+    # framing at once to a port other than 500 and stays on it, so it
+    # goes to the gateway's NAT-T port, where ESP goes too.
+    remote_port = {{or $.NATTPort 4500}}
 {{- end}}
     proposals = {{$.IKE}}
     dpd_delay = {{$.DPD}}

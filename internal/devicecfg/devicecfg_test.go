@@ -31,7 +31,7 @@ func TestWrite(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, want := range []string{"remote_port = 1500", "after NAT traversal, 14500", "local_addrs = 2001:db8:ffff::2", "remote_addrs = 2001:db8::1",
+	for _, want := range []string{"remote_port = 14500", "after NAT traversal, 14500", "local_addrs = 2001:db8:ffff::2", "remote_addrs = 2001:db8::1",
 		"local_ts = fd00:2::/48", "remote_ts = fd00:1::/48", "start_action = none", "connectionMode InitiatorOnly"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("no %q in:\n%s", want, got)

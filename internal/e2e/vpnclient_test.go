@@ -29,7 +29,7 @@ func TestVPNClientPackageFollowsServe(t *testing.T) {
 	pkg := filepath.Join(dir, "package")
 	run("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "gw", "--output-dir", pkg)
 	for file, want := range map[string]string{
-		"linux/swanctl.conf": "remote_port = 25530",
+		"linux/swanctl.conf": "remote_port = 25531",
 		"README.txt":         "IKEv2 on UDP ports 25530 and 25531",
 	} {
 		b, err := os.ReadFile(filepath.Join(pkg, file))

@@ -348,9 +348,12 @@ func (g *Gateway) Clients() []ClientStatus {
 // sent (in) and were sent (out) since the gateway started, those that
 // left included, and how many are connected.
 func (g *Gateway) ClientTraffic() (in, out uint64, clients int) {
+	// Under g.mu, as detachClient moves a leaving client's bytes: read
+	// apart, they could be missed for a moment (and a total that goes
+	// down is taken for a restart).
 	g.mu.Lock()
+	defer g.mu.Unlock()
 	in, out, names := g.goneIn, g.goneOut, slices.Collect(maps.Keys(g.clients))
-	g.mu.Unlock()
 	for _, t := range g.eng.TunnelStatus(names...) {
 		in, out = in+t.BytesIn, out+t.BytesOut
 	}

@@ -118,16 +118,15 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 		}
 		out.Metrics = append(out.Metrics, available[i])
 	}
-	// Each metric has one aggregation (its definition's supported one);
-	// asking for another is refused rather than answered in a field the
-	// caller does not read.
+	// Each metric has one aggregation (its definition's supported one):
+	// a list that leaves out a metric's is refused rather than answered
+	// in a field the caller does not read. The list serves every metric
+	// asked for (Total,Average for a Total and an Average one).
 	if ag := q["aggregation"]; ag != "" {
-		for _, a := range strings.Split(ag, ",") {
-			a = strings.TrimSpace(a)
-			for _, m := range out.Metrics {
-				if !strings.EqualFold(a, m.Aggregation) {
-					return Query{}, bad("aggregation %q: metric %s has %s only", a, m.Name, m.Aggregation)
-				}
+		asked := strings.Split(ag, ",")
+		for _, m := range out.Metrics {
+			if !slices.ContainsFunc(asked, func(a string) bool { return strings.EqualFold(strings.TrimSpace(a), m.Aggregation) }) {
+				return Query{}, bad("aggregation %q: metric %s has %s only", ag, m.Name, m.Aggregation)
 			}
 		}
 	}

@@ -27,7 +27,8 @@ func TestParseBounds(t *testing.T) {
 }
 
 // TestParseAggregation: a metric's own aggregation may be asked for, in
-// any case; another is refused, naming the metric and the one it has.
+// any case, alone or among others; a list without it is refused, naming
+// the metric and the one it has.
 func TestParseAggregation(t *testing.T) {
 	now := time.Date(2026, 11, 30, 12, 0, 0, 0, time.UTC)
 	for _, ag := range []string{"Total", "total", " Total ", ""} {
@@ -35,9 +36,11 @@ func TestParseAggregation(t *testing.T) {
 			t.Errorf("aggregation %q of a Total metric: %v", ag, err)
 		}
 	}
+	if _, err := Parse(map[string]string{"metricnames": "TunnelIngressBytes,AverageBandwidth", "aggregation": "Total,Average"}, GatewayMetrics, time.Minute, now); err != nil {
+		t.Errorf("a Total and an Average metric asked with Total,Average: %v", err)
+	}
 	for _, params := range []map[string]string{
 		{"metricnames": "TunnelIngressBytes", "aggregation": "Average"},
-		{"metricnames": "TunnelIngressBytes", "aggregation": "Total,Maximum"},
 		{"metricnames": "TunnelIngressBytes,AverageBandwidth", "aggregation": "Total"},
 	} {
 		_, err := Parse(params, GatewayMetrics, time.Minute, now)

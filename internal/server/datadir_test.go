@@ -1,10 +1,12 @@
 package server
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/datadir"
 )
@@ -71,5 +73,19 @@ func TestCAKeptOrRefused(t *testing.T) {
 	}
 	if _, _, err := ensureCA(dir); err == nil {
 		t.Error("a CA key without its certificate was replaced")
+	}
+}
+
+// TestMetricsDefaults: a Server made without the CLI's flags (as the demo
+// makes one) samples every minute, keeps six hours and writes the
+// history every 15 minutes, not at every sample.
+func TestMetricsDefaults(t *testing.T) {
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Listen: "127.0.0.1:0", PublicIPPool: "127.23.0.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if c := s.cfg; c.MetricsInterval != time.Minute || c.MetricsRetention != 6*time.Hour || c.MetricsSave != 15*time.Minute {
+		t.Errorf("metrics every %s, kept %s, written every %s; want 1m, 6h, 15m", c.MetricsInterval, c.MetricsRetention, c.MetricsSave)
 	}
 }

@@ -121,6 +121,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	// Defaults before the Server keeps its copy of cfg.
+	if cfg.MetricsInterval <= 0 {
+		cfg.MetricsInterval = time.Minute
+	}
+	if cfg.MetricsRetention <= 0 {
+		cfg.MetricsRetention = 6 * time.Hour
+	}
+	if cfg.MetricsSave <= 0 {
+		cfg.MetricsSave = 15 * time.Minute
+	}
 	pool, err := region.ParsePool(cfg.PublicIPPool)
 	if err != nil {
 		return nil, err
@@ -212,15 +222,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
 		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir), OpenVPNKey: openVPNKeys(cfg.DataDir), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh})
-	if cfg.MetricsInterval <= 0 {
-		cfg.MetricsInterval = time.Minute
-	}
-	if cfg.MetricsRetention <= 0 {
-		cfg.MetricsRetention = 6 * time.Hour
-	}
-	if cfg.MetricsSave <= 0 {
-		cfg.MetricsSave = 15 * time.Minute
-	}
 	s.insights = insights.New(cfg.MetricsInterval, cfg.MetricsRetention)
 	s.loadHistory()
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"), Insights: s.insights,

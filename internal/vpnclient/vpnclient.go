@@ -292,10 +292,12 @@ connections {
   vnetgw-{{.Gateway}} {
     version = 2
     remote_addrs = {{.Addr}}
-{{- if ne .IKEPort 500}}
-    # The gateway speaks IKE on UDP port {{.IKEPort}} and, after NAT detection,
-    # {{.NATTPort}} (serve's --ike-port and --natt-port).
-    remote_port = {{.IKEPort}}
+{{- if or (ne .IKEPort 500) (ne .NATTPort 4500)}}
+    # The gateway speaks IKE on UDP port {{.IKEPort}} and, with NAT traversal's
+    # framing, {{.NATTPort}} (serve's --ike-port and --natt-port). strongSwan
+    # speaks NAT-T's framing at once to a port other than 500, and stays on
+    # the port it started with: the gateway's NAT-T port, where ESP goes too.
+    remote_port = {{.NATTPort}}
 {{- end}}
 {{- if .IKEProposal}}
     # The gateway offers its custom IPsec/IKE policy alone.

@@ -258,7 +258,7 @@ func TestPackageFollowsIKEPorts(t *testing.T) {
 		windowsWarns bool   // Windows' client cannot use other ports
 	}{
 		{"default", 0, 0, "IKEv2 on UDP ports 500 and 4500", "", false},
-		{"serve --ike-port 15500 --natt-port 15501", 15500, 15501, "IKEv2 on UDP ports 15500 and 15501", "remote_port = 15500", true},
+		{"serve --ike-port 15500 --natt-port 15501", 15500, 15501, "IKEv2 on UDP ports 15500 and 15501", "remote_port = 15501", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, IKEPort: tc.ike, NATTPort: tc.natt,
