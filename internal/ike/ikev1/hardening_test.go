@@ -395,10 +395,17 @@ func TestPeerMovedFollowsNATMapping(t *testing.T) {
 		rr.mu.Unlock()
 		return child, mr.Status()[0].IKESAs[0].Remote
 	}
+	// The report is taken in by the manager's loop, not at once.
 	moved := netip.AddrPortFrom(fuzzRemote.Addr(), 61000)
 	mr.PeerMoved("r", spi, moved)
-	if c, i := remote(); c != moved || i != moved {
-		t.Errorf("after ESP from %v: child SA sends to %v, ISAKMP SA to %v", moved, c, i)
+	for deadline := time.Now().Add(2 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		c, i := remote()
+		if c == moved && i == moved {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("after ESP from %v: child SA sends to %v, ISAKMP SA to %v", moved, c, i)
+		}
 	}
 
 	mr.mu.Lock()
@@ -407,6 +414,7 @@ func TestPeerMovedFollowsNATMapping(t *testing.T) {
 	}
 	mr.mu.Unlock()
 	mr.PeerMoved("r", spi, netip.AddrPortFrom(fuzzRemote.Addr(), 62000))
+	time.Sleep(200 * time.Millisecond)
 	if c, i := remote(); c != moved || i != moved {
 		t.Errorf("behind a NAT, a report moved the child SA to %v, the ISAKMP SA to %v", c, i)
 	}

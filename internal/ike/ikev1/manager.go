@@ -73,9 +73,18 @@ type Manager struct {
 	closed bool
 	stats  counters
 
-	in   chan inbound // datagrams for loop
-	stop chan struct{}
-	wg   sync.WaitGroup
+	in    chan inbound  // datagrams for loop
+	moved chan peerMove // the data path's reports, for loop
+	stop  chan struct{}
+	wg    sync.WaitGroup
+}
+
+// peerMove is a report of the data path: authenticated ESP of a child
+// came from elsewhere (PeerMoved).
+type peerMove struct {
+	tunnel string
+	inSPI  uint32
+	remote netip.AddrPort
 }
 
 // peer is a configured connection.
@@ -137,7 +146,7 @@ func New(cfg Config) *Manager {
 		cfg.NATTPort = ikev2.DefaultNATTPort
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, peers: map[string]*peer{}, sas: map[uint64]*isakmpSA{}, spis: map[uint32]bool{},
-		in: make(chan inbound, queueLen), stop: make(chan struct{})}
+		in: make(chan inbound, queueLen), moved: make(chan peerMove, 16), stop: make(chan struct{})}
 	m.wg.Go(m.ticker)
 	m.wg.Go(m.loop)
 	return m
@@ -386,6 +395,17 @@ func (m *Manager) Acquire(name string, _, _ netip.Addr) {
 // §2.23 asks of IKEv2, only a side not behind a NAT follows; its ISAKMP
 // SAs and its children in UDP move, keeping their state.
 func (m *Manager) PeerMoved(tunnel string, inSPI uint32, remote netip.AddrPort) {
+	// Called on the data path with its lock held: handed to the loop,
+	// never waited for (a full queue drops it: the next report comes a
+	// second later).
+	select {
+	case m.moved <- peerMove{tunnel, inSPI, remote}:
+	default:
+	}
+}
+
+func (m *Manager) peerMoved(mv peerMove) {
+	tunnel, inSPI, remote := mv.tunnel, mv.inSPI, mv.remote
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.peers[tunnel]
@@ -449,6 +469,8 @@ func (m *Manager) loop() {
 			return
 		case p := <-m.in:
 			m.handle(p.local, p.remote, p.msg)
+		case mv := <-m.moved:
+			m.peerMoved(mv)
 		}
 	}
 }
