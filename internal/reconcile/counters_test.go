@@ -56,3 +56,27 @@ func TestCountersGoOnAcrossRestart(t *testing.T) {
 	after := traffic(before, "after the restart")
 	t.Logf("ingress/egress bytes: %d/%d before the restart, %d/%d after", before.IngressBytes, before.EgressBytes, after.IngressBytes, after.EgressBytes)
 }
+
+// TestCounterBaseWithinAnEngine: counters that go on within one engine
+// keep the stored base; counters that started again within it (the
+// connection left the data plane and came back) make what was shown the
+// base, so that the bytes shown never go down.
+func TestCounterBaseWithinAnEngine(t *testing.T) {
+	stored, _ := json.Marshal(region.ConnectionStatus{Epoch: "e1", IngressBytes: 150, EgressBytes: 160, Base: &region.CounterBase{Ingress: 100, Egress: 100}})
+	for _, c := range []struct {
+		epoch string
+		raw   *[2]uint64
+		want  [2]int64
+	}{
+		{"e1", &[2]uint64{50, 60}, [2]int64{100, 100}},   // going on
+		{"e1", &[2]uint64{70, 90}, [2]int64{100, 100}},   // more
+		{"e1", nil, [2]int64{100, 100}},                  // not observed: as it was
+		{"e1", &[2]uint64{10, 70}, [2]int64{150, 160}},   // started again
+		{"e2", &[2]uint64{500, 500}, [2]int64{150, 160}}, // another engine
+	} {
+		base, shown := counterBase(stored, c.epoch, c.raw)
+		if got := [2]int64{base.Ingress, base.Egress}; got != c.want || shown != [2]int64{150, 160} {
+			t.Errorf("engine %s, counters %v: base %v, shown %v; want base %v", c.epoch, c.raw, got, shown, c.want)
+		}
+	}
+}

@@ -24,17 +24,25 @@ const (
 // when it was written under epoch, else (another engine wrote it: serve
 // restarted, the VNet moved here) the bytes it showed then; and the
 // ingress and egress bytes it showed.
-func counterBase(stored []byte, epoch string) (region.CounterBase, [2]int64) {
+//
+// raw, when the connection is observed, are its counters now: lower than
+// what the stored bytes had of the engine's, they started again within
+// it (the connection left the data plane a moment and came back), and
+// the bytes shown are the base too.
+func counterBase(stored []byte, epoch string, raw *[2]uint64) (region.CounterBase, [2]int64) {
 	var old region.ConnectionStatus
 	if stored == nil || json.Unmarshal(stored, &old) != nil {
 		return region.CounterBase{}, [2]int64{}
 	}
 	shown := [2]int64{old.IngressBytes, old.EgressBytes}
 	if old.Epoch == epoch {
+		var b region.CounterBase
 		if old.Base != nil {
-			return *old.Base, shown
+			b = *old.Base
 		}
-		return region.CounterBase{}, shown
+		if raw == nil || int64(raw[0]) >= shown[0]-b.Ingress && int64(raw[1]) >= shown[1]-b.Egress {
+			return b, shown
+		}
 	}
 	b := region.CounterBase{Ingress: old.IngressBytes, Egress: old.EgressBytes}
 	for _, t := range old.Tunnels {
@@ -114,7 +122,11 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		}
 		// Not observed (its gateway instance restarting), it shows what
 		// it showed.
-		base, shown := counterBase(s.Status(key), observed.Epoch)
+		var raw *[2]uint64
+		if o, ok := observed.Connections[key]; ok {
+			raw = &[2]uint64{o.Ingress, o.Egress}
+		}
+		base, shown := counterBase(s.Status(key), observed.Epoch, raw)
 		want.Epoch, want.IngressBytes, want.EgressBytes = observed.Epoch, shown[0], shown[1]
 		if base.Ingress != 0 || base.Egress != 0 || len(base.Tunnels) > 0 {
 			want.Base = &base
