@@ -329,6 +329,9 @@ var swanctl = template.Must(template.New("").Funcs(template.FuncMap{"secret": st
 # It holds the connection's pre-shared key: keep it as secret as the key.
 {{- if or .IKEPort .NATTPort}}
 # The gateway speaks IKE on UDP port {{or .IKEPort 500}} and, after NAT traversal, {{or .NATTPort 4500}} (serve's --ike-port and --natt-port).
+# The tunnels it starts go to the same ports of this device: set charon.port
+# and charon.port_nat_t in strongswan.conf to them, or have the device start
+# the tunnel (the connection's connectionMode ResponderOnly).
 {{- end}}
 connections {
 {{- range $t := .Tunnels}}
@@ -343,9 +346,11 @@ connections {
 {{- end}}
     remote_addrs = {{$t.GatewayAddr}}
 {{- if or $.IKEPort $.NATTPort}}
-    # When this device starts the tunnel: strongSwan speaks NAT-T's
-    # framing at once to a port other than 500 and stays on it, so it
-    # goes to the gateway's NAT-T port, where ESP goes too.
+    # When this device starts the tunnel, it speaks NAT-T from the start,
+    # from its port 4500 to the gateway's NAT-T port, where ESP goes too:
+    # from port 500, strongSwan would move to the gateway's port 4500
+    # once it sees the gateway's NAT, which this gateway does not use.
+    local_port = 4500
     remote_port = {{or $.NATTPort 4500}}
 {{- end}}
     proposals = {{$.IKE}}

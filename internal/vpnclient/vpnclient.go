@@ -293,10 +293,12 @@ connections {
     version = 2
     remote_addrs = {{.Addr}}
 {{- if or (ne .IKEPort 500) (ne .NATTPort 4500)}}
-    # The gateway speaks IKE on UDP port {{.IKEPort}} and, with NAT traversal's
-    # framing, {{.NATTPort}} (serve's --ike-port and --natt-port). strongSwan
-    # speaks NAT-T's framing at once to a port other than 500, and stays on
-    # the port it started with: the gateway's NAT-T port, where ESP goes too.
+    # The gateway speaks IKE on UDP port {{.IKEPort}} and, with NAT traversal,
+    # {{.NATTPort}} (serve's --ike-port and --natt-port). The client speaks NAT-T
+    # from the start, from its port 4500 to the gateway's NAT-T port, where
+    # ESP goes too: from port 500, strongSwan would move to the gateway's port
+    # 4500 once it saw the gateway's NAT, which this gateway does not use.
+    local_port = 4500
     remote_port = {{.NATTPort}}
 {{- end}}
 {{- if .IKEProposal}}

@@ -270,6 +270,10 @@ func TestPackageFollowsIKEPorts(t *testing.T) {
 			if got := regexp.MustCompile(`remote_port = \d+`).FindString(files[FileSwanctl]); got != tc.remotePort {
 				t.Errorf("%s has %q, want %q:\n%s", FileSwanctl, got, tc.remotePort, files[FileSwanctl])
 			}
+			// strongSwan speaks NAT-T from the start only from its port 4500.
+			if local := strings.Contains(files[FileSwanctl], "local_port = 4500"); local != (tc.remotePort != "") {
+				t.Errorf("%s has local_port = 4500: %v, want %v", FileSwanctl, local, tc.remotePort != "")
+			}
 			if warns := strings.Contains(files[FileWindowsIKEv2], "500 and 4500 only"); warns != tc.windowsWarns {
 				t.Errorf("%s warns that Windows cannot reach the ports: %v, want %v", FileWindowsIKEv2, warns, tc.windowsWarns)
 			}
