@@ -8,6 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/atomicfile"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
@@ -68,7 +69,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 				if err != nil {
 					return err
 				}
-				if err := writePrivate(file, b); err != nil { // the hosts' traffic, decrypted
+				if err := atomicfile.Write(file, b, 0o600); err != nil { // the hosts' traffic, decrypted
 					return err
 				}
 			}

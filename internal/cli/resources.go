@@ -14,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/atomicfile"
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
@@ -602,7 +603,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 				return err
 			}
 			if file != "" {
-				if err := writePrivate(file, zip); err != nil { // it may hold the gateway's OpenVPN key
+				if err := atomicfile.Write(file, zip, 0o600); err != nil { // it may hold the gateway's OpenVPN key
 					return err
 				}
 			}

@@ -25,6 +25,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/vnetgw/vnetgw/internal/api"
+	"github.com/vnetgw/vnetgw/internal/atomicfile"
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/cluster"
 	"github.com/vnetgw/vnetgw/internal/datadir"
@@ -258,7 +259,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		ErrorLog:          slog.NewLogLogger(cfg.Logger.Handler(), slog.LevelDebug),
 	}
 	ep := client.Endpoint{URL: s.URL, UserCert: userCert}
-	if err := writeFileAtomic(filepath.Join(cfg.DataDir, datadir.Endpoint), ep.Marshal(), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(cfg.DataDir, datadir.Endpoint), ep.Marshal(), 0o644); err != nil {
 		s.close()
 		return nil, fmt.Errorf("write endpoint file: %w", err)
 	}
@@ -405,7 +406,7 @@ func (s *Server) loadHistory() {
 // saveHistory writes the metrics history for the next run.
 func (s *Server) saveHistory() {
 	path := filepath.Join(s.cfg.DataDir, datadir.MetricsHistory)
-	if err := writeAtomic(path, 0o600, s.insights.Save); err != nil {
+	if err := atomicfile.WriteFunc(path, 0o600, s.insights.Save); err != nil {
 		s.log.Warn("metrics history not saved", "file", path, "err", err)
 	}
 }

@@ -611,15 +611,7 @@ func TestPeerMovedRFC7296Section2_23(t *testing.T) {
 	clk := &clock{}
 	clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	eb.now = clk.now
-	ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
-	eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
-	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
-	if err := ea.AddChild(ca); err != nil {
-		t.Fatal(err)
-	}
-	if err := eb.AddChild(cb); err != nil {
-		t.Fatal(err)
-	}
+	connectEngines(t, ea, eb)
 	for range 6 {
 		innerA.Send(packet("10.1.0.1", "10.2.0.1", 50))
 	}
@@ -928,15 +920,7 @@ func TestInnerWriteFailureCountsAsDrop(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer eb.Close()
-	ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
-	eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
-	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
-	if err := ea.AddChild(ca); err != nil {
-		t.Fatal(err)
-	}
-	if err := eb.AddChild(cb); err != nil {
-		t.Fatal(err)
-	}
+	connectEngines(t, ea, eb)
 	for range 4 {
 		innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
 	}

@@ -257,3 +257,19 @@ func datagrams(pkts ...[]byte) []udp.Message {
 	}
 	return msgs
 }
+
+// connectEngines gives engines ea (10.1.0.0/16) and eb (10.2.0.0/16) a
+// tunnel "t" to each other with one AES-GCM child SA pair (SPIs
+// 0xa0000001 at ea, 0xb0000001 at eb).
+func connectEngines(t testing.TB, ea, eb *Engine) {
+	t.Helper()
+	ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
+	eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
+	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+	if err := ea.AddChild(ca); err != nil {
+		t.Fatal(err)
+	}
+	if err := eb.AddChild(cb); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/atomicfile"
 )
 
 // Settings are what a client of one gateway needs to know.
@@ -538,34 +539,11 @@ func Extract(zipped []byte, dir string) error {
 		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 			return err
 		}
-		if err := writeFile(path, body, f.Mode().Perm()); err != nil {
+		if err := atomicfile.Write(path, body, f.Mode().Perm()); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-// writeFile writes a file with mode, also over one that was there: through
-// a new file and a rename, as os.WriteFile keeps the old file's mode, which
-// may let others read the gateway's key.
-func writeFile(path string, data []byte, mode fs.FileMode) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	if err := tmp.Chmod(mode); err != nil {
-		tmp.Close()
-		return err
-	}
-	if _, err := tmp.Write(data); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }
 
 var openVPNProfile = template.Must(template.New("openvpn").Funcs(funcs).Parse(`# OpenVPN 2.6 as a point-to-site client of gateway {{.Gateway}}, over TCP

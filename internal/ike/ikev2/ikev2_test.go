@@ -696,18 +696,7 @@ func TestNoProposalChosen(t *testing.T) {
 // endpoints.
 func TestNAT(t *testing.T) {
 	checkLeaks(t)
-	n := newFakeNet(t)
-	public := netip.MustParseAddr("198.51.100.1")
-	n.nat = &fakeNAT{inside: addrA, public: public, ports: map[uint16]uint16{}, back: map[uint16]uint16{}}
-	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, public)
-	pb.Mode = ModeResponderOnly
-	pb.RemoteID = IPIdentity(addrA) // the identity is not translated
-	b := newNode(t, n, "b", addrB, Config{}, pb)
-	n.attach(public, nil)
-	a := newNode(t, n, "a", addrA, Config{}, pa)
-	n.mu.Lock()
-	n.nodes[addrA] = a.m
-	n.mu.Unlock()
+	n, public, a, b := behindNAT(t)
 	waitUp(t, a, b, 1)
 	checkKeys(t, a, b)
 	sa, sb := a.established()[0], b.established()[0]
@@ -1045,18 +1034,7 @@ func TestOnDemandWaitsAfterPeerDelete(t *testing.T) {
 // the NAT, does not follow a report, which a single packet could cause.
 func TestNATMappingFromESP(t *testing.T) {
 	checkLeaks(t)
-	n := newFakeNet(t)
-	public := netip.MustParseAddr("198.51.100.1")
-	n.nat = &fakeNAT{inside: addrA, public: public, ports: map[uint16]uint16{}, back: map[uint16]uint16{}}
-	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, public)
-	pb.Mode = ModeResponderOnly
-	pb.RemoteID = IPIdentity(addrA)
-	b := newNode(t, n, "b", addrB, Config{}, pb)
-	n.attach(public, nil)
-	a := newNode(t, n, "a", addrA, Config{}, pa)
-	n.mu.Lock()
-	n.nodes[addrA] = a.m
-	n.mu.Unlock()
+	n, public, a, b := behindNAT(t)
 	waitUp(t, a, b, 1)
 	sa, sb := a.established()[0], b.established()[0]
 
@@ -1101,4 +1079,22 @@ func TestNATMappingFromESP(t *testing.T) {
 		}
 	}
 	checkKeys(t, a, b)
+}
+
+// behindNAT starts node a behind a NAT (its public address public)
+// initiating to node b, which only answers.
+func behindNAT(t *testing.T) (n *fakeNet, public netip.Addr, a, b *node) {
+	n = newFakeNet(t)
+	public = netip.MustParseAddr("198.51.100.1")
+	n.nat = &fakeNAT{inside: addrA, public: public, ports: map[uint16]uint16{}, back: map[uint16]uint16{}}
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, public)
+	pb.Mode = ModeResponderOnly
+	pb.RemoteID = IPIdentity(addrA) // the identity is not translated
+	b = newNode(t, n, "b", addrB, Config{}, pb)
+	n.attach(public, nil)
+	a = newNode(t, n, "a", addrA, Config{}, pa)
+	n.mu.Lock()
+	n.nodes[addrA] = a.m
+	n.mu.Unlock()
+	return n, public, a, b
 }

@@ -1,0 +1,36 @@
+package atomicfile
+
+import (
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"testing"
+)
+
+// TestWrite: a file written over one others could read has the mode asked
+// for and the new content; a write that fails leaves the old file as it
+// was and no temporary file behind.
+func TestWrite(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(path, []byte("old"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(path, 0o644) // whatever the umask
+	if err := Write(path, []byte("new"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fi, _ := os.Stat(path)
+	if b, _ := os.ReadFile(path); string(b) != "new" || fi.Mode().Perm() != 0o600 {
+		t.Errorf("after Write: %q, mode %04o; want \"new\", 0600", b, fi.Mode().Perm())
+	}
+	failed := errors.New("cut short")
+	if err := WriteFunc(path, 0o600, func(w io.Writer) error { w.Write([]byte("ha")); return failed }); !errors.Is(err, failed) {
+		t.Fatalf("a failed write: %v", err)
+	}
+	entries, _ := os.ReadDir(dir)
+	if b, _ := os.ReadFile(path); string(b) != "new" || len(entries) != 1 {
+		t.Errorf("after a failed write: %q and %d files; want the old content alone", b, len(entries))
+	}
+}
