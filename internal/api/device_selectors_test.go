@@ -10,13 +10,8 @@ import (
 // two tunnels names the VNet as that instance shows it.
 func TestDeviceScriptPerInstance(t *testing.T) {
 	e := newEnv(t)
-	aa := e.site(subA, "aa", loc, "10.5.0.0/16", "RouteBased", "VpnGw2")
-	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
-	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
-	ag := gateway(loc, aa.gwSubnet, aa.pip, "RouteBased", "VpnGw2")
+	aa, ag := e.activeActive()
 	ap := ag["properties"].(obj)
-	ap["activeActive"] = true
-	ap["ipConfigurations"] = append(ap["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": aa.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
 	one, two := natRule("vnet1", "Dynamic", "EgressSnat", "10.5.0.0/16", "100.66.0.1/32"), natRule("vnet2", "Dynamic", "EgressSnat", "10.5.0.0/16", "100.66.0.2/32")
 	one["properties"].(obj)["ipConfigurationId"], two["properties"].(obj)["ipConfigurationId"] = "ipconfig1", "ipconfig2"
 	ap["natRules"] = []obj{one, two}
@@ -51,4 +46,18 @@ func TestDeviceScriptBGPSpeakers(t *testing.T) {
 	c["properties"].(obj)["enableBgp"] = true
 	e.must("PUT", cp, c)
 	lines(t, e.script(cp, obj{}), "local_ts = 192.168.0.1/32", "remote_ts = 10.1.0.0/16")
+}
+
+// activeActive makes the site "aa" (10.5.0.0/16, VpnGw2) with a second
+// public address, and returns it with the body of an active-active
+// gateway of two IP configurations, not yet PUT.
+func (e *env) activeActive() (site, obj) {
+	aa := e.site(subA, "aa", loc, "10.5.0.0/16", "RouteBased", "VpnGw2")
+	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
+	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
+	ag := gateway(loc, aa.gwSubnet, aa.pip, "RouteBased", "VpnGw2")
+	ap := ag["properties"].(obj)
+	ap["activeActive"] = true
+	ap["ipConfigurations"] = append(ap["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": aa.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
+	return aa, ag
 }

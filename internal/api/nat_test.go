@@ -276,13 +276,8 @@ func TestDynamicNATRules(t *testing.T) {
 	}
 
 	// On an active-active gateway each instance has its own Dynamic rule.
-	aa := e.site(subA, "aa", loc, "10.5.0.0/16", "RouteBased", "VpnGw2")
-	pip2 := netPath(subA, "aa", "publicIPAddresses", "pip2")
-	e.must("PUT", pip2, publicIP(loc, "Dynamic"))
-	ag := gateway(loc, aa.gwSubnet, aa.pip, "RouteBased", "VpnGw2")
+	aa, ag := e.activeActive()
 	ap := ag["properties"].(obj)
-	ap["activeActive"] = true
-	ap["ipConfigurations"] = append(ap["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": aa.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
 	ap["natRules"] = []obj{natRule("vnet", "Dynamic", "EgressSnat", "10.5.0.0/16", "100.66.0.1/32")}
 	if r := e.do("PUT", aa.gw, ag); r.status != 400 || !strings.Contains(string(r.body), "ipConfigurationId") {
 		t.Errorf("a Dynamic rule for both instances of an active-active gateway: %d %s", r.status, r.body)
