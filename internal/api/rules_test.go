@@ -1064,3 +1064,34 @@ func TestGatewayCustomBgpIPAddresses(t *testing.T) {
 		t.Errorf("the chosen address's IP configuration by name, kept as its id: %s", r.body)
 	}
 }
+
+// TestR22PreSharedKeysOnly: a connection that asks for certificate
+// authentication (Azure's authenticationType Certificate with
+// certificateAuthentication) is refused, not given a tunnel with a
+// pre-shared key; PSK, in any case, or none is taken and shown as PSK.
+func TestR22PreSharedKeysOnly(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l := e.lng(s, "onprem", "203.0.113.1", "192.168.0.0/16")
+	c := netPath(subA, "rg", "connections", "c")
+	for _, tc := range []struct {
+		set    func(p obj)
+		target string
+	}{
+		{func(p obj) { p["authenticationType"] = "Certificate" }, "authenticationType"},
+		{func(p obj) {
+			p["certificateAuthentication"] = obj{"outboundAuthCertificate": "https://vault.example/certs/gw", "inboundAuthCertificateSubjectName": "site"}
+		}, "certificateAuthentication"},
+	} {
+		body := s2s(loc, s.gw, l)
+		tc.set(body["properties"].(obj))
+		if r := e.do("PUT", c, body); r.status != 400 || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), tc.target) || !strings.Contains(string(r.body), "R22") {
+			t.Errorf("%s: %d %s", tc.target, r.status, r.body)
+		}
+	}
+	body := s2s(loc, s.gw, l)
+	body["properties"].(obj)["authenticationType"] = "psk"
+	if got := e.must("PUT", c, body).str("properties.authenticationType"); got != "PSK" {
+		t.Errorf("authenticationType psk shown as %q, want PSK", got)
+	}
+}

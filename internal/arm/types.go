@@ -1,5 +1,7 @@
 package arm
 
+import "encoding/json"
+
 // Field names follow the Microsoft.Network REST API specification,
 // api-version 2024-05-01 (and Microsoft.Resources 2021-04-01 for resource
 // groups). Fields vnetgw does not use are not declared: ARM ignores
@@ -399,6 +401,10 @@ type ConnectionProperties struct {
 	SharedKey                      string       `json:"sharedKey,omitempty"`
 	EnableBGP                      bool         `json:"enableBgp"`
 	UsePolicyBasedTrafficSelectors bool         `json:"usePolicyBasedTrafficSelectors"`
+	// AuthenticationType is PSK, the only one (R22); Azure's Certificate,
+	// with CertificateAuthentication, is refused rather than ignored.
+	AuthenticationType        string          `json:"authenticationType,omitempty"`
+	CertificateAuthentication json.RawMessage `json:"certificateAuthentication,omitempty"`
 	// GatewayCustomBgpIPAddresses choose, per IP configuration (instance)
 	// of the gateway, which of its custom APIPA addresses the connection's
 	// BGP session goes from.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
@@ -55,8 +56,9 @@ func vnet2vnet(location string, gw1, gw2 arm.ID) arm.Connection {
 // rules to the remote gateway (R28, R29, R35).
 func TestVnet2VnetAcrossServeProcesses(t *testing.T) {
 	dirA, dirB := t.TempDir(), t.TempDir()
-	a := startServe(t, dirA, "--public-ip-pool", "127.10.0.0/24", "--peer", dirB)
-	b := startServe(t, dirB, "--public-ip-pool", "127.11.0.0/24", "--peer", dirA)
+	ports := []string{"--ike-port", "15720", "--natt-port", "15721", "--sstp-port", "15743"}
+	a := startServe(t, dirA, append([]string{"--public-ip-pool", "127.10.0.0/24", "--peer", dirB}, ports...)...)
+	b := startServe(t, dirB, append([]string{"--public-ip-pool", "127.11.0.0/24", "--peer", dirA}, ports...)...)
 	ca, cb := a.client(), b.client()
 	ctx := context.Background()
 	gwA := buildRegion(t, ca, "aaaa0000-0000-0000-0000-00000000000a", "rg-we", "westeurope", "10.1.0.0/16", "10.1.255.0/27", arm.RouteBased)
@@ -66,11 +68,19 @@ func TestVnet2VnetAcrossServeProcesses(t *testing.T) {
 	if _, err := ca.Put(ctx, arm.NetworkID("aaaa0000-0000-0000-0000-00000000000a", "rg-we", "connections", "we-to-us"), vnet2vnet("westeurope", gwA, gwB), &out); err != nil {
 		t.Fatalf("VNet-to-VNet to a gateway in another serve: %v", err)
 	}
-	if !out.Properties.InterRegion && out.Properties.ConnectionStatus == "" {
-		t.Logf("status not yet written: %+v", out.Properties)
-	}
 	if _, err := cb.Put(ctx, arm.NetworkID("bbbb0000-0000-0000-0000-00000000000b", "rg-us", "connections", "us-to-we"), vnet2vnet("eastus", gwB, gwA), nil); err != nil {
 		t.Fatalf("and back: %v", err)
+	}
+	// The tunnel between the two processes comes up, its traffic marked
+	// as crossing regions (R39).
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		if err := ca.Get(ctx, arm.NetworkID("aaaa0000-0000-0000-0000-00000000000a", "rg-we", "connections", "we-to-us"), &out); err == nil &&
+			out.Properties.ConnectionStatus == "Connected" && out.Properties.InterRegion {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the VNet-to-VNet connection between two serve processes: %s, interRegion %v after 20 s\n%s", out.Properties.ConnectionStatus, out.Properties.InterRegion, a.log())
+		}
 	}
 
 	refuse := func(code string, c *client.Client, id arm.ID, body arm.Connection) {

@@ -261,6 +261,17 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 	if err := canonical(&p.ConnectionProtocol, "properties.connectionProtocol", arm.IKEv2, arm.IKEv2, arm.IKEv1); err != nil {
 		return err
 	}
+	// R22: tunnels authenticate with a pre-shared key; a connection that
+	// asks for certificates is told so, not given a PSK tunnel.
+	if canonical(&p.AuthenticationType, "properties.authenticationType", "PSK", "PSK") != nil {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.authenticationType",
+			Message: fmt.Sprintf("authenticationType %q is not available: vnetgw's tunnels authenticate with pre-shared keys only (PSK, R22)", p.AuthenticationType)}
+	}
+	if c := strings.TrimSpace(string(p.CertificateAuthentication)); c != "" && c != "null" {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.certificateAuthentication",
+			Message: "certificateAuthentication is not available: vnetgw's tunnels authenticate with pre-shared keys only (R22)"}
+	}
+	p.CertificateAuthentication = nil
 	// IKEv1 has no AEAD cipher in phase 1 (RFC 2409 Appendix A).
 	if p.ConnectionProtocol == arm.IKEv1 && len(p.IPsecPolicies) == 1 && strings.HasPrefix(p.IPsecPolicies[0].IKEEncryption, "GCM") {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies[0].ikeEncryption",
