@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -18,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/net/http/httpproxy"
 
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
@@ -28,7 +30,7 @@ import (
 // newP2S is vnetgw's own point-to-site client (R10).
 func newP2S(g *globals) *cobra.Command {
 	p := &cobra.Command{Use: "p2s", Short: "Point-to-site: vnetgw's own SSTP client"}
-	var gateway, name, caFile, certFile, keyFile, netns, user string
+	var gateway, name, caFile, certFile, keyFile, netns, user, proxy string
 	var routes []string
 	var reconnect, eap bool
 	connect := &cobra.Command{
@@ -83,6 +85,9 @@ is checked against --ca (default: the data directory's ca.pem).`,
 				name = server.Addr().String()
 			}
 			cfg := p2s.ClientConfig{Server: server, ServerName: name, RootCAs: trust}
+			if cfg.Proxy, err = proxyFor(proxy, server); err != nil {
+				return err
+			}
 			switch {
 			case user != "" && certFile != "":
 				return errors.New("--user or --cert, not both")
@@ -131,6 +136,7 @@ is checked against --ca (default: the data directory's ca.pem).`,
 	f.StringVar(&user, "user", "", "user name the gateway's RADIUS server checks, instead of a certificate (the password from $"+envPassword+" or standard input)")
 	f.StringVar(&netns, "netns", "", "network namespace that gets the TUN device")
 	f.StringArrayVar(&routes, "route", nil, "prefix routed through the gateway (repeatable)")
+	f.StringVar(&proxy, "proxy", "", "HTTP proxy to reach the gateway through, http://[USER:PASSWORD@]HOST:PORT (default: $HTTPS_PROXY, as $NO_PROXY allows; \"none\": no proxy)")
 	f.BoolVar(&reconnect, "reconnect", false, "connect again when the connection ends (by default the client ends with it, R14)")
 	p.AddCommand(connect)
 	return p
@@ -208,4 +214,20 @@ func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns st
 	case err := <-c.Done():
 		return fmt.Errorf("the gateway ended the connection: %w", err)
 	}
+}
+
+// proxyFor returns the HTTP proxy to reach the gateway at server through:
+// flag ("none": none), else $HTTPS_PROXY unless $NO_PROXY names it.
+func proxyFor(flag string, server netip.AddrPort) (*url.URL, error) {
+	switch flag {
+	case "none":
+		return nil, nil
+	case "":
+		return httpproxy.FromEnvironment().ProxyFunc()(&url.URL{Scheme: "https", Host: server.String()})
+	}
+	u, err := url.Parse(flag)
+	if err != nil || u.Scheme != "http" || u.Host == "" {
+		return nil, errors.New("--proxy: give http://[USER:PASSWORD@]HOST:PORT")
+	}
+	return u, nil
 }

@@ -6,11 +6,15 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -43,9 +47,66 @@ type ClientConfig struct {
 	// Hello is how long the gateway may be silent before it is asked for
 	// an echo, and then before the connection ends; 0 means 60 s.
 	Hello time.Duration
+	// Proxy, when set, is the HTTP proxy (http://[user:password@]host:port)
+	// the client reaches the gateway through, with CONNECT, as HTTPS goes
+	// through proxies (R13).
+	Proxy *url.URL
 
 	// breakBinding sends a wrong Compound MAC (tests).
 	breakBinding bool
+}
+
+// dialGateway opens the TCP connection to the gateway: directly, or as a
+// tunnel through cfg.Proxy (HTTP CONNECT, RFC 9110 §9.3.6).
+func dialGateway(ctx context.Context, cfg ClientConfig) (net.Conn, error) {
+	var d net.Dialer
+	if cfg.Proxy == nil {
+		return d.DialContext(ctx, "tcp", cfg.Server.String())
+	}
+	if cfg.Proxy.Scheme != "http" || cfg.Proxy.Host == "" {
+		return nil, fmt.Errorf("p2s: proxy %s: give http://HOST:PORT", cfg.Proxy.Redacted())
+	}
+	conn, err := d.DialContext(ctx, "tcp", cfg.Proxy.Host)
+	if err != nil {
+		return nil, fmt.Errorf("p2s: proxy %s: %w", cfg.Proxy.Redacted(), err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		conn.SetDeadline(dl)
+	}
+	target := cfg.Server.String()
+	req := "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n"
+	if u := cfg.Proxy.User; u != nil {
+		pw, _ := u.Password()
+		req += "Proxy-Authorization: Basic " + base64.StdEncoding.EncodeToString([]byte(u.Username()+":"+pw)) + "\r\n"
+	}
+	if _, err := io.WriteString(conn, req+"\r\n"); err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("p2s: proxy %s: %w", cfg.Proxy.Redacted(), err)
+	}
+	// The answer is read a byte at a time: what follows it is the
+	// gateway's TLS, which a buffered reader would swallow.
+	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByte{conn}, 1), &http.Request{Method: http.MethodConnect})
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("p2s: proxy %s: %w", cfg.Proxy.Redacted(), err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		conn.Close()
+		return nil, fmt.Errorf("p2s: proxy %s refused CONNECT %s: %s", cfg.Proxy.Redacted(), target, resp.Status)
+	}
+	conn.SetDeadline(time.Time{})
+	return conn, nil
+}
+
+// oneByte reads at most a byte at a time from r.
+type oneByte struct{ r io.Reader }
+
+func (o oneByte) Read(p []byte) (int, error) {
+	if len(p) > 1 {
+		p = p[:1]
+	}
+	return o.r.Read(p)
 }
 
 // ErrRefused is wrapped by Dial's error when the gateway refused the
@@ -67,8 +128,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", cfg.Server.String())
+	conn, err := dialGateway(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
