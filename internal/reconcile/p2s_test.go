@@ -23,8 +23,9 @@ import (
 // TestPointToSiteThroughTheRegion: a gateway whose vpnClientConfiguration
 // has a pool, SSTP and an uploaded root (R12) serves SSTP on its public
 // address (R13); vnetgw's client (R10) with a certificate of that root
-// gets an address of the pool and reaches a host in the VNet; the data
-// plane lists the client.
+// gets an address of the pool and reaches a host in the VNet, and one in
+// a VNet the gateway is connected to VNet-to-VNet with BGP, which learns
+// the pool (R33); the data plane lists the client.
 func TestPointToSiteThroughTheRegion(t *testing.T) {
 	gwCA := pkitest.Issue(t, "gateway CA", true, nil)
 	l, err := net.Listen("tcp", "127.10.0.1:0")
@@ -67,7 +68,14 @@ func TestPointToSiteThroughTheRegion(t *testing.T) {
 	}
 	web, webAddr := f.nic(t, "p2s", "web", v.Child("subnets", "default"))
 	f.waitHost(t, web)
-	pubs := f.reg.Snapshot().PublicAddrs(f.reg.Snapshot().Gateways()[0])
+	// A spoke VNet connected VNet-to-VNet, with BGP (R33).
+	spokeV, spokeGW := f.gateway(t, "p2s", "spoke", "10.2.0.0/16", 65020, 1)
+	f.connect(t, "p2s", gwID, spokeGW, true)
+	f.connect(t, "p2s", spokeGW, gwID, true)
+	spokeWeb, spokeAddr := f.nic(t, "p2s", "spoke-web", spokeV.Child("subnets", "default"))
+	f.waitHost(t, spokeWeb)
+	snap := f.reg.Snapshot()
+	pubs := snap.PublicAddrs(snap.Gateway(gwID.String()))
 
 	trust := x509.NewCertPool()
 	trust.AddCert(gwCA.Certificate)
@@ -107,6 +115,17 @@ func TestPointToSiteThroughTheRegion(t *testing.T) {
 	body, err := h.HTTPGet(pctx, webAddr)
 	if err != nil || !strings.Contains(body, "hello from web") {
 		t.Fatalf("HTTP from the client to the VNet host: %q %v", body, err)
+	}
+	for {
+		short, c2 := context.WithTimeout(pctx, time.Second)
+		body, err = h.HTTPGet(short, spokeAddr)
+		c2()
+		if err == nil && strings.Contains(body, "hello from spoke-web") {
+			break
+		}
+		if pctx.Err() != nil {
+			t.Fatalf("HTTP from the client to the connected VNet's host: %q %v; the spoke learned %v", body, err, f.eng.LearnedPrefixes(spokeGW.Key()))
+		}
 	}
 	cs := f.eng.P2SClients(gwID.Key())
 	if len(cs) != 1 || cs[0].Identity != "alice" || cs[0].Addr != c.Addr() {
