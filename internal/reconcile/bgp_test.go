@@ -109,21 +109,27 @@ func TestBGPActiveActiveMesh(t *testing.T) {
 		}
 		return
 	}
+	// learned counts the hub's instances that learned the spoke's range
+	// (it comes in an UPDATE after the session is up).
+	learned := func() (n int) {
+		for _, s := range f.eng.BGP(hub.Key()) {
+			if slices.ContainsFunc(s.Best(), func(r bgp.Route) bool { return r.Prefix == netip.MustParsePrefix("10.2.0.0/16") }) {
+				n++
+			}
+		}
+		return n
+	}
 	deadline := time.Now().Add(45 * time.Second)
 	for {
 		hu, ha := sessions(hub)
 		su, sa := sessions(spoke)
-		if hu == 2 && ha == 2 && su == 2 && sa == 2 {
+		l := learned()
+		if hu == 2 && ha == 2 && su == 2 && sa == 2 && l == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("sessions established: hub %d of %d, spoke %d of %d (want 2 of 2 each)", hu, ha, su, sa)
+			t.Fatalf("sessions established: hub %d of %d, spoke %d of %d (want 2 of 2 each); %d hub instances of 2 learned the spoke's range", hu, ha, su, sa, l)
 		}
 		time.Sleep(100 * time.Millisecond)
-	}
-	for i, s := range f.eng.BGP(hub.Key()) {
-		if !slices.ContainsFunc(s.Best(), func(r bgp.Route) bool { return r.Prefix == netip.MustParsePrefix("10.2.0.0/16") }) {
-			t.Errorf("hub instance %d did not learn the spoke's range: %+v", i, s.Best())
-		}
 	}
 }

@@ -37,14 +37,19 @@ func TestNewChildRetriedAfterTemporaryFailure(t *testing.T) {
 			}
 		}
 	})
-	time.Sleep(retryDelay + 2*time.Second)
-	var children, queued int
-	a.onLoop(func(c *conn) {
-		sa := c.established()
-		children, queued = len(sa.children), len(sa.queue)
-	})
-	if children == 0 {
-		t.Errorf("IKE SA established with %d child SAs and %d queued tasks %v after TEMPORARY_FAILURE: not tried again", children, queued, retryDelay+2*time.Second)
+	wait := retryDelay + 10*time.Second
+	for deadline := time.Now().Add(wait); ; time.Sleep(100 * time.Millisecond) {
+		var children, queued int
+		a.onLoop(func(c *conn) {
+			sa := c.established()
+			children, queued = len(sa.children), len(sa.queue)
+		})
+		if children > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("IKE SA established with %d child SAs and %d queued tasks %v after TEMPORARY_FAILURE: not tried again", children, queued, wait)
+		}
 	}
 }
 
@@ -75,8 +80,15 @@ func TestIKERekeyWaitsForChildExchange(t *testing.T) {
 	var st childState
 	a.onLoop(func(c *conn) { st = c.established().children[0].state })
 	a.m.SoftExpired(a.peer.Name, in) // the data path asks again
-	time.Sleep(time.Second)
-	if got := onlyChild(t, a).InSPI; got == in {
-		t.Errorf("child %08x never rekeyed; state %d (childRekeying=%d)", in, st, childRekeying)
+	// Rekeyed: one IKE SA with one child, not the old one (two for a
+	// moment while the old is deleted).
+	rekeyed := func() bool {
+		sas := a.established()
+		return len(sas) == 1 && len(sas[0].Children) == 1 && sas[0].Children[0].InSPI != in
+	}
+	for deadline := time.Now().Add(10 * time.Second); !rekeyed(); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("child %08x never rekeyed; state %d (childRekeying=%d); %+v", in, st, childRekeying, a.status())
+		}
 	}
 }
