@@ -346,8 +346,11 @@ func (s *Server) Traffic(protocol string) (in, out uint64, clients int) {
 // leave forgets the client at addr, keeping its bytes in the server's
 // totals.
 func (s *Server) leave(addr netip.Addr, c client) {
-	bin, bout, _, _ := c.traffic()
 	s.mu.Lock()
+	// Read under s.mu, as Traffic reads: read before, bytes counted in
+	// between would leave the totals for a moment lower than Traffic
+	// had shown (and a total that goes down is taken for a restart).
+	bin, bout, _, _ := c.traffic()
 	s.goneIn[c.protocol()] += bin
 	s.goneOut[c.protocol()] += bout
 	delete(s.clients, addr)
