@@ -563,9 +563,11 @@ func (m *Manager) timers(now time.Time) {
 		}
 		// RFC 2409 §4.5: the negotiated lifetime is the SA's. One not
 		// replaced by its end (the peer did not renew it, or our tries
-		// failed) is deleted; its children live to their own lifetimes.
+		// failed) goes; its children live to their own lifetimes. No
+		// Delete: the peer's copy ends at the same lifetime, and a peer
+		// told of it might take its children down with it (vnetgw's
+		// does, with its last ISAKMP SA) while ours carried on.
 		if est != nil && now.After(est.established.Add(est.s.Life)) {
-			est.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{est.cookies()}}.Append(nil))
 			m.dropSA(est)
 			m.log.Info("IKEv1 SA expired", "conn", name, "lifetime", est.s.Life)
 			est = nil
