@@ -21,14 +21,7 @@ import (
 func TestCLIWalkthrough(t *testing.T) {
 	dir := t.TempDir()
 	startServe(t, dir)
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := cli(t, dir, args...)
-		if err != nil {
-			t.Fatalf("vnetgw %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	run := mustCLI(t, dir)
 	refuse := func(code string, args ...string) {
 		t.Helper()
 		out, err := cli(t, dir, args...)

@@ -157,6 +157,19 @@ func (s *serve) token() string {
 	return strings.TrimSpace(string(b))
 }
 
+// mustCLI returns what runs the CLI against the serve of dataDir and
+// fails the test when a command fails.
+func mustCLI(t *testing.T, dataDir string) func(args ...string) string {
+	return func(args ...string) string {
+		t.Helper()
+		out, err := cli(t, dataDir, args...)
+		if err != nil {
+			t.Fatalf("vnetgw %s: %v\n%s", strings.Join(args, " "), err, out)
+		}
+		return out
+	}
+}
+
 // cli runs the vnetgw CLI against the data directory.
 func cli(t testing.TB, dataDir string, args ...string) (string, error) {
 	t.Helper()

@@ -13,14 +13,7 @@ import (
 func TestVPNClientPackageFollowsServe(t *testing.T) {
 	dir := t.TempDir()
 	startServe(t, dir, "--ike-port", "25530", "--natt-port", "25531", "--public-ip-pool", "127.21.3.0/24")
-	run := func(args ...string) string {
-		t.Helper()
-		out, err := cli(t, dir, args...)
-		if err != nil {
-			t.Fatalf("vnetgw %s: %v\n%s", strings.Join(args, " "), err, out)
-		}
-		return out
-	}
+	run := mustCLI(t, dir)
 	run("group", "create", "-n", "p2s", "-l", "westeurope")
 	run("vnet", "create", "-g", "p2s", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
 	run("public-ip", "create", "-g", "p2s", "-n", "gw-ip")

@@ -372,14 +372,8 @@ func TestStandbyChildRFC7296Section2_8(t *testing.T) {
 			old1, old2 := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
 			new1, new2 := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
 			new1.Standby = true // A answered B's rekey
-			for _, c := range []struct {
-				s *side
-				c ipsec.Child
-			}{{a, old1}, {b, old2}, {a, new1}, {b, new2}} {
-				if err := c.s.e.AddChild(c.c); err != nil {
-					t.Fatal(err)
-				}
-			}
+			a.add(t, old1, new1)
+			b.add(t, old2, new2)
 			p := packet("10.1.0.1", "10.2.0.1", 50)
 			a.inner.Send(p)
 			if spi := binary.BigEndian.Uint32(capA.wait(t, 1)[0]); spi != 0xb0000001 {
@@ -415,14 +409,8 @@ func TestSpentChildYieldsToStandby(t *testing.T) {
 			old1.Out.Limits = tc.limits
 			new1, new2 := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
 			new1.Standby = true // A answered B's rekey; B has not used it yet
-			for _, c := range []struct {
-				s *side
-				c ipsec.Child
-			}{{a, old1}, {b, old2}, {a, new1}, {b, new2}} {
-				if err := c.s.e.AddChild(c.c); err != nil {
-					t.Fatal(err)
-				}
-			}
+			a.add(t, old1, new1)
+			b.add(t, old2, new2)
 			for i := range 4 {
 				a.inner.Send(packet("10.1.0.1", "10.2.0.1", 72))
 				if _, ok := b.inner.Next(5 * time.Second); !ok {

@@ -273,3 +273,13 @@ func connectEngines(t testing.TB, ea, eb *Engine) {
 		t.Fatal(err)
 	}
 }
+
+// add installs children at the side's engine, in order.
+func (s *side) add(t testing.TB, children ...ipsec.Child) {
+	t.Helper()
+	for _, c := range children {
+		if err := s.e.AddChild(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
