@@ -73,6 +73,9 @@ type Config struct {
 	// Insights is the history of this node's tunnel counters, for Azure
 	// Monitor's metrics queries; nil answers that none is kept.
 	Insights *insights.History
+	// InternetEgress says the data plane takes the VNets' hosts to the
+	// Internet (serve --internet-egress), as their effective routes show.
+	InternetEgress bool
 }
 
 // DataPlane is the running data plane as the API sees it.
@@ -145,6 +148,7 @@ type Handler struct {
 	packages   *downloads
 	captures   *downloads
 	insights   *insights.History
+	internet   bool
 	stats      requestStats
 }
 
@@ -160,7 +164,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
 		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, openVPNKey: cfg.OpenVPNKey, packages: newDownloads("VPN client packages", packagePath, ".zip", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
-		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap"), insights: cfg.Insights}
+		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap"), insights: cfg.Insights, internet: cfg.InternetEgress}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {

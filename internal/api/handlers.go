@@ -57,7 +57,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			h.fail(w, r, methodNotAllowed(r))
 			return
 		}
-		routes, err := h.region.EffectiveRoutes(rt.id, h.dp.LearnedPrefixes)
+		routes, err := h.region.EffectiveRoutes(rt.id, h.internet, h.dp.LearnedPrefixes)
 		if err != nil {
 			h.fail(w, r, err)
 			return

@@ -46,6 +46,7 @@ type envOptions struct {
 	log      io.Writer         // where the API logs (none: nowhere)
 	remotes  region.Remotes    // review: peer regions
 	reg      **region.Region   // review: the region, handed back
+	internet bool              // serve --internet-egress
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -76,7 +77,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if o.log != nil {
 		log = slog.New(slog.NewTextHandler(o.log, nil))
 	}
-	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log}))
+	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet}))
 	t.Cleanup(func() {
 		srv.Close()
 		reg.Close()

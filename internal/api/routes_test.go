@@ -65,3 +65,36 @@ func TestR43R25EffectiveRoutes(t *testing.T) {
 		t.Fatalf("GET of effectiveRouteTable: %d", r.status)
 	}
 }
+
+// TestR43EffectiveRoutesToTheInternet: with serve --internet-egress the
+// rest goes to the Internet, but for the private ranges and the shared
+// address space (dropped, as in Azure), and forced tunneling still takes
+// 0.0.0.0/0 to the default site.
+func TestR43EffectiveRoutesToTheInternet(t *testing.T) {
+	e := newEnv(t, envOptions{internet: true})
+	a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l := e.lng(a, "onprem", "203.0.113.1", "192.168.0.0/16")
+	e.must("PUT", netPath(subA, "rg", "connections", "s2s"), s2s(loc, a.gw, l))
+	n := netPath(subA, "rg", "networkInterfaces", "n")
+	e.must("PUT", n, nic(loc, a.defaultSubnet, ""))
+	routes := effectiveRoutes(t, e, n)
+	for _, want := range []struct{ prefix, hop string }{
+		{"10.1.0.0/16", "VnetLocal"},
+		{"192.168.0.0/16", "VirtualNetworkGateway"},
+		{"0.0.0.0/0", "Internet"},
+		{"10.0.0.0/8", "None"},
+		{"172.16.0.0/12", "None"},
+		{"100.64.0.0/10", "None"},
+	} {
+		if !hasRoute(routes, want.prefix, want.hop) {
+			t.Fatalf("no route %s -> %s in %+v", want.prefix, want.hop, routes)
+		}
+	}
+	g := gateway(loc, a.gwSubnet, a.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["gatewayDefaultSite"] = obj{"id": l}
+	e.must("PUT", a.gw, g)
+	routes = effectiveRoutes(t, e, n)
+	if !hasRoute(routes, "0.0.0.0/0", "VirtualNetworkGateway") || hasRoute(routes, "0.0.0.0/0", "Internet") {
+		t.Fatalf("with forced tunneling, 0.0.0.0/0 should go to the gateway, not the Internet: %+v", routes)
+	}
+}

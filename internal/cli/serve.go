@@ -80,6 +80,7 @@ SIGINT or SIGTERM stop the server cleanly.`,
 	f.StringVar(&cfg.PublicInterface, "public-interface", "", "interface that gets each gateway's public address while it runs (root); unset: the pool's addresses must be local, as 127.0.0.0/8 is")
 	f.DurationVar(&cfg.PolicyIdleTimeout, "policy-idle-timeout", 5*time.Minute, "a policy-based tunnel without traffic this long is removed, and set up again by the next packet (R8)")
 	f.BoolVar(&cfg.RawESP, "raw-esp", false, "carry ESP as IP protocol 50 with peers that no NAT separates from the gateway (root); default: ESP always in UDP on --natt-port, which batches better")
+	f.BoolVar(&cfg.InternetEgress, "internet-egress", false, "let the VNets' hosts reach the Internet through this node, TCP and UDP leaving with its address (R43: 0.0.0.0/0 goes to Internet unless forced tunneling sends it to a site); default: dropped and counted")
 	f.StringVar(&cfg.DNSServer, "dns-server", "", "DNS server (host:port) that resolves the fqdn of local network gateways given by name (default: the system's resolver)")
 	f.DurationVar(&cfg.FQDNRefresh, "fqdn-refresh", dataplane.DefaultResolveInterval, "how often the fqdn of local network gateways are looked up again; a tunnel follows its device to a new address")
 	f.DurationVar(&cfg.MetricsInterval, "metrics-interval", time.Minute, "how often the tunnels' counters are sampled for Azure Monitor's metrics API (.../providers/Microsoft.Insights/metrics, vnetgw monitor metrics list); at least 1s")

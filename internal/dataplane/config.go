@@ -40,8 +40,9 @@ type VNet struct {
 type UserRoute struct {
 	Prefix netip.Prefix
 	// NextHop is VirtualAppliance (the host at Appliance), VirtualNetworkGateway
-	// (the VNet's VPN gateway), VnetLocal (the VNet's own routing), or
-	// None or Internet (dropped: vnetgw has no Internet egress).
+	// (the VNet's VPN gateway), VnetLocal (the VNet's own routing),
+	// Internet (the node's way out, Options.Internet; dropped without it)
+	// or None (dropped).
 	NextHop   string
 	Appliance netip.Addr
 }

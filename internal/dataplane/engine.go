@@ -57,6 +57,11 @@ type Options struct {
 	// how often they are looked up again; 0 means DefaultResolveInterval.
 	Resolver        *net.Resolver
 	ResolveInterval time.Duration
+	// Internet, when set, lets the hosts of every VNet reach the Internet
+	// from the node (R43): 0.0.0.0/0 and ::/0 go there unless forced
+	// tunneling or a route learned over BGP sends them to a gateway.
+	// Without it, such traffic is dropped and counted.
+	Internet *fabric.EgressOptions
 }
 
 // DefaultPolicyIdleTimeout is the FAQ's five minutes (R8).
@@ -135,6 +140,8 @@ func (e *Engine) tally(key string) *tally {
 type vnet struct {
 	router *fabric.Router
 	hosts  map[string]*host
+	// egress is the VNet's way to the Internet (Options.Internet), or nil.
+	egress *fabric.Egress
 }
 
 // host is a realised network interface: a built-in host or a TUN device.
@@ -235,8 +242,18 @@ func (e *Engine) Reconfig(cfg Config) (changed bool, err error) {
 		if v == nil {
 			e.log.Info("adding VNet", "vnet", id)
 			v = &vnet{router: fabric.NewRouter(), hosts: map[string]*host{}}
+			if o := e.opts.Internet; o != nil {
+				eg, err := fabric.NewEgress(v.router, *o)
+				if err != nil {
+					e.log.Warn("VNet without Internet access", "vnet", id, "err", err)
+				}
+				v.egress = eg
+			}
 			e.vnets[id] = v
 			changed = true
+		}
+		if v.egress != nil {
+			v.egress.SetSources(vc.Prefixes)
 		}
 		if e.reconcileHosts(v, vc) {
 			changed = true
@@ -402,6 +419,10 @@ func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserR
 		switch u.NextHop {
 		case "VnetLocal":
 			continue
+		case "Internet":
+			if v.egress != nil {
+				port = v.egress
+			}
 		case "VirtualAppliance":
 			for _, h := range v.hosts {
 				if h.cfg.Addr == u.Appliance && h.port != nil {
@@ -428,6 +449,13 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 	// without a host is dropped, also when a wider route (0.0.0.0/0 of
 	// forced tunneling, a supernet learned over BGP) would take it out.
 	var rs []fabric.Route
+	if v.egress != nil {
+		// First, so that a default route to a gateway (forced tunneling,
+		// BGP) takes its place: of two routes of one prefix the later
+		// wins.
+		rs = append(rs, fabric.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Port: v.egress},
+			fabric.Route{Prefix: netip.MustParsePrefix("::/0"), Port: v.egress})
+	}
 	for _, p := range vc.Prefixes {
 		rs = append(rs, fabric.Route{Prefix: p})
 	}
@@ -506,9 +534,22 @@ func (e *Engine) gatewayPort(id string) fabric.Port {
 	return fabric.NewFailover(ports, carries)
 }
 
+// stats returns the counters of the VNet's router, which count what its
+// way to the Internet turns away as having no route (R43).
+func (v *vnet) stats() fabric.Stats {
+	s := v.router.Stats()
+	if v.egress != nil {
+		s.NoRoute += v.egress.Stats().Refused
+	}
+	return s
+}
+
 func (v *vnet) close() {
 	for _, h := range v.hosts {
 		h.close()
+	}
+	if v.egress != nil {
+		v.egress.Close()
 	}
 }
 
@@ -669,7 +710,7 @@ func (e *Engine) Status() Status {
 	defer e.mu.Unlock()
 	s := Status{Epoch: e.epoch, VNets: map[string]fabric.Stats{}, Hosts: map[string]HostStatus{}, Connections: map[string]ConnectionStatus{}, P2S: map[string]map[string]P2SStatus{}}
 	for id, v := range e.vnets {
-		s.VNets[id] = v.router.Stats()
+		s.VNets[id] = v.stats()
 		for hid, h := range v.hosts {
 			hs := HostStatus{Running: h.port != nil}
 			if h.err != nil {

@@ -28,7 +28,9 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_ike_dropped_messages_total", "counter", "IKE messages the gateway instance dropped, by IKE version and reason: malformed, unknown_spi (no SA of ours), no_peer (a first message from an address no connection has), integrity (did not decrypt or verify; IKEv1: refused), unexpected, queue_full"},
 	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
 	{"vnetgw_vnet_forwarded_packets_total", "counter", "packets the VNet's router forwarded"},
-	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43), ttl_expired, malformed"},
+	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43; with --internet-egress also what may not go to the Internet), ttl_expired, malformed"},
+	{"vnetgw_vnet_internet_flows_total", "counter", "TCP connections and UDP flows of the VNet's hosts to the Internet (serve --internet-egress), by result: opened, failed (the node could not open it: refused, unreachable), full (as many flows were open as may be)"},
+	{"vnetgw_vnet_internet_flows", "gauge", "TCP connections and UDP flows of the VNet's hosts to the Internet open now"},
 	{"vnetgw_p2s_connections", "gauge", "point-to-site clients connected to the gateway instance, by protocol (Azure: P2S Connection Count)"},
 	{"vnetgw_bgp_peer_up", "gauge", "1 when the BGP session with the peer is Established (Azure: BGP Peer Status)"},
 	{"vnetgw_bgp_routes_learned", "gauge", "routes the gateway instance learned from the BGP peer (Azure: BGP Routes Learned)"},
@@ -91,10 +93,18 @@ func (e *Engine) WriteMetrics(w io.Writer) error {
 	m := metrics{}
 	e.mu.Lock()
 	for _, id := range slices.Sorted(maps.Keys(e.vnets)) {
-		s := e.vnets[id].router.Stats()
+		v := e.vnets[id]
+		s := v.stats()
 		m.add("vnetgw_vnet_forwarded_packets_total", s.Forwarded, "vnet", id)
 		m.addReasons("vnetgw_vnet_dropped_packets_total", []string{"vnet", id},
 			reason{"no_route", s.NoRoute}, reason{"ttl_expired", s.TTLExpired}, reason{"malformed", s.Malformed})
+		if v.egress != nil {
+			es := v.egress.Stats()
+			m.add("vnetgw_vnet_internet_flows_total", es.Flows-es.Failed, "vnet", id, "result", "opened")
+			m.add("vnetgw_vnet_internet_flows_total", es.Failed, "vnet", id, "result", "failed")
+			m.add("vnetgw_vnet_internet_flows_total", es.Full, "vnet", id, "result", "full")
+			m.add("vnetgw_vnet_internet_flows", es.Open, "vnet", id)
+		}
 	}
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
 		e.gatewayMetrics(m, e.gateways[key])

@@ -10,11 +10,13 @@ import (
 
 // EffectiveRoutes returns the routes in effect for a network interface, as
 // the data plane applies them (R24, R25, R43): its VNet's ranges stay in
-// the VNet, connected ranges go to the gateway, and anything else is
-// dropped ("None": vnetgw has no Internet egress) unless forced tunneling
-// sends 0.0.0.0/0 to the gateway. learned, when not nil, returns the
-// prefixes a gateway learned over BGP and installed (R41).
-func (r *Region) EffectiveRoutes(nicID arm.ID, learned func(gatewayID string) []netip.Prefix) ([]arm.EffectiveRoute, error) {
+// the VNet, connected ranges go to the gateway, and anything else goes to
+// the Internet when the data plane has a way there (internet: serve
+// --internet-egress), but for the private ranges, or is dropped ("None"),
+// unless forced tunneling sends 0.0.0.0/0 to the gateway. learned, when
+// not nil, returns the prefixes a gateway learned over BGP and installed
+// (R41).
+func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatewayID string) []netip.Prefix) ([]arm.EffectiveRoute, error) {
 	s := r.Snapshot()
 	n, err := existing[arm.NetworkInterface](s.tx, arm.TypeNetworkInterface, nicID)
 	if err != nil {
@@ -72,11 +74,25 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, learned func(gatewayID string) []
 		}
 		for _, p := range ps {
 			e.AddressPrefix = append(e.AddressPrefix, p.String())
+			if p.Bits() == 0 && p.Addr().Is4() {
+				forced = true // a site's default route wins the Internet's
+			}
 		}
 		out = append(out, e)
 	}
 	if !forced {
-		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{netip.MustParsePrefix("0.0.0.0/0").String()}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopNone})
+		hop := arm.NextHopNone
+		if internet {
+			hop = arm.NextHopInternet
+		}
+		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{"0.0.0.0/0"}, NextHopIPAddress: []string{}, NextHopType: hop})
+	}
+	if internet {
+		// Azure's system routes: the private ranges and the shared
+		// address space never go to the Internet.
+		for _, p := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"} {
+			out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{p}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopNone})
+		}
 	}
 	// R26: the user-defined routes of the interface's subnet; a system
 	// route of the same prefix gives way to one.

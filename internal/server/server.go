@@ -31,6 +31,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/devicecfg"
+	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/federation"
 	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
@@ -57,6 +58,9 @@ type Config struct {
 	PolicyIdleTimeout time.Duration
 	// RawESP carries ESP as IP protocol 50 where no NAT is in between.
 	RawESP bool
+	// InternetEgress lets the VNets' hosts reach the Internet from this
+	// node (R43); otherwise what they send there is dropped.
+	InternetEgress bool
 	// DNSServer (host:port), when set, answers the lookups of on-premises
 	// devices' names instead of the system's resolver; FQDNRefresh is how
 	// often they are looked up again (0: dataplane.DefaultResolveInterval).
@@ -222,12 +226,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.region, s.listener = reg, ln
 	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
-		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir), OpenVPNKey: openVPNKeys(cfg.DataDir), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh})
+		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir), OpenVPNKey: openVPNKeys(cfg.DataDir), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh,
+		Internet: internet(cfg, pool.Contains)})
 	s.insights = insights.New(cfg.MetricsInterval, cfg.MetricsRetention)
 	s.loadHistory()
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"), Insights: s.insights,
 		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}, SSTPPort: cfg.SSTPPort,
-		OpenVPNKey: openVPNKeys(cfg.DataDir)}
+		OpenVPNKey: openVPNKeys(cfg.DataDir), InternetEgress: cfg.InternetEgress}
 	// The gateways' SSTP certificates come from the data directory's CA
 	// (made now if --tls-cert brought the API's certificate).
 	gwCA, _, err := ensureCA(cfg.DataDir)
@@ -499,4 +504,13 @@ func resolver(addr string) *net.Resolver {
 	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return d.DialContext(ctx, network, addr)
 	}}
+}
+
+// internet is the data plane's way to the Internet with --internet-egress:
+// not to the gateways' public addresses.
+func internet(cfg Config, inPool func(netip.Addr) bool) *fabric.EgressOptions {
+	if !cfg.InternetEgress {
+		return nil
+	}
+	return &fabric.EgressOptions{Blocked: inPool, Logger: cfg.Logger.With("component", "egress")}
 }

@@ -1,0 +1,437 @@
+package fabric
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/buffer"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// Egress is a VNet's way out to the Internet (R43). It is a port that ends
+// the TCP connections and UDP flows the VNet's hosts open to Internet
+// addresses on a userspace TCP/IP stack, and opens each again from the
+// node with a socket of its own: they leave with the node's address, as
+// Azure's default outbound access translates them to one of its own.
+// Only the VNet's hosts go out this way (not what arrives from the
+// gateways: sites and point-to-site clients have their own way out), only
+// to Internet addresses, and only TCP and UDP; anything else is dropped
+// and counted.
+type Egress struct {
+	log    *slog.Logger
+	opts   EgressOptions
+	stack  *stack.Stack
+	ep     *channel.Endpoint
+	router Forwarder
+	// sources are the VNet's ranges: what may go out.
+	sources atomic.Pointer[[]netip.Prefix]
+	flows   chan struct{} // a token per open flow (MaxFlows)
+	ctx     context.Context
+	cancel  context.CancelFunc
+	stats   egressStats
+
+	mu     sync.Mutex // guards closed and the adding to wg
+	closed bool
+	wg     sync.WaitGroup // the pump and every flow
+}
+
+var _ Port = (*Egress)(nil)
+
+// EgressOptions configure an Egress.
+type EgressOptions struct {
+	// Dial opens a flow's connection (TCP) or socket (UDP) from the node;
+	// nil means a net.Dialer's.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Blocked tells destinations that are the node's own and not the
+	// Internet's, besides those that never are (see Internet): the public
+	// IP pool of the gateways. nil blocks none.
+	Blocked func(netip.Addr) bool
+	// MaxFlows bounds the TCP connections and UDP flows open at once; 0
+	// means DefaultMaxEgressFlows.
+	MaxFlows int
+	// UDPIdleTimeout ends a UDP flow that carried nothing for that long;
+	// 0 means DefaultUDPIdleTimeout.
+	UDPIdleTimeout time.Duration
+	Logger         *slog.Logger
+}
+
+// Defaults of EgressOptions.
+const (
+	DefaultMaxEgressFlows = 4096
+	DefaultUDPIdleTimeout = 2 * time.Minute
+	// egressDialTimeout bounds the opening of a TCP connection.
+	egressDialTimeout = 20 * time.Second
+)
+
+type egressStats struct {
+	flows, refused, failed, full, open atomic.Uint64
+}
+
+// EgressStats are an Egress's counters.
+type EgressStats struct {
+	// Flows were opened to the Internet; Open are open now.
+	Flows, Open uint64
+	// Refused were not from a host of the VNet, not to an Internet
+	// address, or neither TCP nor UDP; Failed could not be opened from the
+	// node; Full came while MaxFlows were open.
+	Refused, Failed, Full uint64
+}
+
+// notInternet are the ranges Azure routes to None rather than to the
+// Internet (the private ranges and the shared address space), and those
+// that are nobody's on the Internet; Internet tells the rest.
+var notInternet = []netip.Prefix{
+	netip.MustParsePrefix("0.0.0.0/8"),
+	netip.MustParsePrefix("10.0.0.0/8"),
+	netip.MustParsePrefix("100.64.0.0/10"),
+	netip.MustParsePrefix("172.16.0.0/12"),
+	netip.MustParsePrefix("192.168.0.0/16"),
+	netip.MustParsePrefix("240.0.0.0/4"),
+	netip.MustParsePrefix("fc00::/7"),
+}
+
+// Internet tells whether a is an Internet address: global unicast, not a
+// private or shared range, not loopback, link-local or multicast.
+func Internet(a netip.Addr) bool {
+	if a.Is4In6() {
+		return false // an IPv4 address by another name: not to be let through twice
+	}
+	if !a.IsGlobalUnicast() {
+		return false
+	}
+	for _, p := range notInternet {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	return true
+}
+
+// NewEgress starts the way out of a VNet whose router is router.
+func NewEgress(router Forwarder, opts EgressOptions) (*Egress, error) {
+	if opts.Dial == nil {
+		opts.Dial = (&net.Dialer{}).DialContext
+	}
+	if opts.MaxFlows <= 0 {
+		opts.MaxFlows = DefaultMaxEgressFlows
+	}
+	if opts.UDPIdleTimeout <= 0 {
+		opts.UDPIdleTimeout = DefaultUDPIdleTimeout
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol},
+	})
+	sack := tcpip.TCPSACKEnabled(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	ep := channel.New(512, DefaultMTU, "")
+	if err := s.CreateNIC(nicID, ep); err != nil {
+		s.Close()
+		return nil, errors.New("egress: create NIC: " + err.String())
+	}
+	// Every destination is the stack's own (promiscuous), and it answers
+	// from it (spoofing): the hosts see the Internet's addresses.
+	s.SetPromiscuousMode(nicID, true)
+	s.SetSpoofing(nicID, true)
+	s.AddRoute(tcpip.Route{Destination: header.IPv4EmptySubnet, NIC: nicID})
+	s.AddRoute(tcpip.Route{Destination: header.IPv6EmptySubnet, NIC: nicID})
+	ctx, cancel := context.WithCancel(context.Background())
+	e := &Egress{log: opts.Logger, opts: opts, stack: s, ep: ep, router: router,
+		flows: make(chan struct{}, opts.MaxFlows), ctx: ctx, cancel: cancel}
+	e.sources.Store(&[]netip.Prefix{})
+	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, 0, opts.MaxFlows, e.tcp).HandlePacket)
+	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, e.udp).HandlePacket)
+	e.wg.Go(e.pump)
+	return e, nil
+}
+
+// track counts a goroutine of a flow in wg, unless the egress is closed.
+func (e *Egress) track() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return false
+	}
+	e.wg.Add(1)
+	return true
+}
+
+// SetSources sets the VNet's ranges: what its hosts send from.
+func (e *Egress) SetSources(ps []netip.Prefix) {
+	ps = append([]netip.Prefix(nil), ps...)
+	e.sources.Store(&ps)
+}
+
+// Stats returns the counters.
+func (e *Egress) Stats() EgressStats {
+	return EgressStats{Flows: e.stats.flows.Load(), Open: e.stats.open.Load(),
+		Refused: e.stats.refused.Load(), Failed: e.stats.failed.Load(), Full: e.stats.full.Load()}
+}
+
+// Close ends every flow and stops the egress.
+func (e *Egress) Close() {
+	e.mu.Lock()
+	e.closed = true
+	e.mu.Unlock()
+	e.cancel()
+	e.stack.Close()
+	e.wg.Wait()
+	e.stack.Wait()
+}
+
+// Deliver implements Port: a packet a host sends to the Internet.
+func (e *Egress) Deliver(b []byte) {
+	if len(b) == 0 {
+		return
+	}
+	var proto tcpip.NetworkProtocolNumber
+	var src, dst netip.Addr
+	var transport uint8
+	switch b[0] >> 4 {
+	case 4:
+		if len(b) < header.IPv4MinimumSize {
+			e.stats.refused.Add(1)
+			return
+		}
+		h := header.IPv4(b)
+		proto, transport = ipv4.ProtocolNumber, h.Protocol()
+		src, dst = netip.AddrFrom4(h.SourceAddress().As4()), netip.AddrFrom4(h.DestinationAddress().As4())
+	case 6:
+		if len(b) < header.IPv6MinimumSize {
+			e.stats.refused.Add(1)
+			return
+		}
+		h := header.IPv6(b)
+		proto, transport = ipv6.ProtocolNumber, h.NextHeader()
+		src, dst = netip.AddrFrom16(h.SourceAddress().As16()), netip.AddrFrom16(h.DestinationAddress().As16())
+	default:
+		e.stats.refused.Add(1)
+		return
+	}
+	if (transport != uint8(header.TCPProtocolNumber) && transport != uint8(header.UDPProtocolNumber)) || !e.admits(src, dst) {
+		e.stats.refused.Add(1)
+		return
+	}
+	pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
+	defer pkb.DecRef()
+	e.ep.InjectInbound(proto, pkb)
+}
+
+// admits tells whether a host may reach dst from src through the egress.
+func (e *Egress) admits(src, dst netip.Addr) bool {
+	if !Internet(dst) {
+		return false
+	}
+	if e.opts.Blocked != nil && e.opts.Blocked(dst) {
+		return false
+	}
+	for _, p := range *e.sources.Load() {
+		if p.Contains(src) {
+			return true
+		}
+	}
+	return false
+}
+
+// pump moves what the stack sends back to the hosts into the router.
+func (e *Egress) pump() {
+	for {
+		pkt := e.ep.ReadContext(e.ctx)
+		if pkt == nil {
+			return
+		}
+		v := pkt.ToView()
+		pkt.DecRef()
+		e.router.Forward(v.AsSlice())
+		v.Release()
+	}
+}
+
+// take reserves a flow; false when MaxFlows are open.
+func (e *Egress) take() bool {
+	select {
+	case e.flows <- struct{}{}:
+		e.stats.flows.Add(1)
+		e.stats.open.Add(1)
+		return true
+	default:
+		e.stats.full.Add(1)
+		return false
+	}
+}
+
+// give ends a flow take reserved.
+func (e *Egress) give() {
+	<-e.flows
+	e.stats.open.Add(^uint64(0))
+}
+
+// endpoint returns the addresses of a flow: the host's and the Internet's.
+func endpoint(id stack.TransportEndpointID) (host, far netip.AddrPort) {
+	a, _ := netip.AddrFromSlice(id.RemoteAddress.AsSlice())
+	b, _ := netip.AddrFromSlice(id.LocalAddress.AsSlice())
+	return netip.AddrPortFrom(a, id.RemotePort), netip.AddrPortFrom(b, id.LocalPort)
+}
+
+// tcp opens a host's TCP connection to the Internet again from the node;
+// it runs on a goroutine of its own. Only once that connection is open
+// does the host's handshake complete; a refusal or a timeout there is a
+// reset here.
+func (e *Egress) tcp(r *tcp.ForwarderRequest) {
+	host, far := endpoint(r.ID())
+	if !e.track() {
+		r.Complete(false)
+		return
+	}
+	defer e.wg.Done()
+	if !e.take() {
+		r.Complete(false) // as if lost: the host tries again
+		return
+	}
+	defer e.give()
+	ctx, cancel := context.WithTimeout(e.ctx, egressDialTimeout)
+	out, err := e.opts.Dial(ctx, "tcp", far.String())
+	cancel()
+	if err != nil {
+		e.stats.failed.Add(1)
+		e.log.Debug("egress: connection not opened", "host", host, "to", far, "err", err)
+		r.Complete(true)
+		return
+	}
+	defer out.Close()
+	var wq waiter.Queue
+	ep, terr := r.CreateEndpoint(&wq)
+	if terr != nil {
+		e.stats.failed.Add(1)
+		r.Complete(true)
+		return
+	}
+	r.Complete(false)
+	in := gonet.NewTCPConn(&wq, ep)
+	defer in.Close()
+	splice(e.ctx, in, out)
+}
+
+// closeWriter is a connection that can end its sending half.
+type closeWriter interface{ CloseWrite() error }
+
+// splice copies both ways until both are done (each end of a TCP
+// connection may end its sending first) or ctx is.
+func splice(ctx context.Context, a, b net.Conn) {
+	done := make(chan struct{}, 2)
+	one := func(dst, src net.Conn) {
+		io.Copy(dst, src)
+		if cw, ok := dst.(closeWriter); ok {
+			cw.CloseWrite()
+		} else {
+			dst.Close()
+		}
+		done <- struct{}{}
+	}
+	go one(a, b)
+	go one(b, a)
+	for range 2 {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			a.Close()
+			b.Close()
+			<-done
+			<-done
+			return
+		}
+	}
+}
+
+// udp opens a host's UDP flow to the Internet again from the node. It
+// runs on the goroutine that delivers the flow's first packet, so it
+// only makes the flow's endpoint (what follows goes to it) and leaves
+// the rest to a goroutine.
+func (e *Egress) udp(r *udp.ForwarderRequest) {
+	host, far := endpoint(r.ID())
+	if !e.track() {
+		return
+	}
+	if !e.take() {
+		e.wg.Done()
+		return
+	}
+	var wq waiter.Queue
+	ep, terr := r.CreateEndpoint(&wq)
+	if terr != nil {
+		e.stats.failed.Add(1)
+		e.give()
+		e.wg.Done()
+		return
+	}
+	in := gonet.NewUDPConn(&wq, ep)
+	go func() {
+		defer e.wg.Done()
+		defer e.give()
+		defer in.Close()
+		out, err := e.opts.Dial(e.ctx, "udp", far.String())
+		if err != nil {
+			e.stats.failed.Add(1)
+			e.log.Debug("egress: UDP flow not opened", "host", host, "to", far, "err", err)
+			return
+		}
+		defer out.Close()
+		e.relayUDP(in, out)
+	}()
+}
+
+// relayUDP carries datagrams both ways until neither way carried one for
+// UDPIdleTimeout, or the egress closes.
+func (e *Egress) relayUDP(in, out net.Conn) {
+	var last atomic.Int64 // unix nanoseconds of the last datagram
+	last.Store(time.Now().UnixNano())
+	one := func(dst, src net.Conn) {
+		buf := make([]byte, 65535)
+		for {
+			src.SetReadDeadline(time.Now().Add(e.opts.UDPIdleTimeout))
+			n, err := src.Read(buf)
+			if err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() &&
+					time.Since(time.Unix(0, last.Load())) < e.opts.UDPIdleTimeout {
+					continue // the other way is busy
+				}
+				return
+			}
+			last.Store(time.Now().UnixNano())
+			dst.Write(buf[:n])
+		}
+	}
+	done := make(chan struct{}, 2)
+	go func() { one(out, in); done <- struct{}{} }()
+	go func() { one(in, out); done <- struct{}{} }()
+	ended := 0
+	select {
+	case <-done:
+		ended++
+	case <-e.ctx.Done():
+	}
+	in.Close()
+	out.Close()
+	for ; ended < 2; ended++ {
+		<-done
+	}
+}

@@ -1,0 +1,200 @@
+package fabric
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+func TestInternetAddresses(t *testing.T) {
+	for a, want := range map[string]bool{
+		"198.51.100.7": true, "8.8.8.8": true, "2001:db8::1": true,
+		"10.1.0.4": false, "172.20.0.1": false, "192.168.1.1": false, "100.64.0.1": false,
+		"127.0.0.1": false, "169.254.169.254": false, "224.0.0.5": false, "255.255.255.255": false,
+		"0.1.2.3": false, "0.0.0.0": false, "::1": false, "fe80::1": false, "fd00::1": false,
+		"::ffff:127.0.0.1": false, "::ffff:8.8.8.8": false,
+	} {
+		if got := Internet(netip.MustParseAddr(a)); got != want {
+			t.Errorf("Internet(%s) = %v, want %v", a, got, want)
+		}
+	}
+}
+
+// internet is a namespace with Internet addresses the egress test reaches
+// from a "node" namespace, as a gateway node reaches the Internet.
+type internet struct {
+	node, far *netnstest.NS
+	nodeAddr  netip.Addr
+	farAddr   netip.Addr
+}
+
+func newInternet(t *testing.T) *internet {
+	netnstest.Require(t, "ip")
+	in := &internet{node: netnstest.New(t, "eg"), far: netnstest.New(t, "in"),
+		nodeAddr: netip.MustParseAddr("198.51.100.1"), farAddr: netip.MustParseAddr("198.51.100.2")}
+	netnstest.Link(t, in.node, in.nodeAddr.String()+"/24", in.far, in.farAddr.String()+"/24")
+	return in
+}
+
+// dial opens a connection from the node namespace.
+func (in *internet) dial(ctx context.Context, network, addr string) (c net.Conn, err error) {
+	err = in.node.Do(func() error {
+		c, err = (&net.Dialer{}).DialContext(ctx, network, addr)
+		return err
+	})
+	return c, err
+}
+
+// TestEgressToTheInternet covers R43's last words: a VNet host reaches an
+// Internet address over TCP and UDP, and the far end sees the node's
+// address; the private ranges, loopback and a source that is not the
+// VNet's go nowhere and are counted; a port nobody listens on is refused
+// at once, as the Internet refused it.
+func TestEgressToTheInternet(t *testing.T) {
+	in := newInternet(t)
+	var tl net.Listener
+	var ul net.PacketConn
+	if err := in.far.Do(func() (err error) {
+		if tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String()); err != nil {
+			return err
+		}
+		ul, err = net.ListenPacket("udp", netip.AddrPortFrom(in.farAddr, 5353).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	defer ul.Close()
+	peers := make(chan string, 1)
+	go func() {
+		for {
+			c, err := tl.Accept()
+			if err != nil {
+				return
+			}
+			peers <- c.RemoteAddr().String()
+			go func() {
+				defer c.Close()
+				io.Copy(c, c)
+			}()
+		}
+	}()
+	go func() {
+		buf := make([]byte, 2048)
+		for {
+			n, from, err := ul.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			ul.WriteTo(append([]byte("echo: "), buf[:n]...), from)
+		}
+	}()
+
+	r := NewRouter()
+	eg, err := NewEgress(r, EgressOptions{Dial: in.dial, Blocked: netip.MustParsePrefix("198.51.100.128/25").Contains})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eg.Close()
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
+	host := newHost(t, "web", "10.1.0.4", r)
+	stranger := newHost(t, "client", "172.16.0.9", r) // as a point-to-site client
+	r.SetRoutes([]Route{
+		{netip.MustParsePrefix("10.1.0.4/32"), host},
+		{netip.MustParsePrefix("172.16.0.9/32"), stranger},
+		{netip.MustParsePrefix("0.0.0.0/0"), eg},
+	})
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	c, err := host.Dial(ctx, netip.AddrPortFrom(in.farAddr, 8080))
+	if err != nil {
+		t.Fatalf("TCP from a VNet host to the Internet: %v", err)
+	}
+	defer c.Close()
+	msg := strings.Repeat("out to the Internet ", 5000)
+	go c.Write([]byte(msg))
+	got := make([]byte, len(msg))
+	if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+		t.Fatalf("TCP echo through the egress: %v", err)
+	}
+	if p := <-peers; !strings.HasPrefix(p, in.nodeAddr.String()+":") {
+		t.Errorf("the Internet saw the connection from %s, want the node's address %s", p, in.nodeAddr)
+	}
+
+	u, err := host.DialUDPFrom(host.Addr(), netip.AddrPortFrom(in.farAddr, 5353))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.SetDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 100)
+	var n int
+	for n == 0 {
+		u.Write([]byte("query"))
+		if n, err = u.Read(buf); err != nil && !errors.Is(err, context.DeadlineExceeded) && !isTimeout(err) {
+			t.Fatal(err)
+		}
+	}
+	if string(buf[:n]) != "echo: query" {
+		t.Fatalf("UDP through the egress: %q", buf[:n])
+	}
+
+	// Refused at once: nobody listens on the port.
+	_, err = host.Dial(ctx, netip.AddrPortFrom(in.farAddr, 8081))
+	if err == nil || !errors.Is(err, syscall.ECONNREFUSED) && !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("TCP to a closed port on the Internet: %v, want connection refused", err)
+	}
+	before := eg.Stats()
+	if before.Failed != 1 || before.Refused != 0 || before.Flows != 3 {
+		t.Errorf("stats after two flows and a refused one: %+v", before)
+	}
+
+	// Nowhere: not the Internet's, the node's own, or not from the VNet.
+	for _, try := range []struct {
+		from *NetstackHost
+		to   string
+	}{{host, "127.0.0.1"}, {host, "192.168.1.1"}, {host, "198.51.100.200"}, {stranger, in.farAddr.String()}} {
+		short, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		if c, err := try.from.Dial(short, netip.AddrPortFrom(netip.MustParseAddr(try.to), 8080)); err == nil {
+			c.Close()
+			t.Errorf("%s reached %s through the egress", try.from.Addr(), try.to)
+		}
+		cancel()
+	}
+	if s := eg.Stats(); s.Refused < 4 || s.Flows != before.Flows {
+		t.Errorf("stats after four refused tries: %+v", s)
+	}
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// FuzzEgress: what a host sends to the Internet never panics the egress,
+// whatever its headers say. The fuzzer's flows go nowhere: no dial
+// succeeds.
+func FuzzEgress(f *testing.F) {
+	f.Add(ipv4Packet("198.51.100.2", 64))
+	f.Add([]byte{0x60, 0, 0, 0, 0, 8, 17, 64})
+	eg, err := NewEgress(NewRouter(), EgressOptions{Dial: func(context.Context, string, string) (net.Conn, error) {
+		return nil, errors.New("no Internet while fuzzing")
+	}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer eg.Close()
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")})
+	f.Fuzz(func(t *testing.T, pkt []byte) {
+		eg.Deliver(pkt)
+	})
+}
