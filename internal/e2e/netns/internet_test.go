@@ -114,3 +114,29 @@ func TestInternetEgress(t *testing.T) {
 		t.Fatalf("with a route of 192.0.2.0/24 to Internet, from a VNet host to %s: %v", farAddr, err)
 	}
 }
+
+// TestForcedTunnelingBeforeTheInternet: with --internet-egress and forced
+// tunneling, Internet-bound traffic goes to the default site (R25), not
+// out of the node: a ping (which the way to the Internet does not carry)
+// reaches a host with an Internet address on the site's LAN.
+func TestForcedTunnelingBeforeTheInternet(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--internet-egress"}})
+	vnet := r.vnet("forced", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	host, _ := r.tunHost(vnet, "web")
+	internet := netip.MustParseAddr("203.0.113.5")
+	s := newSite(t, r, 1, pool, internet.String()+"/24")
+	lgw := r.localGateway("forced", "westeurope", "branch", s.addr, s.lanTS)
+	s.charon(gwAddr, s2sKey, "0.0.0.0/0", "10.1.0.0/16")
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.GatewayDefaultSite = arm.Ref(lgw.String())
+	r.put(gw, g, nil)
+	conn := r.connection(gw, lgw, "hub-to-branch", s2sKey)
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	if hop := r.defaultRoute(arm.NetworkID(sub, "forced", "networkInterfaces", "web")); hop != arm.NextHopGateway {
+		t.Fatalf("with forced tunneling and --internet-egress, effective route 0.0.0.0/0 goes to %q, want %q", hop, arm.NextHopGateway)
+	}
+	ping(t, host, internet, 10*time.Second)
+}
