@@ -1025,5 +1025,10 @@ func nicCommand(g *globals) *cobra.Command {
 			Properties: arm.NetworkInterfaceIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", subnet).String()), PrivateIPAddress: ip}}}
 		return n, nil
 	})
-	return g.verbs(k, create)
+	parent := g.verbs(k, create)
+	parent.AddCommand(g.postCmd("show-effective-route-table", "Show the routes a network interface's packets follow (its VNet's, its gateway's, user-defined, the Internet's)",
+		"networkInterfaces", "/effectiveRouteTable",
+		[]column{col("Source", "source"), col("State", "state"), col("AddressPrefix", "addressPrefix"), col("NextHopType", "nextHopType"),
+			col("NextHopIP", "nextHopIpAddress")}, nil))
+	return parent
 }

@@ -156,6 +156,16 @@ func TestCLIWalkthrough(t *testing.T) {
 	if !strings.Contains(out, "10.1.0.4") {
 		t.Fatalf("R42: the first host did not get 10.1.0.4:\n%s", out)
 	}
+	out = run("nic", "show-effective-route-table", "-g", "demo", "-n", "web", "-o", "table")
+	for _, want := range []*regexp.Regexp{
+		regexp.MustCompile(`Default +Active +10\.1\.0\.0/16 +VnetLocal`),
+		regexp.MustCompile(`VirtualNetworkGateway +Active +192\.168\.0\.0/16 +VirtualNetworkGateway +` + regexp.QuoteMeta(m)),
+		regexp.MustCompile(`Default +Active +0\.0\.0\.0/0 +None`),
+	} {
+		if !want.MatchString(out) {
+			t.Fatalf("nic show-effective-route-table lacks %s:\n%s", want, out)
+		}
+	}
 	out = run("vpn-connection", "list", "-g", "demo", "-o", "table")
 	if !strings.Contains(out, "hub-to-branch") || !strings.Contains(out, "IPsec") {
 		t.Fatalf("connection list:\n%s", out)
