@@ -397,8 +397,33 @@ func vnetCommand(g *globals) *cobra.Command {
 		return ifMatch{v, old.Etag}, nil
 	})
 	parent := g.verbs(k, create)
-	parent.AddCommand(subnetCommand(g))
+	parent.AddCommand(subnetCommand(g), g.checkIPCommand())
 	return parent
+}
+
+// checkIPCommand is az's vnet check-ip-address: whether a host may take an
+// address, and free ones of its subnet when not.
+func (g *globals) checkIPCommand() *cobra.Command {
+	var rg, name, ip string
+	cmd := &cobra.Command{
+		Use: "check-ip-address", Short: "Say whether a host may take a private address of a virtual network (and some free ones of its subnet when not)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, c, err := g.target(rg, "virtualNetworks", name)
+			if err != nil {
+				return err
+			}
+			var out json.RawMessage
+			if _, err := c.Do(cmd.Context(), http.MethodGet, id.String()+"/CheckIPAddressAvailability?ipAddress="+url.QueryEscape(ip), nil, &out); err != nil {
+				return err
+			}
+			return g.print(out, []column{col("Available", "available"), col("AvailableIPAddresses", "availableIPAddresses")})
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "virtual network: name, or full resource id")
+	cmd.Flags().StringVar(&ip, "ip-address", "", "the private address to check")
+	cmd.MarkFlagRequired("ip-address")
+	return cmd
 }
 
 func subnetCommand(g *globals) *cobra.Command {

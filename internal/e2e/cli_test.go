@@ -156,6 +156,13 @@ func TestCLIWalkthrough(t *testing.T) {
 	if !strings.Contains(out, "10.1.0.4") {
 		t.Fatalf("R42: the first host did not get 10.1.0.4:\n%s", out)
 	}
+	if out := run("vnet", "check-ip-address", "-g", "demo", "-n", "hub", "--ip-address", "10.1.0.4", "-o", "table"); !regexp.MustCompile(`false +10\.1\.0\.5,10\.1\.0\.6`).MatchString(out) {
+		t.Fatalf("vnet check-ip-address of the host's address:\n%s", out)
+	}
+	if out := run("vnet", "check-ip-address", "-g", "demo", "-n", "hub", "--ip-address", "10.1.0.9"); !strings.Contains(out, `"available": true`) {
+		t.Fatalf("vnet check-ip-address of a free address:\n%s", out)
+	}
+	refuse("required flag", "vnet", "check-ip-address", "-g", "demo", "-n", "hub")
 	out = run("nic", "show-effective-route-table", "-g", "demo", "-n", "web", "-o", "table")
 	for _, want := range []*regexp.Regexp{
 		regexp.MustCompile(`Default +Active +10\.1\.0\.0/16 +VnetLocal`),
