@@ -20,6 +20,7 @@ type recorder struct {
 	sent     [][]byte
 	from, to []netip.AddrPort
 	children []ipsec.Child
+	removed  []uint32 // inbound SPIs of the children removed
 }
 
 func (r *recorder) SendIKE(local, remote netip.AddrPort, msg []byte) error {
@@ -45,7 +46,11 @@ func (r *recorder) InstallChild(c ipsec.Child) error {
 	r.children = append(r.children, c)
 	return nil
 }
-func (r *recorder) RemoveChild(string, uint32) {}
+func (r *recorder) RemoveChild(_ string, inSPI uint32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.removed = append(r.removed, inSPI)
+}
 func (r *recorder) MoveChild(_ string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -59,6 +59,12 @@ const (
 	// maxQuickBackoff is the longest a peer's quick modes wait after one
 	// failed (the peer refused it, or did not answer).
 	maxQuickBackoff = time.Minute
+	// rekeyedLinger is how long a child SA replaced by a rekey keeps its
+	// inbound SA: the peer sends with the old pair until it has the new
+	// one (the responder when HASH(3) comes, later if HASH(3) was lost
+	// and it had to send message 2 again), and packets sent before that
+	// may still be on the way.
+	rekeyedLinger = 10 * time.Second
 )
 
 // Manager runs the IKEv1 side of a gateway.
@@ -116,7 +122,15 @@ type child struct {
 	rekeyAt       time.Time
 	rekeying      bool
 	rekeyed       bool
+	// retireAt is set when a new pair replaced this one: its inbound SA
+	// stays until then for what the peer still sends with it, and then
+	// goes with a Delete (Manager.timers).
+	retireAt time.Time
 }
+
+// retired tells whether a newer pair replaced c: it only receives, for
+// a while.
+func (c *child) retired() bool { return !c.retireAt.IsZero() }
 
 // counters are the atomic cells behind Stats.
 type counters struct {
@@ -572,6 +586,15 @@ func (m *Manager) timers(now time.Time) {
 			m.log.Info("IKEv1 SA expired", "conn", name, "lifetime", est.s.Life)
 			est = nil
 		}
+		// Replaced children whose time is up go, and the peer is told.
+		for _, c := range slices.Clone(p.children) {
+			if c.retired() && now.After(c.retireAt) {
+				if est != nil {
+					est.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, c.inSPI)}}.Append(nil))
+				}
+				m.retire(p, c)
+			}
+		}
 		if est == nil {
 			if !busy && !p.idle && p.cfg.Mode != ikev2.ModeResponderOnly && !now.Before(p.nextTry) {
 				m.initiate(p)
@@ -597,13 +620,13 @@ func (m *Manager) timers(now time.Time) {
 		for _, pr := range p.pairs {
 			// A child narrowed from the pair (or the peer's, inside it)
 			// serves it.
-			if !slices.ContainsFunc(p.children, func(c *child) bool { return c.pair.within(pr) }) && p.cfg.Mode != ikev2.ModeResponderOnly && !p.idle {
+			if !slices.ContainsFunc(p.children, func(c *child) bool { return !c.retired() && c.pair.within(pr) }) && p.cfg.Mode != ikev2.ModeResponderOnly && !p.idle {
 				est.startQuick(pr, nil)
 				break
 			}
 		}
 		for _, c := range p.children {
-			if !c.rekeying && !c.rekeyAt.IsZero() && now.After(c.rekeyAt) {
+			if !c.rekeying && !c.retired() && !c.rekeyAt.IsZero() && now.After(c.rekeyAt) {
 				c.rekeying = true
 				est.startQuick(c.pair, c)
 				break
@@ -625,6 +648,9 @@ func (m *Manager) Status() []ikev2.PeerStatus {
 			if sa.state == stEstablished {
 				ps.State = "established"
 				for _, c := range p.children {
+					if c.retired() {
+						continue
+					}
 					st.Children = append(st.Children, ikev2.ChildStatus{InSPI: c.inSPI, OutSPI: c.outSPI, Proposal: c.s.String(),
 						LocalTS: []netip.Prefix{c.pair.local}, RemoteTS: []netip.Prefix{c.pair.remote}, Encap: c.encap, Installed: c.installed, Rekeyed: c.rekeyed})
 				}

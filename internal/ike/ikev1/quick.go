@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
@@ -389,16 +390,18 @@ func (sa *isakmpSA) install(q *quick) error {
 	old := q.rekey
 	if old == nil && !q.initiator {
 		for _, o := range p.children {
-			if o.pair == q.pair {
+			if o.pair == q.pair && !o.retired() {
 				old = o
 			}
 		}
 	}
 	p.children = append(p.children, ch)
 	p.idle = false // the peer set it up, or traffic asked for it
-	if old != nil {
-		sa.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, old.inSPI)}}.Append(nil))
-		sa.m.retire(p, old)
+	if old != nil && slices.Contains(p.children, old) && !old.retired() {
+		// The data path sends with the newest pair at once; the old one
+		// still receives what the peer sends before it switches, and
+		// goes later (Manager.timers), with a Delete.
+		old.retireAt = time.Now().Add(rekeyedLinger)
 	}
 	sa.m.log.Info("IKEv1 child SA installed", "conn", p.cfg.Name, "in", fmt.Sprintf("%08x", q.spiIn), "out", fmt.Sprintf("%08x", q.spiOut),
 		"proposal", q.s.String(), "local", q.pair.local, "remote", q.pair.remote, "rekey", old != nil)
