@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
@@ -44,6 +45,7 @@ type isakmpSA struct {
 	local, remote       netip.AddrPort
 	natLocal, natRemote bool // a NAT (or, for natLocal, a pretended one) in front of us, of the peer
 	behindNAT           bool // a real NAT in front of us: we send NAT-keepalives (RFC 3948 §4)
+	peerDPD             bool // the peer sent the DPD vendor ID: it answers R-U-THERE (RFC 3706 §5.1)
 
 	s                  p1Suite
 	dh                 *suite.PrivateKey
@@ -144,7 +146,8 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		m.log.Debug("IKEv1 main mode message 1 without a readable SA dropped", "from", remote, "err", err)
 		return
 	}
-	sa := &isakmpSA{m: m, p: p, ic: h.ICookie, rc: randUint64(), state: stMM2, created: time.Now(), local: local, remote: remote, qms: map[uint32]*quick{}}
+	sa := &isakmpSA{m: m, p: p, ic: h.ICookie, rc: randUint64(), state: stMM2, created: time.Now(), local: local, remote: remote, qms: map[uint32]*quick{},
+		peerDPD: hasVendorID(ps, vidDPD)}
 	in, err := wire.ParseSA(sap.Body)
 	if err != nil || len(in.Proposals) == 0 {
 		m.stats.malformed.Add(1)
@@ -247,6 +250,7 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 			return errors.New("main mode message 2: the peer chose a transform that was not offered")
 		}
 		sa.s, sa.rc = s, h.RCookie
+		sa.peerDPD = hasVendorID(ps, vidDPD)
 		if sa.dh, err = suite.GenerateKey(s.Group); err != nil {
 			return err
 		}
@@ -379,6 +383,10 @@ func (sa *isakmpSA) openAuth(h wire.Header, body []byte, n int) (ps []wire.Paylo
 	return ps, id, hash, next, nil
 }
 
+func hasVendorID(ps []wire.Payload, vid []byte) bool {
+	return slices.ContainsFunc(ps, func(p wire.Payload) bool { return p.Type == wire.PayloadVendorID && bytes.Equal(p.Body, vid) })
+}
+
 func hasNotify(ps []wire.Payload, typ uint16) bool {
 	for _, p := range ps {
 		if p.Type == wire.PayloadNotify {
@@ -407,7 +415,7 @@ func (sa *isakmpSA) establish() {
 			break
 		}
 	}
-	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap())
+	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap(), "peer_dpd", sa.peerDPD)
 }
 
 // initialContact drops the children and SAs a restarted peer forgot.
@@ -520,7 +528,9 @@ func (sa *isakmpSA) timers(now time.Time) {
 			sa.endQuick(mid, q)
 		}
 	}
-	if sa.state != stEstablished || cfg.DPDInterval <= 0 {
+	// RFC 3706 §5.1: DPD only with a peer that sent its vendor ID; one
+	// that did not would leave R-U-THERE unanswered, and be taken for dead.
+	if sa.state != stEstablished || cfg.DPDInterval <= 0 || !sa.peerDPD {
 		return
 	}
 	// RFC 3706 §5.5: R-U-THERE after silence, again with a new sequence

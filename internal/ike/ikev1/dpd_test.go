@@ -1,0 +1,105 @@
+package ikev1
+
+import (
+	"bytes"
+	"net/netip"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+)
+
+// withoutVendorID returns msg, an unencrypted message, without its Vendor
+// ID payloads equal to vid (a peer that does not support what vid names).
+func withoutVendorID(t *testing.T, msg, vid []byte) []byte {
+	t.Helper()
+	h, err := wire.ParseHeader(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps = slices.DeleteFunc(ps, func(p wire.Payload) bool { return p.Type == wire.PayloadVendorID && bytes.Equal(p.Body, vid) })
+	body, first := wire.AppendPayloads(nil, ps)
+	h.Next, h.Length = first, uint32(wire.HeaderLen+len(body))
+	return append(h.Append(nil), body...)
+}
+
+// TestNoDPDWithoutVendorID: a peer that did not send the DPD vendor ID
+// (RFC 3706 §5.1) does not do dead peer detection: it is sent no
+// R-U-THERE, and its silence does not take the tunnel down.
+func TestNoDPDWithoutVendorID(t *testing.T) {
+	for _, side := range []string{"initiator", "responder"} {
+		t.Run("peer-is-"+side, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+				for _, p := range []*ikev2.PeerConfig{pi, pr} {
+					p.DPDInterval, p.RetransmitTimeout, p.RetransmitTries = 500*time.Millisecond, 200*time.Millisecond, 2
+				}
+			})
+			// The peer without DPD; us, the side under test.
+			us, usRec, peerIsI := mr, rr, true
+			if side == "responder" {
+				us, usRec, peerIsI = mi, ri, false
+			}
+			shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+				if fromI != peerIsI || msg[18] != wire.ExchangeMain || msg[19]&wire.FlagEncryption != 0 {
+					return false
+				}
+				stripped := withoutVendorID(t, msg, vidDPD)
+				if fromI {
+					mr.handle(to, from, stripped)
+				} else {
+					mi.handle(to, from, stripped)
+				}
+				return true
+			})
+			if st := us.Status(); len(st) != 1 || st[0].State != "established" {
+				t.Fatalf("not established: %+v", st)
+			}
+			// The peer is alive and carries traffic, but answers no
+			// R-U-THERE: nothing passes between the daemons.
+			usRec.take()
+			time.Sleep(3 * time.Second)
+			infos := 0
+			msgs, _, _ := usRec.take()
+			for _, m := range msgs {
+				if m[18] == wire.ExchangeInfo {
+					infos++
+				}
+			}
+			st := us.Status()
+			if infos != 0 || len(st) != 1 || st[0].State != "established" {
+				t.Errorf("a peer without DPD: %d informational messages sent to it in 3 s; status %+v", infos, st)
+			}
+		})
+	}
+}
+
+// TestDPDWithVendorID: a peer that sent the DPD vendor ID and falls
+// silent is sent R-U-THERE and found dead (RFC 3706 §5.5).
+func TestDPDWithVendorID(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.DPDInterval, pi.RetransmitTimeout, pi.RetransmitTries = 500*time.Millisecond, 200*time.Millisecond, 2
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	ri.take()
+	for deadline := time.Now().Add(5 * time.Second); mi.Status()[0].State == "established"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a silent peer with DPD was not found dead in 5 s")
+		}
+	}
+	infos := 0
+	msgs, _, _ := ri.take()
+	for _, m := range msgs {
+		if m[18] == wire.ExchangeInfo {
+			infos++
+		}
+	}
+	if infos == 0 {
+		t.Error("no R-U-THERE sent")
+	}
+}
