@@ -519,6 +519,13 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 		sa.send(sa.lastReply)
 		return
 	}
+	if a, ok := sa.answered[h.MessageID]; ok && h.Exchange == wire.ExchangeQuick && sa.remote.Addr() == remote.Addr() && bytes.Equal(msg, a.req) {
+		// A quick mode message answered already, though other exchanges
+		// came since: the peer did not get the answer.
+		m.stats.retransmitsAnswered.Add(1)
+		sa.send(a.reply)
+		return
+	}
 	if sa.remote.Addr() != remote.Addr() || (sa.rc != 0 && h.RCookie != sa.rc && !(sa.initiator && sa.state == stMM1)) {
 		m.stats.unexpected.Add(1)
 		m.log.Debug("IKEv1 message with the wrong cookies or address dropped", "from", remote)

@@ -62,6 +62,37 @@ type isakmpSA struct {
 	qms                map[uint32]*quick
 	out                outstanding // our last request, until answered
 	lastReq, lastReply []byte      // the peer's last message that we answered, and the answer, for its retransmissions
+	// answered holds the quick mode messages of the peer's that we
+	// answered lately, by message ID, with the answers: a retransmission
+	// of one gets its answer again, whatever came between.
+	answered map[uint32]answer
+}
+
+// answer is a message of the peer's and our answer to it.
+type answer struct {
+	req, reply []byte
+	at         time.Time
+}
+
+// maxAnswered bounds an ISAKMP SA's answered quick mode messages.
+const maxAnswered = 16
+
+// remember keeps reply as the answer to req, the peer's message with
+// message ID mid.
+func (sa *isakmpSA) remember(mid uint32, req, reply []byte) {
+	if sa.answered == nil {
+		sa.answered = map[uint32]answer{}
+	}
+	if _, ok := sa.answered[mid]; !ok && len(sa.answered) >= maxAnswered {
+		oldest := mid
+		for k, a := range sa.answered {
+			if oldest == mid || a.at.Before(sa.answered[oldest].at) {
+				oldest = k
+			}
+		}
+		delete(sa.answered, oldest)
+	}
+	sa.answered[mid] = answer{bytes.Clone(req), reply, time.Now()}
 }
 
 // outstanding is a message sent and retransmitted until its answer comes.
@@ -512,6 +543,11 @@ func (sa *isakmpSA) timers(now time.Time) {
 		o.sentAt, o.timeout = now, o.timeout*2
 		sa.m.stats.retransmits.Add(1)
 		sa.send(o.msg)
+	}
+	for mid, a := range sa.answered {
+		if now.Sub(a.at) > halfOpenTimeout {
+			delete(sa.answered, mid)
+		}
 	}
 	for mid, q := range sa.qms {
 		if q.out.msg != nil && now.Sub(q.out.sentAt) > q.out.timeout {

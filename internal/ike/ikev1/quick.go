@@ -251,7 +251,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	out, next2 := sa.encrypted(wire.ExchangeQuick, q.mid, q.iv, q.ni, reply)
 	q.iv, q.done = next2, true
 	sa.qms[q.mid] = q
-	sa.lastReq, sa.lastReply = bytes.Clone(msg), out
+	sa.remember(q.mid, msg, out)
 	// Sent again until HASH(3) comes, as an initiator's message is: a
 	// three-message exchange's responder cannot know the last was lost,
 	// and the initiator has installed its child already.
@@ -358,7 +358,7 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 	delete(sa.qms, q.mid)
 	// A peer that did not get HASH(3) sends message 2 again: it gets
 	// HASH(3) again, as an answer to a retransmitted request does.
-	sa.lastReq, sa.lastReply = bytes.Clone(msg), out
+	sa.remember(q.mid, msg, out)
 	sa.send(out)
 	return sa.install(q)
 }
