@@ -169,3 +169,33 @@ func TestNegotiatingPerSource(t *testing.T) {
 		t.Errorf("%d connections counted after the client authenticated and left", n)
 	}
 }
+
+// TestEAPAfterSuccessIgnored: once a client authenticated, an EAP
+// response repeated (its last one, which the gateway answered with
+// Success) is dropped (RFC 3748 §4.2: the authenticator is done); it does
+// not admit the client again. Taken twice, a client held a second address
+// of the pool and a second of the gateway's slots (R11), and the first
+// stayed listed after it left.
+func TestEAPAfterSuccessIgnored(t *testing.T) {
+	r := newRegion(t, Config{})
+	c, _, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The client's last EAP-TLS response is an empty one (the
+	// acknowledgement of the gateway's last flight): sent again under
+	// every Identifier, one of which is the request it answered.
+	for id := range 256 {
+		c.l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: uint8(id), Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
+	}
+	time.Sleep(500 * time.Millisecond)
+	if cs := r.srv.Clients(); len(cs) != 1 {
+		t.Errorf("one client that repeated its last EAP response is listed as %+v", cs)
+	}
+	c.Close()
+	for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the client left 5 s ago; the gateway lists %+v", r.srv.Clients())
+		}
+	}
+}

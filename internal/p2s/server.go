@@ -605,6 +605,12 @@ func (l *link) serverEAP(m ppp.EAP) error {
 	var msk []byte
 	var ok bool
 	var err error
+	if l.authed {
+		// RFC 3748 §4.2: after Success the authenticator is done; a
+		// response repeated then would admit the client again, with a
+		// second address and slot, the first never given back.
+		return nil
+	}
 	switch {
 	case l.eapRelay != nil:
 		stop := l.watchLeaving()
