@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -120,5 +121,47 @@ func TestLCPAuthNegotiation(t *testing.T) {
 	v, err := ppp.ParseCHAPValue(ch.Data)
 	if ch.Code != ppp.CHAPChallenge || err != nil || len(v.Value) != 16 || string(v.Name) != "hub-gw" {
 		t.Fatalf("the gateway's challenge: %+v (%+v, %v)", ch, v, err)
+	}
+}
+
+// TestSSTPRequestLineBounded: the HTTP request that opens SSTP is read
+// within the connection's buffer ([MS-SSTP] §3.2.4.1's request and its
+// headers are a few hundred bytes): a line that does not end is refused
+// at once, not gathered in memory for as long as the client sends it.
+func TestSSTPRequestLineBounded(t *testing.T) {
+	for _, tc := range []struct{ name, start string }{
+		{"request line", "SSTP_DUPLEX_POST " + sstpPath},
+		{"header", "SSTP_DUPLEX_POST " + sstpPath + " HTTP/1.1\r\nX-Long: "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegion(t, Config{})
+			c, err := tls.Dial("tcp", r.srv.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			sent := make(chan int, 1)
+			go func() {
+				n, _ := c.Write([]byte(tc.start))
+				chunk := bytes.Repeat([]byte("A"), 64<<10)
+				for n < 256<<20 {
+					m, err := c.Write(chunk)
+					n += m
+					if err != nil {
+						break
+					}
+				}
+				sent <- n
+			}()
+			c.SetReadDeadline(time.Now().Add(5 * time.Second))
+			answer, err := bufio.NewReader(c).ReadString('\n')
+			if !strings.HasPrefix(answer, "HTTP/1.1 400") {
+				t.Errorf("a request line without an end: the gateway answered %q (%v), want 400", answer, err)
+			}
+			c.Close()
+			if n := <-sent; n > 16<<20 {
+				t.Errorf("the gateway read %d MiB of one line", n>>20)
+			}
+		})
 	}
 }

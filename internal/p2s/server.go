@@ -489,7 +489,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 
 // readSSTPRequest reads the HTTP request that opens SSTP.
 func readSSTPRequest(r *bufio.Reader) error {
-	line, err := r.ReadString('\n')
+	line, err := readLine(r)
 	if err != nil {
 		return err
 	}
@@ -498,7 +498,7 @@ func readSSTPRequest(r *bufio.Reader) error {
 		return fmt.Errorf("not an SSTP request: %.80q", line)
 	}
 	for range 64 {
-		h, err := r.ReadString('\n')
+		h, err := readLine(r)
 		if err != nil {
 			return err
 		}
@@ -507,6 +507,16 @@ func readSSTPRequest(r *bufio.Reader) error {
 		}
 	}
 	return errors.New("too many HTTP headers")
+}
+
+// readLine reads a line of the request within r's buffer: one longer is
+// refused, not gathered for as long as the client sends it.
+func readLine(r *bufio.Reader) (string, error) {
+	line, err := r.ReadSlice('\n')
+	if errors.Is(err, bufio.ErrBufferFull) {
+		return "", fmt.Errorf("an HTTP line longer than %d bytes", r.Size())
+	}
+	return string(line), err
 }
 
 // serverAddr is the server's own PPP address: the pool's first.
