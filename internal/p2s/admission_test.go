@@ -199,3 +199,31 @@ func TestEAPAfterSuccessIgnored(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseEndsNegotiations: Close ends the connections that have not
+// authenticated too, at once: a TCP connection that sent nothing, and an
+// SSTP client in LCP. Close waited for them (up to the negotiation
+// timer, two minutes with RADIUS's wait), and the engine's
+// reconfiguration, which closes a gateway's server, with it.
+func TestCloseEndsNegotiations(t *testing.T) {
+	r := newRegion(t, Config{})
+	idle, err := net.Dial("tcp", r.srv.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer idle.Close()
+	x := dialRaw(t, r.srv.Addr())
+	x.next(ppp.ProtoLCP)
+	for deadline := time.Now().Add(3 * time.Second); r.srv.negotiatingNow() != 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections negotiating, want 2", r.srv.negotiatingNow())
+		}
+	}
+	closed := make(chan struct{})
+	go func() { r.srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-time.After(3 * time.Second):
+		t.Fatal("Close still waits 3 s later for connections that have not authenticated")
+	}
+}

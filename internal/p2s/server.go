@@ -122,7 +122,10 @@ type Server struct {
 	ident   map[netip.Addr]string
 	since   map[netip.Addr]time.Time
 	closed  bool
-	wg      sync.WaitGroup
+	// conns are every connection being served, authenticated or not:
+	// Close ends them all.
+	conns map[net.Conn]struct{}
+	wg    sync.WaitGroup
 	// goneIn and goneOut are the bytes of the clients that have left, by
 	// protocol.
 	goneIn, goneOut map[string]uint64
@@ -208,7 +211,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
+		conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
 	for _, r := range cfg.Roots {
 		s.roots.AddCert(r)
 	}
@@ -236,8 +239,24 @@ func (s *Server) accept() {
 			s.log.Info("point-to-site connection refused: too many from its address are authenticating", "from", src, "most", maxNegotiatingPerSource)
 			continue
 		}
+		s.mu.Lock()
+		closed := s.closed
+		if !closed {
+			s.conns[c] = struct{}{}
+		}
+		s.mu.Unlock()
+		if closed {
+			c.Close()
+			s.negotiating.end(src)
+			continue
+		}
 		s.wg.Go(func() {
-			defer c.Close()
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+				c.Close()
+			}()
 			admitted := sync.OnceFunc(func() { s.negotiating.end(src) })
 			defer admitted()
 			if err := s.dispatch(c, admitted); err != nil {
@@ -253,6 +272,11 @@ func (s *Server) Close() {
 	s.closed = true
 	for _, c := range s.clients {
 		c.closeConn()
+	}
+	// Those that have not authenticated too: Close does not wait for
+	// their negotiation timers.
+	for c := range s.conns {
+		c.Close()
 	}
 	s.mu.Unlock()
 	s.ln.Close()
