@@ -165,3 +165,31 @@ func TestSSTPRequestLineBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestPPPBeforeCallConnectDropped: PPP that comes before the client's
+// CALL_CONNECT_REQUEST is dropped ([MS-SSTP] §3.3.7.2: the server passes
+// PPP control frames on only in Server_Call_Connected_Pending or
+// Server_Call_Connected): LCP does not start, nor authentication, for a
+// call that was not asked for (nor counted against the gateway's limit).
+func TestPPPBeforeCallConnectDropped(t *testing.T) {
+	r := newRegion(t, Config{})
+	c, err := tls.Dial("tcp", r.srv.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	fmt.Fprintf(c, "SSTP_DUPLEX_POST %s HTTP/1.1\r\nHost: gateway\r\nContent-Length: 18446744073709551615\r\n\r\n", sstpPath)
+	x := &rawClient{t: t, c: c, r: bufio.NewReader(c)}
+	if err := readHTTPOK(x.r); err != nil {
+		t.Fatal(err)
+	}
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1})
+	if !x.quiet(ppp.ProtoLCP, time.Second) {
+		t.Fatal("the gateway answered LCP before the client asked for the call")
+	}
+	// Asked for, the call starts as usual.
+	c.Write(sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnectRequest, Attrs: []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}}}))
+	if p := x.next(ppp.ProtoLCP); p.Code != ppp.ConfReq {
+		t.Fatalf("the gateway's first LCP packet after CALL_CONNECT_REQUEST: %+v", p)
+	}
+}

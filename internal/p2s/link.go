@@ -115,6 +115,9 @@ type link struct {
 	onIP func(pkt []byte) // a received IPv4 packet, after the binding
 
 	hello time.Duration // the hello timer
+	// callPending: the server has had no CALL_CONNECT_REQUEST yet, and
+	// drops PPP ([MS-SSTP] §3.3.7.2).
+	callPending bool
 	// negotiateBy is when the server gives up on a client that has not
 	// authenticated and bound the call ([MS-SSTP] §3.2.1's negotiation
 	// timer, with time for a RADIUS server's second factor).
@@ -345,6 +348,10 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			if err := control(c, raw); err != nil {
 				return err
 			}
+			continue
+		}
+		if l.callPending {
+			l.log.Debug("PPP frame before CALL_CONNECT_REQUEST dropped")
 			continue
 		}
 		proto, info, err := ppp.ParseFrame(body)

@@ -441,6 +441,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 	}()
 	l.srv = s
 	l.useMSCHAP = s.cfg.RadiusOnly && len(s.cfg.Radius) > 0
+	l.callPending = true
 	l.negotiateBy = time.Now().Add(negotiationTimeout + radiusWait)
 	for _, d := range s.cfg.DNS {
 		if d.Is4() && len(l.dns) < len(dnsOptions) {
@@ -491,7 +492,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
 				return err
 			}
-			l.local, started = s.serverAddr(), true
+			l.local, started, l.callPending = s.serverAddr(), true, false
 			req := sstp.CryptoBindingReq{HashBitmask: sstp.HashSHA256, Nonce: l.nonce}
 			if err := l.writeControl(sstp.Control{Type: sstp.MsgCallConnectAck, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBindingReq, Value: req.Append(nil)}}}); err != nil {
 				return err
