@@ -17,6 +17,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -690,10 +691,23 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 			case m == "PUSH_REQUEST":
 				// Asked again while the reply travels: answered once.
 			default:
-				o.log.Debug("OpenVPN control message ignored", "message", m)
+				o.log.Debug("OpenVPN control message ignored", "command", controlCommand(m))
 			}
 		}
 	}
+}
+
+// controlCommand is what a control channel message is, without what it
+// carries (a dynamic challenge's answer holds a one-time password): its
+// first word, at most 32 bytes of it.
+func controlCommand(m string) string {
+	if i := strings.IndexAny(m, ", \x00\r\n"); i >= 0 {
+		m = m[:i]
+	}
+	if len(m) > 32 {
+		m = m[:32]
+	}
+	return m
 }
 
 // runRenegotiation runs a key state the client started with a soft
@@ -744,7 +758,7 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 			o.fail(err)
 			return
 		}
-		o.log.Debug("OpenVPN control message ignored", "message", string(bytes.TrimRight(plain[:n], "\x00\r\n")))
+		o.log.Debug("OpenVPN control message ignored", "command", controlCommand(string(plain[:n])))
 	}
 }
 

@@ -1,10 +1,12 @@
 package p2s
 
 import (
+	"bytes"
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -252,6 +254,55 @@ func TestOpenVPNClientLeavesDuringAuthentication(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the next client got no answer")
+	}
+}
+
+// lockedBuffer is a log that tests read while the server writes it.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestOpenVPNControlMessagesNotLogged: what a client says on the control
+// channel that the gateway does not take (here a dynamic challenge's
+// answer, a one-time password) is logged by its command alone, even at
+// debug level: it may hold a secret.
+func TestOpenVPNControlMessagesNotLogged(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 0, true)
+	var log lockedBuffer
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true,
+		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	cl := dialTestOVPN(t, r.srv.Addr())
+	tc, err := cl.session(0, nil, "bob", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Write([]byte("CR_RESPONSE,one-time-314159\x00"))
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
+		t.Fatalf("after CR_RESPONSE, PUSH_REQUEST was answered %q, %v", b[:n], err)
+	}
+	out := log.String()
+	if strings.Contains(out, "one-time-314159") {
+		t.Errorf("the client's one-time password is in the log:\n%s", out)
+	}
+	if !strings.Contains(out, "CR_RESPONSE") {
+		t.Errorf("the ignored message's command is not in the log:\n%s", out)
 	}
 }
 

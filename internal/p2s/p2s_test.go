@@ -53,7 +53,9 @@ func newRegion(t *testing.T, cfg Config) *region {
 	if cfg.Roots == nil {
 		cfg.Roots = []*x509.Certificate{r.pki.root.Certificate}
 	}
-	cfg.Logger = testLogger(t)
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
 	if !cfg.OpenVPN {
 		cfg.SSTP = true
 	}
