@@ -21,6 +21,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -177,6 +178,14 @@ type Server struct {
 	Addr   netip.AddrPort
 	Secret []byte
 }
+
+// LogValue and String keep the secret out of logs and messages: a Server
+// shows as its address.
+func (s Server) LogValue() slog.Value {
+	return slog.GroupValue(slog.String("addr", s.Addr.String()), slog.String("secret", "[redacted]"))
+}
+
+func (s Server) String() string { return "RADIUS server " + s.Addr.String() }
 
 // Request is what a client asks: its user name and password, where it
 // connects from (Calling-Station-Id), and who asks (the NAS).

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/md5"
 	"errors"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -124,6 +126,21 @@ func TestFreeRADIUSMSCHAPv2(t *testing.T) {
 // TestHidePassword: the hidden password is a multiple of 16 bytes, at
 // least 16; unhiding it (the same XOR chain) gives it back; over 128
 // bytes is refused.
+// TestServerNotLogged: a RADIUS server logged (alone or in a list) shows
+// its address, never its shared secret.
+func TestServerNotLogged(t *testing.T) {
+	var b bytes.Buffer
+	log := slog.New(slog.NewTextHandler(&b, nil))
+	s := Server{Addr: netip.MustParseAddrPort("10.1.0.9:1812"), Secret: []byte("hunter2-shared")}
+	log.Info("asking", "server", s, "servers", []Server{s})
+	log.Info("asking", "server", &s)
+	fmt.Fprintf(&b, "%v %+v\n", s, []Server{s})
+	secret := fmt.Sprint(s.Secret[:4]) // as fmt prints bytes
+	if out := b.String(); strings.Contains(out, "hunter2") || strings.Contains(out, secret[:len(secret)-1]) || !strings.Contains(out, "10.1.0.9:1812") {
+		t.Fatalf("log:\n%s", out)
+	}
+}
+
 func TestHidePassword(t *testing.T) {
 	auth := [16]byte{1, 2, 3}
 	secret := []byte("xyzzy5461")
