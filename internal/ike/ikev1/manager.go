@@ -318,6 +318,18 @@ func (m *Manager) teardown(p *peer, why string) {
 	m.log.Info("IKEv1 connection down", "conn", p.cfg.Name, "why", why)
 }
 
+// newest returns p's newest established ISAKMP SA, nil when none: the
+// one that carries the connection, as Manager.timers chooses it.
+func (m *Manager) newest(p *peer) *isakmpSA {
+	var est *isakmpSA
+	for _, sa := range m.sasOf(p) {
+		if sa.state == stEstablished && (est == nil || sa.established.After(est.established)) {
+			est = sa
+		}
+	}
+	return est
+}
+
 // sasOf returns p's ISAKMP SAs.
 func (m *Manager) sasOf(p *peer) []*isakmpSA {
 	var out []*isakmpSA
@@ -561,9 +573,16 @@ func (m *Manager) ticker() {
 }
 
 func (m *Manager) timers(now time.Time) {
-	for _, ic := range slices.Sorted(maps.Keys(m.sas)) {
+	newest := map[*peer]*isakmpSA{}
+	ics := slices.Sorted(maps.Keys(m.sas))
+	for _, ic := range ics {
+		if sa := m.sas[ic]; sa.state == stEstablished && (newest[sa.p] == nil || sa.established.After(newest[sa.p].established)) {
+			newest[sa.p] = sa
+		}
+	}
+	for _, ic := range ics {
 		if sa := m.sas[ic]; sa != nil {
-			sa.timers(now)
+			sa.timers(now, sa.state == stEstablished && newest[sa.p] != sa)
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.peers)) {

@@ -528,7 +528,9 @@ func (sa *isakmpSA) deriveKeys() error {
 }
 
 // timers retransmits, checks liveness and drops stale exchanges.
-func (sa *isakmpSA) timers(now time.Time) {
+// replaced tells that a newer established ISAKMP SA of the peer's took
+// sa's place (Manager.newest).
+func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 	cfg := sa.p.cfg
 	if sa.state != stEstablished && now.Sub(sa.created) > halfOpenTimeout && (!sa.initiator || sa.out.msg == nil) {
 		sa.m.dropSA(sa)
@@ -569,6 +571,14 @@ func (sa *isakmpSA) timers(now time.Time) {
 	if sa.state != stEstablished || cfg.DPDInterval <= 0 || !sa.peerDPD {
 		return
 	}
+	// Only on the peer's newest SA: a replaced one lingers for the
+	// children still on it, and a peer that quietly let it go (strongSwan
+	// sends no DPD on a rekeyed IKEv1 SA) would leave R-U-THERE on it
+	// unanswered, though alive on the new one.
+	if replaced {
+		sa.dpd = outstanding{}
+		return
+	}
 	// RFC 3706 §5.5: R-U-THERE after silence, again with a new sequence
 	// number while no ACK comes, and the peer is dead after the tries.
 	d := &sa.dpd
@@ -593,9 +603,17 @@ func (sa *isakmpSA) sendDPD() {
 		Type: wire.NotifyRUThere, Data: binary.BigEndian.AppendUint32(nil, sa.dpdSeq)}.Append(nil))
 }
 
-// dead ends the SA and the peer's children: the peer is gone.
+// dead ends the SA and the peer's children: the peer is gone. A replaced
+// SA (a newer established one of the peer's took its place) goes alone:
+// the newer one carries the connection, and the children still on the
+// old one move to it by their rekeys.
 func (sa *isakmpSA) dead(why string) {
 	p := sa.p
+	if sa.state == stEstablished && sa.m.newest(p) != sa {
+		sa.m.log.Info("IKEv1 replaced SA lost", "conn", p.cfg.Name, "why", why)
+		sa.m.dropSA(sa)
+		return
+	}
 	sa.m.log.Warn("IKEv1 peer dead", "conn", p.cfg.Name, "why", why)
 	p.lastErr = why
 	wasEstablished := sa.state == stEstablished
