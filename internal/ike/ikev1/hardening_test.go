@@ -435,3 +435,49 @@ func TestPeerMovedFollowsNATMapping(t *testing.T) {
 		t.Errorf("behind a NAT, a report moved the child SA to %v, the ISAKMP SA to %v", c, i)
 	}
 }
+
+// TestQuickMode2ShortNonce: a quick mode message 2 whose nonce is shorter
+// than 8 bytes (RFC 2409 §5) is refused: no child is installed.
+func TestQuickMode2ShortNonce(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	tampered := 0
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+		if fromI || msg[18] != wire.ExchangeQuick {
+			return false
+		}
+		// The responder's message 2, sealed again with a 4-byte nonce
+		// (the initiator's SA holds the same keys).
+		h, err := wire.ParseHeader(msg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mi.mu.Lock()
+		sa := mi.sas[h.ICookie]
+		q := sa.qms[h.MessageID]
+		if q == nil || !q.initiator {
+			mi.mu.Unlock()
+			return false
+		}
+		ps, _, err := sa.decrypt(h, msg, q.iv, q.ni)
+		if err != nil {
+			mi.mu.Unlock()
+			t.Fatal(err)
+		}
+		for i := range ps {
+			if ps[i].Type == wire.PayloadNonce {
+				ps[i].Body = ps[i].Body[:4]
+			}
+		}
+		short, _ := sa.encrypted(wire.ExchangeQuick, h.MessageID, q.iv, q.ni, ps)
+		mi.mu.Unlock()
+		tampered++
+		mi.handle(to, from, short)
+		return true
+	})
+	ri.mu.Lock()
+	n := len(ri.children)
+	ri.mu.Unlock()
+	if tampered == 0 || n != 0 {
+		t.Errorf("%d quick mode message 2s with a 4-byte nonce: the initiator installed %d children, want none", tampered, n)
+	}
+}

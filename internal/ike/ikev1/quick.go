@@ -303,8 +303,9 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 	}
 	sap, ok1 := wire.Find(ps, wire.PayloadSA)
 	n, ok2 := wire.Find(ps, wire.PayloadNonce)
-	if !ok1 || !ok2 {
-		return errors.New("quick mode message 2 without SA or nonce")
+	// RFC 2409 §5: the nonce MUST be between 8 and 256 bytes inclusive.
+	if !ok1 || !ok2 || len(n.Body) < 8 || len(n.Body) > 256 {
+		return errors.New("quick mode message 2 without SA or a nonce of 8 to 256 bytes")
 	}
 	in, err := wire.ParseSA(sap.Body)
 	if err != nil || len(in.Proposals) != 1 || len(in.Proposals[0].Transforms) != 1 || len(in.Proposals[0].SPI) != 4 {
