@@ -21,6 +21,8 @@ type recorder struct {
 	from, to []netip.AddrPort
 	children []ipsec.Child
 	removed  []uint32 // inbound SPIs of the children removed
+	// installErr, when set, is what InstallChild fails with.
+	installErr error
 }
 
 func (r *recorder) SendIKE(local, remote netip.AddrPort, msg []byte) error {
@@ -43,6 +45,9 @@ func (r *recorder) take() (msgs [][]byte, from, to []netip.AddrPort) {
 func (r *recorder) InstallChild(c ipsec.Child) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.installErr != nil {
+		return r.installErr
+	}
 	r.children = append(r.children, c)
 	return nil
 }

@@ -2,7 +2,9 @@ package ikev1
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -480,4 +482,113 @@ func TestQuickMode2ShortNonce(t *testing.T) {
 	if tampered == 0 || n != 0 {
 		t.Errorf("%d quick mode message 2s with a 4-byte nonce: the initiator installed %d children, want none", tampered, n)
 	}
+}
+
+// leakedSPIs returns m's reserved inbound SPIs that neither a child nor
+// a quick mode under way on one of its ISAKMP SAs holds.
+func leakedSPIs(m *Manager) []uint32 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	held := map[uint32]bool{}
+	for _, p := range m.peers {
+		for _, c := range p.children {
+			held[c.inSPI] = true
+		}
+	}
+	for _, sa := range m.sas {
+		for _, q := range sa.qms {
+			held[q.spiIn] = true
+		}
+	}
+	var out []uint32
+	for spi := range m.spis {
+		if !held[spi] {
+			out = append(out, spi)
+		}
+	}
+	return out
+}
+
+// TestQuickModeSPIsNotLeaked: a quick mode that ends without a child (it
+// is refused, the data path does not take the child, its ISAKMP SA goes)
+// leaves no inbound SPI reserved.
+func TestQuickModeSPIsNotLeaked(t *testing.T) {
+	t.Run("PFS without KE", func(t *testing.T) {
+		pfs, err := suite.ParseProposal(v2.ProtocolESP, "aes256-sha256-modp2048")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+			pi.ESPProposals, pr.ESPProposals = []suite.Proposal{pfs}, []suite.Proposal{pfs}
+		})
+		tampered := 0
+		shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+			if !fromI || msg[18] != wire.ExchangeQuick {
+				return false
+			}
+			// Message 1 sealed again without its KE payload (the
+			// responder's SA holds the same keys).
+			h, err := wire.ParseHeader(msg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			mr.mu.Lock()
+			sa := mr.sas[h.ICookie]
+			iv := sa.s.Hash.phase2IV(sa.p1iv, h.MessageID)
+			ps, _, err := sa.decrypt(h, msg, iv, nil)
+			if err != nil {
+				mr.mu.Unlock()
+				return false // HASH(3)
+			}
+			ps = slices.DeleteFunc(ps, func(p wire.Payload) bool { return p.Type == wire.PayloadKE })
+			noKE, _ := sa.encrypted(wire.ExchangeQuick, h.MessageID, iv, nil, ps)
+			mr.mu.Unlock()
+			tampered++
+			mr.handle(to, from, noKE)
+			return true
+		})
+		rr.mu.Lock()
+		n := len(rr.children)
+		rr.mu.Unlock()
+		if leaked := leakedSPIs(mr); tampered == 0 || n != 0 || len(leaked) != 0 {
+			t.Errorf("%d quick mode message 1s with PFS and no KE: responder installed %d children, left SPIs %08x reserved", tampered, n, leaked)
+		}
+	})
+	t.Run("responder install fails", func(t *testing.T) {
+		mi, mr, ri, rr := twoManagers(t, nil)
+		rr.mu.Lock()
+		rr.installErr = errors.New("no room")
+		rr.mu.Unlock()
+		shuttle(mi, mr, ri, rr, nil)
+		if leaked := leakedSPIs(mr); len(leaked) != 0 {
+			t.Errorf("the data path refused the responder's child: SPIs %08x left reserved", leaked)
+		}
+	})
+	t.Run("initiator install fails", func(t *testing.T) {
+		mi, mr, ri, rr := twoManagers(t, nil)
+		ri.mu.Lock()
+		ri.installErr = errors.New("no room")
+		ri.mu.Unlock()
+		shuttle(mi, mr, ri, rr, nil)
+		if leaked := leakedSPIs(mi); len(leaked) != 0 {
+			t.Errorf("the data path refused the initiator's child: SPIs %08x left reserved", leaked)
+		}
+	})
+	t.Run("SA goes during quick mode", func(t *testing.T) {
+		mi, mr, ri, rr := twoManagers(t, nil)
+		// Quick mode message 1 is lost: the exchange is under way.
+		shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, _, _ netip.AddrPort) bool {
+			return fromI && msg[18] == wire.ExchangeQuick
+		})
+		mi.mu.Lock()
+		qms := 0
+		for _, sa := range mi.sas {
+			qms += len(sa.qms)
+		}
+		mi.mu.Unlock()
+		mi.Reset("i")
+		if leaked := leakedSPIs(mi); qms == 0 || len(leaked) != 0 {
+			t.Errorf("%d quick modes under way as the SA went: SPIs %08x left reserved", qms, leaked)
+		}
+	})
 }

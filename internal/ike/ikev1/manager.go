@@ -344,6 +344,18 @@ func (m *Manager) sasOf(p *peer) []*isakmpSA {
 func (m *Manager) dropSA(sa *isakmpSA) {
 	delete(m.sas, sa.ic)
 	sa.state = stDead
+	// Its quick modes under way end with it: their inbound SPIs go back
+	// (an installed child's is not among them: its exchange ended), and
+	// a rekey may start again on another SA.
+	for mid, q := range sa.qms {
+		delete(sa.qms, mid)
+		if q.spiIn != 0 {
+			delete(m.spis, q.spiIn)
+		}
+		if q.rekey != nil {
+			q.rekey.rekeying = false
+		}
+	}
 }
 
 func (m *Manager) removeChild(p *peer, c *child) {

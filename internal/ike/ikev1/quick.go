@@ -160,7 +160,11 @@ func (sa *isakmpSA) quickFinal(q *quick, h wire.Header, msg []byte) error {
 		return errors.New("quick mode HASH(3) does not match")
 	}
 	delete(sa.qms, q.mid)
-	return sa.install(q)
+	if err := sa.install(q); err != nil {
+		sa.endQuick(q.mid, q)
+		return err
+	}
+	return nil
 }
 
 // respondQuick answers a peer's quick mode message 1.
@@ -230,10 +234,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	if q.nr, err2 = suite.NewNonce(); err2 != nil {
 		return err2
 	}
-	q.spiIn = sa.m.newSPI()
-	reply := []wire.Payload{{Type: wire.PayloadSA, Body: wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly,
-		Proposals: []wire.Proposal{{Number: prop.Number, Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, q.spiIn), Transforms: []wire.Transform{*chosen}}}}.Append(nil)},
-		{Type: wire.PayloadNonce, Body: q.nr}}
+	var kePayload []wire.Payload
 	if q.s.PFS != v2.DHNone {
 		ke, ok := wire.Find(ps, wire.PayloadKE)
 		if !ok {
@@ -245,9 +246,15 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		if q.gqm, err = q.dh.SharedSecret(ke.Body); err != nil {
 			return err
 		}
-		reply = append(reply, wire.Payload{Type: wire.PayloadKE, Body: q.dh.PublicKey()})
+		kePayload = []wire.Payload{{Type: wire.PayloadKE, Body: q.dh.PublicKey()}}
 	}
-	reply = append(reply, ids...)
+	// The inbound SPI is reserved once nothing can fail: from here it
+	// goes with the exchange (endQuick) or with its child.
+	q.spiIn = sa.m.newSPI()
+	reply := []wire.Payload{{Type: wire.PayloadSA, Body: wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly,
+		Proposals: []wire.Proposal{{Number: prop.Number, Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, q.spiIn), Transforms: []wire.Transform{*chosen}}}}.Append(nil)},
+		{Type: wire.PayloadNonce, Body: q.nr}}
+	reply = append(append(reply, kePayload...), ids...)
 	out, next2 := sa.encrypted(wire.ExchangeQuick, q.mid, q.iv, q.ni, reply)
 	q.iv, q.done = next2, true
 	sa.qms[q.mid] = q
@@ -361,7 +368,11 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 	// HASH(3) again, as an answer to a retransmitted request does.
 	sa.remember(q.mid, msg, out)
 	sa.send(out)
-	return sa.install(q)
+	if err := sa.install(q); err != nil {
+		sa.endQuick(q.mid, q)
+		return err
+	}
+	return nil
 }
 
 // install hands the negotiated pair to the data path and retires the
