@@ -38,6 +38,7 @@ import (
 	"time"
 
 	"go.etcd.io/etcd/api/v3/mvccpb"
+	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
 )
 
@@ -516,9 +517,11 @@ func (n *Node) run(ctx context.Context) {
 // The node fences itself: when etcd has not renewed its lease for two
 // thirds of the lease's TTL it runs no VNet until a renewal comes, so that
 // it has stopped before etcd can end the lease and another node take its
-// VNets over. (Half would be too little: etcd's client renews every third
-// of the TTL rounded up to half a second, a second apart at TTL 2 s.)
+// VNets over. A renewal counts from when the node asked for it (renew),
+// the grant from before it was asked for: etcd renewed the lease then or
+// later.
 func (n *Node) member(ctx context.Context, first bool, joined func()) error {
+	granting := time.Now()
 	gctx, cancelGrant := context.WithTimeout(ctx, n.opts.TTL)
 	grant, err := n.cli.Grant(gctx, int64((n.opts.TTL+time.Second-1)/time.Second))
 	cancelGrant()
@@ -527,8 +530,10 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	}
 	lease, ttl := grant.ID, time.Duration(grant.TTL)*time.Second
 	kctx, stopKeepAlive := context.WithCancel(ctx)
+	var renewing sync.WaitGroup
 	defer func() {
 		stopKeepAlive()
+		renewing.Wait()
 		n.mu.Lock()
 		n.lease, n.fenced = 0, false
 		n.bump()
@@ -539,11 +544,9 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		n.cli.Revoke(rctx, lease)
 		cancel()
 	}()
-	renewals, err := n.cli.KeepAlive(kctx, lease)
-	if err != nil {
-		return fmt.Errorf("lease: %w", err)
-	}
-	renewed := time.Now()
+	renewals := make(chan renewal, 8)
+	renewing.Go(func() { n.renew(kctx, &renewing, lease, ttl, renewals) })
+	renewed := granting
 	key := n.opts.Prefix + prefixNodes + n.opts.Name
 	resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, n.opts.Info, clientv3.WithLease(lease))).Commit()
@@ -581,19 +584,25 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case _, ok := <-renewals:
-			if !ok {
+		case r := <-renewals:
+			if errors.Is(r.err, rpctypes.ErrLeaseNotFound) {
 				return errors.New("the lease ended (etcd unreachable for longer than the TTL?)")
 			}
-			renewed = time.Now()
+			if r.err != nil || r.sent.Before(renewed) {
+				continue
+			}
+			renewed = r.sent
 			n.mu.Lock()
-			if n.fenced {
+			if n.fenced && time.Since(renewed) <= 2*ttl/3 {
 				n.fenced = false
 				n.bump()
 				n.log.Info("etcd renews the lease again; running VNets again")
 			}
 			n.mu.Unlock()
 		case <-fence.C:
+			if time.Since(renewed) > ttl {
+				return errors.New("the lease ended: etcd has not renewed it for its TTL")
+			}
 			if time.Since(renewed) > 2*ttl/3 {
 				n.mu.Lock()
 				if !n.fenced {
@@ -633,6 +642,42 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 			}
 			n.bump()
 			n.mu.Unlock()
+		}
+	}
+}
+
+// renewal is the outcome of one renewal of the lease and when it was
+// asked for.
+type renewal struct {
+	sent time.Time
+	err  error
+}
+
+// renew asks etcd to renew lease every quarter of its TTL, without waiting
+// for the answer to the last request, and sends out each outcome with the
+// time it was asked for, until ctx ends. etcd renewed the lease at that
+// time or later; the time the answer came would not do (etcd's
+// KeepAlive gives only that): an answer held up on the way (a congested
+// link, a process that did not get to read it) would have the node count
+// on a lease that etcd may have ended, and another node run its VNets.
+func (n *Node) renew(ctx context.Context, wg *sync.WaitGroup, lease clientv3.LeaseID, ttl time.Duration, out chan<- renewal) {
+	t := time.NewTicker(ttl / 4)
+	defer t.Stop()
+	for {
+		sent := time.Now()
+		wg.Go(func() {
+			rctx, cancel := context.WithTimeout(ctx, ttl)
+			_, err := n.cli.KeepAliveOnce(rctx, lease)
+			cancel()
+			select {
+			case out <- renewal{sent, err}:
+			case <-ctx.Done():
+			}
+		})
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return
 		}
 	}
 }
