@@ -336,7 +336,7 @@ func (c *conn) read(buf *[wire.MaxLen]byte, hold time.Duration) (wire.Type, []by
 func (c *conn) fail(err error) error {
 	var we *wire.Error
 	if errors.As(err, &we) {
-		c.notify(wire.Notification{Code: we.Code, Subcode: we.Subcode})
+		c.notify(wire.Notification{Code: we.Code, Subcode: we.Subcode, Data: we.Data})
 	}
 	return err
 }

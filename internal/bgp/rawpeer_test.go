@@ -67,7 +67,7 @@ func (p *rawPeer) expect(want wire.Type) []byte {
 
 // expectNotification reads until a NOTIFICATION, checks it, and checks
 // that the speaker closes the connection after it.
-func (p *rawPeer) expectNotification(code, sub uint8) {
+func (p *rawPeer) expectNotification(code, sub uint8) wire.Notification {
 	p.t.Helper()
 	n, err := wire.ParseNotification(p.expect(wire.TypeNotification))
 	if err != nil || n.Code != code || n.Subcode != sub {
@@ -79,6 +79,7 @@ func (p *rawPeer) expectNotification(code, sub uint8) {
 	if _, err := p.c.Read(b[:]); err == nil || errors.As(err, &ne) && ne.Timeout() {
 		p.t.Fatalf("the connection stays open after the NOTIFICATION: %v", err)
 	}
+	return n
 }
 
 func rawSpeaker(t *testing.T, base string) (*node, netip.Addr, uint16) {
@@ -259,5 +260,8 @@ func TestRouteRefresh(t *testing.T) {
 		t.Fatalf("the answer to a refresh of IPv4 unicast: %+v, %v", u, err)
 	}
 	p.send(wire.TypeRouteRefresh, []byte{0, 1})
-	p.expectNotification(wire.CodeHeader, wire.SubBadLength)
+	// RFC 4271 §6.1: the data is the erroneous length field.
+	if n := p.expectNotification(wire.CodeHeader, wire.SubBadLength); !bytes.Equal(n.Data, []byte{0, 21}) {
+		t.Errorf("NOTIFICATION data %x, want the length field 0015", n.Data)
+	}
 }

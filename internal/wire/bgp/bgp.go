@@ -11,6 +11,7 @@
 package bgp
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"io"
@@ -87,6 +88,8 @@ type Error struct {
 	// session stays (RFC 7606 §2, "treat-as-withdraw"); no NOTIFICATION
 	// is sent.
 	Withdraw bool
+	// Data is the NOTIFICATION's data field, where RFC 4271 §6 names one.
+	Data []byte
 }
 
 func (e *Error) Error() string {
@@ -112,8 +115,11 @@ func ReadMessage(r io.Reader, buf *[MaxLen]byte) (Type, []byte, error) {
 	}
 	n := int(binary.BigEndian.Uint16(buf[16:18]))
 	t := Type(buf[18])
+	// RFC 4271 §6.1: the data of a length or type error MUST be the
+	// erroneous field.
+	badLength := func(err *Error) *Error { err.Data = bytes.Clone(buf[16:18]); return err }
 	if n < HeaderLen || n > MaxLen {
-		return 0, nil, errorf(CodeHeader, SubBadLength, "message length %d is outside %d..%d", n, HeaderLen, MaxLen)
+		return 0, nil, badLength(errorf(CodeHeader, SubBadLength, "message length %d is outside %d..%d", n, HeaderLen, MaxLen))
 	}
 	var min int
 	switch t {
@@ -128,11 +134,13 @@ func ReadMessage(r io.Reader, buf *[MaxLen]byte) (Type, []byte, error) {
 	case TypeRouteRefresh:
 		min = HeaderLen + 4 // AFI, reserved, SAFI (RFC 2918 §3)
 	default:
-		return 0, nil, errorf(CodeHeader, SubBadType, "unknown message type %d", uint8(t))
+		err := errorf(CodeHeader, SubBadType, "unknown message type %d", uint8(t))
+		err.Data = []byte{uint8(t)}
+		return 0, nil, err
 	}
 	// RFC 4271 §6.1: a KEEPALIVE of another length than 19 is an error.
 	if n < min || (t == TypeKeepalive && n != HeaderLen) {
-		return 0, nil, errorf(CodeHeader, SubBadLength, "%s of %d bytes", t, n)
+		return 0, nil, badLength(errorf(CodeHeader, SubBadLength, "%s of %d bytes", t, n))
 	}
 	if _, err := io.ReadFull(r, buf[HeaderLen:n]); err != nil {
 		return 0, nil, err

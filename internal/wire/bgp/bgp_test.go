@@ -71,6 +71,10 @@ func TestOpenErrors(t *testing.T) {
 		if !errors.As(err, &e) || e.Code != c.code || e.Subcode != c.sub {
 			t.Errorf("%s: %v, want notification %d/%d", c.name, err, c.code, c.sub)
 		}
+		// RFC 4271 §6.2: an unsupported version is answered with ours.
+		if c.sub == SubBadVersion && c.code == CodeOpen && !bytes.Equal(e.Data, []byte{0, 4}) {
+			t.Errorf("%s: data %x, want 0004", c.name, e.Data)
+		}
 	}
 }
 
@@ -188,22 +192,24 @@ func TestReadMessage(t *testing.T) {
 	if err != nil || typ != TypeKeepalive || len(body) != 0 {
 		t.Fatalf("%v %v %v", typ, body, err)
 	}
+	// RFC 4271 §6.1: a length or type error's data is the field.
 	bad := []struct {
 		name string
 		msg  []byte
 		sub  uint8
+		data []byte
 	}{
-		{"marker", append([]byte{0}, msg[1:]...), SubNotSynced},
-		{"length 5000", append(bytes.Clone(msg[:16]), 0x13, 0x88, 4), SubBadLength},
-		{"keepalive of 20", append(append(bytes.Clone(msg[:16]), 0, 20, 4), 0), SubBadLength},
-		{"type 9", append(bytes.Clone(msg[:16]), 0, 19, 9), SubBadType},
-		{"short OPEN", append(bytes.Clone(msg[:16]), 0, 20, 1, 4), SubBadLength},
+		{"marker", append([]byte{0}, msg[1:]...), SubNotSynced, nil},
+		{"length 5000", append(bytes.Clone(msg[:16]), 0x13, 0x88, 4), SubBadLength, []byte{0x13, 0x88}},
+		{"keepalive of 20", append(append(bytes.Clone(msg[:16]), 0, 20, 4), 0), SubBadLength, []byte{0, 20}},
+		{"type 9", append(bytes.Clone(msg[:16]), 0, 19, 9), SubBadType, []byte{9}},
+		{"short OPEN", append(bytes.Clone(msg[:16]), 0, 20, 1, 4), SubBadLength, []byte{0, 20}},
 	}
 	for _, c := range bad {
 		_, _, err := ReadMessage(bytes.NewReader(c.msg), &buf)
 		var e *Error
-		if !errors.As(err, &e) || e.Code != CodeHeader || e.Subcode != c.sub {
-			t.Errorf("%s: %v, want notification 1/%d", c.name, err, c.sub)
+		if !errors.As(err, &e) || e.Code != CodeHeader || e.Subcode != c.sub || !bytes.Equal(e.Data, c.data) {
+			t.Errorf("%s: %v (data %x), want notification 1/%d with data %x", c.name, err, e.Data, c.sub, c.data)
 		}
 	}
 	n := Notification{Code: CodeCease, Subcode: SubAdminShutdown, Data: []byte("bye")}

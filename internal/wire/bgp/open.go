@@ -40,7 +40,9 @@ func ParseOpen(body []byte) (Open, error) {
 	// RFC 4271 §6.2: an unsupported version is answered with the
 	// highest we support; we speak 4 only.
 	if body[0] != 4 {
-		return Open{}, errorf(CodeOpen, SubBadVersion, "version %d, not 4", body[0])
+		err := errorf(CodeOpen, SubBadVersion, "version %d, not 4", body[0])
+		err.Data = []byte{0, 4} // RFC 4271 §6.2: the version we support, 2 octets
+		return Open{}, err
 	}
 	o := Open{AS: uint32(binary.BigEndian.Uint16(body[1:3])), HoldTime: binary.BigEndian.Uint16(body[3:5]),
 		ID: netip.AddrFrom4([4]byte(body[5:9]))}
