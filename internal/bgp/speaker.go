@@ -100,7 +100,8 @@ func (p Peer) imported(n netip.Prefix) netip.Prefix {
 // Options configure a Speaker.
 type Options struct {
 	Logger *slog.Logger
-	// Dial opens a TCP connection from local to a peer.
+	// Dial opens a TCP connection from local to a peer; nil means the
+	// node's network (a net.Dialer from local).
 	Dial func(ctx context.Context, local netip.Addr, dst netip.AddrPort) (net.Conn, error)
 	// Port is where peers listen; 0 means 179.
 	Port uint16
@@ -135,6 +136,11 @@ type Speaker struct {
 	peers  map[netip.Addr]*peer
 	closed bool
 	ls     []net.Listener
+	// refused counts the connections from addresses that are no peer
+	// since refusedLogged, when one was last logged: anyone in the VNet
+	// may connect, and is logged once a minute at most.
+	refused       int
+	refusedLogged time.Time
 	// cands are the peers' routes by prefix (as imported), bestTab the
 	// best of each (table.go).
 	cands   map[netip.Prefix]map[cand]Route
@@ -143,6 +149,10 @@ type Speaker struct {
 	wg sync.WaitGroup
 }
 
+// refusedLogEvery is how often a connection from an address that is no
+// peer is logged at most; the others are counted in the next such line.
+const refusedLogEvery = time.Minute
+
 // New returns a speaker with nothing configured.
 func New(opts Options) *Speaker {
 	if opts.Logger == nil {
@@ -150,6 +160,12 @@ func New(opts Options) *Speaker {
 	}
 	if opts.Port == 0 {
 		opts.Port = Port
+	}
+	if opts.Dial == nil {
+		opts.Dial = func(ctx context.Context, local netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))}
+			return d.DialContext(ctx, "tcp", dst.String())
+		}
 	}
 	if opts.HoldTime == 0 {
 		opts.HoldTime = DefaultHoldTime
@@ -186,8 +202,15 @@ func (s *Speaker) Serve(l net.Listener) {
 			s.mu.Lock()
 			p := s.peers[ap.Addr().Unmap()]
 			if p == nil || s.closed {
+				s.refused++
+				n, log := s.refused, time.Since(s.refusedLogged) >= refusedLogEvery
+				if log {
+					s.refused, s.refusedLogged = 0, time.Now()
+				}
 				s.mu.Unlock()
-				s.log.Info("BGP connection from an address that is not a peer refused", "from", ap.Addr())
+				if log {
+					s.log.Info("BGP connection from an address that is not a peer refused", "from", ap.Addr(), "refused", n)
+				}
 				c.Close()
 				continue
 			}

@@ -1,14 +1,17 @@
 package bgp
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -325,5 +328,54 @@ protocol bgp vnetgw {
 	waitRoutes(t, n, map[string]string{})
 	if ps := n.s.Peers(); slices.ContainsFunc(ps, func(p PeerStatus) bool { return p.State == "Established" }) {
 		t.Errorf("after BIRD disabled the session: %+v", ps)
+	}
+}
+
+// syncBuffer is a log the test reads while the speaker writes it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestRefusedConnectionsLoggedOnce: connections from an address that is
+// no peer (anyone in the VNet can open them) are refused, and logged once
+// a minute at most, not once each.
+func TestRefusedConnectionsLoggedOnce(t *testing.T) {
+	var log syncBuffer
+	a := netip.MustParseAddr("127.0.61.1")
+	port := freePort(t, a)
+	s := New(Options{Port: port, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	defer s.Close()
+	l, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Serve(l)
+	s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "p", Addr: netip.MustParseAddr("127.0.61.2"), AS: 65002}}})
+	for range 30 {
+		c, err := net.Dial("tcp", l.Addr().String()) // from 127.0.0.1: no peer
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := c.Read(make([]byte, 1)); err == nil {
+			t.Fatal("a connection from no peer was answered")
+		}
+		c.Close()
+	}
+	if n := strings.Count(log.String(), "not a peer refused"); n != 1 {
+		t.Errorf("30 refused connections logged %d times:\n%s", n, log.String())
 	}
 }
