@@ -23,6 +23,13 @@ import (
 // peer makes the speaker's tables grow without bound.
 const MaxPrefixes = 4000
 
+// maxPrefixHold is how long a peer told it announced too many prefixes
+// waits for its next session, neither dialled nor let in: connecting
+// again at once, it would announce them again, and every other peer would
+// see its routes come and go each ConnectRetry (RFC 4271 §8.1.1's
+// DampPeerOscillations). A variable for tests.
+var maxPrefixHold = 2 * time.Minute
+
 // writeTimeout bounds one write to a peer.
 const writeTimeout = 10 * time.Second
 
@@ -45,6 +52,9 @@ type peer struct {
 	rib         map[netip.Prefix]Route
 	lastErr     string
 	stopped     bool
+	// holdUntil is when a peer that announced too many prefixes may have
+	// a session again (maxPrefixHold).
+	holdUntil time.Time
 }
 
 func newPeer(s *Speaker, cfg Peer) *peer {
@@ -83,7 +93,7 @@ func (p *peer) connect() {
 	}()
 	for {
 		p.s.mu.Lock()
-		idle := len(p.conns) == 0 && !p.stopped
+		idle := len(p.conns) == 0 && !p.stopped && !time.Now().Before(p.holdUntil)
 		if idle {
 			p.state = "Connect"
 		}
@@ -111,11 +121,14 @@ func (p *peer) connect() {
 				}
 			}
 		}
+		p.s.mu.Lock()
+		wait := max(p.s.opts.ConnectRetry, time.Until(p.holdUntil))
+		p.s.mu.Unlock()
 		select {
 		case <-p.done:
 			return
 		case <-p.kick:
-		case <-time.After(p.s.opts.ConnectRetry):
+		case <-time.After(wait):
 		}
 	}
 }
@@ -154,7 +167,7 @@ func (c *conn) cease() {
 func (p *peer) session(nc net.Conn, outbound bool) {
 	c := &conn{p: p, nc: nc, outbound: outbound}
 	p.s.mu.Lock()
-	if p.stopped {
+	if p.stopped || time.Now().Before(p.holdUntil) {
 		p.s.mu.Unlock()
 		nc.Close()
 		return
@@ -336,6 +349,13 @@ func (c *conn) read(buf *[wire.MaxLen]byte, hold time.Duration) (wire.Type, []by
 func (c *conn) fail(err error) error {
 	var we *wire.Error
 	if errors.As(err, &we) {
+		if we.Code == wire.CodeCease && we.Subcode == wire.SubMaxPrefixes {
+			// Before the connection closes: the peer may connect
+			// again the moment it does.
+			c.p.s.mu.Lock()
+			c.p.holdUntil = time.Now().Add(maxPrefixHold)
+			c.p.s.mu.Unlock()
+		}
 		c.notify(wire.Notification{Code: we.Code, Subcode: we.Subcode, Data: we.Data})
 	}
 	return err
@@ -506,7 +526,7 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 		}
 	}
 	if len(p.rib) > MaxPrefixes {
-		return changed, &wire.Error{Code: wire.CodeCease, Subcode: 1, Reason: fmt.Sprintf("the peer announced more than %d prefixes", MaxPrefixes)}
+		return changed, &wire.Error{Code: wire.CodeCease, Subcode: wire.SubMaxPrefixes, Reason: fmt.Sprintf("the peer announced more than %d prefixes", MaxPrefixes)}
 	}
 	return changed, nil
 }

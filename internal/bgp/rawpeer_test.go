@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -145,9 +146,13 @@ func TestMalformedAttributeWithdraws(t *testing.T) {
 }
 
 // A peer that announces more than MaxPrefixes is told so (Cease, maximum
-// number of prefixes reached) and disconnected; its routes go.
+// number of prefixes reached) and disconnected; its routes go, and it has
+// no session again for maxPrefixHold (its routes would flap).
 func TestTooManyPrefixes(t *testing.T) {
+	defer func(d time.Duration) { maxPrefixHold = d }(maxPrefixHold)
+	maxPrefixHold = 2 * time.Second
 	n, addr, port := rawSpeaker(t, "127.0.15")
+	start := time.Now()
 	p := dialRaw(t, n, addr, port)
 	sent := 0
 	for sent <= MaxPrefixes {
@@ -158,8 +163,24 @@ func TestTooManyPrefixes(t *testing.T) {
 		}
 		p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: ps}.Append(nil, true))
 	}
-	p.expectNotification(wire.CodeCease, 1)
+	p.expectNotification(wire.CodeCease, wire.SubMaxPrefixes)
 	waitRoutes(t, n, map[string]string{})
+	// Connecting again at once, it is not let in while it is held back;
+	// it is after.
+	c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := c.Read(make([]byte, 1)); err == nil {
+		t.Error("a peer that announced too many prefixes was answered when it connected again at once")
+	}
+	c.Close()
+	if ps := n.s.Peers(); len(ps) != 1 || ps[0].State == "Established" || !strings.Contains(ps[0].LastError, "prefixes") {
+		t.Errorf("the peer held back: %+v", ps)
+	}
+	time.Sleep(time.Until(start.Add(maxPrefixHold + time.Second)))
+	dialRaw(t, n, addr, port)
 }
 
 // A route whose path holds the speaker's own AS is a loop: dropped.

@@ -75,6 +75,7 @@ const (
 	SubOptAttr       = 9 // UPDATE: optional attribute error
 	SubBadNetwork    = 10
 	SubBadASPath     = 11
+	SubMaxPrefixes   = 1 // Cease: maximum number of prefixes reached (RFC 4486)
 	SubAdminShutdown = 2 // Cease (RFC 4486)
 	SubCollision     = 7 // Cease: connection collision resolution
 )
