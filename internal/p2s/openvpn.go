@@ -328,7 +328,11 @@ func (o *ovpnSession) handleControl(pkt []byte) error {
 		return nil
 	}
 	if ks == nil {
-		return fmt.Errorf("OpenVPN control packet of key state %d, which was not started", c.KeyID)
+		// A key state dropped after renegotiations, whose packets may
+		// still come (a late acknowledgement), or one never started:
+		// dropped, as OpenVPN does; it changes nothing.
+		o.log.Debug("OpenVPN control packet of a key state not held dropped", "key_id", c.KeyID, "opcode", c.Opcode)
+		return nil
 	}
 	o.mu.Lock()
 	for _, a := range c.Acks {

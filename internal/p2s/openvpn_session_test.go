@@ -306,6 +306,34 @@ func TestOpenVPNControlMessagesNotLogged(t *testing.T) {
 	}
 }
 
+// TestOpenVPNStrayControlPacketIgnored: a control packet of a key state
+// the gateway does not hold (a late acknowledgement of one it dropped
+// after renegotiations) is dropped; the client's session goes on.
+func TestOpenVPNStrayControlPacketIgnored(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 0, true)
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	cl := dialTestOVPN(t, r.srv.Addr())
+	tc, err := cl.session(0, nil, "bob", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []openvpn.Control{
+		{Opcode: openvpn.AckV1, KeyID: 5, SessionID: cl.sid, RemoteSessionID: cl.peerSID, Acks: []uint32{3}},
+		{Opcode: openvpn.ControlV1, KeyID: 6, SessionID: cl.sid, PacketID: 4, Payload: []byte{0x17, 3, 3, 0, 1, 0}},
+	} {
+		if err := cl.send(c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
+		t.Fatalf("after stray control packets, PUSH_REQUEST was answered %q, %v", b[:n], err)
+	}
+}
+
 // TestOpenVPNSoftResetBeforeAuthentication: a renegotiation before the
 // client authenticated ends the connection (it could otherwise pass as
 // the client being authenticated).
