@@ -91,11 +91,29 @@ func TestUnauthenticatedHoldsNoSlot(t *testing.T) {
 // waits for a RADIUS server (one that never answers) is noticed: its
 // connection's goroutine ends at once, not when the wait gives up.
 func TestClientLeavesDuringRadius(t *testing.T) {
+	for _, more := range []bool{false, true} {
+		name := "alone"
+		if more {
+			name = "with more sent"
+		}
+		t.Run(name, func(t *testing.T) { clientLeavesDuringRadius(t, more) })
+	}
+}
+
+// clientLeavesDuringRadius is TestClientLeavesDuringRadius, the client
+// sending an LCP Echo-Request right behind its answer when more: a packet
+// the gateway holds unread while it waits.
+func clientLeavesDuringRadius(t *testing.T, more bool) {
 	r := newRegion(t, Config{Radius: []radius.Server{{Addr: silentRadius(t), Secret: []byte("s")}}, RadiusOnly: true})
 	x := dialRaw(t, r.srv.Addr())
 	x.openLCP()
 	ch := x.next(ppp.ProtoCHAP)
-	x.send(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPResponse, ID: ch.ID, Data: ppp.CHAPValue{Value: ppp.MSCHAPv2Response{}.Append(nil), Name: []byte("bob")}.Append(nil)})
+	answer := sstp.AppendData(nil, ppp.AppendFrame(nil, ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPResponse, ID: ch.ID,
+		Data: ppp.CHAPValue{Value: ppp.MSCHAPv2Response{}.Append(nil), Name: []byte("bob")}.Append(nil)}.Append(nil)))
+	if more {
+		answer = sstp.AppendData(answer, ppp.AppendFrame(nil, ppp.ProtoLCP, ppp.Packet{Code: ppp.EchoReq, ID: 9, Data: make([]byte, 4)}.Append(nil)))
+	}
+	x.c.Write(answer) // in one write: both arrive together
 	time.Sleep(200 * time.Millisecond)
 	if n := r.srv.negotiatingNow(); n != 1 {
 		t.Fatalf("%d connections authenticating, want bob's", n)

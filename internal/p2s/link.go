@@ -376,7 +376,9 @@ func (l *link) watchLeaving() (stop func()) {
 	l.conn.SetReadDeadline(time.Time{}) // before the watcher reads: stop's deadline is the last
 	go func() {
 		defer close(done)
-		_, err := l.r.Peek(1)
+		// Past what the client sent before: a Peek of what is buffered
+		// returns at once, and the client's leaving goes unnoticed.
+		_, err := l.r.Peek(min(l.r.Buffered()+1, l.r.Size()))
 		var ne net.Error
 		if err != nil && !(errors.As(err, &ne) && ne.Timeout()) {
 			l.cancel()
