@@ -506,9 +506,10 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 			p = e.gatewayPort(r.Gateway)
 			ports[r.Gateway] = p
 		}
-		if p != nil {
-			rs = append(rs, fabric.Route{Prefix: r.Prefix, Port: p})
-		}
+		// A gateway that does not run drops what its routes hold (a nil
+		// port): left out, the route's traffic would go to the Internet
+		// (the egress's default route), forced tunneling's too.
+		rs = append(rs, fabric.Route{Prefix: r.Prefix, Port: p})
 	}
 	return rs
 }

@@ -1,0 +1,60 @@
+package dataplane
+
+import (
+	"context"
+	"errors"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
+)
+
+// TestForcedTunnelingWithoutItsGateway: with --internet-egress, forced
+// tunneling's 0.0.0.0/0 to a gateway that is not running (it could not
+// start) drops what it holds, as it did without the egress: the VNet's
+// Internet-bound traffic does not leave from the node instead (R25).
+func TestForcedTunnelingWithoutItsGateway(t *testing.T) {
+	dials := make(chan string, 10)
+	e := New(Options{Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
+		dials <- network + " " + addr
+		return nil, errors.New("no Internet in this test")
+	}}})
+	defer e.Close()
+	cfg := Config{
+		VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"),
+			Hosts:  []Host{{ID: "web", Name: "web", Addr: netip.MustParseAddr("10.1.0.4"), Kind: HostNetstack}},
+			Routes: []Route{{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Gateway: "gw"}}}},
+		// 192.0.2.77 is no address of this host: the gateway cannot bind
+		// its ports there and does not run.
+		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: netip.MustParseAddr("192.0.2.77"),
+			PrivateAddr: netip.MustParseAddr("10.1.255.4")}},
+	}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	g := e.gateways["gw"]
+	e.mu.Unlock()
+	if g == nil || g.gw != nil {
+		t.Fatal("the gateway runs at an address that is not this host's")
+	}
+	h, ok := e.NetstackHost("web")
+	if !ok {
+		t.Fatal("no host web")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	if c, err := h.Dial(ctx, netip.MustParseAddrPort("198.51.100.2:80")); err == nil {
+		c.Close()
+	}
+	select {
+	case d := <-dials:
+		t.Fatalf("with forced tunneling to a gateway that is down, the node opened %s to the Internet", d)
+	default:
+	}
+	if n := e.Status().VNets["v"].NoRoute; n == 0 {
+		t.Error("what forced tunneling could not carry was not counted as dropped")
+	}
+}
