@@ -106,8 +106,37 @@ var notInternet = []netip.Prefix{
 	netip.MustParsePrefix("fc00::/7"),
 }
 
+// Ranges of IPv6 addresses that carry an IPv4 address.
+var (
+	// nat64 is NAT64's well-known prefix (RFC 6052 §2.1): a translator
+	// on the node's network takes 64:ff9b::a.b.c.d to a.b.c.d.
+	nat64 = netip.MustParsePrefix("64:ff9b::/96")
+	// sixToFour is 6to4's (RFC 3056 §2): 2002:AABB:CCDD::/48 is reached
+	// through AA.BB.CC.DD.
+	sixToFour = netip.MustParsePrefix("2002::/16")
+	// notInternet6 are nobody's on the Internet: NAT64's local-use prefix
+	// (RFC 8215) and the deprecated IPv4-compatible addresses (RFC 4291
+	// §2.5.5.1).
+	notInternet6 = []netip.Prefix{netip.MustParsePrefix("64:ff9b:1::/48"), netip.MustParsePrefix("::/96")}
+)
+
+// carried returns the IPv4 address an IPv6 address of NAT64's or 6to4's
+// stands for.
+func carried(a netip.Addr) (netip.Addr, bool) {
+	b := a.As16()
+	switch {
+	case !a.Is6():
+	case nat64.Contains(a):
+		return netip.AddrFrom4([4]byte(b[12:])), true
+	case sixToFour.Contains(a):
+		return netip.AddrFrom4([4]byte(b[2:6])), true
+	}
+	return netip.Addr{}, false
+}
+
 // Internet tells whether a is an Internet address: global unicast, not a
-// private or shared range, not loopback, link-local or multicast.
+// private or shared range, not loopback, link-local or multicast; an IPv6
+// address that stands for an IPv4 one (NAT64, 6to4) is when that is.
 func Internet(a netip.Addr) bool {
 	if a.Is4In6() {
 		return false // an IPv4 address by another name: not to be let through twice
@@ -115,7 +144,15 @@ func Internet(a netip.Addr) bool {
 	if !a.IsGlobalUnicast() {
 		return false
 	}
+	if v4, ok := carried(a); ok {
+		return Internet(v4)
+	}
 	for _, p := range notInternet {
+		if p.Contains(a) {
+			return false
+		}
+	}
+	for _, p := range notInternet6 {
 		if p.Contains(a) {
 			return false
 		}
@@ -241,8 +278,13 @@ func (e *Egress) admits(src, dst netip.Addr) bool {
 	if !Internet(dst) {
 		return false
 	}
-	if e.opts.Blocked != nil && e.opts.Blocked(dst) {
-		return false
+	if e.opts.Blocked != nil {
+		if e.opts.Blocked(dst) {
+			return false
+		}
+		if v4, ok := carried(dst); ok && e.opts.Blocked(v4) {
+			return false
+		}
 	}
 	for _, p := range *e.sources.Load() {
 		if p.Contains(src) {

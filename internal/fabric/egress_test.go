@@ -28,6 +28,39 @@ func TestInternetAddresses(t *testing.T) {
 	}
 }
 
+// TestInternetAddressesInIPv6: an IPv6 address that carries an IPv4 one
+// to a translator or a relay of the node's network (NAT64's prefixes,
+// 6to4) is the Internet's only when that IPv4 address is: with NAT64 on
+// the node's network, 64:ff9b::a9fe:a9fe would be the metadata service
+// and 64:ff9b::a00:5 a private host. The IPv4-compatible addresses
+// (::a.b.c.d, deprecated) and NAT64's local-use prefix are nobody's on
+// the Internet.
+func TestInternetAddressesInIPv6(t *testing.T) {
+	for a, want := range map[string]bool{
+		"64:ff9b::8.8.8.8": true, "64:ff9b::169.254.169.254": false, "64:ff9b::10.0.0.5": false,
+		"64:ff9b::127.0.0.1": false, "64:ff9b::192.168.1.1": false, "64:ff9b:1::8.8.8.8": false,
+		"2002:808:808::1": true, "2002:a9fe:a9fe::1": false, "2002:7f00:1::1": false, "2002:a00:5::1": false,
+		"::127.0.0.1": false, "::10.0.0.5": false, "::8.8.8.8": false,
+	} {
+		if got := Internet(netip.MustParseAddr(a)); got != want {
+			t.Errorf("Internet(%s) = %v, want %v", a, got, want)
+		}
+	}
+	// The gateways' public IP pool, by way of NAT64, is not either.
+	eg, err := NewEgress(NewRouter(), EgressOptions{Blocked: netip.MustParsePrefix("198.51.100.0/24").Contains})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eg.Close()
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("fd00:1::/64")})
+	from := netip.MustParseAddr("fd00:1::4")
+	for a, want := range map[string]bool{"64:ff9b::198.51.100.7": false, "2002:c633:6407::1": false, "64:ff9b::8.8.8.8": true} {
+		if got := eg.admits(from, netip.MustParseAddr(a)); got != want {
+			t.Errorf("to %s through the egress: %v, want %v", a, got, want)
+		}
+	}
+}
+
 // internet is a namespace with Internet addresses the egress test reaches
 // from a "node" namespace, as a gateway node reaches the Internet.
 type internet struct {
