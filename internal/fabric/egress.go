@@ -88,7 +88,8 @@ type EgressStats struct {
 	// Flows were opened to the Internet; Open are open now.
 	Flows, Open uint64
 	// Refused were not from a host of the VNet, not to an Internet
-	// address, or neither TCP nor UDP; Failed could not be opened from the
+	// address (the node's own are not), or neither TCP nor UDP (packets,
+	// and flows to the node's addresses); Failed could not be opened from the
 	// node; Full came while MaxFlows were open.
 	Refused, Failed, Full uint64
 }
@@ -312,7 +313,6 @@ func (e *Egress) pump() {
 func (e *Egress) take() bool {
 	select {
 	case e.flows <- struct{}{}:
-		e.stats.flows.Add(1)
 		e.stats.open.Add(1)
 		return true
 	default:
@@ -351,8 +351,21 @@ func (e *Egress) tcp(r *tcp.ForwarderRequest) {
 	}
 	defer e.give()
 	ctx, cancel := context.WithTimeout(e.ctx, egressDialTimeout)
+	defer cancel()
+	// Whether far is the node's own, asked of a UDP socket, which sends
+	// nothing as it connects: a TCP connection would reach the listener.
+	probe, err := e.opts.Dial(ctx, "udp", far.String())
+	if err == nil {
+		own := toSelf(probe)
+		probe.Close()
+		if own {
+			e.stats.refused.Add(1)
+			r.Complete(true)
+			return
+		}
+	}
+	e.stats.flows.Add(1)
 	out, err := e.opts.Dial(ctx, "tcp", far.String())
-	cancel()
 	if err != nil {
 		e.stats.failed.Add(1)
 		e.log.Debug("egress: connection not opened", "host", host, "to", far, "err", err)
@@ -420,6 +433,7 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 	var wq waiter.Queue
 	ep, terr := r.CreateEndpoint(&wq)
 	if terr != nil {
+		e.stats.flows.Add(1)
 		e.stats.failed.Add(1)
 		e.give()
 		e.wg.Done()
@@ -432,13 +446,39 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 		defer in.Close()
 		out, err := e.opts.Dial(e.ctx, "udp", far.String())
 		if err != nil {
+			e.stats.flows.Add(1)
 			e.stats.failed.Add(1)
 			e.log.Debug("egress: UDP flow not opened", "host", host, "to", far, "err", err)
 			return
 		}
 		defer out.Close()
+		if toSelf(out) {
+			e.stats.refused.Add(1)
+			return
+		}
+		e.stats.flows.Add(1)
 		e.relayUDP(in, out)
 	}()
+}
+
+// toSelf tells whether c, opened from the node, goes to one of the node's
+// own addresses, which are not the Internet's (what listens there, the
+// API, say): Linux gives a connection to a local address that address as
+// its source.
+func toSelf(c net.Conn) bool {
+	l, r := addrOf(c.LocalAddr()), addrOf(c.RemoteAddr())
+	return l.IsValid() && l == r
+}
+
+// addrOf returns the IP address of a TCP or UDP socket address.
+func addrOf(a net.Addr) netip.Addr {
+	switch a := a.(type) {
+	case *net.TCPAddr:
+		return a.AddrPort().Addr().Unmap()
+	case *net.UDPAddr:
+		return a.AddrPort().Addr().Unmap()
+	}
+	return netip.Addr{}
 }
 
 // relayUDP carries datagrams both ways until neither way carried one for

@@ -231,3 +231,71 @@ func FuzzEgress(f *testing.F) {
 		eg.Deliver(pkt)
 	})
 }
+
+// TestEgressNotToTheNode: the node's own addresses are not the Internet's.
+// A VNet host does not reach, from the node's address, what listens on
+// the node's public address (the API with --listen on it, say), over TCP
+// or UDP, and the listener sees no connection at all.
+func TestEgressNotToTheNode(t *testing.T) {
+	in := newInternet(t)
+	var tl net.Listener
+	var ul net.PacketConn
+	if err := in.node.Do(func() (err error) {
+		if tl, err = net.Listen("tcp", netip.AddrPortFrom(in.nodeAddr, 7443).String()); err != nil {
+			return err
+		}
+		ul, err = net.ListenPacket("udp", netip.AddrPortFrom(in.nodeAddr, 5353).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	defer ul.Close()
+	accepted := make(chan string, 1)
+	go func() {
+		if c, err := tl.Accept(); err == nil {
+			accepted <- c.RemoteAddr().String()
+			c.Close()
+		}
+	}()
+	received := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 100)
+		if n, from, err := ul.ReadFrom(buf); err == nil {
+			received <- string(buf[:n]) + " from " + from.String()
+		}
+	}()
+
+	r := NewRouter()
+	eg, err := NewEgress(r, EgressOptions{Dial: in.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eg.Close()
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
+	host := newHost(t, "web", "10.1.0.4", r)
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if c, err := host.Dial(ctx, netip.AddrPortFrom(in.nodeAddr, 7443)); err == nil {
+		c.Close()
+		t.Error("a VNet host reached a TCP port of the node's own address through the egress")
+	}
+	u, err := host.DialUDPFrom(host.Addr(), netip.AddrPortFrom(in.nodeAddr, 5353))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.Write([]byte("to the node"))
+	select {
+	case a := <-accepted:
+		t.Errorf("the node's listener accepted a connection from %s", a)
+	case m := <-received:
+		t.Errorf("the node's UDP socket received %q", m)
+	case <-time.After(500 * time.Millisecond):
+	}
+	if s := eg.Stats(); s.Refused == 0 || s.Open != 0 {
+		t.Errorf("stats after a TCP and a UDP flow to the node: %+v", s)
+	}
+}
