@@ -404,14 +404,15 @@ func splice(ctx context.Context, a, b net.Conn) {
 	}
 	go one(a, b)
 	go one(b, a)
-	for range 2 {
+	for ended := 0; ended < 2; ended++ {
 		select {
 		case <-done:
 		case <-ctx.Done():
 			a.Close()
 			b.Close()
-			<-done
-			<-done
+			for ; ended < 2; ended++ {
+				<-done // only the ways not done yet
+			}
 			return
 		}
 	}

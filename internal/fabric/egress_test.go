@@ -299,3 +299,61 @@ func TestEgressNotToTheNode(t *testing.T) {
 		t.Errorf("stats after a TCP and a UDP flow to the node: %+v", s)
 	}
 }
+
+// TestEgressCloseWithHalfClosedFlow: Close ends a TCP flow one side of
+// which ended its sending (a host that sent its request and shut its
+// writing, a server that has not answered yet): it does not wait forever.
+func TestEgressCloseWithHalfClosedFlow(t *testing.T) {
+	in := newInternet(t)
+	var tl net.Listener
+	if err := in.far.Do(func() (err error) {
+		tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	eof := make(chan net.Conn, 1)
+	go func() {
+		c, err := tl.Accept()
+		if err != nil {
+			return
+		}
+		io.Copy(io.Discard, c) // the request, up to the host's FIN
+		eof <- c               // and no answer yet
+	}()
+	r := NewRouter()
+	eg, err := NewEgress(r, EgressOptions{Dial: in.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
+	host := newHost(t, "web", "10.1.0.4", r)
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := host.Dial(ctx, netip.AddrPortFrom(in.farAddr, 8080))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.Write([]byte("GET / HTTP/1.0\r\n\r\n"))
+	c.(interface{ CloseWrite() error }).CloseWrite()
+	select {
+	case fc := <-eof:
+		defer fc.Close()
+	case <-ctx.Done():
+		t.Fatal("the far end never saw the host's FIN")
+	}
+	time.Sleep(100 * time.Millisecond) // the egress's copy to the far end returns
+	closed := make(chan struct{})
+	go func() {
+		eg.Close()
+		close(closed)
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Close did not return with a half-closed flow open")
+	}
+}
