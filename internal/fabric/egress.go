@@ -383,21 +383,35 @@ func (e *Egress) tcp(r *tcp.ForwarderRequest) {
 	r.Complete(false)
 	in := gonet.NewTCPConn(&wq, ep)
 	defer in.Close()
-	splice(e.ctx, in, out)
+	splice(e.ctx, in, out, func() {
+		// A close with SO_LINGER 0 sends a RST.
+		ep.SocketOptions().SetLinger(tcpip.LingerOption{Enabled: true})
+		in.Close()
+		if l, ok := out.(interface{ SetLinger(int) error }); ok {
+			l.SetLinger(0)
+		}
+		out.Close()
+	})
 }
 
 // closeWriter is a connection that can end its sending half.
 type closeWriter interface{ CloseWrite() error }
 
 // splice copies both ways until both are done (each end of a TCP
-// connection may end its sending first) or ctx is.
-func splice(ctx context.Context, a, b net.Conn) {
+// connection may end its sending first) or ctx is. A way that ends in an
+// error (a reset, at either end) or ctx's end calls abort, which resets
+// both ends: a FIN would tell the other end that all was sent.
+func splice(ctx context.Context, a, b net.Conn, abort func()) {
+	var once sync.Once
 	done := make(chan struct{}, 2)
 	one := func(dst, src net.Conn) {
-		io.Copy(dst, src)
-		if cw, ok := dst.(closeWriter); ok {
+		_, err := io.Copy(dst, src)
+		switch cw, ok := dst.(closeWriter); {
+		case err != nil:
+			once.Do(abort)
+		case ok:
 			cw.CloseWrite()
-		} else {
+		default:
 			dst.Close()
 		}
 		done <- struct{}{}
@@ -408,8 +422,7 @@ func splice(ctx context.Context, a, b net.Conn) {
 		select {
 		case <-done:
 		case <-ctx.Done():
-			a.Close()
-			b.Close()
+			once.Do(abort)
 			for ; ended < 2; ended++ {
 				<-done // only the ways not done yet
 			}

@@ -357,3 +357,78 @@ func TestEgressCloseWithHalfClosedFlow(t *testing.T) {
 		t.Fatal("Close did not return with a half-closed flow open")
 	}
 }
+
+// TestEgressResetIsNoEnd: a TCP flow that one end resets is reset at the
+// other, not ended with a FIN, which says all was sent: a host that the
+// Internet's server reset mid-answer sees an error, not a whole answer
+// cut short; and a flow the host resets ends at once, also while the
+// server keeps its side open and silent.
+func TestEgressResetIsNoEnd(t *testing.T) {
+	in := newInternet(t)
+	var tl net.Listener
+	if err := in.far.Do(func() (err error) {
+		tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	conns := make(chan *net.TCPConn, 2)
+	go func() {
+		for {
+			c, err := tl.Accept()
+			if err != nil {
+				return
+			}
+			conns <- c.(*net.TCPConn)
+		}
+	}()
+	r := NewRouter()
+	eg, err := NewEgress(r, EgressOptions{Dial: in.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eg.Close()
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
+	host := newHost(t, "web", "10.1.0.4", r)
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	// The server resets.
+	c, err := host.Dial(ctx, netip.AddrPortFrom(in.farAddr, 8080))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fc := <-conns
+	fc.Write([]byte("the first part of the answer"))
+	fc.SetLinger(0)
+	fc.Close() // RST
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	if got, err := io.ReadAll(c); err == nil {
+		t.Errorf("the host read %q and a clean end of a connection the server reset", got)
+	} else if isTimeout(err) {
+		t.Errorf("the host was told nothing of the reset: %v", err)
+	}
+
+	// The host resets (it closes with data unread); the server holds on.
+	c, err = host.Dial(ctx, netip.AddrPortFrom(in.farAddr, 8080))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc = <-conns
+	defer fc.Close()
+	fc.Write([]byte("unread"))
+	time.Sleep(100 * time.Millisecond) // it reaches the host
+	c.Close()
+	fc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if _, err := io.ReadAll(fc); err == nil || isTimeout(err) {
+		t.Errorf("the server saw %v where the host reset the connection, want a reset", err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); eg.Stats().Open != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a flow the host reset is still open: %+v", eg.Stats())
+		}
+	}
+}
