@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -56,5 +57,62 @@ func TestForcedTunnelingWithoutItsGateway(t *testing.T) {
 	}
 	if n := e.Status().VNets["v"].NoRoute; n == 0 {
 		t.Error("what forced tunneling could not carry was not counted as dropped")
+	}
+}
+
+// TestInternetFlowsOpenedIsACounter: vnetgw_vnet_internet_flows_total
+// {result="opened"} counts a flow once the node opened it: one still being
+// opened (a dial that takes its time) and then failing never shows as
+// opened, which would take the counter down again (a reset, to Prometheus).
+func TestInternetFlowsOpenedIsACounter(t *testing.T) {
+	dialing, fail := make(chan struct{}, 10), make(chan struct{})
+	e := New(Options{Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
+		if network == "tcp" {
+			dialing <- struct{}{}
+			<-fail
+		}
+		return nil, errors.New("unreachable")
+	}}})
+	defer e.Close()
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"),
+		Hosts: []Host{{ID: "web", Name: "web", Addr: netip.MustParseAddr("10.1.0.4"), Kind: HostNetstack}}}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := e.NetstackHost("web")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	go h.Dial(ctx, netip.MustParseAddrPort("198.51.100.2:80"))
+	select {
+	case <-dialing:
+	case <-ctx.Done():
+		t.Fatal("the egress never dialled")
+	}
+	opened := func() string {
+		var b strings.Builder
+		if err := e.WriteMetrics(&b); err != nil {
+			t.Fatal(err)
+		}
+		for l := range strings.Lines(b.String()) {
+			if strings.HasPrefix(l, "vnetgw_vnet_internet_flows_total{") && strings.Contains(l, `result="opened"`) {
+				return strings.TrimSpace(l)
+			}
+		}
+		return ""
+	}
+	while := opened()
+	close(fail)
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		var b strings.Builder
+		e.WriteMetrics(&b)
+		if strings.Contains(b.String(), `result="failed"} 1`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the failed flow was not counted:\n%s", b.String())
+		}
+	}
+	if after := opened(); !strings.HasSuffix(while, " 0") || !strings.HasSuffix(after, " 0") {
+		t.Errorf("opened while dialling: %q; after the dial failed: %q; want 0 both times", while, after)
 	}
 }

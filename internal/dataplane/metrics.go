@@ -100,7 +100,7 @@ func (e *Engine) WriteMetrics(w io.Writer) error {
 			reason{"no_route", s.NoRoute}, reason{"ttl_expired", s.TTLExpired}, reason{"malformed", s.Malformed})
 		if v.egress != nil {
 			es := v.egress.Stats()
-			m.add("vnetgw_vnet_internet_flows_total", es.Flows-es.Failed, "vnet", id, "result", "opened")
+			m.add("vnetgw_vnet_internet_flows_total", es.Opened, "vnet", id, "result", "opened")
 			m.add("vnetgw_vnet_internet_flows_total", es.Failed, "vnet", id, "result", "failed")
 			m.add("vnetgw_vnet_internet_flows_total", es.Full, "vnet", id, "result", "full")
 			m.add("vnetgw_vnet_internet_flows", es.Open, "vnet", id)

@@ -80,13 +80,14 @@ const (
 )
 
 type egressStats struct {
-	flows, refused, failed, full, open atomic.Uint64
+	flows, opened, refused, failed, full, open atomic.Uint64
 }
 
 // EgressStats are an Egress's counters.
 type EgressStats struct {
-	// Flows were opened to the Internet; Open are open now.
-	Flows, Open uint64
+	// Flows were tried from the node, Opened of them opened (Failed
+	// not); Open are open now.
+	Flows, Opened, Open uint64
 	// Refused were not from a host of the VNet, not to an Internet
 	// address (the node's own are not), or neither TCP nor UDP (packets,
 	// and flows to the node's addresses); Failed could not be opened from the
@@ -221,7 +222,7 @@ func (e *Egress) SetSources(ps []netip.Prefix) {
 
 // Stats returns the counters.
 func (e *Egress) Stats() EgressStats {
-	return EgressStats{Flows: e.stats.flows.Load(), Open: e.stats.open.Load(),
+	return EgressStats{Flows: e.stats.flows.Load(), Opened: e.stats.opened.Load(), Open: e.stats.open.Load(),
 		Refused: e.stats.refused.Load(), Failed: e.stats.failed.Load(), Full: e.stats.full.Load()}
 }
 
@@ -381,6 +382,7 @@ func (e *Egress) tcp(r *tcp.ForwarderRequest) {
 		return
 	}
 	r.Complete(false)
+	e.stats.opened.Add(1)
 	in := gonet.NewTCPConn(&wq, ep)
 	defer in.Close()
 	splice(e.ctx, in, out, func() {
@@ -471,6 +473,7 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 			return
 		}
 		e.stats.flows.Add(1)
+		e.stats.opened.Add(1)
 		e.relayUDP(in, out)
 	}()
 }

@@ -187,7 +187,7 @@ func TestEgressToTheInternet(t *testing.T) {
 		t.Fatalf("TCP to a closed port on the Internet: %v, want connection refused", err)
 	}
 	before := eg.Stats()
-	if before.Failed != 1 || before.Refused != 0 || before.Flows != 3 {
+	if before.Failed != 1 || before.Refused != 0 || before.Flows != 3 || before.Opened != 2 {
 		t.Errorf("stats after two flows and a refused one: %+v", before)
 	}
 
