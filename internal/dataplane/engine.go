@@ -366,8 +366,35 @@ func (e *Engine) setRoutes() {
 		for subnet, urs := range vc.UserRoutes {
 			byIngress[subnet] = e.userRoutes(v, vc, system, urs)
 		}
+		if v.egress != nil {
+			// What arrives through the gateways (sites, point-to-site
+			// clients) does not go to the Internet (R43: the VNet's
+			// hosts do): a site's any-to-any tunnel may carry any
+			// source, the VNet's too, which the egress lets out.
+			for _, g := range e.gateways {
+				if g.cfg.VNet != vc.ID {
+					continue
+				}
+				rs, ok := byIngress[g.cfg.Subnet]
+				if !ok {
+					rs = system
+				}
+				byIngress[g.cfg.Subnet] = notTo(rs, v.egress)
+			}
+		}
 		v.router.SetIngressRoutes(byIngress)
 	}
+}
+
+// notTo returns routes with those to port dropping instead.
+func notTo(routes []fabric.Route, port fabric.Port) []fabric.Route {
+	out := slices.Clone(routes)
+	for i := range out {
+		if out[i].Port == port {
+			out[i].Port = nil
+		}
+	}
+	return out
 }
 
 // userRoutes merges a subnet's user-defined routes into the VNet's system

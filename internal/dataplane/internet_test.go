@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"net"
 	"net/netip"
@@ -114,5 +115,75 @@ func TestInternetFlowsOpenedIsACounter(t *testing.T) {
 	}
 	if after := opened(); !strings.HasSuffix(while, " 0") || !strings.HasSuffix(after, " 0") {
 		t.Errorf("opened while dialling: %q; after the dial failed: %q; want 0 both times", while, after)
+	}
+}
+
+// TestInternetNotForTheGateways: what arrives through a gateway (from a
+// site, or a point-to-site client) does not go to the Internet from the
+// node, also with a source address of the VNet's, which a site's
+// any-to-any tunnel lets it send: only the VNet's hosts go out that way.
+func TestInternetNotForTheGateways(t *testing.T) {
+	dials := make(chan string, 10)
+	e := New(Options{IKEPort: 15500, NATTPort: 15501, Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
+		dials <- network + " " + addr
+		return nil, errors.New("no Internet in this test")
+	}}})
+	defer e.Close()
+	cfg := Config{
+		VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"),
+			Hosts: []Host{{ID: "web", Name: "web", Addr: netip.MustParseAddr("10.1.0.4"), Kind: HostNetstack}}}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: netip.MustParseAddr("127.77.0.1"),
+			PrivateAddr: netip.MustParseAddr("10.1.255.4")}},
+	}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	g := e.gateways["gw"]
+	e.mu.Unlock()
+	if g == nil || g.gw == nil {
+		t.Fatalf("the gateway did not start: %v", g.err)
+	}
+	// A UDP datagram from 10.1.0.99 (no host's) to 198.51.100.2:53, as
+	// the tunnel engine hands over what a site sent.
+	const off = 16
+	pkt := make([]byte, off+20+8+5)
+	ip := pkt[off:]
+	ip[0], ip[8], ip[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(ip[2:], uint16(len(ip)))
+	copy(ip[12:16], netip.MustParseAddr("10.1.0.99").AsSlice())
+	copy(ip[16:20], netip.MustParseAddr("198.51.100.2").AsSlice())
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(ip[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(ip[10:], ^uint16(sum))
+	binary.BigEndian.PutUint16(ip[20:], 40000)
+	binary.BigEndian.PutUint16(ip[22:], 53)
+	binary.BigEndian.PutUint16(ip[24:], 8+5)
+	copy(ip[28:], "query")
+	if _, err := g.port.Write([][]byte{pkt}, off); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case d := <-dials:
+		t.Fatalf("what a site sent went out of the node: %s", d)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The VNet's hosts still go out.
+	h, _ := e.NetstackHost("web")
+	u, err := h.DialUDPFrom(h.Addr(), netip.MustParseAddrPort("198.51.100.2:53"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.Write([]byte("query"))
+	select {
+	case <-dials:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a VNet host's datagram did not go out")
 	}
 }
