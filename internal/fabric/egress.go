@@ -106,6 +106,11 @@ var notInternet = []netip.Prefix{
 	netip.MustParsePrefix("192.168.0.0/16"),
 	netip.MustParsePrefix("240.0.0.0/4"),
 	netip.MustParsePrefix("fc00::/7"),
+	// Azure's platform address (WireServer, the host's DNS and DHCP):
+	// a public address that on an Azure VM is the node's own host,
+	// whose goal state and extension settings are the node's, as
+	// 169.254.169.254 (link-local) is the metadata service's.
+	netip.MustParsePrefix("168.63.129.16/32"),
 }
 
 // Ranges of IPv6 addresses that carry an IPv4 address.

@@ -21,6 +21,7 @@ func TestInternetAddresses(t *testing.T) {
 		"127.0.0.1": false, "169.254.169.254": false, "224.0.0.5": false, "255.255.255.255": false,
 		"0.1.2.3": false, "0.0.0.0": false, "::1": false, "fe80::1": false, "fd00::1": false,
 		"::ffff:127.0.0.1": false, "::ffff:8.8.8.8": false,
+		"168.63.129.16": false, "64:ff9b::168.63.129.16": false,
 	} {
 		if got := Internet(netip.MustParseAddr(a)); got != want {
 			t.Errorf("Internet(%s) = %v, want %v", a, got, want)
