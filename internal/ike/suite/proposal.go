@@ -176,9 +176,16 @@ func (p Proposal) of(t ikev2.TransformType) []Transform {
 // peer: for each transform type the first of p's transforms that the peer
 // also offered (RFC 7296 §2.7). A D-H type absent on either side stands for
 // NONE, as does an INTEG type absent with an AEAD algorithm and an ESN type
-// absent for ESP. It reports false when some type has no match or the
-// result is not a valid suite.
+// absent for ESP. It reports false when some type has no match, the peer
+// offered a transform type this package does not know, or the result is not
+// a valid suite.
 func (p Proposal) Select(offered []Transform) (Suite, bool) {
+	// RFC 7296 §3.3.6: a proposal with a Transform Type we do not understand MUST be unacceptable.
+	if slices.ContainsFunc(offered, func(t Transform) bool {
+		return t.Type < ikev2.TransformENCR || t.Type > ikev2.TransformESN
+	}) {
+		return Suite{}, false
+	}
 	theirs := Proposal{Transforms: offered}
 	pick := func(t ikev2.TransformType, none *Transform) (Transform, bool) {
 		ours, others := p.of(t), theirs.of(t)

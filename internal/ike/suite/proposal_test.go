@@ -228,6 +228,14 @@ func TestSelect(t *testing.T) {
 			append([]Transform{encr(ikev2.EncrID(3), 0), dhT(ikev2.DHGroup(21))}, mustParse(ikev2.ProtocolIKE, "aes256-sha256-modp2048").Transforms...),
 			"aes256-sha256-modp2048"},
 		{"nothing offered", mustParse(ikev2.ProtocolIKE, "aes256-sha256-modp2048"), nil, ""},
+		// RFC 7296 §3.3.6: a proposal with a Transform Type we do not
+		// understand (here ADDKE1 of RFC 9370, type 6) is unacceptable.
+		{"unknown transform type", mustParse(ikev2.ProtocolIKE, "aes256-sha256-modp2048"),
+			append(mustParse(ikev2.ProtocolIKE, "aes256-sha256-modp2048").Transforms, Transform{Type: 6, ID: 35}), ""},
+		{"unknown transform type in ESP", mustParse(ikev2.ProtocolESP, "aes256gcm16"),
+			append(mustParse(ikev2.ProtocolESP, "aes256gcm16").Transforms, Transform{Type: 6, ID: 35}), ""},
+		{"transform type zero", mustParse(ikev2.ProtocolESP, "aes256gcm16"),
+			append(mustParse(ikev2.ProtocolESP, "aes256gcm16").Transforms, Transform{Type: 0, ID: 0}), ""},
 		{"hand-made invalid proposal", Proposal{Protocol: ikev2.ProtocolIKE, Transforms: []Transform{encr(ikev2.EncrAESCBC, 64), prfT(ikev2.PRFHMACSHA1), integT(ikev2.IntegHMACSHA1_96), dhT(ikev2.DHMODP2048)}},
 			[]Transform{encr(ikev2.EncrAESCBC, 64), prfT(ikev2.PRFHMACSHA1), integT(ikev2.IntegHMACSHA1_96), dhT(ikev2.DHMODP2048)}, ""},
 	}
