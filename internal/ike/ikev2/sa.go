@@ -970,8 +970,8 @@ func offered(p wire.Proposal) []suite.Transform {
 // choose selects a suite as a responder (RFC 7296 §2.7): the first of our
 // proposals, in our order of preference, that one of the peer's proposals
 // for protocol with an SPI of spiLen octets satisfies. It returns the suite,
-// the number of that proposal and its SPI. With noDH the peer's
-// Diffie-Hellman transforms are ignored, as in IKE_AUTH (RFC 7296 §1.2).
+// the number of that proposal and its SPI. With noDH the peer's key
+// exchange transforms are ignored, as in IKE_AUTH (RFC 7296 §1.2).
 func choose(ours []suite.Proposal, theirs *wire.SA, protocol wire.ProtocolID, spiLen int, noDH bool) (suite.Suite, uint8, []byte, bool) {
 	for _, o := range ours {
 		if o.Protocol != protocol {
@@ -983,7 +983,11 @@ func choose(ours []suite.Proposal, theirs *wire.SA, protocol wire.ProtocolID, sp
 			}
 			ts := offered(t)
 			if noDH {
-				ts = slices.DeleteFunc(ts, func(x suite.Transform) bool { return x.Type == wire.TransformDH })
+				// IKE_AUTH has no key exchange: D-H (RFC 7296 §1.2) and
+				// RFC 9370's additional ones (types 6 to 12) are ignored.
+				ts = slices.DeleteFunc(ts, func(x suite.Transform) bool {
+					return x.Type == wire.TransformDH || x.Type >= 6 && x.Type <= 12
+				})
 			}
 			if s, ok := o.Select(ts); ok {
 				return s, t.Number, t.SPI, true

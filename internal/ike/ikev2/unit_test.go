@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -379,5 +380,24 @@ func TestLastAddr(t *testing.T) {
 		if got, want := lastAddr(p), slow(p); got != want {
 			t.Errorf("lastAddr(%v) = %v, want %v", p, got, want)
 		}
+	}
+}
+
+// TestChooseIgnoresKeyExchangesInIKEAuth: a child proposal in IKE_AUTH
+// may carry key exchange transforms, D-H (RFC 7296 §1.2) and RFC 9370's
+// additional ones (types 6 to 12), which no exchange there uses: they are
+// ignored. In CREATE_CHILD_SA an additional key exchange is a type this
+// package does not do, and the proposal is not taken (RFC 7296 §3.3.6).
+func TestChooseIgnoresKeyExchangesInIKEAuth(t *testing.T) {
+	aes256 := wire.Transform{Type: wire.TransformENCR, ID: 20, Attributes: []wire.Attribute{{Type: 14, Value: 256}}} // AES-GCM-16, 256 bits
+	theirs := &wire.SA{Proposals: []wire.Proposal{{Number: 1, Protocol: wire.ProtocolESP, SPI: []byte{1, 2, 3, 4}, Transforms: []wire.Transform{
+		aes256, {Type: wire.TransformDH, ID: 19}, {Type: 6, ID: 35}, {Type: wire.TransformESN, ID: 0},
+	}}}}
+	ours := suite.DefaultProposals(wire.ProtocolESP)
+	if _, _, _, ok := choose(ours, theirs, wire.ProtocolESP, 4, true); !ok {
+		t.Error("IKE_AUTH: a child proposal with an additional key exchange was refused")
+	}
+	if _, _, _, ok := choose(ours, theirs, wire.ProtocolESP, 4, false); ok {
+		t.Error("CREATE_CHILD_SA: a child proposal with an additional key exchange (type 6) was taken")
 	}
 }
