@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"hash"
+	"log/slog"
 	"slices"
 	"sync/atomic"
 
@@ -95,6 +96,14 @@ func unpad(pt []byte) (int, error) {
 	}
 	return len(pt) - pad - 1, nil
 }
+
+// Ciphers hold keys: printed or logged, they show what they are only.
+func (c *cbcHMAC) Format(f fmt.State, _ rune) { _, _ = f.Write([]byte(c.String())) }
+func (c *cbcHMAC) String() string             { return "AES-CBC with HMAC [keys redacted]" }
+func (c *cbcHMAC) LogValue() slog.Value       { return slog.StringValue(c.String()) }
+func (c *gcm) Format(f fmt.State, _ rune)     { _, _ = f.Write([]byte(c.String())) }
+func (c *gcm) String() string                 { return "AES-GCM [key redacted]" }
+func (c *gcm) LogValue() slog.Value           { return slog.StringValue(c.String()) }
 
 // cbcHMAC is AES-CBC with an HMAC integrity algorithm.
 type cbcHMAC struct {

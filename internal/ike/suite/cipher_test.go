@@ -9,6 +9,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
+	"strings"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ikev2"
@@ -410,4 +412,24 @@ func FuzzOpenCBC(f *testing.F) {
 
 func FuzzOpenGCM(f *testing.F) {
 	fuzzOpen(f, Suite{Protocol: ikev2.ProtocolIKE, Encr: ikev2.EncrAESGCM16, KeyLen: 256, PRF: ikev2.PRFHMACSHA256, DH: ikev2.DHECP256})
+}
+
+// TestCipherNotPrinted: a cipher printed (any verb, alone or in a struct)
+// or logged shows no key: not the integrity key's bytes, which it holds
+// as they are.
+func TestCipherNotPrinted(t *testing.T) {
+	for _, s := range ikeSuites() {
+		c, _ := cipherPair(t, s, []byte{0xAB})
+		var b bytes.Buffer
+		slog.New(slog.NewTextHandler(&b, nil)).Info("cipher", "c", c)
+		fmt.Fprintf(&b, "%v %+v %#v %x %s\n", c, c, c, c, []Cipher{c})
+		fmt.Fprintf(&b, "%+v\n", struct{ C Cipher }{c})
+		// The integrity key starts 0xAB 0xAA: 171 170 as fmt prints bytes.
+		if out := b.String(); strings.Contains(out, "171 170") || strings.Contains(out, "abaa") {
+			t.Errorf("%s: a key shows:\n%s", s, b.String())
+		}
+		if !strings.Contains(b.String(), "redacted") {
+			t.Errorf("%s: printed as:\n%s", s, b.String())
+		}
+	}
 }
