@@ -68,13 +68,18 @@ type EgressOptions struct {
 	// UDPIdleTimeout ends a UDP flow that carried nothing for that long;
 	// 0 means DefaultUDPIdleTimeout.
 	UDPIdleTimeout time.Duration
-	Logger         *slog.Logger
+	// TCPKeepAlive is how long a TCP flow is quiet before keepalives ask
+	// the host whether it is still there (four, a quarter of it apart); 0
+	// means DefaultTCPKeepAlive.
+	TCPKeepAlive time.Duration
+	Logger       *slog.Logger
 }
 
 // Defaults of EgressOptions.
 const (
 	DefaultMaxEgressFlows = 4096
 	DefaultUDPIdleTimeout = 2 * time.Minute
+	DefaultTCPKeepAlive   = 2 * time.Minute
 	// egressDialTimeout bounds the opening of a TCP connection.
 	egressDialTimeout = 20 * time.Second
 )
@@ -177,6 +182,9 @@ func NewEgress(router Forwarder, opts EgressOptions) (*Egress, error) {
 	}
 	if opts.UDPIdleTimeout <= 0 {
 		opts.UDPIdleTimeout = DefaultUDPIdleTimeout
+	}
+	if opts.TCPKeepAlive <= 0 {
+		opts.TCPKeepAlive = DefaultTCPKeepAlive
 	}
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -388,6 +396,14 @@ func (e *Egress) tcp(r *tcp.ForwarderRequest) {
 	}
 	r.Complete(false)
 	e.stats.opened.Add(1)
+	// A host that goes without a word (its interface deleted, its
+	// namespace gone) would hold the flow for good: keepalives find it
+	// gone. The node's side has the dialer's.
+	ep.SocketOptions().SetKeepAlive(true)
+	idle, interval := tcpip.KeepaliveIdleOption(e.opts.TCPKeepAlive), tcpip.KeepaliveIntervalOption(e.opts.TCPKeepAlive/4)
+	ep.SetSockOpt(&idle)
+	ep.SetSockOpt(&interval)
+	ep.SetSockOptInt(tcpip.KeepaliveCountOption, 4)
 	in := gonet.NewTCPConn(&wq, ep)
 	defer in.Close()
 	splice(e.ctx, in, out, func() {

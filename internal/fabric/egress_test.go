@@ -433,3 +433,64 @@ func TestEgressResetIsNoEnd(t *testing.T) {
 		}
 	}
 }
+
+// TestEgressForgetsVanishedHost: a host that goes without a word (here:
+// the VNet no longer routes to it) while its TCP flow is quiet gives the
+// flow back: keepalives find it gone, the far end's connection is closed
+// and the flow no longer counts against MaxFlows.
+func TestEgressForgetsVanishedHost(t *testing.T) {
+	in := newInternet(t)
+	var tl net.Listener
+	if err := in.far.Do(func() (err error) {
+		tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer tl.Close()
+	ended := make(chan error, 1)
+	go func() {
+		c, err := tl.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		_, err = io.Copy(io.Discard, c) // nothing comes; then the end
+		ended <- err
+	}()
+	r := NewRouter()
+	eg, err := NewEgress(r, EgressOptions{Dial: in.dial, TCPKeepAlive: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eg.Close()
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
+	host := newHost(t, "web", "10.1.0.4", r)
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	c, err := host.Dial(ctx, netip.AddrPortFrom(in.farAddr, 8080))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if s := eg.Stats(); s.Open != 1 {
+		t.Fatalf("stats with a flow open: %+v", s)
+	}
+	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), eg}}) // the host is gone
+	select {
+	case err := <-ended:
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the far end's connection stayed open 20 s after the host vanished")
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatal("the far end's connection stayed open")
+	}
+	for deadline := time.Now().Add(5 * time.Second); eg.Stats().Open != 0; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the vanished host's flow still counts: %+v", eg.Stats())
+		}
+	}
+}
