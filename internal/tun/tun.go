@@ -109,9 +109,16 @@ func create(cfg Config) (*Device, error) {
 		unix.Close(fd)
 		return nil, fmt.Errorf("tun: create %q: %w", cfg.Name, err)
 	}
+	// Non-blocking first, the one step of CreateUnmonitoredTUNFromFD that
+	// can fail before it wraps fd in an os.File: after that the file owns
+	// fd and closes it when collected, so closing it here as well could
+	// close another file that took its number meanwhile.
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("tun: %w", err)
+	}
 	dev, name, err := wgtun.CreateUnmonitoredTUNFromFD(fd)
 	if err != nil {
-		unix.Close(fd)
 		return nil, fmt.Errorf("tun: %w", err)
 	}
 	d := &Device{dev: dev, name: name, mtu: cfg.MTU}

@@ -312,6 +312,11 @@ func (t *Transport) Stats() Stats {
 }
 
 // readLoop reads ep until it is closed.
+// readErrorPause is how long a read loop waits after a failed read
+// (rather than at once reading again): ICMP errors reported on the socket
+// come one per read, and anything that persists would spin a core.
+const readErrorPause = time.Millisecond
+
 func (t *Transport) readLoop(ep *endpoint, batch int) {
 	defer t.wg.Done()
 	msgs := make([]Message, batch)
@@ -328,6 +333,7 @@ func (t *Transport) readLoop(ep *endpoint, batch int) {
 			}
 			t.readErrors.Add(1)
 			t.log.Debug("udp read failed", "local", local, "err", err)
+			time.Sleep(readErrorPause) // an error that persists does not spin a core
 			continue
 		}
 		esp = t.demux(ep, local, msgs[:n], esp[:0])
