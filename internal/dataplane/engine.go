@@ -480,8 +480,15 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 		// First, so that a default route to a gateway (forced tunneling,
 		// BGP) takes its place: of two routes of one prefix the later
 		// wins.
+		// Forced tunneling sends IPv4's default route to a site; IPv6's
+		// then goes nowhere rather than out of the node (R25: nothing
+		// leaves for the Internet but through the site).
+		var six fabric.Port = v.egress
+		if e.forced(vc) {
+			six = nil
+		}
 		rs = append(rs, fabric.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Port: v.egress},
-			fabric.Route{Prefix: netip.MustParsePrefix("::/0"), Port: v.egress})
+			fabric.Route{Prefix: netip.MustParsePrefix("::/0"), Port: six})
 	}
 	for _, p := range vc.Prefixes {
 		rs = append(rs, fabric.Route{Prefix: p})
@@ -539,6 +546,20 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 		rs = append(rs, fabric.Route{Prefix: r.Prefix, Port: p})
 	}
 	return rs
+}
+
+// forced tells whether a default route of the VNet goes to a gateway:
+// forced tunneling's, or one its gateways learned over BGP. e.mu is held.
+func (e *Engine) forced(vc VNet) bool {
+	if slices.ContainsFunc(vc.Routes, func(r Route) bool { return r.Prefix.Bits() == 0 }) {
+		return true
+	}
+	for _, g := range e.gateways {
+		if g.cfg.VNet == vc.ID && slices.ContainsFunc(g.learned, func(p netip.Prefix) bool { return p.Bits() == 0 }) {
+			return true
+		}
+	}
+	return false
 }
 
 // gatewayPort returns where a VNet sends packets for gateway id: the port

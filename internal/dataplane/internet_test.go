@@ -187,3 +187,51 @@ func TestInternetNotForTheGateways(t *testing.T) {
 		t.Fatal("a VNet host's datagram did not go out")
 	}
 }
+
+// TestForcedTunnelingKeepsIPv6In: with --internet-egress and forced
+// tunneling (IPv4's default route to a site), a host of a dual-stack VNet
+// does not reach the IPv6 Internet from the node either (R25: nothing
+// goes out but through the site).
+func TestForcedTunnelingKeepsIPv6In(t *testing.T) {
+	dials := make(chan string, 10)
+	e := New(Options{Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
+		dials <- network + " " + addr
+		return nil, errors.New("no Internet in this test")
+	}}})
+	defer e.Close()
+	vnet := VNet{ID: "v", Prefixes: prefixes("10.1.0.0/16", "2001:db8:1::/64"),
+		Hosts: []Host{{ID: "web6", Name: "web6", Addr: netip.MustParseAddr("2001:db8:1::4"), Kind: HostNetstack}}}
+	dial := func() {
+		h, ok := e.NetstackHost("web6")
+		if !ok {
+			t.Fatal("no host web6")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+		defer cancel()
+		if c, err := h.Dial(ctx, netip.MustParseAddrPort("[2001:db8:ffff::2]:80")); err == nil {
+			c.Close()
+		}
+	}
+	if _, err := e.Reconfig(Config{VNets: []VNet{vnet}}); err != nil {
+		t.Fatal(err)
+	}
+	dial()
+	select {
+	case <-dials:
+	default:
+		t.Fatal("without forced tunneling, the IPv6 host did not reach the Internet")
+	}
+	vnet.Routes = []Route{{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Gateway: "gw"}}
+	if _, err := e.Reconfig(Config{VNets: []VNet{vnet}}); err != nil {
+		t.Fatal(err)
+	}
+	for len(dials) > 0 {
+		<-dials
+	}
+	dial()
+	select {
+	case d := <-dials:
+		t.Fatalf("with forced tunneling, the node opened %s to the IPv6 Internet", d)
+	default:
+	}
+}

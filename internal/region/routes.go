@@ -41,7 +41,7 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 	byConn := map[string]*arm.EffectiveRoute{}
 	var order []string
 	for _, gr := range s.VNetRoutes(v.ID) {
-		if gr.Prefix.Bits() == 0 {
+		if gr.Prefix.Bits() == 0 && gr.Prefix.Addr().Is4() {
 			forced = true
 		}
 		e := byConn[gr.Connection+gr.Gateway]
