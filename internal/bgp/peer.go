@@ -266,13 +266,14 @@ func (c *conn) run() error {
 		return errClosed
 	}
 	s.log.Info("BGP session established", "peer", p.cfg.Addr, "as", p.cfg.AS, "hold", hold)
-	// The session's own sender: a peer slow to read holds up no other.
+	// The session's own sender and keepalives (a peer slow to read holds
+	// up no other), both done before the session is.
 	var sender sync.WaitGroup
 	defer sender.Wait()
 	quit := make(chan struct{})
 	defer close(quit)
 	if hold > 0 {
-		go c.keepalives(hold/3, quit)
+		sender.Go(func() { c.keepalives(hold/3, quit) })
 	}
 	sender.Go(func() { c.sender(quit) })
 	s.advertiseAll()

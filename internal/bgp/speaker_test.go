@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -377,5 +378,23 @@ func TestRefusedConnectionsLoggedOnce(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "not a peer refused"); n != 1 {
 		t.Errorf("30 refused connections logged %d times:\n%s", n, log.String())
+	}
+}
+
+// TestCloseLeavesNoGoroutine: once Close returns, nothing of the speaker's
+// sessions runs (their keepalives neither): a gateway removed leaves no
+// goroutine behind.
+func TestCloseLeavesNoGoroutine(t *testing.T) {
+	a, b := netip.MustParseAddr("127.0.62.1"), netip.MustParseAddr("127.0.62.2")
+	port := freePort(t, a, b)
+	na, nb := startNode(t, a.String(), port, 3*time.Second), startNode(t, b.String(), port, 3*time.Second)
+	na.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "to-b", Addr: b, AS: 65002}}})
+	nb.s.Reconfig(Config{AS: 65002, ID: b, Networks: pfxs("10.2.0.0/24"), Peers: []Peer{{Name: "to-a", Addr: a, AS: 65515}}})
+	waitRoutes(t, na, map[string]string{"10.2.0.0/24": "65002"})
+	na.s.Close()
+	nb.s.Close()
+	buf := make([]byte, 1<<20)
+	if stacks := string(buf[:runtime.Stack(buf, true)]); strings.Contains(stacks, "bgp.(*conn)") {
+		t.Errorf("goroutines of a session run after Close:\n%s", stacks)
 	}
 }
