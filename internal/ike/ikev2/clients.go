@@ -403,6 +403,15 @@ func (c *conn) endClient() {
 	m.mu.Unlock()
 }
 
+// clientAuthenticated reports whether one of the IKE SAs of client
+// connection c is authenticated: the client is there, with its address
+// and tunnel, as long as one is.
+func (c *conn) clientAuthenticated() bool {
+	return slices.ContainsFunc(c.sas, func(sa *ikeSA) bool {
+		return sa.state == stateEstablished || sa.state == stateRekeyed || sa.state == stateDeleting
+	})
+}
+
 // releaseClient lets go of the client's tunnel and then of its address,
 // so that neither is given to another client while the data path still
 // has it.

@@ -117,3 +117,32 @@ func TestClientRekeysOnSoftExpiry(t *testing.T) {
 		t.Errorf("no CREATE_CHILD_SA rekey after SoftExpired of the client's child SA")
 	}
 }
+
+// TestClientGoneWithHalfOpenSA: a client whose last authenticated IKE SA
+// ends (its Delete here) is gone, even when a half-open IKE SA is left
+// at its endpoint (a new IKE_SA_INIT from there, which anyone can send
+// with a spoofed source): its address goes back to the pool, its tunnel
+// is detached, and it is no longer listed. Else a sender of an
+// IKE_SA_INIT every 30 s held the address, a MaxClients slot and the
+// tunnel of every client that left, for good.
+func TestClientGoneWithHalfOpenSA(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	// One client at most.
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 1)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	if _, a := cl.connect(pki.client); a != poolAddr(1) {
+		t.Fatalf("got %v", a)
+	}
+	newP2SClient(t, g, clientAt(1)).init() // half-open, at the client's endpoint
+	cl.request(wire.Informational, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}})
+	waitFor(t, 2*time.Second, "the client that left to be gone", func() bool {
+		attached, _ := g.hooks.state()
+		return len(g.m.Clients()) == 0 && len(attached) == 0
+	})
+	if _, a := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root)); a != poolAddr(1) {
+		t.Errorf("the next client got %v, want the address the one that left gave back, %v", a, poolAddr(1))
+	}
+}

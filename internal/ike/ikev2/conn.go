@@ -235,9 +235,16 @@ func (c *conn) reap() {
 	}
 	clear(c.sas[len(alive):])
 	c.sas = alive
-	if c.client != nil && len(c.sas) == 0 {
-		c.exit = true // a client that is gone connects anew
-		return
+	if c.client != nil {
+		if len(c.sas) == 0 {
+			c.exit = true // a client that is gone connects anew
+			return
+		}
+		if !c.clientAuthenticated() {
+			// Its last authenticated IKE SA ended; what is left is half
+			// open (a new IKE_SA_INIT at its endpoint, maybe spoofed).
+			c.releaseClient()
+		}
 	}
 	if c.cfg.OnDemand && peerDeleted && !c.exit && !c.connecting() {
 		// The peer removed an on-demand tunnel (for idleness, say):
