@@ -1858,3 +1858,35 @@ func TestClientReconnectsWhenFull(t *testing.T) {
 		t.Error("the stale connection got no Delete")
 	}
 }
+
+// TestClientEndpointFloodAsksCookies: IKE_SA_INIT requests spoofed from
+// a connected client's endpoint make the gateway ask for cookies (RFC
+// 7296 §2.6) before that client's connection has no half-open slot left,
+// as for a site: the client, which can return a cookie, still gets a new
+// IKE SA from there (a reauthentication, a restart). Else 16 spoofed
+// requests every 30 s kept it out.
+func TestClientEndpointFloodAsksCookies(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if _, a := newP2SClient(t, g, clientAt(1)).connect(pki.client); a != poolAddr(1) {
+		t.Fatalf("got %v", a)
+	}
+	for range 2 * g.m.cfg.MaxHalfOpen {
+		g.m.HandlePacket(p2sGW, clientAt(1), newP2SClient(t, g, clientAt(1)).initRequest()) // answers go nowhere
+	}
+	again := newP2SClient(t, g, clientAt(1))
+	g.m.HandlePacket(p2sGW, again.addr, again.initRequest())
+	resp, err := wire.ParseMessage(again.await(wire.IKESAInit, 0, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := notify(resp.Payloads, wire.Cookie); n != nil {
+		again.cookie = n.Data
+	}
+	if _, a := again.connect(pki.client); a != poolAddr(1) {
+		t.Errorf("the client connecting again from its endpoint got %v, want %v", a, poolAddr(1))
+	}
+}
