@@ -46,6 +46,11 @@ func TestRoundTripRFC4303(t *testing.T) {
 			if got, ok := a.inner.Next(5 * time.Second); !ok || !bytes.Equal(got, reply) {
 				t.Fatalf("A got %x, want %x", got, reply)
 			}
+			// A packet is counted once the inner side took it: just
+			// after it arrived there.
+			eventually(t, "the counters", func() bool {
+				return status(t, a.e, "t").PacketsIn == 1 && status(t, b.e, "t").PacketsIn == 3
+			})
 			sa, sb := status(t, a.e, "t"), status(t, b.e, "t")
 			if sa.PacketsOut != 3 || sa.BytesOut != sent || sb.PacketsIn != 3 || sb.BytesIn != sent {
 				t.Errorf("counters A out %d/%d, B in %d/%d; want 3/%d", sa.PacketsOut, sa.BytesOut, sb.PacketsIn, sb.BytesIn, sent)
