@@ -124,7 +124,7 @@ func TestInternetFlowsOpenedIsACounter(t *testing.T) {
 // any-to-any tunnel lets it send: only the VNet's hosts go out that way.
 func TestInternetNotForTheGateways(t *testing.T) {
 	dials := make(chan string, 10)
-	e := New(Options{IKEPort: 15500, NATTPort: 15501, Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
+	e := New(Options{IKEPort: 15720, NATTPort: 15721, Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
 		dials <- network + " " + addr
 		return nil, errors.New("no Internet in this test")
 	}}})
@@ -132,7 +132,7 @@ func TestInternetNotForTheGateways(t *testing.T) {
 	cfg := Config{
 		VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"),
 			Hosts: []Host{{ID: "web", Name: "web", Addr: netip.MustParseAddr("10.1.0.4"), Kind: HostNetstack}}}},
-		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: netip.MustParseAddr("127.77.0.1"),
+		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: netip.MustParseAddr("127.203.44.1"),
 			PrivateAddr: netip.MustParseAddr("10.1.255.4")}},
 	}
 	if _, err := e.Reconfig(cfg); err != nil {

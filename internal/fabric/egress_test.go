@@ -494,3 +494,77 @@ func TestEgressForgetsVanishedHost(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkEgressTCP: one TCP stream from a built-in host to the Internet
+// (a namespace of the test's) through the egress, beside the same stream
+// opened by the node itself ("direct"): the egress's cost is the ratio.
+func BenchmarkEgressTCP(b *testing.B) {
+	netnstest.Require(b, "ip")
+	in := &internet{node: netnstest.New(b, "eg"), far: netnstest.New(b, "in"),
+		nodeAddr: netip.MustParseAddr("198.51.100.1"), farAddr: netip.MustParseAddr("198.51.100.2")}
+	netnstest.Link(b, in.node, in.nodeAddr.String()+"/24", in.far, in.farAddr.String()+"/24")
+	var tl net.Listener
+	if err := in.far.Do(func() (err error) {
+		tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String())
+		return err
+	}); err != nil {
+		b.Fatal(err)
+	}
+	defer tl.Close()
+	go func() {
+		for {
+			c, err := tl.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				io.Copy(io.Discard, c)
+				c.Write([]byte{1}) // all read
+			}()
+		}
+	}()
+	r := NewRouter()
+	eg, err := NewEgress(r, EgressOptions{Dial: in.dial})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer eg.Close()
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
+	h, err := NewNetstackHost("web", netip.MustParseAddr("10.1.0.4"), 0, r)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Close()
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), h}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	far := netip.AddrPortFrom(in.farAddr, 8080)
+	for _, way := range []struct {
+		name string
+		dial func(ctx context.Context) (net.Conn, error)
+	}{
+		{"egress", func(ctx context.Context) (net.Conn, error) { return h.Dial(ctx, far) }},
+		{"direct", func(ctx context.Context) (net.Conn, error) { return in.dial(ctx, "tcp", far.String()) }},
+	} {
+		b.Run(way.name, func(b *testing.B) {
+			chunk := make([]byte, 64<<10)
+			b.SetBytes(int64(len(chunk)))
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			c, err := way.dial(ctx)
+			cancel()
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer c.Close()
+			for b.Loop() {
+				if _, err := c.Write(chunk); err != nil {
+					b.Fatal(err)
+				}
+			}
+			c.(interface{ CloseWrite() error }).CloseWrite()
+			c.SetReadDeadline(time.Now().Add(30 * time.Second))
+			if _, err := io.ReadFull(c, make([]byte, 1)); err != nil {
+				b.Fatalf("the far end did not read it all: %v", err)
+			}
+		})
+	}
+}
