@@ -434,10 +434,15 @@ func subnetCommand(g *globals) *cobra.Command {
 	parent := &cobra.Command{Use: "subnet", Short: "Manage subnets of a virtual network"}
 	var rg, vnet, name, routeTable string
 	var given []string
-	id := func() (arm.ID, error) {
-		v, err := g.resourceID(rg, "virtualNetworks", vnet)
+	// id is the subnet's id; list has no --name and gets the collection's
+	// (a missing --name sent create to the collection: MethodNotAllowed).
+	id := func(cmd *cobra.Command) (arm.ID, error) {
+		v, err := g.resourceIDBy("--vnet-name", rg, "virtualNetworks", vnet)
 		if err != nil {
 			return arm.ID{}, err
+		}
+		if name == "" && cmd.Flags().Lookup("name") != nil {
+			return arm.ID{}, errors.New("--name/-n is required")
 		}
 		return v.Child("subnets", name), nil
 	}
@@ -451,7 +456,7 @@ func subnetCommand(g *globals) *cobra.Command {
 	}
 	run := func(fn func(ctx context.Context, c *client.Client, id arm.ID) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			i, err := id()
+			i, err := id(cmd)
 			if err != nil {
 				return err
 			}
@@ -546,9 +551,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
 	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
-		vid, err := g.resourceID(rg, "virtualNetworks", vnet)
+		vid, err := g.resourceIDBy("--vnet", rg, "virtualNetworks", vnet)
 		if err != nil {
-			return nil, fmt.Errorf("--vnet: %w", err)
+			return nil, err
 		}
 		gw := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
 		p := &gw.Properties
@@ -744,12 +749,12 @@ func routeCommand(g *globals) *cobra.Command {
 	}
 	// route is the route's id, and the client.
 	route := func() (arm.ID, *client.Client, error) {
-		id, c, err := g.target(rg, "routeTables", table)
+		id, c, err := g.targetBy("--route-table-name", rg, "routeTables", table)
 		if err != nil {
 			return arm.ID{}, nil, err
 		}
 		if name == "" {
-			return arm.ID{}, nil, errors.New("--name is required")
+			return arm.ID{}, nil, errors.New("--name/-n is required")
 		}
 		return id.Child("routes", name), c, nil
 	}
@@ -796,7 +801,7 @@ func routeCommand(g *globals) *cobra.Command {
 	flags(del, true)
 	list := &cobra.Command{Use: "list", Short: "List the routes of a route table", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := g.target(rg, "routeTables", table)
+			id, c, err := g.targetBy("--route-table-name", rg, "routeTables", table)
 			if err != nil {
 				return err
 			}
@@ -833,9 +838,9 @@ func connectionCommand(g *globals) *cobra.Command {
 		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: IngressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the site's addresses (repeatable)")
 		f.StringSliceVar(&egressNAT, "egress-nat-rule", nil, "site-to-site: EgressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the VNet's addresses (repeatable)")
 	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
-		g1, err := g.resourceID(rg, "virtualNetworkGateways", gw1)
+		g1, err := g.resourceIDBy("--vnet-gateway1", rg, "virtualNetworkGateways", gw1)
 		if err != nil {
-			return nil, fmt.Errorf("--vnet-gateway1: %w", err)
+			return nil, err
 		}
 		conn := arm.Connection{Resource: arm.Resource{Location: loc}}
 		p := &conn.Properties
@@ -993,7 +998,7 @@ func sharedKeyCommand(g *globals) *cobra.Command {
 	}
 	cols := []column{col("Value", "value")}
 	call := func(cmd *cobra.Command, method, suffix string, body any) error {
-		id, c, err := g.target(rg, "connections", conn)
+		id, c, err := g.targetBy("--connection-name", rg, "connections", conn)
 		if err != nil {
 			return err
 		}
@@ -1037,9 +1042,9 @@ func nicCommand(g *globals) *cobra.Command {
 		f.StringVar(&attach, "attachment", "netstack", "how the host exists: netstack (built-in host) or tun (a TUN device in --netns, root)")
 		f.StringVar(&netns, "netns", "", "network namespace of a tun attachment")
 	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
-		vid, err := g.resourceID(rg, "virtualNetworks", vnet)
+		vid, err := g.resourceIDBy("--vnet-name", rg, "virtualNetworks", vnet)
 		if err != nil {
-			return nil, fmt.Errorf("--vnet-name: %w", err)
+			return nil, err
 		}
 		if subnet == "" {
 			return nil, errors.New("--subnet is required")

@@ -169,7 +169,13 @@ func (g *globals) warn(r client.Response) {
 // target resolves the resource a command is about and the client that
 // reaches it.
 func (g *globals) target(rg, typ, nameOrID string) (arm.ID, *client.Client, error) {
-	id, err := g.resourceID(rg, typ, nameOrID)
+	return g.targetBy(nameFlag, rg, typ, nameOrID)
+}
+
+// targetBy is target for a resource named by another flag than --name/-n
+// (--gateway-name, --connection-name, ...), which an error names.
+func (g *globals) targetBy(flag, rg, typ, nameOrID string) (arm.ID, *client.Client, error) {
+	id, err := g.resourceIDBy(flag, rg, typ, nameOrID)
 	if err != nil {
 		return arm.ID{}, nil, err
 	}
@@ -177,9 +183,19 @@ func (g *globals) target(rg, typ, nameOrID string) (arm.ID, *client.Client, erro
 	return id, c, err
 }
 
+// nameFlag is the flag that names the resource a command is about.
+const nameFlag = "--name/-n"
+
 // resourceID makes the id of a network resource from a name, or takes an id
 // as it is (for references across resource groups and subscriptions).
 func (g *globals) resourceID(rg, typ, nameOrID string) (arm.ID, error) {
+	return g.resourceIDBy(nameFlag, rg, typ, nameOrID)
+}
+
+// resourceIDBy is resourceID for a resource named by flag: a missing name
+// is "FLAG is required" (it said --name/-n, also when -n was given and the
+// flag missing was --gateway-name or --vnet-name).
+func (g *globals) resourceIDBy(flag, rg, typ, nameOrID string) (arm.ID, error) {
 	if strings.HasPrefix(nameOrID, "/") {
 		id, err := arm.ParseID(nameOrID)
 		if err != nil {
@@ -194,7 +210,7 @@ func (g *globals) resourceID(rg, typ, nameOrID string) (arm.ID, error) {
 		return arm.ID{}, errors.New("--resource-group/-g is required")
 	}
 	if nameOrID == "" {
-		return arm.ID{}, errors.New("--name/-n is required")
+		return arm.ID{}, fmt.Errorf("%s is required", flag)
 	}
 	return arm.NetworkID(g.subscription, rg, typ, nameOrID), nil
 }

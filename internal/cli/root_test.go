@@ -52,3 +52,35 @@ func TestGroupNameRequired(t *testing.T) {
 		}
 	}
 }
+
+// A command whose resource is named by another flag than -n says which
+// flag is missing: it said "--name/-n is required" with -n given (root-cert
+// create without --gateway-name, subnet list without --vnet-name), and
+// "--vnet: --name/-n is required"; subnet create without -n was sent to
+// the subnets collection and answered MethodNotAllowed.
+func TestMissingFlagIsNamed(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "--address-prefixes", "10.1.3.0/24"}, "--name/-n is required"},
+		{[]string{"vnet", "subnet", "create", "-g", "rg", "-n", "s", "--address-prefixes", "10.1.3.0/24"}, "--vnet-name is required"},
+		{[]string{"vnet", "subnet", "list", "-g", "rg"}, "--vnet-name is required"},
+		{[]string{"nic", "create", "-g", "rg", "-n", "web", "--subnet", "default"}, "--vnet-name is required"},
+		{[]string{"vnet-gateway", "create", "-g", "rg", "-n", "gw"}, "--vnet is required"},
+		{[]string{"vpn-connection", "create", "-g", "rg", "-n", "c", "--local-gateway2", "branch"}, "--vnet-gateway1 is required"},
+		{[]string{"vnet-gateway", "root-cert", "delete", "-g", "rg", "-n", "root"}, "--gateway-name is required"},
+		{[]string{"vnet-gateway", "nat-rule", "list", "-g", "rg"}, "--gateway-name is required"},
+		{[]string{"vpn-connection", "shared-key", "show", "-g", "rg"}, "--connection-name is required"},
+		{[]string{"vpn-connection", "ipsec-policy", "list", "-g", "rg"}, "--connection-name is required"},
+		{[]string{"route-table", "route", "list", "-g", "rg"}, "--route-table-name is required"},
+	} {
+		code, out, errOut := vnetgw(t, tc.args...)
+		if code == 0 || strings.TrimSpace(errOut) != "error: "+tc.want {
+			t.Errorf("vnetgw %s: exit %d, want error: %s\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
+		}
+	}
+}

@@ -173,7 +173,7 @@ func (g *globals) connectionPolicyCmd() *cobra.Command {
 		return cmd
 	}
 	policies := func(cmd *cobra.Command, change func(*arm.ConnectionProperties)) error {
-		id, c, err := g.target(rg, "connections", conn)
+		id, c, err := g.targetBy("--connection-name", rg, "connections", conn)
 		if err != nil {
 			return err
 		}
@@ -213,7 +213,7 @@ func (g *globals) connectionPolicyCmd() *cobra.Command {
 // nobody else wrote it in between (client.Modify); it returns the gateway
 // as the API answered.
 func (g *globals) editGateway(cmd *cobra.Command, rg, gateway string, change func(*arm.VirtualNetworkGateway) error) (*arm.VirtualNetworkGateway, error) {
-	id, c, err := g.target(rg, "virtualNetworkGateways", gateway)
+	id, c, err := g.targetBy("--gateway-name", rg, "virtualNetworkGateways", gateway)
 	if err != nil {
 		return nil, err
 	}
