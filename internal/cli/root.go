@@ -101,6 +101,18 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		return errors.New(msg)
 	}
 	c.RunE = func(cmd *cobra.Command, _ []string) error { return cmd.Help() }
+	// With flags after the word ("root-cert list -g rg"), cobra parses
+	// them as the group's, before Args: the error was "unknown shorthand
+	// flag: 'g' in -g", about a flag the user meant for a command that
+	// does not exist. The word that names none is the error.
+	c.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		if args := cmd.Flags().Args(); cmd == c && len(args) > 0 {
+			if aerr := cmd.Args(cmd, args); aerr != nil {
+				return aerr
+			}
+		}
+		return err
+	})
 }
 
 func envOr(key, def string) string {

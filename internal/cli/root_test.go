@@ -30,6 +30,11 @@ func TestMistypedSubcommand(t *testing.T) {
 		{[]string{"vnet-gateway", "creat"}, `unknown command "creat" for "vnetgw vnet-gateway": did you mean create?`},
 		{[]string{"vnet-gateway", "vpn-client", "generat"}, `did you mean generate?`},
 		{[]string{"vnett"}, `unknown command "vnett" for "vnetgw"`},
+		// With flags after it, the word is the error, not the flags
+		// (it was "unknown shorthand flag: 'g' in -g").
+		{[]string{"vnet-gateway", "root-cert", "list", "-g", "rg", "--gateway-name", "gw"}, `unknown command "list" for "vnetgw vnet-gateway root-cert"`},
+		{[]string{"vnet-gateway", "creat", "-g", "rg", "-n", "gw"}, `unknown command "creat" for "vnetgw vnet-gateway": did you mean create?`},
+		{[]string{"vnet", "--bogus"}, `unknown flag: --bogus`},
 	} {
 		code, out, errOut := vnetgw(t, tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {
