@@ -533,7 +533,8 @@ func gatewayCommand(g *globals) *cobra.Command {
 	var pips, clientPool, clientProtocols, authTypes, customRoutes []string
 	var asn int64
 	var bgpNAT bool
-	create := g.createCmd(k, "Create or update a virtual network gateway", func(cmd *cobra.Command) {
+	var given func(flag string) bool
+	create := g.createCmd(k, "Create or update a virtual network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
 		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id; two make an active-active gateway")
@@ -550,17 +551,49 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
-	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
+		given = f.Changed
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
 		vid, err := g.resourceIDBy("--vnet", rg, "virtualNetworks", vnet)
 		if err != nil {
 			return nil, err
 		}
-		gw := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
+		// Keep what a gateway already has that the flags do not change
+		// (a PUT replaces it all): its NAT rules, root and revoked
+		// certificates and client IPsec policy, which other commands
+		// set, were dropped by a create run again to change the SKU.
+		var old arm.VirtualNetworkGateway
+		err = c.Get(ctx, arm.NetworkID(g.subscription, rg, "virtualNetworkGateways", name), &old)
+		exists := err == nil
+		if err != nil && !client.IsNotFound(err) {
+			return nil, err
+		}
+		gw := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
 		p := &gw.Properties
-		p.GatewayType, p.VPNType, p.SKU = gwType, vpnType, &arm.VirtualNetworkGatewaySKU{Name: sku}
-		p.ActiveActive = len(pips) == 2 // as az does
-		p.EnableBGPRouteTranslationForNat = bgpNAT
-		for i, pip := range append([]string{""}, pips...)[1:] {
+		set := func(flag string) bool { return !exists || given(flag) }
+		if set("gateway-type") {
+			p.GatewayType = gwType
+		}
+		if set("vpn-type") {
+			p.VPNType = vpnType
+		}
+		if set("sku") {
+			p.SKU = &arm.VirtualNetworkGatewaySKU{Name: sku}
+		}
+		if set("enable-bgp-route-translation-for-nat") {
+			p.EnableBGPRouteTranslationForNat = bgpNAT
+		}
+		pipIDs := pips
+		if !given("public-ip-addresses") {
+			pipIDs = nil
+			for _, c := range old.Properties.IPConfigurations {
+				if c.Properties.PublicIPAddress != nil {
+					pipIDs = append(pipIDs, c.Properties.PublicIPAddress.ID)
+				}
+			}
+		}
+		p.ActiveActive = len(pipIDs) == 2 // as az does
+		p.IPConfigurations = nil
+		for i, pip := range pipIDs {
 			pid, err := g.resourceID(rg, "publicIPAddresses", pip)
 			if err != nil {
 				return nil, err
@@ -568,22 +601,56 @@ func gatewayCommand(g *globals) *cobra.Command {
 			p.IPConfigurations = append(p.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{Name: fmt.Sprintf("ipconfig%d", i+1),
 				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pid.String())}})
 		}
-		if len(pips) == 0 {
+		if len(pipIDs) == 0 {
 			p.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ipconfig1",
 				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", "GatewaySubnet").String())}}}
 		}
 		if asn != 0 || bgpAddr != "" {
 			p.EnableBGP = true
-			p.BGPSettings = &arm.BGPSettings{ASN: asn, BGPPeeringAddress: bgpAddr}
+			if p.BGPSettings == nil {
+				p.BGPSettings = &arm.BGPSettings{}
+			} else {
+				b := *p.BGPSettings
+				p.BGPSettings = &b
+			}
+			if asn != 0 {
+				p.BGPSettings.ASN = asn
+			}
+			if bgpAddr != "" {
+				p.BGPSettings.BGPPeeringAddress = bgpAddr
+			}
 		}
-		if len(clientPool) == 0 && len(clientProtocols) == 0 && (len(authTypes) > 0 || radiusServer != "" || radiusSecret != "") {
-			return nil, errors.New("--vpn-auth-type, --radius-server and --radius-secret are part of the point-to-site configuration: give its client pool (--address-prefixes) too")
+		p2s := false
+		for _, f := range []string{"address-prefixes", "client-protocol", "vpn-auth-type", "radius-server", "radius-secret"} {
+			p2s = p2s || given(f)
 		}
-		if len(clientPool) > 0 || len(clientProtocols) > 0 {
-			p.VPNClientConfiguration = &arm.VPNClientConfiguration{VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: clientPool}, VPNClientProtocols: clientProtocols,
-				VPNAuthenticationTypes: authTypes, RadiusServerAddress: radiusServer, RadiusServerSecret: radiusSecret}
+		if p2s {
+			vc := &arm.VPNClientConfiguration{}
+			if p.VPNClientConfiguration != nil {
+				c := *p.VPNClientConfiguration
+				vc = &c
+			}
+			if given("address-prefixes") {
+				vc.VPNClientAddressPool = &arm.AddressSpace{AddressPrefixes: clientPool}
+			}
+			if given("client-protocol") {
+				vc.VPNClientProtocols = clientProtocols
+			}
+			if given("vpn-auth-type") {
+				vc.VPNAuthenticationTypes = authTypes
+			}
+			if given("radius-server") {
+				vc.RadiusServerAddress, vc.RadiusServers = radiusServer, nil
+			}
+			if given("radius-secret") {
+				vc.RadiusServerSecret = radiusSecret
+			}
+			if (vc.VPNClientAddressPool == nil || len(vc.VPNClientAddressPool.AddressPrefixes) == 0) && len(vc.VPNClientProtocols) == 0 {
+				return nil, errors.New("--vpn-auth-type, --radius-server and --radius-secret are part of the point-to-site configuration: give its client pool (--address-prefixes) too")
+			}
+			p.VPNClientConfiguration = vc
 		}
-		if len(customRoutes) > 0 {
+		if given("custom-routes") {
 			p.CustomRoutes = &arm.AddressSpace{AddressPrefixes: customRoutes}
 		}
 		if defaultSite != "" {
@@ -593,7 +660,10 @@ func gatewayCommand(g *globals) *cobra.Command {
 			}
 			p.GatewayDefaultSite = arm.Ref(lid.String())
 		}
-		return gw, nil
+		if !exists {
+			return gw, nil
+		}
+		return ifMatch{gw, old.Etag}, nil
 	})
 	parent := g.verbs(k, create)
 	parent.AddCommand(g.postCmd("reset", "End every tunnel of a gateway, telling the peers, and set them up again", "virtualNetworkGateways", "/reset", k.columns, nil),

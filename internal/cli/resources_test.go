@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
 // vnet create on a network that exists changes what its flags name and
@@ -81,5 +82,56 @@ func TestGatewayCreateAuthWithoutPointToSite(t *testing.T) {
 	}
 	if code, _, _ := vnetgw(t, "vnet-gateway", "show", "-g", "rg", "-n", "gw"); code == 0 {
 		t.Error("the gateway was made without its point-to-site configuration")
+	}
+}
+
+// vnet-gateway create on a gateway that exists ("Create or update")
+// changes what its flags name and keeps the rest: run again to resize it
+// (the README's way to a VpnGw2 for NAT rules), it dropped the root and
+// revoked certificates, the client IPsec policy and the NAT rules that
+// other commands had set (refused with InUseNatRuleCannotBeDeleted when a
+// connection used one), and without --sku a VpnGw2 went back to VpnGw1.
+func TestGatewayCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	root, _ := pkitest.Issue(t, "alice root", true, nil).WritePEM(t, t.TempDir(), "alice-root")
+	must(t, "vnet-gateway", "root-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "alice-root", "--public-cert-data", root)
+	must(t, "vnet-gateway", "revoked-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "lost", "--thumbprint", "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4")
+	must(t, "vnet-gateway", "vpn-client", "ipsec-policy", "set", "-g", "rg", "--gateway-name", "gw",
+		"--ike-encryption", "GCMAES256", "--ike-integrity", "SHA256", "--dh-group", "ECP256", "--ipsec-encryption", "GCMAES256", "--ipsec-integrity", "GCMAES256", "--pfs-group", "None")
+	resize := []string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip", "--sku", "VpnGw2"}
+	must(t, resize...)
+	must(t, "vnet-gateway", "nat-rule", "add", "-g", "rg", "--gateway-name", "gw", "-n", "branch", "--internal-mappings", "192.168.1.0/24", "--external-mappings", "172.31.1.0/24")
+	must(t, "local-gateway", "create", "-g", "rg", "-n", "branch", "--gateway-ip-address", "127.0.0.51", "--local-address-prefixes", "192.168.1.0/24")
+	must(t, "vpn-connection", "create", "-g", "rg", "-n", "to-branch", "--vnet-gateway1", "gw", "--local-gateway2", "branch", "--ingress-nat-rule", "branch")
+	resize[len(resize)-1] = "VpnGw3"
+	must(t, resize...)
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--custom-routes", "10.99.0.0/16")
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	p := gw.Properties
+	if p.SKU == nil || p.SKU.Name != "VpnGw3" {
+		t.Errorf("SKU %+v, want VpnGw3", p.SKU)
+	}
+	if p.CustomRoutes == nil || !slices.Equal(p.CustomRoutes.AddressPrefixes, []string{"10.99.0.0/16"}) {
+		t.Errorf("custom routes %+v, want 10.99.0.0/16", p.CustomRoutes)
+	}
+	if len(p.IPConfigurations) != 1 || p.IPConfigurations[0].Properties.PublicIPAddress == nil ||
+		!strings.HasSuffix(p.IPConfigurations[0].Properties.PublicIPAddress.ID, "/gw-ip") {
+		t.Errorf("IP configurations %+v, want one with gw-ip", p.IPConfigurations)
+	}
+	if len(p.NatRules) != 1 || p.NatRules[0].Name != "branch" {
+		t.Errorf("NAT rules %+v, want branch", p.NatRules)
+	}
+	vc := p.VPNClientConfiguration
+	if vc == nil {
+		t.Fatal("the point-to-site configuration is gone")
+	}
+	if vc.VPNClientAddressPool == nil || !slices.Equal(vc.VPNClientAddressPool.AddressPrefixes, []string{"172.16.201.0/24"}) || !slices.Equal(vc.VPNClientProtocols, []string{"IkeV2"}) {
+		t.Errorf("client pool %+v, protocols %v, want 172.16.201.0/24 and IkeV2", vc.VPNClientAddressPool, vc.VPNClientProtocols)
+	}
+	if len(vc.VPNClientRootCertificates) != 1 || len(vc.VPNClientRevokedCertificates) != 1 || len(vc.VPNClientIPsecPolicies) != 1 {
+		t.Errorf("root certificates %d, revoked %d, client IPsec policies %d, want 1 each",
+			len(vc.VPNClientRootCertificates), len(vc.VPNClientRevokedCertificates), len(vc.VPNClientIPsecPolicies))
 	}
 }
