@@ -62,7 +62,14 @@ func format(v any) string {
 		return strings.Join(parts, ",")
 	case map[string]any:
 		if id, ok := t["id"].(string); ok {
-			return id[strings.LastIndex(id, "/")+1:]
+			// An IP configuration is named by its resource too: every
+			// gateway's and interface's first is ipconfig1, which said
+			// nothing of who uses a public IP or a subnet.
+			parts := strings.Split(id, "/")
+			if n := len(parts); n >= 4 && strings.EqualFold(parts[n-2], "ipConfigurations") {
+				return parts[n-3] + "/" + parts[n-1]
+			}
+			return parts[len(parts)-1]
 		}
 		if name, ok := t["name"].(string); ok {
 			return name

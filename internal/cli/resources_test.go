@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -133,5 +134,27 @@ func TestGatewayCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 	if len(vc.VPNClientRootCertificates) != 1 || len(vc.VPNClientRevokedCertificates) != 1 || len(vc.VPNClientIPsecPolicies) != 1 {
 		t.Errorf("root certificates %d, revoked %d, client IPsec policies %d, want 1 each",
 			len(vc.VPNClientRootCertificates), len(vc.VPNClientRevokedCertificates), len(vc.VPNClientIPsecPolicies))
+	}
+}
+
+// -o table names the gateway or interface behind an IP configuration:
+// public-ip's UsedBy and subnet's IPConfigurations said "ipconfig1" for
+// every gateway and host.
+func TestTablesNameWhoUsesIPConfigurations(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	must(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "default", "--address-prefixes", "10.1.0.0/24")
+	must(t, "nic", "create", "-g", "rg", "-n", "web", "--vnet-name", "hub", "--subnet", "default")
+	if out := must(t, "public-ip", "show", "-g", "rg", "-n", "gw-ip", "-o", "table"); !regexp.MustCompile(`\sgw/ipconfig1\s`).MatchString(out) {
+		t.Errorf("public-ip show -o table does not name gw/ipconfig1 as its user:\n%s", out)
+	}
+	out := must(t, "vnet", "subnet", "list", "-g", "rg", "--vnet-name", "hub", "-o", "table")
+	for _, want := range []string{`GatewaySubnet\s+10\.1\.255\.0/27\s+gw/ipconfig1\s`, `default\s+10\.1\.0\.0/24\s+web/ipconfig1\s`} {
+		if !regexp.MustCompile(want).MatchString(out) {
+			t.Errorf("vnet subnet list -o table does not match %s:\n%s", want, out)
+		}
+	}
+	if out := must(t, "vnet", "list", "-g", "rg", "-o", "table"); !strings.Contains(out, "GatewaySubnet,default") {
+		t.Errorf("vnet list -o table lost its subnets' names:\n%s", out)
 	}
 }
