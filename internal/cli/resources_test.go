@@ -158,3 +158,15 @@ func TestTablesNameWhoUsesIPConfigurations(t *testing.T) {
 		t.Errorf("vnet list -o table lost its subnets' names:\n%s", out)
 	}
 }
+
+// A reserved static address is refused with a whole sentence (it ended
+// "... of each subnet prefix are").
+func TestReservedPrivateAddressMessage(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
+	code, out, errOut := vnetgw(t, "nic", "create", "-g", "rg", "-n", "web", "--vnet-name", "hub", "--subnet", "default", "--private-ip-address", "10.1.0.1")
+	if code == 0 || !strings.HasSuffix(strings.TrimSpace(errOut), "the first four and the last address of each subnet prefix are reserved") {
+		t.Errorf("exit %d, want PrivateIPAddressIsReserved that says the addresses are reserved:\n%s%s", code, out, errOut)
+	}
+}

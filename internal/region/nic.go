@@ -213,7 +213,7 @@ func assignPrivateIP(tx *txn, nicID arm.ID, c *arm.NetworkInterfaceIPConfigurati
 			return arm.Errorf(arm.CodePrivateIPNotInSubnet, "address %s is not in subnet %s (%s)", a, s.Name, strings.Join(s.Prefixes(), ", "))
 		}
 		if reservedPrivate(prefixes[i], a) != "" {
-			return arm.Errorf(arm.CodePrivateIPReserved, "address %s is reserved in subnet %s: the first four and the last address of each subnet prefix are", a, s.Name)
+			return arm.Errorf(arm.CodePrivateIPReserved, "address %s is reserved in subnet %s: the first four and the last address of each subnet prefix are reserved", a, s.Name)
 		}
 		if owner, ok := used[a]; ok {
 			return arm.Errorf(arm.CodePrivateIPInUse, "address %s is already used by %s", a, owner)
