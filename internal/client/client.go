@@ -18,6 +18,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -165,6 +166,17 @@ func New(cfg Config) (*Client, error) {
 	}, nil
 }
 
+// unreachable says what a refused connection to the endpoint means: no
+// serve runs there (the endpoint file of a serve that stopped stays). The
+// error was Go's alone: Get "https://...?api-version=...": dial tcp ...:
+// connect: connection refused.
+func (c *Client) unreachable(err error) error {
+	if errors.Is(err, syscall.ECONNREFUSED) {
+		return fmt.Errorf("nothing answers at %s: is `vnetgw serve` running (with this --data-dir, or $VNETGW_ENDPOINT)? (%w)", c.endpoint, err)
+	}
+	return err
+}
+
 // CloseIdleConnections closes the client's kept-alive connections that
 // carry no request; a client that is no longer used should be told.
 func (c *Client) CloseIdleConnections() { c.http.CloseIdleConnections() }
@@ -227,7 +239,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 	}
 	resp, err := c.http.Do(req)
 	if err != nil {
-		return Response{}, err
+		return Response{}, c.unreachable(err)
 	}
 	defer resp.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
@@ -327,7 +339,7 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 	req.Header.Set("Authorization", "Bearer "+c.token)
 	res, err := c.http.Do(req)
 	if err != nil {
-		return "", err
+		return "", c.unreachable(err)
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))

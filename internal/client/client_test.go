@@ -143,3 +143,22 @@ func TestLongErrorAnswer(t *testing.T) {
 		t.Errorf("an ARM error of 4000 bytes: %v", err)
 	}
 }
+
+// A request to an endpoint where no serve listens (a stopped serve leaves
+// its endpoint file) says so, not Go's dial error alone.
+func TestNoServeAtEndpoint(t *testing.T) {
+	srv := httptest.NewServer(http.NotFoundHandler())
+	url := srv.URL
+	srv.Close()
+	c, err := New(Config{Endpoint: url, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Do(context.Background(), http.MethodGet, "/subscriptions", nil, nil)
+	if err == nil || !strings.Contains(err.Error(), "nothing answers at "+url+": is `vnetgw serve` running") {
+		t.Errorf("Do: %v, want an error that asks whether vnetgw serve runs", err)
+	}
+	if _, err := c.Metrics(context.Background()); err == nil || !strings.Contains(err.Error(), "is `vnetgw serve` running") {
+		t.Errorf("Metrics: %v, want an error that asks whether vnetgw serve runs", err)
+	}
+}
