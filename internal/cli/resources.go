@@ -902,7 +902,8 @@ func connectionCommand(g *globals) *cobra.Command {
 	var gw1, gw2, lng, key, protocol, mode string
 	var bgp, policyTS bool
 	var ingressNAT, egressNAT []string
-	create := g.createCmd(k, "Create or update a VPN connection (site-to-site or VNet-to-VNet)", func(cmd *cobra.Command) {
+	var given func(flag string) bool
+	create := g.createCmd(k, "Create or update a VPN connection, site-to-site or VNet-to-VNet (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&gw1, "vnet-gateway1", "", "the gateway of this side (name or id)")
 		f.StringVar(&lng, "local-gateway2", "", "site-to-site: the local network gateway (name or id)")
@@ -914,13 +915,24 @@ func connectionCommand(g *globals) *cobra.Command {
 		f.BoolVar(&policyTS, "use-policy-based-traffic-selectors", false, "use policy-based traffic selectors (needs a custom IPsec policy)")
 		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: IngressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the site's addresses (repeatable)")
 		f.StringSliceVar(&egressNAT, "egress-nat-rule", nil, "site-to-site: EgressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the VNet's addresses (repeatable)")
-	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
+		given = f.Changed
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
 		g1, err := g.resourceIDBy("--vnet-gateway1", rg, "virtualNetworkGateways", gw1)
 		if err != nil {
 			return nil, err
 		}
-		conn := arm.Connection{Resource: arm.Resource{Location: loc}}
+		// Keep what a connection already has that the flags do not change
+		// (a PUT replaces it all): its custom IPsec policy, set by
+		// ipsec-policy add, its BGP and NAT settings, its key.
+		var old arm.Connection
+		err = c.Get(ctx, arm.NetworkID(g.subscription, rg, "connections", name), &old)
+		exists := err == nil
+		if err != nil && !client.IsNotFound(err) {
+			return nil, err
+		}
+		conn := arm.Connection{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
 		p := &conn.Properties
+		p.LocalNetworkGateway2, p.VirtualNetworkGateway2 = nil, nil
 		p.VirtualNetworkGateway1 = arm.Ref(g1.String())
 		switch {
 		case lng != "" && gw2 == "":
@@ -938,7 +950,22 @@ func connectionCommand(g *globals) *cobra.Command {
 		default:
 			return nil, errors.New("give exactly one of --local-gateway2 (site-to-site) and --vnet-gateway2 (VNet-to-VNet)")
 		}
-		p.SharedKey, p.ConnectionProtocol, p.ConnectionMode, p.EnableBGP, p.UsePolicyBasedTrafficSelectors = key, protocol, mode, bgp, policyTS
+		set := func(flag string) bool { return !exists || given(flag) }
+		if set("shared-key") {
+			p.SharedKey = key
+		}
+		if set("connection-protocol") {
+			p.ConnectionProtocol = protocol
+		}
+		if set("connection-mode") {
+			p.ConnectionMode = mode
+		}
+		if set("enable-bgp") {
+			p.EnableBGP = bgp
+		}
+		if set("use-policy-based-traffic-selectors") {
+			p.UsePolicyBasedTrafficSelectors = policyTS
+		}
 		natRefs := func(names []string) []arm.SubResource {
 			var out []arm.SubResource
 			for _, r := range names {
@@ -949,8 +976,16 @@ func connectionCommand(g *globals) *cobra.Command {
 			}
 			return out
 		}
-		p.IngressNatRules, p.EgressNatRules = natRefs(ingressNAT), natRefs(egressNAT)
-		return conn, nil
+		if set("ingress-nat-rule") {
+			p.IngressNatRules = natRefs(ingressNAT)
+		}
+		if set("egress-nat-rule") {
+			p.EgressNatRules = natRefs(egressNAT)
+		}
+		if !exists {
+			return conn, nil
+		}
+		return ifMatch{conn, old.Etag}, nil
 	})
 	parent := g.verbs(k, create)
 	parent.AddCommand(sharedKeyCommand(g), deviceScriptCommand(g),
@@ -1095,6 +1130,7 @@ func sharedKeyCommand(g *globals) *cobra.Command {
 			return call(cmd, http.MethodPut, "/sharedkey", arm.ConnectionSharedKey{Value: value})
 		}})
 	update.Flags().StringVar(&value, "value", "", "the new key, 1-128 letters and digits")
+	update.MarkFlagRequired("value")
 	reset := common(&cobra.Command{Use: "reset", Short: "Replace the shared key by a new random one", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return call(cmd, http.MethodPost, "/sharedkey/reset", arm.ConnectionResetSharedKey{KeyLength: length})

@@ -137,6 +137,35 @@ func TestGatewayCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 	}
 }
 
+// TestConnectionCreateKeepsWhatItsFlagsDoNotChange: vpn-connection create
+// run again on a connection ("Create or update") changes what its flags
+// say and keeps the rest: the custom IPsec policy ipsec-policy add set,
+// its NAT rules, its key. It replaced the whole connection.
+func TestConnectionCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--sku", "VpnGw2")
+	must(t, "vnet-gateway", "nat-rule", "add", "-g", "rg", "--gateway-name", "gw", "-n", "branch", "--internal-mappings", "192.168.1.0/24", "--external-mappings", "172.31.1.0/24")
+	must(t, "local-gateway", "create", "-g", "rg", "-n", "branch", "--gateway-ip-address", "127.0.0.51", "--local-address-prefixes", "192.168.1.0/24")
+	create := []string{"vpn-connection", "create", "-g", "rg", "-n", "to-branch", "--vnet-gateway1", "gw", "--local-gateway2", "branch"}
+	must(t, append(create, "--ingress-nat-rule", "branch", "--shared-key", "Abc123")...)
+	must(t, "vpn-connection", "ipsec-policy", "add", "-g", "rg", "--connection-name", "to-branch",
+		"--ike-encryption", "AES256", "--ike-integrity", "SHA256", "--dh-group", "DHGroup14", "--ipsec-encryption", "AES256", "--ipsec-integrity", "SHA256", "--pfs-group", "PFS14")
+	must(t, append(create, "--connection-protocol", "IKEv1")...)
+	var c arm.Connection
+	mustJSON(t, &c, "vpn-connection", "show", "-g", "rg", "-n", "to-branch")
+	p := c.Properties
+	if p.ConnectionProtocol != "IKEv1" {
+		t.Errorf("protocol %q, want IKEv1", p.ConnectionProtocol)
+	}
+	if len(p.IPsecPolicies) != 1 || len(p.IngressNatRules) != 1 {
+		t.Errorf("IPsec policies %+v, ingress NAT rules %+v; want one each", p.IPsecPolicies, p.IngressNatRules)
+	}
+	if out := must(t, "vpn-connection", "shared-key", "show", "-g", "rg", "--connection-name", "to-branch"); !strings.Contains(out, "Abc123") {
+		t.Errorf("the key changed:\n%s", out)
+	}
+}
+
 // -o table names the gateway or interface behind an IP configuration:
 // public-ip's UsedBy and subnet's IPConfigurations said "ipconfig1" for
 // every gateway and host.

@@ -184,6 +184,7 @@ func TestCLIWalkthrough(t *testing.T) {
 	refuse("NetworkInterfaceInGatewaySubnet", "nic", "create", "-g", "demo", "-n", "bad", "--vnet-name", "hub", "--subnet", "GatewaySubnet")
 	refuse("InUseVirtualNetworkCannotBeDeleted", "vnet", "delete", "-g", "demo", "-n", "hub")
 	refuse("InvalidSharedKey", "vpn-connection", "shared-key", "update", "-g", "demo", "--connection-name", "hub-to-branch", "--value", "has-dash")
+	refuse(`required flag(s) "value" not set`, "vpn-connection", "shared-key", "update", "-g", "demo", "--connection-name", "hub-to-branch")
 	run("group", "delete", "-n", "demo")
 	if out := run("vnet", "list", "-o", "table"); strings.Contains(out, "hub") {
 		t.Fatalf("the group was deleted but its VNet is listed:\n%s", out)
