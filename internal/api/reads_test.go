@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -50,6 +51,11 @@ func TestVNetAndGatewayReads(t *testing.T) {
 	r := e.raw("GET", netPath(subA, "reads", "virtualNetworks", "nope")+"/CheckIPAddressAvailability", "?api-version=2024-05-01&ipAddress=10.0.0.4", testToken, nil)
 	if r.status != http.StatusNotFound || r.code() != "ResourceNotFound" {
 		t.Errorf("CheckIPAddressAvailability of a missing VNet: %d %s", r.status, r.body)
+	}
+	// A missing child is named as in its id: types and names in turn.
+	if r := e.do("GET", s.vnet+"/subnets/nope", nil); r.status != http.StatusNotFound ||
+		!strings.Contains(r.str("error.message"), "'Microsoft.Network/virtualNetworks/"+path.Base(s.vnet)+"/subnets/nope'") {
+		t.Errorf("GET of a missing subnet: %d %s", r.status, r.body)
 	}
 
 	r = e.must("GET", s.vnet+"/usages", nil)

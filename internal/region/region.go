@@ -318,8 +318,13 @@ func normalizeLocation(l string) string {
 }
 
 func notFound(id arm.ID) *arm.Error {
-	return arm.Errorf(arm.CodeResourceNotFound, "the resource '%s/%s' under resource group '%s' was not found",
-		id.Type(), strings.Join(id.Names, "/"), id.ResourceGroup)
+	// Types and names in turn, as in the id: a subnet is
+	// Microsoft.Network/virtualNetworks/hub/subnets/default.
+	path := id.Namespace
+	for i := range id.Types {
+		path += "/" + id.Types[i] + "/" + id.Names[i]
+	}
+	return arm.Errorf(arm.CodeResourceNotFound, "the resource '%s' under resource group '%s' was not found", path, id.ResourceGroup)
 }
 
 // requireGroup checks that the resource group of id exists.
