@@ -70,6 +70,7 @@ VNet moves to another node.`,
 			}
 			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
 			fmt.Fprintln(tw, "Timestamp\tName\tDimension\tValue")
+			fmt.Fprintln(tw, "---------\t----\t---------\t-----") // as every other table
 			for _, m := range out.Value {
 				for _, ts := range m.Timeseries {
 					dim := ""

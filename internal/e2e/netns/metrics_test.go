@@ -250,7 +250,7 @@ func TestMonitorMetrics(t *testing.T) {
 	}
 
 	if text, err := e.r.cli("monitor", "metrics", "list", "--resource", e.gw.String(), "--metric", "TunnelIngressBytes", "--filter", "ConnectionName eq '*'", "-o", "table"); err != nil ||
-		!strings.Contains(text, "TunnelIngressBytes  hub-to-branch") {
+		!strings.Contains(text, "TunnelIngressBytes  hub-to-branch") || !strings.Contains(text, "\n---------  ") {
 		t.Errorf("the table: %v\n%s", err, text)
 	}
 	list(e.conn.String(), "--metric", "BitsInPerSecond")
