@@ -9,6 +9,8 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 )
 
 // TestCaptureKeptWhenUploadFails: a stopped capture whose upload to the
@@ -20,7 +22,7 @@ func TestCaptureKeptWhenUploadFails(t *testing.T) {
 		w.WriteHeader(http.StatusForbidden) // an expired SAS
 	}))
 	defer storage.Close()
-	var log syncBuffer
+	var log logbuf.Buffer
 	e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}, log: &log})
 	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
 	for _, sas := range []string{storage.URL + "/c?sv=1&sig=SECRET1", "http://127.0.0.1:1/c?sv=1&sig=SECRET2%22x%5C"} {

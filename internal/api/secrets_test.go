@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
@@ -38,23 +38,10 @@ func (d *captureDP) StopPacketCapture(id string) ([]byte, uint64, uint64, error)
 	return []byte("a capture's decrypted traffic"), 1, 0, nil
 }
 
-// syncBuffer is a log both the server and the test use.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
-
 // TestDownloadURLNotLogged: a download's URL is its credential (a packet
 // capture, a VPN client package): the request log does not hold it.
 func TestDownloadURLNotLogged(t *testing.T) {
-	var log syncBuffer
+	var log logbuf.Buffer
 	e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}, log: &log})
 	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
 	e.must("POST", s.gw+"/startPacketCapture", nil)

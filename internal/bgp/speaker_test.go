@@ -1,7 +1,6 @@
 package bgp
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
@@ -12,11 +11,11 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
@@ -332,29 +331,11 @@ protocol bgp vnetgw {
 	}
 }
 
-// syncBuffer is a log the test reads while the speaker writes it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestRefusedConnectionsLoggedOnce: connections from an address that is
 // no peer (anyone in the VNet can open them) are refused, and logged once
 // a minute at most, not once each.
 func TestRefusedConnectionsLoggedOnce(t *testing.T) {
-	var log syncBuffer
+	var log logbuf.Buffer
 	a := netip.MustParseAddr("127.0.61.1")
 	port := freePort(t, a)
 	s := New(Options{Port: port, Logger: slog.New(slog.NewTextHandler(&log, nil))})

@@ -13,17 +13,25 @@ import (
 	"github.com/vnetgw/vnetgw/internal/fabric"
 )
 
+// noInternet returns an engine with opts and a way to the Internet that
+// opens nothing: it tells dials what it was asked to open.
+func noInternet(t *testing.T, opts Options) (*Engine, chan string) {
+	dials := make(chan string, 10)
+	opts.Internet = &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
+		dials <- network + " " + addr
+		return nil, errors.New("no Internet in this test")
+	}}
+	e := New(opts)
+	t.Cleanup(func() { e.Close() })
+	return e, dials
+}
+
 // TestForcedTunnelingWithoutItsGateway: with --internet-egress, forced
 // tunneling's 0.0.0.0/0 to a gateway that is not running (it could not
 // start) drops what it holds, as it did without the egress: the VNet's
 // Internet-bound traffic does not leave from the node instead (R25).
 func TestForcedTunnelingWithoutItsGateway(t *testing.T) {
-	dials := make(chan string, 10)
-	e := New(Options{Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
-		dials <- network + " " + addr
-		return nil, errors.New("no Internet in this test")
-	}}})
-	defer e.Close()
+	e, dials := noInternet(t, Options{})
 	cfg := Config{
 		VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"),
 			Hosts:  []Host{{ID: "web", Name: "web", Addr: netip.MustParseAddr("10.1.0.4"), Kind: HostNetstack}},
@@ -123,12 +131,7 @@ func TestInternetFlowsOpenedIsACounter(t *testing.T) {
 // node, also with a source address of the VNet's, which a site's
 // any-to-any tunnel lets it send: only the VNet's hosts go out that way.
 func TestInternetNotForTheGateways(t *testing.T) {
-	dials := make(chan string, 10)
-	e := New(Options{IKEPort: 15720, NATTPort: 15721, Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
-		dials <- network + " " + addr
-		return nil, errors.New("no Internet in this test")
-	}}})
-	defer e.Close()
+	e, dials := noInternet(t, Options{IKEPort: 15720, NATTPort: 15721})
 	cfg := Config{
 		VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"),
 			Hosts: []Host{{ID: "web", Name: "web", Addr: netip.MustParseAddr("10.1.0.4"), Kind: HostNetstack}}}},
@@ -193,12 +196,7 @@ func TestInternetNotForTheGateways(t *testing.T) {
 // does not reach the IPv6 Internet from the node either (R25: nothing
 // goes out but through the site).
 func TestForcedTunnelingKeepsIPv6In(t *testing.T) {
-	dials := make(chan string, 10)
-	e := New(Options{Internet: &fabric.EgressOptions{Dial: func(_ context.Context, network, addr string) (net.Conn, error) {
-		dials <- network + " " + addr
-		return nil, errors.New("no Internet in this test")
-	}}})
-	defer e.Close()
+	e, dials := noInternet(t, Options{})
 	vnet := VNet{ID: "v", Prefixes: prefixes("10.1.0.0/16", "2001:db8:1::/64"),
 		Hosts: []Host{{ID: "web6", Name: "web6", Addr: netip.MustParseAddr("2001:db8:1::4"), Kind: HostNetstack}}}
 	dial := func() {

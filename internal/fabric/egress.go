@@ -239,11 +239,15 @@ func (e *Egress) Stats() EgressStats {
 		Refused: e.stats.refused.Load(), Failed: e.stats.failed.Load(), Full: e.stats.full.Load()}
 }
 
-// Close ends every flow and stops the egress.
+// Close ends every flow and stops the egress; again, it does nothing.
 func (e *Egress) Close() {
 	e.mu.Lock()
+	closed := e.closed
 	e.closed = true
 	e.mu.Unlock()
+	if closed {
+		return
+	}
 	e.cancel()
 	e.stack.Close()
 	e.wg.Wait()

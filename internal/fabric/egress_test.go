@@ -70,12 +70,45 @@ type internet struct {
 	farAddr   netip.Addr
 }
 
-func newInternet(t *testing.T) *internet {
+func newInternet(t testing.TB) *internet {
 	netnstest.Require(t, "ip")
 	in := &internet{node: netnstest.New(t, "eg"), far: netnstest.New(t, "in"),
 		nodeAddr: netip.MustParseAddr("198.51.100.1"), farAddr: netip.MustParseAddr("198.51.100.2")}
 	netnstest.Link(t, in.node, in.nodeAddr.String()+"/24", in.far, in.farAddr.String()+"/24")
 	return in
+}
+
+// listen listens for TCP connections to the far end's address on port.
+func (in *internet) listen(t testing.TB, port uint16) net.Listener {
+	t.Helper()
+	var l net.Listener
+	if err := in.far.Do(func() (err error) {
+		l, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, port).String())
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return l
+}
+
+// vnet makes a VNet router with a built-in host, 10.1.0.4, and a way to
+// the Internet that dials from the node namespace (opts.Dial unset).
+func (in *internet) vnet(t testing.TB, opts EgressOptions) (*Router, *Egress, *NetstackHost) {
+	t.Helper()
+	if opts.Dial == nil {
+		opts.Dial = in.dial
+	}
+	r := NewRouter()
+	eg, err := NewEgress(r, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(eg.Close)
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
+	host := newHost(t, "web", "10.1.0.4", r)
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	return r, eg, host
 }
 
 // dial opens a connection from the node namespace.
@@ -267,15 +300,7 @@ func TestEgressNotToTheNode(t *testing.T) {
 		}
 	}()
 
-	r := NewRouter()
-	eg, err := NewEgress(r, EgressOptions{Dial: in.dial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eg.Close()
-	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
-	host := newHost(t, "web", "10.1.0.4", r)
-	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	_, eg, host := in.vnet(t, EgressOptions{})
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -306,14 +331,7 @@ func TestEgressNotToTheNode(t *testing.T) {
 // writing, a server that has not answered yet): it does not wait forever.
 func TestEgressCloseWithHalfClosedFlow(t *testing.T) {
 	in := newInternet(t)
-	var tl net.Listener
-	if err := in.far.Do(func() (err error) {
-		tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
+	tl := in.listen(t, 8080)
 	eof := make(chan net.Conn, 1)
 	go func() {
 		c, err := tl.Accept()
@@ -323,14 +341,7 @@ func TestEgressCloseWithHalfClosedFlow(t *testing.T) {
 		io.Copy(io.Discard, c) // the request, up to the host's FIN
 		eof <- c               // and no answer yet
 	}()
-	r := NewRouter()
-	eg, err := NewEgress(r, EgressOptions{Dial: in.dial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
-	host := newHost(t, "web", "10.1.0.4", r)
-	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	_, eg, host := in.vnet(t, EgressOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := host.Dial(ctx, netip.AddrPortFrom(in.farAddr, 8080))
@@ -366,14 +377,7 @@ func TestEgressCloseWithHalfClosedFlow(t *testing.T) {
 // server keeps its side open and silent.
 func TestEgressResetIsNoEnd(t *testing.T) {
 	in := newInternet(t)
-	var tl net.Listener
-	if err := in.far.Do(func() (err error) {
-		tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
+	tl := in.listen(t, 8080)
 	conns := make(chan *net.TCPConn, 2)
 	go func() {
 		for {
@@ -384,15 +388,7 @@ func TestEgressResetIsNoEnd(t *testing.T) {
 			conns <- c.(*net.TCPConn)
 		}
 	}()
-	r := NewRouter()
-	eg, err := NewEgress(r, EgressOptions{Dial: in.dial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eg.Close()
-	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
-	host := newHost(t, "web", "10.1.0.4", r)
-	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	_, eg, host := in.vnet(t, EgressOptions{})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -440,14 +436,7 @@ func TestEgressResetIsNoEnd(t *testing.T) {
 // and the flow no longer counts against MaxFlows.
 func TestEgressForgetsVanishedHost(t *testing.T) {
 	in := newInternet(t)
-	var tl net.Listener
-	if err := in.far.Do(func() (err error) {
-		tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
+	tl := in.listen(t, 8080)
 	ended := make(chan error, 1)
 	go func() {
 		c, err := tl.Accept()
@@ -459,15 +448,7 @@ func TestEgressForgetsVanishedHost(t *testing.T) {
 		_, err = io.Copy(io.Discard, c) // nothing comes; then the end
 		ended <- err
 	}()
-	r := NewRouter()
-	eg, err := NewEgress(r, EgressOptions{Dial: in.dial, TCPKeepAlive: time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eg.Close()
-	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
-	host := newHost(t, "web", "10.1.0.4", r)
-	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	r, eg, host := in.vnet(t, EgressOptions{TCPKeepAlive: time.Second})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	c, err := host.Dial(ctx, netip.AddrPortFrom(in.farAddr, 8080))
@@ -499,18 +480,8 @@ func TestEgressForgetsVanishedHost(t *testing.T) {
 // (a namespace of the test's) through the egress, beside the same stream
 // opened by the node itself ("direct"): the egress's cost is the ratio.
 func BenchmarkEgressTCP(b *testing.B) {
-	netnstest.Require(b, "ip")
-	in := &internet{node: netnstest.New(b, "eg"), far: netnstest.New(b, "in"),
-		nodeAddr: netip.MustParseAddr("198.51.100.1"), farAddr: netip.MustParseAddr("198.51.100.2")}
-	netnstest.Link(b, in.node, in.nodeAddr.String()+"/24", in.far, in.farAddr.String()+"/24")
-	var tl net.Listener
-	if err := in.far.Do(func() (err error) {
-		tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String())
-		return err
-	}); err != nil {
-		b.Fatal(err)
-	}
-	defer tl.Close()
+	in := newInternet(b)
+	tl := in.listen(b, 8080)
 	go func() {
 		for {
 			c, err := tl.Accept()
@@ -524,19 +495,7 @@ func BenchmarkEgressTCP(b *testing.B) {
 			}()
 		}
 	}()
-	r := NewRouter()
-	eg, err := NewEgress(r, EgressOptions{Dial: in.dial})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer eg.Close()
-	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
-	h, err := NewNetstackHost("web", netip.MustParseAddr("10.1.0.4"), 0, r)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer h.Close()
-	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), h}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	_, _, h := in.vnet(b, EgressOptions{})
 	far := netip.AddrPortFrom(in.farAddr, 8080)
 	for _, way := range []struct {
 		name string

@@ -8,17 +8,16 @@
 package netnstest
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/netns"
 )
 
@@ -121,7 +120,7 @@ func (ns *NS) Try(name string, args ...string) (string, error) {
 // Process is a background command in a namespace.
 type Process struct {
 	Cmd    *exec.Cmd
-	out    *syncBuffer
+	out    *logbuf.Buffer
 	exited chan struct{}
 }
 
@@ -129,7 +128,7 @@ type Process struct {
 // test ends.
 func (ns *NS) Start(name string, args ...string) *Process {
 	ns.t.Helper()
-	p := &Process{Cmd: ns.Cmd(name, args...), out: &syncBuffer{}, exited: make(chan struct{})}
+	p := &Process{Cmd: ns.Cmd(name, args...), out: &logbuf.Buffer{}, exited: make(chan struct{})}
 	p.Cmd.Stdout, p.Cmd.Stderr = p.out, p.out
 	if err := p.Cmd.Start(); err != nil {
 		ns.t.Fatalf("in %s: start %s: %v", ns.Name, name, err)
@@ -159,23 +158,6 @@ func (p *Process) Wait(d time.Duration) bool {
 	case <-time.After(d):
 		return false
 	}
-}
-
-type syncBuffer struct {
-	mu sync.Mutex // guards b
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // Link joins two namespaces with a veth pair. Addresses are CIDR

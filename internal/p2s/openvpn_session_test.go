@@ -1,7 +1,6 @@
 package p2s
 
 import (
-	"bytes"
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/binary"
@@ -14,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
@@ -257,24 +257,6 @@ func TestOpenVPNClientLeavesDuringAuthentication(t *testing.T) {
 	}
 }
 
-// lockedBuffer is a log that tests read while the server writes it.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestOpenVPNControlMessagesNotLogged: what a client says on the control
 // channel that the gateway does not take (here a dynamic challenge's
 // answer, a one-time password) is logged by its command alone, even at
@@ -282,7 +264,7 @@ func (l *lockedBuffer) String() string {
 func TestOpenVPNControlMessagesNotLogged(t *testing.T) {
 	secret := []byte("s3cret")
 	rad := fakeRadius(t, secret, 0, true)
-	var log lockedBuffer
+	var log logbuf.Buffer
 	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true,
 		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	cl := dialTestOVPN(t, r.srv.Addr())

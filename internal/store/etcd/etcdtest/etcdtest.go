@@ -5,19 +5,18 @@
 package etcdtest
 
 import (
-	"bytes"
 	"crypto/tls"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	clientv3 "go.etcd.io/etcd/client/v3"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
@@ -32,7 +31,7 @@ type Etcd struct {
 	CAFile, CertFile, KeyFile string
 	tls                       *tls.Config
 	cmd                       *exec.Cmd
-	out                       *lockedBuffer
+	out                       *logbuf.Buffer
 	done                      chan struct{}
 }
 
@@ -60,7 +59,7 @@ func start(t testing.TB, withTLS bool) *Etcd {
 		t.Skip(msg)
 	}
 	client, peer := freePort(t), freePort(t)
-	e := &Etcd{Endpoint: "http://" + client, out: &lockedBuffer{}, done: make(chan struct{})}
+	e := &Etcd{Endpoint: "http://" + client, out: &logbuf.Buffer{}, done: make(chan struct{})}
 	dir := t.TempDir()
 	args := []string{"--name", "test", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-peer-urls", "http://" + peer, "--initial-advertise-peer-urls", "http://" + peer,
@@ -155,21 +154,4 @@ func freePort(t testing.TB) string {
 	}
 	defer ln.Close()
 	return ln.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
