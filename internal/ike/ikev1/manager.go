@@ -556,6 +556,11 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 		return
 	}
 	if err := sa.handle(local, remote, h, msg); err != nil {
+		if errors.Is(err, errReplayed) {
+			m.stats.unexpected.Add(1)
+			m.log.Debug("IKEv1 message dropped", "conn", sa.p.cfg.Name, "from", remote, "err", err)
+			return
+		}
 		m.stats.refused.Add(1)
 		m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
 		if sa.state != stEstablished {

@@ -66,6 +66,11 @@ type isakmpSA struct {
 	// answered lately, by message ID, with the answers: a retransmission
 	// of one gets its answer again, whatever came between.
 	answered map[uint32]answer
+	// mids are the message IDs of the exchanges the peer started on
+	// this SA, at most maxMIDs (useMID): one that comes again is a
+	// replay, once its answer is no longer kept.
+	mids    []uint32
+	midNext int // where the next goes, once mids is full
 }
 
 // answer is a message of the peer's and our answer to it.
@@ -245,6 +250,10 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 	}
 	return fmt.Errorf("exchange type %d is not supported", h.Exchange)
 }
+
+// errReplayed marks a message dropped as a replay: counted as
+// Unexpected and logged at debug, not refused.
+var errReplayed = errors.New("a replayed message")
 
 // heard notes that the peer was heard from, when a message of it checked
 // out (err is nil): one that does not decrypt or whose HASH does not

@@ -34,13 +34,35 @@ type quick struct {
 	done      bool // responder: waiting for HASH(3)
 }
 
+// newMID returns a message ID for an exchange of ours: none of ours
+// under way, none the peer used.
 func (sa *isakmpSA) newMID() uint32 {
 	for {
 		mid := uint32(randUint64())
-		if _, used := sa.qms[mid]; mid != 0 && !used {
+		if _, used := sa.qms[mid]; mid != 0 && !used && !sa.usedMID(mid) {
 			return mid
 		}
 	}
+}
+
+// maxMIDs bounds the message IDs an ISAKMP SA remembers (4 KiB): the
+// peer's exchanges over an SA of the default 8 hours with DPD every 30 s.
+const maxMIDs = 1024
+
+// usedMID tells whether the peer started an exchange with message ID mid
+// on sa already.
+func (sa *isakmpSA) usedMID(mid uint32) bool { return slices.Contains(sa.mids, mid) }
+
+// useMID remembers mid, the message ID of an exchange the peer started,
+// once its first message checked out (one that did not, anyone can send:
+// it must not push out the IDs remembered). The oldest goes first.
+func (sa *isakmpSA) useMID(mid uint32) {
+	if len(sa.mids) < maxMIDs {
+		sa.mids = append(sa.mids, mid)
+		return
+	}
+	sa.mids[sa.midNext] = mid
+	sa.midNext = (sa.midNext + 1) % maxMIDs
 }
 
 // encrypted builds an encrypted phase 2 message whose first payload is a
@@ -133,6 +155,10 @@ func (sa *isakmpSA) handleQuick(h wire.Header, msg []byte) error {
 	q := sa.qms[h.MessageID]
 	switch {
 	case q == nil:
+		// RFC 2408 §3.1, RFC 2409 §5.5: a message ID names one exchange of the SA.
+		if sa.usedMID(h.MessageID) {
+			return fmt.Errorf("%w: quick mode message 1 with message ID %08x, which the peer used already", errReplayed, h.MessageID)
+		}
 		return sa.respondQuick(h, msg)
 	case q.initiator && q.out.msg != nil:
 		return sa.quickResponse(q, h, msg)
@@ -175,6 +201,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
+	sa.useMID(h.MessageID)
 	q := &quick{mid: h.MessageID, started: time.Now(), iv: next}
 	sap, ok1 := wire.Find(ps, wire.PayloadSA)
 	n, ok2 := wire.Find(ps, wire.PayloadNonce)
