@@ -3,6 +3,8 @@ package ikev1
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
+	"fmt"
 	"slices"
 	"strconv"
 	"time"
@@ -11,22 +13,28 @@ import (
 )
 
 // sendInfo sends an informational exchange with one payload, protected
-// by HASH(1) = prf(SKEYID_a, M-ID | payload) (RFC 2409 §5.7), and returns
-// its message ID.
-func (sa *isakmpSA) sendInfo(t wire.PayloadType, body []byte) uint32 {
+// by HASH(1) = prf(SKEYID_a, M-ID | payload) (RFC 2409 §5.7), with a
+// message ID of its own, and returns it.
+func (sa *isakmpSA) sendInfo(t wire.PayloadType, body []byte) []byte {
 	mid := sa.newMID()
 	msg, _ := sa.encrypted(wire.ExchangeInfo, mid, sa.s.Hash.phase2IV(sa.p1iv, mid), nil, []wire.Payload{{Type: t, Body: body}})
 	sa.send(msg)
-	return mid
+	return msg
 }
 
 // handleInfo takes an encrypted informational message: Delete, dead peer
-// detection (RFC 3706), INITIAL-CONTACT.
+// detection (RFC 3706), INITIAL-CONTACT. One with a message ID the peer
+// used already is a replay (the peer sends each with a new one).
 func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
+	// RFC 2408 §3.1, RFC 3706 §7: the Message ID is checked against replays.
+	if sa.usedMID(h.MessageID) {
+		return fmt.Errorf("%w: informational message with message ID %08x, which the peer used already", errStale, h.MessageID)
+	}
 	ps, _, err := sa.decrypt(h, msg, sa.s.Hash.phase2IV(sa.p1iv, h.MessageID), nil)
 	if err != nil {
 		return err
 	}
+	sa.useMID(h.MessageID)
 	m, p := sa.m, sa.p
 	for _, pl := range ps {
 		switch pl.Type {
@@ -37,11 +45,27 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 			}
 			switch n.Type {
 			case wire.NotifyRUThere:
-				sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(), Type: wire.NotifyRUThereAck, Data: n.Data}.Append(nil))
-			case wire.NotifyRUThereAck:
-				if len(n.Data) == 4 && binary.BigEndian.Uint32(n.Data) == sa.dpdSeq {
-					sa.dpd = outstanding{}
+				if len(n.Data) != 4 {
+					return errors.New("an R-U-THERE without a 4-byte sequence number")
 				}
+				// RFC 3706 §7: one older than the last is stale; the last
+				// again is the peer's next try after our ACK was lost
+				// (strongSwan's), with a new message ID.
+				seq := binary.BigEndian.Uint32(n.Data)
+				if sa.peerSeqSeen && int32(seq-sa.peerSeq) < 0 {
+					return fmt.Errorf("%w: R-U-THERE %d after %d", errStale, seq, sa.peerSeq)
+				}
+				sa.peerSeq, sa.peerSeqSeen = seq, true
+				ack := sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(), Type: wire.NotifyRUThereAck, Data: n.Data}.Append(nil))
+				// The same R-U-THERE again (a retransmission) gets the same
+				// ACK (Manager.handle), while it is kept.
+				sa.remember(h.MessageID, msg, ack)
+			case wire.NotifyRUThereAck:
+				// RFC 3706 §7: an ACK carries the sequence number of the R-U-THERE it answers; others are rejected.
+				if len(n.Data) != 4 || sa.dpd.msg == nil || binary.BigEndian.Uint32(n.Data)-sa.dpdFirst > sa.dpdSeq-sa.dpdFirst {
+					return fmt.Errorf("%w: an R-U-THERE-ACK that answers no R-U-THERE in flight", errStale)
+				}
+				sa.dpd = outstanding{}
 			case wire.NotifyInitialContact:
 				m.initialContact(sa)
 			default:

@@ -543,9 +543,9 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 		sa.send(sa.lastReply)
 		return
 	}
-	if a, ok := sa.answered[h.MessageID]; ok && h.Exchange == wire.ExchangeQuick && sa.remote.Addr() == remote.Addr() && bytes.Equal(msg, a.req) {
-		// A quick mode message answered already, though other exchanges
-		// came since: the peer did not get the answer.
+	if a, ok := sa.answered[h.MessageID]; ok && (h.Exchange == wire.ExchangeQuick || h.Exchange == wire.ExchangeInfo) && sa.remote.Addr() == remote.Addr() && bytes.Equal(msg, a.req) {
+		// A quick mode message or R-U-THERE answered already, though
+		// other exchanges came since: the peer did not get the answer.
 		m.stats.retransmitsAnswered.Add(1)
 		sa.send(a.reply)
 		return
@@ -556,7 +556,7 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 		return
 	}
 	if err := sa.handle(local, remote, h, msg); err != nil {
-		if errors.Is(err, errReplayed) {
+		if errors.Is(err, errStale) {
 			m.stats.unexpected.Add(1)
 			m.log.Debug("IKEv1 message dropped", "conn", sa.p.cfg.Name, "from", remote, "err", err)
 			return

@@ -58,7 +58,10 @@ type isakmpSA struct {
 	expires            time.Time
 	lastIn             time.Time
 	dpdSeq             uint32
+	dpdFirst           uint32      // the sequence number of the first R-U-THERE in flight
 	dpd                outstanding // the R-U-THERE in flight: msg is nil when none
+	peerSeq            uint32      // the sequence number of the peer's last R-U-THERE
+	peerSeqSeen        bool        // peerSeq is set
 	qms                map[uint32]*quick
 	out                outstanding // our last request, until answered
 	lastReq, lastReply []byte      // the peer's last message that we answered, and the answer, for its retransmissions
@@ -251,9 +254,10 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 	return fmt.Errorf("exchange type %d is not supported", h.Exchange)
 }
 
-// errReplayed marks a message dropped as a replay: counted as
-// Unexpected and logged at debug, not refused.
-var errReplayed = errors.New("a replayed message")
+// errStale marks a message dropped as a replay, or as stale (a DPD
+// message out of sequence): counted as Unexpected and logged at debug,
+// not refused.
+var errStale = errors.New("a replayed or stale message")
 
 // heard notes that the peer was heard from, when a message of it checked
 // out (err is nil): one that does not decrypt or whose HASH does not
@@ -608,6 +612,9 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 
 func (sa *isakmpSA) sendDPD() {
 	sa.dpdSeq++
+	if sa.dpd.msg == nil {
+		sa.dpdFirst = sa.dpdSeq // a new round; retries follow it
+	}
 	sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(),
 		Type: wire.NotifyRUThere, Data: binary.BigEndian.AppendUint32(nil, sa.dpdSeq)}.Append(nil))
 }

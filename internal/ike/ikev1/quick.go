@@ -157,7 +157,7 @@ func (sa *isakmpSA) handleQuick(h wire.Header, msg []byte) error {
 	case q == nil:
 		// RFC 2408 §3.1, RFC 2409 §5.5: a message ID names one exchange of the SA.
 		if sa.usedMID(h.MessageID) {
-			return fmt.Errorf("%w: quick mode message 1 with message ID %08x, which the peer used already", errReplayed, h.MessageID)
+			return fmt.Errorf("%w: quick mode message 1 with message ID %08x, which the peer used already", errStale, h.MessageID)
 		}
 		return sa.respondQuick(h, msg)
 	case q.initiator && q.out.msg != nil:

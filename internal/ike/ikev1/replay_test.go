@@ -1,10 +1,13 @@
 package ikev1
 
 import (
+	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
 )
 
@@ -78,5 +81,247 @@ func TestReplayedQuickMode1Dropped(t *testing.T) {
 	}
 	if u := mr.Stats().Unexpected; u != unexpected+1 {
 		t.Errorf("Unexpected %d after the replay, want %d", u, unexpected+1)
+	}
+}
+
+// sent returns the one message r sent since it was last emptied, nil
+// if none, with its addresses; more than one fails t.
+func sent(t *testing.T, r *recorder) (msg []byte, from, to netip.AddrPort) {
+	t.Helper()
+	msgs, f, tt := r.take()
+	switch len(msgs) {
+	case 0:
+		return nil, netip.AddrPort{}, netip.AddrPort{}
+	case 1:
+		return msgs[0], f[0], tt[0]
+	}
+	t.Fatalf("%d messages sent, want at most 1", len(msgs))
+	return nil, netip.AddrPort{}, netip.AddrPort{}
+}
+
+// dpdNotify is a DPD notification of sa's with sequence number seq.
+func dpdNotify(sa *isakmpSA, typ uint16, seq uint32) []byte {
+	return wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(), Type: typ, Data: binary.BigEndian.AppendUint32(nil, seq)}.Append(nil)
+}
+
+// TestReplayedInfoDropped: an informational message sent again (a
+// replay: the peer sends each with a new message ID) changes nothing: a
+// replayed error notification does not end our quick mode under way, a
+// replayed R-U-THERE or R-U-THERE-ACK does not count as the peer heard
+// from (it would hold dead peer detection off). A retransmitted
+// R-U-THERE is still answered, with the same R-U-THERE-ACK, while that
+// is kept.
+func TestReplayedInfoDropped(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	shuttle(mi, mr, ri, rr, nil)
+	si, sr := onlySA(t, mi), onlySA(t, mr)
+	ri.take()
+	rr.take()
+	pause := func() { time.Sleep(5 * time.Millisecond) } // lastIn moves
+
+	// An error notification of the peer's; then a quick mode of ours.
+	mr.mu.Lock()
+	sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: []byte{1, 2, 3, 4}, Type: wire.NotifyInvalidIDInfo}.Append(nil))
+	mr.mu.Unlock()
+	notify, nf, nt := sent(t, rr)
+	mi.handle(nt, nf, notify)
+	mi.mu.Lock()
+	si.startQuick(mi.peers["i"].pairs[0], nil)
+	heard := si.lastIn
+	mi.mu.Unlock()
+	ri.take()
+	unexpected := mi.Stats().Unexpected
+	pause()
+	mi.handle(nt, nf, notify)
+	mi.mu.Lock()
+	qms, heard2 := len(si.qms), si.lastIn
+	mi.mu.Unlock()
+	if qms != 1 || !heard2.Equal(heard) {
+		t.Errorf("a replayed error notification: %d quick modes left of 1; heard from: %v", qms, !heard2.Equal(heard))
+	}
+	if u := mi.Stats().Unexpected; u != unexpected+1 {
+		t.Errorf("Unexpected %d after the replayed notification, want %d", u, unexpected+1)
+	}
+
+	// R-U-THERE and its ACK.
+	mi.mu.Lock()
+	si.sendDPD()
+	si.dpd.set([]byte{1}, time.Minute)
+	mi.mu.Unlock()
+	rut, rf, rt := sent(t, ri)
+	mr.handle(rt, rf, rut)
+	ack, af, at := sent(t, rr)
+	if ack == nil {
+		t.Fatal("R-U-THERE not answered")
+	}
+	mi.handle(at, af, ack)
+	mi.mu.Lock()
+	answered := si.dpd.msg == nil
+	mi.mu.Unlock()
+	if !answered {
+		t.Fatal("the R-U-THERE-ACK did not answer the R-U-THERE")
+	}
+
+	// The R-U-THERE again, while its answer is kept: a retransmission,
+	// answered as before; the peer does not count as heard from anew.
+	mr.mu.Lock()
+	heard = sr.lastIn
+	mr.mu.Unlock()
+	pause()
+	mr.handle(rt, rf, rut)
+	again, _, _ := sent(t, rr)
+	mr.mu.Lock()
+	heard2 = sr.lastIn
+	mr.mu.Unlock()
+	if !bytes.Equal(again, ack) || !heard2.Equal(heard) {
+		t.Errorf("a retransmitted R-U-THERE: answered with the same ACK %v; heard from %v", bytes.Equal(again, ack), !heard2.Equal(heard))
+	}
+	// And later: dropped.
+	mr.mu.Lock()
+	ageAnswers(t, mr, sr)
+	mr.mu.Unlock()
+	rr.take()
+	pause()
+	mr.handle(rt, rf, rut)
+	again, _, _ = sent(t, rr)
+	mr.mu.Lock()
+	heard2 = sr.lastIn
+	mr.mu.Unlock()
+	if again != nil || !heard2.Equal(heard) {
+		t.Errorf("a replayed R-U-THERE: answered %v, heard from %v", again != nil, !heard2.Equal(heard))
+	}
+
+	// The R-U-THERE-ACK again.
+	mi.mu.Lock()
+	heard = si.lastIn
+	mi.mu.Unlock()
+	pause()
+	mi.handle(at, af, ack)
+	mi.mu.Lock()
+	heard2 = si.lastIn
+	mi.mu.Unlock()
+	if !heard2.Equal(heard) {
+		t.Error("a replayed R-U-THERE-ACK counted as the peer heard from")
+	}
+}
+
+// TestDPDSequenceNumbers: RFC 3706 §7. An R-U-THERE-ACK that does not
+// carry the sequence number of an R-U-THERE of ours in flight answers
+// nothing; an R-U-THERE older than the last one is not answered; one with
+// the last sequence number again (strongSwan sends it again when our
+// ACK was lost) or a newer one is.
+func TestDPDSequenceNumbers(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	shuttle(mi, mr, ri, rr, nil)
+	si, sr := onlySA(t, mi), onlySA(t, mr)
+	ri.take()
+	rr.take()
+
+	mi.mu.Lock()
+	si.dpdSeq = 100
+	si.sendDPD() // 101
+	si.dpd.set([]byte{1}, time.Minute)
+	mi.mu.Unlock()
+	rut, rf, rt := sent(t, ri)
+	for _, seq := range []uint32{100, 102, 7} {
+		mr.mu.Lock()
+		sr.sendInfo(wire.PayloadNotify, dpdNotify(sr, wire.NotifyRUThereAck, seq))
+		mr.mu.Unlock()
+		ack, af, at := sent(t, rr)
+		mi.mu.Lock()
+		heard := si.lastIn
+		mi.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		mi.handle(at, af, ack)
+		mi.mu.Lock()
+		open, heard2 := si.dpd.msg != nil, si.lastIn
+		mi.mu.Unlock()
+		if !open || !heard2.Equal(heard) {
+			t.Errorf("an R-U-THERE-ACK of %d for our R-U-THERE of 101: R-U-THERE answered %v, heard from %v", seq, !open, !heard2.Equal(heard))
+		}
+	}
+	mr.handle(rt, rf, rut)
+	ack, af, at := sent(t, rr)
+	mi.handle(at, af, ack)
+	mi.mu.Lock()
+	open := si.dpd.msg != nil
+	mi.mu.Unlock()
+	if open {
+		t.Fatal("the R-U-THERE-ACK of 101 did not answer the R-U-THERE of 101")
+	}
+	// With none in flight, an ACK of 101 again answers nothing.
+	mr.mu.Lock()
+	sr.sendInfo(wire.PayloadNotify, dpdNotify(sr, wire.NotifyRUThereAck, 101))
+	mr.mu.Unlock()
+	ack, af, at = sent(t, rr)
+	mi.mu.Lock()
+	heard := si.lastIn
+	mi.mu.Unlock()
+	time.Sleep(5 * time.Millisecond)
+	mi.handle(at, af, ack)
+	mi.mu.Lock()
+	heard2 := si.lastIn
+	mi.mu.Unlock()
+	if !heard2.Equal(heard) {
+		t.Error("an R-U-THERE-ACK with no R-U-THERE in flight counted as the peer heard from")
+	}
+
+	// The responder saw R-U-THERE 101: 99 is old, 101 and 102 are not.
+	for _, c := range []struct {
+		seq    uint32
+		answer bool
+	}{{99, false}, {101, true}, {102, true}, {101, false}} {
+		mi.mu.Lock()
+		si.sendInfo(wire.PayloadNotify, dpdNotify(si, wire.NotifyRUThere, c.seq))
+		mi.mu.Unlock()
+		rut, rf, rt := sent(t, ri)
+		mr.mu.Lock()
+		heard := sr.lastIn
+		mr.mu.Unlock()
+		time.Sleep(5 * time.Millisecond)
+		mr.handle(rt, rf, rut)
+		ack, _, _ := sent(t, rr)
+		mr.mu.Lock()
+		heard2 := sr.lastIn
+		mr.mu.Unlock()
+		if (ack != nil) != c.answer || heard2.Equal(heard) == c.answer {
+			t.Errorf("R-U-THERE %d: answered %v, heard from %v; want %v", c.seq, ack != nil, !heard2.Equal(heard), c.answer)
+		}
+	}
+}
+
+// TestDPDBetweenLivePeers: two live peers doing dead peer detection
+// often, each answering the other, keep their SA.
+func TestDPDBetweenLivePeers(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		for _, p := range []*ikev2.PeerConfig{pi, pr} {
+			p.DPDInterval, p.RetransmitTimeout, p.RetransmitTries = 300*time.Millisecond, 200*time.Millisecond, 2
+		}
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	infos := 0
+	for end := time.Now().Add(3 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		a, af, at := ri.take()
+		b, bf, bt := rr.take()
+		for i := range a {
+			if a[i][18] == wire.ExchangeInfo {
+				infos++
+			}
+			mr.handle(at[i], af[i], a[i])
+		}
+		for i := range b {
+			if b[i][18] == wire.ExchangeInfo {
+				infos++
+			}
+			mi.handle(bt[i], bf[i], b[i])
+		}
+	}
+	for _, m := range []*Manager{mi, mr} {
+		if st := m.Status(); len(st) != 1 || st[0].State != "established" || len(st[0].IKESAs) != 1 {
+			t.Errorf("after 3 s of DPD every 300 ms: %+v", st)
+		}
+	}
+	if infos < 4 {
+		t.Errorf("%d informational messages in 3 s of DPD every 300 ms", infos)
 	}
 }
