@@ -4,10 +4,8 @@ import (
 	"bytes"
 	"context"
 	"log/slog"
-	"net"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -138,101 +136,6 @@ func TestSilentConnectionRejoins(t *testing.T) {
 	}
 }
 
-// slowLink forwards connections to etcd; what etcd sends arrives delay
-// late (a congested link, or a client too busy to read for a while), and
-// once cut nothing the client sends reaches etcd.
-type slowLink struct {
-	addr  string
-	ln    net.Listener
-	delay atomic.Int64 // nanoseconds
-	cut   atomic.Bool
-	mu    sync.Mutex
-	conns []net.Conn
-}
-
-func newSlowLink(t *testing.T, e *etcdtest.Etcd) *slowLink {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	l := &slowLink{addr: ln.Addr().String(), ln: ln}
-	t.Cleanup(l.close)
-	to := strings.TrimPrefix(e.Endpoint, "http://")
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			u, err := net.Dial("tcp", to)
-			if err != nil {
-				c.Close()
-				continue
-			}
-			l.mu.Lock()
-			l.conns = append(l.conns, c, u)
-			l.mu.Unlock()
-			go l.up(u, c)
-			go l.down(c, u)
-		}
-	}()
-	return l
-}
-
-// up copies what the client sends to etcd, nothing once cut.
-func (l *slowLink) up(dst, src net.Conn) {
-	buf := make([]byte, 32<<10)
-	for {
-		n, err := src.Read(buf)
-		if err != nil {
-			dst.Close()
-			return
-		}
-		if !l.cut.Load() {
-			if _, err := dst.Write(buf[:n]); err != nil {
-				return
-			}
-		}
-	}
-}
-
-// down copies what etcd sends to the client, each piece delay after it came.
-func (l *slowLink) down(dst, src net.Conn) {
-	type piece struct {
-		at time.Time
-		b  []byte
-	}
-	q := make(chan piece, 1024)
-	go func() {
-		for p := range q {
-			time.Sleep(time.Until(p.at))
-			if _, err := dst.Write(p.b); err != nil {
-				return
-			}
-		}
-	}()
-	defer close(q)
-	for {
-		buf := make([]byte, 32<<10)
-		n, err := src.Read(buf)
-		if err != nil {
-			dst.Close()
-			return
-		}
-		q <- piece{time.Now().Add(time.Duration(l.delay.Load())), buf[:n]}
-	}
-}
-
-func (l *slowLink) close() {
-	l.ln.Close()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	for _, c := range l.conns {
-		c.Close()
-	}
-}
-
 // TestSlowLinkNeverTwoNodes: a node whose answers from etcd come late
 // (here 2.5 s at a TTL of 5 s: a congested link, or a process that did not
 // get to read them) and then not at all must count its lease from when it
@@ -241,8 +144,8 @@ func (l *slowLink) close() {
 // The two never run a VNet at once.
 func TestSlowLinkNeverTwoNodes(t *testing.T) {
 	e := etcdtest.Start(t)
-	link := newSlowLink(t, e)
-	cliA, err := etcd.Dial([]string{link.addr}, nil, 5*time.Second)
+	link := e.NewProxy(t)
+	cliA, err := etcd.Dial([]string{link.Addr}, nil, 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -262,7 +165,7 @@ func TestSlowLinkNeverTwoNodes(t *testing.T) {
 	}
 	defer b.Close()
 
-	link.delay.Store(int64(2500 * time.Millisecond))
+	link.SetDelay(2500 * time.Millisecond)
 	// Cut the link at a moment a runs its VNets.
 	time.Sleep(ttl)
 	for deadline := time.Now().Add(4 * ttl); len(a.Place(context.Background(), vnets)) != len(vnets); time.Sleep(5 * time.Millisecond) {
@@ -270,7 +173,7 @@ func TestSlowLinkNeverTwoNodes(t *testing.T) {
 			t.Fatal("a never runs its VNets over the slow link")
 		}
 	}
-	link.cut.Store(true)
+	link.Isolate()
 	start := time.Now()
 	for deadline := start.Add(4 * ttl); ; time.Sleep(10 * time.Millisecond) {
 		oa := a.Place(context.Background(), vnets)

@@ -4,6 +4,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,16 +15,20 @@ import (
 
 // Proxy forwards TCP connections to an etcd member, for tests of what a
 // client sees when the network between them fails: Cut (the member is
-// gone), Drop (a blip: the connections close, new ones work) or Freeze
-// (the connections go silent, nothing closes them; new ones work).
+// gone), Drop (a blip: the connections close, new ones work), Freeze
+// (the connections go silent, nothing closes them; new ones work),
+// Isolate (nothing reaches the member, on any connection, new ones too,
+// and nothing closes them) or SetDelay (the member's answers come late).
 type Proxy struct {
 	// Addr is where clients connect (host:port).
 	Addr string
 
-	ln     net.Listener
-	mu     sync.Mutex
-	conns  []net.Conn
-	frozen map[net.Conn]bool
+	ln       net.Listener
+	delay    atomic.Int64 // nanoseconds the member's answers are held
+	isolated atomic.Bool
+	mu       sync.Mutex // guards conns and frozen
+	conns    []net.Conn
+	frozen   map[net.Conn]bool
 }
 
 // NewProxy starts a proxy to e's client endpoint; it is cut when t ends.
@@ -51,7 +56,7 @@ func (e *Etcd) NewProxy(t *testing.T) *Proxy {
 			p.conns = append(p.conns, c, u)
 			p.mu.Unlock()
 			go p.pipe(u, c, c)
-			go p.pipe(c, u, c)
+			go p.late(c, u, c)
 		}
 	}()
 	return p
@@ -67,10 +72,7 @@ func (p *Proxy) pipe(dst, src, key net.Conn) {
 			dst.Close()
 			return
 		}
-		p.mu.Lock()
-		frozen := p.frozen[key]
-		p.mu.Unlock()
-		if !frozen {
+		if p.passes(key) && !p.isolated.Load() {
 			if _, err := dst.Write(buf[:n]); err != nil {
 				src.Close()
 				return
@@ -78,6 +80,54 @@ func (p *Proxy) pipe(dst, src, key net.Conn) {
 		}
 	}
 }
+
+// passes tells whether what comes on connection key goes on.
+func (p *Proxy) passes(key net.Conn) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return !p.frozen[key]
+}
+
+// late is pipe for what the member sends: each piece goes on SetDelay
+// after it came.
+func (p *Proxy) late(dst, src, key net.Conn) {
+	type piece struct {
+		at time.Time
+		b  []byte
+	}
+	q := make(chan piece, 1024)
+	go func() {
+		for pc := range q {
+			time.Sleep(time.Until(pc.at))
+			if !p.passes(key) {
+				continue
+			}
+			if _, err := dst.Write(pc.b); err != nil {
+				src.Close()
+				return
+			}
+		}
+	}()
+	defer close(q)
+	for {
+		buf := make([]byte, 32<<10)
+		n, err := src.Read(buf)
+		if err != nil {
+			dst.Close()
+			return
+		}
+		q <- piece{time.Now().Add(time.Duration(p.delay.Load())), buf[:n]}
+	}
+}
+
+// SetDelay holds what the member sends for d before it goes on (a
+// congested link, or a client too busy to read it).
+func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
+
+// Isolate drops whatever clients send from now on, on every connection
+// and on those that come later, and closes none: the way to the member is
+// gone, while what it sent before still arrives (late, with SetDelay).
+func (p *Proxy) Isolate() { p.isolated.Store(true) }
 
 // Client returns a client of the member through the proxy, closed when t
 // ends.
