@@ -28,6 +28,24 @@ func hasRoute(routes []effectiveRoute, prefix, hop string) bool {
 	})
 }
 
+// mustHaveRoutes fails t unless routes hold each of want's prefix, next
+// hop type pairs.
+func mustHaveRoutes(t *testing.T, routes []effectiveRoute, want []string) {
+	t.Helper()
+	for i := 0; i+1 < len(want); i += 2 {
+		if !hasRoute(routes, want[i], want[i+1]) {
+			t.Fatalf("no route %s -> %s in %+v", want[i], want[i+1], routes)
+		}
+	}
+}
+
+// forceTunnel makes site l the default site of a's gateway (R25).
+func forceTunnel(e *env, a site, l string) {
+	g := gateway(loc, a.gwSubnet, a.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["gatewayDefaultSite"] = obj{"id": l}
+	e.must("PUT", a.gw, g)
+}
+
 // TestR43R25EffectiveRoutes: traffic inside the VNet stays there, the
 // connected ranges go to the gateway (R24), the rest is dropped unless
 // forced tunneling sends it to the default site (R25).
@@ -41,23 +59,15 @@ func TestR43R25EffectiveRoutes(t *testing.T) {
 	n := netPath(subA, "rg", "networkInterfaces", "n")
 	e.must("PUT", n, nic(loc, a.defaultSubnet, ""))
 
+	mustHaveRoutes(t, effectiveRoutes(t, e, n), []string{
+		"10.1.0.0/16", "VnetLocal",
+		"192.168.0.0/16", "VirtualNetworkGateway",
+		"172.16.0.0/12", "VirtualNetworkGateway",
+		"10.2.0.0/16", "VirtualNetworkGateway",
+		"0.0.0.0/0", "None",
+	})
+	forceTunnel(e, a, l)
 	routes := effectiveRoutes(t, e, n)
-	for _, want := range []struct{ prefix, hop string }{
-		{"10.1.0.0/16", "VnetLocal"},
-		{"192.168.0.0/16", "VirtualNetworkGateway"},
-		{"172.16.0.0/12", "VirtualNetworkGateway"},
-		{"10.2.0.0/16", "VirtualNetworkGateway"},
-		{"0.0.0.0/0", "None"},
-	} {
-		if !hasRoute(routes, want.prefix, want.hop) {
-			t.Fatalf("no route %s -> %s in %+v", want.prefix, want.hop, routes)
-		}
-	}
-
-	g := gateway(loc, a.gwSubnet, a.pip, "RouteBased", "VpnGw1")
-	g["properties"].(obj)["gatewayDefaultSite"] = obj{"id": l}
-	e.must("PUT", a.gw, g)
-	routes = effectiveRoutes(t, e, n)
 	if !hasRoute(routes, "0.0.0.0/0", "VirtualNetworkGateway") || hasRoute(routes, "0.0.0.0/0", "None") {
 		t.Fatalf("with forced tunneling, 0.0.0.0/0 should go to the gateway: %+v", routes)
 	}
@@ -77,23 +87,16 @@ func TestR43EffectiveRoutesToTheInternet(t *testing.T) {
 	e.must("PUT", netPath(subA, "rg", "connections", "s2s"), s2s(loc, a.gw, l))
 	n := netPath(subA, "rg", "networkInterfaces", "n")
 	e.must("PUT", n, nic(loc, a.defaultSubnet, ""))
+	mustHaveRoutes(t, effectiveRoutes(t, e, n), []string{
+		"10.1.0.0/16", "VnetLocal",
+		"192.168.0.0/16", "VirtualNetworkGateway",
+		"0.0.0.0/0", "Internet",
+		"10.0.0.0/8", "None",
+		"172.16.0.0/12", "None",
+		"100.64.0.0/10", "None",
+	})
+	forceTunnel(e, a, l)
 	routes := effectiveRoutes(t, e, n)
-	for _, want := range []struct{ prefix, hop string }{
-		{"10.1.0.0/16", "VnetLocal"},
-		{"192.168.0.0/16", "VirtualNetworkGateway"},
-		{"0.0.0.0/0", "Internet"},
-		{"10.0.0.0/8", "None"},
-		{"172.16.0.0/12", "None"},
-		{"100.64.0.0/10", "None"},
-	} {
-		if !hasRoute(routes, want.prefix, want.hop) {
-			t.Fatalf("no route %s -> %s in %+v", want.prefix, want.hop, routes)
-		}
-	}
-	g := gateway(loc, a.gwSubnet, a.pip, "RouteBased", "VpnGw1")
-	g["properties"].(obj)["gatewayDefaultSite"] = obj{"id": l}
-	e.must("PUT", a.gw, g)
-	routes = effectiveRoutes(t, e, n)
 	if !hasRoute(routes, "0.0.0.0/0", "VirtualNetworkGateway") || hasRoute(routes, "0.0.0.0/0", "Internet") {
 		t.Fatalf("with forced tunneling, 0.0.0.0/0 should go to the gateway, not the Internet: %+v", routes)
 	}

@@ -81,15 +81,32 @@ func newInternet(t testing.TB) *internet {
 // listen listens for TCP connections to the far end's address on port.
 func (in *internet) listen(t testing.TB, port uint16) net.Listener {
 	t.Helper()
-	var l net.Listener
-	if err := in.far.Do(func() (err error) {
-		l, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, port).String())
+	l, _ := listenIn(t, in.far, in.farAddr, port, 0)
+	return l
+}
+
+// listenIn listens in ns on a for TCP connections to tcpPort and, unless
+// udpPort is 0, for UDP datagrams to udpPort; both close when t ends.
+func listenIn(t testing.TB, ns *netnstest.NS, a netip.Addr, tcpPort, udpPort uint16) (net.Listener, net.PacketConn) {
+	t.Helper()
+	var tl net.Listener
+	var ul net.PacketConn
+	if err := ns.Do(func() (err error) {
+		if tl, err = net.Listen("tcp", netip.AddrPortFrom(a, tcpPort).String()); err != nil || udpPort == 0 {
+			return err
+		}
+		if ul, err = net.ListenPacket("udp", netip.AddrPortFrom(a, udpPort).String()); err != nil {
+			tl.Close()
+		}
 		return err
 	}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { l.Close() })
-	return l
+	t.Cleanup(func() { tl.Close() })
+	if ul != nil {
+		t.Cleanup(func() { ul.Close() })
+	}
+	return tl, ul
 }
 
 // vnet makes a VNet router with a built-in host, 10.1.0.4, and a way to
@@ -127,19 +144,7 @@ func (in *internet) dial(ctx context.Context, network, addr string) (c net.Conn,
 // at once, as the Internet refused it.
 func TestEgressToTheInternet(t *testing.T) {
 	in := newInternet(t)
-	var tl net.Listener
-	var ul net.PacketConn
-	if err := in.far.Do(func() (err error) {
-		if tl, err = net.Listen("tcp", netip.AddrPortFrom(in.farAddr, 8080).String()); err != nil {
-			return err
-		}
-		ul, err = net.ListenPacket("udp", netip.AddrPortFrom(in.farAddr, 5353).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
-	defer ul.Close()
+	tl, ul := listenIn(t, in.far, in.farAddr, 8080, 5353)
 	peers := make(chan string, 1)
 	go func() {
 		for {
@@ -272,19 +277,7 @@ func FuzzEgress(f *testing.F) {
 // or UDP, and the listener sees no connection at all.
 func TestEgressNotToTheNode(t *testing.T) {
 	in := newInternet(t)
-	var tl net.Listener
-	var ul net.PacketConn
-	if err := in.node.Do(func() (err error) {
-		if tl, err = net.Listen("tcp", netip.AddrPortFrom(in.nodeAddr, 7443).String()); err != nil {
-			return err
-		}
-		ul, err = net.ListenPacket("udp", netip.AddrPortFrom(in.nodeAddr, 5353).String())
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	defer tl.Close()
-	defer ul.Close()
+	tl, ul := listenIn(t, in.node, in.nodeAddr, 7443, 5353)
 	accepted := make(chan string, 1)
 	go func() {
 		if c, err := tl.Accept(); err == nil {
