@@ -26,6 +26,18 @@ func noInternet(t *testing.T, opts Options) (*Engine, chan string) {
 	return e, dials
 }
 
+// reconfigGateway applies cfg and returns what the engine made of its
+// gateway "gw", nil if nothing.
+func reconfigGateway(t *testing.T, e *Engine, cfg Config) *gw {
+	t.Helper()
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.gateways["gw"]
+}
+
 // TestForcedTunnelingWithoutItsGateway: with --internet-egress, forced
 // tunneling's 0.0.0.0/0 to a gateway that is not running (it could not
 // start) drops what it holds, as it did without the egress: the VNet's
@@ -41,12 +53,7 @@ func TestForcedTunnelingWithoutItsGateway(t *testing.T) {
 		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: netip.MustParseAddr("192.0.2.77"),
 			PrivateAddr: netip.MustParseAddr("10.1.255.4")}},
 	}
-	if _, err := e.Reconfig(cfg); err != nil {
-		t.Fatal(err)
-	}
-	e.mu.Lock()
-	g := e.gateways["gw"]
-	e.mu.Unlock()
+	g := reconfigGateway(t, e, cfg)
 	if g == nil || g.gw != nil {
 		t.Fatal("the gateway runs at an address that is not this host's")
 	}
@@ -138,12 +145,7 @@ func TestInternetNotForTheGateways(t *testing.T) {
 		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: netip.MustParseAddr("127.203.44.1"),
 			PrivateAddr: netip.MustParseAddr("10.1.255.4")}},
 	}
-	if _, err := e.Reconfig(cfg); err != nil {
-		t.Fatal(err)
-	}
-	e.mu.Lock()
-	g := e.gateways["gw"]
-	e.mu.Unlock()
+	g := reconfigGateway(t, e, cfg)
 	if g == nil || g.gw == nil {
 		t.Fatalf("the gateway did not start: %v", g.err)
 	}

@@ -416,9 +416,15 @@ func TestEgressResetIsNoEnd(t *testing.T) {
 	if _, err := io.ReadAll(fc); err == nil || isTimeout(err) {
 		t.Errorf("the server saw %v where the host reset the connection, want a reset", err)
 	}
+	waitNoFlow(t, eg, "a flow the host reset")
+}
+
+// waitNoFlow waits up to 5 s until eg has no flow open, which what names.
+func waitNoFlow(t *testing.T, eg *Egress, what string) {
+	t.Helper()
 	for deadline := time.Now().Add(5 * time.Second); eg.Stats().Open != 0; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
-			t.Fatalf("a flow the host reset is still open: %+v", eg.Stats())
+			t.Fatalf("%s still counts as open: %+v", what, eg.Stats())
 		}
 	}
 }
@@ -462,11 +468,7 @@ func TestEgressForgetsVanishedHost(t *testing.T) {
 	case <-time.After(25 * time.Second):
 		t.Fatal("the far end's connection stayed open")
 	}
-	for deadline := time.Now().Add(5 * time.Second); eg.Stats().Open != 0; time.Sleep(50 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("the vanished host's flow still counts: %+v", eg.Stats())
-		}
-	}
+	waitNoFlow(t, eg, "the vanished host's flow")
 }
 
 // BenchmarkEgressTCP: one TCP stream from a built-in host to the Internet
