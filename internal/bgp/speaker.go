@@ -131,6 +131,8 @@ type Speaker struct {
 	log  *slog.Logger
 	opts Options
 
+	done chan struct{} // closed by Close
+
 	mu     sync.Mutex
 	cfg    Config
 	peers  map[netip.Addr]*peer
@@ -141,6 +143,9 @@ type Speaker struct {
 	// may connect, and is logged once a minute at most.
 	refused       int
 	refusedLogged time.Time
+	// acceptErrs counts the failed Accepts since acceptLogged, likewise.
+	acceptErrs   int
+	acceptLogged time.Time
 	// cands are the peers' routes by prefix (as imported), bestTab the
 	// best of each (table.go).
 	cands   map[netip.Prefix]map[cand]Route
@@ -176,7 +181,7 @@ func New(opts Options) *Speaker {
 	if opts.OnChange == nil {
 		opts.OnChange = func() {}
 	}
-	return &Speaker{log: opts.Logger, opts: opts, peers: map[netip.Addr]*peer{}, cands: map[netip.Prefix]map[cand]Route{}, bestTab: map[netip.Prefix]Route{}}
+	return &Speaker{log: opts.Logger, opts: opts, done: make(chan struct{}), peers: map[netip.Addr]*peer{}, cands: map[netip.Prefix]map[cand]Route{}, bestTab: map[netip.Prefix]Route{}}
 }
 
 // Serve accepts the peers' connections on l until Close. Connections from
@@ -193,11 +198,25 @@ func (s *Speaker) Serve(l net.Listener) {
 	s.mu.Unlock()
 	go func() {
 		defer s.wg.Done()
+		var pause time.Duration
 		for {
 			c, err := l.Accept()
 			if err != nil {
-				return
+				// A failed Accept (EMFILE, ECONNABORTED) ends nothing but
+				// itself: tried again after a pause that grows, as
+				// net/http's Server does, until Close.
+				pause = min(max(2*pause, 5*time.Millisecond), time.Second)
+				if !s.acceptFailed(l, err) {
+					return
+				}
+				select {
+				case <-s.done:
+					return
+				case <-time.After(pause):
+				}
+				continue
 			}
+			pause = 0
 			ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
 			s.mu.Lock()
 			p := s.peers[ap.Addr().Unmap()]
@@ -222,6 +241,27 @@ func (s *Speaker) Serve(l net.Listener) {
 			}()
 		}
 	}()
+}
+
+// acceptFailed logs a failed Accept on l (once a minute at most, the
+// others counted in the next line) and reports whether accepting goes on:
+// not once the speaker or the listener is closed.
+func (s *Speaker) acceptFailed(l net.Listener, err error) bool {
+	s.mu.Lock()
+	if s.closed || errors.Is(err, net.ErrClosed) {
+		s.mu.Unlock()
+		return false
+	}
+	s.acceptErrs++
+	n, log := s.acceptErrs, time.Since(s.acceptLogged) >= refusedLogEvery
+	if log {
+		s.acceptErrs, s.acceptLogged = 0, time.Now()
+	}
+	s.mu.Unlock()
+	if log {
+		s.log.Warn("BGP accept failed: trying again", "addr", l.Addr(), "failed", n, "err", err)
+	}
+	return true
 }
 
 // Reconfig makes cfg the speaker's configuration. Peers that are new
@@ -292,6 +332,7 @@ func (s *Speaker) Close() {
 		return
 	}
 	s.closed = true
+	close(s.done)
 	for _, l := range s.ls {
 		l.Close()
 	}
