@@ -43,6 +43,9 @@ type peer struct {
 	malformed      atomic.Uint64 // UPDATEs treated as withdrawals (RFC 7606)
 
 	cfg Peer // set once
+	// unusable says why the configuration allows no session with the
+	// peer (none: it may have one); set once.
+	unusable string
 
 	// Guarded by s.mu.
 	state       string
@@ -58,8 +61,15 @@ type peer struct {
 }
 
 func newPeer(s *Speaker, cfg Peer) *peer {
-	return &peer{s: s, cfg: cfg, state: "Idle", done: make(chan struct{}), kick: make(chan struct{}, 1),
+	p := &peer{s: s, cfg: cfg, state: "Idle", done: make(chan struct{}), kick: make(chan struct{}, 1),
 		conns: map[*conn]bool{}, rib: map[netip.Prefix]Route{}}
+	if cfg.Local.IsValid() && !cfg.Local.Is4() {
+		// RFC 4271 §4.3: NEXT_HOP, what the peer would be sent as the
+		// next hop of every route, is an IPv4 address.
+		p.unusable = fmt.Sprintf("local address %v is no IPv4 address: it cannot be the next hop of IPv4 routes", cfg.Local)
+		p.lastErr = p.unusable
+	}
+	return p
 }
 
 // conn is one TCP connection with a peer.
@@ -167,7 +177,7 @@ func (c *conn) cease() {
 func (p *peer) session(nc net.Conn, outbound bool) {
 	c := &conn{p: p, nc: nc, outbound: outbound}
 	p.s.mu.Lock()
-	if p.stopped || time.Now().Before(p.holdUntil) {
+	if p.stopped || p.unusable != "" || time.Now().Before(p.holdUntil) {
 		p.s.mu.Unlock()
 		nc.Close()
 		return

@@ -307,6 +307,10 @@ func (s *Speaker) Reconfig(cfg Config) {
 		if s.peers[a] == nil {
 			p := newPeer(s, want[a])
 			s.peers[a] = p
+			if p.unusable != "" {
+				s.log.Error("BGP peer has no session", "peer", a, "err", p.unusable)
+				continue
+			}
 			s.wg.Add(1)
 			go func() {
 				defer s.wg.Done()
@@ -378,7 +382,7 @@ func (s *Speaker) Advertised(addr netip.Addr) []Route {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	p := s.peers[addr]
-	if p == nil {
+	if p == nil || p.unusable != "" {
 		return nil
 	}
 	return slices.Collect(maps.Values(s.exportTo(p)))

@@ -1,0 +1,52 @@
+package bgp
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// TestIPv6LocalRefused: a peer whose local address (the next hop of what
+// it is sent) is an IPv6 address has no session: an IPv4 route's
+// NEXT_HOP is an IPv4 address (RFC 4271 §5.1.3). It is listed with the
+// reason, and the speaker, its other peers and its networks go on.
+func TestIPv6LocalRefused(t *testing.T) {
+	a, b, c := netip.MustParseAddr("127.82.3.1"), netip.MustParseAddr("127.82.3.2"), netip.MustParseAddr("127.82.3.3")
+	port := freePort(t, a)
+	n := startNode(t, a.String(), port, 0)
+	n.s.opts.ConnectRetry = time.Hour
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{
+		{Name: "v6", Addr: b, AS: 65002, Local: netip.MustParseAddr("fd00::1")},
+		{Name: "v4", Addr: c, AS: 65003},
+	}})
+	conn, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(b, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// All a session needs, at once: the speaker, had it answered, would
+	// send its networks with fd00::1 as their next hop.
+	conn.Write(append(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: b}.Append(nil)),
+		wire.AppendMessage(nil, wire.TypeKeepalive, nil)...))
+	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	var buf [wire.MaxLen]byte
+	if typ, _, err := wire.ReadMessage(conn, &buf); err == nil {
+		t.Errorf("a peer with an IPv6 local address was answered (%s)", typ)
+	}
+	ps := n.s.Peers()
+	if len(ps) != 2 || ps[0].Name != "v6" || ps[0].State != "Idle" || !strings.Contains(ps[0].LastError, "fd00::1") {
+		t.Errorf("peers: %+v", ps)
+	}
+	if adv := n.s.Advertised(b); len(adv) != 0 {
+		t.Errorf("advertised to a peer that has no session: %+v", adv)
+	}
+	p := dialRawAS(t, n, c, port, 65003)
+	u, err := wire.ParseUpdate(p.expect(wire.TypeUpdate), true)
+	if err != nil || len(u.NLRI) != 1 || u.NextHop != a {
+		t.Errorf("the IPv4 peer's announcement: %+v, %v", u, err)
+	}
+}
