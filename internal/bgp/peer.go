@@ -58,6 +58,11 @@ type peer struct {
 	// holdUntil is when a peer that announced too many prefixes may have
 	// a session again (maxPrefixHold).
 	holdUntil time.Time
+	// selfHops counts the routes ignored for their NEXT_HOP, an address
+	// of the speaker's, since selfHopsLogged, when one was last logged:
+	// once a minute at most.
+	selfHops       int
+	selfHopsLogged time.Time
 }
 
 func newPeer(s *Speaker, cfg Peer) *peer {
@@ -311,6 +316,7 @@ func (c *conn) run() error {
 			if err != nil {
 				return c.fail(err)
 			}
+			p.logSelfHops(u.NextHop)
 			if changed {
 				s.opts.OnChange()
 				s.advertiseAll()
@@ -522,8 +528,17 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 	// withdrawal (RFC 7606 §7.2), not a route of the peer's that would
 	// look originated by this speaker when passed on.
 	loop := wire.HasAS(u.ASPath, p.s.cfg.AS) || !startsWith(u.ASPath, p.cfg.AS)
+	// RFC 4271 §6.3: a NEXT_HOP that is the receiving speaker's address
+	// is semantically incorrect: the route is ignored (and logged), the
+	// session stays. The peer's earlier route to the prefix, which this
+	// one replaces, goes. The next hop is in the peer's space: seen
+	// through its Import (NAT), as its prefixes are.
+	self := len(u.NLRI) > 0 && p.s.isOwn(p.cfg.imported(netip.PrefixFrom(u.NextHop, 32)).Addr())
+	if self {
+		p.selfHops += len(u.NLRI)
+	}
 	for _, n := range u.NLRI {
-		if loop {
+		if loop || self {
 			if _, ok := p.rib[n]; ok {
 				p.s.setRoute(p, n, nil)
 				changed = true
@@ -541,6 +556,25 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 	}
 	return changed, nil
 }
+
+// logSelfHops logs the routes ignored for their NEXT_HOP (apply), once a
+// minute at most; the others are counted in the next line.
+func (p *peer) logSelfHops(nextHop netip.Addr) {
+	p.s.mu.Lock()
+	n := p.selfHops
+	log := n > 0 && time.Since(p.selfHopsLogged) >= selfHopsLogEvery
+	if log {
+		p.selfHops, p.selfHopsLogged = 0, time.Now()
+	}
+	p.s.mu.Unlock()
+	if log {
+		p.s.log.Warn("BGP routes with this speaker's address as their NEXT_HOP ignored", "peer", p.cfg.Addr, "next_hop", nextHop, "routes", n)
+	}
+}
+
+// selfHopsLogEvery is how often routes ignored for their NEXT_HOP are
+// logged at most, per peer.
+const selfHopsLogEvery = time.Minute
 
 // advertise sends what changed between what the peer was sent and want:
 // withdrawals, then announcements grouped by their attributes.

@@ -388,6 +388,20 @@ func (s *Speaker) Advertised(addr netip.Addr) []Route {
 	return slices.Collect(maps.Values(s.exportTo(p)))
 }
 
+// isOwn reports whether a is one of the speaker's addresses: its
+// identifier, or the local address of a session. s.mu is held.
+func (s *Speaker) isOwn(a netip.Addr) bool {
+	if a == s.cfg.ID {
+		return true
+	}
+	for _, p := range s.peers {
+		if p.cfg.Local == a {
+			return true
+		}
+	}
+	return false
+}
+
 // advertiseAll asks every established session's sender for a round
 // (conn.sender); it does not wait.
 func (s *Speaker) advertiseAll() {
