@@ -42,7 +42,9 @@ type peer struct {
 	sent, received atomic.Uint64
 	malformed      atomic.Uint64 // UPDATEs treated as withdrawals (RFC 7606)
 
-	cfg Peer // set once
+	// cfg is set once, but for its Networks and Import, which s.mu
+	// guards (Speaker.retranslate).
+	cfg Peer
 	// unusable says why the configuration allows no session with the
 	// peer (none: it may have one); set once.
 	unusable string

@@ -76,8 +76,14 @@ func (p Peer) local(id netip.Addr) netip.Addr {
 type Mapping struct{ From, To netip.Prefix }
 
 func (p Peer) equal(q Peer) bool {
-	return p.Name == q.Name && p.Addr == q.Addr && p.AS == q.AS && p.Local == q.Local && slices.Equal(p.Networks, q.Networks) && slices.Equal(p.Import, q.Import) &&
+	return p.sameSession(q) && slices.Equal(p.Networks, q.Networks) && slices.Equal(p.Import, q.Import) &&
 		(p.Networks == nil) == (q.Networks == nil)
+}
+
+// sameSession reports whether p and q differ at most in their Networks
+// and Import, which a running session takes (Speaker.retranslate).
+func (p Peer) sameSession(q Peer) bool {
+	return p.Name == q.Name && p.Addr == q.Addr && p.AS == q.AS && p.Local == q.Local
 }
 
 // imported returns prefix n as the peer's Import moves it.
@@ -287,10 +293,22 @@ func (s *Speaker) Reconfig(cfg Config) {
 		want[pc.Addr] = pc
 	}
 	var stop []*peer
+	changed := false // routes re-imported
 	for a, p := range s.peers {
-		// A peer's configuration never changes while it runs (its
-		// sessions read it without locks): a changed one starts anew.
-		if w, ok := want[a]; !ok || restart || !w.equal(p.cfg) {
+		w, ok := want[a]
+		if ok && !restart && w.sameSession(p.cfg) {
+			// What it is sent and how what it sends is taken (NAT)
+			// change with the session up: the VNet given a range
+			// does not reset the sessions.
+			if s.retranslate(p, w) {
+				changed = true
+			}
+			continue
+		}
+		// The rest of a peer's configuration never changes while it
+		// runs (its sessions read it without locks): a changed one
+		// starts anew.
+		if !ok || restart || !w.equal(p.cfg) {
 			stop = append(stop, p)
 			delete(s.peers, a)
 			s.dropRoutes(p)
@@ -322,10 +340,28 @@ func (s *Speaker) Reconfig(cfg Config) {
 	for _, p := range stop {
 		p.stop()
 	}
-	if len(stop) > 0 {
+	if len(stop) > 0 || changed {
 		s.opts.OnChange()
 	}
 	s.advertiseAll()
+}
+
+// retranslate gives peer p the Networks and Import of cfg: its routes
+// are taken again through the new Import, and its session, sent
+// everything again by Reconfig, sees what changed. It reports whether
+// the peer's routes were taken again. s.mu is held.
+func (s *Speaker) retranslate(p *peer, cfg Peer) bool {
+	p.cfg.Networks = cfg.Networks
+	if slices.Equal(p.cfg.Import, cfg.Import) {
+		return false
+	}
+	p.cfg.Import = cfg.Import
+	for _, n := range slices.Collect(maps.Keys(p.rib)) {
+		r := p.rib[n]
+		r.Prefix = p.cfg.imported(n)
+		s.setRoute(p, n, &r)
+	}
+	return len(p.rib) > 0
 }
 
 // Close ends every session and stops listening.
