@@ -278,3 +278,27 @@ func TestUpdateASZero(t *testing.T) {
 		t.Errorf("AS 0 in the path: %v", err)
 	}
 }
+
+// TestUpdateLocalPrefDiscarded: every peer of vnetgw's is an external one,
+// whose LOCAL_PREF is discarded (RFC 4271 §5.1.5), a malformed one too
+// (RFC 7606 §7.5): its routes stand.
+func TestUpdateLocalPrefDiscarded(t *testing.T) {
+	base := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24")}
+	for _, c := range []struct {
+		name string
+		attr []byte
+	}{
+		{"well-formed", []byte{flagTransitive, attrLocPref, 4, 0, 0, 0, 100}},
+		{"of 2 bytes", []byte{flagTransitive, attrLocPref, 2, 0, 100}},
+		{"optional", []byte{flagOptional | flagTransitive, attrLocPref, 4, 0, 0, 0, 100}},
+	} {
+		b := base.Append(nil, true)
+		// The attributes end where the NLRI's 4 bytes begin.
+		at := len(b) - 4
+		b = append(b[:at:at], append(c.attr, b[at:]...)...)
+		b[3] += byte(len(c.attr))
+		if u, err := ParseUpdate(b, true); err != nil || !slices.Equal(u.NLRI, base.NLRI) {
+			t.Errorf("LOCAL_PREF %s: %+v, %v", c.name, u, err)
+		}
+	}
+}

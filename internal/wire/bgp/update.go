@@ -100,10 +100,10 @@ func Prepend(p []Segment, as uint32) []Segment {
 // ParseUpdate parses an UPDATE body. fourOctet tells whether both speakers
 // announced four-octet AS numbers, which AS_PATH then holds (RFC 6793 §4).
 //
-// Errors follow RFC 7606: one that leaves the message unparsable (the
-// withdrawn routes, the NLRI, the attribute list's lengths, an
-// unrecognised well-known attribute) ends the session; a malformed
-// ORIGIN, AS_PATH, NEXT_HOP, MED or LOCAL_PREF, a flags error of a known
+// Errors follow RFC 7606, for an external peer: one that leaves the
+// message unparsable (the withdrawn routes, the NLRI, the attribute
+// list's lengths, an unrecognised well-known attribute) ends the session;
+// a malformed ORIGIN, AS_PATH, NEXT_HOP or MED, a flags error of a known
 // attribute, or a missing mandatory one is an *Error with Withdraw set and
 // the Update parsed as far as it goes: its NLRI are to be withdrawn. An
 // attribute that appears again is discarded (§3 (g)).
@@ -244,9 +244,9 @@ func mergeAS4(path, as4 []Segment) []Segment {
 }
 
 // attribute takes one path attribute. A malformed ORIGIN, AS_PATH,
-// NEXT_HOP, MED or LOCAL_PREF, or a known attribute with wrong flags,
-// withdraws the UPDATE's routes (RFC 7606 §3 (c), §7.1-7.5); a malformed
-// ATOMIC_AGGREGATE or AGGREGATOR is discarded (§7.6, §7.7); an
+// NEXT_HOP or MED, or a known attribute with wrong flags, withdraws the
+// UPDATE's routes (RFC 7606 §3 (c), §7.1-7.4); a malformed LOCAL_PREF,
+// ATOMIC_AGGREGATE or AGGREGATOR is discarded (§7.5-7.7); an
 // unrecognised well-known attribute ends the session (RFC 4271 §6.3).
 func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error {
 	withdraw := func(sub uint8, format string, args ...any) *Error {
@@ -290,9 +290,9 @@ func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error 
 			return withdraw(SubBadNextHop, "NEXT_HOP %v", u.NextHop)
 		}
 	case attrLocPref:
-		if !wellKnown || len(val) != 4 {
-			return withdraw(SubAttrLength, "LOCAL_PREF of %d bytes with flags %#x", len(val), flags)
-		}
+		// Every peer of vnetgw's is external: its LOCAL_PREF is ignored
+		// (RFC 4271 §5.1.5), and a malformed one is discarded (RFC 7606
+		// §7.5), not taken for a reason to withdraw the routes.
 	case attrMED:
 		if flags&flagOptional == 0 || len(val) != 4 {
 			return withdraw(SubAttrLength, "MULTI_EXIT_DISC of %d bytes with flags %#x", len(val), flags)
