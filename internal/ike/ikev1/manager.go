@@ -122,6 +122,12 @@ type child struct {
 	rekeyAt       time.Time
 	rekeying      bool
 	rekeyed       bool
+	// replaces is the child this one was made to replace, nil for a
+	// first one; nonce is the lower of its quick mode's two nonces. Two
+	// pairs that replace the same child are a rekey collision, and
+	// nonce tells which goes (install).
+	replaces *child
+	nonce    string
 	// retireAt is set when a new pair replaced this one: its inbound SA
 	// stays until then for what the peer still sends with it, and then
 	// goes with a Delete (Manager.timers).
@@ -352,7 +358,7 @@ func (m *Manager) dropSA(sa *isakmpSA) {
 		if q.spiIn != 0 {
 			delete(m.spis, q.spiIn)
 		}
-		if q.rekey != nil {
+		if q.rekey != nil && q.initiator {
 			q.rekey.rekeying = false
 		}
 	}

@@ -29,7 +29,7 @@ type quick struct {
 	dh        *suite.PrivateKey
 	gqm       []byte // the PFS exchange's shared secret
 	pair      pair
-	rekey     *child // the child this one replaces
+	rekey     *child // the child this one replaces (respondQuick: the responder's guess)
 	out       outstanding
 	done      bool // responder: waiting for HASH(3)
 }
@@ -257,6 +257,14 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		p.lastErr = fmt.Sprintf("quick mode: the peer's traffic %v <-> %v is not the connection's", q.pair.remote, q.pair.local)
 		return errors.New(p.lastErr)
 	}
+	// A rekey of the peer's replaces the child of the same traffic:
+	// IKEv1 does not say which, so the one in use as the exchange starts
+	// (a pair of ours that comes while this runs is a collision, install).
+	for _, o := range p.children {
+		if o.pair == q.pair && !o.retired() {
+			q.rekey = o
+		}
+	}
 	var err2 error
 	if q.nr, err2 = suite.NewNonce(); err2 != nil {
 		return err2
@@ -303,7 +311,7 @@ func (sa *isakmpSA) endQuick(mid uint32, q *quick) {
 	if q.spiIn != 0 {
 		delete(sa.m.spis, q.spiIn)
 	}
-	if q.rekey != nil {
+	if q.rekey != nil && q.initiator {
 		q.rekey.rekeying = false
 	}
 	if q.initiator {
@@ -419,20 +427,13 @@ func (sa *isakmpSA) install(q *quick) error {
 	}
 	p.quickBackoff = 0
 	margin := rekeyMargin(p.cfg, q.s.Life)
-	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(), rekeyed: q.rekey != nil}
+	old := q.rekey
+	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(),
+		replaces: old, nonce: min(string(q.ni), string(q.nr)), rekeyed: old != nil}
 	if q.initiator {
 		ch.rekeyAt = ch.installed.Add(q.s.Life - margin)
 	} else {
 		ch.rekeyAt = ch.installed.Add(q.s.Life - margin/2) // the initiator rekeys first
-	}
-	// A responder's rekey replaces the child of the same traffic.
-	old := q.rekey
-	if old == nil && !q.initiator {
-		for _, o := range p.children {
-			if o.pair == q.pair && !o.retired() {
-				old = o
-			}
-		}
 	}
 	p.children = append(p.children, ch)
 	p.idle = false // the peer set it up, or traffic asked for it
@@ -442,8 +443,30 @@ func (sa *isakmpSA) install(q *quick) error {
 		// goes later (Manager.timers), with a Delete.
 		old.retireAt = time.Now().Add(rekeyedLinger)
 	}
+	if old != nil {
+		old.replaces = nil // replaced, it is no one's sibling: no chain of children is kept
+	}
 	sa.m.log.Info("IKEv1 child SA installed", "conn", p.cfg.Name, "in", fmt.Sprintf("%08x", q.spiIn), "out", fmt.Sprintf("%08x", q.spiOut),
 		"proposal", q.s.String(), "local", q.pair.local, "remote", q.pair.remote, "rekey", old != nil)
+	// Both sides made a pair in place of the same one (or of none): they
+	// rekeyed it at once, each with a quick mode of its own, and each
+	// side installed both pairs, in its own order. IKEv1 says nothing of
+	// this; as RFC 7296 §2.8.1 does for IKEv2, the pair made with the
+	// lowest of the nonces goes, which both sides tell alike, so that they
+	// keep the same pair (keeping each its newest, each would delete the
+	// pair the other kept).
+	for _, o := range p.children {
+		if o == ch || o.retired() || o.pair != ch.pair || o.replaces != old {
+			continue
+		}
+		lost := ch
+		if o.nonce < ch.nonce {
+			lost = o
+		}
+		lost.retireAt = time.Now().Add(rekeyedLinger)
+		sa.m.log.Info("IKEv1 child SA rekey collision: the pair of the lowest nonce goes", "conn", p.cfg.Name, "in", fmt.Sprintf("%08x", lost.inSPI))
+		break
+	}
 	return nil
 }
 

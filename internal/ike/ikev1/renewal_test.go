@@ -2,11 +2,14 @@ package ikev1
 
 import (
 	"encoding/binary"
+	"fmt"
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/ipsec"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
 )
 
@@ -142,4 +145,120 @@ func TestReplacedSAGetsNoDPD(t *testing.T) {
 	if n == 0 || len(lost) != 0 || lastErr != "" {
 		t.Errorf("the replaced SA died: %d children left, children of the new SA removed %08x, last error %q", n, lost, lastErr)
 	}
+}
+
+// activeChildren returns the children r's data path still has (installed,
+// not removed).
+func activeChildren(r *recorder) []ipsec.Child {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []ipsec.Child
+	for _, c := range r.children {
+		if !slices.Contains(r.removed, c.In.SPI) {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
+// TestSimultaneousRekeyAfterRenewal: after a phase 1 renewal both sides
+// move the children to the new ISAKMP SA, each with a quick mode of its
+// own, started at once. Once the replaced pairs are gone (and their
+// Deletes carried), each side has one pair for the traffic, the same
+// pair: not two each, nor each side keeping the pair the other deleted.
+func TestSimultaneousRekeyAfterRenewal(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	shuttle(mi, mr, ri, rr, nil)
+	old := onlySA(t, mi)
+	mi.mu.Lock()
+	old.expires = time.Now() // phase 1 renewal at the next tick
+	mi.mu.Unlock()
+
+	// Quick mode messages 1 wait until each side sent one: the two
+	// rekeys cross on the way.
+	var held [][]byte
+	var heldFrom, heldTo []netip.AddrPort
+	var heldI []bool
+	qm1 := map[bool]bool{}
+	deliver := func(fromI bool, msg []byte, from, to netip.AddrPort) {
+		if fromI {
+			mr.handle(to, from, msg)
+		} else {
+			mi.handle(to, from, msg)
+		}
+	}
+	for end := time.Now().Add(20 * time.Second); time.Now().Before(end) && !(qm1[true] && qm1[false]); time.Sleep(20 * time.Millisecond) {
+		for _, side := range []struct {
+			fromI bool
+			r     *recorder
+		}{{true, ri}, {false, rr}} {
+			msgs, f, to := side.r.take()
+			for i, msg := range msgs {
+				if msg[18] == wire.ExchangeQuick {
+					qm1[side.fromI] = true
+					held, heldFrom, heldTo, heldI = append(held, msg), append(heldFrom, f[i]), append(heldTo, to[i]), append(heldI, side.fromI)
+					continue
+				}
+				deliver(side.fromI, msg, f[i], to[i])
+			}
+		}
+	}
+	if !qm1[true] || !qm1[false] {
+		t.Fatalf("after the renewal, quick modes started: initiator %v, responder %v; %+v / %+v", qm1[true], qm1[false], mi.Status(), mr.Status())
+	}
+	for i := range held {
+		deliver(heldI[i], held[i], heldFrom[i], heldTo[i])
+	}
+	quiet := func() bool {
+		for _, m := range []*Manager{mi, mr} {
+			m.mu.Lock()
+			for _, sa := range m.sas {
+				if len(sa.qms) > 0 {
+					m.mu.Unlock()
+					return false
+				}
+			}
+			m.mu.Unlock()
+		}
+		return true
+	}
+	carry(mi, mr, ri, rr, 3*time.Second, quiet, nil)
+	// The replaced pairs' time is up: they go, with Deletes.
+	for range 2 {
+		for _, m := range []*Manager{mi, mr} {
+			m.mu.Lock()
+			m.timers(time.Now().Add(time.Minute))
+			m.mu.Unlock()
+		}
+		carry(mi, mr, ri, rr, time.Second, nil, nil)
+	}
+
+	ci, cr := activeChildren(ri), activeChildren(rr)
+	ri.mu.Lock()
+	rr.mu.Lock()
+	ni, nr := len(ri.children), len(rr.children)
+	rr.mu.Unlock()
+	ri.mu.Unlock()
+	// The first pair, and one of the two rekeys' on each side: the pair
+	// kept carries on, no third negotiation was needed.
+	if ni != 3 || nr != 3 {
+		t.Errorf("%d pairs installed by the initiator, %d by the responder; want 3 each: the first, then the pairs of the two rekeys", ni, nr)
+	}
+	if len(ci) != 1 || len(cr) != 1 || ci[0].Out.SPI != cr[0].In.SPI || ci[0].In.SPI != cr[0].Out.SPI {
+		t.Errorf("after a simultaneous rekey: the initiator's data path has %d pairs %v, the responder's %d %v; want one each, the same", len(ci), spiPairs(ci), len(cr), spiPairs(cr))
+	}
+	for _, m := range []*Manager{mi, mr} {
+		if st := m.Status(); len(st) != 1 || st[0].State != "established" || len(st[0].IKESAs[0].Children) != 1 {
+			t.Errorf("status after a simultaneous rekey: %+v", st)
+		}
+	}
+}
+
+// spiPairs shows children as in/out SPIs.
+func spiPairs(cs []ipsec.Child) []string {
+	var out []string
+	for _, c := range cs {
+		out = append(out, fmt.Sprintf("%08x/%08x", c.In.SPI, c.Out.SPI))
+	}
+	return out
 }
