@@ -2,6 +2,7 @@ package ikev1
 
 import (
 	"bytes"
+	"encoding/binary"
 	"net/netip"
 	"slices"
 	"testing"
@@ -101,5 +102,50 @@ func TestDPDWithVendorID(t *testing.T) {
 	}
 	if infos == 0 {
 		t.Error("no R-U-THERE sent")
+	}
+}
+
+// firstRUThere runs a connection with DPD every 300 ms and returns the
+// sequence number of the first R-U-THERE the initiator sends, read off
+// the wire with the responder's keys.
+func firstRUThere(t *testing.T) uint32 {
+	t.Helper()
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.DPDInterval = 300 * time.Millisecond
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	sr := onlySA(t, mr)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		msgs, _, _ := ri.take()
+		for _, msg := range msgs {
+			h, err := wire.ParseHeader(msg)
+			if err != nil || h.Exchange != wire.ExchangeInfo {
+				continue
+			}
+			mr.mu.Lock()
+			ps, _, err := sr.decrypt(h, msg, sr.s.Hash.phase2IV(sr.p1iv, h.MessageID), nil)
+			mr.mu.Unlock()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if np, ok := wire.Find(ps, wire.PayloadNotify); ok {
+				if n, err := wire.ParseNotify(np.Body); err == nil && n.Type == wire.NotifyRUThere && len(n.Data) == 4 {
+					return binary.BigEndian.Uint32(n.Data)
+				}
+			}
+		}
+	}
+	t.Fatal("no R-U-THERE in 10 s with DPD every 300 ms")
+	return 0
+}
+
+// TestDPDSequenceStartsRandom: RFC 3706 §7, the first R-U-THERE of an
+// ISAKMP SA carries a random sequence number, not 1 on every SA (whose
+// R-U-THERE-ACKs anyone could then tell, or have ready), with the top bit
+// clear, leaving room to count up before it wraps.
+func TestDPDSequenceStartsRandom(t *testing.T) {
+	a, b := firstRUThere(t), firstRUThere(t)
+	if a == b || a == 1 || b == 1 || a >= 1<<31 || b >= 1<<31 {
+		t.Errorf("the first R-U-THEREs of two ISAKMP SAs carry sequence numbers %d and %d; want two random ones below 2^31", a, b)
 	}
 }

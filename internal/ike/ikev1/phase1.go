@@ -57,7 +57,7 @@ type isakmpSA struct {
 	established        time.Time
 	expires            time.Time
 	lastIn             time.Time
-	dpdSeq             uint32
+	dpdSeq             uint32      // the sequence number of our last R-U-THERE (establish: random at first)
 	dpdFirst           uint32      // the sequence number of the first R-U-THERE in flight
 	dpd                outstanding // the R-U-THERE in flight: msg is nil when none
 	peerSeq            uint32      // the sequence number of the peer's last R-U-THERE
@@ -448,6 +448,10 @@ func (sa *isakmpSA) establish() {
 	sa.expires = sa.established.Add(sa.s.Life - rekeyMargin(sa.p.cfg, sa.s.Life))
 	sa.dh = nil
 	sa.p.lastErr, sa.p.idle = "", false
+	// RFC 3706 §7: the R-U-THEREs' sequence numbers start at a random
+	// one, here from 1 to 2^31-1 (as strongSwan's and libreswan's): they
+	// count up a long way before they wrap.
+	sa.dpdSeq = uint32(randUint64() % (1<<31 - 1))
 	// A new SA with a peer that has one (a phase 1 rekey, by either
 	// side): the children move to it by quick mode rekeys, make before
 	// break; the old SA goes when none is left on it (Manager.timers).
