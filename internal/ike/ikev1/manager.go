@@ -28,6 +28,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
@@ -179,6 +180,9 @@ func withDefaults(c ikev2.PeerConfig) ikev2.PeerConfig {
 	if c.ChildLifetime == 0 {
 		c.ChildLifetime = defaultChildLife
 	}
+	if c.ChildLimits == (esp.Limits{}) {
+		c.ChildLimits = esp.Limits{SoftBytes: ikev2.DefaultChildLifeBytes / 10 * 9, HardBytes: ikev2.DefaultChildLifeBytes}
+	}
 	if c.RetransmitTimeout == 0 {
 		c.RetransmitTimeout = defaultRetransmit
 	}
@@ -199,6 +203,10 @@ func withDefaults(c ikev2.PeerConfig) ikev2.PeerConfig {
 	}
 	return c
 }
+
+// lifeKB is the lifetime in kilobytes c's child SAs are proposed and
+// accepted with: its hard byte limit.
+func lifeKB(c ikev2.PeerConfig) uint64 { return c.ChildLimits.HardBytes / 1024 }
 
 // DefaultIKEProposals are offered without a custom policy: AES-CBC with
 // SHA-2 or SHA-1 and 2048-bit MODP or the NIST curves, as Azure's IKEv1
@@ -276,7 +284,7 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 		case ok && w.SameSA(p.cfg):
 			// Lifetimes, timers and the mode apply to the SAs as they
 			// are: a change of them does not take the tunnel down.
-			p.cfg, p.p1, p.p2 = w, p1Suites(w.IKEProposals, w.IKELifetime), p2Suites(w.ESPProposals, w.ChildLifetime)
+			p.cfg, p.p1, p.p2 = w, p1Suites(w.IKEProposals, w.IKELifetime), p2Suites(w.ESPProposals, w.ChildLifetime, lifeKB(w))
 			if !w.OnDemand {
 				p.idle = false
 			}
@@ -292,7 +300,7 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 			continue
 		}
 		c := want[name]
-		m.peers[name] = &peer{cfg: c, p1: p1Suites(c.IKEProposals, c.IKELifetime), p2: p2Suites(c.ESPProposals, c.ChildLifetime), pairs: pairsOf(c)}
+		m.peers[name] = &peer{cfg: c, p1: p1Suites(c.IKEProposals, c.IKELifetime), p2: p2Suites(c.ESPProposals, c.ChildLifetime, lifeKB(c)), pairs: pairsOf(c)}
 		changed = true
 	}
 	if !changed {

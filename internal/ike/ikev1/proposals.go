@@ -2,6 +2,7 @@ package ikev1
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -137,6 +138,8 @@ type p2Suite struct {
 	Integ  v2.IntegID
 	PFS    v2.DHGroup
 	Life   time.Duration
+	// LifeKB is the lifetime in kilobytes; 0 means none.
+	LifeKB uint64
 }
 
 func (s p2Suite) String() string {
@@ -177,7 +180,9 @@ func (s p2Suite) keyLens() (enc, integ int) {
 	return enc, integ
 }
 
-func p2Suites(ps []suite.Proposal, life time.Duration) []p2Suite {
+// p2Suites turns ESP proposals into the phase 2 transforms vnetgw offers
+// and accepts, with lifetimes life and lifeKB kilobytes (0: none).
+func p2Suites(ps []suite.Proposal, life time.Duration, lifeKB uint64) []p2Suite {
 	var out []p2Suite
 	for _, p := range ps {
 		type enc struct {
@@ -211,7 +216,7 @@ func p2Suites(ps []suite.Proposal, life time.Duration) []p2Suite {
 			}
 			for _, i := range is {
 				for _, g := range groups {
-					out = append(out, p2Suite{Encr: e.id, KeyLen: e.len, Integ: i, PFS: g, Life: life})
+					out = append(out, p2Suite{Encr: e.id, KeyLen: e.len, Integ: i, PFS: g, Life: life, LifeKB: lifeKB})
 				}
 			}
 		}
@@ -225,9 +230,13 @@ func (s p2Suite) transform(n uint8, encap bool) wire.Transform {
 		mode = wire.EncapUDPTunnel
 	}
 	t := wire.Transform{Number: n, ID: uint8(s.Encr), Attrs: []wire.Attr{
-		{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: uint32(s.Life / time.Second)},
-		{Type: wire.AttrEncapMode, Value: mode}, {Type: wire.AttrESPKeyLen, Value: uint32(s.KeyLen)},
-	}}
+		{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: uint32(s.Life / time.Second)}}}
+	if s.LifeKB > 0 {
+		// Stated, as the seconds are: a peer that reads none takes no
+		// lifetime in kilobytes (RFC 2407 §4.5).
+		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, wire.Attr{Type: wire.AttrSALifeValue, Value: uint32(min(s.LifeKB, math.MaxUint32))})
+	}
+	t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrEncapMode, Value: mode}, wire.Attr{Type: wire.AttrESPKeyLen, Value: uint32(s.KeyLen)})
 	if a, ok := integToAuth[s.Integ]; ok {
 		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrAuthAlg, Value: a})
 	}
@@ -238,7 +247,8 @@ func (s p2Suite) transform(n uint8, encap bool) wire.Transform {
 }
 
 func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
-	s = p2Suite{Encr: v2.EncrID(t.ID), Life: time.Hour}
+	// RFC 2407 §4.5: without an SA Life Type, the lifetime is 28800 seconds.
+	s = p2Suite{Encr: v2.EncrID(t.ID), Life: rfc2407DefaultLife}
 	if s.Encr != v2.EncrAESCBC && s.Encr != v2.EncrAESGCM16 {
 		return s, false
 	}
@@ -263,16 +273,19 @@ func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
 	if g, ok := t.Attr(wire.AttrPFSGroup); ok {
 		s.PFS = v2.DHGroup(g)
 	}
-	// RFC 2407 §4.5: a life value is of the life type before it; the
-	// lifetime in kilobytes is not one vnetgw keeps (its limits do).
+	// RFC 2407 §4.5: a life value is of the life type before it.
 	lifeType := uint32(0)
 	for _, a := range t.Attrs {
 		switch a.Type {
 		case wire.AttrSALifeType:
 			lifeType = a.Value
 		case wire.AttrSALifeValue:
-			if lifeType == wire.LifeSeconds && a.Value > 0 {
+			switch {
+			case a.Value == 0:
+			case lifeType == wire.LifeSeconds:
 				s.Life = time.Duration(a.Value) * time.Second
+			case lifeType == wire.LifeKilobytes:
+				s.LifeKB = uint64(a.Value)
 			}
 		case wire.AttrEncapMode:
 			// Tunnel mode alone (RFC 2407 §4.5, RFC 3947 §5; 61443 is
@@ -288,6 +301,30 @@ func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
 		}
 	}
 	return s, true
+}
+
+// rfc2407DefaultLife is a phase 2 SA's lifetime when its proposal
+// names none in seconds (RFC 2407 §4.5).
+const rfc2407DefaultLife = 28800 * time.Second
+
+// shorter returns a with the shorter of a's and b's lifetimes, in seconds
+// and in kilobytes: each side's holds (a responder may take a shorter one
+// than offered, RFC 2407 §4.5.4).
+func shorter(a, b p2Suite) p2Suite {
+	a.Life = min(a.Life, b.Life)
+	if a.LifeKB == 0 || (b.LifeKB != 0 && b.LifeKB < a.LifeKB) {
+		a.LifeKB = b.LifeKB
+	}
+	return a
+}
+
+// limits are the byte lifetimes of s's pair: the connection's, or s's
+// kilobytes where they are fewer, with the rekey due at 90 % of them.
+func (s p2Suite) limits(l esp.Limits) esp.Limits {
+	if b := s.LifeKB * 1024; s.LifeKB > 0 && (l.HardBytes == 0 || b < l.HardBytes) {
+		l.HardBytes, l.SoftBytes = b, b/10*9
+	}
+	return l
 }
 
 // encapUDPTunnelDraft is the UDP tunnel mode of the NAT-T drafts before

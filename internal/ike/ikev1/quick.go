@@ -223,9 +223,8 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		}
 		for _, mine := range p.p2 {
 			if mine.matches(s) {
-				// The shorter lifetime of the two rules this side's rekey.
-				chosen, q.s = &t, s
-				q.s.Life = min(s.Life, mine.Life)
+				// The shorter lifetimes of the two rule this side's rekey.
+				chosen, q.s = &t, shorter(s, mine)
 				break
 			}
 		}
@@ -354,13 +353,12 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 		return fmt.Errorf("quick mode message 2: one transform with a 4-byte SPI is needed (%v)", err)
 	}
 	s, ok := p2FromTransform(in.Proposals[0].Transforms[0])
-	offered := false
-	for _, mine := range sa.p.p2 {
-		offered = offered || (ok && mine.matches(s))
-	}
-	if !offered {
+	i := slices.IndexFunc(sa.p.p2, func(mine p2Suite) bool { return ok && mine.matches(s) })
+	if i < 0 {
 		return errors.New("quick mode message 2: the peer chose a transform that was not offered")
 	}
+	// What we proposed holds, and what the peer answered where shorter.
+	s = shorter(s, sa.p.p2[i])
 	q.s, q.nr, q.spiOut = s, bytes.Clone(n.Body), binary.BigEndian.Uint32(in.Proposals[0].SPI)
 	// A responder may answer with narrower traffic than proposed (as
 	// strongSwan does); wider or other traffic is refused.
@@ -417,7 +415,7 @@ func (sa *isakmpSA) install(q *quick) error {
 	enc, integ := q.s.keyLens()
 	kmIn := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiIn, q.ni, q.nr, enc+integ)
 	kmOut := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiOut, q.ni, q.nr, enc+integ)
-	c := ipsec.Child{Tunnel: p.cfg.Name, In: q.s.espConfig(q.spiIn, kmIn, p.cfg.ChildLimits), Out: q.s.espConfig(q.spiOut, kmOut, p.cfg.ChildLimits),
+	c := ipsec.Child{Tunnel: p.cfg.Name, In: q.s.espConfig(q.spiIn, kmIn, q.s.limits(p.cfg.ChildLimits)), Out: q.s.espConfig(q.spiOut, kmOut, q.s.limits(p.cfg.ChildLimits)),
 		Local: sa.local, Remote: sa.remote, Encap: sa.encap(), LocalTS: []netip.Prefix{q.pair.local}, RemoteTS: []netip.Prefix{q.pair.remote}}
 	if !c.Encap {
 		c.Local, c.Remote = netip.AddrPortFrom(sa.local.Addr(), 0), netip.AddrPortFrom(sa.remote.Addr(), 0)

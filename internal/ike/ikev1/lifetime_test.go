@@ -1,0 +1,165 @@
+package ikev1
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+)
+
+// quickProposal opens quick mode message 1 of m's one ISAKMP SA, sa (the
+// initiator's or the responder's: their keys are the same), and returns
+// its payloads with the SA payload's transforms.
+func quickProposal(t *testing.T, m *Manager, sa *isakmpSA, msg []byte) (wire.Header, []wire.Payload, wire.SA) {
+	t.Helper()
+	h, err := wire.ParseHeader(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m.mu.Lock()
+	ps, _, err := sa.decrypt(h, msg, sa.s.Hash.phase2IV(sa.p1iv, h.MessageID), nil)
+	m.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, ok := wire.Find(ps, wire.PayloadSA)
+	if !ok {
+		t.Fatal("quick mode message 1 without an SA payload")
+	}
+	in, err := wire.ParseSA(p.Body)
+	if err != nil || len(in.Proposals) == 0 {
+		t.Fatalf("quick mode message 1's SA payload: %v", err)
+	}
+	return h, ps, in
+}
+
+// withLifetimes runs a connection whose initiator's first quick mode
+// message 1 proposes lifetimes life instead of its own (the SA Life
+// attributes replaced: a peer that states these, or none), and returns
+// the managers once both have a child.
+func withLifetimes(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig), life []wire.Attr) (mi, mr *Manager, ri, rr *recorder) {
+	t.Helper()
+	mi, mr, ri, rr = twoManagers(t, tweak)
+	done := false
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+		if !fromI || done || msg[18] != wire.ExchangeQuick {
+			return false
+		}
+		done = true
+		si := onlySA(t, mi)
+		h, ps, in := quickProposal(t, mi, si, msg)
+		for i := range in.Proposals[0].Transforms {
+			tr := &in.Proposals[0].Transforms[i]
+			attrs := append([]wire.Attr{}, life...)
+			for _, a := range tr.Attrs {
+				if a.Type != wire.AttrSALifeType && a.Type != wire.AttrSALifeValue {
+					attrs = append(attrs, a)
+				}
+			}
+			tr.Attrs = attrs
+		}
+		for i := range ps {
+			if ps[i].Type == wire.PayloadSA {
+				ps[i].Body = in.Append(nil)
+			}
+		}
+		mi.mu.Lock()
+		iv := si.s.Hash.phase2IV(si.p1iv, h.MessageID)
+		out, next := si.encrypted(wire.ExchangeQuick, h.MessageID, iv, nil, ps)
+		q := si.qms[h.MessageID]
+		q.iv, q.out.msg = next, out
+		mi.mu.Unlock()
+		mr.handle(to, from, out)
+		return true
+	})
+	if !done {
+		t.Fatal("no quick mode message 1")
+	}
+	return mi, mr, ri, rr
+}
+
+// rekeysBy tells whether m's child, installed at least installed, is
+// rekeyed d after that: a quick mode starts.
+func rekeysBy(m *Manager, r *recorder, installed time.Time, d time.Duration) bool {
+	r.take()
+	m.mu.Lock()
+	m.timers(installed.Add(d))
+	m.mu.Unlock()
+	msgs, _, _ := r.take()
+	for _, msg := range msgs {
+		if msg[18] == wire.ExchangeQuick {
+			return true
+		}
+	}
+	return false
+}
+
+// TestQuickModeLifetimeOmitted: a peer's quick mode proposal without SA
+// Life attributes means 28800 seconds (RFC 2407 §4.5), not an hour: the
+// child is not rekeyed after an hour or four, neither by the responder
+// (which takes the shorter of 28800 s and its own 10 h) nor by the
+// initiator (whose answer came without a lifetime too: the shorter of
+// 28800 s and the 27000 s it asked for); each rekeys it before its
+// lifetime ends.
+func TestQuickModeLifetimeOmitted(t *testing.T) {
+	mi, mr, ri, rr := withLifetimes(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.IKELifetime, pr.IKELifetime = 24*time.Hour, 24*time.Hour
+		pr.ChildLifetime = 10 * time.Hour
+	}, nil)
+	for _, c := range []struct {
+		name string
+		m    *Manager
+		r    *recorder
+		life time.Duration
+	}{{"responder", mr, rr, 28800 * time.Second}, {"initiator", mi, ri, 27000 * time.Second}} {
+		installed := time.Now()
+		if early := rekeysBy(c.m, c.r, installed, 4*time.Hour); early {
+			t.Errorf("%s: the child is rekeyed within 4 h, want %v less a margin", c.name, c.life)
+		}
+		if !rekeysBy(c.m, c.r, installed, c.life) {
+			t.Errorf("%s: the child is not rekeyed by %v, its lifetime", c.name, c.life)
+		}
+	}
+}
+
+// TestQuickModeLifetimeStated: our quick mode proposal states the child's
+// lifetime both in seconds and in kilobytes (by default Azure's 27000 s
+// and 102400000 KB), so that a peer that reads none of them does not take
+// 28800 s and no byte limit; a peer's lifetime in kilobytes shorter than
+// ours holds on both sides, in the data path's limits.
+func TestQuickModeLifetimeStated(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	var life []wire.Attr
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+		if fromI && life == nil && msg[18] == wire.ExchangeQuick {
+			_, _, in := quickProposal(t, mi, onlySA(t, mi), msg)
+			for _, a := range in.Proposals[0].Transforms[0].Attrs {
+				if a.Type == wire.AttrSALifeType || a.Type == wire.AttrSALifeValue {
+					life = append(life, a)
+				}
+			}
+		}
+		return false
+	})
+	want := []wire.Attr{{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: 27000},
+		{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, {Type: wire.AttrSALifeValue, Value: 102400000}}
+	if len(life) != len(want) || (len(life) == len(want) && [4]wire.Attr(life) != [4]wire.Attr(want)) {
+		t.Errorf("our quick mode proposal states the lifetimes %v, want %v", life, want)
+	}
+
+	_, _, ri, rr = withLifetimes(t, nil, []wire.Attr{{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, {Type: wire.AttrSALifeValue, Value: 1000}})
+	for _, c := range []struct {
+		name string
+		r    *recorder
+	}{{"responder", rr}, {"initiator", ri}} {
+		c.r.mu.Lock()
+		if len(c.r.children) != 1 {
+			t.Errorf("%s: %d children", c.name, len(c.r.children))
+		} else if ch := c.r.children[0]; ch.In.Limits.HardBytes != 1000*1024 || ch.Out.Limits.HardBytes != 1000*1024 || ch.Out.Limits.SoftBytes != 900*1024 {
+			t.Errorf("%s: a peer's lifetime of 1000 KB gives the data path the limits %+v in, %+v out; want 1000 KB, rekeyed at 900", c.name, ch.In.Limits, ch.Out.Limits)
+		}
+		c.r.mu.Unlock()
+	}
+}
