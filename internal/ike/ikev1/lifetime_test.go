@@ -163,3 +163,29 @@ func TestQuickModeLifetimeStated(t *testing.T) {
 		c.r.mu.Unlock()
 	}
 }
+
+// TestMainModeLifetimeAfterKilobytes: a phase 1 transform may state its
+// lifetime in kilobytes before the one in seconds (RFC 2409 Appendix A:
+// each duration is of the life type before it); the seconds hold, not
+// the default 8 hours, so that the ISAKMP SA is renewed before the peer's
+// ends.
+func TestMainModeLifetimeAfterKilobytes(t *testing.T) {
+	base := []wire.Attr{{Type: wire.AttrEncryption, Value: wire.EncrAESCBC}, {Type: wire.AttrKeyLength, Value: 256},
+		{Type: wire.AttrHash, Value: wire.Hash256}, {Type: wire.AttrAuthMethod, Value: wire.AuthPSK}, {Type: wire.AttrGroup, Value: 14}}
+	for _, c := range []struct {
+		name string
+		life []wire.Attr
+		want time.Duration
+	}{
+		{"seconds", []wire.Attr{{Type: wire.AttrLifeType, Value: wire.LifeSeconds}, {Type: wire.AttrLifeValue, Value: 3600}}, time.Hour},
+		{"kilobytes, then seconds", []wire.Attr{{Type: wire.AttrLifeType, Value: wire.LifeKilobytes}, {Type: wire.AttrLifeValue, Value: 4608000},
+			{Type: wire.AttrLifeType, Value: wire.LifeSeconds}, {Type: wire.AttrLifeValue, Value: 3600}}, time.Hour},
+		{"kilobytes only", []wire.Attr{{Type: wire.AttrLifeType, Value: wire.LifeKilobytes}, {Type: wire.AttrLifeValue, Value: 3600}}, 8 * time.Hour},
+		{"none", nil, 8 * time.Hour},
+	} {
+		tr := wire.Transform{Number: 1, ID: wire.TransformKeyIKE, Attrs: append(append([]wire.Attr{}, base...), c.life...)}
+		if s, ok := p1FromTransform(tr); !ok || s.Life != c.want {
+			t.Errorf("%s: chosen %v, lifetime %v, want %v", c.name, ok, s.Life, c.want)
+		}
+	}
+}

@@ -113,9 +113,17 @@ func p1FromTransform(t wire.Transform) (s p1Suite, ok bool) {
 		return s, false
 	}
 	s = p1Suite{KeyLen: int(kl) / 8, Hash: hashAlg(h), Group: v2.DHGroup(g), Life: 8 * time.Hour}
-	if lt, _ := t.Attr(wire.AttrLifeType); lt == wire.LifeSeconds {
-		if v, ok := t.Attr(wire.AttrLifeValue); ok && v > 0 {
-			s.Life = time.Duration(v) * time.Second
+	// RFC 2409 Appendix A: a life duration is of the life type before it
+	// (kilobytes, which vnetgw does not count for phase 1, may come first).
+	lifeType := uint32(0)
+	for _, a := range t.Attrs {
+		switch a.Type {
+		case wire.AttrLifeType:
+			lifeType = a.Value
+		case wire.AttrLifeValue:
+			if lifeType == wire.LifeSeconds && a.Value > 0 {
+				s.Life = time.Duration(a.Value) * time.Second
+			}
 		}
 	}
 	switch s.Group {
