@@ -2,6 +2,7 @@ package ikev1
 
 import (
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -118,8 +119,8 @@ func TestQuickModeLifetimeOmitted(t *testing.T) {
 		if early := rekeysBy(c.m, c.r, installed, 4*time.Hour); early {
 			t.Errorf("%s: the child is rekeyed within 4 h, want %v less a margin", c.name, c.life)
 		}
-		if !rekeysBy(c.m, c.r, installed, c.life) {
-			t.Errorf("%s: the child is not rekeyed by %v, its lifetime", c.name, c.life)
+		if !rekeysBy(c.m, c.r, installed, c.life-time.Minute) {
+			t.Errorf("%s: the child is not rekeyed a minute before %v, its lifetime", c.name, c.life)
 		}
 	}
 }
@@ -187,5 +188,47 @@ func TestMainModeLifetimeAfterKilobytes(t *testing.T) {
 		if s, ok := p1FromTransform(tr); !ok || s.Life != c.want {
 			t.Errorf("%s: chosen %v, lifetime %v, want %v", c.name, ok, s.Life, c.want)
 		}
+	}
+}
+
+// TestChildExpiresWithoutRekey: a child whose rekeys fail (the peer no
+// longer answers quick mode, its ISAKMP SA still does) goes at the end of
+// its lifetime, and the peer is told: its keys are not used past the
+// lifetime both sides agreed on (RFC 2407 §4.5), after which the peer has
+// dropped its copy and what we send with it goes nowhere.
+func TestChildExpiresWithoutRekey(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.ChildLifetime = time.Hour
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	installed := time.Now()
+	ri.mu.Lock()
+	in, out := ri.children[0].In.SPI, ri.children[0].Out.SPI
+	ri.mu.Unlock()
+	ri.take()
+	// The rekey is tried, and goes unanswered.
+	if !rekeysBy(mi, ri, installed, time.Hour-time.Minute) {
+		t.Fatal("no rekey a minute before the child's lifetime ends")
+	}
+	mi.mu.Lock()
+	mi.timers(installed.Add(time.Hour + time.Second))
+	mi.mu.Unlock()
+	msgs, from, to := ri.take()
+	for i, m := range msgs {
+		if m[18] == wire.ExchangeInfo {
+			mr.handle(to[i], from[i], m)
+		}
+	}
+	ri.mu.Lock()
+	removed := slices.Contains(ri.removed, in)
+	ri.mu.Unlock()
+	rr.mu.Lock()
+	told := slices.Contains(rr.removed, out)
+	rr.mu.Unlock()
+	if !removed || !told {
+		t.Errorf("a second past the child's lifetime of an hour, not rekeyed: removed %v, by the peer too (told with a Delete) %v", removed, told)
+	}
+	if st := mi.Status(); len(st) != 1 || len(st[0].IKESAs) == 0 || len(st[0].IKESAs[0].Children) != 0 {
+		t.Errorf("status past the child's lifetime: %+v", st)
 	}
 }

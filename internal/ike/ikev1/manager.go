@@ -643,9 +643,15 @@ func (m *Manager) timers(now time.Time) {
 			m.log.Info("IKEv1 SA expired", "conn", name, "lifetime", est.s.Life)
 			est = nil
 		}
-		// Replaced children whose time is up go, and the peer is told.
+		// Replaced children whose time is up go, and the peer is told; so
+		// does one not replaced by the end of its lifetime (its rekeys
+		// failed): RFC 2407 §4.5, its keys are not used past it.
 		for _, c := range slices.Clone(p.children) {
-			if c.retired() && now.After(c.retireAt) {
+			expired := !c.retired() && now.After(c.installed.Add(c.s.Life))
+			if expired {
+				m.log.Warn("IKEv1 child SA expired without a rekey", "conn", name, "in", fmt.Sprintf("%08x", c.inSPI), "lifetime", c.s.Life)
+			}
+			if expired || c.retired() && now.After(c.retireAt) {
 				if est != nil {
 					est.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, c.inSPI)}}.Append(nil))
 				}
