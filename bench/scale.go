@@ -270,6 +270,34 @@ func measureSpread(ctx context.Context, pn *peerNet, k, seconds int, reverse boo
 	if err != nil {
 		return SpreadSample{}, err
 	}
+	flows, err := spreadTransfer(ctx, senders, receivers, time.Duration(seconds)*time.Second)
+	if err != nil {
+		return SpreadSample{}, err
+	}
+	tcp1, err := tcpCounters(ctx, sender)
+	if err != nil {
+		return SpreadSample{}, err
+	}
+	ss := SpreadSample{Load: load1()}
+	if out := tcp1.out - tcp0.out; out > 0 {
+		ss.Retransmitted = 100 * float64(tcp1.retrans-tcp0.retrans) / float64(out)
+	}
+	for i, mbps := range flows {
+		if i == 0 || mbps < ss.MinFlow {
+			ss.MinFlow = mbps
+		}
+		ss.MaxFlow = max(ss.MaxFlow, mbps)
+		ss.Mbps += mbps
+	}
+	return ss, nil
+}
+
+// spreadTransfer has each sender write to the receiver of the same index,
+// all at once, for total, and returns each stream's rate in Mbit/s: the
+// bytes its receiver read after the first tenth of total, over the rest.
+// It closes the connections when done.
+func spreadTransfer(ctx context.Context, senders, receivers []net.Conn, total time.Duration) ([]float64, error) {
+	k := len(senders)
 	got := make([]atomic.Int64, k)
 	var wg sync.WaitGroup
 	for i := range k {
@@ -295,7 +323,6 @@ func measureSpread(ctx context.Context, pn *peerNet, k, seconds int, reverse boo
 			}
 		}()
 	}
-	total := time.Duration(seconds) * time.Second
 	werr := sleep(ctx, total/10)
 	before := make([]int64, k)
 	for i := range got {
@@ -310,30 +337,18 @@ func measureSpread(ctx context.Context, pn *peerNet, k, seconds int, reverse boo
 	for i := range got {
 		after[i] = got[i].Load()
 	}
-	for _, c := range slices.Concat(peers, gws) {
+	for _, c := range slices.Concat(senders, receivers) {
 		c.Close()
 	}
 	wg.Wait()
 	if werr != nil {
-		return SpreadSample{}, werr
+		return nil, werr
 	}
-	tcp1, err := tcpCounters(ctx, sender)
-	if err != nil {
-		return SpreadSample{}, err
-	}
-	ss := SpreadSample{Load: load1()}
-	if out := tcp1.out - tcp0.out; out > 0 {
-		ss.Retransmitted = 100 * float64(tcp1.retrans-tcp0.retrans) / float64(out)
-	}
+	mbps := make([]float64, k)
 	for i := range k {
-		mbps := float64(after[i]-before[i]) * 8 / d.Seconds() / 1e6
-		if i == 0 || mbps < ss.MinFlow {
-			ss.MinFlow = mbps
-		}
-		ss.MaxFlow = max(ss.MaxFlow, mbps)
-		ss.Mbps += mbps
+		mbps[i] = float64(after[i]-before[i]) * 8 / d.Seconds() / 1e6
 	}
-	return ss, nil
+	return mbps, nil
 }
 
 // tcpStats are a namespace's TCP segment counters.
