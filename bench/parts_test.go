@@ -2,12 +2,15 @@ package bench
 
 import (
 	"bytes"
+	"context"
 	"image/png"
 	"log/slog"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -406,4 +409,66 @@ func FuzzParseSNMP(f *testing.F) {
 			t.Fatalf("negative counters %+v", s)
 		}
 	})
+}
+
+// brokenConn is a stream's receiving end whose connection is reset after
+// its first read.
+type brokenConn struct {
+	net.Conn
+	reads int
+}
+
+func (c *brokenConn) Read(b []byte) (int, error) {
+	if c.reads++; c.reads > 1 {
+		return 0, syscall.ECONNRESET
+	}
+	return c.Conn.Read(b)
+}
+
+// TestSpreadTransfer: the traffic over many tunnels gives each stream's
+// rate, and fails, rather than giving a slow stream, when a stream broke
+// off or carried nothing (its tunnel did not carry it).
+func TestSpreadTransfer(t *testing.T) {
+	pipe := func() (net.Conn, net.Conn) {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		return a, b
+	}
+	tests := []struct {
+		name    string
+		streams func() (senders, receivers []net.Conn)
+		wantErr string
+	}{
+		{"working", func() ([]net.Conn, []net.Conn) {
+			s0, r0 := pipe()
+			s1, r1 := pipe()
+			return []net.Conn{s0, s1}, []net.Conn{r0, r1}
+		}, ""},
+		{"reset", func() ([]net.Conn, []net.Conn) {
+			s0, r0 := pipe()
+			s1, r1 := pipe()
+			return []net.Conn{s0, s1}, []net.Conn{r0, &brokenConn{Conn: r1}}
+		}, "stream 1 ended before the transfer did: receive: connection reset by peer"},
+		{"stalled", func() ([]net.Conn, []net.Conn) {
+			s0, r0 := pipe()
+			s1, _ := pipe() // what stream 1 sends goes nowhere
+			_, r1 := pipe() // and nothing comes to its receiver
+			return []net.Conn{s0, s1}, []net.Conn{r0, r1}
+		}, "stream 1 moved nothing in"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			senders, receivers := tt.streams()
+			mbps, err := spreadTransfer(context.Background(), senders, receivers, time.Second)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("spreadTransfer = %v, %v; want error %q", mbps, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || len(mbps) != 2 || mbps[0] <= 0 || mbps[1] <= 0 {
+				t.Fatalf("spreadTransfer = %v, %v; want two rates", mbps, err)
+			}
+		})
+	}
 }

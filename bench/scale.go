@@ -295,10 +295,24 @@ func measureSpread(ctx context.Context, pn *peerNet, k, seconds int, reverse boo
 // spreadTransfer has each sender write to the receiver of the same index,
 // all at once, for total, and returns each stream's rate in Mbit/s: the
 // bytes its receiver read after the first tenth of total, over the rest.
-// It closes the connections when done.
+// It closes the connections when done. A stream that ends before that, or
+// moves nothing while measured, fails the transfer: its figure would be a
+// broken tunnel's, not a rate.
 func spreadTransfer(ctx context.Context, senders, receivers []net.Conn, total time.Duration) ([]float64, error) {
 	k := len(senders)
 	got := make([]atomic.Int64, k)
+	// broke holds the first error of each stream before the end; ending
+	// is set before the connections are closed, which ends the rest.
+	broke := make([]error, k)
+	var ending atomic.Bool
+	var mu sync.Mutex // guards broke
+	fail := func(i int, err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if !ending.Load() && broke[i] == nil {
+			broke[i] = err
+		}
+	}
 	var wg sync.WaitGroup
 	for i := range k {
 		wg.Add(2)
@@ -307,6 +321,7 @@ func spreadTransfer(ctx context.Context, senders, receivers []net.Conn, total ti
 			buf := make([]byte, spreadChunk)
 			for {
 				if _, err := senders[i].Write(buf); err != nil {
+					fail(i, fmt.Errorf("send: %w", err))
 					return
 				}
 			}
@@ -318,6 +333,7 @@ func spreadTransfer(ctx context.Context, senders, receivers []net.Conn, total ti
 				n, err := receivers[i].Read(buf)
 				got[i].Add(int64(n))
 				if err != nil {
+					fail(i, fmt.Errorf("receive: %w", err))
 					return
 				}
 			}
@@ -337,6 +353,7 @@ func spreadTransfer(ctx context.Context, senders, receivers []net.Conn, total ti
 	for i := range got {
 		after[i] = got[i].Load()
 	}
+	ending.Store(true)
 	for _, c := range slices.Concat(senders, receivers) {
 		c.Close()
 	}
@@ -346,6 +363,12 @@ func spreadTransfer(ctx context.Context, senders, receivers []net.Conn, total ti
 	}
 	mbps := make([]float64, k)
 	for i := range k {
+		if broke[i] != nil {
+			return nil, fmt.Errorf("stream %d ended before the transfer did: %w", i, broke[i])
+		}
+		if after[i] == before[i] {
+			return nil, fmt.Errorf("stream %d moved nothing in %s", i, d.Round(time.Millisecond))
+		}
 		mbps[i] = float64(after[i]-before[i]) * 8 / d.Seconds() / 1e6
 	}
 	return mbps, nil
