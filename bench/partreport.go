@@ -127,17 +127,22 @@ func memoryOf(sz ScaleSize) memoryFigure {
 }
 
 // connectGoal returns the slowest median of the connection kinds, through
-// the API and in the data plane.
-func (r *ControlResult) connectGoal() (api, dataPlane time.Duration, ok bool) {
+// the API and in the data plane; why says what the run lacks for it. Every
+// kind needs a figure: one whose every run failed would otherwise leave
+// the goal to the others.
+func (r *ControlResult) connectGoal() (api, dataPlane time.Duration, why string) {
+	if len(r.Connects) == 0 {
+		return 0, 0, "no connection made"
+	}
 	for _, k := range r.Connects {
 		if len(k.Samples) == 0 {
-			continue
+			return 0, 0, fmt.Sprintf("%s: every run failed", k.Short)
 		}
 		a, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.API) }, func(ConnectSample) float64 { return 0 })
 		d, _ := stats(k.Samples, func(s ConnectSample) float64 { return float64(s.DataPlane) }, func(ConnectSample) float64 { return 0 })
-		api, dataPlane, ok = max(api, time.Duration(a.median)), max(dataPlane, time.Duration(d.median)), true
+		api, dataPlane = max(api, time.Duration(a.median)), max(dataPlane, time.Duration(d.median))
 	}
-	return api, dataPlane, ok
+	return api, dataPlane, ""
 }
 
 // The throughput goals: vnetgw's TCP throughput through one tunnel at
@@ -325,11 +330,11 @@ func writeGoals(b *bytes.Buffer, res *Result) {
 	}
 	if res.Control != nil {
 		goal := fmt.Sprintf("Connected within %s s of the connection's PUT", strconv.FormatFloat(ConnectGoal.Seconds(), 'f', -1, 64))
-		if api, dp, ok := res.Control.connectGoal(); ok {
+		if api, dp, why := res.Control.connectGoal(); why == "" {
 			fmt.Fprintf(b, "| %s, as the API shows it | %s ms (slowest median) | %s |\n", goal, msec(float64(api)), metOrNot(api <= ConnectGoal))
 			fmt.Fprintf(b, "| %s, in the data plane | %s ms (slowest median) | %s |\n", goal, msec(float64(dp)), metOrNot(dp <= ConnectGoal))
 		} else {
-			fmt.Fprintf(b, "| %s | not measured | |\n", goal)
+			fmt.Fprintf(b, "| %s | not measured (%s) | |\n", goal, why)
 		}
 	}
 	b.WriteString("\n")

@@ -472,3 +472,19 @@ func TestSpreadTransfer(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectGoalEveryKind: the goal of Connected within 1 s covers both
+// kinds of connection; one whose every run failed (here strongSwan's)
+// leaves it not measured, not met on the other kind's figure.
+func TestConnectGoalEveryKind(t *testing.T) {
+	res := partsResult()
+	res.Control.Connects[1].Samples = nil
+	res.Control.Failures = []string{ConnectStrongSwan + " run 1: not Connected after 30 s"}
+	var b bytes.Buffer
+	writeGoals(&b, res)
+	out := b.String()
+	reportHas(t, out, "| Connected within 1 s of the connection's PUT | not measured (s2s: every run failed) | |")
+	if strings.Contains(out, "Connected within 1 s of the connection's PUT, as the API shows it") {
+		t.Errorf("the goal is judged without strongSwan's connections:\n%s", out)
+	}
+}
