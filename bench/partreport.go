@@ -96,14 +96,26 @@ type memoryFigure struct {
 	rss, perTunnel, growth float64
 }
 
-// memoryGoal returns the figure with the most tunnels measured and the
-// resident memory it means for MemoryGoalTunnels: its rss from
-// MemoryGoalTunnels up, else projected at its perTunnel, which carries the
-// process's fixed share too, so that the projection errs high.
+// memoryGoal returns the figure the goal rests on and the resident memory
+// it means for MemoryGoalTunnels: the fewest tunnels measured from
+// MemoryGoalTunnels up, whose rss is the goal's or more; without such a
+// count, the most tunnels measured, projected at its perTunnel, which
+// carries the process's fixed share too, so that the projection errs high.
 func (r *ScaleResult) memoryGoal() (m memoryFigure, atGoal float64, projected, ok bool) {
 	var best *ScaleSize
 	for i := range r.Sizes {
-		if sz := &r.Sizes[i]; len(sz.Samples) > 0 && (best == nil || sz.Tunnels > best.Tunnels) {
+		sz := &r.Sizes[i]
+		if len(sz.Samples) == 0 {
+			continue
+		}
+		switch {
+		case best == nil:
+			best = sz
+		case best.Tunnels < MemoryGoalTunnels:
+			if sz.Tunnels > best.Tunnels {
+				best = sz
+			}
+		case sz.Tunnels >= MemoryGoalTunnels && sz.Tunnels < best.Tunnels:
 			best = sz
 		}
 	}
