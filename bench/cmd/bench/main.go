@@ -62,11 +62,7 @@ func run() int {
 		return 1
 	}
 	if *quick {
-		for name, v := range map[string]string{"ike-tunnels": "300", "swan-conns": "50", "scale-tunnels": "100", "scale-flows": "1,10", "api-puts": "20", "connects": "2"} {
-			if !isSet(name) {
-				flag.Set(name, v)
-			}
-		}
+		quickDefaults(flag.CommandLine)
 	}
 	partList, err := selectParts(*parts, *skip)
 	if err != nil {
@@ -89,8 +85,8 @@ func run() int {
 		Control: bench.ControlOptions{PUTs: *puts, Connects: *connects},
 	}
 	if *quick {
-		opts.Runs, opts.Seconds, opts.Streams = 1, 3, []int{1}
-		if !isSet("out") {
+		opts.Streams = []int{1}
+		if !isSet(flag.CommandLine, "out") {
 			*out = filepath.Join(*work, "quick")
 		}
 	}
@@ -234,9 +230,22 @@ func ints(list string) ([]int, error) {
 	return out, nil
 }
 
-func isSet(name string) bool {
+// quickDefaults gives the flags of fs the values of -quick: every part in
+// seconds.
+func quickDefaults(fs *flag.FlagSet) {
+	for name, v := range map[string]string{"ike-tunnels": "300", "swan-conns": "50", "scale-tunnels": "100", "scale-flows": "1,10", "api-puts": "20", "connects": "2"} {
+		if !isSet(fs, name) {
+			fs.Set(name, v)
+		}
+	}
+	fs.Set("runs", "1")
+	fs.Set("seconds", "3")
+}
+
+// isSet reports whether the command line set the flag name of fs.
+func isSet(fs *flag.FlagSet, name string) bool {
 	set := false
-	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
 	return set
 }
 
