@@ -230,16 +230,15 @@ func ints(list string) ([]int, error) {
 	return out, nil
 }
 
-// quickDefaults gives the flags of fs the values of -quick: every part in
-// seconds.
+// quickDefaults gives the flags of fs that the command line left alone the
+// values of -quick: one run of 3 s, every part in seconds.
 func quickDefaults(fs *flag.FlagSet) {
-	for name, v := range map[string]string{"ike-tunnels": "300", "swan-conns": "50", "scale-tunnels": "100", "scale-flows": "1,10", "api-puts": "20", "connects": "2"} {
+	for name, v := range map[string]string{"runs": "1", "seconds": "3", "ike-tunnels": "300", "swan-conns": "50", "scale-tunnels": "100",
+		"scale-flows": "1,10", "api-puts": "20", "connects": "2"} {
 		if !isSet(fs, name) {
 			fs.Set(name, v)
 		}
 	}
-	fs.Set("runs", "1")
-	fs.Set("seconds", "3")
 }
 
 // isSet reports whether the command line set the flag name of fs.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"flag"
 	"slices"
 	"testing"
 )
@@ -45,6 +46,26 @@ func TestInts(t *testing.T) {
 		got, err := ints(tt.in)
 		if (err != nil) != tt.wantErr || !slices.Equal(got, tt.want) {
 			t.Errorf("ints(%q) = %v, %v; want %v, error %v", tt.in, got, err, tt.want, tt.wantErr)
+		}
+	}
+}
+
+// TestQuickDefaults: -quick shortens what the command line leaves alone
+// and keeps the flags given with it, -runs and -seconds too.
+func TestQuickDefaults(t *testing.T) {
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	for _, name := range []string{"runs", "seconds", "ike-tunnels", "swan-conns", "scale-tunnels", "scale-flows", "api-puts", "connects"} {
+		fs.String(name, "default", "")
+	}
+	if err := fs.Parse([]string{"-runs", "2", "-seconds", "5", "-connects", "4"}); err != nil {
+		t.Fatal(err)
+	}
+	quickDefaults(fs)
+	want := map[string]string{"runs": "2", "seconds": "5", "connects": "4", "ike-tunnels": "300", "swan-conns": "50",
+		"scale-tunnels": "100", "scale-flows": "1,10", "api-puts": "20"}
+	for name, v := range want {
+		if got := fs.Lookup(name).Value.String(); got != v {
+			t.Errorf("-%s = %s, want %s", name, got, v)
 		}
 	}
 }
