@@ -369,3 +369,24 @@ func FuzzParseStat(f *testing.F) {
 		}
 	})
 }
+
+// TestWriteMarkdownFewerRuns: a figure that only some of the runs gave, the
+// others having failed, says so; it read as the median of every run.
+func TestWriteMarkdownFewerRuns(t *testing.T) {
+	res := sampleResult()
+	wg := res.Systems[1]
+	wg.Samples["tcp-1"] = wg.Samples["tcp-1"][1:] // 2,000 and 2,200 Mbit/s
+	wg.Failures = []string{"tcp-1 run 1: iperf3: unable to connect to server"}
+	var b bytes.Buffer
+	if err := WriteMarkdown(&b, res, Machine{}, "bench/run.sh", ""); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	reportHas(t, out,
+		"| TCP 1 stream A→B | wireguard-go | 2,100 (2 of 3 runs) | 2,000 | 2,200 | 1.00× |",
+		"| TCP 1 stream B→A | wireguard-go | 2,000 | 1,800 | 2,200 | 1.00× |",
+	)
+	if t.Failed() {
+		t.Log(out)
+	}
+}

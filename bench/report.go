@@ -86,7 +86,8 @@ func WriteMarkdown(w io.Writer, res *Result, m Machine, command, chart string) e
 func writeThroughput(b *bytes.Buffer, res *Result) {
 	fmt.Fprintf(b, "## Throughput\n\nEach figure is the median of %d run(s) of %d s, with the minimum and maximum; "+
 		"\"vs %s\" is the median divided by %s's median in the same run. Runs of the systems are interleaved "+
-		"(each round runs every test on every system), so a passing load hits them all alike.\n\n",
+		"(each round runs every test on every system), so a passing load hits them all alike. A figure from fewer runs, "+
+		"as some transfers failed (they are listed at the end), says of how many.\n\n",
 		res.Options.Runs, res.Options.Seconds, Baseline, Baseline)
 	b.WriteString("### Systems\n\n| system | what runs | status |\n| --- | --- | --- |\n")
 	for _, s := range res.Systems {
@@ -121,7 +122,11 @@ func writeThroughput(b *bytes.Buffer, res *Result) {
 				fmt.Fprintf(b, "| %s | %s | ", test.Label(), s.Name)
 				switch {
 				case st.n > 0:
-					fmt.Fprintf(b, "%s | %s | %s | %s |", t.format(st.median), t.format(st.min), t.format(st.max), ratio(st, base, test.Name, t.fig))
+					med := t.format(st.median)
+					if st.n < res.Options.Runs {
+						med += fmt.Sprintf(" (%d of %d runs)", st.n, res.Options.Runs)
+					}
+					fmt.Fprintf(b, "%s | %s | %s | %s |", med, t.format(st.min), t.format(st.max), ratio(st, base, test.Name, t.fig))
 				case len(s.Samples[test.Name]) > 0:
 					fmt.Fprintf(b, "— | — | — | %s |", t.none)
 				default:
