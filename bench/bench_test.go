@@ -2,6 +2,8 @@ package bench
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"image/png"
 	"math"
 	"os"
@@ -388,5 +390,18 @@ func TestWriteMarkdownFewerRuns(t *testing.T) {
 	)
 	if t.Failed() {
 		t.Log(out)
+	}
+}
+
+// TestRunInterrupted: a command that a Ctrl-C (the run's context ending)
+// cuts short says so, so that the run ends as interrupted rather than
+// failed, also while it builds a topology.
+func TestRunInterrupted(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	stop := time.AfterFunc(100*time.Millisecond, cancel)
+	defer stop.Stop()
+	_, err := run(ctx, "sleep", "20")
+	if !errors.Is(err, context.Canceled) {
+		t.Fatalf("run = %v, want context.Canceled", err)
 	}
 }

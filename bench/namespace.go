@@ -34,7 +34,7 @@ func run(ctx context.Context, args ...string) (string, error) {
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		if ctx.Err() != nil {
-			err = fmt.Errorf("%w (%v)", err, ctx.Err())
+			err = fmt.Errorf("%w (%w)", err, ctx.Err())
 		}
 		return string(out), fmt.Errorf("%s: %w: %s", strings.Join(args, " "), err, strings.TrimSpace(string(out)))
 	}
