@@ -405,3 +405,28 @@ func TestRunInterrupted(t *testing.T) {
 		t.Fatalf("run = %v, want context.Canceled", err)
 	}
 }
+
+// TestRunOptions: a part with nothing to measure is refused before the run
+// starts; -ike-tunnels 0 gave an IKE rate of 0 as a figure, and a window of
+// 0 waited a minute per run for peers that never started.
+func TestRunOptions(t *testing.T) {
+	ike := IKEOptions{Groups: []string{"ecp256"}, Tunnels: 100, Window: 32}
+	scale := ScaleOptions{Tunnels: []int{100}, Window: 32, Flows: []int{1}}
+	for _, tt := range []struct {
+		name string
+		o    Options
+	}{
+		{"no IKE SAs", Options{Parts: []string{PartIKE}, IKE: IKEOptions{Groups: ike.Groups, Window: 32}}},
+		{"no IKE window", Options{Parts: []string{PartIKE}, IKE: IKEOptions{Groups: ike.Groups, Tunnels: 100}}},
+		{"no scale window", Options{Parts: []string{PartScale}, Scale: ScaleOptions{Tunnels: scale.Tunnels, Flows: scale.Flows}}},
+		{"no connections", Options{Parts: []string{PartControl}, Control: ControlOptions{PUTs: 10}}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := tt.o
+			o.Runs, o.Seconds, o.Work = 1, 1, t.TempDir()
+			if res, err := Run(context.Background(), nil, o); err == nil || !strings.HasPrefix(err.Error(), "options: ") {
+				t.Fatalf("Run = %+v, %v; want the options refused", res, err)
+			}
+		})
+	}
+}

@@ -33,7 +33,7 @@ func quick(t *testing.T) {
 func TestQuickRouted(t *testing.T) {
 	quick(t)
 	netnstest.Require(t, "ip", "iperf3", "ping", "ss")
-	res, err := Run(context.Background(), []System{&routed{}}, Options{Runs: 1, Seconds: 3, Streams: []int{1}, Work: t.TempDir()})
+	res, err := Run(context.Background(), []System{&routed{}}, Options{Runs: 1, Seconds: 3, Streams: []int{1}, Work: t.TempDir(), Parts: []string{PartThroughput}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -137,6 +137,17 @@ func Run(ctx context.Context, systems []System, o Options) (*Result, error) {
 			return nil, fmt.Errorf("options: unknown part %q (known: %s)", p, strings.Join(Parts, ", "))
 		}
 	}
+	// Nothing to measure would give figures of zero, or runs that wait for
+	// peers that never start until they time out.
+	if o.Selects(PartIKE) && (o.IKE.Tunnels < 1 || o.IKE.Window < 1) {
+		return nil, fmt.Errorf("options: the ike part needs IKE SAs ≥ 1 and a window ≥ 1 (got %d, %d)", o.IKE.Tunnels, o.IKE.Window)
+	}
+	if o.Selects(PartScale) && (len(o.Scale.Tunnels) == 0 || o.Scale.Window < 1) {
+		return nil, fmt.Errorf("options: the scale part needs a tunnel count and a window ≥ 1 (got %v, %d)", o.Scale.Tunnels, o.Scale.Window)
+	}
+	if o.Selects(PartControl) && o.Control.Connects < 1 {
+		return nil, fmt.Errorf("options: the control part needs connections ≥ 1 (got %d)", o.Control.Connects)
+	}
 	if err := Sweep(); err != nil {
 		log.Warn("removing what earlier runs left", "err", err)
 	}
