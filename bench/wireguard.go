@@ -74,8 +74,8 @@ func (w *wireGuard) Setup(ctx context.Context, dir string, a, b Gateway) error {
 		peerKey  *ecdh.PublicKey
 		ifc      string
 	}{
-		{a, b, keys[0], keys[1].PublicKey(), fmt.Sprintf("%s%d%da", wireGuardPrefix, os.Getpid()%100000, n)},
-		{b, a, keys[1], keys[0].PublicKey(), fmt.Sprintf("%s%d%db", wireGuardPrefix, os.Getpid()%100000, n)},
+		{a, b, keys[0], keys[1].PublicKey(), wireGuardIfName(os.Getpid(), int(n), "a")},
+		{b, a, keys[1], keys[0].PublicKey(), wireGuardIfName(os.Getpid(), int(n), "b")},
 	}
 	for _, s := range sides {
 		sock := filepath.Join(wireGuardSocketDir, s.ifc+".sock")
@@ -109,6 +109,12 @@ func (w *wireGuard) Setup(ctx context.Context, dir string, a, b Gateway) error {
 		}
 	}
 	return nil
+}
+
+// wireGuardIfName names the interface of side of the nth wireguard-go
+// system of process pid.
+func wireGuardIfName(pid, n int, side string) string {
+	return fmt.Sprintf("%s%d%d%s", wireGuardPrefix, pid%100000, n, side)
 }
 
 // uapiSet sends a set operation to wireguard-go's control socket and checks
