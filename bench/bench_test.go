@@ -430,3 +430,21 @@ func TestRunOptions(t *testing.T) {
 		})
 	}
 }
+
+// TestWireGuardIfName: wireguard-go's interface names, whose control
+// sockets all runs share (and remove when they end), differ between
+// processes and fit IFNAMSIZ.
+func TestWireGuardIfName(t *testing.T) {
+	for _, tt := range []struct{ pid1, n1, pid2, n2 int }{
+		{1234, 56, 12345, 6},
+		{12345, 1, 112345, 1},
+		{7, 11, 71, 1},
+	} {
+		if a, b := wireGuardIfName(tt.pid1, tt.n1, "a"), wireGuardIfName(tt.pid2, tt.n2, "a"); a == b {
+			t.Errorf("process %d's system %d and process %d's system %d both name an interface %s", tt.pid1, tt.n1, tt.pid2, tt.n2, a)
+		}
+	}
+	if name := wireGuardIfName(4194304, 150, "b"); len(name) > 15 {
+		t.Errorf("interface name %s is longer than 15", name)
+	}
+}

@@ -21,7 +21,7 @@ const (
 	// wireGuardSocketDir holds wireguard-go's control sockets (UAPI). It is
 	// the same for every namespace, so interface names must be unique.
 	wireGuardSocketDir = "/var/run/wireguard"
-	// wireGuardPrefix starts the suite's interface names, vbwg<pid><n><side>.
+	// wireGuardPrefix starts the suite's interface names (wireGuardIfName).
 	wireGuardPrefix = "vbwg"
 	wireGuardPort   = 51820
 )
@@ -112,9 +112,12 @@ func (w *wireGuard) Setup(ctx context.Context, dir string, a, b Gateway) error {
 }
 
 // wireGuardIfName names the interface of side of the nth wireguard-go
-// system of process pid.
+// system of process pid: vbwg<pid>-<n><side>, unique among the suite's
+// processes (its control socket is shared by every namespace, and a run
+// removes its sockets when it ends) and at most IFNAMSIZ-1 (15) long for
+// any pid (at most 2²², 7 digits). n counts from 0 to 99 again.
 func wireGuardIfName(pid, n int, side string) string {
-	return fmt.Sprintf("%s%d%d%s", wireGuardPrefix, pid%100000, n, side)
+	return fmt.Sprintf("%s%d-%d%s", wireGuardPrefix, pid, n%100, side)
 }
 
 // uapiSet sends a set operation to wireguard-go's control socket and checks
