@@ -448,3 +448,26 @@ func TestWireGuardIfName(t *testing.T) {
 		t.Errorf("interface name %s is longer than 15", name)
 	}
 }
+
+// TestWriteMarkdownLoads: the report says which tables give the load at
+// the end of their runs; the throughput part's have none (its runs are
+// interleaved), and the report said every table did.
+func TestWriteMarkdownLoads(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		res  *Result
+		want string
+	}{
+		{"throughput", sampleResult(), "; the run took 9m0s. Other work on the machine slows every figure\n"},
+		{"parts", partsResult(), "; the run took 5m0s. Other work on the machine slows every figure; " +
+			"the tables of the IKE, scale and control parts give the 1-minute load average at the end of each figure's runs\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var b bytes.Buffer
+			if err := WriteMarkdown(&b, tt.res, Machine{}, "bench/run.sh", ""); err != nil {
+				t.Fatal(err)
+			}
+			reportHas(t, b.String(), tt.want)
+		})
+	}
+}

@@ -61,9 +61,14 @@ func WriteMarkdown(w io.Writer, res *Result, m Machine, command, chart string) e
 	fmt.Fprintf(&b, "## Machine\n\n")
 	fmt.Fprintf(&b, "- CPU: %s, %d cores\n- Kernel: %s\n- Go: %s\n- strongSwan: %s\n- iperf3: %s\n- wireguard-go: %s\n",
 		m.CPU, m.Cores, m.Kernel, m.Go, m.StrongSwan, m.Iperf, m.WireGuardGo)
-	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s before, %s after; the run took %s. Other work on the machine slows every figure: "+
-		"each table gives the 1-minute load average at the end of its measurements\n\n",
+	fmt.Fprintf(&b, "- Load average (1, 5, 15 min): %s before, %s after; the run took %s. Other work on the machine slows every figure",
 		res.LoadBefore, res.LoadAfter, res.End.Sub(res.Start).Round(1e9))
+	if res.IKE != nil || res.Scale != nil || res.Control != nil {
+		// The throughput part's tables have none: its runs are
+		// interleaved instead, so that a passing load hits every system.
+		b.WriteString("; the tables of the IKE, scale and control parts give the 1-minute load average at the end of each figure's runs")
+	}
+	b.WriteString("\n\n")
 	b.WriteString("## How it is measured\n\n")
 	if res.Options.Selects(PartThroughput) {
 		b.WriteString(method)
