@@ -149,6 +149,9 @@ func WriteChart(w io.Writer, res *Result, m Machine) error {
 func chartPanels(res *Result) []panel {
 	pick := func(title string, f figure, want func(Test) bool) panel {
 		p := panel{title: title, empty: "no measurements"}
+		if !res.Options.Selects(PartThroughput) {
+			p.empty = notRun
+		}
 		var tests []Test
 		for _, t := range res.Tests {
 			if want(t) {
