@@ -186,9 +186,7 @@ func (m *Manager) SetClients(cl *Clients) error {
 		conns = slices.Collect(maps.Values(m.clientConns))
 	}
 	m.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
+	closeAll(conns)
 	return nil
 }
 
@@ -411,10 +409,11 @@ func (c *conn) endClient() {
 
 // clientAuthenticated reports whether one of the IKE SAs of client
 // connection c is authenticated: the client is there, with its address
-// and tunnel, as long as one is.
+// and tunnel, as long as one is. One being shut down, whose Delete waits
+// for an answer (ikeSA.shutdown), does not count: it holds nothing back.
 func (c *conn) clientAuthenticated() bool {
 	return slices.ContainsFunc(c.sas, func(sa *ikeSA) bool {
-		return sa.state == stateEstablished || sa.state == stateRekeyed || sa.state == stateDeleting
+		return (sa.state == stateEstablished || sa.state == stateRekeyed || sa.state == stateDeleting) && sa.closeBy.IsZero()
 	})
 }
 
@@ -490,7 +489,9 @@ func (m *Manager) Clients() []ClientStatus {
 }
 
 // DisconnectClient ends the IKE SA of the client at addr, with a Delete;
-// it reports whether one was connected there.
+// it reports whether one was connected there. It returns once the client
+// is gone, its address and tunnel given back, not waiting for a Delete
+// that waits for the answer to an outstanding request (ikeSA.shutdown).
 func (m *Manager) DisconnectClient(addr netip.Addr) bool {
 	m.mu.Lock()
 	c := m.clientAddrs[addr]
@@ -498,7 +499,8 @@ func (m *Manager) DisconnectClient(addr netip.Addr) bool {
 	if c == nil {
 		return false
 	}
-	c.close()
+	c.stop()
+	c.do(func() {}) // after stopLoop
 	return true
 }
 
@@ -890,10 +892,7 @@ func (m *Manager) endStale(c *conn, ident string) int {
 	for _, o := range stale {
 		c.log.Info("point-to-site client connected again; deleting its stale IKE SA", "stale", o.name)
 		// Not waited for: o's loop may be waiting for ours.
-		o.post(false, func() {
-			o.shutdown()
-			o.exit = true
-		})
+		o.post(false, o.stopLoop)
 	}
 	return len(stale)
 }

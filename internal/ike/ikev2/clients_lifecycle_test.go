@@ -146,3 +146,112 @@ func TestClientGoneWithHalfOpenSA(t *testing.T) {
 		t.Errorf("the next client got %v, want the address the one that left gave back, %v", a, poolAddr(1))
 	}
 }
+
+// TestReconnectWhenPoolFullStaleBusy is TestReconnectWhenPoolFull with a
+// request of the gateway's outstanding on the stale connection (a liveness
+// check the gone device never answers), which holds its Delete back (RFC
+// 7296 §2.3): the stale connection still gives its address back at once,
+// and the client connecting again gets it.
+func TestReconnectWhenPoolFullStaleBusy(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, netip.MustParsePrefix("10.9.0.0/30"), 10)); err != nil {
+		t.Fatal(err)
+	}
+	a := newP2SClient(t, g, clientAt(1))
+	if _, addr := a.connect(pki.client); !addr.IsValid() {
+		t.Fatal("a got no address")
+	}
+	if _, addr := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root)); !addr.IsValid() {
+		t.Fatal("bob got no address")
+	}
+	var stale *conn
+	for _, s := range g.m.Clients() {
+		if s.Remote == clientAt(1) {
+			stale = g.m.conn(s.Name)
+		}
+	}
+	started := false
+	if stale != nil {
+		stale.do(func() {
+			if sa := stale.established(); sa != nil {
+				sa.enqueue(task{kind: taskDPD})
+				sa.kick()
+				started = sa.pend != nil
+			}
+		})
+	}
+	if !started {
+		t.Fatal("no liveness check started on the stale connection")
+	}
+	again := newP2SClient(t, g, netip.AddrPortFrom(clientAt(1).Addr(), 4500))
+	ps, addr := again.connect(pki.client)
+	if !addr.IsValid() {
+		t.Errorf("the client reconnecting with INITIAL_CONTACT was refused: INTERNAL_ADDRESS_FAILURE=%v", notify(ps, wire.InternalAddressFailure) != nil)
+	}
+}
+
+// respond returns the client's response to the gateway's request id of
+// exch, holding ps.
+func (cl *p2sClient) respond(exch wire.ExchangeType, id uint32, ps []wire.Payload) []byte {
+	cl.t.Helper()
+	plain, err := wire.AppendPayloads(nil, ps)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	first := wire.PayloadNone
+	if len(ps) > 0 {
+		first = ps[0].Type()
+	}
+	h := wire.Header{SPIi: cl.spiI, SPIr: cl.spiR, MajorVersion: wire.MajorVersion, Exchange: exch, MessageID: id,
+		Flags: wire.FlagInitiator | wire.FlagResponse}
+	b, err := wire.AppendEncryptedHeader(nil, h, first, cl.out.SealedLen(len(plain)))
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	if b, err = cl.out.Seal(b, b, plain); err != nil {
+		cl.t.Fatal(err)
+	}
+	return b
+}
+
+// TestDisconnectClientWithRequestOutstanding: disconnecting a client
+// whose connection has a request outstanding (a liveness check) returns
+// once the client is gone, address and tunnel, and does not wait for the
+// answer its Delete waits for (RFC 7296 §2.3): an administrator
+// disconnecting gone clients, which answer nothing, waited 2 s for each.
+// The Delete follows the answer.
+func TestDisconnectClientWithRequestOutstanding(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	if _, addr := cl.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("got %v", addr)
+	}
+	c := g.m.conn(g.m.Clients()[0].Name)
+	var dpd uint32
+	started := false
+	c.do(func() {
+		if sa := c.established(); sa != nil {
+			dpd = sa.nextID
+			sa.enqueue(task{kind: taskDPD})
+			sa.kick()
+			started = sa.pend != nil
+		}
+	})
+	if !started {
+		t.Fatal("no liveness check started")
+	}
+	if !g.m.DisconnectClient(poolAddr(1)) {
+		t.Fatal("DisconnectClient found no client")
+	}
+	if attached, _ := g.hooks.state(); len(g.m.Clients()) != 0 || len(attached) != 0 {
+		t.Errorf("after DisconnectClient: clients %v, tunnels %v", g.m.Clients(), attached)
+	}
+	// The client answers the liveness check now; the Delete follows.
+	g.m.HandlePacket(p2sGW, cl.addr, cl.respond(wire.Informational, dpd, nil))
+	waitFor(t, 10*time.Second, "the Delete after the answer", cl.deletedByGW)
+}

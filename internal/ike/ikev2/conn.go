@@ -67,6 +67,9 @@ type conn struct {
 	// client is set for a point-to-site client's connection, which ends
 	// with its last IKE SA.
 	client *clientState
+	// stopping: the loop ends once the IKE SAs are gone (stop); nothing
+	// new is started meanwhile.
+	stopping bool
 }
 
 func newConn(m *Manager, p PeerConfig, queue int) *conn {
@@ -138,14 +141,36 @@ func (c *conn) do(f func()) bool {
 
 // close tells the peer, stops the loop and waits for it.
 func (c *conn) close() {
+	c.stop()
+	<-c.done
+}
+
+// stop tells the loop to delete the IKE SAs, telling the peer, and to end;
+// it does not wait (c.done is closed when the loop has ended).
+func (c *conn) stop() {
 	if c.client != nil && c.client.cancel != nil {
 		c.client.cancel() // a RADIUS round the loop waits in ends
 	}
-	c.post(false, func() {
-		c.shutdown()
-		c.exit = true
-	})
-	<-c.done
+	c.post(false, c.stopLoop)
+}
+
+// stopLoop deletes the IKE SAs and ends the loop once they are gone: at
+// once, or when the Deletes that wait for an outstanding request went out
+// (ikeSA.shutdown).
+func (c *conn) stopLoop() {
+	c.stopping = true
+	c.reconnectAt = time.Time{}
+	c.shutdown()
+}
+
+// closeAll stops conns at once and waits for them all.
+func closeAll(conns []*conn) {
+	for _, c := range conns {
+		c.stop()
+	}
+	for _, c := range conns {
+		<-c.done
+	}
 }
 
 // status returns a snapshot of the peer.
@@ -187,6 +212,9 @@ func (c *conn) run() {
 		}
 		c.tick(time.Now())
 		c.reap()
+		if c.stopping && len(c.sas) == 0 {
+			c.exit = true
+		}
 	}
 }
 
@@ -246,13 +274,13 @@ func (c *conn) reap() {
 			c.releaseClient()
 		}
 	}
-	if c.cfg.OnDemand && peerDeleted && !c.exit && !c.connecting() {
+	if c.cfg.OnDemand && peerDeleted && !c.exit && !c.stopping && !c.connecting() {
 		// The peer removed an on-demand tunnel (for idleness, say):
 		// traffic brings it back, not a reconnection now (R8).
 		c.log.Info("the peer deleted the on-demand tunnel; it waits for traffic")
 		c.idle = true
 	}
-	if !c.exit && !c.idle && c.cfg.Mode.initiates() && !c.connecting() && c.reconnectAt.IsZero() {
+	if !c.exit && !c.stopping && !c.idle && c.cfg.Mode.initiates() && !c.connecting() && c.reconnectAt.IsZero() {
 		c.backoff = min(max(c.backoff*2, c.cfg.ReconnectDelay), max(maxReconnectDelay, c.cfg.ReconnectDelay))
 		c.reconnectAt = time.Now().Add(c.backoff)
 	}
@@ -279,16 +307,25 @@ func (c *conn) established() *ikeSA {
 	return nil
 }
 
-// shutdown deletes every IKE SA, telling the peer (RFC 7296 §1.4.1)
-// without waiting for its answer.
+// shutdown deletes every IKE SA, telling the peer (ikeSA.shutdown).
 func (c *conn) shutdown() {
-	for _, sa := range c.sas {
-		if sa.state == stateEstablished || sa.state == stateRekeyed {
-			sa.sendDeleteNow()
-		}
-		sa.kill("shut down")
+	now := time.Now()
+	for _, sa := range slices.Clone(c.sas) {
+		sa.shutdown(now, "shut down")
 	}
 	c.reap()
+}
+
+// sendWaitingDeletes sends the Deletes of the IKE SAs being shut down
+// whose outstanding request was answered (ikeSA.shutdown), and of the SAs
+// that answer made (a rekey's).
+func (c *conn) sendWaitingDeletes() {
+	now := time.Now()
+	for _, sa := range slices.Clone(c.sas) {
+		if !sa.closeBy.IsZero() && sa.pend == nil && sa.state != stateDead {
+			sa.shutdown(now, "shut down")
+		}
+	}
 }
 
 // reconfigure applies a configuration whose SAs are the same as before.
@@ -336,6 +373,9 @@ func (c *conn) peerMoved(spi uint32, remote netip.AddrPort) {
 
 // acquire negotiates a child SA for traffic from src to dst.
 func (c *conn) acquire(src, dst netip.Addr) {
+	if c.stopping {
+		return
+	}
 	sa := c.established()
 	if sa == nil {
 		c.idle = false
@@ -399,6 +439,10 @@ func (c *conn) handle(p packet) {
 		c.initQueued.Add(-1)
 	}
 	if h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse == 0 {
+		if c.stopping {
+			c.m.stats.noPeer.Add(1)
+			return
+		}
 		c.handleInitRequest(p)
 		return
 	}

@@ -236,9 +236,7 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 			m.log.Warn("peer offers weak Diffie-Hellman groups (RFC 8247 §2.4); prefer ecp256, x25519 or modp2048", "peer", p.Name, "groups", g)
 		}
 	}
-	for _, c := range stop {
-		c.close()
-	}
+	closeAll(stop)
 	for _, c := range update {
 		p := next[c.name]
 		c.post(false, func() { c.reconfigure(p) })
@@ -335,9 +333,7 @@ func (m *Manager) Close() error {
 	clear(m.conns)
 	clear(m.byRemote)
 	m.mu.Unlock()
-	for _, c := range conns {
-		c.close()
-	}
+	closeAll(conns)
 	m.wg.Wait()
 	return nil
 }

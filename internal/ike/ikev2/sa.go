@@ -52,6 +52,11 @@ func (s saState) String() string {
 // halfOpenTimeout is how long a responder waits for IKE_AUTH.
 const halfOpenTimeout = 30 * time.Second
 
+// shutdownWait is how long the Delete of an IKE SA being shut down waits
+// for the response to a request of ours still outstanding (RFC 7296 §2.3)
+// before the SA ends without it.
+const shutdownWait = 2 * time.Second
+
 // retryDelay is how long a rekey that failed for a transient reason
 // (TEMPORARY_FAILURE, RFC 7296 §2.25) waits before it is tried again.
 const retryDelay = 10 * time.Second
@@ -135,6 +140,10 @@ type ikeSA struct {
 	// deletedByPeer records a Delete of this SA that came while our rekey
 	// of it was outstanding: the SA ends when the rekey's response does.
 	deletedByPeer bool
+	// closeBy is set while the SA is shut down and its Delete waits for
+	// the response to our outstanding request (shutdown): the SA ends
+	// then, without a Delete if none came.
+	closeBy time.Time
 }
 
 // outstanding is our request waiting for its response.
@@ -193,6 +202,7 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 	if sa.pend != nil {
 		consider(sa.pend.retryAt)
 	}
+	consider(sa.closeBy)
 	switch sa.state {
 	case stateHalfOpen:
 		consider(sa.halfOpenUntil)
@@ -216,6 +226,10 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 
 // tick runs what is due at now.
 func (sa *ikeSA) tick(now time.Time) {
+	if !sa.closeBy.IsZero() && !now.Before(sa.closeBy) {
+		sa.kill("shut down; no response to the outstanding request, so no Delete sent")
+		return
+	}
 	if p := sa.pend; p != nil && !now.Before(p.retryAt) {
 		if sa.deletedByPeer {
 			// The peer deleted this SA; a request it has not answered by
@@ -256,8 +270,7 @@ func (sa *ikeSA) tick(now time.Time) {
 		if !sa.expireAt.IsZero() && !now.Before(sa.expireAt) {
 			sa.expireAt = time.Time{}
 			sa.log.Info("IKE SA lifetime expired", sa.logAttrs())
-			sa.sendDeleteNow()
-			sa.kill("lifetime expired")
+			sa.shutdown(now, "lifetime expired")
 			return
 		}
 		if !sa.rekeyAt.IsZero() && !now.Before(sa.rekeyAt) {
@@ -427,8 +440,33 @@ func (sa *ikeSA) reply(p packet, dgs [][]byte) {
 	}
 }
 
+// shutdown ends the IKE SA, telling the peer with a Delete when the SA is
+// established (RFC 7296 §1.4.1), without waiting for its response. With a
+// request of ours outstanding, the Delete waits for its response (RFC 7296
+// §2.3: a window of one), at most shutdownWait, and goes out then
+// (conn.sendWaitingDeletes); meanwhile the SA's child SAs are out of the
+// data path already and it starts nothing new.
+func (sa *ikeSA) shutdown(now time.Time, reason string) {
+	told := sa.state == stateEstablished || sa.state == stateRekeyed || !sa.closeBy.IsZero()
+	if told && sa.pend != nil {
+		if sa.closeBy.IsZero() {
+			sa.closeBy = now.Add(shutdownWait)
+			sa.state = stateDeleting
+			sa.queue = nil
+			for _, ch := range slices.Clone(sa.children) {
+				sa.removeChild(ch)
+			}
+		}
+		return
+	}
+	if told {
+		sa.sendDeleteNow()
+	}
+	sa.kill(reason)
+}
+
 // sendDeleteNow sends a Delete of the IKE SA without waiting for the
-// response, as when shutting down.
+// response, as when shutting down; no request of ours is outstanding.
 func (sa *ikeSA) sendDeleteNow() {
 	if sa.out == nil {
 		return
@@ -691,6 +729,10 @@ func (sa *ikeSA) handleResponse(p packet) {
 	sa.authenticated(p)
 	sa.pend = nil
 	pend.onResponse(ps)
+	if !sa.closeBy.IsZero() {
+		sa.c.sendWaitingDeletes()
+		return
+	}
 	if sa.state != stateDead {
 		sa.kick()
 	}

@@ -1,0 +1,124 @@
+package ikev2
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// startDPD starts a liveness check on the node's established IKE SA and
+// returns its message ID: a request of ours is outstanding.
+func (nd *node) startDPD(t testing.TB) uint32 {
+	t.Helper()
+	var id uint32
+	started := false
+	nd.onLoop(func(c *conn) {
+		sa := c.established()
+		if sa == nil || sa.pend != nil {
+			return
+		}
+		id = sa.nextID
+		sa.enqueue(task{kind: taskDPD})
+		sa.kick()
+		started = sa.pend != nil && sa.pend.id == id
+	})
+	if !started {
+		t.Fatal("no liveness check started")
+	}
+	return id
+}
+
+// requestsFrom returns the message IDs of the requests of exch sent from
+// addr, in the order they were sent (retransmissions included), with the
+// index of each in n.datagrams().
+func requestsFrom(n *fakeNet, addr netip.Addr, exch wire.ExchangeType) (ids []uint32, at []int) {
+	for i, d := range n.datagrams() {
+		h, _, err := wire.ParseHeader(d.data)
+		if err == nil && d.from.Addr() == addr && h.Exchange == exch && h.Flags&wire.FlagResponse == 0 {
+			ids, at = append(ids, h.MessageID), append(at, i)
+		}
+	}
+	return ids, at
+}
+
+// TestCloseWaitsForOutstandingRequest covers RFC 7296 §2.3 at shutdown:
+// with a request of ours outstanding (a liveness check the network holds
+// up), Close sends its Delete only once that request is answered, and the
+// peer, which takes requests in order, deletes the SA. Sent at once, the
+// Delete overtook the check, and the peer dropped it as out of order: it
+// kept the SA and its child SAs until its own liveness checks failed.
+func TestCloseWaitsForOutstandingRequest(t *testing.T) {
+	n, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	var dpd uint32
+	n.setPolicy(func(from, _ netip.AddrPort, b []byte) []time.Duration {
+		h, _, err := wire.ParseHeader(b)
+		if err == nil && from.Addr() == addrA && h.Exchange == wire.Informational && h.Flags&wire.FlagResponse == 0 && h.MessageID == dpd {
+			return []time.Duration{300 * time.Millisecond}
+		}
+		return []time.Duration{0}
+	})
+	a.onLoop(func(c *conn) { dpd = c.established().nextID })
+	if got := a.startDPD(t); got != dpd {
+		t.Fatalf("liveness check with message ID %d, want %d", got, dpd)
+	}
+	done := make(chan struct{})
+	go func() { a.m.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hangs")
+	}
+	if a.dp.count() != 0 {
+		t.Errorf("%d child SAs left after Close", a.dp.count())
+	}
+	waitFor(t, 10*time.Second, "b to take a's Delete", func() bool { return b.status().State == "down" && b.dp.count() == 0 })
+	ids, at := requestsFrom(n, addrA, wire.Informational)
+	answered := -1
+	for i, d := range n.datagrams() {
+		h, _, err := wire.ParseHeader(d.data)
+		if err == nil && d.from.Addr() == addrB && h.Exchange == wire.Informational && h.Flags&wire.FlagResponse != 0 && h.MessageID == dpd {
+			answered = i
+			break
+		}
+	}
+	for i, id := range ids {
+		if id > dpd && (answered < 0 || at[i] < answered) {
+			t.Errorf("request %d sent before the response to request %d (window of one, RFC 7296 §2.3)", id, dpd)
+		}
+	}
+}
+
+// TestCloseWithSilentPeer: when the outstanding request is never
+// answered, Close still returns soon, takes the child SAs out of the data
+// path and sends no further request (RFC 7296 §2.3): the peer is not
+// told, as it would not be of a Delete it could not take.
+func TestCloseWithSilentPeer(t *testing.T) {
+	n, a, b := pair(t, func(p *PeerConfig) { p.RetransmitTries = 10 }, nil)
+	waitUp(t, a, b, 1)
+	n.setPolicy(func(from, _ netip.AddrPort, _ []byte) []time.Duration {
+		if from.Addr() == addrB {
+			return nil // b's answers are lost
+		}
+		return []time.Duration{0}
+	})
+	dpd := a.startDPD(t)
+	done := make(chan struct{})
+	go func() { a.m.Close(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(30 * time.Second):
+		t.Fatal("Close hangs while the peer is silent")
+	}
+	if a.dp.count() != 0 {
+		t.Errorf("%d child SAs left after Close", a.dp.count())
+	}
+	ids, _ := requestsFrom(n, addrA, wire.Informational)
+	for _, id := range ids {
+		if id != dpd {
+			t.Errorf("request %d sent while request %d was unanswered (window of one, RFC 7296 §2.3)", id, dpd)
+		}
+	}
+}
