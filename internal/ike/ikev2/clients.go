@@ -891,8 +891,9 @@ func (m *Manager) endStale(c *conn, ident string) int {
 	m.mu.Unlock()
 	for _, o := range stale {
 		c.log.Info("point-to-site client connected again; deleting its stale IKE SA", "stale", o.name)
-		// Not waited for: o's loop may be waiting for ours.
-		o.post(false, o.stopLoop)
+		// Not waited for: o's loop may be waiting for ours. A RADIUS
+		// round o's loop waits in ends.
+		o.stop()
 	}
 	return len(stale)
 }

@@ -25,6 +25,8 @@ type fakeRADIUS struct {
 	secret []byte
 	silent atomic.Bool
 	msk    []byte
+	// received counts the requests that came, answered or not.
+	received atomic.Int64
 }
 
 func newFakeRADIUS(t *testing.T) *fakeRADIUS {
@@ -43,6 +45,7 @@ func newFakeRADIUS(t *testing.T) *fakeRADIUS {
 			if err != nil {
 				return
 			}
+			f.received.Add(1)
 			if f.silent.Load() {
 				continue
 			}
@@ -212,5 +215,60 @@ func TestClientsWhileRadiusWaits(t *testing.T) {
 	n := len(g.m.Clients())
 	if d := time.Since(start); d > time.Second || n != 1 {
 		t.Errorf("Manager.Clients took %v and listed %d clients, want alice at once (not after the RADIUS round)", d.Round(100*time.Millisecond), n)
+	}
+}
+
+// TestStaleClientWaitingForRadiusEnds: a client that connects again with
+// INITIAL_CONTACT replaces its stale connection (RFC 7296 §2.4) at once,
+// also while that connection waits for a RADIUS server (here for a second
+// IKE SA at its endpoint, a reauthentication with EAP): the wait is cut
+// short, the stale IKE SA is deleted and its address given back. It
+// lingered, listed as a second client and holding its address, until the
+// server's answer or its timeout (a minute).
+func TestStaleClientWaitingForRadiusEnds(t *testing.T) {
+	oldWait, oldTimeout := radius.Wait, radius.Timeout
+	radius.Wait, radius.Timeout = 60*time.Second, time.Second
+	t.Cleanup(func() { radius.Wait, radius.Timeout = oldWait, oldTimeout })
+	g, f := radiusGateway(t)
+	pki := newPKI(t)
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	cfg.Radius = []radius.Server{{Addr: f.addr, Secret: f.secret}}
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	stale := newP2SClient(t, g, clientAt(1))
+	if _, addr := stale.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("got %v", addr)
+	}
+	// A second IKE SA at the stale connection's endpoint waits for a
+	// RADIUS server that does not answer.
+	re := newP2SClient(t, g, clientAt(1))
+	re.init()
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	resp := re.request(wire.IKEAuth, []wire.Payload{dnOf(pki.client).payload(false),
+		&wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}}},
+		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 1, 2, 4}, false),
+		tsPayload(false, any4), tsPayload(true, any4)})
+	p, ok := find[*wire.EAP](resp)
+	if !ok {
+		t.Fatalf("no EAP: %v", resp)
+	}
+	m, _ := ppp.ParseEAP(p.Data)
+	f.silent.Store(true)
+	asked := f.received.Load()
+	g.m.HandlePacket(p2sGW, re.addr, re.seal(wire.IKEAuth, re.nextID,
+		[]wire.Payload{&wire.EAP{Data: ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte("client1")}.Append(nil)}}))
+	waitFor(t, 10*time.Second, "the RADIUS server to be asked", func() bool { return f.received.Load() > asked })
+
+	// The client connects again from elsewhere, with INITIAL_CONTACT.
+	again := newP2SClient(t, g, clientAt(2))
+	if _, addr := again.connect(pki.client); addr != poolAddr(2) {
+		t.Fatalf("the client connecting again got %v", addr)
+	}
+	waitFor(t, 15*time.Second, "the stale connection to be gone", func() bool {
+		return slices.Equal(g.clientAddrs(), []netip.Addr{poolAddr(2)})
+	})
+	if !stale.deletedByGW() {
+		t.Error("the stale IKE SA was not deleted with a Delete")
 	}
 }
