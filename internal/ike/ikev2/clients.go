@@ -192,7 +192,8 @@ func (m *Manager) SetClients(cl *Clients) error {
 
 // sameClients reports whether the clients connected under o may stay
 // under cl: all but the routes are the same, the RADIUS servers and their
-// secrets too.
+// secrets too. The DNS servers count: a client is given them in IKE_AUTH
+// alone, and learns new ones when it connects again.
 func (cl *Clients) sameClients(o *Clients) bool {
 	sameCerts := func(a, b []*x509.Certificate) bool {
 		return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return x.Equal(y) })
@@ -200,7 +201,7 @@ func (cl *Clients) sameClients(o *Clients) bool {
 	sameRadius := slices.EqualFunc(cl.Radius, o.Radius, func(a, b radius.Server) bool { return a.Addr == b.Addr && bytes.Equal(a.Secret, b.Secret) }) &&
 		cl.RadiusOnly == o.RadiusOnly && cl.NASIdentifier == o.NASIdentifier
 	return slices.EqualFunc(cl.Cert.Certificate, o.Cert.Certificate, bytes.Equal) && sameCerts(cl.Roots, o.Roots) &&
-		slices.Equal(cl.Revoked, o.Revoked) && cl.Pool == o.Pool && cl.MaxClients == o.MaxClients &&
+		slices.Equal(cl.Revoked, o.Revoked) && cl.Pool == o.Pool && cl.MaxClients == o.MaxClients && slices.Equal(cl.DNS, o.DNS) &&
 		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals) && sameRadius
 }
 

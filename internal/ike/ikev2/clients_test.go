@@ -1113,6 +1113,9 @@ func TestSetClientsChange(t *testing.T) {
 		}},
 		{"a revocation", func(c *Clients) *Clients { c.Revoked = []string{strings.Repeat("00", sha1.Size)}; return c }},
 		{"fewer clients", func(c *Clients) *Clients { c.MaxClients = 5; return c }},
+		// The DNS servers are given in IKE_AUTH alone: a client learns new
+		// ones when it connects again.
+		{"other DNS servers", func(c *Clients) *Clients { c.DNS = []netip.Addr{netip.MustParseAddr("10.1.0.53")}; return c }},
 		{"RADIUS servers", func(c *Clients) *Clients {
 			c.Radius = []radius.Server{{Addr: netip.MustParseAddrPort("192.0.2.9:1812"), Secret: []byte("s")}}
 			return c
