@@ -750,6 +750,13 @@ func (sa *ikeSA) authenticated(p packet) {
 	if p.remote == sa.remote && p.local == sa.local {
 		return
 	}
+	if sa.state == stateHalfOpen {
+		// RFC 7296 §2.23: the initiator that detected a NAT moves to port
+		// 4500 for IKE_AUTH, the first authenticated message; we follow,
+		// behind a NAT or not (nothing authenticated came before it).
+		sa.moveTo(p.local, p.remote)
+		return
+	}
 	// Behind a NAT ourselves, we do not follow (RFC 7296 §2.23: a
 	// single replayed message would move us).
 	if sa.mobike || sa.behindNAT || !sa.natLocal && !sa.natRemote {
