@@ -162,7 +162,8 @@ func (cl *Clients) validate() error {
 // SetClients serves point-to-site clients as cl says, or none when cl is
 // nil. Clients connected under the previous configuration are
 // disconnected (with a Delete) when it changes in more than its Routes,
-// which apply to the clients that connect next.
+// which apply to the clients that connect next (also at the endpoint of a
+// connected one).
 func (m *Manager) SetClients(cl *Clients) error {
 	if cl != nil {
 		if err := cl.validate(); err != nil {
@@ -181,11 +182,16 @@ func (m *Manager) SetClients(cl *Clients) error {
 	}
 	keep := cl != nil && m.clientCfg != nil && cl.sameClients(m.clientCfg)
 	m.clientCfg = cl
-	var conns []*conn
-	if !keep {
-		conns = slices.Collect(maps.Values(m.clientConns))
-	}
+	conns := slices.Collect(maps.Values(m.clientConns))
 	m.mu.Unlock()
+	if keep {
+		// The kept connections' next IKE SAs (a client connecting again
+		// at the same endpoint) take the new routes too.
+		for _, c := range conns {
+			c.post(false, func() { c.client.cfg = cl })
+		}
+		return nil
+	}
 	closeAll(conns)
 	return nil
 }

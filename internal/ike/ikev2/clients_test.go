@@ -1092,6 +1092,25 @@ func TestSetClientsRoutes(t *testing.T) {
 	if ps := first.request(wire.Informational, nil); len(ps) != 0 {
 		t.Errorf("the kept client's INFORMATIONAL answered %v", ps)
 	}
+	// It connects again from the same endpoint (a new IKE SA, as
+	// reauthentication makes one), where its kept connection is: it is a
+	// next one, and gets the new routes too, in its configuration and its
+	// child SA.
+	again := newP2SClient(t, g, clientAt(1))
+	ps, addr = again.connect(pki.client)
+	if addr != poolAddr(1) {
+		t.Fatalf("the client connecting again got %v", addr)
+	}
+	cp, _ = find[*wire.CP](ps)
+	subnets = 0
+	for _, a := range cp.Attributes {
+		if a.Type == wire.InternalIP4Subnet {
+			subnets++
+		}
+	}
+	if _, tsr := findTS(ps); subnets != 2 || tsr == nil || len(tsr.Selectors) != 2 {
+		t.Errorf("the client connecting again at its kept connection's endpoint got %d subnets and selectors %v, want the 2 new routes", subnets, tsr)
+	}
 }
 
 // TestSetClientsChange: a new pool, new roots or no clients at all
