@@ -93,7 +93,9 @@ func (j *cookieJar) check(now time.Time, cookie, ni []byte, ip netip.Addr, spiI 
 	defer j.mu.Unlock()
 	j.rotate(now)
 	v := binary.BigEndian.Uint32(cookie)
-	if v != j.version && v+1 != j.version {
+	// Version 0 is never made: its secret, the previous one of version 1,
+	// was never drawn.
+	if v != j.version && (v+1 != j.version || v == 0) {
 		return false
 	}
 	return hmac.Equal(cookie, j.compute(v, ni, ip, spiI))

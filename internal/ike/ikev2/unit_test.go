@@ -2,6 +2,9 @@ package ikev2
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/binary"
 	"fmt"
 	"log/slog"
 	"math"
@@ -124,6 +127,28 @@ func TestCookieJar(t *testing.T) {
 				t.Errorf("check = %v, want %v", got, tc.ok)
 			}
 		})
+	}
+}
+
+// TestCookieJarUnsetSecret: before the secret first rotates there is no
+// previous one, and a cookie that claims it (version 0, whose secret was
+// never drawn: zeros) is refused. It was taken, so that anyone could make
+// cookies the responder accepts for the first rotation period, and flood
+// it past its cookie defence (RFC 7296 §2.6).
+func TestCookieJarUnsetSecret(t *testing.T) {
+	var j cookieJar
+	now := time.Now()
+	ni := bytes.Repeat([]byte{1}, 32)
+	ip := netip.MustParseAddr("192.0.2.7")
+	j.make(now, ni, ip, 42) // the jar is in use
+	m := hmac.New(sha256.New, make([]byte, 32))
+	m.Write(ni)
+	ip16 := ip.As16()
+	m.Write(ip16[:])
+	m.Write(binary.BigEndian.AppendUint64(nil, 42))
+	forged := m.Sum(binary.BigEndian.AppendUint32(nil, 0))
+	if j.check(now, forged, ni, ip, 42) {
+		t.Error("a cookie made with the unset secret of version 0 was taken")
 	}
 }
 
