@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
@@ -56,7 +58,8 @@ var _ Port = (*Egress)(nil)
 // EgressOptions configure an Egress.
 type EgressOptions struct {
 	// Dial opens a flow's connection (TCP) or socket (UDP) from the node;
-	// nil means a net.Dialer's.
+	// nil means a net.Dialer's. A UDP socket is a syscall.Conn (as a
+	// *net.UDPConn is), which its flow waits on without a buffer.
 	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
 	// Blocked tells destinations that are the node's own and not the
 	// Internet's, besides those that never are (see Internet): the public
@@ -472,7 +475,7 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 		return
 	}
 	var wq waiter.Queue
-	ep, terr := r.CreateEndpoint(&wq)
+	in, terr := r.CreateEndpoint(&wq)
 	if terr != nil {
 		e.stats.flows.Add(1)
 		e.stats.failed.Add(1)
@@ -480,7 +483,6 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 		e.wg.Done()
 		return
 	}
-	in := gonet.NewUDPConn(&wq, ep)
 	go func() {
 		defer e.wg.Done()
 		defer e.give()
@@ -497,9 +499,21 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 			e.stats.refused.Add(1)
 			return
 		}
+		sc, ok := out.(syscall.Conn)
+		var raw syscall.RawConn
+		if ok {
+			raw, err = sc.SyscallConn()
+		}
+		if !ok || err != nil {
+			e.stats.flows.Add(1)
+			e.stats.failed.Add(1)
+			e.log.Debug("egress: UDP flow not opened", "host", host, "to", far, "err", "no socket of the node's")
+			return
+		}
 		e.stats.flows.Add(1)
 		e.stats.opened.Add(1)
-		e.relayUDP(in, out)
+		f := &udpFlow{in: in, raw: raw}
+		f.relay(e.ctx, &wq, out, e.opts.UDPIdleTimeout)
 	}()
 }
 
@@ -523,39 +537,107 @@ func addrOf(a net.Addr) netip.Addr {
 	return netip.Addr{}
 }
 
-// relayUDP carries datagrams both ways until neither way carried one for
-// UDPIdleTimeout, or the egress closes.
-func (e *Egress) relayUDP(in, out net.Conn) {
-	var last atomic.Int64 // unix nanoseconds of the last datagram
-	last.Store(time.Now().UnixNano())
-	one := func(dst, src net.Conn) {
-		buf := make([]byte, 65535)
-		for {
-			src.SetReadDeadline(time.Now().Add(e.opts.UDPIdleTimeout))
-			n, err := src.Read(buf)
-			if err != nil {
-				if ne, ok := err.(net.Error); ok && ne.Timeout() &&
-					time.Since(time.Unix(0, last.Load())) < e.opts.UDPIdleTimeout {
-					continue // the other way is busy
-				}
-				return
-			}
-			last.Store(time.Now().UnixNano())
-			dst.Write(buf[:n])
+// udpBufs hold a datagram on its way through a UDP flow. A flow takes
+// one only once a datagram is there and gives it back once the datagram
+// is sent on: an idle flow holds none (with a buffer of its own for each
+// way, 4,096 flows held 512 MiB). They are as long as the longest
+// datagram, which either end may have reassembled from fragments.
+var udpBufs = sync.Pool{New: func() any {
+	b := make([]byte, 1<<16)
+	return &b
+}}
+
+// putUDPBuf gives back a buffer that held n bytes, cleared.
+func putUDPBuf(b *[]byte, n int) {
+	clear((*b)[:n])
+	udpBufs.Put(b)
+}
+
+// udpFlow is a host's UDP flow to the Internet, opened again from the
+// node. Its one goroutine waits for the Internet's datagrams (relay); the
+// host's are sent on by the goroutine that delivers them (NotifyEvent),
+// so that an idle flow holds a goroutine and no buffer.
+type udpFlow struct {
+	in   tcpip.Endpoint  // the host's side, on the egress's stack
+	raw  syscall.RawConn // the node's socket
+	last atomic.Int64    // unix nanoseconds of the last datagram either way
+}
+
+var _ waiter.EventListener = (*udpFlow)(nil)
+
+// NotifyEvent implements waiter.EventListener: the host sent datagrams.
+func (f *udpFlow) NotifyEvent(waiter.EventMask) { f.toInternet() }
+
+// toInternet sends what the host sent from the node's socket, without
+// waiting: a datagram the socket has no room for is lost, as on a full
+// link.
+func (f *udpFlow) toInternet() {
+	for {
+		b := udpBufs.Get().(*[]byte)
+		w := tcpip.SliceWriter(*b)
+		res, err := f.in.Read(&w, tcpip.ReadOptions{})
+		if err != nil {
+			udpBufs.Put(b) // none left, or the flow ended
+			return
 		}
+		f.last.Store(time.Now().UnixNano())
+		f.raw.Write(func(fd uintptr) bool {
+			for {
+				if _, err := syscall.Write(int(fd), (*b)[:res.Count]); err != syscall.EINTR {
+					return true
+				}
+			}
+		})
+		putUDPBuf(b, res.Count)
 	}
-	done := make(chan struct{}, 2)
-	go func() { one(out, in); done <- struct{}{} }()
-	go func() { one(in, out); done <- struct{}{} }()
-	ended := 0
-	select {
-	case <-done:
-		ended++
-	case <-e.ctx.Done():
-	}
-	in.Close()
-	out.Close()
-	for ; ended < 2; ended++ {
-		<-done
+}
+
+// relay carries datagrams both ways until neither way carried one for
+// idle, the Internet's end refused them (ICMP port unreachable), or ctx
+// ends. It waits for the Internet's datagrams without a buffer.
+func (f *udpFlow) relay(ctx context.Context, wq *waiter.Queue, out net.Conn, idle time.Duration) {
+	f.last.Store(time.Now().UnixNano())
+	var ent waiter.Entry
+	ent.Init(f, waiter.ReadableEvents)
+	wq.EventRegister(&ent)
+	defer wq.EventUnregister(&ent)
+	f.toInternet() // what came while the node's socket was being opened
+	stop := context.AfterFunc(ctx, func() { out.Close() })
+	defer stop()
+	for {
+		out.SetReadDeadline(time.Unix(0, f.last.Load()).Add(idle))
+		var b *[]byte
+		var n int
+		var rerr error
+		err := f.raw.Read(func(fd uintptr) bool {
+			got := udpBufs.Get().(*[]byte)
+			for {
+				n, rerr = syscall.Read(int(fd), *got)
+				if rerr != syscall.EINTR {
+					break
+				}
+			}
+			if rerr == syscall.EAGAIN {
+				udpBufs.Put(got) // and no reference kept while waiting
+				return false     // none there yet
+			}
+			b = got
+			return true
+		})
+		if err == nil && rerr != nil {
+			udpBufs.Put(b)
+			return // an ICMP error for the flow
+		}
+		if err != nil {
+			if ne, ok := err.(net.Error); ok && ne.Timeout() && time.Since(time.Unix(0, f.last.Load())) < idle {
+				continue // the host's way carried one
+			}
+			return
+		}
+		f.last.Store(time.Now().UnixNano())
+		var p bytes.Reader
+		p.Reset((*b)[:n])
+		f.in.Write(&p, tcpip.WriteOptions{}) // lost if the host's side is full, as on any link
+		putUDPBuf(b, n)
 	}
 }
