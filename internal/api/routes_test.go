@@ -101,3 +101,41 @@ func TestR43EffectiveRoutesToTheInternet(t *testing.T) {
 		t.Fatalf("with forced tunneling, 0.0.0.0/0 should go to the gateway, not the Internet: %+v", routes)
 	}
 }
+
+// TestR43EffectiveRoutesIPv6: a dual-stack VNet's interfaces show IPv6's
+// default route as Azure's do, ::/0 to Internet with serve
+// --internet-egress, which carries IPv6 out too; without it, and with
+// forced tunneling (which keeps IPv6 in, R25), ::/0 to None. A VNet of
+// IPv4 alone shows none.
+func TestR43EffectiveRoutesIPv6(t *testing.T) {
+	for _, internet := range []bool{true, false} {
+		e := newEnv(t, envOptions{internet: internet})
+		a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		n := netPath(subA, "rg", "networkInterfaces", "n")
+		e.must("PUT", n, nic(loc, a.defaultSubnet, ""))
+		if routes := effectiveRoutes(t, e, n); slices.ContainsFunc(routes, func(r effectiveRoute) bool { return slices.Contains(r.AddressPrefix, "::/0") }) {
+			t.Errorf("internet %v: an IPv4 VNet shows ::/0: %+v", internet, routes)
+		}
+		e.must("PUT", a.vnet, vnet(loc, []string{"10.1.0.0/16", "fd00:1::/48"},
+			subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27")))
+		want := "None"
+		if internet {
+			want = "Internet"
+		}
+		mustHaveRoutes(t, effectiveRoutes(t, e, n), []string{
+			"fd00:1::/48", "VnetLocal",
+			"::/0", want,
+		})
+		l := e.lng(a, "onprem", "203.0.113.1", "192.168.0.0/16")
+		e.must("PUT", netPath(subA, "rg", "connections", "s2s"), s2s(loc, a.gw, l))
+		forceTunnel(e, a, l)
+		routes := effectiveRoutes(t, e, n)
+		mustHaveRoutes(t, routes, []string{
+			"0.0.0.0/0", "VirtualNetworkGateway",
+			"::/0", "None",
+		})
+		if hasRoute(routes, "::/0", "Internet") {
+			t.Errorf("with forced tunneling, ::/0 still goes to the Internet: %+v", routes)
+		}
+	}
+}

@@ -13,9 +13,10 @@ import (
 // the VNet, connected ranges go to the gateway, and anything else goes to
 // the Internet when the data plane has a way there (internet: serve
 // --internet-egress), but for the private ranges, or is dropped ("None"),
-// unless forced tunneling sends 0.0.0.0/0 to the gateway. learned, when
-// not nil, returns the prefixes a gateway learned over BGP and installed
-// (R41).
+// unless forced tunneling sends 0.0.0.0/0 to the gateway; a VNet with an
+// IPv6 range shows ::/0 likewise, dropped with forced tunneling (nothing
+// leaves but through the site, R25). learned, when not nil, returns the
+// prefixes a gateway learned over BGP and installed (R41).
 func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatewayID string) []netip.Prefix) ([]arm.EffectiveRoute, error) {
 	s := r.Snapshot()
 	n, err := existing[arm.NetworkInterface](s.tx, arm.TypeNetworkInterface, nicID)
@@ -34,15 +35,20 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 	if v == nil || v.Properties.AddressSpace == nil {
 		return out, nil
 	}
+	six := false // the VNet has an IPv6 range
 	for _, p := range v.Properties.AddressSpace.AddressPrefixes {
 		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{p}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopVnetLocal})
+		if pp, err := netip.ParsePrefix(p); err == nil && pp.Addr().Is6() {
+			six = true
+		}
 	}
-	forced := false
+	// forced: IPv4's default route goes to a gateway; gateway6: IPv6's.
+	forced, gateway6 := false, false
 	byConn := map[string]*arm.EffectiveRoute{}
 	var order []string
 	for _, gr := range s.VNetRoutes(v.ID) {
-		if gr.Prefix.Bits() == 0 && gr.Prefix.Addr().Is4() {
-			forced = true
+		if gr.Prefix.Bits() == 0 {
+			forced, gateway6 = forced || gr.Prefix.Addr().Is4(), gateway6 || gr.Prefix.Addr().Is6()
 		}
 		e := byConn[gr.Connection+gr.Gateway]
 		if e == nil {
@@ -74,8 +80,8 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 		}
 		for _, p := range ps {
 			e.AddressPrefix = append(e.AddressPrefix, p.String())
-			if p.Bits() == 0 && p.Addr().Is4() {
-				forced = true // a site's default route wins the Internet's
+			if p.Bits() == 0 { // a site's default route wins the Internet's
+				forced, gateway6 = forced || p.Addr().Is4(), gateway6 || p.Addr().Is6()
 			}
 		}
 		out = append(out, e)
@@ -86,6 +92,14 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 			hop = arm.NextHopInternet
 		}
 		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{"0.0.0.0/0"}, NextHopIPAddress: []string{}, NextHopType: hop})
+	}
+	if six && !gateway6 {
+		// As the data plane does: IPv6 goes out when IPv4 does directly.
+		hop := arm.NextHopNone
+		if internet && !forced {
+			hop = arm.NextHopInternet
+		}
+		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{"::/0"}, NextHopIPAddress: []string{}, NextHopType: hop})
 	}
 	if internet {
 		// Azure's system routes: the private ranges and the shared
