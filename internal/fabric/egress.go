@@ -3,6 +3,7 @@ package fabric
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
 	"io"
 	"log/slog"
@@ -280,7 +281,13 @@ func (e *Egress) Deliver(b []byte) {
 			return
 		}
 		h := header.IPv6(b)
-		proto, transport = ipv6.ProtocolNumber, h.NextHeader()
+		var known bool
+		proto = ipv6.ProtocolNumber
+		if transport, known = ipv6Transport(b); !known {
+			// A fragment but the first: the stack reassembles it with
+			// the first, which tells what it carries.
+			transport = uint8(header.UDPProtocolNumber)
+		}
 		src, dst = netip.AddrFrom16(h.SourceAddress().As16()), netip.AddrFrom16(h.DestinationAddress().As16())
 	default:
 		e.stats.refused.Add(1)
@@ -293,6 +300,36 @@ func (e *Egress) Deliver(b []byte) {
 	pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
 	defer pkb.DecRef()
 	e.ep.InjectInbound(proto, pkb)
+}
+
+// ipv6Transport returns the protocol an IPv6 packet carries past its
+// Hop-by-Hop Options, Destination Options and Fragment headers (RFC 8200
+// §4.3, §4.5, §4.6): a host sends a UDP datagram longer than the MTU in
+// fragments. known is false for a fragment but the first, which does not
+// tell; a packet cut short, or with another extension header (Routing:
+// not to the destination it shows), carries what none is let out with.
+func ipv6Transport(b []byte) (transport uint8, known bool) {
+	next, off := b[6], header.IPv6MinimumSize
+	for range 8 { // more headers before the transport say something odd
+		switch next {
+		case uint8(header.IPv6HopByHopOptionsExtHdrIdentifier), uint8(header.IPv6DestinationOptionsExtHdrIdentifier):
+			if len(b) < off+8 {
+				return 0, true
+			}
+			next, off = b[off], off+(int(b[off+1])+1)*8
+		case uint8(header.IPv6FragmentExtHdrIdentifier):
+			if len(b) < off+8 {
+				return 0, true
+			}
+			if binary.BigEndian.Uint16(b[off+2:])>>3 != 0 {
+				return 0, false
+			}
+			next, off = b[off], off+8
+		default:
+			return next, true
+		}
+	}
+	return 0, true
 }
 
 // admits tells whether a host may reach dst from src through the egress.

@@ -259,6 +259,9 @@ func isTimeout(err error) bool {
 func FuzzEgress(f *testing.F) {
 	f.Add(ipv4Packet("198.51.100.2", 64))
 	f.Add([]byte{0x60, 0, 0, 0, 0, 8, 17, 64})
+	frag := make([]byte, 40+8+8) // IPv6, a Fragment header (offset 8 octets), UDP's second part
+	frag[0], frag[5], frag[6], frag[40], frag[43] = 0x60, 16, 44, 17, 8
+	f.Add(frag)
 	eg, err := NewEgress(NewRouter(), EgressOptions{Dial: func(context.Context, string, string) (net.Conn, error) {
 		return nil, errors.New("no Internet while fuzzing")
 	}})
@@ -550,9 +553,10 @@ func udpEcho(t testing.TB) func(ctx context.Context, network, addr string) (net.
 	}
 }
 
-// loopbackVNet makes a VNet router with a built-in host, 10.1.0.4, and a
-// way to the Internet whose flows dial.
-func loopbackVNet(t testing.TB, opts EgressOptions) (*Egress, *NetstackHost) {
+// loopbackVNet makes a VNet router with a built-in host at addr, in the
+// VNet's range of its /16 (IPv4) or /64 (IPv6), and a way to the
+// Internet whose flows opts.Dial opens.
+func loopbackVNet(t testing.TB, addr string, opts EgressOptions) (*Egress, *NetstackHost) {
 	t.Helper()
 	r := NewRouter()
 	eg, err := NewEgress(r, opts)
@@ -560,9 +564,15 @@ func loopbackVNet(t testing.TB, opts EgressOptions) (*Egress, *NetstackHost) {
 		t.Fatal(err)
 	}
 	t.Cleanup(eg.Close)
-	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
-	host := newHost(t, "web", "10.1.0.4", r)
-	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.4/32"), host}, {netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	a := netip.MustParseAddr(addr)
+	bits, all := 16, netip.MustParsePrefix("0.0.0.0/0")
+	if a.Is6() {
+		bits, all = 64, netip.MustParsePrefix("::/0")
+	}
+	vnet, _ := a.Prefix(bits)
+	eg.SetSources([]netip.Prefix{vnet})
+	host := newHost(t, "web", addr, r)
+	r.SetRoutes([]Route{{netip.PrefixFrom(a, a.BitLen()), host}, {all, eg}})
 	return eg, host
 }
 
@@ -592,7 +602,7 @@ func exchange(t testing.TB, u net.Conn, msg []byte) []byte {
 // keep two of 64 KiB for its whole life: a VNet host that opened the
 // 4,096 flows allowed pinned 512 MiB of the node's memory.
 func TestEgressIdleUDPFlowIsSmall(t *testing.T) {
-	eg, host := loopbackVNet(t, EgressOptions{Dial: udpEcho(t)})
+	eg, host := loopbackVNet(t, "10.1.0.4", EgressOptions{Dial: udpEcho(t)})
 	far := netip.MustParseAddrPort("198.51.100.2:53")
 	var ms runtime.MemStats
 	inUse := func() int64 {
@@ -628,9 +638,19 @@ func TestEgressIdleUDPFlowIsSmall(t *testing.T) {
 // which the host sends in fragments and the egress's stack reassembles,
 // goes out whole, and so does an answer as long (the node's socket
 // receives up to 64 KiB; the egress sends it to the host in fragments).
+// IPv6's fragments carry their transport in a Fragment header (RFC 8200
+// §4.5), not in the IPv6 header's Next Header, which the egress read
+// alone: from an IPv6 host, only what fit in one packet went out.
 func TestEgressUDPDatagramsOfAnySize(t *testing.T) {
-	_, host := loopbackVNet(t, EgressOptions{Dial: udpEcho(t)})
-	far := netip.MustParseAddrPort("198.51.100.2:53")
+	for _, c := range []struct{ host, far string }{{"10.1.0.4", "198.51.100.2:53"}, {"2001:db8:1::4", "[2001:db8:ffff::2]:53"}} {
+		t.Run(c.host, func(t *testing.T) {
+			datagramsOfAnySize(t, c.host, netip.MustParseAddrPort(c.far))
+		})
+	}
+}
+
+func datagramsOfAnySize(t *testing.T, addr string, far netip.AddrPort) {
+	eg, host := loopbackVNet(t, addr, EgressOptions{Dial: udpEcho(t)})
 	for _, size := range []int{0, 1, DefaultMTU, 8000, 65000} {
 		u, err := host.DialUDPFrom(host.Addr(), far)
 		if err != nil {
@@ -644,6 +664,9 @@ func TestEgressUDPDatagramsOfAnySize(t *testing.T) {
 			t.Errorf("%d bytes through the egress: %d came back", size, len(got))
 		}
 		u.Close()
+	}
+	if s := eg.Stats(); s.Refused != 0 {
+		t.Errorf("stats: %+v, want nothing refused", s)
 	}
 }
 
@@ -686,7 +709,7 @@ func TestEgressUDPFlowIdleEitherWay(t *testing.T) {
 		}
 		talker.WriteTo([]byte("last"), from)
 	}()
-	eg, host := loopbackVNet(t, EgressOptions{UDPIdleTimeout: idle, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	eg, host := loopbackVNet(t, "10.1.0.4", EgressOptions{UDPIdleTimeout: idle, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		to := sink.LocalAddr().String()
 		if strings.HasSuffix(addr, ":7") {
 			to = talker.LocalAddr().String()
