@@ -412,15 +412,10 @@ func (e *Egress) tcp(r *tcp.ForwarderRequest) {
 	defer cancel()
 	// Whether far is the node's own, asked of a UDP socket, which sends
 	// nothing as it connects: a TCP connection would reach the listener.
-	probe, err := e.opts.Dial(ctx, "udp", far.String())
-	if err == nil {
-		own := toSelf(probe)
-		probe.Close()
-		if own {
-			e.stats.refused.Add(1)
-			r.Complete(true)
-			return
-		}
+	if e.ownAddr(ctx, far) || e.standsForOwn(ctx, far) {
+		e.stats.refused.Add(1)
+		r.Complete(true)
+		return
 	}
 	e.stats.flows.Add(1)
 	out, err := e.opts.Dial(ctx, "tcp", far.String())
@@ -532,7 +527,7 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 			return
 		}
 		defer out.Close()
-		if toSelf(out) {
+		if toSelf(out) || e.standsForOwn(e.ctx, far) {
 			e.stats.refused.Add(1)
 			return
 		}
@@ -552,6 +547,25 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 		f := &udpFlow{in: in, raw: raw}
 		f.relay(e.ctx, &wq, out, e.opts.UDPIdleTimeout)
 	}()
+}
+
+// ownAddr tells whether far is one of the node's own addresses, asked of
+// a UDP socket, which sends nothing as it connects.
+func (e *Egress) ownAddr(ctx context.Context, far netip.AddrPort) bool {
+	c, err := e.opts.Dial(ctx, "udp", far.String())
+	if err != nil {
+		return false // then nothing reaches it from here either
+	}
+	defer c.Close()
+	return toSelf(c)
+}
+
+// standsForOwn tells whether far is a NAT64 or 6to4 address of one of
+// the node's own IPv4 addresses: a translator or relay on the node's
+// network takes what goes there back to the node.
+func (e *Egress) standsForOwn(ctx context.Context, far netip.AddrPort) bool {
+	v4, ok := carried(far.Addr())
+	return ok && e.ownAddr(ctx, netip.AddrPortFrom(v4, far.Port()))
 }
 
 // toSelf tells whether c, opened from the node, goes to one of the node's

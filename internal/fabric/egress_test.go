@@ -66,16 +66,17 @@ func TestInternetAddressesInIPv6(t *testing.T) {
 // internet is a namespace with Internet addresses the egress test reaches
 // from a "node" namespace, as a gateway node reaches the Internet.
 type internet struct {
-	node, far *netnstest.NS
-	nodeAddr  netip.Addr
-	farAddr   netip.Addr
+	node, far     *netnstest.NS
+	nodeIf, farIf string // their link's ends
+	nodeAddr      netip.Addr
+	farAddr       netip.Addr
 }
 
 func newInternet(t testing.TB) *internet {
 	netnstest.Require(t, "ip")
 	in := &internet{node: netnstest.New(t, "eg"), far: netnstest.New(t, "in"),
 		nodeAddr: netip.MustParseAddr("198.51.100.1"), farAddr: netip.MustParseAddr("198.51.100.2")}
-	netnstest.Link(t, in.node, in.nodeAddr.String()+"/24", in.far, in.farAddr.String()+"/24")
+	in.nodeIf, in.farIf = netnstest.Link(t, in.node, in.nodeAddr.String()+"/24", in.far, in.farAddr.String()+"/24")
 	return in
 }
 
@@ -323,6 +324,67 @@ func TestEgressNotToTheNode(t *testing.T) {
 	}
 }
 
+// TestEgressNotToTheNodeByNAT64: the node's own addresses are not the
+// Internet's as NAT64 or 6to4 addresses either (64:ff9b::a.b.c.d,
+// 2002:aabb:ccdd::): a translator or relay on the node's network would
+// take a VNet host's TCP connection or UDP flow there back to the node,
+// what listens on its public address. Here the node routes both
+// prefixes to the far namespace, as to a translator; the egress opens
+// nothing towards them and counts them refused, while a NAT64 address
+// of another's is still the Internet's.
+func TestEgressNotToTheNodeByNAT64(t *testing.T) {
+	in := newInternet(t)
+	in.node.Run("ip", "-6", "addr", "add", "2001:db8:ff::1/64", "dev", in.nodeIf, "nodad")
+	in.far.Run("ip", "-6", "addr", "add", "2001:db8:ff::2/64", "dev", in.farIf, "nodad")
+	for _, p := range []string{"64:ff9b::/96", "2002::/16"} {
+		in.node.Run("ip", "-6", "route", "add", p, "via", "2001:db8:ff::2")
+	}
+	dials := make(chan string, 10)
+	eg, host := vnetOf(t, "2001:db8:1::4", EgressOptions{Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+		if network == "tcp" {
+			dials <- addr
+		}
+		return in.dial(ctx, network, addr)
+	}})
+	viaNAT64 := netip.MustParseAddr("64:ff9b::" + in.nodeAddr.String())
+	via6to4 := netip.MustParseAddr("2002:c633:6401::1") // 198.51.100.1
+	for _, a := range []netip.Addr{viaNAT64, via6to4} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if c, err := host.Dial(ctx, netip.AddrPortFrom(a, 7443)); err == nil {
+			c.Close()
+		}
+		cancel()
+	}
+	u, err := host.DialUDPFrom(host.Addr(), netip.AddrPortFrom(viaNAT64, 5353))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer u.Close()
+	u.Write([]byte("to the node"))
+	for deadline := time.Now().Add(10 * time.Second); eg.Stats().Refused < 3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	if s := eg.Stats(); s.Refused < 3 || s.Opened != 0 || s.Failed != 0 {
+		t.Errorf("stats after TCP and UDP to the node's NAT64 and 6to4 addresses: %+v, want 3 refused", s)
+	}
+	select {
+	case d := <-dials:
+		t.Errorf("the node opened a TCP connection to %s, its own address", d)
+	default:
+	}
+	// Another's NAT64 address is the Internet's: the node tries it.
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	go host.Dial(ctx, netip.MustParseAddrPort("[64:ff9b::203.0.113.9]:443"))
+	select {
+	case <-dials:
+	case <-time.After(10 * time.Second):
+		t.Error("the node did not open a connection to another's NAT64 address")
+	}
+}
+
 // TestEgressCloseWithHalfClosedFlow: Close ends a TCP flow one side of
 // which ended its sending (a host that sent its request and shut its
 // writing, a server that has not answered yet): it does not wait forever.
@@ -553,10 +615,10 @@ func udpEcho(t testing.TB) func(ctx context.Context, network, addr string) (net.
 	}
 }
 
-// loopbackVNet makes a VNet router with a built-in host at addr, in the
+// vnetOf makes a VNet router with a built-in host at addr, in the
 // VNet's range of its /16 (IPv4) or /64 (IPv6), and a way to the
 // Internet whose flows opts.Dial opens.
-func loopbackVNet(t testing.TB, addr string, opts EgressOptions) (*Egress, *NetstackHost) {
+func vnetOf(t testing.TB, addr string, opts EgressOptions) (*Egress, *NetstackHost) {
 	t.Helper()
 	r := NewRouter()
 	eg, err := NewEgress(r, opts)
@@ -602,7 +664,7 @@ func exchange(t testing.TB, u net.Conn, msg []byte) []byte {
 // keep two of 64 KiB for its whole life: a VNet host that opened the
 // 4,096 flows allowed pinned 512 MiB of the node's memory.
 func TestEgressIdleUDPFlowIsSmall(t *testing.T) {
-	eg, host := loopbackVNet(t, "10.1.0.4", EgressOptions{Dial: udpEcho(t)})
+	eg, host := vnetOf(t, "10.1.0.4", EgressOptions{Dial: udpEcho(t)})
 	far := netip.MustParseAddrPort("198.51.100.2:53")
 	var ms runtime.MemStats
 	inUse := func() int64 {
@@ -650,7 +712,7 @@ func TestEgressUDPDatagramsOfAnySize(t *testing.T) {
 }
 
 func datagramsOfAnySize(t *testing.T, addr string, far netip.AddrPort) {
-	eg, host := loopbackVNet(t, addr, EgressOptions{Dial: udpEcho(t)})
+	eg, host := vnetOf(t, addr, EgressOptions{Dial: udpEcho(t)})
 	for _, size := range []int{0, 1, DefaultMTU, 8000, 65000} {
 		u, err := host.DialUDPFrom(host.Addr(), far)
 		if err != nil {
@@ -709,7 +771,7 @@ func TestEgressUDPFlowIdleEitherWay(t *testing.T) {
 		}
 		talker.WriteTo([]byte("last"), from)
 	}()
-	eg, host := loopbackVNet(t, "10.1.0.4", EgressOptions{UDPIdleTimeout: idle, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+	eg, host := vnetOf(t, "10.1.0.4", EgressOptions{UDPIdleTimeout: idle, Dial: func(ctx context.Context, network, addr string) (net.Conn, error) {
 		to := sink.LocalAddr().String()
 		if strings.HasSuffix(addr, ":7") {
 			to = talker.LocalAddr().String()
