@@ -29,7 +29,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
 	{"vnetgw_vnet_forwarded_packets_total", "counter", "packets the VNet's router forwarded"},
 	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43; with --internet-egress also what may not go to the Internet), ttl_expired, malformed"},
-	{"vnetgw_vnet_internet_flows_total", "counter", "TCP connections and UDP flows of the VNet's hosts to the Internet (serve --internet-egress), by result: opened, failed (the node could not open it: refused, unreachable), full (as many flows were open as may be)"},
+	{"vnetgw_vnet_internet_flows_total", "counter", "TCP connections and UDP flows of the VNet's hosts to the Internet (serve --internet-egress), by result: opened, failed (the node could not open it: refused, unreachable), full (refused while as many flows were open as may be: each attempt counts, every SYN a host sends again and every datagram of a UDP flow that could not open)"},
 	{"vnetgw_vnet_internet_flows", "gauge", "TCP connections and UDP flows of the VNet's hosts to the Internet open now"},
 	{"vnetgw_p2s_connections", "gauge", "point-to-site clients connected to the gateway instance, by protocol (Azure: P2S Connection Count)"},
 	{"vnetgw_bgp_peer_up", "gauge", "1 when the BGP session with the peer is Established (Azure: BGP Peer Status)"},
