@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"path"
@@ -11,7 +12,42 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/insights"
+	"github.com/vnetgw/vnetgw/internal/region"
 )
+
+// TestRecreatedConnectionShowsNoOldStatus: a connection deleted and made
+// again under its name is a new connection (a new resourceGuid): until
+// the data plane reports on it, a GET shows its status Unknown and no
+// bytes, not the status the deleted one left behind (Connected, its
+// counters; the reconcile loop removes that only at its next pass, up to
+// 2 s after the delete, and took its bytes as the new one's base).
+func TestRecreatedConnectionShowsNoOldStatus(t *testing.T) {
+	var reg *region.Region
+	e := newEnv(t, envOptions{reg: &reg})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	c := netPath(subA, "rg", "connections", "c")
+	body := s2s(loc, s.gw, e.lng(s, "site", "203.0.113.1", "192.168.0.0/24"))
+	guid := e.must("PUT", c, body).str("properties.resourceGuid")
+	// As the reconcile loop writes it for the connection.
+	old := `{"connectionStatus":"Connected","ingressBytes":1234,"egressBytes":5678,"guid":"` + guid + `"}`
+	if err := reg.PutStatuses(context.Background(), map[string][]byte{c: []byte(old)}); err != nil {
+		t.Fatal(err)
+	}
+	if r := e.must("GET", c, nil); r.str("properties.connectionStatus") != "Connected" || r.field("properties.ingressBytesTransferred") != 1234.0 {
+		t.Fatalf("the connection does not show its status: %s", r.body)
+	}
+	e.must("DELETE", c, nil)
+	if g := e.must("PUT", c, body).str("properties.resourceGuid"); g == guid {
+		t.Fatalf("the connection made again has the deleted one's resourceGuid %s", g)
+	}
+	r := e.must("GET", c, nil)
+	if st := r.str("properties.connectionStatus"); st != "Unknown" {
+		t.Errorf("the new connection shows status %s, want Unknown (nothing observed of it yet)", st)
+	}
+	if in, out := r.field("properties.ingressBytesTransferred"), r.field("properties.egressBytesTransferred"); in != nil && in != 0.0 || out != nil && out != 0.0 {
+		t.Errorf("the new connection shows %v/%v bytes in/out, the deleted one's", in, out)
+	}
+}
 
 // TestVNetAndGatewayReads covers a VNet's CheckIPAddressAvailability and
 // usages and a gateway's connections, as ARM serves them.

@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/region"
 )
 
@@ -74,9 +75,60 @@ func TestCounterBaseWithinAnEngine(t *testing.T) {
 		{"e1", &[2]uint64{10, 70}, [2]int64{150, 160}},   // started again
 		{"e2", &[2]uint64{500, 500}, [2]int64{150, 160}}, // another engine
 	} {
-		base, shown := counterBase(stored, c.epoch, c.raw)
+		base, shown := counterBase(stored, "", c.epoch, c.raw)
 		if got := [2]int64{base.Ingress, base.Egress}; got != c.want || shown != [2]int64{150, 160} {
 			t.Errorf("engine %s, counters %v: base %v, shown %v; want base %v", c.epoch, c.raw, got, shown, c.want)
 		}
+	}
+}
+
+// TestRecreatedConnectionCountsFromZero: a connection deleted and made
+// again under its id (as a script does that deletes and creates it) counts
+// its own bytes, not the deleted one's too: the status the deleted one
+// left (removed only at the loop's next status pass) was taken as the new
+// one's base, and it showed the old bytes for good.
+func TestRecreatedConnectionCountsFromZero(t *testing.T) {
+	f := gatewayFixture(t)
+	ctx := context.Background()
+	va, ga := f.gateway(t, "again", "a", "10.1.0.0/16", 0, 1)
+	vb, gb := f.gateway(t, "again", "b", "10.2.0.0/16", 0, 1)
+	ab := f.connect(t, "again", ga, gb, false)
+	f.connect(t, "again", gb, ga, false)
+	ha, _ := f.nic(t, "again", "host-a", va.Child("subnets", "default"))
+	hb, hbAddr := f.nic(t, "again", "host-b", vb.Child("subnets", "default"))
+	f.waitHost(t, ha)
+	f.waitHost(t, hb)
+	h, _ := f.eng.NetstackHost(ha.Key())
+	shown := func() *arm.Connection {
+		doc, err := f.reg.Get(ab)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return doc.(*arm.Connection)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for c := shown(); c.Properties.IngressBytesTransferred == 0 || c.Properties.EgressBytesTransferred == 0; c = shown() {
+		if time.Now().After(deadline) {
+			t.Fatalf("no traffic counted in 30 s: %+v", c.Properties)
+		}
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		h.Ping(pctx, hbAddr)
+		cancel()
+	}
+	before := shown().Properties
+	if _, err := f.reg.Delete(ctx, ab); err != nil {
+		t.Fatal(err)
+	}
+	f.connect(t, "again", ga, gb, false)
+	// No traffic since: once its tunnel is up again, it shows fewer
+	// bytes than the deleted one carried.
+	deadline = time.Now().Add(30 * time.Second)
+	for c := shown(); c.Properties.ConnectionStatus != region.Connected ||
+		c.Properties.IngressBytesTransferred >= before.IngressBytesTransferred || c.Properties.EgressBytesTransferred >= before.EgressBytesTransferred; c = shown() {
+		if time.Now().After(deadline) {
+			t.Fatalf("made again, the connection shows %s, %d/%d bytes in/out; the deleted one had carried %d/%d",
+				c.Properties.ConnectionStatus, c.Properties.IngressBytesTransferred, c.Properties.EgressBytesTransferred, before.IngressBytesTransferred, before.EgressBytesTransferred)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }

@@ -19,19 +19,20 @@ const (
 	FastStatusPeriod   = 15 * time.Second
 )
 
-// counterBase returns what a connection carried before the data plane
-// engine epoch started, from its stored status: the base stored with it
-// when it was written under epoch, else (another engine wrote it: serve
-// restarted, the VNet moved here) the bytes it showed then; and the
-// ingress and egress bytes it showed.
+// counterBase returns what the connection with resourceGuid guid carried
+// before the data plane engine epoch started, from its stored status
+// (nothing when that is of an earlier connection of its id, deleted
+// since): the base stored with it when it was written under epoch, else
+// (another engine wrote it: serve restarted, the VNet moved here) the
+// bytes it showed then; and the ingress and egress bytes it showed.
 //
 // raw, when the connection is observed, are its counters now: lower than
 // what the stored bytes had of the engine's, they started again within
 // it (the connection left the data plane a moment and came back), and
 // the bytes shown are the base too.
-func counterBase(stored []byte, epoch string, raw *[2]uint64) (region.CounterBase, [2]int64) {
+func counterBase(stored []byte, guid, epoch string, raw *[2]uint64) (region.CounterBase, [2]int64) {
 	var old region.ConnectionStatus
-	if stored == nil || json.Unmarshal(stored, &old) != nil {
+	if stored == nil || json.Unmarshal(stored, &old) != nil || !old.Of(guid) {
 		return region.CounterBase{}, [2]int64{}
 	}
 	shown := [2]int64{old.IngressBytes, old.EgressBytes}
@@ -112,7 +113,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 				continue
 			}
 		}
-		want := &region.ConnectionStatus{ConnectionStatus: region.NotConnected, Reason: "the gateway has no tunnel for this connection"}
+		want := &region.ConnectionStatus{ConnectionStatus: region.NotConnected, Reason: "the gateway has no tunnel for this connection", GUID: c.Properties.ResourceGUID}
 		if r, ok := s.RemoteOf(c); !ok {
 			want.Reason = "the remote end has no IP address: a remote gateway without a public address yet"
 		} else {
@@ -126,7 +127,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		if o, ok := observed.Connections[key]; ok {
 			raw = &[2]uint64{o.Ingress, o.Egress}
 		}
-		base, shown := counterBase(s.Status(key), observed.Epoch, raw)
+		base, shown := counterBase(s.Status(key), c.Properties.ResourceGUID, observed.Epoch, raw)
 		want.Epoch, want.IngressBytes, want.EgressBytes = observed.Epoch, shown[0], shown[1]
 		if base.Ingress != 0 || base.Egress != 0 || len(base.Tunnels) > 0 {
 			want.Base = &base

@@ -386,7 +386,7 @@ func renderConnection(tx *txn, doc any) any {
 	p := &c.Properties
 	p.SharedKey = ""
 	p.ConnectionStatus = "Unknown"
-	if st := statusOf[ConnectionStatus](tx, c.ID); st != nil {
+	if st := statusOf[ConnectionStatus](tx, c.ID); st != nil && st.Of(p.ResourceGUID) {
 		p.ConnectionStatus = st.ConnectionStatus
 		p.IngressBytesTransferred, p.EgressBytesTransferred = st.IngressBytes, st.EgressBytes
 		p.TunnelConnectionStatus = st.Tunnels

@@ -36,7 +36,17 @@ type ConnectionStatus struct {
 	// serve or a move of the VNet to another node (R39).
 	Epoch string       `json:"epoch,omitempty"`
 	Base  *CounterBase `json:"base,omitempty"`
+	// GUID is the resourceGuid of the connection it was written for:
+	// a connection deleted and made again under its id (a new
+	// resourceGuid) is another, and shows nothing of the first's
+	// status.
+	GUID string `json:"guid,omitempty"`
 }
+
+// Of reports whether the status is of the connection with resourceGuid
+// guid. One written before GUID was stored is taken as of the
+// connection that has its id.
+func (s *ConnectionStatus) Of(guid string) bool { return s.GUID == "" || s.GUID == guid }
 
 // CounterBase is what a connection carried under engines before the
 // current one, in all and by tunnel name.
