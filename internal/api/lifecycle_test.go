@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"net/http"
 	"testing"
 )
 
@@ -197,11 +198,16 @@ func TestGatewayIPConfigRename(t *testing.T) {
 }
 
 // TestMissingGroupCodes: a PATCH and a NAT rule PUT in a group that does
-// not exist answer ResourceGroupNotFound, as GET, PUT and DELETE do.
+// not exist answer ResourceGroupNotFound, as GET, PUT and DELETE do; so
+// does a PATCH of the missing group itself (it answered ResourceNotFound
+// of a resource with an empty name).
 func TestMissingGroupCodes(t *testing.T) {
 	e := newEnv(t)
 	if r := e.do("PATCH", netPath(subA, "nogroup", "virtualNetworks", "v"), obj{"tags": obj{"a": "b"}}); r.code() != "ResourceGroupNotFound" {
 		t.Errorf("PATCH: %d %s", r.status, r.body)
+	}
+	if r := e.do("PATCH", rgPath(subA, "nogroup"), obj{"tags": obj{"a": "b"}}); r.status != http.StatusNotFound || r.code() != "ResourceGroupNotFound" {
+		t.Errorf("PATCH of the group: %d %s", r.status, r.body)
 	}
 	if r := e.do("PUT", netPath(subA, "nogroup", "virtualNetworkGateways", "g")+"/natRules/n", obj{"properties": obj{}}); r.code() != "ResourceGroupNotFound" {
 		t.Errorf("PUT natRule: %d %s", r.status, r.body)

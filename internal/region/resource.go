@@ -166,10 +166,10 @@ func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags map[string]stri
 	}
 	var out any
 	_, err := r.update(ctx, func(tx *txn) error {
-		if kind != arm.TypeResourceGroup {
-			if _, err := requireGroup(tx, id); err != nil {
-				return err
-			}
+		// A missing group is ResourceGroupNotFound, also when it is the
+		// resource PATCHed.
+		if _, err := requireGroup(tx, id); err != nil {
+			return err
 		}
 		doc := tx.get(kind, id.Key())
 		if doc == nil {
