@@ -1,8 +1,10 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
+	"path"
 	"slices"
 	"strings"
 	"testing"
@@ -296,4 +298,76 @@ func TestActiveActive(t *testing.T) {
 	if a := e.must("GET", pip2, nil).str("properties.ipAddress"); a != "" {
 		t.Fatalf("the deleted gateway's second address %s was not released (R20)", a)
 	}
+}
+
+// TestPrefixesWithSpaces: a prefix with spaces around it (a line of a
+// file written with CRLF ends in \r) is taken as the prefix it is, and
+// stored and shown without them, so that the data plane takes it too: it
+// was stored as given, and the tunnel (and the device's configuration,
+// made from the same data-plane configuration) had no traffic selectors,
+// the VNet's range and the site's being unreadable to it.
+func TestPrefixesWithSpaces(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	v := netPath(subA, "rg", "virtualNetworks", "v")
+	e.must("PUT", v, vnet(loc, []string{"10.1.0.0/16 "}, subnet("default", " 10.1.0.0/24"),
+		obj{"name": "GatewaySubnet", "properties": obj{"addressPrefixes": []string{"10.1.255.0/27\r"}}}))
+	pip := netPath(subA, "rg", "publicIPAddresses", "pip")
+	e.must("PUT", pip, publicIP(loc, "Dynamic"))
+	gw := netPath(subA, "rg", "virtualNetworkGateways", "gw")
+	g := gateway(loc, v+"/subnets/GatewaySubnet", pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{" 172.16.0.0/24"}}}
+	g["properties"].(obj)["customRoutes"] = obj{"addressPrefixes": []string{"10.9.0.0/16\r\n"}}
+	e.must("PUT", gw, g)
+	l := netPath(subA, "rg", "localNetworkGateways", "l")
+	e.must("PUT", l, localGateway(loc, "203.0.113.1", "192.168.0.0/24\r"))
+	c := netPath(subA, "rg", "connections", "c")
+	e.must("PUT", c, s2s(loc, gw, l))
+
+	for _, f := range []struct{ path, field, want string }{
+		{v, "properties.addressSpace.addressPrefixes.0", "10.1.0.0/16"},
+		{v, "properties.subnets.0.properties.addressPrefix", "10.1.0.0/24"},
+		{v + "/subnets/GatewaySubnet", "properties.addressPrefixes.0", "10.1.255.0/27"},
+		{gw, "properties.vpnClientConfiguration.vpnClientAddressPool.addressPrefixes.0", "172.16.0.0/24"},
+		{gw, "properties.customRoutes.addressPrefixes.0", "10.9.0.0/16"},
+		{l, "properties.localNetworkAddressSpace.addressPrefixes.0", "192.168.0.0/24"},
+	} {
+		if got := e.must("GET", f.path, nil).str(f.field); got != f.want {
+			t.Errorf("%s %s: %q, want %q", path.Base(f.path), f.field, got, f.want)
+		}
+	}
+	var script string
+	json.Unmarshal(e.must("POST", c+"/vpndeviceconfigurationscript", nil).body, &script)
+	for _, want := range []string{"local_ts = 192.168.0.0/24\n", "remote_ts = 10.1.0.0/16, 172.16.0.0/24\n"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("the device's configuration lacks %q: the tunnel's selectors are\n%s", want, grepLines(script, "_ts"))
+		}
+	}
+	// A connection's own selectors.
+	cb := s2s(loc, gw, l)
+	cb["properties"].(obj)["usePolicyBasedTrafficSelectors"] = true
+	cb["properties"].(obj)["ipsecPolicies"] = []obj{{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 1024000,
+		"ipsecEncryption": "GCMAES256", "ipsecIntegrity": "GCMAES256", "ikeEncryption": "GCMAES256", "ikeIntegrity": "SHA256",
+		"dhGroup": "ECP256", "pfsGroup": "None"}}
+	cb["properties"].(obj)["trafficSelectorPolicies"] = []obj{{"localAddressRanges": []string{"10.1.0.0/24 "}, "remoteAddressRanges": []string{"\t192.168.0.0/25"}}}
+	if got := e.must("PUT", c, cb).str("properties.trafficSelectorPolicies.0.remoteAddressRanges.0"); got != "192.168.0.0/25" {
+		t.Errorf("connection: remote range %q, want 192.168.0.0/25", got)
+	}
+	json.Unmarshal(e.must("POST", c+"/vpndeviceconfigurationscript", nil).body, &script)
+	for _, want := range []string{"local_ts = 192.168.0.0/25\n", "remote_ts = 10.1.0.0/24\n"} {
+		if !strings.Contains(script, want) {
+			t.Errorf("with trafficSelectorPolicies, the device's configuration lacks %q: the tunnel's selectors are\n%s", want, grepLines(script, "_ts"))
+		}
+	}
+}
+
+// grepLines returns the lines of s that hold sub.
+func grepLines(s, sub string) string {
+	var out []string
+	for l := range strings.Lines(s) {
+		if strings.Contains(l, sub) {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }

@@ -302,7 +302,10 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.usePolicyBasedTrafficSelectors",
 			Message: "usePolicyBasedTrafficSelectors needs a custom IPsec/IKE policy (ipsecPolicies)"}
 	}
-	for i, ts := range p.TrafficSelectorPolicies {
+	p.TrafficSelectorPolicies = slices.Clone(p.TrafficSelectorPolicies)
+	for i := range p.TrafficSelectorPolicies {
+		ts := &p.TrafficSelectorPolicies[i]
+		ts.LocalAddressRanges, ts.RemoteAddressRanges = trimmed(ts.LocalAddressRanges), trimmed(ts.RemoteAddressRanges)
 		f := fmt.Sprintf("properties.trafficSelectorPolicies[%d]", i)
 		if len(ts.LocalAddressRanges) == 0 || len(ts.RemoteAddressRanges) == 0 {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: f, Message: f + " needs localAddressRanges and remoteAddressRanges"}

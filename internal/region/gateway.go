@@ -87,7 +87,10 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 			p.CustomRoutes = nil
 		}
 		if p.CustomRoutes != nil {
-			if _, err := rules.ParsePrefixes("properties.customRoutes.addressPrefixes", p.CustomRoutes.AddressPrefixes); err != nil {
+			cr := *p.CustomRoutes
+			cr.AddressPrefixes = trimmed(cr.AddressPrefixes)
+			p.CustomRoutes = &cr
+			if _, err := rules.ParsePrefixes("properties.customRoutes.addressPrefixes", cr.AddressPrefixes); err != nil {
 				return err
 			}
 		}
@@ -339,7 +342,10 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vpnClientAddressPool",
 			Message: "point-to-site needs a client address pool (vpnClientAddressPool.addressPrefixes)"}
 	}
-	pool, err := rules.ParsePrefixes("properties.vpnClientConfiguration.vpnClientAddressPool.addressPrefixes", nc.VPNClientAddressPool.AddressPrefixes)
+	np := *nc.VPNClientAddressPool
+	np.AddressPrefixes = trimmed(np.AddressPrefixes)
+	nc.VPNClientAddressPool = &np
+	pool, err := rules.ParsePrefixes("properties.vpnClientConfiguration.vpnClientAddressPool.addressPrefixes", np.AddressPrefixes)
 	if err != nil {
 		return err
 	}

@@ -54,7 +54,8 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 		}
 		var prefixes []string
 		if p.LocalNetworkAddressSpace != nil {
-			prefixes = p.LocalNetworkAddressSpace.AddressPrefixes
+			prefixes = trimmed(p.LocalNetworkAddressSpace.AddressPrefixes)
+			p.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
 		}
 		if _, err := rules.ParsePrefixes("properties.localNetworkAddressSpace.addressPrefixes", prefixes); err != nil {
 			return err

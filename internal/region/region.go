@@ -336,6 +336,22 @@ func requireGroup(tx *txn, id arm.ID) (*arm.ResourceGroup, error) {
 	return g, nil
 }
 
+// trimmed returns prefixes as they are stored: without the spaces around
+// them that rules.ParsePrefix lets pass (a line of a file written with
+// CRLF ends in \r), which the data plane, reading them again, would not
+// take (the VNet's range or a site's gone from routes and traffic
+// selectors). A new slice: ss may be the model's.
+func trimmed(ss []string) []string {
+	if ss == nil {
+		return nil
+	}
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = strings.TrimSpace(s)
+	}
+	return out
+}
+
 // storedID is the id a resource was created with (stored), for a write
 // of it through id: ids compare without case, and a resource keeps the
 // case of its first, as ARM's do.

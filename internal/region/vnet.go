@@ -87,7 +87,10 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 		return &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: "properties.addressSpace.addressPrefixes",
 			Message: "a virtual network needs at least one address prefix in properties.addressSpace.addressPrefixes"}
 	}
-	space, aerr := rules.ParsePrefixes("properties.addressSpace.addressPrefixes", v.Properties.AddressSpace.AddressPrefixes)
+	as := *v.Properties.AddressSpace
+	as.AddressPrefixes = trimmed(as.AddressPrefixes)
+	v.Properties.AddressSpace = &as
+	space, aerr := rules.ParsePrefixes("properties.addressSpace.addressPrefixes", as.AddressPrefixes)
 	if aerr != nil {
 		return aerr
 	}
@@ -123,6 +126,7 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 		if err := subnetPrefixFields(s, fmt.Sprintf("properties.subnets[%d].properties", i)); err != nil {
 			return err
 		}
+		s.Properties.AddressPrefix, s.Properties.AddressPrefixes = strings.TrimSpace(s.Properties.AddressPrefix), trimmed(s.Properties.AddressPrefixes)
 		field := fmt.Sprintf("properties.subnets[%d].properties.addressPrefix", i)
 		if len(s.Prefixes()) == 0 {
 			return &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: field, Message: fmt.Sprintf("subnet %s needs an address prefix", s.Name)}
