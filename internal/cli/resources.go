@@ -474,23 +474,50 @@ func subnetCommand(g *globals) *cobra.Command {
 			return fn(cmd.Context(), c, i)
 		}
 	}
-	create := common(&cobra.Command{Use: "create", Short: "Create or update a subnet (name it GatewaySubnet for a gateway)", Args: cobra.NoArgs,
+	var create *cobra.Command
+	create = common(&cobra.Command{Use: "create", Short: "Create or update a subnet (name it GatewaySubnet for a gateway; an existing one keeps what the flags do not change)", Args: cobra.NoArgs,
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
-			s := arm.Subnet{Properties: arm.SubnetProperties{AddressPrefixes: given}}
-			if len(given) == 1 {
-				s.Properties = arm.SubnetProperties{AddressPrefix: given[0]}
-			}
+			var rt *arm.SubResource
 			if routeTable != "" {
-				rt, err := g.resourceID(rg, "routeTables", routeTable)
+				rid, err := g.resourceID(rg, "routeTables", routeTable)
 				if err != nil {
 					return fmt.Errorf("--route-table: %w", err)
 				}
-				s.Properties.RouteTable = arm.Ref(rt.String())
+				rt = arm.Ref(rid.String())
 			}
-			return g.put(ctx, c, id, s, cols)
+			for try := 0; ; try++ {
+				// Keep what a subnet already has that the flags do not
+				// change (a PUT replaces it all): run again to change its
+				// prefixes, it dropped its route table, and its hosts'
+				// traffic no longer went through the appliance.
+				var old arm.Subnet
+				err := c.Get(ctx, id, &old)
+				if err != nil && !client.IsNotFound(err) {
+					return err
+				}
+				s := arm.Subnet{Properties: arm.SubnetProperties{AddressPrefix: old.Properties.AddressPrefix,
+					AddressPrefixes: old.Properties.AddressPrefixes, RouteTable: old.Properties.RouteTable}}
+				if create.Flags().Changed("address-prefixes") {
+					s.Properties.AddressPrefix, s.Properties.AddressPrefixes = "", given
+					if len(given) == 1 {
+						s.Properties.AddressPrefix, s.Properties.AddressPrefixes = given[0], nil
+					}
+				}
+				if create.Flags().Changed("route-table") {
+					s.Properties.RouteTable = rt // "": off the subnet
+				}
+				if old.Etag == "" {
+					return g.put(ctx, c, id, s, cols)
+				}
+				// Written only while the subnet is as read.
+				err = g.put(client.WithIfMatch(ctx, old.Etag), c, id, s, cols)
+				if !client.IsPreconditionFailed(err) || try == 4 {
+					return err
+				}
+			}
 		})}, true)
 	create.Flags().StringSliceVar(&given, "address-prefixes", nil, "address prefixes of the subnet")
-	create.Flags().StringVar(&routeTable, "route-table", "", "route table (name or id) whose user-defined routes the subnet's hosts follow (R26)")
+	create.Flags().StringVar(&routeTable, "route-table", "", "route table (name or id) whose user-defined routes the subnet's hosts follow (R26); \"\" takes it off the subnet")
 	show := common(&cobra.Command{Use: "show", Short: "Show a subnet", Args: cobra.NoArgs,
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 			var out json.RawMessage

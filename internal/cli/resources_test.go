@@ -199,3 +199,35 @@ func TestReservedPrivateAddressMessage(t *testing.T) {
 		t.Errorf("exit %d, want PrivateIPAddressIsReserved that says the addresses are reserved:\n%s%s", code, out, errOut)
 	}
 }
+
+// vnet subnet create on a subnet that exists ("Create or update") changes
+// what its flags name and keeps the rest: run again to change its
+// prefixes, it dropped the subnet's route table, so that its hosts'
+// traffic went around the appliance the table sent it through (R26); and
+// a route table could not be set without giving the prefixes again.
+func TestSubnetCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16")
+	must(t, "route-table", "create", "-g", "rg", "-n", "via-nva")
+	subnet := []string{"vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "app"}
+	must(t, append(subnet, "--address-prefixes", "10.1.1.0/24", "--route-table", "via-nva")...)
+	show := func() arm.Subnet {
+		t.Helper()
+		var s arm.Subnet
+		mustJSON(t, &s, "vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "app")
+		return s
+	}
+	must(t, append(subnet, "--address-prefixes", "10.1.2.0/23")...)
+	if s := show(); s.Properties.AddressPrefix != "10.1.2.0/23" || !strings.HasSuffix(s.Properties.RouteTable.RefID(), "/via-nva") {
+		t.Errorf("--address-prefixes alone: prefix %q, route table %q; want 10.1.2.0/23 and via-nva kept", s.Properties.AddressPrefix, s.Properties.RouteTable.RefID())
+	}
+	must(t, append(subnet, "--route-table", "")...)
+	if s := show(); s.Properties.AddressPrefix != "10.1.2.0/23" || s.Properties.RouteTable.RefID() != "" {
+		t.Errorf("--route-table \"\": prefix %q, route table %q; want 10.1.2.0/23 and none", s.Properties.AddressPrefix, s.Properties.RouteTable.RefID())
+	}
+	must(t, append(subnet, "--route-table", "via-nva")...)
+	if s := show(); s.Properties.AddressPrefix != "10.1.2.0/23" || !strings.HasSuffix(s.Properties.RouteTable.RefID(), "/via-nva") {
+		t.Errorf("--route-table alone: prefix %q, route table %q; want 10.1.2.0/23 and via-nva", s.Properties.AddressPrefix, s.Properties.RouteTable.RefID())
+	}
+}

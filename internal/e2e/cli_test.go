@@ -93,7 +93,7 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("route-table show:\n%s", out)
 	}
 	refuse("InUseRouteTableCannotBeDeleted", "route-table", "delete", "-g", "demo", "-n", "to-nva")
-	run("vnet", "subnet", "create", "-g", "demo", "--vnet-name", "hub", "-n", "front", "--address-prefixes", "10.1.5.0/24")
+	run("vnet", "subnet", "create", "-g", "demo", "--vnet-name", "hub", "-n", "front", "--route-table", "") // the table off the subnet
 	run("route-table", "delete", "-g", "demo", "-n", "to-nva")
 
 	// Two public addresses make an active-active gateway, as with az.
