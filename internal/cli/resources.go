@@ -1174,14 +1174,16 @@ func nicCommand(g *globals) *cobra.Command {
 		columns: []column{nameCol, groupColumn, locationCol, col("PrivateIP", "properties.ipConfigurations.0.properties.privateIPAddress"),
 			col("Attachment", "properties.attachment.kind"), stateCol}}
 	var vnet, subnet, ip, attach, netns string
-	create := g.createCmd(k, "Create or update a network interface", func(cmd *cobra.Command) {
+	var given func(flag string) bool
+	create := g.createCmd(k, "Create or update a network interface (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet-name", "", "virtual network (name or id)")
 		f.StringVar(&subnet, "subnet", "", "subnet name")
-		f.StringVar(&ip, "private-ip-address", "", "static private address (default: the next free one)")
+		f.StringVar(&ip, "private-ip-address", "", "static private address (default: the next free one; \"\" makes a static one dynamic)")
 		f.StringVar(&attach, "attachment", "netstack", "how the host exists: netstack (built-in host) or tun (a TUN device in --netns, root)")
 		f.StringVar(&netns, "netns", "", "network namespace of a tun attachment")
-	}, func(_ context.Context, _ *client.Client, rg, _, loc string) (any, error) {
+		given = f.Changed
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
 		vid, err := g.resourceIDBy("--vnet-name", rg, "virtualNetworks", vnet)
 		if err != nil {
 			return nil, err
@@ -1189,11 +1191,41 @@ func nicCommand(g *globals) *cobra.Command {
 		if subnet == "" {
 			return nil, errors.New("--subnet is required")
 		}
-		n := arm.NetworkInterface{Resource: arm.Resource{Location: loc}}
-		n.Properties.Attachment = &arm.Attachment{Kind: attach, NetNS: netns}
-		n.Properties.IPConfigurations = []arm.NetworkInterfaceIPConfiguration{{Name: "ipconfig1",
-			Properties: arm.NetworkInterfaceIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", subnet).String()), PrivateIPAddress: ip}}}
-		return n, nil
+		// Keep what an interface already has that the flags do not
+		// change (a PUT replaces it all): run again to give its host
+		// another address, a TUN host in a namespace became a built-in
+		// one, and a static address a dynamic one.
+		var old arm.NetworkInterface
+		err = c.Get(ctx, arm.NetworkID(g.subscription, rg, "networkInterfaces", name), &old)
+		if err != nil && !client.IsNotFound(err) {
+			return nil, err
+		}
+		n := arm.NetworkInterface{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
+		a := arm.Attachment{Kind: attach, NetNS: netns}
+		if old.Properties.Attachment != nil && !given("attachment") {
+			a = arm.Attachment{Kind: old.Properties.Attachment.Kind, NetNS: old.Properties.Attachment.NetNS}
+			if given("netns") {
+				a.NetNS = netns
+			}
+		}
+		n.Properties.Attachment = &a
+		cfgs := slices.Clone(old.Properties.IPConfigurations)
+		switch {
+		case len(cfgs) == 0:
+			cfgs = []arm.NetworkInterfaceIPConfiguration{{Name: "ipconfig1", Properties: arm.NetworkInterfaceIPConfigurationProperties{PrivateIPAddress: ip}}}
+		case given("private-ip-address"):
+			method := arm.Static
+			if ip == "" {
+				method = arm.Dynamic
+			}
+			cfgs[0].Properties.PrivateIPAddress, cfgs[0].Properties.PrivateIPAllocationMethod = ip, method
+		}
+		cfgs[0].Properties.Subnet = arm.Ref(vid.Child("subnets", subnet).String())
+		n.Properties.IPConfigurations = cfgs
+		if old.Etag == "" {
+			return n, nil
+		}
+		return ifMatch{n, old.Etag}, nil
 	})
 	parent := g.verbs(k, create)
 	parent.AddCommand(g.postCmd("show-effective-route-table", "Show the routes a network interface's packets follow (its VNet's, its gateway's, user-defined, the Internet's)",

@@ -231,3 +231,38 @@ func TestSubnetCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 		t.Errorf("--route-table alone: prefix %q, route table %q; want 10.1.2.0/23 and via-nva", s.Properties.AddressPrefix, s.Properties.RouteTable.RefID())
 	}
 }
+
+// nic create on an interface that exists ("Create or update") changes
+// what its flags name and keeps the rest: run again to give its host
+// another address, a TUN host in a namespace became a built-in one (the
+// default of --attachment), and without --private-ip-address a static
+// address became a dynamic one.
+func TestNICCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
+	nic := []string{"nic", "create", "-g", "rg", "-n", "web", "--vnet-name", "hub", "--subnet", "default"}
+	// A namespace that does not exist: the host fails, nothing is made.
+	must(t, append(nic, "--attachment", "tun", "--netns", "vnetgw-cli-test-none", "--private-ip-address", "10.1.0.10")...)
+	show := func() (arm.Attachment, arm.NetworkInterfaceIPConfigurationProperties) {
+		t.Helper()
+		var n arm.NetworkInterface
+		mustJSON(t, &n, "nic", "show", "-g", "rg", "-n", "web")
+		if n.Properties.Attachment == nil || len(n.Properties.IPConfigurations) != 1 {
+			t.Fatalf("attachment %+v, IP configurations %+v", n.Properties.Attachment, n.Properties.IPConfigurations)
+		}
+		return *n.Properties.Attachment, n.Properties.IPConfigurations[0].Properties
+	}
+	must(t, append(nic, "--private-ip-address", "10.1.0.11")...)
+	if a, ip := show(); a.Kind != "tun" || a.NetNS != "vnetgw-cli-test-none" || ip.PrivateIPAddress != "10.1.0.11" {
+		t.Errorf("--private-ip-address alone: attachment %s in %q, address %s; want tun in vnetgw-cli-test-none, 10.1.0.11", a.Kind, a.NetNS, ip.PrivateIPAddress)
+	}
+	must(t, append(nic, "--attachment", "netstack")...)
+	if a, ip := show(); a.Kind != "netstack" || a.NetNS != "" || ip.PrivateIPAddress != "10.1.0.11" || ip.PrivateIPAllocationMethod != arm.Static {
+		t.Errorf("--attachment netstack: attachment %s in %q, address %s (%s); want netstack, 10.1.0.11 (Static)", a.Kind, a.NetNS, ip.PrivateIPAddress, ip.PrivateIPAllocationMethod)
+	}
+	must(t, append(nic, "--private-ip-address", "")...)
+	if _, ip := show(); ip.PrivateIPAllocationMethod != arm.Dynamic {
+		t.Errorf("--private-ip-address \"\": %s (%s); want a Dynamic address", ip.PrivateIPAddress, ip.PrivateIPAllocationMethod)
+	}
+}
