@@ -791,21 +791,54 @@ func localGatewayCommand(g *globals) *cobra.Command {
 	var ip, fqdn, bgpAddr string
 	var prefixes []string
 	var asn int64
-	create := g.createCmd(k, "Create or update a local network gateway", func(cmd *cobra.Command) {
+	var given func(flag string) bool
+	create := g.createCmd(k, "Create or update a local network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&ip, "gateway-ip-address", "", "public address of the on-premises VPN device")
 		f.StringVar(&fqdn, "fqdn", "", "host name of the on-premises VPN device, instead of its address")
 		f.StringSliceVar(&prefixes, "local-address-prefixes", nil, "on-premises address ranges routed through the gateway")
-		f.Int64Var(&asn, "asn", 0, "BGP ASN of the site")
+		f.Int64Var(&asn, "asn", 0, "BGP ASN of the site (0 on an existing site: no BGP)")
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address of the site")
-	}, func(_ context.Context, _ *client.Client, _, _, loc string) (any, error) {
-		l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: loc}}
-		l.Properties.GatewayIPAddress, l.Properties.FQDN = ip, fqdn
-		l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
-		if asn != 0 || bgpAddr != "" {
-			l.Properties.BGPSettings = &arm.BGPSettings{ASN: asn, BGPPeeringAddress: bgpAddr}
+		given = f.Changed
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+		// Keep what a site already has that the flags do not change (a
+		// PUT replaces it all): run again to give its device a new
+		// address, it lost its ranges (refused) or its BGP settings.
+		var old arm.LocalNetworkGateway
+		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "localNetworkGateways", name), &old)
+		exists := err == nil
+		if err != nil && !client.IsNotFound(err) {
+			return nil, err
 		}
-		return l, nil
+		l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
+		p := &l.Properties
+		set := func(flag string) bool { return !exists || given(flag) }
+		if set("gateway-ip-address") || set("fqdn") {
+			p.GatewayIPAddress, p.FQDN = ip, fqdn // the one given names the device
+		}
+		if set("local-address-prefixes") {
+			p.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
+		}
+		switch {
+		case given("asn") && asn == 0:
+			p.BGPSettings = nil
+		case given("asn") || given("bgp-peering-address"):
+			b := arm.BGPSettings{}
+			if p.BGPSettings != nil {
+				b = *p.BGPSettings
+			}
+			if given("asn") {
+				b.ASN = asn
+			}
+			if given("bgp-peering-address") {
+				b.BGPPeeringAddress = bgpAddr
+			}
+			p.BGPSettings = &b
+		}
+		if !exists {
+			return l, nil
+		}
+		return ifMatch{l, old.Etag}, nil
 	})
 	return g.verbs(k, create)
 }

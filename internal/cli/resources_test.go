@@ -266,3 +266,35 @@ func TestNICCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 		t.Errorf("--private-ip-address \"\": %s (%s); want a Dynamic address", ip.PrivateIPAddress, ip.PrivateIPAllocationMethod)
 	}
 }
+
+// local-gateway create on a site that exists ("Create or update")
+// changes what its flags name and keeps the rest: run again to give its
+// device a new address, it lost the site's ranges (refused: a site needs
+// ranges or BGP) and its BGP settings.
+func TestLocalGatewayCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	site := []string{"local-gateway", "create", "-g", "rg", "-n", "branch"}
+	must(t, append(site, "--gateway-ip-address", "127.0.0.51", "--local-address-prefixes", "192.168.1.0/24", "--asn", "65010", "--bgp-peering-address", "192.168.1.1")...)
+	show := func() arm.LocalNetworkGatewayProperties {
+		t.Helper()
+		var l arm.LocalNetworkGateway
+		mustJSON(t, &l, "local-gateway", "show", "-g", "rg", "-n", "branch")
+		return l.Properties
+	}
+	must(t, append(site, "--gateway-ip-address", "127.0.0.52")...)
+	p := show()
+	if p.GatewayIPAddress != "127.0.0.52" || p.LocalNetworkAddressSpace == nil || !slices.Equal(p.LocalNetworkAddressSpace.AddressPrefixes, []string{"192.168.1.0/24"}) ||
+		p.BGPSettings == nil || p.BGPSettings.ASN != 65010 || p.BGPSettings.BGPPeeringAddress != "192.168.1.1" {
+		t.Errorf("--gateway-ip-address alone: %+v %+v %+v; want 127.0.0.52, 192.168.1.0/24 and BGP 65010 at 192.168.1.1 kept", p.GatewayIPAddress, p.LocalNetworkAddressSpace, p.BGPSettings)
+	}
+	// No connection uses the site: its name is never looked up.
+	must(t, append(site, "--fqdn", "branch.vnetgw.invalid", "--asn", "65011")...)
+	if p := show(); p.GatewayIPAddress != "" || p.FQDN != "branch.vnetgw.invalid" || p.BGPSettings == nil || p.BGPSettings.ASN != 65011 || p.BGPSettings.BGPPeeringAddress != "192.168.1.1" {
+		t.Errorf("--fqdn --asn: %q %q %+v; want only branch.vnetgw.invalid, BGP 65011 at 192.168.1.1", p.GatewayIPAddress, p.FQDN, p.BGPSettings)
+	}
+	must(t, append(site, "--asn", "0")...)
+	if p := show(); p.BGPSettings != nil || p.FQDN != "branch.vnetgw.invalid" {
+		t.Errorf("--asn 0: BGP %+v, fqdn %q; want no BGP, branch.vnetgw.invalid", p.BGPSettings, p.FQDN)
+	}
+}
