@@ -548,12 +548,34 @@ func publicIPCommand(g *globals) *cobra.Command {
 	k := kind{use: "public-ip", short: "Manage public IP addresses", typ: "publicIPAddresses",
 		columns: []column{nameCol, groupColumn, locationCol, col("IPAddress", "properties.ipAddress"), col("Allocation", "properties.publicIPAllocationMethod"), col("SKU", "sku.name"), col("UsedBy", "properties.ipConfiguration"), stateCol}}
 	var method, sku string
-	create := g.createCmd(k, "Create or update a public IP address", func(cmd *cobra.Command) {
+	var given func(flag string) bool
+	create := g.createCmd(k, "Create or update a public IP address (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&method, "allocation-method", "", "Dynamic (allocated when a gateway uses it) or Static (allocated now); default Dynamic for Basic, Static for Standard")
 		cmd.Flags().StringVar(&sku, "sku", "Basic", "Basic or Standard")
-	}, func(_ context.Context, _ *client.Client, _, _, loc string) (any, error) {
-		return arm.PublicIPAddress{Resource: arm.Resource{Location: loc}, SKU: &arm.PublicIPAddressSKU{Name: sku},
-			Properties: arm.PublicIPAddressProperties{PublicIPAllocationMethod: method}}, nil
+		given = cmd.Flags().Changed
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+		p := arm.PublicIPAddress{Resource: arm.Resource{Location: loc}, SKU: &arm.PublicIPAddressSKU{Name: sku},
+			Properties: arm.PublicIPAddressProperties{PublicIPAllocationMethod: method}}
+		// Keep what an address already has that the flags do not
+		// change (a PUT replaces it all): run again, a Standard (Static)
+		// address not in use became a Basic Dynamic one, and gave its
+		// address back to the pool.
+		var old arm.PublicIPAddress
+		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "publicIPAddresses", name), &old)
+		if client.IsNotFound(err) {
+			return p, nil
+		}
+		if err != nil {
+			return nil, err
+		}
+		p.Tags, p.Properties.IdleTimeoutInMinutes = old.Tags, old.Properties.IdleTimeoutInMinutes
+		if !given("sku") && old.SKU != nil {
+			p.SKU = &arm.PublicIPAddressSKU{Name: old.SKU.Name, Tier: old.SKU.Tier}
+		}
+		if !given("sku") && !given("allocation-method") {
+			p.Properties.PublicIPAllocationMethod = old.Properties.PublicIPAllocationMethod
+		}
+		return ifMatch{p, old.Etag}, nil
 	})
 	return g.verbs(k, create)
 }

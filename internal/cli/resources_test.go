@@ -298,3 +298,31 @@ func TestLocalGatewayCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 		t.Errorf("--asn 0: BGP %+v, fqdn %q; want no BGP, branch.vnetgw.invalid", p.BGPSettings, p.FQDN)
 	}
 }
+
+// public-ip create on an address that exists ("Create or update") keeps
+// what its flags do not change: run again without --sku, a Standard
+// (Static) address not in use became a Basic Dynamic one (--sku's
+// default) and gave its address back to the pool.
+func TestPublicIPCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "ip", "--sku", "Standard")
+	show := func() arm.PublicIPAddress {
+		t.Helper()
+		var p arm.PublicIPAddress
+		mustJSON(t, &p, "public-ip", "show", "-g", "rg", "-n", "ip")
+		return p
+	}
+	before := show()
+	if before.Properties.IPAddress == "" {
+		t.Fatalf("a Standard address has no address: %+v", before.Properties)
+	}
+	must(t, "public-ip", "create", "-g", "rg", "-n", "ip")
+	if p := show(); p.SKU == nil || p.SKU.Name != "Standard" || p.Properties.PublicIPAllocationMethod != arm.Static || p.Properties.IPAddress != before.Properties.IPAddress {
+		t.Errorf("run again: SKU %+v, %s %q; want Standard, Static %s", p.SKU, p.Properties.PublicIPAllocationMethod, p.Properties.IPAddress, before.Properties.IPAddress)
+	}
+	must(t, "public-ip", "create", "-g", "rg", "-n", "ip", "--sku", "Basic")
+	if p := show(); p.SKU == nil || p.SKU.Name != "Basic" || p.Properties.PublicIPAllocationMethod != arm.Dynamic {
+		t.Errorf("--sku Basic: SKU %+v, %s; want Basic, Dynamic (its default)", p.SKU, p.Properties.PublicIPAllocationMethod)
+	}
+}
