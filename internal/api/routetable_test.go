@@ -133,3 +133,19 @@ func TestRoutesAsChildResources(t *testing.T) {
 		t.Errorf("the table after the DELETE: %s", r.body)
 	}
 }
+
+// TestDisableBGPRoutePropagationRefused: a route table's
+// disableBgpRoutePropagation is refused, not stored and ignored: the
+// table's subnets took the gateway's routes all the same, so that traffic
+// a user meant to keep from the gateway went through it.
+func TestDisableBGPRoutePropagationRefused(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	body := obj{"location": loc, "properties": obj{"disableBgpRoutePropagation": true}}
+	if r := e.do("PUT", rt, body); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || r.str("error.target") != "properties.disableBgpRoutePropagation" {
+		t.Errorf("disableBgpRoutePropagation true: %d %s, want 400 InvalidParameter", r.status, r.body)
+	}
+	body["properties"].(obj)["disableBgpRoutePropagation"] = false
+	e.must("PUT", rt, body)
+}
