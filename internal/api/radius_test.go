@@ -77,3 +77,26 @@ func TestRadiusServers(t *testing.T) {
 		}
 	}
 }
+
+// TestVPNClientPackageForRadius: a gateway whose clients RADIUS
+// authenticates by user name and password has its VPN client package
+// made for authenticationMethod EAPMSCHAPv2, as Azure's documentation
+// has it (New-AzVpnClientConfiguration -AuthenticationMethod EapMSChapv2,
+// az's vpn-client generate --authentication-method EAPMSCHAPv2); it was
+// refused, as if vnetgw's clients authenticated with certificates only.
+func TestVPNClientPackageForRadius(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"SSTP"},
+		"vpnAuthenticationTypes": []string{"Radius"}, "radiusServerAddress": "10.1.0.9", "radiusServerSecret": "s3cr3t-shared"}
+	e.must(http.MethodPut, s.gw, body)
+	r := e.do(http.MethodPost, s.gw+"/generatevpnclientpackage", obj{"processorArchitecture": "Amd64", "authenticationMethod": "EAPMSCHAPv2"})
+	var u string
+	if r.status != http.StatusOK || json.Unmarshal(r.body, &u) != nil || !strings.Contains(u, "/vpnclientpackage/") {
+		t.Fatalf("EAPMSCHAPv2 for a RADIUS gateway: %d %s, want the package's URL", r.status, r.body)
+	}
+	if r := e.do(http.MethodPost, s.gw+"/generatevpnclientpackage", obj{"authenticationMethod": "PSK"}); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" {
+		t.Errorf("an authenticationMethod that is none: %d %s, want 400 InvalidParameter", r.status, r.body)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -18,21 +19,31 @@ const maxPackages = 1000
 
 // generatePackage serves .../generatevpnclientpackage (and
 // generatevpnprofile): the body (VpnClientParameters) may be empty; the
-// answer is the URL of the package, a JSON string, for an hour.
+// answer is the URL of the package, a JSON string, for an hour. The
+// package follows the gateway's vpnAuthenticationTypes; authenticationMethod
+// is EAPTLS (the default) or, for a gateway whose clients RADIUS
+// authenticates, EAPMSCHAPv2 (Azure's for user names and passwords).
 func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt route) {
 	in, err := decodeOptional[arm.VPNClientParameters](r)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	if m := in.AuthenticationMethod; m != "" && !strings.EqualFold(m, "EAPTLS") {
-		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "authenticationMethod",
-			Message: "authenticationMethod " + m + ": vnetgw's point-to-site authenticates with client certificates (EAPTLS) only"})
-		return
-	}
 	p, err := h.region.PointToSiteOf(rt.id)
 	if err != nil {
 		h.fail(w, r, err)
+		return
+	}
+	radius := slices.ContainsFunc(p.Auth, func(a string) bool { return strings.EqualFold(a, "Radius") })
+	switch m := in.AuthenticationMethod; {
+	case m == "" || strings.EqualFold(m, "EAPTLS"):
+	case strings.EqualFold(m, "EAPMSCHAPv2") && !radius:
+		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "authenticationMethod",
+			Message: "authenticationMethod EAPMSCHAPv2 is for clients that RADIUS authenticates by user name and password; the clients of gateway " + rt.id.Name() + " authenticate with certificates (vpnAuthenticationTypes): use EAPTLS"})
+		return
+	case !strings.EqualFold(m, "EAPMSCHAPv2"):
+		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "authenticationMethod",
+			Message: "authenticationMethod " + m + ": EAPTLS (client certificates) or, for a gateway with RADIUS, EAPMSCHAPv2"})
 		return
 	}
 	port := h.sstpPort
