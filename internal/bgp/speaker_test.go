@@ -274,12 +274,9 @@ protocol bgp vnetgw {
 	}
 	writeBIRD("10.99.0.0/24", "10.98.0.0/16")
 	ctl := filepath.Join(dir, "bird.ctl")
-	ns.Run("bird", "-c", conf, "-s", ctl, "-P", filepath.Join(dir, "bird.pid"))
-	t.Cleanup(func() {
-		if pid, err := os.ReadFile(filepath.Join(dir, "bird.pid")); err == nil {
-			ns.Try("kill", strings.TrimSpace(string(pid)))
-		}
-	})
+	// In the foreground, so that the test ends it and waits for it before
+	// its directory goes.
+	bird := ns.Start("bird", "-f", "-c", conf, "-s", ctl)
 
 	n := &node{addr: local}
 	n.s = New(Options{ConnectRetry: 200 * time.Millisecond, OnChange: func() { n.changes.Add(1) },
@@ -302,7 +299,7 @@ protocol bgp vnetgw {
 	t.Cleanup(func() {
 		if t.Failed() {
 			log, _ := os.ReadFile(filepath.Join(dir, "bird.log"))
-			t.Logf("bird.log:\n%s", log)
+			t.Logf("bird:\n%s\nbird.log:\n%s", bird.Output(), log)
 		}
 	})
 	waitRoutes(t, n, map[string]string{"10.98.0.0/16": "65010", "10.99.0.0/24": "65010"})

@@ -255,11 +255,10 @@ protocol bgp vnetgw {
 	if err := os.WriteFile(filepath.Join(b.dir, "bird.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	ns.Run("bird", "-c", filepath.Join(b.dir, "bird.conf"), "-s", filepath.Join(b.dir, "bird.ctl"), "-P", filepath.Join(b.dir, "bird.pid"))
+	// In the foreground, so that the test ends it and waits for it before
+	// its directory goes.
+	ns.Start("bird", "-f", "-c", filepath.Join(b.dir, "bird.conf"), "-s", filepath.Join(b.dir, "bird.ctl"))
 	t.Cleanup(func() {
-		if pid, err := os.ReadFile(filepath.Join(b.dir, "bird.pid")); err == nil {
-			ns.Try("kill", strings.TrimSpace(string(pid)))
-		}
 		if t.Failed() {
 			log, _ := os.ReadFile(filepath.Join(b.dir, "bird.log"))
 			t.Logf("bird.log:\n%s", tail(string(log), 40))
