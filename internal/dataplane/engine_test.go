@@ -215,3 +215,21 @@ func TestPacketCaptureLimits(t *testing.T) {
 		t.Fatalf("the capture of a removed gateway: %v", err)
 	}
 }
+
+// A packet capture of a gateway that could not start (its address is not
+// this host's) is refused as not running, as one of a gateway that is not
+// here: it would capture nothing.
+func TestPacketCaptureOfAFailedGateway(t *testing.T) {
+	e := New(Options{IKEPort: 15712, NATTPort: 15713})
+	defer e.Close()
+	// 192.0.2.78 is no address of this host: the gateway cannot bind its
+	// ports there and does not run.
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", PublicAddr: netip.MustParseAddr("192.0.2.78")}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.StartPacketCapture("gw", pcap.Start(pcap.Config{})); !errors.Is(err, ErrNotRunning) {
+		t.Fatalf("a capture of a gateway that does not run: %v, want %v", err, ErrNotRunning)
+	}
+}

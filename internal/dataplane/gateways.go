@@ -181,6 +181,9 @@ func (e *Engine) startGateway(c Gateway) *gw {
 		RawESP: e.opts.RawESP, Inner: g.port, Logger: e.log.With("gateway", c.key())})
 	if g.err != nil {
 		e.log.Error("gateway not started", "gateway", c.key(), "addr", c.PublicAddr, "err", g.err)
+		// Start closed the port: nothing passes it, and a capture of it
+		// would record nothing.
+		g.port = nil
 		e.releaseAddr(g)
 		return g
 	}
