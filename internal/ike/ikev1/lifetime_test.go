@@ -232,3 +232,54 @@ func TestChildExpiresWithoutRekey(t *testing.T) {
 		t.Errorf("status past the child's lifetime: %+v", st)
 	}
 }
+
+// TestQuickModeLifetimeEightBytes: a quick mode proposal whose lifetimes
+// are stated in eight bytes (variable attributes, RFC 2407 §4.5), here
+// longer than any of ours, gets a child: the lifetime is read, and ours,
+// the shorter, holds on both sides (27000 s and 102400000 KB), where the
+// whole proposal was refused as malformed.
+func TestQuickModeLifetimeEightBytes(t *testing.T) {
+	mi, mr, ri, rr := withLifetimes(t, nil, []wire.Attr{{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: 1 << 40},
+		{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, {Type: wire.AttrSALifeValue, Value: 1 << 60}})
+	for _, c := range []struct {
+		name string
+		m    *Manager
+		r    *recorder
+	}{{"responder", mr, rr}, {"initiator", mi, ri}} {
+		c.r.mu.Lock()
+		n := len(c.r.children)
+		var hard uint64
+		if n == 1 {
+			hard = c.r.children[0].Out.Limits.HardBytes
+		}
+		c.r.mu.Unlock()
+		if n != 1 || hard != 102400000*1024 {
+			t.Errorf("%s: %d children, with a byte limit of %d; want one of 102400000 KB", c.name, n, hard)
+			continue
+		}
+		installed := time.Now()
+		if rekeysBy(c.m, c.r, installed, 4*time.Hour) || !rekeysBy(c.m, c.r, installed, 27000*time.Second-time.Minute) {
+			t.Errorf("%s: the child is not rekeyed between 4 h and a minute before 27000 s", c.name)
+		}
+	}
+}
+
+// TestGroupBeyondItsType: a DH group (or hash) number in a variable
+// attribute too large for its type is no group vnetgw knows: it does not
+// wrap onto one (65550 is not group 14).
+func TestGroupBeyondItsType(t *testing.T) {
+	p1 := wire.Transform{Number: 1, ID: wire.TransformKeyIKE, Attrs: []wire.Attr{{Type: wire.AttrEncryption, Value: wire.EncrAESCBC}, {Type: wire.AttrKeyLength, Value: 256},
+		{Type: wire.AttrHash, Value: wire.Hash256}, {Type: wire.AttrAuthMethod, Value: wire.AuthPSK}, {Type: wire.AttrGroup, Value: 1<<16 + 14}}}
+	if s, ok := p1FromTransform(p1); ok {
+		t.Errorf("phase 1 group 65550 chosen as %v", s)
+	}
+	p1.Attrs[4].Value, p1.Attrs[2].Value = 14, 1<<32+wire.Hash256
+	if s, ok := p1FromTransform(p1); ok {
+		t.Errorf("phase 1 hash 2^32+4 chosen as %v", s)
+	}
+	p2 := wire.Transform{Number: 1, ID: wire.ESPAESCBC, Attrs: []wire.Attr{{Type: wire.AttrESPKeyLen, Value: 256}, {Type: wire.AttrAuthAlg, Value: wire.AuthHMACSHA256},
+		{Type: wire.AttrPFSGroup, Value: 1<<16 + 14}}}
+	if s, ok := p2FromTransform(p2); ok {
+		t.Errorf("PFS group 65550 chosen as %v", s)
+	}
+}

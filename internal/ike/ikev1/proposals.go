@@ -50,7 +50,7 @@ var integToHash = map[v2.IntegID]hashAlg{
 	v2.IntegHMACSHA384_192: wire.Hash384, v2.IntegHMACSHA512_256: wire.Hash512,
 }
 
-var integToAuth = map[v2.IntegID]uint32{
+var integToAuth = map[v2.IntegID]uint64{
 	v2.IntegHMACSHA1_96: wire.AuthHMACSHA1, v2.IntegHMACSHA256_128: wire.AuthHMACSHA256,
 	v2.IntegHMACSHA384_192: wire.AuthHMACSHA384, v2.IntegHMACSHA512_256: wire.AuthHMACSHA512,
 }
@@ -91,10 +91,10 @@ func p1Suites(ps []suite.Proposal, life time.Duration) []p1Suite {
 
 func (s p1Suite) transform(n uint8) wire.Transform {
 	return wire.Transform{Number: n, ID: wire.TransformKeyIKE, Attrs: []wire.Attr{
-		{Type: wire.AttrEncryption, Value: wire.EncrAESCBC}, {Type: wire.AttrKeyLength, Value: uint32(s.KeyLen * 8)},
-		{Type: wire.AttrHash, Value: uint32(s.Hash)}, {Type: wire.AttrAuthMethod, Value: wire.AuthPSK},
-		{Type: wire.AttrGroup, Value: uint32(s.Group)},
-		{Type: wire.AttrLifeType, Value: wire.LifeSeconds}, {Type: wire.AttrLifeValue, Value: uint32(s.Life / time.Second)},
+		{Type: wire.AttrEncryption, Value: wire.EncrAESCBC}, {Type: wire.AttrKeyLength, Value: uint64(s.KeyLen * 8)},
+		{Type: wire.AttrHash, Value: uint64(s.Hash)}, {Type: wire.AttrAuthMethod, Value: wire.AuthPSK},
+		{Type: wire.AttrGroup, Value: uint64(s.Group)},
+		{Type: wire.AttrLifeType, Value: wire.LifeSeconds}, {Type: wire.AttrLifeValue, Value: uint64(s.Life / time.Second)},
 	}}
 }
 
@@ -109,20 +109,20 @@ func p1FromTransform(t wire.Transform) (s p1Suite, ok bool) {
 	h, _ := t.Attr(wire.AttrHash)
 	g, _ := t.Attr(wire.AttrGroup)
 	kl, _ := t.Attr(wire.AttrKeyLength)
-	if enc != wire.EncrAESCBC || auth != wire.AuthPSK || hashAlg(h).new() == nil || (kl != 128 && kl != 192 && kl != 256) {
+	if enc != wire.EncrAESCBC || auth != wire.AuthPSK || h > math.MaxUint32 || hashAlg(h).new() == nil || (kl != 128 && kl != 192 && kl != 256) || g > math.MaxUint16 {
 		return s, false
 	}
 	s = p1Suite{KeyLen: int(kl) / 8, Hash: hashAlg(h), Group: v2.DHGroup(g), Life: 8 * time.Hour}
 	// RFC 2409 Appendix A: a life duration is of the life type before it
 	// (kilobytes, which vnetgw does not count for phase 1, may come first).
-	lifeType := uint32(0)
+	lifeType := uint64(0)
 	for _, a := range t.Attrs {
 		switch a.Type {
 		case wire.AttrLifeType:
 			lifeType = a.Value
 		case wire.AttrLifeValue:
 			if lifeType == wire.LifeSeconds && a.Value > 0 {
-				s.Life = time.Duration(a.Value) * time.Second
+				s.Life = seconds(a.Value)
 			}
 		}
 	}
@@ -233,23 +233,23 @@ func p2Suites(ps []suite.Proposal, life time.Duration, lifeKB uint64) []p2Suite 
 }
 
 func (s p2Suite) transform(n uint8, encap bool) wire.Transform {
-	mode := uint32(wire.EncapTunnel)
+	mode := uint64(wire.EncapTunnel)
 	if encap {
 		mode = wire.EncapUDPTunnel
 	}
 	t := wire.Transform{Number: n, ID: uint8(s.Encr), Attrs: []wire.Attr{
-		{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: uint32(s.Life / time.Second)}}}
+		{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: uint64(s.Life / time.Second)}}}
 	if s.LifeKB > 0 {
 		// Stated, as the seconds are: a peer that reads none takes no
 		// lifetime in kilobytes (RFC 2407 §4.5).
-		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, wire.Attr{Type: wire.AttrSALifeValue, Value: uint32(min(s.LifeKB, math.MaxUint32))})
+		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, wire.Attr{Type: wire.AttrSALifeValue, Value: min(s.LifeKB, math.MaxUint32)})
 	}
-	t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrEncapMode, Value: mode}, wire.Attr{Type: wire.AttrESPKeyLen, Value: uint32(s.KeyLen)})
+	t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrEncapMode, Value: mode}, wire.Attr{Type: wire.AttrESPKeyLen, Value: uint64(s.KeyLen)})
 	if a, ok := integToAuth[s.Integ]; ok {
 		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrAuthAlg, Value: a})
 	}
 	if s.PFS != v2.DHNone {
-		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrPFSGroup, Value: uint32(s.PFS)})
+		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrPFSGroup, Value: uint64(s.PFS)})
 	}
 	return t
 }
@@ -279,10 +279,13 @@ func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
 		return s, false
 	}
 	if g, ok := t.Attr(wire.AttrPFSGroup); ok {
+		if g > math.MaxUint16 {
+			return s, false
+		}
 		s.PFS = v2.DHGroup(g)
 	}
 	// RFC 2407 §4.5: a life value is of the life type before it.
-	lifeType := uint32(0)
+	lifeType := uint64(0)
 	for _, a := range t.Attrs {
 		switch a.Type {
 		case wire.AttrSALifeType:
@@ -291,9 +294,9 @@ func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
 			switch {
 			case a.Value == 0:
 			case lifeType == wire.LifeSeconds:
-				s.Life = time.Duration(a.Value) * time.Second
+				s.Life = seconds(a.Value)
 			case lifeType == wire.LifeKilobytes:
-				s.LifeKB = uint64(a.Value)
+				s.LifeKB = min(a.Value, maxLifeKB)
 			}
 		case wire.AttrEncapMode:
 			// Tunnel mode alone (RFC 2407 §4.5, RFC 3947 §5; 61443 is
@@ -310,6 +313,17 @@ func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
 	}
 	return s, true
 }
+
+// seconds is a Life Duration in seconds. One longer than a Duration
+// holds (292 years; a variable attribute may be of any length) is taken
+// as the longest: ours, shorter, holds (shorter, and respondMM1).
+func seconds(v uint64) time.Duration {
+	return time.Duration(min(v, uint64(math.MaxInt64/time.Second))) * time.Second
+}
+
+// maxLifeKB is the longest lifetime in kilobytes taken, so that it
+// counts in bytes (limits); a longer one is no shorter than ours.
+const maxLifeKB = math.MaxUint64 / 1024
 
 // rfc2407DefaultLife is a phase 2 SA's lifetime when its proposal
 // names none in seconds (RFC 2407 §4.5).

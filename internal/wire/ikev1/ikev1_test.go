@@ -3,6 +3,7 @@ package ikev1
 import (
 	"bytes"
 	"errors"
+	"math"
 	"net/netip"
 	"reflect"
 	"testing"
@@ -40,6 +41,43 @@ func TestMessageRoundTrip(t *testing.T) {
 	}
 	if !bytes.Equal(sa.Append(nil), ps[0].Body) {
 		t.Error("the SA re-encodes differently")
+	}
+}
+
+// TestVariableAttributes: a variable attribute may be longer than four
+// bytes (RFC 2408 §3.3; an SA Life Duration of eight, RFC 2407 §4.5): the
+// SA payload parses, with the value's number, one beyond 64 bits as the
+// largest, and re-encodes to the same values.
+func TestVariableAttributes(t *testing.T) {
+	tlv := func(typ byte, v ...byte) []byte { return append([]byte{0, typ, 0, byte(len(v))}, v...) }
+	for _, c := range []struct {
+		name  string
+		attr  []byte
+		value uint64
+	}{
+		{"8 bytes", tlv(AttrSALifeValue, 0, 0, 0, 0, 0, 0, 0x70, 0x80), 28800},
+		{"8 bytes, beyond 32 bits", tlv(AttrSALifeValue, 0, 0, 1, 0, 0, 0, 0, 0), 1 << 40},
+		{"12 bytes, leading zeros", tlv(AttrSALifeValue, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x0e, 0x10), 3600},
+		{"16 bytes, beyond 64 bits", tlv(AttrSALifeValue, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16), math.MaxUint64},
+		{"empty", tlv(AttrSALifeValue), 0},
+	} {
+		tr := append([]byte{1, ESPAESCBC, 0, 0, 0x80, AttrSALifeType, 0, LifeSeconds}, c.attr...)
+		tr = append(tr, 0x80, AttrESPKeyLen, 0, 128)
+		prop, _ := AppendPayloads([]byte{1, ProtocolESP, 4, 1, 1, 2, 3, 4}, []Payload{{Type: payloadTransform, Body: tr}})
+		body, _ := AppendPayloads([]byte{0, 0, 0, DOIIPsec, 0, 0, 0, SitIdentityOnly}, []Payload{{Type: payloadProposal, Body: prop}})
+		sa, err := ParseSA(body)
+		if err != nil {
+			t.Errorf("%s: the SA payload does not parse: %v", c.name, err)
+			continue
+		}
+		got := sa.Proposals[0].Transforms[0]
+		if v, ok := got.Attr(AttrSALifeValue); !ok || v != c.value || len(got.Attrs) != 3 {
+			t.Errorf("%s: life duration %d (%v), want %d; attributes %+v", c.name, v, ok, c.value, got.Attrs)
+		}
+		again, err := ParseSA(sa.Append(nil))
+		if err != nil || !reflect.DeepEqual(again, sa) {
+			t.Errorf("%s: re-encoded, %+v (%v), want %+v", c.name, again, err, sa)
+		}
 	}
 }
 

@@ -3,6 +3,7 @@ package ikev1
 import (
 	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // DOI and situation of the IPsec DOI (RFC 2407 §4.2).
@@ -57,11 +58,13 @@ const (
 	ESPAESGCM16    = 20 // RFC 4106
 )
 
-// Attr is a data attribute (RFC 2408 §3.3). Values up to four bytes are
-// kept; longer variable ones are refused.
+// Attr is a data attribute (RFC 2408 §3.3): a basic one (two bytes) or
+// a variable one, of any length (an SA Life Duration of eight bytes, RFC
+// 2407 §4.5, or a private group's prime, RFC 2409 Appendix A). Value is
+// its number; a variable value beyond 64 bits is kept as math.MaxUint64.
 type Attr struct {
 	Type  uint16
-	Value uint32
+	Value uint64
 }
 
 // Transform is a transform payload.
@@ -71,7 +74,7 @@ type Transform struct {
 }
 
 // Attr returns the value of attribute t and whether it is there.
-func (t Transform) Attr(typ uint16) (uint32, bool) {
+func (t Transform) Attr(typ uint16) (uint64, bool) {
 	for _, a := range t.Attrs {
 		if a.Type == typ {
 			return a.Value, true
@@ -167,7 +170,7 @@ func parseTransform(b []byte) (Transform, error) {
 		}
 		typ, v := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
 		if typ&0x8000 != 0 { // TV
-			t.Attrs = append(t.Attrs, Attr{Type: typ &^ 0x8000, Value: uint32(v)})
+			t.Attrs = append(t.Attrs, Attr{Type: typ &^ 0x8000, Value: uint64(v)})
 			b = b[4:]
 			continue
 		}
@@ -175,14 +178,15 @@ func parseTransform(b []byte) (Transform, error) {
 		if len(b) < 4+n {
 			return t, ErrLength
 		}
-		if n == 0 || n > 4 {
-			return t, fmt.Errorf("ikev1: attribute %d of %d bytes", typ, n)
-		}
-		var val uint32
+		a := Attr{Type: typ}
 		for _, c := range b[4 : 4+n] {
-			val = val<<8 | uint32(c)
+			if a.Value > math.MaxUint64>>8 {
+				a.Value = math.MaxUint64 // a number beyond 64 bits
+				break
+			}
+			a.Value = a.Value<<8 | uint64(c)
 		}
-		t.Attrs = append(t.Attrs, Attr{Type: typ, Value: val})
+		t.Attrs = append(t.Attrs, a)
 		b = b[4+n:]
 	}
 	return t, nil
@@ -200,14 +204,7 @@ func (sa SA) Append(b []byte) []byte {
 		for _, t := range p.Transforms {
 			tb := []byte{t.Number, t.ID, 0, 0}
 			for _, a := range t.Attrs {
-				if a.Value <= 0xffff {
-					tb = binary.BigEndian.AppendUint16(tb, a.Type|0x8000)
-					tb = binary.BigEndian.AppendUint16(tb, uint16(a.Value))
-				} else {
-					tb = binary.BigEndian.AppendUint16(tb, a.Type)
-					tb = binary.BigEndian.AppendUint16(tb, 4)
-					tb = binary.BigEndian.AppendUint32(tb, a.Value)
-				}
+				tb = a.append(tb)
 			}
 			ts = append(ts, Payload{Type: payloadTransform, Body: tb})
 		}
@@ -216,4 +213,21 @@ func (sa SA) Append(b []byte) []byte {
 	}
 	b, _ = AppendPayloads(b, props)
 	return b
+}
+
+// append appends the attribute: basic when its value fits in two bytes,
+// else variable, in four bytes or eight.
+func (a Attr) append(b []byte) []byte {
+	switch {
+	case a.Value <= 0xffff:
+		b = binary.BigEndian.AppendUint16(b, a.Type|0x8000)
+		return binary.BigEndian.AppendUint16(b, uint16(a.Value))
+	case a.Value <= math.MaxUint32:
+		b = binary.BigEndian.AppendUint16(b, a.Type)
+		b = binary.BigEndian.AppendUint16(b, 4)
+		return binary.BigEndian.AppendUint32(b, uint32(a.Value))
+	}
+	b = binary.BigEndian.AppendUint16(b, a.Type)
+	b = binary.BigEndian.AppendUint16(b, 8)
+	return binary.BigEndian.AppendUint64(b, a.Value)
 }
