@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
 )
@@ -281,5 +282,81 @@ func TestGroupBeyondItsType(t *testing.T) {
 		{Type: wire.AttrPFSGroup, Value: 1<<16 + 14}}}
 	if s, ok := p2FromTransform(p2); ok {
 		t.Errorf("PFS group 65550 chosen as %v", s)
+	}
+}
+
+// TestResponderLifetime: a responder whose lifetimes are shorter than the
+// initiator offered says so in quick mode message 2, with a
+// RESPONDER-LIFETIME (RFC 2407 §4.5.4, §4.6.3.1), and the initiator takes
+// them: its child is rekeyed before the responder's hour ends, and its
+// data path stops at the responder's 1000 KB. It answered with the
+// initiator's own transform only, so that the initiator kept its 27000 s
+// and 102400000 KB, and the responder's copy ended first. A responder
+// whose lifetimes are the initiator's sends none.
+func TestResponderLifetime(t *testing.T) {
+	for _, c := range []struct {
+		name  string
+		tweak func(pi, pr *ikev2.PeerConfig)
+		want  []wire.Attr // the RESPONDER-LIFETIME's, nil for none
+	}{
+		{"the same lifetimes", nil, nil},
+		{"the responder's shorter", func(_, pr *ikev2.PeerConfig) {
+			pr.ChildLifetime, pr.ChildLimits = time.Hour, esp.Limits{SoftBytes: 900 * 1024, HardBytes: 1000 * 1024}
+		}, []wire.Attr{{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: 3600},
+			{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, {Type: wire.AttrSALifeValue, Value: 1000}}},
+	} {
+		mi, mr, ri, rr := twoManagers(t, c.tweak)
+		var qm1, qm2 []byte
+		shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, _, _ netip.AddrPort) bool {
+			switch {
+			case msg[18] != wire.ExchangeQuick:
+			case fromI && qm1 == nil:
+				qm1 = msg
+			case !fromI && qm2 == nil:
+				qm2 = msg
+			}
+			return false
+		})
+		ri.mu.Lock()
+		n := len(ri.children)
+		var hard uint64
+		if n == 1 {
+			hard = ri.children[0].Out.Limits.HardBytes
+		}
+		ri.mu.Unlock()
+		if qm2 == nil || n != 1 {
+			t.Fatalf("%s: no quick mode message 2 (%v), or %d children", c.name, qm2 == nil, n)
+		}
+		installed := time.Now()
+		// Quick mode message 2 is encrypted on from message 1's last block.
+		sr := onlySA(t, mr)
+		h, _ := wire.ParseHeader(qm2)
+		mr.mu.Lock()
+		pt, _, err := open(sr.encKey, qm1[len(qm1)-blockSize:], qm2[wire.HeaderLen:])
+		mr.mu.Unlock()
+		ps, err2 := wire.ParsePayloads(h.Next, pt)
+		if err != nil || err2 != nil {
+			t.Fatalf("%s: quick mode message 2 does not open: %v %v", c.name, err, err2)
+		}
+		var got []wire.Attr
+		for _, p := range ps {
+			if n, err := wire.ParseNotify(p.Body); p.Type == wire.PayloadNotify && err == nil && n.Type == wire.NotifyResponderLifetime {
+				if got, err = wire.ParseAttrs(n.Data); err != nil || n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 {
+					t.Errorf("%s: RESPONDER-LIFETIME %+v: %v", c.name, n, err)
+				}
+			}
+		}
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: quick mode message 2 states the responder's lifetimes %v, want %v", c.name, got, c.want)
+		}
+		if c.want == nil {
+			continue
+		}
+		if hard != 1000*1024 {
+			t.Errorf("%s: the initiator's data path stops at %d bytes, want the responder's 1000 KB", c.name, hard)
+		}
+		if !rekeysBy(mi, ri, installed, time.Hour-time.Minute) {
+			t.Errorf("%s: the initiator does not rekey its child before the responder's hour ends", c.name)
+		}
 	}
 }

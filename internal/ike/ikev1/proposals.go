@@ -1,6 +1,7 @@
 package ikev1
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"net/netip"
@@ -237,13 +238,7 @@ func (s p2Suite) transform(n uint8, encap bool) wire.Transform {
 	if encap {
 		mode = wire.EncapUDPTunnel
 	}
-	t := wire.Transform{Number: n, ID: uint8(s.Encr), Attrs: []wire.Attr{
-		{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: uint64(s.Life / time.Second)}}}
-	if s.LifeKB > 0 {
-		// Stated, as the seconds are: a peer that reads none takes no
-		// lifetime in kilobytes (RFC 2407 §4.5).
-		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, wire.Attr{Type: wire.AttrSALifeValue, Value: min(s.LifeKB, math.MaxUint32)})
-	}
+	t := wire.Transform{Number: n, ID: uint8(s.Encr), Attrs: s.lifeAttrs()}
 	t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrEncapMode, Value: mode}, wire.Attr{Type: wire.AttrESPKeyLen, Value: uint64(s.KeyLen)})
 	if a, ok := integToAuth[s.Integ]; ok {
 		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrAuthAlg, Value: a})
@@ -252,6 +247,39 @@ func (s p2Suite) transform(n uint8, encap bool) wire.Transform {
 		t.Attrs = append(t.Attrs, wire.Attr{Type: wire.AttrPFSGroup, Value: uint64(s.PFS)})
 	}
 	return t
+}
+
+// lifeAttrs are s's lifetimes as SA attributes: in seconds, and in
+// kilobytes when it has one.
+func (s p2Suite) lifeAttrs() []wire.Attr {
+	attrs := []wire.Attr{{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: uint64(s.Life / time.Second)}}
+	if s.LifeKB > 0 {
+		// Stated, as the seconds are: a peer that reads none takes no
+		// lifetime in kilobytes (RFC 2407 §4.5).
+		attrs = append(attrs, wire.Attr{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, wire.Attr{Type: wire.AttrSALifeValue, Value: min(s.LifeKB, math.MaxUint32)})
+	}
+	return attrs
+}
+
+// lifetimes reads the SA lifetimes attrs state, 0 for one they do not:
+// each life value is of the life type before it (RFC 2407 §4.5).
+func lifetimes(attrs []wire.Attr) (life time.Duration, kb uint64) {
+	lifeType := uint64(0)
+	for _, a := range attrs {
+		switch a.Type {
+		case wire.AttrSALifeType:
+			lifeType = a.Value
+		case wire.AttrSALifeValue:
+			switch {
+			case a.Value == 0:
+			case lifeType == wire.LifeSeconds:
+				life = seconds(a.Value)
+			case lifeType == wire.LifeKilobytes:
+				kb = min(a.Value, maxLifeKB)
+			}
+		}
+	}
+	return life, kb
 }
 
 func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
@@ -284,27 +312,17 @@ func p2FromTransform(t wire.Transform) (s p2Suite, ok bool) {
 		}
 		s.PFS = v2.DHGroup(g)
 	}
-	// RFC 2407 §4.5: a life value is of the life type before it.
-	lifeType := uint64(0)
+	life, kb := lifetimes(t.Attrs)
+	s.Life, s.LifeKB = cmp.Or(life, s.Life), kb
 	for _, a := range t.Attrs {
 		switch a.Type {
-		case wire.AttrSALifeType:
-			lifeType = a.Value
-		case wire.AttrSALifeValue:
-			switch {
-			case a.Value == 0:
-			case lifeType == wire.LifeSeconds:
-				s.Life = seconds(a.Value)
-			case lifeType == wire.LifeKilobytes:
-				s.LifeKB = min(a.Value, maxLifeKB)
-			}
 		case wire.AttrEncapMode:
 			// Tunnel mode alone (RFC 2407 §4.5, RFC 3947 §5; 61443 is
 			// the NAT-T drafts' UDP tunnel), not transport.
 			if a.Value != wire.EncapTunnel && a.Value != wire.EncapUDPTunnel && a.Value != encapUDPTunnelDraft {
 				return s, false
 			}
-		case wire.AttrPFSGroup, wire.AttrAuthAlg, wire.AttrESPKeyLen:
+		case wire.AttrPFSGroup, wire.AttrAuthAlg, wire.AttrESPKeyLen, wire.AttrSALifeType, wire.AttrSALifeValue:
 		default:
 			// ESN (RFC 4304) and what else vnetgw does not do: a
 			// transform it cannot honour is not chosen.

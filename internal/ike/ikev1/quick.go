@@ -2,6 +2,7 @@ package ikev1
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"encoding/binary"
 	"errors"
@@ -216,6 +217,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	prop := in.Proposals[0]
 	q.spiOut = binary.BigEndian.Uint32(prop.SPI)
 	var chosen *wire.Transform
+	var theirs p2Suite
 	for _, t := range prop.Transforms {
 		s, ok := p2FromTransform(t)
 		if !ok || chosen != nil {
@@ -224,7 +226,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		for _, mine := range p.p2 {
 			if mine.matches(s) {
 				// The shorter lifetimes of the two rule this side's rekey.
-				chosen, q.s = &t, shorter(s, mine)
+				chosen, theirs, q.s = &t, s, shorter(s, mine)
 				break
 			}
 		}
@@ -289,6 +291,12 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		Proposals: []wire.Proposal{{Number: prop.Number, Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, q.spiIn), Transforms: []wire.Transform{*chosen}}}}.Append(nil)},
 		{Type: wire.PayloadNonce, Body: q.nr}}
 	reply = append(append(reply, kePayload...), ids...)
+	if q.s.Life != theirs.Life || q.s.LifeKB != theirs.LifeKB {
+		// RFC 2407 §4.5.4, §4.6.3.1: ours are shorter than the
+		// initiator offered; it is told, with our inbound SPI.
+		reply = append(reply, wire.Payload{Type: wire.PayloadNotify, Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP,
+			SPI: binary.BigEndian.AppendUint32(nil, q.spiIn), Type: wire.NotifyResponderLifetime, Data: wire.AppendAttrs(nil, q.s.lifeAttrs())}.Append(nil)})
+	}
 	out, next2 := sa.encrypted(wire.ExchangeQuick, q.mid, q.iv, q.ni, reply)
 	q.iv, q.done = next2, true
 	sa.qms[q.mid] = q
@@ -357,8 +365,19 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 	if i < 0 {
 		return errors.New("quick mode message 2: the peer chose a transform that was not offered")
 	}
-	// What we proposed holds, and what the peer answered where shorter.
+	// What we proposed holds, and what the peer answered where shorter,
+	// or told with a RESPONDER-LIFETIME (RFC 2407 §4.6.3.1).
 	s = shorter(s, sa.p.p2[i])
+	for _, pl := range ps {
+		if pl.Type != wire.PayloadNotify {
+			continue
+		}
+		if n, err := wire.ParseNotify(pl.Body); err == nil && n.Type == wire.NotifyResponderLifetime {
+			attrs, _ := wire.ParseAttrs(n.Data) // the attributes before any malformed one
+			life, kb := lifetimes(attrs)
+			s = shorter(s, p2Suite{Life: cmp.Or(life, s.Life), LifeKB: kb})
+		}
+	}
 	q.s, q.nr, q.spiOut = s, bytes.Clone(n.Body), binary.BigEndian.Uint32(in.Proposals[0].SPI)
 	// A responder may answer with narrower traffic than proposed (as
 	// strongSwan does); wider or other traffic is refused.

@@ -143,9 +143,12 @@ const (
 	NotifyNoProposalChosen   = 14
 	NotifyInvalidIDInfo      = 18
 	NotifyAuthFailed         = 24
-	NotifyInitialContact     = 24578 // RFC 2407 §4.6.3.3
-	NotifyRUThere            = 36136 // RFC 3706
-	NotifyRUThereAck         = 36137
+	// NotifyResponderLifetime carries the responder's lifetimes of the
+	// SA as an attribute list (RFC 2407 §4.6.3.1: ParseAttrs).
+	NotifyResponderLifetime = 24576
+	NotifyInitialContact    = 24578 // RFC 2407 §4.6.3.3
+	NotifyRUThere           = 36136 // RFC 3706
+	NotifyRUThereAck        = 36137
 )
 
 // Notify is a notification payload.

@@ -176,6 +176,11 @@ func FuzzParse(f *testing.F) {
 				t.Fatalf("SA %+v does not re-parse: %v", sa, err)
 			}
 		}
+		if as, err := ParseAttrs(b); err == nil {
+			if again, err := ParseAttrs(AppendAttrs(nil, as)); err != nil || !reflect.DeepEqual(again, as) {
+				t.Fatalf("attributes %+v re-parsed as %+v, %v", as, again, err)
+			}
+		}
 		if id, err := ParseID(b); err == nil {
 			id.Prefix()
 		}

@@ -160,23 +160,31 @@ func parseTransform(b []byte) (Transform, error) {
 		return Transform{}, ErrShort
 	}
 	t := Transform{Number: b[0], ID: b[1]}
-	b = b[4:]
+	var err error
+	t.Attrs, err = ParseAttrs(b[4:])
+	return t, err
+}
+
+// ParseAttrs parses a list of data attributes (RFC 2408 §3.3): a
+// transform's, or the Notification Data of a RESPONDER-LIFETIME.
+func ParseAttrs(b []byte) ([]Attr, error) {
+	var attrs []Attr
 	for len(b) > 0 {
-		if len(t.Attrs) == maxAttributes {
-			return t, ErrTooMany
+		if len(attrs) == maxAttributes {
+			return attrs, ErrTooMany
 		}
 		if len(b) < 4 {
-			return t, ErrShort
+			return attrs, ErrShort
 		}
 		typ, v := binary.BigEndian.Uint16(b), binary.BigEndian.Uint16(b[2:])
 		if typ&0x8000 != 0 { // TV
-			t.Attrs = append(t.Attrs, Attr{Type: typ &^ 0x8000, Value: uint64(v)})
+			attrs = append(attrs, Attr{Type: typ &^ 0x8000, Value: uint64(v)})
 			b = b[4:]
 			continue
 		}
 		n := int(v)
 		if len(b) < 4+n {
-			return t, ErrLength
+			return attrs, ErrLength
 		}
 		a := Attr{Type: typ}
 		for _, c := range b[4 : 4+n] {
@@ -186,10 +194,18 @@ func parseTransform(b []byte) (Transform, error) {
 			}
 			a.Value = a.Value<<8 | uint64(c)
 		}
-		t.Attrs = append(t.Attrs, a)
+		attrs = append(attrs, a)
 		b = b[4+n:]
 	}
-	return t, nil
+	return attrs, nil
+}
+
+// AppendAttrs appends a list of data attributes.
+func AppendAttrs(b []byte, attrs []Attr) []byte {
+	for _, a := range attrs {
+		b = a.append(b)
+	}
+	return b
 }
 
 // Append appends the SA payload body.
@@ -202,10 +218,7 @@ func (sa SA) Append(b []byte) []byte {
 		body = append(body, p.SPI...)
 		var ts []Payload
 		for _, t := range p.Transforms {
-			tb := []byte{t.Number, t.ID, 0, 0}
-			for _, a := range t.Attrs {
-				tb = a.append(tb)
-			}
+			tb := AppendAttrs([]byte{t.Number, t.ID, 0, 0}, t.Attrs)
 			ts = append(ts, Payload{Type: payloadTransform, Body: tb})
 		}
 		body, _ = AppendPayloads(body, ts)
