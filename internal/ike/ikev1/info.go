@@ -137,6 +137,8 @@ func notifyName(t uint16) string {
 		return "NO-PROPOSAL-CHOSEN"
 	case wire.NotifyInvalidIDInfo:
 		return "INVALID-ID-INFORMATION"
+	case wire.NotifyInvalidSPI:
+		return "INVALID-SPI"
 	case wire.NotifyAuthFailed:
 		return "AUTHENTICATION-FAILED"
 	}

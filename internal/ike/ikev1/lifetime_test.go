@@ -43,15 +43,7 @@ func quickProposal(t *testing.T, m *Manager, sa *isakmpSA, msg []byte) (wire.Hea
 // the managers once both have a child.
 func withLifetimes(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig), life []wire.Attr) (mi, mr *Manager, ri, rr *recorder) {
 	t.Helper()
-	mi, mr, ri, rr = twoManagers(t, tweak)
-	done := false
-	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
-		if !fromI || done || msg[18] != wire.ExchangeQuick {
-			return false
-		}
-		done = true
-		si := onlySA(t, mi)
-		h, ps, in := quickProposal(t, mi, si, msg)
+	return rewriteQuick(t, tweak, true, nil, func(in *wire.SA) {
 		for i := range in.Proposals[0].Transforms {
 			tr := &in.Proposals[0].Transforms[i]
 			attrs := append([]wire.Attr{}, life...)
@@ -62,22 +54,84 @@ func withLifetimes(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig), life []wi
 			}
 			tr.Attrs = attrs
 		}
+	})
+}
+
+// rewriteQuick runs a connection whose first quick mode message 1 (the
+// initiator's, fromI) or message 2 (the responder's) has its SA payload
+// changed by edit on the way, sent as the sender's own from then on, and
+// returns the managers once both have a child, or nothing moves. watch,
+// when set, sees each message sent after that (fi: the initiator's).
+func rewriteQuick(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig), fromI bool, watch func(fi bool, msg []byte), edit func(*wire.SA)) (mi, mr *Manager, ri, rr *recorder) {
+	t.Helper()
+	mi, mr, ri, rr = twoManagers(t, tweak)
+	var qm1 []byte // message 1 as the responder got it
+	done := false
+	// rewrite re-encrypts ps, msg's payloads after its HASH, with edit's
+	// SA, as m's sa sends it with iv and HASH prefix.
+	rewrite := func(m *Manager, sa *isakmpSA, msg []byte, ps []wire.Payload, iv, prefix []byte) []byte {
 		for i := range ps {
 			if ps[i].Type == wire.PayloadSA {
+				in, err := wire.ParseSA(ps[i].Body)
+				if err != nil {
+					t.Fatal(err)
+				}
+				edit(&in)
 				ps[i].Body = in.Append(nil)
 			}
 		}
-		mi.mu.Lock()
-		iv := si.s.Hash.phase2IV(si.p1iv, h.MessageID)
-		out, next := si.encrypted(wire.ExchangeQuick, h.MessageID, iv, nil, ps)
-		q := si.qms[h.MessageID]
+		h, _ := wire.ParseHeader(msg)
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		out, next := sa.encrypted(wire.ExchangeQuick, h.MessageID, iv, prefix, ps)
+		q := sa.qms[h.MessageID]
 		q.iv, q.out.msg = next, out
-		mi.mu.Unlock()
-		mr.handle(to, from, out)
-		return true
+		if a, ok := sa.answered[h.MessageID]; ok {
+			a.reply = out
+			sa.answered[h.MessageID] = a
+		}
+		return out
+	}
+	shuttle(mi, mr, ri, rr, func(fi bool, msg []byte, from, to netip.AddrPort) bool {
+		switch {
+		case done && watch != nil:
+			watch(fi, msg)
+			return false
+		case done || msg[18] != wire.ExchangeQuick:
+			return false
+		case fi && qm1 == nil && !fromI:
+			qm1 = msg
+			return false
+		case fi && qm1 == nil:
+			si := onlySA(t, mi)
+			h, ps, _ := quickProposal(t, mi, si, msg)
+			mi.mu.Lock()
+			iv := si.s.Hash.phase2IV(si.p1iv, h.MessageID)
+			mi.mu.Unlock()
+			qm1, done = rewrite(mi, si, msg, ps, iv, nil), true
+			mr.handle(to, from, qm1)
+			return true
+		case !fi && qm1 != nil && !fromI:
+			// Message 2 is encrypted on from message 1's last block.
+			sr := onlySA(t, mr)
+			h, _ := wire.ParseHeader(msg)
+			iv := qm1[len(qm1)-blockSize:]
+			mr.mu.Lock()
+			pt, _, err := open(sr.encKey, iv, msg[wire.HeaderLen:])
+			ni := sr.qms[h.MessageID].ni
+			mr.mu.Unlock()
+			ps, err2 := wire.ParsePayloads(h.Next, pt)
+			if err != nil || err2 != nil || len(ps) == 0 {
+				t.Fatalf("quick mode message 2 does not open: %v %v", err, err2)
+			}
+			done = true
+			mi.handle(to, from, rewrite(mr, sr, msg, ps[1:], iv, ni))
+			return true
+		}
+		return false
 	})
 	if !done {
-		t.Fatal("no quick mode message 1")
+		t.Fatal("no quick mode message to rewrite")
 	}
 	return mi, mr, ri, rr
 }

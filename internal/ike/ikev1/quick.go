@@ -216,6 +216,12 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	}
 	prop := in.Proposals[0]
 	q.spiOut = binary.BigEndian.Uint32(prop.SPI)
+	// RFC 4303 §2.1: SPIs 1 to 255 are reserved, and 0 is never sent.
+	if q.spiOut < 256 {
+		sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: prop.SPI, Type: wire.NotifyInvalidSPI}.Append(nil))
+		p.lastErr = fmt.Sprintf("quick mode: the peer's SPI %d is reserved (RFC 4303 §2.1)", q.spiOut)
+		return errors.New(p.lastErr)
+	}
 	var chosen *wire.Transform
 	var theirs p2Suite
 	for _, t := range prop.Transforms {
@@ -379,6 +385,14 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 		}
 	}
 	q.s, q.nr, q.spiOut = s, bytes.Clone(n.Body), binary.BigEndian.Uint32(in.Proposals[0].SPI)
+	// RFC 4303 §2.1: SPIs 1 to 255 are reserved, and 0 is never sent.
+	if q.spiOut < 256 {
+		info := sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: in.Proposals[0].SPI, Type: wire.NotifyInvalidSPI}.Append(nil))
+		sa.remember(q.mid, msg, info) // message 2 again gets the same answer
+		sa.endQuick(q.mid, q)
+		sa.p.lastErr = fmt.Sprintf("quick mode: the peer's SPI %d is reserved (RFC 4303 §2.1)", q.spiOut)
+		return errors.New(sa.p.lastErr)
+	}
 	// A responder may answer with narrower traffic than proposed (as
 	// strongSwan does); wider or other traffic is refused.
 	var ids []wire.Payload

@@ -140,6 +140,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 // Notify message types (RFC 2408 §3.14.1, RFC 3706).
 const (
 	NotifyInvalidPayloadType = 1
+	NotifyInvalidSPI         = 11
 	NotifyNoProposalChosen   = 14
 	NotifyInvalidIDInfo      = 18
 	NotifyAuthFailed         = 24
