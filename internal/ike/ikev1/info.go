@@ -71,10 +71,8 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 			default:
 				if n.Type < 16384 { // an error (RFC 2408 §3.14.1)
 					p.lastErr = "the peer sent notification " + notifyName(n.Type)
-					for mid, q := range sa.qms {
-						if q.initiator {
-							sa.endQuick(mid, q)
-						}
+					if mid, q := sa.refusedQuick(n); q != nil {
+						sa.endQuick(mid, q)
 					}
 				}
 			}
@@ -117,6 +115,36 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 		}
 	}
 	return nil
+}
+
+// refusedQuick returns the quick mode under way that an error
+// notification of the peer's, n, is about: the one whose SPI it names
+// (RFC 2408 §3.14: the receiver's, our inbound SPI; strongSwan names the
+// initiator's, the peer's own when it started the exchange), none when it
+// names another (an exchange that ended, say). One that names no child
+// SA (protocol ISAKMP, with the cookies or no SPI, as libreswan sends)
+// is about our own quick mode when one alone is under way.
+func (sa *isakmpSA) refusedQuick(n wire.Notify) (uint32, *quick) {
+	if n.Protocol == wire.ProtocolESP && len(n.SPI) == 4 {
+		spi := binary.BigEndian.Uint32(n.SPI)
+		for mid, q := range sa.qms {
+			if q.spiIn == spi || q.spiOut != 0 && q.spiOut == spi {
+				return mid, q
+			}
+		}
+		return 0, nil
+	}
+	var mid uint32
+	var only *quick
+	for m, q := range sa.qms {
+		if q.initiator {
+			if only != nil {
+				return 0, nil
+			}
+			mid, only = m, q
+		}
+	}
+	return mid, only
 }
 
 // peerWentIdle marks an on-demand (policy-based, R8) tunnel idle when

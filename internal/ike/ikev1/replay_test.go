@@ -119,9 +119,10 @@ func TestReplayedInfoDropped(t *testing.T) {
 	rr.take()
 	pause := func() { time.Sleep(5 * time.Millisecond) } // lastIn moves
 
-	// An error notification of the peer's; then a quick mode of ours.
+	// An error notification of the peer's that names no child SA (it
+	// would end our one quick mode under way); then a quick mode of ours.
 	mr.mu.Lock()
-	sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: []byte{1, 2, 3, 4}, Type: wire.NotifyInvalidIDInfo}.Append(nil))
+	sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sr.cookies(), Type: wire.NotifyInvalidIDInfo}.Append(nil))
 	mr.mu.Unlock()
 	notify, nf, nt := sent(t, rr)
 	mi.handle(nt, nf, notify)

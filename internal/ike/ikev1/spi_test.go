@@ -2,9 +2,11 @@ package ikev1
 
 import (
 	"bytes"
+	"encoding/binary"
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
@@ -58,5 +60,73 @@ func TestReservedSPIRefused(t *testing.T) {
 		if st := m.Status(); !strings.Contains(st[0].LastError, "SPI 7 is reserved") {
 			t.Errorf("%s: the refusing side's status: %q", c.name, st[0].LastError)
 		}
+	}
+}
+
+// TestErrorNotifyEndsItsQuickMode: an error notification of the peer's
+// ends the quick mode whose SPI it names (RFC 2408 §3.14), not another
+// one under way: a rekey in flight carries on past a NO-PROPOSAL-CHOSEN
+// about another SPI (an exchange that ended, say) and installs its new
+// pair; one that names the rekey's SPI ends it at once, its SPI given
+// back, rather than after the retransmissions.
+func TestErrorNotifyEndsItsQuickMode(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	shuttle(mi, mr, ri, rr, nil)
+	si, sr := onlySA(t, mi), onlySA(t, mr)
+	// notify has the responder tell the initiator NO-PROPOSAL-CHOSEN
+	// about spi.
+	notify := func(spi uint32) {
+		mr.mu.Lock()
+		sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, spi), Type: wire.NotifyNoProposalChosen}.Append(nil))
+		mr.mu.Unlock()
+		msg, from, to := sent(t, rr)
+		mi.handle(to, from, msg)
+	}
+	// rekey starts a rekey of the initiator's child and returns its
+	// message 1, held back, with the inbound SPI it reserved.
+	rekey := func() (qm1 []byte, spi uint32) {
+		ri.take()
+		mi.mu.Lock()
+		c := mi.peers["i"].children[0]
+		c.rekeying = true
+		si.startQuick(c.pair, c)
+		for _, q := range si.qms {
+			spi = q.spiIn
+		}
+		mi.mu.Unlock()
+		qm1, _, _ = sent(t, ri)
+		return qm1, spi
+	}
+	inFlight := func() int {
+		mi.mu.Lock()
+		defer mi.mu.Unlock()
+		return len(si.qms)
+	}
+
+	qm1, spi := rekey()
+	notify(spi + 1)
+	if n := inFlight(); n != 1 {
+		t.Errorf("a NO-PROPOSAL-CHOSEN about another SPI left %d of the initiator's quick modes, want its rekey", n)
+	}
+	mr.handle(fuzzLocal, fuzzRemote, qm1)
+	carry(mi, mr, ri, rr, 10*time.Second, func() bool {
+		ri.mu.Lock()
+		defer ri.mu.Unlock()
+		return len(ri.children) == 2
+	}, nil)
+	ri.mu.Lock()
+	children := len(ri.children)
+	ri.mu.Unlock()
+	if children != 2 {
+		t.Errorf("the rekey under way when a NO-PROPOSAL-CHOSEN about another SPI came installed no pair: %d children", children)
+	}
+
+	_, spi = rekey()
+	notify(spi)
+	mi.mu.Lock()
+	reserved := mi.spis[spi]
+	mi.mu.Unlock()
+	if n := inFlight(); n != 0 || reserved {
+		t.Errorf("a NO-PROPOSAL-CHOSEN about the rekey's SPI left %d quick modes, its SPI reserved %v; want none", n, reserved)
 	}
 }
