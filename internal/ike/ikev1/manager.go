@@ -618,6 +618,20 @@ func (m *Manager) timers(now time.Time) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.peers)) {
 		p := m.peers[name]
+		// RFC 2409 §4.5: the negotiated lifetime is the SA's, the newest's
+		// and those it replaced alike. One not replaced by its end (the
+		// peer did not renew it, or our tries failed), or whose children
+		// did not all move to the newer one, goes; the children live to
+		// their own lifetimes (below: under the newest SA). No Delete: the
+		// peer's copy ends at the same lifetime, and a peer told of it
+		// might take its children down with it (vnetgw's does, with its
+		// last ISAKMP SA) while ours carried on.
+		for _, sa := range m.sasOf(p) {
+			if sa.state == stEstablished && now.After(sa.established.Add(sa.s.Life)) {
+				m.dropSA(sa)
+				m.log.Info("IKEv1 SA expired", "conn", name, "lifetime", sa.s.Life)
+			}
+		}
 		sas := m.sasOf(p)
 		var est *isakmpSA
 		busy := false
@@ -632,16 +646,12 @@ func (m *Manager) timers(now time.Time) {
 				est = sa
 			}
 		}
-		// RFC 2409 §4.5: the negotiated lifetime is the SA's. One not
-		// replaced by its end (the peer did not renew it, or our tries
-		// failed) goes; its children live to their own lifetimes. No
-		// Delete: the peer's copy ends at the same lifetime, and a peer
-		// told of it might take its children down with it (vnetgw's
-		// does, with its last ISAKMP SA) while ours carried on.
-		if est != nil && now.After(est.established.Add(est.s.Life)) {
-			m.dropSA(est)
-			m.log.Info("IKEv1 SA expired", "conn", name, "lifetime", est.s.Life)
-			est = nil
+		// The children of an SA that went are the newest's: their rekeys
+		// go under it, and it is the one that follows the peer (peerMoved).
+		for _, c := range p.children {
+			if est != nil && c.sa.state == stDead {
+				c.sa = est
+			}
 		}
 		// Replaced children whose time is up go, and the peer is told; so
 		// does one not replaced by the end of its lifetime (its rekeys

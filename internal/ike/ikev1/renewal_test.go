@@ -262,3 +262,73 @@ func spiPairs(cs []ipsec.Child) []string {
 	}
 	return out
 }
+
+// TestReplacedSAExpires: an ISAKMP SA replaced by a phase 1 renewal whose
+// quick mode rekeys fail (the peer does not answer them) keeps its
+// children, and goes at the end of its lifetime as the newest would (RFC
+// 2409 §4.5), without a Delete; the children stay, now under the new SA.
+// It outlived its lifetime for as long as a child was on it.
+func TestReplacedSAExpires(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	shuttle(mi, mr, ri, rr, nil)
+	old := onlySA(t, mi)
+	ri.mu.Lock()
+	childSPI := ri.children[0].In.SPI
+	ri.mu.Unlock()
+	mi.mu.Lock()
+	old.expires = time.Now() // phase 1 renewal at the next tick
+	mi.mu.Unlock()
+	// The renewal's main mode passes; every quick mode is lost.
+	var renewed *isakmpSA
+	for deadline := time.Now().Add(10 * time.Second); renewed == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		a, af, at := ri.take()
+		b, bf, bt := rr.take()
+		for i := range a {
+			if a[i][18] != wire.ExchangeQuick {
+				mr.handle(at[i], af[i], a[i])
+			}
+		}
+		for i := range b {
+			if b[i][18] != wire.ExchangeQuick {
+				mi.handle(bt[i], bf[i], b[i])
+			}
+		}
+		mi.mu.Lock()
+		for _, sa := range mi.sas {
+			if sa != old && sa.state == stEstablished {
+				renewed = sa
+			}
+		}
+		mi.mu.Unlock()
+	}
+	if renewed == nil {
+		t.Fatalf("no phase 1 renewal: %+v", mi.Status())
+	}
+	ri.take()
+
+	// The old SA's lifetime ends (as if it had run its 8 hours), the new
+	// one's has just begun.
+	mi.mu.Lock()
+	old.established = old.established.Add(-old.s.Life)
+	mi.timers(time.Now())
+	_, kept := mi.sas[old.ic]
+	c := mi.peers["i"].children[0]
+	moved := c.sa == renewed && c.inSPI == childSPI
+	mi.mu.Unlock()
+	msgs, _, _ := ri.take()
+	for _, msg := range msgs {
+		if binary.BigEndian.Uint64(msg) == old.ic {
+			t.Errorf("a message (exchange %d) sent on the expired SA", msg[18])
+		}
+	}
+	if kept {
+		t.Fatal("the replaced ISAKMP SA, with the child still on it, is kept past its lifetime")
+	}
+	ri.mu.Lock()
+	removed := slices.Contains(ri.removed, childSPI)
+	ri.mu.Unlock()
+	st := mi.Status()[0]
+	if removed || !moved || len(st.IKESAs) != 1 || len(st.IKESAs[0].Children) != 1 {
+		t.Errorf("past the replaced SA's lifetime, its child: removed %v, under the new SA %v; status %+v", removed, moved, st)
+	}
+}
