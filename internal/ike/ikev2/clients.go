@@ -4,15 +4,16 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/sha1"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
-	"maps"
 	"net"
 	"net/netip"
 	"reflect"
@@ -99,11 +100,15 @@ type clientState struct {
 	key string
 	// pending: not admitted yet, counted in Manager.pending and
 	// pendingByIP under from.
-	pending  bool
-	from     netip.Addr
-	addr     netip.Addr // given in IKE_AUTH; zero until then
-	ident    string     // the authenticated identity and certificate
-	subject  string     // its certificate's subject common name (or subject)
+	pending bool
+	from    netip.Addr
+	addr    netip.Addr // given in IKE_AUTH; zero until then
+	ident   string     // the authenticated identity and certificate
+	subject string     // its certificate's subject common name (or subject)
+	// thumb is its certificate's SHA-1 thumbprint (upper-case hex), as
+	// Revoked lists them; "" for a client RADIUS authenticated. Written
+	// by the loop under Manager.mu.
+	thumb    string
 	attached bool
 	since    time.Time
 	// shown is what Manager.Clients lists of it while it has an
@@ -161,9 +166,10 @@ func (cl *Clients) validate() error {
 
 // SetClients serves point-to-site clients as cl says, or none when cl is
 // nil. Clients connected under the previous configuration are
-// disconnected (with a Delete) when it changes in more than its Routes,
-// which apply to the clients that connect next (also at the endpoint of a
-// connected one).
+// disconnected (with a Delete) when it changes in more than its Routes
+// and Revoked: the routes apply to the clients that connect next (also
+// at the endpoint of a connected one), and a revocation disconnects the
+// clients whose certificate it revokes, and no other.
 func (m *Manager) SetClients(cl *Clients) error {
 	if cl != nil {
 		if err := cl.validate(); err != nil {
@@ -182,24 +188,46 @@ func (m *Manager) SetClients(cl *Clients) error {
 	}
 	keep := cl != nil && m.clientCfg != nil && cl.sameClients(m.clientCfg)
 	m.clientCfg = cl
-	conns := slices.Collect(maps.Values(m.clientConns))
-	m.mu.Unlock()
-	if keep {
-		// The kept connections' next IKE SAs (a client connecting again
-		// at the same endpoint) take the new routes too.
-		for _, c := range conns {
-			c.post(false, func() { c.client.cfg = cl })
+	var kept, gone []*conn
+	for _, c := range m.clientConns {
+		if keep && !cl.revokes(c.client.thumb) {
+			kept = append(kept, c)
+		} else {
+			gone = append(gone, c)
 		}
-		return nil
 	}
-	closeAll(conns)
+	m.mu.Unlock()
+	// The kept connections' next IKE SAs (a client connecting again at
+	// the same endpoint) take the new routes and revocations too; one
+	// that authenticated with a certificate now revoked since the look
+	// above goes.
+	for _, c := range kept {
+		c.post(false, func() {
+			c.client.cfg = cl
+			if cl.revokes(c.client.thumb) {
+				c.stop()
+			}
+		})
+	}
+	closeAll(gone)
 	return nil
 }
 
+// revokes reports whether Revoked lists thumb, a certificate's SHA-1
+// thumbprint in upper-case hex, in any case or spelling Thumbprint reads.
+func (cl *Clients) revokes(thumb string) bool {
+	return thumb != "" && slices.ContainsFunc(cl.Revoked, func(r string) bool {
+		t, ok := eaptls.Thumbprint(r)
+		return ok && t == thumb
+	})
+}
+
 // sameClients reports whether the clients connected under o may stay
-// under cl: all but the routes are the same, the RADIUS servers and their
-// secrets too. The DNS servers count: a client is given them in IKE_AUTH
-// alone, and learns new ones when it connects again.
+// under cl: all but the routes and the revoked certificates are the
+// same, the RADIUS servers and their secrets too. The DNS servers count:
+// a client is given them in IKE_AUTH alone, and learns new ones when it
+// connects again. A revocation concerns the clients it revokes alone
+// (SetClients), whatever the order or spelling of the list.
 func (cl *Clients) sameClients(o *Clients) bool {
 	sameCerts := func(a, b []*x509.Certificate) bool {
 		return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return x.Equal(y) })
@@ -207,7 +235,7 @@ func (cl *Clients) sameClients(o *Clients) bool {
 	sameRadius := slices.EqualFunc(cl.Radius, o.Radius, func(a, b radius.Server) bool { return a.Addr == b.Addr && bytes.Equal(a.Secret, b.Secret) }) &&
 		cl.RadiusOnly == o.RadiusOnly && cl.NASIdentifier == o.NASIdentifier
 	return slices.EqualFunc(cl.Cert.Certificate, o.Cert.Certificate, bytes.Equal) && sameCerts(cl.Roots, o.Roots) &&
-		slices.Equal(cl.Revoked, o.Revoked) && cl.Pool == o.Pool && cl.MaxClients == o.MaxClients && slices.Equal(cl.DNS, o.DNS) &&
+		cl.Pool == o.Pool && cl.MaxClients == o.MaxClients && slices.Equal(cl.DNS, o.DNS) &&
 		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals) && sameRadius
 }
 
@@ -650,6 +678,11 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert
 	sa.establish(time.Now())
 	sa.c.m.mu.Lock()
 	st.shown = ClientStatus{Name: sa.c.name, Addr: addr, Remote: sa.remote, Since: st.since, Subject: st.subject}
+	st.thumb = ""
+	if cert != nil {
+		sum := sha1.Sum(cert.Raw)
+		st.thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
+	}
 	sa.c.m.mu.Unlock()
 	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", st.subject, "addr", addr, "remote", sa.remote, "proposal", sa.suite)
 	initialContact := notify(req, wire.InitialContact) != nil

@@ -1130,7 +1130,6 @@ func TestSetClientsChange(t *testing.T) {
 			c.Roots = append(c.Roots, pkitest.Issue(t, "new root", true, nil).Certificate)
 			return c
 		}},
-		{"a revocation", func(c *Clients) *Clients { c.Revoked = []string{strings.Repeat("00", sha1.Size)}; return c }},
 		{"fewer clients", func(c *Clients) *Clients { c.MaxClients = 5; return c }},
 		// The DNS servers are given in IKE_AUTH alone: a client learns new
 		// ones when it connects again.
@@ -1178,6 +1177,79 @@ func TestSetClientsChange(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSetClientsRevocation: a change of the revoked certificates
+// disconnects the connected clients whose certificate it revokes, with a
+// Delete, and no other; the list is a set of thumbprints, whatever their
+// order, case or spelling (Azure's, openssl's with colons).
+func TestSetClientsRevocation(t *testing.T) {
+	pki := newPKI(t)
+	other := pkitest.Issue(t, "client2", false, pki.root)
+	thumb := func(c *pkitest.Cert) string {
+		sum := sha1.Sum(c.Certificate.Raw)
+		return hex.EncodeToString(sum[:])
+	}
+	g := newP2SGateway(t, Config{})
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	gone1, gone2 := pkitest.Issue(t, "gone1", false, pki.root), pkitest.Issue(t, "gone2", false, pki.root)
+	cfg.Revoked = []string{thumb(gone1), strings.ToUpper(thumb(gone2))}
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	c1, c2 := newP2SClient(t, g, clientAt(1)), newP2SClient(t, g, clientAt(2))
+	if _, addr := c1.connect(pki.client); !addr.IsValid() {
+		t.Fatal("client1 got no address")
+	}
+	if _, addr := c2.connect(other); !addr.IsValid() {
+		t.Fatal("client2 got no address")
+	}
+	set := func(revoked ...string) {
+		t.Helper()
+		next := pki.clients(g.hooks, p2sPool, 10)
+		next.Revoked = revoked
+		if err := g.m.SetClients(next); err != nil {
+			t.Fatal(err)
+		}
+	}
+	connected := func() []string {
+		var out []string
+		for _, s := range g.m.Clients() {
+			out = append(out, s.Subject)
+		}
+		slices.Sort(out)
+		return out
+	}
+
+	// The same list in another order and case revokes no one more.
+	set(thumb(gone2), strings.ToUpper(thumb(gone1)))
+	if got := connected(); !slices.Equal(got, []string{"client1", "client2"}) {
+		t.Fatalf("after reordering the revocations, connected: %v", got)
+	}
+	if c1.deletedByGW() || c2.deletedByGW() {
+		t.Fatal("a client was told to go by a reordered revocation list")
+	}
+
+	// client2's certificate revoked (as openssl prints a fingerprint):
+	// client2 goes, client1 stays.
+	var colons []string
+	for h := thumb(other); h != ""; h = h[2:] {
+		colons = append(colons, h[:2])
+	}
+	set(thumb(gone2), strings.Join(colons, ":"), thumb(gone1))
+	// SetClients returns once the revoked client is gone.
+	if got := connected(); !slices.Equal(got, []string{"client1"}) {
+		t.Errorf("after revoking client2, connected: %v", got)
+	}
+	if !c2.deletedByGW() {
+		t.Error("the revoked client was not told (no Delete)")
+	}
+	if c1.deletedByGW() {
+		t.Error("the client not revoked was told to go")
+	}
+	if attached, detached := g.hooks.state(); len(attached) != 1 || len(detached) != 1 {
+		t.Errorf("attached %v, detached %v", attached, detached)
 	}
 }
 
