@@ -60,7 +60,8 @@ type conn struct {
 	backoff time.Duration
 	exit    bool
 	// idle: the SAs were removed for idleness (Manager.Idle); nothing is
-	// initiated until traffic asks (Acquire) or the peer initiates.
+	// initiated until traffic asks (Acquire) or the peer authenticates an
+	// IKE SA it initiated.
 	idle bool
 	// lastError describes the last failure, for Status.
 	lastError string

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -952,6 +953,91 @@ func TestIdle(t *testing.T) {
 	if a.status().Idle {
 		t.Fatal("still idle after traffic")
 	}
+}
+
+// TestIdleAfterUnauthenticatedInit: an IKE_SA_INIT from the peer's
+// address does not bring an idle tunnel back (R8), whether it is refused
+// (no proposal chosen) or answered and never authenticated (anyone may
+// send it from there); the tunnel stays idle, with no reconnection on its
+// way, and comes back once the peer authenticates an IKE SA.
+func TestIdleAfterUnauthenticatedInit(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		proposal string // of the IKE_SA_INIT from the peer's address
+		refused  bool
+	}{
+		{"2.7 refused", "aes128-sha1-modp1024", true},
+		{"answered, never authenticated", "aes256gcm16-prfsha256-x25519", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, a, b := pair(t, func(p *PeerConfig) { p.ReconnectDelay = 50 * time.Millisecond }, nil)
+			waitUp(t, a, b, 1)
+			a.m.Idle("to-b")
+			waitFor(t, 5*time.Second, "both sides to remove the SAs", func() bool {
+				return len(a.status().IKESAs) == 0 && len(b.status().IKESAs) == 0 && a.dp.count()+b.dp.count() == 0
+			})
+			sent := len(n.datagrams())
+			a.m.HandlePacket(netip.AddrPortFrom(addrA, 500), netip.AddrPortFrom(addrB, 500), junkInit(t, tc.proposal))
+			if tc.refused {
+				waitFor(t, 5*time.Second, "the request to be refused", func() bool {
+					return strings.Contains(a.status().LastError, "no proposal chosen") && len(n.datagrams()) > sent
+				})
+			} else {
+				waitFor(t, 5*time.Second, "the request to be answered", func() bool {
+					s := a.status().IKESAs
+					return len(s) == 1 && s[0].State == "half-open"
+				})
+				// Its IKE_AUTH never comes: the half-open SA times out.
+				a.onLoop(func(c *conn) { c.sas[0].halfOpenUntil = time.Now() })
+				waitFor(t, 5*time.Second, "the half-open SA to time out", func() bool { return len(a.status().IKESAs) == 0 })
+			}
+			a.onLoop(func(c *conn) {
+				if !c.idle || !c.reconnectAt.IsZero() || c.connecting() {
+					t.Errorf("after an unauthenticated IKE_SA_INIT: idle %v, reconnection at %v, %d IKE SAs",
+						c.idle, c.reconnectAt, len(c.sas))
+				}
+			})
+			if st := a.status(); !st.Idle || st.State != "down" {
+				t.Errorf("status %+v, want idle and down", st)
+			}
+
+			// The peer initiates and authenticates: the tunnel is back.
+			b.onLoop(func(c *conn) { c.initiate() })
+			waitUp(t, a, b, 1)
+			if a.status().Idle {
+				t.Error("still idle with an IKE SA the peer initiated")
+			}
+		})
+	}
+}
+
+// junkInit is an IKE_SA_INIT request offering proposal, with a KE of
+// the proposal's group, as anyone could send.
+func junkInit(t *testing.T, proposal string) []byte {
+	t.Helper()
+	props := mustProposals(t, wire.ProtocolIKE, proposal)
+	group := firstGroup(props)
+	dh, err := suite.GenerateKey(group)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ni, err := suite.NewNonce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := wire.Message{
+		Header: wire.Header{SPIi: 0x1234_5678_9abc_def1, MajorVersion: wire.MajorVersion, Exchange: wire.IKESAInit, Flags: wire.FlagInitiator},
+		Payloads: []wire.Payload{
+			saPayload(props, nil, true),
+			&wire.KE{Group: group, Data: dh.PublicKey()},
+			&wire.Nonce{Data: ni},
+		},
+	}
+	b, err := msg.Append(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 // TestConnectionModes covers Azure's connectionMode: a ResponderOnly peer

@@ -247,7 +247,6 @@ func (sa *ikeSA) encap() bool { return sa.natLocal || sa.natRemote }
 // §1.2): a retransmission gets the same response, a new request a new
 // half-open IKE SA. The Manager checked the cookie.
 func (c *conn) handleInitRequest(p packet) {
-	c.idle = false // the peer has traffic for the tunnel
 	h := p.header
 	halfOpen := 0
 	for _, sa := range c.sas {

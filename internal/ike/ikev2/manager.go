@@ -365,7 +365,8 @@ func (m *Manager) SoftExpired(tunnel string, inSPI uint32) {
 }
 
 // Idle removes the SAs of peer tunnel, telling the peer, and initiates no
-// new ones until traffic needs them (Acquire) or the peer initiates: a
+// new ones until traffic needs them (Acquire) or the peer authenticates
+// an IKE SA it initiated (an IKE_SA_INIT alone does not count): a
 // policy-based tunnel without traffic is removed (R8). It does not block.
 func (m *Manager) Idle(tunnel string) {
 	if c := m.conn(tunnel); c != nil {

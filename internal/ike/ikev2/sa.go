@@ -866,6 +866,10 @@ func (sa *ikeSA) release() {
 
 // establish marks the SA authenticated.
 func (sa *ikeSA) establish(now time.Time) {
+	// An idle tunnel is back once an IKE SA is authenticated, the peer's
+	// too: an IKE_SA_INIT alone, which anyone may send from the peer's
+	// address, leaves it idle, also when it is answered.
+	sa.c.idle = false
 	sa.state = stateEstablished
 	sa.established = now
 	sa.scheduleRekey(now)
