@@ -42,13 +42,20 @@ const (
 	// liveness check (an empty INFORMATIONAL request) is sent.
 	DefaultDPDInterval = 30 * time.Second
 	// DefaultRetransmitTimeout is the first retransmission timeout; it
-	// doubles with each retransmission (RFC 7296 §2.1).
+	// doubles with each retransmission (RFC 7296 §2.4).
 	DefaultRetransmitTimeout = 2 * time.Second
 	// DefaultRetransmitTries is how many times a request is retransmitted
 	// before the peer is declared dead: with the default timeout the
 	// retransmissions leave 2, 6, 14, 30 and 62 s after the request, and
 	// the peer is dead after 2+4+8+16+32+64 = 126 s.
 	DefaultRetransmitTries = 5
+	// MaxRetransmitTimeout caps the wait between retransmissions of a
+	// request, which doubles each time (RFC 7296 §2.4; §2.1 leaves the
+	// rest to the implementation, and strongSwan's retransmit_limit caps
+	// it too): with 20 tries of 2 s it would have grown to 24 days. It
+	// is above the longest wait a dpdTimeoutSeconds of 3600 s asks for
+	// (dataplane: 4 × 386 s).
+	MaxRetransmitTimeout = 30 * time.Minute
 	// DefaultFragmentSize is the largest IKE message sent unfragmented once
 	// both peers support RFC 7383: it keeps a fragment with IPv6, UDP and
 	// the non-ESP marker within the IPv6 minimum MTU of 1280.
@@ -261,9 +268,11 @@ type PeerConfig struct {
 	// off.
 	DPDInterval time.Duration
 	// RetransmitTimeout and RetransmitTries: a request is retransmitted
-	// after RetransmitTimeout, doubling each time, RetransmitTries times;
-	// then the peer is dead. Defaults DefaultRetransmitTimeout and
-	// DefaultRetransmitTries.
+	// after RetransmitTimeout, doubling each time up to
+	// MaxRetransmitTimeout, RetransmitTries times (at most 20); then the
+	// peer is dead. Defaults DefaultRetransmitTimeout and
+	// DefaultRetransmitTries; RetransmitTimeout is at most
+	// MaxRetransmitTimeout.
 	RetransmitTimeout time.Duration
 	RetransmitTries   int
 	// FragmentSize is the largest IKE message (UDP payload without the
@@ -380,8 +389,8 @@ func (p PeerConfig) validate() error {
 		bad("rekey margin %v and jitter %v leave nothing of lifetimes %v and %v",
 			p.RekeyMargin, p.RekeyJitter, p.IKELifetime, p.ChildLifetime)
 	}
-	if p.RetransmitTimeout <= 0 || p.RetransmitTries < 0 || p.RetransmitTries > 20 {
-		bad("retransmission timeout %v and tries %d out of range", p.RetransmitTimeout, p.RetransmitTries)
+	if p.RetransmitTimeout <= 0 || p.RetransmitTimeout > MaxRetransmitTimeout || p.RetransmitTries < 0 || p.RetransmitTries > 20 {
+		bad("retransmission timeout %v and tries %d out of range (0, %v] and [0, 20]", p.RetransmitTimeout, p.RetransmitTries, MaxRetransmitTimeout)
 	}
 	if p.FragmentSize < minFragmentSize || p.FragmentSize > 0xffff {
 		bad("fragment size %d out of range [%d, 65535]", p.FragmentSize, minFragmentSize)

@@ -50,7 +50,7 @@ func fixture(f testing.TB) *fuzzFixture {
 		pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
 		// a initiates only when told; b answers.
 		pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
-		pa.RetransmitTimeout, pb.RetransmitTimeout = time.Hour, time.Hour
+		pa.RetransmitTimeout, pb.RetransmitTimeout = MaxRetransmitTimeout, MaxRetransmitTimeout
 		fx.b = newNode(f, fx.n, "b", addrB, Config{MaxHalfOpen: 4}, pb)
 		fx.a = newNode(f, fx.n, "a", addrA, Config{}, pa)
 		fuzzFix = fx

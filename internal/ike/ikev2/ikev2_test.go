@@ -322,7 +322,7 @@ func TestRetransmission(t *testing.T) {
 }
 
 // TestRetransmissionBackoff: an unanswered request is sent again after
-// RetransmitTimeout, then after twice as long each time (RFC 7296 §2.1),
+// RetransmitTimeout, then after twice as long each time (RFC 7296 §2.4),
 // RetransmitTries times, and then the peer counts as dead.
 func TestRetransmissionBackoff(t *testing.T) {
 	checkLeaks(t)
@@ -345,6 +345,48 @@ func TestRetransmissionBackoff(t *testing.T) {
 		if gap < want*9/10 || gap > 2*want+500*time.Millisecond {
 			t.Errorf("retransmission %d after %v, want %v", i, gap, want)
 		}
+	}
+}
+
+// TestRetransmissionCapped: the wait between retransmissions doubles
+// (RFC 7296 §2.4) up to MaxRetransmitTimeout and stays there, so that the
+// most tries a configuration allows (20, of 2 s) declare a silent peer
+// dead within hours, not after weeks. The loop's clock is stepped from
+// one retransmission to the next.
+func TestRetransmissionCapped(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	pa := basePeer("to-b", addrA, addrB)
+	pa.Mode = ModeResponderOnly // initiates only when told
+	pa.RetransmitTimeout, pa.RetransmitTries = 2*time.Second, 20
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	var waits []time.Duration
+	a.onLoop(func(c *conn) {
+		c.initiate()
+		sa := c.sas[0]
+		at := sa.pend.retryAt.Add(-sa.pend.timeout) // the request left
+		for sa.state != stateDead && len(waits) <= pa.RetransmitTries {
+			next := sa.pend.retryAt
+			waits = append(waits, next.Sub(at))
+			at = next
+			sa.tick(next)
+		}
+	})
+	if len(waits) != 1+pa.RetransmitTries {
+		t.Fatalf("%d waits before the peer was dead, want %d", len(waits), 1+pa.RetransmitTries)
+	}
+	var total time.Duration
+	for i, w := range waits {
+		if want := min(pa.RetransmitTimeout<<i, MaxRetransmitTimeout); w != want {
+			t.Errorf("wait %d: %v, want %v", i, w, want)
+		}
+		total += w
+	}
+	if total > 12*time.Hour {
+		t.Errorf("the peer was dead %v after the request", total)
+	}
+	if d := len(n.datagrams()); d != 1+pa.RetransmitTries {
+		t.Errorf("%d datagrams sent, want the request and %d retransmissions", d, pa.RetransmitTries)
 	}
 }
 

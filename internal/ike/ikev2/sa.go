@@ -245,7 +245,7 @@ func (sa *ikeSA) tick(now time.Time) {
 			return
 		}
 		p.tries++
-		p.timeout *= 2 // RFC 7296 §2.1: exponential backoff
+		p.timeout = min(2*p.timeout, MaxRetransmitTimeout) // RFC 7296 §2.4: exponential backoff, capped
 		p.retryAt = now.Add(p.timeout)
 		sa.c.m.stats.retransmits.Add(1)
 		sa.log.Debug("retransmitting", sa.logAttrs(), "exchange", p.exchange, "msg_id", p.id, "try", p.tries)

@@ -187,6 +187,9 @@ func TestValidate(t *testing.T) {
 		{"tiny fragments", func(p *PeerConfig) { p.FragmentSize = 40 }, "fragment size"},
 		{"soft above hard", func(p *PeerConfig) { p.ChildLimits = esp.Limits{SoftBytes: 10, HardBytes: 5} }, "soft child limits"},
 		{"bad identity", func(p *PeerConfig) { p.LocalID = Identity{Type: wire.IDIPv4Addr, Data: []byte{1}} }, "local identity"},
+		{"2.4 retransmissions up to the cap", func(p *PeerConfig) { p.RetransmitTimeout, p.RetransmitTries = MaxRetransmitTimeout, 20 }, ""},
+		{"2.4 first retransmission beyond the cap", func(p *PeerConfig) { p.RetransmitTimeout = MaxRetransmitTimeout + time.Second }, "retransmission"},
+		{"too many retransmissions", func(p *PeerConfig) { p.RetransmitTries = 21 }, "retransmission"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			p := good
