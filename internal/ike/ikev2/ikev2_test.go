@@ -390,6 +390,74 @@ func TestRetransmissionCapped(t *testing.T) {
 	}
 }
 
+// TestInvalidMajorVersion covers RFC 7296 §2.5 and §1.5: a request of a
+// higher major version is dropped and answered with an unauthenticated
+// INVALID_MAJOR_VERSION of version 2.0 that copies its SPIs, exchange
+// type and message ID, with the Response flag; a response, a lower
+// version, a request shorter than the answer (which would amplify a
+// spoofed flood) and one whose length field is not its length are not
+// answered.
+func TestInvalidMajorVersion(t *testing.T) {
+	// raw is an IKE header of version major.0 with a body of size octets.
+	raw := func(major uint8, exch wire.ExchangeType, flags wire.Flags, id uint32, size int) []byte {
+		b := binary.BigEndian.AppendUint64(nil, 0x0102030405060708)
+		b = binary.BigEndian.AppendUint64(b, 0x1112131415161718)
+		b = append(b, 33, major<<4, byte(exch), byte(flags))
+		b = binary.BigEndian.AppendUint32(b, id)
+		b = binary.BigEndian.AppendUint32(b, uint32(wire.HeaderLen+size))
+		return append(b, make([]byte, size)...)
+	}
+	for _, tc := range []struct {
+		name     string
+		msg      []byte
+		answered bool
+	}{
+		{"2.5 version 3 IKE_SA_INIT", raw(3, wire.IKESAInit, wire.FlagInitiator, 0, 200), true},
+		{"2.5 version 15 INFORMATIONAL", raw(15, wire.Informational, 0, 7, 60), true},
+		{"1.5 a response", raw(3, wire.IKESAInit, wire.FlagResponse, 0, 200), false},
+		{"2.5 a lower version", raw(0, wire.IKESAInit, wire.FlagInitiator, 0, 200), false},
+		{"shorter than the answer", raw(3, wire.IKESAInit, wire.FlagInitiator, 0, 4), false},
+		{"length field of another length", append(raw(3, wire.IKESAInit, wire.FlagInitiator, 0, 200), 0), false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			checkLeaks(t)
+			n := newFakeNet(t)
+			pa := basePeer("to-b", addrA, addrB)
+			pa.Mode = ModeResponderOnly // sends nothing of its own
+			a := newNode(t, n, "a", addrA, Config{}, pa)
+			local, from := netip.AddrPortFrom(addrA, 500), netip.MustParseAddrPort("203.0.113.7:500")
+			a.m.HandlePacket(local, from, tc.msg)
+			d := n.datagrams()
+			if !tc.answered {
+				if len(d) != 0 {
+					t.Fatalf("answered with %x", d[0].data)
+				}
+				return
+			}
+			if len(d) != 1 || d[0].from != local || d[0].to != from {
+				t.Fatalf("sent %+v, want one answer from %v to %v", d, local, from)
+			}
+			if len(d[0].data) > len(tc.msg) {
+				t.Errorf("an answer of %d octets to a request of %d", len(d[0].data), len(tc.msg))
+			}
+			resp, err := wire.ParseMessage(d[0].data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req := wire.Header{SPIi: binary.BigEndian.Uint64(tc.msg[0:8]), SPIr: binary.BigEndian.Uint64(tc.msg[8:16]),
+				Exchange: wire.ExchangeType(tc.msg[18]), MessageID: binary.BigEndian.Uint32(tc.msg[20:24])}
+			h := resp.Header
+			if h.MajorVersion != 2 || h.MinorVersion != 0 || h.Flags != wire.FlagResponse || h.SPIi != req.SPIi || h.SPIr != req.SPIr ||
+				h.Exchange != req.Exchange || h.MessageID != req.MessageID {
+				t.Errorf("answer header %+v to request %+v", h, req)
+			}
+			if nt := notify(resp.Payloads, wire.InvalidMajorVersion); nt == nil || len(resp.Payloads) != 1 || len(nt.Data) != 0 {
+				t.Errorf("answer payloads %v, want INVALID_MAJOR_VERSION alone, without data", resp.Payloads)
+			}
+		})
+	}
+}
+
 // TestCookie covers the cookie exchange (RFC 7296 §2.6): a responder that
 // demands cookies answers the first IKE_SA_INIT with one, keeps no state,
 // and accepts the retry that carries it.

@@ -413,6 +413,9 @@ func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 	}
 	h, _, err := wire.ParseHeader(msg)
 	if err != nil || int(h.Length) != len(msg) {
+		if mv := (*wire.InvalidMajorVersionError)(nil); errors.As(err, &mv) && mv.Major > wire.MajorVersion {
+			m.answerMajorVersion(local, remote, msg, mv.Notify())
+		}
 		m.stats.malformed.Add(1)
 		return
 	}
@@ -514,15 +517,44 @@ func (m *Manager) peerCookieThreshold() int { return max(1, m.cfg.MaxHalfOpen/2)
 // sendError answers an IKE_SA_INIT request with one unauthenticated
 // notification and keeps no state (RFC 7296 §2.6, §2.21.1).
 func (m *Manager) sendError(local, remote netip.AddrPort, req wire.Header, n *wire.Notify) {
+	if b, err := errorResponse(req, n); err == nil {
+		m.send(local, remote, b)
+	}
+}
+
+// errorResponse is the unauthenticated response to req that carries n
+// alone: of version 2.0, with the request's SPIs, exchange type and
+// message ID, and the Response flag (RFC 7296 §1.5).
+func errorResponse(req wire.Header, n *wire.Notify) ([]byte, error) {
 	resp := wire.Message{
 		Header: wire.Header{
-			SPIi: req.SPIi, MajorVersion: wire.MajorVersion,
+			SPIi: req.SPIi, SPIr: req.SPIr, MajorVersion: wire.MajorVersion,
 			Exchange: req.Exchange, Flags: wire.FlagResponse, MessageID: req.MessageID,
 		},
 		Payloads: []wire.Payload{n},
 	}
-	b, err := resp.Append(nil)
-	if err != nil {
+	return resp.Append(nil)
+}
+
+// answerMajorVersion answers a request of a major version above 2 with
+// n, INVALID_MAJOR_VERSION, unauthenticated (RFC 7296 §2.5, §1.5): version
+// 2.0 in its header is the closest the gateway speaks. Only a request whose header reads as IKEv2's does
+// (its Length that of the datagram) is answered, and only one no shorter
+// than the answer, so that a flood spoofed from another's address is not
+// amplified; the request is dropped either way.
+func (m *Manager) answerMajorVersion(local, remote netip.AddrPort, msg []byte, n *wire.Notify) {
+	if len(msg) < wire.HeaderLen || binary.BigEndian.Uint32(msg[24:28]) != uint32(len(msg)) {
+		return
+	}
+	req := wire.Header{
+		SPIi: binary.BigEndian.Uint64(msg[0:8]), SPIr: binary.BigEndian.Uint64(msg[8:16]),
+		Exchange: wire.ExchangeType(msg[18]), Flags: wire.Flags(msg[19]), MessageID: binary.BigEndian.Uint32(msg[20:24]),
+	}
+	if req.Flags&wire.FlagResponse != 0 {
+		return // RFC 7296 §1.5: a request is answered, never a response
+	}
+	b, err := errorResponse(req, n)
+	if err != nil || len(b) > len(msg) {
 		return
 	}
 	m.send(local, remote, b)
