@@ -801,6 +801,60 @@ func TestNoProposalChosen(t *testing.T) {
 	})
 }
 
+// TestInitErrorUnauthenticated covers RFC 7296 §2.21.1: an error in the
+// IKE_SA_INIT response is unauthenticated. A NO_PROPOSAL_CHOSEN forged by
+// someone who saw the request, arriving before the responder's answer,
+// does not end the exchange: the answer that follows is taken and the IKE
+// SA comes up on the first request. A genuine error still ends the
+// attempt after a retransmission timeout, without retransmitting the
+// request, and the next attempt is a new request.
+func TestInitErrorUnauthenticated(t *testing.T) {
+	t.Run("2.21.1 forged error, then the answer", func(t *testing.T) {
+		n, a, b := pair(t, func(p *PeerConfig) {
+			p.Mode = ModeResponderOnly // initiates only when told, below
+			p.RetransmitTimeout = 3 * time.Second
+		}, nil)
+		n.setPolicy(func(from, to netip.AddrPort, msg []byte) []time.Duration {
+			h, _, err := wire.ParseHeader(msg)
+			if err == nil && from.Addr() == addrA && h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse == 0 {
+				// Someone on the path answers first.
+				forged, err := errorResponse(wire.Header{SPIi: h.SPIi, Exchange: wire.IKESAInit}, &wire.Notify{NotifyType: wire.NoProposalChosen})
+				if err != nil {
+					t.Error(err)
+				}
+				a.m.HandlePacket(from, to, forged)
+			}
+			if from.Addr() == addrB {
+				return []time.Duration{50 * time.Millisecond}
+			}
+			return []time.Duration{0}
+		})
+		a.onLoop(func(c *conn) { c.initiate() })
+		waitUp(t, a, b, 1)
+		if k := n.requests(wire.IKESAInit); k != 1 {
+			t.Errorf("%d IKE_SA_INIT requests, want the first one answered", k)
+		}
+	})
+	t.Run("2.21.1 genuine error", func(t *testing.T) {
+		n, a, _ := pair(t, withSuite(t, "aes128-sha1-modp2048", "aes128-sha1"), withSuite(t, "aes256gcm16-prfsha256-ecp256", "aes128-sha1"))
+		waitFor(t, 10*time.Second, "a second attempt", func() bool { return n.requests(wire.IKESAInit) >= 2 })
+		if e := a.status().LastError; !strings.Contains(e, "NO_PROPOSAL_CHOSEN") {
+			t.Errorf("last error %q", e)
+		}
+		spis := map[uint64]int{}
+		for _, d := range n.datagrams() {
+			if h, _, err := wire.ParseHeader(d.data); err == nil && d.from.Addr() == addrA && h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse == 0 {
+				spis[h.SPIi]++
+			}
+		}
+		for spi, k := range spis {
+			if k != 1 {
+				t.Errorf("the request of IKE SA %016x was sent %d times after NO_PROPOSAL_CHOSEN", spi, k)
+			}
+		}
+	})
+}
+
 // TestNAT covers NAT detection and traversal (RFC 7296 §2.23, RFC 3948): a
 // NAT in front of the initiator is detected by both sides, IKE floats to
 // port 4500, and the child SAs are UDP-encapsulated between the translated

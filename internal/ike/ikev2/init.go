@@ -67,6 +67,7 @@ func (sa *ikeSA) sendInit() {
 		return
 	}
 	sa.initReq = dgs[0]
+	sa.initRefused = "" // a new request, a new answer
 	sa.state = stateInitSent
 	sa.nextID = 1
 	sa.pend = &outstanding{
@@ -84,10 +85,19 @@ func (sa *ikeSA) handleInitResponse(p packet) {
 		return
 	}
 	ps := msg.Payloads
+	// RFC 7296 §2.21.1: the response is not authenticated, and whoever
+	// saw our request may forge one (a NO_PROPOSAL_CHOSEN, say). One that
+	// ends the exchange ends it only when no acceptable response follows
+	// within a retransmission timeout, during which the request is not
+	// sent again; one that does follow is taken instead.
 	fail := func(format string, args ...any) {
-		sa.c.lastError = fmt.Sprintf(format, args...)
-		sa.log.Warn("IKE_SA_INIT failed", sa.logAttrs(), "err", sa.c.lastError)
-		sa.kill("IKE_SA_INIT failed")
+		if sa.initRefused != "" {
+			return // the first such answer is the reason given
+		}
+		sa.initRefused = fmt.Sprintf(format, args...)
+		sa.c.lastError = sa.initRefused
+		sa.log.Debug("IKE_SA_INIT refused; waiting for another response", sa.logAttrs(), "err", sa.initRefused)
+		sa.pend.retryAt = time.Now().Add(sa.pend.timeout)
 	}
 	if n := notify(ps, wire.Cookie); n != nil {
 		// RFC 7296 §2.6: retry with the cookie, everything else unchanged.
@@ -145,7 +155,7 @@ func (sa *ikeSA) handleInitResponse(p packet) {
 	sa.nr = bytes.Clone(nonce.Data)
 	sa.initResp = p.data
 	if err := sa.deriveKeys(gir); err != nil {
-		fail("deriving keys: %v", err)
+		sa.failInit("deriving keys: " + err.Error())
 		return
 	}
 	sa.detectNAT(ps, p.local, p.remote)
@@ -158,6 +168,13 @@ func (sa *ikeSA) handleInitResponse(p packet) {
 		sa.remote = netip.AddrPortFrom(sa.remote.Addr(), port)
 	}
 	sa.sendAuth()
+}
+
+// failInit ends the IKE_SA_INIT exchange of an initiator for reason.
+func (sa *ikeSA) failInit(reason string) {
+	sa.c.lastError = reason
+	sa.log.Warn("IKE_SA_INIT failed", sa.logAttrs(), "err", reason)
+	sa.kill("IKE_SA_INIT failed")
 }
 
 // deriveKeys derives the keys of a new IKE SA from g^ir (RFC 7296 §2.14).

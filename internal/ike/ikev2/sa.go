@@ -104,6 +104,10 @@ type ikeSA struct {
 	cookie            []byte       // initiator: the responder's COOKIE
 	initTries         int          // initiator: COOKIE and INVALID_KE retries
 	initReq, initResp []byte       // the IKE_SA_INIT messages, for AUTH
+	// initRefused (initiator) says why the first response to our
+	// IKE_SA_INIT request that ends the exchange does; it ends it once
+	// no acceptable response has followed (handleInitResponse).
+	initRefused string
 
 	// Requests we send: a window of one (RFC 7296 §2.3).
 	nextID uint32
@@ -235,6 +239,10 @@ func (sa *ikeSA) tick(now time.Time) {
 			// The peer deleted this SA; a request it has not answered by
 			// now never will be.
 			sa.kill("deleted by peer")
+			return
+		}
+		if sa.initRefused != "" {
+			sa.failInit(sa.initRefused) // no other answer came
 			return
 		}
 		if p.tries >= sa.cfg().RetransmitTries {
