@@ -255,3 +255,49 @@ func TestDisconnectClientWithRequestOutstanding(t *testing.T) {
 	g.m.HandlePacket(p2sGW, cl.addr, cl.respond(wire.Informational, dpd, nil))
 	waitFor(t, 10*time.Second, "the Delete after the answer", cl.deletedByGW)
 }
+
+// TestDisconnectClientReturnsOnceGone: DisconnectClient returns once the
+// client is gone, its address free and its tunnel detached, also when
+// the client's loop takes the disconnection in one go with what
+// DisconnectClient waits on (both queued while the loop was busy), as
+// TestClientAddresses found now and then.
+func TestDisconnectClientReturnsOnceGone(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	_, addr := cl.connect(pki.client)
+	g.m.mu.Lock()
+	c := g.m.clientAddrs[addr]
+	g.m.mu.Unlock()
+	if c == nil {
+		t.Fatal("no client connected")
+	}
+	entered, busy := make(chan struct{}), make(chan struct{})
+	c.post(false, func() { close(entered); <-busy })
+	<-entered
+	done := make(chan bool)
+	go func() { done <- g.m.DisconnectClient(addr) }()
+	waitFor(t, 10*time.Second, "the disconnection to wait behind the busy loop", func() bool {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		return len(c.queue) == 2
+	})
+	// The loop is kept busy after that batch too: what DisconnectClient
+	// leaves to the loop's end is not done by the time it returns.
+	after := make(chan struct{})
+	c.post(false, func() { <-after })
+	close(busy)
+	if !<-done {
+		t.Fatal("DisconnectClient found no client")
+	}
+	if got := g.m.Clients(); len(got) != 0 {
+		t.Errorf("DisconnectClient returned with the client still listed: %+v", got)
+	}
+	if attached, _ := g.hooks.state(); len(attached) != 0 {
+		t.Errorf("DisconnectClient returned with the client's tunnel attached: %v", attached)
+	}
+	close(after)
+}

@@ -266,6 +266,10 @@ func (c *conn) reap() {
 	c.sas = alive
 	if c.client != nil {
 		if len(c.sas) == 0 {
+			// Gone: its address and tunnel go back now, not when the loop
+			// has ended (endClient), which DisconnectClient does not wait
+			// for.
+			c.releaseClient()
 			c.exit = true // a client that is gone connects anew
 			return
 		}
