@@ -95,6 +95,10 @@ type conn struct {
 	// everything is sent again, changed or not (ROUTE-REFRESH).
 	dirty         map[netip.Prefix]bool
 	full, refresh bool
+	// collided, guarded by s.mu, says the connection lost a collision
+	// (RFC 4271 §6.8): its end is no error of the peer's, whatever it
+	// read.
+	collided bool
 	// kick wakes the session's sender.
 	kick chan struct{}
 }
@@ -204,10 +208,14 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 		p.established = nil
 		p.s.dropRoutes(p)
 	}
-	if p.established == nil {
+	// The connection that lost a collision leaves the state and the last
+	// error to the one that won: it was closed by it, and its reads fail
+	// with "use of closed network connection".
+	collided := c.collided
+	if p.established == nil && !collided {
 		p.state = "Idle"
 	}
-	if err != nil && !errors.Is(err, errCollision) {
+	if err != nil && !collided {
 		p.lastErr = err.Error()
 	}
 	p.s.mu.Unlock()
@@ -219,7 +227,7 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 		p.s.log.Info("BGP session down", "peer", p.cfg.Addr, "as", p.cfg.AS, "err", err)
 		p.s.opts.OnChange()
 		p.s.advertiseAll()
-	} else if err != nil && !errors.Is(err, errCollision) {
+	} else if err != nil && !collided {
 		p.s.log.Debug("BGP connection ended", "peer", p.cfg.Addr, "err", err)
 	}
 }
@@ -480,6 +488,7 @@ func (p *peer) claim(c *conn, remoteID netip.Addr) (*conn, bool) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	if p.stopped || p.established != nil {
+		c.collided = true
 		return nil, false
 	}
 	o := p.opening
@@ -489,9 +498,10 @@ func (p *peer) claim(c *conn, remoteID netip.Addr) (*conn, bool) {
 	}
 	keepOutbound := p.s.cfg.ID.Compare(remoteID) > 0
 	if c.outbound != keepOutbound {
+		c.collided = true
 		return nil, false
 	}
-	p.opening = c
+	p.opening, o.collided = c, true
 	return o, true
 }
 

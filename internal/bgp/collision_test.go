@@ -1,0 +1,64 @@
+package bgp
+
+import (
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// TestCollisionLossLeavesNoError: when the peer's connection wins a
+// collision over the speaker's own (RFC 4271 §6.8: the peer's BGP
+// identifier is the higher), the losing connection is told so (Cease,
+// connection collision resolution) and closed; the peer's status shows
+// the session that stays, and no error for the one that lost.
+func TestCollisionLossLeavesNoError(t *testing.T) {
+	a, b := netip.MustParseAddr("127.87.1.1"), netip.MustParseAddr("127.87.1.2")
+	port := freePort(t, a, b)
+	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := startNode(t, a.String(), port, 0)
+	n.s.opts.ConnectRetry = time.Hour // one connection of the speaker's
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
+
+	// The speaker's connection gets the peer's OPEN first: it is the one
+	// that waits for the peer's KEEPALIVE.
+	l.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	out, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	first := &rawPeer{t: t, c: out}
+	first.expect(wire.TypeOpen)
+	first.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: b}.Append(nil))
+	first.expect(wire.TypeKeepalive)
+
+	// The peer's own connection: its identifier is the higher, so its
+	// connection stays and the speaker's goes.
+	dialRaw(t, n, b, port)
+	first.expectNotification(wire.CodeCease, wire.SubCollision)
+
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n.s.mu.Lock()
+		p := n.s.peers[b]
+		gone := len(p.conns) == 1 && p.established != nil
+		n.s.mu.Unlock()
+		if gone {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the losing connection is not let go: %+v", n.s.Peers())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if ps := n.s.Peers(); ps[0].State != "Established" || ps[0].LastError != "" {
+		t.Errorf("after a collision lost by the speaker's connection: state %s, last error %q", ps[0].State, ps[0].LastError)
+	}
+}
