@@ -37,7 +37,7 @@ const writeTimeout = 10 * time.Second
 type peer struct {
 	s    *Speaker
 	done chan struct{} // closed by stop
-	kick chan struct{} // wakes the connect loop
+	kick chan struct{} // wakes the connect loop: a connection ended
 
 	sent, received atomic.Uint64
 	malformed      atomic.Uint64 // UPDATEs treated as withdrawals (RFC 7606)
@@ -60,6 +60,9 @@ type peer struct {
 	// holdUntil is when a peer that announced too many prefixes may have
 	// a session again (maxPrefixHold).
 	holdUntil time.Time
+	// retryAt is when the peer may be dialled again: ConnectRetry after
+	// the last attempt, or after the last session ended.
+	retryAt time.Time
 	// selfHops counts the routes ignored for their NEXT_HOP, an address
 	// of the speaker's, since selfHopsLogged, when one was last logged:
 	// once a minute at most.
@@ -104,7 +107,10 @@ type conn struct {
 }
 
 // connect dials the peer whenever no connection with it is open, every
-// ConnectRetry.
+// ConnectRetry, and not before ConnectRetry after the last session ended,
+// whichever side opened it. A connection of the peer's that ends is no
+// reason to dial at once: two speakers that do not agree would each dial
+// the other again whenever it refused them.
 func (p *peer) connect() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -114,16 +120,15 @@ func (p *peer) connect() {
 	}()
 	for {
 		p.s.mu.Lock()
-		idle := len(p.conns) == 0 && !p.stopped && !time.Now().Before(p.holdUntil)
+		now := time.Now()
+		idle := len(p.conns) == 0 && !p.stopped && !now.Before(p.holdUntil) && !now.Before(p.retryAt)
 		if idle {
 			p.state = "Connect"
 		}
+		local := p.cfg.local(p.s.cfg.ID)
 		p.s.mu.Unlock()
 		if idle {
 			dctx, dcancel := context.WithTimeout(ctx, p.s.opts.ConnectRetry+5*time.Second)
-			p.s.mu.Lock()
-			local := p.cfg.local(p.s.cfg.ID)
-			p.s.mu.Unlock()
 			nc, err := p.s.opts.Dial(dctx, local, netip.AddrPortFrom(p.cfg.Addr, p.s.opts.Port))
 			dcancel()
 			if err != nil {
@@ -136,20 +141,23 @@ func (p *peer) connect() {
 				p.s.mu.Unlock()
 			} else {
 				p.session(nc, true)
-				select { // our own session's kick: wait ConnectRetry
-				case <-p.kick:
-				default:
-				}
 			}
+			p.s.mu.Lock()
+			p.retryAt = time.Now().Add(p.s.opts.ConnectRetry)
+			p.s.mu.Unlock()
 		}
+		// While a connection is open, its end kicks.
+		var retry <-chan time.Time
 		p.s.mu.Lock()
-		wait := max(p.s.opts.ConnectRetry, time.Until(p.holdUntil))
+		if len(p.conns) == 0 {
+			retry = time.After(max(time.Until(p.retryAt), time.Until(p.holdUntil)))
+		}
 		p.s.mu.Unlock()
 		select {
 		case <-p.done:
 			return
 		case <-p.kick:
-		case <-time.After(wait):
+		case <-retry:
 		}
 	}
 }
@@ -217,6 +225,12 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	}
 	if err != nil && !collided {
 		p.lastErr = err.Error()
+	}
+	if lost {
+		// A session that ended, whichever side opened it: the peer is
+		// dialled again ConnectRetry after, not at once. A connection
+		// that never was one leaves the dials their pace.
+		p.retryAt = time.Now().Add(p.s.opts.ConnectRetry)
 	}
 	p.s.mu.Unlock()
 	select {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -49,5 +50,85 @@ func TestConnectRetryAfterRefusal(t *testing.T) {
 	time.Sleep(3 * time.Second)
 	if n := conns.Load(); n > 1 {
 		t.Errorf("%d connections in 3 s with ConnectRetry 5 s", n)
+	}
+}
+
+// TestConnectRetryAfterInboundRefusal: between two speakers that do not
+// agree (one has the other's AS wrong), each refuses the other's
+// connections. The speaker dials ConnectRetry after the last connection
+// with the peer ended, the peer's own connections too: one it refused is
+// no reason to dial at once, which doubled the dials.
+func TestConnectRetryAfterInboundRefusal(t *testing.T) {
+	a, b := netip.MustParseAddr("127.87.2.1"), netip.MustParseAddr("127.87.2.2")
+	port := freePort(t, a, b)
+	na, nb := startNode(t, a.String(), port, 0), startNode(t, b.String(), port, 0)
+	const retry = time.Second
+	na.s.opts.ConnectRetry = retry
+	nb.s.opts.ConnectRetry = 100 * time.Millisecond // b dials a often
+	var mu sync.Mutex
+	var dials []time.Time
+	dial := na.s.opts.Dial
+	na.s.opts.Dial = func(ctx context.Context, local netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+		mu.Lock()
+		dials = append(dials, time.Now())
+		mu.Unlock()
+		return dial(ctx, local, dst)
+	}
+	na.s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "b", Addr: b, AS: 65009}}}) // b is AS 65002
+	nb.s.Reconfig(Config{AS: 65002, ID: b, Peers: []Peer{{Name: "a", Addr: a, AS: 65515}}})
+	const want = 4
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		mu.Lock()
+		n := len(dials)
+		mu.Unlock()
+		if n >= want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dials in 30 s with ConnectRetry %v", n, retry)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for i := 1; i < want; i++ {
+		if gap := dials[i].Sub(dials[i-1]); gap < retry {
+			t.Errorf("dial %d came %v after the one before, ConnectRetry is %v", i+1, gap.Round(time.Millisecond), retry)
+		}
+	}
+}
+
+// TestConnectRetryAfterSessionEnds: a peer that ends a session it opened
+// is dialled ConnectRetry after, not at once.
+func TestConnectRetryAfterSessionEnds(t *testing.T) {
+	a, b := netip.MustParseAddr("127.87.2.3"), netip.MustParseAddr("127.87.2.4")
+	port := freePort(t, a, b) // nothing listens on b: the speaker's dials fail
+	n := startNode(t, a.String(), port, 0)
+	const retry = time.Second
+	n.s.opts.ConnectRetry = retry
+	dialed := make(chan time.Time, 100)
+	dial := n.s.opts.Dial
+	n.s.opts.Dial = func(ctx context.Context, local netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+		dialed <- time.Now()
+		return dial(ctx, local, dst)
+	}
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
+	<-dialed
+	p := dialRaw(t, n, b, port)
+	p.expect(wire.TypeUpdate)
+	ended := time.Now()
+	p.c.Close()
+	for {
+		select {
+		case at := <-dialed:
+			if at.Before(ended) {
+				continue // while the session was coming up
+			}
+			if gap := at.Sub(ended); gap < retry {
+				t.Errorf("dialled %v after the peer ended its session, ConnectRetry is %v", gap.Round(time.Millisecond), retry)
+			}
+			return
+		case <-time.After(30 * time.Second):
+			t.Fatalf("not dialled in 30 s after the peer ended its session: %+v", n.s.Peers())
+		}
 	}
 }
