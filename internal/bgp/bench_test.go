@@ -100,7 +100,7 @@ func convergence(b *testing.B, peers, routes int) {
 					path = append(path, cfg.Peers[i].AS)
 				}
 				u := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: path}}, NextHop: cfg.Peers[i].Addr, NLRI: []netip.Prefix{pfx}}
-				msgs = wire.AppendMessage(msgs, wire.TypeUpdate, u.Append(nil, true))
+				msgs = wire.AppendMessage(msgs, wire.TypeUpdate, mustAppend(u.Append(nil, true)))
 			}
 			c.Write(msgs)
 		})

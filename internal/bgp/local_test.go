@@ -1,12 +1,15 @@
 package bgp
 
 import (
+	"errors"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
 
@@ -48,5 +51,39 @@ func TestIPv6LocalRefused(t *testing.T) {
 	u, err := wire.ParseUpdate(p.expect(wire.TypeUpdate), true)
 	if err != nil || len(u.NLRI) != 1 || u.NextHop != a {
 		t.Errorf("the IPv4 peer's announcement: %+v, %v", u, err)
+	}
+}
+
+// TestUnencodableUpdateEndsSession: should a route the speaker cannot
+// put in an UPDATE reach a session's sender (here a next hop that is no
+// IPv4 address, which newPeer keeps from a session), the session ends
+// and the log says why; the node goes on (the codec panicked).
+func TestUnencodableUpdateEndsSession(t *testing.T) {
+	var log logbuf.Buffer
+	a, b := netip.MustParseAddr("127.87.3.1"), netip.MustParseAddr("127.87.3.2")
+	port := freePort(t, a)
+	n := startNode(t, a.String(), port, 0)
+	n.s.log = slog.New(slog.NewTextHandler(&log, nil))
+	n.s.opts.ConnectRetry = time.Hour
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
+	p := dialRaw(t, n, b, port)
+	p.expect(wire.TypeUpdate)
+	n.s.mu.Lock()
+	n.s.peers[b].cfg.Local = netip.MustParseAddr("fd00::1")
+	n.s.mu.Unlock()
+	p.send(wire.TypeRouteRefresh, []byte{0, 1, 0, 1}) // everything again
+	p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	for {
+		_, _, err := wire.ReadMessage(p.c, &p.buf)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatal("the session goes on")
+		}
+		if err != nil {
+			break
+		}
+	}
+	if !strings.Contains(log.String(), "fd00::1 is no IPv4 address") {
+		t.Errorf("the log does not say why the session ended:\n%s", log.String())
 	}
 }

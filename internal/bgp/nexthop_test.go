@@ -34,7 +34,7 @@ func TestNextHopSelfIgnored(t *testing.T) {
 	}})
 	p := dialRaw(t, n, b, port)
 	update := func(nh netip.Addr, prefixes ...string) {
-		p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: nh, NLRI: pfxs(prefixes...)}.Append(nil, true))
+		p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: nh, NLRI: pfxs(prefixes...)}.Append(nil, true)))
 	}
 	update(b, "192.168.1.0/24", "192.168.2.0/24")
 	waitRoutes(t, n, map[string]string{"192.168.1.0/24": "65002", "192.168.2.0/24": "65002"})
@@ -62,6 +62,6 @@ func TestNextHopSelfThroughNAT(t *testing.T) {
 	n.s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "raw", Addr: b, AS: 65002,
 		Import: []Mapping{{From: netip.MustParsePrefix("127.82.7.0/24"), To: netip.MustParsePrefix("172.31.7.0/24")}}}}})
 	p := dialRaw(t, n, b, port)
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: a, NLRI: pfxs("192.168.1.0/24")}.Append(nil, true))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: a, NLRI: pfxs("192.168.1.0/24")}.Append(nil, true)))
 	waitRoutes(t, n, map[string]string{"192.168.1.0/24": "65002"})
 }

@@ -453,6 +453,29 @@ func (b *batch) add(t wire.Type, body []byte) bool {
 	return true
 }
 
+// update queues an UPDATE and reports whether the connection still takes
+// them.
+func (b *batch) update(u wire.Update) bool {
+	if b.err != nil {
+		return false
+	}
+	body, err := u.Append(nil, b.c.fourOctet)
+	if err != nil {
+		b.fail(err)
+		return false
+	}
+	return b.add(wire.TypeUpdate, body)
+}
+
+// fail ends the session on an UPDATE that cannot be encoded (exportOne,
+// and newPeer for the next hop, keep such routes from the sessions), as a
+// write that fails does, and logs why: the peer would lack what it says.
+func (b *batch) fail(err error) {
+	b.err = err
+	b.c.p.s.log.Error("BGP UPDATE cannot be encoded: the session ends", "peer", b.c.p.cfg.Addr, "err", err)
+	b.c.nc.Close()
+}
+
 // flush writes what is queued.
 func (b *batch) flush() bool {
 	if b.err != nil || len(b.buf) == 0 {
@@ -652,7 +675,7 @@ func (c *conn) advertise() {
 	b := batch{c: c}
 	defer b.flush()
 	for chunk := range slices.Chunk(gone, wire.MaxPrefixesPerUpdate) {
-		if !b.add(wire.TypeUpdate, wire.Update{Withdrawn: chunk}.Append(nil, c.fourOctet)) {
+		if !b.update(wire.Update{Withdrawn: chunk}) {
 			return
 		}
 		for _, pfx := range chunk {
@@ -665,8 +688,12 @@ func (c *conn) advertise() {
 		slices.SortFunc(ps, netip.Prefix.Compare)
 		// The UPDATE without its NLRI: the first prefix's bytes taken
 		// off again (RFC 4271 §4.3: a length byte, then its octets).
-		fixed := len(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: ps[:1]}.Append(nil, c.fourOctet)) - nlriLen(ps[0])
-		room := wire.MaxLen - wire.HeaderLen - fixed
+		one, err := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: ps[:1]}.Append(nil, c.fourOctet)
+		if err != nil {
+			b.fail(err)
+			return
+		}
+		room := wire.MaxLen - wire.HeaderLen - (len(one) - nlriLen(ps[0]))
 		if room < nlriLen(ps[0]) {
 			// The path alone does not fit in a message: not sent, and
 			// what the peer has for these prefixes goes.
@@ -677,7 +704,7 @@ func (c *conn) advertise() {
 				}
 			}
 			for chunk := range slices.Chunk(sent, wire.MaxPrefixesPerUpdate) {
-				if !b.add(wire.TypeUpdate, wire.Update{Withdrawn: chunk}.Append(nil, c.fourOctet)) {
+				if !b.update(wire.Update{Withdrawn: chunk}) {
 					return
 				}
 				for _, pfx := range chunk {
@@ -687,8 +714,7 @@ func (c *conn) advertise() {
 			continue
 		}
 		for chunk := range chunkNLRI(ps, room) {
-			u := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: chunk}
-			if !b.add(wire.TypeUpdate, u.Append(nil, c.fourOctet)) {
+			if !b.update(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: chunk}) {
 				return
 			}
 			for _, pfx := range chunk {

@@ -44,6 +44,14 @@ func dialRawAS(t *testing.T, n *node, addr netip.Addr, port uint16, as uint32) *
 	return p
 }
 
+// mustAppend is an UPDATE's Append for one that can be encoded.
+func mustAppend(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func (p *rawPeer) send(t wire.Type, body []byte) {
 	p.t.Helper()
 	if _, err := p.c.Write(wire.AppendMessage(nil, t, body)); err != nil {
@@ -98,8 +106,8 @@ func rawSpeaker(t *testing.T, base string) (*node, netip.Addr, uint16) {
 // keeps serving: the peer's next session works.
 func TestMalformedUpdateEndsSession(t *testing.T) {
 	n, addr, port := rawSpeaker(t, "127.0.14")
-	good := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}},
-		NextHop: addr, NLRI: pfxs("192.168.2.0/24")}.Append(nil, true)
+	good := mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}},
+		NextHop: addr, NLRI: pfxs("192.168.2.0/24")}.Append(nil, true))
 	for _, c := range []struct {
 		name string
 		body []byte
@@ -129,7 +137,7 @@ func TestMalformedAttributeWithdraws(t *testing.T) {
 	n, addr, port := rawSpeaker(t, "127.0.19")
 	path := []wire.Segment{{ASNs: []uint32{65002}}}
 	update := func(prefixes ...string) []byte {
-		return wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: addr, NLRI: pfxs(prefixes...)}.Append(nil, true)
+		return mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: addr, NLRI: pfxs(prefixes...)}.Append(nil, true))
 	}
 	p := dialRaw(t, n, addr, port)
 	p.send(wire.TypeUpdate, update("192.168.2.0/24", "192.168.3.0/24"))
@@ -161,7 +169,7 @@ func TestTooManyPrefixes(t *testing.T) {
 			ps = append(ps, netip.MustParsePrefix(fmt.Sprintf("10.%d.%d.0/24", 100+sent/256, sent%256)))
 			sent++
 		}
-		p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: ps}.Append(nil, true))
+		p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: ps}.Append(nil, true)))
 	}
 	p.expectNotification(wire.CodeCease, wire.SubMaxPrefixes)
 	waitRoutes(t, n, map[string]string{})
@@ -187,10 +195,10 @@ func TestTooManyPrefixes(t *testing.T) {
 func TestLoopDropped(t *testing.T) {
 	n, addr, port := rawSpeaker(t, "127.0.16")
 	p := dialRaw(t, n, addr, port)
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002, 65515, 65003}}}, NextHop: addr,
-		NLRI: pfxs("10.50.0.0/16")}.Append(nil, true))
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr,
-		NLRI: pfxs("10.51.0.0/16")}.Append(nil, true))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002, 65515, 65003}}}, NextHop: addr,
+		NLRI: pfxs("10.50.0.0/16")}.Append(nil, true)))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr,
+		NLRI: pfxs("10.51.0.0/16")}.Append(nil, true)))
 	waitRoutes(t, n, map[string]string{"10.51.0.0/16": "65002"})
 	// The speaker announced its network to the raw peer.
 	u, err := wire.ParseUpdate(p.expect(wire.TypeUpdate), true)
@@ -206,12 +214,12 @@ func TestLoopDropped(t *testing.T) {
 func TestPathFromAnotherAS(t *testing.T) {
 	n, addr, port := rawSpeaker(t, "127.0.17")
 	p := dialRaw(t, n, addr, port)
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr,
-		NLRI: pfxs("10.52.0.0/16", "10.53.0.0/16")}.Append(nil, true))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr,
+		NLRI: pfxs("10.52.0.0/16", "10.53.0.0/16")}.Append(nil, true)))
 	waitRoutes(t, n, map[string]string{"10.52.0.0/16": "65002", "10.53.0.0/16": "65002"})
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, NextHop: addr, NLRI: pfxs("10.52.0.0/16")}.Append(nil, true))
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65009}}}, NextHop: addr,
-		NLRI: pfxs("10.53.0.0/16", "10.54.0.0/16")}.Append(nil, true))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, NextHop: addr, NLRI: pfxs("10.52.0.0/16")}.Append(nil, true)))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65009}}}, NextHop: addr,
+		NLRI: pfxs("10.53.0.0/16", "10.54.0.0/16")}.Append(nil, true)))
 	waitRoutes(t, n, map[string]string{})
 	if st := n.s.Peers()[0].State; st != "Established" {
 		t.Errorf("the session is %s after routes treated as withdrawn: %+v", st, n.s.Peers()[0])
@@ -238,7 +246,7 @@ func waitDown(t *testing.T, n *node) {
 func TestMultiprotocolWithdrawal(t *testing.T) {
 	n, addr, port := rawSpeaker(t, "127.0.92")
 	p := dialRaw(t, n, addr, port)
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: pfxs("10.52.0.0/16")}.Append(nil, true))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: pfxs("10.52.0.0/16")}.Append(nil, true)))
 	waitRoutes(t, n, map[string]string{"10.52.0.0/16": "65002"})
 	attr := []byte{0x80, 15, 6, 0, 1, 1, 16, 10, 52} // MP_UNREACH_NLRI, AFI 1, SAFI 1: 10.52.0.0/16
 	p.send(wire.TypeUpdate, append([]byte{0, 0, 0, byte(len(attr))}, attr...))

@@ -24,13 +24,13 @@ func TestImportedTwice(t *testing.T) {
 	}})
 	p := dialRaw(t, n, pa, port)
 	path := []wire.Segment{{ASNs: []uint32{65002}}}
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: pfxs("10.77.3.0/24", "172.31.3.0/24")}.Append(nil, true))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: pfxs("10.77.3.0/24", "172.31.3.0/24")}.Append(nil, true)))
 	waitRoutes(t, n, map[string]string{"172.31.3.0/24": "65002"})
-	p.send(wire.TypeUpdate, wire.Update{Withdrawn: pfxs("172.31.3.0/24")}.Append(nil, true))
-	p.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: pfxs("10.88.0.0/24")}.Append(nil, true))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Withdrawn: pfxs("172.31.3.0/24")}.Append(nil, true)))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: pfxs("10.88.0.0/24")}.Append(nil, true)))
 	// 10.77.3.0/24 is still announced: 172.31.3.0/24 stays.
 	waitRoutes(t, n, map[string]string{"172.31.3.0/24": "65002", "10.88.0.0/24": "65002"})
-	p.send(wire.TypeUpdate, wire.Update{Withdrawn: pfxs("10.77.3.0/24")}.Append(nil, true))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Withdrawn: pfxs("10.77.3.0/24")}.Append(nil, true)))
 	waitRoutes(t, n, map[string]string{"10.88.0.0/24": "65002"})
 }
 
@@ -74,12 +74,12 @@ func TestStuckPeerHoldsUpNoOther(t *testing.T) {
 		}
 		u := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: asns}}, NextHop: feeder,
 			NLRI: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(j >> 8), byte(j)}), 32)}}
-		msgs = wire.AppendMessage(msgs, wire.TypeUpdate, u.Append(nil, true))
+		msgs = wire.AppendMessage(msgs, wire.TypeUpdate, mustAppend(u.Append(nil, true)))
 	}
 	f.c.Write(msgs)
 	bv.wait(t, 3000)
 	z := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65100}}}, NextHop: feeder, NLRI: pfxs("192.168.99.0/24")}
-	f.send(wire.TypeUpdate, z.Append(nil, true))
+	f.send(wire.TypeUpdate, mustAppend(z.Append(nil, true)))
 	bv.wait(t, 3001)
 	for _, ps := range n.s.Peers() {
 		if ps.Name == "c" && ps.State != "Established" {
@@ -170,7 +170,7 @@ func TestUpdatesFitInMessage(t *testing.T) {
 		ps = append(ps, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 1, byte(i >> 8), byte(i)}), 32))
 	}
 	for i := 0; i < len(ps); i += 300 {
-		a.send(wire.TypeUpdate, wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: ps[i:min(i+300, len(ps))]}.Append(nil, true))
+		a.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: path, NextHop: pa, NLRI: ps[i:min(i+300, len(ps))]}.Append(nil, true)))
 	}
 	// readAll stops at a message longer than 4,096 bytes: the prefixes
 	// after it never arrive.

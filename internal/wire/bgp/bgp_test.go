@@ -9,6 +9,14 @@ import (
 	"testing"
 )
 
+// mustAppend is an UPDATE's Append for one that can be encoded.
+func mustAppend(b []byte, err error) []byte {
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
+
 func pfx(ss ...string) []netip.Prefix {
 	var out []netip.Prefix
 	for _, s := range ss {
@@ -86,7 +94,7 @@ func TestUpdateRoundTrip(t *testing.T) {
 		NextHop:   netip.MustParseAddr("10.1.255.30"),
 		NLRI:      pfx("10.1.0.0/16", "10.99.0.0/24", "0.0.0.0/0", "192.168.1.1/32"),
 	}
-	got, err := ParseUpdate(u.Append(nil, true), true)
+	got, err := ParseUpdate(mustAppend(u.Append(nil, true)), true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,7 +104,7 @@ func TestUpdateRoundTrip(t *testing.T) {
 	// Two-octet peers see AS_TRANS for a four-octet AS in AS_PATH, and
 	// the path itself in AS4_PATH (RFC 6793 §4.2.2); parsing merges the
 	// two back (§4.2.3).
-	two := u.Append(nil, false)
+	two := mustAppend(u.Append(nil, false))
 	got, err = ParseUpdate(two, false)
 	if err != nil {
 		t.Fatal(err)
@@ -126,7 +134,7 @@ func TestUpdateRoundTrip(t *testing.T) {
 
 // A withdrawal alone has no path attributes, and needs none.
 func TestUpdateWithdrawOnly(t *testing.T) {
-	body := Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, true)
+	body := mustAppend(Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, true))
 	u, err := ParseUpdate(body, true)
 	if err != nil || len(u.Withdrawn) != 1 || len(u.NLRI) != 0 {
 		t.Fatalf("%+v %v", u, err)
@@ -138,7 +146,7 @@ func TestUpdateWithdrawOnly(t *testing.T) {
 
 func TestUpdateErrors(t *testing.T) {
 	base := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24")}
-	good := base.Append(nil, true)
+	good := mustAppend(base.Append(nil, true))
 	// Attributes start at offset 4: ORIGIN (4 bytes), AS_PATH (3+6), NEXT_HOP (3+4).
 	mod := func(f func([]byte) []byte) []byte { return f(bytes.Clone(good)) }
 	cases := []struct {
@@ -273,7 +281,7 @@ func isWithdraw(err error) bool {
 // TestUpdateASZero: AS 0 in a path withdraws the UPDATE's routes (RFC
 // 7607 §2).
 func TestUpdateASZero(t *testing.T) {
-	body := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65002, 0}}}, NextHop: netip.MustParseAddr("192.0.2.1"), NLRI: pfx("10.1.0.0/16")}.Append(nil, true)
+	body := mustAppend(Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65002, 0}}}, NextHop: netip.MustParseAddr("192.0.2.1"), NLRI: pfx("10.1.0.0/16")}.Append(nil, true))
 	if _, err := ParseUpdate(body, true); !isWithdraw(err) {
 		t.Errorf("AS 0 in the path: %v", err)
 	}
@@ -292,13 +300,63 @@ func TestUpdateLocalPrefDiscarded(t *testing.T) {
 		{"of 2 bytes", []byte{flagTransitive, attrLocPref, 2, 0, 100}},
 		{"optional", []byte{flagOptional | flagTransitive, attrLocPref, 4, 0, 0, 0, 100}},
 	} {
-		b := base.Append(nil, true)
+		b := mustAppend(base.Append(nil, true))
 		// The attributes end where the NLRI's 4 bytes begin.
 		at := len(b) - 4
 		b = append(b[:at:at], append(c.attr, b[at:]...)...)
 		b[3] += byte(len(c.attr))
 		if u, err := ParseUpdate(b, true); err != nil || !slices.Equal(u.NLRI, base.NLRI) {
 			t.Errorf("LOCAL_PREF %s: %+v, %v", c.name, u, err)
+		}
+	}
+}
+
+// TestUpdateAppendRefusesWhatItCannotCarry: what an UPDATE cannot carry
+// is an error, not a panic nor bytes that say something else: a NEXT_HOP
+// that is no IPv4 address (RFC 4271 §4.3; netip's As4 panicked on one),
+// a prefix that is not IPv4 (it was left out without a word), an AS_PATH
+// segment of no AS or of more than 255 (its count is a byte). b comes
+// back as it was.
+func TestUpdateAppendRefusesWhatItCannotCarry(t *testing.T) {
+	path := []Segment{{ASNs: []uint32{65010}}}
+	nh := netip.MustParseAddr("192.168.1.1")
+	for _, c := range []struct {
+		name string
+		u    Update
+	}{
+		{"IPv6 next hop", Update{Origin: OriginIGP, ASPath: path, NextHop: netip.MustParseAddr("fd00::1"), NLRI: pfx("10.1.0.0/16")}},
+		{"IPv4-mapped next hop", Update{Origin: OriginIGP, ASPath: path, NextHop: netip.MustParseAddr("::ffff:192.168.1.1"), NLRI: pfx("10.1.0.0/16")}},
+		{"no next hop", Update{Origin: OriginIGP, ASPath: path, NLRI: pfx("10.1.0.0/16")}},
+		{"IPv6 prefix", Update{Origin: OriginIGP, ASPath: path, NextHop: nh, NLRI: pfx("10.1.0.0/16", "fd00::/64")}},
+		{"IPv6 withdrawal", Update{Withdrawn: pfx("fd00::/64")}},
+		{"invalid prefix", Update{Withdrawn: []netip.Prefix{{}}}},
+		{"empty segment", Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}, {Set: true}}, NextHop: nh, NLRI: pfx("10.1.0.0/16")}},
+		{"segment of 256 ASes", Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: make([]uint32, 256)}}, NextHop: nh, NLRI: pfx("10.1.0.0/16")}},
+	} {
+		for _, four := range []bool{true, false} {
+			b, err := c.u.Append([]byte{1, 2, 3}, four)
+			if err == nil || !bytes.Equal(b, []byte{1, 2, 3}) {
+				t.Errorf("%s (four-octet %t): % x, %v; want an error and b as it was", c.name, four, b, err)
+			}
+		}
+	}
+	// A withdrawal alone needs no next hop.
+	if _, err := (Update{Withdrawn: pfx("10.1.0.0/16")}).Append(nil, true); err != nil {
+		t.Errorf("a withdrawal: %v", err)
+	}
+}
+
+// TestUpdateAppendAllocs: an UPDATE, with AS4_PATH for a two-octet peer,
+// is encoded into a buffer with room without allocating, whatever its
+// path's length (the path was built in a buffer of its own, which for a
+// transit path of ten ASes was allocated on every call).
+func TestUpdateAppendAllocs(t *testing.T) {
+	u := Update{Withdrawn: pfx("10.98.0.0/16"), Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65515, 4200000001, 65003, 65004, 65005, 65006, 65007, 65008, 65009, 65010}}},
+		NextHop: netip.MustParseAddr("10.1.255.30"), NLRI: pfx("10.1.0.0/16", "10.99.0.0/24")}
+	buf := make([]byte, 0, MaxLen)
+	for _, four := range []bool{true, false} {
+		if n := testing.AllocsPerRun(100, func() { u.Append(buf, four) }); n != 0 {
+			t.Errorf("four-octet %t: %v allocations per Append", four, n)
 		}
 	}
 }

@@ -10,9 +10,9 @@ import (
 // parsers: no panic, and what parses re-encodes to what parses the same.
 func FuzzReadMessage(f *testing.F) {
 	f.Add(AppendMessage(nil, TypeOpen, Open{AS: 65010, HoldTime: 9, ID: netip.MustParseAddr("192.168.1.1")}.Append(nil)))
-	f.Add(AppendMessage(nil, TypeUpdate, Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 65020}}},
-		NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24", "192.168.1.0/24")}.Append(nil, true)))
-	f.Add(AppendMessage(nil, TypeUpdate, Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, false)))
+	f.Add(AppendMessage(nil, TypeUpdate, mustAppend(Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 65020}}},
+		NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24", "192.168.1.0/24")}.Append(nil, true))))
+	f.Add(AppendMessage(nil, TypeUpdate, mustAppend(Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, false))))
 	f.Add(AppendMessage(nil, TypeNotification, Notification{Code: 6, Subcode: 2}.Append(nil)))
 	f.Add(AppendMessage(nil, TypeKeepalive, nil))
 	// MP_REACH_NLRI and MP_UNREACH_NLRI of IPv4 unicast, with ORIGIN and
@@ -44,7 +44,11 @@ func FuzzReadMessage(f *testing.F) {
 				if len(u.NLRI) > MaxPrefixesPerUpdate || len(u.Withdrawn) > MaxPrefixesPerUpdate*2 {
 					continue // more than Append is given to write
 				}
-				again, err := ParseUpdate(u.Append(nil, four), four)
+				body, err := u.Append(nil, four)
+				if err != nil {
+					t.Fatalf("UPDATE %+v parsed and cannot be encoded: %v", u, err)
+				}
+				again, err := ParseUpdate(body, four)
 				if err != nil || len(again.NLRI) != len(u.NLRI) || len(again.Withdrawn) != len(u.Withdrawn) ||
 					(len(u.NLRI) > 0 && (PathLen(again.ASPath) != PathLen(u.ASPath) || again.NextHop != u.NextHop)) {
 					t.Fatalf("UPDATE %+v re-parsed as %+v, %v", u, again, err)

@@ -2,6 +2,7 @@ package bgp
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"slices"
 )
@@ -416,43 +417,74 @@ func parsePrefixes(b []byte) ([]netip.Prefix, error) {
 
 // Append appends the UPDATE body, with AS numbers of four octets when
 // fourOctet. Path attributes are written only when there is NLRI; the
-// caller keeps the prefixes within MaxPrefixesPerUpdate.
-func (u Update) Append(b []byte, fourOctet bool) []byte {
+// caller keeps the prefixes within MaxPrefixesPerUpdate. What an UPDATE
+// cannot carry is an error, and b is returned as it was: a prefix that is
+// not IPv4, a NEXT_HOP that is not an IPv4 address (RFC 4271 §4.3), an
+// AS_PATH segment of no AS or of more than 255.
+func (u Update) Append(b []byte, fourOctet bool) ([]byte, error) {
+	if err := u.check(); err != nil {
+		return b, err
+	}
 	b = appendLen16(b, func(b []byte) []byte { return appendPrefixes(b, u.Withdrawn) })
 	b = appendLen16(b, func(b []byte) []byte {
 		if len(u.NLRI) == 0 {
 			return b
 		}
 		b = append(b, flagTransitive, attrOrigin, 1, u.Origin)
-		path := appendPath(nil, u.ASPath, fourOctet)
-		if len(path) > 255 {
-			b = append(b, flagTransitive|flagExtLength, attrASPath)
-			b = binary.BigEndian.AppendUint16(b, uint16(len(path)))
-		} else {
-			b = append(b, flagTransitive, attrASPath, byte(len(path)))
-		}
-		b = append(b, path...)
+		b = appendPath(b, flagTransitive, attrASPath, u.ASPath, fourOctet)
 		// RFC 6793 §4.2.2: a two-octet peer is also given the path
 		// with its four-octet ASes, in AS4_PATH, when it has one.
 		if !fourOctet && slices.ContainsFunc(u.ASPath, func(s Segment) bool { return slices.ContainsFunc(s.ASNs, func(as uint32) bool { return as > 0xffff }) }) {
-			as4 := appendPath(nil, u.ASPath, true)
-			if len(as4) > 255 {
-				b = append(b, flagOptional|flagTransitive|flagExtLength, attrAS4Path)
-				b = binary.BigEndian.AppendUint16(b, uint16(len(as4)))
-			} else {
-				b = append(b, flagOptional|flagTransitive, attrAS4Path, byte(len(as4)))
-			}
-			b = append(b, as4...)
+			b = appendPath(b, flagOptional|flagTransitive, attrAS4Path, u.ASPath, true)
 		}
 		nh := u.NextHop.As4()
 		return append(append(b, flagTransitive, attrNextHop, 4), nh[:]...)
 	})
-	return appendPrefixes(b, u.NLRI)
+	return appendPrefixes(b, u.NLRI), nil
 }
 
-// appendPath appends AS path segments, with four-octet ASes or with
-// AS_TRANS in place of those that need four.
-func appendPath(b []byte, p []Segment, fourOctet bool) []byte {
+// check reports what of u an UPDATE cannot carry.
+func (u Update) check() error {
+	for _, ps := range [][]netip.Prefix{u.Withdrawn, u.NLRI} {
+		for _, p := range ps {
+			if !p.IsValid() || !p.Addr().Is4() {
+				// IPv6 goes in MP_REACH_NLRI, which vnetgw does not send.
+				return fmt.Errorf("bgp: prefix %v is no IPv4 prefix", p)
+			}
+		}
+	}
+	if len(u.NLRI) == 0 {
+		return nil // no path attributes
+	}
+	if !u.NextHop.Is4() {
+		return fmt.Errorf("bgp: NEXT_HOP %v is no IPv4 address", u.NextHop)
+	}
+	for _, s := range u.ASPath {
+		if len(s.ASNs) == 0 || len(s.ASNs) > 255 {
+			return fmt.Errorf("bgp: AS_PATH segment of %d ASes", len(s.ASNs))
+		}
+	}
+	return nil
+}
+
+// appendPath appends an AS_PATH or AS4_PATH attribute (code) with flags:
+// the path's segments with four-octet ASes, or with AS_TRANS in place of
+// those that need four.
+func appendPath(b []byte, flags, code byte, p []Segment, fourOctet bool) []byte {
+	size := 2
+	if fourOctet {
+		size = 4
+	}
+	n := 0
+	for _, s := range p {
+		n += 2 + size*len(s.ASNs)
+	}
+	if n > 255 {
+		b = append(b, flags|flagExtLength, code)
+		b = binary.BigEndian.AppendUint16(b, uint16(n))
+	} else {
+		b = append(b, flags, code, byte(n))
+	}
 	for _, s := range p {
 		typ := byte(2)
 		if s.Set {
@@ -482,9 +514,6 @@ func appendLen16(b []byte, f func([]byte) []byte) []byte {
 
 func appendPrefixes(b []byte, ps []netip.Prefix) []byte {
 	for _, p := range ps {
-		if !p.Addr().Is4() {
-			continue // IPv6 goes in MP_REACH_NLRI, which vnetgw does not send
-		}
 		a := p.Masked().Addr().As4()
 		b = append(b, byte(p.Bits()))
 		b = append(b, a[:(p.Bits()+7)/8]...)
