@@ -86,4 +86,12 @@ func TestUnencodableUpdateEndsSession(t *testing.T) {
 	if !strings.Contains(log.String(), "fd00::1 is no IPv4 address") {
 		t.Errorf("the log does not say why the session ended:\n%s", log.String())
 	}
+	for deadline := time.Now().Add(10 * time.Second); n.s.Peers()[0].State == "Established"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session stays: %+v", n.s.Peers())
+		}
+	}
+	if ps := n.s.Peers(); !strings.Contains(ps[0].LastError, "fd00::1 is no IPv4 address") {
+		t.Errorf("the peer's last error: %q", ps[0].LastError)
+	}
 }

@@ -30,9 +30,6 @@ const MaxPrefixes = 4000
 // DampPeerOscillations). A variable for tests.
 var maxPrefixHold = 2 * time.Minute
 
-// writeTimeout bounds one write to a peer.
-const writeTimeout = 10 * time.Second
-
 // peer is a configured neighbour and its connections.
 type peer struct {
 	s    *Speaker
@@ -89,7 +86,13 @@ type conn struct {
 	outbound bool
 	since    time.Time
 
-	wmu       sync.Mutex
+	// wmu serialises the writes to nc; it is taken before s.mu, never
+	// with s.mu held.
+	wmu sync.Mutex
+	// stall, guarded by wmu, is how long a write waits for the peer to
+	// take any of it: the hold time agreed, or, before the OPENs are
+	// exchanged or with none agreed, the one proposed.
+	stall     time.Duration
 	fourOctet bool
 	out       map[netip.Prefix]unique.Handle[string] // announced prefixes and their path keys, interned: one copy of a path however many sessions announce it
 
@@ -102,6 +105,9 @@ type conn struct {
 	// (RFC 4271 §6.8): its end is no error of the peer's, whatever it
 	// read.
 	collided bool
+	// werr, guarded by s.mu, is the write that ended the connection: its
+	// reader sees only the connection closed.
+	werr error
 	// kick wakes the session's sender.
 	kick chan struct{}
 }
@@ -188,13 +194,12 @@ func (c *conn) cease() {
 		return
 	}
 	defer c.wmu.Unlock()
-	c.write(wire.TypeNotification, wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown}.Append(nil))
-	c.nc.Close()
+	c.last(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown})
 }
 
 // session runs one connection to its end.
 func (p *peer) session(nc net.Conn, outbound bool) {
-	c := &conn{p: p, nc: nc, outbound: outbound}
+	c := &conn{p: p, nc: nc, outbound: outbound, stall: p.s.opts.HoldTime}
 	p.s.mu.Lock()
 	if p.stopped || p.unusable != "" || time.Now().Before(p.holdUntil) {
 		p.s.mu.Unlock()
@@ -222,6 +227,9 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	collided := c.collided
 	if p.established == nil && !collided {
 		p.state = "Idle"
+	}
+	if c.werr != nil && errors.Is(err, net.ErrClosed) {
+		err = c.werr // the write that closed the connection
 	}
 	if err != nil && !collided {
 		p.lastErr = err.Error()
@@ -284,6 +292,11 @@ func (c *conn) run() error {
 	// RFC 4271 §4.2: the hold time is the smaller of the two; zero means
 	// no keepalives and no hold timer.
 	hold := time.Duration(min(holdSecs, o.HoldTime)) * time.Second
+	if hold > 0 {
+		c.wmu.Lock()
+		c.stall = hold
+		c.wmu.Unlock()
+	}
 	if loser, ok := p.claim(c, o.ID); !ok {
 		c.notify(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubCollision})
 		return errCollision
@@ -408,9 +421,22 @@ func (c *conn) fail(err error) error {
 func (c *conn) notify(n wire.Notification) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	c.last(n)
+}
+
+// last writes the connection's last message, a NOTIFICATION, and closes
+// it. A peer that takes nothing of it for lastWait does not hold up the
+// end (the hold time may be minutes): its routes go, or it is removed.
+// c.wmu is held.
+func (c *conn) last(n wire.Notification) {
+	c.stall = min(c.stall, lastWait)
 	c.write(wire.TypeNotification, n.Append(nil))
 	c.nc.Close()
 }
+
+// lastWait is how long a NOTIFICATION waits at most for the peer to take
+// it.
+const lastWait = 10 * time.Second
 
 func (c *conn) send(t wire.Type, body []byte) error {
 	c.wmu.Lock()
@@ -420,15 +446,49 @@ func (c *conn) send(t wire.Type, body []byte) error {
 
 // write sends one message; c.wmu is held.
 func (c *conn) write(t wire.Type, body []byte) error {
-	c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, err := c.nc.Write(wire.AppendMessage(nil, t, body)); err != nil {
-		// A message cut short leaves the stream unreadable: the session
-		// ends (its reader sees the closed connection).
-		c.nc.Close()
+	if err := c.writeAll(wire.AppendMessage(nil, t, body)); err != nil {
 		return err
 	}
 	c.p.sent.Add(1)
 	return nil
+}
+
+// writeAll writes b for as long as the peer takes some of it every
+// c.stall. A slow tunnel, or a peer busy for a while, ends no session
+// while a large table is sent; a peer that takes nothing for the hold
+// time does (by then it has had no message for that long, and its own
+// hold timer has run out, RFC 4271 §6.5). A write that fails ends the
+// connection: a message cut short leaves the stream unreadable. c.wmu is
+// held.
+func (c *conn) writeAll(b []byte) error {
+	for {
+		c.nc.SetWriteDeadline(time.Now().Add(c.stall))
+		n, err := c.nc.Write(b)
+		b = b[n:]
+		var ne net.Error
+		timeout := errors.As(err, &ne) && ne.Timeout()
+		switch {
+		case err == nil:
+			return nil
+		case timeout && n > 0:
+			continue // it takes them, slowly
+		case timeout:
+			err = fmt.Errorf("the peer took nothing for %v: %w", c.stall, err)
+		}
+		c.broke(err)
+		return err
+	}
+}
+
+// broke closes the connection on err, a failed write, which stands as
+// the session's end (its reader sees only the connection closed).
+func (c *conn) broke(err error) {
+	c.p.s.mu.Lock()
+	if c.werr == nil {
+		c.werr = err
+	}
+	c.p.s.mu.Unlock()
+	c.nc.Close()
 }
 
 // batch gathers a connection's messages into writes of up to 64 KiB:
@@ -473,7 +533,7 @@ func (b *batch) update(u wire.Update) bool {
 func (b *batch) fail(err error) {
 	b.err = err
 	b.c.p.s.log.Error("BGP UPDATE cannot be encoded: the session ends", "peer", b.c.p.cfg.Addr, "err", err)
-	b.c.nc.Close()
+	b.c.broke(err)
 }
 
 // flush writes what is queued.
@@ -481,11 +541,7 @@ func (b *batch) flush() bool {
 	if b.err != nil || len(b.buf) == 0 {
 		return b.err == nil
 	}
-	b.c.nc.SetWriteDeadline(time.Now().Add(writeTimeout))
-	if _, b.err = b.c.nc.Write(b.buf); b.err != nil {
-		// A message cut short leaves the stream unreadable: the session
-		// ends (its reader sees the closed connection).
-		b.c.nc.Close()
+	if b.err = b.c.writeAll(b.buf); b.err != nil {
 		return false
 	}
 	b.c.p.sent.Add(uint64(b.n))

@@ -89,8 +89,8 @@ func TestStuckPeerHoldsUpNoOther(t *testing.T) {
 	// Taking c out does not wait for its stuck write to time out.
 	start := time.Now()
 	n.s.Reconfig(Config{AS: 65515, ID: sp, Peers: []Peer{{Name: "f", Addr: feeder, AS: 65100}, {Name: "b", Addr: b, AS: 65003}}})
-	if took := time.Since(start); took > writeTimeout/2 {
-		t.Errorf("removing the stuck peer took %v (the write timeout is %v)", took.Round(time.Millisecond), writeTimeout)
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("removing the stuck peer took %v (its write waits up to the hold time, %v)", took.Round(time.Millisecond), DefaultHoldTime)
 	}
 }
 

@@ -1,0 +1,123 @@
+package bgp
+
+import (
+	"net"
+	"net/netip"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
+)
+
+// TestSlowPeerKeepsSession: a peer that takes the speaker's table slowly
+// (a slow or lossy tunnel, a busy device: here it reads nothing for 12 s,
+// within the 30 s hold time agreed) keeps its session and gets the whole
+// table. Each write of 64 KiB had 10 s: on a tunnel that takes less than
+// 6.5 KB/s, or that stalls for longer than 10 s, the session ended and
+// its next one began the table again.
+func TestSlowPeerKeepsSession(t *testing.T) {
+	n, p, networks := bigTable(t, "127.87.4", 30)
+	// Nothing read for 12 s; the peer's keepalives go on.
+	for range 3 {
+		time.Sleep(4 * time.Second)
+		p.send(wire.TypeKeepalive, nil)
+	}
+	have := map[netip.Prefix]bool{}
+	c := p.c
+	c.SetReadDeadline(time.Now().Add(60 * time.Second))
+	for len(have) < len(networks) {
+		typ, body, err := wire.ReadMessage(c, &p.buf)
+		if err != nil {
+			t.Fatalf("%d of %d networks, then %v; the peer: %+v", len(have), len(networks), err, n.s.Peers())
+		}
+		if typ != wire.TypeUpdate {
+			continue
+		}
+		u, err := wire.ParseUpdate(body, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, pfx := range u.NLRI {
+			have[pfx] = true
+		}
+	}
+	if ps := n.s.Peers(); ps[0].State != "Established" {
+		t.Errorf("after the table: %+v", ps[0])
+	}
+}
+
+// TestStalledPeerEndsSession: a peer that takes nothing of the table for
+// the hold time agreed (3 s here) has its session ended, though it sends
+// keepalives; its status says why (it said its connection was closed).
+func TestStalledPeerEndsSession(t *testing.T) {
+	n, p, _ := bigTable(t, "127.87.5", 3)
+	deadline := time.Now().Add(60 * time.Second)
+	for n.s.Peers()[0].State == "Established" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session of a peer that takes nothing stays: %+v", n.s.Peers())
+		}
+		p.send(wire.TypeKeepalive, nil)
+		time.Sleep(time.Second)
+	}
+	if ps := n.s.Peers(); !strings.Contains(ps[0].LastError, "the peer took nothing for 3s") {
+		t.Errorf("the peer's last error: %q", ps[0].LastError)
+	}
+}
+
+// bigTable starts a speaker at base.1 whose sockets hold little unsent,
+// with 30,000 networks (UPDATEs of about 120 KB, many times what the
+// sockets hold), and opens a session with it from base.2 with the hold
+// time given, on a socket that holds little unread.
+func bigTable(t *testing.T, base string, hold uint16) (*node, *rawPeer, []netip.Prefix) {
+	t.Helper()
+	sp, b := netip.MustParseAddr(base+".1"), netip.MustParseAddr(base+".2")
+	port := freePort(t, sp)
+	small := func(opt int) func(_, _ string, rc syscall.RawConn) error {
+		return func(_, _ string, rc syscall.RawConn) error {
+			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 4096) })
+		}
+	}
+	n := startNodeLC(t, sp.String(), port, 0, net.ListenConfig{Control: small(syscall.SO_SNDBUF)})
+	n.s.opts.ConnectRetry = time.Hour
+	var networks []netip.Prefix
+	for i := range 30000 {
+		networks = append(networks, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24))
+	}
+	n.s.Reconfig(Config{AS: 65515, ID: sp, Networks: networks, Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(b, 0)), Control: small(syscall.SO_RCVBUF)}
+	c, err := d.Dial("tcp", netip.AddrPortFrom(sp, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p := &rawPeer{t: t, c: c}
+	p.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: hold, ID: b}.Append(nil))
+	p.expect(wire.TypeOpen)
+	p.send(wire.TypeKeepalive, nil)
+	p.expect(wire.TypeKeepalive)
+	for deadline := time.Now().Add(10 * time.Second); n.s.Peers()[0].State != "Established"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no session: %+v", n.s.Peers())
+		}
+	}
+	return n, p, networks
+}
+
+// TestPeerNotificationIsLastError: a peer that ends the session with a
+// NOTIFICATION while it is sent a large table is listed with what it
+// said, not with the write that its closing broke.
+func TestPeerNotificationIsLastError(t *testing.T) {
+	n, p, _ := bigTable(t, "127.87.7", 30)
+	p.send(wire.TypeNotification, wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown}.Append(nil))
+	p.c.Close()
+	for deadline := time.Now().Add(30 * time.Second); n.s.Peers()[0].State == "Established"; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session stays after the peer's NOTIFICATION: %+v", n.s.Peers())
+		}
+	}
+	if ps := n.s.Peers(); !strings.Contains(ps[0].LastError, "NOTIFICATION: cease") {
+		t.Errorf("the peer's last error: %q", ps[0].LastError)
+	}
+}
