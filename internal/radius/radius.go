@@ -205,9 +205,9 @@ type Answer struct {
 }
 
 // Timing of the tries at a server: sent again every Timeout, Tries times
-// in all (RFC 5080 §2.2.1 leaves it to the client), and its answer
-// awaited Wait in all: a server may wait for the user's second factor
-// (Azure asks for 60 s with MFA).
+// in all (RFC 5080 §2.2.1 leaves it to the client), then the next server
+// is asked too; the answers are awaited Wait in all: a server may wait
+// for the user's second factor (Azure asks for 60 s with MFA).
 var (
 	Tries   = 3
 	Timeout = 3 * time.Second
@@ -241,21 +241,86 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 type dialFunc = func(ctx context.Context, network, address string) (net.Conn, error)
 
 // ask sends the request attrs makes to the servers in order until one
-// answers (roundTrip), and returns the answer and the server.
+// answers (roundTrip), and returns the answer and the server. A server
+// that has not answered once its tries are out (its host may be down)
+// is passed over for the next, and still heard meanwhile (it may wait
+// for a second factor): the first answer that checks out, of any of
+// them, is taken, all within Wait.
 func ask(ctx context.Context, servers []Server, dial dialFunc, attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error), needMA bool) (Packet, Server, error) {
-	var errs []error
-	for _, s := range servers {
-		resp, err := roundTrip(ctx, s, dial, attrs, needMA)
-		if err == nil {
-			return resp, s, nil
-		}
-		errs = append(errs, fmt.Errorf("%v: %w", s.Addr, err))
-		if ctx.Err() != nil {
-			break
-		}
-	}
-	if len(errs) == 0 {
+	if len(servers) == 0 {
 		return Packet{}, Server{}, errors.New("radius: no server")
+	}
+	if dial == nil {
+		var d net.Dialer
+		dial = d.DialContext
+	}
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel: the waits still running end at once
+	ctx, cancel := context.WithTimeoutCause(ctx, Wait, fmt.Errorf("no answer in %v", Wait))
+	defer cancel()
+	// The servers are waited for each in a goroutine of its own, and
+	// their sockets are opened here, in the caller's goroutine: in the
+	// network namespace it may be locked into (tests, netns.Do).
+	type dialed struct {
+		c   net.Conn
+		err error
+	}
+	type dialReq struct {
+		network, address string
+		reply            chan dialed
+	}
+	dials := make(chan dialReq)
+	dialHere := func(ctx context.Context, network, address string) (net.Conn, error) {
+		r := dialReq{network, address, make(chan dialed, 1)}
+		select {
+		case dials <- r:
+		case <-ctx.Done():
+			return nil, context.Cause(ctx)
+		}
+		d := <-r.reply
+		return d.c, d.err
+	}
+	type answer struct {
+		i    int
+		resp Packet
+		err  error
+	}
+	answers := make(chan answer, len(servers))
+	next, asking := 0, 0
+	askNext := func() {
+		i := next
+		next++
+		asking++
+		wg.Go(func() {
+			resp, err := roundTrip(ctx, servers[i], dialHere, attrs, needMA)
+			answers <- answer{i, resp, err}
+		})
+	}
+	askNext()
+	passOver := time.NewTimer(time.Duration(Tries) * Timeout)
+	defer passOver.Stop()
+	errs := make([]error, len(servers))
+	for asking > 0 {
+		select {
+		case r := <-dials:
+			c, err := dial(ctx, r.network, r.address)
+			r.reply <- dialed{c, err}
+		case a := <-answers:
+			asking--
+			if a.err == nil {
+				return a.resp, servers[a.i], nil
+			}
+			errs[a.i] = fmt.Errorf("%v: %w", servers[a.i].Addr, a.err)
+			if next < len(servers) && ctx.Err() == nil {
+				askNext()
+				passOver.Reset(time.Duration(Tries) * Timeout)
+			}
+		case <-passOver.C:
+			if next < len(servers) && ctx.Err() == nil {
+				askNext()
+				passOver.Reset(time.Duration(Tries) * Timeout)
+			}
+		}
 	}
 	return Packet{}, Server{}, errors.Join(errs...)
 }
@@ -292,10 +357,6 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	addr := s.Addr
 	if addr.Port() == 0 {
 		addr = netip.AddrPortFrom(addr.Addr(), 1812)
-	}
-	if dial == nil {
-		var d net.Dialer
-		dial = d.DialContext
 	}
 	conn, err := dial(ctx, "udp", addr.String())
 	if err != nil {
@@ -368,7 +429,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 		if ctx.Err() != nil {
 			// Cancelled after the check below and before the deadline
 			// above, which replaced the one cancelling set.
-			return Packet{}, ctx.Err()
+			return Packet{}, context.Cause(ctx)
 		}
 		for {
 			n, err := conn.Read(buf)
@@ -400,7 +461,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 			// Not the answer (forged, or to another request): wait on.
 		}
 		if ctx.Err() != nil {
-			return Packet{}, ctx.Err()
+			return Packet{}, context.Cause(ctx)
 		}
 		if !time.Now().Before(giveUp) {
 			return Packet{}, fmt.Errorf("no answer in %v (%d tries)", Wait, min(try+1, Tries))

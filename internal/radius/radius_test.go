@@ -269,6 +269,13 @@ func TestNASAddressAfterRedial(t *testing.T) {
 // acceptAll is a RADIUS server on loopback that accepts every request,
 // with a Message-Authenticator in its answer while sign says so.
 func acceptAll(t *testing.T, secret []byte, sign *atomic.Bool) netip.AddrPort {
+	return acceptAfter(t, secret, sign, 0)
+}
+
+// acceptAfter is acceptAll answering each request delay after it came (a
+// second factor), or never when delay is negative (a server that is
+// down, its host silent).
+func acceptAfter(t *testing.T, secret []byte, sign *atomic.Bool, delay time.Duration) netip.AddrPort {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -282,9 +289,10 @@ func acceptAll(t *testing.T, secret []byte, sign *atomic.Bool) netip.AddrPort {
 				return
 			}
 			req, err := Parse(buf[:n])
-			if err != nil {
+			if err != nil || delay < 0 {
 				continue
 			}
+			time.Sleep(delay)
 			ans := Packet{Code: CodeAccessAccept, ID: req.ID}
 			if sign.Load() {
 				ans.Attrs = []Attr{{AttrMessageAuthenticator, make([]byte, 16)}}
@@ -306,6 +314,28 @@ func acceptAll(t *testing.T, secret []byte, sign *atomic.Bool) netip.AddrPort {
 	return netip.MustParseAddrPort(pc.LocalAddr().String())
 }
 
+// TestSilentServerPassedOver: a server that answers none of its tries
+// (its host down) is passed over for the next once they are out, not
+// after the whole wait (a second factor's), which the client's
+// authentication does not outlast: OpenVPN's hand-window is as long. A
+// late answer of the first server is still taken meanwhile.
+func TestSilentServerPassedOver(t *testing.T) {
+	shortTries(t, 2, 300*time.Millisecond, 20*time.Second)
+	secret := []byte("s3cret")
+	var unsigned atomic.Bool
+	silent := Server{Addr: acceptAfter(t, secret, &unsigned, -1), Secret: secret}
+	up := Server{Addr: acceptAll(t, secret, &unsigned), Secret: secret}
+	ctx, cancel := context.WithTimeout(context.Background(), Wait)
+	defer cancel()
+	if a, err := Authenticate(ctx, []Server{silent, up}, Request{User: "alice", Password: "pw"}); err != nil || !a.Accept {
+		t.Fatalf("the first server silent, the second up, asked for as long as a server is waited for: %+v, %v", a, err)
+	}
+	late := Server{Addr: acceptAfter(t, secret, &unsigned, 2*time.Second), Secret: secret}
+	if a, err := Authenticate(context.Background(), []Server{late, silent}, Request{User: "alice", Password: "pw"}); err != nil || !a.Accept {
+		t.Fatalf("the first server answering after its tries, the second silent: %+v, %v", a, err)
+	}
+}
+
 // TestSignedOnceSignedAlways: an answer without a Message-Authenticator
 // is believed from a server that never sent one (FreeRADIUS before
 // 3.2.5), but not from one that did: it is refused as forged
@@ -325,7 +355,7 @@ func TestSignedOnceSignedAlways(t *testing.T) {
 	// others: FreeRADIUS 3.2.1 signs those alone.
 	sign.Store(true)
 	eapAttrs := func([authenticator]byte, []byte) ([]Attr, error) { return []Attr{{AttrUserName, []byte("alice")}}, nil }
-	if _, err := roundTrip(context.Background(), srv[0], nil, eapAttrs, true); err != nil {
+	if _, err := roundTrip(context.Background(), srv[0], (&net.Dialer{}).DialContext, eapAttrs, true); err != nil {
 		t.Fatal(err)
 	}
 	sign.Store(false)
