@@ -160,19 +160,30 @@ func (e *Engine) p2sServers(id string) (servers []*p2s.Server, gws []*gateway.Ga
 	return servers, gws
 }
 
-// DisconnectP2S ends the point-to-site clients of gateway id at addrs and
-// returns how many were connected.
-func (e *Engine) DisconnectP2S(id string, addrs []netip.Addr) int {
+// P2SConnection names a point-to-site client's connection: its protocol
+// (ProtocolSSTP, ProtocolOpenVPN or ProtocolIKEv2) and its address.
+type P2SConnection struct {
+	Protocol string
+	Addr     netip.Addr
+}
+
+// DisconnectP2S ends the point-to-site connections conns of gateway id
+// and returns how many were connected. A client at the address of one
+// with another protocol is not ended.
+func (e *Engine) DisconnectP2S(id string, conns []P2SConnection) int {
 	servers, gws := e.p2sServers(id)
 	n := 0
-	for _, a := range addrs {
+	for _, c := range conns {
 		for _, s := range servers {
-			if s.Disconnect(a) {
+			if s.Disconnect(c.Protocol, c.Addr) {
 				n++
 			}
 		}
+		if c.Protocol != ProtocolIKEv2 {
+			continue
+		}
 		for _, g := range gws {
-			if g.DisconnectClient(a) {
+			if g.DisconnectClient(c.Addr) {
 				n++
 			}
 		}

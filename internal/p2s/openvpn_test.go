@@ -131,7 +131,7 @@ func TestOpenVPNInterop(t *testing.T) {
 	if o := onlyOpenVPNSession(t, srv); o.wrap == nil || o.wrap.Mode() != openvpn.TLSCrypt {
 		t.Errorf("the session wraps with %v, want tls-crypt as the profile has it", o.wrap)
 	}
-	if !srv.Disconnect(clients[0].Addr) {
+	if !srv.Disconnect(ProtocolOpenVPN, clients[0].Addr) {
 		t.Fatal("Disconnect found no client")
 	}
 	if !client.Wait(10 * time.Second) {

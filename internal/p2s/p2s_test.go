@@ -267,14 +267,19 @@ func TestStalledClientDoesNotBlock(t *testing.T) {
 }
 
 // The gateway ends a client (the API's disconnect): the client is told,
-// it leaves the list, and its address is free again.
+// it leaves the list, and its address is free again. An id of another
+// protocol at its address (OpenVPN_ADDR: a client that left, whose
+// address an SSTP client got since) ends nothing.
 func TestServerDisconnectsAClient(t *testing.T) {
 	r := newRegion(t, Config{})
 	c, _, err := r.dial(t, r.pki.client)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !r.srv.Disconnect(c.Addr()) {
+	if r.srv.Disconnect(ProtocolOpenVPN, c.Addr()) {
+		t.Fatalf("Disconnect(OpenVPN, %s) ended the SSTP client there", c.Addr())
+	}
+	if !r.srv.Disconnect(ProtocolSSTP, c.Addr()) {
 		t.Fatalf("Disconnect(%s) found no client; the server lists %+v", c.Addr(), r.srv.Clients())
 	}
 	select {
@@ -292,7 +297,7 @@ func TestServerDisconnectsAClient(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if r.srv.Disconnect(c.Addr()) {
+	if r.srv.Disconnect(ProtocolSSTP, c.Addr()) {
 		t.Fatal("a second Disconnect of the same client found it")
 	}
 }

@@ -300,14 +300,15 @@ func (s *Server) Deliver(pkt []byte) {
 	}
 }
 
-// Disconnect ends the connected client at addr: it is told (SSTP
-// CALL_DISCONNECT, OpenVPN HALT) and its connection closed. It reports
-// whether such a client was connected.
-func (s *Server) Disconnect(addr netip.Addr) bool {
+// Disconnect ends the client of protocol connected at addr: it is told
+// (SSTP CALL_DISCONNECT, OpenVPN HALT) and its connection closed. It
+// reports whether such a client was connected; a client of the other
+// protocol there is not it (SSTP and OpenVPN clients share the pool).
+func (s *Server) Disconnect(protocol string, addr netip.Addr) bool {
 	s.mu.Lock()
 	c := s.clients[addr]
 	s.mu.Unlock()
-	if c == nil || !c.connected() {
+	if c == nil || !c.connected() || c.protocol() != protocol {
 		return false
 	}
 	c.disconnect()

@@ -193,14 +193,14 @@ func (l Live) LearnedPrefixes(id string) []netip.Prefix {
 // with the given ids (as VPNClients names them; others are ignored) and
 // returns how many were connected.
 func (l Live) DisconnectVPNClients(id string, ids []string) int {
-	var addrs []netip.Addr
+	var conns []dataplane.P2SConnection
 	for _, s := range ids {
 		proto, addr, ok := strings.Cut(s, "_")
 		if a, err := netip.ParseAddr(addr); err == nil && ok && (proto == dataplane.ProtocolSSTP || proto == dataplane.ProtocolIKEv2 || proto == dataplane.ProtocolOpenVPN) {
-			addrs = append(addrs, a)
+			conns = append(conns, dataplane.P2SConnection{Protocol: proto, Addr: a})
 		}
 	}
-	return l.Engine.DisconnectP2S(strings.ToLower(id), addrs)
+	return l.Engine.DisconnectP2S(strings.ToLower(id), conns)
 }
 
 // VPNClients returns the point-to-site clients of gateway id.
