@@ -656,6 +656,12 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		return nil
 	case m.Code == ppp.EAPResponse && m.Type == ppp.TypeNak && m.ID == l.eapReqID && l.eapIdentity != nil && len(l.srv.cfg.Radius) > 0:
 		identity, _ := ppp.ParseEAP(l.eapIdentity)
+		// The identity goes to the server as the answer to the request
+		// the client declined, which the server numbers its first one
+		// after (FreeRADIUS one above): under that request's
+		// Identifier, the client would take it for a retransmission
+		// and send its Nak again (RFC 3748 §4.1).
+		identity.ID = m.ID
 		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.cfg.Radius, l.srv.radiusRequest("", l.conn))
 		stop := l.watchLeaving()
 		next, msk, ok, err = l.eapRelay.Resume(identity)
