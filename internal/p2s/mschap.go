@@ -85,6 +85,11 @@ func (l *link) handleCHAP(info []byte) error {
 	a, err := radius.AuthenticateMSCHAPv2(ctx, s.cfg.Radius, s.radiusRequest(user, l.conn), radius.MSCHAPv2{Ident: p.ID, Challenge: l.challenge, PeerChallenge: r.PeerChallenge, NTResponse: r.NTResponse})
 	stop()
 	switch {
+	case errors.Is(err, radius.ErrNoAnswer):
+		// No verdict: the call ends without a Failure, which would say
+		// the password was refused (and stop a client's reconnecting).
+		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+		return fmt.Errorf("RADIUS about user %q: %w", user, err)
 	case err != nil:
 		return l.chapFailure(l.failureMessage(""), fmt.Errorf("RADIUS about user %q: %w", user, err))
 	case !a.Accept:

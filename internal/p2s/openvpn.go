@@ -640,6 +640,12 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		return
 	}
 	identity, err := o.authenticate(tc, km)
+	if errors.Is(err, radius.ErrNoAnswer) {
+		// No verdict: the connection ends untold, and the client
+		// connects again.
+		o.fail(err)
+		return
+	}
 	if err != nil {
 		// The client stops (auth-retry none, its default), told why; the
 		// connection ends a moment later, for the message to arrive.

@@ -676,7 +676,11 @@ func (l *link) serverEAP(m ppp.EAP) error {
 	case !ok:
 		return nil // RFC 3748 §4.1: a response that does not match is dropped
 	case err != nil:
-		l.writePPP(ppp.ProtoEAP, next.Append(nil))
+		if !errors.Is(err, radius.ErrNoAnswer) {
+			// A verdict; with no RADIUS server answering, the call ends
+			// without one, as MS-CHAPv2's does.
+			l.writePPP(ppp.ProtoEAP, next.Append(nil))
+		}
 		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
 		return err
 	case next.Code != ppp.EAPSuccess:

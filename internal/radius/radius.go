@@ -61,6 +61,10 @@ const (
 // ErrMalformed is wrapped by every parse error.
 var ErrMalformed = errors.New("radius: malformed packet")
 
+// ErrNoAnswer is wrapped by the error of a request no server answered:
+// there is no verdict on the client's credentials.
+var ErrNoAnswer = errors.New("radius: no server answered")
+
 // Attr is one attribute.
 type Attr struct {
 	Type  byte
@@ -222,6 +226,9 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 	if len(r.User) == 0 || len(r.User) > 253 {
 		return Answer{}, fmt.Errorf("radius: a user name of %d bytes", len(r.User))
 	}
+	if len(r.Password) > MaxPassword {
+		return Answer{}, fmt.Errorf("radius: a password of %d bytes; at most %d", len(r.Password), MaxPassword)
+	}
 	attrs := func(auth [authenticator]byte, secret []byte) ([]Attr, error) {
 		hidden, err := HidePassword([]byte(r.Password), secret, auth)
 		if err != nil {
@@ -322,7 +329,7 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, attrs func(auth [
 			}
 		}
 	}
-	return Packet{}, Server{}, errors.Join(errs...)
+	return Packet{}, Server{}, fmt.Errorf("%w: %w", ErrNoAnswer, errors.Join(errs...))
 }
 
 // attrs are the attributes of every request about r: its user, and who
