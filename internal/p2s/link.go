@@ -161,10 +161,19 @@ func (l *link) writePPP(proto uint16, info []byte) error {
 func (l *link) connected() bool  { return l.bound.Load() }
 func (l *link) closeConn()       { l.cancel(); l.conn.Close() }
 func (l *link) protocol() string { return ProtocolSSTP }
+
+// disconnect tells the client (CALL_DISCONNECT) and closes the connection,
+// in a second at most whether the message got out or not: a client that
+// reads nothing holds up the write, and whoever disconnects it (the API,
+// client after client) does not wait for it.
 func (l *link) disconnect() {
-	l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
-	l.conn.Close()
+	time.AfterFunc(time.Second, func() { l.conn.Close() })
+	go func() {
+		l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
+		l.conn.Close()
+	}()
 }
+
 func (l *link) remoteAddr() netip.AddrPort { return addrPortOf(l.conn.RemoteAddr()) }
 
 // addrPortOf is a connection's address as a netip.AddrPort (invalid when

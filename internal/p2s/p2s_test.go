@@ -302,6 +302,46 @@ func TestServerDisconnectsAClient(t *testing.T) {
 	}
 }
 
+// The API's disconnect of a client that does not read (its TCP window
+// shut, the writer stuck on it) returns at once, and the connection
+// closes within a second or so: it waited for the writer's write, and
+// then for its own, 10 s each, per client asked for.
+func TestDisconnectStalledClient(t *testing.T) {
+	near, far := net.Pipe() // writes block until the far end reads: it never does
+	defer far.Close()
+	l := newLink(true, near, bufio.NewReader(near), testLogger(t))
+	l.up.Store(true)
+	quit := make(chan struct{})
+	defer close(quit)
+	go l.writer(quit)
+	l.SendIP(make([]byte, 1400))
+	for len(l.sendq) > 0 { // the writer has it, and blocks on it
+		time.Sleep(10 * time.Millisecond)
+	}
+	returned := make(chan struct{})
+	go func() { l.disconnect(); close(returned) }()
+	select {
+	case <-returned:
+	case <-time.After(5 * time.Second):
+		t.Fatal("disconnecting a client that does not read blocked for 5 s")
+	}
+	closed := make(chan struct{})
+	go func() {
+		for {
+			if err := near.SetReadDeadline(time.Time{}); err != nil { // closed
+				close(closed)
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}()
+	select {
+	case <-closed:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the connection of a disconnected client that does not read is still open 5 s later")
+	}
+}
+
 // The client asks for DNS servers (RFC 1877) and gets the VNet's: the
 // first two IPv4 ones, as primary and secondary; with one, the secondary
 // option is rejected and the client goes on without it.
