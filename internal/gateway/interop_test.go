@@ -142,7 +142,7 @@ func iperfIntervals(t *testing.T, tp *topology, secs int, reverse bool) (float64
 	t.Helper()
 	srv := tp.hostB.Start("iperf3", "-s", "-1", "-B", "10.2.0.2")
 	defer srv.Kill()
-	time.Sleep(300 * time.Millisecond)
+	tp.hostB.WaitListening("10.2.0.2:5201")
 	args := []string{"-c", "10.2.0.2", "-t", fmt.Sprint(secs), "-J", "--connect-timeout", "3000"}
 	if reverse {
 		args = append(args, "-R")

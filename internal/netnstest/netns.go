@@ -180,6 +180,23 @@ func Link(t testing.TB, a *NS, aAddr string, b *NS, bAddr string) (aIf, bIf stri
 	return aIf, bIf
 }
 
+// WaitListening waits up to 10 s until a TCP socket listens on addr
+// ("10.2.0.2:5201") in the namespace: a server started with Start
+// listens some time later, longer on a busy machine.
+func (ns *NS) WaitListening(addr string) {
+	ns.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if out, _ := ns.Try("ss", "-ltnH"); strings.Contains(out, addr+" ") {
+			return
+		}
+		if time.Now().After(deadline) {
+			ns.t.Fatalf("in %s: nothing listens on %s", ns.Name, addr)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // Forward turns on IPv4 forwarding in the namespace.
 func (ns *NS) Forward() { ns.Run("sysctl", "-qw", "net.ipv4.ip_forward=1") }
 

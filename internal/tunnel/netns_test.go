@@ -110,7 +110,7 @@ func TestNamespacesRFC4303(t *testing.T) {
 				t.Fatalf("ping B->A: %v\n%s", err, out)
 			}
 			server := l.hostB.Start("iperf3", "-s", "-B", "10.2.0.2")
-			waitListening(t, l.hostB, "10.2.0.2:5201")
+			l.hostB.WaitListening("10.2.0.2:5201")
 			for _, dir := range []string{"A->B", "B->A"} {
 				mbps, err := iperf(l.hostA, "10.2.0.2", 5, 1, dir == "B->A")
 				if err != nil {
@@ -159,7 +159,7 @@ func TestThroughput(t *testing.T) {
 	secs := 10
 	measure := func(l *lab, label string) {
 		server := l.hostB.Start("iperf3", "-s", "-B", "10.2.0.2")
-		waitListening(t, l.hostB, "10.2.0.2:5201")
+		l.hostB.WaitListening("10.2.0.2:5201")
 		for _, streams := range []int{1, 4} {
 			mbps, err := iperf(l.hostA, "10.2.0.2", secs, streams, false)
 			if err != nil {
@@ -221,16 +221,4 @@ func iperf(ns *netnstest.NS, server string, secs, streams int, reverse bool) (fl
 		}
 		return r.End.SumReceived.BitsPerSecond / 1e6, nil
 	}
-}
-
-// waitListening waits until a TCP socket listens on addr in ns.
-func waitListening(t *testing.T, ns *netnstest.NS, addr string) {
-	t.Helper()
-	for range 100 {
-		if out, _ := ns.Try("ss", "-ltnH"); strings.Contains(out, addr) {
-			return
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("nothing listens on %s", addr)
 }
