@@ -12,9 +12,10 @@ import (
 var statusOf = map[string]int{
 	arm.CodeAuthenticationFailed: http.StatusUnauthorized,
 
-	arm.CodeResourceNotFound:      http.StatusNotFound,
-	arm.CodeResourceGroupNotFound: http.StatusNotFound,
-	arm.CodeInvalidResourceType:   http.StatusNotFound,
+	arm.CodeResourceNotFound:       http.StatusNotFound,
+	arm.CodeResourceGroupNotFound:  http.StatusNotFound,
+	arm.CodeParentResourceNotFound: http.StatusNotFound,
+	arm.CodeInvalidResourceType:    http.StatusNotFound,
 
 	arm.CodeMethodNotAllowed:   http.StatusMethodNotAllowed,
 	arm.CodeRequestTooLarge:    http.StatusRequestEntityTooLarge,

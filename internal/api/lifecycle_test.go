@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 )
 
@@ -229,5 +230,27 @@ func TestBGPPeeringAddressIPv4(t *testing.T) {
 	g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddress": "fd00:1:0:ff::10"}
 	if r := e.do("PUT", netPath(subA, "rg", "virtualNetworkGateways", "gw"), g); r.status != 400 || r.code() != "InvalidBgpPeeringAddress" {
 		t.Errorf("an IPv6 BGP peering address: %d %s", r.status, r.body)
+	}
+}
+
+// TestMissingParentCode: a PUT of a subnet, a route or a NAT rule under a
+// VNet, route table or gateway that does not exist answers 404
+// ParentResourceNotFound, as ARM does; it answered ResourceNotFound, the
+// code of a missing resource, which SDK callers tell apart.
+func TestMissingParentCode(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	for _, tc := range []struct {
+		name, path string
+		body       obj
+	}{
+		{"subnet", netPath(subA, "rg", "virtualNetworks", "nope") + "/subnets/s", obj{"properties": obj{"addressPrefix": "10.1.0.0/24"}}},
+		{"route", netPath(subA, "rg", "routeTables", "nope") + "/routes/r", obj{"properties": obj{"addressPrefix": "10.9.0.0/16", "nextHopType": "None"}}},
+		{"NAT rule", netPath(subA, "rg", "virtualNetworkGateways", "nope") + "/natRules/n", obj{"properties": obj{"mode": "IngressSnat",
+			"internalMappings": []obj{{"addressSpace": "10.9.0.0/24"}}, "externalMappings": []obj{{"addressSpace": "100.64.9.0/24"}}}}},
+	} {
+		if r := e.do("PUT", tc.path, tc.body); r.status != http.StatusNotFound || r.code() != "ParentResourceNotFound" || !strings.Contains(r.str("error.message"), "'nope'") {
+			t.Errorf("%s: %d %s, want 404 ParentResourceNotFound", tc.name, r.status, r.body)
+		}
 	}
 }

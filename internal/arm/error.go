@@ -59,6 +59,9 @@ const (
 	// Existence.
 	CodeResourceNotFound      = "ResourceNotFound"
 	CodeResourceGroupNotFound = "ResourceGroupNotFound"
+	// A child resource (a subnet, a route, a NAT rule) written under a
+	// parent that does not exist.
+	CodeParentResourceNotFound = "ParentResourceNotFound"
 
 	// Address spaces and subnets.
 	CodeInvalidAddressPrefix  = "InvalidAddressPrefix"

@@ -343,7 +343,7 @@ func (r *Region) PutNatRule(ctx context.Context, id arm.ID, in *arm.VirtualNetwo
 		gid := id.Parent()
 		old := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, gid)
 		if old == nil {
-			return notFound(gid)
+			return parentNotFound(gid)
 		}
 		rule := *in
 		rule.Name = id.Name()

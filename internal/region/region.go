@@ -327,6 +327,13 @@ func notFound(id arm.ID) *arm.Error {
 	return arm.Errorf(arm.CodeResourceNotFound, "the resource '%s' under resource group '%s' was not found", path, id.ResourceGroup)
 }
 
+// parentNotFound is the error of a write of a child resource (a subnet,
+// a route, a NAT rule) under parent, which does not exist: ARM's
+// ParentResourceNotFound, which SDK callers tell from a missing resource.
+func parentNotFound(parent arm.ID) *arm.Error {
+	return arm.Errorf(arm.CodeParentResourceNotFound, "Can not perform requested operation on nested resource. Parent resource '%s' not found.", parent.Name())
+}
+
 // requireGroup checks that the resource group of id exists.
 func requireGroup(tx *txn, id arm.ID) (*arm.ResourceGroup, error) {
 	g := get[arm.ResourceGroup](tx, arm.TypeResourceGroup, arm.ResourceGroupID(id.Subscription, id.ResourceGroup))

@@ -173,7 +173,7 @@ func (r *Region) PutRoute(ctx context.Context, id arm.ID, in *arm.Route) (*arm.R
 		tid := id.Parent()
 		old := get[arm.RouteTable](tx, arm.TypeRouteTable, tid)
 		if old == nil {
-			return notFound(tid)
+			return parentNotFound(tid)
 		}
 		rt := *in
 		rt.Name = id.Name()

@@ -324,7 +324,7 @@ func (r *Region) PutSubnet(ctx context.Context, id arm.ID, in *arm.Subnet) (*arm
 		}
 		old := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, vid)
 		if old == nil {
-			return notFound(vid)
+			return parentNotFound(vid)
 		}
 		s := *in
 		s.Name = id.Name()
