@@ -22,6 +22,7 @@ var statusOf = map[string]int{
 	arm.CodePreconditionFailed: http.StatusPreconditionFailed,
 
 	// The request conflicts with the state of other resources.
+	arm.CodeInvalidGroupLocation:  http.StatusConflict,
 	arm.CodeInUseSubnet:           http.StatusConflict,
 	arm.CodeInUseVirtualNetwork:   http.StatusConflict,
 	arm.CodeInUsePublicIP:         http.StatusConflict,

@@ -254,3 +254,17 @@ func TestMissingParentCode(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupLocationConflict: a PUT of an existing resource group in
+// another location answers 409 InvalidResourceGroupLocation, as ARM does
+// (scripts that run `az group create` again look for it); it answered 400
+// InvalidParameter. The same location again is fine.
+func TestGroupLocationConflict(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group("westeurope"))
+	r := e.do("PUT", rgPath(subA, "rg"), group("northeurope"))
+	if r.status != http.StatusConflict || r.code() != "InvalidResourceGroupLocation" || !strings.Contains(r.str("error.message"), "westeurope") {
+		t.Errorf("another location: %d %s, want 409 InvalidResourceGroupLocation", r.status, r.body)
+	}
+	e.must("PUT", rgPath(subA, "rg"), group("West Europe"))
+}

@@ -62,6 +62,8 @@ const (
 	// A child resource (a subnet, a route, a NAT rule) written under a
 	// parent that does not exist.
 	CodeParentResourceNotFound = "ParentResourceNotFound"
+	// A resource group written again in another location.
+	CodeInvalidGroupLocation = "InvalidResourceGroupLocation"
 
 	// Address spaces and subnets.
 	CodeInvalidAddressPrefix  = "InvalidAddressPrefix"

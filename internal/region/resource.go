@@ -238,7 +238,8 @@ func (r *Region) PutGroup(ctx context.Context, id arm.ID, in *arm.ResourceGroup)
 		g.Location = normalizeLocation(g.Location)
 		if old != nil {
 			if g.Location != old.Location {
-				return arm.Errorf(arm.CodeInvalidParameter, "resource group '%s' is in %s; its location cannot change to %s", old.Name, old.Location, g.Location)
+				// As ARM: 409 InvalidResourceGroupLocation.
+				return arm.Errorf(arm.CodeInvalidGroupLocation, "Invalid resource group location '%s'. The Resource group already exists in location '%s'.", g.Location, old.Location)
 			}
 		}
 		g.Properties = arm.ResourceGroupProperties{ProvisioningState: arm.Succeeded}
