@@ -287,3 +287,19 @@ func TestDynamicNATRules(t *testing.T) {
 	ap["natRules"] = []obj{one, two}
 	e.must("PUT", aa.gw, ag)
 }
+
+// TestNATRuleSpacesTrimmed: a NAT rule's address spaces with spaces around
+// them (a line of a CRLF file ends in \r) are taken and stored without
+// them, as every other prefix is; they were refused as no CIDR prefix.
+func TestNATRuleSpacesTrimmed(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw2")
+	g := e.must("PUT", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", " 10.77.0.0/24\r", "172.31.1.0/24 ")))
+	if in, ex := g.str("properties.natRules.0.properties.internalMappings.0.addressSpace"), g.str("properties.natRules.0.properties.externalMappings.0.addressSpace"); in != "10.77.0.0/24" || ex != "172.31.1.0/24" {
+		t.Errorf("the gateway's rule: internal %q, external %q", in, ex)
+	}
+	r := e.must("PUT", s.gw+"/natRules/site2", natRule("", "Static", "IngressSnat", "10.78.0.0/24\r\n", "\t172.31.2.0/24"))
+	if in, ex := r.str("properties.internalMappings.0.addressSpace"), r.str("properties.externalMappings.0.addressSpace"); in != "10.78.0.0/24" || ex != "172.31.2.0/24" {
+		t.Errorf("the rule PUT alone: internal %q, external %q", in, ex)
+	}
+}

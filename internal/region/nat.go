@@ -56,6 +56,8 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 		if rp.Mode == "" {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".properties.mode", Message: "mode is required: IngressSnat (a site's addresses) or EgressSnat (the VNet's)"}
 		}
+		// Stored without the spaces around them, as every prefix is.
+		rp.InternalMappings, rp.ExternalMappings = trimmedMappings(rp.InternalMappings), trimmedMappings(rp.ExternalMappings)
 		if _, err := natMapping(*r, field); err != nil {
 			return err
 		}
@@ -127,6 +129,16 @@ func natRanges(tx *txn, c *arm.Connection, g *arm.VirtualNetworkGateway) (site, 
 		vnet, _ = rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
 	}
 	return site, vnet, siteBGP
+}
+
+// trimmedMappings returns ms with their address spaces as they are
+// stored (see trimmed). A new slice: ms may be the model's.
+func trimmedMappings(ms []arm.VPNNatRuleMapping) []arm.VPNNatRuleMapping {
+	ms = slices.Clone(ms)
+	for i := range ms {
+		ms[i].AddressSpace = strings.TrimSpace(ms[i].AddressSpace)
+	}
+	return ms
 }
 
 // natMapping returns a rule's mapping: one internal and one external IPv4
