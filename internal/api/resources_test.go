@@ -371,3 +371,30 @@ func grepLines(s, sub string) string {
 	}
 	return strings.Join(out, "")
 }
+
+// TestIPv4MappedPrefixRefused: a site's range written as an IPv4-mapped
+// IPv6 prefix (::ffff:10.1.0.0/112, which is 10.1.0.0/16) is refused,
+// naming the IPv4 prefix to give: the overlap checks compare it with IPv6
+// ranges only, so that a site holding the VNet's own range was connected
+// (R35 bypassed). So is a VNet's address space written so.
+func TestIPv4MappedPrefixRefused(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l := netPath(subA, "rg", "localNetworkGateways", "mapped")
+	defer func() {
+		if t.Failed() {
+			// What the refusal prevents: a connection of the VNet to a
+			// site of its own range.
+			r := e.do("PUT", netPath(subA, "rg", "connections", "mapped"), s2s(loc, s.gw, l))
+			t.Logf("a connection to the site: %d %s", r.status, r.body)
+		}
+	}()
+	if r := e.do("PUT", l, localGateway(loc, "203.0.113.1", "::ffff:10.1.0.0/112")); r.status != http.StatusBadRequest || r.code() != "InvalidAddressPrefix" ||
+		!strings.Contains(r.str("error.message"), "10.1.0.0/16") {
+		t.Errorf("a site's range: %d %s, want 400 InvalidAddressPrefix naming 10.1.0.0/16", r.status, r.body)
+	}
+	v := netPath(subA, "rg", "virtualNetworks", "mapped")
+	if r := e.do("PUT", v, vnet(loc, []string{"::ffff:10.2.0.0/112"})); r.status != http.StatusBadRequest || r.code() != "InvalidAddressPrefix" {
+		t.Errorf("a VNet's address space: %d %s, want 400 InvalidAddressPrefix", r.status, r.body)
+	}
+}

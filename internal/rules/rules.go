@@ -18,7 +18,7 @@ import (
 const GatewaySubnetName = "GatewaySubnet"
 
 // ParsePrefix parses a CIDR prefix and insists on its canonical form (no
-// host bits set), as ARM does.
+// host bits set), as ARM does, and on IPv4 ranges written as IPv4.
 func ParsePrefix(field, s string) (netip.Prefix, *arm.Error) {
 	p, err := netip.ParsePrefix(strings.TrimSpace(s))
 	if err != nil {
@@ -28,6 +28,13 @@ func ParsePrefix(field, s string) (netip.Prefix, *arm.Error) {
 	if p.Masked() != p {
 		return netip.Prefix{}, &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: field,
 			Message: fmt.Sprintf("%s: %s has host bits set; the prefix is %s", field, s, p.Masked())}
+	}
+	if p.Addr().Is4In6() {
+		// RFC 4291 §2.5.5.2: it stands for IPv4 addresses, which the
+		// overlap checks (R35), comparing IPv6 with IPv6 only, would
+		// not hold against the IPv4 ranges it names.
+		return netip.Prefix{}, &arm.Error{Code: arm.CodeInvalidAddressPrefix, Target: field,
+			Message: fmt.Sprintf("%s: %s is an IPv4-mapped IPv6 prefix; give the IPv4 prefix %s", field, s, netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96))}
 	}
 	return p, nil
 }

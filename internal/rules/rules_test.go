@@ -38,6 +38,9 @@ func TestParsePrefix(t *testing.T) {
 		{name: "length too long", in: "10.0.0.0/33", code: arm.CodeInvalidAddressPrefix},
 		{name: "empty", in: "", code: arm.CodeInvalidAddressPrefix},
 		{name: "not an address", in: "ten/8", code: arm.CodeInvalidAddressPrefix},
+		{name: "IPv4-mapped IPv6 (R35 would not see it)", in: "::ffff:10.0.0.0/104", code: arm.CodeInvalidAddressPrefix},
+		{name: "IPv4-mapped IPv6, the whole space", in: "::ffff:0:0/96", code: arm.CodeInvalidAddressPrefix},
+		{name: "IPv6 holding the IPv4-mapped space", in: "::/0", want: "::/0"},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
