@@ -870,21 +870,23 @@ func localGatewayCommand(g *globals) *cobra.Command {
 func routeTableCommand(g *globals) *cobra.Command {
 	k := kind{use: "route-table", short: "Manage route tables: user-defined routes of subnets (R26)", typ: "routeTables",
 		columns: []column{nameCol, groupColumn, locationCol, col("Routes", "properties.routes"), col("Subnets", "properties.subnets"), stateCol}}
-	create := g.createCmd(k, "Create or update a route table (its routes are kept)", func(*cobra.Command) {},
+	create := g.createCmd(k, "Create or update a route table (an existing one keeps its routes, and what the flags do not change)", func(*cobra.Command) {},
 		func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
-			t := arm.RouteTable{Resource: arm.Resource{Location: loc}}
 			id, err := g.resourceID(rg, "routeTables", name)
 			if err != nil {
 				return nil, err
 			}
+			// Keep what a table already has (a PUT replaces it all): run
+			// again, it lost its tags.
 			var old arm.RouteTable
-			if err := c.Get(ctx, id, &old); err == nil {
-				t.Properties.Routes = old.Properties.Routes
-				return ifMatch{t, old.Etag}, nil
-			} else if !client.IsNotFound(err) {
+			if err := c.Get(ctx, id, &old); err != nil && !client.IsNotFound(err) {
 				return nil, err
 			}
-			return t, nil
+			t := arm.RouteTable{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
+			if old.Etag == "" {
+				return t, nil
+			}
+			return ifMatch{t, old.Etag}, nil
 		})
 	parent := g.verbs(k, create)
 	parent.AddCommand(routeCommand(g))

@@ -1,12 +1,15 @@
 package cli
 
 import (
+	"context"
+	"os"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
@@ -324,5 +327,34 @@ func TestPublicIPCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 	must(t, "public-ip", "create", "-g", "rg", "-n", "ip", "--sku", "Basic")
 	if p := show(); p.SKU == nil || p.SKU.Name != "Basic" || p.Properties.PublicIPAllocationMethod != arm.Dynamic {
 		t.Errorf("--sku Basic: SKU %+v, %s; want Basic, Dynamic (its default)", p.SKU, p.Properties.PublicIPAllocationMethod)
+	}
+}
+
+// route-table create on a table that exists ("Create or update") keeps
+// its tags, as the other create verbs keep what their flags do not
+// change: run again, the table lost the tags given it through the API
+// (a PUT replaces them). Its routes stay too.
+func TestRouteTableCreateKeepsTags(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt")
+	must(t, "route-table", "route", "create", "-g", "rg", "--route-table-name", "rt", "-n", "r", "--address-prefix", "10.9.0.0/16", "--next-hop-type", "None")
+	cfg, err := client.Discover(os.Getenv("VNETGW_DATA_DIR"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := arm.NetworkID(DefaultSubscription, "rg", "routeTables", "rt")
+	if _, err := c.Do(context.Background(), "PATCH", id.String(), map[string]any{"tags": map[string]string{"owner": "net"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt")
+	var rt arm.RouteTable
+	mustJSON(t, &rt, "route-table", "show", "-g", "rg", "-n", "rt")
+	if rt.Tags["owner"] != "net" || len(rt.Properties.Routes) != 1 {
+		t.Errorf("run again: tags %v, routes %+v; want owner=net and route r kept", rt.Tags, rt.Properties.Routes)
 	}
 }
