@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"strconv"
 	"testing"
 )
@@ -134,18 +135,47 @@ func TestRoutesAsChildResources(t *testing.T) {
 	}
 }
 
-// TestDisableBGPRoutePropagationRefused: a route table's
-// disableBgpRoutePropagation is refused, not stored and ignored: the
-// table's subnets took the gateway's routes all the same, so that traffic
-// a user meant to keep from the gateway went through it.
-func TestDisableBGPRoutePropagationRefused(t *testing.T) {
+// TestDisableBGPRoutePropagation: the interfaces of a subnet whose route
+// table has disableBgpRoutePropagation ("Propagate gateway routes: No")
+// show none of the routes the VNet's gateway brings (a connected site's
+// ranges), and their user routes to the gateway still apply; another
+// subnet's show the site's ranges. The table was refused (400), its
+// subnets taking the gateway's routes whatever it said.
+func TestDisableBGPRoutePropagation(t *testing.T) {
 	e := newEnv(t)
-	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l := e.lng(s, "branch", "203.0.113.1", "192.168.1.0/24", "192.168.2.0/24")
+	e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, l))
 	rt := netPath(subA, "rg", "routeTables", "rt")
-	body := obj{"location": loc, "properties": obj{"disableBgpRoutePropagation": true}}
-	if r := e.do("PUT", rt, body); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || r.str("error.target") != "properties.disableBgpRoutePropagation" {
-		t.Errorf("disableBgpRoutePropagation true: %d %s, want 400 InvalidParameter", r.status, r.body)
+	r := e.must("PUT", rt, obj{"location": loc, "properties": obj{"disableBgpRoutePropagation": true,
+		"routes": []obj{{"name": "branch-b", "properties": obj{"addressPrefix": "192.168.2.0/24", "nextHopType": "VirtualNetworkGateway"}}}}})
+	if r.field("properties.disableBgpRoutePropagation") != true {
+		t.Errorf("the table as stored: %s", r.body)
 	}
-	body["properties"].(obj)["disableBgpRoutePropagation"] = false
-	e.must("PUT", rt, body)
+	e.must("PUT", s.vnet+"/subnets/isolated", obj{"properties": obj{"addressPrefix": "10.1.1.0/24", "routeTable": obj{"id": rt}}})
+	// gatewayRoutes returns the prefixes an interface's effective routes
+	// send to the gateway, by source.
+	gatewayRoutes := func(nicName, subnetID string) map[string][]string {
+		t.Helper()
+		n := netPath(subA, "rg", "networkInterfaces", nicName)
+		e.must("PUT", n, nic(loc, subnetID, ""))
+		routes := e.must("POST", n+"/effectiveRouteTable", nil)
+		out := map[string][]string{}
+		for i := 0; routes.field("value."+strconv.Itoa(i)) != nil; i++ {
+			p := "value." + strconv.Itoa(i) + "."
+			if routes.str(p+"nextHopType") == "VirtualNetworkGateway" {
+				for j := 0; routes.field(p+"addressPrefix."+strconv.Itoa(j)) != nil; j++ {
+					out[routes.str(p+"source")] = append(out[routes.str(p+"source")], routes.str(p+"addressPrefix."+strconv.Itoa(j)))
+				}
+			}
+		}
+		return out
+	}
+	if got := gatewayRoutes("a", s.defaultSubnet); !slices.Equal(got["VirtualNetworkGateway"], []string{"192.168.1.0/24", "192.168.2.0/24"}) {
+		t.Errorf("an interface of another subnet: routes to the gateway %v, want the site's ranges", got)
+	}
+	got := gatewayRoutes("b", s.vnet+"/subnets/isolated")
+	if len(got["VirtualNetworkGateway"]) != 0 || !slices.Equal(got["User"], []string{"192.168.2.0/24"}) {
+		t.Errorf("an interface of the subnet that does not propagate: routes to the gateway %v, want only its user route 192.168.2.0/24", got)
+	}
 }

@@ -870,7 +870,12 @@ func localGatewayCommand(g *globals) *cobra.Command {
 func routeTableCommand(g *globals) *cobra.Command {
 	k := kind{use: "route-table", short: "Manage route tables: user-defined routes of subnets (R26)", typ: "routeTables",
 		columns: []column{nameCol, groupColumn, locationCol, col("Routes", "properties.routes"), col("Subnets", "properties.subnets"), stateCol}}
-	create := g.createCmd(k, "Create or update a route table (an existing one keeps its routes, and what the flags do not change)", func(*cobra.Command) {},
+	var noPropagation bool
+	var given func(flag string) bool
+	create := g.createCmd(k, "Create or update a route table (an existing one keeps its routes, and what the flags do not change)", func(cmd *cobra.Command) {
+		cmd.Flags().BoolVar(&noPropagation, "disable-bgp-route-propagation", false, "the table's subnets do not take the gateway's routes (its sites' ranges, BGP, point-to-site): only user routes send traffic to it")
+		given = cmd.Flags().Changed
+	},
 		func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
 			id, err := g.resourceID(rg, "routeTables", name)
 			if err != nil {
@@ -883,6 +888,9 @@ func routeTableCommand(g *globals) *cobra.Command {
 				return nil, err
 			}
 			t := arm.RouteTable{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
+			if given("disable-bgp-route-propagation") {
+				t.Properties.DisableBGPRoutePropagation = noPropagation
+			}
 			if old.Etag == "" {
 				return t, nil
 			}

@@ -357,4 +357,17 @@ func TestRouteTableCreateKeepsTags(t *testing.T) {
 	if rt.Tags["owner"] != "net" || len(rt.Properties.Routes) != 1 {
 		t.Errorf("run again: tags %v, routes %+v; want owner=net and route r kept", rt.Tags, rt.Properties.Routes)
 	}
+	// disableBgpRoutePropagation is set by its flag and kept without it.
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt", "--disable-bgp-route-propagation")
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt")
+	mustJSON(t, &rt, "route-table", "show", "-g", "rg", "-n", "rt")
+	if !rt.Properties.DisableBGPRoutePropagation || rt.Tags["owner"] != "net" {
+		t.Errorf("--disable-bgp-route-propagation, then run again: %v, tags %v; want true, owner=net", rt.Properties.DisableBGPRoutePropagation, rt.Tags)
+	}
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt", "--disable-bgp-route-propagation=false")
+	rt = arm.RouteTable{}
+	mustJSON(t, &rt, "route-table", "show", "-g", "rg", "-n", "rt")
+	if rt.Properties.DisableBGPRoutePropagation {
+		t.Errorf("--disable-bgp-route-propagation=false: still true")
+	}
 }

@@ -34,6 +34,11 @@ type VNet struct {
 	// UserRoutes are the user-defined routes (R26) of the subnets that
 	// have a route table, by subnet ID.
 	UserRoutes map[string][]UserRoute
+	// NoGatewayRoutes are the subnets, by ID, whose route table does not
+	// propagate the gateways' routes (disableBgpRoutePropagation): their
+	// hosts reach connected ranges, learned routes and point-to-site
+	// clients only through a user route to VirtualNetworkGateway.
+	NoGatewayRoutes map[string]bool
 }
 
 // UserRoute is a user-defined route: a prefix to a next hop.

@@ -360,11 +360,19 @@ func (e *Engine) Retry() bool {
 func (e *Engine) setRoutes() {
 	for _, vc := range e.cfg.VNets {
 		v := e.vnets[vc.ID]
-		system := e.routes(v, vc)
+		system := e.routes(v, vc, true)
 		v.router.SetRoutes(system)
+		var unpropagated []fabric.Route // made once, when a subnet needs it
 		byIngress := map[string][]fabric.Route{}
 		for subnet, urs := range vc.UserRoutes {
-			byIngress[subnet] = e.userRoutes(v, vc, system, urs)
+			base := system
+			if vc.NoGatewayRoutes[subnet] {
+				if unpropagated == nil {
+					unpropagated = e.routes(v, vc, false)
+				}
+				base = unpropagated
+			}
+			byIngress[subnet] = e.userRoutes(v, vc, base, urs)
 		}
 		if v.egress != nil {
 			// What arrives through the gateways (sites, point-to-site
@@ -470,8 +478,12 @@ func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserR
 
 // routes builds a VNet router's table: the VNet's ranges (dropped), a host
 // route per running host and gateway BGP speaker, the VNet's routes to its gateways (R24, R25, R43),
-// and the routes the gateways learned over BGP (R41).
-func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
+// and the routes the gateways learned over BGP (R41). Without
+// gatewayRoutes, the table of a subnet whose route table does not
+// propagate them, it has none that its gateways bring: neither the
+// VNet's routes to them (connected ranges, forced tunneling's default
+// route) nor what they learned nor their point-to-site pools.
+func (e *Engine) routes(v *vnet, vc VNet, gatewayRoutes bool) []fabric.Route {
 	// The VNet's own ranges stay in the VNet (R43): an address of them
 	// without a host is dropped, also when a wider route (0.0.0.0/0 of
 	// forced tunneling, a supernet learned over BGP) would take it out.
@@ -484,7 +496,7 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 		// then goes nowhere rather than out of the node (R25: nothing
 		// leaves for the Internet but through the site).
 		var six fabric.Port = v.egress
-		if e.forced(vc) {
+		if gatewayRoutes && e.forced(vc) {
 			six = nil
 		}
 		rs = append(rs, fabric.Route{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Port: v.egress},
@@ -503,7 +515,7 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 		// Point-to-site clients: SSTP's part of the pool goes to the
 		// gateway's server, IKEv2's to its tunnels.
 		g := e.gateways[key]
-		if g.cfg.VNet != vc.ID {
+		if g.cfg.VNet != vc.ID || !gatewayRoutes {
 			continue
 		}
 		if g.p2s != nil {
@@ -527,12 +539,18 @@ func (e *Engine) routes(v *vnet, vc VNet) []fabric.Route {
 		for _, a := range append([]netip.Addr{g.bgp.cfg.Addr}, g.bgp.cfg.APIPA...) {
 			rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: g.bgp.ep})
 		}
+		if !gatewayRoutes {
+			continue
+		}
 		if _, ok := ports[g.cfg.ID]; !ok {
 			ports[g.cfg.ID] = e.gatewayPort(g.cfg.ID)
 		}
 		for _, p := range g.learned {
 			rs = append(rs, fabric.Route{Prefix: p, Port: ports[g.cfg.ID]})
 		}
+	}
+	if !gatewayRoutes {
+		return rs
 	}
 	for _, r := range vc.Routes {
 		p, ok := ports[r.Gateway]

@@ -54,3 +54,41 @@ func TestUserRoutesKeepLongerSingleAddresses(t *testing.T) {
 		}
 	}
 }
+
+// TestRoutesWithoutGatewayRoutes: the table of a subnet whose route table
+// does not propagate the gateways' routes (disableBgpRoutePropagation)
+// holds the VNet's own routes and none its gateway brings: a connected
+// site's range, forced tunneling's default route, what the gateway
+// learned over BGP, its IKEv2 clients' pool (R26).
+func TestRoutesWithoutGatewayRoutes(t *testing.T) {
+	g := &gw{cfg: Gateway{ID: "g", VNet: "v", P2S: &GatewayP2S{IKEv2Pool: netip.MustParsePrefix("172.16.0.0/24")}},
+		port: fabric.NewGatewayPort(fabric.NewRouter()), ikev2Clients: true,
+		bgp:     &speaker{cfg: GatewayBGP{Addr: netip.MustParseAddr("10.1.255.30")}},
+		learned: []netip.Prefix{netip.MustParsePrefix("192.168.9.0/24")}}
+	e := &Engine{gateways: map[string]*gw{"g": g}}
+	v := &vnet{hosts: map[string]*host{"web": {cfg: Host{Addr: netip.MustParseAddr("10.1.0.4")}, port: nopPort{"web"}}}}
+	vc := VNet{ID: "v", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
+		Routes: []Route{{Prefix: netip.MustParsePrefix("192.168.1.0/24"), Gateway: "g"}, {Prefix: netip.MustParsePrefix("0.0.0.0/0"), Gateway: "g"}}}
+	prefixes := func(rs []fabric.Route) map[string]bool {
+		m := map[string]bool{}
+		for _, r := range rs {
+			m[r.Prefix.String()] = true
+		}
+		return m
+	}
+	gatewayRoutes := []string{"192.168.1.0/24", "0.0.0.0/0", "192.168.9.0/24", "172.16.0.0/24"}
+	with, without := prefixes(e.routes(v, vc, true)), prefixes(e.routes(v, vc, false))
+	for _, p := range gatewayRoutes {
+		if !with[p] {
+			t.Errorf("the VNet's table lacks %s", p)
+		}
+		if without[p] {
+			t.Errorf("the table without gateway routes holds %s", p)
+		}
+	}
+	for _, p := range []string{"10.1.0.0/16", "10.1.0.4/32", "10.1.255.30/32"} {
+		if !without[p] {
+			t.Errorf("the table without gateway routes lacks the VNet's own %s", p)
+		}
+	}
+}

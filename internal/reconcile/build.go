@@ -70,6 +70,12 @@ func Build(s *region.Snapshot) dataplane.Config {
 				urs = append(urs, dataplane.UserRoute{Prefix: p.Masked(), NextHop: r.Properties.NextHopType, Appliance: a})
 			}
 			dv.UserRoutes[sid.Key()] = urs
+			if t.Properties.DisableBGPRoutePropagation {
+				if dv.NoGatewayRoutes == nil {
+					dv.NoGatewayRoutes = map[string]bool{}
+				}
+				dv.NoGatewayRoutes[sid.Key()] = true
+			}
 		}
 		cfg.VNets = append(cfg.VNets, dv)
 	}

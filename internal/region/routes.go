@@ -16,7 +16,9 @@ import (
 // unless forced tunneling sends 0.0.0.0/0 to the gateway; a VNet with an
 // IPv6 range shows ::/0 likewise, dropped with forced tunneling (nothing
 // leaves but through the site, R25). learned, when not nil, returns the
-// prefixes a gateway learned over BGP and installed (R41).
+// prefixes a gateway learned over BGP and installed (R41). The interface's
+// subnet shows none of the gateways' routes when its route table does not
+// propagate them (disableBgpRoutePropagation).
 func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatewayID string) []netip.Prefix) ([]arm.EffectiveRoute, error) {
 	s := r.Snapshot()
 	n, err := existing[arm.NetworkInterface](s.tx, arm.TypeNetworkInterface, nicID)
@@ -42,11 +44,23 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 			six = true
 		}
 	}
+	var table *arm.RouteTable
+	if _, sn := findSubnet(s.tx, sid); sn != nil {
+		table = s.RouteTable(sn.Properties.RouteTable.RefID())
+	}
+	// A subnet whose route table does not propagate the gateways' routes
+	// (disableBgpRoutePropagation) has none of them: its user routes
+	// alone send ranges to a gateway.
+	var gatewayRoutes []GatewayRoute
+	propagate := table == nil || !table.Properties.DisableBGPRoutePropagation
+	if propagate {
+		gatewayRoutes = s.VNetRoutes(v.ID)
+	}
 	// forced: IPv4's default route goes to a gateway; gateway6: IPv6's.
 	forced, gateway6 := false, false
 	byConn := map[string]*arm.EffectiveRoute{}
 	var order []string
-	for _, gr := range s.VNetRoutes(v.ID) {
+	for _, gr := range gatewayRoutes {
 		if gr.Prefix.Bits() == 0 {
 			forced, gateway6 = forced || gr.Prefix.Addr().Is4(), gateway6 || gr.Prefix.Addr().Is6()
 		}
@@ -67,7 +81,7 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 		out = append(out, *byConn[k])
 	}
 	for _, g := range gatewaysInVNet(s.tx, v.ID) {
-		if learned == nil || !g.Properties.EnableBGP {
+		if learned == nil || !g.Properties.EnableBGP || !propagate {
 			continue
 		}
 		ps := learned(g.ID)
@@ -110,21 +124,19 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 	}
 	// R26: the user-defined routes of the interface's subnet; a system
 	// route of the same prefix gives way to one.
-	if _, sn := findSubnet(s.tx, sid); sn != nil {
-		if t := s.RouteTable(sn.Properties.RouteTable.RefID()); t != nil {
-			for _, r := range t.Properties.Routes {
-				for i := range out {
-					if slices.Equal(out[i].AddressPrefix, []string{r.Properties.AddressPrefix}) {
-						out[i].State = "Invalid"
-					}
+	if table != nil {
+		for _, r := range table.Properties.Routes {
+			for i := range out {
+				if slices.Equal(out[i].AddressPrefix, []string{r.Properties.AddressPrefix}) {
+					out[i].State = "Invalid"
 				}
-				hop := []string{}
-				if r.Properties.NextHopIPAddress != "" {
-					hop = []string{r.Properties.NextHopIPAddress}
-				}
-				out = append(out, arm.EffectiveRoute{Name: r.Name, Source: "User", State: "Active", AddressPrefix: []string{r.Properties.AddressPrefix},
-					NextHopIPAddress: hop, NextHopType: r.Properties.NextHopType})
 			}
+			hop := []string{}
+			if r.Properties.NextHopIPAddress != "" {
+				hop = []string{r.Properties.NextHopIPAddress}
+			}
+			out = append(out, arm.EffectiveRoute{Name: r.Name, Source: "User", State: "Active", AddressPrefix: []string{r.Properties.AddressPrefix},
+				NextHopIPAddress: hop, NextHopType: r.Properties.NextHopType})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b arm.EffectiveRoute) int { return strings.Compare(a.Source, b.Source) })

@@ -52,12 +52,6 @@ func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable, child string) e
 			return arm.Errorf(arm.CodeInvalidParameter, "route table %s is in %s; its location cannot change", old.Name, old.Location)
 		}
 	}
-	if p.DisableBGPRoutePropagation {
-		// Refused, not ignored: the table's subnets would take the
-		// gateway's routes all the same.
-		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.disableBgpRoutePropagation",
-			Message: "disableBgpRoutePropagation is not supported: a subnet takes the routes of its VNet's gateway (learned over BGP or of its sites) whatever its route table; send a range elsewhere with a user-defined route instead"}
-	}
 	p.Routes = append([]arm.Route(nil), p.Routes...)
 	names, prefixes := map[string]bool{}, map[netip.Prefix]string{}
 	for i := range p.Routes {

@@ -115,3 +115,43 @@ func TestR26GatewaySubnetRoutes(t *testing.T) {
 	}
 	t.Logf("the appliance forwarded %s packets from the tunnel to B", forwarded())
 }
+
+// TestR26NoGatewayRoutePropagation: a route table with
+// disableBgpRoutePropagation ("Propagate gateway routes: No") on subnet
+// "isolated" keeps the site's range from its hosts: host B there cannot
+// reach the site through the gateway while host web in subnet "default"
+// can, and B's effective routes show no route of the gateway. A user
+// route of the site's range to the gateway still applies: B's pings then
+// pass.
+func TestR26NoGatewayRoutePropagation(t *testing.T) {
+	require(t)
+	e := newS2SParts(t)
+	vnet := arm.NetworkID(sub, "s2s", "virtualNetworks", "hub")
+	rt := arm.NetworkID(sub, "s2s", "routeTables", "no-gateway-routes")
+	table := arm.RouteTable{Resource: arm.Resource{Location: "westeurope"}}
+	table.Properties.DisableBGPRoutePropagation = true
+	e.r.put(rt, table, nil)
+	e.r.put(vnet.Child("subnets", "isolated"), arm.Subnet{Properties: arm.SubnetProperties{AddressPrefix: "10.1.2.0/24", RouteTable: arm.Ref(rt.String())}}, nil)
+	b, _ := e.r.tunHostIn(vnet, "isolated", "b")
+
+	e.site.charon(e.gwAddr, s2sKey, e.site.lanTS, "10.1.0.0/16")
+	e.put = time.Now()
+	e.conn = e.r.connection(e.gw, e.lgw, "hub-to-branch", s2sKey)
+	e.up(t)
+	ping(t, e.host, e.site.host, 10*time.Second)
+	noPing(t, b, e.site.host)
+	var routes arm.List[arm.EffectiveRoute]
+	nic := arm.NetworkID(sub, "s2s", "networkInterfaces", "b")
+	if _, err := e.r.c.Do(context.Background(), "POST", nic.String()+"/effectiveRouteTable", nil, &routes); err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range routes.Value {
+		if r.NextHopType == arm.NextHopGateway {
+			t.Errorf("B's effective routes send %v to the gateway: %+v", r.AddressPrefix, routes.Value)
+		}
+	}
+
+	table.Properties.Routes = []arm.Route{{Name: "branch", Properties: arm.RouteProperties{AddressPrefix: e.site.lanTS, NextHopType: arm.NextHopGateway}}}
+	e.r.put(rt, table, nil)
+	ping(t, b, e.site.host, 10*time.Second)
+}
