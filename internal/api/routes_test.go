@@ -139,3 +139,28 @@ func TestR43EffectiveRoutesIPv6(t *testing.T) {
 		}
 	}
 }
+
+// TestEffectiveRoutesPointToSitePool: the point-to-site clients' pool
+// goes to the gateway, as the data plane routes it and Azure lists it;
+// not for a subnet whose route table takes no gateway routes. It was
+// missing, so the interfaces' routes did not say how clients are reached.
+func TestEffectiveRoutesPointToSitePool(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"SSTP"},
+		"vpnAuthenticationTypes": []string{"Radius"}, "radiusServerAddress": "10.1.0.9", "radiusServerSecret": "s3cr3t-shared"}
+	e.must("PUT", s.gw, g)
+	n := netPath(subA, "rg", "networkInterfaces", "n")
+	e.must("PUT", n, nic(loc, s.defaultSubnet, ""))
+	mustHaveRoutes(t, effectiveRoutes(t, e, n), []string{"172.31.0.0/24", "VirtualNetworkGateway"})
+
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	e.must("PUT", rt, obj{"location": loc, "properties": obj{"disableBgpRoutePropagation": true}})
+	e.must("PUT", s.vnet+"/subnets/isolated", obj{"properties": obj{"addressPrefix": "10.1.1.0/24", "routeTable": obj{"id": rt}}})
+	m := netPath(subA, "rg", "networkInterfaces", "m")
+	e.must("PUT", m, nic(loc, s.vnet+"/subnets/isolated", ""))
+	if routes := effectiveRoutes(t, e, m); hasRoute(routes, "172.31.0.0/24", "VirtualNetworkGateway") {
+		t.Errorf("a subnet that takes no gateway routes: %+v", routes)
+	}
+}

@@ -80,6 +80,20 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 	for _, k := range order {
 		out = append(out, *byConn[k])
 	}
+	// The point-to-site clients' pool of each gateway that takes clients,
+	// as the data plane routes it (reconcile's pointToSite: the first,
+	// IPv4, range).
+	if propagate {
+		for _, g := range gatewaysInVNet(s.tx, v.ID) {
+			if pool, ok := clientPool(g); ok {
+				e := arm.EffectiveRoute{Source: arm.NextHopGateway, State: "Active", AddressPrefix: []string{pool.String()}, NextHopType: arm.NextHopGateway, NextHopIPAddress: []string{}}
+				if a, ok := s.PublicAddr(g); ok {
+					e.NextHopIPAddress = []string{a.String()}
+				}
+				out = append(out, e)
+			}
+		}
+	}
 	for _, g := range gatewaysInVNet(s.tx, v.ID) {
 		if learned == nil || !g.Properties.EnableBGP || !propagate {
 			continue
@@ -141,4 +155,19 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 	}
 	slices.SortStableFunc(out, func(a, b arm.EffectiveRoute) int { return strings.Compare(a.Source, b.Source) })
 	return out, nil
+}
+
+// clientPool returns the range gateway g gives its point-to-site clients
+// addresses from, when it takes clients: its pool's first range, IPv4,
+// with a protocol to take them by.
+func clientPool(g *arm.VirtualNetworkGateway) (netip.Prefix, bool) {
+	c := g.Properties.VPNClientConfiguration
+	if c == nil || c.VPNClientAddressPool == nil || len(c.VPNClientAddressPool.AddressPrefixes) == 0 || len(c.VPNClientProtocols) == 0 {
+		return netip.Prefix{}, false
+	}
+	p, err := netip.ParsePrefix(c.VPNClientAddressPool.AddressPrefixes[0])
+	if err != nil || !p.Addr().Is4() {
+		return netip.Prefix{}, false
+	}
+	return p.Masked(), true
 }
