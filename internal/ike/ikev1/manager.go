@@ -274,7 +274,13 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 		if p.Name == "" {
 			return errors.New("ikev1: a peer without a name")
 		}
-		want[p.Name] = withDefaults(p)
+		w := withDefaults(p)
+		// As the IKEv2 daemon's: the waits double up to the cap (backoff).
+		if w.RetransmitTimeout <= 0 || w.RetransmitTimeout > ikev2.MaxRetransmitTimeout || w.RetransmitTries < 0 || w.RetransmitTries > 20 {
+			return fmt.Errorf("ikev1: peer %q: retransmission timeout %v and tries %d out of range (0, %v] and [0, 20]",
+				p.Name, w.RetransmitTimeout, w.RetransmitTries, ikev2.MaxRetransmitTimeout)
+		}
+		want[p.Name] = w
 	}
 	changed := false
 	for name, p := range m.peers {

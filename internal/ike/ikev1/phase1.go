@@ -115,6 +115,11 @@ func (o *outstanding) set(msg []byte, t0 time.Duration) {
 	*o = outstanding{msg: msg, sentAt: time.Now(), timeout: t0}
 }
 
+// backoff is the wait before the next retransmission after one of d:
+// twice as long, up to ikev2.MaxRetransmitTimeout, as the IKEv2 daemon's
+// (IKEv1's RFCs leave retransmission to the implementation).
+func backoff(d time.Duration) time.Duration { return min(2*d, ikev2.MaxRetransmitTimeout) }
+
 func (sa *isakmpSA) cookies() []byte {
 	return binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.ic), sa.rc)
 }
@@ -559,7 +564,7 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 			return
 		}
 		o.tries++
-		o.sentAt, o.timeout = now, o.timeout*2
+		o.sentAt, o.timeout = now, backoff(o.timeout)
 		sa.m.stats.retransmits.Add(1)
 		sa.send(o.msg)
 	}
@@ -576,7 +581,7 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 				continue
 			}
 			q.out.tries++
-			q.out.sentAt, q.out.timeout = now, q.out.timeout*2
+			q.out.sentAt, q.out.timeout = now, backoff(q.out.timeout)
 			sa.m.stats.retransmits.Add(1)
 			sa.send(q.out.msg)
 		} else if q.out.msg == nil && now.Sub(q.started) > halfOpenTimeout {
@@ -609,7 +614,7 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 			return
 		}
 		d.tries++
-		d.sentAt, d.timeout = now, d.timeout*2
+		d.sentAt, d.timeout = now, backoff(d.timeout)
 		sa.sendDPD()
 	}
 }
