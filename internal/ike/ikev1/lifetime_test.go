@@ -414,3 +414,64 @@ func TestResponderLifetime(t *testing.T) {
 		}
 	}
 }
+
+// TestMainModeAnswerLongerLifetime: a responder that answers main mode
+// with a longer lifetime than offered (10 hours for the hour asked) does
+// not make the initiator's ISAKMP SA outlive its own lifetime: the
+// shorter holds, and the initiator renews the SA before the hour.
+func TestMainModeAnswerLongerLifetime(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) { pi.IKELifetime = time.Hour })
+	rewritten := false
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+		h, err := wire.ParseHeader(msg)
+		if fromI || rewritten || err != nil || h.Exchange != wire.ExchangeMain || h.Flags&wire.FlagEncryption != 0 {
+			return false
+		}
+		ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range ps {
+			if ps[i].Type != wire.PayloadSA {
+				continue
+			}
+			in, err := wire.ParseSA(ps[i].Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for j, a := range in.Proposals[0].Transforms[0].Attrs {
+				if a.Type == wire.AttrLifeValue {
+					in.Proposals[0].Transforms[0].Attrs[j].Value = 36000
+					rewritten = true
+				}
+			}
+			ps[i].Body = in.Append(nil)
+		}
+		body, first := wire.AppendPayloads(nil, ps)
+		h.Next, h.Length = first, uint32(wire.HeaderLen+len(body))
+		mi.handle(to, from, append(h.Append(nil), body...))
+		return true
+	})
+	if !rewritten {
+		t.Fatal("no main mode message 2 with a lifetime to rewrite")
+	}
+	sa := onlySA(t, mi)
+	ri.take()
+	mi.mu.Lock()
+	life, established := sa.s.Life, sa.established
+	mi.timers(established.Add(time.Hour - time.Second))
+	mi.mu.Unlock()
+	if life != time.Hour {
+		t.Errorf("the initiator's ISAKMP SA has a lifetime of %v, want the hour it offered", life)
+	}
+	renewed := false
+	msgs, _, _ := ri.take()
+	for _, m := range msgs {
+		if h, err := wire.ParseHeader(m); err == nil && h.Exchange == wire.ExchangeMain && h.RCookie == 0 {
+			renewed = true
+		}
+	}
+	if !renewed {
+		t.Error("no new main mode before the initiator's lifetime of an hour ended")
+	}
+}

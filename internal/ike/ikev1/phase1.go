@@ -203,6 +203,11 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		if s, ok := p1FromTransform(t); ok {
 			for _, mine := range p.p1 {
 				if mine.matches(s) && chosen == nil {
+					// The shorter lifetime holds here, and the initiator's
+					// transform is answered as it came, as strongSwan's
+					// responder does: RFC 2407 §4.6.3.1's RESPONDER-LIFETIME
+					// is for IPsec SAs. This side renews the SA before its
+					// own lifetime ends (Manager.timers).
 					chosen, sa.s = &t, s
 					sa.s.Life = min(s.Life, mine.Life)
 				}
@@ -291,13 +296,13 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 			return fmt.Errorf("main mode message 2: the SA must hold one transform (%v)", err)
 		}
 		s, ok := p1FromTransform(in.Proposals[0].Transforms[0])
-		mine := false
-		for _, o := range sa.p.p1 {
-			mine = mine || (ok && o.matches(s))
-		}
-		if !mine {
+		i := slices.IndexFunc(sa.p.p1, func(mine p1Suite) bool { return ok && mine.matches(s) })
+		if i < 0 {
 			return errors.New("main mode message 2: the peer chose a transform that was not offered")
 		}
+		// The lifetime we offered holds, or the peer's where shorter: a
+		// longer one would keep the SA past what this side allows.
+		s.Life = min(s.Life, sa.p.p1[i].Life)
 		sa.s, sa.rc = s, h.RCookie
 		sa.peerDPD = hasVendorID(ps, vidDPD)
 		if sa.dh, err = suite.GenerateKey(s.Group); err != nil {
