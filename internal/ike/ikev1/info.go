@@ -167,6 +167,10 @@ func notifyName(t uint16) string {
 		return "INVALID-ID-INFORMATION"
 	case wire.NotifyInvalidSPI:
 		return "INVALID-SPI"
+	case wire.NotifyInvalidKeyInfo:
+		return "INVALID-KEY-INFORMATION"
+	case wire.NotifyInvalidPayloadType:
+		return "INVALID-PAYLOAD-TYPE"
 	case wire.NotifyAuthFailed:
 		return "AUTHENTICATION-FAILED"
 	}

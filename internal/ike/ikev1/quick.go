@@ -350,26 +350,32 @@ func (sa *isakmpSA) acceptable(pr pair) bool {
 }
 
 // quickResponse takes the responder's message 2, answers with HASH(3) and
-// installs the child.
+// installs the child. A message 2 whose HASH(2) checks out but that is
+// refused ends the exchange (refuseQuick2).
 func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 	ps, next, err := sa.decrypt(h, msg, q.iv, q.ni)
 	if err != nil {
-		return err
+		return err // not the peer's, or not intact: the real one may follow
 	}
+	ours := binary.BigEndian.AppendUint32(nil, q.spiIn)
 	sap, ok1 := wire.Find(ps, wire.PayloadSA)
 	n, ok2 := wire.Find(ps, wire.PayloadNonce)
+	if !ok1 {
+		return sa.refuseQuick2(q, msg, wire.NotifyNoProposalChosen, ours, "quick mode message 2 without SA")
+	}
 	// RFC 2409 §5: the nonce MUST be between 8 and 256 bytes inclusive.
-	if !ok1 || !ok2 || len(n.Body) < 8 || len(n.Body) > 256 {
-		return errors.New("quick mode message 2 without SA or a nonce of 8 to 256 bytes")
+	if !ok2 || len(n.Body) < 8 || len(n.Body) > 256 {
+		return sa.refuseQuick2(q, msg, wire.NotifyInvalidPayloadType, ours, "quick mode message 2 without a nonce of 8 to 256 bytes")
 	}
 	in, err := wire.ParseSA(sap.Body)
 	if err != nil || len(in.Proposals) != 1 || len(in.Proposals[0].Transforms) != 1 || len(in.Proposals[0].SPI) != 4 {
-		return fmt.Errorf("quick mode message 2: one transform with a 4-byte SPI is needed (%v)", err)
+		return sa.refuseQuick2(q, msg, wire.NotifyNoProposalChosen, ours, fmt.Sprintf("quick mode message 2: one transform with a 4-byte SPI is needed (%v)", err))
 	}
+	theirs := in.Proposals[0].SPI
 	s, ok := p2FromTransform(in.Proposals[0].Transforms[0])
 	i := slices.IndexFunc(sa.p.p2, func(mine p2Suite) bool { return ok && mine.matches(s) })
 	if i < 0 {
-		return errors.New("quick mode message 2: the peer chose a transform that was not offered")
+		return sa.refuseQuick2(q, msg, wire.NotifyNoProposalChosen, theirs, "quick mode message 2: the peer chose a transform that was not offered")
 	}
 	// What we proposed holds, and what the peer answered where shorter,
 	// or told with a RESPONDER-LIFETIME (RFC 2407 §4.6.3.1).
@@ -384,14 +390,10 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 			s = shorter(s, p2Suite{Life: cmp.Or(life, s.Life), LifeKB: kb})
 		}
 	}
-	q.s, q.nr, q.spiOut = s, bytes.Clone(n.Body), binary.BigEndian.Uint32(in.Proposals[0].SPI)
+	q.s, q.nr, q.spiOut = s, bytes.Clone(n.Body), binary.BigEndian.Uint32(theirs)
 	// RFC 4303 §2.1: SPIs 1 to 255 are reserved, and 0 is never sent.
 	if q.spiOut < 256 {
-		info := sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: in.Proposals[0].SPI, Type: wire.NotifyInvalidSPI}.Append(nil))
-		sa.remember(q.mid, msg, info) // message 2 again gets the same answer
-		sa.endQuick(q.mid, q)
-		sa.p.lastErr = fmt.Sprintf("quick mode: the peer's SPI %d is reserved (RFC 4303 §2.1)", q.spiOut)
-		return errors.New(sa.p.lastErr)
+		return sa.refuseQuick2(q, msg, wire.NotifyInvalidSPI, theirs, fmt.Sprintf("quick mode: the peer's SPI %d is reserved (RFC 4303 §2.1)", q.spiOut))
 	}
 	// A responder may answer with narrower traffic than proposed (as
 	// strongSwan does); wider or other traffic is refused.
@@ -407,23 +409,24 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 		lp, err3 := ci.Prefix()
 		rp, err4 := cr.Prefix()
 		if err := errors.Join(err1, err2, err3, err4); err != nil {
-			return err
+			return sa.refuseQuick2(q, msg, wire.NotifyInvalidIDInfo, theirs, fmt.Sprintf("quick mode message 2: unreadable traffic selectors: %v", err))
 		}
 		within := func(outer, inner netip.Prefix) bool {
 			return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
 		}
 		if !within(q.pair.local, lp) || !within(q.pair.remote, rp) {
-			return fmt.Errorf("quick mode message 2: the peer answered traffic %v <-> %v outside the proposed %v <-> %v", lp, rp, q.pair.local, q.pair.remote)
+			return sa.refuseQuick2(q, msg, wire.NotifyInvalidIDInfo, theirs,
+				fmt.Sprintf("quick mode message 2: the peer answered traffic %v <-> %v outside the proposed %v <-> %v", lp, rp, q.pair.local, q.pair.remote))
 		}
 		q.pair = pair{lp, rp}
 	}
 	if q.dh != nil {
 		ke, ok := wire.Find(ps, wire.PayloadKE)
 		if !ok {
-			return errors.New("quick mode message 2 without KE for PFS")
+			return sa.refuseQuick2(q, msg, wire.NotifyInvalidKeyInfo, theirs, "quick mode message 2 without KE for PFS")
 		}
 		if q.gqm, err = q.dh.SharedSecret(ke.Body); err != nil {
-			return err
+			return sa.refuseQuick2(q, msg, wire.NotifyInvalidKeyInfo, theirs, fmt.Sprintf("quick mode message 2: key exchange: %v", err))
 		}
 	}
 	hash3 := sa.s.Hash.prf(sa.skeyidA, []byte{0}, binary.BigEndian.AppendUint32(nil, q.mid), q.ni, q.nr)
@@ -439,6 +442,20 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 		return err
 	}
 	return nil
+}
+
+// refuseQuick2 ends our quick mode q, whose message 2, msg, came from the
+// peer (its HASH(2) checked out) but is refused for why: retransmitting
+// message 1 would only get the same answer. The peer is told with a
+// notification of type typ naming spi (the peer's SPI, once read: RFC
+// 2408 §3.14), which message 2 sent again gets too, and the next quick
+// mode waits a while (endQuick).
+func (sa *isakmpSA) refuseQuick2(q *quick, msg []byte, typ uint16, spi []byte, why string) error {
+	info := sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: spi, Type: typ}.Append(nil))
+	sa.remember(q.mid, msg, info)
+	sa.endQuick(q.mid, q)
+	sa.p.lastErr = why
+	return errors.New(why)
 }
 
 // install hands the negotiated pair to the data path and retires the

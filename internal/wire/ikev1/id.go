@@ -142,6 +142,7 @@ const (
 	NotifyInvalidPayloadType = 1
 	NotifyInvalidSPI         = 11
 	NotifyNoProposalChosen   = 14
+	NotifyInvalidKeyInfo     = 17
 	NotifyInvalidIDInfo      = 18
 	NotifyAuthFailed         = 24
 	// NotifyResponderLifetime carries the responder's lifetimes of the

@@ -1,0 +1,145 @@
+package ikev1
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// TestRefusedQuickMode2EndsIt: a quick mode message 2 that checks out
+// (its HASH(2) is right) but is refused, for traffic outside what was
+// proposed or for a missing KE with PFS, ends the initiator's quick mode
+// at once, and the peer is told with a notification (INVALID-ID-
+// INFORMATION, INVALID-KEY-INFORMATION) that names its SPI (RFC 2408
+// §3.14), which message 2 sent again gets too. The quick mode was left
+// to retransmit message 1 until its tries ran out, and the peer, told
+// nothing, waited for a HASH(3) that would not come.
+func TestRefusedQuickMode2EndsIt(t *testing.T) {
+	pfs, err := suite.ParseProposal(v2.ProtocolESP, "aes256-sha256-modp2048")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		tweak func(pi, pr *ikev2.PeerConfig)
+		edit  func([]wire.Payload) []wire.Payload
+		typ   uint16
+		why   string
+	}{
+		{"traffic outside the proposal", func(pi, pr *ikev2.PeerConfig) {
+			pi.Children = []ikev2.ChildConfig{{LocalTS: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, RemoteTS: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}}}
+		}, func(ps []wire.Payload) []wire.Payload {
+			for i := range ps {
+				if ps[i].Type == wire.PayloadID {
+					ps[i].Body = wire.PrefixID(netip.MustParsePrefix("10.9.0.0/16")).Append(nil)
+				}
+			}
+			return ps
+		}, wire.NotifyInvalidIDInfo, "outside the proposed"},
+		{"no KE with PFS", func(pi, pr *ikev2.PeerConfig) {
+			pi.ESPProposals, pr.ESPProposals = []suite.Proposal{pfs}, []suite.Proposal{pfs}
+		}, func(ps []wire.Payload) []wire.Payload {
+			var out []wire.Payload
+			for _, p := range ps {
+				if p.Type != wire.PayloadKE {
+					out = append(out, p)
+				}
+			}
+			return out
+		}, wire.NotifyInvalidKeyInfo, "without KE"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, c.tweak)
+			done := false
+			shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+				if done || fromI || msg[18] != wire.ExchangeQuick {
+					return false
+				}
+				done = true
+				// The responder's message 2, its payloads edited and
+				// sealed again (the initiator's SA holds the same keys).
+				h, err := wire.ParseHeader(msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				mi.mu.Lock()
+				sa := mi.sas[h.ICookie]
+				q := sa.qms[h.MessageID]
+				ps, _, err := sa.decrypt(h, msg, q.iv, q.ni)
+				if err != nil {
+					mi.mu.Unlock()
+					t.Fatal(err)
+				}
+				edited, _ := sa.encrypted(wire.ExchangeQuick, h.MessageID, q.iv, q.ni, c.edit(ps))
+				mi.mu.Unlock()
+				peerSPI := onlyQuick(t, mr).spiIn
+				ri.take()
+				mi.handle(to, from, edited)
+				mi.mu.Lock()
+				left := len(sa.qms)
+				mi.mu.Unlock()
+				if left != 0 {
+					t.Errorf("the initiator's quick mode is still under way after its message 2 was refused")
+				}
+				if n := sentNotify(t, mi, sa, ri); n.Type != c.typ || n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 || binary.BigEndian.Uint32(n.SPI) != peerSPI {
+					t.Errorf("the peer was told %+v, want notification %d naming its SPI %08x", n, c.typ, peerSPI)
+				}
+				// Message 2 again (the peer's retransmission) gets the same.
+				mi.handle(to, from, edited)
+				if n := sentNotify(t, mi, sa, ri); n.Type != c.typ {
+					t.Errorf("message 2 sent again got %+v, want notification %d", n, c.typ)
+				}
+				if st := mi.Status(); !strings.Contains(st[0].LastError, c.why) {
+					t.Errorf("the initiator's status: %q, want %q", st[0].LastError, c.why)
+				}
+				return true
+			})
+			if !done {
+				t.Fatal("no quick mode message 2")
+			}
+		})
+	}
+}
+
+// onlyQuick returns m's one quick mode under way.
+func onlyQuick(t *testing.T, m *Manager) *quick {
+	t.Helper()
+	sa := onlySA(t, m)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, q := range sa.qms {
+		return q
+	}
+	t.Fatal("no quick mode under way")
+	return nil
+}
+
+// sentNotify takes what m sent, among which must be one informational
+// message on sa, and returns its notification.
+func sentNotify(t *testing.T, m *Manager, sa *isakmpSA, r *recorder) wire.Notify {
+	t.Helper()
+	msgs, _, _ := r.take()
+	msgs = slices.DeleteFunc(msgs, func(msg []byte) bool { return msg[18] != wire.ExchangeInfo })
+	if len(msgs) != 1 {
+		t.Fatalf("%d informational messages sent, want one", len(msgs))
+	}
+	h, _ := wire.ParseHeader(msgs[0])
+	m.mu.Lock()
+	ps, _, err := sa.decrypt(h, msgs[0], sa.s.Hash.phase2IV(sa.p1iv, h.MessageID), nil)
+	m.mu.Unlock()
+	if err != nil || len(ps) != 1 || ps[0].Type != wire.PayloadNotify {
+		t.Fatalf("an informational message that does not open to one notification: %v", err)
+	}
+	n, err := wire.ParseNotify(ps[0].Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
