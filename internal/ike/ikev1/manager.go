@@ -722,12 +722,22 @@ func (m *Manager) Status() []ikev2.PeerStatus {
 	for _, name := range slices.Sorted(maps.Keys(m.peers)) {
 		p := m.peers[name]
 		ps := ikev2.PeerStatus{Name: name, Mode: p.cfg.Mode, State: "down", LastError: p.lastErr, Idle: p.idle}
+		// Each child is listed once, under the SA it was negotiated
+		// under, or the newest when that one went (as Manager.timers
+		// moves it).
+		newest := m.newest(p)
+		under := func(c *child) *isakmpSA {
+			if c.sa.state == stEstablished && m.sas[c.sa.ic] == c.sa {
+				return c.sa
+			}
+			return newest
+		}
 		for _, sa := range m.sasOf(p) {
 			st := sa.status()
 			if sa.state == stEstablished {
 				ps.State = "established"
 				for _, c := range p.children {
-					if c.retired() {
+					if c.retired() || under(c) != sa {
 						continue
 					}
 					st.Children = append(st.Children, ikev2.ChildStatus{InSPI: c.inSPI, OutSPI: c.outSPI, Proposal: c.s.String(),

@@ -332,3 +332,66 @@ func TestReplacedSAExpires(t *testing.T) {
 		t.Errorf("past the replaced SA's lifetime, its child: removed %v, under the new SA %v; status %+v", removed, moved, st)
 	}
 }
+
+// TestStatusListsChildOnce: while a phase 1 renewal's children have not
+// moved to the new ISAKMP SA (here: every quick mode is lost), the status
+// lists each child once, under the SA it is on, not under each
+// established SA: a user saw every tunnel twice.
+func TestStatusListsChildOnce(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	shuttle(mi, mr, ri, rr, nil)
+	old := onlySA(t, mi)
+	ri.mu.Lock()
+	childSPI := ri.children[0].In.SPI
+	ri.mu.Unlock()
+	mi.mu.Lock()
+	old.expires = time.Now() // phase 1 renewal at the next tick
+	mi.mu.Unlock()
+	established := func(m *Manager) int {
+		m.mu.Lock()
+		defer m.mu.Unlock()
+		n := 0
+		for _, sa := range m.sas {
+			if sa.state == stEstablished {
+				n++
+			}
+		}
+		return n
+	}
+	for deadline := time.Now().Add(20 * time.Second); established(mi) < 2 || established(mr) < 2; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no phase 1 renewal: %+v / %+v", mi.Status(), mr.Status())
+		}
+		a, af, at := ri.take()
+		b, bf, bt := rr.take()
+		for i := range a {
+			if a[i][18] != wire.ExchangeQuick {
+				mr.handle(at[i], af[i], a[i])
+			}
+		}
+		for i := range b {
+			if b[i][18] != wire.ExchangeQuick {
+				mi.handle(bt[i], bf[i], b[i])
+			}
+		}
+	}
+	for _, side := range []struct {
+		name string
+		m    *Manager
+	}{{"initiator", mi}, {"responder", mr}} {
+		st := side.m.Status()[0]
+		var listed []string
+		for _, sa := range st.IKESAs {
+			for _, c := range sa.Children {
+				listed = append(listed, fmt.Sprintf("%08x under %016x", c.InSPI, sa.SPIi))
+			}
+		}
+		if len(st.IKESAs) != 2 || len(listed) != 1 {
+			t.Errorf("%s: %d ISAKMP SAs, children listed: %v; want 2 SAs and the one child once, under the old SA", side.name, len(st.IKESAs), listed)
+			continue
+		}
+		if side.m == mi && listed[0] != fmt.Sprintf("%08x under %016x", childSPI, old.ic) {
+			t.Errorf("%s: child listed %v, want %08x under the old SA %016x", side.name, listed, childSPI, old.ic)
+		}
+	}
+}
