@@ -251,8 +251,10 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 		}
 		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased, NAT: c.NAT, Standby: c.Standby})
 	}
-	// Tunnels first, so that children the daemon installs find them; the
-	// daemon tears removed peers down before their tunnels go.
+	// Tunnels first, so that children the daemons install find them. A
+	// removed tunnel goes at once, with its children; the daemons then
+	// tell the removed peers (their Deletes go on the IKE socket, not
+	// through a tunnel), and their RemoveChild finds nothing left.
 	g.mu.Lock()
 	g.tunnels = tc.Tunnels
 	err := g.applyTunnels()
@@ -260,13 +262,17 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 	if err != nil {
 		return fmt.Errorf("gateway %s: tunnels: %w", g.opts.Local, err)
 	}
+	// Each daemon takes its part whatever the other's did: one that
+	// refuses its configuration (and keeps its old one) holds up none of
+	// the other's connections.
+	var errs []error
 	if err := g.ike.Load().Reconfig(peers); err != nil && !errors.Is(err, ikev2.ErrNoChanges) {
-		return fmt.Errorf("gateway %s: IKE: %w", g.opts.Local, err)
+		errs = append(errs, fmt.Errorf("gateway %s: IKE: %w", g.opts.Local, err))
 	}
 	if err := g.ike1.Load().Reconfig(peers1); err != nil && !errors.Is(err, ikev2.ErrNoChanges) {
-		return fmt.Errorf("gateway %s: IKEv1: %w", g.opts.Local, err)
+		errs = append(errs, fmt.Errorf("gateway %s: IKEv1: %w", g.opts.Local, err))
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // applyTunnels hands the engine the connections' tunnels and the
