@@ -3,6 +3,7 @@ package bgp
 import (
 	"cmp"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"maps"
@@ -108,6 +109,12 @@ type conn struct {
 	// werr, guarded by s.mu, is the write that ended the connection: its
 	// reader sees only the connection closed.
 	werr error
+	// lost, guarded by s.mu, says the connection was the peer's
+	// established session, and is no longer (lose).
+	lost bool
+	// ending is set when the session ends (end): a write under way stops
+	// at the end of the message it is in the middle of.
+	ending atomic.Bool
 	// kick wakes the session's sender.
 	kick chan struct{}
 }
@@ -210,17 +217,14 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	p.s.mu.Unlock()
 	err := c.run()
 	nc.Close()
+	c.lose(err)
 
 	p.s.mu.Lock()
 	delete(p.conns, c)
 	if p.opening == c {
 		p.opening = nil
 	}
-	lost := p.established == c
-	if lost {
-		p.established = nil
-		p.s.dropRoutes(p)
-	}
+	lost := c.lost
 	// The connection that lost a collision leaves the state and the last
 	// error to the one that won: it was closed by it, and its reads fail
 	// with "use of closed network connection".
@@ -228,9 +232,7 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	if p.established == nil && !collided {
 		p.state = "Idle"
 	}
-	if c.werr != nil && errors.Is(err, net.ErrClosed) {
-		err = c.werr // the write that closed the connection
-	}
+	err = c.cause(err)
 	if err != nil && !collided {
 		p.lastErr = err.Error()
 	}
@@ -252,6 +254,37 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	} else if err != nil && !collided {
 		p.s.log.Debug("BGP connection ended", "peer", p.cfg.Addr, "err", err)
 	}
+}
+
+// lose ends the session, if c is the peer's established one, on err: its
+// routes go at once, and the data plane and the other peers are told, not
+// after the sender's round or the NOTIFICATION (which may take a hold
+// time each for a peer that reads slowly). session does the rest.
+func (c *conn) lose(err error) {
+	p := c.p
+	p.s.mu.Lock()
+	lost := p.established == c
+	if lost {
+		p.established, c.lost, p.state = nil, true, "Idle"
+		if err = c.cause(err); err != nil {
+			p.lastErr = err.Error()
+		}
+		p.s.dropRoutes(p)
+	}
+	p.s.mu.Unlock()
+	if lost {
+		p.s.opts.OnChange()
+		p.s.advertiseAll()
+	}
+}
+
+// cause is what ended the connection, given what its reader returned:
+// the write that closed it, if one did. s.mu is held.
+func (c *conn) cause(err error) error {
+	if c.werr != nil && errors.Is(err, net.ErrClosed) {
+		return c.werr
+	}
+	return err
 }
 
 var errCollision = errors.New("connection collision: the other connection stays")
@@ -332,6 +365,10 @@ func (c *conn) run() error {
 	for {
 		typ, body, err := c.read(&buf, hold)
 		if err != nil {
+			// The session is over: its routes go, and the sender's
+			// round, which may be long, is cut short.
+			c.lose(err)
+			c.nc.Close()
 			return err
 		}
 		switch typ {
@@ -410,6 +447,7 @@ func (c *conn) fail(err error) error {
 			c.p.holdUntil = time.Now().Add(maxPrefixHold)
 			c.p.s.mu.Unlock()
 		}
+		c.lose(err)
 		c.notify(wire.Notification{Code: we.Code, Subcode: we.Subcode, Data: we.Data})
 	}
 	return err
@@ -417,26 +455,42 @@ func (c *conn) fail(err error) error {
 
 // notify sends a NOTIFICATION and closes the connection at once (RFC 4271
 // §6): nothing the session's sender or keepalives would write comes after
-// it.
+// it. A round of the sender's under way stops after the message it is
+// in the middle of (end): the NOTIFICATION comes next.
 func (c *conn) notify(n wire.Notification) {
+	c.end()
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.last(n)
 }
 
+// end stops the writes to the connection: one under way is interrupted
+// (its deadline passed) and finishes the message it is in the middle of
+// (writeAll), the next ones write nothing.
+func (c *conn) end() {
+	c.ending.Store(true)
+	c.nc.SetWriteDeadline(time.Unix(1, 0))
+}
+
 // last writes the connection's last message, a NOTIFICATION, and closes
-// it. A peer that takes nothing of it for lastWait does not hold up the
+// it. A peer that does not take it within lastWait does not hold up the
 // end (the hold time may be minutes): its routes go, or it is removed.
 // c.wmu is held.
 func (c *conn) last(n wire.Notification) {
-	c.stall = min(c.stall, lastWait)
-	c.write(wire.TypeNotification, n.Append(nil))
+	c.nc.SetWriteDeadline(time.Now().Add(lastWait))
+	if _, err := c.nc.Write(wire.AppendMessage(nil, wire.TypeNotification, n.Append(nil))); err == nil {
+		c.p.sent.Add(1)
+	}
 	c.nc.Close()
 }
 
-// lastWait is how long a NOTIFICATION waits at most for the peer to take
-// it.
+// lastWait is how long the end of a connection waits at most for the
+// peer to take a NOTIFICATION, or the rest of the message under way
+// before it.
 const lastWait = 10 * time.Second
+
+// errEnding is a write's when the session ends (end).
+var errEnding = errors.New("the session ends")
 
 func (c *conn) send(t wire.Type, body []byte) error {
 	c.wmu.Lock()
@@ -458,26 +512,52 @@ func (c *conn) write(t wire.Type, body []byte) error {
 // while a large table is sent; a peer that takes nothing for the hold
 // time does (by then it has had no message for that long, and its own
 // hold timer has run out, RFC 4271 §6.5). A write that fails ends the
-// connection: a message cut short leaves the stream unreadable. c.wmu is
-// held.
+// connection: a message cut short leaves the stream unreadable. When the
+// session ends (end), the message under way is finished, for lastWait at
+// most, and nothing after it is written: errEnding. b holds whole
+// messages. c.wmu is held.
 func (c *conn) writeAll(b []byte) error {
+	msgs, cut := b, false
 	for {
+		// Before ending is looked at: end's deadline is not undone.
 		c.nc.SetWriteDeadline(time.Now().Add(c.stall))
+		if !cut && c.ending.Load() {
+			cut = true
+			c.stall = min(c.stall, lastWait)
+			c.nc.SetWriteDeadline(time.Now().Add(c.stall))
+			done := len(msgs) - len(b)
+			b = b[:msgEnd(msgs, done)-done]
+		}
+		if len(b) == 0 {
+			return errEnding
+		}
 		n, err := c.nc.Write(b)
 		b = b[n:]
 		var ne net.Error
 		timeout := errors.As(err, &ne) && ne.Timeout()
 		switch {
+		case err == nil && cut:
+			return errEnding
 		case err == nil:
 			return nil
-		case timeout && n > 0:
-			continue // it takes them, slowly
+		case timeout && (n > 0 || !cut && c.ending.Load()):
+			continue // it takes them, slowly; or end interrupted it
 		case timeout:
 			err = fmt.Errorf("the peer took nothing for %v: %w", c.stall, err)
 		}
 		c.broke(err)
 		return err
 	}
+}
+
+// msgEnd is where the message of msgs, whole messages, that holds byte
+// off ends: off itself if a message begins there.
+func msgEnd(msgs []byte, off int) int {
+	end := 0
+	for end < off && end+wire.HeaderLen <= len(msgs) {
+		end += int(binary.BigEndian.Uint16(msgs[end+16:]))
+	}
+	return min(end, len(msgs))
 }
 
 // broke closes the connection on err, a failed write, which stands as

@@ -1,9 +1,13 @@
 package bgp
 
 import (
+	"errors"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -120,4 +124,109 @@ func TestPeerNotificationIsLastError(t *testing.T) {
 	if ps := n.s.Peers(); !strings.Contains(ps[0].LastError, "NOTIFICATION: cease") {
 		t.Errorf("the peer's last error: %q", ps[0].LastError)
 	}
+}
+
+// TestEndWhileSendingToSlowPeer: when the speaker ends a session (a
+// malformed UPDATE, the hold timer) while it sends a large table to a
+// peer that reads slowly (2.5 KB/s: the table would take it 50 s), the
+// peer's routes go at once, and its NOTIFICATION comes before the rest of
+// the table, right after the UPDATE it was in the middle of (RFC 4271 §6:
+// the connection is closed after it). Both waited for the whole table:
+// the NOTIFICATION waited for the sender's round.
+func TestEndWhileSendingToSlowPeer(t *testing.T) {
+	for i, c := range []struct {
+		name string
+		hold uint16
+		end  func(p *rawPeer) // ends the session, the speaker's side
+		code uint8
+		sub  uint8
+	}{
+		{"malformed UPDATE", 30, func(p *rawPeer) {
+			b := mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}},
+				NextHop: netip.MustParseAddr("127.95.1.2"), NLRI: pfxs("192.168.9.0/24")}.Append(nil, true))
+			b[len(b)-4] = 40 // a prefix of 40 bits
+			p.send(wire.TypeUpdate, b)
+		}, wire.CodeUpdate, wire.SubBadNetwork},
+		{"hold timer expired", 3, func(*rawPeer) {}, wire.CodeHoldExpired, 0},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := fmt.Sprintf("127.95.%d", 1+i)
+			n, p, networks := bigTable(t, base, c.hold)
+			peer := netip.MustParseAddr(base + ".2")
+			// The peer reads slowly, counting the networks it is sent,
+			// until the NOTIFICATION; then it reports.
+			var fast atomic.Bool
+			type result struct {
+				networks int
+				n        wire.Notification
+				err      error
+			}
+			done := make(chan result, 1)
+			p.c.SetReadDeadline(time.Time{})
+			go func() {
+				r := &slowReader{c: p.c, fast: &fast}
+				var buf [wire.MaxLen]byte
+				var res result
+				defer func() { done <- res }()
+				for {
+					typ, body, err := wire.ReadMessage(r, &buf)
+					if err != nil {
+						res.err = err
+						return
+					}
+					switch typ {
+					case wire.TypeUpdate:
+						u, err := wire.ParseUpdate(body, true)
+						if err != nil {
+							res.err = err
+							return
+						}
+						res.networks += len(u.NLRI)
+					case wire.TypeNotification:
+						res.n, res.err = wire.ParseNotification(body)
+						return
+					}
+				}
+			}()
+			p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}},
+				NextHop: peer, NLRI: pfxs("192.168.2.0/24")}.Append(nil, true)))
+			waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002"})
+			c.end(p)
+			waitRoutes(t, n, map[string]string{})
+			if ps := n.s.Peers(); ps[0].State == "Established" {
+				t.Errorf("the peer's routes are gone, its session stays: %+v", ps[0])
+			}
+			fast.Store(true)
+			var res result
+			select {
+			case res = <-done:
+			case <-time.After(60 * time.Second):
+				t.Fatal("no NOTIFICATION in 60 s")
+			}
+			if res.err != nil || res.n.Code != c.code || res.n.Subcode != c.sub {
+				t.Fatalf("NOTIFICATION %v (%v), want %d/%d", res.n, res.err, c.code, c.sub)
+			}
+			if res.networks >= len(networks) {
+				t.Errorf("the NOTIFICATION came after the whole table (%d networks)", res.networks)
+			}
+			p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			if _, err := p.c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+				t.Errorf("the connection stays open after the NOTIFICATION: %v", err)
+			}
+		})
+	}
+}
+
+// slowReader reads 256 bytes every 100 ms from c, or at once when fast.
+type slowReader struct {
+	c    net.Conn
+	fast *atomic.Bool
+}
+
+func (r *slowReader) Read(b []byte) (int, error) {
+	if r.fast.Load() {
+		return r.c.Read(b)
+	}
+	time.Sleep(100 * time.Millisecond)
+	return r.c.Read(b[:min(len(b), 256)])
 }
