@@ -48,8 +48,8 @@ func convergence(b *testing.B, peers, routes int) {
 			b.Fatal(err)
 		}
 		b.Cleanup(func() { c.Close() })
-		c.Write(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: p.AS, HoldTime: 0, ID: p.Addr}.Append(nil)))
-		c.Write(wire.AppendMessage(nil, wire.TypeKeepalive, nil))
+		c.Write(mustAppend(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: p.AS, HoldTime: 0, ID: p.Addr}.Append(nil))))
+		c.Write(mustAppend(wire.AppendMessage(nil, wire.TypeKeepalive, nil)))
 		conns[i] = c
 		// The peer counts the prefixes it is sent until it has every
 		// other peer's, and reads on.
@@ -100,7 +100,7 @@ func convergence(b *testing.B, peers, routes int) {
 					path = append(path, cfg.Peers[i].AS)
 				}
 				u := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: path}}, NextHop: cfg.Peers[i].Addr, NLRI: []netip.Prefix{pfx}}
-				msgs = wire.AppendMessage(msgs, wire.TypeUpdate, mustAppend(u.Append(nil, true)))
+				msgs = mustAppend(wire.AppendMessage(msgs, wire.TypeUpdate, mustAppend(u.Append(nil, true))))
 			}
 			c.Write(msgs)
 		})

@@ -33,8 +33,8 @@ func TestIPv6LocalRefused(t *testing.T) {
 	defer conn.Close()
 	// All a session needs, at once: the speaker, had it answered, would
 	// send its networks with fd00::1 as their next hop.
-	conn.Write(append(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: b}.Append(nil)),
-		wire.AppendMessage(nil, wire.TypeKeepalive, nil)...))
+	conn.Write(append(mustAppend(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: b}.Append(nil))),
+		mustAppend(wire.AppendMessage(nil, wire.TypeKeepalive, nil))...))
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	var buf [wire.MaxLen]byte
 	if typ, _, err := wire.ReadMessage(conn, &buf); err == nil {

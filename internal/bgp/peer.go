@@ -477,11 +477,15 @@ func (c *conn) end() {
 // end (the hold time may be minutes): its routes go, or it is removed.
 // c.wmu is held.
 func (c *conn) last(n wire.Notification) {
+	defer c.nc.Close()
+	msg, err := wire.AppendMessage(nil, wire.TypeNotification, n.Append(nil))
+	if err != nil {
+		return
+	}
 	c.nc.SetWriteDeadline(time.Now().Add(lastWait))
-	if _, err := c.nc.Write(wire.AppendMessage(nil, wire.TypeNotification, n.Append(nil))); err == nil {
+	if _, err := c.nc.Write(msg); err == nil {
 		c.p.sent.Add(1)
 	}
-	c.nc.Close()
 }
 
 // lastWait is how long the end of a connection waits at most for the
@@ -500,7 +504,11 @@ func (c *conn) send(t wire.Type, body []byte) error {
 
 // write sends one message; c.wmu is held.
 func (c *conn) write(t wire.Type, body []byte) error {
-	if err := c.writeAll(wire.AppendMessage(nil, t, body)); err != nil {
+	msg, err := wire.AppendMessage(nil, t, body)
+	if err != nil {
+		return err
+	}
+	if err := c.writeAll(msg); err != nil {
 		return err
 	}
 	c.p.sent.Add(1)
@@ -586,7 +594,12 @@ func (b *batch) add(t wire.Type, body []byte) bool {
 	if b.err != nil {
 		return false
 	}
-	b.buf = wire.AppendMessage(b.buf, t, body)
+	buf, err := wire.AppendMessage(b.buf, t, body)
+	if err != nil {
+		b.fail(err)
+		return false
+	}
+	b.buf = buf
 	if b.n++; len(b.buf) >= 64<<10 {
 		return b.flush()
 	}

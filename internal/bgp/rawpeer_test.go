@@ -54,7 +54,7 @@ func mustAppend(b []byte, err error) []byte {
 
 func (p *rawPeer) send(t wire.Type, body []byte) {
 	p.t.Helper()
-	if _, err := p.c.Write(wire.AppendMessage(nil, t, body)); err != nil {
+	if _, err := p.c.Write(mustAppend(wire.AppendMessage(nil, t, body))); err != nil {
 		p.t.Fatal(err)
 	}
 }

@@ -36,7 +36,7 @@ func TestConnectRetryAfterRefusal(t *testing.T) {
 					return
 				}
 				// The peer is of another AS than configured: it says so.
-				c.Write(wire.AppendMessage(nil, wire.TypeNotification, wire.Notification{Code: wire.CodeOpen, Subcode: wire.SubBadPeerAS}.Append(nil)))
+				c.Write(mustAppend(wire.AppendMessage(nil, wire.TypeNotification, wire.Notification{Code: wire.CodeOpen, Subcode: wire.SubBadPeerAS}.Append(nil))))
 			}()
 		}
 	}()

@@ -62,8 +62,8 @@ func TestStuckPeerHoldsUpNoOther(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cc.Close()
-	cc.Write(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: 65004, ID: c}.Append(nil)))
-	cc.Write(wire.AppendMessage(nil, wire.TypeKeepalive, nil))
+	cc.Write(mustAppend(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: 65004, ID: c}.Append(nil))))
+	cc.Write(mustAppend(wire.AppendMessage(nil, wire.TypeKeepalive, nil)))
 	// Enough routes, each with a long path of its own, to fill c's
 	// window many times over.
 	var msgs []byte
@@ -74,7 +74,7 @@ func TestStuckPeerHoldsUpNoOther(t *testing.T) {
 		}
 		u := wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: asns}}, NextHop: feeder,
 			NLRI: []netip.Prefix{netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(j >> 8), byte(j)}), 32)}}
-		msgs = wire.AppendMessage(msgs, wire.TypeUpdate, mustAppend(u.Append(nil, true)))
+		msgs = mustAppend(wire.AppendMessage(msgs, wire.TypeUpdate, mustAppend(u.Append(nil, true))))
 	}
 	f.c.Write(msgs)
 	bv.wait(t, 3000)

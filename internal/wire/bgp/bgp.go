@@ -149,14 +149,33 @@ func ReadMessage(r io.Reader, buf *[MaxLen]byte) (Type, []byte, error) {
 	return t, buf[HeaderLen:n], nil
 }
 
-// AppendMessage appends a message of type t with body to b.
-func AppendMessage(b []byte, t Type, body []byte) []byte {
+// AppendMessage appends a message of type t with body to b. A message
+// longer than MaxLen is an error, and b is returned as it was.
+func AppendMessage(b []byte, t Type, body []byte) ([]byte, error) {
+	start := len(b)
+	return endMessage(append(appendHeader(b, t), body...), start)
+}
+
+// appendHeader appends the header of a message of type t, its length to
+// be written by endMessage once its body follows.
+func appendHeader(b []byte, t Type) []byte {
 	for range 16 {
 		b = append(b, 0xff)
 	}
-	b = binary.BigEndian.AppendUint16(b, uint16(HeaderLen+len(body)))
-	b = append(b, byte(t))
-	return append(b, body...)
+	return append(b, 0, 0, byte(t))
+}
+
+// endMessage writes the length of the message that begins at b[start:]
+// and ends b into its header. RFC 4271 §4.1: the length MUST be no
+// greater than 4096: a longer message is an error, and b is returned as
+// it was before the message.
+func endMessage(b []byte, start int) ([]byte, error) {
+	n := len(b) - start
+	if n > MaxLen {
+		return b[:start], fmt.Errorf("bgp: %s of %d bytes, more than %d", Type(b[start+18]), n, MaxLen)
+	}
+	binary.BigEndian.PutUint16(b[start+16:], uint16(n))
+	return b, nil
 }
 
 // Notification is a NOTIFICATION message (RFC 4271 §4.5).

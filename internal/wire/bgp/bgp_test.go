@@ -195,7 +195,7 @@ func TestUpdateErrors(t *testing.T) {
 
 func TestReadMessage(t *testing.T) {
 	var buf [MaxLen]byte
-	msg := AppendMessage(nil, TypeKeepalive, nil)
+	msg := mustAppend(AppendMessage(nil, TypeKeepalive, nil))
 	typ, body, err := ReadMessage(bytes.NewReader(msg), &buf)
 	if err != nil || typ != TypeKeepalive || len(body) != 0 {
 		t.Fatalf("%v %v %v", typ, body, err)
@@ -358,5 +358,44 @@ func TestUpdateAppendAllocs(t *testing.T) {
 		if n := testing.AllocsPerRun(100, func() { u.Append(buf, four) }); n != 0 {
 			t.Errorf("four-octet %t: %v allocations per Append", four, n)
 		}
+	}
+}
+
+// TestAppendMessageLength: a message is at most 4,096 bytes (RFC 4271
+// §4.1). AppendMessage writes one of that length, and refuses a longer
+// one with b as it was: the length was written as 16 bits of whatever the
+// body made, a longer message going out with a length the peer refuses
+// (at 65,536 bytes, 0), and the bytes after it read as the next message.
+func TestAppendMessageLength(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		body int
+		ok   bool
+	}{
+		{"4,096 bytes", MaxLen - HeaderLen, true},
+		{"4,097 bytes", MaxLen - HeaderLen + 1, false},
+		{"65,536 bytes", 1<<16 - HeaderLen, false},
+	} {
+		b, err := AppendMessage([]byte{1, 2, 3}, TypeUpdate, make([]byte, c.body))
+		if !c.ok {
+			if err == nil || !bytes.Equal(b, []byte{1, 2, 3}) {
+				t.Errorf("%s: % x..., %v; want an error and b as it was", c.name, b[:min(len(b), 24)], err)
+			}
+			continue
+		}
+		var buf [MaxLen]byte
+		if typ, body, err := ReadMessage(bytes.NewReader(b[3:]), &buf); err != nil || typ != TypeUpdate || len(body) != c.body {
+			t.Errorf("%s: read back as %s of %d bytes, %v", c.name, typ, len(body), err)
+		}
+	}
+}
+
+// TestAppendMessageAllocs: a message is appended to a buffer with room
+// for it without allocating.
+func TestAppendMessageAllocs(t *testing.T) {
+	body := mustAppend(Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: netip.MustParseAddr("10.1.255.30"), NLRI: pfx("10.1.0.0/16")}.Append(nil, true))
+	buf := make([]byte, 0, MaxLen)
+	if n := testing.AllocsPerRun(100, func() { AppendMessage(buf, TypeUpdate, body) }); n != 0 {
+		t.Errorf("%v allocations per AppendMessage", n)
 	}
 }

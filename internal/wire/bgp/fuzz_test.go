@@ -9,16 +9,16 @@ import (
 // FuzzReadMessage feeds arbitrary bytes to the reader and the body
 // parsers: no panic, and what parses re-encodes to what parses the same.
 func FuzzReadMessage(f *testing.F) {
-	f.Add(AppendMessage(nil, TypeOpen, Open{AS: 65010, HoldTime: 9, ID: netip.MustParseAddr("192.168.1.1")}.Append(nil)))
-	f.Add(AppendMessage(nil, TypeUpdate, mustAppend(Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 65020}}},
-		NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24", "192.168.1.0/24")}.Append(nil, true))))
-	f.Add(AppendMessage(nil, TypeUpdate, mustAppend(Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, false))))
-	f.Add(AppendMessage(nil, TypeNotification, Notification{Code: 6, Subcode: 2}.Append(nil)))
-	f.Add(AppendMessage(nil, TypeKeepalive, nil))
+	f.Add(mustAppend(AppendMessage(nil, TypeOpen, Open{AS: 65010, HoldTime: 9, ID: netip.MustParseAddr("192.168.1.1")}.Append(nil))))
+	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, mustAppend(Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 65020}}},
+		NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24", "192.168.1.0/24")}.Append(nil, true)))))
+	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, mustAppend(Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, false)))))
+	f.Add(mustAppend(AppendMessage(nil, TypeNotification, Notification{Code: 6, Subcode: 2}.Append(nil))))
+	f.Add(mustAppend(AppendMessage(nil, TypeKeepalive, nil)))
 	// MP_REACH_NLRI and MP_UNREACH_NLRI of IPv4 unicast, with ORIGIN and
 	// AS_PATH.
-	f.Add(AppendMessage(nil, TypeUpdate, []byte{0, 0, 0, 35, 0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea,
-		0x80, 14, 10, 0, 1, 1, 4, 192, 0, 2, 9, 0, 16, 10, 52, 0x80, 15, 6, 0, 1, 1, 16, 10, 53}))
+	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, []byte{0, 0, 0, 35, 0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea,
+		0x80, 14, 10, 0, 1, 1, 4, 192, 0, 2, 9, 0, 16, 10, 52, 0x80, 15, 6, 0, 1, 1, 16, 10, 53})))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var buf [MaxLen]byte
 		typ, body, err := ReadMessage(bytes.NewReader(data), &buf)
