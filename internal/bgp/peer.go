@@ -588,13 +588,13 @@ type batch struct {
 	err error
 }
 
-// add queues a message and reports whether the connection still takes
-// them.
-func (b *batch) add(t wire.Type, body []byte) bool {
+// update queues an UPDATE, written into the batch's buffer, and reports
+// whether the connection still takes them.
+func (b *batch) update(u wire.Update) bool {
 	if b.err != nil {
 		return false
 	}
-	buf, err := wire.AppendMessage(b.buf, t, body)
+	buf, err := u.AppendMessage(b.buf, b.c.fourOctet)
 	if err != nil {
 		b.fail(err)
 		return false
@@ -604,20 +604,6 @@ func (b *batch) add(t wire.Type, body []byte) bool {
 		return b.flush()
 	}
 	return true
-}
-
-// update queues an UPDATE and reports whether the connection still takes
-// them.
-func (b *batch) update(u wire.Update) bool {
-	if b.err != nil {
-		return false
-	}
-	body, err := u.Append(nil, b.c.fourOctet)
-	if err != nil {
-		b.fail(err)
-		return false
-	}
-	return b.add(wire.TypeUpdate, body)
 }
 
 // fail ends the session on an UPDATE that cannot be encoded (exportOne,

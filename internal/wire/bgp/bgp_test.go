@@ -399,3 +399,37 @@ func TestAppendMessageAllocs(t *testing.T) {
 		t.Errorf("%v allocations per AppendMessage", n)
 	}
 }
+
+// TestUpdateAppendMessage: Update.AppendMessage writes the message
+// AppendMessage makes of Append's body, without allocating in a buffer
+// with room; what Append refuses, or a message longer than MaxLen, is an
+// error with b as it was.
+func TestUpdateAppendMessage(t *testing.T) {
+	u := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 4200000001}}}, NextHop: netip.MustParseAddr("10.1.255.30"), NLRI: pfx("10.1.0.0/16", "10.99.0.0/24")}
+	buf := make([]byte, 0, MaxLen)
+	for _, four := range []bool{true, false} {
+		got, err := u.AppendMessage([]byte{1, 2, 3}, four)
+		want := mustAppend(AppendMessage([]byte{1, 2, 3}, TypeUpdate, mustAppend(u.Append(nil, four))))
+		if err != nil || !bytes.Equal(got, want) {
+			t.Errorf("four-octet %t: % x, %v; want % x", four, got, err, want)
+		}
+		if n := testing.AllocsPerRun(100, func() { u.AppendMessage(buf, four) }); n != 0 {
+			t.Errorf("four-octet %t: %v allocations per AppendMessage", four, n)
+		}
+	}
+	var many []netip.Prefix // 1,000 prefixes of 5 bytes: 5,000 bytes of NLRI
+	for i := range 1000 {
+		many = append(many, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 0, byte(i >> 8), byte(i)}), 32))
+	}
+	for _, c := range []struct {
+		name string
+		u    Update
+	}{
+		{"IPv6 next hop", Update{Origin: OriginIGP, ASPath: u.ASPath, NextHop: netip.MustParseAddr("fd00::1"), NLRI: u.NLRI}},
+		{"more than 4,096 bytes", Update{Origin: OriginIGP, ASPath: u.ASPath, NextHop: u.NextHop, NLRI: many}},
+	} {
+		if b, err := c.u.AppendMessage([]byte{1, 2, 3}, true); err == nil || !bytes.Equal(b, []byte{1, 2, 3}) {
+			t.Errorf("%s: % x..., %v; want an error and b as it was", c.name, b[:min(len(b), 24)], err)
+		}
+	}
+}

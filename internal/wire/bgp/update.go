@@ -443,6 +443,19 @@ func (u Update) Append(b []byte, fourOctet bool) ([]byte, error) {
 	return appendPrefixes(b, u.NLRI), nil
 }
 
+// AppendMessage appends the whole UPDATE message, its header and the
+// body Append writes, to b: a buffer of messages needs no copy of the
+// body. What Append refuses, or a message longer than MaxLen, is an
+// error, and b is returned as it was.
+func (u Update) AppendMessage(b []byte, fourOctet bool) ([]byte, error) {
+	start := len(b)
+	b, err := u.Append(appendHeader(b, TypeUpdate), fourOctet)
+	if err != nil {
+		return b[:start], err
+	}
+	return endMessage(b, start)
+}
+
 // check reports what of u an UPDATE cannot carry.
 func (u Update) check() error {
 	for _, ps := range [][]netip.Prefix{u.Withdrawn, u.NLRI} {
