@@ -20,10 +20,17 @@ import (
 const DefaultSSTPPort = 443
 
 // configureP2S starts, restarts or stops the instance's point-to-site
-// server (SSTP and OpenVPN) and its IKEv2 clients.
+// server (SSTP and OpenVPN) and its IKEv2 clients. A change of the
+// revoked certificates or of the RADIUS servers alone is applied to the
+// running server (p2s.Server.Update), which disconnects the clients a
+// revocation names and no other; any other change restarts it, its
+// clients disconnected.
 func (e *Engine) configureP2S(g *gw) {
 	want := g.cfg.P2S
 	sstp := tcpPart(want)
+	if g.p2s != nil && sstp != nil && sameServer(sstp, g.p2sCfg) && g.p2s.Update(sstp.Revoked, sstp.Radius) {
+		g.p2sCfg = sstp
+	}
 	if g.p2s != nil && (sstp == nil || !reflect.DeepEqual(*sstp, *g.p2sCfg)) {
 		g.p2s.Close()
 		g.p2s, g.p2sCfg = nil, nil
@@ -73,6 +80,14 @@ func tcpPart(p *GatewayP2S) *GatewayP2S {
 		t.OpenVPNMaxClients, t.Routes, t.GatewayGUID = p.OpenVPNMaxClients, p.Routes, p.GatewayGUID
 	}
 	return t
+}
+
+// sameServer reports whether a and b differ in no more than their revoked
+// certificates and RADIUS servers.
+func sameServer(a, b *GatewayP2S) bool {
+	x, y := *a, *b
+	x.Revoked, x.Radius, y.Revoked, y.Radius = nil, nil, nil, nil
+	return reflect.DeepEqual(x, y)
 }
 
 // configureIKEv2Clients hands the gateway what its IKEv2 clients need, or

@@ -223,9 +223,19 @@ func ServerConfig(cert tls.Certificate, roots *x509.CertPool, revoked []string) 
 // Revoked reports whether cert's SHA-1 thumbprint is among thumbprints
 // (as Thumbprint reads them), as Azure lists revoked client certificates.
 func Revoked(cert *x509.Certificate, thumbprints []string) bool {
+	return RevokedThumbprint(CertThumbprint(cert), thumbprints)
+}
+
+// CertThumbprint is cert's SHA-1 thumbprint: 40 upper-case hex digits.
+func CertThumbprint(cert *x509.Certificate) string {
 	sum := sha1.Sum(cert.Raw)
-	thumb := strings.ToUpper(hex.EncodeToString(sum[:]))
-	return slices.ContainsFunc(thumbprints, func(r string) bool { t, _ := Thumbprint(r); return t == thumb })
+	return strings.ToUpper(hex.EncodeToString(sum[:]))
+}
+
+// RevokedThumbprint reports whether thumb (as CertThumbprint gives it) is
+// among thumbprints, as Thumbprint reads them; "" is never revoked.
+func RevokedThumbprint(thumb string, thumbprints []string) bool {
+	return thumb != "" && slices.ContainsFunc(thumbprints, func(r string) bool { t, ok := Thumbprint(r); return ok && t == thumb })
 }
 
 // Thumbprint reads a SHA-1 thumbprint as people copy them: hex digits in

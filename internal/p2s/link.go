@@ -80,6 +80,7 @@ type link struct {
 	eapIdentity []byte
 	eapReqID    uint8
 	identity    string // the client certificate's common name, or the RADIUS user (server)
+	thumb       string // the client certificate's thumbprint, when the server checked it (eapSrv)
 	// The server authenticates with MS-CHAPv2 checked by RADIUS
 	// (useMSCHAP) instead of EAP-TLS: chapID and challenge are those of
 	// the challenge it sent (chapSent).
@@ -559,7 +560,7 @@ func (l *link) handleLCP(info []byte) error {
 		return l.sendChallenge()
 	}
 	if l.server && l.lcpOurs && l.lcpPeers && l.useEAPRelay && l.eapRelay == nil {
-		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.cfg.Radius, l.srv.radiusRequest("", l.conn))
+		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.radiusServers(), l.srv.radiusRequest("", l.conn))
 		return l.sendEAP(l.eapRelay.Start())
 	}
 	if l.server && l.lcpOurs && l.lcpPeers && !l.useMSCHAP && !l.useEAPRelay && l.eapSrv == nil {

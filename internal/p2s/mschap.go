@@ -82,7 +82,7 @@ func (l *link) handleCHAP(info []byte) error {
 	ctx, cancel := context.WithTimeout(l.ctx, radiusWait)
 	defer cancel()
 	stop := l.watchLeaving()
-	a, err := radius.AuthenticateMSCHAPv2(ctx, s.cfg.Radius, s.radiusRequest(user, l.conn), radius.MSCHAPv2{Ident: p.ID, Challenge: l.challenge, PeerChallenge: r.PeerChallenge, NTResponse: r.NTResponse})
+	a, err := radius.AuthenticateMSCHAPv2(ctx, s.radiusServers(), s.radiusRequest(user, l.conn), radius.MSCHAPv2{Ident: p.ID, Challenge: l.challenge, PeerChallenge: r.PeerChallenge, NTResponse: r.NTResponse})
 	stop()
 	switch {
 	case errors.Is(err, radius.ErrNoAnswer):

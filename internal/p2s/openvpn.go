@@ -585,7 +585,7 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2
 // and not be revoked: always, unless RADIUS authenticates clients too
 // (then a certificate is checked if given) or alone (then none is asked).
 func (o *ovpnSession) tlsConfig() *tls.Config {
-	cfg := eaptls.ServerConfig(o.srv.cfg.Cert, o.srv.roots, o.srv.cfg.Revoked)
+	cfg := eaptls.ServerConfig(o.srv.cfg.Cert, o.srv.roots, o.srv.revokedNow())
 	cfg.MaxVersion = 0 // TLS 1.3 too: the keys come from the exporter
 	cfg.DynamicRecordSizingDisabled = true
 	switch {
@@ -605,30 +605,30 @@ func (o *ovpnSession) tlsConfig() *tls.Config {
 }
 
 // authenticate decides who the client is: the subject of its
-// certificate, checked in TLS, or the user name a RADIUS server accepts
-// with the password.
-func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (string, error) {
+// certificate, checked in TLS, and its thumbprint, or the user name a
+// RADIUS server accepts with the password.
+func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (identity, thumb string, err error) {
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		return certs[0].Subject.CommonName, nil
+		return certs[0].Subject.CommonName, eaptls.CertThumbprint(certs[0]), nil
 	}
 	if len(o.srv.cfg.Radius) == 0 {
-		return "", errors.New("the OpenVPN client gave no certificate")
+		return "", "", errors.New("the OpenVPN client gave no certificate")
 	}
 	if km.Username == "" {
-		return "", errors.New("the OpenVPN client gave neither a certificate nor a user name (auth-user-pass)")
+		return "", "", errors.New("the OpenVPN client gave neither a certificate nor a user name (auth-user-pass)")
 	}
 	ctx, cancel := context.WithTimeout(o.ctx, ovpnHandWindow)
 	defer cancel()
 	req := o.srv.radiusRequest(km.Username, o.conn)
 	req.Password = km.Password
-	a, err := radius.Authenticate(ctx, o.srv.cfg.Radius, req)
+	a, err := radius.Authenticate(ctx, o.srv.radiusServers(), req)
 	if err != nil {
-		return "", fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
+		return "", "", fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
 	}
 	if !a.Accept {
-		return "", fmt.Errorf("the RADIUS server rejected user %q (%s)", km.Username, a.Message)
+		return "", "", fmt.Errorf("the RADIUS server rejected user %q (%s)", km.Username, a.Message)
 	}
-	return km.Username, nil
+	return km.Username, "", nil
 }
 
 // runFirst runs the first key state: the client authenticates, gets an
@@ -639,7 +639,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		o.fail(err)
 		return
 	}
-	identity, err := o.authenticate(tc, km)
+	identity, thumb, err := o.authenticate(tc, km)
 	if errors.Is(err, radius.ErrNoAnswer) {
 		// No verdict: the connection ends untold, and the client
 		// connects again.
@@ -653,7 +653,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		time.AfterFunc(time.Second, func() { o.fail(err) })
 		return
 	}
-	addr, err := o.srv.reserve(o, identity)
+	addr, err := o.srv.reserve(o, identity, thumb)
 	if err != nil {
 		o.sendMessage(tc, "AUTH_FAILED,"+err.Error())
 		o.fail(err)

@@ -121,7 +121,15 @@ type Server struct {
 	clients map[netip.Addr]client
 	ident   map[netip.Addr]string
 	since   map[netip.Addr]time.Time
-	closed  bool
+	// thumb is the SHA-1 thumbprint (CertThumbprint's) of the
+	// certificate a client authenticated with, by address: absent for
+	// one RADIUS authenticated.
+	thumb  map[netip.Addr]string
+	closed bool
+	// revoked and radius are the configuration's Revoked and Radius as
+	// Update last changed them.
+	revoked []string
+	radius  []radius.Server
 	// conns are every connection being served, authenticated or not:
 	// Close ends them all.
 	conns map[net.Conn]struct{}
@@ -211,7 +219,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
+		thumb: map[netip.Addr]string{}, revoked: cfg.Revoked, radius: cfg.Radius, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
 	for _, r := range cfg.Roots {
 		s.roots.AddCert(r)
 	}
@@ -281,6 +289,51 @@ func (s *Server) Close() {
 	s.mu.Unlock()
 	s.ln.Close()
 	s.wg.Wait()
+}
+
+// Update applies a change of the revoked certificates and the RADIUS
+// servers without a restart: the connected clients whose certificate
+// revoked lists are disconnected (told, as through the API), and no
+// other; the servers are asked about the authentications that begin
+// next. It reports false, changing nothing, when the change is one of
+// how clients authenticate (RADIUS servers where there were none, or
+// none left), which takes a new Server.
+func (s *Server) Update(revoked []string, servers []radius.Server) bool {
+	if (len(servers) == 0) != (len(s.cfg.Radius) == 0) {
+		return false
+	}
+	s.mu.Lock()
+	s.revoked, s.radius = revoked, servers
+	var gone []netip.Addr
+	for a, t := range s.thumb {
+		if eaptls.RevokedThumbprint(t, revoked) {
+			gone = append(gone, a)
+		}
+	}
+	cs := make([]client, len(gone))
+	for i, a := range gone {
+		cs[i] = s.clients[a]
+	}
+	s.mu.Unlock()
+	for i, c := range cs {
+		c.disconnect()
+		s.log.Info("point-to-site client disconnected: its certificate is revoked", "addr", gone[i], "protocol", c.protocol())
+	}
+	return true
+}
+
+// revokedNow and radiusServers are the revoked certificates and the
+// RADIUS servers as configured now (Update).
+func (s *Server) revokedNow() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.revoked
+}
+
+func (s *Server) radiusServers() []radius.Server {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.radius
 }
 
 // Deliver implements the VNet router's port for the pool: the packet
@@ -381,6 +434,7 @@ func (s *Server) leave(addr netip.Addr, c client) {
 	delete(s.clients, addr)
 	delete(s.ident, addr)
 	delete(s.since, addr)
+	delete(s.thumb, addr)
 	s.mu.Unlock()
 	s.log.Info("point-to-site client disconnected", "addr", addr, "protocol", c.protocol())
 }
@@ -464,7 +518,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 		}
 	}()
 	l.admit = func() error {
-		addr, err := s.reserve(l, l.identity)
+		addr, err := s.reserve(l, l.identity, l.thumb)
 		if err != nil {
 			return err
 		}
@@ -549,18 +603,26 @@ func readLine(r *bufio.Reader) (string, error) {
 func (s *Server) serverAddr() netip.Addr { return s.cfg.Pool.Masked().Addr().Next() }
 
 // reserve gives the client an address of the pool, within its
-// protocol's limit (R11, R32), and notes who it is.
-func (s *Server) reserve(c client, identity string) (netip.Addr, error) {
+// protocol's limit (R11, R32), and notes who it is: its name and the
+// thumbprint of its certificate ("" when RADIUS authenticated it).
+func (s *Server) reserve(c client, identity, thumb string) (netip.Addr, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.roomLocked(c); err != nil {
 		return netip.Addr{}, err
+	}
+	if eaptls.RevokedThumbprint(thumb, s.revoked) {
+		// Revoked by an Update since its TLS handshake checked.
+		return netip.Addr{}, errors.New("the client certificate is revoked")
 	}
 	for a := s.serverAddr().Next(); s.cfg.Pool.Contains(a) && s.cfg.Pool.Contains(a.Next()); a = a.Next() {
 		if s.clients[a] == nil {
 			s.clients[a], s.since[a] = c, time.Now()
 			if identity != "" {
 				s.ident[a] = identity
+			}
+			if thumb != "" {
+				s.thumb[a] = thumb
 			}
 			return a, nil
 		}
@@ -662,7 +724,7 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		// Identifier, the client would take it for a retransmission
 		// and send its Nak again (RFC 3748 §4.1).
 		identity.ID = m.ID
-		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.cfg.Radius, l.srv.radiusRequest("", l.conn))
+		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.radiusServers(), l.srv.radiusRequest("", l.conn))
 		stop := l.watchLeaving()
 		next, msk, ok, err = l.eapRelay.Resume(identity)
 		stop()
@@ -702,6 +764,7 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		l.identity = l.eapRelay.Identity()
 	case l.eapSrv.PeerCertificate() != nil:
 		l.identity = l.eapSrv.PeerCertificate().Subject.CommonName
+		l.thumb = eaptls.CertThumbprint(l.eapSrv.PeerCertificate())
 	}
 	if err := l.admit(); err != nil {
 		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
@@ -725,5 +788,5 @@ func (l *link) sendEAP(m ppp.EAP) error {
 // eapTLSConfig is the server's inner TLS: the client's certificate must
 // chain to an uploaded root (R12) and not be revoked.
 func (l *link) eapTLSConfig() *tls.Config {
-	return eaptls.ServerConfig(l.srv.cfg.Cert, l.srv.roots, l.srv.cfg.Revoked)
+	return eaptls.ServerConfig(l.srv.cfg.Cert, l.srv.roots, l.srv.revokedNow())
 }
