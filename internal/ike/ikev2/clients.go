@@ -835,6 +835,17 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		switch {
 		case !ok:
 			return sa.refuseClient(wire.AuthenticationFailed, "an EAP message that answers no request")
+		case errors.Is(err, radius.ErrNoAnswer):
+			// No verdict: an EAP Failure would tell the client its
+			// password was refused, and a client gives up on that. The
+			// request goes unanswered and the IKE SA goes without a
+			// word: the client retransmits until it deems the IKE SA
+			// failed (RFC 7296 §2.1), as when the gateway is down, and
+			// starts again (strongSwan's keyingtries).
+			sa.c.lastError = "EAP: " + err.Error()
+			sa.log.Warn("point-to-site client not answered: no RADIUS server answered", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+			sa.killUnanswered = true
+			return nil
 		case err != nil:
 			sa.c.lastError = "EAP: " + err.Error()
 			sa.log.Warn("point-to-site client refused", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)

@@ -272,3 +272,49 @@ func TestStaleClientWaitingForRadiusEnds(t *testing.T) {
 		t.Error("the stale IKE SA was not deleted with a Delete")
 	}
 }
+
+// TestRadiusDownIsNoRefusal: when no RADIUS server answers a client's
+// EAP, the gateway has no verdict on its password and does not say it
+// refused it (an EAP Failure, after which strongSwan and Windows give up
+// as for a wrong password): the request goes unanswered, also when the
+// client retransmits it, and the IKE SA is gone, so that the client
+// deems it failed (RFC 7296 §2.1) and starts again; then it connects.
+func TestRadiusDownIsNoRefusal(t *testing.T) {
+	oldTries, oldTimeout, oldWait := radius.Tries, radius.Timeout, radius.Wait
+	radius.Tries, radius.Timeout, radius.Wait = 1, 200*time.Millisecond, 500*time.Millisecond
+	t.Cleanup(func() { radius.Tries, radius.Timeout, radius.Wait = oldTries, oldTimeout, oldWait })
+	g, f := radiusGateway(t)
+	cl := newP2SClient(t, g, clientAt(1))
+	cl.init()
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	idi := IPIdentity(netip.MustParseAddr("192.168.1.10"))
+	resp := cl.request(wire.IKEAuth, []wire.Payload{idi.payload(false),
+		&wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}}},
+		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 1, 2, 3}, false),
+		tsPayload(false, any4), tsPayload(true, any4)})
+	p, ok := find[*wire.EAP](resp)
+	if !ok {
+		t.Fatalf("no EAP: %v", resp)
+	}
+	m, _ := ppp.ParseEAP(p.Data)
+	f.silent.Store(true)
+	id := cl.nextID
+	req := cl.seal(wire.IKEAuth, id, []wire.Payload{&wire.EAP{Data: ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte("alice")}.Append(nil)}})
+	g.m.HandlePacket(p2sGW, cl.addr, req)
+	waitFor(t, 30*time.Second, "the client's connection to go", func() bool { return g.clientConns() == 0 })
+	// Retransmitted, as the client does until it gives up: the IKE SA
+	// is gone, and it is dropped.
+	g.m.HandlePacket(p2sGW, cl.addr, req)
+	if got := cl.fromGW(wire.IKEAuth, id, true); len(got) != 0 {
+		m := ppp.EAP{}
+		if p, ok := find[*wire.EAP](cl.open(got[0])); ok {
+			m, _ = ppp.ParseEAP(p.Data)
+		}
+		t.Fatalf("the gateway answered the EAP no RADIUS server had a verdict on (EAP code %d)", m.Code)
+	}
+	f.silent.Store(false)
+	again := newP2SClient(t, g, clientAt(1))
+	if a := cpAddr(radiusConnect(t, again, f, idi, "alice", true)); !a.IsValid() {
+		t.Fatal("the client starting again got no address")
+	}
+}

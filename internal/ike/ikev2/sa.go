@@ -128,6 +128,9 @@ type ikeSA struct {
 	// killAfterResponse ends the SA once the response being built is
 	// sent (a Delete of the IKE SA, a failed authentication).
 	killAfterResponse bool
+	// killUnanswered ends the SA instead of answering the request being
+	// processed (a client's EAP no RADIUS server had a verdict on).
+	killUnanswered bool
 
 	children               []*child
 	established, lastRekey time.Time
@@ -666,6 +669,10 @@ func (sa *ikeSA) handle(p packet) {
 		sa.authenticated(p)
 		sa.peerID++
 		resp = sa.handleRequest(h.Exchange, ps)
+		if sa.killUnanswered {
+			sa.kill("request not answered")
+			return
+		}
 	default:
 		var uc *wire.UnsupportedCriticalPayloadError
 		switch {
