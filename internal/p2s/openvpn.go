@@ -124,6 +124,10 @@ type ovpnSession struct {
 	// gives up.
 	ctx    context.Context
 	cancel context.CancelFunc
+	// wg is the session's goroutines (its key states' and the writer):
+	// serveOpenVPN waits for them, so that Server.Close leaves nothing
+	// running.
+	wg sync.WaitGroup
 
 	// The data channel: the keys data is sent with (the newest key
 	// state's), and those it is opened with, by key id.
@@ -170,7 +174,10 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) erro
 	rand.Read(sid[:])
 	o.sid = binary.BigEndian.Uint64(sid[:]) | 1
 	o.peerID = s.nextPeerID.Add(1) & 0xffffff
-	defer o.close()
+	defer func() {
+		o.close() // the key states' TLS sides and RADIUS waits end
+		o.wg.Wait()
+	}()
 
 	// The client's hard reset: its session id, packet 0 of key state 0.
 	// Ours answers it and acknowledges it.
@@ -195,10 +202,10 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) erro
 	if err := o.sendControl(ks, openvpn.ControlHardResetServerV2, []uint32{0}, nil); err != nil {
 		return err
 	}
-	go o.runFirst(ks)
+	o.wg.Go(func() { o.runFirst(ks) })
 	quit := make(chan struct{})
 	defer close(quit)
-	go o.writer(quit)
+	o.wg.Go(func() { o.writer(quit) })
 	for {
 		// OpenVPN's hand-window: a key state's handshake (the first:
 		// authentication, RADIUS's second factor too, and the push) has
@@ -324,7 +331,7 @@ func (o *ovpnSession) handleControl(pkt []byte) error {
 			return err
 		}
 		o.log.Debug("OpenVPN client renegotiates", "key_id", c.KeyID)
-		go o.runRenegotiation(ks)
+		o.wg.Go(func() { o.runRenegotiation(ks) })
 		return nil
 	}
 	if ks == nil {

@@ -1,6 +1,7 @@
 package p2s
 
 import (
+	"context"
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/binary"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -371,5 +373,72 @@ func TestOpenVPNUnreadTLSBounded(t *testing.T) {
 	}
 	if sent > 8<<20 {
 		t.Errorf("the server took %d MB before it ended the connection", sent>>20)
+	}
+}
+
+// ovpnGoroutines counts the goroutines (of this process) of OpenVPN
+// sessions: their key states' and their writers.
+func ovpnGoroutines() int {
+	buf := make([]byte, 1<<22)
+	st := string(buf[:runtime.Stack(buf, true)])
+	n := 0
+	for _, g := range strings.Split(st, "\n\n") {
+		if strings.Contains(g, "(*ovpnSession).runFirst(") || strings.Contains(g, "(*ovpnSession).runRenegotiation(") ||
+			strings.Contains(g, "(*ovpnSession).writer(") {
+			n++
+		}
+	}
+	return n
+}
+
+// TestOpenVPNCloseLeavesNothingRunning: Server.Close returns once its
+// OpenVPN sessions' goroutines have ended: a connected client's that
+// renegotiated, and those of clients whose password a RADIUS server is
+// being asked about. They ran on after Close (a gateway's restart), each
+// ending when what it waited for gave up.
+func TestOpenVPNCloseLeavesNothingRunning(t *testing.T) {
+	// The way to the RADIUS server (a VNet's, say) takes a moment to
+	// give up when a session ends.
+	dialing := make(chan struct{}, 3)
+	dial := func(ctx context.Context, _, _ string) (net.Conn, error) {
+		dialing <- struct{}{}
+		<-ctx.Done()
+		time.Sleep(300 * time.Millisecond)
+		return nil, ctx.Err()
+	}
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: netip.MustParseAddrPort("127.93.0.9:1812"), Secret: []byte("s")}}, RadiusDial: dial})
+	before := ovpnGoroutines()
+	cl := dialTestOVPN(t, r.srv.Addr())
+	cert := r.pki.client
+	tc, err := cl.session(0, &cert, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
+		t.Fatalf("PUSH_REQUEST answered %q, %v", b[:n], err)
+	}
+	if _, err := cl.session(1, &cert, "", ""); err != nil {
+		t.Fatalf("renegotiation: %v", err)
+	}
+	for range 3 {
+		c := dialTestOVPN(t, r.srv.Addr())
+		if _, err := c.session(0, nil, "bob", "pw"); err != nil {
+			t.Fatal(err)
+		}
+		<-dialing
+	}
+	// Each session's writer, the first's key states, and those of the
+	// three waiting for RADIUS.
+	for deadline := time.Now().Add(10 * time.Second); ovpnGoroutines()-before != 4+2+3; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d goroutines of OpenVPN sessions, want 9", ovpnGoroutines()-before)
+		}
+	}
+	r.srv.Close()
+	if n := ovpnGoroutines() - before; n != 0 {
+		t.Fatalf("%d goroutines of OpenVPN sessions still run after Server.Close", n)
 	}
 }
