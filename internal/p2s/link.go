@@ -81,6 +81,7 @@ type link struct {
 	eapReqID    uint8
 	identity    string // the client certificate's common name, or the RADIUS user (server)
 	thumb       string // the client certificate's thumbprint, when the server checked it (eapSrv)
+	user        string // the user a RADIUS server vouched for (peer.user)
 	// The server authenticates with MS-CHAPv2 checked by RADIUS
 	// (useMSCHAP) instead of EAP-TLS: chapID and challenge are those of
 	// the challenge it sent (chapSent).

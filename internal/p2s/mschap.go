@@ -103,6 +103,7 @@ func (l *link) handleCHAP(info []byte) error {
 	if a.User != "" {
 		l.identity = a.User
 	}
+	l.user = l.identity // the response is of the user's name and password (RFC 2759 §8.2)
 	if err := l.admit(); err != nil {
 		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
 		return err

@@ -612,17 +612,17 @@ func (o *ovpnSession) tlsConfig() *tls.Config {
 }
 
 // authenticate decides who the client is: the subject of its
-// certificate, checked in TLS, and its thumbprint, or the user name a
-// RADIUS server accepts with the password.
-func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (identity, thumb string, err error) {
+// certificate, checked in TLS, or the user name a RADIUS server accepts
+// with the password.
+func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (peer, error) {
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		return certs[0].Subject.CommonName, eaptls.CertThumbprint(certs[0]), nil
+		return peer{name: certs[0].Subject.CommonName, thumb: eaptls.CertThumbprint(certs[0])}, nil
 	}
 	if len(o.srv.cfg.Radius) == 0 {
-		return "", "", errors.New("the OpenVPN client gave no certificate")
+		return peer{}, errors.New("the OpenVPN client gave no certificate")
 	}
 	if km.Username == "" {
-		return "", "", errors.New("the OpenVPN client gave neither a certificate nor a user name (auth-user-pass)")
+		return peer{}, errors.New("the OpenVPN client gave neither a certificate nor a user name (auth-user-pass)")
 	}
 	ctx, cancel := context.WithTimeout(o.ctx, ovpnHandWindow)
 	defer cancel()
@@ -630,12 +630,12 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (identit
 	req.Password = km.Password
 	a, err := radius.Authenticate(ctx, o.srv.radiusServers(), req)
 	if err != nil {
-		return "", "", fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
+		return peer{}, fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
 	}
 	if !a.Accept {
-		return "", "", fmt.Errorf("the RADIUS server rejected user %q (%s)", km.Username, a.Message)
+		return peer{}, fmt.Errorf("the RADIUS server rejected user %q (%s)", km.Username, a.Message)
 	}
-	return km.Username, "", nil
+	return peer{name: km.Username, user: km.Username}, nil
 }
 
 // runFirst runs the first key state: the client authenticates, gets an
@@ -646,7 +646,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		o.fail(err)
 		return
 	}
-	identity, thumb, err := o.authenticate(tc, km)
+	who, err := o.authenticate(tc, km)
 	if errors.Is(err, radius.ErrNoAnswer) {
 		// No verdict: the connection ends untold, and the client
 		// connects again.
@@ -660,7 +660,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		time.AfterFunc(time.Second, func() { o.fail(err) })
 		return
 	}
-	addr, err := o.srv.reserve(o, identity, thumb)
+	addr, err := o.srv.reserve(o, who)
 	if err != nil {
 		o.sendMessage(tc, "AUTH_FAILED,"+err.Error())
 		o.fail(err)
@@ -670,7 +670,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 	o.mu.Lock()
 	closed := o.closed
 	if !closed {
-		o.identity, o.addr = identity, addr
+		o.identity, o.addr = who.name, addr
 	}
 	o.mu.Unlock()
 	if closed {

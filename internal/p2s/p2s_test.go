@@ -49,7 +49,10 @@ func newRegion(t *testing.T, cfg Config) *region {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { web.Close() })
-	cfg.Listen, cfg.Cert, cfg.Pool, cfg.Router = netip.MustParseAddrPort("127.0.0.1:0"), r.pki.server, netip.MustParsePrefix("172.16.201.0/24"), r.router
+	cfg.Listen, cfg.Cert, cfg.Router = netip.MustParseAddrPort("127.0.0.1:0"), r.pki.server, r.router
+	if !cfg.Pool.IsValid() {
+		cfg.Pool = netip.MustParsePrefix("172.16.201.0/24")
+	}
 	if cfg.Roots == nil {
 		cfg.Roots = []*x509.Certificate{r.pki.root.Certificate}
 	}

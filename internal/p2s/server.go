@@ -121,10 +121,8 @@ type Server struct {
 	clients map[netip.Addr]client
 	ident   map[netip.Addr]string
 	since   map[netip.Addr]time.Time
-	// thumb is the SHA-1 thumbprint (CertThumbprint's) of the
-	// certificate a client authenticated with, by address: absent for
-	// one RADIUS authenticated.
-	thumb  map[netip.Addr]string
+	// peers are who the clients are, by address.
+	peers  map[netip.Addr]peer
 	closed bool
 	// revoked and radius are the configuration's Revoked and Radius as
 	// Update last changed them.
@@ -219,7 +217,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		thumb: map[netip.Addr]string{}, revoked: cfg.Revoked, radius: cfg.Radius, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
+		peers: map[netip.Addr]peer{}, revoked: cfg.Revoked, radius: cfg.Radius, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
 	for _, r := range cfg.Roots {
 		s.roots.AddCert(r)
 	}
@@ -305,8 +303,8 @@ func (s *Server) Update(revoked []string, servers []radius.Server) bool {
 	s.mu.Lock()
 	s.revoked, s.radius = revoked, servers
 	var gone []netip.Addr
-	for a, t := range s.thumb {
-		if eaptls.RevokedThumbprint(t, revoked) {
+	for a, p := range s.peers {
+		if eaptls.RevokedThumbprint(p.thumb, revoked) {
 			gone = append(gone, a)
 		}
 	}
@@ -422,9 +420,20 @@ func (s *Server) Traffic(protocol string) (in, out uint64, clients int) {
 }
 
 // leave forgets the client at addr, keeping its bytes in the server's
-// totals.
+// totals; a client replaced (reserve) is forgotten already.
 func (s *Server) leave(addr netip.Addr, c client) {
 	s.mu.Lock()
+	if s.clients[addr] == c {
+		s.forgetLocked(addr)
+	}
+	s.mu.Unlock()
+	s.log.Info("point-to-site client disconnected", "addr", addr, "protocol", c.protocol())
+}
+
+// forgetLocked forgets the client at addr, keeping its bytes in the
+// server's totals.
+func (s *Server) forgetLocked(addr netip.Addr) {
+	c := s.clients[addr]
 	// Read under s.mu, as Traffic reads: read before, bytes counted in
 	// between would leave the totals for a moment lower than Traffic
 	// had shown (and a total that goes down is taken for a restart).
@@ -434,9 +443,7 @@ func (s *Server) leave(addr netip.Addr, c client) {
 	delete(s.clients, addr)
 	delete(s.ident, addr)
 	delete(s.since, addr)
-	delete(s.thumb, addr)
-	s.mu.Unlock()
-	s.log.Info("point-to-site client disconnected", "addr", addr, "protocol", c.protocol())
+	delete(s.peers, addr)
 }
 
 // dispatch serves a new connection with the protocol its first byte
@@ -518,7 +525,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 		}
 	}()
 	l.admit = func() error {
-		addr, err := s.reserve(l, l.identity, l.thumb)
+		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user})
 		if err != nil {
 			return err
 		}
@@ -602,32 +609,83 @@ func readLine(r *bufio.Reader) (string, error) {
 // serverAddr is the server's own PPP address: the pool's first.
 func (s *Server) serverAddr() netip.Addr { return s.cfg.Pool.Masked().Addr().Next() }
 
+// peer is who an authenticated client is.
+type peer struct {
+	// name is what it is listed by: its certificate's common name, or
+	// its user name.
+	name string
+	// thumb is its certificate's SHA-1 thumbprint (CertThumbprint's),
+	// when the gateway checked it; user the user name a RADIUS server
+	// vouched for: checked with the password (MS-CHAPv2, OpenVPN's), or
+	// named in its Access-Accept, not an EAP identity the client chose.
+	thumb, user string
+}
+
+// same reports whether p and o are known to be the same client: the same
+// certificate, or the same user.
+func (p peer) same(o peer) bool {
+	return p.thumb != "" && p.thumb == o.thumb || p.user != "" && p.user == o.user
+}
+
 // reserve gives the client an address of the pool, within its
-// protocol's limit (R11, R32), and notes who it is: its name and the
-// thumbprint of its certificate ("" when RADIUS authenticated it).
-func (s *Server) reserve(c client, identity, thumb string) (netip.Addr, error) {
+// protocol's limit (R11, R32), and notes who it is. When there is no
+// room, the oldest connection of the same client (certificate or user)
+// and protocol makes room: its own stale one, left behind when it
+// connected again (a laptop after sleep), which would hold its address
+// and place until its peer's silence ends it (2 minutes for SSTP, 60 s
+// for OpenVPN). With room, the client's other connections stay: a user
+// may connect from two devices at once.
+func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	if err := s.roomLocked(c); err != nil {
-		return netip.Addr{}, err
-	}
-	if eaptls.RevokedThumbprint(thumb, s.revoked) {
+	if eaptls.RevokedThumbprint(p.thumb, s.revoked) {
 		// Revoked by an Update since its TLS handshake checked.
+		s.mu.Unlock()
 		return netip.Addr{}, errors.New("the client certificate is revoked")
 	}
-	for a := s.serverAddr().Next(); s.cfg.Pool.Contains(a) && s.cfg.Pool.Contains(a.Next()); a = a.Next() {
-		if s.clients[a] == nil {
-			s.clients[a], s.since[a] = c, time.Now()
-			if identity != "" {
-				s.ident[a] = identity
-			}
-			if thumb != "" {
-				s.thumb[a] = thumb
-			}
+	err := s.roomLocked(c)
+	if err == nil {
+		if a, ok := s.freeLocked(); ok {
+			s.takeLocked(a, c, p)
+			s.mu.Unlock()
 			return a, nil
 		}
+		err = errors.New("the client address pool is exhausted")
 	}
-	return netip.Addr{}, errors.New("the client address pool is exhausted")
+	var stale netip.Addr
+	for a, o := range s.clients {
+		if o.protocol() == c.protocol() && p.same(s.peers[a]) && (!stale.IsValid() || s.since[a].Before(s.since[stale])) {
+			stale = a
+		}
+	}
+	if !stale.IsValid() || s.closed {
+		s.mu.Unlock()
+		return netip.Addr{}, err
+	}
+	old := s.clients[stale]
+	s.forgetLocked(stale)
+	s.takeLocked(stale, c, p)
+	s.mu.Unlock()
+	old.closeConn()
+	s.log.Info("point-to-site client connected again: its oldest connection replaced", "addr", stale, "protocol", c.protocol(), "identity", p.name, "full", err)
+	return stale, nil
+}
+
+// freeLocked returns the lowest address of the pool no client has.
+func (s *Server) freeLocked() (netip.Addr, bool) {
+	for a := s.serverAddr().Next(); s.cfg.Pool.Contains(a) && s.cfg.Pool.Contains(a.Next()); a = a.Next() {
+		if s.clients[a] == nil {
+			return a, true
+		}
+	}
+	return netip.Addr{}, false
+}
+
+// takeLocked gives address a to client c, who is p.
+func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
+	s.clients[a], s.since[a], s.peers[a] = c, time.Now(), p
+	if p.name != "" {
+		s.ident[a] = p.name
+	}
 }
 
 // room reports, as an error, when the gateway takes no more clients of
@@ -688,7 +746,9 @@ func (s *Server) checkBinding(l *link, m sstp.Control, raw []byte, addr netip.Ad
 	l.checkUp()
 	l.log.Debug("crypto binding checked", "hlak", map[bool]string{true: "MPPE send key (MS-SSTP)", false: "128-bit MPPE send and receive keys (pppd)"}[spec])
 	s.mu.Lock()
-	s.ident[addr] = l.identity
+	if s.clients[addr] == l { // not replaced meanwhile (reserve)
+		s.ident[addr] = l.identity
+	}
 	s.mu.Unlock()
 	s.log.Info("point-to-site client connected", "addr", addr, "identity", l.identity)
 	return nil
@@ -762,6 +822,9 @@ func (l *link) serverEAP(m ppp.EAP) error {
 	switch {
 	case l.eapRelay != nil:
 		l.identity = l.eapRelay.Identity()
+		if l.eapRelay.Asserted() {
+			l.user = l.identity
+		}
 	case l.eapSrv.PeerCertificate() != nil:
 		l.identity = l.eapSrv.PeerCertificate().Subject.CommonName
 		l.thumb = eaptls.CertThumbprint(l.eapSrv.PeerCertificate())
