@@ -223,17 +223,18 @@ func (cl *Clients) revokes(thumb string) bool {
 }
 
 // sameClients reports whether the clients connected under o may stay
-// under cl: all but the routes and the revoked certificates are the
-// same, the RADIUS servers and their secrets too. The DNS servers count:
-// a client is given them in IKE_AUTH alone, and learns new ones when it
-// connects again. A revocation concerns the clients it revokes alone
+// under cl: all but the routes, the revoked certificates and the RADIUS
+// servers (their addresses and secrets and the NAS-Identifier, which the
+// next authentication takes) are the same; whether there are RADIUS
+// servers at all, which decides how a client authenticates, counts. The
+// DNS servers count: a client is given them in IKE_AUTH alone, and learns
+// new ones when it connects again. A revocation concerns the clients it revokes alone
 // (SetClients), whatever the order or spelling of the list.
 func (cl *Clients) sameClients(o *Clients) bool {
 	sameCerts := func(a, b []*x509.Certificate) bool {
 		return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return x.Equal(y) })
 	}
-	sameRadius := slices.EqualFunc(cl.Radius, o.Radius, func(a, b radius.Server) bool { return a.Addr == b.Addr && bytes.Equal(a.Secret, b.Secret) }) &&
-		cl.RadiusOnly == o.RadiusOnly && cl.NASIdentifier == o.NASIdentifier
+	sameRadius := (len(cl.Radius) == 0) == (len(o.Radius) == 0) && cl.RadiusOnly == o.RadiusOnly
 	return slices.EqualFunc(cl.Cert.Certificate, o.Cert.Certificate, bytes.Equal) && sameCerts(cl.Roots, o.Roots) &&
 		cl.Pool == o.Pool && cl.MaxClients == o.MaxClients && slices.Equal(cl.DNS, o.DNS) &&
 		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals) && sameRadius

@@ -1180,6 +1180,39 @@ func TestSetClientsChange(t *testing.T) {
 	}
 }
 
+// TestSetClientsRadiusServers: other RADIUS servers (addresses, secrets,
+// NAS-Identifier) leave the connected clients connected, and the next
+// authentication asks the new ones; SSTP and OpenVPN clients stay alike.
+// Every client was disconnected, certificate users too.
+func TestSetClientsRadiusServers(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	cfg.Radius = []radius.Server{{Addr: netip.MustParseAddrPort("192.0.2.9:1812"), Secret: []byte("s")}}
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	if _, addr := cl.connect(pki.client); !addr.IsValid() {
+		t.Fatal("no address")
+	}
+	next := pki.clients(g.hooks, p2sPool, 10)
+	next.Radius = []radius.Server{{Addr: netip.MustParseAddrPort("192.0.2.10:1812"), Secret: []byte("t")}, {Addr: netip.MustParseAddrPort("192.0.2.11:1812"), Secret: []byte("u")}}
+	next.NASIdentifier = "other"
+	if err := g.m.SetClients(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.m.Clients(); len(got) != 1 || cl.deletedByGW() {
+		t.Fatalf("after other RADIUS servers: clients %+v, told to go %v", got, cl.deletedByGW())
+	}
+	c := g.m.conn(g.m.Clients()[0].Name)
+	var servers []radius.Server
+	c.do(func() { servers = c.client.cfg.Radius })
+	if len(servers) != 2 || servers[0].Addr != next.Radius[0].Addr {
+		t.Errorf("the connected client's next authentication asks %v, want the new servers", servers)
+	}
+}
+
 // TestSetClientsRevocation: a change of the revoked certificates
 // disconnects the connected clients whose certificate it revokes, with a
 // Delete, and no other; the list is a set of thumbprints, whatever their
