@@ -204,23 +204,27 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	}
 	sa.useMID(h.MessageID)
 	q := &quick{mid: h.MessageID, started: time.Now(), iv: next}
-	sap, ok1 := wire.Find(ps, wire.PayloadSA)
-	n, ok2 := wire.Find(ps, wire.PayloadNonce)
-	if !ok1 || !ok2 || len(n.Body) < 8 || len(n.Body) > 256 {
-		return errors.New("quick mode message 1 without SA or nonce")
+	// From here a refusal is told to the peer (refuseQuick): its message
+	// ID is used, so that its retransmissions would be dropped as replays.
+	sap, ok := wire.Find(ps, wire.PayloadSA)
+	if !ok {
+		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, nil, "quick mode message 1 without SA")
 	}
-	q.ni = bytes.Clone(n.Body)
 	in, err := wire.ParseSA(sap.Body)
 	if err != nil || len(in.Proposals) == 0 || len(in.Proposals[0].SPI) != 4 || in.Proposals[0].Protocol != wire.ProtocolESP {
-		return fmt.Errorf("quick mode message 1: an ESP proposal with a 4-byte SPI is needed (%v)", err)
+		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, nil, fmt.Sprintf("quick mode message 1: an ESP proposal with a 4-byte SPI is needed (%v)", err))
 	}
 	prop := in.Proposals[0]
+	// RFC 2409 §5: the nonce MUST be between 8 and 256 bytes inclusive.
+	n, ok := wire.Find(ps, wire.PayloadNonce)
+	if !ok || len(n.Body) < 8 || len(n.Body) > 256 {
+		return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidPayloadType, prop.SPI, "quick mode message 1 without a nonce of 8 to 256 bytes")
+	}
+	q.ni = bytes.Clone(n.Body)
 	q.spiOut = binary.BigEndian.Uint32(prop.SPI)
 	// RFC 4303 §2.1: SPIs 1 to 255 are reserved, and 0 is never sent.
 	if q.spiOut < 256 {
-		sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: prop.SPI, Type: wire.NotifyInvalidSPI}.Append(nil))
-		p.lastErr = fmt.Sprintf("quick mode: the peer's SPI %d is reserved (RFC 4303 §2.1)", q.spiOut)
-		return errors.New(p.lastErr)
+		return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidSPI, prop.SPI, fmt.Sprintf("quick mode: the peer's SPI %d is reserved (RFC 4303 §2.1)", q.spiOut))
 	}
 	var chosen *wire.Transform
 	var theirs p2Suite
@@ -238,8 +242,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		}
 	}
 	if chosen == nil {
-		sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: prop.SPI, Type: wire.NotifyNoProposalChosen}.Append(nil))
-		return errors.New("quick mode: no ESP proposal of the peer matches the connection's")
+		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, prop.SPI, "quick mode: no ESP proposal of the peer matches the connection's")
 	}
 	// The traffic: IDci and IDcr, or the two peers' addresses without them.
 	var ids []wire.Payload
@@ -255,14 +258,12 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		rp, err3 := ci.Prefix()
 		lp, err4 := cr.Prefix()
 		if err := errors.Join(err1, err2, err3, err4); err != nil {
-			return err
+			return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidIDInfo, prop.SPI, fmt.Sprintf("quick mode message 1: unreadable traffic selectors: %v", err))
 		}
 		q.pair = pair{lp, rp}
 	}
 	if !sa.acceptable(q.pair) {
-		sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: prop.SPI, Type: wire.NotifyInvalidIDInfo}.Append(nil))
-		p.lastErr = fmt.Sprintf("quick mode: the peer's traffic %v <-> %v is not the connection's", q.pair.remote, q.pair.local)
-		return errors.New(p.lastErr)
+		return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidIDInfo, prop.SPI, fmt.Sprintf("quick mode: the peer's traffic %v <-> %v is not the connection's", q.pair.remote, q.pair.local))
 	}
 	// A rekey of the peer's replaces the child of the same traffic:
 	// IKEv1 does not say which, so the one in use as the exchange starts
@@ -280,13 +281,13 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	if q.s.PFS != v2.DHNone {
 		ke, ok := wire.Find(ps, wire.PayloadKE)
 		if !ok {
-			return errors.New("quick mode with PFS but no KE payload")
+			return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidKeyInfo, prop.SPI, "quick mode message 1 without KE for PFS")
 		}
 		if q.dh, err = suite.GenerateKey(q.s.PFS); err != nil {
 			return err
 		}
 		if q.gqm, err = q.dh.SharedSecret(ke.Body); err != nil {
-			return err
+			return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidKeyInfo, prop.SPI, fmt.Sprintf("quick mode message 1: key exchange: %v", err))
 		}
 		kePayload = []wire.Payload{{Type: wire.PayloadKE, Body: q.dh.PublicKey()}}
 	}
@@ -446,14 +447,25 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 
 // refuseQuick2 ends our quick mode q, whose message 2, msg, came from the
 // peer (its HASH(2) checked out) but is refused for why: retransmitting
-// message 1 would only get the same answer. The peer is told with a
-// notification of type typ naming spi (the peer's SPI, once read: RFC
-// 2408 §3.14), which message 2 sent again gets too, and the next quick
-// mode waits a while (endQuick).
+// message 1 would only get the same answer. The peer is told (refuseQuick)
+// and the next quick mode waits a while (endQuick).
 func (sa *isakmpSA) refuseQuick2(q *quick, msg []byte, typ uint16, spi []byte, why string) error {
-	info := sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: spi, Type: typ}.Append(nil))
-	sa.remember(q.mid, msg, info)
 	sa.endQuick(q.mid, q)
+	return sa.refuseQuick(q.mid, msg, typ, spi, why)
+}
+
+// refuseQuick refuses the peer's quick mode message msg of exchange mid,
+// whose HASH checked out, for why. The peer is told with a notification
+// of type typ that names spi, the peer's SPI (RFC 2408 §3.14), or, before
+// it is read, the ISAKMP SA, so that its quick mode ends at once; the
+// same message sent again gets the same notification (Manager.handle),
+// where it would be dropped as a replay.
+func (sa *isakmpSA) refuseQuick(mid uint32, msg []byte, typ uint16, spi []byte, why string) error {
+	n := wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: spi, Type: typ}
+	if spi == nil {
+		n.Protocol, n.SPI = wire.ProtocolISAKMP, sa.cookies()
+	}
+	sa.remember(mid, msg, sa.sendInfo(wire.PayloadNotify, n.Append(nil)))
 	sa.p.lastErr = why
 	return errors.New(why)
 }

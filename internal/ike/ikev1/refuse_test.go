@@ -143,3 +143,100 @@ func sentNotify(t *testing.T, m *Manager, sa *isakmpSA, r *recorder) wire.Notify
 	}
 	return n
 }
+
+// TestRefusedQuickMode1Told: a quick mode message 1 that checks out (its
+// HASH(1) is right) but is refused, for a missing SA, nonce, or KE with
+// PFS, is answered with a notification (RFC 2408 §3.14) that names the
+// initiator's SPI once the SA is read, the ISAKMP SA before: the
+// initiator's quick mode ends at once, and message 1 sent again gets the
+// same notification. The responder sent nothing, and, its message ID
+// used, dropped the retransmissions as replays: the initiator tried
+// until its tries ran out.
+func TestRefusedQuickMode1Told(t *testing.T) {
+	pfs, err := suite.ParseProposal(v2.ProtocolESP, "aes256-sha256-modp2048")
+	if err != nil {
+		t.Fatal(err)
+	}
+	without := func(typ wire.PayloadType) func([]wire.Payload) []wire.Payload {
+		return func(ps []wire.Payload) []wire.Payload {
+			return slices.DeleteFunc(ps, func(p wire.Payload) bool { return p.Type == typ })
+		}
+	}
+	for _, c := range []struct {
+		name    string
+		tweak   func(pi, pr *ikev2.PeerConfig)
+		edit    func([]wire.Payload) []wire.Payload
+		typ     uint16
+		namesSA bool // the notification names the initiator's SPI, not the ISAKMP SA
+		why     string
+	}{
+		{"no SA", nil, without(wire.PayloadSA), wire.NotifyNoProposalChosen, false, "without SA"},
+		{"no nonce", nil, without(wire.PayloadNonce), wire.NotifyInvalidPayloadType, true, "without a nonce"},
+		{"no KE with PFS", func(pi, pr *ikev2.PeerConfig) {
+			pi.ESPProposals, pr.ESPProposals = []suite.Proposal{pfs}, []suite.Proposal{pfs}
+		}, without(wire.PayloadKE), wire.NotifyInvalidKeyInfo, true, "without KE"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, c.tweak)
+			done := false
+			shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+				if done || !fromI || msg[18] != wire.ExchangeQuick {
+					return false
+				}
+				done = true
+				// The initiator's message 1, its payloads edited and
+				// sealed again with the keys both SAs hold.
+				h, err := wire.ParseHeader(msg)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sr := onlySA(t, mr)
+				mr.mu.Lock()
+				iv := sr.s.Hash.phase2IV(sr.p1iv, h.MessageID)
+				ps, _, err := sr.decrypt(h, msg, iv, nil)
+				if err != nil {
+					mr.mu.Unlock()
+					t.Fatal(err)
+				}
+				edited, _ := sr.encrypted(wire.ExchangeQuick, h.MessageID, iv, nil, c.edit(ps))
+				mr.mu.Unlock()
+				ours := onlyQuick(t, mi).spiIn
+				rr.take()
+				mr.handle(to, from, edited)
+				msgs, mf, mt := rr.take()
+				rr.mu.Lock()
+				rr.sent, rr.from, rr.to = msgs, mf, mt // for sentNotify, and handed to the initiator below
+				rr.mu.Unlock()
+				n := sentNotify(t, mr, sr, rr)
+				if n.Type != c.typ {
+					t.Errorf("the initiator was told %+v, want notification %d", n, c.typ)
+				}
+				if named := n.Protocol == wire.ProtocolESP && len(n.SPI) == 4 && binary.BigEndian.Uint32(n.SPI) == ours; named != c.namesSA {
+					t.Errorf("the notification %+v names the initiator's SPI %08x: %v, want %v", n, ours, named, c.namesSA)
+				}
+				if st := mr.Status(); !strings.Contains(st[0].LastError, c.why) {
+					t.Errorf("the responder's status: %q, want %q", st[0].LastError, c.why)
+				}
+				for i := range msgs {
+					mi.handle(mt[i], mf[i], msgs[i])
+				}
+				si := onlySA(t, mi)
+				mi.mu.Lock()
+				left := len(si.qms)
+				mi.mu.Unlock()
+				if left != 0 {
+					t.Errorf("the initiator's quick mode is still under way after the responder refused its message 1")
+				}
+				// Message 1 again (the initiator's retransmission) gets the same.
+				mr.handle(to, from, edited)
+				if n := sentNotify(t, mr, sr, rr); n.Type != c.typ {
+					t.Errorf("message 1 sent again got %+v, want notification %d", n, c.typ)
+				}
+				return true
+			})
+			if !done {
+				t.Fatal("no quick mode message 1")
+			}
+		})
+	}
+}
