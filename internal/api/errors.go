@@ -23,6 +23,7 @@ var statusOf = map[string]int{
 
 	// The request conflicts with the state of other resources.
 	arm.CodeInvalidGroupLocation:  http.StatusConflict,
+	arm.CodeInvalidLocation:       http.StatusConflict,
 	arm.CodeInUseSubnet:           http.StatusConflict,
 	arm.CodeInUseVirtualNetwork:   http.StatusConflict,
 	arm.CodeInUsePublicIP:         http.StatusConflict,

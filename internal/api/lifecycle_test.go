@@ -268,3 +268,46 @@ func TestGroupLocationConflict(t *testing.T) {
 	}
 	e.must("PUT", rgPath(subA, "rg"), group("West Europe"))
 }
+
+// TestResourceLocationConflict: a PUT of an existing resource in another
+// location answers 409 InvalidResourceLocation, as ARM does for every
+// resource ("The resource '…' already exists in location '…' in resource
+// group '…'. A resource with the same name cannot be created in location
+// '…'."); it answered 400 InvalidParameter (a connection: that it was not
+// in its gateway's location; a network interface was moved). The same
+// location, written otherwise, is fine; nothing moved.
+func TestResourceLocationConflict(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	lp := e.lng(s, "l", "203.0.113.1", "192.168.1.0/24")
+	cp := netPath(subA, "rg", "connections", "c")
+	e.must("PUT", cp, s2s(loc, s.gw, lp))
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	e.must("PUT", rt, obj{"location": loc, "properties": obj{}})
+	np := netPath(subA, "rg", "networkInterfaces", "n")
+	e.must("PUT", np, nic(loc, s.defaultSubnet, ""))
+	for _, c := range []struct {
+		name, path string
+		body       func(loc string) obj
+	}{
+		{"virtual network", s.vnet, func(l string) obj {
+			return vnet(l, []string{"10.1.0.0/16"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27"))
+		}},
+		{"public IP address", s.pip, func(l string) obj { return publicIP(l, "Dynamic") }},
+		{"virtual network gateway", s.gw, func(l string) obj { return gateway(l, s.gwSubnet, s.pip, "RouteBased", "VpnGw1") }},
+		{"local network gateway", lp, func(l string) obj { return localGateway(l, "203.0.113.1", "192.168.1.0/24") }},
+		{"connection", cp, func(l string) obj { return s2s(l, s.gw, lp) }},
+		{"route table", rt, func(l string) obj { return obj{"location": l, "properties": obj{}} }},
+		{"network interface", np, func(l string) obj { return nic(l, s.defaultSubnet, "") }},
+	} {
+		r := e.do("PUT", c.path, c.body("northeurope"))
+		if r.status != http.StatusConflict || r.code() != "InvalidResourceLocation" ||
+			!strings.Contains(r.str("error.message"), "already exists in location 'westeurope' in resource group 'rg'") {
+			t.Errorf("%s in another location: %d %s, want 409 InvalidResourceLocation", c.name, r.status, r.body)
+		}
+		if r := e.do("GET", c.path, nil); r.str("location") != loc {
+			t.Errorf("%s: location %q after the refused PUT, want %q", c.name, r.str("location"), loc)
+		}
+		e.must("PUT", c.path, c.body("West Europe"))
+	}
+}

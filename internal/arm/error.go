@@ -64,6 +64,8 @@ const (
 	CodeParentResourceNotFound = "ParentResourceNotFound"
 	// A resource group written again in another location.
 	CodeInvalidGroupLocation = "InvalidResourceGroupLocation"
+	// A resource written again in another location.
+	CodeInvalidLocation = "InvalidResourceLocation"
 
 	// Address spaces and subnets.
 	CodeInvalidAddressPrefix  = "InvalidAddressPrefix"

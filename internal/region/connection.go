@@ -74,6 +74,11 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	if err := setIdentity(&c.Resource, id, c.Location); err != nil {
 		return err
 	}
+	if old != nil {
+		if err := keepLocation(&c.Resource, &old.Resource, id); err != nil {
+			return err
+		}
+	}
 	p := &c.Properties
 	p.ProvisioningState = arm.Succeeded
 	p.ResourceGUID = newGUID()

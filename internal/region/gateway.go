@@ -53,9 +53,10 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	}
 	if old != nil {
 		p.ResourceGUID = old.Properties.ResourceGUID
+		if err := keepLocation(&g.Resource, &old.Resource, id); err != nil {
+			return err
+		}
 		switch {
-		case g.Location != old.Location:
-			return arm.Errorf(arm.CodeInvalidParameter, "gateway '%s' is in %s; its location cannot change", old.Name, old.Location)
 		case p.GatewayType != old.Properties.GatewayType:
 			return arm.Errorf(arm.CodeGatewayTypeChange, "gateway %s is of type %s; its gatewayType cannot change (delete and create it again)", old.Name, old.Properties.GatewayType)
 		case p.VPNType != old.Properties.VPNType:

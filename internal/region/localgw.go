@@ -33,8 +33,8 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 		p.ResourceGUID = newGUID()
 		if old != nil {
 			p.ResourceGUID = old.Properties.ResourceGUID
-			if l.Location != old.Location {
-				return arm.Errorf(arm.CodeInvalidParameter, "local network gateway '%s' is in %s; its location cannot change", old.Name, old.Location)
+			if err := keepLocation(&l.Resource, &old.Resource, id); err != nil {
+				return err
 			}
 		}
 		switch {

@@ -43,6 +43,9 @@ func (r *Region) PutNetworkInterface(ctx context.Context, id arm.ID, in *arm.Net
 		p.ResourceGUID = newGUID()
 		if old != nil {
 			p.ResourceGUID = old.Properties.ResourceGUID
+			if err := keepLocation(&n.Resource, &old.Resource, id); err != nil {
+				return err
+			}
 		}
 		if err := attachment(p); err != nil {
 			return err

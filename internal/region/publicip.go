@@ -73,8 +73,8 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 		if old != nil {
 			props.ResourceGUID = old.Properties.ResourceGUID
 			props.IPAddress, props.IPConfiguration = old.Properties.IPAddress, old.Properties.IPConfiguration
-			if p.Location != old.Location {
-				return arm.Errorf(arm.CodeInvalidParameter, "public IP address '%s' is in %s; its location cannot change", old.Name, old.Location)
+			if err := keepLocation(&p.Resource, &old.Resource, id); err != nil {
+				return err
 			}
 			if props.IPConfiguration != nil && props.PublicIPAllocationMethod != old.Properties.PublicIPAllocationMethod {
 				return arm.Errorf(arm.CodeInUsePublicIP, "public IP address %s is in use by %s; its allocation method cannot change", old.Name, props.IPConfiguration.ID)

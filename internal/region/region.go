@@ -400,6 +400,18 @@ func setIdentity(res *arm.Resource, id arm.ID, location string) error {
 	return nil
 }
 
+// keepLocation refuses a PUT that gives res, an existing resource whose
+// stored copy is old, another location, as ARM does: 409
+// InvalidResourceLocation (a resource cannot move; its name is taken
+// where it is).
+func keepLocation(res, old *arm.Resource, id arm.ID) error {
+	if res.Location == old.Location {
+		return nil
+	}
+	return arm.Errorf(arm.CodeInvalidLocation, "The resource '%s' already exists in location '%s' in resource group '%s'. A resource with the same name cannot be created in location '%s'. Please select a new resource name.",
+		old.Name, old.Location, id.ResourceGroup, res.Location)
+}
+
 // ref resolves a reference to a resource of the given kind, refusing
 // malformed ids and missing resources.
 func ref[T any](tx *txn, kind, field, refID string) (*T, arm.ID, error) {

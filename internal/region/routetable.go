@@ -48,8 +48,8 @@ func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable, child string) e
 	p.ProvisioningState, p.ResourceGUID, p.Subnets = arm.Succeeded, newGUID(), nil
 	if old != nil {
 		p.ResourceGUID = old.Properties.ResourceGUID
-		if old.Location != t.Location {
-			return arm.Errorf(arm.CodeInvalidParameter, "route table %s is in %s; its location cannot change", old.Name, old.Location)
+		if err := keepLocation(&t.Resource, &old.Resource, id); err != nil {
+			return err
 		}
 	}
 	p.Routes = append([]arm.Route(nil), p.Routes...)

@@ -79,8 +79,8 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 	v.Properties.PacketCounters, v.Properties.Node = nil, "" // observed, never desired
 	if old != nil {
 		v.Properties.ResourceGUID = old.Properties.ResourceGUID
-		if v.Location != old.Location {
-			return arm.Errorf(arm.CodeInvalidParameter, "virtual network '%s' is in %s; its location cannot change", old.Name, old.Location)
+		if err := keepLocation(&v.Resource, &old.Resource, id); err != nil {
+			return err
 		}
 	}
 	if v.Properties.AddressSpace == nil || len(v.Properties.AddressSpace.AddressPrefixes) == 0 {
