@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"strings"
 	"testing"
 )
@@ -301,5 +302,32 @@ func TestNATRuleSpacesTrimmed(t *testing.T) {
 	r := e.must("PUT", s.gw+"/natRules/site2", natRule("", "Static", "IngressSnat", "10.78.0.0/24\r\n", "\t172.31.2.0/24"))
 	if in, ex := r.str("properties.internalMappings.0.addressSpace"), r.str("properties.externalMappings.0.addressSpace"); in != "10.78.0.0/24" || ex != "172.31.2.0/24" {
 		t.Errorf("the rule PUT alone: internal %q, external %q", in, ex)
+	}
+}
+
+// TestNATRuleHostBitsRefused: a NAT rule's address space with host bits
+// set (10.77.0.1/24) is refused with 400 InvalidAddressPrefix naming the
+// prefix, as every other prefix is, in a gateway's natRules and in a NAT
+// rule PUT alone; it was masked without a word (stored as 10.77.0.1/24,
+// translated as 10.77.0.0/24).
+func TestNATRuleHostBitsRefused(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw2")
+	for _, c := range []struct {
+		name, path string
+		body       obj
+		want       string
+	}{
+		{"gateway, internal", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.1/24", "172.31.1.0/24")), "10.77.0.0/24"},
+		{"gateway, external", s.gw, e.withNatRules(s, natRule("site1", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.9/24")), "172.31.1.0/24"},
+		{"rule alone", s.gw + "/natRules/site2", natRule("", "Static", "IngressSnat", "10.78.0.0/24", "172.31.2.1/24"), "172.31.2.0/24"},
+	} {
+		r := e.do("PUT", c.path, c.body)
+		if r.status != http.StatusBadRequest || r.code() != "InvalidAddressPrefix" || !strings.Contains(r.str("error.message"), c.want) {
+			t.Errorf("%s: %d %s, want 400 InvalidAddressPrefix naming %s", c.name, r.status, r.body, c.want)
+		}
+	}
+	if r := e.do("GET", s.gw+"/natRules/site2", nil); r.status != http.StatusNotFound {
+		t.Errorf("the refused rule was stored: %d %s", r.status, r.body)
 	}
 }

@@ -58,6 +58,18 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 		}
 		// Stored without the spaces around them, as every prefix is.
 		rp.InternalMappings, rp.ExternalMappings = trimmedMappings(rp.InternalMappings), trimmedMappings(rp.ExternalMappings)
+		// Canonical, as every prefix is (a space with host bits set was
+		// masked without a word); natMapping masks rules stored before.
+		for j, m := range rp.InternalMappings {
+			if _, err := rules.ParsePrefix(fmt.Sprintf("%s.properties.internalMappings[%d].addressSpace", field, j), m.AddressSpace); err != nil {
+				return err
+			}
+		}
+		for j, m := range rp.ExternalMappings {
+			if _, err := rules.ParsePrefix(fmt.Sprintf("%s.properties.externalMappings[%d].addressSpace", field, j), m.AddressSpace); err != nil {
+				return err
+			}
+		}
 		if _, err := natMapping(*r, field); err != nil {
 			return err
 		}
