@@ -251,12 +251,19 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 		}
 		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: p.Name, Routes: c.Routes, PolicyBased: c.PolicyBased, NAT: c.NAT, Standby: c.Standby})
 	}
-	// Tunnels first, so that children the daemons install find them. A
-	// removed tunnel goes at once, with its children; the daemons then
-	// tell the removed peers (their Deletes go on the IKE socket, not
-	// through a tunnel), and their RemoveChild finds nothing left.
+	// New and changed tunnels first, so that children the daemons install
+	// find them; a removed one stays until the daemons have taken their
+	// parts: one that refuses its part keeps its old peers, whose tunnels
+	// must stay with them (a peer without its tunnel has its traffic
+	// dropped while IKE shows it up).
 	g.mu.Lock()
-	g.tunnels = tc.Tunnels
+	old := g.tunnels
+	g.tunnels = slices.Clone(tc.Tunnels)
+	for _, t := range old {
+		if !slices.ContainsFunc(tc.Tunnels, func(n tunnel.Tunnel) bool { return n.Name == t.Name }) {
+			g.tunnels = append(g.tunnels, t)
+		}
+	}
 	err := g.applyTunnels()
 	g.mu.Unlock()
 	if err != nil {
@@ -272,6 +279,17 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 	if err := g.ike1.Load().Reconfig(peers1); err != nil && !errors.Is(err, ikev2.ErrNoChanges) {
 		errs = append(errs, fmt.Errorf("gateway %s: IKEv1: %w", g.opts.Local, err))
 	}
+	// The data path carries the tunnels of the peers the daemons now have,
+	// no other: a removed tunnel goes once its daemon has told the peer
+	// (its Deletes go on the IKE socket, not through a tunnel) and
+	// removed its children, and so does that of a new peer refused.
+	carried := append(g.ike.Load().Peers(), g.ike1.Load().Peers()...)
+	g.mu.Lock()
+	g.tunnels = slices.DeleteFunc(g.tunnels, func(t tunnel.Tunnel) bool { return !slices.Contains(carried, t.Name) })
+	if err := g.applyTunnels(); err != nil {
+		errs = append(errs, fmt.Errorf("gateway %s: tunnels: %w", g.opts.Local, err))
+	}
+	g.mu.Unlock()
 	return errors.Join(errs...)
 }
 

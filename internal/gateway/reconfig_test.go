@@ -17,7 +17,11 @@ import (
 // retransmission waits beyond ikev2.MaxRetransmitTimeout) is reported,
 // and the other daemon's connections are added and removed all the same:
 // a refusal of the IKEv2 daemon's returned before the IKEv1 daemon was
-// reconfigured. The peers only answer, so nothing is sent. Loopback only:
+// reconfigured. The data path carries the tunnels of the peers the
+// daemons have, no other: a refusing daemon's peer that the configuration
+// dropped keeps its tunnel (its traffic was black-holed while IKE showed
+// it), and a refused new peer gets none. The peers only answer, so
+// nothing is sent. Loopback only:
 // 127.94.0.1, with peers from 127.94.0.2.
 func TestReconfigEachDaemon(t *testing.T) {
 	gw, err := gateway.Start(gateway.Options{Local: netip.MustParseAddr("127.94.0.1"), IKEPort: 50500, NATTPort: 54500,
@@ -62,6 +66,14 @@ func TestReconfigEachDaemon(t *testing.T) {
 		}
 		if got := names(); !slices.Equal(got, step.want) {
 			t.Errorf("%s: connections %v, want %v", step.name, got, step.want)
+		}
+		var tunnels []string
+		for _, ts := range gw.Engine().TunnelStatus("v1-a", "v1-b", "v1-slow", "v2-a", "v2-b") {
+			tunnels = append(tunnels, ts.Name)
+		}
+		slices.Sort(tunnels)
+		if !slices.Equal(tunnels, step.want) {
+			t.Errorf("%s: the data path's tunnels %v, want those of the daemons' peers %v", step.name, tunnels, step.want)
 		}
 	}
 }

@@ -714,6 +714,14 @@ func (m *Manager) timers(now time.Time) {
 	}
 }
 
+// Peers returns the names of the peers the Manager has, as the last
+// Reconfig left them (a refused configuration leaves the old one).
+func (m *Manager) Peers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Collect(maps.Keys(m.peers))
+}
+
 // Status reports every peer as the IKEv2 daemon does.
 func (m *Manager) Status() []ikev2.PeerStatus {
 	m.mu.Lock()

@@ -338,6 +338,14 @@ func (m *Manager) Close() error {
 	return nil
 }
 
+// Peers returns the names of the peers the Manager has, as the last
+// Reconfig left them (a refused peer keeps its old configuration).
+func (m *Manager) Peers() []string {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Collect(maps.Keys(m.conns))
+}
+
 // Status returns a snapshot of every peer, sorted by name.
 func (m *Manager) Status() []PeerStatus {
 	m.mu.Lock()
