@@ -311,3 +311,27 @@ func TestResourceLocationConflict(t *testing.T) {
 		e.must("PUT", c.path, c.body("West Europe"))
 	}
 }
+
+// TestMissingParentDelete: a DELETE of a subnet, a route or a NAT rule
+// under a VNet, route table or gateway that does not exist answers 404
+// ParentResourceNotFound, as its PUT does and as ARM does; it answered
+// 204, as if the child had been there to delete or was gone already.
+// Under a parent that exists, a missing child is still 204.
+func TestMissingParentDelete(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw2")
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	e.must("PUT", rt, obj{"location": loc, "properties": obj{}})
+	for _, c := range []struct{ name, missing, present string }{
+		{"subnet", netPath(subA, "rg", "virtualNetworks", "nope") + "/subnets/s", s.vnet + "/subnets/s"},
+		{"route", netPath(subA, "rg", "routeTables", "nope") + "/routes/r", rt + "/routes/r"},
+		{"NAT rule", netPath(subA, "rg", "virtualNetworkGateways", "nope") + "/natRules/n", s.gw + "/natRules/n"},
+	} {
+		if r := e.do("DELETE", c.missing, nil); r.status != http.StatusNotFound || r.code() != "ParentResourceNotFound" || !strings.Contains(r.str("error.message"), "'nope'") {
+			t.Errorf("%s under a missing parent: %d %s, want 404 ParentResourceNotFound", c.name, r.status, r.body)
+		}
+		if r := e.do("DELETE", c.present, nil); r.status != http.StatusNoContent {
+			t.Errorf("a missing %s under its parent: %d %s, want 204", c.name, r.status, r.body)
+		}
+	}
+}

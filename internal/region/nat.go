@@ -414,7 +414,7 @@ func (r *Region) DeleteNatRule(ctx context.Context, id arm.ID) (bool, error) {
 		}
 		old := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id.Parent())
 		if old == nil {
-			return nil
+			return parentNotFound(id.Parent()) // as ARM: 404, not 204
 		}
 		g := *old
 		g.Properties.NatRules = slices.DeleteFunc(slices.Clone(old.Properties.NatRules), func(x arm.VirtualNetworkGatewayNatRule) bool { return strings.EqualFold(x.Name, id.Name()) })

@@ -327,8 +327,8 @@ func notFound(id arm.ID) *arm.Error {
 	return arm.Errorf(arm.CodeResourceNotFound, "the resource '%s' under resource group '%s' was not found", path, id.ResourceGroup)
 }
 
-// parentNotFound is the error of a write of a child resource (a subnet,
-// a route, a NAT rule) under parent, which does not exist: ARM's
+// parentNotFound is the error of a write or a delete of a child resource
+// (a subnet, a route, a NAT rule) under parent, which does not exist: ARM's
 // ParentResourceNotFound, which SDK callers tell from a missing resource.
 func parentNotFound(parent arm.ID) *arm.Error {
 	return arm.Errorf(arm.CodeParentResourceNotFound, "Can not perform requested operation on nested resource. Parent resource '%s' not found.", parent.Name())

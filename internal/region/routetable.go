@@ -217,7 +217,10 @@ func (r *Region) DeleteRoute(ctx context.Context, id arm.ID) (bool, error) {
 			return err // as ARM: 404 ResourceGroupNotFound, not 204
 		}
 		old := get[arm.RouteTable](tx, arm.TypeRouteTable, id.Parent())
-		if old == nil || routeOf(old, id.Name()) == nil {
+		if old == nil {
+			return parentNotFound(id.Parent()) // as ARM: 404, not 204
+		}
+		if routeOf(old, id.Name()) == nil {
 			return nil
 		}
 		existed = true

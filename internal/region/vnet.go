@@ -373,6 +373,9 @@ func (r *Region) DeleteSubnet(ctx context.Context, id arm.ID) (bool, error) {
 			return err // as ARM: 404 ResourceGroupNotFound, not 204
 		}
 		old, s := findSubnet(tx, id)
+		if old == nil {
+			return parentNotFound(id.Parent()) // as ARM: 404, not 204
+		}
 		if s == nil {
 			return nil
 		}
