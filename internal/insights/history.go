@@ -185,11 +185,13 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 	}
 }
 
-// Bucket is what a connection did in [Start, Start+interval): the
-// traffic and drops its counters grew by, and its gauges' means over the
-// samples in it. Has is false when no sample lies before and in it to tell.
+// Bucket is what a connection did in [Start, End): the traffic and drops
+// its counters grew by, and its gauges' means over the samples in it. End
+// is Start and the interval, or the end of the timespan asked for when
+// that comes first. Has is false when no sample lies before and in it to
+// tell.
 type Bucket struct {
-	Start                         time.Time
+	Start, End                    time.Time
 	Ingress, Egress               uint64
 	IngressPackets, EgressPackets uint64
 	Drops                         Drops
@@ -201,7 +203,7 @@ type Bucket struct {
 }
 
 // Buckets returns connection id's traffic in the intervals from from to
-// to. A bucket's traffic is what the counters grew between the last sample
+// to, the last one cut at to. A bucket's traffic is what the counters grew between the last sample
 // before it and its last sample; counters that went down (the tunnel
 // started again) count from zero.
 func (h *History) Buckets(id string, from, to time.Time, interval time.Duration) []Bucket {
@@ -219,8 +221,11 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 	lo0 := uint32(max(from.Unix(), 0))
 	i := max(sort.Search(len(s.samples), func(i int) bool { return s.samples[i].t >= lo0 }), 1)
 	for start := from; start.Before(to); start = start.Add(interval) {
-		b := Bucket{Start: start}
-		lo, hi := uint32(max(start.Unix(), 0)), uint32(max(start.Add(interval).Unix(), 0))
+		b := Bucket{Start: start, End: start.Add(interval)}
+		if b.End.After(to) {
+			b.End = to
+		}
+		lo, hi := uint32(max(start.Unix(), 0)), uint32(max(b.End.Unix(), 0))
 		n := 0
 		for ; i < len(s.samples); i++ {
 			cur := &s.samples[i]

@@ -395,3 +395,45 @@ func TestBGPPeerStatusOfInstances(t *testing.T) {
 		t.Errorf("BgpPeerStatus by minute %v, want 1, 1, 0.5, 0.5", got)
 	}
 }
+
+// A rate is over the time its bucket holds: the bucket under way (PT1H
+// asked two minutes into the hour) and one cut at the timespan's end count
+// that time, not the whole interval; traffic after the timespan's end is
+// not counted in it.
+func TestRatesOverTheBucketsTime(t *testing.T) {
+	h := history()
+	ask := func(params map[string]string, now time.Time) Response {
+		t.Helper()
+		params["metricnames"] = "TunnelIngressBytes,AverageBandwidth"
+		q, err := Parse(params, GatewayMetrics, h.Every(), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Connections = map[string]string{"a": "conn-a", "b": "conn-b"}
+		return h.Answer(q)
+	}
+	last := func(r Response, i int) float64 {
+		t.Helper()
+		d := r.Value[i].Timeseries[0].Data
+		p := d[len(d)-1]
+		switch {
+		case p.Total != nil:
+			return *p.Total
+		case p.Average != nil:
+			return *p.Average
+		}
+		t.Fatalf("no value in the last point of %s: %+v", r.Value[i].Name.Value, d)
+		return 0
+	}
+	// Two minutes into the hour: 12,000 + 1,200 bytes of a, 120 of b.
+	r := ask(map[string]string{"interval": "PT1H"}, t0.Add(2*time.Minute))
+	if in, bw := last(r, 0), last(r, 1); in != 12120 || bw != (12000+1200+120)/120.0 {
+		t.Errorf("the hour under way, two minutes in: TunnelIngressBytes %v, AverageBandwidth %v, want 12120 and %v", in, bw, (12000+1200+120)/120.0)
+	}
+	// The first 30 s asked for, in a bucket of a minute: the samples at
+	// 0, 10 and 20 s.
+	r = ask(map[string]string{"timespan": "2026-11-29T20:00:00Z/2026-11-29T20:00:30Z", "interval": "PT1M"}, t0.Add(time.Hour))
+	if in, bw := last(r, 0), last(r, 1); in != 3030 || bw != (3000+300+30)/30.0 {
+		t.Errorf("a timespan of 30 s: TunnelIngressBytes %v, AverageBandwidth %v, want 3030 and %v", in, bw, (3000+300+30)/30.0)
+	}
+}

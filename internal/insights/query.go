@@ -72,6 +72,9 @@ type Query struct {
 	Metrics   []Metric // from Parse
 	From, To  time.Time
 	Interval  time.Duration
+	// now is when the query was asked: a rate over a bucket that ends
+	// later is over the part of it gone by.
+	now time.Time
 	// Split is the dimension of $filter (ConnectionName eq '*',
 	// BgpPeerAddress eq '10.0.0.1', Protocol eq 'IKEv2'), Value the value
 	// it asks for ("": all).
@@ -99,7 +102,7 @@ var filterRE = regexp.MustCompile(`(?i)^\s*(connectionname|bgppeeraddress|protoc
 // against the metrics the resource has, with now for the default
 // timespan (the last hour). The interval is at least the sampling one.
 func Parse(q map[string]string, available []Metric, every time.Duration, now time.Time) (Query, error) {
-	out := Query{To: now, From: now.Add(-time.Hour), Interval: max(time.Minute, every)}
+	out := Query{To: now, From: now.Add(-time.Hour), Interval: max(time.Minute, every), now: now}
 	names := q["metricnames"]
 	if names == "" {
 		names = available[0].Name

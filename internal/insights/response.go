@@ -156,7 +156,14 @@ func points(m Metric, q Query, bs []Bucket) []Point {
 	for _, b := range bs {
 		p := Point{TimeStamp: b.Start.UTC().Format(time.RFC3339)}
 		if b.Has {
-			v := m.value(b, q.Interval.Seconds())
+			// A rate is over the bucket's time within the timespan and
+			// gone by: the bucket under way, or cut at the timespan's
+			// end, holds only that time's traffic.
+			end := b.End
+			if q.now.After(b.Start) && q.now.Before(end) {
+				end = q.now
+			}
+			v := m.value(b, end.Sub(b.Start).Seconds())
 			switch m.Aggregation {
 			case "Total":
 				p.Total = &v
