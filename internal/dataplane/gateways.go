@@ -323,7 +323,7 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	case selectors:
 		p.Children = ikev2.PolicyBased(c.LocalPrefixes, c.RemotePrefixes)
 	case c.IKEv1:
-		p.Children = IKEv1Children(c)
+		p.Children = IKEv1Children(g, c)
 	}
 	if c.DPDTimeout > 0 {
 		// A liveness check starts after a quarter of the timeout of
@@ -342,12 +342,15 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	return gateway.Connection{Peer: p, Routes: c.Routes, PolicyBased: selectors || c.IKEv1, IKEv1: c.IKEv1, NAT: c.NAT, Standby: c.Tunnel != ""}, nil
 }
 
-// IKEv1Children are the child SAs of a route-based IKEv1 connection: an
-// IKEv1 quick mode names one subnet on each side, so one child per pair
-// of VNet range and site range (the site's ranges are everything for the
-// default site of forced tunneling, R25); any-to-any when the site names
-// none (BGP only), which the device narrows.
-func IKEv1Children(c Connection) []ikev2.ChildConfig {
+// IKEv1Children are the child SAs of a route-based IKEv1 connection at
+// gateway instance g: an IKEv1 quick mode names one subnet on each side,
+// so one child per pair of VNet range and site range (the site's ranges
+// are everything for the default site of forced tunneling, R25), and one
+// for the connection's BGP session (R41) where no pair holds both of its
+// ends (APIPA addresses, a speaker outside the site's ranges), which the
+// gateway routes into the tunnel all the same; any-to-any when the site
+// names no ranges (BGP only), which the device narrows.
+func IKEv1Children(g Gateway, c Connection) []ikev2.ChildConfig {
 	remote := c.RemotePrefixes
 	for _, p := range c.Routes {
 		if p.Bits() == 0 {
@@ -357,7 +360,23 @@ func IKEv1Children(c Connection) []ikev2.ChildConfig {
 	if len(remote) == 0 || len(c.LocalPrefixes) == 0 {
 		return nil
 	}
-	return ikev2.PolicyBased(c.LocalPrefixes, remote)
+	children := ikev2.PolicyBased(c.LocalPrefixes, remote)
+	if g.BGP == nil {
+		return children
+	}
+	for _, p := range g.BGP.Peers {
+		local := p.Local
+		if !local.IsValid() {
+			local = g.BGP.Addr
+		}
+		if p.Connection != c.ID || !local.IsValid() || !p.Addr.IsValid() || slices.ContainsFunc(children, func(cc ikev2.ChildConfig) bool {
+			return cc.LocalTS[0].Contains(local) && cc.RemoteTS[0].Contains(p.Addr)
+		}) {
+			continue
+		}
+		children = append(children, ikev2.ChildConfig{LocalTS: []netip.Prefix{netip.PrefixFrom(local, local.BitLen())}, RemoteTS: []netip.Prefix{netip.PrefixFrom(p.Addr, p.Addr.BitLen())}})
+	}
+	return children
 }
 
 // runningTunnel is a tunnel of a connection at the gateway instance that

@@ -214,10 +214,11 @@ func write(conn *arm.Connection, is []instance, ports Ports) (string, error) {
 // pool, and the other connections' ranges for transit, R37).
 func children(g dataplane.Gateway, c dataplane.Connection) []child {
 	if c.IKEv1 && !g.PolicyBased && !c.PolicySelectors {
-		// IKEv1 names one subnet a side: a child per pair, as the
-		// gateway proposes them (dataplane.IKEv1Children).
+		// IKEv1 names one subnet a side: a child per pair, and one for
+		// the BGP session's ends, as the gateway proposes them
+		// (dataplane.IKEv1Children).
 		var out []child
-		for _, cc := range dataplane.IKEv1Children(c) {
+		for _, cc := range dataplane.IKEv1Children(g, c) {
 			out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: join(cc.RemoteTS), RemoteTS: join(cc.LocalTS)})
 		}
 		if len(out) == 0 {

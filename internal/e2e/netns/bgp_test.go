@@ -165,6 +165,57 @@ func TestR41BGPWithAPIPA(t *testing.T) {
 	ping(t, host, netip.MustParseAddr("10.99.0.2"), 15*time.Second)
 }
 
+// TestR41BGPWithAPIPAOverIKEv1: the session between APIPA addresses over
+// an IKEv1 connection, whose quick modes name one subnet a side: the
+// gateway negotiates a child SA for the session's two ends beside those of
+// the VNet and the site's range, and the device script names it too.
+// strongSwan, running the script as it is, and BIRD establish the session,
+// each learns the other's ranges, and the hosts ping each other.
+func TestR41BGPWithAPIPAOverIKEv1(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "bird", "birdc")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("apipa1", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _, _ := r.bgpGateway(vnet, "hub-gw")
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	gwAPIPA, siteAPIPA := netip.MustParseAddr("169.254.21.2"), netip.MustParseAddr("169.254.21.1")
+	g.Properties.BGPSettings.BGPPeeringAddresses = []arm.IPConfigurationBGPPeering{{IPConfigurationID: g.Properties.IPConfigurations[0].ID, CustomBGPIPAddresses: []string{gwAPIPA.String()}}}
+	r.put(gw, g, &g)
+	host, hostAddr := r.tunHost(vnet, "web")
+	site := newSite(t, r, 1, pool, "10.99.0.2/24")
+	lan := hostIf(t, site.gw, netip.MustParseAddr("192.168.1.1"))
+	site.gw.Run("ip", "addr", "add", siteAPIPA.String()+"/32", "dev", lan)
+
+	lgw := arm.NetworkID(sub, "apipa1", "localNetworkGateways", "branch")
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = site.addr.String()
+	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{site.lanTS}}
+	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteAPIPA.String()}
+	r.put(lgw, l, nil)
+	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.ConnectionProtocol = arm.IKEv1
+		p.EnableBGP = true
+	})
+	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(script, "local_ts = "+siteAPIPA.String()+"/32\n        remote_ts = "+gwAPIPA.String()+"/32") {
+		t.Errorf("the device script has no child SA for the BGP session's ends:\n%s", script)
+	}
+	site.ch = netnstest.StartCharon(t, site.gw, netnstest.CharonConfig{Swanctl: script})
+	bird := startBIRD(t, site.gw, lan, siteAPIPA, 65010, gwAPIPA, 65515)
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	waitBGP(t, r, gw, 60*time.Second, "the session between the APIPA addresses Connected over IKEv1, the site's range learned", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "10.99.0.0/24", "EBgp", "65010")
+	})
+	bird.waitRoute(t, "10.1.0.0/16", "65515")
+	ping(t, host, site.host, 15*time.Second)
+	ping(t, site.lan, hostAddr, 15*time.Second)
+}
+
 // bgpGateway makes a route-based gateway with BGP in vnet (whose
 // GatewaySubnet is 10.1.255.0/27) and returns it, its public address and
 // its BGP address, which it checks: ASN 65515, in the GatewaySubnet.
