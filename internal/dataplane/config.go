@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/bgp"
@@ -227,6 +228,20 @@ type Connection struct {
 	// IngressSnat): Routes hold the translated spaces, RemotePrefixes and
 	// the selectors the site's own.
 	NAT []tunnel.NAT
+}
+
+// Translated tells whether a goes through one of c's NAT rules, so that
+// the other side knows it by another address, which the ranges it is told
+// hold: an address of the VNet's (vnet) inside an EgressSnat rule's
+// internal space, or one of the site's as the VNet sees it inside an
+// IngressSnat rule's external space.
+func (c Connection) Translated(a netip.Addr, vnet bool) bool {
+	return slices.ContainsFunc(c.NAT, func(n tunnel.NAT) bool {
+		if vnet {
+			return n.Egress && n.Internal.Contains(a)
+		}
+		return !n.Egress && n.External.Contains(a)
+	})
 }
 
 // SelectorPolicy is one custom traffic selector policy: the ranges on

@@ -364,14 +364,18 @@ func IKEv1Children(g Gateway, c Connection) []ikev2.ChildConfig {
 	if g.BGP == nil {
 		return children
 	}
+	// The pairs are every VNet range with every site range: an end held
+	// by a range of its side, or behind a NAT rule (held as translated),
+	// is in a pair with the other.
+	held := func(ps []netip.Prefix, a netip.Addr, vnet bool) bool {
+		return c.Translated(a, vnet) || slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(a) })
+	}
 	for _, p := range g.BGP.Peers {
 		local := p.Local
 		if !local.IsValid() {
 			local = g.BGP.Addr
 		}
-		if p.Connection != c.ID || !local.IsValid() || !p.Addr.IsValid() || slices.ContainsFunc(children, func(cc ikev2.ChildConfig) bool {
-			return cc.LocalTS[0].Contains(local) && cc.RemoteTS[0].Contains(p.Addr)
-		}) {
+		if p.Connection != c.ID || !local.IsValid() || !p.Addr.IsValid() || held(c.LocalPrefixes, local, true) && held(remote, p.Addr, false) {
 			continue
 		}
 		children = append(children, ikev2.ChildConfig{LocalTS: []netip.Prefix{netip.PrefixFrom(local, local.BitLen())}, RemoteTS: []netip.Prefix{netip.PrefixFrom(p.Addr, p.Addr.BitLen())}})

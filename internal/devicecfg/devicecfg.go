@@ -264,14 +264,21 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 	// The BGP session's ends (R41), where the ranges leave them out (an
 	// APIPA address, a site known by its speaker alone): the gateway
 	// routes them into the tunnel, and the device's selectors must hold
-	// them too.
+	// them too. An end behind a NAT rule is held already, as the device
+	// sees it: the site's speaker at its own address, not the one after
+	// its IngressSnat rule (its bgpPeeringAddress), the gateway's inside
+	// the EgressSnat rule's external space.
 	if g.BGP != nil {
 		for _, p := range g.BGP.Peers {
 			if p.Connection != c.ID {
 				continue
 			}
-			local = withHost(local, p.Addr)
-			remote = withHost(remote, cmp.Or(p.Local, g.BGP.Addr))
+			if own := cmp.Or(p.Local, g.BGP.Addr); !c.Translated(own, true) {
+				remote = withHost(remote, own)
+			}
+			if !c.Translated(p.Addr, false) {
+				local = withHost(local, p.Addr)
+			}
 		}
 	}
 	return []child{{Name: "net", LocalTS: join(local), RemoteTS: join(remote)}}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	esptunnel "github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -96,5 +97,38 @@ func TestWriteDeviceByName(t *testing.T) {
 	if !strings.Contains(got, "local network gateway branch at branch.example.com.") || !strings.Contains(got, "local_addrs = %any") ||
 		strings.Contains(got, "invalid") || strings.Contains(got, "id-device") || !strings.Contains(got, "id-gateway-0 = 198.51.100.1") {
 		t.Errorf("a device known by name:\n%s", got)
+	}
+}
+
+// A BGP site behind NAT rules: its speaker, whose bgpPeeringAddress is
+// the address after its IngressSnat rule (172.31.1.1), is 192.168.1.1 to
+// the device, and the gateway's speaker (10.1.255.30) is the address after
+// the EgressSnat rule (100.65.255.30): the selectors name the addresses
+// the device sees, which its ranges already hold, and no other.
+func TestWriteBGPBehindNAT(t *testing.T) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
+		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
+			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr("172.31.1.1"), AS: 65010}}}}
+	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"),
+		LocalPrefixes: prefixes("100.65.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24"), Routes: prefixes("172.31.1.0/24"),
+		NAT: []esptunnel.NAT{{Internal: netip.MustParsePrefix("192.168.1.0/24"), External: netip.MustParsePrefix("172.31.1.0/24")},
+			{Internal: netip.MustParsePrefix("10.1.0.0/16"), External: netip.MustParsePrefix("100.65.0.0/16"), Egress: true}}}
+	g.Connections = []dataplane.Connection{c}
+	got, err := write(conn, []instance{{g, c}}, Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "local_ts = 192.168.1.0/24\n") || !strings.Contains(got, "remote_ts = 100.65.0.0/16\n") {
+		t.Errorf("the selectors of a BGP site behind NAT rules name addresses it does not see:\n%s", got)
+	}
+	// Over IKEv1 the pair of ranges holds the session: no child of its own.
+	c.IKEv1 = true
+	if got, err = write(conn, []instance{{g, c}}, Ports{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(got, "local_ts = ") != 1 || !strings.Contains(got, "local_ts = 192.168.1.0/24\n") || !strings.Contains(got, "remote_ts = 100.65.0.0/16\n") {
+		t.Errorf("IKEv1, a BGP site behind NAT rules:\n%s", got)
 	}
 }
