@@ -127,7 +127,10 @@ func (e *Engine) WriteMetrics(w io.Writer) error {
 // gatewayMetrics adds one gateway instance's samples; e.mu is held.
 func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 	gwID, inst := g.cfg.ID, strconv.Itoa(g.cfg.Instance)
-	instance := []string{"gateway", gwID, "instance", inst}
+	// Not "instance": Prometheus labels what it scrapes with the target's
+	// instance and job, and renames labels of those names in the data
+	// (exported_instance).
+	instance := []string{"gateway", gwID, "gateway_instance", inst}
 	if g.port != nil {
 		m.addReasons("vnetgw_gateway_dropped_packets_total", instance, reason{"queue_full", g.port.Dropped()})
 	}

@@ -22,3 +22,22 @@ func TestMetricLabelsEscaped(t *testing.T) {
 		t.Errorf("an engine that runs nothing wrote %q, %v", b.String(), err)
 	}
 }
+
+// A gateway's instance is labelled gateway_instance: Prometheus attaches
+// its own instance and job labels to what it scrapes, and renames labels
+// of those names in the data to exported_instance and exported_job.
+func TestMetricLabelsLeaveTargetLabels(t *testing.T) {
+	e := &Engine{gateways: map[string]*gw{"gw|1": {cfg: Gateway{ID: "gw", Instance: 1, Connections: []Connection{{ID: "c"}, {ID: "c", Tunnel: "0"}}}}}}
+	var b strings.Builder
+	if err := e.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`vnetgw_tunnel_up{connection="c",gateway="gw",gateway_instance="1"} 0`, `vnetgw_tunnel_up{connection="c",gateway="gw",gateway_instance="1",standby="0"} 0`} {
+		if !strings.Contains(b.String(), want+"\n") {
+			t.Errorf("no %s in:\n%s", want, b.String())
+		}
+	}
+	if strings.Contains(b.String(), ",instance=") || strings.Contains(b.String(), "job=") {
+		t.Errorf("a label Prometheus renames:\n%s", b.String())
+	}
+}

@@ -169,7 +169,7 @@ func activeActiveVnet2Vnet(t *testing.T, r1, r2 *region) {
 		return mesh(p, a1, a2, [2]netip.Addr{a1[0], a2[0]})
 	})
 	standby := func() uint64 {
-		n, _ := r1.metric("vnetgw_tunnel_egress_packets_total", "connection", strings.ToLower(conns[0].String()), "instance", "0", "standby", "1")
+		n, _ := r1.metric("vnetgw_tunnel_egress_packets_total", "connection", strings.ToLower(conns[0].String()), "gateway_instance", "0", "standby", "1")
 		return n
 	}
 	before := standby()

@@ -111,7 +111,7 @@ func TestMetrics(t *testing.T) {
 			t.Errorf("the scrape has no TYPE line for %s", f)
 		}
 	}
-	if up, ok := metric(scrape, "vnetgw_tunnel_up", "connection", conn, "instance", "0"); !ok || up != 1 {
+	if up, ok := metric(scrape, "vnetgw_tunnel_up", "connection", conn, "gateway_instance", "0"); !ok || up != 1 {
 		t.Errorf("vnetgw_tunnel_up of the Connected connection: %d (found %v)", up, ok)
 	}
 	if n, ok := metric(scrape, "vnetgw_ike_sas", "gateway", gw); !ok || n != 1 {
