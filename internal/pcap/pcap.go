@@ -65,10 +65,14 @@ type filterData struct {
 }
 
 // ints is a list of numbers, or one number alone (Azure's own example
-// gives "Protocol": 6).
+// gives "Protocol": 6); null is none, as for any list.
 type ints []int
 
 func (l *ints) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*l = nil
+		return nil
+	}
 	var one int
 	if err := json.Unmarshal(b, &one); err == nil {
 		*l = ints{one}

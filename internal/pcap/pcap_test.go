@@ -161,3 +161,19 @@ func FuzzPacket(f *testing.F) {
 		c.Packet(pkt)
 	})
 }
+
+// A filter's list given as null is no list (any), as an absent one is:
+// JSON writers such as PowerShell's ConvertTo-Json write the fields they
+// have no value for as null.
+func TestNullListsMatchAny(t *testing.T) {
+	cfg, err := ParseFilterData(`{"MaxFileSize":null,"Filters":[{"SourceSubnets":null,"DestinationSubnets":["192.168.1.2"],"SourcePort":null,"DestinationPort":null,"Protocol":null,"TcpFlags":null,"CaptureSingleDirectionTrafficOnly":true}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Start(cfg)
+	c.Packet(udp4("10.1.0.4", "192.168.1.2", 5000, 53, 100))
+	c.Packet(udp4("10.1.0.4", "192.168.1.3", 5000, 53, 100)) // another host
+	if _, captured, _ := c.Stop(); captured != 1 {
+		t.Errorf("captured %d packets with null lists, want 1: %+v", captured, cfg.Filters)
+	}
+}
