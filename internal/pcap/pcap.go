@@ -35,7 +35,10 @@ type Filter struct {
 	Src, Dst           []netip.Prefix
 	Protocols          []uint8
 	SrcPorts, DstPorts []uint16
-	OneWay             bool
+	// TCPFlags, when not 0, keeps the TCP packets with any of these flags
+	// (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128).
+	TCPFlags uint8
+	OneWay   bool
 }
 
 // Config configures a capture.
@@ -138,8 +141,11 @@ func ParseFilterData(s string) (Config, error) {
 			}
 			f.Protocols = append(f.Protocols, uint8(p))
 		}
-		if in.TCPFlags != nil && *in.TCPFlags != -1 {
-			return Config{}, fmt.Errorf("Filters[%d].TcpFlags %d: vnetgw filters on no TCP flags; give -1 (any)", i, *in.TCPFlags)
+		if t := in.TCPFlags; t != nil && *t != -1 {
+			if *t < 1 || *t > 255 {
+				return Config{}, fmt.Errorf("Filters[%d].TcpFlags %d: -1 (any) or the flags of the packets to keep, 1 to 255 (FIN 1, SYN 2, RST 4, PSH 8, ACK 16, URG 32, ECE 64, CWR 128)", i, *t)
+			}
+			f.TCPFlags = uint8(*t)
 		}
 		f.OneWay = in.CaptureSingleDirectionTrafficOnly
 		cfg.Filters = append(cfg.Filters, f)
@@ -297,6 +303,9 @@ func (f Filter) matches(h header, reverse bool) bool {
 	if len(f.SrcPorts) > 0 && (!h.ports || !slices.Contains(f.SrcPorts, sport)) {
 		return false
 	}
+	if f.TCPFlags != 0 && (!h.tcpFlags || h.flags&f.TCPFlags == 0) {
+		return false
+	}
 	if len(f.DstPorts) > 0 && (!h.ports || !slices.Contains(f.DstPorts, dport)) {
 		return false
 	}
@@ -321,6 +330,8 @@ type header struct {
 	proto        uint8
 	ports        bool // TCP or UDP with its ports in the packet
 	sport, dport uint16
+	tcpFlags     bool // TCP with its flags in the packet
+	flags        uint8
 }
 
 // parse reads the addresses, protocol and ports of an IPv4 packet or of
@@ -346,6 +357,9 @@ func parse(pkt []byte) (header, bool) {
 	}
 	if (h.proto == 6 || h.proto == 17) && len(l4) >= 4 {
 		h.ports, h.sport, h.dport = true, binary.BigEndian.Uint16(l4[0:2]), binary.BigEndian.Uint16(l4[2:4])
+	}
+	if h.proto == 6 && len(l4) >= 14 {
+		h.tcpFlags, h.flags = true, l4[13]
 	}
 	return h, true
 }

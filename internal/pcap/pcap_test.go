@@ -86,7 +86,7 @@ func TestFiltersAndLimits(t *testing.T) {
 
 func TestParseFilterDataRefuses(t *testing.T) {
 	for _, s := range []string{`{`, `{"MaxFileSize":0}`, `{"MaxFileSize":100000}`, `{"MaxPacketBufferSize":-1}`,
-		`{"Filters":[{"SourceSubnets":["nope"]}]}`, `{"Filters":[{"Protocol":[300]}]}`, `{"Filters":[{"TcpFlags":2}]}`,
+		`{"Filters":[{"SourceSubnets":["nope"]}]}`, `{"Filters":[{"Protocol":[300]}]}`, `{"Filters":[{"TcpFlags":0}]}`, `{"Filters":[{"TcpFlags":256}]}`,
 		`{"Filters":[{"DestinationPort":[70000]}]}`, `{"Filters":"x"}`} {
 		if _, err := ParseFilterData(s); err == nil {
 			t.Errorf("%s: no error", s)
@@ -94,6 +94,35 @@ func TestParseFilterDataRefuses(t *testing.T) {
 	}
 	if cfg, err := ParseFilterData(""); err != nil || cfg.SnapLen != DefaultSnapLen || cfg.MaxBytes != DefaultMaxBytes || cfg.Filters != nil {
 		t.Errorf("empty filterData: %+v %v", cfg, err)
+	}
+}
+
+// tcp4 is an IPv4 TCP packet from src:sport to dst:dport with flags.
+func tcp4(src, dst string, sport, dport uint16, flags byte) []byte {
+	p := udp4(src, dst, sport, dport, 12) // room for the TCP header
+	p[9], p[33] = 6, flags
+	return p
+}
+
+// TestTCPFlagsFilter: TcpFlags keeps the TCP packets with any of its
+// flags, as Azure's own example asks (16, ACK); the filter was refused.
+func TestTCPFlagsFilter(t *testing.T) {
+	cfg, err := ParseFilterData(`{'Filters': [{'TcpFlags': 6, 'CaptureSingleDirectionTrafficOnly': true}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Start(cfg)
+	c.Packet(tcp4("10.1.0.4", "192.168.1.2", 5000, 443, 0x02))      // SYN
+	c.Packet(tcp4("192.168.1.2", "10.1.0.4", 443, 5000, 0x12))      // SYN, ACK
+	c.Packet(tcp4("10.1.0.4", "192.168.1.2", 5000, 443, 0x10))      // ACK
+	c.Packet(tcp4("10.1.0.4", "192.168.1.2", 5000, 443, 0x14))      // RST, ACK
+	c.Packet(udp4("10.1.0.4", "192.168.1.2", 5000, 53, 20))         // not TCP
+	c.Packet(tcp4("10.1.0.4", "192.168.1.2", 5000, 443, 0x02)[:30]) // no flags in it
+	if _, captured, _ := c.Stop(); captured != 3 {
+		t.Errorf("TcpFlags 6 (SYN, RST) kept %d packets, want the 3 with SYN or RST", captured)
+	}
+	if _, err := ParseFilterData(`{'Filters': [{'SourceSubnets': ['20.1.1.0/24'], 'TcpFlags': 16}]}`); err != nil {
+		t.Errorf("TcpFlags 16: %v", err)
 	}
 }
 
