@@ -334,8 +334,8 @@ type header struct {
 	flags        uint8
 }
 
-// parse reads the addresses, protocol and ports of an IPv4 packet or of
-// an IPv6 packet whose first header is the transport's.
+// parse reads the addresses, protocol and ports of an IPv4 or IPv6
+// packet.
 func parse(pkt []byte) (header, bool) {
 	var h header
 	var l4 []byte
@@ -352,6 +352,26 @@ func parse(pkt []byte) (header, bool) {
 	case len(pkt) >= 40 && pkt[0]>>4 == 6:
 		h.src, h.dst, h.proto = netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40])), pkt[6]
 		l4 = pkt[40:]
+		// Past the extension headers to the transport's (RFC 8200 §4):
+		// hop-by-hop options, routing, destination options, a fragment
+		// (only the first holds the ports).
+		for range 8 {
+			if h.proto != 0 && h.proto != 43 && h.proto != 60 && h.proto != 44 || len(l4) < 8 {
+				break
+			}
+			n := (int(l4[1]) + 1) * 8
+			if h.proto == 44 {
+				n = 8
+				if binary.BigEndian.Uint16(l4[2:4])&^7 != 0 {
+					h.proto, l4 = l4[0], nil
+					break
+				}
+			}
+			if len(l4) < n {
+				break
+			}
+			h.proto, l4 = l4[0], l4[n:]
+		}
 	default:
 		return h, false
 	}

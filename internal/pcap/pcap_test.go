@@ -126,6 +126,49 @@ func TestTCPFlagsFilter(t *testing.T) {
 	}
 }
 
+// udp6 is an IPv6 UDP packet to port 53 behind the extension headers
+// ext, each given as its type and its bytes after the next-header byte.
+func udp6(ext ...[]byte) []byte {
+	p := make([]byte, 40)
+	p[0] = 0x60
+	copy(p[8:], netip.MustParseAddr("fd00::4").AsSlice())
+	copy(p[24:], netip.MustParseAddr("fd01::2").AsSlice())
+	next := &p[6]
+	for _, e := range ext {
+		*next = e[0]
+		p = append(p, 0)
+		next = &p[len(p)-1]
+		p = append(p, e[1:]...)
+	}
+	*next = 17
+	udp := make([]byte, 12)
+	binary.BigEndian.PutUint16(udp[0:], 5000)
+	binary.BigEndian.PutUint16(udp[2:], 53)
+	return append(p, udp...)
+}
+
+// TestIPv6ExtensionHeaders: a protocol or port filter sees the transport
+// behind IPv6's extension headers (a fragment's, hop-by-hop options); a
+// fragment other than the first has no ports. They were read as the
+// protocol, and such packets missed.
+func TestIPv6ExtensionHeaders(t *testing.T) {
+	cfg, err := ParseFilterData(`{"Filters":[{"Protocol":[17],"DestinationPort":[53],"CaptureSingleDirectionTrafficOnly":true}]}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := []byte{44, 0, 0, 1, 0, 0, 0, 7}       // offset 0, more fragments
+	later := []byte{44, 0, 0x05, 0xa8, 0, 0, 0, 7} // offset 181
+	hop := []byte{0, 0, 1, 4, 0, 0, 0, 0}          // a PadN option
+	c := Start(cfg)
+	c.Packet(udp6())
+	c.Packet(udp6(first))
+	c.Packet(udp6(hop, first))
+	c.Packet(udp6(later))
+	if _, captured, _ := c.Stop(); captured != 3 {
+		t.Errorf("kept %d packets, want the 3 whose ports are in them", captured)
+	}
+}
+
 // TestParseAzureExample: the filterData of Azure's REST API example (what
 // SDK samples send), single quotes and a Protocol given as one number, is
 // taken as Azure takes it.
