@@ -57,7 +57,7 @@ everything.`,
 	cmd.Flags().Uint16Var(&nattPort, "natt-port", 15501, "UDP port of the demo's gateways for NAT-T")
 	cmd.Flags().Uint16Var(&sstpPort, "sstp-port", 15443, "TCP port of the demo's gateways for point-to-site (SSTP)")
 	cmd.Flags().StringVar(&pool, "public-ip-pool", "127.20.0.0/24", "where the demo's gateways get their addresses")
-	return cmd
+	return usesGlobals(cmd) // its region has a data directory of its own
 }
 
 type demoOptions struct {

@@ -19,7 +19,7 @@ import (
 func newDev(g *globals) *cobra.Command {
 	dev := &cobra.Command{Use: "dev", Short: "Developer commands: run parts of vnetgw alone"}
 	dev.AddCommand(newDevGateway(g))
-	return dev
+	return usesGlobals(dev)
 }
 
 func newDevGateway(g *globals) *cobra.Command {
@@ -98,5 +98,5 @@ example:
 	cmd.Flags().DurationVar(&interval, "status-interval", 5*time.Second, "how often to print the connections' state")
 	cmd.Flags().StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	cmd.MarkFlagRequired("config")
-	return cmd
+	return usesGlobals(cmd)
 }

@@ -8,7 +8,7 @@ import (
 
 // newMetrics is `vnetgw metrics`: what Prometheus scrapes, once.
 func newMetrics(g *globals) *cobra.Command {
-	return &cobra.Command{
+	return usesGlobals(&cobra.Command{
 		Use:   "metrics",
 		Short: "Print the node's counters in the Prometheus text format (what GET /metrics answers)",
 		Long: `Print the counters of what the serve node runs, as Prometheus scrapes them
@@ -36,5 +36,5 @@ A Prometheus job for it:
 			fmt.Fprint(g.stdout, m)
 			return nil
 		},
-	}
+	}, "data-dir")
 }

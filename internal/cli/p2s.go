@@ -138,8 +138,8 @@ is checked against --ca (default: the data directory's ca.pem).`,
 	f.StringArrayVar(&routes, "route", nil, "prefix routed through the gateway (repeatable)")
 	f.StringVar(&proxy, "proxy", "", "HTTP proxy to reach the gateway through, http://[USER:PASSWORD@]HOST:PORT (default: $HTTPS_PROXY, as $NO_PROXY allows; \"none\": no proxy)")
 	f.BoolVar(&reconnect, "reconnect", false, "connect again when the connection ends (by default the client ends with it, R14)")
-	p.AddCommand(connect)
-	return p
+	p.AddCommand(usesGlobals(connect, "data-dir")) // its ca.pem
+	return usesGlobals(p, "data-dir")
 }
 
 // parseGateway reads --gateway: ADDR:PORT, [IPV6]:PORT, or an address

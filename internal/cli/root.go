@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -57,7 +58,16 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 		SilenceErrors: true,
 		// Checked before any command runs: a write must not be made only
 		// for its answer to be refused.
-		PersistentPreRunE: func(*cobra.Command, []string) error {
+		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error {
+			for _, name := range unusedGlobals(cmd) {
+				if f := cmd.Flags().Lookup(name); f.Changed {
+					flag := "--" + name
+					if f.Shorthand != "" {
+						flag += "/-" + f.Shorthand
+					}
+					return fmt.Errorf("%s: %s does not use it", flag, cmd.CommandPath())
+				}
+			}
 			if g.output != "json" && g.output != "table" {
 				return fmt.Errorf("--output/-o %q: use json or table", g.output)
 			}
@@ -75,7 +85,51 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 		root.AddCommand(c)
 	}
 	refuseUnknownSubcommands(root)
+	// A command's help lists only the global flags it uses: demo's
+	// listed --data-dir, -o and --subscription, which it does not read.
+	help := root.HelpFunc()
+	root.SetHelpFunc(func(cmd *cobra.Command, args []string) {
+		for _, name := range unusedGlobals(cmd) {
+			f := pf.Lookup(name)
+			f.Hidden = true
+			defer func() { f.Hidden = false }()
+		}
+		help(cmd, args)
+	})
 	return root
+}
+
+// globalsKey is the annotation that lists the global flags a command uses
+// (usesGlobals); a command without it uses them all.
+const globalsKey = "vnetgw/globals"
+
+// globalNames are the flags every command has.
+var globalNames = []string{"data-dir", "subscription", "output"}
+
+// usesGlobals says that cmd uses only the global flags named: the others
+// are refused when given (they were accepted and ignored) and left out of
+// its help.
+func usesGlobals(cmd *cobra.Command, names ...string) *cobra.Command {
+	if cmd.Annotations == nil {
+		cmd.Annotations = map[string]string{}
+	}
+	cmd.Annotations[globalsKey] = strings.Join(names, ",")
+	return cmd
+}
+
+// unusedGlobals are the global flags cmd does not use.
+func unusedGlobals(cmd *cobra.Command) []string {
+	used, ok := cmd.Annotations[globalsKey]
+	if !ok {
+		return nil
+	}
+	var out []string
+	for _, name := range globalNames {
+		if !slices.Contains(strings.Split(used, ","), name) {
+			out = append(out, name)
+		}
+	}
+	return out
 }
 
 // refuseUnknownSubcommands makes each command that only groups others

@@ -89,3 +89,48 @@ func TestMissingFlagIsNamed(t *testing.T) {
 		}
 	}
 }
+
+// A command refuses the global flags it does not use, and its help leaves
+// them out: demo's help listed --data-dir, -o and --subscription, which it
+// ignored (its region has a temporary data directory of its own), and
+// serve took -o table without a word.
+func TestGlobalFlagsACommandDoesNotUse(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"dev", "gateway", "--data-dir", t.TempDir(), "--config", "gw.json"}, "error: --data-dir: vnetgw dev gateway does not use it"},
+		{[]string{"dev", "gateway", "--subscription", "x", "--config", "gw.json"}, "error: --subscription: vnetgw dev gateway does not use it"},
+		{[]string{"serve", "-o", "table", "--data-dir", t.TempDir(), "--metrics-interval", "0s"}, "error: --output/-o: vnetgw serve does not use it"},
+		{[]string{"metrics", "--subscription", "x", "--data-dir", t.TempDir()}, "error: --subscription: vnetgw metrics does not use it"},
+	} {
+		code, out, errOut := vnetgw(t, tc.args...)
+		if code == 0 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
+		}
+	}
+	for _, tc := range []struct {
+		args       []string
+		with, none []string
+	}{
+		{[]string{"demo", "--help"}, nil, []string{"--data-dir", "--output", "--subscription", "Global Flags"}},
+		{[]string{"dev", "gateway", "--help"}, nil, []string{"--data-dir", "--output", "--subscription"}},
+		{[]string{"serve", "--help"}, []string{"--data-dir"}, []string{"--output", "--subscription"}},
+		{[]string{"vnet", "list", "--help"}, []string{"--data-dir", "--output", "--subscription"}, nil},
+	} {
+		code, out, errOut := vnetgw(t, tc.args...)
+		if code != 0 {
+			t.Fatalf("vnetgw %s: exit %d\n%s", strings.Join(tc.args, " "), code, errOut)
+		}
+		for _, w := range tc.with {
+			if !strings.Contains(out, w) {
+				t.Errorf("vnetgw %s does not list %s:\n%s", strings.Join(tc.args, " "), w, out)
+			}
+		}
+		for _, w := range tc.none {
+			if strings.Contains(out, w) {
+				t.Errorf("vnetgw %s lists %s:\n%s", strings.Join(tc.args, " "), w, out)
+			}
+		}
+	}
+}

@@ -98,5 +98,5 @@ SIGINT or SIGTERM stop the server cleanly.`,
 	f.DurationVar(&cfg.NodeTTL, "node-ttl", 5*time.Second, "with --etcd: how long after a node dies (or loses etcd) its VNets move to another node; etcd makes it at least 1.5 s")
 	f.DurationVar(&cfg.NodeSettle, "node-settle", time.Minute, "with --etcd: for this long after the node joins, a VNet it runs moves to a node that joins when rendezvous hashing places it there, so that nodes started together share the VNets; later the VNets stay where they run (0: at once)")
 	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
-	return cmd
+	return usesGlobals(cmd, "data-dir")
 }
