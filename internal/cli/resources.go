@@ -823,6 +823,13 @@ func localGatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address of the site")
 		given = f.Changed
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+		// The device is known by one or the other, as
+		// New-AzLocalNetworkGateway's parameter sets and Terraform's
+		// gateway_address and gateway_fqdn have it: given both, the
+		// address was used and the name stored beside it, unused.
+		if given("gateway-ip-address") && given("fqdn") {
+			return nil, errors.New("--gateway-ip-address and --fqdn both name the on-premises VPN device: give one")
+		}
 		// Keep what a site already has that the flags do not change (a
 		// PUT replaces it all): run again to give its device a new
 		// address, it lost its ranges (refused) or its BGP settings.
@@ -831,6 +838,9 @@ func localGatewayCommand(g *globals) *cobra.Command {
 		exists := err == nil
 		if err != nil && !client.IsNotFound(err) {
 			return nil, err
+		}
+		if !exists && ip == "" && fqdn == "" {
+			return nil, errors.New("--gateway-ip-address or --fqdn is required: the on-premises VPN device's address or host name")
 		}
 		l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
 		p := &l.Properties

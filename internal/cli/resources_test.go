@@ -371,3 +371,36 @@ func TestRouteTableCreateKeepsTags(t *testing.T) {
 		t.Errorf("--disable-bgp-route-propagation=false: still true")
 	}
 }
+
+// local-gateway create takes the device's address or its name, not both
+// (the address was used and the name stored beside it, unused), and a new
+// site without either says which flags it needs (the API's error named
+// properties.gatewayIpAddress).
+func TestLocalGatewayCreateAddressOrName(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	site := []string{"local-gateway", "create", "-g", "rg", "-n", "branch", "--local-address-prefixes", "192.168.1.0/24"}
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--gateway-ip-address", "127.0.0.51", "--fqdn", "branch.vnetgw.invalid"}, "error: --gateway-ip-address and --fqdn both name the on-premises VPN device: give one"},
+		{nil, "error: --gateway-ip-address or --fqdn is required: the on-premises VPN device's address or host name"},
+	} {
+		code, out, errOut := vnetgw(t, append(site, tc.flags...)...)
+		if code == 0 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("local-gateway create %s: exit %d, want %s\n%s%s", strings.Join(tc.flags, " "), code, tc.want, out, errOut)
+		}
+	}
+	if code, _, _ := vnetgw(t, "local-gateway", "show", "-g", "rg", "-n", "branch"); code == 0 {
+		t.Error("the site was created")
+	}
+	// Changing from one to the other still works.
+	must(t, append(site, "--gateway-ip-address", "127.0.0.51")...)
+	must(t, "local-gateway", "create", "-g", "rg", "-n", "branch", "--fqdn", "branch.vnetgw.invalid")
+	var l arm.LocalNetworkGateway
+	mustJSON(t, &l, "local-gateway", "show", "-g", "rg", "-n", "branch")
+	if l.Properties.GatewayIPAddress != "" || l.Properties.FQDN != "branch.vnetgw.invalid" {
+		t.Errorf("after --fqdn: %q %q, want only the name", l.Properties.GatewayIPAddress, l.Properties.FQDN)
+	}
+}
