@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/atomicfile"
@@ -189,7 +190,27 @@ func (g *globals) deleteCmd(k kind) *cobra.Command {
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	noWait(cmd)
 	return cmd
+}
+
+// noWait gives cmd az's --no-wait, which changes nothing: vnetgw answers
+// a write when it is done, at once (az scripts pass it to vnet-gateway
+// create and to deletes, and were refused "unknown flag").
+func noWait(cmd *cobra.Command) {
+	cmd.Flags().Bool("no-wait", false, "accepted as az has it; vnetgw answers when the change is made, at once")
+}
+
+// azAliases lets cmd take az's other names of its flags (alias: flag), as
+// Azure's own walk-throughs spell them ("vnet create --address-prefix
+// ... --subnet-prefix ...", "vnet-gateway create --public-ip-address").
+func azAliases(cmd *cobra.Command, aliases map[string]string) {
+	cmd.Flags().SetNormalizeFunc(func(_ *pflag.FlagSet, name string) pflag.NormalizedName {
+		if to, ok := aliases[name]; ok {
+			name = to
+		}
+		return pflag.NormalizedName(name)
+	})
 }
 
 // put creates or updates a resource and prints the result.
@@ -251,6 +272,7 @@ func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), bo
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name")
 	cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: the resource group's)")
+	noWait(cmd)
 	flags(cmd)
 	return cmd
 }
@@ -331,6 +353,8 @@ func groupCommand(g *globals) *cobra.Command {
 		},
 	}
 	del.Flags().StringVarP(&delName, "name", "n", "", "name")
+	del.Flags().BoolP("yes", "y", false, "accepted as az has it (az asks for confirmation without it); vnetgw does not ask")
+	noWait(del)
 	parent.AddCommand(create, show, list, del)
 	return parent
 }
@@ -344,10 +368,11 @@ func vnetCommand(g *globals) *cobra.Command {
 	var subnetName string
 	var given func(flag string) bool
 	create := g.createCmd(k, "Create or update a virtual network", func(cmd *cobra.Command) {
-		cmd.Flags().StringSliceVar(&prefixes, "address-prefixes", nil, "address space (default: 10.0.0.0/16 for a new network, its own for an existing one)")
+		cmd.Flags().StringSliceVar(&prefixes, "address-prefixes", nil, "address space (default: 10.0.0.0/16 for a new network, its own for an existing one); also --address-prefix")
 		cmd.Flags().StringSliceVar(&dnsServers, "dns-servers", nil, "DNS servers of the network (dhcpOptions), which point-to-site clients are given (default: those it has)")
 		cmd.Flags().StringVar(&subnetName, "subnet-name", "", "create a subnet with this name, or update the network's subnet of this name")
-		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: those of the subnet it updates, else the first /24 of the space)")
+		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: those of the subnet it updates, else the first /24 of the space); also --subnet-prefix")
+		azAliases(cmd, map[string]string{"address-prefix": "address-prefixes", "subnet-prefix": "subnet-prefixes"})
 		given = cmd.Flags().Changed
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
 		if given("address-prefixes") && len(prefixes) == 0 {
@@ -516,7 +541,8 @@ func subnetCommand(g *globals) *cobra.Command {
 				}
 			}
 		})}, true)
-	create.Flags().StringSliceVar(&given, "address-prefixes", nil, "address prefixes of the subnet")
+	create.Flags().StringSliceVar(&given, "address-prefixes", nil, "address prefixes of the subnet; also --address-prefix")
+	azAliases(create, map[string]string{"address-prefix": "address-prefixes"})
 	create.Flags().StringVar(&routeTable, "route-table", "", "route table (name or id) whose user-defined routes the subnet's hosts follow (R26); \"\" takes it off the subnet")
 	show := common(&cobra.Command{Use: "show", Short: "Show a subnet", Args: cobra.NoArgs,
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
@@ -593,7 +619,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	create := g.createCmd(k, "Create or update a virtual network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
-		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id; two make an active-active gateway")
+		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id; two make an active-active gateway; also --public-ip-address")
 		f.StringVar(&gwType, "gateway-type", "Vpn", "Vpn or ExpressRoute")
 		f.StringVar(&vpnType, "vpn-type", "RouteBased", "RouteBased or PolicyBased")
 		f.StringVar(&sku, "sku", "VpnGw1", "SKU: Basic, Standard, HighPerformance, VpnGw1-5, VpnGw1AZ-5AZ")
@@ -607,6 +633,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
+		azAliases(cmd, map[string]string{"public-ip-address": "public-ip-addresses"})
 		given = f.Changed
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
 		vid, err := g.resourceIDBy("--vnet", rg, "virtualNetworks", vnet)

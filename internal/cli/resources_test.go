@@ -404,3 +404,37 @@ func TestLocalGatewayCreateAddressOrName(t *testing.T) {
 		t.Errorf("after --fqdn: %q %q, want only the name", l.Properties.GatewayIPAddress, l.Properties.FQDN)
 	}
 }
+
+// Azure's walk-through of a VPN gateway runs as it is written: az's other
+// names of flags (vnet create --address-prefix, --subnet-prefix, subnet
+// create --address-prefix, vnet-gateway create --public-ip-address),
+// --no-wait on creates and deletes, and group delete --yes were refused
+// as unknown flags.
+func TestAzWalkthroughFlags(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "TestRG1", "-l", "eastus")
+	must(t, "vnet", "create", "-n", "VNet1", "-g", "TestRG1", "-l", "eastus", "--address-prefix", "10.1.0.0/16", "--subnet-name", "Frontend", "--subnet-prefix", "10.1.0.0/24")
+	must(t, "vnet", "subnet", "create", "--vnet-name", "VNet1", "-n", "GatewaySubnet", "-g", "TestRG1", "--address-prefix", "10.1.255.0/27")
+	must(t, "public-ip", "create", "-n", "VNet1GWIP", "-g", "TestRG1", "--allocation-method", "Dynamic")
+	must(t, "vnet-gateway", "create", "-n", "VNet1GW", "-l", "eastus", "--public-ip-address", "VNet1GWIP", "-g", "TestRG1", "--vnet", "VNet1",
+		"--gateway-type", "Vpn", "--sku", "VpnGw1", "--vpn-type", "RouteBased", "--no-wait")
+	var v arm.VirtualNetwork
+	mustJSON(t, &v, "vnet", "show", "-g", "TestRG1", "-n", "VNet1")
+	var subnets []string
+	for _, s := range v.Properties.Subnets {
+		subnets = append(subnets, s.Name+" "+s.Properties.AddressPrefix)
+	}
+	if got := v.Properties.AddressSpace.AddressPrefixes; !slices.Equal(got, []string{"10.1.0.0/16"}) || !slices.Equal(subnets, []string{"Frontend 10.1.0.0/24", "GatewaySubnet 10.1.255.0/27"}) {
+		t.Errorf("VNet1: %v %q, want 10.1.0.0/16 with Frontend 10.1.0.0/24 and GatewaySubnet 10.1.255.0/27", got, subnets)
+	}
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "TestRG1", "-n", "VNet1GW")
+	if c := gw.Properties.IPConfigurations; len(c) != 1 || c[0].Properties.PublicIPAddress == nil || !strings.HasSuffix(c[0].Properties.PublicIPAddress.ID, "/VNet1GWIP") {
+		t.Errorf("VNet1GW's IP configurations %+v, want one with VNet1GWIP", c)
+	}
+	must(t, "vnet-gateway", "delete", "-g", "TestRG1", "-n", "VNet1GW", "--no-wait")
+	must(t, "group", "delete", "-n", "TestRG1", "--yes", "--no-wait")
+	if code, _, _ := vnetgw(t, "group", "show", "-n", "TestRG1"); code == 0 {
+		t.Error("group delete --yes --no-wait left the group")
+	}
+}
