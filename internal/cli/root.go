@@ -35,12 +35,47 @@ type globals struct {
 // Execute runs the command line and returns the process exit code.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
-	root.SetArgs(args)
+	root.SetArgs(spaceSeparatedLists(root, args))
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	}
 	return 0
+}
+
+// spaceSeparatedLists takes az's lists: the words after a flag of several
+// values ("--local-address-prefixes 10.0.0.0/24 20.0.0.0/24", as Azure's
+// walk-throughs write them) are its values, as if given comma-separated.
+// The second was refused as an unknown command; no command takes
+// arguments that are not flags.
+func spaceSeparatedLists(root *cobra.Command, args []string) []string {
+	cmd, _, err := root.Find(args)
+	if err != nil {
+		return args
+	}
+	var out []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		out = append(out, a)
+		if a == "--" {
+			return append(out, args[i+1:]...)
+		}
+		name, ok := strings.CutPrefix(a, "--")
+		if !ok || strings.Contains(name, "=") || i+1 == len(args) {
+			continue
+		}
+		f := cmd.Flags().Lookup(name)
+		if f == nil || f.Value.Type() != "stringSlice" {
+			continue
+		}
+		i++ // its value, as pflag takes it, then the words after it
+		out = append(out, args[i])
+		for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+			i++
+			out[len(out)-1] += "," + args[i]
+		}
+	}
+	return out
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {

@@ -1,8 +1,11 @@
 package cli
 
 import (
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
 )
 
 // An unknown -o is refused before the command runs: the resource is not
@@ -132,5 +135,32 @@ func TestGlobalFlagsACommandDoesNotUse(t *testing.T) {
 				t.Errorf("vnetgw %s lists %s:\n%s", strings.Join(tc.args, " "), w, out)
 			}
 		}
+	}
+}
+
+// A flag of several values takes them space-separated, as az does and
+// Azure's walk-throughs write them ("--local-address-prefixes 10.0.0.0/24
+// 20.0.0.0/24"): the second was refused as an unknown command. A word
+// after a flag of one value is still refused.
+func TestSpaceSeparatedLists(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "local-gateway", "create", "--gateway-ip-address", "127.0.0.50", "--name", "Site1", "--resource-group", "rg",
+		"--local-address-prefixes", "10.0.0.0/24", "20.0.0.0/24", "-o", "table")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "10.2.0.0/16", "--dns-servers", "10.1.0.53", "10.1.0.54", "--subnet-name", "s")
+	var l arm.LocalNetworkGateway
+	mustJSON(t, &l, "local-gateway", "show", "-g", "rg", "-n", "Site1")
+	if sp := l.Properties.LocalNetworkAddressSpace; sp == nil || !slices.Equal(sp.AddressPrefixes, []string{"10.0.0.0/24", "20.0.0.0/24"}) {
+		t.Errorf("Site1's ranges %+v, want 10.0.0.0/24 and 20.0.0.0/24", sp)
+	}
+	var v arm.VirtualNetwork
+	mustJSON(t, &v, "vnet", "show", "-g", "rg", "-n", "hub")
+	if got := v.Properties.AddressSpace.AddressPrefixes; !slices.Equal(got, []string{"10.1.0.0/16", "10.2.0.0/16"}) ||
+		v.Properties.DHCPOptions == nil || !slices.Equal(v.Properties.DHCPOptions.DNSServers, []string{"10.1.0.53", "10.1.0.54"}) {
+		t.Errorf("hub: %v %+v, want 10.1.0.0/16,10.2.0.0/16 with DNS servers 10.1.0.53,10.1.0.54", got, v.Properties.DHCPOptions)
+	}
+	code, out, errOut := vnetgw(t, "vnet", "show", "-g", "rg", "-n", "hub", "extra")
+	if code == 0 || !strings.Contains(errOut, `unknown command "extra"`) {
+		t.Errorf("vnet show -n hub extra: exit %d, want the word refused\n%s%s", code, out, errOut)
 	}
 }
