@@ -32,12 +32,18 @@ type globals struct {
 	stderr       io.Writer
 }
 
-// Execute runs the command line and returns the process exit code.
+// Execute runs the command line and returns the process exit code: 0, 1
+// for an error, or 3 when a show command's resource does not exist, as
+// az's show commands exit (scripts tell "not there" from a failure by it).
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(spaceSeparatedLists(root, args))
-	if err := root.ExecuteContext(ctx); err != nil {
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
+		if cmd.Name() == "show" && client.IsNotFound(err) {
+			return 3
+		}
 		return 1
 	}
 	return 0

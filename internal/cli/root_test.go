@@ -164,3 +164,28 @@ func TestSpaceSeparatedLists(t *testing.T) {
 		t.Errorf("vnet show -n hub extra: exit %d, want the word refused\n%s%s", code, out, errOut)
 	}
 }
+
+// A show command whose resource does not exist exits 3, as az's do, so
+// that a script tells "not there" from a failure; other errors exit 1
+// (every error exited 1).
+func TestShowMissingExitCode(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16")
+	for _, tc := range []struct {
+		args []string
+		want int
+	}{
+		{[]string{"vnet", "show", "-g", "rg", "-n", "nope"}, 3},
+		{[]string{"group", "show", "-n", "nope"}, 3},
+		{[]string{"vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "nope"}, 3},
+		{[]string{"vnet-gateway", "show", "-g", "nope", "-n", "gw"}, 3},
+		{[]string{"vnet", "show", "-g", "rg"}, 1},                         // no --name
+		{[]string{"vnet", "delete", "-g", "nope", "-n", "hub"}, 1},        // not a show
+		{[]string{"vnet", "create", "-g", "rg", "-n", "x", "--bogus"}, 1}, // an unknown flag
+	} {
+		if code, out, errOut := vnetgw(t, tc.args...); code != tc.want {
+			t.Errorf("vnetgw %s: exit %d, want %d\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
+		}
+	}
+}
