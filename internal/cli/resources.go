@@ -623,7 +623,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&gwType, "gateway-type", "Vpn", "Vpn or ExpressRoute")
 		f.StringVar(&vpnType, "vpn-type", "RouteBased", "RouteBased or PolicyBased")
 		f.StringVar(&sku, "sku", "VpnGw1", "SKU: Basic, Standard, HighPerformance, VpnGw1-5, VpnGw1AZ-5AZ")
-		f.Int64Var(&asn, "asn", 0, "BGP ASN (enables BGP; default 65515)")
+		f.Int64Var(&asn, "asn", 0, "BGP ASN (enables BGP; default 65515); 0 turns BGP off")
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address in the GatewaySubnet (default: the gateway's own)")
 		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
 		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2, OpenVPN")
@@ -688,7 +688,11 @@ func gatewayCommand(g *globals) *cobra.Command {
 			p.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ipconfig1",
 				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", "GatewaySubnet").String())}}}
 		}
-		if asn != 0 || bgpAddr != "" {
+		if given("asn") && asn == 0 {
+			// Off, as local-gateway create --asn 0 takes a site's BGP
+			// away: the flag was taken and ignored.
+			p.EnableBGP = false
+		} else if asn != 0 || bgpAddr != "" {
 			p.EnableBGP = true
 			if p.BGPSettings == nil {
 				p.BGPSettings = &arm.BGPSettings{}

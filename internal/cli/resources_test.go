@@ -438,3 +438,32 @@ func TestAzWalkthroughFlags(t *testing.T) {
 		t.Error("group delete --yes --no-wait left the group")
 	}
 }
+
+// vnet-gateway create --asn 0 turns a gateway's BGP off, as local-gateway
+// create --asn 0 takes a site's away; it was taken and ignored, and BGP
+// could not be turned off from the CLI.
+func TestGatewayCreateASNZeroTurnsBGPOff(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
+	gw := []string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip"}
+	bgp := func() bool {
+		t.Helper()
+		var g arm.VirtualNetworkGateway
+		mustJSON(t, &g, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+		return g.Properties.EnableBGP
+	}
+	must(t, append(gw, "--asn", "65020")...)
+	if !bgp() {
+		t.Fatal("--asn 65020 did not enable BGP")
+	}
+	must(t, append(gw, "--sku", "VpnGw2")...)
+	if !bgp() {
+		t.Error("--sku alone turned BGP off")
+	}
+	must(t, append(gw, "--asn", "0")...)
+	if bgp() {
+		t.Error("--asn 0 left BGP on")
+	}
+}
