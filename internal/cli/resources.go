@@ -778,7 +778,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 	var rg, name, file, dir string
 	cmd := &cobra.Command{
 		Use:   "generate",
-		Short: "Make a gateway's VPN client configuration package (a zip, at a URL that works for an hour)",
+		Short: "Make a gateway's VPN client configuration package (a zip, at a URL that works for an hour): its URL, a JSON string with -o json, as it is with -o table",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, c, err := g.target(rg, "virtualNetworkGateways", name)
@@ -799,8 +799,13 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 					return err
 				}
 			}
-			fmt.Fprintln(g.stdout, u)
-			return nil
+			// A JSON string with -o json, as az prints it (it was the
+			// bare URL, which a JSON reader of the output refused).
+			if g.output == "table" {
+				_, err := fmt.Fprintln(g.stdout, u)
+				return err
+			}
+			return g.print(u, nil)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")

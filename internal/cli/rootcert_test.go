@@ -121,3 +121,20 @@ func TestRootCertCreateFromData(t *testing.T) {
 		}
 	}
 }
+
+// vpn-client generate prints the package's URL as a JSON string with
+// -o json (the default), as az does, and bare with -o table: it printed
+// it bare with either, which a JSON reader of the output refused.
+func TestVPNClientGenerateOutput(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	var u string
+	mustJSON(t, &u, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw")
+	if !strings.HasPrefix(u, "https://") || !strings.Contains(u, "/vpnclientpackage/") {
+		t.Errorf("-o json: %q, want the package's URL", u)
+	}
+	out := must(t, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw", "-o", "table")
+	if !strings.HasPrefix(out, "https://") || strings.Count(out, "\n") != 1 {
+		t.Errorf("-o table: %q, want the URL on its line", out)
+	}
+}
