@@ -631,7 +631,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&radiusServer, "radius-server", "", "the RADIUS server's address, for --vpn-auth-type Radius")
 		f.StringVar(&radiusSecret, "radius-secret", "", "the secret shared with the RADIUS server")
 		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")
-		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling)")
+		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling); \"\" turns it off")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
 		azAliases(cmd, map[string]string{"public-ip-address": "public-ip-addresses"})
 		given = f.Changed
@@ -740,12 +740,15 @@ func gatewayCommand(g *globals) *cobra.Command {
 		if given("custom-routes") {
 			p.CustomRoutes = &arm.AddressSpace{AddressPrefixes: customRoutes}
 		}
-		if defaultSite != "" {
+		switch {
+		case defaultSite != "":
 			lid, err := g.resourceID(rg, "localNetworkGateways", defaultSite)
 			if err != nil {
 				return nil, err
 			}
 			p.GatewayDefaultSite = arm.Ref(lid.String())
+		case given("gateway-default-site"):
+			p.GatewayDefaultSite = nil // "": forced tunneling off
 		}
 		if !exists {
 			return gw, nil

@@ -467,3 +467,34 @@ func TestGatewayCreateASNZeroTurnsBGPOff(t *testing.T) {
 		t.Error("--asn 0 left BGP on")
 	}
 }
+
+// vnet-gateway create --gateway-default-site "" turns forced tunneling
+// off, as subnet create --route-table "" takes a table off; it was taken
+// and ignored, and the gateway kept sending Internet-bound traffic to the
+// site.
+func TestGatewayCreateDefaultSiteOff(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
+	must(t, "local-gateway", "create", "-g", "rg", "-n", "branch", "--gateway-ip-address", "127.0.0.51", "--local-address-prefixes", "192.168.1.0/24")
+	gw := []string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip"}
+	site := func() *arm.SubResource {
+		t.Helper()
+		var g arm.VirtualNetworkGateway
+		mustJSON(t, &g, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+		return g.Properties.GatewayDefaultSite
+	}
+	must(t, append(gw, "--gateway-default-site", "branch")...)
+	if s := site(); s == nil || !strings.HasSuffix(s.ID, "/branch") {
+		t.Fatalf("default site %+v, want branch", s)
+	}
+	must(t, append(gw, "--sku", "VpnGw2")...)
+	if site() == nil {
+		t.Error("--sku alone took the default site away")
+	}
+	must(t, append(gw, "--gateway-default-site", "")...)
+	if s := site(); s != nil {
+		t.Errorf(`--gateway-default-site "": default site %+v, want none`, s)
+	}
+}
