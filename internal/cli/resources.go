@@ -378,6 +378,10 @@ func vnetCommand(g *globals) *cobra.Command {
 		if given("address-prefixes") && len(prefixes) == 0 {
 			return nil, errors.New("--address-prefixes is empty: give the network's address space, or leave the flag out")
 		}
+		if given("subnet-prefixes") && subnetName == "" {
+			// As az refuses it; the prefixes were taken and ignored.
+			return nil, errors.New("--subnet-prefixes needs --subnet-name: the subnet they are for")
+		}
 		v := arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
 		// Keep what a network already has that the flags do not change: a
 		// PUT replaces it all.

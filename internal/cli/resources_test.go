@@ -66,6 +66,20 @@ func TestVnetCreateEmptyAddressPrefixes(t *testing.T) {
 	}
 }
 
+// vnet create refuses --subnet-prefixes without --subnet-name, as az does:
+// the network was made without the subnet, and the prefixes were ignored.
+func TestVnetCreateSubnetPrefixesWithoutName(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	code, out, errOut := vnetgw(t, "vnet", "create", "-g", "rg", "-n", "v", "--address-prefixes", "10.5.0.0/16", "--subnet-prefixes", "10.5.1.0/24")
+	if code == 0 || strings.TrimSpace(errOut) != "error: --subnet-prefixes needs --subnet-name: the subnet they are for" {
+		t.Errorf("exit %d, want an error that names --subnet-name:\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := vnetgw(t, "vnet", "show", "-g", "rg", "-n", "v"); code != 3 {
+		t.Errorf("vnet show: exit %d, want 3: the network was made", code)
+	}
+}
+
 // vnet-gateway create refuses point-to-site authentication flags without
 // the point-to-site configuration they belong to (the gateway was made
 // without them, silently).
