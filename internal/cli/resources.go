@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"slices"
 	"strconv"
@@ -371,7 +372,7 @@ func vnetCommand(g *globals) *cobra.Command {
 		cmd.Flags().StringSliceVar(&prefixes, "address-prefixes", nil, "address space (default: 10.0.0.0/16 for a new network, its own for an existing one); also --address-prefix")
 		cmd.Flags().StringSliceVar(&dnsServers, "dns-servers", nil, "DNS servers of the network (dhcpOptions), which point-to-site clients are given (default: those it has)")
 		cmd.Flags().StringVar(&subnetName, "subnet-name", "", "create a subnet with this name, or update the network's subnet of this name")
-		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: those of the subnet it updates, else the first /24 of the space); also --subnet-prefix")
+		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: those of the subnet it updates, else the first /24 of the space, /64 of an IPv6 space, or the whole space when it is smaller); also --subnet-prefix")
 		azAliases(cmd, map[string]string{"address-prefix": "address-prefixes", "subnet-prefix": "subnet-prefixes"})
 		given = cmd.Flags().Changed
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
@@ -415,7 +416,19 @@ func vnetCommand(g *globals) *cobra.Command {
 				if space == nil || len(space.AddressPrefixes) == 0 {
 					return nil, fmt.Errorf("--subnet-prefixes is required: network %s has no address space to take subnet %s from", name, subnetName)
 				}
-				sp = []string{strings.Split(space.AddressPrefixes[0], "/")[0] + "/24"}
+				first, err := netip.ParsePrefix(strings.TrimSpace(space.AddressPrefixes[0]))
+				if err != nil {
+					return nil, fmt.Errorf("--address-prefixes: %w", err)
+				}
+				// A /24 as az takes, or the whole space when it is
+				// smaller (a /26 network had a /24 subnet outside it);
+				// for IPv6 a /64, the size of an Azure IPv6 subnet (it
+				// was fd00:7::/24 of fd00:7::/48).
+				bits := 24
+				if first.Addr().Is6() {
+					bits = 64
+				}
+				sp = []string{netip.PrefixFrom(first.Addr(), max(bits, first.Bits())).Masked().String()}
 			}
 			// A subnet of that name is updated, not added beside it (the
 			// API refuses two of one name); it keeps its other properties.

@@ -80,6 +80,33 @@ func TestVnetCreateSubnetPrefixesWithoutName(t *testing.T) {
 	}
 }
 
+// vnet create --subnet-name without --subnet-prefixes takes a subnet that
+// fits the space: the whole of a space smaller than /24 (a /26 network got
+// a /24 subnet outside it, which the API refused), and a /64 of an IPv6
+// space (fd00:7::/48 got fd00:7::/24, not a prefix of it).
+func TestVnetCreateDefaultSubnetFitsTheSpace(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	for _, tc := range []struct{ space, want string }{
+		{"10.7.0.0/16", "10.7.0.0/24"},
+		{"10.7.0.0/26", "10.7.0.0/26"},
+		{"10.8.0.0/30", "10.8.0.0/30"},
+		{"fd00:7::/48", "fd00:7::/64"},
+	} {
+		name := strings.NewReplacer(".", "-", ":", "-", "/", "-").Replace(tc.space)
+		code, out, errOut := vnetgw(t, "vnet", "create", "-g", "rg", "-n", name, "--address-prefixes", tc.space, "--subnet-name", "default")
+		if code != 0 {
+			t.Errorf("vnet create %s --subnet-name default: exit %d\n%s%s", tc.space, code, out, errOut)
+			continue
+		}
+		var v arm.VirtualNetwork
+		mustJSON(t, &v, "vnet", "show", "-g", "rg", "-n", name)
+		if len(v.Properties.Subnets) != 1 || v.Properties.Subnets[0].Properties.AddressPrefix != tc.want {
+			t.Errorf("%s: subnets %+v, want default %s", tc.space, v.Properties.Subnets, tc.want)
+		}
+	}
+}
+
 // vnet-gateway create refuses point-to-site authentication flags without
 // the point-to-site configuration they belong to (the gateway was made
 // without them, silently).
