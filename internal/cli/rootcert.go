@@ -79,13 +79,29 @@ func certCommands(g *globals) []*cobra.Command {
 				return errors.New("--thumbprint is required")
 			}
 			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
+				// One of that name is replaced, as root-cert create does
+				// (a second was added beside it).
+				vc.VPNClientRevokedCertificates = slices.DeleteFunc(vc.VPNClientRevokedCertificates, func(r arm.VPNClientRevokedCertficate) bool { return strings.EqualFold(r.Name, name) })
 				vc.VPNClientRevokedCertificates = append(vc.VPNClientRevokedCertificates, arm.VPNClientRevokedCertficate{Name: name,
 					Properties: arm.VPNClientRevokedCertificateProperties{Thumbprint: thumbprint}})
 				return nil
 			})
 		}})
 	revokedCreate.Flags().StringVar(&thumbprint, "thumbprint", "", "SHA-1 thumbprint of the client certificate, hex")
-	revoked.AddCommand(revokedCreate)
+	// az's revoked-cert delete: a certificate revoked by mistake could not
+	// be let in again from the CLI.
+	revokedDelete := common(&cobra.Command{Use: "delete", Short: "Let a revoked client certificate in again", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
+				n := len(vc.VPNClientRevokedCertificates)
+				vc.VPNClientRevokedCertificates = slices.DeleteFunc(vc.VPNClientRevokedCertificates, func(r arm.VPNClientRevokedCertficate) bool { return strings.EqualFold(r.Name, name) })
+				if len(vc.VPNClientRevokedCertificates) == n {
+					return fmt.Errorf("no revoked certificate %q", name)
+				}
+				return nil
+			})
+		}})
+	revoked.AddCommand(revokedCreate, revokedDelete)
 	return []*cobra.Command{root, revoked}
 }
 

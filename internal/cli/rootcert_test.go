@@ -138,3 +138,35 @@ func TestVPNClientGenerateOutput(t *testing.T) {
 		t.Errorf("-o table: %q, want the URL on its line", out)
 	}
 }
+
+// revoked-cert has az's delete, which lets a revoked certificate in again
+// (a certificate revoked by mistake stayed so), and create of a name that
+// is revoked already replaces it (it added a second of that name).
+func TestRevokedCertCreateAndDelete(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	revoked := func() []string {
+		t.Helper()
+		var gw arm.VirtualNetworkGateway
+		mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+		var out []string
+		for _, r := range gw.Properties.VPNClientConfiguration.VPNClientRevokedCertificates {
+			out = append(out, r.Name+" "+r.Properties.Thumbprint)
+		}
+		return out
+	}
+	rc := []string{"vnet-gateway", "revoked-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "lost", "--thumbprint"}
+	must(t, append(rc, "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4")...)
+	must(t, append(rc, "b1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4")...)
+	if got := revoked(); len(got) != 1 || !strings.HasPrefix(strings.ToLower(got[0]), "lost b1b2") {
+		t.Errorf("after create twice: %q, want lost with the second thumbprint", got)
+	}
+	must(t, "vnet-gateway", "revoked-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "lost")
+	if got := revoked(); len(got) != 0 {
+		t.Errorf("after delete: %q, want none", got)
+	}
+	code, out, errOut := vnetgw(t, "vnet-gateway", "revoked-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "lost")
+	if code == 0 || strings.TrimSpace(errOut) != `error: no revoked certificate "lost"` {
+		t.Errorf("delete again: exit %d, want no revoked certificate \"lost\"\n%s%s", code, out, errOut)
+	}
+}
