@@ -249,6 +249,20 @@ func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), bo
 				return err
 			}
 			ctx := cmd.Context()
+			if loc == "" {
+				// One that exists keeps its location: run again without
+				// -l, one made in another location than its group's was
+				// refused ("its location cannot change").
+				var cur struct {
+					Location string `json:"location"`
+				}
+				switch err := c.Get(ctx, id, &cur); {
+				case err == nil:
+					loc = cur.Location
+				case !client.IsNotFound(err):
+					return err
+				}
+			}
 			if loc, err = g.location(ctx, c, rg, loc); err != nil {
 				return err
 			}
@@ -272,7 +286,7 @@ func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), bo
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name")
-	cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: the resource group's)")
+	cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: its own for an existing one, else the resource group's)")
 	noWait(cmd)
 	flags(cmd)
 	return cmd

@@ -539,3 +539,39 @@ func TestGatewayCreateDefaultSiteOff(t *testing.T) {
 		t.Errorf(`--gateway-default-site "": default site %+v, want none`, s)
 	}
 }
+
+// create run again without -l on a resource made in another location
+// than its group's keeps the resource's location: it took the group's,
+// and the API refused the change ("its location cannot change").
+func TestCreateAgainKeepsLocation(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	for _, tc := range []struct{ first, again []string }{
+		{[]string{"vnet", "create", "-g", "rg", "-n", "east", "-l", "eastus", "--address-prefixes", "10.70.0.0/16"},
+			[]string{"vnet", "create", "-g", "rg", "-n", "east", "--dns-servers", "10.70.0.53"}},
+		{[]string{"local-gateway", "create", "-g", "rg", "-n", "east", "-l", "eastus", "--gateway-ip-address", "127.0.0.70", "--local-address-prefixes", "192.168.70.0/24"},
+			[]string{"local-gateway", "create", "-g", "rg", "-n", "east", "--local-address-prefixes", "192.168.71.0/24"}},
+		{[]string{"public-ip", "create", "-g", "rg", "-n", "east", "-l", "eastus"},
+			[]string{"public-ip", "create", "-g", "rg", "-n", "east", "--sku", "Standard"}},
+		{[]string{"route-table", "create", "-g", "rg", "-n", "east", "-l", "eastus"},
+			[]string{"route-table", "create", "-g", "rg", "-n", "east", "--disable-bgp-route-propagation"}},
+	} {
+		must(t, tc.first...)
+		if code, out, errOut := vnetgw(t, tc.again...); code != 0 {
+			t.Errorf("vnetgw %s: exit %d\n%s%s", strings.Join(tc.again, " "), code, out, errOut)
+			continue
+		}
+		var r arm.Resource
+		mustJSON(t, &r, tc.first[0], "show", "-g", "rg", "-n", "east")
+		if r.Location != "eastus" {
+			t.Errorf("%s: location %q after create again, want eastus", tc.first[0], r.Location)
+		}
+	}
+	// A new one still takes its group's.
+	must(t, "vnet", "create", "-g", "rg", "-n", "west", "--address-prefixes", "10.71.0.0/16")
+	var r arm.Resource
+	mustJSON(t, &r, "vnet", "show", "-g", "rg", "-n", "west")
+	if r.Location != "westeurope" {
+		t.Errorf("a new network's location %q, want the group's westeurope", r.Location)
+	}
+}
