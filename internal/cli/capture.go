@@ -50,7 +50,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 	var sasURL, file string
 	stop := &cobra.Command{
 		Use:   "stop",
-		Short: "Stop the capture; print where the pcap file is (and save it with --output-file)",
+		Short: "Stop the capture; print where the pcap file is, a JSON string with -o json (and save it with --output-file)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sasURL != "" && file != "" {
@@ -73,8 +73,13 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 					return err
 				}
 			}
-			fmt.Fprintln(g.stdout, u)
-			return nil
+			// A JSON string with -o json, as vpn-client generate prints
+			// its URL (it was bare, which a JSON reader refused).
+			if g.output == "table" {
+				_, err := fmt.Fprintln(g.stdout, u)
+				return err
+			}
+			return g.print(u, nil)
 		},
 	}
 	stop.Flags().StringVar(&sasURL, "sas-url", "", "a storage container's URL with its SAS token: the capture is uploaded there (Put Blob); default: served by vnetgw for an hour")

@@ -1,8 +1,10 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -50,4 +52,25 @@ func TestOutputFileOverLooseFile(t *testing.T) {
 	must(t, "vnet-gateway", "packet-capture", "start", "-g", "rg", "-n", "gw")
 	must(t, "vnet-gateway", "packet-capture", "stop", "-g", "rg", "-n", "gw", "--output-file", pcap)
 	assertPrivate(t, "packet-capture stop --output-file", pcap)
+}
+
+// packet-capture stop prints where the capture is as a JSON string with
+// -o json (the default), and bare with -o table: it printed it bare with
+// either.
+func TestPacketCaptureStopOutput(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	for _, o := range []string{"json", "table"} {
+		must(t, "vnet-gateway", "packet-capture", "start", "-g", "rg", "-n", "gw")
+		out := must(t, "vnet-gateway", "packet-capture", "stop", "-g", "rg", "-n", "gw", "-o", o)
+		u := strings.TrimSpace(out)
+		if o == "json" {
+			if err := json.Unmarshal([]byte(out), &u); err != nil {
+				t.Errorf("-o json: %v\n%s", err, out)
+			}
+		}
+		if !strings.HasPrefix(u, "https://") {
+			t.Errorf("-o %s: %q, want the capture's URL", o, out)
+		}
+	}
 }
