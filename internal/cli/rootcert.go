@@ -167,11 +167,11 @@ var policyColumns = []column{col("IkeEncryption", "ikeEncryption"), col("IkeInte
 // policyFlags are az's flags of a custom IPsec/IKE policy.
 func policyFlags(f *pflag.FlagSet, pol *arm.IPsecPolicy) {
 	f.StringVar(&pol.IKEEncryption, "ike-encryption", "", "IKE encryption: AES128, AES192, AES256, GCMAES128, GCMAES256")
-	f.StringVar(&pol.IKEIntegrity, "ike-integrity", "", "IKE integrity (PRF): SHA256, SHA384, GCMAES128, GCMAES256")
-	f.StringVar(&pol.DHGroup, "dh-group", "", "IKE Diffie-Hellman group: DHGroup14, DHGroup2048, ECP256, ECP384")
+	f.StringVar(&pol.IKEIntegrity, "ike-integrity", "", "IKE integrity (PRF): SHA1, SHA256, SHA384, GCMAES128, GCMAES256")
+	f.StringVar(&pol.DHGroup, "dh-group", "", "IKE Diffie-Hellman group: DHGroup14, DHGroup2048, ECP256, ECP384, and the weak DHGroup2, DHGroup24")
 	f.StringVar(&pol.IPsecEncryption, "ipsec-encryption", "", "ESP encryption: AES128, AES192, AES256, GCMAES128, GCMAES192, GCMAES256")
-	f.StringVar(&pol.IPsecIntegrity, "ipsec-integrity", "", "ESP integrity: SHA256, GCMAES128, GCMAES192, GCMAES256")
-	f.StringVar(&pol.PFSGroup, "pfs-group", "None", "PFS group of child SAs: None, PFS14, PFS2048, ECP256, ECP384")
+	f.StringVar(&pol.IPsecIntegrity, "ipsec-integrity", "", "ESP integrity: SHA1, SHA256, GCMAES128, GCMAES192, GCMAES256")
+	f.StringVar(&pol.PFSGroup, "pfs-group", "None", "PFS group of child SAs: None, PFS14, PFS2048, ECP256, ECP384, PFSMM (the IKE group), and the weak PFS2, PFS24")
 	f.Int32Var(&pol.SALifeTimeSeconds, "sa-lifetime", 27000, "child SA lifetime, seconds")
 	f.Int32Var(&pol.SADataSizeKilobytes, "sa-max-size", 102400000, "child SA lifetime, kilobytes")
 }
