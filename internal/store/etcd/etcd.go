@@ -51,13 +51,30 @@ func Dial(endpoints []string, tlsConfig *tls.Config, timeout time.Duration) (*cl
 	}
 	// clientv3.New does not wait for a connection; a status call does, so
 	// that a wrong endpoint is reported at start and not at the first write.
+	// Any member that answers will do (the client moves among them): a node
+	// starts while one member of a three-member etcd is down.
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	if _, err := cli.Status(ctx, endpoints[0]); err != nil {
-		cli.Close()
-		return nil, fmt.Errorf("etcd %s did not answer within %s: %w", strings.Join(endpoints, ","), timeout, err)
+	answers := make(chan error, len(endpoints))
+	for _, ep := range endpoints {
+		go func() {
+			_, err := cli.Status(ctx, ep)
+			answers <- err
+		}()
 	}
-	return cli, nil
+	var errs []error
+	for range endpoints {
+		if err := <-answers; err != nil {
+			errs = append(errs, err)
+		} else {
+			cancel() // the others need not answer
+		}
+	}
+	if len(errs) < len(endpoints) {
+		return cli, nil
+	}
+	cli.Close()
+	return nil, fmt.Errorf("etcd %s did not answer within %s: %w", strings.Join(endpoints, ","), timeout, errors.Join(errs...))
 }
 
 // TLSConfig returns the TLS configuration of a client of etcd: the CA

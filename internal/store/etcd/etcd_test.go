@@ -78,6 +78,33 @@ func TestWatchOfCompactedHistory(t *testing.T) {
 	}
 }
 
+// A node starts while one of the etcd members it is given is down (a
+// three-member etcd keeps serving without it), and its writes go to the
+// member that answers; only when none answers is the start refused.
+func TestDialWithAMemberDown(t *testing.T) {
+	e := etcdtest.Start(t)
+	const down = "http://127.96.0.1:17801" // nothing listens there
+	cli, err := etcd.Dial([]string{down, e.Endpoint}, nil, 5*time.Second)
+	if err != nil {
+		t.Fatalf("the first member down, the second up: %v", err)
+	}
+	defer cli.Close()
+	s := etcd.New(cli, "/dial/", etcd.Options{})
+	defer s.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("v"))}); err != nil {
+		t.Fatalf("write with the first member down: %v", err)
+	}
+	if kv, err := s.Get(ctx, "k"); err != nil || string(kv.Value) != "v" {
+		t.Fatalf("Get = %q, %v", kv.Value, err)
+	}
+	if cli, err := etcd.Dial([]string{down, "http://127.96.0.2:17802"}, nil, time.Second); err == nil {
+		cli.Close()
+		t.Fatal("no member answers, and Dial succeeded")
+	}
+}
+
 // An etcd that asks for client certificates (etcd --client-cert-auth)
 // refuses a client without one and serves one with the certificate its CA
 // issued: the state, shared keys included, never crosses the wire in
