@@ -530,10 +530,10 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	}
 	lease, ttl := grant.ID, time.Duration(grant.TTL)*time.Second
 	kctx, stopKeepAlive := context.WithCancel(ctx)
-	var renewing sync.WaitGroup
+	var helpers sync.WaitGroup // the renewals and the reads of the cluster again
 	defer func() {
 		stopKeepAlive()
-		renewing.Wait()
+		helpers.Wait()
 		n.mu.Lock()
 		n.lease, n.fenced = 0, false
 		n.bump()
@@ -545,7 +545,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		cancel()
 	}()
 	renewals := make(chan renewal, 8)
-	renewing.Go(func() { n.renew(kctx, &renewing, lease, ttl, renewals) })
+	helpers.Go(func() { n.renew(kctx, &helpers, lease, ttl, renewals) })
 	renewed := granting
 	key := n.opts.Prefix + prefixNodes + n.opts.Name
 	resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
@@ -580,6 +580,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	}
 	wch, stopWatch := watch(get.Header.Revision + 1)
 	defer func() { stopWatch() }()
+	var reread <-chan *clientv3.GetResponse // while the cluster is read again
 	for {
 		select {
 		case <-ctx.Done():
@@ -619,21 +620,15 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 			if err := resp.Err(); err != nil {
 				// The watch cannot go on (after a reconnect, its revision
 				// was compacted): the node stays a member, reads the
-				// cluster again and watches from there. Leaving would
-				// release every VNet it has not stopped yet.
+				// cluster again, until a read succeeds, and watches from
+				// there. Leaving would revoke the lease, and another node
+				// would start at once the VNets this one has not stopped
+				// yet; meanwhile the lease, renewed or not, decides, and
+				// no other node can take a VNet that this one claims.
 				stopWatch()
+				wch = nil
 				n.log.Info("reading the cluster again", "watch", err)
-				rctx, cancel := context.WithTimeout(ctx, ttl/3)
-				get, gerr := n.cli.Get(rctx, n.opts.Prefix, clientv3.WithPrefix())
-				cancel()
-				if gerr != nil {
-					return fmt.Errorf("watch: %w; reading the cluster again: %v", err, gerr)
-				}
-				n.mu.Lock()
-				n.loadLocked(get.Kvs)
-				n.bump()
-				n.mu.Unlock()
-				wch, stopWatch = watch(get.Header.Revision + 1)
+				reread = n.reread(kctx, &helpers, ttl/3)
 				continue
 			}
 			n.mu.Lock()
@@ -642,8 +637,43 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 			}
 			n.bump()
 			n.mu.Unlock()
+		case get := <-reread:
+			reread = nil
+			n.mu.Lock()
+			n.loadLocked(get.Kvs)
+			n.bump()
+			n.mu.Unlock()
+			wch, stopWatch = watch(get.Header.Revision + 1)
 		}
 	}
+}
+
+// reread reads the cluster with a timeout of its own for each try, again
+// after a pause when a try fails, until one succeeds, which it sends, or
+// ctx ends.
+func (n *Node) reread(ctx context.Context, wg *sync.WaitGroup, timeout time.Duration) <-chan *clientv3.GetResponse {
+	out := make(chan *clientv3.GetResponse, 1)
+	wg.Go(func() {
+		for {
+			rctx, cancel := context.WithTimeout(ctx, timeout)
+			get, err := n.cli.Get(rctx, n.opts.Prefix, clientv3.WithPrefix())
+			cancel()
+			if err == nil {
+				out <- get
+				return
+			}
+			if ctx.Err() != nil {
+				return
+			}
+			n.log.Warn("reading the cluster again", "err", err)
+			select {
+			case <-time.After(timeout / 4):
+			case <-ctx.Done():
+				return
+			}
+		}
+	})
+	return out
 }
 
 // renewal is the outcome of one renewal of the lease and when it was

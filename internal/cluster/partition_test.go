@@ -9,6 +9,9 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+	"go.uber.org/zap"
+
 	"github.com/vnetgw/vnetgw/internal/cluster"
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
@@ -189,6 +192,64 @@ func TestSlowLinkNeverTwoNodes(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("b runs %d VNets %s after the cut", len(ob), time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
+
+// TestFailedReadKeepsMembership: a node whose watch of the cluster ends
+// and whose reads of the cluster then fail for a while (here answers
+// larger than its client takes; a slow or cut-off etcd member does the
+// same), while etcd renews its lease, stays a member and keeps running
+// its VNets, and no other node takes them; once a read succeeds it
+// follows the cluster again. It left the cluster, revoking its lease, so
+// that another node started at once the VNets its caller had not yet
+// been told to stop.
+func TestFailedReadKeepsMembership(t *testing.T) {
+	e := etcdtest.Start(t)
+	cliA, err := clientv3.New(clientv3.Config{Endpoints: []string{e.Endpoint}, DialTimeout: 5 * time.Second, Logger: zap.NewNop(),
+		MaxCallRecvMsgSize: 32 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cliA.Close()
+	var logA syncBuf
+	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: 2 * time.Second,
+		Logger: slog.New(slog.NewTextHandler(&logA, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
+		t.Fatalf("a runs %d", len(o))
+	}
+	b := join(t, e, "b")
+	defer b.Close()
+	direct := e.Client(t)
+	if _, err := direct.Put(context.Background(), "/c/big", strings.Repeat("x", 64<<10)); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if na, nb := len(a.Place(context.Background(), vnets)), len(b.Place(context.Background(), vnets)); na != len(vnets) || nb > 0 {
+			t.Fatalf("a runs %d VNets of %d, its lease renewed all along, b runs %d:\n%s", na, len(vnets), nb, logA.String())
+		}
+	}
+	if !strings.Contains(logA.String(), "reading the cluster again") {
+		t.Fatalf("a's watch did not end, the test tests nothing:\n%s", logA.String())
+	}
+	if _, err := direct.Delete(context.Background(), "/c/big"); err != nil {
+		t.Fatal(err)
+	}
+	// a follows the cluster again: a move asked for on b reaches it.
+	if err := b.Move(context.Background(), vnets[0], "b"); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		a.Place(context.Background(), vnets)
+		if b.Place(context.Background(), vnets)[vnets[0]] {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a move to b not done 15 s after a's reads succeed again:\n%s", logA.String())
 		}
 	}
 }
