@@ -23,6 +23,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/atomicfile"
@@ -115,7 +116,7 @@ func issueTLS(dir string, hosts []string) (tls.Certificate, error) {
 	}
 	certPath, keyPath := filepath.Join(dir, datadir.Cert), filepath.Join(dir, datadir.Key)
 	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil && c.Leaf != nil &&
-		time.Now().Add(24*time.Hour).Before(c.Leaf.NotAfter) && !slices.ContainsFunc(hosts, func(h string) bool { return c.Leaf.VerifyHostname(h) != nil }) &&
+		time.Now().Add(renewBefore).Before(c.Leaf.NotAfter) && !slices.ContainsFunc(hosts, func(h string) bool { return c.Leaf.VerifyHostname(h) != nil }) &&
 		c.Leaf.CheckSignatureFrom(ca) == nil {
 		return c, nil
 	}
@@ -159,6 +160,41 @@ func issueTLS(dir string, hosts []string) (tls.Certificate, error) {
 		return tls.Certificate{}, err
 	}
 	return tls.X509KeyPair(certPEM, keyPEM)
+}
+
+// renewBefore is how long before its end the API's certificate is
+// issued again.
+const renewBefore = 24 * time.Hour
+
+// apiCert serves the API's certificate that the data directory's CA
+// issued, and issues it again when it comes within renewBefore of its
+// end, so that a serve that runs for longer than the certificate's year
+// goes on answering its clients.
+type apiCert struct {
+	dir   string
+	hosts []string
+	log   *slog.Logger
+
+	mu   sync.Mutex // guards cert
+	cert *tls.Certificate
+}
+
+// get is the API server's tls.Config.GetCertificate.
+func (a *apiCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if leaf := a.cert.Leaf; leaf == nil || time.Now().Add(renewBefore).Before(leaf.NotAfter) {
+		return a.cert, nil
+	}
+	c, err := issueTLS(a.dir, a.hosts)
+	if err != nil {
+		// The old one serves until its end; the next handshake tries again.
+		a.log.Error("issue the API's certificate again", "err", err)
+		return a.cert, nil
+	}
+	a.log.Info("the API's certificate was issued again", "file", filepath.Join(a.dir, datadir.Cert), "until", c.Leaf.NotAfter.Format(time.RFC3339))
+	a.cert = &c
+	return a.cert, nil
 }
 
 func serial() *big.Int {

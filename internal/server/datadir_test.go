@@ -1,7 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -87,5 +97,75 @@ func TestMetricsDefaults(t *testing.T) {
 	defer s.close()
 	if c := s.cfg; c.MetricsInterval != time.Minute || c.MetricsRetention != 6*time.Hour || c.MetricsSave != 15*time.Minute {
 		t.Errorf("metrics every %s, kept %s, written every %s; want 1m, 6h, 15m", c.MetricsInterval, c.MetricsRetention, c.MetricsSave)
+	}
+}
+
+// TestAPICertificateRenewedWhileServing: the API's certificate, issued by
+// the data directory's CA for a year, is issued again when it comes
+// within a day of its end while serve runs, not only at a start: a serve
+// that ran for a year served an expired certificate, and every client
+// failed. Here the certificate found at start has a day and 8 s left.
+func TestAPICertificateRenewedWhileServing(t *testing.T) {
+	dir := t.TempDir()
+	ca, caKey, err := ensureCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	host := netip.MustParseAddr("127.96.0.1")
+	ends := time.Now().Add(24*time.Hour + 8*time.Second)
+	der, err := x509.CreateCertificate(rand.Reader, &x509.Certificate{SerialNumber: big.NewInt(1), NotBefore: time.Now().Add(-time.Hour), NotAfter: ends,
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		DNSNames: []string{"localhost"}, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback, host.AsSlice()}}, ca, &key.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, datadir.Cert), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, datadir.Key), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(context.Background(), Config{DataDir: dir, Listen: host.String() + ":0", PublicIPPool: "127.96.1.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	}()
+	roots := x509.NewCertPool()
+	roots.AddCert(ca)
+	served := func() *x509.Certificate {
+		t.Helper()
+		c, err := tls.Dial("tcp", s.listener.Addr().String(), &tls.Config{RootCAs: roots, ServerName: host.String()})
+		if err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0]
+	}
+	if c := served(); c.SerialNumber.Cmp(big.NewInt(1)) != 0 {
+		t.Fatalf("serve started more than 8 s after the certificate was made and issued another (until %s): the test tests nothing", c.NotAfter)
+	}
+	time.Sleep(time.Until(ends.Add(-24*time.Hour + 100*time.Millisecond)))
+	c := served()
+	if c.SerialNumber.Cmp(big.NewInt(1)) == 0 || c.NotAfter.Before(time.Now().AddDate(0, 11, 0)) {
+		t.Fatalf("a day before its end, the API serves a certificate until %s (serial %s), not a new one", c.NotAfter, c.SerialNumber)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, datadir.Cert)); err != nil || bytes.Contains(b, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})) {
+		t.Errorf("%s still holds the old certificate (%v): a restart would serve it", datadir.Cert, err)
 	}
 }

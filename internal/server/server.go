@@ -255,9 +255,13 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return u
 		}
 	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if !userCert {
+		tc = &tls.Config{GetCertificate: (&apiCert{dir: cfg.DataDir, hosts: hosts, log: cfg.Logger, cert: &cert}).get, MinVersion: tls.VersionTLS12}
+	}
 	s.http = &http.Server{
 		Handler:           api.New(ac),
-		TLSConfig:         &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		TLSConfig:         tc,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
