@@ -24,6 +24,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/atomicfile"
@@ -34,6 +35,25 @@ import (
 // secretFiles are the data directory's files that only the owner may
 // read: keys, the token, and the state (it holds pre-shared keys).
 var secretFiles = []string{datadir.CAKey, datadir.Key, datadir.Token, datadir.State}
+
+// guardDataDir refuses a data directory that others may write to (by its
+// mode, or as its owner: one made beforehand in /tmp by another user): they
+// could put their own admin-token, CA or endpoint file there, which serve
+// and the CLI would take (and the CLI send the token to their endpoint).
+// One that others may only read is taken: every secret in it is 0600.
+func guardDataDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return fmt.Errorf("data directory: %w", err)
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok && int(st.Uid) != os.Geteuid() {
+		return fmt.Errorf("data directory %s belongs to user %d, not to this serve's (%d): its owner may write to it, and put their own admin token, CA or endpoint there; give a --data-dir of this user's", dir, st.Uid, os.Geteuid())
+	}
+	if perm := fi.Mode().Perm(); perm&0o022 != 0 {
+		return fmt.Errorf("data directory %s has mode %04o: others may write to it, and put their own admin token, CA or endpoint there; make it owner-only (chmod 700 %s), or give another --data-dir", dir, perm, dir)
+	}
+	return nil
+}
 
 // guardSecrets makes each of the data directory's secret files that
 // others may read (a looser mode than 0600) 0600, with a warning naming

@@ -169,3 +169,56 @@ func TestAPICertificateRenewedWhileServing(t *testing.T) {
 		t.Errorf("%s still holds the old certificate (%v): a restart would serve it", datadir.Cert, err)
 	}
 }
+
+// TestDataDirOthersMayWriteRefused: serve refuses a data directory that
+// others may write to, by its mode or as its owner, before it writes
+// there: anyone could put an admin-token of theirs in it (taken as the
+// token), or a CA and an endpoint file (the CLI would send the token
+// there). One that others may only read is taken.
+func TestDataDirOthersMayWriteRefused(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		mode  os.FileMode
+		owner int // another user's uid (root only); 0: this one's
+		ok    bool
+	}{
+		{"owner only", 0o700, 0, true},
+		{"others read", 0o755, 0, true},
+		{"group writes", 0o770, 0, false},
+		{"everyone writes", 0o777, 0, false},
+		{"another user's", 0o755, 65534, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			if err := os.Mkdir(dir, 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Chmod(dir, tc.mode); err != nil {
+				t.Fatal(err)
+			}
+			if tc.owner != 0 {
+				if os.Geteuid() != 0 {
+					t.Skip("needs root, to give the directory to another user")
+				}
+				if err := os.Chown(dir, tc.owner, tc.owner); err != nil {
+					t.Fatal(err)
+				}
+			}
+			s, err := New(context.Background(), Config{DataDir: dir, Listen: "127.96.0.2:0", PublicIPPool: "127.96.2.0/24"})
+			if err == nil {
+				s.close()
+			}
+			switch {
+			case tc.ok && err != nil:
+				t.Fatalf("mode %04o refused: %v", tc.mode, err)
+			case !tc.ok && err == nil:
+				t.Fatalf("mode %04o, which others may write to, taken", tc.mode)
+			case !tc.ok && !strings.Contains(err.Error(), "may write"):
+				t.Errorf("the refusal does not say why: %v", err)
+			}
+			if entries, _ := os.ReadDir(dir); !tc.ok && len(entries) > 0 {
+				t.Errorf("refused, but %d files were written there first (%s, ...)", len(entries), entries[0].Name())
+			}
+		})
+	}
+}

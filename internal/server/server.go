@@ -143,6 +143,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
+	if err := guardDataDir(cfg.DataDir); err != nil {
+		return nil, err
+	}
 	// One serve per data directory, with bbolt or etcd alike: before
 	// anything in it is written (certificates, the endpoint file).
 	lock, err := lockDataDir(cfg.DataDir)
