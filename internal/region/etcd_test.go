@@ -164,3 +164,38 @@ func TestUnreachableEtcdAnswers(t *testing.T) {
 		t.Fatalf("a write with etcd cut off: %v after %s, want %s after about %s", err, time.Since(start).Round(time.Millisecond), arm.CodeServiceUnavailable, SyncTimeout)
 	}
 }
+
+// TestFullEtcdAnswersUnavailable: when etcd's database is at its quota
+// (its NOSPACE alarm: no write goes through, however small), a change
+// answers 503 ServiceUnavailable with etcd's reason; it was a 500
+// InternalServerError that said only to see vnetgw's log.
+func TestFullEtcdAnswersUnavailable(t *testing.T) {
+	e := etcdtest.StartWith(t, "--quota-backend-bytes", fmt.Sprint(2<<20))
+	ctx := context.Background()
+	st := etcd.New(e.Client(t), "/full/", etcd.Options{})
+	t.Cleanup(func() { st.Close() })
+	reg, err := Open(ctx, Config{Store: st, MaxTxnOps: 100, MaxTxnBytes: 1400 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	const sub, loc = "eeeeeeee-0000-0000-0000-0000000000e9", "westeurope"
+	if _, _, err := reg.PutGroup(ctx, arm.ResourceGroupID(sub, "before"), &arm.ResourceGroup{Location: loc}); err != nil {
+		t.Fatal(err)
+	}
+	direct := e.Client(t)
+	for i := 0; ; i++ {
+		if _, err := direct.Put(ctx, fmt.Sprintf("/other/%d", i), strings.Repeat("x", 256<<10)); err != nil {
+			t.Logf("etcd full after %d puts of 256 KiB: %v", i, err)
+			break
+		}
+		if i == 100 {
+			t.Fatal("etcd at a quota of 2 MiB took 25 MiB")
+		}
+	}
+	_, _, err = reg.PutGroup(ctx, arm.ResourceGroupID(sub, "after"), &arm.ResourceGroup{Location: loc})
+	var ae *arm.Error
+	if !errors.As(err, &ae) || ae.Code != arm.CodeServiceUnavailable || !strings.Contains(ae.Message, "space") {
+		t.Fatalf("a resource group on a full etcd: %v, want %s with etcd's reason", err, arm.CodeServiceUnavailable)
+	}
+}

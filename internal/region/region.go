@@ -254,6 +254,9 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		if errors.Is(err, store.ErrTooLarge) {
 			return nil, tooLarge(opBytes(ops), r.maxBytes)
 		}
+		if errors.Is(err, store.ErrUnavailable) {
+			return nil, arm.Errorf(arm.CodeServiceUnavailable, "%v; try again later", err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
 		}

@@ -28,6 +28,9 @@ var (
 	// ErrTooLarge means the store refused a transaction for its size;
 	// nothing was written.
 	ErrTooLarge = errors.New("transaction too large for the store")
+	// ErrUnavailable means the store takes no writes for now, whatever
+	// their size (etcd full or overloaded); nothing was written.
+	ErrUnavailable = errors.New("the store takes no writes")
 )
 
 // KeyValue is one key with its value and revisions.

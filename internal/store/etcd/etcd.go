@@ -241,12 +241,17 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		eops = append(eops, clientv3.OpPut(revKey, ""))
 	}
 	resp, err := s.kv.Txn(ctx).If(cmps...).Then(eops...).Commit()
-	if errors.Is(err, rpctypes.ErrRequestTooLarge) || status.Code(err) == codes.ResourceExhausted {
+	switch {
+	case errors.Is(err, rpctypes.ErrNoSpace), errors.Is(err, rpctypes.ErrTooManyRequests):
+		// etcd's database is at its quota (its NOSPACE alarm) or etcd
+		// is overloaded: gRPC's ResourceExhausted too, but no write
+		// goes through, however small.
+		return 0, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	case errors.Is(err, rpctypes.ErrRequestTooLarge) || status.Code(err) == codes.ResourceExhausted:
 		// Over the server's --max-request-bytes, or the client's
 		// largest message.
 		return 0, fmt.Errorf("%w: %v", store.ErrTooLarge, err)
-	}
-	if err != nil {
+	case err != nil:
 		return 0, err
 	}
 	if !resp.Succeeded {

@@ -48,7 +48,14 @@ func StartTLS(t testing.TB) *Etcd {
 	return start(t, true)
 }
 
-func start(t testing.TB, withTLS bool) *Etcd {
+// StartWith is Start with more of etcd's flags, such as
+// --quota-backend-bytes.
+func StartWith(t testing.TB, flags ...string) *Etcd {
+	t.Helper()
+	return start(t, false, flags...)
+}
+
+func start(t testing.TB, withTLS bool, flags ...string) *Etcd {
 	t.Helper()
 	bin, err := exec.LookPath("etcd")
 	if err != nil {
@@ -78,6 +85,7 @@ func start(t testing.TB, withTLS bool) *Etcd {
 		}
 	}
 	args = append(args, "--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint)
+	args = append(args, flags...)
 	e.cmd = exec.Command(bin, args...)
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
