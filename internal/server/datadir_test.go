@@ -9,8 +9,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
+	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -220,5 +223,55 @@ func TestDataDirOthersMayWriteRefused(t *testing.T) {
 				t.Errorf("refused, but %d files were written there first (%s, ...)", len(entries), entries[0].Name())
 			}
 		})
+	}
+}
+
+// TestStopCutsOffSlowRequests: a request still running 10 s after serve
+// is told to stop (here its body comes no further) has its connection
+// closed before the store closes, and serve ends without an error; Run
+// returned "context deadline exceeded", so that serve exited as failed
+// after a SIGTERM, with the request still reading from a closed store.
+func TestStopCutsOffSlowRequests(t *testing.T) {
+	dir := t.TempDir()
+	s, err := New(context.Background(), Config{DataDir: dir, Listen: "127.96.0.3:0", PublicIPPool: "127.96.3.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The request is under way once the API has it (not only its
+	// headers read: a request read while serve stops is not served).
+	started := make(chan struct{}, 1)
+	api := s.http.Handler
+	s.http.Handler = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		started <- struct{}{}
+		api.ServeHTTP(w, r)
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	token, err := os.ReadFile(s.TokenFile())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := tls.Dial("tcp", s.listener.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "PUT /subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/slow?api-version=2024-05-01 HTTP/1.1\r\nHost: x\r\n"+
+		"Authorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", strings.TrimSpace(string(token)))
+	<-started
+	cancel()
+	select {
+	case err := <-ran:
+		if err != nil {
+			t.Errorf("serve stopped with %v", err)
+		}
+	case <-time.After(60 * time.Second):
+		t.Fatal("serve has not stopped 60 s after it was told to")
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := c.Read(make([]byte, 512)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the slow request's connection is open after serve stopped: read %d bytes, %v", n, err)
 	}
 }
