@@ -2,7 +2,8 @@
 // in the same directory and a rename, so that a crash leaves the old file
 // or the new one, never half of one; and with the mode asked for, also
 // over a file that had a looser one (os.WriteFile keeps the old file's
-// mode, which may let others read a key).
+// mode, which may let others read a key). The file and its directory
+// are synced before Write returns.
 package atomicfile
 
 import (
@@ -42,5 +43,15 @@ func WriteFunc(path string, mode fs.FileMode, write func(io.Writer) error) error
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp.Name(), path)
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	// The rename is in the directory: synced too, the file is there after
+	// a power loss, not only its data somewhere (fsync(2)).
+	dir, err := os.Open(filepath.Dir(path))
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	return dir.Sync()
 }
