@@ -62,10 +62,8 @@ type peer struct {
 	// the last attempt, or after the last session ended.
 	retryAt time.Time
 	// selfHops counts the routes ignored for their NEXT_HOP, an address
-	// of the speaker's, since selfHopsLogged, when one was last logged:
-	// once a minute at most.
-	selfHops       int
-	selfHopsLogged time.Time
+	// of the speaker's: logged once a minute at most.
+	selfHops sparseLog
 }
 
 func newPeer(s *Speaker, cfg Peer) *peer {
@@ -719,7 +717,7 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 	// through its Import (NAT), as its prefixes are.
 	self := len(u.NLRI) > 0 && p.s.isOwn(p.cfg.imported(netip.PrefixFrom(u.NextHop, 32)).Addr())
 	if self {
-		p.selfHops += len(u.NLRI)
+		p.selfHops.count(len(u.NLRI))
 	}
 	for _, n := range u.NLRI {
 		if loop || self {
@@ -745,20 +743,12 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 // minute at most; the others are counted in the next line.
 func (p *peer) logSelfHops(nextHop netip.Addr) {
 	p.s.mu.Lock()
-	n := p.selfHops
-	log := n > 0 && time.Since(p.selfHopsLogged) >= selfHopsLogEvery
-	if log {
-		p.selfHops, p.selfHopsLogged = 0, time.Now()
-	}
+	n, log := p.selfHops.due()
 	p.s.mu.Unlock()
 	if log {
 		p.s.log.Warn("BGP routes with this speaker's address as their NEXT_HOP ignored", "peer", p.cfg.Addr, "next_hop", nextHop, "routes", n)
 	}
 }
-
-// selfHopsLogEvery is how often routes ignored for their NEXT_HOP are
-// logged at most, per peer.
-const selfHopsLogEvery = time.Minute
 
 // advertise sends what changed between what the peer was sent and want:
 // withdrawals, then announcements grouped by their attributes.

@@ -144,14 +144,11 @@ type Speaker struct {
 	peers  map[netip.Addr]*peer
 	closed bool
 	ls     []net.Listener
-	// refused counts the connections from addresses that are no peer
-	// since refusedLogged, when one was last logged: anyone in the VNet
-	// may connect, and is logged once a minute at most.
-	refused       int
-	refusedLogged time.Time
-	// acceptErrs counts the failed Accepts since acceptLogged, likewise.
-	acceptErrs   int
-	acceptLogged time.Time
+	// refused counts the connections from addresses that are no peer:
+	// anyone in the VNet may connect, and is logged once a minute at most.
+	refused sparseLog
+	// acceptErrs counts the failed Accepts, likewise.
+	acceptErrs sparseLog
 	// cands are the peers' routes by prefix (as imported), bestTab the
 	// best of each (table.go).
 	cands   map[netip.Prefix]map[cand]Route
@@ -160,9 +157,30 @@ type Speaker struct {
 	wg sync.WaitGroup
 }
 
-// refusedLogEvery is how often a connection from an address that is no
-// peer is logged at most; the others are counted in the next such line.
-const refusedLogEvery = time.Minute
+// sparseLog counts what is logged once a minute at most (logEvery), the
+// others counted in the next line: a refused connection, a failed Accept,
+// a route ignored for its NEXT_HOP. Its owner's lock guards it.
+type sparseLog struct {
+	n      int       // counted since the last line
+	logged time.Time // when the last line was logged
+}
+
+// logEvery is how often a sparseLog's line is logged at most.
+const logEvery = time.Minute
+
+// count counts k more.
+func (l *sparseLog) count(k int) { l.n += k }
+
+// due reports whether a line is logged now, and how many it counts: some
+// are counted and none was logged for logEvery. Then counting begins again.
+func (l *sparseLog) due() (n int, log bool) {
+	n = l.n
+	if n == 0 || time.Since(l.logged) < logEvery {
+		return n, false
+	}
+	l.n, l.logged = 0, time.Now()
+	return n, true
+}
 
 // New returns a speaker with nothing configured.
 func New(opts Options) *Speaker {
@@ -227,11 +245,8 @@ func (s *Speaker) Serve(l net.Listener) {
 			s.mu.Lock()
 			p := s.peers[ap.Addr().Unmap()]
 			if p == nil || s.closed {
-				s.refused++
-				n, log := s.refused, time.Since(s.refusedLogged) >= refusedLogEvery
-				if log {
-					s.refused, s.refusedLogged = 0, time.Now()
-				}
+				s.refused.count(1)
+				n, log := s.refused.due()
 				s.mu.Unlock()
 				if log {
 					s.log.Info("BGP connection from an address that is not a peer refused", "from", ap.Addr(), "refused", n)
@@ -258,11 +273,8 @@ func (s *Speaker) acceptFailed(l net.Listener, err error) bool {
 		s.mu.Unlock()
 		return false
 	}
-	s.acceptErrs++
-	n, log := s.acceptErrs, time.Since(s.acceptLogged) >= refusedLogEvery
-	if log {
-		s.acceptErrs, s.acceptLogged = 0, time.Now()
-	}
+	s.acceptErrs.count(1)
+	n, log := s.acceptErrs.due()
 	s.mu.Unlock()
 	if log {
 		s.log.Warn("BGP accept failed: trying again", "addr", l.Addr(), "failed", n, "err", err)
