@@ -254,17 +254,6 @@ func TestISAKMPLifetimeEnds(t *testing.T) {
 		pi.DPDInterval, pr.DPDInterval = -1, -1
 	})
 	shuttle(mi, mr, ri, rr, nil)
-	established := func(m *Manager) int {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		n := 0
-		for _, sa := range m.sas {
-			if sa.state == stEstablished {
-				n++
-			}
-		}
-		return n
-	}
 	if established(mi) != 1 || established(mr) != 1 {
 		t.Fatalf("not established: initiator %d ISAKMP SAs, responder %d", established(mi), established(mr))
 	}
@@ -438,6 +427,31 @@ func TestPeerMovedFollowsNATMapping(t *testing.T) {
 	}
 }
 
+// resealQuick2 returns the responder's quick mode message 2 msg with its
+// payloads edited, sealed again with the keys of the initiator mi's SA
+// (the responder's holds the same), and that SA; nil if msg answers no
+// quick mode mi began.
+func resealQuick2(t *testing.T, mi *Manager, msg []byte, edit func([]wire.Payload) []wire.Payload) ([]byte, *isakmpSA) {
+	t.Helper()
+	h, err := wire.ParseHeader(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mi.mu.Lock()
+	defer mi.mu.Unlock()
+	sa := mi.sas[h.ICookie]
+	q := sa.qms[h.MessageID]
+	if q == nil || !q.initiator {
+		return nil, nil
+	}
+	ps, _, err := sa.decrypt(h, msg, q.iv, q.ni)
+	if err != nil {
+		t.Fatal(err)
+	}
+	edited, _ := sa.encrypted(wire.ExchangeQuick, h.MessageID, q.iv, q.ni, edit(ps))
+	return edited, sa
+}
+
 // TestQuickMode2ShortNonce: a quick mode message 2 whose nonce is shorter
 // than 8 bytes (RFC 2409 §5) is refused: no child is installed.
 func TestQuickMode2ShortNonce(t *testing.T) {
@@ -447,31 +461,18 @@ func TestQuickMode2ShortNonce(t *testing.T) {
 		if fromI || msg[18] != wire.ExchangeQuick {
 			return false
 		}
-		// The responder's message 2, sealed again with a 4-byte nonce
-		// (the initiator's SA holds the same keys).
-		h, err := wire.ParseHeader(msg)
-		if err != nil {
-			t.Fatal(err)
-		}
-		mi.mu.Lock()
-		sa := mi.sas[h.ICookie]
-		q := sa.qms[h.MessageID]
-		if q == nil || !q.initiator {
-			mi.mu.Unlock()
+		// The responder's message 2, with a 4-byte nonce.
+		short, _ := resealQuick2(t, mi, msg, func(ps []wire.Payload) []wire.Payload {
+			for i := range ps {
+				if ps[i].Type == wire.PayloadNonce {
+					ps[i].Body = ps[i].Body[:4]
+				}
+			}
+			return ps
+		})
+		if short == nil {
 			return false
 		}
-		ps, _, err := sa.decrypt(h, msg, q.iv, q.ni)
-		if err != nil {
-			mi.mu.Unlock()
-			t.Fatal(err)
-		}
-		for i := range ps {
-			if ps[i].Type == wire.PayloadNonce {
-				ps[i].Body = ps[i].Body[:4]
-			}
-		}
-		short, _ := sa.encrypted(wire.ExchangeQuick, h.MessageID, q.iv, q.ni, ps)
-		mi.mu.Unlock()
 		tampered++
 		mi.handle(to, from, short)
 		return true

@@ -63,22 +63,11 @@ func TestRefusedQuickMode2EndsIt(t *testing.T) {
 					return false
 				}
 				done = true
-				// The responder's message 2, its payloads edited and
-				// sealed again (the initiator's SA holds the same keys).
-				h, err := wire.ParseHeader(msg)
-				if err != nil {
-					t.Fatal(err)
+				// The responder's message 2, its payloads edited.
+				edited, sa := resealQuick2(t, mi, msg, c.edit)
+				if edited == nil {
+					t.Fatal("the responder's quick mode message answers no quick mode of the initiator's")
 				}
-				mi.mu.Lock()
-				sa := mi.sas[h.ICookie]
-				q := sa.qms[h.MessageID]
-				ps, _, err := sa.decrypt(h, msg, q.iv, q.ni)
-				if err != nil {
-					mi.mu.Unlock()
-					t.Fatal(err)
-				}
-				edited, _ := sa.encrypted(wire.ExchangeQuick, h.MessageID, q.iv, q.ni, c.edit(ps))
-				mi.mu.Unlock()
 				peerSPI := onlyQuick(t, mr).spiIn
 				ri.take()
 				mi.handle(to, from, edited)

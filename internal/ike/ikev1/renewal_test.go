@@ -48,17 +48,7 @@ func TestReplacedSAGetsNoDPD(t *testing.T) {
 		}
 	})
 	shuttle(mi, mr, ri, rr, nil)
-	mi.mu.Lock()
-	if len(mi.sas) != 1 {
-		mi.mu.Unlock()
-		t.Fatalf("%d ISAKMP SAs after the first exchange, want 1", len(mi.sas))
-	}
-	var old *isakmpSA
-	for _, sa := range mi.sas {
-		old = sa
-	}
-	old.expires = time.Now() // phase 1 renewal at the next tick
-	mi.mu.Unlock()
+	old := renewSoon(t, mi)
 
 	// The new SA comes up and the children move to it by quick mode
 	// rekeys; the old SA stays while the replaced children linger on it.
@@ -147,6 +137,30 @@ func TestReplacedSAGetsNoDPD(t *testing.T) {
 	}
 }
 
+// renewSoon returns m's one ISAKMP SA, made to expire: its phase 1
+// renewal starts at m's next tick.
+func renewSoon(t *testing.T, m *Manager) *isakmpSA {
+	t.Helper()
+	sa := onlySA(t, m)
+	m.mu.Lock()
+	sa.expires = time.Now()
+	m.mu.Unlock()
+	return sa
+}
+
+// established counts m's established ISAKMP SAs.
+func established(m *Manager) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	n := 0
+	for _, sa := range m.sas {
+		if sa.state == stEstablished {
+			n++
+		}
+	}
+	return n
+}
+
 // activeChildren returns the children r's data path still has (installed,
 // not removed).
 func activeChildren(r *recorder) []ipsec.Child {
@@ -169,10 +183,7 @@ func activeChildren(r *recorder) []ipsec.Child {
 func TestSimultaneousRekeyAfterRenewal(t *testing.T) {
 	mi, mr, ri, rr := twoManagers(t, nil)
 	shuttle(mi, mr, ri, rr, nil)
-	old := onlySA(t, mi)
-	mi.mu.Lock()
-	old.expires = time.Now() // phase 1 renewal at the next tick
-	mi.mu.Unlock()
+	renewSoon(t, mi)
 
 	// Quick mode messages 1 wait until each side sent one: the two
 	// rekeys cross on the way.
@@ -271,13 +282,10 @@ func spiPairs(cs []ipsec.Child) []string {
 func TestReplacedSAExpires(t *testing.T) {
 	mi, mr, ri, rr := twoManagers(t, nil)
 	shuttle(mi, mr, ri, rr, nil)
-	old := onlySA(t, mi)
 	ri.mu.Lock()
 	childSPI := ri.children[0].In.SPI
 	ri.mu.Unlock()
-	mi.mu.Lock()
-	old.expires = time.Now() // phase 1 renewal at the next tick
-	mi.mu.Unlock()
+	old := renewSoon(t, mi)
 	// The renewal's main mode passes; every quick mode is lost.
 	var renewed *isakmpSA
 	for deadline := time.Now().Add(10 * time.Second); renewed == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -340,24 +348,10 @@ func TestReplacedSAExpires(t *testing.T) {
 func TestStatusListsChildOnce(t *testing.T) {
 	mi, mr, ri, rr := twoManagers(t, nil)
 	shuttle(mi, mr, ri, rr, nil)
-	old := onlySA(t, mi)
 	ri.mu.Lock()
 	childSPI := ri.children[0].In.SPI
 	ri.mu.Unlock()
-	mi.mu.Lock()
-	old.expires = time.Now() // phase 1 renewal at the next tick
-	mi.mu.Unlock()
-	established := func(m *Manager) int {
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		n := 0
-		for _, sa := range m.sas {
-			if sa.state == stEstablished {
-				n++
-			}
-		}
-		return n
-	}
+	old := renewSoon(t, mi)
 	for deadline := time.Now().Add(20 * time.Second); established(mi) < 2 || established(mr) < 2; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no phase 1 renewal: %+v / %+v", mi.Status(), mr.Status())
