@@ -60,29 +60,43 @@ func TestMovedClientFollowsConfiguration(t *testing.T) {
 	}
 }
 
-// TestReconnectWhenPoolFull: a client that connects again from a new
-// port with INITIAL_CONTACT when its stale connection holds the pool's
-// last address gets one: the stale connection is deleted first and gives
-// its address back.
-func TestReconnectWhenPoolFull(t *testing.T) {
-	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	// /30: two addresses to give, more clients allowed.
+// fullPool returns a gateway whose pool's two addresses (a /30; more
+// clients allowed) pki's client a, at clientAt(1), and bob hold.
+func fullPool(t *testing.T) (pki p2sPKI, g *p2sGateway, a *p2sClient) {
+	t.Helper()
+	pki = newPKI(t)
+	g = newP2SGateway(t, Config{})
 	if err := g.m.SetClients(pki.clients(g.hooks, netip.MustParsePrefix("10.9.0.0/30"), 10)); err != nil {
 		t.Fatal(err)
 	}
-	a := newP2SClient(t, g, clientAt(1))
+	a = newP2SClient(t, g, clientAt(1))
 	if _, addr := a.connect(pki.client); !addr.IsValid() {
 		t.Fatal("a got no address")
 	}
 	if _, addr := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root)); !addr.IsValid() {
 		t.Fatal("bob got no address")
 	}
+	return pki, g, a
+}
+
+// reconnect has pki's client connect to g again from another port at
+// clientAt(1), with INITIAL_CONTACT, and fails the test unless it gets an
+// address.
+func reconnect(t *testing.T, g *p2sGateway, pki p2sPKI) {
+	t.Helper()
 	again := newP2SClient(t, g, netip.AddrPortFrom(clientAt(1).Addr(), 4500))
-	ps, addr := again.connect(pki.client)
-	if !addr.IsValid() {
+	if ps, addr := again.connect(pki.client); !addr.IsValid() {
 		t.Errorf("the client reconnecting with INITIAL_CONTACT was refused: INTERNAL_ADDRESS_FAILURE=%v", notify(ps, wire.InternalAddressFailure) != nil)
 	}
+}
+
+// TestReconnectWhenPoolFull: a client that connects again from a new
+// port with INITIAL_CONTACT when its stale connection holds the pool's
+// last address gets one: the stale connection is deleted first and gives
+// its address back.
+func TestReconnectWhenPoolFull(t *testing.T) {
+	pki, g, a := fullPool(t)
+	reconnect(t, g, pki)
 	time.Sleep(100 * time.Millisecond)
 	if !a.deletedByGW() {
 		t.Error("the stale connection was sent no Delete")
@@ -93,15 +107,7 @@ func TestReconnectWhenPoolFull(t *testing.T) {
 // client's child SA (its byte or packet lifetime) reaches the client's
 // connection, which rekeys the child SA.
 func TestClientRekeysOnSoftExpiry(t *testing.T) {
-	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
-	cl := newP2SClient(t, g, clientAt(1))
-	if _, addr := cl.connect(pki.client); !addr.IsValid() {
-		t.Fatal("no address")
-	}
+	_, g, cl := connectedClient(t, 10)
 	chs := g.dp.list()
 	if len(chs) != 1 {
 		t.Fatalf("%d children", len(chs))
@@ -126,16 +132,7 @@ func TestClientRekeysOnSoftExpiry(t *testing.T) {
 // IKE_SA_INIT every 30 s held the address, a MaxClients slot and the
 // tunnel of every client that left, for good.
 func TestClientGoneWithHalfOpenSA(t *testing.T) {
-	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	// One client at most.
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 1)); err != nil {
-		t.Fatal(err)
-	}
-	cl := newP2SClient(t, g, clientAt(1))
-	if _, a := cl.connect(pki.client); a != poolAddr(1) {
-		t.Fatalf("got %v", a)
-	}
+	pki, g, cl := connectedClient(t, 1)    // one client at most
 	newP2SClient(t, g, clientAt(1)).init() // half-open, at the client's endpoint
 	cl.request(wire.Informational, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}})
 	waitFor(t, 2*time.Second, "the client that left to be gone", func() bool {
@@ -153,18 +150,7 @@ func TestClientGoneWithHalfOpenSA(t *testing.T) {
 // 7296 §2.3): the stale connection still gives its address back at once,
 // and the client connecting again gets it.
 func TestReconnectWhenPoolFullStaleBusy(t *testing.T) {
-	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, netip.MustParsePrefix("10.9.0.0/30"), 10)); err != nil {
-		t.Fatal(err)
-	}
-	a := newP2SClient(t, g, clientAt(1))
-	if _, addr := a.connect(pki.client); !addr.IsValid() {
-		t.Fatal("a got no address")
-	}
-	if _, addr := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root)); !addr.IsValid() {
-		t.Fatal("bob got no address")
-	}
+	pki, g, _ := fullPool(t)
 	var stale *conn
 	for _, s := range g.m.Clients() {
 		if s.Remote == clientAt(1) {
@@ -184,11 +170,7 @@ func TestReconnectWhenPoolFullStaleBusy(t *testing.T) {
 	if !started {
 		t.Fatal("no liveness check started on the stale connection")
 	}
-	again := newP2SClient(t, g, netip.AddrPortFrom(clientAt(1).Addr(), 4500))
-	ps, addr := again.connect(pki.client)
-	if !addr.IsValid() {
-		t.Errorf("the client reconnecting with INITIAL_CONTACT was refused: INTERNAL_ADDRESS_FAILURE=%v", notify(ps, wire.InternalAddressFailure) != nil)
-	}
+	reconnect(t, g, pki)
 }
 
 // respond returns the client's response to the gateway's request id of
@@ -222,15 +204,7 @@ func (cl *p2sClient) respond(exch wire.ExchangeType, id uint32, ps []wire.Payloa
 // disconnecting gone clients, which answer nothing, waited 2 s for each.
 // The Delete follows the answer.
 func TestDisconnectClientWithRequestOutstanding(t *testing.T) {
-	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
-	cl := newP2SClient(t, g, clientAt(1))
-	if _, addr := cl.connect(pki.client); addr != poolAddr(1) {
-		t.Fatalf("got %v", addr)
-	}
+	_, g, cl := connectedClient(t, 10)
 	c := g.m.conn(g.m.Clients()[0].Name)
 	var dpd uint32
 	started := false

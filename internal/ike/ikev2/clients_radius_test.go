@@ -116,18 +116,19 @@ func mppe(key, secret []byte, reqAuth [16]byte) []byte {
 	return out
 }
 
-// radiusConnect runs a client through EAP relayed to f with EAP identity
-// user and IKE identity idi; it returns the final answer.
-func radiusConnect(t *testing.T, cl *p2sClient, f *fakeRADIUS, idi Identity, user string, initialContact bool) []wire.Payload {
+// beginEAP starts cl's connection as an EAP user of IKE identity id
+// (its IKE_AUTH without AUTH, RFC 7296 §2.16), asking for an address and a
+// child of ESP SPI spi, and returns the gateway's first EAP request.
+func beginEAP(t *testing.T, cl *p2sClient, id *wire.ID, initialContact bool, spi []byte) ppp.EAP {
 	t.Helper()
 	cl.init()
 	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
-	ps := []wire.Payload{idi.payload(false)}
+	ps := []wire.Payload{id}
 	if initialContact {
 		ps = append(ps, &wire.Notify{NotifyType: wire.InitialContact})
 	}
 	ps = append(ps, &wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}}},
-		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 1, 2, 3}, false),
+		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), spi, false),
 		tsPayload(false, any4), tsPayload(true, any4))
 	resp := cl.request(wire.IKEAuth, ps)
 	p, ok := find[*wire.EAP](resp)
@@ -135,6 +136,14 @@ func radiusConnect(t *testing.T, cl *p2sClient, f *fakeRADIUS, idi Identity, use
 		t.Fatalf("no EAP: %v", resp)
 	}
 	m, _ := ppp.ParseEAP(p.Data)
+	return m
+}
+
+// radiusConnect runs a client through EAP relayed to f with EAP identity
+// user and IKE identity idi; it returns the final answer.
+func radiusConnect(t *testing.T, cl *p2sClient, f *fakeRADIUS, idi Identity, user string, initialContact bool) []wire.Payload {
+	t.Helper()
+	m := beginEAP(t, cl, idi.payload(false), initialContact, []byte{0x10, 1, 2, 3})
 	m, _ = cl.eapRequest(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte(user)})
 	if m.Code != ppp.EAPRequest {
 		t.Fatalf("after identity: %+v", m)
@@ -199,14 +208,7 @@ func TestClientsWhileRadiusWaits(t *testing.T) {
 	// Reauthentication (strongSwan's make-before-break) from the same
 	// endpoint; the RADIUS server is slow.
 	re := newP2SClient(t, g, clientAt(1))
-	re.init()
-	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
-	resp := re.request(wire.IKEAuth, []wire.Payload{idi.payload(false),
-		&wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}}},
-		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 1, 2, 4}, false),
-		tsPayload(false, any4), tsPayload(true, any4)})
-	p, _ := find[*wire.EAP](resp)
-	m, _ := ppp.ParseEAP(p.Data)
+	m := beginEAP(t, re, idi.payload(false), false, []byte{0x10, 1, 2, 4})
 	f.silent.Store(true)
 	g.m.HandlePacket(p2sGW, re.addr, re.seal(wire.IKEAuth, re.nextID,
 		[]wire.Payload{&wire.EAP{Data: ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte("alice")}.Append(nil)}}))
@@ -243,17 +245,7 @@ func TestStaleClientWaitingForRadiusEnds(t *testing.T) {
 	// A second IKE SA at the stale connection's endpoint waits for a
 	// RADIUS server that does not answer.
 	re := newP2SClient(t, g, clientAt(1))
-	re.init()
-	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
-	resp := re.request(wire.IKEAuth, []wire.Payload{dnOf(pki.client).payload(false),
-		&wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}}},
-		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 1, 2, 4}, false),
-		tsPayload(false, any4), tsPayload(true, any4)})
-	p, ok := find[*wire.EAP](resp)
-	if !ok {
-		t.Fatalf("no EAP: %v", resp)
-	}
-	m, _ := ppp.ParseEAP(p.Data)
+	m := beginEAP(t, re, dnOf(pki.client).payload(false), false, []byte{0x10, 1, 2, 4})
 	f.silent.Store(true)
 	asked := f.received.Load()
 	g.m.HandlePacket(p2sGW, re.addr, re.seal(wire.IKEAuth, re.nextID,
@@ -285,18 +277,8 @@ func TestRadiusDownIsNoRefusal(t *testing.T) {
 	t.Cleanup(func() { radius.Tries, radius.Timeout, radius.Wait = oldTries, oldTimeout, oldWait })
 	g, f := radiusGateway(t)
 	cl := newP2SClient(t, g, clientAt(1))
-	cl.init()
-	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
 	idi := IPIdentity(netip.MustParseAddr("192.168.1.10"))
-	resp := cl.request(wire.IKEAuth, []wire.Payload{idi.payload(false),
-		&wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address}}},
-		saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), []byte{0x10, 1, 2, 3}, false),
-		tsPayload(false, any4), tsPayload(true, any4)})
-	p, ok := find[*wire.EAP](resp)
-	if !ok {
-		t.Fatalf("no EAP: %v", resp)
-	}
-	m, _ := ppp.ParseEAP(p.Data)
+	m := beginEAP(t, cl, idi.payload(false), false, []byte{0x10, 1, 2, 3})
 	f.silent.Store(true)
 	id := cl.nextID
 	req := cl.seal(wire.IKEAuth, id, []wire.Payload{&wire.EAP{Data: ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte("alice")}.Append(nil)}})

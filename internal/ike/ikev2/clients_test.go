@@ -204,6 +204,23 @@ type p2sClient struct {
 	behind netip.AddrPort
 }
 
+// connectedClient returns a gateway that takes maxClients certificate
+// clients, and a client of pki's connected to it at its pool's first
+// address.
+func connectedClient(t *testing.T, maxClients int) (p2sPKI, *p2sGateway, *p2sClient) {
+	t.Helper()
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, maxClients)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	if _, addr := cl.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("the first client got %v, want %v", addr, poolAddr(1))
+	}
+	return pki, g, cl
+}
+
 // clientIKE is what test clients propose for the IKE SA.
 const clientIKE = "aes256gcm16-prfsha256-x25519"
 
@@ -1361,15 +1378,7 @@ func TestClientsFull(t *testing.T) {
 // another client with the same certificate but without INITIAL_CONTACT
 // leaves it be.
 func TestClientConnectsAgain(t *testing.T) {
-	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
-	old := newP2SClient(t, g, clientAt(1))
-	if _, addr := old.connect(pki.client); addr != poolAddr(1) {
-		t.Fatalf("got %v", addr)
-	}
+	pki, g, old := connectedClient(t, 10)
 
 	quiet := newP2SClient(t, g, clientAt(2))
 	quiet.init()
@@ -1964,15 +1973,7 @@ func must[T any](v T, err error) T {
 // with INITIAL_CONTACT: its stale connection, on its way out, does not
 // count; another client is refused.
 func TestClientReconnectsWhenFull(t *testing.T) {
-	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 1)); err != nil {
-		t.Fatal(err)
-	}
-	old := newP2SClient(t, g, clientAt(1))
-	if _, a := old.connect(pki.client); a != poolAddr(1) {
-		t.Fatalf("got %v", a)
-	}
+	pki, g, old := connectedClient(t, 1)
 	if ps, a := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root)); a.IsValid() || notify(ps, wire.InternalAddressFailure) == nil {
 		t.Fatalf("another client beyond MaxClients got %v (%v)", a, ps)
 	}
