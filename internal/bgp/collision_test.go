@@ -22,9 +22,8 @@ func TestCollisionLossLeavesNoError(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	n := startNode(t, a.String(), port, 0)
-	n.s.opts.ConnectRetry = time.Hour // one connection of the speaker's
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
+	// one connection of the speaker's
+	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
 
 	// The speaker's connection gets the peer's OPEN first: it is the one
 	// that waits for the peer's KEEPALIVE.

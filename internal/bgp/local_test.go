@@ -20,9 +20,7 @@ import (
 func TestIPv6LocalRefused(t *testing.T) {
 	a, b, c := netip.MustParseAddr("127.82.3.1"), netip.MustParseAddr("127.82.3.2"), netip.MustParseAddr("127.82.3.3")
 	port := freePort(t, a)
-	n := startNode(t, a.String(), port, 0)
-	n.s.opts.ConnectRetry = time.Hour
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{
+	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{
 		{Name: "v6", Addr: b, AS: 65002, Local: netip.MustParseAddr("fd00::1")},
 		{Name: "v4", Addr: c, AS: 65003},
 	}})

@@ -57,9 +57,7 @@ func TestNextHopSelfIgnored(t *testing.T) {
 func TestNextHopSelfThroughNAT(t *testing.T) {
 	a, b := netip.MustParseAddr("127.82.7.1"), netip.MustParseAddr("127.82.7.2")
 	port := freePort(t, a)
-	n := startNode(t, a.String(), port, 0)
-	n.s.opts.ConnectRetry = time.Hour
-	n.s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "raw", Addr: b, AS: 65002,
+	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Peers: []Peer{{Name: "raw", Addr: b, AS: 65002,
 		Import: []Mapping{{From: netip.MustParsePrefix("127.82.7.0/24"), To: netip.MustParsePrefix("172.31.7.0/24")}}}}})
 	p := dialRaw(t, n, b, port)
 	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: a, NLRI: pfxs("192.168.1.0/24")}.Append(nil, true)))

@@ -95,9 +95,8 @@ func rawSpeaker(t *testing.T, base string) (*node, netip.Addr, uint16) {
 	t.Helper()
 	a, b := netip.MustParseAddr(base+".1"), netip.MustParseAddr(base+".2")
 	port := freePort(t, a)
-	n := startNode(t, a.String(), port, 0)
-	n.s.opts.ConnectRetry = time.Hour // the raw peer connects; the speaker waits
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: 65002}}})
+	// the raw peer connects; the speaker waits
+	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: 65002}}})
 	return n, b, port
 }
 

@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,6 +77,25 @@ func startNodeLC(t testing.TB, addr string, port uint16, hold time.Duration, lc 
 	n.s.Serve(l)
 	t.Cleanup(n.s.Close)
 	return n
+}
+
+// waitingNode starts a speaker at cfg.ID on port, its listener made by
+// lc, that dials each peer once at most (ConnectRetry an hour: the peers
+// connect, the speaker waits), and gives it cfg.
+func waitingNode(t testing.TB, port uint16, lc net.ListenConfig, cfg Config) *node {
+	t.Helper()
+	n := startNodeLC(t, cfg.ID.String(), port, 0, lc)
+	n.s.opts.ConnectRetry = time.Hour
+	n.s.Reconfig(cfg)
+	return n
+}
+
+// smallBuf sets a socket's buffer opt (syscall.SO_SNDBUF, SO_RCVBUF) to
+// 4 KiB: writes to a peer that reads slowly or not at all block soon.
+func smallBuf(opt int) func(_, _ string, rc syscall.RawConn) error {
+	return func(_, _ string, rc syscall.RawConn) error {
+		return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 4096) })
+	}
 }
 
 func pfxs(ss ...string) []netip.Prefix {

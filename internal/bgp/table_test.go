@@ -17,9 +17,7 @@ import (
 func TestImportedTwice(t *testing.T) {
 	a, pa := netip.MustParseAddr("127.0.60.1"), netip.MustParseAddr("127.0.60.2")
 	port := freePort(t, a)
-	n := startNode(t, a.String(), port, 0)
-	n.s.opts.ConnectRetry = time.Hour
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{
+	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{
 		{Name: "a", Addr: pa, AS: 65002, Import: []Mapping{{From: netip.MustParsePrefix("10.77.0.0/16"), To: netip.MustParsePrefix("172.31.0.0/16")}}},
 	}})
 	p := dialRaw(t, n, pa, port)
@@ -44,19 +42,12 @@ func TestStuckPeerHoldsUpNoOther(t *testing.T) {
 	port := freePort(t, sp)
 	// The speaker's sockets (accepted: the listener's) hold little
 	// unsent: its writes to a peer that does not read block soon.
-	small := func(opt int) func(_, _ string, rc syscall.RawConn) error {
-		return func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 4096) })
-		}
-	}
-	n := startNodeLC(t, sp.String(), port, 0, net.ListenConfig{Control: small(syscall.SO_SNDBUF)})
-	n.s.opts.ConnectRetry = time.Hour
-	n.s.Reconfig(Config{AS: 65515, ID: sp, Peers: []Peer{{Name: "f", Addr: feeder, AS: 65100}, {Name: "b", Addr: b, AS: 65003}, {Name: "c", Addr: c, AS: 65004}}})
+	n := waitingNode(t, port, net.ListenConfig{Control: smallBuf(syscall.SO_SNDBUF)}, Config{AS: 65515, ID: sp, Peers: []Peer{{Name: "f", Addr: feeder, AS: 65100}, {Name: "b", Addr: b, AS: 65003}, {Name: "c", Addr: c, AS: 65004}}})
 	f := dialRawAS(t, n, feeder, port, 65100)
 	// b reads everything and notes the prefixes it is sent.
 	bv := readAll(t, dialRawAS(t, n, b, port, 65003).c)
 	// c: a small receive buffer, and it never reads.
-	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(c, 0)), Control: small(syscall.SO_RCVBUF)}
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(c, 0)), Control: smallBuf(syscall.SO_RCVBUF)}
 	cc, err := d.Dial("tcp", netip.AddrPortFrom(sp, port).String())
 	if err != nil {
 		t.Fatal(err)
@@ -156,9 +147,7 @@ func (v *seen) wait(t *testing.T, n int) {
 func TestUpdatesFitInMessage(t *testing.T) {
 	sp, pa, pb := netip.MustParseAddr("127.0.90.1"), netip.MustParseAddr("127.0.90.2"), netip.MustParseAddr("127.0.90.3")
 	port := freePort(t, sp)
-	n := startNode(t, sp.String(), port, 0)
-	n.s.opts.ConnectRetry = time.Hour
-	n.s.Reconfig(Config{AS: 65515, ID: sp, Peers: []Peer{{Name: "a", Addr: pa, AS: 65002}, {Name: "b", Addr: pb, AS: 65003}}})
+	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: sp, Peers: []Peer{{Name: "a", Addr: pa, AS: 65002}, {Name: "b", Addr: pb, AS: 65003}}})
 	a := dialRawAS(t, n, pa, port, 65002)
 	var long []uint32
 	for i := range 419 {

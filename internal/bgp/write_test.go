@@ -78,19 +78,12 @@ func bigTable(t *testing.T, base string, hold uint16) (*node, *rawPeer, []netip.
 	t.Helper()
 	sp, b := netip.MustParseAddr(base+".1"), netip.MustParseAddr(base+".2")
 	port := freePort(t, sp)
-	small := func(opt int) func(_, _ string, rc syscall.RawConn) error {
-		return func(_, _ string, rc syscall.RawConn) error {
-			return rc.Control(func(fd uintptr) { syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, opt, 4096) })
-		}
-	}
-	n := startNodeLC(t, sp.String(), port, 0, net.ListenConfig{Control: small(syscall.SO_SNDBUF)})
-	n.s.opts.ConnectRetry = time.Hour
 	var networks []netip.Prefix
 	for i := range 30000 {
 		networks = append(networks, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i >> 8), byte(i), 0}), 24))
 	}
-	n.s.Reconfig(Config{AS: 65515, ID: sp, Networks: networks, Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
-	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(b, 0)), Control: small(syscall.SO_RCVBUF)}
+	n := waitingNode(t, port, net.ListenConfig{Control: smallBuf(syscall.SO_SNDBUF)}, Config{AS: 65515, ID: sp, Networks: networks, Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
+	d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(b, 0)), Control: smallBuf(syscall.SO_RCVBUF)}
 	c, err := d.Dial("tcp", netip.AddrPortFrom(sp, port).String())
 	if err != nil {
 		t.Fatal(err)
