@@ -480,21 +480,31 @@ func TestAzWalkthroughFlags(t *testing.T) {
 	}
 }
 
-// vnet-gateway create --asn 0 turns a gateway's BGP off, as local-gateway
-// create --asn 0 takes a site's away; it was taken and ignored, and BGP
-// could not be turned off from the CLI.
-func TestGatewayCreateASNZeroTurnsBGPOff(t *testing.T) {
+// gatewayToCreate starts a region with a group rg, a VNet hub with its
+// GatewaySubnet and a public IP address gw-ip, and returns the command
+// that creates (or changes) a gateway gw of both, to which flags are
+// appended, and a function that shows gw.
+func gatewayToCreate(t *testing.T) (create []string, show func() arm.VirtualNetworkGateway) {
+	t.Helper()
 	startRegion(t)
 	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
 	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
 	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
-	gw := []string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip"}
-	bgp := func() bool {
+	create = []string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip"}
+	return create, func() arm.VirtualNetworkGateway {
 		t.Helper()
 		var g arm.VirtualNetworkGateway
 		mustJSON(t, &g, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
-		return g.Properties.EnableBGP
+		return g
 	}
+}
+
+// vnet-gateway create --asn 0 turns a gateway's BGP off, as local-gateway
+// create --asn 0 takes a site's away; it was taken and ignored, and BGP
+// could not be turned off from the CLI.
+func TestGatewayCreateASNZeroTurnsBGPOff(t *testing.T) {
+	gw, show := gatewayToCreate(t)
+	bgp := func() bool { return show().Properties.EnableBGP }
 	must(t, append(gw, "--asn", "65020")...)
 	if !bgp() {
 		t.Fatal("--asn 65020 did not enable BGP")
@@ -514,18 +524,9 @@ func TestGatewayCreateASNZeroTurnsBGPOff(t *testing.T) {
 // and ignored, and the gateway kept sending Internet-bound traffic to the
 // site.
 func TestGatewayCreateDefaultSiteOff(t *testing.T) {
-	startRegion(t)
-	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
-	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
-	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
+	gw, show := gatewayToCreate(t)
 	must(t, "local-gateway", "create", "-g", "rg", "-n", "branch", "--gateway-ip-address", "127.0.0.51", "--local-address-prefixes", "192.168.1.0/24")
-	gw := []string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip"}
-	site := func() *arm.SubResource {
-		t.Helper()
-		var g arm.VirtualNetworkGateway
-		mustJSON(t, &g, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
-		return g.Properties.GatewayDefaultSite
-	}
+	site := func() *arm.SubResource { return show().Properties.GatewayDefaultSite }
 	must(t, append(gw, "--gateway-default-site", "branch")...)
 	if s := site(); s == nil || !strings.HasSuffix(s.ID, "/branch") {
 		t.Fatalf("default site %+v, want branch", s)
