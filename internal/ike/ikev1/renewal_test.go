@@ -148,6 +148,23 @@ func renewSoon(t *testing.T, m *Manager) *isakmpSA {
 	return sa
 }
 
+// passAllButQuick hands each manager what the other sent, but for its
+// quick mode messages, which are lost.
+func passAllButQuick(mi, mr *Manager, ri, rr *recorder) {
+	a, af, at := ri.take()
+	b, bf, bt := rr.take()
+	for i := range a {
+		if a[i][18] != wire.ExchangeQuick {
+			mr.handle(at[i], af[i], a[i])
+		}
+	}
+	for i := range b {
+		if b[i][18] != wire.ExchangeQuick {
+			mi.handle(bt[i], bf[i], b[i])
+		}
+	}
+}
+
 // established counts m's established ISAKMP SAs.
 func established(m *Manager) int {
 	m.mu.Lock()
@@ -289,18 +306,7 @@ func TestReplacedSAExpires(t *testing.T) {
 	// The renewal's main mode passes; every quick mode is lost.
 	var renewed *isakmpSA
 	for deadline := time.Now().Add(10 * time.Second); renewed == nil && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		a, af, at := ri.take()
-		b, bf, bt := rr.take()
-		for i := range a {
-			if a[i][18] != wire.ExchangeQuick {
-				mr.handle(at[i], af[i], a[i])
-			}
-		}
-		for i := range b {
-			if b[i][18] != wire.ExchangeQuick {
-				mi.handle(bt[i], bf[i], b[i])
-			}
-		}
+		passAllButQuick(mi, mr, ri, rr)
 		mi.mu.Lock()
 		for _, sa := range mi.sas {
 			if sa != old && sa.state == stEstablished {
@@ -356,18 +362,7 @@ func TestStatusListsChildOnce(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no phase 1 renewal: %+v / %+v", mi.Status(), mr.Status())
 		}
-		a, af, at := ri.take()
-		b, bf, bt := rr.take()
-		for i := range a {
-			if a[i][18] != wire.ExchangeQuick {
-				mr.handle(at[i], af[i], a[i])
-			}
-		}
-		for i := range b {
-			if b[i][18] != wire.ExchangeQuick {
-				mi.handle(bt[i], bf[i], b[i])
-			}
-		}
+		passAllButQuick(mi, mr, ri, rr)
 	}
 	for _, side := range []struct {
 		name string
