@@ -173,30 +173,6 @@ func TestReconnectWhenPoolFullStaleBusy(t *testing.T) {
 	reconnect(t, g, pki)
 }
 
-// respond returns the client's response to the gateway's request id of
-// exch, holding ps.
-func (cl *p2sClient) respond(exch wire.ExchangeType, id uint32, ps []wire.Payload) []byte {
-	cl.t.Helper()
-	plain, err := wire.AppendPayloads(nil, ps)
-	if err != nil {
-		cl.t.Fatal(err)
-	}
-	first := wire.PayloadNone
-	if len(ps) > 0 {
-		first = ps[0].Type()
-	}
-	h := wire.Header{SPIi: cl.spiI, SPIr: cl.spiR, MajorVersion: wire.MajorVersion, Exchange: exch, MessageID: id,
-		Flags: wire.FlagInitiator | wire.FlagResponse}
-	b, err := wire.AppendEncryptedHeader(nil, h, first, cl.out.SealedLen(len(plain)))
-	if err != nil {
-		cl.t.Fatal(err)
-	}
-	if b, err = cl.out.Seal(b, b, plain); err != nil {
-		cl.t.Fatal(err)
-	}
-	return b
-}
-
 // TestDisconnectClientWithRequestOutstanding: disconnecting a client
 // whose connection has a request outstanding (a liveness check) returns
 // once the client is gone, address and tunnel, and does not wait for the

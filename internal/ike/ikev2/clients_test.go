@@ -343,7 +343,12 @@ func (cl *p2sClient) await(exch wire.ExchangeType, id uint32, seen int) []byte {
 // sealRaw returns a request of exch with message ID id whose SK payload
 // holds plain, a payload chain starting with first.
 func (cl *p2sClient) sealRaw(exch wire.ExchangeType, id uint32, first wire.PayloadType, plain []byte) ([]byte, error) {
-	h := wire.Header{SPIi: cl.spiI, SPIr: cl.spiR, MajorVersion: wire.MajorVersion, Exchange: exch, MessageID: id, Flags: wire.FlagInitiator}
+	return cl.sealFlags(exch, id, wire.FlagInitiator, first, plain)
+}
+
+// sealFlags is sealRaw with the header's flags given.
+func (cl *p2sClient) sealFlags(exch wire.ExchangeType, id uint32, flags wire.Flags, first wire.PayloadType, plain []byte) ([]byte, error) {
+	h := wire.Header{SPIi: cl.spiI, SPIr: cl.spiR, MajorVersion: wire.MajorVersion, Exchange: exch, MessageID: id, Flags: flags}
 	b, err := wire.AppendEncryptedHeader(nil, h, first, cl.out.SealedLen(len(plain)))
 	if err != nil {
 		return nil, err
@@ -354,6 +359,20 @@ func (cl *p2sClient) sealRaw(exch wire.ExchangeType, id uint32, first wire.Paylo
 // seal returns a request of exch with message ID id holding ps.
 func (cl *p2sClient) seal(exch wire.ExchangeType, id uint32, ps []wire.Payload) []byte {
 	cl.t.Helper()
+	return cl.sealPayloads(exch, id, wire.FlagInitiator, ps)
+}
+
+// respond returns the client's response to the gateway's request id of
+// exch, holding ps.
+func (cl *p2sClient) respond(exch wire.ExchangeType, id uint32, ps []wire.Payload) []byte {
+	cl.t.Helper()
+	return cl.sealPayloads(exch, id, wire.FlagInitiator|wire.FlagResponse, ps)
+}
+
+// sealPayloads returns a message of exch with message ID id and flags,
+// holding ps.
+func (cl *p2sClient) sealPayloads(exch wire.ExchangeType, id uint32, flags wire.Flags, ps []wire.Payload) []byte {
+	cl.t.Helper()
 	plain, err := wire.AppendPayloads(nil, ps)
 	if err != nil {
 		cl.t.Fatal(err)
@@ -362,7 +381,7 @@ func (cl *p2sClient) seal(exch wire.ExchangeType, id uint32, ps []wire.Payload) 
 	if len(ps) > 0 {
 		first = ps[0].Type()
 	}
-	b, err := cl.sealRaw(exch, id, first, plain)
+	b, err := cl.sealFlags(exch, id, flags, first, plain)
 	if err != nil {
 		cl.t.Fatal(err)
 	}
