@@ -169,7 +169,7 @@ func TestPacketCaptureRefusals(t *testing.T) {
 		code string
 	}{
 		{"/startPacketCapture", obj{"filterData": `{"MaxFileSize":9999}`}, "InvalidParameter"},
-		{"/startPacketCapture", obj{"filterData": `{"Filters":[{"TcpFlags":2}]}`}, "InvalidParameter"},
+		{"/startPacketCapture", obj{"filterData": `{"Filters":[{"TcpFlags":256}]}`}, "InvalidParameter"},
 		{"/startPacketCapture", nil, "GatewayNotProvisioned"},
 		{"/stopPacketCapture", obj{"sasUrl": "ftp://x/y"}, "InvalidParameter"},
 		{"/stopPacketCapture", nil, "GatewayNotProvisioned"},
