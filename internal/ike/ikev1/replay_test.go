@@ -206,6 +206,19 @@ func TestReplayedInfoDropped(t *testing.T) {
 	}
 }
 
+// heardDuring reports whether handle, which gives m a message, counted
+// sa's peer as heard from (moved its lastIn).
+func heardDuring(m *Manager, sa *isakmpSA, handle func()) bool {
+	m.mu.Lock()
+	before := sa.lastIn
+	m.mu.Unlock()
+	time.Sleep(5 * time.Millisecond) // lastIn moves visibly
+	handle()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return !sa.lastIn.Equal(before)
+}
+
 // TestDPDSequenceNumbers: RFC 3706 §7. An R-U-THERE-ACK that does not
 // carry the sequence number of an R-U-THERE of ours in flight answers
 // nothing; an R-U-THERE older than the last one is not answered; one with
@@ -229,16 +242,12 @@ func TestDPDSequenceNumbers(t *testing.T) {
 		sr.sendInfo(wire.PayloadNotify, dpdNotify(sr, wire.NotifyRUThereAck, seq))
 		mr.mu.Unlock()
 		ack, af, at := sent(t, rr)
+		heard := heardDuring(mi, si, func() { mi.handle(at, af, ack) })
 		mi.mu.Lock()
-		heard := si.lastIn
+		open := si.dpd.msg != nil
 		mi.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-		mi.handle(at, af, ack)
-		mi.mu.Lock()
-		open, heard2 := si.dpd.msg != nil, si.lastIn
-		mi.mu.Unlock()
-		if !open || !heard2.Equal(heard) {
-			t.Errorf("an R-U-THERE-ACK of %d for our R-U-THERE of 101: R-U-THERE answered %v, heard from %v", seq, !open, !heard2.Equal(heard))
+		if !open || heard {
+			t.Errorf("an R-U-THERE-ACK of %d for our R-U-THERE of 101: R-U-THERE answered %v, heard from %v", seq, !open, heard)
 		}
 	}
 	mr.handle(rt, rf, rut)
@@ -255,15 +264,7 @@ func TestDPDSequenceNumbers(t *testing.T) {
 	sr.sendInfo(wire.PayloadNotify, dpdNotify(sr, wire.NotifyRUThereAck, 101))
 	mr.mu.Unlock()
 	ack, af, at = sent(t, rr)
-	mi.mu.Lock()
-	heard := si.lastIn
-	mi.mu.Unlock()
-	time.Sleep(5 * time.Millisecond)
-	mi.handle(at, af, ack)
-	mi.mu.Lock()
-	heard2 := si.lastIn
-	mi.mu.Unlock()
-	if !heard2.Equal(heard) {
+	if heardDuring(mi, si, func() { mi.handle(at, af, ack) }) {
 		t.Error("an R-U-THERE-ACK with no R-U-THERE in flight counted as the peer heard from")
 	}
 
@@ -276,17 +277,10 @@ func TestDPDSequenceNumbers(t *testing.T) {
 		si.sendInfo(wire.PayloadNotify, dpdNotify(si, wire.NotifyRUThere, c.seq))
 		mi.mu.Unlock()
 		rut, rf, rt := sent(t, ri)
-		mr.mu.Lock()
-		heard := sr.lastIn
-		mr.mu.Unlock()
-		time.Sleep(5 * time.Millisecond)
-		mr.handle(rt, rf, rut)
+		heard := heardDuring(mr, sr, func() { mr.handle(rt, rf, rut) })
 		ack, _, _ := sent(t, rr)
-		mr.mu.Lock()
-		heard2 := sr.lastIn
-		mr.mu.Unlock()
-		if (ack != nil) != c.answer || heard2.Equal(heard) == c.answer {
-			t.Errorf("R-U-THERE %d: answered %v, heard from %v; want %v", c.seq, ack != nil, !heard2.Equal(heard), c.answer)
+		if (ack != nil) != c.answer || heard != c.answer {
+			t.Errorf("R-U-THERE %d: answered %v, heard from %v; want %v", c.seq, ack != nil, heard, c.answer)
 		}
 	}
 }
