@@ -35,11 +35,7 @@ func TestCompactedWatchKeepsMembership(t *testing.T) {
 	p := e.NewProxy(t)
 	cliA := p.Client(t)
 	var logA syncBuf
-	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: 5 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(&logA, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := joinLogged(t, cliA, 5*time.Second, &logA)
 	defer a.Close()
 	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
 		t.Fatalf("a runs %d", len(o))
@@ -79,11 +75,7 @@ func TestCompactedWatchKeepsMembership(t *testing.T) {
 func TestHealthyNodeNotFenced(t *testing.T) {
 	e := etcdtest.Start(t)
 	var log syncBuf
-	a, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/c/", Name: "a", TTL: 2 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := joinLogged(t, e.Client(t), 2*time.Second, &log)
 	defer a.Close()
 	a.Place(context.Background(), vnets)
 	dropped := 0
@@ -111,11 +103,7 @@ func TestSilentConnectionRejoins(t *testing.T) {
 	p := e.NewProxy(t)
 	cliA := p.Client(t)
 	var logA syncBuf
-	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: 2 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(&logA, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := joinLogged(t, cliA, 2*time.Second, &logA)
 	defer func() { go a.Close() }()
 	a.Place(context.Background(), vnets)
 	p.Freeze()
@@ -213,11 +201,7 @@ func TestFailedReadKeepsMembership(t *testing.T) {
 	}
 	defer cliA.Close()
 	var logA syncBuf
-	a, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/c/", Name: "a", TTL: 2 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(&logA, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a := joinLogged(t, cliA, 2*time.Second, &logA)
 	defer a.Close()
 	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
 		t.Fatalf("a runs %d", len(o))
@@ -252,4 +236,16 @@ func TestFailedReadKeepsMembership(t *testing.T) {
 			t.Fatalf("a move to b not done 15 s after a's reads succeed again:\n%s", logA.String())
 		}
 	}
+}
+
+// joinLogged joins node a to the cluster through cli, with a lease of ttl,
+// its log written to log.
+func joinLogged(t *testing.T, cli *clientv3.Client, ttl time.Duration, log *syncBuf) *cluster.Node {
+	t.Helper()
+	a, err := cluster.Join(context.Background(), cli, cluster.Options{Prefix: "/c/", Name: "a", TTL: ttl,
+		Logger: slog.New(slog.NewTextHandler(log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
 }
