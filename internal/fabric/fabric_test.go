@@ -10,7 +10,7 @@ import (
 	"time"
 )
 
-func newHost(t testing.TB, name, addr string, r *Router) *NetstackHost {
+func newHost(t testing.TB, name, addr string, r Forwarder) *NetstackHost {
 	t.Helper()
 	h, err := NewNetstackHost(name, netip.MustParseAddr(addr), 0, r)
 	if err != nil {

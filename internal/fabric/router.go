@@ -7,7 +7,10 @@
 // Routing follows R42 and R43: traffic to a host of the VNet stays in the
 // VNet; traffic to a connected site's or VNet's ranges goes to the gateway;
 // anything else is dropped and counted, unless a default route (forced
-// tunneling, R25) sends it to the gateway.
+// tunneling, R25) sends it to the gateway. The router answers what it
+// drops for its TTL or for want of a route with an ICMP error from its
+// address in the sender's subnet (icmp.go), so that traceroute and ping
+// show where a packet ended.
 package fabric
 
 import (
@@ -15,6 +18,7 @@ import (
 	"net/netip"
 	"slices"
 	"sync/atomic"
+	"time"
 )
 
 // Port receives the packets a router forwards to it. Deliver is called on
@@ -51,6 +55,8 @@ type Forwarder interface {
 type Router struct {
 	table   atomic.Pointer[table]
 	ingress atomic.Pointer[map[string]*table]
+	subnets atomic.Pointer[subnets]
+	icmp    bucket
 	stats   routerStats
 }
 
@@ -68,8 +74,9 @@ type Stats struct {
 
 // NewRouter returns a router with an empty table.
 func NewRouter() *Router {
-	r := &Router{}
+	r := &Router{icmp: bucket{tokens: icmpBurst, now: time.Now}}
 	r.table.Store(&table{})
+	r.subnets.Store(&subnets{})
 	return r
 }
 
@@ -106,16 +113,17 @@ func (r *Router) tableOf(key string) *table {
 	return r.table.Load()
 }
 
-// Forward is Router.Forward with the ingress's table.
+// Forward is Router.Forward with the ingress's table; ICMP errors come
+// from the router's address in the ingress's subnet.
 func (in *Ingress) Forward(pkt []byte) {
-	if p := in.r.route(in.r.tableOf(in.key), pkt); p != nil {
+	if p := in.r.route(in.r.tableOf(in.key), in.key, pkt); p != nil {
 		p.Deliver(pkt)
 	}
 }
 
 // ForwardBatch is Router.ForwardBatch with the ingress's table.
 func (in *Ingress) ForwardBatch(bufs [][]byte, offset int) {
-	in.r.forwardBatch(in.r.tableOf(in.key), bufs, offset)
+	in.r.forwardBatch(in.r.tableOf(in.key), in.key, bufs, offset)
 }
 
 func newTable(routes []Route) *table {
@@ -160,11 +168,12 @@ func (r *Router) Stats() Stats {
 		TTLExpired: r.stats.ttl.Load(), Malformed: r.stats.malformed.Load()}
 }
 
-// Forward routes one IP packet: it decrements the TTL (or hop limit),
-// looks up the destination and delivers the packet to its port, or drops
-// and counts it. pkt is modified in place.
+// Forward routes one IP packet: it looks up the destination, decrements
+// the TTL (or hop limit) and delivers the packet to its port, or drops and
+// counts it, and answers the sender with an ICMP error when the TTL ran out
+// or there is no route. pkt is modified in place.
 func (r *Router) Forward(pkt []byte) {
-	if p := r.route(r.table.Load(), pkt); p != nil {
+	if p := r.route(r.table.Load(), "", pkt); p != nil {
 		p.Deliver(pkt)
 	}
 }
@@ -174,14 +183,14 @@ func (r *Router) Forward(pkt []byte) {
 // that takes batches (a TUN host) gets a run in one call. It may change
 // the slices in bufs; the packets are valid only during the call.
 func (r *Router) ForwardBatch(bufs [][]byte, offset int) {
-	r.forwardBatch(r.table.Load(), bufs, offset)
+	r.forwardBatch(r.table.Load(), "", bufs, offset)
 }
 
-func (r *Router) forwardBatch(t *table, bufs [][]byte, offset int) {
+func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
 	var port Port
 	start := 0
 	for i, b := range bufs {
-		p := r.route(t, b[offset:])
+		p := r.route(t, key, b[offset:])
 		if p != nil && p == port {
 			continue
 		}
@@ -194,23 +203,28 @@ func (r *Router) forwardBatch(t *table, bufs [][]byte, offset int) {
 	deliverRun(port, bufs[start:], offset)
 }
 
-// route decrements pkt's TTL and returns the port of its destination, or
-// nil when it is dropped (and counted).
-func (r *Router) route(t *table, pkt []byte) Port {
-	dst, ok := decrementTTL(pkt)
+// route returns the port of pkt's destination, its TTL decremented, or
+// nil when it is dropped (and counted). A packet dropped for its TTL or
+// for want of a route is answered with an ICMP error as it came in, from
+// the router's address in ingress key's subnet.
+func (r *Router) route(t *table, key string, pkt []byte) Port {
+	dst, live := forwardable(pkt)
 	switch {
-	case !ok && dst.IsValid():
+	case !live && dst.IsValid():
 		r.stats.ttl.Add(1)
+		r.icmpError(key, pkt, timeExceeded)
 		return nil
-	case !ok:
+	case !live:
 		r.stats.malformed.Add(1)
 		return nil
 	}
 	p := t.lookup(dst)
 	if p == nil {
 		r.stats.noRoute.Add(1)
+		r.icmpError(key, pkt, unreachable)
 		return nil
 	}
+	decrementTTL(pkt)
 	r.stats.forwarded.Add(1)
 	return p
 }
@@ -277,11 +291,9 @@ func (l *lpm) match(dst netip.Addr) (port Port, bits int, ok bool) {
 	return nil, 0, false
 }
 
-// decrementTTL decrements the IPv4 TTL (fixing the header checksum
-// incrementally, RFC 1624) or the IPv6 hop limit, and returns the
-// destination. ok is false when the packet is malformed (dst invalid) or its
-// TTL ran out (dst valid).
-func decrementTTL(pkt []byte) (dst netip.Addr, ok bool) {
+// forwardable returns pkt's destination and whether its TTL (or hop
+// limit) lets it be forwarded. dst is invalid when the packet is malformed.
+func forwardable(pkt []byte) (dst netip.Addr, live bool) {
 	if len(pkt) < 1 {
 		return netip.Addr{}, false
 	}
@@ -290,29 +302,30 @@ func decrementTTL(pkt []byte) (dst netip.Addr, ok bool) {
 		if len(pkt) < 20 || int(pkt[0]&0x0f)*4 < 20 || len(pkt) < int(pkt[0]&0x0f)*4 {
 			return netip.Addr{}, false
 		}
-		dst = netip.AddrFrom4([4]byte(pkt[16:20]))
-		if pkt[8] <= 1 {
-			return dst, false
-		}
-		// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), m the word holding the TTL.
-		m := binary.BigEndian.Uint16(pkt[8:10])
-		pkt[8]--
-		sum := uint32(^binary.BigEndian.Uint16(pkt[10:12])) + uint32(^m) + uint32(binary.BigEndian.Uint16(pkt[8:10]))
-		for sum > 0xffff {
-			sum = sum&0xffff + sum>>16
-		}
-		binary.BigEndian.PutUint16(pkt[10:12], ^uint16(sum))
-		return dst, true
+		return netip.AddrFrom4([4]byte(pkt[16:20])), pkt[8] > 1
 	case 6:
 		if len(pkt) < 40 {
 			return netip.Addr{}, false
 		}
-		dst = netip.AddrFrom16([16]byte(pkt[24:40]))
-		if pkt[7] <= 1 {
-			return dst, false
-		}
-		pkt[7]--
-		return dst, true
+		return netip.AddrFrom16([16]byte(pkt[24:40])), pkt[7] > 1
 	}
 	return netip.Addr{}, false
+}
+
+// decrementTTL decrements the IPv4 TTL (fixing the header checksum
+// incrementally, RFC 1624) or the IPv6 hop limit of a packet destination
+// found live.
+func decrementTTL(pkt []byte) {
+	if pkt[0]>>4 == 6 {
+		pkt[7]--
+		return
+	}
+	// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m'), m the word holding the TTL.
+	m := binary.BigEndian.Uint16(pkt[8:10])
+	pkt[8]--
+	sum := uint32(^binary.BigEndian.Uint16(pkt[10:12])) + uint32(^m) + uint32(binary.BigEndian.Uint16(pkt[8:10]))
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(pkt[10:12], ^uint16(sum))
 }
