@@ -28,7 +28,10 @@ type Config struct {
 type VNet struct {
 	ID       string
 	Prefixes []netip.Prefix
-	Hosts    []Host
+	// Subnets are the prefixes of the VNet's subnets, by subnet ID: the
+	// router's ICMP errors come from its address in the sender's subnet.
+	Subnets map[string][]netip.Prefix
+	Hosts   []Host
 	// Routes are the routes of the VNet beyond its own hosts: connected
 	// ranges and, with forced tunneling, 0.0.0.0/0, each to a gateway.
 	Routes []Route

@@ -362,6 +362,7 @@ func (e *Engine) setRoutes() {
 		v := e.vnets[vc.ID]
 		system := e.routes(v, vc, true)
 		v.router.SetRoutes(system)
+		v.router.SetSubnets(vc.Subnets)
 		var unpropagated []fabric.Route // made once, when a subnet needs it
 		byIngress := map[string][]fabric.Route{}
 		for subnet, urs := range vc.UserRoutes {

@@ -52,6 +52,13 @@ func Build(s *region.Snapshot) dataplane.Config {
 			dv.Routes = append(dv.Routes, dataplane.Route{Prefix: r.Prefix, Gateway: strings.ToLower(r.Gateway)})
 		}
 		for _, sn := range v.Properties.Subnets {
+			sid, _ := arm.ParseID(sn.ID)
+			if ps := parsePrefixes(sn.Prefixes()); len(ps) > 0 {
+				if dv.Subnets == nil {
+					dv.Subnets = map[string][]netip.Prefix{}
+				}
+				dv.Subnets[sid.Key()] = ps
+			}
 			t := s.RouteTable(sn.Properties.RouteTable.RefID())
 			if t == nil {
 				continue
@@ -59,7 +66,6 @@ func Build(s *region.Snapshot) dataplane.Config {
 			if dv.UserRoutes == nil {
 				dv.UserRoutes = map[string][]dataplane.UserRoute{}
 			}
-			sid, _ := arm.ParseID(sn.ID)
 			urs := []dataplane.UserRoute{} // a table without routes still has the subnet's own
 			for _, r := range t.Properties.Routes {
 				p, err := netip.ParsePrefix(r.Properties.AddressPrefix)
