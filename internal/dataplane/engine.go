@@ -57,6 +57,9 @@ type Options struct {
 	// how often they are looked up again; 0 means DefaultResolveInterval.
 	Resolver        *net.Resolver
 	ResolveInterval time.Duration
+	// certCheck is how often the gateways' certificates are checked for
+	// renewal (watchCerts); 0 means a minute. Tests set it.
+	certCheck time.Duration
 	// Internet, when set, lets the hosts of every VNet reach the Internet
 	// from the node (R43): 0.0.0.0/0 and ::/0 go there unless forced
 	// tunneling or a route learned over BGP sends them to a gateway.
@@ -174,6 +177,9 @@ func New(opts Options) *Engine {
 	if opts.ResolveInterval <= 0 {
 		opts.ResolveInterval = DefaultResolveInterval
 	}
+	if opts.certCheck <= 0 {
+		opts.certCheck = certCheck
+	}
 	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, captures: map[string]*pcap.Capture{},
 		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1),
 		tallies: map[string]*tally{}, epoch: rand.Text()}
@@ -181,6 +187,7 @@ func New(opts Options) *Engine {
 	e.wg.Go(e.watchIdle)
 	e.wg.Go(e.watchBGP)
 	e.wg.Go(e.watchNames)
+	e.wg.Go(e.watchCerts)
 	return e
 }
 

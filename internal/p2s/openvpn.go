@@ -592,7 +592,7 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2
 // and not be revoked: always, unless RADIUS authenticates clients too
 // (then a certificate is checked if given) or alone (then none is asked).
 func (o *ovpnSession) tlsConfig() *tls.Config {
-	cfg := eaptls.ServerConfig(o.srv.cfg.Cert, o.srv.roots, o.srv.revokedNow())
+	cfg := eaptls.ServerConfig(*o.srv.cert.Load(), o.srv.roots, o.srv.revokedNow())
 	cfg.MaxVersion = 0 // TLS 1.3 too: the keys come from the exporter
 	cfg.DynamicRecordSizingDisabled = true
 	switch {

@@ -371,3 +371,38 @@ func TestClientGetsDNSServers(t *testing.T) {
 		cancel()
 	}
 }
+
+// The gateway's certificate issued again (SetCert) is what the next
+// handshake presents, and what its crypto binding names: a client
+// connects with it. The connected client stays, and reaches the VNet.
+func TestSetCertNextHandshakes(t *testing.T) {
+	r := newRegion(t, Config{})
+	c, h, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	renewed := pkitest.Issue(t, "gateway", false, r.pki.root)
+	r.srv.SetCert(renewed.TLS())
+	tc, err := tls.Dial("tcp", r.srv.Addr().String(), &tls.Config{RootCAs: r.roots, ServerName: "gateway"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := tc.ConnectionState().PeerCertificates[0]
+	tc.Close()
+	if !got.Equal(renewed.Certificate) {
+		t.Fatalf("a handshake after SetCert got the certificate of serial %v, want the new one (%v)", got.SerialNumber, renewed.SerialNumber)
+	}
+	if _, _, err := r.dial(t, pkitest.Issue(t, "bob", false, r.pki.root).TLS()); err != nil {
+		t.Fatalf("a client on the new certificate: %v", err)
+	}
+	select {
+	case err := <-c.Done():
+		t.Fatalf("the connected client was disconnected: %v", err)
+	default:
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.Ping(ctx, r.web); err != nil {
+		t.Fatalf("the connected client after SetCert: %v", err)
+	}
+}

@@ -66,7 +66,8 @@ type Config struct {
 	// Listen is where clients connect: the gateway's public address and
 	// port 443 normally (R13).
 	Listen netip.AddrPort
-	// Cert is the gateway's certificate, for the HTTPS layer.
+	// Cert is the gateway's certificate, for the HTTPS layer (and
+	// OpenVPN's and EAP-TLS's); SetCert replaces it.
 	Cert tls.Certificate
 	// Roots are the uploaded root certificates client certificates must
 	// chain to (R12); Revoked are SHA-1 thumbprints (hex) refused.
@@ -137,6 +138,9 @@ type Server struct {
 	goneIn, goneOut map[string]uint64
 
 	capture atomic.Pointer[pcap.Capture] // the clients' packets both ways, or nil
+	// cert is the gateway's certificate the handshakes that begin now
+	// present: Config.Cert, or what SetCert put in its place.
+	cert atomic.Pointer[tls.Certificate]
 	// nextPeerID numbers OpenVPN clients' data channels (peer-id).
 	nextPeerID atomic.Uint32
 	ovpnDrops  struct{ control, data atomic.Uint64 }
@@ -198,6 +202,11 @@ func (s *Server) OpenVPNDrops() (control, data uint64) {
 	return s.ovpnDrops.control.Load(), s.ovpnDrops.data.Load()
 }
 
+// SetCert has the handshakes that begin from now on present c, the
+// gateway's certificate issued again before the old one expires; the
+// connected clients stay, on the certificate they checked.
+func (s *Server) SetCert(c tls.Certificate) { s.cert.Store(&c) }
+
 // SetCapture records the clients' IP packets, both ways, in c until it is
 // set to nil.
 func (s *Server) SetCapture(c *pcap.Capture) { s.capture.Store(c) }
@@ -218,6 +227,7 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
 		peers: map[netip.Addr]peer{}, revoked: cfg.Revoked, radius: cfg.Radius, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
+	s.cert.Store(&cfg.Cert)
 	for _, r := range cfg.Roots {
 		s.roots.AddCert(r)
 	}
@@ -480,7 +490,9 @@ func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 // serve runs one client: HTTPS, SSTP, PPP.
 func (s *Server) serve(c net.Conn, admitted func()) error {
 	// TLS 1.2, as Windows' SSTP client and sstpc negotiate it reliably.
-	tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{s.cfg.Cert}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+	// The crypto binding names the certificate this handshake presents.
+	cert := s.cert.Load()
+	tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
 	tc.SetDeadline(time.Now().Add(negotiationTimeout))
 	if err := tc.Handshake(); err != nil {
 		return err
@@ -513,7 +525,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 	if s.cfg.Hello > 0 {
 		l.hello = s.cfg.Hello
 	}
-	l.certHash = sha256.Sum256(s.cfg.Cert.Certificate[0])
+	l.certHash = sha256.Sum256(cert.Certificate[0])
 	rand.Read(l.nonce[:])
 	// The client gets an address, and counts against the gateway's
 	// limit (R11), once it authenticated: a connection that never does
@@ -851,5 +863,5 @@ func (l *link) sendEAP(m ppp.EAP) error {
 // eapTLSConfig is the server's inner TLS: the client's certificate must
 // chain to an uploaded root (R12) and not be revoked.
 func (l *link) eapTLSConfig() *tls.Config {
-	return eaptls.ServerConfig(l.srv.cfg.Cert, l.srv.roots, l.srv.revokedNow())
+	return eaptls.ServerConfig(*l.srv.cert.Load(), l.srv.roots, l.srv.revokedNow())
 }

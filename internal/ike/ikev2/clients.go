@@ -166,8 +166,9 @@ func (cl *Clients) validate() error {
 
 // SetClients serves point-to-site clients as cl says, or none when cl is
 // nil. Clients connected under the previous configuration are
-// disconnected (with a Delete) when it changes in more than its Routes
-// and Revoked: the routes apply to the clients that connect next (also
+// disconnected (with a Delete) when it changes in more than its Cert,
+// Routes and Revoked: the gateway's certificate (issued again before it
+// expires) and the routes apply to the clients that connect next (also
 // at the endpoint of a connected one), and a revocation disconnects the
 // clients whose certificate it revokes, and no other.
 func (m *Manager) SetClients(cl *Clients) error {
@@ -198,7 +199,8 @@ func (m *Manager) SetClients(cl *Clients) error {
 	}
 	m.mu.Unlock()
 	// The kept connections' next IKE SAs (a client connecting again at
-	// the same endpoint) take the new routes and revocations too; one
+	// the same endpoint) take the new certificate, routes and revocations
+	// too; one
 	// that authenticated with a certificate now revoked since the look
 	// above goes.
 	for _, c := range kept {
@@ -223,10 +225,12 @@ func (cl *Clients) revokes(thumb string) bool {
 }
 
 // sameClients reports whether the clients connected under o may stay
-// under cl: all but the routes, the revoked certificates and the RADIUS
-// servers (their addresses and secrets and the NAS-Identifier, which the
-// next authentication takes) are the same; whether there are RADIUS
-// servers at all, which decides how a client authenticates, counts. The
+// under cl: all but the gateway's certificate (a connected client checked
+// the old one, and its IKE SA needs it no more), the routes, the revoked
+// certificates and the RADIUS servers (their addresses and secrets and
+// the NAS-Identifier, which the next authentication takes) are the same;
+// whether there are RADIUS servers at all, which decides how a client
+// authenticates, counts. The
 // DNS servers count: a client is given them in IKE_AUTH alone, and learns
 // new ones when it connects again. A revocation concerns the clients it revokes alone
 // (SetClients), whatever the order or spelling of the list.
@@ -235,7 +239,7 @@ func (cl *Clients) sameClients(o *Clients) bool {
 		return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return x.Equal(y) })
 	}
 	sameRadius := (len(cl.Radius) == 0) == (len(o.Radius) == 0) && cl.RadiusOnly == o.RadiusOnly
-	return slices.EqualFunc(cl.Cert.Certificate, o.Cert.Certificate, bytes.Equal) && sameCerts(cl.Roots, o.Roots) &&
+	return sameCerts(cl.Roots, o.Roots) &&
 		cl.Pool == o.Pool && cl.MaxClients == o.MaxClients && slices.Equal(cl.DNS, o.DNS) &&
 		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals) && sameRadius
 }

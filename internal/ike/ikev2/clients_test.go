@@ -2037,3 +2037,62 @@ func TestClientEndpointFloodAsksCookies(t *testing.T) {
 		t.Errorf("the client connecting again from its endpoint got %v, want %v", a, poolAddr(1))
 	}
 }
+
+// TestSetClientsNewGatewayCert: the gateway's certificate issued again
+// before it expires is what the clients that connect next get (a new one,
+// and a connected one connecting again at its endpoint), and the
+// connected clients stay: every client was disconnected, and the
+// gateway's certificate was never renewed while it ran.
+func TestSetClientsNewGatewayCert(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	first := newP2SClient(t, g, clientAt(1))
+	if _, addr := first.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("got %v", addr)
+	}
+	renewed := pkitest.Issue(t, "gw.example.net", false, pki.root, p2sGW.Addr())
+	next := pki.clients(g.hooks, p2sPool, 10)
+	next.Cert = renewed.TLS()
+	if err := g.m.SetClients(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.clientAddrs(); !slices.Equal(got, []netip.Addr{poolAddr(1)}) {
+		t.Errorf("clients at %v after the gateway's certificate was renewed, want %v", got, poolAddr(1))
+	}
+	if _, detached := g.hooks.state(); len(detached) != 0 || first.deletedByGW() {
+		t.Errorf("a client was disconnected when the gateway's certificate was renewed: detached %v", detached)
+	}
+	if ps := first.request(wire.Informational, nil); len(ps) != 0 {
+		t.Errorf("the kept client's INFORMATIONAL answered %v", ps)
+	}
+	presented := func(ps []wire.Payload) *x509.Certificate {
+		t.Helper()
+		c, ok := find[*wire.Cert](ps)
+		if !ok {
+			t.Fatal("the gateway's IKE_AUTH response has no CERT")
+		}
+		x, err := x509.ParseCertificate(c.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return x
+	}
+	ps, addr := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "bob", false, pki.root))
+	if addr != poolAddr(2) {
+		t.Fatalf("the next client got %v", addr)
+	}
+	if c := presented(ps); !c.Equal(renewed.Certificate) {
+		t.Errorf("the next client got the certificate of serial %v, want the renewed one (%v)", c.SerialNumber, renewed.SerialNumber)
+	}
+	ps, addr = newP2SClient(t, g, clientAt(1)).connect(pki.client)
+	if addr != poolAddr(1) {
+		t.Fatalf("the client connecting again got %v", addr)
+	}
+	if c := presented(ps); !c.Equal(renewed.Certificate) {
+		t.Errorf("the client connecting again at its kept connection's endpoint got the certificate of serial %v, want the renewed one (%v)", c.SerialNumber, renewed.SerialNumber)
+	}
+}
