@@ -106,25 +106,111 @@ func ensureToken(dir string) (string, error) {
 	return tok, nil
 }
 
-// ensureTLS returns the server certificate for hosts and whether the user
-// gave it: the one given by flags, or one issued by a CA kept in the data
-// directory (both made on first start; the server certificate is made
-// again when it expires or does not name every host). A certificate given by
-// flags leaves the data directory's CA alone: it stays for a later start
-// without flags, and the endpoint file tells clients not to use it.
-func ensureTLS(dir, certFile, keyFile string, hosts []string) (tls.Certificate, bool, error) {
+// ensureTLS returns what serves the API's certificate for hosts (the API
+// server's tls.Config.GetCertificate) and whether the user gave it: the one
+// given by flags, read again when its files change, or one issued by a CA
+// kept in the data directory (both made on first start; the server
+// certificate is made again when it comes near its end or does not name
+// every host). A certificate given by flags leaves the data directory's CA
+// alone: it stays for a later start without flags, and the endpoint file
+// tells clients not to use it.
+func ensureTLS(dir, certFile, keyFile string, hosts []string, log *slog.Logger) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), bool, error) {
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
-			return tls.Certificate{}, false, errors.New("--tls-cert and --tls-key go together")
+			return nil, false, errors.New("--tls-cert and --tls-key go together")
 		}
+		f := &fileCert{certFile: certFile, keyFile: keyFile, log: log, every: fileCertCheck, checked: time.Now()}
+		f.seen, _ = f.stat() // unseen: read again at the first look
 		c, err := tls.LoadX509KeyPair(certFile, keyFile)
 		if err != nil {
-			return tls.Certificate{}, false, fmt.Errorf("load TLS certificate: %w", err)
+			return nil, false, fmt.Errorf("load TLS certificate: %w", err)
 		}
-		return c, true, nil
+		f.cert = &c
+		return f.get, true, nil
 	}
 	c, err := issueTLS(dir, hosts)
-	return c, false, err
+	if err != nil {
+		return nil, false, err
+	}
+	return (&apiCert{dir: dir, hosts: hosts, log: log, cert: &c}).get, false, nil
+}
+
+// fileCertCheck is how often, at most, the files of --tls-cert and
+// --tls-key are looked at again, at a handshake.
+const fileCertCheck = 5 * time.Second
+
+// fileCert serves the API's certificate of --tls-cert and --tls-key, and
+// reads the files again when they change (replaced by a renewal, such as
+// certbot's), so that new connections get the new certificate without a
+// restart. A pair that does not load (a key that is not the
+// certificate's, say, while one of the two is still being replaced) is
+// logged, and the old certificate serves until the files change again.
+type fileCert struct {
+	certFile, keyFile string
+	log               *slog.Logger
+	every             time.Duration
+
+	mu      sync.Mutex // guards the fields below
+	cert    *tls.Certificate
+	seen    [2]os.FileInfo // the two files as last read (nil: unknown)
+	statErr string         // why they could not be looked at, as last logged
+	checked time.Time      // when they were last looked at
+}
+
+// get is the API server's tls.Config.GetCertificate.
+func (f *fileCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if now := time.Now(); now.Sub(f.checked) >= f.every {
+		f.checked = now
+		f.reload()
+	}
+	return f.cert, nil
+}
+
+// reload reads the files again when either changed since they were last
+// read. f.mu is held.
+func (f *fileCert) reload() {
+	seen, err := f.stat()
+	if err != nil {
+		if err.Error() != f.statErr {
+			f.statErr = err.Error()
+			f.log.Warn("the API keeps its certificate: --tls-cert or --tls-key cannot be looked at", "err", err)
+		}
+		return
+	}
+	f.statErr = ""
+	if sameFile(seen[0], f.seen[0]) && sameFile(seen[1], f.seen[1]) {
+		return
+	}
+	f.seen = seen
+	c, err := tls.LoadX509KeyPair(f.certFile, f.keyFile)
+	if err != nil {
+		f.log.Error("the API keeps the certificate it had: the changed --tls-cert and --tls-key do not load", "cert", f.certFile, "key", f.keyFile, "err", err)
+		return
+	}
+	f.cert = &c
+	f.log.Info("the API's certificate was read again", "cert", f.certFile, "until", c.Leaf.NotAfter.Format(time.RFC3339))
+}
+
+// stat looks at the two files (through symbolic links, as certbot's
+// live/ directory has them).
+func (f *fileCert) stat() ([2]os.FileInfo, error) {
+	var seen [2]os.FileInfo
+	for i, name := range []string{f.certFile, f.keyFile} {
+		fi, err := os.Stat(name)
+		if err != nil {
+			return seen, err
+		}
+		seen[i] = fi
+	}
+	return seen, nil
+}
+
+// sameFile reports whether a and b are the same file, not changed since:
+// the same inode, modification time and size.
+func sameFile(a, b os.FileInfo) bool {
+	return a != nil && b != nil && os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
 }
 
 // issueTLS returns the server certificate the data directory's CA issued

@@ -11,6 +11,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/http"
@@ -18,10 +19,12 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
 // TestOpenVPNKeys: a gateway's OpenVPN static key is the same every time
@@ -274,4 +277,102 @@ func TestStopCutsOffSlowRequests(t *testing.T) {
 	if n, err := c.Read(make([]byte, 512)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Errorf("the slow request's connection is open after serve stopped: read %d bytes, %v", n, err)
 	}
+}
+
+// TestUserCertificateReadAgain: the certificate of --tls-cert and
+// --tls-key is read again when its files change while serve runs (here
+// as certbot renews one: the symbolic links of its live/ directory point
+// at new files), and new connections get it; it was read once at start,
+// so that a renewed certificate took a restart, and the old one expired
+// meanwhile. A pair that does not load (the certificate replaced, its
+// key not yet) is logged, and the old certificate serves on.
+func TestUserCertificateReadAgain(t *testing.T) {
+	files := t.TempDir()
+	root := pkitest.Issue(t, "the user's CA", true, nil)
+	host := netip.MustParseAddr("127.91.0.2")
+	first, second := pkitest.Issue(t, "api1", false, root, host), pkitest.Issue(t, "api2", false, root, host)
+	cert1, key1 := first.WritePEM(t, files, "cert1")
+	cert2, key2 := second.WritePEM(t, files, "cert2")
+	live := filepath.Join(files, "live")
+	if err := os.Mkdir(live, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyFile := filepath.Join(live, "cert.pem"), filepath.Join(live, "key.pem")
+	point := func(link, to string) {
+		t.Helper()
+		if err := os.Symlink(to, link+".new"); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Rename(link+".new", link); err != nil {
+			t.Fatal(err)
+		}
+	}
+	point(certFile, cert1)
+	point(keyFile, key1)
+	var logged lockedBuffer
+	s, err := New(context.Background(), Config{DataDir: t.TempDir(), Listen: host.String() + ":0", PublicIPPool: "127.91.1.0/24",
+		TLSCert: certFile, TLSKey: keyFile, Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Error(err)
+		}
+	}()
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Certificate)
+	served := func() *x509.Certificate {
+		t.Helper()
+		c, err := tls.Dial("tcp", s.listener.Addr().String(), &tls.Config{RootCAs: roots, ServerName: host.String()})
+		if err != nil {
+			t.Fatalf("handshake: %v", err)
+		}
+		defer c.Close()
+		return c.ConnectionState().PeerCertificates[0]
+	}
+	// until makes handshakes until ok, for a minute at most.
+	until := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(time.Minute); !ok(); time.Sleep(200 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("a minute on, %s; the log:\n%s", what, logged.String())
+			}
+		}
+	}
+	if c := served(); !c.Equal(first.Certificate) {
+		t.Fatalf("serve started with %s, want the certificate of --tls-cert", c.Subject)
+	}
+	point(certFile, cert2)
+	until("the certificate without its key is not logged", func() bool {
+		served()
+		return strings.Contains(logged.String(), "do not load")
+	})
+	if c := served(); !c.Equal(first.Certificate) {
+		t.Fatalf("with the new certificate and the old key, the API serves %s, want the old certificate", c.Subject)
+	}
+	point(keyFile, key2)
+	until("the API serves the old certificate", func() bool { return served().Equal(second.Certificate) })
+}
+
+// lockedBuffer is a log's output that a test reads while it is written.
+type lockedBuffer struct {
+	mu sync.Mutex // guards b
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

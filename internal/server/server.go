@@ -179,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if len(cfg.Etcd) > 0 && hosts == nil {
 		return nil, fmt.Errorf("--listen %q with --etcd: the other nodes cannot reach a node at %q; give --advertise-url https://HOST:PORT", cfg.Listen, host)
 	}
-	cert, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, hosts)
+	getCert, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, hosts, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -258,13 +258,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return u
 		}
 	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if !userCert {
-		tc = &tls.Config{GetCertificate: (&apiCert{dir: cfg.DataDir, hosts: hosts, log: cfg.Logger, cert: &cert}).get, MinVersion: tls.VersionTLS12}
-	}
 	s.http = &http.Server{
 		Handler:           api.New(ac),
-		TLSConfig:         tc,
+		TLSConfig:         &tls.Config{GetCertificate: getCert, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,
