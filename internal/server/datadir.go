@@ -308,6 +308,10 @@ func serial() *big.Int {
 	return n
 }
 
+// caWarnBefore is how long before the data directory's CA ends serve
+// warns at start that it does.
+const caWarnBefore = 365 * 24 * time.Hour
+
 // ensureCA loads or makes the data directory's certificate authority: a
 // new one when there is none, or it expired. One that does not load
 // (cut short, another kind of key) is an error, not replaced: clients

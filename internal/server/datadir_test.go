@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
@@ -375,4 +376,52 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// TestCAEndingWarned: serve warns at start when the data directory's CA
+// ends within a year, naming the file and the day: at its end every
+// client's trust in the API's and the gateways' certificates ends, and
+// nothing said so before. A new CA (ten years) is not warned of.
+func TestCAEndingWarned(t *testing.T) {
+	const warning = "the data directory's CA ends within a year"
+	start := func(dir string) string {
+		t.Helper()
+		var logged lockedBuffer
+		s, err := New(context.Background(), Config{DataDir: dir, Listen: "127.91.0.4:0", PublicIPPool: "127.91.4.0/24",
+			Logger: slog.New(slog.NewTextHandler(&logged, nil))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.close()
+		return logged.String()
+	}
+	if log := start(t.TempDir()); strings.Contains(log, warning) {
+		t.Errorf("a new CA is warned of:\n%s", log)
+	}
+	dir := t.TempDir()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := time.Now().Add(30 * 24 * time.Hour)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vnetgw local CA"}, NotBefore: ends.AddDate(-10, 0, 0), NotAfter: ends,
+		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, datadir.CAKey), pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, datadir.CA), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	log := start(dir)
+	if !strings.Contains(log, warning) || !strings.Contains(log, ends.UTC().Format("2006-01-02")) || !strings.Contains(log, filepath.Join(dir, datadir.CA)) {
+		t.Errorf("a CA that ends in 30 days is not warned of with its file and day (%s):\n%s", ends.UTC().Format("2006-01-02"), log)
+	}
 }

@@ -243,6 +243,10 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.close()
 		return nil, err
 	}
+	if left := time.Until(gwCA.NotAfter); left < caWarnBefore {
+		cfg.Logger.Warn("the data directory's CA ends within a year: after its end no client trusts the API's or the gateways' certificates, and a new CA is made on this node alone; replace it before (see the README's Not there yet)",
+			"ca", filepath.Join(cfg.DataDir, datadir.CA), "until", gwCA.NotAfter.Format(time.RFC3339), "days_left", int(left.Hours()/24))
+	}
 	ac.GatewayCA = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: gwCA.Raw})
 	if s.node != nil {
 		if ac.Transport, err = s.nodeTransport(); err != nil {
