@@ -307,6 +307,12 @@ connections {
     proposals = {{.IKEProposal}}
 {{- end}}
     vips = 0.0.0.0
+    # Not answered while it connects (the network not up yet, the gateway
+    # restarting, its RADIUS server not answering), the client tries
+    # again until it connects or is refused (a wrong password, a revoked
+    # certificate); swanctl --terminate --ike vnetgw-{{.Gateway}} stops it.
+    # swanctl's default, 1, gave up after the first try's retransmissions.
+    keyingtries = 0
     # A liveness check after 30 s without a word from the gateway; behind
     # a NAT it also finds a new mapping, and MOBIKE moves the SAs there.
     dpd_delay = 30s
@@ -350,7 +356,8 @@ var ikev2Script = template.Must(template.New("ikev2").Funcs(funcs).Parse(`#!/bin
 # Connects to gateway {{.Gateway}} over IKEv2 with strongSwan (charon running,
 # swanctl), as root: installs ` + FileSwanctl + `, the client certificate CERT,
 # its key KEY and the gateway's CA into swanctl's directory (SWANCTL_DIR,
-# default /etc/swanctl), loads them and connects. strongSwan gets an address
+# default /etc/swanctl), loads them and connects, trying again
+# while the gateway does not answer. strongSwan gets an address
 # of the gateway's pool and routes the gateway's ranges through the tunnel.
 # swanctl --terminate --ike vnetgw-{{.Gateway}} ends it.
 set -eu
@@ -366,7 +373,8 @@ install -m 600 "$2" "$dir/private/{{.Gateway}}-client.key"
 # swanctl, its eap-mschapv2 and eap-identity plugins), as root: asks for
 # USER's password (or takes $VNETGW_PASSWORD), installs ` + FileSwanctl + ` with both and the gateway's CA into
 # swanctl's directory (SWANCTL_DIR, default /etc/swanctl), loads them and
-# connects. swanctl --terminate --ike vnetgw-{{.Gateway}} ends it.
+# connects, trying again while the gateway does not answer.
+# swanctl --terminate --ike vnetgw-{{.Gateway}} ends it.
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 USER  (the password is asked for)" >&2; exit 2; }
 dir=${SWANCTL_DIR:-/etc/swanctl}

@@ -64,7 +64,7 @@ func TestPackageHoldsWhatAClientNeeds(t *testing.T) {
 		FileVnetgw:       {"--gateway 198.51.100.7:8443", "--route 10.1.0.0/16 --route 192.168.1.0/24"},
 		FileSSTPC:        {"198.51.100.7:8443", "ip route replace 10.1.0.0/16", "ip route replace 192.168.1.0/24"},
 		FileWindows:      {`-ServerAddress "198.51.100.7"`, `-DestinationPrefix "192.168.1.0/24"`},
-		FileSwanctl:      {"remote_addrs = 198.51.100.7", "id = 198.51.100.7", "remote_ts = 10.1.0.0/16,192.168.1.0/24", "vips = 0.0.0.0"},
+		FileSwanctl:      {"remote_addrs = 198.51.100.7", "id = 198.51.100.7", "remote_ts = 10.1.0.0/16,192.168.1.0/24", "vips = 0.0.0.0", "keyingtries = 0"},
 		FileIKEv2:        {"swanctl --initiate --ike vnetgw-hub-gw --child net"},
 		FileWindowsIKEv2: {"-TunnelType Ikev2", `-DestinationPrefix "10.1.0.0/16"`},
 		FileReadme:       {"lower half", "IKEv2 on UDP ports 500 and 4500", "SSTP on TCP port 8443"},

@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -21,6 +22,12 @@ import (
 // client's certificate and key put where that configuration says.
 func roadWarrior(t *testing.T, ns *netnstest.NS, gw, pkg, cert, key string, tweak ...func(conf string) string) *netnstest.Charon {
 	t.Helper()
+	return netnstest.StartCharon(t, ns, roadWarriorConfig(t, gw, pkg, cert, key, tweak...))
+}
+
+// roadWarriorConfig is roadWarrior's configuration of strongSwan.
+func roadWarriorConfig(t *testing.T, gw, pkg, cert, key string, tweak ...func(conf string) string) netnstest.CharonConfig {
+	t.Helper()
 	files := map[string][]byte{}
 	for name, path := range map[string]string{"x509/" + gw + "-client.pem": cert, "private/client.key": key,
 		"x509ca/" + gw + "-ca.pem": filepath.Join(pkg, vpnclient.FileCA), "swanctl.conf": filepath.Join(pkg, vpnclient.FileSwanctl)} {
@@ -34,7 +41,7 @@ func roadWarrior(t *testing.T, ns *netnstest.NS, gw, pkg, cert, key string, twea
 	for _, f := range tweak {
 		conf = f(conf)
 	}
-	return netnstest.StartCharon(t, ns, netnstest.CharonConfig{Swanctl: conf, Files: files})
+	return netnstest.CharonConfig{Swanctl: conf, Files: files}
 }
 
 // TestPointToSiteIKEv2: a gateway with IKEv2 and SSTP among its client
@@ -163,6 +170,48 @@ func grepLines(s, sub string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestPointToSiteIKEv2ConnectRetries: strongSwan with the package's
+// swanctl.conf that gets no answer from the gateway when it connects (the
+// laptop's network not up yet, the gateway restarting, or no RADIUS
+// server answering, when the gateway leaves the client unanswered) tries
+// again, and connects once the gateway answers. With swanctl's default of
+// one try (keyingtries), it gave up for good after its first
+// retransmissions. Here those last 2 s, not strongSwan's 165.
+func TestPointToSiteIKEv2ConnectRetries(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	dir := t.TempDir()
+	rootDER, certFile, keyFile := clientPKI(t, dir, "alice")
+	enableP2S(r, gw, "172.16.201.0/24", rootDER, "IkeV2")
+	pkg := filepath.Join(dir, "package")
+	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
+	laptop := newSite(t, r, 1, pool)
+	// What the laptop sends to the gateway goes nowhere, for now.
+	laptop.gw.Run("ip", "route", "add", "blackhole", gwAddr.String()+"/32")
+	cfg := roadWarriorConfig(t, "hub-gw", pkg, certFile, keyFile)
+	cfg.CharonExtra = "  retransmit_timeout = 1\n  retransmit_tries = 1\n  retransmit_base = 1"
+	ch := netnstest.StartCharon(t, laptop.gw, cfg)
+	initiated := make(chan string, 1)
+	go func() {
+		out, err := ch.Swanctl("--initiate", "--ike", "vnetgw-hub-gw", "--child", "net", "--timeout", "90")
+		initiated <- fmt.Sprint(err, "\n", out)
+	}()
+	defer func() { <-initiated }() // swanctl ends before its charon is stopped
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(ch.Log(), "peer not responding"); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan's first try did not end in 30 s:\n%s", tail(ch.Log(), 40))
+		}
+	}
+	laptop.gw.Run("ip", "route", "del", "blackhole", gwAddr.String()+"/32")
+	if _, err := ch.WaitSAs(60*time.Second, "ESTABLISHED", "INSTALLED", "local  172.16.201."); err != nil {
+		t.Fatalf("strongSwan did not connect once the gateway answered: %v\ncharon:\n%s", err, tail(ch.Log(), 40))
+	}
 }
 
 // TestClientBehindSiteNAT: a laptop on a branch's LAN, behind the
