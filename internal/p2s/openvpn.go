@@ -8,6 +8,7 @@ import (
 	"crypto/cipher"
 	"crypto/rand"
 	"crypto/tls"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -71,6 +72,9 @@ const (
 	// ovpnReplayWindow is how far back a data packet id may be and still
 	// be taken once (OpenVPN's default replay-window is 64).
 	ovpnReplayWindow = 64
+	// ovpnTokenPrefix begins the auth-token a client a RADIUS server
+	// accepted is pushed, which tells it from a password.
+	ovpnTokenPrefix = "vnetgw-session-"
 )
 
 // ovpnPingPayload is the plaintext of a keepalive (ping.c).
@@ -115,6 +119,9 @@ type ovpnSession struct {
 	closed   bool
 	identity string     // who the client is, once authenticated (mu)
 	addr     netip.Addr // its address, once it has one (mu)
+	// token is what a client a RADIUS server accepted is pushed as its
+	// auth-token, set before the push.
+	token string
 	// pending is the key state whose handshake runs (mu): one at a
 	// time, as OpenVPN negotiates; pendingSince, since when.
 	pending      *ovpnKeyState
@@ -624,6 +631,14 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (peer, e
 	if km.Username == "" {
 		return peer{}, errors.New("the OpenVPN client gave neither a certificate nor a user name (auth-user-pass)")
 	}
+	if strings.HasPrefix(km.Password, ovpnTokenPrefix) {
+		// The auth-token of an earlier connection, which the client sends
+		// when it connects again: good for that connection's
+		// renegotiations alone. Refused here, not as a wrong password at
+		// the RADIUS server (which counts those, and may lock the
+		// account); the client forgets it and sends its password.
+		return peer{}, fmt.Errorf("OpenVPN client %q gave the auth-token of an earlier connection", km.Username)
+	}
 	ctx, cancel := context.WithTimeout(o.ctx, ovpnHandWindow)
 	defer cancel()
 	req := o.srv.radiusRequest(km.Username, o.conn)
@@ -665,6 +680,16 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		o.sendMessage(tc, "AUTH_FAILED,"+err.Error())
 		o.fail(err)
 		return
+	}
+	if who.user != "" {
+		// Pushed as its auth-token, which the client sends instead of
+		// the password when it renegotiates (reneg-sec): with
+		// auth-nocache it has forgotten the password, and asked its
+		// user for it again at every renegotiation, an hour apart, the
+		// tunnel stopped meanwhile (and ended after hand-window).
+		var b [24]byte
+		rand.Read(b[:])
+		o.token = ovpnTokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
 	}
 	o.admitted()
 	o.mu.Lock()
@@ -739,7 +764,8 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 		return
 	}
 	// The same client: its certificate's subject, or its user name (the
-	// password was checked when it connected).
+	// password was checked when it connected; it sends its auth-token
+	// now, or the password again).
 	who := km.Username
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
 		who = certs[0].Subject.CommonName
@@ -801,6 +827,9 @@ func (o *ovpnSession) pushReplies() []string {
 		fmt.Sprintf("ping-restart %d", int(ovpnPingRestart.Seconds())),
 		"ifconfig " + o.addr.String() + " " + ipv4Mask(pool.Bits()),
 		fmt.Sprintf("peer-id %d", o.peerID), "cipher AES-256-GCM", "key-derivation tls-ekm",
+	}
+	if o.token != "" {
+		options = append(options, "auth-token "+o.token)
 	}
 	for _, r := range o.srv.cfg.Routes {
 		switch {

@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -180,9 +181,10 @@ func (cl *testOVPN) session(id int, cert *tls.Certificate, user, pass string) (*
 
 // fakeRadius is a RADIUS server on loopback that answers every request
 // after delay, accepting or rejecting it (a Response Authenticator, no
-// Message-Authenticator, as FreeRADIUS 3.2.1 answers PAP).
+// Message-Authenticator, as FreeRADIUS 3.2.1 answers PAP), counting the
+// requests in asked if given.
 
-func fakeRadius(t *testing.T, secret []byte, delay time.Duration, accept bool) netip.AddrPort {
+func fakeRadius(t *testing.T, secret []byte, delay time.Duration, accept bool, asked ...*atomic.Int32) netip.AddrPort {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -198,6 +200,9 @@ func fakeRadius(t *testing.T, secret []byte, delay time.Duration, accept bool) n
 			req, err := radius.Parse(buf[:n])
 			if err != nil {
 				continue
+			}
+			for _, a := range asked {
+				a.Add(1)
 			}
 			reqAuth := req.Authenticator
 			id := req.ID
@@ -287,6 +292,52 @@ func TestOpenVPNControlMessagesNotLogged(t *testing.T) {
 	}
 	if !strings.Contains(out, "CR_RESPONSE") {
 		t.Errorf("the ignored message's command is not in the log:\n%s", out)
+	}
+}
+
+// TestOpenVPNAuthToken: a client a RADIUS server accepted is pushed an
+// auth-token, which its renegotiations send instead of the password. A
+// client that connects again sends it too (OpenVPN keeps it): it is
+// refused with AUTH_FAILED at once, on which the client forgets it and
+// sends its password, and the RADIUS server is not asked, which would
+// count a wrong password against the user (and may lock the account).
+func TestOpenVPNAuthToken(t *testing.T) {
+	secret := []byte("s3cret")
+	var asked atomic.Int32
+	rad := fakeRadius(t, secret, 0, true, &asked)
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	cl := dialTestOVPN(t, r.srv.Addr())
+	tc, err := cl.session(0, nil, "bob", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := tc.Read(b[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := ""
+	for opt := range strings.SplitSeq(strings.TrimRight(string(b[:n]), "\x00"), ",") {
+		if v, ok := strings.CutPrefix(opt, "auth-token "); ok {
+			token = v
+		}
+	}
+	if len(token) < 32 {
+		t.Fatalf("the push %q has no auth-token", b[:n])
+	}
+	again := dialTestOVPN(t, r.srv.Addr())
+	tc2, err := again.session(0, nil, "bob", token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc2.SetReadDeadline(time.Now().Add(5 * time.Second))
+	if n, err := tc2.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED") {
+		t.Errorf("a new connection with the first one's auth-token was answered %q, %v; want AUTH_FAILED at once", b[:n], err)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the RADIUS server was asked %d times, want once (not for the auth-token)", n)
 	}
 }
 

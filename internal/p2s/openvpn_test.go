@@ -1,19 +1,24 @@
 package p2s
 
 import (
+	"bufio"
 	"crypto/rand"
 	"crypto/x509"
 	"encoding/pem"
+	"fmt"
+	"net"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
@@ -78,6 +83,13 @@ func openVPNConnected(client *netnstest.Process, timeout time.Duration) bool {
 // static key of its own, which the profile carries.
 func startOpenVPN(t *testing.T, tweak ...func(string) string) (*Server, *netnstest.NS, *netnstest.Process) {
 	t.Helper()
+	return startOpenVPNWith(t, nil, tweak...)
+}
+
+// startOpenVPNWith is startOpenVPN with the server's configuration
+// changed by cfg.
+func startOpenVPNWith(t *testing.T, cfg func(*Config), tweak ...func(string) string) (*Server, *netnstest.NS, *netnstest.Process) {
+	t.Helper()
 	netnstest.Require(t, "openvpn", "ip", "ping")
 	gwNS, laptop := netnstest.New(t, "ovg"), netnstest.New(t, "ovc")
 	netnstest.Link(t, gwNS, "192.0.2.1/24", laptop, "192.0.2.2/24")
@@ -95,9 +107,13 @@ func startOpenVPN(t *testing.T, tweak ...func(string) string) (*Server, *netnste
 	rand.Read(key[:])
 	var srv *Server
 	if err := gwNS.Do(func() (err error) {
-		srv, err = Start(Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
+		c := Config{Listen: netip.MustParseAddrPort("192.0.2.1:443"), Cert: gwCert, Roots: []*x509.Certificate{p.root.Certificate},
 			Pool: pool, Router: router, Logger: testLogger(t), SSTP: true, OpenVPN: true, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")},
-			OpenVPNKey: &key})
+			OpenVPNKey: &key}
+		if cfg != nil {
+			cfg(&c)
+		}
+		srv, err = Start(c)
 		return err
 	}); err != nil {
 		t.Fatal(err)
@@ -209,6 +225,77 @@ func TestOpenVPNRenegotiation(t *testing.T) {
 	}
 	if client.Wait(0) {
 		t.Errorf("OpenVPN ended:\n%s", client.Output())
+	}
+}
+
+// TestOpenVPNRenegotiationAuthNocache: a client whose user name and
+// password a RADIUS server checked, with auth-nocache (it forgets the
+// password once used) and its password asked for through its management
+// interface (as a GUI asks its user), renegotiates (here every 2 s,
+// reneg-sec) without asking for the password again: the gateway pushes
+// it an auth-token, which it sends instead. Without one it asked its user
+// at every renegotiation, an hour apart by default, its tunnel stopped
+// meanwhile. The RADIUS server is asked once: renegotiations are of the
+// connection the client authenticated.
+func TestOpenVPNRenegotiationAuthNocache(t *testing.T) {
+	secret := []byte("s3cret")
+	var asked atomic.Int32
+	rad := fakeRadius(t, secret, 0, true, &asked)
+	mgmt := filepath.Join(t.TempDir(), "mgmt.sock")
+	srv, laptop, client := startOpenVPNWith(t, func(c *Config) {
+		c.Radius, c.RadiusOnly = []radius.Server{{Addr: rad, Secret: secret}}, true
+	}, func(conf string) string {
+		i, j := strings.Index(conf, "\n<cert>\n"), strings.Index(conf, "</key>\n")
+		conf = conf[:i+1] + conf[j+len("</key>\n"):]
+		return conf + "auth-user-pass\nauth-nocache\nreneg-sec 2\nmanagement " + mgmt + " unix\nmanagement-query-passwords\n"
+	})
+	var m net.Conn
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		var err error
+		if m, err = net.Dial("unix", mgmt); err == nil {
+			break
+		}
+		if time.Now().After(deadline) || client.Wait(0) {
+			t.Fatalf("OpenVPN's management interface: %v\n%s", err, client.Output())
+		}
+	}
+	defer m.Close()
+	queries := make(chan struct{}, 8)
+	go func() {
+		r := bufio.NewScanner(m)
+		for r.Scan() {
+			if strings.HasPrefix(r.Text(), ">PASSWORD:Need 'Auth'") {
+				queries <- struct{}{}
+			}
+		}
+	}()
+	select {
+	case <-queries:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("OpenVPN did not ask for the password:\n%s", client.Output())
+	}
+	fmt.Fprintf(m, "username \"Auth\" alice\npassword \"Auth\" \"correct horse\"\n")
+	if !openVPNConnected(client, 30*time.Second) {
+		t.Fatalf("OpenVPN did not connect:\n%s", client.Output())
+	}
+	for deadline := time.Now().Add(30 * time.Second); strings.Count(client.Output(), "TLS: soft reset") < 3; time.Sleep(100 * time.Millisecond) {
+		select {
+		case <-queries:
+			t.Fatalf("OpenVPN asked for the password again as it renegotiated:\n%s", client.Output())
+		default:
+		}
+		if time.Now().After(deadline) || client.Wait(0) {
+			t.Fatalf("OpenVPN did not renegotiate three times in 30 s:\n%s", client.Output())
+		}
+	}
+	if out, err := laptop.Try("ping", "-c", "1", "-W", "5", "10.1.0.4"); err != nil {
+		t.Fatalf("ping after the renegotiations: %v\n%s\nclient:\n%s", err, out, client.Output())
+	}
+	if k := onlyOpenVPNSession(t, srv).send.Load(); k == nil || k.keyID < 3 {
+		t.Errorf("the server sends with the keys of key state %v after three renegotiations", k)
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the RADIUS server was asked %d times, want once", n)
 	}
 }
 
