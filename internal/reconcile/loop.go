@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,13 @@ import (
 //
 // With a placement (several nodes sharing the region), the node runs, and
 // writes the status of, only the VNets placed on it; nil runs them all.
+//
+// When ctx ends, the status is written a last time, before the data plane
+// stops: what the connections carried until now (their bytes go on from
+// there at the next start) and NotConnected, as they are once it has
+// stopped. Run returns when no status write is under way, so that the
+// store may close; a store that takes longer than LastStatusWait loses
+// the last one.
 func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place Placement, log *slog.Logger) {
 	timer := time.NewTimer(StatusInterval)
 	defer timer.Stop()
@@ -32,7 +40,31 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 	// that fenced itself stops its VNets at once. A status not yet
 	// written when a newer one comes is not written.
 	statuses := make(chan map[string][]byte, 1)
-	go writeStatuses(ctx, reg, statuses, log)
+	wctx, cancelWrites := context.WithCancel(context.Background())
+	written := make(chan struct{})
+	go func() {
+		writeStatuses(wctx, reg, statuses, log)
+		close(written)
+	}()
+	defer func() {
+		close(statuses)
+		t := time.NewTimer(LastStatusWait)
+		select {
+		case <-written:
+		case <-t.C:
+			log.Warn("the last status was not written: the store did not answer", "waited", LastStatusWait)
+		}
+		t.Stop()
+		cancelWrites()
+		<-written
+	}()
+	hand := func(s map[string][]byte) {
+		select {
+		case <-statuses: // superseded
+		default:
+		}
+		statuses <- s
+	}
 	var placed <-chan struct{}
 	var fastUntil time.Time
 	due := true // the status is to be read and written on this pass
@@ -63,11 +95,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			fastUntil = time.Now().Add(FastStatusPeriod)
 		}
 		if due {
-			select {
-			case <-statuses: // superseded
-			default:
-			}
-			statuses <- statusUpdates(snap, eng.Status(), owned, node)
+			hand(statusUpdates(snap, eng.Status(), owned, node))
 			wait := StatusInterval
 			if time.Now().Before(fastUntil) {
 				wait = FastStatusInterval
@@ -82,21 +110,40 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		case <-timer.C:
 			due = true
 		case <-ctx.Done():
+			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status()), lastOwned, node))
 			return
 		}
 	}
 }
 
-// writeStatuses writes each status the loop hands it, until ctx ends.
+// LastStatusWait is how long Run waits at its end for the status to be
+// written.
+const LastStatusWait = 5 * time.Second
+
+// stopping is what the data plane will show once it has stopped: every
+// connection NotConnected, with what it carried until now.
+func stopping(observed dataplane.Status) dataplane.Status {
+	conns := make(map[string]dataplane.ConnectionStatus, len(observed.Connections))
+	for key, c := range observed.Connections {
+		c.State, c.Reason = dataplane.NotConnected, reasonStopped
+		c.Tunnels = slices.Clone(c.Tunnels)
+		for i := range c.Tunnels {
+			c.Tunnels[i].State, c.Tunnels[i].Reason = dataplane.NotConnected, reasonStopped
+		}
+		conns[key] = c
+	}
+	observed.Connections = conns
+	return observed
+}
+
+const reasonStopped = "serve stopped on the node that runs this connection's gateway; the tunnel is set up again when it starts"
+
+// writeStatuses writes each status the loop hands it, until statuses is
+// closed; ctx ends a write under way.
 func writeStatuses(ctx context.Context, reg *region.Region, statuses <-chan map[string][]byte, log *slog.Logger) {
-	for {
-		select {
-		case s := <-statuses:
-			if err := reg.PutStatuses(ctx, s); err != nil && ctx.Err() == nil {
-				log.Warn("write status", "err", err)
-			}
-		case <-ctx.Done():
-			return
+	for s := range statuses {
+		if err := reg.PutStatuses(ctx, s); err != nil && ctx.Err() == nil {
+			log.Warn("write status", "err", err)
 		}
 	}
 }
