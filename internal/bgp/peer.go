@@ -184,22 +184,21 @@ func (p *peer) stop() {
 	close(p.done)
 	cs := slices.Collect(maps.Keys(p.conns))
 	p.s.mu.Unlock()
+	var wg sync.WaitGroup
 	for _, c := range cs {
-		c.cease()
+		wg.Go(c.cease)
 	}
+	wg.Wait()
 }
 
-// cease ends the connection with a Cease, unless its sender is in the
-// middle of a write to a peer that does not read: then it is closed at
-// once without one, not after the write's timeout (the engine waits on
-// a Reconfig that removes the peer).
+// cease ends the connection with a Cease (RFC 4271 §6.7), also when its
+// sender is in the middle of a write to a peer that reads slowly: the
+// write stops after the message under way (notify), so that the peer
+// learns of the end at once, not when its hold timer expires, and takes
+// no more of the table first. A peer that takes nothing holds it up for
+// lastWait at most.
 func (c *conn) cease() {
-	if !c.wmu.TryLock() {
-		c.nc.Close()
-		return
-	}
-	defer c.wmu.Unlock()
-	c.last(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown})
+	c.notify(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown})
 }
 
 // session runs one connection to its end.

@@ -304,7 +304,7 @@ func (s *Speaker) Reconfig(cfg Config) {
 	for _, pc := range cfg.Peers {
 		want[pc.Addr] = pc
 	}
-	var stop []*peer
+	stopping := map[netip.Addr]*peer{}
 	changed := false // routes re-imported
 	for a, p := range s.peers {
 		w, ok := want[a]
@@ -321,11 +321,12 @@ func (s *Speaker) Reconfig(cfg Config) {
 		// runs (its sessions read it without locks): a changed one
 		// starts anew.
 		if !ok || restart || !w.equal(p.cfg) {
-			stop = append(stop, p)
+			stopping[a] = p
 			delete(s.peers, a)
 			s.dropRoutes(p)
 		}
 	}
+	ended := len(stopping) > 0
 	// The networks, or the AS, may have changed: every session is sent
 	// all again (what did not change is not sent).
 	for _, p := range s.peers {
@@ -341,18 +342,25 @@ func (s *Speaker) Reconfig(cfg Config) {
 				s.log.Error("BGP peer has no session", "peer", a, "err", p.unusable)
 				continue
 			}
-			s.wg.Add(1)
-			go func() {
-				defer s.wg.Done()
+			// The session of the peer's old configuration ends first:
+			// the peer has its Cease before the new session's OPEN.
+			old := stopping[a]
+			delete(stopping, a)
+			s.wg.Go(func() {
+				if old != nil {
+					old.stop()
+				}
 				p.connect()
-			}()
+			})
 		}
 	}
-	s.mu.Unlock()
-	for _, p := range stop {
-		p.stop()
+	// Sessions end without holding up the reconfiguration (a peer that
+	// reads slowly takes a while to be told): their routes are gone.
+	for _, p := range stopping {
+		s.wg.Go(p.stop)
 	}
-	if len(stop) > 0 || changed {
+	s.mu.Unlock()
+	if ended || changed {
 		s.opts.OnChange()
 	}
 	s.advertiseAll()
@@ -392,7 +400,7 @@ func (s *Speaker) Close() {
 	s.peers = map[netip.Addr]*peer{}
 	s.mu.Unlock()
 	for _, p := range ps {
-		p.stop()
+		s.wg.Go(p.stop) // together: each may wait for its peer
 	}
 	s.wg.Wait()
 }

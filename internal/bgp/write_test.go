@@ -146,41 +146,8 @@ func TestEndWhileSendingToSlowPeer(t *testing.T) {
 			base := fmt.Sprintf("127.95.%d", 1+i)
 			n, p, networks := bigTable(t, base, c.hold)
 			peer := netip.MustParseAddr(base + ".2")
-			// The peer reads slowly, counting the networks it is sent,
-			// until the NOTIFICATION; then it reports.
 			var fast atomic.Bool
-			type result struct {
-				networks int
-				n        wire.Notification
-				err      error
-			}
-			done := make(chan result, 1)
-			p.c.SetReadDeadline(time.Time{})
-			go func() {
-				r := &slowReader{c: p.c, fast: &fast}
-				var buf [wire.MaxLen]byte
-				var res result
-				defer func() { done <- res }()
-				for {
-					typ, body, err := wire.ReadMessage(r, &buf)
-					if err != nil {
-						res.err = err
-						return
-					}
-					switch typ {
-					case wire.TypeUpdate:
-						u, err := wire.ParseUpdate(body, true)
-						if err != nil {
-							res.err = err
-							return
-						}
-						res.networks += len(u.NLRI)
-					case wire.TypeNotification:
-						res.n, res.err = wire.ParseNotification(body)
-						return
-					}
-				}
-			}()
+			done := readSlowly(p, &fast)
 			p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}},
 				NextHop: peer, NLRI: pfxs("192.168.2.0/24")}.Append(nil, true)))
 			waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002"})
@@ -190,23 +157,139 @@ func TestEndWhileSendingToSlowPeer(t *testing.T) {
 				t.Errorf("the peer's routes are gone, its session stays: %+v", ps[0])
 			}
 			fast.Store(true)
-			var res result
+			p.expectLast(done, len(networks), c.code, c.sub)
+		})
+	}
+}
+
+// TestStopWhileSendingToSlowPeer: a peer that reads slowly (2.5 KB/s)
+// while it is sent a large table is told with a Cease (RFC 4271 §6.7)
+// when the speaker stops (serve stops, the gateway goes) or the peer is
+// removed, right after the UPDATE under way, and the connection is
+// closed. The connection was closed without one, in the middle of the
+// UPDATE, when its sender was writing: a peer whose connection's end
+// does not reach it (a tunnel that goes next) learned of it only when
+// its hold timer expired, keeping the routes it had learned till then.
+func TestStopWhileSendingToSlowPeer(t *testing.T) {
+	for i, c := range []struct {
+		name string
+		stop func(n *node)
+	}{
+		{"speaker closed", func(n *node) { n.s.Close() }},
+		{"peer removed", func(n *node) {
+			cfg := n.s.Config()
+			cfg.Peers = nil
+			n.s.Reconfig(cfg)
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			base := fmt.Sprintf("127.95.%d", 11+i)
+			n, p, networks := bigTable(t, base, 30)
+			var fast atomic.Bool
+			done := readSlowly(p, &fast)
+			var sc *conn
+			n.s.mu.Lock()
+			for _, pr := range n.s.peers {
+				for k := range pr.conns {
+					sc = k
+				}
+			}
+			n.s.mu.Unlock()
+			stopped := make(chan struct{})
+			go func() {
+				c.stop(n)
+				close(stopped)
+			}()
+			// Once the session ends, the peer reads at full speed.
+			for deadline := time.Now().Add(30 * time.Second); !sc.ending.Load(); time.Sleep(10 * time.Millisecond) {
+				if isClosed(stopped) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the session does not end")
+				}
+			}
+			fast.Store(true)
+			p.expectLast(done, len(networks), wire.CodeCease, wire.SubAdminShutdown)
 			select {
-			case res = <-done:
+			case <-stopped:
 			case <-time.After(60 * time.Second):
-				t.Fatal("no NOTIFICATION in 60 s")
-			}
-			if res.err != nil || res.n.Code != c.code || res.n.Subcode != c.sub {
-				t.Fatalf("NOTIFICATION %v (%v), want %d/%d", res.n, res.err, c.code, c.sub)
-			}
-			if res.networks >= len(networks) {
-				t.Errorf("the NOTIFICATION came after the whole table (%d networks)", res.networks)
-			}
-			p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
-			if _, err := p.c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
-				t.Errorf("the connection stays open after the NOTIFICATION: %v", err)
+				t.Fatal("the stop has not returned in 60 s")
 			}
 		})
+	}
+}
+
+func isClosed(c <-chan struct{}) bool {
+	select {
+	case <-c:
+		return true
+	default:
+		return false
+	}
+}
+
+// lastRead is what readSlowly read: the networks of the UPDATEs, then
+// the NOTIFICATION or the error that ended it.
+type lastRead struct {
+	networks int
+	n        wire.Notification
+	err      error
+}
+
+// readSlowly reads p's connection slowly (slowReader) until fast, counting
+// the networks it is sent, until a NOTIFICATION; then it reports.
+func readSlowly(p *rawPeer, fast *atomic.Bool) <-chan lastRead {
+	done := make(chan lastRead, 1)
+	p.c.SetReadDeadline(time.Time{})
+	go func() {
+		r := &slowReader{c: p.c, fast: fast}
+		var buf [wire.MaxLen]byte
+		var res lastRead
+		defer func() { done <- res }()
+		for {
+			typ, body, err := wire.ReadMessage(r, &buf)
+			if err != nil {
+				res.err = err
+				return
+			}
+			switch typ {
+			case wire.TypeUpdate:
+				u, err := wire.ParseUpdate(body, true)
+				if err != nil {
+					res.err = err
+					return
+				}
+				res.networks += len(u.NLRI)
+			case wire.TypeNotification:
+				res.n, res.err = wire.ParseNotification(body)
+				return
+			}
+		}
+	}()
+	return done
+}
+
+// expectLast checks that readSlowly read a NOTIFICATION of code and sub
+// before all of the table's networks, and that the connection is closed
+// after it.
+func (p *rawPeer) expectLast(done <-chan lastRead, networks int, code, sub uint8) {
+	p.t.Helper()
+	var res lastRead
+	select {
+	case res = <-done:
+	case <-time.After(60 * time.Second):
+		p.t.Fatal("no NOTIFICATION in 60 s")
+	}
+	if res.err != nil || res.n.Code != code || res.n.Subcode != sub {
+		p.t.Fatalf("NOTIFICATION %v (%v) after %d networks, want %d/%d", res.n, res.err, res.networks, code, sub)
+	}
+	if res.networks >= networks {
+		p.t.Errorf("the NOTIFICATION came after the whole table (%d networks)", res.networks)
+	}
+	p.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if _, err := p.c.Read(make([]byte, 1)); err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		p.t.Errorf("the connection stays open after the NOTIFICATION: %v", err)
 	}
 }
 
