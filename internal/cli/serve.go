@@ -35,7 +35,8 @@ On first start the data directory gets a CA and a server certificate
 clients then verify with the system roots or $VNETGW_CA) and an admin
 bearer token (admin-token, mode 0600; an existing one that others could read
 is made 0600, with a warning). Every API request must present the token.
-SIGINT or SIGTERM stop the server cleanly.`,
+SIGINT or SIGTERM stop the server cleanly; a second one while it stops
+ends it at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -52,6 +53,14 @@ SIGINT or SIGTERM stop the server cleanly.`,
 			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// Once the stop has begun, a second SIGINT or SIGTERM ends
+			// the process at once (the signals' default), as a user who
+			// presses Ctrl-C again expects: the clean stop may wait for
+			// requests, peers and the store.
+			defer context.AfterFunc(ctx, func() {
+				stop()
+				cfg.Logger.Info("stopping; a second SIGINT or SIGTERM ends serve at once, without telling the peers")
+			})()
 			s, err := server.New(ctx, cfg)
 			if err != nil {
 				return err

@@ -5,9 +5,11 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/tls"
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"fmt"
 	"math/big"
 	"net"
 	"os"
@@ -16,6 +18,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -260,5 +263,42 @@ func TestServeWithUserCertificate(t *testing.T) {
 	}
 	if out, stderr, err := cliEnv(t, nil, "--data-dir", dir, "group", "show", "-n", "g"); err != nil {
 		t.Fatalf("the CLI from the data directory: %v\n%s%s", err, out, stderr)
+	}
+}
+
+// TestServeSecondSignalEndsAtOnce: a second SIGTERM while serve stops
+// (here it waits for a request whose body comes no further, up to 10 s)
+// ends the process at once, by the signal, as a user who presses Ctrl-C
+// again expects; it was caught and ignored, and serve went on waiting.
+func TestServeSecondSignalEndsAtOnce(t *testing.T) {
+	s := startServe(t, t.TempDir(), "--public-ip-pool", "127.98.1.0/24")
+	host := strings.TrimPrefix(s.url, "https://")
+	c, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "PUT /subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/slow?api-version=2024-05-01 HTTP/1.1\r\nHost: x\r\n"+
+		"Authorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", s.token())
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	// The stop has begun once the API takes no connection.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		nc, err := net.Dial("tcp", host)
+		if err != nil {
+			break
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("serve still takes connections 30 s after SIGTERM:\n%s", s.log())
+		}
+	}
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.exited:
+	case <-time.After(60 * time.Second):
+		t.Fatalf("serve has not ended 60 s after a second SIGTERM:\n%s", s.log())
+	}
+	if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
+		t.Errorf("after a second SIGTERM serve ended with %v, not by the signal:\n%s", s.cmd.ProcessState, s.log())
 	}
 }
