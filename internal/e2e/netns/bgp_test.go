@@ -289,6 +289,12 @@ type birdPeer struct {
 // hops (the tunnel). It installs no routes in the kernel.
 func startBIRD(t *testing.T, ns *netnstest.NS, lan string, local netip.Addr, localAS int, peer netip.Addr, peerAS int) *birdPeer {
 	t.Helper()
+	return startBIRDHold(t, ns, lan, local, localAS, peer, peerAS, 9)
+}
+
+// startBIRDHold is startBIRD with a hold time of hold seconds.
+func startBIRDHold(t *testing.T, ns *netnstest.NS, lan string, local netip.Addr, localAS int, peer netip.Addr, peerAS int, hold int) *birdPeer {
+	t.Helper()
 	b := &birdPeer{ns: ns, dir: t.TempDir()}
 	conf := fmt.Sprintf(`router id %s;
 log "%s/bird.log" all;
@@ -298,11 +304,11 @@ protocol bgp vnetgw {
   local %s as %d;
   neighbor %s as %d;
   multihop;
-  hold time 9;
+  hold time %d;
   connect retry time 2;
   ipv4 { import all; export where source = RTS_DEVICE; };
 }
-`, local, b.dir, lan, local, localAS, peer, peerAS)
+`, local, b.dir, lan, local, localAS, peer, peerAS, hold)
 	if err := os.WriteFile(filepath.Join(b.dir, "bird.conf"), []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
 	}
