@@ -35,8 +35,9 @@ On first start the data directory gets a CA and a server certificate
 clients then verify with the system roots or $VNETGW_CA) and an admin
 bearer token (admin-token, mode 0600; an existing one that others could read
 is made 0600, with a warning). Every API request must present the token.
-SIGINT or SIGTERM stop the server cleanly; a second one while it stops
-ends it at once.`,
+SIGINT, SIGTERM or SIGHUP stop the server cleanly (nothing needs a reload
+signal: --tls-cert and --tls-key are read again when their files change); a
+second one while it stops ends it at once.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
@@ -51,15 +52,16 @@ ends it at once.`,
 			}
 			cfg.DataDir = g.dataDir
 			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer stop()
-			// Once the stop has begun, a second SIGINT or SIGTERM ends
-			// the process at once (the signals' default), as a user who
-			// presses Ctrl-C again expects: the clean stop may wait for
-			// requests, peers and the store.
+			// SIGHUP too: a terminal that goes away must not end serve
+			// without telling its peers. Once the stop has begun, a
+			// second signal ends the process at once (the signals'
+			// default), as a user who presses Ctrl-C again expects: the
+			// clean stop may wait for requests, peers and the store.
 			defer context.AfterFunc(ctx, func() {
 				stop()
-				cfg.Logger.Info("stopping; a second SIGINT or SIGTERM ends serve at once, without telling the peers")
+				cfg.Logger.Info("stopping; a second SIGINT, SIGTERM or SIGHUP ends serve at once, without telling the peers")
 			})()
 			s, err := server.New(ctx, cfg)
 			if err != nil {

@@ -302,3 +302,19 @@ func TestServeSecondSignalEndsAtOnce(t *testing.T) {
 		t.Errorf("after a second SIGTERM serve ended with %v, not by the signal:\n%s", s.cmd.ProcessState, s.log())
 	}
 }
+
+// TestServeHangupStopsCleanly: SIGHUP (the terminal serve runs in goes
+// away) stops serve as SIGTERM does, telling its peers and closing the
+// store, and exits 0; it ended the process at once, by the signal.
+func TestServeHangupStopsCleanly(t *testing.T) {
+	s := startServe(t, t.TempDir(), "--public-ip-pool", "127.98.2.0/24")
+	s.cmd.Process.Signal(syscall.SIGHUP)
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve has not stopped 30 s after SIGHUP:\n%s", s.log())
+	}
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 || !strings.Contains(s.log(), "stopped") {
+		t.Errorf("after SIGHUP serve ended with %v, not by a clean stop:\n%s", s.cmd.ProcessState, s.log())
+	}
+}
