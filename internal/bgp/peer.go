@@ -173,8 +173,9 @@ func (p *peer) connect() {
 	}
 }
 
-// stop ends the peer's connections with a Cease.
-func (p *peer) stop() {
+// stop ends the peer's connections with a Cease of subcode sub (RFC 4486:
+// the speaker's stop, the peer's removal or its new configuration).
+func (p *peer) stop(sub uint8) {
 	p.s.mu.Lock()
 	if p.stopped {
 		p.s.mu.Unlock()
@@ -186,7 +187,7 @@ func (p *peer) stop() {
 	p.s.mu.Unlock()
 	var wg sync.WaitGroup
 	for _, c := range cs {
-		wg.Go(c.cease)
+		wg.Go(func() { c.cease(sub) })
 	}
 	wg.Wait()
 }
@@ -197,8 +198,8 @@ func (p *peer) stop() {
 // learns of the end at once, not when its hold timer expires, and takes
 // no more of the table first. A peer that takes nothing holds it up for
 // lastWait at most.
-func (c *conn) cease() {
-	c.notify(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubAdminShutdown})
+func (c *conn) cease(sub uint8) {
+	c.notify(wire.Notification{Code: wire.CodeCease, Subcode: sub})
 }
 
 // session runs one connection to its end.

@@ -348,7 +348,7 @@ func (s *Speaker) Reconfig(cfg Config) {
 			delete(stopping, a)
 			s.wg.Go(func() {
 				if old != nil {
-					old.stop()
+					old.stop(wire.SubConfigChange)
 				}
 				p.connect()
 			})
@@ -357,7 +357,7 @@ func (s *Speaker) Reconfig(cfg Config) {
 	// Sessions end without holding up the reconfiguration (a peer that
 	// reads slowly takes a while to be told): their routes are gone.
 	for _, p := range stopping {
-		s.wg.Go(p.stop)
+		s.wg.Go(func() { p.stop(wire.SubDeconfigured) })
 	}
 	s.mu.Unlock()
 	if ended || changed {
@@ -400,7 +400,7 @@ func (s *Speaker) Close() {
 	s.peers = map[netip.Addr]*peer{}
 	s.mu.Unlock()
 	for _, p := range ps {
-		s.wg.Go(p.stop) // together: each may wait for its peer
+		s.wg.Go(func() { p.stop(wire.SubAdminShutdown) }) // together: each may wait for its peer
 	}
 	s.wg.Wait()
 }

@@ -174,13 +174,19 @@ func TestStopWhileSendingToSlowPeer(t *testing.T) {
 	for i, c := range []struct {
 		name string
 		stop func(n *node)
+		sub  uint8 // of the Cease (RFC 4486)
 	}{
-		{"speaker closed", func(n *node) { n.s.Close() }},
+		{"speaker closed", func(n *node) { n.s.Close() }, wire.SubAdminShutdown},
 		{"peer removed", func(n *node) {
 			cfg := n.s.Config()
 			cfg.Peers = nil
 			n.s.Reconfig(cfg)
-		}},
+		}, wire.SubDeconfigured},
+		{"local AS changed", func(n *node) {
+			cfg := n.s.Config()
+			cfg.AS++
+			n.s.Reconfig(cfg)
+		}, wire.SubConfigChange},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			base := fmt.Sprintf("127.95.%d", 11+i)
@@ -210,7 +216,7 @@ func TestStopWhileSendingToSlowPeer(t *testing.T) {
 				}
 			}
 			fast.Store(true)
-			p.expectLast(done, len(networks), wire.CodeCease, wire.SubAdminShutdown)
+			p.expectLast(done, len(networks), wire.CodeCease, c.sub)
 			select {
 			case <-stopped:
 			case <-time.After(60 * time.Second):

@@ -77,6 +77,8 @@ const (
 	SubBadASPath     = 11
 	SubMaxPrefixes   = 1 // Cease: maximum number of prefixes reached (RFC 4486)
 	SubAdminShutdown = 2 // Cease (RFC 4486)
+	SubDeconfigured  = 3 // Cease: peer de-configured (RFC 4486)
+	SubConfigChange  = 6 // Cease: other configuration change (RFC 4486)
 	SubCollision     = 7 // Cease: connection collision resolution
 )
 
