@@ -125,10 +125,11 @@ func resourceCommands(g *globals) []*cobra.Command {
 }
 
 // verbs returns the parent command of a kind with show, list and delete,
-// and the given create command.
-func (g *globals) verbs(k kind, create *cobra.Command) *cobra.Command {
+// and the given create and update commands.
+func (g *globals) verbs(k kind, write []*cobra.Command) *cobra.Command {
 	parent := &cobra.Command{Use: k.use, Short: k.short}
-	parent.AddCommand(create, g.showCmd(k), g.listCmd(k), g.deleteCmd(k))
+	parent.AddCommand(write...)
+	parent.AddCommand(g.showCmd(k), g.listCmd(k), g.deleteCmd(k))
 	return parent
 }
 
@@ -237,12 +238,28 @@ func (g *globals) location(ctx context.Context, c *client.Client, rg, loc string
 	return grp.Location, nil
 }
 
-// createCmd builds a create command: common flags -g, -n, -l and the
-// kind's own, then body builds the request from them.
-func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), body func(ctx context.Context, c *client.Client, rg, name, location string) (any, error)) *cobra.Command {
+// bodyFunc builds the request of a kind's create or update from its
+// flags; given says whether a flag was on the command line. It returns an
+// ifMatch when it kept some of what the resource was.
+type bodyFunc func(ctx context.Context, c *client.Client, rg, name, location string, given func(flag string) bool) (any, error)
+
+// writeCmds builds a kind's create and update commands: common flags -g,
+// -n (and create's -l) and the kind's own, then body builds the request
+// from them. Both keep what the flags do not change of a resource that
+// exists; update changes only one that exists, as az's update verbs do:
+// a missing one is an error that exits 3, as show's.
+func (g *globals) writeCmds(k kind, short string, flags func(*cobra.Command), body bodyFunc) []*cobra.Command {
+	return []*cobra.Command{
+		g.writeCmd(k, "create", short, flags, body),
+		g.writeCmd(k, "update", "Update a "+k.use+" that exists: change what the flags give, keep the rest", flags, body),
+	}
+}
+
+func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command), body bodyFunc) *cobra.Command {
+	update := verb == "update"
 	var rg, name, loc string
 	cmd := &cobra.Command{
-		Use: "create", Short: short, Args: cobra.NoArgs,
+		Use: verb, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, c, err := g.target(rg, k.typ, name)
 			if err != nil {
@@ -259,37 +276,67 @@ func (g *globals) createCmd(k kind, short string, flags func(*cobra.Command), bo
 				switch err := c.Get(ctx, id, &cur); {
 				case err == nil:
 					loc = cur.Location
-				case !client.IsNotFound(err):
+				case update || !client.IsNotFound(err):
 					return err
 				}
 			}
 			if loc, err = g.location(ctx, c, rg, loc); err != nil {
 				return err
 			}
-			for try := 0; ; try++ {
-				b, err := body(ctx, c, rg, name, loc)
-				if err != nil {
-					return err
-				}
-				im, ok := b.(ifMatch)
-				if !ok {
-					return g.put(ctx, c, id, b, k.columns)
-				}
-				// Built from what the resource was: written only if it
-				// still is, else built again from what it has become.
-				err = g.put(client.WithIfMatch(ctx, im.etag), c, id, im.body, k.columns)
-				if !client.IsPreconditionFailed(err) || try == 4 {
-					return err
-				}
-			}
+			return g.write(ctx, c, id, k.columns, update, func() (any, error) {
+				return body(ctx, c, rg, name, loc, cmd.Flags().Changed)
+			})
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name")
-	cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: its own for an existing one, else the resource group's)")
+	if !update {
+		cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: its own for an existing one, else the resource group's)")
+	}
 	noWait(cmd)
 	flags(cmd)
+	if update {
+		withoutDefaults(cmd)
+	}
 	return cmd
+}
+
+// withoutDefaults leaves the defaults of cmd's flags out of its help: an
+// update keeps what a flag not given names, and said "(default
+// "VpnGw1")" of --sku.
+func withoutDefaults(cmd *cobra.Command) {
+	cmd.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Value.Type() == "string" {
+			f.DefValue = ""
+		}
+	})
+}
+
+// write PUTs the body build makes of resource id and prints the answer.
+// A body built from what the resource was (an ifMatch) is written only
+// while the resource still is as read, else built again from what it has
+// become, so that no write undoes another. With update, the resource must
+// exist: a body that is not an ifMatch (build found nothing to keep) is
+// not written, and the error is a 404, which exits 3.
+func (g *globals) write(ctx context.Context, c *client.Client, id arm.ID, cols []column, update bool, build func() (any, error)) error {
+	for try := 0; ; try++ {
+		b, err := build()
+		if err != nil {
+			return err
+		}
+		im, ok := b.(ifMatch)
+		switch {
+		case !ok && update:
+			return &client.Error{Status: http.StatusNotFound, Code: arm.CodeResourceNotFound,
+				Message: fmt.Sprintf("%s %s was not found: update changes one that exists (create makes one)", id.Type(), id.Name())}
+		case !ok:
+			return g.put(ctx, c, id, b, cols)
+		}
+		err = g.put(client.WithIfMatch(ctx, im.etag), c, id, im.body, cols)
+		if !client.IsPreconditionFailed(err) || try == 4 {
+			return err
+		}
+	}
 }
 
 // ifMatch is a body built from what a resource was when its etag was
@@ -381,15 +428,13 @@ func vnetCommand(g *globals) *cobra.Command {
 		columns: []column{nameCol, groupColumn, locationCol, col("AddressSpace", "properties.addressSpace.addressPrefixes"), col("Subnets", "properties.subnets"), stateCol, col("Node", "properties.node")}}
 	var prefixes, subnetPrefixes, dnsServers []string
 	var subnetName string
-	var given func(flag string) bool
-	create := g.createCmd(k, "Create or update a virtual network", func(cmd *cobra.Command) {
+	create := g.writeCmds(k, "Create or update a virtual network", func(cmd *cobra.Command) {
 		cmd.Flags().StringSliceVar(&prefixes, "address-prefixes", nil, "address space (default: 10.0.0.0/16 for a new network, its own for an existing one); also --address-prefix")
 		cmd.Flags().StringSliceVar(&dnsServers, "dns-servers", nil, "DNS servers of the network (dhcpOptions), which point-to-site clients are given (default: those it has)")
 		cmd.Flags().StringVar(&subnetName, "subnet-name", "", "create a subnet with this name, or update the network's subnet of this name")
 		cmd.Flags().StringSliceVar(&subnetPrefixes, "subnet-prefixes", nil, "prefixes of --subnet-name (default: those of the subnet it updates, else the first /24 of the space, /64 of an IPv6 space, or the whole space when it is smaller); also --subnet-prefix")
 		azAliases(cmd, map[string]string{"address-prefix": "address-prefixes", "subnet-prefix": "subnet-prefixes"})
-		given = cmd.Flags().Changed
-	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		if given("address-prefixes") && len(prefixes) == 0 {
 			return nil, errors.New("--address-prefixes is empty: give the network's address space, or leave the flag out")
 		}
@@ -530,51 +575,54 @@ func subnetCommand(g *globals) *cobra.Command {
 			return fn(cmd.Context(), c, i)
 		}
 	}
-	var create *cobra.Command
-	create = common(&cobra.Command{Use: "create", Short: "Create or update a subnet (name it GatewaySubnet for a gateway; an existing one keeps what the flags do not change)", Args: cobra.NoArgs,
-		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
-			var rt *arm.SubResource
-			if routeTable != "" {
-				rid, err := g.resourceID(rg, "routeTables", routeTable)
-				if err != nil {
-					return fmt.Errorf("--route-table: %w", err)
-				}
-				rt = arm.Ref(rid.String())
-			}
-			for try := 0; ; try++ {
-				// Keep what a subnet already has that the flags do not
-				// change (a PUT replaces it all): run again to change its
-				// prefixes, it dropped its route table, and its hosts'
-				// traffic no longer went through the appliance.
-				var old arm.Subnet
-				err := c.Get(ctx, id, &old)
-				if err != nil && !client.IsNotFound(err) {
-					return err
-				}
-				s := arm.Subnet{Properties: arm.SubnetProperties{AddressPrefix: old.Properties.AddressPrefix,
-					AddressPrefixes: old.Properties.AddressPrefixes, RouteTable: old.Properties.RouteTable}}
-				if create.Flags().Changed("address-prefixes") {
-					s.Properties.AddressPrefix, s.Properties.AddressPrefixes = "", given
-					if len(given) == 1 {
-						s.Properties.AddressPrefix, s.Properties.AddressPrefixes = given[0], nil
+	// write is create's and update's: both keep what the flags do not
+	// change of a subnet that exists; update changes only one that does.
+	write := func(verb, short string) *cobra.Command {
+		var cmd *cobra.Command
+		cmd = common(&cobra.Command{Use: verb, Short: short, Args: cobra.NoArgs,
+			RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
+				var rt *arm.SubResource
+				if routeTable != "" {
+					rid, err := g.resourceID(rg, "routeTables", routeTable)
+					if err != nil {
+						return fmt.Errorf("--route-table: %w", err)
 					}
+					rt = arm.Ref(rid.String())
 				}
-				if create.Flags().Changed("route-table") {
-					s.Properties.RouteTable = rt // "": off the subnet
-				}
-				if old.Etag == "" {
-					return g.put(ctx, c, id, s, cols)
-				}
-				// Written only while the subnet is as read.
-				err = g.put(client.WithIfMatch(ctx, old.Etag), c, id, s, cols)
-				if !client.IsPreconditionFailed(err) || try == 4 {
-					return err
-				}
-			}
-		})}, true)
-	create.Flags().StringSliceVar(&given, "address-prefixes", nil, "address prefixes of the subnet; also --address-prefix")
-	azAliases(create, map[string]string{"address-prefix": "address-prefixes"})
-	create.Flags().StringVar(&routeTable, "route-table", "", "route table (name or id) whose user-defined routes the subnet's hosts follow (R26); \"\" takes it off the subnet")
+				return g.write(ctx, c, id, cols, verb == "update", func() (any, error) {
+					// Keep what a subnet already has that the flags do not
+					// change (a PUT replaces it all): run again to change its
+					// prefixes, it dropped its route table, and its hosts'
+					// traffic no longer went through the appliance.
+					var old arm.Subnet
+					err := c.Get(ctx, id, &old)
+					if err != nil && !client.IsNotFound(err) {
+						return nil, err
+					}
+					s := arm.Subnet{Properties: arm.SubnetProperties{AddressPrefix: old.Properties.AddressPrefix,
+						AddressPrefixes: old.Properties.AddressPrefixes, RouteTable: old.Properties.RouteTable}}
+					if cmd.Flags().Changed("address-prefixes") {
+						s.Properties.AddressPrefix, s.Properties.AddressPrefixes = "", given
+						if len(given) == 1 {
+							s.Properties.AddressPrefix, s.Properties.AddressPrefixes = given[0], nil
+						}
+					}
+					if cmd.Flags().Changed("route-table") {
+						s.Properties.RouteTable = rt // "": off the subnet
+					}
+					if old.Etag == "" {
+						return s, nil
+					}
+					return ifMatch{s, old.Etag}, nil
+				})
+			})}, true)
+		cmd.Flags().StringSliceVar(&given, "address-prefixes", nil, "address prefixes of the subnet; also --address-prefix")
+		azAliases(cmd, map[string]string{"address-prefix": "address-prefixes"})
+		cmd.Flags().StringVar(&routeTable, "route-table", "", "route table (name or id) whose user-defined routes the subnet's hosts follow (R26); \"\" takes it off the subnet")
+		return cmd
+	}
+	create := write("create", "Create or update a subnet (name it GatewaySubnet for a gateway; an existing one keeps what the flags do not change)")
+	update := write("update", "Update a subnet that exists: change what the flags give, keep the rest")
 	show := common(&cobra.Command{Use: "show", Short: "Show a subnet", Args: cobra.NoArgs,
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 			var out json.RawMessage
@@ -595,7 +643,7 @@ func subnetCommand(g *globals) *cobra.Command {
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 			return c.Delete(ctx, id)
 		})}, true)
-	parent.AddCommand(create, show, list, del)
+	parent.AddCommand(create, update, show, list, del)
 	return parent
 }
 
@@ -605,12 +653,10 @@ func publicIPCommand(g *globals) *cobra.Command {
 	k := kind{use: "public-ip", short: "Manage public IP addresses", typ: "publicIPAddresses",
 		columns: []column{nameCol, groupColumn, locationCol, col("IPAddress", "properties.ipAddress"), col("Allocation", "properties.publicIPAllocationMethod"), col("SKU", "sku.name"), col("UsedBy", "properties.ipConfiguration"), stateCol}}
 	var method, sku string
-	var given func(flag string) bool
-	create := g.createCmd(k, "Create or update a public IP address (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
+	create := g.writeCmds(k, "Create or update a public IP address (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&method, "allocation-method", "", "Dynamic (allocated when a gateway uses it) or Static (allocated now); default Dynamic for Basic, Static for Standard")
 		cmd.Flags().StringVar(&sku, "sku", "Basic", "Basic or Standard")
-		given = cmd.Flags().Changed
-	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		p := arm.PublicIPAddress{Resource: arm.Resource{Location: loc}, SKU: &arm.PublicIPAddressSKU{Name: sku},
 			Properties: arm.PublicIPAddressProperties{PublicIPAllocationMethod: method}}
 		// Keep what an address already has that the flags do not
@@ -646,8 +692,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	var pips, clientPool, clientProtocols, authTypes, customRoutes []string
 	var asn int64
 	var bgpNAT bool
-	var given func(flag string) bool
-	create := g.createCmd(k, "Create or update a virtual network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
+	create := g.writeCmds(k, "Create or update a virtual network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
 		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id; two make an active-active gateway; also --public-ip-address")
@@ -665,20 +710,26 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling); \"\" turns it off")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
 		azAliases(cmd, map[string]string{"public-ip-address": "public-ip-addresses"})
-		given = f.Changed
-	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
-		vid, err := g.resourceIDBy("--vnet", rg, "virtualNetworks", vnet)
-		if err != nil {
-			return nil, err
-		}
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// Keep what a gateway already has that the flags do not change
 		// (a PUT replaces it all): its NAT rules, root and revoked
 		// certificates and client IPsec policy, which other commands
 		// set, were dropped by a create run again to change the SKU.
 		var old arm.VirtualNetworkGateway
-		err = c.Get(ctx, arm.NetworkID(g.subscription, rg, "virtualNetworkGateways", name), &old)
+		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "virtualNetworkGateways", name), &old)
 		exists := err == nil
 		if err != nil && !client.IsNotFound(err) {
+			return nil, err
+		}
+		// Without --vnet, one that exists stays in its network.
+		var vid arm.ID
+		if cfgs := old.Properties.IPConfigurations; vnet == "" && len(cfgs) > 0 && cfgs[0].Properties.Subnet != nil {
+			sid, err := arm.ParseID(cfgs[0].Properties.Subnet.ID)
+			if err != nil {
+				return nil, err
+			}
+			vid = sid.Parent()
+		} else if vid, err = g.resourceIDBy("--vnet", rg, "virtualNetworks", vnet); err != nil {
 			return nil, err
 		}
 		gw := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
@@ -883,16 +934,14 @@ func localGatewayCommand(g *globals) *cobra.Command {
 	var ip, fqdn, bgpAddr string
 	var prefixes []string
 	var asn int64
-	var given func(flag string) bool
-	create := g.createCmd(k, "Create or update a local network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
+	create := g.writeCmds(k, "Create or update a local network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&ip, "gateway-ip-address", "", "public address of the on-premises VPN device")
 		f.StringVar(&fqdn, "fqdn", "", "host name of the on-premises VPN device, instead of its address")
 		f.StringSliceVar(&prefixes, "local-address-prefixes", nil, "on-premises address ranges routed through the gateway")
 		f.Int64Var(&asn, "asn", 0, "BGP ASN of the site (0 on an existing site: no BGP)")
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address of the site")
-		given = f.Changed
-	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// The device is known by one or the other, as
 		// New-AzLocalNetworkGateway's parameter sets and Terraform's
 		// gateway_address and gateway_fqdn have it: given both, the
@@ -951,12 +1000,10 @@ func routeTableCommand(g *globals) *cobra.Command {
 	k := kind{use: "route-table", short: "Manage route tables: user-defined routes of subnets (R26)", typ: "routeTables",
 		columns: []column{nameCol, groupColumn, locationCol, col("Routes", "properties.routes"), col("Subnets", "properties.subnets"), stateCol}}
 	var noPropagation bool
-	var given func(flag string) bool
-	create := g.createCmd(k, "Create or update a route table (an existing one keeps its routes, and what the flags do not change)", func(cmd *cobra.Command) {
+	create := g.writeCmds(k, "Create or update a route table (an existing one keeps its routes, and what the flags do not change)", func(cmd *cobra.Command) {
 		cmd.Flags().BoolVar(&noPropagation, "disable-bgp-route-propagation", false, "the table's subnets do not take the gateway's routes (its sites' ranges, BGP, point-to-site): only user routes send traffic to it")
-		given = cmd.Flags().Changed
 	},
-		func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
+		func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 			id, err := g.resourceID(rg, "routeTables", name)
 			if err != nil {
 				return nil, err
@@ -1007,25 +1054,50 @@ func routeCommand(g *globals) *cobra.Command {
 		}
 		return id.Child("routes", name), c, nil
 	}
-	create := &cobra.Command{Use: "create", Short: "Create or update a route", Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
+	// write is create's and update's: both keep what the flags do not
+	// change of a route that exists; update changes only one that does.
+	write := func(verb, short string) *cobra.Command {
+		cmd := &cobra.Command{Use: verb, Short: short, Args: cobra.NoArgs}
+		cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 			id, c, err := route()
 			if err != nil {
 				return err
 			}
-			var out arm.Route
-			resp, err := c.Put(cmd.Context(), id, arm.Route{Properties: arm.RouteProperties{AddressPrefix: prefix, NextHopType: hopType, NextHopIPAddress: hopIP}}, &out)
-			g.warn(resp)
-			if err != nil {
-				return err
-			}
-			return g.print(out, columns)
-		}}
-	flags(create, true)
-	f := create.Flags()
-	f.StringVar(&prefix, "address-prefix", "", "destination prefix, CIDR")
-	f.StringVar(&hopType, "next-hop-type", "", "VirtualAppliance, VirtualNetworkGateway, VnetLocal, None or Internet")
-	f.StringVar(&hopIP, "next-hop-ip-address", "", "the appliance's address, for VirtualAppliance")
+			ctx, given := cmd.Context(), cmd.Flags().Changed
+			return g.write(ctx, c, id, columns, verb == "update", func() (any, error) {
+				var old arm.Route
+				if err := c.Get(ctx, id, &old); err != nil && !client.IsNotFound(err) {
+					return nil, err
+				}
+				r := arm.Route{Properties: old.Properties}
+				p := &r.Properties
+				if given("address-prefix") {
+					p.AddressPrefix = prefix
+				}
+				if given("next-hop-type") {
+					p.NextHopType = hopType
+					if !strings.EqualFold(hopType, arm.NextHopVirtualAppliance) {
+						p.NextHopIPAddress = "" // only an appliance has one
+					}
+				}
+				if given("next-hop-ip-address") {
+					p.NextHopIPAddress = hopIP
+				}
+				if old.Etag == "" {
+					return r, nil
+				}
+				return ifMatch{r, old.Etag}, nil
+			})
+		}
+		flags(cmd, true)
+		f := cmd.Flags()
+		f.StringVar(&prefix, "address-prefix", "", "destination prefix, CIDR")
+		f.StringVar(&hopType, "next-hop-type", "", "VirtualAppliance, VirtualNetworkGateway, VnetLocal, None or Internet")
+		f.StringVar(&hopIP, "next-hop-ip-address", "", "the appliance's address, for VirtualAppliance")
+		return cmd
+	}
+	create := write("create", "Create or update a route (an existing one keeps what the flags do not change)")
+	update := write("update", "Update a route that exists: change what the flags give, keep the rest")
 	show := &cobra.Command{Use: "show", Short: "Show a route", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, c, err := route()
@@ -1061,7 +1133,7 @@ func routeCommand(g *globals) *cobra.Command {
 			return g.print(append([]json.RawMessage{}, out.Value...), columns)
 		}}
 	flags(list, false)
-	parent.AddCommand(create, show, del, list)
+	parent.AddCommand(create, update, show, del, list)
 	return parent
 }
 
@@ -1074,8 +1146,7 @@ func connectionCommand(g *globals) *cobra.Command {
 	var gw1, gw2, lng, key, protocol, mode string
 	var bgp, policyTS bool
 	var ingressNAT, egressNAT []string
-	var given func(flag string) bool
-	create := g.createCmd(k, "Create or update a VPN connection, site-to-site or VNet-to-VNet (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
+	create := g.writeCmds(k, "Create or update a VPN connection, site-to-site or VNet-to-VNet (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&gw1, "vnet-gateway1", "", "the gateway of this side (name or id)")
 		f.StringVar(&lng, "local-gateway2", "", "site-to-site: the local network gateway (name or id)")
@@ -1087,26 +1158,34 @@ func connectionCommand(g *globals) *cobra.Command {
 		f.BoolVar(&policyTS, "use-policy-based-traffic-selectors", false, "use policy-based traffic selectors (needs a custom IPsec policy)")
 		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: IngressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the site's addresses (repeatable)")
 		f.StringSliceVar(&egressNAT, "egress-nat-rule", nil, "site-to-site: EgressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the VNet's addresses (repeatable)")
-		given = f.Changed
-	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
-		g1, err := g.resourceIDBy("--vnet-gateway1", rg, "virtualNetworkGateways", gw1)
-		if err != nil {
-			return nil, err
-		}
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// Keep what a connection already has that the flags do not change
 		// (a PUT replaces it all): its custom IPsec policy, set by
-		// ipsec-policy add, its BGP and NAT settings, its key.
+		// ipsec-policy add, its BGP and NAT settings, its key, and
+		// (without the flags that name them) its gateways.
 		var old arm.Connection
-		err = c.Get(ctx, arm.NetworkID(g.subscription, rg, "connections", name), &old)
+		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "connections", name), &old)
 		exists := err == nil
 		if err != nil && !client.IsNotFound(err) {
 			return nil, err
 		}
 		conn := arm.Connection{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
 		p := &conn.Properties
-		p.LocalNetworkGateway2, p.VirtualNetworkGateway2 = nil, nil
-		p.VirtualNetworkGateway1 = arm.Ref(g1.String())
+		ends := exists && gw1 == "" && lng == "" && gw2 == ""
+		g1, err := g.resourceIDBy("--vnet-gateway1", rg, "virtualNetworkGateways", gw1)
 		switch {
+		case ends:
+			if g1, err = arm.ParseID(p.VirtualNetworkGateway1.RefID()); err != nil {
+				return nil, err
+			}
+		case err != nil:
+			return nil, err
+		default:
+			p.LocalNetworkGateway2, p.VirtualNetworkGateway2 = nil, nil
+			p.VirtualNetworkGateway1 = arm.Ref(g1.String())
+		}
+		switch {
+		case ends:
 		case lng != "" && gw2 == "":
 			l, err := g.resourceID(rg, "localNetworkGateways", lng)
 			if err != nil {
@@ -1319,31 +1398,35 @@ func nicCommand(g *globals) *cobra.Command {
 		columns: []column{nameCol, groupColumn, locationCol, col("PrivateIP", "properties.ipConfigurations.0.properties.privateIPAddress"),
 			col("Attachment", "properties.attachment.kind"), stateCol}}
 	var vnet, subnet, ip, attach, netns string
-	var given func(flag string) bool
-	create := g.createCmd(k, "Create or update a network interface (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
+	create := g.writeCmds(k, "Create or update a network interface (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet-name", "", "virtual network (name or id)")
 		f.StringVar(&subnet, "subnet", "", "subnet name")
 		f.StringVar(&ip, "private-ip-address", "", "static private address (default: the next free one; \"\" makes a static one dynamic)")
 		f.StringVar(&attach, "attachment", "netstack", "how the host exists: netstack (built-in host) or tun (a TUN device in --netns, root)")
 		f.StringVar(&netns, "netns", "", "network namespace of a tun attachment")
-		given = f.Changed
-	}, func(ctx context.Context, c *client.Client, rg, name, loc string) (any, error) {
-		vid, err := g.resourceIDBy("--vnet-name", rg, "virtualNetworks", vnet)
-		if err != nil {
-			return nil, err
-		}
-		if subnet == "" {
-			return nil, errors.New("--subnet is required")
-		}
+	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// Keep what an interface already has that the flags do not
 		// change (a PUT replaces it all): run again to give its host
 		// another address, a TUN host in a namespace became a built-in
 		// one, and a static address a dynamic one.
 		var old arm.NetworkInterface
-		err = c.Get(ctx, arm.NetworkID(g.subscription, rg, "networkInterfaces", name), &old)
+		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "networkInterfaces", name), &old)
 		if err != nil && !client.IsNotFound(err) {
 			return nil, err
+		}
+		// Without --vnet-name and --subnet, one that exists stays in its
+		// subnet.
+		var subnetRef *arm.SubResource
+		if old.Etag == "" || vnet != "" || subnet != "" {
+			vid, err := g.resourceIDBy("--vnet-name", rg, "virtualNetworks", vnet)
+			if err != nil {
+				return nil, err
+			}
+			if subnet == "" {
+				return nil, errors.New("--subnet is required")
+			}
+			subnetRef = arm.Ref(vid.Child("subnets", subnet).String())
 		}
 		n := arm.NetworkInterface{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
 		a := arm.Attachment{Kind: attach, NetNS: netns}
@@ -1365,7 +1448,9 @@ func nicCommand(g *globals) *cobra.Command {
 			}
 			cfgs[0].Properties.PrivateIPAddress, cfgs[0].Properties.PrivateIPAllocationMethod = ip, method
 		}
-		cfgs[0].Properties.Subnet = arm.Ref(vid.Child("subnets", subnet).String())
+		if subnetRef != nil {
+			cfgs[0].Properties.Subnet = subnetRef
+		}
 		n.Properties.IPConfigurations = cfgs
 		if old.Etag == "" {
 			return n, nil

@@ -33,15 +33,16 @@ type globals struct {
 }
 
 // Execute runs the command line and returns the process exit code: 0, 1
-// for an error, or 3 when a show command's resource does not exist, as
-// az's show commands exit (scripts tell "not there" from a failure by it).
+// for an error, or 3 when a show or update command's resource does not
+// exist, as az's show commands exit (scripts tell "not there" from a
+// failure by it).
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(spaceSeparatedLists(root, args))
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
-		if cmd.Name() == "show" && client.IsNotFound(err) {
+		if (cmd.Name() == "show" || cmd.Name() == "update") && client.IsNotFound(err) {
 			return 3
 		}
 		return 1
