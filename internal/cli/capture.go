@@ -75,7 +75,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 			}
 			// A JSON string with -o json, as vpn-client generate prints
 			// its URL (it was bare, which a JSON reader refused).
-			if g.output == "table" {
+			if g.output != "json" { // table or tsv: bare
 				_, err := fmt.Fprintln(g.stdout, u)
 				return err
 			}

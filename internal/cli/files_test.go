@@ -55,12 +55,12 @@ func TestOutputFileOverLooseFile(t *testing.T) {
 }
 
 // packet-capture stop prints where the capture is as a JSON string with
-// -o json (the default), and bare with -o table: it printed it bare with
-// either.
+// -o json (the default), and bare with -o table and -o tsv: it printed
+// it bare with either.
 func TestPacketCaptureStopOutput(t *testing.T) {
 	startRegion(t)
 	p2sGateway(t)
-	for _, o := range []string{"json", "table"} {
+	for _, o := range []string{"json", "table", "tsv"} {
 		must(t, "vnet-gateway", "packet-capture", "start", "-g", "rg", "-n", "gw")
 		out := must(t, "vnet-gateway", "packet-capture", "stop", "-g", "rg", "-n", "gw", "-o", o)
 		u := strings.TrimSpace(out)

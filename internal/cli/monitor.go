@@ -5,7 +5,6 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -65,12 +64,10 @@ VNet moves to another node.`,
 			if _, err := c.Do(cmd.Context(), "GET", strings.TrimSuffix(resource, "/")+"/providers/Microsoft.Insights/metrics?"+q.Encode(), nil, &out); err != nil {
 				return err
 			}
-			if g.output != "table" {
+			if g.output == "json" {
 				return g.print(out, nil)
 			}
-			tw := tabwriter.NewWriter(g.stdout, 2, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "Timestamp\tName\tDimension\tValue")
-			fmt.Fprintln(tw, "---------\t----\t---------\t-----") // as every other table
+			var rows [][]string
 			for _, m := range out.Value {
 				for _, ts := range m.Timeseries {
 					dim := ""
@@ -87,11 +84,11 @@ VNet moves to another node.`,
 						case p.Maximum != nil:
 							v = fmt.Sprintf("%.1f", *p.Maximum)
 						}
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.TimeStamp, m.Name.Value, dim, v)
+						rows = append(rows, []string{p.TimeStamp, m.Name.Value, dim, v})
 					}
 				}
 			}
-			return tw.Flush()
+			return g.table([]string{"Timestamp", "Name", "Dimension", "Value"}, rows)
 		},
 	}
 	f := list.Flags()

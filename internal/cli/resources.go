@@ -886,7 +886,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 			}
 			// A JSON string with -o json, as az prints it (it was the
 			// bare URL, which a JSON reader of the output refused).
-			if g.output == "table" {
+			if g.output != "json" { // table or tsv: bare
 				_, err := fmt.Fprintln(g.stdout, u)
 				return err
 			}
@@ -1323,7 +1323,7 @@ func deviceScriptCommand(g *globals) *cobra.Command {
 		Short: "Show the configuration of the on-premises VPN device of a site-to-site connection (it holds the shared key)",
 		Long: "Show the configuration of the on-premises VPN device at the far end of a site-to-site connection:\n" +
 			"strongSwan's swanctl.conf, with the connection's addresses, proposals, traffic selectors and shared key.\n" +
-			"With -o json it is a JSON string, as az prints it; with -o table, the text as it goes into the file.",
+			"With -o json it is a JSON string, as az prints it; with -o table or tsv, the text as it goes into the file.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, c, err := g.target(rg, "connections", name)
@@ -1334,7 +1334,7 @@ func deviceScriptCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output == "table" {
+			if g.output != "json" { // table or tsv: bare
 				_, err := fmt.Fprint(g.stdout, script)
 				return err
 			}

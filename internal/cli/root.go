@@ -110,8 +110,14 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 					return fmt.Errorf("%s: %s does not use it", flag, cmd.CommandPath())
 				}
 			}
-			if g.output != "json" && g.output != "table" {
-				return fmt.Errorf("--output/-o %q: use json or table", g.output)
+			if g.output != "json" && g.output != "table" && g.output != "tsv" {
+				return fmt.Errorf("--output/-o %q: use json, table or tsv", g.output)
+			}
+			if cmd.Flags().Changed("query") {
+				// az's --query is JMESPath, which vnetgw does not have:
+				// the whole answer would be printed, as if it were the
+				// part asked for.
+				return errors.New("--query: vnetgw has no JMESPath queries; use -o json and jq (vnetgw vnet show -g rg -n hub | jq -r .properties.addressSpace.addressPrefixes[0])")
 			}
 			return nil
 		},
@@ -121,7 +127,9 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", envOr("VNETGW_DATA_DIR", datadir.Default()), "data directory of the vnetgw serve to use ($VNETGW_DATA_DIR)")
 	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
-	pf.StringVarP(&g.output, "output", "o", "json", "output format: json or table")
+	pf.StringVarP(&g.output, "output", "o", "json", "output format: json, table, or tsv (the table's rows, tab-separated, without its header)")
+	pf.String("query", "", "az's JMESPath query: refused (use -o json and jq)")
+	pf.MarkHidden("query")
 	root.AddCommand(newServe(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
 	for _, c := range resourceCommands(g) {
 		root.AddCommand(c)
@@ -227,10 +235,11 @@ func (g *globals) client() (*client.Client, error) {
 }
 
 // print writes v as a table with the given columns, a row per item of a
-// list, else one; or as JSON: with -o json, and when there are no columns
-// (a table would show nothing). -o was checked before the command ran.
+// list, else one (-o tsv: its rows without the header, tab-separated); or
+// as JSON: with -o json, and when there are no columns (a table would
+// show nothing). -o was checked before the command ran.
 func (g *globals) print(v any, columns []column) error {
-	if g.output != "table" || len(columns) == 0 {
+	if g.output == "json" || len(columns) == 0 {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
 			return err
@@ -246,23 +255,42 @@ func (g *globals) print(v any, columns []column) error {
 	if json.Unmarshal(b, &items) != nil {
 		items = []json.RawMessage{b}
 	}
-	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	var head []string
 	for _, c := range columns {
 		head = append(head, c.name)
 	}
+	var rows [][]string
+	for _, it := range items {
+		var cells []string
+		for _, c := range columns {
+			cells = append(cells, c.value(it))
+		}
+		rows = append(rows, cells)
+	}
+	return g.table(head, rows)
+}
+
+// table writes rows under the header head, aligned and underlined with
+// -o table; with -o tsv, as az writes tsv: the rows alone, their cells
+// separated by tabs, for cut and read in a script.
+func (g *globals) table(head []string, rows [][]string) error {
+	if g.output == "tsv" {
+		for _, r := range rows {
+			if _, err := fmt.Fprintln(g.stdout, strings.Join(r, "\t")); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	tw := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	var under []string
 	for _, h := range head {
 		under = append(under, strings.Repeat("-", len(h)))
 	}
 	fmt.Fprintln(tw, strings.Join(under, "\t"))
-	for _, it := range items {
-		var cells []string
-		for _, c := range columns {
-			cells = append(cells, c.value(it))
-		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	for _, r := range rows {
+		fmt.Fprintln(tw, strings.Join(r, "\t"))
 	}
 	return tw.Flush()
 }

@@ -1,0 +1,49 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+)
+
+// -o tsv prints az's tab-separated values: a table's rows without its
+// header, a cell per column, for cut and read in a script. It was
+// refused ("use json or table"), and scripts written for az, which take
+// an address or a state with -o tsv, stopped there.
+func TestOutputTSV(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
+	must(t, "vnet", "create", "-g", "rg", "-n", "spoke", "--address-prefixes", "10.2.0.0/16")
+	out := must(t, "vnet", "list", "-g", "rg", "-o", "tsv")
+	lines := strings.Split(strings.TrimSuffix(out, "\n"), "\n")
+	want := [][]string{
+		{"hub", "rg", "westeurope", "10.1.0.0/16", "default", "Succeeded"},
+		{"spoke", "rg", "westeurope", "10.2.0.0/16", "", "Succeeded"},
+	}
+	if len(lines) != len(want) {
+		t.Fatalf("vnet list -o tsv: %d lines, want %d, without a header:\n%s", len(lines), len(want), out)
+	}
+	for i, l := range lines {
+		cells := strings.Split(l, "\t")
+		if len(cells) < len(want[i]) || strings.Join(cells[:len(want[i])], "|") != strings.Join(want[i], "|") {
+			t.Errorf("line %d: %q, want it to begin %q", i, cells, want[i])
+		}
+	}
+	if out := must(t, "vnet", "show", "-g", "rg", "-n", "hub", "-o", "tsv"); !strings.HasPrefix(out, "hub\trg\twesteurope\t10.1.0.0/16\t") {
+		t.Errorf("vnet show -o tsv: %q", out)
+	}
+}
+
+// --query, az's JMESPath, is refused with what to use instead; without
+// it a script would take the whole answer for the part it asked for.
+func TestQueryRefused(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	code, out, errOut := vnetgw(t, "vnet", "create", "-g", "rg", "-n", "hub", "--query", "id", "-o", "tsv")
+	if code != 1 || out != "" || !strings.Contains(errOut, "--query: vnetgw has no JMESPath queries; use -o json and jq") {
+		t.Errorf("--query: exit %d, want 1, nothing printed and jq named\n%s%s", code, out, errOut)
+	}
+	if code, _, _ := vnetgw(t, "vnet", "show", "-g", "rg", "-n", "hub"); code != 3 {
+		t.Errorf("vnet create --query made the network (show: exit %d): it was refused after the write", code)
+	}
+}
