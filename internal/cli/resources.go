@@ -449,7 +449,7 @@ func vnetCommand(g *globals) *cobra.Command {
 		err := c.Get(ctx, arm.NetworkID(g.subscription, rg, "virtualNetworks", name), &old)
 		switch {
 		case err == nil:
-			v.Properties.AddressSpace, v.Properties.DHCPOptions = old.Properties.AddressSpace, old.Properties.DHCPOptions
+			v.Tags, v.Properties.AddressSpace, v.Properties.DHCPOptions = old.Tags, old.Properties.AddressSpace, old.Properties.DHCPOptions
 			v.Properties.Subnets = slices.Clone(old.Properties.Subnets)
 		case client.IsNotFound(err):
 			v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.0.0.0/16"}}

@@ -576,3 +576,33 @@ func TestCreateAgainKeepsLocation(t *testing.T) {
 		t.Errorf("a new network's location %q, want the group's westeurope", r.Location)
 	}
 }
+
+// vnet create and update on a network that exists keep its tags, as the
+// other create verbs do: run again (or updated) to change its DNS
+// servers, the network lost the tags given it through the API (the PUT
+// carried none).
+func TestVnetWriteKeepsTags(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16")
+	cfg, err := client.Discover(os.Getenv("VNETGW_DATA_DIR"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := arm.NetworkID(DefaultSubscription, "rg", "virtualNetworks", "hub")
+	if _, err := c.Do(context.Background(), "PATCH", id.String(), map[string]any{"tags": map[string]string{"owner": "net"}}, nil); err != nil {
+		t.Fatal(err)
+	}
+	for _, verb := range []string{"create", "update"} {
+		must(t, "vnet", verb, "-g", "rg", "-n", "hub", "--dns-servers", "10.1.0.53")
+		var v arm.VirtualNetwork
+		mustJSON(t, &v, "vnet", "show", "-g", "rg", "-n", "hub")
+		if v.Tags["owner"] != "net" {
+			t.Errorf("vnet %s --dns-servers: tags %v, want owner=net kept", verb, v.Tags)
+		}
+	}
+}
