@@ -54,7 +54,7 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // values ("--local-address-prefixes 10.0.0.0/24 20.0.0.0/24", as Azure's
 // walk-throughs write them) are its values, as if given comma-separated.
 // The second was refused as an unknown command; no command takes
-// arguments that are not flags.
+// arguments that are not flags. It takes az's booleans too (azBool).
 func spaceSeparatedLists(root *cobra.Command, args []string) []string {
 	cmd, _, err := root.Find(args)
 	if err != nil {
@@ -68,21 +68,46 @@ func spaceSeparatedLists(root *cobra.Command, args []string) []string {
 			return append(out, args[i+1:]...)
 		}
 		name, ok := strings.CutPrefix(a, "--")
-		if !ok || strings.Contains(name, "=") || i+1 == len(args) {
+		if !ok {
 			continue
 		}
+		name, value, hasValue := strings.Cut(name, "=")
 		f := cmd.Flags().Lookup(name)
-		if f == nil || f.Value.Type() != "stringSlice" {
-			continue
-		}
-		i++ // its value, as pflag takes it, then the words after it
-		out = append(out, args[i])
-		for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-			i++
-			out[len(out)-1] += "," + args[i]
+		switch {
+		case f == nil:
+		case f.Value.Type() == "bool" && hasValue:
+			if v, ok := azBool(value); ok {
+				out[len(out)-1] = "--" + name + "=" + v
+			}
+		case f.Value.Type() == "bool" && i+1 < len(args):
+			if v, ok := azBool(args[i+1]); ok {
+				i++
+				out[len(out)-1] = "--" + name + "=" + v
+			}
+		case f.Value.Type() == "stringSlice" && !hasValue && i+1 < len(args):
+			i++ // its value, as pflag takes it, then the words after it
+			out = append(out, args[i])
+			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+				out[len(out)-1] += "," + args[i]
+			}
 		}
 	}
 	return out
+}
+
+// azBool reads the value of one of az's boolean flags, which take one
+// (az network vpn-connection update --enable-bgp true, route-table create
+// --disable-bgp-route-propagation true): the word after the flag was
+// refused as an unknown command, and yes, no, y and n were not booleans.
+func azBool(word string) (string, bool) {
+	switch strings.ToLower(word) {
+	case "true", "t", "yes", "y", "1":
+		return "true", true
+	case "false", "f", "no", "n", "0":
+		return "false", true
+	}
+	return "", false
 }
 
 func newRoot(stdout, stderr io.Writer) *cobra.Command {
