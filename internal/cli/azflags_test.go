@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"maps"
 	"strings"
 	"testing"
 
@@ -43,5 +44,73 @@ func TestAzBooleanValues(t *testing.T) {
 	code, _, errOut := vnetgw(t, "route-table", "update", "-g", "rg", "-n", "rt", "--disable-bgp-route-propagation", "maybe")
 	if code == 0 || !strings.Contains(errOut, `unknown command "maybe"`) {
 		t.Errorf("--disable-bgp-route-propagation maybe: exit %d, want the word refused\n%s", code, errOut)
+	}
+}
+
+// vpn-connection create and update take az's --routing-weight, and
+// vnet-gateway create and update az's --enable-bgp (true turns BGP on
+// with its ASN, false off, whatever --asn says); both were unknown flags.
+func TestAzConnectionAndGatewayFlags(t *testing.T) {
+	gw, show := gatewayToCreate(t)
+	must(t, gw...)
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--enable-bgp", "true")
+	if p := show().Properties; !p.EnableBGP || p.BGPSettings == nil || p.BGPSettings.ASN != 65515 {
+		t.Errorf("--enable-bgp true: %v %+v, want BGP on with ASN 65515", p.EnableBGP, p.BGPSettings)
+	}
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--enable-bgp", "false", "--asn", "65020")
+	if p := show().Properties; p.EnableBGP {
+		t.Errorf("--enable-bgp false --asn 65020: BGP on %+v, want off", p.BGPSettings)
+	}
+	must(t, "local-gateway", "create", "-g", "rg", "-n", "branch", "--gateway-ip-address", "127.0.0.51", "--local-address-prefixes", "192.168.1.0/24")
+	must(t, "vpn-connection", "create", "-g", "rg", "-n", "to-branch", "--vnet-gateway1", "gw", "--local-gateway2", "branch", "--routing-weight", "10")
+	must(t, "vpn-connection", "update", "-g", "rg", "-n", "to-branch", "--use-policy-based-traffic-selectors", "false")
+	var c arm.Connection
+	mustJSON(t, &c, "vpn-connection", "show", "-g", "rg", "-n", "to-branch")
+	if c.Properties.RoutingWeight != 10 {
+		t.Errorf("--routing-weight 10, then update without it: %d", c.Properties.RoutingWeight)
+	}
+	must(t, "vpn-connection", "update", "-g", "rg", "-n", "to-branch", "--routing-weight", "20")
+	c = arm.Connection{}
+	mustJSON(t, &c, "vpn-connection", "show", "-g", "rg", "-n", "to-branch")
+	if c.Properties.RoutingWeight != 20 {
+		t.Errorf("update --routing-weight 20: %d", c.Properties.RoutingWeight)
+	}
+}
+
+// create and update take az's --tags (key[=value], space-separated;
+// "" removes them); an update without it keeps them. It was an unknown
+// flag, the first that many az scripts give.
+func TestAzTags(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope", "--tags", "env=dev")
+	var grp arm.ResourceGroup
+	mustJSON(t, &grp, "group", "show", "-n", "rg")
+	if !maps.Equal(grp.Tags, map[string]string{"env": "dev"}) {
+		t.Errorf("group create --tags env=dev: %v", grp.Tags)
+	}
+	tags := func() map[string]string {
+		t.Helper()
+		var v arm.VirtualNetwork
+		mustJSON(t, &v, "vnet", "show", "-g", "rg", "-n", "hub")
+		return v.Tags
+	}
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--tags", "env=dev", "owner=net", "shared")
+	if got := tags(); !maps.Equal(got, map[string]string{"env": "dev", "owner": "net", "shared": ""}) {
+		t.Errorf("vnet create --tags env=dev owner=net shared: %v", got)
+	}
+	must(t, "vnet", "update", "-g", "rg", "-n", "hub", "--dns-servers", "10.1.0.53")
+	if got := tags(); len(got) != 3 {
+		t.Errorf("vnet update without --tags: %v, want the three kept", got)
+	}
+	must(t, "vnet", "update", "-g", "rg", "-n", "hub", "--tags", "env=prod")
+	if got := tags(); !maps.Equal(got, map[string]string{"env": "prod"}) {
+		t.Errorf("vnet update --tags env=prod: %v, want only env=prod", got)
+	}
+	must(t, "vnet", "update", "-g", "rg", "-n", "hub", "--tags", "")
+	if got := tags(); len(got) != 0 {
+		t.Errorf(`vnet update --tags "": %v, want none`, got)
+	}
+	if code, _, errOut := vnetgw(t, "vnet", "update", "-g", "rg", "-n", "hub", "--tags", "=x"); code != 1 || !strings.Contains(errOut, "key[=value]") {
+		t.Errorf("--tags =x: exit %d, want 1\n%s", code, errOut)
 	}
 }

@@ -258,6 +258,7 @@ func (g *globals) writeCmds(k kind, short string, flags func(*cobra.Command), bo
 func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command), body bodyFunc) *cobra.Command {
 	update := verb == "update"
 	var rg, name, loc string
+	var tags []string
 	cmd := &cobra.Command{
 		Use: verb, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -283,13 +284,22 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 			if loc, err = g.location(ctx, c, rg, loc); err != nil {
 				return err
 			}
+			kv, err := parseTags(tags)
+			if err != nil {
+				return err
+			}
 			return g.write(ctx, c, id, k.columns, update, func() (any, error) {
-				return body(ctx, c, rg, name, loc, cmd.Flags().Changed)
+				b, err := body(ctx, c, rg, name, loc, cmd.Flags().Changed)
+				if err != nil || !cmd.Flags().Changed("tags") {
+					return b, err
+				}
+				return withTags(b, kv)
 			})
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name")
+	tagsFlag(cmd, &tags)
 	if !update {
 		cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: its own for an existing one, else the resource group's)")
 	}
@@ -299,6 +309,48 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 		withoutDefaults(cmd)
 	}
 	return cmd
+}
+
+// tagsFlag gives cmd az's --tags, which every az create and update has.
+func tagsFlag(cmd *cobra.Command, tags *[]string) {
+	cmd.Flags().StringSliceVar(tags, "tags", nil, "tags, space-separated key[=value]; they replace those it has, \"\" removes them all (default: those it has)")
+}
+
+// parseTags reads --tags as az does: key=value, or key alone for an
+// empty value.
+func parseTags(tags []string) (map[string]string, error) {
+	kv := map[string]string{}
+	for _, t := range tags {
+		k, v, _ := strings.Cut(t, "=")
+		if k == "" {
+			return nil, fmt.Errorf("--tags %q: a tag is key[=value]", t)
+		}
+		kv[k] = v
+	}
+	return kv, nil
+}
+
+// withTags is body b with the tags kv, all it has (b may be an ifMatch).
+func withTags(b any, kv map[string]string) (any, error) {
+	im, kept := b.(ifMatch)
+	if kept {
+		b = im.body
+	}
+	raw, err := json.Marshal(b)
+	if err != nil {
+		return nil, err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(raw, &m); err != nil {
+		return nil, err
+	}
+	if m["tags"], err = json.Marshal(kv); err != nil {
+		return nil, err
+	}
+	if kept {
+		return ifMatch{m, im.etag}, nil
+	}
+	return m, nil
 }
 
 // withoutDefaults leaves the defaults of cmd's flags out of its help: an
@@ -352,21 +404,27 @@ func groupCommand(g *globals) *cobra.Command {
 	cols := []column{nameCol, locationCol, stateCol}
 	parent := &cobra.Command{Use: "group", Short: "Manage resource groups"}
 	var name, loc string
+	var tags []string
 	create := &cobra.Command{
 		Use: "create", Short: "Create a resource group", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || loc == "" {
 				return errors.New("--name/-n and --location/-l are required")
 			}
+			kv, err := parseTags(tags)
+			if err != nil {
+				return err
+			}
 			c, err := g.client()
 			if err != nil {
 				return err
 			}
-			return g.put(cmd.Context(), c, arm.ResourceGroupID(g.subscription, name), arm.ResourceGroup{Location: loc}, cols)
+			return g.put(cmd.Context(), c, arm.ResourceGroupID(g.subscription, name), arm.ResourceGroup{Location: loc, Tags: kv}, cols)
 		},
 	}
 	create.Flags().StringVarP(&name, "name", "n", "", "name")
 	create.Flags().StringVarP(&loc, "location", "l", "", "location")
+	create.Flags().StringSliceVar(&tags, "tags", nil, "tags, space-separated key[=value]")
 	var showName string
 	show := &cobra.Command{
 		Use: "show", Short: "Show a resource group", Args: cobra.NoArgs,
@@ -691,7 +749,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret string
 	var pips, clientPool, clientProtocols, authTypes, customRoutes []string
 	var asn int64
-	var bgpNAT bool
+	var bgpNAT, enableBGP bool
 	create := g.writeCmds(k, "Create or update a virtual network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
@@ -700,6 +758,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&vpnType, "vpn-type", "RouteBased", "RouteBased or PolicyBased")
 		f.StringVar(&sku, "sku", "VpnGw1", "SKU: Basic, Standard, HighPerformance, VpnGw1-5, VpnGw1AZ-5AZ")
 		f.Int64Var(&asn, "asn", 0, "BGP ASN (enables BGP; default 65515); 0 turns BGP off")
+		f.BoolVar(&enableBGP, "enable-bgp", false, "turn BGP on (ASN 65515 unless --asn says another) or off")
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address in the GatewaySubnet (default: the gateway's own)")
 		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
 		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2, OpenVPN")
@@ -788,6 +847,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 			if bgpAddr != "" {
 				p.BGPSettings.BGPPeeringAddress = bgpAddr
 			}
+		}
+		if given("enable-bgp") {
+			p.EnableBGP = enableBGP // said outright, it wins over --asn's
 		}
 		p2s := false
 		for _, f := range []string{"address-prefixes", "client-protocol", "vpn-auth-type", "radius-server", "radius-secret"} {
@@ -1145,6 +1207,7 @@ func connectionCommand(g *globals) *cobra.Command {
 			col("IngressBytes", "properties.ingressBytesTransferred"), col("EgressBytes", "properties.egressBytesTransferred"), stateCol}}
 	var gw1, gw2, lng, key, protocol, mode string
 	var bgp, policyTS bool
+	var weight int32
 	var ingressNAT, egressNAT []string
 	create := g.writeCmds(k, "Create or update a VPN connection, site-to-site or VNet-to-VNet (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
@@ -1156,6 +1219,7 @@ func connectionCommand(g *globals) *cobra.Command {
 		f.StringVar(&mode, "connection-mode", "", "Default, InitiatorOnly or ResponderOnly")
 		f.BoolVar(&bgp, "enable-bgp", false, "exchange routes over BGP")
 		f.BoolVar(&policyTS, "use-policy-based-traffic-selectors", false, "use policy-based traffic selectors (needs a custom IPsec policy)")
+		f.Int32Var(&weight, "routing-weight", 0, "the connection's routing weight, 0-32000")
 		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: IngressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the site's addresses (repeatable)")
 		f.StringSliceVar(&egressNAT, "egress-nat-rule", nil, "site-to-site: EgressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the VNet's addresses (repeatable)")
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
@@ -1216,6 +1280,9 @@ func connectionCommand(g *globals) *cobra.Command {
 		}
 		if set("use-policy-based-traffic-selectors") {
 			p.UsePolicyBasedTrafficSelectors = policyTS
+		}
+		if set("routing-weight") {
+			p.RoutingWeight = weight
 		}
 		natRefs := func(names []string) []arm.SubResource {
 			var out []arm.SubResource
