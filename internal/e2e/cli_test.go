@@ -2,9 +2,11 @@ package e2e
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -176,6 +178,20 @@ func TestCLIWalkthrough(t *testing.T) {
 	out = run("vpn-connection", "list", "-g", "demo", "-o", "table")
 	if !strings.Contains(out, "hub-to-branch") || !strings.Contains(out, "IPsec") {
 		t.Fatalf("connection list:\n%s", out)
+	}
+	// az's update changes what its flags give; -o tsv is the table's rows
+	// without the header, for a script; a missing resource exits 3.
+	run("vpn-connection", "update", "-g", "demo", "-n", "hub-to-branch", "--routing-weight", "5", "--tags", "site=branch")
+	if out := run("vpn-connection", "show", "-g", "demo", "-n", "hub-to-branch"); !strings.Contains(out, `"routingWeight": 5`) || !strings.Contains(out, `"site": "branch"`) ||
+		!strings.Contains(out, "/localNetworkGateways/branch") {
+		t.Fatalf("vpn-connection update --routing-weight 5 --tags site=branch:\n%s", out)
+	}
+	if out := run("vpn-connection", "list", "-g", "demo", "-o", "tsv"); !regexp.MustCompile(`(?m)^hub-to-branch\tdemo\tIPsec\t`).MatchString(out) || strings.Contains(out, "Name") {
+		t.Fatalf("vpn-connection list -o tsv:\n%s", out)
+	}
+	var exit *exec.ExitError
+	if out, err := cli(t, dir, "vpn-connection", "update", "-g", "demo", "-n", "nope", "--routing-weight", "5"); !errors.As(err, &exit) || exit.ExitCode() != 3 || !strings.Contains(out, "ResourceNotFound") {
+		t.Fatalf("vpn-connection update of a missing connection: %v, want exit 3 and ResourceNotFound\n%s", err, out)
 	}
 
 	refuse("DuplicateConnection", "vpn-connection", "create", "-g", "demo", "-n", "again", "--vnet-gateway1", "hub-gw", "--local-gateway2", "branch")
