@@ -114,3 +114,27 @@ func TestAzTags(t *testing.T) {
 		t.Errorf("--tags =x: exit %d, want 1\n%s", code, errOut)
 	}
 }
+
+// vpn-client generate takes az's --authentication-method, which the API
+// reads (EAPMSCHAPv2 for a gateway whose clients RADIUS authenticates,
+// refused for one of certificates), and --processor-architecture, as
+// Azure's walk-throughs write the command; both were unknown flags, and
+// the CLI always asked for EAPTLS.
+func TestVPNClientGenerateAzFlags(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	var u string
+	mustJSON(t, &u, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw", "--authentication-method", "EAPTLS", "--processor-architecture", "Amd64")
+	if !strings.HasPrefix(u, "https://") {
+		t.Errorf("--authentication-method EAPTLS --processor-architecture Amd64: %q, want the package's URL", u)
+	}
+	code, _, errOut := vnetgw(t, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw", "--authentication-method", "EAPMSCHAPv2")
+	if code == 0 || !strings.Contains(errOut, "authenticate with certificates") {
+		t.Errorf("--authentication-method EAPMSCHAPv2 of a gateway of certificates: exit %d, want the API's refusal\n%s", code, errOut)
+	}
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--vpn-auth-type", "Radius", "--radius-server", "10.1.0.10", "--radius-secret", "s3cret")
+	mustJSON(t, &u, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw", "--authentication-method", "EAPMSCHAPv2")
+	if !strings.HasPrefix(u, "https://") {
+		t.Errorf("--authentication-method EAPMSCHAPv2 of a RADIUS gateway: %q, want the package's URL", u)
+	}
+}

@@ -923,6 +923,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 // the package's URL and, with --output-file, downloads it.
 func (g *globals) generateVPNClientCmd() *cobra.Command {
 	var rg, name, file, dir string
+	var params arm.VPNClientParameters
 	cmd := &cobra.Command{
 		Use:   "generate",
 		Short: "Make a gateway's VPN client configuration package (a zip, at a URL that works for an hour): its URL, a JSON string with -o json, as it is with -o table",
@@ -932,7 +933,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			u, zip, err := c.VPNClientPackage(cmd.Context(), id)
+			u, zip, err := c.VPNClientPackage(cmd.Context(), id, params)
 			if err != nil {
 				return err
 			}
@@ -959,6 +960,8 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
 	cmd.Flags().StringVar(&file, "output-file", "", "write the package (zip) here too")
 	cmd.Flags().StringVar(&dir, "output-dir", "", "unpack the package into this directory too")
+	cmd.Flags().StringVar(&params.AuthenticationMethod, "authentication-method", "EAPTLS", "EAPTLS (client certificates) or, for a gateway whose clients RADIUS authenticates, EAPMSCHAPv2 (user names and passwords)")
+	cmd.Flags().StringVar(&params.ProcessorArchitecture, "processor-architecture", "", "Amd64 or X86, as az takes it; vnetgw's package is the same for both")
 	return cmd
 }
 

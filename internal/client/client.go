@@ -379,11 +379,11 @@ func (c *Client) DeviceScript(ctx context.Context, conn arm.ID, p arm.VPNDeviceS
 }
 
 // VPNClientPackage asks for gateway gw's VPN client configuration package
-// and returns its URL and, downloaded from there (without the token: the
-// URL is the credential), the zip.
-func (c *Client) VPNClientPackage(ctx context.Context, gw arm.ID) (string, []byte, error) {
+// with parameters p and returns its URL and, downloaded from there
+// (without the token: the URL is the credential), the zip.
+func (c *Client) VPNClientPackage(ctx context.Context, gw arm.ID, p arm.VPNClientParameters) (string, []byte, error) {
 	var u string
-	if _, err := c.Do(ctx, http.MethodPost, escapePath(gw.String()+"/generatevpnclientpackage"), arm.VPNClientParameters{AuthenticationMethod: "EAPTLS"}, &u); err != nil {
+	if _, err := c.Do(ctx, http.MethodPost, escapePath(gw.String()+"/generatevpnclientpackage"), p, &u); err != nil {
 		return "", nil, err
 	}
 	b, err := c.Download(ctx, u, 16<<20)
