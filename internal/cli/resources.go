@@ -299,7 +299,7 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name")
-	tagsFlag(cmd, &tags)
+	cmd.Flags().StringSliceVar(&tags, "tags", nil, "tags, space-separated key[=value]; they replace those it has, \"\" removes them all (default: those it has)")
 	if !update {
 		cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: its own for an existing one, else the resource group's)")
 	}
@@ -309,11 +309,6 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 		withoutDefaults(cmd)
 	}
 	return cmd
-}
-
-// tagsFlag gives cmd az's --tags, which every az create and update has.
-func tagsFlag(cmd *cobra.Command, tags *[]string) {
-	cmd.Flags().StringSliceVar(tags, "tags", nil, "tags, space-separated key[=value]; they replace those it has, \"\" removes them all (default: those it has)")
 }
 
 // parseTags reads --tags as az does: key=value, or key alone for an
@@ -392,7 +387,8 @@ func (g *globals) write(ctx context.Context, c *client.Client, id arm.ID, cols [
 }
 
 // ifMatch is a body built from what a resource was when its etag was
-// etag (createCmd's body functions return one when they keep some of it).
+// etag (the body functions of writeCmds return one when they keep some
+// of it).
 type ifMatch struct {
 	body any
 	etag string
