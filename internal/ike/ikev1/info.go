@@ -27,14 +27,14 @@ func (sa *isakmpSA) sendInfo(t wire.PayloadType, body []byte) []byte {
 // used already is a replay (the peer sends each with a new one).
 func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 	// RFC 2408 §3.1, RFC 3706 §7: the Message ID is checked against replays.
-	if sa.usedMID(h.MessageID) {
+	if sa.peerMIDs.has(h.MessageID) {
 		return fmt.Errorf("%w: informational message with message ID %08x, which the peer used already", errStale, h.MessageID)
 	}
 	ps, _, err := sa.decrypt(h, msg, sa.s.Hash.phase2IV(sa.p1iv, h.MessageID), nil)
 	if err != nil {
 		return err
 	}
-	sa.useMID(h.MessageID)
+	sa.peerMIDs.add(h.MessageID)
 	m, p := sa.m, sa.p
 	for _, pl := range ps {
 		switch pl.Type {

@@ -69,11 +69,13 @@ type isakmpSA struct {
 	// answered lately, by message ID, with the answers: a retransmission
 	// of one gets its answer again, whatever came between.
 	answered map[uint32]answer
-	// mids are the message IDs of the exchanges the peer started on
-	// this SA, at most maxMIDs (useMID): one that comes again is a
-	// replay, once its answer is no longer kept.
-	mids    []uint32
-	midNext int // where the next goes, once mids is full
+	// peerMIDs are the message IDs of the exchanges the peer started on
+	// this SA, each added once its first message checked out (one that
+	// did not, anyone can send: it must not push out the IDs kept): one
+	// that comes again is a replay, once its answer is no longer kept.
+	// ourMIDs are those of the quick modes this side started: a message
+	// with one, once the exchange is over, is a late answer.
+	peerMIDs, ourMIDs midRing
 }
 
 // answer is a message of the peer's and our answer to it.

@@ -36,34 +36,37 @@ type quick struct {
 }
 
 // newMID returns a message ID for an exchange of ours: none of ours
-// under way, none the peer used.
+// under way or started before, none the peer used.
 func (sa *isakmpSA) newMID() uint32 {
 	for {
 		mid := uint32(randUint64())
-		if _, used := sa.qms[mid]; mid != 0 && !used && !sa.usedMID(mid) {
+		if _, used := sa.qms[mid]; mid != 0 && !used && !sa.peerMIDs.has(mid) && !sa.ourMIDs.has(mid) {
 			return mid
 		}
 	}
 }
 
-// maxMIDs bounds the message IDs an ISAKMP SA remembers (4 KiB): the
-// peer's exchanges over an SA of the default 8 hours with DPD every 30 s.
+// maxMIDs bounds the message IDs an ISAKMP SA remembers of each side
+// (4 KiB): the peer's exchanges over an SA of the default 8 hours with
+// DPD every 30 s.
 const maxMIDs = 1024
 
-// usedMID tells whether the peer started an exchange with message ID mid
-// on sa already.
-func (sa *isakmpSA) usedMID(mid uint32) bool { return slices.Contains(sa.mids, mid) }
+// midRing holds the last maxMIDs message IDs added; the oldest goes
+// first.
+type midRing struct {
+	ids  []uint32
+	next int // where the next goes, once ids is full
+}
 
-// useMID remembers mid, the message ID of an exchange the peer started,
-// once its first message checked out (one that did not, anyone can send:
-// it must not push out the IDs remembered). The oldest goes first.
-func (sa *isakmpSA) useMID(mid uint32) {
-	if len(sa.mids) < maxMIDs {
-		sa.mids = append(sa.mids, mid)
+func (r *midRing) has(mid uint32) bool { return slices.Contains(r.ids, mid) }
+
+func (r *midRing) add(mid uint32) {
+	if len(r.ids) < maxMIDs {
+		r.ids = append(r.ids, mid)
 		return
 	}
-	sa.mids[sa.midNext] = mid
-	sa.midNext = (sa.midNext + 1) % maxMIDs
+	r.ids[r.next] = mid
+	r.next = (r.next + 1) % maxMIDs
 }
 
 // encrypted builds an encrypted phase 2 message whose first payload is a
@@ -149,6 +152,7 @@ func (sa *isakmpSA) startQuick(pr pair, old *child) {
 	q.iv = next
 	q.out.set(msg, p.cfg.RetransmitTimeout)
 	sa.qms[q.mid] = q
+	sa.ourMIDs.add(q.mid)
 	sa.send(msg)
 }
 
@@ -157,8 +161,15 @@ func (sa *isakmpSA) handleQuick(h wire.Header, msg []byte) error {
 	switch {
 	case q == nil:
 		// RFC 2408 §3.1, RFC 2409 §5.5: a message ID names one exchange of the SA.
-		if sa.usedMID(h.MessageID) {
+		if sa.peerMIDs.has(h.MessageID) {
 			return fmt.Errorf("%w: quick mode message 1 with message ID %08x, which the peer used already", errStale, h.MessageID)
+		}
+		// A message of a quick mode of ours that is over (message 2 sent
+		// again, or late) is no message 1: it is encrypted on from our
+		// message 1's last block, not with a first IV (RFC 2409 Appendix
+		// B), and would not decrypt.
+		if sa.ourMIDs.has(h.MessageID) {
+			return fmt.Errorf("%w: quick mode message with message ID %08x, of a quick mode of ours that is over", errStale, h.MessageID)
 		}
 		return sa.respondQuick(h, msg)
 	case q.initiator && q.out.msg != nil:
@@ -202,7 +213,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	if err != nil {
 		return err
 	}
-	sa.useMID(h.MessageID)
+	sa.peerMIDs.add(h.MessageID)
 	q := &quick{mid: h.MessageID, started: time.Now(), iv: next}
 	// From here a refusal is told to the peer (refuseQuick): its message
 	// ID is used, so that its retransmissions would be dropped as replays.

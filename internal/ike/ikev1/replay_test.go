@@ -84,6 +84,92 @@ func TestReplayedQuickMode1Dropped(t *testing.T) {
 	}
 }
 
+// TestLateQuickMode2Dropped: the responder's quick mode message 2 that
+// comes once the initiator's exchange is over (sent again after its
+// HASH(3) answer is no longer kept, or late, after the initiator gave up
+// on it) is dropped as stale. It was taken for the peer's message 1 of a
+// new exchange and opened with a first IV (RFC 2409 Appendix B: the hash
+// of phase 1's last block and the message ID), where message 2 is
+// encrypted on from message 1's last block: its first block came out as
+// garbage, and it was refused, counted as an integrity failure and logged
+// as a warning ("a phase 2 HASH payload overruns the message", as seen
+// under load).
+func TestLateQuickMode2Dropped(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		// done holds message 2 back (or not) and ends the initiator's
+		// quick mode.
+		done func(t *testing.T, mi, mr *Manager, ri, rr *recorder, lose func(fromI bool, msg []byte, from, to netip.AddrPort) bool)
+		// held: message 2 never reached the initiator before.
+		held bool
+	}{
+		{"answered, the answer no longer kept", func(t *testing.T, mi, mr *Manager, ri, rr *recorder, lose func(bool, []byte, netip.AddrPort, netip.AddrPort) bool) {
+			shuttle(mi, mr, ri, rr, lose)
+			ri.mu.Lock()
+			n := len(ri.children)
+			ri.mu.Unlock()
+			if n != 1 {
+				t.Fatalf("the initiator has %d children, want 1", n)
+			}
+			si := onlySA(t, mi)
+			mi.mu.Lock()
+			ageAnswers(t, mi, si)
+			mi.mu.Unlock()
+		}, false},
+		{"the initiator gave up", func(t *testing.T, mi, mr *Manager, ri, rr *recorder, lose func(bool, []byte, netip.AddrPort, netip.AddrPort) bool) {
+			shuttle(mi, mr, ri, rr, lose)
+			q, si := onlyQuick(t, mi), onlySA(t, mi)
+			mi.mu.Lock()
+			q.out.tries, q.out.sentAt = mi.peers["i"].cfg.RetransmitTries, time.Now().Add(-time.Hour)
+			mi.timers(time.Now())
+			n := len(si.qms)
+			mi.mu.Unlock()
+			if n != 0 {
+				t.Fatalf("%d quick modes under way after the initiator's tries ran out", n)
+			}
+		}, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, nil)
+			var qm2 []byte
+			var from, to netip.AddrPort
+			c.done(t, mi, mr, ri, rr, func(fromI bool, msg []byte, f, tt netip.AddrPort) bool {
+				if fromI || msg[18] != wire.ExchangeQuick {
+					return false
+				}
+				if qm2 == nil {
+					qm2, from, to = msg, f, tt
+				}
+				return c.held
+			})
+			if qm2 == nil {
+				t.Fatal("no quick mode message 2 seen")
+			}
+			si := onlySA(t, mi)
+			ri.take()
+			before := mi.Stats()
+			mi.mu.Lock()
+			heard := si.lastIn
+			mi.mu.Unlock()
+			time.Sleep(10 * time.Millisecond) // lastIn would move
+
+			mi.handle(to, from, qm2)
+			msgs, _, _ := ri.take()
+			after := mi.Stats()
+			mi.mu.Lock()
+			heard2, qms := si.lastIn, len(si.qms)
+			mi.mu.Unlock()
+			if after.Integrity != before.Integrity || after.Unexpected != before.Unexpected+1 {
+				t.Errorf("a late message 2 counted as %d integrity failures, %d unexpected; want 0 and 1 (dropped as stale)",
+					after.Integrity-before.Integrity, after.Unexpected-before.Unexpected)
+			}
+			if len(msgs) != 0 || qms != 0 || !heard2.Equal(heard) {
+				t.Errorf("a late message 2: %d messages sent, %d quick modes under way, peer heard from %v; want none of them", len(msgs), qms, !heard2.Equal(heard))
+			}
+		})
+	}
+}
+
 // sent returns the one message r sent since it was last emptied, nil
 // if none, with its addresses; more than one fails t.
 func sent(t *testing.T, r *recorder) (msg []byte, from, to netip.AddrPort) {
