@@ -307,10 +307,10 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		s.Life = min(s.Life, sa.p.p1[i].Life)
 		sa.s, sa.rc = s, h.RCookie
 		sa.peerDPD = hasVendorID(ps, vidDPD)
-		if sa.dh, err = suite.GenerateKey(s.Group); err != nil {
+		if sa.dh, err = generateKey(s.Group); err != nil {
 			return err
 		}
-		if sa.ni, err = suite.NewNonce(); err != nil {
+		if sa.ni, err = newNonce(); err != nil {
 			return err
 		}
 		sa.gxi = sa.dh.PublicKey()
@@ -331,10 +331,10 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 			return errors.New("main mode message 3 without KE or a nonce of 8 to 256 bytes")
 		}
 		sa.gxi, sa.ni = bytes.Clone(ke.Body), bytes.Clone(n.Body)
-		if sa.dh, err = suite.GenerateKey(sa.s.Group); err != nil {
+		if sa.dh, err = generateKey(sa.s.Group); err != nil {
 			return err
 		}
-		if sa.nr, err = suite.NewNonce(); err != nil {
+		if sa.nr, err = newNonce(); err != nil {
 			return err
 		}
 		sa.gxr = sa.dh.PublicKey()

@@ -17,6 +17,13 @@ import (
 	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
+// newNonce and generateKey make nonces and Diffie-Hellman keys: suite's,
+// which tests replace to make them fail.
+var (
+	newNonce    = suite.NewNonce
+	generateKey = suite.GenerateKey
+)
+
 // quick is a Quick Mode exchange (RFC 2409 §5.5).
 type quick struct {
 	mid       uint32
@@ -124,7 +131,7 @@ func (sa *isakmpSA) startQuick(pr pair, old *child) {
 	q := &quick{mid: sa.newMID(), initiator: true, started: time.Now(), pair: pr, rekey: old}
 	q.iv = sa.s.Hash.phase2IV(sa.p1iv, q.mid)
 	var err error
-	if q.ni, err = suite.NewNonce(); err != nil {
+	if q.ni, err = newNonce(); err != nil {
 		return
 	}
 	q.spiIn = sa.m.newSPI()
@@ -142,7 +149,7 @@ func (sa *isakmpSA) startQuick(pr pair, old *child) {
 	ps := []wire.Payload{{Type: wire.PayloadSA, Body: wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly, Proposals: []wire.Proposal{prop}}.Append(nil)},
 		{Type: wire.PayloadNonce, Body: q.ni}}
 	if group != v2.DHNone {
-		if q.dh, err = suite.GenerateKey(group); err != nil {
+		if q.dh, err = generateKey(group); err != nil {
 			return
 		}
 		ps = append(ps, wire.Payload{Type: wire.PayloadKE, Body: q.dh.PublicKey()})
@@ -284,9 +291,12 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 			q.rekey = o
 		}
 	}
-	var err2 error
-	if q.nr, err2 = suite.NewNonce(); err2 != nil {
-		return err2
+	// A failure of our own is told too (its message ID is used: the
+	// peer's retransmissions would be dropped as replays), with what
+	// strongSwan's responder sends for its own: the peer authenticated
+	// message 1, and learns nothing of the cause, which stays here.
+	if q.nr, err = newNonce(); err != nil {
+		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, prop.SPI, fmt.Sprintf("quick mode message 1: %v", err))
 	}
 	var kePayload []wire.Payload
 	if q.s.PFS != v2.DHNone {
@@ -294,8 +304,8 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		if !ok {
 			return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidKeyInfo, prop.SPI, "quick mode message 1 without KE for PFS")
 		}
-		if q.dh, err = suite.GenerateKey(q.s.PFS); err != nil {
-			return err
+		if q.dh, err = generateKey(q.s.PFS); err != nil {
+			return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidKeyInfo, prop.SPI, fmt.Sprintf("quick mode message 1: %v", err))
 		}
 		if q.gqm, err = q.dh.SharedSecret(ke.Body); err != nil {
 			return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidKeyInfo, prop.SPI, fmt.Sprintf("quick mode message 1: key exchange: %v", err))

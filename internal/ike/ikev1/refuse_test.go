@@ -2,9 +2,11 @@ package ikev1
 
 import (
 	"encoding/binary"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
@@ -218,6 +220,99 @@ func TestRefusedQuickMode1Told(t *testing.T) {
 				}
 				// Message 1 again (the initiator's retransmission) gets the same.
 				mr.handle(to, from, edited)
+				if n := sentNotify(t, mr, sr, rr); n.Type != c.typ {
+					t.Errorf("message 1 sent again got %+v, want notification %d", n, c.typ)
+				}
+				return true
+			})
+			if !done {
+				t.Fatal("no quick mode message 1")
+			}
+		})
+	}
+}
+
+// TestLocalFailureQuickMode1Told: a quick mode message 1 that checks out
+// but that the responder cannot answer for a failure of its own (no
+// nonce, no PFS key) is answered with a notification that names the
+// initiator's SPI, as strongSwan's responder tells of its own (RFC 2408
+// §3.14): NO-PROPOSAL-CHOSEN, INVALID-KEY-INFORMATION for the key. The
+// initiator's quick mode ends at once, and message 1 sent again gets the
+// same notification. The responder sent nothing, and, its message ID
+// used, dropped the retransmissions as replays: the initiator tried
+// until its tries ran out.
+func TestLocalFailureQuickMode1Told(t *testing.T) {
+	pfs, err := suite.ParseProposal(v2.ProtocolESP, "aes256-sha256-modp2048")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		tweak func(pi, pr *ikev2.PeerConfig)
+		nonce bool // the nonce fails, else the key
+		typ   uint16
+	}{
+		{"nonce", nil, true, wire.NotifyNoProposalChosen},
+		{"PFS key", func(pi, pr *ikev2.PeerConfig) {
+			pi.ESPProposals, pr.ESPProposals = []suite.Proposal{pfs}, []suite.Proposal{pfs}
+		}, false, wire.NotifyInvalidKeyInfo},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// While fail is set, the responder's nonce or key fails.
+			var fail atomic.Bool
+			nonce, key := newNonce, generateKey
+			t.Cleanup(func() { newNonce, generateKey = nonce, key })
+			errLocal := errors.New("a test's failure")
+			if c.nonce {
+				newNonce = func() ([]byte, error) {
+					if fail.Load() {
+						return nil, errLocal
+					}
+					return nonce()
+				}
+			} else {
+				generateKey = func(g v2.DHGroup) (*suite.PrivateKey, error) {
+					if fail.Load() {
+						return nil, errLocal
+					}
+					return key(g)
+				}
+			}
+			mi, mr, ri, rr := twoManagers(t, c.tweak)
+			done := false
+			shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+				if done || !fromI || msg[18] != wire.ExchangeQuick {
+					return false
+				}
+				done = true
+				sr := onlySA(t, mr)
+				ours := onlyQuick(t, mi).spiIn
+				rr.take()
+				fail.Store(true)
+				mr.handle(to, from, msg)
+				fail.Store(false)
+				msgs, mf, mt := rr.take()
+				rr.mu.Lock()
+				rr.sent, rr.from, rr.to = msgs, mf, mt // for sentNotify, and handed to the initiator below
+				rr.mu.Unlock()
+				n := sentNotify(t, mr, sr, rr)
+				if n.Type != c.typ || n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 || binary.BigEndian.Uint32(n.SPI) != ours {
+					t.Errorf("the initiator was told %+v, want notification %d naming its SPI %08x", n, c.typ, ours)
+				}
+				if st := mr.Status(); !strings.Contains(st[0].LastError, errLocal.Error()) {
+					t.Errorf("the responder's status: %q, want %q", st[0].LastError, errLocal)
+				}
+				for i := range msgs {
+					mi.handle(mt[i], mf[i], msgs[i])
+				}
+				si := onlySA(t, mi)
+				mi.mu.Lock()
+				left := len(si.qms)
+				mi.mu.Unlock()
+				if left != 0 {
+					t.Errorf("the initiator's quick mode is still under way after the responder refused its message 1")
+				}
+				mr.handle(to, from, msg)
 				if n := sentNotify(t, mr, sr, rr); n.Type != c.typ {
 					t.Errorf("message 1 sent again got %+v, want notification %d", n, c.typ)
 				}
