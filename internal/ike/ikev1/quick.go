@@ -130,8 +130,15 @@ func (sa *isakmpSA) startQuick(pr pair, old *child) {
 	}
 	q := &quick{mid: sa.newMID(), initiator: true, started: time.Now(), pair: pr, rekey: old}
 	q.iv = sa.s.Hash.phase2IV(sa.p1iv, q.mid)
+	// A failure of our own ends the exchange as a refusal does: the SPI
+	// goes back, and a rekey of old starts again after a while.
+	fail := func(err error) {
+		sa.endQuick(q.mid, q)
+		p.lastErr = fmt.Sprintf("quick mode: %v", err)
+	}
 	var err error
 	if q.ni, err = newNonce(); err != nil {
+		fail(err)
 		return
 	}
 	q.spiIn = sa.m.newSPI()
@@ -150,6 +157,7 @@ func (sa *isakmpSA) startQuick(pr pair, old *child) {
 		{Type: wire.PayloadNonce, Body: q.ni}}
 	if group != v2.DHNone {
 		if q.dh, err = generateKey(group); err != nil {
+			fail(err)
 			return
 		}
 		ps = append(ps, wire.Payload{Type: wire.PayloadKE, Body: q.dh.PublicKey()})

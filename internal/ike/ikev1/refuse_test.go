@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
@@ -320,6 +321,84 @@ func TestLocalFailureQuickMode1Told(t *testing.T) {
 			})
 			if !done {
 				t.Fatal("no quick mode message 1")
+			}
+		})
+	}
+}
+
+// TestLocalFailureRekeyTriedAgain: a rekey whose quick mode cannot start
+// for a failure of the initiator's own (its nonce, or its PFS key, could
+// not be made) is tried again once the failure is over, and the status
+// says why meanwhile. The child was left marked as being rekeyed, with
+// no exchange under way: it was never rekeyed again, and went at the end
+// of its lifetime; with PFS the quick mode's inbound SPI stayed reserved.
+func TestLocalFailureRekeyTriedAgain(t *testing.T) {
+	pfs, err := suite.ParseProposal(v2.ProtocolESP, "aes256-sha256-modp2048")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name  string
+		tweak func(pi, pr *ikev2.PeerConfig)
+		nonce bool // the nonce fails, else the key
+	}{
+		{"nonce", nil, true},
+		{"PFS key", func(pi, pr *ikev2.PeerConfig) {
+			pi.ESPProposals, pr.ESPProposals = []suite.Proposal{pfs}, []suite.Proposal{pfs}
+		}, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			// While fail is set, nonces or keys fail; failed counts them.
+			var fail atomic.Bool
+			var failed atomic.Int32
+			nonce, key := newNonce, generateKey
+			t.Cleanup(func() { newNonce, generateKey = nonce, key })
+			errLocal := errors.New("a test's failure")
+			if c.nonce {
+				newNonce = func() ([]byte, error) {
+					if fail.Load() {
+						failed.Add(1)
+						return nil, errLocal
+					}
+					return nonce()
+				}
+			} else {
+				generateKey = func(g v2.DHGroup) (*suite.PrivateKey, error) {
+					if fail.Load() {
+						failed.Add(1)
+						return nil, errLocal
+					}
+					return key(g)
+				}
+			}
+			mi, mr, ri, rr := twoManagers(t, c.tweak)
+			shuttle(mi, mr, ri, rr, nil)
+			ri.mu.Lock()
+			old := ri.children[0].In.SPI
+			ri.mu.Unlock()
+			fail.Store(true)
+			mi.SoftExpired("i", old)
+			for deadline := time.Now().Add(10 * time.Second); failed.Load() == 0; time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the rekey did not start")
+				}
+			}
+			fail.Store(false)
+			if st := mi.Status(); !strings.Contains(st[0].LastError, errLocal.Error()) {
+				t.Errorf("the initiator's status after its rekey failed: %q, want %q", st[0].LastError, errLocal)
+			}
+			if l := leakedSPIs(mi); len(l) != 0 {
+				t.Errorf("inbound SPIs %08x reserved for no child and no quick mode", l)
+			}
+			ri.take()
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				msgs, _, _ := ri.take()
+				if slices.ContainsFunc(msgs, func(m []byte) bool { return m[18] == wire.ExchangeQuick }) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("no quick mode tried again after the failure was over: the child is not rekeyed")
+				}
 			}
 		})
 	}
