@@ -129,6 +129,7 @@ type child struct {
 	// nonce tells which goes (install).
 	replaces *child
 	nonce    string
+	ours     bool // made by a quick mode of ours
 	// retireAt is set when a new pair replaced this one: its inbound SA
 	// stays until then for what the peer still sends with it, and then
 	// goes with a Delete (Manager.timers).

@@ -299,6 +299,14 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 			q.rekey = o
 		}
 	}
+	// That one may be the pair of a rekey of ours on this SA just done,
+	// whose replaced pair still lingers: the peer's rekey crossed ours
+	// (its message 1 came late, or again) and replaces the same pair,
+	// as the peer, which saw the two cross, takes it. The peer rekeys
+	// a pair this young only if its rekeys come within rekeyedLinger.
+	if o := q.rekey; o != nil && o.ours && o.sa == sa && o.replaces != nil && o.replaces.retired() && slices.Contains(p.children, o.replaces) {
+		q.rekey = o.replaces
+	}
 	// A failure of our own is told too (its message ID is used: the
 	// peer's retransmissions would be dropped as replays), with what
 	// strongSwan's responder sends for its own: the peer authenticated
@@ -518,7 +526,7 @@ func (sa *isakmpSA) install(q *quick) error {
 	margin := rekeyMargin(p.cfg, q.s.Life)
 	old := q.rekey
 	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(),
-		replaces: old, nonce: min(string(q.ni), string(q.nr)), rekeyed: old != nil}
+		replaces: old, nonce: min(string(q.ni), string(q.nr)), rekeyed: old != nil, ours: q.initiator}
 	if q.initiator {
 		ch.rekeyAt = ch.installed.Add(q.s.Life - margin)
 	} else {

@@ -1,10 +1,12 @@
 package ikev1
 
 import (
+	"bytes"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
 	"slices"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -382,5 +384,114 @@ func TestStatusListsChildOnce(t *testing.T) {
 		if side.m == mi && listed[0] != fmt.Sprintf("%08x under %016x", childSPI, old.ic) {
 			t.Errorf("%s: child listed %v, want %08x under the old SA %016x", side.name, listed, childSPI, old.ic)
 		}
+	}
+}
+
+// TestSimultaneousRekeyReordered: both sides rekey a child at once, and
+// one side's quick mode message 1 (b) reaches the other side (x) only
+// after x's own rekey (a) is done: it was held back, or lost and sent
+// again. x took b for a rekey of a's new pair, where b's side, which saw
+// b and a cross, took the two for a collision and kept the pair of the
+// higher nonce: with a's the higher, each side kept the pair the other
+// retired, deleted the other's once the replaced pairs' 10 s were up,
+// and neither had a pair left until a third quick mode. Both now keep
+// the same pair, whichever nonce is the higher and whichever side x is.
+func TestSimultaneousRekeyReordered(t *testing.T) {
+	for _, c := range []struct {
+		name string
+		xI   bool // x, whose rekey is done first, is the initiator
+		step int  // the nonce each new one takes after the last
+	}{
+		{"the initiator's done first, a's pair of the higher nonce", true, -1},
+		{"the initiator's done first, a's pair of the lower nonce", true, 1},
+		{"the responder's done first, a's pair of the higher nonce", false, -1},
+		{"the responder's done first, a's pair of the lower nonce", false, 1},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, nil)
+			shuttle(mi, mr, ri, rr, nil)
+			// From here each nonce made is a repeated byte, of the last
+			// one's value plus step: made in the order of the exchanges
+			// below, they order a's and b's pairs.
+			var n atomic.Int32
+			n.Store(128)
+			nonce := newNonce
+			t.Cleanup(func() { newNonce = nonce })
+			newNonce = func() ([]byte, error) {
+				return bytes.Repeat([]byte{byte(n.Add(int32(c.step)))}, 32), nil
+			}
+			type side struct {
+				m    *Manager
+				r    *recorder
+				name string
+			}
+			x, y := side{mi, ri, "i"}, side{mr, rr, "r"}
+			if !c.xI {
+				x, y = y, x
+			}
+			// quick returns the first quick mode message s sends with
+			// message ID mid, or with any when mid is 0; others are lost.
+			quick := func(s side, mid uint32) (msg []byte, from, to netip.AddrPort) {
+				t.Helper()
+				for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+					msgs, f, tt := s.r.take()
+					for i, m := range msgs {
+						if m[18] == wire.ExchangeQuick && (mid == 0 || binary.BigEndian.Uint32(m[20:]) == mid) {
+							return m, f[i], tt[i]
+						}
+					}
+				}
+				t.Fatalf("no quick mode message with message ID %08x", mid)
+				return nil, netip.AddrPort{}, netip.AddrPort{}
+			}
+			mid := func(msg []byte) uint32 { return binary.BigEndian.Uint32(msg[20:]) }
+			rekey := func(s side) {
+				s.r.mu.Lock()
+				in := s.r.children[0].In.SPI
+				s.r.mu.Unlock()
+				s.m.SoftExpired(s.name, in)
+			}
+
+			rekey(x)
+			a1, a1f, a1t := quick(x, 0)
+			rekey(y)
+			b1, b1f, b1t := quick(y, 0)
+			y.m.handle(a1t, a1f, a1) // a crosses b at y
+			a2, a2f, a2t := quick(y, mid(a1))
+			x.m.handle(a2t, a2f, a2) // x installs a's pair
+			a3, a3f, a3t := quick(x, mid(a1))
+			x.m.handle(b1t, b1f, b1) // b comes after a is done
+			b2, b2f, b2t := quick(x, mid(b1))
+			y.m.handle(a3t, a3f, a3)
+			y.m.handle(b2t, b2f, b2)
+			b3, b3f, b3t := quick(y, mid(b1))
+			x.m.handle(b3t, b3f, b3)
+
+			// The replaced pairs' time is up: they go, with Deletes.
+			ri.take()
+			rr.take()
+			for range 2 {
+				for _, m := range []*Manager{mi, mr} {
+					m.mu.Lock()
+					m.timers(time.Now().Add(time.Minute))
+					m.mu.Unlock()
+				}
+				carry(mi, mr, ri, rr, time.Second, nil, nil)
+			}
+			ci, cr := activeChildren(ri), activeChildren(rr)
+			ri.mu.Lock()
+			rr.mu.Lock()
+			ni, nr := len(ri.children), len(rr.children)
+			rr.mu.Unlock()
+			ri.mu.Unlock()
+			// The first pair, then a's and b's: no fourth was needed.
+			if ni != 3 || nr != 3 {
+				t.Errorf("%d pairs installed by the initiator, %d by the responder; want 3 each: the first, then a's and b's", ni, nr)
+			}
+			if len(ci) != 1 || len(cr) != 1 || ci[0].Out.SPI != cr[0].In.SPI || ci[0].In.SPI != cr[0].Out.SPI {
+				t.Errorf("after a reordered simultaneous rekey: the initiator's data path has %d pairs %v, the responder's %d %v; want one each, the same",
+					len(ci), spiPairs(ci), len(cr), spiPairs(cr))
+			}
+		})
 	}
 }
