@@ -576,7 +576,10 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 		sa.send(o.msg)
 	}
 	for mid, a := range sa.answered {
-		if now.Sub(a.at) > halfOpenTimeout {
+		// The answer to a quick mode message 1 of the peer's stays while
+		// the exchange waits for HASH(3): message 1 sent again is no
+		// HASH(3), and would not open with its IV.
+		if _, open := sa.qms[mid]; !open && now.Sub(a.at) > halfOpenTimeout {
 			delete(sa.answered, mid)
 		}
 	}

@@ -170,6 +170,59 @@ func TestLateQuickMode2Dropped(t *testing.T) {
 	}
 }
 
+// TestQuickMode1AgainWhileWaiting: the initiator's quick mode message 1
+// sent again while the responder still waits for HASH(3) (its message 2
+// lost, and the initiator's tries longer than the responder's answers
+// are otherwise kept) gets message 2 again. Its answer was dropped after
+// 30 s like any other, and message 1 was then taken for HASH(3) and
+// opened with HASH(3)'s IV: it was refused, counted as an integrity
+// failure and logged as a warning (mostly "quick mode HASH(3) overruns the
+// message"), and the initiator never got message 2.
+func TestQuickMode1AgainWhileWaiting(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(_, pr *ikev2.PeerConfig) {
+		pr.RetransmitTimeout = time.Minute // the responder's message 2 is not sent again meanwhile
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	si, sr := onlySA(t, mi), onlySA(t, mr)
+	ri.take()
+	rr.take()
+	mi.mu.Lock()
+	si.startQuick(mi.peers["i"].pairs[0], nil)
+	mi.mu.Unlock()
+	qm1, from, to := sent(t, ri)
+	if qm1 == nil {
+		t.Fatal("the initiator sent no quick mode message 1")
+	}
+	mid := binary.BigEndian.Uint32(qm1[20:])
+	mr.handle(to, from, qm1)
+	rr.take() // message 2: lost
+
+	// The answer's time is up, but the exchange is under way.
+	mr.mu.Lock()
+	a, ok := sr.answered[mid]
+	if ok {
+		a.at = a.at.Add(-halfOpenTimeout - time.Second)
+		sr.answered[mid] = a
+	}
+	mr.timers(time.Now())
+	mr.mu.Unlock()
+	if !ok {
+		t.Fatal("the responder keeps no answer to message 1")
+	}
+	rr.take()
+	before := mr.Stats()
+
+	mr.handle(to, from, qm1)
+	msg, _, _ := sent(t, rr)
+	after := mr.Stats()
+	if msg == nil || msg[18] != wire.ExchangeQuick || binary.BigEndian.Uint32(msg[20:]) != mid {
+		t.Errorf("message 1 sent again while the responder waits for HASH(3): answered with %x, want message 2 again", msg)
+	}
+	if after.Integrity != before.Integrity {
+		t.Errorf("message 1 sent again counted as %d integrity failures", after.Integrity-before.Integrity)
+	}
+}
+
 // sent returns the one message r sent since it was last emptied, nil
 // if none, with its addresses; more than one fails t.
 func sent(t *testing.T, r *recorder) (msg []byte, from, to netip.AddrPort) {
