@@ -76,6 +76,14 @@ type Config struct {
 	// InternetEgress says the data plane takes the VNets' hosts to the
 	// Internet (serve --internet-egress), as their effective routes show.
 	InternetEgress bool
+	// Endpoint (https://HOST:PORT) is where absolute links (a list's
+	// nextLink, a 202's Location) send a client whose Host header is none
+	// of OwnHost's; "" gives them as paths.
+	Endpoint string
+	// OwnHost reports whether a host name or address is the API's own
+	// (one its TLS certificate names), so that links may name it; nil
+	// takes localhost, 127.0.0.1 and ::1.
+	OwnHost func(host string) bool
 }
 
 // DataPlane is the running data plane as the API sees it.
@@ -150,6 +158,10 @@ type Handler struct {
 	insights   *insights.History
 	internet   bool
 	stats      requestStats
+	// pageSize is how many items a list answers at most (PageSize).
+	pageSize int
+	endpoint string
+	ownHost  func(string) bool
 }
 
 var _ http.Handler = (*Handler)(nil)
@@ -164,7 +176,11 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
 		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, openVPNKey: cfg.OpenVPNKey, packages: newDownloads("VPN client packages", packagePath, ".zip", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
-		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap"), insights: cfg.Insights, internet: cfg.InternetEgress}
+		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap"), insights: cfg.Insights, internet: cfg.InternetEgress,
+		pageSize: PageSize, endpoint: cfg.Endpoint, ownHost: cfg.OwnHost}
+	if h.ownHost == nil {
+		h.ownHost = loopbackHost
+	}
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {

@@ -153,23 +153,32 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			h.fail(w, r, methodNotAllowed(r))
 			return
 		}
+		page, err := h.page(r, rt)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		var items []any
-		var err error
+		var next string
 		switch rt.kind {
 		case arm.TypeSubnet:
-			items, err = h.region.ListSubnets(rt.id)
+			items, next, err = h.region.ListSubnets(rt.id, page)
 		case arm.TypeNatRule:
-			items, err = h.region.ListNatRules(rt.id)
+			items, next, err = h.region.ListNatRules(rt.id, page)
 		case arm.TypeRoute:
-			items, err = h.region.ListRoutes(rt.id)
+			items, next, err = h.region.ListRoutes(rt.id, page)
 		default:
-			items, err = h.region.List(rt.kind, rt.id)
+			items, next, err = h.region.List(rt.kind, rt.id, page)
 		}
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		writeJSON(w, http.StatusOK, arm.List[any]{Value: items})
+		l := arm.List[any]{Value: items}
+		if next != "" {
+			l.NextLink = h.nextLink(r, next)
+		}
+		writeJSON(w, http.StatusOK, l)
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		var v any
 		var err error

@@ -47,6 +47,8 @@ type envOptions struct {
 	remotes  region.Remotes    // review: peer regions
 	reg      **region.Region   // review: the region, handed back
 	internet bool              // serve --internet-egress
+	pageSize int               // how many items a list page holds (PageSize)
+	tls      bool              // HTTPS (the Azure SDK sends its token over nothing else)
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -77,7 +79,16 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if o.log != nil {
 		log = slog.New(slog.NewTextHandler(o.log, nil))
 	}
-	srv := httptest.NewServer(New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet}))
+	h := New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet})
+	if o.pageSize > 0 {
+		h.pageSize = o.pageSize
+	}
+	srv := httptest.NewUnstartedServer(h)
+	if o.tls {
+		srv.StartTLS()
+	} else {
+		srv.Start()
+	}
 	t.Cleanup(func() {
 		srv.Close()
 		reg.Close()
@@ -145,7 +156,7 @@ func (e *env) raw(method, path, query, token string, body []byte, header ...http
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := e.srv.Client().Do(req)
 	if err != nil {
 		e.t.Fatal(err)
 	}

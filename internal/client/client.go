@@ -414,14 +414,26 @@ func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, err
 }
 
 // List lists the resources at path (a collection path such as
-// /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks)
-// into out, a pointer to a slice.
+// /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks),
+// every page of it. A page's nextLink is followed on the client's own
+// endpoint, with only its path and $skipToken: the token goes nowhere else.
 func List[T any](ctx context.Context, c *Client, path string) ([]T, error) {
-	var l arm.List[T]
-	if _, err := c.Do(ctx, http.MethodGet, escapePath(path), nil, &l); err != nil {
-		return nil, err
+	out := []T{}
+	for next := escapePath(path); ; {
+		var l arm.List[T]
+		if _, err := c.Do(ctx, http.MethodGet, next, nil, &l); err != nil {
+			return nil, err
+		}
+		out = append(out, l.Value...)
+		if l.NextLink == "" {
+			return out, nil
+		}
+		u, err := url.Parse(l.NextLink)
+		if err != nil || u.Query().Get("$skipToken") == "" {
+			return nil, fmt.Errorf("list %s: the nextLink %q has no $skipToken", path, l.NextLink)
+		}
+		next = u.EscapedPath() + "?" + url.Values{"$skipToken": {u.Query().Get("$skipToken")}}.Encode()
 	}
-	return l.Value, nil
 }
 
 // escapePath escapes each segment of an ARM path.

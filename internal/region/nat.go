@@ -398,8 +398,10 @@ func (r *Region) GetNatRule(id arm.ID) (*arm.VirtualNetworkGatewayNatRule, error
 	return child(r, id, natRulesOf, func(x arm.VirtualNetworkGatewayNatRule) string { return x.Name })
 }
 
-// ListNatRules returns the NAT rules of a gateway.
-func (r *Region) ListNatRules(gw arm.ID) ([]any, error) { return children(r, gw, natRulesOf) }
+// ListNatRules returns the NAT rules of a gateway, as List pages.
+func (r *Region) ListNatRules(gw arm.ID, page Page) ([]any, string, error) {
+	return children(r, gw, "natRules", natRulesOf, func(x arm.VirtualNetworkGatewayNatRule) string { return x.Name }, page)
+}
 
 func natRulesOf(g *arm.VirtualNetworkGateway) []arm.VirtualNetworkGatewayNatRule {
 	return g.Properties.NatRules

@@ -2,6 +2,7 @@ package region
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -88,10 +89,38 @@ func (r *Region) Get(id arm.ID) (any, error) {
 	return out, err
 }
 
-// List returns the resources of a kind within a scope: a subscription id or
-// a resource group id.
-func (r *Region) List(kind string, scope arm.ID) ([]any, error) {
+// Page asks for part of a list, as ARM's nextLink pages it: the items
+// whose keys (lower-cased ids) follow After ("": from the first), at most
+// Max of them (0: all).
+type Page struct {
+	After string
+	Max   int
+}
+
+// cut returns the part of keys, sorted, that p asks for, and the last key
+// of that part when more follow it (else "").
+func (p Page) cut(keys []string) ([]string, string) {
+	if p.After != "" {
+		i, found := slices.BinarySearch(keys, p.After)
+		if found {
+			i++
+		}
+		keys = keys[i:]
+	}
+	if p.Max > 0 && len(keys) > p.Max {
+		return keys[:p.Max], keys[p.Max-1]
+	}
+	return keys, ""
+}
+
+// List returns the resources of a kind within a scope (a subscription id
+// or a resource group id) in the order of their keys, the part that page
+// asks for, and the key of its last one when more follow. The order is
+// the keys', so that a page goes on from where the one before ended while
+// resources are written beside.
+func (r *Region) List(kind string, scope arm.ID, page Page) ([]any, string, error) {
 	out := []any{}
+	var next string
 	prefix := scope.Key() + "/"
 	err := r.view(func(tx *txn) error {
 		if scope.ResourceGroup != "" {
@@ -99,14 +128,19 @@ func (r *Region) List(kind string, scope arm.ID) ([]any, error) {
 				return err
 			}
 		}
+		var keys []string
 		for _, k := range tx.keys(kind) {
 			if strings.HasPrefix(k, prefix) {
-				out = append(out, opsFor(kind).render(tx, tx.get(kind, k)))
+				keys = append(keys, k)
 			}
+		}
+		keys, next = page.cut(keys)
+		for _, k := range keys {
+			out = append(out, opsFor(kind).render(tx, tx.get(kind, k)))
 		}
 		return nil
 	})
-	return out, err
+	return out, next, err
 }
 
 // Delete deletes a resource. It reports whether the resource existed;
@@ -298,15 +332,26 @@ func child[P, C any](r *Region, id arm.ID, items func(*P) []C, name func(C) stri
 	return nil, notFound(id)
 }
 
-// children lists parent's child resources.
-func children[P, C any](r *Region, parent arm.ID, items func(*P) []C) ([]any, error) {
+// children lists parent's child resources of type typ (subnets, say) in
+// the order of their keys, the part that page asks for, and the key of its
+// last one when more follow (as List).
+func children[P, C any](r *Region, parent arm.ID, typ string, items func(*P) []C, name func(C) string, page Page) ([]any, string, error) {
 	doc, err := r.Get(parent)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
-	out := []any{}
+	byKey := map[string]C{}
+	var keys []string
 	for _, c := range items(doc.(*P)) {
-		out = append(out, c)
+		k := parent.Child(typ, name(c)).Key()
+		byKey[k] = c
+		keys = append(keys, k)
 	}
-	return out, nil
+	slices.Sort(keys)
+	keys, next := page.cut(keys)
+	out := []any{}
+	for _, k := range keys {
+		out = append(out, byKey[k])
+	}
+	return out, next, nil
 }

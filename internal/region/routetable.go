@@ -204,8 +204,10 @@ func (r *Region) GetRoute(id arm.ID) (*arm.Route, error) {
 	return child(r, id, routesOf, func(x arm.Route) string { return x.Name })
 }
 
-// ListRoutes returns the routes of a route table.
-func (r *Region) ListRoutes(table arm.ID) ([]any, error) { return children(r, table, routesOf) }
+// ListRoutes returns the routes of a route table, as List pages.
+func (r *Region) ListRoutes(table arm.ID, page Page) ([]any, string, error) {
+	return children(r, table, "routes", routesOf, func(x arm.Route) string { return x.Name }, page)
+}
 
 func routesOf(t *arm.RouteTable) []arm.Route { return t.Properties.Routes }
 

@@ -360,8 +360,10 @@ func (r *Region) GetSubnet(id arm.ID) (*arm.Subnet, error) {
 	return child(r, id, subnetsOf, func(s arm.Subnet) string { return s.Name })
 }
 
-// ListSubnets returns the subnets of a virtual network.
-func (r *Region) ListSubnets(vnet arm.ID) ([]any, error) { return children(r, vnet, subnetsOf) }
+// ListSubnets returns the subnets of a virtual network, as List pages.
+func (r *Region) ListSubnets(vnet arm.ID, page Page) ([]any, string, error) {
+	return children(r, vnet, "subnets", subnetsOf, func(s arm.Subnet) string { return s.Name }, page)
+}
 
 func subnetsOf(v *arm.VirtualNetwork) []arm.Subnet { return v.Properties.Subnets }
 

@@ -114,7 +114,7 @@ func ensureToken(dir string) (string, error) {
 // every host). A certificate given by flags leaves the data directory's CA
 // alone: it stays for a later start without flags, and the endpoint file
 // tells clients not to use it.
-func ensureTLS(dir, certFile, keyFile string, hosts []string, log *slog.Logger) (func(*tls.ClientHelloInfo) (*tls.Certificate, error), bool, error) {
+func ensureTLS(dir, certFile, keyFile string, hosts []string, log *slog.Logger) (servedCert, bool, error) {
 	if certFile != "" || keyFile != "" {
 		if certFile == "" || keyFile == "" {
 			return nil, false, errors.New("--tls-cert and --tls-key go together")
@@ -126,13 +126,20 @@ func ensureTLS(dir, certFile, keyFile string, hosts []string, log *slog.Logger) 
 			return nil, false, fmt.Errorf("load TLS certificate: %w", err)
 		}
 		f.cert = &c
-		return f.get, true, nil
+		return f, true, nil
 	}
 	c, err := issueTLS(dir, hosts)
 	if err != nil {
 		return nil, false, err
 	}
-	return (&apiCert{dir: dir, hosts: hosts, log: log, cert: &c}).get, false, nil
+	return &apiCert{dir: dir, hosts: hosts, log: log, cert: &c}, false, nil
+}
+
+// servedCert is the API's certificate as it is now: the one a handshake
+// gets, and the host names it holds.
+type servedCert interface {
+	get(*tls.ClientHelloInfo) (*tls.Certificate, error)
+	names(host string) bool
 }
 
 // fileCertCheck is how often, at most, the files of --tls-cert and
@@ -166,6 +173,13 @@ func (f *fileCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 		f.reload()
 	}
 	return f.cert, nil
+}
+
+// names reports whether the API's certificate names host.
+func (f *fileCert) names(host string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.cert.Leaf != nil && f.cert.Leaf.VerifyHostname(host) == nil
 }
 
 // reload reads the files again when either changed since they were last
@@ -301,6 +315,13 @@ func (a *apiCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	a.log.Info("the API's certificate was issued again", "file", filepath.Join(a.dir, datadir.Cert), "until", c.Leaf.NotAfter.Format(time.RFC3339))
 	a.cert = &c
 	return a.cert, nil
+}
+
+// names reports whether the API's certificate names host.
+func (a *apiCert) names(host string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.cert.Leaf != nil && a.cert.Leaf.VerifyHostname(host) == nil
 }
 
 func serial() *big.Int {

@@ -179,7 +179,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	} else if len(cfg.Etcd) > 0 && hosts == nil {
 		return nil, fmt.Errorf("--listen %q with --etcd: the other nodes cannot reach a node at %q; give --advertise-url https://HOST:PORT", cfg.Listen, host)
 	}
-	getCert, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, hosts, cfg.Logger)
+	certs, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, hosts, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -262,9 +262,16 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			return u
 		}
 	}
+	ac.OwnHost = certs.names
+	// Links the API gives a client that came by another name go where the
+	// endpoint file points, or where the other nodes reach this one.
+	ac.Endpoint = s.URL
+	if cfg.AdvertiseURL != "" {
+		ac.Endpoint = cfg.AdvertiseURL
+	}
 	s.http = &http.Server{
 		Handler:           api.New(ac),
-		TLSConfig:         &tls.Config{GetCertificate: getCert, MinVersion: tls.VersionTLS12},
+		TLSConfig:         &tls.Config{GetCertificate: certs.get, MinVersion: tls.VersionTLS12},
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       time.Minute,
 		IdleTimeout:       2 * time.Minute,

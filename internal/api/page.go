@@ -1,0 +1,133 @@
+package api
+
+import (
+	"encoding/base64"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/region"
+)
+
+// PageSize is how many items a list answers at most; a longer list ends
+// with a nextLink to the next page, as ARM's do.
+const PageSize = 1000
+
+// Paging follows ARM's resource provider contract: a list answers at most a
+// page of items and a nextLink, the URL the client asks next (with
+// $skipToken, an opaque token of ours), until a page has none. The token
+// names the key (lower-cased id) of the last item given, not an offset,
+// so that a list written to meanwhile neither repeats nor skips what did
+// not change.
+
+// skipTokenPrefix marks (and versions) the tokens vnetgw makes.
+const skipTokenPrefix = "v1:"
+
+// skipToken returns the $skipToken that goes on after key.
+func skipToken(key string) string {
+	return base64.RawURLEncoding.EncodeToString([]byte(skipTokenPrefix + key))
+}
+
+// page reads the $skipToken and, for the lists that take one, $top of a
+// list request rt: the part of the list it asks for. A token that is none
+// of ours, or ours for another list, is refused.
+func (h *Handler) page(r *http.Request, rt route) (region.Page, error) {
+	p := region.Page{Max: h.pageSize}
+	q := r.URL.Query()
+	if tok := queryFold(q, "$skipToken"); tok != "" {
+		b, err := base64.RawURLEncoding.DecodeString(tok)
+		key, ours := strings.CutPrefix(string(b), skipTokenPrefix)
+		if err != nil || !ours || !inList(key, rt) {
+			return p, &arm.Error{Code: arm.CodeInvalidParameter, Target: "$skipToken",
+				Message: "the $skipToken is not one this list gave: follow the nextLink of the list's last page as it is, or list again from the start without it"}
+		}
+		p.After = key
+	}
+	// Microsoft.Resources' list of resource groups takes $top, the most
+	// items a page holds; Microsoft.Network's lists take none.
+	if s := queryFold(q, "$top"); s != "" && rt.kind == arm.TypeResourceGroup {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			return p, &arm.Error{Code: arm.CodeInvalidParameter, Target: "$top", Message: "$top must be a positive whole number of resource groups"}
+		}
+		p.Max = min(n, p.Max)
+	}
+	return p, nil
+}
+
+// inList reports whether key is the key of an item that list rt holds:
+// a resource of its kind directly in its scope (a subscription, a resource
+// group, a parent resource).
+func inList(key string, rt route) bool {
+	id, err := arm.ParseID(key)
+	if err != nil || id.Key() != key || !strings.EqualFold(id.Type(), rt.kind) {
+		return false
+	}
+	if rt.id.ResourceGroup == "" && rt.kind != arm.TypeResourceGroup {
+		return strings.EqualFold(id.Subscription, rt.id.Subscription)
+	}
+	return id.Parent().Key() == rt.id.Key()
+}
+
+// queryFold returns the value of query parameter name, matched in any
+// case (ARM's OData parameters come as $skipToken and $skiptoken).
+func queryFold(q url.Values, name string) string {
+	for k, v := range q {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// nextLink is the URL of the page after key: the request's, with the
+// $skipToken that goes on after key.
+func (h *Handler) nextLink(r *http.Request, key string) string {
+	q := r.URL.Query()
+	for k := range q {
+		if strings.EqualFold(k, "$skipToken") {
+			q.Del(k)
+		}
+	}
+	q.Set("$skipToken", skipToken(key))
+	return h.base(r) + r.URL.EscapedPath() + "?" + q.Encode()
+}
+
+// base is the scheme and authority of the absolute URLs the API gives a
+// client to come back to (a nextLink, a 202's Location), which the Azure
+// SDKs follow as they are, sending their bearer token there. It is the Host
+// the client sent when that is one of the API's own names (ownHost: one
+// its certificate names), so that a client that reached the API by any of
+// them, or through a port forwarded to it, comes back the same way;
+// otherwise the API's configured endpoint. A Host header is the client's
+// to choose, or a proxy's: reflected as it is, a forged one would send
+// the token to a host of the forger's choosing. A host the certificate
+// names is safe to send it to whatever the port, as only vnetgw (or the
+// operator's own CA) holds a certificate for it that the client trusts.
+func (h *Handler) base(r *http.Request) string {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	host := r.Host
+	if name, _, err := net.SplitHostPort(host); err == nil {
+		host = name
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if host != "" && h.ownHost(host) {
+		return scheme + "://" + r.Host
+	}
+	return h.endpoint
+}
+
+// loopbackHost is the ownHost of an API that was given none: the names
+// that the certificate of the data directory's CA gives every serve.
+func loopbackHost(host string) bool {
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.Equal(net.IPv4(127, 0, 0, 1)) || ip.Equal(net.IPv6loopback)
+	}
+	return strings.EqualFold(host, "localhost")
+}
