@@ -90,7 +90,7 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 	h.log.Info("packet capture stopped", "gateway", rt.id.String(), "packets", captured, "missed", missed, "bytes", len(file))
 	if dest == nil {
 		h.captures.fill(slot, file)
-		writeJSON(w, http.StatusOK, h.captures.url(r, slot))
+		writeJSON(w, http.StatusOK, h.captures.url(h.base(r), slot))
 		return
 	}
 	// The upload goes on when the client stops waiting (it may take
@@ -101,7 +101,7 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		// nothing: the capture is kept for download if there is room.
 		if name, rerr := h.captures.reserve(); rerr == nil {
 			h.captures.fill(name, file)
-			err = fmt.Errorf("%v; the capture is kept for download for an hour at %s", err, h.captures.url(r, name))
+			err = fmt.Errorf("%v; the capture is kept for download for an hour at %s", err, h.captures.url(h.base(r), name))
 		} else {
 			err = fmt.Errorf("%v; and it cannot be kept for download: %v", err, rerr)
 		}

@@ -39,7 +39,7 @@ func newDownloads(what, path, ext string, max int, typ, filename string) *downlo
 }
 
 // offer keeps data for download and answers the request with its URL, a
-// JSON string, on the host the request came to.
+// JSON string, on the host the request came to (Handler.base).
 func (d *downloads) offer(h *Handler, w http.ResponseWriter, r *http.Request, data []byte) {
 	name, err := d.reserve()
 	if err != nil {
@@ -47,16 +47,13 @@ func (d *downloads) offer(h *Handler, w http.ResponseWriter, r *http.Request, da
 		return
 	}
 	d.fill(name, data)
-	writeJSON(w, http.StatusOK, d.url(r, name))
+	writeJSON(w, http.StatusOK, d.url(h.base(r), name))
 }
 
-// url is where the file named name is served, on the host r came to.
-func (d *downloads) url(r *http.Request, name string) string {
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
-	return scheme + "://" + r.Host + d.path + name
+// url is where the file named name is served, under base (Handler.base):
+// the URL is the file's credential, so it goes to no host but the API's.
+func (d *downloads) url(base, name string) string {
+	return base + d.path + name
 }
 
 // serve answers a GET of the file named name.

@@ -363,7 +363,7 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route, v any
 	case "resetconnection":
 		h.dp.ResetConnection(rt.id.String())
 		// The SDK's poller takes only a 202 here, and asks the Location.
-		w.Header().Set("Location", operationURL(r, rt.id.Subscription, v))
+		w.Header().Set("Location", h.operationURL(r, rt.id.Subscription, v))
 		w.WriteHeader(http.StatusAccepted)
 	case "reset":
 		for _, c := range h.region.Snapshot().ConnectionsOf(rt.id.String()) {
@@ -406,17 +406,14 @@ func (h *Handler) bgp(w http.ResponseWriter, r *http.Request, rt route, g *arm.V
 }
 
 // operationURL is where the pollers of the SDKs ask after an operation on
-// resource v that was answered with 202.
-func operationURL(r *http.Request, sub string, v any) string {
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
+// resource v that was answered with 202, with their token: on a host of
+// the API's own (base).
+func (h *Handler) operationURL(r *http.Request, sub string, v any) string {
 	loc := "global"
 	if c, ok := v.(*arm.Connection); ok && c.Location != "" {
 		loc = c.Location
 	}
-	return scheme + "://" + r.Host + "/subscriptions/" + url.PathEscape(sub) + "/providers/" + arm.NamespaceNetwork +
+	return h.base(r) + "/subscriptions/" + url.PathEscape(sub) + "/providers/" + arm.NamespaceNetwork +
 		"/locations/" + url.PathEscape(loc) + "/operationResults/" + strings.ToLower(time.Now().UTC().Format("20060102T150405.000000000")) +
 		"?api-version=" + url.QueryEscape(r.URL.Query().Get("api-version"))
 }

@@ -97,8 +97,9 @@ func (h *Handler) nextLink(r *http.Request, key string) string {
 }
 
 // base is the scheme and authority of the absolute URLs the API gives a
-// client to come back to (a nextLink, a 202's Location), which the Azure
-// SDKs follow as they are, sending their bearer token there. It is the Host
+// client to come back to (a nextLink, a 202's Location, which the Azure
+// SDKs follow as they are, sending their bearer token there; a download's,
+// whose name is its credential). It is the Host
 // the client sent when that is one of the API's own names (ownHost: one
 // its certificate names), so that a client that reached the API by any of
 // them, or through a port forwarded to it, comes back the same way;

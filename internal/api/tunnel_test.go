@@ -228,3 +228,50 @@ func TestVPNClientPackage(t *testing.T) {
 		}
 	}
 }
+
+// TestLinksHost: the URLs the API answers for a client to come back to,
+// a 202's Location (which the SDK's poller asks with its bearer token) and
+// a VPN client package's (whose name is its credential), name the host the
+// client came by only when it is one of the API's own names; they named any
+// Host header sent.
+func TestLinksHost(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "tun", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
+	body := gateway("westeurope", s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"SSTP"}}
+	e.must("PUT", s.gw, body)
+	conn := netPath(subA, "tun", "connections", "c")
+	e.must("PUT", conn, s2s("westeurope", s.gw, e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24")))
+	_, port, _ := strings.Cut(strings.TrimPrefix(e.srv.URL, "http://"), ":")
+	for _, c := range []struct{ host, want string }{
+		{"localhost:" + port, "http://localhost:" + port + "/"},
+		{"attacker.example", "/"},
+		{"attacker.example:" + port, "/"},
+	} {
+		send := func(path, body string) *http.Response {
+			req, err := http.NewRequest("POST", e.srv.URL+path+"?api-version=2024-05-01", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = c.host
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			res, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		res := send(conn+"/resetconnection", "")
+		res.Body.Close()
+		if loc := res.Header.Get("Location"); res.StatusCode != http.StatusAccepted || !strings.HasPrefix(loc, c.want) {
+			t.Errorf("Host %s: resetconnection %d, Location %q; want 202 and a Location that starts with %s", c.host, res.StatusCode, loc, c.want)
+		}
+		res = send(s.gw+"/generatevpnclientpackage", `{"authenticationMethod": "EAPTLS"}`)
+		var u string
+		err := json.NewDecoder(res.Body).Decode(&u)
+		res.Body.Close()
+		if err != nil || !strings.HasPrefix(u, c.want) {
+			t.Errorf("Host %s: generatevpnclientpackage %d %q, %v; want a URL that starts with %s", c.host, res.StatusCode, u, err, c.want)
+		}
+	}
+}
