@@ -228,14 +228,25 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		}
 		writeJSON(w, status, v)
 	case r.Method == http.MethodPatch && rt.kind != arm.TypeSubnet && rt.kind != arm.TypeNatRule && rt.kind != arm.TypeRoute:
+		// What the PATCH leaves out stays as it is (a JSON merge patch,
+		// RFC 7396 section 2): tags it does not give are kept, and null
+		// removes them.
 		in, err := decode[struct {
-			Tags map[string]string `json:"tags"`
+			Tags json.RawMessage `json:"tags"`
 		}](r)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		v, err := h.region.UpdateTags(ctx, rt.id, in.Tags)
+		var tags *map[string]string
+		if in.Tags != nil {
+			tags = new(map[string]string)
+			if err := json.Unmarshal(in.Tags, tags); err != nil {
+				h.fail(w, r, &arm.Error{Code: arm.CodeInvalidRequestFormat, Target: "tags", Message: "tags must be an object of string values: " + jsonError(err)})
+				return
+			}
+		}
+		v, err := h.region.UpdateTags(ctx, rt.id, tags)
 		if err != nil {
 			h.fail(w, r, err)
 			return

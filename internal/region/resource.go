@@ -192,11 +192,14 @@ func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 	return existed, err
 }
 
-// UpdateTags replaces the tags of a resource (ARM's PATCH of tags).
-func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags map[string]string) (any, error) {
+// UpdateTags replaces the tags of a resource (ARM's PATCH of tags); nil
+// keeps them, as a PATCH that gives none does: a new etag, nothing else.
+func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags *map[string]string) (any, error) {
 	kind := kindOfID(id)
-	if err := checkTags(tags); err != nil {
-		return nil, err
+	if tags != nil {
+		if err := checkTags(*tags); err != nil {
+			return nil, err
+		}
 	}
 	var out any
 	_, err := r.update(ctx, func(tx *txn) error {
@@ -209,7 +212,11 @@ func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags map[string]stri
 		if doc == nil {
 			return notFound(id)
 		}
-		c := opsFor(kind).retag(doc, tags)
+		t := tagsOf(doc)
+		if tags != nil {
+			t = *tags
+		}
+		c := opsFor(kind).retag(doc, t)
 		if res := resourceOf(c); res != nil {
 			res.Etag = newEtag()
 		}
@@ -218,6 +225,15 @@ func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags map[string]stri
 		return nil
 	})
 	return out, err
+}
+
+// tagsOf returns the tags of a resource group or network resource
+// document.
+func tagsOf(doc any) map[string]string {
+	if g, ok := doc.(*arm.ResourceGroup); ok {
+		return g.Tags
+	}
+	return resourceOf(doc).Tags
 }
 
 // resourceID returns the id of a network resource document.
