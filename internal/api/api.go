@@ -234,9 +234,29 @@ func (w *responseWriter) WriteHeader(s int) {
 	w.ResponseWriter.WriteHeader(s)
 }
 
+// requestIDRE is a request id a client may send that the API takes and
+// logs: ARM's are GUIDs; this keeps to a short token.
+var requestIDRE = regexp.MustCompile(`^[-A-Za-z0-9._:]{1,128}$`)
+
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// ARM's request ids: one of the API's own per answer, the caller's
+	// correlation id (or a new one), and its client request id, which
+	// comes back when asked for. The resource provider contract says the
+	// correlation and client request ids must be logged.
+	id, corr, client := region.NewGUID(), r.Header.Get("X-Ms-Correlation-Request-Id"), r.Header.Get("X-Ms-Client-Request-Id")
+	if !requestIDRE.MatchString(corr) {
+		corr = region.NewGUID()
+	}
+	if !requestIDRE.MatchString(client) {
+		client = ""
+	}
+	w.Header().Set("X-Ms-Request-Id", id)
+	w.Header().Set("X-Ms-Correlation-Request-Id", corr)
+	if client != "" && strings.EqualFold(r.Header.Get("X-Ms-Return-Client-Request-Id"), "true") {
+		w.Header().Set("X-Ms-Client-Request-Id", client)
+	}
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 	h.serve(rw, r)
 	h.stats.add(r.Method, rw.status, time.Since(start))
@@ -248,11 +268,15 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			path = p + "…"
 		}
 	}
-	h.log.Info("request", "method", r.Method, "path", path, "status", rw.status, "duration", time.Since(start).Round(time.Microsecond))
+	attrs := []any{"method", r.Method, "path", path, "status", rw.status, "duration", time.Since(start).Round(time.Microsecond),
+		"request_id", id, "correlation_id", corr}
+	if client != "" {
+		attrs = append(attrs, "client_request_id", client)
+	}
+	h.log.Info("request", attrs...)
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("x-ms-request-id", strings.ToLower(time.Now().UTC().Format("20060102T150405.000000000")))
 	if name, ok := strings.CutPrefix(r.URL.Path, packagePath); ok {
 		// The URL is the credential, as Azure's SAS URL is.
 		h.packages.serve(h, w, r, name)

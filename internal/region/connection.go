@@ -81,7 +81,7 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	}
 	p := &c.Properties
 	p.ProvisioningState = arm.Succeeded
-	p.ResourceGUID = newGUID()
+	p.ResourceGUID = NewGUID()
 	if err := canonical(&p.ConnectionType, "properties.connectionType", "", arm.ConnectionIPsec, arm.ConnectionVnet2Vnet, arm.ConnectionExpressRoute, arm.ConnectionVPNClient); err != nil {
 		return err
 	}

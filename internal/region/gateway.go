@@ -47,7 +47,7 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	}
 	p := &g.Properties
 	p.ProvisioningState = arm.Succeeded
-	p.ResourceGUID = newGUID()
+	p.ResourceGUID = NewGUID()
 	if err := gatewayKind(p); err != nil {
 		return err
 	}

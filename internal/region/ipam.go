@@ -131,8 +131,9 @@ func allocatePrivateIP(p netip.Prefix, used map[netip.Addr]bool) (netip.Addr, bo
 	return netip.Addr{}, false
 }
 
-// newGUID returns a random RFC 4122 version 4 UUID.
-func newGUID() string {
+// NewGUID returns a random RFC 4122 version 4 UUID, as ARM gives its ids
+// (resourceGuid, etags, request ids).
+func NewGUID() string {
 	var b [16]byte
 	rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
@@ -141,7 +142,7 @@ func newGUID() string {
 	return h[0:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
 }
 
-func newEtag() string { return `W/"` + newGUID() + `"` }
+func newEtag() string { return `W/"` + NewGUID() + `"` }
 
 // sharedKeyAlphabet is what generated shared keys are made of (R38).
 const sharedKeyAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

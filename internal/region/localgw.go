@@ -30,7 +30,7 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 		}
 		p := &l.Properties
 		p.ProvisioningState = arm.Succeeded
-		p.ResourceGUID = newGUID()
+		p.ResourceGUID = NewGUID()
 		if old != nil {
 			p.ResourceGUID = old.Properties.ResourceGUID
 			if err := keepLocation(&l.Resource, &old.Resource, id); err != nil {

@@ -40,7 +40,7 @@ func (r *Region) PutNetworkInterface(ctx context.Context, id arm.ID, in *arm.Net
 		}
 		p := &n.Properties
 		p.ProvisioningState = arm.Succeeded
-		p.ResourceGUID = newGUID()
+		p.ResourceGUID = NewGUID()
 		if old != nil {
 			p.ResourceGUID = old.Properties.ResourceGUID
 			if err := keepLocation(&n.Resource, &old.Resource, id); err != nil {

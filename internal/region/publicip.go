@@ -69,7 +69,7 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 		props.PublicIPAddressVersion = want
 		props.ProvisioningState = arm.Succeeded
 		props.IPAddress, props.IPConfiguration = "", nil
-		props.ResourceGUID = newGUID()
+		props.ResourceGUID = NewGUID()
 		if old != nil {
 			props.ResourceGUID = old.Properties.ResourceGUID
 			props.IPAddress, props.IPConfiguration = old.Properties.IPAddress, old.Properties.IPConfiguration

@@ -45,7 +45,7 @@ func stageRouteTable(tx *txn, id arm.ID, t, old *arm.RouteTable, child string) e
 		return err
 	}
 	p := &t.Properties
-	p.ProvisioningState, p.ResourceGUID, p.Subnets = arm.Succeeded, newGUID(), nil
+	p.ProvisioningState, p.ResourceGUID, p.Subnets = arm.Succeeded, NewGUID(), nil
 	if old != nil {
 		p.ResourceGUID = old.Properties.ResourceGUID
 		if err := keepLocation(&t.Resource, &old.Resource, id); err != nil {

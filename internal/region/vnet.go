@@ -75,7 +75,7 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 		return err
 	}
 	v.Properties.ProvisioningState = arm.Succeeded
-	v.Properties.ResourceGUID = newGUID()
+	v.Properties.ResourceGUID = NewGUID()
 	v.Properties.PacketCounters, v.Properties.Node = nil, "" // observed, never desired
 	if old != nil {
 		v.Properties.ResourceGUID = old.Properties.ResourceGUID
