@@ -5,6 +5,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -47,16 +48,40 @@ func (h *Handler) page(r *http.Request, rt route) (region.Page, error) {
 		p.After = key
 	}
 	// Microsoft.Resources' list of resource groups takes $top, the most
-	// items a page holds; Microsoft.Network's lists take none.
-	if s := queryFold(q, "$top"); s != "" && rt.kind == arm.TypeResourceGroup {
+	// items a page holds, and $filter by tag; Microsoft.Network's lists
+	// take neither.
+	if rt.kind != arm.TypeResourceGroup {
+		return p, nil
+	}
+	if s := queryFold(q, "$top"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
 			return p, &arm.Error{Code: arm.CodeInvalidParameter, Target: "$top", Message: "$top must be a positive whole number of resource groups"}
 		}
 		p.Max = min(n, p.Max)
 	}
+	if f := queryFold(q, "$filter"); f != "" {
+		m := tagFilterRE.FindStringSubmatch(f)
+		if m == nil {
+			return p, arm.Errorf(arm.CodeInvalidFilter, "Invalid $filter '%s' specified in the query string: resource groups are filtered by tag, tagName eq 'NAME' or tagName eq 'NAME' and tagValue eq 'VALUE'", f)
+		}
+		name, value, byValue := strings.ReplaceAll(m[1], "''", "'"), strings.ReplaceAll(m[3], "''", "'"), m[2] != ""
+		p.Tagged = func(tags map[string]string) bool {
+			// Tag names compare in any case, as ARM's; values as given.
+			for k, v := range tags {
+				if strings.EqualFold(k, name) && (!byValue || v == value) {
+					return true
+				}
+			}
+			return false
+		}
+	}
 	return p, nil
 }
+
+// tagFilterRE is the $filter a list of resource groups takes (OData: a
+// quote inside a string is written twice).
+var tagFilterRE = regexp.MustCompile(`(?i)^\s*tagName\s+eq\s+'((?:[^']|'')*)'\s*(and\s+tagValue\s+eq\s+'((?:[^']|'')*)'\s*)?$`)
 
 // inList reports whether key is the key of an item that list rt holds:
 // a resource of its kind directly in its scope (a subscription, a resource

@@ -328,3 +328,42 @@ func TestClientListFollowsPages(t *testing.T) {
 	}
 	sameNames(t, "client.List", got, 1, 1, want...)
 }
+
+// TestResourceGroupFilter: the resource groups' list takes ARM's $filter
+// by tag (tagName eq 'N', and tagValue eq 'V'; tag names in any case, as
+// ARM compares them), also across pages, and refuses another filter with
+// 400 InvalidFilterInQueryString, as ARM does. The filter was ignored: a
+// script listing the groups of a tag, to delete them say, got every group.
+func TestResourceGroupFilter(t *testing.T) {
+	e := newEnv(t, envOptions{pageSize: 1, tls: true})
+	for name, tags := range map[string]obj{"a": {"env": "prod"}, "b": {"env": "test"}, "c": {"Env": "prod"}, "d": {}, "e": {"env": "it's"}} {
+		e.must("PUT", rgPath(subA, name), obj{"location": "westeurope", "tags": tags})
+	}
+	groups, err := armresources.NewResourceGroupsClient(subA, sdkToken{}, e.sdkOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		filter string
+		want   []string
+	}{
+		{"tagName eq 'env'", []string{"a", "b", "c", "e"}},
+		{"tagName eq 'env' and tagValue eq 'prod'", []string{"a", "c"}},
+		{"tagname eq 'ENV' and tagvalue eq 'it''s'", []string{"e"}},
+		{"tagName eq 'nope'", nil},
+	} {
+		got, pages := collect(t, groups.NewListPager(&armresources.ResourceGroupsClientListOptions{Filter: to.Ptr(c.filter)}), func(p armresources.ResourceGroupsClientListResponse) (out []*string) {
+			for _, v := range p.Value {
+				out = append(out, v.Name)
+			}
+			return out
+		})
+		sameNames(t, c.filter, got, pages, len(c.want), c.want...)
+	}
+	for _, f := range []string{"name eq 'a'", "tagValue eq 'prod'", "tagName eq 'env' or tagName eq 'x'", "tagName eq env", "tagName eq 'env' and tagValue eq 'prod' and tagName eq 'x'"} {
+		r := e.raw("GET", "/subscriptions/"+subA+"/resourcegroups", "?api-version=2021-04-01&%24filter="+url.QueryEscape(f), testToken, nil)
+		if r.status != http.StatusBadRequest || r.code() != "InvalidFilterInQueryString" {
+			t.Errorf("$filter=%s: %d %s, want 400 InvalidFilterInQueryString", f, r.status, r.body)
+		}
+	}
+}

@@ -42,6 +42,7 @@ const (
 	CodeLinkedInvalidID       = "LinkedInvalidPropertyId"
 	CodeInvalidReference      = "InvalidResourceReference"
 	CodeInvalidParameter      = "InvalidParameter"
+	CodeInvalidFilter         = "InvalidFilterInQueryString"
 	CodeRouteConflict         = "RouteConflict"
 	CodeWriteTooLarge         = "WriteTooLarge"
 	CodePreconditionFailed    = "PreconditionFailed"

@@ -95,6 +95,9 @@ func (r *Region) Get(id arm.ID) (any, error) {
 type Page struct {
 	After string
 	Max   int
+	// Tagged, when set, keeps the resources whose tags it takes (a
+	// resource group list's $filter by tag).
+	Tagged func(tags map[string]string) bool
 }
 
 // cut returns the part of keys, sorted, that p asks for, and the last key
@@ -130,7 +133,7 @@ func (r *Region) List(kind string, scope arm.ID, page Page) ([]any, string, erro
 		}
 		var keys []string
 		for _, k := range tx.keys(kind) {
-			if strings.HasPrefix(k, prefix) {
+			if strings.HasPrefix(k, prefix) && (page.Tagged == nil || page.Tagged(tagsOf(tx.get(kind, k)))) {
 				keys = append(keys, k)
 			}
 		}
