@@ -138,15 +138,22 @@ func (h *Handler) base(r *http.Request) string {
 	if r.TLS == nil {
 		scheme = "http"
 	}
-	host := r.Host
-	if name, _, err := net.SplitHostPort(host); err == nil {
-		host = name
+	// HOST or HOST:PORT, nothing else (net/http refuses a Host with user
+	// info or a path already); the link is made of the parts checked.
+	host, port, err := net.SplitHostPort(r.Host)
+	if err != nil {
+		host, port = strings.TrimSuffix(strings.TrimPrefix(r.Host, "["), "]"), ""
 	}
-	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
-	if host != "" && h.ownHost(host) {
-		return scheme + "://" + r.Host
+	if n, err := strconv.ParseUint(port, 10, 16); port != "" && (err != nil || n == 0) || host == "" || !h.ownHost(host) {
+		return h.endpoint
 	}
-	return h.endpoint
+	if port == "" {
+		if strings.Contains(host, ":") {
+			return scheme + "://[" + host + "]"
+		}
+		return scheme + "://" + host
+	}
+	return scheme + "://" + net.JoinHostPort(host, port)
 }
 
 // loopbackHost is the ownHost of an API that was given none: the names

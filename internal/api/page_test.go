@@ -1,10 +1,12 @@
 package api
 
 import (
+	"bufio"
 	"context"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
 	"slices"
@@ -281,6 +283,8 @@ func TestNextLinkHost(t *testing.T) {
 	for _, c := range []struct{ host, want string }{
 		{"localhost:" + port, "http://localhost:" + port + "/subscriptions/"},
 		{"127.0.0.1:" + port, "http://127.0.0.1:" + port + "/subscriptions/"},
+		{"[::1]:" + port, "http://[::1]:" + port + "/subscriptions/"},
+		{"LOCALHOST", "http://LOCALHOST/subscriptions/"},
 		{"attacker.example", "/subscriptions/"},
 		{"attacker.example:" + port, "/subscriptions/"},
 		{"127.0.0.2:" + port, "/subscriptions/"},
@@ -364,6 +368,36 @@ func TestResourceGroupFilter(t *testing.T) {
 		r := e.raw("GET", "/subscriptions/"+subA+"/resourcegroups", "?api-version=2021-04-01&%24filter="+url.QueryEscape(f), testToken, nil)
 		if r.status != http.StatusBadRequest || r.code() != "InvalidFilterInQueryString" {
 			t.Errorf("$filter=%s: %d %s, want 400 InvalidFilterInQueryString", f, r.status, r.body)
+		}
+	}
+}
+
+// TestNextLinkHostRaw: a Host header that names one of the API's hosts but
+// smuggles another in (user info, a path: net/http refuses those) or has
+// a port that is none is not taken for the nextLink, which was no URL the
+// SDK could follow ("http://localhost:x/..."); as a client library cleans
+// such a Host before sending it, these go over a bare connection.
+func TestNextLinkHostRaw(t *testing.T) {
+	e := newEnv(t, envOptions{pageSize: 1})
+	e.must("PUT", rgPath(subA, "rg"), group("westeurope"))
+	e.must("PUT", rgPath(subA, "other"), group("westeurope"))
+	addr := strings.TrimPrefix(e.srv.URL, "http://")
+	for _, host := range []string{"localhost:1@attacker.example", "127.0.0.1:1@attacker.example:80", "localhost:1#@attacker.example", "localhost:1/x", "localhost:x", "localhost:0", "localhost:99999"} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprintf(conn, "GET /subscriptions/%s/resourcegroups?api-version=2021-04-01 HTTP/1.1\r\nHost: %s\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n", subA, host, testToken)
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l arm.List[arm.ResourceGroup]
+		json.NewDecoder(res.Body).Decode(&l)
+		res.Body.Close()
+		conn.Close()
+		if res.StatusCode == http.StatusOK && (strings.Contains(l.NextLink, "attacker") || !strings.HasPrefix(l.NextLink, "/subscriptions/")) {
+			t.Errorf("Host %s: nextLink %q, want a path (the API has no endpoint here)", host, l.NextLink)
 		}
 	}
 }
