@@ -230,23 +230,24 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	case r.Method == http.MethodPatch && rt.kind != arm.TypeSubnet && rt.kind != arm.TypeNatRule && rt.kind != arm.TypeRoute:
 		// What the PATCH leaves out stays as it is (a JSON merge patch,
 		// RFC 7396 section 2): tags it does not give are kept, and null
-		// removes them.
+		// removes them; so is a resource group's managedBy.
 		in, err := decode[struct {
-			Tags json.RawMessage `json:"tags"`
+			Tags      json.RawMessage `json:"tags"`
+			ManagedBy json.RawMessage `json:"managedBy"`
 		}](r)
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
-		var tags *map[string]string
-		if in.Tags != nil {
-			tags = new(map[string]string)
-			if err := json.Unmarshal(in.Tags, tags); err != nil {
-				h.fail(w, r, &arm.Error{Code: arm.CodeInvalidRequestFormat, Target: "tags", Message: "tags must be an object of string values: " + jsonError(err)})
-				return
-			}
+		var p region.Patch
+		if p.Tags, err = patchField[map[string]string]("tags", in.Tags); err == nil {
+			p.ManagedBy, err = patchField[string]("managedBy", in.ManagedBy)
 		}
-		v, err := h.region.UpdateTags(ctx, rt.id, tags)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		v, err := h.region.Update(ctx, rt.id, p)
 		if err != nil {
 			h.fail(w, r, err)
 			return
@@ -277,6 +278,19 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	default:
 		h.fail(w, r, methodNotAllowed(r))
 	}
+}
+
+// patchField decodes a field of a PATCH: nil when the PATCH leaves it out,
+// else its value (the zero value for null, which removes it).
+func patchField[T any](name string, raw json.RawMessage) (*T, error) {
+	if raw == nil {
+		return nil, nil
+	}
+	v := new(T)
+	if err := json.Unmarshal(raw, v); err != nil {
+		return nil, &arm.Error{Code: arm.CodeInvalidRequestFormat, Target: name, Message: name + " is not of its type: " + jsonError(err)}
+	}
+	return v, nil
 }
 
 // sharedKey serves .../connections/{n}/sharedkey (GET, PUT) and

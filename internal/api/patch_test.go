@@ -69,3 +69,35 @@ func TestPatchKeepsWhatItLeavesOut(t *testing.T) {
 		t.Errorf("the SDK's UpdateTags of the gateway: %v, tags %v", err, gw.Tags)
 	}
 }
+
+// TestPatchGroupManagedBy: a resource group's PATCH sets managedBy, as
+// ARM's does (ResourceGroupPatchable), keeps it when left out and removes
+// it for null; it answered 200 and changed nothing.
+func TestPatchGroupManagedBy(t *testing.T) {
+	e := newEnv(t, envOptions{tls: true})
+	g := rgPath(subA, "rg")
+	const by = "/subscriptions/" + subA + "/resourceGroups/owner/providers/Microsoft.Solutions/applications/app"
+	e.must("PUT", g, group("westeurope"))
+	for _, c := range []struct {
+		name string
+		body any
+		want string
+	}{
+		{"set", obj{"managedBy": by}, by},
+		{"left out", obj{"tags": obj{"a": "b"}}, by},
+		{"null", `{"managedBy": null}`, ""},
+	} {
+		e.must("PATCH", g, c.body)
+		if got := e.must("GET", g, nil).str("managedBy"); got != c.want {
+			t.Errorf("%s: managedBy %q, want %q", c.name, got, c.want)
+		}
+	}
+	groups, err := armresources.NewResourceGroupsClient(subA, sdkToken{}, e.sdkOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := groups.Update(context.Background(), "rg", armresources.ResourceGroupPatchable{ManagedBy: to.Ptr(by)}, nil)
+	if err != nil || r.ManagedBy == nil || *r.ManagedBy != by || r.Tags["a"] == nil {
+		t.Errorf("the SDK's Update with managedBy: %v, managedBy %v, tags %v", err, r.ManagedBy, r.Tags)
+	}
+}

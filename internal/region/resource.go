@@ -195,10 +195,19 @@ func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 	return existed, err
 }
 
-// UpdateTags replaces the tags of a resource (ARM's PATCH of tags); nil
-// keeps them, as a PATCH that gives none does: a new etag, nothing else.
-func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags *map[string]string) (any, error) {
+// Patch is what ARM's PATCH of a resource changes: what it gives; a nil
+// field stays as it is.
+type Patch struct {
+	Tags *map[string]string
+	// ManagedBy is a resource group's ("" removes it).
+	ManagedBy *string
+}
+
+// Update applies a PATCH to a resource; one that changes nothing still
+// gives it a new etag.
+func (r *Region) Update(ctx context.Context, id arm.ID, p Patch) (any, error) {
 	kind := kindOfID(id)
+	tags := p.Tags
 	if tags != nil {
 		if err := checkTags(*tags); err != nil {
 			return nil, err
@@ -220,6 +229,9 @@ func (r *Region) UpdateTags(ctx context.Context, id arm.ID, tags *map[string]str
 			t = *tags
 		}
 		c := opsFor(kind).retag(doc, t)
+		if g, ok := c.(*arm.ResourceGroup); ok && p.ManagedBy != nil {
+			g.ManagedBy = *p.ManagedBy
+		}
 		if res := resourceOf(c); res != nil {
 			res.Etag = newEtag()
 		}
