@@ -186,6 +186,15 @@ func New(cfg Config) *Handler {
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(pr.In.Context().Value(forwardTo{}).(*url.URL))
 				pr.Out.Header.Set(headerForwarded, "1")
+				// The other node logs the request under the same correlation id.
+				pr.Out.Header.Set("X-Ms-Correlation-Request-Id", pr.In.Context().Value(correlation{}).(string))
+			},
+			// The answer keeps this node's ids, which its log names.
+			ModifyResponse: func(res *http.Response) error {
+				for _, k := range []string{"X-Ms-Request-Id", "X-Ms-Correlation-Request-Id", "X-Ms-Client-Request-Id"} {
+					res.Header.Del(k)
+				}
+				return nil
 			},
 			Transport: cfg.Transport,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -258,7 +267,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Ms-Client-Request-Id", client)
 	}
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
-	h.serve(rw, r)
+	h.serve(rw, r.WithContext(context.WithValue(r.Context(), correlation{}, corr)))
 	h.stats.add(r.Method, rw.status, time.Since(start))
 	// Never the body: it may hold a shared key; nor a download's name,
 	// which is its credential.
@@ -350,6 +359,9 @@ const headerForwarded = "X-Vnetgw-Forwarded"
 
 // forwardTo carries the URL of the node a request goes to, in its context.
 type forwardTo struct{}
+
+// correlation carries a request's correlation id, in its context.
+type correlation struct{}
 
 // live are the requests that only the data plane running a resource can
 // answer.

@@ -16,6 +16,7 @@ import (
 	"math/big"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -49,6 +50,8 @@ type envOptions struct {
 	internet bool              // serve --internet-egress
 	pageSize int               // how many items a list page holds (PageSize)
 	tls      bool              // HTTPS (the Azure SDK sends its token over nothing else)
+	// elsewhere is Config.Elsewhere: another node runs the VNets.
+	elsewhere func(vnet string) *url.URL
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -79,7 +82,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if o.log != nil {
 		log = slog.New(slog.NewTextHandler(o.log, nil))
 	}
-	h := New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet})
+	h := New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet, Elsewhere: o.elsewhere})
 	if o.pageSize > 0 {
 		h.pageSize = o.pageSize
 	}
