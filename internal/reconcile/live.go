@@ -53,10 +53,22 @@ func (l Live) IKESAs(id string) []arm.IKESA {
 	return out
 }
 
+// captureWait is how long the start of a packet capture waits for its
+// gateway (or its connection's tunnel) to run: a gateway created a moment
+// ago runs once the loop has given it to the data plane.
+const captureWait = 5 * time.Second
+
 // StartPacketCapture starts capturing the inner packets of gateway or
-// connection id.
+// connection id, once it runs (captureWait at most).
 func (l Live) StartPacketCapture(id string, cfg pcap.Config) error {
-	return captureError(l.Engine.StartPacketCapture(strings.ToLower(id), pcap.Start(cfg)))
+	c, deadline := pcap.Start(cfg), time.Now().Add(captureWait)
+	for {
+		err := l.Engine.StartPacketCapture(strings.ToLower(id), c)
+		if !errors.Is(err, dataplane.ErrNotRunning) || time.Now().After(deadline) {
+			return captureError(err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // StopPacketCapture ends id's capture and returns its file.
