@@ -1,7 +1,9 @@
 package p2s
 
 import (
+	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -9,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/netns"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -243,5 +248,103 @@ func TestCloseEndsNegotiations(t *testing.T) {
 	case <-closed:
 	case <-time.After(3 * time.Second):
 		t.Fatal("Close still waits 3 s later for connections that have not authenticated")
+	}
+}
+
+// TestNegotiationsBySender: connections that have not authenticated are
+// counted by sender, IPv6 addresses by /64, so that one host, which is
+// given a /64 and may take any address of it, holds
+// maxNegotiatingPerSource of them and not the whole of maxNegotiating;
+// IPv4 addresses are counted apart, an IPv4-mapped one as its IPv4
+// address.
+func TestNegotiationsBySender(t *testing.T) {
+	var n negotiations
+	at := func(i int) netip.Addr {
+		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x87, 14: byte(i >> 8), 15: byte(i)})
+	}
+	for i := range maxNegotiatingPerSource {
+		if !n.begin(at(i)) {
+			t.Fatalf("connection %d from 2001:db8:87::/64 refused", i+1)
+		}
+	}
+	if n.begin(at(maxNegotiatingPerSource)) {
+		t.Errorf("connection %d from 2001:db8:87::/64 (from an address of its own) taken, want refused", maxNegotiatingPerSource+1)
+	}
+	if other := netip.MustParseAddr("2001:db8:87:1::1"); !n.begin(other) {
+		t.Errorf("a connection from the next /64, %v, refused", other)
+	}
+	n.end(at(0))
+	if !n.begin(at(maxNegotiatingPerSource)) {
+		t.Error("a connection from 2001:db8:87::/64 refused after one of its others ended")
+	}
+
+	v4, mapped := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("::ffff:192.0.2.1")
+	for i := range maxNegotiatingPerSource {
+		a := v4
+		if i%2 == 1 {
+			a = mapped
+		}
+		if !n.begin(a) {
+			t.Fatalf("connection %d from %v refused", i+1, v4)
+		}
+	}
+	if n.begin(mapped) {
+		t.Errorf("connection %d from %v, IPv4-mapped, taken, want refused", maxNegotiatingPerSource+1, v4)
+	}
+	if !n.begin(netip.MustParseAddr("192.0.2.2")) {
+		t.Error("a connection from the next IPv4 address refused")
+	}
+}
+
+// TestNegotiatingPerIPv6Prefix: over real sockets, in a namespace where
+// a /64 is local (as a host's prefix is to it), connections from
+// maxNegotiatingPerSource addresses of the /64 fill its share, and one
+// from yet another address of it is closed at once.
+func TestNegotiatingPerIPv6Prefix(t *testing.T) {
+	netnstest.Require(t, "ip", "sysctl")
+	ns := netnstest.New(t, "n64")
+	ns.Run("sysctl", "-qw", "net.ipv6.ip_nonlocal_bind=1")
+	ns.Run("ip", "-6", "route", "add", "local", "2001:db8:87::/64", "dev", "lo")
+	pki := newPKI(t)
+	var srv *Server
+	err := netns.Do(netns.Path(ns.Name), func() (err error) {
+		srv, err = Start(Config{
+			Listen: netip.MustParseAddrPort("[2001:db8:87::1]:0"), Cert: pki.server, Router: fabric.NewRouter(),
+			Pool: netip.MustParsePrefix("172.16.201.0/24"), Roots: []*x509.Certificate{pki.root.Certificate},
+			SSTP: true, Logger: testLogger(t),
+		})
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	dial := func(i int) net.Conn {
+		t.Helper()
+		var c net.Conn
+		err := netns.Do(netns.Path(ns.Name), func() (err error) {
+			from := &net.TCPAddr{IP: net.ParseIP(fmt.Sprintf("2001:db8:87::%x", 0x100+i))}
+			c, err = (&net.Dialer{LocalAddr: from}).Dial("tcp", srv.Addr().String())
+			return err
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	for i := range maxNegotiatingPerSource {
+		dial(i)
+	}
+	for deadline := time.Now().Add(10 * time.Second); srv.negotiatingNow() != maxNegotiatingPerSource; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections counted, want %d", srv.negotiatingNow(), maxNegotiatingPerSource)
+		}
+	}
+	extra := dial(maxNegotiatingPerSource)
+	extra.SetReadDeadline(time.Now().Add(10 * time.Second))
+	var b [1]byte
+	if _, err := extra.Read(b[:]); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("connection %d from 2001:db8:87::/64, from %v: %v, want it closed", maxNegotiatingPerSource+1, extra.LocalAddr(), err)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/sender"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -150,7 +151,8 @@ type Server struct {
 }
 
 // Limits of the connections that have not authenticated yet: the most
-// from one address, and in all. A client's authentication takes a few
+// from one sender (an IPv4 address, an IPv6 /64: sender.Key), and in
+// all. A client's authentication takes a few
 // seconds (a second factor up to a minute); these bound how much of the
 // gateway those that never authenticate hold, without a slot of the
 // clients' (R11) or an address.
@@ -160,11 +162,11 @@ const (
 )
 
 // negotiations counts connections that have not authenticated, in all
-// and by source address.
+// and by sender.
 type negotiations struct {
 	mu    sync.Mutex
 	total int
-	by    map[netip.Addr]int
+	by    map[netip.Prefix]int // by sender.Key of the source address
 }
 
 // begin counts a new connection from src, unless one more would go over
@@ -172,14 +174,15 @@ type negotiations struct {
 func (n *negotiations) begin(src netip.Addr) bool {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	if n.total >= maxNegotiating || n.by[src] >= maxNegotiatingPerSource {
+	k := sender.Key(src)
+	if n.total >= maxNegotiating || n.by[k] >= maxNegotiatingPerSource {
 		return false
 	}
 	if n.by == nil {
-		n.by = map[netip.Addr]int{}
+		n.by = map[netip.Prefix]int{}
 	}
 	n.total++
-	n.by[src]++
+	n.by[k]++
 	return true
 }
 
@@ -188,8 +191,9 @@ func (n *negotiations) end(src netip.Addr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.total--
-	if n.by[src]--; n.by[src] <= 0 {
-		delete(n.by, src)
+	k := sender.Key(src)
+	if n.by[k]--; n.by[k] <= 0 {
+		delete(n.by, k)
 	}
 }
 
@@ -252,7 +256,7 @@ func (s *Server) accept() {
 		src := addrPortOf(c.RemoteAddr()).Addr()
 		if !s.negotiating.begin(src) {
 			c.Close()
-			s.log.Info("point-to-site connection refused: too many from its address are authenticating", "from", src, "most", maxNegotiatingPerSource)
+			s.log.Info("point-to-site connection refused: too many from its address (its /64 for IPv6) are authenticating", "from", src, "most", maxNegotiatingPerSource)
 			continue
 		}
 		s.mu.Lock()

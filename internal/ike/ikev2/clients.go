@@ -24,6 +24,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/sender"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
@@ -77,12 +78,13 @@ type Clients struct {
 }
 
 // Bounds of the client connections not admitted yet (between IKE_SA_INIT
-// and a successful IKE_AUTH): in all, and from one address. They keep
+// and a successful IKE_AUTH): in all, and from one sender (an IPv4
+// address, an IPv6 /64: sender.Key). They keep
 // unauthenticated senders from crowding out clients, whose number
 // MaxClients bounds apart.
 const (
-	maxPendingClients      = 256
-	maxPendingClientsPerIP = 16
+	maxPendingClients          = 256
+	maxPendingClientsPerSender = 16
 )
 
 // maxClientCerts bounds the CERT payloads of a client's IKE_AUTH request
@@ -99,9 +101,9 @@ type clientState struct {
 	// talks to now (clientKey), or "" when another holds that.
 	key string
 	// pending: not admitted yet, counted in Manager.pending and
-	// pendingByIP under from.
+	// pendingBySender under from, the sender.Key of remote's address.
 	pending bool
-	from    netip.Addr
+	from    netip.Prefix
 	addr    netip.Addr // given in IKE_AUTH; zero until then
 	ident   string     // the authenticated identity and certificate
 	subject string     // its certificate's subject common name (or subject)
@@ -265,12 +267,12 @@ func clientKey(remote netip.AddrPort) string { return remote.String() }
 func (m *Manager) newClient(cl *Clients, local, remote netip.AddrPort) *conn {
 	m.clientSeq++
 	c := newConn(m, clientConfig(cl, fmt.Sprintf("p2s-ikev2/%d/%s", m.clientSeq, remote), local, remote), clientPacketQueue)
-	c.client = &clientState{cfg: cl, remote: remote, key: clientKey(remote), pending: true, from: remote.Addr().Unmap()}
+	c.client = &clientState{cfg: cl, remote: remote, key: clientKey(remote), pending: true, from: sender.Key(remote.Addr())}
 	c.client.ctx, c.client.cancel = context.WithCancel(context.Background())
 	m.clients[c.client.key] = c
 	m.clientConns[c.name] = c
 	m.pending++
-	m.pendingByIP[c.client.from]++
+	m.pendingBySender[c.client.from]++
 	return c
 }
 
@@ -279,16 +281,16 @@ func (m *Manager) admittedLocked(c *conn) {
 	if st := c.client; st.pending {
 		st.pending = false
 		m.pending--
-		if m.pendingByIP[st.from]--; m.pendingByIP[st.from] <= 0 {
-			delete(m.pendingByIP, st.from)
+		if m.pendingBySender[st.from]--; m.pendingBySender[st.from] <= 0 {
+			delete(m.pendingBySender, st.from)
 		}
 	}
 }
 
 // pendingFull reports whether no more client connections may be pending
-// (from addr); m.mu is held.
+// (from addr's sender); m.mu is held.
 func (m *Manager) pendingFull(addr netip.Addr) bool {
-	return m.pending >= maxPendingClients || m.pendingByIP[addr.Unmap()] >= maxPendingClientsPerIP
+	return m.pending >= maxPendingClients || m.pendingBySender[sender.Key(addr)] >= maxPendingClientsPerSender
 }
 
 // rekeyClient holds client connection c at the key of remote, where its

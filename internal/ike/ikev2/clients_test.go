@@ -1367,16 +1367,16 @@ func TestClientsFull(t *testing.T) {
 	at := func(ip, port int) netip.AddrPort {
 		return netip.AddrPortFrom(netip.AddrFrom4([4]byte{100, 65, byte(ip >> 8), byte(ip)}), uint16(1000+port))
 	}
-	for i := range maxPendingClientsPerIP {
+	for i := range maxPendingClientsPerSender {
 		newP2SClient(t, g, at(0, i)).init() // half open, from one address
 	}
-	extra := newP2SClient(t, g, at(0, maxPendingClientsPerIP))
+	extra := newP2SClient(t, g, at(0, maxPendingClientsPerSender))
 	g.m.HandlePacket(p2sGW, extra.addr, extra.initRequest())
 	if got := g.m.Stats().ClientsFull; got != 1 || len(g.tr.to(extra.addr)) != 0 {
-		t.Errorf("the %d-th pending client from one address: ClientsFull %d, %d datagrams sent to it", maxPendingClientsPerIP+1, got, len(g.tr.to(extra.addr)))
+		t.Errorf("the %d-th pending client from one address: ClientsFull %d, %d datagrams sent to it", maxPendingClientsPerSender+1, got, len(g.tr.to(extra.addr)))
 	}
-	for i := maxPendingClientsPerIP; i < maxPendingClients; i++ {
-		newP2SClient(t, g, at(1+i/maxPendingClientsPerIP, i%maxPendingClientsPerIP)).init()
+	for i := maxPendingClientsPerSender; i < maxPendingClients; i++ {
+		newP2SClient(t, g, at(1+i/maxPendingClientsPerSender, i%maxPendingClientsPerSender)).init()
 	}
 	extra = newP2SClient(t, g, at(1000, 0))
 	g.m.HandlePacket(p2sGW, extra.addr, extra.initRequest())
@@ -1388,6 +1388,42 @@ func TestClientsFull(t *testing.T) {
 	}
 	if n := g.clientConns(); n != 1+maxPendingClients {
 		t.Errorf("%d client connections, want %d", n, 1+maxPendingClients)
+	}
+}
+
+// TestClientsFullIPv6: pending client connections from IPv6 addresses
+// are bounded by /64, the prefix one host is given whole and may take any
+// address of: 16 from addresses of one /64 fill its share (they would
+// fill the 256 in all, each from an address of its own), the next from
+// yet another address of it is dropped unanswered, and one from the next
+// /64 is answered. An IPv4-mapped address counts as its IPv4 address.
+func TestClientsFullIPv6(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{CookieThreshold: 1 << 20, MaxHalfOpen: 1 << 10})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 1)); err != nil {
+		t.Fatal(err)
+	}
+	at := func(prefix, host int) netip.AddrPort {
+		return netip.AddrPortFrom(netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x87, 0, byte(prefix), 14: byte(host >> 8), 15: byte(host)}), 500)
+	}
+	for i := range maxPendingClientsPerSender {
+		newP2SClient(t, g, at(0, i)).init()
+	}
+	extra := newP2SClient(t, g, at(0, maxPendingClientsPerSender))
+	g.m.HandlePacket(p2sGW, extra.addr, extra.initRequest())
+	if got := g.m.Stats().ClientsFull; got != 1 || len(g.tr.to(extra.addr)) != 0 {
+		t.Errorf("the %d-th pending client from one /64, at %v: ClientsFull %d, %d datagrams sent to it", maxPendingClientsPerSender+1, extra.addr, got, len(g.tr.to(extra.addr)))
+	}
+	newP2SClient(t, g, at(1, 0)).init() // the next /64 is answered
+
+	for i := range maxPendingClientsPerSender {
+		newP2SClient(t, g, netip.AddrPortFrom(netip.MustParseAddr("::ffff:198.51.100.7"), uint16(1000+i))).init()
+	}
+	v4 := netip.AddrPortFrom(netip.MustParseAddr("198.51.100.7"), 2000)
+	extra = newP2SClient(t, g, v4)
+	g.m.HandlePacket(p2sGW, extra.addr, extra.initRequest())
+	if got := g.m.Stats().ClientsFull; got != 2 || len(g.tr.to(extra.addr)) != 0 {
+		t.Errorf("the %d-th pending client from 198.51.100.7, the others IPv4-mapped: ClientsFull %d, %d datagrams sent to it", maxPendingClientsPerSender+1, got, len(g.tr.to(extra.addr)))
 	}
 }
 

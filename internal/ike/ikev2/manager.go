@@ -101,9 +101,9 @@ type Manager struct {
 	clientAddrs map[netip.Addr]*conn
 	clientSeq   uint64 // numbers the clients' connections
 	// pending counts the client connections not admitted yet, in all and
-	// by the address they came from.
-	pending     int
-	pendingByIP map[netip.Addr]int
+	// by the sender they came from (sender.Key).
+	pending         int
+	pendingBySender map[netip.Prefix]int
 
 	// reconfigMu serializes Reconfig and Close.
 	reconfigMu sync.Mutex
@@ -142,10 +142,10 @@ func New(cfg Config) (*Manager, error) {
 		espSPIs:  map[uint32]*conn{},
 		cfgs:     map[string]PeerConfig{},
 
-		clients:     map[string]*conn{},
-		clientConns: map[string]*conn{},
-		clientAddrs: map[netip.Addr]*conn{},
-		pendingByIP: map[netip.Addr]int{},
+		clients:         map[string]*conn{},
+		clientConns:     map[string]*conn{},
+		clientAddrs:     map[netip.Addr]*conn{},
+		pendingBySender: map[netip.Prefix]int{},
 	}, nil
 }
 
