@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/netip"
@@ -254,5 +255,78 @@ func TestIngressRoutes(t *testing.T) {
 	}
 	if s := r.Stats(); s.NoRoute != 1 || s.Forwarded != 4 {
 		t.Fatalf("counters %+v", s)
+	}
+}
+
+// TestNoHopWithinVNet: between two hosts of the VNet (built-in hosts,
+// TUN hosts, a gateway's endpoint in its subnet) a packet keeps its TTL,
+// also a TTL of 1, as in Azure, whose VNet is no hop (traceroute from one
+// VM to another shows the other alone); what leaves the VNet for a
+// gateway or the Internet, or comes in from them, has it decremented
+// (RFC 1812 §5.3.1), and dropped at 1. Routing allocates nothing.
+func TestNoHopWithinVNet(t *testing.T) {
+	r := NewRouter() // without subnets: no ICMP errors to the hosts, which are not running
+	a, b, tunHost, endpoint := &NetstackHost{}, &NetstackHost{}, &TUNHost{}, &NetstackHost{}
+	gw, eg := NewGatewayPort(r), &Egress{}
+	defer gw.Close()
+	r.SetRoutes([]Route{
+		{netip.MustParsePrefix("10.1.1.4/32"), a}, {netip.MustParsePrefix("10.1.2.4/32"), b},
+		{netip.MustParsePrefix("10.1.2.5/32"), tunHost}, {netip.MustParsePrefix("10.1.255.4/32"), endpoint},
+		{netip.MustParsePrefix("fd00:1:1::4/128"), a}, {netip.MustParsePrefix("fd00:1:2::4/128"), b},
+		{netip.MustParsePrefix("192.168.0.0/16"), gw}, {netip.MustParsePrefix("fd00:99::/64"), gw},
+		{netip.MustParsePrefix("0.0.0.0/0"), eg},
+	})
+	tests := []struct {
+		name    string
+		pkt     []byte
+		to      Port
+		ttl     byte // after routing; 0: dropped for its TTL
+		ttlByte int
+	}{
+		{"host to host", ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(8)), b, 64, 8},
+		{"host to host, TTL 1", ipv4With("10.1.1.4", "10.1.2.4", 17, 1, filled(8)), b, 1, 8},
+		{"host to TUN host, TTL 1", ipv4With("10.1.1.4", "10.1.2.5", 17, 1, filled(8)), tunHost, 1, 8},
+		{"TUN host to the gateway's endpoint, TTL 1", ipv4With("10.1.2.5", "10.1.255.4", 6, 1, filled(20)), endpoint, 1, 8},
+		{"host to host, IPv6, hop limit 1", ipv6With("fd00:1:1::4", "fd00:1:2::4", 17, 1, filled(8)), b, 1, 7},
+		{"host to a site", ipv4With("10.1.1.4", "192.168.1.1", 17, 64, filled(8)), gw, 63, 8},
+		{"host to a site, TTL 1", ipv4With("10.1.1.4", "192.168.1.1", 17, 1, filled(8)), nil, 0, 8},
+		{"host to a site, IPv6", ipv6With("fd00:1:1::4", "fd00:99::1", 17, 64, filled(8)), gw, 63, 7},
+		{"site to host", ipv4With("192.168.1.1", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},
+		{"site to host, TTL 1", ipv4With("192.168.1.1", "10.1.2.4", 17, 1, filled(8)), nil, 0, 8},
+		{"host to the Internet", ipv4With("10.1.1.4", "198.51.100.7", 17, 64, filled(8)), eg, 63, 8},
+		{"the Internet to host", ipv4With("198.51.100.7", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},
+		{"a source of no host to host", ipv4With("10.1.1.9", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			before := r.Stats().TTLExpired
+			p := bytes.Clone(tc.pkt)
+			got := r.route(r.table.Load(), "a", p)
+			if got != tc.to {
+				t.Fatalf("routed to %T %p, want %T %p", got, got, tc.to, tc.to)
+			}
+			if tc.ttl == 0 {
+				if r.Stats().TTLExpired != before+1 {
+					t.Fatal("not counted as dropped for its TTL")
+				}
+				return
+			}
+			if p[tc.ttlByte] != tc.ttl || (p[0]>>4 == 4 && !checksumOK(p)) {
+				t.Fatalf("TTL %d after routing (checksum ok %v), want %d", p[tc.ttlByte], checksumOK(p), tc.ttl)
+			}
+		})
+	}
+
+	if raceEnabled {
+		return
+	}
+	within, out := ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(8)), ipv4With("10.1.1.4", "192.168.1.1", 17, 64, filled(8))
+	tbl := r.table.Load()
+	if allocs := testing.AllocsPerRun(1000, func() {
+		r.route(tbl, "a", within)
+		out[8] = 64
+		r.route(tbl, "a", out)
+	}); allocs != 0 {
+		t.Errorf("%v allocations per two packets routed, want 0", allocs)
 	}
 }

@@ -91,33 +91,42 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 }
 
 // TestICMPErrorsToNetstackHost: a built-in host of subnet a that pings a
-// host of subnet b with TTL 1 gets Time Exceeded (RFC 792) from the
-// router's address in its own subnet, 10.1.1.1, and one that pings an
-// address with no route gets Destination Unreachable; its stack takes
-// both as valid ICMP. Both drops are still counted.
+// host of subnet b with TTL 1 gets its answer (the VNet is no hop between
+// its hosts); one that pings a site's address behind the gateway with TTL
+// 1 gets Time Exceeded (RFC 792) from the router's address in its own
+// subnet, 10.1.1.1, and one that pings an address with no route gets
+// Destination Unreachable; its stack takes both as valid ICMP. Both drops
+// are still counted.
 func TestICMPErrorsToNetstackHost(t *testing.T) {
 	r := twoSubnets()
 	a := newHost(t, "a", "10.1.1.4", r.Ingress("a"))
 	b := newHost(t, "b", "10.1.2.4", r.Ingress("b"))
-	toA := &tee{next: a}
-	toB := &tee{next: b}
-	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.0/16"), nil},
-		{netip.MustParsePrefix("10.1.1.4/32"), toA}, {netip.MustParsePrefix("10.1.2.4/32"), toB}})
+	gw := &recorder{} // the gateway's port, to a site's 192.168.0.0/16
+	routes := func(toA Port) []Route {
+		return []Route{{netip.MustParsePrefix("10.1.0.0/16"), nil}, {netip.MustParsePrefix("192.168.0.0/16"), gw},
+			{netip.MustParsePrefix("10.1.1.4/32"), toA}, {netip.MustParsePrefix("10.1.2.4/32"), b}}
+	}
+	r.SetRoutes(routes(a))
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	if _, err := a.Ping(ctx, b.Addr()); err != nil { // each knows the way
 		t.Fatal(err)
 	}
-	router := netip.MustParseAddr("10.1.1.1")
 	received := a.stack.Stats().ICMP.V4.PacketsReceived
-
+	replies := received.EchoReply.Value()
 	pingTTL(t, a, b.Addr(), 1)
+	waitFor(t, "the answer to TTL 1 at host a", func() bool { return received.EchoReply.Value() == replies+1 })
+
+	toA := &tee{next: a} // sees the errors; a is no longer one of the VNet's hosts to the router
+	r.SetRoutes(routes(toA))
+	router := netip.MustParseAddr("10.1.1.1")
+	pingTTL(t, a, netip.MustParseAddr("192.168.1.1"), 1)
 	waitFor(t, "Time Exceeded at host a", func() bool { return received.TimeExceeded.Value() == 1 })
 	if n := toA.icmpFrom(router, 11); n != 1 {
 		t.Fatalf("%d Time Exceeded from %s to host a, want 1", n, router)
 	}
-	if len(toB.pkts) != 1 { // the first ping's request
-		t.Fatalf("host b got %d packets, want the first ping's request only", len(toB.pkts))
+	if len(gw.pkts) != 0 {
+		t.Fatalf("the gateway got %d packets, want none", len(gw.pkts))
 	}
 
 	for _, dst := range []string{"10.9.9.9", "10.1.2.99"} { // no route; the VNet's, no host
@@ -180,23 +189,23 @@ func TestICMPErrorQuotes(t *testing.T) {
 		typ, code byte
 		quoted    int
 	}{
-		{"TTL 1, 1000 bytes", ipv4With("10.1.1.4", "10.1.2.4", 17, 1, filled(980)), "10.1.1.1", 11, 0, 576 - 28},
+		{"TTL 1 to a site, 1000 bytes", ipv4With("10.1.1.4", "192.168.1.4", 17, 1, filled(980)), "10.1.1.1", 11, 0, 576 - 28},
 		{"no route, 1000 bytes", ipv4With("10.1.1.4", "10.9.9.9", 17, 64, filled(980)), "10.1.1.1", 3, 0, 576 - 28},
 		{"no route, 28 bytes", ipv4With("10.1.1.4", "10.9.9.9", 17, 64, filled(8)), "10.1.1.1", 3, 0, 28},
-		{"hop limit 1, 1400 bytes", ipv6With("fd00:1:1::4", "fd00:1:2::4", 17, 1, filled(1360)), "fd00:1:1::1", 3, 0, 1280 - 48},
+		{"hop limit 1 to a site, 1400 bytes", ipv6With("fd00:1:1::4", "fd00:99::4", 17, 1, filled(1360)), "fd00:1:1::1", 3, 0, 1280 - 48},
 		{"no route, IPv6, 1400 bytes", ipv6With("fd00:1:1::4", "fd00:9::9", 17, 64, filled(1360)), "fd00:1:1::1", 1, 0, 1280 - 48},
 		{"no route, IPv6, 48 bytes", ipv6With("fd00:1:1::4", "fd00:9::9", 17, 64, filled(8)), "fd00:1:1::1", 1, 0, 48},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := twoSubnets()
-			sender, other := &recorder{}, &recorder{}
-			r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.1.4/32"), sender}, {netip.MustParsePrefix("10.1.2.4/32"), other},
-				{netip.MustParsePrefix("fd00:1:1::4/128"), sender}, {netip.MustParsePrefix("fd00:1:2::4/128"), other}})
+			sender, gw := &recorder{}, &recorder{} // gw: the gateway's port, to a site
+			r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.1.4/32"), sender}, {netip.MustParsePrefix("192.168.0.0/16"), gw},
+				{netip.MustParsePrefix("fd00:1:1::4/128"), sender}, {netip.MustParsePrefix("fd00:99::/64"), gw}})
 			in := bytes.Clone(tc.pkt)
 			r.Ingress("a").Forward(in)
-			if len(other.pkts) != 0 || len(sender.pkts) != 1 {
-				t.Fatalf("%d packets to the destination, %d to the sender; want 0 and 1", len(other.pkts), len(sender.pkts))
+			if len(gw.pkts) != 0 || len(sender.pkts) != 1 {
+				t.Fatalf("%d packets to the gateway, %d to the sender; want 0 and 1", len(gw.pkts), len(sender.pkts))
 			}
 			e := sender.pkts[0]
 			var src, dst netip.Addr
@@ -336,10 +345,10 @@ func TestICMPErrorRate(t *testing.T) {
 	now := time.Unix(1e9, 0)
 	r.icmp.now = func() time.Time { return now }
 	sender := &recorder{}
-	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.1.4/32"), sender}})
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.1.4/32"), sender}, {netip.MustParsePrefix("192.168.0.0/16"), &recorder{}}})
 	flood := func() {
 		for range 1000 {
-			r.Ingress("a").Forward(ipv4With("10.1.1.4", "10.1.2.4", 17, 1, filled(8)))
+			r.Ingress("a").Forward(ipv4With("10.1.1.4", "192.168.1.4", 17, 1, filled(8)))
 		}
 	}
 	flood()
@@ -362,19 +371,22 @@ func TestICMPErrorRate(t *testing.T) {
 }
 
 // TestPingSeesTheRouter (root): the kernel's ping in a TUN host's namespace
-// of subnet a, with TTL 1 to a host of subnet b, prints "Time to live
-// exceeded" from the router's address in subnet a, and to an address
-// with no route "Destination Net Unreachable"; over IPv6 "Time exceeded:
-// Hop limit" and "Destination unreachable: No route". The kernel checks
-// the ICMP checksums and matches the quoted packet to its socket.
+// of subnet a, with TTL 1 to a host of subnet b, gets its answer (the VNet
+// is no hop between its hosts, as in Azure); with TTL 1 to a site's
+// address behind the gateway it prints "Time to live exceeded" from the
+// router's address in subnet a, and to an address with no route
+// "Destination Net Unreachable"; over IPv6 "Time exceeded: Hop limit" and
+// "Destination unreachable: No route". The kernel checks the ICMP
+// checksums and matches the quoted packet to its socket.
 func TestPingSeesTheRouter(t *testing.T) {
 	netnstest.Require(t, "ip", "ping")
 	tests := []struct {
-		host, far, unrouted, router string
-		exceeded, unreachable       string
+		host, far, site, unrouted, router string
+		sites                             netip.Prefix
+		exceeded, unreachable             string
 	}{
-		{"10.1.1.4", "10.1.2.4", "10.9.9.9", "10.1.1.1", "Time to live exceeded", "Destination Net Unreachable"},
-		{"fd00:1:1::4", "fd00:1:2::4", "fd00:9::9", "fd00:1:1::1", "Time exceeded: Hop limit", "Destination unreachable: No route"},
+		{"10.1.1.4", "10.1.2.4", "192.168.1.1", "10.9.9.9", "10.1.1.1", netip.MustParsePrefix("192.168.0.0/16"), "Time to live exceeded", "Destination Net Unreachable"},
+		{"fd00:1:1::4", "fd00:1:2::4", "fd00:99::1", "fd00:9::9", "fd00:1:1::1", netip.MustParsePrefix("fd00:99::/64"), "Time exceeded: Hop limit", "Destination unreachable: No route"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.host, func(t *testing.T) {
@@ -387,13 +399,17 @@ func TestPingSeesTheRouter(t *testing.T) {
 			}
 			defer a.Close()
 			b := newHost(t, "b", tc.far, r.Ingress("b"))
-			r.SetRoutes([]Route{{netip.PrefixFrom(addr, addr.BitLen()), a}, {netip.PrefixFrom(b.Addr(), b.Addr().BitLen()), b}})
+			gw := &recorder{} // the gateway's port
+			r.SetRoutes([]Route{{netip.PrefixFrom(addr, addr.BitLen()), a}, {netip.PrefixFrom(b.Addr(), b.Addr().BitLen()), b}, {tc.sites, gw}})
 			if out, err := ns.Try("ping", "-c", "1", "-W", "10", tc.far); err != nil {
 				t.Fatalf("ping %s: %v\n%s", tc.far, err, out)
 			}
-			out, _ := ns.Try("ping", "-c", "1", "-W", "10", "-t", "1", tc.far)
+			if out, err := ns.Try("ping", "-c", "1", "-W", "10", "-t", "1", tc.far); err != nil {
+				t.Fatalf("ping -t 1 %s, a host of the VNet: %v\n%s", tc.far, err, out)
+			}
+			out, _ := ns.Try("ping", "-c", "1", "-W", "10", "-t", "1", tc.site)
 			if want := "From " + tc.router + " icmp_seq=1 " + tc.exceeded; !strings.Contains(out, want) {
-				t.Fatalf("ping -t 1 %s printed\n%s\nwant %q", tc.far, out, want)
+				t.Fatalf("ping -t 1 %s printed\n%s\nwant %q", tc.site, out, want)
 			}
 			out, _ = ns.Try("ping", "-c", "1", "-W", "10", tc.unrouted)
 			if want := "From " + tc.router + " icmp_seq=1 " + tc.unreachable; !strings.Contains(out, want) {

@@ -7,10 +7,12 @@
 // Routing follows R42 and R43: traffic to a host of the VNet stays in the
 // VNet; traffic to a connected site's or VNet's ranges goes to the gateway;
 // anything else is dropped and counted, unless a default route (forced
-// tunneling, R25) sends it to the gateway. The router answers what it
-// drops for its TTL or for want of a route with an ICMP error from its
-// address in the sender's subnet (icmp.go), so that traceroute and ping
-// show where a packet ended.
+// tunneling, R25) sends it to the gateway. Between two hosts of the VNet
+// the router is no hop (it keeps their TTL, as Azure's VNet does); what
+// enters or leaves the VNet through a gateway or the way to the Internet
+// it routes as a router. It answers what it drops for its TTL or for want
+// of a route with an ICMP error from its address in the sender's subnet
+// (icmp.go), so that traceroute and ping show where a packet ended.
 package fabric
 
 import (
@@ -169,9 +171,10 @@ func (r *Router) Stats() Stats {
 }
 
 // Forward routes one IP packet: it looks up the destination, decrements
-// the TTL (or hop limit) and delivers the packet to its port, or drops and
-// counts it, and answers the sender with an ICMP error when the TTL ran out
-// or there is no route. pkt is modified in place.
+// the TTL (or hop limit) unless the packet goes from one host of the VNet
+// to another, and delivers the packet to its port, or drops and counts it,
+// and answers the sender with an ICMP error when the TTL ran out or there
+// is no route. pkt is modified in place.
 func (r *Router) Forward(pkt []byte) {
 	if p := r.route(r.table.Load(), "", pkt); p != nil {
 		p.Deliver(pkt)
@@ -203,18 +206,18 @@ func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
 	deliverRun(port, bufs[start:], offset)
 }
 
-// route returns the port of pkt's destination, its TTL decremented, or
-// nil when it is dropped (and counted). A packet dropped for its TTL or
-// for want of a route is answered with an ICMP error as it came in, from
-// the router's address in ingress key's subnet.
+// route returns the port of pkt's destination, or nil when it is dropped
+// (and counted). A packet between two hosts of the VNet keeps its TTL: as
+// in Azure, where the VNet is no hop (traceroute from one VM to another
+// shows the other alone), the router is none between them. What comes in
+// through a gateway or from the Internet, or leaves that way, has its TTL
+// decremented, as a router does (RFC 1812 §5.3.1: a router MUST
+// decrement it); a packet dropped for its TTL or for want of a route is
+// answered with an ICMP error as it came in, from the router's address in
+// ingress key's subnet.
 func (r *Router) route(t *table, key string, pkt []byte) Port {
-	dst, live := forwardable(pkt)
-	switch {
-	case !live && dst.IsValid():
-		r.stats.ttl.Add(1)
-		r.icmpError(key, pkt, timeExceeded)
-		return nil
-	case !live:
+	dst, ttl := destTTL(pkt)
+	if !dst.IsValid() {
 		r.stats.malformed.Add(1)
 		return nil
 	}
@@ -224,9 +227,30 @@ func (r *Router) route(t *table, key string, pkt []byte) Port {
 		r.icmpError(key, pkt, unreachable)
 		return nil
 	}
+	if isHost(p) && isHost(r.table.Load().lookup(source(pkt))) {
+		r.stats.forwarded.Add(1)
+		return p
+	}
+	if ttl <= 1 {
+		// RFC 1812 §5.3.1 (RFC 8200 §3 for IPv6): reduced to zero, it
+		// MUST be discarded.
+		r.stats.ttl.Add(1)
+		r.icmpError(key, pkt, timeExceeded)
+		return nil
+	}
 	decrementTTL(pkt)
 	r.stats.forwarded.Add(1)
 	return p
+}
+
+// isHost reports whether p is a host of the VNet: a built-in host or a
+// gateway's endpoint in its subnet (NetstackHost), or a TUN host.
+func isHost(p Port) bool {
+	switch p.(type) {
+	case *NetstackHost, *TUNHost:
+		return true
+	}
+	return false
 }
 
 // deliverRun hands port the packets at run[i][offset:].
@@ -291,30 +315,39 @@ func (l *lpm) match(dst netip.Addr) (port Port, bits int, ok bool) {
 	return nil, 0, false
 }
 
-// forwardable returns pkt's destination and whether its TTL (or hop
-// limit) lets it be forwarded. dst is invalid when the packet is malformed.
-func forwardable(pkt []byte) (dst netip.Addr, live bool) {
+// destTTL returns pkt's destination and its TTL (or hop limit); dst is
+// invalid when the packet is malformed.
+func destTTL(pkt []byte) (dst netip.Addr, ttl byte) {
 	if len(pkt) < 1 {
-		return netip.Addr{}, false
+		return netip.Addr{}, 0
 	}
 	switch pkt[0] >> 4 {
 	case 4:
 		if len(pkt) < 20 || int(pkt[0]&0x0f)*4 < 20 || len(pkt) < int(pkt[0]&0x0f)*4 {
-			return netip.Addr{}, false
+			return netip.Addr{}, 0
 		}
-		return netip.AddrFrom4([4]byte(pkt[16:20])), pkt[8] > 1
+		return netip.AddrFrom4([4]byte(pkt[16:20])), pkt[8]
 	case 6:
 		if len(pkt) < 40 {
-			return netip.Addr{}, false
+			return netip.Addr{}, 0
 		}
-		return netip.AddrFrom16([16]byte(pkt[24:40])), pkt[7] > 1
+		return netip.AddrFrom16([16]byte(pkt[24:40])), pkt[7]
 	}
-	return netip.Addr{}, false
+	return netip.Addr{}, 0
+}
+
+// source returns the source address of pkt, which destTTL found well
+// formed.
+func source(pkt []byte) netip.Addr {
+	if pkt[0]>>4 == 4 {
+		return netip.AddrFrom4([4]byte(pkt[12:16]))
+	}
+	return netip.AddrFrom16([16]byte(pkt[8:24]))
 }
 
 // decrementTTL decrements the IPv4 TTL (fixing the header checksum
-// incrementally, RFC 1624) or the IPv6 hop limit of a packet destination
-// found live.
+// incrementally, RFC 1624) or the IPv6 hop limit of a packet header found
+// well formed, its TTL above 1.
 func decrementTTL(pkt []byte) {
 	if pkt[0]>>4 == 6 {
 		pkt[7]--
