@@ -5,10 +5,12 @@ import (
 	"crypto/md5"
 	"crypto/tls"
 	"encoding/binary"
+	"errors"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -30,6 +32,11 @@ type testKeyState struct {
 	id              int
 	in              []byte
 	nextIn, nextOut uint32
+	// readBy is the read deadline of the key state's testOVPNConn (zero:
+	// none), and wake the timer that wakes its Read then; testOVPN.mu
+	// guards both.
+	readBy time.Time
+	wake   *time.Timer
 }
 
 type testOVPN struct {
@@ -66,14 +73,17 @@ func (cl *testOVPN) send(c openvpn.Control) error {
 }
 
 func (cl *testOVPN) reader() {
-	defer close(cl.done)
+	defer func() {
+		// Under mu, so that a Read sees done closed or is woken.
+		cl.mu.Lock()
+		close(cl.done)
+		cl.cond.Broadcast()
+		cl.mu.Unlock()
+	}()
 	var l [2]byte
 	buf := make([]byte, 65536)
 	for {
 		if _, err := io.ReadFull(cl.c, l[:]); err != nil {
-			cl.mu.Lock()
-			cl.cond.Broadcast()
-			cl.mu.Unlock()
 			return
 		}
 		n := int(binary.BigEndian.Uint16(l[:]))
@@ -121,6 +131,9 @@ func (c testOVPNConn) Read(p []byte) (int, error) {
 			return 0, io.EOF
 		default:
 		}
+		if by := c.ks.readBy; !by.IsZero() && !time.Now().Before(by) {
+			return 0, os.ErrDeadlineExceeded
+		}
 		cl.cond.Wait()
 	}
 	n := copy(p, c.ks.in)
@@ -144,9 +157,29 @@ func (c testOVPNConn) Write(p []byte) (int, error) {
 func (testOVPNConn) Close() error                     { return nil }
 func (testOVPNConn) LocalAddr() net.Addr              { return ovpnAddr{} }
 func (testOVPNConn) RemoteAddr() net.Addr             { return ovpnAddr{} }
-func (testOVPNConn) SetDeadline(time.Time) error      { return nil }
-func (testOVPNConn) SetReadDeadline(time.Time) error  { return nil }
+func (c testOVPNConn) SetDeadline(t time.Time) error  { return c.SetReadDeadline(t) }
 func (testOVPNConn) SetWriteDeadline(time.Time) error { return nil }
+
+// SetReadDeadline has a Read waiting at t return os.ErrDeadlineExceeded,
+// as a net.Conn's does; a zero t waits for good.
+func (c testOVPNConn) SetReadDeadline(t time.Time) error {
+	cl := c.cl
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	c.ks.readBy = t
+	if c.ks.wake != nil {
+		c.ks.wake.Stop()
+		c.ks.wake = nil
+	}
+	if !t.IsZero() {
+		c.ks.wake = time.AfterFunc(time.Until(t), func() {
+			cl.mu.Lock()
+			cl.cond.Broadcast()
+			cl.mu.Unlock()
+		})
+	}
+	return nil
+}
 
 // session runs TLS and key method 2 on key state id.
 func (cl *testOVPN) session(id int, cert *tls.Certificate, user, pass string) (*tls.Conn, error) {
@@ -261,6 +294,31 @@ func TestOpenVPNClientLeavesDuringAuthentication(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Error("the next client got no answer")
+	}
+}
+
+// TestTestOVPNReadDeadline: the test client's read deadline ends a Read
+// that gets nothing (here before the client asked for its push) with
+// os.ErrDeadlineExceeded, as a net.Conn's does, instead of waiting for
+// the server's hand window of 60 s, and the session goes on after it.
+func TestTestOVPNReadDeadline(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 0, true)
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	cl := dialTestOVPN(t, r.srv.Addr())
+	tc, err := cl.session(0, nil, "bob", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(time.Second))
+	if n, err := tc.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("a Read past its deadline with nothing sent: %q, %v; want os.ErrDeadlineExceeded", b[:n], err)
+	}
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
+		t.Fatalf("after the deadline passed, PUSH_REQUEST was answered %q, %v", b[:n], err)
 	}
 }
 
