@@ -564,7 +564,7 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 		sa.send(sa.lastReply)
 		return
 	}
-	if a, ok := sa.answered[h.MessageID]; ok && (h.Exchange == wire.ExchangeQuick || h.Exchange == wire.ExchangeInfo) && sa.remote.Addr() == remote.Addr() && bytes.Equal(msg, a.req) {
+	if a, ok := sa.answerTo(h); ok && sa.remote.Addr() == remote.Addr() && bytes.Equal(msg, a.req) {
 		// A quick mode message or R-U-THERE answered already, though
 		// other exchanges came since: the peer did not get the answer.
 		m.stats.retransmitsAnswered.Add(1)

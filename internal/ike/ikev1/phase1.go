@@ -69,6 +69,13 @@ type isakmpSA struct {
 	// answered lately, by message ID, with the answers: a retransmission
 	// of one gets its answer again, whatever came between.
 	answered map[uint32]answer
+	// dpdAck is the peer's last R-U-THERE, with message ID dpdAckMID, and
+	// our R-U-THERE-ACK, for its retransmission. It is kept apart from
+	// answered, whose quick mode answers a busy SA's dead peer detection
+	// would otherwise push out; one is enough, as an R-U-THERE older than
+	// the last is not answered (RFC 3706 §7).
+	dpdAck    answer
+	dpdAckMID uint32
 	// peerMIDs are the message IDs of the exchanges the peer started on
 	// this SA, each added once its first message checked out (one that
 	// did not, anyone can send: it must not push out the IDs kept): one
@@ -86,6 +93,19 @@ type answer struct {
 
 // maxAnswered bounds an ISAKMP SA's answered quick mode messages.
 const maxAnswered = 16
+
+// answerTo returns the answer kept for the peer's message with header
+// h: a quick mode message, or the last R-U-THERE.
+func (sa *isakmpSA) answerTo(h wire.Header) (answer, bool) {
+	switch {
+	case h.Exchange == wire.ExchangeQuick:
+		a, ok := sa.answered[h.MessageID]
+		return a, ok
+	case h.Exchange == wire.ExchangeInfo && sa.dpdAck.req != nil && h.MessageID == sa.dpdAckMID:
+		return sa.dpdAck, true
+	}
+	return answer{}, false
+}
 
 // remember keeps reply as the answer to req, the peer's message with
 // message ID mid.
@@ -574,6 +594,9 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 		o.sentAt, o.timeout = now, backoff(o.timeout)
 		sa.m.stats.retransmits.Add(1)
 		sa.send(o.msg)
+	}
+	if sa.dpdAck.req != nil && now.Sub(sa.dpdAck.at) > halfOpenTimeout {
+		sa.dpdAck = answer{}
 	}
 	for mid, a := range sa.answered {
 		// The answer to a quick mode message 1 of the peer's stays while

@@ -33,9 +33,10 @@ func ageAnswers(t *testing.T, m *Manager, sa *isakmpSA) {
 		a.at = a.at.Add(-halfOpenTimeout - time.Second)
 		sa.answered[mid] = a
 	}
+	sa.dpdAck.at = sa.dpdAck.at.Add(-halfOpenTimeout - time.Second)
 	m.timers(time.Now())
-	if len(sa.answered) != 0 {
-		t.Fatalf("%d answers kept past their time", len(sa.answered))
+	if len(sa.answered) != 0 || sa.dpdAck.req != nil {
+		t.Fatalf("%d answers kept past their time (and an R-U-THERE-ACK: %v)", len(sa.answered), sa.dpdAck.req != nil)
 	}
 }
 
@@ -342,6 +343,54 @@ func TestReplayedInfoDropped(t *testing.T) {
 	mi.mu.Unlock()
 	if !heard2.Equal(heard) {
 		t.Error("a replayed R-U-THERE-ACK counted as the peer heard from")
+	}
+}
+
+// TestDPDKeepsQuickModeAnswers: the R-U-THERE-ACKs kept for the peer's
+// retransmissions do not push out the answer to a quick mode message.
+// They were kept among the quick mode answers, at most maxAnswered, so
+// that a busy SA's dead peer detection (here the peer's R-U-THERE just
+// once more than that) dropped the HASH(3) kept for the responder's
+// message 2: sent again, as when HASH(3) was lost, it got nothing, and
+// the responder never installed its child.
+func TestDPDKeepsQuickModeAnswers(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	var qm2, hash3 []byte
+	var from, to netip.AddrPort
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, f, tt netip.AddrPort) bool {
+		switch {
+		case msg[18] != wire.ExchangeQuick:
+		case !fromI && qm2 == nil:
+			qm2, from, to = msg, f, tt
+		case fromI && qm2 != nil && hash3 == nil:
+			hash3 = msg
+		}
+		return false
+	})
+	if qm2 == nil || hash3 == nil {
+		t.Fatal("no quick mode message 2 and HASH(3) seen")
+	}
+	si, sr := onlySA(t, mi), onlySA(t, mr)
+	ri.take()
+	rr.take()
+	for seq := range uint32(maxAnswered + 1) {
+		mr.mu.Lock()
+		sr.sendInfo(wire.PayloadNotify, dpdNotify(sr, wire.NotifyRUThere, 1000+seq))
+		mr.mu.Unlock()
+		rut, rf, rt := sent(t, rr)
+		mi.handle(rt, rf, rut)
+		if ack, _, _ := sent(t, ri); ack == nil {
+			t.Fatalf("R-U-THERE %d not answered", 1000+seq)
+		}
+	}
+	mi.mu.Lock()
+	kept := len(si.answered)
+	mi.mu.Unlock()
+
+	mi.handle(to, from, qm2)
+	again, _, _ := sent(t, ri)
+	if !bytes.Equal(again, hash3) {
+		t.Errorf("message 2 sent again after %d R-U-THEREs: answered with %x, want HASH(3) again (%d answers kept)", maxAnswered+1, again, kept)
 	}
 }
 
