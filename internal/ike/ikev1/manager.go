@@ -53,6 +53,13 @@ const (
 	defaultReconnect  = 5 * time.Second
 	halfOpenTimeout   = 30 * time.Second
 	tick              = 200 * time.Millisecond
+	// answerLife is how long the answer to a peer's quick mode message is
+	// kept once the exchange is over here (HASH(3) sent, say): as long
+	// as the peer may send the message again. strongSwan's last
+	// retransmission comes 89 s after the first by default (4 s, each
+	// wait 1.8 times the last, 5 tries) and it gives up at 165 s;
+	// vnetgw's own come up to 62 s after the first.
+	answerLife = 3 * time.Minute
 	// maxHalfOpenPerPeer bounds the Main Modes a peer's address started
 	// that are not established: a spoofed message 1 holds one for
 	// halfOpenTimeout.

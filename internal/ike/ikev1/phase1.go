@@ -601,8 +601,10 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 	for mid, a := range sa.answered {
 		// The answer to a quick mode message 1 of the peer's stays while
 		// the exchange waits for HASH(3): message 1 sent again is no
-		// HASH(3), and would not open with its IV.
-		if _, open := sa.qms[mid]; !open && now.Sub(a.at) > halfOpenTimeout {
+		// HASH(3), and would not open with its IV. Any answer stays while
+		// the peer may send its message again (HASH(3) lost, say: the
+		// peer has no child until it gets one).
+		if _, open := sa.qms[mid]; !open && now.Sub(a.at) > answerLife {
 			delete(sa.answered, mid)
 		}
 	}

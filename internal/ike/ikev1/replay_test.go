@@ -30,7 +30,7 @@ func onlySA(t *testing.T, m *Manager) *isakmpSA {
 func ageAnswers(t *testing.T, m *Manager, sa *isakmpSA) {
 	t.Helper()
 	for mid, a := range sa.answered {
-		a.at = a.at.Add(-halfOpenTimeout - time.Second)
+		a.at = a.at.Add(-answerLife - time.Second)
 		sa.answered[mid] = a
 	}
 	sa.dpdAck.at = sa.dpdAck.at.Add(-halfOpenTimeout - time.Second)
@@ -202,7 +202,7 @@ func TestQuickMode1AgainWhileWaiting(t *testing.T) {
 	mr.mu.Lock()
 	a, ok := sr.answered[mid]
 	if ok {
-		a.at = a.at.Add(-halfOpenTimeout - time.Second)
+		a.at = a.at.Add(-answerLife - time.Second)
 		sr.answered[mid] = a
 	}
 	mr.timers(time.Now())
@@ -221,6 +221,58 @@ func TestQuickMode1AgainWhileWaiting(t *testing.T) {
 	}
 	if after.Integrity != before.Integrity {
 		t.Errorf("message 1 sent again counted as %d integrity failures", after.Integrity-before.Integrity)
+	}
+}
+
+// TestHASH3AgainWhileThePeerRetransmits: the responder's quick mode
+// message 2 sent again as late as strongSwan sends it by default (its
+// fifth and last retransmission, 89 s after the first: its HASH(3)s were
+// all lost) gets HASH(3) again, and the responder can install its child.
+// The HASH(3) kept for it went after 30 s, and message 2 was then dropped
+// as stale: the responder never got HASH(3) and had no child for the
+// traffic the initiator sent it.
+func TestHASH3AgainWhileThePeerRetransmits(t *testing.T) {
+	const lastRetransmit = 89 * time.Second // strongSwan's: 4 s, then each wait 1.8 times the last
+	mi, mr, ri, rr := twoManagers(t, func(_, pr *ikev2.PeerConfig) {
+		pr.RetransmitTimeout = time.Minute // the responder's message 2 is not sent again meanwhile
+	})
+	var qm2, hash3 []byte
+	var from, to netip.AddrPort
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, f, tt netip.AddrPort) bool {
+		switch {
+		case msg[18] != wire.ExchangeQuick:
+		case !fromI && qm2 == nil:
+			qm2, from, to = msg, f, tt
+		case fromI && qm2 != nil && hash3 == nil:
+			hash3 = msg
+			return true // lost
+		}
+		return false
+	})
+	if qm2 == nil || hash3 == nil {
+		t.Fatal("no quick mode message 2 and HASH(3) seen")
+	}
+	si := onlySA(t, mi)
+	ri.take()
+	mi.mu.Lock()
+	for mid, a := range si.answered {
+		a.at = a.at.Add(-lastRetransmit)
+		si.answered[mid] = a
+	}
+	mi.timers(time.Now())
+	mi.mu.Unlock()
+
+	mi.handle(to, from, qm2)
+	again, _, _ := sent(t, ri)
+	if !bytes.Equal(again, hash3) {
+		t.Fatalf("message 2 sent again %v after the first: answered with %x, want HASH(3) again", lastRetransmit, again)
+	}
+	mr.handle(from, to, again)
+	rr.mu.Lock()
+	children := len(rr.children)
+	rr.mu.Unlock()
+	if children != 1 {
+		t.Errorf("the responder has %d children once HASH(3) came, want 1", children)
 	}
 }
 
