@@ -73,6 +73,11 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 					p.lastErr = "the peer sent notification " + notifyName(n.Type)
 					if mid, q := sa.refusedQuick(n); q != nil {
 						sa.endQuick(mid, q)
+					} else {
+						// Our quick modes under way go on: the retransmission
+						// of a message the peer could not read may get
+						// through, or the exchange ends when its tries run out.
+						m.log.Info("IKEv1 error notification tied to no quick mode", "conn", p.cfg.Name, "notify", notifyName(n.Type))
 					}
 				}
 			}
@@ -123,7 +128,11 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 // initiator's, the peer's own when it started the exchange), none when it
 // names another (an exchange that ended, say). One that names no child
 // SA (protocol ISAKMP, with the cookies or no SPI, as libreswan sends)
-// is about our own quick mode when one alone is under way.
+// is about our own quick mode when one alone is under way, if it
+// refuses what a quick mode proposes (refusesProposal): one that tells of
+// a message the peer could not read (strongSwan's PAYLOAD-MALFORMED or
+// INVALID-HASH-INFORMATION, with no SPI) may be about any message of
+// ours, and a quick mode's retransmission may get through.
 func (sa *isakmpSA) refusedQuick(n wire.Notify) (uint32, *quick) {
 	if n.Protocol == wire.ProtocolESP && len(n.SPI) == 4 {
 		spi := binary.BigEndian.Uint32(n.SPI)
@@ -132,6 +141,9 @@ func (sa *isakmpSA) refusedQuick(n wire.Notify) (uint32, *quick) {
 				return mid, q
 			}
 		}
+		return 0, nil
+	}
+	if !refusesProposal(n.Type) {
 		return 0, nil
 	}
 	var mid uint32
@@ -145,6 +157,17 @@ func (sa *isakmpSA) refusedQuick(n wire.Notify) (uint32, *quick) {
 		}
 	}
 	return mid, only
+}
+
+// refusesProposal tells whether an error notification of type t refuses
+// what a quick mode message 1 proposes, which the peer read (RFC 2408
+// §3.14.1): its SA, its traffic, its key or its SPI.
+func refusesProposal(t uint16) bool {
+	switch t {
+	case wire.NotifyNoProposalChosen, wire.NotifyInvalidIDInfo, wire.NotifyInvalidKeyInfo, wire.NotifyInvalidSPI:
+		return true
+	}
+	return false
 }
 
 // peerWentIdle marks an on-demand (policy-based, R8) tunnel idle when
@@ -169,6 +192,10 @@ func notifyName(t uint16) string {
 		return "INVALID-SPI"
 	case wire.NotifyInvalidKeyInfo:
 		return "INVALID-KEY-INFORMATION"
+	case wire.NotifyPayloadMalformed:
+		return "PAYLOAD-MALFORMED"
+	case wire.NotifyInvalidHashInfo:
+		return "INVALID-HASH-INFORMATION"
 	case wire.NotifyInvalidPayloadType:
 		return "INVALID-PAYLOAD-TYPE"
 	case wire.NotifyAuthFailed:

@@ -403,3 +403,69 @@ func TestLocalFailureRekeyTriedAgain(t *testing.T) {
 		})
 	}
 }
+
+// TestUnreadNotifyKeepsQuickMode: an error notification that names no
+// SPI (RFC 2408 §3.14: it cannot be tied to an exchange) and tells of a
+// message the peer could not read, as strongSwan sends for one that does
+// not parse or check out, leaves our quick mode under way to its
+// retransmissions: it was taken for a refusal of our one quick mode,
+// which ended at once, whatever message the peer could not read. One
+// that refuses a proposal (libreswan's, and vnetgw's before the SA is
+// read) still ends it.
+func TestUnreadNotifyKeepsQuickMode(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		typ    uint16
+		goesOn bool
+	}{
+		{"PAYLOAD-MALFORMED", wire.NotifyPayloadMalformed, true},
+		{"INVALID-HASH-INFORMATION", wire.NotifyInvalidHashInfo, true},
+		{"NO-PROPOSAL-CHOSEN", wire.NotifyNoProposalChosen, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+				pi.RetransmitTimeout = time.Minute // message 1 is not sent again meanwhile
+			})
+			shuttle(mi, mr, ri, rr, nil)
+			si, sr := onlySA(t, mi), onlySA(t, mr)
+			ri.take()
+			rr.take()
+			mi.mu.Lock()
+			si.startQuick(mi.peers["i"].pairs[0], nil)
+			mi.mu.Unlock()
+			qm1, from, to := sent(t, ri)
+			if qm1 == nil {
+				t.Fatal("the initiator sent no quick mode message 1")
+			}
+
+			mr.mu.Lock()
+			sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: c.typ}.Append(nil))
+			mr.mu.Unlock()
+			n, nf, nt := sent(t, rr)
+			mi.handle(nt, nf, n)
+			mi.mu.Lock()
+			left := len(si.qms)
+			mi.mu.Unlock()
+			if goesOn := left == 1; goesOn != c.goesOn {
+				t.Fatalf("%s with no SPI: the quick mode under way goes on %v, want %v", c.name, goesOn, c.goesOn)
+			}
+			if !c.goesOn {
+				return
+			}
+			// It completes once message 1 gets through.
+			mr.handle(to, from, qm1)
+			qm2, _, _ := sent(t, rr)
+			mi.handle(from, to, qm2)
+			hash3, _, _ := sent(t, ri)
+			mr.handle(to, from, hash3)
+			ri.mu.Lock()
+			rr.mu.Lock()
+			ci, cr := len(ri.children), len(rr.children)
+			rr.mu.Unlock()
+			ri.mu.Unlock()
+			if ci != 2 || cr != 2 {
+				t.Errorf("after the quick mode: %d and %d children, want 2 on each side", ci, cr)
+			}
+		})
+	}
+}

@@ -143,7 +143,9 @@ const (
 	NotifyInvalidSPI         = 11
 	NotifyNoProposalChosen   = 14
 	NotifyInvalidKeyInfo     = 17
+	NotifyPayloadMalformed   = 16
 	NotifyInvalidIDInfo      = 18
+	NotifyInvalidHashInfo    = 23
 	NotifyAuthFailed         = 24
 	// NotifyResponderLifetime carries the responder's lifetimes of the
 	// SA as an attribute list (RFC 2407 §4.6.3.1: ParseAttrs).
