@@ -859,9 +859,7 @@ func (e *Engine) Close() error {
 	e.wg.Wait() // the idle watch takes mu
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, g := range e.gateways {
-		e.stopGateway(g)
-	}
+	e.stopGateways(slices.Collect(maps.Values(e.gateways)))
 	for _, v := range e.vnets {
 		v.close()
 	}

@@ -10,6 +10,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -74,14 +75,16 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 	for _, g := range cfg.Gateways {
 		want[g.key()] = g
 	}
+	var stop []*gw
 	for id, g := range e.gateways {
 		w, ok := want[id]
 		if !ok || w.PublicAddr != g.cfg.PublicAddr || w.VNet != g.cfg.VNet || e.vnets[w.VNet] == nil {
-			e.stopGateway(g)
+			stop = append(stop, g)
 			delete(e.gateways, id)
 			changed = true
 		}
 	}
+	e.stopGateways(stop)
 	// Tallies of tunnels no longer configured go: a connection made
 	// again under the same name counts from zero, as a new one.
 	kept := map[string]bool{}
@@ -191,6 +194,30 @@ func (e *Engine) startGateway(c Gateway) *gw {
 	return g
 }
 
+// maxStopping bounds the gateways stopGateways stops at once.
+const maxStopping = 32
+
+// stopGateways stops gs together, at most maxStopping at once, and
+// returns when all have stopped. Each may wait for its peers (an IKE SA's
+// Delete for the answer to a request of ours, up to 2 s; a BGP peer that
+// reads nothing, up to 10 s): one after another, a stop of many gateways
+// whose peers went silent at once (an uplink lost) took the sum of those
+// waits.
+func (e *Engine) stopGateways(gs []*gw) {
+	sem := make(chan struct{}, maxStopping)
+	var wg sync.WaitGroup
+	for _, g := range gs {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			e.stopGateway(g)
+		})
+	}
+	wg.Wait()
+}
+
+// stopGateway stops one gateway instance; it touches nothing of the
+// engine's but the instance (stopGateways runs several at once).
 func (e *Engine) stopGateway(g *gw) {
 	if g.bgp != nil {
 		g.bgp.close()
