@@ -37,6 +37,9 @@ const DefaultMTU = 1400
 
 const nicID = 1
 
+// queueLen is how many packets the stack may have queued for the pump.
+const queueLen = 512
+
 // NetstackHost is a network interface realised as a host on gVisor's
 // userspace TCP/IP stack. It answers ping, echoes on TCP port 7 and serves
 // HTTP on port 80 with its own name, and needs no privileges. It is a Port:
@@ -80,7 +83,7 @@ func newNetstack(name string, addr netip.Addr, mtu int, router Forwarder, serve 
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
-	ep := channel.New(512, uint32(mtu), "")
+	ep := channel.New(queueLen, uint32(mtu), "")
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("host %s: create NIC: %v", name, err)
@@ -115,18 +118,32 @@ func (h *NetstackHost) Name() string { return h.name }
 // Addr returns the host's address.
 func (h *NetstackHost) Addr() netip.Addr { return h.addr }
 
-// pump moves what the stack sends to the router.
+// pump moves what the stack sends to the router. Once ctx ends (Close,
+// with the stack closed), what the stack queued until then still goes, at
+// most a queue's worth: a last message written just before, the FINs and
+// the RSTs of the stack's close.
 func (h *NetstackHost) pump(ctx context.Context) {
 	for {
 		pkt := h.ep.ReadContext(ctx)
 		if pkt == nil {
+			break
+		}
+		h.forward(pkt)
+	}
+	for range queueLen {
+		pkt := h.ep.Read()
+		if pkt == nil {
 			return
 		}
-		v := pkt.ToView()
-		pkt.DecRef()
-		h.router.Forward(v.AsSlice())
-		v.Release()
+		h.forward(pkt)
 	}
+}
+
+func (h *NetstackHost) forward(pkt *stack.PacketBuffer) {
+	v := pkt.ToView()
+	pkt.DecRef()
+	h.router.Forward(v.AsSlice())
+	v.Release()
 }
 
 // Deliver implements Port: the packet enters the host's stack.
@@ -305,9 +322,9 @@ func (h *NetstackHost) Ping(ctx context.Context, dst netip.Addr) (time.Duration,
 	}
 }
 
-// Close stops the host.
+// Close stops the host. The pump stops after the stack, so that what the
+// stack sends as it closes reaches the router.
 func (h *NetstackHost) Close() error {
-	h.cancel()
 	var err error
 	if h.srv != nil {
 		err = h.srv.Close()
@@ -316,8 +333,9 @@ func (h *NetstackHost) Close() error {
 		h.echo.Close()
 	}
 	h.stack.Close()
-	h.ep.Close()
+	h.cancel()
 	h.wg.Wait()
+	h.ep.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
