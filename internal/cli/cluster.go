@@ -60,9 +60,12 @@ hosts and its gateway, on one node. These commands show where, and move VNets
 by plan: the node that runs a VNet stops it, then the node it goes to starts
 it and brings its tunnels up again (a moment without traffic for that VNet).`,
 	}
-	node := &cobra.Command{Use: "node", Short: "The region's live nodes"}
+	// A node is the region's, not a subscription's: node and rebalance
+	// refuse --subscription, which they took and ignored. move-vnet
+	// names its VNet in it.
+	node := usesGlobals(&cobra.Command{Use: "node", Short: "The region's live nodes"}, "data-dir", "output")
 	node.AddCommand(
-		&cobra.Command{
+		usesGlobals(&cobra.Command{
 			Use: "list", Short: "List the live nodes and the VNets each runs", Args: cobra.NoArgs,
 			RunE: func(cmd *cobra.Command, _ []string) error {
 				c, err := g.client()
@@ -75,10 +78,10 @@ it and brings its tunnels up again (a moment without traffic for that VNet).`,
 				}
 				return g.print(items, nodeColumns)
 			},
-		},
-		g.nodeCmd("show", "Show one node", http.MethodGet, ""),
-		g.nodeCmd("drain", "Hand the node's VNets over to the other nodes, and place none on it (until it resumes or restarts)", http.MethodPost, "/drain"),
-		g.nodeCmd("resume", "Let a drained node take VNets again (rebalance moves some back)", http.MethodPost, "/resume"),
+		}, "data-dir", "output"),
+		usesGlobals(g.nodeCmd("show", "Show one node", http.MethodGet, ""), "data-dir", "output"),
+		usesGlobals(g.nodeCmd("drain", "Hand the node's VNets over to the other nodes, and place none on it (until it resumes or restarts)", http.MethodPost, "/drain"), "data-dir", "output"),
+		usesGlobals(g.nodeCmd("resume", "Let a drained node take VNets again (rebalance moves some back)", http.MethodPost, "/resume"), "data-dir", "output"),
 	)
 	var rg, vnet, to string
 	move := &cobra.Command{
@@ -126,7 +129,7 @@ it and brings its tunnels up again (a moment without traffic for that VNet).`,
 		},
 	}
 	rebalance.Flags().BoolVar(&dryRun, "dry-run", false, "only list what would move")
-	cmd.AddCommand(node, move, rebalance)
+	cmd.AddCommand(node, move, usesGlobals(rebalance, "data-dir", "output"))
 	return cmd
 }
 

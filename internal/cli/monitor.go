@@ -14,8 +14,8 @@ import (
 
 // newMonitor is az monitor's metrics list for gateways and connections.
 func newMonitor(g *globals) *cobra.Command {
-	root := &cobra.Command{Use: "monitor", Short: "Azure Monitor's metrics of gateways and connections"}
-	metrics := &cobra.Command{Use: "metrics", Short: "Metrics of a gateway or a connection"}
+	root := usesGlobals(&cobra.Command{Use: "monitor", Short: "Azure Monitor's metrics of gateways and connections"}, "data-dir", "output")
+	metrics := usesGlobals(&cobra.Command{Use: "metrics", Short: "Metrics of a gateway or a connection"}, "data-dir", "output")
 	var resource, interval, start, end, filter string
 	var names []string
 	list := &cobra.Command{
@@ -99,7 +99,9 @@ VNet moves to another node.`,
 	f.StringVar(&end, "end-time", "", "RFC 3339 end (default: now)")
 	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection, "BgpPeerAddress eq '*'" its BGP metrics by peer; "... eq 'VALUE'" keeps one`)
 	list.MarkFlagRequired("resource")
-	metrics.AddCommand(list)
+	// --resource is a full id: --subscription, which it took and ignored,
+	// is refused.
+	metrics.AddCommand(usesGlobals(list, "data-dir", "output"))
 	root.AddCommand(metrics)
 	return root
 }

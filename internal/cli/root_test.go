@@ -106,6 +106,13 @@ func TestGlobalFlagsACommandDoesNotUse(t *testing.T) {
 		{[]string{"dev", "gateway", "--subscription", "x", "--config", "gw.json"}, "error: --subscription: vnetgw dev gateway does not use it"},
 		{[]string{"serve", "-o", "table", "--data-dir", t.TempDir(), "--metrics-interval", "0s"}, "error: --output/-o: vnetgw serve does not use it"},
 		{[]string{"metrics", "--subscription", "x", "--data-dir", t.TempDir()}, "error: --subscription: vnetgw metrics does not use it"},
+		// A node is the region's, and monitor's --resource a full id: they
+		// took --subscription and ignored it.
+		{[]string{"cluster", "node", "list", "--subscription", "x", "--data-dir", t.TempDir()}, "error: --subscription: vnetgw cluster node list does not use it"},
+		{[]string{"cluster", "node", "drain", "-n", "gw1", "--subscription", "x", "--data-dir", t.TempDir()}, "error: --subscription: vnetgw cluster node drain does not use it"},
+		{[]string{"cluster", "rebalance", "--subscription", "x", "--data-dir", t.TempDir()}, "error: --subscription: vnetgw cluster rebalance does not use it"},
+		{[]string{"monitor", "metrics", "list", "--resource", "/subscriptions/x/resourceGroups/g/providers/Microsoft.Network/connections/c", "--subscription", "y", "--data-dir", t.TempDir()},
+			"error: --subscription: vnetgw monitor metrics list does not use it"},
 	} {
 		code, out, errOut := vnetgw(t, tc.args...)
 		if code == 0 || strings.TrimSpace(errOut) != tc.want {
@@ -120,6 +127,9 @@ func TestGlobalFlagsACommandDoesNotUse(t *testing.T) {
 		{[]string{"dev", "gateway", "--help"}, nil, []string{"--data-dir", "--output", "--subscription"}},
 		{[]string{"serve", "--help"}, []string{"--data-dir"}, []string{"--output", "--subscription"}},
 		{[]string{"vnet", "list", "--help"}, []string{"--data-dir", "--output", "--subscription"}, nil},
+		{[]string{"cluster", "node", "list", "--help"}, []string{"--data-dir", "--output"}, []string{"--subscription"}},
+		{[]string{"cluster", "move-vnet", "--help"}, []string{"--data-dir", "--output", "--subscription"}, nil},
+		{[]string{"monitor", "metrics", "list", "--help"}, []string{"--data-dir", "--output"}, []string{"--subscription"}},
 	} {
 		code, out, errOut := vnetgw(t, tc.args...)
 		if code != 0 {

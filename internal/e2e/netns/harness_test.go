@@ -194,10 +194,24 @@ func (r *region) kill() { r.proc.Kill() }
 func (r *region) cli(args ...string) (string, error) {
 	r.t.Helper()
 	globals := []string{"--data-dir", r.dir, "--subscription", sub}
-	if len(args) > 0 && args[0] == "metrics" {
-		globals = globals[:2] // the node's counters are no subscription's: metrics refuses --subscription
+	if noSubscription(args) {
+		globals = globals[:2]
 	}
 	return r.ns.Try(vnetgwBinary(r.t), append(globals, args...)...)
+}
+
+// noSubscription tells the commands that refuse --subscription: the node's
+// counters (metrics), the region's nodes (cluster but move-vnet, whose VNet
+// is a subscription's) and monitor's metrics of a resource given by its
+// full id are no subscription's.
+func noSubscription(args []string) bool {
+	switch {
+	case len(args) == 0:
+		return false
+	case args[0] == "cluster":
+		return len(args) < 2 || args[1] != "move-vnet"
+	}
+	return args[0] == "metrics" || args[0] == "monitor"
 }
 
 // withoutRequests leaves out the API's log line per request.
