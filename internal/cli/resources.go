@@ -900,7 +900,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 		g.bgpCmd("list-bgp-peer-status", "List the BGP peers of a gateway and the state of their sessions", "/getBgpPeerStatus", false,
 			[]column{col("Neighbor", "neighbor"), col("ASN", "asn"), col("State", "state"), col("ConnectedDuration", "connectedDuration"),
 				col("RoutesReceived", "routesReceived"), col("MessagesSent", "messagesSent"), col("MessagesReceived", "messagesReceived"), col("LocalAddress", "localAddress")}),
-		g.bgpCmd("list-learned-routes", "List the routes a gateway knows: its VNet's ranges and what its BGP peers announced", "/getLearnedRoutes", false, routeColumns),
+		// getLearnedRoutes is of every peer, as az's list-learned-routes
+		// (no --peer): a --peer was sent and ignored.
+		g.postCmd("list-learned-routes", "List the routes a gateway knows: its VNet's ranges and what its BGP peers announced", "virtualNetworkGateways", "/getLearnedRoutes", routeColumns, nil),
 		g.bgpCmd("list-advertised-routes", "List the routes a gateway announces to one BGP peer", "/getAdvertisedRoutes", true, routeColumns))
 	vpnClient := &cobra.Command{Use: "vpn-client", Short: "A gateway's point-to-site clients"}
 	vpnClient.AddCommand(g.postCmd("show-health", "List the point-to-site clients connected to a gateway", "virtualNetworkGateways", "/getVpnClientConnectionHealth",

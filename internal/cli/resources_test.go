@@ -606,3 +606,20 @@ func TestVnetWriteKeepsTags(t *testing.T) {
 		}
 	}
 }
+
+// getLearnedRoutes answers the routes of every BGP peer, and az's
+// list-learned-routes has no --peer (R41): vnetgw's took one, sent it and
+// listed every peer's routes all the same, so that a user who asked for one
+// peer's routes read the others' as its. list-bgp-peer-status and
+// list-advertised-routes keep theirs.
+func TestListLearnedRoutesTakesNoPeer(t *testing.T) {
+	code, out, errOut := vnetgw(t, "vnet-gateway", "list-learned-routes", "-g", "g", "-n", "gw", "--peer", "192.168.0.1", "--data-dir", t.TempDir())
+	if code != 1 || strings.TrimSpace(errOut) != "error: unknown flag: --peer" {
+		t.Errorf("list-learned-routes --peer: exit %d\n%s%s", code, out, errOut)
+	}
+	for _, verb := range []string{"list-bgp-peer-status", "list-advertised-routes"} {
+		if out := must(t, "vnet-gateway", verb, "--help"); !strings.Contains(out, "--peer") {
+			t.Errorf("vnet-gateway %s --help does not list --peer:\n%s", verb, out)
+		}
+	}
+}
