@@ -23,7 +23,10 @@ func newMonitor(g *globals) *cobra.Command {
 		Short: "List a gateway's or a connection's metrics over time (GET .../providers/Microsoft.Insights/metrics)",
 		Long: `List the metrics of a virtual network gateway (AverageBandwidth,
 TunnelAverageBandwidth, TunnelIngressBytes, TunnelEgressBytes,
-TunnelIngressPackets, TunnelEgressPackets; the tunnel metrics by connection with --filter "ConnectionName eq '*'") or of a
+TunnelIngressPackets, TunnelEgressPackets, TunnelPeakPackets, the tunnels'
+drops, MmsaCount, QmsaCount, TunnelNatFlowCount, P2SBandwidth,
+P2SConnectionCount, BgpPeerStatus, BgpRoutesLearned, BgpRoutesAdvertised;
+the tunnel metrics by connection with --filter "ConnectionName eq '*'") or of a
 connection (BitsInPerSecond, BitsOutPerSecond), as az monitor metrics list
 does, from what the node that runs it sampled every serve
 --metrics-interval. A node keeps its samples in memory for
@@ -94,10 +97,10 @@ VNet moves to another node.`,
 	f := list.Flags()
 	f.StringVar(&resource, "resource", "", "id of the virtual network gateway or connection")
 	f.StringSliceVar(&names, "metric", nil, "metric names (comma-separated or repeated); default: the resource's first")
-	f.StringVar(&interval, "interval", "", "ISO 8601 time grain: PT1M (default), PT5M, PT1H, ...; at least serve's --metrics-interval")
+	f.StringVar(&interval, "interval", "", "ISO 8601 time grain: PT1M, PT5M, PT1H, ...; at least serve's --metrics-interval (default: PT1M, or that when it is longer)")
 	f.StringVar(&start, "start-time", "", "RFC 3339 start (default: an hour before the end)")
 	f.StringVar(&end, "end-time", "", "RFC 3339 end (default: now)")
-	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection, "BgpPeerAddress eq '*'" its BGP metrics by peer; "... eq 'VALUE'" keeps one`)
+	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection, "BgpPeerAddress eq '*'" its BGP metrics by peer, "Protocol eq '*'" P2SConnectionCount by protocol; "... eq 'VALUE'" keeps one`)
 	list.MarkFlagRequired("resource")
 	// --resource is a full id: --subscription, which it took and ignored,
 	// is refused.

@@ -65,7 +65,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 		}}, true)
 	add.Flags().StringVar(&typ, "type", arm.NatRuleStatic, "Static: one to one, both ways; Dynamic: flows the internal side starts get addresses and ports of the external space, which may be smaller; the external side starts none")
 	add.Flags().StringVar(&mode, "mode", arm.NatRuleIngressSnat, "IngressSnat: a site's addresses as the VNet sees them; EgressSnat: the VNet's addresses as a site sees them")
-	add.Flags().StringSliceVar(&internal, "internal-mappings", nil, "the site's own address space, CIDR")
+	add.Flags().StringSliceVar(&internal, "internal-mappings", nil, "the addresses as they are, CIDR: the site's (IngressSnat) or the VNet's (EgressSnat)")
 	add.Flags().StringSliceVar(&external, "external-mappings", nil, "the space it has in the other side's view, CIDR (of the same length for a Static rule)")
 	add.Flags().StringVar(&ipConfig, "ip-config-id", "", "the gateway IP configuration (name or id) whose instance of an active-active gateway the rule applies to (default: every instance)")
 	remove := common(&cobra.Command{Use: "remove", Short: "Remove a NAT rule (no connection may use it)", Args: cobra.NoArgs,

@@ -199,3 +199,26 @@ func TestShowMissingExitCode(t *testing.T) {
 		}
 	}
 }
+
+// A flag's help says what it does: serve --sstp-port is OpenVPN's port
+// too, nat-rule add --internal-mappings the VNet's addresses in an
+// EgressSnat rule, and monitor metrics list's --interval defaults to serve's
+// --metrics-interval when it is longer than PT1M, its --filter takes
+// Protocol, and a gateway has more metrics than the tunnels' six; the
+// help said SSTP only, the site's space only, PT1M, no Protocol and six.
+func TestHelpSaysWhatFlagsDo(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--help"}, "(SSTP over HTTPS, and OpenVPN)"},
+		{[]string{"vnet-gateway", "nat-rule", "add", "--help"}, "the site's (IngressSnat) or the VNet's (EgressSnat)"},
+		{[]string{"monitor", "metrics", "list", "--help"}, "(default: PT1M, or that when it is longer)"},
+		{[]string{"monitor", "metrics", "list", "--help"}, `"Protocol eq '*'" P2SConnectionCount by protocol`},
+		{[]string{"monitor", "metrics", "list", "--help"}, "MmsaCount, QmsaCount"},
+	} {
+		if out := must(t, tc.args...); !strings.Contains(out, tc.want) {
+			t.Errorf("vnetgw %s does not say %q:\n%s", strings.Join(tc.args, " "), tc.want, out)
+		}
+	}
+}

@@ -97,7 +97,7 @@ second one while it stops ends it at once.`,
 	f.DurationVar(&cfg.MetricsInterval, "metrics-interval", time.Minute, "how often the tunnels' counters are sampled for Azure Monitor's metrics API (.../providers/Microsoft.Insights/metrics, vnetgw monitor metrics list); at least 1s")
 	f.DurationVar(&cfg.MetricsRetention, "metrics-retention", 6*time.Hour, "how long those samples are kept, in memory (48 bytes per connection and sample, 40 more once it has dropped packets)")
 	f.DurationVar(&cfg.MetricsSave, "metrics-save", 15*time.Minute, "how often those samples are written to the data directory's metrics-history while serve runs (and when it stops): a crash loses at most that much of them")
-	f.Uint16Var(&cfg.SSTPPort, "sstp-port", 443, "TCP port of the gateways' point-to-site (SSTP over HTTPS) servers, on their public addresses (use a port above 1023 to run unprivileged)")
+	f.Uint16Var(&cfg.SSTPPort, "sstp-port", 443, "TCP port of the gateways' point-to-site servers (SSTP over HTTPS, and OpenVPN), on their public addresses (use a port above 1023 to run unprivileged)")
 	host, _ := os.Hostname()
 	f.StringSliceVar(&cfg.Etcd, "etcd", nil, "etcd endpoints (comma-separated URLs): keep the state in etcd instead of the data directory, so that several serve nodes share the region, each VNet (with its hosts and gateway) running on one node and moving to another when that node dies")
 	f.StringVar(&cfg.EtcdPrefix, "etcd-prefix", "/vnetgw/", "where the region's keys are in etcd (one prefix per region)")
