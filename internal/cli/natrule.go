@@ -84,6 +84,8 @@ func natRuleCommand(g *globals) *cobra.Command {
 		}}, true)
 	list := common(&cobra.Command{Use: "list", Short: "List a gateway's NAT rules", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return edit(cmd, nil) }}, false)
+	noWait(add)
+	noWait(remove)
 	parent.AddCommand(add, remove, list)
 	return parent
 }

@@ -697,6 +697,9 @@ func subnetCommand(g *globals) *cobra.Command {
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 			return c.Delete(ctx, id)
 		})}, true)
+	noWait(create)
+	noWait(update)
+	noWait(del)
 	parent.AddCommand(create, update, show, list, del)
 	return parent
 }
@@ -1196,6 +1199,9 @@ func routeCommand(g *globals) *cobra.Command {
 			return g.print(append([]json.RawMessage{}, out.Value...), columns)
 		}}
 	flags(list, false)
+	noWait(create)
+	noWait(update)
+	noWait(del)
 	parent.AddCommand(create, update, show, del, list)
 	return parent
 }

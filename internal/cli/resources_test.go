@@ -623,3 +623,93 @@ func TestListLearnedRoutesTakesNoPeer(t *testing.T) {
 		}
 	}
 }
+
+// create run again on a gateway, a connection or a network interface
+// without the flags that name what it is in (--vnet; --vnet-gateway1 and
+// --local-gateway2; --vnet-name and --subnet) keeps its own, as their help
+// says of every flag ("an existing one keeps what the flags do not
+// change"): the README's point-to-site step, vnet-gateway create -g -n
+// --address-prefixes --client-protocol on the walk-through's gateway, failed
+// with "--vnet is required", as did a connection's --connection-mode and an
+// interface's --private-ip-address alone.
+func TestCreateAgainKeepsWhatItIsIn(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	must(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "default", "--address-prefixes", "10.1.0.0/24")
+	must(t, "nic", "create", "-g", "rg", "-n", "web", "--vnet-name", "hub", "--subnet", "default")
+
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--address-prefixes", "172.16.202.0/24", "--client-protocol", "SSTP")
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	if cfgs := gw.Properties.IPConfigurations; len(cfgs) != 1 || cfgs[0].Properties.Subnet == nil || !strings.HasSuffix(cfgs[0].Properties.Subnet.ID, "/virtualNetworks/hub/subnets/GatewaySubnet") ||
+		cfgs[0].Properties.PublicIPAddress == nil || !strings.HasSuffix(cfgs[0].Properties.PublicIPAddress.ID, "/gw-ip") {
+		t.Errorf("gateway's IP configurations %+v, want one in hub's GatewaySubnet with gw-ip", cfgs)
+	}
+	if vc := gw.Properties.VPNClientConfiguration; vc == nil || vc.VPNClientAddressPool == nil ||
+		!slices.Equal(vc.VPNClientAddressPool.AddressPrefixes, []string{"172.16.202.0/24"}) || !slices.Equal(vc.VPNClientProtocols, []string{"SSTP"}) {
+		t.Errorf("point-to-site configuration %+v, want 172.16.202.0/24 over SSTP", vc)
+	}
+
+	must(t, "vpn-connection", "create", "-g", "rg", "-n", "conn", "--connection-mode", "ResponderOnly")
+	var cn arm.Connection
+	mustJSON(t, &cn, "vpn-connection", "show", "-g", "rg", "-n", "conn")
+	if p := cn.Properties; p.ConnectionMode != "ResponderOnly" || p.ConnectionType != arm.ConnectionIPsec || p.VirtualNetworkGateway1 == nil || !strings.HasSuffix(p.VirtualNetworkGateway1.ID, "/gw") ||
+		p.LocalNetworkGateway2 == nil || !strings.HasSuffix(p.LocalNetworkGateway2.ID, "/site") || p.VirtualNetworkGateway2 != nil {
+		t.Errorf("connection %+v, want ResponderOnly from gw to site", p)
+	}
+
+	must(t, "nic", "create", "-g", "rg", "-n", "web", "--private-ip-address", "10.1.0.10")
+	var n arm.NetworkInterface
+	mustJSON(t, &n, "nic", "show", "-g", "rg", "-n", "web")
+	if cfgs := n.Properties.IPConfigurations; len(cfgs) != 1 || cfgs[0].Properties.PrivateIPAddress != "10.1.0.10" ||
+		cfgs[0].Properties.Subnet == nil || !strings.HasSuffix(cfgs[0].Properties.Subnet.ID, "/virtualNetworks/hub/subnets/default") {
+		t.Errorf("interface's IP configurations %+v, want 10.1.0.10 in hub's default", cfgs)
+	}
+
+	// A new one still needs them.
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vnet-gateway", "create", "-g", "rg", "-n", "gw2"}, "error: --vnet is required"},
+		{[]string{"vpn-connection", "create", "-g", "rg", "-n", "conn2"}, "error: --vnet-gateway1 is required"},
+		{[]string{"vpn-connection", "create", "-g", "rg", "-n", "conn2", "--vnet-gateway1", "gw"}, "error: give exactly one of --local-gateway2 (site-to-site) and --vnet-gateway2 (VNet-to-VNet)"},
+		{[]string{"nic", "create", "-g", "rg", "-n", "web2", "--vnet-name", "hub"}, "error: --subnet is required"},
+	} {
+		code, out, errOut := vnetgw(t, tc.args...)
+		if code != 1 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
+		}
+	}
+}
+
+// az has --no-wait on every command that creates, updates, adds, deletes
+// or removes, as the README says vnetgw takes it; vnetgw's subnet and route
+// commands, root and revoked certificates, NAT rules and a connection's
+// ipsec-policy add refused it as an unknown flag, so that an az script
+// that gives it failed there.
+func TestNoWaitOnEveryWrite(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	root, _ := pkitest.Issue(t, "alice root", true, nil).WritePEM(t, t.TempDir(), "alice-root")
+	for _, args := range [][]string{
+		{"vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "web", "--address-prefixes", "10.1.1.0/24"},
+		{"vnet", "subnet", "update", "-g", "rg", "--vnet-name", "hub", "-n", "web", "--address-prefixes", "10.1.2.0/24"},
+		{"vnet", "subnet", "delete", "-g", "rg", "--vnet-name", "hub", "-n", "web"},
+		{"route-table", "create", "-g", "rg", "-n", "rt"},
+		{"route-table", "route", "create", "-g", "rg", "--route-table-name", "rt", "-n", "r", "--address-prefix", "10.9.0.0/16", "--next-hop-type", "None"},
+		{"route-table", "route", "update", "-g", "rg", "--route-table-name", "rt", "-n", "r", "--address-prefix", "10.8.0.0/16"},
+		{"route-table", "route", "delete", "-g", "rg", "--route-table-name", "rt", "-n", "r"},
+		{"vnet-gateway", "root-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "alice-root", "--public-cert-data", root},
+		{"vnet-gateway", "root-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "alice-root"},
+		{"vnet-gateway", "revoked-cert", "create", "-g", "rg", "--gateway-name", "gw", "-n", "lost", "--thumbprint", "a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4"},
+		{"vnet-gateway", "revoked-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "lost"},
+		{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--sku", "VpnGw2"}, // NAT rules need VpnGw2
+		{"vnet-gateway", "nat-rule", "add", "-g", "rg", "--gateway-name", "gw", "-n", "branch", "--internal-mappings", "192.168.1.0/24", "--external-mappings", "172.31.1.0/24"},
+		{"vnet-gateway", "nat-rule", "remove", "-g", "rg", "--gateway-name", "gw", "-n", "branch"},
+		{"vpn-connection", "ipsec-policy", "add", "-g", "rg", "--connection-name", "conn",
+			"--ike-encryption", "GCMAES256", "--ike-integrity", "SHA256", "--dh-group", "ECP256", "--ipsec-encryption", "GCMAES256", "--ipsec-integrity", "GCMAES256", "--pfs-group", "None"},
+	} {
+		must(t, append(args, "--no-wait")...)
+	}
+}

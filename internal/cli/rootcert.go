@@ -71,6 +71,8 @@ func certCommands(g *globals) []*cobra.Command {
 				return nil
 			})
 		}})
+	noWait(rootCreate)
+	noWait(rootDelete)
 	root.AddCommand(rootCreate, rootDelete)
 	revoked := &cobra.Command{Use: "revoked-cert", Short: "Manage a gateway's revoked point-to-site client certificates"}
 	revokedCreate := common(&cobra.Command{Use: "create", Short: "Revoke a client certificate by its SHA-1 thumbprint", Args: cobra.NoArgs,
@@ -101,6 +103,8 @@ func certCommands(g *globals) []*cobra.Command {
 				return nil
 			})
 		}})
+	noWait(revokedCreate)
+	noWait(revokedDelete)
 	revoked.AddCommand(revokedCreate, revokedDelete)
 	return []*cobra.Command{root, revoked}
 }
@@ -220,6 +224,7 @@ func (g *globals) connectionPolicyCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return policies(cmd, func(p *arm.ConnectionProperties) { p.IPsecPolicies, p.UsePolicyBasedTrafficSelectors = nil, false })
 		}})
+	noWait(add)
 	parent.AddCommand(add, list, clearCmd)
 	return parent
 }
