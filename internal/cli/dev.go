@@ -47,6 +47,10 @@ example:
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
 			}
+			if interval <= 0 {
+				// time.NewTicker panicked on it, with the gateway up.
+				return fmt.Errorf("--status-interval must be positive (got %s)", interval)
+			}
 			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			f, err := gateway.ReadFile(config)
 			if err != nil {

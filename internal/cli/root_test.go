@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -219,6 +220,28 @@ func TestHelpSaysWhatFlagsDo(t *testing.T) {
 	} {
 		if out := must(t, tc.args...); !strings.Contains(out, tc.want) {
 			t.Errorf("vnetgw %s does not say %q:\n%s", strings.Join(tc.args, " "), tc.want, out)
+		}
+	}
+}
+
+// A duration flag of 0 or less is refused before anything starts: serve
+// took --policy-idle-timeout 0 and --fqdn-refresh 0 and used 5 minutes and
+// a minute instead without a word (a user who meant "never" got 5
+// minutes), and dev gateway --status-interval 0 panicked in
+// time.NewTicker once its gateway was up. (--metrics-interval 0s, which
+// serve refuses after them, keeps a serve that took them from starting.)
+func TestDurationFlagsNotPositive(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--data-dir", t.TempDir(), "--policy-idle-timeout", "0s", "--metrics-interval", "0s"}, "error: --policy-idle-timeout must be at least 1s (got 0s)"},
+		{[]string{"serve", "--data-dir", t.TempDir(), "--fqdn-refresh", "-1m", "--metrics-interval", "0s"}, "error: --fqdn-refresh must be at least 1s (got -1m0s)"},
+		{[]string{"dev", "gateway", "--config", filepath.Join(t.TempDir(), "none.json"), "--status-interval", "0s"}, "error: --status-interval must be positive (got 0s)"},
+	} {
+		code, out, errOut := vnetgw(t, tc.args...)
+		if code != 1 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
 		}
 	}
 }

@@ -44,6 +44,16 @@ second one while it stops ends it at once.`,
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
 			}
+			// 0 or less was taken and replaced by the default without a
+			// word (a user who meant "never" got 5 minutes).
+			for _, d := range []struct {
+				flag string
+				v    time.Duration
+			}{{"--policy-idle-timeout", cfg.PolicyIdleTimeout}, {"--fqdn-refresh", cfg.FQDNRefresh}} {
+				if d.v < time.Second {
+					return fmt.Errorf("%s must be at least 1s (got %s)", d.flag, d.v)
+				}
+			}
 			if cfg.MetricsInterval < time.Second || cfg.MetricsRetention < cfg.MetricsInterval {
 				return fmt.Errorf("--metrics-interval must be at least 1s and --metrics-retention at least that (got %s and %s)", cfg.MetricsInterval, cfg.MetricsRetention)
 			}
@@ -89,11 +99,11 @@ second one while it stops ends it at once.`,
 	f.Uint16Var(&cfg.IKEPort, "ike-port", 500, "UDP port every gateway speaks IKE on (use a port above 1023 to run unprivileged)")
 	f.Uint16Var(&cfg.NATTPort, "natt-port", 4500, "UDP port of IKE and ESP after NAT traversal (RFC 3948)")
 	f.StringVar(&cfg.PublicInterface, "public-interface", "", "interface that gets each gateway's public address while it runs (root); unset: the pool's addresses must be local, as 127.0.0.0/8 is")
-	f.DurationVar(&cfg.PolicyIdleTimeout, "policy-idle-timeout", 5*time.Minute, "a policy-based tunnel without traffic this long is removed, and set up again by the next packet (R8)")
+	f.DurationVar(&cfg.PolicyIdleTimeout, "policy-idle-timeout", 5*time.Minute, "a policy-based tunnel without traffic this long is removed, and set up again by the next packet (R8); at least 1s")
 	f.BoolVar(&cfg.RawESP, "raw-esp", false, "carry ESP as IP protocol 50 with peers that no NAT separates from the gateway (root); default: ESP always in UDP on --natt-port, which batches better")
 	f.BoolVar(&cfg.InternetEgress, "internet-egress", false, "let the VNets' hosts reach the Internet through this node, TCP and UDP leaving with its address (R43: 0.0.0.0/0 goes to Internet unless forced tunneling sends it to a site); default: dropped and counted")
 	f.StringVar(&cfg.DNSServer, "dns-server", "", "DNS server (host:port) that resolves the fqdn of local network gateways given by name (default: the system's resolver)")
-	f.DurationVar(&cfg.FQDNRefresh, "fqdn-refresh", dataplane.DefaultResolveInterval, "how often the fqdn of local network gateways are looked up again; a tunnel follows its device to a new address")
+	f.DurationVar(&cfg.FQDNRefresh, "fqdn-refresh", dataplane.DefaultResolveInterval, "how often the fqdn of local network gateways are looked up again; a tunnel follows its device to a new address; at least 1s")
 	f.DurationVar(&cfg.MetricsInterval, "metrics-interval", time.Minute, "how often the tunnels' counters are sampled for Azure Monitor's metrics API (.../providers/Microsoft.Insights/metrics, vnetgw monitor metrics list); at least 1s")
 	f.DurationVar(&cfg.MetricsRetention, "metrics-retention", 6*time.Hour, "how long those samples are kept, in memory (48 bytes per connection and sample, 40 more once it has dropped packets)")
 	f.DurationVar(&cfg.MetricsSave, "metrics-save", 15*time.Minute, "how often those samples are written to the data directory's metrics-history while serve runs (and when it stops): a crash loses at most that much of them")
