@@ -245,3 +245,19 @@ func TestDurationFlagsNotPositive(t *testing.T) {
 		}
 	}
 }
+
+// serve refuses the flags of a node of a region on etcd without --etcd:
+// it took them and ignored them, so that a node meant to join a region
+// and started without --etcd ran a region of its own without a word.
+func TestServeEtcdFlagsWithoutEtcd(t *testing.T) {
+	for _, flag := range []string{"--etcd-prefix=/r1/", "--etcd-ca=ca.pem", "--etcd-cert=c.pem", "--etcd-key=k.pem", "--node-name=gw1", "--node-ttl=2s", "--node-settle=0s"} {
+		// --metrics-interval 0s keeps a serve that took it from starting.
+		args := []string{"serve", "--data-dir", t.TempDir(), flag, "--metrics-interval", "0s"}
+		name, _, _ := strings.Cut(flag, "=")
+		want := "error: " + name + ": only with --etcd (a region on several nodes)"
+		code, out, errOut := vnetgw(t, args...)
+		if code != 1 || strings.TrimSpace(errOut) != want {
+			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+		}
+	}
+}

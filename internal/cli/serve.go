@@ -17,6 +17,9 @@ import (
 	"github.com/vnetgw/vnetgw/internal/server"
 )
 
+// etcdOnly are serve's flags that only a node of a region on etcd uses.
+var etcdOnly = []string{"etcd-prefix", "etcd-ca", "etcd-cert", "etcd-key", "node-name", "node-ttl", "node-settle"}
+
 func newServe(g *globals) *cobra.Command {
 	var cfg server.Config
 	var logLevel string
@@ -43,6 +46,15 @@ second one while it stops ends it at once.`,
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return fmt.Errorf("--log-level: %w", err)
+			}
+			// They were taken and ignored: a node meant for a region on
+			// etcd, started without --etcd, ran a region of its own.
+			if len(cfg.Etcd) == 0 {
+				for _, name := range etcdOnly {
+					if cmd.Flags().Changed(name) {
+						return fmt.Errorf("--%s: only with --etcd (a region on several nodes)", name)
+					}
+				}
 			}
 			// 0 or less was taken and replaced by the default without a
 			// word (a user who meant "never" got 5 minutes).
@@ -110,11 +122,11 @@ second one while it stops ends it at once.`,
 	f.Uint16Var(&cfg.SSTPPort, "sstp-port", 443, "TCP port of the gateways' point-to-site servers (SSTP over HTTPS, and OpenVPN), on their public addresses (use a port above 1023 to run unprivileged)")
 	host, _ := os.Hostname()
 	f.StringSliceVar(&cfg.Etcd, "etcd", nil, "etcd endpoints (comma-separated URLs): keep the state in etcd instead of the data directory, so that several serve nodes share the region, each VNet (with its hosts and gateway) running on one node and moving to another when that node dies")
-	f.StringVar(&cfg.EtcdPrefix, "etcd-prefix", "/vnetgw/", "where the region's keys are in etcd (one prefix per region)")
+	f.StringVar(&cfg.EtcdPrefix, "etcd-prefix", "/vnetgw/", "with --etcd: where the region's keys are in etcd (one prefix per region)")
 	f.StringVar(&cfg.EtcdCA, "etcd-ca", "", "with --etcd over https: PEM file of the CA that issued etcd's certificate (default: the system roots)")
 	f.StringVar(&cfg.EtcdCert, "etcd-cert", "", "with --etcd: PEM client certificate this node presents to etcd (etcd --client-cert-auth)")
-	f.StringVar(&cfg.EtcdKey, "etcd-key", "", "PEM private key of --etcd-cert")
-	f.StringVar(&cfg.NodeName, "node-name", host, "this node's name among the region's nodes (with --etcd)")
+	f.StringVar(&cfg.EtcdKey, "etcd-key", "", "with --etcd: PEM private key of --etcd-cert")
+	f.StringVar(&cfg.NodeName, "node-name", host, "with --etcd: this node's name among the region's nodes")
 	f.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "with --etcd: https://HOST:PORT where the other nodes reach this node's API, for the requests they forward to it (default: the --listen URL; needed when --listen is on 0.0.0.0 or ::)")
 	f.DurationVar(&cfg.NodeTTL, "node-ttl", 5*time.Second, "with --etcd: how long after a node dies (or loses etcd) its VNets move to another node; etcd makes it at least 1.5 s")
 	f.DurationVar(&cfg.NodeSettle, "node-settle", time.Minute, "with --etcd: for this long after the node joins, a VNet it runs moves to a node that joins when rendezvous hashing places it there, so that nodes started together share the VNets; later the VNets stay where they run (0: at once)")
