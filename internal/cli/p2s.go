@@ -49,6 +49,13 @@ gateway's certificate
 is checked against --ca (default: the data directory's ca.pem).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// Each was taken and ignored with the other way in.
+			if eap && user == "" {
+				return errors.New("--eap: only with --user (EAP-MSCHAPv2 carries a password)")
+			}
+			if keyFile != "" && user != "" {
+				return errors.New("--key: only with --cert, not with --user")
+			}
 			server, err := parseGateway(gateway)
 			if err != nil {
 				return err

@@ -32,3 +32,24 @@ func TestP2SConnectGatewayIPv6(t *testing.T) {
 		}
 	}
 }
+
+// p2s connect refuses --eap without --user and --key with --user, before
+// anything is read or dialled: it took them and ignored them, so that
+// --cert with --eap connected with the certificate (EAP-TLS), not with
+// EAP-MSCHAPv2 as asked.
+func TestP2SConnectFlagsOfTheOtherWayIn(t *testing.T) {
+	noCA := filepath.Join(t.TempDir(), "none.pem")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--cert", "c.pem", "--key", "k.pem", "--eap"}, "error: --eap: only with --user (EAP-MSCHAPv2 carries a password)"},
+		{[]string{"--user", "alice", "--key", "k.pem"}, "error: --key: only with --cert, not with --user"},
+	} {
+		args := append([]string{"p2s", "connect", "--gateway", "198.51.100.7", "--netns", "ns", "--route", "10.1.0.0/16", "--ca", noCA}, tc.args...)
+		code, out, errOut := vnetgw(t, args...)
+		if code != 1 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(args, " "), code, tc.want, out, errOut)
+		}
+	}
+}
