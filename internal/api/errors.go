@@ -25,6 +25,7 @@ var statusOf = map[string]int{
 	arm.CodeInvalidGroupLocation:  http.StatusConflict,
 	arm.CodeInvalidLocation:       http.StatusConflict,
 	arm.CodeInUseSubnet:           http.StatusConflict,
+	arm.CodeInUseSubnetPrefix:     http.StatusConflict,
 	arm.CodeInUseVirtualNetwork:   http.StatusConflict,
 	arm.CodeInUsePublicIP:         http.StatusConflict,
 	arm.CodeInUseGateway:          http.StatusConflict,

@@ -784,6 +784,12 @@ func TestWellFormedInput(t *testing.T) {
 				e.must("PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, s.defaultSubnet, ""))
 				return "DELETE", s.defaultSubnet, nil
 			}},
+		{name: "a subnet in use keeps its prefix", status: 409, code: "InUseSubnetCannotBeUpdated",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, s.defaultSubnet, ""))
+				return "PUT", s.defaultSubnet, subnet("default", "10.1.0.0/23")
+			}},
 		{name: "a gateway's vpnType cannot change in place", status: 400, code: "VpnTypeCannotBeChanged",
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")

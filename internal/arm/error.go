@@ -72,8 +72,9 @@ const (
 	CodeInvalidAddressPrefix  = "InvalidAddressPrefix"
 	CodeSubnetOutsideVnet     = "NetcfgSubnetRangeOutsideVnet"
 	CodeSubnetsOverlap        = "NetcfgSubnetRangesOverlap"
-	CodeAddressSpaceOverlap   = "AddressSpaceOverlap"        // R35, R43
-	CodeInUseSubnet           = "InUseSubnetCannotBeDeleted" // also a changed prefix
+	CodeAddressSpaceOverlap   = "AddressSpaceOverlap" // R35, R43
+	CodeInUseSubnet           = "InUseSubnetCannotBeDeleted"
+	CodeInUseSubnetPrefix     = "InUseSubnetCannotBeUpdated" // its prefix changed
 	CodeInUseVirtualNetwork   = "InUseVirtualNetworkCannotBeDeleted"
 	CodeInUsePublicIP         = "PublicIPAddressInUse"
 	CodeInUseGateway          = "InUseVirtualNetworkGatewayCannotBeDeleted"

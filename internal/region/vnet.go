@@ -184,7 +184,7 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 				return arm.Errorf(arm.CodeInUseSubnet, "subnet %s is in use by %s and cannot be deleted", os.Name, users[0])
 			}
 			if !slices.Equal(normalizedPrefixes(subnets[j].Prefixes()), normalizedPrefixes(os.Prefixes())) {
-				return arm.Errorf(arm.CodeInUseSubnet, "subnet %s is in use by %s; its address prefix cannot change", os.Name, users[0])
+				return arm.Errorf(arm.CodeInUseSubnetPrefix, "subnet %s is in use by %s; its address prefix cannot change", os.Name, users[0])
 			}
 			subnets[j].Name = os.Name
 		}
