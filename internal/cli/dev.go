@@ -29,7 +29,8 @@ func newDevGateway(g *globals) *cobra.Command {
 		Use:   "gateway --config FILE",
 		Short: "Run one VPN gateway on a TUN device, without the API (root)",
 		Long: `Run one VPN gateway from a JSON file: UDP endpoints on "local", a TUN device
-that the connections' routes point into, the IKEv2 daemon and the ESP engine.
+that the connections' routes point into, the IKE daemon (IKEv2, or IKEv1 for
+a connection with "ikev1": true) and the ESP engine.
 Run it inside a network namespace (ip netns exec NS vnetgw dev gateway ...)
 to stand in as a site-to-site gateway between two subnets.
 
