@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/netip"
 	"net/url"
@@ -109,6 +110,11 @@ type kind struct {
 	use, short string
 	typ        string // path segment, e.g. virtualNetworks
 	columns    []column
+	// createOnly are create's flags that update has not, as az's update
+	// has not (they say what a new one is made of, which does not change
+	// after), each with why: update leaves them out of its help and
+	// refuses them, saying so.
+	createOnly map[string]string
 }
 
 func resourceCommands(g *globals) []*cobra.Command {
@@ -262,6 +268,11 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 	cmd := &cobra.Command{
 		Use: verb, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			for _, f := range slices.Sorted(maps.Keys(k.createOnly)) {
+				if update && cmd.Flags().Changed(f) {
+					return fmt.Errorf("%s update takes no --%s: %s", k.use, f, k.createOnly[f])
+				}
+			}
 			id, c, err := g.target(rg, k.typ, name)
 			if err != nil {
 				return err
@@ -307,6 +318,9 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 	flags(cmd)
 	if update {
 		withoutDefaults(cmd)
+		for f := range k.createOnly {
+			cmd.Flags().MarkHidden(f)
+		}
 	}
 	return cmd
 }
@@ -744,7 +758,8 @@ func publicIPCommand(g *globals) *cobra.Command {
 
 func gatewayCommand(g *globals) *cobra.Command {
 	k := kind{use: "vnet-gateway", short: "Manage virtual network gateways", typ: "virtualNetworkGateways",
-		columns: []column{nameCol, groupColumn, locationCol, col("GatewayType", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("SKU", "properties.sku.name"), col("BgpASN", "properties.bgpSettings.asn"), col("BgpPeeringAddress", "properties.bgpSettings.bgpPeeringAddress"), stateCol}}
+		columns:    []column{nameCol, groupColumn, locationCol, col("GatewayType", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("SKU", "properties.sku.name"), col("BgpASN", "properties.bgpSettings.asn"), col("BgpPeeringAddress", "properties.bgpSettings.bgpPeeringAddress"), stateCol},
+		createOnly: map[string]string{"vnet": "a gateway stays in the virtual network it was made in (delete it and create it in another)"}}
 	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret string
 	var pips, clientPool, clientProtocols, authTypes, customRoutes []string
 	var asn int64
@@ -1209,9 +1224,11 @@ func routeCommand(g *globals) *cobra.Command {
 // Connections.
 
 func connectionCommand(g *globals) *cobra.Command {
+	const ends = "a connection's ends do not change (delete it and create it again)"
 	k := kind{use: "vpn-connection", short: "Manage VPN connections", typ: "connections",
 		columns: []column{nameCol, groupColumn, col("Type", "properties.connectionType"), col("Status", "properties.connectionStatus"),
-			col("IngressBytes", "properties.ingressBytesTransferred"), col("EgressBytes", "properties.egressBytesTransferred"), stateCol}}
+			col("IngressBytes", "properties.ingressBytesTransferred"), col("EgressBytes", "properties.egressBytesTransferred"), stateCol},
+		createOnly: map[string]string{"vnet-gateway1": ends, "local-gateway2": ends, "vnet-gateway2": ends}}
 	var gw1, gw2, lng, key, protocol, mode string
 	var bgp, policyTS bool
 	var weight int32
@@ -1227,8 +1244,8 @@ func connectionCommand(g *globals) *cobra.Command {
 		f.BoolVar(&bgp, "enable-bgp", false, "exchange routes over BGP")
 		f.BoolVar(&policyTS, "use-policy-based-traffic-selectors", false, "use policy-based traffic selectors (needs a custom IPsec policy)")
 		f.Int32Var(&weight, "routing-weight", 0, "the connection's routing weight, 0-32000")
-		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: IngressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the site's addresses (repeatable)")
-		f.StringSliceVar(&egressNAT, "egress-nat-rule", nil, "site-to-site: EgressSnat NAT rules of --vnet-gateway1 (names or ids) that translate the VNet's addresses (repeatable)")
+		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: IngressSnat NAT rules of the connection's gateway (names or ids) that translate the site's addresses (repeatable)")
+		f.StringSliceVar(&egressNAT, "egress-nat-rule", nil, "site-to-site: EgressSnat NAT rules of the connection's gateway (names or ids) that translate the VNet's addresses (repeatable)")
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// Keep what a connection already has that the flags do not change
 		// (a PUT replaces it all): its custom IPsec policy, set by

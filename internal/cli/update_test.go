@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -174,5 +175,35 @@ func TestUpdateKeepsAConcurrentWrite(t *testing.T) {
 	}
 	if builds != 2 || v.Properties.DHCPOptions == nil || !slices.Equal(v.Properties.DHCPOptions.DNSServers, []string{"10.1.0.53"}) || len(v.Properties.AddressSpace.AddressPrefixes) != 2 {
 		t.Errorf("after %d builds: DNS %+v, space %v; want 2 builds, the other's 10.1.0.53 and both prefixes", builds, v.Properties.DHCPOptions, v.Properties.AddressSpace.AddressPrefixes)
+	}
+}
+
+// update has not the flags that say what a new resource is made of and
+// cannot change after, as az's update has not: vnet-gateway update's
+// help listed --vnet and vpn-connection update's --vnet-gateway1,
+// --local-gateway2 and --vnet-gateway2, which at best named what the
+// resource had (the API refuses a move). They are left out of its help
+// and refused with why; create still has them.
+func TestUpdateHasNoCreateOnlyFlags(t *testing.T) {
+	startRegion(t)
+	for _, tc := range []struct {
+		kind, flag, why string
+	}{
+		{"vnet-gateway", "vnet", "stays in the virtual network it was made in"},
+		{"vpn-connection", "vnet-gateway1", "ends do not change"},
+		{"vpn-connection", "local-gateway2", "ends do not change"},
+		{"vpn-connection", "vnet-gateway2", "ends do not change"},
+	} {
+		listed := regexp.MustCompile(`(?m)^ +--` + tc.flag + ` `)
+		if help := must(t, tc.kind, "update", "--help"); listed.MatchString(help) {
+			t.Errorf("%s update --help lists --%s:\n%s", tc.kind, tc.flag, help)
+		}
+		if help := must(t, tc.kind, "create", "--help"); !listed.MatchString(help) {
+			t.Errorf("%s create --help lists no --%s:\n%s", tc.kind, tc.flag, help)
+		}
+		code, out, errOut := vnetgw(t, tc.kind, "update", "-g", "rg", "-n", "x", "--"+tc.flag, "y")
+		if want := "error: " + tc.kind + " update takes no --" + tc.flag + ": "; code != 1 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, tc.why) {
+			t.Errorf("%s update --%s: exit %d, want 1 and %q ... %q\n%s%s", tc.kind, tc.flag, code, want, tc.why, out, errOut)
+		}
 	}
 }
