@@ -378,7 +378,8 @@ func withoutDefaults(cmd *cobra.Command) {
 // while the resource still is as read, else built again from what it has
 // become, so that no write undoes another. With update, the resource must
 // exist: a body that is not an ifMatch (build found nothing to keep) is
-// not written, and the error is a 404, which exits 3.
+// not written, and the error is a 404, which exits 3 (the parent's, a
+// subnet's network or a route's table, when that is missing too).
 func (g *globals) write(ctx context.Context, c *client.Client, id arm.ID, cols []column, update bool, build func() (any, error)) error {
 	for try := 0; ; try++ {
 		b, err := build()
@@ -388,6 +389,13 @@ func (g *globals) write(ctx context.Context, c *client.Client, id arm.ID, cols [
 		im, ok := b.(ifMatch)
 		switch {
 		case !ok && update:
+			if len(id.Types) > 1 {
+				// "subnets default was not found" did not say that it
+				// was the network that was not there.
+				if err := c.Get(ctx, id.Parent(), nil); err != nil {
+					return err
+				}
+			}
 			return &client.Error{Status: http.StatusNotFound, Code: arm.CodeResourceNotFound,
 				Message: fmt.Sprintf("%s %s was not found: update changes one that exists (create makes one)", id.Type(), id.Name())}
 		case !ok:

@@ -129,6 +129,21 @@ func TestUpdateMissingExitsThree(t *testing.T) {
 			t.Errorf("vnetgw %s: exit %d, want 3: update made it", strings.Join(tc.show, " "), code)
 		}
 	}
+	// A subnet of a network, or a route of a table, that is not there:
+	// the error names the network or the table ("subnets default was not
+	// found", it said).
+	for _, tc := range []struct {
+		update []string
+		want   string
+	}{
+		{[]string{"vnet", "subnet", "update", "-g", "rg", "--vnet-name", "nope", "-n", "default", "--address-prefixes", "10.1.1.0/24"}, "virtualNetworks/nope'"},
+		{[]string{"route-table", "route", "update", "-g", "rg", "--route-table-name", "nope", "-n", "r", "--address-prefix", "10.9.0.0/16"}, "routeTables/nope'"},
+	} {
+		code, out, errOut := vnetgw(t, tc.update...)
+		if code != 3 || !strings.Contains(errOut, "ResourceNotFound") || !strings.Contains(errOut, tc.want) {
+			t.Errorf("vnetgw %s: exit %d, want 3, ResourceNotFound and %s\n%s%s", strings.Join(tc.update, " "), code, tc.want, out, errOut)
+		}
+	}
 	if code, _, errOut := vnetgw(t, "vnet", "update", "-g", "rg", "-n", "hub", "-l", "eastus"); code != 1 || !strings.Contains(errOut, "unknown shorthand flag: 'l'") {
 		t.Errorf("vnet update -l: exit %d, want 1 and -l refused (a location does not change)\n%s", code, errOut)
 	}
