@@ -731,13 +731,22 @@ func subnetCommand(g *globals) *cobra.Command {
 func publicIPCommand(g *globals) *cobra.Command {
 	k := kind{use: "public-ip", short: "Manage public IP addresses", typ: "publicIPAddresses",
 		columns: []column{nameCol, groupColumn, locationCol, col("IPAddress", "properties.ipAddress"), col("Allocation", "properties.publicIPAllocationMethod"), col("SKU", "sku.name"), col("UsedBy", "properties.ipConfiguration"), stateCol}}
-	var method, sku string
+	var method, sku, version string
+	var idle int32
 	create := g.writeCmds(k, "Create or update a public IP address (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		cmd.Flags().StringVar(&method, "allocation-method", "", "Dynamic (allocated when a gateway uses it) or Static (allocated now); default Dynamic for Basic, Static for Standard")
 		cmd.Flags().StringVar(&sku, "sku", "Basic", "Basic or Standard")
+		cmd.Flags().StringVar(&version, "version", "", "IPv4 or IPv6: the version of serve's --public-ip-pool, the only one it has (default: that one)")
+		cmd.Flags().Int32Var(&idle, "idle-timeout", 0, "idle timeout in minutes, 4-30, kept as Azure keeps it; the gateways' IKE and ESP through the address have their own timers (default: none, or what it has)")
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
+		if given("idle-timeout") && (idle < 4 || idle > 30) {
+			return nil, fmt.Errorf("--idle-timeout %d: Azure takes 4 to 30 minutes", idle)
+		}
 		p := arm.PublicIPAddress{Resource: arm.Resource{Location: loc}, SKU: &arm.PublicIPAddressSKU{Name: sku},
-			Properties: arm.PublicIPAddressProperties{PublicIPAllocationMethod: method}}
+			Properties: arm.PublicIPAddressProperties{PublicIPAllocationMethod: method, PublicIPAddressVersion: version}}
+		if given("idle-timeout") {
+			p.Properties.IdleTimeoutInMinutes = &idle
+		}
 		// Keep what an address already has that the flags do not
 		// change (a PUT replaces it all): run again, a Standard (Static)
 		// address not in use became a Basic Dynamic one, and gave its
@@ -750,7 +759,10 @@ func publicIPCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		p.Tags, p.Properties.IdleTimeoutInMinutes = old.Tags, old.Properties.IdleTimeoutInMinutes
+		p.Tags = old.Tags
+		if !given("idle-timeout") {
+			p.Properties.IdleTimeoutInMinutes = old.Properties.IdleTimeoutInMinutes
+		}
 		if !given("sku") && old.SKU != nil {
 			p.SKU = &arm.PublicIPAddressSKU{Name: old.SKU.Name, Tier: old.SKU.Tier}
 		}

@@ -713,3 +713,40 @@ func TestNoWaitOnEveryWrite(t *testing.T) {
 		must(t, append(args, "--no-wait")...)
 	}
 }
+
+// public-ip create and update take az's --version and --idle-timeout,
+// which the API keeps (publicIPAddressVersion, idleTimeoutInMinutes): both
+// were refused as unknown flags. --version is the pool's, the only one
+// serve has; the other is refused by the API, saying so.
+func TestPublicIPVersionAndIdleTimeout(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	show := func() arm.PublicIPAddress {
+		t.Helper()
+		var p arm.PublicIPAddress
+		mustJSON(t, &p, "public-ip", "show", "-g", "rg", "-n", "ip")
+		return p
+	}
+	must(t, "public-ip", "create", "-g", "rg", "-n", "ip", "--version", "IPv4", "--idle-timeout", "10")
+	if p := show().Properties; p.PublicIPAddressVersion != "IPv4" || p.IdleTimeoutInMinutes == nil || *p.IdleTimeoutInMinutes != 10 {
+		t.Errorf("after create --version IPv4 --idle-timeout 10: version %q, idle timeout %v", p.PublicIPAddressVersion, p.IdleTimeoutInMinutes)
+	}
+	must(t, "public-ip", "update", "-g", "rg", "-n", "ip", "--idle-timeout", "30")
+	must(t, "public-ip", "update", "-g", "rg", "-n", "ip", "--sku", "Standard")
+	if p := show().Properties; p.IdleTimeoutInMinutes == nil || *p.IdleTimeoutInMinutes != 30 {
+		t.Errorf("after update --idle-timeout 30 and --sku Standard: idle timeout %v, want 30", p.IdleTimeoutInMinutes)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--version", "IPv6"}, "does not match the public IP pool"},
+		{[]string{"--idle-timeout", "3"}, "--idle-timeout 3: Azure takes 4 to 30 minutes"},
+		{[]string{"--idle-timeout", "31"}, "--idle-timeout 31: Azure takes 4 to 30 minutes"},
+	} {
+		args := append([]string{"public-ip", "create", "-g", "rg", "-n", "other"}, tc.args...)
+		if code, out, errOut := vnetgw(t, args...); code != 1 || !strings.Contains(errOut, tc.want) {
+			t.Errorf("vnetgw %s: exit %d, want 1 and %q\n%s%s", strings.Join(args, " "), code, tc.want, out, errOut)
+		}
+	}
+}
