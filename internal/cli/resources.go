@@ -1509,8 +1509,10 @@ func nicCommand(g *globals) *cobra.Command {
 		columns: []column{nameCol, groupColumn, locationCol, col("PrivateIP", "properties.ipConfigurations.0.properties.privateIPAddress"),
 			col("Attachment", "properties.attachment.kind"), stateCol}}
 	var vnet, subnet, ip, attach, netns string
+	var forwarding bool
 	create := g.writeCmds(k, "Create or update a network interface (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
+		f.BoolVar(&forwarding, "ip-forwarding", false, "enableIPForwarding, as az sets it for an appliance; kept, though vnetgw's hosts may send from any address without it")
 		f.StringVar(&vnet, "vnet-name", "", "virtual network (name or id)")
 		f.StringVar(&subnet, "subnet", "", "subnet name")
 		f.StringVar(&ip, "private-ip-address", "", "static private address (default: the next free one; \"\" makes a static one dynamic)")
@@ -1548,6 +1550,9 @@ func nicCommand(g *globals) *cobra.Command {
 			}
 		}
 		n.Properties.Attachment = &a
+		if given("ip-forwarding") {
+			n.Properties.EnableIPForwarding = forwarding
+		}
 		cfgs := slices.Clone(old.Properties.IPConfigurations)
 		switch {
 		case len(cfgs) == 0:

@@ -750,3 +750,31 @@ func TestPublicIPVersionAndIdleTimeout(t *testing.T) {
 		}
 	}
 }
+
+// nic create and update take az's --ip-forwarding (enableIPForwarding,
+// which the API keeps), as az's walk-throughs set it on an appliance's
+// interface: it was refused as an unknown flag. An update without it
+// keeps it.
+func TestNICIPForwarding(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
+	forwarding := func() bool {
+		t.Helper()
+		var n arm.NetworkInterface
+		mustJSON(t, &n, "nic", "show", "-g", "rg", "-n", "nva")
+		return n.Properties.EnableIPForwarding
+	}
+	must(t, "nic", "create", "-g", "rg", "-n", "nva", "--vnet-name", "hub", "--subnet", "default", "--ip-forwarding")
+	if !forwarding() {
+		t.Error("after nic create --ip-forwarding: enableIPForwarding false")
+	}
+	must(t, "nic", "update", "-g", "rg", "-n", "nva", "--private-ip-address", "10.1.0.9")
+	if !forwarding() {
+		t.Error("nic update without --ip-forwarding turned it off")
+	}
+	must(t, "nic", "update", "-g", "rg", "-n", "nva", "--ip-forwarding", "false")
+	if forwarding() {
+		t.Error("after nic update --ip-forwarding false: enableIPForwarding true")
+	}
+}
