@@ -1574,9 +1574,100 @@ func nicCommand(g *globals) *cobra.Command {
 		return ifMatch{n, old.Etag}, nil
 	})
 	parent := g.verbs(k, create)
+	parent.AddCommand(g.ipConfigCommand())
 	parent.AddCommand(g.postCmd("show-effective-route-table", "Show the routes a network interface's packets follow (its VNet's, its gateway's, user-defined, the Internet's)",
 		"networkInterfaces", "/effectiveRouteTable",
 		[]column{col("Source", "source"), col("State", "state"), col("AddressPrefix", "addressPrefix"), col("NextHopType", "nextHopType"),
 			col("NextHopIP", "nextHopIpAddress")}, nil))
 	return parent
+}
+
+// ipConfigCommand is az's nic ip-config: the IP configurations of a
+// network interface, changed by reading the interface and writing it
+// back. update is az's place for an interface's static address ("az
+// network nic ip-config update --private-ip-address").
+func (g *globals) ipConfigCommand() *cobra.Command {
+	parent := &cobra.Command{Use: "ip-config", Short: "Manage the IP configurations of a network interface"}
+	cols := []column{nameCol, col("PrivateIPAddress", "properties.privateIPAddress"), col("PrivateIPAllocationMethod", "properties.privateIPAllocationMethod"),
+		col("Subnet", "properties.subnet"), col("Primary", "properties.primary"), stateCol}
+	var rg, nic, name, ip, vnet, subnet string
+	update := &cobra.Command{Use: "update", Short: "Update an IP configuration of a network interface that exists: its private address, static or dynamic, or its subnet", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, c, err := g.targetBy("--nic-name", rg, "networkInterfaces", nic)
+			if err != nil {
+				return err
+			}
+			if name == "" {
+				return errors.New("--name/-n is required: the IP configuration (ipconfig1, the first)")
+			}
+			given := cmd.Flags().Changed
+			if given("vnet-name") && !given("subnet") {
+				return errors.New("--vnet-name needs --subnet: the subnet of that network to move to")
+			}
+			out, _, err := client.Modify(cmd.Context(), c, id, func(n *arm.NetworkInterface) string { return n.Etag }, func(n *arm.NetworkInterface) error {
+				cfgs := slices.Clone(n.Properties.IPConfigurations)
+				i := slices.IndexFunc(cfgs, func(c arm.NetworkInterfaceIPConfiguration) bool { return strings.EqualFold(c.Name, name) })
+				if i < 0 {
+					return &client.Error{Status: http.StatusNotFound, Code: arm.CodeResourceNotFound,
+						Message: fmt.Sprintf("network interface %s has no IP configuration %s", n.Name, name)}
+				}
+				p := &cfgs[i].Properties
+				if given("subnet") {
+					sid, err := g.ipConfigSubnet(rg, vnet, subnet, p.Subnet.RefID())
+					if err != nil {
+						return err
+					}
+					p.Subnet = arm.Ref(sid.String())
+				}
+				if given("private-ip-address") {
+					// "" makes it dynamic, as az does.
+					p.PrivateIPAddress, p.PrivateIPAllocationMethod = ip, arm.Static
+					if ip == "" {
+						p.PrivateIPAllocationMethod = arm.Dynamic
+					}
+				}
+				n.Properties.IPConfigurations = cfgs
+				return nil
+			})
+			if err != nil {
+				return err
+			}
+			i := slices.IndexFunc(out.Properties.IPConfigurations, func(c arm.NetworkInterfaceIPConfiguration) bool { return strings.EqualFold(c.Name, name) })
+			if i < 0 {
+				return fmt.Errorf("network interface %s was written without IP configuration %s", out.Name, name)
+			}
+			return g.print(out.Properties.IPConfigurations[i], cols)
+		}}
+	f := update.Flags()
+	f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+	f.StringVar(&nic, "nic-name", "", "network interface name or id")
+	f.StringVarP(&name, "name", "n", "", "IP configuration name (ipconfig1, the first)")
+	f.StringVar(&ip, "private-ip-address", "", "static private address; \"\" makes it dynamic (it keeps its address until it moves)")
+	f.StringVar(&subnet, "subnet", "", "subnet to move to: name (of --vnet-name, else of its network) or id")
+	f.StringVar(&vnet, "vnet-name", "", "virtual network of --subnet (name or id)")
+	parent.AddCommand(update)
+	return parent
+}
+
+// ipConfigSubnet is the id of subnet, given by id, or by name in network
+// vnet or else in the network of the subnet current.
+func (g *globals) ipConfigSubnet(rg, vnet, subnet, current string) (arm.ID, error) {
+	if strings.HasPrefix(subnet, "/") {
+		return g.resourceIDBy("--subnet", rg, "virtualNetworks/subnets", subnet)
+	}
+	if subnet == "" {
+		return arm.ID{}, errors.New("--subnet is empty: name the subnet to move to")
+	}
+	if vnet == "" {
+		cur, err := arm.ParseID(current)
+		if err != nil {
+			return arm.ID{}, fmt.Errorf("--subnet %s: give --vnet-name too (the IP configuration is in no subnet of a network)", subnet)
+		}
+		return cur.Parent().Child("subnets", subnet), nil
+	}
+	v, err := g.resourceIDBy("--vnet-name", rg, "virtualNetworks", vnet)
+	if err != nil {
+		return arm.ID{}, err
+	}
+	return v.Child("subnets", subnet), nil
 }

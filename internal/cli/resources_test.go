@@ -778,3 +778,45 @@ func TestNICIPForwarding(t *testing.T) {
 		t.Error("after nic update --ip-forwarding false: enableIPForwarding true")
 	}
 }
+
+// nic ip-config update is az's place for an interface's static address
+// (az network nic ip-config update --private-ip-address), and for its
+// subnet: it was an unknown command. "" makes the address dynamic, as in
+// az; --subnet alone moves it within its network. A missing interface or
+// configuration exits 3, as update does.
+func TestNICIPConfigUpdate(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
+	must(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "app", "--address-prefixes", "10.1.1.0/24")
+	must(t, "nic", "create", "-g", "rg", "-n", "web", "--vnet-name", "hub", "--subnet", "default", "--tags", "tier=web")
+	ipConfig := []string{"nic", "ip-config", "update", "-g", "rg", "--nic-name", "web", "-n", "ipconfig1"}
+	for _, tc := range []struct {
+		flags              []string
+		addr, method, want string
+	}{
+		{[]string{"--private-ip-address", "10.1.0.10"}, "10.1.0.10", "Static", "/subnets/default"},
+		{[]string{"--private-ip-address", ""}, "10.1.0.10", "Dynamic", "/subnets/default"},
+		{[]string{"--subnet", "app"}, "10.1.1.4", "Dynamic", "/subnets/app"},
+		{[]string{"--vnet-name", "hub", "--subnet", "default", "--private-ip-address", "10.1.0.20"}, "10.1.0.20", "Static", "/subnets/default"},
+	} {
+		var c arm.NetworkInterfaceIPConfiguration
+		mustJSON(t, &c, append(ipConfig, tc.flags...)...)
+		var n arm.NetworkInterface
+		mustJSON(t, &n, "nic", "show", "-g", "rg", "-n", "web")
+		got := n.Properties.IPConfigurations[0].Properties
+		if c.Name != "ipconfig1" || c.Properties.PrivateIPAddress != tc.addr || got.PrivateIPAddress != tc.addr || got.PrivateIPAllocationMethod != tc.method ||
+			!strings.HasSuffix(got.Subnet.RefID(), tc.want) || n.Tags["tier"] != "web" {
+			t.Errorf("ip-config update %q: printed %s %s; the interface has %s %s in %s, tags %v; want %s %s in %s, tier=web kept",
+				tc.flags, c.Name, c.Properties.PrivateIPAddress, got.PrivateIPAddress, got.PrivateIPAllocationMethod, got.Subnet.RefID(), n.Tags, tc.addr, tc.method, tc.want)
+		}
+	}
+	for _, args := range [][]string{
+		{"nic", "ip-config", "update", "-g", "rg", "--nic-name", "web", "-n", "nope", "--private-ip-address", "10.1.0.30"},
+		{"nic", "ip-config", "update", "-g", "rg", "--nic-name", "nope", "-n", "ipconfig1", "--private-ip-address", "10.1.0.30"},
+	} {
+		if code, out, errOut := vnetgw(t, args...); code != 3 || !strings.Contains(errOut, "nope") {
+			t.Errorf("vnetgw %s: exit %d, want 3 and an error naming nope\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}
