@@ -222,3 +222,37 @@ func TestUpdateHasNoCreateOnlyFlags(t *testing.T) {
 		}
 	}
 }
+
+// A delete of a resource that is not there prints nothing and exits 0,
+// as az's do (ARM answers 204), with every delete verb; one whose
+// resource group is not there fails with ResourceGroupNotFound, as ARM
+// answers it, and so does group delete of a group that is not there.
+func TestDeleteOfMissingIsQuiet(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16")
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt")
+	for _, args := range [][]string{
+		{"vnet", "delete", "-g", "rg", "-n", "nope"},
+		{"vnet", "subnet", "delete", "-g", "rg", "--vnet-name", "hub", "-n", "nope"},
+		{"public-ip", "delete", "-g", "rg", "-n", "nope"},
+		{"vnet-gateway", "delete", "-g", "rg", "-n", "nope"},
+		{"local-gateway", "delete", "-g", "rg", "-n", "nope"},
+		{"vpn-connection", "delete", "-g", "rg", "-n", "nope", "--no-wait"},
+		{"nic", "delete", "-g", "rg", "-n", "nope"},
+		{"route-table", "delete", "-g", "rg", "-n", "nope", "-o", "table"},
+		{"route-table", "route", "delete", "-g", "rg", "--route-table-name", "rt", "-n", "nope"},
+	} {
+		if code, out, errOut := vnetgw(t, args...); code != 0 || out != "" || errOut != "" {
+			t.Errorf("vnetgw %s: exit %d, want 0 and nothing printed\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	for _, args := range [][]string{
+		{"group", "delete", "-n", "nope", "--yes"},
+		{"vnet", "delete", "-g", "nope", "-n", "hub"},
+	} {
+		if code, out, errOut := vnetgw(t, args...); code != 1 || out != "" || !strings.Contains(errOut, "ResourceGroupNotFound") {
+			t.Errorf("vnetgw %s: exit %d, want 1 and ResourceGroupNotFound\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}
