@@ -913,6 +913,10 @@ func gatewayCommand(g *globals) *cobra.Command {
 			if (vc.VPNClientAddressPool == nil || len(vc.VPNClientAddressPool.AddressPrefixes) == 0) && len(vc.VPNClientProtocols) == 0 {
 				return nil, errors.New("--vpn-auth-type, --radius-server and --radius-secret are part of the point-to-site configuration: give its client pool (--address-prefixes) too")
 			}
+			// The API drops the servers of a configuration without Radius.
+			if (given("radius-server") || given("radius-secret")) && !slices.ContainsFunc(vc.VPNAuthenticationTypes, func(t string) bool { return strings.EqualFold(t, "Radius") }) {
+				return nil, errors.New("--radius-server and --radius-secret are for clients that authenticate by RADIUS: give --vpn-auth-type Radius too")
+			}
 			p.VPNClientConfiguration = vc
 		}
 		if given("custom-routes") {

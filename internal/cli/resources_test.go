@@ -130,6 +130,33 @@ func TestGatewayCreateAuthWithoutPointToSite(t *testing.T) {
 	}
 }
 
+// --radius-server and --radius-secret on a gateway whose point-to-site
+// clients do not authenticate by RADIUS are refused, naming --vpn-auth-type
+// Radius: the API drops the servers of a configuration without Radius, so
+// that the command succeeded and the server the user gave was gone.
+func TestRadiusFlagsWithoutRadiusAuth(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	for _, flags := range [][]string{
+		{"--radius-server", "10.1.0.10", "--radius-secret", "s3cret"},
+		{"--radius-secret", "s3cret"},
+	} {
+		args := append([]string{"vnet-gateway", "update", "-g", "rg", "-n", "gw"}, flags...)
+		code, out, errOut := vnetgw(t, args...)
+		if code != 1 || !strings.Contains(errOut, "--vpn-auth-type Radius") {
+			t.Errorf("%s: exit %d, want an error that names --vpn-auth-type Radius:\n%s%s", strings.Join(flags, " "), code, out, errOut)
+		}
+	}
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--vpn-auth-type", "Radius", "--radius-server", "10.1.0.10", "--radius-secret", "s3cret")
+	// Radius kept, a new server is taken without --vpn-auth-type.
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--radius-server", "10.1.0.11", "--radius-secret", "n3w")
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	if vc := gw.Properties.VPNClientConfiguration; vc == nil || vc.RadiusServerAddress != "10.1.0.11" {
+		t.Errorf("point-to-site configuration %+v, want RADIUS server 10.1.0.11", vc)
+	}
+}
+
 // vnet-gateway create on a gateway that exists ("Create or update")
 // changes what its flags name and keeps the rest: run again to resize it
 // (the README's way to a VpnGw2 for NAT rules), it dropped the root and
