@@ -170,15 +170,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		default:
 			items, next, err = h.region.List(rt.kind, rt.id, page)
 		}
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		l := arm.List[any]{Value: items}
-		if next != "" {
-			l.NextLink = h.nextLink(r, next)
-		}
-		writeJSON(w, http.StatusOK, l)
+		writePage(h, w, r, items, next, err)
 	case r.Method == http.MethodGet || r.Method == http.MethodHead:
 		var v any
 		var err error
@@ -445,29 +437,46 @@ func (h *Handler) operationURL(r *http.Request, sub string, v any) string {
 
 // read serves the GETs below a resource: a VNet's
 // CheckIPAddressAvailability (?ipAddress=) and usages, and a gateway's
-// connections.
+// connections; the two lists page as the others do.
 func (h *Handler) read(w http.ResponseWriter, r *http.Request, rt route) {
 	if r.Method != http.MethodGet {
 		h.fail(w, r, methodNotAllowed(r))
 		return
 	}
-	var v any
-	var err error
-	switch rt.sub {
-	case "checkipaddressavailability":
-		v, err = h.region.CheckIPAddress(rt.id, r.URL.Query().Get("ipAddress"))
-	case "usages":
-		var us []arm.VirtualNetworkUsage
-		us, err = h.region.VNetUsages(rt.id)
-		v = arm.List[arm.VirtualNetworkUsage]{Value: us}
-	case "connections":
-		var cs []any
-		cs, err = h.region.GatewayConnections(rt.id)
-		v = arm.List[any]{Value: cs}
+	if rt.sub == "checkipaddressavailability" {
+		v, err := h.region.CheckIPAddress(rt.id, r.URL.Query().Get("ipAddress"))
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, v)
+		return
 	}
+	page, err := h.page(r, rt)
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, v)
+	switch rt.sub {
+	case "usages":
+		us, next, err := h.region.VNetUsages(rt.id, page)
+		writePage(h, w, r, us, next, err)
+	case "connections":
+		cs, next, err := h.region.GatewayConnections(rt.id, page)
+		writePage(h, w, r, cs, next, err)
+	}
+}
+
+// writePage answers a page of a list: its items and, when more follow
+// the item of key next, the nextLink to them; or err.
+func writePage[T any](h *Handler, w http.ResponseWriter, r *http.Request, items []T, next string, err error) {
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	l := arm.List[T]{Value: items}
+	if next != "" {
+		l.NextLink = h.nextLink(r, next)
+	}
+	writeJSON(w, http.StatusOK, l)
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/insights"
+	"github.com/vnetgw/vnetgw/internal/region"
 )
 
 // metrics serves Azure Monitor's metrics of a gateway or a connection
@@ -55,7 +56,7 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request, rt route) {
 		q.Connections[strings.ToLower(res.ID)] = res.Name
 	case *arm.VirtualNetworkGateway:
 		q.Location, q.P2S, q.BGPPeers = res.Location, insights.P2SSeriesOf(res.ID), h.insights.BGPPeers(res.ID)
-		cs, err := h.region.GatewayConnections(rt.id)
+		cs, _, err := h.region.GatewayConnections(rt.id, region.Page{})
 		if err != nil {
 			h.fail(w, r, err)
 			return

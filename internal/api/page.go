@@ -85,10 +85,20 @@ var tagFilterRE = regexp.MustCompile(`(?i)^\s*tagName\s+eq\s+'((?:[^']|'')*)'\s*
 
 // inList reports whether key is the key of an item that list rt holds:
 // a resource of its kind directly in its scope (a subscription, a resource
-// group, a parent resource).
+// group, a parent resource); a subnet of the VNet for its usages; a
+// connection, of any group, for a gateway's connections.
 func inList(key string, rt route) bool {
 	id, err := arm.ParseID(key)
-	if err != nil || id.Key() != key || !strings.EqualFold(id.Type(), rt.kind) {
+	if err != nil || id.Key() != key {
+		return false
+	}
+	switch rt.sub {
+	case "usages":
+		return strings.EqualFold(id.Type(), arm.TypeSubnet) && id.Parent().Key() == rt.id.Key()
+	case "connections":
+		return strings.EqualFold(id.Type(), arm.TypeConnection)
+	}
+	if !strings.EqualFold(id.Type(), rt.kind) {
 		return false
 	}
 	if rt.id.ResourceGroup == "" && rt.kind != arm.TypeResourceGroup {

@@ -401,3 +401,59 @@ func TestNextLinkHostRaw(t *testing.T) {
 		}
 	}
 }
+
+// TestSubListsPageWithAzureSDK: a VNet's usages (one a subnet, thousands
+// in a large VNet) and a gateway's connections page as the other lists do,
+// and the SDK's pagers get every item once; both were one answer of them
+// all. A $skipToken of another list's is refused.
+func TestSubListsPageWithAzureSDK(t *testing.T) {
+	e := newEnv(t, envOptions{pageSize: 3, tls: true})
+	s := e.site(subA, "rg", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw2")
+	subnets := []obj{subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27")}
+	want := []string{"default", "GatewaySubnet"}
+	for i := range 6 {
+		name := fmt.Sprintf("s%d", i)
+		subnets = append(subnets, subnet(name, fmt.Sprintf("10.1.%d.0/24", 10+i)))
+		want = append(want, name)
+	}
+	e.must("PUT", s.vnet, vnet("westeurope", []string{"10.1.0.0/16"}, subnets...))
+	var conns []string
+	for i := range 7 {
+		name := fmt.Sprintf("c%d", i)
+		l := e.lng(s, "site"+name, fmt.Sprintf("203.0.113.%d", 10+i), fmt.Sprintf("192.168.%d.0/24", i))
+		e.must("PUT", netPath(subA, "rg", "connections", name), s2s("westeurope", s.gw, l))
+		conns = append(conns, name)
+	}
+
+	net, err := armnetwork.NewClientFactory(subA, sdkToken{}, e.sdkOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, pages := collect(t, net.NewVirtualNetworksClient().NewListUsagePager("rg", "vnet", nil), func(p armnetwork.VirtualNetworksClientListUsageResponse) (out []*string) {
+		for _, u := range p.Value {
+			id := *u.ID
+			out = append(out, to.Ptr(id[strings.LastIndex(id, "/")+1:]))
+		}
+		return out
+	})
+	sameNames(t, "usages", got, pages, 3, want...)
+	got, pages = collect(t, net.NewVirtualNetworkGatewaysClient().NewListConnectionsPager("rg", "gw", nil), func(p armnetwork.VirtualNetworkGatewaysClientListConnectionsResponse) (out []*string) {
+		for _, c := range p.Value {
+			out = append(out, c.Name)
+		}
+		return out
+	})
+	sameNames(t, "the gateway's connections", got, pages, 3, conns...)
+
+	ours := func(key string) string { return base64.RawURLEncoding.EncodeToString([]byte("v1:" + key)) }
+	for _, c := range []struct{ path, token string }{
+		{s.vnet + "/usages", ours(strings.ToLower(netPath(subA, "rg", "virtualNetworks", "other") + "/subnets/default"))},
+		{s.vnet + "/usages", ours(strings.ToLower(netPath(subA, "rg", "connections", "c1")))},
+		{s.gw + "/connections", ours(strings.ToLower(s.vnet + "/subnets/default"))},
+	} {
+		r := e.raw("GET", c.path, "?api-version=2024-05-01&%24skipToken="+url.QueryEscape(c.token), testToken, nil)
+		if r.status != http.StatusBadRequest || r.str("error.target") != "$skipToken" {
+			t.Errorf("%s with another list's $skipToken: %d %s, want 400 InvalidParameter of $skipToken", c.path, r.status, r.code())
+		}
+	}
+}

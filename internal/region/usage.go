@@ -3,6 +3,7 @@ package region
 import (
 	"encoding/binary"
 	"net/netip"
+	"slices"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 )
@@ -45,16 +46,29 @@ func (r *Region) CheckIPAddress(id arm.ID, addr string) (arm.IPAddressAvailabili
 }
 
 // VNetUsages returns, per subnet of VNet id, the addresses in use and the
-// addresses it has for hosts (IPv4; ARM's virtualNetworks/{n}/usages).
-func (r *Region) VNetUsages(id arm.ID) ([]arm.VirtualNetworkUsage, error) {
+// addresses it has for hosts (IPv4; ARM's virtualNetworks/{n}/usages), in
+// the order of the subnets' keys, the part that page asks for, and the key
+// of its last subnet when more follow.
+func (r *Region) VNetUsages(id arm.ID, page Page) ([]arm.VirtualNetworkUsage, string, error) {
 	out := []arm.VirtualNetworkUsage{}
+	var next string
 	err := r.view(func(tx *txn) error {
 		v, err := existing[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
 		if err != nil {
 			return err
 		}
+		byKey := map[string]*arm.Subnet{}
+		var keys []string
 		for i := range v.Properties.Subnets {
 			s := &v.Properties.Subnets[i]
+			k := id.Child("subnets", s.Name).Key()
+			byKey[k] = s
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		keys, next = page.cut(keys)
+		for _, k := range keys {
+			s := byKey[k]
 			var limit, current float64
 			used := usedPrivateIPs(tx, s.ID, "")
 			for _, p := range subnetPrefixes(s) {
@@ -76,7 +90,7 @@ func (r *Region) VNetUsages(id arm.ID) ([]arm.VirtualNetworkUsage, error) {
 		}
 		return nil
 	})
-	return out, err
+	return out, next, err
 }
 
 // freeAddrs returns up to n free assignable addresses of p, lowest first.
@@ -92,17 +106,27 @@ func freeAddrs(p netip.Prefix, used map[netip.Addr]string, n int) []string {
 }
 
 // GatewayConnections lists the connections of gateway id, as a GET of each
-// shows it (ARM's virtualNetworkGateways/{n}/connections).
-func (r *Region) GatewayConnections(id arm.ID) ([]any, error) {
+// shows it (ARM's virtualNetworkGateways/{n}/connections), in the order of
+// their keys, the part that page asks for, and the key of its last one
+// when more follow.
+func (r *Region) GatewayConnections(id arm.ID, page Page) ([]any, string, error) {
 	out := []any{}
+	var next string
 	err := r.view(func(tx *txn) error {
 		if _, err := existing[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id); err != nil {
 			return err
 		}
-		for _, c := range connectionsOf(tx, id) {
-			out = append(out, renderConnection(tx, c))
+		var keys []string
+		for _, k := range tx.keys(arm.TypeConnection) {
+			if c, ok := tx.get(arm.TypeConnection, k).(*arm.Connection); ok && arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), id.String()) {
+				keys = append(keys, k)
+			}
+		}
+		keys, next = page.cut(keys)
+		for _, k := range keys {
+			out = append(out, renderConnection(tx, tx.get(arm.TypeConnection, k)))
 		}
 		return nil
 	})
-	return out, err
+	return out, next, err
 }
