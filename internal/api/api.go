@@ -409,6 +409,9 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	} else {
 		h.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", ae.Code, "message", ae.Message)
 	}
+	if s := retryAfter[status]; s != "" {
+		w.Header().Set("Retry-After", s)
+	}
 	writeJSON(w, status, arm.ErrorResponse{Error: ae})
 }
 

@@ -1,15 +1,24 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/logbuf"
 )
 
@@ -79,5 +88,59 @@ func TestCaptureGoesOnWhenDownloadsFull(t *testing.T) {
 	defer mu.Unlock()
 	if string(got) != "a capture's decrypted traffic" || !strings.HasPrefix(blob, storage.URL+"/c/") {
 		t.Errorf("the capture after a refused stop: uploaded %q, blob %q", got, blob)
+	}
+}
+
+// countingTransport counts the requests sent through it whose path ends
+// in suffix.
+type countingTransport struct {
+	next   policy.Transporter
+	suffix string
+	n      atomic.Int32
+}
+
+func (c *countingTransport) Do(r *http.Request) (*http.Response, error) {
+	if strings.HasSuffix(strings.ToLower(r.URL.Path), c.suffix) {
+		c.n.Add(1)
+	}
+	return c.next.Do(r)
+}
+
+// TestRetryAfter: an answer that says "not now" (429 TooManyRequests, 503
+// ServiceUnavailable) tells the client when to come again, as ARM's
+// throttling does, and the Azure SDK's retry policy waits for it: told to
+// wait longer than its MaxRetryDelay, it sends the request once; without
+// Retry-After it sent it again at once, every retry within milliseconds.
+func TestRetryAfter(t *testing.T) {
+	e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}, tls: true})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	for range maxCaptures {
+		e.must("POST", s.gw+"/startPacketCapture", nil)
+		e.must("POST", s.gw+"/stopPacketCapture", nil)
+	}
+	e.must("POST", s.gw+"/startPacketCapture", nil)
+	r := e.do("POST", s.gw+"/stopPacketCapture", nil)
+	if r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "10" {
+		t.Errorf("downloads full: %d, Retry-After %q; want 429 and 10", r.status, r.header.Get("Retry-After"))
+	}
+
+	opts := e.sdkOptions()
+	count := &countingTransport{next: e.srv.Client(), suffix: "/stoppacketcapture"}
+	opts.Transport = count
+	opts.Retry = policy.RetryOptions{MaxRetries: 3, RetryDelay: time.Millisecond, MaxRetryDelay: time.Second}
+	gws, err := armnetwork.NewVirtualNetworkGatewaysClient(subA, sdkToken{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = gws.BeginStopPacketCapture(context.Background(), "rg", "gw", armnetwork.VPNPacketCaptureStopParameters{}, nil)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.StatusCode != http.StatusTooManyRequests || count.n.Load() != 1 {
+		t.Errorf("the SDK's stop with the downloads full: %v after %d requests; want 429 after one (Retry-After past MaxRetryDelay)", err, count.n.Load())
+	}
+
+	rec := httptest.NewRecorder()
+	New(Config{}).fail(rec, httptest.NewRequest("PUT", "/", nil), arm.Errorf(arm.CodeServiceUnavailable, "the state store did not answer"))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "5" {
+		t.Errorf("store unavailable: %d, Retry-After %q; want 503 and 5", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }

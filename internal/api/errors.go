@@ -52,6 +52,19 @@ var statusOf = map[string]int{
 	arm.CodeServiceUnavailable:   http.StatusServiceUnavailable,
 }
 
+// retryAfter is the Retry-After (seconds) of the answers that say "not
+// now": ARM sends one with its throttling, and the Azure SDKs' retry
+// policy waits that long before it sends the request again (without one
+// it tries again within a second or two). A store that is unavailable
+// (etcd electing a leader) is back within seconds; a capture or a
+// download slot frees when another client stops or fetches one. Both
+// stay under the SDK's MaxRetryDelay (60 s), past which it does not retry
+// at all.
+var retryAfter = map[int]string{
+	http.StatusTooManyRequests:    "10",
+	http.StatusServiceUnavailable: "5",
+}
+
 // codeInternal is the code of errors that are vnetgw's fault.
 const codeInternal = "InternalServerError"
 
