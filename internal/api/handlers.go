@@ -212,7 +212,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			return
 		}
 		for _, warning := range out.Warnings {
-			w.Header().Add("Warning", `199 vnetgw "`+warning+`"`)
+			w.Header().Add("Warning", warningValue(warning))
 		}
 		status := http.StatusOK
 		if out.Created {
@@ -270,6 +270,28 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	default:
 		h.fail(w, r, methodNotAllowed(r))
 	}
+}
+
+// warningValue is the Warning header of text. Its warn-text is a
+// quoted-string (RFC 7234 section 5.5), in which a quote and a backslash
+// are escaped with a backslash (RFC 7230 section 3.2.6); the control
+// characters it cannot hold become spaces.
+func warningValue(text string) string {
+	var b strings.Builder
+	b.WriteString(`199 vnetgw "`)
+	for _, c := range text {
+		switch {
+		case c == '"' || c == '\\':
+			b.WriteByte('\\')
+			b.WriteRune(c)
+		case c < ' ' && c != '\t' || c == 0x7f:
+			b.WriteByte(' ')
+		default:
+			b.WriteRune(c)
+		}
+	}
+	b.WriteByte('"')
+	return b.String()
 }
 
 // patchField decodes a field of a PATCH: nil when the PATCH leaves it out,

@@ -248,11 +248,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 	}
 	r := Response{Status: resp.StatusCode}
 	for _, w := range resp.Header.Values("Warning") {
-		// 199 vnetgw "text"
-		if i := strings.Index(w, `"`); i >= 0 {
-			w = strings.TrimSuffix(w[i+1:], `"`)
-		}
-		r.Warnings = append(r.Warnings, w)
+		r.Warnings = append(r.Warnings, warnText(w))
 	}
 	if resp.StatusCode >= 400 {
 		return r, c.errorOf(resp.StatusCode, b)
@@ -263,6 +259,29 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 		}
 	}
 	return r, nil
+}
+
+// warnText is the text of a Warning header, 199 vnetgw "text": its
+// quoted-string unquoted (RFC 7230 section 3.2.6: a backslash escapes the
+// character after it). A header of another form is taken whole.
+func warnText(v string) string {
+	i := strings.IndexByte(v, '"')
+	if i < 0 {
+		return v
+	}
+	var b strings.Builder
+	for j := i + 1; j < len(v); j++ {
+		switch c := v[j]; {
+		case c == '\\' && j+1 < len(v):
+			j++
+			b.WriteByte(v[j])
+		case c == '"':
+			return b.String()
+		default:
+			b.WriteByte(c)
+		}
+	}
+	return b.String()
 }
 
 type ifMatchKey struct{}
