@@ -184,7 +184,7 @@ func New(cfg Config) *Handler {
 	if h.elsewhere != nil {
 		h.proxy = &httputil.ReverseProxy{
 			Rewrite: func(pr *httputil.ProxyRequest) {
-				pr.SetURL(pr.In.Context().Value(forwardTo{}).(*url.URL))
+				pr.SetURL(pr.In.Context().Value(forwardTo{}).(forward).to)
 				pr.Out.Header.Set(headerForwarded, "1")
 				// The other node logs the request under the same correlation id.
 				pr.Out.Header.Set("X-Ms-Correlation-Request-Id", pr.In.Context().Value(correlation{}).(string))
@@ -193,6 +193,13 @@ func New(cfg Config) *Handler {
 			ModifyResponse: func(res *http.Response) error {
 				for _, k := range []string{"X-Ms-Request-Id", "X-Ms-Correlation-Request-Id", "X-Ms-Client-Request-Id"} {
 					res.Header.Del(k)
+				}
+				// A 202's Location (an operation result, which every node
+				// answers) names the node the client called, which may
+				// be the only one it reaches (a load balancer's), not
+				// the node that ran the request.
+				if loc, err := url.Parse(res.Header.Get("Location")); err == nil && loc.Host != "" && loc.Host == res.Request.URL.Host {
+					res.Header.Set("Location", res.Request.Context().Value(forwardTo{}).(forward).base+loc.RequestURI())
 				}
 				return nil
 			},
@@ -320,7 +327,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if to := h.runsElsewhere(r, rt); to != nil {
-		h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, to)))
+		h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, forward{to: to, base: h.base(r)})))
 		return
 	}
 	h.dispatch(w, r, rt)
@@ -357,8 +364,17 @@ func cutPrefixFold(s, prefix string) (string, bool) {
 // answers it itself: never a second hop.
 const headerForwarded = "X-Vnetgw-Forwarded"
 
-// forwardTo carries the URL of the node a request goes to, in its context.
+// forwardTo carries the forward of a request to another node, in its
+// context.
 type forwardTo struct{}
+
+// forward is where a request goes (the URL of the node that runs what it
+// is about) and the base of the links in its answer (this node's, as the
+// client came by it).
+type forward struct {
+	to   *url.URL
+	base string
+}
 
 // correlation carries a request's correlation id, in its context.
 type correlation struct{}
