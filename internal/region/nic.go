@@ -279,20 +279,42 @@ func subnetPrefixes(s *arm.Subnet) []netip.Prefix {
 // usedPrivateIPs maps the addresses taken in a subnet to their users, not
 // counting the resource with id key exclude.
 func usedPrivateIPs(tx *txn, subnetID, exclude string) map[netip.Addr]string {
-	used := map[netip.Addr]string{}
-	take := func(owner, addr string) {
-		if a, err := netip.ParseAddr(addr); err == nil {
-			used[a] = owner
+	used := usedPrivateIPsOf(tx, []string{subnetID}, exclude)[subnetKey(subnetID)]
+	if used == nil {
+		used = map[netip.Addr]string{}
+	}
+	return used
+}
+
+// usedPrivateIPsOf is usedPrivateIPs of several subnets, in one pass over
+// the interfaces and gateways, by subnetKey of their ids: a subnet nothing
+// uses has none.
+func usedPrivateIPsOf(tx *txn, subnetIDs []string, exclude string) map[string]map[netip.Addr]string {
+	used := map[string]map[netip.Addr]string{}
+	for _, id := range subnetIDs {
+		used[subnetKey(id)] = nil
+	}
+	take := func(subnet *arm.SubResource, owner, addr string) bool {
+		k := subnetKey(subnet.RefID())
+		m, ok := used[k]
+		if !ok {
+			return false
 		}
+		if a, err := netip.ParseAddr(addr); err == nil {
+			if m == nil {
+				m = map[netip.Addr]string{}
+				used[k] = m
+			}
+			m[a] = owner
+		}
+		return true
 	}
 	for _, n := range list[arm.NetworkInterface](tx, arm.TypeNetworkInterface) {
 		if strings.EqualFold(n.ID, exclude) {
 			continue
 		}
 		for _, c := range n.Properties.IPConfigurations {
-			if arm.Equal(c.Properties.Subnet.RefID(), subnetID) {
-				take(c.ID, c.Properties.PrivateIPAddress)
-			}
+			take(c.Properties.Subnet, c.ID, c.Properties.PrivateIPAddress)
 		}
 	}
 	for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
@@ -300,11 +322,10 @@ func usedPrivateIPs(tx *txn, subnetID, exclude string) map[netip.Addr]string {
 			continue
 		}
 		for _, c := range g.Properties.IPConfigurations {
-			if arm.Equal(c.Properties.Subnet.RefID(), subnetID) {
-				take(c.ID, c.Properties.PrivateIPAddress)
+			if take(c.Properties.Subnet, c.ID, c.Properties.PrivateIPAddress) {
 				if b := g.Properties.BGPSettings; b != nil {
 					for _, a := range strings.Split(b.BGPPeeringAddress, ",") {
-						take(g.ID+" (BGP)", a)
+						take(c.Properties.Subnet, g.ID+" (BGP)", a)
 					}
 				}
 			}
@@ -312,6 +333,10 @@ func usedPrivateIPs(tx *txn, subnetID, exclude string) map[netip.Addr]string {
 	}
 	return used
 }
+
+// subnetKey is the key of a subnet's id in usedPrivateIPsOf: ids compare
+// as arm.Equal does.
+func subnetKey(id string) string { return strings.ToLower(strings.TrimSuffix(id, "/")) }
 
 // allocateInSubnet returns the lowest free address of a subnet: of its
 // first IPv4 prefix that has one, then of its IPv6 prefixes. The addresses

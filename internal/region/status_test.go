@@ -108,7 +108,7 @@ func TestStatusesInBoundedTransactions(t *testing.T) {
 
 // openRegion opens a region as cfg says on a new bbolt store; both close
 // when t ends.
-func openRegion(t *testing.T, cfg Config) (*Region, *bolt.Store) {
+func openRegion(t testing.TB, cfg Config) (*Region, *bolt.Store) {
 	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {

@@ -67,10 +67,15 @@ func (r *Region) VNetUsages(id arm.ID, page Page) ([]arm.VirtualNetworkUsage, st
 		}
 		slices.Sort(keys)
 		keys, next = page.cut(keys)
+		ids := make([]string, len(keys))
+		for i, k := range keys {
+			ids[i] = byKey[k].ID
+		}
+		usedBy := usedPrivateIPsOf(tx, ids, "") // one pass for the page
 		for _, k := range keys {
 			s := byKey[k]
 			var limit, current float64
-			used := usedPrivateIPs(tx, s.ID, "")
+			used := usedBy[subnetKey(s.ID)]
 			for _, p := range subnetPrefixes(s) {
 				if !p.Addr().Is4() {
 					continue
