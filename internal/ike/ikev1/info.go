@@ -59,7 +59,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 				ack := sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(), Type: wire.NotifyRUThereAck, Data: n.Data}.Append(nil))
 				// The same R-U-THERE again (a retransmission) gets the same
 				// ACK (Manager.handle), while it is kept.
-				sa.dpdAck, sa.dpdAckMID = answer{bytes.Clone(msg), ack, time.Now()}, h.MessageID
+				sa.dpdAck, sa.dpdAckMID = answer{req: bytes.Clone(msg), reply: ack, at: time.Now()}, h.MessageID
 			case wire.NotifyRUThereAck:
 				// RFC 3706 §7: an ACK carries the sequence number of the R-U-THERE it answers; others are rejected.
 				if len(n.Data) != 4 || sa.dpd.msg == nil || binary.BigEndian.Uint32(n.Data)-sa.dpdFirst > sa.dpdSeq-sa.dpdFirst {

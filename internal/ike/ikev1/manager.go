@@ -584,8 +584,12 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 		return
 	}
 	if err := sa.handle(local, remote, h, msg); err != nil {
-		if errors.Is(err, errStale) {
-			m.stats.unexpected.Add(1)
+		if errors.Is(err, errStale) || errors.Is(err, errBusy) {
+			counter := &m.stats.unexpected
+			if errors.Is(err, errBusy) {
+				counter = &m.stats.queueFull
+			}
+			counter.Add(1)
 			m.log.Debug("IKEv1 message dropped", "conn", sa.p.cfg.Name, "from", remote, "err", err)
 			return
 		}
@@ -701,7 +705,9 @@ func (m *Manager) timers(now time.Time) {
 		if now.After(est.expires) && !busy && !now.Before(p.nextTry) {
 			m.initiate(p)
 		}
-		if len(est.qms) > 0 || now.Before(p.quickAfter) {
+		// One quick mode of ours at a time, while the SA has room for its
+		// answer (maxAnswered).
+		if len(est.qms) > 0 || now.Before(p.quickAfter) || est.inFlight() >= maxAnswered {
 			continue
 		}
 		for _, pr := range p.pairs {

@@ -89,10 +89,17 @@ type isakmpSA struct {
 type answer struct {
 	req, reply []byte
 	at         time.Time
+	// hash3: reply is our HASH(3), which the peer waits for (sending
+	// message 2 again) while answerLife has not passed.
+	hash3 bool
 }
 
-// maxAnswered bounds an ISAKMP SA's answered quick mode messages.
-const maxAnswered = 16
+// maxAnswered bounds an ISAKMP SA's quick modes in flight: ours under
+// way, the peer's waiting for HASH(3), and ours whose HASH(3) the peer
+// may still ask for again. Each keeps its answer (the other answers kept
+// go first, when more come); beyond it, the peer's message 1 is dropped,
+// to be sent again, and ours wait (Manager.timers).
+const maxAnswered = 256
 
 // answerTo returns the answer kept for the peer's message with header
 // h: a quick mode message, or the last R-U-THERE.
@@ -107,22 +114,46 @@ func (sa *isakmpSA) answerTo(h wire.Header) (answer, bool) {
 	return answer{}, false
 }
 
+// open tells whether answer a, to the peer's message with message ID
+// mid, may still be asked for while its exchange is not over at the
+// peer: our message 2 while we wait for HASH(3), our HASH(3).
+func (sa *isakmpSA) open(mid uint32, a answer) bool {
+	_, waiting := sa.qms[mid]
+	return waiting || a.hash3
+}
+
+// inFlight counts sa's quick modes in flight (maxAnswered).
+func (sa *isakmpSA) inFlight() int {
+	n := len(sa.qms)
+	for _, a := range sa.answered {
+		if a.hash3 {
+			n++
+		}
+	}
+	return n
+}
+
 // remember keeps reply as the answer to req, the peer's message with
-// message ID mid.
-func (sa *isakmpSA) remember(mid uint32, req, reply []byte) {
+// message ID mid; hash3 tells that reply is our HASH(3). When
+// maxAnswered are kept, the oldest whose exchange is over at the peer
+// goes: while inFlight is within maxAnswered, there is one.
+func (sa *isakmpSA) remember(mid uint32, req, reply []byte, hash3 bool) {
 	if sa.answered == nil {
 		sa.answered = map[uint32]answer{}
 	}
 	if _, ok := sa.answered[mid]; !ok && len(sa.answered) >= maxAnswered {
-		oldest := mid
+		var oldest uint32
+		found := false
 		for k, a := range sa.answered {
-			if oldest == mid || a.at.Before(sa.answered[oldest].at) {
-				oldest = k
+			if !sa.open(k, a) && (!found || a.at.Before(sa.answered[oldest].at)) {
+				oldest, found = k, true
 			}
 		}
-		delete(sa.answered, oldest)
+		if found {
+			delete(sa.answered, oldest)
+		}
 	}
-	sa.answered[mid] = answer{bytes.Clone(req), reply, time.Now()}
+	sa.answered[mid] = answer{req: bytes.Clone(req), reply: reply, at: time.Now(), hash3: hash3}
 }
 
 // outstanding is a message sent and retransmitted until its answer comes.
@@ -290,6 +321,11 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 // message out of sequence): counted as Unexpected and logged at debug,
 // not refused.
 var errStale = errors.New("a replayed or stale message")
+
+// errBusy marks a message dropped before it was read for want of room
+// (maxAnswered): counted as QueueFull and logged at debug, as a datagram
+// the queue had no room for.
+var errBusy = errors.New("too many quick modes in flight")
 
 // heard notes that the peer was heard from, when a message of it checked
 // out (err is nil): one that does not decrypt or whose HASH does not

@@ -186,6 +186,11 @@ func (sa *isakmpSA) handleQuick(h wire.Header, msg []byte) error {
 		if sa.ourMIDs.has(h.MessageID) {
 			return fmt.Errorf("%w: quick mode message with message ID %08x, of a quick mode of ours that is over", errStale, h.MessageID)
 		}
+		// Each quick mode in flight keeps its answer: beyond maxAnswered,
+		// message 1 waits for the peer to send it again.
+		if sa.inFlight() >= maxAnswered {
+			return fmt.Errorf("%w: quick mode message 1 with message ID %08x", errBusy, h.MessageID)
+		}
 		return sa.respondQuick(h, msg)
 	case q.initiator && q.out.msg != nil:
 		return sa.quickResponse(q, h, msg)
@@ -344,7 +349,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	out, next2 := sa.encrypted(wire.ExchangeQuick, q.mid, q.iv, q.ni, reply)
 	q.iv, q.done = next2, true
 	sa.qms[q.mid] = q
-	sa.remember(q.mid, msg, out)
+	sa.remember(q.mid, msg, out, false)
 	// Sent again until HASH(3) comes, as an initiator's message is: a
 	// three-message exchange's responder cannot know the last was lost,
 	// and the initiator has installed its child already.
@@ -473,7 +478,7 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 	delete(sa.qms, q.mid)
 	// A peer that did not get HASH(3) sends message 2 again: it gets
 	// HASH(3) again, as an answer to a retransmitted request does.
-	sa.remember(q.mid, msg, out)
+	sa.remember(q.mid, msg, out, true)
 	sa.send(out)
 	if err := sa.install(q); err != nil {
 		sa.endQuick(q.mid, q)
@@ -502,7 +507,7 @@ func (sa *isakmpSA) refuseQuick(mid uint32, msg []byte, typ uint16, spi []byte, 
 	if spi == nil {
 		n.Protocol, n.SPI = wire.ProtocolISAKMP, sa.cookies()
 	}
-	sa.remember(mid, msg, sa.sendInfo(wire.PayloadNotify, n.Append(nil)))
+	sa.remember(mid, msg, sa.sendInfo(wire.PayloadNotify, n.Append(nil)), false)
 	sa.p.lastErr = why
 	return errors.New(why)
 }
