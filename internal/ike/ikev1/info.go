@@ -78,6 +78,11 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 						// of a message the peer could not read may get
 						// through, or the exchange ends when its tries run out.
 						m.log.Info("IKEv1 error notification tied to no quick mode", "conn", p.cfg.Name, "notify", notifyName(n.Type))
+						for _, q := range sa.qms {
+							if q.initiator {
+								q.told = notifyName(n.Type)
+							}
+						}
 					}
 				}
 			}

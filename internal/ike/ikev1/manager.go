@@ -143,6 +143,12 @@ type child struct {
 	retireAt time.Time
 }
 
+// served tells whether p has a child for pair pr: one narrowed from it
+// (or the peer's, inside it) serves it.
+func (p *peer) served(pr pair) bool {
+	return slices.ContainsFunc(p.children, func(c *child) bool { return !c.retired() && c.pair.within(pr) })
+}
+
 // retired tells whether a newer pair replaced c: it only receives, for
 // a while.
 func (c *child) retired() bool { return !c.retireAt.IsZero() }
@@ -711,9 +717,7 @@ func (m *Manager) timers(now time.Time) {
 			continue
 		}
 		for _, pr := range p.pairs {
-			// A child narrowed from the pair (or the peer's, inside it)
-			// serves it.
-			if !slices.ContainsFunc(p.children, func(c *child) bool { return !c.retired() && c.pair.within(pr) }) && p.cfg.Mode != ikev2.ModeResponderOnly && !p.idle {
+			if !p.served(pr) && p.cfg.Mode != ikev2.ModeResponderOnly && !p.idle {
 				est.startQuick(pr, nil)
 				break
 			}

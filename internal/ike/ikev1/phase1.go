@@ -648,7 +648,11 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 		if q.out.msg != nil && now.Sub(q.out.sentAt) > q.out.timeout {
 			if q.out.tries >= cfg.RetransmitTries {
 				sa.endQuick(mid, q)
+				// An error the peer told of meanwhile stays the reason.
 				sa.p.lastErr = "quick mode: the peer does not answer"
+				if q.told != "" {
+					sa.p.lastErr = "quick mode: the peer does not answer, and sent notification " + q.told
+				}
 				continue
 			}
 			q.out.tries++

@@ -40,6 +40,10 @@ type quick struct {
 	rekey     *child // the child this one replaces (respondQuick: the responder's guess)
 	out       outstanding
 	done      bool // responder: waiting for HASH(3)
+	// told is the last error notification of the peer's that came while
+	// this quick mode of ours was under way and ended none (of a message
+	// the peer could not read, say): why, if no answer comes.
+	told string
 }
 
 // newMID returns a message ID for an exchange of ours: none of ours
@@ -539,6 +543,10 @@ func (sa *isakmpSA) install(q *quick) error {
 	}
 	p.children = append(p.children, ch)
 	p.idle = false // the peer set it up, or traffic asked for it
+	// Every pair has its child: what failed before, no longer does.
+	if !slices.ContainsFunc(p.pairs, func(pr pair) bool { return !p.served(pr) }) {
+		p.lastErr = ""
+	}
 	if old != nil && slices.Contains(p.children, old) && !old.retired() {
 		// The data path sends with the newest pair at once; the old one
 		// still receives what the peer sends before it switches, and

@@ -1,0 +1,73 @@
+package ikev1
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+)
+
+// TestStatusReasonFollowsQuickMode: the peer sends PAYLOAD-MALFORMED with
+// no SPI while a quick mode of ours is under way (strongSwan's, for a
+// message it could not read). The status says so; if the quick mode then
+// completes, it says nothing any more, and if its tries run out, the
+// notification stays the reason. The notification's text stayed once
+// the quick mode had worked (connectionStatusReason showed it whenever
+// the children went), and a quick mode whose tries ran out replaced it
+// with "the peer does not answer".
+func TestStatusReasonFollowsQuickMode(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		answered bool
+		want     string // in the status's LastError; "" for none
+	}{
+		{"the quick mode completes", true, ""},
+		{"its tries run out", false, "PAYLOAD-MALFORMED"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+				pi.RetransmitTimeout = time.Minute // message 1 is not sent again meanwhile
+			})
+			shuttle(mi, mr, ri, rr, nil)
+			si, sr := onlySA(t, mi), onlySA(t, mr)
+			ri.take()
+			rr.take()
+			mi.mu.Lock()
+			si.startQuick(mi.peers["i"].pairs[0], nil)
+			mi.mu.Unlock()
+			qm1, from, to := sent(t, ri)
+			if qm1 == nil {
+				t.Fatal("the initiator sent no quick mode message 1")
+			}
+			mr.mu.Lock()
+			sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: wire.NotifyPayloadMalformed}.Append(nil))
+			mr.mu.Unlock()
+			n, nf, nt := sent(t, rr)
+			mi.handle(nt, nf, n)
+			if got := mi.Status()[0].LastError; !strings.Contains(got, "PAYLOAD-MALFORMED") {
+				t.Fatalf("status after PAYLOAD-MALFORMED: %q", got)
+			}
+
+			if c.answered {
+				mr.handle(to, from, qm1)
+				qm2, _, _ := sent(t, rr)
+				mi.handle(from, to, qm2)
+			} else {
+				q := onlyQuick(t, mi)
+				mi.mu.Lock()
+				q.out.tries, q.out.sentAt = mi.peers["i"].cfg.RetransmitTries, time.Now().Add(-time.Hour)
+				mi.timers(time.Now())
+				mi.mu.Unlock()
+			}
+			mi.mu.Lock()
+			left := len(si.qms)
+			mi.mu.Unlock()
+			got := mi.Status()[0].LastError
+			if left != 0 || (c.want == "") != (got == "") || !strings.Contains(got, c.want) {
+				t.Errorf("status once the quick mode is over (%d under way): %q, want %q", left, got, c.want)
+			}
+		})
+	}
+}
