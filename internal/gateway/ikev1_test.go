@@ -248,3 +248,85 @@ func TestIKEv1DPDWithLivePeer(t *testing.T) {
 	}
 	ping(t, tp.hostA, "10.2.0.2")
 }
+
+// TestIKEv1ManyPrefixes: a policy-based IKEv1 connection of 20 site
+// prefixes (R18: a quick mode, and a child SA, per pair), against
+// strongSwan with a child per pair as the device script writes it,
+// vnetgw as initiator (its quick modes one after another) and as
+// responder (strongSwan starting all children at once): every pair comes
+// up on both sides and carries traffic.
+func TestIKEv1ManyPrefixes(t *testing.T) {
+	netnstest.RequireStrongSwan(t, "ping")
+	const pairs = 20
+	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
+	var remote []netip.Prefix
+	var children strings.Builder
+	for i := range pairs {
+		remote = append(remote, netip.MustParsePrefix(fmt.Sprintf("10.2.%d.0/24", i)))
+		fmt.Fprintf(&children, "      c%d {\n        local_ts = %v\n        remote_ts = %v\n        mode = tunnel\n        esp_proposals = %s\n        start_action = START\n      }\n",
+			i, remote[i], lanA, espProposal)
+	}
+	for _, role := range []string{"responder", "initiator"} {
+		t.Run("vnetgw-"+role, func(t *testing.T) {
+			tp := newTopology(t)
+			for i := 1; i < pairs; i++ {
+				// strongSwan installs a pair's policy only with a local
+				// address inside its traffic selector.
+				tp.gwB.Run("ip", "addr", "add", fmt.Sprintf("10.2.%d.1/32", i), "dev", "lo")
+			}
+			mode, start := ikev2.ModeResponderOnly, "start"
+			if role == "initiator" {
+				mode, start = ikev2.ModeInitiatorOnly, "none"
+			}
+			conn := connection(t, ike, espProposal, mode)
+			conn.IKEv1, conn.PolicyBased = true, true // as the data plane makes an IKEv1 connection: SAs chosen by selectors
+			conn.Peer.Children = []ikev2.ChildConfig{{LocalTS: []netip.Prefix{lanA}, RemoteTS: remote}}
+			gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
+			swanctl := fmt.Sprintf(`connections {
+  peer {
+    version = 1
+    local_addrs = 10.0.0.2
+    remote_addrs = 10.0.0.1
+    proposals = %s
+    local {
+      auth = psk
+      id = 10.0.0.2
+    }
+    remote {
+      auth = psk
+      id = 10.0.0.1
+    }
+    children {
+%s    }
+  }
+}
+secrets {
+  ike-0 {
+    id-0 = 10.0.0.2
+    id-1 = 10.0.0.1
+    secret = %q
+  }
+}
+`, ike, strings.ReplaceAll(children.String(), "START", start), psk)
+			ch := netnstest.StartCharon(t, tp.gwB, netnstest.CharonConfig{Swanctl: swanctl})
+			deadline := time.Now().Add(90 * time.Second)
+			for {
+				st := gw.Status()
+				if len(st) == 1 && len(st[0].Children) == pairs && strings.Count(ch.SAs(), "INSTALLED") == pairs {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("not all %d pairs up after 90 s: vnetgw %+v\nstrongSwan:\n%s", pairs, st, ch.SAs())
+				}
+				time.Sleep(200 * time.Millisecond)
+			}
+			ping(t, tp.hostA, "10.2.0.2")
+			ping(t, tp.hostB, "10.1.0.2")
+			_, v1 := gw.IKEStats()
+			t.Logf("IKEv1 counters: %+v", v1)
+			if v1.Integrity != 0 {
+				t.Errorf("%d IKEv1 messages refused", v1.Integrity)
+			}
+		})
+	}
+}
