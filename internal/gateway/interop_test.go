@@ -302,11 +302,14 @@ func TestRekeyUnderLoad(t *testing.T) {
 			ikeBefore := gw.IKE().Status()[0].IKESAs[0]
 			rate, per := iperfIntervals(t, tp, 20, false)
 			t.Logf("iperf3 across rekeys: %.0f Mbit/s; per second: %.0f", rate, per)
-			// The transfer goes on: no second without traffic, and the last
-			// seconds are back near the average.
-			for i, r := range per {
-				if r == 0 {
-					t.Errorf("second %d of the transfer moved nothing", i+1)
+			// The transfer goes on: no two seconds running without traffic
+			// (one may go to a TCP retransmission timeout on a machine
+			// whose CPUs other work takes, as CI's: a broken tunnel stalls
+			// it for longer), and the last seconds are back near the
+			// average.
+			for i := 1; i < len(per); i++ {
+				if per[i-1] == 0 && per[i] == 0 {
+					t.Errorf("seconds %d and %d of the transfer moved nothing", i, i+1)
 				}
 			}
 			if n := len(per); n < 3 || min(per[n-1], per[n-2], per[n-3]) < rate/3 {
