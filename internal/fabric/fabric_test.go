@@ -3,12 +3,19 @@ package fabric
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"io"
 	"net/netip"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
 func newHost(t testing.TB, name, addr string, r Forwarder) *NetstackHost {
@@ -79,7 +86,7 @@ func (r *recorder) Deliver(p []byte) { r.pkts = append(r.pkts, append([]byte(nil
 
 func ipv4Packet(dst string, ttl byte) []byte {
 	p := make([]byte, 20)
-	p[0], p[8], p[9] = 0x45, ttl, 17
+	p[0], p[3], p[8], p[9] = 0x45, 20, ttl, 17
 	copy(p[12:16], netip.MustParseAddr("10.1.0.4").AsSlice())
 	copy(p[16:20], netip.MustParseAddr(dst).AsSlice())
 	var sum uint32
@@ -140,6 +147,49 @@ func TestLongestPrefixAndTTL(t *testing.T) {
 	}
 }
 
+// TestIPv4HeaderLengths: an IPv4 packet whose header length is under 20
+// bytes or whose total length does not hold its header is dropped and
+// counted as malformed, and answered with no ICMP error (RFC 1812 §5.2.2);
+// one whose total length holds the header is routed.
+func TestIPv4HeaderLengths(t *testing.T) {
+	withLengths := func(ihl byte, total uint16, ttl byte) []byte {
+		p := ipv4With("10.1.1.4", "192.168.1.4", 17, ttl, filled(8))
+		p[0] = 0x40 | ihl
+		binary.BigEndian.PutUint16(p[2:4], total)
+		binary.BigEndian.PutUint16(p[10:12], 0)
+		binary.BigEndian.PutUint16(p[10:12], ^checksum.Checksum(p[:20], 0))
+		return p
+	}
+	tests := []struct {
+		name      string
+		pkt       []byte
+		malformed bool
+	}{
+		{"total length 0", withLengths(5, 0, 64), true},
+		{"total length 19", withLengths(5, 19, 64), true},
+		{"total length 10, TTL 1", withLengths(5, 10, 1), true},
+		{"total length 20, header 24", withLengths(6, 20, 64), true},
+		{"header 16", withLengths(4, 28, 64), true},
+		{"total length 20", withLengths(5, 20, 64), false},
+		{"total length 28", withLengths(5, 28, 64), false},
+		{"total length 24, header 24", withLengths(6, 24, 64), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := twoSubnets()
+			host, gw := &recorder{}, &recorder{}
+			r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.1.4/32"), host}, {netip.MustParsePrefix("192.168.0.0/16"), gw}})
+			r.Ingress("a").Forward(tc.pkt)
+			if s := r.Stats(); (s.Malformed == 1) != tc.malformed || (len(gw.pkts) == 0) != tc.malformed {
+				t.Fatalf("malformed %v, routed %d; counters %+v", tc.malformed, len(gw.pkts), s)
+			}
+			if len(host.pkts) != 0 {
+				t.Fatalf("the sender got %d packets, want none", len(host.pkts))
+			}
+		})
+	}
+}
+
 // batchRecorder takes packets in runs, as a TUN host does.
 type batchRecorder struct {
 	recorder
@@ -182,19 +232,271 @@ func TestForwardBatchRuns(t *testing.T) {
 	}
 }
 
-type discard struct{}
+// capture is a built-in host without a stack: the router takes it for a
+// host of the VNet (no hop between two of them), and what it is given is
+// kept.
+func capture() (*NetstackHost, *recorder) {
+	rec := &recorder{}
+	ep := channel.New(1, DefaultMTU, "")
+	ep.Attach(dispatcher{rec})
+	return &NetstackHost{ep: ep}, rec
+}
 
-func (discard) Deliver([]byte) {}
+// dispatcher stands in for a host's stack: it keeps what the link gets.
+type dispatcher struct{ rec *recorder }
 
+func (d dispatcher) DeliverNetworkPacket(_ tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
+	v := pkt.ToView()
+	defer v.Release()
+	d.rec.Deliver(v.AsSlice())
+}
+
+func (dispatcher) DeliverLinkPacket(tcpip.NetworkProtocolNumber, *stack.PacketBuffer) {}
+
+// FuzzForward routes any packet through a VNet of two subnets (the
+// router's addresses 10.1.1.1, 10.1.2.1, fd00:1:1::1, fd00:1:2::1), a
+// host in each, a site behind a gateway and a range of the VNet with no
+// host, by the router, by an ingress or in a batch: nothing panics, a
+// packet forwarded is the one that came with its TTL decremented (kept
+// between two hosts), and one dropped for its TTL or for want of a route
+// is answered with at most one ICMP error, to its sender, well formed
+// (RFC 792, RFC 4443 §2.1), no longer than 576 bytes (RFC 1812 §4.3.2.3)
+// or 1280 (RFC 4443 §2.4(c)), quoting the packet as it came (its header
+// and 8 bytes at least, as far as it has them), and none about an ICMP
+// error or a later fragment (RFC 1812 §4.3.2.7, RFC 4443 §2.4(e)).
 func FuzzForward(f *testing.F) {
-	f.Add(ipv4Packet("192.168.1.1", 64))
-	f.Add([]byte{0x60, 0, 0, 0, 0, 0, 0, 64})
-	r := NewRouter()
-	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), discard{}}, {netip.MustParsePrefix("::/0"), discard{}}})
-	f.Fuzz(func(t *testing.T, p []byte) {
-		r.ForwardBatch([][]byte{append(make([]byte, 4), p...)}, 4)
-		r.Forward(p)
+	echo4 := append([]byte{8, 0, 0xf7, 0xff, 0, 0, 0, 0}, filled(8)...)
+	echo6 := append([]byte{128, 0, 0, 0, 0, 0, 0, 0}, filled(8)...)
+	hopByHop := func(next byte, payload []byte) []byte { return append([]byte{next, 0, 1, 4, 0, 0, 0, 0}, payload...) }
+	fragment6 := func(offset uint16, next byte, payload []byte) []byte {
+		h := []byte{next, 0, byte(offset >> 5), byte(offset << 3), 0, 0, 0, 1}
+		if len(payload) > 8 {
+			h[3] |= 1 // more fragments
+		}
+		return append(h, payload...)
+	}
+	fragment4 := func(p []byte, flags uint16) []byte {
+		binary.BigEndian.PutUint16(p[6:8], flags)
+		binary.BigEndian.PutUint16(p[10:12], 0)
+		binary.BigEndian.PutUint16(p[10:12], ^checksum.Checksum(p[:20], 0))
+		return p
+	}
+	for _, seed := range [][]byte{
+		{0x45, 0},
+		{0x60, 0, 0, 0, 0, 0, 0, 64},
+		ipv4With("10.1.1.4", "192.168.1.4", 17, 1, filled(8)),     // TTL 1 toward the gateway: Time Exceeded
+		ipv4With("192.168.1.4", "10.1.2.4", 1, 1, echo4),          // TTL 1 from the site
+		ipv4With("10.1.1.4", "10.1.2.4", 17, 1, filled(8)),        // host to host: no hop
+		ipv4With("10.1.1.4", "10.1.9.9", 1, 64, echo4),            // a range of the VNet with no host
+		ipv4With("10.1.1.4", "198.51.100.7", 17, 64, filled(980)), // no route, quoted up to 576
+		ipv4With("10.1.1.4", "172.16.0.1", 17, 64, filled(8)),     // dropped by subnet b's table
+		ipv4With("10.1.1.4", "10.9.9.9", 1, 64, append([]byte{11, 0, 0, 0, 0, 0, 0, 0}, ipv4Packet("10.1.1.4", 1)...)),
+		fragment4(ipv4With("10.1.1.4", "10.9.9.9", 17, 64, filled(16)), 0x2000), // first fragment
+		fragment4(ipv4With("10.1.1.4", "10.9.9.9", 17, 64, filled(16)), 1),      // later fragment
+		ipv6With("fd00:1:1::4", "fd00:99::4", 58, 1, echo6),
+		ipv6With("fd00:99::4", "fd00:1:2::4", 17, 1, filled(8)),
+		ipv6With("fd00:1:1::4", "fd00:1:2::4", 17, 1, filled(8)),
+		ipv6With("fd00:1:1::4", "fd00:9::9", 17, 64, filled(1360)),
+		ipv6With("fd00:1:1::4", "fd00:99::4", 0, 1, hopByHop(60, hopByHop(58, echo6))),
+		ipv6With("fd00:1:1::4", "fd00:9::9", 0, 64, hopByHop(58, []byte{1, 0, 0, 0, 0, 0, 0, 0})),
+		ipv6With("fd00:1:1::4", "fd00:99::4", 44, 1, fragment6(0, 17, filled(16))),
+		ipv6With("fd00:1:1::4", "fd00:9::9", 44, 64, fragment6(2, 17, filled(8))),
+	} {
+		for via := range byte(6) {
+			f.Add(via, seed)
+		}
+	}
+	f.Fuzz(func(t *testing.T, via byte, p []byte) {
+		v := newFuzzVNet()
+		fwd := []Forwarder{v.r, v.r.Ingress("a"), v.r.Ingress("b")}[via%3]
+		if via%6 < 3 {
+			fwd.Forward(bytes.Clone(p))
+		} else {
+			fwd.ForwardBatch([][]byte{append(make([]byte, 4), p...)}, 4)
+		}
+		v.check(t, p, []string{"", "a", "b"}[via%3])
 	})
+}
+
+// fuzzVNet is FuzzForward's VNet: hosts a (10.1.1.4, fd00:1:1::4) and b
+// (10.1.2.4, fd00:1:2::4), a gateway to a site (192.168.0.0/16,
+// fd00:99::/64), 10.1.0.0/16 and fd00:1::/48 with no other host; subnet
+// b's table also drops 172.16.0.0/12.
+type fuzzVNet struct {
+	r        *Router
+	hosts    map[Port]*recorder // a and b, and what each was given
+	a, b, gw *recorder
+}
+
+func newFuzzVNet() *fuzzVNet {
+	v := &fuzzVNet{r: twoSubnets(), gw: &recorder{}}
+	a, recA := capture()
+	b, recB := capture()
+	v.a, v.b = recA, recB
+	v.hosts = map[Port]*recorder{a: v.a, b: v.b}
+	routes := []Route{
+		{netip.MustParsePrefix("10.1.0.0/16"), nil}, {netip.MustParsePrefix("fd00:1::/48"), nil},
+		{netip.MustParsePrefix("10.1.1.4/32"), a}, {netip.MustParsePrefix("fd00:1:1::4/128"), a},
+		{netip.MustParsePrefix("10.1.2.4/32"), b}, {netip.MustParsePrefix("fd00:1:2::4/128"), b},
+		{netip.MustParsePrefix("192.168.0.0/16"), v.gw}, {netip.MustParsePrefix("fd00:99::/64"), v.gw},
+	}
+	v.r.SetRoutes(routes)
+	v.r.SetIngressRoutes(map[string][]Route{"b": append(slices.Clone(routes), Route{netip.MustParsePrefix("172.16.0.0/12"), nil})})
+	return v
+}
+
+// recorderOf returns the recorder of the port the router's table gives
+// addr to.
+func (v *fuzzVNet) recorderOf(addr netip.Addr) *recorder {
+	p := v.r.Lookup(addr)
+	if p == Port(v.gw) {
+		return v.gw
+	}
+	return v.hosts[p]
+}
+
+// check checks what the router did with in, which it was given by the
+// ingress of subnet key (none: "").
+func (v *fuzzVNet) check(t *testing.T, in []byte, key string) {
+	s := v.r.Stats()
+	var got [][]byte
+	var to *recorder
+	for _, rec := range []*recorder{v.a, v.b, v.gw} {
+		if len(rec.pkts) > 0 {
+			got, to = append(got, rec.pkts...), rec
+		}
+	}
+	if len(got) > 1 {
+		t.Fatalf("%d packets delivered for one", len(got))
+	}
+	switch {
+	case s.Malformed == 1:
+		if len(got) != 0 {
+			t.Fatal("a malformed packet was delivered")
+		}
+	case s.Forwarded == 1:
+		if len(got) != 1 {
+			t.Fatal("a packet counted as forwarded was not delivered")
+		}
+		v.checkForwarded(t, in, got[0], to)
+	case s.NoRoute+s.TTLExpired == 1:
+		if len(got) == 1 {
+			if to != v.recorderOf(source(in)) {
+				t.Fatalf("an ICMP error about a packet from %s went to another port", source(in))
+			}
+			checkICMPError(t, in, got[0], s.NoRoute == 1, key)
+		}
+	default:
+		t.Fatalf("counters %+v for one packet", s)
+	}
+}
+
+// checkForwarded: out is in with its TTL decremented, unless it went
+// between two hosts.
+func (v *fuzzVNet) checkForwarded(t *testing.T, in, out []byte, to *recorder) {
+	ttl := 8
+	if in[0]>>4 == 6 {
+		ttl = 7
+	}
+	want := bytes.Clone(in)
+	if from := v.recorderOf(source(in)); from == nil || from == v.gw || to == v.gw {
+		want[ttl]--
+	}
+	if in[0]>>4 == 4 {
+		hl := int(in[0]&0x0f) * 4
+		if int(binary.BigEndian.Uint16(in[2:4])) < hl {
+			t.Fatalf("an IPv4 packet whose total length does not hold its header was forwarded: % x", in[:hl])
+		}
+		if checksum.Checksum(in[:hl], 0) == 0xffff && checksum.Checksum(out[:hl], 0) != 0xffff {
+			t.Fatal("the header checksum no longer holds after forwarding")
+		}
+		copy(want[10:12], out[10:12])
+	}
+	if !bytes.Equal(out, want) {
+		t.Fatalf("forwarded\n% x\nwant\n% x", out, want)
+	}
+}
+
+// checkICMPError checks e, the ICMP error the router sent about in, which
+// came by the ingress of subnet key (none: "").
+func checkICMPError(t *testing.T, in, e []byte, noRoute bool, key string) {
+	var src, dst, sender netip.Addr
+	var msg []byte
+	var hl, datagram, most int
+	var typ byte
+	if e[0]>>4 == 4 {
+		h := header.IPv4(e)
+		if len(e) > 576 || !h.IsValid(len(e)) || int(h.TotalLength()) != len(e) || !h.IsChecksumValid() || h.Protocol() != 1 {
+			t.Fatalf("IPv4 ICMP error not valid (%d bytes): % x", len(e), e[:min(len(e), 28)])
+		}
+		src, dst, msg = netip.AddrFrom4(h.SourceAddress().As4()), netip.AddrFrom4(h.DestinationAddress().As4()), h.Payload()
+		if checksum.Checksum(msg, 0) != 0xffff {
+			t.Fatal("ICMP checksum does not hold")
+		}
+		// RFC 792: Time Exceeded 11, Destination Unreachable 3.
+		typ, most = 11, 576-28
+		if noRoute {
+			typ = 3
+		}
+		sender = netip.AddrFrom4([4]byte(in[12:16]))
+		hl, datagram = int(in[0]&0x0f)*4, int(binary.BigEndian.Uint16(in[2:4]))
+		if in[9] == 1 && len(in) > hl && slices.Contains([]byte{3, 4, 5, 11, 12}, in[hl]) {
+			t.Fatalf("an ICMP error about an ICMP error of type %d", in[hl])
+		}
+		if binary.BigEndian.Uint16(in[6:8])&0x1fff != 0 {
+			t.Fatal("an ICMP error about a later fragment")
+		}
+	} else {
+		h := header.IPv6(e)
+		if len(e) > 1280 || !h.IsValid(len(e)) || int(h.PayloadLength())+40 != len(e) || h.NextHeader() != 58 {
+			t.Fatalf("IPv6 ICMP error not valid (%d bytes): % x", len(e), e[:min(len(e), 48)])
+		}
+		src, dst, msg = netip.AddrFrom16(h.SourceAddress().As16()), netip.AddrFrom16(h.DestinationAddress().As16()), h.Payload()
+		sum := header.ICMPv6Checksum(header.ICMPv6ChecksumParams{Header: header.ICMPv6(msg), Src: h.SourceAddress(), Dst: h.DestinationAddress()})
+		if len(msg) < 8 || sum != binary.BigEndian.Uint16(msg[2:4]) {
+			t.Fatalf("ICMPv6 checksum does not hold: % x", msg[:min(len(msg), 8)])
+		}
+		// RFC 4443 §3.3: Time Exceeded 3; §3.1: Destination Unreachable 1.
+		typ, most = 3, 1280-48
+		if noRoute {
+			typ = 1
+		}
+		sender = netip.AddrFrom16([16]byte(in[8:24]))
+		hl, datagram = 40, 40+int(binary.BigEndian.Uint16(in[4:6]))
+		if in[6] == 58 && len(in) > 40 && (in[40] < 128 || in[40] == 137) {
+			t.Fatalf("an ICMPv6 error about an ICMPv6 error or redirect, type %d", in[40])
+		}
+		if in[6] == 44 && len(in) >= 48 && binary.BigEndian.Uint16(in[42:44])>>3 != 0 {
+			t.Fatal("an ICMPv6 error about a later fragment")
+		}
+	}
+	// From the router's address in the ingress's subnet; without one, in
+	// the sender's, or else in a's, the first.
+	subnets := map[string]netip.Prefix{"a": netip.MustParsePrefix("10.1.1.0/24"), "b": netip.MustParsePrefix("10.1.2.0/24")}
+	if sender.Is6() {
+		subnets = map[string]netip.Prefix{"a": netip.MustParsePrefix("fd00:1:1::/64"), "b": netip.MustParsePrefix("fd00:1:2::/64")}
+	}
+	if key == "" {
+		key = "a"
+		if subnets["b"].Contains(sender) {
+			key = "b"
+		}
+	}
+	if dst != sender || src != subnets[key].Addr().Next() {
+		t.Fatalf("ICMP error from %s to %s, about a packet from %s that came by subnet %q", src, dst, sender, key)
+	}
+	if len(msg) < 8 || msg[0] != typ || msg[1] != 0 {
+		t.Fatalf("ICMP error of type %d code %d, want %d 0", msg[0], msg[1], typ)
+	}
+	q := msg[8:]
+	if !bytes.HasPrefix(in, q) {
+		t.Fatalf("the error quotes % x..., not the packet as it came", q[:min(len(q), 48)])
+	}
+	// As much as fits (RFC 1812 §4.3.2.3, RFC 4443 §2.4(c)), its IP header
+	// at least (RFC 792: the header and 64 bits of the datagram).
+	if len(q) != min(len(in), datagram, most) || len(q) < hl {
+		t.Fatalf("the error quotes %d bytes of a packet of %d, its header %d bytes and its IP length %d", len(q), len(in), hl, datagram)
+	}
 }
 
 func TestGatewayPortQueuesAndForwards(t *testing.T) {

@@ -323,7 +323,10 @@ func destTTL(pkt []byte) (dst netip.Addr, ttl byte) {
 	}
 	switch pkt[0] >> 4 {
 	case 4:
-		if len(pkt) < 20 || int(pkt[0]&0x0f)*4 < 20 || len(pkt) < int(pkt[0]&0x0f)*4 {
+		// RFC 1812 §5.2.2: a header shorter than 20 bytes, or a total
+		// length that does not hold the header, MUST be silently discarded.
+		hl := int(pkt[0]&0x0f) * 4
+		if len(pkt) < 20 || hl < 20 || len(pkt) < hl || int(binary.BigEndian.Uint16(pkt[2:4])) < hl {
 			return netip.Addr{}, 0
 		}
 		return netip.AddrFrom4([4]byte(pkt[16:20])), pkt[8]
