@@ -5,8 +5,12 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"strconv"
 	"strings"
 	"testing"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // fuzzEnv is a region with one of everything, so that fuzzed bodies that
@@ -260,4 +264,91 @@ func FuzzNatRuleBody(f *testing.F) {
 		func(*fuzzEnv) []any {
 			return []any{natRule("fuzzed", "Static", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24"), natRule("fuzzed", "Static", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24")}
 		})
+}
+
+// FuzzListQuery fuzzes the query and the Host header of the lists that
+// page ($skipToken, the resource groups' $top and $filter by tag) and
+// follows the nextLink each answer gives: no 5xx, an ARM error on a 4xx;
+// a nextLink is a URL the API's own (a path here, as the API has no
+// endpoint, or a loopback host with a port that is one), which answers the
+// page after, whose items all come after the ones of the page before.
+func FuzzListQuery(f *testing.F) {
+	e := &fuzzEnv{env: newEnv(f, envOptions{pageSize: 1})}
+	e.site = e.env.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	e.must("PUT", e.site.vnet+"/subnets/third", subnet("third", "10.1.3.0/24"))
+	e.must("PUT", rgPath(subA, "tagged"), obj{"location": loc, "tags": obj{"Env": "it's", "team": "net"}})
+	e.must("PUT", rgPath(subA, "other"), obj{"location": loc, "tags": obj{"env": "prod"}})
+	e.must("PUT", netPath(subA, "other", "virtualNetworks", "v2"), vnet(loc, []string{"10.2.0.0/16"}))
+	lists := []string{"/subscriptions/" + subA + "/resourcegroups", rgPath(subA, "rg") + "/providers/Microsoft.Network/virtualNetworks",
+		"/subscriptions/" + subA + "/providers/Microsoft.Network/virtualNetworks", e.site.vnet + "/subnets"}
+	for i, q := range []string{"", "$top=1", "$top=0", "$filter=tagName eq 'env'", "$filter=tagname+eq+'ENV'+and+tagValue+eq+'it''s'",
+		"$filter=name eq 'x'", "$skipToken=" + skipToken(strings.ToLower(rgPath(subA, "other"))), "$skiptoken=" + skipToken("x"), "$skipToken=%ZZ",
+		"$skipToken=" + skipToken(strings.ToLower(e.site.vnet+"/subnets/default")) + "&$skipToken=x"} {
+		for j, host := range []string{"", "localhost", "127.0.0.1:8443", "[::1]:1", "attacker.example", "localhost:x", "LOCALHOST:443"} {
+			f.Add(byte(i+j), q, host)
+		}
+	}
+	f.Fuzz(func(t *testing.T, list byte, query, host string) {
+		path := lists[int(list)%len(lists)]
+		version := "2024-05-01"
+		if !strings.Contains(path, "/providers/") {
+			version = "2021-04-01"
+		}
+		if strings.ContainsAny(query, "# \t\r\n") || !httpguts.ValidHostHeader(host) {
+			return // no client sends it, net/http refuses it
+		}
+		uri := path + "?" + query + "&api-version=" + version
+		if _, err := url.ParseRequestURI(uri); err != nil {
+			return
+		}
+		var last string // the id of the last item of the page before
+		for range 8 {
+			req := httptest.NewRequest("GET", uri, nil)
+			req.Host = host
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			rec := httptest.NewRecorder()
+			e.srv.Config.Handler.ServeHTTP(rec, req)
+			if rec.Code != http.StatusOK {
+				if last != "" || rec.Code >= 500 || rec.Code < 400 {
+					t.Fatalf("GET %s (Host %q) answered %d: %s", uri, host, rec.Code, rec.Body)
+				}
+				var env struct {
+					Error *struct{ Code, Message string }
+				}
+				if json.Unmarshal(rec.Body.Bytes(), &env) != nil || env.Error == nil || env.Error.Code == "" {
+					t.Fatalf("%d without an ARM error envelope: %q", rec.Code, rec.Body)
+				}
+				return
+			}
+			var page struct {
+				Value    []struct{ ID string }
+				NextLink string
+			}
+			if err := json.Unmarshal(rec.Body.Bytes(), &page); err != nil {
+				t.Fatalf("GET %s: %v", uri, err)
+			}
+			for _, it := range page.Value {
+				if last != "" && strings.ToLower(it.ID) <= last {
+					t.Fatalf("GET %s: %s after %s", uri, it.ID, last)
+				}
+				last = strings.ToLower(it.ID)
+			}
+			if page.NextLink == "" {
+				return
+			}
+			u, err := url.Parse(page.NextLink)
+			if err != nil || u.User != nil || u.Fragment != "" || (u.Host != "" && (!loopbackHost(u.Hostname()) || u.Scheme != "http")) {
+				t.Fatalf("Host %q: nextLink %q is no URL of the API's", host, page.NextLink)
+			}
+			if p := u.Port(); p != "" {
+				if n, err := strconv.Atoi(p); err != nil || n < 1 || n > 65535 {
+					t.Fatalf("Host %q: nextLink %q has a port that is none", host, page.NextLink)
+				}
+			}
+			if len(page.Value) == 0 {
+				t.Fatalf("GET %s: an empty page with a nextLink", uri)
+			}
+			uri = u.RequestURI()
+		}
+	})
 }
