@@ -32,3 +32,39 @@ func TestKey(t *testing.T) {
 		t.Errorf("Key of the zero Addr = %v, want the zero Prefix", p)
 	}
 }
+
+// FuzzKey: any address's sender holds it (unmapped, without its zone),
+// is an IPv4 address alone or an IPv6 /64, and every address of it is
+// the same sender.
+func FuzzKey(f *testing.F) {
+	for _, s := range []string{"192.0.2.1", "::ffff:192.0.2.1", "2001:db8:1:2::1", "fe80::1%eth0", "::", "::1"} {
+		a := netip.MustParseAddr(s)
+		b, _ := a.MarshalBinary()
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var a netip.Addr
+		if a.UnmarshalBinary(b) != nil || !a.IsValid() {
+			return
+		}
+		p := Key(a)
+		plain := a.Unmap().WithZone("")
+		if !p.IsValid() || !p.Contains(plain) || p != p.Masked() || (plain.Is4() && p.Bits() != 32) || (plain.Is6() && p.Bits() != 64) {
+			t.Fatalf("Key(%s) = %s", a, p)
+		}
+		// The last address of the prefix is the same sender (but in ::/64,
+		// whose IPv4-mapped addresses are IPv4 senders).
+		last := plain.As16()
+		if plain.Is6() {
+			for i := 8; i < 16; i++ {
+				last[i] = ^last[i]
+			}
+			if q := Key(netip.AddrFrom16(last)); q != p && !netip.AddrFrom16(last).Is4In6() {
+				t.Fatalf("Key(%s) = %s, Key(%s) = %s", a, p, netip.AddrFrom16(last), q)
+			}
+		}
+		if q := Key(p.Addr()); q != p {
+			t.Fatalf("Key(%s) = %s, Key of its first address %s", a, p, q)
+		}
+	})
+}

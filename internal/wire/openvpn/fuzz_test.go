@@ -35,6 +35,9 @@ func FuzzParseControl(f *testing.F) {
 func FuzzParseKeyMethod2(f *testing.F) {
 	f.Add(KeyMethod2{Options: "V4,tls-client", PeerInfo: "IV_PROTO=990\n"}.Append(nil, true), true)
 	f.Add(KeyMethod2{Options: "V4,tls-server"}.Append(nil, false), false)
+	// A client of user name and password, which sends the auth-token it
+	// was pushed in place of the password when it renegotiates.
+	f.Add(KeyMethod2{Options: "V4,tls-client", Username: "alice", Password: "vnetgw-session-3q2-7w", PeerInfo: "IV_PROTO=990\n"}.Append(nil, true), true)
 	f.Fuzz(func(t *testing.T, b []byte, fromClient bool) {
 		km, err := ParseKeyMethod2(b, fromClient)
 		if err != nil {
