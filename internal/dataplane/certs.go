@@ -10,25 +10,12 @@ import (
 // renewal.
 const certCheck = time.Minute
 
-// watchCerts issues a gateway's certificate again once two thirds of its
-// life have passed, so that a gateway that runs for longer than its
-// certificate's year goes on being trusted by the point-to-site clients
-// that connect: the handshakes that begin then present the new one, and
-// the connected clients stay. The wall clock decides (a node that slept
-// renews at its first look after waking).
-func (e *Engine) watchCerts() {
-	t := time.NewTicker(e.opts.certCheck)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case now := <-t.C:
-			e.renewCerts(now)
-		}
-	}
-}
-
+// renewCerts, every certCheck, issues a gateway's certificate again once
+// two thirds of its life have passed, so that a gateway that runs for
+// longer than its certificate's year goes on being trusted by the
+// point-to-site clients that connect: the handshakes that begin then
+// present the new one, and the connected clients stay. The wall clock
+// decides (a node that slept renews at its first look after waking).
 func (e *Engine) renewCerts(now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

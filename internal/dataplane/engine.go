@@ -58,7 +58,7 @@ type Options struct {
 	Resolver        *net.Resolver
 	ResolveInterval time.Duration
 	// certCheck is how often the gateways' certificates are checked for
-	// renewal (watchCerts); 0 means a minute. Tests set it.
+	// renewal (renewCerts); 0 means a minute. Tests set it.
 	certCheck time.Duration
 	// Internet, when set, lets the hosts of every VNet reach the Internet
 	// from the node (R43): 0.0.0.0/0 and ::/0 go there unless forced
@@ -184,11 +184,25 @@ func New(opts Options) *Engine {
 		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1),
 		tallies: map[string]*tally{}, epoch: rand.Text()}
 	e.removeStaleAddrs()
-	e.wg.Go(e.watchIdle)
+	e.wg.Go(func() { e.every(min(opts.PolicyIdleTimeout/4, 5*time.Second), e.checkIdle) })
 	e.wg.Go(e.watchBGP)
 	e.wg.Go(e.watchNames)
-	e.wg.Go(e.watchCerts)
+	e.wg.Go(func() { e.every(opts.certCheck, e.renewCerts) })
 	return e
+}
+
+// every calls f with the time every d until the engine stops.
+func (e *Engine) every(d time.Duration, f func(now time.Time)) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case now := <-t.C:
+			f(now)
+		}
+	}
 }
 
 // removeStaleAddrs removes the pool's host addresses from PublicInterface:

@@ -41,7 +41,7 @@ type gw struct {
 	p2sCfg    *GatewayP2S         // what p2s runs with
 	// ikev2Clients: the gateway serves point-to-site clients over IKEv2.
 	ikev2Clients bool
-	cert         tls.Certificate // presented to point-to-site clients; issued when first needed, renewed by watchCerts
+	cert         tls.Certificate // presented to point-to-site clients; issued when first needed, renewed by renewCerts
 	// self is the endpoint at the instance's private address that asks
 	// RADIUS servers (radius.go): the BGP speaker's or radiusEP, its own.
 	self     atomic.Pointer[selfEndpoint]

@@ -6,25 +6,12 @@ import (
 	"github.com/vnetgw/vnetgw/internal/gateway"
 )
 
-// watchIdle removes the tunnels of policy-based gateways that carried no
-// traffic for PolicyIdleTimeout (R8). The first packet in either direction
-// brings such a tunnel back: an outbound one makes the ESP engine ask the
-// IKE daemon for SAs (the packet itself is dropped, as IKE takes a round
-// trip or two), an inbound one follows the peer's own negotiation.
-func (e *Engine) watchIdle() {
-	every := min(e.opts.PolicyIdleTimeout/4, 5*time.Second)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-e.stop:
-			return
-		case now := <-t.C:
-			e.checkIdle(now)
-		}
-	}
-}
-
+// checkIdle, every quarter of PolicyIdleTimeout (5 s at most), removes
+// the tunnels of policy-based gateways that carried no traffic for
+// PolicyIdleTimeout (R8). The first packet in either direction brings
+// such a tunnel back: an outbound one makes the ESP engine ask the IKE
+// daemon for SAs (the packet itself is dropped, as IKE takes a round trip
+// or two), an inbound one follows the peer's own negotiation.
 func (e *Engine) checkIdle(now time.Time) {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -127,7 +127,7 @@ func (e *Engine) configureIKEv2Clients(g *gw) {
 
 // gatewayCert returns the certificate the gateway presents to
 // point-to-site clients, issued for its public address when first needed
-// (and again by watchCerts before it expires).
+// (and again by renewCerts before it expires).
 func (e *Engine) gatewayCert(g *gw) (tls.Certificate, error) {
 	if len(g.cert.Certificate) > 0 {
 		return g.cert, nil
