@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,6 +26,14 @@ func manyPairs(n int) func(pi, pr *ikev2.PeerConfig) {
 		pi.Children = []ikev2.ChildConfig{{LocalTS: local, RemoteTS: remote}}
 		pr.Children = []ikev2.ChildConfig{{LocalTS: remote, RemoteTS: local}}
 		pr.RetransmitTimeout = time.Minute
+	}
+}
+
+// holdQuickModes keeps p's own quick modes for its pairs from starting
+// before until (the zero time: no longer).
+func holdQuickModes(p *peer, until time.Time) {
+	for _, pr := range p.pairs {
+		p.waits[pr] = quickWait{after: until}
 	}
 }
 
@@ -103,7 +112,7 @@ func TestManyQuickModesMessage2Lost(t *testing.T) {
 	const pairs, lost = 20, 3
 	mi, mr, ri, rr := twoManagers(t, manyPairs(pairs))
 	mi.mu.Lock()
-	mi.peers["i"].quickAfter = time.Now().Add(time.Hour) // the test starts the quick modes
+	holdQuickModes(mi.peers["i"], time.Now().Add(time.Hour)) // the test starts the quick modes
 	mi.mu.Unlock()
 	shuttle(mi, mr, ri, rr, nil)
 	si := onlySA(t, mi)
@@ -203,13 +212,13 @@ func onlySAUnlocked(m *Manager) *isakmpSA {
 func TestQuickModesWaitForRoom(t *testing.T) {
 	mi, mr, ri, rr := twoManagers(t, manyPairs(2))
 	mi.mu.Lock()
-	mi.peers["i"].quickAfter = time.Now().Add(time.Hour)
+	holdQuickModes(mi.peers["i"], time.Now().Add(time.Hour))
 	mi.mu.Unlock()
 	shuttle(mi, mr, ri, rr, nil)
 	si := onlySA(t, mi)
 	ri.take()
 	mi.mu.Lock()
-	mi.peers["i"].quickAfter = time.Time{}
+	holdQuickModes(mi.peers["i"], time.Time{})
 	if si.answered == nil {
 		si.answered = map[uint32]answer{}
 	}
@@ -227,5 +236,42 @@ func TestQuickModesWaitForRoom(t *testing.T) {
 	mi.mu.Unlock()
 	if qms != 0 || qms2 != 1 {
 		t.Errorf("quick modes under way: %d with %d HASH(3)s kept, %d once they went; want 0 and 1", qms, maxAnswered, qms2)
+	}
+}
+
+// TestRefusedPairHoldsUpNoOther: a policy-based connection of three
+// prefix pairs (R18) whose first pair the peer has no child for, and
+// refuses (INVALID-ID-INFORMATION, as strongSwan does): the other two
+// come up all the same, and the status names the pair refused. The first
+// pair without a child was always the next quick mode, so that after
+// each wait the refused pair was asked again, and no pair listed after
+// it ever came up.
+func TestRefusedPairHoldsUpNoOther(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		manyPairs(3)(pi, pr)
+		pr.Children[0].LocalTS = pr.Children[0].LocalTS[1:] // the peer lacks 10.2.0.0/24
+	})
+	refused := 0
+	deadline := time.Now().Add(45 * time.Second) // a few quick modes; generous for a slow machine
+	for childCount(ri) < 2 || childCount(rr) < 2 || refused == 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("children after 45 s: initiator %d, responder %d, want 2 each; %d refusals; status %+v", childCount(ri), childCount(rr), refused, mi.Status())
+		}
+		time.Sleep(20 * time.Millisecond)
+		a, af, at := ri.take()
+		b, bf, bt := rr.take()
+		for i := range a {
+			mr.handle(at[i], af[i], a[i])
+		}
+		for i := range b {
+			if b[i][18] == wire.ExchangeInfo {
+				refused++
+			}
+			mi.handle(bt[i], bf[i], b[i])
+		}
+	}
+	want := "10.1.0.0/16 <-> 10.2.0.0/24: the peer sent notification INVALID-ID-INFORMATION"
+	if got := mi.Status()[0].LastError; !strings.Contains(got, want) {
+		t.Errorf("status with a pair refused: %q, want it to say %q", got, want)
 	}
 }

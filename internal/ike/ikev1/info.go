@@ -73,6 +73,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 					p.lastErr = "the peer sent notification " + notifyName(n.Type)
 					if mid, q := sa.refusedQuick(n); q != nil {
 						sa.endQuick(mid, q)
+						p.lastErr = fmt.Sprintf("quick mode for %v: %s", q.pair, p.lastErr)
 					} else {
 						// Our quick modes under way go on: the retransmission
 						// of a message the peer could not read may get

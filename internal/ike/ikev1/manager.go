@@ -110,13 +110,23 @@ type peer struct {
 	children []*child
 	lastErr  string
 	nextTry  time.Time
-	// quickAfter is when the next quick mode may start, quickBackoff
-	// how long the last failure made it wait (endQuick).
-	quickAfter   time.Time
-	quickBackoff time.Duration
+	// waits holds the pairs whose last quick mode of ours failed (the
+	// peer refused it, or did not answer), each waiting on its own
+	// (endQuick), so that a pair the peer always refuses holds up no
+	// other; nextPair is where Manager.timers looks for the next pair
+	// without a child, the one after the last it started (round robin).
+	waits    map[pair]quickWait
+	nextPair int
 	// idle: removed for idleness (R8); set up again by Acquire or by
 	// the peer.
 	idle bool
+}
+
+// quickWait is how long a pair's quick modes of ours wait: until after,
+// backoff being the last wait, doubled by each failure.
+type quickWait struct {
+	after   time.Time
+	backoff time.Duration
 }
 
 // child is an installed child SA pair.
@@ -320,7 +330,7 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 			continue
 		}
 		c := want[name]
-		m.peers[name] = &peer{cfg: c, p1: p1Suites(c.IKEProposals, c.IKELifetime), p2: p2Suites(c.ESPProposals, c.ChildLifetime, lifeKB(c)), pairs: pairsOf(c)}
+		m.peers[name] = &peer{cfg: c, p1: p1Suites(c.IKEProposals, c.IKELifetime), p2: p2Suites(c.ESPProposals, c.ChildLifetime, lifeKB(c)), pairs: pairsOf(c), waits: map[pair]quickWait{}}
 		changed = true
 	}
 	if !changed {
@@ -712,18 +722,22 @@ func (m *Manager) timers(now time.Time) {
 			m.initiate(p)
 		}
 		// One quick mode of ours at a time, while the SA has room for its
-		// answer (maxAnswered).
-		if len(est.qms) > 0 || now.Before(p.quickAfter) || est.inFlight() >= maxAnswered {
+		// answer (maxAnswered). The pairs without a child take turns: one
+		// whose quick mode failed waits, and the next goes meanwhile.
+		if len(est.qms) > 0 || est.inFlight() >= maxAnswered {
 			continue
 		}
-		for _, pr := range p.pairs {
-			if !p.served(pr) && p.cfg.Mode != ikev2.ModeResponderOnly && !p.idle {
+		waiting := func(pr pair) bool { return now.Before(p.waits[pr].after) }
+		for i := range len(p.pairs) {
+			k := (p.nextPair + i) % len(p.pairs)
+			if pr := p.pairs[k]; !p.served(pr) && !waiting(pr) && p.cfg.Mode != ikev2.ModeResponderOnly && !p.idle {
+				p.nextPair = k + 1
 				est.startQuick(pr, nil)
 				break
 			}
 		}
 		for _, c := range p.children {
-			if !c.rekeying && !c.retired() && !c.rekeyAt.IsZero() && now.After(c.rekeyAt) {
+			if !c.rekeying && !c.retired() && !c.rekeyAt.IsZero() && now.After(c.rekeyAt) && !waiting(c.pair) {
 				c.rekeying = true
 				est.startQuick(c.pair, c)
 				break

@@ -649,9 +649,9 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 			if q.out.tries >= cfg.RetransmitTries {
 				sa.endQuick(mid, q)
 				// An error the peer told of meanwhile stays the reason.
-				sa.p.lastErr = "quick mode: the peer does not answer"
+				sa.p.lastErr = fmt.Sprintf("quick mode for %v: the peer does not answer", q.pair)
 				if q.told != "" {
-					sa.p.lastErr = "quick mode: the peer does not answer, and sent notification " + q.told
+					sa.p.lastErr += ", and sent notification " + q.told
 				}
 				continue
 			}

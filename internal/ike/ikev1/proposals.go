@@ -385,6 +385,9 @@ func (s p2Suite) espConfig(spi uint32, km []byte, limits esp.Limits) esp.Config 
 // pair is one quick mode's traffic: a local and a remote prefix.
 type pair struct{ local, remote netip.Prefix }
 
+// String names p's traffic as the status shows it: ours, then the peer's.
+func (p pair) String() string { return p.local.String() + " <-> " + p.remote.String() }
+
 // within tells whether p's traffic lies inside o's.
 func (p pair) within(o pair) bool {
 	in := func(outer, inner netip.Prefix) bool {

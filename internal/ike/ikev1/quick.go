@@ -363,9 +363,9 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 }
 
 // endQuick ends quick mode exchange mid, q, without a child: its inbound
-// SPI goes back, a rekey of q's child may start again, and the peer's
-// next exchange waits a while (doubling, up to maxQuickBackoff), so that
-// a peer that refuses is not asked every tick.
+// SPI goes back, a rekey of q's child may start again, and our next
+// exchange for q's pair waits a while (doubling, up to maxQuickBackoff),
+// so that a peer that refuses it is not asked every tick.
 func (sa *isakmpSA) endQuick(mid uint32, q *quick) {
 	delete(sa.qms, mid)
 	if q.spiIn != 0 {
@@ -375,9 +375,10 @@ func (sa *isakmpSA) endQuick(mid uint32, q *quick) {
 		q.rekey.rekeying = false
 	}
 	if q.initiator {
-		p := sa.p
-		p.quickBackoff = min(max(2*p.quickBackoff, time.Second), maxQuickBackoff)
-		p.quickAfter = time.Now().Add(p.quickBackoff)
+		w := sa.p.waits[q.pair]
+		w.backoff = min(max(2*w.backoff, time.Second), maxQuickBackoff)
+		w.after = time.Now().Add(w.backoff)
+		sa.p.waits[q.pair] = w
 	}
 }
 
@@ -531,7 +532,7 @@ func (sa *isakmpSA) install(q *quick) error {
 	if err := sa.m.cfg.Dataplane.InstallChild(c); err != nil {
 		return fmt.Errorf("installing the child SA: %w", err)
 	}
-	p.quickBackoff = 0
+	delete(p.waits, q.pair)
 	margin := rekeyMargin(p.cfg, q.s.Life)
 	old := q.rekey
 	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(),
