@@ -133,14 +133,16 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 // (RFC 2408 §3.14: the receiver's, our inbound SPI; strongSwan names the
 // initiator's, the peer's own when it started the exchange), none when it
 // names another (an exchange that ended, say). One that names no child
-// SA (protocol ISAKMP, with the cookies or no SPI, as libreswan sends)
+// SA (protocol ISAKMP, with the cookies or no SPI, as libreswan sends; or
+// ESP with SPI 0, as strongSwan refuses traffic it has no child for,
+// before it read the proposal's SPI: RFC 4303 §2.1, SPI 0 is no SA's)
 // is about our own quick mode when one alone is under way, if it
 // refuses what a quick mode proposes (refusesProposal): one that tells of
 // a message the peer could not read (strongSwan's PAYLOAD-MALFORMED or
 // INVALID-HASH-INFORMATION, with no SPI) may be about any message of
 // ours, and a quick mode's retransmission may get through.
 func (sa *isakmpSA) refusedQuick(n wire.Notify) (uint32, *quick) {
-	if n.Protocol == wire.ProtocolESP && len(n.SPI) == 4 {
+	if n.Protocol == wire.ProtocolESP && len(n.SPI) == 4 && binary.BigEndian.Uint32(n.SPI) != 0 {
 		spi := binary.BigEndian.Uint32(n.SPI)
 		for mid, q := range sa.qms {
 			if q.spiIn == spi || q.spiOut != 0 && q.spiOut == spi {

@@ -469,3 +469,54 @@ func TestUnreadNotifyKeepsQuickMode(t *testing.T) {
 		})
 	}
 }
+
+// TestZeroSPIRefusalEndsQuickMode: strongSwan refuses a quick mode whose
+// traffic it has no child for with INVALID-ID-INFORMATION for protocol
+// ESP and an SPI of 0, sent before it read the proposal's SPI. SPI 0
+// names no SA (RFC 4303 §2.1), so the notification is taken as one that
+// names none: it ends our one quick mode under way, whose pair the
+// status names, where it was tied to no quick mode, which went on
+// sending message 1 (strongSwan answering INVALID-HASH-INFORMATION) until
+// its tries ran out. One of a message the peer could not read leaves the
+// quick mode to its retransmissions, as with no SPI.
+func TestZeroSPIRefusalEndsQuickMode(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		typ    uint16
+		goesOn bool
+	}{
+		{"INVALID-ID-INFORMATION", wire.NotifyInvalidIDInfo, false},
+		{"PAYLOAD-MALFORMED", wire.NotifyPayloadMalformed, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+				pi.RetransmitTimeout = time.Minute // message 1 is not sent again meanwhile
+			})
+			shuttle(mi, mr, ri, rr, nil)
+			si, sr := onlySA(t, mi), onlySA(t, mr)
+			ri.take()
+			rr.take()
+			mi.mu.Lock()
+			pr := mi.peers["i"].pairs[0]
+			si.startQuick(pr, nil)
+			mi.mu.Unlock()
+			if qm1, _, _ := sent(t, ri); qm1 == nil {
+				t.Fatal("the initiator sent no quick mode message 1")
+			}
+			mr.mu.Lock()
+			sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: []byte{0, 0, 0, 0}, Type: c.typ}.Append(nil))
+			mr.mu.Unlock()
+			n, nf, nt := sent(t, rr)
+			mi.handle(nt, nf, n)
+			mi.mu.Lock()
+			left := len(si.qms)
+			mi.mu.Unlock()
+			if goesOn := left == 1; goesOn != c.goesOn {
+				t.Fatalf("%s for ESP with SPI 0: the quick mode under way goes on %v, want %v", c.name, goesOn, c.goesOn)
+			}
+			if got, want := mi.Status()[0].LastError, "quick mode for "+pr.String(); !c.goesOn && !strings.Contains(got, want) {
+				t.Errorf("status after the refusal: %q, want it to name the pair (%q)", got, want)
+			}
+		})
+	}
+}
