@@ -148,6 +148,16 @@ func (sa *ikeSA) install(ch *child, keys suite.ChildKeys, initiated bool) error 
 	ch.installed = now
 	home.scheduleChild(ch, now)
 	home.children = append(home.children, ch)
+	// Every child the connection wants is up: a child's error (a refusal
+	// of the peer's, say) says nothing any more, as an IKE SA
+	// established clears one of its own.
+	missing := false
+	for i := range sa.cfg().Children {
+		missing = missing || !home.hasChild(i)
+	}
+	if !missing {
+		sa.c.lastError = ""
+	}
 	sa.log.Info("child SA installed", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "spi_out", spiString(ch.outSPI),
 		"proposal", ch.suite, "local_ts", prefixes(ch.localTS), "remote_ts", prefixes(ch.remoteTS),
 		"encap", sa.encap())

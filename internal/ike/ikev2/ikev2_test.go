@@ -1348,3 +1348,31 @@ func behindNAT(t *testing.T) (n *fakeNet, public netip.Addr, a, b *node) {
 	n.mu.Unlock()
 	return n, public, a, b
 }
+
+// TestChildErrorClearedOnceUp: a policy-based connection of two prefix
+// pairs (R18) whose second child the peer refuses (TS_UNACCEPTABLE) says
+// so in its status; once the peer takes the pair and the child comes up,
+// every child the connection wants is up and the status says nothing.
+// The child's error stayed until the next IKE SA, so that the
+// connection's reason showed it whenever its children later went.
+func TestChildErrorClearedOnceUp(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	first := ChildConfig{LocalTS: []netip.Prefix{pfx("10.1.0.0/16")}, RemoteTS: []netip.Prefix{pfx("10.2.0.0/16")}}
+	second := ChildConfig{LocalTS: []netip.Prefix{pfx("10.1.0.0/16")}, RemoteTS: []netip.Prefix{pfx("10.3.0.0/16")}}
+	mirror := func(c ChildConfig) ChildConfig { return ChildConfig{LocalTS: c.RemoteTS, RemoteTS: c.LocalTS} }
+	_, a, b := pair(t, func(p *PeerConfig) {
+		p.Children = []ChildConfig{first, second}
+	}, func(p *PeerConfig) {
+		p.Children = []ChildConfig{mirror(first)}
+	})
+	waitFor(t, 20*time.Second, "the second child refused", func() bool {
+		return a.dp.count() == 1 && b.dp.count() == 1 && strings.Contains(a.status().LastError, "TS_UNACCEPTABLE")
+	})
+	// The peer takes the second pair now, and it is tried again at once.
+	b.onLoop(func(c *conn) { c.cfg.Children = append(c.cfg.Children, mirror(second)) })
+	a.onLoop(func(c *conn) { c.established().retryChild(1, 0) })
+	waitFor(t, 20*time.Second, "both children up", func() bool { return a.dp.count() == 2 && b.dp.count() == 2 })
+	if ea, eb := a.status().LastError, b.status().LastError; ea != "" || eb != "" {
+		t.Errorf("status with every child up: %q and the peer's %q, want none", ea, eb)
+	}
+}
