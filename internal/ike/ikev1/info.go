@@ -104,6 +104,9 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 						m.removeChild(p, c)
 					}
 					p.children = nil
+					// The connection is down; a replaced SA that goes
+					// leaves it up, and says nothing.
+					p.lastErr = "the peer deleted the ISAKMP SA"
 				}
 				p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
 				sa.peerWentIdle()

@@ -71,3 +71,26 @@ func TestStatusReasonFollowsQuickMode(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusReasonPeerDeletedSA: a peer that deletes the ISAKMP SA (its
+// connection reset, say) takes the connection down, and the status says
+// why; it said nothing.
+func TestStatusReasonPeerDeletedSA(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+		pi.ReconnectDelay = time.Hour // the status is read before a new Main Mode
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	if st := mi.Status(); len(st) != 1 || st[0].State != "established" || st[0].LastError != "" {
+		t.Fatalf("status before the delete: %+v", st)
+	}
+	rr.take()
+	mr.Reset("r") // the peer deletes its children and its ISAKMP SA
+	msgs, from, to := rr.take()
+	for i := range msgs {
+		mi.handle(to[i], from[i], msgs[i])
+	}
+	st := mi.Status()
+	if len(st) != 1 || st[0].State != "down" || !strings.Contains(st[0].LastError, "the peer deleted the ISAKMP SA") {
+		t.Errorf("status after the peer deleted the ISAKMP SA: %+v, want down with the reason", st)
+	}
+}
