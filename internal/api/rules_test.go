@@ -1101,3 +1101,67 @@ func TestR22PreSharedKeysOnly(t *testing.T) {
 		t.Errorf("authenticationType psk shown as %q, want PSK", got)
 	}
 }
+
+// TestR18PrefixPairLimit: a connection that negotiates prefix pairs, a
+// child SA each (a policy-based gateway, usePolicyBasedTrafficSelectors,
+// trafficSelectorPolicies, IKEv1), negotiates at most
+// rules.MaxPrefixPairs of them; a route-based IKEv2 connection's
+// any-to-any selectors are one child whatever the ranges. A change of the
+// site or the VNet that would take a connection past the limit is refused
+// too. Every VNet range with every site range made up to a million pairs
+// (two lists of 1,000), each a quick mode or a CREATE_CHILD_SA.
+func TestR18PrefixPairLimit(t *testing.T) {
+	ranges := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("172.%d.%d.0/24", 16+i/256, i%256))
+		}
+		return out
+	}
+	pol := obj{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
+		"ipsecIntegrity": "GCMAES256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14", "pfsGroup": "None"}
+	conn := func(vpnType, sku string, sitePrefixes int, set func(p obj)) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", vpnType, sku)
+			c := s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", ranges(sitePrefixes)...))
+			if set != nil {
+				set(c["properties"].(obj))
+			}
+			return "PUT", netPath(subA, "rg", "connections", "c"), c
+		}
+	}
+	const code = "TrafficSelectorPairLimitExceeded"
+	runCases(t, []ruleCase{
+		{name: "a policy-based gateway takes 256 pairs", status: 201, req: conn("PolicyBased", "Basic", 256, nil)},
+		{name: "a policy-based gateway refuses 257 pairs", status: 400, code: code, req: conn("PolicyBased", "Basic", 257, nil),
+			check: func(t *testing.T, _ *env, r resp) {
+				if !strings.Contains(string(r.body), "257 prefix pairs") || !strings.Contains(string(r.body), "R18") {
+					t.Errorf("the refusal does not say how many pairs, and why: %s", r.body)
+				}
+			}},
+		{name: "a route-based IKEv2 connection has any-to-any selectors", status: 201, req: conn("RouteBased", "VpnGw1", 1000, nil)},
+		{name: "usePolicyBasedTrafficSelectors refuses 257 pairs", status: 400, code: code,
+			req: conn("RouteBased", "VpnGw1", 257, func(p obj) { p["usePolicyBasedTrafficSelectors"], p["ipsecPolicies"] = true, []obj{pol} })},
+		{name: "an IKEv1 connection refuses 257 pairs", status: 400, code: code,
+			req: conn("RouteBased", "VpnGw1", 257, func(p obj) { p["connectionProtocol"] = "IKEv1" })},
+		{name: "trafficSelectorPolicies count each policy's pairs", status: 400, code: code,
+			req: conn("PolicyBased", "Basic", 1, func(p obj) {
+				p["trafficSelectorPolicies"] = []obj{
+					{"localAddressRanges": []string{"10.1.0.0/24"}, "remoteAddressRanges": ranges(200)},
+					{"localAddressRanges": []string{"10.1.1.0/24"}, "remoteAddressRanges": ranges(57)}}
+			})},
+		{name: "a site that grows past the limit under a policy-based connection is refused", status: 400, code: code,
+			req: func(e *env) (string, string, any) {
+				m, p, b := conn("PolicyBased", "Basic", 256, nil)(e)
+				e.must(m, p, b)
+				return "PUT", netPath(subA, "rg", "localNetworkGateways", "l"), localGateway(loc, "203.0.113.1", ranges(257)...)
+			}},
+		{name: "a VNet that grows past the limit under a policy-based connection is refused", status: 400, code: code,
+			req: func(e *env) (string, string, any) {
+				m, p, b := conn("PolicyBased", "Basic", 129, nil)(e)
+				e.must(m, p, b)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "vnet"),
+					vnet(loc, []string{"10.1.0.0/16", "10.2.0.0/16"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27"))
+			}},
+	})
+}

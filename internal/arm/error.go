@@ -106,6 +106,7 @@ const (
 	CodeVnet2VnetPolicyBased  = "Vnet2VnetRequiresRouteBasedGateways" // R28, R29
 	CodeMultiSitePolicyBased  = "MultiSiteRequiresRouteBasedGateway"  // R28
 	CodeTunnelLimit           = "TunnelLimitExceeded"                 // R32
+	CodePrefixPairLimit       = "TrafficSelectorPairLimitExceeded"    // R18
 	CodeDuplicateConnection   = "DuplicateConnection"                 // R34
 	CodeInvalidSharedKey      = "InvalidSharedKey"                    // R21, R38
 	CodeInvalidKeyLength      = "InvalidSharedKeyLength"              // R21

@@ -186,6 +186,9 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.trafficSelectorPolicies",
 			Message: "trafficSelectorPolicies take effect with usePolicyBasedTrafficSelectors (and its ipsecPolicies) or on a policy-based gateway; gateway " + g1.Name + " is route-based"}
 	}
+	if err := rules.R18PrefixPairs(prefixPairs(tx, c, g1)); err != nil {
+		return err
+	}
 	switch {
 	case p.SharedKey != "":
 		if err := rules.R38SharedKey(p.SharedKey); err != nil {
@@ -225,6 +228,57 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	p.IngressBytesTransferred, p.EgressBytesTransferred = 0, 0
 	tx.put(arm.TypeConnection, id.Key(), c)
 	return r35Affected(tx, []*arm.VirtualNetworkGateway{g1})
+}
+
+// prefixPairs is how many prefix pairs connection c of gateway g1
+// negotiates, a child SA each (R18), as the data plane makes them: none
+// with any-to-any selectors (a route-based IKEv2 connection), else each
+// traffic selector policy's local ranges with its remote ranges, or each
+// VNet range with each range of the other end.
+func prefixPairs(tx *txn, c *arm.Connection, g1 *arm.VirtualNetworkGateway) int {
+	p := &c.Properties
+	selectors := g1.Properties.VPNType == arm.PolicyBased || p.UsePolicyBasedTrafficSelectors
+	if !selectors && p.ConnectionProtocol != arm.IKEv1 {
+		return 0
+	}
+	if selectors && len(p.TrafficSelectorPolicies) > 0 {
+		n := 0
+		for _, ts := range p.TrafficSelectorPolicies {
+			n += len(ts.LocalAddressRanges) * len(ts.RemoteAddressRanges)
+		}
+		return n
+	}
+	site, vnet, _ := natRanges(tx, c, g1)
+	remote := len(site)
+	if g2 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g2 != nil {
+		if v := vnetOfGateway(tx, g2); v != nil && v.Properties.AddressSpace != nil {
+			remote = len(v.Properties.AddressSpace.AddressPrefixes)
+		}
+	}
+	return len(vnet) * remote
+}
+
+// r18Affected checks, after a change of the address space of a VNet whose
+// gateways are gws, that the connections at either end of them still
+// negotiate at most rules.MaxPrefixPairs prefix pairs (R18).
+func r18Affected(tx *txn, gws []*arm.VirtualNetworkGateway) error {
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		p := &c.Properties
+		if !slices.ContainsFunc(gws, func(g *arm.VirtualNetworkGateway) bool {
+			return arm.Equal(g.ID, p.VirtualNetworkGateway1.RefID()) || arm.Equal(g.ID, p.VirtualNetworkGateway2.RefID())
+		}) {
+			continue
+		}
+		g1 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway1.RefID())
+		if g1 == nil {
+			continue
+		}
+		if err := rules.R18PrefixPairs(prefixPairs(tx, c, g1)); err != nil {
+			err.Message, err.Target = "connection "+c.Name+": "+err.Message, "properties.addressSpace.addressPrefixes"
+			return err
+		}
+	}
+	return nil
 }
 
 // peerAddress is the gatewayIpAddress (or else the fqdn) of an IPsec

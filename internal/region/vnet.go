@@ -198,6 +198,9 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 			return err
 		}
 	}
+	if err := r18Affected(tx, gws); err != nil {
+		return err
+	}
 	return r35Affected(tx, gws)
 }
 

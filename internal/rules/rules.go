@@ -316,6 +316,27 @@ func R32TunnelLimit(sku SKU, n int) *arm.Error {
 	return nil
 }
 
+// MaxPrefixPairs bounds the prefix pairs of a connection that negotiates
+// them (R18: on a policy-based gateway, with usePolicyBasedTrafficSelectors
+// or trafficSelectorPolicies, and over IKEv1, whose quick mode names one
+// range a side). Each pair is a child SA of its own, negotiated one after
+// another and rekeyed on its own; the product of two lists of up to
+// MaxPrefixes each would be a million. 256 is as many child SAs as the
+// peer may create under one IKE SA, and as many quick modes as an ISAKMP
+// SA holds in flight (a device that starts every pair at once). Azure
+// states no limit.
+const MaxPrefixPairs = 256
+
+// R18PrefixPairs checks that a connection negotiates at most
+// MaxPrefixPairs prefix pairs; n is how many it would.
+func R18PrefixPairs(n int) *arm.Error {
+	if n > MaxPrefixPairs {
+		return arm.Errorf(arm.CodePrefixPairLimit,
+			"the connection would negotiate %d prefix pairs (each VNet range with each site range, or each traffic selector policy's local ranges with its remote ranges), a child SA each; at most %d (R18): aggregate the ranges, or use a route-based connection's any-to-any selectors", n, MaxPrefixPairs)
+	}
+	return nil
+}
+
 // MaxNATRules is how many NAT rules, ingress and egress together, one
 // gateway holds.
 const MaxNATRules = 100
