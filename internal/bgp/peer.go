@@ -115,6 +115,9 @@ type conn struct {
 	ending atomic.Bool
 	// kick wakes the session's sender.
 	kick chan struct{}
+	// done is closed when the session's reader is done: the connection
+	// ended, closed by the peer or by this side.
+	done chan struct{}
 }
 
 // connect dials the peer whenever no connection with it is open, every
@@ -198,13 +201,40 @@ func (p *peer) stop(sub uint8) {
 // learns of the end at once, not when its hold timer expires, and takes
 // no more of the table first. A peer that takes nothing holds it up for
 // lastWait at most.
+//
+// The connection is closed gracefully: its write side is shut first, and
+// the close waits, ceaseWait at most, for the peer to close its own side,
+// as it does once it has read the NOTIFICATION. Until then the Cease is
+// sent again if it is lost on the way: what follows the speaker's stop
+// (a userspace stack closed, a tunnel torn down) ends the connection at
+// once, and a Cease not yet acknowledged went with it.
 func (c *conn) cease(sub uint8) {
-	c.notify(wire.Notification{Code: wire.CodeCease, Subcode: sub})
+	c.end()
+	c.wmu.Lock()
+	sent := c.writeLast(wire.Notification{Code: wire.CodeCease, Subcode: sub})
+	cw, ok := c.nc.(interface{ CloseWrite() error })
+	// RFC 9293 §3.6: the segments up to the FIN are sent again until
+	// acknowledged.
+	half := sent && ok && cw.CloseWrite() == nil
+	c.wmu.Unlock()
+	if half {
+		t := time.NewTimer(ceaseWait)
+		select {
+		case <-c.done:
+		case <-t.C:
+		}
+		t.Stop()
+	}
+	c.nc.Close()
 }
+
+// ceaseWait is how long a Cease's close waits at most for the peer to
+// close its side: a peer that is gone holds up the stop no longer.
+const ceaseWait = time.Second
 
 // session runs one connection to its end.
 func (p *peer) session(nc net.Conn, outbound bool) {
-	c := &conn{p: p, nc: nc, outbound: outbound, stall: p.s.opts.HoldTime}
+	c := &conn{p: p, nc: nc, outbound: outbound, stall: p.s.opts.HoldTime, done: make(chan struct{})}
 	p.s.mu.Lock()
 	if p.stopped || p.unusable != "" || time.Now().Before(p.holdUntil) {
 		p.s.mu.Unlock()
@@ -214,6 +244,7 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	p.conns[c] = true
 	p.s.mu.Unlock()
 	err := c.run()
+	close(c.done)
 	nc.Close()
 	c.lose(err)
 
@@ -476,14 +507,22 @@ func (c *conn) end() {
 // c.wmu is held.
 func (c *conn) last(n wire.Notification) {
 	defer c.nc.Close()
+	c.writeLast(n)
+}
+
+// writeLast writes a NOTIFICATION, the connection's last message, and
+// reports whether it was written; c.wmu is held.
+func (c *conn) writeLast(n wire.Notification) bool {
 	msg, err := wire.AppendMessage(nil, wire.TypeNotification, n.Append(nil))
 	if err != nil {
-		return
+		return false
 	}
 	c.nc.SetWriteDeadline(time.Now().Add(lastWait))
-	if _, err := c.nc.Write(msg); err == nil {
-		c.p.sent.Add(1)
+	if _, err := c.nc.Write(msg); err != nil {
+		return false
 	}
+	c.p.sent.Add(1)
+	return true
 }
 
 // lastWait is how long the end of a connection waits at most for the
