@@ -18,6 +18,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/pcap"
+	"github.com/vnetgw/vnetgw/internal/tunnel"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
@@ -60,6 +61,9 @@ type Options struct {
 	// certCheck is how often the gateways' certificates are checked for
 	// renewal (renewCerts); 0 means a minute. Tests set it.
 	certCheck time.Duration
+	// inner, when set, is what a gateway's tunnels read and write in
+	// place of its port to the VNet (the port given). Tests set it.
+	inner func(*fabric.GatewayPort) tunnel.Inner
 	// Internet, when set, lets the hosts of every VNet reach the Internet
 	// from the node (R43): 0.0.0.0/0 and ::/0 go there unless forced
 	// tunneling or a route learned over BGP sends them to a gateway.

@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"context"
 	"crypto/tls"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/p2s"
 	"github.com/vnetgw/vnetgw/internal/pcap"
+	"github.com/vnetgw/vnetgw/internal/tunnel"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -180,8 +182,12 @@ func (e *Engine) startGateway(c Gateway) *gw {
 	}
 	g.port = fabric.NewGatewayPort(v.router.Ingress(c.Subnet))
 	g.port.SetCapture(e.captures[c.ID]) // a capture goes on as an instance starts again
+	var inner tunnel.Inner = g.port
+	if e.opts.inner != nil {
+		inner = e.opts.inner(g.port)
+	}
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
-		RawESP: e.opts.RawESP, Inner: g.port, Logger: e.log.With("gateway", c.key())})
+		RawESP: e.opts.RawESP, Inner: inner, Logger: e.log.With("gateway", c.key())})
 	if g.err != nil {
 		e.log.Error("gateway not started", "gateway", c.key(), "addr", c.PublicAddr, "err", g.err)
 		// Start closed the port: nothing passes it, and a capture of it
@@ -233,11 +239,21 @@ func (e *Engine) stopGateway(g *gw) {
 		g.radiusEP = nil
 	}
 	if g.gw != nil {
+		// What the VNet sent the gateway until now (the speaker's Cease
+		// and its connection's end, the RSTs of its stack's close) goes
+		// through the tunnels before they go.
+		ctx, cancel := context.WithTimeout(context.Background(), drainWait)
+		g.port.Drain(ctx)
+		cancel()
 		g.gw.Close() // deletes the IKE SAs at the peers
 		e.log.Info("gateway stopped", "gateway", g.cfg.key())
 	}
 	e.releaseAddr(g)
 }
+
+// drainWait is how long a gateway's stop waits at most for its tunnels
+// to take what its VNet sent it (a busy node's engine may be slow to).
+const drainWait = 2 * time.Second
 
 func (e *Engine) releaseAddr(g *gw) {
 	if g.addrAdded {

@@ -2,13 +2,18 @@ package dataplane
 
 import (
 	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/logbuf"
+	"github.com/vnetgw/vnetgw/internal/tunnel"
 	"github.com/vnetgw/vnetgw/internal/udp"
 )
 
@@ -127,5 +132,94 @@ func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("no %s within %v", what, d)
 		}
+	}
+}
+
+// stallingInner is a gateway's port whose reader, once armed, stalls
+// after its next read for a while before it seals and sends what it
+// read, as the engine's goroutine does when a busy node runs it late.
+type stallingInner struct {
+	*fabric.GatewayPort
+	stall atomic.Bool
+}
+
+// stallFor is how long an armed reader stalls: longer than a Cease's
+// close waits for the peer's end, shorter than a stop waits for the
+// gateway to take what its VNet sent.
+const stallFor = 1300 * time.Millisecond
+
+func (s *stallingInner) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
+	n, err := s.GatewayPort.Read(bufs, sizes, offset)
+	if n > 0 && s.stall.CompareAndSwap(true, false) {
+		time.Sleep(stallFor)
+	}
+	return n, err
+}
+
+// bgpGatewayEngine starts an engine with one gateway at public with BGP
+// (AS as, speaker at speaker, advertising vnet), connected to a gateway
+// at remote whose speaker is peer, of AS peerAS, behind ranges far.
+func bgpGatewayEngine(t *testing.T, opts Options, public, remote, speaker, peer netip.Addr, as, peerAS uint32, vnet, far string) *Engine {
+	t.Helper()
+	e := New(opts)
+	t.Cleanup(func() { e.Close() })
+	cfg := Config{
+		VNets: []VNet{{ID: "v", Prefixes: prefixes(vnet), Routes: []Route{{Prefix: netip.MustParsePrefix(far), Gateway: "gw"}}}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", PublicAddr: public,
+			Connections: []Connection{{ID: "c", Remote: remote, PSK: Secret("k"),
+				LocalPrefixes: prefixes(vnet), RemotePrefixes: prefixes(far), Routes: prefixes(far)}},
+			BGP: &GatewayBGP{AS: as, Addr: speaker, Networks: prefixes(vnet), Peers: []BGPPeer{{Connection: "c", Addr: peer, AS: peerAS}}}}},
+	}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+// TestStopSendsTheCeaseThroughTheTunnel: a gateway that stops tells its
+// BGP peer behind the tunnel with a Cease also when its tunnels' engine
+// runs late (a busy node): the stop waits, up to drainWait, for the
+// engine to take what the VNet sent it (the Cease, the connection's end)
+// before the IKE SAs and the tunnels go. They went at once: what the
+// engine read after that had no SA and was dropped, and the peer's
+// session stayed Established until its hold timer expired, as BIRD's did
+// behind strongSwan when serve stopped on a loaded machine.
+func TestStopSendsTheCeaseThroughTheTunnel(t *testing.T) {
+	const ike, natt = 18850, 18851
+	aPub, bPub := netip.MustParseAddr("127.78.1.1"), netip.MustParseAddr("127.78.1.2")
+	aBGP, bBGP := netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("10.2.255.4")
+	var port *stallingInner
+	a := bgpGatewayEngine(t, Options{IKEPort: ike, NATTPort: natt, inner: func(p *fabric.GatewayPort) tunnel.Inner {
+		port = &stallingInner{GatewayPort: p}
+		return port
+	}}, aPub, bPub, aBGP, bBGP, 65001, 65002, "10.1.0.0/16", "10.2.0.0/16")
+	var bLog logbuf.Buffer
+	b := bgpGatewayEngine(t, Options{IKEPort: ike, NATTPort: natt, Logger: slog.New(slog.NewTextHandler(&bLog, nil))},
+		bPub, aPub, bBGP, aBGP, 65002, 65001, "10.2.0.0/16", "10.1.0.0/16")
+	established := func() bool {
+		for _, s := range b.BGP("gw") {
+			for _, p := range s.Peers() {
+				return p.State == "Established"
+			}
+		}
+		return false
+	}
+	waitUntil(t, 60*time.Second, "BGP session through the tunnel", established)
+
+	port.stall.Store(true)
+	start := time.Now()
+	a.Close()
+	t.Logf("the gateway stopped in %v", time.Since(start))
+	// B's hold time is 90 s: a session that ends sooner ended by A's word.
+	// (Its last error may be a dial of its own refused since.)
+	waitUntil(t, 30*time.Second, "end of B's session", func() bool { return !established() })
+	var down string
+	for _, l := range strings.Split(bLog.String(), "\n") {
+		if strings.Contains(l, "BGP session down") {
+			down = l
+		}
+	}
+	if !strings.Contains(down, "NOTIFICATION: cease, subcode 2") {
+		t.Fatalf("B's session ended without A's Cease (Administrative Shutdown): %q", down)
 	}
 }

@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"context"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -31,10 +32,11 @@ type GatewayPort struct {
 	out packetQueue // the packets Read is taking
 	req readRequest // a waiting Read's buffers; while waiter is &req, senders fill it under mu
 
-	mu      sync.Mutex   // guards pending, waiter and closed
+	mu      sync.Mutex   // guards pending, waiter, closed and drained
 	pending packetQueue  // the packets no Read has taken yet
 	waiter  *readRequest // a Read waiting for packets, or nil
 	closed  bool
+	drained []chan struct{} // Drains waiting, closed when a Read next waits
 
 	// ready wakes the waiting Read: its buffers are filled, or the port
 	// closed. It holds at most one token: it is sent to only when a waiter
@@ -204,6 +206,7 @@ func (p *GatewayPort) Read(bufs [][]byte, sizes []int, offset int) (int, error) 
 		// bufs.
 		p.req = readRequest{bufs: bufs, sizes: sizes, offset: offset}
 		p.waiter = &p.req
+		p.wakeDrains()
 		p.mu.Unlock()
 		<-p.ready
 		n = p.req.n
@@ -245,11 +248,43 @@ func (p *GatewayPort) Close() error {
 		return nil
 	}
 	p.closed = true
+	p.wakeDrains()
 	if p.waiter != nil {
 		p.waiter = nil
 		p.ready <- struct{}{}
 	}
 	return nil
+}
+
+// Drain waits until the gateway has taken every packet queued for it and
+// come back for more (its engine reads the next batch only once it sent
+// the last one), the port is closed, or ctx ends. A gateway that stops
+// drains its port before its tunnels go, so that the last packets its
+// VNet sent (a BGP speaker's Cease and its connection's end) are sent
+// through them, not dropped with them.
+func (p *GatewayPort) Drain(ctx context.Context) error {
+	p.mu.Lock()
+	if p.closed || p.waiter != nil {
+		p.mu.Unlock()
+		return nil
+	}
+	ch := make(chan struct{})
+	p.drained = append(p.drained, ch)
+	p.mu.Unlock()
+	select {
+	case <-ch:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// wakeDrains ends the Drains waiting. p.mu is held.
+func (p *GatewayPort) wakeDrains() {
+	for _, ch := range p.drained {
+		close(ch)
+	}
+	p.drained = nil
 }
 
 // SetCapture records what passes the port, both ways, in c until it is set
