@@ -722,24 +722,28 @@ func (m *Manager) timers(now time.Time) {
 			m.initiate(p)
 		}
 		// One quick mode of ours at a time, while the SA has room for its
-		// answer (maxAnswered). The pairs without a child take turns: one
-		// whose quick mode failed waits, and the next goes meanwhile.
+		// answer (maxAnswered): a refusal that names no SPI (strongSwan's)
+		// is taken for the one under way (refusedQuick). A rekey goes
+		// first, as its child carries traffic; then the pairs without a
+		// child take turns: one whose quick mode failed waits, and the
+		// next goes meanwhile.
 		if len(est.qms) > 0 || est.inFlight() >= maxAnswered {
 			continue
 		}
 		waiting := func(pr pair) bool { return now.Before(p.waits[pr].after) }
+		if i := slices.IndexFunc(p.children, func(c *child) bool {
+			return !c.rekeying && !c.retired() && !c.rekeyAt.IsZero() && now.After(c.rekeyAt) && !waiting(c.pair)
+		}); i >= 0 {
+			c := p.children[i]
+			c.rekeying = true
+			est.startQuick(c.pair, c)
+			continue
+		}
 		for i := range len(p.pairs) {
 			k := (p.nextPair + i) % len(p.pairs)
 			if pr := p.pairs[k]; !p.served(pr) && !waiting(pr) && p.cfg.Mode != ikev2.ModeResponderOnly && !p.idle {
 				p.nextPair = k + 1
 				est.startQuick(pr, nil)
-				break
-			}
-		}
-		for _, c := range p.children {
-			if !c.rekeying && !c.retired() && !c.rekeyAt.IsZero() && now.After(c.rekeyAt) && !waiting(c.pair) {
-				c.rekeying = true
-				est.startQuick(c.pair, c)
 				break
 			}
 		}

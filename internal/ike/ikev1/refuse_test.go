@@ -520,3 +520,71 @@ func TestZeroSPIRefusalEndsQuickMode(t *testing.T) {
 		})
 	}
 }
+
+// TestRekeyAndNewPairTakeTurns: a policy-based connection (R18) whose
+// one child is due for its rekey in the tick its other pair may start
+// has one quick mode of ours under way, not two, so that strongSwan's
+// refusal with SPI 0 (which names no quick mode: refusedQuick) ends it
+// and the status names its pair. Both started in one tick, and the
+// refusal, tied to neither, left the refused one sending message 1 until
+// its tries ran out.
+func TestRekeyAndNewPairTakeTurns(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		manyPairs(2)(pi, pr)
+		pi.RetransmitTimeout = time.Minute // message 1 is not sent again meanwhile
+	})
+	mi.mu.Lock()
+	p := mi.peers["i"]
+	second := p.pairs[1]
+	p.waits[second] = quickWait{after: time.Now().Add(time.Hour)} // the first pair alone comes up
+	mi.mu.Unlock()
+	shuttle(mi, mr, ri, rr, nil)
+	if childCount(ri) != 1 || childCount(rr) != 1 {
+		t.Fatalf("children of the first pair: initiator %d, responder %d, want 1 each; status %+v", childCount(ri), childCount(rr), mi.Status())
+	}
+	si, sr := onlySA(t, mi), onlySA(t, mr)
+	ri.take()
+	rr.take()
+
+	// One tick: the second pair may start, and the first pair's child is
+	// due for its rekey.
+	mi.mu.Lock()
+	delete(p.waits, second)
+	for _, c := range p.children {
+		c.rekeyAt = time.Now().Add(-time.Second)
+	}
+	mi.timers(time.Now())
+	under := map[uint32]pair{}
+	for mid, q := range si.qms {
+		if q.initiator {
+			under[mid] = q.pair
+		}
+	}
+	mi.mu.Unlock()
+	ri.take() // message 1: the peer refuses it
+	if len(under) == 0 {
+		t.Fatal("no quick mode started with a rekey due and a pair without a child")
+	}
+
+	mr.mu.Lock()
+	sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: []byte{0, 0, 0, 0}, Type: wire.NotifyInvalidIDInfo}.Append(nil))
+	mr.mu.Unlock()
+	n, nf, nt := sent(t, rr)
+	mi.handle(nt, nf, n)
+	mi.mu.Lock()
+	var left []pair
+	for mid, pr := range under {
+		if _, ok := si.qms[mid]; ok {
+			left = append(left, pr)
+		}
+	}
+	mi.mu.Unlock()
+	if len(left) != 0 {
+		t.Fatalf("after INVALID-ID-INFORMATION with SPI 0: %d of the %d quick modes started in the tick still under way (%v), want the one under way ended", len(left), len(under), left)
+	}
+	for _, pr := range under {
+		if got, want := mi.Status()[0].LastError, "quick mode for "+pr.String(); !strings.Contains(got, want) {
+			t.Errorf("status after the refusal: %q, want it to name the pair (%q)", got, want)
+		}
+	}
+}
