@@ -322,9 +322,9 @@ func R32TunnelLimit(sku SKU, n int) *arm.Error {
 // range a side). Each pair is a child SA of its own, negotiated one after
 // another and rekeyed on its own; the product of two lists of up to
 // MaxPrefixes each would be a million. 256 is as many child SAs as the
-// peer may create under one IKE SA, and as many quick modes as an ISAKMP
-// SA holds in flight (a device that starts every pair at once). Azure
-// states no limit.
+// peer may have under one IKE SA (those not replaced by a rekey), and as
+// many quick modes as an ISAKMP SA holds in flight (a device that starts
+// every pair at once). Azure states no limit.
 const MaxPrefixPairs = 256
 
 // R18PrefixPairs checks that a connection negotiates at most

@@ -25,8 +25,14 @@ const (
 )
 
 // maxChildren bounds the child SA pairs the peer can create under one IKE
-// SA.
+// SA: those that carry traffic (live), as many as a connection's prefix
+// pairs may be (rules.MaxPrefixPairs). A pair replaced by a rekey, still
+// there until its Delete, does not count: it goes on its own.
 const maxChildren = 256
+
+// live tells whether ch carries its traffic: it is not replaced by a
+// rekey or being deleted.
+func (ch *child) live() bool { return ch.state == childActive || ch.state == childRekeying }
 
 // child is one child SA pair in the data path (or being negotiated).
 type child struct {
@@ -439,9 +445,17 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 	}
 	var old *child
 	n := notify(ps, wire.RekeySA)
-	if n == nil && len(sa.home().children) >= maxChildren {
-		// RFC 7296 §3.10.1: no more child SAs on this IKE SA.
-		return fail(wire.NoAdditionalSAs, "%d child SAs already", len(sa.home().children))
+	if n == nil {
+		live := 0
+		for _, ch := range sa.home().children {
+			if ch.live() {
+				live++
+			}
+		}
+		if live >= maxChildren {
+			// RFC 7296 §3.10.1: no more child SAs on this IKE SA.
+			return fail(wire.NoAdditionalSAs, "%d child SAs already", live)
+		}
 	}
 	if n != nil {
 		if n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 {

@@ -996,6 +996,81 @@ func TestPolicyBased(t *testing.T) {
 	}
 }
 
+// TestNewChildWhileRekeyedLingers: a policy-based connection of as many
+// prefix pairs as one may have (R18: rules.MaxPrefixPairs, 256), a child
+// each, one of them rekeyed and its replaced pair still there until its
+// Delete is answered. The peer deletes another pair and creates it again:
+// it is taken, as the pairs that carry traffic are within maxChildren.
+// The replaced pair counted, and the peer's CREATE_CHILD_SA was refused
+// with NO_ADDITIONAL_SAS (RFC 7296 §3.10.1) until it went.
+func TestNewChildWhileRekeyedLingers(t *testing.T) {
+	var l, r []netip.Prefix
+	for i := range 16 {
+		l = append(l, netip.MustParsePrefix(fmt.Sprintf("10.1.%d.0/24", i)))
+		r = append(r, netip.MustParsePrefix(fmt.Sprintf("10.2.%d.0/24", i)))
+	}
+	n, a, b := pair(t, func(p *PeerConfig) { p.Children = PolicyBased(l, r) },
+		func(p *PeerConfig) {
+			p.Children = PolicyBased(r, l)
+			p.RetransmitTimeout = time.Minute // b's Delete, unanswered, is not given up meanwhile
+		})
+	const pairs = 256
+	waitFor(t, 2*time.Minute, "256 child SAs on both sides", func() bool { return a.dp.count() == pairs && b.dp.count() == pairs })
+
+	// b rekeys the first pair; a's answer to b's Delete of the replaced
+	// pair is lost, which stays at b meanwhile.
+	n.setPolicy(func(from, _ netip.AddrPort, d []byte) []time.Duration {
+		if h, _, err := wire.ParseHeader(d); err == nil && from.Addr() == addrA && h.Exchange == wire.Informational && h.Flags&wire.FlagResponse != 0 {
+			return nil
+		}
+		return []time.Duration{0}
+	})
+	b.onLoop(func(c *conn) {
+		sa := c.established()
+		sa.queueRekeyChild(sa.children[slices.IndexFunc(sa.children, func(ch *child) bool { return ch.cfgIndex == 0 })])
+		sa.kick()
+	})
+	lingering := func() (live, replaced int) {
+		b.onLoop(func(c *conn) {
+			for _, ch := range c.established().children {
+				if ch.live() {
+					live++
+				} else {
+					replaced++
+				}
+			}
+		})
+		return live, replaced
+	}
+	waitFor(t, time.Minute, "b's rekey of the first pair, the replaced pair lingering", func() bool {
+		live, replaced := lingering()
+		return live == pairs && replaced == 1
+	})
+
+	// a deletes the second pair and creates it again.
+	var gone uint32
+	a.onLoop(func(c *conn) {
+		sa := c.established()
+		ch := sa.children[slices.IndexFunc(sa.children, func(ch *child) bool { return ch.cfgIndex == 1 })]
+		gone = ch.inSPI
+		sa.enqueue(task{kind: taskDeleteChild, child: ch})
+		sa.queueCreateChild(1)
+		sa.kick()
+	})
+	waitFor(t, time.Minute, "the second pair deleted and created again", func() bool {
+		if st := a.status(); strings.Contains(st.LastError, "NO_ADDITIONAL_SAS") {
+			live, replaced := lingering()
+			t.Fatalf("the second pair created again with %d pairs live and %d replaced at the responder: %s", live, replaced, st.LastError)
+		}
+		var again bool
+		a.onLoop(func(c *conn) {
+			again = slices.ContainsFunc(c.established().children, func(ch *child) bool { return ch.cfgIndex == 1 && ch.inSPI != gone })
+		})
+		live, replaced := lingering()
+		return again && live == pairs && replaced == 1
+	})
+}
+
 // TestClose covers Close: the peer is told (RFC 7296 §1.4.1), the child
 // SAs leave the data path and every goroutine ends.
 func TestClose(t *testing.T) {
