@@ -193,36 +193,9 @@ func TestRefusedQuickMode1Told(t *testing.T) {
 				edited, _ := sr.encrypted(wire.ExchangeQuick, h.MessageID, iv, nil, c.edit(ps))
 				mr.mu.Unlock()
 				ours := onlyQuick(t, mi).spiIn
-				rr.take()
-				mr.handle(to, from, edited)
-				msgs, mf, mt := rr.take()
-				rr.mu.Lock()
-				rr.sent, rr.from, rr.to = msgs, mf, mt // for sentNotify, and handed to the initiator below
-				rr.mu.Unlock()
-				n := sentNotify(t, mr, sr, rr)
-				if n.Type != c.typ {
-					t.Errorf("the initiator was told %+v, want notification %d", n, c.typ)
-				}
+				n := refuseMessage1(t, mi, mr, rr, sr, from, to, edited, func() { mr.handle(to, from, edited) }, c.typ, c.why)
 				if named := n.Protocol == wire.ProtocolESP && len(n.SPI) == 4 && binary.BigEndian.Uint32(n.SPI) == ours; named != c.namesSA {
 					t.Errorf("the notification %+v names the initiator's SPI %08x: %v, want %v", n, ours, named, c.namesSA)
-				}
-				if st := mr.Status(); !strings.Contains(st[0].LastError, c.why) {
-					t.Errorf("the responder's status: %q, want %q", st[0].LastError, c.why)
-				}
-				for i := range msgs {
-					mi.handle(mt[i], mf[i], msgs[i])
-				}
-				si := onlySA(t, mi)
-				mi.mu.Lock()
-				left := len(si.qms)
-				mi.mu.Unlock()
-				if left != 0 {
-					t.Errorf("the initiator's quick mode is still under way after the responder refused its message 1")
-				}
-				// Message 1 again (the initiator's retransmission) gets the same.
-				mr.handle(to, from, edited)
-				if n := sentNotify(t, mr, sr, rr); n.Type != c.typ {
-					t.Errorf("message 1 sent again got %+v, want notification %d", n, c.typ)
 				}
 				return true
 			})
@@ -231,6 +204,44 @@ func TestRefusedQuickMode1Told(t *testing.T) {
 			}
 		})
 	}
+}
+
+// refuseMessage1 has responder mr take the initiator's quick mode message
+// 1 (msg, from to, on mr's ISAKMP SA sr) by refuse, and checks that its
+// answer is a notification of type typ, that its status says why, that
+// the initiator's quick mode ends once it has the answer, and that msg
+// sent again (a retransmission) gets the same type. It returns the
+// notification.
+func refuseMessage1(t *testing.T, mi, mr *Manager, rr *recorder, sr *isakmpSA, from, to netip.AddrPort, msg []byte, refuse func(), typ uint16, why string) wire.Notify {
+	t.Helper()
+	rr.take()
+	refuse()
+	msgs, mf, mt := rr.take()
+	rr.mu.Lock()
+	rr.sent, rr.from, rr.to = msgs, mf, mt // for sentNotify, and handed to the initiator below
+	rr.mu.Unlock()
+	n := sentNotify(t, mr, sr, rr)
+	if n.Type != typ {
+		t.Errorf("the initiator was told %+v, want notification %d", n, typ)
+	}
+	if st := mr.Status(); !strings.Contains(st[0].LastError, why) {
+		t.Errorf("the responder's status: %q, want %q", st[0].LastError, why)
+	}
+	for i := range msgs {
+		mi.handle(mt[i], mf[i], msgs[i])
+	}
+	si := onlySA(t, mi)
+	mi.mu.Lock()
+	left := len(si.qms)
+	mi.mu.Unlock()
+	if left != 0 {
+		t.Errorf("the initiator's quick mode is still under way after the responder refused its message 1")
+	}
+	mr.handle(to, from, msg)
+	if n := sentNotify(t, mr, sr, rr); n.Type != typ {
+		t.Errorf("message 1 sent again got %+v, want notification %d", n, typ)
+	}
+	return n
 }
 
 // TestLocalFailureQuickMode1Told: a quick mode message 1 that checks out
@@ -288,34 +299,13 @@ func TestLocalFailureQuickMode1Told(t *testing.T) {
 				done = true
 				sr := onlySA(t, mr)
 				ours := onlyQuick(t, mi).spiIn
-				rr.take()
-				fail.Store(true)
-				mr.handle(to, from, msg)
-				fail.Store(false)
-				msgs, mf, mt := rr.take()
-				rr.mu.Lock()
-				rr.sent, rr.from, rr.to = msgs, mf, mt // for sentNotify, and handed to the initiator below
-				rr.mu.Unlock()
-				n := sentNotify(t, mr, sr, rr)
-				if n.Type != c.typ || n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 || binary.BigEndian.Uint32(n.SPI) != ours {
-					t.Errorf("the initiator was told %+v, want notification %d naming its SPI %08x", n, c.typ, ours)
-				}
-				if st := mr.Status(); !strings.Contains(st[0].LastError, errLocal.Error()) {
-					t.Errorf("the responder's status: %q, want %q", st[0].LastError, errLocal)
-				}
-				for i := range msgs {
-					mi.handle(mt[i], mf[i], msgs[i])
-				}
-				si := onlySA(t, mi)
-				mi.mu.Lock()
-				left := len(si.qms)
-				mi.mu.Unlock()
-				if left != 0 {
-					t.Errorf("the initiator's quick mode is still under way after the responder refused its message 1")
-				}
-				mr.handle(to, from, msg)
-				if n := sentNotify(t, mr, sr, rr); n.Type != c.typ {
-					t.Errorf("message 1 sent again got %+v, want notification %d", n, c.typ)
+				n := refuseMessage1(t, mi, mr, rr, sr, from, to, msg, func() {
+					fail.Store(true)
+					mr.handle(to, from, msg)
+					fail.Store(false)
+				}, c.typ, errLocal.Error())
+				if n.Protocol != wire.ProtocolESP || len(n.SPI) != 4 || binary.BigEndian.Uint32(n.SPI) != ours {
+					t.Errorf("the initiator was told %+v, want a notification naming its SPI %08x", n, ours)
 				}
 				return true
 			})
