@@ -898,6 +898,43 @@ func TestFailedSendsCountAsDrops(t *testing.T) {
 	}
 }
 
+// TestShortESPInUDPRFC3948Section2_1: on the NAT-T port, a datagram that
+// is neither a NAT-keepalive nor after a non-ESP marker is ESP (RFC 3948
+// §2.1), and one shorter than the ESP header counts in the engine's Short,
+// which the gateway's metrics show, as it does when ESP comes as IP
+// protocol 50. A keepalive is taken, not counted as a drop.
+func TestShortESPInUDPRFC3948Section2_1(t *testing.T) {
+	tr := udp.New(udp.Config{})
+	defer tr.Close()
+	e, err := New(Options{Inner: tuntest.NewRecorder(64), Outer: tr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	local, err := tr.ListenNATT(netip.MustParseAddrPort("127.0.0.1:0"), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, err := udp.Listen(netip.MustParseAddrPort("127.0.0.1:0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer src.Close()
+	var msgs []udp.Message
+	for _, b := range [][]byte{{0xa0, 0, 0, 1, 0, 0}, {0xfe}, {0xa0, 0, 0}, {espwire.Keepalive}} {
+		msgs = append(msgs, udp.Message{Buf: b, Addr: local})
+	}
+	if err := src.WriteBatch(msgs); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the short datagrams and the keepalive", func() bool {
+		return e.Drops().Short+tr.Stats().Drops.Malformed == 3 && tr.Stats().Keepalives == 1
+	})
+	if d, td := e.Drops(), tr.Stats().Drops; d.Short != 3 || td != (udp.Drops{}) {
+		t.Fatalf("engine's short %d, transport's drops %+v; want 3 and none", d.Short, td)
+	}
+}
+
 // TestInnerWriteFailureCountsAsDrop: packets that opened but that the
 // inner side did not take (its device is gone) are not counted as come
 // in, but as dropped.

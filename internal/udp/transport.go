@@ -38,7 +38,8 @@ type IKEHandler func(local, remote netip.AddrPort, msg []byte)
 // at a time, on the endpoint's read loop. It may change msgs and the bytes
 // of their buffers (to decrypt in place): both are the endpoint's and are
 // reused once HandleESP returns. Each Buf is MaxDatagram long; the packet
-// is Buf[:N].
+// is Buf[:N], which may be shorter than an ESP header: the handler checks
+// and counts it.
 type ESPHandler interface {
 	HandleESP(local netip.AddrPort, msgs []Message)
 }
@@ -277,8 +278,10 @@ type Stats struct {
 
 // Drops counts datagrams refused, by reason.
 type Drops struct {
-	// Malformed: on a NAT-T port, neither ESP, IKE nor a keepalive
-	// (RFC 3948 §2); on a raw ESP endpoint, not an IPv4 packet.
+	// Malformed: on a NAT-T port, an empty datagram or a non-ESP marker
+	// without an IKE message after it (RFC 3948 §2); on a raw ESP
+	// endpoint, not an IPv4 packet. ESP shorter than its header goes to
+	// the ESP handler, which counts it.
 	Malformed uint64
 	// NoHandler: ESP on an endpoint without an ESP handler.
 	NoHandler uint64
@@ -372,8 +375,14 @@ func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, es
 		}
 		kind, err := espwire.Classify(b)
 		if err != nil {
-			t.malformed.Add(1)
-			continue
+			if len(b) == 0 || len(b) >= espwire.NonESPMarkerLen && [4]byte(b) == [4]byte{} {
+				t.malformed.Add(1) // nothing, or a non-ESP marker and no IKE message
+				continue
+			}
+			// RFC 3948 §2.1: what is neither a keepalive nor after a
+			// non-ESP marker is ESP. One shorter than its header goes to
+			// the engine, which counts it where a user sees it (Short).
+			kind = espwire.KindESP
 		}
 		switch kind {
 		case espwire.KindIKE:

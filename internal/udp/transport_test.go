@@ -74,7 +74,10 @@ func TestTransportDemuxRFC3948Section2(t *testing.T) {
 		{name: "2.2 ike after non-esp marker", natt: true, in: ike, wantIKE: ike[4:]},
 		{name: "2.3 keepalive", natt: true, in: []byte{0xff}, wantIKE: []byte{0xff}},
 		{name: "2.1 esp", natt: true, in: esp, wantESP: esp},
-		{name: "2.1 esp shorter than its header", natt: true, in: esp[:6], wantDrops: Drops{Malformed: 1}},
+		// The ESP handler counts them where a user sees them.
+		{name: "2.1 esp shorter than its header", natt: true, in: esp[:6], wantESP: esp[:6]},
+		{name: "2.1 esp of one byte not a keepalive", natt: true, in: []byte{0xfe}, wantESP: []byte{0xfe}},
+		{name: "2.1 esp shorter than a marker", natt: true, in: esp[2:5], wantESP: esp[2:5]},
 		{name: "2.2 marker alone", natt: true, in: ike[:4], wantDrops: Drops{Malformed: 1}},
 		{name: "empty", natt: true, in: []byte{}, wantDrops: Drops{Malformed: 1}},
 		{name: "port 500 ike as is", in: ike[4:], wantIKE: ike[4:]},
@@ -313,7 +316,7 @@ func FuzzDemux(f *testing.F) {
 		}
 		switch {
 		case len(esp) == 1:
-			if !natt || len(b) < espwire.HeaderLen || !bytes.Equal(esp[0].Buf[:esp[0].N], b) {
+			if !natt || len(b) == 0 || bytes.HasPrefix(b, espwire.AppendNonESPMarker(nil)) || bytes.Equal(b, []byte{espwire.Keepalive}) || !bytes.Equal(esp[0].Buf[:esp[0].N], b) {
 				t.Fatalf("esp %x from %x (natt %v)", esp[0].Buf[:esp[0].N], b, natt)
 			}
 		case len(ike) == 1 && natt && !bytes.Equal(b, []byte{espwire.Keepalive}):
