@@ -44,6 +44,10 @@ type quick struct {
 	// this quick mode of ours was under way and ended none (of a message
 	// the peer could not read, say): why, if no answer comes.
 	told string
+	// asked is the pair a quick mode of ours proposed: the peer may
+	// answer with a narrower one (pair), and a failure makes asked wait
+	// (endQuick), the pair Manager.timers starts quick modes for.
+	asked pair
 }
 
 // newMID returns a message ID for an exchange of ours: none of ours
@@ -132,7 +136,7 @@ func (sa *isakmpSA) startQuick(pr pair, old *child) {
 		p.lastErr = "no ESP proposal vnetgw can offer in IKEv1"
 		return
 	}
-	q := &quick{mid: sa.newMID(), initiator: true, started: time.Now(), pair: pr, rekey: old}
+	q := &quick{mid: sa.newMID(), initiator: true, started: time.Now(), pair: pr, asked: pr, rekey: old}
 	q.iv = sa.s.Hash.phase2IV(sa.p1iv, q.mid)
 	// A failure of our own ends the exchange as a refusal does: the SPI
 	// goes back, and a rekey of old starts again after a while.
@@ -364,8 +368,9 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 
 // endQuick ends quick mode exchange mid, q, without a child: its inbound
 // SPI goes back, a rekey of q's child may start again, and our next
-// exchange for q's pair waits a while (doubling, up to maxQuickBackoff),
-// so that a peer that refuses it is not asked every tick.
+// exchange for the pair q proposed waits a while (doubling, up to
+// maxQuickBackoff), so that a peer that refuses it is not asked every
+// tick.
 func (sa *isakmpSA) endQuick(mid uint32, q *quick) {
 	delete(sa.qms, mid)
 	if q.spiIn != 0 {
@@ -375,10 +380,10 @@ func (sa *isakmpSA) endQuick(mid uint32, q *quick) {
 		q.rekey.rekeying = false
 	}
 	if q.initiator {
-		w := sa.p.waits[q.pair]
+		w := sa.p.waits[q.asked]
 		w.backoff = min(max(2*w.backoff, time.Second), maxQuickBackoff)
 		w.after = time.Now().Add(w.backoff)
-		sa.p.waits[q.pair] = w
+		sa.p.waits[q.asked] = w
 	}
 }
 
@@ -533,6 +538,7 @@ func (sa *isakmpSA) install(q *quick) error {
 		return fmt.Errorf("installing the child SA: %w", err)
 	}
 	delete(p.waits, q.pair)
+	delete(p.waits, q.asked)
 	margin := rekeyMargin(p.cfg, q.s.Life)
 	old := q.rekey
 	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(),

@@ -578,3 +578,75 @@ func TestRekeyAndNewPairTakeTurns(t *testing.T) {
 		}
 	}
 }
+
+// TestNarrowedFailureWaits: a quick mode of ours that the peer answered
+// with narrower traffic than proposed (as strongSwan does) and that then
+// fails (here the data path refuses the child) makes the pair it
+// proposed wait, as any failed quick mode does, whether a new pair or
+// the rekey of a child. The wait went to the narrower pair, which no
+// quick mode of ours proposes: the pair, or the child's rekey, was tried
+// again at the next tick, every 200 ms, for as long as the failure
+// lasted.
+func TestNarrowedFailureWaits(t *testing.T) {
+	proposed := pair{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/16")}
+	for _, rekey := range []bool{false, true} {
+		t.Run(map[bool]string{false: "new pair", true: "rekey"}[rekey], func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+				pi.Children = []ikev2.ChildConfig{{LocalTS: []netip.Prefix{proposed.local}, RemoteTS: []netip.Prefix{proposed.remote}}}
+				pr.Children = []ikev2.ChildConfig{{LocalTS: []netip.Prefix{proposed.remote}, RemoteTS: []netip.Prefix{proposed.local}}}
+			})
+			errInstall := errors.New("the data path refuses the child")
+			if rekey {
+				shuttle(mi, mr, ri, rr, nil)
+				ri.mu.Lock()
+				old := ri.children[0].In.SPI
+				ri.installErr = errInstall
+				ri.mu.Unlock()
+				mi.SoftExpired("i", old)
+			} else {
+				ri.mu.Lock()
+				ri.installErr = errInstall
+				ri.mu.Unlock()
+			}
+			// The responder's message 2 answers 10.1.1.0/24 <-> 10.2.0.0/16.
+			var failed time.Time
+			for deadline := time.Now().Add(20 * time.Second); failed.IsZero(); time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("no quick mode message 2")
+				}
+				a, af, at := ri.take()
+				for i := range a {
+					mr.handle(at[i], af[i], a[i])
+				}
+				b, bf, bt := rr.take()
+				for i := range b {
+					if b[i][18] == wire.ExchangeQuick && failed.IsZero() {
+						narrowed, _ := resealQuick2(t, mi, b[i], func(ps []wire.Payload) []wire.Payload {
+							if i := slices.IndexFunc(ps, func(p wire.Payload) bool { return p.Type == wire.PayloadID }); i >= 0 {
+								ps[i].Body = wire.PrefixID(netip.MustParsePrefix("10.1.1.0/24")).Append(nil)
+							}
+							return ps
+						})
+						if narrowed != nil {
+							failed = time.Now()
+							mi.handle(bt[i], bf[i], narrowed)
+							continue
+						}
+					}
+					mi.handle(bt[i], bf[i], b[i])
+				}
+			}
+			mi.mu.Lock()
+			defer mi.mu.Unlock()
+			p := mi.peers["i"]
+			if w := p.waits[proposed]; !w.after.After(failed) {
+				t.Errorf("after the quick mode for %v failed, that pair waits until %v, want after %v (waits %+v)", proposed, w.after, failed, p.waits)
+			}
+			for _, c := range p.children {
+				if c.rekeying {
+					t.Errorf("child %08x is still marked as being rekeyed", c.inSPI)
+				}
+			}
+		})
+	}
+}
