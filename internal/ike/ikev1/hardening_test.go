@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/netip"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -592,4 +593,61 @@ func TestQuickModeSPIsNotLeaked(t *testing.T) {
 			t.Errorf("%d quick modes under way as the SA went: SPIs %08x left reserved", qms, leaked)
 		}
 	})
+}
+
+// TestPeerChildrenBounded: a peer's quick mode for a new child beyond
+// maxChildren is refused with NO-PROPOSAL-CHOSEN naming its SPI, and its
+// rekey of a child it has still goes. The peer could add children
+// without end, each kept here and in the data path: on a route-based
+// connection any traffic is the connection's, and within a prefix pair
+// any narrower one.
+func TestPeerChildrenBounded(t *testing.T) {
+	first := pair{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/24")}
+	second := pair{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.3.0.0/24")}
+	// The responder is route-based: any traffic is the connection's.
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.Children = []ikev2.ChildConfig{{LocalTS: []netip.Prefix{first.local}, RemoteTS: []netip.Prefix{first.remote, second.remote}}}
+	})
+	mi.mu.Lock()
+	mi.peers["i"].waits[second] = quickWait{after: time.Now().Add(time.Hour)}
+	mi.mu.Unlock()
+	shuttle(mi, mr, ri, rr, nil)
+	if childCount(rr) != 1 {
+		t.Fatalf("the responder has %d children, want 1", childCount(rr))
+	}
+	// The responder has maxChildren: the one above and copies of it, as
+	// if the peer had asked for each.
+	mr.mu.Lock()
+	pr := mr.peers["r"]
+	for i := range maxChildren - 1 {
+		c := *pr.children[0]
+		c.inSPI, c.outSPI = mr.newSPI(), uint32(0x10000+i)
+		c.pair = pair{netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 9, byte(i), 0}), 24), first.local}
+		pr.children = append(pr.children, &c)
+	}
+	mr.mu.Unlock()
+	mi.mu.Lock()
+	delete(mi.peers["i"].waits, second)
+	mi.mu.Unlock()
+	carry(mi, mr, ri, rr, 20*time.Second, func() bool {
+		return childCount(rr) > 1 || strings.Contains(mi.Status()[0].LastError, "NO-PROPOSAL-CHOSEN")
+	}, nil)
+	if n := childCount(rr); n != 1 {
+		t.Errorf("the responder installed %d children, want 1: the peer's quick mode beyond %d children was not refused", n, maxChildren)
+	}
+	if st := mr.Status()[0]; !strings.Contains(st.LastError, "beyond the 256") {
+		t.Errorf("the responder's status: %q", st.LastError)
+	}
+	if st := mi.Status()[0]; !strings.Contains(st.LastError, "NO-PROPOSAL-CHOSEN") {
+		t.Errorf("the initiator's status: %q, want NO-PROPOSAL-CHOSEN", st.LastError)
+	}
+	// The rekey of the peer's first child still goes.
+	ri.mu.Lock()
+	old := ri.children[0].In.SPI
+	ri.mu.Unlock()
+	mi.SoftExpired("i", old)
+	carry(mi, mr, ri, rr, 20*time.Second, func() bool { return childCount(rr) == 2 }, nil)
+	if n := childCount(rr); n != 2 {
+		t.Errorf("the responder has %d children after the peer's rekey, want 2 (the rekey was refused)", n)
+	}
 }

@@ -73,6 +73,11 @@ const (
 	// and it had to send message 2 again), and packets sent before that
 	// may still be on the way.
 	rekeyedLinger = 10 * time.Second
+	// maxChildren bounds a peer's child SA pairs that carry traffic, as
+	// the IKEv2 daemon's: as many as a connection's prefix pairs may be
+	// (rules.MaxPrefixPairs). The peer's quick mode for a new one beyond
+	// it is refused; a rekey, whose pair replaces one, is not.
+	maxChildren = 256
 )
 
 // Manager runs the IKEv1 side of a gateway.

@@ -320,6 +320,18 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	if o := q.rekey; o != nil && o.ours && o.sa == sa && o.replaces != nil && o.replaces.retired() && slices.Contains(p.children, o.replaces) {
 		q.rekey = o.replaces
 	}
+	// Each of the peer's children is kept here and in the data path: a
+	// peer that narrows its traffic anew each time (or names any, on a
+	// route-based connection) would add children without end.
+	live := 0
+	for _, o := range p.children {
+		if !o.retired() {
+			live++
+		}
+	}
+	if q.rekey == nil && live >= maxChildren {
+		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, prop.SPI, fmt.Sprintf("quick mode: the peer asks for a child SA beyond the %d a connection may have", maxChildren))
+	}
 	// A failure of our own is told too (its message ID is used: the
 	// peer's retransmissions would be dropped as replays), with what
 	// strongSwan's responder sends for its own: the peer authenticated
