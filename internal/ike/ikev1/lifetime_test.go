@@ -61,8 +61,9 @@ func withLifetimes(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig), life []wi
 // initiator's, fromI) or message 2 (the responder's) has its SA payload
 // changed by edit on the way, sent as the sender's own from then on, and
 // returns the managers once both have a child, or nothing moves. watch,
-// when set, sees each message sent after that (fi: the initiator's).
-func rewriteQuick(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig), fromI bool, watch func(fi bool, msg []byte), edit func(*wire.SA)) (mi, mr *Manager, ri, rr *recorder) {
+// when set, sees each message sent after that (fi: the initiator's)
+// and loses it when it says so.
+func rewriteQuick(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig), fromI bool, watch func(fi bool, msg []byte) (lose bool), edit func(*wire.SA)) (mi, mr *Manager, ri, rr *recorder) {
 	t.Helper()
 	mi, mr, ri, rr = twoManagers(t, tweak)
 	var qm1 []byte // message 1 as the responder got it
@@ -95,8 +96,7 @@ func rewriteQuick(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig), fromI bool
 	shuttle(mi, mr, ri, rr, func(fi bool, msg []byte, from, to netip.AddrPort) bool {
 		switch {
 		case done && watch != nil:
-			watch(fi, msg)
-			return false
+			return watch(fi, msg)
 		case done || msg[18] != wire.ExchangeQuick:
 			return false
 		case fi && qm1 == nil && !fromI:

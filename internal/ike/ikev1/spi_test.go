@@ -24,10 +24,14 @@ func TestReservedSPIRefused(t *testing.T) {
 		fromI bool // the initiator's message 1 has the SPI, not the responder's message 2
 	}{{"responder, message 1", true}, {"initiator, message 2", false}} {
 		var first []byte // what the refusing side sent first once it had the SPI
-		mi, mr, ri, rr := rewriteQuick(t, nil, c.fromI, func(fi bool, msg []byte) {
+		mi, mr, ri, rr := rewriteQuick(t, nil, c.fromI, func(fi bool, msg []byte) bool {
 			if first == nil && fi != c.fromI {
 				first = msg
+				return false
 			}
+			// Once refused, the retry after the pair's backoff is
+			// lost: its child would clear the status's reason.
+			return first != nil
 		}, func(in *wire.SA) {
 			in.Proposals[0].SPI = []byte{0, 0, 0, 7}
 		})
