@@ -58,10 +58,29 @@ func Put(key string, value []byte) Op { return Op{Key: key, Value: value} }
 func Delete(key string) Op { return Op{Key: key, Delete: true} }
 
 // Cond is a condition of a transaction: the key's ModRevision must equal
-// ModRevision, where 0 means the key must not exist.
+// ModRevision, where 0 means the key must not exist; or, when
+// CreateRevision is not 0, the key's CreateRevision must equal it: the key
+// is the one created then, whatever was written to it since, and was not
+// deleted and created again (a claim still held).
 type Cond struct {
-	Key         string
-	ModRevision int64
+	Key            string
+	ModRevision    int64
+	CreateRevision int64
+	// Global: Key is one of the backend's own keys, not under the
+	// store's prefix (on etcd, any key of the cluster, such as a cluster
+	// node's claim of a VNet, so that a write is fenced by it). The
+	// embedded store has no keys but the store's: there, no Global key
+	// exists.
+	Global bool
+}
+
+// Holds reports whether the condition holds for the key's revisions
+// (create and mod 0: the key does not exist).
+func (c Cond) Holds(create, mod int64) bool {
+	if c.CreateRevision != 0 {
+		return create == c.CreateRevision
+	}
+	return mod == c.ModRevision
 }
 
 // EventType tells a put from a delete.

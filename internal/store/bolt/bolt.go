@@ -218,15 +218,15 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		kvb, logb, meta := tx.Bucket(bucketKV), tx.Bucket(bucketLog), tx.Bucket(bucketMeta)
 		cur := getUint(meta, metaRev)
 		for _, c := range conds {
-			var mod int64
-			if v := kvb.Get([]byte(c.Key)); v != nil {
+			var create, mod int64
+			if v := kvb.Get([]byte(c.Key)); v != nil && !c.Global {
 				kv, err := decodeKV([]byte(c.Key), v)
 				if err != nil {
 					return err
 				}
-				mod = kv.ModRevision
+				create, mod = kv.CreateRevision, kv.ModRevision
 			}
-			if mod != c.ModRevision {
+			if !c.Holds(create, mod) {
 				return store.ErrConflict
 			}
 		}

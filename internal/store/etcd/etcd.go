@@ -111,10 +111,14 @@ func TLSConfig(caFile, certFile, keyFile string) (*tls.Config, error) {
 
 // Store is a store.Store on an etcd client, within a prefix.
 type Store struct {
-	kv  clientv3.KV
-	w   clientv3.Watcher
-	ctx context.Context // ends at Close, and with it every watch
-	end context.CancelFunc
+	kv clientv3.KV // within the prefix
+	// root is the cluster's keys, for transactions whose conditions
+	// name keys outside the prefix (store.Cond.Global).
+	root   clientv3.KV
+	prefix string
+	w      clientv3.Watcher
+	ctx    context.Context // ends at Close, and with it every watch
+	end    context.CancelFunc
 }
 
 // DefaultHistory is how many revisions of etcd's history a store keeps
@@ -140,7 +144,7 @@ type Options struct {
 // CompactInterval). Closing the store does not close cli.
 func New(cli *clientv3.Client, prefix string, opts Options) *Store {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Store{kv: namespace.NewKV(cli.KV, prefix), w: namespace.NewWatcher(cli.Watcher, prefix), ctx: ctx, end: cancel}
+	s := &Store{kv: namespace.NewKV(cli.KV, prefix), root: cli.KV, prefix: prefix, w: namespace.NewWatcher(cli.Watcher, prefix), ctx: ctx, end: cancel}
 	if opts.History == 0 {
 		opts.History = DefaultHistory
 	}
@@ -223,24 +227,34 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
+	// Keys are the cluster's here: a condition may name a key outside
+	// the prefix.
 	cmps := make([]clientv3.Cmp, len(conds))
 	for i, c := range conds {
-		cmps[i] = clientv3.Compare(clientv3.ModRevision(c.Key), "=", c.ModRevision)
+		key := c.Key
+		if !c.Global {
+			key = s.prefix + key
+		}
+		if c.CreateRevision != 0 {
+			cmps[i] = clientv3.Compare(clientv3.CreateRevision(key), "=", c.CreateRevision)
+		} else {
+			cmps[i] = clientv3.Compare(clientv3.ModRevision(key), "=", c.ModRevision)
+		}
 	}
 	eops := make([]clientv3.Op, 0, len(ops)+1)
 	puts := false
 	for _, op := range ops {
 		if op.Delete {
-			eops = append(eops, clientv3.OpDelete(op.Key))
+			eops = append(eops, clientv3.OpDelete(s.prefix+op.Key))
 			continue
 		}
 		puts = true
-		eops = append(eops, clientv3.OpPut(op.Key, string(op.Value)))
+		eops = append(eops, clientv3.OpPut(s.prefix+op.Key, string(op.Value)))
 	}
 	if len(ops) > 0 && !puts {
-		eops = append(eops, clientv3.OpPut(revKey, ""))
+		eops = append(eops, clientv3.OpPut(s.prefix+revKey, ""))
 	}
-	resp, err := s.kv.Txn(ctx).If(cmps...).Then(eops...).Commit()
+	resp, err := s.root.Txn(ctx).If(cmps...).Then(eops...).Commit()
 	switch {
 	case errors.Is(err, rpctypes.ErrNoSpace), errors.Is(err, rpctypes.ErrTooManyRequests):
 		// etcd's database is at its quota (its NOSPACE alarm) or etcd

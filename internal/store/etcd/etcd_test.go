@@ -170,3 +170,33 @@ func TestHistoryIsCompacted(t *testing.T) {
 		t.Fatalf("a watch within the kept history: %+v, want revision %d", r, revs[18])
 	}
 }
+
+// A condition on a Global key names a key of etcd outside the store's
+// prefix: a cluster node's claim fences the node's status writes.
+func TestGlobalCondition(t *testing.T) {
+	e := etcdtest.Start(t)
+	cli := e.Client(t)
+	s := etcd.New(cli, "/r/state/", etcd.Options{})
+	defer s.Close()
+	ctx := context.Background()
+	put, err := cli.Put(ctx, "/r/cluster/claims/v", "a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	held := []store.Cond{{Key: "/r/cluster/claims/v", CreateRevision: put.Header.Revision, Global: true}}
+	if _, err := s.Txn(ctx, held, []store.Op{store.Put("status/v", []byte("a"))}); err != nil {
+		t.Fatalf("write under the claim: %v", err)
+	}
+	if _, err := cli.Delete(ctx, "/r/cluster/claims/v"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cli.Put(ctx, "/r/cluster/claims/v", "b"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Txn(ctx, held, []store.Op{store.Put("status/v", []byte("a, late"))}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("write under a claim taken since: err = %v, want ErrConflict", err)
+	}
+	if kv, err := s.Get(ctx, "status/v"); err != nil || string(kv.Value) != "a" {
+		t.Fatalf("status = %q, %v; want a", kv.Value, err)
+	}
+}

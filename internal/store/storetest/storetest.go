@@ -22,6 +22,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"GetPutDelete", testGetPutDelete},
 		{"Revisions", testRevisions},
 		{"Conditions", testConditions},
+		{"CreateRevision", testCreateRevision},
 		{"ListPrefix", testListPrefix},
 		{"WatchFromRevision", testWatchFromRevision},
 		{"WatchLive", testWatchLive},
@@ -103,6 +104,32 @@ func testConditions(t *testing.T, s store.Store) {
 	}
 	if _, err := s.Get(ctx, "z"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatal("a failed transaction wrote a key")
+	}
+}
+
+// testCreateRevision: a write conditional on a key's create revision
+// (a claim) goes through while the key is the one created then, written
+// to since or not, and is refused once it was deleted or made again, and
+// for a Global key the store does not have.
+func testCreateRevision(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	created := mustTxn(t, s, nil, store.Put("claim", []byte("a")))
+	mustTxn(t, s, nil, store.Put("claim", []byte("a, again")))
+	held := []store.Cond{{Key: "claim", CreateRevision: created}}
+	mustTxn(t, s, held, store.Put("status", []byte("1")))
+	mustTxn(t, s, nil, store.Delete("claim"))
+	if _, err := s.Txn(ctx, held, []store.Op{store.Put("status", []byte("2"))}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("write under a deleted claim: err = %v, want ErrConflict", err)
+	}
+	again := mustTxn(t, s, nil, store.Put("claim", []byte("b")))
+	if _, err := s.Txn(ctx, held, []store.Op{store.Put("status", []byte("3"))}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("write under a claim made again: err = %v, want ErrConflict", err)
+	}
+	if _, err := s.Txn(ctx, []store.Cond{{Key: "claim", CreateRevision: again, Global: true}}, []store.Op{store.Put("status", []byte("4"))}); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("write under a Global key the store has not: err = %v, want ErrConflict", err)
+	}
+	if kv, err := s.Get(ctx, "status"); err != nil || string(kv.Value) != "1" {
+		t.Fatalf("status = %q, %v; want 1", kv.Value, err)
 	}
 }
 
