@@ -40,6 +40,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+
+	"github.com/vnetgw/vnetgw/internal/store"
 )
 
 // Key prefixes under the cluster's prefix.
@@ -92,6 +94,7 @@ type Node struct {
 	fenced   bool                 // etcd has not renewed the lease for two thirds of its TTL
 	nodes    map[string]member    // live nodes, by name
 	claims   map[string]string    // VNet id → the node that runs it
+	claimRev map[string]int64     // VNet id → its claim's create revision
 	moves    map[string]string    // VNet id → the node it is to move to
 	drained  map[string]bool      // nodes being drained
 	waiting  map[string]time.Time // unclaimed VNets → since when
@@ -122,7 +125,7 @@ func Join(ctx context.Context, cli *clientv3.Client, o Options) (*Node, error) {
 		return nil, fmt.Errorf("node name %q: not empty, without '/'", o.Name)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]member{}, claims: map[string]string{}, moves: map[string]string{},
+	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]member{}, claims: map[string]string{}, claimRev: map[string]int64{}, moves: map[string]string{},
 		drained: map[string]bool{}, waiting: map[string]time.Time{}, leaving: map[string]bool{}, changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}), joinedCh: make(chan error, 1)}
 	go n.run(rctx)
 	select {
@@ -248,7 +251,7 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 			continue
 		}
 		n.log.Info("running a VNet", "vnet", v)
-		n.setClaim(v, me)
+		n.setClaim(v, me, resp.Header.Revision)
 		if moved[v] {
 			mkey := n.opts.Prefix + prefixMoves + v
 			if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(mkey), "=", me)).Then(clientv3.OpDelete(mkey)).Commit(); err != nil {
@@ -281,9 +284,9 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 // loadLocked takes what the cluster holds (kvs, its whole prefix) as it
 // is now; n.mu is held.
 func (n *Node) loadLocked(kvs []*mvccpb.KeyValue) {
-	n.nodes, n.claims, n.moves, n.drained = map[string]member{}, map[string]string{}, map[string]string{}, map[string]bool{}
+	n.nodes, n.claims, n.claimRev, n.moves, n.drained = map[string]member{}, map[string]string{}, map[string]int64{}, map[string]string{}, map[string]bool{}
 	for _, kv := range kvs {
-		n.applyLocked(string(kv.Key), string(kv.Value), clientv3.LeaseID(kv.Lease), true)
+		n.applyLocked(kv, true)
 	}
 }
 
@@ -471,15 +474,33 @@ func (n *Node) pick(vnet string, notDraining bool, without string) string {
 	return best
 }
 
-// setClaim records a claim this node made before the watch reports it.
-func (n *Node) setClaim(vnet, owner string) {
+// setClaim records a claim this node made (at revision rev) before the
+// watch reports it.
+func (n *Node) setClaim(vnet, owner string, rev int64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
+	n.claimRev[vnet] = rev
 	if n.claims[vnet] != owner {
 		n.claims[vnet] = owner
 		delete(n.waiting, vnet)
 		n.bump()
 	}
+}
+
+// Fence returns the condition under which this node's writes for vnet
+// (its status) may go to the store: its claim of vnet, as this node knows
+// it, is still in etcd. A node that lost the claim and does not know it
+// yet (cut off, or its watch behind) is refused, so that it does not
+// write over the status of the node that took the VNet. It reports false
+// when this node does not run vnet.
+func (n *Node) Fence(vnet string) (store.Cond, bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	rev := n.claimRev[vnet]
+	if n.lease == 0 || n.fenced || n.claims[vnet] != n.opts.Name || rev == 0 {
+		return store.Cond{}, false
+	}
+	return store.Cond{Key: n.opts.Prefix + prefixClaims + vnet, CreateRevision: rev, Global: true}, true
 }
 
 // run keeps the node a member until ctx ends: join, follow, and join again
@@ -633,7 +654,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 			}
 			n.mu.Lock()
 			for _, e := range resp.Events {
-				n.applyLocked(string(e.Kv.Key), string(e.Kv.Value), clientv3.LeaseID(e.Kv.Lease), e.Type == clientv3.EventTypePut)
+				n.applyLocked(e.Kv, e.Type == clientv3.EventTypePut)
 			}
 			n.bump()
 			n.mu.Unlock()
@@ -712,9 +733,11 @@ func (n *Node) renew(ctx context.Context, wg *sync.WaitGroup, lease clientv3.Lea
 	}
 }
 
-// applyLocked applies one key of the cluster; n.mu is held.
-func (n *Node) applyLocked(key, value string, lease clientv3.LeaseID, put bool) {
-	rest := strings.TrimPrefix(key, n.opts.Prefix)
+// applyLocked applies one key of the cluster, put or deleted; n.mu is
+// held.
+func (n *Node) applyLocked(kv *mvccpb.KeyValue, put bool) {
+	value, lease := string(kv.Value), clientv3.LeaseID(kv.Lease)
+	rest := strings.TrimPrefix(string(kv.Key), n.opts.Prefix)
 	switch {
 	case strings.HasPrefix(rest, prefixNodes):
 		name := strings.TrimPrefix(rest, prefixNodes)
@@ -738,10 +761,11 @@ func (n *Node) applyLocked(key, value string, lease clientv3.LeaseID, put bool) 
 	case strings.HasPrefix(rest, prefixClaims):
 		vnet := strings.TrimPrefix(rest, prefixClaims)
 		if put {
-			n.claims[vnet] = value
+			n.claims[vnet], n.claimRev[vnet] = value, kv.CreateRevision
 			delete(n.waiting, vnet)
 		} else {
 			delete(n.claims, vnet)
+			delete(n.claimRev, vnet)
 		}
 	}
 }

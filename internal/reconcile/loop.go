@@ -11,6 +11,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store"
 )
 
 // Run applies the region's desired state to the engine now and after every
@@ -23,6 +24,11 @@ import (
 //
 // With a placement (several nodes sharing the region), the node runs, and
 // writes the status of, only the VNets placed on it; nil runs them all.
+// Each VNet's status is written only while the node's claim of it holds
+// in the store (Placement.Fence): a node that lost the VNet and does not
+// know it yet (cut off, its view of the cluster behind) is refused, does
+// not write over the status of the node that took the VNet over, and
+// stops the VNet at once.
 //
 // When ctx ends, the status is written a last time, before the data plane
 // stops: what the connections carried until now (their bytes go on from
@@ -35,15 +41,21 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 	defer timer.Stop()
 	lastRev, lastGen := int64(-1), uint64(0)
 	var lastOwned map[string]bool
+	var lastFences map[string]store.Cond
 	// Status goes to the store from a goroutine of its own: a store that
 	// does not answer (etcd cut off) holds up no placement, and a node
 	// that fenced itself stops its VNets at once. A status not yet
 	// written when a newer one comes is not written.
-	statuses := make(chan map[string][]byte, 1)
+	statuses := make(chan statusWrite, 1)
+	// The claims the store refused a status write under: their VNets run
+	// here no more. A refusal the loop has not taken yet is dropped, and
+	// made again by the next write.
+	refusedCh := make(chan store.Cond, 16)
+	refused := map[store.Cond]bool{}
 	wctx, cancelWrites := context.WithCancel(context.Background())
 	written := make(chan struct{})
 	go func() {
-		writeStatuses(wctx, reg, statuses, log)
+		writeStatuses(wctx, reg, statuses, refusedCh, log)
 		close(written)
 	}()
 	defer func() {
@@ -58,7 +70,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		cancelWrites()
 		<-written
 	}()
-	hand := func(s map[string][]byte) {
+	hand := func(s statusWrite) {
 		select {
 		case <-statuses: // superseded
 		default:
@@ -72,14 +84,15 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		changed := reg.Changed() // before the snapshot, so no change is missed
 		snap := reg.Snapshot()
 		var owned map[string]bool
+		var fences map[string]store.Cond
 		node := ""
 		if place != nil {
 			node = place.Name()
 			placed = place.Changed()
-			owned = place.Place(ctx, vnetIDs(snap))
+			owned, fences, refused = fenced(place, place.Place(ctx, vnetIDs(snap)), refused)
 		}
 		if snap.ConfigRev != lastRev || snap.RemoteGen != lastGen || !maps.Equal(owned, lastOwned) {
-			lastRev, lastGen, lastOwned, due = snap.ConfigRev, snap.RemoteGen, owned, true
+			lastRev, lastGen, lastOwned, lastFences, due = snap.ConfigRev, snap.RemoteGen, owned, fences, true
 			did, err := eng.Reconfig(only(Build(snap), owned))
 			switch {
 			case errors.Is(err, dataplane.ErrClosed):
@@ -95,7 +108,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			fastUntil = time.Now().Add(FastStatusPeriod)
 		}
 		if due {
-			hand(statusUpdates(snap, eng.Status(), owned, node))
+			hand(statusUpdates(snap, eng.Status(), owned, fences, node))
 			wait := StatusInterval
 			if time.Now().Before(fastUntil) {
 				wait = FastStatusInterval
@@ -107,10 +120,13 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			due = false
 		case <-placed:
 			due = false
+		case c := <-refusedCh:
+			log.Warn("another node took a VNet over (a status write under this node's claim was refused); stopping it here", "claim", c.Key)
+			refused[c], due = true, false
 		case <-timer.C:
 			due = true
 		case <-ctx.Done():
-			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status()), lastOwned, node))
+			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status()), lastOwned, lastFences, node))
 			return
 		}
 	}
@@ -138,14 +154,70 @@ func stopping(observed dataplane.Status) dataplane.Status {
 
 const reasonStopped = "serve stopped on the node that runs this connection's gateway; the tunnel is set up again when it starts"
 
+// fencesPerTxn is how many VNets' statuses go in one transaction, each
+// with the condition of its claim (etcd takes up to 128 conditions).
+const fencesPerTxn = 32
+
 // writeStatuses writes each status the loop hands it, until statuses is
-// closed; ctx ends a write under way.
-func writeStatuses(ctx context.Context, reg *region.Region, statuses <-chan map[string][]byte, log *slog.Logger) {
-	for s := range statuses {
-		if err := reg.PutStatuses(ctx, s); err != nil && ctx.Err() == nil {
+// closed, and sends on refused the fence of each VNet whose write the
+// store refused; ctx ends a write under way.
+//
+// The statuses of up to fencesPerTxn VNets go in one transaction under
+// all their fences, as one write without fences did; when it is refused,
+// each VNet's goes alone, to learn which claim was lost.
+func writeStatuses(ctx context.Context, reg *region.Region, statuses <-chan statusWrite, refused chan<- store.Cond, log *slog.Logger) {
+	put := func(vnets []string, s statusWrite) error {
+		all := map[string][]byte{}
+		var conds []store.Cond
+		for _, v := range vnets {
+			maps.Copy(all, s.byVNet[v])
+			if c, ok := s.fences[v]; ok {
+				conds = append(conds, c)
+			}
+		}
+		err := reg.PutStatuses(ctx, all, conds...)
+		if err != nil && ctx.Err() == nil && !errors.Is(err, store.ErrConflict) {
 			log.Warn("write status", "err", err)
 		}
+		return err
 	}
+	for s := range statuses {
+		for vnets := range slices.Chunk(slices.Sorted(maps.Keys(s.byVNet)), fencesPerTxn) {
+			if !errors.Is(put(vnets, s), store.ErrConflict) {
+				continue
+			}
+			for _, v := range vnets {
+				if errors.Is(put([]string{v}, s), store.ErrConflict) {
+					select {
+					case refused <- s.fences[v]:
+					default:
+					}
+				}
+			}
+		}
+	}
+}
+
+// fenced returns, of owned, the VNets whose claim place holds (as far as
+// it knows) and the store did not refuse a write under, with their
+// fences, and of refused the claims that are still those of VNets in
+// owned.
+func fenced(place Placement, owned map[string]bool, refused map[store.Cond]bool) (map[string]bool, map[string]store.Cond, map[store.Cond]bool) {
+	fences := make(map[string]store.Cond, len(owned))
+	still := map[store.Cond]bool{}
+	for v := range owned {
+		c, ok := place.Fence(v)
+		switch {
+		case !ok:
+			delete(owned, v)
+		case refused[c]:
+			still[c] = true
+			delete(owned, v)
+		default:
+			fences[v] = c
+		}
+	}
+	return owned, fences, still
 }
 
 // Placement decides which VNets this node runs (cluster.Node).
@@ -157,6 +229,10 @@ type Placement interface {
 	Changed() <-chan struct{}
 	// Name names this node.
 	Name() string
+	// Fence returns the condition under which a status write of vnet
+	// may go to the store: this node's claim of it holds there. It
+	// reports false when this node does not run vnet.
+	Fence(vnet string) (store.Cond, bool)
 }
 
 func vnetIDs(s *region.Snapshot) []string {

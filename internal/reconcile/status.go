@@ -10,6 +10,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store"
 )
 
 // How often observed state is read and, when it changed, written back.
@@ -59,15 +60,27 @@ func counterBase(stored []byte, guid, epoch string, raw *[2]uint64) (region.Coun
 // and returns the writes that bring the store up to date: a status per
 // connection, nil for statuses of connections that are gone. With owned
 // (the VNets this node runs; nil: all) it writes only the statuses of
-// what runs here and leaves the others' to the nodes that run them; node
-// names this node in the VNets' status.
-func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[string]bool, node string) map[string][]byte {
-	out := map[string][]byte{}
+// what runs here and leaves the others' to the nodes that run them, each
+// VNet's under the fence of its claim; node names this node in the VNets'
+// status.
+func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[string]bool, fences map[string]store.Cond, node string) statusWrite {
+	out := statusWrite{byVNet: map[string]map[string][]byte{}, fences: fences}
 	seen := map[string]bool{}
-	put := func(key string, v any) {
+	// vnet is the VNet the status is of, "" for none known (its write is
+	// not fenced).
+	set := func(vnet, key string, b []byte) {
+		if owned == nil {
+			vnet = ""
+		}
+		if out.byVNet[vnet] == nil {
+			out.byVNet[vnet] = map[string][]byte{}
+		}
+		out.byVNet[vnet][key] = b
+	}
+	put := func(vnet, key string, v any) {
 		b, err := json.Marshal(v)
 		if err == nil && !bytes.Equal(b, s.Status(key)) {
-			out[key] = b
+			set(strings.ToLower(vnet), key, b)
 		}
 	}
 	elsewhere := func(key, vnet string) bool {
@@ -84,14 +97,17 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 			continue
 		}
 		st := observed.VNets[key]
-		put(key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed, Node: node})
+		put(key, key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed, Node: node})
 	}
 	for _, n := range s.NetworkInterfaces() {
 		key := strings.ToLower(n.ID)
+		vnet := ""
 		if len(n.Properties.IPConfigurations) > 0 {
 			sid, err := arm.ParseID(primary(n.Properties.IPConfigurations).Properties.Subnet.RefID())
-			if err == nil && elsewhere(key, sid.Parent().Key()) {
-				continue
+			if err == nil {
+				if vnet = sid.Parent().Key(); elsewhere(key, vnet) {
+					continue
+				}
 			}
 		}
 		o, ok := observed.Hosts[key]
@@ -103,14 +119,17 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		if !o.Running {
 			st = region.HostStatus{State: region.HostFailed, Error: o.Error}
 		}
-		put(key, st)
+		put(vnet, key, st)
 	}
 	for _, c := range s.Connections() {
 		key := strings.ToLower(c.ID)
 		seen[key] = true
+		vnet := ""
 		if g := s.Gateway(c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
-			if v := s.VNetOf(g); v != nil && elsewhere(key, v.ID) {
-				continue
+			if v := s.VNetOf(g); v != nil {
+				if vnet = v.ID; elsewhere(key, vnet) {
+					continue
+				}
 			}
 		}
 		want := &region.ConnectionStatus{ConnectionStatus: region.NotConnected, Reason: "the gateway has no tunnel for this connection", GUID: c.Properties.ResourceGUID}
@@ -162,12 +181,20 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 				want.Tunnels = append(want.Tunnels, t)
 			}
 		}
-		put(key, want)
+		put(vnet, key, want)
 	}
 	for _, key := range s.StatusKeys() {
 		if !seen[key] {
-			out[key] = nil
+			set("", key, nil)
 		}
 	}
 	return out
+}
+
+// statusWrite is one pass's status writes: by the VNet they are of
+// (lower-cased id; "": of none, such as the statuses of what is gone, or
+// of every VNet on one node), each VNet's under its fence when it has one.
+type statusWrite struct {
+	byVNet map[string]map[string][]byte
+	fences map[string]store.Cond
 }

@@ -94,8 +94,10 @@ func statusOf[T any](tx *txn, id string) *T {
 // PutStatuses writes observed states (a *ConnectionStatus, *VNetStatus or *HostStatus,
 // as JSON) by resource id; nil removes one. They are written in one
 // transaction, or in several of up to Config.MaxTxnOps: statuses need not
-// change together.
-func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte) error {
+// change together. Each transaction holds conds (a cluster node's claim
+// of the VNet the statuses are of): when one does not, it writes nothing
+// and PutStatuses returns store.ErrConflict.
+func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte, conds ...store.Cond) error {
 	if len(statuses) == 0 {
 		return nil
 	}
@@ -115,7 +117,7 @@ func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte) er
 	}
 	for part := range slices.Chunk(ops, size) {
 		var err error
-		if rev, err = r.store.Txn(ctx, nil, part); err != nil {
+		if rev, err = r.store.Txn(ctx, conds, part); err != nil {
 			return fmt.Errorf("write status: %w", err)
 		}
 	}
