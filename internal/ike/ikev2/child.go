@@ -30,6 +30,11 @@ const (
 // there until its Delete, does not count: it goes on its own.
 const maxChildren = 256
 
+// maxReplaced bounds the pairs a peer's rekeys replaced that wait for its
+// Delete under one IKE SA: beyond it the peer's rekey is refused until
+// some go, as each goes within giveUpAfter (replacedByPeer).
+const maxReplaced = maxChildren
+
 // live tells whether ch carries its traffic: it is not replaced by a
 // rekey or being deleted.
 func (ch *child) live() bool { return ch.state == childActive || ch.state == childRekeying }
@@ -191,6 +196,19 @@ func (sa *ikeSA) removeChild(ch *child) {
 	}
 }
 
+// replacedByPeer marks old as replaced by the peer's rekey. The peer
+// deletes it (RFC 7296 §2.8); if its Delete has not come within as long as
+// a request waits for its response, old goes as at the end of its
+// lifetime, our Delete with it, so that a peer that rekeys and never
+// deletes does not pile up pairs until their lifetimes end.
+func (sa *ikeSA) replacedByPeer(old *child) {
+	old.state = childRekeyed
+	old.rekeyAt = time.Time{}
+	if by := time.Now().Add(sa.giveUpAfter()); old.expireAt.IsZero() || by.Before(old.expireAt) {
+		old.expireAt = by
+	}
+}
+
 // queueCreateChild asks for a pair of child configuration i.
 func (sa *ikeSA) queueCreateChild(i int) { sa.enqueue(task{kind: taskCreateChild, index: i}) }
 
@@ -284,7 +302,7 @@ func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []b
 		old.rekeyAt = time.Now().Add(retryDelay)
 		if old.peerRekey != nil {
 			// The peer rekeyed it meanwhile and deletes it.
-			old.state = childRekeyed
+			sa.replacedByPeer(old)
 		}
 	}
 	if n := errorNotify(ps); n != nil {
@@ -357,6 +375,7 @@ func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []b
 		// RFC 7296 §2.8.1: the pair made with the lowest nonce is
 		// redundant and its creator deletes it; the peer deletes old.
 		sa.log.Info("child SA rekey collision lost", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+		sa.replacedByPeer(old)
 		sa.home().enqueue(task{kind: taskDeleteChild, child: ch})
 	case sa.childByIn(old.inSPI) == old:
 		// No collision, or we won it: the old pair goes, unless the
@@ -471,6 +490,17 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 			// RFC 7296 §2.25.1: it is being replaced or deleted already.
 			return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
 		}
+		replaced := 0
+		for _, ch := range sa.home().children {
+			if ch.state == childRekeyed {
+				replaced++
+			}
+		}
+		if replaced >= maxReplaced {
+			// RFC 7296 §3.10.1: a temporary condition; the peer tries
+			// again once it has deleted the pairs it replaced.
+			return fail(wire.TemporaryFailure, "%d replaced child SAs wait for the peer's Delete", replaced)
+		}
 	}
 	ours := sa.cfg().ESPProposals
 	var s suite.Suite
@@ -544,7 +574,7 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 			old.peerRekey = ch
 			old.peerNonces = [2][]byte{bytes.Clone(ni), bytes.Clone(nr)}
 		} else {
-			old.state = childRekeyed // the peer deletes it
+			sa.replacedByPeer(old)
 		}
 	}
 	resp := []wire.Payload{chosenPayload(number, s, spi4(ch.inSPI))}

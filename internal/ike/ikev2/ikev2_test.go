@@ -2,6 +2,7 @@ package ikev2
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -1069,6 +1070,85 @@ func TestNewChildWhileRekeyedLingers(t *testing.T) {
 		live, replaced := lingering()
 		return again && live == pairs && replaced == 1
 	})
+}
+
+// TestReplacedChildNotDeletedByPeer: the peer rekeys a pair and never
+// deletes the one it replaced (RFC 7296 §2.8 has the rekey's initiator
+// delete it; its Delete lost here). The replaced pair goes, our Delete
+// with it, once a request would have been given up (giveUpAfter, 3.1 s
+// here), and the new pair stays. It stayed until its lifetime ended
+// (27,000 s by default), in the data path with its inbound SPI.
+func TestReplacedChildNotDeletedByPeer(t *testing.T) {
+	n, a, b := pair(t, func(p *PeerConfig) {
+		p.RetransmitTimeout = time.Minute // a's Delete, dropped, is not given up meanwhile
+	}, nil)
+	waitUp(t, a, b, 1)
+	var old uint32
+	b.onLoop(func(c *conn) { old = c.established().children[0].inSPI })
+	// a rekeys the pair; its Delete of the replaced one never reaches b.
+	n.setPolicy(func(from, _ netip.AddrPort, d []byte) []time.Duration {
+		if h, _, err := wire.ParseHeader(d); err == nil && from.Addr() == addrA && h.Exchange == wire.Informational && h.Flags&wire.FlagResponse == 0 {
+			return nil
+		}
+		return []time.Duration{0}
+	})
+	a.onLoop(func(c *conn) {
+		sa := c.established()
+		sa.queueRekeyChild(sa.children[0])
+		sa.kick()
+	})
+	waitFor(t, time.Minute, "a's rekey at b", func() bool { return b.dp.count() == 2 })
+	waitFor(t, time.Minute, "the replaced pair gone at b", func() bool {
+		chs := b.dp.list()
+		return len(chs) == 1 && chs[0].In.SPI != old
+	})
+	if st := b.status(); st.State != "established" {
+		t.Errorf("b's tunnel %s after the replaced pair went: %s", st.State, st.LastError)
+	}
+}
+
+// TestReplacedChildrenBounded: a peer that rekeys its pair again and
+// again, never deleting the pairs it replaced, has its rekey refused with
+// TEMPORARY_FAILURE (RFC 7296 §3.10.1) once maxReplaced of them wait for
+// its Delete. Each rekey was taken: the replaced pairs, each in the data
+// path with an inbound SPI, grew for as long as the peer went on.
+func TestReplacedChildrenBounded(t *testing.T) {
+	_, g, cl := connectedClient(t, 1)
+	chs := g.dp.list()
+	if len(chs) != 1 {
+		t.Fatalf("%d children", len(chs))
+	}
+	spi := spi4(chs[0].Out.SPI)
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	rekey := func() []wire.Payload {
+		t.Helper()
+		next := make([]byte, 4)
+		_, _ = rand.Read(next)
+		next[0] |= 0x10
+		ni, err := suite.NewNonce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps := cl.request(wire.CreateChildSA, []wire.Payload{
+			&wire.Notify{NotifyType: wire.RekeySA, Protocol: wire.ProtocolESP, SPI: spi},
+			saPayload(mustProposals(t, wire.ProtocolESP, "aes256gcm16"), next, false),
+			&wire.Nonce{Data: ni}, tsPayload(false, any4), tsPayload(true, any4)})
+		if errorNotify(ps) == nil {
+			spi = next
+		}
+		return ps
+	}
+	for i := range maxReplaced {
+		if n := errorNotify(rekey()); n != nil {
+			t.Fatalf("rekey %d answered %v", i+1, n.NotifyType)
+		}
+	}
+	if n := errorNotify(rekey()); n == nil || n.NotifyType != wire.TemporaryFailure {
+		t.Fatalf("rekey %d with %d pairs replaced answered %v, want TEMPORARY_FAILURE", maxReplaced+1, maxReplaced, n)
+	}
+	if got := g.dp.count(); got != maxReplaced+1 {
+		t.Errorf("%d child SAs in the data path, want %d", got, maxReplaced+1)
+	}
 }
 
 // TestClose covers Close: the peer is told (RFC 7296 §1.4.1), the child

@@ -291,10 +291,15 @@ func (sa *ikeSA) tick(now time.Time) {
 		for _, ch := range slices.Clone(sa.children) {
 			if !ch.expireAt.IsZero() && !now.Before(ch.expireAt) {
 				ch.expireAt = time.Time{}
-				sa.log.Info("child SA lifetime expired", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+				replaced := ch.state == childRekeyed
+				if replaced {
+					sa.log.Info("replaced child SA not deleted by peer", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+				} else {
+					sa.log.Info("child SA lifetime expired", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+				}
 				sa.removeChild(ch)
 				sa.enqueue(task{kind: taskDeleteChild, child: ch})
-				if sa.cfg().Mode.initiates() {
+				if !replaced && sa.cfg().Mode.initiates() {
 					sa.queueCreateChild(ch.cfgIndex) // it was never rekeyed
 				}
 				continue
