@@ -1151,6 +1151,76 @@ func TestReplacedChildrenBounded(t *testing.T) {
 	}
 }
 
+// TestIKESAsBoundedOnRekey: a peer that rekeys its IKE SA again and
+// again, each time under the SA just made, and never deletes the SAs it
+// replaced (RFC 7296 §2.8), has its rekey refused with TEMPORARY_FAILURE
+// once it has maxIKESAs, as many as IKE_SA_INIT may make. Each rekey was
+// taken, and the replaced SAs, each waiting for its Delete, grew for as
+// long as the peer went on.
+func TestIKESAsBoundedOnRekey(t *testing.T) {
+	_, g, cl := connectedClient(t, 1)
+	rekey := func() []wire.Payload {
+		t.Helper()
+		ni, err := suite.NewNonce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		dh, err := suite.GenerateKey(wire.DHCurve25519)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		b[7] |= 1
+		spiI := binary.BigEndian.Uint64(b[:])
+		ps := cl.request(wire.CreateChildSA, []wire.Payload{
+			saPayload(mustProposals(t, wire.ProtocolIKE, clientIKE), b[:], true),
+			&wire.Nonce{Data: ni}, &wire.KE{Group: wire.DHCurve25519, Data: dh.PublicKey()}})
+		if errorNotify(ps) != nil {
+			return ps
+		}
+		// RFC 7296 §2.18: the keys of the new SA, which the client
+		// initiated; the old one is left as it is.
+		saP, ok1 := find[*wire.SA](ps)
+		nonce, ok2 := find[*wire.Nonce](ps)
+		ke, ok3 := find[*wire.KE](ps)
+		if !ok1 || !ok2 || !ok3 {
+			t.Fatalf("IKE SA rekey answered with %v", ps)
+		}
+		s, spiR, err := accepted(mustProposals(t, wire.ProtocolIKE, clientIKE), saP, wire.ProtocolIKE, 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		gir, err := dh.SharedSecret(ke.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		skeyseed, err := suite.RekeySKEYSEED(cl.s.PRF, cl.keys.D, gir, ni, nonce.Data)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cl.s, cl.spiI, cl.spiR, cl.nextID = s, spiI, binary.BigEndian.Uint64(spiR), 0
+		if cl.keys, err = s.IKEKeys(skeyseed, ni, nonce.Data, cl.spiI, cl.spiR); err != nil {
+			t.Fatal(err)
+		}
+		if cl.out, cl.in, err = cl.keys.Ciphers(s, true); err != nil {
+			t.Fatal(err)
+		}
+		return ps
+	}
+	for i := range maxIKESAs - 1 {
+		if n := errorNotify(rekey()); n != nil {
+			t.Fatalf("rekey %d answered %v", i+1, n.NotifyType)
+		}
+	}
+	if n := errorNotify(rekey()); n == nil || n.NotifyType != wire.TemporaryFailure {
+		t.Fatalf("rekey %d with %d IKE SAs answered %v, want TEMPORARY_FAILURE", maxIKESAs, maxIKESAs, n)
+	}
+	if st := g.m.Clients(); len(st) != 1 {
+		t.Errorf("%d clients after the refused rekey, want the one", len(st))
+	}
+}
+
 // TestClose covers Close: the peer is told (RFC 7296 §1.4.1), the child
 // SAs leave the data path and every goroutine ends.
 func TestClose(t *testing.T) {

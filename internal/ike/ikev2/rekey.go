@@ -193,6 +193,20 @@ func (sa *ikeSA) acceptIKERekey(ps []wire.Payload, saP *wire.SA) []wire.Payload 
 	if sa.pendingChild != nil || slices.ContainsFunc(sa.children, func(c *child) bool { return c.state == childDeleting }) {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
 	}
+	live := 0
+	for _, x := range sa.c.sas {
+		if x.state != stateDead {
+			live++
+		}
+	}
+	if live >= maxIKESAs {
+		// RFC 7296 §3.10.1: a temporary condition. A peer that rekeys
+		// and does not delete the SAs it replaced (RFC 7296 §2.8) gets no
+		// more than maxIKESAs, as by IKE_SA_INIT; the peer tries again
+		// once they are gone.
+		sa.log.Warn("IKE SA rekey refused", sa.logAttrs(), "err", "too many IKE SAs", "ike_sas", live)
+		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+	}
 	nonce, ok1 := find[*wire.Nonce](ps)
 	ke, ok2 := find[*wire.KE](ps)
 	if !ok1 || !ok2 {
