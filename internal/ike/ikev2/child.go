@@ -27,7 +27,8 @@ const (
 // maxChildren bounds the child SA pairs the peer can create under one IKE
 // SA: those that carry traffic (live), as many as a connection's prefix
 // pairs may be (rules.MaxPrefixPairs). A pair replaced by a rekey, still
-// there until its Delete, does not count: it goes on its own.
+// there until its Delete, does not count: it goes at the peer's Delete
+// or after a grace time (replacedByPeer), and maxReplaced bounds them.
 const maxChildren = 256
 
 // maxReplaced bounds the pairs a peer's rekeys replaced that wait for its
