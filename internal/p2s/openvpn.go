@@ -7,6 +7,7 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/rand"
+	"crypto/subtle"
 	"crypto/tls"
 	"encoding/base64"
 	"encoding/binary"
@@ -763,16 +764,34 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 		o.fail(fmt.Errorf("renegotiation of key state %d: %w", ks.keyID, err))
 		return
 	}
-	// The same client: its certificate's subject, or its user name (the
-	// password was checked when it connected; it sends its auth-token
-	// now, or the password again).
+	// The same client: its certificate's subject, or its user name with
+	// its auth-token or its password again.
 	who := km.Username
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
 		who = certs[0].Subject.CommonName
 	}
 	o.mu.Lock()
-	identity, addr, retired := o.identity, o.addr, ks.retired
-	if !retired && who == identity {
+	identity := o.identity
+	o.mu.Unlock()
+	if who != identity {
+		o.fail(fmt.Errorf("OpenVPN client %q renegotiated as %q", identity, who))
+		return
+	}
+	if err := o.reauthenticate(tc, km); err != nil {
+		err = fmt.Errorf("renegotiation of key state %d: %w", ks.keyID, err)
+		if errors.Is(err, radius.ErrNoAnswer) {
+			o.fail(err) // no verdict: ended untold, as at its connection
+			return
+		}
+		// Told, as at its connection: the client stops; the session
+		// ends a moment later, for the message to arrive.
+		o.sendMessage(tc, "AUTH_FAILED")
+		time.AfterFunc(time.Second, func() { o.fail(err) })
+		return
+	}
+	o.mu.Lock()
+	addr, retired := o.addr, ks.retired
+	if !retired {
 		// Under the lock: a newer key state retires this one after, not
 		// between the check and these.
 		o.recv[keys.keyID].Store(keys)
@@ -786,11 +805,7 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 		o.pending = nil
 	}
 	o.mu.Unlock()
-	switch {
-	case who != identity:
-		o.fail(fmt.Errorf("OpenVPN client %q renegotiated as %q", identity, who))
-		return
-	case retired:
+	if retired {
 		return
 	}
 	o.log.Info("OpenVPN data channel keys renegotiated", "addr", addr, "key_id", ks.keyID)
@@ -803,6 +818,26 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 		}
 		o.log.Debug("OpenVPN control message ignored", "command", controlCommand(string(plain[:n])))
 	}
+}
+
+// reauthenticate checks the credentials a client a RADIUS server
+// accepted sends at a renegotiation: this connection's auth-token, or a
+// password (a client that keeps it rather than the token), which the
+// RADIUS servers are asked about again, so that a user disabled
+// meanwhile is refused. Another token (an earlier connection's, or
+// made up) is refused.
+func (o *ovpnSession) reauthenticate(tc *tls.Conn, km openvpn.KeyMethod2) error {
+	if o.token == "" {
+		return nil // its certificate, checked in TLS
+	}
+	if strings.HasPrefix(km.Password, ovpnTokenPrefix) {
+		if subtle.ConstantTimeCompare([]byte(km.Password), []byte(o.token)) != 1 {
+			return fmt.Errorf("OpenVPN client %q gave an auth-token not its connection's", km.Username)
+		}
+		return nil
+	}
+	_, err := o.authenticate(tc, km)
+	return err
 }
 
 // sendMessage writes a control channel message, NUL-terminated, in a TLS

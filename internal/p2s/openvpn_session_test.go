@@ -218,6 +218,14 @@ func (cl *testOVPN) session(id int, cert *tls.Certificate, user, pass string) (*
 // requests in asked if given.
 
 func fakeRadius(t *testing.T, secret []byte, delay time.Duration, accept bool, asked ...*atomic.Int32) netip.AddrPort {
+	var a atomic.Bool
+	a.Store(accept)
+	return fakeRadiusOf(t, secret, delay, &a, asked...)
+}
+
+// fakeRadiusOf is fakeRadius accepting while accept holds (a user the
+// test disables meanwhile).
+func fakeRadiusOf(t *testing.T, secret []byte, delay time.Duration, accept *atomic.Bool, asked ...*atomic.Int32) netip.AddrPort {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -242,7 +250,7 @@ func fakeRadius(t *testing.T, secret []byte, delay time.Duration, accept bool, a
 			go func() {
 				time.Sleep(delay)
 				code := byte(radius.CodeAccessReject)
-				if accept {
+				if accept.Load() {
 					code = radius.CodeAccessAccept
 				}
 				resp := radius.Packet{Code: code, ID: id, Authenticator: reqAuth}
@@ -396,6 +404,115 @@ func TestOpenVPNAuthToken(t *testing.T) {
 	}
 	if n := asked.Load(); n != 1 {
 		t.Errorf("the RADIUS server was asked %d times, want once (not for the auth-token)", n)
+	}
+}
+
+// TestOpenVPNRenegotiationChecksToken: a client a RADIUS server
+// accepted renegotiates with its connection's auth-token and goes on,
+// the server not asked again; one that sends another token (an earlier
+// connection's, or made up), or its password again after the server
+// disabled the user, is told AUTH_FAILED and its session ends. The
+// renegotiation took any password at all.
+func TestOpenVPNRenegotiationChecksToken(t *testing.T) {
+	secret := []byte("s3cret")
+	var asked atomic.Int32
+	var accept atomic.Bool
+	accept.Store(true)
+	rad := fakeRadiusOf(t, secret, 0, &accept, &asked)
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	connect := func() (*testOVPN, string) {
+		t.Helper()
+		cl := dialTestOVPN(t, r.srv.Addr())
+		t.Cleanup(func() { cl.c.Close() })
+		tc, err := cl.session(0, nil, "bob", "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.Write([]byte("PUSH_REQUEST\x00"))
+		var b [2048]byte
+		tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		n, err := tc.Read(b[:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		for opt := range strings.SplitSeq(strings.TrimRight(string(b[:n]), "\x00"), ",") {
+			if v, ok := strings.CutPrefix(opt, "auth-token "); ok {
+				return cl, v
+			}
+		}
+		t.Fatalf("the push %q has no auth-token", b[:n])
+		return nil, ""
+	}
+	// renegotiate runs key state id with pass and says whether the
+	// session ended (within 10 s) and what the key state was told.
+	renegotiate := func(cl *testOVPN, id int, pass string) (ended bool, told string) {
+		t.Helper()
+		tc, err := cl.session(id, nil, "bob", pass)
+		if err != nil {
+			t.Fatalf("renegotiation %d: %v", id, err)
+		}
+		tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var b [2048]byte
+		n, _ := tc.Read(b[:])
+		select {
+		case <-cl.done:
+			return true, string(b[:n])
+		case <-time.After(10 * time.Second):
+			return false, string(b[:n])
+		}
+	}
+
+	cl, token := connect()
+	o := onlyOpenVPNSession(t, r.srv)
+	// done waits for the server to be done with a renegotiation: the
+	// next one is refused while one runs.
+	done := func() {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			o.mu.Lock()
+			pending := o.pending
+			o.mu.Unlock()
+			if pending == nil {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("a renegotiation with the token is still under way after 10 s")
+			}
+		}
+	}
+	if _, err := cl.session(1, nil, "bob", token); err != nil {
+		t.Fatalf("renegotiation with the token: %v", err)
+	}
+	done()
+	// Kept: its next renegotiation is answered too.
+	if _, err := cl.session(2, nil, "bob", token); err != nil {
+		t.Fatalf("second renegotiation with the token: %v", err)
+	}
+	done()
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the RADIUS server was asked %d times, want once (not for the token)", n)
+	}
+	if c := r.srv.Clients(); len(c) != 1 {
+		t.Errorf("clients %+v after renegotiations with the token, want bob's", c)
+	}
+	if ended, told := renegotiate(cl, 3, token+"x"); !ended || !strings.HasPrefix(told, "AUTH_FAILED") {
+		t.Errorf("renegotiation with another token: told %q, session ended %v; want AUTH_FAILED and the end", told, ended)
+	}
+
+	cl2, _ := connect()
+	if ended, told := renegotiate(cl2, 1, token); !ended || !strings.HasPrefix(told, "AUTH_FAILED") {
+		t.Errorf("renegotiation with an earlier connection's token: told %q, session ended %v; want AUTH_FAILED and the end", told, ended)
+	}
+
+	cl3, _ := connect()
+	accept.Store(false)
+	if ended, told := renegotiate(cl3, 1, "pw"); !ended || !strings.HasPrefix(told, "AUTH_FAILED") {
+		t.Errorf("renegotiation with the password of a user disabled since: told %q, session ended %v; want AUTH_FAILED and the end", told, ended)
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(r.srv.Clients()) != 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("clients %+v after their sessions ended", r.srv.Clients())
+		}
 	}
 }
 
