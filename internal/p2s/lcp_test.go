@@ -124,6 +124,47 @@ func TestLCPAuthNegotiation(t *testing.T) {
 	}
 }
 
+// TestLCPNakForeverDropped: a client that Naks every LCP request of the
+// gateway's (here its Maximum-Receive-Unit, which the gateway does not
+// change) is dropped after Max-Configure requests (RFC 1661 §4.6), not
+// asked again for as long as it Naks.
+func TestLCPNakForeverDropped(t *testing.T) {
+	r := newRegion(t, Config{})
+	x := dialRaw(t, r.srv.Addr())
+	nak := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptMRU, Value: []byte{0x03, 0xe8}}})
+	var buf [sstp.MaxPacket]byte
+	requests := 0
+	for requests <= 3*maxConfigure {
+		x.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		isControl, body, err := sstp.ReadPacket(x.r, &buf)
+		if err != nil {
+			break // the connection ended
+		}
+		if isControl {
+			if c, err := sstp.ParseControl(body); err == nil && (c.Type == sstp.MsgCallAbort || c.Type == sstp.MsgCallDisconnect) {
+				break
+			}
+			continue
+		}
+		proto, info, err := ppp.ParseFrame(body)
+		if err != nil || proto != ppp.ProtoLCP {
+			continue
+		}
+		p, err := ppp.ParsePacket(info)
+		if err != nil || p.Code != ppp.ConfReq {
+			continue
+		}
+		requests++
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: p.ID, Data: nak})
+	}
+	if requests > maxConfigure+1 {
+		t.Errorf("the gateway sent %d LCP requests to a client that Naks each, want at most %d", requests, maxConfigure+1)
+	}
+	if requests == 0 {
+		t.Error("the gateway sent no LCP request")
+	}
+}
+
 // TestSSTPRequestLineBounded: the HTTP request that opens SSTP is read
 // within the connection's buffer ([MS-SSTP] §3.2.4.1's request and its
 // headers are a few hundred bytes): a line that does not end is refused

@@ -545,6 +545,15 @@ func (l *link) handleLCP(info []byte) error {
 			}
 		}
 		l.log.Debug("LCP options refused", "code", p.Code, "options", fmt.Sprintf("% x", p.Data))
+		// Max-Configure (RFC 1661 §4.6) bounds our requests that are
+		// not acknowledged, those Naked or Rejected too: a peer that
+		// never converges ends the link as a silent one does.
+		if l.lcpTries++; l.lcpTries > maxConfigure {
+			if l.server {
+				l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+			}
+			return fmt.Errorf("LCP does not converge: the peer refused %d requests", maxConfigure)
+		}
 		return l.sendLCPRequest()
 	case ppp.EchoReq:
 		data := binary.BigEndian.AppendUint32(nil, l.magic)
