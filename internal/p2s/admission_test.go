@@ -296,6 +296,30 @@ func TestNegotiationsBySender(t *testing.T) {
 	}
 }
 
+// TestNegotiationsInAll: the connections that have not authenticated
+// are bounded in all too, whatever their senders: with maxNegotiating
+// of them, each sender under its own share, one from a sender not yet
+// seen is refused, and taken once another ended.
+func TestNegotiationsInAll(t *testing.T) {
+	var n negotiations
+	at := func(i int) netip.Addr {
+		return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
+	}
+	for i := range maxNegotiating {
+		if !n.begin(at(i / (maxNegotiatingPerSource / 2))) {
+			t.Fatalf("connection %d refused", i+1)
+		}
+	}
+	fresh := netip.MustParseAddr("192.0.2.9")
+	if n.begin(fresh) {
+		t.Errorf("connection %d, from %v, taken, want refused", maxNegotiating+1, fresh)
+	}
+	n.end(at(0))
+	if !n.begin(fresh) {
+		t.Errorf("a connection from %v refused after another ended", fresh)
+	}
+}
+
 // TestNegotiatingPerIPv6Prefix: over real sockets, in a namespace where
 // a /64 is local (as a host's prefix is to it), connections from
 // maxNegotiatingPerSource addresses of the /64 fill its share, and one
