@@ -10,6 +10,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
@@ -31,6 +32,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43; with --internet-egress also what may not go to the Internet), ttl_expired, malformed"},
 	{"vnetgw_vnet_internet_flows_total", "counter", "TCP connections and UDP flows of the VNet's hosts to the Internet (serve --internet-egress), by result: opened, failed (the node could not open it: refused, unreachable), full (refused while as many flows were open as may be: each attempt counts, every SYN a host sends again and every datagram of a UDP flow that could not open)"},
 	{"vnetgw_vnet_internet_flows", "gauge", "TCP connections and UDP flows of the VNet's hosts to the Internet open now"},
+	{"vnetgw_radius_dropped_answers_total", "counter", "answers of RADIUS servers (to the gateways' questions about point-to-site clients) dropped, by reason: wrong_id (another request's Identifier: a late or duplicate answer), unverified (malformed, or its Response Authenticator or Message-Authenticator does not check out, or it lacks a Message-Authenticator it must have)"},
 	{"vnetgw_p2s_connections", "gauge", "point-to-site clients connected to the gateway instance, by protocol (Azure: P2S Connection Count)"},
 	{"vnetgw_bgp_peer_up", "gauge", "1 when the BGP session with the peer is Established (Azure: BGP Peer Status)"},
 	{"vnetgw_bgp_routes_learned", "gauge", "routes the gateway instance learned from the BGP peer (Azure: BGP Routes Learned)"},
@@ -109,7 +111,13 @@ func (e *Engine) WriteMetrics(w io.Writer) error {
 	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
 		e.gatewayMetrics(m, e.gateways[key])
 	}
+	gateways := len(e.gateways) > 0
 	e.mu.Unlock()
+	if gateways {
+		// The process's: the radius package counts them.
+		wrongID, unverified := radius.Drops()
+		m.addReasons("vnetgw_radius_dropped_answers_total", nil, reason{"wrong_id", wrongID}, reason{"unverified", unverified})
+	}
 
 	bw := bufio.NewWriter(w)
 	for _, f := range metricFamilies {

@@ -41,3 +41,18 @@ func TestMetricLabelsLeaveTargetLabels(t *testing.T) {
 		t.Errorf("a label Prometheus renames:\n%s", b.String())
 	}
 }
+
+// The answers of RADIUS servers dropped (another request's Identifier,
+// not verified) are counted where a gateway runs.
+func TestMetricRadiusDrops(t *testing.T) {
+	e := &Engine{gateways: map[string]*gw{"gw|0": {cfg: Gateway{ID: "gw"}}}}
+	var b strings.Builder
+	if err := e.WriteMetrics(&b); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`vnetgw_radius_dropped_answers_total{reason="wrong_id"} `, `vnetgw_radius_dropped_answers_total{reason="unverified"} `} {
+		if !strings.Contains(b.String(), "\n"+want) {
+			t.Errorf("no %s in:\n%s", want, b.String())
+		}
+	}
+}

@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -488,11 +489,6 @@ func redial(ctx context.Context, dial dialFunc, addr netip.AddrPort, old net.Con
 	return c, err == nil
 }
 
-// check verifies a response to req: its identifier, its Response
-// Authenticator (RFC 2865 §3) and its Message-Authenticator when it has
-// one (RFC 3579 §3.2 asks for it only with EAP, needMA; servers before the
-// BlastRADIUS fixes, like FreeRADIUS 3.2.1, send none with PAP). The
-// packet returned owns its attributes.
 // signing holds the servers (netip.AddrPort) that put a
 // Message-Authenticator in an answer that need not have one (to a
 // password, or MS-CHAPv2): from then on their answers without one are
@@ -506,7 +502,39 @@ func signs(addr netip.AddrPort) bool {
 	return ok
 }
 
+// drops counts the answers check refused, by why: for another
+// Identifier (a late answer to a request sent before, or a duplicate),
+// or not verified.
+var drops struct{ id, unverified atomic.Uint64 }
+
+// Drops returns how many answers of RADIUS servers were dropped: those
+// with another request's Identifier, and those malformed or of another
+// code, whose Response Authenticator or Message-Authenticator does not
+// check out, or without the Message-Authenticator they must have.
+func Drops() (wrongID, unverified uint64) {
+	return drops.id.Load(), drops.unverified.Load()
+}
+
+// check verifies a response to req (verify), and counts it in drops
+// when it is refused.
 func check(b []byte, req Packet, secret []byte, needMA bool) (Packet, bool) {
+	p, ok := verify(b, req, secret, needMA)
+	if !ok {
+		if len(b) >= 2 && b[1] != req.ID {
+			drops.id.Add(1)
+		} else {
+			drops.unverified.Add(1)
+		}
+	}
+	return p, ok
+}
+
+// verify checks a response to req: its identifier, its Response
+// Authenticator (RFC 2865 §3) and its Message-Authenticator when it has
+// one (RFC 3579 §3.2 asks for it only with EAP, needMA; servers before the
+// BlastRADIUS fixes, like FreeRADIUS 3.2.1, send none with PAP). The
+// packet returned owns its attributes.
+func verify(b []byte, req Packet, secret []byte, needMA bool) (Packet, bool) {
 	p, err := Parse(b)
 	if err != nil || p.ID != req.ID {
 		return Packet{}, false

@@ -379,3 +379,86 @@ func shortTries(t *testing.T, tries int, timeout, wait time.Duration) {
 	Tries, Timeout, Wait = tries, timeout, wait
 	t.Cleanup(func() { Tries, Timeout, Wait = oldTries, oldTimeout, oldWait })
 }
+
+// TestForgedAnswersDropped: an answer that is not the server's to this
+// request is dropped and counted, and the request waits on for the
+// server's own (RFC 2865 §3: the Identifier matches, the Response
+// Authenticator checks out, else the answer is silently discarded; RFC
+// 3579 §3.2: EAP's answers carry a Message-Authenticator): an Accept
+// with the Identifier of another request (a late or duplicate answer),
+// an Accept whose Response Authenticator is wrong (another secret), an
+// unsigned Accept to EAP. The server's own answer, a Reject, comes after.
+func TestForgedAnswersDropped(t *testing.T) {
+	secret := []byte("s3cret")
+	for _, tc := range []struct {
+		name         string
+		eap          bool
+		forge        func(req Packet) []byte
+		wrongID, bad uint64
+	}{
+		{"another identifier", false, func(req Packet) []byte {
+			return answer(CodeAccessAccept, req.ID+1, req.Authenticator, secret, false)
+		}, 1, 0},
+		{"another secret", false, func(req Packet) []byte {
+			return answer(CodeAccessAccept, req.ID, req.Authenticator, []byte("guess"), false)
+		}, 0, 1},
+		{"unsigned to EAP", true, func(req Packet) []byte {
+			return answer(CodeAccessAccept, req.ID, req.Authenticator, secret, false)
+		}, 0, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer pc.Close()
+			go func() {
+				buf := make([]byte, MaxPacket)
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				req, err := Parse(buf[:n])
+				if err != nil {
+					return
+				}
+				pc.WriteTo(tc.forge(req), from)
+				pc.WriteTo(answer(CodeAccessReject, req.ID, req.Authenticator, secret, true), from)
+			}()
+			s := Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: secret}
+			id0, bad0 := Drops()
+			attrs := func([authenticator]byte, []byte) ([]Attr, error) { return []Attr{{AttrUserName, []byte("alice")}}, nil }
+			resp, err := roundTrip(context.Background(), s, (&net.Dialer{}).DialContext, attrs, tc.eap)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if resp.Code != CodeAccessReject {
+				t.Errorf("answer %d taken, want the server's Reject", resp.Code)
+			}
+			if id, bad := Drops(); id-id0 < tc.wrongID || bad-bad0 < tc.bad {
+				t.Errorf("dropped answers counted: %d of another identifier, %d unverified; want %d, %d", id-id0, bad-bad0, tc.wrongID, tc.bad)
+			}
+		})
+	}
+}
+
+// answer is an answer with code and id to a request of auth, its
+// Response Authenticator made with secret, signed if sign.
+func answer(code, id byte, auth [authenticator]byte, secret []byte, sign bool) []byte {
+	ans := Packet{Code: code, ID: id}
+	if sign {
+		ans.Attrs = []Attr{{AttrMessageAuthenticator, make([]byte, 16)}}
+	}
+	b, _ := ans.Append(nil)
+	if sign {
+		mac, _ := messageAuthenticator(b, auth, secret)
+		copy(b[HeaderLen+2:], mac)
+	}
+	h := md5.New()
+	h.Write(b[:4])
+	h.Write(auth[:])
+	h.Write(b[HeaderLen:])
+	h.Write(secret)
+	copy(b[4:HeaderLen], h.Sum(nil))
+	return b
+}
