@@ -57,9 +57,8 @@ func (e *Engine) configureBGP(g *gw) {
 }
 
 func (e *Engine) startSpeaker(g *gw) (*speaker, error) {
-	v := e.vnets[g.cfg.VNet]
 	addr := g.cfg.BGP.Addr
-	ep, err := fabric.NewNetstackEndpoint("bgp "+g.cfg.key(), addr, 0, v.router)
+	ep, err := fabric.NewNetstackEndpoint("bgp "+g.cfg.key(), addr, 0, g.toRouter)
 	if err != nil {
 		return nil, err
 	}

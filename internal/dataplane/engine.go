@@ -64,6 +64,9 @@ type Options struct {
 	// inner, when set, is what a gateway's tunnels read and write in
 	// place of its port to the VNet (the port given). Tests set it.
 	inner func(*fabric.GatewayPort) tunnel.Inner
+	// leaveHook, when set, is called as a stop in the background begins
+	// (leave.go). Tests set it.
+	leaveHook func()
 	// Internet, when set, lets the hosts of every VNet reach the Internet
 	// from the node (R43): 0.0.0.0/0 and ::/0 go there unless forced
 	// tunneling or a route learned over BGP sends them to a gateway.
@@ -80,6 +83,10 @@ type Engine struct {
 	opts Options
 
 	// mu guards everything below; Reconfig, Status and Close hold it.
+	// Nothing that waits for a peer runs under it but Close's stop (a
+	// gateway removed stops in the background,
+	// leave.go), and only a gateway that starts on the public address of
+	// one still stopping waits for that stop under it.
 	mu       sync.Mutex
 	cfg      Config
 	vnets    map[string]*vnet
@@ -99,6 +106,10 @@ type Engine struct {
 	// epoch names this engine: counters start again with another.
 	epoch string
 	wg    sync.WaitGroup
+	// leaving is what the stops in the background (closing) still hold;
+	// guarded by mu.
+	leaving []*leaving
+	closing sync.WaitGroup
 }
 
 // counts are a tunnel's counters.
@@ -249,6 +260,7 @@ func (e *Engine) Reconfig(cfg Config) (changed bool, err error) {
 	if e.closed {
 		return false, ErrClosed
 	}
+	e.pruneLeaving()
 	want := map[string]VNet{}
 	for _, v := range cfg.VNets {
 		want[v.ID] = v
@@ -876,11 +888,12 @@ func (e *Engine) Close() error {
 	e.mu.Unlock()
 	e.wg.Wait() // the idle watch takes mu
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.stopGateways(slices.Collect(maps.Values(e.gateways)))
 	for _, v := range e.vnets {
 		v.close()
 	}
 	e.vnets, e.gateways = nil, nil
+	e.mu.Unlock()
+	e.closing.Wait() // the stops Reconfig left in the background
 	return nil
 }

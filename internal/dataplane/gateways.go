@@ -48,6 +48,13 @@ type gw struct {
 	// RADIUS servers (radius.go): the BGP speaker's or radiusEP, its own.
 	self     atomic.Pointer[selfEndpoint]
 	radiusEP *fabric.NetstackHost
+	// toVNet is the way of its port and point-to-site server to its
+	// subnet's ingress of the VNet's router, toRouter that of its BGP
+	// speaker and RADIUS endpoint to the router; both lead to its island
+	// once it is detached (leave.go).
+	toVNet, toRouter *relay
+	// stopped, when set, is closed once a stop in the background ends.
+	stopped chan struct{}
 }
 
 // parseProposals parses IKE and ESP proposals in strongSwan's syntax.
@@ -86,7 +93,7 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 			changed = true
 		}
 	}
-	e.stopGateways(stop)
+	e.leave(stop)
 	// Tallies of tunnels no longer configured go: a connection made
 	// again under the same name counts from zero, as a new one.
 	kept := map[string]bool{}
@@ -169,6 +176,7 @@ func (e *Engine) startGateway(c Gateway) *gw {
 		g.err = fmt.Errorf("its virtual network %s is not realised", c.VNet)
 		return g
 	}
+	e.waitLeaving(c.PublicAddr)
 	if e.opts.PublicInterface != "" {
 		if out, err := exec.Command("ip", "addr", "replace", netip.PrefixFrom(c.PublicAddr, c.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).CombinedOutput(); err != nil {
 			g.err = fmt.Errorf("adding %s to %s: %v: %s", c.PublicAddr, e.opts.PublicInterface, err, strings.TrimSpace(string(out)))
@@ -180,7 +188,8 @@ func (e *Engine) startGateway(c Gateway) *gw {
 			e.log.Warn("gratuitous ARP", "addr", c.PublicAddr, "interface", e.opts.PublicInterface, "err", err)
 		}
 	}
-	g.port = fabric.NewGatewayPort(v.router.Ingress(c.Subnet))
+	g.toVNet, g.toRouter = newRelay(v.router.Ingress(c.Subnet)), newRelay(v.router)
+	g.port = fabric.NewGatewayPort(g.toVNet)
 	g.port.SetCapture(e.captures[c.ID]) // a capture goes on as an instance starts again
 	var inner tunnel.Inner = g.port
 	if e.opts.inner != nil {
@@ -249,6 +258,9 @@ func (e *Engine) stopGateway(g *gw) {
 		e.log.Info("gateway stopped", "gateway", g.cfg.key())
 	}
 	e.releaseAddr(g)
+	if g.stopped != nil {
+		close(g.stopped)
+	}
 }
 
 // drainWait is how long a gateway's stop waits at most for its tunnels

@@ -40,7 +40,7 @@ func (e *Engine) configureRadius(g *gw) {
 	case need:
 		own = g.radiusEP
 		if own == nil || own.Addr() != priv {
-			ep, err := fabric.NewNetstackEndpoint("radius "+g.cfg.key(), priv, 0, e.vnets[g.cfg.VNet].router)
+			ep, err := fabric.NewNetstackEndpoint("radius "+g.cfg.key(), priv, 0, g.toRouter)
 			if err != nil {
 				e.log.Error("the gateway asks RADIUS from the node's network", "gateway", g.cfg.key(), "err", err)
 				g.self.Store(nil)

@@ -1,0 +1,121 @@
+package dataplane
+
+import (
+	"net/netip"
+	"slices"
+	"sync/atomic"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
+)
+
+// A gateway instance removed by Reconfig stops in the background: its
+// stop may wait seconds for its peers (an IKE SA's Delete, a BGP Cease to
+// a peer that reads nothing, the drain of the gateway's port), while
+// e.mu, which every other gateway's and VNet's reconfiguration and the
+// status reads take, would be held. Before it is left to stop, it is
+// detached under e.mu: gone from e.gateways (no route of the VNet's leads
+// to it, no later Reconfig reaches it), its endpoints' way to the VNet's
+// router (a relay) pointed at an island of its own. What it still holds,
+// its public address and ports, is recorded in e.leaving until it has
+// stopped: a gateway that starts on that public address waits for it.
+
+// relay is a Forwarder that can be pointed elsewhere: an instance's
+// attachments (its gateway port, point-to-site server, BGP speaker and
+// RADIUS endpoint) send to the VNet's router through one, and to the
+// instance's island once it is detached.
+type relay struct{ to atomic.Pointer[forwarder] }
+
+type forwarder struct{ fabric.Forwarder }
+
+func newRelay(f fabric.Forwarder) *relay {
+	r := &relay{}
+	r.set(f)
+	return r
+}
+
+func (r *relay) set(f fabric.Forwarder) { r.to.Store(&forwarder{f}) }
+
+func (r *relay) Forward(pkt []byte) { r.to.Load().Forward(pkt) }
+
+func (r *relay) ForwardBatch(bufs [][]byte, offset int) { r.to.Load().ForwardBatch(bufs, offset) }
+
+// intoPort forwards everything to a gateway's port: into its tunnels.
+type intoPort struct{ p *fabric.GatewayPort }
+
+func (t intoPort) Forward(pkt []byte) { t.p.Deliver(pkt) }
+
+func (t intoPort) ForwardBatch(bufs [][]byte, offset int) { t.p.DeliverBatch(bufs, offset) }
+
+// leaving is what a stop in the background still holds.
+type leaving struct {
+	vnet string
+	// public is a stopping instance's public address (its IKE, NAT-T and
+	// SSTP sockets, its address on PublicInterface).
+	public netip.Addr
+	done   chan struct{}
+}
+
+func (l *leaving) stopped() bool {
+	select {
+	case <-l.done:
+		return true
+	default:
+		return false
+	}
+}
+
+// leave detaches gs and stops them in the background. e.mu is held.
+func (e *Engine) leave(gs []*gw) {
+	if len(gs) == 0 {
+		return
+	}
+	for _, g := range gs {
+		if g.port != nil && g.toVNet != nil {
+			// Its island: what its tunnels bring reaches its own speaker
+			// and RADIUS endpoint only (the peer's end of the BGP
+			// connection); what those send goes into its tunnels (the
+			// Cease), not through the VNet's routes, which no longer lead
+			// to it.
+			island := fabric.NewRouter()
+			var rs []fabric.Route
+			if g.bgp != nil {
+				for _, a := range append([]netip.Addr{g.bgp.cfg.Addr}, g.bgp.cfg.APIPA...) {
+					rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: g.bgp.ep})
+				}
+			}
+			if g.radiusEP != nil {
+				a := g.radiusEP.Addr()
+				rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: g.radiusEP})
+			}
+			island.SetRoutes(rs)
+			g.toVNet.set(island)
+			g.toRouter.set(intoPort{g.port})
+		}
+		g.stopped = make(chan struct{})
+		e.leaving = append(e.leaving, &leaving{vnet: g.cfg.VNet, public: g.cfg.PublicAddr, done: g.stopped})
+	}
+	e.closing.Go(func() {
+		if e.opts.leaveHook != nil {
+			e.opts.leaveHook()
+		}
+		e.stopGateways(gs)
+	})
+}
+
+// pruneLeaving forgets what has stopped. e.mu is held.
+func (e *Engine) pruneLeaving() {
+	e.leaving = slices.DeleteFunc(e.leaving, (*leaving).stopped)
+}
+
+// waitLeaving waits until no stop in the background holds addr, so that
+// a gateway starting on it can bind its sockets (and its address on
+// PublicInterface is not removed after it was added). e.mu is held: only
+// the Reconfig that starts a gateway on an address just freed waits.
+func (e *Engine) waitLeaving(addr netip.Addr) {
+	for _, l := range e.leaving {
+		if l.public == addr && !l.stopped() {
+			e.log.Info("waiting for the stop of the gateway that had the address", "addr", addr)
+			<-l.done
+		}
+	}
+}

@@ -1,0 +1,204 @@
+package dataplane
+
+import (
+	"log/slog"
+	"net/netip"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/logbuf"
+	"github.com/vnetgw/vnetgw/internal/tunnel"
+)
+
+// holdingInner is a gateway's port whose Close, which the gateway's stop
+// reaches last (after the Cease, the drain and the IKE Deletes), waits
+// for hold: a stop held as long as the test wants, as one that waits for
+// peers that answer nothing is.
+type holdingInner struct {
+	*fabric.GatewayPort
+	hold   chan struct{}
+	closed atomic.Bool // Close returned
+}
+
+func (h *holdingInner) Close() error {
+	<-h.hold
+	defer h.closed.Store(true)
+	return h.GatewayPort.Close()
+}
+
+// holds hands out holds for the gateway ports an engine makes: the
+// ports made while one is set wait for it at their Close.
+type holds struct {
+	mu    sync.Mutex
+	hold  chan struct{}
+	ports []*holdingInner
+}
+
+func (h *holds) inner(p *fabric.GatewayPort) tunnel.Inner {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.hold == nil {
+		return p
+	}
+	hi := &holdingInner{GatewayPort: p, hold: h.hold}
+	h.ports = append(h.ports, hi)
+	return hi
+}
+
+// next makes the ports made from now on wait for the returned release;
+// the test's end releases it too.
+func (h *holds) next(t *testing.T) (release func()) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	ch := make(chan struct{})
+	h.hold = ch
+	release = sync.OnceFunc(func() { close(ch) })
+	t.Cleanup(release)
+	return release
+}
+
+func (h *holds) last() *holdingInner {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.ports[len(h.ports)-1]
+}
+
+// within runs f and fails the test unless it returns within d (a
+// generous bound: what it waits for never comes while the test holds it).
+func within(t *testing.T, d time.Duration, what string, f func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	select {
+	case <-done:
+	case <-time.After(d):
+		t.Fatalf("%s did not return within %v", what, d)
+	}
+}
+
+// ceased returns whether the last BGP session of log ended with a
+// Cease (Administrative Shutdown).
+func ceased(log *logbuf.Buffer) bool {
+	var down string
+	for _, l := range strings.Split(log.String(), "\n") {
+		if strings.Contains(l, "BGP session down") {
+			down = l
+		}
+	}
+	return strings.Contains(down, "NOTIFICATION: cease, subcode 2")
+}
+
+func established(e *Engine, id string) bool {
+	for _, s := range e.BGP(id) {
+		for _, p := range s.Peers() {
+			if p.State == "Established" {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// TestRemovedGatewayStopsInTheBackground: a Reconfig that removes a
+// gateway whose stop waits for its peers returns before the stop ends,
+// and the node's other gateways are reconfigured and its status read
+// meanwhile: the stop ran under the engine's lock, so that every other
+// reconfiguration waited for it, seconds for each peer that answers
+// nothing (up to 10 s for a BGP peer that reads nothing). The stopping
+// gateway still tells its BGP peer behind its tunnel (the Cease reaches
+// it), a gateway added again on its address starts once it has stopped,
+// and Close waits for such a stop.
+func TestRemovedGatewayStopsInTheBackground(t *testing.T) {
+	const ike, natt = 18860, 18861
+	aPub, bPub, otherPub := netip.MustParseAddr("127.100.1.1"), netip.MustParseAddr("127.100.1.2"), netip.MustParseAddr("127.100.1.3")
+	aBGP, bBGP := netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("10.2.255.4")
+	h := &holds{}
+	a := New(Options{IKEPort: ike, NATTPort: natt, inner: h.inner})
+	t.Cleanup(func() { a.Close() })
+	gwA := Gateway{ID: "gw", VNet: "v", PublicAddr: aPub,
+		Connections: []Connection{{ID: "c", Remote: bPub, PSK: Secret("k"),
+			LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("10.2.0.0/16"), Routes: prefixes("10.2.0.0/16")}},
+		BGP: &GatewayBGP{AS: 65001, Addr: aBGP, Networks: prefixes("10.1.0.0/16"), Peers: []BGPPeer{{Connection: "c", Addr: bBGP, AS: 65002}}}}
+	other := Gateway{ID: "other", VNet: "w", PublicAddr: otherPub}
+	cfg := func(withA bool, other Gateway) Config {
+		c := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}, {ID: "w", Prefixes: prefixes("10.3.0.0/16")}}, Gateways: []Gateway{other}}
+		if withA {
+			c.VNets[0].Routes = []Route{{Prefix: netip.MustParsePrefix("10.2.0.0/16"), Gateway: "gw"}}
+			c.Gateways = append(c.Gateways, gwA)
+		}
+		return c
+	}
+	release := h.next(t)
+	if _, err := a.Reconfig(cfg(true, other)); err != nil {
+		t.Fatal(err)
+	}
+	var bLog logbuf.Buffer
+	b := bgpGatewayEngine(t, Options{IKEPort: ike, NATTPort: natt, Logger: slog.New(slog.NewTextHandler(&bLog, nil))},
+		bPub, aPub, bBGP, aBGP, 65002, 65001, "10.2.0.0/16", "10.1.0.0/16")
+	waitUntil(t, 60*time.Second, "BGP session through the tunnel", func() bool { return established(b, "gw") })
+	held := h.last()
+
+	within(t, 30*time.Second, "the Reconfig that removes the gateway", func() {
+		if _, err := a.Reconfig(cfg(false, other)); err != nil {
+			t.Error(err)
+		}
+	})
+	other.Connections = []Connection{{ID: "o", Remote: netip.MustParseAddr("127.100.2.1"), PSK: Secret("k"), Mode: "ResponderOnly",
+		LocalPrefixes: prefixes("10.3.0.0/16"), RemotePrefixes: prefixes("10.4.0.0/16")}}
+	within(t, 30*time.Second, "a Reconfig of another gateway while the stop is held", func() {
+		if changed, err := a.Reconfig(cfg(false, other)); err != nil || !changed {
+			t.Errorf("Reconfig: changed %v, %v", changed, err)
+		}
+	})
+	within(t, 30*time.Second, "Status while the stop is held", func() {
+		if _, ok := a.Status().Connections["o"]; !ok {
+			t.Error("the other gateway's new connection is not in the status")
+		}
+	})
+	// Detached, the stopping gateway still sends its Cease through its
+	// tunnel, and takes the peer's end of the connection.
+	waitUntil(t, 30*time.Second, "end of B's session", func() bool { return !established(b, "gw") })
+	if !ceased(&bLog) {
+		t.Fatalf("B's session ended without A's Cease (Administrative Shutdown): %s", bLog.String())
+	}
+	if held.closed.Load() {
+		t.Fatal("the held stop ended")
+	}
+
+	// Added again on its address at once: it starts once the old one
+	// has let go of it, and the session comes back.
+	release2 := h.next(t)
+	readded := make(chan struct{})
+	go func() {
+		defer close(readded)
+		if _, err := a.Reconfig(cfg(true, other)); err != nil {
+			t.Error(err)
+		}
+	}()
+	release()
+	within(t, 30*time.Second, "the Reconfig that adds the gateway again", func() { <-readded })
+	if r := a.Status().Connections["c"].Reason; strings.Contains(r, "not running") {
+		t.Fatalf("the gateway added again does not run: %s", r)
+	}
+	waitUntil(t, 60*time.Second, "BGP session with the gateway added again", func() bool { return established(b, "gw") })
+
+	// Close waits for a stop in the background.
+	held = h.last()
+	within(t, 30*time.Second, "the Reconfig that removes the gateway", func() {
+		if _, err := a.Reconfig(cfg(false, other)); err != nil {
+			t.Error(err)
+		}
+	})
+	closed := make(chan struct{})
+	go func() { defer close(closed); a.Close() }()
+	time.Sleep(200 * time.Millisecond) // a Close that did not wait would have returned
+	release2()
+	<-closed
+	if !held.closed.Load() {
+		t.Fatal("Close returned before the gateway removed had stopped")
+	}
+}
