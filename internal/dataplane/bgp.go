@@ -25,7 +25,7 @@ type speaker struct {
 func (e *Engine) configureBGP(g *gw) {
 	want := g.cfg.BGP
 	if g.bgp != nil && (want == nil || want.Addr != g.bgp.cfg.Addr || !slices.Equal(want.APIPA, g.bgp.cfg.APIPA)) {
-		g.bgp.close()
+		e.retireSpeaker(g, g.bgp)
 		g.bgp = nil
 	}
 	if want == nil {

@@ -84,7 +84,7 @@ type Engine struct {
 
 	// mu guards everything below; Reconfig, Status and Close hold it.
 	// Nothing that waits for a peer runs under it but Close's stop (a
-	// gateway removed stops in the background,
+	// gateway removed or a speaker replaced stops in the background,
 	// leave.go), and only a gateway that starts on the public address of
 	// one still stopping waits for that stop under it.
 	mu       sync.Mutex
@@ -542,6 +542,17 @@ func (e *Engine) routes(v *vnet, vc VNet, gatewayRoutes bool) []fabric.Route {
 	}
 	for _, p := range vc.Prefixes {
 		rs = append(rs, fabric.Route{Prefix: p})
+	}
+	// A replaced speaker still closing takes what comes to its addresses
+	// (its peers' end of the connections), before the hosts' and the
+	// running speakers' routes: of two routes of one prefix the later
+	// wins, so that a new holder of one of them takes it at once.
+	for _, l := range e.leaving {
+		if l.sp != nil && l.vnet == vc.ID && !l.stopped() {
+			for _, a := range append([]netip.Addr{l.sp.cfg.Addr}, l.sp.cfg.APIPA...) {
+				rs = append(rs, fabric.Route{Prefix: netip.PrefixFrom(a, a.BitLen()), Port: l.sp.ep})
+			}
+		}
 	}
 	for _, h := range v.hosts {
 		if h.port != nil {

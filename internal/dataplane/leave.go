@@ -8,15 +8,16 @@ import (
 	"github.com/vnetgw/vnetgw/internal/fabric"
 )
 
-// A gateway instance removed by Reconfig stops in the background: its
-// stop may wait seconds for its peers (an IKE SA's Delete, a BGP Cease to
-// a peer that reads nothing, the drain of the gateway's port), while
-// e.mu, which every other gateway's and VNet's reconfiguration and the
-// status reads take, would be held. Before it is left to stop, it is
-// detached under e.mu: gone from e.gateways (no route of the VNet's leads
-// to it, no later Reconfig reaches it), its endpoints' way to the VNet's
-// router (a relay) pointed at an island of its own. What it still holds,
-// its public address and ports, is recorded in e.leaving until it has
+// A gateway instance removed by Reconfig, and a BGP speaker replaced by
+// it, stop in the background: each may wait seconds for its peers (an
+// IKE SA's Delete, a BGP Cease to a peer that reads nothing, the drain of
+// the gateway's port), while e.mu, which every other gateway's and VNet's
+// reconfiguration and the status reads take, is held. Before it is left
+// to stop, it is detached under e.mu: gone from e.gateways (no route of
+// the VNet's leads to it, no later Reconfig reaches it), its endpoints'
+// way to the VNet's router (a relay) pointed at an island of its own. What
+// it still holds, its public address and ports, and a replaced speaker's
+// addresses on the VNet's router, is recorded in e.leaving until it has
 // stopped: a gateway that starts on that public address waits for it.
 
 // relay is a Forwarder that can be pointed elsewhere: an instance's
@@ -50,9 +51,14 @@ func (t intoPort) ForwardBatch(bufs [][]byte, offset int) { t.p.DeliverBatch(buf
 type leaving struct {
 	vnet string
 	// public is a stopping instance's public address (its IKE, NAT-T and
-	// SSTP sockets, its address on PublicInterface).
+	// SSTP sockets, its address on PublicInterface); invalid for a
+	// replaced speaker.
 	public netip.Addr
-	done   chan struct{}
+	// sp is a replaced BGP speaker, which still takes what comes to its
+	// addresses on the VNet's router while no other holds them (its
+	// peer's end of the connection).
+	sp   *speaker
+	done chan struct{}
 }
 
 func (l *leaving) stopped() bool {
@@ -99,6 +105,19 @@ func (e *Engine) leave(gs []*gw) {
 			e.opts.leaveHook()
 		}
 		e.stopGateways(gs)
+	})
+}
+
+// retireSpeaker closes a replaced speaker in the background. e.mu is held.
+func (e *Engine) retireSpeaker(g *gw, sp *speaker) {
+	l := &leaving{vnet: g.cfg.VNet, sp: sp, done: make(chan struct{})}
+	e.leaving = append(e.leaving, l)
+	e.closing.Go(func() {
+		defer close(l.done)
+		if e.opts.leaveHook != nil {
+			e.opts.leaveHook()
+		}
+		sp.close()
 	})
 }
 

@@ -202,3 +202,59 @@ func TestRemovedGatewayStopsInTheBackground(t *testing.T) {
 		t.Fatal("Close returned before the gateway removed had stopped")
 	}
 }
+
+// TestReplacedSpeakerClosesInTheBackground: a Reconfig that gives a
+// gateway's BGP speaker another address replaces the speaker and returns
+// before the old one has closed (its Cease to each peer waits for the
+// peer's end, up to 10 s for one that reads nothing), and another
+// Reconfig meanwhile is not held up: the old speaker was closed under the
+// engine's lock. The old speaker still tells its peer behind the tunnel.
+func TestReplacedSpeakerClosesInTheBackground(t *testing.T) {
+	const ike, natt = 18862, 18863
+	aPub, bPub := netip.MustParseAddr("127.100.1.11"), netip.MustParseAddr("127.100.1.12")
+	aBGP, bBGP := netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("10.2.255.4")
+	began, hold := make(chan struct{}, 1), make(chan struct{})
+	release := sync.OnceFunc(func() { close(hold) })
+	t.Cleanup(release)
+	a := bgpGatewayEngine(t, Options{IKEPort: ike, NATTPort: natt, leaveHook: func() {
+		began <- struct{}{}
+		<-hold
+	}}, aPub, bPub, aBGP, bBGP, 65001, 65002, "10.1.0.0/16", "10.2.0.0/16")
+	var bLog logbuf.Buffer
+	b := bgpGatewayEngine(t, Options{IKEPort: ike, NATTPort: natt, Logger: slog.New(slog.NewTextHandler(&bLog, nil))},
+		bPub, aPub, bBGP, aBGP, 65002, 65001, "10.2.0.0/16", "10.1.0.0/16")
+	waitUntil(t, 60*time.Second, "BGP session through the tunnel", func() bool { return established(b, "gw") })
+
+	a.mu.Lock()
+	cfg := a.cfg
+	a.mu.Unlock()
+	g := cfg.Gateways[0]
+	sp := *g.BGP
+	sp.Addr = netip.MustParseAddr("10.1.255.5")
+	g.BGP = &sp
+	cfg.Gateways = []Gateway{g}
+	within(t, 30*time.Second, "the Reconfig that replaces the speaker", func() {
+		if _, err := a.Reconfig(cfg); err != nil {
+			t.Error(err)
+		}
+	})
+	if !established(b, "gw") {
+		t.Fatal("B's session ended before the old speaker closed")
+	}
+	select {
+	case <-began:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the old speaker did not close in the background")
+	}
+	cfg.VNets = append(cfg.VNets, VNet{ID: "w", Prefixes: prefixes("10.3.0.0/16")})
+	within(t, 30*time.Second, "a Reconfig while the old speaker closes", func() {
+		if changed, err := a.Reconfig(cfg); err != nil || !changed {
+			t.Errorf("Reconfig: changed %v, %v", changed, err)
+		}
+	})
+	release()
+	waitUntil(t, 30*time.Second, "end of B's session", func() bool { return !established(b, "gw") })
+	if !ceased(&bLog) {
+		t.Fatalf("B's session ended without the old speaker's Cease (Administrative Shutdown): %s", bLog.String())
+	}
+}
