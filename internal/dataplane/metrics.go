@@ -22,7 +22,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_tunnel_egress_bytes_total", "counter", "inner bytes sent to the peer (Azure: Tunnel Egress Bytes)"},
 	{"vnetgw_tunnel_ingress_packets_total", "counter", "inner packets received from the peer (Azure: Tunnel Ingress Packets)"},
 	{"vnetgw_tunnel_egress_packets_total", "counter", "inner packets sent to the peer (Azure: Tunnel Egress Packets)"},
-	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), no_selector (policy-based: no child SA whose traffic selectors hold them, Azure's egress TS mismatch; one is asked for), seal, send (sealed, but the socket did not send them), open (ESP refused them: replay, integrity, length), inner_write (opened, but the inner side did not take them), selector (outside the child SA's traffic selectors: Azure's ingress TS mismatch), malformed, nat_no_flow (to a Dynamic NAT rule's external space, of no flow its internal side started), nat_full (a Dynamic NAT rule had no free address and port)"},
+	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), no_selector (policy-based: no child SA whose traffic selectors hold them, Azure's egress TS mismatch; one is asked for), seal, send (sealed, but the socket did not send them), replay, integrity, padding, length, expired (the child SA refused them: a replay, an ICV that did not verify, bad padding, a bad length, past its hard lifetime), inner_write (opened, but the inner side did not take them), selector (outside the child SA's traffic selectors: Azure's ingress TS mismatch), malformed, nat_no_flow (to a Dynamic NAT rule's external space, of no flow its internal side started), nat_full (a Dynamic NAT rule had no free address and port)"},
 	{"vnetgw_tunnel_nat_flows", "gauge", "flows the connection's Dynamic NAT rules hold"},
 	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side), openvpn_control (an OpenVPN client's control packet without the gateway's tls-crypt or tls-auth key, or replayed), openvpn_data (an OpenVPN data packet that does not open)"},
 	{"vnetgw_ike_sas", "gauge", "established IKE SAs (and IKEv1 ISAKMP SAs) of the gateway instance (Azure: Tunnel MMSA Count)"},
@@ -185,8 +185,10 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		m.add("vnetgw_tunnel_ingress_packets_total", t.PacketsIn, labels...)
 		m.add("vnetgw_tunnel_egress_packets_total", t.PacketsOut, labels...)
 		m.addReasons("vnetgw_tunnel_dropped_packets_total", labels, reason{"no_sa", t.Drops.NoSA}, reason{"no_selector", t.Drops.NoSelector}, reason{"seal", t.Drops.Seal}, reason{"send", t.Drops.Send},
-			reason{"open", t.Drops.Open}, reason{"inner_write", t.Drops.InnerWrite}, reason{"selector", t.Drops.Selector}, reason{"malformed", t.Drops.Malformed},
+			reason{"inner_write", t.Drops.InnerWrite}, reason{"selector", t.Drops.Selector}, reason{"malformed", t.Drops.Malformed},
 			reason{"nat_no_flow", t.Drops.NATNoFlow}, reason{"nat_full", t.Drops.NATFull})
+		m.addReasons("vnetgw_tunnel_dropped_packets_total", labels, reason{"replay", t.Drops.Replay}, reason{"integrity", t.Drops.Integrity},
+			reason{"padding", t.Drops.Padding}, reason{"length", t.Drops.Length}, reason{"expired", t.Drops.Expired})
 		if slices.ContainsFunc(c.NAT, func(n tunnel.NAT) bool { return n.Dynamic }) {
 			m.add("vnetgw_tunnel_nat_flows", uint64(t.NATFlows), labels...)
 		}

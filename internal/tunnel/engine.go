@@ -147,7 +147,11 @@ const (
 	dropNoSelector            // outbound, policy-based: children, but none whose selectors hold the packet
 	dropSeal                  // outbound: the SA refused to seal
 	dropSend                  // outbound: sealed, but the outer side did not send it
-	dropOpen                  // inbound: the SA refused to open
+	dropReplay                // inbound: the SA refused it as a replay (esp.ErrReplay)
+	dropIntegrity             // inbound: its ICV did not verify (esp.ErrAuth)
+	dropPadding               // inbound: its padding is wrong (esp.ErrPadding)
+	dropLength                // inbound: its length is wrong (esp.ErrLength)
+	dropExpired               // inbound: the SA passed its hard lifetime (esp.ErrExpired)
 	dropDummy                 // inbound: a dummy packet (RFC 4303 §2.6)
 	dropMalformed             // inbound: not an IP packet of the Next Header's version
 	dropSelector              // inbound: outside the SA's selectors (RFC 4301 §5.2)

@@ -965,3 +965,47 @@ func TestInnerWriteFailureCountsAsDrop(t *testing.T) {
 		t.Errorf("the inbound SA opened %d packets, want 4", in.PacketsIn)
 	}
 }
+
+// TestRefusalsOutliveRekeyRFC4303Section3_4: why the inbound SA refused
+// packets (a replay, RFC 4303 §3.4.3; an ICV that does not verify,
+// §3.4.4, as with the wrong keys) stays counted on the tunnel once the
+// child is replaced by a rekey and removed, where its esp.Stats went.
+func TestRefusalsOutliveRekeyRFC4303Section3_4(t *testing.T) {
+	capA, innerA, innerB := &capture{}, tuntest.NewRecorder(64), tuntest.NewRecorder(64)
+	ea, err := New(Options{Inner: innerA, Outer: capA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ea.Close()
+	eb, err := New(Options{Inner: innerB, Outer: &capture{}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eb.Close()
+	connectEngines(t, ea, eb)
+	for range 3 {
+		innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+	}
+	sent := capA.wait(t, 3)
+	forged := slices.Clone(sent[2])
+	forged[len(forged)-1] ^= 1
+	// The first packet, the first again (a replay), the third forged.
+	eb.HandleESP(addrB, datagrams(sent[0], sent[0], forged))
+	check := func(when string) {
+		t.Helper()
+		d := status(t, eb, "t").Drops
+		if d.Replay != 1 || d.Integrity != 1 || d.Open != 2 || d.Padding+d.Length+d.Expired != 0 {
+			t.Errorf("%s: drops %+v, want 1 replay and 1 integrity of 2 refused", when, d)
+		}
+	}
+	check("before the rekey")
+	_, cb := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
+	if err := eb.AddChild(cb); err != nil {
+		t.Fatal(err)
+	}
+	eb.RemoveChild("t", 0xb0000001)
+	if ch := status(t, eb, "t").Children; len(ch) != 1 || ch[0].In.Drops.Total() != 0 {
+		t.Fatalf("children after the rekey %+v, want the new one alone", ch)
+	}
+	check("after the rekey")
+}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 
+	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/udp"
 	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
 )
@@ -41,7 +42,7 @@ func (b *inBatch) do(lo, hi int) {
 		m := &b.msgs[j.msg]
 		inner, next, err := j.c.in.Open(m.Buf[:m.N])
 		if err != nil {
-			j.drop = dropOpen
+			j.drop = openDrop(err)
 			continue
 		}
 		// RFC 7296 §2.23: ESP in UDP that passed its integrity check and
@@ -70,6 +71,24 @@ func (b *inBatch) do(lo, hi int) {
 		// and IV. Its IP length leaves out TFC padding (RFC 4303 §2.7).
 		j.start, j.length = j.c.in.HeaderLen(), h.length
 	}
+}
+
+// openDrop is why the inbound SA refused a packet, as the tunnel counts
+// it: the tunnel's counters outlive the child SAs replaced at each rekey.
+func openDrop(err error) dropReason {
+	switch err {
+	case esp.ErrReplay:
+		return dropReplay
+	case esp.ErrAuth:
+		return dropIntegrity
+	case esp.ErrPadding:
+		return dropPadding
+	case esp.ErrExpired:
+		return dropExpired
+	}
+	// esp.ErrLength; esp.ErrSPI cannot come, as the child was found by
+	// the packet's SPI.
+	return dropLength
 }
 
 // HandleESP opens a batch of ESP packets that arrived at local and writes

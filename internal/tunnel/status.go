@@ -57,8 +57,14 @@ type TunnelDrops struct {
 	// policy-based tunnel with children, none of whose selectors hold
 	// them (Azure's egress TS mismatch; a child for them is asked for).
 	NoSA, NoSelector uint64
-	// Seal and Open count packets the SA refused; its esp.Stats say why.
-	Seal, Open uint64
+	// Seal counts outbound packets the SA refused; its esp.Stats say why.
+	Seal uint64
+	// Open counts inbound packets the SA refused, the sum of Replay,
+	// Integrity (the ICV did not verify: wrong keys), Padding, Length and
+	// Expired (past the SA's hard lifetime), which say why. They are the
+	// tunnel's, kept across rekeys, where a child's esp.Stats go with it.
+	Open                                        uint64
+	Replay, Integrity, Padding, Length, Expired uint64
 	// Send counts outbound packets sealed but not sent: the outer side
 	// has no endpoint for them, or the kernel refused them (a firewall's
 	// EPERM, no route). The outbound SA counted them as sealed.
@@ -156,7 +162,12 @@ func (t *tunnel) status() TunnelStatus {
 			NoSA:       d(dropNoSA),
 			NoSelector: d(dropNoSelector),
 			Seal:       d(dropSeal),
-			Open:       d(dropOpen),
+			Open:       d(dropReplay) + d(dropIntegrity) + d(dropPadding) + d(dropLength) + d(dropExpired),
+			Replay:     d(dropReplay),
+			Integrity:  d(dropIntegrity),
+			Padding:    d(dropPadding),
+			Length:     d(dropLength),
+			Expired:    d(dropExpired),
 			Send:       d(dropSend),
 			InnerWrite: d(dropInnerWrite),
 			Dummy:      d(dropDummy),
