@@ -937,7 +937,7 @@ func TestShortESPInUDPRFC3948Section2_1(t *testing.T) {
 
 // TestInnerWriteFailureCountsAsDrop: packets that opened but that the
 // inner side did not take (its device is gone) are not counted as come
-// in, but as dropped.
+// in, nor do they move the tunnel's LastInbound, but count as dropped.
 func TestInnerWriteFailureCountsAsDrop(t *testing.T) {
 	capA, innerA, innerB := &capture{}, tuntest.NewRecorder(64), tuntest.NewRecorder(64)
 	ea, err := New(Options{Inner: innerA, Outer: capA})
@@ -963,6 +963,11 @@ func TestInnerWriteFailureCountsAsDrop(t *testing.T) {
 	}
 	if in := ts.Children[0].In; in.PacketsIn != 4 {
 		t.Errorf("the inbound SA opened %d packets, want 4", in.PacketsIn)
+	}
+	// Nothing passed to the inner side: the tunnel's last inbound is not
+	// moved, the child's is (the peer seals with it).
+	if !ts.LastInbound.IsZero() || ts.Children[0].LastInbound.IsZero() {
+		t.Errorf("last inbound of the tunnel %v, of the child %v; want zero, not zero", ts.LastInbound, ts.Children[0].LastInbound)
 	}
 }
 

@@ -262,17 +262,17 @@ func (c *counter) flushOut() {
 	}
 }
 
-// flushIn counts inbound packets that opened: as come in if the inner side
-// took them, as dropped if not.
+// flushIn counts inbound packets that opened: as come in, and when, if the
+// inner side took them, as dropped if not.
 func (c *counter) flushIn(now int64, written bool) {
 	if c.t == nil {
 		return
 	}
-	if written {
-		c.t.packetsIn.Add(c.packets)
-		c.t.bytesIn.Add(c.bytes)
-	} else {
+	if !written {
 		c.t.drops[dropInnerWrite].Add(c.packets)
+		return
 	}
+	c.t.packetsIn.Add(c.packets)
+	c.t.bytesIn.Add(c.bytes)
 	c.t.lastIn.Store(now)
 }

@@ -41,7 +41,8 @@ type TunnelStatus struct {
 	// side; PacketsOut and BytesOut what was sealed and sent. What
 	// failed on the way counts in Drops (InnerWrite, Send) instead.
 	PacketsIn, BytesIn, PacketsOut, BytesOut uint64
-	// LastInbound is when the last inbound packet passed; zero if none.
+	// LastInbound is when the last inbound packet went to the inner
+	// side, as PacketsIn counts it; zero if none.
 	LastInbound time.Time
 	Drops       TunnelDrops
 	// NATFlows counts the flows its dynamic NAT maps hold.
@@ -92,7 +93,9 @@ type TunnelDrops struct {
 type ChildStatus struct {
 	InSPI, OutSPI uint32
 	Local, Remote netip.AddrPort
-	// LastInbound is when the last inbound packet passed; zero if none.
+	// LastInbound is when the last inbound packet opened and was within
+	// the selectors, whether or not the inner side took it: the peer
+	// seals with the child (a standby child is ready); zero if none.
 	LastInbound time.Time
 	// SelectorDrops counts packets that opened but were outside the
 	// selectors.
