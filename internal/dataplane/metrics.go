@@ -12,6 +12,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
+	"github.com/vnetgw/vnetgw/internal/udp"
 )
 
 // metricFamilies are the metrics WriteMetrics writes, in order, with the
@@ -25,6 +26,10 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), no_selector (policy-based: no child SA whose traffic selectors hold them, Azure's egress TS mismatch; one is asked for), seal, send (sealed, but the socket did not send them), replay, integrity, padding, length, expired (the child SA refused them: a replay, an ICV that did not verify, bad padding, a bad length, past its hard lifetime), inner_write (opened, but the inner side did not take them), selector (outside the child SA's traffic selectors: Azure's ingress TS mismatch), malformed, nat_no_flow (to a Dynamic NAT rule's external space, of no flow its internal side started), nat_full (a Dynamic NAT rule had no free address and port)"},
 	{"vnetgw_tunnel_nat_flows", "gauge", "flows the connection's Dynamic NAT rules hold"},
 	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side), openvpn_control (an OpenVPN client's control packet without the gateway's tls-crypt or tls-auth key, or replayed), openvpn_data (an OpenVPN data packet that does not open)"},
+	{"vnetgw_gateway_udp_datagrams_total", "counter", "datagrams the gateway instance's UDP ports (IKE, NAT-T) and raw ESP endpoint received, by kind: ike, nat_keepalive (RFC 3948 §2.3), esp"},
+	{"vnetgw_gateway_udp_dropped_datagrams_total", "counter", "datagrams the gateway instance's UDP ports and raw ESP endpoint dropped before the IKE daemon or the tunnels saw them, by reason: malformed (on the NAT-T port, empty or a non-ESP marker with no IKE message after it; raw ESP, not an IPv4 packet), no_handler (ESP where nothing takes it), truncated (longer than the read buffer)"},
+	{"vnetgw_gateway_udp_read_errors_total", "counter", "failed reads (of a batch, not datagrams) on the gateway instance's UDP ports and raw ESP endpoint"},
+	{"vnetgw_gateway_nat_keepalives_sent_total", "counter", "NAT-keepalives the gateway instance sent from behind a NAT (RFC 3948 §4), by result: sent, failed"},
 	{"vnetgw_ike_sas", "gauge", "established IKE SAs (and IKEv1 ISAKMP SAs) of the gateway instance (Azure: Tunnel MMSA Count)"},
 	{"vnetgw_ike_dropped_messages_total", "counter", "IKE messages the gateway instance dropped, by IKE version and reason: malformed, unknown_spi (no SA of ours), no_peer (a first message from an address no connection has), integrity (did not decrypt or verify; IKEv1: refused), unexpected, queue_full"},
 	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
@@ -155,6 +160,7 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 	d := g.gw.Engine().Drops()
 	m.addReasons("vnetgw_gateway_dropped_packets_total", instance,
 		reason{"not_ip", d.NotIP}, reason{"no_route", d.NoRoute}, reason{"short", d.Short}, reason{"unknown_spi", d.UnknownSPI})
+	udpMetrics(m, instance, g.gw.UDP().Stats())
 	status := map[string]gateway.ConnectionStatus{}
 	ikeSAs := 0
 	for _, cs := range g.gw.Status() {
@@ -212,6 +218,21 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 			m.add("vnetgw_bgp_routes_learned", uint64(p.RoutesReceived), peer...)
 		}
 	}
+}
+
+// udpMetrics adds the samples of a gateway instance's UDP transport.
+func udpMetrics(m metrics, instance []string, s udp.Stats) {
+	label := func(name, value string) []string {
+		return append(instance[:len(instance):len(instance)], name, value)
+	}
+	m.add("vnetgw_gateway_udp_datagrams_total", s.IKE, label("kind", "ike")...)
+	m.add("vnetgw_gateway_udp_datagrams_total", s.Keepalives, label("kind", "nat_keepalive")...)
+	m.add("vnetgw_gateway_udp_datagrams_total", s.ESP, label("kind", "esp")...)
+	m.addReasons("vnetgw_gateway_udp_dropped_datagrams_total", instance,
+		reason{"malformed", s.Drops.Malformed}, reason{"no_handler", s.Drops.NoHandler}, reason{"truncated", s.Drops.Truncated})
+	m.add("vnetgw_gateway_udp_read_errors_total", s.Drops.ReadErrors, instance...)
+	m.add("vnetgw_gateway_nat_keepalives_sent_total", s.KeepalivesSent, label("result", "sent")...)
+	m.add("vnetgw_gateway_nat_keepalives_sent_total", s.KeepaliveSendFails, label("result", "failed")...)
 }
 
 // tunnelLabels are the labels of connection c's tunnel at the gateway

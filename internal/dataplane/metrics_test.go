@@ -1,8 +1,11 @@
 package dataplane
 
 import (
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
+	"time"
 )
 
 // Label values are escaped as the Prometheus text format wants: an id
@@ -53,6 +56,55 @@ func TestMetricRadiusDrops(t *testing.T) {
 	for _, want := range []string{`vnetgw_radius_dropped_answers_total{reason="wrong_id"} `, `vnetgw_radius_dropped_answers_total{reason="unverified"} `} {
 		if !strings.Contains(b.String(), "\n"+want) {
 			t.Errorf("no %s in:\n%s", want, b.String())
+		}
+	}
+}
+
+// TestUDPTransportMetrics: what a gateway's UDP ports take and drop
+// before the IKE daemon or the tunnels see it is in the metrics, per
+// gateway instance: a NAT-keepalive (RFC 3948 §2.3) and an empty datagram
+// on the NAT-T port.
+func TestUDPTransportMetrics(t *testing.T) {
+	const ike, natt = 18860, 18861
+	public := netip.MustParseAddr("127.110.0.1")
+	e := New(Options{IKEPort: ike, NATTPort: natt})
+	defer e.Close()
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", PublicAddr: public}}}
+	if g := reconfigGateway(t, e, cfg); g == nil || g.gw == nil {
+		t.Fatalf("the gateway did not start: %+v", g)
+	}
+	c, err := net.DialUDP("udp", &net.UDPAddr{IP: net.ParseIP("127.110.0.2")}, net.UDPAddrFromAddrPort(netip.AddrPortFrom(public, natt)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	want := []string{
+		`vnetgw_gateway_udp_datagrams_total{gateway="gw",gateway_instance="0",kind="nat_keepalive"} 1`,
+		`vnetgw_gateway_udp_dropped_datagrams_total{gateway="gw",gateway_instance="0",reason="malformed"} 1`,
+	}
+	for _, d := range [][]byte{{0xff}, {}} {
+		if _, err := c.Write(d); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var scrape string
+	waitUntil(t, 30*time.Second, "the datagrams in the metrics", func() bool {
+		var b strings.Builder
+		if err := e.WriteMetrics(&b); err != nil {
+			t.Fatal(err)
+		}
+		scrape = b.String()
+		for _, w := range want {
+			if !strings.Contains(scrape, w+"\n") {
+				return false
+			}
+		}
+		return true
+	})
+	for _, w := range []string{`vnetgw_gateway_udp_read_errors_total{gateway="gw",gateway_instance="0"} `, `vnetgw_gateway_nat_keepalives_sent_total{gateway="gw",gateway_instance="0",result="failed"} 0`} {
+		if !strings.Contains(scrape, w) {
+			t.Errorf("no %s in:\n%s", w, scrape)
 		}
 	}
 }
