@@ -101,6 +101,15 @@ func ipv4Packet(dst string, ttl byte) []byte {
 	return p
 }
 
+// rechecksum sets the header checksum of IPv4 packet p to match its
+// header.
+func rechecksum(p []byte) []byte {
+	hl := int(p[0]&0x0f) * 4
+	binary.BigEndian.PutUint16(p[10:12], 0)
+	binary.BigEndian.PutUint16(p[10:12], ^checksum.Checksum(p[:hl], 0))
+	return p
+}
+
 func checksumOK(p []byte) bool {
 	var sum uint32
 	for i := 0; i < 20; i += 2 {
@@ -156,9 +165,7 @@ func TestIPv4HeaderLengths(t *testing.T) {
 		p := ipv4With("10.1.1.4", "192.168.1.4", 17, ttl, filled(8))
 		p[0] = 0x40 | ihl
 		binary.BigEndian.PutUint16(p[2:4], total)
-		binary.BigEndian.PutUint16(p[10:12], 0)
-		binary.BigEndian.PutUint16(p[10:12], ^checksum.Checksum(p[:20], 0))
-		return p
+		return rechecksum(p)
 	}
 	tests := []struct {
 		name      string
@@ -188,6 +195,57 @@ func TestIPv4HeaderLengths(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIPv4HeaderChecksum: an IPv4 packet whose header checksum does not
+// hold is dropped and counted as malformed, whether it goes to a site, to
+// another host or nowhere, or its TTL runs out, and answered with no ICMP
+// error (RFC 1812 §5.2.2); with its checksum right, it is routed.
+func TestIPv4HeaderChecksum(t *testing.T) {
+	corrupt := func(p []byte, i int) []byte {
+		p[i] ^= 0x10
+		return p
+	}
+	tests := []struct {
+		name      string
+		pkt       []byte
+		malformed bool
+	}{
+		{"to a site", ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(8)), false},
+		{"to a site, its checksum wrong", corrupt(ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(8)), 11), true},
+		{"to a site, its destination changed", corrupt(ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(8)), 19), true},
+		{"to a site, TTL 1, its checksum wrong", corrupt(ipv4With("10.1.1.4", "192.168.1.4", 17, 1, filled(8)), 10), true},
+		{"to a host, its checksum wrong", corrupt(ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(8)), 10), true},
+		{"no route, its checksum wrong", corrupt(ipv4With("10.1.1.4", "198.51.100.7", 17, 64, filled(8)), 10), true},
+		{"with options, one changed", corrupt(withOptions(ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(8))), 22), true},
+		{"with options", withOptions(ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(8))), false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := twoSubnets()
+			host, other, gw := &recorder{}, &recorder{}, &recorder{}
+			r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.1.4/32"), host}, {netip.MustParsePrefix("10.1.2.4/32"), other},
+				{netip.MustParsePrefix("192.168.0.0/16"), gw}})
+			r.Ingress("a").Forward(bytes.Clone(tc.pkt))
+			r.Ingress("a").ForwardBatch([][]byte{append(make([]byte, 16), tc.pkt...)}, 16)
+			routed := len(gw.pkts) + len(other.pkts)
+			if s := r.Stats(); (s.Malformed == 2) != tc.malformed || (routed == 0) != tc.malformed {
+				t.Fatalf("malformed %v, routed %d; counters %+v", tc.malformed, routed, s)
+			}
+			if len(host.pkts) != 0 {
+				t.Fatalf("the sender got %d packets, want none", len(host.pkts))
+			}
+		})
+	}
+}
+
+// withOptions gives an IPv4 packet a 4-byte option (a No Operation and
+// an End of Option List, RFC 791), its lengths and checksum to match.
+func withOptions(p []byte) []byte {
+	q := append(append(bytes.Clone(p[:20]), 1, 0, 0, 0), p[20:]...)
+	q[0]++
+	binary.BigEndian.PutUint16(q[2:4], uint16(len(q)))
+	return rechecksum(q)
 }
 
 // batchRecorder takes packets in runs, as a TUN host does.
@@ -407,7 +465,10 @@ func (v *fuzzVNet) checkForwarded(t *testing.T, in, out []byte, to *recorder) {
 		if int(binary.BigEndian.Uint16(in[2:4])) < hl {
 			t.Fatalf("an IPv4 packet whose total length does not hold its header was forwarded: % x", in[:hl])
 		}
-		if checksum.Checksum(in[:hl], 0) == 0xffff && checksum.Checksum(out[:hl], 0) != 0xffff {
+		if checksum.Checksum(in[:hl], 0) != 0xffff {
+			t.Fatalf("an IPv4 packet whose header checksum does not hold was forwarded: % x", in[:hl])
+		}
+		if checksum.Checksum(out[:hl], 0) != 0xffff {
 			t.Fatal("the header checksum no longer holds after forwarding")
 		}
 		copy(want[10:12], out[10:12])

@@ -20,7 +20,7 @@ func numbered(dst string, i, size int) []byte {
 	for j := 20; j < size; j++ {
 		p[j] = byte(i + j)
 	}
-	return p
+	return rechecksum(p)
 }
 
 // batches splits pkts into batches of n with headroom off in front of

@@ -323,10 +323,11 @@ func destTTL(pkt []byte) (dst netip.Addr, ttl byte) {
 	}
 	switch pkt[0] >> 4 {
 	case 4:
-		// RFC 1812 §5.2.2: a header shorter than 20 bytes, or a total
-		// length that does not hold the header, MUST be silently discarded.
+		// RFC 1812 §5.2.2: a header shorter than 20 bytes, a checksum that
+		// does not hold, or a total length that does not hold the header
+		// MUST be silently discarded.
 		hl := int(pkt[0]&0x0f) * 4
-		if len(pkt) < 20 || hl < 20 || len(pkt) < hl || int(binary.BigEndian.Uint16(pkt[2:4])) < hl {
+		if len(pkt) < 20 || hl < 20 || len(pkt) < hl || int(binary.BigEndian.Uint16(pkt[2:4])) < hl || !checksumHolds(pkt[:hl]) {
 			return netip.Addr{}, 0
 		}
 		return netip.AddrFrom4([4]byte(pkt[16:20])), pkt[8]
@@ -337,6 +338,20 @@ func destTTL(pkt []byte) (dst netip.Addr, ttl byte) {
 		return netip.AddrFrom16([16]byte(pkt[24:40])), pkt[7]
 	}
 	return netip.Addr{}, 0
+}
+
+// checksumHolds reports whether the one's complement sum of an IPv4
+// header, its checksum included, is all ones (RFC 1071), adding 32 bits at
+// a time.
+func checksumHolds(hdr []byte) bool {
+	var sum uint64
+	for ; len(hdr) >= 4; hdr = hdr[4:] {
+		sum += uint64(binary.BigEndian.Uint32(hdr))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	return sum == 0xffff
 }
 
 // source returns the source address of pkt, which destTTL found well
