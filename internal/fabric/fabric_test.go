@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/binary"
+	"fmt"
 	"io"
 	"net/netip"
 	"slices"
@@ -248,6 +249,94 @@ func withOptions(p []byte) []byte {
 	return rechecksum(q)
 }
 
+// TestIPLengths: a packet shorter than its IP length (IPv4 total length,
+// RFC 1812 §5.2.2; IPv6 40 bytes and its payload length, RFC 8200 §3) is
+// truncated: it is dropped and counted as malformed, and answered with no
+// ICMP error. One longer than its IP length is cut there: what follows is
+// no part of it, and is neither forwarded nor quoted in an ICMP error.
+func TestIPLengths(t *testing.T) {
+	with := func(p []byte, trailer int) []byte { return append(p, bytes.Repeat([]byte{0xee}, trailer)...) }
+	truncate := func(p []byte, by int) []byte { return p[:len(p)-by] }
+	tests := []struct {
+		name      string
+		pkt       []byte
+		ttlByte   int
+		malformed bool
+		length    int // forwarded, or quoted in an ICMP error
+		icmp      bool
+	}{
+		{"IPv4", ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(100)), 8, false, 120, false},
+		{"IPv4, truncated by 1", truncate(ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(100)), 1), 8, true, 0, false},
+		{"IPv4, its header alone", ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(100))[:20], 8, true, 0, false},
+		{"IPv4 to a host, truncated", truncate(ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(100)), 30), 8, true, 0, false},
+		{"IPv4, TTL 1, truncated", truncate(ipv4With("10.1.1.4", "192.168.1.4", 17, 1, filled(100)), 1), 8, true, 0, false},
+		{"IPv4, 1 byte after", with(ipv4With("10.1.1.4", "192.168.1.4", 17, 64, filled(100)), 1), 8, false, 120, false},
+		{"IPv4 to a host, 300 bytes after", with(ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(100)), 300), 8, false, 120, false},
+		{"IPv4, TTL 1, 30 bytes after", with(ipv4With("10.1.1.4", "192.168.1.4", 17, 1, filled(100)), 30), 8, false, 120, true},
+		{"IPv4, no route, 30 bytes after", with(ipv4With("10.1.1.4", "198.51.100.7", 17, 64, filled(100)), 30), 8, false, 120, true},
+		{"IPv6", ipv6With("fd00:1:1::4", "fd00:99::4", 17, 64, filled(100)), 7, false, 140, false},
+		{"IPv6, truncated by 1", truncate(ipv6With("fd00:1:1::4", "fd00:99::4", 17, 64, filled(100)), 1), 7, true, 0, false},
+		{"IPv6, its header alone", ipv6With("fd00:1:1::4", "fd00:99::4", 17, 64, filled(100))[:40], 7, true, 0, false},
+		{"IPv6, hop limit 1, truncated", truncate(ipv6With("fd00:1:1::4", "fd00:99::4", 17, 1, filled(100)), 1), 7, true, 0, false},
+		{"IPv6, 1 byte after", with(ipv6With("fd00:1:1::4", "fd00:99::4", 17, 64, filled(100)), 1), 7, false, 140, false},
+		{"IPv6 to a host, 300 bytes after", with(ipv6With("fd00:1:1::4", "fd00:1:2::4", 17, 64, filled(100)), 300), 7, false, 140, false},
+		{"IPv6, no route, 30 bytes after", with(ipv6With("fd00:1:1::4", "fd00:9::9", 17, 64, filled(100)), 30), 7, false, 140, true},
+		{"IPv6, no payload, 8 bytes after", with(ipv6With("fd00:1:1::4", "fd00:99::4", 59, 64, nil), 8), 7, false, 40, false},
+		{"IPv6, a jumbogram's payload length", ipv6With("fd00:1:1::4", "fd00:99::4", 0, 64, nil), 7, true, 0, false},
+	}
+	for _, tc := range tests {
+		for _, batch := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/batch=%v", tc.name, batch), func(t *testing.T) {
+				v := newFuzzVNet()
+				in := bytes.Clone(tc.pkt)
+				if batch {
+					v.r.Ingress("a").ForwardBatch([][]byte{append(make([]byte, 16), in...)}, 16)
+				} else {
+					v.r.Ingress("a").Forward(in)
+				}
+				s := v.r.Stats()
+				if (s.Malformed == 1) != tc.malformed {
+					t.Fatalf("malformed %v; counters %+v", tc.malformed, s)
+				}
+				var got [][]byte
+				for _, rec := range []*recorder{v.a, v.b, v.gw} {
+					got = append(got, rec.pkts...)
+				}
+				switch {
+				case tc.malformed:
+					if len(got) != 0 {
+						t.Fatalf("%d packets delivered for a malformed one", len(got))
+					}
+				case tc.icmp:
+					if len(v.a.pkts) != 1 || len(got) != 1 {
+						t.Fatalf("the sender got %d packets of %d, want one ICMP error", len(v.a.pkts), len(got))
+					}
+					e := v.a.pkts[0]
+					quoted := e[28:]
+					if e[0]>>4 == 6 {
+						quoted = e[48:]
+					}
+					if !bytes.Equal(quoted, tc.pkt[:tc.length]) {
+						t.Fatalf("the ICMP error quotes %d bytes, want the packet's %d", len(quoted), tc.length)
+					}
+				default:
+					if len(got) != 1 {
+						t.Fatalf("%d packets delivered, want 1", len(got))
+					}
+					want := bytes.Clone(tc.pkt[:tc.length])
+					copy(want[tc.ttlByte:], got[0][tc.ttlByte:tc.ttlByte+1])
+					if tc.ttlByte == 8 {
+						copy(want[10:12], got[0][10:12])
+					}
+					if !bytes.Equal(got[0], want) {
+						t.Fatalf("forwarded %d bytes, want the packet's %d: % x", len(got[0]), tc.length, got[0][min(len(got[0]), tc.length):])
+					}
+				}
+			})
+		}
+	}
+}
+
 // batchRecorder takes packets in runs, as a TUN host does.
 type batchRecorder struct {
 	recorder
@@ -456,7 +545,14 @@ func (v *fuzzVNet) checkForwarded(t *testing.T, in, out []byte, to *recorder) {
 	if in[0]>>4 == 6 {
 		ttl = 7
 	}
-	want := bytes.Clone(in)
+	n := 40 + int(binary.BigEndian.Uint16(in[4:6]))
+	if in[0]>>4 == 4 {
+		n = int(binary.BigEndian.Uint16(in[2:4]))
+	}
+	if n > len(in) {
+		t.Fatalf("a packet of %d bytes, its IP length %d, was forwarded", len(in), n)
+	}
+	want := bytes.Clone(in[:n])
 	if from := v.recorderOf(source(in)); from == nil || from == v.gw || to == v.gw {
 		want[ttl]--
 	}
@@ -664,7 +760,7 @@ func TestNoHopWithinVNet(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			before := r.Stats().TTLExpired
 			p := bytes.Clone(tc.pkt)
-			got := r.route(r.table.Load(), "a", p)
+			got, _ := r.route(r.table.Load(), "a", p)
 			if got != tc.to {
 				t.Fatalf("routed to %T %p, want %T %p", got, got, tc.to, tc.to)
 			}

@@ -133,7 +133,7 @@ func (b *bucket) take() bool {
 
 var icmpBufs = sync.Pool{New: func() any { return new([icmp6Max]byte) }}
 
-// icmpError answers pkt, dropped, with an ICMP error of kind to its
+// icmpError answers pkt, dropped and cut at its IP length, with an ICMP error of kind to its
 // sender, routed by the router's own table, unless the rules say not to or
 // the rate limit is reached.
 func (r *Router) icmpError(key string, pkt []byte, kind icmpKind) {
@@ -248,20 +248,11 @@ func answers6(pkt []byte, src, dst netip.Addr) bool {
 	return false
 }
 
-// datagram returns pkt up to its IP length.
-func datagram(pkt []byte, n int) []byte {
-	if n >= 0 && n < len(pkt) {
-		return pkt[:n]
-	}
-	return pkt
-}
-
 // icmp4 writes into buf an IPv4 ICMP error of type typ, code 0, from src
 // to dst, that quotes as much of pkt as buf holds (RFC 1812 §4.3.2.3: as
 // much as fits in 576 bytes, the header and 8 bytes at least).
 func icmp4(buf []byte, typ byte, src, dst netip.Addr, pkt []byte) []byte {
-	quote := datagram(pkt, int(binary.BigEndian.Uint16(pkt[2:4])))
-	n := 28 + copy(buf[28:], quote)
+	n := 28 + copy(buf[28:], pkt)
 	clear(buf[:28])
 	buf[0] = 0x45
 	binary.BigEndian.PutUint16(buf[2:4], uint16(n))
@@ -279,8 +270,7 @@ func icmp4(buf []byte, typ byte, src, dst netip.Addr, pkt []byte) []byte {
 // dst, that quotes as much of pkt as buf holds (RFC 4443 §2.4(c): as much
 // as fits in the IPv6 minimum MTU).
 func icmp6(buf []byte, typ byte, src, dst netip.Addr, pkt []byte) []byte {
-	quote := datagram(pkt, 40+int(binary.BigEndian.Uint16(pkt[4:6])))
-	n := 48 + copy(buf[48:], quote)
+	n := 48 + copy(buf[48:], pkt)
 	clear(buf[:48])
 	buf[0] = 0x60
 	binary.BigEndian.PutUint16(buf[4:6], uint16(n-40))

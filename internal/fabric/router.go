@@ -118,7 +118,7 @@ func (r *Router) tableOf(key string) *table {
 // Forward is Router.Forward with the ingress's table; ICMP errors come
 // from the router's address in the ingress's subnet.
 func (in *Ingress) Forward(pkt []byte) {
-	if p := in.r.route(in.r.tableOf(in.key), in.key, pkt); p != nil {
+	if p, pkt := in.r.route(in.r.tableOf(in.key), in.key, pkt); p != nil {
 		p.Deliver(pkt)
 	}
 }
@@ -176,7 +176,7 @@ func (r *Router) Stats() Stats {
 // and answers the sender with an ICMP error when the TTL ran out or there
 // is no route. pkt is modified in place.
 func (r *Router) Forward(pkt []byte) {
-	if p := r.route(r.table.Load(), "", pkt); p != nil {
+	if p, pkt := r.route(r.table.Load(), "", pkt); p != nil {
 		p.Deliver(pkt)
 	}
 }
@@ -193,7 +193,8 @@ func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
 	var port Port
 	start := 0
 	for i, b := range bufs {
-		p := r.route(t, key, b[offset:])
+		p, pkt := r.route(t, key, b[offset:])
+		bufs[i] = b[:offset+len(pkt)]
 		if p != nil && p == port {
 			continue
 		}
@@ -206,8 +207,8 @@ func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
 	deliverRun(port, bufs[start:], offset)
 }
 
-// route returns the port of pkt's destination, or nil when it is dropped
-// (and counted). A packet between two hosts of the VNet keeps its TTL: as
+// route returns the port of pkt's destination and the packet, cut at its
+// IP length, or a nil port when it is dropped (and counted). A packet between two hosts of the VNet keeps its TTL: as
 // in Azure, where the VNet is no hop (traceroute from one VM to another
 // shows the other alone), the router is none between them. What comes in
 // through a gateway or from the Internet, or leaves that way, has its TTL
@@ -215,32 +216,33 @@ func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
 // decrement it); a packet dropped for its TTL or for want of a route is
 // answered with an ICMP error as it came in, from the router's address in
 // ingress key's subnet.
-func (r *Router) route(t *table, key string, pkt []byte) Port {
-	dst, ttl := destTTL(pkt)
-	if !dst.IsValid() {
+func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
+	dst, ttl, n := parse(pkt)
+	if n == 0 {
 		r.stats.malformed.Add(1)
-		return nil
+		return nil, nil
 	}
+	pkt = pkt[:n]
 	p := t.lookup(dst)
 	if p == nil {
 		r.stats.noRoute.Add(1)
 		r.icmpError(key, pkt, unreachable)
-		return nil
+		return nil, nil
 	}
 	if isHost(p) && isHost(r.table.Load().lookup(source(pkt))) {
 		r.stats.forwarded.Add(1)
-		return p
+		return p, pkt
 	}
 	if ttl <= 1 {
 		// RFC 1812 §5.3.1 (RFC 8200 §3 for IPv6): reduced to zero, it
 		// MUST be discarded.
 		r.stats.ttl.Add(1)
 		r.icmpError(key, pkt, timeExceeded)
-		return nil
+		return nil, nil
 	}
 	decrementTTL(pkt)
 	r.stats.forwarded.Add(1)
-	return p
+	return p, pkt
 }
 
 // isHost reports whether p is a host of the VNet: a built-in host or a
@@ -315,29 +317,43 @@ func (l *lpm) match(dst netip.Addr) (port Port, bits int, ok bool) {
 	return nil, 0, false
 }
 
-// destTTL returns pkt's destination and its TTL (or hop limit); dst is
-// invalid when the packet is malformed.
-func destTTL(pkt []byte) (dst netip.Addr, ttl byte) {
+// parse returns pkt's destination, its TTL (or hop limit) and its length
+// by its IP header, no more than len(pkt); n is 0 when the packet is
+// malformed.
+func parse(pkt []byte) (dst netip.Addr, ttl byte, n int) {
 	if len(pkt) < 1 {
-		return netip.Addr{}, 0
+		return netip.Addr{}, 0, 0
 	}
 	switch pkt[0] >> 4 {
 	case 4:
 		// RFC 1812 §5.2.2: a header shorter than 20 bytes, a checksum that
 		// does not hold, or a total length that does not hold the header
-		// MUST be silently discarded.
+		// MUST be silently discarded; so is a packet shorter than its total
+		// length (truncated).
 		hl := int(pkt[0]&0x0f) * 4
-		if len(pkt) < 20 || hl < 20 || len(pkt) < hl || int(binary.BigEndian.Uint16(pkt[2:4])) < hl || !checksumHolds(pkt[:hl]) {
-			return netip.Addr{}, 0
+		if len(pkt) < 20 || hl < 20 || len(pkt) < hl {
+			return netip.Addr{}, 0, 0
 		}
-		return netip.AddrFrom4([4]byte(pkt[16:20])), pkt[8]
+		n = int(binary.BigEndian.Uint16(pkt[2:4]))
+		if n < hl || n > len(pkt) || !checksumHolds(pkt[:hl]) {
+			return netip.Addr{}, 0, 0
+		}
+		return netip.AddrFrom4([4]byte(pkt[16:20])), pkt[8], n
 	case 6:
 		if len(pkt) < 40 {
-			return netip.Addr{}, 0
+			return netip.Addr{}, 0, 0
 		}
-		return netip.AddrFrom16([16]byte(pkt[24:40])), pkt[7]
+		// RFC 8200 §3: the payload length counts what follows the header,
+		// which a truncated packet does not hold. A length of 0 before a
+		// Hop-by-Hop Options header is a jumbogram's (RFC 2675 §3), of more
+		// than 65,535 bytes, which no VNet's link carries.
+		plen := int(binary.BigEndian.Uint16(pkt[4:6]))
+		if n = 40 + plen; n > len(pkt) || plen == 0 && pkt[6] == 0 {
+			return netip.Addr{}, 0, 0
+		}
+		return netip.AddrFrom16([16]byte(pkt[24:40])), pkt[7], n
 	}
-	return netip.Addr{}, 0
+	return netip.Addr{}, 0, 0
 }
 
 // checksumHolds reports whether the one's complement sum of an IPv4
@@ -354,7 +370,7 @@ func checksumHolds(hdr []byte) bool {
 	return sum == 0xffff
 }
 
-// source returns the source address of pkt, which destTTL found well
+// source returns the source address of pkt, which parse found well
 // formed.
 func source(pkt []byte) netip.Addr {
 	if pkt[0]>>4 == 4 {
