@@ -71,6 +71,10 @@ func BenchmarkToGateway(b *testing.B) {
 			for sent := 0; sent < b.N; {
 				n := min(batch, b.N-sent)
 				g.forward(n)
+				if st := g.r.Stats(); st.Forwarded != uint64(sent+n) {
+					// Read would wait for ever for what the router dropped.
+					b.Fatalf("the router forwarded %d of %d: %+v", st.Forwarded, sent+n, st)
+				}
 				for got := 0; got < n; {
 					k, err := g.p.Read(g.out, g.sizes, readHeadroom)
 					if err != nil {

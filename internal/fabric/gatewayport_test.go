@@ -52,9 +52,13 @@ func waitForRead(t *testing.T, p *GatewayPort) {
 }
 
 // readAll reads from p until it has n packets, into buffers of batch
-// packets, and returns copies of them.
+// packets, and returns copies of them; if they have not all come within
+// 30 s (a packet dropped), it closes p and returns what came, with an
+// error, rather than wait for ever.
 func readAll(p *GatewayPort, n, batch int) ([][]byte, error) {
 	const off = 48
+	stop := time.AfterFunc(30*time.Second, func() { p.Close() })
+	defer stop.Stop()
 	bufs := make([][]byte, batch)
 	for i := range bufs {
 		bufs[i] = make([]byte, off+9000)
