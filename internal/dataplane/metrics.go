@@ -23,7 +23,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_tunnel_egress_bytes_total", "counter", "inner bytes sent to the peer (Azure: Tunnel Egress Bytes)"},
 	{"vnetgw_tunnel_ingress_packets_total", "counter", "inner packets received from the peer (Azure: Tunnel Ingress Packets)"},
 	{"vnetgw_tunnel_egress_packets_total", "counter", "inner packets sent to the peer (Azure: Tunnel Egress Packets)"},
-	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), no_selector (policy-based: no child SA whose traffic selectors hold them, Azure's egress TS mismatch; one is asked for), seal, send (sealed, but the socket did not send them), replay, integrity, padding, length, expired (the child SA refused them: a replay, an ICV that did not verify, bad padding, a bad length, past its hard lifetime), inner_write (opened, but the inner side did not take them), selector (outside the child SA's traffic selectors: Azure's ingress TS mismatch), malformed, nat_no_flow (to a Dynamic NAT rule's external space, of no flow its internal side started), nat_full (a Dynamic NAT rule had no free address and port)"},
+	{"vnetgw_tunnel_dropped_packets_total", "counter", "packets of the tunnel dropped, by reason: no_sa (no child SA for them), no_selector (policy-based: no child SA whose traffic selectors hold them, Azure's egress TS mismatch; one is asked for), seal, send (sealed, but the socket did not send them), replay, integrity, padding, length, expired (the child SA refused them: a replay, an ICV that did not verify, bad padding, a bad length, past its hard lifetime), inner_write (opened, but the inner side did not take them), dummy (the peer's dummy packets, RFC 4303 §2.6), selector (outside the child SA's traffic selectors: Azure's ingress TS mismatch), malformed, nat_no_flow (to a Dynamic NAT rule's external space, of no flow its internal side started), nat_full (a Dynamic NAT rule had no free address and port)"},
 	{"vnetgw_tunnel_nat_flows", "gauge", "flows the connection's Dynamic NAT rules hold"},
 	{"vnetgw_gateway_dropped_packets_total", "counter", "packets a gateway instance dropped before a tunnel knew them, by reason: not_ip, no_route, short, unknown_spi, queue_full (its VNet side), openvpn_control (an OpenVPN client's control packet without the gateway's tls-crypt or tls-auth key, or replayed), openvpn_data (an OpenVPN data packet that does not open)"},
 	{"vnetgw_gateway_udp_datagrams_total", "counter", "datagrams the gateway instance's UDP ports (IKE, NAT-T) and raw ESP endpoint received, by kind: ike, nat_keepalive (RFC 3948 §2.3), esp"},
@@ -190,11 +190,7 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 		m.add("vnetgw_tunnel_egress_bytes_total", t.BytesOut, labels...)
 		m.add("vnetgw_tunnel_ingress_packets_total", t.PacketsIn, labels...)
 		m.add("vnetgw_tunnel_egress_packets_total", t.PacketsOut, labels...)
-		m.addReasons("vnetgw_tunnel_dropped_packets_total", labels, reason{"no_sa", t.Drops.NoSA}, reason{"no_selector", t.Drops.NoSelector}, reason{"seal", t.Drops.Seal}, reason{"send", t.Drops.Send},
-			reason{"inner_write", t.Drops.InnerWrite}, reason{"selector", t.Drops.Selector}, reason{"malformed", t.Drops.Malformed},
-			reason{"nat_no_flow", t.Drops.NATNoFlow}, reason{"nat_full", t.Drops.NATFull})
-		m.addReasons("vnetgw_tunnel_dropped_packets_total", labels, reason{"replay", t.Drops.Replay}, reason{"integrity", t.Drops.Integrity},
-			reason{"padding", t.Drops.Padding}, reason{"length", t.Drops.Length}, reason{"expired", t.Drops.Expired})
+		m.addReasons("vnetgw_tunnel_dropped_packets_total", labels, tunnelDropReasons(t.Drops)...)
 		if slices.ContainsFunc(c.NAT, func(n tunnel.NAT) bool { return n.Dynamic }) {
 			m.add("vnetgw_tunnel_nat_flows", uint64(t.NATFlows), labels...)
 		}
@@ -233,6 +229,16 @@ func udpMetrics(m metrics, instance []string, s udp.Stats) {
 	m.add("vnetgw_gateway_udp_read_errors_total", s.Drops.ReadErrors, instance...)
 	m.add("vnetgw_gateway_nat_keepalives_sent_total", s.KeepalivesSent, label("result", "sent")...)
 	m.add("vnetgw_gateway_nat_keepalives_sent_total", s.KeepaliveSendFails, label("result", "failed")...)
+}
+
+// tunnelDropReasons are the reasons of vnetgw_tunnel_dropped_packets_total:
+// every counter of d but Open, the sum of replay, integrity, padding,
+// length and expired (summed over the reasons, it would count twice).
+func tunnelDropReasons(d tunnel.TunnelDrops) []reason {
+	return []reason{{"no_sa", d.NoSA}, {"no_selector", d.NoSelector}, {"seal", d.Seal}, {"send", d.Send},
+		{"replay", d.Replay}, {"integrity", d.Integrity}, {"padding", d.Padding}, {"length", d.Length}, {"expired", d.Expired},
+		{"inner_write", d.InnerWrite}, {"dummy", d.Dummy}, {"selector", d.Selector}, {"malformed", d.Malformed},
+		{"nat_no_flow", d.NATNoFlow}, {"nat_full", d.NATFull}}
 }
 
 // tunnelLabels are the labels of connection c's tunnel at the gateway

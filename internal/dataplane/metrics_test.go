@@ -3,9 +3,12 @@ package dataplane
 import (
 	"net"
 	"net/netip"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
 // Label values are escaped as the Prometheus text format wants: an id
@@ -105,6 +108,28 @@ func TestUDPTransportMetrics(t *testing.T) {
 	for _, w := range []string{`vnetgw_gateway_udp_read_errors_total{gateway="gw",gateway_instance="0"} `, `vnetgw_gateway_nat_keepalives_sent_total{gateway="gw",gateway_instance="0",result="failed"} 0`} {
 		if !strings.Contains(scrape, w) {
 			t.Errorf("no %s in:\n%s", w, scrape)
+		}
+	}
+}
+
+// Every counter of a tunnel's drops is a reason of
+// vnetgw_tunnel_dropped_packets_total, with its own count.
+func TestTunnelDropReasonsCountEveryDrop(t *testing.T) {
+	var d tunnel.TunnelDrops
+	v := reflect.ValueOf(&d).Elem()
+	for i := range v.NumField() {
+		v.Field(i).SetUint(uint64(100 + i))
+	}
+	counts := map[uint64]string{}
+	for _, r := range tunnelDropReasons(d) {
+		counts[r.n] = r.name
+	}
+	for i := range v.NumField() {
+		if v.Type().Field(i).Name == "Open" {
+			continue // the sum of the SA's refusals, each a reason of its own
+		}
+		if _, ok := counts[uint64(100+i)]; !ok {
+			t.Errorf("TunnelDrops.%s is no reason of vnetgw_tunnel_dropped_packets_total", v.Type().Field(i).Name)
 		}
 	}
 }
