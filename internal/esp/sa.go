@@ -54,8 +54,9 @@ type Limits struct {
 	// reached, so that the IKE layer rekeys.
 	SoftBytes, SoftPackets uint64
 	// HardBytes and HardPackets make Seal and Open fail with ErrExpired once
-	// reached. A packet that starts while the SA is under its limit is
-	// finished, so concurrent Opens may pass a limit by a few packets.
+	// reached, and close the channel of HardExpiry. A packet that starts
+	// while the SA is under its limit is finished, so concurrent Opens may
+	// pass a limit by a few packets.
 	HardBytes, HardPackets uint64
 }
 
@@ -100,6 +101,8 @@ type SA struct {
 	replay    *window
 	soft      chan struct{}
 	softFired atomic.Bool
+	hard      chan struct{}
+	hardFired atomic.Bool
 	drops     [errorCount]atomic.Uint64
 
 	// The counters every packet writes sit on cache lines of their own, one
@@ -161,6 +164,7 @@ func New(cfg Config) (*SA, error) {
 		limits:    limits,
 		replay:    newWindow(uint64(size), cfg.ESN),
 		soft:      make(chan struct{}),
+		hard:      make(chan struct{}),
 	}
 	s.lastSeq, s.seqErr = maxSeq32, ErrSeqExhausted
 	if cfg.ESN {
@@ -280,6 +284,12 @@ func (s *SA) Created() time.Time { return s.created }
 // layer should rekey then.
 func (s *SA) SoftExpiry() <-chan struct{} { return s.soft }
 
+// HardExpiry returns a channel that is closed once the SA reaches a hard
+// limit, HardBytes or HardPackets, or gives out its last sequence number,
+// and seals or opens no more. The IKE
+// layer must delete it then (RFC 4301 §4.4.2.1).
+func (s *SA) HardExpiry() <-chan struct{} { return s.hard }
+
 // HeaderLen returns how many bytes Seal puts in front of the inner packet:
 // the ESP header and the IV. The ESP packet starts at Headroom-HeaderLen().
 func (s *SA) HeaderLen() int { return espwire.HeaderLen + s.ivLen }
@@ -311,6 +321,9 @@ func (s *SA) NextSeq() (Seq, error) {
 	}
 	if n >= s.softSeq {
 		s.fireSoft()
+	}
+	if n == s.lastSeq {
+		fire(s.hard, &s.hardFired)
 	}
 	return Seq{n}, nil
 }
@@ -368,8 +381,12 @@ func (s *SA) SealSeq(q Seq, buf []byte, n int, nextHeader uint8) ([]byte, error)
 	s.work.Put(w)
 
 	s.packetsOut.Add(1)
-	if s.bytesOut.Add(uint64(n)) >= s.limits.SoftBytes {
+	b := s.bytesOut.Add(uint64(n))
+	if b >= s.limits.SoftBytes {
 		s.fireSoft()
+	}
+	if b >= s.limits.HardBytes {
+		fire(s.hard, &s.hardFired)
 	}
 	return pkt, nil
 }
@@ -449,6 +466,9 @@ func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 	if packets >= s.limits.SoftPackets || bytes >= s.limits.SoftBytes {
 		s.fireSoft()
 	}
+	if packets >= s.limits.HardPackets || bytes >= s.limits.HardBytes {
+		fire(s.hard, &s.hardFired)
+	}
 	return inner, t.NextHeader, nil
 }
 
@@ -515,9 +535,12 @@ func (s *SA) icv(w *work, b []byte, seq uint64) []byte {
 	return w.mac.Sum(w.sum[:0])[:s.icvLen]
 }
 
-func (s *SA) fireSoft() {
-	if !s.softFired.Load() && s.softFired.CompareAndSwap(false, true) {
-		close(s.soft)
+func (s *SA) fireSoft() { fire(s.soft, &s.softFired) }
+
+// fire closes ch once, fired saying whether it was.
+func fire(ch chan struct{}, fired *atomic.Bool) {
+	if !fired.Load() && fired.CompareAndSwap(false, true) {
+		close(ch)
 	}
 }
 

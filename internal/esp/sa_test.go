@@ -321,6 +321,9 @@ func TestSeqExhaustedRFC4303Section3_3_3(t *testing.T) {
 			default:
 				t.Fatal("no soft expiry before the sequence numbers ran out")
 			}
+			if !closed(out.HardExpiry()) {
+				t.Fatal("no hard expiry once the sequence numbers ran out")
+			}
 		})
 	}
 }
@@ -383,7 +386,8 @@ func TestForgedOnExpiredSACountsAsAuth(t *testing.T) {
 
 // TestLimits checks soft and hard lifetimes in bytes and packets, in both
 // directions: the soft limit closes the channel once, the hard limit makes
-// Seal and Open fail with ErrExpired.
+// Seal and Open fail with ErrExpired and closes the channel of HardExpiry
+// with the packet that reaches it (RFC 4301 §4.4.2.1: IKE deletes the SA).
 func TestLimits(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -401,7 +405,7 @@ func TestLimits(t *testing.T) {
 			cfg := configFor(suite{AESCBC, HMACSHA256, 16}, false)
 			cfg.Limits = tt.limits
 			out, in := pair(t, cfg)
-			sealFired, openFired := 0, 0
+			sealFired, openFired, sealHard, openHard := 0, 0, 0, 0
 			for i := 1; i <= 8; i++ {
 				pkt, err := out.Seal(packetBuf(innerPacket(100)), 100, 4)
 				if tt.hardFrom != 0 && i >= tt.hardFrom {
@@ -426,6 +430,15 @@ func TestLimits(t *testing.T) {
 				if openFired == 0 && closed(in.SoftExpiry()) {
 					openFired = i
 				}
+				if sealHard == 0 && closed(out.HardExpiry()) {
+					sealHard = i
+				}
+				if openHard == 0 && closed(in.HardExpiry()) {
+					openHard = i
+				}
+			}
+			if hardAt := max(tt.hardFrom-1, 0); sealHard != hardAt || openHard != hardAt {
+				t.Fatalf("hard expiry after packet %d (seal) and %d (open), want %d", sealHard, openHard, hardAt)
 			}
 			if sealFired != tt.softAt || openFired != tt.softAt {
 				t.Fatalf("soft expiry after packet %d (seal) and %d (open), want %d", sealFired, openFired, tt.softAt)

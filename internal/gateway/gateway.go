@@ -215,6 +215,15 @@ func (e events) SoftExpired(tunnel string, inSPI uint32) {
 	}
 }
 
+func (e events) HardExpired(tunnel string, inSPI uint32) {
+	if m := e.g.ike.Load(); m != nil {
+		m.HardExpired(tunnel, inSPI)
+	}
+	if m := e.g.ike1.Load(); m != nil {
+		m.HardExpired(tunnel, inSPI)
+	}
+}
+
 func (e events) Acquire(tunnel string, src, dst netip.Addr) {
 	if m := e.g.ike.Load(); m != nil {
 		m.Acquire(tunnel, src, dst)

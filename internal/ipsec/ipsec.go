@@ -40,6 +40,10 @@ type Events interface {
 	// SoftExpired says an SA reached a soft limit (bytes, packets or
 	// sequence numbers): rekey it before its hard limit.
 	SoftExpired(tunnel string, inSPI uint32)
+	// HardExpired says an SA of the child reached a hard limit (bytes,
+	// packets or sequence numbers): it carries nothing more; delete the
+	// child, telling the peer, and set up a new one (RFC 4301 §4.4.2.1).
+	HardExpired(tunnel string, inSPI uint32)
 	// Acquire says a packet needed a child SA that does not exist (a
 	// policy-based tunnel whose SAs were removed for idleness, R8): set one
 	// up. The packet that caused it is dropped.

@@ -207,6 +207,7 @@ func New(opts Options) (*Engine, error) {
 type noEvents struct{}
 
 func (noEvents) SoftExpired(string, uint32)               {}
+func (noEvents) HardExpired(string, uint32)               {}
 func (noEvents) Acquire(string, netip.Addr, netip.Addr)   {}
 func (noEvents) PeerMoved(string, uint32, netip.AddrPort) {}
 
@@ -427,19 +428,35 @@ func (e *Engine) RemoveChild(tunnel string, inSPI uint32) {
 	e.log.Info("child removed", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI))
 }
 
-// watch reports the child's soft expiry, once, unless it is removed first.
+// watch reports the child's soft expiry and then its hard expiry, each
+// once, unless it is removed first.
 func (e *Engine) watch(c *child) {
 	defer e.wg.Done()
-	select {
-	case <-c.in.SoftExpiry():
-	case <-c.out.SoftExpiry():
-	case <-c.stop:
-		return
-	case <-e.done:
-		return
+	softIn, softOut := c.in.SoftExpiry(), c.out.SoftExpiry()
+	for {
+		select {
+		case <-softIn:
+		case <-softOut:
+		case <-c.in.HardExpiry():
+			e.hardExpired(c)
+			return
+		case <-c.out.HardExpiry():
+			e.hardExpired(c)
+			return
+		case <-c.stop:
+			return
+		case <-e.done:
+			return
+		}
+		softIn, softOut = nil, nil
+		e.log.Info("child soft expired", "conn", c.tunnel.name, "in", c.in)
+		e.events.SoftExpired(c.tunnel.name, c.in.SPI())
 	}
-	e.log.Info("child soft expired", "conn", c.tunnel.name, "in", c.in)
-	e.events.SoftExpired(c.tunnel.name, c.in.SPI())
+}
+
+func (e *Engine) hardExpired(c *child) {
+	e.log.Warn("child hard expired", "conn", c.tunnel.name, "in", c.in)
+	e.events.HardExpired(c.tunnel.name, c.in.SPI())
 }
 
 // acquire calls Events.Acquire for a packet of t that no child covers, at

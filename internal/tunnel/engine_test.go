@@ -675,6 +675,11 @@ func TestSoftExpiry(t *testing.T) {
 	if s := status(t, a.e, "t"); s.PacketsOut != 5 || s.Drops.Seal != 1 || s.Children[0].Out.Drops.Expired != 1 {
 		t.Fatalf("past the hard limit: %+v", s)
 	}
+	// RFC 4301 §4.4.2.1: the IKE daemon deletes the child at its hard limit.
+	eventually(t, "the hard expiry", func() bool { return len(a.ev.hardExpired()) == 1 })
+	if hard := a.ev.hardExpired(); hard[0] != "t/a0000001" {
+		t.Fatalf("hard expiries %q", hard)
+	}
 }
 
 func TestReconfig(t *testing.T) {

@@ -70,8 +70,9 @@ func childPair(s suite, tunnel string, spiA, spiB uint32) (a, b ipsec.Child) {
 
 // events records what an engine reports.
 type events struct {
-	mu       sync.Mutex // guards soft, acquires and moves
+	mu       sync.Mutex // guards soft, hard, acquires and moves
 	soft     []string
+	hard     []string
 	acquires []string
 	moves    []string
 }
@@ -80,6 +81,18 @@ func (ev *events) SoftExpired(tunnel string, spi uint32) {
 	ev.mu.Lock()
 	defer ev.mu.Unlock()
 	ev.soft = append(ev.soft, fmt.Sprintf("%s/%08x", tunnel, spi))
+}
+
+func (ev *events) HardExpired(tunnel string, spi uint32) {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	ev.hard = append(ev.hard, fmt.Sprintf("%s/%08x", tunnel, spi))
+}
+
+func (ev *events) hardExpired() []string {
+	ev.mu.Lock()
+	defer ev.mu.Unlock()
+	return append([]string(nil), ev.hard...)
 }
 
 func (ev *events) Acquire(tunnel string, src, dst netip.Addr) {

@@ -145,6 +145,7 @@ type child struct {
 	rekeyAt       time.Time
 	rekeying      bool
 	rekeyed       bool
+	hardExpired   bool // the data path reached a hard limit of its SAs
 	// replaces is the child this one was made to replace, nil for a
 	// first one; nonce is the lower of its quick mode's two nonces. Two
 	// pairs that replace the same child are a rekey collision, and
@@ -455,6 +456,20 @@ func (m *Manager) SoftExpired(tunnel string, inSPI uint32) {
 	}
 }
 
+// HardExpired deletes the child whose inbound SPI is inSPI, which reached
+// a hard limit before a rekey replaced it, telling the peer (Manager.timers).
+func (m *Manager) HardExpired(tunnel string, inSPI uint32) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if p := m.peers[tunnel]; p != nil {
+		for _, c := range p.children {
+			if c.inSPI == inSPI {
+				c.hardExpired = true
+			}
+		}
+	}
+}
+
 // Idle removes the SAs of tunnel name for idleness (R8), telling the
 // peer; the tunnel comes back with Acquire or when the peer starts it.
 func (m *Manager) Idle(name string) {
@@ -693,12 +708,15 @@ func (m *Manager) timers(now time.Time) {
 			}
 		}
 		// Replaced children whose time is up go, and the peer is told; so
-		// does one not replaced by the end of its lifetime (its rekeys
-		// failed): RFC 2407 §4.5, its keys are not used past it.
+		// does one not replaced by the end of its lifetime or by a hard
+		// limit of the data path (its rekeys failed): RFC 2407 §4.5, its
+		// keys are not used past it.
 		for _, c := range slices.Clone(p.children) {
-			expired := !c.retired() && now.After(c.installed.Add(c.s.Life))
+			// RFC 4301 §4.4.2.1: an SA at the end of its lifetime is replaced or terminated.
+			expired := !c.retired() && (c.hardExpired || now.After(c.installed.Add(c.s.Life)))
 			if expired {
-				m.log.Warn("IKEv1 child SA expired without a rekey", "conn", name, "in", fmt.Sprintf("%08x", c.inSPI), "lifetime", c.s.Life)
+				m.log.Warn("IKEv1 child SA expired without a rekey", "conn", name, "in", fmt.Sprintf("%08x", c.inSPI), "lifetime", c.s.Life, "hard_limit", c.hardExpired)
+				p.lastErr = "child SA expired: rekey failed"
 			}
 			if expired || c.retired() && now.After(c.retireAt) {
 				if est != nil {

@@ -365,6 +365,18 @@ func (c *conn) softExpired(spi uint32) {
 	}
 }
 
+// hardExpired deletes the child SA whose inbound SPI is spi.
+func (c *conn) hardExpired(spi uint32) {
+	for _, sa := range c.sas {
+		if ch := sa.childByIn(spi); ch != nil {
+			sa.log.Warn("child SA hard limit reached", sa.logAttrs(), "spi_in", spiString(spi))
+			sa.expireChild(ch)
+			sa.kick()
+			return
+		}
+	}
+}
+
 // peerMoved follows the peer to remote, where ESP of the child SA with
 // inbound SPI spi came from.
 func (c *conn) peerMoved(spi uint32, remote netip.AddrPort) {

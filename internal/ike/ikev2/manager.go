@@ -372,6 +372,15 @@ func (m *Manager) SoftExpired(tunnel string, inSPI uint32) {
 	}
 }
 
+// HardExpired implements ipsec.Events: the child SA of tunnel with inbound
+// SPI inSPI reached a hard limit before a rekey replaced it; it is deleted
+// and a new one set up. It does not block.
+func (m *Manager) HardExpired(tunnel string, inSPI uint32) {
+	if c := m.conn(tunnel); c != nil {
+		c.post(true, func() { c.hardExpired(inSPI) })
+	}
+}
+
 // Idle removes the SAs of peer tunnel, telling the peer, and initiates no
 // new ones until traffic needs them (Acquire) or the peer authenticates
 // an IKE SA it initiated (an IKE_SA_INIT alone does not count): a

@@ -290,18 +290,15 @@ func (sa *ikeSA) tick(now time.Time) {
 		}
 		for _, ch := range slices.Clone(sa.children) {
 			if !ch.expireAt.IsZero() && !now.Before(ch.expireAt) {
-				ch.expireAt = time.Time{}
-				replaced := ch.state == childRekeyed
-				if replaced {
+				if ch.state == childRekeyed {
+					ch.expireAt = time.Time{}
 					sa.log.Info("replaced child SA not deleted by peer", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
-				} else {
-					sa.log.Info("child SA lifetime expired", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+					sa.removeChild(ch)
+					sa.enqueue(task{kind: taskDeleteChild, child: ch})
+					continue
 				}
-				sa.removeChild(ch)
-				sa.enqueue(task{kind: taskDeleteChild, child: ch})
-				if !replaced && sa.cfg().Mode.initiates() {
-					sa.queueCreateChild(ch.cfgIndex) // it was never rekeyed
-				}
+				sa.log.Info("child SA lifetime expired", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
+				sa.expireChild(ch)
 				continue
 			}
 			if !ch.rekeyAt.IsZero() && !now.Before(ch.rekeyAt) {
@@ -321,6 +318,21 @@ func (sa *ikeSA) tick(now time.Time) {
 		}
 	}
 	sa.kick()
+}
+
+// expireChild removes ch, which reached a hard lifetime, tells the peer
+// and, unless a rekey replaced it, asks for a new pair in its place.
+func (sa *ikeSA) expireChild(ch *child) {
+	ch.expireAt = time.Time{}
+	if ch.live() {
+		sa.c.lastError = "child SA expired: rekey failed"
+	}
+	// RFC 4301 §4.4.2.1: an SA at the end of its lifetime is replaced or terminated.
+	sa.removeChild(ch)
+	sa.enqueue(task{kind: taskDeleteChild, child: ch})
+	if sa.cfg().Mode.initiates() {
+		sa.queueCreateChild(ch.cfgIndex) // none if a rekey replaced it (startCreateChild)
+	}
 }
 
 // retryChild tries again, after wait, to create the configured child i
