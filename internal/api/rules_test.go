@@ -165,6 +165,45 @@ func TestR20PublicIPRules(t *testing.T) {
 	}, envOptions{pool: "127.10.0.0/29"}) // six usable addresses
 }
 
+// TestPublicIPIdleTimeout: a public IP's idleTimeoutInMinutes is from 4 to
+// 30 and 4 when left out, as Azure's is; a value outside is refused, not
+// stored.
+func TestPublicIPIdleTimeout(t *testing.T) {
+	withIdle := func(idle any) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			e.must("PUT", rgPath(subA, "rg"), group(loc))
+			return "PUT", netPath(subA, "rg", "publicIPAddresses", "p"), obj{"location": loc, "properties": obj{"idleTimeoutInMinutes": idle}}
+		}
+	}
+	idleIs := func(want float64) func(t *testing.T, e *env, r resp) {
+		return func(t *testing.T, e *env, r resp) {
+			if got := e.must("GET", netPath(subA, "rg", "publicIPAddresses", "p"), nil).field("properties.idleTimeoutInMinutes"); got != want {
+				t.Fatalf("idleTimeoutInMinutes = %v, want %v", got, want)
+			}
+		}
+	}
+	refused := func(t *testing.T, e *env, r resp) {
+		if !strings.Contains(r.str("error.message"), "between 4 and 30") || r.str("error.target") != "properties.idleTimeoutInMinutes" {
+			t.Fatalf("the refusal does not say what is allowed: %s", r.body)
+		}
+		if g := e.do("GET", netPath(subA, "rg", "publicIPAddresses", "p"), nil); g.status != 404 {
+			t.Fatalf("a refused public IP was stored: %d %s", g.status, g.body)
+		}
+	}
+	runCases(t, []ruleCase{
+		{name: "left out is 4", status: 201, req: func(e *env) (string, string, any) {
+			e.must("PUT", rgPath(subA, "rg"), group(loc))
+			return "PUT", netPath(subA, "rg", "publicIPAddresses", "p"), publicIP(loc, "Dynamic")
+		}, check: idleIs(4)},
+		{name: "4 is taken", status: 201, req: withIdle(4), check: idleIs(4)},
+		{name: "30 is taken", status: 201, req: withIdle(30), check: idleIs(30)},
+		{name: "3 is refused", status: 400, code: "PublicIPIdleTimeoutIsOutOfRange", req: withIdle(3), check: refused},
+		{name: "31 is refused", status: 400, code: "PublicIPIdleTimeoutIsOutOfRange", req: withIdle(31), check: refused},
+		{name: "0 is refused", status: 400, code: "PublicIPIdleTimeoutIsOutOfRange", req: withIdle(0), check: refused},
+		{name: "-1 is refused", status: 400, code: "PublicIPIdleTimeoutIsOutOfRange", req: withIdle(-1), check: refused},
+	})
+}
+
 var alnum = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
 func TestR21R38SharedKeys(t *testing.T) {

@@ -87,6 +87,7 @@ const (
 	CodePrivateIPReserved     = "PrivateIPAddressIsReserved"
 	CodeSubnetFull            = "SubnetIsFull"
 	CodePublicIPPoolExhausted = "PublicIPAddressPoolExhausted"
+	CodePublicIPIdleTimeout   = "PublicIPIdleTimeoutIsOutOfRange"
 	CodeNicInGatewaySubnet    = "NetworkInterfaceInGatewaySubnet" // R23
 	CodeGatewaySubnetName     = "InvalidGatewaySubnetName"        // R23
 	CodeGatewaySubnetTooSmall = "GatewaySubnetTooSmall"           // R23

@@ -2,9 +2,17 @@ package region
 
 import (
 	"context"
+	"fmt"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// A public IP address's idleTimeoutInMinutes is from 4 to 30, 4 when left
+// out, as Azure's is.
+const (
+	publicIPIdleTimeoutMin = 4
+	publicIPIdleTimeoutMax = 30
 )
 
 // PutPublicIP creates or updates a public IP address. A Dynamic address
@@ -57,6 +65,14 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 		}
 		if sku.Name == "Standard" && props.PublicIPAllocationMethod != arm.Static {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.publicIPAllocationMethod", Message: "a Standard SKU public IP address must be Static"}
+		}
+		switch t := props.IdleTimeoutInMinutes; {
+		case t == nil:
+			four := int32(publicIPIdleTimeoutMin)
+			props.IdleTimeoutInMinutes = &four
+		case *t < publicIPIdleTimeoutMin || *t > publicIPIdleTimeoutMax:
+			return &arm.Error{Code: arm.CodePublicIPIdleTimeout, Target: "properties.idleTimeoutInMinutes",
+				Message: fmt.Sprintf("public IP address %s has an idle timeout of %d minutes; it must be between %d and %d", id.Name(), *t, publicIPIdleTimeoutMin, publicIPIdleTimeoutMax)}
 		}
 		want := "IPv4"
 		if r.pool.First.Is6() {
