@@ -420,9 +420,10 @@ type ConnectionProperties struct {
 	// InterRegion is vnetgw's extension (R39): the connection's traffic
 	// crosses regions, the traffic that is charged.
 	InterRegion bool `json:"interRegion"`
-	// ConnectionStatusReason is vnetgw's extension: why the connection is
-	// not Connected (for people, not for programs), such as a policy-based
-	// tunnel removed for idleness (R8).
+	// ConnectionStatusReason is vnetgw's extension (for people, not for
+	// programs): why the connection is not Connected, such as a
+	// policy-based tunnel removed for idleness (R8), or, when it is, which
+	// of its prefix pairs are not up (R18).
 	ConnectionStatusReason string `json:"connectionStatusReason,omitempty"`
 	ProvisioningState      string `json:"provisioningState,omitempty"`
 	ResourceGUID           string `json:"resourceGuid,omitempty"`

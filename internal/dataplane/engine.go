@@ -755,7 +755,8 @@ type TunnelState struct {
 	IKESAs, ChildSAs, NATFlows int
 	// Established is when it (a tunnel of it) last came up.
 	Established time.Time
-	// Reason says why it is not connected.
+	// Reason says why it is not connected, or, when it is, which of its
+	// prefix pairs are not up.
 	Reason string
 	// Idle tells that a policy-based tunnel was removed for idleness and
 	// comes back with traffic (R8).
@@ -796,7 +797,9 @@ func (s ConnectionStatus) summed() ConnectionStatus {
 		if t.Established.After(out.Established) {
 			out.Established = t.Established
 		}
-		if i == 0 || stateRank(t.State) > stateRank(out.State) {
+		// The best state, and of its tunnels one with a reason (a
+		// Connected one's names its prefix pairs that are not up).
+		if i == 0 || stateRank(t.State) > stateRank(out.State) || t.State == out.State && out.Reason == "" && t.Reason != "" {
 			out.State, out.Reason, out.Idle = t.State, t.Reason, t.Idle
 		}
 	}

@@ -94,7 +94,9 @@ func TestOneBadConnection(t *testing.T) {
 }
 
 // TestConnectionStatusSummed: a connection of an active-active gateway is
-// as connected as its best tunnel, and counts the bytes of both.
+// as connected as its best tunnel, and counts the bytes of both; of two
+// tunnels alike, it says the reason one has (a Connected one's names
+// its prefix pairs that are not up, R18).
 func TestConnectionStatusSummed(t *testing.T) {
 	early, late := time.Unix(100, 0), time.Unix(200, 0)
 	tunnel := func(state, why string, established time.Time) TunnelStatus {
@@ -107,6 +109,9 @@ func TestConnectionStatusSummed(t *testing.T) {
 		{[]TunnelStatus{tunnel(NotConnected, "dead peer", time.Time{}), tunnel(Connected, "", late)}, Connected, ""},
 		{[]TunnelStatus{tunnel(Connecting, "IKE_SA_INIT sent", time.Time{}), tunnel(NotConnected, "dead peer", time.Time{})}, Connecting, "IKE_SA_INIT sent"},
 		{[]TunnelStatus{tunnel(NotConnected, "dead peer", time.Time{})}, NotConnected, "dead peer"},
+		// Both connected, the second with a prefix pair down: it says so.
+		{[]TunnelStatus{tunnel(Connected, "", early), tunnel(Connected, "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.3.0.0/16", late)},
+			Connected, "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.3.0.0/16"},
 	} {
 		tc.tunnels[0].Ingress, tc.tunnels[0].Egress, tc.tunnels[0].Established = 1, 10, early
 		if len(tc.tunnels) > 1 {

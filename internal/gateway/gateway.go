@@ -413,7 +413,8 @@ const (
 type ConnectionStatus struct {
 	Name  string
 	State string
-	// Reason says why it is not connected.
+	// Reason says why it is not connected, or, when it is, which of its
+	// prefix pairs are not up.
 	Reason string
 	// BytesIn and BytesOut count inner bytes from and to the peer,
 	// PacketsIn and PacketsOut inner packets; Drops what the tunnel
@@ -462,6 +463,13 @@ func (g *Gateway) Status() []ConnectionStatus {
 		switch {
 		case len(cs.Children) > 0:
 			cs.State, cs.Reason = Connected, ""
+			if len(p.Down) > 0 {
+				// Connected still: the other pairs carry traffic.
+				cs.Reason = fmt.Sprintf("%d of %d prefix pairs not up: %s", len(p.Down), p.Pairs, strings.Join(p.Down, ", "))
+				if p.LastError != "" {
+					cs.Reason += "; " + p.LastError
+				}
+			}
 		case p.State == "connecting" || p.State == "established":
 			cs.State = Connecting
 		}

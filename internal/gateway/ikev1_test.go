@@ -257,7 +257,7 @@ func TestIKEv1DPDWithLivePeer(t *testing.T) {
 // up on both sides and carries traffic. vnetgw has a 21st pair, listed
 // first, that strongSwan has no child for: it refuses that pair's quick
 // mode (vnetgw as initiator asks for it), and the other 20 come up all
-// the same.
+// the same: the connection is Connected, its reason naming the 21st pair.
 func TestIKEv1ManyPrefixes(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "ping")
 	const pairs = 20
@@ -324,6 +324,11 @@ secrets {
 					t.Fatalf("not all %d pairs up after 90 s: vnetgw %+v\nstrongSwan:\n%s", pairs, st, ch.SAs())
 				}
 				time.Sleep(200 * time.Millisecond)
+			}
+			// Connected by its 20 pairs, the status names the 21st as down.
+			down := fmt.Sprintf("1 of %d prefix pairs not up: %v <-> %v", pairs+1, lanA, lacking)
+			if st := gw.Status(); st[0].State != gateway.Connected || !strings.HasPrefix(st[0].Reason, down) {
+				t.Errorf("status %s (%q), want Connected (%q...)", st[0].State, st[0].Reason, down)
 			}
 			ping(t, tp.hostA, "10.2.0.2")
 			ping(t, tp.hostB, "10.1.0.2")

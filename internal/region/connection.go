@@ -453,9 +453,7 @@ func renderConnection(tx *txn, doc any) any {
 		p.IngressBytesTransferred, p.EgressBytesTransferred = st.IngressBytes, st.EgressBytes
 		p.TunnelConnectionStatus = st.Tunnels
 		p.InterRegion = st.InterRegion
-		if st.ConnectionStatus != Connected {
-			p.ConnectionStatusReason = st.Reason
-		}
+		p.ConnectionStatusReason = st.Reason
 	}
 	return &c
 }

@@ -27,7 +27,8 @@ type ConnectionStatus struct {
 	EgressBytes      int64                        `json:"egressBytes"`
 	Tunnels          []arm.TunnelConnectionHealth `json:"tunnels,omitempty"`
 	InterRegion      bool                         `json:"interRegion"`
-	// Reason says why a connection is not connected, for people.
+	// Reason says why a connection is not connected, or, when it is,
+	// which of its prefix pairs are not up, for people.
 	Reason string `json:"reason,omitempty"`
 	// Epoch names the data plane engine whose counters the bytes were
 	// last taken from, and Base what the connection and each tunnel (by

@@ -14,8 +14,8 @@ import (
 
 // TestConnectionStatusReasonIsShown pins that GET of a connection says why
 // it is not connected (connectionStatusReason), such as a policy-based
-// tunnel removed for idleness (R8), and says nothing once it is Connected;
-// a PUT cannot set it.
+// tunnel removed for idleness (R8), and says nothing once it is Connected
+// but which of its prefix pairs are not up (R18); a PUT cannot set it.
 func TestConnectionStatusReasonIsShown(t *testing.T) {
 	ctx := context.Background()
 	reg, _ := openRegion(t, Config{})
@@ -64,7 +64,9 @@ func TestConnectionStatusReasonIsShown(t *testing.T) {
 		wantReason string
 	}{
 		{"not connected says why", ConnectionStatus{ConnectionStatus: NotConnected, Reason: "removed for idleness (R8)"}, "removed for idleness (R8)"},
-		{"connected says nothing", ConnectionStatus{ConnectionStatus: Connected, Reason: "stale"}, ""},
+		{"connected says nothing", ConnectionStatus{ConnectionStatus: Connected}, ""},
+		{"connected with a prefix pair down says which", ConnectionStatus{ConnectionStatus: Connected, Reason: "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.3.0.0/16"},
+			"1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.3.0.0/16"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b, _ := json.Marshal(tc.st)

@@ -816,6 +816,14 @@ func (m *Manager) Status() []ikev2.PeerStatus {
 			ps.IKESAs = append(ps.IKESAs, st)
 		}
 		slices.SortFunc(ps.IKESAs, func(a, b ikev2.IKESAStatus) int { return b.Established.Compare(a.Established) })
+		if ps.State == "established" {
+			ps.Pairs = len(p.pairs)
+			for _, pr := range p.pairs {
+				if !p.served(pr) {
+					ps.Down = append(ps.Down, pr.String())
+				}
+			}
+		}
 		out = append(out, ps)
 	}
 	return out

@@ -196,6 +196,19 @@ type ChildConfig struct {
 	LocalTS, RemoteTS []netip.Prefix
 }
 
+// String names the child's traffic as the status shows it: ours, then
+// the peer's.
+func (c ChildConfig) String() string {
+	join := func(ps []netip.Prefix) string {
+		s := make([]string, len(ps))
+		for i, p := range ps {
+			s[i] = p.String()
+		}
+		return strings.Join(s, ",")
+	}
+	return join(c.LocalTS) + " <-> " + join(c.RemoteTS)
+}
+
 // RouteBased returns the children of a route-based connection: one child
 // SA whose selectors are any IPv4 and any IPv6 address on both sides, the
 // routing table deciding what enters the tunnel. A peer that narrows them

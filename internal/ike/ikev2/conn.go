@@ -433,6 +433,14 @@ func (c *conn) snapshot() PeerStatus {
 			s.State = "connecting"
 		}
 	}
+	if s.State == "established" {
+		s.Pairs = len(c.cfg.Children)
+		for i, cc := range c.cfg.Children {
+			if !slices.ContainsFunc(c.sas, func(sa *ikeSA) bool { return sa.state != stateDead && sa.hasChild(i) }) {
+				s.Down = append(s.Down, cc.String())
+			}
+		}
+	}
 	return s
 }
 

@@ -1593,11 +1593,19 @@ func TestChildErrorClearedOnceUp(t *testing.T) {
 	waitFor(t, 20*time.Second, "the second child refused", func() bool {
 		return a.dp.count() == 1 && b.dp.count() == 1 && strings.Contains(a.status().LastError, "TS_UNACCEPTABLE")
 	})
+	// The connection is up by its first pair: the status names the
+	// second as down, for the gateway to show while Connected.
+	if st := a.status(); st.Pairs != 2 || !slices.Equal(st.Down, []string{"10.1.0.0/16 <-> 10.3.0.0/16"}) {
+		t.Errorf("status with the second pair refused: %d pairs, down %q; want 2, the second", st.Pairs, st.Down)
+	}
 	// The peer takes the second pair now, and it is tried again at once.
 	b.onLoop(func(c *conn) { c.cfg.Children = append(c.cfg.Children, mirror(second)) })
 	a.onLoop(func(c *conn) { c.established().retryChild(1, 0) })
 	waitFor(t, 20*time.Second, "both children up", func() bool { return a.dp.count() == 2 && b.dp.count() == 2 })
 	if ea, eb := a.status().LastError, b.status().LastError; ea != "" || eb != "" {
 		t.Errorf("status with every child up: %q and the peer's %q, want none", ea, eb)
+	}
+	if d := a.status().Down; len(d) != 0 {
+		t.Errorf("status with every child up names %q as down", d)
 	}
 }

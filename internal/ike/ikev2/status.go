@@ -22,6 +22,12 @@ type PeerStatus struct {
 	// Idle tells that the SAs were removed for idleness (Manager.Idle)
 	// and come back when traffic needs them.
 	Idle bool
+	// Pairs counts the child SAs (prefix pairs) the connection wants, and
+	// Down names those of them that have none installed, each as "LOCAL
+	// <-> REMOTE", while an IKE SA is established: a policy-based
+	// connection is up with some of its pairs refused by the peer.
+	Pairs int
+	Down  []string
 }
 
 // IKESAStatus is a snapshot of one IKE SA.
