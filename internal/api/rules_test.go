@@ -204,6 +204,53 @@ func TestPublicIPIdleTimeout(t *testing.T) {
 	})
 }
 
+// TestRefusedNotIgnored: settings of Azure's that change what a tunnel
+// does and that vnetgw cannot honour are refused, not stored and shown
+// back as if they took effect: a connection's useLocalAzureIpAddress (a
+// tunnel from the gateway's private address) and a gateway's adminState
+// Disabled (its tunnels down).
+func TestRefusedNotIgnored(t *testing.T) {
+	conn := func(local any) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			l := e.lng(s, "onprem", "203.0.113.1", "192.168.0.0/16")
+			c := s2s(loc, s.gw, l)
+			c["properties"].(obj)["useLocalAzureIpAddress"] = local
+			return "PUT", netPath(subA, "rg", "connections", "c"), c
+		}
+	}
+	gw := func(state string) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+			g["properties"].(obj)["adminState"] = state
+			return "PUT", s.gw, g
+		}
+	}
+	names := func(field string) func(t *testing.T, e *env, r resp) {
+		return func(t *testing.T, e *env, r resp) {
+			if r.str("error.target") != "properties."+field || !strings.Contains(r.str("error.message"), field) {
+				t.Fatalf("the refusal does not name %s: %s", field, r.body)
+			}
+		}
+	}
+	runCases(t, []ruleCase{
+		{name: "a connection with useLocalAzureIpAddress is refused", status: 400, code: "InvalidParameter", req: conn(true), check: names("useLocalAzureIpAddress")},
+		{name: "a connection with useLocalAzureIpAddress false is taken", status: 201, req: conn(false)},
+		{name: "a gateway Disabled is refused", status: 400, code: "InvalidParameter", req: gw("Disabled"), check: func(t *testing.T, e *env, r resp) {
+			names("adminState")(t, e, r)
+			if st := e.must("GET", netPath(subA, "rg", "virtualNetworkGateways", "gw"), nil).str("properties.adminState"); st != "" {
+				t.Fatalf("the refused adminState was stored: %q", st)
+			}
+		}},
+		{name: "a gateway Enabled is taken", status: 200, req: gw("enabled"), check: func(t *testing.T, e *env, r resp) {
+			if st := r.str("properties.adminState"); st != "Enabled" {
+				t.Fatalf("adminState %q, want Enabled", st)
+			}
+		}},
+	})
+}
+
 var alnum = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
 func TestR21R38SharedKeys(t *testing.T) {

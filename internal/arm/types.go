@@ -189,9 +189,12 @@ type VirtualNetworkGatewayProperties struct {
 	EnableBGP              bool                                   `json:"enableBgp"`
 	ActiveActive           bool                                   `json:"activeActive"`
 	EnablePrivateIPAddress bool                                   `json:"enablePrivateIpAddress,omitempty"`
-	GatewayDefaultSite     *SubResource                           `json:"gatewayDefaultSite,omitempty"`
-	SKU                    *VirtualNetworkGatewaySKU              `json:"sku,omitempty"`
-	VPNClientConfiguration *VPNClientConfiguration                `json:"vpnClientConfiguration,omitempty"`
+	// AdminState is Enabled; Azure's Disabled (the gateway's tunnels
+	// down) is refused rather than ignored.
+	AdminState             string                    `json:"adminState,omitempty"`
+	GatewayDefaultSite     *SubResource              `json:"gatewayDefaultSite,omitempty"`
+	SKU                    *VirtualNetworkGatewaySKU `json:"sku,omitempty"`
+	VPNClientConfiguration *VPNClientConfiguration   `json:"vpnClientConfiguration,omitempty"`
 	// CustomRoutes are routes point-to-site clients are given besides the
 	// VNet's and its connections' ranges.
 	CustomRoutes *AddressSpace `json:"customRoutes,omitempty"`
@@ -401,6 +404,10 @@ type ConnectionProperties struct {
 	SharedKey                      string       `json:"sharedKey,omitempty"`
 	EnableBGP                      bool         `json:"enableBgp"`
 	UsePolicyBasedTrafficSelectors bool         `json:"usePolicyBasedTrafficSelectors"`
+	// UseLocalAzureIPAddress (a tunnel from the gateway's private
+	// address) is refused rather than ignored: tunnels go from the
+	// gateway's public IP address.
+	UseLocalAzureIPAddress bool `json:"useLocalAzureIpAddress,omitempty"`
 	// AuthenticationType is PSK, the only one (R22); Azure's Certificate,
 	// with CertificateAuthentication, is refused rather than ignored.
 	AuthenticationType        string          `json:"authenticationType,omitempty"`

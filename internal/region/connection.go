@@ -331,6 +331,10 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 			Message: "certificateAuthentication is not available: vnetgw's tunnels authenticate with pre-shared keys only (R22)"}
 	}
 	p.CertificateAuthentication = nil
+	if p.UseLocalAzureIPAddress {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.useLocalAzureIpAddress",
+			Message: "useLocalAzureIpAddress is not available: vnetgw's tunnels go from the gateway's public IP address, not its private one"}
+	}
 	// IKEv1 has no AEAD cipher in phase 1 (RFC 2409 Appendix A).
 	if p.ConnectionProtocol == arm.IKEv1 && len(p.IPsecPolicies) == 1 && strings.HasPrefix(p.IPsecPolicies[0].IKEEncryption, "GCM") {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies[0].ikeEncryption",

@@ -51,6 +51,12 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	if err := gatewayKind(p); err != nil {
 		return err
 	}
+	if p.AdminState != "" {
+		if canonical(&p.AdminState, "properties.adminState", "Enabled", "Enabled") != nil {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.adminState",
+				Message: fmt.Sprintf("adminState %q is not available: a gateway is Enabled (delete its connections to take its tunnels down)", p.AdminState)}
+		}
+	}
 	if old != nil {
 		p.ResourceGUID = old.Properties.ResourceGUID
 		if err := keepLocation(&g.Resource, &old.Resource, id); err != nil {
