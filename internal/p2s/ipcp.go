@@ -24,6 +24,17 @@ func (l *link) sendIPCPRequest() error {
 	return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfReq, ID: l.nextID(), Data: ppp.AppendOptions(nil, opts)}.Append(nil))
 }
 
+// askIPCPAgain sends a new IPCP request after the gateway Naked or
+// Rejected ours (the client's), unless Max-Configure requests have been
+// refused (RFC 1661 §4.6): a gateway that never acknowledges ends the
+// link, as LCP's does.
+func (l *link) askIPCPAgain() error {
+	if l.ipcpTries++; l.ipcpTries > maxConfigure {
+		return fmt.Errorf("IPCP does not converge: the gateway refused %d requests for an address", maxConfigure)
+	}
+	return l.sendIPCPRequest()
+}
+
 func orUnspecified(a netip.Addr) netip.Addr {
 	if !a.IsValid() {
 		return netip.IPv4Unspecified()
@@ -93,7 +104,7 @@ func (l *link) handleIPCP(info []byte) error {
 		defer l.checkUp()
 		return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil))
 	case ppp.ConfAck:
-		l.ipcpOurs = true
+		l.ipcpOurs, l.ipcpTries = true, 0
 		l.checkUp()
 	case ppp.ConfNak:
 		if l.server {
@@ -117,7 +128,7 @@ func (l *link) handleIPCP(info []byte) error {
 				l.dnsGiven[1] = a
 			}
 		}
-		return l.sendIPCPRequest()
+		return l.askIPCPAgain()
 	case ppp.ConfRej:
 		// The server gives no such DNS server: ask without (RFC 1661
 		// §5.4); an address option rejected is the end.
@@ -138,7 +149,7 @@ func (l *link) handleIPCP(info []byte) error {
 				return fmt.Errorf("the gateway rejected IPCP option %d", o.Type)
 			}
 		}
-		return l.sendIPCPRequest()
+		return l.askIPCPAgain()
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
 		l.ipcpOurs, l.ipcpPeers = false, false

@@ -65,6 +65,7 @@ type link struct {
 	lcpReqID            uint8     // and its Identifier
 	lcpTries            int
 	ipcpOurs, ipcpPeers bool
+	ipcpTries           int // our IPCP requests Naked or Rejected since the last Ack (Max-Configure)
 	magic               uint32
 	id                  uint8
 	authed              bool

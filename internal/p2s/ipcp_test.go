@@ -1,0 +1,105 @@
+package p2s
+
+import (
+	"bytes"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
+)
+
+// recorder is a connection that keeps what a link writes and has nothing
+// to read.
+type recorder struct {
+	discard
+	mu  sync.Mutex
+	out []byte
+}
+
+func (r *recorder) Write(p []byte) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.out = append(r.out, p...)
+	return len(p), nil
+}
+
+// take returns the PPP packets of proto written since the last take, and
+// whether a CALL_ABORT was.
+func (r *recorder) take(t *testing.T, proto uint16) (ps []ppp.Packet, abort bool) {
+	t.Helper()
+	r.mu.Lock()
+	rd := bytes.NewReader(r.out)
+	r.out = nil
+	r.mu.Unlock()
+	var buf [sstp.MaxPacket]byte
+	for rd.Len() > 0 {
+		isControl, body, err := sstp.ReadPacket(rd, &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if isControl {
+			if c, err := sstp.ParseControl(body); err == nil && c.Type == sstp.MsgCallAbort {
+				abort = true
+			}
+			continue
+		}
+		got, info, err := ppp.ParseFrame(body)
+		if err != nil || got != proto {
+			continue
+		}
+		p, err := ppp.ParsePacket(info)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ps = append(ps, p)
+	}
+	return ps, abort
+}
+
+// TestClientIPCPRefusedForeverGivesUp: vnetgw's client, whose IPCP
+// requests a gateway Naks (with an address it never takes: here another
+// each time) or Rejects (a DNS server option again and again) for ever,
+// gives up after Max-Configure requests refused (RFC 1661 §4.6) and says
+// so, rather than asking again for as long as the gateway answers.
+func TestClientIPCPRefusedForeverGivesUp(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		answer func(req ppp.Packet, n int) ppp.Packet
+	}{
+		{"Nak", func(req ppp.Packet, n int) ppp.Packet {
+			a := netip.AddrFrom4([4]byte{172, 16, 201, byte(2 + n)})
+			return ppp.Packet{Code: ppp.ConfNak, ID: req.ID, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: a.AsSlice()}})}
+		}},
+		{"Reject", func(req ppp.Packet, _ int) ppp.Packet {
+			return ppp.Packet{Code: ppp.ConfRej, ID: req.ID, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptPrimaryDNS, Value: []byte{0, 0, 0, 0}}})}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := &recorder{}
+			l := newLink(false, conn, nil, testLogger(t))
+			l.authed = true
+			if err := l.sendIPCPRequest(); err != nil {
+				t.Fatal(err)
+			}
+			requests := 0
+			var err error
+			for requests <= 3*maxConfigure && err == nil {
+				reqs, _ := conn.take(t, ppp.ProtoIPCP)
+				if len(reqs) != 1 || reqs[0].Code != ppp.ConfReq {
+					t.Fatalf("after %d requests the client sent %+v, want one Configure-Request", requests, reqs)
+				}
+				requests++
+				err = l.handleIPCP(tc.answer(reqs[0], requests).Append(nil))
+			}
+			if requests > maxConfigure+1 {
+				t.Errorf("the client sent %d IPCP requests to a gateway that refuses each, want at most %d", requests, maxConfigure+1)
+			}
+			if err == nil || !strings.Contains(err.Error(), "IPCP does not converge") {
+				t.Errorf("the client ended with %v, want IPCP's not converging", err)
+			}
+		})
+	}
+}
