@@ -5,6 +5,7 @@ import (
 	"net/netip"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
 
 // dnsOptions are the IPCP options of the primary and the secondary DNS
@@ -70,6 +71,18 @@ func (l *link) handleIPCP(info []byte) error {
 			return nil
 		}
 		var rej, nak []ppp.Option
+		// RFC 1661 §4.6: after Max-Failure Naks without an Ack, what
+		// the server would Nak it rejects instead, as the client sent it.
+		failed := l.server && l.ipcpNaks >= maxFailure
+		addrFailed := false
+		refuse := func(o, want ppp.Option) {
+			if failed {
+				rej = append(rej, o)
+				addrFailed = addrFailed || o.Type == ppp.OptIPAddress
+				return
+			}
+			nak = append(nak, want)
+		}
 		for _, o := range opts {
 			if l.server && len(o.Value) == 4 && (o.Type == ppp.OptPrimaryDNS || o.Type == ppp.OptSecondaryDNS) {
 				// RFC 1877: the client asks for a DNS server; it gets
@@ -78,7 +91,7 @@ func (l *link) handleIPCP(info []byte) error {
 				case !ok:
 					rej = append(rej, o)
 				case netip.AddrFrom4([4]byte(o.Value)) != d:
-					nak = append(nak, ppp.Option{Type: o.Type, Value: d.AsSlice()})
+					refuse(o, ppp.Option{Type: o.Type, Value: d.AsSlice()})
 				}
 				continue
 			}
@@ -89,18 +102,26 @@ func (l *link) handleIPCP(info []byte) error {
 			a := netip.AddrFrom4([4]byte(o.Value))
 			switch {
 			case l.server && a != l.peer:
-				nak = append(nak, ppp.Option{Type: ppp.OptIPAddress, Value: l.peer.AsSlice()})
+				refuse(o, ppp.Option{Type: ppp.OptIPAddress, Value: l.peer.AsSlice()})
 			case !l.server:
 				l.peer = a
 			}
 		}
 		switch {
+		case addrFailed:
+			// The client's place comes with its address, and the server
+			// has no other to give: a client that asks for another
+			// after Max-Failure Naks is not going to take it.
+			l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfRej, ID: p.ID, Data: ppp.AppendOptions(nil, rej)}.Append(nil))
+			l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+			return fmt.Errorf("IPCP does not converge: the client asked for another address than its own (%v) after %d Naks", l.peer, maxFailure)
 		case len(rej) > 0:
 			return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfRej, ID: p.ID, Data: ppp.AppendOptions(nil, rej)}.Append(nil))
 		case len(nak) > 0:
+			l.ipcpNaks++
 			return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfNak, ID: p.ID, Data: ppp.AppendOptions(nil, nak)}.Append(nil))
 		}
-		l.ipcpPeers = true
+		l.ipcpPeers, l.ipcpNaks = true, 0
 		defer l.checkUp()
 		return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil))
 	case ppp.ConfAck:

@@ -103,3 +103,72 @@ func TestClientIPCPRefusedForeverGivesUp(t *testing.T) {
 		})
 	}
 }
+
+// TestGatewayIPCPMaxFailure: a client that asks again and again for
+// another address than the one its place comes with, or for another DNS
+// server than the VNet's, is Naked Max-Failure times, and then its option
+// is rejected as it sent it (RFC 1661 §4.6). Without the address the
+// gateway gives, the call ends; without the DNS server, the client goes on.
+func TestGatewayIPCPMaxFailure(t *testing.T) {
+	own := netip.MustParseAddr("172.16.201.2")
+	other := []byte{10, 9, 9, 9}
+	for _, tc := range []struct {
+		name  string
+		opts  []ppp.Option
+		ends  bool
+		after []ppp.Option // a request then Acked
+	}{
+		{"address", []ppp.Option{{Type: ppp.OptIPAddress, Value: other}}, true, nil},
+		{"DNS", []ppp.Option{{Type: ppp.OptIPAddress, Value: own.AsSlice()}, {Type: ppp.OptPrimaryDNS, Value: other}}, false,
+			[]ppp.Option{{Type: ppp.OptIPAddress, Value: own.AsSlice()}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			conn := &recorder{}
+			l := newLink(true, conn, nil, testLogger(t))
+			l.srv = &Server{}
+			l.authed, l.peer = true, own
+			l.dns = []netip.Addr{netip.MustParseAddr("10.1.0.53")}
+			req := ppp.Packet{Code: ppp.ConfReq, Data: ppp.AppendOptions(nil, tc.opts)}
+			naks := 0
+			for {
+				req.ID++
+				err := l.handleIPCP(req.Append(nil))
+				answers, abort := conn.take(t, ppp.ProtoIPCP)
+				if len(answers) != 1 {
+					t.Fatalf("request %d answered with %+v", req.ID, answers)
+				}
+				a := answers[0]
+				if a.Code == ppp.ConfNak {
+					if naks++; naks > 3*maxFailure {
+						t.Fatalf("the gateway Naked %d requests for the same option, want a Reject after %d", naks, maxFailure)
+					}
+					continue
+				}
+				if a.Code != ppp.ConfRej || !bytes.Equal(a.Data, ppp.AppendOptions(nil, tc.opts[len(tc.opts)-1:])) {
+					t.Fatalf("after %d Naks the gateway answered code %d % x, want a Reject of % x", naks, a.Code, a.Data, ppp.AppendOptions(nil, tc.opts[len(tc.opts)-1:]))
+				}
+				if naks != maxFailure {
+					t.Errorf("the gateway Naked %d requests before its Reject, want %d", naks, maxFailure)
+				}
+				if tc.ends != (err != nil) || tc.ends != abort {
+					t.Errorf("after the Reject: err %v, CALL_ABORT %v; want the call ended: %v", err, abort, tc.ends)
+				}
+				if err != nil && !strings.Contains(err.Error(), "IPCP does not converge") {
+					t.Errorf("the call ended with %v, want IPCP's not converging", err)
+				}
+				break
+			}
+			if tc.after == nil {
+				return
+			}
+			req.ID++
+			req.Data = ppp.AppendOptions(nil, tc.after)
+			if err := l.handleIPCP(req.Append(nil)); err != nil {
+				t.Fatal(err)
+			}
+			if answers, _ := conn.take(t, ppp.ProtoIPCP); len(answers) != 1 || answers[0].Code != ppp.ConfAck {
+				t.Errorf("a request without the rejected option answered with %+v, want an Ack", answers)
+			}
+		})
+	}
+}

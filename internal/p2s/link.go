@@ -44,6 +44,7 @@ const (
 	eapFragment        = 1000             // EAP-TLS fragment size, well inside an SSTP packet
 	restartTimer       = 3 * time.Second  // RFC 1661 §4.6
 	maxConfigure       = 10               // RFC 1661 §4.6: Max-Configure
+	maxFailure         = 5                // RFC 1661 §4.6: Max-Failure
 )
 
 // link is one SSTP connection and the PPP session in it.
@@ -66,6 +67,7 @@ type link struct {
 	lcpTries            int
 	ipcpOurs, ipcpPeers bool
 	ipcpTries           int // our IPCP requests Naked or Rejected since the last Ack (Max-Configure)
+	ipcpNaks            int // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
 	magic               uint32
 	id                  uint8
 	authed              bool
