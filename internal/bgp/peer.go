@@ -16,6 +16,7 @@ import (
 	"time"
 	"unique"
 
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
 
@@ -63,7 +64,7 @@ type peer struct {
 	retryAt time.Time
 	// selfHops counts the routes ignored for their NEXT_HOP, an address
 	// of the speaker's: logged once a minute at most.
-	selfHops sparseLog
+	selfHops sparselog.Log
 }
 
 func newPeer(s *Speaker, cfg Peer) *peer {
@@ -756,7 +757,7 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 	// through its Import (NAT), as its prefixes are.
 	self := len(u.NLRI) > 0 && p.s.isOwn(p.cfg.imported(netip.PrefixFrom(u.NextHop, 32)).Addr())
 	if self {
-		p.selfHops.count(len(u.NLRI))
+		p.selfHops.Count(len(u.NLRI))
 	}
 	for _, n := range u.NLRI {
 		if loop || self {
@@ -782,7 +783,7 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 // minute at most; the others are counted in the next line.
 func (p *peer) logSelfHops(nextHop netip.Addr) {
 	p.s.mu.Lock()
-	n, log := p.selfHops.due()
+	n, log := p.selfHops.Due()
 	p.s.mu.Unlock()
 	if log {
 		p.s.log.Warn("BGP routes with this speaker's address as their NEXT_HOP ignored", "peer", p.cfg.Addr, "next_hop", nextHop, "routes", n)

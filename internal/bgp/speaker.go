@@ -20,6 +20,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
 
@@ -146,40 +147,15 @@ type Speaker struct {
 	ls     []net.Listener
 	// refused counts the connections from addresses that are no peer:
 	// anyone in the VNet may connect, and is logged once a minute at most.
-	refused sparseLog
+	refused sparselog.Log
 	// acceptErrs counts the failed Accepts, likewise.
-	acceptErrs sparseLog
+	acceptErrs sparselog.Log
 	// cands are the peers' routes by prefix (as imported), bestTab the
 	// best of each (table.go).
 	cands   map[netip.Prefix]map[cand]Route
 	bestTab map[netip.Prefix]Route
 
 	wg sync.WaitGroup
-}
-
-// sparseLog counts what is logged once a minute at most (logEvery), the
-// others counted in the next line: a refused connection, a failed Accept,
-// a route ignored for its NEXT_HOP. Its owner's lock guards it.
-type sparseLog struct {
-	n      int       // counted since the last line
-	logged time.Time // when the last line was logged
-}
-
-// logEvery is how often a sparseLog's line is logged at most.
-const logEvery = time.Minute
-
-// count counts k more.
-func (l *sparseLog) count(k int) { l.n += k }
-
-// due reports whether a line is logged now, and how many it counts: some
-// are counted and none was logged for logEvery. Then counting begins again.
-func (l *sparseLog) due() (n int, log bool) {
-	n = l.n
-	if n == 0 || time.Since(l.logged) < logEvery {
-		return n, false
-	}
-	l.n, l.logged = 0, time.Now()
-	return n, true
 }
 
 // New returns a speaker with nothing configured.
@@ -245,8 +221,8 @@ func (s *Speaker) Serve(l net.Listener) {
 			s.mu.Lock()
 			p := s.peers[ap.Addr().Unmap()]
 			if p == nil || s.closed {
-				s.refused.count(1)
-				n, log := s.refused.due()
+				s.refused.Count(1)
+				n, log := s.refused.Due()
 				s.mu.Unlock()
 				if log {
 					s.log.Info("BGP connection from an address that is not a peer refused", "from", ap.Addr(), "refused", n)
@@ -273,8 +249,8 @@ func (s *Speaker) acceptFailed(l net.Listener, err error) bool {
 		s.mu.Unlock()
 		return false
 	}
-	s.acceptErrs.count(1)
-	n, log := s.acceptErrs.due()
+	s.acceptErrs.Count(1)
+	n, log := s.acceptErrs.Due()
 	s.mu.Unlock()
 	if log {
 		s.log.Warn("BGP accept failed: trying again", "addr", l.Addr(), "failed", n, "err", err)

@@ -1,0 +1,30 @@
+// Package sparselog says when a line about something that may come
+// often (a refused connection, a failed Accept) is logged: once a minute
+// at most, the others counted in the next line.
+package sparselog
+
+import "time"
+
+// Every is how often a Log's line is logged at most.
+const Every = time.Minute
+
+// Log counts what is logged once a minute at most, the others counted in
+// the next line. Its zero value is ready; its owner's lock guards it.
+type Log struct {
+	n      int       // counted since the last line
+	logged time.Time // when the last line was logged
+}
+
+// Count counts k more.
+func (l *Log) Count(k int) { l.n += k }
+
+// Due reports whether a line is logged now, and how many it counts: some
+// are counted and none was logged for Every. Then counting begins again.
+func (l *Log) Due() (n int, log bool) {
+	n = l.n
+	if n == 0 || time.Since(l.logged) < Every {
+		return n, false
+	}
+	l.n, l.logged = 0, time.Now()
+	return n, true
+}
