@@ -263,18 +263,18 @@ func TestNegotiationsBySender(t *testing.T) {
 		return netip.AddrFrom16([16]byte{0x20, 0x01, 0x0d, 0xb8, 0, 0x87, 14: byte(i >> 8), 15: byte(i)})
 	}
 	for i := range maxNegotiatingPerSource {
-		if !n.begin(at(i)) {
+		if n.begin(at(i)) != nil {
 			t.Fatalf("connection %d from 2001:db8:87::/64 refused", i+1)
 		}
 	}
-	if n.begin(at(maxNegotiatingPerSource)) {
+	if n.begin(at(maxNegotiatingPerSource)) == nil {
 		t.Errorf("connection %d from 2001:db8:87::/64 (from an address of its own) taken, want refused", maxNegotiatingPerSource+1)
 	}
-	if other := netip.MustParseAddr("2001:db8:87:1::1"); !n.begin(other) {
+	if other := netip.MustParseAddr("2001:db8:87:1::1"); n.begin(other) != nil {
 		t.Errorf("a connection from the next /64, %v, refused", other)
 	}
 	n.end(at(0))
-	if !n.begin(at(maxNegotiatingPerSource)) {
+	if n.begin(at(maxNegotiatingPerSource)) != nil {
 		t.Error("a connection from 2001:db8:87::/64 refused after one of its others ended")
 	}
 
@@ -284,14 +284,14 @@ func TestNegotiationsBySender(t *testing.T) {
 		if i%2 == 1 {
 			a = mapped
 		}
-		if !n.begin(a) {
+		if n.begin(a) != nil {
 			t.Fatalf("connection %d from %v refused", i+1, v4)
 		}
 	}
-	if n.begin(mapped) {
+	if n.begin(mapped) == nil {
 		t.Errorf("connection %d from %v, IPv4-mapped, taken, want refused", maxNegotiatingPerSource+1, v4)
 	}
-	if !n.begin(netip.MustParseAddr("192.0.2.2")) {
+	if n.begin(netip.MustParseAddr("192.0.2.2")) != nil {
 		t.Error("a connection from the next IPv4 address refused")
 	}
 }
@@ -306,16 +306,16 @@ func TestNegotiationsInAll(t *testing.T) {
 		return netip.AddrFrom4([4]byte{10, byte(i >> 16), byte(i >> 8), byte(i)})
 	}
 	for i := range maxNegotiating {
-		if !n.begin(at(i / (maxNegotiatingPerSource / 2))) {
+		if n.begin(at(i/(maxNegotiatingPerSource/2))) != nil {
 			t.Fatalf("connection %d refused", i+1)
 		}
 	}
 	fresh := netip.MustParseAddr("192.0.2.9")
-	if n.begin(fresh) {
+	if n.begin(fresh) == nil {
 		t.Errorf("connection %d, from %v, taken, want refused", maxNegotiating+1, fresh)
 	}
 	n.end(at(0))
-	if !n.begin(fresh) {
+	if n.begin(fresh) != nil {
 		t.Errorf("a connection from %v refused after another ended", fresh)
 	}
 }

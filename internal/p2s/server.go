@@ -24,6 +24,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/sender"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -146,8 +147,11 @@ type Server struct {
 	nextPeerID atomic.Uint32
 	ovpnDrops  struct{ control, data atomic.Uint64 }
 	// negotiating counts the connections that have not authenticated
-	// yet.
-	negotiating negotiations
+	// yet; refusedFromSender and refusedInAll the connections refused
+	// for each of its bounds, logged once a minute at most (a flood
+	// would log a line each). The accepting goroutine owns them.
+	negotiating                     negotiations
+	refusedFromSender, refusedInAll sparselog.Log
 }
 
 // Limits of the connections that have not authenticated yet: the most
@@ -169,21 +173,30 @@ type negotiations struct {
 	by    map[netip.Prefix]int // by sender.Key of the source address
 }
 
+// Why negotiations.begin refuses a connection.
+var (
+	errNegotiatingFromSender = fmt.Errorf("too many from its address (its /64 for IPv6) are authenticating (%d)", maxNegotiatingPerSource)
+	errNegotiatingInAll      = fmt.Errorf("too many are authenticating in all (%d)", maxNegotiating)
+)
+
 // begin counts a new connection from src, unless one more would go over
-// the limits.
-func (n *negotiations) begin(src netip.Addr) bool {
+// the limits: then it says which.
+func (n *negotiations) begin(src netip.Addr) error {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	k := sender.Key(src)
-	if n.total >= maxNegotiating || n.by[k] >= maxNegotiatingPerSource {
-		return false
+	switch {
+	case n.by[k] >= maxNegotiatingPerSource:
+		return errNegotiatingFromSender
+	case n.total >= maxNegotiating:
+		return errNegotiatingInAll
 	}
 	if n.by == nil {
 		n.by = map[netip.Prefix]int{}
 	}
 	n.total++
 	n.by[k]++
-	return true
+	return nil
 }
 
 // end stops counting a connection from src: it authenticated, or ended.
@@ -254,9 +267,9 @@ func (s *Server) accept() {
 			return
 		}
 		src := addrPortOf(c.RemoteAddr()).Addr()
-		if !s.negotiating.begin(src) {
+		if err := s.negotiating.begin(src); err != nil {
+			s.logRefused(src, err)
 			c.Close()
-			s.log.Info("point-to-site connection refused: too many from its address (its /64 for IPv6) are authenticating", "from", src, "most", maxNegotiatingPerSource)
 			continue
 		}
 		s.mu.Lock()
@@ -283,6 +296,20 @@ func (s *Server) accept() {
 				s.log.Info("point-to-site client refused or ended", "from", c.RemoteAddr(), "err", err)
 			}
 		})
+	}
+}
+
+// logRefused logs a connection from src that negotiations.begin refused
+// for why: once a minute at most for each bound, the others counted in
+// the next line.
+func (s *Server) logRefused(src netip.Addr, why error) {
+	l := &s.refusedFromSender
+	if why == errNegotiatingInAll {
+		l = &s.refusedInAll
+	}
+	l.Count(1)
+	if n, log := l.Due(); log {
+		s.log.Info("point-to-site connection refused: "+why.Error(), "from", src, "refused", n)
 	}
 }
 
