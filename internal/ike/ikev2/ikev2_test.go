@@ -235,6 +235,74 @@ func TestRekeyCollision(t *testing.T) {
 	}
 }
 
+// TestRedundantIKESANotDeletedByPeer: after an IKE SA rekey collision
+// (RFC 7296 §2.8.2) whose loser's Delete of the redundant SA it made never
+// arrives, the winner deletes that SA itself once a request would have been
+// given up, as it does an SA the peer rekeyed and did not delete. It stayed
+// established beside the new one, with no child SA, until its lifetime.
+func TestRedundantIKESANotDeletedByPeer(t *testing.T) {
+	adj := func(p *PeerConfig) {
+		p.RetransmitTimeout = 200 * time.Millisecond
+		p.RetransmitTries = 2
+	}
+	n, a, b := pair(t, adj, adj)
+	waitUp(t, a, b, 1)
+	before := a.established()[0]
+	n.setPolicy(func(_, _ netip.AddrPort, d []byte) []time.Duration {
+		h, _, err := wire.ParseHeader(d)
+		switch {
+		case err != nil:
+		case h.Exchange == wire.Informational && h.Flags&wire.FlagResponse == 0 && h.SPIi != before.SPIi:
+			// Only the Deletes of the old SA get through: the winner's of
+			// the SA replaced; not the loser's of the redundant SA,
+			// whoever wins.
+			return nil
+		case h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse != 0:
+			// Each side has the other's request before its response.
+			return []time.Duration{300 * time.Millisecond}
+		}
+		return []time.Duration{0}
+	})
+	n.pause()
+	rekeyIKE(a)
+	rekeyIKE(b)
+	// Both requests are on their way before either arrives.
+	waitFor(t, 10*time.Second, "both requests sent", func() bool {
+		from := map[netip.Addr]bool{}
+		for _, d := range n.datagrams() {
+			if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
+				from[d.from.Addr()] = true
+			}
+		}
+		return from[addrA] && from[addrB]
+	})
+	n.resume()
+	waitFor(t, 30*time.Second, "one new IKE SA with the child SA on both sides", func() bool {
+		sa, sb := a.status().IKESAs, b.status().IKESAs
+		return len(sa) == 1 && len(sb) == 1 && sa[0].SPIi != before.SPIi && sa[0].SPIi == sb[0].SPIi &&
+			sa[0].State == "established" && sb[0].State == "established" &&
+			len(sa[0].Children) == 1 && len(sb[0].Children) == 1 && a.dp.count() == 1 && b.dp.count() == 1
+	})
+	checkKeys(t, a, b)
+	// The winner kept the SA of its own rekey and told the peer of the
+	// redundant one.
+	winner, final := a, a.established()[0]
+	if !final.Initiator {
+		winner = b
+	}
+	deletes := 0
+	for _, d := range n.datagrams() {
+		h, _, err := wire.ParseHeader(d.data)
+		if err == nil && d.from.Addr() == winner.addr && h.Exchange == wire.Informational &&
+			h.Flags&wire.FlagResponse == 0 && h.SPIi != before.SPIi && h.SPIi != final.SPIi {
+			deletes++
+		}
+	}
+	if deletes == 0 {
+		t.Errorf("the winner (%v) removed the redundant IKE SA without a Delete", winner.addr)
+	}
+}
+
 // TestDPD covers liveness checks (RFC 7296 §1.4, §2.4): when the peer stops
 // answering, the empty INFORMATIONAL requests time out after the
 // retransmissions (§2.1) and the IKE SA and its child SAs are deleted; an

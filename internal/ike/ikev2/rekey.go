@@ -113,6 +113,12 @@ func (sa *ikeSA) rekeyIKEResponse(ps []wire.Payload, t task) {
 	default:
 		sa.log.Info("IKE SA rekeyed", sa.logAttrs(), "new", n.logAttrs().Value.String())
 		sa.handOver(n)
+		if other != nil {
+			// RFC 7296 §2.8.2: the peer's SA is the redundant one, which
+			// the peer deletes; it waits for that Delete as a replaced SA
+			// does, and goes with ours if none came.
+			other.handOver(n)
+		}
 		if !sa.deletedByPeer {
 			sa.enqueue(task{kind: taskDeleteIKE})
 		}

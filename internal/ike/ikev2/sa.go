@@ -270,8 +270,8 @@ func (sa *ikeSA) tick(now time.Time) {
 		}
 	case stateRekeyed:
 		if !sa.expireAt.IsZero() && !now.Before(sa.expireAt) && sa.pend == nil {
-			// The peer never deleted the SA it rekeyed.
-			sa.kill("replaced")
+			// The peer never deleted the SA it replaced: we do.
+			sa.shutdown(now, "replaced")
 			return
 		}
 	case stateEstablished:
