@@ -372,7 +372,7 @@ func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []b
 	ch.rekeyed = true
 	old.state = childRekeyed
 	switch {
-	case old.peerRekey != nil && lowestIsOurs([2][]byte{ni, nonce.Data}, old.peerNonces):
+	case old.peerRekey != nil && redundantIsOurs([2][]byte{ni, nonce.Data}, old.peerNonces, sa.initiator):
 		// RFC 7296 §2.8.1: the pair made with the lowest nonce is
 		// redundant and its creator deletes it; the peer deletes old.
 		sa.log.Info("child SA rekey collision lost", sa.logAttrs(), "spi_in", spiString(ch.inSPI))

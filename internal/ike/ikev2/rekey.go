@@ -103,7 +103,7 @@ func (sa *ikeSA) rekeyIKEResponse(ps []wire.Payload, t task) {
 	}
 	sa.c.sas = append([]*ikeSA{n}, sa.c.sas...)
 	switch other := sa.peerRekeyed; {
-	case sa.successor != nil || other != nil && lowestIsOurs([2][]byte{r.ni, n.nr}, sa.peerNonces):
+	case sa.successor != nil || other != nil && redundantIsOurs([2][]byte{r.ni, n.nr}, sa.peerNonces, sa.initiator):
 		// RFC 7296 §2.8.2: the SA made with the lowest nonce is redundant;
 		// its creator deletes it. The peer deletes the old one.
 		sa.log.Info("IKE SA rekey collision lost", sa.logAttrs())

@@ -1129,14 +1129,28 @@ func offersGroup(ps []suite.Proposal, g wire.DHGroup) bool {
 	return false
 }
 
-// lowestNonce reports whether the lowest of four nonces is one of ours
-// (RFC 7296 §2.8.1, §2.8.2: the SA created with it is the redundant one).
-func lowestIsOurs(ours, theirs [2][]byte) bool {
-	lo := func(n [2][]byte) []byte {
-		if string(n[0]) < string(n[1]) {
-			return n[0]
+// redundantIsOurs reports whether the SA our exchange made in a collision
+// with the peer's is the redundant one: the SA made with the lowest of the
+// four nonces, compared octet by octet, a nonce that ends first the lower
+// (RFC 7296 §2.8.1, §2.8.2). ours and theirs are the nonces of our
+// exchange and of the peer's. The RFC says nothing of a tie, in which both
+// sides would keep their own SA (and delete the other's): the other nonce
+// of each exchange decides then, and with those equal too, the exchange of
+// the initiator of the IKE SA both were made under stays (initiator tells
+// whether that is this side), so that the two sides always agree.
+func redundantIsOurs(ours, theirs [2][]byte, initiator bool) bool {
+	sorted := func(n [2][]byte) [2]string {
+		lo, hi := string(n[0]), string(n[1])
+		if hi < lo {
+			lo, hi = hi, lo
 		}
-		return n[1]
+		return [2]string{lo, hi}
 	}
-	return string(lo(ours)) < string(lo(theirs))
+	o, t := sorted(ours), sorted(theirs)
+	for i := range o {
+		if o[i] != t[i] {
+			return o[i] < t[i]
+		}
+	}
+	return !initiator
 }

@@ -429,3 +429,39 @@ func TestChooseIgnoresKeyExchangesInIKEAuth(t *testing.T) {
 		t.Error("CREATE_CHILD_SA: a child proposal with an additional key exchange (type 6) was taken")
 	}
 }
+
+// TestRedundantIsOurs: of two colliding rekeys (RFC 7296 §2.8.1, §2.8.2)
+// exactly one side finds its own SA redundant, the one whose exchange has
+// the lowest of the four nonces, and the two sides agree also when the
+// lowest nonces are equal (a peer that sends a nonce of ours back), where
+// both kept their own SA and deleted the other's.
+func TestRedundantIsOurs(t *testing.T) {
+	n := func(b ...byte) []byte { return bytes.Repeat(b, 16) }
+	for _, tc := range []struct {
+		name string
+		// a and b are the nonces of the exchanges of the IKE SA's
+		// initiator and responder.
+		a, b [2][]byte
+		// aRedundant: the initiator's SA is the redundant one.
+		aRedundant bool
+	}{
+		{"lowest is the initiator's request", [2][]byte{n(1), n(5)}, [2][]byte{n(3), n(4)}, true},
+		{"lowest is the response to the initiator", [2][]byte{n(5), n(1)}, [2][]byte{n(3), n(4)}, true},
+		{"lowest is in the responder's exchange", [2][]byte{n(2), n(5)}, [2][]byte{n(4), n(1)}, false},
+		{"octet by octet", [2][]byte{{0x01, 0xff}, n(9)}, [2][]byte{{0x02, 0x00}, n(9)}, true},
+		{"a nonce that ends first is lower", [2][]byte{n(1), n(9)}, [2][]byte{append(n(1), 0), n(9)}, true},
+		{"lowest equal, the next decides", [2][]byte{n(1), n(5)}, [2][]byte{n(1), n(4)}, false},
+		{"lowest equal across, the next decides", [2][]byte{n(1), n(3)}, [2][]byte{n(6), n(1)}, true},
+		{"all equal, the initiator's stays", [2][]byte{n(1), n(2)}, [2][]byte{n(2), n(1)}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			atA, atB := redundantIsOurs(tc.a, tc.b, true), redundantIsOurs(tc.b, tc.a, false)
+			if atA == atB {
+				t.Fatalf("each side finds its own SA redundant=%v: they keep or delete both", atA)
+			}
+			if atA != tc.aRedundant {
+				t.Errorf("the initiator's SA redundant: %v, want %v", atA, tc.aRedundant)
+			}
+		})
+	}
+}
