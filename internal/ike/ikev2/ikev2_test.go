@@ -337,6 +337,83 @@ func TestDPD(t *testing.T) {
 	checkKeys(t, a, b)
 }
 
+// TestDPDByMode: when the liveness checks (RFC 7296 §1.4, §2.4) of a
+// connection in each mode go unanswered after the retransmissions, the IKE
+// SA and all its child SAs go and the status says why; a Default or
+// InitiatorOnly connection then initiates again, after its reconnect
+// delay, and a ResponderOnly one waits for the peer.
+func TestDPDByMode(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	here, there := []netip.Prefix{pfx("10.1.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}
+	for _, mode := range []ConnectionMode{ModeDefault, ModeInitiatorOnly, ModeResponderOnly} {
+		t.Run(mode.String(), func(t *testing.T) {
+			dpd := func(p *PeerConfig) {
+				p.DPDInterval = 100 * time.Millisecond
+				p.RetransmitTimeout = 50 * time.Millisecond
+				p.RetransmitTries = 2
+			}
+			// a initiates the IKE SA; the side that checks liveness, in
+			// mode, is a unless mode is ResponderOnly.
+			adjA := func(p *PeerConfig) { p.Children = PolicyBased(here, there) }
+			adjB := func(p *PeerConfig) { p.Children = PolicyBased(there, here) }
+			if mode == ModeResponderOnly {
+				adjB = func(p *PeerConfig) { p.Children = PolicyBased(there, here); dpd(p) }
+			} else {
+				adjA = func(p *PeerConfig) { p.Children = PolicyBased(here, there); dpd(p); p.Mode = mode }
+			}
+			n, a, b := pair(t, adjA, adjB)
+			waitUp(t, a, b, 2)
+			checker, other := a, b
+			if mode == ModeResponderOnly {
+				checker, other = b, a
+			}
+			n.detach(other.addr)
+			waitFor(t, 10*time.Second, "the IKE SA and its child SAs gone", func() bool {
+				return len(checker.status().IKESAs) == 0 && checker.dp.count() == 0
+			})
+			if st := checker.status(); !strings.Contains(st.LastError, "no response to INFORMATIONAL") {
+				t.Errorf("status reason %q", st.LastError)
+			}
+			lastCheck := time.Time{}
+			for _, d := range n.datagrams() {
+				if h, _, err := wire.ParseHeader(d.data); err == nil && d.from.Addr() == checker.addr && h.Exchange == wire.Informational {
+					lastCheck = d.at
+				}
+			}
+			n.attach(other.addr, other.m)
+			if mode == ModeResponderOnly {
+				// Ten reconnect delays without an IKE_SA_INIT of its own.
+				deadline := time.Now().Add(10 * checker.peer.ReconnectDelay)
+				for time.Now().Before(deadline) {
+					if k := n.requests(wire.IKESAInit); k != 1 {
+						t.Fatalf("a ResponderOnly connection initiated after its peer went silent: %d IKE_SA_INIT requests", k)
+					}
+					time.Sleep(20 * time.Millisecond)
+				}
+				return
+			}
+			var again time.Time
+			waitFor(t, 10*time.Second, "a new IKE_SA_INIT", func() bool {
+				for _, d := range n.datagrams() {
+					if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.IKESAInit && d.at.After(lastCheck) && d.from.Addr() == checker.addr {
+						again = d.at
+						return true
+					}
+				}
+				return false
+			})
+			if wait := again.Sub(lastCheck); wait < checker.peer.ReconnectDelay {
+				t.Errorf("initiated %v after the last liveness check, before the reconnect delay %v", wait, checker.peer.ReconnectDelay)
+			}
+			waitFor(t, 10*time.Second, "the new IKE SA replacing the peer's stale one", func() bool {
+				so := other.status().IKESAs
+				return len(so) == 1 && so[0].State == "established" && other.dp.count() == 2 && checker.dp.count() == 2
+			})
+			waitUp(t, a, b, 2)
+		})
+	}
+}
+
 // TestReset: Manager.Reset deletes the peer's IKE SA, so the peer drops it
 // too (RFC 7296 §1.4.1), and the initiating side negotiates a new one.
 func TestReset(t *testing.T) {
