@@ -651,3 +651,63 @@ func TestPeerChildrenBounded(t *testing.T) {
 		t.Errorf("the responder has %d children after the peer's rekey, want 2 (the rekey was refused)", n)
 	}
 }
+
+// TestSpoofedMainModeKeepsNoConnection: a half-open SA that a spoofed
+// Main Mode message 1 started does not keep the connection up once the
+// peer deleted its last ISAKMP SA: the children go and the status says
+// why. They stayed, as any ISAKMP SA of the peer's counted.
+func TestSpoofedMainModeKeepsNoConnection(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+		pi.ReconnectDelay = time.Hour // no new Main Mode meanwhile
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	if len(activeChildren(rr)) != 1 {
+		t.Fatalf("responder's children before: %d, want 1", len(activeChildren(rr)))
+	}
+	mr.handle(fuzzLocal, fuzzRemote, withCookie(firstMessage(t), 0xdead)) // spoofed
+	mi.mu.Lock()
+	for _, sa := range mi.sasOf(mi.peers["i"]) {
+		// The peer deletes its ISAKMP SA alone (its children it lets
+		// lapse, or they were lost on the way).
+		sa.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{sa.cookies()}}.Append(nil))
+	}
+	mi.mu.Unlock()
+	rr.take()
+	msgs, from, to := ri.take()
+	for i := range msgs {
+		mr.handle(to[i], from[i], msgs[i])
+	}
+	if n := len(activeChildren(rr)); n != 0 {
+		t.Errorf("responder's children after the peer deleted its last ISAKMP SA: %d, want 0 (a spoofed half-open SA kept them)", n)
+	}
+	if st := mr.Status(); len(st) != 1 || !strings.Contains(st[0].LastError, "the peer deleted the ISAKMP SA") {
+		t.Errorf("responder's status: %+v, want the peer's delete as the reason", st)
+	}
+}
+
+// TestSpoofedMainModeKeepsNoChildren: once the ISAKMP SA is gone and our
+// Main Mode to reconnect ran out of tries (the peer is gone), the
+// children go, also while a half-open SA that a spoofed message 1
+// started is there. They stayed, as any ISAKMP SA of the peer's counted.
+func TestSpoofedMainModeKeepsNoChildren(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+		pi.Mode = ikev2.ModeDefault // it answers a message 1 from the peer's address
+		pi.RetransmitTimeout, pi.RetransmitTries, pi.ReconnectDelay = 100*time.Millisecond, 1, time.Millisecond
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	if len(activeChildren(ri)) != 1 {
+		t.Fatalf("initiator's children before: %d, want 1", len(activeChildren(ri)))
+	}
+	mi.mu.Lock()
+	mi.dropSA(onlySAUnlocked(mi)) // as at the end of its lifetime: the children stay
+	mi.mu.Unlock()
+	mi.handle(fuzzRemote, fuzzLocal, withCookie(firstMessage(t), 0xdead)) // spoofed
+	// Nothing of ours reaches the peer: the new Main Mode runs out of
+	// tries (in well under a second), before the half-open SA's 30 s.
+	for deadline := time.Now().Add(20 * time.Second); len(activeChildren(ri)) > 0; time.Sleep(50 * time.Millisecond) {
+		ri.take()
+		if time.Now().After(deadline) {
+			t.Fatalf("children 20 s after the ISAKMP SA went with the peer silent: %d, want 0; status %+v", len(activeChildren(ri)), mi.Status())
+		}
+	}
+}

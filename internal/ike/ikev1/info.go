@@ -99,7 +99,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 				}
 				m.log.Info("IKEv1 SA deleted by the peer", "conn", p.cfg.Name)
 				m.dropSA(sa)
-				if len(m.sasOf(p)) == 0 {
+				if !m.up(p) {
 					for _, c := range p.children {
 						m.removeChild(p, c)
 					}

@@ -380,6 +380,15 @@ func (m *Manager) newest(p *peer) *isakmpSA {
 	return est
 }
 
+// up tells whether p's connection still stands: an established ISAKMP
+// SA, or a Main Mode of ours under way (a renewal whose message 6 is
+// late, while the peer, established already, deleted its old SA). A
+// half-open SA the peer's address started does not count: anyone may
+// start one with a spoofed message 1.
+func (m *Manager) up(p *peer) bool {
+	return slices.ContainsFunc(m.sasOf(p), func(sa *isakmpSA) bool { return sa.state == stEstablished || sa.initiator })
+}
+
 // sasOf returns p's ISAKMP SAs.
 func (m *Manager) sasOf(p *peer) []*isakmpSA {
 	var out []*isakmpSA

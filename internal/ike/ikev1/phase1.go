@@ -718,7 +718,7 @@ func (sa *isakmpSA) dead(why string) {
 	p.lastErr = why
 	wasEstablished := sa.state == stEstablished
 	sa.m.dropSA(sa)
-	if wasEstablished || len(sa.m.sasOf(p)) == 0 {
+	if wasEstablished || !sa.m.up(p) {
 		for _, c := range p.children {
 			sa.m.removeChild(p, c)
 		}
