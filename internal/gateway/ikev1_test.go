@@ -94,8 +94,8 @@ func TestIKEv1InitiatorTakesNarrowing(t *testing.T) {
 }
 
 // TestIKEv1RekeyUnderLoad: with lifetimes shortened, quick mode rekeys of
-// the child SA and a new ISAKMP SA (its children moved over by quick mode,
-// then the old one deleted) happen during an iperf3 transfer, made by
+// the child SA and a new ISAKMP SA (its children moved over by their quick
+// mode rekeys, then the old one deleted) happen during an iperf3 transfer, made by
 // strongSwan and by vnetgw; the transfer goes on, and strongSwan lists
 // the child SA vnetgw holds.
 func TestIKEv1RekeyUnderLoad(t *testing.T) {

@@ -520,17 +520,12 @@ func (sa *isakmpSA) establish() {
 	// one, here from 1 to 2^31-1 (as strongSwan's and libreswan's): they
 	// count up a long way before they wrap.
 	sa.dpdSeq = uint32(randUint64() % (1<<31 - 1))
-	// A new SA with a peer that has one (a phase 1 rekey, by either
-	// side): the children move to it by quick mode rekeys, make before
-	// break; the old SA goes when none is left on it (Manager.timers).
-	for _, o := range sa.m.sasOf(sa.p) {
-		if o != sa && o.state == stEstablished {
-			for _, c := range sa.p.children {
-				c.rekeyAt = time.Now()
-			}
-			break
-		}
-	}
+	// A new SA with a peer that has one (a phase 1 renewal, by either
+	// side): the children keep their own rekey times, and move to it as
+	// their rekeys go under it (RFC 2409 §5.5: a phase 2 SA has its own
+	// lifetime; strongSwan moves them over as they are).
+	// The old SA goes when none is left on it, or at the end of its
+	// lifetime (Manager.timers).
 	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap(), "peer_dpd", sa.peerDPD)
 }
 

@@ -51,6 +51,8 @@ func TestReplacedSAGetsNoDPD(t *testing.T) {
 	})
 	shuttle(mi, mr, ri, rr, nil)
 	old := renewSoon(t, mi)
+	carry(mi, mr, ri, rr, 10*time.Second, func() bool { return established(mi) == 2 && established(mr) == 2 }, nil)
+	dueNow(mi)
 
 	// The new SA comes up and the children move to it by quick mode
 	// rekeys; the old SA stays while the replaced children linger on it.
@@ -180,6 +182,77 @@ func established(m *Manager) int {
 	return n
 }
 
+// dueNow makes the rekeys of m's children due, as their soft expiry
+// does (SoftExpired).
+func dueNow(m *Manager) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, p := range m.peers {
+		for _, c := range p.children {
+			c.rekeyAt = time.Now()
+		}
+	}
+}
+
+// TestRenewalRekeysNoChild: a phase 1 renewal, by either side, leaves
+// the children to their own rekey times (RFC 2409 §5.5: a phase 2 SA
+// has its own lifetime, not the phase 1 SA's that made it; strongSwan
+// moves them to the new SA as they are): no quick mode follows it, the child carries
+// on, and it moves to the new SA when its own rekey comes. Every child
+// was rekeyed at once, each renewal a burst of quick modes.
+func TestRenewalRekeysNoChild(t *testing.T) {
+	for _, byI := range []bool{true, false} {
+		t.Run(fmt.Sprintf("renewed by the initiator %v", byI), func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+				pi.Mode = ikev2.ModeDefault // it answers the responder's renewal
+			})
+			shuttle(mi, mr, ri, rr, nil)
+			before := activeChildren(ri)
+			if len(before) != 1 {
+				t.Fatalf("children before the renewal: %d, want 1", len(before))
+			}
+			if byI {
+				renewSoon(t, mi)
+			} else {
+				renewSoon(t, mr)
+			}
+			quick := 0
+			count := func(msg []byte) {
+				if msg[18] == wire.ExchangeQuick {
+					quick++
+				}
+			}
+			for deadline := time.Now().Add(20 * time.Second); established(mi) < 2 || established(mr) < 2; time.Sleep(20 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no phase 1 renewal: %+v / %+v", mi.Status(), mr.Status())
+				}
+				carry(mi, mr, ri, rr, 20*time.Millisecond, nil, nil)
+			}
+			// A while on: a rekey would have started at the next tick.
+			carry(mi, mr, ri, rr, time.Second, nil, count)
+			mr.mu.Lock()
+			for _, sa := range mr.sas {
+				for _, q := range sa.qms {
+					if q.initiator {
+						quick++
+					}
+				}
+			}
+			mr.mu.Unlock()
+			after := activeChildren(ri)
+			if quick != 0 || len(after) != 1 || after[0].In.SPI != before[0].In.SPI {
+				t.Errorf("after the renewal: %d quick modes, the initiator's children %v; want none, and the child %v as it was", quick, spiPairs(after), spiPairs(before))
+			}
+			// Its own rekey moves it to the new SA, and the old SA goes.
+			dueNow(mi)
+			carry(mi, mr, ri, rr, 20*time.Second, func() bool { return established(mi) == 1 && established(mr) == 1 }, nil)
+			if established(mi) != 1 || established(mr) != 1 {
+				t.Errorf("after the child's rekey: %d and %d ISAKMP SAs, want the new one each; %+v", established(mi), established(mr), mi.Status())
+			}
+		})
+	}
+}
+
 // activeChildren returns the children r's data path still has (installed,
 // not removed).
 func activeChildren(r *recorder) []ipsec.Child {
@@ -196,7 +269,7 @@ func activeChildren(r *recorder) []ipsec.Child {
 
 // TestSimultaneousRekeyAfterRenewal: after a phase 1 renewal both sides
 // move the children to the new ISAKMP SA, each with a quick mode of its
-// own, started at once. Once the replaced pairs are gone (and their
+// own, started at once (their rekeys came due together). Once the replaced pairs are gone (and their
 // Deletes carried), each side has one pair for the traffic, the same
 // pair: not two each, nor each side keeping the pair the other deleted.
 func TestSimultaneousRekeyAfterRenewal(t *testing.T) {
@@ -210,6 +283,7 @@ func TestSimultaneousRekeyAfterRenewal(t *testing.T) {
 	var heldFrom, heldTo []netip.AddrPort
 	var heldI []bool
 	qm1 := map[bool]bool{}
+	due := false
 	deliver := func(fromI bool, msg []byte, from, to netip.AddrPort) {
 		if fromI {
 			mr.handle(to, from, msg)
@@ -218,6 +292,11 @@ func TestSimultaneousRekeyAfterRenewal(t *testing.T) {
 		}
 	}
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end) && !(qm1[true] && qm1[false]); time.Sleep(20 * time.Millisecond) {
+		if !due && established(mi) == 2 && established(mr) == 2 {
+			dueNow(mi)
+			dueNow(mr)
+			due = true
+		}
 		for _, side := range []struct {
 			fromI bool
 			r     *recorder
