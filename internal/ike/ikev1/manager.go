@@ -64,6 +64,11 @@ const (
 	// that are not established: a spoofed message 1 holds one for
 	// halfOpenTimeout.
 	maxHalfOpenPerPeer = 8
+	// maxEstablishedPerPeer bounds a connection's established ISAKMP
+	// SAs: the newest, the one it replaced, and one more for renewals
+	// of both sides at once, with room to spare. A peer could otherwise
+	// keep any number, each held by a child (or a replaced one) on it.
+	maxEstablishedPerPeer = 4
 	// maxQuickBackoff is the longest a peer's quick modes wait after one
 	// failed (the peer refused it, or did not answer).
 	maxQuickBackoff = time.Minute

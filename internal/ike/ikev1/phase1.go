@@ -526,7 +526,27 @@ func (sa *isakmpSA) establish() {
 	// lifetime; strongSwan moves them over as they are).
 	// The old SA goes when none is left on it, or at the end of its
 	// lifetime (Manager.timers).
+	sa.m.dropSurplus(sa.p)
 	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap(), "peer_dpd", sa.peerDPD)
+}
+
+// dropSurplus drops p's oldest established ISAKMP SAs beyond
+// maxEstablishedPerPeer, as at the end of their lifetimes: without a
+// Delete, which a peer might take for one of the children on them too
+// (strongSwan's IKEv1 destroys an IKE_SA's children with it); the
+// children move to the newest (Manager.timers).
+func (m *Manager) dropSurplus(p *peer) {
+	var est []*isakmpSA
+	for _, o := range m.sasOf(p) {
+		if o.state == stEstablished {
+			est = append(est, o)
+		}
+	}
+	slices.SortFunc(est, func(a, b *isakmpSA) int { return a.established.Compare(b.established) })
+	for _, o := range est[:max(0, len(est)-maxEstablishedPerPeer)] {
+		m.dropSA(o)
+		m.log.Info("IKEv1 SA dropped: the connection has more established ISAKMP SAs than it keeps", "conn", p.cfg.Name, "max", maxEstablishedPerPeer)
+	}
 }
 
 // initialContact drops the children and SAs a restarted peer forgot.

@@ -574,3 +574,76 @@ func TestSimultaneousRekeyReordered(t *testing.T) {
 		})
 	}
 }
+
+// TestEstablishedSAsBounded: a peer that completes Main Mode after Main
+// Mode, each SA held by a child on it (here replaced pairs that linger),
+// leaves a connection at most maxEstablishedPerPeer established ISAKMP
+// SAs; the oldest go without a Delete and the child carrying traffic
+// stays. There was no bound: one more SA kept for each.
+func TestEstablishedSAsBounded(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+		pi.ReconnectDelay = 100 * time.Millisecond // one renewal after the other
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	linger := func() { // the replaced pairs stay, and their SAs with them
+		for _, m := range []*Manager{mi, mr} {
+			m.mu.Lock()
+			for _, p := range m.peers {
+				for _, c := range p.children {
+					if c.retired() {
+						c.retireAt = time.Now().Add(time.Hour)
+					}
+				}
+			}
+			m.mu.Unlock()
+		}
+	}
+	renewals, infos := 0, 0
+	countInfo := func(msg []byte) {
+		if msg[18] == wire.ExchangeInfo {
+			infos++
+		}
+	}
+	for range 2 * maxEstablishedPerPeer {
+		mi.mu.Lock()
+		newest := mi.newest(mi.peers["i"])
+		newest.expires = time.Now()
+		mi.mu.Unlock()
+		carry(mi, mr, ri, rr, 20*time.Second, func() bool {
+			mi.mu.Lock()
+			defer mi.mu.Unlock()
+			return mi.newest(mi.peers["i"]) != newest
+		}, countInfo)
+		dueNow(mi) // the child moves to the new SA, its old pair lingers on the old
+		carry(mi, mr, ri, rr, 20*time.Second, func() bool {
+			mi.mu.Lock()
+			defer mi.mu.Unlock()
+			p := mi.peers["i"]
+			return slices.ContainsFunc(p.children, func(c *child) bool { return !c.retired() && c.sa == mi.newest(p) })
+		}, countInfo)
+		carry(mi, mr, ri, rr, 200*time.Millisecond, nil, countInfo) // HASH(3)
+		linger()
+		renewals++
+	}
+	if ni, nr := established(mi), established(mr); ni > maxEstablishedPerPeer || nr > maxEstablishedPerPeer {
+		t.Errorf("after %d phase 1 renewals, each SA held by a child: %d established ISAKMP SAs on the initiator, %d on the responder; want at most %d",
+			renewals, ni, nr, maxEstablishedPerPeer)
+	}
+	if infos != 0 {
+		t.Errorf("%d informational messages (a Delete) sent by the initiator", infos)
+	}
+	for _, m := range []*Manager{mi, mr} {
+		st := m.Status()
+		n := 0
+		for _, sa := range st[0].IKESAs {
+			n += len(sa.Children)
+		}
+		if st[0].State != "established" || n != 1 {
+			t.Errorf("status: %+v, want established with the one child", st)
+		}
+	}
+	ci, cr := activeChildren(ri), activeChildren(rr)
+	if len(ci) == 0 || len(cr) == 0 || ci[len(ci)-1].Out.SPI != cr[len(cr)-1].In.SPI {
+		t.Errorf("the pair carrying traffic: initiator %v, responder %v; want the same, installed", spiPairs(ci), spiPairs(cr))
+	}
+}
