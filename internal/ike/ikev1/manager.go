@@ -772,7 +772,6 @@ func (m *Manager) timers(now time.Time) {
 			return !c.rekeying && !c.retired() && !c.rekeyAt.IsZero() && now.After(c.rekeyAt) && !waiting(c.pair)
 		}); i >= 0 {
 			c := p.children[i]
-			c.rekeying = true
 			est.startQuick(c.pair, c)
 			continue
 		}

@@ -129,12 +129,17 @@ func (sa *isakmpSA) decrypt(h wire.Header, msg, iv, prefix []byte) ([]wire.Paylo
 	return ps, next, nil
 }
 
-// startQuick negotiates a child SA pair for pr, replacing old if set.
+// startQuick negotiates a child SA pair for pr, replacing old if set:
+// old is rekeying from the moment the exchange starts until it ends
+// without a new pair (endQuick, dropSA); with one, old is retired.
 func (sa *isakmpSA) startQuick(pr pair, old *child) {
 	p := sa.p
 	if len(p.p2) == 0 {
 		p.lastErr = "no ESP proposal vnetgw can offer in IKEv1"
 		return
+	}
+	if old != nil {
+		old.rekeying = true
 	}
 	q := &quick{mid: sa.newMID(), initiator: true, started: time.Now(), pair: pr, asked: pr, rekey: old}
 	q.iv = sa.s.Hash.phase2IV(sa.p1iv, q.mid)

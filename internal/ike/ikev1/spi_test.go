@@ -92,7 +92,6 @@ func TestErrorNotifyEndsItsQuickMode(t *testing.T) {
 		ri.take()
 		mi.mu.Lock()
 		c := mi.peers["i"].children[0]
-		c.rekeying = true
 		si.startQuick(c.pair, c)
 		for _, q := range si.qms {
 			spi = q.spiIn
