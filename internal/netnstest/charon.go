@@ -2,6 +2,7 @@ package netnstest
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -102,16 +103,8 @@ func StartCharon(t testing.TB, ns *NS, c CharonConfig) *Charon {
 	ch := &Charon{Dir: dir, NS: ns, t: t, daemon: d}
 	cmd := d.Command()
 	ch.proc = ns.Start(cmd[0], cmd[1:]...)
-	vici := d.VICI()
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if _, err := os.Stat(vici); err == nil {
-			break
-		}
-		if time.Now().After(deadline) || ch.proc.Wait(0) {
-			t.Fatalf("charon did not start in %s:\n%s\n%s", ns.Name, ch.proc.Output(), ch.Log())
-		}
-		time.Sleep(50 * time.Millisecond)
+	if err := waitAccepts(d.VICI(), 30*time.Second, func() bool { return ch.proc.Wait(0) }); err != nil {
+		t.Fatalf("charon did not start in %s: %v\n%s\n%s", ns.Name, err, ch.proc.Output(), ch.Log())
 	}
 	if out, err := ch.Swanctl("--load-all", "--file", conf); err != nil {
 		t.Fatalf("swanctl --load-all: %v\n%s", err, out)
@@ -122,6 +115,27 @@ func StartCharon(t testing.TB, ns *NS, c CharonConfig) *Charon {
 		}
 	})
 	return ch
+}
+
+// waitAccepts waits until the unix socket at path accepts a connection,
+// for at most d or until exited says its server is gone. charon binds its
+// VICI socket before it listens on it: a swanctl run in between is
+// refused, so the socket existing is not enough.
+func waitAccepts(path string, d time.Duration, exited func() bool) error {
+	deadline := time.Now().Add(d)
+	for {
+		c, err := net.DialTimeout("unix", path, time.Second)
+		if err == nil {
+			return c.Close()
+		}
+		if exited() {
+			return fmt.Errorf("it exited: %w", err)
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("after %s: %w", d, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 func tail(s string, lines int) string {
