@@ -191,9 +191,19 @@ func TestStatusWritesKeepTheirPace(t *testing.T) {
 	if writes == 0 {
 		t.Fatal("no status written while the counters changed")
 	}
+	// The status read and handed last in the window may still be on its
+	// way to the store (written by a goroutine of its own; past
+	// FastStatusPeriod, the next read is StatusInterval away), so wait
+	// for it to show the traffic.
 	var st region.VNetStatus
-	if err := json.Unmarshal(f.reg.Snapshot().Status(v.Key()), &st); err != nil || st.Forwarded == 0 {
-		t.Fatalf("VNet status %+v (%v): the traffic is not counted", st, err)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		err := json.Unmarshal(f.reg.Snapshot().Status(v.Key()), &st)
+		if err == nil && st.Forwarded > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("VNet status %+v (%v): the traffic is not counted", st, err)
+		}
 	}
 }
 
