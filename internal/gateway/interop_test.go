@@ -287,10 +287,12 @@ func TestRekeyUnderLoad(t *testing.T) {
 			}
 			if role == "vnetgw-rekeys-on-bytes" {
 				// The child SAs' byte lifetime (saDataSizeKilobytes) runs
-				// out every second or so of the transfer: the soft limit
-				// makes vnetgw rekey before the hard one (RFC 4303 §3.3.3).
+				// out every second or so of the transfer, and a few times in
+				// its 20 s on a loaded machine (CI's: 70 Mbit/s, where 200
+				// MiB was not reached): the soft limit makes vnetgw rekey
+				// before the hard one (RFC 4303 §3.3.3).
 				conn.Peer.ChildLifetime = time.Hour
-				conn.Peer.ChildLimits = esp.Limits{SoftBytes: 200 << 20, HardBytes: 256 << 20}
+				conn.Peer.ChildLimits = esp.Limits{SoftBytes: 64 << 20, HardBytes: 128 << 20}
 			}
 			ch := netnstest.StartCharon(t, tp.gwB, cfg)
 			gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
@@ -301,18 +303,19 @@ func TestRekeyUnderLoad(t *testing.T) {
 			before := spiRE.FindAllStringSubmatch(ch.SAs(), -1)
 			ikeBefore := gw.IKE().Status()[0].IKESAs[0]
 			rate, per := iperfIntervals(t, tp, 20, false)
-			t.Logf("iperf3 across rekeys: %.0f Mbit/s; per second: %.0f", rate, per)
+			t.Logf("iperf3 across rekeys: %.0f Mbit/s; per second: %.0f; tunnel drops %+v", rate, per, gw.Status()[0].Drops)
 			// The transfer goes on: no two seconds running without traffic
 			// (one may go to a TCP retransmission timeout on a machine
 			// whose CPUs other work takes, as CI's: a broken tunnel stalls
-			// it for longer), and the last seconds are back near the
-			// average.
+			// it for longer), and the last three seconds together are
+			// back near the average (one of them alone may not be: CI's
+			// load took one to 28 of 96 Mbit/s, the next at 92).
 			for i := 1; i < len(per); i++ {
 				if per[i-1] == 0 && per[i] == 0 {
 					t.Errorf("seconds %d and %d of the transfer moved nothing", i, i+1)
 				}
 			}
-			if n := len(per); n < 3 || min(per[n-1], per[n-2], per[n-3]) < rate/3 {
+			if n := len(per); n < 3 || (per[n-1]+per[n-2]+per[n-3])/3 < rate/3 {
 				t.Errorf("throughput did not recover after the rekeys: %.0f", per)
 			}
 			after := ch.SAs()
