@@ -286,7 +286,6 @@ func TestIKEv1ManyPrefixes(t *testing.T) {
 			// Listed first: strongSwan has no child for it.
 			lacking := netip.MustParsePrefix("10.2.99.0/24")
 			conn.Peer.Children = []ikev2.ChildConfig{{LocalTS: []netip.Prefix{lanA}, RemoteTS: append([]netip.Prefix{lacking}, remote...)}}
-			gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
 			swanctl := fmt.Sprintf(`connections {
   peer {
     version = 1
@@ -313,7 +312,17 @@ secrets {
   }
 }
 `, ike, strings.ReplaceAll(children.String(), "START", start), psk)
-			ch := netnstest.StartCharon(t, tp.gwB, netnstest.CharonConfig{Swanctl: swanctl})
+			// vnetgw as initiator starts Main Mode at once: strongSwan
+			// runs with its connection loaded first, or it refuses that
+			// Main Mode (NO-PROPOSAL-CHOSEN), counted below.
+			var ch *netnstest.Charon
+			if role == "initiator" {
+				ch = netnstest.StartCharon(t, tp.gwB, netnstest.CharonConfig{Swanctl: swanctl})
+			}
+			gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
+			if ch == nil {
+				ch = netnstest.StartCharon(t, tp.gwB, netnstest.CharonConfig{Swanctl: swanctl})
+			}
 			deadline := time.Now().Add(90 * time.Second)
 			for {
 				st := gw.Status()
