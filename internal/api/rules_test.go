@@ -251,6 +251,36 @@ func TestRefusedNotIgnored(t *testing.T) {
 	})
 }
 
+// TestDisableIPSecReplayProtection: a gateway's disableIPSecReplayProtection
+// is stored and shown back, false when left out, as Azure's is; the data
+// plane turns ESP anti-replay off with it (tunnel's
+// TestNoReplayCheckRFC4303Section3_4_3).
+func TestDisableIPSecReplayProtection(t *testing.T) {
+	gw := func(off any) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+			if off != nil {
+				g["properties"].(obj)["disableIPSecReplayProtection"] = off
+			}
+			return "PUT", s.gw, g
+		}
+	}
+	shown := func(want bool) func(t *testing.T, e *env, r resp) {
+		return func(t *testing.T, e *env, r resp) {
+			got := e.must("GET", netPath(subA, "rg", "virtualNetworkGateways", "gw"), nil)
+			if v, ok := got.field("properties.disableIPSecReplayProtection").(bool); !ok || v != want {
+				t.Fatalf("disableIPSecReplayProtection %v, want %v: %s", got.field("properties.disableIPSecReplayProtection"), want, got.body)
+			}
+		}
+	}
+	runCases(t, []ruleCase{
+		{name: "true is taken and shown", status: 200, req: gw(true), check: shown(true)},
+		{name: "false is taken and shown", status: 200, req: gw(false), check: shown(false)},
+		{name: "left out is false", status: 200, req: gw(nil), check: shown(false)},
+	})
+}
+
 var alnum = regexp.MustCompile(`^[A-Za-z0-9]+$`)
 
 func TestR21R38SharedKeys(t *testing.T) {

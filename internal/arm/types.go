@@ -189,6 +189,9 @@ type VirtualNetworkGatewayProperties struct {
 	EnableBGP              bool                                   `json:"enableBgp"`
 	ActiveActive           bool                                   `json:"activeActive"`
 	EnablePrivateIPAddress bool                                   `json:"enablePrivateIpAddress,omitempty"`
+	// DisableIPSecReplayProtection turns ESP anti-replay off on the
+	// gateway's tunnels (RFC 4303 §3.4.3), for networks that reorder a lot.
+	DisableIPSecReplayProtection bool `json:"disableIPSecReplayProtection"`
 	// AdminState is Enabled; Azure's Disabled (the gateway's tunnels
 	// down) is refused rather than ignored.
 	AdminState             string                    `json:"adminState,omitempty"`

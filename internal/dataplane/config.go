@@ -101,7 +101,10 @@ type Gateway struct {
 	// from when its VNet reaches them.
 	PrivateAddr netip.Addr
 	PolicyBased bool
-	Connections []Connection
+	// NoReplayCheck turns ESP anti-replay off on its tunnels' inbound
+	// child SAs (disableIPSecReplayProtection).
+	NoReplayCheck bool
+	Connections   []Connection
 	// BGP, when set, runs the instance's BGP speaker (R41).
 	BGP *GatewayBGP
 	// P2S, when set, serves point-to-site clients on the instance.

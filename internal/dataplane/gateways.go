@@ -368,6 +368,7 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 	if p.IKEProposals, p.ESPProposals, err = parseProposals(c.IKEProposals, c.ESPProposals); err != nil {
 		return gateway.Connection{}, err
 	}
+	p.NoReplayCheck = g.NoReplayCheck
 	p.OnDemand = g.PolicyBased // R8: a policy-based tunnel lives while it carries traffic
 	selectors := g.PolicyBased || c.PolicySelectors
 	switch {

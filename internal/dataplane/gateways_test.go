@@ -71,6 +71,13 @@ func TestGatewayConnection(t *testing.T) {
 			t.Fatalf("a route-based connection without usePolicyBasedTrafficSelectors has children %v", gc.Peer.Children)
 		}
 	})
+	t.Run("disableIPSecReplayProtection turns anti-replay off", func(t *testing.T) {
+		for _, off := range []bool{false, true} {
+			if gc, _ := gatewayConnection(Gateway{NoReplayCheck: off}, base); gc.Peer.NoReplayCheck != off {
+				t.Fatalf("gateway NoReplayCheck %v, peer's %v", off, gc.Peer.NoReplayCheck)
+			}
+		}
+	})
 	t.Run("dpdTimeoutSeconds bounds the liveness checks", func(t *testing.T) {
 		c := base
 		c.DPDTimeout = 45 * time.Second

@@ -74,7 +74,13 @@ type Config struct {
 	// between MinReplayWindow and MaxReplayWindow; 0 means
 	// DefaultReplayWindow.
 	ReplayWindow int
-	Limits       Limits
+	// NoReplayCheck turns anti-replay off for an inbound SA (RFC 4303
+	// §3.4.3, a receiver's choice): Open takes a duplicate or a packet
+	// older than the window (with ESN, only one within it: the window
+	// still gives the high bits, RFC 4303 Appendix A2.2). Newest then
+	// reports nothing as newest: a replay could come from anywhere.
+	NoReplayCheck bool
+	Limits        Limits
 }
 
 // SA is one direction of a Child SA in tunnel mode. An outbound SA seals,
@@ -99,6 +105,7 @@ type SA struct {
 	softSeq   uint64 // NextSeq signals the soft limit from here
 	limits    Limits // zero limits replaced by math.MaxUint64
 	replay    *window
+	noReplay  bool // Config.NoReplayCheck
 	soft      chan struct{}
 	softFired atomic.Bool
 	hard      chan struct{}
@@ -163,6 +170,7 @@ func New(cfg Config) (*SA, error) {
 		created:   time.Now(),
 		limits:    limits,
 		replay:    newWindow(uint64(size), cfg.ESN),
+		noReplay:  cfg.NoReplayCheck,
 		soft:      make(chan struct{}),
 		hard:      make(chan struct{}),
 	}
@@ -434,9 +442,11 @@ func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 	if err != nil || h.SPI != s.spi {
 		return nil, 0, s.drop(ErrSPI)
 	}
-	// RFC 4303 §3.4.3: the replay check comes before the ICV check.
+	// RFC 4303 §3.4.3: the replay check comes before the ICV check; with
+	// anti-replay off none is made (seq is 0 only when it could not be
+	// reconstructed, and no ICV would verify with it).
 	seq, ok := s.replay.check(h.Seq)
-	if !ok {
+	if !ok && (!s.noReplay || seq == 0) {
 		return nil, 0, s.drop(ErrReplay)
 	}
 	w := s.work.Get().(*work)
@@ -454,7 +464,7 @@ func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 		return nil, 0, s.drop(ErrExpired)
 	}
 	// RFC 4303 §3.4.3: the window is updated only after the ICV verified.
-	if !s.replay.update(seq) {
+	if !s.replay.update(seq) && !s.noReplay {
 		return nil, 0, s.drop(ErrReplay)
 	}
 	t, n, err := espwire.ParseTrailer(plaintext)
@@ -477,6 +487,11 @@ func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 // packet, which may come from anywhere. Only such a packet may move the
 // peer's address (RFC 7296 §2.23). Open must have returned without error.
 func (s *SA) Newest(pkt []byte) bool {
+	if s.noReplay {
+		// A replay of the newest packet is taken too: nothing tells it
+		// from the packet.
+		return false
+	}
 	// Each sequence number is accepted once, and Open accepted pkt's
 	// moments ago: if its low 32 bits (all that is sent) are top's, pkt
 	// is the packet that raised top.

@@ -285,6 +285,56 @@ func TestOpenReplay(t *testing.T) {
 	}
 }
 
+// TestOpenNoReplayCheckRFC4303Section3_4_3: with anti-replay off (the
+// receiver's choice), Open takes a duplicate and a packet older than the
+// window, counts no replay, and calls nothing newest; a forged packet is
+// still refused. With ESN a packet older than the window is taken for one
+// of the next 2^32 (RFC 4303 Appendix A2.2) and fails its ICV check, so
+// only the window's duplicates are tried.
+func TestOpenNoReplayCheckRFC4303Section3_4_3(t *testing.T) {
+	for _, esn := range []bool{false, true} {
+		t.Run(esnName(esn), func(t *testing.T) {
+			cfg := configFor(suite{AESGCM16, NoIntegrity, 16}, esn)
+			cfg.ReplayWindow = 64
+			out, _ := pair(t, cfg)
+			cfg.NoReplayCheck = true
+			in, err := New(cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var pkts [][]byte
+			for range 200 {
+				pkt, err := out.Seal(packetBuf(innerPacket(10)), 10, 4)
+				if err != nil {
+					t.Fatal(err)
+				}
+				pkts = append(pkts, bytes.Clone(pkt))
+			}
+			steps := []int{1, 1, 0, 0, 150, 100, 86, 150, 199, 10, 199}
+			if esn {
+				steps = []int{1, 1, 0, 0, 150, 100, 150, 199, 140, 140, 199}
+			}
+			for _, i := range steps {
+				inner, _, err := in.Open(bytes.Clone(pkts[i]))
+				if err != nil || !bytes.Equal(inner, innerPacket(10)) {
+					t.Fatalf("packet %d: err %v", i+1, err)
+				}
+				if in.Newest(pkts[i]) {
+					t.Fatalf("packet %d called newest", i+1)
+				}
+			}
+			forged := bytes.Clone(pkts[5])
+			forged[len(forged)-1] ^= 1
+			if _, _, err := in.Open(forged); err != ErrAuth {
+				t.Fatalf("forged packet: err %v, want ErrAuth", err)
+			}
+			if d := in.Stats().Drops; d.Replay != 0 || d.Auth != 1 {
+				t.Fatalf("drops %+v", d)
+			}
+		})
+	}
+}
+
 // TestSeqExhaustedRFC4303Section3_3_3: the counter MUST NOT cycle; Seal
 // stops at 2^32-1 without ESN, and with ESN before the high bits reach
 // 2^32-1.

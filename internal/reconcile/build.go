@@ -95,7 +95,7 @@ func Build(s *region.Snapshot) dataplane.Config {
 			continue
 		}
 		dg := dataplane.Gateway{ID: strings.ToLower(g.ID), VNet: strings.ToLower(v.ID), PublicAddr: pubs[0],
-			PolicyBased: g.Properties.VPNType == arm.PolicyBased}
+			PolicyBased: g.Properties.VPNType == arm.PolicyBased, NoReplayCheck: g.Properties.DisableIPSecReplayProtection}
 		if sid, err := arm.ParseID(g.Properties.IPConfigurations[0].Properties.Subnet.RefID()); err == nil {
 			dg.Subnet = sid.Key()
 		}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -1018,4 +1019,54 @@ func TestRefusalsOutliveRekeyRFC4303Section3_4(t *testing.T) {
 		t.Fatalf("children after the rekey %+v, want the new one alone", ch)
 	}
 	check("after the rekey")
+}
+
+// TestNoReplayCheckRFC4303Section3_4_3: a child whose inbound SA has
+// anti-replay off (a gateway's disableIPSecReplayProtection) delivers a
+// replayed packet to the inner side and counts no replay; with it on, the
+// replay is dropped and counted as one.
+func TestNoReplayCheckRFC4303Section3_4_3(t *testing.T) {
+	for _, off := range []bool{false, true} {
+		t.Run(fmt.Sprintf("off=%v", off), func(t *testing.T) {
+			capA, innerA, innerB := &capture{}, tuntest.NewRecorder(64), tuntest.NewRecorder(64)
+			ea, err := New(Options{Inner: innerA, Outer: capA})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ea.Close()
+			eb, err := New(Options{Inner: innerB, Outer: &capture{}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer eb.Close()
+			ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
+			eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
+			ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+			cb.In.NoReplayCheck = off
+			if err := ea.AddChild(ca); err != nil {
+				t.Fatal(err)
+			}
+			if err := eb.AddChild(cb); err != nil {
+				t.Fatal(err)
+			}
+			innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+			sent := capA.wait(t, 1)
+			eb.HandleESP(addrB, datagrams(sent[0], sent[0]))
+			want := uint64(1)
+			if off {
+				want = 2
+			}
+			for range want {
+				if _, ok := innerB.Next(30 * time.Second); !ok {
+					t.Fatal("a packet was not delivered")
+				}
+			}
+			if d := status(t, eb, "t").Drops; d.Replay != 2-want {
+				t.Fatalf("drops %+v, want %d replay", d, 2-want)
+			}
+			if _, ok := innerB.Next(100 * time.Millisecond); ok {
+				t.Fatal("the replay was delivered with anti-replay on")
+			}
+		})
+	}
 }

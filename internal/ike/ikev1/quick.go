@@ -548,6 +548,7 @@ func (sa *isakmpSA) install(q *quick) error {
 	kmOut := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiOut, q.ni, q.nr, enc+integ)
 	c := ipsec.Child{Tunnel: p.cfg.Name, In: q.s.espConfig(q.spiIn, kmIn, q.s.limits(p.cfg.ChildLimits)), Out: q.s.espConfig(q.spiOut, kmOut, q.s.limits(p.cfg.ChildLimits)),
 		Local: sa.local, Remote: sa.remote, Encap: sa.encap(), LocalTS: []netip.Prefix{q.pair.local}, RemoteTS: []netip.Prefix{q.pair.remote}}
+	c.In.NoReplayCheck = p.cfg.NoReplayCheck
 	if !c.Encap {
 		c.Local, c.Remote = netip.AddrPortFrom(sa.local.Addr(), 0), netip.AddrPortFrom(sa.remote.Addr(), 0)
 	}

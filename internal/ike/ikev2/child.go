@@ -78,20 +78,23 @@ func (ch *child) ipsec(sa *ikeSA, k suite.ChildKeys, initiated bool) ipsec.Child
 		Encap:    sa.encap(),
 		LocalTS:  prefixes(ch.localTS),
 		RemoteTS: prefixes(ch.remoteTS),
-		In:       ch.espConfig(ch.inSPI, inE, inA, sa),
-		Out:      ch.espConfig(ch.outSPI, outE, outA, sa),
+		In:       ch.espConfig(ch.inSPI, inE, inA, sa, sa.cfg().NoReplayCheck),
+		Out:      ch.espConfig(ch.outSPI, outE, outA, sa, false),
 		Standby:  ch.standby,
 	}
 }
 
-func (ch *child) espConfig(spi uint32, encr, integ []byte, sa *ikeSA) esp.Config {
+// espConfig is one direction of the pair; noReplay turns anti-replay off
+// (an inbound SA's).
+func (ch *child) espConfig(spi uint32, encr, integ []byte, sa *ikeSA, noReplay bool) esp.Config {
 	return esp.Config{
-		SPI:       spi,
-		Cipher:    esp.Cipher(ch.suite.Encr),
-		Integrity: esp.Integrity(ch.suite.Integ),
-		Keys:      esp.NewKeys(encr, integ),
-		ESN:       ch.suite.ESN,
-		Limits:    sa.cfg().ChildLimits,
+		SPI:           spi,
+		Cipher:        esp.Cipher(ch.suite.Encr),
+		Integrity:     esp.Integrity(ch.suite.Integ),
+		Keys:          esp.NewKeys(encr, integ),
+		ESN:           ch.suite.ESN,
+		NoReplayCheck: noReplay,
+		Limits:        sa.cfg().ChildLimits,
 	}
 }
 

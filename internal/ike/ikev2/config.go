@@ -272,6 +272,9 @@ type PeerConfig struct {
 	// Unset means a hard limit of DefaultChildLifeBytes and a soft limit
 	// at 90 % of it.
 	ChildLimits esp.Limits
+	// NoReplayCheck turns anti-replay off on each child SA's inbound SA
+	// (esp.Config.NoReplayCheck), for networks that reorder a lot.
+	NoReplayCheck bool
 	// RekeyMargin and RekeyJitter: see IKELifetime. Defaults
 	// DefaultRekeyMargin and DefaultRekeyJitter, each capped to a fifth of
 	// the shorter lifetime.

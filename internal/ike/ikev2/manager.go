@@ -310,7 +310,7 @@ func (p PeerConfig) weakGroups() []wire.DHGroup {
 // are the same.
 func peerConfigEqual(p, q PeerConfig) bool {
 	return p.SameSA(q) && p.Mode == q.Mode && p.OnDemand == q.OnDemand && p.IKELifetime == q.IKELifetime &&
-		p.ChildLifetime == q.ChildLifetime && p.ChildLimits == q.ChildLimits &&
+		p.ChildLifetime == q.ChildLifetime && p.ChildLimits == q.ChildLimits && p.NoReplayCheck == q.NoReplayCheck &&
 		p.RekeyMargin == q.RekeyMargin && p.RekeyJitter == q.RekeyJitter &&
 		p.DPDInterval == q.DPDInterval && p.RetransmitTimeout == q.RetransmitTimeout &&
 		p.RetransmitTries == q.RetransmitTries && p.FragmentSize == q.FragmentSize &&
