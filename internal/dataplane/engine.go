@@ -797,12 +797,37 @@ func (s ConnectionStatus) summed() ConnectionStatus {
 		if t.Established.After(out.Established) {
 			out.Established = t.Established
 		}
-		// The best state, and of its tunnels one with a reason (a
-		// Connected one's names its prefix pairs that are not up).
-		if i == 0 || stateRank(t.State) > stateRank(out.State) || t.State == out.State && out.Reason == "" && t.Reason != "" {
-			out.State, out.Reason, out.Idle = t.State, t.Reason, t.Idle
+		if i == 0 || stateRank(t.State) > stateRank(out.State) {
+			out.State, out.Idle = t.State, t.Idle
 		}
 	}
+	// The best state's reasons (a Connected tunnel's names its prefix
+	// pairs that are not up): each named by its tunnel when several have
+	// one, as the tunnels of an active-active gateway may differ.
+	var reasons []string
+	for _, t := range s.Tunnels {
+		if t.State == out.State && t.Reason != "" {
+			reasons = append(reasons, t.Reason)
+		}
+	}
+	if len(reasons) > 1 {
+		remotes := map[netip.Addr]bool{}
+		for _, t := range s.Tunnels {
+			remotes[t.RemoteAddr] = true
+		}
+		reasons = reasons[:0]
+		for _, t := range s.Tunnels {
+			if t.State != out.State || t.Reason == "" {
+				continue
+			}
+			name := t.PublicAddr.String()
+			if len(remotes) > 1 {
+				name += "-" + t.RemoteAddr.String()
+			}
+			reasons = append(reasons, "tunnel "+name+": "+t.Reason)
+		}
+	}
+	out.Reason = strings.Join(reasons, " | ")
 	return out
 }
 

@@ -96,7 +96,7 @@ func TestOneBadConnection(t *testing.T) {
 // TestConnectionStatusSummed: a connection of an active-active gateway is
 // as connected as its best tunnel, and counts the bytes of both; of two
 // tunnels alike, it says the reason one has (a Connected one's names
-// its prefix pairs that are not up, R18).
+// its prefix pairs that are not up, R18), or both, each by its tunnel.
 func TestConnectionStatusSummed(t *testing.T) {
 	early, late := time.Unix(100, 0), time.Unix(200, 0)
 	tunnel := func(state, why string, established time.Time) TunnelStatus {
@@ -112,10 +112,19 @@ func TestConnectionStatusSummed(t *testing.T) {
 		// Both connected, the second with a prefix pair down: it says so.
 		{[]TunnelStatus{tunnel(Connected, "", early), tunnel(Connected, "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.3.0.0/16", late)},
 			Connected, "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.3.0.0/16"},
+		// Both connected, each with a prefix pair down: both say so, by
+		// the tunnel's address (its name's suffix).
+		{[]TunnelStatus{tunnel(Connected, "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.3.0.0/16", early), tunnel(Connected, "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.4.0.0/16", late)},
+			Connected, "tunnel 192.0.2.1: 1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.3.0.0/16 | tunnel 192.0.2.2: 1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.4.0.0/16"},
+		// A worse tunnel's reason is not the connection's.
+		{[]TunnelStatus{tunnel(NotConnected, "dead peer", time.Time{}), tunnel(Connected, "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.4.0.0/16", late)},
+			Connected, "1 of 2 prefix pairs not up: 10.1.0.0/16 <-> 10.4.0.0/16"},
 	} {
 		tc.tunnels[0].Ingress, tc.tunnels[0].Egress, tc.tunnels[0].Established = 1, 10, early
+		tc.tunnels[0].PublicAddr = netip.MustParseAddr("192.0.2.1")
 		if len(tc.tunnels) > 1 {
 			tc.tunnels[1].Ingress, tc.tunnels[1].Egress = 2, 20
+			tc.tunnels[1].PublicAddr = netip.MustParseAddr("192.0.2.2")
 		}
 		got := ConnectionStatus{Tunnels: tc.tunnels}.summed()
 		wantIn, wantEst := uint64(1), early
