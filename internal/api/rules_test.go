@@ -207,8 +207,10 @@ func TestPublicIPIdleTimeout(t *testing.T) {
 // TestRefusedNotIgnored: settings of Azure's that change what a tunnel
 // does and that vnetgw cannot honour are refused, not stored and shown
 // back as if they took effect: a connection's useLocalAzureIpAddress (a
-// tunnel from the gateway's private address) and a gateway's adminState
-// Disabled (its tunnels down).
+// tunnel from the gateway's private address) and tunnelProperties (each
+// tunnel's gateway and BGP addresses), a gateway's adminState Disabled
+// (its tunnels down) and enablePrivateIpAddress (an address reached over
+// ExpressRoute).
 func TestRefusedNotIgnored(t *testing.T) {
 	conn := func(local any) func(e *env) (string, string, any) {
 		return func(e *env) (string, string, any) {
@@ -224,6 +226,23 @@ func TestRefusedNotIgnored(t *testing.T) {
 			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
 			g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
 			g["properties"].(obj)["adminState"] = state
+			return "PUT", s.gw, g
+		}
+	}
+	tunnels := func(props any) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			l := e.lng(s, "onprem", "203.0.113.1", "192.168.0.0/16")
+			c := s2s(loc, s.gw, l)
+			c["properties"].(obj)["tunnelProperties"] = props
+			return "PUT", netPath(subA, "rg", "connections", "c"), c
+		}
+	}
+	private := func(on bool) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+			g["properties"].(obj)["enablePrivateIpAddress"] = on
 			return "PUT", s.gw, g
 		}
 	}
@@ -243,6 +262,16 @@ func TestRefusedNotIgnored(t *testing.T) {
 				t.Fatalf("the refused adminState was stored: %q", st)
 			}
 		}},
+		{name: "a connection with tunnelProperties is refused", status: 400, code: "InvalidParameter", check: names("tunnelProperties"),
+			req: tunnels([]obj{{"tunnelIpAddress": "20.1.2.3", "bgpPeeringAddress": "169.254.21.1"}})},
+		{name: "a connection with no tunnelProperties is taken", status: 201, req: tunnels([]obj{})},
+		{name: "a gateway with enablePrivateIpAddress is refused", status: 400, code: "InvalidParameter", req: private(true), check: func(t *testing.T, e *env, r resp) {
+			names("enablePrivateIpAddress")(t, e, r)
+			if on := e.must("GET", netPath(subA, "rg", "virtualNetworkGateways", "gw"), nil).field("properties.enablePrivateIpAddress"); on != nil {
+				t.Fatalf("the refused enablePrivateIpAddress was stored: %v", on)
+			}
+		}},
+		{name: "a gateway with enablePrivateIpAddress false is taken", status: 200, req: private(false)},
 		{name: "a gateway Enabled is taken", status: 200, req: gw("enabled"), check: func(t *testing.T, e *env, r resp) {
 			if st := r.str("properties.adminState"); st != "Enabled" {
 				t.Fatalf("adminState %q, want Enabled", st)

@@ -182,13 +182,16 @@ const (
 
 // VirtualNetworkGatewayProperties are a gateway's properties.
 type VirtualNetworkGatewayProperties struct {
-	IPConfigurations       []VirtualNetworkGatewayIPConfiguration `json:"ipConfigurations"`
-	GatewayType            string                                 `json:"gatewayType,omitempty"`
-	VPNType                string                                 `json:"vpnType,omitempty"`
-	VPNGatewayGeneration   string                                 `json:"vpnGatewayGeneration,omitempty"`
-	EnableBGP              bool                                   `json:"enableBgp"`
-	ActiveActive           bool                                   `json:"activeActive"`
-	EnablePrivateIPAddress bool                                   `json:"enablePrivateIpAddress,omitempty"`
+	IPConfigurations     []VirtualNetworkGatewayIPConfiguration `json:"ipConfigurations"`
+	GatewayType          string                                 `json:"gatewayType,omitempty"`
+	VPNType              string                                 `json:"vpnType,omitempty"`
+	VPNGatewayGeneration string                                 `json:"vpnGatewayGeneration,omitempty"`
+	EnableBGP            bool                                   `json:"enableBgp"`
+	ActiveActive         bool                                   `json:"activeActive"`
+	// EnablePrivateIPAddress (a private address in the GatewaySubnet
+	// that on-premises reaches over ExpressRoute) is refused when true
+	// rather than ignored: vnetgw has no ExpressRoute circuit.
+	EnablePrivateIPAddress bool `json:"enablePrivateIpAddress,omitempty"`
 	// DisableIPSecReplayProtection turns ESP anti-replay off on the
 	// gateway's tunnels (RFC 4303 §3.4.3), for networks that reorder a lot.
 	DisableIPSecReplayProtection bool `json:"disableIPSecReplayProtection"`
@@ -411,6 +414,11 @@ type ConnectionProperties struct {
 	// address) is refused rather than ignored: tunnels go from the
 	// gateway's public IP address.
 	UseLocalAzureIPAddress bool `json:"useLocalAzureIpAddress,omitempty"`
+	// TunnelProperties (a tunnel's gateway address and BGP peering
+	// address, chosen for each tunnel) are refused rather than ignored:
+	// each instance's tunnel goes from its public IP address, and
+	// GatewayCustomBgpIPAddresses choose the BGP addresses.
+	TunnelProperties json.RawMessage `json:"tunnelProperties,omitempty"`
 	// AuthenticationType is PSK, the only one (R22); Azure's Certificate,
 	// with CertificateAuthentication, is refused rather than ignored.
 	AuthenticationType        string          `json:"authenticationType,omitempty"`

@@ -335,6 +335,11 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.useLocalAzureIpAddress",
 			Message: "useLocalAzureIpAddress is not available: vnetgw's tunnels go from the gateway's public IP address, not its private one"}
 	}
+	if t := strings.TrimSpace(string(p.TunnelProperties)); t != "" && t != "null" && t != "[]" {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.tunnelProperties",
+			Message: "tunnelProperties is not available: each instance of the gateway runs its tunnel from its own public IP address; choose the BGP peering addresses with gatewayCustomBgpIpAddresses"}
+	}
+	p.TunnelProperties = nil
 	// IKEv1 has no AEAD cipher in phase 1 (RFC 2409 Appendix A).
 	if p.ConnectionProtocol == arm.IKEv1 && len(p.IPsecPolicies) == 1 && strings.HasPrefix(p.IPsecPolicies[0].IKEEncryption, "GCM") {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies[0].ikeEncryption",

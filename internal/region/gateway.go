@@ -51,6 +51,10 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	if err := gatewayKind(p); err != nil {
 		return err
 	}
+	if p.EnablePrivateIPAddress {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enablePrivateIpAddress",
+			Message: "enablePrivateIpAddress is not available: a private address is for on-premises networks that reach the gateway over ExpressRoute, which vnetgw does not have; tunnels go to the gateway's public IP address"}
+	}
 	if p.AdminState != "" {
 		if canonical(&p.AdminState, "properties.adminState", "Enabled", "Enabled") != nil {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.adminState",
