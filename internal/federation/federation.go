@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"os"
 	"sync"
+	"sync/atomic"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
@@ -47,14 +48,24 @@ func (p *Peers) Gateway(ctx context.Context, id string) (*region.RemoteGateway, 
 	if err != nil {
 		return nil, err
 	}
-	var found *region.RemoteGateway
-	err = p.each(func(c *client.Client) (bool, error) {
+	var (
+		mu    sync.Mutex // guards found
+		found *region.RemoteGateway
+	)
+	err = p.each(ctx, func(ctx context.Context, c *client.Client) (bool, error) {
 		rg, err := lookup(ctx, c, gid)
 		if errors.Is(err, region.ErrNoRemote) {
 			return false, nil
 		}
-		found = rg
-		return err == nil, err
+		if err != nil {
+			return false, err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if found == nil {
+			found = rg
+		}
+		return true, nil
 	})
 	switch {
 	case found != nil:
@@ -75,33 +86,57 @@ func (p *Peers) ConnectionsTo(ctx context.Context, id string) ([]region.Connecti
 	if err != nil {
 		return nil, err
 	}
-	var out []region.ConnectionTo
-	err = p.each(func(c *client.Client) (bool, error) {
+	var (
+		mu  sync.Mutex // guards out
+		out []region.ConnectionTo
+	)
+	err = p.each(ctx, func(ctx context.Context, c *client.Client) (bool, error) {
 		cs, err := client.List[region.ConnectionTo](ctx, c, gid.String()+"/connectionsTo")
 		if err == nil {
+			mu.Lock()
 			out = append(out, cs...)
+			mu.Unlock()
 		}
 		return false, err
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
-// each calls ask with the client of every peer in turn until ask reports
-// done. It returns the errors of the peers that could not be asked or
-// whose ask failed, each named by its directory.
-func (p *Peers) each(ask func(*client.Client) (done bool, err error)) error {
-	var errs []error
-	for _, dir := range p.dirs {
-		c, err := p.client(dir)
-		if err == nil {
-			var done bool
-			if done, err = ask(c); done {
-				return nil
+// each calls ask with the client of every peer, all at once, until one
+// reports done: then the others' asks are cancelled. It returns the errors
+// of the peers that could not be asked or whose ask failed, each named by
+// its directory, or nil once one is done. The peers are asked together so
+// that one that does not answer (its host gone, a firewall dropping the
+// connection) takes none of the others' time: asked in turn, it held the
+// whole deadline and the peers after it were never asked.
+func (p *Peers) each(ctx context.Context, ask func(context.Context, *client.Client) (done bool, err error)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make([]error, len(p.dirs))
+	var done atomic.Bool
+	var wg sync.WaitGroup
+	for i, dir := range p.dirs {
+		wg.Go(func() {
+			c, err := p.client(dir)
+			if err == nil {
+				var ok bool
+				if ok, err = ask(ctx, c); ok {
+					done.Store(true)
+					cancel()
+					return
+				}
 			}
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("peer %s: %w", dir, err))
-		}
+			if err != nil {
+				errs[i] = fmt.Errorf("peer %s: %w", dir, err)
+			}
+		})
+	}
+	wg.Wait()
+	if done.Load() {
+		return nil
 	}
 	return errors.Join(errs...)
 }

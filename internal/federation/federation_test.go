@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/datadir"
@@ -163,4 +164,58 @@ func FuzzPeerAnswers(f *testing.F) {
 			t.Fatalf("an error and %d connections", len(cs))
 		}
 	})
+}
+
+// silentPeer is another region whose API takes connections and never
+// answers (its serve hung, or stopped in a debugger), until the test ends.
+func silentPeer(t *testing.T) string {
+	t.Helper()
+	stop := make(chan struct{})
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) {
+		select {
+		case <-stop:
+		case <-r.Context().Done():
+		}
+	}))
+	t.Cleanup(func() {
+		close(stop)
+		srv.Close()
+	})
+	dir := t.TempDir()
+	ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw})
+	for name, content := range map[string][]byte{datadir.Endpoint: []byte(srv.URL + "\n"), datadir.Token: []byte("peer-token\n"), datadir.CA: ca} {
+		if err := os.WriteFile(filepath.Join(dir, name), content, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestSilentPeerHoldsNoOther: a peer region that does not answer, named
+// first, does not keep the gateways of the others from being found. The
+// peers were asked in turn under one deadline: the silent one held all of
+// it, and the gateway of the peer after it was "could not be asked", so
+// that a connection to it was refused and a known one never refreshed.
+func TestSilentPeerHoldsNoOther(t *testing.T) {
+	p := newFakePeer(t)
+	peers := New([]string{silentPeer(t), p.dir})
+	id := arm.NetworkID(peerSub, "rg", "virtualNetworkGateways", "gw").String()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	rg, err := peers.Gateway(ctx, id)
+	if err != nil {
+		t.Fatalf("the gateway of the peer that answers: %v", err)
+	}
+	if rg.PublicAddr.String() != "198.18.0.1" {
+		t.Fatalf("looked up %+v", rg)
+	}
+
+	// Every peer must answer for ConnectionsTo: the silent one is named
+	// in the error once the deadline passes, and nothing is answered.
+	ctx, cancel = context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	cs, err := peers.ConnectionsTo(ctx, id)
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || len(cs) != 0 {
+		t.Fatalf("ConnectionsTo with a silent peer: %d connections, error %v", len(cs), err)
+	}
 }
