@@ -120,3 +120,46 @@ func TestPeerRegionChangeChecked(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// silentRegion is a peer region that never answers until stop is closed
+// (or the lookup's context ends).
+type silentRegion struct{ stop chan struct{} }
+
+func (p silentRegion) Gateway(ctx context.Context, _ string) (*region.RemoteGateway, error) {
+	select {
+	case <-p.stop:
+	case <-ctx.Done():
+	}
+	return nil, fmt.Errorf("no answer: %w", context.Cause(ctx))
+}
+
+func (p silentRegion) ConnectionsTo(ctx context.Context, _ string) ([]region.ConnectionTo, error) {
+	_, err := p.Gateway(ctx, "")
+	return nil, err
+}
+
+// TestSilentPeerRegionBoundsPut: a VNet-to-VNet connection to another
+// region's gateway, while that region does not answer, is refused within
+// the bound a write waits for the peers (2 * region.RemoteRefresh) with
+// InvalidResourceReference, saying the peer regions could not be asked. The
+// lookup had only the request's context: a client without a timeout
+// (curl, this test's) waited for ever, a PUT in flight the whole while.
+func TestSilentPeerRegionBoundsPut(t *testing.T) {
+	t.Parallel()
+	peer := silentRegion{stop: make(chan struct{})}
+	e := newEnv(t, envOptions{remotes: peer})
+	t.Cleanup(func() { close(peer.stop) }) // before the server closes
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	done := make(chan resp, 1)
+	go func() {
+		done <- e.do("PUT", netPath(subA, "rg", "connections", "c"), v2v(loc, s.gw, netPath(subB, "rg", "virtualNetworkGateways", "gw")))
+	}()
+	select {
+	case r := <-done:
+		if r.status != 400 || r.code() != "InvalidResourceReference" || !strings.Contains(r.str("error.message"), "could not be asked") {
+			t.Fatalf("PUT while the peer region is silent: %d %s", r.status, r.body)
+		}
+	case <-time.After(2*region.RemoteRefresh + time.Minute):
+		t.Fatal("PUT while the peer region is silent: no answer")
+	}
+}

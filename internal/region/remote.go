@@ -216,6 +216,10 @@ func (r *Region) resolveRemote(ctx context.Context, id string) error {
 	if local {
 		return nil
 	}
+	// A peer that does not answer must not hold the write for the
+	// client's whole timeout, nor for ever when it sets none.
+	ctx, cancel := context.WithTimeout(ctx, 2*RemoteRefresh)
+	defer cancel()
 	rg, err := r.remotes.Gateway(ctx, id)
 	switch {
 	case errors.Is(err, ErrNoRemote):
