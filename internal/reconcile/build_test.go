@@ -55,13 +55,18 @@ func TestCustomPolicyProposals(t *testing.T) {
 // what makes a VNet with a gateway in it (two instances when active, BGP
 // with an AS when asn > 0) and what fails the test on an error.
 func gatewayRegion(t *testing.T) (*region.Region, func(name, space string, active bool, asn ...int64) arm.ID, func(any, region.Outcome, error)) {
+	return gatewayRegionWith(t, nil)
+}
+
+// gatewayRegionWith is gatewayRegion with the peer regions remotes.
+func gatewayRegionWith(t *testing.T, remotes region.Remotes) (*region.Region, func(name, space string, active bool, asn ...int64) arm.ID, func(any, region.Outcome, error)) {
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	pool, _ := region.ParsePool("127.10.0.0/24")
-	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool})
+	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, Remotes: remotes})
 	if err != nil {
 		t.Fatal(err)
 	}

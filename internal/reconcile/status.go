@@ -135,6 +135,9 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		want := &region.ConnectionStatus{ConnectionStatus: region.NotConnected, Reason: "the gateway has no tunnel for this connection", GUID: c.Properties.ResourceGUID}
 		if r, ok := s.RemoteOf(c); !ok {
 			want.Reason = "the remote end has no IP address: a remote gateway without a public address yet"
+			if why := s.RemoteReason(c.Properties.VirtualNetworkGateway2.RefID()); why != "" {
+				want.Reason = why
+			}
 		} else {
 			if g := s.Gateway(c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
 				want.InterRegion = interRegion(r, g)

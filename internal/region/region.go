@@ -58,11 +58,14 @@ type Region struct {
 	advanced chan struct{} // closed and replaced when m.rev grows
 
 	remotes Remotes
-	// remoteMu guards remoteCache and remoteGen. It is taken without, or
-	// inside, mu, never the other way round.
+	// remoteMu guards remoteCache, remoteGen and remoteWhy. It is taken
+	// without, or inside, mu, never the other way round.
 	remoteMu    sync.Mutex
 	remoteCache map[string]*RemoteGateway // by lower-cased gateway id
 	remoteGen   uint64                    // counts changes of remoteCache
+	// remoteWhy says, by lower-cased gateway id, why the last lookup of a
+	// remote gateway found nothing, for the status of its connections.
+	remoteWhy map[string]string
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the follow loop has ended
@@ -81,7 +84,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, maxBytes: cfg.MaxTxnBytes, advanced: make(chan struct{}), done: make(chan struct{}),
-		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}}
+		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteWhy: map[string]string{}}
 	m, err := r.load(ctx)
 	if err != nil {
 		return nil, err

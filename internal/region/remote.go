@@ -281,6 +281,17 @@ func (r *Region) setRemote(id string, rg *RemoteGateway) bool {
 	return true
 }
 
+// setRemoteWhy keeps why gateway id could not be looked up ("": it was).
+func (r *Region) setRemoteWhy(id, why string) {
+	r.remoteMu.Lock()
+	defer r.remoteMu.Unlock()
+	if why == "" {
+		delete(r.remoteWhy, strings.ToLower(id))
+		return
+	}
+	r.remoteWhy[strings.ToLower(id)] = why
+}
+
 // refreshRemotes looks up again every remote gateway that a connection
 // names, until ctx ends; a change (a new public address, R20) wakes the
 // reconcile loop.
@@ -303,6 +314,11 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 			}
 			return nil
 		})
+		r.remoteMu.Lock()
+		maps.DeleteFunc(r.remoteWhy, func(k, _ string) bool {
+			return !slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, k) })
+		})
+		r.remoteMu.Unlock()
 		changed := false
 		for _, id := range ids {
 			rctx, cancel := context.WithTimeout(ctx, RemoteRefresh)
@@ -310,14 +326,17 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 			cancel()
 			switch {
 			case errors.Is(err, ErrNoRemote):
+				r.setRemoteWhy(id, "no peer region has the remote gateway: it was deleted there, or its region is no longer a --peer")
 				changed = r.setRemote(id, nil) || changed
 			case err != nil:
+				r.setRemoteWhy(id, "the peer regions could not be asked for the remote gateway: "+err.Error())
 				r.log.Warn("peer region unreachable; keeping what is known", "gateway", id, "err", err)
 			default:
 				if err := r.remoteFits(id, rg); err != nil {
 					r.log.Warn("peer region's gateway changed to what its connections here cannot take; keeping what is known", "gateway", id, "err", err)
 					continue
 				}
+				r.setRemoteWhy(id, "")
 				changed = r.setRemote(id, rg) || changed
 			}
 		}

@@ -21,12 +21,19 @@ type Snapshot struct {
 	// gateways; with Rev it tells whether anything changed.
 	RemoteGen uint64
 	tx        *txn
+	remoteWhy map[string]string
+}
+
+// RemoteReason says why gateway id of another region is not known, as
+// its last lookup found: "" when it was found, or not asked yet.
+func (s *Snapshot) RemoteReason(id string) string {
+	return s.remoteWhy[strings.ToLower(id)]
 }
 
 // Snapshot returns the current desired state.
 func (r *Region) Snapshot() *Snapshot {
 	r.remoteMu.Lock()
-	remotes, gen := maps.Clone(r.remoteCache), r.remoteGen
+	remotes, gen, why := maps.Clone(r.remoteCache), r.remoteGen, maps.Clone(r.remoteWhy)
 	r.remoteMu.Unlock()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -34,7 +41,7 @@ func (r *Region) Snapshot() *Snapshot {
 	for k, d := range r.m.docs {
 		m.docs[k] = maps.Clone(d)
 	}
-	return &Snapshot{Rev: m.rev, ConfigRev: r.m.fenceRev, RemoteGen: gen, tx: newTxn(m, remotes)}
+	return &Snapshot{Rev: m.rev, ConfigRev: r.m.fenceRev, RemoteGen: gen, tx: newTxn(m, remotes), remoteWhy: why}
 }
 
 // Changed returns a channel that is closed when the desired state changes
