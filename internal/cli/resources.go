@@ -737,7 +737,7 @@ func publicIPCommand(g *globals) *cobra.Command {
 		cmd.Flags().StringVar(&method, "allocation-method", "", "Dynamic (allocated when a gateway uses it) or Static (allocated now); default Dynamic for Basic, Static for Standard")
 		cmd.Flags().StringVar(&sku, "sku", "Basic", "Basic or Standard")
 		cmd.Flags().StringVar(&version, "version", "", "IPv4 or IPv6: the version of serve's --public-ip-pool, the only one it has (default: that one)")
-		cmd.Flags().Int32Var(&idle, "idle-timeout", 0, "idle timeout in minutes, 4-30, kept as Azure keeps it; the gateways' IKE and ESP through the address have their own timers (default: none, or what it has)")
+		cmd.Flags().Int32Var(&idle, "idle-timeout", 0, "idle timeout in minutes, 4-30, kept as Azure keeps it; the gateways' IKE and ESP through the address have their own timers (default: what it has; 4 for a new one)")
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		if given("idle-timeout") && (idle < 4 || idle > 30) {
 			return nil, fmt.Errorf("--idle-timeout %d: Azure takes 4 to 30 minutes", idle)

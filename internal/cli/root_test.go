@@ -205,8 +205,10 @@ func TestShowMissingExitCode(t *testing.T) {
 // too, nat-rule add --internal-mappings the VNet's addresses in an
 // EgressSnat rule, and monitor metrics list's --interval defaults to serve's
 // --metrics-interval when it is longer than PT1M, its --filter takes
-// Protocol, and a gateway has more metrics than the tunnels' six; the
-// help said SSTP only, the site's space only, PT1M, no Protocol and six.
+// Protocol, a gateway has more metrics than the tunnels' six, and
+// public-ip's --idle-timeout is 4 minutes when left out, as the API makes
+// it; the help said SSTP only, the site's space only, PT1M, no Protocol,
+// six and "none".
 func TestHelpSaysWhatFlagsDo(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
@@ -217,6 +219,8 @@ func TestHelpSaysWhatFlagsDo(t *testing.T) {
 		{[]string{"monitor", "metrics", "list", "--help"}, "(default: PT1M, or that when it is longer)"},
 		{[]string{"monitor", "metrics", "list", "--help"}, `"Protocol eq '*'" P2SConnectionCount by protocol`},
 		{[]string{"monitor", "metrics", "list", "--help"}, "MmsaCount, QmsaCount"},
+		{[]string{"public-ip", "create", "--help"}, "(default: what it has; 4 for a new one)"},
+		{[]string{"public-ip", "update", "--help"}, "(default: what it has; 4 for a new one)"},
 	} {
 		if out := must(t, tc.args...); !strings.Contains(out, tc.want) {
 			t.Errorf("vnetgw %s does not say %q:\n%s", strings.Join(tc.args, " "), tc.want, out)
