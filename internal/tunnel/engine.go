@@ -429,7 +429,8 @@ func (e *Engine) RemoveChild(tunnel string, inSPI uint32) {
 }
 
 // watch reports the child's soft expiry and then its hard expiry, each
-// once, unless it is removed first.
+// once, unless it is removed first; one that finds both reached may
+// report the hard expiry alone (a rekey then is moot).
 func (e *Engine) watch(c *child) {
 	defer e.wg.Done()
 	softIn, softOut := c.in.SoftExpiry(), c.out.SoftExpiry()
