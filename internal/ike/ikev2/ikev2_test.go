@@ -325,7 +325,7 @@ func TestDPD(t *testing.T) {
 	waitFor(t, 5*time.Second, "a to give up on b", func() bool {
 		return len(a.established()) == 0 && a.dp.count() == 0
 	})
-	if st := a.status(); !strings.Contains(st.LastError, "no response") {
+	if st := a.status(); !strings.HasPrefix(st.LastError, "the peer did not answer the liveness check (DPD) for 350ms: request ") {
 		t.Errorf("last error %q", st.LastError)
 	}
 	n.attach(addrB, b.m)
@@ -371,7 +371,7 @@ func TestDPDByMode(t *testing.T) {
 			waitFor(t, 10*time.Second, "the IKE SA and its child SAs gone", func() bool {
 				return len(checker.status().IKESAs) == 0 && checker.dp.count() == 0
 			})
-			if st := checker.status(); !strings.Contains(st.LastError, "no response to INFORMATIONAL") {
+			if st := checker.status(); !strings.Contains(st.LastError, "the peer did not answer the liveness check (DPD) for ") {
 				t.Errorf("status reason %q", st.LastError)
 			}
 			lastCheck := time.Time{}
@@ -411,6 +411,26 @@ func TestDPDByMode(t *testing.T) {
 			})
 			waitUp(t, a, b, 2)
 		})
+	}
+}
+
+// TestUnansweredRekeyNamed: a request other than a liveness check that
+// goes unanswered after the retransmissions (RFC 7296 §2.4), here a child
+// SA rekey, ends the IKE SA as a dead peer does, and the status names that
+// request, not a liveness check.
+func TestUnansweredRekeyNamed(t *testing.T) {
+	n, a, b := pair(t, func(p *PeerConfig) {
+		p.RetransmitTimeout = 50 * time.Millisecond
+		p.RetransmitTries = 2
+	}, nil)
+	waitUp(t, a, b, 1)
+	n.detach(addrB)
+	a.m.SoftExpired(a.peer.Name, onlyChild(t, a).InSPI)
+	waitFor(t, 10*time.Second, "a to give up on b", func() bool {
+		return len(a.status().IKESAs) == 0 && a.dp.count() == 0
+	})
+	if st := a.status(); !strings.HasPrefix(st.LastError, "no response to CREATE_CHILD_SA request ") {
+		t.Errorf("status reason %q", st.LastError)
 	}
 }
 

@@ -494,7 +494,7 @@ func TestInteropDPD(t *testing.T) {
 	waitFor(t, 10*time.Second, "the dead peer's SAs to go", func() bool {
 		return x.status().State == "down" && x.dp.count() == 0
 	})
-	if st := x.status(); !strings.Contains(st.LastError, "no response") {
+	if st := x.status(); !strings.Contains(st.LastError, "the peer did not answer the liveness check (DPD) for ") {
 		t.Errorf("last error %q", st.LastError)
 	}
 }

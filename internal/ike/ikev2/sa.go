@@ -162,6 +162,9 @@ type outstanding struct {
 	timeout    time.Duration
 	retryAt    time.Time
 	onResponse func([]wire.Payload)
+	// liveness marks an empty INFORMATIONAL request checking that the
+	// peer is alive (RFC 7296 §1.4).
+	liveness bool
 }
 
 // taskKind is a request this side starts when the window is free.
@@ -250,6 +253,10 @@ func (sa *ikeSA) tick(now time.Time) {
 		}
 		if p.tries >= sa.cfg().RetransmitTries {
 			sa.c.lastError = fmt.Sprintf("no response to %v request %d", p.exchange, p.id)
+			if p.liveness {
+				sa.c.lastError = fmt.Sprintf("the peer did not answer the liveness check (DPD) for %v: request %d",
+					sa.giveUpAfter(), p.id)
+			}
 			sa.log.Warn("peer not responding, deleting IKE SA", sa.logAttrs(),
 				"exchange", p.exchange, "tries", p.tries+1)
 			sa.kill("peer dead")
@@ -423,6 +430,9 @@ func (sa *ikeSA) start(t task) {
 	case taskDPD:
 		// RFC 7296 §1.4: an empty INFORMATIONAL request checks liveness.
 		sa.request(wire.Informational, nil, func([]wire.Payload) {})
+		if sa.pend != nil {
+			sa.pend.liveness = true
+		}
 	}
 }
 
