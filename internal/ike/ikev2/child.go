@@ -381,10 +381,18 @@ func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []b
 		sa.log.Info("child SA rekey collision lost", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
 		sa.replacedByPeer(old)
 		sa.home().enqueue(task{kind: taskDeleteChild, child: ch})
-	case sa.childByIn(old.inSPI) == old:
+	default:
 		// No collision, or we won it: the old pair goes, unless the
 		// peer deleted it meanwhile.
-		sa.home().enqueue(task{kind: taskDeleteChild, child: old})
+		if sa.childByIn(old.inSPI) == old {
+			sa.home().enqueue(task{kind: taskDeleteChild, child: old})
+		}
+		if r := old.peerRekey; r != nil && sa.childByIn(r.inSPI) == r && r.live() {
+			// RFC 7296 §2.8.1: the peer's pair is the redundant one and the
+			// peer deletes it; it waits for that Delete as a pair the peer
+			// replaced does, and goes with ours if none came.
+			sa.replacedByPeer(r)
+		}
 	}
 }
 

@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -300,6 +301,133 @@ func TestRedundantIKESANotDeletedByPeer(t *testing.T) {
 	}
 	if deletes == 0 {
 		t.Errorf("the winner (%v) removed the redundant IKE SA without a Delete", winner.addr)
+	}
+}
+
+// TestRedundantChildNotDeletedByPeer: after a child SA rekey collision
+// (RFC 7296 §2.8.1) whose loser's Delete of the redundant pair it made
+// never arrives, the winner deletes that pair itself once a request would
+// have been given up (giveUpAfter, 3.5 s here), as it does a pair the peer
+// rekeyed and did not delete, with a Delete. It stayed in the data path
+// beside the new pair until its lifetime, rekeyed on schedule.
+func TestRedundantChildNotDeletedByPeer(t *testing.T) {
+	adj := func(p *PeerConfig) {
+		p.RetransmitTimeout = 500 * time.Millisecond
+		p.RetransmitTries = 2
+	}
+	n, a, b := pair(t, adj, adj)
+	waitUp(t, a, b, 1)
+	before := a.established()[0]
+	oldA, oldB := before.Children[0].InSPI, before.Children[0].OutSPI
+	// What each node receives under the IKE SA, opened as it would.
+	opener := map[netip.Addr]suite.Cipher{}
+	for _, nd := range []*node{a, b} {
+		nd.onLoop(func(c *conn) {
+			sa := c.established()
+			_, in, err := sa.keys.Ciphers(sa.suite, sa.initiator)
+			if err != nil {
+				t.Error(err)
+			}
+			opener[nd.addr] = in
+		})
+	}
+	// deleted returns the SPI of the child SA pair a Delete in d names.
+	deleted := func(to netip.Addr, d []byte) (uint32, bool) {
+		msg, err := wire.ParseMessage(d)
+		if err != nil || len(msg.Payloads) == 0 {
+			return 0, false
+		}
+		sk, ok := msg.Payloads[len(msg.Payloads)-1].(*wire.Encrypted)
+		if !ok {
+			return 0, false
+		}
+		plain, err := opener[to].Open(nil, d[:len(d)-len(sk.Body)], sk.Body)
+		if err != nil {
+			return 0, false
+		}
+		ps, _ := wire.ParsePayloads(sk.NextPayload, plain)
+		for _, p := range ps {
+			if del, ok := p.(*wire.Delete); ok && del.Protocol == wire.ProtocolESP && len(del.SPIs) == 1 {
+				return binary.BigEndian.Uint32(del.SPIs[0]), true
+			}
+		}
+		return 0, false
+	}
+	var mu sync.Mutex // guards loser and winnerDeletes
+	var loser netip.Addr
+	winnerDeletes := 0
+	n.setPolicy(func(from, to netip.AddrPort, d []byte) []time.Duration {
+		h, _, err := wire.ParseHeader(d)
+		switch {
+		case err != nil:
+		case h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse != 0:
+			// Each side has the other's request before its response.
+			return []time.Duration{300 * time.Millisecond}
+		case h.Exchange == wire.Informational && h.Flags&wire.FlagResponse == 0:
+			spi, ok := deleted(to.Addr(), d)
+			if !ok || spi == oldA || spi == oldB {
+				break // the winner's Delete of the old pair gets through
+			}
+			mu.Lock()
+			defer mu.Unlock()
+			// The first Delete of a new pair is the loser's, of the
+			// redundant pair it made: lost, whenever sent.
+			if !loser.IsValid() {
+				loser = from.Addr()
+			}
+			if from.Addr() == loser {
+				return nil
+			}
+			winnerDeletes++
+		}
+		return []time.Duration{0}
+	})
+	n.pause()
+	a.m.SoftExpired(a.peer.Name, oldA)
+	b.m.SoftExpired(b.peer.Name, oldB)
+	// Both requests are on their way before either arrives.
+	waitFor(t, 10*time.Second, "both requests sent", func() bool {
+		from := map[netip.Addr]bool{}
+		for _, d := range n.datagrams() {
+			if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
+				from[d.from.Addr()] = true
+			}
+		}
+		return from[addrA] && from[addrB]
+	})
+	n.resume()
+	var lost *node
+	waitFor(t, 30*time.Second, "the loser's Delete of the redundant pair", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		switch loser {
+		case addrA:
+			lost = a
+		case addrB:
+			lost = b
+		}
+		return lost != nil
+	})
+	// The loser waits for the answer to its Delete past the test, as a
+	// peer that never sent one would not give up on us.
+	lost.onLoop(func(c *conn) {
+		if p := c.established().pend; p != nil && p.exchange == wire.Informational {
+			p.retryAt = time.Now().Add(time.Hour)
+		}
+	})
+	waitFor(t, 30*time.Second, "one new pair on both sides", func() bool {
+		sa, sb := a.status().IKESAs, b.status().IKESAs
+		if len(sa) != 1 || len(sb) != 1 || len(sa[0].Children) != 1 || len(sb[0].Children) != 1 {
+			return false
+		}
+		ca, cb := sa[0].Children[0], sb[0].Children[0]
+		return ca.InSPI != oldA && ca.InSPI == cb.OutSPI && a.dp.count() == 1 && b.dp.count() == 1
+	})
+	checkKeys(t, a, b)
+	mu.Lock()
+	defer mu.Unlock()
+	if winnerDeletes == 0 {
+		t.Errorf("the winner removed the redundant pair without a Delete (the loser was %v)", loser)
 	}
 }
 
