@@ -68,6 +68,9 @@ func newFakeNet(t testing.TB) *fakeNet {
 func (n *fakeNet) close() {
 	n.mu.Lock()
 	n.closed = true
+	for range n.held {
+		n.wg.Done() // never delivered
+	}
 	n.held = nil
 	n.mu.Unlock()
 	n.wg.Wait()

@@ -203,6 +203,7 @@ func TestRekeyCollision(t *testing.T) {
 			for round := range 6 {
 				before := a.established()[0]
 				n.pause()
+				mark := len(n.datagrams()) // what is sent from here on is held
 				if kind == "2.8.1 child SA" {
 					a.m.SoftExpired(a.peer.Name, before.Children[0].InSPI)
 					b.m.SoftExpired(b.peer.Name, before.Children[0].OutSPI)
@@ -210,11 +211,17 @@ func TestRekeyCollision(t *testing.T) {
 					rekeyIKE(a)
 					rekeyIKE(b)
 				}
-				// Both requests are on their way before either arrives.
-				waitFor(t, 2*time.Second, "both requests sent", func() bool {
-					n.mu.Lock()
-					defer n.mu.Unlock()
-					return len(n.held) >= 2
+				// Both requests are on their way before either arrives:
+				// a CREATE_CHILD_SA request of each side is held (two held
+				// datagrams may be one request and its retransmission).
+				waitFor(t, 10*time.Second, "both requests sent", func() bool {
+					from := map[netip.Addr]bool{}
+					for _, d := range n.datagrams()[mark:] {
+						if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
+							from[d.from.Addr()] = true
+						}
+					}
+					return from[addrA] && from[addrB]
 				})
 				n.resume()
 				waitFor(t, 5*time.Second, "one pair under one IKE SA on both sides", func() bool {
