@@ -221,6 +221,7 @@ func TestHelpSaysWhatFlagsDo(t *testing.T) {
 		{[]string{"monitor", "metrics", "list", "--help"}, "MmsaCount, QmsaCount"},
 		{[]string{"public-ip", "create", "--help"}, "(default: what it has; 4 for a new one)"},
 		{[]string{"public-ip", "update", "--help"}, "(default: what it has; 4 for a new one)"},
+		{[]string{"serve", "--help"}, "where the links it gives (a list's nextLink, a 202's Location) send a client that came by another name, and a name on its certificate"},
 	} {
 		if out := must(t, tc.args...); !strings.Contains(out, tc.want) {
 			t.Errorf("vnetgw %s does not say %q:\n%s", strings.Join(tc.args, " "), tc.want, out)

@@ -127,7 +127,7 @@ second one while it stops ends it at once.`,
 	f.StringVar(&cfg.EtcdCert, "etcd-cert", "", "with --etcd: PEM client certificate this node presents to etcd (etcd --client-cert-auth)")
 	f.StringVar(&cfg.EtcdKey, "etcd-key", "", "with --etcd: PEM private key of --etcd-cert")
 	f.StringVar(&cfg.NodeName, "node-name", host, "with --etcd: this node's name among the region's nodes")
-	f.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "with --etcd: https://HOST:PORT where the other nodes reach this node's API, for the requests they forward to it (default: the --listen URL; needed when --listen is on 0.0.0.0 or ::)")
+	f.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "https://HOST:PORT where this node's API is reached: where the links it gives (a list's nextLink, a 202's Location) send a client that came by another name, and a name on its certificate; with --etcd also where the other nodes send the requests they forward to it (default: the --listen URL; needed with --etcd when --listen is on 0.0.0.0 or ::)")
 	f.DurationVar(&cfg.NodeTTL, "node-ttl", 5*time.Second, "with --etcd: how long after a node dies (or loses etcd) its VNets move to another node; etcd makes it at least 1.5 s")
 	f.DurationVar(&cfg.NodeSettle, "node-settle", time.Minute, "with --etcd: for this long after the node joins, a VNet it runs moves to a node that joins when rendezvous hashing places it there, so that nodes started together share the VNets; later the VNets stay where they run (0: at once)")
 	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
