@@ -203,6 +203,7 @@ func (e *Error) Error() string {
 type Response struct {
 	Status   int
 	Warnings []string
+	Bytes    int // the answer's length
 }
 
 // Do sends one request. path may hold a query, to which the api-version
@@ -246,7 +247,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 	if err != nil {
 		return Response{}, err
 	}
-	r := Response{Status: resp.StatusCode}
+	r := Response{Status: resp.StatusCode, Bytes: len(b)}
 	for _, w := range resp.Header.Values("Warning") {
 		r.Warnings = append(r.Warnings, warnText(w))
 	}
@@ -432,20 +433,37 @@ func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, err
 	return b, nil
 }
 
+// The most pages, and bytes in all, that List takes: an API (or a peer
+// region) that keeps giving a nextLink would otherwise have it pile up
+// answers until the caller's deadline. Variables for the tests.
+var (
+	maxListPages = 1000      // a million resources at the API's 1000 a page
+	maxListBytes = 256 << 20 // what pages of 1000 resources hold at 2 KiB each, 128 times
+)
+
 // List lists the resources at path (a collection path such as
 // /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks),
-// every page of it. A page's nextLink is followed on the client's own
-// endpoint, with only its path and $skipToken: the token goes nowhere else.
+// every page of it, up to maxListPages pages and maxListBytes in all. A
+// page's nextLink is followed on the client's own endpoint, with only its
+// path and $skipToken: the token goes nowhere else.
 func List[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 	out := []T{}
-	for next := escapePath(path); ; {
+	size := 0
+	for next, pages := escapePath(path), 1; ; pages++ {
 		var l arm.List[T]
-		if _, err := c.Do(ctx, http.MethodGet, next, nil, &l); err != nil {
+		r, err := c.Do(ctx, http.MethodGet, next, nil, &l)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, l.Value...)
 		if l.NextLink == "" {
 			return out, nil
+		}
+		if size += r.Bytes; size > maxListBytes {
+			return nil, fmt.Errorf("list %s: the answer is over %d MiB in %d pages and there are more (nextLink): not taken", path, maxListBytes>>20, pages)
+		}
+		if pages >= maxListPages {
+			return nil, fmt.Errorf("list %s: the answer is over %d pages (the API keeps giving a nextLink): not taken", path, maxListPages)
 		}
 		u, err := url.Parse(l.NextLink)
 		if err != nil || u.Query().Get("$skipToken") == "" {

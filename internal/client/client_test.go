@@ -4,13 +4,16 @@ import (
 	"context"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/datadir"
 )
@@ -160,5 +163,49 @@ func TestNoServeAtEndpoint(t *testing.T) {
 	}
 	if _, err := c.Metrics(context.Background()); err == nil || !strings.Contains(err.Error(), "is `vnetgw serve` running") {
 		t.Errorf("Metrics: %v, want an error that asks whether vnetgw serve runs", err)
+	}
+}
+
+// TestListEndlessNextLink: an API (or a peer region) whose pages keep
+// giving a nextLink is asked for maxListPages pages, or pages up to
+// maxListBytes, then List says so: it followed them until the caller's
+// deadline, piling up every answer (here the server ends them at twice
+// the bound).
+func TestListEndlessNextLink(t *testing.T) {
+	for _, tc := range []struct {
+		name, item, want string
+		pages            int // asked at most
+	}{
+		{"empty pages", "", "over 1000 pages", 1000},
+		{"full pages", `"` + strings.Repeat("x", 1<<20) + `"`, "over 8 MiB in 8 pages", 8},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			oldBytes := maxListBytes
+			maxListBytes = 8 << 20
+			t.Cleanup(func() { maxListBytes = oldBytes })
+			var asked atomic.Int64
+			srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				n := asked.Add(1)
+				if n > int64(2*tc.pages) { // not for ever: the old List had no end
+					fmt.Fprint(w, `{"value":[]}`)
+					return
+				}
+				fmt.Fprintf(w, `{"value":[%s],"nextLink":"http://%s%s?$skipToken=%d"}`, tc.item, r.Host, r.URL.Path, n)
+			}))
+			defer srv.Close()
+			c, err := New(Config{Endpoint: srv.URL, Token: "tok"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+			defer cancel()
+			out, err := List[string](ctx, c, "/subscriptions/s/resourceGroups")
+			if err == nil || !strings.Contains(err.Error(), tc.want) || out != nil {
+				t.Fatalf("List of endless pages: %d items, %v; want an error saying %q", len(out), err, tc.want)
+			}
+			if n := asked.Load(); n > int64(tc.pages) {
+				t.Errorf("%d pages asked, want %d at most", n, tc.pages)
+			}
+		})
 	}
 }
