@@ -130,7 +130,7 @@ func (p *Peers) each(ctx context.Context, ask func(context.Context, *client.Clie
 				}
 			}
 			if err != nil {
-				errs[i] = fmt.Errorf("peer %s: %w", dir, err)
+				errs[i] = &region.PeerError{Peer: dir, Err: err}
 			}
 		})
 	}

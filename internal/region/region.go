@@ -58,7 +58,7 @@ type Region struct {
 	advanced chan struct{} // closed and replaced when m.rev grows
 
 	remotes Remotes
-	// remoteMu guards remoteCache, remoteGen and remoteWhy. It is taken
+	// remoteMu guards remoteCache, remoteGen, remoteWhy and remoteRetry. It is taken
 	// without, or inside, mu, never the other way round.
 	remoteMu    sync.Mutex
 	remoteCache map[string]*RemoteGateway // by lower-cased gateway id
@@ -66,6 +66,9 @@ type Region struct {
 	// remoteWhy says, by lower-cased gateway id, why the last lookup of a
 	// remote gateway found nothing, for the status of its connections.
 	remoteWhy map[string]string
+	// remoteRetry says, by lower-cased gateway id, when a remote gateway
+	// the peer regions could not be asked for is asked again.
+	remoteRetry map[string]remoteRetry
 
 	cancel context.CancelFunc
 	done   chan struct{} // closed when the follow loop has ended
@@ -84,7 +87,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, maxBytes: cfg.MaxTxnBytes, advanced: make(chan struct{}), done: make(chan struct{}),
-		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteWhy: map[string]string{}}
+		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteWhy: map[string]string{}, remoteRetry: map[string]remoteRetry{}}
 	m, err := r.load(ctx)
 	if err != nil {
 		return nil, err

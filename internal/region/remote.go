@@ -8,10 +8,12 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/rules"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 )
 
 // A VNet-to-VNet connection may name a gateway of another region, which
@@ -64,6 +66,42 @@ func (rg *RemoteGateway) check(id string) error {
 
 // ErrNoRemote says no peer region has the gateway.
 var ErrNoRemote = errors.New("no peer region has this gateway")
+
+// PeerError is the failure of one peer region to answer, named by the
+// peer (its --peer directory), so that the region says once a minute per
+// peer that it does not answer.
+type PeerError struct {
+	Peer string
+	Err  error
+}
+
+func (e *PeerError) Error() string { return "peer " + e.Peer + ": " + e.Err.Error() }
+
+func (e *PeerError) Unwrap() error { return e.Err }
+
+// peerErrors returns the PeerErrors in err (one, or several joined); an
+// error of none is one of an unnamed peer.
+func peerErrors(err error) []*PeerError {
+	var out []*PeerError
+	var walk func(error)
+	walk = func(err error) {
+		switch e := err.(type) {
+		case *PeerError:
+			out = append(out, e)
+		case interface{ Unwrap() []error }:
+			for _, e := range e.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(e.Unwrap())
+		}
+	}
+	walk(err)
+	if len(out) == 0 {
+		out = append(out, &PeerError{Err: err})
+	}
+	return out
+}
 
 // Remotes finds gateways in other regions, and the connections of other
 // regions that end at a gateway of this one.
@@ -194,6 +232,22 @@ func r35Inbound(tx *txn, g *arm.VirtualNetworkGateway) error {
 // RemoteRefresh is how often remote gateways in use are looked up again.
 const RemoteRefresh = 5 * time.Second
 
+// A remote gateway the peer regions could not be asked for (one that has
+// it does not answer) is asked again after 10 s, 20 s, 40 s, then every
+// remoteBackoffMax, not every RemoteRefresh; a write that finds it, or a
+// refresh that does, ends the wait. A refresh asks remoteAsks at once.
+const (
+	remoteBackoffMax = time.Minute
+	remoteAsks       = 8
+)
+
+// remoteRetry is when a remote gateway that could not be asked for is
+// asked again, after fails failures in a row.
+type remoteRetry struct {
+	fails int
+	at    time.Time
+}
+
 // remoteView returns a copy of the cache for a transaction.
 func (r *Region) remoteView() map[string]*RemoteGateway {
 	r.remoteMu.Lock()
@@ -233,6 +287,9 @@ func (r *Region) resolveRemote(ctx context.Context, id string) error {
 			Message: fmt.Sprintf("properties.virtualNetworkGateway2: %s: %v", id, err)}
 	}
 	r.setRemote(id, rg)
+	r.remoteMu.Lock()
+	delete(r.remoteRetry, strings.ToLower(id)) // its peer answers again
+	r.remoteMu.Unlock()
 	return nil
 }
 
@@ -294,43 +351,60 @@ func (r *Region) setRemoteWhy(id, why string) {
 
 // refreshRemotes looks up again every remote gateway that a connection
 // names, until ctx ends; a change (a new public address, R20) wakes the
-// reconcile loop.
+// reconcile loop. The gateways are asked remoteAsks at once, so that
+// those no answering peer has (each waits RemoteRefresh for the silent
+// one) take one wait, not one each; one that could not be asked waits
+// longer and longer (remoteRetry), up to remoteBackoffMax, before it is
+// asked again. That a peer does not answer is logged once a minute per
+// peer, with the failures counted since.
 func (r *Region) refreshRemotes(ctx context.Context) {
 	t := time.NewTicker(RemoteRefresh)
 	defer t.Stop()
+	unanswered := map[string]*sparselog.Log{} // by peer
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		var ids []string
-		r.view(func(tx *txn) error {
-			for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
-				g2 := c.Properties.VirtualNetworkGateway2.RefID()
-				if g2 != "" && getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, g2) == nil {
-					ids = append(ids, g2)
-				}
-			}
-			return nil
-		})
+		ids := r.remoteInUse()
+		now := time.Now()
 		r.remoteMu.Lock()
-		maps.DeleteFunc(r.remoteWhy, func(k, _ string) bool {
-			return !slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, k) })
-		})
+		ask := slices.DeleteFunc(ids, func(id string) bool { return now.Before(r.remoteRetry[strings.ToLower(id)].at) })
 		r.remoteMu.Unlock()
+		answers := r.askRemotes(ctx, ask)
+		if ctx.Err() != nil {
+			return
+		}
 		changed := false
-		for _, id := range ids {
-			rctx, cancel := context.WithTimeout(ctx, RemoteRefresh)
-			rg, err := r.remotes.Gateway(rctx, id)
-			cancel()
+		for i, id := range ask {
+			rg, err := answers[i].rg, answers[i].err
+			key := strings.ToLower(id)
+			r.remoteMu.Lock()
+			if err != nil && !errors.Is(err, ErrNoRemote) {
+				f := r.remoteRetry[key].fails + 1
+				r.remoteRetry[key] = remoteRetry{fails: f, at: time.Now().Add(min(RemoteRefresh<<min(f, 4), remoteBackoffMax))}
+			} else {
+				delete(r.remoteRetry, key)
+			}
+			r.remoteMu.Unlock()
 			switch {
 			case errors.Is(err, ErrNoRemote):
 				r.setRemoteWhy(id, "no peer region has the remote gateway: it was deleted there, or its region is no longer a --peer")
 				changed = r.setRemote(id, nil) || changed
 			case err != nil:
 				r.setRemoteWhy(id, "the peer regions could not be asked for the remote gateway: "+err.Error())
-				r.log.Warn("peer region unreachable; keeping what is known", "gateway", id, "err", err)
+				for _, pe := range peerErrors(err) {
+					l := unanswered[pe.Peer]
+					if l == nil {
+						l = &sparselog.Log{}
+						unanswered[pe.Peer] = l
+					}
+					l.Count(1)
+					if n, log := l.Due(); log {
+						r.log.Warn("peer region unreachable; keeping what is known of its gateways", "peer", pe.Peer, "failures", n, "gateway", id, "err", pe.Err)
+					}
+				}
 			default:
 				if err := r.remoteFits(id, rg); err != nil {
 					r.log.Warn("peer region's gateway changed to what its connections here cannot take; keeping what is known", "gateway", id, "err", err)
@@ -346,4 +420,52 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 			r.mu.Unlock()
 		}
 	}
+}
+
+// remoteInUse returns the remote gateways that connections name, once
+// each, and forgets what is kept of the others (why they are not known,
+// when they are asked again).
+func (r *Region) remoteInUse() []string {
+	var ids []string
+	inUse := map[string]bool{} // by lower-cased id
+	r.view(func(tx *txn) error {
+		for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+			g2 := c.Properties.VirtualNetworkGateway2.RefID()
+			if g2 != "" && !inUse[strings.ToLower(g2)] && getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, g2) == nil {
+				inUse[strings.ToLower(g2)] = true
+				ids = append(ids, g2)
+			}
+		}
+		return nil
+	})
+	r.remoteMu.Lock()
+	defer r.remoteMu.Unlock()
+	maps.DeleteFunc(r.remoteWhy, func(k, _ string) bool { return !inUse[k] })
+	maps.DeleteFunc(r.remoteRetry, func(k string, _ remoteRetry) bool { return !inUse[k] })
+	return ids
+}
+
+// remoteAnswer is a peer regions' answer for a remote gateway.
+type remoteAnswer struct {
+	rg  *RemoteGateway
+	err error
+}
+
+// askRemotes asks the peer regions for each of ids, remoteAsks at once,
+// each for RemoteRefresh at most.
+func (r *Region) askRemotes(ctx context.Context, ids []string) []remoteAnswer {
+	out := make([]remoteAnswer, len(ids))
+	asking := make(chan struct{}, remoteAsks)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		asking <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-asking }()
+			ctx, cancel := context.WithTimeout(ctx, RemoteRefresh)
+			defer cancel()
+			out[i].rg, out[i].err = r.remotes.Gateway(ctx, id)
+		})
+	}
+	wg.Wait()
+	return out
 }

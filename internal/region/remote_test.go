@@ -1,0 +1,178 @@
+package region
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// downPeer is a peer region with gateways far0, far1, ... whose answers
+// fail while down is set: at once (refused), or after the lookup's
+// deadline (silent).
+type downPeer struct {
+	mu                    sync.Mutex // guards the fields below
+	down, silent          bool
+	prefixes              []string // of the gateways' VNet
+	asked                 int      // lookups while down
+	inFlight, maxInFlight int      // lookups under way while down
+}
+
+func (p *downPeer) Gateway(ctx context.Context, id string) (*RemoteGateway, error) {
+	p.mu.Lock()
+	if p.down {
+		p.asked++
+		p.inFlight++
+		p.maxInFlight = max(p.maxInFlight, p.inFlight)
+		silent := p.silent
+		p.mu.Unlock()
+		if silent {
+			<-ctx.Done()
+		}
+		p.mu.Lock()
+		p.inFlight--
+		p.mu.Unlock()
+		return nil, &PeerError{Peer: "far", Err: errors.New("connection refused")}
+	}
+	defer p.mu.Unlock()
+	g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: id, Name: "gw", Location: "northeurope"}}
+	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+	return &RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("127.119.0.9"),
+		VNetID: "/subscriptions/far/resourceGroups/far/providers/Microsoft.Network/virtualNetworks/far", VNetPrefixes: p.prefixes}, nil
+}
+
+func (*downPeer) ConnectionsTo(context.Context, string) ([]ConnectionTo, error) { return nil, nil }
+
+func (p *downPeer) set(f func(p *downPeer)) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	f(p)
+}
+
+// remoteRegion opens a region whose gateway has n VNet-to-VNet
+// connections to the gateways far0... of peer, which answers meanwhile.
+func remoteRegion(t *testing.T, peer *downPeer, n int, log *slog.Logger) (*Region, []string) {
+	t.Helper()
+	peer.set(func(p *downPeer) { p.prefixes = []string{"10.2.0.0/16"} })
+	reg, _ := openRegion(t, Config{Remotes: peer, Logger: log})
+	ctx := context.Background()
+	const sub, rg, loc = "dddddddd-0000-0000-0000-00000000fed2", "rg", "westeurope"
+	must := func(_ any, _ Outcome, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}))
+	vnet := arm.NetworkID(sub, rg, "virtualNetworks", "v")
+	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.1.0.0/16"}}
+	v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: "10.1.255.0/27"}}}
+	must(reg.PutVirtualNetwork(ctx, vnet, v))
+	pip := arm.NetworkID(sub, rg, "publicIPAddresses", "pip")
+	must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
+	gw := arm.NetworkID(sub, rg, "virtualNetworkGateways", "gw")
+	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
+	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
+	g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+		Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
+	must(reg.PutGateway(ctx, gw, g))
+	var remotes []string
+	for i := range n {
+		far := arm.NetworkID("ffffffff-0000-0000-0000-00000000fed2", "far", "virtualNetworkGateways", fmt.Sprintf("far%d", i)).String()
+		c := &arm.Connection{Resource: arm.Resource{Location: loc}}
+		c.Properties.ConnectionType, c.Properties.SharedKey = arm.ConnectionVnet2Vnet, "abc123"
+		c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(gw.String()), arm.Ref(far)
+		must(reg.PutConnection(ctx, arm.NetworkID(sub, rg, "connections", fmt.Sprintf("c%d", i)), c))
+		remotes = append(remotes, far)
+	}
+	return reg, remotes
+}
+
+// TestRefreshAsksRemotesAtOnce: while a peer region is silent, the
+// remote gateways no answering peer has are asked for together, each
+// waiting RemoteRefresh for it once, not one after another (4 gateways
+// took 20 s a refresh, 100 took more than 8 minutes).
+func TestRefreshAsksRemotesAtOnce(t *testing.T) {
+	t.Parallel()
+	peer := &downPeer{}
+	remoteRegion(t, peer, 4, nil)
+	peer.set(func(p *downPeer) { p.down, p.silent = true, true })
+	deadline := time.Now().Add(3*RemoteRefresh + 2*time.Minute)
+	for {
+		var asked, most int
+		peer.set(func(p *downPeer) { asked, most = p.asked, p.maxInFlight })
+		if most == 4 {
+			return
+		}
+		if asked >= 8 || time.Now().After(deadline) {
+			t.Fatalf("%d lookups of the 4 remote gateways while the peer is silent, at most %d at once; want 4 at once", asked, most)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRefreshBacksOffUnansweringPeer: while the peer region that has a
+// remote gateway refuses every lookup, the gateway is asked for again
+// after 10 s, 20 s, 40 s..., not every RemoteRefresh; that the peer does
+// not answer is logged once (the next line a minute later, with the
+// failures since), not at every lookup; once the peer answers again,
+// what it says is taken.
+func TestRefreshBacksOffUnansweringPeer(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex // guards buf
+		buf bytes.Buffer
+	)
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	peer := &downPeer{}
+	reg, remotes := remoteRegion(t, peer, 1, log)
+	peer.set(func(p *downPeer) { p.down = true })
+	time.Sleep(6*RemoteRefresh + RemoteRefresh/2) // 32.5 s: lookups at 5, 15 and 35 s at most
+	var asked int
+	peer.set(func(p *downPeer) { asked = p.asked })
+	if asked == 0 || asked > 3 { // a slow machine makes them rarer, never more
+		t.Errorf("%d lookups in 32.5 s while the peer refuses them, want 1 to 3", asked)
+	}
+	mu.Lock()
+	lines := strings.Count(buf.String(), "peer region unreachable")
+	logged := buf.String()
+	mu.Unlock()
+	if lines != 1 || !strings.Contains(logged, "peer=far failures=1") {
+		t.Errorf("%d lines about the peer after %d lookups, want 1 naming it:\n%s", lines, asked, logged)
+	}
+	peer.set(func(p *downPeer) { p.down, p.prefixes = false, []string{"10.2.0.0/16", "10.3.0.0/16"} })
+	deadline := time.Now().Add(remoteBackoffMax + 2*time.Minute)
+	for {
+		rg := reg.remoteView()[strings.ToLower(remotes[0])]
+		if rg != nil && slices.Equal(rg.VNetPrefixes, []string{"10.2.0.0/16", "10.3.0.0/16"}) {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the peer answers again: its gateway not looked up again (%+v)", rg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// lockedWriter is a log's writer that a test reads meanwhile.
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  *bytes.Buffer
+}
+
+func (w lockedWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.w.Write(b)
+}
