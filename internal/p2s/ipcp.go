@@ -22,7 +22,8 @@ func (l *link) sendIPCPRequest() error {
 			opts = append(opts, ppp.Option{Type: t, Value: orUnspecified(l.dnsGiven[i]).AsSlice()})
 		}
 	}
-	return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfReq, ID: l.nextID(), Data: ppp.AppendOptions(nil, opts)}.Append(nil))
+	l.ipcpReqID = l.nextID()
+	return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfReq, ID: l.ipcpReqID, Data: ppp.AppendOptions(nil, opts)}.Append(nil))
 }
 
 // askIPCPAgain sends a new IPCP request after the gateway Naked or
@@ -62,6 +63,13 @@ func (l *link) handleIPCP(info []byte) error {
 	}
 	p, err := ppp.ParsePacket(info)
 	if err != nil {
+		return nil
+	}
+	if answer := p.Code == ppp.ConfAck || p.Code == ppp.ConfNak || p.Code == ppp.ConfRej; answer && (p.ID != l.ipcpReqID || l.ipcpOurs) {
+		// RFC 1661 §5.2-5.4: an answer to another request than our last
+		// is silently discarded; so is one after our request was
+		// acknowledged, as LCP's.
+		l.log.Debug("IPCP answer to another request than the last discarded", "code", p.Code, "id", p.ID, "last", l.ipcpReqID)
 		return nil
 	}
 	switch p.Code {

@@ -172,3 +172,65 @@ func TestGatewayIPCPMaxFailure(t *testing.T) {
 		})
 	}
 }
+
+// TestIPCPAnswerToAnotherRequestRFC1661Section5_3: a Configure-Ack, Nak or
+// Reject whose Identifier is not our last IPCP request's is discarded
+// (RFC 1661 §5.2-5.4). vnetgw's client neither takes the address of a
+// late Nak nor asks again for it, and neither side's IPCP opens on an Ack
+// of an earlier request.
+func TestIPCPAnswerToAnotherRequestRFC1661Section5_3(t *testing.T) {
+	addr := func(a string) []byte {
+		return ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: netip.MustParseAddr(a).AsSlice()}})
+	}
+	t.Run("client", func(t *testing.T) {
+		conn := &recorder{}
+		l := newLink(false, conn, nil, testLogger(t))
+		l.authed, l.dnsRejected = true, [2]bool{true, true}
+		if err := l.sendIPCPRequest(); err != nil {
+			t.Fatal(err)
+		}
+		first, _ := conn.take(t, ppp.ProtoIPCP)
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfNak, ID: first[0].ID, Data: addr("172.16.201.2")}.Append(nil)); err != nil {
+			t.Fatal(err)
+		}
+		second, _ := conn.take(t, ppp.ProtoIPCP)
+		if len(second) != 1 || !bytes.Equal(second[0].Data, addr("172.16.201.2")) {
+			t.Fatalf("after the Nak the client sent %+v, want a request for 172.16.201.2", second)
+		}
+		// The first request answered again, late: a Nak, a Reject, an Ack.
+		for _, late := range []ppp.Packet{
+			{Code: ppp.ConfNak, ID: first[0].ID, Data: addr("172.16.201.9")},
+			{Code: ppp.ConfRej, ID: first[0].ID, Data: addr("0.0.0.0")},
+			{Code: ppp.ConfAck, ID: first[0].ID, Data: first[0].Data},
+		} {
+			if err := l.handleIPCP(late.Append(nil)); err != nil {
+				t.Fatalf("a late answer (code %d) to the first request ended the link: %v", late.Code, err)
+			}
+		}
+		if sent, _ := conn.take(t, ppp.ProtoIPCP); len(sent) != 0 {
+			t.Errorf("late answers to the first request made the client send %+v, want nothing", sent)
+		}
+		if l.local != netip.MustParseAddr("172.16.201.2") || l.ipcpOurs || l.ipcpTries != 1 {
+			t.Errorf("after late answers: address %v, open %v, refused %d; want 172.16.201.2, not open, 1", l.local, l.ipcpOurs, l.ipcpTries)
+		}
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: second[0].ID, Data: second[0].Data}.Append(nil)); err != nil || !l.ipcpOurs {
+			t.Errorf("the Ack of the last request: err %v, open %v; want open", err, l.ipcpOurs)
+		}
+	})
+	t.Run("gateway", func(t *testing.T) {
+		conn := &recorder{}
+		l := newLink(true, conn, nil, testLogger(t))
+		l.srv = &Server{}
+		l.authed, l.local = true, netip.MustParseAddr("172.16.201.1")
+		if err := l.sendIPCPRequest(); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := conn.take(t, ppp.ProtoIPCP)
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID - 1, Data: req[0].Data}.Append(nil)); err != nil || l.ipcpOurs {
+			t.Errorf("an Ack of another request than the gateway's last: err %v, open %v; want not open", err, l.ipcpOurs)
+		}
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID, Data: req[0].Data}.Append(nil)); err != nil || !l.ipcpOurs {
+			t.Errorf("the Ack of the gateway's request: err %v, open %v; want open", err, l.ipcpOurs)
+		}
+	})
+}

@@ -66,8 +66,9 @@ type link struct {
 	lcpReqID            uint8     // and its Identifier
 	lcpTries            int
 	ipcpOurs, ipcpPeers bool
-	ipcpTries           int // our IPCP requests Naked or Rejected since the last Ack (Max-Configure)
-	ipcpNaks            int // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
+	ipcpReqID           uint8 // the Identifier of our last IPCP request
+	ipcpTries           int   // our IPCP requests Naked or Rejected since the last Ack (Max-Configure)
+	ipcpNaks            int   // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
 	magic               uint32
 	id                  uint8
 	authed              bool
