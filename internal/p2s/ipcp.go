@@ -3,6 +3,7 @@ package p2s
 import (
 	"fmt"
 	"net/netip"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -16,15 +17,27 @@ var dnsOptions = [2]uint8{ppp.OptPrimaryDNS, ppp.OptSecondaryDNS}
 // own, the client the one it was given (0.0.0.0 until then). The client
 // asks for DNS servers too (RFC 1877), unless the server rejected that.
 func (l *link) sendIPCPRequest() error {
+	l.ipcpReqID = l.nextID()
+	return l.writeIPCPRequest()
+}
+
+// writeIPCPRequest sends our IPCP request under ipcpReqID: a
+// retransmission on the Restart timer keeps its Identifier (RFC 1661
+// §5.1), so that a late answer to the first is taken.
+func (l *link) writeIPCPRequest() error {
 	opts := []ppp.Option{{Type: ppp.OptIPAddress, Value: orUnspecified(l.local).AsSlice()}}
 	for i, t := range dnsOptions {
 		if !l.server && !l.dnsRejected[i] {
 			opts = append(opts, ppp.Option{Type: t, Value: orUnspecified(l.dnsGiven[i]).AsSlice()})
 		}
 	}
-	l.ipcpReqID = l.nextID()
+	l.ipcpSent = time.Now()
 	return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfReq, ID: l.ipcpReqID, Data: ppp.AppendOptions(nil, opts)}.Append(nil))
 }
+
+// ipcpWaiting reports whether our IPCP request waits for an answer (the
+// Restart timer runs, RFC 1661 §4.6).
+func (l *link) ipcpWaiting() bool { return !l.ipcpOurs && !l.ipcpSent.IsZero() }
 
 // askIPCPAgain sends a new IPCP request after the gateway Naked or
 // Rejected ours (the client's), unless Max-Configure requests have been
@@ -181,7 +194,8 @@ func (l *link) handleIPCP(info []byte) error {
 		return l.askIPCPAgain()
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
-		l.ipcpOurs, l.ipcpPeers = false, false
+		// The peer closes IPCP: ours is not sent again until it asks.
+		l.ipcpOurs, l.ipcpPeers, l.ipcpSent = false, false, time.Time{}
 		l.checkUp()
 	}
 	return nil

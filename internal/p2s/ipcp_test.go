@@ -1,11 +1,15 @@
 package p2s
 
 import (
+	"bufio"
 	"bytes"
+	"fmt"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -233,4 +237,106 @@ func TestIPCPAnswerToAnotherRequestRFC1661Section5_3(t *testing.T) {
 			t.Errorf("the Ack of the gateway's request: err %v, open %v; want open", err, l.ipcpOurs)
 		}
 	})
+}
+
+// pipePeer runs a link over net.Pipe with LCP open and authenticated,
+// its IPCP request sent, and hands the test the IPCP requests it sends
+// and the error the link ends with.
+func pipePeer(t *testing.T, server bool) (l *link, peer net.Conn, reqs <-chan ppp.Packet, ended <-chan error) {
+	a, b := net.Pipe()
+	t.Cleanup(func() { a.Close(); b.Close() })
+	l = newLink(server, a, bufio.NewReader(a), testLogger(t))
+	l.srv = &Server{}
+	l.lcpOurs, l.lcpPeers, l.authed, l.ipcpPeers = true, true, true, true
+	l.local = netip.MustParseAddr("172.16.201.1")
+	l.dnsRejected = [2]bool{true, true}
+	l.bound.Store(true)
+	rc, ec := make(chan ppp.Packet, 64), make(chan error, 1)
+	go func() {
+		defer close(rc)
+		var buf [sstp.MaxPacket]byte
+		r := bufio.NewReader(b)
+		for {
+			isControl, body, err := sstp.ReadPacket(r, &buf)
+			if err != nil {
+				return
+			}
+			if isControl {
+				continue
+			}
+			if proto, info, err := ppp.ParseFrame(body); err == nil && proto == ppp.ProtoIPCP {
+				if p, err := ppp.ParsePacket(info); err == nil && p.Code == ppp.ConfReq {
+					rc <- p
+				}
+			}
+		}
+	}()
+	go func() {
+		err := l.sendIPCPRequest()
+		if err == nil {
+			err = l.run(func(sstp.Control, []byte) error { return nil })
+		}
+		a.Close() // as Dial and the server close the connection
+		ec <- err
+	}()
+	return l, b, rc, ec
+}
+
+// TestIPCPRestartTimerRFC1661Section4_6: our IPCP request is sent again
+// on the Restart timer (3 s) until it is acknowledged (RFC 1661 §4.6),
+// under its Identifier: vnetgw's client whose first request the gateway
+// ignores connects on the second; a peer that never answers ends the
+// link after Max-Configure retransmissions, the gateway with CALL_ABORT,
+// rather than waiting for ever.
+func TestIPCPRestartTimerRFC1661Section4_6(t *testing.T) {
+	t.Run("answered late", func(t *testing.T) {
+		t.Parallel()
+		l, peer, reqs, ended := pipePeer(t, false)
+		up := make(chan struct{})
+		l.upHook = func() { close(up) }
+		first := <-reqs
+		var second ppp.Packet
+		select {
+		case second = <-reqs:
+		case err := <-ended:
+			t.Fatalf("the link ended waiting for the gateway's answer: %v", err)
+		case <-time.After(restartTimer + 30*time.Second):
+			t.Fatal("the client did not send its unanswered IPCP request again")
+		}
+		if second.ID != first.ID || !bytes.Equal(second.Data, first.Data) {
+			t.Errorf("the request sent again is %+v, want the first %+v", second, first)
+		}
+		peer.Write(sstp.AppendData(nil, ppp.AppendFrame(nil, ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfAck, ID: second.ID, Data: second.Data}.Append(nil))))
+		select {
+		case <-up:
+		case err := <-ended:
+			t.Fatalf("the link ended: %v", err)
+		case <-time.After(30 * time.Second):
+			t.Fatal("the client's link is not up after the Ack of its request sent again")
+		}
+	})
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("silent server=%v", server), func(t *testing.T) {
+			t.Parallel()
+			_, _, reqs, ended := pipePeer(t, server)
+			var err error
+			select {
+			case err = <-ended:
+			case <-time.After(time.Duration(maxConfigure+1)*restartTimer + time.Minute):
+				t.Fatal("the link still waits for an answer to its IPCP request")
+			}
+			if err == nil || !strings.Contains(err.Error(), "does not answer IPCP") {
+				t.Errorf("the link ended with %v, want IPCP unanswered", err)
+			}
+			n := 0
+			for p := range reqs {
+				if n++; p.ID != 1 {
+					t.Errorf("request %d has Identifier %d, want the first's, 1", n, p.ID)
+				}
+			}
+			if n != maxConfigure+1 {
+				t.Errorf("%d IPCP requests sent, want %d (Max-Configure retransmissions)", n, maxConfigure+1)
+			}
+		})
+	}
 }

@@ -66,9 +66,10 @@ type link struct {
 	lcpReqID            uint8     // and its Identifier
 	lcpTries            int
 	ipcpOurs, ipcpPeers bool
-	ipcpReqID           uint8 // the Identifier of our last IPCP request
-	ipcpTries           int   // our IPCP requests Naked or Rejected since the last Ack (Max-Configure)
-	ipcpNaks            int   // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
+	ipcpSent            time.Time // when our IPCP request last went out
+	ipcpReqID           uint8     // and its Identifier
+	ipcpTries           int       // our IPCP requests unanswered, Naked or Rejected since the last Ack (Max-Configure)
+	ipcpNaks            int       // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
 	magic               uint32
 	id                  uint8
 	authed              bool
@@ -317,13 +318,17 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			return errors.New("the client did not authenticate and bind the call in time")
 		}
 		// While LCP is not open, our request is sent again every 3 s
-		// (RFC 1661 §4.6, the Restart timer), up to 10 times. After that,
-		// a silent peer gets an Echo Request when the hello timer runs
-		// out, and the link ends when that goes unanswered as long
-		// ([MS-SSTP] §3.1.2.2).
+		// (RFC 1661 §4.6, the Restart timer), up to 10 times; so is our
+		// IPCP request until it is acknowledged. After that, a silent
+		// peer gets an Echo Request when the hello timer runs out, and
+		// the link ends when that goes unanswered as long ([MS-SSTP]
+		// §3.1.2.2).
 		wait := l.hello
-		if !l.lcpOurs && !l.lcpSent.IsZero() {
+		switch {
+		case !l.lcpOurs && !l.lcpSent.IsZero():
 			wait = time.Until(l.lcpSent.Add(restartTimer))
+		case l.ipcpWaiting():
+			wait = time.Until(l.ipcpSent.Add(restartTimer))
 		}
 		if l.server && !l.bound.Load() && !l.negotiateBy.IsZero() {
 			wait = min(wait, time.Until(l.negotiateBy))
@@ -337,6 +342,18 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 				return errors.New("the peer does not answer LCP")
 			}
 			if err := l.sendLCPRequest(); err != nil {
+				return err
+			}
+			continue
+		case errors.As(err, &ne) && ne.Timeout() && l.ipcpWaiting():
+			// RFC 1661 §4.6: Max-Configure requests without an answer.
+			if l.ipcpTries++; l.ipcpTries > maxConfigure {
+				if l.server {
+					l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+				}
+				return errors.New("the peer does not answer IPCP")
+			}
+			if err := l.writeIPCPRequest(); err != nil {
 				return err
 			}
 			continue
