@@ -605,7 +605,7 @@ func TestPeerMovedRFC7296Section2_23(t *testing.T) {
 	clk := &clock{}
 	clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	eb.now = clk.now
-	connectEngines(t, ea, eb)
+	connectEngines(t, ea, eb, nil)
 	for range 6 {
 		innerA.Send(packet("10.1.0.1", "10.2.0.1", 50))
 	}
@@ -950,25 +950,14 @@ func TestShortESPInUDPRFC3948Section2_1(t *testing.T) {
 // inner side did not take (its device is gone) are not counted as come
 // in, nor do they move the tunnel's LastInbound, but count as dropped.
 func TestInnerWriteFailureCountsAsDrop(t *testing.T) {
-	capA, innerA, innerB := &capture{}, tuntest.NewRecorder(64), tuntest.NewRecorder(64)
-	ea, err := New(Options{Inner: innerA, Outer: capA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ea.Close()
-	eb, err := New(Options{Inner: innerB, Outer: &capture{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eb.Close()
-	connectEngines(t, ea, eb)
+	c := newCaptured(t, nil)
 	for range 4 {
-		innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+		c.innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
 	}
-	msgs := datagrams(capA.wait(t, 4)...)
-	innerB.Close() // the device went away under the engine
-	eb.HandleESP(addrB, msgs)
-	ts := status(t, eb, "t")
+	msgs := datagrams(c.sentA.wait(t, 4)...)
+	c.innerB.Close() // the device went away under the engine
+	c.eb.HandleESP(addrB, msgs)
+	ts := status(t, c.eb, "t")
 	if ts.PacketsIn != 0 || ts.BytesIn != 0 || ts.Drops.InnerWrite != 4 {
 		t.Errorf("%d packets, %d bytes in, %d not written; want 0, 0, 4", ts.PacketsIn, ts.BytesIn, ts.Drops.InnerWrite)
 	}
@@ -987,40 +976,29 @@ func TestInnerWriteFailureCountsAsDrop(t *testing.T) {
 // §3.4.4, as with the wrong keys) stays counted on the tunnel once the
 // child is replaced by a rekey and removed, where its esp.Stats went.
 func TestRefusalsOutliveRekeyRFC4303Section3_4(t *testing.T) {
-	capA, innerA, innerB := &capture{}, tuntest.NewRecorder(64), tuntest.NewRecorder(64)
-	ea, err := New(Options{Inner: innerA, Outer: capA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ea.Close()
-	eb, err := New(Options{Inner: innerB, Outer: &capture{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eb.Close()
-	connectEngines(t, ea, eb)
+	c := newCaptured(t, nil)
 	for range 3 {
-		innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+		c.innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
 	}
-	sent := capA.wait(t, 3)
+	sent := c.sentA.wait(t, 3)
 	forged := slices.Clone(sent[2])
 	forged[len(forged)-1] ^= 1
 	// The first packet, the first again (a replay), the third forged.
-	eb.HandleESP(addrB, datagrams(sent[0], sent[0], forged))
+	c.eb.HandleESP(addrB, datagrams(sent[0], sent[0], forged))
 	check := func(when string) {
 		t.Helper()
-		d := status(t, eb, "t").Drops
+		d := status(t, c.eb, "t").Drops
 		if d.Replay != 1 || d.Integrity != 1 || d.Open != 2 || d.Padding+d.Length+d.Expired != 0 {
 			t.Errorf("%s: drops %+v, want 1 replay and 1 integrity of 2 refused", when, d)
 		}
 	}
 	check("before the rekey")
 	_, cb := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
-	if err := eb.AddChild(cb); err != nil {
+	if err := c.eb.AddChild(cb); err != nil {
 		t.Fatal(err)
 	}
-	eb.RemoveChild("t", 0xb0000001)
-	if ch := status(t, eb, "t").Children; len(ch) != 1 || ch[0].In.Drops.Total() != 0 {
+	c.eb.RemoveChild("t", 0xb0000001)
+	if ch := status(t, c.eb, "t").Children; len(ch) != 1 || ch[0].In.Drops.Total() != 0 {
 		t.Fatalf("children after the rekey %+v, want the new one alone", ch)
 	}
 	check("after the rekey")
@@ -1033,43 +1011,23 @@ func TestRefusalsOutliveRekeyRFC4303Section3_4(t *testing.T) {
 func TestNoReplayCheckRFC4303Section3_4_3(t *testing.T) {
 	for _, off := range []bool{false, true} {
 		t.Run(fmt.Sprintf("off=%v", off), func(t *testing.T) {
-			capA, innerA, innerB := &capture{}, tuntest.NewRecorder(64), tuntest.NewRecorder(64)
-			ea, err := New(Options{Inner: innerA, Outer: capA})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer ea.Close()
-			eb, err := New(Options{Inner: innerB, Outer: &capture{}})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer eb.Close()
-			ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
-			eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
-			ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
-			cb.In.NoReplayCheck = off
-			if err := ea.AddChild(ca); err != nil {
-				t.Fatal(err)
-			}
-			if err := eb.AddChild(cb); err != nil {
-				t.Fatal(err)
-			}
-			innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
-			sent := capA.wait(t, 1)
-			eb.HandleESP(addrB, datagrams(sent[0], sent[0]))
+			c := newCaptured(t, func(b *ipsec.Child) { b.In.NoReplayCheck = off })
+			c.innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+			sent := c.sentA.wait(t, 1)
+			c.eb.HandleESP(addrB, datagrams(sent[0], sent[0]))
 			want := uint64(1)
 			if off {
 				want = 2
 			}
 			for range want {
-				if _, ok := innerB.Next(30 * time.Second); !ok {
+				if _, ok := c.innerB.Next(30 * time.Second); !ok {
 					t.Fatal("a packet was not delivered")
 				}
 			}
-			if d := status(t, eb, "t").Drops; d.Replay != 2-want {
+			if d := status(t, c.eb, "t").Drops; d.Replay != 2-want {
 				t.Fatalf("drops %+v, want %d replay", d, 2-want)
 			}
-			if _, ok := innerB.Next(100 * time.Millisecond); ok {
+			if _, ok := c.innerB.Next(100 * time.Millisecond); ok {
 				t.Fatal("the replay was delivered with anti-replay on")
 			}
 		})

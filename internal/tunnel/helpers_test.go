@@ -273,18 +273,49 @@ func datagrams(pkts ...[]byte) []udp.Message {
 
 // connectEngines gives engines ea (10.1.0.0/16) and eb (10.2.0.0/16) a
 // tunnel "t" to each other with one AES-GCM child SA pair (SPIs
-// 0xa0000001 at ea, 0xb0000001 at eb).
-func connectEngines(t testing.TB, ea, eb *Engine) {
+// 0xa0000001 at ea, 0xb0000001 at eb). edit, when not nil, changes eb's
+// child before it is added.
+func connectEngines(t testing.TB, ea, eb *Engine, edit func(b *ipsec.Child)) {
 	t.Helper()
 	ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16")}}})
 	eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16")}}})
 	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+	if edit != nil {
+		edit(&cb)
+	}
 	if err := ea.AddChild(ca); err != nil {
 		t.Fatal(err)
 	}
 	if err := eb.AddChild(cb); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// captured is two engines joined by connectEngines whose datagrams reach
+// no one: A's are kept in sentA, for the test to hand to B as it likes
+// (replayed, tampered with, after B's inner side went away).
+type captured struct {
+	ea, eb         *Engine
+	innerA, innerB *tuntest.Device
+	sentA          *capture
+}
+
+// newCaptured builds the two engines, closed when the test ends; edit is
+// as connectEngines's.
+func newCaptured(t testing.TB, edit func(b *ipsec.Child)) *captured {
+	t.Helper()
+	c := &captured{innerA: tuntest.NewRecorder(64), innerB: tuntest.NewRecorder(64), sentA: &capture{}}
+	var err error
+	if c.ea, err = New(Options{Inner: c.innerA, Outer: c.sentA}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.ea.Close() })
+	if c.eb, err = New(Options{Inner: c.innerB, Outer: &capture{}}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.eb.Close() })
+	connectEngines(t, c.ea, c.eb, edit)
+	return c
 }
 
 // add installs children at the side's engine, in order.
