@@ -66,27 +66,11 @@ func remoteRegion(t *testing.T, peer *downPeer, n int, log *slog.Logger) (*Regio
 	reg, _ := openRegion(t, Config{Remotes: peer, Logger: log})
 	ctx := context.Background()
 	const sub, rg, loc = "dddddddd-0000-0000-0000-00000000fed2", "rg", "westeurope"
-	must := func(_ any, _ Outcome, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}))
-	vnet := arm.NetworkID(sub, rg, "virtualNetworks", "v")
-	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
-	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.1.0.0/16"}}
-	v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: "10.1.255.0/27"}}}
-	must(reg.PutVirtualNetwork(ctx, vnet, v))
-	pip := arm.NetworkID(sub, rg, "publicIPAddresses", "pip")
-	must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
-	gw := arm.NetworkID(sub, rg, "virtualNetworkGateways", "gw")
-	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
-	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
-	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
-	g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
-		Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
-	must(reg.PutGateway(ctx, gw, g))
+	must := mustPut(t)
+	gw := putGateway(t, reg, sub, func(p *arm.VirtualNetworkGatewayProperties) {
+		p.GatewayType, p.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+		p.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
+	})
 	var remotes []string
 	for i := range n {
 		far := arm.NetworkID("ffffffff-0000-0000-0000-00000000fed2", "far", "virtualNetworkGateways", fmt.Sprintf("far%d", i)).String()

@@ -21,27 +21,11 @@ func TestConnectionStatusReasonIsShown(t *testing.T) {
 	reg, _ := openRegion(t, Config{})
 
 	const sub, rg, loc = "dddddddd-0000-0000-0000-0000000000r8", "rg", "westeurope"
-	must := func(_ any, _ Outcome, err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}))
-	vnet := arm.NetworkID(sub, rg, "virtualNetworks", "v")
-	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
-	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.1.0.0/16"}}
-	v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: "10.1.255.0/27"}}}
-	must(reg.PutVirtualNetwork(ctx, vnet, v))
-	pip := arm.NetworkID(sub, rg, "publicIPAddresses", "pip")
-	must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
-	gw := arm.NetworkID(sub, rg, "virtualNetworkGateways", "gw")
-	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
-	g.Properties.VPNType = arm.PolicyBased
-	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "Basic"}
-	g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
-		Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
-	must(reg.PutGateway(ctx, gw, g))
+	must := mustPut(t)
+	gw := putGateway(t, reg, sub, func(p *arm.VirtualNetworkGatewayProperties) {
+		p.VPNType = arm.PolicyBased
+		p.SKU = &arm.VirtualNetworkGatewaySKU{Name: "Basic"}
+	})
 	site := arm.NetworkID(sub, rg, "localNetworkGateways", "site")
 	l := &arm.LocalNetworkGateway{Resource: arm.Resource{Location: loc}}
 	l.Properties.GatewayIPAddress = "127.0.0.50"
@@ -125,6 +109,42 @@ func openRegion(t testing.TB, cfg Config) (*Region, *bolt.Store) {
 	}
 	t.Cleanup(func() { reg.Close() })
 	return reg, st
+}
+
+// mustPut returns a function that fails t on the error of a region's
+// Put.
+func mustPut(t testing.TB) func(any, Outcome, error) {
+	return func(_ any, _ Outcome, err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// putGateway puts, in a new resource group "rg" of subscription sub in
+// westeurope, a VNet "v" (10.1.0.0/16 with the GatewaySubnet
+// 10.1.255.0/27), a public address "pip" and a gateway "gw" on them whose
+// other properties set gives, and returns the gateway's ID.
+func putGateway(t testing.TB, reg *Region, sub string, set func(p *arm.VirtualNetworkGatewayProperties)) arm.ID {
+	t.Helper()
+	ctx, must := context.Background(), mustPut(t)
+	const rg, loc = "rg", "westeurope"
+	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}))
+	vnet := arm.NetworkID(sub, rg, "virtualNetworks", "v")
+	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.1.0.0/16"}}
+	v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: "10.1.255.0/27"}}}
+	must(reg.PutVirtualNetwork(ctx, vnet, v))
+	pip := arm.NetworkID(sub, rg, "publicIPAddresses", "pip")
+	must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
+	gw := arm.NetworkID(sub, rg, "virtualNetworkGateways", "gw")
+	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
+	set(&g.Properties)
+	g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+		Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
+	must(reg.PutGateway(ctx, gw, g))
+	return gw
 }
 
 // TestWriteTooLarge: a change that needs more records in one transaction
