@@ -122,6 +122,23 @@ func (n *fakeNet) datagrams() []sentDatagram {
 	return append([]sentDatagram(nil), n.sent...)
 }
 
+// waitBothRequests waits until a CREATE_CHILD_SA request of each side is
+// among the datagrams sent from the mark-th on (two of them may be one
+// request and its retransmission): while the network is paused, both
+// requests are then on their way before either arrives.
+func (n *fakeNet) waitBothRequests(t testing.TB, mark int) {
+	t.Helper()
+	waitFor(t, 10*time.Second, "both requests sent", func() bool {
+		from := map[netip.Addr]bool{}
+		for _, d := range n.datagrams()[mark:] {
+			if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
+				from[d.from.Addr()] = true
+			}
+		}
+		return from[addrA] && from[addrB]
+	})
+}
+
 // requests counts the requests of exchange type exch that were sent.
 func (n *fakeNet) requests(exch wire.ExchangeType) (k int) {
 	for _, d := range n.datagrams() {

@@ -211,18 +211,7 @@ func TestRekeyCollision(t *testing.T) {
 					rekeyIKE(a)
 					rekeyIKE(b)
 				}
-				// Both requests are on their way before either arrives:
-				// a CREATE_CHILD_SA request of each side is held (two held
-				// datagrams may be one request and its retransmission).
-				waitFor(t, 10*time.Second, "both requests sent", func() bool {
-					from := map[netip.Addr]bool{}
-					for _, d := range n.datagrams()[mark:] {
-						if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
-							from[d.from.Addr()] = true
-						}
-					}
-					return from[addrA] && from[addrB]
-				})
+				n.waitBothRequests(t, mark)
 				n.resume()
 				waitFor(t, 5*time.Second, "one pair under one IKE SA on both sides", func() bool {
 					sa, sb := a.status().IKESAs, b.status().IKESAs
@@ -274,16 +263,7 @@ func TestRedundantIKESANotDeletedByPeer(t *testing.T) {
 	n.pause()
 	rekeyIKE(a)
 	rekeyIKE(b)
-	// Both requests are on their way before either arrives.
-	waitFor(t, 10*time.Second, "both requests sent", func() bool {
-		from := map[netip.Addr]bool{}
-		for _, d := range n.datagrams() {
-			if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
-				from[d.from.Addr()] = true
-			}
-		}
-		return from[addrA] && from[addrB]
-	})
+	n.waitBothRequests(t, 0)
 	n.resume()
 	waitFor(t, 30*time.Second, "one new IKE SA with the child SA on both sides", func() bool {
 		sa, sb := a.status().IKESAs, b.status().IKESAs
@@ -392,16 +372,7 @@ func TestRedundantChildNotDeletedByPeer(t *testing.T) {
 	n.pause()
 	a.m.SoftExpired(a.peer.Name, oldA)
 	b.m.SoftExpired(b.peer.Name, oldB)
-	// Both requests are on their way before either arrives.
-	waitFor(t, 10*time.Second, "both requests sent", func() bool {
-		from := map[netip.Addr]bool{}
-		for _, d := range n.datagrams() {
-			if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
-				from[d.from.Addr()] = true
-			}
-		}
-		return from[addrA] && from[addrB]
-	})
+	n.waitBothRequests(t, 0)
 	n.resume()
 	var lost *node
 	waitFor(t, 30*time.Second, "the loser's Delete of the redundant pair", func() bool {
