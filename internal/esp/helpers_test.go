@@ -97,6 +97,21 @@ func pair(t testing.TB, cfg Config) (out, in *SA) {
 	return out, in
 }
 
+// sealN returns n packets of 10 bytes sealed with out, in the order of
+// their sequence numbers.
+func sealN(t testing.TB, out *SA, n int) [][]byte {
+	t.Helper()
+	pkts := make([][]byte, n)
+	for i := range pkts {
+		pkt, err := out.Seal(packetBuf(innerPacket(10)), 10, 4)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pkts[i] = bytes.Clone(pkt)
+	}
+	return pkts
+}
+
 // packetBuf returns a buffer holding inner at Headroom, with Tailroom after it.
 func packetBuf(inner []byte) []byte {
 	buf := make([]byte, Headroom+len(inner)+Tailroom)

@@ -259,14 +259,7 @@ func TestOpenReplay(t *testing.T) {
 	cfg := configFor(suite{AESGCM16, NoIntegrity, 16}, false)
 	cfg.ReplayWindow = 64
 	out, in := pair(t, cfg)
-	var pkts [][]byte
-	for range 200 {
-		pkt, err := out.Seal(packetBuf(innerPacket(10)), 10, 4)
-		if err != nil {
-			t.Fatal(err)
-		}
-		pkts = append(pkts, bytes.Clone(pkt))
-	}
+	pkts := sealN(t, out, 200)
 	open := func(i int) error { _, _, err := in.Open(bytes.Clone(pkts[i])); return err }
 	steps := []struct {
 		i    int // packet index; sequence number i+1
@@ -302,14 +295,7 @@ func TestOpenNoReplayCheckRFC4303Section3_4_3(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			var pkts [][]byte
-			for range 200 {
-				pkt, err := out.Seal(packetBuf(innerPacket(10)), 10, 4)
-				if err != nil {
-					t.Fatal(err)
-				}
-				pkts = append(pkts, bytes.Clone(pkt))
-			}
+			pkts := sealN(t, out, 200)
 			steps := []int{1, 1, 0, 0, 150, 100, 86, 150, 199, 10, 199}
 			if esn {
 				steps = []int{1, 1, 0, 0, 150, 100, 150, 199, 140, 140, 199}
