@@ -226,17 +226,25 @@ const clientIKE = "aes256gcm16-prfsha256-x25519"
 
 func newP2SClient(t testing.TB, gw *p2sGateway, addr netip.AddrPort) *p2sClient {
 	t.Helper()
+	ni, dh, spiI := newIKEOffer(t)
+	return &p2sClient{t: t, gw: gw, addr: addr, spiI: spiI, ni: ni, dh: dh}
+}
+
+// newIKEOffer returns what the initiator of a new IKE SA brings of its
+// own: a nonce, a Curve25519 key and an SPI (random, odd, so never zero).
+func newIKEOffer(t testing.TB) (ni []byte, dh *suite.PrivateKey, spi uint64) {
+	t.Helper()
 	ni, err := suite.NewNonce()
 	if err != nil {
 		t.Fatal(err)
 	}
-	dh, err := suite.GenerateKey(wire.DHCurve25519)
+	dh, err = suite.GenerateKey(wire.DHCurve25519)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var b [8]byte
 	_, _ = rand.Read(b[:])
-	return &p2sClient{t: t, gw: gw, addr: addr, spiI: binary.BigEndian.Uint64(b[:]) | 1, ni: ni, dh: dh}
+	return ni, dh, binary.BigEndian.Uint64(b[:]) | 1
 }
 
 // initRequest returns the client's IKE_SA_INIT request, with the
@@ -299,14 +307,23 @@ func (cl *p2sClient) init() []wire.Payload {
 	if err != nil {
 		cl.t.Fatal(err)
 	}
-	if cl.keys, err = s.IKEKeys(skeyseed, cl.ni, cl.nr, cl.spiI, cl.spiR); err != nil {
-		cl.t.Fatal(err)
-	}
-	if cl.out, cl.in, err = cl.keys.Ciphers(s, true); err != nil {
-		cl.t.Fatal(err)
-	}
+	cl.deriveKeys(skeyseed, cl.ni, cl.nr)
 	cl.nextID = 1
 	return msg.Payloads
+}
+
+// deriveKeys derives the keys of the client's IKE SA, of suite cl.s
+// between cl.spiI and cl.spiR, from skeyseed and the nonces (RFC 7296
+// §2.14).
+func (cl *p2sClient) deriveKeys(skeyseed, ni, nr []byte) {
+	cl.t.Helper()
+	var err error
+	if cl.keys, err = cl.s.IKEKeys(skeyseed, ni, nr, cl.spiI, cl.spiR); err != nil {
+		cl.t.Fatal(err)
+	}
+	if cl.out, cl.in, err = cl.keys.Ciphers(cl.s, true); err != nil {
+		cl.t.Fatal(err)
+	}
 }
 
 // fromGW returns the gateway's datagrams of this client's IKE SA:

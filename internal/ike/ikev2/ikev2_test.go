@@ -1432,20 +1432,9 @@ func TestIKESAsBoundedOnRekey(t *testing.T) {
 	_, g, cl := connectedClient(t, 1)
 	rekey := func() []wire.Payload {
 		t.Helper()
-		ni, err := suite.NewNonce()
-		if err != nil {
-			t.Fatal(err)
-		}
-		dh, err := suite.GenerateKey(wire.DHCurve25519)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var b [8]byte
-		_, _ = rand.Read(b[:])
-		b[7] |= 1
-		spiI := binary.BigEndian.Uint64(b[:])
+		ni, dh, spiI := newIKEOffer(t)
 		ps := cl.request(wire.CreateChildSA, []wire.Payload{
-			saPayload(mustProposals(t, wire.ProtocolIKE, clientIKE), b[:], true),
+			saPayload(mustProposals(t, wire.ProtocolIKE, clientIKE), binary.BigEndian.AppendUint64(nil, spiI), true),
 			&wire.Nonce{Data: ni}, &wire.KE{Group: wire.DHCurve25519, Data: dh.PublicKey()}})
 		if errorNotify(ps) != nil {
 			return ps
@@ -1471,12 +1460,7 @@ func TestIKESAsBoundedOnRekey(t *testing.T) {
 			t.Fatal(err)
 		}
 		cl.s, cl.spiI, cl.spiR, cl.nextID = s, spiI, binary.BigEndian.Uint64(spiR), 0
-		if cl.keys, err = s.IKEKeys(skeyseed, ni, nonce.Data, cl.spiI, cl.spiR); err != nil {
-			t.Fatal(err)
-		}
-		if cl.out, cl.in, err = cl.keys.Ciphers(s, true); err != nil {
-			t.Fatal(err)
-		}
+		cl.deriveKeys(skeyseed, ni, nonce.Data)
 		return ps
 	}
 	for i := range maxIKESAs - 1 {
