@@ -50,15 +50,9 @@ func (r *recorder) take(t *testing.T, proto uint16) (ps []ppp.Packet, abort bool
 			}
 			continue
 		}
-		got, info, err := ppp.ParseFrame(body)
-		if err != nil || got != proto {
-			continue
+		if p, ok := packetOf(t, body, proto); ok {
+			ps = append(ps, p)
 		}
-		p, err := ppp.ParsePacket(info)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ps = append(ps, p)
 	}
 	return ps, abort
 }

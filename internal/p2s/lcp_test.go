@@ -61,16 +61,25 @@ func (x *rawClient) next(proto uint16) ppp.Packet {
 			}
 			continue
 		}
-		got, info, err := ppp.ParseFrame(body)
-		if err != nil || got != proto {
-			continue
+		if p, ok := packetOf(x.t, body, proto); ok {
+			return p
 		}
-		p, err := ppp.ParsePacket(info)
-		if err != nil {
-			x.t.Fatal(err)
-		}
-		return p
 	}
+}
+
+// packetOf returns the PPP packet of proto that the body of an SSTP data
+// packet carries, ok false when it carries another protocol's or no PPP
+// frame; a packet of proto that does not parse fails the test.
+func packetOf(t testing.TB, body []byte, proto uint16) (p ppp.Packet, ok bool) {
+	t.Helper()
+	got, info, err := ppp.ParseFrame(body)
+	if err != nil || got != proto {
+		return ppp.Packet{}, false
+	}
+	if p, err = ppp.ParsePacket(info); err != nil {
+		t.Fatal(err)
+	}
+	return p, true
 }
 
 // authOption returns the Authentication-Protocol option of an LCP
