@@ -356,11 +356,14 @@ func (r *Region) setRemoteWhy(id, why string) {
 // one) take one wait, not one each; one that could not be asked waits
 // longer and longer (remoteRetry), up to remoteBackoffMax, before it is
 // asked again. That a peer does not answer is logged once a minute per
-// peer, with the failures counted since.
+// peer, with the failures counted since; that a gateway's new answer is
+// not taken, once a minute per gateway while it lasts, with the answers
+// refused since.
 func (r *Region) refreshRemotes(ctx context.Context) {
 	t := time.NewTicker(RemoteRefresh)
 	defer t.Stop()
 	unanswered := map[string]*sparselog.Log{} // by peer
+	misfits := map[string]*sparselog.Log{}    // by lower-cased gateway id
 	for {
 		select {
 		case <-ctx.Done():
@@ -368,6 +371,9 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 		case <-t.C:
 		}
 		ids := r.remoteInUse()
+		maps.DeleteFunc(misfits, func(k string, _ *sparselog.Log) bool {
+			return !slices.ContainsFunc(ids, func(id string) bool { return strings.EqualFold(id, k) })
+		})
 		now := time.Now()
 		r.remoteMu.Lock()
 		ask := slices.DeleteFunc(ids, func(id string) bool { return now.Before(r.remoteRetry[strings.ToLower(id)].at) })
@@ -390,6 +396,7 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 			r.remoteMu.Unlock()
 			switch {
 			case errors.Is(err, ErrNoRemote):
+				delete(misfits, key)
 				r.setRemoteWhy(id, "no peer region has the remote gateway: it was deleted there, or its region is no longer a --peer")
 				changed = r.setRemote(id, nil) || changed
 			case err != nil:
@@ -407,9 +414,18 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 				}
 			default:
 				if err := r.remoteFits(id, rg); err != nil {
-					r.log.Warn("peer region's gateway changed to what its connections here cannot take; keeping what is known", "gateway", id, "err", err)
+					l := misfits[key]
+					if l == nil {
+						l = &sparselog.Log{}
+						misfits[key] = l
+					}
+					l.Count(1)
+					if n, log := l.Due(); log {
+						r.log.Warn("peer region's gateway changed to what its connections here cannot take; keeping what is known", "gateway", id, "refused", n, "err", err)
+					}
 					continue
 				}
+				delete(misfits, key) // a new misfit is logged at once
 				r.setRemoteWhy(id, "")
 				changed = r.setRemote(id, rg) || changed
 			}

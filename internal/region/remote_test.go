@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 )
 
 // downPeer is a peer region with gateways far0, far1, ... whose answers
@@ -24,6 +25,7 @@ type downPeer struct {
 	down, silent          bool
 	prefixes              []string // of the gateways' VNet
 	asked                 int      // lookups while down
+	answered              int      // lookups while up
 	inFlight, maxInFlight int      // lookups under way while down
 }
 
@@ -44,6 +46,7 @@ func (p *downPeer) Gateway(ctx context.Context, id string) (*RemoteGateway, erro
 		return nil, &PeerError{Peer: "far", Err: errors.New("connection refused")}
 	}
 	defer p.mu.Unlock()
+	p.answered++
 	g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: id, Name: "gw", Location: "northeurope"}}
 	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
 	return &RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("127.119.0.9"),
@@ -146,6 +149,73 @@ func TestRefreshBacksOffUnansweringPeer(t *testing.T) {
 			t.Fatalf("the peer answers again: its gateway not looked up again (%+v)", rg)
 		}
 		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRefreshLogsMisfitOnce: while a peer region's answer for a remote
+// gateway is one its connections here cannot take (its VNet's address
+// space holds 0.0.0.0/0), that is logged once (the next line a minute
+// later, with the answers refused since), not at every refresh; once an
+// answer is taken, the next that is not is logged at once.
+func TestRefreshLogsMisfitOnce(t *testing.T) {
+	t.Parallel()
+	var (
+		mu  sync.Mutex // guards buf
+		buf bytes.Buffer
+	)
+	log := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, nil))
+	lines := func() (int, string) {
+		mu.Lock()
+		defer mu.Unlock()
+		return strings.Count(buf.String(), "cannot take"), buf.String()
+	}
+	peer := &downPeer{}
+	reg, remotes := remoteRegion(t, peer, 1, log)
+	// waitAnswers waits for n more lookups of the gateway.
+	waitAnswers := func(n int) {
+		t.Helper()
+		var from int
+		peer.set(func(p *downPeer) { from = p.answered })
+		deadline := time.Now().Add(time.Duration(n)*RemoteRefresh + 2*time.Minute)
+		for {
+			var answered int
+			peer.set(func(p *downPeer) { answered = p.answered })
+			if answered >= from+n {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d lookups of the remote gateway, want %d more", answered-from, n)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	start := time.Now()
+	peer.set(func(p *downPeer) { p.prefixes = []string{"0.0.0.0/0"} })
+	waitAnswers(4) // the lines of the first 3 are logged before the 4th lookup
+	n, logged := lines()
+	if most := 1 + int(time.Since(start)/sparselog.Every); n == 0 || n > most {
+		t.Fatalf("%d lines about the answer not taken after 4 lookups in %v, want 1 to %d:\n%s", n, time.Since(start), most, logged)
+	}
+	if !strings.Contains(logged, "refused=1") {
+		t.Errorf("the line does not count the answer refused:\n%s", logged)
+	}
+	peer.set(func(p *downPeer) { p.prefixes = []string{"10.3.0.0/16"} })
+	deadline := time.Now().Add(2*RemoteRefresh + 2*time.Minute)
+	for {
+		rg := reg.remoteView()[strings.ToLower(remotes[0])]
+		if rg != nil && slices.Equal(rg.VNetPrefixes, []string{"10.3.0.0/16"}) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the peer's answer fits again: not taken (%+v)", rg)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	before, _ := lines()
+	peer.set(func(p *downPeer) { p.prefixes = []string{"0.0.0.0/0"} })
+	waitAnswers(2) // the first is logged before the second lookup
+	if after, logged := lines(); after != before+1 {
+		t.Errorf("%d lines about an answer not taken again after one was taken, want 1:\n%s", after-before, logged)
 	}
 }
 
