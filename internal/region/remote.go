@@ -167,6 +167,9 @@ func (r *Region) ConnectionsTo(id string) []ConnectionTo {
 // inboundConnections asks the peer regions for their connections that end
 // at the given local gateways. It is called before a write, outside the
 // region's locks; the write decides with what it returns (tx.inbound).
+// The gateways are asked remoteAsks at once, so that a write that touches
+// many (a resource group's delete) waits for a slow peer once, not once
+// per gateway; the first failure refuses the write and ends the others.
 func (r *Region) inboundConnections(ctx context.Context, gateways []string) (map[string][]ConnectionTo, error) {
 	if r.remotes == nil || len(gateways) == 0 {
 		return nil, nil
@@ -175,13 +178,32 @@ func (r *Region) inboundConnections(ctx context.Context, gateways []string) (map
 	// client's whole timeout.
 	ctx, cancel := context.WithTimeout(ctx, 2*RemoteRefresh)
 	defer cancel()
-	out := map[string][]ConnectionTo{}
+	var (
+		mu    sync.Mutex // guards out and first
+		out   = map[string][]ConnectionTo{}
+		first error
+	)
+	asking := make(chan struct{}, remoteAsks)
+	var wg sync.WaitGroup
 	for _, id := range gateways {
-		cs, err := r.remotes.ConnectionsTo(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		out[strings.ToLower(id)] = cs
+		asking <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-asking }()
+			cs, err := r.remotes.ConnectionsTo(ctx, id)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil:
+				out[strings.ToLower(id)] = cs
+			case first == nil:
+				first = err
+				cancel()
+			}
+		})
+	}
+	wg.Wait()
+	if first != nil {
+		return nil, first
 	}
 	return out, nil
 }
@@ -235,7 +257,8 @@ const RemoteRefresh = 5 * time.Second
 // A remote gateway the peer regions could not be asked for (one that has
 // it does not answer) is asked again after 10 s, 20 s, 40 s, then every
 // remoteBackoffMax, not every RemoteRefresh; a write that finds it, or a
-// refresh that does, ends the wait. A refresh asks remoteAsks at once.
+// refresh that does, ends the wait. A refresh asks remoteAsks at once, as
+// a write asks for the connections that end at its gateways.
 const (
 	remoteBackoffMax = time.Minute
 	remoteAsks       = 8

@@ -230,3 +230,116 @@ func (w lockedWriter) Write(b []byte) (int, error) {
 	defer w.mu.Unlock()
 	return w.w.Write(b)
 }
+
+// slowPeer is a peer region that has no gateway of its own and whose
+// answers to ConnectionsTo wait until wait of them are asked at once (or
+// their deadline ends): each is as slow as the peer, unless they are
+// asked together. It refuses at once to be asked for gateway refuse.
+type slowPeer struct {
+	wait   int
+	gate   chan struct{} // closed once wait are asked at once
+	refuse string
+
+	mu                    sync.Mutex // guards the fields below
+	asked, cancelled      int
+	inFlight, maxInFlight int
+}
+
+func (*slowPeer) Gateway(context.Context, string) (*RemoteGateway, error) {
+	return nil, ErrNoRemote
+}
+
+func (p *slowPeer) ConnectionsTo(ctx context.Context, id string) ([]ConnectionTo, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.asked++
+	if p.refuse != "" && strings.HasSuffix(id, "/"+p.refuse) {
+		return nil, &PeerError{Peer: "far", Err: errors.New("connection refused")}
+	}
+	p.inFlight++
+	p.maxInFlight = max(p.maxInFlight, p.inFlight)
+	if p.inFlight == p.wait {
+		close(p.gate)
+	}
+	p.mu.Unlock()
+	var err error
+	select {
+	case <-p.gate:
+	case <-ctx.Done():
+		err = &PeerError{Peer: "far", Err: ctx.Err()}
+	}
+	p.mu.Lock()
+	p.inFlight--
+	if errors.Is(err, context.Canceled) {
+		p.cancelled++
+	}
+	return nil, err
+}
+
+// TestInboundConnectionsAskedAtOnce: deleting a resource group with 10
+// VPN gateways while the peer region is slow asks it for the connections
+// that end at them 8 at once, so that the delete waits for the peer about
+// twice, not 10 times: it is not refused for want of time (asked one
+// after another, the first took the write's whole 10 s). When the peer
+// refuses one, the delete is refused saying so, and the others' asks end.
+func TestInboundConnectionsAskedAtOnce(t *testing.T) {
+	t.Parallel()
+	const n = 10
+	for _, tc := range []struct {
+		name      string
+		refuse    string // the gateway the peer refuses to be asked for
+		wantErr   string
+		cancelled int // asks ended by the refusal
+	}{
+		{name: "slow peer"},
+		{name: "one refused", refuse: "gw0", wantErr: "connection refused", cancelled: n - 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			peer := &slowPeer{wait: remoteAsks, gate: make(chan struct{}), refuse: tc.refuse}
+			if tc.refuse != "" {
+				peer.wait = n + 1 // never: the others wait for their deadline
+			}
+			reg, _ := openRegion(t, Config{Remotes: peer})
+			_, err := reg.Delete(context.Background(), vpnGroup(t, reg, "dddddddd-0000-0000-0000-00000000fed3", n))
+			peer.mu.Lock()
+			asked, most, cancelled := peer.asked, peer.maxInFlight, peer.cancelled
+			peer.mu.Unlock()
+			if tc.wantErr == "" && (err != nil || asked != n || most != remoteAsks) {
+				t.Fatalf("delete of a group of %d gateways: %v; the peer asked %d times, at most %d at once; want it deleted, %d asked, %d at once",
+					n, err, asked, most, n, remoteAsks)
+			}
+			if tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr) || cancelled != tc.cancelled) {
+				t.Fatalf("delete of a group of %d gateways: %v, %d asks ended by it; want refused saying %q, %d ended",
+					n, err, cancelled, tc.wantErr, tc.cancelled)
+			}
+		})
+	}
+}
+
+// vpnGroup puts, in a new resource group "rg" of subscription sub in
+// westeurope, n VPN gateways, each in a VNet of its own, and returns the
+// group's ID.
+func vpnGroup(t *testing.T, reg *Region, sub string, n int) arm.ID {
+	t.Helper()
+	ctx, must := context.Background(), mustPut(t)
+	const rg, loc = "rg", "westeurope"
+	group := arm.ResourceGroupID(sub, rg)
+	must(reg.PutGroup(ctx, group, &arm.ResourceGroup{Location: loc}))
+	for i := range n {
+		vnet := arm.NetworkID(sub, rg, "virtualNetworks", fmt.Sprintf("v%d", i))
+		v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+		v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{fmt.Sprintf("10.%d.0.0/16", i)}}
+		v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: fmt.Sprintf("10.%d.255.0/27", i)}}}
+		must(reg.PutVirtualNetwork(ctx, vnet, v))
+		pip := arm.NetworkID(sub, rg, "publicIPAddresses", fmt.Sprintf("pip%d", i))
+		must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
+		g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
+		g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
+		g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+			Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
+		must(reg.PutGateway(ctx, arm.NetworkID(sub, rg, "virtualNetworkGateways", fmt.Sprintf("gw%d", i)), g))
+	}
+	return group
+}
