@@ -53,7 +53,7 @@ func (sa *ikeSA) sendAuth() {
 	ps = append(ps, saPayload(cfg.ESPProposals, spi4(ch.inSPI), false),
 		tsPayload(false, ch.proposedLocal), tsPayload(true, ch.proposedRemote))
 	sa.state = stateAuthSent
-	sa.request(wire.IKEAuth, ps, func(resp []wire.Payload) { sa.authResponse(resp, ch) })
+	sa.request(wire.IKEAuth, "the authentication (IKE_AUTH)", ps, func(resp []wire.Payload) { sa.authResponse(resp, ch) })
 }
 
 // authResponse processes the IKE_AUTH response as initiator.

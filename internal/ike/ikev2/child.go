@@ -283,7 +283,11 @@ func (sa *ikeSA) sendChildRequest(t task, ch, old *child) {
 		ps = append(ps, &wire.KE{Group: dh.Group(), Data: dh.PublicKey()})
 	}
 	ps = append(ps, tsPayload(false, ch.proposedLocal), tsPayload(true, ch.proposedRemote))
-	sa.request(wire.CreateChildSA, ps, func(resp []wire.Payload) { sa.childResponse(resp, t, ch, old, ni, dh) })
+	what := "the creation of a child SA (" + sa.cfg().Children[ch.cfgIndex].String() + ")"
+	if old != nil {
+		what = fmt.Sprintf("the rekey of child SA 0x%s", spiString(old.inSPI))
+	}
+	sa.request(wire.CreateChildSA, what, ps, func(resp []wire.Payload) { sa.childResponse(resp, t, ch, old, ni, dh) })
 }
 
 // childResponse processes the response to a CREATE_CHILD_SA request for

@@ -520,23 +520,60 @@ func TestDPDByMode(t *testing.T) {
 	}
 }
 
-// TestUnansweredRekeyNamed: a request other than a liveness check that
-// goes unanswered after the retransmissions (RFC 7296 §2.4), here a child
-// SA rekey, ends the IKE SA as a dead peer does, and the status names that
-// request, not a liveness check.
-func TestUnansweredRekeyNamed(t *testing.T) {
-	n, a, b := pair(t, func(p *PeerConfig) {
-		p.RetransmitTimeout = 50 * time.Millisecond
-		p.RetransmitTries = 2
-	}, nil)
-	waitUp(t, a, b, 1)
-	n.detach(addrB)
-	a.m.SoftExpired(a.peer.Name, onlyChild(t, a).InSPI)
-	waitFor(t, 10*time.Second, "a to give up on b", func() bool {
-		return len(a.status().IKESAs) == 0 && a.dp.count() == 0
-	})
-	if st := a.status(); !strings.HasPrefix(st.LastError, "no response to CREATE_CHILD_SA request ") {
-		t.Errorf("status reason %q", st.LastError)
+// TestUnansweredRequestNamed: a request other than a liveness check that
+// goes unanswered after the retransmissions (RFC 7296 §2.4) ends the IKE
+// SA as a dead peer does, and the status names in words what was asked:
+// the rekey of which child SA, the creation of a child SA for which pair,
+// the rekey of the IKE SA, not a liveness check nor only the exchange.
+func TestUnansweredRequestNamed(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	here, there := []netip.Prefix{pfx("10.1.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}
+	for _, tc := range []struct {
+		name string
+		// ask makes a send its request to the silent b and returns what
+		// the status should name.
+		ask func(t *testing.T, a *node) string
+	}{
+		{"child SA rekey", func(t *testing.T, a *node) string {
+			ch := a.established()[0].Children[0]
+			a.m.SoftExpired(a.peer.Name, ch.InSPI)
+			return fmt.Sprintf("the rekey of child SA 0x%08x", ch.InSPI)
+		}},
+		{"new child SA", func(t *testing.T, a *node) string {
+			// The pair 10.1.0.0/16 <-> 10.4.0.0/16 went and comes again.
+			a.onLoop(func(c *conn) {
+				sa := c.established()
+				for _, ch := range slices.Clone(sa.children) {
+					if ch.cfgIndex == 1 {
+						sa.removeChild(ch)
+					}
+				}
+				sa.queueCreateChild(1)
+				sa.kick()
+			})
+			return "the creation of a child SA (10.1.0.0/16 <-> 10.4.0.0/16)"
+		}},
+		{"IKE SA rekey", func(t *testing.T, a *node) string {
+			rekeyIKE(a)
+			return "the rekey of the IKE SA"
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, a, b := pair(t, func(p *PeerConfig) {
+				p.Children = PolicyBased(here, there)
+				p.RetransmitTimeout = 50 * time.Millisecond
+				p.RetransmitTries = 2
+			}, func(p *PeerConfig) { p.Children = PolicyBased(there, here) })
+			waitUp(t, a, b, 2)
+			n.detach(addrB)
+			want := "the peer did not answer " + tc.ask(t, a) + " for 350ms: request "
+			waitFor(t, 10*time.Second, "a to give up on b", func() bool {
+				return len(a.status().IKESAs) == 0 && a.dp.count() == 0
+			})
+			if st := a.status(); !strings.HasPrefix(st.LastError, want) {
+				t.Errorf("status reason %q, want %q...", st.LastError, want)
+			}
+		})
 	}
 }
 

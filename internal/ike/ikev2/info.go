@@ -2,6 +2,7 @@ package ikev2
 
 import (
 	"encoding/binary"
+	"fmt"
 
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -15,7 +16,8 @@ func (sa *ikeSA) startDeleteChild(ch *child) {
 	}
 	ch.state = childDeleting
 	ps := []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: [][]byte{spi4(ch.inSPI)}}}
-	sa.request(wire.Informational, ps, func([]wire.Payload) { sa.removeChild(ch) })
+	what := fmt.Sprintf("the deletion of child SA 0x%s", spiString(ch.inSPI))
+	sa.request(wire.Informational, what, ps, func([]wire.Payload) { sa.removeChild(ch) })
 }
 
 // startDeleteIKE sends a Delete of the IKE SA and ends it when the peer
@@ -24,7 +26,7 @@ func (sa *ikeSA) startDeleteIKE() {
 	if sa.state == stateEstablished {
 		sa.state = stateDeleting
 	}
-	sa.request(wire.Informational, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}},
+	sa.request(wire.Informational, "the deletion of the IKE SA", []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}},
 		func([]wire.Payload) { sa.kill("deleted") })
 }
 

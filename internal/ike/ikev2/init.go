@@ -71,7 +71,7 @@ func (sa *ikeSA) sendInit() {
 	sa.state = stateInitSent
 	sa.nextID = 1
 	sa.pend = &outstanding{
-		id: 0, exchange: wire.IKESAInit, datagrams: dgs,
+		id: 0, exchange: wire.IKESAInit, datagrams: dgs, what: "the opening of an IKE SA (IKE_SA_INIT)",
 		timeout: sa.cfg().RetransmitTimeout, retryAt: time.Now().Add(sa.cfg().RetransmitTimeout),
 	}
 	sa.transmit(dgs)

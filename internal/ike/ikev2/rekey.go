@@ -46,7 +46,7 @@ func (sa *ikeSA) startRekeyIKE(t task) {
 		&wire.KE{Group: g, Data: dh.PublicKey()},
 	}
 	sa.log.Debug("rekeying IKE SA", sa.logAttrs())
-	sa.request(wire.CreateChildSA, ps, func(resp []wire.Payload) { sa.rekeyIKEResponse(resp, t) })
+	sa.request(wire.CreateChildSA, "the rekey of the IKE SA", ps, func(resp []wire.Payload) { sa.rekeyIKEResponse(resp, t) })
 }
 
 // rekeyIKEResponse processes the response to our IKE SA rekey.

@@ -162,9 +162,9 @@ type outstanding struct {
 	timeout    time.Duration
 	retryAt    time.Time
 	onResponse func([]wire.Payload)
-	// liveness marks an empty INFORMATIONAL request checking that the
-	// peer is alive (RFC 7296 §1.4).
-	liveness bool
+	// what names what the request asks, in words ("the rekey of the IKE
+	// SA"), for the status when it goes unanswered.
+	what string
 }
 
 // taskKind is a request this side starts when the window is free.
@@ -252,11 +252,7 @@ func (sa *ikeSA) tick(now time.Time) {
 			return
 		}
 		if p.tries >= sa.cfg().RetransmitTries {
-			sa.c.lastError = fmt.Sprintf("no response to %v request %d", p.exchange, p.id)
-			if p.liveness {
-				sa.c.lastError = fmt.Sprintf("the peer did not answer the liveness check (DPD) for %v: request %d",
-					sa.giveUpAfter(), p.id)
-			}
+			sa.c.lastError = fmt.Sprintf("the peer did not answer %s for %v: request %d", p.what, sa.giveUpAfter(), p.id)
 			sa.log.Warn("peer not responding, deleting IKE SA", sa.logAttrs(),
 				"exchange", p.exchange, "tries", p.tries+1)
 			sa.kill("peer dead")
@@ -429,16 +425,13 @@ func (sa *ikeSA) start(t task) {
 		sa.startDeleteIKE()
 	case taskDPD:
 		// RFC 7296 §1.4: an empty INFORMATIONAL request checks liveness.
-		sa.request(wire.Informational, nil, func([]wire.Payload) {})
-		if sa.pend != nil {
-			sa.pend.liveness = true
-		}
+		sa.request(wire.Informational, "the liveness check (DPD)", nil, func([]wire.Payload) {})
 	}
 }
 
 // request sends a request with the next message ID and waits for its
-// response, retransmitting as needed.
-func (sa *ikeSA) request(exch wire.ExchangeType, ps []wire.Payload, onResponse func([]wire.Payload)) {
+// response, retransmitting as needed; what names what it asks, in words.
+func (sa *ikeSA) request(exch wire.ExchangeType, what string, ps []wire.Payload, onResponse func([]wire.Payload)) {
 	id := sa.nextID
 	if id == math.MaxUint32 {
 		// RFC 7296 §2.2: message IDs MUST NOT wrap; the SA is closed (it
@@ -455,7 +448,7 @@ func (sa *ikeSA) request(exch wire.ExchangeType, ps []wire.Payload, onResponse f
 	}
 	sa.nextID++
 	sa.pend = &outstanding{
-		id: id, exchange: exch, datagrams: dgs, onResponse: onResponse,
+		id: id, exchange: exch, datagrams: dgs, onResponse: onResponse, what: what,
 		timeout: sa.cfg().RetransmitTimeout, retryAt: time.Now().Add(sa.cfg().RetransmitTimeout),
 	}
 	sa.transmit(dgs)

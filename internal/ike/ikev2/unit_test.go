@@ -329,7 +329,7 @@ func TestUnsupportedCriticalPayloadEncrypted(t *testing.T) {
 	waitUp(t, a, b, 1)
 	got := make(chan []wire.Payload, 1)
 	a.onLoop(func(c *conn) {
-		c.established().request(wire.Informational, []wire.Payload{
+		c.established().request(wire.Informational, "a message with an unknown critical payload", []wire.Payload{
 			&wire.Unknown{Generic: wire.Generic{Critical: true}, PayloadType: 201, Body: []byte{9, 9}},
 		}, func(ps []wire.Payload) { got <- ps })
 	})
