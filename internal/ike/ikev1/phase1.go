@@ -2,6 +2,7 @@ package ikev1
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/hmac"
 	"encoding/binary"
 	"errors"
@@ -530,11 +531,15 @@ func (sa *isakmpSA) establish() {
 	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap(), "peer_dpd", sa.peerDPD)
 }
 
-// dropSurplus drops p's oldest established ISAKMP SAs beyond
+// dropSurplus drops p's established ISAKMP SAs beyond
 // maxEstablishedPerPeer, as at the end of their lifetimes: without a
 // Delete, which a peer might take for one of the children on them too
 // (strongSwan's IKEv1 destroys an IKE_SA's children with it); the
-// children move to the newest (Manager.timers).
+// children move to the newest (Manager.timers). The newest two (the
+// newest and the one it replaced) stay; of the others, those without a
+// quick mode in flight (inFlight) go first, oldest first: a dropped SA
+// takes its quick modes with it, so that a peer's waiting for HASH(3)
+// would never install its child here while the peer has it.
 func (m *Manager) dropSurplus(p *peer) {
 	var est []*isakmpSA
 	for _, o := range m.sasOf(p) {
@@ -542,10 +547,18 @@ func (m *Manager) dropSurplus(p *peer) {
 			est = append(est, o)
 		}
 	}
+	surplus := len(est) - maxEstablishedPerPeer
+	if surplus <= 0 {
+		return
+	}
 	slices.SortFunc(est, func(a, b *isakmpSA) int { return a.established.Compare(b.established) })
-	for _, o := range est[:max(0, len(est)-maxEstablishedPerPeer)] {
+	older := est[:len(est)-2]
+	slices.SortStableFunc(older, func(a, b *isakmpSA) int { return cmp.Compare(min(a.inFlight(), 1), min(b.inFlight(), 1)) })
+	for _, o := range older[:surplus] {
+		lost := o.inFlight()
 		m.dropSA(o)
-		m.log.Info("IKEv1 SA dropped: the connection has more established ISAKMP SAs than it keeps", "conn", p.cfg.Name, "max", maxEstablishedPerPeer)
+		m.log.Info("IKEv1 SA dropped: the connection has more established ISAKMP SAs than it keeps",
+			"conn", p.cfg.Name, "max", maxEstablishedPerPeer, "quick_modes_in_flight", lost)
 	}
 }
 

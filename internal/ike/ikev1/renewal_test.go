@@ -575,6 +575,41 @@ func TestSimultaneousRekeyReordered(t *testing.T) {
 	}
 }
 
+// renewLingering renews the initiator's ISAKMP SA and moves the child to
+// the new one by a rekey whose replaced pair stays on the old SA (and
+// holds it), as long as an hour; onI sees each message the initiator
+// sends.
+func renewLingering(mi, mr *Manager, ri, rr *recorder, onI func(msg []byte)) {
+	mi.mu.Lock()
+	newest := mi.newest(mi.peers["i"])
+	newest.expires = time.Now()
+	mi.mu.Unlock()
+	carry(mi, mr, ri, rr, 20*time.Second, func() bool {
+		mi.mu.Lock()
+		defer mi.mu.Unlock()
+		return mi.newest(mi.peers["i"]) != newest
+	}, onI)
+	dueNow(mi) // the child moves to the new SA, its old pair lingers on the old
+	carry(mi, mr, ri, rr, 20*time.Second, func() bool {
+		mi.mu.Lock()
+		defer mi.mu.Unlock()
+		p := mi.peers["i"]
+		return slices.ContainsFunc(p.children, func(c *child) bool { return !c.retired() && c.sa == mi.newest(p) })
+	}, onI)
+	carry(mi, mr, ri, rr, 200*time.Millisecond, nil, onI) // HASH(3)
+	for _, m := range []*Manager{mi, mr} {
+		m.mu.Lock()
+		for _, p := range m.peers {
+			for _, c := range p.children {
+				if c.retired() {
+					c.retireAt = time.Now().Add(time.Hour)
+				}
+			}
+		}
+		m.mu.Unlock()
+	}
+}
+
 // TestEstablishedSAsBounded: a peer that completes Main Mode after Main
 // Mode, each SA held by a child on it (here replaced pairs that linger),
 // leaves a connection at most maxEstablishedPerPeer established ISAKMP
@@ -585,19 +620,6 @@ func TestEstablishedSAsBounded(t *testing.T) {
 		pi.ReconnectDelay = 100 * time.Millisecond // one renewal after the other
 	})
 	shuttle(mi, mr, ri, rr, nil)
-	linger := func() { // the replaced pairs stay, and their SAs with them
-		for _, m := range []*Manager{mi, mr} {
-			m.mu.Lock()
-			for _, p := range m.peers {
-				for _, c := range p.children {
-					if c.retired() {
-						c.retireAt = time.Now().Add(time.Hour)
-					}
-				}
-			}
-			m.mu.Unlock()
-		}
-	}
 	renewals, infos := 0, 0
 	countInfo := func(msg []byte) {
 		if msg[18] == wire.ExchangeInfo {
@@ -605,24 +627,7 @@ func TestEstablishedSAsBounded(t *testing.T) {
 		}
 	}
 	for range 2 * maxEstablishedPerPeer {
-		mi.mu.Lock()
-		newest := mi.newest(mi.peers["i"])
-		newest.expires = time.Now()
-		mi.mu.Unlock()
-		carry(mi, mr, ri, rr, 20*time.Second, func() bool {
-			mi.mu.Lock()
-			defer mi.mu.Unlock()
-			return mi.newest(mi.peers["i"]) != newest
-		}, countInfo)
-		dueNow(mi) // the child moves to the new SA, its old pair lingers on the old
-		carry(mi, mr, ri, rr, 20*time.Second, func() bool {
-			mi.mu.Lock()
-			defer mi.mu.Unlock()
-			p := mi.peers["i"]
-			return slices.ContainsFunc(p.children, func(c *child) bool { return !c.retired() && c.sa == mi.newest(p) })
-		}, countInfo)
-		carry(mi, mr, ri, rr, 200*time.Millisecond, nil, countInfo) // HASH(3)
-		linger()
+		renewLingering(mi, mr, ri, rr, countInfo)
 		renewals++
 	}
 	if ni, nr := established(mi), established(mr); ni > maxEstablishedPerPeer || nr > maxEstablishedPerPeer {
@@ -645,5 +650,106 @@ func TestEstablishedSAsBounded(t *testing.T) {
 	ci, cr := activeChildren(ri), activeChildren(rr)
 	if len(ci) == 0 || len(cr) == 0 || ci[len(ci)-1].Out.SPI != cr[len(cr)-1].In.SPI {
 		t.Errorf("the pair carrying traffic: initiator %v, responder %v; want the same, installed", spiPairs(ci), spiPairs(cr))
+	}
+}
+
+// TestSurplusSAKeepsQuickMode: a Main Mode completed beyond
+// maxEstablishedPerPeer drops an older ISAKMP SA without a quick mode in
+// flight, not the oldest when the peer's quick mode on it waits for
+// HASH(3): HASH(3) comes after the drop and the responder installs the
+// child the initiator has. The oldest went, its quick mode with it, and
+// HASH(3) found no SA.
+func TestSurplusSAKeepsQuickMode(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+		pi.ReconnectDelay = 100 * time.Millisecond // one renewal after the other
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	for range maxEstablishedPerPeer - 1 {
+		renewLingering(mi, mr, ri, rr, nil)
+	}
+	if ni, nr := established(mi), established(mr); ni != maxEstablishedPerPeer || nr != maxEstablishedPerPeer {
+		t.Fatalf("%d and %d established ISAKMP SAs, want %d each", ni, nr, maxEstablishedPerPeer)
+	}
+	oldest := func(m *Manager) *isakmpSA {
+		var o *isakmpSA
+		for _, sa := range m.sas {
+			if sa.state == stEstablished && (o == nil || sa.established.Before(o.established)) {
+				o = sa
+			}
+		}
+		return o
+	}
+	// The initiator rekeys the child under its oldest SA.
+	mi.mu.Lock()
+	for _, c := range mi.peers["i"].children {
+		if !c.retired() {
+			oldest(mi).startQuick(c.pair, c)
+		}
+	}
+	mi.mu.Unlock()
+	waiting := func() bool { // the responder's quick mode waits for HASH(3)
+		mr.mu.Lock()
+		defer mr.mu.Unlock()
+		for _, q := range oldest(mr).qms {
+			if q.done {
+				return true
+			}
+		}
+		return false
+	}
+	// pass carries the messages until done, but the quick mode messages
+	// hold says to hold (the initiator's are kept, the responder's lost).
+	var held [][]byte
+	var heldFrom, heldTo []netip.AddrPort
+	pass := func(done func() bool, hold func(fromI bool) bool) {
+		t.Helper()
+		for end := time.Now().Add(20 * time.Second); !done(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(end) {
+				t.Fatal("timed out")
+			}
+			a, af, at := ri.take()
+			b, bf, bt := rr.take()
+			for i := range a {
+				if a[i][18] == wire.ExchangeQuick && hold(true) {
+					held, heldFrom, heldTo = append(held, a[i]), append(heldFrom, af[i]), append(heldTo, at[i])
+					continue
+				}
+				mr.handle(at[i], af[i], a[i])
+			}
+			for i := range b {
+				if b[i][18] == wire.ExchangeQuick && hold(false) {
+					continue
+				}
+				mi.handle(bt[i], bf[i], b[i])
+			}
+		}
+	}
+	pass(waiting, func(fromI bool) bool { return waiting() }) // message 1 only
+	before := len(activeChildren(ri))
+	pass(func() bool { return len(activeChildren(ri)) > before && len(held) > 0 }, func(fromI bool) bool { return fromI }) // message 2; HASH(3) held
+	ci := activeChildren(ri)
+	want := ci[len(ci)-1].Out.SPI // the initiator's new pair
+
+	// A fifth Main Mode completes while HASH(3) is on its way.
+	mi.mu.Lock()
+	newest := mi.newest(mi.peers["i"])
+	newest.expires = time.Now()
+	mi.mu.Unlock()
+	pass(func() bool { // on both sides
+		mi.mu.Lock()
+		n := mi.newest(mi.peers["i"])
+		mi.mu.Unlock()
+		mr.mu.Lock()
+		defer mr.mu.Unlock()
+		return n != newest && mr.sas[n.ic] != nil && mr.sas[n.ic].state == stEstablished
+	}, func(bool) bool { return true })
+	for i := range held {
+		mr.handle(heldTo[i], heldFrom[i], held[i])
+	}
+	if !slices.ContainsFunc(activeChildren(rr), func(c ipsec.Child) bool { return c.In.SPI == want }) {
+		t.Errorf("the responder has no pair for the initiator's %08x after a surplus ISAKMP SA was dropped: %v", want, spiPairs(activeChildren(rr)))
+	}
+	if ni, nr := established(mi), established(mr); ni > maxEstablishedPerPeer || nr > maxEstablishedPerPeer {
+		t.Errorf("%d and %d established ISAKMP SAs, want at most %d", ni, nr, maxEstablishedPerPeer)
 	}
 }
