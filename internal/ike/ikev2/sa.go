@@ -349,10 +349,17 @@ func (sa *ikeSA) retryChild(i int, wait time.Duration) {
 }
 
 // giveUpAfter returns how long a request is retransmitted before the peer
-// is declared dead (RFC 7296 §2.4).
+// is declared dead (RFC 7296 §2.4): the waits after the first send and
+// after each retransmission, doubling up to MaxRetransmitTimeout as tick
+// has them.
 func (sa *ikeSA) giveUpAfter() time.Duration {
 	cfg := sa.cfg()
-	return cfg.RetransmitTimeout * time.Duration(1<<(cfg.RetransmitTries+1)-1)
+	var total time.Duration
+	for wait, i := cfg.RetransmitTimeout, 0; i <= cfg.RetransmitTries; i++ {
+		total += wait
+		wait = min(2*wait, MaxRetransmitTimeout)
+	}
+	return total
 }
 
 // reschedule recomputes the lifetimes after a configuration change.

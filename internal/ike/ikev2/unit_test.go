@@ -465,3 +465,24 @@ func TestRedundantIsOurs(t *testing.T) {
 		})
 	}
 }
+
+// TestGiveUpAfter: the time a request is retransmitted before the peer is
+// declared dead, which the status reason names and a replaced SA waits
+// for, follows the waits tick has, doubling up to MaxRetransmitTimeout.
+func TestGiveUpAfter(t *testing.T) {
+	for _, c := range []struct {
+		timeout time.Duration
+		tries   int
+		want    time.Duration
+	}{
+		{500 * time.Millisecond, 0, 500 * time.Millisecond},
+		{500 * time.Millisecond, 3, 7500 * time.Millisecond}, // 0.5 + 1 + 2 + 4
+		{20 * time.Minute, 3, 110 * time.Minute},             // 20 + 30 + 30 + 30
+		{MaxRetransmitTimeout, 20, 21 * MaxRetransmitTimeout},
+	} {
+		sa := &ikeSA{c: &conn{cfg: PeerConfig{RetransmitTimeout: c.timeout, RetransmitTries: c.tries}}}
+		if got := sa.giveUpAfter(); got != c.want {
+			t.Errorf("timeout %v, %d tries: gives up after %v, want %v", c.timeout, c.tries, got, c.want)
+		}
+	}
+}
