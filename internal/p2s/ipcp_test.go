@@ -59,21 +59,29 @@ func (r *recorder) take(t *testing.T, proto uint16) (ps []ppp.Packet, abort bool
 
 // TestClientIPCPRefusedForeverGivesUp: vnetgw's client, whose IPCP
 // requests a gateway Naks (with an address it never takes: here another
-// each time) or Rejects (a DNS server option again and again) for ever,
-// gives up after Max-Configure requests refused (RFC 1661 §4.6) and says
-// so, rather than asking again for as long as the gateway answers.
+// each time) for ever, gives up after Max-Configure requests refused
+// (RFC 1661 §4.6) and says so, rather than asking again for as long as
+// the gateway answers; one that Rejects an option of each request has the
+// client ask without it, and end when its address is rejected.
 func TestClientIPCPRefusedForeverGivesUp(t *testing.T) {
 	for _, tc := range []struct {
 		name   string
 		answer func(req ppp.Packet, n int) ppp.Packet
+		err    string
 	}{
 		{"Nak", func(req ppp.Packet, n int) ppp.Packet {
 			a := netip.AddrFrom4([4]byte{172, 16, 201, byte(2 + n)})
 			return ppp.Packet{Code: ppp.ConfNak, ID: req.ID, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: a.AsSlice()}})}
-		}},
+		}, "IPCP does not converge"},
+		// A Reject carries options of the request (RFC 1661 §5.4): here
+		// its last, the secondary DNS server, the primary, the address.
 		{"Reject", func(req ppp.Packet, _ int) ppp.Packet {
-			return ppp.Packet{Code: ppp.ConfRej, ID: req.ID, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptPrimaryDNS, Value: []byte{0, 0, 0, 0}}})}
-		}},
+			opts, err := ppp.ParseOptions(req.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return ppp.Packet{Code: ppp.ConfRej, ID: req.ID, Data: ppp.AppendOptions(nil, opts[len(opts)-1:])}
+		}, "the gateway rejected IPCP option 3"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			conn := &recorder{}
@@ -95,8 +103,8 @@ func TestClientIPCPRefusedForeverGivesUp(t *testing.T) {
 			if requests > maxConfigure+1 {
 				t.Errorf("the client sent %d IPCP requests to a gateway that refuses each, want at most %d", requests, maxConfigure+1)
 			}
-			if err == nil || !strings.Contains(err.Error(), "IPCP does not converge") {
-				t.Errorf("the client ended with %v, want IPCP's not converging", err)
+			if err == nil || !strings.Contains(err.Error(), tc.err) {
+				t.Errorf("the client ended with %v, want %q", err, tc.err)
 			}
 		})
 	}
@@ -333,4 +341,71 @@ func TestIPCPRestartTimerRFC1661Section4_6(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestIPCPAnswerWithOtherOptionsRFC1661Section5_2: a Configure-Ack whose
+// options are not exactly those of our last IPCP request (RFC 1661 §5.2),
+// or a Configure-Reject whose options are not some of them, unmodified
+// and in order (§5.4), is invalid and discarded, on both sides: neither
+// opens IPCP on an Ack of another address, and vnetgw's client neither
+// ends its link on a Reject of an address it did not ask for nor asks
+// again.
+func TestIPCPAnswerWithOtherOptionsRFC1661Section5_2(t *testing.T) {
+	opt := func(typ uint8, a string) ppp.Option {
+		return ppp.Option{Type: typ, Value: netip.MustParseAddr(a).AsSlice()}
+	}
+	zero := "0.0.0.0"
+	t.Run("client", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			answer ppp.Packet
+		}{
+			{"Ack of another address", ppp.Packet{Code: ppp.ConfAck, Data: ppp.AppendOptions(nil, []ppp.Option{opt(ppp.OptIPAddress, "172.16.201.9"), opt(ppp.OptPrimaryDNS, zero), opt(ppp.OptSecondaryDNS, zero)})}},
+			{"Ack reordered", ppp.Packet{Code: ppp.ConfAck, Data: ppp.AppendOptions(nil, []ppp.Option{opt(ppp.OptPrimaryDNS, zero), opt(ppp.OptIPAddress, zero), opt(ppp.OptSecondaryDNS, zero)})}},
+			{"Ack of fewer options", ppp.Packet{Code: ppp.ConfAck, Data: ppp.AppendOptions(nil, []ppp.Option{opt(ppp.OptIPAddress, zero)})}},
+			{"Reject of another address", ppp.Packet{Code: ppp.ConfRej, Data: ppp.AppendOptions(nil, []ppp.Option{opt(ppp.OptIPAddress, "10.0.0.1")})}},
+			{"Reject of an option not asked for", ppp.Packet{Code: ppp.ConfRej, Data: ppp.AppendOptions(nil, []ppp.Option{opt(0x82, zero)})}},
+			{"Reject reordered", ppp.Packet{Code: ppp.ConfRej, Data: ppp.AppendOptions(nil, []ppp.Option{opt(ppp.OptSecondaryDNS, zero), opt(ppp.OptPrimaryDNS, zero)})}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				conn := &recorder{}
+				l := newLink(false, conn, nil, testLogger(t))
+				l.authed = true
+				if err := l.sendIPCPRequest(); err != nil {
+					t.Fatal(err)
+				}
+				req, _ := conn.take(t, ppp.ProtoIPCP)
+				tc.answer.ID = req[0].ID
+				if err := l.handleIPCP(tc.answer.Append(nil)); err != nil {
+					t.Fatalf("the invalid answer ended the link: %v", err)
+				}
+				if sent, _ := conn.take(t, ppp.ProtoIPCP); len(sent) != 0 {
+					t.Errorf("the invalid answer made the client send %+v, want nothing", sent)
+				}
+				if l.ipcpOurs || l.local.IsValid() || l.dnsRejected != [2]bool{} || l.ipcpTries != 0 {
+					t.Errorf("after the invalid answer: open %v, address %v, DNS rejected %v, refused %d; want nothing changed", l.ipcpOurs, l.local, l.dnsRejected, l.ipcpTries)
+				}
+				if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID, Data: req[0].Data}.Append(nil)); err != nil || !l.ipcpOurs {
+					t.Errorf("the Ack of the request as sent: err %v, open %v; want open", err, l.ipcpOurs)
+				}
+			})
+		}
+	})
+	t.Run("gateway", func(t *testing.T) {
+		conn := &recorder{}
+		l := newLink(true, conn, nil, testLogger(t))
+		l.srv = &Server{}
+		l.authed, l.local = true, netip.MustParseAddr("172.16.201.1")
+		if err := l.sendIPCPRequest(); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := conn.take(t, ppp.ProtoIPCP)
+		other := ppp.AppendOptions(nil, []ppp.Option{opt(ppp.OptIPAddress, "172.16.201.9")})
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID, Data: other}.Append(nil)); err != nil || l.ipcpOurs {
+			t.Errorf("an Ack of another address than the gateway's: err %v, open %v; want not open", err, l.ipcpOurs)
+		}
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID, Data: req[0].Data}.Append(nil)); err != nil || !l.ipcpOurs {
+			t.Errorf("the Ack of the gateway's request: err %v, open %v; want open", err, l.ipcpOurs)
+		}
+	})
 }

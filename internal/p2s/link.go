@@ -68,6 +68,7 @@ type link struct {
 	ipcpOurs, ipcpPeers bool
 	ipcpSent            time.Time // when our IPCP request last went out
 	ipcpReqID           uint8     // and its Identifier
+	ipcpReq             []byte    // and its options, as sent
 	ipcpTries           int       // our IPCP requests unanswered, Naked or Rejected since the last Ack (Max-Configure)
 	ipcpNaks            int       // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
 	magic               uint32
