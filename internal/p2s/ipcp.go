@@ -15,10 +15,14 @@ import (
 var dnsOptions = [2]uint8{ppp.OptPrimaryDNS, ppp.OptSecondaryDNS}
 
 // sendIPCPRequest asks for our address (RFC 1332 §3.3): the server its
-// own, the client the one it was given (0.0.0.0 until then). The client
-// asks for DNS servers too (RFC 1877), unless the server rejected that.
+// own, unless the client rejected that, the client the one it was given
+// (0.0.0.0 until then). The client asks for DNS servers too (RFC 1877),
+// unless the server rejected that.
 func (l *link) sendIPCPRequest() error {
-	opts := []ppp.Option{{Type: ppp.OptIPAddress, Value: orUnspecified(l.local).AsSlice()}}
+	var opts []ppp.Option
+	if !l.addrRejected {
+		opts = append(opts, ppp.Option{Type: ppp.OptIPAddress, Value: orUnspecified(l.local).AsSlice()})
+	}
 	for i, t := range dnsOptions {
 		if !l.server && !l.dnsRejected[i] {
 			opts = append(opts, ppp.Option{Type: t, Value: orUnspecified(l.dnsGiven[i]).AsSlice()})
@@ -64,12 +68,16 @@ func (l *link) ipcpAnswerValid(p ppp.Packet) bool {
 // Restart timer runs, RFC 1661 §4.6).
 func (l *link) ipcpWaiting() bool { return !l.ipcpOurs && !l.ipcpSent.IsZero() }
 
-// askIPCPAgain sends a new IPCP request after the gateway Naked or
-// Rejected ours (the client's), unless Max-Configure requests have been
-// refused (RFC 1661 §4.6): a gateway that never acknowledges ends the
-// link, as LCP's does.
+// askIPCPAgain sends a new IPCP request after the peer Naked or
+// Rejected ours, unless Max-Configure requests have been refused (RFC
+// 1661 §4.6, the Restart counter): a peer that never acknowledges ends
+// the link, as LCP's does, the gateway's with CALL_ABORT.
 func (l *link) askIPCPAgain() error {
 	if l.ipcpTries++; l.ipcpTries > maxConfigure {
+		if l.server {
+			l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+			return fmt.Errorf("IPCP does not converge: the client refused %d of the gateway's requests for its address (%v)", maxConfigure, l.local)
+		}
 		return fmt.Errorf("IPCP does not converge: the gateway refused %d requests for an address", maxConfigure)
 	}
 	return l.sendIPCPRequest()
@@ -180,7 +188,11 @@ func (l *link) handleIPCP(info []byte) error {
 		l.checkUp()
 	case ppp.ConfNak:
 		if l.server {
-			return nil
+			// The gateway's address is fixed: a client that Naks it
+			// (RFC 1332 §3.3) is asked again for the same, up to
+			// Max-Configure times, and then the call ends.
+			l.log.Debug("the client Naked the gateway's IPCP request", "options", fmt.Sprintf("% x", p.Data))
+			return l.askIPCPAgain()
 		}
 		opts, err := ppp.ParseOptions(p.Data)
 		if err != nil {
@@ -203,16 +215,20 @@ func (l *link) handleIPCP(info []byte) error {
 		return l.askIPCPAgain()
 	case ppp.ConfRej:
 		// The server gives no such DNS server: ask without (RFC 1661
-		// §5.4); an address option rejected is the end.
-		if l.server {
-			return nil
-		}
+		// §5.4); an address option rejected is the end of the client's
+		// link, and the gateway, whose address the client need not
+		// know on a point-to-point link, names it no more.
 		opts, err := ppp.ParseOptions(p.Data)
 		if err != nil {
 			return nil
 		}
 		for _, o := range opts {
 			switch o.Type {
+			case ppp.OptIPAddress:
+				if !l.server {
+					return fmt.Errorf("the gateway rejected IPCP option %d", o.Type)
+				}
+				l.addrRejected = true
 			case ppp.OptPrimaryDNS:
 				l.dnsRejected[0] = true
 			case ppp.OptSecondaryDNS:

@@ -409,3 +409,71 @@ func TestIPCPAnswerWithOtherOptionsRFC1661Section5_2(t *testing.T) {
 		}
 	})
 }
+
+// TestGatewayIPCPRequestRefused: a client that Naks the gateway's IPCP
+// request, its address, is asked again for the same (the gateway's
+// address is fixed, RFC 1332 §3.3), and after Max-Configure requests
+// refused (RFC 1661 §4.6) the call ends with CALL_ABORT and says why; a
+// client that Rejects the address option gets a request without it
+// (RFC 1661 §5.4) and IPCP opens on its Ack. Neither waits for the
+// Restart timer to give up.
+func TestGatewayIPCPRequestRefused(t *testing.T) {
+	own := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{172, 16, 201, 1}}})
+	start := func(t *testing.T) (*link, *recorder, ppp.Packet) {
+		conn := &recorder{}
+		l := newLink(true, conn, nil, testLogger(t))
+		l.srv = &Server{}
+		l.authed, l.local = true, netip.MustParseAddr("172.16.201.1")
+		if err := l.sendIPCPRequest(); err != nil {
+			t.Fatal(err)
+		}
+		req, _ := conn.take(t, ppp.ProtoIPCP)
+		return l, conn, req[0]
+	}
+	t.Run("Nak", func(t *testing.T) {
+		l, conn, req := start(t)
+		requests := 1
+		for {
+			nak := ppp.Packet{Code: ppp.ConfNak, ID: req.ID, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{10, 0, 0, 1}}})}
+			err := l.handleIPCP(nak.Append(nil))
+			sent, abort := conn.take(t, ppp.ProtoIPCP)
+			if err != nil {
+				if !abort || len(sent) != 0 || !strings.Contains(err.Error(), "IPCP does not converge") {
+					t.Errorf("the call ended with %v, CALL_ABORT %v, after it sent %+v; want IPCP's not converging, CALL_ABORT, nothing sent", err, abort, sent)
+				}
+				break
+			}
+			if len(sent) != 1 || sent[0].Code != ppp.ConfReq || !bytes.Equal(sent[0].Data, own) || sent[0].ID == req.ID {
+				t.Fatalf("after %d requests Naked the gateway sent %+v, want a new request for its address % x", requests, sent, own)
+			}
+			if requests++; requests > 3*maxConfigure {
+				t.Fatalf("the gateway sent %d requests to a client that Naks each", requests)
+			}
+			req = sent[0]
+		}
+		if requests != maxConfigure+1 {
+			t.Errorf("the gateway sent %d requests to a client that Naks each, want %d", requests, maxConfigure+1)
+		}
+	})
+	t.Run("Reject", func(t *testing.T) {
+		l, conn, req := start(t)
+		// Not a Reject of the gateway's request (RFC 1661 §5.4): discarded.
+		other := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{10, 0, 0, 1}}})
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfRej, ID: req.ID, Data: other}.Append(nil)); err != nil || l.addrRejected {
+			t.Fatalf("a Reject of another address than the gateway's: err %v, address rejected %v; want it discarded", err, l.addrRejected)
+		}
+		if sent, _ := conn.take(t, ppp.ProtoIPCP); len(sent) != 0 {
+			t.Fatalf("a Reject of another address than the gateway's made it send %+v, want nothing", sent)
+		}
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfRej, ID: req.ID, Data: own}.Append(nil)); err != nil {
+			t.Fatalf("the Reject of the gateway's address ended the call: %v", err)
+		}
+		sent, _ := conn.take(t, ppp.ProtoIPCP)
+		if len(sent) != 1 || sent[0].Code != ppp.ConfReq || len(sent[0].Data) != 0 || sent[0].ID == req.ID {
+			t.Fatalf("after the Reject of its address the gateway sent %+v, want a new request without options", sent)
+		}
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: sent[0].ID}.Append(nil)); err != nil || !l.ipcpOurs {
+			t.Errorf("the Ack of the request without the address: err %v, open %v; want open", err, l.ipcpOurs)
+		}
+	})
+}

@@ -71,6 +71,7 @@ type link struct {
 	ipcpReq             []byte    // and its options, as sent
 	ipcpTries           int       // our IPCP requests unanswered, Naked or Rejected since the last Ack (Max-Configure)
 	ipcpNaks            int       // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
+	addrRejected        bool      // the client rejected the server's address option: the server asks without it
 	magic               uint32
 	id                  uint8
 	authed              bool
