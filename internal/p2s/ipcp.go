@@ -129,6 +129,15 @@ func (l *link) handleIPCP(info []byte) error {
 		if err != nil {
 			return nil
 		}
+		if l.ipcpStopped {
+			// RFC 1661 §4.1: in Stopped, a Configure-Request is
+			// answered and ours goes out again (irc, scr), under the
+			// Restart timer.
+			l.ipcpStopped, l.ipcpTries = false, 0
+			if err := l.sendIPCPRequest(); err != nil {
+				return err
+			}
+		}
 		var rej, nak []ppp.Option
 		// RFC 1661 §4.6: after Max-Failure Naks without an Ack, what
 		// the server would Nak it rejects instead, as the client sent it.
@@ -241,7 +250,7 @@ func (l *link) handleIPCP(info []byte) error {
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
 		// The peer closes IPCP: ours is not sent again until it asks.
-		l.ipcpOurs, l.ipcpPeers, l.ipcpSent = false, false, time.Time{}
+		l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, true
 		l.checkUp()
 	}
 	return nil

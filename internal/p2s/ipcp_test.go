@@ -51,6 +51,7 @@ func (r *recorder) take(t *testing.T, proto uint16) (ps []ppp.Packet, abort bool
 			continue
 		}
 		if p, ok := packetOf(t, body, proto); ok {
+			p.Data = bytes.Clone(p.Data) // out of buf, which the next packet takes
 			ps = append(ps, p)
 		}
 	}
@@ -476,4 +477,76 @@ func TestGatewayIPCPRequestRefused(t *testing.T) {
 			t.Errorf("the Ack of the request without the address: err %v, open %v; want open", err, l.ipcpOurs)
 		}
 	})
+}
+
+// TestIPCPRestartAfterTerminateRFC1661Section4_1: after the peer's IPCP
+// Terminate-Request (Stopped), its next Configure-Request is answered and
+// ours goes out again (RFC 1661 §4.1, Stopped, RCR: irc, scr, sca), so
+// that the link comes up again on the Ack of ours, on both sides.
+func TestIPCPRestartAfterTerminateRFC1661Section4_1(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			conn := &recorder{}
+			l := newLink(server, conn, nil, testLogger(t))
+			l.srv = &Server{}
+			l.authed, l.dnsRejected = true, [2]bool{true, true}
+			l.bound.Store(true)
+			// The peer's request: the client asks for the address the
+			// gateway gave it, the gateway names its own.
+			peerReq := ppp.Packet{Code: ppp.ConfReq, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{172, 16, 201, 1}}})}
+			if server {
+				l.local, l.peer = netip.MustParseAddr("172.16.201.1"), netip.MustParseAddr("172.16.201.2")
+				peerReq.Data = ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{172, 16, 201, 2}}})
+			} else {
+				l.local = netip.MustParseAddr("172.16.201.2")
+			}
+			// negotiate has the peer send its request and Ack ours.
+			negotiate := func(what string) {
+				t.Helper()
+				peerReq.ID++
+				if err := l.handleIPCP(peerReq.Append(nil)); err != nil {
+					t.Fatal(err)
+				}
+				sent, _ := conn.take(t, ppp.ProtoIPCP)
+				var ours ppp.Packet
+				acked := false
+				for _, p := range sent {
+					switch {
+					case p.Code == ppp.ConfReq:
+						ours = p
+					case p.Code == ppp.ConfAck && p.ID == peerReq.ID:
+						acked = true
+					}
+				}
+				if ours.Code != ppp.ConfReq || !acked {
+					t.Fatalf("%s: the peer's request answered with %+v, want an Ack and our request", what, sent)
+				}
+				if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil {
+					t.Fatal(err)
+				}
+				if !l.up.Load() {
+					t.Fatalf("%s: the link is not up after both requests were Acked", what)
+				}
+			}
+			if err := l.sendIPCPRequest(); err != nil {
+				t.Fatal(err)
+			}
+			first, _ := conn.take(t, ppp.ProtoIPCP)
+			peerReq.ID++
+			if err := l.handleIPCP(peerReq.Append(nil)); err != nil {
+				t.Fatal(err)
+			}
+			if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: first[0].ID, Data: first[0].Data}.Append(nil)); err != nil || !l.up.Load() {
+				t.Fatalf("the first negotiation: err %v, up %v; want up", err, l.up.Load())
+			}
+			conn.take(t, ppp.ProtoIPCP)
+			if err := l.handleIPCP(ppp.Packet{Code: ppp.TermReq, ID: 77}.Append(nil)); err != nil {
+				t.Fatal(err)
+			}
+			if sent, _ := conn.take(t, ppp.ProtoIPCP); len(sent) != 1 || sent[0].Code != ppp.TermAck || l.up.Load() {
+				t.Fatalf("the peer's Terminate-Request answered with %+v, up %v; want a Terminate-Ack, down", sent, l.up.Load())
+			}
+			negotiate("after the peer's Terminate-Request")
+		})
+	}
 }

@@ -72,6 +72,7 @@ type link struct {
 	ipcpTries           int       // our IPCP requests unanswered, Naked or Rejected since the last Ack (Max-Configure)
 	ipcpNaks            int       // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
 	addrRejected        bool      // the client rejected the server's address option: the server asks without it
+	ipcpStopped         bool      // the peer terminated IPCP (RFC 1661 §4.2, Stopped): its next request restarts ours
 	magic               uint32
 	id                  uint8
 	authed              bool
