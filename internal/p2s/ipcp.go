@@ -1,7 +1,6 @@
 package p2s
 
 import (
-	"bytes"
 	"fmt"
 	"net/netip"
 	"time"
@@ -38,30 +37,6 @@ func (l *link) sendIPCPRequest() error {
 func (l *link) writeIPCPRequest() error {
 	l.ipcpSent = time.Now()
 	return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfReq, ID: l.ipcpReqID, Data: l.ipcpReq}.Append(nil))
-}
-
-// ipcpAnswerValid reports whether a Configure-Ack or Reject of our last
-// IPCP request (its Identifier checked) carries what it must: an Ack its
-// options exactly (RFC 1661 §5.2), a Reject some of them, unmodified and
-// in order (§5.4).
-func (l *link) ipcpAnswerValid(p ppp.Packet) bool {
-	switch p.Code {
-	case ppp.ConfAck:
-		return bytes.Equal(p.Data, l.ipcpReq) // RFC 1661 §5.2: MUST exactly match
-	case ppp.ConfRej:
-		rej, err := ppp.ParseOptions(p.Data)
-		if err != nil || len(rej) == 0 {
-			return false
-		}
-		req, _ := ppp.ParseOptions(l.ipcpReq)
-		for _, o := range req {
-			if len(rej) > 0 && o.Type == rej[0].Type && bytes.Equal(o.Value, rej[0].Value) {
-				rej = rej[1:]
-			}
-		}
-		return len(rej) == 0 // RFC 1661 §5.4: MUST be a subset of the last request's
-	}
-	return true
 }
 
 // ipcpWaiting reports whether our IPCP request waits for an answer (the
@@ -118,7 +93,7 @@ func (l *link) handleIPCP(info []byte) error {
 		l.log.Debug("IPCP answer to another request than the last discarded", "code", p.Code, "id", p.ID, "last", l.ipcpReqID)
 		return nil
 	}
-	if !l.ipcpAnswerValid(p) {
+	if !answerValid(p, l.ipcpReq) {
 		// RFC 1661 §5.2, §5.4: invalid packets are silently discarded.
 		l.log.Debug("IPCP answer with other options than the last request's discarded", "code", p.Code, "options", fmt.Sprintf("% x", p.Data), "request", fmt.Sprintf("% x", l.ipcpReq))
 		return nil

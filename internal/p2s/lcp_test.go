@@ -243,3 +243,72 @@ func TestPPPBeforeCallConnectDropped(t *testing.T) {
 		t.Fatalf("the gateway's first LCP packet after CALL_CONNECT_REQUEST: %+v", p)
 	}
 }
+
+// TestLCPAnswerWithOtherOptionsRFC1661Section5_2: an LCP Configure-Ack
+// whose options are not exactly those of our last request (RFC 1661
+// §5.2), or a Configure-Reject whose options are not some of them,
+// unmodified and in order (§5.4), is invalid and discarded, on both
+// sides: LCP does not open on it, no option is dropped and nothing is
+// asked again, and the gateway does not end the call on a Reject of an
+// authentication it did not ask for. The Ack of the request as sent
+// opens it.
+func TestLCPAnswerWithOtherOptionsRFC1661Section5_2(t *testing.T) {
+	magic := func(v uint32) ppp.Option {
+		return ppp.Option{Type: ppp.OptMagic, Value: []byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}}
+	}
+	chapMD5 := ppp.Option{Type: ppp.OptAuthProto, Value: []byte{0xc2, 0x23, 0x05}}
+	for _, server := range []bool{false, true} {
+		for _, tc := range []struct {
+			name   string
+			answer func(req []ppp.Option) ppp.Packet
+		}{
+			{"Ack of another magic number", func(req []ppp.Option) ppp.Packet {
+				opts := append([]ppp.Option(nil), req...)
+				opts[len(opts)-1] = magic(0x01020304)
+				return ppp.Packet{Code: ppp.ConfAck, Data: ppp.AppendOptions(nil, opts)}
+			}},
+			{"Ack of no options", func([]ppp.Option) ppp.Packet { return ppp.Packet{Code: ppp.ConfAck} }},
+			{"Ack of an option more", func(req []ppp.Option) ppp.Packet {
+				return ppp.Packet{Code: ppp.ConfAck, Data: ppp.AppendOptions(nil, append(append([]ppp.Option(nil), req...), ppp.Option{Type: ppp.OptPFC}))}
+			}},
+			{"Reject of another magic number", func([]ppp.Option) ppp.Packet {
+				return ppp.Packet{Code: ppp.ConfRej, Data: ppp.AppendOptions(nil, []ppp.Option{magic(0x01020304)})}
+			}},
+			{"Reject of an option not asked for", func([]ppp.Option) ppp.Packet {
+				return ppp.Packet{Code: ppp.ConfRej, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptMRU, Value: []byte{0x05, 0xdc}}})}
+			}},
+			{"Reject of another authentication", func([]ppp.Option) ppp.Packet {
+				return ppp.Packet{Code: ppp.ConfRej, Data: ppp.AppendOptions(nil, []ppp.Option{chapMD5})}
+			}},
+		} {
+			t.Run(fmt.Sprintf("server=%v/%s", server, tc.name), func(t *testing.T) {
+				conn := &recorder{}
+				l := newLink(server, conn, nil, testLogger(t))
+				l.srv = &Server{}
+				if err := l.sendLCPRequest(); err != nil {
+					t.Fatal(err)
+				}
+				sent, _ := conn.take(t, ppp.ProtoLCP)
+				req, err := ppp.ParseOptions(sent[0].Data)
+				if err != nil {
+					t.Fatal(err)
+				}
+				magicBefore := l.magic
+				answer := tc.answer(req)
+				answer.ID = sent[0].ID
+				if err := l.handleLCP(answer.Append(nil)); err != nil {
+					t.Fatalf("the invalid answer ended the link: %v", err)
+				}
+				if again, abort := conn.take(t, ppp.ProtoLCP); len(again) != 0 || abort {
+					t.Errorf("the invalid answer made it send %+v, CALL_ABORT %v; want nothing", again, abort)
+				}
+				if l.lcpOurs || l.magic != magicBefore || l.lcpTries != 0 {
+					t.Errorf("after the invalid answer: open %v, magic %#x (was %#x), refused %d; want nothing changed", l.lcpOurs, l.magic, magicBefore, l.lcpTries)
+				}
+				if err := l.handleLCP(ppp.Packet{Code: ppp.ConfAck, ID: sent[0].ID, Data: sent[0].Data}.Append(nil)); err != nil || !l.lcpOurs {
+					t.Errorf("the Ack of the request as sent: err %v, open %v; want open", err, l.lcpOurs)
+				}
+			})
+		}
+	}
+}

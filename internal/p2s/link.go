@@ -64,6 +64,7 @@ type link struct {
 	lcpOurs, lcpPeers   bool      // our LCP request acknowledged; the peer's acknowledged
 	lcpSent             time.Time // when our LCP request last went out
 	lcpReqID            uint8     // and its Identifier
+	lcpReq              []byte    // and its options, as sent
 	lcpTries            int
 	ipcpOurs, ipcpPeers bool
 	ipcpSent            time.Time // when our IPCP request last went out
@@ -305,7 +306,32 @@ func (l *link) sendLCPRequest() error {
 	if l.server {
 		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: l.authProto()}}, opts...)
 	}
-	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: l.lcpReqID, Data: ppp.AppendOptions(nil, opts)}.Append(nil))
+	l.lcpReq = ppp.AppendOptions(nil, opts)
+	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: l.lcpReqID, Data: l.lcpReq}.Append(nil))
+}
+
+// answerValid reports whether a Configure-Ack or Reject of our last
+// request (its Identifier checked), whose options were req, carries what
+// it must: an Ack those options exactly (RFC 1661 §5.2), a Reject some of
+// them, unmodified and in order (§5.4). LCP and IPCP alike.
+func answerValid(p ppp.Packet, req []byte) bool {
+	switch p.Code {
+	case ppp.ConfAck:
+		return bytes.Equal(p.Data, req) // RFC 1661 §5.2: MUST exactly match
+	case ppp.ConfRej:
+		rej, err := ppp.ParseOptions(p.Data)
+		if err != nil || len(rej) == 0 {
+			return false
+		}
+		opts, _ := ppp.ParseOptions(req)
+		for _, o := range opts {
+			if len(rej) > 0 && o.Type == rej[0].Type && bytes.Equal(o.Value, rej[0].Value) {
+				rej = rej[1:]
+			}
+		}
+		return len(rej) == 0 // RFC 1661 §5.4: MUST be a subset of the last request's
+	}
+	return true
 }
 
 // run reads packets until the connection ends.
@@ -537,6 +563,11 @@ func (l *link) handleLCP(info []byte) error {
 		// acknowledged (a late Nak would change the authentication
 		// under way).
 		if p.ID != l.lcpReqID || l.lcpOurs {
+			return nil
+		}
+		if !answerValid(p, l.lcpReq) {
+			// RFC 1661 §5.2, §5.4: invalid packets are silently discarded.
+			l.log.Debug("LCP answer with other options than the last request's discarded", "code", p.Code, "options", fmt.Sprintf("% x", p.Data), "request", fmt.Sprintf("% x", l.lcpReq))
 			return nil
 		}
 		if p.Code == ppp.ConfAck {
