@@ -104,11 +104,26 @@ func (l *link) handleIPCP(info []byte) error {
 		if err != nil {
 			return nil
 		}
-		if l.ipcpStopped {
+		opened := l.ipcpOurs && l.ipcpPeers
+		// The peer's request is open only once this one is Acked (RFC
+		// 1661 §4.1: RCR- in Ack-Sent goes to Req-Sent).
+		l.ipcpPeers = false
+		switch {
+		case l.ipcpStopped:
 			// RFC 1661 §4.1: in Stopped, a Configure-Request is
 			// answered and ours goes out again (irc, scr), under the
 			// Restart timer.
 			l.ipcpStopped, l.ipcpTries = false, 0
+			if err := l.sendIPCPRequest(); err != nil {
+				return err
+			}
+		case opened:
+			// RFC 1661 §4.1: in Opened, a Configure-Request takes the
+			// layer down and ours goes out again (tld, scr) before the
+			// answer. Down is the data path's only: the gateway keeps
+			// the client's place and address, which its request names.
+			l.ipcpOurs = false
+			l.checkUp()
 			if err := l.sendIPCPRequest(); err != nil {
 				return err
 			}

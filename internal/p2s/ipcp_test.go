@@ -479,6 +479,98 @@ func TestGatewayIPCPRequestRefused(t *testing.T) {
 	})
 }
 
+// ipcpPeer negotiates IPCP with a link as its peer: vnetgw's client asks
+// for the address the gateway gave it (172.16.201.2) and the gateway
+// names its own (172.16.201.1).
+type ipcpPeer struct {
+	t    *testing.T
+	l    *link
+	conn *recorder
+	req  ppp.Packet // the peer's request; its Identifier the last sent
+}
+
+// openIPCP returns a link, bound, whose IPCP is open both ways.
+func openIPCP(t *testing.T, server bool) *ipcpPeer {
+	t.Helper()
+	x := &ipcpPeer{t: t, conn: &recorder{}}
+	l := newLink(server, x.conn, nil, testLogger(t))
+	l.srv = &Server{}
+	l.authed, l.dnsRejected = true, [2]bool{true, true}
+	l.bound.Store(true)
+	x.l, x.req = l, ppp.Packet{Code: ppp.ConfReq, Data: ipcpAddr("172.16.201.1")}
+	if server {
+		l.local, l.peer = netip.MustParseAddr("172.16.201.1"), netip.MustParseAddr("172.16.201.2")
+		x.req.Data = ipcpAddr("172.16.201.2")
+	} else {
+		l.local = netip.MustParseAddr("172.16.201.2")
+	}
+	if err := l.sendIPCPRequest(); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := x.conn.take(t, ppp.ProtoIPCP)
+	x.request(x.req.Data)
+	if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: first[0].ID, Data: first[0].Data}.Append(nil)); err != nil || !l.up.Load() {
+		t.Fatalf("the first negotiation: err %v, up %v; want up", err, l.up.Load())
+	}
+	x.conn.take(t, ppp.ProtoIPCP)
+	return x
+}
+
+func ipcpAddr(a string) []byte {
+	return ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: netip.MustParseAddr(a).AsSlice()}})
+}
+
+// request has the peer send a Configure-Request of opts.
+func (x *ipcpPeer) request(opts []byte) {
+	x.t.Helper()
+	x.req.ID++
+	x.req.Data = opts
+	if err := x.l.handleIPCP(x.req.Append(nil)); err != nil {
+		x.t.Fatal(err)
+	}
+}
+
+// answered returns our request and the answer to the peer's last, among
+// what the link sent since the last take; our request's Code is 0 when
+// none went out.
+func (x *ipcpPeer) answered() (ours, answer ppp.Packet) {
+	x.t.Helper()
+	sent, abort := x.conn.take(x.t, ppp.ProtoIPCP)
+	if abort {
+		x.t.Fatalf("the link aborted the call after sending %+v", sent)
+	}
+	for _, p := range sent {
+		switch {
+		case p.Code == ppp.ConfReq:
+			ours = p
+		case p.ID == x.req.ID:
+			answer = p
+		}
+	}
+	return ours, answer
+}
+
+// negotiate has the peer send its request of opts and Ack ours: the
+// link must answer with an Ack and its own request, be down until the
+// Ack of its request, and up after it.
+func (x *ipcpPeer) negotiate(what string, opts []byte) {
+	x.t.Helper()
+	x.request(opts)
+	ours, answer := x.answered()
+	if ours.Code != ppp.ConfReq || answer.Code != ppp.ConfAck {
+		x.t.Fatalf("%s: the peer's request answered with code %d, our request %+v; want an Ack and our request", what, answer.Code, ours)
+	}
+	if x.l.up.Load() {
+		x.t.Fatalf("%s: the link is up before our request was Acked", what)
+	}
+	if err := x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil {
+		x.t.Fatal(err)
+	}
+	if !x.l.up.Load() {
+		x.t.Fatalf("%s: the link is not up after both requests were Acked", what)
+	}
+}
+
 // TestIPCPRestartAfterTerminateRFC1661Section4_1: after the peer's IPCP
 // Terminate-Request (Stopped), its next Configure-Request is answered and
 // ours goes out again (RFC 1661 §4.1, Stopped, RCR: irc, scr, sca), so
@@ -486,67 +578,72 @@ func TestGatewayIPCPRequestRefused(t *testing.T) {
 func TestIPCPRestartAfterTerminateRFC1661Section4_1(t *testing.T) {
 	for _, server := range []bool{false, true} {
 		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
-			conn := &recorder{}
-			l := newLink(server, conn, nil, testLogger(t))
-			l.srv = &Server{}
-			l.authed, l.dnsRejected = true, [2]bool{true, true}
-			l.bound.Store(true)
-			// The peer's request: the client asks for the address the
-			// gateway gave it, the gateway names its own.
-			peerReq := ppp.Packet{Code: ppp.ConfReq, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{172, 16, 201, 1}}})}
-			if server {
-				l.local, l.peer = netip.MustParseAddr("172.16.201.1"), netip.MustParseAddr("172.16.201.2")
-				peerReq.Data = ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{172, 16, 201, 2}}})
-			} else {
-				l.local = netip.MustParseAddr("172.16.201.2")
-			}
-			// negotiate has the peer send its request and Ack ours.
-			negotiate := func(what string) {
-				t.Helper()
-				peerReq.ID++
-				if err := l.handleIPCP(peerReq.Append(nil)); err != nil {
-					t.Fatal(err)
-				}
-				sent, _ := conn.take(t, ppp.ProtoIPCP)
-				var ours ppp.Packet
-				acked := false
-				for _, p := range sent {
-					switch {
-					case p.Code == ppp.ConfReq:
-						ours = p
-					case p.Code == ppp.ConfAck && p.ID == peerReq.ID:
-						acked = true
-					}
-				}
-				if ours.Code != ppp.ConfReq || !acked {
-					t.Fatalf("%s: the peer's request answered with %+v, want an Ack and our request", what, sent)
-				}
-				if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil {
-					t.Fatal(err)
-				}
-				if !l.up.Load() {
-					t.Fatalf("%s: the link is not up after both requests were Acked", what)
-				}
-			}
-			if err := l.sendIPCPRequest(); err != nil {
+			x := openIPCP(t, server)
+			if err := x.l.handleIPCP(ppp.Packet{Code: ppp.TermReq, ID: 77}.Append(nil)); err != nil {
 				t.Fatal(err)
 			}
-			first, _ := conn.take(t, ppp.ProtoIPCP)
-			peerReq.ID++
-			if err := l.handleIPCP(peerReq.Append(nil)); err != nil {
+			if sent, _ := x.conn.take(t, ppp.ProtoIPCP); len(sent) != 1 || sent[0].Code != ppp.TermAck || x.l.up.Load() {
+				t.Fatalf("the peer's Terminate-Request answered with %+v, up %v; want a Terminate-Ack, down", sent, x.l.up.Load())
+			}
+			x.negotiate("after the peer's Terminate-Request", x.req.Data)
+		})
+	}
+}
+
+// TestIPCPRenegotiationRFC1661Section4_1: a Configure-Request from the
+// peer while IPCP is open takes it down, and our request goes out again
+// with the answer to the peer's (RFC 1661 §4.1, Opened, RCR: tld, scr,
+// sca/scn), so that a peer that renegotiates without terminating first
+// gets our request and the link comes up again, on both sides. The
+// gateway keeps the client's address and the call: a client that asks
+// for another address is Naked and the link stays down until it asks
+// for its own again.
+func TestIPCPRenegotiationRFC1661Section4_1(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x := openIPCP(t, server)
+			x.negotiate("a request while open", x.req.Data)
+			x.negotiate("a second request while open", x.req.Data)
+		})
+	}
+	// The client asks for another address while open (RCR- in Opened),
+	// or after its own was Acked again (RCR- in Ack-Sent, RFC 1661 §4.1:
+	// to Req-Sent): the link is up only once it asks for its own again.
+	for _, tc := range []struct {
+		name string
+		asks []string
+	}{
+		{"open", []string{"10.9.9.9"}},
+		{"Ack-Sent", []string{"172.16.201.2", "10.9.9.9"}},
+	} {
+		t.Run("gateway, another address, "+tc.name, func(t *testing.T) {
+			x := openIPCP(t, true)
+			own := x.req.Data
+			var ours, answer ppp.Packet
+			for _, a := range tc.asks {
+				x.request(ipcpAddr(a))
+				req, ans := x.answered()
+				if req.Code == ppp.ConfReq {
+					ours = req
+				}
+				answer = ans
+			}
+			if ours.Code != ppp.ConfReq || answer.Code != ppp.ConfNak || !bytes.Equal(answer.Data, own) {
+				t.Fatalf("a request for another address answered with %+v, our request %+v; want a Nak of % x and our request", answer, ours, own)
+			}
+			if err := x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil {
 				t.Fatal(err)
 			}
-			if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: first[0].ID, Data: first[0].Data}.Append(nil)); err != nil || !l.up.Load() {
-				t.Fatalf("the first negotiation: err %v, up %v; want up", err, l.up.Load())
+			if x.l.up.Load() {
+				t.Fatal("the link is up while the client's request for another address was Naked")
 			}
-			conn.take(t, ppp.ProtoIPCP)
-			if err := l.handleIPCP(ppp.Packet{Code: ppp.TermReq, ID: 77}.Append(nil)); err != nil {
-				t.Fatal(err)
+			x.request(own)
+			if _, answer := x.answered(); answer.Code != ppp.ConfAck || !x.l.up.Load() {
+				t.Fatalf("the client's request for its own address answered with %+v, up %v; want an Ack, up", answer, x.l.up.Load())
 			}
-			if sent, _ := conn.take(t, ppp.ProtoIPCP); len(sent) != 1 || sent[0].Code != ppp.TermAck || l.up.Load() {
-				t.Fatalf("the peer's Terminate-Request answered with %+v, up %v; want a Terminate-Ack, down", sent, l.up.Load())
+			if x.l.peer != netip.MustParseAddr("172.16.201.2") {
+				t.Errorf("after the renegotiation the client's address is %v, want 172.16.201.2", x.l.peer)
 			}
-			negotiate("after the peer's Terminate-Request")
 		})
 	}
 }
