@@ -83,13 +83,19 @@ func within(t *testing.T, d time.Duration, what string, f func()) {
 // ceased returns whether the last BGP session of log ended with a
 // Cease (Administrative Shutdown).
 func ceased(log *logbuf.Buffer) bool {
+	return strings.Contains(lastDown(log), "NOTIFICATION: cease, subcode 2")
+}
+
+// lastDown returns log's last line of a BGP session's end, or "". The
+// speaker logs it just after the session's state has left Established.
+func lastDown(log *logbuf.Buffer) string {
 	var down string
 	for _, l := range strings.Split(log.String(), "\n") {
 		if strings.Contains(l, "BGP session down") {
 			down = l
 		}
 	}
-	return strings.Contains(down, "NOTIFICATION: cease, subcode 2")
+	return down
 }
 
 func established(e *Engine, id string) bool {
