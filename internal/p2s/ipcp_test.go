@@ -225,18 +225,11 @@ func TestIPCPAnswerToAnotherRequestRFC1661Section5_3(t *testing.T) {
 		}
 	})
 	t.Run("gateway", func(t *testing.T) {
-		conn := &recorder{}
-		l := newLink(true, conn, nil, testLogger(t))
-		l.srv = &Server{}
-		l.authed, l.local = true, netip.MustParseAddr("172.16.201.1")
-		if err := l.sendIPCPRequest(); err != nil {
-			t.Fatal(err)
-		}
-		req, _ := conn.take(t, ppp.ProtoIPCP)
-		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID - 1, Data: req[0].Data}.Append(nil)); err != nil || l.ipcpOurs {
+		l, _, req := gatewayIPCPRequest(t)
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req.ID - 1, Data: req.Data}.Append(nil)); err != nil || l.ipcpOurs {
 			t.Errorf("an Ack of another request than the gateway's last: err %v, open %v; want not open", err, l.ipcpOurs)
 		}
-		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID, Data: req[0].Data}.Append(nil)); err != nil || !l.ipcpOurs {
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req.ID, Data: req.Data}.Append(nil)); err != nil || !l.ipcpOurs {
 			t.Errorf("the Ack of the gateway's request: err %v, open %v; want open", err, l.ipcpOurs)
 		}
 	})
@@ -393,19 +386,12 @@ func TestIPCPAnswerWithOtherOptionsRFC1661Section5_2(t *testing.T) {
 		}
 	})
 	t.Run("gateway", func(t *testing.T) {
-		conn := &recorder{}
-		l := newLink(true, conn, nil, testLogger(t))
-		l.srv = &Server{}
-		l.authed, l.local = true, netip.MustParseAddr("172.16.201.1")
-		if err := l.sendIPCPRequest(); err != nil {
-			t.Fatal(err)
-		}
-		req, _ := conn.take(t, ppp.ProtoIPCP)
+		l, _, req := gatewayIPCPRequest(t)
 		other := ppp.AppendOptions(nil, []ppp.Option{opt(ppp.OptIPAddress, "172.16.201.9")})
-		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID, Data: other}.Append(nil)); err != nil || l.ipcpOurs {
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req.ID, Data: other}.Append(nil)); err != nil || l.ipcpOurs {
 			t.Errorf("an Ack of another address than the gateway's: err %v, open %v; want not open", err, l.ipcpOurs)
 		}
-		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req[0].ID, Data: req[0].Data}.Append(nil)); err != nil || !l.ipcpOurs {
+		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: req.ID, Data: req.Data}.Append(nil)); err != nil || !l.ipcpOurs {
 			t.Errorf("the Ack of the gateway's request: err %v, open %v; want open", err, l.ipcpOurs)
 		}
 	})
@@ -420,19 +406,8 @@ func TestIPCPAnswerWithOtherOptionsRFC1661Section5_2(t *testing.T) {
 // Restart timer to give up.
 func TestGatewayIPCPRequestRefused(t *testing.T) {
 	own := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{172, 16, 201, 1}}})
-	start := func(t *testing.T) (*link, *recorder, ppp.Packet) {
-		conn := &recorder{}
-		l := newLink(true, conn, nil, testLogger(t))
-		l.srv = &Server{}
-		l.authed, l.local = true, netip.MustParseAddr("172.16.201.1")
-		if err := l.sendIPCPRequest(); err != nil {
-			t.Fatal(err)
-		}
-		req, _ := conn.take(t, ppp.ProtoIPCP)
-		return l, conn, req[0]
-	}
 	t.Run("Nak", func(t *testing.T) {
-		l, conn, req := start(t)
+		l, conn, req := gatewayIPCPRequest(t)
 		requests := 1
 		for {
 			nak := ppp.Packet{Code: ppp.ConfNak, ID: req.ID, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{10, 0, 0, 1}}})}
@@ -457,7 +432,7 @@ func TestGatewayIPCPRequestRefused(t *testing.T) {
 		}
 	})
 	t.Run("Reject", func(t *testing.T) {
-		l, conn, req := start(t)
+		l, conn, req := gatewayIPCPRequest(t)
 		// Not a Reject of the gateway's request (RFC 1661 §5.4): discarded.
 		other := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: []byte{10, 0, 0, 1}}})
 		if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfRej, ID: req.ID, Data: other}.Append(nil)); err != nil || l.addrRejected {
@@ -646,4 +621,19 @@ func TestIPCPRenegotiationRFC1661Section4_1(t *testing.T) {
 			}
 		})
 	}
+}
+
+// gatewayIPCPRequest returns a gateway's link that has sent its IPCP
+// request (its own address, 172.16.201.1), what it sent, and the request.
+func gatewayIPCPRequest(t *testing.T) (*link, *recorder, ppp.Packet) {
+	t.Helper()
+	conn := &recorder{}
+	l := newLink(true, conn, nil, testLogger(t))
+	l.srv = &Server{}
+	l.authed, l.local = true, netip.MustParseAddr("172.16.201.1")
+	if err := l.sendIPCPRequest(); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := conn.take(t, ppp.ProtoIPCP)
+	return l, conn, req[0]
 }
