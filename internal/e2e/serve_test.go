@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"bufio"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -278,8 +279,15 @@ func TestServeSecondSignalEndsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
+	// The server answers 100 Continue once the handler reads the body:
+	// then the request is in flight, and the stop waits for it.
 	fmt.Fprintf(c, "PUT /subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/slow?api-version=2024-05-01 HTTP/1.1\r\nHost: x\r\n"+
-		"Authorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{", s.token())
+		"Authorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: 100\r\nExpect: 100-continue\r\n\r\n", s.token())
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	if line, err := bufio.NewReader(c).ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("the slow request is not being read: %q, %v\n%s", line, err, s.log())
+	}
+	fmt.Fprint(c, "{")
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	// The stop has begun once the API takes no connection.
 	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
