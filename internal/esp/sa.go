@@ -294,8 +294,8 @@ func (s *SA) SoftExpiry() <-chan struct{} { return s.soft }
 
 // HardExpiry returns a channel that is closed once the SA reaches a hard
 // limit, HardBytes or HardPackets, or gives out its last sequence number,
-// and seals or opens no more. The IKE
-// layer must delete it then (RFC 4301 §4.4.2.1).
+// and seals or opens no more. The IKE layer must delete it then (RFC 4301
+// §4.4.2.1).
 func (s *SA) HardExpiry() <-chan struct{} { return s.hard }
 
 // HeaderLen returns how many bytes Seal puts in front of the inner packet:
