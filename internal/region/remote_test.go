@@ -243,6 +243,7 @@ type slowPeer struct {
 	mu                    sync.Mutex // guards the fields below
 	asked, cancelled      int
 	inFlight, maxInFlight int
+	opened                bool // gate is closed
 }
 
 func (*slowPeer) Gateway(context.Context, string) (*RemoteGateway, error) {
@@ -258,7 +259,10 @@ func (p *slowPeer) ConnectionsTo(ctx context.Context, id string) ([]ConnectionTo
 	}
 	p.inFlight++
 	p.maxInFlight = max(p.maxInFlight, p.inFlight)
-	if p.inFlight == p.wait {
+	if p.inFlight == p.wait && !p.opened {
+		// Once: the asks after these find fewer in flight, then as many
+		// again.
+		p.opened = true
 		close(p.gate)
 	}
 	p.mu.Unlock()
