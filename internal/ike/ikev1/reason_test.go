@@ -27,25 +27,10 @@ func TestStatusReasonFollowsQuickMode(t *testing.T) {
 		{"its tries run out", false, "PAYLOAD-MALFORMED"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
-				pi.RetransmitTimeout = time.Minute // message 1 is not sent again meanwhile
-			})
-			shuttle(mi, mr, ri, rr, nil)
-			si, sr := onlySA(t, mi), onlySA(t, mr)
-			ri.take()
-			rr.take()
-			mi.mu.Lock()
-			si.startQuick(mi.peers["i"].pairs[0], nil)
-			mi.mu.Unlock()
-			qm1, from, to := sent(t, ri)
-			if qm1 == nil {
-				t.Fatal("the initiator sent no quick mode message 1")
-			}
-			mr.mu.Lock()
-			sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: wire.NotifyPayloadMalformed}.Append(nil))
-			mr.mu.Unlock()
-			n, nf, nt := sent(t, rr)
-			mi.handle(nt, nf, n)
+			q := startQuickUnderWay(t)
+			mi, mr, rr, si := q.mi, q.mr, q.rr, q.si
+			qm1, from, to := q.qm1, q.from, q.to
+			q.notify(t, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: wire.NotifyPayloadMalformed})
 			if got := mi.Status()[0].LastError; !strings.Contains(got, "PAYLOAD-MALFORMED") {
 				t.Fatalf("status after PAYLOAD-MALFORMED: %q", got)
 			}

@@ -413,30 +413,11 @@ func TestUnreadNotifyKeepsQuickMode(t *testing.T) {
 		{"NO-PROPOSAL-CHOSEN", wire.NotifyNoProposalChosen, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
-				pi.RetransmitTimeout = time.Minute // message 1 is not sent again meanwhile
-			})
-			shuttle(mi, mr, ri, rr, nil)
-			si, sr := onlySA(t, mi), onlySA(t, mr)
-			ri.take()
-			rr.take()
-			mi.mu.Lock()
-			si.startQuick(mi.peers["i"].pairs[0], nil)
-			mi.mu.Unlock()
-			qm1, from, to := sent(t, ri)
-			if qm1 == nil {
-				t.Fatal("the initiator sent no quick mode message 1")
-			}
+			q := startQuickUnderWay(t)
+			mi, mr, ri, rr := q.mi, q.mr, q.ri, q.rr
+			qm1, from, to := q.qm1, q.from, q.to
 
-			mr.mu.Lock()
-			sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: c.typ}.Append(nil))
-			mr.mu.Unlock()
-			n, nf, nt := sent(t, rr)
-			mi.handle(nt, nf, n)
-			mi.mu.Lock()
-			left := len(si.qms)
-			mi.mu.Unlock()
-			if goesOn := left == 1; goesOn != c.goesOn {
+			if goesOn := q.notify(t, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: c.typ}) == 1; goesOn != c.goesOn {
 				t.Fatalf("%s with no SPI: the quick mode under way goes on %v, want %v", c.name, goesOn, c.goesOn)
 			}
 			if !c.goesOn {
@@ -479,32 +460,11 @@ func TestZeroSPIRefusalEndsQuickMode(t *testing.T) {
 		{"PAYLOAD-MALFORMED", wire.NotifyPayloadMalformed, true},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			mi, mr, ri, rr := twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
-				pi.RetransmitTimeout = time.Minute // message 1 is not sent again meanwhile
-			})
-			shuttle(mi, mr, ri, rr, nil)
-			si, sr := onlySA(t, mi), onlySA(t, mr)
-			ri.take()
-			rr.take()
-			mi.mu.Lock()
-			pr := mi.peers["i"].pairs[0]
-			si.startQuick(pr, nil)
-			mi.mu.Unlock()
-			if qm1, _, _ := sent(t, ri); qm1 == nil {
-				t.Fatal("the initiator sent no quick mode message 1")
-			}
-			mr.mu.Lock()
-			sr.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: []byte{0, 0, 0, 0}, Type: c.typ}.Append(nil))
-			mr.mu.Unlock()
-			n, nf, nt := sent(t, rr)
-			mi.handle(nt, nf, n)
-			mi.mu.Lock()
-			left := len(si.qms)
-			mi.mu.Unlock()
-			if goesOn := left == 1; goesOn != c.goesOn {
+			q := startQuickUnderWay(t)
+			if goesOn := q.notify(t, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: []byte{0, 0, 0, 0}, Type: c.typ}) == 1; goesOn != c.goesOn {
 				t.Fatalf("%s for ESP with SPI 0: the quick mode under way goes on %v, want %v", c.name, goesOn, c.goesOn)
 			}
-			if got, want := mi.Status()[0].LastError, "quick mode for "+pr.String(); !c.goesOn && !strings.Contains(got, want) {
+			if got, want := q.mi.Status()[0].LastError, "quick mode for "+q.pair.String(); !c.goesOn && !strings.Contains(got, want) {
 				t.Errorf("status after the refusal: %q, want it to name the pair (%q)", got, want)
 			}
 		})
@@ -649,4 +609,50 @@ func TestNarrowedFailureWaits(t *testing.T) {
 			}
 		})
 	}
+}
+
+// quickUnderWay is a connection whose initiator has a quick mode of its
+// first pair under way: its message 1 sent (held here, and not sent
+// again meanwhile), not yet at the responder.
+type quickUnderWay struct {
+	mi, mr   *Manager
+	ri, rr   *recorder
+	si, sr   *isakmpSA
+	pair     pair
+	qm1      []byte
+	from, to netip.AddrPort
+}
+
+func startQuickUnderWay(t *testing.T) *quickUnderWay {
+	t.Helper()
+	q := &quickUnderWay{}
+	q.mi, q.mr, q.ri, q.rr = twoManagers(t, func(pi, _ *ikev2.PeerConfig) {
+		pi.RetransmitTimeout = time.Minute // message 1 is not sent again meanwhile
+	})
+	shuttle(q.mi, q.mr, q.ri, q.rr, nil)
+	q.si, q.sr = onlySA(t, q.mi), onlySA(t, q.mr)
+	q.ri.take()
+	q.rr.take()
+	q.mi.mu.Lock()
+	q.pair = q.mi.peers["i"].pairs[0]
+	q.si.startQuick(q.pair, nil)
+	q.mi.mu.Unlock()
+	if q.qm1, q.from, q.to = sent(t, q.ri); q.qm1 == nil {
+		t.Fatal("the initiator sent no quick mode message 1")
+	}
+	return q
+}
+
+// notify has the responder send n and the initiator read it, and returns
+// how many quick modes the initiator's SA has under way then.
+func (q *quickUnderWay) notify(t *testing.T, n wire.Notify) int {
+	t.Helper()
+	q.mr.mu.Lock()
+	q.sr.sendInfo(wire.PayloadNotify, n.Append(nil))
+	q.mr.mu.Unlock()
+	msg, from, to := sent(t, q.rr)
+	q.mi.handle(to, from, msg)
+	q.mi.mu.Lock()
+	defer q.mi.mu.Unlock()
+	return len(q.si.qms)
 }
