@@ -25,6 +25,13 @@ const maxCaptures = 4
 // uploadTimeout bounds the upload of a capture to a sasUrl.
 const uploadTimeout = 5 * time.Minute
 
+// uploadClient sends a capture to the sasUrl and nowhere else: a redirect
+// is the storage's answer, not followed (Blob storage answers a Put Blob
+// with none), so that a URL the user did not name never gets the capture
+// (a 307 or 308 would have it sent again there) nor a 302 has a GET taken
+// for the upload.
+var uploadClient = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+
 // startCapture serves .../virtualNetworkGateways/{n}/startPacketCapture
 // and .../connections/{n}/startPacketCapture: the inner packets, both ways,
 // between the gateway's tunnels and its VNet or through the connection's
@@ -128,7 +135,7 @@ func upload(ctx context.Context, u *url.URL, name string, file []byte) (string, 
 	}
 	req.Header.Set("x-ms-blob-type", "BlockBlob")
 	req.Header.Set("Content-Type", "application/vnd.tcpdump.pcap")
-	res, err := http.DefaultClient.Do(req)
+	res, err := uploadClient.Do(req)
 	if err != nil {
 		// Not the *url.Error's text: it quotes the URL, SAS token and
 		// all, escaped so that no replacing finds it.

@@ -144,3 +144,35 @@ func TestRetryAfter(t *testing.T) {
 		t.Errorf("store unavailable: %d, Retry-After %q; want 503 and 5", rec.Code, rec.Header().Get("Retry-After"))
 	}
 }
+
+// TestCaptureUploadFollowsNoRedirect: a storage that answers the upload
+// with a redirect does not have the capture sent where it points (Blob
+// storage never redirects a Put Blob; the sasUrl is the only place the
+// user named): the upload fails, naming the answer, and the capture is
+// kept for download.
+func TestCaptureUploadFollowsNoRedirect(t *testing.T) {
+	var elsewhere atomic.Int32
+	other := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		elsewhere.Add(1)
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer other.Close()
+	for _, code := range []int{http.StatusTemporaryRedirect, http.StatusPermanentRedirect, http.StatusFound} {
+		storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			http.Redirect(w, r, other.URL+"/stolen", code)
+		}))
+		e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}})
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		e.must("POST", s.gw+"/startPacketCapture", nil)
+		r := e.do("POST", s.gw+"/stopPacketCapture", obj{"sasUrl": storage.URL + "/c?sig=x"})
+		storage.Close()
+		if n := elsewhere.Load(); n != 0 {
+			t.Errorf("a %d from the storage: %d requests sent where it pointed", code, n)
+		}
+		if r.status < 400 || r.code() != "PacketCaptureUploadFailed" || !strings.Contains(string(r.body), http.StatusText(code)) ||
+			!strings.Contains(string(r.body), "/packetcapture/") {
+			t.Errorf("a %d from the storage: %d %s", code, r.status, r.body)
+		}
+	}
+}
