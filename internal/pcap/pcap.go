@@ -3,7 +3,6 @@
 package pcap
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/json"
 	"errors"
@@ -208,8 +207,10 @@ type Capture struct {
 	cfg     Config
 	started time.Time
 
-	mu       sync.Mutex
-	buf      bytes.Buffer
+	mu sync.Mutex
+	// file is the pcap file; its capacity doubles as it grows, up to
+	// cfg.MaxBytes and no further.
+	file     []byte
 	captured uint64 // packets kept
 	missed   uint64 // packets that matched after the file was full
 	stopped  bool
@@ -230,7 +231,7 @@ func Start(cfg Config) *Capture {
 	binary.LittleEndian.PutUint16(h[6:], 4)
 	binary.LittleEndian.PutUint32(h[16:], uint32(cfg.SnapLen))
 	binary.LittleEndian.PutUint32(h[20:], linkTypeRaw)
-	c.buf.Write(h[:])
+	c.file = append(make([]byte, 0, min(64<<10, max(cfg.MaxBytes, len(h)))), h[:]...)
 	return c
 }
 
@@ -246,17 +247,20 @@ func (c *Capture) Packet(pkt []byte) {
 	if c.stopped {
 		return
 	}
-	if c.buf.Len()+16+keep > c.cfg.MaxBytes {
+	n := len(c.file) + 16 + keep
+	if n > c.cfg.MaxBytes {
 		c.missed++
 		return
+	}
+	if n > cap(c.file) {
+		c.file = append(make([]byte, 0, min(max(2*cap(c.file), n), c.cfg.MaxBytes)), c.file...)
 	}
 	var h [16]byte
 	binary.LittleEndian.PutUint32(h[0:], uint32(now.Unix()))
 	binary.LittleEndian.PutUint32(h[4:], uint32(now.Nanosecond()/1000))
 	binary.LittleEndian.PutUint32(h[8:], uint32(keep))
 	binary.LittleEndian.PutUint32(h[12:], uint32(len(pkt)))
-	c.buf.Write(h[:])
-	c.buf.Write(pkt[:keep])
+	c.file = append(append(c.file, h[:]...), pkt[:keep]...)
 	c.captured++
 }
 
@@ -266,7 +270,7 @@ func (c *Capture) Stop() (file []byte, captured, missed uint64) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.stopped = true
-	return c.buf.Bytes(), c.captured, c.missed
+	return c.file, c.captured, c.missed
 }
 
 // Started returns when the capture started.

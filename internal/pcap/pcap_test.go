@@ -249,3 +249,28 @@ func TestNullListsMatchAny(t *testing.T) {
 		t.Errorf("captured %d packets with null lists, want 1: %+v", captured, cfg.Filters)
 	}
 }
+
+// TestFileMemoryWithinMaxFileSize: a capture holds at most its
+// MaxFileSize in memory, also once it is full: the file's buffer grows
+// no further than the bound (a bytes.Buffer doubling held up to twice it,
+// 512 MiB for a capture of 300).
+func TestFileMemoryWithinMaxFileSize(t *testing.T) {
+	for _, mib := range []int{1, 3, 5} {
+		cfg, err := ParseFilterData(fmt.Sprintf(`{"MaxFileSize":%d}`, mib))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := Start(cfg)
+		pkt := udp4("10.1.0.4", "192.168.1.2", 5000, 53, 1372)
+		for range (mib<<20)/len(pkt) + 10 {
+			c.Packet(pkt)
+		}
+		file, captured, missed := c.Stop()
+		if missed == 0 || len(file) > mib<<20 || len(file)+16+len(pkt) <= mib<<20 {
+			t.Errorf("MaxFileSize %d: %d bytes, %d packets, %d missed; want it full", mib, len(file), captured, missed)
+		}
+		if cap(file) > mib<<20 {
+			t.Errorf("MaxFileSize %d MiB: %d bytes held in memory", mib, cap(file))
+		}
+	}
+}
