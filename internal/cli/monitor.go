@@ -97,7 +97,7 @@ VNet moves to another node.`,
 	f := list.Flags()
 	f.StringVar(&resource, "resource", "", "id of the virtual network gateway or connection")
 	f.StringSliceVar(&names, "metric", nil, "metric names (comma-separated or repeated); default: the resource's first")
-	f.StringVar(&interval, "interval", "", "ISO 8601 time grain: PT1M, PT5M, PT1H, ...; at least serve's --metrics-interval (default: PT1M, or that when it is longer)")
+	f.StringVar(&interval, "interval", "", "ISO 8601 time grain: PT1M, PT5M, PT1H, ...; at least serve's --metrics-interval (default: PT1M, or that when it is longer); FULL for one point over the whole timespan")
 	f.StringVar(&start, "start-time", "", "RFC 3339 start (default: an hour before the end)")
 	f.StringVar(&end, "end-time", "", "RFC 3339 end (default: now)")
 	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection, "BgpPeerAddress eq '*'" its BGP metrics by peer, "Protocol eq '*'" P2SConnectionCount by protocol; "... eq 'VALUE'" keeps one`)

@@ -72,6 +72,9 @@ type Query struct {
 	Metrics   []Metric // from Parse
 	From, To  time.Time
 	Interval  time.Duration
+	// full tells that the interval is the timespan (interval=FULL):
+	// one point, from the timespan's start.
+	full bool
 	// now is when the query was asked: a rate over a bucket that ends
 	// later is over the part of it gone by.
 	now time.Time
@@ -100,7 +103,8 @@ var filterRE = regexp.MustCompile(`(?i)^\s*(connectionname|bgppeeraddress|protoc
 
 // Parse reads a request's metricnames, timespan, interval and $filter
 // against the metrics the resource has, with now for the default
-// timespan (the last hour). The interval is at least the sampling one.
+// timespan (the last hour). The interval is at least the sampling one,
+// or FULL, the timespan's length.
 func Parse(q map[string]string, available []Metric, every time.Duration, now time.Time) (Query, error) {
 	out := Query{To: now, From: now.Add(-time.Hour), Interval: max(time.Minute, every), now: now}
 	names := q["metricnames"]
@@ -146,7 +150,10 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 		}
 		out.From, out.To = from, to
 	}
-	if iv := q["interval"]; iv != "" {
+	if iv := q["interval"]; strings.EqualFold(iv, "FULL") {
+		// Azure's special case: one point for the whole timespan.
+		out.Interval, out.full = out.To.Sub(out.From), true
+	} else if iv != "" {
 		d, err := parseDuration(iv)
 		if err != nil {
 			return Query{}, err
@@ -174,7 +181,9 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 			out.Value = m[2]
 		}
 	}
-	out.From = out.From.Truncate(out.Interval)
+	if !out.full {
+		out.From = out.From.Truncate(out.Interval)
+	}
 	return out, nil
 }
 

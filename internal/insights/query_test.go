@@ -49,3 +49,27 @@ func TestParseAggregation(t *testing.T) {
 		}
 	}
 }
+
+// TestIntervalFull: interval FULL, Azure Monitor's special case, answers
+// one point for the whole timespan, from its start as asked, and says
+// FULL as the interval.
+func TestIntervalFull(t *testing.T) {
+	h := history()
+	for _, iv := range []string{"FULL", "full"} {
+		q, err := Parse(map[string]string{"metricnames": "TunnelIngressBytes", "timespan": "2026-11-29T20:00:30Z/2026-11-29T20:02:00Z", "interval": iv}, GatewayMetrics, h.Every(), t0.Add(3*time.Minute))
+		if err != nil {
+			t.Fatalf("interval %s: %v", iv, err)
+		}
+		q.Connections = map[string]string{"a": "conn-a"}
+		r := h.Answer(q)
+		if r.Interval != "FULL" || r.Timespan != "2026-11-29T20:00:30Z/2026-11-29T20:02:00Z" || len(r.Value) != 1 || len(r.Value[0].Timeseries) != 1 {
+			t.Fatalf("interval %s: %+v", iv, r)
+		}
+		// a's samples at 30 to 110 s: 1,000 bytes each (the one at 60 s
+		// after its restart).
+		d := r.Value[0].Timeseries[0].Data
+		if len(d) != 1 || d[0].TimeStamp != "2026-11-29T20:00:30Z" || d[0].Total == nil || *d[0].Total != 9000 {
+			t.Errorf("interval %s: points %+v, want one of 9000 at 20:00:30", iv, d)
+		}
+	}
+}

@@ -69,6 +69,9 @@ type (
 func (h *History) Answer(q Query) Response {
 	out := Response{Timespan: q.From.UTC().Format(time.RFC3339) + "/" + q.To.UTC().Format(time.RFC3339), Interval: formatDuration(q.Interval),
 		Namespace: q.Namespace, ResourceRegion: q.Location, Value: []MetricResult{}}
+	if q.full {
+		out.Interval = "FULL"
+	}
 	buckets := map[string][]Bucket{}
 	of := func(id string) []Bucket {
 		if _, ok := buckets[id]; !ok {
