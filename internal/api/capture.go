@@ -69,8 +69,9 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 	if in.SASURL != "" {
 		u, err := url.Parse(in.SASURL)
 		// No user:password in it: Go's errors would show it half hidden,
-		// and a storage SAS URL has none.
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
+		// and a storage SAS URL has none. A host name is needed: Go's
+		// client dials one with a port alone ("http://:80/c") on the node.
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil {
 			h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "sasUrl", Message: "sasUrl is not an http(s) URL of a storage container"})
 			return
 		}

@@ -176,3 +176,24 @@ func TestCaptureUploadFollowsNoRedirect(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureSASURLWithoutHost: a sasUrl with a port but no host name
+// ("http://:8080/c") is refused as no storage container's URL, the
+// capture going on: Go's client dials it on the node itself.
+func TestCaptureSASURLWithoutHost(t *testing.T) {
+	var reached atomic.Int32
+	local := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		reached.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer local.Close()
+	_, port, _ := strings.Cut(strings.TrimPrefix(local.URL, "http://"), ":")
+	e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	e.must("POST", s.gw+"/startPacketCapture", nil)
+	r := e.do("POST", s.gw+"/stopPacketCapture", obj{"sasUrl": "http://:" + port + "/c?sig=x"})
+	if r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "sasUrl") || reached.Load() != 0 {
+		t.Errorf("a sasUrl without a host: %d %s, %d requests on the node", r.status, r.body, reached.Load())
+	}
+	e.must("POST", s.gw+"/stopPacketCapture", nil) // the capture went on
+}
