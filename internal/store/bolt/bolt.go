@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -78,14 +79,38 @@ func Open(path string, opts Options) (*Store, error) {
 	if opts.OpenTimeout <= 0 {
 		opts.OpenTimeout = time.Second
 	}
-	db, err := bbolt.Open(path, 0o600, &bbolt.Options{Timeout: opts.OpenTimeout})
+	s := &Store{history: opts.History, historyBytes: opts.HistoryBytes, notify: make(chan struct{}), done: make(chan struct{})}
+	var err error
+	s.db, s.rev, err = openFile(path, opts.OpenTimeout)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// openFile opens the bbolt file at path, makes its buckets and reads every
+// record once. bbolt maps the file into memory and trusts its pages: in a
+// damaged file (truncated by a full disk or a copy cut short, overwritten)
+// it reads past the end, a fault that ends the process, or panics on a
+// page it cannot make sense of. Both are an error here that names the file,
+// at start, and not a crash at start or at the first read of that page.
+func openFile(path string, timeout time.Duration) (db *bbolt.DB, rev int64, err error) {
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			if db != nil {
+				db.Close()
+			}
+			db, err = nil, fmt.Errorf("open store %s: the file is damaged (%v): restore it from a backup, or move it away to start with an empty state", path, r)
+		}
+	}()
+	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
-			return nil, fmt.Errorf("open store %s: locked by another process", path)
+			return nil, 0, fmt.Errorf("open store %s: locked by another process", path)
 		}
-		return nil, fmt.Errorf("open store %s: %w", path, err)
+		return nil, 0, fmt.Errorf("open store %s: %w", path, err)
 	}
-	s := &Store{db: db, history: opts.History, historyBytes: opts.HistoryBytes, notify: make(chan struct{}), done: make(chan struct{})}
 	err = db.Update(func(tx *bbolt.Tx) error {
 		for _, b := range [][]byte{bucketKV, bucketLog, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -93,22 +118,28 @@ func Open(path string, opts Options) (*Store, error) {
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
-		s.rev = getUint(meta, metaRev)
+		rev = getUint(meta, metaRev)
+		// Every record once, the history's too.
+		err := tx.Bucket(bucketKV).ForEach(func(k, v []byte) error {
+			_, err := decodeKV(k, v)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		var n int64
+		tx.Bucket(bucketLog).ForEach(func(_, v []byte) error { n += int64(len(v)); return nil })
 		if meta.Get(metaLogBytes) == nil {
 			// A file from before the log's size was kept: count it once.
-			var n int64
-			tx.Bucket(bucketLog).ForEach(func(_, v []byte) error { n += int64(len(v)); return nil })
-			if err := putUint(meta, metaLogBytes, n); err != nil {
-				return err
-			}
+			return putUint(meta, metaLogBytes, n)
 		}
 		return nil
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("init store %s: %w", path, err)
+		return nil, 0, fmt.Errorf("init store %s: %w", path, err)
 	}
-	return s, nil
+	return db, rev, nil
 }
 
 func getUint(b *bbolt.Bucket, k []byte) int64 {

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/store"
@@ -134,5 +135,68 @@ func TestHistoryBoundedInBytes(t *testing.T) {
 	}
 	if r := <-s.Watch(ctx, "", rev-5); r.Err != nil || r.Revision != rev-4 {
 		t.Errorf("watch from %d: revision %d, %v", rev-5, r.Revision, r.Err)
+	}
+}
+
+// TestDamagedFileRefused: a state.db cut short (a full disk, a copy that
+// did not finish) or with a page overwritten is refused at start with an
+// error that names the file, and never ends the process (bbolt reads it
+// through a memory map: a page past the end is a fault, not an error) nor
+// opens as an empty or partial state.
+func TestDamagedFileRefused(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "state.db")
+	s := open(t, path, Options{})
+	for i := range 300 {
+		if _, err := s.Txn(context.Background(), nil, []store.Op{store.Put(fmt.Sprintf("k%03d", i), bytes.Repeat([]byte{'v'}, 1000))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s.Close()
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const page = 4096
+	overwritten := func(off int) []byte {
+		b := bytes.Clone(good)
+		for i := off; i < off+page && i < len(b); i++ {
+			b[i] = 0xa5
+		}
+		return b
+	}
+	tests := []struct {
+		name string
+		file []byte
+	}{
+		{"cut in the meta pages", good[:100]},
+		{"only the meta pages", good[:2*page]},
+		{"cut after four pages", good[:4*page]},
+		{"cut after 16 pages", good[:16*page]},
+		{"cut after 20 pages", good[:20*page]},
+		{"cut after 200 pages", good[:200*page]},
+		{"cut in half", good[:len(good)/2&^(page-1)]},
+		{"page 4 overwritten", overwritten(4 * page)},
+		{"page 8 overwritten", overwritten(8 * page)},
+		{"page 20 overwritten", overwritten(20 * page)},
+		{"not a store", bytes.Repeat([]byte("not a bbolt file\n"), 1000)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p := filepath.Join(t.TempDir(), "state.db")
+			if err := os.WriteFile(p, tc.file, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err := Open(p, Options{})
+			if err == nil {
+				kvs, _, err := s.List(context.Background(), "")
+				s.Close()
+				t.Fatalf("a damaged state.db opened: %d keys of 300 (List: %v)", len(kvs), err)
+			}
+			if !strings.Contains(err.Error(), p) {
+				t.Fatalf("the error does not name the file: %v", err)
+			}
+			t.Log(err)
+		})
 	}
 }
