@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
@@ -89,6 +90,20 @@ func TestStatusesInBoundedTransactions(t *testing.T) {
 		if _, err := st.Get(ctx, prefixStatus+id); err != nil {
 			t.Errorf("status of %s: %v", id, err)
 		}
+	}
+}
+
+// TestRemoveStatusAlreadyGone: the removal of a status that is gone
+// already (the resource's delete took it, or another pass did) returns
+// once its revision is seen, as the reconcile loop's next status write
+// waits for it, and not at the next write by anyone else.
+func TestRemoveStatusAlreadyGone(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	reg, _ := openRegion(t, Config{})
+	gone := map[string][]byte{"/subscriptions/s/resourcegroups/rg/providers/microsoft.network/connections/gone": nil}
+	if err := reg.PutStatuses(ctx, gone); err != nil {
+		t.Fatalf("removing a status already gone: %v", err)
 	}
 }
 

@@ -119,7 +119,11 @@ type Store interface {
 	// nothing. A transaction without ops does not advance the revision.
 	Txn(ctx context.Context, conds []Cond, ops []Op) (int64, error)
 	// Watch streams the changes to keys with prefix made after revision
-	// afterRev, one response per transaction, in order. The channel closes
+	// afterRev, one response per transaction, in order; a transaction
+	// that changed nothing (deletes of keys that do not exist) comes to a
+	// watch of every key (prefix "") as a response without events, so
+	// that a caller waiting for the revision Txn returned sees it come by.
+	// The channel closes
 	// when ctx ends or the store closes; a response with Err set (such as
 	// ErrCompacted) comes last.
 	Watch(ctx context.Context, prefix string, afterRev int64) <-chan WatchResponse

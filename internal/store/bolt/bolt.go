@@ -413,7 +413,9 @@ func (s *Store) watch(ctx context.Context, prefix string, afterRev int64, ch cha
 				if err != nil {
 					return err
 				}
-				if len(evs) > 0 {
+				// A transaction that deleted only missing keys changed
+				// nothing, and still comes to a watch of every key.
+				if len(evs) > 0 || len(v) == 0 && prefix == "" {
 					batch = append(batch, store.WatchResponse{Revision: r, Events: evs})
 				}
 			}

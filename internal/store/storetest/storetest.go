@@ -26,6 +26,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListPrefix", testListPrefix},
 		{"WatchFromRevision", testWatchFromRevision},
 		{"WatchLive", testWatchLive},
+		{"WatchDeleteOfMissingKey", testWatchDeleteOfMissingKey},
 		{"ConcurrentWriters", testConcurrentWriters},
 	}
 	for _, tc := range tests {
@@ -198,6 +199,31 @@ func testWatchLive(t *testing.T, s store.Store) {
 	}
 	cancel()
 	for range ch {
+	}
+}
+
+// testWatchDeleteOfMissingKey: a transaction that deletes only keys that
+// do not exist changes nothing, and still has a revision of its own, which
+// a watch of every key sees come by (a status write that removes a status
+// already gone waits for it), after which the watch goes on.
+func testWatchDeleteOfMissingKey(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := s.Watch(ctx, "", rev)
+	del := mustTxn(t, s, nil, store.Delete("missing"), store.Delete("gone"))
+	if del <= rev {
+		t.Fatalf("a delete of missing keys returned revision %d, not after %d", del, rev)
+	}
+	if r := next(t, ch); r.Revision != del || len(r.Events) != 0 {
+		t.Fatalf("watch after a delete of missing keys: %+v, want a response without events at %d", r, del)
+	}
+	put := mustTxn(t, s, nil, store.Put("k", []byte("v")))
+	if r := next(t, ch); r.Revision != put || len(r.Events) != 1 || r.Events[0].KV.Key != "k" {
+		t.Fatalf("watch after a put: %+v, want k at %d", r, put)
 	}
 }
 
