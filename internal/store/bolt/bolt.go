@@ -12,6 +12,8 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -29,7 +31,14 @@ var (
 	// metaCompacted is the highest revision no longer in the log.
 	metaCompacted = []byte("compacted")
 	metaLogBytes  = []byte("logbytes") // the history log's size
+	// metaFormat is the file's format, format below; a file without it
+	// is of format 1 from before it was written.
+	metaFormat = []byte("format")
 )
+
+// format is the layout of the buckets above that this code reads and
+// writes. A change that older code would misread takes a new number.
+const format = 1
 
 // DefaultHistory is how many revisions of history a store keeps for watches
 // unless Options.History says otherwise.
@@ -112,12 +121,18 @@ func openFile(path string, timeout time.Duration) (db *bbolt.DB, rev int64, err 
 		return nil, 0, fmt.Errorf("open store %s: %w", path, err)
 	}
 	err = db.Update(func(tx *bbolt.Tx) error {
+		if err := checkFormat(tx); err != nil {
+			return err
+		}
 		for _, b := range [][]byte{bucketKV, bucketLog, bucketMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
 			}
 		}
 		meta := tx.Bucket(bucketMeta)
+		if err := putUint(meta, metaFormat, format); err != nil {
+			return err
+		}
 		rev = getUint(meta, metaRev)
 		// Every record once, the history's too.
 		err := tx.Bucket(bucketKV).ForEach(func(k, v []byte) error {
@@ -140,6 +155,34 @@ func openFile(path string, timeout time.Duration) (db *bbolt.DB, rev int64, err 
 		return nil, 0, fmt.Errorf("init store %s: %w", path, err)
 	}
 	return db, rev, nil
+}
+
+// checkFormat refuses a bbolt file that is not a store of this format: one
+// of another program (etcd's own database is bbolt too), which would have
+// opened as an empty state with our buckets added to it, or one written by
+// a newer vnetgw, which this one would misread. An empty file is new.
+func checkFormat(tx *bbolt.Tx) error {
+	var names []string
+	ours, other := 0, false
+	tx.ForEach(func(name []byte, _ *bbolt.Bucket) error {
+		names = append(names, strconv.Quote(string(name)))
+		if bytes.Equal(name, bucketKV) || bytes.Equal(name, bucketLog) || bytes.Equal(name, bucketMeta) {
+			ours++
+		} else {
+			other = true
+		}
+		return nil
+	})
+	if other || ours > 0 && ours < 3 {
+		return fmt.Errorf("not a vnetgw state store: a bbolt file with the buckets %s (vnetgw's are \"kv\", \"log\", \"meta\")", strings.Join(names, ", "))
+	}
+	if ours == 0 {
+		return nil
+	}
+	if f := getUint(tx.Bucket(bucketMeta), metaFormat); f > format {
+		return fmt.Errorf("written by a newer vnetgw (store format %d; this one reads %d)", f, format)
+	}
+	return nil
 }
 
 func getUint(b *bbolt.Bucket, k []byte) int64 {

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	bbolt "go.etcd.io/bbolt"
+
 	"github.com/vnetgw/vnetgw/internal/store"
 	"github.com/vnetgw/vnetgw/internal/store/storetest"
 )
@@ -199,4 +201,94 @@ func TestDamagedFileRefused(t *testing.T) {
 			t.Log(err)
 		})
 	}
+}
+
+// TestOtherFileRefused: a bbolt file that is not a store of vnetgw (etcd's
+// own database is bbolt too: --data-dir pointed at the wrong place, a file
+// copied over state.db) or one a newer vnetgw wrote is refused at start
+// with an error that names the file, and left as it was; a store of this
+// format, written before its format was recorded, opens with its keys.
+func TestOtherFileRefused(t *testing.T) {
+	withBuckets := func(t *testing.T, path string, buckets ...string) {
+		db, err := bbolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		err = db.Update(func(tx *bbolt.Tx) error {
+			for _, b := range buckets {
+				b, err := tx.CreateBucket([]byte(b))
+				if err != nil {
+					return err
+				}
+				if err := b.Put([]byte("x"), []byte("y")); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	refused := func(t *testing.T, path, want string) {
+		t.Helper()
+		before, _ := os.ReadFile(path)
+		s, err := Open(path, Options{})
+		if err == nil {
+			s.Close()
+			t.Fatal("opened")
+		}
+		if !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), want) {
+			t.Fatalf("error %q, want the file and %q", err, want)
+		}
+		if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+			t.Error("the file was changed")
+		}
+	}
+	t.Run("etcd's database", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		withBuckets(t, path, "key", "lease", "members", "meta")
+		refused(t, path, `not a vnetgw state store: a bbolt file with the buckets "key", "lease", "members", "meta"`)
+	})
+	t.Run("a newer format", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		open(t, path, Options{}).Close()
+		db, err := bbolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bbolt.Tx) error { return putUint(tx.Bucket(bucketMeta), metaFormat, format+1) })
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		refused(t, path, "written by a newer vnetgw (store format 2; this one reads 1)")
+	})
+	t.Run("before the format was recorded", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "state.db")
+		withBuckets(t, path, "kv", "log", "meta")
+		db, err := bbolt.Open(path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = db.Update(func(tx *bbolt.Tx) error {
+			tx.Bucket(bucketKV).Delete([]byte("x"))
+			tx.Bucket(bucketLog).Delete([]byte("x"))
+			tx.Bucket(bucketMeta).Delete([]byte("x"))
+			if err := tx.Bucket(bucketKV).Put([]byte("a"), encodeKV(1, 1, []byte("1"))); err != nil {
+				return err
+			}
+			return putUint(tx.Bucket(bucketMeta), metaRev, 1)
+		})
+		db.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := open(t, path, Options{})
+		defer s.Close()
+		if kv, err := s.Get(context.Background(), "a"); err != nil || string(kv.Value) != "1" {
+			t.Fatalf("a = %q, %v; want 1", kv.Value, err)
+		}
+	})
 }
