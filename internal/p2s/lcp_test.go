@@ -5,11 +5,15 @@ import (
 	"bytes"
 	"crypto/tls"
 	"fmt"
+	"io"
+	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -311,4 +315,121 @@ func TestLCPAnswerWithOtherOptionsRFC1661Section5_2(t *testing.T) {
 			})
 		}
 	}
+}
+
+// magicOf returns the Magic-Number of an LCP Configure packet, 0 when it
+// carries none.
+func magicOf(t *testing.T, p ppp.Packet) uint32 {
+	t.Helper()
+	opts, err := ppp.ParseOptions(p.Data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, o := range opts {
+		if o.Type == ppp.OptMagic {
+			v, err := o.Uint32()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+// TestLCPLoopbackRFC1661Section6_4: a Configure-Request that carries the
+// magic number of our last request (a looped-back link, or a peer that
+// chose the same) is Nak'd with another magic number (RFC 1661 §6.4),
+// not Acked; and a link that keeps sending back what we send (our
+// requests, then our Naks of them) ends, saying it is looped back,
+// rather than negotiating with itself: the gateway with CALL_ABORT,
+// vnetgw's client with its error.
+func TestLCPLoopbackRFC1661Section6_4(t *testing.T) {
+	t.Run("gateway, a request with its magic number", func(t *testing.T) {
+		r := newRegion(t, Config{})
+		x := dialRaw(t, r.srv.Addr())
+		req := x.next(ppp.ProtoLCP)
+		ours := magicOf(t, req)
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1, Data: ppp.AppendOptions(nil, []ppp.Option{magicOption(ours)})})
+		nak := x.next(ppp.ProtoLCP)
+		if nak.Code != ppp.ConfNak || nak.ID != 1 || magicOf(t, nak) == 0 || magicOf(t, nak) == ours {
+			t.Fatalf("a request with the gateway's magic number %#x answered with %+v, want a Nak of another", ours, nak)
+		}
+		// With a magic number of its own, the peer's request is Acked.
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 2, Data: ppp.AppendOptions(nil, []ppp.Option{magicOption(magicOf(t, nak))})})
+		if ack := x.next(ppp.ProtoLCP); ack.Code != ppp.ConfAck || ack.ID != 2 {
+			t.Fatalf("a request with the magic number the gateway named answered with %+v, want an Ack", ack)
+		}
+	})
+	t.Run("gateway, looped back", func(t *testing.T) {
+		var log logbuf.Buffer
+		r := newRegion(t, Config{Logger: slog.New(slog.NewTextHandler(io.MultiWriter(&log, testWriter{t}), nil))})
+		x := dialRaw(t, r.srv.Addr())
+		var buf [sstp.MaxPacket]byte
+		aborted, magics := false, map[uint32]bool{}
+		for n := 0; n < 20*maxLoopback && !aborted; n++ {
+			x.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			isControl, body, err := sstp.ReadPacket(x.r, &buf)
+			if err != nil {
+				t.Fatalf("the gateway ended the connection without CALL_ABORT: %v", err)
+			}
+			if isControl {
+				c, err := sstp.ParseControl(body)
+				aborted = err == nil && c.Type == sstp.MsgCallAbort
+				continue
+			}
+			if p, ok := packetOf(t, body, ppp.ProtoLCP); ok && p.Code == ppp.ConfReq {
+				magics[magicOf(t, p)] = true
+			}
+			x.c.Write(sstp.AppendData(nil, body)) // the loop
+		}
+		if !aborted {
+			t.Fatalf("the gateway still negotiates with itself after %d packets looped back", 20*maxLoopback)
+		}
+		if len(magics) < maxLoopback {
+			t.Errorf("the gateway's requests carried %d magic numbers, want a new one after each Nak of its own (%d)", len(magics), maxLoopback)
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(log.String(), "the link is looped back") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the gateway did not log the link looped back:\n%s", log.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	t.Run("client, looped back", func(t *testing.T) {
+		a, b := net.Pipe()
+		t.Cleanup(func() { a.Close(); b.Close() })
+		l := newLink(false, a, bufio.NewReader(a), testLogger(t))
+		go func() { // the loop: every data packet sent back
+			var buf [sstp.MaxPacket]byte
+			r := bufio.NewReader(b)
+			for {
+				isControl, body, err := sstp.ReadPacket(r, &buf)
+				if err != nil {
+					return
+				}
+				if !isControl {
+					b.Write(sstp.AppendData(nil, body))
+				}
+			}
+		}()
+		ended := make(chan error, 1)
+		go func() {
+			err := l.sendLCPRequest()
+			if err == nil {
+				err = l.run(func(sstp.Control, []byte) error { return nil })
+			}
+			a.Close()
+			ended <- err
+		}()
+		select {
+		case err := <-ended:
+			if err == nil || !strings.Contains(err.Error(), "the link is looped back") {
+				t.Errorf("the client's looped-back link ended with %v, want it said looped back", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatal("the client's link still negotiates with itself")
+		}
+	})
 }

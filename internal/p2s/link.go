@@ -45,6 +45,11 @@ const (
 	restartTimer       = 3 * time.Second  // RFC 1661 §4.6
 	maxConfigure       = 10               // RFC 1661 §4.6: Max-Configure
 	maxFailure         = 5                // RFC 1661 §4.6: Max-Failure
+	// maxLoopback is how many of our Naks of our own magic number may
+	// come back in a row before the link is taken for looped back (RFC
+	// 1661 §6.4 leaves the count to the implementation: two collisions
+	// of random numbers are 1 in 2^64 already).
+	maxLoopback = 5
 )
 
 // link is one SSTP connection and the PPP session in it.
@@ -66,6 +71,8 @@ type link struct {
 	lcpReqID            uint8     // and its Identifier
 	lcpReq              []byte    // and its options, as sent
 	lcpTries            int
+	lcpNakMagic         uint32 // the magic number of our last Nak of the peer's (RFC 1661 §6.4)
+	lcpLoops            int    // our Naks' magic numbers that came back in a row, in Naks of ours
 	ipcpOurs, ipcpPeers bool
 	ipcpSent            time.Time // when our IPCP request last went out
 	ipcpReqID           uint8     // and its Identifier
@@ -140,10 +147,25 @@ type link struct {
 func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
 	l := &link{server: server, conn: conn, r: r, log: log, hello: helloInterval, outQueue: newOutQueue()}
 	l.ctx, l.cancel = context.WithCancel(context.Background())
-	var b [4]byte
-	rand.Read(b[:])
-	l.magic = binary.BigEndian.Uint32(b[:]) | 1
+	l.magic = newMagic(0)
 	return l
+}
+
+// newMagic chooses a magic number at random, neither zero nor old (RFC
+// 1661 §6.4).
+func newMagic(old uint32) uint32 {
+	for {
+		var b [4]byte
+		rand.Read(b[:])
+		if m := binary.BigEndian.Uint32(b[:]); m != 0 && m != old {
+			return m
+		}
+	}
+}
+
+// magicOption is the Magic-Number option of v.
+func magicOption(v uint32) ppp.Option {
+	return ppp.Option{Type: ppp.OptMagic, Value: binary.BigEndian.AppendUint32(nil, v)}
 }
 
 // writeControl sends an SSTP control message.
@@ -300,7 +322,7 @@ func (l *link) nextID() uint8 { l.id++; return l.id }
 func (l *link) sendLCPRequest() error {
 	var opts []ppp.Option
 	if l.magic != 0 {
-		opts = append(opts, ppp.Option{Type: ppp.OptMagic, Value: binary.BigEndian.AppendUint32(nil, l.magic)})
+		opts = append(opts, magicOption(l.magic))
 	}
 	l.lcpSent, l.lcpReqID = time.Now(), l.nextID()
 	if l.server {
@@ -524,6 +546,18 @@ func (l *link) handleLCP(info []byte) error {
 		if err != nil {
 			return nil
 		}
+		for _, o := range opts {
+			v, err := o.Uint32()
+			if o.Type != ppp.OptMagic || err != nil || v != 0 && (v != l.magic || l.magic == 0) {
+				continue
+			}
+			// RFC 1661 §6.4: a request with the magic number of our last
+			// may be ours, looped back, and MUST be Nak'd with another
+			// (a zero one MUST be Nak'd too); nothing else of it is
+			// answered until it comes without ours.
+			l.lcpNakMagic = newMagic(l.magic)
+			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: p.ID, Data: ppp.AppendOptions(nil, []ppp.Option{magicOption(l.lcpNakMagic)})}.Append(nil))
+		}
 		var rej, nak []ppp.Option
 		for _, o := range opts {
 			switch o.Type {
@@ -597,6 +631,25 @@ func (l *link) handleLCP(info []byte) error {
 			}
 			if o.Type == ppp.OptMagic && p.Code == ppp.ConfRej {
 				l.magic = 0
+			}
+			if o.Type == ppp.OptMagic && p.Code == ppp.ConfNak {
+				// RFC 1661 §6.4: Naked with the magic number of our own
+				// last Nak, the link is likelier looped back, and a new
+				// magic number MUST be chosen (we choose one on any Nak
+				// of ours). Our Naks that keep coming back end the link
+				// rather than have it negotiate with itself.
+				if v, err := o.Uint32(); err == nil && v != 0 && v == l.lcpNakMagic {
+					l.lcpLoops++
+				} else {
+					l.lcpLoops = 0
+				}
+				if l.lcpLoops >= maxLoopback {
+					if l.server {
+						l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+					}
+					return fmt.Errorf("the link is looped back: our Nak of our own LCP magic number came back to us %d times in a row (RFC 1661 §6.4)", maxLoopback)
+				}
+				l.magic = newMagic(l.magic)
 			}
 		}
 		l.log.Debug("LCP options refused", "code", p.Code, "options", fmt.Sprintf("% x", p.Data))
