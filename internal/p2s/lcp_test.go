@@ -433,3 +433,56 @@ func TestLCPLoopbackRFC1661Section6_4(t *testing.T) {
 		}
 	})
 }
+
+// TestLCPRenegotiationRFC1661Section4_1: a Configure-Request from the
+// peer while LCP is open takes the link down, IPCP with it (RFC 1661
+// §4.1, Opened, RCR: tld, scr, sca), and our LCP request goes out again
+// with the Ack of the peer's; once LCP is open again, IPCP is negotiated
+// again, without a second authentication (the gateway's request no
+// longer asks for one), and the link is up on the Ack of our IPCP
+// request, client and gateway. The gateway keeps the client's address.
+func TestLCPRenegotiationRFC1661Section4_1(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x := openIPCP(t, server)
+			x.l.lcpOurs, x.l.lcpPeers = true, true
+			peers := ppp.Packet{Code: ppp.ConfReq, ID: 9, Data: ppp.AppendOptions(nil, []ppp.Option{magicOption(0x0badcafe)})}
+			if err := x.l.handleLCP(peers.Append(nil)); err != nil {
+				t.Fatal(err)
+			}
+			if x.l.up.Load() {
+				t.Fatal("the link is up after the peer's LCP request while open")
+			}
+			sent, _ := x.conn.take(t, ppp.ProtoLCP)
+			var ours ppp.Packet
+			acked := false
+			for _, p := range sent {
+				switch {
+				case p.Code == ppp.ConfReq:
+					ours = p
+				case p.Code == ppp.ConfAck && p.ID == peers.ID:
+					acked = true
+				}
+			}
+			if ours.Code != ppp.ConfReq || !acked {
+				t.Fatalf("the peer's LCP request while open answered with %+v; want an Ack and our request", sent)
+			}
+			if opts, _ := ppp.ParseOptions(ours.Data); len(opts) != 1 || opts[0].Type != ppp.OptMagic {
+				t.Errorf("our LCP request again: % x, want the magic number alone (no second authentication)", ours.Data)
+			}
+			if ipcp, _ := x.conn.take(t, ppp.ProtoIPCP); len(ipcp) != 0 {
+				t.Fatalf("IPCP sent %+v before LCP was open again", ipcp)
+			}
+			if err := x.l.handleLCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil {
+				t.Fatal(err)
+			}
+			if x.l.up.Load() {
+				t.Fatal("the link is up on LCP alone, before IPCP was negotiated again")
+			}
+			x.negotiate("after LCP was renegotiated", x.req.Data)
+			if server && x.l.peer != netip.MustParseAddr("172.16.201.2") {
+				t.Errorf("after the renegotiation the client's address is %v, want 172.16.201.2", x.l.peer)
+			}
+		})
+	}
+}

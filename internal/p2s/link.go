@@ -318,14 +318,15 @@ func (l *link) checkUp() {
 func (l *link) nextID() uint8 { l.id++; return l.id }
 
 // sendLCPRequest asks for our LCP options: the server EAP
-// authentication and a magic number, the client a magic number.
+// authentication (until the client authenticated) and a magic number,
+// the client a magic number.
 func (l *link) sendLCPRequest() error {
 	var opts []ppp.Option
 	if l.magic != 0 {
 		opts = append(opts, magicOption(l.magic))
 	}
 	l.lcpSent, l.lcpReqID = time.Now(), l.nextID()
-	if l.server {
+	if l.server && !l.authed {
 		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: l.authProto()}}, opts...)
 	}
 	l.lcpReq = ppp.AppendOptions(nil, opts)
@@ -540,11 +541,25 @@ func (l *link) handleLCP(info []byte) error {
 	if err != nil {
 		return nil
 	}
+	wasOpen := l.lcpOurs && l.lcpPeers
 	switch p.Code {
 	case ppp.ConfReq:
 		opts, err := ppp.ParseOptions(p.Data)
 		if err != nil {
 			return nil
+		}
+		if wasOpen {
+			// RFC 1661 §4.1: in Opened, a Configure-Request takes the
+			// layer down (tld: IPCP with it, and the data path) and ours
+			// goes out again (scr) before the answer. The gateway keeps
+			// the client's place and address, which IPCP names again.
+			l.lcpOurs, l.lcpPeers = false, false
+			l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, false
+			l.checkUp()
+			l.log.Info("the peer renegotiates LCP: the link is down until LCP and IPCP are open again")
+			if err := l.sendLCPRequest(); err != nil {
+				return err
+			}
 		}
 		for _, o := range opts {
 			v, err := o.Uint32()
@@ -605,7 +620,7 @@ func (l *link) handleLCP(info []byte) error {
 			return nil
 		}
 		if p.Code == ppp.ConfAck {
-			l.lcpOurs = true
+			l.lcpOurs, l.lcpTries = true, 0
 			break
 		}
 		// Drop what the peer rejects and ask again; the server cannot do
@@ -672,6 +687,17 @@ func (l *link) handleLCP(info []byte) error {
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
 		return errors.New("the peer terminated PPP")
+	}
+	if !wasOpen && l.lcpOurs && l.lcpPeers && l.authed {
+		// LCP is open again after the peer renegotiated it: the network
+		// phase again (RFC 1661 §3.5), without a second authentication:
+		// the call was authenticated and bound ([MS-SSTP] §3.2.5.2) in
+		// this TLS connection, which LCP's renegotiation does not change.
+		l.ipcpTries = 0
+		return l.sendIPCPRequest()
+	}
+	if l.authed {
+		return nil
 	}
 	if l.server && l.lcpOurs && l.lcpPeers && l.useMSCHAP && !l.chapSent {
 		// LCP is open: challenge the client (RFC 1994 §4.1).
