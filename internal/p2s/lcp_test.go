@@ -486,3 +486,43 @@ func TestLCPRenegotiationRFC1661Section4_1(t *testing.T) {
 		})
 	}
 }
+
+// TestLCPRetransmissionRFC1661Section5_1: the gateway's LCP request sent
+// again on the Restart timer, unchanged, keeps its Identifier (RFC 1661
+// §5.1), as its IPCP request does, so that the Ack of the first opens
+// LCP; a changed request (after a Nak) gets a new one, and a late Ack of
+// the earlier request is not taken for the Ack of the changed one.
+func TestLCPRetransmissionRFC1661Section5_1(t *testing.T) {
+	r := newRegion(t, Config{Radius: []radius.Server{{Addr: netip.MustParseAddrPort("127.0.0.1:9"), Secret: []byte("unused")}}, NASIdentifier: "hub-gw"})
+	x := dialRaw(t, r.srv.Addr())
+	first := x.next(ppp.ProtoLCP)
+	again := x.next(ppp.ProtoLCP) // unanswered: the Restart timer
+	if again.Code != ppp.ConfReq || again.ID != first.ID || !bytes.Equal(again.Data, first.Data) {
+		t.Fatalf("the gateway's request sent again is %+v, want the first %+v, its Identifier with it", again, first)
+	}
+	md5 := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptAuthProto, Value: []byte{0xc2, 0x23, 0x05}}})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: first.ID, Data: md5})
+	changed := x.next(ppp.ProtoLCP)
+	if changed.Code != ppp.ConfReq || changed.ID == first.ID || bytes.Equal(changed.Data, first.Data) {
+		t.Fatalf("after a Nak the gateway asks with %+v, want a changed request under a new Identifier", changed)
+	}
+	// The Ack of the first, late: not the changed request's. The
+	// client's own request gets its Ack, and without an Ack of the
+	// changed request nothing more (no challenge).
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: first.ID, Data: first.Data})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1, Data: ppp.AppendOptions(nil, []ppp.Option{magicOption(0x0badcafe)})})
+	ack := x.next(ppp.ProtoLCP)
+	for ack.Code == ppp.ConfReq && ack.ID == changed.ID { // the changed request sent again, on a slow machine
+		ack = x.next(ppp.ProtoLCP)
+	}
+	if ack.Code != ppp.ConfAck || ack.ID != 1 {
+		t.Fatalf("the gateway's answer to the client's request: %+v", ack)
+	}
+	if !x.quiet(ppp.ProtoCHAP, time.Second) {
+		t.Fatal("the gateway took the late Ack of its first request for the Ack of its changed one: it challenged the client")
+	}
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: changed.ID, Data: changed.Data})
+	if ch := x.next(ppp.ProtoCHAP); ch.Code != ppp.CHAPChallenge {
+		t.Fatalf("after the Ack of its changed request the gateway sent %+v, want a challenge", ch)
+	}
+}

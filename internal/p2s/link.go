@@ -325,11 +325,20 @@ func (l *link) sendLCPRequest() error {
 	if l.magic != 0 {
 		opts = append(opts, magicOption(l.magic))
 	}
-	l.lcpSent, l.lcpReqID = time.Now(), l.nextID()
+	l.lcpReqID = l.nextID()
 	if l.server && !l.authed {
 		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: l.authProto()}}, opts...)
 	}
 	l.lcpReq = ppp.AppendOptions(nil, opts)
+	return l.writeLCPRequest()
+}
+
+// writeLCPRequest sends our LCP request under lcpReqID: a retransmission
+// on the Restart timer keeps its Identifier and options (RFC 1661 §5.1),
+// as IPCP's does, so that a late answer to the first is taken; a changed
+// request (sendLCPRequest) gets a new Identifier.
+func (l *link) writeLCPRequest() error {
+	l.lcpSent = time.Now()
 	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: l.lcpReqID, Data: l.lcpReq}.Append(nil))
 }
 
@@ -393,7 +402,7 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			if l.lcpTries++; l.lcpTries > maxConfigure {
 				return errors.New("the peer does not answer LCP")
 			}
-			if err := l.sendLCPRequest(); err != nil {
+			if err := l.writeLCPRequest(); err != nil {
 				return err
 			}
 			continue
