@@ -6,7 +6,8 @@
 // 3579 §3.2, which servers hardened against forged responses require)
 // and goes over UDP, tried again and then at the next server; the answer's
 // Response Authenticator, and its Message-Authenticator when it has one,
-// are checked before it is believed.
+// are checked before it is believed. A server without a shared secret,
+// whose answers anyone could make, is not asked.
 //
 // The codec checks every length against its container; a packet is at
 // most 4,096 bytes (RFC 2865 §3).
@@ -356,6 +357,11 @@ func (r Request) attrs() []Attr {
 // the answer once it checks out (with a Message-Authenticator when
 // needMA).
 func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error), needMA bool) (Packet, error) {
+	if len(s.Secret) == 0 {
+		// RFC 2865 §3: the secret MUST NOT be empty: anyone could forge
+		// the server's answers.
+		return Packet{}, errors.New("no shared secret, so not asked: anyone could forge its answers")
+	}
 	var req Packet
 	req.Code = CodeAccessRequest
 	var id [1]byte

@@ -462,3 +462,22 @@ func answer(code, id byte, auth [authenticator]byte, secret []byte, sign bool) [
 	copy(b[4:HeaderLen], h.Sum(nil))
 	return b
 }
+
+// TestEmptySecretNotAsked: a server without a shared secret is not asked
+// (RFC 2865 §3: the secret MUST NOT be empty), since anyone can make its
+// answers: one such server alone is no answer, naming it, and the next
+// server is asked in its place.
+func TestEmptySecretNotAsked(t *testing.T) {
+	shortTries(t, 2, 5*time.Second, 20*time.Second)
+	var unsigned atomic.Bool
+	forger := Server{Addr: acceptAll(t, nil, &unsigned)} // its answers made with the empty secret
+	a, err := Authenticate(context.Background(), []Server{forger}, Request{User: "alice", Password: "pw"})
+	if !errors.Is(err, ErrNoAnswer) || a.Accept || !strings.Contains(err.Error(), forger.Addr.String()) || !strings.Contains(err.Error(), "no shared secret") {
+		t.Fatalf("a server without a secret: %+v, %v", a, err)
+	}
+	secret := []byte("s3cret")
+	up := Server{Addr: acceptAll(t, secret, &unsigned), Secret: secret}
+	if a, err := Authenticate(context.Background(), []Server{forger, up}, Request{User: "alice", Password: "pw"}); err != nil || !a.Accept {
+		t.Fatalf("the next server: %+v, %v", a, err)
+	}
+}
