@@ -120,7 +120,7 @@ func (p Packet) Append(b []byte) ([]byte, error) {
 		b = append(b, a.Value...)
 	}
 	if len(b)-start > MaxPacket {
-		return nil, fmt.Errorf("radius: packet of %d bytes", len(b)-start)
+		return nil, fmt.Errorf("radius: a packet of %d bytes; at most %d", len(b)-start, MaxPacket)
 	}
 	binary.BigEndian.PutUint16(b[start+2:], uint16(len(b)-start))
 	return b, nil
@@ -319,6 +319,9 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, attrs func(auth [
 			if a.err == nil {
 				return a.resp, servers[a.i], nil
 			}
+			if re := (requestError{}); errors.As(a.err, &re) {
+				return Packet{}, Server{}, re.err // the same at every server
+			}
 			errs[a.i] = fmt.Errorf("%v: %w", servers[a.i].Addr, a.err)
 			if next < len(servers) && ctx.Err() == nil {
 				askNext()
@@ -379,7 +382,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	more, err := attrs(req.Authenticator, s.Secret)
 	if err != nil {
 		conn.Close()
-		return Packet{}, err
+		return Packet{}, requestError{err}
 	}
 	// encode writes the request as sent on c. RFC 3579 §3.2's
 	// Message-Authenticator; first, as RFC 9765 asks. NAS-IP-Address:
@@ -396,7 +399,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 		}
 		b, err := req.Append(nil)
 		if err != nil {
-			return nil, err
+			return nil, requestError{err}
 		}
 		mac, _ := messageAuthenticator(b, req.Authenticator, s.Secret)
 		copy(b[HeaderLen+2:], mac)
@@ -482,6 +485,14 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 		}
 	}
 }
+
+// requestError is the error of a request that cannot be sent (an
+// attribute or the packet too long): no server is asked it, and none
+// answering is not the outcome.
+type requestError struct{ err error }
+
+func (e requestError) Error() string { return e.err.Error() }
+func (e requestError) Unwrap() error { return e.err }
 
 // redial replaces a socket that failed with a new one, at most Tries
 // times per round trip.

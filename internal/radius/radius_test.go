@@ -481,3 +481,19 @@ func TestEmptySecretNotAsked(t *testing.T) {
 		t.Fatalf("the next server: %+v, %v", a, err)
 	}
 }
+
+// TestRequestTooLongIsNoSilence: an EAP response too long for an
+// Access-Request (RFC 2865 §3: 4,096 bytes) is an error of the request,
+// saying why, not the servers' silence (ErrNoAnswer, which the carriers
+// answer by telling the client nothing, for it to try again).
+func TestRequestTooLongIsNoSilence(t *testing.T) {
+	shortTries(t, 1, 5*time.Second, 20*time.Second)
+	secret := []byte("s3cret")
+	var unsigned atomic.Bool
+	servers := []Server{{Addr: acceptAll(t, secret, &unsigned), Secret: secret}, {Addr: acceptAll(t, secret, &unsigned), Secret: secret}}
+	eap := append([]byte{2, 5, 0x13, 0x88, 13}, make([]byte, 4995)...) // an EAP-TLS response of 5,000 bytes
+	_, err := NewEAP(servers, Request{User: "alice"}).Exchange(context.Background(), eap)
+	if err == nil || errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "at most 4096") {
+		t.Fatalf("an EAP response of 5000 bytes: %v", err)
+	}
+}
