@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -27,19 +28,37 @@ type Conversation struct {
 	Done, SentLast bool
 
 	in       []byte // a fragmented message being reassembled
+	inMore   bool   // in has fragments: the next one is not a first
+	inTotal  int    // the length in's first fragment announced, or -1
 	out      []byte // our message still to send, fragment by fragment
 	outTotal int
 }
 
 // Input takes one EAP-TLS packet from the peer: it returns the whole
 // message once the last fragment is in, or more after a fragment (which
-// the caller acknowledges with an empty EAP-TLS packet).
+// the caller acknowledges with an empty EAP-TLS packet). A message is at
+// most 64 KiB, and no longer than its first fragment announced.
 func (c *Conversation) Input(d ppp.TLSData) (msg []byte, more bool, err error) {
-	if len(c.in)+len(d.Data) > maxMessage {
+	if !c.inMore {
+		c.inTotal = -1
+		// RFC 5216 §2.1.5: the L flag of the first fragment gives the
+		// length of the whole message.
+		if d.Flags&ppp.FlagLength != 0 {
+			if d.MessageLength > maxMessage {
+				return nil, false, fmt.Errorf("an EAP-TLS message of %d bytes announced; at most 64 KiB", d.MessageLength)
+			}
+			c.inTotal = int(d.MessageLength)
+		}
+	}
+	n := len(c.in) + len(d.Data)
+	if n > maxMessage {
 		return nil, false, errors.New("EAP-TLS message over 64 KiB")
 	}
+	if c.inTotal >= 0 && n > c.inTotal {
+		return nil, false, fmt.Errorf("EAP-TLS fragments of over the %d bytes their first announced", c.inTotal)
+	}
 	c.in = append(c.in, d.Data...)
-	if d.Flags&ppp.FlagMore != 0 {
+	if c.inMore = d.Flags&ppp.FlagMore != 0; c.inMore {
 		return nil, true, nil
 	}
 	msg, c.in = c.in, nil
