@@ -70,3 +70,19 @@ func TestRFC2759(t *testing.T) {
 		t.Error("the send and receive keys are the same")
 	}
 }
+
+// FuzzCheckSuccess: a server's Success message of any bytes is read
+// without a panic, and proves the password only when it starts with the
+// expected authenticator response, in any case (RFC 2759 §5, §8.8).
+func FuzzCheckSuccess(f *testing.F) {
+	const want = "S=407A5589115FD0D6209F510FE9C04566932CDA56"
+	f.Add(want + " M=welcome")
+	f.Add(strings.ToLower(want))
+	f.Add("S=407A5589115FD0D6209F510FE9C04566932CDA5")
+	f.Add("E=691 R=0 C=00 V=3 M=no")
+	f.Fuzz(func(t *testing.T, message string) {
+		if CheckSuccess(message, want) && !strings.EqualFold(message[:len(want)], want) {
+			t.Fatalf("%q taken for %q", message, want)
+		}
+	})
+}
