@@ -365,12 +365,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 		// the server's answers.
 		return Packet{}, errors.New("no shared secret, so not asked: anyone could forge its answers")
 	}
-	var req Packet
-	req.Code = CodeAccessRequest
-	var id [1]byte
-	rand.Read(id[:])
-	req.ID = id[0]
-	rand.Read(req.Authenticator[:])
+	req := Packet{Code: CodeAccessRequest}
 	addr := s.Addr
 	if addr.Port() == 0 {
 		addr = netip.AddrPortFrom(addr.Addr(), 1812)
@@ -379,16 +374,22 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	if err != nil {
 		return Packet{}, err
 	}
-	more, err := attrs(req.Authenticator, s.Secret)
-	if err != nil {
-		conn.Close()
-		return Packet{}, requestError{err}
-	}
-	// encode writes the request as sent on c. RFC 3579 §3.2's
-	// Message-Authenticator; first, as RFC 9765 asks. NAS-IP-Address:
-	// where the request comes from (RFC 2865 §5.4), which servers know
-	// their clients by: c's address, also after a redial.
+	// encode writes the request as sent on c, with an Identifier and a
+	// Request Authenticator of its own: sent again on c, it is the
+	// same, but on a new socket its NAS-IP-Address may not be, and the
+	// Identifier MUST change with the attributes (RFC 5080 §2.2.1).
+	// RFC 3579 §3.2's Message-Authenticator; first, as RFC 9765 asks.
+	// NAS-IP-Address: where the request comes from (RFC 2865 §5.4),
+	// which servers know their clients by: c's address.
 	encode := func(c net.Conn) ([]byte, error) {
+		var id [1]byte
+		rand.Read(id[:])
+		req.ID += 1 + id[0]%255 // never the last one's
+		rand.Read(req.Authenticator[:])
+		more, err := attrs(req.Authenticator, s.Secret)
+		if err != nil {
+			return nil, requestError{err}
+		}
 		req.Attrs = append([]Attr{{AttrMessageAuthenticator, make([]byte, 16)}}, more...)
 		if a, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil && a.Addr().Unmap().Is4() {
 			ip := a.Addr().Unmap().As4()

@@ -497,3 +497,76 @@ func TestRequestTooLongIsNoSilence(t *testing.T) {
 		t.Fatalf("an EAP response of 5000 bytes: %v", err)
 	}
 }
+
+// goneAfterRead is a socket that fails at its first read once got is
+// closed (the gateway's endpoint replaced while a request waits).
+type goneAfterRead struct {
+	net.Conn
+	got <-chan struct{}
+}
+
+func (c goneAfterRead) Read(b []byte) (int, error) {
+	<-c.got
+	return 0, errors.New("the socket went")
+}
+
+// TestRedialNewIdentifier: a request sent again on a new socket, from
+// another address (its NAS-IP-Address changed), has a new Identifier and
+// Request Authenticator (RFC 5080 §2.2.1: the Identifier changes with the
+// attributes), and the answer to it is taken.
+func TestRedialNewIdentifier(t *testing.T) {
+	shortTries(t, 2, 10*time.Second, 30*time.Second)
+	secret := []byte("s3cret")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	got, reqs := make(chan struct{}), make(chan Packet, 4)
+	go func() {
+		buf := make([]byte, MaxPacket)
+		for n := 0; ; n++ {
+			m, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			p, err := Parse(bytes.Clone(buf[:m]))
+			if err != nil {
+				continue
+			}
+			reqs <- p
+			if n == 0 {
+				close(got) // the first socket fails now
+				continue
+			}
+			pc.WriteTo(answer(CodeAccessAccept, p.ID, p.Authenticator, secret, true), from)
+		}
+	}()
+	dials := 0
+	dial := func(ctx context.Context, network, address string) (net.Conn, error) {
+		dials++
+		d := net.Dialer{LocalAddr: &net.UDPAddr{IP: net.ParseIP(fmt.Sprintf("127.130.0.%d", dials))}}
+		c, err := d.DialContext(ctx, network, address)
+		if err != nil || dials > 1 {
+			return c, err
+		}
+		return goneAfterRead{c, got}, nil
+	}
+	s := Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: secret}
+	a, err := Authenticate(context.Background(), []Server{s}, Request{User: "alice", Password: "pw", Dial: dial})
+	if err != nil || !a.Accept {
+		t.Fatalf("after %d dials: %+v, %v", dials, a, err)
+	}
+	first, again := <-reqs, <-reqs
+	for _, r := range []struct {
+		p    Packet
+		want string
+	}{{first, "127.130.0.1"}, {again, "127.130.0.2"}} {
+		if v, ok := r.p.Find(AttrNASIPAddress); !ok || netip.AddrFrom4([4]byte(v)).String() != r.want {
+			t.Fatalf("NAS-IP-Address %v, want %s", v, r.want)
+		}
+	}
+	if first.ID == again.ID || first.Authenticator == again.Authenticator {
+		t.Errorf("sent again from another address with Identifier %d and Request Authenticator %x, as before", again.ID, again.Authenticator)
+	}
+}
