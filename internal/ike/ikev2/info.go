@@ -28,6 +28,9 @@ func (sa *ikeSA) startDeleteIKE() {
 	}
 	sa.request(wire.Informational, "the deletion of the IKE SA", []wire.Payload{&wire.Delete{Protocol: wire.ProtocolIKE}},
 		func([]wire.Payload) { sa.kill("deleted") })
+	if sa.pend != nil {
+		sa.pend.deletesIKE = true
+	}
 }
 
 // handleInformational answers an INFORMATIONAL request: deletes, and

@@ -165,6 +165,8 @@ type outstanding struct {
 	// what names what the request asks, in words ("the rekey of the IKE
 	// SA"), for the status when it goes unanswered.
 	what string
+	// deletesIKE: the request is the IKE SA's own Delete.
+	deletesIKE bool
 }
 
 // taskKind is a request this side starts when the window is free.
@@ -483,9 +485,13 @@ func (sa *ikeSA) reply(p packet, dgs [][]byte) {
 // request of ours outstanding, the Delete waits for its response (RFC 7296
 // §2.3: a window of one), at most shutdownWait, and goes out then
 // (conn.sendWaitingDeletes); meanwhile the SA's child SAs are out of the
-// data path already and it starts nothing new.
+// data path already and it starts nothing new. An SA whose own Delete is
+// outstanding (one a rekey replaced) ends at once: the peer was told.
 func (sa *ikeSA) shutdown(now time.Time, reason string) {
 	told := sa.state == stateEstablished || sa.state == stateRekeyed || !sa.closeBy.IsZero()
+	if sa.pend != nil && sa.pend.deletesIKE {
+		told = false // and the Delete's response is not waited for
+	}
 	if told && sa.pend != nil {
 		if sa.closeBy.IsZero() {
 			sa.closeBy = now.Add(shutdownWait)

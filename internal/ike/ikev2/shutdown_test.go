@@ -122,3 +122,81 @@ func TestCloseWithSilentPeer(t *testing.T) {
 		}
 	}
 }
+
+// TestCloseDuringRekeyWithSilentPeer: a peer that stops answering in the
+// middle of a rekey holds Close no longer than shutdownWait, not for the
+// rekey's retransmissions (about a minute here), and no request but the
+// rekey's goes to it meanwhile (RFC 7296 §2.3: a window of one). With the
+// Delete of the IKE SA a rekey replaced unanswered, Close does not wait:
+// that SA's Delete is out already, the new SA's goes at once, and the
+// peer takes it (it waited shutdownWait for the answer to the old one's).
+func TestCloseDuringRekeyWithSilentPeer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// rekey makes a's request go unanswered; it returns once it is
+		// outstanding.
+		rekey func(t *testing.T, n *fakeNet, a *node)
+		// told: b takes a Delete of a's at Close.
+		told bool
+	}{
+		{"child SA rekey", func(t *testing.T, n *fakeNet, a *node) {
+			n.detach(addrB)
+			a.m.SoftExpired(a.peer.Name, a.established()[0].Children[0].InSPI)
+			waitFor(t, 10*time.Second, "the rekey request", func() bool { return n.requests(wire.CreateChildSA) > 0 })
+		}, false},
+		{"IKE SA rekey", func(t *testing.T, n *fakeNet, a *node) {
+			n.detach(addrB)
+			rekeyIKE(a)
+			waitFor(t, 10*time.Second, "the rekey request", func() bool { return n.requests(wire.CreateChildSA) > 0 })
+		}, false},
+		{"the old IKE SA's Delete", func(t *testing.T, n *fakeNet, a *node) {
+			n.setPolicy(func(from, _ netip.AddrPort, b []byte) []time.Duration {
+				h, _, err := wire.ParseHeader(b)
+				if err == nil && from.Addr() == addrB && h.Exchange == wire.Informational {
+					return nil // b's answers to Informational requests are lost
+				}
+				return []time.Duration{0}
+			})
+			old := a.established()[0]
+			rekeyIKE(a)
+			waitFor(t, 10*time.Second, "the rekey done and the old IKE SA deleting", func() bool {
+				st := a.status().IKESAs
+				return len(st) == 2 && st[0].State == "established" && st[0].SPIi != old.SPIi && st[1].State == "rekeyed"
+			})
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, a, b := pair(t, func(p *PeerConfig) {
+				p.RetransmitTimeout = time.Second
+				p.RetransmitTries = 5 // given up after 63 s
+			}, nil)
+			waitUp(t, a, b, 1)
+			tc.rekey(t, n, a)
+			mark := len(n.datagrams())
+			start := time.Now()
+			a.m.Close()
+			took := time.Since(start)
+			if took > 30*time.Second {
+				t.Errorf("Close took %v with the peer silent", took)
+			}
+			if tc.told && took >= shutdownWait {
+				t.Errorf("Close took %v: it waited for the answer to a Delete it had sent", took)
+			}
+			if a.dp.count() != 0 {
+				t.Errorf("%d child SAs left after Close", a.dp.count())
+			}
+			if tc.told {
+				waitFor(t, 10*time.Second, "b to take a's Delete", func() bool { return b.status().State == "down" && b.dp.count() == 0 })
+			}
+			for _, d := range n.datagrams()[mark:] {
+				h, _, err := wire.ParseHeader(d.data)
+				if err == nil && d.from.Addr() == addrA && h.Exchange == wire.CreateChildSA && h.Flags&wire.FlagResponse == 0 {
+					continue // the rekey's retransmissions
+				}
+				if !tc.told && err == nil && d.from.Addr() == addrA {
+					t.Errorf("%v request %d sent while the rekey was unanswered (window of one, RFC 7296 §2.3)", h.Exchange, h.MessageID)
+				}
+			}
+		})
+	}
+}
