@@ -182,7 +182,8 @@ type counters struct {
 
 // Stats returns the Manager's counters since New, in the IKEv2 daemon's
 // terms: a message refused (it did not decrypt, its hash did not match,
-// or it broke the exchange) counts as Integrity.
+// or it broke the exchange) counts as Integrity; the peer's notification
+// that it refused our Main Mode does not.
 func (m *Manager) Stats() ikev2.Stats {
 	c := &m.stats
 	return ikev2.Stats{
@@ -643,8 +644,13 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 			m.log.Debug("IKEv1 message dropped", "conn", sa.p.cfg.Name, "from", remote, "err", err)
 			return
 		}
-		m.stats.refused.Add(1)
-		m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
+		var refusal *peerRefusal
+		if errors.As(err, &refusal) {
+			m.log.Warn("IKEv1 main mode refused by the peer", "conn", sa.p.cfg.Name, "from", remote, "err", err)
+		} else {
+			m.stats.refused.Add(1)
+			m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
+		}
 		if sa.state != stEstablished {
 			sa.p.lastErr = err.Error()
 			m.dropSA(sa)

@@ -295,7 +295,7 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 		if err == nil {
 			if np, ok := wire.Find(ps, wire.PayloadNotify); ok {
 				if n, err := wire.ParseNotify(np.Body); err == nil && sa.state != stEstablished {
-					return fmt.Errorf("the peer answered with notification %d", n.Type)
+					return sa.refusedMain(n.Type)
 				}
 			}
 		}
@@ -316,6 +316,28 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 		return sa.heard(sa.handleInfo(h, msg))
 	}
 	return fmt.Errorf("exchange type %d is not supported", h.Exchange)
+}
+
+// peerRefusal is the peer's error notification about our Main Mode: the
+// peer refused what we sent, so it is no message of the peer's refused
+// here (not counted as Integrity).
+type peerRefusal struct{ why string }
+
+func (e *peerRefusal) Error() string { return e.why }
+
+// refusedMain names the peer's refusal, with notification t, of the Main
+// Mode under way. After message 5, the first encrypted with keys derived
+// from the pre-shared key (RFC 2409 §5.4), a peer whose key differs reads
+// garbage or a HASH_I that does not match, and says so with one of these.
+func (sa *isakmpSA) refusedMain(t uint16) error {
+	why := "the peer refused main mode with notification " + notifyName(t)
+	switch t {
+	case wire.NotifyAuthFailed, wire.NotifyInvalidHashInfo, wire.NotifyPayloadMalformed, wire.NotifyInvalidPayloadType:
+		if sa.state == stMM5 {
+			why += " after message 5: pre-shared key mismatch?"
+		}
+	}
+	return &peerRefusal{why}
 }
 
 // errStale marks a message dropped as a replay, or as stale (a DPD
@@ -651,7 +673,14 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 	}
 	if o := &sa.out; o.msg != nil && now.Sub(o.sentAt) > o.timeout {
 		if o.tries >= cfg.RetransmitTries {
-			sa.dead("the peer does not answer")
+			why := "the peer does not answer"
+			if sa.state == stMM5 {
+				// A responder whose key differs cannot read message 5:
+				// vnetgw's says nothing, and a notification encrypted with
+				// the peer's keys is not read here.
+				why = "the peer does not answer main mode message 5: pre-shared key mismatch?"
+			}
+			sa.dead(why)
 			return
 		}
 		o.tries++

@@ -1,0 +1,97 @@
+package ikev1
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+)
+
+// mainModeAt returns an initiator whose Main Mode waits for the answer
+// to message 1 (mm5 false) or, against a responder with another
+// pre-shared key, which dropped it, to message 5.
+func mainModeAt(t *testing.T, mm5 bool) (mi, mr *Manager) {
+	t.Helper()
+	mi, mr, ri, rr := twoManagers(t, func(_, pr *ikev2.PeerConfig) { pr.PSK = ikev2.PSK("AnotherKey") })
+	if mm5 {
+		shuttle(mi, mr, ri, rr, nil)
+	}
+	want := map[bool]int{false: stMM1, true: stMM5}[mm5]
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		mi.mu.Lock()
+		sa := onlySAUnlocked(mi)
+		at := sa != nil && sa.state == want && sa.out.msg != nil
+		mi.mu.Unlock()
+		if at {
+			return mi, mr
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the initiator's Main Mode is not at state %d: %+v", want, mi.Status())
+		}
+	}
+}
+
+// TestMainModeRefusalNamed: the peer's error notification (RFC 2408
+// §3.14.1) about our Main Mode is the peer's refusal, named in the status
+// reason, and no message refused here: Integrity stays 0. After message 5
+// one that says the peer could not read or verify it names a likely
+// pre-shared key mismatch. It was counted as Integrity, and the reason
+// said "the peer answered with notification 24".
+func TestMainModeRefusalNamed(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		mm5     bool
+		notify  uint16
+		want    string
+		keyHint bool
+	}{
+		{"NO-PROPOSAL-CHOSEN to message 1", false, wire.NotifyNoProposalChosen, "the peer refused main mode with notification NO-PROPOSAL-CHOSEN", false},
+		{"AUTHENTICATION-FAILED to message 5", true, wire.NotifyAuthFailed, "the peer refused main mode with notification AUTHENTICATION-FAILED", true},
+		{"PAYLOAD-MALFORMED to message 5", true, wire.NotifyPayloadMalformed, "the peer refused main mode with notification PAYLOAD-MALFORMED", true},
+		{"INVALID-ID-INFORMATION to message 5", true, wire.NotifyInvalidIDInfo, "the peer refused main mode with notification INVALID-ID-INFORMATION", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mi, _ := mainModeAt(t, tc.mm5)
+			mi.mu.Lock()
+			sa := onlySAUnlocked(mi)
+			msg := sa.plain(wire.ExchangeInfo, []wire.Payload{{Type: wire.PayloadNotify,
+				Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: tc.notify}.Append(nil)}})
+			local, remote := sa.local, sa.remote
+			mi.mu.Unlock()
+			mi.handle(local, remote, msg)
+			st := mi.Status()[0]
+			if !strings.Contains(st.LastError, tc.want) || strings.Contains(st.LastError, "pre-shared key") != tc.keyHint {
+				t.Errorf("status reason %q, want %q (naming the pre-shared key: %v)", st.LastError, tc.want, tc.keyHint)
+			}
+			if len(st.IKESAs) != 0 {
+				t.Errorf("the refused Main Mode goes on: %+v", st.IKESAs)
+			}
+			if s := mi.Stats(); s.Integrity != 0 {
+				t.Errorf("the peer's refusal counted as Integrity: %+v", s)
+			}
+		})
+	}
+}
+
+// TestWrongKeyUnansweredNamed: a responder whose pre-shared key differs
+// cannot read message 5, drops the Main Mode and says nothing; the
+// initiator whose tries of message 5 run out names a likely pre-shared
+// key mismatch, as the responder does. It said "the peer does not
+// answer", which sent a user looking for a network fault.
+func TestWrongKeyUnansweredNamed(t *testing.T) {
+	mi, mr := mainModeAt(t, true)
+	if st := mr.Status()[0]; !strings.Contains(st.LastError, "pre-shared key") {
+		t.Errorf("responder's status reason %q names no pre-shared key", st.LastError)
+	}
+	mi.mu.Lock()
+	sa := onlySAUnlocked(mi)
+	sa.out.tries, sa.out.sentAt = sa.p.cfg.RetransmitTries, time.Now().Add(-time.Hour)
+	mi.timers(time.Now())
+	mi.mu.Unlock()
+	want := "the peer does not answer main mode message 5: pre-shared key mismatch?"
+	if st := mi.Status()[0]; st.LastError != want {
+		t.Errorf("initiator's status reason %q, want %q", st.LastError, want)
+	}
+}
