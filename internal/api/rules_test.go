@@ -1,10 +1,13 @@
 package api
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"strings"
 	"testing"
@@ -307,6 +310,105 @@ func TestDisableIPSecReplayProtection(t *testing.T) {
 		{name: "true is taken and shown", status: 200, req: gw(true), check: shown(true)},
 		{name: "false is taken and shown", status: 200, req: gw(false), check: shown(false)},
 		{name: "left out is false", status: 200, req: gw(nil), check: shown(false)},
+	})
+}
+
+// TestGatewaySettingsKeptOrRefused: a gateway's settings of Azure's are not
+// dropped. Those that change nothing vnetgw does are kept and shown, as
+// ARM shows them (allowRemoteVnetTraffic and allowVirtualWanTraffic false
+// when left out, resiliencyModel, an ErGwScale gateway's
+// autoScaleConfiguration); those it cannot honour are refused naming the
+// field, and the gateway stays as it was: enableDnsForwarding true,
+// virtualNetworkGatewayPolicyGroups, autoScaleConfiguration on another SKU,
+// Azure AD point-to-site settings (aadTenant alone asks for it) and
+// vngClientConnectionConfigurations.
+func TestGatewaySettingsKeptOrRefused(t *testing.T) {
+	gwPath := netPath(subA, "rg", "virtualNetworkGateways", "gw")
+	vpn := func(set obj) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+			maps.Copy(g["properties"].(obj), set)
+			return "PUT", s.gw, g
+		}
+	}
+	er := func(sku string, set obj) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			e.must("PUT", rgPath(subA, "rg"), group(loc))
+			e.must("PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.1.0.0/16"}, subnet("GatewaySubnet", "10.1.255.0/27")))
+			pip := netPath(subA, "rg", "publicIPAddresses", "er-pip")
+			e.must("PUT", pip, publicIP(loc, "Dynamic"))
+			g := gateway(loc, netPath(subA, "rg", "virtualNetworks", "v")+"/subnets/GatewaySubnet", pip, "", sku)
+			g["properties"].(obj)["gatewayType"] = "ExpressRoute"
+			maps.Copy(g["properties"].(obj), set)
+			return "PUT", gwPath, g
+		}
+	}
+	shown := func(want map[string]any) func(t *testing.T, e *env, r resp) {
+		return func(t *testing.T, e *env, r resp) {
+			got := e.must("GET", gwPath, nil)
+			for f, w := range want {
+				if v := got.field("properties." + f); !reflect.DeepEqual(v, w) {
+					t.Errorf("%s = %#v, want %#v: %s", f, v, w, got.body)
+				}
+			}
+		}
+	}
+	refused := func(field string) func(t *testing.T, e *env, r resp) {
+		return func(t *testing.T, e *env, r resp) {
+			last := field[strings.LastIndex(field, ".")+1:]
+			if r.str("error.target") != "properties."+field || !strings.Contains(r.str("error.message"), last) {
+				t.Fatalf("the refusal does not name %s: %s", field, r.body)
+			}
+			if g := e.do("GET", gwPath, nil); g.status == 200 && g.field("properties."+field) != nil {
+				t.Fatalf("the refused %s was stored: %s", field, g.body)
+			}
+		}
+	}
+	p2s := func(set obj) obj {
+		c := obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.16.0.0/24"}}}
+		maps.Copy(c, set)
+		return obj{"vpnClientConfiguration": c}
+	}
+	runCases(t, []ruleCase{
+		{name: "allowRemoteVnetTraffic and allowVirtualWanTraffic are shown false when left out", status: 200, req: vpn(nil),
+			check: shown(map[string]any{"allowRemoteVnetTraffic": false, "allowVirtualWanTraffic": false})},
+		{name: "allowRemoteVnetTraffic and allowVirtualWanTraffic are kept", status: 200,
+			req:   vpn(obj{"allowRemoteVnetTraffic": true, "allowVirtualWanTraffic": true}),
+			check: shown(map[string]any{"allowRemoteVnetTraffic": true, "allowVirtualWanTraffic": true})},
+		{name: "enableDnsForwarding true is refused", status: 400, code: "InvalidParameter",
+			req: vpn(obj{"enableDnsForwarding": true}), check: refused("enableDnsForwarding")},
+		{name: "enableDnsForwarding false is taken", status: 200, req: vpn(obj{"enableDnsForwarding": false})},
+		{name: "resiliencyModel is kept in its canonical case", status: 201, req: er("ErGw1AZ", obj{"resiliencyModel": "multihomed"}),
+			check: shown(map[string]any{"resiliencyModel": "MultiHomed"})},
+		{name: "an unknown resiliencyModel is refused", status: 400, code: "InvalidParameter",
+			req: vpn(obj{"resiliencyModel": "TripleHomed"}), check: refused("resiliencyModel")},
+		{name: "an ErGwScale gateway's autoScaleConfiguration is kept", status: 201,
+			req:   er("ErGwScale", obj{"autoScaleConfiguration": obj{"bounds": obj{"min": 2, "max": 5}}}),
+			check: shown(map[string]any{"autoScaleConfiguration": map[string]any{"bounds": map[string]any{"min": 2.0, "max": 5.0}}})},
+		{name: "autoScaleConfiguration with min above max is refused", status: 400, code: "InvalidParameter",
+			req: er("ErGwScale", obj{"autoScaleConfiguration": obj{"bounds": obj{"min": 5, "max": 2}}}), check: refused("autoScaleConfiguration.bounds")},
+		{name: "autoScaleConfiguration on a VPN gateway is refused", status: 400, code: "InvalidParameter",
+			req: vpn(obj{"autoScaleConfiguration": obj{"bounds": obj{"min": 2, "max": 5}}}), check: refused("autoScaleConfiguration")},
+		{name: "virtualNetworkGatewayPolicyGroups are refused", status: 400, code: "InvalidParameter",
+			req: vpn(obj{"virtualNetworkGatewayPolicyGroups": []obj{{"name": "g", "properties": obj{"isDefault": true, "priority": 0,
+				"policyMembers": []obj{{"name": "m", "attributeType": "CertificateGroupId", "attributeValue": "x"}}}}}}),
+			check: refused("virtualNetworkGatewayPolicyGroups")},
+		{name: "no virtualNetworkGatewayPolicyGroups is taken", status: 200, req: vpn(obj{"virtualNetworkGatewayPolicyGroups": []obj{}})},
+		{name: "aadTenant alone (Azure AD clients) is refused", status: 400, code: "InvalidParameter",
+			req:   vpn(p2s(obj{"aadTenant": "https://login.microsoftonline.com/t/", "aadAudience": "41b23e61-6c1e-4545-b367-cd054e0ed4b4", "aadIssuer": "https://sts.windows.net/t/"})),
+			check: refused("vpnClientConfiguration.aadTenant")},
+		{name: "vngClientConnectionConfigurations are refused", status: 400, code: "InvalidParameter",
+			req:   vpn(p2s(obj{"vngClientConnectionConfigurations": []obj{{"name": "c", "properties": obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.17.0.0/24"}}}}}})),
+			check: refused("vpnClientConfiguration.vngClientConnectionConfigurations")},
+		{name: "a gateway as GET shows it is taken back", status: 200, req: func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			var g obj
+			if err := json.Unmarshal(e.must("GET", s.gw, nil).body, &g); err != nil {
+				t.Fatal(err)
+			}
+			return "PUT", s.gw, g
+		}},
 	})
 }
 

@@ -197,10 +197,32 @@ type VirtualNetworkGatewayProperties struct {
 	DisableIPSecReplayProtection bool `json:"disableIPSecReplayProtection"`
 	// AdminState is Enabled; Azure's Disabled (the gateway's tunnels
 	// down) is refused rather than ignored.
-	AdminState             string                    `json:"adminState,omitempty"`
-	GatewayDefaultSite     *SubResource              `json:"gatewayDefaultSite,omitempty"`
-	SKU                    *VirtualNetworkGatewaySKU `json:"sku,omitempty"`
-	VPNClientConfiguration *VPNClientConfiguration   `json:"vpnClientConfiguration,omitempty"`
+	AdminState string `json:"adminState,omitempty"`
+	// EnableDNSForwarding (the gateway answering DNS queries from
+	// on-premises) is refused when true rather than ignored: vnetgw's
+	// gateways answer no DNS.
+	EnableDNSForwarding bool `json:"enableDnsForwarding,omitempty"`
+	// AllowRemoteVnetTraffic and AllowVirtualWanTraffic (an ExpressRoute
+	// gateway taking traffic from other VNets' and Virtual WAN's
+	// ExpressRoute connections) are kept and shown, false when left out
+	// as Azure shows them: vnetgw's ExpressRoute gateways carry no
+	// traffic, and VNet-to-VNet connections need neither.
+	AllowRemoteVnetTraffic bool `json:"allowRemoteVnetTraffic"`
+	AllowVirtualWanTraffic bool `json:"allowVirtualWanTraffic"`
+	// ResiliencyModel (SingleHomed, MultiHomed: an ExpressRoute
+	// gateway's circuits) is kept and shown.
+	ResiliencyModel string `json:"resiliencyModel,omitempty"`
+	// AutoScaleConfiguration bounds an ErGwScale gateway's scale units;
+	// kept and shown (an ExpressRoute gateway carries no traffic), and
+	// refused on other SKUs, whose capacity is their SKU's.
+	AutoScaleConfiguration *AutoScaleConfiguration `json:"autoScaleConfiguration,omitempty"`
+	// VirtualNetworkGatewayPolicyGroups (point-to-site clients given
+	// address pools by group) are refused when not empty rather than
+	// ignored: every client takes its address from the one pool.
+	VirtualNetworkGatewayPolicyGroups json.RawMessage           `json:"virtualNetworkGatewayPolicyGroups,omitempty"`
+	GatewayDefaultSite                *SubResource              `json:"gatewayDefaultSite,omitempty"`
+	SKU                               *VirtualNetworkGatewaySKU `json:"sku,omitempty"`
+	VPNClientConfiguration            *VPNClientConfiguration   `json:"vpnClientConfiguration,omitempty"`
 	// CustomRoutes are routes point-to-site clients are given besides the
 	// VNet's and its connections' ranges.
 	CustomRoutes *AddressSpace `json:"customRoutes,omitempty"`
@@ -212,6 +234,18 @@ type VirtualNetworkGatewayProperties struct {
 	EnableBGPRouteTranslationForNat bool                           `json:"enableBgpRouteTranslationForNat,omitempty"`
 	ProvisioningState               string                         `json:"provisioningState,omitempty"`
 	ResourceGUID                    string                         `json:"resourceGuid,omitempty"`
+}
+
+// AutoScaleConfiguration is an ErGwScale gateway's autoscale setting.
+type AutoScaleConfiguration struct {
+	Bounds *AutoScaleBounds `json:"bounds,omitempty"`
+}
+
+// AutoScaleBounds are the least and most scale units of an autoscale
+// setting.
+type AutoScaleBounds struct {
+	Min *int32 `json:"min,omitempty"`
+	Max *int32 `json:"max,omitempty"`
 }
 
 // VirtualNetworkGatewayNatRule is one NAT rule of a gateway
@@ -294,6 +328,14 @@ type VPNClientConfiguration struct {
 	RadiusServerAddress string         `json:"radiusServerAddress,omitempty"`
 	RadiusServerSecret  string         `json:"radiusServerSecret,omitempty"`
 	RadiusServers       []RadiusServer `json:"radiusServers,omitempty"`
+	// AADTenant, AADAudience and AADIssuer (Azure AD authentication of
+	// clients, which an older client asks for with these alone) and
+	// VngClientConnectionConfigurations (a pool per policy group) are
+	// refused when given rather than ignored.
+	AADTenant                         string          `json:"aadTenant,omitempty"`
+	AADAudience                       string          `json:"aadAudience,omitempty"`
+	AADIssuer                         string          `json:"aadIssuer,omitempty"`
+	VngClientConnectionConfigurations json.RawMessage `json:"vngClientConnectionConfigurations,omitempty"`
 }
 
 // RadiusServer is one RADIUS server of a gateway's point-to-site clients.

@@ -335,7 +335,7 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.useLocalAzureIpAddress",
 			Message: "useLocalAzureIpAddress is not available: vnetgw's tunnels go from the gateway's public IP address, not its private one"}
 	}
-	if t := strings.TrimSpace(string(p.TunnelProperties)); t != "" && t != "null" && t != "[]" {
+	if given(p.TunnelProperties) {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.tunnelProperties",
 			Message: "tunnelProperties is not available: each instance of the gateway runs its tunnel from its own public IP address; choose the BGP peering addresses with gatewayCustomBgpIpAddresses"}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -61,6 +62,9 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 				Message: fmt.Sprintf("adminState %q is not available: a gateway is Enabled (delete its connections to take its tunnels down)", p.AdminState)}
 		}
 	}
+	if err := gatewayExtras(p); err != nil {
+		return err
+	}
 	if old != nil {
 		p.ResourceGUID = old.Properties.ResourceGUID
 		if err := keepLocation(&g.Resource, &old.Resource, id); err != nil {
@@ -75,6 +79,9 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	}
 	sku, err := gatewaySKU(p)
 	if err != nil {
+		return err
+	}
+	if err := autoScale(p); err != nil {
 		return err
 	}
 	vnet, gwSubnet, err := r.stageGatewayIPConfigs(tx, id, g, old)
@@ -132,6 +139,52 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 		return err
 	}
 	return r35Affected(tx, []*arm.VirtualNetworkGateway{g})
+}
+
+// gatewayExtras checks the settings of Azure's that change nothing vnetgw
+// does, kept and shown, and refuses those it cannot honour rather than
+// ignore them.
+func gatewayExtras(p *arm.VirtualNetworkGatewayProperties) error {
+	if p.EnableDNSForwarding {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableDnsForwarding",
+			Message: "enableDnsForwarding is not available: vnetgw's gateways answer no DNS queries; send on-premises queries to the VNet's DNS servers"}
+	}
+	if given(p.VirtualNetworkGatewayPolicyGroups) {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.virtualNetworkGatewayPolicyGroups",
+			Message: "virtualNetworkGatewayPolicyGroups is not available: every point-to-site client takes its address from vpnClientConfiguration.vpnClientAddressPool"}
+	}
+	p.VirtualNetworkGatewayPolicyGroups = nil
+	if p.ResiliencyModel != "" {
+		return canonical(&p.ResiliencyModel, "properties.resiliencyModel", "", "SingleHomed", "MultiHomed")
+	}
+	return nil
+}
+
+// autoScale checks an autoScaleConfiguration, which bounds the scale units
+// of an ExpressRoute gateway of SKU ErGwScale and of no other.
+func autoScale(p *arm.VirtualNetworkGatewayProperties) error {
+	a := p.AutoScaleConfiguration
+	if a == nil || a.Bounds == nil {
+		p.AutoScaleConfiguration = nil
+		return nil
+	}
+	if p.SKU.Name != "ErGwScale" {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.autoScaleConfiguration",
+			Message: fmt.Sprintf("autoScaleConfiguration is for ExpressRoute gateways of SKU ErGwScale; a %s gateway's capacity is its SKU's", p.SKU.Name)}
+	}
+	lo, hi := a.Bounds.Min, a.Bounds.Max
+	if lo != nil && *lo < 0 || hi != nil && *hi < 0 || lo != nil && hi != nil && *lo > *hi {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.autoScaleConfiguration.bounds",
+			Message: "autoScaleConfiguration.bounds: min and max are scale units, 0 or more, min not above max"}
+	}
+	return nil
+}
+
+// given tells whether a JSON value vnetgw refuses was given: not left out,
+// null or an empty list.
+func given(v json.RawMessage) bool {
+	t := strings.TrimSpace(string(v))
+	return t != "" && t != "null" && t != "[]"
 }
 
 // gatewayKind canonicalises gatewayType and vpnType.
@@ -336,10 +389,34 @@ func releasePublicIP(tx *txn, refID string) {
 	tx.put(arm.TypePublicIPAddress, strings.ToLower(pip.ID), &np)
 }
 
+// clientUnheld refuses the point-to-site settings vnetgw does not honour
+// rather than ignore them: Azure AD authentication, which an older client
+// asks for with aadTenant and no vpnAuthenticationTypes, and a pool per
+// policy group.
+func clientUnheld(c *arm.VPNClientConfiguration) error {
+	for _, f := range []struct{ name, v string }{{"aadTenant", c.AADTenant}, {"aadAudience", c.AADAudience}, {"aadIssuer", c.AADIssuer}} {
+		if f.v != "" {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration." + f.name,
+				Message: f.name + " is not available: Azure AD authentication of point-to-site clients is not there in vnetgw; clients authenticate with certificates of the uploaded roots (Certificate) or with RADIUS (Radius)"}
+		}
+	}
+	if given(c.VngClientConnectionConfigurations) {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration.vngClientConnectionConfigurations",
+			Message: "vngClientConnectionConfigurations is not available: every point-to-site client takes its address from vpnClientAddressPool"}
+	}
+	c.VngClientConnectionConfigurations = nil
+	return nil
+}
+
 // validateClientConfig checks the point-to-site configuration (R12, R15,
 // R32) and drops an empty one.
 func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, vnet *arm.VirtualNetwork, old *arm.VPNClientConfiguration) error {
 	c := p.VPNClientConfiguration
+	if c != nil {
+		if err := clientUnheld(c); err != nil {
+			return err
+		}
+	}
 	if c == nil || (c.VPNClientAddressPool == nil || len(c.VPNClientAddressPool.AddressPrefixes) == 0) && len(c.VPNClientProtocols) == 0 && len(c.VPNClientRootCertificates) == 0 {
 		p.VPNClientConfiguration = nil
 		return nil
