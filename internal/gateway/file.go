@@ -61,6 +61,10 @@ type FileConnection struct {
 	DPDInterval    string `json:"dpdInterval,omitempty"`
 	// IKEv1 negotiates with IKEv1 (RFC 2409) instead of IKEv2.
 	IKEv1 bool `json:"ikev1,omitempty"`
+	// DisableIPSecReplayProtection turns ESP anti-replay off on the
+	// connection's inbound child SAs (RFC 4303 §3.4.3), as a gateway's
+	// disableIPSecReplayProtection does in the API.
+	DisableIPSecReplayProtection bool `json:"disableIPSecReplayProtection,omitempty"`
 }
 
 // ReadFile reads and checks a File.
@@ -108,7 +112,7 @@ func (fc FileConnection) connection() (Connection, error) {
 	if fc.PSK == "" {
 		return Connection{}, fmt.Errorf("psk is required")
 	}
-	p := ikev2.PeerConfig{Name: fc.Name, Remote: netip.AddrPortFrom(remote, 0), PSK: ikev2.PSK(fc.PSK)}
+	p := ikev2.PeerConfig{Name: fc.Name, Remote: netip.AddrPortFrom(remote, 0), PSK: ikev2.PSK(fc.PSK), NoReplayCheck: fc.DisableIPSecReplayProtection}
 	if p.LocalID, err = identity(fc.LocalID); err != nil {
 		return Connection{}, err
 	}

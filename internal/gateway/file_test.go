@@ -1,0 +1,165 @@
+package gateway_test
+
+import (
+	"encoding/binary"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/gateway"
+	"github.com/vnetgw/vnetgw/internal/tun/tuntest"
+)
+
+// TestFileDisableIPSecReplayProtectionRFC4303Section3_4_3: a connection of
+// the standalone gateway's JSON file with disableIPSecReplayProtection
+// delivers an ESP packet the peer sent twice, as the API's gateway does
+// (RFC 4303 §3.4.3: the receiver may turn anti-replay off); without it
+// the copy is dropped as a replay. A and B talk through a relay that
+// keeps A's last ESP datagram and sends it to B again. Loopback only:
+// 127.128.1.0/24 and 127.128.2.0/24, a gateway at .1 and .2, the relay at
+// .3.
+func TestFileDisableIPSecReplayProtectionRFC4303Section3_4_3(t *testing.T) {
+	for i, off := range []bool{true, false} {
+		t.Run(fmt.Sprintf("disableIPSecReplayProtection=%v", off), func(t *testing.T) {
+			net3 := byte(i + 1)
+			addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 128, net3, host}) }
+			ikePort, nattPort := uint16(52600+i), uint16(56600+i)
+			lanA, lanB := netip.MustParseAddr("10.128.1.1"), netip.MustParseAddr("10.128.2.1")
+			r := startRelay(t, addr(3), addr(1), addr(2), ikePort, nattPort)
+			start := func(local, peerID netip.Addr, route string, mode string, noReplay bool) (*gateway.Gateway, *tuntest.Device) {
+				path := filepath.Join(t.TempDir(), "gw.json")
+				cfg := fmt.Sprintf(`{"local": %q, "ikePort": %d, "nattPort": %d, "connections": [{"name": "c", "remote": %q, "remoteID": %q,
+					"psk": "Key2026", "mode": %q, "routes": [%q], "disableIPSecReplayProtection": %v}]}`,
+					local, ikePort, nattPort, addr(3), peerID, mode, route, noReplay)
+				if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+					t.Fatal(err)
+				}
+				f, err := gateway.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns, err := f.GatewayConnections()
+				if err != nil {
+					t.Fatal(err)
+				}
+				inner := tuntest.NewSink(64)
+				gw, err := gateway.Start(gateway.Options{Local: local, IKEPort: ikePort, NATTPort: nattPort, Inner: inner, Logger: testLogger(t)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { gw.Close() })
+				if err := gw.Reconfig(conns); err != nil {
+					t.Fatal(err)
+				}
+				return gw, inner
+			}
+			ga, ia := start(addr(1), addr(2), "10.128.2.0/24", "InitiatorOnly", false)
+			gb, ib := start(addr(2), addr(1), "10.128.1.0/24", "ResponderOnly", off)
+			waitFor := func(what string, cond func() bool) {
+				t.Helper()
+				for deadline := time.Now().Add(60 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+					if time.Now().After(deadline) {
+						t.Fatalf("timed out waiting for %s: %+v / %+v / %+v", what, ga.Status(), gb.Status(), gb.Engine().TunnelStatus("c"))
+					}
+				}
+			}
+			up := func(gw *gateway.Gateway) bool {
+				st := gw.Status()
+				return len(st) == 1 && st[0].State == gateway.Connected && len(st[0].Children) == 1
+			}
+			waitFor("the tunnel", func() bool { return up(ga) && up(gb) })
+			written := func() uint64 { n, _, _ := ib.Written(); return n }
+			waitFor("a packet through the tunnel", func() bool {
+				if written() == 0 {
+					ia.Send(ipv4(lanA, lanB, 100))
+					time.Sleep(50 * time.Millisecond)
+				}
+				return written() > 0 && r.lastESP() != nil
+			})
+			// Every packet A sent is in, so that only the copy can come.
+			waitFor("A's packets delivered", func() bool { return written() == ga.Engine().TunnelStatus("c")[0].PacketsOut })
+			before := written()
+			r.replay(t)
+			if off {
+				waitFor("the replayed packet delivered", func() bool { return written() == before+1 })
+				if d := gb.Engine().TunnelStatus("c")[0].Drops.Replay; d != 0 {
+					t.Fatalf("%d replays dropped with anti-replay off", d)
+				}
+				return
+			}
+			waitFor("the replayed packet dropped", func() bool { return gb.Engine().TunnelStatus("c")[0].Drops.Replay == 1 })
+			if n := written(); n != before {
+				t.Fatalf("B delivered %d packets after the replay, want %d", n, before)
+			}
+		})
+	}
+}
+
+// relay passes UDP datagrams between a and b on the IKE and NAT-T ports,
+// from its own address, and keeps a's last ESP datagram.
+type relay struct {
+	b    netip.AddrPort // b's NAT-T port
+	natt *net.UDPConn   // set before the relay starts
+	mu   sync.Mutex     // guards esp
+	esp  []byte
+}
+
+func startRelay(t *testing.T, self, a, b netip.Addr, ikePort, nattPort uint16) *relay {
+	t.Helper()
+	r := &relay{b: netip.AddrPortFrom(b, nattPort)}
+	var wg sync.WaitGroup
+	t.Cleanup(wg.Wait)
+	for _, port := range []uint16{ikePort, nattPort} {
+		c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(self, port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		if port == nattPort {
+			r.natt = c
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, 65535)
+			for {
+				n, from, err := c.ReadFromUDPAddrPort(buf)
+				if err != nil {
+					return
+				}
+				to := netip.AddrPortFrom(a, port)
+				if from.Addr() == a {
+					to = netip.AddrPortFrom(b, port)
+					// ESP in UDP: a non-zero SPI (RFC 3948 §2.2), not a
+					// keepalive's one byte.
+					if port == nattPort && n > 8 && binary.BigEndian.Uint32(buf) != 0 {
+						r.mu.Lock()
+						r.esp = append([]byte(nil), buf[:n]...)
+						r.mu.Unlock()
+					}
+				}
+				c.WriteToUDPAddrPort(buf[:n], to)
+			}
+		}()
+	}
+	return r
+}
+
+func (r *relay) lastESP() []byte {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.esp
+}
+
+// replay sends a's last ESP datagram to b again.
+func (r *relay) replay(t *testing.T) {
+	t.Helper()
+	if _, err := r.natt.WriteToUDPAddrPort(r.lastESP(), r.b); err != nil {
+		t.Fatal(err)
+	}
+}
