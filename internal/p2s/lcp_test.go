@@ -52,21 +52,31 @@ func (x *rawClient) send(proto uint16, p ppp.Packet) {
 // or ends the call.
 func (x *rawClient) next(proto uint16) ppp.Packet {
 	x.t.Helper()
+	_, p := x.nextOf(proto)
+	return p
+}
+
+// nextOf returns the next PPP packet of any of protos, and its protocol,
+// as next does.
+func (x *rawClient) nextOf(protos ...uint16) (uint16, ppp.Packet) {
+	x.t.Helper()
 	var buf [sstp.MaxPacket]byte
 	for {
 		x.c.SetReadDeadline(time.Now().Add(10 * time.Second))
 		isControl, body, err := sstp.ReadPacket(x.r, &buf)
 		if err != nil {
-			x.t.Fatalf("waiting for protocol %#04x: %v", proto, err)
+			x.t.Fatalf("waiting for protocol %#04x: %v", protos, err)
 		}
 		if isControl {
 			if c, err := sstp.ParseControl(body); err == nil && (c.Type == sstp.MsgCallAbort || c.Type == sstp.MsgCallDisconnect) {
-				x.t.Fatalf("waiting for protocol %#04x: the server ended the call (message %d)", proto, c.Type)
+				x.t.Fatalf("waiting for protocol %#04x: the server ended the call (message %d)", protos, c.Type)
 			}
 			continue
 		}
-		if p, ok := packetOf(x.t, body, proto); ok {
-			return p
+		for _, proto := range protos {
+			if p, ok := packetOf(x.t, body, proto); ok {
+				return proto, p
+			}
 		}
 	}
 }
@@ -524,5 +534,41 @@ func TestLCPRetransmissionRFC1661Section5_1(t *testing.T) {
 	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: changed.ID, Data: changed.Data})
 	if ch := x.next(ppp.ProtoCHAP); ch.Code != ppp.CHAPChallenge {
 		t.Fatalf("after the Ack of its changed request the gateway sent %+v, want a challenge", ch)
+	}
+}
+
+// TestLCPRequestRefusedAfterAckRFC1661Section4_1: a peer's LCP request
+// that the gateway refuses after it Acked an earlier one leaves the
+// peer's side unacknowledged (RFC 1661 §4.1: Ack-Sent, RCR-, to
+// Req-Sent): the Ack of the gateway's request does not open LCP, and the
+// gateway starts authentication only once it Acked the peer's new
+// request.
+func TestLCPRequestRefusedAfterAckRFC1661Section4_1(t *testing.T) {
+	r := newRegion(t, Config{})
+	x := dialRaw(t, r.srv.Addr())
+	ours := x.next(ppp.ProtoLCP)
+	magic := ppp.AppendOptions(nil, []ppp.Option{magicOption(0x0badcafe)})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1, Data: magic})
+	if ack := x.next(ppp.ProtoLCP); ack.Code != ppp.ConfAck || ack.ID != 1 {
+		t.Fatalf("the gateway's answer to the client's first request: %+v, want an Ack", ack)
+	}
+	// A new request with an option the gateway rejects (Callback, RFC
+	// 1570), then the Ack of the gateway's request, then a request it
+	// takes: its Ack comes before EAP does.
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 2, Data: ppp.AppendOptions(nil, []ppp.Option{{Type: 13, Value: []byte{6}}})})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 3, Data: magic})
+	var answers []ppp.Packet
+	for {
+		proto, p := x.nextOf(ppp.ProtoLCP, ppp.ProtoEAP)
+		if proto == ppp.ProtoEAP {
+			break
+		}
+		if p.Code != ppp.ConfReq { // the gateway's request sent again, on a slow machine
+			answers = append(answers, p)
+		}
+	}
+	if len(answers) != 2 || answers[0].Code != ppp.ConfRej || answers[0].ID != 2 || answers[1].Code != ppp.ConfAck || answers[1].ID != 3 {
+		t.Fatalf("before EAP the gateway answered %+v; want the Reject of request 2, then the Ack of request 3 (LCP open on a request it had rejected)", answers)
 	}
 }

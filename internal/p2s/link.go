@@ -557,12 +557,15 @@ func (l *link) handleLCP(info []byte) error {
 		if err != nil {
 			return nil
 		}
+		// The peer's request is open only once this one is Acked (RFC
+		// 1661 §4.1: RCR- in Ack-Sent goes to Req-Sent), as IPCP's.
+		l.lcpPeers = false
 		if wasOpen {
 			// RFC 1661 §4.1: in Opened, a Configure-Request takes the
 			// layer down (tld: IPCP with it, and the data path) and ours
 			// goes out again (scr) before the answer. The gateway keeps
 			// the client's place and address, which IPCP names again.
-			l.lcpOurs, l.lcpPeers = false, false
+			l.lcpOurs = false
 			l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, false
 			l.checkUp()
 			l.log.Info("the peer renegotiates LCP: the link is down until LCP and IPCP are open again")
