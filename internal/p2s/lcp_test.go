@@ -572,3 +572,43 @@ func TestLCPRequestRefusedAfterAckRFC1661Section4_1(t *testing.T) {
 		t.Fatalf("before EAP the gateway answered %+v; want the Reject of request 2, then the Ack of request 3 (LCP open on a request it had rejected)", answers)
 	}
 }
+
+// TestLCPOptionLengthRFC1661Section6: an LCP option the gateway takes
+// but of another length than its own (RFC 1661 §6.1, §6.4-6.6, RFC 1662
+// §7.1) is not Acked: it is Nak'd with the option as it should be (§6:
+// an invalid Length SHOULD get a Nak of the desired option), a
+// Magic-Number with another magic number of four octets.
+func TestLCPOptionLengthRFC1661Section6(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		opt  ppp.Option
+		want int // the length of the Nak's value
+	}{
+		{"MRU of one octet", ppp.Option{Type: ppp.OptMRU, Value: []byte{5}}, 2},
+		{"MRU of four octets", ppp.Option{Type: ppp.OptMRU, Value: []byte{0, 0, 5, 0xdc}}, 2},
+		{"ACCM of two octets", ppp.Option{Type: ppp.OptACCM, Value: []byte{0, 0}}, 4},
+		{"Magic-Number of two octets", ppp.Option{Type: ppp.OptMagic, Value: []byte{1, 2}}, 4},
+		{"Magic-Number of five octets", ppp.Option{Type: ppp.OptMagic, Value: []byte{1, 2, 3, 4, 5}}, 4},
+		{"Magic-Number empty", ppp.Option{Type: ppp.OptMagic}, 4},
+		{"Protocol-Field-Compression with data", ppp.Option{Type: ppp.OptPFC, Value: []byte{1}}, 0},
+		{"Address-and-Control-Field-Compression with data", ppp.Option{Type: ppp.OptACFC, Value: []byte{1, 2}}, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegion(t, Config{})
+			x := dialRaw(t, r.srv.Addr())
+			x.next(ppp.ProtoLCP)
+			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1, Data: ppp.AppendOptions(nil, []ppp.Option{tc.opt})})
+			answer := x.next(ppp.ProtoLCP)
+			for answer.Code == ppp.ConfReq { // the gateway's request sent again, on a slow machine
+				answer = x.next(ppp.ProtoLCP)
+			}
+			opts, err := ppp.ParseOptions(answer.Data)
+			if answer.Code != ppp.ConfNak || answer.ID != 1 || err != nil || len(opts) != 1 || opts[0].Type != tc.opt.Type || len(opts[0].Value) != tc.want {
+				t.Fatalf("a request with option %d of %d octets answered with %+v; want a Nak of that option with %d octets", tc.opt.Type, len(tc.opt.Value), answer, tc.want)
+			}
+			if tc.opt.Type == ppp.OptMagic && magicOf(t, answer) == 0 {
+				t.Errorf("the Nak names magic number 0")
+			}
+		})
+	}
+}

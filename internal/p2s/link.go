@@ -587,8 +587,29 @@ func (l *link) handleLCP(info []byte) error {
 		}
 		var rej, nak []ppp.Option
 		for _, o := range opts {
+			// RFC 1661 §6: an option we take with an invalid Length
+			// SHOULD be Nak'd with the desired one, of the right Length:
+			// the MRU (§6.1) and ACCM (RFC 1662 §7.1) their defaults, a
+			// magic number of ours (§6.4), the compressions (§6.5, §6.6)
+			// without data.
 			switch o.Type {
-			case ppp.OptMRU, ppp.OptACCM, ppp.OptMagic, ppp.OptPFC, ppp.OptACFC:
+			case ppp.OptMRU:
+				if len(o.Value) != 2 {
+					nak = append(nak, ppp.Option{Type: ppp.OptMRU, Value: binary.BigEndian.AppendUint16(nil, 1500)})
+				}
+			case ppp.OptACCM:
+				if len(o.Value) != 4 {
+					nak = append(nak, ppp.Option{Type: ppp.OptACCM, Value: []byte{0xff, 0xff, 0xff, 0xff}})
+				}
+			case ppp.OptMagic:
+				if len(o.Value) != 4 {
+					l.lcpNakMagic = newMagic(l.magic)
+					nak = append(nak, magicOption(l.lcpNakMagic))
+				}
+			case ppp.OptPFC, ppp.OptACFC:
+				if len(o.Value) != 0 {
+					nak = append(nak, ppp.Option{Type: o.Type})
+				}
 			case ppp.OptAuthProto:
 				// The server does not authenticate to the client in
 				// PPP (TLS did); the client takes what it has
