@@ -612,3 +612,89 @@ func TestLCPOptionLengthRFC1661Section6(t *testing.T) {
 		})
 	}
 }
+
+// TestLCPEchoLoopbackRFC1661Section6_4: an LCP Echo-Request or
+// Echo-Reply that carries our own magic number is taken for ours, looped
+// back (RFC 1661 §5.8, §6.4): not answered, and when such echoes keep
+// coming the link ends saying it is looped back, the gateway with
+// CALL_ABORT, as for Configure-Requests; an echo with the peer's magic
+// number is answered with ours, and one before LCP is open not at all
+// (§5.8).
+func TestLCPEchoLoopbackRFC1661Section6_4(t *testing.T) {
+	echo := func(code uint8, id uint8, magic uint32) ppp.Packet {
+		return ppp.Packet{Code: code, ID: id, Data: []byte{byte(magic >> 24), byte(magic >> 16), byte(magic >> 8), byte(magic), 'x'}}
+	}
+	t.Run("gateway", func(t *testing.T) {
+		var log logbuf.Buffer
+		r := newRegion(t, Config{Logger: slog.New(slog.NewTextHandler(io.MultiWriter(&log, testWriter{t}), nil))})
+		x := dialRaw(t, r.srv.Addr())
+		ours := magicOf(t, x.openLCP())
+		x.send(ppp.ProtoLCP, echo(ppp.EchoReq, 1, 0x0badcafe))
+		reply := x.next(ppp.ProtoLCP)
+		for reply.Code == ppp.ConfAck {
+			reply = x.next(ppp.ProtoLCP)
+		}
+		if reply.Code != ppp.EchoReply || reply.ID != 1 || !bytes.Equal(reply.Data, echo(0, 0, ours).Data) {
+			t.Fatalf("an Echo-Request with the client's magic number answered with %+v, want a reply with the gateway's %#x", reply, ours)
+		}
+		for i := range maxLoopback {
+			code := uint8(ppp.EchoReq)
+			if i%2 == 1 {
+				code = ppp.EchoReply
+			}
+			x.send(ppp.ProtoLCP, echo(code, uint8(2+i), ours))
+		}
+		var buf [sstp.MaxPacket]byte
+		for aborted := false; !aborted; {
+			x.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+			isControl, body, err := sstp.ReadPacket(x.r, &buf)
+			if err != nil {
+				t.Fatalf("the gateway did not abort a call whose echoes carry its own magic number: %v", err)
+			}
+			if isControl {
+				c, err := sstp.ParseControl(body)
+				aborted = err == nil && c.Type == sstp.MsgCallAbort
+				continue
+			}
+			if p, ok := packetOf(t, body, ppp.ProtoLCP); ok && p.Code == ppp.EchoReply {
+				t.Fatalf("the gateway answered an Echo-Request with its own magic number: %+v", p)
+			}
+		}
+		deadline := time.Now().Add(20 * time.Second)
+		for !strings.Contains(log.String(), "the link is looped back") {
+			if time.Now().After(deadline) {
+				t.Fatalf("the gateway did not log the link looped back:\n%s", log.String())
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
+	t.Run("gateway, before LCP is open", func(t *testing.T) {
+		r := newRegion(t, Config{})
+		x := dialRaw(t, r.srv.Addr())
+		x.next(ppp.ProtoLCP)
+		x.send(ppp.ProtoLCP, echo(ppp.EchoReq, 1, 0))
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 2})
+		p := x.next(ppp.ProtoLCP)
+		for p.Code == ppp.ConfReq { // the gateway's request sent again, on a slow machine
+			p = x.next(ppp.ProtoLCP)
+		}
+		if p.Code != ppp.ConfAck || p.ID != 2 {
+			t.Fatalf("after an Echo-Request before LCP was open and a Configure-Request the gateway sent %+v, want the Ack alone", p)
+		}
+	})
+	t.Run("client", func(t *testing.T) {
+		conn := &recorder{}
+		l := newLink(false, conn, nil, testLogger(t))
+		l.lcpOurs, l.lcpPeers = true, true
+		var err error
+		for i := 0; i < maxLoopback && err == nil; i++ {
+			err = l.handleLCP(echo(ppp.EchoReq, uint8(i), l.magic).Append(nil))
+		}
+		if err == nil || !strings.Contains(err.Error(), "the link is looped back") {
+			t.Errorf("%d Echo-Requests with the client's own magic number: %v, want the link ended looped back", maxLoopback, err)
+		}
+		if sent, _ := conn.take(t, ppp.ProtoLCP); len(sent) != 0 {
+			t.Errorf("the client answered its own echoes: %+v", sent)
+		}
+	})
+}

@@ -73,6 +73,7 @@ type link struct {
 	lcpTries            int
 	lcpNakMagic         uint32 // the magic number of our last Nak of the peer's (RFC 1661 §6.4)
 	lcpLoops            int    // our Naks' magic numbers that came back in a row, in Naks of ours
+	lcpEchoLoops        int    // Echo packets in a row that carried our own magic number (RFC 1661 §6.4)
 	ipcpOurs, ipcpPeers bool
 	ipcpSent            time.Time // when our IPCP request last went out
 	ipcpReqID           uint8     // and its Identifier
@@ -711,11 +712,32 @@ func (l *link) handleLCP(info []byte) error {
 			return fmt.Errorf("LCP does not converge: the peer refused %d requests", maxConfigure)
 		}
 		return l.sendLCPRequest()
-	case ppp.EchoReq:
-		data := binary.BigEndian.AppendUint32(nil, l.magic)
-		if len(p.Data) > 4 {
-			data = append(data, p.Data[4:]...)
+	case ppp.EchoReq, ppp.EchoReply:
+		// RFC 1661 §5.8: Echo packets received in any state other than
+		// Opened SHOULD be silently discarded, as are those too short
+		// for a magic number.
+		if !wasOpen || len(p.Data) < 4 {
+			return nil
 		}
+		if v := binary.BigEndian.Uint32(p.Data); v != 0 && v == l.magic {
+			// RFC 1661 §6.4: an Echo with our own magic number is taken
+			// for ours, looped back, and not answered; those that keep
+			// coming end the link, as our Naks that come back do.
+			if l.lcpEchoLoops++; l.lcpEchoLoops >= maxLoopback {
+				if l.server {
+					l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+				}
+				return fmt.Errorf("the link is looped back: %d LCP Echo packets in a row carried our own magic number (RFC 1661 §6.4)", maxLoopback)
+			}
+			l.log.Debug("LCP Echo with our own magic number discarded", "code", p.Code)
+			return nil
+		}
+		l.lcpEchoLoops = 0
+		if p.Code == ppp.EchoReply {
+			return nil
+		}
+		data := binary.BigEndian.AppendUint32(nil, l.magic)
+		data = append(data, p.Data[4:]...)
 		return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.EchoReply, ID: p.ID, Data: data}.Append(nil))
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
