@@ -698,3 +698,45 @@ func TestLCPEchoLoopbackRFC1661Section6_4(t *testing.T) {
 		}
 	})
 }
+
+// TestLCPRenegotiationBounded: a peer that renegotiates LCP in a loop
+// (each time taking the link down, IPCP with it) is logged once a
+// minute at most, with how many times, and its link ends after
+// maxRenegotiations in a minute, saying so, the gateway's with
+// CALL_ABORT: a client cannot keep the gateway renegotiating.
+func TestLCPRenegotiationBounded(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x := openIPCP(t, server)
+			var log logbuf.Buffer
+			x.l.log = slog.New(slog.NewTextHandler(io.MultiWriter(&log, testWriter{t}), nil))
+			x.l.lcpOurs, x.l.lcpPeers = true, true
+			var err error
+			n := 0
+			for ; n <= maxRenegotiations && err == nil; n++ {
+				peers := ppp.Packet{Code: ppp.ConfReq, ID: uint8(n), Data: ppp.AppendOptions(nil, []ppp.Option{magicOption(0x0badcafe)})}
+				if err = x.l.handleLCP(peers.Append(nil)); err != nil {
+					break
+				}
+				sent, _ := x.conn.take(t, ppp.ProtoLCP)
+				for _, p := range sent {
+					if p.Code == ppp.ConfReq {
+						err = x.l.handleLCP(ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil))
+					}
+				}
+				if !x.l.lcpOurs || !x.l.lcpPeers {
+					t.Fatalf("renegotiation %d: LCP not open again", n+1)
+				}
+			}
+			if n != maxRenegotiations || err == nil || !strings.Contains(err.Error(), "renegotiates LCP too often") {
+				t.Errorf("%d renegotiations went through, then %v; want %d, then the link ended, too often", n, err, maxRenegotiations)
+			}
+			if _, abort := x.conn.take(t, ppp.ProtoLCP); abort != server {
+				t.Errorf("CALL_ABORT %v, want %v", abort, server)
+			}
+			if lines := strings.Count(log.String(), "the peer renegotiates LCP:"); lines != 1 {
+				t.Errorf("%d renegotiations logged %d lines, want 1:\n%s", n, lines, log.String())
+			}
+		})
+	}
+}

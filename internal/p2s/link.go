@@ -27,12 +27,14 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -50,6 +52,12 @@ const (
 	// 1661 §6.4 leaves the count to the implementation: two collisions
 	// of random numbers are 1 in 2^64 already).
 	maxLoopback = 5
+	// maxRenegotiations is how many times the peer may renegotiate LCP
+	// (each takes the link down, and IPCP with it) in
+	// renegotiationWindow before the link ends: a client that does it
+	// in a loop keeps the gateway busy and carries no traffic.
+	maxRenegotiations   = 5
+	renegotiationWindow = time.Minute
 )
 
 // link is one SSTP connection and the PPP session in it.
@@ -71,9 +79,11 @@ type link struct {
 	lcpReqID            uint8     // and its Identifier
 	lcpReq              []byte    // and its options, as sent
 	lcpTries            int
-	lcpNakMagic         uint32 // the magic number of our last Nak of the peer's (RFC 1661 §6.4)
-	lcpLoops            int    // our Naks' magic numbers that came back in a row, in Naks of ours
-	lcpEchoLoops        int    // Echo packets in a row that carried our own magic number (RFC 1661 §6.4)
+	lcpNakMagic         uint32        // the magic number of our last Nak of the peer's (RFC 1661 §6.4)
+	lcpLoops            int           // our Naks' magic numbers that came back in a row, in Naks of ours
+	lcpEchoLoops        int           // Echo packets in a row that carried our own magic number (RFC 1661 §6.4)
+	lcpRenegs           []time.Time   // when the peer renegotiated LCP, within renegotiationWindow
+	renegLog            sparselog.Log // the peer's renegotiations, logged once a minute at most
 	ipcpOurs, ipcpPeers bool
 	ipcpSent            time.Time // when our IPCP request last went out
 	ipcpReqID           uint8     // and its Identifier
@@ -562,6 +572,15 @@ func (l *link) handleLCP(info []byte) error {
 		// 1661 §4.1: RCR- in Ack-Sent goes to Req-Sent), as IPCP's.
 		l.lcpPeers = false
 		if wasOpen {
+			// A peer that renegotiates in a loop ends its link.
+			now := time.Now()
+			l.lcpRenegs = slices.DeleteFunc(l.lcpRenegs, func(t time.Time) bool { return now.Sub(t) >= renegotiationWindow })
+			if l.lcpRenegs = append(l.lcpRenegs, now); len(l.lcpRenegs) > maxRenegotiations {
+				if l.server {
+					l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+				}
+				return fmt.Errorf("the peer renegotiates LCP too often: %d times in %v", len(l.lcpRenegs), renegotiationWindow)
+			}
 			// RFC 1661 §4.1: in Opened, a Configure-Request takes the
 			// layer down (tld: IPCP with it, and the data path) and ours
 			// goes out again (scr) before the answer. The gateway keeps
@@ -569,7 +588,10 @@ func (l *link) handleLCP(info []byte) error {
 			l.lcpOurs = false
 			l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, false
 			l.checkUp()
-			l.log.Info("the peer renegotiates LCP: the link is down until LCP and IPCP are open again")
+			l.renegLog.Count(1)
+			if n, log := l.renegLog.Due(); log {
+				l.log.Info("the peer renegotiates LCP: the link is down until LCP and IPCP are open again", "renegotiations", n)
+			}
 			if err := l.sendLCPRequest(); err != nil {
 				return err
 			}
