@@ -27,6 +27,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 )
 
@@ -428,15 +429,16 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	for try := 0; ; try++ {
 		if try < Tries {
 			if _, err := conn.Write(b); err != nil {
-				if c, ok := redial(ctx, dial, addr, conn, &redials); ok {
-					use(c)
-					if b, err = encode(c); err != nil {
-						return Packet{}, err
-					}
-					try--
-					continue
+				c, err := redial(ctx, dial, addr, conn, &redials, giveUp, err)
+				if err != nil {
+					return Packet{}, err
 				}
-				return Packet{}, err
+				use(c)
+				if b, err = encode(c); err != nil {
+					return Packet{}, err
+				}
+				try--
+				continue
 			}
 		}
 		deadline := time.Now().Add(Timeout)
@@ -456,17 +458,25 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 				if errors.As(err, &ne) && ne.Timeout() {
 					break // send again, or give up
 				}
-				// The socket went (the gateway's endpoint was replaced):
-				// a new one, and the request again.
-				if c, ok := redial(ctx, dial, addr, conn, &redials); ok {
-					use(c)
-					if b, err = encode(c); err != nil {
-						return Packet{}, err
-					}
-					try--
-					break
+				if icmpError(err) {
+					// An ICMP error (port or host unreachable), which
+					// anyone on the path can forge: the socket stands,
+					// and the server's answer may still come to it.
+					continue
 				}
-				return Packet{}, err
+				// The socket went (the gateway's endpoint was replaced):
+				// a new one, and the request again, the wait as long as
+				// before.
+				c, err := redial(ctx, dial, addr, conn, &redials, giveUp, err)
+				if err != nil {
+					return Packet{}, err
+				}
+				use(c)
+				if b, err = encode(c); err != nil {
+					return Packet{}, err
+				}
+				try--
+				break
 			}
 			if resp, ok := check(buf[:n], req, s.Secret, needMA || signs(addr)); ok {
 				if _, signed := resp.Find(AttrMessageAuthenticator); signed && !needMA {
@@ -495,17 +505,41 @@ type requestError struct{ err error }
 func (e requestError) Error() string { return e.err.Error() }
 func (e requestError) Unwrap() error { return e.err }
 
-// redial replaces a socket that failed with a new one, at most Tries
-// times per round trip.
-func redial(ctx context.Context, dial dialFunc, addr netip.AddrPort, old net.Conn, redials *int) (net.Conn, bool) {
-	if *redials >= Tries || ctx.Err() != nil {
-		return nil, false
-	}
-	*redials++
+// redial replaces a socket that failed with err with a new one, after
+// a pause that doubles with each redial of the round trip, until giveUp:
+// a socket's failure does not end the wait sooner than the server's
+// silence would.
+func redial(ctx context.Context, dial dialFunc, addr netip.AddrPort, old net.Conn, redials *int, giveUp time.Time, err error) (net.Conn, error) {
 	old.Close()
-	c, err := dial(ctx, "udp", addr.String())
-	return c, err == nil
+	for {
+		pause := min(redialPause<<min(*redials, 16), Timeout)
+		*redials++
+		if time.Until(giveUp) < pause {
+			return nil, fmt.Errorf("no answer in %v: %w", Wait, err)
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil, context.Cause(ctx)
+		case <-t.C:
+		}
+		c, derr := dial(ctx, "udp", addr.String())
+		if derr == nil {
+			return c, nil
+		}
+		err = derr
+	}
 }
+
+// icmpError reports whether a socket's error is an ICMP error's: a port,
+// host or network unreachable reported by the kernel.
+func icmpError(err error) bool {
+	return errors.Is(err, syscall.ECONNREFUSED) || errors.Is(err, syscall.EHOSTUNREACH) || errors.Is(err, syscall.ENETUNREACH)
+}
+
+// redialPause is the pause before the first redial of a round trip.
+const redialPause = 50 * time.Millisecond
 
 // signing holds the servers (netip.AddrPort) that put a
 // Message-Authenticator in an answer that need not have one (to a
