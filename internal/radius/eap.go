@@ -178,6 +178,9 @@ type EAPAuthenticator struct {
 	id       uint8 // the identifier of the request the client answers
 	identity string
 	asserted bool // identity is the Access-Accept's User-Name
+	// msk is the MSK of the server's Access-Accept, once it came: the
+	// conversation is over.
+	msk []byte
 }
 
 // NewEAPAuthenticator returns an authenticator for the client r names
@@ -223,6 +226,13 @@ func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool,
 	if m.Code != ppp.EAPResponse || m.ID != a.id {
 		return ppp.EAP{}, nil, false, nil
 	}
+	if a.msk != nil {
+		// The last response again, after the server accepted it: our
+		// Success was lost, which is not sent again (RFC 3748 §4.2);
+		// the client has it again, and the server is not asked (it has
+		// ended the conversation).
+		return ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}, a.msk, true, nil
+	}
 	failure := ppp.EAP{Code: ppp.EAPFailure, ID: m.ID}
 	if a.relay == nil {
 		if m.Type != ppp.TypeIdentity || len(m.Data) == 0 || len(m.Data) > 253 {
@@ -251,6 +261,7 @@ func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool,
 		if o.User != "" {
 			a.identity, a.asserted = o.User, true
 		}
+		a.msk = o.MSK
 		return ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}, o.MSK, true, nil
 	}
 	return failure, nil, true, fmt.Errorf("the RADIUS server rejected %q", a.identity)

@@ -442,10 +442,16 @@ func TestForgedAnswersDropped(t *testing.T) {
 // answer is an answer with code and id to a request of auth, its
 // Response Authenticator made with secret, signed if sign.
 func answer(code, id byte, auth [authenticator]byte, secret []byte, sign bool) []byte {
+	return answerWith(code, id, auth, secret, sign, nil)
+}
+
+// answerWith is answer holding attrs too.
+func answerWith(code, id byte, auth [authenticator]byte, secret []byte, sign bool, attrs []Attr) []byte {
 	ans := Packet{Code: code, ID: id}
 	if sign {
 		ans.Attrs = []Attr{{AttrMessageAuthenticator, make([]byte, 16)}}
 	}
+	ans.Attrs = append(ans.Attrs, attrs...)
 	b, _ := ans.Append(nil)
 	if sign {
 		mac, _ := messageAuthenticator(b, auth, secret)
