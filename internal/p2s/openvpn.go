@@ -640,18 +640,38 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (peer, e
 		// account); the client forgets it and sends its password.
 		return peer{}, fmt.Errorf("OpenVPN client %q gave the auth-token of an earlier connection", km.Username)
 	}
+	if len(km.Password) > radius.MaxPassword {
+		// RFC 2865 §5.2: a User-Password holds at most 128 octets.
+		return peer{}, fmt.Errorf("OpenVPN client %q gave a password of %d bytes: %w", km.Username, len(km.Password), errPasswordTooLong)
+	}
 	ctx, cancel := context.WithTimeout(o.ctx, ovpnHandWindow)
 	defer cancel()
 	req := o.srv.radiusRequest(km.Username, o.conn)
 	req.Password = km.Password
 	a, err := radius.Authenticate(ctx, o.srv.radiusServers(), req)
-	if err != nil {
+	if errors.Is(err, radius.ErrNoAnswer) {
 		return peer{}, fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
+	}
+	if err != nil {
+		return peer{}, fmt.Errorf("RADIUS about user %q: %w", km.Username, err)
 	}
 	if !a.Accept {
 		return peer{}, fmt.Errorf("the RADIUS server rejected user %q (%s)", km.Username, a.Message)
 	}
 	return peer{name: km.Username, user: km.Username}, nil
+}
+
+// errPasswordTooLong is the refusal of a password RADIUS cannot carry,
+// which the client is told.
+var errPasswordTooLong = fmt.Errorf("a password of over %d bytes, the most RADIUS carries", radius.MaxPassword)
+
+// authFailed is the AUTH_FAILED message that tells a client refused
+// with err why, when it can do something about it.
+func authFailed(err error) string {
+	if errors.Is(err, errPasswordTooLong) {
+		return "AUTH_FAILED," + errPasswordTooLong.Error()
+	}
+	return "AUTH_FAILED"
 }
 
 // runFirst runs the first key state: the client authenticates, gets an
@@ -672,7 +692,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 	if err != nil {
 		// The client stops (auth-retry none, its default), told why; the
 		// connection ends a moment later, for the message to arrive.
-		o.sendMessage(tc, "AUTH_FAILED")
+		o.sendMessage(tc, authFailed(err))
 		time.AfterFunc(time.Second, func() { o.fail(err) })
 		return
 	}
@@ -785,7 +805,7 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 		}
 		// Told, as at its connection: the client stops; the session
 		// ends a moment later, for the message to arrive.
-		o.sendMessage(tc, "AUTH_FAILED")
+		o.sendMessage(tc, authFailed(err))
 		time.AfterFunc(time.Second, func() { o.fail(err) })
 		return
 	}

@@ -668,3 +668,48 @@ func TestOpenVPNCloseLeavesNothingRunning(t *testing.T) {
 		t.Fatalf("%d goroutines of OpenVPN sessions still run after Server.Close", n)
 	}
 }
+
+// TestOpenVPNPasswordTooLong: a password of over 128 bytes, which a
+// RADIUS User-Password cannot carry (RFC 2865 §5.2), is refused without
+// asking the server, the client told why (AUTH_FAILED with the reason)
+// and the log saying so, not that no server answered; one of 128 bytes
+// is taken.
+func TestOpenVPNPasswordTooLong(t *testing.T) {
+	secret := []byte("s3cret")
+	var asked atomic.Int32
+	rad := fakeRadius(t, secret, 0, true, &asked)
+	var log logbuf.Buffer
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	long := strings.Repeat("p", radius.MaxPassword+1)
+	tc, err := dialTestOVPN(t, r.srv.Addr()).session(0, nil, "bob", long)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || string(b[:n]) != "AUTH_FAILED,a password of over 128 bytes, the most RADIUS carries\x00" {
+		t.Errorf("a password of 129 bytes was answered %q, %v", b[:n], err)
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(log.String(), "OpenVPN client refused"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal logged:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if out := log.String(); !strings.Contains(out, `OpenVPN client \"bob\" gave a password of 129 bytes: a password of over 128 bytes`) || strings.Contains(out, "no RADIUS server answered") || strings.Contains(out, long) {
+		t.Errorf("log:\n%s", out)
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the RADIUS server was asked %d times about a password it cannot be sent", n)
+	}
+	tc, err = dialTestOVPN(t, r.srv.Addr()).session(0, nil, "bob", long[:radius.MaxPassword])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
+		t.Errorf("a password of 128 bytes was answered %q, %v", b[:n], err)
+	}
+}
