@@ -55,7 +55,7 @@ func AuthenticateMSCHAPv2(ctx context.Context, servers []Server, r Request, m MS
 	attrs := func([authenticator]byte, []byte) ([]Attr, error) {
 		return append(r.attrs(), microsoft(msCHAPChallenge, m.Challenge[:]), microsoft(msCHAP2Response, resp)), nil
 	}
-	p, s, err := ask(ctx, servers, r.Dial, attrs, false)
+	p, s, err := ask(ctx, servers, r.Dial, query{attrs: attrs, valid: func(p Packet) error { return successIdent(p, m.Ident) }})
 	if err != nil {
 		return MSCHAPv2Answer{}, err
 	}
@@ -64,6 +64,18 @@ func AuthenticateMSCHAPv2(ctx context.Context, servers []Server, r Request, m MS
 		return a, fmt.Errorf("radius: %v about %q: %w", s.Addr, r.User, err)
 	}
 	return a, nil
+}
+
+// successIdent checks that an answer's MS-CHAP2-Success, if it has one,
+// is about the exchange of the response asked about: RFC 2548 §2.3.3,
+// its Ident is the MS-CHAP2-Response's.
+func successIdent(p Packet, ident byte) error {
+	for _, v := range microsoftAttrs(p) {
+		if v.Type == msCHAP2Success && len(v.Value) >= 1 && v.Value[0] != ident {
+			return fmt.Errorf("an MS-CHAP2-Success with Ident %d, the response's %d", v.Value[0], ident)
+		}
+	}
+	return nil
 }
 
 // mschapAnswer reads a server's answer (its authenticators checked) to an

@@ -239,7 +239,7 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 		}
 		return append(r.attrs(), Attr{AttrUserPassword, hidden}), nil
 	}
-	resp, _, err := ask(ctx, servers, r.Dial, attrs, false)
+	resp, _, err := ask(ctx, servers, r.Dial, query{attrs: attrs})
 	if err != nil {
 		return Answer{}, err
 	}
@@ -250,13 +250,27 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 // dialFunc is Request.Dial's type.
 type dialFunc = func(ctx context.Context, network, address string) (net.Conn, error)
 
+// query is what a request asks and how its answers are checked.
+type query struct {
+	// attrs makes the request's attributes for its Request
+	// Authenticator and the server's secret.
+	attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error)
+	// needMA: every answer has a Message-Authenticator (EAP's, RFC 3579
+	// §3.2).
+	needMA bool
+	// valid, when set, checks an answer that is the server's (its
+	// authenticators check out) against what was asked: one it refuses
+	// is dropped, counted, and the request waits on.
+	valid func(Packet) error
+}
+
 // ask sends the request attrs makes to the servers in order until one
 // answers (roundTrip), and returns the answer and the server. A server
 // that has not answered once its tries are out (its host may be down)
 // is passed over for the next, and still heard meanwhile (it may wait
 // for a second factor): the first answer that checks out, of any of
 // them, is taken, all within Wait.
-func ask(ctx context.Context, servers []Server, dial dialFunc, attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error), needMA bool) (Packet, Server, error) {
+func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet, Server, error) {
 	if len(servers) == 0 {
 		return Packet{}, Server{}, errors.New("radius: no server")
 	}
@@ -302,7 +316,7 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, attrs func(auth [
 		next++
 		asking++
 		wg.Go(func() {
-			resp, err := roundTrip(ctx, servers[i], dialHere, attrs, needMA)
+			resp, err := roundTrip(ctx, servers[i], dialHere, q)
 			answers <- answer{i, resp, err}
 		})
 	}
@@ -355,12 +369,12 @@ func (r Request) attrs() []Attr {
 	return out
 }
 
-// roundTrip sends an Access-Request with the attributes attrs makes for
-// its Request Authenticator and the server's secret, and a
+// roundTrip sends an Access-Request with the attributes q makes for its
+// Request Authenticator and the server's secret, and a
 // Message-Authenticator, to s until it answers (a few tries), and returns
 // the answer once it checks out (with a Message-Authenticator when
-// needMA).
-func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error), needMA bool) (Packet, error) {
+// q.needMA, and valid).
+func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, error) {
 	if len(s.Secret) == 0 {
 		// RFC 2865 §3: the secret MUST NOT be empty: anyone could forge
 		// the server's answers.
@@ -387,7 +401,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 		rand.Read(id[:])
 		req.ID += 1 + id[0]%255 // never the last one's
 		rand.Read(req.Authenticator[:])
-		more, err := attrs(req.Authenticator, s.Secret)
+		more, err := q.attrs(req.Authenticator, s.Secret)
 		if err != nil {
 			return nil, requestError{err}
 		}
@@ -426,6 +440,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 	buf := make([]byte, MaxPacket)
 	giveUp := time.Now().Add(Wait)
 	redials := 0
+	var dropped error // why the last answer not valid was dropped
 	for try := 0; ; try++ {
 		if try < Tries {
 			if _, err := conn.Write(b); err != nil {
@@ -478,8 +493,14 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 				try--
 				break
 			}
-			if resp, ok := check(buf[:n], req, s.Secret, needMA || signs(addr)); ok {
-				if _, signed := resp.Find(AttrMessageAuthenticator); signed && !needMA {
+			if resp, ok := check(buf[:n], req, s.Secret, q.needMA || signs(addr)); ok {
+				if q.valid != nil {
+					if dropped = q.valid(resp); dropped != nil {
+						drops.unverified.Add(1)
+						continue
+					}
+				}
+				if _, signed := resp.Find(AttrMessageAuthenticator); signed && !q.needMA {
 					// Signed though it need not be (EAP's answers must
 					// be, RFC 3579 §3.2, also FreeRADIUS 3.2.1's).
 					signing.Store(addr, true)
@@ -489,12 +510,21 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, attrs func(auth [au
 			// Not the answer (forged, or to another request): wait on.
 		}
 		if ctx.Err() != nil {
-			return Packet{}, context.Cause(ctx)
+			return Packet{}, withDropped(context.Cause(ctx), dropped)
 		}
 		if !time.Now().Before(giveUp) {
-			return Packet{}, fmt.Errorf("no answer in %v (%d tries)", Wait, min(try+1, Tries))
+			return Packet{}, withDropped(fmt.Errorf("no answer in %v (%d tries)", Wait, min(try+1, Tries)), dropped)
 		}
 	}
+}
+
+// withDropped is err, the end of a wait for an answer, saying why an
+// answer was dropped meanwhile, if one was.
+func withDropped(err, dropped error) error {
+	if dropped == nil {
+		return err
+	}
+	return fmt.Errorf("%w; an answer dropped: %w", err, dropped)
 }
 
 // requestError is the error of a request that cannot be sent (an
@@ -562,7 +592,8 @@ var drops struct{ id, unverified atomic.Uint64 }
 // Drops returns how many answers of RADIUS servers were dropped: those
 // with another request's Identifier, and those malformed or of another
 // code, whose Response Authenticator or Message-Authenticator does not
-// check out, or without the Message-Authenticator they must have.
+// check out, or without the Message-Authenticator they must have, or
+// not of what was asked (an MS-CHAP2-Success of another Ident).
 func Drops() (wrongID, unverified uint64) {
 	return drops.id.Load(), drops.unverified.Load()
 }

@@ -352,7 +352,7 @@ func TestSignedOnceSignedAlways(t *testing.T) {
 	// others: FreeRADIUS 3.2.1 signs those alone.
 	sign.Store(true)
 	eapAttrs := func([authenticator]byte, []byte) ([]Attr, error) { return []Attr{{AttrUserName, []byte("alice")}}, nil }
-	if _, err := roundTrip(context.Background(), srv[0], (&net.Dialer{}).DialContext, eapAttrs, true); err != nil {
+	if _, err := roundTrip(context.Background(), srv[0], (&net.Dialer{}).DialContext, query{attrs: eapAttrs, needMA: true}); err != nil {
 		t.Fatal(err)
 	}
 	sign.Store(false)
@@ -425,7 +425,7 @@ func TestForgedAnswersDropped(t *testing.T) {
 			s := Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: secret}
 			id0, bad0 := Drops()
 			attrs := func([authenticator]byte, []byte) ([]Attr, error) { return []Attr{{AttrUserName, []byte("alice")}}, nil }
-			resp, err := roundTrip(context.Background(), s, (&net.Dialer{}).DialContext, attrs, tc.eap)
+			resp, err := roundTrip(context.Background(), s, (&net.Dialer{}).DialContext, query{attrs: attrs, needMA: tc.eap})
 			if err != nil {
 				t.Fatal(err)
 			}

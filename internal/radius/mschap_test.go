@@ -1,0 +1,57 @@
+package radius
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestMSCHAPv2SuccessIdent: an Access-Accept whose MS-CHAP2-Success has
+// another Ident than the response asked about (RFC 2548 §2.3.3: the
+// same) is dropped and counted, and the request waits on: the server's
+// answer with the right Ident, after it, is taken; with none, the error
+// says why the answer was dropped.
+func TestMSCHAPv2SuccessIdent(t *testing.T) {
+	shortTries(t, 1, 2*time.Second, 2*time.Second)
+	secret := []byte("s3cret")
+	const wrong = "S=0000000000000000000000000000000000000000"
+	for _, right := range []bool{true, false} {
+		pc, err := net.ListenPacket("udp", "127.133.0.5:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer pc.Close()
+		go func() {
+			buf := make([]byte, MaxPacket)
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req, err := Parse(buf[:n])
+			if err != nil {
+				return
+			}
+			attrs := mschapAccept(req.Authenticator, secret)
+			other := append([]Attr{microsoft(msCHAP2Success, append([]byte{8}, wrong...))}, attrs[1:]...)
+			pc.WriteTo(answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, other), from)
+			if right {
+				pc.WriteTo(answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, attrs), from)
+			}
+		}()
+		_, bad0 := Drops()
+		s := Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: secret}
+		a, err := AuthenticateMSCHAPv2(context.Background(), []Server{s}, Request{User: "alice"}, MSCHAPv2{Ident: 7})
+		if _, bad := Drops(); bad-bad0 != 1 {
+			t.Errorf("%d answers counted as unverified, want the one of Ident 8", bad-bad0)
+		}
+		switch {
+		case right && (err != nil || !a.Accept || a.Success != "S=407A5589115FD0D6209F510FE9C04566932CDA56"):
+			t.Errorf("after an MS-CHAP2-Success of Ident 8, one of 7: %+v, %v", a, err)
+		case !right && (err == nil || a.Accept || !strings.Contains(err.Error(), "an MS-CHAP2-Success with Ident 8, the response's 7")):
+			t.Errorf("an MS-CHAP2-Success of Ident 8 alone: %+v, %v", a, err)
+		}
+	}
+}
