@@ -128,9 +128,11 @@ type Server struct {
 	peers  map[netip.Addr]peer
 	closed bool
 	// revoked and radius are the configuration's Revoked and Radius as
-	// Update last changed them.
+	// Update last changed them; signers, the servers of radius known to
+	// sign their answers, start over when they change.
 	revoked []string
 	radius  []radius.Server
+	signers *radius.Signers
 	// conns are every connection being served, authenticated or not:
 	// Close ends them all.
 	conns map[net.Conn]struct{}
@@ -243,7 +245,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		peers: map[netip.Addr]peer{}, revoked: cfg.Revoked, radius: cfg.Radius, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
+		peers: map[netip.Addr]peer{}, revoked: cfg.Revoked, radius: cfg.Radius, signers: new(radius.Signers), conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
 	s.cert.Store(&cfg.Cert)
 	for _, r := range cfg.Roots {
 		s.roots.AddCert(r)
@@ -342,6 +344,11 @@ func (s *Server) Update(revoked []string, servers []radius.Server) bool {
 		return false
 	}
 	s.mu.Lock()
+	if !slices.EqualFunc(s.radius, servers, func(a, b radius.Server) bool { return a.Addr == b.Addr && string(a.Secret) == string(b.Secret) }) {
+		// Another server may answer at an address now: what the ones
+		// before did (signing, BlastRADIUS) is not its.
+		s.signers = new(radius.Signers)
+	}
 	s.revoked, s.radius = revoked, servers
 	var gone []netip.Addr
 	for a, p := range s.peers {
@@ -373,6 +380,14 @@ func (s *Server) radiusServers() []radius.Server {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.radius
+}
+
+// radiusSigners are the RADIUS servers known to sign their answers, of
+// those configured now (Update).
+func (s *Server) radiusSigners() *radius.Signers {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.signers
 }
 
 // Deliver implements the VNet router's port for the pool: the packet

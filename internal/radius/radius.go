@@ -203,6 +203,9 @@ type Request struct {
 	// Dial is how the NAS reaches the servers: nil is the node's network
 	// (net.Dialer).
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
+	// Signers are the servers the NAS knows to sign their answers: nil
+	// knows none and learns none.
+	Signers *Signers
 }
 
 // Answer is a server's: accepted or not, and its Reply-Message.
@@ -239,7 +242,7 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 		}
 		return append(r.attrs(), Attr{AttrUserPassword, hidden}), nil
 	}
-	resp, _, err := ask(ctx, servers, r.Dial, query{attrs: attrs})
+	resp, _, err := ask(ctx, servers, r.Dial, query{attrs: attrs, signers: r.Signers})
 	if err != nil {
 		return Answer{}, err
 	}
@@ -258,6 +261,9 @@ type query struct {
 	// needMA: every answer has a Message-Authenticator (EAP's, RFC 3579
 	// §3.2).
 	needMA bool
+	// signers are the servers known to sign their answers, the asking
+	// gateway's (Request.Signers).
+	signers *Signers
 	// valid, when set, checks an answer that is the server's (its
 	// authenticators check out) against what was asked: one it refuses
 	// is dropped, counted, and the request waits on.
@@ -493,7 +499,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 				try--
 				break
 			}
-			if resp, ok := check(buf[:n], req, s.Secret, q.needMA || signs(addr)); ok {
+			if resp, ok := check(buf[:n], req, s.Secret, q.needMA || q.signers.signs(addr, s.Secret)); ok {
 				if q.valid != nil {
 					if dropped = q.valid(resp); dropped != nil {
 						drops.unverified.Add(1)
@@ -503,7 +509,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 				if _, signed := resp.Find(AttrMessageAuthenticator); signed && !q.needMA {
 					// Signed though it need not be (EAP's answers must
 					// be, RFC 3579 §3.2, also FreeRADIUS 3.2.1's).
-					signing.Store(addr, true)
+					q.signers.add(addr, s.Secret)
 				}
 				return resp, nil
 			}
@@ -571,17 +577,38 @@ func icmpError(err error) bool {
 // redialPause is the pause before the first redial of a round trip.
 const redialPause = 50 * time.Millisecond
 
-// signing holds the servers (netip.AddrPort) that put a
-// Message-Authenticator in an answer that need not have one (to a
-// password, or MS-CHAPv2): from then on their answers without one are
-// refused, as forged (BlastRADIUS, RFC 9765 §5: a server that can sign
-// does). Before, a server that never signs them (FreeRADIUS before
-// 3.2.5) is believed on its Response Authenticator alone.
-var signing sync.Map
+// Signers are the servers that put a Message-Authenticator in an answer
+// that need not have one (to a password, or MS-CHAPv2): from then on
+// their answers without one are refused, as forged (BlastRADIUS, RFC
+// 9765 §5: a server that can sign does). Before, a server that never
+// signs them (FreeRADIUS before 3.2.5) is believed on its Response
+// Authenticator alone. A server is known by its address, port and
+// secret, within the Signers of the gateway that asks it: each gateway
+// holds its own, and a new one when its servers change, so that a
+// server replaced at an address, or another gateway's, is not taken for
+// the one that signed. The zero value knows none.
+type Signers struct {
+	m sync.Map // signer → struct{}
+}
 
-func signs(addr netip.AddrPort) bool {
-	_, ok := signing.Load(addr)
+// signer is a server as Signers knows it.
+type signer struct {
+	addr   netip.AddrPort
+	secret string
+}
+
+func (ss *Signers) signs(addr netip.AddrPort, secret []byte) bool {
+	if ss == nil {
+		return false
+	}
+	_, ok := ss.m.Load(signer{addr, string(secret)})
 	return ok
+}
+
+func (ss *Signers) add(addr netip.AddrPort, secret []byte) {
+	if ss != nil {
+		ss.m.Store(signer{addr, string(secret)}, struct{}{})
+	}
 }
 
 // drops counts the answers check refused, by why: for another

@@ -342,8 +342,9 @@ func TestSignedOnceSignedAlways(t *testing.T) {
 	secret := []byte("s3cret")
 	var sign atomic.Bool
 	srv := []Server{{Addr: acceptAll(t, secret, &sign), Secret: secret}}
+	var signers Signers
 	ask := func() (Answer, error) {
-		return Authenticate(context.Background(), srv, Request{User: "alice", Password: "pw"})
+		return Authenticate(context.Background(), srv, Request{User: "alice", Password: "pw", Signers: &signers})
 	}
 	if a, err := ask(); err != nil || !a.Accept {
 		t.Fatalf("a server that does not sign: %+v %v", a, err)
@@ -352,7 +353,7 @@ func TestSignedOnceSignedAlways(t *testing.T) {
 	// others: FreeRADIUS 3.2.1 signs those alone.
 	sign.Store(true)
 	eapAttrs := func([authenticator]byte, []byte) ([]Attr, error) { return []Attr{{AttrUserName, []byte("alice")}}, nil }
-	if _, err := roundTrip(context.Background(), srv[0], (&net.Dialer{}).DialContext, query{attrs: eapAttrs, needMA: true}); err != nil {
+	if _, err := roundTrip(context.Background(), srv[0], (&net.Dialer{}).DialContext, query{attrs: eapAttrs, needMA: true, signers: &signers}); err != nil {
 		t.Fatal(err)
 	}
 	sign.Store(false)
@@ -366,6 +367,36 @@ func TestSignedOnceSignedAlways(t *testing.T) {
 	sign.Store(false)
 	if a, err := ask(); err == nil && a.Accept {
 		t.Error("an unsigned Accept taken from a server that signed before")
+	}
+}
+
+// TestSignersPerGateway: that a server signs its answers (BlastRADIUS)
+// is known by the gateway that heard it: another gateway asking the same
+// server still takes its unsigned answers, as the first gateway does once its servers
+// change (new Signers); the first gateway, unchanged, refuses them.
+func TestSignersPerGateway(t *testing.T) {
+	shortTries(t, 1, 300*time.Millisecond, 300*time.Millisecond)
+	secret := []byte("s3cret")
+	var sign atomic.Bool
+	addr := acceptAll(t, secret, &sign)
+	a, b := new(Signers), new(Signers)
+	ask := func(signers *Signers) bool {
+		ans, err := Authenticate(context.Background(), []Server{{Addr: addr, Secret: secret}}, Request{User: "alice", Password: "pw", Signers: signers})
+		return err == nil && ans.Accept
+	}
+	sign.Store(true)
+	if !ask(a) {
+		t.Fatal("a signed Accept refused")
+	}
+	sign.Store(false)
+	if ask(a) {
+		t.Error("gateway A took an unsigned Accept from the server that signed for it")
+	}
+	if !ask(b) {
+		t.Error("gateway B refused the unsigned Accept of a server it never heard sign (gateway A had)")
+	}
+	if !ask(new(Signers)) {
+		t.Error("gateway A, its servers changed, refused an unsigned Accept")
 	}
 }
 
