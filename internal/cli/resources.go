@@ -115,6 +115,9 @@ type kind struct {
 	// after), each with why: update leaves them out of its help and
 	// refuses them, saying so.
 	createOnly map[string]string
+	// strict decodes the resource's JSON (strictly[T]), for update's
+	// --set, --add and --remove.
+	strict func([]byte) (any, error)
 }
 
 func resourceCommands(g *globals) []*cobra.Command {
@@ -265,6 +268,7 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 	update := verb == "update"
 	var rg, name, loc string
 	var tags []string
+	var gu *genericUpdate
 	cmd := &cobra.Command{
 		Use: verb, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -299,7 +303,7 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 			if err != nil {
 				return err
 			}
-			return g.write(ctx, c, id, k.columns, update, func() (any, error) {
+			return g.write(ctx, c, id, k.columns, update, gu, func() (any, error) {
 				b, err := body(ctx, c, rg, name, loc, cmd.Flags().Changed)
 				if err != nil || !cmd.Flags().Changed("tags") {
 					return b, err
@@ -317,6 +321,7 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 	noWait(cmd)
 	flags(cmd)
 	if update {
+		gu = addGenericUpdate(cmd, k.strict)
 		withoutDefaults(cmd)
 		for f := range k.createOnly {
 			cmd.Flags().MarkHidden(f)
@@ -379,8 +384,10 @@ func withoutDefaults(cmd *cobra.Command) {
 // become, so that no write undoes another. With update, the resource must
 // exist: a body that is not an ifMatch (build found nothing to keep) is
 // not written, and the error is a 404, which exits 3 (the parent's, a
-// subnet's network or a route's table, when that is missing too).
-func (g *globals) write(ctx context.Context, c *client.Client, id arm.ID, cols []column, update bool, build func() (any, error)) error {
+// subnet's network or a route's table, when that is missing too). gu's
+// generic update arguments change the body after the command's flags
+// did, as az applies them; nil for create.
+func (g *globals) write(ctx context.Context, c *client.Client, id arm.ID, cols []column, update bool, gu *genericUpdate, build func() (any, error)) error {
 	for try := 0; ; try++ {
 		b, err := build()
 		if err != nil {
@@ -400,6 +407,11 @@ func (g *globals) write(ctx context.Context, c *client.Client, id arm.ID, cols [
 				Message: fmt.Sprintf("%s %s was not found: update changes one that exists (create makes one)", id.Type(), id.Name())}
 		case !ok:
 			return g.put(ctx, c, id, b, cols)
+		}
+		if gu.given() {
+			if im.body, err = gu.apply(im.body); err != nil {
+				return err
+			}
 		}
 		err = g.put(client.WithIfMatch(ctx, im.etag), c, id, im.body, cols)
 		if !client.IsPreconditionFailed(err) || try == 4 {
@@ -500,7 +512,7 @@ func groupCommand(g *globals) *cobra.Command {
 // Virtual networks and subnets.
 
 func vnetCommand(g *globals) *cobra.Command {
-	k := kind{use: "vnet", short: "Manage virtual networks", typ: "virtualNetworks",
+	k := kind{use: "vnet", short: "Manage virtual networks", typ: "virtualNetworks", strict: strictly[arm.VirtualNetwork],
 		columns: []column{nameCol, groupColumn, locationCol, col("AddressSpace", "properties.addressSpace.addressPrefixes"), col("Subnets", "properties.subnets"), stateCol, col("Node", "properties.node")}}
 	var prefixes, subnetPrefixes, dnsServers []string
 	var subnetName string
@@ -655,6 +667,7 @@ func subnetCommand(g *globals) *cobra.Command {
 	// change of a subnet that exists; update changes only one that does.
 	write := func(verb, short string) *cobra.Command {
 		var cmd *cobra.Command
+		var gu *genericUpdate
 		cmd = common(&cobra.Command{Use: verb, Short: short, Args: cobra.NoArgs,
 			RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 				var rt *arm.SubResource
@@ -665,7 +678,7 @@ func subnetCommand(g *globals) *cobra.Command {
 					}
 					rt = arm.Ref(rid.String())
 				}
-				return g.write(ctx, c, id, cols, verb == "update", func() (any, error) {
+				return g.write(ctx, c, id, cols, verb == "update", gu, func() (any, error) {
 					// Keep what a subnet already has that the flags do not
 					// change (a PUT replaces it all): run again to change its
 					// prefixes, it dropped its route table, and its hosts'
@@ -695,6 +708,9 @@ func subnetCommand(g *globals) *cobra.Command {
 		cmd.Flags().StringSliceVar(&given, "address-prefixes", nil, "address prefixes of the subnet; also --address-prefix")
 		azAliases(cmd, map[string]string{"address-prefix": "address-prefixes"})
 		cmd.Flags().StringVar(&routeTable, "route-table", "", "route table (name or id) whose user-defined routes the subnet's hosts follow (R26); \"\" takes it off the subnet")
+		if verb == "update" {
+			gu = addGenericUpdate(cmd, strictly[arm.Subnet])
+		}
 		return cmd
 	}
 	create := write("create", "Create or update a subnet (name it GatewaySubnet for a gateway; an existing one keeps what the flags do not change)")
@@ -729,7 +745,7 @@ func subnetCommand(g *globals) *cobra.Command {
 // Public IP addresses.
 
 func publicIPCommand(g *globals) *cobra.Command {
-	k := kind{use: "public-ip", short: "Manage public IP addresses", typ: "publicIPAddresses",
+	k := kind{use: "public-ip", short: "Manage public IP addresses", typ: "publicIPAddresses", strict: strictly[arm.PublicIPAddress],
 		columns: []column{nameCol, groupColumn, locationCol, col("IPAddress", "properties.ipAddress"), col("Allocation", "properties.publicIPAllocationMethod"), col("SKU", "sku.name"), col("UsedBy", "properties.ipConfiguration"), stateCol}}
 	var method, sku, version string
 	var idle int32
@@ -777,7 +793,7 @@ func publicIPCommand(g *globals) *cobra.Command {
 // Virtual network gateways.
 
 func gatewayCommand(g *globals) *cobra.Command {
-	k := kind{use: "vnet-gateway", short: "Manage virtual network gateways", typ: "virtualNetworkGateways",
+	k := kind{use: "vnet-gateway", short: "Manage virtual network gateways", typ: "virtualNetworkGateways", strict: strictly[arm.VirtualNetworkGateway],
 		columns:    []column{nameCol, groupColumn, locationCol, col("GatewayType", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("SKU", "properties.sku.name"), col("BgpASN", "properties.bgpSettings.asn"), col("BgpPeeringAddress", "properties.bgpSettings.bgpPeeringAddress"), stateCol},
 		createOnly: map[string]string{"vnet": "a gateway stays in the virtual network it was made in (delete it and create it in another)"}}
 	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret string
@@ -1034,7 +1050,7 @@ func (g *globals) disconnectVPNCmd() *cobra.Command {
 // Local network gateways.
 
 func localGatewayCommand(g *globals) *cobra.Command {
-	k := kind{use: "local-gateway", short: "Manage local network gateways (on-premises sites)", typ: "localNetworkGateways",
+	k := kind{use: "local-gateway", short: "Manage local network gateways (on-premises sites)", typ: "localNetworkGateways", strict: strictly[arm.LocalNetworkGateway],
 		columns: []column{nameCol, groupColumn, locationCol, col("GatewayIPAddress", "properties.gatewayIpAddress"), col("AddressPrefixes", "properties.localNetworkAddressSpace.addressPrefixes"), col("BgpASN", "properties.bgpSettings.asn"), stateCol}}
 	var ip, fqdn, bgpAddr string
 	var prefixes []string
@@ -1102,7 +1118,7 @@ func localGatewayCommand(g *globals) *cobra.Command {
 // Route tables.
 
 func routeTableCommand(g *globals) *cobra.Command {
-	k := kind{use: "route-table", short: "Manage route tables: user-defined routes of subnets (R26)", typ: "routeTables",
+	k := kind{use: "route-table", short: "Manage route tables: user-defined routes of subnets (R26)", typ: "routeTables", strict: strictly[arm.RouteTable],
 		columns: []column{nameCol, groupColumn, locationCol, col("Routes", "properties.routes"), col("Subnets", "properties.subnets"), stateCol}}
 	var noPropagation bool
 	create := g.writeCmds(k, "Create or update a route table (an existing one keeps its routes, and what the flags do not change)", func(cmd *cobra.Command) {
@@ -1163,13 +1179,17 @@ func routeCommand(g *globals) *cobra.Command {
 	// change of a route that exists; update changes only one that does.
 	write := func(verb, short string) *cobra.Command {
 		cmd := &cobra.Command{Use: verb, Short: short, Args: cobra.NoArgs}
+		var gu *genericUpdate
+		if verb == "update" {
+			gu = addGenericUpdate(cmd, strictly[arm.Route])
+		}
 		cmd.RunE = func(cmd *cobra.Command, _ []string) error {
 			id, c, err := route()
 			if err != nil {
 				return err
 			}
 			ctx, given := cmd.Context(), cmd.Flags().Changed
-			return g.write(ctx, c, id, columns, verb == "update", func() (any, error) {
+			return g.write(ctx, c, id, columns, verb == "update", gu, func() (any, error) {
 				var old arm.Route
 				if err := c.Get(ctx, id, &old); err != nil && !client.IsNotFound(err) {
 					return nil, err
@@ -1249,7 +1269,7 @@ func routeCommand(g *globals) *cobra.Command {
 
 func connectionCommand(g *globals) *cobra.Command {
 	const ends = "a connection's ends do not change (delete it and create it again)"
-	k := kind{use: "vpn-connection", short: "Manage VPN connections", typ: "connections",
+	k := kind{use: "vpn-connection", short: "Manage VPN connections", typ: "connections", strict: strictly[arm.Connection],
 		columns: []column{nameCol, groupColumn, col("Type", "properties.connectionType"), col("Status", "properties.connectionStatus"),
 			col("IngressBytes", "properties.ingressBytesTransferred"), col("EgressBytes", "properties.egressBytesTransferred"), stateCol},
 		createOnly: map[string]string{"vnet-gateway1": ends, "local-gateway2": ends, "vnet-gateway2": ends}}
@@ -1491,12 +1511,36 @@ func sharedKeyCommand(g *globals) *cobra.Command {
 	}
 	show := common(&cobra.Command{Use: "show", Short: "Show the shared key", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return call(cmd, http.MethodGet, "/sharedkey", nil) }})
+	var gu *genericUpdate
 	update := common(&cobra.Command{Use: "update", Short: "Set the shared key", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return call(cmd, http.MethodPut, "/sharedkey", arm.ConnectionSharedKey{Value: value})
+			if !gu.given() {
+				if !cmd.Flags().Changed("value") {
+					return errors.New("--value is required: the new key")
+				}
+				return call(cmd, http.MethodPut, "/sharedkey", arm.ConnectionSharedKey{Value: value})
+			}
+			// The generic update arguments change the key as GET shows
+			// it (--set value=KEY), after --value.
+			id, c, err := g.targetBy("--connection-name", rg, "connections", conn)
+			if err != nil {
+				return err
+			}
+			var key arm.ConnectionSharedKey
+			if _, err := c.Do(cmd.Context(), http.MethodGet, id.String()+"/sharedkey", nil, &key); err != nil {
+				return err
+			}
+			if cmd.Flags().Changed("value") {
+				key.Value = value
+			}
+			body, err := gu.apply(key)
+			if err != nil {
+				return err
+			}
+			return call(cmd, http.MethodPut, "/sharedkey", body)
 		}})
 	update.Flags().StringVar(&value, "value", "", "the new key, 1-128 letters and digits")
-	update.MarkFlagRequired("value")
+	gu = addGenericUpdate(update, strictly[arm.ConnectionSharedKey])
 	reset := common(&cobra.Command{Use: "reset", Short: "Replace the shared key by a new random one", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return call(cmd, http.MethodPost, "/sharedkey/reset", arm.ConnectionResetSharedKey{KeyLength: length})
@@ -1509,7 +1553,7 @@ func sharedKeyCommand(g *globals) *cobra.Command {
 // Network interfaces.
 
 func nicCommand(g *globals) *cobra.Command {
-	k := kind{use: "nic", short: "Manage network interfaces (hosts in a VNet)", typ: "networkInterfaces",
+	k := kind{use: "nic", short: "Manage network interfaces (hosts in a VNet)", typ: "networkInterfaces", strict: strictly[arm.NetworkInterface],
 		columns: []column{nameCol, groupColumn, locationCol, col("PrivateIP", "properties.ipConfigurations.0.properties.privateIPAddress"),
 			col("Attachment", "properties.attachment.kind"), stateCol}}
 	var vnet, subnet, ip, attach, netns string
@@ -1595,6 +1639,7 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 	cols := []column{nameCol, col("PrivateIPAddress", "properties.privateIPAddress"), col("PrivateIPAllocationMethod", "properties.privateIPAllocationMethod"),
 		col("Subnet", "properties.subnet"), col("Primary", "properties.primary"), stateCol}
 	var rg, nic, name, ip, vnet, subnet string
+	var gu *genericUpdate
 	update := &cobra.Command{Use: "update", Short: "Update an IP configuration of a network interface that exists: its private address, static or dynamic, or its subnet", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, c, err := g.targetBy("--nic-name", rg, "networkInterfaces", nic)
@@ -1630,6 +1675,13 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 						p.PrivateIPAllocationMethod = arm.Dynamic
 					}
 				}
+				if gu.given() {
+					v, err := gu.apply(cfgs[i])
+					if err != nil {
+						return err
+					}
+					cfgs[i] = v.(arm.NetworkInterfaceIPConfiguration)
+				}
 				n.Properties.IPConfigurations = cfgs
 				return nil
 			})
@@ -1649,6 +1701,7 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 	f.StringVar(&ip, "private-ip-address", "", "static private address; \"\" makes it dynamic (it keeps its address until it moves)")
 	f.StringVar(&subnet, "subnet", "", "subnet to move to: name (of --vnet-name, else of its network) or id")
 	f.StringVar(&vnet, "vnet-name", "", "virtual network of --subnet (name or id)")
+	gu = addGenericUpdate(update, strictly[arm.NetworkInterfaceIPConfiguration])
 	parent.AddCommand(update)
 	return parent
 }

@@ -75,6 +75,11 @@ func spaceSeparatedLists(root *cobra.Command, args []string) []string {
 		f := cmd.Flags().Lookup(name)
 		switch {
 		case f == nil:
+		case len(f.Annotations[wordsKey]) > 0:
+			var words []string
+			if words, i = takeWords(f, args, i, value, hasValue); len(words) > 0 {
+				out = append(out[:len(out)-1], words...)
+			}
 		case f.Value.Type() == "bool" && hasValue:
 			if v, ok := azBool(value); ok {
 				out[len(out)-1] = "--" + name + "=" + v

@@ -164,7 +164,7 @@ func TestUpdateKeepsAConcurrentWrite(t *testing.T) {
 	ctx := context.Background()
 	id := arm.NetworkID(DefaultSubscription, "rg", "virtualNetworks", "hub")
 	builds := 0
-	err = g.write(ctx, c, id, nil, true, func() (any, error) {
+	err = g.write(ctx, c, id, nil, true, nil, func() (any, error) {
 		builds++
 		var v arm.VirtualNetwork
 		if err := c.Get(ctx, id, &v); err != nil {
