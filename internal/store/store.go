@@ -33,6 +33,10 @@ var (
 	ErrUnavailable = errors.New("the store takes no writes")
 )
 
+// MaxKeyBytes is the longest key every implementation takes (bbolt's
+// limit): a transaction with a longer key is refused with ErrTooLarge.
+const MaxKeyBytes = 32 << 10
+
 // KeyValue is one key with its value and revisions.
 type KeyValue struct {
 	Key   string

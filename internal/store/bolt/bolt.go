@@ -374,6 +374,9 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		if errors.Is(err, store.ErrConflict) {
 			return 0, err
 		}
+		if errors.Is(err, berrors.ErrKeyTooLarge) || errors.Is(err, berrors.ErrValueTooLarge) {
+			return 0, fmt.Errorf("%w: %v", store.ErrTooLarge, err)
+		}
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	s.advance(newRev)

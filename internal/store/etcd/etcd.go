@@ -244,6 +244,10 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 	eops := make([]clientv3.Op, 0, len(ops)+1)
 	puts := false
 	for _, op := range ops {
+		if len(op.Key) > store.MaxKeyBytes {
+			// etcd would take it; the embedded store would not.
+			return 0, fmt.Errorf("%w: a key of %d bytes (at most %d)", store.ErrTooLarge, len(op.Key), store.MaxKeyBytes)
+		}
 		if op.Delete {
 			eops = append(eops, clientv3.OpDelete(s.prefix+op.Key))
 			continue

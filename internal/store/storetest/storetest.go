@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -28,6 +29,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WatchLive", testWatchLive},
 		{"WatchDeleteOfMissingKey", testWatchDeleteOfMissingKey},
 		{"ConcurrentWriters", testConcurrentWriters},
+		{"KeyTooLarge", testKeyTooLarge},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -259,5 +261,23 @@ func testConcurrentWriters(t *testing.T, s store.Store) {
 	kv, _ := s.Get(ctx, "ctr")
 	if string(kv.Value) != fmt.Sprint(workers*each) {
 		t.Fatalf("counter = %s, want %d", kv.Value, workers*each)
+	}
+}
+
+// testKeyTooLarge: a transaction with a key over store.MaxKeyBytes is
+// refused with ErrTooLarge (the API's WriteTooLarge, not a 500), and
+// writes nothing; a key of MaxKeyBytes is taken.
+func testKeyTooLarge(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	long := strings.Repeat("k", store.MaxKeyBytes+1)
+	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("other", []byte("v")), store.Put(long, []byte("v"))}); !errors.Is(err, store.ErrTooLarge) {
+		t.Fatalf("a key of %d bytes: err = %v, want ErrTooLarge", len(long), err)
+	}
+	if kvs, _, err := s.List(ctx, ""); err != nil || len(kvs) != 0 {
+		t.Fatalf("after a refused transaction: %d keys, %v; want none", len(kvs), err)
+	}
+	mustTxn(t, s, nil, store.Put(long[1:], []byte("v")))
+	if kv, err := s.Get(ctx, long[1:]); err != nil || string(kv.Value) != "v" {
+		t.Fatalf("a key of %d bytes: %q, %v", store.MaxKeyBytes, kv.Value, err)
 	}
 }
