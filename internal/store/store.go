@@ -31,6 +31,9 @@ var (
 	// ErrUnavailable means the store takes no writes for now, whatever
 	// their size (etcd full or overloaded); nothing was written.
 	ErrUnavailable = errors.New("the store takes no writes")
+	// ErrNegativeRevision means a watch was asked for after a revision
+	// below 0.
+	ErrNegativeRevision = errors.New("a watch after a negative revision")
 )
 
 // MaxKeyBytes is the longest key every implementation takes (bbolt's
@@ -127,7 +130,8 @@ type Store interface {
 	// that changed nothing (deletes of keys that do not exist) comes to a
 	// watch of every key (prefix "") as a response without events, so
 	// that a caller waiting for the revision Txn returned sees it come by.
-	// The channel closes
+	// A negative afterRev is refused: the one response has
+	// ErrNegativeRevision. The channel closes
 	// when ctx ends or the store closes; a response with Err set (such as
 	// ErrCompacted) comes last.
 	Watch(ctx context.Context, prefix string, afterRev int64) <-chan WatchResponse

@@ -429,6 +429,10 @@ func (s *Store) watch(ctx context.Context, prefix string, afterRev int64, ch cha
 		}
 		return false
 	}
+	if afterRev < 0 {
+		send(store.WatchResponse{Err: store.ErrNegativeRevision})
+		return
+	}
 	for {
 		s.mu.Lock()
 		rev, notify := s.rev, s.notify

@@ -311,6 +311,10 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) <-chan
 				return false
 			}
 		}
+		if afterRev < 0 {
+			send(store.WatchResponse{Err: store.ErrNegativeRevision})
+			return
+		}
 		// Only with a leader: a member cut off from the others would
 		// keep the stream open and send nothing (the watch ends with an
 		// error instead, and the caller watches anew).

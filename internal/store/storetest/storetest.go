@@ -30,6 +30,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WatchDeleteOfMissingKey", testWatchDeleteOfMissingKey},
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"KeyTooLarge", testKeyTooLarge},
+		{"WatchNegativeRevision", testWatchNegativeRevision},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -279,5 +280,28 @@ func testKeyTooLarge(t *testing.T, s store.Store) {
 	mustTxn(t, s, nil, store.Put(long[1:], []byte("v")))
 	if kv, err := s.Get(ctx, long[1:]); err != nil || string(kv.Value) != "v" {
 		t.Fatalf("a key of %d bytes: %q, %v", store.MaxKeyBytes, kv.Value, err)
+	}
+}
+
+// testWatchNegativeRevision: a watch after a revision below 0 is refused
+// with ErrNegativeRevision, the same on every backend, and closes.
+func testWatchNegativeRevision(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mustTxn(t, s, nil, store.Put("k", []byte("1")))
+	for _, after := range []int64{-1, -2, -1 << 62} {
+		ch := s.Watch(ctx, "", after)
+		mustTxn(t, s, nil, store.Put("k", []byte("2")))
+		select {
+		case r, ok := <-ch:
+			if !ok || !errors.Is(r.Err, store.ErrNegativeRevision) {
+				t.Fatalf("watch after %d: %+v (open %t), want ErrNegativeRevision", after, r, ok)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatalf("watch after %d: nothing within 20 s, want ErrNegativeRevision", after)
+		}
+		if _, ok := <-ch; ok {
+			t.Fatalf("watch after %d: open after its error", after)
+		}
 	}
 }
