@@ -11,6 +11,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"runtime/debug"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	bbolt "go.etcd.io/bbolt"
 	berrors "go.etcd.io/bbolt/errors"
+	"golang.org/x/sys/unix"
 
 	"github.com/vnetgw/vnetgw/internal/store"
 )
@@ -105,15 +107,29 @@ func Open(path string, opts Options) (*Store, error) {
 // at start, and not a crash at start or at the first read of that page.
 func openFile(path string, timeout time.Duration) (db *bbolt.DB, rev int64, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	// file is what bbolt opened: a panic inside bbolt.Open leaves no db
+	// to close, and its lock would be held until the process ends (a
+	// second Open of the path waiting for it). Closing the file is not
+	// enough: bbolt's memory map of it, which cannot be reached, keeps
+	// the lock's open file description; the lock is let go explicitly.
+	var file *os.File
 	defer func() {
 		if r := recover(); r != nil {
 			if db != nil {
 				db.Close()
+			} else if file != nil {
+				unix.Flock(int(file.Fd()), unix.LOCK_UN)
+				file.Close()
 			}
 			db, err = nil, fmt.Errorf("open store %s: the file is damaged (%v): restore it from a backup, or move it away to start with an empty state", path, r)
 		}
 	}()
-	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout})
+	openFile := func(name string, flag int, perm os.FileMode) (*os.File, error) {
+		f, err := os.OpenFile(name, flag, perm)
+		file = f
+		return f, err
+	}
+	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, OpenFile: openFile})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, 0, fmt.Errorf("open store %s: locked by another process", path)

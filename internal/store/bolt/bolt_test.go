@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	bbolt "go.etcd.io/bbolt"
 
@@ -199,6 +200,19 @@ func TestDamagedFileRefused(t *testing.T) {
 				t.Fatalf("the error does not name the file: %v", err)
 			}
 			t.Log(err)
+			// Nothing of the damaged file stays open: a good copy
+			// put in its place opens, its lock free.
+			if err := os.WriteFile(p, good, 0o600); err != nil {
+				t.Fatal(err)
+			}
+			s, err = Open(p, Options{OpenTimeout: 10 * time.Second})
+			if err != nil {
+				t.Fatalf("a good copy in place of the damaged file: %v", err)
+			}
+			defer s.Close()
+			if kvs, _, err := s.List(context.Background(), ""); err != nil || len(kvs) != 300 {
+				t.Fatalf("the good copy: %d keys, %v; want 300", len(kvs), err)
+			}
 		})
 	}
 }
