@@ -187,14 +187,38 @@ func (s *Store) check(ctx context.Context) error {
 	return ctx.Err()
 }
 
+// read returns ctx ended by Close as well, for a read: one under way when
+// the store closes ends then (etcd not answering, it would wait for its
+// caller's deadline), as bbolt's reads are over by the time Close returns.
+func (s *Store) read(ctx context.Context) (context.Context, context.CancelFunc, error) {
+	if err := s.check(ctx); err != nil {
+		return nil, nil, err
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.ctx, cancel)
+	return ctx, func() { stop(); cancel() }, nil
+}
+
+// closed is err, or store.ErrClosed when the store closed meanwhile: a
+// call cut short by Close, or by the client's closing after it, ends
+// with the store's error and not gRPC's.
+func (s *Store) closed(err error) error {
+	if err != nil && s.ctx.Err() != nil {
+		return store.ErrClosed
+	}
+	return err
+}
+
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, key string) (store.KeyValue, error) {
-	if err := s.check(ctx); err != nil {
-		return store.KeyValue{}, err
-	}
-	resp, err := s.kv.Get(ctx, key)
+	ctx, done, err := s.read(ctx)
 	if err != nil {
 		return store.KeyValue{}, err
+	}
+	defer done()
+	resp, err := s.kv.Get(ctx, key)
+	if err != nil {
+		return store.KeyValue{}, s.closed(err)
 	}
 	if len(resp.Kvs) == 0 || key == revKey {
 		return store.KeyValue{}, store.ErrNotFound
@@ -204,12 +228,14 @@ func (s *Store) Get(ctx context.Context, key string) (store.KeyValue, error) {
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, prefix string) ([]store.KeyValue, int64, error) {
-	if err := s.check(ctx); err != nil {
-		return nil, 0, err
-	}
-	resp, err := s.kv.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	ctx, done, err := s.read(ctx)
 	if err != nil {
 		return nil, 0, err
+	}
+	defer done()
+	resp, err := s.kv.Get(ctx, prefix, clientv3.WithPrefix(), clientv3.WithSort(clientv3.SortByKey, clientv3.SortAscend))
+	if err != nil {
+		return nil, 0, s.closed(err)
 	}
 	out := make([]store.KeyValue, 0, len(resp.Kvs))
 	for _, kv := range resp.Kvs {
@@ -270,7 +296,7 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		// largest message.
 		return 0, fmt.Errorf("%w: %v", store.ErrTooLarge, err)
 	case err != nil:
-		return 0, err
+		return 0, s.closed(err)
 	}
 	if !resp.Succeeded {
 		return 0, store.ErrConflict
@@ -281,12 +307,14 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 // Revision implements store.Store: the cluster's revision, which writes
 // outside the prefix advance too.
 func (s *Store) Revision(ctx context.Context) (int64, error) {
-	if err := s.check(ctx); err != nil {
-		return 0, err
-	}
-	resp, err := s.kv.Get(ctx, revKey, clientv3.WithCountOnly())
+	ctx, done, err := s.read(ctx)
 	if err != nil {
 		return 0, err
+	}
+	defer done()
+	resp, err := s.kv.Get(ctx, revKey, clientv3.WithCountOnly())
+	if err != nil {
+		return 0, s.closed(err)
 	}
 	return resp.Header.Revision, nil
 }

@@ -200,3 +200,49 @@ func TestGlobalCondition(t *testing.T) {
 		t.Fatalf("status = %q, %v; want a", kv.Value, err)
 	}
 }
+
+// Reads under way when the store closes end then with store.ErrClosed, as
+// on bbolt, not at their caller's deadline with gRPC's error: etcd not
+// answering (the way to it gone), serve's stop does not wait on them. A
+// write under way whose client closes after the store ends with
+// ErrClosed too.
+func TestCloseEndsReadsWithErrClosed(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := e.NewProxy(t)
+	cli := p.Client(t)
+	s := etcd.New(cli, "/closed/", etcd.Options{})
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("v"))}); err != nil {
+		t.Fatal(err)
+	}
+	p.Isolate()
+	errs := make(chan error, 4)
+	go func() { _, err := s.Get(ctx, "k"); errs <- err }()
+	go func() { _, _, err := s.List(ctx, ""); errs <- err }()
+	go func() { _, err := s.Revision(ctx); errs <- err }()
+	go func() { _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("w"))}); errs <- err }()
+	// Let them reach etcd's client: a call made after Close is refused
+	// before it starts.
+	time.Sleep(500 * time.Millisecond)
+	s.Close()
+	for range 3 {
+		select {
+		case err := <-errs:
+			if !errors.Is(err, store.ErrClosed) {
+				t.Fatalf("a read under way at Close: %v, want ErrClosed", err)
+			}
+		case <-time.After(20 * time.Second):
+			t.Fatal("a read under way at Close still waits 20 s after it")
+		}
+	}
+	cli.Close()
+	select {
+	case err := <-errs:
+		if !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("a write under way when the store and its client closed: %v, want ErrClosed", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("a write under way when the client closed still waits 20 s after it")
+	}
+}
