@@ -119,6 +119,8 @@ type Store struct {
 	w      clientv3.Watcher
 	ctx    context.Context // ends at Close, and with it every watch
 	end    context.CancelFunc
+	// watchBytes is Options.WatchBytes.
+	watchBytes int64
 }
 
 // DefaultHistory is how many revisions of etcd's history a store keeps
@@ -129,6 +131,10 @@ const (
 	CompactInterval = time.Minute
 )
 
+// DefaultWatchBytes is the most a watch holds for a consumer that does
+// not read, as bbolt's store keeps at most DefaultHistoryBytes of history.
+const DefaultWatchBytes = 16 << 20
+
 // Options tune a store.
 type Options struct {
 	// History is how many of etcd's latest revisions stay; older ones are
@@ -137,6 +143,13 @@ type Options struct {
 	// it to etcd's --auto-compaction-retention).
 	History      int64
 	CompactEvery time.Duration
+	// WatchBytes bounds the changes (their keys and values, and a few
+	// bytes each) a watch holds that its consumer has not read yet
+	// (zero: DefaultWatchBytes). etcd's client reads them whether or
+	// not anyone does, and holds them without bound: a consumer that
+	// falls further behind is told store.ErrCompacted, as on bbolt, and
+	// reloads.
+	WatchBytes int64
 }
 
 // New returns a store whose keys are under prefix in the cluster cli
@@ -144,7 +157,10 @@ type Options struct {
 // CompactInterval). Closing the store does not close cli.
 func New(cli *clientv3.Client, prefix string, opts Options) *Store {
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &Store{kv: namespace.NewKV(cli.KV, prefix), root: cli.KV, prefix: prefix, w: namespace.NewWatcher(cli.Watcher, prefix), ctx: ctx, end: cancel}
+	if opts.WatchBytes <= 0 {
+		opts.WatchBytes = DefaultWatchBytes
+	}
+	s := &Store{kv: namespace.NewKV(cli.KV, prefix), root: cli.KV, prefix: prefix, w: namespace.NewWatcher(cli.Watcher, prefix), ctx: ctx, end: cancel, watchBytes: opts.WatchBytes}
 	if opts.History == 0 {
 		opts.History = DefaultHistory
 	}
@@ -319,7 +335,9 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 	return resp.Header.Revision, nil
 }
 
-// Watch implements store.Store.
+// Watch implements store.Store. etcd's responses are read as they come
+// and held for the consumer up to Options.WatchBytes; past that the
+// watch ends with store.ErrCompacted.
 func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) <-chan store.WatchResponse {
 	ch := make(chan store.WatchResponse)
 	go func() {
@@ -331,61 +349,98 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) <-chan
 		defer cancel()
 		stop := context.AfterFunc(s.ctx, cancel)
 		defer stop()
-		send := func(r store.WatchResponse) bool {
-			select {
-			case ch <- r:
-				return true
-			case <-wctx.Done():
-				return false
-			}
-		}
 		if afterRev < 0 {
-			send(store.WatchResponse{Err: store.ErrNegativeRevision})
+			select {
+			case ch <- store.WatchResponse{Err: store.ErrNegativeRevision}:
+			case <-wctx.Done():
+			}
 			return
 		}
 		// Only with a leader: a member cut off from the others would
 		// keep the stream open and send nothing (the watch ends with an
 		// error instead, and the caller watches anew).
-		for resp := range s.w.Watch(clientv3.WithRequireLeader(wctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(afterRev+1)) {
-			if resp.CompactRevision != 0 {
-				send(store.WatchResponse{Err: store.ErrCompacted})
-				return
+		in := s.w.Watch(clientv3.WithRequireLeader(wctx), prefix, clientv3.WithPrefix(), clientv3.WithRev(afterRev+1))
+		var queue []store.WatchResponse // read from etcd, not yet sent
+		var held int64                  // their size
+		for in != nil || len(queue) > 0 {
+			var out chan<- store.WatchResponse
+			var first store.WatchResponse
+			if len(queue) > 0 {
+				out, first = ch, queue[0]
 			}
-			if err := resp.Err(); err != nil {
-				if errors.Is(err, rpctypes.ErrCompacted) {
-					err = store.ErrCompacted
-				}
-				send(store.WatchResponse{Err: err})
-				return
-			}
-			if len(resp.Events) == 0 {
-				continue // a progress notification
-			}
-			// One etcd response may carry several revisions: split it.
-			var out store.WatchResponse
-			for _, e := range resp.Events {
-				if out.Revision != 0 && e.Kv.ModRevision != out.Revision {
-					if !send(out) {
-						return
-					}
-					out = store.WatchResponse{}
-				}
-				out.Revision = e.Kv.ModRevision
-				if string(e.Kv.Key) == revKey {
+			select {
+			case out <- first:
+				queue[0] = store.WatchResponse{}
+				queue = queue[1:]
+				held -= size(first)
+			case resp, ok := <-in:
+				if !ok {
+					in = nil
 					continue
 				}
-				ev := store.Event{Type: store.EventPut, KV: kvOf(e.Kv.Key, e.Kv.Value, e.Kv.CreateRevision, e.Kv.ModRevision)}
-				if e.Type == clientv3.EventTypeDelete {
-					ev.Type, ev.KV.Value = store.EventDelete, nil
+				rs, end := convert(resp)
+				if end {
+					in = nil // the error comes last
 				}
-				out.Events = append(out.Events, ev)
-			}
-			if !send(out) {
+				for _, r := range rs {
+					queue = append(queue, r)
+					held += size(r)
+				}
+				if held > s.watchBytes {
+					// The consumer is too far behind: it reloads
+					// rather than have this grow.
+					select {
+					case ch <- store.WatchResponse{Err: store.ErrCompacted}:
+					case <-wctx.Done():
+					}
+					return
+				}
+			case <-wctx.Done():
 				return
 			}
 		}
 	}()
 	return ch
+}
+
+// convert makes one etcd watch response the store's: none for a
+// progress notification, one per revision, or a terminal error (end).
+func convert(resp clientv3.WatchResponse) (out []store.WatchResponse, end bool) {
+	if resp.CompactRevision != 0 {
+		return []store.WatchResponse{{Err: store.ErrCompacted}}, true
+	}
+	if err := resp.Err(); err != nil {
+		if errors.Is(err, rpctypes.ErrCompacted) {
+			err = store.ErrCompacted
+		}
+		return []store.WatchResponse{{Err: err}}, true
+	}
+	// One etcd response may carry several revisions: split it.
+	for _, e := range resp.Events {
+		if len(out) == 0 || e.Kv.ModRevision != out[len(out)-1].Revision {
+			out = append(out, store.WatchResponse{Revision: e.Kv.ModRevision})
+		}
+		if string(e.Kv.Key) == revKey {
+			continue
+		}
+		ev := store.Event{Type: store.EventPut, KV: kvOf(e.Kv.Key, e.Kv.Value, e.Kv.CreateRevision, e.Kv.ModRevision)}
+		if e.Type == clientv3.EventTypeDelete {
+			ev.Type, ev.KV.Value = store.EventDelete, nil
+		}
+		last := &out[len(out)-1]
+		last.Events = append(last.Events, ev)
+	}
+	return out, false
+}
+
+// size is what a response held for its consumer counts: its keys and
+// values, and a little for each event and itself.
+func size(r store.WatchResponse) int64 {
+	n := int64(64)
+	for _, e := range r.Events {
+		n += 64 + int64(len(e.KV.Key)+len(e.KV.Value))
+	}
+	return n
 }
 
 // Close implements store.Store: watches end; the client stays open.

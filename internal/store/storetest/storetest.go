@@ -31,6 +31,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentWriters", testConcurrentWriters},
 		{"KeyTooLarge", testKeyTooLarge},
 		{"WatchNegativeRevision", testWatchNegativeRevision},
+		{"StalledWatchEnds", testStalledWatchEnds},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -302,6 +303,50 @@ func testWatchNegativeRevision(t *testing.T, s store.Store) {
 		}
 		if _, ok := <-ch; ok {
 			t.Fatalf("watch after %d: open after its error", after)
+		}
+	}
+}
+
+// testStalledWatchEnds: a watch whose consumer does not read while 24 MiB
+// are written (over bbolt's DefaultHistoryBytes and etcd's
+// DefaultWatchBytes, 16 MiB) ends with ErrCompacted, on which the
+// consumer reloads, rather than have the store hold all of it for it.
+func testStalledWatchEnds(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	rev, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	stalled := s.Watch(ctx, "", rev)
+	// Another watch, read as the writes go, shows when the store has
+	// sent each.
+	live := s.Watch(ctx, "", rev)
+	value := make([]byte, 1<<20)
+	for i := range 24 {
+		rev := mustTxn(t, s, nil, store.Put(fmt.Sprintf("big/%02d", i), value))
+		for next(t, live).Revision != rev {
+		}
+	}
+	n := 0
+	for {
+		select {
+		case r, ok := <-stalled:
+			if !ok {
+				t.Fatalf("the stalled watch closed after %d responses, without ErrCompacted", n)
+			}
+			if r.Err != nil {
+				if !errors.Is(r.Err, store.ErrCompacted) {
+					t.Fatalf("the stalled watch ended with %v, want ErrCompacted", r.Err)
+				}
+				if _, ok := <-stalled; ok {
+					t.Fatal("the stalled watch is open after its error")
+				}
+				return
+			}
+			n++
+		case <-time.After(20 * time.Second):
+			t.Fatalf("the stalled watch gave %d responses of 24 and then nothing within 20 s, not ErrCompacted", n)
 		}
 	}
 }
