@@ -5,7 +5,9 @@ import "encoding/json"
 // Field names follow the Microsoft.Network REST API specification,
 // api-version 2024-05-01 (and Microsoft.Resources 2021-04-01 for resource
 // groups). Fields vnetgw does not use are not declared: ARM ignores
-// properties it does not know, and so does vnetgw.
+// properties it does not know, and so does vnetgw. Fields of Azure's that
+// ask for what vnetgw does not do are declared so that a value is refused
+// rather than dropped (the README's rules table lists them).
 
 // Provisioning states.
 const (
@@ -78,6 +80,9 @@ type VirtualNetworkProperties struct {
 	AddressSpace *AddressSpace `json:"addressSpace,omitempty"`
 	DHCPOptions  *DHCPOptions  `json:"dhcpOptions,omitempty"`
 	Subnets      []Subnet      `json:"subnets"`
+	// VirtualNetworkPeerings are refused when not empty rather than
+	// ignored: vnetgw's VNets reach each other through gateways only.
+	VirtualNetworkPeerings json.RawMessage `json:"virtualNetworkPeerings,omitempty"`
 	// PacketCounters is vnetgw's extension: what the VNet's router
 	// forwarded and dropped (R43: traffic with no route is dropped and
 	// counted).
@@ -120,6 +125,9 @@ type SubnetProperties struct {
 	IPConfigurations  []SubResource `json:"ipConfigurations,omitempty"`
 	RouteTable        *SubResource  `json:"routeTable,omitempty"`
 	ProvisioningState string        `json:"provisioningState,omitempty"`
+	// NetworkSecurityGroup is refused when given rather than ignored:
+	// vnetgw filters no packets.
+	NetworkSecurityGroup *SubResource `json:"networkSecurityGroup,omitempty"`
 }
 
 // Prefixes returns the subnet's prefixes, whichever field holds them.
@@ -666,6 +674,9 @@ type NetworkInterfaceProperties struct {
 	Attachment         *Attachment                       `json:"attachment,omitempty"`
 	ProvisioningState  string                            `json:"provisioningState,omitempty"`
 	ResourceGUID       string                            `json:"resourceGuid,omitempty"`
+	// NetworkSecurityGroup is refused when given rather than ignored:
+	// vnetgw filters no packets.
+	NetworkSecurityGroup *SubResource `json:"networkSecurityGroup,omitempty"`
 }
 
 // Attachment says how a network interface's host exists: a built-in host on

@@ -50,6 +50,9 @@ func (r *Region) PutNetworkInterface(ctx context.Context, id arm.ID, in *arm.Net
 		if err := attachment(p); err != nil {
 			return err
 		}
+		if err := nicUnheld(p); err != nil {
+			return err
+		}
 		if err := stageNICIPConfigs(tx, id, &n, old); err != nil {
 			return err
 		}
@@ -78,6 +81,17 @@ func attachment(p *arm.NetworkInterfaceProperties) error {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.attachment.netns", Message: "a netstack attachment takes no netns"}
 	}
 	p.Attachment = &a
+	return nil
+}
+
+// nicUnheld refuses the settings of a network interface that vnetgw does
+// not honour rather than ignore them, and drops their empty values.
+func nicUnheld(p *arm.NetworkInterfaceProperties) error {
+	if p.NetworkSecurityGroup.RefID() != "" {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.networkSecurityGroup",
+			Message: "networkSecurityGroup is not available: vnetgw has no security groups and filters no traffic by address, port or protocol (a route table's route to None drops a prefix); filter on the host"}
+	}
+	p.NetworkSecurityGroup = nil
 	return nil
 }
 

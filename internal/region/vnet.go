@@ -102,6 +102,11 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 			}
 		}
 	}
+	if given(v.Properties.VirtualNetworkPeerings) {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.virtualNetworkPeerings",
+			Message: "virtualNetworkPeerings is not available: vnetgw's virtual networks reach each other through their gateways (a Vnet2Vnet connection), not by peering"}
+	}
+	v.Properties.VirtualNetworkPeerings = nil
 	subnets := make([]arm.Subnet, len(v.Properties.Subnets))
 	copy(subnets, v.Properties.Subnets)
 	v.Properties.Subnets = subnets
@@ -124,6 +129,9 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 			return err
 		}
 		if err := subnetPrefixFields(s, fmt.Sprintf("properties.subnets[%d].properties", i)); err != nil {
+			return err
+		}
+		if err := subnetUnheld(s, fmt.Sprintf("properties.subnets[%d].properties", i)); err != nil {
 			return err
 		}
 		s.Properties.AddressPrefix, s.Properties.AddressPrefixes = strings.TrimSpace(s.Properties.AddressPrefix), trimmed(s.Properties.AddressPrefixes)
@@ -213,6 +221,19 @@ func subnetPrefixFields(s *arm.Subnet, field string) error {
 		return &arm.Error{Code: arm.CodeInvalidRequestFormat, Target: field + ".addressPrefixes",
 			Message: fmt.Sprintf("subnet %s gives both addressPrefix and addressPrefixes; give one prefix in addressPrefix or all of them in addressPrefixes", s.Name)}
 	}
+	return nil
+}
+
+// subnetUnheld refuses the settings of a subnet that vnetgw does not
+// honour rather than ignore them, and drops their empty values. field is
+// the path of the subnet's properties in the request.
+func subnetUnheld(s *arm.Subnet, field string) error {
+	p := &s.Properties
+	if p.NetworkSecurityGroup.RefID() != "" {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".networkSecurityGroup",
+			Message: fmt.Sprintf("subnet %s: networkSecurityGroup is not available: vnetgw has no security groups and filters no traffic by address, port or protocol (a route table's route to None drops a prefix); filter on the hosts", s.Name)}
+	}
+	p.NetworkSecurityGroup = nil
 	return nil
 }
 
@@ -332,6 +353,9 @@ func (r *Region) PutSubnet(ctx context.Context, id arm.ID, in *arm.Subnet) (*arm
 		s := *in
 		s.Name = id.Name()
 		if err := subnetPrefixFields(&s, "properties"); err != nil {
+			return err
+		}
+		if err := subnetUnheld(&s, "properties"); err != nil {
 			return err
 		}
 		v := *old
