@@ -25,6 +25,15 @@ type Resource struct {
 	Location string            `json:"location,omitempty"`
 	Tags     map[string]string `json:"tags,omitempty"`
 	Etag     string            `json:"etag,omitempty"`
+	// ExtendedLocation (an Azure Edge Zone to place the resource in) is
+	// refused when given rather than ignored: vnetgw has its region.
+	ExtendedLocation *ExtendedLocation `json:"extendedLocation,omitempty"`
+}
+
+// ExtendedLocation is an Azure Edge Zone.
+type ExtendedLocation struct {
+	Name string `json:"name,omitempty"`
+	Type string `json:"type,omitempty"`
 }
 
 // SubResource is a reference to another resource by id.
@@ -125,9 +134,14 @@ type SubnetProperties struct {
 	IPConfigurations  []SubResource `json:"ipConfigurations,omitempty"`
 	RouteTable        *SubResource  `json:"routeTable,omitempty"`
 	ProvisioningState string        `json:"provisioningState,omitempty"`
-	// NetworkSecurityGroup is refused when given rather than ignored:
-	// vnetgw filters no packets.
-	NetworkSecurityGroup *SubResource `json:"networkSecurityGroup,omitempty"`
+	// NetworkSecurityGroup, NatGateway, ServiceEndpoints and Delegations
+	// are refused when given rather than ignored: vnetgw filters no
+	// packets, has no NAT gateway and no Azure services to reach or to
+	// hand the subnet to. An empty list is taken.
+	NetworkSecurityGroup *SubResource    `json:"networkSecurityGroup,omitempty"`
+	NatGateway           *SubResource    `json:"natGateway,omitempty"`
+	ServiceEndpoints     json.RawMessage `json:"serviceEndpoints,omitempty"`
+	Delegations          json.RawMessage `json:"delegations,omitempty"`
 }
 
 // Prefixes returns the subnet's prefixes, whichever field holds them.
@@ -165,6 +179,32 @@ type PublicIPAddressProperties struct {
 	IPConfiguration          *SubResource `json:"ipConfiguration,omitempty"`
 	ProvisioningState        string       `json:"provisioningState,omitempty"`
 	ResourceGUID             string       `json:"resourceGuid,omitempty"`
+	// DDoSSettings is kept and shown with protectionMode
+	// VirtualNetworkInherited or Disabled (vnetgw's VNets have no DDoS
+	// protection to inherit); Enabled and a ddosProtectionPlan are
+	// refused.
+	DDoSSettings *DDoSSettings `json:"ddosSettings,omitempty"`
+	// DNSSettings (a host name for the address), IPTags and
+	// PublicIPPrefix (an address from a prefix) are refused when given
+	// rather than ignored: vnetgw's addresses come from its pool and
+	// have no DNS names.
+	DNSSettings    *PublicIPAddressDNSSettings `json:"dnsSettings,omitempty"`
+	IPTags         json.RawMessage             `json:"ipTags,omitempty"`
+	PublicIPPrefix *SubResource                `json:"publicIPPrefix,omitempty"`
+}
+
+// DDoSSettings is a public IP address's DDoS protection.
+type DDoSSettings struct {
+	ProtectionMode     string       `json:"protectionMode,omitempty"`
+	DDoSProtectionPlan *SubResource `json:"ddosProtectionPlan,omitempty"`
+}
+
+// PublicIPAddressDNSSettings are the DNS names Azure gives a public IP
+// address; its read-only fqdn is not declared.
+type PublicIPAddressDNSSettings struct {
+	DomainNameLabel      string `json:"domainNameLabel,omitempty"`
+	DomainNameLabelScope string `json:"domainNameLabelScope,omitempty"`
+	ReverseFqdn          string `json:"reverseFqdn,omitempty"`
 }
 
 // Allocation methods of IP addresses.
@@ -177,7 +217,17 @@ const (
 // resource.
 type VirtualNetworkGateway struct {
 	Resource
+	// Identity (a managed identity, with which Azure reads point-to-site
+	// certificates from a Key Vault) is refused when given rather than
+	// ignored: type None is taken.
+	Identity   *ManagedServiceIdentity         `json:"identity,omitempty"`
 	Properties VirtualNetworkGatewayProperties `json:"properties"`
+}
+
+// ManagedServiceIdentity is a resource's managed identity.
+type ManagedServiceIdentity struct {
+	Type                   string          `json:"type,omitempty"`
+	UserAssignedIdentities json.RawMessage `json:"userAssignedIdentities,omitempty"`
 }
 
 // Gateway types and VPN types.
@@ -670,13 +720,26 @@ type NetworkInterfaceProperties struct {
 	IPConfigurations   []NetworkInterfaceIPConfiguration `json:"ipConfigurations"`
 	MACAddress         string                            `json:"macAddress,omitempty"`
 	EnableIPForwarding bool                              `json:"enableIPForwarding"`
-	Primary            *bool                             `json:"primary,omitempty"`
-	Attachment         *Attachment                       `json:"attachment,omitempty"`
-	ProvisioningState  string                            `json:"provisioningState,omitempty"`
-	ResourceGUID       string                            `json:"resourceGuid,omitempty"`
-	// NetworkSecurityGroup is refused when given rather than ignored:
-	// vnetgw filters no packets.
-	NetworkSecurityGroup *SubResource `json:"networkSecurityGroup,omitempty"`
+	// EnableAcceleratedNetworking (a hardware offload, which changes no
+	// packet) is kept and shown, false when left out as Azure shows it.
+	EnableAcceleratedNetworking bool        `json:"enableAcceleratedNetworking"`
+	Primary                     *bool       `json:"primary,omitempty"`
+	Attachment                  *Attachment `json:"attachment,omitempty"`
+	ProvisioningState           string      `json:"provisioningState,omitempty"`
+	ResourceGUID                string      `json:"resourceGuid,omitempty"`
+	// NetworkSecurityGroup and DNSSettings' dnsServers and
+	// internalDnsNameLabel are refused when given rather than ignored:
+	// vnetgw filters no packets and gives its hosts no DNS.
+	NetworkSecurityGroup *SubResource                 `json:"networkSecurityGroup,omitempty"`
+	DNSSettings          *NetworkInterfaceDNSSettings `json:"dnsSettings,omitempty"`
+}
+
+// NetworkInterfaceDNSSettings are a network interface's DNS settings; the
+// read-only ones (appliedDnsServers, internalFqdn,
+// internalDomainNameSuffix) are not declared.
+type NetworkInterfaceDNSSettings struct {
+	DNSServers           []string `json:"dnsServers,omitempty"`
+	InternalDNSNameLabel string   `json:"internalDnsNameLabel,omitempty"`
 }
 
 // Attachment says how a network interface's host exists: a built-in host on

@@ -65,6 +65,11 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	if err := gatewayExtras(p); err != nil {
 		return err
 	}
+	if i := g.Identity; i != nil && (i.Type != "" && !strings.EqualFold(i.Type, "None") || given(i.UserAssignedIdentities)) {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "identity",
+			Message: fmt.Sprintf("identity %q is not available: a vnetgw gateway reads no Key Vault; upload point-to-site root certificates in vpnClientConfiguration.vpnClientRootCertificates", i.Type)}
+	}
+	g.Identity = nil
 	if old != nil {
 		p.ResourceGUID = old.Properties.ResourceGUID
 		if err := keepLocation(&g.Resource, &old.Resource, id); err != nil {
@@ -181,10 +186,10 @@ func autoScale(p *arm.VirtualNetworkGatewayProperties) error {
 }
 
 // given tells whether a JSON value vnetgw refuses was given: not left out,
-// null or an empty list.
+// null, an empty list or an empty object.
 func given(v json.RawMessage) bool {
 	t := strings.TrimSpace(string(v))
-	return t != "" && t != "null" && t != "[]"
+	return t != "" && t != "null" && t != "[]" && t != "{}"
 }
 
 // gatewayKind canonicalises gatewayType and vpnType.

@@ -91,7 +91,17 @@ func nicUnheld(p *arm.NetworkInterfaceProperties) error {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.networkSecurityGroup",
 			Message: "networkSecurityGroup is not available: vnetgw has no security groups and filters no traffic by address, port or protocol (a route table's route to None drops a prefix); filter on the host"}
 	}
-	p.NetworkSecurityGroup = nil
+	if d := p.DNSSettings; d != nil {
+		if len(d.DNSServers) > 0 {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.dnsSettings.dnsServers",
+				Message: "dnsServers is not available: vnetgw gives its hosts no DNS servers (a host keeps its own resolver, a tun attachment its namespace's)"}
+		}
+		if d.InternalDNSNameLabel != "" {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.dnsSettings.internalDnsNameLabel",
+				Message: "internalDnsNameLabel is not available: vnetgw's VNets have no internal DNS names"}
+		}
+	}
+	p.NetworkSecurityGroup, p.DNSSettings = nil, nil
 	return nil
 }
 

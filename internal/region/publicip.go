@@ -74,6 +74,9 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 			return &arm.Error{Code: arm.CodePublicIPIdleTimeout, Target: "properties.idleTimeoutInMinutes",
 				Message: fmt.Sprintf("public IP address %s has an idle timeout of %d minutes; it must be between %d and %d", id.Name(), *t, publicIPIdleTimeoutMin, publicIPIdleTimeoutMax)}
 		}
+		if err := publicIPUnheld(props); err != nil {
+			return err
+		}
 		want := "IPv4"
 		if r.pool.First.Is6() {
 			want = "IPv6"
@@ -119,5 +122,46 @@ func (r *Region) delPublicIP(tx *txn, id arm.ID) error {
 		return arm.Errorf(arm.CodeInUsePublicIP, "public IP address %s is in use by %s and cannot be deleted", id.Name(), p.Properties.IPConfiguration.ID)
 	}
 	tx.del(arm.TypePublicIPAddress, id.Key())
+	return nil
+}
+
+// publicIPUnheld refuses the settings of a public IP address that vnetgw
+// does not honour rather than ignore them, drops their empty values and
+// canonicalises ddosSettings, which is kept.
+func publicIPUnheld(p *arm.PublicIPAddressProperties) error {
+	if d := p.DNSSettings; d != nil {
+		for _, f := range []struct{ name, v string }{{"domainNameLabel", d.DomainNameLabel}, {"domainNameLabelScope", d.DomainNameLabelScope}, {"reverseFqdn", d.ReverseFqdn}} {
+			if f.v != "" {
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.dnsSettings." + f.name,
+					Message: f.name + " is not available: vnetgw gives its public IP addresses no DNS names; use the address (ipAddress)"}
+			}
+		}
+	}
+	if given(p.IPTags) {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ipTags",
+			Message: "ipTags is not available: vnetgw's public addresses come from its pool (serve --public-ip-pool), with no routing preference or service tags"}
+	}
+	if p.PublicIPPrefix.RefID() != "" {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.publicIPPrefix",
+			Message: "publicIPPrefix is not available: vnetgw's public addresses come from its pool (serve --public-ip-pool)"}
+	}
+	p.DNSSettings, p.IPTags, p.PublicIPPrefix = nil, nil, nil
+	d := p.DDoSSettings
+	if d == nil {
+		return nil
+	}
+	if d.DDoSProtectionPlan.RefID() != "" {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ddosSettings.ddosProtectionPlan",
+			Message: "ddosProtectionPlan is not available: vnetgw has no DDoS protection"}
+	}
+	if strings.EqualFold(d.ProtectionMode, "Enabled") {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ddosSettings.protectionMode",
+			Message: "protectionMode Enabled is not available: vnetgw has no DDoS protection; VirtualNetworkInherited (none to inherit) and Disabled are taken"}
+	}
+	dd := arm.DDoSSettings{ProtectionMode: d.ProtectionMode}
+	if err := canonical(&dd.ProtectionMode, "properties.ddosSettings.protectionMode", "VirtualNetworkInherited", "VirtualNetworkInherited", "Disabled"); err != nil {
+		return err
+	}
+	p.DDoSSettings = &dd
 	return nil
 }

@@ -400,6 +400,11 @@ func setIdentity(res *arm.Resource, id arm.ID, location string) error {
 	if err := checkTags(res.Tags); err != nil {
 		return err
 	}
+	if e := res.ExtendedLocation; e != nil && (e.Name != "" || e.Type != "") {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "extendedLocation",
+			Message: fmt.Sprintf("extendedLocation %s is not available: vnetgw places a resource in its location, not in an edge zone", e.Name)}
+	}
+	res.ExtendedLocation = nil
 	res.ID, res.Name, res.Type = id.String(), id.Name(), id.Type()
 	if location == "" {
 		return arm.Errorf(arm.CodeLocationRequired, "the location property is required for %s '%s'", id.Type(), id.Name())

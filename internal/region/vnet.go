@@ -229,11 +229,22 @@ func subnetPrefixFields(s *arm.Subnet, field string) error {
 // the path of the subnet's properties in the request.
 func subnetUnheld(s *arm.Subnet, field string) error {
 	p := &s.Properties
-	if p.NetworkSecurityGroup.RefID() != "" {
-		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".networkSecurityGroup",
-			Message: fmt.Sprintf("subnet %s: networkSecurityGroup is not available: vnetgw has no security groups and filters no traffic by address, port or protocol (a route table's route to None drops a prefix); filter on the hosts", s.Name)}
+	var name, why string
+	switch {
+	case p.NetworkSecurityGroup.RefID() != "":
+		name, why = "networkSecurityGroup", "vnetgw has no security groups and filters no traffic by address, port or protocol (a route table's route to None drops a prefix); filter on the hosts"
+	case p.NatGateway.RefID() != "":
+		name, why = "natGateway", "vnetgw has no NAT gateways: serve --internet-egress takes the hosts' TCP and UDP to the Internet from the node's address"
+	case given(p.ServiceEndpoints):
+		name, why = "serviceEndpoints", "vnetgw has no Azure services to reach"
+	case given(p.Delegations):
+		name, why = "delegations", "vnetgw has no Azure services to hand the subnet to"
 	}
-	p.NetworkSecurityGroup = nil
+	if name != "" {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "." + name,
+			Message: fmt.Sprintf("subnet %s: %s is not available: %s", s.Name, name, why)}
+	}
+	p.NetworkSecurityGroup, p.NatGateway, p.ServiceEndpoints, p.Delegations = nil, nil, nil, nil
 	return nil
 }
 
