@@ -442,6 +442,11 @@ exec vnetgw p2s connect --gateway {{addrport .Addr .Port}} --ca "$(dirname "$0")
 {{- end}}
 `))
 
+// shQuote is sh's quoting of a word for pppd's pty, which runs its
+// command with sh: the package's path may hold a quote ("Bob's VPN").
+const shQuote = `shq() { printf "'%s'" "$(printf '%s' "$1" | sed "s/'/'\\\\''/g")"; }
+`
+
 // askPassword is the scripts' question for $user's password, into
 // $VNETGW_PASSWORD unless it is set already; the terminal echoes again
 // when the script is interrupted.
@@ -466,12 +471,12 @@ set -eu
 [ $# -ge 2 ] || { echo "usage: $0 CERT KEY [IFNAME]" >&2; exit 2; }
 ca="$(dirname "$0")/../` + FileCA + `"
 ifc=${3:-vnetgw0}
-# pppd checks the gateway's certificate: issued by the package's CA, for
+` + shQuote + `# pppd checks the gateway's certificate: issued by the package's CA, for
 # the gateway's address (remotename).
 pppd updetach noauth nodefaultroute user "$(basename "$1" .pem)" remotename {{.Addr}} \
   ca "$ca" cert "$1" key "$2" ifname "$ifc" \
   plugin sstp-pppd-plugin.so sstp-sock "/run/sstpc/sstpc-$ifc" \
-  pty "sstpc --ca-cert '$ca' --nolaunchpppd --ipparam $ifc {{if and .Addr.Is4 (eq .Port 443)}}{{.Addr}}{{else}}{{addrport .Addr .Port}}{{end}}"
+  pty "sstpc --ca-cert $(shq "$ca") --nolaunchpppd --ipparam $(shq "$ifc") {{if and .Addr.Is4 (eq .Port 443)}}{{.Addr}}{{else}}{{addrport .Addr .Port}}{{end}}"
 {{- else}}
 # Connects to gateway {{.Gateway}} with Linux's SSTP client, sstpc with pppd,
 # as root, on the PPP interface IFNAME (default vnetgw0): asks for USER's
@@ -483,7 +488,7 @@ set -eu
 [ $# -ge 1 ] || { echo "usage: $0 USER [IFNAME]  (the password is asked for)" >&2; exit 2; }
 ca="$(dirname "$0")/../` + FileCA + `"
 ifc=${2:-vnetgw0}
-user=$1
+` + shQuote + `user=$1
 ` + askPassword + `# The user and password go to pppd in an options file only root reads,
 # not on its command line, which every user sees; the file goes when the
 # script ends, interrupted too.
@@ -496,7 +501,7 @@ printf 'user "%s"\npassword "%s"\n' "$(esc "$1")" "$(esc "$VNETGW_PASSWORD")" > 
 pppd updetach noauth nodefaultroute file "$opts" remotename {{.Addr}} \
   refuse-pap refuse-chap refuse-mschap refuse-eap ifname "$ifc" \
   plugin sstp-pppd-plugin.so sstp-sock "/run/sstpc/sstpc-$ifc" \
-  pty "sstpc --ca-cert '$ca' --nolaunchpppd --ipparam $ifc {{if and .Addr.Is4 (eq .Port 443)}}{{.Addr}}{{else}}{{addrport .Addr .Port}}{{end}}"
+  pty "sstpc --ca-cert $(shq "$ca") --nolaunchpppd --ipparam $(shq "$ifc") {{if and .Addr.Is4 (eq .Port 443)}}{{.Addr}}{{else}}{{addrport .Addr .Port}}{{end}}"
 {{- end}}
 {{range .Routes}}ip route replace {{.}} dev "$ifc"
 {{end}}echo "connected on $ifc; to disconnect: kill \$(cat /run/$ifc.pid)"

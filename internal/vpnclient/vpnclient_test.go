@@ -298,7 +298,7 @@ func TestPackageIPv6Gateway(t *testing.T) {
 		if got, err := netip.ParseAddrPort(m[1]); err != nil || got != want {
 			t.Errorf("port %d: %s gives --gateway %s, want %s", port, FileVnetgw, m[1], want)
 		}
-		if !strings.Contains(files[FileSSTPC], "--ipparam $ifc "+want.String()+`"`) {
+		if !strings.Contains(files[FileSSTPC], `--ipparam $(shq "$ifc") `+want.String()+`"`) {
 			t.Errorf("port %d: %s does not give sstpc %s:\n%s", port, FileSSTPC, want, files[FileSSTPC])
 		}
 	}
@@ -379,6 +379,61 @@ func TestPackageFollowsClientPolicy(t *testing.T) {
 				if strings.Contains(files[FileSwanctl], w) {
 					t.Errorf("%s has %q:\n%s", FileSwanctl, w, files[FileSwanctl])
 				}
+			}
+		})
+	}
+}
+
+// TestSSTPCScriptQuotesItsPath runs linux/sstpc.sh from a package
+// unpacked under a directory whose name holds a quote and a command
+// substitution, with pppd and sstpc stand-ins: pppd runs its pty command
+// with sh, as the real one does. sstpc gets the CA's path as it is, and
+// nothing in the name runs.
+func TestSSTPCScriptQuotesItsPath(t *testing.T) {
+	for _, auth := range []string{"Certificate", "Radius"} {
+		t.Run(auth, func(t *testing.T) {
+			s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+				Protocols: []string{"SSTP"}, Authentication: []string{auth}}
+			b, err := s.Zip()
+			if err != nil {
+				t.Fatal(err)
+			}
+			top := t.TempDir()
+			dir := filepath.Join(top, "Bob's VPN $(touch pwned) '")
+			if err := Extract(b, dir); err != nil {
+				t.Fatal(err)
+			}
+			bin := filepath.Join(top, "bin")
+			os.Mkdir(bin, 0o755)
+			got := filepath.Join(top, "sstpc-args")
+			stubs := map[string]string{
+				"pppd":  "#!/bin/sh\nwhile [ $# -gt 0 ]; do if [ \"$1\" = pty ]; then cd \"$TOP\" && exec sh -c \"$2\"; fi; shift; done\nexit 1\n",
+				"sstpc": "#!/bin/sh\nprintf '%s\\n' \"$@\" > \"$TOP/sstpc-args\"\n",
+			}
+			for name, body := range stubs {
+				if err := os.WriteFile(filepath.Join(bin, name), []byte(body), 0o755); err != nil {
+					t.Fatal(err)
+				}
+			}
+			args := []string{filepath.Join(dir, FileSSTPC), "alice"}
+			if auth == "Certificate" {
+				args = []string{filepath.Join(dir, FileSSTPC), "client.pem", "client.key"}
+			}
+			cmd := exec.Command("sh", args...)
+			cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "TOP="+top, "VNETGW_PASSWORD=secret")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("sstpc.sh: %v\n%s", err, out)
+			}
+			if _, err := os.Stat(filepath.Join(top, "pwned")); err == nil {
+				t.Error("the directory's name ran as a command")
+			}
+			b, err = os.ReadFile(got)
+			if err != nil {
+				t.Fatalf("sstpc did not run: %v", err)
+			}
+			want := "--ca-cert\n" + dir + "/linux/../" + FileCA + "\n--nolaunchpppd\n--ipparam\nvnetgw0\n198.51.100.7\n"
+			if string(b) != want {
+				t.Errorf("sstpc's arguments:\n%s\nwant\n%s", b, want)
 			}
 		})
 	}
