@@ -12,6 +12,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"fmt"
 	"io"
 	"io/fs"
@@ -76,6 +77,12 @@ const (
 	// has it (OpenVPN/vpnconfig.ovpn), its certificate and key left for
 	// the user to paste.
 	FileOpenVPN = "OpenVPN/vpnconfig.ovpn"
+	// Generic: with IKEv2, Azure's settings of a generic client, which
+	// scripts written for Azure's packages read (/VpnProfile/VpnServer,
+	// VpnType, Routes), and the certificate to check the gateway with
+	// (here PEM, the same as FileCA).
+	FileGenericSettings = "Generic/VpnSettings.xml"
+	FileGenericCA       = "Generic/VpnServerRoot.cer"
 )
 
 // Placeholders of FileSwanctl with RADIUS alone: the user's name and
@@ -145,6 +152,15 @@ func (s Settings) Zip() ([]byte, error) {
 			body []byte
 			mode fs.FileMode
 		}{{FileSwanctl, s.render(swanctlConf), 0o644}, {FileIKEv2, s.render(ikev2Script), 0o755}, {FileWindowsIKEv2, s.render(windowsIKEv2Script), 0o644}}...)
+		generic, err := s.genericSettings()
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, []struct {
+			name string
+			body []byte
+			mode fs.FileMode
+		}{{FileGenericSettings, generic, 0o644}, {FileGenericCA, s.CA, 0o644}}...)
 	}
 	if s.OpenVPN() {
 		files = append(files, struct {
@@ -169,6 +185,27 @@ func (s Settings) Zip() ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// genericProfile is FileGenericSettings: Azure's VpnProfile, of the
+// IKEv2 gateway; encoding/xml escapes what it holds.
+type genericProfile struct {
+	XMLName   xml.Name `xml:"VpnProfile"`
+	VpnServer string   // the gateway's address
+	VpnType   string   // IkeV2
+	Routes    string   // the ranges through the tunnel, comma separated
+}
+
+func (s Settings) genericSettings() ([]byte, error) {
+	routes := make([]string, len(s.Routes))
+	for i, r := range s.Routes {
+		routes[i] = r.String()
+	}
+	b, err := xml.MarshalIndent(genericProfile{VpnServer: s.Addr.String(), VpnType: "IkeV2", Routes: strings.Join(routes, ",")}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append([]byte(xml.Header), append(b, '\n')...), nil
 }
 
 func (s Settings) render(t *template.Template) []byte {
@@ -264,6 +301,10 @@ IKEv2 (certificate authentication, the address in a configuration payload):
                                             strongSwan (swanctl) and connects
   ` + FileWindowsIKEv2 + `   Windows' built-in client
                                             (not tested by vnetgw's tests)
+  ` + FileGenericSettings + `                the gateway's address (VpnServer),
+                                            IkeV2 and the routes, as in
+                                            Azure's package, and
+  ` + FileGenericCA + `              the same as ` + FileCA + `
 {{end}}{{if .OpenVPN}}
 OpenVPN (TCP port {{.Port}}, the client certificate in TLS):
   ` + FileOpenVPN + `        any OpenVPN 2.6 client: replace

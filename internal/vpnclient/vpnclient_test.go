@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"encoding/json"
+	"encoding/xml"
 	"io"
 	"net/netip"
 	"os"
@@ -84,9 +85,10 @@ func TestPackageFollowsProtocols(t *testing.T) {
 		protocols     []string
 		want, missing []string
 	}{
-		{[]string{"SSTP"}, []string{FileVnetgw, FileSSTPC, FileWindows}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2}},
-		{[]string{"IkeV2"}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2}, []string{FileVnetgw, FileSSTPC, FileWindows, FileOpenVPN}},
-		{[]string{"OpenVPN"}, []string{FileOpenVPN}, []string{FileVnetgw, FileSSTPC, FileWindows, FileSwanctl, FileIKEv2, FileWindowsIKEv2}},
+		{[]string{"SSTP"}, []string{FileVnetgw, FileSSTPC, FileWindows}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2, FileGenericSettings}},
+		{[]string{"IkeV2"}, []string{FileSwanctl, FileIKEv2, FileWindowsIKEv2, FileGenericSettings, FileGenericCA}, []string{FileVnetgw, FileSSTPC, FileWindows, FileOpenVPN}},
+		{[]string{"OpenVPN"}, []string{FileOpenVPN}, []string{FileVnetgw, FileSSTPC, FileWindows, FileSwanctl, FileIKEv2, FileWindowsIKEv2, FileGenericSettings, FileGenericCA}},
+		{[]string{"SSTP", "IkeV2", "OpenVPN"}, []string{FileVnetgw, FileSSTPC, FileWindows, FileSwanctl, FileIKEv2, FileWindowsIKEv2, FileGenericSettings, FileGenericCA, FileOpenVPN}, nil},
 	} {
 		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"), Protocols: tc.protocols}
 		files := unzip(t, s)
@@ -436,5 +438,33 @@ func TestSSTPCScriptQuotesItsPath(t *testing.T) {
 				t.Errorf("sstpc's arguments:\n%s\nwant\n%s", b, want)
 			}
 		})
+	}
+}
+
+// TestPackageGenericSettings: with IKEv2 the package has Azure's
+// Generic/VpnSettings.xml, which scripts written for Azure read
+// (/VpnProfile/VpnServer, VpnType, Routes), and Generic/VpnServerRoot.cer,
+// the gateway's CA.
+func TestPackageGenericSettings(t *testing.T) {
+	for _, addr := range []string{"198.51.100.7", "2001:db8::7"} {
+		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr(addr), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"), Protocols: []string{"SSTP", "IkeV2"},
+			Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("192.168.1.0/24")}, CA: []byte("-----BEGIN CERTIFICATE-----\n")}
+		files := unzip(t, s)
+		var got struct {
+			XMLName                    xml.Name `xml:"VpnProfile"`
+			VpnServer, VpnType, Routes string
+		}
+		if err := xml.Unmarshal([]byte(files[FileGenericSettings]), &got); err != nil {
+			t.Fatalf("%s: %v\n%s", FileGenericSettings, err, files[FileGenericSettings])
+		}
+		if got.VpnServer != addr || got.VpnType != "IkeV2" || got.Routes != "10.1.0.0/16,192.168.1.0/24" {
+			t.Errorf("%s: %+v", FileGenericSettings, got)
+		}
+		if files[FileGenericCA] != string(s.CA) {
+			t.Errorf("%s: %q", FileGenericCA, files[FileGenericCA])
+		}
+		if !strings.Contains(files[FileReadme], FileGenericSettings) {
+			t.Errorf("README.txt does not name %s:\n%s", FileGenericSettings, files[FileReadme])
+		}
 	}
 }
