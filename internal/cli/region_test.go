@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
+	"net"
+	"net/netip"
 	"strings"
 	"testing"
 
@@ -19,7 +21,7 @@ func startRegion(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	srv, err := server.New(ctx, server.Config{DataDir: dir, Listen: "127.0.0.1:0", PublicIPPool: "127.22.0.0/24",
-		IKEPort: 25540, NATTPort: 25541, SSTPPort: 25447, Logger: slog.New(slog.DiscardHandler)})
+		IKEPort: freePort(t, "udp"), NATTPort: freePort(t, "udp"), SSTPPort: freePort(t, "tcp"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		cancel()
 		t.Fatal(err)
@@ -34,6 +36,30 @@ func startRegion(t *testing.T) {
 		t.Setenv(v, "")
 	}
 	t.Setenv("VNETGW_DATA_DIR", dir)
+}
+
+// freePort returns a port on the loopback that no socket of network
+// ("udp" or "tcp") uses now: the gateways of two test binaries that run at
+// once (go test runs packages side by side) do not take each other's.
+func freePort(t *testing.T, network string) uint16 {
+	t.Helper()
+	var addr net.Addr
+	if network == "udp" {
+		c, err := net.ListenPacket("udp", "127.22.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		addr = c.LocalAddr()
+	} else {
+		l, err := net.Listen("tcp", "127.22.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		addr = l.Addr()
+	}
+	return uint16(netip.MustParseAddrPort(addr.String()).Port())
 }
 
 // vnetgw runs a command line as cmd/vnetgw does: its exit code, what it
