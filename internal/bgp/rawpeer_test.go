@@ -152,6 +152,28 @@ func TestMalformedAttributeWithdraws(t *testing.T) {
 	}
 }
 
+// An UPDATE with an attribute whose length overruns the attribute list
+// has its routes withdrawn and the session stays (RFC 7606 §4): the NLRI
+// are found by the list's length.
+func TestAttributeLengthConflictWithdrawsRFC7606Section4(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.137.1")
+	update := func(prefixes ...string) []byte {
+		return mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: pfxs(prefixes...)}.Append(nil, true))
+	}
+	p := dialRaw(t, n, addr, port)
+	p.send(wire.TypeUpdate, update("192.168.2.0/24", "192.168.3.0/24"))
+	waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002", "192.168.3.0/24": "65002"})
+	bad := update("192.168.3.0/24")
+	bad[19] = 9 // NEXT_HOP, the last attribute, of 9 bytes where 4 are
+	p.send(wire.TypeUpdate, bad)
+	waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002"})
+	p.send(wire.TypeUpdate, update("192.168.4.0/24"))
+	waitRoutes(t, n, map[string]string{"192.168.2.0/24": "65002", "192.168.4.0/24": "65002"})
+	if ps := n.s.Peers(); len(ps) != 1 || ps[0].State != "Established" || ps[0].MalformedUpdates != 1 {
+		t.Errorf("peer after an attribute overrunning the list: %+v", ps)
+	}
+}
+
 // A peer that announces more than MaxPrefixes is told so (Cease, maximum
 // number of prefixes reached) and disconnected; its routes go, and it has
 // no session again for maxPrefixHold (its routes would flap).

@@ -167,6 +167,19 @@ func TestUpdateErrors(t *testing.T) {
 		}), SubMissingAttr, true},
 		{"unknown well-known", mod(func(b []byte) []byte { b[5] = 99; return b }), 2, false},
 		{"attributes overrun", mod(func(b []byte) []byte { b[3] = 200; return b }), SubMalformedList, false},
+		// RFC 7606 §4: an attribute's length against the list's, the NLRI
+		// found by the list's.
+		{"NEXT_HOP overruns the list", mod(func(b []byte) []byte { b[19] = 9; return b }), SubAttrLength, true},
+		{"2 bytes left for a header", mod(func(b []byte) []byte {
+			b = append(b[:24:24], append([]byte{flagOptional, 99}, b[24:]...)...)
+			b[3] += 2
+			return b
+		}), SubMalformedList, true},
+		{"extended header cut", mod(func(b []byte) []byte {
+			b = append(b[:24:24], append([]byte{flagOptional | flagExtLength, 99, 0}, b[24:]...)...)
+			b[3] += 3
+			return b
+		}), SubMalformedList, true},
 	}
 	for _, c := range cases {
 		u, err := ParseUpdate(c.body, true)
@@ -186,6 +199,11 @@ func TestUpdateErrors(t *testing.T) {
 	})
 	if u, err := ParseUpdate(twice, true); err != nil || u.Origin != OriginIGP || len(u.NLRI) != 1 {
 		t.Errorf("ORIGIN twice: %+v, %v", u, err)
+	}
+	// Without routes, a length conflict may hide an MP_UNREACH_NLRI: the
+	// session ends.
+	if _, err := ParseUpdate(mod(func(b []byte) []byte { b[19] = 9; return b[:len(b)-4] }), true); isWithdraw(err) || err == nil {
+		t.Errorf("an attribute overrunning the list without NLRI: %v", err)
 	}
 	// Without routes, a malformed attribute withdraws nothing: no error.
 	if _, err := ParseUpdate(mod(func(b []byte) []byte { b[7] = 3; return b[:len(b)-4] }), true); err != nil {

@@ -19,6 +19,9 @@ func FuzzReadMessage(f *testing.F) {
 	// AS_PATH.
 	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, []byte{0, 0, 0, 35, 0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea,
 		0x80, 14, 10, 0, 1, 1, 4, 192, 0, 2, 9, 0, 16, 10, 52, 0x80, 15, 6, 0, 1, 1, 16, 10, 53})))
+	// NEXT_HOP of 9 bytes where 4 are: the list overrun (RFC 7606 §4).
+	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, []byte{0, 0, 0, 20, 0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea,
+		0x40, 3, 9, 192, 0, 2, 9, 24, 10, 99, 0})))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var buf [MaxLen]byte
 		typ, body, err := ReadMessage(bytes.NewReader(data), &buf)

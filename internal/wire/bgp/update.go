@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"cmp"
 	"encoding/binary"
 	"fmt"
 	"net/netip"
@@ -102,12 +103,13 @@ func Prepend(p []Segment, as uint32) []Segment {
 // announced four-octet AS numbers, which AS_PATH then holds (RFC 6793 §4).
 //
 // Errors follow RFC 7606, for an external peer: one that leaves the
-// message unparsable (the withdrawn routes, the NLRI, the attribute
-// list's lengths, an unrecognised well-known attribute) ends the session;
+// message unparsable (the withdrawn routes, the NLRI, the lengths of the
+// attribute list, an unrecognised well-known attribute) ends the session;
 // a malformed ORIGIN, AS_PATH, NEXT_HOP or MED, a flags error of a known
-// attribute, or a missing mandatory one is an *Error with Withdraw set and
-// the Update parsed as far as it goes: its NLRI are to be withdrawn. An
-// attribute that appears again is discarded (§3 (g)).
+// attribute, a missing mandatory one, or an attribute whose length
+// overruns the list in an UPDATE with routes (§4) is an *Error with
+// Withdraw set and the Update parsed as far as it goes: its NLRI are to be
+// withdrawn. An attribute that appears again is discarded (§3 (g)).
 func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	var u Update
 	if len(body) < 4 {
@@ -132,22 +134,26 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	}
 	var seen [256]bool
 	var withdraw *Error // the first error that withdraws the routes
+	var conflict *Error // an attribute's length against the list's
 	var as4 []Segment   // AS4_PATH, from a two-octet session
 	var mp mpRoutes     // IPv4 unicast in MP_REACH_NLRI and MP_UNREACH_NLRI
 	for len(attrs) > 0 {
-		if len(attrs) < 3 {
-			return u, errorf(CodeUpdate, SubMalformedList, "path attribute header overruns the list")
-		}
-		flags, code := attrs[0], attrs[1]
-		hl, n := 3, int(attrs[2])
+		flags := attrs[0]
+		hl := 3
 		if flags&flagExtLength != 0 {
-			if len(attrs) < 4 {
-				return u, errorf(CodeUpdate, SubMalformedList, "path attribute header overruns the list")
-			}
-			hl, n = 4, int(binary.BigEndian.Uint16(attrs[2:4]))
+			hl = 4
+		}
+		if len(attrs) < hl {
+			conflict = errorf(CodeUpdate, SubMalformedList, "path attribute header of %d bytes overruns the list", len(attrs))
+			break
+		}
+		code, n := attrs[1], int(attrs[2])
+		if hl == 4 {
+			n = int(binary.BigEndian.Uint16(attrs[2:4]))
 		}
 		if len(attrs) < hl+n {
-			return u, errorf(CodeUpdate, SubAttrLength, "attribute %d of %d bytes overruns the list", code, n)
+			conflict = errorf(CodeUpdate, SubAttrLength, "attribute %d of %d bytes overruns the list", code, n)
+			break
 		}
 		val := attrs[hl : hl+n]
 		attrs = attrs[hl+n:]
@@ -189,6 +195,18 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 		}
 	}
 	u.Withdrawn = append(u.Withdrawn, mp.withdrawn...)
+	if conflict != nil {
+		// RFC 7606 §4: a length conflict MUST be treated as withdraw, the
+		// NLRI field located by the Total Path Attribute Length. The
+		// attributes after it are lost: an UPDATE without routes to
+		// withdraw might have carried an MP_UNREACH_NLRI there, which
+		// cannot be told, so it still ends the session.
+		if len(u.NLRI) == 0 && len(mp.nlri) == 0 {
+			return u, conflict
+		}
+		conflict.Withdraw = true
+		withdraw = cmp.Or(withdraw, conflict)
+	}
 	if len(mp.nlri) > 0 {
 		if len(u.NLRI) > 0 && seen[attrNextHop] && u.NextHop != mp.nextHop && withdraw == nil {
 			// One next hop for all the routes of an UPDATE here.
