@@ -315,3 +315,35 @@ func TestRouteRefresh(t *testing.T) {
 		t.Errorf("NOTIFICATION data %x, want the length field 0015", n.Data)
 	}
 }
+
+// An OPEN with an optional parameter other than capabilities is refused
+// with Unsupported Optional Parameters (RFC 4271 §6.2), and the peer's
+// status says why.
+func TestUnsupportedOptionalParameterRFC4271Section6_2(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.137.2")
+	// Its one dial (the raw peer does not listen) fails first, so that
+	// its error does not stand for the session's.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if ps := n.s.Peers(); len(ps) == 1 && ps[0].State == "Active" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the speaker did not dial: %+v", n.s.Peers())
+		}
+	}
+	c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p := &rawPeer{t: t, c: c}
+	open := wire.Open{AS: 65002, HoldTime: 30, ID: addr}.Append(nil)
+	open[9] += 4
+	open = append(open, 1, 2, 0, 0) // parameter 1 (authentication) of 2 bytes
+	p.send(wire.TypeOpen, open)
+	p.expect(wire.TypeOpen)
+	p.expectNotification(wire.CodeOpen, wire.SubUnsupportedParam)
+	if ps := n.s.Peers(); len(ps) != 1 || ps[0].State == "Established" || !strings.Contains(ps[0].LastError, "unsupported optional parameter 1") {
+		t.Errorf("peer after an OPEN with parameter 1: %+v", ps)
+	}
+}

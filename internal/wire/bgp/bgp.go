@@ -53,33 +53,34 @@ func (t Type) String() string {
 
 // NOTIFICATION error codes (RFC 4271 §4.5) and the subcodes vnetgw sends.
 const (
-	CodeHeader       = 1
-	CodeOpen         = 2
-	CodeUpdate       = 3
-	CodeHoldExpired  = 4
-	CodeFSM          = 5
-	CodeCease        = 6
-	SubNotSynced     = 1 // header: marker
-	SubBadLength     = 2 // header: length
-	SubBadType       = 3 // header: type
-	SubBadVersion    = 1 // OPEN
-	SubBadPeerAS     = 2 // OPEN
-	SubBadID         = 3 // OPEN
-	SubBadHoldTime   = 6 // OPEN
-	SubMalformedList = 1 // UPDATE: attribute list
-	SubMissingAttr   = 3 // UPDATE: well-known attribute missing
-	SubAttrFlags     = 4 // UPDATE
-	SubAttrLength    = 5 // UPDATE
-	SubBadOrigin     = 6 // UPDATE
-	SubBadNextHop    = 8 // UPDATE
-	SubOptAttr       = 9 // UPDATE: optional attribute error
-	SubBadNetwork    = 10
-	SubBadASPath     = 11
-	SubMaxPrefixes   = 1 // Cease: maximum number of prefixes reached (RFC 4486)
-	SubAdminShutdown = 2 // Cease (RFC 4486)
-	SubDeconfigured  = 3 // Cease: peer de-configured (RFC 4486)
-	SubConfigChange  = 6 // Cease: other configuration change (RFC 4486)
-	SubCollision     = 7 // Cease: connection collision resolution
+	CodeHeader          = 1
+	CodeOpen            = 2
+	CodeUpdate          = 3
+	CodeHoldExpired     = 4
+	CodeFSM             = 5
+	CodeCease           = 6
+	SubNotSynced        = 1 // header: marker
+	SubBadLength        = 2 // header: length
+	SubBadType          = 3 // header: type
+	SubBadVersion       = 1 // OPEN
+	SubBadPeerAS        = 2 // OPEN
+	SubBadID            = 3 // OPEN
+	SubUnsupportedParam = 4 // OPEN: an optional parameter not recognised
+	SubBadHoldTime      = 6 // OPEN
+	SubMalformedList    = 1 // UPDATE: attribute list
+	SubMissingAttr      = 3 // UPDATE: well-known attribute missing
+	SubAttrFlags        = 4 // UPDATE
+	SubAttrLength       = 5 // UPDATE
+	SubBadOrigin        = 6 // UPDATE
+	SubBadNextHop       = 8 // UPDATE
+	SubOptAttr          = 9 // UPDATE: optional attribute error
+	SubBadNetwork       = 10
+	SubBadASPath        = 11
+	SubMaxPrefixes      = 1 // Cease: maximum number of prefixes reached (RFC 4486)
+	SubAdminShutdown    = 2 // Cease (RFC 4486)
+	SubDeconfigured     = 3 // Cease: peer de-configured (RFC 4486)
+	SubConfigChange     = 6 // Cease: other configuration change (RFC 4486)
+	SubCollision        = 7 // Cease: connection collision resolution
 )
 
 // Error is a malformed message: what is wrong, and the NOTIFICATION that

@@ -71,6 +71,9 @@ func TestOpenErrors(t *testing.T) {
 		{"parameters longer than said", mod(func(b []byte) []byte { b[9]++; return b }), CodeOpen, 0},
 		{"capability overrun", mod(func(b []byte) []byte { b[13] += 10; return b }), CodeOpen, 0},
 		{"short", good[:9], CodeHeader, SubBadLength},
+		// RFC 4271 §6.2: a parameter other than capabilities (here 1,
+		// authentication, long gone) is refused.
+		{"optional parameter 1", mod(func(b []byte) []byte { b[9] += 4; return append(b, 1, 2, 0, 0) }), CodeOpen, SubUnsupportedParam},
 		{"AS 0", mod(func(b []byte) []byte { copy(b[len(b)-4:], []byte{0, 0, 0, 0}); return b }), CodeOpen, SubBadPeerAS},
 	}
 	for _, c := range cases {

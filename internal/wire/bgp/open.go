@@ -64,7 +64,10 @@ func ParseOpen(body []byte) (Open, error) {
 		typ, val := params[0], params[2:2+int(params[1])]
 		params = params[2+int(params[1]):]
 		if typ != optCapabilities {
-			continue // RFC 4271's unsupported-parameter error would end sessions with new speakers for nothing
+			// RFC 4271 §6.2: an unrecognised optional parameter MUST be
+			// answered with Unsupported Optional Parameters. Speakers
+			// announce what is new as capabilities (RFC 5492).
+			return Open{}, errorf(CodeOpen, SubUnsupportedParam, "unsupported optional parameter %d", typ)
 		}
 		for len(val) > 0 {
 			if len(val) < 2 || len(val) < 2+int(val[1]) {
