@@ -120,7 +120,7 @@ func TestGenericUpdateOnEveryUpdate(t *testing.T) {
 			[]string{"local-gateway", "show", "-g", "rg", "-n", "branch"}, "properties.localNetworkAddressSpace.addressPrefixes", []any{"192.168.1.0/24", "192.168.2.0/24"}},
 		{[]string{"vpn-connection", "update", "-g", "rg", "-n", "to-branch", "--set", "routingWeight=5"},
 			[]string{"vpn-connection", "show", "-g", "rg", "-n", "to-branch"}, "properties.routingWeight", float64(5)},
-		{[]string{"vpn-connection", "shared-key", "update", "-g", "rg", "--connection-name", "to-branch", "--set", "value=Xyz789"},
+		{[]string{"vpn-connection", "shared-key", "update", "-g", "rg", "--connection-name", "to-branch", "--value", "Abc000", "--set", "value=Xyz789"},
 			[]string{"vpn-connection", "shared-key", "show", "-g", "rg", "--connection-name", "to-branch"}, "value", "Xyz789"},
 		{[]string{"nic", "update", "-g", "rg", "-n", "web", "--set", "enableIPForwarding=true"},
 			[]string{"nic", "show", "-g", "rg", "-n", "web"}, "properties.enableIPForwarding", true},

@@ -1515,13 +1515,10 @@ func sharedKeyCommand(g *globals) *cobra.Command {
 	update := common(&cobra.Command{Use: "update", Short: "Set the shared key", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !gu.given() {
-				if !cmd.Flags().Changed("value") {
-					return errors.New("--value is required: the new key")
-				}
 				return call(cmd, http.MethodPut, "/sharedkey", arm.ConnectionSharedKey{Value: value})
 			}
 			// The generic update arguments change the key as GET shows
-			// it (--set value=KEY), after --value.
+			// it (--set value=KEY), after --value (required, as az's).
 			id, c, err := g.targetBy("--connection-name", rg, "connections", conn)
 			if err != nil {
 				return err
@@ -1530,9 +1527,7 @@ func sharedKeyCommand(g *globals) *cobra.Command {
 			if _, err := c.Do(cmd.Context(), http.MethodGet, id.String()+"/sharedkey", nil, &key); err != nil {
 				return err
 			}
-			if cmd.Flags().Changed("value") {
-				key.Value = value
-			}
+			key.Value = value
 			body, err := gu.apply(key)
 			if err != nil {
 				return err
@@ -1540,6 +1535,7 @@ func sharedKeyCommand(g *globals) *cobra.Command {
 			return call(cmd, http.MethodPut, "/sharedkey", body)
 		}})
 	update.Flags().StringVar(&value, "value", "", "the new key, 1-128 letters and digits")
+	update.MarkFlagRequired("value")
 	gu = addGenericUpdate(update, strictly[arm.ConnectionSharedKey])
 	reset := common(&cobra.Command{Use: "reset", Short: "Replace the shared key by a new random one", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
