@@ -93,7 +93,8 @@ type link struct {
 	addrRejected        bool      // the client rejected the server's address option: the server asks without it
 	ipcpStopped         bool      // the peer terminated IPCP (RFC 1661 §4.2, Stopped): its next request restarts ours
 	magic               uint32
-	id                  uint8
+	id                  uint8 // the Identifier of our last request (LCP, IPCP, CHAP)
+	rejID               uint8 // and of our last Protocol-Reject, a counter of its own
 	authed              bool
 	local, peer         netip.Addr           // the PPP addresses (IPCP)
 	eapSrv              *eaptls.Server       // the server's EAP-TLS
@@ -550,7 +551,13 @@ func (l *link) handlePPP(proto uint16, info []byte) error {
 		if l.lcpOurs && l.lcpPeers {
 			data := binary.BigEndian.AppendUint16(nil, proto)
 			data = append(data, info[:min(len(info), 64)]...)
-			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ProtoRej, ID: l.nextID(), Data: data}.Append(nil))
+			// RFC 1661 §5.7: the Identifier MUST be changed for each
+			// Protocol-Reject sent. It has its own counter: taken from
+			// our requests', 256 of them brought the next request back
+			// to the Identifier of the last, which a late answer to the
+			// last would then match (§5.1).
+			l.rejID++
+			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ProtoRej, ID: l.rejID, Data: data}.Append(nil))
 		}
 		return nil
 	}
