@@ -122,6 +122,9 @@ func (l *link) handleIPCP(info []byte) error {
 			// layer down and ours goes out again (tld, scr) before the
 			// answer. Down is the data path's only: the gateway keeps
 			// the client's place and address, which its request names.
+			if err := l.renegotiated(&l.ipcpRenegs, "IPCP", "IPCP is"); err != nil {
+				return err
+			}
 			l.ipcpOurs = false
 			l.checkUp()
 			if err := l.sendIPCPRequest(); err != nil {

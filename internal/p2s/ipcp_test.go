@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"fmt"
+	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
@@ -11,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -636,4 +639,43 @@ func gatewayIPCPRequest(t *testing.T) (*link, *recorder, ppp.Packet) {
 	}
 	req, _ := conn.take(t, ppp.ProtoIPCP)
 	return l, conn, req[0]
+}
+
+// TestIPCPRenegotiationBounded: a peer that renegotiates IPCP in a loop
+// (each time taking the link's data path down) is bounded as one that
+// renegotiates LCP is: logged once a minute at most, with how many
+// times, and its link ended after maxRenegotiations in a minute, saying
+// so, the gateway's with CALL_ABORT.
+func TestIPCPRenegotiationBounded(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x := openIPCP(t, server)
+			var log logbuf.Buffer
+			x.l.log = slog.New(slog.NewTextHandler(io.MultiWriter(&log, testWriter{t}), nil))
+			var err error
+			n := 0
+			for ; n <= maxRenegotiations; n++ {
+				x.req.ID++
+				if err = x.l.handleIPCP(x.req.Append(nil)); err != nil {
+					break
+				}
+				ours, answer := x.answered()
+				if ours.Code != ppp.ConfReq || answer.Code != ppp.ConfAck {
+					t.Fatalf("renegotiation %d: our request %+v, the answer %+v; want our request and an Ack", n+1, ours, answer)
+				}
+				if err = x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil || !x.l.up.Load() {
+					t.Fatalf("renegotiation %d: err %v, up %v; want up again", n+1, err, x.l.up.Load())
+				}
+			}
+			if n != maxRenegotiations || err == nil || !strings.Contains(err.Error(), "renegotiates IPCP too often") {
+				t.Errorf("%d renegotiations went through, then %v; want %d, then the link ended, too often", n, err, maxRenegotiations)
+			}
+			if _, abort := x.conn.take(t, ppp.ProtoIPCP); abort != server {
+				t.Errorf("CALL_ABORT %v, want %v", abort, server)
+			}
+			if lines := strings.Count(log.String(), "the peer renegotiates IPCP:"); lines != 1 {
+				t.Errorf("%d renegotiations logged %d lines, want 1:\n%s", n, lines, log.String())
+			}
+		})
+	}
 }

@@ -53,9 +53,9 @@ const (
 	// of random numbers are 1 in 2^64 already).
 	maxLoopback = 5
 	// maxRenegotiations is how many times the peer may renegotiate LCP
-	// (each takes the link down, and IPCP with it) in
-	// renegotiationWindow before the link ends: a client that does it
-	// in a loop keeps the gateway busy and carries no traffic.
+	// (each takes the link down, and IPCP with it), and as many IPCP,
+	// in renegotiationWindow before the link ends: a client that does
+	// it in a loop keeps the gateway busy and carries no traffic.
 	maxRenegotiations   = 5
 	renegotiationWindow = time.Minute
 )
@@ -79,19 +79,19 @@ type link struct {
 	lcpReqID            uint8     // and its Identifier
 	lcpReq              []byte    // and its options, as sent
 	lcpTries            int
-	lcpNakMagic         uint32        // the magic number of our last Nak of the peer's (RFC 1661 §6.4)
-	lcpLoops            int           // our Naks' magic numbers that came back in a row, in Naks of ours
-	lcpEchoLoops        int           // Echo packets in a row that carried our own magic number (RFC 1661 §6.4)
-	lcpRenegs           []time.Time   // when the peer renegotiated LCP, within renegotiationWindow
-	renegLog            sparselog.Log // the peer's renegotiations, logged once a minute at most
+	lcpNakMagic         uint32         // the magic number of our last Nak of the peer's (RFC 1661 §6.4)
+	lcpLoops            int            // our Naks' magic numbers that came back in a row, in Naks of ours
+	lcpEchoLoops        int            // Echo packets in a row that carried our own magic number (RFC 1661 §6.4)
+	lcpRenegs           renegotiations // the peer's renegotiations of LCP
 	ipcpOurs, ipcpPeers bool
-	ipcpSent            time.Time // when our IPCP request last went out
-	ipcpReqID           uint8     // and its Identifier
-	ipcpReq             []byte    // and its options, as sent
-	ipcpTries           int       // our IPCP requests unanswered, Naked or Rejected since the last Ack (Max-Configure)
-	ipcpNaks            int       // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
-	addrRejected        bool      // the client rejected the server's address option: the server asks without it
-	ipcpStopped         bool      // the peer terminated IPCP (RFC 1661 §4.2, Stopped): its next request restarts ours
+	ipcpSent            time.Time      // when our IPCP request last went out
+	ipcpReqID           uint8          // and its Identifier
+	ipcpReq             []byte         // and its options, as sent
+	ipcpTries           int            // our IPCP requests unanswered, Naked or Rejected since the last Ack (Max-Configure)
+	ipcpNaks            int            // the server's Naks of the peer's IPCP requests since its last Ack (Max-Failure)
+	addrRejected        bool           // the client rejected the server's address option: the server asks without it
+	ipcpStopped         bool           // the peer terminated IPCP (RFC 1661 §4.2, Stopped): its next request restarts ours
+	ipcpRenegs          renegotiations // the peer's renegotiations of IPCP
 	magic               uint32
 	id                  uint8 // the Identifier of our last request (LCP, IPCP, CHAP)
 	rejID               uint8 // and of our last Protocol-Reject, a counter of its own
@@ -328,6 +328,34 @@ func (l *link) checkUp() {
 }
 
 func (l *link) nextID() uint8 { l.id++; return l.id }
+
+// renegotiations are the peer's renegotiations of one protocol (LCP,
+// IPCP): each takes the link down until the protocol is open again.
+type renegotiations struct {
+	times []time.Time   // within renegotiationWindow
+	log   sparselog.Log // logged once a minute at most
+}
+
+// renegotiated counts a renegotiation of proto by the peer, which takes
+// the link down until what it says ("LCP and IPCP are") is open again,
+// and logs it, once a minute at most: a peer that renegotiates more than maxRenegotiations
+// times in renegotiationWindow ends its link, the gateway's with
+// CALL_ABORT, rather than keep it busy and carrying no traffic.
+func (l *link) renegotiated(r *renegotiations, proto, what string) error {
+	now := time.Now()
+	r.times = slices.DeleteFunc(r.times, func(t time.Time) bool { return now.Sub(t) >= renegotiationWindow })
+	if r.times = append(r.times, now); len(r.times) > maxRenegotiations {
+		if l.server {
+			l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+		}
+		return fmt.Errorf("the peer renegotiates %s too often: %d times in %v", proto, len(r.times), renegotiationWindow)
+	}
+	r.log.Count(1)
+	if n, log := r.log.Due(); log {
+		l.log.Info("the peer renegotiates "+proto+": the link is down until "+what+" open again", "renegotiations", n)
+	}
+	return nil
+}
 
 // sendLCPRequest asks for our LCP options: the server EAP
 // authentication (until the client authenticated) and a magic number,
@@ -579,14 +607,8 @@ func (l *link) handleLCP(info []byte) error {
 		// 1661 §4.1: RCR- in Ack-Sent goes to Req-Sent), as IPCP's.
 		l.lcpPeers = false
 		if wasOpen {
-			// A peer that renegotiates in a loop ends its link.
-			now := time.Now()
-			l.lcpRenegs = slices.DeleteFunc(l.lcpRenegs, func(t time.Time) bool { return now.Sub(t) >= renegotiationWindow })
-			if l.lcpRenegs = append(l.lcpRenegs, now); len(l.lcpRenegs) > maxRenegotiations {
-				if l.server {
-					l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
-				}
-				return fmt.Errorf("the peer renegotiates LCP too often: %d times in %v", len(l.lcpRenegs), renegotiationWindow)
+			if err := l.renegotiated(&l.lcpRenegs, "LCP", "LCP and IPCP are"); err != nil {
+				return err
 			}
 			// RFC 1661 §4.1: in Opened, a Configure-Request takes the
 			// layer down (tld: IPCP with it, and the data path) and ours
@@ -595,10 +617,6 @@ func (l *link) handleLCP(info []byte) error {
 			l.lcpOurs = false
 			l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, false
 			l.checkUp()
-			l.renegLog.Count(1)
-			if n, log := l.renegLog.Due(); log {
-				l.log.Info("the peer renegotiates LCP: the link is down until LCP and IPCP are open again", "renegotiations", n)
-			}
 			if err := l.sendLCPRequest(); err != nil {
 				return err
 			}
