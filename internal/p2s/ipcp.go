@@ -245,6 +245,16 @@ func (l *link) handleIPCP(info []byte) error {
 		// The peer closes IPCP: ours is not sent again until it asks.
 		l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, true
 		l.checkUp()
+	case ppp.TermAck:
+	case ppp.CodeRej:
+		// IPCP's Codes are 1 to 7, each fundamental (RFC 1661 §5.6).
+		if len(p.Data) > 0 && fundamental(p.Data[0]) {
+			return l.rejected(fmt.Sprintf("IPCP code %d (Code-Reject)", p.Data[0]))
+		}
+	default:
+		// RFC 1332 §2: other Codes are unrecognized, and get a Code-Reject
+		// (RFC 1661 §5.6: MUST).
+		return l.sendReject(ppp.ProtoIPCP, ppp.CodeRej, info[:p.Len()])
 	}
 	return nil
 }

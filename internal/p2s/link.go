@@ -94,7 +94,7 @@ type link struct {
 	ipcpRenegs          renegotiations // the peer's renegotiations of IPCP
 	magic               uint32
 	id                  uint8 // the Identifier of our last request (LCP, IPCP, CHAP)
-	rejID               uint8 // and of our last Protocol-Reject, a counter of its own
+	rejID               uint8 // and of our last Code- or Protocol-Reject, a counter of its own
 	authed              bool
 	local, peer         netip.Addr           // the PPP addresses (IPCP)
 	eapSrv              *eaptls.Server       // the server's EAP-TLS
@@ -578,17 +578,46 @@ func (l *link) handlePPP(proto uint16, info []byte) error {
 		// RFC 1661 §5.7: an unknown protocol is rejected (IPv6CP, CCP).
 		if l.lcpOurs && l.lcpPeers {
 			data := binary.BigEndian.AppendUint16(nil, proto)
-			data = append(data, info[:min(len(info), 64)]...)
-			// RFC 1661 §5.7: the Identifier MUST be changed for each
-			// Protocol-Reject sent. It has its own counter: taken from
-			// our requests', 256 of them brought the next request back
-			// to the Identifier of the last, which a late answer to the
-			// last would then match (§5.1).
-			l.rejID++
-			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ProtoRej, ID: l.rejID, Data: data}.Append(nil))
+			return l.sendReject(ppp.ProtoLCP, ppp.ProtoRej, append(data, info...))
 		}
 		return nil
 	}
+}
+
+// sendReject sends a Code-Reject (RFC 1661 §5.6) or a Protocol-Reject
+// (§5.7) in proto of what it rejects, cut to 64 octets, well within any
+// MRU (§5.6, §5.7: MUST be truncated to the peer's MRU).
+func (l *link) sendReject(proto uint16, code uint8, rejected []byte) error {
+	// RFC 1661 §5.6, §5.7: the Identifier MUST be changed for each sent.
+	// It has its own counter: taken from our requests', 256 of them
+	// brought the next request back to the Identifier of the last, which
+	// a late answer to the last would then match (§5.1).
+	l.rejID++
+	return l.writePPP(proto, ppp.Packet{Code: code, ID: l.rejID, Data: rejected[:min(len(rejected), 64)]}.Append(nil))
+}
+
+// fundamental reports whether a peer's Code-Reject of code rejects what
+// LCP, IPCP and every protocol of their packet format has (Codes 1 to 7,
+// RFC 1661 §5, RFC 1332 §2): their link cannot work (§4.3, RXJ-), and
+// SHOULD be dropped (§5.6).
+func fundamental(code uint8) bool { return code >= ppp.ConfReq && code <= ppp.CodeRej }
+
+// needs reports whether the link cannot do without proto, whose
+// Protocol-Reject then ends it (RFC 1661 §4.3, RXJ-): LCP, IPCP, and
+// the authentication it does until done. Others (IPv4, which only a
+// link with IPCP open carries) are RXJ+.
+func (l *link) needs(proto uint16) bool {
+	return proto == ppp.ProtoLCP || proto == ppp.ProtoIPCP || !l.authed && proto == binary.BigEndian.Uint16(l.authProto())
+}
+
+// rejected ends the link on the peer's Code- or Protocol-Reject of what
+// it cannot do without (RFC 1661 §4.3, RXJ-), the gateway's with
+// CALL_ABORT, rather than waiting for the Restart timer to give up.
+func (l *link) rejected(what string) error {
+	if l.server {
+		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+	}
+	return fmt.Errorf("the peer rejected %s, without which the link cannot work (RFC 1661 §4.3, RXJ-)", what)
 }
 
 func (l *link) handleLCP(info []byte) error {
@@ -789,6 +818,30 @@ func (l *link) handleLCP(info []byte) error {
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
 		return errors.New("the peer terminated PPP")
+	case ppp.CodeRej:
+		if len(p.Data) > 0 && fundamental(p.Data[0]) {
+			return l.rejected(fmt.Sprintf("LCP code %d (Code-Reject)", p.Data[0]))
+		}
+		// RFC 1661 §4.3: a Code-Reject of another code is RXJ+.
+		l.log.Debug("LCP Code-Reject ignored", "packet", fmt.Sprintf("% x", p.Data))
+		return nil
+	case ppp.ProtoRej:
+		if len(p.Data) < 2 {
+			return nil
+		}
+		if proto := binary.BigEndian.Uint16(p.Data); l.needs(proto) {
+			return l.rejected(fmt.Sprintf("protocol %#04x (Protocol-Reject)", proto))
+		}
+		l.log.Debug("LCP Protocol-Reject ignored", "packet", fmt.Sprintf("% x", p.Data))
+		return nil
+	case ppp.TermAck, ppp.DiscardReq, ppp.Identification, ppp.TimeRemaining:
+		// RFC 1661 §5.5, §5.8, RFC 1570 §1: nothing to answer. Windows
+		// sends Identification once LCP is open; pppd discards it too.
+		return nil
+	default:
+		// RFC 1661 §5.6: an unknown Code MUST be reported back with a
+		// Code-Reject.
+		return l.sendReject(ppp.ProtoLCP, ppp.CodeRej, info[:p.Len()])
 	}
 	if !wasOpen && l.lcpOurs && l.lcpPeers && l.authed {
 		// LCP is open again after the peer renegotiated it: the network

@@ -1,9 +1,13 @@
 package p2s
 
 import (
+	"bytes"
+	"encoding/binary"
 	"fmt"
+	"strings"
 	"testing"
 
+	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
 
@@ -44,5 +48,125 @@ func TestProtocolRejectIdentifierRFC1661Section5_7(t *testing.T) {
 				t.Fatalf("our IPCP request after the Protocol-Rejects: %+v; want a Configure-Request with another Identifier than the last's (%d)", ours, last.ID)
 			}
 		})
+	}
+}
+
+// TestCodeRejectRFC1661Section5_6: an LCP packet of an unknown Code, and
+// an IPCP packet of a Code other than 1 to 7 (RFC 1332 §2), is reported
+// back with a Code-Reject of that protocol carrying the packet, each
+// under another Identifier (RFC 1661 §5.6); the codes LCP knows that need
+// no answer (Terminate-Ack, Discard-Request, RFC 1570's Identification
+// that Windows sends) get none; the link stays up; client and gateway.
+func TestCodeRejectRFC1661Section5_6(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x := openIPCP(t, server)
+			x.l.lcpOurs, x.l.lcpPeers = true, true
+			for _, tc := range []struct {
+				proto  uint16
+				code   uint8
+				reject bool
+			}{
+				{ppp.ProtoLCP, 0, true}, // RFC 2153's Vendor-Specific, not spoken here
+				{ppp.ProtoLCP, 14, true},
+				{ppp.ProtoLCP, 255, true},
+				{ppp.ProtoLCP, ppp.TermAck, false},
+				{ppp.ProtoLCP, ppp.DiscardReq, false},
+				{ppp.ProtoLCP, ppp.Identification, false},
+				{ppp.ProtoLCP, ppp.TimeRemaining, false},
+				{ppp.ProtoIPCP, ppp.ProtoRej, true},
+				{ppp.ProtoIPCP, ppp.EchoReq, true},
+				{ppp.ProtoIPCP, 0, true},
+				{ppp.ProtoIPCP, ppp.TermAck, false},
+			} {
+				sent := ppp.Packet{Code: tc.code, ID: 42, Data: []byte("\x00\x00\x00\x00MSRASV5.20")}.Append(nil)
+				if err := x.l.handlePPP(tc.proto, append(sent, 0, 0)); err != nil { // padding, not rejected
+					t.Fatalf("protocol %#04x code %d: the link ended: %v", tc.proto, tc.code, err)
+				}
+				got, abort := x.conn.take(t, tc.proto)
+				switch {
+				case abort || !x.l.up.Load():
+					t.Fatalf("protocol %#04x code %d: CALL_ABORT %v, up %v; want the link up", tc.proto, tc.code, abort, x.l.up.Load())
+				case !tc.reject && len(got) != 0:
+					t.Errorf("protocol %#04x code %d answered with %+v, want nothing", tc.proto, tc.code, got)
+				case tc.reject && (len(got) != 1 || got[0].Code != ppp.CodeRej || !bytes.Equal(got[0].Data, sent)):
+					t.Errorf("protocol %#04x code %d answered with %+v, want a Code-Reject of % x", tc.proto, tc.code, got, sent)
+				}
+			}
+			// Two Code-Rejects: two Identifiers.
+			var ids []uint8
+			for range 2 {
+				if err := x.l.handleLCP(ppp.Packet{Code: 99, ID: 7}.Append(nil)); err != nil {
+					t.Fatal(err)
+				}
+				got, _ := x.conn.take(t, ppp.ProtoLCP)
+				if len(got) != 1 {
+					t.Fatalf("LCP code 99 answered with %+v, want a Code-Reject", got)
+				}
+				ids = append(ids, got[0].ID)
+			}
+			if ids[0] == ids[1] {
+				t.Errorf("two Code-Rejects under Identifier %d; want another for each", ids[0])
+			}
+		})
+	}
+}
+
+// TestRejectReceivedRFC1661Section4_3: the peer's Code-Reject of a code
+// LCP or IPCP cannot do without (1 to 7), or Protocol-Reject of LCP,
+// IPCP, or of the authentication under way (RXJ-, RFC 1661 §4.3), ends
+// the link at once saying what was rejected, the gateway's with
+// CALL_ABORT; a Code-Reject of an extension and a Protocol-Reject of
+// anything else (RXJ+) leave it up; client and gateway.
+func TestRejectReceivedRFC1661Section4_3(t *testing.T) {
+	codeRej := func(code uint8) []byte {
+		return ppp.Packet{Code: ppp.CodeRej, ID: 3, Data: ppp.Packet{Code: code, ID: 9}.Append(nil)}.Append(nil)
+	}
+	protoRej := func(proto uint16) []byte {
+		return ppp.Packet{Code: ppp.ProtoRej, ID: 3, Data: binary.BigEndian.AppendUint16(nil, proto)}.Append(nil)
+	}
+	for _, server := range []bool{false, true} {
+		for _, tc := range []struct {
+			name   string
+			proto  uint16
+			packet []byte
+			authed bool
+			ends   string // what the error names; "" when the link stays up
+		}{
+			{"LCP Code-Reject of Configure-Request", ppp.ProtoLCP, codeRej(ppp.ConfReq), true, "LCP code 1"},
+			{"LCP Code-Reject of Terminate-Ack", ppp.ProtoLCP, codeRej(ppp.TermAck), true, "LCP code 6"},
+			{"LCP Code-Reject of Echo-Reply", ppp.ProtoLCP, codeRej(ppp.EchoReply), true, ""},
+			{"LCP Code-Reject of Identification", ppp.ProtoLCP, codeRej(ppp.Identification), true, ""},
+			{"IPCP Code-Reject of Configure-Ack", ppp.ProtoIPCP, codeRej(ppp.ConfAck), true, "IPCP code 2"},
+			{"Protocol-Reject of IPCP", ppp.ProtoLCP, protoRej(ppp.ProtoIPCP), true, "protocol 0x8021"},
+			{"Protocol-Reject of LCP", ppp.ProtoLCP, protoRej(ppp.ProtoLCP), true, "protocol 0xc021"},
+			{"Protocol-Reject of IPv4", ppp.ProtoLCP, protoRej(ppp.ProtoIPv4), true, ""},
+			{"Protocol-Reject of IPv6CP", ppp.ProtoLCP, protoRej(ppp.ProtoIPv6CP), true, ""},
+			{"Protocol-Reject of EAP after authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), true, ""},
+			{"Protocol-Reject of EAP before authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), false, "protocol 0xc227"},
+			{"Protocol-Reject of CHAP before authentication with EAP", ppp.ProtoLCP, protoRej(ppp.ProtoCHAP), false, ""},
+		} {
+			t.Run(fmt.Sprintf("server=%v/%s", server, tc.name), func(t *testing.T) {
+				x := openIPCP(t, server)
+				x.l.lcpOurs, x.l.lcpPeers = true, true
+				x.l.client = &Client{cfg: ClientConfig{EAP: true}}
+				if !tc.authed {
+					// EAP-TLS under way.
+					x.l.authed, x.l.eapSrv = false, new(eaptls.Server)
+					x.l.up.Store(false)
+				}
+				err := x.l.handlePPP(tc.proto, tc.packet)
+				_, abort := x.conn.take(t, ppp.ProtoLCP)
+				if tc.ends == "" {
+					if err != nil || abort || x.l.up.Load() != tc.authed {
+						t.Fatalf("err %v, CALL_ABORT %v, up %v; want the link as it was", err, abort, x.l.up.Load())
+					}
+					return
+				}
+				if err == nil || !strings.Contains(err.Error(), "the peer rejected "+tc.ends) || abort != server {
+					t.Fatalf("err %v, CALL_ABORT %v; want the link ended, the peer rejected %s, CALL_ABORT %v", err, abort, tc.ends, server)
+				}
+			})
+		}
 	}
 }

@@ -20,6 +20,9 @@ const (
 	EchoReq    = 9  // Echo-Request, §5.8
 	EchoReply  = 10 // Echo-Reply, §5.8
 	DiscardReq = 11 // Discard-Request, §5.8
+	// LCP's extensions of RFC 1570, which need no answer.
+	Identification = 12 // Identification, RFC 1570 §1.1
+	TimeRemaining  = 13 // Time-Remaining, RFC 1570 §1.2
 )
 
 // PacketHeaderLen is the length of the Code, Identifier and Length fields
