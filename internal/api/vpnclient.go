@@ -39,7 +39,7 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 	case m == "" || strings.EqualFold(m, "EAPTLS"):
 	case strings.EqualFold(m, "EAPMSCHAPv2") && !radius:
 		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "authenticationMethod",
-			Message: "authenticationMethod EAPMSCHAPv2 is for clients that RADIUS authenticates by user name and password; the clients of gateway " + rt.id.Name() + " authenticate with certificates (vpnAuthenticationTypes): use EAPTLS"})
+			Message: "authenticationMethod EAPMSCHAPv2 is for clients that RADIUS authenticates by user name and password; the clients of gateway " + p.Name + " authenticate with certificates (vpnAuthenticationTypes): use EAPTLS"})
 		return
 	case !strings.EqualFold(m, "EAPMSCHAPv2"):
 		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "authenticationMethod",
@@ -50,7 +50,7 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 	if port == 0 {
 		port = 443
 	}
-	settings := vpnclient.Settings{Gateway: rt.id.Name(), Addr: p.Addr, Port: port, IKEPort: h.ports.IKE, NATTPort: h.ports.NATT, Pool: p.Pool, Protocols: p.Protocols, Authentication: p.Auth, Routes: p.Routes, CA: h.gatewayCA}
+	settings := vpnclient.Settings{Gateway: p.Name, Addr: p.Addr, Port: port, IKEPort: h.ports.IKE, NATTPort: h.ports.NATT, Pool: p.Pool, Protocols: p.Protocols, Authentication: p.Auth, Routes: p.Routes, CA: h.gatewayCA}
 	if pol := p.Policy; pol != nil {
 		settings.IPsecPolicy, settings.IKEProposal, settings.ESPProposal = pol, reconcile.IKEProposal(*pol), reconcile.ESPProposal(*pol)
 	}

@@ -308,6 +308,7 @@ func (r *Region) VNetOf(kind string, id arm.ID) string {
 // PointToSite is what a point-to-site client of a gateway needs to know
 // (its VPN client package).
 type PointToSite struct {
+	Name      string     // the gateway's, as stored (a request may name it in other case)
 	Addr      netip.Addr // the gateway's public address (its first)
 	Pool      netip.Prefix
 	Protocols []string       // SSTP, IkeV2, OpenVPN, as configured
@@ -328,7 +329,7 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	if g == nil {
 		return PointToSite{}, notFound(id)
 	}
-	p := PointToSite{GUID: g.Properties.ResourceGUID}
+	p := PointToSite{Name: g.Name, GUID: g.Properties.ResourceGUID}
 	c := g.Properties.VPNClientConfiguration
 	if c != nil && c.VPNClientAddressPool != nil && len(c.VPNClientAddressPool.AddressPrefixes) > 0 {
 		for _, proto := range []string{rules.ProtocolSSTP, rules.ProtocolIKEv2, rules.ProtocolOpenVPN} {
@@ -345,14 +346,14 @@ func (r *Region) PointToSiteOf(id arm.ID) (PointToSite, error) {
 	}
 	if !p.Pool.IsValid() || len(p.Protocols) == 0 {
 		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite,
-			"virtual network gateway %s has no point-to-site configuration (properties.vpnClientConfiguration: an address pool and the protocols, SSTP, IkeV2 or OpenVPN)", id.Name())
+			"virtual network gateway %s has no point-to-site configuration (properties.vpnClientConfiguration: an address pool and the protocols, SSTP, IkeV2 or OpenVPN)", g.Name)
 	}
 	if pubs := s.PublicAddrs(g); len(pubs) > 0 {
 		p.Addr = pubs[0]
 	}
 	v := s.VNetOf(g)
 	if v == nil || !p.Addr.IsValid() {
-		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite, "virtual network gateway %s has no public address or virtual network yet", id.Name())
+		return PointToSite{}, arm.Errorf(arm.CodeNoPointToSite, "virtual network gateway %s has no public address or virtual network yet", g.Name)
 	}
 	// The package routes no default route: a client keeps its own.
 	p.Routes = slices.DeleteFunc(s.ClientRoutes(g, v), func(q netip.Prefix) bool { return q.Bits() == 0 })
