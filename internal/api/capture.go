@@ -97,7 +97,7 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 	}
 	h.log.Info("packet capture stopped", "gateway", rt.id.String(), "packets", captured, "missed", missed, "bytes", len(file))
 	if dest == nil {
-		h.captures.fill(slot, file)
+		h.captures.fill(slot, file, "")
 		writeJSON(w, http.StatusOK, h.captures.url(h.base(r), slot))
 		return
 	}
@@ -108,7 +108,7 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		// A failed upload (an expired SAS, a wrong container) loses
 		// nothing: the capture is kept for download if there is room.
 		if name, rerr := h.captures.reserve(); rerr == nil {
-			h.captures.fill(name, file)
+			h.captures.fill(name, file, "")
 			err = fmt.Errorf("%v; the capture is kept for download for an hour at %s", err, h.captures.url(h.base(r), name))
 		} else {
 			err = fmt.Errorf("%v; and it cannot be kept for download: %v", err, rerr)

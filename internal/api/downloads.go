@@ -18,6 +18,7 @@ const downloadLifetime = time.Hour
 type download struct {
 	data    []byte
 	expires time.Time
+	of      string // what it was made of, for latest; "" for none
 }
 
 // downloads are files served by an unguessable name (the URL is the
@@ -38,16 +39,32 @@ func newDownloads(what, path, ext string, max int, typ, filename string) *downlo
 	return &downloads{what: what, path: path, ext: ext, max: max, typ: typ, filename: filename, m: map[string]download{}}
 }
 
-// offer keeps data for download and answers the request with its URL, a
-// JSON string, on the host the request came to (Handler.base).
-func (d *downloads) offer(h *Handler, w http.ResponseWriter, r *http.Request, data []byte) {
+// offer keeps data, made of what of says (latest finds it by that), for
+// download and answers the request with its URL, a JSON string, on the
+// host the request came to (Handler.base).
+func (d *downloads) offer(h *Handler, w http.ResponseWriter, r *http.Request, data []byte, of string) {
 	name, err := d.reserve()
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	d.fill(name, data)
+	d.fill(name, data, of)
 	writeJSON(w, http.StatusOK, d.url(h.base(r), name))
+}
+
+// latest returns the name of the newest file offered as made of of that
+// has at least half its lifetime left, so that its URL, handed out again,
+// still works for a while.
+func (d *downloads) latest(of string) (string, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	name, last := "", time.Now().Add(downloadLifetime/2)
+	for n, f := range d.m {
+		if f.of == of && f.data != nil && f.expires.After(last) {
+			name, last = n, f.expires
+		}
+	}
+	return name, name != ""
 }
 
 // url is where the file named name is served, under base (Handler.base):
@@ -91,11 +108,12 @@ func (d *downloads) reserve() (string, error) {
 	return name, nil
 }
 
-// fill puts data in the place reserved as name, for downloadLifetime;
-// then it is let go, downloaded or not.
-func (d *downloads) fill(name string, data []byte) {
+// fill puts data, made of of (for latest; "" for none), in the place
+// reserved as name, for downloadLifetime; then it is let go, downloaded
+// or not.
+func (d *downloads) fill(name string, data []byte, of string) {
 	d.mu.Lock()
-	d.m[name] = download{data: data, expires: time.Now().Add(downloadLifetime)}
+	d.m[name] = download{data: data, expires: time.Now().Add(downloadLifetime), of: of}
 	d.mu.Unlock()
 	time.AfterFunc(downloadLifetime+time.Second, func() {
 		d.mu.Lock()

@@ -50,6 +50,7 @@ type envOptions struct {
 	internet bool              // serve --internet-egress
 	pageSize int               // how many items a list page holds (PageSize)
 	tls      bool              // HTTPS (the Azure SDK sends its token over nothing else)
+	handler  **Handler         // the handler, handed back
 	// elsewhere is Config.Elsewhere: another node runs the VNets.
 	elsewhere func(vnet string) *url.URL
 }
@@ -85,6 +86,9 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	h := New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet, Elsewhere: o.elsewhere})
 	if o.pageSize > 0 {
 		h.pageSize = o.pageSize
+	}
+	if o.handler != nil {
+		*o.handler = h
 	}
 	srv := httptest.NewUnstartedServer(h)
 	if o.tls {

@@ -162,6 +162,8 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: "getvpnclientconnectionhealth"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && (is(8, "generatevpnclientpackage") || is(8, "generatevpnprofile")) && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "generatevpnclientpackage"}, nil
+	case kind == arm.TypeVirtualNetworkGateway && is(8, "getvpnprofilepackageurl") && len(rest) == 1:
+		return route{kind: kind, id: id, sub: "getvpnprofilepackageurl"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "disconnectVirtualNetworkGatewayVpnConnections") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "disconnectvirtualnetworkgatewayvpnconnections"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && (is(8, "getBgpPeerStatus") || is(8, "getLearnedRoutes") || is(8, "getAdvertisedRoutes")) && len(rest) == 1:

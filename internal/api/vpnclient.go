@@ -1,12 +1,16 @@
 package api
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"net/http"
 	"slices"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
+	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
 
@@ -46,6 +50,28 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 			Message: "authenticationMethod " + m + ": EAPTLS (client certificates) or, for a gateway with RADIUS, EAPMSCHAPv2"})
 		return
 	}
+	h.offerPackage(w, r, rt, p, false)
+}
+
+// packageURL serves .../getvpnprofilepackageurl (Azure's
+// VirtualNetworkGateways_GetVpnProfilePackageUrl, a long-running POST
+// without a body whose result is the URL, a JSON string; answered at
+// once, with 200): the URL of the gateway's package that
+// generatevpnprofile made, while it has half an hour left and the
+// gateway's point-to-site configuration is what it was; else one made
+// now, as generatevpnprofile would.
+func (h *Handler) packageURL(w http.ResponseWriter, r *http.Request, rt route) {
+	p, err := h.region.PointToSiteOf(rt.id)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.offerPackage(w, r, rt, p, true)
+}
+
+// offerPackage answers the URL of a package of gateway rt.id, p, made
+// now, or with reuse the latest made of the same settings if there is.
+func (h *Handler) offerPackage(w http.ResponseWriter, r *http.Request, rt route, p region.PointToSite, reuse bool) {
 	port := h.sstpPort
 	if port == 0 {
 		port = 443
@@ -62,10 +88,32 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 		}
 		settings.OpenVPNKey = k.PEM()
 	}
+	of, err := packageOf(rt.id, settings)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if name, ok := h.packages.latest(of); ok && reuse {
+		writeJSON(w, http.StatusOK, h.packages.url(h.base(r), name))
+		return
+	}
 	zip, err := settings.Zip()
 	if err != nil {
 		h.fail(w, r, err)
 		return
 	}
-	h.packages.offer(h, w, r, zip)
+	h.packages.offer(h, w, r, zip, of)
+}
+
+// packageOf is what a package of gateway id is made of (downloads.latest):
+// the gateway and a digest of its settings, secrets among them.
+func packageOf(id arm.ID, s vpnclient.Settings) (string, error) {
+	d := sha256.New()
+	if err := json.NewEncoder(d).Encode(s); err != nil {
+		return "", err
+	}
+	d.Write(s.CA)
+	d.Write([]byte{0})
+	d.Write(s.OpenVPNKey)
+	return strings.ToLower(id.String()) + " " + hex.EncodeToString(d.Sum(nil)), nil
 }

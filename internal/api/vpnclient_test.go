@@ -3,11 +3,16 @@ package api
 import (
 	"archive/zip"
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
 )
 
 // p2sSite is a site whose gateway serves SSTP and IKEv2 clients from
@@ -80,4 +85,90 @@ func TestPackageNamesStoredGateway(t *testing.T) {
 			t.Errorf("%s: want %q and no GW:\n%s", name, want, f)
 		}
 	}
+}
+
+// TestGetVPNProfilePackageURL: getvpnprofilepackageurl, through the Azure
+// SDK's poller, answers the URL of the package generatevpnprofile made;
+// made again after the gateway's point-to-site configuration changed, and
+// made now when there is none or the last has less than half its hour
+// left. Another method is 405, a gateway without point-to-site 400.
+func TestGetVPNProfilePackageURL(t *testing.T) {
+	var h *Handler
+	e := newEnv(t, envOptions{tls: true, handler: &h})
+	s := e.p2sSite("rg")
+	gws, err := armnetwork.NewVirtualNetworkGatewaysClient(subA, sdkToken{}, e.sdkOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func() string {
+		t.Helper()
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		p, err := gws.BeginGetVPNProfilePackageURL(ctx, "rg", "GW", nil)
+		if err != nil {
+			t.Fatalf("BeginGetVPNProfilePackageURL: %v", err)
+		}
+		res, err := p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: time.Second})
+		if err != nil || res.Value == nil || !strings.Contains(*res.Value, packagePath) {
+			t.Fatalf("the poller's result: %v, %v; want a package URL", res.Value, err)
+		}
+		return *res.Value
+	}
+
+	// None generated yet: one made now, and the same again.
+	first := get()
+	if again := get(); again != first {
+		t.Errorf("asked twice: %s, then %s; want the same package", first, again)
+	}
+	var made string
+	json.Unmarshal(e.must("POST", s.gw+"/generatevpnprofile", obj{"authenticationMethod": "EAPTLS"}).body, &made)
+	if got := get(); got != made {
+		t.Errorf("after generatevpnprofile: %s; want its URL %s", got, made)
+	}
+	files := e.packageFiles(resp{body: mustJSON(t, get())})
+	if !strings.Contains(files["settings.json"], "172.31.0.0/24") {
+		t.Errorf("the package's settings.json: %s; want the pool 172.31.0.0/24", files["settings.json"])
+	}
+
+	// The pool changed: the package made before is stale.
+	body := gateway("westeurope", s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.30.0.0/24"}}, "vpnClientProtocols": []string{"SSTP", "IkeV2"}}
+	e.must("PUT", s.gw, body)
+	changed := get()
+	if changed == made {
+		t.Errorf("after the pool changed: the package made before, %s", made)
+	}
+	if files := e.packageFiles(resp{body: mustJSON(t, changed)}); !strings.Contains(files["settings.json"], "172.30.0.0/24") {
+		t.Errorf("after the pool changed, settings.json: %s; want the pool 172.30.0.0/24", files["settings.json"])
+	}
+
+	// Less than half an hour left: a new one.
+	d := h.packages
+	d.mu.Lock()
+	name := changed[strings.LastIndex(changed, "/")+1:]
+	f := d.m[name]
+	f.expires = time.Now().Add(downloadLifetime/2 - time.Minute)
+	d.m[name] = f
+	d.mu.Unlock()
+	if got := get(); got == changed {
+		t.Errorf("with less than half an hour left: the same package, %s", got)
+	}
+
+	path := s.gw + "/getvpnprofilepackageurl"
+	if r := e.do("GET", path, nil); r.status != http.StatusMethodNotAllowed || r.code() != "MethodNotAllowed" {
+		t.Errorf("GET %s: %d %s; want 405", path, r.status, r.body)
+	}
+	o := e.site(subA, "other", "westeurope", "10.2.0.0/16", "RouteBased", "VpnGw1")
+	if r := e.do("POST", o.gw+"/getvpnprofilepackageurl", nil); r.status != http.StatusBadRequest || r.code() != "VpnClientConfigurationNotFound" {
+		t.Errorf("a gateway without point-to-site: %d %s; want 400 VpnClientConfigurationNotFound", r.status, r.body)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
