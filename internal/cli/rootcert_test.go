@@ -170,3 +170,36 @@ func TestRevokedCertCreateAndDelete(t *testing.T) {
 		t.Errorf("delete again: exit %d, want no revoked certificate \"lost\"\n%s%s", code, out, errOut)
 	}
 }
+
+// vpn-client generate --output-dir does not write through a symbolic link
+// already in the directory (linux -> elsewhere): it is refused, naming
+// the link, and nothing is written, there or where it points; a link to
+// a file (README.txt -> elsewhere) too, the file it points at unchanged.
+func TestVPNClientPackageNotThroughSymlink(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	for _, link := range []string{"linux", "README.txt"} {
+		dir, elsewhere := t.TempDir(), t.TempDir()
+		target := elsewhere
+		if link == "README.txt" {
+			target = filepath.Join(elsewhere, "kept")
+			if err := os.WriteFile(target, []byte("kept\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut := vnetgw(t, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw", "--output-dir", dir)
+		if code == 0 || !strings.Contains(errOut, filepath.Join(dir, link)+" is a symbolic link") {
+			t.Errorf("%s a symbolic link: exit %d, %s; want it refused, naming it", link, code, errOut)
+		}
+		entries, _ := os.ReadDir(elsewhere)
+		if b, _ := os.ReadFile(filepath.Join(elsewhere, "kept")); (link == "linux" && len(entries) != 0) || (link == "README.txt" && (len(entries) != 1 || string(b) != "kept\n")) {
+			t.Errorf("%s a symbolic link: %d files where it points (%q); want none written there", link, len(entries), b)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 1 || entries[0].Name() != link || entries[0].Type()&os.ModeSymlink == 0 {
+			t.Errorf("%s a symbolic link: after generate %v; want the link alone, as it was", link, entries)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -570,16 +571,25 @@ Add-VpnConnection -Name $name -ServerAddress "{{.Addr}}" -TunnelType Sstp -Encry
 `))
 
 // Extract writes the files of a package under dir, with their modes. It
-// refuses names that would leave dir.
+// refuses names that would leave dir, and to write through a symbolic
+// link under dir (a folder or file of the package's names that is one),
+// which would put the files wherever it points.
 func Extract(zipped []byte, dir string) error {
 	r, err := zip.NewReader(bytes.NewReader(zipped), int64(len(zipped)))
 	if err != nil {
 		return fmt.Errorf("VPN client package: %w", err)
 	}
+	// Every name checked before any file is written: a refusal leaves
+	// dir as it was.
 	for _, f := range r.File {
 		if !fs.ValidPath(f.Name) {
 			return fmt.Errorf("VPN client package: file name %q", f.Name)
 		}
+		if err := noSymlink(dir, f.Name); err != nil {
+			return err
+		}
+	}
+	for _, f := range r.File {
 		rc, err := f.Open()
 		if err != nil {
 			return err
@@ -595,6 +605,26 @@ func Extract(zipped []byte, dir string) error {
 		}
 		if err := atomicfile.Write(path, body, f.Mode().Perm()); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// noSymlink returns an error if a step of name (a valid fs path) under
+// dir, a folder or the file itself, is a symbolic link.
+func noSymlink(dir, name string) error {
+	path := dir
+	for step := range strings.SplitSeq(name, "/") {
+		path = filepath.Join(path, step)
+		fi, err := os.Lstat(path)
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil // made by Extract
+		}
+		if err != nil {
+			return err
+		}
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			return fmt.Errorf("VPN client package: %s is a symbolic link; not writing %s through it", path, name)
 		}
 	}
 	return nil
