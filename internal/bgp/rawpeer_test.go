@@ -347,3 +347,38 @@ func TestUnsupportedOptionalParameterRFC4271Section6_2(t *testing.T) {
 		t.Errorf("peer after an OPEN with parameter 1: %+v", ps)
 	}
 }
+
+// TestUpdateErrorDataRFC4271Section6_3: the NOTIFICATION for an UPDATE
+// that ends the session carries what RFC 4271 §6.3 says its data MUST
+// be: the erroneous attribute, type, length and value (an unrecognised
+// well-known attribute, a flags error of MP_REACH_NLRI, an attribute
+// overrunning the list of an UPDATE without routes).
+func TestUpdateErrorDataRFC4271Section6_3(t *testing.T) {
+	n, addr, port := rawSpeaker(t, "127.141.3")
+	good := mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}},
+		NextHop: addr, NLRI: pfxs("192.168.2.0/24")}.Append(nil, true))
+	// Attributes start at offset 4: ORIGIN (4 bytes), AS_PATH (3+6),
+	// NEXT_HOP (3+4), then the NLRI.
+	insert := func(attr []byte) []byte {
+		b := append(bytes.Clone(good[:24]), append(attr, good[24:]...)...)
+		b[3] += byte(len(attr))
+		return b
+	}
+	for _, c := range []struct {
+		name string
+		body []byte
+		sub  uint8
+		data []byte
+	}{
+		{"unrecognised well-known attribute", insert([]byte{0x40, 99, 2, 7, 7}), 2, []byte{0x40, 99, 2, 7, 7}},
+		{"MP_REACH_NLRI transitive", insert([]byte{0x40, 14, 1, 0}), 4, []byte{0x40, 14, 1, 0}},
+		{"NEXT_HOP overruns a list without routes", func() []byte { b := bytes.Clone(good[:24]); b[19] = 9; return b }(), 5, []byte{0x40, 3, 9, 127, 141, 3, 2}},
+	} {
+		p := dialRaw(t, n, addr, port)
+		p.send(wire.TypeUpdate, c.body)
+		if got := p.expectNotification(wire.CodeUpdate, c.sub); !bytes.Equal(got.Data, c.data) {
+			t.Errorf("%s: NOTIFICATION data % x, want % x", c.name, got.Data, c.data)
+		}
+		waitDown(t, n)
+	}
+}

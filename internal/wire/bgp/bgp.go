@@ -68,6 +68,7 @@ const (
 	SubUnsupportedParam = 4 // OPEN: an optional parameter not recognised
 	SubBadHoldTime      = 6 // OPEN
 	SubMalformedList    = 1 // UPDATE: attribute list
+	SubUnknownWellKnown = 2 // UPDATE: unrecognised well-known attribute
 	SubMissingAttr      = 3 // UPDATE: well-known attribute missing
 	SubAttrFlags        = 4 // UPDATE
 	SubAttrLength       = 5 // UPDATE

@@ -157,38 +157,60 @@ func TestUpdateErrors(t *testing.T) {
 		body     []byte
 		sub      uint8
 		withdraw bool // RFC 7606: the routes are withdrawn, the session stays
+		// data is the NOTIFICATION's data RFC 4271 §6.3 names: the
+		// erroneous attribute (type, length and value), or the missing
+		// one's type code.
+		data []byte
 	}{
-		{"origin 3", mod(func(b []byte) []byte { b[7] = 3; return b }), SubBadOrigin, true},
-		{"origin optional", mod(func(b []byte) []byte { b[4] = flagOptional | flagTransitive; return b }), SubAttrFlags, true},
-		{"AS_PATH segment type 5", mod(func(b []byte) []byte { b[11] = 5; return b }), SubBadASPath, true},
-		{"next hop 0.0.0.0", mod(func(b []byte) []byte { copy(b[20:24], []byte{0, 0, 0, 0}); return b }), SubBadNextHop, true},
-		{"prefix of 33 bits", mod(func(b []byte) []byte { b[24] = 33; return b }), SubBadNetwork, false},
+		{"origin 3", mod(func(b []byte) []byte { b[7] = 3; return b }), SubBadOrigin, true, []byte{flagTransitive, attrOrigin, 1, 3}},
+		{"origin optional", mod(func(b []byte) []byte { b[4] = flagOptional | flagTransitive; return b }), SubAttrFlags, true, []byte{flagOptional | flagTransitive, attrOrigin, 1, 0}},
+		{"AS_PATH segment type 5", mod(func(b []byte) []byte { b[11] = 5; return b }), SubBadASPath, true, nil},
+		{"next hop 0.0.0.0", mod(func(b []byte) []byte { copy(b[20:24], []byte{0, 0, 0, 0}); return b }), SubBadNextHop, true, []byte{flagTransitive, attrNextHop, 4, 0, 0, 0, 0}},
+		{"next hop of 5 bytes", mod(func(b []byte) []byte {
+			b = append(b[:24:24], append([]byte{9}, b[24:]...)...)
+			b[19]++
+			b[3]++
+			return b
+		}), SubAttrLength, true, []byte{flagTransitive, attrNextHop, 5, 192, 168, 1, 1, 9}},
+		{"prefix of 33 bits", mod(func(b []byte) []byte { b[24] = 33; return b }), SubBadNetwork, false, nil},
 		{"no next hop", mod(func(b []byte) []byte {
 			b = append(b[:17:17], b[24:]...)
 			b[3] -= 7
 			return b
-		}), SubMissingAttr, true},
-		{"unknown well-known", mod(func(b []byte) []byte { b[5] = 99; return b }), 2, false},
-		{"attributes overrun", mod(func(b []byte) []byte { b[3] = 200; return b }), SubMalformedList, false},
+		}), SubMissingAttr, true, []byte{attrNextHop}},
+		{"unknown well-known", mod(func(b []byte) []byte { b[5] = 99; return b }), SubUnknownWellKnown, false, []byte{flagTransitive, 99, 1, 0}},
+		{"attributes overrun", mod(func(b []byte) []byte { b[3] = 200; return b }), SubMalformedList, false, nil},
+		{"MP_REACH_NLRI transitive", mod(func(b []byte) []byte {
+			b = append(b[:24:24], append([]byte{flagTransitive, attrMPReach, 0}, b[24:]...)...)
+			b[3] += 3
+			return b
+		}), SubAttrFlags, false, []byte{flagTransitive, attrMPReach, 0}},
+		{"MP_REACH_NLRI of 2 bytes", mod(func(b []byte) []byte {
+			b = append(b[:24:24], append([]byte{flagOptional, attrMPReach, 2, 0, 1}, b[24:]...)...)
+			b[3] += 5
+			return b
+		}), SubOptAttr, false, []byte{flagOptional, attrMPReach, 2, 0, 1}},
 		// RFC 7606 §4: an attribute's length against the list's, the NLRI
 		// found by the list's.
-		{"NEXT_HOP overruns the list", mod(func(b []byte) []byte { b[19] = 9; return b }), SubAttrLength, true},
+		{"NEXT_HOP overruns the list", mod(func(b []byte) []byte { b[19] = 9; return b }), SubAttrLength, true, []byte{flagTransitive, attrNextHop, 9, 192, 168, 1, 1}},
 		{"2 bytes left for a header", mod(func(b []byte) []byte {
 			b = append(b[:24:24], append([]byte{flagOptional, 99}, b[24:]...)...)
 			b[3] += 2
 			return b
-		}), SubMalformedList, true},
+		}), SubMalformedList, true, nil},
 		{"extended header cut", mod(func(b []byte) []byte {
 			b = append(b[:24:24], append([]byte{flagOptional | flagExtLength, 99, 0}, b[24:]...)...)
 			b[3] += 3
 			return b
-		}), SubMalformedList, true},
+		}), SubMalformedList, true, nil},
 	}
 	for _, c := range cases {
 		u, err := ParseUpdate(c.body, true)
 		var e *Error
 		if !errors.As(err, &e) || e.Code != CodeUpdate || e.Subcode != c.sub || e.Withdraw != c.withdraw {
 			t.Errorf("%s: %v (withdraw %v), want notification 3/%d, withdraw %v", c.name, err, e != nil && e.Withdraw, c.sub, c.withdraw)
+		} else if !bytes.Equal(e.Data, c.data) {
+			t.Errorf("%s: data % x, want % x", c.name, e.Data, c.data)
 		}
 		if c.withdraw && !slices.Equal(u.NLRI, base.NLRI) {
 			t.Errorf("%s: the routes to withdraw are %v", c.name, u.NLRI)

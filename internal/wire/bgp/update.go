@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/binary"
 	"fmt"
@@ -153,9 +154,12 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 		}
 		if len(attrs) < hl+n {
 			conflict = errorf(CodeUpdate, SubAttrLength, "attribute %d of %d bytes overruns the list", code, n)
+			// RFC 4271 §6.3: the data is the erroneous attribute, as
+			// much of it as the list holds.
+			conflict.Data = bytes.Clone(attrs)
 			break
 		}
-		val := attrs[hl : hl+n]
+		raw, val := attrs[:hl+n], attrs[hl:hl+n]
 		attrs = attrs[hl+n:]
 		// RFC 7606 §3 (g): all but the first of an attribute that
 		// appears more than once are discarded; MP_REACH_NLRI or
@@ -171,6 +175,9 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 			// The multiprotocol capability (IPv4 unicast) was offered: a
 			// peer may carry its routes here too (RFC 4760).
 			if err := mp.take(code, flags, val); err != nil {
+				// RFC 4271 §6.3: the data of a flags or optional
+				// attribute error is the attribute.
+				err.Data = bytes.Clone(raw)
 				return u, err
 			}
 			continue
@@ -186,6 +193,11 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 			continue
 		}
 		if err := u.attribute(flags, code, val, fourOctet); err != nil {
+			if err.Subcode != SubBadASPath {
+				// RFC 4271 §6.3: the data MUST be the attribute (type,
+				// length and value); Malformed AS_PATH has none.
+				err.Data = bytes.Clone(raw)
+			}
 			if !err.Withdraw {
 				return u, err
 			}
@@ -222,7 +234,8 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 		for _, c := range []byte{attrOrigin, attrASPath, attrNextHop} {
 			if !seen[c] {
 				withdraw = errorf(CodeUpdate, SubMissingAttr, "mandatory attribute %d is missing", c)
-				withdraw.Withdraw = true
+				// RFC 4271 §6.3: the data is the missing type code.
+				withdraw.Withdraw, withdraw.Data = true, []byte{c}
 				break
 			}
 		}
@@ -322,7 +335,7 @@ func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error 
 		// RFC 4271 §6.3: an unrecognised well-known attribute is an error;
 		// unrecognised optional ones are skipped.
 		if flags&flagOptional == 0 {
-			return errorf(CodeUpdate, 2, "unrecognised well-known attribute %d", code)
+			return errorf(CodeUpdate, SubUnknownWellKnown, "unrecognised well-known attribute %d", code)
 		}
 	}
 	return nil
