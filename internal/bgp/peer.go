@@ -774,7 +774,10 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 		}
 	}
 	if len(p.rib) > MaxPrefixes {
-		return changed, &wire.Error{Code: wire.CodeCease, Subcode: wire.SubMaxPrefixes, Reason: fmt.Sprintf("the peer announced more than %d prefixes", MaxPrefixes)}
+		// RFC 4486 §4: the data may say which address family, AFI 1 and
+		// SAFI 1 (IPv4 unicast), and the bound.
+		data := binary.BigEndian.AppendUint32([]byte{0, 1, 1}, MaxPrefixes)
+		return changed, &wire.Error{Code: wire.CodeCease, Subcode: wire.SubMaxPrefixes, Reason: fmt.Sprintf("the peer announced more than %d prefixes", MaxPrefixes), Data: data}
 	}
 	return changed, nil
 }

@@ -175,7 +175,8 @@ func TestAttributeLengthConflictWithdrawsRFC7606Section4(t *testing.T) {
 }
 
 // A peer that announces more than MaxPrefixes is told so (Cease, maximum
-// number of prefixes reached) and disconnected; its routes go, and it has
+// number of prefixes reached, with the address family and the bound: RFC
+// 4486 §4) and disconnected; its routes go, and it has
 // no session again for maxPrefixHold (its routes would flap).
 func TestTooManyPrefixes(t *testing.T) {
 	defer func(d time.Duration) { maxPrefixHold = d }(maxPrefixHold)
@@ -192,7 +193,10 @@ func TestTooManyPrefixes(t *testing.T) {
 		}
 		p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: addr, NLRI: ps}.Append(nil, true)))
 	}
-	p.expectNotification(wire.CodeCease, wire.SubMaxPrefixes)
+	// RFC 4486 §4: AFI 1, SAFI 1 (IPv4 unicast) and the bound, 4000.
+	if got := p.expectNotification(wire.CodeCease, wire.SubMaxPrefixes); !bytes.Equal(got.Data, []byte{0, 1, 1, 0, 0, 0x0f, 0xa0}) {
+		t.Errorf("Cease data % x, want the address family and the bound 00 01 01 00 00 0f a0", got.Data)
+	}
 	waitRoutes(t, n, map[string]string{})
 	// Connecting again at once, it is not let in while it is held back;
 	// it is after.
