@@ -148,7 +148,11 @@ func (h *Handler) serveCluster(w http.ResponseWriter, r *http.Request, rest stri
 		h.log.Info("move a VNet", "vnet", ids[vnet], "from", from, "to", req.Node)
 		writeJSON(w, http.StatusAccepted, VirtualNetworkMove{VirtualNetworkID: ids[vnet], From: from, To: req.Node})
 	case len(parts) == 1 && strings.EqualFold(parts[0], "rebalance"):
-		dryRun := strings.EqualFold(r.URL.Query().Get("dryRun"), "true")
+		dryRun, err := dryRunParam(r)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
 		moved, err := h.cluster.Rebalance(r.Context(), dryRun)
 		out := []VirtualNetworkMove{}
 		for _, m := range moved {
@@ -167,6 +171,27 @@ func (h *Handler) serveCluster(w http.ResponseWriter, r *http.Request, rest stri
 	default:
 		h.fail(w, r, arm.Errorf(arm.CodeInvalidResourceType, "no such cluster operation: %s", r.URL.Path))
 	}
+}
+
+// dryRunParam reads rebalance's dryRun, its name in any case: true or
+// false. Anything else is refused, not taken as false: a dry run asked for
+// as dryRun=1 or dryrun=yes moved every VNet it would have listed.
+func dryRunParam(r *http.Request) (bool, error) {
+	dryRun := false
+	for name, values := range r.URL.Query() {
+		if !strings.EqualFold(name, "dryRun") {
+			continue
+		}
+		for _, v := range values {
+			switch {
+			case strings.EqualFold(v, "true"):
+				dryRun = true
+			case !strings.EqualFold(v, "false"):
+				return false, arm.Errorf(arm.CodeInvalidParameter, "%s=%q: true or false; nothing was moved", name, v)
+			}
+		}
+	}
+	return dryRun, nil
 }
 
 func (h *Handler) clusterNodeNamed(name string) (cluster.NodeStatus, error) {

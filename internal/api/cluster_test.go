@@ -116,3 +116,28 @@ func TestClusterNodesMoveAndDrain(t *testing.T) {
 		t.Fatalf("rebalance of one node: %d %s", r.status, r.body)
 	}
 }
+
+// A rebalance's dryRun is true or false, its name in any case: a dry run
+// asked for otherwise is refused, never run as a rebalance.
+func TestRebalanceDryRunParameter(t *testing.T) {
+	e, _ := newClusterEnv(t)
+	for _, c := range []struct {
+		name, query string
+		status      int
+		code        string
+	}{
+		{"true", "dryRun=true", http.StatusOK, ""},
+		{"the name in lower case", "dryrun=TRUE", http.StatusOK, ""},
+		{"true and false", "dryRun=false&dryRun=true", http.StatusOK, ""},
+		{"false", "dryRun=false", http.StatusAccepted, ""},
+		{"none", "", http.StatusAccepted, ""},
+		{"1", "dryRun=1", http.StatusBadRequest, "InvalidParameter"},
+		{"yes", "DRYRUN=yes", http.StatusBadRequest, "InvalidParameter"},
+		{"empty", "dryRun=", http.StatusBadRequest, "InvalidParameter"},
+	} {
+		r := e.raw("POST", "/providers/Vnetgw.Cluster/rebalance", "?api-version=2024-05-01&"+c.query, testToken, nil)
+		if r.status != c.status || (c.code != "" && r.code() != c.code) {
+			t.Errorf("rebalance?%s (%s): %d %s, want %d %s", c.query, c.name, r.status, r.body, c.status, c.code)
+		}
+	}
+}
