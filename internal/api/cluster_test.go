@@ -40,7 +40,7 @@ func TestClusterNodesMoveAndDrain(t *testing.T) {
 	e, n := newClusterEnv(t)
 	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
 	vnet := strings.ToLower(s.vnet)
-	if owned := n.Place(context.Background(), []string{vnet}); !owned[vnet] {
+	if owned := n.Place(context.Background(), []string{vnet}, nil); !owned[vnet] {
 		t.Fatalf("the only node does not run the VNet: %v", owned)
 	}
 
@@ -103,7 +103,7 @@ func TestClusterNodesMoveAndDrain(t *testing.T) {
 	if r.status != http.StatusConflict || r.code() != "NodeDraining" {
 		t.Fatalf("move to a draining node: %d %s", r.status, r.body)
 	}
-	if owned := n.Place(context.Background(), []string{vnet}); !owned[vnet] {
+	if owned := n.Place(context.Background(), []string{vnet}, nil); !owned[vnet] {
 		t.Fatal("the only node, drained, stopped its VNet with nowhere to hand it")
 	}
 	if r := e.must("POST", nodesPath+"/gw1/resume", nil); r.field("properties.draining") != false {

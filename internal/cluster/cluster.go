@@ -171,10 +171,13 @@ func (n *Node) bump() {
 // it runs none.
 //
 // A VNet this node is to hand over (moved elsewhere, or this node is
-// draining) is left out of the answer first; the next call, once the
+// draining) is left out of the answer first; a later call, once the
 // caller has stopped it, releases the claim, so that the node it goes to
-// starts it only then. One goroutine calls Place.
-func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
+// starts it only then. stopping are the VNets the caller is still
+// stopping (a gateway's stop in the background holds its public address
+// and its IKE sockets): their claims are kept until a call without them.
+// One goroutine calls Place.
+func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bool) map[string]bool {
 	n.mu.Lock()
 	lease := n.lease
 	if lease == 0 || n.fenced {
@@ -193,8 +196,9 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 			switch {
 			case !n.handOverLocked(v):
 				delete(n.leaving, v)
-			case n.leaving[v]:
+			case n.leaving[v] && !stopping[v]:
 				release = append(release, v)
+			case n.leaving[v]: // the caller calls again once it has stopped
 			default:
 				n.leaving[v] = true
 				n.bump() // call again once the caller has stopped it
@@ -213,7 +217,7 @@ func (n *Node) Place(ctx context.Context, vnets []string) map[string]bool {
 		}
 	}
 	for v, owner := range n.claims {
-		if owner == me && !want[v] {
+		if owner == me && !want[v] && !stopping[v] {
 			release = append(release, v)
 		}
 	}

@@ -59,7 +59,7 @@ func placeAll(t *testing.T, nodes ...*cluster.Node) []map[string]bool {
 		var owned []map[string]bool
 		count := map[string]int{}
 		for _, n := range nodes {
-			o := n.Place(context.Background(), vnets)
+			o := n.Place(context.Background(), vnets, nil)
 			owned = append(owned, o)
 			for v := range o {
 				count[v]++
@@ -105,11 +105,11 @@ func TestVNetsSpreadAndMoveWhenANodeLeaves(t *testing.T) {
 	// Claims are sticky: a node that comes back does not take VNets back.
 	a = join(t, e, "a")
 	defer a.Close()
-	if o := a.Place(context.Background(), vnets); len(o) != 0 {
+	if o := a.Place(context.Background(), vnets, nil); len(o) != 0 {
 		t.Fatalf("a came back and took %d VNets from b", len(o))
 	}
 	// A VNet that is gone is released by its node.
-	if o := b.Place(context.Background(), vnets[1:]); o[vnets[0]] || len(o) != len(vnets)-1 {
+	if o := b.Place(context.Background(), vnets[1:], nil); o[vnets[0]] || len(o) != len(vnets)-1 {
 		t.Fatalf("b still runs the VNet that is gone, or lost others: %d", len(o))
 	}
 }
@@ -165,24 +165,24 @@ func TestACutOffNodesVNetsMoveAfterItsTTL(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
+	if o := a.Place(context.Background(), vnets, nil); len(o) != len(vnets) {
 		t.Fatalf("a alone runs %d of %d VNets", len(o), len(vnets))
 	}
 	b := join(t, e, "b")
 	defer b.Close()
-	if o := b.Place(context.Background(), vnets); len(o) != 0 {
+	if o := b.Place(context.Background(), vnets, nil); len(o) != 0 {
 		t.Fatalf("b took %d VNets that a runs", len(o))
 	}
 	start := time.Now()
 	p.Cut()
 	// a stops first: it fences itself before etcd can end its lease.
-	for deadline := time.Now().Add(10 * time.Second); len(a.Place(context.Background(), vnets)) != 0; time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(10 * time.Second); len(a.Place(context.Background(), vnets, nil)) != 0; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("a, cut off from etcd, still runs its VNets after 10 s")
 		}
 	}
 	stopped := time.Since(start)
-	if o := b.Place(context.Background(), vnets); len(o) != 0 {
+	if o := b.Place(context.Background(), vnets, nil); len(o) != 0 {
 		t.Fatalf("b runs %d VNets already when a stops, %s after the cut", len(o), stopped)
 	}
 	owned := placeAll(t, b)
@@ -226,15 +226,15 @@ func TestMoveHandsAVNetOverInOrder(t *testing.T) {
 	}
 	<-changed // a sees the move
 	for range 5 {
-		if b.Place(context.Background(), vnets)[v] {
+		if b.Place(context.Background(), vnets, nil)[v] {
 			t.Fatal("b runs the VNet before a has stopped it")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if o := a.Place(context.Background(), vnets); o[v] || len(o) != len(owned[0])-1 {
+	if o := a.Place(context.Background(), vnets, nil); o[v] || len(o) != len(owned[0])-1 {
 		t.Fatalf("a, asked to hand %s over, still runs it or dropped others (%d of %d)", v, len(o), len(owned[0]))
 	}
-	if b.Place(context.Background(), vnets)[v] {
+	if b.Place(context.Background(), vnets, nil)[v] {
 		t.Fatal("b runs the VNet before a has released it")
 	}
 	owned = placeAll(t, a, b) // a releases, b claims
@@ -288,8 +288,8 @@ func TestDrainAndRebalance(t *testing.T) {
 	}
 	more := append(slices.Clone(vnets), "/subscriptions/s/resourcegroups/rg/providers/microsoft.network/virtualnetworks/new")
 	deadline := time.Now().Add(5 * time.Second)
-	for !b.Place(context.Background(), more)[more[len(more)-1]] {
-		if a.Place(context.Background(), more)[more[len(more)-1]] {
+	for !b.Place(context.Background(), more, nil)[more[len(more)-1]] {
+		if a.Place(context.Background(), more, nil)[more[len(more)-1]] {
 			t.Fatal("a new VNet went to the drained node")
 		}
 		if time.Now().After(deadline) {
@@ -328,7 +328,7 @@ func TestDrainAndRebalance(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(100 * time.Millisecond)
-	if o := a.Place(context.Background(), vnets); len(o) != 0 {
+	if o := a.Place(context.Background(), vnets, nil); len(o) != 0 {
 		t.Fatalf("a dry run moved %d VNets to a", len(o))
 	}
 	if moved, err := b.Rebalance(context.Background(), false); err != nil || len(moved) == 0 || !slices.Equal(moved, dry) {

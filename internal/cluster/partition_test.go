@@ -37,7 +37,7 @@ func TestCompactedWatchKeepsMembership(t *testing.T) {
 	var logA syncBuf
 	a := joinLogged(t, cliA, 5*time.Second, &logA)
 	defer a.Close()
-	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
+	if o := a.Place(context.Background(), vnets, nil); len(o) != len(vnets) {
 		t.Fatalf("a runs %d", len(o))
 	}
 	b := join(t, e, "b")
@@ -54,7 +54,7 @@ func TestCompactedWatchKeepsMembership(t *testing.T) {
 	start := time.Now()
 	p.Drop() // a's connection drops for a moment; a's lease is fine (TTL 5 s)
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-		if o := b.Place(context.Background(), vnets); len(o) > 0 {
+		if o := b.Place(context.Background(), vnets, nil); len(o) > 0 {
 			t.Errorf("%s after a sub-second blip (a's lease TTL 5 s, a never fenced), b runs %d VNets that a's caller has not been told to stop", time.Since(start).Round(time.Millisecond), len(o))
 			break
 		}
@@ -77,14 +77,14 @@ func TestHealthyNodeNotFenced(t *testing.T) {
 	var log syncBuf
 	a := joinLogged(t, e.Client(t), 2*time.Second, &log)
 	defer a.Close()
-	a.Place(context.Background(), vnets)
+	a.Place(context.Background(), vnets, nil)
 	dropped := 0
 	start := time.Now()
 	for end := time.Now().Add(20 * time.Second); time.Now().Before(end); time.Sleep(5 * time.Millisecond) {
-		if len(a.Place(context.Background(), vnets)) == 0 {
+		if len(a.Place(context.Background(), vnets, nil)) == 0 {
 			dropped++
 			t.Errorf("the healthy node runs no VNet %s after it joined", time.Since(start).Round(time.Millisecond))
-			for len(a.Place(context.Background(), vnets)) == 0 {
+			for len(a.Place(context.Background(), vnets, nil)) == 0 {
 				time.Sleep(time.Millisecond)
 			}
 		}
@@ -105,13 +105,13 @@ func TestSilentConnectionRejoins(t *testing.T) {
 	var logA syncBuf
 	a := joinLogged(t, cliA, 2*time.Second, &logA)
 	defer func() { go a.Close() }()
-	a.Place(context.Background(), vnets)
+	a.Place(context.Background(), vnets, nil)
 	p.Freeze()
 	start := time.Now()
 	back := time.Duration(0)
 	stopped := time.Duration(0)
 	for time.Since(start) < 30*time.Second {
-		n := len(a.Place(context.Background(), vnets))
+		n := len(a.Place(context.Background(), vnets, nil))
 		if n == 0 && stopped == 0 {
 			stopped = time.Since(start)
 		}
@@ -147,7 +147,7 @@ func TestSlowLinkNeverTwoNodes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
+	if o := a.Place(context.Background(), vnets, nil); len(o) != len(vnets) {
 		t.Fatalf("a runs %d", len(o))
 	}
 	b, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/c/", Name: "b", TTL: ttl})
@@ -159,7 +159,7 @@ func TestSlowLinkNeverTwoNodes(t *testing.T) {
 	link.SetDelay(2500 * time.Millisecond)
 	// Cut the link at a moment a runs its VNets.
 	time.Sleep(ttl)
-	for deadline := time.Now().Add(4 * ttl); len(a.Place(context.Background(), vnets)) != len(vnets); time.Sleep(5 * time.Millisecond) {
+	for deadline := time.Now().Add(4 * ttl); len(a.Place(context.Background(), vnets, nil)) != len(vnets); time.Sleep(5 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("a never runs its VNets over the slow link")
 		}
@@ -167,8 +167,8 @@ func TestSlowLinkNeverTwoNodes(t *testing.T) {
 	link.Isolate()
 	start := time.Now()
 	for deadline := start.Add(4 * ttl); ; time.Sleep(10 * time.Millisecond) {
-		oa := a.Place(context.Background(), vnets)
-		ob := b.Place(context.Background(), vnets)
+		oa := a.Place(context.Background(), vnets, nil)
+		ob := b.Place(context.Background(), vnets, nil)
 		for v := range ob {
 			if oa[v] {
 				t.Fatalf("%s after the cut a and b both run %s (a runs %d, b %d)", time.Since(start).Round(time.Millisecond), v, len(oa), len(ob))
@@ -203,7 +203,7 @@ func TestFailedReadKeepsMembership(t *testing.T) {
 	var logA syncBuf
 	a := joinLogged(t, cliA, 2*time.Second, &logA)
 	defer a.Close()
-	if o := a.Place(context.Background(), vnets); len(o) != len(vnets) {
+	if o := a.Place(context.Background(), vnets, nil); len(o) != len(vnets) {
 		t.Fatalf("a runs %d", len(o))
 	}
 	b := join(t, e, "b")
@@ -213,7 +213,7 @@ func TestFailedReadKeepsMembership(t *testing.T) {
 		t.Fatal(err)
 	}
 	for end := time.Now().Add(6 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
-		if na, nb := len(a.Place(context.Background(), vnets)), len(b.Place(context.Background(), vnets)); na != len(vnets) || nb > 0 {
+		if na, nb := len(a.Place(context.Background(), vnets, nil)), len(b.Place(context.Background(), vnets, nil)); na != len(vnets) || nb > 0 {
 			t.Fatalf("a runs %d VNets of %d, its lease renewed all along, b runs %d:\n%s", na, len(vnets), nb, logA.String())
 		}
 	}
@@ -228,8 +228,8 @@ func TestFailedReadKeepsMembership(t *testing.T) {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		a.Place(context.Background(), vnets)
-		if b.Place(context.Background(), vnets)[vnets[0]] {
+		a.Place(context.Background(), vnets, nil)
+		if b.Place(context.Background(), vnets, nil)[vnets[0]] {
 			break
 		}
 		if time.Now().After(deadline) {

@@ -138,3 +138,23 @@ func (e *Engine) waitLeaving(addr netip.Addr) {
 		}
 	}
 }
+
+// Stopping returns the VNets of which a stop in the background is still
+// under way (a gateway's, which holds its public address and sockets, or
+// a replaced speaker's), and a channel closed when one of them ends, nil
+// when none is under way. A node hands a VNet over to another only once
+// it is not among them: never two nodes on one public address.
+func (e *Engine) Stopping() (map[string]bool, <-chan struct{}) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.pruneLeaving()
+	vnets := map[string]bool{}
+	var ended <-chan struct{}
+	for _, l := range e.leaving {
+		vnets[l.vnet] = true
+		if ended == nil {
+			ended = l.done
+		}
+	}
+	return vnets, ended
+}

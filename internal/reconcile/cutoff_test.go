@@ -46,7 +46,7 @@ func TestCutOffNodeStopsUnderTraffic(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer nodeB.Close()
-	if o := nodeB.Place(context.Background(), []string{vkey}); o[vkey] {
+	if o := nodeB.Place(context.Background(), []string{vkey}, nil); o[vkey] {
 		t.Fatal("b runs v already")
 	}
 	// Traffic inside v, so that its counters (its status) change.
@@ -68,7 +68,7 @@ func TestCutOffNodeStopsUnderTraffic(t *testing.T) {
 		if _, running := eng.NetstackHost(a.Key()); !running && aStopped == 0 {
 			aStopped = time.Since(start)
 		}
-		if bAt == 0 && nodeB.Place(context.Background(), []string{vkey})[vkey] {
+		if bAt == 0 && nodeB.Place(context.Background(), []string{vkey}, nil)[vkey] {
 			bAt = time.Since(start)
 		}
 		time.Sleep(20 * time.Millisecond)

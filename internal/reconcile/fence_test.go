@@ -24,7 +24,7 @@ type stalePlacement struct {
 	places atomic.Int64
 }
 
-func (p *stalePlacement) Place(context.Context, []string) map[string]bool {
+func (p *stalePlacement) Place(context.Context, []string, map[string]bool) map[string]bool {
 	p.places.Add(1)
 	owned := map[string]bool{}
 	for v := range p.fences {
@@ -71,7 +71,7 @@ func TestLateStatusWriteIsFenced(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if owned := n.Place(ctx, vnets); len(owned) != len(vnets) {
+		if owned := n.Place(ctx, vnets, nil); len(owned) != len(vnets) {
 			t.Fatalf("%s runs %v of %v", name, owned, vnets)
 		}
 		return n

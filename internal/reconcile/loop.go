@@ -77,7 +77,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		}
 		statuses <- s
 	}
-	var placed <-chan struct{}
+	var placed, stopped <-chan struct{}
 	var fastUntil time.Time
 	due := true // the status is to be read and written on this pass
 	for {
@@ -89,7 +89,12 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		if place != nil {
 			node = place.Name()
 			placed = place.Changed()
-			owned, fences, refused = fenced(place, place.Place(ctx, vnetIDs(snap)), refused)
+			// A VNet handed over is released only once its stop in the
+			// background has ended: the node it goes to adds the same
+			// public address and binds the same sockets.
+			var stopping map[string]bool
+			stopping, stopped = eng.Stopping()
+			owned, fences, refused = fenced(place, place.Place(ctx, vnetIDs(snap), stopping), refused)
 		}
 		if snap.ConfigRev != lastRev || snap.RemoteGen != lastGen || !maps.Equal(owned, lastOwned) {
 			lastRev, lastGen, lastOwned, lastFences, due = snap.ConfigRev, snap.RemoteGen, owned, fences, true
@@ -119,6 +124,8 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		case <-changed:
 			due = false
 		case <-placed:
+			due = false
+		case <-stopped:
 			due = false
 		case c := <-refusedCh:
 			log.Warn("another node took a VNet over (a status write under this node's claim was refused); stopping it here", "claim", c.Key)
@@ -223,8 +230,9 @@ func fenced(place Placement, owned map[string]bool, refused map[store.Cond]bool)
 // Placement decides which VNets this node runs (cluster.Node).
 type Placement interface {
 	// Place claims what this node should run among vnets (every VNet's
-	// lower-cased id) and returns what it runs.
-	Place(ctx context.Context, vnets []string) map[string]bool
+	// lower-cased id) and returns what it runs; it keeps its claims of
+	// those in stopping, which this node is still stopping.
+	Place(ctx context.Context, vnets []string, stopping map[string]bool) map[string]bool
 	// Changed is closed at the next change of the placement.
 	Changed() <-chan struct{}
 	// Name names this node.
