@@ -966,7 +966,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	vpnClient.AddCommand(g.postCmd("show-health", "List the point-to-site clients connected to a gateway", "virtualNetworkGateways", "/getVpnClientConnectionHealth",
 		[]column{col("ConnectionId", "vpnConnectionId"), col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
 			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
-	vpnClient.AddCommand(g.generateVPNClientCmd(), g.vpnClientPolicyCmd())
+	vpnClient.AddCommand(g.generateVPNClientCmd(), g.showVPNClientURLCmd(), g.vpnClientPolicyCmd())
 	parent.AddCommand(g.postCmd("list-radius-secrets", "List a gateway's RADIUS servers with their secrets, which show leaves out", "virtualNetworkGateways", "/listRadiusSecrets",
 		[]column{col("Address", "radiusServerAddress"), col("Secret", "radiusServerSecret")}, nil))
 	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd("virtualNetworkGateways", "a gateway's packets, both ways between its tunnels and its VNet"))
@@ -1003,13 +1003,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 					return err
 				}
 			}
-			// A JSON string with -o json, as az prints it (it was the
-			// bare URL, which a JSON reader of the output refused).
-			if g.output != "json" { // table or tsv: bare
-				_, err := fmt.Fprintln(g.stdout, u)
-				return err
-			}
-			return g.print(u, nil)
+			return g.printURL(u)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
@@ -1019,6 +1013,43 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 	cmd.Flags().StringVar(&params.AuthenticationMethod, "authentication-method", "EAPTLS", "EAPTLS (client certificates) or, for a gateway whose clients RADIUS authenticates, EAPMSCHAPv2 (user names and passwords)")
 	cmd.Flags().StringVar(&params.ProcessorArchitecture, "processor-architecture", "", "Amd64 or X86, as az takes it; vnetgw's package is the same for both")
 	return cmd
+}
+
+// showVPNClientURLCmd is az's vnet-gateway vpn-client show-url: the URL
+// of the package generate made last, while it is fresh and the gateway's
+// point-to-site configuration unchanged, else of one made now.
+func (g *globals) showVPNClientURLCmd() *cobra.Command {
+	var rg, name string
+	cmd := &cobra.Command{
+		Use:   "show-url",
+		Short: "Show the URL of a gateway's VPN client configuration package: the one generate made, while it has half its hour left, else a new one",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			if err != nil {
+				return err
+			}
+			var u string
+			if _, err := c.Do(cmd.Context(), http.MethodPost, id.String()+"/getvpnprofilepackageurl", nil, &u); err != nil {
+				return err
+			}
+			return g.printURL(u)
+		},
+	}
+	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
+	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	return cmd
+}
+
+// printURL prints a package's URL: a JSON string with -o json, as az
+// prints it (it was the bare URL, which a JSON reader of the output
+// refused), bare with -o table or tsv.
+func (g *globals) printURL(u string) error {
+	if g.output != "json" {
+		_, err := fmt.Fprintln(g.stdout, u)
+		return err
+	}
+	return g.print(u, nil)
 }
 
 // disconnectVPNCmd is az's vnet-gateway disconnect-vpn-connections.

@@ -203,3 +203,27 @@ func TestVPNClientPackageNotThroughSymlink(t *testing.T) {
 		}
 	}
 }
+
+// vpn-client show-url, az's, shows the URL of the package generate made
+// (a JSON string with -o json, bare with -o table); of a gateway without point-to-site it is refused, saying so. It was not
+// there: "unknown command".
+func TestVPNClientShowURL(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	var made, shown string
+	mustJSON(t, &made, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw")
+	mustJSON(t, &shown, "vnet-gateway", "vpn-client", "show-url", "-g", "rg", "-n", "gw")
+	if shown != made {
+		t.Errorf("show-url after generate: %q; want its URL %q", shown, made)
+	}
+	if out := must(t, "vnet-gateway", "vpn-client", "show-url", "-g", "rg", "-n", "gw", "-o", "table"); out != made+"\n" {
+		t.Errorf("show-url -o table: %q; want the URL on its line", out)
+	}
+	must(t, "vnet", "create", "-g", "rg", "-n", "other", "--address-prefixes", "10.2.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.2.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "other-ip")
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "other", "--vnet", "other", "--public-ip-addresses", "other-ip")
+	code, _, errOut := vnetgw(t, "vnet-gateway", "vpn-client", "show-url", "-g", "rg", "-n", "other")
+	if code == 0 || !strings.Contains(errOut, "VpnClientConfigurationNotFound") {
+		t.Errorf("show-url of a gateway without point-to-site: exit %d, %s; want VpnClientConfigurationNotFound", code, errOut)
+	}
+}
