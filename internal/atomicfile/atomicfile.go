@@ -7,9 +7,14 @@
 package atomicfile
 
 import (
+	"cmp"
+	"crypto/rand"
+	"errors"
+	"fmt"
 	"io"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 )
 
@@ -23,11 +28,45 @@ func Write(path string, data []byte, mode fs.FileMode) error {
 
 // WriteFunc is Write for content that write streams.
 func WriteFunc(path string, mode fs.FileMode, write func(io.Writer) error) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".*")
+	dir, base := filepath.Split(path)
+	if base == "" {
+		return fmt.Errorf("%s: a folder's name, not a file's", path)
+	}
+	root, err := os.OpenRoot(cmp.Or(dir, "."))
 	if err != nil {
 		return err
 	}
-	defer os.Remove(tmp.Name())
+	defer root.Close()
+	return WriteIn(root, base, mode, write)
+}
+
+// WriteIn is WriteFunc for name (slash-separated, its folders there)
+// under root: nothing is written outside root, a symbolic link on the way
+// that leads out of it refused, even one made while WriteIn runs.
+// Its errors name the file, root's path and name.
+func WriteIn(root *os.Root, name string, mode fs.FileMode, write func(io.Writer) error) error {
+	if err := writeIn(root, name, mode, write); err != nil {
+		return fmt.Errorf("%s: %w", filepath.Join(root.Name(), filepath.FromSlash(name)), err)
+	}
+	return nil
+}
+
+func writeIn(root *os.Root, name string, mode fs.FileMode, write func(io.Writer) error) error {
+	dir, base := path.Split(name)
+	var tmp *os.File
+	var tmpName string
+	for {
+		var err error
+		tmpName = dir + "." + base + "." + rand.Text()
+		tmp, err = root.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, fs.ErrExist) {
+			return err
+		}
+	}
+	defer root.Remove(tmpName)
 	if err := tmp.Chmod(mode); err != nil {
 		tmp.Close()
 		return err
@@ -43,15 +82,15 @@ func WriteFunc(path string, mode fs.FileMode, write func(io.Writer) error) error
 	if err := tmp.Close(); err != nil {
 		return err
 	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
+	if err := root.Rename(tmpName, name); err != nil {
 		return err
 	}
 	// The rename is in the directory: synced too, the file is there after
 	// a power loss, not only its data somewhere (fsync(2)).
-	dir, err := os.Open(filepath.Dir(path))
+	d, err := root.Open(path.Clean(dir + "."))
 	if err != nil {
 		return err
 	}
-	defer dir.Close()
-	return dir.Sync()
+	defer d.Close()
+	return d.Sync()
 }

@@ -34,3 +34,26 @@ func TestWrite(t *testing.T) {
 		t.Errorf("after a failed write: %q and %d files; want the old content alone", b, len(entries))
 	}
 }
+
+// A path that ends in a slash names a folder: Write refuses it, and
+// writes nothing (neither in the folder nor beside it). Relative paths
+// are of the working directory.
+func TestWriteFolderName(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	if err := os.Mkdir("out", 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := Write("out/", []byte("x"), 0o600); err == nil {
+		t.Error("Write(\"out/\") succeeded; want it refused")
+	}
+	if entries, _ := os.ReadDir("out"); len(entries) != 0 {
+		t.Errorf("after Write(\"out/\"): %d files in out; want none", len(entries))
+	}
+	if err := Write("key.pem", []byte("k"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, "key.pem")); err != nil || string(b) != "k" {
+		t.Errorf("Write(\"key.pem\"): %q, %v; want it in the working directory", b, err)
+	}
+}

@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"net/netip"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -589,21 +590,31 @@ func Extract(zipped []byte, dir string) error {
 			return err
 		}
 	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	// Written through dir opened as a root: a link made after the check
+	// (another user's, in a directory others write to) that leads out
+	// of dir is refused and not followed.
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return err
+	}
+	defer root.Close()
 	for _, f := range r.File {
+		if err := root.MkdirAll(path.Dir(f.Name), 0o755); err != nil {
+			return fmt.Errorf("VPN client package: %s: %w", filepath.Join(dir, filepath.FromSlash(path.Dir(f.Name))), err)
+		}
 		rc, err := f.Open()
 		if err != nil {
 			return err
 		}
-		body, err := io.ReadAll(io.LimitReader(rc, 16<<20))
+		err = atomicfile.WriteIn(root, f.Name, f.Mode().Perm(), func(w io.Writer) error {
+			_, err := io.Copy(w, io.LimitReader(rc, 16<<20))
+			return err
+		})
 		rc.Close()
 		if err != nil {
-			return err
-		}
-		path := filepath.Join(dir, filepath.FromSlash(f.Name))
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := atomicfile.Write(path, body, f.Mode().Perm()); err != nil {
 			return err
 		}
 	}

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -340,6 +342,48 @@ func TestExtractOverLooseCopy(t *testing.T) {
 	}
 	if b, _ := os.ReadFile(profile); !strings.Contains(string(b), "OpenVPN Static key") {
 		t.Errorf("%s was not written:\n%s", FileOpenVPN, b)
+	}
+}
+
+// A symbolic link to a folder elsewhere made where the package has one
+// while Extract runs (by another user of a directory others write to),
+// after Extract checked that name, is not followed: nothing is ever
+// written where it points. Extract runs again and again while the link
+// comes and goes; it may fail, naming it, and writes nothing through it.
+func TestExtractNotThroughRacingSymlink(t *testing.T) {
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"SSTP", "IkeV2"}, Routes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
+	zipped, err := s.Zip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, aside, elsewhere := t.TempDir(), t.TempDir(), t.TempDir()
+	linux := filepath.Join(dir, "linux")
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			os.Rename(linux, filepath.Join(aside, strconv.Itoa(i))) // the folder Extract made
+			os.Symlink(elsewhere, linux)
+			runtime.Gosched()
+			os.Remove(linux)
+		}
+	}()
+	defer func() {
+		close(stop)
+		<-done
+	}()
+	for range 1000 {
+		Extract(zipped, dir) // refused or not, as the link happens to be
+		if entries, _ := os.ReadDir(elsewhere); len(entries) > 0 {
+			t.Fatalf("Extract wrote %s where a symbolic link made while it ran points", entries[0].Name())
+		}
 	}
 }
 
