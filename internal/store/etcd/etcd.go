@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"time"
 
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
@@ -119,6 +120,10 @@ type Store struct {
 	w      clientv3.Watcher
 	ctx    context.Context // ends at Close, and with it every watch
 	end    context.CancelFunc
+	// mu orders the start of a goroutine in goroutines with Close's end
+	// of ctx: none starts once Close waits for them.
+	mu         sync.Mutex
+	goroutines sync.WaitGroup // the compaction and the watches
 	// watchBytes is Options.WatchBytes.
 	watchBytes int64
 }
@@ -168,7 +173,7 @@ func New(cli *clientv3.Client, prefix string, opts Options) *Store {
 		opts.CompactEvery = CompactInterval
 	}
 	if opts.History > 0 {
-		go s.compact(opts.History, opts.CompactEvery)
+		s.goroutines.Go(func() { s.compact(opts.History, opts.CompactEvery) })
 	}
 	return s
 }
@@ -340,7 +345,13 @@ func (s *Store) Revision(ctx context.Context) (int64, error) {
 // watch ends with store.ErrCompacted.
 func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) <-chan store.WatchResponse {
 	ch := make(chan store.WatchResponse)
-	go func() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ctx.Err() != nil { // closed
+		close(ch)
+		return ch
+	}
+	s.goroutines.Go(func() {
 		defer close(ch)
 		if s.check(ctx) != nil {
 			return
@@ -399,7 +410,7 @@ func (s *Store) Watch(ctx context.Context, prefix string, afterRev int64) <-chan
 				return
 			}
 		}
-	}()
+	})
 	return ch
 }
 
@@ -443,9 +454,14 @@ func size(r store.WatchResponse) int64 {
 	return n
 }
 
-// Close implements store.Store: watches end; the client stays open.
+// Close implements store.Store: watches end, and the compaction, before
+// it returns (as on bbolt), so that the client may be closed then; the
+// client stays open.
 func (s *Store) Close() error {
+	s.mu.Lock()
 	s.end()
+	s.mu.Unlock()
+	s.goroutines.Wait()
 	return nil
 }
 

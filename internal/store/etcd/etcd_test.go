@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -244,5 +246,47 @@ func TestCloseEndsReadsWithErrClosed(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("a write under way when the client closed still waits 20 s after it")
+	}
+}
+
+// Close returns once the store's goroutines, its watches and its
+// compaction, have ended (as bbolt's waits for its watches): a watch's
+// channel is closed then, and nothing of the store uses etcd's client,
+// which serve closes next.
+func TestCloseWaitsForWatchesAndCompaction(t *testing.T) {
+	e := etcdtest.Start(t)
+	s := etcd.New(e.Client(t), "/close/", etcd.Options{History: 1000, CompactEvery: time.Millisecond})
+	ctx := context.Background()
+	rev, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("v"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	watches := make([]<-chan store.WatchResponse, 8)
+	for i := range watches {
+		watches[i] = s.Watch(ctx, "", rev-1)
+		if r := <-watches[i]; r.Err != nil || r.Revision != rev {
+			t.Fatalf("watch %d: %+v, want revision %d", i, r, rev)
+		}
+	}
+	s.Close()
+	buf := make([]byte, 1<<20)
+	stacks := string(buf[:runtime.Stack(buf, true)])
+	for _, f := range []string{"etcd.(*Store).compact", "etcd.(*Store).Watch"} {
+		if strings.Contains(stacks, f) {
+			t.Errorf("after Close, a goroutine in %s still runs", f)
+		}
+	}
+	for i, ch := range watches {
+		select {
+		case r, ok := <-ch:
+			if ok {
+				t.Errorf("after Close, watch %d gave %+v; want its channel closed", i, r)
+			}
+		default:
+			t.Errorf("after Close, watch %d is still open", i)
+		}
+	}
+	if _, ok := <-s.Watch(ctx, "", 0); ok {
+		t.Error("a watch begun after Close gave a response; want its channel closed")
 	}
 }
