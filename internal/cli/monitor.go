@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/insights"
 )
 
@@ -34,6 +35,12 @@ does, from what the node that runs it sampled every serve
 VNet moves to another node.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			// The API's address and the id make the URL: a name, or an id
+			// without its first slash, made one that did not parse
+			// (invalid port ":7443gw" after host).
+			if id, err := arm.ParseID(resource); err != nil || (!strings.EqualFold(id.Type(), arm.TypeVirtualNetworkGateway) && !strings.EqualFold(id.Type(), arm.TypeConnection)) {
+				return fmt.Errorf("--resource %q: the id of a virtual network gateway or a connection, /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Network/virtualNetworkGateways/NAME (vnet-gateway show and vpn-connection show print it, as id)", resource)
+			}
 			c, err := g.client()
 			if err != nil {
 				return err

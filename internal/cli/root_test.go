@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -263,6 +264,31 @@ func TestServeEtcdFlagsWithoutEtcd(t *testing.T) {
 		code, out, errOut := vnetgw(t, args...)
 		if code != 1 || strings.TrimSpace(errOut) != want {
 			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+		}
+	}
+}
+
+// monitor metrics list --resource takes the id of a gateway or a
+// connection: a name, an id without its first slash or of another type
+// is refused, saying what it takes and where to find it. The first two
+// made a URL that did not parse ("invalid port \":7443gw\" after host").
+func TestMonitorResourceIsAGatewayOrConnectionID(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	var gw, conn struct{ ID string }
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	mustJSON(t, &conn, "vpn-connection", "show", "-g", "rg", "-n", "conn")
+	for _, id := range []string{gw.ID, conn.ID} {
+		var out struct{ Value []any }
+		mustJSON(t, &out, "monitor", "metrics", "list", "--resource", id)
+		if len(out.Value) == 0 {
+			t.Errorf("metrics of %s: none; want the first metric", id)
+		}
+	}
+	for _, bad := range []string{"gw", strings.TrimPrefix(gw.ID, "/"), strings.Replace(gw.ID, "virtualNetworkGateways/gw", "virtualNetworks/hub", 1)} {
+		code, out, errOut := vnetgw(t, "monitor", "metrics", "list", "--resource", bad)
+		if want := fmt.Sprintf("error: --resource %q: the id of a virtual network gateway or a connection", bad); code != 1 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "vnet-gateway show") {
+			t.Errorf("--resource %s: exit %d, %s%s; want exit 1, %s ... vnet-gateway show", bad, code, out, errOut, want)
 		}
 	}
 }
