@@ -138,7 +138,7 @@ func resourceCommands(g *globals) []*cobra.Command {
 func (g *globals) verbs(k kind, write []*cobra.Command) *cobra.Command {
 	parent := &cobra.Command{Use: k.use, Short: k.short}
 	parent.AddCommand(write...)
-	parent.AddCommand(g.showCmd(k), g.listCmd(k), g.deleteCmd(k))
+	parent.AddCommand(g.showCmd(k), g.listCmd(k), g.deleteCmd(k), g.waitCmd(k))
 	return parent
 }
 

@@ -741,6 +741,38 @@ func TestNoWaitOnEveryWrite(t *testing.T) {
 	}
 }
 
+// az's wait, which scripts call after a write with --no-wait, is there
+// for every resource: --created, --updated and --exists return at once
+// after the write, --deleted after the delete; one of a resource that is
+// not as asked gives up after --timeout, saying so. It was "unknown
+// command \"wait\"", and the script stopped there.
+func TestWait(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	for _, args := range [][]string{
+		{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--created"},
+		{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--updated"},
+		{"vpn-connection", "wait", "-g", "rg", "-n", "conn", "--exists"},
+		{"local-gateway", "wait", "-g", "rg", "-n", "site", "--created", "--interval", "1", "--timeout", "600"},
+	} {
+		must(t, args...)
+	}
+	must(t, "vpn-connection", "delete", "-g", "rg", "-n", "conn", "--no-wait")
+	must(t, "vpn-connection", "wait", "-g", "rg", "-n", "conn", "--deleted")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vpn-connection", "wait", "-g", "rg", "-n", "conn", "--created", "--interval", "1", "--timeout", "1"},
+			"error: vpn-connection conn is not as --created, --updated, --exists or --deleted asks after 1 s (--timeout)"},
+		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw"}, "error: --created, --updated, --exists or --deleted: give one, what to wait for"},
+	} {
+		if code, out, errOut := vnetgw(t, tc.args...); code != 1 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1, %s", strings.Join(tc.args, " "), code, out, errOut, tc.want)
+		}
+	}
+}
+
 // public-ip create and update take az's --version and --idle-timeout,
 // which the API keeps (publicIPAddressVersion, idleTimeoutInMinutes): both
 // were refused as unknown flags. --version is the pool's, the only one

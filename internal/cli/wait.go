@@ -1,0 +1,82 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/vnetgw/vnetgw/internal/client"
+)
+
+// waitCmd is az's wait of a resource kind, which scripts call after a
+// write with --no-wait: it returns once the resource is as asked, looking
+// every --interval seconds for at most --timeout. vnetgw answers a write
+// when it is made, so that after one of the script's own it returns at
+// the first look; it waits for what another writer does.
+func (g *globals) waitCmd(k kind) *cobra.Command {
+	var rg, name string
+	var created, updated, exists, deleted bool
+	var interval, timeout int
+	cmd := &cobra.Command{
+		Use:   "wait",
+		Short: "Wait until a " + k.use + " is created, updated, there or deleted (as az scripts do after --no-wait)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			n := 0
+			for _, b := range []bool{created, updated, exists, deleted} {
+				if b {
+					n++
+				}
+			}
+			if n != 1 {
+				return errors.New("--created, --updated, --exists or --deleted: give one, what to wait for")
+			}
+			if interval < 1 || timeout < 1 {
+				return fmt.Errorf("--interval %d, --timeout %d: seconds, at least 1", interval, timeout)
+			}
+			id, c, err := g.target(rg, k.typ, name)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Duration(timeout)*time.Second)
+			defer cancel()
+			for {
+				var out struct {
+					Properties struct {
+						ProvisioningState string `json:"provisioningState"`
+					} `json:"properties"`
+				}
+				err := c.Get(ctx, id, &out)
+				switch {
+				case deleted && client.IsNotFound(err):
+					return nil
+				case err == nil && !deleted && (exists || strings.EqualFold(out.Properties.ProvisioningState, "Succeeded")):
+					return nil
+				case err != nil && !client.IsNotFound(err) && ctx.Err() == nil:
+					return err
+				}
+				t := time.NewTimer(time.Duration(interval) * time.Second)
+				select {
+				case <-ctx.Done():
+					t.Stop()
+					return fmt.Errorf("%s %s is not as --created, --updated, --exists or --deleted asks after %d s (--timeout)", k.use, id.Name(), timeout)
+				case <-t.C:
+				}
+			}
+		},
+	}
+	f := cmd.Flags()
+	f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+	f.StringVarP(&name, "name", "n", "", "name, or full resource id")
+	f.BoolVar(&created, "created", false, "until it is there, its provisioningState Succeeded")
+	f.BoolVar(&updated, "updated", false, "until its provisioningState is Succeeded")
+	f.BoolVar(&exists, "exists", false, "until it is there")
+	f.BoolVar(&deleted, "deleted", false, "until it is gone")
+	f.IntVar(&interval, "interval", 30, "seconds between looks")
+	f.IntVar(&timeout, "timeout", 3600, "seconds to wait at most")
+	return cmd
+}
