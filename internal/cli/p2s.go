@@ -14,12 +14,14 @@ import (
 	"os/signal"
 	"path/filepath"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/net/http/httpproxy"
+	"golang.org/x/sys/unix"
 
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
@@ -41,7 +43,8 @@ serve's --sstp-port says otherwise), authenticate with a client certificate
 that chains to a root uploaded to the gateway (vpnClientRootCertificates,
 R12), or with a user name and password that the gateway's RADIUS server
 checks (--user; MS-CHAPv2; the password from $` + envPassword + `, else
-read as one line from standard input), and put a TUN device with the address the gateway gives into the
+read as one line from standard input: on a terminal asked for, and not
+shown as it is typed), and put a TUN device with the address the gateway gives into the
 network namespace --netns, with --route prefixes (the VNet's ranges) routed
 into it. It runs until interrupted or until the gateway ends the
 connection; it does not reconnect by itself (R14) unless --reconnect. The
@@ -99,7 +102,7 @@ is checked against --ca (default: the data directory's ca.pem).`,
 			case user != "" && certFile != "":
 				return errors.New("--user or --cert, not both")
 			case user != "":
-				pw, err := readPassword(cmd)
+				pw, err := readPassword(cmd, user)
 				if err != nil {
 					return err
 				}
@@ -178,17 +181,62 @@ func parseGateway(s string) (netip.AddrPort, error) {
 const envPassword = "VNETGW_PASSWORD"
 
 // readPassword returns the password of --user: $VNETGW_PASSWORD, else the
-// first line of standard input.
-func readPassword(cmd *cobra.Command) (string, error) {
+// first line of standard input; from a terminal, asked for and not shown
+// as it is typed.
+func readPassword(cmd *cobra.Command, user string) (string, error) {
 	if pw, ok := os.LookupEnv(envPassword); ok {
 		os.Unsetenv(envPassword) // not for the programs this one starts
 		return pw, nil
 	}
-	line, err := bufio.NewReader(cmd.InOrStdin()).ReadString('\n')
+	in := cmd.InOrStdin()
+	if f, ok := in.(*os.File); ok {
+		if restore, ok := noEcho(f); ok {
+			defer restore()
+			fmt.Fprintf(cmd.ErrOrStderr(), "Password of %s: ", user)
+			defer fmt.Fprintln(cmd.ErrOrStderr()) // the Enter typed was not shown
+		}
+	}
+	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {
 		return "", fmt.Errorf("--user needs a password: set $%s or give it as a line on standard input", envPassword)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
+}
+
+// noEcho turns the echo of terminal f off, if it is one, until restore;
+// SIGINT, SIGTERM or SIGHUP meanwhile turn it on again before they end
+// the process, as they would have: the shell's terminal is not left
+// showing nothing that is typed.
+func noEcho(f *os.File) (restore func(), ok bool) {
+	fd := int(f.Fd())
+	old, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	if err != nil {
+		return nil, false // not a terminal
+	}
+	t := *old
+	t.Lflag &^= unix.ECHO
+	if err := unix.IoctlSetTermios(fd, unix.TCSETS, &t); err != nil {
+		return nil, false
+	}
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		select {
+		case s := <-sigs:
+			unix.IoctlSetTermios(fd, unix.TCSETS, old)
+			signal.Stop(sigs)
+			syscall.Kill(os.Getpid(), s.(syscall.Signal)) // its default action now
+		case <-done:
+		}
+	})
+	return func() {
+		close(done)
+		wg.Wait()
+		signal.Stop(sigs)
+		unix.IoctlSetTermios(fd, unix.TCSETS, old)
+	}, true
 }
 
 // reconnectDelay is the wait before --reconnect connects again.

@@ -1,9 +1,18 @@
 package cli
 
 import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
 // p2s connect --gateway takes an IPv6 address in brackets, as the VPN
@@ -52,4 +61,87 @@ func TestP2SConnectFlagsOfTheOtherWayIn(t *testing.T) {
 			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(args, " "), code, tc.want, out, errOut)
 		}
 	}
+}
+
+// p2s connect --user asks for the password on a terminal and does not
+// show it as it is typed: "Password of alice: ", the terminal's echo off
+// while the line is read and on again after it. The password was read
+// with the echo on, without a word: it stood on the screen (and in the
+// terminal's scrollback) of whoever typed it. The gateway, at a port of
+// the loopback where nothing listens, refuses the connection then.
+func TestP2SPasswordNotShownOnATerminal(t *testing.T) {
+	master, tty := openPTY(t)
+	stdin := os.Stdin
+	os.Stdin = tty
+	t.Cleanup(func() { os.Stdin = stdin })
+	ca, _ := pkitest.Issue(t, "gateway ca", true, nil).WritePEM(t, t.TempDir(), "ca")
+	done := make(chan int, 1)
+	go func() {
+		var out bytes.Buffer
+		done <- Execute(context.Background(), []string{"p2s", "connect", "--user", "alice", "--gateway", "127.146.0.1:1", "--proxy", "none",
+			"--ca", ca, "--netns", "ns", "--route", "10.1.0.0/16"}, &out, tty)
+	}()
+	// The deadline is for the old code, which asked nothing.
+	master.SetReadDeadline(time.Now().Add(time.Minute))
+	shown := readUntil(t, master, "Password of alice: ")
+	if _, err := master.Write([]byte("hunter2\n")); err != nil {
+		t.Fatal(err)
+	}
+	shown += readUntil(t, master, "error: ")
+	if code := <-done; code != 1 {
+		t.Errorf("exit %d; want 1, the gateway not there", code)
+	}
+	// Typed now, a line is shown again.
+	if _, err := master.Write([]byte("after\n")); err != nil {
+		t.Fatal(err)
+	}
+	shown += readUntil(t, master, "after")
+	if strings.Contains(shown, "hunter2") {
+		t.Errorf("the terminal showed the password: %q", shown)
+	}
+}
+
+// openPTY returns a new pseudo-terminal's master and its terminal.
+func openPTY(t *testing.T) (master, tty *os.File) {
+	t.Helper()
+	master, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminal: %v", err)
+	}
+	t.Cleanup(func() { master.Close() })
+	rc, err := master.SyscallConn()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	var ioErr error
+	rc.Control(func(fd uintptr) {
+		if n, ioErr = unix.IoctlGetInt(int(fd), unix.TIOCGPTN); ioErr == nil {
+			ioErr = unix.IoctlSetPointerInt(int(fd), unix.TIOCSPTLCK, 0)
+		}
+	})
+	if ioErr != nil {
+		t.Fatal(ioErr)
+	}
+	tty, err = os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { tty.Close() })
+	return master, tty
+}
+
+// readUntil reads what the terminal shows from its master until want.
+func readUntil(t *testing.T, master *os.File, want string) string {
+	t.Helper()
+	var got []byte
+	buf := make([]byte, 256)
+	for !strings.Contains(string(got), want) {
+		n, err := master.Read(buf)
+		got = append(got, buf[:n]...)
+		if err != nil {
+			t.Fatalf("the terminal showed %q, then %v; want %q", got, err, want)
+		}
+	}
+	return string(got)
 }
