@@ -23,6 +23,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/p2s"
 	"github.com/vnetgw/vnetgw/internal/pcap"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -48,6 +49,9 @@ type gw struct {
 	// RADIUS servers (radius.go): the BGP speaker's or radiusEP, its own.
 	self     atomic.Pointer[selfEndpoint]
 	radiusEP *fabric.NetstackHost
+	// radiusFailover are its RADIUS servers that do not answer now, for
+	// its point-to-site clients of every protocol.
+	radiusFailover radius.Failover
 	// toVNet is the way of its port and point-to-site server to its
 	// subnet's ingress of the VNet's router, toRouter that of its BGP
 	// speaker and RADIUS endpoint to the router; both lead to its island

@@ -58,7 +58,8 @@ func (e *Engine) configureP2S(g *gw) {
 	s, err := p2s.Start(p2s.Config{Logger: e.log.With("gateway", g.cfg.key(), "p2s", "tcp"), Listen: netip.AddrPortFrom(g.cfg.PublicAddr, port),
 		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.TCPPool, MaxClients: sstp.MaxClients, DNS: sstp.DNS, Router: g.toVNet,
 		SSTP: sstp.SSTP, OpenVPN: sstp.OpenVPN, OpenVPNMaxClients: sstp.OpenVPNMaxClients, OpenVPNKey: ovpnKey, Routes: sstp.Routes,
-		Radius: sstp.Radius, RadiusOnly: sstp.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g)})
+		Radius: sstp.Radius, RadiusOnly: sstp.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g),
+		RadiusFailover: &g.radiusFailover})
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return
@@ -110,7 +111,8 @@ func (e *Engine) configureIKEv2Clients(g *gw) {
 	}
 	cl := &ikev2.Clients{Cert: cert, Roots: parseRoots(want.Roots), Revoked: want.Revoked, Pool: want.IKEv2Pool,
 		Routes: want.Routes, MaxClients: want.IKEv2MaxClients, DNS: want.DNS,
-		Radius: want.Radius, RadiusOnly: want.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g)}
+		Radius: want.Radius, RadiusOnly: want.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g),
+		RadiusFailover: &g.radiusFailover}
 	if cl.IKEProposals, cl.ESPProposals, err = parseProposals(want.IKEProposals, want.ESPProposals); err != nil {
 		e.log.Error("point-to-site over IKEv2 not started", "gateway", g.cfg.key(), "err", err)
 		return

@@ -42,7 +42,7 @@ func (s *Server) authNeeds() string {
 // client connected over c: where it connects from, and who asks.
 func (s *Server) radiusRequest(user string, c net.Conn) radius.Request {
 	return radius.Request{User: user, CallingStation: addrPortOf(c.RemoteAddr()).Addr().String(), NASIdentifier: s.cfg.NASIdentifier,
-		Dial: s.cfg.RadiusDial, Signers: s.radiusSigners()}
+		Dial: s.cfg.RadiusDial, Signers: s.radiusSigners(), Failover: s.cfg.RadiusFailover}
 }
 
 // sendChallenge sends the server's MS-CHAPv2 challenge: 16 random octets

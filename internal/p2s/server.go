@@ -97,11 +97,14 @@ type Config struct {
 	// passwords (OpenVPN's, and SSTP's in MS-CHAPv2), asked in order;
 	// RadiusOnly: clients authenticate that way only, not with
 	// certificates. NASIdentifier names the gateway to them; RadiusDial
-	// is how it reaches them (nil: the node's network).
-	Radius        []radius.Server
-	RadiusOnly    bool
-	NASIdentifier string
-	RadiusDial    func(ctx context.Context, network, address string) (net.Conn, error)
+	// is how it reaches them (nil: the node's network); RadiusFailover
+	// the gateway's memory of those that do not answer now (nil: none
+	// kept).
+	Radius         []radius.Server
+	RadiusOnly     bool
+	NASIdentifier  string
+	RadiusDial     func(ctx context.Context, network, address string) (net.Conn, error)
+	RadiusFailover *radius.Failover
 	// DNS are the DNS servers clients are given when they ask (IPCP, RFC
 	// 1877): the VNet's (dhcpOptions), at most two.
 	DNS []netip.Addr

@@ -74,7 +74,7 @@ func (e *EAP) Exchange(ctx context.Context, eap []byte) (Outcome, error) {
 		servers = []Server{*e.server}
 	}
 	// RFC 3579 §3.2: with EAP, every answer has a Message-Authenticator.
-	resp, s, err := ask(ctx, servers, e.req.Dial, query{attrs: attrs, needMA: true})
+	resp, s, err := ask(ctx, servers, e.req.Dial, query{attrs: attrs, needMA: true, failover: e.req.Failover})
 	if err != nil {
 		return Outcome{}, err
 	}

@@ -4,7 +4,8 @@
 // client's response (RFC 2548, mschap.go); or in any EAP method, relayed
 // (RFC 3579, eap.go). Every request has a Message-Authenticator (RFC
 // 3579 §3.2, which servers hardened against forged responses require)
-// and goes over UDP, tried again and then at the next server; the answer's
+// and goes over UDP, tried again and then at the next server (a server
+// that did not answer is asked last for a while: failover.go); the answer's
 // Response Authenticator, and its Message-Authenticator when it has one,
 // are checked before it is believed. A server without a shared secret,
 // whose answers anyone could make, is not asked.
@@ -206,6 +207,9 @@ type Request struct {
 	// Signers are the servers the NAS knows to sign their answers: nil
 	// knows none and learns none.
 	Signers *Signers
+	// Failover are the servers the NAS knows not to answer now, asked
+	// after the others: nil knows none and learns none.
+	Failover *Failover
 }
 
 // Answer is a server's: accepted or not, and its Reply-Message.
@@ -242,7 +246,7 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 		}
 		return append(r.attrs(), Attr{AttrUserPassword, hidden}), nil
 	}
-	resp, _, err := ask(ctx, servers, r.Dial, query{attrs: attrs, signers: r.Signers})
+	resp, _, err := ask(ctx, servers, r.Dial, query{attrs: attrs, signers: r.Signers, failover: r.Failover})
 	if err != nil {
 		return Answer{}, err
 	}
@@ -264,6 +268,9 @@ type query struct {
 	// signers are the servers known to sign their answers, the asking
 	// gateway's (Request.Signers).
 	signers *Signers
+	// failover are the servers known not to answer now, the asking
+	// gateway's (Request.Failover).
+	failover *Failover
 	// valid, when set, checks an answer that is the server's (its
 	// authenticators check out) against what was asked: one it refuses
 	// is dropped, counted, and the request waits on.
@@ -275,11 +282,14 @@ type query struct {
 // that has not answered once its tries are out (its host may be down)
 // is passed over for the next, and still heard meanwhile (it may wait
 // for a second factor): the first answer that checks out, of any of
-// them, is taken, all within Wait.
+// them, is taken, all within Wait. The servers q.failover knows dead
+// are asked last; one passed over, or that could not be asked, is dead
+// from then on, one that answers alive.
 func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet, Server, error) {
 	if len(servers) == 0 {
 		return Packet{}, Server{}, errors.New("radius: no server")
 	}
+	servers = q.failover.order(servers)
 	if dial == nil {
 		var d net.Dialer
 		dial = d.DialContext
@@ -338,17 +348,22 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet,
 		case a := <-answers:
 			asking--
 			if a.err == nil {
+				q.failover.up(servers[a.i])
 				return a.resp, servers[a.i], nil
 			}
 			if re := (requestError{}); errors.As(a.err, &re) {
 				return Packet{}, Server{}, re.err // the same at every server
 			}
 			errs[a.i] = fmt.Errorf("%v: %w", servers[a.i].Addr, a.err)
+			if ctx.Err() == nil {
+				q.failover.down(servers[a.i])
+			}
 			if next < len(servers) && ctx.Err() == nil {
 				askNext()
 				passOver.Reset(time.Duration(Tries) * Timeout)
 			}
 		case <-passOver.C:
+			q.failover.down(servers[next-1]) // its tries are out, unanswered
 			if next < len(servers) && ctx.Err() == nil {
 				askNext()
 				passOver.Reset(time.Duration(Tries) * Timeout)

@@ -604,3 +604,114 @@ func TestRedialNewIdentifier(t *testing.T) {
 		t.Errorf("sent again from another address with Identifier %d and Request Authenticator %x, as before", again.ID, again.Authenticator)
 	}
 }
+
+// counted is a RADIUS server on loopback that counts the requests it
+// gets and accepts them while up says so (else it is silent, its host
+// down). seen returns the count of those sent so far: a request sent on
+// loopback is in the server's socket before its send returns, and seen
+// reads up to a mark the test sends after them.
+func counted(t *testing.T, secret []byte, up *atomic.Bool) (addr netip.AddrPort, seen func() int) {
+	pc, err := net.ListenPacket("udp", "127.148.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	marks := make(chan int)
+	go func() {
+		n := 0
+		buf := make([]byte, MaxPacket)
+		for {
+			m, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if string(buf[:m]) == "mark" {
+				marks <- n
+				continue
+			}
+			req, err := Parse(buf[:m])
+			if err != nil {
+				continue
+			}
+			n++
+			if up.Load() {
+				pc.WriteTo(answer(CodeAccessAccept, req.ID, req.Authenticator, secret, true), from)
+			}
+		}
+	}()
+	seen = func() int {
+		c, err := net.Dial("udp", pc.LocalAddr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		if _, err := c.Write([]byte("mark")); err != nil {
+			t.Fatal(err)
+		}
+		return <-marks
+	}
+	return netip.MustParseAddrPort(pc.LocalAddr().String()), seen
+}
+
+// TestDeadServerAskedLast: a server passed over (none of its tries
+// answered, its host down) is asked after the others by the gateway's
+// next logins, which do not wait out its tries again (RFC 3539 §3.4:
+// failover), until it answers, asked when the others are down in turn,
+// or Dead is over (failback). Another gateway, which did not find it
+// dead, asks it first.
+func TestDeadServerAskedLast(t *testing.T) {
+	shortTries(t, 1, 200*time.Millisecond, 20*time.Second)
+	secret := []byte("s3cret")
+	var aUp, bUp atomic.Bool
+	bUp.Store(true)
+	aAddr, aSeen := counted(t, secret, &aUp)
+	bAddr, bSeen := counted(t, secret, &bUp)
+	servers := []Server{{Addr: aAddr, Secret: secret}, {Addr: bAddr, Secret: secret}}
+	gw := new(Failover)
+	login := func(f *Failover, servers []Server) {
+		t.Helper()
+		if a, err := Authenticate(context.Background(), servers, Request{User: "alice", Password: "pw", Failover: f}); err != nil || !a.Accept {
+			t.Fatalf("login: %+v, %v", a, err)
+		}
+	}
+	login(gw, servers)
+	if a, b := aSeen(), bSeen(); a != 1 || b != 1 {
+		t.Fatalf("the first login, A down: A got %d requests, B %d; want 1, 1", a, b)
+	}
+	login(gw, servers)
+	login(gw, servers)
+	if a, b := aSeen(), bSeen(); a != 1 || b != 3 {
+		t.Fatalf("two more logins, A found dead: A got %d requests, B %d; want 1 (A not asked again), 3", a, b)
+	}
+	login(new(Failover), servers)
+	if a, b := aSeen(), bSeen(); a != 2 || b != 4 {
+		t.Fatalf("a login at another gateway: A got %d requests, B %d; want 2 (A asked first), 4", a, b)
+	}
+	// A is back, B goes down: A, asked after B, answers and is alive
+	// again; B is dead now.
+	aUp.Store(true)
+	bUp.Store(false)
+	login(gw, servers)
+	if a, b := aSeen(), bSeen(); a != 3 || b != 5 {
+		t.Fatalf("A back, B down: A got %d requests, B %d; want 3, 5", a, b)
+	}
+	login(gw, servers)
+	if a, b := aSeen(), bSeen(); a != 4 || b != 5 {
+		t.Fatalf("A back: A got %d requests, B %d; want 4 (A first), 5", a, b)
+	}
+	// B, dead, is asked after A even when it comes first, until Dead
+	// is over.
+	bUp.Store(true)
+	reversed := []Server{servers[1], servers[0]}
+	login(gw, reversed)
+	if a, b := aSeen(), bSeen(); a != 5 || b != 5 {
+		t.Fatalf("B dead and listed first: A got %d requests, B %d; want 5, 5 (B not asked)", a, b)
+	}
+	old := Dead
+	Dead = 0
+	t.Cleanup(func() { Dead = old })
+	login(gw, reversed)
+	if a, b := aSeen(), bSeen(); a != 5 || b != 6 {
+		t.Fatalf("once Dead is over: A got %d requests, B %d; want 5, 6 (B asked first)", a, b)
+	}
+}

@@ -73,8 +73,10 @@ type Clients struct {
 	RadiusOnly    bool
 	NASIdentifier string
 	// RadiusDial is how the gateway reaches the servers (nil: the node's
-	// network).
-	RadiusDial func(ctx context.Context, network, address string) (net.Conn, error)
+	// network); RadiusFailover is its memory of those that do not answer
+	// now (nil: none kept).
+	RadiusDial     func(ctx context.Context, network, address string) (net.Conn, error)
+	RadiusFailover *radius.Failover
 }
 
 // Bounds of the client connections not admitted yet (between IKE_SA_INIT
@@ -796,7 +798,7 @@ func (sa *ikeSA) startClientEAP(ps []wire.Payload, idi *wire.ID) []wire.Payload 
 			ctx = context.Background()
 		}
 		e.rad = radius.NewEAPAuthenticator(ctx, st.cfg.Radius, radius.Request{CallingStation: sa.remote.Addr().String(),
-			NASIdentifier: st.cfg.NASIdentifier, Dial: st.cfg.RadiusDial})
+			NASIdentifier: st.cfg.NASIdentifier, Dial: st.cfg.RadiusDial, Failover: st.cfg.RadiusFailover})
 		e.auth, first = e.rad, e.rad.Start()
 	} else {
 		roots := x509.NewCertPool()
