@@ -412,7 +412,8 @@ func (c *Client) VPNClientPackage(ctx context.Context, gw arm.ID, p arm.VPNClien
 
 // Download gets a file the API serves by an unguessable URL (a VPN client
 // package, a packet capture), without the token: the URL is the
-// credential. It reads at most max bytes.
+// credential. A file of over max bytes is an error saying so, not the
+// first max bytes: cut short, it would be saved as if whole.
 func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
@@ -423,12 +424,18 @@ func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, err
 		return nil, err
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, max))
-	if err != nil {
-		return nil, err
-	}
 	if res.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", u, res.Status)
+	}
+	if res.ContentLength > max {
+		return nil, fmt.Errorf("GET %s: a file of %d bytes, over the %d taken: not downloaded", u, res.ContentLength, max)
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, max+1))
+	if err != nil {
+		return nil, fmt.Errorf("GET %s: %w", u, err)
+	}
+	if int64(len(b)) > max {
+		return nil, fmt.Errorf("GET %s: a file of over %d bytes, the most taken: not downloaded", u, max)
 	}
 	return b, nil
 }

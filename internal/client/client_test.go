@@ -209,3 +209,41 @@ func TestListEndlessNextLink(t *testing.T) {
 		})
 	}
 }
+
+// TestDownloadLongerThanMax: a file longer than Download takes is an
+// error naming its size, with a Content-Length or without (chunked), not
+// its first bytes, which the CLI would save as if they were the whole
+// capture; a file as long as the most taken comes whole.
+func TestDownloadLongerThanMax(t *testing.T) {
+	file := strings.Repeat("pcap", 25) // 100 bytes
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, file[:50])
+		if r.URL.Path == "/chunked" {
+			w.(http.Flusher).Flush() // no Content-Length: chunked
+		}
+		io.WriteString(w, file[50:])
+	}))
+	defer srv.Close()
+	c, err := New(Config{Endpoint: srv.URL, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		path string
+		max  int64
+		want string // in the error; "" for the file whole
+	}{
+		{"/whole", 99, "a file of 100 bytes, over the 99 taken"},
+		{"/chunked", 99, "a file of over 99 bytes"},
+		{"/whole", 100, ""},
+		{"/chunked", 100, ""},
+	} {
+		b, err := c.Download(context.Background(), srv.URL+tc.path, tc.max)
+		switch {
+		case tc.want == "" && (err != nil || string(b) != file):
+			t.Errorf("%s, at most %d bytes: %d bytes, %v; want the file whole", tc.path, tc.max, len(b), err)
+		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || b != nil):
+			t.Errorf("%s, at most %d bytes: %d bytes, %v; want an error saying %q", tc.path, tc.max, len(b), err, tc.want)
+		}
+	}
+}
