@@ -93,10 +93,28 @@ func Discover(dataDir string) (Config, error) {
 	if cfg.Token != "" {
 		cfg.TokenFrom = "$" + EnvToken
 	}
+	return fromDir(cfg, dataDir, true)
+}
+
+// DiscoverDir builds a Config from the files of a data directory alone,
+// as Discover does without the environment: that of another serve (a
+// region's --peer), which $VNETGW_ENDPOINT and $VNETGW_TOKEN, naming the
+// serve the CLI talks to, do not name.
+func DiscoverDir(dataDir string) (Config, error) {
+	return fromDir(Config{}, dataDir, false)
+}
+
+// fromDir completes cfg with what data directory dataDir says; its
+// errors tell of the environment when env, Discover's.
+func fromDir(cfg Config, dataDir string, env bool) (Config, error) {
+	hint, emptyHint := "", ""
+	if env {
+		hint, emptyHint = fmt.Sprintf(" set --data-dir or %s/%s", EnvEndpoint, EnvToken), fmt.Sprintf(" (set %s)", EnvEndpoint)
+	}
 	read := func(name string) ([]byte, error) {
 		b, err := os.ReadFile(filepath.Join(dataDir, name))
 		if err != nil {
-			return nil, fmt.Errorf("no %s in data directory %s (is `vnetgw serve` running there? set --data-dir or %s/%s): %w", name, dataDir, EnvEndpoint, EnvToken, err)
+			return nil, fmt.Errorf("no %s in data directory %s (is `vnetgw serve` running there?%s): %w", name, dataDir, hint, err)
 		}
 		return b, nil
 	}
@@ -109,7 +127,7 @@ func Discover(dataDir string) (Config, error) {
 			return cfg, epErr
 		}
 		if ep.URL == "" {
-			return cfg, fmt.Errorf("the endpoint file in data directory %s is empty (set %s)", dataDir, EnvEndpoint)
+			return cfg, fmt.Errorf("the endpoint file in data directory %s is empty%s", dataDir, emptyHint)
 		}
 		cfg.Endpoint = ep.URL
 	}

@@ -146,7 +146,7 @@ func (p *Peers) each(ctx context.Context, ask func(context.Context, *client.Clie
 // old one's idle connections are closed). A client per lookup would leave
 // a kept-alive connection behind at every refresh.
 func (p *Peers) client(dir string) (*client.Client, error) {
-	cfg, err := client.Discover(dir)
+	cfg, err := client.DiscoverDir(dir) // not $VNETGW_*: they name this region's API
 	if err != nil {
 		return nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/region"
 )
@@ -23,11 +24,13 @@ import (
 const peerSub = "ffff0000-0000-0000-0000-00000000000f"
 
 // fakePeer is another region's API with one gateway, counting the
-// connections made to it.
+// connections made to it and the requests with another token than its
+// own.
 type fakePeer struct {
-	srv   *httptest.Server
-	dir   string
-	conns atomic.Int64
+	srv     *httptest.Server
+	dir     string
+	conns   atomic.Int64
+	refused atomic.Int64
 }
 
 func newFakePeer(t *testing.T) *fakePeer {
@@ -38,6 +41,7 @@ func newFakePeer(t *testing.T) *fakePeer {
 	p := &fakePeer{dir: t.TempDir()}
 	p.srv = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("Authorization") != "Bearer peer-token" {
+			p.refused.Add(1)
 			w.WriteHeader(http.StatusUnauthorized)
 			return
 		}
@@ -217,5 +221,46 @@ func TestSilentPeerHoldsNoOther(t *testing.T) {
 	cs, err := peers.ConnectionsTo(ctx, id)
 	if err == nil || !errors.Is(err, context.DeadlineExceeded) || len(cs) != 0 {
 		t.Fatalf("ConnectionsTo with a silent peer: %d connections, error %v", len(cs), err)
+	}
+}
+
+// TestPeerNotTheEnvironment: a peer is asked at the endpoint, with the
+// token and CA, of its data directory, also when this serve runs with
+// $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA set (for the CLI, in the
+// operator's shell): they name this region's API. They were taken for
+// every peer's: this region asked itself, or sent its own token to the
+// peer.
+func TestPeerNotTheEnvironment(t *testing.T) {
+	p := newFakePeer(t)
+	var asked atomic.Int64
+	self := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		asked.Add(1)
+		w.WriteHeader(http.StatusNotFound)
+	}))
+	defer self.Close()
+	selfCA := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(selfCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: self.Certificate().Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	id := arm.NetworkID(peerSub, "rg", "virtualNetworkGateways", "gw").String()
+	for _, tc := range []struct {
+		name string
+		env  map[string]string
+	}{
+		{"the token", map[string]string{client.EnvToken: "this-regions-token"}},
+		{"endpoint, token and CA", map[string]string{client.EnvEndpoint: self.URL, client.EnvToken: "this-regions-token", client.EnvCA: selfCA}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for k, v := range tc.env {
+				t.Setenv(k, v)
+			}
+			rg, err := New([]string{p.dir}).Gateway(context.Background(), id)
+			if err != nil || rg.PublicAddr.String() != "198.18.0.1" {
+				t.Fatalf("the peer's gateway: %+v, %v", rg, err)
+			}
+			if n, m := p.refused.Load(), asked.Load(); n != 0 || m != 0 {
+				t.Fatalf("the peer got %d requests with another token, this region's API %d requests", n, m)
+			}
+		})
 	}
 }
