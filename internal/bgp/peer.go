@@ -65,7 +65,15 @@ type peer struct {
 	// selfHops counts the routes ignored for their NEXT_HOP, an address
 	// of the speaker's: logged once a minute at most.
 	selfHops sparselog.Log
+	// rejected counts the connections refused for maxConns, likewise.
+	rejected sparselog.Log
 }
+
+// maxConns is how many connections a peer has at most: its session, or
+// the one that goes on to be it, and one more in collision with it (RFC
+// 4271 §6.8). A connection beyond them is rejected at once: each that
+// waits for its OPEN holds a goroutine and a buffer for openWait.
+const maxConns = 2
 
 func newPeer(s *Speaker, cfg Peer) *peer {
 	p := &peer{s: s, cfg: cfg, state: "Idle", done: make(chan struct{}), kick: make(chan struct{}, 1),
@@ -240,6 +248,18 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	if p.stopped || p.unusable != "" || time.Now().Before(p.holdUntil) {
 		p.s.mu.Unlock()
 		nc.Close()
+		return
+	}
+	if len(p.conns) >= maxConns {
+		p.rejected.Count(1)
+		n, log := p.rejected.Due()
+		p.s.mu.Unlock()
+		if log {
+			p.s.log.Info("BGP connection refused: the peer has two open already", "peer", p.cfg.Addr, "refused", n)
+		}
+		// RFC 4486 §4: a connection disallowed once accepted SHOULD be
+		// told so, Cease with Connection Rejected.
+		c.notify(wire.Notification{Code: wire.CodeCease, Subcode: wire.SubRejected})
 		return
 	}
 	p.conns[c] = true

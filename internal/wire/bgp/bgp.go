@@ -80,6 +80,7 @@ const (
 	SubMaxPrefixes      = 1 // Cease: maximum number of prefixes reached (RFC 4486)
 	SubAdminShutdown    = 2 // Cease (RFC 4486)
 	SubDeconfigured     = 3 // Cease: peer de-configured (RFC 4486)
+	SubRejected         = 5 // Cease: connection rejected (RFC 4486)
 	SubConfigChange     = 6 // Cease: other configuration change (RFC 4486)
 	SubCollision        = 7 // Cease: connection collision resolution
 )
