@@ -15,6 +15,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"io"
+	"unicode/utf8"
 )
 
 // Message lengths (RFC 4271 §4.1).
@@ -80,6 +81,7 @@ const (
 	SubMaxPrefixes      = 1 // Cease: maximum number of prefixes reached (RFC 4486)
 	SubAdminShutdown    = 2 // Cease (RFC 4486)
 	SubDeconfigured     = 3 // Cease: peer de-configured (RFC 4486)
+	SubAdminReset       = 4 // Cease (RFC 4486)
 	SubRejected         = 5 // Cease: connection rejected (RFC 4486)
 	SubConfigChange     = 6 // Cease: other configuration change (RFC 4486)
 	SubCollision        = 7 // Cease: connection collision resolution
@@ -209,5 +211,28 @@ func (n Notification) String() string {
 	if !ok {
 		name = fmt.Sprintf("error code %d", n.Code)
 	}
-	return fmt.Sprintf("%s, subcode %d", name, n.Subcode)
+	s := fmt.Sprintf("%s, subcode %d", name, n.Subcode)
+	if n.Code == CodeCease && (n.Subcode == SubAdminShutdown || n.Subcode == SubAdminReset) && len(n.Data) > 0 {
+		s += shutdownCommunication(n.Data)
+	}
+	return s
+}
+
+// shutdownCommunication is how String shows the data of a Cease,
+// Administrative Shutdown or Reset: the operator's message of RFC 9003
+// §2, a length octet and as many octets of UTF-8 (so at most 255),
+// quoted with its control characters escaped, so that it never passes
+// for lines of a log of its own. One whose length disagrees with the
+// data, or that is not UTF-8, is said to be malformed and shown as hex
+// (RFC 9003 §4).
+func shutdownCommunication(data []byte) string {
+	msg := data[1:]
+	switch {
+	// RFC 9003 §2: a receiver MUST NOT interpret invalid UTF-8.
+	case int(data[0]) != len(msg) || !utf8.Valid(msg):
+		return fmt.Sprintf(", a malformed shutdown communication: % x", data[:min(len(data), 256)])
+	case len(msg) == 0:
+		return ""
+	}
+	return fmt.Sprintf(", shutdown communication %q", msg)
 }

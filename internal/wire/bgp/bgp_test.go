@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -263,10 +264,41 @@ func TestReadMessage(t *testing.T) {
 			t.Errorf("%s: %v (data %x), want notification 1/%d with data %x", c.name, err, e.Data, c.sub, c.data)
 		}
 	}
-	n := Notification{Code: CodeCease, Subcode: SubAdminShutdown, Data: []byte("bye")}
+	n := Notification{Code: CodeCease, Subcode: SubAdminShutdown, Data: []byte("\x03bye")}
 	got, err := ParseNotification(n.Append(nil))
-	if err != nil || got.Code != CodeCease || string(got.Data) != "bye" || got.String() != "cease, subcode 2" {
+	if err != nil || got.Code != CodeCease || string(got.Data) != "\x03bye" || got.String() != `cease, subcode 2, shutdown communication "bye"` {
 		t.Errorf("%+v %v", got, err)
+	}
+}
+
+// TestShutdownCommunicationRFC9003: a Cease, Administrative Shutdown or
+// Reset, shows the operator's message it carries (RFC 9003 §2: a length
+// octet, then UTF-8), quoted with its control characters escaped; one
+// whose length disagrees or that is not UTF-8 is shown as hex, never as
+// text (§2, §4).
+func TestShutdownCommunicationRFC9003(t *testing.T) {
+	long := strings.Repeat("ü", 127) + "x" // 255 octets
+	for _, c := range []struct {
+		name string
+		n    Notification
+		want string
+	}{
+		{"shutdown", Notification{CodeCease, SubAdminShutdown, append([]byte{13}, "maintenance 5"...)}, `cease, subcode 2, shutdown communication "maintenance 5"`},
+		{"reset", Notification{CodeCease, SubAdminReset, append([]byte{7}, "Grüße"...)}, `cease, subcode 4, shutdown communication "Grüße"`},
+		{"control characters", Notification{CodeCease, SubAdminShutdown, append([]byte{11}, "a\nlevel=ERR"...)}, `cease, subcode 2, shutdown communication "a\nlevel=ERR"`},
+		{"255 octets", Notification{CodeCease, SubAdminShutdown, append([]byte{255}, long...)}, `cease, subcode 2, shutdown communication "` + long + `"`},
+		{"empty", Notification{CodeCease, SubAdminShutdown, []byte{0}}, "cease, subcode 2"},
+		{"none", Notification{CodeCease, SubAdminShutdown, nil}, "cease, subcode 2"},
+		{"length too long", Notification{CodeCease, SubAdminShutdown, append([]byte{9}, "bye"...)}, "cease, subcode 2, a malformed shutdown communication: 09 62 79 65"},
+		{"length too short", Notification{CodeCease, SubAdminReset, append([]byte{1}, "bye"...)}, "cease, subcode 4, a malformed shutdown communication: 01 62 79 65"},
+		{"not UTF-8", Notification{CodeCease, SubAdminShutdown, []byte{2, 0xc0, 0x80}}, "cease, subcode 2, a malformed shutdown communication: 02 c0 80"},
+		{"hex bounded", Notification{CodeCease, SubAdminShutdown, bytes.Repeat([]byte{1}, 1000)}, "cease, subcode 2, a malformed shutdown communication: " + strings.TrimSpace(strings.Repeat("01 ", 256))},
+		{"other subcode", Notification{CodeCease, SubDeconfigured, append([]byte{3}, "bye"...)}, "cease, subcode 3"},
+		{"other code", Notification{CodeOpen, SubAdminShutdown, append([]byte{3}, "bye"...)}, "OPEN message error, subcode 2"},
+	} {
+		if got := c.n.String(); got != c.want {
+			t.Errorf("%s: %q, want %q", c.name, got, c.want)
+		}
 	}
 }
 

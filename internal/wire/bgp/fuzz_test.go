@@ -3,7 +3,9 @@ package bgp
 import (
 	"bytes"
 	"net/netip"
+	"strings"
 	"testing"
+	"unicode"
 )
 
 // FuzzReadMessage feeds arbitrary bytes to the reader and the body
@@ -14,6 +16,7 @@ func FuzzReadMessage(f *testing.F) {
 		NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24", "192.168.1.0/24")}.Append(nil, true)))))
 	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, mustAppend(Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, false)))))
 	f.Add(mustAppend(AppendMessage(nil, TypeNotification, Notification{Code: 6, Subcode: 2}.Append(nil))))
+	f.Add(mustAppend(AppendMessage(nil, TypeNotification, Notification{Code: 6, Subcode: 4, Data: []byte("\x05a\nb\x1bc")}.Append(nil))))
 	f.Add(mustAppend(AppendMessage(nil, TypeKeepalive, nil)))
 	// MP_REACH_NLRI and MP_UNREACH_NLRI of IPv4 unicast, with ORIGIN and
 	// AS_PATH.
@@ -61,6 +64,10 @@ func FuzzReadMessage(f *testing.F) {
 			n, err := ParseNotification(body)
 			if err == nil && !bytes.Equal(n.Append(nil), body) {
 				t.Fatalf("NOTIFICATION re-encoded differently")
+			}
+			// What a peer sends is logged with no control character of its own.
+			if s := n.String(); strings.ContainsFunc(s, unicode.IsControl) {
+				t.Fatalf("NOTIFICATION shown with a control character: %q", s)
 			}
 		}
 	})
