@@ -369,7 +369,9 @@ func (c *conn) run() error {
 	case o.ID == cfg.ID:
 		return c.fail(&wire.Error{Code: wire.CodeOpen, Subcode: wire.SubBadID, Reason: "the peer has this speaker's BGP identifier " + o.ID.String()})
 	case !o.IPv4Unicast:
-		return c.fail(&wire.Error{Code: wire.CodeOpen, Subcode: 7, Reason: "the peer does not do IPv4 unicast"})
+		// RFC 5492 §5: the data MUST list the capabilities that cause
+		// the NOTIFICATION, each as an OPEN carries it.
+		return c.fail(&wire.Error{Code: wire.CodeOpen, Subcode: wire.SubUnsupportedCap, Reason: "the peer does not do IPv4 unicast", Data: wire.IPv4UnicastCapability()})
 	}
 	c.fourOctet = o.FourOctetAS
 	// RFC 4271 §4.2: the hold time is the smaller of the two; zero means

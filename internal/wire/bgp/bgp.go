@@ -68,6 +68,7 @@ const (
 	SubBadID            = 3 // OPEN
 	SubUnsupportedParam = 4 // OPEN: an optional parameter not recognised
 	SubBadHoldTime      = 6 // OPEN
+	SubUnsupportedCap   = 7 // OPEN: a capability required is missing (RFC 5492 §5)
 	SubMalformedList    = 1 // UPDATE: attribute list
 	SubUnknownWellKnown = 2 // UPDATE: unrecognised well-known attribute
 	SubMissingAttr      = 3 // UPDATE: well-known attribute missing

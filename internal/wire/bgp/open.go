@@ -114,10 +114,17 @@ func (o Open) Append(b []byte) []byte {
 	b = binary.BigEndian.AppendUint16(b, o.HoldTime)
 	id := o.ID.As4()
 	b = append(b, id[:]...)
-	caps := []byte{capMultiprotocol, 4, 0, 1, 0, 1, capRouteRefresh, 0, capFourOctetAS, 4}
+	caps := append(IPv4UnicastCapability(), capRouteRefresh, 0, capFourOctetAS, 4)
 	caps = binary.BigEndian.AppendUint32(caps, o.AS)
 	b = append(b, byte(2+len(caps)), optCapabilities, byte(len(caps)))
 	return append(b, caps...)
+}
+
+// IPv4UnicastCapability is the multiprotocol capability for IPv4 unicast
+// as an OPEN carries it (RFC 4760 §8): code, length, AFI, a reserved
+// octet, SAFI.
+func IPv4UnicastCapability() []byte {
+	return []byte{capMultiprotocol, 4, 0, afiIPv4, 0, safiUnicast}
 }
 
 // RefreshesIPv4Unicast tells whether a ROUTE-REFRESH body (at least four
