@@ -141,10 +141,15 @@ func bgpState(s string) string {
 	return "Unknown"
 }
 
-// timeSpan writes d as .NET's TimeSpan does: hh:mm:ss.fffffff.
+// timeSpan writes d as .NET's TimeSpan does: hh:mm:ss.fffffff, the days
+// in front once there is one (d.hh:mm:ss.fffffff).
 func timeSpan(d time.Duration) string {
-	h, m, s := int(d.Hours()), int(d.Minutes())%60, int(d.Seconds())%60
-	return fmt.Sprintf("%02d:%02d:%02d.%07d", h, m, s, (d%time.Second)/100)
+	days, h, m, s := int(d/(24*time.Hour)), int(d.Hours())%24, int(d.Minutes())%60, int(d.Seconds())%60
+	out := fmt.Sprintf("%02d:%02d:%02d.%07d", h, m, s, (d%time.Second)/100)
+	if days > 0 {
+		out = fmt.Sprintf("%d.%s", days, out)
+	}
+	return out
 }
 
 // LearnedRoutes returns the routes of gateway id's speakers: the VNet's
