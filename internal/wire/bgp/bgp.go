@@ -213,10 +213,51 @@ func (n Notification) String() string {
 		name = fmt.Sprintf("error code %d", n.Code)
 	}
 	s := fmt.Sprintf("%s, subcode %d", name, n.Subcode)
+	if sub, ok := subcodeNames[[2]uint8{n.Code, n.Subcode}]; ok {
+		s += " (" + sub + ")"
+	}
 	if n.Code == CodeCease && (n.Subcode == SubAdminShutdown || n.Subcode == SubAdminReset) && len(n.Data) > 0 {
 		s += shutdownCommunication(n.Data)
 	}
 	return s
+}
+
+// subcodeNames name the error subcodes by code and subcode (RFC 4271
+// §4.5, RFC 4486 §4, RFC 5492 §5, RFC 6608 §3, RFC 8538 §3, RFC 9384 §3),
+// so that a NOTIFICATION a peer sends says what it refused in words.
+var subcodeNames = map[[2]uint8]string{
+	{CodeHeader, SubNotSynced}:        "connection not synchronized",
+	{CodeHeader, SubBadLength}:        "bad message length",
+	{CodeHeader, SubBadType}:          "bad message type",
+	{CodeOpen, SubBadVersion}:         "unsupported version number",
+	{CodeOpen, SubBadPeerAS}:          "bad peer AS",
+	{CodeOpen, SubBadID}:              "bad BGP identifier",
+	{CodeOpen, SubUnsupportedParam}:   "unsupported optional parameter",
+	{CodeOpen, SubBadHoldTime}:        "unacceptable hold time",
+	{CodeOpen, SubUnsupportedCap}:     "unsupported capability",
+	{CodeUpdate, SubMalformedList}:    "malformed attribute list",
+	{CodeUpdate, SubUnknownWellKnown}: "unrecognized well-known attribute",
+	{CodeUpdate, SubMissingAttr}:      "missing well-known attribute",
+	{CodeUpdate, SubAttrFlags}:        "attribute flags error",
+	{CodeUpdate, SubAttrLength}:       "attribute length error",
+	{CodeUpdate, SubBadOrigin}:        "invalid ORIGIN attribute",
+	{CodeUpdate, SubBadNextHop}:       "invalid NEXT_HOP attribute",
+	{CodeUpdate, SubOptAttr}:          "optional attribute error",
+	{CodeUpdate, SubBadNetwork}:       "invalid network field",
+	{CodeUpdate, SubBadASPath}:        "malformed AS_PATH",
+	{CodeFSM, 1}:                      "unexpected message in OpenSent",
+	{CodeFSM, 2}:                      "unexpected message in OpenConfirm",
+	{CodeFSM, 3}:                      "unexpected message in Established",
+	{CodeCease, SubMaxPrefixes}:       "maximum number of prefixes reached",
+	{CodeCease, SubAdminShutdown}:     "administrative shutdown",
+	{CodeCease, SubDeconfigured}:      "peer de-configured",
+	{CodeCease, SubAdminReset}:        "administrative reset",
+	{CodeCease, SubRejected}:          "connection rejected",
+	{CodeCease, SubConfigChange}:      "other configuration change",
+	{CodeCease, SubCollision}:         "connection collision resolution",
+	{CodeCease, 8}:                    "out of resources",
+	{CodeCease, 9}:                    "hard reset",
+	{CodeCease, 10}:                   "BFD down",
 }
 
 // shutdownCommunication is how String shows the data of a Cease,

@@ -266,7 +266,7 @@ func TestReadMessage(t *testing.T) {
 	}
 	n := Notification{Code: CodeCease, Subcode: SubAdminShutdown, Data: []byte("\x03bye")}
 	got, err := ParseNotification(n.Append(nil))
-	if err != nil || got.Code != CodeCease || string(got.Data) != "\x03bye" || got.String() != `cease, subcode 2, shutdown communication "bye"` {
+	if err != nil || got.Code != CodeCease || string(got.Data) != "\x03bye" || got.String() != `cease, subcode 2 (administrative shutdown), shutdown communication "bye"` {
 		t.Errorf("%+v %v", got, err)
 	}
 }
@@ -283,18 +283,18 @@ func TestShutdownCommunicationRFC9003(t *testing.T) {
 		n    Notification
 		want string
 	}{
-		{"shutdown", Notification{CodeCease, SubAdminShutdown, append([]byte{13}, "maintenance 5"...)}, `cease, subcode 2, shutdown communication "maintenance 5"`},
-		{"reset", Notification{CodeCease, SubAdminReset, append([]byte{7}, "Grüße"...)}, `cease, subcode 4, shutdown communication "Grüße"`},
-		{"control characters", Notification{CodeCease, SubAdminShutdown, append([]byte{11}, "a\nlevel=ERR"...)}, `cease, subcode 2, shutdown communication "a\nlevel=ERR"`},
-		{"255 octets", Notification{CodeCease, SubAdminShutdown, append([]byte{255}, long...)}, `cease, subcode 2, shutdown communication "` + long + `"`},
-		{"empty", Notification{CodeCease, SubAdminShutdown, []byte{0}}, "cease, subcode 2"},
-		{"none", Notification{CodeCease, SubAdminShutdown, nil}, "cease, subcode 2"},
-		{"length too long", Notification{CodeCease, SubAdminShutdown, append([]byte{9}, "bye"...)}, "cease, subcode 2, a malformed shutdown communication: 09 62 79 65"},
-		{"length too short", Notification{CodeCease, SubAdminReset, append([]byte{1}, "bye"...)}, "cease, subcode 4, a malformed shutdown communication: 01 62 79 65"},
-		{"not UTF-8", Notification{CodeCease, SubAdminShutdown, []byte{2, 0xc0, 0x80}}, "cease, subcode 2, a malformed shutdown communication: 02 c0 80"},
-		{"hex bounded", Notification{CodeCease, SubAdminShutdown, bytes.Repeat([]byte{1}, 1000)}, "cease, subcode 2, a malformed shutdown communication: " + strings.TrimSpace(strings.Repeat("01 ", 256))},
-		{"other subcode", Notification{CodeCease, SubDeconfigured, append([]byte{3}, "bye"...)}, "cease, subcode 3"},
-		{"other code", Notification{CodeOpen, SubAdminShutdown, append([]byte{3}, "bye"...)}, "OPEN message error, subcode 2"},
+		{"shutdown", Notification{CodeCease, SubAdminShutdown, append([]byte{13}, "maintenance 5"...)}, `cease, subcode 2 (administrative shutdown), shutdown communication "maintenance 5"`},
+		{"reset", Notification{CodeCease, SubAdminReset, append([]byte{7}, "Grüße"...)}, `cease, subcode 4 (administrative reset), shutdown communication "Grüße"`},
+		{"control characters", Notification{CodeCease, SubAdminShutdown, append([]byte{11}, "a\nlevel=ERR"...)}, `cease, subcode 2 (administrative shutdown), shutdown communication "a\nlevel=ERR"`},
+		{"255 octets", Notification{CodeCease, SubAdminShutdown, append([]byte{255}, long...)}, `cease, subcode 2 (administrative shutdown), shutdown communication "` + long + `"`},
+		{"empty", Notification{CodeCease, SubAdminShutdown, []byte{0}}, "cease, subcode 2 (administrative shutdown)"},
+		{"none", Notification{CodeCease, SubAdminShutdown, nil}, "cease, subcode 2 (administrative shutdown)"},
+		{"length too long", Notification{CodeCease, SubAdminShutdown, append([]byte{9}, "bye"...)}, "cease, subcode 2 (administrative shutdown), a malformed shutdown communication: 09 62 79 65"},
+		{"length too short", Notification{CodeCease, SubAdminReset, append([]byte{1}, "bye"...)}, "cease, subcode 4 (administrative reset), a malformed shutdown communication: 01 62 79 65"},
+		{"not UTF-8", Notification{CodeCease, SubAdminShutdown, []byte{2, 0xc0, 0x80}}, "cease, subcode 2 (administrative shutdown), a malformed shutdown communication: 02 c0 80"},
+		{"hex bounded", Notification{CodeCease, SubAdminShutdown, bytes.Repeat([]byte{1}, 1000)}, "cease, subcode 2 (administrative shutdown), a malformed shutdown communication: " + strings.TrimSpace(strings.Repeat("01 ", 256))},
+		{"other subcode", Notification{CodeCease, SubDeconfigured, append([]byte{3}, "bye"...)}, "cease, subcode 3 (peer de-configured)"},
+		{"other code", Notification{CodeOpen, SubAdminShutdown, append([]byte{3}, "bye"...)}, "OPEN message error, subcode 2 (bad peer AS)"},
 	} {
 		if got := c.n.String(); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
@@ -505,6 +505,32 @@ func TestUpdateAppendMessage(t *testing.T) {
 	} {
 		if b, err := c.u.AppendMessage([]byte{1, 2, 3}, true); err == nil || !bytes.Equal(b, []byte{1, 2, 3}) {
 			t.Errorf("%s: % x..., %v; want an error and b as it was", c.name, b[:min(len(b), 24)], err)
+		}
+	}
+}
+
+// TestNotificationNamesRFC4271Section4_5: a NOTIFICATION is shown with
+// its subcode's name (RFC 4271 §4.5 and the RFCs that add subcodes), so
+// that what a peer refused reads in words; one of a subcode unknown
+// keeps its number alone.
+func TestNotificationNamesRFC4271Section4_5(t *testing.T) {
+	for _, c := range []struct {
+		n    Notification
+		want string
+	}{
+		{Notification{Code: CodeHeader, Subcode: SubBadLength}, "message header error, subcode 2 (bad message length)"},
+		{Notification{Code: CodeOpen, Subcode: SubBadPeerAS}, "OPEN message error, subcode 2 (bad peer AS)"},
+		{Notification{Code: CodeOpen, Subcode: SubUnsupportedCap, Data: IPv4UnicastCapability()}, "OPEN message error, subcode 7 (unsupported capability)"},
+		{Notification{Code: CodeUpdate, Subcode: SubBadASPath}, "UPDATE message error, subcode 11 (malformed AS_PATH)"},
+		{Notification{Code: CodeHoldExpired}, "hold timer expired, subcode 0"},
+		{Notification{Code: CodeFSM, Subcode: 2}, "finite state machine error, subcode 2 (unexpected message in OpenConfirm)"},
+		{Notification{Code: CodeCease, Subcode: SubCollision}, "cease, subcode 7 (connection collision resolution)"},
+		{Notification{Code: CodeCease, Subcode: SubMaxPrefixes, Data: []byte{0, 1, 1, 0, 0, 0x0f, 0xa0}}, "cease, subcode 1 (maximum number of prefixes reached)"},
+		{Notification{Code: CodeOpen, Subcode: 99}, "OPEN message error, subcode 99"},
+		{Notification{Code: 9, Subcode: 1}, "error code 9, subcode 1"},
+	} {
+		if got := c.n.String(); got != c.want {
+			t.Errorf("%d/%d: %q, want %q", c.n.Code, c.n.Subcode, got, c.want)
 		}
 	}
 }
