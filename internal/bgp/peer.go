@@ -67,6 +67,10 @@ type peer struct {
 	selfHops sparselog.Log
 	// rejected counts the connections refused for maxConns, likewise.
 	rejected sparselog.Log
+	// malformedLog counts the UPDATEs whose routes were treated as
+	// withdrawn (RFC 7606), likewise: a peer that sends many does not
+	// fill the node's log.
+	malformedLog sparselog.Log
 }
 
 // maxConns is how many connections a peer has at most: its session, or
@@ -432,8 +436,8 @@ func (c *conn) run() error {
 			case errors.As(err, &we) && we.Withdraw:
 				// RFC 7606 §2: the routes are withdrawn, the session
 				// stays.
-				s.log.Info("BGP UPDATE with a malformed attribute: its routes are treated as withdrawn", "peer", p.cfg.Addr, "err", err)
 				p.malformed.Add(1)
+				p.logMalformed(err)
 				u.Withdrawn, u.NLRI = append(u.Withdrawn, u.NLRI...), nil
 			case err != nil:
 				return c.fail(err)
@@ -802,6 +806,18 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 		return changed, &wire.Error{Code: wire.CodeCease, Subcode: wire.SubMaxPrefixes, Reason: fmt.Sprintf("the peer announced more than %d prefixes", MaxPrefixes), Data: data}
 	}
 	return changed, nil
+}
+
+// logMalformed logs an UPDATE whose routes were treated as withdrawn for
+// err, once a minute at most; the others are counted in the next line.
+func (p *peer) logMalformed(err error) {
+	p.s.mu.Lock()
+	p.malformedLog.Count(1)
+	n, log := p.malformedLog.Due()
+	p.s.mu.Unlock()
+	if log {
+		p.s.log.Info("BGP UPDATEs with a malformed attribute: their routes are treated as withdrawn", "peer", p.cfg.Addr, "updates", n, "err", err)
+	}
 }
 
 // logSelfHops logs the routes ignored for their NEXT_HOP (apply), once a
