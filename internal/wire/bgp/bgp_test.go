@@ -173,6 +173,22 @@ func TestUpdateErrors(t *testing.T) {
 			b[3]++
 			return b
 		}), SubAttrLength, true, []byte{flagTransitive, attrNextHop, 5, 192, 168, 1, 1, 9}},
+		// RFC 7606 §3 (c): MED is optional non-transitive.
+		{"MED transitive", mod(func(b []byte) []byte {
+			b = append(b[:24:24], append([]byte{flagOptional | flagTransitive, attrMED, 4, 0, 0, 0, 5}, b[24:]...)...)
+			b[3] += 7
+			return b
+		}), SubAttrFlags, true, []byte{flagOptional | flagTransitive, attrMED, 4, 0, 0, 0, 5}},
+		{"MED well-known", mod(func(b []byte) []byte {
+			b = append(b[:24:24], append([]byte{flagTransitive, attrMED, 4, 0, 0, 0, 5}, b[24:]...)...)
+			b[3] += 7
+			return b
+		}), SubAttrFlags, true, []byte{flagTransitive, attrMED, 4, 0, 0, 0, 5}},
+		{"MED of 3 bytes", mod(func(b []byte) []byte {
+			b = append(b[:24:24], append([]byte{flagOptional, attrMED, 3, 0, 0, 5}, b[24:]...)...)
+			b[3] += 6
+			return b
+		}), SubAttrLength, true, []byte{flagOptional, attrMED, 3, 0, 0, 5}},
 		{"prefix of 33 bits", mod(func(b []byte) []byte { b[24] = 33; return b }), SubBadNetwork, false, nil},
 		{"no next hop", mod(func(b []byte) []byte {
 			b = append(b[:17:17], b[24:]...)

@@ -326,8 +326,14 @@ func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error 
 		// (RFC 4271 §5.1.5), and a malformed one is discarded (RFC 7606
 		// §7.5), not taken for a reason to withdraw the routes.
 	case attrMED:
-		if flags&flagOptional == 0 || len(val) != 4 {
-			return withdraw(SubAttrLength, "MULTI_EXIT_DISC of %d bytes with flags %#x", len(val), flags)
+		switch {
+		// RFC 7606 §3 (c): Optional or Transitive bits in conflict with
+		// the attribute's (MED is optional non-transitive) MUST be
+		// treated as malformed.
+		case flags&(flagOptional|flagTransitive) != flagOptional:
+			return withdraw(SubAttrFlags, "MULTI_EXIT_DISC with flags %#x", flags)
+		case len(val) != 4:
+			return withdraw(SubAttrLength, "MULTI_EXIT_DISC of %d bytes", len(val))
 		}
 	case attrAtomic, attrAggr:
 		// Neither is passed on: a malformed one is as good as discarded.
