@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/binary"
@@ -71,6 +72,10 @@ type peer struct {
 	// withdrawn (RFC 7606), likewise: a peer that sends many does not
 	// fill the node's log.
 	malformedLog sparselog.Log
+	// failedLog counts the connections that ended before they were a
+	// session (failed), likewise: one every ConnectRetry while the
+	// peer's configuration disagrees.
+	failedLog sparselog.Log
 }
 
 // maxConns is how many connections a peer has at most: its session, or
@@ -306,7 +311,33 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 		p.s.opts.OnChange()
 		p.s.advertiseAll()
 	} else if err != nil && !collided {
-		p.s.log.Debug("BGP connection ended", "peer", p.cfg.Addr, "err", err)
+		p.failed(err)
+	}
+}
+
+// failed logs a connection that ended on err before it was a session:
+// the peer's OPEN refused (another ASN than configured, say), the
+// speaker's refused by the peer, or no OPEN in time. Once a minute at
+// most, the others counted in the next line: the peer is dialled every
+// ConnectRetry. The speaker's own ends (the peer removed, its stop) and a
+// collision the peer resolved against this connection are no failure.
+func (p *peer) failed(err error) {
+	var pn *peerNotification
+	if errors.Is(err, errClosed) || errors.As(err, &pn) && pn.n.Code == wire.CodeCease && pn.n.Subcode == wire.SubCollision {
+		return
+	}
+	p.s.mu.Lock()
+	if p.stopped {
+		p.s.mu.Unlock()
+		return
+	}
+	p.failedLog.Count(1)
+	n, log := p.failedLog.Due()
+	p.s.mu.Unlock()
+	if log {
+		p.s.log.Warn("BGP session not established", "peer", p.cfg.Addr, "as", p.cfg.AS, "failed", n, "err", err)
+	} else {
+		p.s.log.Debug("BGP session not established", "peer", p.cfg.Addr, "err", err)
 	}
 }
 
@@ -487,10 +518,17 @@ func (c *conn) read(buf *[wire.MaxLen]byte, hold time.Duration) (wire.Type, []by
 		if err != nil {
 			return 0, nil, err
 		}
-		return 0, nil, fmt.Errorf("the peer sent a NOTIFICATION: %s", n)
+		n.Data = bytes.Clone(n.Data) // buf is read into again
+		return 0, nil, &peerNotification{n}
 	}
 	return typ, body, nil
 }
+
+// peerNotification is a NOTIFICATION the peer sent: the end of the
+// connection.
+type peerNotification struct{ n wire.Notification }
+
+func (e *peerNotification) Error() string { return "the peer sent a NOTIFICATION: " + e.n.String() }
 
 // fail tells the peer what is wrong and returns it as the session's end.
 func (c *conn) fail(err error) error {
