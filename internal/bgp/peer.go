@@ -401,7 +401,9 @@ func (c *conn) run() error {
 	switch {
 	case o.AS != p.cfg.AS:
 		return c.fail(&wire.Error{Code: wire.CodeOpen, Subcode: wire.SubBadPeerAS, Reason: fmt.Sprintf("the peer says AS %d, configured is %d", o.AS, p.cfg.AS)})
-	case o.ID == cfg.ID:
+	case o.ID == cfg.ID && o.AS == cfg.AS:
+		// RFC 6286 §2.2: only an internal peer's identifier MUST differ
+		// from this speaker's.
 		return c.fail(&wire.Error{Code: wire.CodeOpen, Subcode: wire.SubBadID, Reason: "the peer has this speaker's BGP identifier " + o.ID.String()})
 	case !o.IPv4Unicast:
 		// RFC 5492 §5: the data MUST list the capabilities that cause
@@ -756,8 +758,8 @@ func (c *conn) setState(st string) {
 // claim resolves a collision of two connections with one peer (RFC 4271
 // §6.8) when c has received the peer's OPEN: an established session
 // stays; otherwise the connection opened by the speaker with the higher
-// BGP identifier stays. It returns the connection that lost to c, if any,
-// and false if c lost.
+// BGP identifier stays, or, the two the same, with the larger AS. It
+// returns the connection that lost to c, if any, and false if c lost.
 func (p *peer) claim(c *conn, remoteID netip.Addr) (*conn, bool) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
@@ -771,6 +773,11 @@ func (p *peer) claim(c *conn, remoteID netip.Addr) (*conn, bool) {
 		return nil, true
 	}
 	keepOutbound := p.s.cfg.ID.Compare(remoteID) > 0
+	if remoteID == p.s.cfg.ID {
+		// RFC 6286 §2.3: with equal identifiers, the connection opened by
+		// the speaker of the larger AS stays.
+		keepOutbound = p.s.cfg.AS > p.cfg.AS
+	}
 	if c.outbound != keepOutbound {
 		c.collided = true
 		return nil, false
