@@ -1,10 +1,12 @@
 package bgp
 
 import (
+	"context"
 	"log/slog"
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -41,11 +43,13 @@ func TestSessionNotEstablishedLogged(t *testing.T) {
 		p.expectNotification(wire.CodeOpen, wire.SubBadPeerAS)
 		c.Close()
 	}
+	// The speaker's own dial (nothing listens at the peer's address) is
+	// logged apart.
 	want := "the peer says AS 65002, configured is 65009"
 	var lines []string
 	for deadline := time.Now().Add(10 * time.Second); len(lines) == 0; time.Sleep(10 * time.Millisecond) {
 		for line := range strings.Lines(log.String()) {
-			if strings.Contains(line, "BGP session not established") {
+			if strings.Contains(line, "BGP session not established") && !strings.Contains(line, "connect: dial") {
 				lines = append(lines, line)
 			}
 		}
@@ -55,5 +59,38 @@ func TestSessionNotEstablishedLogged(t *testing.T) {
 	}
 	if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], want) {
 		t.Errorf("5 refused OPENs logged as %q, want one warning naming %q", lines, want)
+	}
+}
+
+// TestDialFailureLogged: a peer that nothing answers at its address (no
+// BGP there, or the wrong address configured) has the speaker's failed
+// dials in the node's log, a warning, once a minute at most.
+func TestDialFailureLogged(t *testing.T) {
+	var log logbuf.Buffer
+	a, b := netip.MustParseAddr("127.144.9.1"), netip.MustParseAddr("127.144.9.2")
+	port := freePort(t, a, b)
+	var dials atomic.Int32
+	s := New(Options{Port: port, ConnectRetry: 20 * time.Millisecond, Logger: slog.New(slog.NewTextHandler(&log, nil)),
+		Dial: func(ctx context.Context, _ netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+			defer dials.Add(1)
+			d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, 0))}
+			return d.DialContext(ctx, "tcp", dst.String())
+		}})
+	t.Cleanup(s.Close)
+	s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "nobody", Addr: b, AS: 65002}}})
+	// Five dials fail: one line.
+	for deadline := time.Now().Add(30 * time.Second); dials.Load() < 6; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d dials in 30 s", dials.Load())
+		}
+	}
+	var lines []string
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, "BGP session not established") {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 1 || !strings.Contains(lines[0], "level=WARN") || !strings.Contains(lines[0], "connect: dial tcp") || !strings.Contains(lines[0], "connection refused") {
+		t.Errorf("failed dials logged as %q, want one warning saying the connection was refused", lines)
 	}
 }

@@ -74,8 +74,9 @@ type peer struct {
 	malformedLog sparselog.Log
 	// failedLog counts the connections that ended before they were a
 	// session (failed), likewise: one every ConnectRetry while the
-	// peer's configuration disagrees.
-	failedLog sparselog.Log
+	// peer's configuration disagrees; dialLog the speaker's dials that
+	// failed, apart, so that neither hides the other.
+	failedLog, dialLog sparselog.Log
 }
 
 // maxConns is how many connections a peer has at most: its session, or
@@ -164,13 +165,18 @@ func (p *peer) connect() {
 			nc, err := p.s.opts.Dial(dctx, local, netip.AddrPortFrom(p.cfg.Addr, p.s.opts.Port))
 			dcancel()
 			if err != nil {
+				err = fmt.Errorf("connect: %w", err)
 				p.s.mu.Lock()
 				// The peer may have connected meanwhile: its session's
 				// state stands.
-				if len(p.conns) == 0 {
-					p.state, p.lastErr = "Active", "connect: "+err.Error()
+				alone := len(p.conns) == 0
+				if alone {
+					p.state, p.lastErr = "Active", err.Error()
 				}
 				p.s.mu.Unlock()
+				if alone {
+					p.failed(&p.dialLog, err)
+				}
 			} else {
 				p.session(nc, true)
 			}
@@ -311,17 +317,19 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 		p.s.opts.OnChange()
 		p.s.advertiseAll()
 	} else if err != nil && !collided {
-		p.failed(err)
+		p.failed(&p.failedLog, err)
 	}
 }
 
-// failed logs a connection that ended on err before it was a session:
-// the peer's OPEN refused (another ASN than configured, say), the
-// speaker's refused by the peer, or no OPEN in time. Once a minute at
-// most, the others counted in the next line: the peer is dialled every
-// ConnectRetry. The speaker's own ends (the peer removed, its stop) and a
-// collision the peer resolved against this connection are no failure.
-func (p *peer) failed(err error) {
+// failed logs a connection that ended on err before it was a session,
+// or a dial that failed: the peer's OPEN refused (another ASN than
+// configured, say), the speaker's refused by the peer, no OPEN in time,
+// nothing listening at the peer's address. Once a minute at most for
+// each of l (failedLog or dialLog), the others counted in the next line:
+// the peer is dialled every ConnectRetry. The speaker's own ends (the
+// peer removed, its stop) and a collision the peer resolved against this
+// connection are no failure.
+func (p *peer) failed(l *sparselog.Log, err error) {
 	var pn *peerNotification
 	if errors.Is(err, errClosed) || errors.As(err, &pn) && pn.n.Code == wire.CodeCease && pn.n.Subcode == wire.SubCollision {
 		return
@@ -331,8 +339,8 @@ func (p *peer) failed(err error) {
 		p.s.mu.Unlock()
 		return
 	}
-	p.failedLog.Count(1)
-	n, log := p.failedLog.Due()
+	l.Count(1)
+	n, log := l.Due()
 	p.s.mu.Unlock()
 	if log {
 		p.s.log.Warn("BGP session not established", "peer", p.cfg.Addr, "as", p.cfg.AS, "failed", n, "err", err)
