@@ -216,11 +216,23 @@ func (n Notification) String() string {
 	if sub, ok := subcodeNames[[2]uint8{n.Code, n.Subcode}]; ok {
 		s += " (" + sub + ")"
 	}
-	if n.Code == CodeCease && (n.Subcode == SubAdminShutdown || n.Subcode == SubAdminReset) && len(n.Data) > 0 {
+	switch {
+	case len(n.Data) == 0:
+	case n.Code == CodeCease && (n.Subcode == SubAdminShutdown || n.Subcode == SubAdminReset):
 		s += shutdownCommunication(n.Data)
+	case len(n.Data) > maxDataShown:
+		s += fmt.Sprintf(", data % x ... (%d bytes)", n.Data[:maxDataShown], len(n.Data))
+	default:
+		// The erroneous field, attribute or capability (RFC 4271 §6,
+		// RFC 5492 §5): what the peer refused, byte for byte.
+		s += fmt.Sprintf(", data % x", n.Data)
 	}
 	return s
 }
+
+// maxDataShown is how much of a NOTIFICATION's data String shows: an
+// attribute or a capability, not a whole message.
+const maxDataShown = 64
 
 // subcodeNames name the error subcodes by code and subcode (RFC 4271
 // §4.5, RFC 4486 §4, RFC 5492 §5, RFC 6608 §3, RFC 8538 §3, RFC 9384 §3),

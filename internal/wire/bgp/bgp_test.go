@@ -309,8 +309,8 @@ func TestShutdownCommunicationRFC9003(t *testing.T) {
 		{"length too short", Notification{CodeCease, SubAdminReset, append([]byte{1}, "bye"...)}, "cease, subcode 4 (administrative reset), a malformed shutdown communication: 01 62 79 65"},
 		{"not UTF-8", Notification{CodeCease, SubAdminShutdown, []byte{2, 0xc0, 0x80}}, "cease, subcode 2 (administrative shutdown), a malformed shutdown communication: 02 c0 80"},
 		{"hex bounded", Notification{CodeCease, SubAdminShutdown, bytes.Repeat([]byte{1}, 1000)}, "cease, subcode 2 (administrative shutdown), a malformed shutdown communication: " + strings.TrimSpace(strings.Repeat("01 ", 256))},
-		{"other subcode", Notification{CodeCease, SubDeconfigured, append([]byte{3}, "bye"...)}, "cease, subcode 3 (peer de-configured)"},
-		{"other code", Notification{CodeOpen, SubAdminShutdown, append([]byte{3}, "bye"...)}, "OPEN message error, subcode 2 (bad peer AS)"},
+		{"other subcode", Notification{CodeCease, SubDeconfigured, append([]byte{3}, "bye"...)}, "cease, subcode 3 (peer de-configured), data 03 62 79 65"},
+		{"other code", Notification{CodeOpen, SubAdminShutdown, append([]byte{3}, "bye"...)}, "OPEN message error, subcode 2 (bad peer AS), data 03 62 79 65"},
 	} {
 		if got := c.n.String(); got != c.want {
 			t.Errorf("%s: %q, want %q", c.name, got, c.want)
@@ -527,8 +527,8 @@ func TestUpdateAppendMessage(t *testing.T) {
 
 // TestNotificationNamesRFC4271Section4_5: a NOTIFICATION is shown with
 // its subcode's name (RFC 4271 §4.5 and the RFCs that add subcodes), so
-// that what a peer refused reads in words; one of a subcode unknown
-// keeps its number alone.
+// that what a peer refused reads in words, and its data in hex (64
+// bytes at most); one of a subcode unknown keeps its number alone.
 func TestNotificationNamesRFC4271Section4_5(t *testing.T) {
 	for _, c := range []struct {
 		n    Notification
@@ -536,12 +536,13 @@ func TestNotificationNamesRFC4271Section4_5(t *testing.T) {
 	}{
 		{Notification{Code: CodeHeader, Subcode: SubBadLength}, "message header error, subcode 2 (bad message length)"},
 		{Notification{Code: CodeOpen, Subcode: SubBadPeerAS}, "OPEN message error, subcode 2 (bad peer AS)"},
-		{Notification{Code: CodeOpen, Subcode: SubUnsupportedCap, Data: IPv4UnicastCapability()}, "OPEN message error, subcode 7 (unsupported capability)"},
+		{Notification{Code: CodeOpen, Subcode: SubUnsupportedCap, Data: IPv4UnicastCapability()}, "OPEN message error, subcode 7 (unsupported capability), data 01 04 00 01 00 01"},
 		{Notification{Code: CodeUpdate, Subcode: SubBadASPath}, "UPDATE message error, subcode 11 (malformed AS_PATH)"},
 		{Notification{Code: CodeHoldExpired}, "hold timer expired, subcode 0"},
 		{Notification{Code: CodeFSM, Subcode: 2}, "finite state machine error, subcode 2 (unexpected message in OpenConfirm)"},
 		{Notification{Code: CodeCease, Subcode: SubCollision}, "cease, subcode 7 (connection collision resolution)"},
-		{Notification{Code: CodeCease, Subcode: SubMaxPrefixes, Data: []byte{0, 1, 1, 0, 0, 0x0f, 0xa0}}, "cease, subcode 1 (maximum number of prefixes reached)"},
+		{Notification{Code: CodeCease, Subcode: SubMaxPrefixes, Data: []byte{0, 1, 1, 0, 0, 0x0f, 0xa0}}, "cease, subcode 1 (maximum number of prefixes reached), data 00 01 01 00 00 0f a0"},
+		{Notification{Code: CodeUpdate, Subcode: SubAttrLength, Data: bytes.Repeat([]byte{7}, 100)}, "UPDATE message error, subcode 5 (attribute length error), data " + strings.TrimSpace(strings.Repeat("07 ", 64)) + " ... (100 bytes)"},
 		{Notification{Code: CodeOpen, Subcode: 99}, "OPEN message error, subcode 99"},
 		{Notification{Code: 9, Subcode: 1}, "error code 9, subcode 1"},
 	} {
