@@ -347,8 +347,18 @@ func TestUnsupportedOptionalParameterRFC4271Section6_2(t *testing.T) {
 	p.send(wire.TypeOpen, open)
 	p.expect(wire.TypeOpen)
 	p.expectNotification(wire.CodeOpen, wire.SubUnsupportedParam)
-	if ps := n.s.Peers(); len(ps) != 1 || ps[0].State == "Established" || !strings.Contains(ps[0].LastError, "unsupported optional parameter 1") {
-		t.Errorf("peer after an OPEN with parameter 1: %+v", ps)
+	// The session records its error after it has sent the NOTIFICATION.
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		ps := n.s.Peers()
+		if len(ps) != 1 || ps[0].State == "Established" {
+			t.Fatalf("peer after an OPEN with parameter 1: %+v", ps)
+		}
+		if strings.Contains(ps[0].LastError, "unsupported optional parameter 1") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peer after an OPEN with parameter 1: %+v; want its error named", ps)
+		}
 	}
 }
 
