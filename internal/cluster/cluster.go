@@ -103,6 +103,12 @@ type Node struct {
 	cancel   context.CancelFunc
 	done     chan struct{}
 	joinedCh chan error // the first join's outcome, for Join
+
+	// unrevoked is the lease of the last membership when its revoke
+	// failed (etcd cut off): etcd may keep it (it gives every lease its
+	// TTL again when it restarts or elects a leader), with this node's
+	// name and claims on it. Only run's goroutine uses it.
+	unrevoked clientv3.LeaseID
 }
 
 // member is a live node as the cluster's keys describe it.
@@ -546,6 +552,18 @@ func (n *Node) run(ctx context.Context) {
 // the grant from before it was asked for: etcd renewed the lease then or
 // later.
 func (n *Node) member(ctx context.Context, first bool, joined func()) error {
+	if n.unrevoked != 0 {
+		// Its name and claims go now, not a TTL after etcd came back:
+		// until then this node would be refused its name, and the VNets
+		// it claimed would run on no node.
+		rctx, cancel := context.WithTimeout(ctx, n.opts.TTL)
+		_, err := n.cli.Revoke(rctx, n.unrevoked)
+		cancel()
+		if err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			return fmt.Errorf("revoke the previous lease: %w", err)
+		}
+		n.unrevoked = 0
+	}
 	granting := time.Now()
 	gctx, cancelGrant := context.WithTimeout(ctx, n.opts.TTL)
 	grant, err := n.cli.Grant(gctx, int64((n.opts.TTL+time.Second-1)/time.Second))
@@ -564,9 +582,12 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		n.bump()
 		n.mu.Unlock()
 		// Revoke, so that other nodes need not wait for the TTL; a lease
-		// that is lost already makes this fail, which is fine.
+		// that has ended already makes this fail, which is fine. When
+		// etcd does not answer, the next join revokes it first.
 		rctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		n.cli.Revoke(rctx, lease)
+		if _, err := n.cli.Revoke(rctx, lease); err != nil && !errors.Is(err, rpctypes.ErrLeaseNotFound) {
+			n.unrevoked = lease
+		}
 		cancel()
 	}()
 	renewals := make(chan renewal, 8)

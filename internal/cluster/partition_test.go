@@ -249,3 +249,64 @@ func joinLogged(t *testing.T, cli *clientv3.Client, ttl time.Duration, log *sync
 	}
 	return a
 }
+
+// TestRejoinRevokesTheKeptLease: a node cut off from etcd for longer
+// than its TTL leaves the cluster; its revoke of the lease does not
+// reach etcd, which keeps the lease (here the test renews it, as etcd
+// gives every lease its TTL again when it restarts or elects a leader).
+// Once it reaches etcd again the node revokes that lease and joins: the
+// VNets it claimed run again, on it or on b. It was refused its name,
+// "node name in use", and its VNets ran on no node, until the lease
+// ended.
+func TestRejoinRevokesTheKeptLease(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := e.NewProxy(t)
+	var logA syncBuf
+	a := joinLogged(t, p.Client(t), 2*time.Second, &logA)
+	defer a.Close()
+	if o := a.Place(context.Background(), vnets, nil); len(o) != len(vnets) {
+		t.Fatalf("a runs %d", len(o))
+	}
+	b := join(t, e, "b")
+	defer b.Close()
+	direct := e.Client(t)
+	key, err := direct.Get(context.Background(), "/c/nodes/a")
+	if err != nil || len(key.Kvs) != 1 {
+		t.Fatalf("a's key: %v %v", key, err)
+	}
+	p.Isolate()
+	kctx, stopRenewing := context.WithCancel(context.Background())
+	defer stopRenewing()
+	renewals, err := direct.KeepAlive(kctx, clientv3.LeaseID(key.Kvs[0].Lease))
+	if err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for range renewals {
+		}
+	}()
+	for deadline := time.Now().Add(30 * time.Second); !strings.Contains(logA.String(), "lost membership"); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("a still a member 30 s after it was cut off (TTL 2 s):\n%s", logA.String())
+		}
+	}
+	p.Heal()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		oa := a.Place(context.Background(), vnets, nil)
+		ob := b.Place(context.Background(), vnets, nil)
+		for v := range ob {
+			if oa[v] {
+				t.Fatalf("a and b both run %s", v)
+			}
+		}
+		if len(oa)+len(ob) == len(vnets) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("30 s after a reaches etcd again, a runs %d VNets and b %d of %d:\n%s", len(oa), len(ob), len(vnets), logA.String())
+		}
+	}
+	if strings.Contains(logA.String(), "node name in use") {
+		t.Errorf("a was refused its own name:\n%s", logA.String())
+	}
+}

@@ -18,7 +18,8 @@ import (
 // gone), Drop (a blip: the connections close, new ones work), Freeze
 // (the connections go silent, nothing closes them; new ones work),
 // Isolate (nothing reaches the member, on any connection, new ones too,
-// and nothing closes them) or SetDelay (the member's answers come late).
+// and nothing closes them; until Heal) or SetDelay (the member's answers
+// come late).
 type Proxy struct {
 	// Addr is where clients connect (host:port).
 	Addr string
@@ -128,6 +129,13 @@ func (p *Proxy) SetDelay(d time.Duration) { p.delay.Store(int64(d)) }
 // and on those that come later, and closes none: the way to the member is
 // gone, while what it sent before still arrives (late, with SetDelay).
 func (p *Proxy) Isolate() { p.isolated.Store(true) }
+
+// Heal ends Isolate: the connections so far close (what was dropped
+// broke them), new ones go through.
+func (p *Proxy) Heal() {
+	p.isolated.Store(false)
+	p.Drop()
+}
 
 // Client returns a client of the member through the proxy, closed when t
 // ends.
