@@ -119,7 +119,9 @@ type member struct {
 
 // Join makes this process a member: it registers the node and follows the
 // cluster's nodes and claims until Close. It fails when the name is taken
-// by a live node.
+// by a live node; the lease that holds the name is waited for first, as
+// long as it has left (this node's previous run, killed, renews it no
+// more).
 func Join(ctx context.Context, cli *clientv3.Client, o Options) (*Node, error) {
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -518,6 +520,7 @@ func (n *Node) Fence(vnet string) (store.Cond, bool) {
 func (n *Node) run(ctx context.Context) {
 	defer close(n.done)
 	first := true
+	var heldUntil time.Time // when the lease that holds the node's name ends at the latest
 	for ctx.Err() == nil {
 		joined := false
 		err := n.member(ctx, first, func() {
@@ -526,6 +529,26 @@ func (n *Node) run(ctx context.Context) {
 				n.joinedCh <- nil
 			}
 		})
+		if first && !joined && errors.Is(err, ErrNameInUse) {
+			// This node's previous run, stopped without leaving (killed,
+			// crashed), holds the name until its lease ends: wait for
+			// that, as long as the lease has left. A live node renews
+			// its lease, and is refused after the wait.
+			if heldUntil.IsZero() {
+				left := n.nameHeldFor(ctx)
+				// etcd gives whole seconds left, and ends a lease up
+				// to half a second after its time.
+				heldUntil = time.Now().Add(left + 2*time.Second)
+				n.log.Info("a node of this name is registered in etcd; waiting for its lease to end (this node's previous run?)", "node", n.opts.Name, "lease_left", left)
+			}
+			if time.Now().Before(heldUntil) {
+				select {
+				case <-time.After(250 * time.Millisecond):
+				case <-ctx.Done():
+				}
+				continue
+			}
+		}
 		if first && !joined {
 			n.joinedCh <- err
 			return
@@ -540,6 +563,22 @@ func (n *Node) run(ctx context.Context) {
 		case <-ctx.Done():
 		}
 	}
+}
+
+// nameHeldFor returns how long the lease that holds the node's name has
+// left, as etcd tells (this node's TTL when it does not).
+func (n *Node) nameHeldFor(ctx context.Context) time.Duration {
+	ctx, cancel := context.WithTimeout(ctx, n.opts.TTL)
+	defer cancel()
+	get, err := n.cli.Get(ctx, n.opts.Prefix+prefixNodes+n.opts.Name)
+	if err != nil || len(get.Kvs) == 0 {
+		return n.opts.TTL
+	}
+	ttl, err := n.cli.TimeToLive(ctx, clientv3.LeaseID(get.Kvs[0].Lease))
+	if err != nil || ttl.TTL < 0 {
+		return n.opts.TTL
+	}
+	return time.Duration(ttl.TTL) * time.Second
 }
 
 // member registers the node on a new lease, calls joined, and follows the
@@ -601,7 +640,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	}
 	if !resp.Succeeded {
 		if first {
-			return fmt.Errorf("%w: a live node is registered as %q in etcd (another serve, or this one's previous run whose lease has not ended yet; it ends within %s)", ErrNameInUse, n.opts.Name, n.opts.TTL)
+			return fmt.Errorf("%w: a live node is registered as %q in etcd: another serve, whose lease etcd renews", ErrNameInUse, n.opts.Name)
 		}
 		return fmt.Errorf("%w: %q", ErrNameInUse, n.opts.Name)
 	}

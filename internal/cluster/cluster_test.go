@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/vnetgw/vnetgw/internal/cluster"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
@@ -403,4 +405,37 @@ func TestStandbyTakesOver(t *testing.T) {
 		}
 	}
 	t.Logf("b's %d VNets went to their standbys", len(onB))
+}
+
+// TestRestartWaitsForThePreviousRunsLease: a node started again while
+// the lease of its previous run (killed: it did not revoke the lease)
+// still holds its name in etcd waits for that lease to end, joins, and
+// runs the VNet the previous run claimed; a second node of a live node's
+// name is still refused.
+func TestRestartWaitsForThePreviousRunsLease(t *testing.T) {
+	e := etcdtest.Start(t)
+	direct := e.Client(t)
+	ctx := context.Background()
+	// What a killed node a leaves in etcd: its name and a claim on its
+	// lease, which nothing renews.
+	lease, err := direct.Grant(ctx, 2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for key, value := range map[string]string{"/c/nodes/a": "", "/c/claims/" + vnets[0]: "a"} {
+		if _, err := direct.Put(ctx, key, value, clientv3.WithLease(lease.ID)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, err := cluster.Join(ctx, e.Client(t), cluster.Options{Prefix: "/c/", Name: "a", TTL: time.Second})
+	if err != nil {
+		t.Fatalf("a started again 0 s after its previous run was killed (lease TTL 2 s): %v", err)
+	}
+	defer a.Close()
+	if o := placeAll(t, a)[0]; !o[vnets[0]] {
+		t.Fatalf("a does not run the VNet of its previous run: %v", o)
+	}
+	if _, err := cluster.Join(ctx, e.Client(t), cluster.Options{Prefix: "/c/", Name: "a", TTL: time.Second}); !errors.Is(err, cluster.ErrNameInUse) {
+		t.Fatalf("a second node named a while a runs: err = %v, want ErrNameInUse", err)
+	}
 }
