@@ -112,7 +112,12 @@ func (l *link) handleIPCP(info []byte) error {
 		case l.ipcpStopped:
 			// RFC 1661 §4.1: in Stopped, a Configure-Request is
 			// answered and ours goes out again (irc, scr), under the
-			// Restart timer.
+			// Restart timer. Terminating and starting over takes the
+			// data path down as a request while open does, and counts
+			// as a renegotiation: a loop of the two is bounded alike.
+			if err := l.renegotiated(&l.ipcpRenegs, "IPCP", "IPCP is"); err != nil {
+				return err
+			}
 			l.ipcpStopped, l.ipcpTries = false, 0
 			if err := l.sendIPCPRequest(); err != nil {
 				return err

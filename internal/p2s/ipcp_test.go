@@ -679,3 +679,44 @@ func TestIPCPRenegotiationBounded(t *testing.T) {
 		})
 	}
 }
+
+// TestIPCPTerminateLoopBounded: a peer that terminates IPCP and starts
+// it over in a loop (Terminate-Request, Configure-Request, ...: each
+// time the link's data path goes down) is bounded as one that sends
+// Configure-Requests while IPCP is open: its link ends after
+// maxRenegotiations restarts in a minute, saying so, the gateway's with
+// CALL_ABORT.
+func TestIPCPTerminateLoopBounded(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x := openIPCP(t, server)
+			var err error
+			n := 0
+			for ; n <= maxRenegotiations; n++ {
+				if err = x.l.handleIPCP(ppp.Packet{Code: ppp.TermReq, ID: uint8(100 + n)}.Append(nil)); err != nil {
+					break
+				}
+				if x.l.up.Load() {
+					t.Fatalf("restart %d: the link is up after the peer's Terminate-Request", n+1)
+				}
+				x.req.ID++
+				if err = x.l.handleIPCP(x.req.Append(nil)); err != nil {
+					break
+				}
+				ours, answer := x.answered()
+				if ours.Code != ppp.ConfReq || answer.Code != ppp.ConfAck {
+					t.Fatalf("restart %d: our request %+v, the answer %+v; want our request and an Ack", n+1, ours, answer)
+				}
+				if err = x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil || !x.l.up.Load() {
+					t.Fatalf("restart %d: err %v, up %v; want up again", n+1, err, x.l.up.Load())
+				}
+			}
+			if n != maxRenegotiations || err == nil || !strings.Contains(err.Error(), "renegotiates IPCP too often") {
+				t.Errorf("%d restarts went through, then %v; want %d, then the link ended, too often", n, err, maxRenegotiations)
+			}
+			if _, abort := x.conn.take(t, ppp.ProtoIPCP); abort != server {
+				t.Errorf("CALL_ABORT %v, want %v", abort, server)
+			}
+		})
+	}
+}
