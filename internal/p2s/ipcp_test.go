@@ -24,6 +24,8 @@ type recorder struct {
 	discard
 	mu  sync.Mutex
 	out []byte
+	// disconnected: take found a CALL_DISCONNECT.
+	disconnected bool
 }
 
 func (r *recorder) Write(p []byte) (int, error) {
@@ -48,9 +50,9 @@ func (r *recorder) take(t *testing.T, proto uint16) (ps []ppp.Packet, abort bool
 			t.Fatal(err)
 		}
 		if isControl {
-			if c, err := sstp.ParseControl(body); err == nil && c.Type == sstp.MsgCallAbort {
-				abort = true
-			}
+			c, err := sstp.ParseControl(body)
+			abort = abort || err == nil && c.Type == sstp.MsgCallAbort
+			r.disconnected = r.disconnected || err == nil && c.Type == sstp.MsgCallDisconnect
 			continue
 		}
 		if p, ok := packetOf(t, body, proto); ok {

@@ -46,6 +46,7 @@ const (
 	eapFragment        = 1000             // EAP-TLS fragment size, well inside an SSTP packet
 	restartTimer       = 3 * time.Second  // RFC 1661 §4.6
 	maxConfigure       = 10               // RFC 1661 §4.6: Max-Configure
+	maxTerminate       = 2                // RFC 1661 §4.6: Max-Terminate
 	maxFailure         = 5                // RFC 1661 §4.6: Max-Failure
 	// maxLoopback is how many of our Naks of our own magic number may
 	// come back in a row before the link is taken for looped back (RFC
@@ -92,6 +93,10 @@ type link struct {
 	addrRejected        bool           // the client rejected the server's address option: the server asks without it
 	ipcpStopped         bool           // the peer terminated IPCP (RFC 1661 §4.2, Stopped): its next request restarts ours
 	ipcpRenegs          renegotiations // the peer's renegotiations of IPCP
+	stopping            error          // why LCP terminates (RFC 1661 §4.2, Stopping): the link ends with it on the Terminate-Ack, or after Max-Terminate requests
+	termSent            time.Time      // when our Terminate-Request last went out
+	termID              uint8          // and its Identifier
+	termTries           int            // Terminate-Requests sent
 	magic               uint32
 	id                  uint8 // the Identifier of our last request (LCP, IPCP, CHAP)
 	rejID               uint8 // and of our last Code- or Protocol-Reject, a counter of its own
@@ -426,6 +431,8 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 		// §3.1.2.2).
 		wait := l.hello
 		switch {
+		case l.stopping != nil:
+			wait = time.Until(l.termSent.Add(restartTimer))
 		case !l.lcpOurs && !l.lcpSent.IsZero():
 			wait = time.Until(l.lcpSent.Add(restartTimer))
 		case l.ipcpWaiting():
@@ -438,6 +445,16 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 		isControl, body, err := l.readPacket(&buf)
 		var ne net.Error
 		switch {
+		case errors.As(err, &ne) && ne.Timeout() && l.stopping != nil:
+			// RFC 1661 §4.1, Stopping: TO+ is str, TO- (after
+			// Max-Terminate) tlf.
+			if l.termTries >= maxTerminate {
+				return l.finished(l.stopping)
+			}
+			if err := l.writeTermReq(); err != nil {
+				return err
+			}
+			continue
 		case errors.As(err, &ne) && ne.Timeout() && !l.lcpOurs && !l.lcpSent.IsZero():
 			if l.lcpTries++; l.lcpTries > maxConfigure {
 				return errors.New("the peer does not answer LCP")
@@ -547,6 +564,9 @@ func appendControlHeader(b []byte, bodyLen int) []byte {
 
 // handlePPP runs LCP, EAP, IPCP and IPv4.
 func (l *link) handlePPP(proto uint16, info []byte) error {
+	if l.stopping != nil && proto != ppp.ProtoLCP {
+		return nil // RFC 1661 §4.2, Stopping: LCP is terminating the link
+	}
 	switch proto {
 	case ppp.ProtoLCP:
 		return l.handleLCP(info)
@@ -611,19 +631,69 @@ func (l *link) needs(proto uint16) bool {
 }
 
 // rejected ends the link on the peer's Code- or Protocol-Reject of what
-// it cannot do without (RFC 1661 §4.3, RXJ-), the gateway's with
-// CALL_ABORT, rather than waiting for the Restart timer to give up.
+// it cannot do without (RFC 1661 §4.3, RXJ-), rather than waiting for
+// the Restart timer to give up: with LCP open, LCP terminates first
+// (terminate); else the link ends at once (finished).
 func (l *link) rejected(what string) error {
-	if l.server {
-		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+	err := fmt.Errorf("the peer rejected %s, without which the link cannot work (RFC 1661 §4.3, RXJ-)", what)
+	if l.stopping == nil && l.lcpOurs && l.lcpPeers {
+		return l.terminate(err)
 	}
-	return fmt.Errorf("the peer rejected %s, without which the link cannot work (RFC 1661 §4.3, RXJ-)", what)
+	// RFC 1661 §4.1: RXJ- in any state but Opened is tlf.
+	return l.finished(err)
+}
+
+// terminate takes LCP down (RFC 1661 §4.1, RXJ- in Opened: tld, irc,
+// str, to Stopping): the data path goes down, and our
+// Terminate-Request goes out; the link ends with why on the peer's
+// Terminate-Ack, or after Max-Terminate requests unanswered (run).
+func (l *link) terminate(why error) error {
+	l.stopping, l.termTries, l.termID = why, 0, l.nextID()
+	l.ipcpOurs, l.ipcpPeers = false, false
+	l.checkUp()
+	return l.writeTermReq()
+}
+
+// writeTermReq sends our Terminate-Request, again under its Identifier
+// when the Restart timer runs out (RFC 1661 §5.5: MAY remain unchanged).
+func (l *link) writeTermReq() error {
+	l.termSent = time.Now()
+	l.termTries++
+	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermReq, ID: l.termID}.Append(nil))
+}
+
+// finished ends the link with why once PPP is down (RFC 1661 §4.4,
+// This-Layer-Finished): SSTP disconnects the call normally
+// (CALL_DISCONNECT, [MS-SSTP] §3.2.4.2: after the PPP teardown).
+func (l *link) finished(why error) error {
+	l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
+	return why
+}
+
+// stoppingLCP handles an LCP packet while LCP terminates (RFC 1661
+// §4.1, Stopping): the Terminate-Ack, or a catastrophic reject, ends
+// the link (RTA, RXJ-: tlf); a Terminate-Request is acknowledged (RTR:
+// sta); anything else is ignored.
+func (l *link) stoppingLCP(p ppp.Packet) error {
+	switch {
+	case p.Code == ppp.TermAck:
+		return l.finished(l.stopping)
+	case p.Code == ppp.TermReq:
+		return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
+	case p.Code == ppp.CodeRej && len(p.Data) > 0 && fundamental(p.Data[0]),
+		p.Code == ppp.ProtoRej && len(p.Data) >= 2 && l.needs(binary.BigEndian.Uint16(p.Data)):
+		return l.finished(l.stopping)
+	}
+	return nil
 }
 
 func (l *link) handleLCP(info []byte) error {
 	p, err := ppp.ParsePacket(info)
 	if err != nil {
 		return nil
+	}
+	if l.stopping != nil {
+		return l.stoppingLCP(p)
 	}
 	wasOpen := l.lcpOurs && l.lcpPeers
 	switch p.Code {

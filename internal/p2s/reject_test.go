@@ -3,12 +3,17 @@ package p2s
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
+	"os"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
 
 // TestProtocolRejectIdentifierRFC1661Section5_7: each Protocol-Reject
@@ -115,9 +120,12 @@ func TestCodeRejectRFC1661Section5_6(t *testing.T) {
 // TestRejectReceivedRFC1661Section4_3: the peer's Code-Reject of a code
 // LCP or IPCP cannot do without (1 to 7), or Protocol-Reject of LCP,
 // IPCP, or of the authentication under way (RXJ-, RFC 1661 §4.3), ends
-// the link at once saying what was rejected, the gateway's with
-// CALL_ABORT; a Code-Reject of an extension and a Protocol-Reject of
-// anything else (RXJ+) leave it up; client and gateway.
+// the link saying what was rejected: with LCP open, the data path goes
+// down and an LCP Terminate-Request goes out (§4.1, RXJ- in Opened:
+// tld, irc, str), and the peer's Terminate-Ack ends the call with
+// CALL_DISCONNECT; with LCP not open, the call ends so at once (tlf). A
+// Code-Reject of an extension and a Protocol-Reject of anything else
+// (RXJ+) leave it up; client and gateway.
 func TestRejectReceivedRFC1661Section4_3(t *testing.T) {
 	codeRej := func(code uint8) []byte {
 		return ppp.Packet{Code: ppp.CodeRej, ID: 3, Data: ppp.Packet{Code: code, ID: 9}.Append(nil)}.Append(nil)
@@ -127,28 +135,30 @@ func TestRejectReceivedRFC1661Section4_3(t *testing.T) {
 	}
 	for _, server := range []bool{false, true} {
 		for _, tc := range []struct {
-			name   string
-			proto  uint16
-			packet []byte
-			authed bool
-			ends   string // what the error names; "" when the link stays up
+			name      string
+			proto     uint16
+			packet    []byte
+			authed    bool
+			lcpClosed bool   // our LCP request not acknowledged yet
+			ends      string // what the error names; "" when the link stays up
 		}{
-			{"LCP Code-Reject of Configure-Request", ppp.ProtoLCP, codeRej(ppp.ConfReq), true, "LCP code 1"},
-			{"LCP Code-Reject of Terminate-Ack", ppp.ProtoLCP, codeRej(ppp.TermAck), true, "LCP code 6"},
-			{"LCP Code-Reject of Echo-Reply", ppp.ProtoLCP, codeRej(ppp.EchoReply), true, ""},
-			{"LCP Code-Reject of Identification", ppp.ProtoLCP, codeRej(ppp.Identification), true, ""},
-			{"IPCP Code-Reject of Configure-Ack", ppp.ProtoIPCP, codeRej(ppp.ConfAck), true, "IPCP code 2"},
-			{"Protocol-Reject of IPCP", ppp.ProtoLCP, protoRej(ppp.ProtoIPCP), true, "protocol 0x8021"},
-			{"Protocol-Reject of LCP", ppp.ProtoLCP, protoRej(ppp.ProtoLCP), true, "protocol 0xc021"},
-			{"Protocol-Reject of IPv4", ppp.ProtoLCP, protoRej(ppp.ProtoIPv4), true, ""},
-			{"Protocol-Reject of IPv6CP", ppp.ProtoLCP, protoRej(ppp.ProtoIPv6CP), true, ""},
-			{"Protocol-Reject of EAP after authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), true, ""},
-			{"Protocol-Reject of EAP before authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), false, "protocol 0xc227"},
-			{"Protocol-Reject of CHAP before authentication with EAP", ppp.ProtoLCP, protoRej(ppp.ProtoCHAP), false, ""},
+			{"LCP Code-Reject of Configure-Request", ppp.ProtoLCP, codeRej(ppp.ConfReq), true, false, "LCP code 1"},
+			{"LCP Code-Reject of Terminate-Ack", ppp.ProtoLCP, codeRej(ppp.TermAck), true, false, "LCP code 6"},
+			{"LCP Code-Reject of Configure-Request before LCP is open", ppp.ProtoLCP, codeRej(ppp.ConfReq), false, true, "LCP code 1"},
+			{"LCP Code-Reject of Echo-Reply", ppp.ProtoLCP, codeRej(ppp.EchoReply), true, false, ""},
+			{"LCP Code-Reject of Identification", ppp.ProtoLCP, codeRej(ppp.Identification), true, false, ""},
+			{"IPCP Code-Reject of Configure-Ack", ppp.ProtoIPCP, codeRej(ppp.ConfAck), true, false, "IPCP code 2"},
+			{"Protocol-Reject of IPCP", ppp.ProtoLCP, protoRej(ppp.ProtoIPCP), true, false, "protocol 0x8021"},
+			{"Protocol-Reject of LCP", ppp.ProtoLCP, protoRej(ppp.ProtoLCP), true, false, "protocol 0xc021"},
+			{"Protocol-Reject of IPv4", ppp.ProtoLCP, protoRej(ppp.ProtoIPv4), true, false, ""},
+			{"Protocol-Reject of IPv6CP", ppp.ProtoLCP, protoRej(ppp.ProtoIPv6CP), true, false, ""},
+			{"Protocol-Reject of EAP after authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), true, false, ""},
+			{"Protocol-Reject of EAP before authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), false, false, "protocol 0xc227"},
+			{"Protocol-Reject of CHAP before authentication with EAP", ppp.ProtoLCP, protoRej(ppp.ProtoCHAP), false, false, ""},
 		} {
 			t.Run(fmt.Sprintf("server=%v/%s", server, tc.name), func(t *testing.T) {
 				x := openIPCP(t, server)
-				x.l.lcpOurs, x.l.lcpPeers = true, true
+				x.l.lcpOurs, x.l.lcpPeers = !tc.lcpClosed, true
 				x.l.client = &Client{cfg: ClientConfig{EAP: true}}
 				if !tc.authed {
 					// EAP-TLS under way.
@@ -156,17 +166,91 @@ func TestRejectReceivedRFC1661Section4_3(t *testing.T) {
 					x.l.up.Store(false)
 				}
 				err := x.l.handlePPP(tc.proto, tc.packet)
-				_, abort := x.conn.take(t, ppp.ProtoLCP)
+				sent, abort := x.conn.take(t, ppp.ProtoLCP)
 				if tc.ends == "" {
-					if err != nil || abort || x.l.up.Load() != tc.authed {
-						t.Fatalf("err %v, CALL_ABORT %v, up %v; want the link as it was", err, abort, x.l.up.Load())
+					if err != nil || abort || x.conn.disconnected || x.l.up.Load() != tc.authed {
+						t.Fatalf("err %v, CALL_ABORT %v, CALL_DISCONNECT %v, up %v; want the link as it was", err, abort, x.conn.disconnected, x.l.up.Load())
 					}
 					return
 				}
-				if err == nil || !strings.Contains(err.Error(), "the peer rejected "+tc.ends) || abort != server {
-					t.Fatalf("err %v, CALL_ABORT %v; want the link ended, the peer rejected %s, CALL_ABORT %v", err, abort, tc.ends, server)
+				want := "the peer rejected " + tc.ends
+				if tc.lcpClosed {
+					if err == nil || !strings.Contains(err.Error(), want) || abort || !x.conn.disconnected || len(sent) != 0 {
+						t.Fatalf("err %v, CALL_ABORT %v, CALL_DISCONNECT %v, LCP %+v; want the link ended at once, %s, with CALL_DISCONNECT alone", err, abort, x.conn.disconnected, sent, want)
+					}
+					return
+				}
+				if err != nil || abort || x.conn.disconnected || x.l.up.Load() || len(sent) != 1 || sent[0].Code != ppp.TermReq {
+					t.Fatalf("err %v, CALL_ABORT %v, CALL_DISCONNECT %v, up %v, LCP %+v; want the data path down and a Terminate-Request", err, abort, x.conn.disconnected, x.l.up.Load(), sent)
+				}
+				// Stopping: the peer's own request is not answered, nor is
+				// IPCP; its Terminate-Ack ends the call.
+				if err := x.l.handlePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 50}.Append(nil)); err != nil {
+					t.Fatal(err)
+				}
+				x.req.ID++
+				if err := x.l.handlePPP(ppp.ProtoIPCP, x.req.Append(nil)); err != nil {
+					t.Fatal(err)
+				}
+				if lcp, _ := x.conn.take(t, ppp.ProtoLCP); len(lcp) != 0 || x.l.up.Load() {
+					t.Fatalf("while terminating: LCP %+v, up %v; want nothing, down", lcp, x.l.up.Load())
+				}
+				err = x.l.handlePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: sent[0].ID}.Append(nil))
+				_, abort = x.conn.take(t, ppp.ProtoLCP)
+				if err == nil || !strings.Contains(err.Error(), want) || abort || !x.conn.disconnected {
+					t.Fatalf("the Terminate-Ack: err %v, CALL_ABORT %v, CALL_DISCONNECT %v; want the link ended, %s, with CALL_DISCONNECT", err, abort, x.conn.disconnected, want)
 				}
 			})
 		}
+	}
+}
+
+// TestRejectTerminatesLCPRFC1661Section4_1: a client whose LCP is open
+// and that Code-Rejects the gateway's Configure-Request (RXJ-) gets an
+// LCP Terminate-Request (RFC 1661 §4.1, Opened: tld, irc, str), and the
+// call ends normally: on its Terminate-Ack, or after Max-Terminate (2)
+// Terminate-Requests unanswered, the gateway sends CALL_DISCONNECT, not
+// CALL_ABORT, and closes the connection (over TLS).
+func TestRejectTerminatesLCPRFC1661Section4_1(t *testing.T) {
+	for _, answer := range []bool{true, false} {
+		t.Run(fmt.Sprintf("Terminate-Ack=%v", answer), func(t *testing.T) {
+			r := newRegion(t, Config{})
+			x := dialRaw(t, r.srv.Addr())
+			x.openLCP()
+			x.next(ppp.ProtoEAP) // LCP is open: the gateway authenticates
+			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.CodeRej, ID: 9, Data: ppp.Packet{Code: ppp.ConfReq, ID: 1}.Append(nil)})
+			var buf [sstp.MaxPacket]byte
+			terms := 0
+			var controls []uint16
+			for {
+				x.c.SetReadDeadline(time.Now().Add(20 * time.Second))
+				isControl, body, err := sstp.ReadPacket(x.r, &buf)
+				if err != nil {
+					if errors.Is(err, os.ErrDeadlineExceeded) {
+						t.Fatalf("the gateway did not end the call: %v", err)
+					}
+					break // the connection closed
+				}
+				if isControl {
+					if c, err := sstp.ParseControl(body); err == nil {
+						controls = append(controls, c.Type)
+					}
+					continue
+				}
+				if p, ok := packetOf(t, body, ppp.ProtoLCP); ok && p.Code == ppp.TermReq {
+					terms++
+					if answer {
+						x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID})
+					}
+				}
+			}
+			want := 1
+			if !answer {
+				want = maxTerminate
+			}
+			if terms != want || !slices.Equal(controls, []uint16{sstp.MsgCallDisconnect}) {
+				t.Errorf("the gateway sent %d Terminate-Requests and SSTP messages %v; want %d and CALL_DISCONNECT (%d) alone", terms, controls, want, sstp.MsgCallDisconnect)
+			}
+		})
 	}
 }
