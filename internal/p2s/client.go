@@ -190,6 +190,9 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 			case sstp.MsgEchoRequest:
 				return l.writeControl(sstp.Control{Type: sstp.MsgEchoResponse})
 			case sstp.MsgCallAbort:
+				// [MS-SSTP] §3.2.5.3.4: an abort the client did not
+				// start is answered with one (Call_Abort_In_Progress_2).
+				l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
 				return errors.New("the gateway aborted the call")
 			case sstp.MsgCallDisconnect:
 				l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnectAck})

@@ -629,6 +629,9 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 			l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnectAck})
 			return errors.New("the client disconnected")
 		case sstp.MsgCallAbort:
+			// [MS-SSTP] §3.3.5.2.4: an abort the server did not start is
+			// answered with one (Call_Abort_In_Progress_2).
+			l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
 			return errors.New("the client aborted")
 		}
 		return nil
