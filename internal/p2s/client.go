@@ -73,6 +73,10 @@ func dialGateway(ctx context.Context, cfg ClientConfig) (net.Conn, error) {
 	if dl, ok := ctx.Deadline(); ok {
 		conn.SetDeadline(dl)
 	}
+	// A proxy that does not answer holds the reads below: the context's
+	// end closes the connection under them.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	target := cfg.Server.String()
 	req := "CONNECT " + target + " HTTP/1.1\r\nHost: " + target + "\r\n"
 	if u := cfg.Proxy.User; u != nil {
@@ -88,6 +92,9 @@ func dialGateway(ctx context.Context, cfg ClientConfig) (net.Conn, error) {
 	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByte{conn}, 1), &http.Request{Method: http.MethodConnect})
 	if err != nil {
 		conn.Close()
+		if ctx.Err() != nil {
+			err = ctx.Err()
+		}
 		return nil, fmt.Errorf("p2s: proxy %s: %w", cfg.Proxy.Redacted(), err)
 	}
 	resp.Body.Close()
@@ -132,6 +139,10 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Until Dial returns, the context's end closes the connection: a
+	// gateway that does not answer the HTTP request holds the read.
+	stop := context.AfterFunc(ctx, func() { conn.Close() })
+	defer stop()
 	tc := tls.Client(conn, &tls.Config{RootCAs: cfg.RootCAs, ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12})
 	if dl, ok := ctx.Deadline(); ok {
 		tc.SetDeadline(dl)
@@ -151,6 +162,9 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	r := bufio.NewReaderSize(tc, 8<<10)
 	if err := readHTTPOK(r); err != nil {
 		conn.Close()
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
 		return nil, err
 	}
 	l := newLink(false, tc, r, cfg.Logger)

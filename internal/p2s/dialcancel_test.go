@@ -1,0 +1,93 @@
+package p2s
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"net"
+	"net/netip"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestDialCanceledWhileGatewayStalls: Dial without a deadline returns
+// once its context is canceled (vnetgw p2s connect's Ctrl-C), also while
+// it waits for an answer that never comes: a gateway that takes the TLS
+// handshake and never answers the SSTP HTTP request, a proxy that never
+// answers CONNECT.
+func TestDialCanceledWhileGatewayStalls(t *testing.T) {
+	pki := newPKI(t)
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.root.Certificate)
+	for _, tc := range []struct {
+		name   string
+		listen func() (net.Listener, error)
+		cfg    func(addr netip.AddrPort) ClientConfig
+	}{
+		{"gateway", func() (net.Listener, error) {
+			return tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
+		}, func(addr netip.AddrPort) ClientConfig {
+			return ClientConfig{Server: addr}
+		}},
+		{"proxy", func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }, func(addr netip.AddrPort) ClientConfig {
+			return ClientConfig{Server: netip.MustParseAddrPort("127.0.0.1:9"), Proxy: &url.URL{Scheme: "http", Host: addr.String()}}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := tc.listen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			asked := make(chan struct{})
+			go func() {
+				c, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				defer c.Close()
+				// Reads the request to its end, answers nothing, and
+				// holds the connection until the client closes it.
+				br := bufio.NewReader(c)
+				for {
+					line, err := br.ReadString('\n')
+					if err != nil {
+						return
+					}
+					if strings.TrimSpace(line) == "" {
+						break
+					}
+				}
+				close(asked)
+				br.ReadByte()
+			}()
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			cfg := tc.cfg(netip.MustParseAddrPort(ln.Addr().String()))
+			cfg.ServerName, cfg.RootCAs, cfg.Cert, cfg.Logger = "gateway", roots, pki.client, testLogger(t)
+			ended := make(chan error, 1)
+			go func() {
+				_, err := Dial(ctx, cfg)
+				ended <- err
+			}()
+			select {
+			case <-asked:
+			case err := <-ended:
+				t.Fatalf("Dial ended before its request was read: %v", err)
+			}
+			cancel()
+			select {
+			case err := <-ended:
+				if !errors.Is(err, context.Canceled) {
+					t.Errorf("Dial canceled: %v; want context.Canceled", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Fatal("Dial did not return when its context was canceled")
+			}
+		})
+	}
+}
