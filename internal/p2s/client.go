@@ -2,6 +2,7 @@ package p2s
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/tls"
@@ -54,6 +55,10 @@ type ClientConfig struct {
 
 	// breakBinding sends a wrong Compound MAC (tests).
 	breakBinding bool
+	// setupTimeout is how long the gateway has for the TLS handshake
+	// and the answer to the HTTP request; 0 means negotiationTimeout
+	// (tests shorten it).
+	setupTimeout time.Duration
 }
 
 // dialGateway opens the TCP connection to the gateway: directly, or as a
@@ -144,9 +149,15 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	stop := context.AfterFunc(ctx, func() { conn.Close() })
 	defer stop()
 	tc := tls.Client(conn, &tls.Config{RootCAs: cfg.RootCAs, ServerName: cfg.ServerName, MinVersion: tls.VersionTLS12})
-	if dl, ok := ctx.Deadline(); ok {
-		tc.SetDeadline(dl)
+	// The handshake and the HTTP answer within the time the gateway
+	// gives them itself (serve): a gateway whose kernel took the
+	// connection for a process that does not answer (a hung one) does
+	// not hold Dial, and --reconnect with it, for ever.
+	dl := time.Now().Add(cmp.Or(cfg.setupTimeout, negotiationTimeout))
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
 	}
+	tc.SetDeadline(dl)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		conn.Close()
 		return nil, fmt.Errorf("p2s: TLS with the gateway: %w", err)
@@ -167,6 +178,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		}
 		return nil, err
 	}
+	tc.SetDeadline(time.Time{}) // the call's timers take over (run)
 	l := newLink(false, tc, r, cfg.Logger)
 	l.certHash = certHashOf(tc.ConnectionState())
 	l.onIP = cfg.OnIP

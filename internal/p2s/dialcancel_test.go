@@ -6,9 +6,11 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"net/url"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -87,6 +89,60 @@ func TestDialCanceledWhileGatewayStalls(t *testing.T) {
 				}
 			case <-time.After(10 * time.Second):
 				t.Fatal("Dial did not return when its context was canceled")
+			}
+		})
+	}
+}
+
+// TestDialGatewayThatDoesNotAnswer: Dial without a deadline gives up on
+// a gateway that does not answer, as one whose kernel takes connections
+// for a hung process: one that never takes the TLS handshake, and one
+// that never answers the SSTP HTTP request, each after the setup's
+// timeout (30 s; here shortened), saying so, rather than waiting for ever
+// (and vnetgw p2s connect --reconnect with it).
+func TestDialGatewayThatDoesNotAnswer(t *testing.T) {
+	pki := newPKI(t)
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.root.Certificate)
+	for _, tc := range []struct {
+		name   string
+		listen func() (net.Listener, error)
+		serve  bool // accept and read (TLS), else leave the connection in the backlog
+	}{
+		{"handshake", func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }, false},
+		{"HTTP", func() (net.Listener, error) {
+			return tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ln, err := tc.listen()
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ln.Close()
+			if tc.serve {
+				go func() {
+					c, err := ln.Accept()
+					if err != nil {
+						return
+					}
+					defer c.Close()
+					io.Copy(io.Discard, c) // the handshake, the request; no answer
+				}()
+			}
+			cfg := ClientConfig{Server: netip.MustParseAddrPort(ln.Addr().String()), ServerName: "gateway", RootCAs: roots, Cert: pki.client, Logger: testLogger(t), setupTimeout: 200 * time.Millisecond}
+			ended := make(chan error, 1)
+			go func() {
+				_, err := Dial(context.Background(), cfg)
+				ended <- err
+			}()
+			select {
+			case err := <-ended:
+				if !errors.Is(err, os.ErrDeadlineExceeded) {
+					t.Errorf("Dial: %v; want a timeout", err)
+				}
+			case <-time.After(20 * time.Second):
+				t.Fatal("Dial still waits for a gateway that does not answer")
 			}
 		})
 	}
