@@ -399,6 +399,9 @@ func (l *link) sendCallConnected() error {
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
+	// A deadline of its own, as every write has: the last one's may have
+	// passed while the gateway waited for a RADIUS server's answer.
+	l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 	_, err := l.conn.Write(msg())
 	if err == nil {
 		l.bound.Store(true)

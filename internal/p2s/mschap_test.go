@@ -6,7 +6,9 @@ import (
 	"errors"
 	"net"
 	"net/netip"
+	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -144,5 +146,73 @@ func TestSSTPRadiusEAP(t *testing.T) {
 				t.Errorf("a wrong password: %v", err)
 			}
 		})
+	}
+}
+
+// slowConn is a RADIUS server's socket whose answers come delay after
+// the first request: a server that waits that long for the user's second
+// factor. Reads before then time out as their deadline says.
+type slowConn struct {
+	net.Conn
+	delay           time.Duration
+	mu              sync.Mutex
+	first, deadline time.Time
+}
+
+func (c *slowConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	if c.first.IsZero() {
+		c.first = time.Now()
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(b)
+}
+
+func (c *slowConn) SetReadDeadline(t time.Time) error {
+	c.mu.Lock()
+	c.deadline = t
+	c.mu.Unlock()
+	return c.Conn.SetReadDeadline(t)
+}
+
+func (c *slowConn) Read(b []byte) (int, error) {
+	c.mu.Lock()
+	until, deadline := c.first.Add(c.delay), c.deadline
+	c.mu.Unlock()
+	if !deadline.IsZero() && deadline.Before(until) {
+		time.Sleep(time.Until(deadline))
+		return 0, os.ErrDeadlineExceeded
+	}
+	time.Sleep(time.Until(until))
+	return c.Conn.Read(b)
+}
+
+// TestSSTPSlowSecondFactor: vnetgw's client with a password connects
+// through a gateway whose RADIUS server answers 11 s after it is asked
+// (a user approving a second factor on the phone, which Azure's MFA
+// allows 60 s): the client's CALL_CONNECTED goes out when the gateway's
+// MS-CHAPv2 Success comes, however long after the client's last write
+// that is, and the client reaches the VNet.
+func TestSSTPSlowSecondFactor(t *testing.T) {
+	cfg := radiusFixture(t)
+	cfg.RadiusOnly = true
+	dial := cfg.RadiusDial
+	cfg.RadiusDial = func(ctx context.Context, network, address string) (net.Conn, error) {
+		c, err := dial(ctx, network, address)
+		if err != nil {
+			return nil, err
+		}
+		return &slowConn{Conn: c, delay: 11 * time.Second}, nil
+	}
+	r := newRegion(t, cfg)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	c, err := Dial(ctx, ClientConfig{Server: r.srv.Addr(), ServerName: "gateway", RootCAs: r.roots, User: "alice", Password: "correct horse battery staple", Logger: testLogger(t)})
+	if err != nil {
+		t.Fatalf("Dial with a second factor that takes 11 s: %v", err)
+	}
+	defer c.Close()
+	if id := waitIdentity(t, r.srv); id != "alice" {
+		t.Errorf("the gateway lists the client as %q", id)
 	}
 }
