@@ -198,16 +198,18 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		err := l.run(func(m sstp.Control, _ []byte) error {
 			switch m.Type {
 			case sstp.MsgCallConnectAck:
+				// [MS-SSTP] §3.2.5.3.2: an ACK the client cannot take
+				// aborts the call.
 				a, ok := m.Find(sstp.AttribCryptoBindingReq)
 				if !ok {
-					return errors.New("CALL_CONNECT_ACK without a crypto binding request")
+					return l.abort(invalid(sstp.AttribCryptoBindingReq, sstp.StatusRequiredAttributeMissing, "CALL_CONNECT_ACK without a crypto binding request"))
 				}
 				req, err := sstp.ParseCryptoBindingReq(a.Value)
 				if err != nil {
-					return err
+					return l.abort(err)
 				}
 				if req.HashBitmask&sstp.HashSHA256 == 0 {
-					return errors.New("the gateway does not offer SHA-256 for the crypto binding")
+					return l.abort(invalid(sstp.AttribCryptoBindingReq, sstp.StatusValueNotSupported, "the gateway does not offer SHA-256 for the crypto binding"))
 				}
 				l.nonce = req.Nonce
 				return l.sendLCPRequest()

@@ -207,6 +207,25 @@ func (l *link) writePPP(proto uint16, info []byte) error {
 	return err
 }
 
+// abort ends the call on an invalid SSTP message ([MS-SSTP] §3.1.5.1:
+// MUST send CALL_ABORT) with err, which the CALL_ABORT tells the peer in
+// a Status Info attribute (§2.2.13: SHOULD have one) when it is an
+// *sstp.Error: what attribute, and what is wrong with it.
+func (l *link) abort(err error) error {
+	c := sstp.Control{Type: sstp.MsgCallAbort}
+	if se, ok := errors.AsType[*sstp.Error](err); ok {
+		c.Attrs = []sstp.Attr{{ID: sstp.AttribStatusInfo, Value: se.StatusInfo().Append(nil)}}
+	}
+	l.writeControl(c)
+	return err
+}
+
+// invalid is an SSTP error about attribute attr of a message: its status
+// and why.
+func invalid(attr uint8, status uint32, reason string) error {
+	return &sstp.Error{AttribID: attr, Status: status, Reason: reason}
+}
+
 // The link as a Server's client.
 func (l *link) connected() bool  { return l.bound.Load() }
 func (l *link) closeConn()       { l.cancel(); l.conn.Close() }
@@ -492,7 +511,7 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 		if isControl {
 			c, err := sstp.ParseControl(body)
 			if err != nil {
-				return err
+				return l.abort(err)
 			}
 			raw := append(appendControlHeader(nil, len(body)), body...)
 			if err := control(c, raw); err != nil {

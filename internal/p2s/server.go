@@ -604,8 +604,13 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 	return l.run(func(m sstp.Control, raw []byte) error {
 		switch m.Type {
 		case sstp.MsgCallConnectRequest:
+			if started {
+				// [MS-SSTP] §3.3.5.2.2: only the call's first message, or
+				// the answer to a NAK.
+				return l.abort(invalid(sstp.AttribNoError, sstp.StatusUnacceptedFrameReceived, "a second CALL_CONNECT_REQUEST"))
+			}
 			a, ok := m.Find(sstp.AttribEncapsulatedProtocolID)
-			if p, err := sstp.EncapsulatedProtocol(a.Value); !ok || err != nil || p != sstp.ProtocolPPP || started {
+			if p, err := sstp.EncapsulatedProtocol(a.Value); !ok || err != nil || p != sstp.ProtocolPPP {
 				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
 				return errors.New("CALL_CONNECT_REQUEST without PPP")
 			}
@@ -783,20 +788,22 @@ func (s *Server) roomLocked(c client) error {
 // our nonce, the hash of our certificate as the client saw it, and the
 // Compound MAC keyed from the EAP-TLS authentication.
 func (s *Server) checkBinding(l *link, m sstp.Control, raw []byte, addr netip.Addr) error {
+	// [MS-SSTP] §3.3.5.2.3: a CALL_CONNECTED the server cannot check
+	// aborts the call, as one that does not match does.
 	a, ok := m.Find(sstp.AttribCryptoBinding)
 	if !ok {
-		return errors.New("CALL_CONNECTED without a crypto binding")
+		return l.abort(invalid(sstp.AttribCryptoBinding, sstp.StatusRequiredAttributeMissing, "CALL_CONNECTED without a crypto binding"))
 	}
 	b, err := sstp.ParseCryptoBinding(a.Value)
 	if err != nil {
-		return err
+		return l.abort(err)
 	}
 	if l.hlak == nil {
-		return errors.New("CALL_CONNECTED before the client authenticated")
+		return l.abort(invalid(sstp.AttribNoError, sstp.StatusUnacceptedFrameReceived, "CALL_CONNECTED before the client authenticated"))
 	}
 	zeroed, err := sstp.ZeroMAC(raw)
 	if err != nil {
-		return err
+		return l.abort(err)
 	}
 	// §3.2.5.2: nonce, certificate hash and MAC MUST match, else abort.
 	spec := hmac.Equal(b.CompoundMAC[:], compoundMAC(l.hlak, zeroed))

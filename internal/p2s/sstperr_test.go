@@ -1,0 +1,151 @@
+package p2s
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
+)
+
+// messagesUntilClosed reads SSTP packets from r until the connection
+// closes, and returns the control messages among them; an error when it
+// stays open.
+func messagesUntilClosed(c net.Conn, r *bufio.Reader) ([]sstp.Control, error) {
+	var buf [sstp.MaxPacket]byte
+	var msgs []sstp.Control
+	for {
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		isControl, body, err := sstp.ReadPacket(r, &buf)
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			return msgs, errors.New("the connection stayed open")
+		}
+		if err != nil {
+			return msgs, nil
+		}
+		if !isControl {
+			continue
+		}
+		m, err := sstp.ParseControl(bytes.Clone(body))
+		if err != nil {
+			return msgs, err
+		}
+		msgs = append(msgs, m)
+	}
+}
+
+// abortStatus returns the Status Info of the CALL_ABORT among msgs, and
+// whether there is one carrying it.
+func abortStatus(msgs []sstp.Control) (sstp.StatusInfo, bool) {
+	for _, m := range msgs {
+		if m.Type != sstp.MsgCallAbort {
+			continue
+		}
+		if a, ok := m.Find(sstp.AttribStatusInfo); ok {
+			if si, err := sstp.ParseStatusInfo(a.Value); err == nil {
+				return si, true
+			}
+		}
+	}
+	return sstp.StatusInfo{}, false
+}
+
+// TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1: an SSTP message the gateway
+// cannot take ends the call with a CALL_ABORT ([MS-SSTP] §3.1.5.1) whose
+// Status Info attribute says which attribute is wrong and how (§2.2.13,
+// §2.2.8), for the client's log: a message whose attribute overruns it,
+// a CALL_CONNECTED whose crypto binding is of another length or missing
+// (§3.3.5.2.3), a second CALL_CONNECT_REQUEST (§3.3.5.2.2); and
+// vnetgw's client so answers a gateway's CALL_CONNECT_ACK without a
+// crypto binding request (§3.2.5.3.2).
+func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
+	overrun := sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnected, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBinding, Value: make([]byte, 8)}}})
+	overrun[len(overrun)-9] = 200 // the attribute's Length, past the message's end
+	for _, tc := range []struct {
+		name string
+		msg  []byte
+		want sstp.StatusInfo
+	}{
+		{"attribute overruns the message", overrun, sstp.StatusInfo{AttribID: sstp.AttribCryptoBinding, Status: sstp.StatusInvalidAttribValueLength}},
+		{"crypto binding of 12 bytes", sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnected, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBinding, Value: make([]byte, 8)}}}),
+			sstp.StatusInfo{AttribID: sstp.AttribCryptoBinding, Status: sstp.StatusInvalidAttribValueLength}},
+		{"CALL_CONNECTED without a crypto binding", sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnected}),
+			sstp.StatusInfo{AttribID: sstp.AttribCryptoBinding, Status: sstp.StatusRequiredAttributeMissing}},
+		{"second CALL_CONNECT_REQUEST", sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnectRequest, Attrs: []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}}}),
+			sstp.StatusInfo{AttribID: sstp.AttribNoError, Status: sstp.StatusUnacceptedFrameReceived}},
+	} {
+		t.Run("gateway/"+tc.name, func(t *testing.T) {
+			r := newRegion(t, Config{})
+			x := dialRaw(t, r.srv.Addr())
+			x.openLCP()
+			x.c.Write(tc.msg)
+			msgs, err := messagesUntilClosed(x.c, x.r)
+			if si, ok := abortStatus(msgs); err != nil || !ok || si.AttribID != tc.want.AttribID || si.Status != tc.want.Status {
+				t.Errorf("the gateway answered with %+v (%v); want CALL_ABORT with Status Info %+v, then the connection closed", msgs, err, tc.want)
+			}
+		})
+	}
+	t.Run("client/CALL_CONNECT_ACK without a crypto binding request", func(t *testing.T) {
+		pki := newPKI(t)
+		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		type answer struct {
+			msgs []sstp.Control
+			err  error
+		}
+		got := make(chan answer, 1)
+		go func() {
+			c, err := ln.Accept()
+			if err != nil {
+				got <- answer{err: err}
+				return
+			}
+			defer c.Close()
+			br := bufio.NewReader(c)
+			for {
+				line, err := br.ReadString('\n')
+				if err != nil {
+					got <- answer{err: err}
+					return
+				}
+				if strings.TrimSpace(line) == "" {
+					break
+				}
+			}
+			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n"))
+			var buf [sstp.MaxPacket]byte
+			if _, _, err := sstp.ReadPacket(br, &buf); err != nil { // CALL_CONNECT_REQUEST
+				got <- answer{err: err}
+				return
+			}
+			c.Write(sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnectAck}))
+			msgs, err := messagesUntilClosed(c, br)
+			got <- answer{msgs, err}
+		}()
+		roots := x509.NewCertPool()
+		roots.AddCert(pki.root.Certificate)
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if _, err := Dial(ctx, ClientConfig{Server: netip.MustParseAddrPort(ln.Addr().String()), ServerName: "gateway", RootCAs: roots, Cert: pki.client, Logger: testLogger(t)}); err == nil {
+			t.Error("Dial took a CALL_CONNECT_ACK without a crypto binding request")
+		}
+		a := <-got
+		want := sstp.StatusInfo{AttribID: sstp.AttribCryptoBindingReq, Status: sstp.StatusRequiredAttributeMissing}
+		if si, ok := abortStatus(a.msgs); a.err != nil || !ok || si.AttribID != want.AttribID || si.Status != want.Status {
+			t.Errorf("the client answered with %s (%v); want CALL_ABORT with Status Info %+v, then the connection closed", fmt.Sprint(a.msgs), a.err, want)
+		}
+	})
+}
