@@ -97,6 +97,7 @@ type link struct {
 	termSent            time.Time      // when our Terminate-Request last went out
 	termID              uint8          // and its Identifier
 	termTries           int            // Terminate-Requests sent
+	codeRejected        [256]bool      // our LCP codes the peer Code-Rejected (RXJ+): not sent again
 	magic               uint32
 	id                  uint8 // the Identifier of our last request (LCP, IPCP, CHAP)
 	rejID               uint8 // and of our last Code- or Protocol-Reject, a counter of its own
@@ -614,8 +615,9 @@ func (l *link) handlePPP(proto uint16, info []byte) error {
 		}
 		return nil
 	default:
-		// RFC 1661 §5.7: an unknown protocol is rejected (IPv6CP, CCP).
-		if l.lcpOurs && l.lcpPeers {
+		// RFC 1661 §5.7: an unknown protocol is rejected (IPv6CP, CCP),
+		// unless the peer Code-Rejected Protocol-Reject itself.
+		if l.lcpOurs && l.lcpPeers && !l.codeRejected[ppp.ProtoRej] {
 			data := binary.BigEndian.AppendUint16(nil, proto)
 			return l.sendReject(ppp.ProtoLCP, ppp.ProtoRej, append(data, info...))
 		}
@@ -898,7 +900,7 @@ func (l *link) handleLCP(info []byte) error {
 			return nil
 		}
 		l.lcpEchoLoops = 0
-		if p.Code == ppp.EchoReply {
+		if p.Code == ppp.EchoReply || l.codeRejected[ppp.EchoReply] {
 			return nil
 		}
 		data := binary.BigEndian.AppendUint32(nil, l.magic)
@@ -911,15 +913,32 @@ func (l *link) handleLCP(info []byte) error {
 		if len(p.Data) > 0 && fundamental(p.Data[0]) {
 			return l.rejected(fmt.Sprintf("LCP code %d (Code-Reject)", p.Data[0]))
 		}
-		// RFC 1661 §4.3: a Code-Reject of another code is RXJ+.
-		l.log.Debug("LCP Code-Reject ignored", "packet", fmt.Sprintf("% x", p.Data))
+		// RFC 1661 §4.3: a Code-Reject of another code is RXJ+, and
+		// MUST stop us sending that code (Echo-Reply, Protocol-Reject).
+		if len(p.Data) > 0 {
+			l.codeRejected[p.Data[0]] = true
+		}
+		l.log.Debug("LCP Code-Reject: the code is not sent again", "packet", fmt.Sprintf("% x", p.Data))
 		return nil
 	case ppp.ProtoRej:
 		if len(p.Data) < 2 {
 			return nil
 		}
-		if proto := binary.BigEndian.Uint16(p.Data); l.needs(proto) {
+		proto := binary.BigEndian.Uint16(p.Data)
+		if l.needs(proto) {
 			return l.rejected(fmt.Sprintf("protocol %#04x (Protocol-Reject)", proto))
+		}
+		if proto == ppp.ProtoIPv4 {
+			// RFC 1661 §5.7: we MUST stop sending IPv4 at once. IPCP
+			// goes down as if the peer had terminated it: its next
+			// request starts IPCP over, and IPv4 with it (logged as the
+			// data path goes down: no more than the restarts).
+			if l.up.Load() {
+				l.log.Info("the peer rejected IPv4: the link carries none until IPCP is negotiated again")
+			}
+			l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, true
+			l.checkUp()
+			return nil
 		}
 		l.log.Debug("LCP Protocol-Reject ignored", "packet", fmt.Sprintf("% x", p.Data))
 		return nil

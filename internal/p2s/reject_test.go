@@ -125,7 +125,7 @@ func TestCodeRejectRFC1661Section5_6(t *testing.T) {
 // tld, irc, str), and the peer's Terminate-Ack ends the call with
 // CALL_DISCONNECT; with LCP not open, the call ends so at once (tlf). A
 // Code-Reject of an extension and a Protocol-Reject of anything else
-// (RXJ+) leave it up; client and gateway.
+// but IPv4 (RXJ+) leave it up; client and gateway.
 func TestRejectReceivedRFC1661Section4_3(t *testing.T) {
 	codeRej := func(code uint8) []byte {
 		return ppp.Packet{Code: ppp.CodeRej, ID: 3, Data: ppp.Packet{Code: code, ID: 9}.Append(nil)}.Append(nil)
@@ -150,7 +150,6 @@ func TestRejectReceivedRFC1661Section4_3(t *testing.T) {
 			{"IPCP Code-Reject of Configure-Ack", ppp.ProtoIPCP, codeRej(ppp.ConfAck), true, false, "IPCP code 2"},
 			{"Protocol-Reject of IPCP", ppp.ProtoLCP, protoRej(ppp.ProtoIPCP), true, false, "protocol 0x8021"},
 			{"Protocol-Reject of LCP", ppp.ProtoLCP, protoRej(ppp.ProtoLCP), true, false, "protocol 0xc021"},
-			{"Protocol-Reject of IPv4", ppp.ProtoLCP, protoRej(ppp.ProtoIPv4), true, false, ""},
 			{"Protocol-Reject of IPv6CP", ppp.ProtoLCP, protoRej(ppp.ProtoIPv6CP), true, false, ""},
 			{"Protocol-Reject of EAP after authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), true, false, ""},
 			{"Protocol-Reject of EAP before authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), false, false, "protocol 0xc227"},
@@ -250,6 +249,62 @@ func TestRejectTerminatesLCPRFC1661Section4_1(t *testing.T) {
 			}
 			if terms != want || !slices.Equal(controls, []uint16{sstp.MsgCallDisconnect}) {
 				t.Errorf("the gateway sent %d Terminate-Requests and SSTP messages %v; want %d and CALL_DISCONNECT (%d) alone", terms, controls, want, sstp.MsgCallDisconnect)
+			}
+		})
+	}
+}
+
+// TestRejectedNotSentAgainRFC1661Section4_3: what the peer rejects
+// without ending the link (RXJ+) is not sent to it again (RFC 1661 §4.3:
+// MUST stop sending it): after a Code-Reject of Echo-Reply its
+// Echo-Requests go unanswered, after one of Protocol-Reject its packets
+// of protocols we do not speak are dropped without one, and after a
+// Protocol-Reject of IPv4 (§5.7) no IPv4 goes to it until it negotiates
+// IPCP again; client and gateway.
+func TestRejectedNotSentAgainRFC1661Section4_3(t *testing.T) {
+	codeRej := func(code uint8) []byte {
+		return ppp.Packet{Code: ppp.CodeRej, ID: 3, Data: ppp.Packet{Code: code, ID: 9}.Append(nil)}.Append(nil)
+	}
+	echo := ppp.Packet{Code: ppp.EchoReq, ID: 5, Data: []byte{0x0b, 0xad, 0xca, 0xfe}}.Append(nil)
+	ipv6cp := ppp.Packet{Code: ppp.ConfReq, ID: 1}.Append(nil)
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x := openIPCP(t, server)
+			x.l.lcpOurs, x.l.lcpPeers = true, true
+			answers := func(proto uint16, info []byte) []ppp.Packet {
+				t.Helper()
+				if err := x.l.handlePPP(proto, info); err != nil {
+					t.Fatal(err)
+				}
+				got, _ := x.conn.take(t, ppp.ProtoLCP)
+				return got
+			}
+			if got := answers(ppp.ProtoLCP, echo); len(got) != 1 || got[0].Code != ppp.EchoReply {
+				t.Fatalf("an Echo-Request answered with %+v, want an Echo-Reply", got)
+			}
+			if got := answers(ppp.ProtoIPv6CP, ipv6cp); len(got) != 1 || got[0].Code != ppp.ProtoRej {
+				t.Fatalf("IPv6CP answered with %+v, want a Protocol-Reject", got)
+			}
+			answers(ppp.ProtoLCP, codeRej(ppp.EchoReply))
+			answers(ppp.ProtoLCP, codeRej(ppp.ProtoRej))
+			if got := answers(ppp.ProtoLCP, echo); len(got) != 0 {
+				t.Errorf("after a Code-Reject of Echo-Reply, an Echo-Request answered with %+v", got)
+			}
+			if got := answers(ppp.ProtoIPv6CP, ipv6cp); len(got) != 0 {
+				t.Errorf("after a Code-Reject of Protocol-Reject, IPv6CP answered with %+v", got)
+			}
+			pkt := make([]byte, 20)
+			pkt[0] = 0x45
+			if err := x.l.SendIP(pkt); err != nil {
+				t.Fatalf("SendIP before the Protocol-Reject of IPv4: %v", err)
+			}
+			answers(ppp.ProtoLCP, ppp.Packet{Code: ppp.ProtoRej, ID: 4, Data: append(binary.BigEndian.AppendUint16(nil, ppp.ProtoIPv4), pkt...)}.Append(nil))
+			if err := x.l.SendIP(pkt); err == nil || x.l.up.Load() {
+				t.Fatalf("after a Protocol-Reject of IPv4: SendIP %v, up %v; want refused, down", err, x.l.up.Load())
+			}
+			x.negotiate("IPCP again after the Protocol-Reject of IPv4", x.req.Data)
+			if err := x.l.SendIP(pkt); err != nil {
+				t.Errorf("SendIP once IPCP is open again: %v", err)
 			}
 		})
 	}
