@@ -609,10 +609,26 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 				// the answer to a NAK.
 				return l.abort(invalid(sstp.AttribNoError, sstp.StatusUnacceptedFrameReceived, "a second CALL_CONNECT_REQUEST"))
 			}
+			// [MS-SSTP] §3.3.5.2.2: a request without PPP gets a NAK
+			// with the Status Info of what is wrong (§2.2.12: MUST have
+			// one or more).
 			a, ok := m.Find(sstp.AttribEncapsulatedProtocolID)
-			if p, err := sstp.EncapsulatedProtocol(a.Value); !ok || err != nil || p != sstp.ProtocolPPP {
-				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
-				return errors.New("CALL_CONNECT_REQUEST without PPP")
+			p, err := sstp.EncapsulatedProtocol(a.Value)
+			switch {
+			case !ok:
+				err = invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusRequiredAttributeMissing, "CALL_CONNECT_REQUEST without an encapsulated protocol")
+			case err == nil && p != sstp.ProtocolPPP:
+				err = invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusValueNotSupported, fmt.Sprintf("CALL_CONNECT_REQUEST for protocol %d, not PPP", p))
+			}
+			if err != nil {
+				nak := sstp.Control{Type: sstp.MsgCallConnectNak}
+				if se, ok := errors.AsType[*sstp.Error](err); ok {
+					si := se.StatusInfo()
+					si.Value = a.Value // §2.2.8: the value proposed
+					nak.Attrs = []sstp.Attr{{ID: sstp.AttribStatusInfo, Value: si.Append(nil)}}
+				}
+				l.writeControl(nak)
+				return err
 			}
 			if err := s.room(l); err != nil {
 				// Told at once, before any authentication; taken in only

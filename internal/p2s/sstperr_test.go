@@ -149,3 +149,47 @@ func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 		}
 	})
 }
+
+// TestCallConnectNakStatusInfoMSSSTP2_2_12: a CALL_CONNECT_REQUEST for
+// another protocol than PPP, or for none, gets a CALL_CONNECT_NAK with a
+// Status Info attribute saying what is wrong with the Encapsulated
+// Protocol ID, and the value the client proposed ([MS-SSTP] §2.2.12: MUST
+// have one or more; §3.3.5.2.2).
+func TestCallConnectNakStatusInfoMSSSTP2_2_12(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		attrs []sstp.Attr
+		want  sstp.StatusInfo
+	}{
+		{"protocol 2", []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, 2}}},
+			sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusValueNotSupported, Value: []byte{0, 2}}},
+		{"no protocol", nil, sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusRequiredAttributeMissing}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegion(t, Config{})
+			c, err := tls.Dial("tcp", r.srv.Addr().String(), &tls.Config{InsecureSkipVerify: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			fmt.Fprintf(c, "SSTP_DUPLEX_POST %s HTTP/1.1\r\nHost: gateway\r\nContent-Length: 18446744073709551615\r\n\r\n", sstpPath)
+			br := bufio.NewReader(c)
+			if err := readHTTPOK(br); err != nil {
+				t.Fatal(err)
+			}
+			c.Write(sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnectRequest, Attrs: tc.attrs}))
+			msgs, err := messagesUntilClosed(c, br)
+			var got []sstp.StatusInfo
+			for _, m := range msgs {
+				for _, a := range m.Attrs {
+					if si, err := sstp.ParseStatusInfo(a.Value); m.Type == sstp.MsgCallConnectNak && a.ID == sstp.AttribStatusInfo && err == nil {
+						got = append(got, si)
+					}
+				}
+			}
+			if err != nil || len(got) != 1 || got[0].AttribID != tc.want.AttribID || got[0].Status != tc.want.Status || !bytes.Equal(got[0].Value, tc.want.Value) {
+				t.Errorf("the gateway answered with %+v (%v); want a CALL_CONNECT_NAK with Status Info %+v", msgs, err, tc.want)
+			}
+		})
+	}
+}
