@@ -1,6 +1,7 @@
 package p2s
 
 import (
+	"crypto/tls"
 	"errors"
 	"log/slog"
 	"net"
@@ -66,5 +67,63 @@ func TestRefusedConnectionsLogged(t *testing.T) {
 	}
 	if inAll != 1 || fromSender != 1 {
 		t.Errorf("three connections refused for each bound logged %d lines for the bound in all and %d for the one per address, want 1 each:\n%s", inAll, fromSender, log.String())
+	}
+}
+
+// TestNoCallLoggedSparsely: connections that end before they ask for an
+// SSTP call, as those who scan port 443 open them (closed at once, a
+// TLS handshake that fails, an HTTP request that is not SSTP's), are
+// logged once a minute at most, the others counted, not one line each;
+// a client that asked for a call and is refused (a certificate of
+// another root) is logged as before.
+func TestNoCallLoggedSparsely(t *testing.T) {
+	var log logbuf.Buffer
+	r := newRegion(t, Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	scan := map[string]func(c net.Conn){
+		"closed": func(net.Conn) {},
+		"not TLS": func(c net.Conn) {
+			c.Write([]byte("\x16\x03\x01\x00\x05hello"))
+			c.Read(make([]byte, 1))
+		},
+		"not SSTP": func(c net.Conn) {
+			tc := tls.Client(c, &tls.Config{InsecureSkipVerify: true})
+			tc.Write([]byte("GET / HTTP/1.1\r\nHost: gateway\r\n\r\n"))
+			tc.Read(make([]byte, 1))
+		},
+	}
+	n := 0
+	for range 10 {
+		for _, f := range scan {
+			c, err := net.Dial("tcp", r.srv.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			f(c)
+			c.Close()
+			n++
+		}
+	}
+	if _, _, err := r.dial(t, newPKI(t).client); err == nil {
+		t.Fatal("a certificate of another root was taken")
+	}
+	for deadline := time.Now().Add(20 * time.Second); r.srv.negotiatingNow() > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d connections still negotiating", r.srv.negotiatingNow())
+		}
+	}
+	var noCall, refused int
+	for line := range strings.Lines(log.String()) {
+		switch {
+		case strings.Contains(line, "ended before it asked for a call"):
+			noCall++
+		case strings.Contains(line, "refused or ended") && strings.Contains(line, "certificate"):
+			refused++
+		case strings.Contains(line, "refused or ended"):
+			t.Errorf("logged %q", line)
+		}
+	}
+	if noCall != 1 || refused != 1 {
+		t.Errorf("%d connections that asked for no call logged %d lines, want 1; the refused client %d, want 1:\n%s", n, noCall, refused, log.String())
 	}
 }

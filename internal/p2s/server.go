@@ -157,6 +157,11 @@ type Server struct {
 	// would log a line each). The accepting goroutine owns them.
 	negotiating                     negotiations
 	refusedFromSender, refusedInAll sparselog.Log
+	// noCall counts the connections that ended before they asked for
+	// an SSTP call (logNoCall), logged once a minute at most: those who
+	// scan port 443 would log a line each.
+	noCallMu sync.Mutex
+	noCall   sparselog.Log
 }
 
 // Limits of the connections that have not authenticated yet: the most
@@ -297,10 +302,33 @@ func (s *Server) accept() {
 			}()
 			admitted := sync.OnceFunc(func() { s.negotiating.end(src) })
 			defer admitted()
-			if err := s.dispatch(c, admitted); err != nil {
+			switch err := s.dispatch(c, admitted); {
+			case errors.As(err, new(noCallError)):
+				s.logNoCall(c.RemoteAddr(), err)
+			case err != nil:
 				s.log.Info("point-to-site client refused or ended", "from", c.RemoteAddr(), "err", err)
 			}
 		})
+	}
+}
+
+// noCallError is why a connection ended before it asked for an SSTP
+// call: its TLS handshake or HTTP request failed, or it speaks no
+// protocol the gateway serves.
+type noCallError struct{ err error }
+
+func (e noCallError) Error() string { return e.err.Error() }
+func (e noCallError) Unwrap() error { return e.err }
+
+// logNoCall logs a connection that ended before it asked for a call, for
+// err: once a minute at most, the others counted in the next line.
+func (s *Server) logNoCall(from net.Addr, err error) {
+	s.noCallMu.Lock()
+	s.noCall.Count(1)
+	n, log := s.noCall.Due()
+	s.noCallMu.Unlock()
+	if log {
+		s.log.Info("point-to-site connection ended before it asked for a call (logged once a minute at most)", "from", from, "err", err, "connections", n)
 	}
 }
 
@@ -512,7 +540,7 @@ func (s *Server) dispatch(c net.Conn, admitted func()) error {
 	br := bufio.NewReaderSize(c, 8<<10)
 	first, err := br.Peek(1)
 	if err != nil {
-		return err
+		return noCallError{err}
 	}
 	pc := &peekedConn{Conn: c, r: br}
 	switch {
@@ -521,7 +549,7 @@ func (s *Server) dispatch(c net.Conn, admitted func()) error {
 	case first[0] != tlsHandshakeRecord && s.cfg.OpenVPN:
 		return s.serveOpenVPN(pc, br, admitted)
 	}
-	return fmt.Errorf("a client of a protocol the gateway does not serve (first byte %#02x)", first[0])
+	return noCallError{fmt.Errorf("a client of a protocol the gateway does not serve (first byte %#02x)", first[0])}
 }
 
 // tlsHandshakeRecord is the first byte of a TLS ClientHello: SSTP's
@@ -544,12 +572,12 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 	tc := tls.Server(c, &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
 	tc.SetDeadline(time.Now().Add(negotiationTimeout))
 	if err := tc.Handshake(); err != nil {
-		return err
+		return noCallError{err}
 	}
 	r := bufio.NewReaderSize(tc, 8<<10)
 	if err := readSSTPRequest(r); err != nil {
 		tc.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
-		return err
+		return noCallError{err}
 	}
 	// [MS-SSTP] §3.2.4.1: 200 with the largest Content-Length.
 	if _, err := tc.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\nServer: vnetgw\r\n\r\n")); err != nil {
