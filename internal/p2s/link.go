@@ -921,7 +921,9 @@ func (l *link) handleLCP(info []byte) error {
 		l.log.Debug("LCP Code-Reject: the code is not sent again", "packet", fmt.Sprintf("% x", p.Data))
 		return nil
 	case ppp.ProtoRej:
-		if len(p.Data) < 2 {
+		// RFC 1661 §5.7: received in any state but Opened, SHOULD be
+		// silently discarded.
+		if len(p.Data) < 2 || !wasOpen {
 			return nil
 		}
 		proto := binary.BigEndian.Uint16(p.Data)

@@ -125,7 +125,8 @@ func TestCodeRejectRFC1661Section5_6(t *testing.T) {
 // tld, irc, str), and the peer's Terminate-Ack ends the call with
 // CALL_DISCONNECT; with LCP not open, the call ends so at once (tlf). A
 // Code-Reject of an extension and a Protocol-Reject of anything else
-// but IPv4 (RXJ+) leave it up; client and gateway.
+// but IPv4 (RXJ+) leave it up, and so does a Protocol-Reject before LCP
+// is open, which is discarded (§5.7); client and gateway.
 func TestRejectReceivedRFC1661Section4_3(t *testing.T) {
 	codeRej := func(code uint8) []byte {
 		return ppp.Packet{Code: ppp.CodeRej, ID: 3, Data: ppp.Packet{Code: code, ID: 9}.Append(nil)}.Append(nil)
@@ -154,6 +155,7 @@ func TestRejectReceivedRFC1661Section4_3(t *testing.T) {
 			{"Protocol-Reject of EAP after authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), true, false, ""},
 			{"Protocol-Reject of EAP before authentication", ppp.ProtoLCP, protoRej(ppp.ProtoEAP), false, false, "protocol 0xc227"},
 			{"Protocol-Reject of CHAP before authentication with EAP", ppp.ProtoLCP, protoRej(ppp.ProtoCHAP), false, false, ""},
+			{"Protocol-Reject of LCP before LCP is open", ppp.ProtoLCP, protoRej(ppp.ProtoLCP), true, true, ""},
 		} {
 			t.Run(fmt.Sprintf("server=%v/%s", server, tc.name), func(t *testing.T) {
 				x := openIPCP(t, server)
