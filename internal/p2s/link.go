@@ -68,9 +68,13 @@ type link struct {
 	// admit takes the authenticated client in (the server side's): an
 	// address of the pool, within the gateway's limit.
 	admit func() error
-	log   *slog.Logger
-	conn  net.Conn
-	r     *bufio.Reader
+	// release gives back what admit took (the server side's), before a
+	// CALL_ABORT goes (writeControl): the client that calls again the
+	// moment it reads the abort finds its room.
+	release func()
+	log     *slog.Logger
+	conn    net.Conn
+	r       *bufio.Reader
 
 	wmu sync.Mutex
 
@@ -188,6 +192,9 @@ func magicOption(v uint32) ppp.Option {
 
 // writeControl sends an SSTP control message.
 func (l *link) writeControl(c sstp.Control) error {
+	if c.Type == sstp.MsgCallAbort && l.release != nil {
+		l.release()
+	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
 	l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))

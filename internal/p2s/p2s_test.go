@@ -406,3 +406,29 @@ func TestSetCertNextHandshakes(t *testing.T) {
 		t.Fatalf("the connected client after SetCert: %v", err)
 	}
 }
+
+// A call the gateway aborts (here for a wrong crypto binding, after the
+// client authenticated and was given an address) gives its place among
+// MaxClients back before the CALL_ABORT goes: the client that calls again
+// the moment it reads the abort finds the room it had. The place was given
+// back only after the abort had gone, so that a client calling again at
+// once was now and then refused with CALL_CONNECT_NAK on a gateway that
+// was not full.
+func TestAbortedCallRoomAtOnce(t *testing.T) {
+	r := newRegion(t, Config{MaxClients: 1})
+	for i := range 50 {
+		if _, _, err := r.dial(t, r.pki.client, func(c *ClientConfig) { c.breakBinding = true }); err == nil {
+			t.Fatal("a wrong crypto binding was taken")
+		}
+		c, _, err := r.dial(t, r.pki.client)
+		if err != nil {
+			t.Fatalf("call %d, right after an aborted one: %v", i, err)
+		}
+		c.Close()
+		for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) != 0; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("after a client closed: %+v", r.srv.Clients())
+			}
+		}
+	}
+}

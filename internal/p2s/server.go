@@ -607,18 +607,26 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 	// The client gets an address, and counts against the gateway's
 	// limit (R11), once it authenticated: a connection that never does
 	// holds none.
+	var mu sync.Mutex // guards assigned: a CALL_ABORT may go from a timer's goroutine
 	var assigned netip.Addr
-	defer func() {
-		if assigned.IsValid() {
-			s.leave(assigned, l)
+	l.release = func() {
+		mu.Lock()
+		a := assigned
+		assigned = netip.Addr{}
+		mu.Unlock()
+		if a.IsValid() {
+			s.leave(a, l)
 		}
-	}()
+	}
+	defer l.release()
 	l.admit = func() error {
 		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user})
 		if err != nil {
 			return err
 		}
+		mu.Lock()
 		assigned, l.peer = addr, addr
+		mu.Unlock()
 		admitted()
 		return nil
 	}
@@ -671,7 +679,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 			}
 			return l.sendLCPRequest()
 		case sstp.MsgCallConnected:
-			return s.checkBinding(l, m, raw, assigned)
+			return s.checkBinding(l, m, raw, l.peer)
 		case sstp.MsgEchoRequest:
 			return l.writeControl(sstp.Control{Type: sstp.MsgEchoResponse})
 		case sstp.MsgCallDisconnect:
@@ -853,9 +861,8 @@ func (s *Server) checkBinding(l *link, m sstp.Control, raw []byte, addr netip.Ad
 	spec := hmac.Equal(b.CompoundMAC[:], compoundMAC(l.hlak, zeroed))
 	macOK := spec || hmac.Equal(b.CompoundMAC[:], compoundMAC(l.hlakAlt, zeroed))
 	if b.HashProtocol != sstp.HashSHA256 || b.Nonce != l.nonce || b.CertHash != l.certHash || !macOK {
-		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
-		return fmt.Errorf("the crypto binding does not match (hash protocol %d, nonce %v, certificate hash %v, compound MAC %v): a man in the middle, or another TLS session",
-			b.HashProtocol, b.Nonce == l.nonce, b.CertHash == l.certHash, macOK)
+		return l.abort(fmt.Errorf("the crypto binding does not match (hash protocol %d, nonce %v, certificate hash %v, compound MAC %v): a man in the middle, or another TLS session",
+			b.HashProtocol, b.Nonce == l.nonce, b.CertHash == l.certHash, macOK))
 	}
 	l.bound.Store(true)
 	l.checkUp()
