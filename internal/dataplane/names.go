@@ -87,48 +87,61 @@ func (e *Engine) watchNames() {
 		case <-e.namesKick:
 		case <-t.C:
 		}
-		e.mu.Lock()
-		want := e.wantedNames()
-		e.mu.Unlock()
-		// Look up without the lock: a slow name server must not hold up
-		// the data plane.
-		got := map[nameKey]resolved{}
-		for k := range want {
-			got[k] = e.lookup(ctx, k)
-		}
-		e.mu.Lock()
-		if e.closed {
-			e.mu.Unlock()
-			return
-		}
-		moved := map[string]bool{}
-		for k, r := range got {
-			old, ok := e.names[k]
-			if !r.addr.IsValid() && ok {
-				r.addr = old.addr // a failed lookup keeps the tunnel where it is
-				got[k] = r
-			}
-			if !ok || r.addr != old.addr || (r.err == nil) != (old.err == nil) {
-				moved[k.fqdn] = true
-				if r.err != nil {
-					e.log.Warn("peer name lookup failed", "fqdn", k.fqdn, "err", r.err, "using", r.addr)
-				} else {
-					e.log.Info("peer name resolved", "fqdn", k.fqdn, "addr", r.addr)
-				}
-			}
-		}
-		e.names = got
-		for _, g := range e.gateways {
-			if slices.ContainsFunc(g.cfg.Connections, func(c Connection) bool { return moved[c.RemoteFQDN] }) {
-				e.installConnections(g)
-			}
-		}
-		e.mu.Unlock()
+		e.resolveNames(ctx)
 	}
 }
 
-// lookup resolves one name to its first address of the family.
-func (e *Engine) lookup(ctx context.Context, k nameKey) resolved {
+// resolveNames looks up the names of on-premises devices once and hands
+// the gateways whose peers moved their connections again.
+func (e *Engine) resolveNames(ctx context.Context) {
+	e.mu.Lock()
+	want := e.wantedNames()
+	inUse := map[nameKey]netip.Addr{}
+	for k := range want {
+		inUse[k] = e.names[k].addr
+	}
+	e.mu.Unlock()
+	// Look up without the lock: a slow name server must not hold up
+	// the data plane.
+	got := map[nameKey]resolved{}
+	for k := range want {
+		got[k] = e.lookup(ctx, k, inUse[k])
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.closed {
+		return
+	}
+	moved := map[string]bool{}
+	for k, r := range got {
+		old, ok := e.names[k]
+		if !r.addr.IsValid() && ok {
+			r.addr = old.addr // a failed lookup keeps the tunnel where it is
+			got[k] = r
+		}
+		if !ok || r.addr != old.addr || (r.err == nil) != (old.err == nil) {
+			moved[k.fqdn] = true
+			if r.err != nil {
+				e.log.Warn("peer name lookup failed", "fqdn", k.fqdn, "err", r.err, "using", r.addr)
+			} else {
+				e.log.Info("peer name resolved", "fqdn", k.fqdn, "addr", r.addr)
+			}
+		}
+	}
+	e.names = got
+	for _, g := range e.gateways {
+		if slices.ContainsFunc(g.cfg.Connections, func(c Connection) bool { return moved[c.RemoteFQDN] }) {
+			e.installConnections(g)
+		}
+	}
+}
+
+// lookup resolves one name to an address of the family: inUse, the
+// address the tunnel uses now, while the name still stands for it (a name
+// of several addresses, which a name server may give in another order at
+// each lookup, does not move the tunnel from one to another), else its
+// first.
+func (e *Engine) lookup(ctx context.Context, k nameKey, inUse netip.Addr) resolved {
 	ctx, cancel := context.WithTimeout(ctx, resolveTimeout)
 	defer cancel()
 	network := "ip4"
@@ -141,6 +154,11 @@ func (e *Engine) lookup(ctx context.Context, k nameKey) resolved {
 	}
 	if len(addrs) == 0 {
 		return resolved{err: &net.DNSError{Err: "no " + network + " address", Name: k.fqdn, IsNotFound: true}}
+	}
+	for _, a := range addrs {
+		if a.Unmap() == inUse {
+			return resolved{addr: inUse}
+		}
 	}
 	return resolved{addr: addrs[0].Unmap()}
 }

@@ -1,0 +1,69 @@
+package dataplane
+
+import (
+	"context"
+	"net"
+	"net/netip"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/dnstest"
+)
+
+// TestFQDNOfSeveralAddressesKeepsTunnel: a site's name that stands for
+// two addresses, which its name server gives in another order at the next
+// lookup, leaves the tunnel at the address it uses; it moved to the new
+// first address at every lookup, and the tunnel was set up again each
+// time (once a minute, by default).
+func TestFQDNOfSeveralAddressesKeepsTunnel(t *testing.T) {
+	const ike, natt = 18870, 18871
+	gwAddr := netip.MustParseAddr("127.150.1.1")
+	site, other := netip.MustParseAddr("127.150.2.1"), netip.MustParseAddr("127.150.2.2")
+	conn, err := net.ListenPacket("udp", "127.150.0.53:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := dnstest.Serve(t, conn)
+	dns.Set("branch.example", site, other)
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", dns.Addr())
+	}}
+	startSilentPeer(t, site, gwAddr, ike, natt)
+	// No lookup but the first and the test's own.
+	e := New(Options{IKEPort: ike, NATTPort: natt, Resolver: resolver, ResolveInterval: time.Hour})
+	defer e.Close()
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", PublicAddr: gwAddr, Connections: []Connection{{ID: "c", RemoteFQDN: "branch.example",
+			PSK: Secret("k"), LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.0.0/24")}}}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "the tunnel to the site's first address", func() bool {
+		return e.Status().Connections["c"].State == Connected
+	})
+	established := e.Status().Connections["c"].Established
+
+	dns.Set("branch.example", other, site)
+	e.resolveNames(context.Background())
+	e.mu.Lock()
+	addr, err := e.resolvedAddr("branch.example", false)
+	e.mu.Unlock()
+	if err != nil || addr != site {
+		t.Fatalf("the name stands for %v (%v), want %v, the address in use and still one of the name's", addr, err, site)
+	}
+	if st := e.Status().Connections["c"]; st.State != Connected || !st.Established.Equal(established) {
+		t.Fatalf("the tunnel is %s, established %v, want Connected since %v: it was set up again", st.State, st.Established, established)
+	}
+
+	// A name that no longer stands for the address in use moves the
+	// tunnel to its first.
+	dns.Set("branch.example", other)
+	e.resolveNames(context.Background())
+	e.mu.Lock()
+	addr, err = e.resolvedAddr("branch.example", false)
+	e.mu.Unlock()
+	if err != nil || addr != other {
+		t.Fatalf("the name stands for %v (%v), want %v, its only address now", addr, err, other)
+	}
+}
