@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"errors"
 	"fmt"
 	"net/netip"
 	"os"
@@ -52,9 +53,13 @@ func NewTUNHost(netns string, addr netip.Addr, router Forwarder, routes ...netip
 // Name returns the device's name inside its namespace.
 func (h *TUNHost) Name() string { return h.dev.Name() }
 
-// pump moves what the host sends to the router, a batch at a time. The
-// packets keep room for a virtio-net header in front, so that a TUN host
-// they are routed to writes them as they are.
+// pump moves what the host sends to the router, a batch at a time, until
+// the device closes. The packets keep room for a virtio-net header in
+// front, so that a TUN host they are routed to writes them as they are. A
+// read that fails otherwise loses what it could not read and no more: a
+// segment batch (TSO) of more segments than the batch takes (a TCP
+// connection of a small MSS) comes with an error after the segments that
+// fit, which TCP sends again.
 func (h *TUNHost) pump() {
 	n := h.dev.BatchSize()
 	full := make([][]byte, n)
@@ -67,13 +72,15 @@ func (h *TUNHost) pump() {
 		// The last batch's receivers may have changed the slices.
 		copy(bufs, full)
 		k, err := h.dev.Read(bufs, sizes, tun.WriteOffset)
-		if err != nil {
-			return // closed
-		}
 		for i := range k {
 			bufs[i] = bufs[i][:tun.WriteOffset+sizes[i]]
 		}
-		h.router.ForwardBatch(bufs[:k], tun.WriteOffset)
+		if k > 0 {
+			h.router.ForwardBatch(bufs[:k], tun.WriteOffset)
+		}
+		if errors.Is(err, os.ErrClosed) {
+			return
+		}
 	}
 }
 

@@ -1,0 +1,71 @@
+package fabric
+
+import (
+	"io"
+	"net"
+	"net/netip"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+// TestTUNHostSendsAfterLargeSegmentBatch (root): a TUN host whose TCP
+// connection has a small MSS hands the device segment batches (TSO) of
+// more segments than one read takes, which the device's read refuses
+// with an error; the host goes on sending all the same: a ping from it
+// is answered afterwards. Its pump stopped at the first such error, as
+// it does when the device closes, and the host sent nothing more while
+// it showed as running.
+func TestTUNHostSendsAfterLargeSegmentBatch(t *testing.T) {
+	netnstest.Require(t, "ip", "ping")
+	r := NewRouter()
+	ns := netnstest.New(t, "tso")
+	addr := netip.MustParseAddr("10.1.0.4")
+	a, err := NewTUNHost(ns.Name, addr, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b := newHost(t, "b", "10.1.0.5", r)
+	r.SetRoutes([]Route{{netip.PrefixFrom(addr, 32), a}, {netip.PrefixFrom(b.Addr(), 32), b}})
+	if out, err := ns.Try("ping", "-c", "1", "-W", "5", b.Addr().String()); err != nil {
+		t.Fatalf("ping before: %v\n%s", err, out)
+	}
+
+	// TCP_MAXSEG 88 (the least Linux takes): a 64 KiB batch is 745
+	// segments, a read takes 128.
+	var c net.Conn
+	err = ns.Do(func() error {
+		d := net.Dialer{Timeout: 10 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+			var serr error
+			if err := rc.Control(func(fd uintptr) { serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_TCP, unix.TCP_MAXSEG, 88) }); err != nil {
+				return err
+			}
+			return serr
+		}}
+		var err error
+		c, err = d.Dial("tcp", netip.AddrPortFrom(b.Addr(), EchoPort).String())
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	go io.Copy(io.Discard, c) // the echo
+	c.SetWriteDeadline(time.Now().Add(10 * time.Second))
+	buf := make([]byte, 1<<16)
+	for sent := 0; sent < 4<<20; sent += len(buf) {
+		if _, err := c.Write(buf); err != nil {
+			break // the host stopped sending: the ping says so
+		}
+	}
+	c.Close()
+
+	if out, err := ns.Try("ping", "-c", "1", "-W", "5", b.Addr().String()); err != nil {
+		t.Fatalf("ping after the connection: %v\n%s", err, out)
+	}
+}
