@@ -48,6 +48,15 @@ func (n *netlink) setLink(index, mtu int) error {
 	return n.request(unix.RTM_NEWLINK, 0, b)
 }
 
+// setGSOMaxSegs sets the most segments of one segment batch (GSO) the
+// kernel hands the interface.
+func (n *netlink) setGSOMaxSegs(index, segs int) error {
+	m := unix.IfInfomsg{Family: unix.AF_UNSPEC, Index: int32(index)}
+	b := appendStruct(nil, &m, unix.SizeofIfInfomsg)
+	b = appendAttr(b, unix.IFLA_GSO_MAX_SEGS, binary.NativeEndian.AppendUint32(nil, uint32(segs)))
+	return n.request(unix.RTM_NEWLINK, 0, b)
+}
+
 // addAddr adds the address p.Addr() with prefix length p.Bits().
 func (n *netlink) addAddr(index int, p netip.Prefix) error {
 	if !p.IsValid() {

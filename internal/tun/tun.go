@@ -141,6 +141,14 @@ func (d *Device) setup(cfg Config) error {
 	if err := d.nl.setLink(d.index, cfg.MTU); err != nil {
 		return fmt.Errorf("set mtu %d and up: %w", cfg.MTU, err)
 	}
+	// A segment batch of more segments than one Read returns would come
+	// with an error, the segments past MaxSegments lost: a TCP
+	// connection of a small MSS (64 KiB of 88-byte segments is 745)
+	// would lose a quarter of what it sends. The kernel makes no larger
+	// batch for the device (segmenting what would be larger itself). A
+	// kernel that does not take the setting for a device made already
+	// leaves it as it was: the device works, at that loss.
+	_ = d.nl.setGSOMaxSegs(d.index, MaxSegments)
 	for _, p := range cfg.Addrs {
 		if err := d.nl.addAddr(d.index, p); err != nil {
 			return fmt.Errorf("add address %v: %w", p, err)

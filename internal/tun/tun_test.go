@@ -2,6 +2,7 @@ package tun
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"path/filepath"
 	"strings"
@@ -31,9 +32,14 @@ func TestCreateInNamespace(t *testing.T) {
 	if d.Name() != "vgtest0" || d.MTU() != 1380 || d.BatchSize() < 1 {
 		t.Fatalf("name %q mtu %d batch %d", d.Name(), d.MTU(), d.BatchSize())
 	}
-	link := ns.Run("ip", "link", "show", "vgtest0")
+	link := ns.Run("ip", "-d", "link", "show", "vgtest0")
 	if !strings.Contains(link, "mtu 1380") || !strings.Contains(link, "UP") {
 		t.Fatalf("link not up with mtu 1380:\n%s", link)
+	}
+	// No segment batch of the kernel's holds more segments than a Read
+	// returns: those past them would be lost.
+	if want := fmt.Sprintf("gso_max_segs %d ", MaxSegments); !strings.Contains(link, want) {
+		t.Fatalf("link without %q:\n%s", want, link)
 	}
 	if out := ns.Run("ip", "route", "get", "10.78.0.5"); !strings.Contains(out, "dev vgtest0") {
 		t.Fatalf("route into the device missing:\n%s", out)
