@@ -789,3 +789,46 @@ func TestNoHopWithinVNet(t *testing.T) {
 		t.Errorf("%v allocations per two packets routed, want 0", allocs)
 	}
 }
+
+// TestLinkTrafficStaysOnTheLink: what a host sends to its link, or from
+// an address that is no host's (an IPv6 router solicitation from its
+// link-local address, neighbor discovery from the unspecified address, a
+// multicast listener report, SSDP to 239.255.255.250, a DHCP discover to
+// 255.255.255.255), goes to no port, not even with default routes to a
+// gateway (forced tunneling, a default route learned over BGP), and is
+// counted as having no route; a packet between a host and a site, or
+// from a site to the gateway's BGP speaker at an APIPA address, is still
+// routed. They went into the default site's tunnel.
+func TestLinkTrafficStaysOnTheLink(t *testing.T) {
+	r := NewRouter()
+	gw, speaker := &recorder{}, &recorder{}
+	r.SetRoutes([]Route{
+		{netip.MustParsePrefix("0.0.0.0/0"), gw},
+		{netip.MustParsePrefix("::/0"), gw},
+		{netip.MustParsePrefix("169.254.21.1/32"), speaker},
+	})
+	rs := []byte{133, 0, 0, 0, 0, 0, 0, 0}
+	for _, p := range [][]byte{
+		ipv6With("fe80::1", "ff02::2", 58, 255, rs),
+		ipv6With("::", "ff02::1:ff00:4", 58, 255, make([]byte, 24)),
+		ipv6With("fe80::1", "ff02::16", 0, 1, make([]byte, 8)),
+		ipv6With("fd00:1::4", "fe80::2", 17, 64, make([]byte, 8)),
+		ipv4With("10.1.0.4", "239.255.255.250", 17, 4, make([]byte, 8)),
+		ipv4With("0.0.0.0", "255.255.255.255", 17, 64, make([]byte, 8)),
+		ipv4With("10.1.0.4", "255.255.255.255", 17, 64, make([]byte, 8)),
+	} {
+		r.Forward(p)
+	}
+	if len(gw.pkts) != 0 {
+		t.Fatalf("the gateway got %d packets of the link", len(gw.pkts))
+	}
+	if s := r.Stats(); s.NoRoute != 7 || s.Forwarded != 0 {
+		t.Fatalf("counters %+v, want 7 without a route", s)
+	}
+	r.Forward(ipv4With("10.1.0.4", "192.168.1.1", 17, 64, make([]byte, 8)))
+	r.Forward(ipv6With("fd00:1::4", "fd00:99::1", 17, 64, make([]byte, 8)))
+	r.Forward(ipv4With("169.254.21.2", "169.254.21.1", 6, 64, make([]byte, 20)))
+	if len(gw.pkts) != 2 || len(speaker.pkts) != 1 {
+		t.Fatalf("the gateway got %d packets, the speaker %d, want 2 and 1", len(gw.pkts), len(speaker.pkts))
+	}
+}

@@ -223,13 +223,18 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 		return nil, nil
 	}
 	pkt = pkt[:n]
+	src := source(pkt)
+	if !routable(src, dst) {
+		r.stats.noRoute.Add(1)
+		return nil, nil
+	}
 	p := t.lookup(dst)
 	if p == nil {
 		r.stats.noRoute.Add(1)
 		r.icmpError(key, pkt, unreachable)
 		return nil, nil
 	}
-	if isHost(p) && isHost(r.table.Load().lookup(source(pkt))) {
+	if isHost(p) && isHost(r.table.Load().lookup(src)) {
 		r.stats.forwarded.Add(1)
 		return p, pkt
 	}
@@ -243,6 +248,24 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 	decrementTTL(pkt)
 	r.stats.forwarded.Add(1)
 	return p, pkt
+}
+
+// routable reports whether a packet from src to dst may be routed at all,
+// whatever the routes: not what a host sends to its link (an IPv6
+// router solicitation, neighbor discovery, a multicast listener report,
+// mDNS, SSDP), which a default route (forced tunneling, a default route
+// learned over BGP) would otherwise take to a site. Azure's VNet carries
+// no multicast or broadcast. IPv4 link-local addresses are routed: they
+// are the APIPA addresses of the gateways' BGP speakers.
+func routable(src, dst netip.Addr) bool {
+	// RFC 1812 §5.3.5.1: limited broadcast MUST NOT be forwarded.
+	broadcast := dst == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	// RFC 4291 §2.5.6: a router MUST NOT forward a packet with a
+	// link-local source or destination address to other links.
+	linkLocal := src.Is6() && (src.IsLinkLocalUnicast() || dst.IsLinkLocalUnicast())
+	// RFC 4291 §2.5.2, RFC 1812 §5.3.7: nor the unspecified address.
+	unspecified := src.IsUnspecified() || dst.IsUnspecified()
+	return !dst.IsMulticast() && !broadcast && !linkLocal && !unspecified
 }
 
 // isHost reports whether p is a host of the VNet: a built-in host or a
