@@ -1,6 +1,7 @@
 package ikev1
 
 import (
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -33,12 +34,34 @@ func mainModeAt(t *testing.T, mm5 bool) (mi, mr *Manager) {
 	}
 }
 
+// refuseMain sends mi's one Main Mode the peer's error notification
+// notify, unprotected as any before the keys (RFC 2408 §4.8).
+func refuseMain(mi *Manager, notify uint16) {
+	mi.mu.Lock()
+	sa := onlySAUnlocked(mi)
+	msg := sa.plain(wire.ExchangeInfo, []wire.Payload{{Type: wire.PayloadNotify,
+		Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: notify}.Append(nil)}})
+	local, remote := sa.local, sa.remote
+	mi.mu.Unlock()
+	mi.handle(local, remote, msg)
+}
+
+// runOutTries has mi's one Main Mode run out of tries.
+func runOutTries(mi *Manager) {
+	mi.mu.Lock()
+	defer mi.mu.Unlock()
+	sa := onlySAUnlocked(mi)
+	sa.out.tries, sa.out.sentAt = sa.p.cfg.RetransmitTries, time.Now().Add(-time.Hour)
+	mi.timers(time.Now())
+}
+
 // TestMainModeRefusalNamed: the peer's error notification (RFC 2408
 // §3.14.1) about our Main Mode is the peer's refusal, named in the status
-// reason, and no message refused here: Integrity stays 0. After message 5
-// one that says the peer could not read or verify it names a likely
-// pre-shared key mismatch. It was counted as Integrity, and the reason
-// said "the peer answered with notification 24".
+// reason at once, and no message refused here: Integrity stays 0. After
+// message 5 one that says the peer could not read or verify it names a
+// likely pre-shared key mismatch. Being unprotected (RFC 2408 §4.8), it
+// ends nothing: the Main Mode goes on, and the refusal is the reason it
+// ends with when its tries run out.
 func TestMainModeRefusalNamed(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -54,24 +77,48 @@ func TestMainModeRefusalNamed(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			mi, _ := mainModeAt(t, tc.mm5)
-			mi.mu.Lock()
-			sa := onlySAUnlocked(mi)
-			msg := sa.plain(wire.ExchangeInfo, []wire.Payload{{Type: wire.PayloadNotify,
-				Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: tc.notify}.Append(nil)}})
-			local, remote := sa.local, sa.remote
-			mi.mu.Unlock()
-			mi.handle(local, remote, msg)
+			refuseMain(mi, tc.notify)
 			st := mi.Status()[0]
 			if !strings.Contains(st.LastError, tc.want) || strings.Contains(st.LastError, "pre-shared key") != tc.keyHint {
 				t.Errorf("status reason %q, want %q (naming the pre-shared key: %v)", st.LastError, tc.want, tc.keyHint)
 			}
-			if len(st.IKESAs) != 0 {
-				t.Errorf("the refused Main Mode goes on: %+v", st.IKESAs)
+			if len(st.IKESAs) != 1 || st.State != "connecting" {
+				t.Fatalf("an unprotected notification ended the Main Mode: %+v", st)
 			}
 			if s := mi.Stats(); s.Integrity != 0 {
 				t.Errorf("the peer's refusal counted as Integrity: %+v", s)
 			}
+			runOutTries(mi)
+			st = mi.Status()[0]
+			if !strings.Contains(st.LastError, tc.want) || len(st.IKESAs) != 0 {
+				t.Errorf("once its tries ran out: status reason %q, want %q, SAs %+v", st.LastError, tc.want, st.IKESAs)
+			}
 		})
+	}
+}
+
+// TestForgedMainModeRefusalEndsNothing: a NO-PROPOSAL-CHOSEN that anyone
+// who saw message 1 can send (RFC 2408 §4.8: unprotected) before the
+// responder's answer leaves the Main Mode to complete with it: the
+// connection is up with its child, with no reconnect.
+func TestForgedMainModeRefusalEndsNothing(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	var mm1 [][]byte
+	var from, to []netip.AddrPort
+	for deadline := time.Now().Add(10 * time.Second); len(mm1) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the initiator sent no message 1")
+		}
+		mm1, from, to = ri.take()
+	}
+	refuseMain(mi, wire.NotifyNoProposalChosen)
+	mr.handle(to[0], from[0], mm1[0])
+	shuttle(mi, mr, ri, rr, nil)
+	if len(ri.children) != 1 || len(rr.children) != 1 {
+		t.Fatalf("children after a forged refusal: initiator %d, responder %d; status %+v", len(ri.children), len(rr.children), mi.Status())
+	}
+	if st := mi.Status()[0]; st.State != "established" || st.LastError != "" {
+		t.Errorf("initiator's status %q, reason %q", st.State, st.LastError)
 	}
 }
 
@@ -85,11 +132,7 @@ func TestWrongKeyUnansweredNamed(t *testing.T) {
 	if st := mr.Status()[0]; !strings.Contains(st.LastError, "pre-shared key") {
 		t.Errorf("responder's status reason %q names no pre-shared key", st.LastError)
 	}
-	mi.mu.Lock()
-	sa := onlySAUnlocked(mi)
-	sa.out.tries, sa.out.sentAt = sa.p.cfg.RetransmitTries, time.Now().Add(-time.Hour)
-	mi.timers(time.Now())
-	mi.mu.Unlock()
+	runOutTries(mi)
 	want := "the peer does not answer main mode message 5: pre-shared key mismatch?"
 	if st := mi.Status()[0]; st.LastError != want {
 		t.Errorf("initiator's status reason %q, want %q", st.LastError, want)

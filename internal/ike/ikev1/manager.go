@@ -644,13 +644,8 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 			m.log.Debug("IKEv1 message dropped", "conn", sa.p.cfg.Name, "from", remote, "err", err)
 			return
 		}
-		var refusal *peerRefusal
-		if errors.As(err, &refusal) {
-			m.log.Warn("IKEv1 main mode refused by the peer", "conn", sa.p.cfg.Name, "from", remote, "err", err)
-		} else {
-			m.stats.refused.Add(1)
-			m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
-		}
+		m.stats.refused.Add(1)
+		m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
 		if sa.state != stEstablished {
 			sa.p.lastErr = err.Error()
 			m.dropSA(sa)

@@ -84,6 +84,10 @@ type isakmpSA struct {
 	// ourMIDs are those of the quick modes this side started: a message
 	// with one, once the exchange is over, is a late answer.
 	peerMIDs, ourMIDs midRing
+	// told is the peer's refusal of the Main Mode (refusedMain), sent
+	// while it was at state toldIn: the reason if it fails there.
+	told   string
+	toldIn int
 }
 
 // answer is a message of the peer's and our answer to it.
@@ -292,10 +296,10 @@ func (sa *isakmpSA) sendNotifyPlain(typ uint16) {
 func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []byte) error {
 	if h.Exchange == wire.ExchangeInfo && h.Flags&wire.FlagEncryption == 0 {
 		ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
-		if err == nil {
+		if err == nil && sa.state != stEstablished {
 			if np, ok := wire.Find(ps, wire.PayloadNotify); ok {
-				if n, err := wire.ParseNotify(np.Body); err == nil && sa.state != stEstablished {
-					return sa.refusedMain(n.Type)
+				if n, err := wire.ParseNotify(np.Body); err == nil && n.Type < 16384 { // an error (RFC 2408 §3.14.1)
+					sa.refusedMain(n.Type)
 				}
 			}
 		}
@@ -318,18 +322,16 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 	return fmt.Errorf("exchange type %d is not supported", h.Exchange)
 }
 
-// peerRefusal is the peer's error notification about our Main Mode: the
-// peer refused what we sent, so it is no message of the peer's refused
-// here (not counted as Integrity).
-type peerRefusal struct{ why string }
-
-func (e *peerRefusal) Error() string { return e.why }
-
-// refusedMain names the peer's refusal, with notification t, of the Main
-// Mode under way. After message 5, the first encrypted with keys derived
-// from the pre-shared key (RFC 2409 §5.4), a peer whose key differs reads
-// garbage or a HASH_I that does not match, and says so with one of these.
-func (sa *isakmpSA) refusedMain(t uint16) error {
+// refusedMain takes the peer's refusal, with error notification t, of
+// the Main Mode under way: its reason is shown at once, and is the one
+// the exchange ends with if it fails. It does not end the exchange: RFC
+// 2408 §4.8, an Informational Exchange before the keying material is
+// unprotected, so that anyone who saw the cookies could send it; the
+// exchange goes on until its tries run out (isakmpSA.timers). After
+// message 5, the first encrypted with keys derived from the pre-shared
+// key (RFC 2409 §5.4), a peer whose key differs reads garbage or a
+// HASH_I that does not match, and says so with one of these.
+func (sa *isakmpSA) refusedMain(t uint16) {
 	why := "the peer refused main mode with notification " + notifyName(t)
 	switch t {
 	case wire.NotifyAuthFailed, wire.NotifyInvalidHashInfo, wire.NotifyPayloadMalformed, wire.NotifyInvalidPayloadType:
@@ -337,7 +339,13 @@ func (sa *isakmpSA) refusedMain(t uint16) error {
 			why += " after message 5: pre-shared key mismatch?"
 		}
 	}
-	return &peerRefusal{why}
+	if sa.told == why && sa.toldIn == sa.state {
+		return // the same again: logged once
+	}
+	sa.told, sa.toldIn = why, sa.state
+	sa.p.lastErr = why
+	sa.m.log.Warn("IKEv1 main mode refused by the peer (unauthenticated: the exchange goes on until its tries run out)",
+		"conn", sa.p.cfg.Name, "from", sa.remote, "err", why)
 }
 
 // errStale marks a message dropped as a replay, or as stale (a DPD
@@ -674,7 +682,10 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 	if o := &sa.out; o.msg != nil && now.Sub(o.sentAt) > o.timeout {
 		if o.tries >= cfg.RetransmitTries {
 			why := "the peer does not answer"
-			if sa.state == stMM5 {
+			switch {
+			case sa.told != "" && sa.toldIn == sa.state:
+				why = sa.told
+			case sa.state == stMM5:
 				// A responder whose key differs cannot read message 5:
 				// vnetgw's says nothing, and a notification encrypted with
 				// the peer's keys is not read here.
