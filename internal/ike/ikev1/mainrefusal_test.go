@@ -2,6 +2,7 @@ package ikev1
 
 import (
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -12,12 +13,15 @@ import (
 
 // mainModeAt returns an initiator whose Main Mode waits for the answer
 // to message 1 (mm5 false) or, against a responder with another
-// pre-shared key, which dropped it, to message 5.
+// pre-shared key, which refused it (its refusal lost on the way), to
+// message 5.
 func mainModeAt(t *testing.T, mm5 bool) (mi, mr *Manager) {
 	t.Helper()
 	mi, mr, ri, rr := twoManagers(t, func(_, pr *ikev2.PeerConfig) { pr.PSK = ikev2.PSK("AnotherKey") })
 	if mm5 {
-		shuttle(mi, mr, ri, rr, nil)
+		shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, _, _ netip.AddrPort) bool {
+			return !fromI && msg[18] == wire.ExchangeInfo
+		})
 	}
 	want := map[bool]int{false: stMM1, true: stMM5}[mm5]
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
@@ -122,19 +126,60 @@ func TestForgedMainModeRefusalEndsNothing(t *testing.T) {
 	}
 }
 
-// TestWrongKeyUnansweredNamed: a responder whose pre-shared key differs
-// cannot read message 5, drops the Main Mode and says nothing; the
-// initiator whose tries of message 5 run out names a likely pre-shared
-// key mismatch, as the responder does. It said "the peer does not
-// answer", which sent a user looking for a network fault.
+// TestWrongKeyUnansweredNamed: the initiator whose tries of message 5
+// run out without an answer (a responder whose pre-shared key differs
+// could not read it, and its refusal was lost) names a likely pre-shared
+// key mismatch. It said "the peer does not answer", which sent a user
+// looking for a network fault.
 func TestWrongKeyUnansweredNamed(t *testing.T) {
-	mi, mr := mainModeAt(t, true)
-	if st := mr.Status()[0]; !strings.Contains(st.LastError, "pre-shared key") {
-		t.Errorf("responder's status reason %q names no pre-shared key", st.LastError)
-	}
+	mi, _ := mainModeAt(t, true)
 	runOutTries(mi)
 	want := "the peer does not answer main mode message 5: pre-shared key mismatch?"
 	if st := mi.Status()[0]; st.LastError != want {
 		t.Errorf("initiator's status reason %q, want %q", st.LastError, want)
+	}
+}
+
+// TestWrongKeyNamedOnBothSides: a responder whose pre-shared key differs
+// cannot read message 5 (RFC 2409 §5: its keys derive from the key): it
+// says so in its status reason, counts it as Integrity, and answers with
+// AUTHENTICATION-FAILED, as strongSwan's responder does, so that the
+// initiator names the mismatch at once rather than after its tries. It
+// answered nothing.
+func TestWrongKeyNamedOnBothSides(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(_, pr *ikev2.PeerConfig) { pr.PSK = ikev2.PSK("AnotherKey") })
+	shuttle(mi, mr, ri, rr, nil)
+	st := mr.Status()[0]
+	if !strings.Contains(st.LastError, "authentication failed: main mode message 5 does not decrypt") || !strings.HasSuffix(st.LastError, "the pre-shared keys probably differ") {
+		t.Errorf("responder's status reason %q", st.LastError)
+	}
+	if s := mr.Stats(); s.Integrity == 0 {
+		t.Errorf("the unreadable message 5 is not counted: %+v", s)
+	}
+	want := "the peer refused main mode with notification AUTHENTICATION-FAILED after message 5: pre-shared key mismatch?"
+	if st := mi.Status()[0]; st.LastError != want {
+		t.Errorf("initiator's status reason %q, want %q", st.LastError, want)
+	}
+}
+
+// TestForgedMessage5EndsNothing: a message 5 that does not decrypt, which
+// anyone who saw the cookies can send, before the initiator's own leaves
+// the responder's Main Mode to complete with it.
+func TestForgedMessage5EndsNothing(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	forged := false
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+		if fromI && !forged && msg[18] == wire.ExchangeMain && msg[19]&wire.FlagEncryption != 0 {
+			forged = true
+			bad := slices.Clone(msg)
+			for i := wire.HeaderLen; i < len(bad); i++ {
+				bad[i] ^= 0xff
+			}
+			mr.handle(to, from, bad)
+		}
+		return false
+	})
+	if !forged || len(ri.children) != 1 || len(rr.children) != 1 {
+		t.Fatalf("after a forged message 5 (sent: %v): children: initiator %d, responder %d; status %+v", forged, len(ri.children), len(rr.children), mr.Status())
 	}
 }

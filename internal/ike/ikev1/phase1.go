@@ -84,8 +84,9 @@ type isakmpSA struct {
 	// ourMIDs are those of the quick modes this side started: a message
 	// with one, once the exchange is over, is a late answer.
 	peerMIDs, ourMIDs midRing
-	// told is the peer's refusal of the Main Mode (refusedMain), sent
-	// while it was at state toldIn: the reason if it fails there.
+	// told is the peer's refusal of the Main Mode (refusedMain), or why
+	// its message 5 or 6 failed (authFailed), at state toldIn: the
+	// reason if the Main Mode fails there.
 	told   string
 	toldIn int
 }
@@ -275,7 +276,7 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 	if chosen == nil {
 		p.lastErr = "no proposal chosen: the peer's IKEv1 proposals match none of the connection's"
 		m.log.Warn("IKEv1 main mode: no proposal chosen", "conn", p.cfg.Name)
-		sa.sendNotifyPlain(wire.NotifyNoProposalChosen)
+		sa.sendNotifyPlain(local, remote, wire.NotifyNoProposalChosen)
 		return
 	}
 	sa.saiB = bytes.Clone(sap.Body)
@@ -288,8 +289,10 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 	sa.send(reply)
 }
 
-func (sa *isakmpSA) sendNotifyPlain(typ uint16) {
-	sa.send(sa.plain(wire.ExchangeInfo, []wire.Payload{{Type: wire.PayloadNotify, Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: typ}.Append(nil)}}))
+// sendNotifyPlain sends error notification typ, unprotected, from local
+// to remote: where the message it answers came from and to.
+func (sa *isakmpSA) sendNotifyPlain(local, remote netip.AddrPort, typ uint16) {
+	sa.m.send(local, remote, sa.plain(wire.ExchangeInfo, []wire.Payload{{Type: wire.PayloadNotify, Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, Type: typ}.Append(nil)}}))
 }
 
 // handle takes a message for this SA. m.mu is held.
@@ -346,6 +349,31 @@ func (sa *isakmpSA) refusedMain(t uint16) {
 	sa.p.lastErr = why
 	sa.m.log.Warn("IKEv1 main mode refused by the peer (unauthenticated: the exchange goes on until its tries run out)",
 		"conn", sa.p.cfg.Name, "from", sa.remote, "err", why)
+}
+
+// errAuth marks a Main Mode message 5 or 6 that does not decrypt to an
+// ID and a HASH, or whose HASH does not match: what a peer whose
+// pre-shared key differs sends, and what anyone who saw the cookies can.
+// It is counted as Integrity and ends nothing (authFailed).
+var errAuth = errors.New("authentication failed")
+
+// authFailed takes err, an errAuth about the peer's message 5 or 6 that
+// came from remote to local: it is the reason shown, and the one the
+// exchange ends with when its tries (or, for a responder, the half-open
+// timeout) run out; the exchange goes on, so that a forged one keeps the
+// peer's own from completing it. A responder tells the peer, as
+// strongSwan's does, so that the peer's side names it too.
+func (sa *isakmpSA) authFailed(local, remote netip.AddrPort, err error) error {
+	why := err.Error()
+	if sa.told != why || sa.toldIn != sa.state {
+		sa.m.log.Warn("IKEv1 main mode authentication failed", "conn", sa.p.cfg.Name, "from", remote, "err", why)
+	}
+	sa.told, sa.toldIn = why, sa.state
+	sa.p.lastErr = why
+	if !sa.initiator {
+		sa.sendNotifyPlain(local, remote, wire.NotifyAuthFailed)
+	}
+	return err
 }
 
 // errStale marks a message dropped as a replay, or as stale (a DPD
@@ -465,17 +493,15 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		return nil
 
 	case !sa.initiator && sa.state == stMM4 && h.Flags&wire.FlagEncryption != 0:
-		sa.local, sa.remote = local, remote // the initiator may have moved to 4500
 		ps, id, hp, next, err := sa.openAuth(h, body, 5)
-		if err != nil {
-			return err
-		}
-		want := sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, id.Body)
 		// RFC 2409 §5: HASH_I authenticates the initiator with the key.
-		if !hmac.Equal(want, hp.Body) {
-			sa.p.lastErr = "authentication failed: the peer's HASH_I does not match (pre-shared key mismatch)"
-			return errors.New(sa.p.lastErr)
+		if err == nil && !hmac.Equal(sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, id.Body), hp.Body) {
+			err = fmt.Errorf("%w: the peer's HASH_I does not match, the pre-shared keys probably differ", errAuth)
 		}
+		if err != nil {
+			return sa.authFailed(local, remote, err)
+		}
+		sa.local, sa.remote = local, remote // the initiator may have moved to 4500
 		sa.iv = next
 		idr := wire.AddrID(sa.local.Addr()).Append(nil)
 		hashR := sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic), sa.saiB, idr)
@@ -492,13 +518,11 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 
 	case sa.initiator && sa.state == stMM5 && h.Flags&wire.FlagEncryption != 0:
 		_, id, hp, next, err := sa.openAuth(h, body, 6)
-		if err != nil {
-			return err
+		if err == nil && !hmac.Equal(sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic), sa.saiB, id.Body), hp.Body) {
+			err = fmt.Errorf("%w: the peer's HASH_R does not match, the pre-shared keys probably differ", errAuth)
 		}
-		want := sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic), sa.saiB, id.Body)
-		if !hmac.Equal(want, hp.Body) {
-			sa.p.lastErr = "authentication failed: the peer's HASH_R does not match (pre-shared key mismatch)"
-			return errors.New(sa.p.lastErr)
+		if err != nil {
+			return sa.authFailed(local, remote, err)
 		}
 		sa.iv, sa.p1iv = next, next
 		sa.out = outstanding{}
@@ -509,19 +533,20 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 }
 
 // openAuth decrypts main mode message n (5 or 6) and finds its ID and
-// HASH payloads.
+// HASH payloads. One that does not decrypt to them is an errAuth: keys
+// derived from another pre-shared key (RFC 2409 §5) decrypt to garbage.
 func (sa *isakmpSA) openAuth(h wire.Header, body []byte, n int) (ps []wire.Payload, id, hash wire.Payload, next []byte, err error) {
 	pt, next, err := open(sa.encKey, sa.iv, body)
-	if err != nil {
-		return nil, id, hash, nil, err
-	}
-	if ps, err = wire.ParsePayloads(h.Next, pt); err != nil {
-		return nil, id, hash, nil, fmt.Errorf("main mode message %d does not decrypt to payloads (wrong pre-shared key?): %w", n, err)
+	if err == nil {
+		ps, err = wire.ParsePayloads(h.Next, pt)
 	}
 	id, ok1 := wire.Find(ps, wire.PayloadID)
 	hash, ok2 := wire.Find(ps, wire.PayloadHash)
-	if !ok1 || !ok2 {
-		return nil, id, hash, nil, fmt.Errorf("main mode message %d without ID and HASH", n)
+	if err == nil && (!ok1 || !ok2) {
+		err = errors.New("no ID and HASH")
+	}
+	if err != nil {
+		return nil, id, hash, nil, fmt.Errorf("%w: main mode message %d does not decrypt to an ID and a HASH (%v), the pre-shared keys probably differ", errAuth, n, err)
 	}
 	return ps, id, hash, next, nil
 }
