@@ -183,3 +183,53 @@ func TestForgedMessage5EndsNothing(t *testing.T) {
 		t.Fatalf("after a forged message 5 (sent: %v): children: initiator %d, responder %d; status %+v", forged, len(ri.children), len(rr.children), mr.Status())
 	}
 }
+
+// TestForgedMainModeMessageEndsNothing: a Main Mode message that breaks
+// the exchange, which anyone who saw the cookies can send (nothing is
+// authenticated before message 5, RFC 2408 §4.8), ahead of the peer's own
+// is refused and counted, and the Main Mode completes with the peer's:
+// the connection is up with its child on both sides.
+func TestForgedMainModeMessageEndsNothing(t *testing.T) {
+	plainMain := func(msg []byte, next wire.PayloadType) bool {
+		return msg[18] == wire.ExchangeMain && msg[19]&wire.FlagEncryption == 0 && wire.PayloadType(msg[16]) == next
+	}
+	for _, tc := range []struct {
+		name     string
+		fromI    bool             // forged towards the responder, ahead of the initiator's message
+		before   wire.PayloadType // ahead of the message that starts with this payload
+		exchange uint8
+	}{
+		{"message 2 without an SA", false, wire.PayloadSA, wire.ExchangeMain},
+		{"message 3 without a KE", true, wire.PayloadKE, wire.ExchangeMain},
+		{"message 4 without a KE", false, wire.PayloadKE, wire.ExchangeMain},
+		{"a quick mode before the keys", true, wire.PayloadKE, wire.ExchangeQuick},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mi, mr, ri, rr := twoManagers(t, nil)
+			forged := false
+			shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+				if forged || fromI != tc.fromI || !plainMain(msg, tc.before) {
+					return false
+				}
+				forged = true
+				h, _ := wire.ParseHeader(msg)
+				body, first := wire.AppendPayloads(nil, []wire.Payload{{Type: wire.PayloadNonce, Body: make([]byte, 16)}})
+				h.Next, h.Exchange, h.Length = first, tc.exchange, uint32(wire.HeaderLen+len(body))
+				bad := append(h.Append(nil), body...)
+				if fromI {
+					mr.handle(to, from, bad)
+				} else {
+					mi.handle(to, from, bad)
+				}
+				return false
+			})
+			if !forged || len(ri.children) != 1 || len(rr.children) != 1 {
+				t.Fatalf("after the forged message (sent: %v): children: initiator %d, responder %d; status %+v / %+v",
+					forged, len(ri.children), len(rr.children), mi.Status(), mr.Status())
+			}
+			if s := map[bool]*Manager{true: mr, false: mi}[tc.fromI].Stats(); s.Integrity != 1 {
+				t.Errorf("the forged message is not counted as refused: %+v", s)
+			}
+		})
+	}
+}

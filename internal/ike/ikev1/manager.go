@@ -645,17 +645,11 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 			return
 		}
 		m.stats.refused.Add(1)
-		if errors.Is(err, errAuth) {
-			// isakmpSA.authFailed logged it, once, and the exchange goes on.
-			m.log.Debug("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
+		if sa.state != stEstablished {
+			sa.tell(err.Error(), "IKEv1 main mode message refused")
 			return
 		}
 		m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
-		if sa.state != stEstablished {
-			sa.p.lastErr = err.Error()
-			m.dropSA(sa)
-			sa.p.nextTry = time.Now().Add(sa.p.cfg.ReconnectDelay)
-		}
 	}
 }
 

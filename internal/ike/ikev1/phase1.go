@@ -84,9 +84,8 @@ type isakmpSA struct {
 	// ourMIDs are those of the quick modes this side started: a message
 	// with one, once the exchange is over, is a late answer.
 	peerMIDs, ourMIDs midRing
-	// told is the peer's refusal of the Main Mode (refusedMain), or why
-	// its message 5 or 6 failed (authFailed), at state toldIn: the
-	// reason if the Main Mode fails there.
+	// told is why the Main Mode did not go on with a message of the
+	// peer's (tell), at state toldIn: the reason if it fails there.
 	told   string
 	toldIn int
 }
@@ -342,38 +341,26 @@ func (sa *isakmpSA) refusedMain(t uint16) {
 			why += " after message 5: pre-shared key mismatch?"
 		}
 	}
-	if sa.told == why && sa.toldIn == sa.state {
-		return // the same again: logged once
-	}
-	sa.told, sa.toldIn = why, sa.state
-	sa.p.lastErr = why
-	sa.m.log.Warn("IKEv1 main mode refused by the peer (unauthenticated: the exchange goes on until its tries run out)",
-		"conn", sa.p.cfg.Name, "from", sa.remote, "err", why)
+	sa.tell(why, "IKEv1 main mode refused by the peer")
 }
 
-// errAuth marks a Main Mode message 5 or 6 that does not decrypt to an
-// ID and a HASH, or whose HASH does not match: what a peer whose
-// pre-shared key differs sends, and what anyone who saw the cookies can.
-// It is counted as Integrity and ends nothing (authFailed).
-var errAuth = errors.New("authentication failed")
-
-// authFailed takes err, an errAuth about the peer's message 5 or 6 that
-// came from remote to local: it is the reason shown, and the one the
-// exchange ends with when its tries (or, for a responder, the half-open
-// timeout) run out; the exchange goes on, so that a forged one keeps the
-// peer's own from completing it. A responder tells the peer, as
-// strongSwan's does, so that the peer's side names it too.
-func (sa *isakmpSA) authFailed(local, remote netip.AddrPort, err error) error {
-	why := err.Error()
-	if sa.told != why || sa.toldIn != sa.state {
-		sa.m.log.Warn("IKEv1 main mode authentication failed", "conn", sa.p.cfg.Name, "from", remote, "err", why)
+// tell takes why a Main Mode under way did not go on with a message of
+// the peer's (refusedMain, Manager.handle): it is the reason shown, and
+// the one the exchange ends with if it fails at this state, when its
+// tries (or, for a responder, the half-open timeout) run out. Nothing
+// the peer sends before the Main Mode completes is authenticated (RFC
+// 2408 §4.8; messages 5 and 6 are encrypted with keys of an
+// unauthenticated exchange, RFC 2409 §5): anyone who saw the cookies
+// could send it, so that it ends nothing, and the peer's own message may
+// still complete the exchange. Logged once per reason and state.
+func (sa *isakmpSA) tell(why, msg string) {
+	if sa.told == why && sa.toldIn == sa.state {
+		sa.m.log.Debug(msg, "conn", sa.p.cfg.Name, "err", why)
+		return
 	}
 	sa.told, sa.toldIn = why, sa.state
 	sa.p.lastErr = why
-	if !sa.initiator {
-		sa.sendNotifyPlain(local, remote, wire.NotifyAuthFailed)
-	}
-	return err
+	sa.m.log.Warn(msg+"; the exchange goes on until its tries run out", "conn", sa.p.cfg.Name, "err", why)
 }
 
 // errStale marks a message dropped as a replay, or as stale (a DPD
@@ -496,10 +483,13 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		ps, id, hp, next, err := sa.openAuth(h, body, 5)
 		// RFC 2409 §5: HASH_I authenticates the initiator with the key.
 		if err == nil && !hmac.Equal(sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, id.Body), hp.Body) {
-			err = fmt.Errorf("%w: the peer's HASH_I does not match, the pre-shared keys probably differ", errAuth)
+			err = errors.New("authentication failed: the peer's HASH_I does not match, the pre-shared keys probably differ")
 		}
 		if err != nil {
-			return sa.authFailed(local, remote, err)
+			// The peer is told, as strongSwan's responder does, so that a
+			// peer that reads it names the mismatch too.
+			sa.sendNotifyPlain(local, remote, wire.NotifyAuthFailed)
+			return err
 		}
 		sa.local, sa.remote = local, remote // the initiator may have moved to 4500
 		sa.iv = next
@@ -519,10 +509,10 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 	case sa.initiator && sa.state == stMM5 && h.Flags&wire.FlagEncryption != 0:
 		_, id, hp, next, err := sa.openAuth(h, body, 6)
 		if err == nil && !hmac.Equal(sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic), sa.saiB, id.Body), hp.Body) {
-			err = fmt.Errorf("%w: the peer's HASH_R does not match, the pre-shared keys probably differ", errAuth)
+			return errors.New("authentication failed: the peer's HASH_R does not match, the pre-shared keys probably differ")
 		}
 		if err != nil {
-			return sa.authFailed(local, remote, err)
+			return err
 		}
 		sa.iv, sa.p1iv = next, next
 		sa.out = outstanding{}
@@ -533,8 +523,8 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 }
 
 // openAuth decrypts main mode message n (5 or 6) and finds its ID and
-// HASH payloads. One that does not decrypt to them is an errAuth: keys
-// derived from another pre-shared key (RFC 2409 §5) decrypt to garbage.
+// HASH payloads. Keys derived from another pre-shared key (RFC 2409 §5)
+// decrypt it to garbage.
 func (sa *isakmpSA) openAuth(h wire.Header, body []byte, n int) (ps []wire.Payload, id, hash wire.Payload, next []byte, err error) {
 	pt, next, err := open(sa.encKey, sa.iv, body)
 	if err == nil {
@@ -546,7 +536,7 @@ func (sa *isakmpSA) openAuth(h wire.Header, body []byte, n int) (ps []wire.Paylo
 		err = errors.New("no ID and HASH")
 	}
 	if err != nil {
-		return nil, id, hash, nil, fmt.Errorf("%w: main mode message %d does not decrypt to an ID and a HASH (%v), the pre-shared keys probably differ", errAuth, n, err)
+		return nil, id, hash, nil, fmt.Errorf("authentication failed: main mode message %d does not decrypt to an ID and a HASH (%v), the pre-shared keys probably differ", n, err)
 	}
 	return ps, id, hash, next, nil
 }
