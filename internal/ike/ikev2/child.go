@@ -533,6 +533,10 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 	if !ok {
 		return fail(wire.NoProposalChosen, "no acceptable ESP proposal")
 	}
+	// RFC 4303 §2.1: SPI 0 MUST NOT be sent, and 1 to 255 are reserved.
+	if spi := binary.BigEndian.Uint32(theirSPI); spi < 256 {
+		return fail(wire.NoProposalChosen, "the peer's SPI %d is reserved (RFC 4303 §2.1)", spi)
+	}
 	var gir suite.Key
 	var ker *wire.KE
 	if s.DH != wire.DHNone {
