@@ -273,8 +273,8 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		}
 	}
 	if chosen == nil {
-		p.lastErr = "no proposal chosen: the peer's IKEv1 proposals match none of the connection's"
-		m.log.Warn("IKEv1 main mode: no proposal chosen", "conn", p.cfg.Name)
+		p.lastErr = "no proposal chosen: the peer's IKEv1 proposals (" + describeP1(in.Proposals[0].Transforms) + ") match none of the connection's"
+		m.log.Warn("IKEv1 main mode: no proposal chosen", "conn", p.cfg.Name, "offered", describeP1(in.Proposals[0].Transforms))
 		sa.sendNotifyPlain(local, remote, wire.NotifyNoProposalChosen)
 		return
 	}

@@ -30,6 +30,10 @@ func (s p1Suite) String() string {
 
 func groupName(g v2.DHGroup) string {
 	switch g {
+	case 1:
+		return "modp768"
+	case 5:
+		return "modp1536"
 	case v2.DHMODP2048:
 		return "modp2048"
 	case v2.DHECP256:
@@ -97,6 +101,59 @@ func (s p1Suite) transform(n uint8) wire.Transform {
 		{Type: wire.AttrGroup, Value: uint64(s.Group)},
 		{Type: wire.AttrLifeType, Value: wire.LifeSeconds}, {Type: wire.AttrLifeValue, Value: uint64(s.Life / time.Second)},
 	}}
+}
+
+// Names of phase 1 attribute values (RFC 2409 Appendix A, RFC 3602 for
+// AES) as strongSwan's proposals spell them, for describeP1.
+var (
+	p1EncrNames = map[uint64]string{1: "des", 2: "idea", 3: "blowfish", 4: "rc5", 5: "3des", 6: "cast", wire.EncrAESCBC: "aes"}
+	p1HashNames = map[uint64]string{1: "md5", wire.Hash1: "sha1", 3: "tiger", wire.Hash256: "sha256", wire.Hash384: "sha384", wire.Hash512: "sha512"}
+	p1AuthNames = map[uint64]string{2: "DSS signatures", 3: "RSA signatures", 4: "RSA encryption", 5: "revised RSA encryption"}
+)
+
+// maxDescribed bounds the peer's transforms a refusal names.
+const maxDescribed = 8
+
+// describeP1 names the phase 1 transforms of a peer's proposal, as
+// strongSwan's proposals read (aes128-sha1-modp1024, 3des-md5-modp1024),
+// with an authentication method other than a pre-shared key named
+// after one: what the peer offered, for the reason a refusal gives.
+func describeP1(ts []wire.Transform) string {
+	name := func(names map[uint64]string, kind string, v uint64, ok bool) string {
+		if n, known := names[v]; known {
+			return n
+		}
+		if !ok {
+			return "no-" + kind
+		}
+		return kind + strconv.FormatUint(v, 10)
+	}
+	var out []string
+	for i, t := range ts {
+		if i == maxDescribed {
+			out = append(out, fmt.Sprintf("%d more", len(ts)-i))
+			break
+		}
+		enc, okE := t.Attr(wire.AttrEncryption)
+		h, okH := t.Attr(wire.AttrHash)
+		g, okG := t.Attr(wire.AttrGroup)
+		auth, _ := t.Attr(wire.AttrAuthMethod)
+		d := name(p1EncrNames, "encr", enc, okE)
+		if kl, ok := t.Attr(wire.AttrKeyLength); ok {
+			d += strconv.FormatUint(kl, 10)
+		}
+		d += "-" + name(p1HashNames, "hash", h, okH) + "-"
+		if okG && g <= math.MaxUint16 {
+			d += groupName(v2.DHGroup(g))
+		} else {
+			d += "no-group"
+		}
+		if auth != wire.AuthPSK {
+			d += " (" + name(p1AuthNames, "auth", auth, true) + ")"
+		}
+		out = append(out, d)
+	}
+	return strings.Join(out, ", ")
 }
 
 // p1FromTransform reads a phase 1 transform; ok is false for one vnetgw
