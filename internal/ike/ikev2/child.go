@@ -531,7 +531,7 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 		s, number, theirSPI, ok = chooseForKE(ours, saP, wire.ProtocolESP, 4, ke)
 	}
 	if !ok {
-		return fail(wire.NoProposalChosen, "no acceptable ESP proposal")
+		return fail(wire.NoProposalChosen, "no acceptable ESP proposal (the peer offered %s)", offeredString(saP, wire.ProtocolESP))
 	}
 	// RFC 4303 §2.1: SPI 0 MUST NOT be sent, and 1 to 255 are reserved.
 	if spi := binary.BigEndian.Uint32(theirSPI); spi < 256 {

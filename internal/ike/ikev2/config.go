@@ -442,6 +442,28 @@ func sameProposals(a, b []suite.Proposal) bool {
 	})
 }
 
+// maxOffered bounds the peer's proposals a refusal names.
+const maxOffered = 8
+
+// offeredString describes the proposals for protocol of a peer's SA
+// payload as strongSwan's read, the first maxOffered of them: what the
+// peer offered, for the reason a refusal gives, so that a user sees what
+// to change.
+func offeredString(sa *wire.SA, protocol wire.ProtocolID) string {
+	var s []string
+	for _, p := range sa.Proposals {
+		if p.Protocol != protocol {
+			continue
+		}
+		if len(s) == maxOffered {
+			s = append(s, "...")
+			break
+		}
+		s = append(s, suite.Proposal{Protocol: p.Protocol, Transforms: offered(p)}.String())
+	}
+	return strings.Join(s, ", ")
+}
+
 // String describes the proposals of a list for logs.
 func proposalsString(ps []suite.Proposal) string {
 	s := make([]string, len(ps))

@@ -1086,7 +1086,7 @@ func TestAuthenticationFailed(t *testing.T) {
 
 // TestNoProposalChosen covers NO_PROPOSAL_CHOSEN (RFC 7296 §2.7): for the
 // IKE SA, which then does not come up, and for the child SA, whose IKE SA
-// stays.
+// stays. The responder's status reason names what the peer offered.
 func TestNoProposalChosen(t *testing.T) {
 	t.Run("2.7 IKE", func(t *testing.T) {
 		_, a, b := pair(t, withSuite(t, "aes128-sha1-modp2048", "aes128-sha1"),
@@ -1097,6 +1097,9 @@ func TestNoProposalChosen(t *testing.T) {
 		if len(b.status().IKESAs) != 0 {
 			t.Errorf("responder kept state: %+v", b.status())
 		}
+		if want := "no proposal chosen for the peer's IKE_SA_INIT (the peer offered aes128-sha1-modp2048)"; b.status().LastError != want {
+			t.Errorf("responder's reason %q, want %q", b.status().LastError, want)
+		}
 	})
 	t.Run("2.7 ESP", func(t *testing.T) {
 		_, a, b := pair(t, withSuite(t, "aes256gcm16-prfsha256-ecp256", "aes128-sha1"),
@@ -1106,6 +1109,9 @@ func TestNoProposalChosen(t *testing.T) {
 		})
 		if a.dp.count()+b.dp.count() != 0 {
 			t.Errorf("child SAs installed")
+		}
+		if want := "child SA: no acceptable ESP proposal (the peer offered aes128-sha1)"; b.status().LastError != want {
+			t.Errorf("responder's reason %q, want %q", b.status().LastError, want)
 		}
 	})
 }

@@ -301,8 +301,9 @@ func (c *conn) handleInitRequest(p packet) {
 	}
 	s, number, _, ok := chooseForKE(c.cfg.IKEProposals, saP, wire.ProtocolIKE, 0, ke)
 	if !ok {
-		c.lastError = "no proposal chosen for the peer's IKE_SA_INIT"
-		c.log.Warn("no acceptable IKE proposal", "remote", p.remote, "ours", proposalsString(c.cfg.IKEProposals))
+		theirs := offeredString(saP, wire.ProtocolIKE)
+		c.lastError = "no proposal chosen for the peer's IKE_SA_INIT (the peer offered " + theirs + ")"
+		c.log.Warn("no acceptable IKE proposal", "remote", p.remote, "offered", theirs, "ours", proposalsString(c.cfg.IKEProposals))
 		c.m.sendError(p.local, p.remote, h, &wire.Notify{NotifyType: wire.NoProposalChosen})
 		return
 	}

@@ -220,7 +220,7 @@ func (sa *ikeSA) acceptIKERekey(ps []wire.Payload, saP *wire.SA) []wire.Payload 
 	}
 	s, number, theirSPI, ok := chooseForKE(sa.cfg().IKEProposals, saP, wire.ProtocolIKE, 8, ke)
 	if !ok {
-		sa.log.Warn("IKE SA rekey refused", sa.logAttrs(), "err", "no acceptable IKE proposal")
+		sa.log.Warn("IKE SA rekey refused", sa.logAttrs(), "err", "no acceptable IKE proposal", "offered", offeredString(saP, wire.ProtocolIKE))
 		return []wire.Payload{&wire.Notify{NotifyType: wire.NoProposalChosen}}
 	}
 	if ke.Group != s.DH {
