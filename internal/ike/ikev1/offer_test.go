@@ -57,3 +57,32 @@ func mustP1(t *testing.T, s string) []suite.Proposal {
 	}
 	return []suite.Proposal{p}
 }
+
+// TestQuickModeNoProposalNamesOffer: a responder that chooses none of
+// the peer's ESP transforms names them in its status reason; a transform
+// of another mode than tunnel mode says so.
+func TestQuickModeNoProposalNamesOffer(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.ESPProposals = mustESP(t, "aes128-sha1-modp2048")
+		pr.ESPProposals = mustESP(t, "aes256gcm16")
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	want := "quick mode: the peer's ESP proposals (aes128-sha1-modp2048) match none of the connection's"
+	if st := mr.Status()[0]; st.LastError != want {
+		t.Errorf("responder's status reason %q, want %q", st.LastError, want)
+	}
+	transport := wire.Transform{Number: 1, ID: wire.ESPAESGCM16, Attrs: []wire.Attr{{Type: wire.AttrEncapMode, Value: 2}, {Type: wire.AttrESPKeyLen, Value: 256}}}
+	if got, want := describeP2([]wire.Transform{transport}), "aes256gcm16 (mode 2, not tunnel)"; got != want {
+		t.Errorf("a transport mode transform reads %q, want %q", got, want)
+	}
+}
+
+// mustESP parses an ESP proposal in strongSwan's syntax.
+func mustESP(t *testing.T, s string) []suite.Proposal {
+	t.Helper()
+	p, err := suite.ParseProposal(v2.ProtocolESP, s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return []suite.Proposal{p}
+}

@@ -156,6 +156,54 @@ func describeP1(ts []wire.Transform) string {
 	return strings.Join(out, ", ")
 }
 
+// Names of phase 2 ESP transform IDs (RFC 2407 §4.4.4, RFC 4106) and
+// authentication algorithms (RFC 2407 §4.5) as strongSwan's proposals
+// spell them, for describeP2. An AES transform's key length follows its
+// name.
+var (
+	p2EncrNames = map[uint8]string{2: "des", 3: "3des", 6: "cast", 7: "blowfish", 11: "null", wire.ESPAESCBC: "aes", wire.ESPAESGCM16: "aes"}
+	p2AuthNames = map[uint64]string{1: "md5", wire.AuthHMACSHA1: "sha1", wire.AuthHMACSHA256: "sha256", wire.AuthHMACSHA384: "sha384", wire.AuthHMACSHA512: "sha512"}
+)
+
+// describeP2 names the transforms of a peer's ESP proposal as
+// describeP1 does phase 1's (aes128-sha1-modp2048, aes256gcm16), with a
+// mode other than tunnel mode named after one: what the peer offered,
+// for the reason a refusal gives.
+func describeP2(ts []wire.Transform) string {
+	var out []string
+	for i, t := range ts {
+		if i == maxDescribed {
+			out = append(out, fmt.Sprintf("%d more", len(ts)-i))
+			break
+		}
+		d, ok := p2EncrNames[t.ID]
+		if !ok {
+			d = "encr" + strconv.Itoa(int(t.ID))
+		}
+		if kl, ok := t.Attr(wire.AttrESPKeyLen); ok {
+			d += strconv.FormatUint(kl, 10)
+		}
+		if t.ID == wire.ESPAESGCM16 {
+			d += "gcm16"
+		}
+		if a, ok := t.Attr(wire.AttrAuthAlg); ok {
+			if n, known := p2AuthNames[a]; known {
+				d += "-" + n
+			} else {
+				d += "-auth" + strconv.FormatUint(a, 10)
+			}
+		}
+		if g, ok := t.Attr(wire.AttrPFSGroup); ok && g <= math.MaxUint16 {
+			d += "-" + groupName(v2.DHGroup(g))
+		}
+		if m, ok := t.Attr(wire.AttrEncapMode); ok && m != wire.EncapTunnel && m != wire.EncapUDPTunnel && m != encapUDPTunnelDraft {
+			d += " (mode " + strconv.FormatUint(m, 10) + ", not tunnel)"
+		}
+		out = append(out, d)
+	}
+	return strings.Join(out, ", ")
+}
+
 // p1FromTransform reads a phase 1 transform; ok is false for one vnetgw
 // does not implement (another cipher, authentication or group).
 func p1FromTransform(t wire.Transform) (s p1Suite, ok bool) {

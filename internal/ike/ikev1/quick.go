@@ -286,7 +286,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		}
 	}
 	if chosen == nil {
-		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, prop.SPI, "quick mode: no ESP proposal of the peer matches the connection's")
+		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, prop.SPI, "quick mode: the peer's ESP proposals ("+describeP2(prop.Transforms)+") match none of the connection's")
 	}
 	// The traffic: IDci and IDcr, or the two peers' addresses without them.
 	var ids []wire.Payload
