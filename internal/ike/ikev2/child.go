@@ -432,6 +432,10 @@ func (sa *ikeSA) completeChild(ps []wire.Payload, ch *child, ni, nr []byte, gir 
 		return errors.New("responder's TSr is not within ours")
 	}
 	ch.outSPI = binary.BigEndian.Uint32(spi)
+	// RFC 4303 §2.1: SPI 0 MUST NOT be sent, and 1 to 255 are reserved.
+	if ch.outSPI < 256 {
+		return fmt.Errorf("the responder's SPI %d is reserved (RFC 4303 §2.1)", ch.outSPI)
+	}
 	ch.suite = s
 	keys, err := s.ChildKeys(sa.suite.PRF, sa.keys.D, gir, ni, nr)
 	if err != nil {
