@@ -233,3 +233,15 @@ func TestForgedMainModeMessageEndsNothing(t *testing.T) {
 		})
 	}
 }
+
+// TestUnansweredMainModeNamed: a Main Mode whose message 1 goes
+// unanswered (UDP 500 blocked on the way, say) names the message in its
+// reason, as the IKEv2 daemon names the exchange; it said "the peer does
+// not answer", whatever the peer had answered before.
+func TestUnansweredMainModeNamed(t *testing.T) {
+	mi, _ := mainModeAt(t, false)
+	runOutTries(mi)
+	if st := mi.Status()[0]; st.LastError != "the peer does not answer main mode message 1" {
+		t.Errorf("status reason %q", st.LastError)
+	}
+}

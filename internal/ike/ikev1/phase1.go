@@ -696,15 +696,17 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 	}
 	if o := &sa.out; o.msg != nil && now.Sub(o.sentAt) > o.timeout {
 		if o.tries >= cfg.RetransmitTries {
-			why := "the peer does not answer"
+			// The Main Mode message unanswered is 1, 3 or 5, by state.
+			why := fmt.Sprintf("the peer does not answer main mode message %d", map[int]int{stMM1: 1, stMM3: 3, stMM5: 5}[sa.state])
 			switch {
 			case sa.told != "" && sa.toldIn == sa.state:
 				why = sa.told
 			case sa.state == stMM5:
 				// A responder whose key differs cannot read message 5:
-				// vnetgw's says nothing, and a notification encrypted with
-				// the peer's keys is not read here.
-				why = "the peer does not answer main mode message 5: pre-shared key mismatch?"
+				// vnetgw's refusal (AUTHENTICATION-FAILED) may be lost,
+				// and a notification encrypted with the peer's keys is
+				// not read here.
+				why += ": pre-shared key mismatch?"
 			}
 			sa.dead(why)
 			return
