@@ -1,7 +1,11 @@
 package ikev1
 
 import (
+	"context"
+	"log/slog"
+	"net/netip"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
@@ -85,4 +89,60 @@ func mustESP(t *testing.T, s string) []suite.Proposal {
 		t.Fatal(err)
 	}
 	return []suite.Proposal{p}
+}
+
+// levelCounter counts the records of Info and above a Manager logs.
+type levelCounter struct {
+	mu sync.Mutex
+	n  int
+}
+
+func (h *levelCounter) Enabled(context.Context, slog.Level) bool { return true }
+func (h *levelCounter) Handle(_ context.Context, r slog.Record) error {
+	if r.Level >= slog.LevelInfo {
+		h.mu.Lock()
+		h.n++
+		h.mu.Unlock()
+	}
+	return nil
+}
+func (h *levelCounter) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *levelCounter) WithGroup(string) slog.Handler      { return h }
+
+// TestSpoofedMainModeLogsOnce: Main Mode message 1s anyone can send, from
+// an address that is no peer, with an unreadable SA, or with transforms
+// the connection does not allow, are counted or answered and logged at
+// Debug, but for the first refusal of a proposal, which tells the user
+// of a policy mismatch: a flood of them wrote a log record at Info or
+// Warn each.
+func TestSpoofedMainModeLogsOnce(t *testing.T) {
+	h := &levelCounter{}
+	rec := &recorder{}
+	m := New(Config{Transport: rec, Dataplane: rec, Logger: slog.New(h)})
+	t.Cleanup(func() { m.Close() })
+	if err := m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)}); err != nil {
+		t.Fatal(err)
+	}
+	h.mu.Lock()
+	h.n = 0 // what Reconfig logged
+	h.mu.Unlock()
+	mm1 := func(cookie uint64, saBody []byte) []byte {
+		body, first := wire.AppendPayloads(nil, []wire.Payload{{Type: wire.PayloadSA, Body: saBody}})
+		hd := wire.Header{ICookie: cookie, Next: first, Exchange: wire.ExchangeMain, Length: uint32(wire.HeaderLen + len(body))}
+		return append(hd.Append(nil), body...)
+	}
+	tripleDES := wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly, Proposals: []wire.Proposal{{Number: 1, Protocol: wire.ProtocolISAKMP, Transforms: []wire.Transform{
+		{Number: 1, ID: wire.TransformKeyIKE, Attrs: []wire.Attr{{Type: wire.AttrEncryption, Value: 5}, {Type: wire.AttrHash, Value: wire.Hash1},
+			{Type: wire.AttrAuthMethod, Value: wire.AuthPSK}, {Type: wire.AttrGroup, Value: 2}}}}}}}.Append(nil)
+	stranger := netip.MustParseAddrPort("192.0.2.99:500")
+	for i := range 50 {
+		m.handle(fuzzLocal, stranger, mm1(uint64(3*i+1), tripleDES))
+		m.handle(fuzzLocal, fuzzRemote, mm1(uint64(3*i+2), []byte{0, 0, 0, 1, 0, 0, 0, 1, 9}))
+		m.handle(fuzzLocal, fuzzRemote, mm1(uint64(3*i+3), tripleDES))
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n != 1 {
+		t.Errorf("150 spoofed message 1s wrote %d log records at Info or above, want 1 (the first refused proposal)", h.n)
+	}
 }

@@ -3,10 +3,12 @@ package ikev1
 import (
 	"bytes"
 	"cmp"
+	"context"
 	"crypto/hmac"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"time"
@@ -225,7 +227,7 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 	}
 	if p == nil || p.cfg.Mode == ikev2.ModeInitiatorOnly {
 		m.stats.noPeer.Add(1)
-		m.log.Info("IKEv1 main mode from an address that is no IKEv1 peer (or one that only initiates) ignored", "from", remote)
+		m.log.Debug("IKEv1 main mode from an address that is no IKEv1 peer (or one that only initiates) ignored", "from", remote)
 		return
 	}
 	// Anyone can send this from the peer's address: the SAs it starts
@@ -253,7 +255,7 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 	in, err := wire.ParseSA(sap.Body)
 	if err != nil || len(in.Proposals) == 0 {
 		m.stats.malformed.Add(1)
-		m.log.Warn("IKEv1 main mode with a malformed SA refused", "conn", p.cfg.Name, "err", err)
+		m.log.Debug("IKEv1 main mode with a malformed SA refused", "conn", p.cfg.Name, "err", err)
 		return
 	}
 	var chosen *wire.Transform
@@ -273,8 +275,15 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		}
 	}
 	if chosen == nil {
-		p.lastErr = "no proposal chosen: the peer's IKEv1 proposals (" + describeP1(in.Proposals[0].Transforms) + ") match none of the connection's"
-		m.log.Warn("IKEv1 main mode: no proposal chosen", "conn", p.cfg.Name, "offered", describeP1(in.Proposals[0].Transforms))
+		// Anyone can send it from the peer's address: logged above
+		// Debug only when the reason changes.
+		why := "no proposal chosen: the peer's IKEv1 proposals (" + describeP1(in.Proposals[0].Transforms) + ") match none of the connection's"
+		level := slog.LevelWarn
+		if p.lastErr == why {
+			level = slog.LevelDebug
+		}
+		p.lastErr = why
+		m.log.Log(context.Background(), level, "IKEv1 main mode: no proposal chosen", "conn", p.cfg.Name, "offered", describeP1(in.Proposals[0].Transforms))
 		sa.sendNotifyPlain(local, remote, wire.NotifyNoProposalChosen)
 		return
 	}
