@@ -649,6 +649,12 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 			sa.tell(err.Error(), "IKEv1 main mode message refused")
 			return
 		}
+		if errors.Is(err, errUnverified) {
+			// Anyone who saw the cookies can send one: counted, and
+			// logged above Debug only once it checked out.
+			m.log.Debug("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
+			return
+		}
 		m.log.Warn("IKEv1 message refused", "conn", sa.p.cfg.Name, "from", remote, "err", err)
 	}
 }

@@ -146,3 +146,45 @@ func TestSpoofedMainModeLogsOnce(t *testing.T) {
 		t.Errorf("150 spoofed message 1s wrote %d log records at Info or above, want 1 (the first refused proposal)", h.n)
 	}
 }
+
+// TestForgedPhase2LogsAtDebug: encrypted quick mode and informational
+// messages that do not check out on an established ISAKMP SA, which
+// anyone who saw its cookies can send, are counted as Integrity and
+// logged at Debug: a flood of them wrote a Warn each.
+func TestForgedPhase2LogsAtDebug(t *testing.T) {
+	h := &levelCounter{}
+	ri, rr := &recorder{}, &recorder{}
+	mi, mr := New(Config{Transport: ri, Dataplane: ri}), New(Config{Transport: rr, Dataplane: rr, Logger: slog.New(h)})
+	t.Cleanup(func() { mi.Close(); mr.Close() })
+	mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
+	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	shuttle(mi, mr, ri, rr, nil)
+	if len(rr.children) != 1 {
+		t.Fatalf("not established: %+v", mr.Status())
+	}
+	mr.mu.Lock()
+	sa := onlySAUnlocked(mr)
+	ic, rc, local, remote := sa.ic, sa.rc, sa.local, sa.remote
+	mr.mu.Unlock()
+	h.mu.Lock()
+	h.n = 0
+	h.mu.Unlock()
+	before := mr.Stats().Integrity
+	for i := range 50 {
+		for _, exch := range []uint8{wire.ExchangeQuick, wire.ExchangeInfo} {
+			body := make([]byte, 48)
+			body[0] = byte(i)
+			hd := wire.Header{ICookie: ic, RCookie: rc, Next: wire.PayloadHash, Exchange: exch, Flags: wire.FlagEncryption,
+				MessageID: uint32(1000 + 2*i + int(exch&1)), Length: uint32(wire.HeaderLen + len(body))}
+			mr.handle(local, remote, append(hd.Append(nil), body...))
+		}
+	}
+	if got := mr.Stats().Integrity - before; got != 100 {
+		t.Errorf("%d of 100 forged messages counted as Integrity", got)
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.n != 0 {
+		t.Errorf("100 forged messages wrote %d log records at Info or above", h.n)
+	}
+}

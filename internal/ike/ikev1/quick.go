@@ -95,10 +95,20 @@ func (sa *isakmpSA) encrypted(exchange uint8, mid uint32, iv, prefix []byte, ps 
 	return seal(sa.encKey, iv, sa.header(exchange, mid, wire.PayloadHash), pl)
 }
 
+// errUnverified marks a phase 2 message refused before its HASH checked
+// out: anyone who saw the cookies can send one, so that it is counted as
+// Integrity and logged at Debug only (Manager.handle).
+var errUnverified = errors.New("a message that does not check out")
+
 // decrypt opens a phase 2 message and checks that its first payload is a
 // HASH equal to prf(SKEYID_a, M-ID | prefix | the rest). It returns the
-// payloads after the HASH and the next IV.
-func (sa *isakmpSA) decrypt(h wire.Header, msg, iv, prefix []byte) ([]wire.Payload, []byte, error) {
+// payloads after the HASH and the next IV; its errors are errUnverified.
+func (sa *isakmpSA) decrypt(h wire.Header, msg, iv, prefix []byte) (ps []wire.Payload, next []byte, err error) {
+	defer func() {
+		if err != nil {
+			err = fmt.Errorf("%w: %w", errUnverified, err)
+		}
+	}()
 	if h.Flags&wire.FlagEncryption == 0 {
 		return nil, nil, errors.New("a phase 2 message that is not encrypted")
 	}
@@ -113,7 +123,7 @@ func (sa *isakmpSA) decrypt(h wire.Header, msg, iv, prefix []byte) ([]wire.Paylo
 	if hl < 4 || hl > len(pt) {
 		return nil, nil, errors.New("a phase 2 HASH payload overruns the message")
 	}
-	ps, err := wire.ParsePayloads(wire.PayloadType(pt[0]), pt[hl:])
+	ps, err = wire.ParsePayloads(wire.PayloadType(pt[0]), pt[hl:])
 	if err != nil {
 		return nil, nil, err
 	}
@@ -217,18 +227,18 @@ func (sa *isakmpSA) handleQuick(h wire.Header, msg []byte) error {
 func (sa *isakmpSA) quickFinal(q *quick, h wire.Header, msg []byte) error {
 	pt, _, err := open(sa.encKey, q.iv, msg[wire.HeaderLen:])
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", errUnverified, err)
 	}
 	if h.Next != wire.PayloadHash || len(pt) < 4 {
-		return errors.New("quick mode message 3 without HASH(3)")
+		return fmt.Errorf("%w: quick mode message 3 without HASH(3)", errUnverified)
 	}
 	hl := int(binary.BigEndian.Uint16(pt[2:]))
 	if hl < 4 || hl > len(pt) {
-		return errors.New("quick mode HASH(3) overruns the message")
+		return fmt.Errorf("%w: quick mode HASH(3) overruns the message", errUnverified)
 	}
 	want := sa.s.Hash.prf(sa.skeyidA, []byte{0}, binary.BigEndian.AppendUint32(nil, q.mid), q.ni, q.nr)
 	if !hmac.Equal(want, pt[4:hl]) {
-		return errors.New("quick mode HASH(3) does not match")
+		return fmt.Errorf("%w: quick mode HASH(3) does not match", errUnverified)
 	}
 	delete(sa.qms, q.mid)
 	if err := sa.install(q); err != nil {
