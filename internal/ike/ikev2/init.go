@@ -2,7 +2,9 @@ package ikev2
 
 import (
 	"bytes"
+	"context"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"time"
 
@@ -302,8 +304,15 @@ func (c *conn) handleInitRequest(p packet) {
 	s, number, _, ok := chooseForKE(c.cfg.IKEProposals, saP, wire.ProtocolIKE, 0, ke)
 	if !ok {
 		theirs := offeredString(saP, wire.ProtocolIKE)
-		c.lastError = "no proposal chosen for the peer's IKE_SA_INIT (the peer offered " + theirs + ")"
-		c.log.Warn("no acceptable IKE proposal", "remote", p.remote, "offered", theirs, "ours", proposalsString(c.cfg.IKEProposals))
+		why := "no proposal chosen for the peer's IKE_SA_INIT (the peer offered " + theirs + ")"
+		// Anyone can send it from the peer's address: logged above Debug
+		// only when the reason changes.
+		level := slog.LevelWarn
+		if c.lastError == why {
+			level = slog.LevelDebug
+		}
+		c.lastError = why
+		c.log.Log(context.Background(), level, "no acceptable IKE proposal", "remote", p.remote, "offered", theirs, "ours", proposalsString(c.cfg.IKEProposals))
 		c.m.sendError(p.local, p.remote, h, &wire.Notify{NotifyType: wire.NoProposalChosen})
 		return
 	}
