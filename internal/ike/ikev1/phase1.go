@@ -330,7 +330,7 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 		}
 		return sa.heard(sa.handleInfo(h, msg))
 	}
-	return fmt.Errorf("exchange type %d is not supported", h.Exchange)
+	return fmt.Errorf("%w: exchange type %d is not supported", errUnverified, h.Exchange)
 }
 
 // refusedMain takes the peer's refusal, with error notification t, of

@@ -95,9 +95,11 @@ func (sa *isakmpSA) encrypted(exchange uint8, mid uint32, iv, prefix []byte, ps 
 	return seal(sa.encKey, iv, sa.header(exchange, mid, wire.PayloadHash), pl)
 }
 
-// errUnverified marks a phase 2 message refused before its HASH checked
-// out: anyone who saw the cookies can send one, so that it is counted as
-// Integrity and logged at Debug only (Manager.handle).
+// errUnverified marks a message refused before anything in it checked
+// out (a phase 2 message whose HASH does not, a message of an exchange
+// vnetgw does not implement): anyone who saw the cookies can send one,
+// so that it is counted as Integrity and logged at Debug only
+// (Manager.handle).
 var errUnverified = errors.New("a message that does not check out")
 
 // decrypt opens a phase 2 message and checks that its first payload is a
