@@ -22,6 +22,12 @@ import (
 type Config struct {
 	VNets    []VNet
 	Gateways []Gateway
+	// Lost are the VNets, by ID, that this node ran and may no longer
+	// (cluster.Node fenced itself, or another node took them over):
+	// their gateways that the Reconfig stops remove their public
+	// addresses and close their sockets at once, before the stop waits
+	// for any peer, since another node may add the same address now.
+	Lost map[string]bool
 }
 
 // VNet is a virtual network: a router and the hosts attached to it.

@@ -59,6 +59,9 @@ type gw struct {
 	toVNet, toRouter *relay
 	// stopped, when set, is closed once a stop in the background ends.
 	stopped chan struct{}
+	// lost: it stops because its VNet may run on another node already
+	// (Config.Lost); its address and sockets went when it was detached.
+	lost bool
 }
 
 // parseProposals parses IKE and ESP proposals in strongSwan's syntax.
@@ -92,6 +95,7 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 	for id, g := range e.gateways {
 		w, ok := want[id]
 		if !ok || w.PublicAddr != g.cfg.PublicAddr || w.VNet != g.cfg.VNet || e.vnets[w.VNet] == nil {
+			g.lost = cfg.Lost[g.cfg.VNet]
 			stop = append(stop, g)
 			delete(e.gateways, id)
 			changed = true
@@ -238,14 +242,16 @@ func (e *Engine) stopGateways(gs []*gw) {
 // stopGateway stops one gateway instance; it touches nothing of the
 // engine's but the instance (stopGateways runs several at once).
 func (e *Engine) stopGateway(g *gw) {
+	if g.lost {
+		// Its point-to-site clients connect to the node that takes the
+		// VNet over: they are let go before the BGP speaker's wait.
+		g.closeP2S()
+	}
 	if g.bgp != nil {
 		g.bgp.close()
 		g.bgp = nil
 	}
-	if g.p2s != nil {
-		g.p2s.Close()
-		g.p2s, g.p2sCfg = nil, nil
-	}
+	g.closeP2S()
 	g.self.Store(nil)
 	if g.radiusEP != nil {
 		g.radiusEP.Close()
@@ -255,15 +261,25 @@ func (e *Engine) stopGateway(g *gw) {
 		// What the VNet sent the gateway until now (the speaker's Cease
 		// and its connection's end, the RSTs of its stack's close) goes
 		// through the tunnels before they go.
-		ctx, cancel := context.WithTimeout(context.Background(), drainWait)
-		g.port.Drain(ctx)
-		cancel()
+		// A lost gateway's tunnels send nothing: its sockets are closed.
+		if !g.lost {
+			ctx, cancel := context.WithTimeout(context.Background(), drainWait)
+			g.port.Drain(ctx)
+			cancel()
+		}
 		g.gw.Close() // deletes the IKE SAs at the peers
 		e.log.Info("gateway stopped", "gateway", g.cfg.key())
 	}
 	e.releaseAddr(g)
 	if g.stopped != nil {
 		close(g.stopped)
+	}
+}
+
+func (g *gw) closeP2S() {
+	if g.p2s != nil {
+		g.p2s.Close()
+		g.p2s, g.p2sCfg = nil, nil
 	}
 }
 

@@ -18,7 +18,9 @@ import (
 // way to the VNet's router (a relay) pointed at an island of its own. What
 // it still holds, its public address and ports, and a replaced speaker's
 // addresses on the VNet's router, is recorded in e.leaving until it has
-// stopped: a gateway that starts on that public address waits for it.
+// stopped: a gateway that starts on that public address waits for it. A
+// gateway whose VNet is lost (Config.Lost) lets go of its address and
+// sockets as it is detached.
 
 // relay is a Forwarder that can be pointed elsewhere: an instance's
 // attachments (its gateway port, point-to-site server, BGP speaker and
@@ -96,6 +98,15 @@ func (e *Engine) leave(gs []*gw) {
 			island.SetRoutes(rs)
 			g.toVNet.set(island)
 			g.toRouter.set(intoPort{g.port})
+		}
+		if g.lost {
+			// Another node may add this address and bind these
+			// sockets once the node's lease ends: they go now, not
+			// after the waits of the stop.
+			e.releaseAddr(g)
+			if g.gw != nil {
+				g.gw.CloseSockets()
+			}
 		}
 		g.stopped = make(chan struct{})
 		e.leaving = append(e.leaving, &leaving{vnet: g.cfg.VNet, public: g.cfg.PublicAddr, done: g.stopped})

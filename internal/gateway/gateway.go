@@ -542,6 +542,12 @@ func (g *Gateway) IKEStats() (v2, v1 ikev2.Stats) {
 	return g.ike.Load().Stats(), g.ike1.Load().Stats()
 }
 
+// CloseSockets closes the gateway's IKE, NAT-T and ESP sockets at once:
+// nothing reaches it or leaves it at its address any more, which another
+// node may be taking over. Close, which must still be called, then ends
+// its SAs without telling the peers.
+func (g *Gateway) CloseSockets() error { return g.tr.Close() }
+
 // Close deletes every IKE SA (telling the peers), then stops the engine and
 // closes the sockets and the inner side.
 func (g *Gateway) Close() error {

@@ -97,8 +97,12 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			owned, fences, refused = fenced(place, place.Place(ctx, vnetIDs(snap), stopping), refused)
 		}
 		if snap.ConfigRev != lastRev || snap.RemoteGen != lastGen || !maps.Equal(owned, lastOwned) {
+			cfg := only(Build(snap), owned)
+			if place != nil {
+				cfg.Lost = lost(place, lastOwned, owned, refused)
+			}
 			lastRev, lastGen, lastOwned, lastFences, due = snap.ConfigRev, snap.RemoteGen, owned, fences, true
-			did, err := eng.Reconfig(only(Build(snap), owned))
+			did, err := eng.Reconfig(cfg)
 			switch {
 			case errors.Is(err, dataplane.ErrClosed):
 				return
@@ -225,6 +229,23 @@ func fenced(place Placement, owned map[string]bool, refused map[store.Cond]bool)
 		}
 	}
 	return owned, fences, still
+}
+
+// lost returns, of the VNets the node ran (ran) and runs no more, those
+// whose claim it no longer holds, or under which the store refused a
+// write: another node may start them now. A VNet handed over or deleted
+// is not among them: its claim is kept until it has stopped.
+func lost(place Placement, ran, owned map[string]bool, refused map[store.Cond]bool) map[string]bool {
+	out := map[string]bool{}
+	for v := range ran {
+		if owned[v] {
+			continue
+		}
+		if c, ok := place.Fence(v); !ok || refused[c] {
+			out[v] = true
+		}
+	}
+	return out
 }
 
 // Placement decides which VNets this node runs (cluster.Node).
