@@ -251,16 +251,20 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 	ctx, cancel := context.WithTimeout(ctx, n.opts.TTL/4)
 	defer cancel()
 
-	for _, v := range claim {
+	// The claims, and then the releases, go together, each one round
+	// trip: one after another, a takeover of many VNets from a distant
+	// etcd took as many round trips, and those past the timeout waited
+	// for later calls.
+	together(claim, func(v string) {
 		key := n.opts.Prefix + prefixClaims + v
 		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 			Then(clientv3.OpPut(key, me, clientv3.WithLease(lease))).Commit()
 		if err != nil {
 			n.log.Warn("claim a VNet", "vnet", v, "err", err)
-			continue
+			return
 		}
 		if !resp.Succeeded {
-			continue
+			return
 		}
 		n.log.Info("running a VNet", "vnet", v)
 		n.setClaim(v, me, resp.Header.Revision)
@@ -270,15 +274,15 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 				n.log.Warn("finish moving a VNet", "vnet", v, "err", err)
 			}
 		}
-	}
-	for _, v := range release {
+	})
+	together(release, func(v string) {
 		key := n.opts.Prefix + prefixClaims + v
 		if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", me)).Then(clientv3.OpDelete(key)).Commit(); err != nil {
 			n.log.Warn("release a VNet", "vnet", v, "err", err)
 		} else if want[v] {
 			n.log.Info("handed a VNet over", "vnet", v)
 		}
-	}
+	})
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	owned := map[string]bool{}
@@ -291,6 +295,24 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 		}
 	}
 	return owned
+}
+
+// maxWrites bounds the writes to etcd that together has under way.
+const maxWrites = 64
+
+// together calls f for each of vnets, up to maxWrites at once, and
+// returns when every call has.
+func together(vnets []string, f func(vnet string)) {
+	sem := make(chan struct{}, maxWrites)
+	var wg sync.WaitGroup
+	for _, v := range vnets {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			f(v)
+		})
+	}
+	wg.Wait()
 }
 
 // loadLocked takes what the cluster holds (kvs, its whole prefix) as it

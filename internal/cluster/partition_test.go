@@ -310,3 +310,23 @@ func TestRejoinRevokesTheKeptLease(t *testing.T) {
 		t.Errorf("a was refused its own name:\n%s", logA.String())
 	}
 }
+
+// TestSlowEtcdClaimsEveryVNetAtOnce: a node that takes over many VNets
+// (the node that ran them died) from an etcd whose answers come late (a
+// remote etcd, a loaded one) claims them all in one Place, its claims
+// under way together, and starts them together. It claimed them one after
+// another, one round trip each: past a quarter of its TTL the rest
+// failed, "claim a VNet: context deadline exceeded", and waited for
+// later passes, so that a takeover of N VNets took N round trips.
+func TestSlowEtcdClaimsEveryVNetAtOnce(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := e.NewProxy(t)
+	var logA syncBuf
+	a := joinLogged(t, p.Client(t), 4*time.Second, &logA)
+	defer a.Close()
+	// 20 claims one after another take 2 s, twice a's quarter TTL.
+	p.SetDelay(100 * time.Millisecond)
+	if o := a.Place(context.Background(), vnets, nil); len(o) != len(vnets) {
+		t.Fatalf("a alone claims %d of %d VNets in one Place:\n%s", len(o), len(vnets), logA.String())
+	}
+}
