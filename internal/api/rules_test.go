@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"net/http"
 	"net/netip"
 	"reflect"
@@ -601,6 +602,17 @@ func TestR10IKEv2ClientConfiguration(t *testing.T) {
 					t.Errorf("target %q", got)
 				}
 			}},
+		{name: "a policy with a lifetime over Azure's 172799 s is refused at its field", status: 400, code: "InvalidIpsecPolicy",
+			req: func(e *env) (string, string, any) {
+				long := maps.Clone(policy)
+				long["saLifeTimeSeconds"] = 172800
+				return put(e, obj{"vpnClientAddressPool": pool("172.31.0.0/24"), "vpnClientProtocols": []string{"IkeV2"}, "vpnClientIpsecPolicies": []obj{long}})
+			},
+			check: func(t *testing.T, e *env, r resp) {
+				if got := r.str("error.target"); got != "properties.vpnClientConfiguration.vpnClientIpsecPolicies[0].saLifeTimeSeconds" {
+					t.Errorf("target %q", got)
+				}
+			}},
 		{name: "a custom policy is kept", status: 200,
 			req: func(e *env) (string, string, any) {
 				return put(e, obj{"vpnClientAddressPool": pool("172.31.0.0/24"), "vpnClientProtocols": []string{"IkeV2"}, "vpnClientIpsecPolicies": []obj{policy}})
@@ -781,6 +793,14 @@ func TestIPsecPolicy(t *testing.T) {
 		{name: "no Diffie-Hellman group for IKE is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("dhGroup", "None"))},
 		{name: "DH group 1 is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("dhGroup", "DHGroup1"))},
 		{name: "a lifetime under 300 s is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("saLifeTimeSeconds", 299))},
+		{name: "a lifetime of 172799 s, Azure's longest, is accepted", status: 201, req: policy(set("saLifeTimeSeconds", 172799))},
+		{name: "a lifetime over 172799 s is refused, naming the bounds", status: 400, code: "InvalidIpsecPolicy", req: policy(set("saLifeTimeSeconds", 172800)),
+			check: func(t *testing.T, _ *env, r resp) {
+				if b := string(r.body); !strings.Contains(b, "properties.ipsecPolicies[0].saLifeTimeSeconds") || !strings.Contains(b, "between 300 and 172799") {
+					t.Errorf("error %s, want the field and its bounds named", b)
+				}
+			}},
+		{name: "a lifetime of 68 years is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("saLifeTimeSeconds", math.MaxInt32))},
 		{name: "a missing algorithm is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(func(p obj) { delete(p, "dhGroup") })},
 		{name: "an unknown algorithm is refused", status: 400, code: "InvalidIpsecPolicy", req: policy(set("ikeEncryption", "ROT13"))},
 	})

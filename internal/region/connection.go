@@ -18,6 +18,13 @@ const (
 	maxDPDTimeoutSeconds     = 3600
 )
 
+// The bounds of a custom policy's child SA lifetime in seconds, as
+// Azure's (New-AzIpsecPolicy -SALifeTimeSeconds: 300 to 172799).
+const (
+	minSALifeTimeSeconds = 300
+	maxSALifeTimeSeconds = 172799
+)
+
 // PutConnection creates or updates a connection: site-to-site (IPsec, to a
 // local network gateway) or VNet-to-VNet (Vnet2Vnet, to another gateway,
 // which may be in another subscription or region, R1, R2).
@@ -430,8 +437,9 @@ func checkIPsecPolicy(pol *arm.IPsecPolicy, f string) error {
 	if strings.HasPrefix(pol.IKEIntegrity, "GCM") && pol.IKEIntegrity != pol.IKEEncryption {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "ikeIntegrity", Message: "ikeIntegrity " + pol.IKEIntegrity + " needs ikeEncryption " + pol.IKEIntegrity}
 	}
-	if pol.SALifeTimeSeconds < 300 {
-		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "saLifeTimeSeconds", Message: "saLifeTimeSeconds must be at least 300"}
+	if pol.SALifeTimeSeconds < minSALifeTimeSeconds || pol.SALifeTimeSeconds > maxSALifeTimeSeconds {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "saLifeTimeSeconds",
+			Message: fmt.Sprintf("saLifeTimeSeconds is %d; it must be between %d and %d", pol.SALifeTimeSeconds, minSALifeTimeSeconds, maxSALifeTimeSeconds)}
 	}
 	if pol.SADataSizeKilobytes != 0 && pol.SADataSizeKilobytes < 1024 {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: f + "saDataSizeKilobytes", Message: "saDataSizeKilobytes must be 0 (no limit) or at least 1024"}
