@@ -125,6 +125,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
 			h.packageURL(w, r, rt)
 		}
+	case rt.sub == "getvpnclientipsecparameters" || rt.sub == "setvpnclientipsecparameters":
+		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
+			h.vpnClientIPsecParameters(w, r, rt)
+		}
 	case rt.sub == "disconnectvirtualnetworkgatewayvpnconnections":
 		// Ends point-to-site connections by the ids the health lists;
 		// ids of connections that are gone are no error (they are).

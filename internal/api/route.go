@@ -22,6 +22,7 @@ type route struct {
 	// "checkipaddressavailability", "usages", "connections",
 	// "getbgppeerstatus", "getlearnedroutes", "getadvertisedroutes",
 	// "getvpnclientconnectionhealth", "listradiussecrets", "startpacketcapture",
+	// "getvpnclientipsecparameters", "setvpnclientipsecparameters",
 	// "stoppacketcapture", "metrics", "metricdefinitions" (Azure Monitor's,
 	// under providers/Microsoft.Insights); or the operation of an
 	// operation result.
@@ -164,6 +165,8 @@ func parseRoute(escaped string) (route, error) {
 		return route{kind: kind, id: id, sub: "generatevpnclientpackage"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "getvpnprofilepackageurl") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "getvpnprofilepackageurl"}, nil
+	case kind == arm.TypeVirtualNetworkGateway && (is(8, "getvpnclientipsecparameters") || is(8, "setvpnclientipsecparameters")) && len(rest) == 1:
+		return route{kind: kind, id: id, sub: strings.ToLower(seg[8])}, nil
 	case kind == arm.TypeVirtualNetworkGateway && is(8, "disconnectVirtualNetworkGatewayVpnConnections") && len(rest) == 1:
 		return route{kind: kind, id: id, sub: "disconnectvirtualnetworkgatewayvpnconnections"}, nil
 	case kind == arm.TypeVirtualNetworkGateway && (is(8, "getBgpPeerStatus") || is(8, "getLearnedRoutes") || is(8, "getAdvertisedRoutes")) && len(rest) == 1:

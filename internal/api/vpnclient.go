@@ -53,6 +53,34 @@ func (h *Handler) generatePackage(w http.ResponseWriter, r *http.Request, rt rou
 	h.offerPackage(w, r, rt, p, false)
 }
 
+// vpnClientIPsecParameters serves .../getvpnclientipsecparameters and
+// .../setvpnclientipsecparameters (Azure's long-running POSTs, answered
+// at once, with 200): the custom IPsec/IKE policy of the gateway's
+// point-to-site clients, its vpnClientConfiguration.vpnClientIpsecPolicies;
+// a get of a gateway without one answers an empty object (its clients
+// get vnetgw's default proposals).
+func (h *Handler) vpnClientIPsecParameters(w http.ResponseWriter, r *http.Request, rt route) {
+	var pol *arm.IPsecPolicy
+	var err error
+	if rt.sub == "setvpnclientipsecparameters" {
+		var in *arm.IPsecPolicy
+		if in, err = decode[arm.IPsecPolicy](r); err == nil {
+			pol, err = h.region.SetVPNClientIPsecPolicy(r.Context(), rt.id, *in)
+		}
+	} else {
+		pol, err = h.region.VPNClientIPsecPolicy(r.Context(), rt.id)
+	}
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	if pol == nil {
+		writeJSON(w, http.StatusOK, struct{}{})
+		return
+	}
+	writeJSON(w, http.StatusOK, pol)
+}
+
 // packageURL serves .../getvpnprofilepackageurl (Azure's
 // VirtualNetworkGateways_GetVpnProfilePackageUrl, a long-running POST
 // without a body whose result is the URL, a JSON string; answered at

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
 )
 
@@ -171,4 +172,79 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestVPNClientIPsecParameters: the SDK's BeginSetVpnclientIPSecParameters
+// sets the custom IPsec/IKE policy of a gateway's point-to-site clients,
+// checked and kept as in its vpnClientConfiguration, and
+// BeginGetVpnclientIPSecParameters reads it back (nothing before one is
+// set); a policy vnetgw refuses and a gateway without point-to-site are
+// told so.
+func TestVPNClientIPsecParameters(t *testing.T) {
+	e := newEnv(t, envOptions{tls: true})
+	s := e.p2sSite("rg")
+	gws, err := armnetwork.NewVirtualNetworkGatewaysClient(subA, sdkToken{}, e.sdkOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	poll := &runtime.PollUntilDoneOptions{Frequency: time.Second}
+	get := func() armnetwork.VPNClientIPsecParameters {
+		t.Helper()
+		p, err := gws.BeginGetVpnclientIPSecParameters(ctx, "rg", "gw", nil)
+		if err != nil {
+			t.Fatalf("BeginGetVpnclientIPSecParameters: %v", err)
+		}
+		res, err := p.PollUntilDone(ctx, poll)
+		if err != nil {
+			t.Fatalf("BeginGetVpnclientIPSecParameters' poller: %v", err)
+		}
+		return res.VPNClientIPsecParameters
+	}
+	if got := get(); got.IPSecEncryption != nil || got.SaLifeTimeSeconds != nil {
+		t.Errorf("before a set: %s; want no policy", mustJSON(t, got))
+	}
+
+	pol := armnetwork.VPNClientIPsecParameters{
+		SaLifeTimeSeconds: to.Ptr(int32(3600)), SaDataSizeKilobytes: to.Ptr(int32(102400000)),
+		IPSecEncryption: to.Ptr(armnetwork.IPSecEncryption("gcmaes256")), IPSecIntegrity: to.Ptr(armnetwork.IPSecIntegrityGCMAES256),
+		IkeEncryption: to.Ptr(armnetwork.IkeEncryptionAES256), IkeIntegrity: to.Ptr(armnetwork.IkeIntegritySHA384),
+		DhGroup: to.Ptr(armnetwork.DhGroupECP384), PfsGroup: to.Ptr(armnetwork.PfsGroupECP384),
+	}
+	p, err := gws.BeginSetVpnclientIPSecParameters(ctx, "rg", "gw", pol, nil)
+	if err != nil {
+		t.Fatalf("BeginSetVpnclientIPSecParameters: %v", err)
+	}
+	set, err := p.PollUntilDone(ctx, poll)
+	if err != nil {
+		t.Fatalf("BeginSetVpnclientIPSecParameters' poller: %v", err)
+	}
+	if got := set.IPSecEncryption; got == nil || *got != armnetwork.IPSecEncryptionGCMAES256 {
+		t.Errorf("the set's answer: %s; want the policy, ipsecEncryption GCMAES256", mustJSON(t, set))
+	}
+	if got := get(); got.IkeIntegrity == nil || *got.IkeIntegrity != armnetwork.IkeIntegritySHA384 || got.SaLifeTimeSeconds == nil || *got.SaLifeTimeSeconds != 3600 {
+		t.Errorf("after the set: %s; want the policy set", mustJSON(t, got))
+	}
+	if got := e.must("GET", s.gw, nil).str("properties.vpnClientConfiguration.vpnClientIpsecPolicies.0.dhGroup"); got != "ECP384" {
+		t.Errorf("the gateway's vpnClientIpsecPolicies[0].dhGroup: %q; want ECP384", got)
+	}
+
+	bad := mustJSON(t, pol)
+	bad = bytes.Replace(bad, []byte(`"saLifeTimeSeconds":3600`), []byte(`"saLifeTimeSeconds":100`), 1)
+	r := e.do("POST", s.gw+"/setvpnclientipsecparameters", json.RawMessage(bad))
+	if r.status != http.StatusBadRequest || r.code() != "InvalidIpsecPolicy" || r.str("error.target") != "saLifeTimeSeconds" {
+		t.Errorf("a lifetime of 100 s: %d %s; want 400 InvalidIpsecPolicy at saLifeTimeSeconds", r.status, r.body)
+	}
+	if got := get(); got.SaLifeTimeSeconds == nil || *got.SaLifeTimeSeconds != 3600 {
+		t.Errorf("after a refused set: %s; want the policy as it was", mustJSON(t, got))
+	}
+
+	other := e.site(subA, "rg2", "westeurope", "10.2.0.0/16", "RouteBased", "VpnGw1")
+	for _, op := range []string{"/getvpnclientipsecparameters", "/setvpnclientipsecparameters"} {
+		r := e.do("POST", other.gw+op, json.RawMessage(mustJSON(t, pol)))
+		if r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "no point-to-site configuration") {
+			t.Errorf("%s of a gateway without point-to-site: %d %s; want 400 InvalidParameter", op, r.status, r.body)
+		}
+	}
 }

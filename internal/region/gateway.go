@@ -821,6 +821,72 @@ func (r *Region) RadiusSecrets(id arm.ID) ([]arm.RadiusAuthServer, error) {
 	return out, err
 }
 
+// VPNClientIPsecPolicy is the custom IPsec/IKE policy of gateway id's
+// point-to-site clients (Azure's getvpnclientipsecparameters), nil when
+// it has none: its clients are offered vnetgw's default proposals.
+func (r *Region) VPNClientIPsecPolicy(ctx context.Context, id arm.ID) (*arm.IPsecPolicy, error) {
+	// A read: of every write acknowledged before it, also on another node.
+	if err := r.Sync(ctx); err != nil {
+		return nil, err
+	}
+	var out *arm.IPsecPolicy
+	err := r.view(func(tx *txn) error {
+		g := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id)
+		if g == nil {
+			return notFound(id)
+		}
+		c := g.Properties.VPNClientConfiguration
+		if c == nil {
+			return noClientConfiguration(g)
+		}
+		if len(c.VPNClientIPsecPolicies) > 0 {
+			p := c.VPNClientIPsecPolicies[0]
+			out = &p
+		}
+		return nil
+	})
+	return out, err
+}
+
+// SetVPNClientIPsecPolicy makes pol the custom IPsec/IKE policy of
+// gateway id's point-to-site clients (Azure's
+// setvpnclientipsecparameters), checked as a PUT of the gateway checks
+// it, and returns it as kept (its names in canonical case).
+func (r *Region) SetVPNClientIPsecPolicy(ctx context.Context, id arm.ID, pol arm.IPsecPolicy) (*arm.IPsecPolicy, error) {
+	var out *arm.IPsecPolicy
+	_, err := r.update(ctx, func(tx *txn) error {
+		old := get[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id)
+		if old == nil {
+			return notFound(id)
+		}
+		if old.Properties.VPNClientConfiguration == nil {
+			return noClientConfiguration(old)
+		}
+		g := *old
+		nc := *old.Properties.VPNClientConfiguration
+		nc.VPNClientIPsecPolicies = []arm.IPsecPolicy{pol}
+		g.Properties.VPNClientConfiguration = &nc
+		if err := r.stageGateway(tx, id, &g, old); err != nil {
+			// The policy is the request's body: name its field as
+			// the request has it.
+			if e, ok := err.(*arm.Error); ok {
+				e.Target = strings.TrimPrefix(e.Target, "properties.vpnClientConfiguration.vpnClientIpsecPolicies[0].")
+			}
+			return err
+		}
+		out = &g.Properties.VPNClientConfiguration.VPNClientIPsecPolicies[0]
+		return nil
+	})
+	return out, err
+}
+
+// noClientConfiguration is the error of a point-to-site operation on
+// gateway g, which has no point-to-site configuration.
+func noClientConfiguration(g *arm.VirtualNetworkGateway) *arm.Error {
+	return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnClientConfiguration",
+		Message: "gateway " + g.Name + " has no point-to-site configuration (vpnClientConfiguration); give it one first"}
+}
+
 // ownConfig reports whether IP configuration id is one of gateway g's (a
 // configuration renamed keeps its public IP address).
 func ownConfig(g *arm.VirtualNetworkGateway, id string) bool {
