@@ -1336,6 +1336,27 @@ func TestGatewayCustomBgpIPAddresses(t *testing.T) {
 	if r := e.must("PUT", path, conn("ipconfig1", "169.254.21.6")); r.str("properties.gatewayCustomBgpIpAddresses.0.ipConfigurationId") != s.gw+"/ipConfigurations/ipconfig1" {
 		t.Errorf("the chosen address's IP configuration by name, kept as its id: %s", r.body)
 	}
+
+	// Two addresses for one instance (by name, then by id): its session
+	// goes from one, so the second is refused, not silently the one used.
+	twice := conn("ipconfig1", "169.254.21.2")
+	twice["properties"].(obj)["gatewayCustomBgpIpAddresses"] = []obj{{"ipConfigurationId": "ipconfig1", "customBgpIpAddress": "169.254.21.2"},
+		{"ipConfigurationId": s.gw + "/ipConfigurations/ipconfig1", "customBgpIpAddress": "169.254.21.6"}}
+	if r := e.do("PUT", path, twice); r.status != 400 || r.code() != "InvalidParameter" || r.str("error.target") != "properties.gatewayCustomBgpIpAddresses[1].ipConfigurationId" {
+		t.Errorf("two addresses for ipconfig1: %d %s; want 400 at the second", r.status, r.body)
+	}
+	if r := e.must("GET", path, nil); r.str("properties.gatewayCustomBgpIpAddresses.0.customBgpIpAddress") != "169.254.21.6" {
+		t.Errorf("after the refused PUT: %s; want the connection as it was", r.body)
+	}
+
+	// VNet to VNet, the instances peer from their default addresses:
+	// a custom one chosen is refused, not ignored.
+	b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+	v := v2v(loc, s.gw, b.gw)
+	v["properties"].(obj)["gatewayCustomBgpIpAddresses"] = []obj{{"ipConfigurationId": "ipconfig1", "customBgpIpAddress": "169.254.21.2"}}
+	if r := e.do("PUT", netPath(subA, "rg", "connections", "v"), v); r.status != 400 || r.code() != "InvalidParameter" || r.str("error.target") != "properties.gatewayCustomBgpIpAddresses" {
+		t.Errorf("a VNet-to-VNet connection with a custom BGP address: %d %s; want 400 InvalidParameter", r.status, r.body)
+	}
 }
 
 // TestR22PreSharedKeysOnly: a connection that asks for certificate

@@ -632,13 +632,19 @@ func r35Affected(tx *txn, gws []*arm.VirtualNetworkGateway) error {
 // stageCustomBgpIPAddresses checks the custom APIPA addresses a
 // connection chooses: each of an IP configuration of its gateway g1 (by id
 // or name, kept as its id), one of that configuration's custom APIPA BGP
-// addresses.
+// addresses, one for each configuration at most. They are a site's: a
+// VNet-to-VNet connection's instances peer from their default addresses.
 func stageCustomBgpIPAddresses(p *arm.ConnectionProperties, g1 *arm.VirtualNetworkGateway) error {
 	if len(p.GatewayCustomBgpIPAddresses) == 0 {
 		p.GatewayCustomBgpIPAddresses = nil
 		return nil
 	}
+	if p.ConnectionType != arm.ConnectionIPsec {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.gatewayCustomBgpIpAddresses",
+			Message: "gatewayCustomBgpIpAddresses is for site-to-site (IPsec) connections; VNet to VNet, each instance of gateway " + g1.Name + " peers from its default BGP address with each instance of the other gateway"}
+	}
 	p.GatewayCustomBgpIPAddresses = slices.Clone(p.GatewayCustomBgpIPAddresses)
+	chosen := map[string]int{} // IP configuration id (lower case) -> index
 	for i := range p.GatewayCustomBgpIPAddresses {
 		x := &p.GatewayCustomBgpIPAddresses[i]
 		field := fmt.Sprintf("properties.gatewayCustomBgpIpAddresses[%d]", i)
@@ -650,6 +656,11 @@ func stageCustomBgpIPAddresses(p *arm.ConnectionProperties, g1 *arm.VirtualNetwo
 				Message: fmt.Sprintf("%q names no IP configuration of gateway %s", x.IPConfigurationID, g1.Name)}
 		}
 		x.IPConfigurationID = g1.Properties.IPConfigurations[j].ID
+		if k, ok := chosen[strings.ToLower(x.IPConfigurationID)]; ok {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".ipConfigurationId",
+				Message: fmt.Sprintf("IP configuration %s of gateway %s has its address chosen already, by gatewayCustomBgpIpAddresses[%d]; a session goes from one address", g1.Properties.IPConfigurations[j].Name, g1.Name, k)}
+		}
+		chosen[strings.ToLower(x.IPConfigurationID)] = i
 		custom := rules.CustomBGPAddresses(g1.Properties.BGPSettings, x.IPConfigurationID)
 		if !slices.Contains(custom, x.CustomBgpIPAddress) {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + ".customBgpIpAddress",
