@@ -1453,3 +1453,38 @@ func TestR18PrefixPairLimit(t *testing.T) {
 			}},
 	})
 }
+
+// TestBGPPeerWeight: a site's or a gateway's bgpSettings.peerWeight
+// other than 0 is refused at its field, as the gateway would not weigh
+// the routes it learns by it; 0, which Azure shows, is taken.
+func TestBGPPeerWeight(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	site := func(weight int) obj {
+		l := localGateway(loc, "203.0.113.1")
+		l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "192.168.0.1", "peerWeight": weight}
+		return l
+	}
+	gw := func(weight int) obj {
+		g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+		g["properties"].(obj)["enableBgp"] = true
+		g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "peerWeight": weight}
+		return g
+	}
+	l := netPath(subA, "rg", "localNetworkGateways", "l")
+	for _, c := range []struct {
+		name string
+		path string
+		body obj
+	}{
+		{"a site's peerWeight 10", l, site(10)},
+		{"a site's peerWeight 101", l, site(101)},
+		{"a gateway's peerWeight 10", s.gw, gw(10)},
+	} {
+		if r := e.do("PUT", c.path, c.body); r.status != 400 || r.code() != "InvalidParameter" || r.str("error.target") != "properties.bgpSettings.peerWeight" {
+			t.Errorf("%s: %d %s; want 400 InvalidParameter at properties.bgpSettings.peerWeight", c.name, r.status, r.body)
+		}
+	}
+	e.must("PUT", l, site(0))
+	e.must("PUT", s.gw, gw(0))
+}

@@ -568,6 +568,9 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 	}
 	b := arm.BGPSettings{ASN: rules.DefaultGatewayASN}
 	if p.BGPSettings != nil {
+		if err := peerWeight(p.BGPSettings); err != nil {
+			return err
+		}
 		b = *p.BGPSettings
 		if b.ASN == 0 {
 			b.ASN = rules.DefaultGatewayASN

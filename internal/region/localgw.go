@@ -2,6 +2,7 @@ package region
 
 import (
 	"context"
+	"fmt"
 	"regexp"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -61,6 +62,9 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 			return err
 		}
 		if b := p.BGPSettings; b != nil {
+			if err := peerWeight(b); err != nil {
+				return err
+			}
 			if err := rules.R41ASN(b.ASN, false); err != nil {
 				err.Target = "properties.bgpSettings.asn"
 				return err
@@ -115,4 +119,15 @@ func (r *Region) delLocalGateway(tx *txn, id arm.ID) error {
 	}
 	tx.del(arm.TypeLocalNetworkGateway, id.Key())
 	return nil
+}
+
+// peerWeight checks the peerWeight of a site's or a gateway's bgpSettings
+// (Azure's weight of the routes learned from that speaker): 0 is taken,
+// another refused, as the gateway would not honour it.
+func peerWeight(b *arm.BGPSettings) error {
+	if b.PeerWeight == nil || *b.PeerWeight == 0 {
+		return nil
+	}
+	return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.bgpSettings.peerWeight",
+		Message: fmt.Sprintf("peerWeight %d is not available: the gateway prefers a learned route by the shortest AS path, then its origin, then the lowest peer address; make a site's routes less preferred by prepending its AS path on the device", *b.PeerWeight)}
 }
