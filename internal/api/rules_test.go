@@ -1488,3 +1488,36 @@ func TestBGPPeerWeight(t *testing.T) {
 	e.must("PUT", l, site(0))
 	e.must("PUT", s.gw, gw(0))
 }
+
+// TestExpressRouteConnectionSettings: an ExpressRoute connection's
+// settings given to a tunnel (an authorizationKey,
+// expressRouteGatewayBypass or enablePrivateLinkFastPath true) are
+// refused at their field, not dropped; the flags false, as Azure shows
+// them and Terraform sends them, are taken and shown.
+func TestExpressRouteConnectionSettings(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l := e.lng(s, "onprem", "203.0.113.1", "192.168.0.0/16")
+	c := netPath(subA, "rg", "connections", "c")
+	for field, v := range map[string]any{"authorizationKey": "e5a1b8f0-0c4d-4c2a-9b1e-3f8d2c7a6b10", "expressRouteGatewayBypass": true, "enablePrivateLinkFastPath": true} {
+		body := s2s(loc, s.gw, l)
+		body["properties"].(obj)[field] = v
+		r := e.do("PUT", c, body)
+		if r.status != 400 || r.code() != "InvalidParameter" || r.str("error.target") != "properties."+field {
+			t.Errorf("%s %v: %d %s; want 400 InvalidParameter at properties.%s", field, v, r.status, r.body, field)
+		}
+		if strings.Contains(string(r.body), "e5a1b8f0") {
+			t.Errorf("the error quotes the authorization key: %s", r.body)
+		}
+	}
+	body := s2s(loc, s.gw, l)
+	body["properties"].(obj)["expressRouteGatewayBypass"] = false
+	body["properties"].(obj)["enablePrivateLinkFastPath"] = false
+	e.must("PUT", c, body)
+	r := e.must("GET", c, nil)
+	for _, f := range []string{"expressRouteGatewayBypass", "enablePrivateLinkFastPath"} {
+		if v, ok := r.field("properties." + f).(bool); !ok || v {
+			t.Errorf("GET shows %s as %v; want false", f, r.field("properties."+f))
+		}
+	}
+}

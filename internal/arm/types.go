@@ -519,6 +519,13 @@ type ConnectionProperties struct {
 	// each instance's tunnel goes from its public IP address, and
 	// GatewayCustomBgpIPAddresses choose the BGP addresses.
 	TunnelProperties json.RawMessage `json:"tunnelProperties,omitempty"`
+	// AuthorizationKey, ExpressRouteGatewayBypass and
+	// EnablePrivateLinkFastPath are an ExpressRoute connection's: given
+	// to a tunnel they are refused rather than ignored (the two flags
+	// shown false, as Azure shows them).
+	AuthorizationKey          string `json:"authorizationKey,omitempty"`
+	ExpressRouteGatewayBypass bool   `json:"expressRouteGatewayBypass"`
+	EnablePrivateLinkFastPath bool   `json:"enablePrivateLinkFastPath"`
 	// AuthenticationType is PSK, the only one (R22); Azure's Certificate,
 	// with CertificateAuthentication, is refused rather than ignored.
 	AuthenticationType        string          `json:"authenticationType,omitempty"`

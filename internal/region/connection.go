@@ -342,6 +342,21 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.useLocalAzureIpAddress",
 			Message: "useLocalAzureIpAddress is not available: vnetgw's tunnels go from the gateway's public IP address, not its private one"}
 	}
+	// An ExpressRoute connection's settings, which a tunnel has no use
+	// for (the key is not quoted: it is a circuit's secret).
+	for _, x := range []struct {
+		set   bool
+		field string
+	}{
+		{p.AuthorizationKey != "", "authorizationKey"},
+		{p.ExpressRouteGatewayBypass, "expressRouteGatewayBypass"},
+		{p.EnablePrivateLinkFastPath, "enablePrivateLinkFastPath"},
+	} {
+		if x.set {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties." + x.field,
+				Message: x.field + " is an ExpressRoute connection's setting; vnetgw's connections are IPsec tunnels (IPsec, Vnet2Vnet), which have no use for it"}
+		}
+	}
 	if given(p.TunnelProperties) {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.tunnelProperties",
 			Message: "tunnelProperties is not available: each instance of the gateway runs its tunnel from its own public IP address; choose the BGP peering addresses with gatewayCustomBgpIpAddresses"}
