@@ -1397,7 +1397,8 @@ func TestR22PreSharedKeysOnly(t *testing.T) {
 // any-to-any selectors are one child whatever the ranges. A change of the
 // site or the VNet that would take a connection past the limit is refused
 // too. Every VNet range with every site range made up to a million pairs
-// (two lists of 1,000), each a quick mode or a CREATE_CHILD_SA.
+// (two lists of 1,000), each a quick mode or a CREATE_CHILD_SA. Only
+// ranges of one IP version make a pair.
 func TestR18PrefixPairLimit(t *testing.T) {
 	ranges := func(n int) []string {
 		var out []string
@@ -1437,6 +1438,15 @@ func TestR18PrefixPairLimit(t *testing.T) {
 				p["trafficSelectorPolicies"] = []obj{
 					{"localAddressRanges": []string{"10.1.0.0/24"}, "remoteAddressRanges": ranges(200)},
 					{"localAddressRanges": []string{"10.1.1.0/24"}, "remoteAddressRanges": ranges(57)}}
+			})},
+		{name: "an IPv4 range with an IPv6 one is no pair", status: 201,
+			req: conn("PolicyBased", "Basic", 1, func(p obj) {
+				remote := ranges(128)
+				for i := range 128 {
+					remote = append(remote, fmt.Sprintf("fd00:2:%x::/64", i))
+				}
+				// 128 IPv4 pairs and 128 IPv6 ones, not 512.
+				p["trafficSelectorPolicies"] = []obj{{"localAddressRanges": []string{"10.1.0.0/24", "fd00:1::/64"}, "remoteAddressRanges": remote}}
 			})},
 		{name: "a site that grows past the limit under a policy-based connection is refused", status: 400, code: code,
 			req: func(e *env) (string, string, any) {

@@ -251,18 +251,37 @@ func prefixPairs(tx *txn, c *arm.Connection, g1 *arm.VirtualNetworkGateway) int 
 	if selectors && len(p.TrafficSelectorPolicies) > 0 {
 		n := 0
 		for _, ts := range p.TrafficSelectorPolicies {
-			n += len(ts.LocalAddressRanges) * len(ts.RemoteAddressRanges)
+			local, _ := rules.ParsePrefixes("", ts.LocalAddressRanges)
+			remote, _ := rules.ParsePrefixes("", ts.RemoteAddressRanges)
+			n += sameVersionPairs(local, remote)
 		}
 		return n
 	}
 	site, vnet, _ := natRanges(tx, c, g1)
-	remote := len(site)
+	remote := site
 	if g2 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g2 != nil {
 		if v := vnetOfGateway(tx, g2); v != nil && v.Properties.AddressSpace != nil {
-			remote = len(v.Properties.AddressSpace.AddressPrefixes)
+			remote, _ = rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
 		}
 	}
-	return len(vnet) * remote
+	return sameVersionPairs(vnet, remote)
+}
+
+// sameVersionPairs is how many pairs of a local and a remote prefix are
+// of one IP version: those the data plane negotiates, as an IPv4 range
+// with an IPv6 one would carry nothing (ikev2.PolicyBased).
+func sameVersionPairs(local, remote []netip.Prefix) int {
+	v4 := func(ps []netip.Prefix) int {
+		n := 0
+		for _, p := range ps {
+			if p.Addr().Is4() {
+				n++
+			}
+		}
+		return n
+	}
+	l4, r4 := v4(local), v4(remote)
+	return l4*r4 + (len(local)-l4)*(len(remote)-r4)
 }
 
 // r18Affected checks, after a change of the address space of a VNet whose

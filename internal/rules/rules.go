@@ -332,7 +332,7 @@ const MaxPrefixPairs = 256
 func R18PrefixPairs(n int) *arm.Error {
 	if n > MaxPrefixPairs {
 		return arm.Errorf(arm.CodePrefixPairLimit,
-			"the connection would negotiate %d prefix pairs (each VNet range with each site range, or each traffic selector policy's local ranges with its remote ranges), a child SA each; at most %d (R18): aggregate the ranges, or use a route-based connection's any-to-any selectors", n, MaxPrefixPairs)
+			"the connection would negotiate %d prefix pairs (each VNet range with each site range of its IP version, or each traffic selector policy's local ranges with its remote ranges of theirs), a child SA each; at most %d (R18): aggregate the ranges, or use a route-based connection's any-to-any selectors", n, MaxPrefixPairs)
 	}
 	return nil
 }

@@ -219,12 +219,17 @@ func RouteBased() []ChildConfig {
 }
 
 // PolicyBased returns the children of a policy-based connection: one child
-// SA per pair of a local and a remote prefix, as Azure's policy-based
-// gateways negotiate them.
+// SA per pair of a local and a remote prefix of one IP version, as Azure's
+// policy-based gateways negotiate them. An IPv4 prefix with an IPv6 one
+// is no pair: no packet goes from the one to the other, and a peer has no
+// policy to narrow it to (it answers TS_UNACCEPTABLE, RFC 7296 §2.9).
 func PolicyBased(local, remote []netip.Prefix) []ChildConfig {
 	var cs []ChildConfig
 	for _, l := range local {
 		for _, r := range remote {
+			if l.Addr().Is4() != r.Addr().Is4() {
+				continue
+			}
 			cs = append(cs, ChildConfig{LocalTS: []netip.Prefix{l}, RemoteTS: []netip.Prefix{r}})
 		}
 	}

@@ -1311,6 +1311,30 @@ func TestPolicyBased(t *testing.T) {
 	}
 }
 
+// TestPolicyBasedDualStack: a dual-stack policy-based connection pairs
+// IPv4 prefixes with IPv4 ones and IPv6 with IPv6, a child SA each; an
+// IPv4 range with an IPv6 one carries nothing and is not negotiated
+// (RFC 7296 §2.9: a peer without such a policy answers TS_UNACCEPTABLE).
+func TestPolicyBasedDualStack(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	l := []netip.Prefix{pfx("10.1.0.0/16"), pfx("fd00:1::/64")}
+	r := []netip.Prefix{pfx("10.2.0.0/16"), pfx("fd00:2::/64"), pfx("fd00:4::/64")}
+	_, a, b := pair(t, func(p *PeerConfig) { p.Children = PolicyBased(l, r) },
+		func(p *PeerConfig) { p.Children = PolicyBased(r, l) })
+	waitUp(t, a, b, 3)
+	checkKeys(t, a, b)
+	seen := map[[2]netip.Prefix]bool{}
+	for _, c := range a.dp.list() {
+		if c.LocalTS[0].Addr().Is4() != c.RemoteTS[0].Addr().Is4() {
+			t.Errorf("a child SA of %s and %s", c.LocalTS[0], c.RemoteTS[0])
+		}
+		seen[[2]netip.Prefix{c.LocalTS[0], c.RemoteTS[0]}] = true
+	}
+	if len(seen) != 3 {
+		t.Errorf("pairs of selectors %v, want the 3 of one IP version", seen)
+	}
+}
+
 // TestNewChildWhileRekeyedLingers: a policy-based connection of as many
 // prefix pairs as one may have (R18: rules.MaxPrefixPairs, 256), a child
 // each, one of them rekeyed and its replaced pair still there until its
