@@ -20,6 +20,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev1"
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/reconcile"
 	"github.com/vnetgw/vnetgw/internal/region"
@@ -231,12 +232,11 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 		if len(pols) == 0 {
 			pols = []dataplane.SelectorPolicy{{Local: c.LocalPrefixes, Remote: c.RemotePrefixes}}
 		}
+		// The pairs of one IP version, as the gateway negotiates them.
 		var out []child
 		for _, sp := range pols {
-			for _, l := range sp.Local {
-				for _, r := range sp.Remote {
-					out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: r.String(), RemoteTS: l.String()})
-				}
+			for _, cc := range ikev2.PolicyBased(sp.Local, sp.Remote) {
+				out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: join(cc.RemoteTS), RemoteTS: join(cc.LocalTS)})
 			}
 		}
 		return out

@@ -81,6 +81,26 @@ func TestWritePoolAndIKEv1(t *testing.T) {
 	}
 }
 
+// A dual-stack site of a policy-based gateway gets a child per pair of
+// one IP version, as the gateway negotiates them (RFC 7296 §2.9: it has
+// no IPv4 range paired with an IPv6 one, which carries nothing).
+func TestWritePolicyBasedDualStack(t *testing.T) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"), PolicyBased: true}
+	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"),
+		LocalPrefixes: prefixes("10.1.0.0/16", "fd00:1::/64"), RemotePrefixes: prefixes("192.168.1.0/24", "fd00:2::/64")}
+	g.Connections = []dataplane.Connection{c}
+	got, err := write(conn, []instance{{g, c}}, Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(got, "local_ts = ") != 2 || !strings.Contains(got, "local_ts = 192.168.1.0/24\n        remote_ts = 10.1.0.0/16") ||
+		!strings.Contains(got, "local_ts = fd00:2::/64\n        remote_ts = fd00:1::/64") {
+		t.Errorf("want two children, 192.168.1.0/24 to 10.1.0.0/16 and fd00:2::/64 to fd00:1::/64:\n%s", got)
+	}
+}
+
 // A device known by name (a local network gateway with fqdn) is written
 // without an address of its own: it takes whatever it has.
 func TestWriteDeviceByName(t *testing.T) {
