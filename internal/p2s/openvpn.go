@@ -188,22 +188,24 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) erro
 	}()
 
 	// The client's hard reset: its session id, packet 0 of key state 0.
-	// Ours answers it and acknowledges it.
+	// Ours answers it and acknowledges it. A connection that ends before
+	// (a scanner's probe, a client without the gateway's key) is logged
+	// as one that asked for no call: once a minute at most.
 	var buf [ovpnMaxPacket]byte
 	pkt, err := o.read(buf[:])
 	if err != nil {
-		return err
+		return noCallError{err}
 	}
 	if pkt, err = o.unwrapFirst(pkt); err != nil {
-		return err
+		return noCallError{err}
 	}
 	first, err := openvpn.ParseControl(pkt)
 	if err != nil {
-		return err
+		return noCallError{err}
 	}
 	if first.Opcode != openvpn.ControlHardResetClientV2 || first.KeyID != 0 || first.PacketID != 0 {
-		return fmt.Errorf("OpenVPN client began with opcode %d, key id %d, packet %d; only P_CONTROL_HARD_RESET_CLIENT_V2 is served",
-			first.Opcode, first.KeyID, first.PacketID)
+		return noCallError{fmt.Errorf("OpenVPN client began with opcode %d, key id %d, packet %d; only P_CONTROL_HARD_RESET_CLIENT_V2 is served",
+			first.Opcode, first.KeyID, first.PacketID)}
 	}
 	o.peerSID = first.SessionID
 	ks := o.newKeyState(0)

@@ -313,8 +313,9 @@ func (s *Server) accept() {
 }
 
 // noCallError is why a connection ended before it asked for an SSTP
-// call: its TLS handshake or HTTP request failed, or it speaks no
-// protocol the gateway serves.
+// call or began an OpenVPN session: its TLS handshake or HTTP request
+// failed, its first OpenVPN packet was no hard reset with the gateway's
+// key, or it speaks no protocol the gateway serves.
 type noCallError struct{ err error }
 
 func (e noCallError) Error() string { return e.err.Error() }

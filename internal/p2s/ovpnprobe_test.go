@@ -1,0 +1,79 @@
+package p2s
+
+import (
+	"crypto/rand"
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/logbuf"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
+)
+
+// TestOpenVPNProbesLoggedSparsely: connections to a gateway with OpenVPN
+// that end at their first packet (a plaintext probe, a hard reset without
+// the gateway's static key, a packet too long, one closed before a whole
+// packet came) are logged once a minute at most, the first one's reason
+// in the line, not one line each.
+func TestOpenVPNProbesLoggedSparsely(t *testing.T) {
+	var log logbuf.Buffer
+	var key openvpn.StaticKey
+	rand.Read(key[:])
+	r := newRegion(t, Config{OpenVPN: true, OpenVPNKey: &key, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	reset := openvpn.Control{Opcode: openvpn.ControlHardResetClientV2, SessionID: 42}
+	plainReset := reset.Append(make([]byte, 2))
+	binary.BigEndian.PutUint16(plainReset, uint16(len(plainReset)-2))
+	probes := []struct {
+		name string
+		send []byte
+	}{
+		{"a hard reset without the key", plainReset},
+		{"an HTTP request", []byte("GET / HTTP/1.1\r\nHost: gateway\r\n\r\n")},
+		{"half a packet", []byte{0, 40, 0x38}},
+	}
+	// Each connection's end is logged, or counted, once the gateway no
+	// longer counts it as negotiating.
+	settled := func() {
+		for deadline := time.Now().Add(20 * time.Second); r.srv.negotiatingNow() > 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d connections still negotiating", r.srv.negotiatingNow())
+			}
+		}
+	}
+	n := 0
+	for i := range 5 {
+		for _, p := range probes {
+			c, err := net.Dial("tcp", r.srv.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.Write(p.send)
+			if p.name == "half a packet" {
+				c.(*net.TCPConn).CloseWrite()
+			}
+			c.Read(make([]byte, 1)) // the gateway closes it
+			c.Close()
+			n++
+			if i == 0 && n == 1 {
+				settled() // the first one is the first one logged
+			}
+		}
+	}
+	settled()
+	var lines []string
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, "refused or ended") || strings.Contains(line, "ended before it asked") {
+			lines = append(lines, line)
+		}
+	}
+	if len(lines) != 1 {
+		t.Fatalf("%d probes logged %d lines, want 1:\n%s", n, len(lines), log.String())
+	}
+	if !strings.Contains(lines[0], "does not carry the gateway's key") {
+		t.Errorf("the line does not give the first probe's reason: %s", lines[0])
+	}
+}
