@@ -484,16 +484,16 @@ func (c *conn) releaseClient() {
 }
 
 // assignAddr gives c the lowest free address of the pool, or the one it
-// has; it reports false when the pool is used up or MaxClients are
-// connected. The connections a client with INITIAL_CONTACT replaces
+// has; it fails, saying which, when MaxClients are connected or the pool
+// is used up. The connections a client with INITIAL_CONTACT replaces
 // (replaceClients: those of its ident) do not count, as they are on
 // their way out.
-func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.Addr, bool) {
+func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.Addr, error) {
 	st := c.client
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if st.addr.IsValid() {
-		return st.addr, true
+		return st.addr, nil
 	}
 	connected := len(m.clientAddrs)
 	if initialContact {
@@ -504,7 +504,7 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.
 		}
 	}
 	if connected >= st.cfg.MaxClients {
-		return netip.Addr{}, false
+		return netip.Addr{}, fmt.Errorf("the gateway's limit of %d point-to-site clients is reached", st.cfg.MaxClients)
 	}
 	pool := st.cfg.Pool.Masked()
 	last := lastAddr(pool)
@@ -512,10 +512,10 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.
 		if _, used := m.clientAddrs[a]; !used {
 			m.clientAddrs[a] = c
 			st.addr = a
-			return a, true
+			return a, nil
 		}
 	}
-	return netip.Addr{}, false
+	return netip.Addr{}, fmt.Errorf("no free address in the pool %v", st.cfg.Pool)
 }
 
 // Clients returns the connected point-to-site clients, by address.
@@ -657,19 +657,19 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert
 			st.subject = cert.Subject.String()
 		}
 	}
-	addr, ok := sa.c.m.assignAddr(sa.c, ident, notify(req, wire.InitialContact) != nil)
-	if !ok && notify(req, wire.InitialContact) != nil && sa.c.m.endStale(sa.c, ident) > 0 {
+	addr, err := sa.c.m.assignAddr(sa.c, ident, notify(req, wire.InitialContact) != nil)
+	if err != nil && notify(req, wire.InitialContact) != nil && sa.c.m.endStale(sa.c, ident) > 0 {
 		// The pool may be full of the client's own connections from
 		// before (it says it has no other IKE SA): they go first, and
 		// give their addresses back as they do.
-		for deadline := time.Now().Add(staleWait); !ok && time.Now().Before(deadline); {
+		for deadline := time.Now().Add(staleWait); err != nil && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
-			addr, ok = sa.c.m.assignAddr(sa.c, ident, true)
+			addr, err = sa.c.m.assignAddr(sa.c, ident, true)
 		}
 	}
-	if !ok {
+	if err != nil {
 		// RFC 7296 §3.15.4: no address to give.
-		return sa.refuseClient(wire.InternalAddressFailure, "no free address in the pool for %s", st.subject)
+		return sa.refuseClient(wire.InternalAddressFailure, "no address for %s: %v", st.subject, err)
 	}
 	if !st.attached {
 		if err := st.cfg.Attach(sa.c.name, addr); err != nil {

@@ -15,6 +15,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math/big"
 	"net"
 	"net/netip"
@@ -27,6 +28,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/radius"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
@@ -157,7 +159,10 @@ func newP2SGateway(t testing.TB, cfg Config) *p2sGateway {
 	t.Helper()
 	checkLeaks(t)
 	g := &p2sGateway{tr: &capture{}, dp: newFakeDataplane(), hooks: newHooks()}
-	cfg.Logger, cfg.Transport, cfg.Dataplane = testLogger(t, "gw"), g.tr, g.dp
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t, "gw")
+	}
+	cfg.Transport, cfg.Dataplane = g.tr, g.dp
 	m, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
@@ -1009,6 +1014,50 @@ func TestClientMaxClients(t *testing.T) {
 	}
 	if n := len(g.m.Clients()); n != 2 {
 		t.Errorf("%d clients connected, want 2", n)
+	}
+}
+
+// TestClientNoAddressSaysWhy: a client refused with
+// INTERNAL_ADDRESS_FAILURE is logged with the reason, the gateway's
+// limit of clients or the pool used up, which are not the same to the
+// administrator who reads it.
+func TestClientNoAddressSaysWhy(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		pool       netip.Prefix
+		maxClients int
+		why        string
+	}{
+		{"limit reached, pool free", netip.MustParsePrefix("10.9.0.0/24"), 1, "limit of 1 point-to-site clients is reached"},
+		{"pool used up", netip.MustParsePrefix("10.9.0.0/30"), 10, "no free address in the pool 10.9.0.0/30"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pki := newPKI(t)
+			var log logbuf.Buffer
+			g := newP2SGateway(t, Config{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+			if err := g.m.SetClients(pki.clients(g.hooks, tc.pool, tc.maxClients)); err != nil {
+				t.Fatal(err)
+			}
+			for i := 1; ; i++ {
+				ps, addr := newP2SClient(t, g, clientAt(i)).connect(pkitest.Issue(t, fmt.Sprintf("client%d", i), false, pki.root))
+				if addr.IsValid() {
+					if i > 2 {
+						t.Fatalf("client %d got %v", i, addr)
+					}
+					continue
+				}
+				if i == 1 || notify(ps, wire.InternalAddressFailure) == nil {
+					t.Fatalf("client %d refused with %v", i, ps)
+				}
+				break
+			}
+			waitFor(t, 5*time.Second, "the refusal to be logged", func() bool { return strings.Contains(log.String(), "client refused") })
+			for line := range strings.Lines(log.String()) {
+				if strings.Contains(line, "client refused") && !strings.Contains(line, tc.why) {
+					t.Errorf("the refusal is logged without %q: %s", tc.why, line)
+				}
+			}
+		})
 	}
 }
 
