@@ -229,15 +229,7 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) erro
 		o.conn.SetReadDeadline(deadline)
 		pkt, err := o.read(buf[:])
 		if err != nil {
-			select {
-			case terr := <-o.tlsErr:
-				// What ended it: the key state's error, not the closed
-				// connection it leaves.
-				o.log.Info("OpenVPN client refused", "err", terr)
-				return terr
-			default:
-			}
-			return err
+			return o.why(err)
 		}
 		switch op := openvpn.Opcode(pkt[0]); {
 		case op == openvpn.DataV2:
@@ -250,18 +242,27 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) erro
 				continue
 			}
 			if err := o.handleControl(pkt); err != nil {
-				return err
+				return o.why(err)
 			}
 		default:
 			o.srv.ovpnDrops.data.Add(1)
 			o.log.Debug("OpenVPN packet of an opcode not served dropped", "opcode", op)
 		}
-		select {
-		case err := <-o.tlsErr:
-			o.log.Info("OpenVPN client refused", "err", err)
+		if err := o.why(nil); err != nil {
 			return err
-		default:
 		}
+	}
+}
+
+// why is what ends the session for err: a key state's error, when there
+// is one, rather than the closed connection it leaves (a read, or the
+// write of an acknowledgement, that fails); logged once, by accept.
+func (o *ovpnSession) why(err error) error {
+	select {
+	case terr := <-o.tlsErr:
+		return fmt.Errorf("OpenVPN client refused: %w", terr)
+	default:
+		return err
 	}
 }
 

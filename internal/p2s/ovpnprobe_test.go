@@ -77,3 +77,34 @@ func TestOpenVPNProbesLoggedSparsely(t *testing.T) {
 		t.Errorf("the line does not give the first probe's reason: %s", lines[0])
 	}
 }
+
+// TestOpenVPNRefusalLoggedOnce: an OpenVPN client refused (a
+// certificate of another root) is logged on one line, which says it is
+// an OpenVPN client and why, not on two.
+func TestOpenVPNRefusalLoggedOnce(t *testing.T) {
+	var log logbuf.Buffer
+	r := newRegion(t, Config{OpenVPN: true, Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	stranger := newPKI(t).client
+	cl := dialTestOVPN(t, r.srv.Addr())
+	defer cl.c.Close()
+	if _, err := cl.session(0, &stranger, "", ""); err == nil {
+		t.Fatal("a certificate of another root was taken")
+	}
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(log.String(), "refused or ended"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal logged:\n%s", log.String())
+		}
+	}
+	n := 0
+	for line := range strings.Lines(log.String()) {
+		if strings.Contains(line, "refused") {
+			n++
+			if !strings.Contains(line, "OpenVPN client refused") || !strings.Contains(line, "certificate") {
+				t.Errorf("the refusal does not say it is an OpenVPN client's, and why: %s", line)
+			}
+		}
+	}
+	if n != 1 {
+		t.Errorf("the refusal is logged on %d lines, want 1:\n%s", n, log.String())
+	}
+}
