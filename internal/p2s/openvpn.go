@@ -128,6 +128,9 @@ type ovpnSession struct {
 	pending      *ovpnKeyState
 	pendingSince time.Time
 	tlsErr       chan error // a key state's TLS failed: the session ends
+	// refused is why the client was told AUTH_FAILED (mu): what ends
+	// the session, also when the client leaves before refuse ends it.
+	refused error
 	// ctx ends with the session: what waits for it (a RADIUS server)
 	// gives up.
 	ctx    context.Context
@@ -256,14 +259,21 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) erro
 
 // why is what ends the session for err: a key state's error, when there
 // is one, rather than the closed connection it leaves (a read, or the
-// write of an acknowledgement, that fails); logged once, by accept.
+// write of an acknowledgement, that fails), or the refusal the client
+// was told and left on, as it does; logged once, by accept.
 func (o *ovpnSession) why(err error) error {
 	select {
 	case terr := <-o.tlsErr:
 		return fmt.Errorf("OpenVPN client refused: %w", terr)
 	default:
-		return err
 	}
+	o.mu.Lock()
+	refused := o.refused
+	o.mu.Unlock()
+	if err != nil && refused != nil {
+		return fmt.Errorf("OpenVPN client refused: %w", refused)
+	}
+	return err
 }
 
 // newKeyState starts key state id, whose first packet (the client's
@@ -693,10 +703,8 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		return
 	}
 	if err != nil {
-		// The client stops (auth-retry none, its default), told why; the
-		// connection ends a moment later, for the message to arrive.
-		o.sendMessage(tc, authFailed(err))
-		time.AfterFunc(time.Second, func() { o.fail(err) })
+		// The client stops (auth-retry none, its default), told why.
+		o.refuse(tc, err)
 		return
 	}
 	addr, err := o.srv.reserve(o, who)
@@ -806,10 +814,8 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 			o.fail(err) // no verdict: ended untold, as at its connection
 			return
 		}
-		// Told, as at its connection: the client stops; the session
-		// ends a moment later, for the message to arrive.
-		o.sendMessage(tc, authFailed(err))
-		time.AfterFunc(time.Second, func() { o.fail(err) })
+		// Told, as at its connection: the client stops.
+		o.refuse(tc, err)
 		return
 	}
 	o.mu.Lock()
@@ -861,6 +867,17 @@ func (o *ovpnSession) reauthenticate(tc *tls.Conn, km openvpn.KeyMethod2) error 
 	}
 	_, err := o.authenticate(tc, km)
 	return err
+}
+
+// refuse tells the client AUTH_FAILED for err and ends the session a
+// moment later, for the message to arrive; a client that leaves on it
+// before ends the session for err too.
+func (o *ovpnSession) refuse(tc *tls.Conn, err error) {
+	o.mu.Lock()
+	o.refused = err
+	o.mu.Unlock()
+	o.sendMessage(tc, authFailed(err))
+	time.AfterFunc(time.Second, func() { o.fail(err) })
 }
 
 // sendMessage writes a control channel message, NUL-terminated, in a TLS

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/logbuf"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
@@ -106,5 +107,36 @@ func TestOpenVPNRefusalLoggedOnce(t *testing.T) {
 	}
 	if n != 1 {
 		t.Errorf("the refusal is logged on %d lines, want 1:\n%s", n, log.String())
+	}
+}
+
+// TestOpenVPNRefusalReasonLoggedWhenClientLeaves: a client told
+// AUTH_FAILED leaves at once, as OpenVPN does (auth-retry none): the
+// refusal is logged with its reason (the RADIUS server's reject), not as
+// the end of the connection.
+func TestOpenVPNRefusalReasonLoggedWhenClientLeaves(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 0, false)
+	var log logbuf.Buffer
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	cl := dialTestOVPN(t, r.srv.Addr())
+	tc, err := cl.session(0, nil, "bob", "wrong")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED") {
+		t.Fatalf("a wrong password was answered %q, %v", b[:n], err)
+	}
+	cl.c.Close()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(log.String(), "refused or ended"); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no refusal logged:\n%s", log.String())
+		}
+	}
+	if out := log.String(); !strings.Contains(out, `rejected user \"bob\"`) {
+		t.Errorf("the refusal is logged without its reason:\n%s", out)
 	}
 }
