@@ -585,17 +585,19 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2
 	if km, err = openvpn.ParseKeyMethod2(plain[:n], true); err != nil {
 		return nil, km, nil, err
 	}
-	if openvpn.PeerInfoProto(km.PeerInfo)&openvpn.IVProtoTLSKeyExport == 0 && ks.keyID == 0 {
-		return nil, km, nil, errors.New("the OpenVPN client cannot derive keys from TLS (IV_PROTO without TLS key export): OpenVPN 2.6 or later is needed")
-	}
-	if !openvpn.PeerInfoHasCipher(km.PeerInfo, "AES-256-GCM") && ks.keyID == 0 {
-		return nil, km, nil, errors.New("the OpenVPN client does not offer AES-256-GCM in its data-ciphers")
-	}
 	reply := openvpn.KeyMethod2{Options: ovpnOptions}
 	rand.Read(reply.Random1[:])
 	rand.Read(reply.Random2[:])
 	if _, err := tc.Write(reply.Append(nil, false)); err != nil {
 		return nil, km, nil, err
+	}
+	// Checked once our key method message went: a client takes
+	// AUTH_FAILED only after it (ssl.c key_method_2_read), and stops.
+	if openvpn.PeerInfoProto(km.PeerInfo)&openvpn.IVProtoTLSKeyExport == 0 && ks.keyID == 0 {
+		return tc, km, nil, errNoTLSEKM
+	}
+	if !openvpn.PeerInfoHasCipher(km.PeerInfo, "AES-256-GCM") && ks.keyID == 0 {
+		return tc, km, nil, errNoSharedCipher
 	}
 	material, err := st.ExportKeyingMaterial(ovpnEKMLabel, nil, 256)
 	if err != nil {
@@ -674,15 +676,23 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (peer, e
 	return peer{name: km.Username, user: km.Username}, nil
 }
 
-// errPasswordTooLong is the refusal of a password RADIUS cannot carry,
-// which the client is told.
-var errPasswordTooLong = fmt.Errorf("a password of over %d bytes, the most RADIUS carries", radius.MaxPassword)
+// Refusals the client is told with their reason, which its user can do
+// something about: a password RADIUS cannot carry; a data channel the
+// gateway cannot key (TLS-EKM) or cipher (AES-256-GCM alone), told in
+// the words of OpenVPN's own server (push.c) where it has them.
+var (
+	errPasswordTooLong = fmt.Errorf("a password of over %d bytes, the most RADIUS carries", radius.MaxPassword)
+	errNoTLSEKM        = errors.New("the client cannot derive keys from TLS (IV_PROTO without TLS key export): OpenVPN 2.6 or later is needed")
+	errNoSharedCipher  = errors.New("data channel cipher negotiation failed (no shared cipher): the gateway's is AES-256-GCM")
+)
 
 // authFailed is the AUTH_FAILED message that tells a client refused
 // with err why, when it can do something about it.
 func authFailed(err error) string {
-	if errors.Is(err, errPasswordTooLong) {
-		return "AUTH_FAILED," + errPasswordTooLong.Error()
+	for _, told := range []error{errPasswordTooLong, errNoTLSEKM, errNoSharedCipher} {
+		if errors.Is(err, told) {
+			return "AUTH_FAILED," + told.Error()
+		}
 	}
 	return "AUTH_FAILED"
 }
@@ -691,6 +701,10 @@ func authFailed(err error) string {
 // address and its configuration (the push), and the data channel starts.
 func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 	tc, km, keys, err := o.handshake(ks)
+	if errors.Is(err, errNoTLSEKM) || errors.Is(err, errNoSharedCipher) {
+		o.refuse(tc, err)
+		return
+	}
 	if err != nil {
 		o.fail(err)
 		return

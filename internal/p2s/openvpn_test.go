@@ -373,3 +373,19 @@ func onlyOpenVPNSession(t *testing.T, srv *Server) *ovpnSession {
 	}
 	return nil
 }
+
+// TestOpenVPNNoSharedCipherTold: a client without AES-256-GCM in its
+// data-ciphers (CHACHA20-POLY1305 alone) is told AUTH_FAILED with the
+// reason, as OpenVPN's own server tells it, and stops: not a connection
+// closed without a word, which it tries again every few seconds for ever.
+func TestOpenVPNNoSharedCipherTold(t *testing.T) {
+	_, _, client := startOpenVPN(t, func(conf string) string {
+		return strings.Replace(conf, "data-ciphers AES-256-GCM", "data-ciphers CHACHA20-POLY1305", 1)
+	})
+	if !client.Wait(30 * time.Second) {
+		t.Fatalf("the client still tries after 30 s:\n%s", client.Output())
+	}
+	if out := client.Output(); !strings.Contains(out, "AUTH_FAILED,data channel cipher negotiation failed (no shared cipher)") {
+		t.Errorf("the client was not told why:\n%s", out)
+	}
+}
