@@ -18,6 +18,7 @@ import (
 	"math"
 	"net"
 	"net/netip"
+	"os"
 	"slices"
 	"strings"
 	"sync"
@@ -231,6 +232,17 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) erro
 		o.mu.Unlock()
 		o.conn.SetReadDeadline(deadline)
 		pkt, err := o.read(buf[:])
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			// Said in OpenVPN's words, not as a read that timed out.
+			o.mu.Lock()
+			handshake := o.pending != nil && !o.pendingSince.Add(ovpnHandWindow).After(time.Now())
+			o.mu.Unlock()
+			if handshake {
+				err = fmt.Errorf("OpenVPN client's handshake took longer than the hand-window (%v)", ovpnHandWindow)
+			} else {
+				err = fmt.Errorf("OpenVPN client silent for %v (ping-restart)", ovpnPingRestart)
+			}
+		}
 		if err != nil {
 			return o.why(err)
 		}

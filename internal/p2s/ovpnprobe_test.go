@@ -140,3 +140,46 @@ func TestOpenVPNRefusalReasonLoggedWhenClientLeaves(t *testing.T) {
 		t.Errorf("the refusal is logged without its reason:\n%s", out)
 	}
 }
+
+// TestOpenVPNTimeoutsSaid: a client whose handshake does not end within
+// the hand-window (60 s), and one that goes silent once connected
+// (ping-restart, 60 s), are logged as such, not as a read that timed
+// out.
+func TestOpenVPNTimeoutsSaid(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 0, true)
+	var log logbuf.Buffer
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	// One stops after its hard reset; the other once connected.
+	stalled := dialTestOVPN(t, r.srv.Addr())
+	defer stalled.c.Close()
+	silent := dialTestOVPN(t, r.srv.Addr())
+	defer silent.c.Close()
+	tc, err := silent.session(0, nil, "bob", "pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
+		t.Fatalf("PUSH_REQUEST was answered %q, %v", b[:n], err)
+	}
+	for _, cl := range []*testOVPN{stalled, silent} {
+		select {
+		case <-cl.done:
+		case <-time.After(3 * ovpnPingRestart):
+			t.Fatal("a silent client's connection stays")
+		}
+	}
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(log.String(), "refused or ended") < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the ends are not logged:\n%s", log.String())
+		}
+	}
+	out := log.String()
+	if !strings.Contains(out, "handshake took longer than the hand-window (1m0s)") || !strings.Contains(out, "silent for 1m0s (ping-restart)") || strings.Contains(out, "i/o timeout") {
+		t.Errorf("the timeouts are not said:\n%s", out)
+	}
+}
