@@ -91,8 +91,10 @@ type DataPlane interface {
 	// IKESAs returns the IKE SAs of connection id, the newest first.
 	IKESAs(id string) []arm.IKESA
 	// ResetConnection ends the tunnel of connection id, telling the peer,
-	// and starts it again; it reports whether a gateway runs it.
-	ResetConnection(id string) bool
+	// and starts it again: at the gateway instance whose public address
+	// is vip, or at all when vip is the zero Addr; it reports whether a
+	// gateway runs it.
+	ResetConnection(id string, vip netip.Addr) bool
 	// BGPPeers returns the BGP peers of gateway id, of all its instances.
 	BGPPeers(id string) []arm.BGPPeerStatus
 	// LearnedRoutes returns the routes gateway id knows: its own ranges
@@ -123,7 +125,7 @@ type DataPlane interface {
 type noDataPlane struct{}
 
 func (noDataPlane) IKESAs(string) []arm.IKESA                               { return nil }
-func (noDataPlane) ResetConnection(string) bool                             { return false }
+func (noDataPlane) ResetConnection(string, netip.Addr) bool                 { return false }
 func (noDataPlane) BGPPeers(string) []arm.BGPPeerStatus                     { return nil }
 func (noDataPlane) LearnedRoutes(string) []arm.GatewayRoute                 { return nil }
 func (noDataPlane) AdvertisedRoutes(string, netip.Addr) []arm.GatewayRoute  { return nil }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -393,7 +394,8 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request, rt route) {
 // .../connections/{n}/getikesas (the IKE SAs, as a JSON string holding a
 // JSON array of arm.IKESA), .../connections/{n}/resetconnection (202, done
 // at once) and .../virtualNetworkGateways/{n}/reset (every connection of
-// the gateway; answers the gateway). v is the resource, as a GET shows it.
+// the gateway, at the instance ?gatewayVip= names or at all; answers the
+// gateway). v is the resource, as a GET shows it.
 func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route, v any) {
 	switch rt.sub {
 	case "getikesas":
@@ -408,13 +410,30 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route, v any
 		}
 		writeJSON(w, http.StatusOK, string(b))
 	case "resetconnection":
-		h.dp.ResetConnection(rt.id.String())
+		h.dp.ResetConnection(rt.id.String(), netip.Addr{})
 		// The SDK's poller takes only a 202 here, and asks the Location.
 		w.Header().Set("Location", h.operationURL(r, rt.id.Subscription, v))
 		w.WriteHeader(http.StatusAccepted)
 	case "reset":
-		for _, c := range h.region.Snapshot().ConnectionsOf(rt.id.String()) {
-			h.dp.ResetConnection(c.ID)
+		snap := h.region.Snapshot()
+		var vip netip.Addr
+		if s := r.URL.Query().Get("gatewayVip"); s != "" {
+			// Azure's gatewayVip: the active-active gateway's instance to
+			// reset, by its public address.
+			var pubs []netip.Addr
+			if g := snap.Gateway(rt.id.String()); g != nil {
+				pubs = snap.PublicAddrs(g)
+			}
+			a, err := netip.ParseAddr(s)
+			if err != nil || !slices.Contains(pubs, a.Unmap()) {
+				h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "gatewayVip",
+					Message: fmt.Sprintf("the gatewayVip %q is no public address of virtual network gateway %s (it has %v)", s, rt.id.Name(), pubs)})
+				return
+			}
+			vip = a.Unmap()
+		}
+		for _, c := range snap.ConnectionsOf(rt.id.String()) {
+			h.dp.ResetConnection(c.ID, vip)
 		}
 		writeJSON(w, http.StatusOK, v)
 	}

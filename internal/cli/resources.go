@@ -954,7 +954,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		return ifMatch{gw, old.Etag}, nil
 	})
 	parent := g.verbs(k, create)
-	parent.AddCommand(g.postCmd("reset", "End every tunnel of a gateway, telling the peers, and set them up again", "virtualNetworkGateways", "/reset", k.columns, nil),
+	parent.AddCommand(g.resetGatewayCmd(k.columns),
 		g.bgpCmd("list-bgp-peer-status", "List the BGP peers of a gateway and the state of their sessions", "/getBgpPeerStatus", false,
 			[]column{col("Neighbor", "neighbor"), col("ASN", "asn"), col("State", "state"), col("ConnectedDuration", "connectedDuration"),
 				col("RoutesReceived", "routesReceived"), col("MessagesSent", "messagesSent"), col("MessagesReceived", "messagesReceived"), col("LocalAddress", "localAddress")}),
@@ -1461,6 +1461,21 @@ func (g *globals) postCmd(use, short, typ, suffix string, columns []column, quer
 // routeColumns show a gateway's BGP routes.
 var routeColumns = []column{col("Network", "network"), col("NextHop", "nextHop"), col("SourcePeer", "sourcePeer"), col("Origin", "origin"),
 	col("AsPath", "asPath"), col("Weight", "weight"), col("LocalAddress", "localAddress")}
+
+// resetGatewayCmd is az's vnet-gateway reset; --gateway-vip names the
+// instance of an active-active gateway to reset by its public address.
+func (g *globals) resetGatewayCmd(columns []column) *cobra.Command {
+	var vip string
+	cmd := g.postCmd("reset", "End every tunnel of a gateway, or of one instance of an active-active gateway, telling the peers, and set them up again",
+		"virtualNetworkGateways", "/reset", columns, func() string {
+			if vip == "" {
+				return ""
+			}
+			return "?gatewayVip=" + url.QueryEscape(vip)
+		})
+	cmd.Flags().StringVar(&vip, "gateway-vip", "", "the public address of the active-active gateway's instance to reset; without it, both")
+	return cmd
+}
 
 // bgpCmd is one of a gateway's BGP verbs (R41); --peer names a peer's
 // address, required when peerRequired.

@@ -464,6 +464,8 @@ func IKEv1Children(g Gateway, c Connection) []ikev2.ChildConfig {
 type runningTunnel struct {
 	gw   *gateway.Gateway
 	name string
+	// public is the instance's public address.
+	public netip.Addr
 }
 
 // running returns the tunnels of connection id at the gateway instances
@@ -479,7 +481,7 @@ func (e *Engine) running(id string) []runningTunnel {
 		}
 		for _, c := range g.cfg.Connections {
 			if c.ID == id && g.connErrs[c.tunnelName()] == nil {
-				out = append(out, runningTunnel{g.gw, c.tunnelName()})
+				out = append(out, runningTunnel{g.gw, c.tunnelName(), g.cfg.PublicAddr})
 			}
 		}
 	}
@@ -499,13 +501,17 @@ func (e *Engine) IKESAs(id string) ([]ikev2.IKESAStatus, map[uint32]gateway.Chil
 	return out, counters
 }
 
-// ResetConnection ends the IKE SAs of connection id, on every instance of
-// its gateway, telling the peer, and starts the connection again (az's
-// vpn-connection reset); it reports whether a gateway runs the connection.
-func (e *Engine) ResetConnection(id string) bool {
+// ResetConnection ends the IKE SAs of connection id, telling the peer,
+// and starts the connection again (az's vpn-connection reset): on the
+// instance of its gateway whose public address is vip, or on every
+// instance when vip is the zero Addr. It reports whether a gateway
+// instance runs the connection.
+func (e *Engine) ResetConnection(id string, vip netip.Addr) bool {
 	reset := false
 	for _, rt := range e.running(id) {
-		reset = rt.gw.Reset(rt.name) || reset
+		if !vip.IsValid() || rt.public == vip {
+			reset = rt.gw.Reset(rt.name) || reset
+		}
 	}
 	return reset
 }

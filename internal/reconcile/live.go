@@ -98,10 +98,11 @@ func captureError(err error) error {
 // WriteMetrics writes the engine's counters for Prometheus.
 func (l Live) WriteMetrics(w io.Writer) error { return l.Engine.WriteMetrics(w) }
 
-// ResetConnection ends the tunnel of connection id and starts it again; it
-// reports whether a gateway runs the connection.
-func (l Live) ResetConnection(id string) bool {
-	return l.Engine.ResetConnection(strings.ToLower(id))
+// ResetConnection ends the tunnel of connection id and starts it again,
+// on the gateway instance whose public address is vip or, without one, on
+// all; it reports whether a gateway runs the connection.
+func (l Live) ResetConnection(id string, vip netip.Addr) bool {
+	return l.Engine.ResetConnection(strings.ToLower(id), vip)
 }
 
 func prefixStrings(ps []netip.Prefix) []string {
