@@ -31,6 +31,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
 	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -96,6 +97,9 @@ type Manager struct {
 	spis   map[uint32]bool      // our inbound ESP SPIs
 	closed bool
 	stats  counters
+	// evicted counts the half-open Main Modes that made room for a new
+	// one (respondMM1).
+	evicted sparselog.Log
 
 	in    chan inbound  // datagrams for loop
 	moved chan peerMove // the data path's reports, for loop

@@ -231,14 +231,23 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		return
 	}
 	// Anyone can send this from the peer's address: the SAs it starts
-	// that are not established yet are bounded, per peer.
+	// that are not established yet are bounded, per peer. IKEv1 has no
+	// cookie challenge before the responder keeps state (RFC 2408 §2.5.3
+	// leaves the anti-clogging to the implementation), so when they are
+	// all taken the oldest still at message 2 makes room: one at message
+	// 4 or beyond proved the peer read our answers, a spoofed one never
+	// does.
 	halfOpen := 0
+	var oldest *isakmpSA
 	for _, o := range m.sasOf(p) {
 		if !o.initiator && o.state != stEstablished {
 			halfOpen++
+			if o.state == stMM2 && (oldest == nil || o.created.Before(oldest.created)) {
+				oldest = o
+			}
 		}
 	}
-	if halfOpen >= maxHalfOpenPerPeer {
+	if halfOpen >= maxHalfOpenPerPeer && oldest == nil {
 		m.stats.queueFull.Add(1)
 		m.log.Debug("IKEv1 main mode message 1 dropped: too many half-open SAs of the peer", "conn", p.cfg.Name, "from", remote)
 		return
@@ -292,6 +301,14 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 	reply := sa.plain(wire.ExchangeMain, []wire.Payload{
 		{Type: wire.PayloadSA, Body: wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly, Proposals: []wire.Proposal{prop}}.Append(nil)},
 		{Type: wire.PayloadVendorID, Body: vidNATT}, {Type: wire.PayloadVendorID, Body: vidDPD}})
+	if halfOpen >= maxHalfOpenPerPeer {
+		m.dropSA(oldest)
+		m.evicted.Count(1)
+		if n, due := m.evicted.Due(); due {
+			m.log.Warn("IKEv1 main modes unanswered after message 2 dropped to make room for new ones (message 1s spoofed from the peer's address?)",
+				"conn", p.cfg.Name, "from", remote, "count", n)
+		}
+	}
 	m.sas[sa.ic] = sa
 	sa.lastReq, sa.lastReply = bytes.Clone(msg), reply
 	sa.send(reply)
