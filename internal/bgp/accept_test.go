@@ -1,7 +1,6 @@
 package bgp
 
 import (
-	"log/slog"
 	"net"
 	"net/netip"
 	"os"
@@ -36,18 +35,9 @@ func (l *failingListener) Accept() (net.Conn, error) {
 func TestAcceptErrorsPass(t *testing.T) {
 	var log logbuf.Buffer
 	a, b := netip.MustParseAddr("127.82.1.1"), netip.MustParseAddr("127.82.1.2")
-	port := freePort(t, a)
-	n := &node{addr: a}
-	n.s = New(Options{Port: port, ConnectRetry: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	t.Cleanup(n.s.Close)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	fl := &failingListener{Listener: l}
+	fl := &failingListener{}
 	fl.fails.Store(5)
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: 65002}}})
-	n.s.Serve(fl)
+	n, port := loggedRawSpeaker(t, a, b, 65002, &log, func(l net.Listener) net.Listener { fl.Listener = l; return fl })
 	p := dialRaw(t, n, b, port)
 	p.expect(wire.TypeUpdate) // the speaker's network
 	if got := strings.Count(log.String(), "accept failed"); got != 1 {

@@ -23,16 +23,7 @@ import (
 func TestSessionNotEstablishedLogged(t *testing.T) {
 	var log logbuf.Buffer
 	a, b := netip.MustParseAddr("127.144.7.1"), netip.MustParseAddr("127.144.7.2")
-	port := freePort(t, a)
-	n := &node{addr: a}
-	n.s = New(Options{Port: port, ConnectRetry: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	t.Cleanup(n.s.Close)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: 65009}}})
-	n.s.Serve(l)
+	_, port := loggedRawSpeaker(t, a, b, 65009, &log, nil)
 	for range 5 {
 		c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(b, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
 		if err != nil {

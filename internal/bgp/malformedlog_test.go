@@ -1,8 +1,6 @@
 package bgp
 
 import (
-	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -20,16 +18,7 @@ import (
 func TestMalformedUpdatesLoggedOnce(t *testing.T) {
 	var log logbuf.Buffer
 	a, b := netip.MustParseAddr("127.144.6.1"), netip.MustParseAddr("127.144.6.2")
-	port := freePort(t, a)
-	n := &node{addr: a}
-	n.s = New(Options{Port: port, ConnectRetry: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	t.Cleanup(n.s.Close)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: 65002}}})
-	n.s.Serve(l)
+	n, port := loggedRawSpeaker(t, a, b, 65002, &log, nil)
 	p := dialRaw(t, n, b, port)
 	bad := mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: b, NLRI: pfxs("192.168.3.0/24")}.Append(nil, true))
 	bad[7] = 9 // ORIGIN 9

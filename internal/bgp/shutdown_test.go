@@ -1,8 +1,6 @@
 package bgp
 
 import (
-	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
@@ -20,16 +18,7 @@ import (
 func TestShutdownCommunicationShown(t *testing.T) {
 	var log logbuf.Buffer
 	a, b := netip.MustParseAddr("127.144.2.1"), netip.MustParseAddr("127.144.2.2")
-	port := freePort(t, a)
-	n := &node{addr: a}
-	n.s = New(Options{Port: port, ConnectRetry: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})
-	t.Cleanup(n.s.Close)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: 65002}}})
-	n.s.Serve(l)
+	n, port := loggedRawSpeaker(t, a, b, 65002, &log, nil)
 	// Its one dial (the raw peer does not listen) fails first, so that
 	// its error does not stand for the session's end.
 	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {

@@ -90,6 +90,27 @@ func waitingNode(t testing.TB, port uint16, lc net.ListenConfig, cfg Config) *no
 	return n
 }
 
+// loggedRawSpeaker starts a speaker at a, on a free port, that logs into
+// log and waits for its one peer, raw at b of AS peerAS, to connect; it
+// serves what wrap makes of its listener (nil: the listener itself).
+func loggedRawSpeaker(t *testing.T, a, b netip.Addr, peerAS uint32, log *logbuf.Buffer, wrap func(net.Listener) net.Listener) (*node, uint16) {
+	t.Helper()
+	port := freePort(t, a)
+	n := &node{addr: a}
+	n.s = New(Options{Port: port, ConnectRetry: time.Hour, Logger: slog.New(slog.NewTextHandler(log, nil))})
+	t.Cleanup(n.s.Close)
+	l, err := net.Listen("tcp", netip.AddrPortFrom(a, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: peerAS}}})
+	if wrap != nil {
+		l = wrap(l)
+	}
+	n.s.Serve(l)
+	return n, port
+}
+
 // smallBuf sets a socket's buffer opt (syscall.SO_SNDBUF, SO_RCVBUF) to
 // 4 KiB: writes to a peer that reads slowly or not at all block soon.
 func smallBuf(opt int) func(_, _ string, rc syscall.RawConn) error {
