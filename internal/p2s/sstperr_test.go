@@ -44,6 +44,72 @@ func messagesUntilClosed(c net.Conn, r *bufio.Reader) ([]sstp.Control, error) {
 	}
 }
 
+// fakeGateway listens as a gateway with pki's server certificate: it
+// takes one client's SSTP HTTP request, reads its CALL_CONNECT_REQUEST,
+// answers it with reply and reports the control messages the client
+// sends then, until it closes the connection. dial is the client's call.
+func fakeGateway(t *testing.T, pki *testPKI, reply sstp.Control) (dial func() error, got <-chan fakeGatewayAnswer) {
+	t.Helper()
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	answers := make(chan fakeGatewayAnswer, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			answers <- fakeGatewayAnswer{err: err}
+			return
+		}
+		defer c.Close()
+		br := bufio.NewReader(c)
+		for {
+			line, err := br.ReadString('\n')
+			if err != nil {
+				answers <- fakeGatewayAnswer{err: err}
+				return
+			}
+			if strings.TrimSpace(line) == "" {
+				break
+			}
+		}
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n"))
+		var buf [sstp.MaxPacket]byte
+		if _, _, err := sstp.ReadPacket(br, &buf); err != nil { // CALL_CONNECT_REQUEST
+			answers <- fakeGatewayAnswer{err: err}
+			return
+		}
+		c.Write(sstp.AppendControl(nil, reply))
+		msgs, err := messagesUntilClosed(c, br)
+		answers <- fakeGatewayAnswer{msgs, err}
+	}()
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.root.Certificate)
+	return func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		_, err := Dial(ctx, ClientConfig{Server: netip.MustParseAddrPort(ln.Addr().String()), ServerName: "gateway", RootCAs: roots, Cert: pki.client, Logger: testLogger(t)})
+		return err
+	}, answers
+}
+
+// fakeGatewayAnswer is what a fakeGateway read of its client after its
+// reply.
+type fakeGatewayAnswer struct {
+	msgs []sstp.Control
+	err  error
+}
+
+// types returns the types of msgs.
+func types(msgs []sstp.Control) []uint16 {
+	var out []uint16
+	for _, m := range msgs {
+		out = append(out, m.Type)
+	}
+	return out
+}
+
 // abortStatus returns the Status Info of the CALL_ABORT among msgs, and
 // whether there is one carrying it.
 func abortStatus(msgs []sstp.Control) (sstp.StatusInfo, bool) {
@@ -96,50 +162,8 @@ func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 		})
 	}
 	t.Run("client/CALL_CONNECT_ACK without a crypto binding request", func(t *testing.T) {
-		pki := newPKI(t)
-		ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		type answer struct {
-			msgs []sstp.Control
-			err  error
-		}
-		got := make(chan answer, 1)
-		go func() {
-			c, err := ln.Accept()
-			if err != nil {
-				got <- answer{err: err}
-				return
-			}
-			defer c.Close()
-			br := bufio.NewReader(c)
-			for {
-				line, err := br.ReadString('\n')
-				if err != nil {
-					got <- answer{err: err}
-					return
-				}
-				if strings.TrimSpace(line) == "" {
-					break
-				}
-			}
-			c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n"))
-			var buf [sstp.MaxPacket]byte
-			if _, _, err := sstp.ReadPacket(br, &buf); err != nil { // CALL_CONNECT_REQUEST
-				got <- answer{err: err}
-				return
-			}
-			c.Write(sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnectAck}))
-			msgs, err := messagesUntilClosed(c, br)
-			got <- answer{msgs, err}
-		}()
-		roots := x509.NewCertPool()
-		roots.AddCert(pki.root.Certificate)
-		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		defer cancel()
-		if _, err := Dial(ctx, ClientConfig{Server: netip.MustParseAddrPort(ln.Addr().String()), ServerName: "gateway", RootCAs: roots, Cert: pki.client, Logger: testLogger(t)}); err == nil {
+		dial, got := fakeGateway(t, newPKI(t), sstp.Control{Type: sstp.MsgCallConnectAck})
+		if err := dial(); err == nil {
 			t.Error("Dial took a CALL_CONNECT_ACK without a crypto binding request")
 		}
 		a := <-got
