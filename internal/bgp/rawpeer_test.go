@@ -44,6 +44,36 @@ func dialRawAS(t *testing.T, n *node, addr netip.Addr, port uint16, as uint32) *
 	return p
 }
 
+// waitDialFailed waits until speaker n's one dial to its one peer (the
+// raw peer, which does not listen) has failed, so that that dial's error
+// does not stand for what the test's connection brings.
+func waitDialFailed(t *testing.T, n *node) {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		if ps := n.s.Peers(); len(ps) == 1 && ps[0].State == "Active" {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the speaker did not dial: %+v", n.s.Peers())
+		}
+	}
+}
+
+// waitLastError waits until the last error of speaker n's one peer
+// contains part, and returns it.
+func waitLastError(t *testing.T, n *node, part string) string {
+	t.Helper()
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
+		ps := n.s.Peers()
+		if len(ps) == 1 && strings.Contains(ps[0].LastError, part) {
+			return ps[0].LastError
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("peer without an error of %q: %+v", part, ps)
+		}
+	}
+}
+
 // mustAppend is an UPDATE's Append for one that can be encoded.
 func mustAppend(b []byte, err error) []byte {
 	if err != nil {
@@ -325,16 +355,7 @@ func TestRouteRefresh(t *testing.T) {
 // status says why.
 func TestUnsupportedOptionalParameterRFC4271Section6_2(t *testing.T) {
 	n, addr, port := rawSpeaker(t, "127.137.2")
-	// Its one dial (the raw peer does not listen) fails first, so that
-	// its error does not stand for the session's.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		if ps := n.s.Peers(); len(ps) == 1 && ps[0].State == "Active" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the speaker did not dial: %+v", n.s.Peers())
-		}
-	}
+	waitDialFailed(t, n)
 	c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(addr, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(n.addr, port)))
 	if err != nil {
 		t.Fatal(err)
@@ -348,17 +369,9 @@ func TestUnsupportedOptionalParameterRFC4271Section6_2(t *testing.T) {
 	p.expect(wire.TypeOpen)
 	p.expectNotification(wire.CodeOpen, wire.SubUnsupportedParam)
 	// The session records its error after it has sent the NOTIFICATION.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		ps := n.s.Peers()
-		if len(ps) != 1 || ps[0].State == "Established" {
-			t.Fatalf("peer after an OPEN with parameter 1: %+v", ps)
-		}
-		if strings.Contains(ps[0].LastError, "unsupported optional parameter 1") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("peer after an OPEN with parameter 1: %+v; want its error named", ps)
-		}
+	waitLastError(t, n, "unsupported optional parameter 1")
+	if ps := n.s.Peers(); ps[0].State == "Established" {
+		t.Errorf("peer after an OPEN with parameter 1: %+v", ps)
 	}
 }
 

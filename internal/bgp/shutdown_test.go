@@ -19,16 +19,7 @@ func TestShutdownCommunicationShown(t *testing.T) {
 	var log logbuf.Buffer
 	a, b := netip.MustParseAddr("127.144.2.1"), netip.MustParseAddr("127.144.2.2")
 	n, port := loggedRawSpeaker(t, a, b, 65002, &log, nil)
-	// Its one dial (the raw peer does not listen) fails first, so that
-	// its error does not stand for the session's end.
-	for deadline := time.Now().Add(time.Minute); ; time.Sleep(10 * time.Millisecond) {
-		if ps := n.s.Peers(); len(ps) == 1 && ps[0].State == "Active" {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the speaker did not dial: %+v", n.s.Peers())
-		}
-	}
+	waitDialFailed(t, n)
 	p := dialRaw(t, n, b, port)
 	p.expect(wire.TypeUpdate)
 	msg := "maintenance until 05:00 UTC, ticket 4711\nlevel=INFO msg=forged"
