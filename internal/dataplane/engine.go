@@ -110,6 +110,10 @@ type Engine struct {
 	// guarded by mu.
 	leaving []*leaving
 	closing sync.WaitGroup
+	// ended is closed when a stop in the background ends (Stopping);
+	// guarded by endedMu, as the stops end without e.mu.
+	endedMu sync.Mutex
+	ended   chan struct{}
 }
 
 // counts are a tunnel's counters.
@@ -358,7 +362,9 @@ func (e *Engine) startHost(hc Host, r fabric.Forwarder) *host {
 }
 
 // Retry starts again the hosts and gateways that failed to start at least
-// RetryInterval ago, and reports whether any of them runs now.
+// RetryInterval ago, and the gateways that waited for the stop of the one
+// that had their address once it has ended, and reports whether any of
+// them runs now.
 func (e *Engine) Retry() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -379,7 +385,7 @@ func (e *Engine) Retry() bool {
 		}
 	}
 	for id, g := range e.gateways {
-		if g.gw != nil || now.Sub(g.failedAt) < RetryInterval {
+		if g.gw != nil || !g.due(now) {
 			continue
 		}
 		if e.gateways[id] = e.startGateway(g.cfg); e.gateways[id].gw != nil {

@@ -36,6 +36,7 @@ type gw struct {
 	addrAdded bool                // its address was added to PublicInterface
 	err       error
 	failedAt  time.Time           // when it last failed to start, for Retry
+	waitFor   <-chan struct{}     // closed when the stop that held its address ends; Retry starts it then
 	connErrs  map[string]error    // connections that could not be configured
 	activity  map[string]activity // by connection, for the idle watch (R8)
 	bgp       *speaker            // nil without BGP
@@ -184,7 +185,11 @@ func (e *Engine) startGateway(c Gateway) *gw {
 		g.err = fmt.Errorf("its virtual network %s is not realised", c.VNet)
 		return g
 	}
-	e.waitLeaving(c.PublicAddr)
+	if g.waitFor = e.heldBy(c.PublicAddr); g.waitFor != nil {
+		g.err = fmt.Errorf("waiting for the gateway that had its address %s to stop", c.PublicAddr)
+		e.log.Info("gateway not started yet: the gateway that had its address still stops", "gateway", c.key(), "addr", c.PublicAddr)
+		return g
+	}
 	if e.opts.PublicInterface != "" {
 		if out, err := exec.Command("ip", "addr", "replace", netip.PrefixFrom(c.PublicAddr, c.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).CombinedOutput(); err != nil {
 			g.err = fmt.Errorf("adding %s to %s: %v: %s", c.PublicAddr, e.opts.PublicInterface, err, strings.TrimSpace(string(out)))
@@ -273,7 +278,23 @@ func (e *Engine) stopGateway(g *gw) {
 	e.releaseAddr(g)
 	if g.stopped != nil {
 		close(g.stopped)
+		e.stopEnded()
 	}
+}
+
+// due tells whether Retry is to start g, which is not running: once the
+// stop that held its address has ended, or RetryInterval after it failed
+// to start.
+func (g *gw) due(now time.Time) bool {
+	if g.waitFor != nil {
+		select {
+		case <-g.waitFor:
+			return true
+		default:
+			return false
+		}
+	}
+	return now.Sub(g.failedAt) >= RetryInterval
 }
 
 func (g *gw) closeP2S() {

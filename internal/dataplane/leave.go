@@ -18,7 +18,8 @@ import (
 // way to the VNet's router (a relay) pointed at an island of its own. What
 // it still holds, its public address and ports, and a replaced speaker's
 // addresses on the VNet's router, is recorded in e.leaving until it has
-// stopped: a gateway that starts on that public address waits for it. A
+// stopped: a gateway to start on that public address waits for it (not
+// under e.mu: Retry starts it once the stop has ended). A
 // gateway whose VNet is lost (Config.Lost) lets go of its address and
 // sockets as it is detached.
 
@@ -124,6 +125,7 @@ func (e *Engine) retireSpeaker(g *gw, sp *speaker) {
 	l := &leaving{vnet: g.cfg.VNet, sp: sp, done: make(chan struct{})}
 	e.leaving = append(e.leaving, l)
 	e.closing.Go(func() {
+		defer e.stopEnded()
 		defer close(l.done)
 		if e.opts.leaveHook != nil {
 			e.opts.leaveHook()
@@ -137,35 +139,56 @@ func (e *Engine) pruneLeaving() {
 	e.leaving = slices.DeleteFunc(e.leaving, (*leaving).stopped)
 }
 
-// waitLeaving waits until no stop in the background holds addr, so that
-// a gateway starting on it can bind its sockets (and its address on
-// PublicInterface is not removed after it was added). e.mu is held: only
-// the Reconfig that starts a gateway on an address just freed waits.
-func (e *Engine) waitLeaving(addr netip.Addr) {
+// heldBy returns the done channel of a stop in the background that still
+// holds addr, or nil. A gateway to start on addr waits for it (Retry
+// starts it once it is closed) rather than the Reconfig under e.mu: that
+// froze every other gateway's reconfiguration and the status reads for
+// as long as the stop waited for its peers. e.mu is held.
+func (e *Engine) heldBy(addr netip.Addr) <-chan struct{} {
 	for _, l := range e.leaving {
 		if l.public == addr && !l.stopped() {
-			e.log.Info("waiting for the stop of the gateway that had the address", "addr", addr)
-			<-l.done
+			return l.done
 		}
+	}
+	return nil
+}
+
+// stopEnded closes the channel Stopping handed out: a stop in the
+// background has ended.
+func (e *Engine) stopEnded() {
+	e.endedMu.Lock()
+	defer e.endedMu.Unlock()
+	if e.ended != nil {
+		close(e.ended)
+		e.ended = nil
 	}
 }
 
 // Stopping returns the VNets of which a stop in the background is still
 // under way (a gateway's, which holds its public address and sockets, or
-// a replaced speaker's), and a channel closed when one of them ends, nil
+// a replaced speaker's), and a channel closed when any of them ends, nil
 // when none is under way. A node hands a VNet over to another only once
-// it is not among them: never two nodes on one public address.
+// it is not among them: never two nodes on one public address. A gateway
+// waiting for such a stop to free its address starts at the Retry after
+// the channel is closed.
 func (e *Engine) Stopping() (map[string]bool, <-chan struct{}) {
+	// The channel is taken before the stops are looked at: one that ends
+	// in between closes it.
+	e.endedMu.Lock()
+	if e.ended == nil {
+		e.ended = make(chan struct{})
+	}
+	ended := e.ended
+	e.endedMu.Unlock()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	e.pruneLeaving()
 	vnets := map[string]bool{}
-	var ended <-chan struct{}
 	for _, l := range e.leaving {
 		vnets[l.vnet] = true
-		if ended == nil {
-			ended = l.done
-		}
+	}
+	if len(vnets) == 0 {
+		return vnets, nil
 	}
 	return vnets, ended
 }

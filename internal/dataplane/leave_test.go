@@ -175,18 +175,34 @@ func TestRemovedGatewayStopsInTheBackground(t *testing.T) {
 		t.Fatal("the held stop ended")
 	}
 
-	// Added again on its address at once: it starts once the old one
-	// has let go of it, and the session comes back.
+	// Added again on its address at once: the Reconfig returns, and the
+	// status is read, while the old one still holds the address (they
+	// waited for it under the engine's lock); the new one starts at the
+	// Retry after the old one has let go of it (Stopping's channel tells
+	// when), and the session comes back.
 	release2 := h.next(t)
-	readded := make(chan struct{})
-	go func() {
-		defer close(readded)
+	within(t, 30*time.Second, "the Reconfig that adds the gateway again while the old one stops", func() {
 		if _, err := a.Reconfig(cfg(true, other)); err != nil {
 			t.Error(err)
 		}
-	}()
+	})
+	var r string
+	within(t, 30*time.Second, "Status while the gateway added again waits", func() { r = a.Status().Connections["c"].Reason })
+	if !strings.Contains(r, "waiting for the gateway that had its address "+aPub.String()+" to stop") {
+		t.Fatalf("the gateway added again shows %q, not that it waits for the old one", r)
+	}
+	if a.Retry() {
+		t.Fatal("Retry started the gateway added again while the old one held its address")
+	}
+	vnets, ended := a.Stopping()
+	if !vnets["v"] || ended == nil {
+		t.Fatalf("Stopping shows %v while the gateway of v stops", vnets)
+	}
 	release()
-	within(t, 30*time.Second, "the Reconfig that adds the gateway again", func() { <-readded })
+	within(t, 30*time.Second, "the end of the old gateway's stop", func() { <-ended })
+	if !a.Retry() {
+		t.Fatal("Retry did not start the gateway added again once the old one had stopped")
+	}
 	if r := a.Status().Connections["c"].Reason; strings.Contains(r, "not running") {
 		t.Fatalf("the gateway added again does not run: %s", r)
 	}
@@ -207,6 +223,51 @@ func TestRemovedGatewayStopsInTheBackground(t *testing.T) {
 	if !held.closed.Load() {
 		t.Fatal("Close returned before the gateway removed had stopped")
 	}
+}
+
+// TestStoppingTellsTheEndOfAnyStop: with two stops in the background,
+// Stopping's channel is closed as soon as either ends, not only the first
+// begun: a node whose other VNet's stop ended had to wait, for its hand
+// over, for the first stop too (or the next status pass).
+func TestStoppingTellsTheEndOfAnyStop(t *testing.T) {
+	h := &holds{}
+	a := New(Options{IKEPort: 18864, NATTPort: 18865, inner: h.inner})
+	t.Cleanup(func() { a.Close() })
+	vnets := []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}, {ID: "w", Prefixes: prefixes("10.2.0.0/16")}}
+	g1 := Gateway{ID: "g1", VNet: "v", PublicAddr: netip.MustParseAddr("127.100.1.21")}
+	g2 := Gateway{ID: "g2", VNet: "w", PublicAddr: netip.MustParseAddr("127.100.1.22")}
+	reconfig := func(gs ...Gateway) {
+		t.Helper()
+		within(t, 30*time.Second, "Reconfig", func() {
+			if _, err := a.Reconfig(Config{VNets: vnets, Gateways: gs}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	release1 := h.next(t)
+	reconfig(g1)
+	release2 := h.next(t)
+	reconfig(g1, g2)
+	reconfig(g2) // g1's stop begins first,
+	reconfig()   // then g2's
+	stopping, ended := a.Stopping()
+	if !stopping["v"] || !stopping["w"] || ended == nil {
+		t.Fatalf("Stopping shows %v while the gateways of v and w stop", stopping)
+	}
+	release2()
+	within(t, 30*time.Second, "Stopping's channel after the end of the second stop", func() { <-ended })
+	if stopping, _ := a.Stopping(); !stopping["v"] || stopping["w"] {
+		t.Errorf("Stopping shows %v once only the gateway of v still stops", stopping)
+	}
+	release1()
+	within(t, 30*time.Second, "the end of both stops", func() {
+		for {
+			if stopping, ended := a.Stopping(); len(stopping) == 0 && ended == nil {
+				return
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	})
 }
 
 // TestReplacedSpeakerClosesInTheBackground: a Reconfig that gives a

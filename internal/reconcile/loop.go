@@ -77,7 +77,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		}
 		statuses <- s
 	}
-	var placed, stopped <-chan struct{}
+	var placed <-chan struct{}
 	var fastUntil time.Time
 	due := true // the status is to be read and written on this pass
 	for {
@@ -86,15 +86,16 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		var owned map[string]bool
 		var fences map[string]store.Cond
 		node := ""
+		// A stop in the background that ends wakes the loop: a gateway
+		// that waits for it to free its address starts (Retry).
+		leaving, stopped := eng.Stopping()
 		if place != nil {
 			node = place.Name()
 			placed = place.Changed()
 			// A VNet handed over is released only once its stop in the
 			// background has ended: the node it goes to adds the same
 			// public address and binds the same sockets.
-			var stopping map[string]bool
-			stopping, stopped = eng.Stopping()
-			owned, fences, refused = fenced(place, place.Place(ctx, vnetIDs(snap), stopping), refused)
+			owned, fences, refused = fenced(place, place.Place(ctx, vnetIDs(snap), leaving), refused)
 		}
 		if snap.ConfigRev != lastRev || snap.RemoteGen != lastGen || !maps.Equal(owned, lastOwned) {
 			cfg := only(Build(snap), owned)
@@ -130,7 +131,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		case <-placed:
 			due = false
 		case <-stopped:
-			due = false
+			due = true
 		case c := <-refusedCh:
 			log.Warn("another node took a VNet over (a status write under this node's claim was refused); stopping it here", "claim", c.Key)
 			refused[c], due = true, false
