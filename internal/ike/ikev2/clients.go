@@ -115,6 +115,9 @@ type clientState struct {
 	thumb    string
 	attached bool
 	since    time.Time
+	// addrBy, when set, is when the IKE SA of a client that got no
+	// address goes unless the client has one by then (clientAddrWait).
+	addrBy time.Time
 	// shown is what Manager.Clients lists of it while it has an
 	// address (Manager.mu): read without waiting for its loop, which
 	// may wait long for a RADIUS server.
@@ -667,49 +670,116 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert
 			addr, err = sa.c.m.assignAddr(sa.c, ident, true)
 		}
 	}
+	if err == nil && !sa.takeAddress(addr) {
+		sa.killAfterResponse = true
+		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+	}
 	if err != nil {
-		// RFC 7296 §3.15.4: no address to give.
-		return sa.refuseClient(wire.InternalAddressFailure, "no address for %s: %v", st.subject, err)
+		// RFC 7296 §3.15.4: no address to give, yet the IKE SA is still
+		// created, without a child SA; the client may ask again
+		// (clientAddress) until clientAddrWait is over.
+		sa.c.lastError = fmt.Sprintf("no address for %s: %v", st.subject, err)
+		sa.log.Warn("point-to-site client given no address", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+		sa.c.cfg.Children = nil
+		st.addrBy = time.Now().Add(clientAddrWait)
 	}
-	if !st.attached {
-		if err := st.cfg.Attach(sa.c.name, addr); err != nil {
-			sa.log.Error("point-to-site client not attached", sa.logAttrs(), "err", err)
-			sa.killAfterResponse = true
-			return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
-		}
-		st.attached, st.since = true, time.Now()
-		sa.c.m.mu.Lock()
-		sa.c.m.admittedLocked(sa.c)
-		sa.c.m.mu.Unlock()
-	}
-	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.selectors(), RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
 	sa.c.m.mu.Lock()
-	st.shown = ClientStatus{Name: sa.c.name, Addr: addr, Remote: sa.remote, Since: st.since, Subject: st.subject}
 	st.thumb = ""
 	if cert != nil {
 		sum := sha1.Sum(cert.Raw)
 		st.thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
 	}
 	sa.c.m.mu.Unlock()
-	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", st.subject, "addr", addr, "remote", sa.remote, "proposal", sa.suite)
+	if err == nil {
+		sa.showClient(addr)
+	}
 	initialContact := notify(req, wire.InitialContact) != nil
 	if initialContact {
 		sa.c.replaceOthers(sa)
 	}
 	sa.c.m.replaceClients(sa.c, ident, initialContact)
-	resp := append(auth, clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS))
+	resp := auth
+	if err != nil {
+		resp = append(resp, &wire.Notify{NotifyType: wire.InternalAddressFailure})
+	} else {
+		resp = append(resp, clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS))
+	}
 	if notify(req, wire.MOBIKESupported) != nil {
 		// RFC 4555 §3.3: both sides announce MOBIKE in IKE_AUTH; a client
 		// that moves then says so with UPDATE_SA_ADDRESSES (moved).
 		sa.mobike = true
 		resp = append(resp, &wire.Notify{NotifyType: wire.MOBIKESupported})
 	}
-	if _, ok := find[*wire.SA](req); ok {
+	if _, ok := find[*wire.SA](req); ok && err == nil {
 		resp = append(resp, sa.acceptChild(req, sa.ni, sa.nr, true)...)
 	}
 	return resp
+}
+
+// clientAddrWait is how long a client the gateway authenticated but had
+// no address for (RFC 7296 §3.15.4) keeps its IKE SA to ask again for one
+// (clientAddress); the gateway deletes the IKE SA then. The client stays
+// counted as pending (maxPendingClients) while it waits.
+const clientAddrWait = time.Minute
+
+// takeAddress makes addr, assigned to the client, its own: its tunnel is
+// attached (once) and it is admitted, and its child SAs are narrowed to
+// addr. It reports false when the data path did not attach the tunnel.
+func (sa *ikeSA) takeAddress(addr netip.Addr) bool {
+	st := sa.c.client
+	if !st.attached {
+		if err := st.cfg.Attach(sa.c.name, addr); err != nil {
+			sa.log.Error("point-to-site client not attached", sa.logAttrs(), "err", err)
+			return false
+		}
+		st.attached, st.since = true, time.Now()
+		sa.c.m.mu.Lock()
+		sa.c.m.admittedLocked(sa.c)
+		sa.c.m.mu.Unlock()
+	}
+	st.addrBy = time.Time{}
+	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.selectors(), RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
+	return true
+}
+
+// showClient lists the client, connected at addr, in Manager.Clients.
+func (sa *ikeSA) showClient(addr netip.Addr) {
+	st := sa.c.client
+	sa.c.m.mu.Lock()
+	st.shown = ClientStatus{Name: sa.c.name, Addr: addr, Remote: sa.remote, Since: st.since, Subject: st.subject}
+	sa.c.m.mu.Unlock()
+	sa.log.Info("point-to-site client connected", sa.logAttrs(), "client", st.subject, "addr", addr, "remote", sa.remote, "proposal", sa.suite)
+}
+
+// clientAddress answers a client's CFG_REQUEST in an INFORMATIONAL
+// request: one that got no address in IKE_AUTH asks again (RFC 7296
+// §3.15.4), and gets one that is free now, with the routes and DNS
+// servers, or INTERNAL_ADDRESS_FAILURE again; one that has an address
+// gets it again. It returns nil when ps holds no CFG_REQUEST.
+func (sa *ikeSA) clientAddress(ps []wire.Payload) []wire.Payload {
+	st := sa.c.client
+	cp, ok := find[*wire.CP](ps)
+	if st == nil || !ok || cp.CFGType != wire.CFGRequest {
+		return nil
+	}
+	had := st.addr.IsValid()
+	addr, err := sa.c.m.assignAddr(sa.c, st.ident, false)
+	if err == nil && !sa.takeAddress(addr) {
+		sa.c.releaseClient()
+		err = errors.New("its tunnel was not attached")
+	}
+	if err != nil {
+		sa.c.lastError = fmt.Sprintf("no address for %s: %v", st.subject, err)
+		sa.log.Warn("point-to-site client given no address", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+		return []wire.Payload{&wire.Notify{NotifyType: wire.InternalAddressFailure}}
+	}
+	if !had {
+		sa.c.lastError = ""
+		sa.showClient(addr)
+	}
+	return []wire.Payload{clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS)}
 }
 
 // moved answers a client's UPDATE_SA_ADDRESSES (RFC 4555 §3.5): the SA

@@ -40,6 +40,9 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 	if resp := sa.moved(ps); resp != nil {
 		return resp
 	}
+	if resp := sa.clientAddress(ps); resp != nil {
+		return resp
+	}
 	var ours [][]byte
 	for _, p := range ps {
 		d, ok := p.(*wire.Delete)

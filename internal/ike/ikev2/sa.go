@@ -226,6 +226,9 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 		}
 		consider(sa.rekeyAt)
 		consider(sa.expireAt)
+		if st := sa.c.client; st != nil {
+			consider(st.addrBy)
+		}
 		for _, ch := range sa.children {
 			consider(ch.rekeyAt)
 			consider(ch.expireAt)
@@ -280,6 +283,12 @@ func (sa *ikeSA) tick(now time.Time) {
 			return
 		}
 	case stateEstablished:
+		if st := sa.c.client; st != nil && !st.addrBy.IsZero() && !now.Before(st.addrBy) {
+			st.addrBy = time.Time{}
+			sa.log.Info("point-to-site client got no address in time; deleting its IKE SA", sa.logAttrs(), "wait", clientAddrWait)
+			sa.shutdown(now, "no address for the client")
+			return
+		}
 		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil && len(sa.queue) == 0 && !now.Before(sa.lastRecv.Add(d)) {
 			sa.enqueue(task{kind: taskDPD})
 		}
