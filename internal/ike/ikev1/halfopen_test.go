@@ -3,15 +3,18 @@ package ikev1
 import (
 	"bytes"
 	"log/slog"
+	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
 )
 
 // TestSpoofedMainModesLetThePeerIn: eight Main Mode message 1s spoofed
 // from the peer's address take every half-open slot of a responder-only
-// connection; the real peer's Main Mode that follows still comes up,
+// connection; the real peer's Main Mode that follows (after
+// mainModeGrace) still comes up,
 // with a child SA, in place of the oldest spoofed one, and the
 // replacement is logged with its count.
 func TestSpoofedMainModesLetThePeerIn(t *testing.T) {
@@ -27,6 +30,12 @@ func TestSpoofedMainModesLetThePeerIn(t *testing.T) {
 		mr.handle(fuzzLocal, fuzzRemote, withCookie(mm1, uint64(i)+1))
 	}
 	rr.take() // the answers go to no one
+	// A while later: the spoofed ones are past mainModeGrace.
+	mr.mu.Lock()
+	for _, sa := range mr.sas {
+		sa.created = sa.created.Add(-mainModeGrace)
+	}
+	mr.mu.Unlock()
 	shuttle(mi, mr, ri, rr, nil)
 	mr.mu.Lock()
 	n := len(mr.sas)
@@ -47,5 +56,49 @@ func TestSpoofedMainModesLetThePeerIn(t *testing.T) {
 	}
 	if !strings.Contains(logged.String(), "dropped to make room") || !strings.Contains(logged.String(), "count=1") {
 		t.Errorf("the replacement is not logged with its count:\n%s", logged.String())
+	}
+}
+
+// TestMainModeFloodKeepsThePeersExchange: a flood of Main Mode message 1s
+// spoofed from the peer's address, twice as many as the half-open slots,
+// arrives between the responder's message 2 to the real peer and the
+// peer's message 3: the peer's exchange, younger than mainModeGrace,
+// keeps its slot, and its Main Mode and child SA come up. Before, each
+// spoofed message 1 pushed out the oldest exchange at message 2, the
+// peer's first, so that a flood of eight per round trip kept the peer out
+// for good.
+func TestMainModeFloodKeepsThePeersExchange(t *testing.T) {
+	ri, rr := &recorder{}, &recorder{}
+	mi := New(Config{Transport: ri, Dataplane: ri})
+	mr := New(Config{Transport: rr, Dataplane: rr})
+	defer mi.Close()
+	defer mr.Close()
+	mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
+	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	mm1 := firstMessage(t)
+	flooded := false
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, _, _ netip.AddrPort) bool {
+		if h, err := wire.ParseHeader(msg); !fromI && !flooded && err == nil && h.Exchange == wire.ExchangeMain {
+			flooded = true // the responder's message 2 is on its way
+			for i := range 2 * maxHalfOpenPerPeer {
+				mr.handle(fuzzLocal, fuzzRemote, withCookie(mm1, uint64(i)+1))
+			}
+		}
+		return false
+	})
+	ri.mu.Lock()
+	rr.mu.Lock()
+	ci, cr := len(ri.children), len(rr.children)
+	rr.mu.Unlock()
+	ri.mu.Unlock()
+	if !flooded || ci != 1 || cr != 1 {
+		t.Fatalf("after a flood of message 1s the peer's Main Mode brought children up on initiator %d, responder %d (flooded %v); responder status %+v",
+			ci, cr, flooded, mr.Status())
+	}
+	mr.mu.Lock()
+	n := len(mr.sas)
+	mr.mu.Unlock()
+	if n > maxHalfOpenPerPeer {
+		t.Errorf("the responder holds %d ISAKMP SAs, want at most %d", n, maxHalfOpenPerPeer)
 	}
 }

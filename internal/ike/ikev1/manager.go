@@ -65,6 +65,10 @@ const (
 	// that are not established: a spoofed message 1 holds one for
 	// halfOpenTimeout.
 	maxHalfOpenPerPeer = 8
+	// mainModeGrace is how long a responder's Main Mode at message 2
+	// keeps its slot among those when a new message 1 needs one: time for
+	// the peer's message 3, after a round trip and its Diffie-Hellman.
+	mainModeGrace = 2 * time.Second
 	// maxEstablishedPerPeer bounds a connection's established ISAKMP
 	// SAs: the newest, the one it replaced, and one more for renewals
 	// of both sides at once, with room to spare. A peer could otherwise

@@ -232,17 +232,21 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 	}
 	// Anyone can send this from the peer's address: the SAs it starts
 	// that are not established yet are bounded, per peer. IKEv1 has no
-	// cookie challenge before the responder keeps state (RFC 2408 §2.5.3
-	// leaves the anti-clogging to the implementation), so when they are
-	// all taken the oldest still at message 2 makes room: one at message
-	// 4 or beyond proved the peer read our answers, a spoofed one never
-	// does.
+	// cookie challenge before the responder keeps state (RFC 2408 §1.7.1:
+	// absolute protection against denial of service is impossible;
+	// §2.5.3 leaves how cookies are made to the implementation), so when
+	// they are all taken the oldest still at message 2 makes room: one at
+	// message 4 or beyond proved the peer read our answers, a spoofed one
+	// never does. One younger than mainModeGrace stays, so that a flood
+	// of message 1s cannot push out the peer's own before its message 3
+	// comes back.
 	halfOpen := 0
 	var oldest *isakmpSA
+	now := time.Now()
 	for _, o := range m.sasOf(p) {
 		if !o.initiator && o.state != stEstablished {
 			halfOpen++
-			if o.state == stMM2 && (oldest == nil || o.created.Before(oldest.created)) {
+			if o.state == stMM2 && now.Sub(o.created) >= mainModeGrace && (oldest == nil || o.created.Before(oldest.created)) {
 				oldest = o
 			}
 		}
