@@ -102,3 +102,51 @@ func TestMainModeFloodKeepsThePeersExchange(t *testing.T) {
 		t.Errorf("the responder holds %d ISAKMP SAs, want at most %d", n, maxHalfOpenPerPeer)
 	}
 }
+
+// TestFailedMainModesMakeRoom: a peer with another pre-shared key tries
+// Main Mode until every half-open slot of the connection holds one of its
+// exchanges, each refused at message 5; once its key is right, its next
+// Main Mode comes up at once, with a child SA, in place of a refused
+// one. Before, the refused exchanges kept their slots for 30 s and the
+// peer's message 1s went unanswered meanwhile.
+func TestFailedMainModesMakeRoom(t *testing.T) {
+	rr := &recorder{}
+	mr := New(Config{Transport: rr, Dataplane: rr})
+	defer mr.Close()
+	mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	initiator := func(key string) (*Manager, *recorder) {
+		ri := &recorder{}
+		mi := New(Config{Transport: ri, Dataplane: ri})
+		p := fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)
+		p.PSK = ikev2.PSK(key)
+		mi.Reconfig([]ikev2.PeerConfig{p})
+		return mi, ri
+	}
+	for range maxHalfOpenPerPeer {
+		mi, ri := initiator("AnotherKey2026")
+		shuttle(mi, mr, ri, rr, nil)
+		mi.Close()
+	}
+	mr.mu.Lock()
+	refused := 0
+	for _, sa := range mr.sas {
+		if sa.state == stMM4 {
+			refused++
+		}
+	}
+	mr.mu.Unlock()
+	if refused != maxHalfOpenPerPeer {
+		t.Fatalf("%d Main Modes refused at message 5 held, want %d", refused, maxHalfOpenPerPeer)
+	}
+	mi, ri := initiator("FuzzKey2026")
+	defer mi.Close()
+	shuttle(mi, mr, ri, rr, nil)
+	ri.mu.Lock()
+	rr.mu.Lock()
+	ci, cr := len(ri.children), len(rr.children)
+	rr.mu.Unlock()
+	ri.mu.Unlock()
+	if ci != 1 || cr != 1 {
+		t.Fatalf("with the right key the peer's Main Mode brought children up on initiator %d, responder %d", ci, cr)
+	}
+}

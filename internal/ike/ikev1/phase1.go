@@ -90,6 +90,10 @@ type isakmpSA struct {
 	// peer's (tell), at state toldIn: the reason if it fails there.
 	told   string
 	toldIn int
+	// authFailed: a responder's message 5 did not authenticate (the
+	// pre-shared keys differ, say); the Main Mode may make room for a
+	// new one (respondMM1).
+	authFailed bool
 }
 
 // answer is a message of the peer's and our answer to it.
@@ -239,14 +243,17 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 	// message 4 or beyond proved the peer read our answers, a spoofed one
 	// never does. One younger than mainModeGrace stays, so that a flood
 	// of message 1s cannot push out the peer's own before its message 3
-	// comes back.
+	// comes back. One whose message 5 did not authenticate (a peer with
+	// another key, trying again and again) makes room as well: else a few
+	// such attempts kept the peer out for 30 s once its key was right.
 	halfOpen := 0
 	var oldest *isakmpSA
 	now := time.Now()
 	for _, o := range m.sasOf(p) {
 		if !o.initiator && o.state != stEstablished {
 			halfOpen++
-			if o.state == stMM2 && now.Sub(o.created) >= mainModeGrace && (oldest == nil || o.created.Before(oldest.created)) {
+			unanswered := o.state == stMM2 && now.Sub(o.created) >= mainModeGrace
+			if (unanswered || o.state == stMM4 && o.authFailed) && (oldest == nil || o.created.Before(oldest.created)) {
 				oldest = o
 			}
 		}
@@ -309,7 +316,7 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		m.dropSA(oldest)
 		m.evicted.Count(1)
 		if n, due := m.evicted.Due(); due {
-			m.log.Warn("IKEv1 main modes unanswered after message 2 dropped to make room for new ones (message 1s spoofed from the peer's address?)",
+			m.log.Warn("IKEv1 half-open main modes (unanswered after message 2, or whose message 5 did not authenticate) dropped to make room for new ones (message 1s spoofed from the peer's address, or a peer with another key?)",
 				"conn", p.cfg.Name, "from", remote, "count", n)
 		}
 	}
@@ -519,6 +526,7 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 			// The peer is told, as strongSwan's responder does, so that a
 			// peer that reads it names the mismatch too.
 			sa.sendNotifyPlain(local, remote, wire.NotifyAuthFailed)
+			sa.authFailed = true
 			return err
 		}
 		sa.local, sa.remote = local, remote // the initiator may have moved to 4500
