@@ -163,6 +163,9 @@ func (sa *ikeSA) install(ch *child, keys suite.ChildKeys, initiated bool) error 
 	ch.installed = now
 	home.scheduleChild(ch, now)
 	home.children = append(home.children, ch)
+	if st := sa.c.client; st != nil {
+		st.childBy = time.Time{}
+	}
 	// Every child the connection wants is up: a child's error (a refusal
 	// of the peer's, say) says nothing any more, as an IKE SA
 	// established clears one of its own.
@@ -195,6 +198,9 @@ func (sa *ikeSA) removeChild(ch *child) {
 			sa.c.m.cfg.Dataplane.RemoveChild(sa.c.name, ch.inSPI)
 			sa.c.m.releaseSPIs(0, ch.inSPI)
 			sa.log.Info("child SA removed", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "spi_out", spiString(ch.outSPI))
+			if sa.state == stateEstablished {
+				sa.c.childless()
+			}
 			return
 		}
 	}

@@ -115,9 +115,9 @@ type clientState struct {
 	thumb    string
 	attached bool
 	since    time.Time
-	// addrBy, when set, is when the IKE SA of a client that got no
-	// address goes unless the client has one by then (clientAddrWait).
-	addrBy time.Time
+	// childBy, when set, is when the client's IKE SA goes unless it
+	// carries a child SA by then (clientChildWait).
+	childBy time.Time
 	// shown is what Manager.Clients lists of it while it has an
 	// address (Manager.mu): read without waiting for its loop, which
 	// may wait long for a RADIUS server.
@@ -677,11 +677,10 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert
 	if err != nil {
 		// RFC 7296 §3.15.4: no address to give, yet the IKE SA is still
 		// created, without a child SA; the client may ask again
-		// (clientAddress) until clientAddrWait is over.
+		// (clientAddress) until clientChildWait is over.
 		sa.c.lastError = fmt.Sprintf("no address for %s: %v", st.subject, err)
 		sa.log.Warn("point-to-site client given no address", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
 		sa.c.cfg.Children = nil
-		st.addrBy = time.Now().Add(clientAddrWait)
 	}
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
@@ -715,14 +714,29 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert
 	if _, ok := find[*wire.SA](req); ok && err == nil {
 		resp = append(resp, sa.acceptChild(req, sa.ni, sa.nr, true)...)
 	}
+	if len(sa.children) == 0 {
+		st.childBy = time.Now().Add(clientChildWait)
+	}
 	return resp
 }
 
-// clientAddrWait is how long a client the gateway authenticated but had
-// no address for (RFC 7296 §3.15.4) keeps its IKE SA to ask again for one
-// (clientAddress); the gateway deletes the IKE SA then. The client stays
-// counted as pending (maxPendingClients) while it waits.
-const clientAddrWait = time.Minute
+// clientChildWait is how long a client's IKE SA may carry no child SA:
+// one the gateway had no address for (RFC 7296 §3.15.4) asks again for
+// one (clientAddress), one whose child SA was refused or deleted makes
+// another; the gateway deletes the IKE SA then, and the address it holds
+// goes back to the pool. A client without an address stays counted as
+// pending (maxPendingClients) meanwhile.
+const clientChildWait = time.Minute
+
+// childless notes that a client's IKE SAs carry no child SA any more (its
+// last was deleted): they go unless one comes within clientChildWait.
+func (c *conn) childless() {
+	st := c.client
+	if st == nil || !st.childBy.IsZero() || slices.ContainsFunc(c.sas, func(sa *ikeSA) bool { return len(sa.children) > 0 }) {
+		return
+	}
+	st.childBy = time.Now().Add(clientChildWait)
+}
 
 // takeAddress makes addr, assigned to the client, its own: its tunnel is
 // attached (once) and it is admitted, and its child SAs are narrowed to
@@ -739,7 +753,6 @@ func (sa *ikeSA) takeAddress(addr netip.Addr) bool {
 		sa.c.m.admittedLocked(sa.c)
 		sa.c.m.mu.Unlock()
 	}
-	st.addrBy = time.Time{}
 	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.selectors(), RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
 	return true
 }
@@ -778,6 +791,7 @@ func (sa *ikeSA) clientAddress(ps []wire.Payload) []wire.Payload {
 	if !had {
 		sa.c.lastError = ""
 		sa.showClient(addr)
+		st.childBy = time.Now().Add(clientChildWait) // time to make its child SA
 	}
 	return []wire.Payload{clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS)}
 }

@@ -104,8 +104,36 @@ func TestClientNoAddressKeepsIKESA(t *testing.T) {
 	}
 }
 
+// clientConn returns the gateway's connection of the client at remote.
+func (g *p2sGateway) clientConn(t *testing.T, remote netip.AddrPort) *conn {
+	t.Helper()
+	g.m.mu.Lock()
+	c := g.m.clients[clientKey(remote)]
+	g.m.mu.Unlock()
+	if c == nil {
+		t.Fatalf("no connection of the client at %v", remote)
+	}
+	return c
+}
+
+// expireChildless steps the loop of c to the deadline of its client's IKE
+// SA without a child SA, after checking it is clientChildWait away.
+func expireChildless(t *testing.T, c *conn) {
+	t.Helper()
+	c.do(func() {
+		at := c.client.childBy
+		if wait := time.Until(at); wait <= clientChildWait-5*time.Second || wait > clientChildWait {
+			t.Errorf("the IKE SA without a child SA is deleted in %v, want %v", wait, clientChildWait)
+		}
+		for _, sa := range c.sas {
+			sa.tick(at)
+		}
+		c.reap()
+	})
+}
+
 // TestClientNoAddressBounded: a client that got no address keeps its IKE
-// SA for clientAddrWait, not longer: the gateway then deletes it (with a
+// SA for clientChildWait, not longer: the gateway then deletes it (with a
 // Delete), and the client's connection is gone. The loop's clock is
 // stepped.
 func TestClientNoAddressBounded(t *testing.T) {
@@ -114,24 +142,54 @@ func TestClientNoAddressBounded(t *testing.T) {
 	if ps, addr := late.connect(pkitest.Issue(t, "bob", false, pki.root)); addr.IsValid() || notify(ps, wire.InternalAddressFailure) == nil {
 		t.Fatalf("a client beyond MaxClients got %v: %v", addr, ps)
 	}
-	g.m.mu.Lock()
-	c := g.m.clients[clientKey(clientAt(2))]
-	g.m.mu.Unlock()
-	if c == nil {
-		t.Fatal("the client without an address has no connection")
-	}
-	c.do(func() {
-		at := c.client.addrBy
-		if wait := time.Until(at); wait <= clientAddrWait-5*time.Second || wait > clientAddrWait {
-			t.Errorf("the IKE SA without an address is deleted in %v, want %v", wait, clientAddrWait)
-		}
-		for _, sa := range c.sas {
-			sa.tick(at)
-		}
-		c.reap()
-	})
+	expireChildless(t, g.clientConn(t, clientAt(2)))
 	if !late.deletedByGW() {
-		t.Fatal("no Delete after clientAddrWait")
+		t.Fatal("no Delete after clientChildWait")
 	}
 	waitFor(t, 5*time.Second, "the connection to be gone", func() bool { return g.clientConns() == 1 })
+}
+
+// TestClientWithoutChildSABounded: a client whose child SA the gateway
+// refused in IKE_AUTH (its traffic selectors name IPv6 alone, say) is
+// given its address and IKE SA, but not for good: with no child SA
+// within clientChildWait the gateway deletes the IKE SA, and the address
+// goes back to the pool. Likewise once the client deleted its last child
+// SA. Before, such a client held its address, and its place among
+// MaxClients, for as long as it answered liveness checks.
+func TestClientWithoutChildSABounded(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	cl := newP2SClient(t, g, clientAt(1))
+	cl.init()
+	any6 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("::/0")})
+	req := cl.auth(pki.client)
+	req = append(req[:len(req)-2], tsPayload(false, any6), tsPayload(true, any6))
+	ps := cl.request(wire.IKEAuth, req)
+	if n := errorNotify(ps); cpAddr(ps) != poolAddr(1) || n == nil || n.NotifyType != wire.TSUnacceptable {
+		t.Fatalf("IKE_AUTH with IPv6 selectors answered %v", ps)
+	}
+	expireChildless(t, g.clientConn(t, clientAt(1)))
+	if !cl.deletedByGW() {
+		t.Fatal("no Delete of the IKE SA without a child SA")
+	}
+	waitFor(t, 5*time.Second, "the address to go back", func() bool { return len(g.m.Clients()) == 0 })
+
+	// A client that deletes its only child SA.
+	cl = newP2SClient(t, g, clientAt(2))
+	if _, addr := cl.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("the next client got %v", addr)
+	}
+	chs := g.dp.list()
+	if len(chs) != 1 {
+		t.Fatalf("%d child SAs", len(chs))
+	}
+	cl.request(wire.Informational, []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: [][]byte{spi4(chs[0].Out.SPI)}}})
+	c := g.clientConn(t, clientAt(2))
+	expireChildless(t, c)
+	if !cl.deletedByGW() {
+		t.Fatal("no Delete of the IKE SA whose child SA the client deleted")
+	}
 }

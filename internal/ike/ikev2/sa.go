@@ -227,7 +227,7 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 		consider(sa.rekeyAt)
 		consider(sa.expireAt)
 		if st := sa.c.client; st != nil {
-			consider(st.addrBy)
+			consider(st.childBy)
 		}
 		for _, ch := range sa.children {
 			consider(ch.rekeyAt)
@@ -283,10 +283,11 @@ func (sa *ikeSA) tick(now time.Time) {
 			return
 		}
 	case stateEstablished:
-		if st := sa.c.client; st != nil && !st.addrBy.IsZero() && !now.Before(st.addrBy) {
-			st.addrBy = time.Time{}
-			sa.log.Info("point-to-site client got no address in time; deleting its IKE SA", sa.logAttrs(), "wait", clientAddrWait)
-			sa.shutdown(now, "no address for the client")
+		if st := sa.c.client; st != nil && !st.childBy.IsZero() && !now.Before(st.childBy) {
+			st.childBy = time.Time{}
+			sa.c.lastError = "no child SA for " + clientChildWait.String()
+			sa.log.Info("point-to-site client without a child SA; deleting its IKE SA", sa.logAttrs(), "wait", clientChildWait)
+			sa.shutdown(now, "no child SA")
 			return
 		}
 		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil && len(sa.queue) == 0 && !now.Before(sa.lastRecv.Add(d)) {
