@@ -394,8 +394,8 @@ func (h *Handler) device(w http.ResponseWriter, r *http.Request, rt route) {
 // .../connections/{n}/getikesas (the IKE SAs, as a JSON string holding a
 // JSON array of arm.IKESA), .../connections/{n}/resetconnection (202, done
 // at once) and .../virtualNetworkGateways/{n}/reset (every connection of
-// the gateway, at the instance ?gatewayVip= names or at all; answers the
-// gateway). v is the resource, as a GET shows it.
+// the gateway, at the instance ?gatewayVip= names or else at the primary
+// one; answers the gateway). v is the resource, as a GET shows it.
 func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route, v any) {
 	switch rt.sub {
 	case "getikesas":
@@ -416,14 +416,19 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route, v any
 		w.WriteHeader(http.StatusAccepted)
 	case "reset":
 		snap := h.region.Snapshot()
+		var pubs []netip.Addr
+		if g := snap.Gateway(rt.id.String()); g != nil {
+			pubs = snap.PublicAddrs(g)
+		}
+		// Without a gatewayVip, Azure resets the primary instance only
+		// (VirtualNetworkGateways_Reset): the first ipConfiguration's.
 		var vip netip.Addr
+		if len(pubs) > 0 {
+			vip = pubs[0]
+		}
 		if s := r.URL.Query().Get("gatewayVip"); s != "" {
 			// Azure's gatewayVip: the active-active gateway's instance to
 			// reset, by its public address.
-			var pubs []netip.Addr
-			if g := snap.Gateway(rt.id.String()); g != nil {
-				pubs = snap.PublicAddrs(g)
-			}
 			a, err := netip.ParseAddr(s)
 			if err != nil || !slices.Contains(pubs, a.Unmap()) {
 				h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "gatewayVip",

@@ -1466,14 +1466,14 @@ var routeColumns = []column{col("Network", "network"), col("NextHop", "nextHop")
 // instance of an active-active gateway to reset by its public address.
 func (g *globals) resetGatewayCmd(columns []column) *cobra.Command {
 	var vip string
-	cmd := g.postCmd("reset", "End every tunnel of a gateway, or of one instance of an active-active gateway, telling the peers, and set them up again",
+	cmd := g.postCmd("reset", "End every tunnel of a gateway's primary instance, or of the active-active gateway's instance --gateway-vip names, telling the peers, and set them up again",
 		"virtualNetworkGateways", "/reset", columns, func() string {
 			if vip == "" {
 				return ""
 			}
 			return "?gatewayVip=" + url.QueryEscape(vip)
 		})
-	cmd.Flags().StringVar(&vip, "gateway-vip", "", "the public address of the active-active gateway's instance to reset; without it, both")
+	cmd.Flags().StringVar(&vip, "gateway-vip", "", "the public address of the active-active gateway's instance to reset; without it, the primary (the first ipConfiguration's)")
 	return cmd
 }
 

@@ -15,8 +15,9 @@ import (
 // TestResetOneActiveActiveInstance: a reset of an active-active gateway
 // with a gatewayVip (az's vnet-gateway reset --gateway-vip) sets up anew
 // the tunnels of the instance of that public address only; the other
-// instance's IKE SA stays. A gatewayVip that is no address of the gateway
-// is refused, naming it.
+// instance's IKE SA stays; without one, the primary instance's (Azure's
+// VirtualNetworkGateways_Reset). A gatewayVip that is no address of the
+// gateway is refused, naming it.
 func TestResetOneActiveActiveInstance(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, dir, "--public-ip-pool", "127.154.0.0/24", "--ike-port", "25540", "--natt-port", "25541", "--sstp-port", "25446")
@@ -76,6 +77,21 @@ func TestResetOneActiveActiveInstance(t *testing.T) {
 	})
 	if now := spis()[second]; !slices.ContainsFunc(now, func(spi string) bool { return slices.Contains(before[second], spi) }) {
 		t.Fatalf("the other instance's IKE SA was reset too: SPIs %v, before %v", now, before[second])
+	}
+
+	// Without a gatewayVip, the primary instance (aa-1's) is reset, as in
+	// Azure; the other keeps its IKE SA.
+	waitTill(t, 60*time.Second, "an IKE SA at both instances", func() bool {
+		before = spis()
+		return len(before[first]) > 0 && len(before[second]) > 0
+	})
+	run("vnet-gateway", "reset", "-g", "rs", "-n", "aa-gw")
+	waitTill(t, 60*time.Second, "a new IKE SA at the primary instance", func() bool {
+		now := spis()[first]
+		return len(now) > 0 && !slices.ContainsFunc(now, func(spi string) bool { return slices.Contains(before[first], spi) })
+	})
+	if now := spis()[second]; !slices.ContainsFunc(now, func(spi string) bool { return slices.Contains(before[second], spi) }) {
+		t.Fatalf("a reset without a gatewayVip reset the second instance too: SPIs %v, before %v", now, before[second])
 	}
 
 	for _, vip := range []string{"127.154.9.9", "nonsense"} {
