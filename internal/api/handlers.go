@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -446,7 +447,8 @@ func (h *Handler) tunnel(w http.ResponseWriter, r *http.Request, rt route, v any
 
 // bgp serves a gateway's BGP operations, all POST (R41):
 // getBgpPeerStatus (?peer= narrows it to one), getLearnedRoutes and
-// getAdvertisedRoutes?peer=. Each answers {"value": [...]}.
+// getAdvertisedRoutes?peer=. Each answers {"value": [...]}; a peer that
+// is none of the gateway's BGP peers is refused.
 func (h *Handler) bgp(w http.ResponseWriter, r *http.Request, rt route, g *arm.VirtualNetworkGateway) {
 	if !g.Properties.EnableBGP {
 		h.fail(w, r, arm.Errorf(arm.CodeBGPNotEnabled, "BGP is not enabled on virtual network gateway %s (properties.enableBgp)", g.Name))
@@ -460,10 +462,22 @@ func (h *Handler) bgp(w http.ResponseWriter, r *http.Request, rt route, g *arm.V
 			return
 		}
 	}
+	peers := h.dp.BGPPeers(rt.id.String())
+	if peer.IsValid() && rt.sub != "getlearnedroutes" && !slices.ContainsFunc(peers, func(p arm.BGPPeerStatus) bool { return p.Neighbor == peer.String() }) {
+		// An empty answer would read as "the peer got nothing" where
+		// the address is a typo or a peer of another gateway.
+		var have []string
+		for _, p := range peers {
+			have = append(have, p.Neighbor)
+		}
+		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "peer",
+			Message: fmt.Sprintf("the peer %s is no BGP peer of virtual network gateway %s (its peers: %s)", peer, g.Name, cmp.Or(strings.Join(have, ", "), "none"))})
+		return
+	}
 	switch rt.sub {
 	case "getbgppeerstatus":
 		out := []arm.BGPPeerStatus{}
-		for _, p := range h.dp.BGPPeers(rt.id.String()) {
+		for _, p := range peers {
 			if !peer.IsValid() || p.Neighbor == peer.String() {
 				out = append(out, p)
 			}

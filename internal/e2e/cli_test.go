@@ -152,6 +152,10 @@ func TestCLIWalkthrough(t *testing.T) {
 		t.Fatalf("list-advertised-routes:\n%s", out)
 	}
 	refuse("required flag", "vnet-gateway", "list-advertised-routes", "-g", "demo", "-n", "bgp-gw")
+	// An address that is no peer of the gateway is refused, naming it and
+	// the peers there are, not answered with nothing.
+	refuse("InvalidParameter", "vnet-gateway", "list-advertised-routes", "-g", "demo", "-n", "bgp-gw", "--peer", "192.168.50.9")
+	refuse("192.168.50.9 is no BGP peer of virtual network gateway bgp-gw (its peers: 192.168.50.1)", "vnet-gateway", "list-bgp-peer-status", "-g", "demo", "-n", "bgp-gw", "--peer", "192.168.50.9")
 	refuse("BgpNotEnabled", "vnet-gateway", "list-learned-routes", "-g", "demo", "-n", "hub-gw")
 
 	out = run("nic", "create", "-g", "demo", "-n", "web", "--vnet-name", "hub", "--subnet", "default", "-o", "table")

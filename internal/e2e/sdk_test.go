@@ -393,12 +393,11 @@ func TestAzureSDKDrivesVnetgw(t *testing.T) {
 	if peers, err := psp.PollUntilDone(ctx, nil); err != nil || peers.Value == nil {
 		t.Fatalf("BGP peer status: %+v, %v", peers, err)
 	}
-	arp, err := gws.BeginGetAdvertisedRoutes(ctx, "rg-we", "gw", "192.168.0.1", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if adv, err := arp.PollUntilDone(ctx, nil); err != nil || adv.Value == nil || len(adv.Value) != 0 {
-		t.Fatalf("routes advertised to a stranger: %s, %v", mustJSON(adv.Value), err)
+	// The routes advertised to a stranger are refused, naming it.
+	if _, err := gws.BeginGetAdvertisedRoutes(ctx, "rg-we", "gw", "192.168.0.1", nil); err == nil {
+		t.Fatal("routes advertised to a stranger: no error")
+	} else if re, ok := err.(*azcore.ResponseError); !ok || re.StatusCode != 400 || re.ErrorCode != "InvalidParameter" || !strings.Contains(err.Error(), "192.168.0.1") {
+		t.Fatalf("routes advertised to a stranger: %v", err)
 	}
 
 	// Ending point-to-site connections, as the SDK asks it: none is
