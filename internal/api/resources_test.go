@@ -398,3 +398,35 @@ func TestIPv4MappedPrefixRefused(t *testing.T) {
 		t.Errorf("a VNet's address space: %d %s, want 400 InvalidAddressPrefix", r.status, r.body)
 	}
 }
+
+// TestLocalGatewayFQDNChecked: a site's fqdn is checked as a host name
+// also when a gatewayIpAddress comes with it, and refused with the error
+// envelope naming it; a valid one beside the address is kept.
+func TestLocalGatewayFQDNChecked(t *testing.T) {
+	site := func(props obj) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			e.must("PUT", rgPath(subA, "rg"), group(loc))
+			props["localNetworkAddressSpace"] = obj{"addressPrefixes": []string{"192.168.0.0/16"}}
+			return "PUT", netPath(subA, "rg", "localNetworkGateways", "l"), obj{"location": loc, "properties": props}
+		}
+	}
+	refused := func(fqdn string) func(*testing.T, *env, resp) {
+		return func(t *testing.T, _ *env, r resp) {
+			if r.str("error.target") != "properties.fqdn" || !strings.Contains(r.str("error.message"), fqdn) {
+				t.Errorf("refusal %s, want it to name properties.fqdn and %q", r.body, fqdn)
+			}
+		}
+	}
+	runCases(t, []ruleCase{
+		{name: "an invalid fqdn alone", status: 400, code: "InvalidParameter", req: site(obj{"fqdn": "bad name!"}), check: refused("bad name!")},
+		{name: "an invalid fqdn beside an address", status: 400, code: "InvalidParameter",
+			req: site(obj{"gatewayIpAddress": "203.0.113.1", "fqdn": "bad name!"}), check: refused("bad name!")},
+		{name: "a valid fqdn beside an address", status: 201,
+			req: site(obj{"gatewayIpAddress": "203.0.113.1", "fqdn": "branch.example.com"}),
+			check: func(t *testing.T, _ *env, r resp) {
+				if r.str("properties.gatewayIpAddress") != "203.0.113.1" || r.str("properties.fqdn") != "branch.example.com" {
+					t.Errorf("the site: %s", r.body)
+				}
+			}},
+	})
+}

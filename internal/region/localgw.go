@@ -38,6 +38,11 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 				return err
 			}
 		}
+		// The fqdn is checked also beside a gatewayIpAddress (which the
+		// gateway then uses), so that what is stored is a name.
+		if p.FQDN != "" && !fqdnRE.MatchString(p.FQDN) {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.fqdn", Message: "fqdn " + p.FQDN + " is not a valid host name"}
+		}
 		switch {
 		case p.GatewayIPAddress != "":
 			a, err := parseAddr("properties.gatewayIpAddress", p.GatewayIPAddress)
@@ -45,11 +50,7 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 				return err
 			}
 			p.GatewayIPAddress = a.String()
-		case p.FQDN != "":
-			if !fqdnRE.MatchString(p.FQDN) {
-				return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.fqdn", Message: "fqdn " + p.FQDN + " is not a valid host name"}
-			}
-		default:
+		case p.FQDN == "":
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.gatewayIpAddress",
 				Message: "a local network gateway needs the address of the on-premises VPN device: gatewayIpAddress or fqdn"}
 		}
