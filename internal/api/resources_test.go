@@ -430,3 +430,31 @@ func TestLocalGatewayFQDNChecked(t *testing.T) {
 			}},
 	})
 }
+
+// TestRoutingWeightKeptAndBounded: a connection's routingWeight, which no
+// route choice depends on (README), is kept as given within Azure's
+// 0-32000 and refused outside it, naming the field.
+func TestRoutingWeightKeptAndBounded(t *testing.T) {
+	conn := func(weight int) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			c := s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16"))
+			c["properties"].(obj)["routingWeight"] = weight
+			return "PUT", netPath(subA, "rg", "connections", "c"), c
+		}
+	}
+	target := func(t *testing.T, _ *env, r resp) {
+		if r.str("error.target") != "properties.routingWeight" {
+			t.Errorf("refusal %s, want it to name properties.routingWeight", r.body)
+		}
+	}
+	runCases(t, []ruleCase{
+		{name: "32000 is kept", status: 201, req: conn(32000), check: func(t *testing.T, _ *env, r resp) {
+			if w, _ := r.field("properties.routingWeight").(float64); w != 32000 {
+				t.Errorf("routingWeight %v, want 32000", r.field("properties.routingWeight"))
+			}
+		}},
+		{name: "32001 is refused", status: 400, code: "InvalidParameter", req: conn(32001), check: target},
+		{name: "-1 is refused", status: 400, code: "InvalidParameter", req: conn(-1), check: target},
+	})
+}

@@ -1318,7 +1318,7 @@ func connectionCommand(g *globals) *cobra.Command {
 		f.StringVar(&mode, "connection-mode", "", "Default, InitiatorOnly or ResponderOnly")
 		f.BoolVar(&bgp, "enable-bgp", false, "exchange routes over BGP")
 		f.BoolVar(&policyTS, "use-policy-based-traffic-selectors", false, "use policy-based traffic selectors (needs a custom IPsec policy)")
-		f.Int32Var(&weight, "routing-weight", 0, "the connection's routing weight, 0-32000")
+		f.Int32Var(&weight, "routing-weight", 0, "the connection's routing weight, 0-32000: kept, as Azure has it; no route choice of vnetgw's depends on it")
 		f.StringSliceVar(&ingressNAT, "ingress-nat-rule", nil, "site-to-site: IngressSnat NAT rules of the connection's gateway (names or ids) that translate the site's addresses (repeatable)")
 		f.StringSliceVar(&egressNAT, "egress-nat-rule", nil, "site-to-site: EgressSnat NAT rules of the connection's gateway (names or ids) that translate the VNet's addresses (repeatable)")
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
