@@ -261,7 +261,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 		return Response{}, c.unreachable(err)
 	}
 	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	b, err := readAnswer(resp.Body, method+" "+path)
 	if err != nil {
 		return Response{}, err
 	}
@@ -278,6 +278,24 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 		}
 	}
 	return r, nil
+}
+
+// maxAnswer bounds an answer of the API that Do and Metrics take.
+const maxAnswer = 64 << 20
+
+// readAnswer reads the answer to request what (its method and path): an
+// answer of over maxAnswer bytes is an error saying so, not its first
+// bytes, which would read as the whole answer (metrics) or fail to decode
+// as JSON, saying nothing of why.
+func readAnswer(body io.Reader, what string) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(body, maxAnswer+1))
+	if err != nil {
+		return nil, fmt.Errorf("read answer of %s: %w", what, err)
+	}
+	if len(b) > maxAnswer {
+		return nil, fmt.Errorf("the answer of %s is over %d MiB, the most taken: not read", what, maxAnswer>>20)
+	}
+	return b, nil
 }
 
 // warnText is the text of a Warning header, 199 vnetgw "text": its
@@ -380,7 +398,7 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 		return "", c.unreachable(err)
 	}
 	defer res.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(res.Body, 64<<20))
+	b, err := readAnswer(res.Body, "GET /metrics")
 	if err != nil {
 		return "", err
 	}

@@ -247,3 +247,37 @@ func TestDownloadLongerThanMax(t *testing.T) {
 		}
 	}
 }
+
+// TestAnswerOverMax: an answer of over 64 MiB is an error saying so, for
+// Do and for Metrics, not its first 64 MiB: metrics cut short read as if
+// whole, JSON cut short failed to decode saying nothing of why. An answer
+// of 64 MiB exactly is taken whole.
+func TestAnswerOverMax(t *testing.T) {
+	const limit = 64 << 20
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n := limit
+		if r.URL.Query().Get("over") != "" || r.URL.Path == "/metrics" {
+			n++
+		}
+		if r.URL.Path == "/metrics" {
+			io.WriteString(w, strings.Repeat("#", n))
+			return
+		}
+		io.WriteString(w, `"`+strings.Repeat("x", n-2)+`"`)
+	}))
+	defer srv.Close()
+	c, err := New(Config{Endpoint: srv.URL, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var s string
+	if _, err := c.Do(context.Background(), http.MethodGet, "/subscriptions", nil, &s); err != nil || len(s) != limit-2 {
+		t.Errorf("an answer of 64 MiB: %d bytes, %v; want it whole", len(s), err)
+	}
+	if _, err := c.Do(context.Background(), http.MethodGet, "/subscriptions?over=1", nil, &s); err == nil || !strings.Contains(err.Error(), "is over 64 MiB") {
+		t.Errorf("an answer of over 64 MiB: %v; want an error saying it is over 64 MiB", err)
+	}
+	if m, err := c.Metrics(context.Background()); err == nil || !strings.Contains(err.Error(), "GET /metrics is over 64 MiB") {
+		t.Errorf("metrics of over 64 MiB: %d bytes, %v; want an error saying they are over 64 MiB", len(m), err)
+	}
+}
