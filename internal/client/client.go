@@ -180,8 +180,75 @@ func New(cfg Config) (*Client, error) {
 		endpoint:  strings.TrimSuffix(cfg.Endpoint, "/"),
 		token:     cfg.Token,
 		tokenFrom: cfg.TokenFrom,
-		http:      &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}},
+		http:      &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}},
 	}, nil
+}
+
+// How long a request waits: for the answer to begin (its status and
+// headers: connecting, sending the request, the API's work), and then for
+// each next piece of its body. A download that keeps coming is not cut,
+// however long it takes (a packet capture of 500 MiB on a slow link);
+// one that stops is. Variables for the tests.
+var (
+	answerTimeout = 2 * time.Minute
+	idleTimeout   = 2 * time.Minute
+)
+
+// Why send ended a request.
+var (
+	errNoAnswer = errors.New("no answer")
+	errStalled  = errors.New("the answer stopped coming")
+)
+
+// send sends req with the client's timeouts: it fails when the answer
+// has not begun within answerTimeout, and the answer's body fails to read
+// when nothing of it came for idleTimeout. The body must be closed.
+func (c *Client) send(req *http.Request) (*http.Response, error) {
+	answer, idle := answerTimeout, idleTimeout
+	ctx, cancel := context.WithCancelCause(req.Context())
+	t := time.AfterFunc(answer, func() { cancel(fmt.Errorf("%w within %v", errNoAnswer, answer)) })
+	res, err := c.http.Do(req.WithContext(ctx))
+	t.Stop()
+	if err != nil {
+		if cause := context.Cause(ctx); errors.Is(cause, errNoAnswer) {
+			err = fmt.Errorf("%s %s: %w", req.Method, req.URL.Redacted(), cause)
+		}
+		cancel(nil)
+		return nil, err
+	}
+	res.Body = &idleBody{body: res.Body, ctx: ctx, cancel: cancel, idle: idle,
+		timer: time.AfterFunc(idle, func() { cancel(fmt.Errorf("%w: nothing for %v", errStalled, idle)) })}
+	return res, nil
+}
+
+// idleBody is the body of an answer that is ended (its context
+// cancelled) when nothing of it comes for idle.
+type idleBody struct {
+	body   io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelCauseFunc
+	idle   time.Duration
+	timer  *time.Timer // cancels ctx; reset by each read that gets bytes
+}
+
+func (b *idleBody) Read(p []byte) (int, error) {
+	n, err := b.body.Read(p)
+	if n > 0 {
+		b.timer.Reset(b.idle)
+	}
+	if err != nil && err != io.EOF {
+		if cause := context.Cause(b.ctx); errors.Is(cause, errStalled) {
+			err = cause
+		}
+	}
+	return n, err
+}
+
+func (b *idleBody) Close() error {
+	b.timer.Stop()
+	err := b.body.Close()
+	b.cancel(nil)
+	return err
 }
 
 // unreachable says what a refused connection to the endpoint means: no
@@ -256,7 +323,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (Resp
 	if etag, ok := ctx.Value(ifMatchKey{}).(string); ok && etag != "" {
 		req.Header.Set("If-Match", etag)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.send(req)
 	if err != nil {
 		return Response{}, c.unreachable(err)
 	}
@@ -393,7 +460,7 @@ func (c *Client) Metrics(ctx context.Context) (string, error) {
 		return "", err
 	}
 	req.Header.Set("Authorization", "Bearer "+c.token)
-	res, err := c.http.Do(req)
+	res, err := c.send(req)
 	if err != nil {
 		return "", c.unreachable(err)
 	}
@@ -455,7 +522,7 @@ func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, err
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.http.Do(req)
+	res, err := c.send(req)
 	if err != nil {
 		return nil, err
 	}

@@ -281,3 +281,59 @@ func TestAnswerOverMax(t *testing.T) {
 		t.Errorf("metrics of over 64 MiB: %d bytes, %v; want an error saying they are over 64 MiB", len(m), err)
 	}
 }
+
+// setTimeouts sets the client's answer and idle timeouts for one test.
+func setTimeouts(t *testing.T, answer, idle time.Duration) {
+	oldAnswer, oldIdle := answerTimeout, idleTimeout
+	answerTimeout, idleTimeout = answer, idle
+	t.Cleanup(func() { answerTimeout, idleTimeout = oldAnswer, oldIdle })
+}
+
+// TestLongDownloadNotCut: a download that keeps coming is taken whole
+// however long it takes, here more than twice the time the answer may
+// pause (a 500 MiB packet capture on a slow link): the client's overall
+// timeout cut it, whatever was still coming.
+func TestLongDownloadNotCut(t *testing.T) {
+	setTimeouts(t, 2*time.Second, 2*time.Second)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		for start := time.Now(); time.Since(start) < 4500*time.Millisecond; time.Sleep(50 * time.Millisecond) {
+			io.WriteString(w, strings.Repeat("p", 1024))
+			w.(http.Flusher).Flush()
+		}
+		io.WriteString(w, "end")
+	}))
+	defer srv.Close()
+	c, err := New(Config{Endpoint: srv.URL, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := c.Download(context.Background(), srv.URL+"/capture", 1<<30)
+	if err != nil || !strings.HasSuffix(string(b), "end") {
+		t.Fatalf("a download that kept coming for 4.5 s: %d bytes, %v; want it whole", len(b), err)
+	}
+}
+
+// TestAnswerThatStops: an answer that does not begin, or whose body stops
+// coming, fails once its time is up, saying which; the server here would
+// wait for ever.
+func TestAnswerThatStops(t *testing.T) {
+	setTimeouts(t, 300*time.Millisecond, 300*time.Millisecond)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/half" {
+			io.WriteString(w, "half a file")
+			w.(http.Flusher).Flush()
+		}
+		<-r.Context().Done()
+	}))
+	defer srv.Close()
+	c, err := New(Config{Endpoint: srv.URL, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Do(context.Background(), http.MethodGet, "/subscriptions", nil, nil); err == nil || !strings.Contains(err.Error(), "no answer within 300ms") {
+		t.Errorf("an answer that does not begin: %v; want an error saying no answer came within 300ms", err)
+	}
+	if _, err := c.Download(context.Background(), srv.URL+"/half", 1<<20); err == nil || !strings.Contains(err.Error(), "the answer stopped coming: nothing for 300ms") {
+		t.Errorf("a download that stops: %v; want an error saying it stopped coming", err)
+	}
+}
