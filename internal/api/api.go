@@ -278,20 +278,24 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
 	h.serve(rw, r.WithContext(context.WithValue(r.Context(), correlation{}, corr)))
 	h.stats.add(r.Method, rw.status, time.Since(start))
-	// Never the body: it may hold a shared key; nor a download's name,
-	// which is its credential.
-	path := r.URL.Path
-	for _, p := range []string{packagePath, capturePath} {
-		if strings.HasPrefix(path, p) {
-			path = p + "…"
-		}
-	}
-	attrs := []any{"method", r.Method, "path", path, "status", rw.status, "duration", time.Since(start).Round(time.Microsecond),
+	// Never the body: it may hold a shared key.
+	attrs := []any{"method", r.Method, "path", loggedPath(r), "status", rw.status, "duration", time.Since(start).Round(time.Microsecond),
 		"request_id", id, "correlation_id", corr}
 	if client != "" {
 		attrs = append(attrs, "client_request_id", client)
 	}
 	h.log.Info("request", attrs...)
+}
+
+// loggedPath is the path of r as logs and errors show it: without a
+// download's name, which is its credential.
+func loggedPath(r *http.Request) string {
+	for _, p := range []string{packagePath, capturePath} {
+		if strings.HasPrefix(r.URL.Path, p) {
+			return p + "…"
+		}
+	}
+	return r.URL.Path
 }
 
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
@@ -423,9 +427,9 @@ func checkAPIVersion(v, namespace string) error {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ae, status := toARM(err)
 	if status >= 500 {
-		h.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		h.log.Error("request failed", "method", r.Method, "path", loggedPath(r), "err", err)
 	} else {
-		h.log.Debug("request refused", "method", r.Method, "path", r.URL.Path, "code", ae.Code, "message", ae.Message)
+		h.log.Debug("request refused", "method", r.Method, "path", loggedPath(r), "code", ae.Code, "message", ae.Message)
 	}
 	if s := retryAfter[status]; s != "" {
 		w.Header().Set("Retry-After", s)

@@ -33,7 +33,7 @@ func bindPut[T any, Out any](fn func(context.Context, arm.ID, *T) (*Out, region.
 }
 
 func methodNotAllowed(r *http.Request) error {
-	return arm.Errorf(arm.CodeMethodNotAllowed, "the method %s is not allowed on %s", r.Method, r.URL.Path)
+	return arm.Errorf(arm.CodeMethodNotAllowed, "the method %s is not allowed on %s", r.Method, loggedPath(r))
 }
 
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {

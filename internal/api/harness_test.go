@@ -44,7 +44,7 @@ type envOptions struct {
 	cluster  Cluster           // several nodes share the region
 	insights *insights.History // the metrics history
 	dp       DataPlane         // the data plane (none: noDataPlane)
-	log      io.Writer         // where the API logs (none: nowhere)
+	log      io.Writer         // where the API logs, at debug level (none: nowhere)
 	remotes  region.Remotes    // review: peer regions
 	reg      **region.Region   // review: the region, handed back
 	internet bool              // serve --internet-egress
@@ -81,7 +81,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	}
 	var log *slog.Logger
 	if o.log != nil {
-		log = slog.New(slog.NewTextHandler(o.log, nil))
+		log = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
 	h := New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet, Elsewhere: o.elsewhere})
 	if o.pageSize > 0 {

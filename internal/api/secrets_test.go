@@ -39,7 +39,8 @@ func (d *captureDP) StopPacketCapture(id string) ([]byte, uint64, uint64, error)
 }
 
 // TestDownloadURLNotLogged: a download's URL is its credential (a packet
-// capture, a VPN client package): the request log does not hold it.
+// capture, a VPN client package): the log does not hold it, at any level,
+// also when a request to it is refused (another method than GET).
 func TestDownloadURLNotLogged(t *testing.T) {
 	var log logbuf.Buffer
 	e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}, log: &log})
@@ -54,6 +55,14 @@ func TestDownloadURLNotLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
+	for _, method := range []string{http.MethodPost, http.MethodHead} {
+		req, _ := http.NewRequest(method, u, nil)
+		if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != http.StatusMethodNotAllowed {
+			t.Fatalf("%s of the download: %v, %v", method, res, err)
+		} else {
+			res.Body.Close()
+		}
+	}
 	pu, _ := url.Parse(u)
 	if res.StatusCode != http.StatusOK || !strings.Contains(log.String(), "path=/packetcapture/") {
 		t.Fatalf("the download: %d; log:\n%s", res.StatusCode, log.String())
