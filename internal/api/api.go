@@ -298,6 +298,10 @@ func loggedPath(r *http.Request) string {
 	return r.URL.Path
 }
 
+// downloadNameRE finds the names of downloads in the text of an error (a
+// failed upload's names where the capture is kept instead), for the log.
+var downloadNameRE = regexp.MustCompile("(" + regexp.QuoteMeta(packagePath) + "|" + regexp.QuoteMeta(capturePath) + `)[^\s"';,)]+`)
+
 func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	if name, ok := strings.CutPrefix(r.URL.Path, packagePath); ok {
 		// The URL is the credential, as Azure's SAS URL is.
@@ -427,9 +431,9 @@ func checkAPIVersion(v, namespace string) error {
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	ae, status := toARM(err)
 	if status >= 500 {
-		h.log.Error("request failed", "method", r.Method, "path", loggedPath(r), "err", err)
+		h.log.Error("request failed", "method", r.Method, "path", loggedPath(r), "err", downloadNameRE.ReplaceAllString(err.Error(), "$1…"))
 	} else {
-		h.log.Debug("request refused", "method", r.Method, "path", loggedPath(r), "code", ae.Code, "message", ae.Message)
+		h.log.Debug("request refused", "method", r.Method, "path", loggedPath(r), "code", ae.Code, "message", downloadNameRE.ReplaceAllString(ae.Message, "$1…"))
 	}
 	if s := retryAfter[status]; s != "" {
 		w.Header().Set("Retry-After", s)

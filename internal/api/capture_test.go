@@ -24,8 +24,8 @@ import (
 
 // TestCaptureKeptWhenUploadFails: a stopped capture whose upload to the
 // sasUrl fails (the storage refuses it, or no storage answers) is kept
-// for download, at a URL the error names; the SAS token shows nowhere,
-// also when it holds characters an error would escape.
+// for download, at a URL the error names and the log does not; the SAS
+// token shows nowhere, also when it holds characters an error would escape.
 func TestCaptureKeptWhenUploadFails(t *testing.T) {
 	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusForbidden) // an expired SAS
@@ -46,6 +46,10 @@ func TestCaptureKeptWhenUploadFails(t *testing.T) {
 		u := regexp.MustCompile(`https?://[^ "]+/packetcapture/[0-9a-f]+\.pcap`).FindString(string(r.body))
 		if u == "" {
 			t.Fatalf("no download URL in %s", r.body)
+		}
+		// The URL is the capture's credential: the answer's alone.
+		if name := u[strings.LastIndex(u, "/")+1:]; strings.Contains(log.String(), name) {
+			t.Errorf("the log holds the kept capture's URL:\n%s", log.String())
 		}
 		res, err := http.Get(u)
 		if err != nil {
