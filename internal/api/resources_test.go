@@ -399,9 +399,10 @@ func TestIPv4MappedPrefixRefused(t *testing.T) {
 	}
 }
 
-// TestLocalGatewayFQDNChecked: a site's fqdn is checked as a host name
-// also when a gatewayIpAddress comes with it, and refused with the error
-// envelope naming it; a valid one beside the address is kept.
+// TestLocalGatewayFQDNChecked: a site's fqdn is checked as a host name,
+// of at most 253 characters (RFC 1035 §2.3.4), also when a
+// gatewayIpAddress comes with it, and refused with the error envelope
+// naming it; a valid one beside the address is kept.
 func TestLocalGatewayFQDNChecked(t *testing.T) {
 	site := func(props obj) func(e *env) (string, string, any) {
 		return func(e *env) (string, string, any) {
@@ -421,6 +422,9 @@ func TestLocalGatewayFQDNChecked(t *testing.T) {
 		{name: "an invalid fqdn alone", status: 400, code: "InvalidParameter", req: site(obj{"fqdn": "bad name!"}), check: refused("bad name!")},
 		{name: "an invalid fqdn beside an address", status: 400, code: "InvalidParameter",
 			req: site(obj{"gatewayIpAddress": "203.0.113.1", "fqdn": "bad name!"}), check: refused("bad name!")},
+		{name: "an fqdn of 254 characters", status: 400, code: "InvalidParameter",
+			req: site(obj{"fqdn": strings.Repeat(strings.Repeat("a", 62)+".", 4) + "co"}), check: refused("254 characters")},
+		{name: "an fqdn of 253 characters", status: 201, req: site(obj{"fqdn": strings.Repeat(strings.Repeat("a", 62)+".", 4) + "c"})},
 		{name: "a valid fqdn beside an address", status: 201,
 			req: site(obj{"gatewayIpAddress": "203.0.113.1", "fqdn": "branch.example.com"}),
 			check: func(t *testing.T, _ *env, r resp) {

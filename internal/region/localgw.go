@@ -9,6 +9,9 @@ import (
 	"github.com/vnetgw/vnetgw/internal/rules"
 )
 
+// maxFQDN bounds the length of a local network gateway's fqdn.
+const maxFQDN = 253
+
 var fqdnRE = regexp.MustCompile(`^([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)*[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$`)
 
 // PutLocalGateway creates or updates a local network gateway: an
@@ -42,6 +45,12 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 		// gateway then uses), so that what is stored is a name.
 		if p.FQDN != "" && !fqdnRE.MatchString(p.FQDN) {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.fqdn", Message: "fqdn " + p.FQDN + " is not a valid host name"}
+		}
+		// RFC 1035 §2.3.4: a name is at most 255 octets on the wire, 253
+		// characters written out; a longer one no resolver looks up.
+		if len(p.FQDN) > maxFQDN {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.fqdn",
+				Message: fmt.Sprintf("fqdn is %d characters long; a host name has at most %d (RFC 1035)", len(p.FQDN), maxFQDN)}
 		}
 		switch {
 		case p.GatewayIPAddress != "":
