@@ -246,18 +246,22 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	}
 }
 
+// readHTTPOK reads the gateway's answer to the HTTP request that opens
+// SSTP: 200, then at most 64 headers, each line within r's buffer (as
+// the server reads the request, readLine): a gateway that sends a line
+// without end is refused, not gathered until memory runs out.
 func readHTTPOK(r *bufio.Reader) error {
-	line, err := r.ReadString('\n')
+	line, err := readLine(r)
 	if err != nil {
 		return fmt.Errorf("p2s: no HTTP answer: %w", err)
 	}
 	if f := strings.Fields(line); len(f) < 2 || f[1] != "200" {
-		return fmt.Errorf("p2s: the gateway answered %q", strings.TrimSpace(line))
+		return fmt.Errorf("p2s: the gateway answered %.80q", strings.TrimSpace(line))
 	}
 	for range 64 {
-		h, err := r.ReadString('\n')
+		h, err := readLine(r)
 		if err != nil {
-			return err
+			return fmt.Errorf("p2s: the gateway's HTTP answer: %w", err)
 		}
 		if strings.TrimSpace(h) == "" {
 			return nil

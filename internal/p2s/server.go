@@ -718,8 +718,9 @@ func readSSTPRequest(r *bufio.Reader) error {
 	return errors.New("too many HTTP headers")
 }
 
-// readLine reads a line of the request within r's buffer: one longer is
-// refused, not gathered for as long as the client sends it.
+// readLine reads a line of HTTP (the client's request, the gateway's
+// answer) within r's buffer: one longer is refused, not gathered for as
+// long as the other side sends it.
 func readLine(r *bufio.Reader) (string, error) {
 	line, err := r.ReadSlice('\n')
 	if errors.Is(err, bufio.ErrBufferFull) {
