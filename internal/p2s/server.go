@@ -656,6 +656,15 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 				err = invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusRequiredAttributeMissing, "CALL_CONNECT_REQUEST without an encapsulated protocol")
 			case err == nil && p != sstp.ProtocolPPP:
 				err = invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusValueNotSupported, fmt.Sprintf("CALL_CONNECT_REQUEST for protocol %d, not PPP", p))
+			case err == nil:
+				// A gateway without room tells the client at once,
+				// before any authentication (it takes the client in
+				// only once authenticated, admit, if there is room
+				// then): PPP is not served now, which its NAK MUST say
+				// (§3.1.5.1: the attributes not accepted and why).
+				if rerr := s.room(l); rerr != nil {
+					err = invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusValueNotSupported, rerr.Error())
+				}
 			}
 			if err != nil {
 				nak := sstp.Control{Type: sstp.MsgCallConnectNak}
@@ -665,12 +674,6 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 					nak.Attrs = []sstp.Attr{{ID: sstp.AttribStatusInfo, Value: si.Append(nil)}}
 				}
 				l.writeControl(nak)
-				return err
-			}
-			if err := s.room(l); err != nil {
-				// Told at once, before any authentication; taken in only
-				// once authenticated (admit), if there is room then.
-				l.writeControl(sstp.Control{Type: sstp.MsgCallConnectNak})
 				return err
 			}
 			l.local, started, l.callPending = s.serverAddr(), true, false

@@ -178,19 +178,30 @@ func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 // another protocol than PPP, or for none, gets a CALL_CONNECT_NAK with a
 // Status Info attribute saying what is wrong with the Encapsulated
 // Protocol ID, and the value the client proposed ([MS-SSTP] §2.2.12: MUST
-// have one or more; §3.3.5.2.2).
+// have one or more; §3.3.5.2.2); so does a request for PPP when the
+// gateway has its most clients already (§3.1.5.1: the NAK MUST say why).
 func TestCallConnectNakStatusInfoMSSSTP2_2_12(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
+		full  bool // the gateway has its most clients already
 		attrs []sstp.Attr
 		want  sstp.StatusInfo
 	}{
-		{"protocol 2", []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, 2}}},
+		{"protocol 2", false, []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, 2}}},
 			sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusValueNotSupported, Value: []byte{0, 2}}},
-		{"no protocol", nil, sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusRequiredAttributeMissing}},
+		{"no protocol", false, nil, sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusRequiredAttributeMissing}},
+		{"gateway full", true, []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}},
+			sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusValueNotSupported, Value: []byte{0, sstp.ProtocolPPP}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := newRegion(t, Config{})
+			r := newRegion(t, Config{MaxClients: 1})
+			if tc.full {
+				cl, _, err := r.dial(t, r.pki.client)
+				if err != nil {
+					t.Fatal(err)
+				}
+				defer cl.Close()
+			}
 			c, err := tls.Dial("tcp", r.srv.Addr().String(), &tls.Config{InsecureSkipVerify: true})
 			if err != nil {
 				t.Fatal(err)
