@@ -86,6 +86,7 @@ type link struct {
 	lcpTries            int
 	lcpNakMagic         uint32         // the magic number of our last Nak of the peer's (RFC 1661 §6.4)
 	lcpLoops            int            // our Naks' magic numbers that came back in a row, in Naks of ours
+	lcpNaks             int            // our Naks of the peer's LCP requests since our last Ack of one (Max-Failure)
 	lcpEchoLoops        int            // Echo packets in a row that carried our own magic number (RFC 1661 §6.4)
 	lcpRenegs           renegotiations // the peer's renegotiations of LCP
 	ipcpOurs, ipcpPeers bool
@@ -761,6 +762,18 @@ func (l *link) handleLCP(info []byte) error {
 			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: p.ID, Data: ppp.AppendOptions(nil, []ppp.Option{magicOption(l.lcpNakMagic)})}.Append(nil))
 		}
 		var rej, nak []ppp.Option
+		// RFC 1661 §4.6: after Max-Failure Naks without an Ack, what we
+		// would Nak is rejected instead, as the peer sent it, so that a
+		// peer that insists on it converges or gives up rather than
+		// loop until Max-Configure.
+		failed := l.lcpNaks >= maxFailure
+		refuse := func(o, want ppp.Option) {
+			if failed {
+				rej = append(rej, o)
+				return
+			}
+			nak = append(nak, want)
+		}
 		for _, o := range opts {
 			// RFC 1661 §6: an option we take with an invalid Length
 			// SHOULD be Nak'd with the desired one, of the right Length:
@@ -770,20 +783,20 @@ func (l *link) handleLCP(info []byte) error {
 			switch o.Type {
 			case ppp.OptMRU:
 				if len(o.Value) != 2 {
-					nak = append(nak, ppp.Option{Type: ppp.OptMRU, Value: binary.BigEndian.AppendUint16(nil, 1500)})
+					refuse(o, ppp.Option{Type: ppp.OptMRU, Value: binary.BigEndian.AppendUint16(nil, 1500)})
 				}
 			case ppp.OptACCM:
 				if len(o.Value) != 4 {
-					nak = append(nak, ppp.Option{Type: ppp.OptACCM, Value: []byte{0xff, 0xff, 0xff, 0xff}})
+					refuse(o, ppp.Option{Type: ppp.OptACCM, Value: []byte{0xff, 0xff, 0xff, 0xff}})
 				}
 			case ppp.OptMagic:
 				if len(o.Value) != 4 {
 					l.lcpNakMagic = newMagic(l.magic)
-					nak = append(nak, magicOption(l.lcpNakMagic))
+					refuse(o, magicOption(l.lcpNakMagic))
 				}
 			case ppp.OptPFC, ppp.OptACFC:
 				if len(o.Value) != 0 {
-					nak = append(nak, ppp.Option{Type: o.Type})
+					refuse(o, ppp.Option{Type: o.Type})
 				}
 			case ppp.OptAuthProto:
 				// The server does not authenticate to the client in
@@ -793,7 +806,7 @@ func (l *link) handleLCP(info []byte) error {
 				if l.server {
 					rej = append(rej, o)
 				} else if want := l.authProto(); !bytes.Equal(o.Value, want) {
-					nak = append(nak, ppp.Option{Type: ppp.OptAuthProto, Value: want})
+					refuse(o, ppp.Option{Type: ppp.OptAuthProto, Value: want})
 				}
 			default:
 				rej = append(rej, o)
@@ -803,9 +816,10 @@ func (l *link) handleLCP(info []byte) error {
 			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfRej, ID: p.ID, Data: ppp.AppendOptions(nil, rej)}.Append(nil))
 		}
 		if len(nak) > 0 {
+			l.lcpNaks++
 			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: p.ID, Data: ppp.AppendOptions(nil, nak)}.Append(nil))
 		}
-		l.lcpPeers = true
+		l.lcpPeers, l.lcpNaks = true, 0
 		if err := l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil)); err != nil {
 			return err
 		}
