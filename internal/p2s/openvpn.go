@@ -698,6 +698,12 @@ var (
 	errNoSharedCipher  = errors.New("data channel cipher negotiation failed (no shared cipher): the gateway's is AES-256-GCM")
 )
 
+// noRoomError is a client authenticated but given no place (reserve's
+// refusal: the gateway full, the pool exhausted), told as it is.
+type noRoomError struct{ error }
+
+func (e noRoomError) Unwrap() error { return e.error }
+
 // authFailed is the AUTH_FAILED message that tells a client refused
 // with err why, when it can do something about it.
 func authFailed(err error) string {
@@ -705,6 +711,9 @@ func authFailed(err error) string {
 		if errors.Is(err, told) {
 			return "AUTH_FAILED," + told.Error()
 		}
+	}
+	if nr, ok := errors.AsType[noRoomError](err); ok {
+		return "AUTH_FAILED," + nr.error.Error()
 	}
 	return "AUTH_FAILED"
 }
@@ -735,8 +744,10 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 	}
 	addr, err := o.srv.reserve(o, who)
 	if err != nil {
-		o.sendMessage(tc, "AUTH_FAILED,"+err.Error())
-		o.fail(err)
+		// Told as any refusal, the connection up a moment after for the
+		// client to read it: closed at once, with the client's packets
+		// unread, the message could go with it (a TCP reset).
+		o.refuse(tc, noRoomError{err})
 		return
 	}
 	if who.user != "" {

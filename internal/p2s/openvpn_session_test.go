@@ -37,6 +37,9 @@ type testKeyState struct {
 	// guards both.
 	readBy time.Time
 	wake   *time.Timer
+	// acked are the ids of our packets the gateway acknowledged
+	// (testOVPN.mu).
+	acked map[uint32]bool
 }
 
 type testOVPN struct {
@@ -102,6 +105,15 @@ func (cl *testOVPN) reader() {
 		cl.mu.Lock()
 		cl.peerSID = c.SessionID
 		ks := cl.ks[c.KeyID]
+		if ks != nil {
+			for _, a := range c.Acks {
+				if ks.acked == nil {
+					ks.acked = map[uint32]bool{}
+				}
+				ks.acked[a] = true
+			}
+			cl.cond.Broadcast()
+		}
 		if c.Opcode == openvpn.AckV1 || ks == nil {
 			cl.mu.Unlock()
 			continue
