@@ -48,6 +48,11 @@ const (
 	maxConfigure       = 10               // RFC 1661 §4.6: Max-Configure
 	maxTerminate       = 2                // RFC 1661 §4.6: Max-Terminate
 	maxFailure         = 5                // RFC 1661 §4.6: Max-Failure
+	// defaultMRU is the peer's MRU until it names another (RFC 1661
+	// §6.1); minMRU the least one taken, a smaller one Naked with it,
+	// as pppd does: room for an EAP-TLS fragment of some size.
+	defaultMRU = 1500
+	minMRU     = 128
 	// maxLoopback is how many of our Naks of our own magic number may
 	// come back in a row before the link is taken for looped back (RFC
 	// 1661 §6.4 leaves the count to the implementation: two collisions
@@ -149,6 +154,11 @@ type link struct {
 	hlak     []byte
 	hlakAlt  []byte      // the server also takes the MPPE-128 form
 	bound    atomic.Bool // the binding checked (server) or sent (client)
+
+	// peerMRU is the MRU of the peer's LCP request we last Acked (0:
+	// none, defaultMRU): what we send it never exceeds it (RFC 1661
+	// §6.1). SendIP reads it from other goroutines.
+	peerMRU atomic.Uint32
 
 	bytesIn, packetsIn atomic.Uint64
 	outQueue
@@ -283,7 +293,28 @@ func (l *link) SendIP(pkt []byte) error {
 		l.dropped.Add(1)
 		return fmt.Errorf("a packet of %d bytes does not fit an SSTP packet", len(pkt))
 	}
+	if mru := l.mru(); len(pkt) > mru {
+		// RFC 1661 §6.1: the peer asked for packets of at most its MRU.
+		l.dropped.Add(1)
+		return fmt.Errorf("a packet of %d bytes is longer than the peer's MRU (%d)", len(pkt), mru)
+	}
 	return l.enqueue(pkt)
+}
+
+// mru is the longest Information field the peer takes: the MRU its LCP
+// request named, or the default (RFC 1661 §6.1).
+func (l *link) mru() int {
+	if m := l.peerMRU.Load(); m != 0 {
+		return int(m)
+	}
+	return defaultMRU
+}
+
+// eapFragmentSize is how many bytes of TLS an EAP-TLS packet of ours
+// carries: eapFragment, less when the peer's MRU is smaller than such a
+// packet (its 10 bytes of headers, RFC 5216 §3.1, and the fragment).
+func (l *link) eapFragmentSize() int {
+	return min(eapFragment, l.mru()-10)
 }
 
 // sendQueue is how many packets wait for a client's writer.
@@ -782,8 +813,10 @@ func (l *link) handleLCP(info []byte) error {
 			// without data.
 			switch o.Type {
 			case ppp.OptMRU:
-				if len(o.Value) != 2 {
-					refuse(o, ppp.Option{Type: ppp.OptMRU, Value: binary.BigEndian.AppendUint16(nil, 1500)})
+				if v, err := o.Uint16(); err != nil {
+					refuse(o, ppp.Option{Type: ppp.OptMRU, Value: binary.BigEndian.AppendUint16(nil, defaultMRU)})
+				} else if v < minMRU {
+					refuse(o, ppp.Option{Type: ppp.OptMRU, Value: binary.BigEndian.AppendUint16(nil, minMRU)})
 				}
 			case ppp.OptACCM:
 				if len(o.Value) != 4 {
@@ -820,6 +853,14 @@ func (l *link) handleLCP(info []byte) error {
 			return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfNak, ID: p.ID, Data: ppp.AppendOptions(nil, nak)}.Append(nil))
 		}
 		l.lcpPeers, l.lcpNaks = true, 0
+		// RFC 1661 §6.1: what we send the peer from now on is within the
+		// MRU of the request we Ack, the default when it names none.
+		l.peerMRU.Store(0)
+		for _, o := range opts {
+			if v, err := o.Uint16(); o.Type == ppp.OptMRU && err == nil {
+				l.peerMRU.Store(uint32(v))
+			}
+		}
 		if err := l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil)); err != nil {
 			return err
 		}
@@ -925,7 +966,7 @@ func (l *link) handleLCP(info []byte) error {
 			return nil
 		}
 		data := binary.BigEndian.AppendUint32(nil, l.magic)
-		data = append(data, p.Data[4:]...)
+		data = append(data, p.Data[4:min(len(p.Data), l.mru()-4)]...) // within the peer's MRU (RFC 1661 §6.1), the packet's 4-byte header with it
 		return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.EchoReply, ID: p.ID, Data: data}.Append(nil))
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
@@ -995,7 +1036,7 @@ func (l *link) handleLCP(info []byte) error {
 	}
 	if l.server && l.lcpOurs && l.lcpPeers && !l.useMSCHAP && !l.useEAPRelay && l.eapSrv == nil {
 		// LCP is open: authenticate the client (RFC 3748 §4.1).
-		l.eapSrv = eaptls.NewServer(l.eapTLSConfig(), eapFragment, negotiationTimeout)
+		l.eapSrv = eaptls.NewServer(l.eapTLSConfig(), l.eapFragmentSize(), negotiationTimeout)
 		return l.sendEAP(l.eapSrv.Start())
 	}
 	return nil
@@ -1026,7 +1067,7 @@ func (l *link) authProto() []byte {
 
 // sendEAPTLS sends the next fragment of the client's flight.
 func (l *link) sendEAPTLS(id uint8) error {
-	return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: id, Type: ppp.TypeTLS, Data: l.eapCli.Next(eapFragment).Append(nil)}.Append(nil))
+	return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: id, Type: ppp.TypeTLS, Data: l.eapCli.Next(l.eapFragmentSize()).Append(nil)}.Append(nil))
 }
 
 // handleEAP runs EAP-TLS: the server authenticates the client by its
