@@ -626,6 +626,12 @@ func (l *link) handlePPP(proto uint16, info []byte) error {
 	if l.stopping != nil && proto != ppp.ProtoLCP {
 		return nil // RFC 1661 §4.2, Stopping: LCP is terminating the link
 	}
+	if proto != ppp.ProtoLCP && !(l.lcpOurs && l.lcpPeers) {
+		// RFC 1661 §3.4: until LCP is open (at first, and again while
+		// the peer renegotiates it) non-LCP packets MUST be silently
+		// discarded.
+		return nil
+	}
 	switch proto {
 	case ppp.ProtoLCP:
 		return l.handleLCP(info)
