@@ -93,12 +93,18 @@ func dialGateway(ctx context.Context, cfg ClientConfig) (net.Conn, error) {
 		return nil, fmt.Errorf("p2s: proxy %s: %w", cfg.Proxy.Redacted(), err)
 	}
 	// The answer is read a byte at a time: what follows it is the
-	// gateway's TLS, which a buffered reader would swallow.
-	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByte{conn}, 1), &http.Request{Method: http.MethodConnect})
+	// gateway's TLS, which a buffered reader would swallow. At most
+	// maxProxyAnswer bytes of it: a proxy that sends a header without
+	// end is refused, not gathered until memory runs out.
+	lr := &io.LimitedReader{R: conn, N: maxProxyAnswer}
+	resp, err := http.ReadResponse(bufio.NewReaderSize(oneByte{lr}, 1), &http.Request{Method: http.MethodConnect})
 	if err != nil {
 		conn.Close()
-		if ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			err = ctx.Err()
+		case lr.N == 0:
+			err = fmt.Errorf("its answer to CONNECT is longer than %d bytes", maxProxyAnswer)
 		}
 		return nil, fmt.Errorf("p2s: proxy %s: %w", cfg.Proxy.Redacted(), err)
 	}
@@ -110,6 +116,9 @@ func dialGateway(ctx context.Context, cfg ClientConfig) (net.Conn, error) {
 	conn.SetDeadline(time.Time{})
 	return conn, nil
 }
+
+// maxProxyAnswer bounds a proxy's answer to CONNECT, its headers with it.
+const maxProxyAnswer = 64 << 10
 
 // oneByte reads at most a byte at a time from r.
 type oneByte struct{ r io.Reader }

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync/atomic"
@@ -92,5 +93,39 @@ func TestClientThroughProxy(t *testing.T) {
 	_, _, err = r.dial(t, r.pki.client, func(c *ClientConfig) { c.Proxy = bad })
 	if err == nil || !strings.Contains(err.Error(), "407") || strings.Contains(err.Error(), "wrong") {
 		t.Errorf("through a proxy that refuses the credentials: %v (want 407, without the password)", err)
+	}
+}
+
+// TestProxyAnswerBounded: a proxy whose answer to CONNECT has a header
+// without end (4 MiB and no newline) is refused once the answer passes
+// 64 KiB, saying so, not read to its end into memory.
+func TestProxyAnswerBounded(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 200 Connection established\r\nVia: ")
+		chunk := strings.Repeat("a", 64<<10)
+		for range 64 { // 4 MiB, then the connection closes
+			if _, err := io.WriteString(c, chunk); err != nil {
+				return
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	_, err = dialGateway(ctx, ClientConfig{Server: netip.MustParseAddrPort("127.0.0.1:443"), Proxy: &url.URL{Scheme: "http", Host: ln.Addr().String()}})
+	if err == nil || !strings.Contains(err.Error(), "longer than 65536 bytes") {
+		t.Fatalf("through a proxy with an endless header: %v; want its answer refused as too long", err)
 	}
 }
