@@ -586,6 +586,9 @@ func Extract(zipped []byte, dir string) error {
 		if !fs.ValidPath(f.Name) {
 			return fmt.Errorf("VPN client package: file name %q", f.Name)
 		}
+		if f.UncompressedSize64 > maxExtracted {
+			return fmt.Errorf("VPN client package: %s of %d bytes, over the %d a package's file has", f.Name, f.UncompressedSize64, maxExtracted)
+		}
 		if err := noSymlink(dir, f.Name); err != nil {
 			return err
 		}
@@ -610,7 +613,9 @@ func Extract(zipped []byte, dir string) error {
 			return err
 		}
 		err = atomicfile.WriteIn(root, f.Name, f.Mode().Perm(), func(w io.Writer) error {
-			_, err := io.Copy(w, io.LimitReader(rc, 16<<20))
+			// Its size is checked above; archive/zip refuses more data
+			// than the size says.
+			_, err := io.Copy(w, rc)
 			return err
 		})
 		rc.Close()
@@ -620,6 +625,9 @@ func Extract(zipped []byte, dir string) error {
 	}
 	return nil
 }
+
+// maxExtracted bounds a file Extract writes: a package's are a few KiB.
+const maxExtracted = 16 << 20
 
 // noSymlink returns an error if a step of name (a valid fs path) under
 // dir, a folder or the file itself, is a symbolic link.

@@ -210,6 +210,29 @@ func TestExtract(t *testing.T) {
 	}
 }
 
+// TestExtractRefusesLargeFile: a package with a file over 16 MiB (a
+// package's files are a few KiB) is refused, nothing written, not
+// written cut short to 16 MiB.
+func TestExtractRefusesLargeFile(t *testing.T) {
+	var big bytes.Buffer
+	w := zip.NewWriter(&big)
+	f, _ := w.Create(FileReadme)
+	f.Write([]byte("a package\n"))
+	f, _ = w.Create(FileSettings)
+	f.Write(make([]byte, 16<<20+1))
+	w.Close()
+	dir := t.TempDir()
+	err := Extract(big.Bytes(), dir)
+	if err == nil || !strings.Contains(err.Error(), "over the 16777216 a package's file has") {
+		t.Errorf("a package with a file of 16 MiB and a byte: %v; want it refused", err)
+	}
+	for _, name := range []string{FileReadme, FileSettings} {
+		if fi, err := os.Stat(filepath.Join(dir, name)); err == nil {
+			t.Errorf("%s written, %d bytes", name, fi.Size())
+		}
+	}
+}
+
 // TestSSTPFilesFollowAuthentication: with RADIUS alone the SSTP scripts
 // take a user name and ask for the password (MS-CHAPv2): sstpc's gives
 // pppd the password in a file, never on its command line, and refuses the
