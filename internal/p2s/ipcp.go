@@ -50,7 +50,7 @@ func (l *link) ipcpWaiting() bool { return !l.ipcpOurs && !l.ipcpSent.IsZero() }
 func (l *link) askIPCPAgain() error {
 	if l.ipcpTries++; l.ipcpTries > maxConfigure {
 		if l.server {
-			l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+			l.abortStatus(sstp.StatusRetryCountExceeded)
 			return fmt.Errorf("IPCP does not converge: the client refused %d of the gateway's requests for its address (%v)", maxConfigure, l.local)
 		}
 		return fmt.Errorf("IPCP does not converge: the gateway refused %d requests for an address", maxConfigure)

@@ -150,13 +150,15 @@ func TestLCPAuthNegotiation(t *testing.T) {
 // TestLCPNakForeverDropped: a client that Naks every LCP request of the
 // gateway's (here its Maximum-Receive-Unit, which the gateway does not
 // change) is dropped after Max-Configure requests (RFC 1661 §4.6), not
-// asked again for as long as it Naks.
+// asked again for as long as it Naks, with a CALL_ABORT whose Status Info
+// says RETRY_COUNT_EXCEEDED ([MS-SSTP] §2.2.13: SHOULD have one).
 func TestLCPNakForeverDropped(t *testing.T) {
 	r := newRegion(t, Config{})
 	x := dialRaw(t, r.srv.Addr())
 	nak := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptMRU, Value: []byte{0x03, 0xe8}}})
 	var buf [sstp.MaxPacket]byte
 	requests := 0
+	var end sstp.Control // the CALL_ABORT or CALL_DISCONNECT that ended the call
 	for requests <= 3*maxConfigure {
 		x.c.SetReadDeadline(time.Now().Add(20 * time.Second))
 		isControl, body, err := sstp.ReadPacket(x.r, &buf)
@@ -164,7 +166,8 @@ func TestLCPNakForeverDropped(t *testing.T) {
 			break // the connection ended
 		}
 		if isControl {
-			if c, err := sstp.ParseControl(body); err == nil && (c.Type == sstp.MsgCallAbort || c.Type == sstp.MsgCallDisconnect) {
+			if c, err := sstp.ParseControl(bytes.Clone(body)); err == nil && (c.Type == sstp.MsgCallAbort || c.Type == sstp.MsgCallDisconnect) {
+				end = c
 				break
 			}
 			continue
@@ -185,6 +188,9 @@ func TestLCPNakForeverDropped(t *testing.T) {
 	}
 	if requests == 0 {
 		t.Error("the gateway sent no LCP request")
+	}
+	if si, ok := abortStatus([]sstp.Control{end}); !ok || si.AttribID != sstp.AttribNoError || si.Status != sstp.StatusRetryCountExceeded {
+		t.Errorf("the call ended with %+v; want a CALL_ABORT with Status Info RETRY_COUNT_EXCEEDED", end)
 	}
 }
 

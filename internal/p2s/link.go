@@ -239,6 +239,14 @@ func (l *link) abort(err error) error {
 	return err
 }
 
+// abortStatus ends the call with a CALL_ABORT whose Status Info says
+// why of the call as a whole ([MS-SSTP] §2.2.13: SHOULD have one): a
+// timer (NEGOTIATION_TIMEOUT) or a counter (RETRY_COUNT_EXCEEDED) that
+// ran out.
+func (l *link) abortStatus(status uint32) {
+	l.writeControl(sstp.Control{Type: sstp.MsgCallAbort, Attrs: []sstp.Attr{{ID: sstp.AttribStatusInfo, Value: sstp.StatusInfo{AttribID: sstp.AttribNoError, Status: status}.Append(nil)}}})
+}
+
 // invalid is an SSTP error about attribute attr of a message: its status
 // and why.
 func invalid(attr uint8, status uint32, reason string) error {
@@ -479,7 +487,7 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 	echoSent := false
 	for {
 		if l.server && !l.bound.Load() && !l.negotiateBy.IsZero() && !time.Now().Before(l.negotiateBy) {
-			l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+			l.abortStatus(sstp.StatusNegotiationTimeout)
 			return errors.New("the client did not authenticate and bind the call in time")
 		}
 		// While LCP is not open, our request is sent again every 3 s
@@ -516,6 +524,9 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			continue
 		case errors.As(err, &ne) && ne.Timeout() && !l.lcpOurs && !l.lcpSent.IsZero():
 			if l.lcpTries++; l.lcpTries > maxConfigure {
+				if l.server {
+					l.abortStatus(sstp.StatusRetryCountExceeded)
+				}
 				return errors.New("the peer does not answer LCP")
 			}
 			if err := l.writeLCPRequest(); err != nil {
@@ -526,7 +537,7 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			// RFC 1661 §4.6: Max-Configure requests without an answer.
 			if l.ipcpTries++; l.ipcpTries > maxConfigure {
 				if l.server {
-					l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+					l.abortStatus(sstp.StatusRetryCountExceeded)
 				}
 				return errors.New("the peer does not answer IPCP")
 			}
@@ -942,7 +953,7 @@ func (l *link) handleLCP(info []byte) error {
 		// never converges ends the link as a silent one does.
 		if l.lcpTries++; l.lcpTries > maxConfigure {
 			if l.server {
-				l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+				l.abortStatus(sstp.StatusRetryCountExceeded)
 			}
 			return fmt.Errorf("LCP does not converge: the peer refused %d requests", maxConfigure)
 		}
