@@ -34,3 +34,30 @@ func TestCallAbortAnsweredMSSSTP3_3_5_2_4(t *testing.T) {
 		}
 	})
 }
+
+// TestClientSaysGatewayStatus: vnetgw's client's error names the Status
+// Info of the gateway's CALL_CONNECT_NAK or CALL_ABORT ([MS-SSTP]
+// §2.2.8), so that its user reads why: a full gateway, a negotiation
+// that ran out of tries.
+func TestClientSaysGatewayStatus(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		reply sstp.Control
+		want  string
+	}{
+		{"gateway full", sstp.Control{Type: sstp.MsgCallConnectNak, Attrs: []sstp.Attr{{ID: sstp.AttribStatusInfo,
+			Value: sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusValueNotSupported, Value: []byte{0, 1}}.Append(nil)}}},
+			"CALL_CONNECT_NAK: VALUE_NOT_SUPPORTED of ENCAPSULATED_PROTOCOL_ID"},
+		{"retries", sstp.Control{Type: sstp.MsgCallAbort, Attrs: []sstp.Attr{{ID: sstp.AttribStatusInfo,
+			Value: sstp.StatusInfo{Status: sstp.StatusRetryCountExceeded}.Append(nil)}}},
+			"CALL_ABORT: RETRY_COUNT_EXCEEDED"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dial, got := fakeGateway(t, newPKI(t), tc.reply)
+			if err := dial(); err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Errorf("Dial: %v; want it to say %q", err, tc.want)
+			}
+			<-got
+		})
+	}
+}

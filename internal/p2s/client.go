@@ -223,14 +223,14 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 				l.nonce = req.Nonce
 				return l.sendLCPRequest()
 			case sstp.MsgCallConnectNak:
-				return errors.New("the gateway refused the call (CALL_CONNECT_NAK)")
+				return fmt.Errorf("the gateway refused the call (CALL_CONNECT_NAK%s)", statusSaid(m))
 			case sstp.MsgEchoRequest:
 				return l.writeControl(sstp.Control{Type: sstp.MsgEchoResponse})
 			case sstp.MsgCallAbort:
 				// [MS-SSTP] §3.2.5.3.4: an abort the client did not
 				// start is answered with one (Call_Abort_In_Progress_2).
 				l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
-				return errors.New("the gateway aborted the call")
+				return fmt.Errorf("the gateway aborted the call (CALL_ABORT%s)", statusSaid(m))
 			case sstp.MsgCallDisconnect:
 				l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnectAck})
 				return errors.New("the gateway disconnected")
@@ -253,6 +253,21 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		tc.Close()
 		return nil, ctx.Err()
 	}
+}
+
+// statusSaid is what the Status Info attributes of a gateway's message
+// say ([MS-SSTP] §2.2.8), after a colon: "": none.
+func statusSaid(m sstp.Control) string {
+	var said []string
+	for _, a := range m.Attrs {
+		if si, err := sstp.ParseStatusInfo(a.Value); a.ID == sstp.AttribStatusInfo && err == nil {
+			said = append(said, si.String())
+		}
+	}
+	if len(said) == 0 {
+		return ""
+	}
+	return ": " + strings.Join(said, ", ")
 }
 
 // readHTTPOK reads the gateway's answer to the HTTP request that opens

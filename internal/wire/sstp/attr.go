@@ -3,6 +3,7 @@ package sstp
 import (
 	"bytes"
 	"encoding/binary"
+	"fmt"
 )
 
 // ProtocolPPP is the only encapsulated protocol of SSTP 1.0 (§2.2.5).
@@ -213,6 +214,32 @@ func ParseStatusInfo(value []byte) (StatusInfo, error) {
 		s.Value = nil
 	}
 	return s, nil
+}
+
+// statusNames and attribNames are §2.2.8's names of the statuses and
+// §2.2.4's of the attributes, without their common prefixes.
+var (
+	statusNames = [...]string{"NO_ERROR", "DUPLICATE_ATTRIBUTE", "UNRECOGNIZED_ATTRIBUTE", "INVALID_ATTRIB_VALUE_LENGTH", "VALUE_NOT_SUPPORTED",
+		"UNACCEPTED_FRAME_RECEIVED", "RETRY_COUNT_EXCEEDED", "INVALID_FRAME_RECEIVED", "NEGOTIATION_TIMEOUT", "ATTRIB_NOT_SUPPORTED_IN_MSG",
+		"REQUIRED_ATTRIBUTE_MISSING", "STATUS_INFO_NOT_SUPPORTED_IN_MSG"}
+	attribNames = [...]string{"NO_ERROR", "ENCAPSULATED_PROTOCOL_ID", "STATUS_INFO", "CRYPTO_BINDING", "CRYPTO_BINDING_REQ"}
+)
+
+// String says the status in the specification's words, and the
+// attribute it is about unless it is of the message as a whole:
+// "VALUE_NOT_SUPPORTED of ENCAPSULATED_PROTOCOL_ID".
+func (s StatusInfo) String() string {
+	status := fmt.Sprintf("status %d", s.Status)
+	if s.Status < uint32(len(statusNames)) {
+		status = statusNames[s.Status]
+	}
+	switch {
+	case s.AttribID == AttribNoError:
+		return status
+	case int(s.AttribID) < len(attribNames):
+		return status + " of " + attribNames[s.AttribID]
+	}
+	return fmt.Sprintf("%s of attribute %d", status, s.AttribID)
 }
 
 // Append appends the attribute value, the attribute header not included.

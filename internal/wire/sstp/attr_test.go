@@ -257,3 +257,20 @@ func TestAttributeErrors(t *testing.T) {
 		t.Errorf("protocol 2: %d %v (the caller refuses it, not the parser)", p, err)
 	}
 }
+
+// TestStatusInfoString: a Status Info says its status and attribute in
+// §2.2.8's and §2.2.4's words, and numbers those it has no name for.
+func TestStatusInfoString(t *testing.T) {
+	for _, tc := range []struct {
+		in   StatusInfo
+		want string
+	}{
+		{StatusInfo{Status: StatusNegotiationTimeout}, "NEGOTIATION_TIMEOUT"},
+		{StatusInfo{AttribID: AttribCryptoBinding, Status: StatusInvalidAttribValueLength}, "INVALID_ATTRIB_VALUE_LENGTH of CRYPTO_BINDING"},
+		{StatusInfo{AttribID: 9, Status: 77}, "status 77 of attribute 9"},
+	} {
+		if got := tc.in.String(); got != tc.want {
+			t.Errorf("%+v: %q, want %q", tc.in, got, tc.want)
+		}
+	}
+}
