@@ -564,6 +564,11 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			if err != nil {
 				return l.abort(err)
 			}
+			if c.Type < sstp.MsgCallConnectRequest || c.Type > sstp.MsgEchoResponse {
+				// [MS-SSTP] §3.1.5.1: an invalid message MUST abort the
+				// call; one of a type SSTP 1.0 does not have is.
+				return l.abort(invalid(sstp.AttribNoError, sstp.StatusInvalidFrameReceived, fmt.Sprintf("SSTP control message of unknown type %d", c.Type)))
+			}
 			raw := append(appendControlHeader(nil, len(body)), body...)
 			if err := control(c, raw); err != nil {
 				return err

@@ -131,9 +131,10 @@ func abortStatus(msgs []sstp.Control) (sstp.StatusInfo, bool) {
 // Status Info attribute says which attribute is wrong and how (§2.2.13,
 // §2.2.8), for the client's log: a message whose attribute overruns it,
 // a CALL_CONNECTED whose crypto binding is of another length or missing
-// (§3.3.5.2.3), a second CALL_CONNECT_REQUEST (§3.3.5.2.2); and
-// vnetgw's client so answers a gateway's CALL_CONNECT_ACK without a
-// crypto binding request (§3.2.5.3.2).
+// (§3.3.5.2.3), a second CALL_CONNECT_REQUEST (§3.3.5.2.2), a message
+// of a type SSTP 1.0 does not have; and vnetgw's client so answers a
+// gateway's CALL_CONNECT_ACK without a crypto binding request
+// (§3.2.5.3.2), and a message of unknown type.
 func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 	overrun := sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnected, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBinding, Value: make([]byte, 8)}}})
 	overrun[len(overrun)-9] = 200 // the attribute's Length, past the message's end
@@ -149,6 +150,8 @@ func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 			sstp.StatusInfo{AttribID: sstp.AttribCryptoBinding, Status: sstp.StatusRequiredAttributeMissing}},
 		{"second CALL_CONNECT_REQUEST", sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnectRequest, Attrs: []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}}}),
 			sstp.StatusInfo{AttribID: sstp.AttribNoError, Status: sstp.StatusUnacceptedFrameReceived}},
+		{"message of unknown type", sstp.AppendControl(nil, sstp.Control{Type: 0x42}),
+			sstp.StatusInfo{AttribID: sstp.AttribNoError, Status: sstp.StatusInvalidFrameReceived}},
 	} {
 		t.Run("gateway/"+tc.name, func(t *testing.T) {
 			r := newRegion(t, Config{})
@@ -161,6 +164,17 @@ func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 			}
 		})
 	}
+	t.Run("client/message of unknown type", func(t *testing.T) {
+		dial, got := fakeGateway(t, newPKI(t), sstp.Control{Type: 0x42})
+		if err := dial(); err == nil {
+			t.Error("Dial went on after a message of unknown type")
+		}
+		a := <-got
+		want := sstp.StatusInfo{AttribID: sstp.AttribNoError, Status: sstp.StatusInvalidFrameReceived}
+		if si, ok := abortStatus(a.msgs); a.err != nil || !ok || si.AttribID != want.AttribID || si.Status != want.Status {
+			t.Errorf("the client answered with %s (%v); want CALL_ABORT with Status Info %+v, then the connection closed", fmt.Sprint(a.msgs), a.err, want)
+		}
+	})
 	t.Run("client/CALL_CONNECT_ACK without a crypto binding request", func(t *testing.T) {
 		dial, got := fakeGateway(t, newPKI(t), sstp.Control{Type: sstp.MsgCallConnectAck})
 		if err := dial(); err == nil {
