@@ -240,8 +240,9 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		if err == nil {
 			err = errors.New("the gateway closed the connection")
 		}
+		c.done <- err // told first: the user does not wait for the abort timers
+		l.afterAbort()
 		tc.Close()
-		c.done <- err
 	}()
 	select {
 	case <-up:

@@ -48,6 +48,8 @@ const (
 	maxConfigure       = 10               // RFC 1661 §4.6: Max-Configure
 	maxTerminate       = 2                // RFC 1661 §4.6: Max-Terminate
 	maxFailure         = 5                // RFC 1661 §4.6: Max-Failure
+	abortTimer1        = 3 * time.Second  // [MS-SSTP] §3.1.2.1: TIMER_VAL_ABORT_STATE_TIMER_1
+	abortTimer2        = time.Second      // and TIMER_VAL_ABORT_STATE_TIMER_2
 	// defaultMRU is the peer's MRU until it names another (RFC 1661
 	// §6.1); minMRU the least one taken, a smaller one Naked with it,
 	// as pppd does: room for an EAP-TLS fragment of some size.
@@ -166,6 +168,11 @@ type link struct {
 	onIP func(pkt []byte) // a received IPv4 packet, after the binding
 
 	hello time.Duration // the hello timer
+	// abortSent: a CALL_ABORT of ours went (writeControl); peerAborted:
+	// one of the peer's came (the reading goroutine's). afterAbort waits
+	// on them.
+	abortSent   atomic.Bool
+	peerAborted bool
 	// callPending: the server has had no CALL_CONNECT_REQUEST yet, and
 	// drops PPP ([MS-SSTP] §3.3.7.2).
 	callPending bool
@@ -203,8 +210,11 @@ func magicOption(v uint32) ppp.Option {
 
 // writeControl sends an SSTP control message.
 func (l *link) writeControl(c sstp.Control) error {
-	if c.Type == sstp.MsgCallAbort && l.release != nil {
-		l.release()
+	if c.Type == sstp.MsgCallAbort {
+		l.abortSent.Store(true)
+		if l.release != nil {
+			l.release()
+		}
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -564,6 +574,7 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			if err != nil {
 				return l.abort(err)
 			}
+			l.peerAborted = l.peerAborted || c.Type == sstp.MsgCallAbort
 			if c.Type < sstp.MsgCallConnectRequest || c.Type > sstp.MsgEchoResponse {
 				// [MS-SSTP] §3.1.5.1: an invalid message MUST abort the
 				// call; one of a type SSTP 1.0 does not have is.
@@ -586,6 +597,35 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 		}
 		if err := l.handlePPP(proto, info); err != nil {
 			return err
+		}
+	}
+}
+
+// afterAbort keeps the connection a moment after a CALL_ABORT of ours,
+// for the call's end to reach both sides ([MS-SSTP] §3.1.2.1): up to
+// TIMER_VAL_ABORT_STATE_TIMER_1 for the peer's CALL_ABORT, everything
+// else ignored (MUST), then TIMER_VAL_ABORT_STATE_TIMER_2 once it came
+// (MUST), or came first and ours answered it. Closed at once, with the
+// peer's packets unread, the connection would end in a TCP reset, which
+// can take our CALL_ABORT, and what went before it, with it. It returns
+// at once when no CALL_ABORT of ours went.
+func (l *link) afterAbort() {
+	if !l.abortSent.Load() {
+		return
+	}
+	by := time.Now().Add(abortTimer1)
+	if l.peerAborted {
+		by = time.Now().Add(abortTimer2)
+	}
+	var buf [sstp.MaxPacket]byte
+	for {
+		l.conn.SetReadDeadline(by)
+		isControl, body, err := l.readPacket(&buf)
+		if err != nil && !errors.As(err, new(*sstp.Error)) {
+			return // the timer, or the connection's end
+		}
+		if c, err := sstp.ParseControl(body); isControl && err == nil && c.Type == sstp.MsgCallAbort && !l.peerAborted {
+			l.peerAborted, by = true, time.Now().Add(abortTimer2)
 		}
 	}
 }

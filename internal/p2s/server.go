@@ -638,6 +638,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 		s.cfg.Router.Forward(pkt)
 	}
 	started := false
+	defer l.afterAbort()
 	return l.run(func(m sstp.Control, raw []byte) error {
 		switch m.Type {
 		case sstp.MsgCallConnectRequest:
