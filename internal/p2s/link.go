@@ -363,11 +363,17 @@ func (q *outQueue) enqueue(pkt []byte) error {
 }
 
 // writer sends the queued packets, as many as are waiting (up to 32 KiB)
-// in one TLS write, until quit.
+// in one TLS write, until quit. Those still queued when the link went
+// down (the peer renegotiates, or rejected IPv4) are dropped and
+// counted: RFC 1661 §5.7 (MUST stop sending IPv4 once rejected), §3.4.
 func (l *link) writer(quit <-chan struct{}) {
 	buf := make([]byte, 0, 40<<10)
 	frame := make([]byte, 0, sstp.MaxPacket)
 	add := func(pkt []byte) {
+		if !l.up.Load() {
+			l.dropped.Add(1)
+			return
+		}
 		frame = ppp.AppendFrame(frame[:0], ppp.ProtoIPv4, pkt)
 		buf = sstp.AppendData(buf, frame)
 	}
@@ -387,6 +393,9 @@ func (l *link) writer(quit <-chan struct{}) {
 			default:
 				break more
 			}
+		}
+		if len(buf) == 0 {
+			continue // all dropped
 		}
 		l.wmu.Lock()
 		l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
