@@ -22,9 +22,6 @@ const capturePath = "/packetcapture/"
 // pcap.MaxMaxBytes).
 const maxCaptures = 4
 
-// uploadTimeout bounds the upload of a capture to a sasUrl.
-const uploadTimeout = 5 * time.Minute
-
 // uploadClient sends a capture to the sasUrl and nowhere else: a redirect
 // is the storage's answer, not followed (Blob storage answers a Put Blob
 // with none), so that a URL the user did not name never gets the capture
@@ -101,8 +98,8 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		writeJSON(w, http.StatusOK, h.captures.url(h.base(r), slot))
 		return
 	}
-	// The upload goes on when the client stops waiting (it may take
-	// longer than a client waits), to its own deadline.
+	// The upload goes on when the client stops waiting, to its own
+	// deadline (pcap.UploadTimeout), which the CLI waits out.
 	blob, err := upload(context.WithoutCancel(r.Context()), dest, fmt.Sprintf("%s-%s.pcap", rt.id.Name(), time.Now().UTC().Format("20060102T150405Z")), file)
 	if err != nil {
 		// A failed upload (an expired SAS, a wrong container) loses
@@ -128,7 +125,7 @@ func upload(ctx context.Context, u *url.URL, name string, file []byte) (string, 
 	blob.RawPath = ""
 	shown := blob
 	shown.RawQuery, shown.User = "", nil
-	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	ctx, cancel := context.WithTimeout(ctx, pcap.UploadTimeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPut, blob.String(), bytes.NewReader(file))
 	if err != nil {

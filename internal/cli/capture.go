@@ -9,6 +9,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/atomicfile"
+	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
@@ -60,8 +61,14 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 			if err != nil {
 				return err
 			}
+			// With a sasUrl the answer comes once the upload is done, or
+			// given up after pcap.UploadTimeout: waited for.
+			ctx := cmd.Context()
+			if sasURL != "" {
+				ctx = client.WithAnswerWait(ctx, pcap.UploadTimeout)
+			}
 			var u string
-			if _, err := c.Do(cmd.Context(), http.MethodPost, id.String()+"/stopPacketCapture", arm.VPNPacketCaptureStopParameters{SASURL: sasURL}, &u); err != nil {
+			if _, err := c.Do(ctx, http.MethodPost, id.String()+"/stopPacketCapture", arm.VPNPacketCaptureStopParameters{SASURL: sasURL}, &u); err != nil {
 				return err
 			}
 			if file != "" {

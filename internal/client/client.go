@@ -185,14 +185,24 @@ func New(cfg Config) (*Client, error) {
 }
 
 // How long a request waits: for the answer to begin (its status and
-// headers: connecting, sending the request, the API's work), and then for
-// each next piece of its body. A download that keeps coming is not cut,
-// however long it takes (a packet capture of 500 MiB on a slow link);
-// one that stops is. Variables for the tests.
+// headers: connecting, sending the request, the API's work; longer for a
+// request whose context says so, WithAnswerWait), and then for each next
+// piece of its body. A download that keeps coming is not cut, however
+// long it takes (a packet capture of 500 MiB on a slow link); one that
+// stops is. Variables for the tests.
 var (
-	answerTimeout = 2 * time.Minute
-	idleTimeout   = 2 * time.Minute
+	AnswerTimeout = 2 * time.Minute
+	IdleTimeout   = 2 * time.Minute
 )
+
+type answerWaitKey struct{}
+
+// WithAnswerWait returns ctx whose requests wait d longer than
+// AnswerTimeout for their answer to begin: the API's work on them has a
+// bound of its own, d (a stopPacketCapture's upload to a sasUrl).
+func WithAnswerWait(ctx context.Context, d time.Duration) context.Context {
+	return context.WithValue(ctx, answerWaitKey{}, d)
+}
 
 // Why send ended a request.
 var (
@@ -201,10 +211,14 @@ var (
 )
 
 // send sends req with the client's timeouts: it fails when the answer
-// has not begun within answerTimeout, and the answer's body fails to read
-// when nothing of it came for idleTimeout. The body must be closed.
+// has not begun within AnswerTimeout (and its context's WithAnswerWait),
+// and the answer's body fails to read when nothing of it came for
+// IdleTimeout. The body must be closed.
 func (c *Client) send(req *http.Request) (*http.Response, error) {
-	answer, idle := answerTimeout, idleTimeout
+	answer, idle := AnswerTimeout, IdleTimeout
+	if d, ok := req.Context().Value(answerWaitKey{}).(time.Duration); ok && d > 0 {
+		answer += d
+	}
 	ctx, cancel := context.WithCancelCause(req.Context())
 	t := time.AfterFunc(answer, func() { cancel(fmt.Errorf("%w within %v", errNoAnswer, answer)) })
 	res, err := c.http.Do(req.WithContext(ctx))

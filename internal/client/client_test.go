@@ -284,9 +284,9 @@ func TestAnswerOverMax(t *testing.T) {
 
 // setTimeouts sets the client's answer and idle timeouts for one test.
 func setTimeouts(t *testing.T, answer, idle time.Duration) {
-	oldAnswer, oldIdle := answerTimeout, idleTimeout
-	answerTimeout, idleTimeout = answer, idle
-	t.Cleanup(func() { answerTimeout, idleTimeout = oldAnswer, oldIdle })
+	oldAnswer, oldIdle := AnswerTimeout, IdleTimeout
+	AnswerTimeout, IdleTimeout = answer, idle
+	t.Cleanup(func() { AnswerTimeout, IdleTimeout = oldAnswer, oldIdle })
 }
 
 // TestLongDownloadNotCut: a download that keeps coming is taken whole

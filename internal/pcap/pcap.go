@@ -24,6 +24,12 @@ const (
 	MaxMaxBytes     = 500 << 20
 )
 
+// UploadTimeout bounds the upload of a stopped capture to a sasUrl: the
+// API's stopPacketCapture answers within it (a failed upload keeps the
+// capture for download), and the CLI waits as long for that answer on top
+// of its usual wait. A variable for the tests.
+var UploadTimeout = 5 * time.Minute
+
 // linkTypeRaw is LINKTYPE_RAW: each record is an IPv4 or IPv6 packet.
 const linkTypeRaw = 101
 
