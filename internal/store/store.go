@@ -29,7 +29,8 @@ var (
 	// nothing was written.
 	ErrTooLarge = errors.New("transaction too large for the store")
 	// ErrUnavailable means the store takes no writes for now, whatever
-	// their size (etcd full or overloaded); nothing was written.
+	// their size (etcd full or overloaded, the embedded store's disk
+	// full); nothing was written.
 	ErrUnavailable = errors.New("the store takes no writes")
 	// ErrNegativeRevision means a watch was asked for after a revision
 	// below 0.

@@ -393,6 +393,12 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		if errors.Is(err, berrors.ErrKeyTooLarge) || errors.Is(err, berrors.ErrValueTooLarge) {
 			return 0, fmt.Errorf("%w: %v", store.ErrTooLarge, err)
 		}
+		if errors.Is(err, unix.ENOSPC) || errors.Is(err, unix.EDQUOT) {
+			// The disk (or the user's quota) is full: bbolt rolled the
+			// transaction back, and takes writes again once there is
+			// room, as etcd does after its NOSPACE alarm.
+			return 0, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+		}
 		return 0, fmt.Errorf("commit: %w", err)
 	}
 	s.advance(newRev)
