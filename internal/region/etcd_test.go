@@ -199,3 +199,36 @@ func TestFullEtcdAnswersUnavailable(t *testing.T) {
 		t.Fatalf("a resource group on a full etcd: %v, want %s with etcd's reason", err, arm.CodeServiceUnavailable)
 	}
 }
+
+// TestTooManyOpsForEtcd: a change of more records than etcd's
+// --max-txn-ops (set below the region's bound, 100) is refused with
+// WriteTooLarge naming that limit, to be made in smaller steps; it was
+// a 500 InternalServerError that said only to see vnetgw's log.
+func TestTooManyOpsForEtcd(t *testing.T) {
+	e := etcdtest.StartWith(t, "--max-txn-ops", "4")
+	ctx := context.Background()
+	st := etcd.New(e.Client(t), "/ops/", etcd.Options{})
+	t.Cleanup(func() { st.Close() })
+	reg, err := Open(ctx, Config{Store: st, MaxTxnOps: 100, MaxTxnBytes: 1400 << 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	const sub, loc = "eeeeeeee-0000-0000-0000-0000000000ea", "westeurope"
+	g := arm.ResourceGroupID(sub, "rg")
+	if _, _, err := reg.PutGroup(ctx, g, &arm.ResourceGroup{Location: loc}); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 4 {
+		v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+		v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{fmt.Sprintf("10.%d.0.0/16", i)}}
+		if _, _, err := reg.PutVirtualNetwork(ctx, arm.NetworkID(sub, "rg", "virtualNetworks", fmt.Sprint("v", i)), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_, err = reg.Delete(ctx, g)
+	var ae *arm.Error
+	if !errors.As(err, &ae) || ae.Code != arm.CodeWriteTooLarge || !strings.Contains(ae.Message, "--max-txn-ops") {
+		t.Fatalf("deleting a group of 4 VNets with etcd's --max-txn-ops at 4: %v, want %s naming --max-txn-ops", err, arm.CodeWriteTooLarge)
+	}
+}

@@ -258,7 +258,10 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 			continue // another writer moved the fence: Sync, decide again
 		}
 		if errors.Is(err, store.ErrTooLarge) {
-			return nil, tooLarge(opBytes(ops), r.maxBytes)
+			// Over a limit of the store's that the region does not know
+			// (etcd's --max-txn-ops or --max-request-bytes set lower):
+			// its reason says which.
+			return nil, arm.Errorf(arm.CodeWriteTooLarge, "this change writes %d records, %d bytes, at once: more than the store takes in one transaction (%v); make it in smaller steps (a resource group: delete some of its resources first), or its resources smaller (fewer or shorter tags, subnets, prefixes)", len(ops), opBytes(ops), err)
 		}
 		if errors.Is(err, store.ErrUnavailable) {
 			return nil, arm.Errorf(arm.CodeServiceUnavailable, "%v; try again later", err)

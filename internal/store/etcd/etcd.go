@@ -312,6 +312,10 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		// is overloaded: gRPC's ResourceExhausted too, but no write
 		// goes through, however small.
 		return 0, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	case errors.Is(err, rpctypes.ErrTooManyOps):
+		// More ops than etcd's --max-txn-ops, set below the region's
+		// bound (MaxTxnOps).
+		return 0, fmt.Errorf("%w: %d operations, more than etcd's --max-txn-ops (%v)", store.ErrTooLarge, len(eops), err)
 	case errors.Is(err, rpctypes.ErrRequestTooLarge) || status.Code(err) == codes.ResourceExhausted:
 		// Over the server's --max-request-bytes, or the client's
 		// largest message.
