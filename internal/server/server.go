@@ -18,6 +18,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 
@@ -211,7 +212,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeStore()
 		return nil, fmt.Errorf("listen: %w", err)
 	}
-	s.URL = "https://" + localAddr(host, ln.Addr().(*net.TCPAddr)).String()
+	s.URL = "https://" + localAddr(host, ln.Addr().(*net.TCPAddr))
 	if s.etcd != nil {
 		info := s.URL
 		if cfg.AdvertiseURL != "" {
@@ -304,17 +305,23 @@ func lockDataDir(dir string) (*os.File, error) {
 	return f, nil
 }
 
-// localAddr is where a client on this machine reaches a listener bound
-// for host: its address, or loopback for one on every address.
-func localAddr(host string, a *net.TCPAddr) netip.AddrPort {
+// localAddr is where (host:port) a client on this machine reaches a
+// listener bound for host: host itself when it is a name, which the API's
+// certificate names (not the address it resolved to, which the
+// certificate need not name: Debian's own host name is 127.0.1.1); else
+// its address, or loopback for one on every address.
+func localAddr(host string, a *net.TCPAddr) string {
 	ap := a.AddrPort()
+	if _, err := netip.ParseAddr(host); err != nil && host != "" {
+		return net.JoinHostPort(host, strconv.Itoa(int(ap.Port())))
+	}
 	switch {
 	case !ap.Addr().IsUnspecified():
-		return ap
+		return ap.String()
 	case host == "::":
-		return netip.AddrPortFrom(netip.IPv6Loopback(), ap.Port())
+		return netip.AddrPortFrom(netip.IPv6Loopback(), ap.Port()).String()
 	}
-	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port())
+	return netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), ap.Port()).String()
 }
 
 // Run serves the API and keeps the data plane in step with the desired

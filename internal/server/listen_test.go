@@ -1,0 +1,85 @@
+package server
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetgw/vnetgw/internal/client"
+	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
+)
+
+// envHosts names, in the test binary run again by TestListenByName, the
+// hosts file it puts over /etc/hosts in a mount namespace of its own.
+const envHosts = "VNETGW_TEST_HOSTS"
+
+// TestListenByName: with --listen given a host name, the endpoint file
+// names that host, which the API's certificate names, and the CLI
+// (client.Discover) reaches the API through it. It named the address the
+// name resolved to, which the certificate does not name unless it is
+// 127.0.0.1 or ::1 (Debian's own host name is 127.0.1.1): every command
+// failed to verify the certificate. The test runs again in a mount
+// namespace of its own, where a hosts file of its own names
+// gw.vnetgw.test 127.161.0.1.
+func TestListenByName(t *testing.T) {
+	if hosts := os.Getenv(envHosts); hosts != "" {
+		listenByName(t, hosts)
+		return
+	}
+	netnstest.Require(t) // root: a mount namespace
+	hosts := filepath.Join(t.TempDir(), "hosts")
+	if err := os.WriteFile(hosts, []byte("127.161.0.1 gw.vnetgw.test\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestListenByName$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), envHosts+"="+hosts)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "--- PASS: TestListenByName") {
+		t.Fatalf("the test with its own hosts file: %v\n%s", err, out)
+	}
+}
+
+func listenByName(t *testing.T, hosts string) {
+	if err := unix.Mount(hosts, "/etc/hosts", "", unix.MS_BIND, ""); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	s, err := New(context.Background(), Config{DataDir: dir, Listen: "gw.vnetgw.test:0", PublicIPPool: "127.161.3.0/24"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ran := make(chan error, 1)
+	go func() { ran <- s.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-ran; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	endpoint, err := os.ReadFile(filepath.Join(dir, datadir.Endpoint))
+	if err != nil || !strings.HasPrefix(string(endpoint), "https://gw.vnetgw.test:") {
+		t.Errorf("endpoint file %q, %v; want the URL of gw.vnetgw.test", endpoint, err)
+	}
+	cfg, err := client.DiscoverDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.CloseIdleConnections()
+	if _, err := c.Do(ctx, http.MethodGet, "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups", nil, nil); err != nil {
+		t.Errorf("the API at the endpoint file's URL: %v", err)
+	}
+}
