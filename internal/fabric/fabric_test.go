@@ -725,7 +725,7 @@ func TestIngressRoutes(t *testing.T) {
 // (RFC 1812 §5.3.1), and dropped at 1. Routing allocates nothing.
 func TestNoHopWithinVNet(t *testing.T) {
 	r := NewRouter() // without subnets: no ICMP errors to the hosts, which are not running
-	a, b, tunHost, endpoint := &NetstackHost{}, &NetstackHost{}, &TUNHost{}, &NetstackHost{}
+	a, b, tunHost, endpoint := &NetstackHost{}, &NetstackHost{}, &TUNHost{}, &NetstackHost{own: true}
 	gw, eg := NewGatewayPort(r), &Egress{}
 	defer gw.Close()
 	r.SetRoutes([]Route{
@@ -752,6 +752,7 @@ func TestNoHopWithinVNet(t *testing.T) {
 		{"host to a site, IPv6", ipv6With("fd00:1:1::4", "fd00:99::1", 17, 64, filled(8)), gw, 63, 7},
 		{"site to host", ipv4With("192.168.1.1", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},
 		{"site to host, TTL 1", ipv4With("192.168.1.1", "10.1.2.4", 17, 1, filled(8)), nil, 0, 8},
+		{"site to the gateway's endpoint, TTL 1", ipv4With("192.168.1.1", "10.1.255.4", 6, 1, filled(20)), endpoint, 1, 8},
 		{"host to the Internet", ipv4With("10.1.1.4", "198.51.100.7", 17, 64, filled(8)), eg, 63, 8},
 		{"the Internet to host", ipv4With("198.51.100.7", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},
 		{"a source of no host to host", ipv4With("10.1.1.9", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},

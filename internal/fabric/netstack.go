@@ -51,6 +51,9 @@ type NetstackHost struct {
 	stack  *stack.Stack
 	ep     *channel.Endpoint
 	router Forwarder
+	// own: the address is the gateway's own (NewNetstackEndpoint), for
+	// which the router forwards nothing: it delivers.
+	own bool
 
 	cancel context.CancelFunc
 	wg     sync.WaitGroup // the packet pump and the servers
@@ -68,7 +71,10 @@ func NewNetstackHost(name string, addr netip.Addr, mtu int, router Forwarder) (*
 
 // NewNetstackEndpoint starts a stack like a built-in host's that serves
 // nothing by itself: its owner listens (Listen) and dials (Dial), as a
-// gateway's BGP speaker does on its peering address.
+// gateway's BGP speaker does on its peering address. Its address is the
+// gateway's own, not a host's behind it: what comes to it through the
+// gateway keeps its TTL, as the router delivers it rather than forwards
+// it (a site's single-hop eBGP session sends with TTL 1).
 func NewNetstackEndpoint(name string, addr netip.Addr, mtu int, router Forwarder) (*NetstackHost, error) {
 	return newNetstack(name, addr, mtu, router, false)
 }
@@ -89,7 +95,7 @@ func newNetstack(name string, addr netip.Addr, mtu int, router Forwarder, serve 
 		return nil, fmt.Errorf("host %s: create NIC: %v", name, err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	h := &NetstackHost{name: name, addr: addr, stack: s, ep: ep, router: router, cancel: cancel}
+	h := &NetstackHost{name: name, addr: addr, stack: s, ep: ep, router: router, own: !serve, cancel: cancel}
 	if err := h.AddAddress(addr); err != nil {
 		cancel()
 		s.Close()

@@ -208,9 +208,11 @@ func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
 }
 
 // route returns the port of pkt's destination and the packet, cut at its
-// IP length, or a nil port when it is dropped (and counted). A packet between two hosts of the VNet keeps its TTL: as
-// in Azure, where the VNet is no hop (traceroute from one VM to another
-// shows the other alone), the router is none between them. What comes in
+// IP length, or a nil port when it is dropped (and counted). A packet
+// between two hosts of the VNet keeps its TTL: as in Azure, where the VNet
+// is no hop (traceroute from one VM to another shows the other alone), the
+// router is none between them; so does one to a gateway's own address,
+// which is where it ends, not a hop. What comes in
 // through a gateway or from the Internet, or leaves that way, has its TTL
 // decremented, as a router does (RFC 1812 §5.3.1: a router MUST
 // decrement it); a packet dropped for its TTL or for want of a route is
@@ -234,7 +236,7 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 		r.icmpError(key, pkt, unreachable)
 		return nil, nil
 	}
-	if isHost(p) && isHost(r.table.Load().lookup(src)) {
+	if isHost(p) && (own(p) || isHost(r.table.Load().lookup(src))) {
 		r.stats.forwarded.Add(1)
 		return p, pkt
 	}
@@ -276,6 +278,15 @@ func isHost(p Port) bool {
 		return true
 	}
 	return false
+}
+
+// own reports whether p is an address of the gateway's own (its BGP
+// speaker's, its RADIUS source), which a packet through the gateway
+// reaches rather than passes: RFC 1122 §3.2.1.7, a host MUST NOT discard
+// a datagram just because it was received with TTL less than 2.
+func own(p Port) bool {
+	h, ok := p.(*NetstackHost)
+	return ok && h.own
 }
 
 // deliverRun hands port the packets at run[i][offset:].
