@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -67,5 +68,47 @@ func TestTUNHostSendsAfterLargeSegmentBatch(t *testing.T) {
 
 	if out, err := ns.Try("ping", "-c", "1", "-W", "5", b.Addr().String()); err != nil {
 		t.Fatalf("ping after the connection: %v\n%s", err, out)
+	}
+}
+
+// TestTUNHostsShareANamespace (root): two TUN hosts in one namespace (the
+// two network interfaces of one VM) each reach the VNet, and the one left
+// when the other goes still does. Each device's default route replaced
+// the one before it, so that the namespace had one default route, the
+// last device's, and none at all once that device went: the host that
+// stayed (its state Running) reached nothing.
+func TestTUNHostsShareANamespace(t *testing.T) {
+	netnstest.Require(t, "ip", "ping")
+	r := NewRouter()
+	ns := netnstest.New(t, "twonic")
+	first, second := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.1.4")
+	a, err := NewTUNHost(ns.Name, first, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := NewTUNHost(ns.Name, second, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := newHost(t, "c", "10.1.2.4", r)
+	r.SetRoutes([]Route{{netip.PrefixFrom(first, 32), a}, {netip.PrefixFrom(second, 32), b}, {netip.PrefixFrom(c.Addr(), 32), c}})
+	ping := func(from netip.Addr) error {
+		out, err := ns.Try("ping", "-c", "1", "-W", "5", "-I", from.String(), c.Addr().String())
+		if err != nil {
+			return fmt.Errorf("%v\n%s\nroutes:\n%s", err, out, ns.Run("ip", "route"))
+		}
+		return nil
+	}
+	for _, from := range []netip.Addr{first, second} {
+		if err := ping(from); err != nil {
+			t.Fatalf("ping from %v with both hosts: %v", from, err)
+		}
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(first); err != nil {
+		t.Fatalf("ping from %v once the other host went: %v", first, err)
 	}
 }

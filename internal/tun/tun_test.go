@@ -83,8 +83,11 @@ func TestCreateInNamespace(t *testing.T) {
 		t.Fatalf("ping through the device:\n%s", ping.Output())
 	}
 
-	if err := d.AddRoute(netip.MustParsePrefix("10.79.0.0/16")); err != nil {
-		t.Fatal(err)
+	// A route that is there already is taken as added.
+	for range 2 {
+		if err := d.AddRoute(netip.MustParsePrefix("10.79.0.0/16")); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if out := ns.Run("ip", "route", "get", "10.79.1.1"); !strings.Contains(out, "dev vgtest0") {
 		t.Fatalf("added route missing:\n%s", out)
@@ -164,4 +167,40 @@ func checksum(b []byte) uint16 {
 		s = s>>16 + s&0xffff
 	}
 	return ^uint16(s)
+}
+
+// TestRoutesBesideTheNamespaces: a device's routes go beside the routes
+// of its namespace, ahead of them, not in their place: while the device
+// is there, what its routes hold goes into it, and once it is gone the
+// namespace routes as before. A route replaced the namespace's own of the
+// same prefix, which was gone for good when the device went (two TUN
+// hosts in one namespace: the one left had no default route).
+func TestRoutesBesideTheNamespaces(t *testing.T) {
+	netnstest.Require(t, "ip")
+	ns := netnstest.New(t, "tunbeside")
+	ns.Run("ip", "route", "add", "blackhole", "default")
+	ns.Run("ip", "-6", "route", "add", "blackhole", "default")
+	d, err := Create(Config{
+		Name:   "vgtest1",
+		NetNS:  filepath.Join("/run/netns", ns.Name),
+		Addrs:  []netip.Prefix{netip.MustParsePrefix("10.77.0.1/32"), netip.MustParsePrefix("fd00:77::1/128")},
+		Routes: []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	for _, dst := range []string{"192.0.2.1", "2001:db8::1"} {
+		if out := ns.Run("ip", "route", "get", dst); !strings.Contains(out, "dev vgtest1") {
+			t.Fatalf("route to %s not into the device:\n%s", dst, out)
+		}
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, family := range []string{"-4", "-6"} {
+		if out := ns.Run("ip", family, "route", "show", "default"); !strings.Contains(out, "blackhole") {
+			t.Fatalf("the namespace's own default route (%s) gone with the device:\n%s", family, out)
+		}
+	}
 }
