@@ -846,7 +846,7 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 			}
 			continue
 		}
-		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin}
+		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin, Transitive: u.Transitive}
 		if old, ok := p.rib[n]; !ok || pathKey(old) != pathKey(r) {
 			p.s.setRoute(p, n, &r)
 			changed = true
@@ -947,7 +947,7 @@ func (c *conn) advertise() {
 		slices.SortFunc(ps, netip.Prefix.Compare)
 		// The UPDATE without its NLRI: the first prefix's bytes taken
 		// off again (RFC 4271 §4.3: a length byte, then its octets).
-		one, err := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: ps[:1]}.Append(nil, c.fourOctet)
+		one, err := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, Transitive: r.Transitive, NLRI: ps[:1]}.Append(nil, c.fourOctet)
 		if err != nil {
 			b.fail(err)
 			return
@@ -973,7 +973,7 @@ func (c *conn) advertise() {
 			continue
 		}
 		for chunk := range chunkNLRI(ps, room) {
-			if !b.update(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, NLRI: chunk}) {
+			if !b.update(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, Transitive: r.Transitive, NLRI: chunk}) {
 				return
 			}
 			for _, pfx := range chunk {
@@ -1035,6 +1035,9 @@ func pathKey(r Route) string {
 	fmt.Fprintf(&b, "%d %v", r.Origin, r.NextHop)
 	for _, s := range r.ASPath {
 		fmt.Fprintf(&b, " %t%v", s.Set, s.ASNs)
+	}
+	if r.Transitive != "" {
+		fmt.Fprintf(&b, " %d:%s", len(r.Transitive), r.Transitive)
 	}
 	return b.String()
 }

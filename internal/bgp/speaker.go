@@ -131,6 +131,10 @@ type Route struct {
 	NextHop  netip.Addr
 	ASPath   []wire.Segment
 	Origin   uint8
+	// Transitive are the optional transitive attributes the peer sent
+	// that the speaker does not recognise (wire.Update.Transitive): they
+	// go with the route to the other peers.
+	Transitive string
 }
 
 // Speaker is a BGP speaker.

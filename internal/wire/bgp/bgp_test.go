@@ -551,3 +551,62 @@ func TestNotificationNamesRFC4271Section4_5(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateTransitiveRFC4271Section9: the unrecognised optional
+// transitive attributes of an UPDATE with routes (COMMUNITIES, one of
+// extended length, one of a type not assigned) are kept, whole, their
+// Partial bit set, in ascending order of type whatever the order they
+// came in; optional non-transitive ones and AS4_AGGREGATOR are not.
+// Append writes them back among its own in ascending order of type
+// (RFC 4271 §5), around AS4_PATH for a two-octet peer.
+func TestUpdateTransitiveRFC4271Section9(t *testing.T) {
+	base := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 4200000001}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24")}
+	large := append([]byte{0xd0, 32, 0, 12}, make([]byte, 12)...) // LARGE_COMMUNITY, extended length
+	attrs := slices.Concat(
+		[]byte{0xc0, 200, 1, 7}, // unassigned, optional transitive
+		large,
+		[]byte{0x80, 99, 1, 9}, // optional non-transitive: dropped
+		[]byte{0xc0, 18, 8, 0, 0, 0xfd, 0xea, 192, 0, 2, 1}, // AS4_AGGREGATOR: dropped
+		[]byte{0xc0, 8, 4, 0xfd, 0xea, 0, 1},                // COMMUNITIES
+	)
+	b := mustAppend(base.Append(nil, true))
+	at := len(b) - 4 // the attributes end where the NLRI's 4 bytes begin
+	b = slices.Concat(b[:at], attrs, b[at:])
+	b[3] += byte(len(attrs))
+	u, err := ParseUpdate(b, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := string(slices.Concat([]byte{0xe0, 8, 4, 0xfd, 0xea, 0, 1}, append([]byte{0xf0}, large[1:]...), []byte{0xe0, 200, 1, 7}))
+	if u.Transitive != want {
+		t.Fatalf("Transitive % x, want % x", u.Transitive, want)
+	}
+	for _, four := range []bool{true, false} {
+		body := mustAppend(u.Append(nil, four))
+		var types []byte
+		for a := body[4 : len(body)-4]; len(a) > 0; {
+			types = append(types, a[1])
+			n := 3 + int(a[2])
+			if a[0]&flagExtLength != 0 {
+				n = 4 + int(a[2])<<8 + int(a[3])
+			}
+			a = a[n:]
+		}
+		wantTypes := []byte{1, 2, 3, 8, 32, 200}
+		if !four {
+			wantTypes = []byte{1, 2, 3, 8, 17, 32, 200}
+		}
+		if !bytes.Equal(types, wantTypes) {
+			t.Errorf("four-octet %t: attributes of types %v, want %v", four, types, wantTypes)
+		}
+		if again, err := ParseUpdate(body, four); err != nil || again.Transitive != want || PathLen(again.ASPath) != 2 {
+			t.Errorf("four-octet %t: re-parsed as %+v, %v", four, again, err)
+		}
+	}
+	// A withdrawal carries no attributes.
+	w := mustAppend(Update{Withdrawn: pfx("10.99.0.0/24")}.Append(nil, true))
+	w = slices.Concat(w[:len(w)-2], []byte{0, 7, 0xc0, 8, 4, 0xfd, 0xea, 0, 1})
+	if u, err := ParseUpdate(w, true); err != nil || u.Transitive != "" {
+		t.Errorf("a withdrawal with COMMUNITIES: %+v, %v", u, err)
+	}
+}

@@ -25,6 +25,10 @@ func FuzzReadMessage(f *testing.F) {
 	// NEXT_HOP of 9 bytes where 4 are: the list overrun (RFC 7606 §4).
 	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, []byte{0, 0, 0, 20, 0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea,
 		0x40, 3, 9, 192, 0, 2, 9, 24, 10, 99, 0})))
+	// COMMUNITIES and an unassigned optional transitive attribute, out
+	// of order, passed on (RFC 4271 §9).
+	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, []byte{0, 0, 0, 31, 0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea,
+		0xc0, 200, 1, 7, 0x40, 3, 4, 192, 0, 2, 9, 0xc0, 8, 4, 0xfd, 0xea, 0, 1, 24, 10, 99, 0})))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var buf [MaxLen]byte
 		typ, body, err := ReadMessage(bytes.NewReader(data), &buf)
@@ -56,7 +60,7 @@ func FuzzReadMessage(f *testing.F) {
 				}
 				again, err := ParseUpdate(body, four)
 				if err != nil || len(again.NLRI) != len(u.NLRI) || len(again.Withdrawn) != len(u.Withdrawn) ||
-					(len(u.NLRI) > 0 && (PathLen(again.ASPath) != PathLen(u.ASPath) || again.NextHop != u.NextHop)) {
+					(len(u.NLRI) > 0 && (PathLen(again.ASPath) != PathLen(u.ASPath) || again.NextHop != u.NextHop || again.Transitive != u.Transitive)) {
 					t.Fatalf("UPDATE %+v re-parsed as %+v, %v", u, again, err)
 				}
 			}

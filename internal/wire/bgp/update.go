@@ -21,6 +21,7 @@ const (
 	attrMPReach   = 14 // RFC 4760 §3
 	attrMPUnreach = 15 // RFC 4760 §4
 	attrAS4Path   = 17 // RFC 6793 §3
+	attrAS4Aggr   = 18 // RFC 6793 §3
 )
 
 // AFI and SAFI of IPv4 unicast, the only routes a session carries.
@@ -33,6 +34,7 @@ const (
 const (
 	flagOptional   = 0x80
 	flagTransitive = 0x40
+	flagPartial    = 0x20
 	flagExtLength  = 0x10
 )
 
@@ -56,13 +58,20 @@ type Segment struct {
 
 // Update is an UPDATE message with IPv4 prefixes (RFC 4271 §4.3). Path
 // attributes other than ORIGIN, AS_PATH and NEXT_HOP are checked for form
-// and otherwise left out.
+// and otherwise left out, but for the unrecognised optional transitive
+// ones.
 type Update struct {
 	Withdrawn []netip.Prefix
 	Origin    uint8
 	ASPath    []Segment
 	NextHop   netip.Addr
 	NLRI      []netip.Prefix
+	// Transitive are the optional transitive attributes ParseUpdate does
+	// not recognise (communities, say), whole (flags, type, length,
+	// value), in ascending order of type, as ParseUpdate returns them:
+	// their Partial bit set, to be passed on with the routes (RFC 4271
+	// §9). Append writes them as they are.
+	Transitive string
 }
 
 // PathLen is the AS path's length as route selection counts it: each AS of
@@ -138,6 +147,7 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	var conflict *Error // an attribute's length against the list's
 	var as4 []Segment   // AS4_PATH, from a two-octet session
 	var mp mpRoutes     // IPv4 unicast in MP_REACH_NLRI and MP_UNREACH_NLRI
+	var pass [][]byte   // unrecognised optional transitive attributes
 	for len(attrs) > 0 {
 		flags := attrs[0]
 		hl := 3
@@ -190,6 +200,14 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 					as4 = p
 				}
 			}
+			continue
+		}
+		if flags&(flagOptional|flagTransitive) == flagOptional|flagTransitive && !recognised(code) {
+			// RFC 4271 §9: an unrecognised optional transitive attribute
+			// is retained for propagation, its Partial bit set to 1.
+			a := bytes.Clone(raw)
+			a[0] |= flagPartial
+			pass = append(pass, a)
 			continue
 		}
 		if err := u.attribute(flags, code, val, fourOctet); err != nil {
@@ -246,7 +264,22 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	if as4 != nil {
 		u.ASPath = mergeAS4(u.ASPath, as4)
 	}
+	if len(u.NLRI) > 0 {
+		slices.SortFunc(pass, func(a, b []byte) int { return cmp.Compare(a[1], b[1]) })
+		u.Transitive = string(bytes.Join(pass, nil))
+	}
 	return u, nil
+}
+
+// recognised reports whether ParseUpdate knows attribute code: it takes
+// it, or leaves it out on purpose (AS4_AGGREGATOR goes with AGGREGATOR,
+// which is not passed on).
+func recognised(code byte) bool {
+	switch code {
+	case attrOrigin, attrASPath, attrNextHop, attrMED, attrLocPref, attrAtomic, attrAggr, attrMPReach, attrMPUnreach, attrAS4Path, attrAS4Aggr:
+		return true
+	}
+	return false
 }
 
 // mergeAS4 rebuilds the path a two-octet speaker passed on (RFC 6793
@@ -467,15 +500,24 @@ func (u Update) Append(b []byte, fourOctet bool) ([]byte, error) {
 		if len(u.NLRI) == 0 {
 			return b
 		}
+		// RFC 4271 §5: the attributes in ascending order of type.
 		b = append(b, flagTransitive, attrOrigin, 1, u.Origin)
 		b = appendPath(b, flagTransitive, attrASPath, u.ASPath, fourOctet)
+		nh := u.NextHop.As4()
+		b = append(append(b, flagTransitive, attrNextHop, 4), nh[:]...)
+		rest := u.Transitive
 		// RFC 6793 §4.2.2: a two-octet peer is also given the path
 		// with its four-octet ASes, in AS4_PATH, when it has one.
 		if !fourOctet && slices.ContainsFunc(u.ASPath, func(s Segment) bool { return slices.ContainsFunc(s.ASNs, func(as uint32) bool { return as > 0xffff }) }) {
+			before := 0
+			for before < len(rest) && rest[before+1] < attrAS4Path {
+				before += attrLen(rest[before:])
+			}
+			b = append(b, rest[:before]...)
 			b = appendPath(b, flagOptional|flagTransitive, attrAS4Path, u.ASPath, true)
+			rest = rest[before:]
 		}
-		nh := u.NextHop.As4()
-		return append(append(b, flagTransitive, attrNextHop, 4), nh[:]...)
+		return append(b, rest...)
 	})
 	return appendPrefixes(b, u.NLRI), nil
 }
@@ -553,6 +595,15 @@ func appendPath(b []byte, flags, code byte, p []Segment, fourOctet bool) []byte 
 		}
 	}
 	return b
+}
+
+// attrLen is the length of the whole attribute a begins with, one of
+// the well-formed ones of Update.Transitive.
+func attrLen(a string) int {
+	if a[0]&flagExtLength != 0 {
+		return 4 + (int(a[2])<<8 | int(a[3]))
+	}
+	return 3 + int(a[2])
 }
 
 func appendLen16(b []byte, f func([]byte) []byte) []byte {
