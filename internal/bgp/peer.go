@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math/rand/v2"
 	"net"
 	"net/netip"
 	"slices"
@@ -60,8 +61,8 @@ type peer struct {
 	// holdUntil is when a peer that announced too many prefixes may have
 	// a session again (maxPrefixHold).
 	holdUntil time.Time
-	// retryAt is when the peer may be dialled again: ConnectRetry after
-	// the last attempt, or after the last session ended.
+	// retryAt is when the peer may be dialled again: ConnectRetry
+	// (jittered) after the last attempt, or after the last session ended.
 	retryAt time.Time
 	// selfHops counts the routes ignored for their NEXT_HOP, an address
 	// of the speaker's: logged once a minute at most.
@@ -141,7 +142,7 @@ type conn struct {
 
 // connect dials the peer whenever no connection with it is open, every
 // ConnectRetry, and not before ConnectRetry after the last session ended,
-// whichever side opened it. A connection of the peer's that ends is no
+// whichever side opened it (each wait jittered). A connection of the peer's that ends is no
 // reason to dial at once: two speakers that do not agree would each dial
 // the other again whenever it refused them.
 func (p *peer) connect() {
@@ -181,7 +182,7 @@ func (p *peer) connect() {
 				p.session(nc, true)
 			}
 			p.s.mu.Lock()
-			p.retryAt = time.Now().Add(p.s.opts.ConnectRetry)
+			p.retryAt = time.Now().Add(jitter(p.s.opts.ConnectRetry))
 			p.s.mu.Unlock()
 		}
 		// While a connection is open, its end kicks.
@@ -305,7 +306,7 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 		// A session that ended, whichever side opened it: the peer is
 		// dialled again ConnectRetry after, not at once. A connection
 		// that never was one leaves the dials their pace.
-		p.retryAt = time.Now().Add(p.s.opts.ConnectRetry)
+		p.retryAt = time.Now().Add(jitter(p.s.opts.ConnectRetry))
 	}
 	p.s.mu.Unlock()
 	select {
@@ -455,7 +456,7 @@ func (c *conn) run() error {
 	quit := make(chan struct{})
 	defer close(quit)
 	if hold > 0 {
-		sender.Go(func() { c.keepalives(hold/3, quit) })
+		sender.Go(func() { c.keepalives(hold, quit) })
 	}
 	sender.Go(func() { c.sender(quit) })
 	s.advertiseAll()
@@ -740,8 +741,10 @@ func (b *batch) flush() bool {
 	return true
 }
 
-func (c *conn) keepalives(every time.Duration, quit chan struct{}) {
-	t := time.NewTicker(every)
+// keepalives sends a KEEPALIVE every third of the hold time, jittered
+// (RFC 4271 §10), until quit.
+func (c *conn) keepalives(hold time.Duration, quit chan struct{}) {
+	t := time.NewTimer(keepaliveInterval(hold))
 	defer t.Stop()
 	for {
 		select {
@@ -751,8 +754,24 @@ func (c *conn) keepalives(every time.Duration, quit chan struct{}) {
 			if c.send(wire.TypeKeepalive, nil) != nil {
 				return
 			}
+			t.Reset(keepaliveInterval(hold))
 		}
 	}
+}
+
+// keepaliveInterval is the wait before the next KEEPALIVE of a session
+// of hold time hold: a third of it, jittered, and a second at least (RFC
+// 4271 §4.4: KEEPALIVEs MUST NOT be sent more often than one per second).
+func keepaliveInterval(hold time.Duration) time.Duration {
+	return max(jitter(hold/3), time.Second)
+}
+
+// jitter returns d multiplied by a random factor from 0.75 to 1, picked
+// anew on each call: RFC 4271 §10 says the ConnectRetry and Keepalive
+// timers SHOULD be, so that the speakers' messages come in no bursts
+// (many peers dialled, or sent KEEPALIVEs, at the same moment).
+func jitter(d time.Duration) time.Duration {
+	return d - rand.N(d/4+1)
 }
 
 func (c *conn) setState(st string) {

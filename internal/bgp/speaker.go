@@ -114,8 +114,9 @@ type Options struct {
 	Port uint16
 	// HoldTime is what the speaker proposes; 0 means DefaultHoldTime.
 	HoldTime time.Duration
-	// ConnectRetry is the wait between attempts to connect to a peer; 0
-	// means DefaultConnectRetry.
+	// ConnectRetry is the wait between attempts to connect to a peer,
+	// each jittered to 0.75 to 1 times it (RFC 4271 §10); 0 means
+	// DefaultConnectRetry.
 	ConnectRetry time.Duration
 	// OnChange is called, without locks held, after the best routes
 	// changed. It must not block.
