@@ -484,7 +484,7 @@ func (c *conn) run() error {
 			case err != nil:
 				return c.fail(err)
 			}
-			changed, err := p.apply(u)
+			changed, err := p.apply(u, o.ID)
 			if err != nil {
 				return c.fail(err)
 			}
@@ -826,10 +826,11 @@ func (p *peer) establish(c *conn) bool {
 	return true
 }
 
-// apply takes an UPDATE into the peer's routes and reports whether they
-// changed. Routes whose path holds this speaker's AS are loops and are
-// dropped (RFC 4271 §9.1.2).
-func (p *peer) apply(u wire.Update) (bool, error) {
+// apply takes an UPDATE of the session with the peer of BGP identifier
+// id into the peer's routes and reports whether they changed. Routes
+// whose path holds this speaker's AS are loops and are dropped (RFC 4271
+// §9.1.2).
+func (p *peer) apply(u wire.Update, id netip.Addr) (bool, error) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	if p.s.peers[p.cfg.Addr] != p {
@@ -865,7 +866,7 @@ func (p *peer) apply(u wire.Update) (bool, error) {
 			}
 			continue
 		}
-		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin, Transitive: u.Transitive}
+		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin, Transitive: u.Transitive, peerID: id}
 		if old, ok := p.rib[n]; !ok || pathKey(old) != pathKey(r) {
 			p.s.setRoute(p, n, &r)
 			changed = true

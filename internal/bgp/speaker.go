@@ -132,6 +132,9 @@ type Route struct {
 	NextHop  netip.Addr
 	ASPath   []wire.Segment
 	Origin   uint8
+	// peerID is the BGP identifier of the peer's session (route
+	// selection, RFC 4271 §9.1.2.2 (f)).
+	peerID netip.Addr
 	// Transitive are the optional transitive attributes the peer sent
 	// that the speaker does not recognise (wire.Update.Transitive): they
 	// go with the route to the other peers.
@@ -394,8 +397,9 @@ func (s *Speaker) Config() Config {
 }
 
 // Best returns the best route to each prefix the peers announced: the
-// shortest AS path, then the lowest origin, then the lowest peer address
-// (RFC 4271 §9.1.2.2, without MED).
+// shortest AS path, then the lowest origin, then the lowest BGP
+// identifier of the peer, then the lowest peer address (RFC 4271
+// §9.1.2.2, without MED).
 func (s *Speaker) Best() []Route {
 	s.mu.Lock()
 	defer s.mu.Unlock()

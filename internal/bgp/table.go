@@ -90,6 +90,11 @@ func better(a, b Route) bool {
 	if a.Origin != b.Origin {
 		return a.Origin < b.Origin
 	}
+	// RFC 4271 §9.1.2.2 (f): the route of the speaker with the lowest
+	// BGP identifier, then (g) that from the lowest peer address.
+	if a.peerID != b.peerID {
+		return a.peerID.Less(b.peerID)
+	}
 	if a.PeerAddr != b.PeerAddr {
 		return a.PeerAddr.Less(b.PeerAddr)
 	}

@@ -139,5 +139,5 @@ func peerWeight(b *arm.BGPSettings) error {
 		return nil
 	}
 	return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.bgpSettings.peerWeight",
-		Message: fmt.Sprintf("peerWeight %d is not available: the gateway prefers a learned route by the shortest AS path, then its origin, then the lowest peer address; make a site's routes less preferred by prepending its AS path on the device", *b.PeerWeight)}
+		Message: fmt.Sprintf("peerWeight %d is not available: the gateway prefers a learned route by the shortest AS path, then its origin, then the lowest BGP identifier, then the lowest peer address; make a site's routes less preferred by prepending its AS path on the device", *b.PeerWeight)}
 }
