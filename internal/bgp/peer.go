@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"math/rand/v2"
 	"net"
@@ -124,8 +125,9 @@ type conn struct {
 	// (RFC 4271 §6.8): its end is no error of the peer's, whatever it
 	// read.
 	collided bool
-	// werr, guarded by s.mu, is the write that ended the connection: its
-	// reader sees only the connection closed.
+	// werr, guarded by s.mu, is the write that ended the connection, or
+	// the Cease this side sent (cease): its reader sees only the
+	// connection closed, by this side or by the peer.
 	werr error
 	// lost, guarded by s.mu, says the connection was the peer's
 	// established session, and is no longer (lose).
@@ -234,9 +236,16 @@ func (p *peer) stop(sub uint8) {
 // (a userspace stack closed, a tunnel torn down) ends the connection at
 // once, and a Cease not yet acknowledged went with it.
 func (c *conn) cease(sub uint8) {
+	n := wire.Notification{Code: wire.CodeCease, Subcode: sub}
+	c.p.s.mu.Lock()
+	if c.werr == nil {
+		// What ends the connection, not the peer's close that follows.
+		c.werr = fmt.Errorf("this speaker ended the session: %v", n)
+	}
+	c.p.s.mu.Unlock()
 	c.end()
 	c.wmu.Lock()
-	sent := c.writeLast(wire.Notification{Code: wire.CodeCease, Subcode: sub})
+	sent := c.writeLast(n)
 	cw, ok := c.nc.(interface{ CloseWrite() error })
 	// RFC 9293 §3.6: the segments up to the FIN are sent again until
 	// acknowledged.
@@ -373,9 +382,10 @@ func (c *conn) lose(err error) {
 }
 
 // cause is what ended the connection, given what its reader returned:
-// the write that closed it, if one did. s.mu is held.
+// the write that closed it, or the Cease this side sent, if one did. s.mu
+// is held.
 func (c *conn) cause(err error) error {
-	if c.werr != nil && errors.Is(err, net.ErrClosed) {
+	if c.werr != nil && (errors.Is(err, net.ErrClosed) || errors.Is(err, errPeerClosed)) {
 		return c.werr
 	}
 	return err
@@ -397,6 +407,11 @@ func (c *conn) run() error {
 	c.setState("OpenSent")
 	var buf [wire.MaxLen]byte
 	typ, body, err := c.read(&buf, openWait)
+	if errors.Is(err, errPeerClosed) {
+		// As BIRD and FRR do with a connection from an address that is
+		// no neighbour of theirs.
+		return fmt.Errorf("%w before its OPEN: does it have %v of AS %d as a neighbour?", errPeerClosed, p.cfg.local(cfg.ID), cfg.AS)
+	}
 	if err != nil {
 		return err
 	}
@@ -516,6 +531,8 @@ func (c *conn) read(buf *[wire.MaxLen]byte, hold time.Duration) (wire.Type, []by
 	switch {
 	case errors.As(err, &ne) && ne.Timeout():
 		return 0, nil, c.fail(&wire.Error{Code: wire.CodeHoldExpired, Reason: "hold timer expired"})
+	case errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF):
+		return 0, nil, fmt.Errorf("%w: %w", errPeerClosed, err)
 	case err != nil:
 		var we *wire.Error
 		if errors.As(err, &we) {
@@ -534,6 +551,10 @@ func (c *conn) read(buf *[wire.MaxLen]byte, hold time.Duration) (wire.Type, []by
 	}
 	return typ, body, nil
 }
+
+// errPeerClosed is a read's when the peer closed the connection without
+// a NOTIFICATION.
+var errPeerClosed = errors.New("the peer closed the connection")
 
 // peerNotification is a NOTIFICATION the peer sent: the end of the
 // connection.
