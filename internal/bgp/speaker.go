@@ -286,6 +286,12 @@ func (s *Speaker) Reconfig(cfg Config) {
 	s.cfg = cfg
 	want := map[netip.Addr]Peer{}
 	for _, pc := range cfg.Peers {
+		if w, ok := want[pc.Addr]; ok {
+			// One session per address (the peer's connections are told
+			// apart by it): the first peer has it, the other none.
+			s.log.Error("BGP peer address configured for two peers: the second has no session", "peer", pc.Addr, "session", w.Name, "without", pc.Name)
+			continue
+		}
 		want[pc.Addr] = pc
 	}
 	stopping := map[netip.Addr]*peer{}
