@@ -193,7 +193,7 @@ func New(opts Options) *Speaker {
 }
 
 // Serve accepts the peers' connections on l until Close. Connections from
-// addresses that are not configured peers are closed.
+// addresses that are not configured peers are refused (reject).
 func (s *Speaker) Serve(l net.Listener) {
 	s.mu.Lock()
 	if s.closed {
@@ -235,7 +235,7 @@ func (s *Speaker) Serve(l net.Listener) {
 				if log {
 					s.log.Info("BGP connection from an address that is not a peer refused", "from", ap.Addr(), "refused", n)
 				}
-				c.Close()
+				reject(c)
 				continue
 			}
 			s.wg.Add(1)
@@ -246,6 +246,19 @@ func (s *Speaker) Serve(l net.Listener) {
 			}()
 		}
 	}()
+}
+
+// reject closes c, a connection from an address that is no peer, with a
+// Cease, Connection Rejected: RFC 4486 §4 says a connection disallowed
+// once accepted, the peer not configured locally, SHOULD be told so. A
+// speaker misconfigured with this address as its neighbour logs why. The
+// connection is new: the message goes into an empty send buffer, and the
+// deadline holds up the accepting no longer in any case.
+func reject(c net.Conn) {
+	msg, _ := wire.AppendMessage(nil, wire.TypeNotification, wire.Notification{Code: wire.CodeCease, Subcode: wire.SubRejected}.Append(nil))
+	c.SetWriteDeadline(time.Now().Add(time.Second))
+	c.Write(msg)
+	c.Close()
 }
 
 // acceptFailed logs a failed Accept on l (once a minute at most, the

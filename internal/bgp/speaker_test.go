@@ -264,7 +264,8 @@ func TestWrongPeerAS(t *testing.T) {
 	}
 }
 
-// A connection from an address that is no peer is closed at once.
+// A connection from an address that is no peer is told so (Cease,
+// Connection Rejected: RFC 4486 §4) and closed at once.
 func TestStrangerRefused(t *testing.T) {
 	a := netip.MustParseAddr("127.0.13.1")
 	port := freePort(t, a)
@@ -275,11 +276,7 @@ func TestStrangerRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	c.SetReadDeadline(time.Now().Add(5 * time.Second))
-	var buf [1]byte
-	if n, err := c.Read(buf[:]); n != 0 || err == nil || strings.Contains(err.Error(), "timeout") {
-		t.Errorf("a stranger's connection: read %d bytes, %v; want it closed", n, err)
-	}
+	(&rawPeer{t: t, c: c}).expectNotification(wire.CodeCease, wire.SubRejected)
 }
 
 // BIRD, the routing daemon many sites run, peers with the speaker: each
@@ -370,8 +367,9 @@ protocol bgp vnetgw {
 }
 
 // TestRefusedConnectionsLoggedOnce: connections from an address that is
-// no peer (anyone in the VNet can open them) are refused, and logged once
-// a minute at most, not once each.
+// no peer (anyone in the VNet can open them) are refused with a Cease,
+// Connection Rejected (RFC 4486 §4: the peer not configured locally), and
+// logged once a minute at most, not once each.
 func TestRefusedConnectionsLoggedOnce(t *testing.T) {
 	var log logbuf.Buffer
 	a := netip.MustParseAddr("127.0.61.1")
@@ -389,10 +387,11 @@ func TestRefusedConnectionsLoggedOnce(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c.SetReadDeadline(time.Now().Add(5 * time.Second))
-		if _, err := c.Read(make([]byte, 1)); err == nil {
-			t.Fatal("a connection from no peer was answered")
-		}
+		p := &rawPeer{t: t, c: c}
+		// Its OPEN, sent at once as speakers do, unread: the NOTIFICATION
+		// still comes.
+		p.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: netip.MustParseAddr("127.0.0.1")}.Append(nil))
+		p.expectNotification(wire.CodeCease, wire.SubRejected)
 		c.Close()
 	}
 	if n := strings.Count(log.String(), "not a peer refused"); n != 1 {
