@@ -271,8 +271,15 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	c := &conn{p: p, nc: nc, outbound: outbound, stall: p.s.opts.HoldTime, done: make(chan struct{})}
 	p.s.mu.Lock()
 	if p.stopped || p.unusable != "" || time.Now().Before(p.holdUntil) {
+		stopped := p.stopped
 		p.s.mu.Unlock()
-		nc.Close()
+		if stopped {
+			nc.Close()
+		} else {
+			// The peer's own connection (the speaker does not dial it
+			// now), refused as RFC 4486 §4 says: it learns why.
+			reject(nc)
+		}
 		return
 	}
 	if len(p.conns) >= maxConns {

@@ -248,12 +248,13 @@ func (s *Speaker) Serve(l net.Listener) {
 	}()
 }
 
-// reject closes c, a connection from an address that is no peer, with a
-// Cease, Connection Rejected: RFC 4486 §4 says a connection disallowed
-// once accepted, the peer not configured locally, SHOULD be told so. A
-// speaker misconfigured with this address as its neighbour logs why. The
-// connection is new: the message goes into an empty send buffer, and the
-// deadline holds up the accepting no longer in any case.
+// reject closes c, a connection accepted and disallowed (from an address
+// that is no peer, from a peer that may have no session), with a Cease,
+// Connection Rejected: RFC 4486 §4 says such a connection, the peer not
+// configured locally say, SHOULD be told so; the speaker at the other
+// end logs why. The connection is new: the message goes into an empty
+// send buffer, and the deadline holds up the caller no longer in any
+// case.
 func reject(c net.Conn) {
 	msg, _ := wire.AppendMessage(nil, wire.TypeNotification, wire.Notification{Code: wire.CodeCease, Subcode: wire.SubRejected}.Append(nil))
 	c.SetWriteDeadline(time.Now().Add(time.Second))
