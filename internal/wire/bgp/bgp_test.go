@@ -610,3 +610,29 @@ func TestUpdateTransitiveRFC4271Section9(t *testing.T) {
 		t.Errorf("a withdrawal with COMMUNITIES: %+v, %v", u, err)
 	}
 }
+
+// TestUpdateAtomicAggregateRFC4271Section5_1_6: ATOMIC_AGGREGATE is kept
+// to be passed on with the routes (it SHOULD NOT be removed), before the
+// attributes of higher types; a malformed one (a length, optional flags)
+// is discarded (RFC 7606 §7.6).
+func TestUpdateAtomicAggregateRFC4271Section5_1_6(t *testing.T) {
+	base := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24")}
+	for _, c := range []struct {
+		name  string
+		attrs []byte
+		want  string
+	}{
+		{"well-formed", []byte{0xc0, 8, 4, 0xfd, 0xea, 0, 1, 0x40, 6, 0}, "\x40\x06\x00\xe0\x08\x04\xfd\xea\x00\x01"},
+		{"of 1 byte", []byte{0x40, 6, 1, 0}, ""},
+		{"optional", []byte{0xc0, 6, 0}, ""},
+	} {
+		b := mustAppend(base.Append(nil, true))
+		at := len(b) - 4 // the attributes end where the NLRI's 4 bytes begin
+		b = slices.Concat(b[:at], c.attrs, b[at:])
+		b[3] += byte(len(c.attrs))
+		u, err := ParseUpdate(b, true)
+		if err != nil || u.Transitive != c.want || !slices.Equal(u.NLRI, base.NLRI) {
+			t.Errorf("%s: %+v, %v; want Transitive % x", c.name, u, err, c.want)
+		}
+	}
+}

@@ -66,11 +66,12 @@ type Update struct {
 	ASPath    []Segment
 	NextHop   netip.Addr
 	NLRI      []netip.Prefix
-	// Transitive are the optional transitive attributes ParseUpdate does
-	// not recognise (communities, say), whole (flags, type, length,
-	// value), in ascending order of type, as ParseUpdate returns them:
-	// their Partial bit set, to be passed on with the routes (RFC 4271
-	// §9). Append writes them as they are.
+	// Transitive are the attributes passed on with the routes, whole
+	// (flags, type, length, value), in ascending order of type, as
+	// ParseUpdate returns them: ATOMIC_AGGREGATE (RFC 4271 §5.1.6), and
+	// the optional transitive attributes ParseUpdate does not recognise
+	// (communities, say), their Partial bit set (§9). Append writes them
+	// as they are.
 	Transitive string
 }
 
@@ -202,6 +203,14 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 			}
 			continue
 		}
+		if code == attrAtomic {
+			// RFC 4271 §5.1.6: it SHOULD NOT be removed when the route
+			// is passed on; RFC 7606 §7.6: a malformed one is discarded.
+			if flags&(flagOptional|flagTransitive) == flagTransitive && len(val) == 0 {
+				pass = append(pass, []byte{flagTransitive, attrAtomic, 0})
+			}
+			continue
+		}
 		if flags&(flagOptional|flagTransitive) == flagOptional|flagTransitive && !recognised(code) {
 			// RFC 4271 §9: an unrecognised optional transitive attribute
 			// is retained for propagation, its Partial bit set to 1.
@@ -310,9 +319,10 @@ func mergeAS4(path, as4 []Segment) []Segment {
 
 // attribute takes one path attribute. A malformed ORIGIN, AS_PATH,
 // NEXT_HOP or MED, or a known attribute with wrong flags, withdraws the
-// UPDATE's routes (RFC 7606 §3 (c), §7.1-7.4); a malformed LOCAL_PREF,
-// ATOMIC_AGGREGATE or AGGREGATOR is discarded (§7.5-7.7); an
-// unrecognised well-known attribute ends the session (RFC 4271 §6.3).
+// UPDATE's routes (RFC 7606 §3 (c), §7.1-7.4); a malformed LOCAL_PREF or
+// AGGREGATOR is discarded (§7.5, §7.7; ParseUpdate takes
+// ATOMIC_AGGREGATE, §7.6); an unrecognised well-known attribute ends the
+// session (RFC 4271 §6.3).
 func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error {
 	withdraw := func(sub uint8, format string, args ...any) *Error {
 		e := errorf(CodeUpdate, sub, format, args...)
@@ -368,8 +378,8 @@ func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error 
 		case len(val) != 4:
 			return withdraw(SubAttrLength, "MULTI_EXIT_DISC of %d bytes", len(val))
 		}
-	case attrAtomic, attrAggr:
-		// Neither is passed on: a malformed one is as good as discarded.
+	case attrAggr:
+		// Not passed on: a malformed one is as good as discarded.
 	default:
 		// RFC 4271 §6.3: an unrecognised well-known attribute is an error;
 		// unrecognised optional ones are skipped.
