@@ -23,12 +23,13 @@ const (
 )
 
 // Default is /var/lib/vnetgw for root, else $XDG_STATE_HOME/vnetgw
-// (~/.local/state/vnetgw when XDG_STATE_HOME is unset).
+// (~/.local/state/vnetgw when XDG_STATE_HOME is unset or relative).
 func Default() string {
 	if os.Geteuid() == 0 {
 		return "/var/lib/vnetgw"
 	}
-	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+	// XDG Base Directory Specification: a relative path in the variable is invalid and must be ignored.
+	if d := os.Getenv("XDG_STATE_HOME"); filepath.IsAbs(d) {
 		return filepath.Join(d, "vnetgw")
 	}
 	home, err := os.UserHomeDir()
