@@ -70,7 +70,7 @@ func (b *Bridge) Exchange(flight []byte, timeout time.Duration) (out []byte, don
 	})
 	defer timer.Stop()
 	for !b.done && !(b.waiting && len(b.in) == 0) {
-		if time.Now().After(deadline) {
+		if !time.Now().Before(deadline) {
 			return nil, false, errors.New("EAP-TLS: the TLS handshake did not answer in time")
 		}
 		b.cond.Wait()
