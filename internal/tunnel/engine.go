@@ -64,8 +64,8 @@ type Options struct {
 const innerOffset = 16
 
 // Engine carries the traffic of a gateway's tunnels between the inner side
-// and ESP in UDP. It owns the inner side (Close closes it) and the outer
-// side's set of keepalive paths. Its methods are safe for concurrent use.
+// and ESP in UDP. It owns the inner side (Close closes it), not the outer
+// side. Its methods are safe for concurrent use.
 type Engine struct {
 	inner  Inner
 	outer  Outer
@@ -485,8 +485,9 @@ func (e *Engine) peerMoved(c *child, remote netip.AddrPort, now int64) {
 	e.events.PeerMoved(c.tunnel.name, c.in.SPI(), remote)
 }
 
-// Close stops the engine: it clears the keepalives it asked for, closes the
-// inner side, waits for its goroutines and drops later ESP.
+// Close stops the engine: it closes the inner side, waits for its
+// goroutines and drops later ESP. The outer side, and the NAT-keepalives
+// the IKE side sends on it, are left as they are.
 func (e *Engine) Close() error {
 	e.mu.Lock()
 	if e.closed.Load() {
