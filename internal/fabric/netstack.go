@@ -32,6 +32,10 @@ const (
 	HTTPPort = 80 // HTTP, answering with the host's name
 )
 
+// echoIdle is how long the built-in host's TCP echo keeps a connection
+// over which nothing comes and nothing can be sent.
+var echoIdle = time.Minute
+
 // DefaultMTU is the MTU of built-in hosts: room for ESP in UDP under 1500.
 const DefaultMTU = 1400
 
@@ -191,11 +195,7 @@ func (h *NetstackHost) serve() error {
 			if err != nil {
 				return
 			}
-			h.wg.Go(func() {
-				defer c.Close()
-				c.SetDeadline(time.Now().Add(time.Minute))
-				io.Copy(c, c)
-			})
+			h.wg.Go(func() { echoConn(c) })
 		}
 	})
 	fa, proto = fullAddr(h.addr, HTTPPort)
@@ -211,6 +211,26 @@ func (h *NetstackHost) serve() error {
 	}
 	h.wg.Go(func() { h.srv.Serve(web) })
 	return nil
+}
+
+// echoConn sends back what comes over c, and closes it when it has been
+// idle for echoIdle: a connection in use is kept as long as it is used.
+func echoConn(c net.Conn) {
+	defer c.Close()
+	buf := make([]byte, 32<<10)
+	for {
+		c.SetDeadline(time.Now().Add(echoIdle))
+		n, err := c.Read(buf)
+		if n > 0 {
+			c.SetDeadline(time.Now().Add(echoIdle))
+			if _, err := c.Write(buf[:n]); err != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
 }
 
 // Listen listens for TCP connections to the host's address on port.

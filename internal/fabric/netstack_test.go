@@ -133,3 +133,53 @@ func (f ttlOne) ForwardBatch(bufs [][]byte, offset int) {
 type tunnelTo struct{ h *NetstackHost }
 
 func (p tunnelTo) Deliver(pkt []byte) { p.h.Deliver(pkt) }
+
+// TestEchoKeepsAnActiveConnection: the built-in host's TCP echo keeps a
+// connection that is in use past its idle time, and closes it once it
+// has been idle that long. It closed every connection that long after it
+// was opened, in use or not (a minute, the time here made shorter).
+func TestEchoKeepsAnActiveConnection(t *testing.T) {
+	old := echoIdle
+	echoIdle = 2 * time.Second
+	t.Cleanup(func() { echoIdle = old })
+	r := NewRouter()
+	hostAddr, clientAddr := netip.MustParseAddr("10.164.0.4"), netip.MustParseAddr("10.164.0.5")
+	host, err := NewNetstackHost("host", hostAddr, 0, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close()
+	client, err := NewNetstackEndpoint("client", clientAddr, 0, r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	r.SetRoutes([]Route{{netip.PrefixFrom(hostAddr, 32), host}, {netip.PrefixFrom(clientAddr, 32), client}})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	c, err := client.Dial(ctx, netip.AddrPortFrom(hostAddr, EchoPort))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// In use for more than twice the idle time: every echo comes back.
+	got := make([]byte, 4)
+	start := time.Now()
+	for i := 0; time.Since(start) < 5*time.Second; i++ {
+		msg := fmt.Sprintf("%04d", i%10000)
+		if _, err := c.Write([]byte(msg)); err != nil {
+			t.Fatalf("write %d after %v: %v", i, time.Since(start), err)
+		}
+		c.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(c, got); err != nil || string(got) != msg {
+			t.Fatalf("echo %d after %v: read %q (%v), want %q", i, time.Since(start), got, err, msg)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	// Then idle: the echo closes it.
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := c.Read(got); err != io.EOF {
+		t.Fatalf("idle connection: read %q (%v), want the echo's close (EOF)", got[:n], err)
+	}
+}
