@@ -109,6 +109,9 @@ type PacketCounters struct {
 	DroppedNoRoute    uint64 `json:"droppedNoRoute"`
 	DroppedTTLExpired uint64 `json:"droppedTtlExpired"`
 	DroppedMalformed  uint64 `json:"droppedMalformed"`
+	// DroppedUndeliverable counts packets routed to a host whose TUN
+	// device did not take them (it is down).
+	DroppedUndeliverable uint64 `json:"droppedUndeliverable"`
 }
 
 // DHCPOptions are the DNS servers handed to hosts of a virtual network.

@@ -256,7 +256,7 @@ func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns st
 		return err
 	}
 	defer c.Close()
-	h, err := fabric.NewTUNHost(netns, c.Addr(), c, prefixes...)
+	h, err := fabric.NewTUNHost(netns, c.Addr(), c, cfg.Logger, prefixes...)
 	if err != nil {
 		return err
 	}

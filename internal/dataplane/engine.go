@@ -162,6 +162,9 @@ func (e *Engine) tally(key string) *tally {
 type vnet struct {
 	router *fabric.Router
 	hosts  map[string]*host
+	// undeliverable counts what the devices of TUN hosts since removed
+	// did not take.
+	undeliverable uint64
 	// egress is the VNet's way to the Internet (Options.Internet), or nil.
 	egress *fabric.Egress
 }
@@ -322,6 +325,9 @@ func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
 	for id, h := range v.hosts {
 		if w, ok := want[id]; !ok || w != h.cfg {
 			h.close()
+			if h.tun != nil {
+				v.undeliverable += h.tun.Dropped()
+			}
 			delete(v.hosts, id)
 			changed = true
 		}
@@ -346,7 +352,7 @@ func (e *Engine) startHost(hc Host, r fabric.Forwarder) *host {
 			h.port = h.ns
 		}
 	case HostTUN:
-		if h.tun, h.err = fabric.NewTUNHost(hc.NetNS, hc.Addr, r); h.err == nil {
+		if h.tun, h.err = fabric.NewTUNHost(hc.NetNS, hc.Addr, r, e.log.With("host", hc.ID)); h.err == nil {
 			h.port = h.tun
 		}
 	default:
@@ -657,11 +663,18 @@ func (e *Engine) gatewayPort(id string) fabric.Port {
 }
 
 // stats returns the counters of the VNet's router, which count what its
-// way to the Internet turns away as having no route (R43).
+// way to the Internet turns away as having no route (R43), and what the
+// devices of its TUN hosts did not take as undeliverable.
 func (v *vnet) stats() fabric.Stats {
 	s := v.router.Stats()
 	if v.egress != nil {
 		s.NoRoute += v.egress.Stats().Refused
+	}
+	s.Undeliverable = v.undeliverable
+	for _, h := range v.hosts {
+		if h.tun != nil {
+			s.Undeliverable += h.tun.Dropped()
+		}
 	}
 	return s
 }

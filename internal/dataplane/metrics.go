@@ -34,7 +34,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_ike_dropped_messages_total", "counter", "IKE messages the gateway instance dropped, by IKE version and reason: malformed, unknown_spi (no SA of ours), no_peer (a first message from an address no connection has), integrity (did not decrypt or verify; IKEv1: refused), unexpected, queue_full"},
 	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
 	{"vnetgw_vnet_forwarded_packets_total", "counter", "packets the VNet's router forwarded"},
-	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped, by reason: no_route (R43; with --internet-egress also what may not go to the Internet; a host's multicast, broadcast and IPv6 link-local packets), ttl_expired, malformed"},
+	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped or a host of it could not take, by reason: no_route (R43; with --internet-egress also what may not go to the Internet; a host's multicast, broadcast and IPv6 link-local packets), ttl_expired, malformed, undeliverable (a TUN host's device did not take them)"},
 	{"vnetgw_vnet_internet_flows_total", "counter", "TCP connections and UDP flows of the VNet's hosts to the Internet (serve --internet-egress), by result: opened, failed (the node could not open it: refused, unreachable), full (refused while as many flows were open as may be: each attempt counts, every SYN a host sends again and every datagram of a UDP flow that could not open)"},
 	{"vnetgw_vnet_internet_flows", "gauge", "TCP connections and UDP flows of the VNet's hosts to the Internet open now"},
 	{"vnetgw_radius_dropped_answers_total", "counter", "answers of RADIUS servers (to the gateways' questions about point-to-site clients) dropped, by reason: wrong_id (another request's Identifier: a late or duplicate answer), unverified (malformed, or its Response Authenticator or Message-Authenticator does not check out, or it lacks a Message-Authenticator it must have, or its MS-CHAP2-Success is of another Ident than the response asked about)"},
@@ -104,7 +104,8 @@ func (e *Engine) WriteMetrics(w io.Writer) error {
 		s := v.stats()
 		m.add("vnetgw_vnet_forwarded_packets_total", s.Forwarded, "vnet", id)
 		m.addReasons("vnetgw_vnet_dropped_packets_total", []string{"vnet", id},
-			reason{"no_route", s.NoRoute}, reason{"ttl_expired", s.TTLExpired}, reason{"malformed", s.Malformed})
+			reason{"no_route", s.NoRoute}, reason{"ttl_expired", s.TTLExpired}, reason{"malformed", s.Malformed},
+			reason{"undeliverable", s.Undeliverable})
 		if v.egress != nil {
 			es := v.egress.Stats()
 			m.add("vnetgw_vnet_internet_flows_total", es.Opened, "vnet", id, "result", "opened")

@@ -393,7 +393,7 @@ func TestPingSeesTheRouter(t *testing.T) {
 			r := twoSubnets()
 			ns := netnstest.New(t, "icmp")
 			addr := netip.MustParseAddr(tc.host)
-			a, err := NewTUNHost(ns.Name, addr, r.Ingress("a"))
+			a, err := NewTUNHost(ns.Name, addr, r.Ingress("a"), nil)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -72,6 +72,10 @@ type Stats struct {
 	// Dropped packets by reason: no route (R43: not the VNet's, not a
 	// connected range, no forced tunneling), TTL expired, not an IP packet.
 	NoRoute, TTLExpired, Malformed uint64
+	// Undeliverable counts packets routed to a host that its port did not
+	// take (a TUN device that is down): counted in Forwarded by the router,
+	// added by the owner of the hosts (TUNHost.Dropped).
+	Undeliverable uint64
 }
 
 // NewRouter returns a router with an empty table.

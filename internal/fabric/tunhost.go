@@ -3,10 +3,13 @@ package fabric
 import (
 	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/tun"
 )
@@ -19,7 +22,11 @@ import (
 type TUNHost struct {
 	dev    *tun.Device
 	router Forwarder
+	log    *slog.Logger
 	wg     sync.WaitGroup // the read loop
+
+	dropped  atomic.Uint64 // packets the device did not take
+	loggedAt atomic.Int64  // when a drop was last logged, in Unix nanoseconds
 
 	mu  sync.Mutex // guards buf, used by Deliver
 	buf []byte
@@ -29,8 +36,10 @@ var _ batchPort = (*TUNHost)(nil)
 
 // NewTUNHost makes the TUN device of address addr in the namespace netns
 // (a name under /run/netns) and starts moving its packets to router.
-// routes are routed into the device; none means a default route.
-func NewTUNHost(netns string, addr netip.Addr, router Forwarder, routes ...netip.Prefix) (*TUNHost, error) {
+// routes are routed into the device; none means a default route. log gets
+// the packets the device does not take, once a minute at most; nil
+// discards them.
+func NewTUNHost(netns string, addr netip.Addr, router Forwarder, log *slog.Logger, routes ...netip.Prefix) (*TUNHost, error) {
 	path := filepath.Join("/run/netns", netns)
 	if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("network namespace %q: %w", netns, err)
@@ -45,7 +54,10 @@ func NewTUNHost(netns string, addr netip.Addr, router Forwarder, routes ...netip
 	if err != nil {
 		return nil, err
 	}
-	h := &TUNHost{dev: dev, router: router, buf: make([]byte, tun.WriteOffset+portBufSize)}
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	h := &TUNHost{dev: dev, router: router, log: log, buf: make([]byte, tun.WriteOffset+portBufSize)}
 	h.wg.Go(h.pump)
 	return h, nil
 }
@@ -92,7 +104,8 @@ func (h *TUNHost) Deliver(pkt []byte) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	b := h.buf[:tun.WriteOffset+copy(h.buf[tun.WriteOffset:], pkt)]
-	h.dev.Write([][]byte{b}, tun.WriteOffset)
+	n, err := h.dev.Write([][]byte{b}, tun.WriteOffset)
+	h.count(1, n, err)
 }
 
 // DeliverBatch writes the packets at bufs[i][offset:] to the device in
@@ -105,7 +118,37 @@ func (h *TUNHost) DeliverBatch(bufs [][]byte, offset int) {
 		}
 		return
 	}
-	h.dev.Write(bufs, offset)
+	n, err := h.dev.Write(bufs, offset)
+	h.count(len(bufs), n, err)
+}
+
+// Dropped returns how many packets routed to the host the device did not
+// take (it is down, say).
+func (h *TUNHost) Dropped() uint64 { return h.dropped.Load() }
+
+// count counts the packets of a write of k packets that failed with err
+// after n bytes were written: all k when none was written, else one for
+// each of the device's writes that failed (a write carries one packet, or
+// several coalesced). It logs them once a minute at most, but not those
+// of a host being removed (its device closed).
+func (h *TUNHost) count(k, n int, err error) {
+	if err == nil {
+		return
+	}
+	lost := k
+	if j, ok := err.(interface{ Unwrap() []error }); ok && n > 0 {
+		lost = len(j.Unwrap())
+	}
+	total := h.dropped.Add(uint64(lost))
+	if errors.Is(err, os.ErrClosed) {
+		return
+	}
+	now := time.Now().UnixNano()
+	last := h.loggedAt.Load()
+	if last != 0 && now-last < int64(time.Minute) || !h.loggedAt.CompareAndSwap(last, now) {
+		return
+	}
+	h.log.Warn("packets to a TUN host dropped: its device did not take them", "dev", h.dev.Name(), "dropped", total, "err", err)
 }
 
 // Close removes the device.

@@ -26,7 +26,7 @@ func TestTUNHostSendsAfterLargeSegmentBatch(t *testing.T) {
 	r := NewRouter()
 	ns := netnstest.New(t, "tso")
 	addr := netip.MustParseAddr("10.1.0.4")
-	a, err := NewTUNHost(ns.Name, addr, r)
+	a, err := NewTUNHost(ns.Name, addr, r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -82,12 +82,12 @@ func TestTUNHostsShareANamespace(t *testing.T) {
 	r := NewRouter()
 	ns := netnstest.New(t, "twonic")
 	first, second := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.1.4")
-	a, err := NewTUNHost(ns.Name, first, r)
+	a, err := NewTUNHost(ns.Name, first, r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := NewTUNHost(ns.Name, second, r)
+	b, err := NewTUNHost(ns.Name, second, r, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -97,7 +97,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 			continue
 		}
 		st := observed.VNets[key]
-		put(key, key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed, Node: node})
+		put(key, key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed, DroppedUndeliverable: st.Undeliverable, Node: node})
 	}
 	for _, n := range s.NetworkInterfaces() {
 		key := strings.ToLower(n.ID)

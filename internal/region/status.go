@@ -63,6 +63,8 @@ type VNetStatus struct {
 	DroppedNoRoute   uint64 `json:"droppedNoRoute"`
 	DroppedTTL       uint64 `json:"droppedTTLExpired"`
 	DroppedMalformed uint64 `json:"droppedMalformed"`
+	// DroppedUndeliverable counts packets a TUN host's device did not take.
+	DroppedUndeliverable uint64 `json:"droppedUndeliverable"`
 	// Node is the node that runs the VNet (serve --etcd).
 	Node string `json:"node,omitempty"`
 }

@@ -294,7 +294,7 @@ func renderVirtualNetwork(tx *txn, doc any) any {
 	}
 	if st := statusOf[VNetStatus](tx, v.ID); st != nil {
 		v.Properties.PacketCounters = &arm.PacketCounters{Forwarded: st.Forwarded, DroppedNoRoute: st.DroppedNoRoute,
-			DroppedTTLExpired: st.DroppedTTL, DroppedMalformed: st.DroppedMalformed}
+			DroppedTTLExpired: st.DroppedTTL, DroppedMalformed: st.DroppedMalformed, DroppedUndeliverable: st.DroppedUndeliverable}
 		v.Properties.Node = st.Node
 	}
 	return &v
