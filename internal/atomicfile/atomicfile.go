@@ -16,6 +16,8 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"strings"
+	"time"
 )
 
 // Write writes data to path with mode.
@@ -57,7 +59,7 @@ func writeIn(root *os.Root, name string, mode fs.FileMode, write func(io.Writer)
 	var tmpName string
 	for {
 		var err error
-		tmpName = dir + "." + base + "." + rand.Text()
+		tmpName = dir + tempName(base, rand.Text())
 		tmp, err = root.OpenFile(tmpName, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 		if err == nil {
 			break
@@ -93,4 +95,50 @@ func writeIn(root *os.Root, name string, mode fs.FileMode, write func(io.Writer)
 	}
 	defer d.Close()
 	return d.Sync()
+}
+
+// tempName is the name of a temporary file for base: hidden, with random
+// (rand.Text) at the end.
+func tempName(base, random string) string { return "." + base + "." + random }
+
+// RemoveLeftovers removes from dir the temporary files that writes of the
+// files named names left behind (their process killed between the
+// temporary file's creation and its rename), if they were last modified
+// before before, and returns their paths. Nothing else is touched: only
+// regular files of that pattern, with the random part Write gives them.
+func RemoveLeftovers(dir string, names []string, before time.Time) ([]string, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var removed []string
+	var errs []error
+	for _, e := range entries {
+		if !e.Type().IsRegular() || !isTemp(e.Name(), names) {
+			continue
+		}
+		fi, err := e.Info()
+		if err != nil || !fi.ModTime().Before(before) {
+			continue
+		}
+		p := filepath.Join(dir, e.Name())
+		if err := os.Remove(p); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		removed = append(removed, p)
+	}
+	return removed, errors.Join(errs...)
+}
+
+// isTemp reports whether name is that of a temporary file for one of
+// names.
+func isTemp(name string, names []string) bool {
+	for _, base := range names {
+		random, ok := strings.CutPrefix(name, tempName(base, ""))
+		if ok && len(random) == len(rand.Text()) && strings.Trim(random, "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567") == "" {
+			return true
+		}
+	}
+	return false
 }

@@ -57,3 +57,22 @@ func TestWriteFolderName(t *testing.T) {
 		t.Errorf("Write(\"key.pem\"): %q, %v; want it in the working directory", b, err)
 	}
 }
+
+// TestRemoveLeftoversKnowsWritesTemporaryFile: the temporary file a write
+// goes through is one RemoveLeftovers would take for a leftover of its
+// file (and of no other): a kill between its creation and its rename
+// leaves nothing the next start does not find.
+func TestRemoveLeftoversKnowsWritesTemporaryFile(t *testing.T) {
+	dir := t.TempDir()
+	var tmp string
+	err := WriteFunc(filepath.Join(dir, "key.pem"), 0o600, func(w io.Writer) error {
+		tmp = filepath.Base(w.(*os.File).Name())
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !isTemp(tmp, []string{"key.pem"}) || isTemp(tmp, []string{"key"}) || isTemp(tmp, []string{"ca.pem"}) {
+		t.Errorf("temporary file %q not taken for key.pem's alone", tmp)
+	}
+}

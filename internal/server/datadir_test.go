@@ -25,6 +25,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
@@ -423,5 +424,57 @@ func TestCAEndingWarned(t *testing.T) {
 	log := start(dir)
 	if !strings.Contains(log, warning) || !strings.Contains(log, ends.UTC().Format("2006-01-02")) || !strings.Contains(log, filepath.Join(dir, datadir.CA)) {
 		t.Errorf("a CA that ends in 30 days is not warned of with its file and day (%s):\n%s", ends.UTC().Format("2006-01-02"), log)
+	}
+}
+
+// TestLeftoverTemporaryFilesRemoved: the hidden temporary files a serve
+// killed (kill -9, a power loss) while writing a data directory's file
+// left there are removed at the next start, with a line in the log each;
+// one that is not a minute old yet, and files of other names or patterns,
+// are left. They stayed for ever, each maybe a private key or a metrics
+// history of megabytes.
+func TestLeftoverTemporaryFilesRemoved(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	const random = "ABCDEFGHIJKLMNOPQRSTUVWXY2"
+	old := time.Now().Add(-time.Hour)
+	files := map[string]bool{ // name: removed
+		"." + datadir.CAKey + "." + random:          true,
+		"." + datadir.MetricsHistory + "." + random: true,
+		"." + datadir.Token + "." + random:          false, // new
+		"." + datadir.Token + ".notours":            false,
+		".notes." + random:                          false,
+		"." + datadir.Endpoint + "." + random + "x": false,
+	}
+	for name := range files {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte("x"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if name != "."+datadir.Token+"."+random {
+			if err := os.Chtimes(p, old, old); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	var log logbuf.Buffer
+	s, err := New(context.Background(), Config{DataDir: dir, Listen: "127.164.0.1:0", PublicIPPool: "127.164.1.0/24",
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+	for name, removed := range files {
+		_, err := os.Stat(filepath.Join(dir, name))
+		switch {
+		case removed && err == nil:
+			t.Errorf("%s left", name)
+		case !removed && err != nil:
+			t.Errorf("%s: %v, want it left", name, err)
+		case removed && !strings.Contains(log.String(), "file="+filepath.Join(dir, name)):
+			t.Errorf("no log line for %s:\n%s", name, log.String())
+		}
 	}
 }

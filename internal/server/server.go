@@ -162,6 +162,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err := guardSecrets(cfg.DataDir, cfg.Logger); err != nil {
 		return nil, err
 	}
+	removeLeftovers(cfg.DataDir, cfg.Logger)
 	host, _, err := net.SplitHostPort(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("--listen %q: %w", cfg.Listen, err)
@@ -303,6 +304,24 @@ func lockDataDir(dir string) (*os.File, error) {
 		return nil, fmt.Errorf("lock data directory: %w", err)
 	}
 	return f, nil
+}
+
+// writtenFiles are the data directory's files serve writes through a
+// temporary file.
+var writtenFiles = []string{datadir.CA, datadir.CAKey, datadir.Cert, datadir.Key, datadir.Token, datadir.Endpoint, datadir.MetricsHistory}
+
+// removeLeftovers removes the temporary files of the data directory's
+// files that a serve killed while writing one left (a key's, the
+// metrics history's), once they are a minute old: none of this serve's,
+// which holds the lock, and nothing still being written.
+func removeLeftovers(dir string, log *slog.Logger) {
+	removed, err := atomicfile.RemoveLeftovers(dir, writtenFiles, time.Now().Add(-time.Minute))
+	for _, p := range removed {
+		log.Info("removed a temporary file a stopped serve left in the data directory", "file", p)
+	}
+	if err != nil {
+		log.Warn("temporary files a stopped serve left in the data directory not removed", "err", err)
+	}
 }
 
 // localAddr is where (host:port) a client on this machine reaches a
