@@ -55,8 +55,9 @@ type gw struct {
 	radiusFailover radius.Failover
 	// toVNet is the way of its port and point-to-site server to its
 	// subnet's ingress of the VNet's router, toRouter that of its BGP
-	// speaker and RADIUS endpoint to the router; both lead to its island
-	// once it is detached (leave.go).
+	// speaker and RADIUS endpoint to the router, preferring its own
+	// tunnels (fabric.OwnFirst); both lead to its island once it is
+	// detached (leave.go).
 	toVNet, toRouter *relay
 	// stopped, when set, is closed once a stop in the background ends.
 	stopped chan struct{}
@@ -201,7 +202,7 @@ func (e *Engine) startGateway(c Gateway) *gw {
 			e.log.Warn("gratuitous ARP", "addr", c.PublicAddr, "interface", e.opts.PublicInterface, "err", err)
 		}
 	}
-	g.toVNet, g.toRouter = newRelay(v.router.Ingress(c.Subnet)), newRelay(v.router)
+	g.toVNet = newRelay(v.router.Ingress(c.Subnet))
 	g.port = fabric.NewGatewayPort(g.toVNet)
 	g.port.SetCapture(e.captures[c.ID]) // a capture goes on as an instance starts again
 	var inner tunnel.Inner = g.port
@@ -218,6 +219,9 @@ func (e *Engine) startGateway(c Gateway) *gw {
 		e.releaseAddr(g)
 		return g
 	}
+	// Its speaker and RADIUS endpoint send what the VNet routes to the
+	// gateway through this instance's tunnels while they carry it.
+	g.toRouter = newRelay(fabric.NewOwnFirst(v.router, g.port, g.gw.Engine().Carries))
 	e.log.Info("gateway started", "gateway", c.key(), "addr", c.PublicAddr)
 	return g
 }

@@ -1,6 +1,9 @@
 package fabric
 
-import "net/netip"
+import (
+	"net/netip"
+	"slices"
+)
 
 // Failover is the Port of an active-active gateway's instances: it hands a
 // packet to the first instance whose tunnels can carry it to its
@@ -48,6 +51,49 @@ func (f *Failover) DeliverBatch(bufs [][]byte, offset int) {
 		port, start = p, i
 	}
 	deliverRun(port, bufs[start:], offset)
+}
+
+// OwnFirst is the way of a gateway instance's own endpoints (its BGP
+// speaker, its RADIUS source) into its VNet's router: what the router
+// sends to a Failover over the instance's port goes into the instance's
+// own tunnels when they carry it, as each instance of Azure's
+// active-active gateway speaks BGP with a site through its own tunnel
+// (a site's device routes each instance's address back through that
+// tunnel, and may drop what comes in through the other); else where the
+// router sends it. The VNet's hosts' packets do not pass it.
+type OwnFirst struct {
+	r       *Router
+	port    Port
+	carries func(dst netip.Addr) bool
+}
+
+// NewOwnFirst returns the way into r of the endpoints of the instance
+// whose port is port and whose tunnels carry what carries tells.
+func NewOwnFirst(r *Router, port Port, carries func(dst netip.Addr) bool) *OwnFirst {
+	return &OwnFirst{r: r, port: port, carries: carries}
+}
+
+// Forward routes pkt as Router.Forward does, into the instance's own
+// tunnels where they carry what the router sends to its gateway.
+func (o *OwnFirst) Forward(pkt []byte) {
+	p, pkt := o.r.route(o.r.table.Load(), "", pkt)
+	if p == nil {
+		return
+	}
+	if f, ok := p.(*Failover); ok && slices.Contains(f.ports, o.port) {
+		if dst, ok := destination(pkt); ok && o.carries(dst) {
+			p = o.port
+		}
+	}
+	p.Deliver(pkt)
+}
+
+// ForwardBatch forwards the packets at bufs[i][offset:] one by one: an
+// instance's own endpoints send little.
+func (o *OwnFirst) ForwardBatch(bufs [][]byte, offset int) {
+	for _, b := range bufs {
+		o.Forward(b[offset:])
+	}
 }
 
 // destination returns the destination address of an IP packet.

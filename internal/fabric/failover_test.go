@@ -48,3 +48,30 @@ func TestFailover(t *testing.T) {
 		t.Fatalf("with no instance up, %d packets to the first, want 5", len(first.pkts))
 	}
 }
+
+// TestOwnFirst: what an instance's own endpoints send to a destination
+// the router gives its gateway goes into the instance's own tunnels while
+// they carry it, also when the first instance's carry it too; to the
+// other instance's when its own do not; and where the router sends it
+// when the route is not the gateway's (a host of the VNet under a learned
+// default route its tunnels carry).
+func TestOwnFirst(t *testing.T) {
+	first, second, host := &batchRecorder{}, &batchRecorder{}, &batchRecorder{}
+	var secondUp atomic.Bool
+	all := func(netip.Addr) bool { return true }
+	f := NewFailover([]Port{first, second}, []func(netip.Addr) bool{all, all})
+	r := NewRouter()
+	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), f}, {netip.MustParsePrefix("10.1.0.10/32"), host}})
+	own := NewOwnFirst(r, second, func(netip.Addr) bool { return secondUp.Load() })
+	secondUp.Store(true)
+	own.ForwardBatch([][]byte{ipv4Packet("192.168.1.2", 64), ipv4Packet("10.1.0.10", 64)}, 0)
+	if len(second.pkts) != 1 || len(first.pkts) != 0 || len(host.pkts) != 1 {
+		t.Fatalf("own tunnel up: %d packets to the first instance, %d to the second, %d to the host; want 0, 1, 1", len(first.pkts), len(second.pkts), len(host.pkts))
+	}
+	secondUp.Store(false) // its tunnel went down
+	own.Forward(ipv4Packet("192.168.1.2", 64))
+	own.Forward(ipv4Packet("192.168.1.3", 1)) // TTL expired at the router
+	if len(first.pkts) != 1 || len(second.pkts) != 1 {
+		t.Fatalf("own tunnel down: %d packets to the first instance, %d to the second; want 1 and 1", len(first.pkts), len(second.pkts))
+	}
+}

@@ -1,0 +1,86 @@
+package dataplane
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+)
+
+// activeActive is an active-active gateway (engine a, instances at
+// 127.162.1.1 and .2, speakers at 10.1.255.4 and .5, AS 65001) connected
+// to a site (engine b, a gateway at 127.162.1.3 whose speaker at
+// 10.2.255.4, AS 65002, peers with each instance through a tunnel of its
+// own: connection c0 to instance 0, c1 to instance 1), as a device with
+// one tunnel interface per Azure instance is set up.
+type activeActive struct {
+	a, b   *Engine
+	aCfg   Config
+	speak  [2]netip.Addr // the instances' speakers
+	public [2]netip.Addr // the instances' public addresses
+}
+
+func startActiveActive(t *testing.T, ike, natt uint16) *activeActive {
+	t.Helper()
+	aa := &activeActive{speak: [2]netip.Addr{netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("10.1.255.5")},
+		public: [2]netip.Addr{netip.MustParseAddr("127.162.1.1"), netip.MustParseAddr("127.162.1.2")}}
+	site, siteBGP := netip.MustParseAddr("127.162.1.3"), netip.MustParseAddr("10.2.255.4")
+	aa.a, aa.b = New(Options{IKEPort: ike, NATTPort: natt}), New(Options{IKEPort: ike, NATTPort: natt})
+	t.Cleanup(func() { aa.a.Close(); aa.b.Close() })
+	aa.aCfg = Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"), Routes: []Route{{Prefix: netip.MustParsePrefix("10.2.0.0/16"), Gateway: "gw"}}}}}
+	for i := range 2 {
+		aa.aCfg.Gateways = append(aa.aCfg.Gateways, Gateway{ID: "gw", Instance: i, VNet: "v", PublicAddr: aa.public[i],
+			Connections: []Connection{{ID: "c", Remote: site, PSK: Secret("k"), DPDTimeout: 20 * time.Second,
+				LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("10.2.0.0/16"), Routes: prefixes("10.2.0.0/16")}},
+			BGP: &GatewayBGP{AS: 65001, Addr: aa.speak[i], Networks: prefixes("10.1.0.0/16"), Peers: []BGPPeer{{Connection: "c", Addr: siteBGP, AS: 65002}}}})
+	}
+	if _, err := aa.a.Reconfig(aa.aCfg); err != nil {
+		t.Fatal(err)
+	}
+	b := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.2.0.0/16")}}}
+	sg := Gateway{ID: "gw", VNet: "v", PublicAddr: site, BGP: &GatewayBGP{AS: 65002, Addr: siteBGP, Networks: prefixes("10.2.0.0/16")}}
+	for i, name := range []string{"c0", "c1"} {
+		host := netip.PrefixFrom(aa.speak[i], 32)
+		b.VNets[0].Routes = append(b.VNets[0].Routes, Route{Prefix: host, Gateway: "gw"})
+		sg.Connections = append(sg.Connections, Connection{ID: name, Remote: aa.public[i], PSK: Secret("k"), DPDTimeout: 20 * time.Second,
+			LocalPrefixes: prefixes("10.2.0.0/16"), RemotePrefixes: []netip.Prefix{host}, Routes: []netip.Prefix{host}})
+		sg.BGP.Peers = append(sg.BGP.Peers, BGPPeer{Connection: name, Addr: aa.speak[i], AS: 65001})
+	}
+	b.Gateways = []Gateway{sg}
+	if _, err := aa.b.Reconfig(b); err != nil {
+		t.Fatal(err)
+	}
+	return aa
+}
+
+// siteSession tells whether the site's session with the speaker at addr
+// is established.
+func (aa *activeActive) siteSession(addr netip.Addr) bool {
+	for _, s := range aa.b.BGP("gw") {
+		for _, p := range s.Peers() {
+			if p.Addr == addr {
+				return p.State == "Established"
+			}
+		}
+	}
+	return false
+}
+
+// TestActiveActiveBGPThroughOwnTunnel: each instance of an active-active
+// gateway speaks BGP with the site through its own tunnel, as the site's
+// device expects of Azure's (a tunnel interface per instance, a route to
+// each instance's BGP address through its tunnel, and a strict reverse
+// path check on them drops what comes in through the other). Instance
+// 1's packets went to the VNet's router, whose route to the site picks
+// instance 0's tunnel while it is up.
+func TestActiveActiveBGPThroughOwnTunnel(t *testing.T) {
+	aa := startActiveActive(t, 18880, 18881)
+	waitUntil(t, 60*time.Second, "both instances' BGP sessions", func() bool {
+		return aa.siteSession(aa.speak[0]) && aa.siteSession(aa.speak[1])
+	})
+	// The site's session with instance 1 is established: it has read its
+	// OPEN and KEEPALIVE, which came through one of its tunnels.
+	st := aa.b.Status().Connections
+	if st["c1"].IngressPackets == 0 {
+		t.Fatalf("instance 1's BGP packets reached the site through instance 0's tunnel (c0 %d packets, c1 none)", st["c0"].IngressPackets)
+	}
+}
