@@ -873,6 +873,64 @@ func TestR35NoOverlappingAddressSpaces(t *testing.T) {
 	})
 }
 
+// TestR41OneSiteOneBGPAddress: two sites of one gateway's BGP
+// connections do not share a BGP peering address, as Azure's documentation
+// of several devices at one site asks ("each local network gateway ...
+// must have a unique BGP peer IP address"): the gateway's speaker has one
+// session per address, and the second site's would never come up. A
+// site's address moved onto another connected one's is refused too.
+func TestR41OneSiteOneBGPAddress(t *testing.T) {
+	// bgpSites gives gateway gw BGP and a BGP connection c1 to site l1,
+	// whose speaker is at 192.168.0.1, and returns a site l2 whose speaker
+	// is at addr.
+	bgpSites := func(e *env, addr string) (s site, l2 string) {
+		s = e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+		g["properties"].(obj)["enableBgp"] = true
+		g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020}
+		e.must("PUT", s.gw, g)
+		lng := func(name, ip, bgpAddr string) string {
+			l := localGateway(loc, ip)
+			l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": bgpAddr}
+			p := netPath(subA, "rg", "localNetworkGateways", name)
+			e.must("PUT", p, l)
+			return p
+		}
+		c := s2s(loc, s.gw, lng("l1", "203.0.113.1", "192.168.0.1"))
+		c["properties"].(obj)["enableBgp"] = true
+		e.must("PUT", netPath(subA, "rg", "connections", "c1"), c)
+		return s, lng("l2", "203.0.113.2", addr)
+	}
+	second := func(addr string, enableBGP bool) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s, l2 := bgpSites(e, addr)
+			c := s2s(loc, s.gw, l2)
+			c["properties"].(obj)["enableBgp"] = enableBGP
+			return "PUT", netPath(subA, "rg", "connections", "c2"), c
+		}
+	}
+	names := func(t *testing.T, _ *env, r resp) {
+		if m := r.str("error.message"); !strings.Contains(m, "192.168.0.1") || !strings.Contains(m, "c1") {
+			t.Errorf("message %q names neither the address nor the connection that has it", m)
+		}
+	}
+	runCases(t, []ruleCase{
+		{name: "a second BGP site at the first's BGP peering address is refused", status: 409, code: "DuplicateConnection", req: second("192.168.0.1", true), check: names},
+		{name: "a second BGP site at another BGP peering address is created", status: 201, req: second("192.168.0.2", true)},
+		{name: "a second site at the address without BGP on its connection is created", status: 201, req: second("192.168.0.1", false)},
+		{name: "a connected site moved onto another's BGP peering address is refused", status: 409, code: "DuplicateConnection", check: names,
+			req: func(e *env) (string, string, any) {
+				s, l2 := bgpSites(e, "192.168.0.2")
+				c := s2s(loc, s.gw, l2)
+				c["properties"].(obj)["enableBgp"] = true
+				e.must("PUT", netPath(subA, "rg", "connections", "c2"), c)
+				l := localGateway(loc, "203.0.113.2")
+				l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": "192.168.0.1"}
+				return "PUT", l2, l
+			}},
+	})
+}
+
 func TestR41BGP(t *testing.T) {
 	lngASN := func(asn int64, status int, code string) ruleCase {
 		return ruleCase{name: fmt.Sprintf("local site ASN %d", asn), status: status, code: code,

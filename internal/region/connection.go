@@ -220,6 +220,12 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		if addr := peerAddress(tx, p); addr != "" && addr == peerAddress(tx, &o.Properties) {
 			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s already has a tunnel to the device at %s, by connection %s; one device is one site (R34)", g1.Name, addr, o.ID)
 		}
+		// The gateway's speaker has one session per peer address: the
+		// second site's would never come up.
+		if a := siteBGPAddress(tx, p); a.IsValid() && a == siteBGPAddress(tx, &o.Properties) {
+			return &arm.Error{Code: arm.CodeDuplicateConnection, Target: "properties.localNetworkGateway2",
+				Message: fmt.Sprintf("gateway %s already peers over BGP with the speaker at %s, by connection %s; each site's bgpSettings.bgpPeeringAddress is its own, a BGP session each (R41)", g1.Name, a, o.ID)}
+		}
 		others = append(others, o)
 	}
 	if err := rules.R28MultiSite(g1.Properties.VPNType, len(others)); err != nil {
@@ -322,6 +328,23 @@ func peerAddress(tx *txn, p *arm.ConnectionProperties) string {
 		return ""
 	}
 	return a.Unmap().String()
+}
+
+// siteBGPAddress is the BGP peering address of an IPsec connection's
+// local network gateway when the connection has BGP, or the zero Addr.
+func siteBGPAddress(tx *txn, p *arm.ConnectionProperties) netip.Addr {
+	if !p.EnableBGP {
+		return netip.Addr{}
+	}
+	l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID())
+	if l == nil || l.Properties.BGPSettings == nil {
+		return netip.Addr{}
+	}
+	a, err := netip.ParseAddr(l.Properties.BGPSettings.BGPPeeringAddress)
+	if err != nil {
+		return netip.Addr{}
+	}
+	return a.Unmap()
 }
 
 // canonical replaces *v by the allowed value it matches, ignoring case; an
