@@ -931,6 +931,58 @@ func TestR41OneSiteOneBGPAddress(t *testing.T) {
 	})
 }
 
+// TestR41SiteBGPAddressNotTheVNets: a BGP site's peering address is not
+// in the address space of the gateway's VNet, nor one of the gateway's own
+// BGP addresses (Azure: the on-premises BGP peer address "MUST NOT be the
+// same as ... the VNet address space of the VPN Gateway"); the gateway's
+// own address copied into the local network gateway is the usual slip.
+// The VNet would route the address to the site, the speaker's own too,
+// and no BGP session of the gateway would come up.
+func TestR41SiteBGPAddressNotTheVNets(t *testing.T) {
+	// bgpSite gives gateway gw BGP (AS 65020, custom APIPA address
+	// 169.254.21.2) and a site l whose speaker is at addr, and returns the
+	// connection to it, with BGP when enableBGP.
+	bgpSite := func(e *env, addr string, enableBGP bool) (site, obj) {
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+		g["properties"].(obj)["enableBgp"] = true
+		g["properties"].(obj)["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddresses": []obj{{"ipconfigurationId": s.gw + "/ipConfigurations/ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2"}}}}
+		e.must("PUT", s.gw, g)
+		l := localGateway(loc, "203.0.113.1")
+		l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": addr}
+		e.must("PUT", netPath(subA, "rg", "localNetworkGateways", "l"), l)
+		c := s2s(loc, s.gw, netPath(subA, "rg", "localNetworkGateways", "l"))
+		c["properties"].(obj)["enableBgp"] = enableBGP
+		return s, c
+	}
+	connect := func(addr string, enableBGP bool) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			_, c := bgpSite(e, addr, enableBGP)
+			return "PUT", netPath(subA, "rg", "connections", "c"), c
+		}
+	}
+	names := func(addr string) func(t *testing.T, _ *env, r resp) {
+		return func(t *testing.T, _ *env, r resp) {
+			if m := r.str("error.message"); !strings.Contains(m, addr) {
+				t.Errorf("message %q does not name the address %s", m, addr)
+			}
+		}
+	}
+	runCases(t, []ruleCase{
+		{name: "the gateway's own BGP peering address as the site's is refused", status: 400, code: "InvalidBgpPeeringAddress", req: connect("10.1.255.4", true), check: names("10.1.255.4")},
+		{name: "an address of the VNet as the site's is refused", status: 400, code: "InvalidBgpPeeringAddress", req: connect("10.1.0.50", true), check: names("10.1.0.50")},
+		{name: "the gateway's custom APIPA address as the site's is refused", status: 400, code: "InvalidBgpPeeringAddress", req: connect("169.254.21.2", true), check: names("169.254.21.2")},
+		{name: "an APIPA address of the site's own is created", status: 201, req: connect("169.254.21.1", true)},
+		{name: "an address of the VNet on a connection without BGP is created", status: 201, req: connect("10.1.0.50", false)},
+		{name: "the VNet grown over a BGP site's address is refused", status: 400, code: "InvalidBgpPeeringAddress", check: names("10.2.0.1"),
+			req: func(e *env) (string, string, any) {
+				s, c := bgpSite(e, "10.2.0.1", true)
+				e.must("PUT", netPath(subA, "rg", "connections", "c"), c)
+				return "PUT", s.vnet, vnet(loc, []string{"10.1.0.0/16", "10.2.0.0/16"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27"))
+			}},
+	})
+}
+
 func TestR41BGP(t *testing.T) {
 	lngASN := func(asn int64, status int, code string) ruleCase {
 		return ruleCase{name: fmt.Sprintf("local site ASN %d", asn), status: status, code: code,

@@ -658,7 +658,46 @@ func r35Check(tx *txn, g *arm.VirtualNetworkGateway) error {
 	if err := rules.R35NoOverlap(g.Name, gatewayDomain(tx, g)); err != nil {
 		return err
 	}
+	if err := siteBGPOutsideVNet(tx, g); err != nil {
+		return err
+	}
 	return r35Inbound(tx, g)
+}
+
+// siteBGPOutsideVNet checks that the sites of gateway g's BGP connections
+// peer from addresses outside g's VNet and other than g's own BGP
+// addresses (its custom APIPA ones): Azure's on-premises BGP peer address
+// "MUST NOT be the same as ... the VNet address space of the VPN Gateway".
+// The VNet routes a site's BGP address to the site, over a host's route
+// or the gateway's speaker's own: a site given the gateway's own address,
+// the usual slip, left none of the gateway's BGP sessions up.
+func siteBGPOutsideVNet(tx *txn, g *arm.VirtualNetworkGateway) error {
+	var space []netip.Prefix
+	if v := vnetOfGateway(tx, g); v != nil && v.Properties.AddressSpace != nil {
+		space, _ = rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
+	}
+	var own []string
+	if b := g.Properties.BGPSettings; b != nil {
+		for _, pa := range b.BGPPeeringAddresses {
+			own = append(own, pa.CustomBGPIPAddresses...)
+		}
+	}
+	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+		a := siteBGPAddress(tx, &c.Properties)
+		if !a.IsValid() || !arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), g.ID) {
+			continue
+		}
+		var why string
+		if i := slices.IndexFunc(space, func(p netip.Prefix) bool { return p.Contains(a) }); i >= 0 {
+			why = fmt.Sprintf("is in the address space %s of the gateway's VNet", space[i])
+		} else if slices.Contains(own, a.String()) {
+			why = "is a custom APIPA BGP address of the gateway's own"
+		} else {
+			continue
+		}
+		return arm.Errorf(arm.CodeBGPPeeringAddress, "the BGP peering address %s of the site of connection %s %s; the site's device peers from an address of its own, outside the VNet (R41)", a, c.Name, why)
+	}
+	return nil
 }
 
 // r35Affected re-checks R35 at the given gateways and at every gateway
