@@ -1,7 +1,9 @@
 package dataplane
 
 import (
+	"context"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -82,5 +84,58 @@ func TestActiveActiveBGPThroughOwnTunnel(t *testing.T) {
 	st := aa.b.Status().Connections
 	if st["c1"].IngressPackets == 0 {
 		t.Fatalf("instance 1's BGP packets reached the site through instance 0's tunnel (c0 %d packets, c1 none)", st["c0"].IngressPackets)
+	}
+}
+
+// TestActiveActivePairDownOnOneInstance: on an active-active gateway whose
+// connection negotiates a child SA per prefix pair (a policy-based device),
+// traffic of a pair that instance 0's tunnel does not have up goes through
+// instance 1's, which has it; instance 0's has other pairs up. It went to
+// instance 0, whose tunnel carried the destination's route and a child
+// SA, and was dropped there for want of a child of its selectors.
+func TestActiveActivePairDownOnOneInstance(t *testing.T) {
+	const ike, natt = 18882, 18883
+	site := netip.MustParseAddr("127.162.2.3")
+	public := [2]netip.Addr{netip.MustParseAddr("127.162.2.1"), netip.MustParseAddr("127.162.2.2")}
+	a, b := New(Options{IKEPort: ike, NATTPort: natt}), New(Options{IKEPort: ike, NATTPort: natt})
+	t.Cleanup(func() { a.Close(); b.Close() })
+	far := prefixes("10.2.1.0/24", "10.2.2.0/24")
+	aCfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"),
+		Hosts:  []Host{{ID: "h", Name: "h", Addr: netip.MustParseAddr("10.1.0.10"), Kind: HostNetstack}},
+		Routes: []Route{{Prefix: far[0], Gateway: "gw"}, {Prefix: far[1], Gateway: "gw"}}}}}
+	for i := range 2 {
+		aCfg.Gateways = append(aCfg.Gateways, Gateway{ID: "gw", Instance: i, VNet: "v", PublicAddr: public[i],
+			Connections: []Connection{{ID: "c", Remote: site, PSK: Secret("k"), PolicySelectors: true,
+				LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: far, Routes: far}}})
+	}
+	if _, err := a.Reconfig(aCfg); err != nil {
+		t.Fatal(err)
+	}
+	// The site takes both pairs on the tunnel to instance 1, only the
+	// first on the one to instance 0.
+	bCfg := Config{VNets: []VNet{{ID: "v", Prefixes: far,
+		Hosts:  []Host{{ID: "h", Name: "h", Addr: netip.MustParseAddr("10.2.2.10"), Kind: HostNetstack}},
+		Routes: []Route{{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Gateway: "gw"}}}}}
+	sg := Gateway{ID: "gw", VNet: "v", PublicAddr: site}
+	// Its replies to the VNet's host go back through the tunnel to
+	// instance 1 (a route of its own is more specific).
+	for i, name := range []string{"c0", "c1"} {
+		sg.Connections = append(sg.Connections, Connection{ID: name, Remote: public[i], PSK: Secret("k"), PolicySelectors: true, Mode: "ResponderOnly",
+			LocalPrefixes: far[:i+1], RemotePrefixes: prefixes("10.1.0.0/16"), Routes: prefixes([]string{"10.1.0.0/16", "10.1.0.0/24"}[i])})
+	}
+	bCfg.Gateways = []Gateway{sg}
+	if _, err := b.Reconfig(bCfg); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "instance 0's first pair and both of instance 1's", func() bool {
+		ts := a.Status().Connections["c"].Tunnels
+		return len(ts) == 2 && ts[0].State == Connected && strings.Contains(ts[0].Reason, "10.2.2.0/24") && ts[1].State == Connected && ts[1].Reason == ""
+	})
+	h, _ := a.NetstackHost("h")
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := h.Ping(ctx, netip.MustParseAddr("10.2.2.10")); err != nil {
+		t.Fatalf("no answer from the site's second range, which only instance 1's tunnel carries: %v (instance 0 dropped %d for want of a child SA of its selectors)",
+			err, a.Status().Connections["c"].Tunnels[0].Drops.EgressTS)
 	}
 }

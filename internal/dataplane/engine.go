@@ -646,7 +646,7 @@ func (e *Engine) forced(vc VNet) bool {
 // active-active gateway run, or nil.
 func (e *Engine) gatewayPort(id string) fabric.Port {
 	var ports []fabric.Port
-	var carries []func(netip.Addr) bool
+	var carries []func(src, dst netip.Addr) bool
 	for _, key := range []string{id, Gateway{ID: id, Instance: 1}.key()} {
 		if g := e.gateways[key]; g != nil && g.gw != nil {
 			ports = append(ports, g.port)

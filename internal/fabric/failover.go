@@ -6,28 +6,28 @@ import (
 )
 
 // Failover is the Port of an active-active gateway's instances: it hands a
-// packet to the first instance whose tunnels can carry it to its
-// destination, and to the first instance when none can (where it is
+// packet to the first instance whose tunnels can carry it (to its
+// destination, from its source where a tunnel's prefix pairs choose), and to the first instance when none can (where it is
 // dropped and counted, as with one instance). Its choice is made per
 // packet, so traffic moves to the other instance as soon as a tunnel goes
 // down, and back when it comes up again.
 type Failover struct {
 	ports   []Port
-	carries []func(dst netip.Addr) bool
+	carries []func(src, dst netip.Addr) bool
 }
 
 // NewFailover returns a Failover over ports, in order of preference;
-// carries[i] tells whether ports[i] can carry a packet to dst now. It is
-// called on the data path and must be cheap and lock-free.
-func NewFailover(ports []Port, carries []func(dst netip.Addr) bool) *Failover {
+// carries[i] tells whether ports[i] can carry a packet from src to dst
+// now. It is called on the data path and must be cheap and lock-free.
+func NewFailover(ports []Port, carries []func(src, dst netip.Addr) bool) *Failover {
 	return &Failover{ports: ports, carries: carries}
 }
 
 // pick returns the port for pkt.
 func (f *Failover) pick(pkt []byte) Port {
-	if dst, ok := destination(pkt); ok {
+	if src, dst, ok := ends(pkt); ok {
 		for i, carries := range f.carries {
-			if carries(dst) {
+			if carries(src, dst) {
 				return f.ports[i]
 			}
 		}
@@ -64,12 +64,12 @@ func (f *Failover) DeliverBatch(bufs [][]byte, offset int) {
 type OwnFirst struct {
 	r       *Router
 	port    Port
-	carries func(dst netip.Addr) bool
+	carries func(src, dst netip.Addr) bool
 }
 
 // NewOwnFirst returns the way into r of the endpoints of the instance
 // whose port is port and whose tunnels carry what carries tells.
-func NewOwnFirst(r *Router, port Port, carries func(dst netip.Addr) bool) *OwnFirst {
+func NewOwnFirst(r *Router, port Port, carries func(src, dst netip.Addr) bool) *OwnFirst {
 	return &OwnFirst{r: r, port: port, carries: carries}
 }
 
@@ -81,7 +81,7 @@ func (o *OwnFirst) Forward(pkt []byte) {
 		return
 	}
 	if f, ok := p.(*Failover); ok && slices.Contains(f.ports, o.port) {
-		if dst, ok := destination(pkt); ok && o.carries(dst) {
+		if src, dst, ok := ends(pkt); ok && o.carries(src, dst) {
 			p = o.port
 		}
 	}
@@ -96,13 +96,13 @@ func (o *OwnFirst) ForwardBatch(bufs [][]byte, offset int) {
 	}
 }
 
-// destination returns the destination address of an IP packet.
-func destination(pkt []byte) (netip.Addr, bool) {
+// ends returns the source and destination addresses of an IP packet.
+func ends(pkt []byte) (src, dst netip.Addr, ok bool) {
 	switch {
 	case len(pkt) >= 20 && pkt[0]>>4 == 4:
-		return netip.AddrFrom4([4]byte(pkt[16:20])), true
+		return netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20])), true
 	case len(pkt) >= 40 && pkt[0]>>4 == 6:
-		return netip.AddrFrom16([16]byte(pkt[24:40])), true
+		return netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40])), true
 	}
-	return netip.Addr{}, false
+	return netip.Addr{}, netip.Addr{}, false
 }

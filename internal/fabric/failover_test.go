@@ -15,9 +15,9 @@ func TestFailover(t *testing.T) {
 	first, second := &batchRecorder{}, &batchRecorder{}
 	var firstUp atomic.Bool
 	site := netip.MustParsePrefix("192.168.1.0/24")
-	f := NewFailover([]Port{first, second}, []func(netip.Addr) bool{
-		func(dst netip.Addr) bool { return firstUp.Load() && site.Contains(dst) },
-		func(dst netip.Addr) bool { return true },
+	f := NewFailover([]Port{first, second}, []func(src, dst netip.Addr) bool{
+		func(_, dst netip.Addr) bool { return firstUp.Load() && site.Contains(dst) },
+		func(_, dst netip.Addr) bool { return true },
 	})
 	r := NewRouter()
 	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), f}})
@@ -40,12 +40,20 @@ func TestFailover(t *testing.T) {
 	if len(first.pkts) != 3 || len(second.pkts) != 4 {
 		t.Fatalf("after the first went down: %d and %d packets, want 3 and 4", len(first.pkts), len(second.pkts))
 	}
-	none := NewFailover([]Port{first, second}, []func(netip.Addr) bool{
-		func(netip.Addr) bool { return false }, func(netip.Addr) bool { return false }})
+	none := NewFailover([]Port{first, second}, []func(src, dst netip.Addr) bool{
+		func(_, _ netip.Addr) bool { return false }, func(_, _ netip.Addr) bool { return false }})
 	none.Deliver(ipv4Packet("192.168.1.2", 64))
 	none.Deliver([]byte{0x45}) // too short to have a destination
 	if len(first.pkts) != 5 {
 		t.Fatalf("with no instance up, %d packets to the first, want 5", len(first.pkts))
+	}
+	// The first instance's tunnel has no prefix pair of the packet's
+	// source (ipv4Packet's, 10.1.0.4) up; the second's has.
+	bySource := NewFailover([]Port{first, second}, []func(src, dst netip.Addr) bool{
+		func(src, _ netip.Addr) bool { return src != netip.MustParseAddr("10.1.0.4") }, func(_, _ netip.Addr) bool { return true }})
+	bySource.Deliver(ipv4Packet("192.168.1.2", 64))
+	if len(first.pkts) != 5 || len(second.pkts) != 5 {
+		t.Fatalf("a packet whose source only the second carries: %d and %d packets, want 5 and 5", len(first.pkts), len(second.pkts))
 	}
 }
 
@@ -58,11 +66,11 @@ func TestFailover(t *testing.T) {
 func TestOwnFirst(t *testing.T) {
 	first, second, host := &batchRecorder{}, &batchRecorder{}, &batchRecorder{}
 	var secondUp atomic.Bool
-	all := func(netip.Addr) bool { return true }
-	f := NewFailover([]Port{first, second}, []func(netip.Addr) bool{all, all})
+	all := func(_, _ netip.Addr) bool { return true }
+	f := NewFailover([]Port{first, second}, []func(src, dst netip.Addr) bool{all, all})
 	r := NewRouter()
 	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), f}, {netip.MustParsePrefix("10.1.0.10/32"), host}})
-	own := NewOwnFirst(r, second, func(netip.Addr) bool { return secondUp.Load() })
+	own := NewOwnFirst(r, second, func(_, _ netip.Addr) bool { return secondUp.Load() })
 	secondUp.Store(true)
 	own.ForwardBatch([][]byte{ipv4Packet("192.168.1.2", 64), ipv4Packet("10.1.0.10", 64)}, 0)
 	if len(second.pkts) != 1 || len(first.pkts) != 0 || len(host.pkts) != 1 {

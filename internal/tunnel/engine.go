@@ -327,13 +327,22 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 	return nil
 }
 
-// Carries reports whether a packet to dst would leave through a tunnel
-// now: a route holds dst and its tunnel has a child SA pair. It takes no
-// lock: the fabric asks it per packet to choose between the instances of
-// an active-active gateway.
-func (e *Engine) Carries(dst netip.Addr) bool {
+// Carries reports whether a packet from src to dst would leave through a
+// tunnel now: a route holds dst and its tunnel has a child SA pair, on a
+// tunnel that chooses its SA by selectors one whose selectors hold both
+// addresses (unless the tunnel translates them first: then any). It takes
+// no lock: the fabric asks it per packet to choose between the instances
+// of an active-active gateway, whose tunnels may have different prefix
+// pairs up.
+func (e *Engine) Carries(src, dst netip.Addr) bool {
 	t := e.routes.Load().lookup(dst)
-	return t != nil && len(*t.children.Load()) > 0
+	switch {
+	case t == nil:
+		return false
+	case t.policy.Load() && t.nat.Load() == nil:
+		return t.outboundChild(src, dst) != nil
+	}
+	return len(*t.children.Load()) > 0
 }
 
 // MoveChild sends the child SA pair of tunnel whose inbound SPI is inSPI

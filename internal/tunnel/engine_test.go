@@ -184,7 +184,7 @@ func TestStandbyTunnels(t *testing.T) {
 			eventually(t, "the packet through "+want, func() bool { return sent()[want] == before[want]+1 })
 			a.e.RemoveChild(want, children[want]) // its peer went away: the next one takes over
 		}
-		if c := a.e.Carries(netip.MustParseAddr("10.2.0.7")); c != (want != "to-b2" && want != "") {
+		if c := a.e.Carries(netip.MustParseAddr("10.1.0.1"), netip.MustParseAddr("10.2.0.7")); c != (want != "to-b2" && want != "") {
 			t.Errorf("after %q lost its child SA, Carries = %v", want, c)
 		}
 	}
@@ -794,12 +794,12 @@ func TestCloseStopsEverything(t *testing.T) {
 // tunnel has a child SA pair, as an active-active gateway's fabric asks.
 func TestCarries(t *testing.T) {
 	a, _ := pair(t, gcm256)
-	in, out := netip.MustParseAddr("10.2.3.4"), netip.MustParseAddr("10.9.0.1")
-	if !a.e.Carries(in) || a.e.Carries(out) {
-		t.Fatalf("Carries(%v) = %v, Carries(%v) = %v; want true, false", in, a.e.Carries(in), out, a.e.Carries(out))
+	src, in, out := netip.MustParseAddr("10.1.0.5"), netip.MustParseAddr("10.2.3.4"), netip.MustParseAddr("10.9.0.1")
+	if !a.e.Carries(src, in) || a.e.Carries(src, out) {
+		t.Fatalf("Carries(%v) = %v, Carries(%v) = %v; want true, false", in, a.e.Carries(src, in), out, a.e.Carries(src, out))
 	}
 	a.e.RemoveChild("t", 0xa0000001)
-	if a.e.Carries(in) {
+	if a.e.Carries(src, in) {
 		t.Fatal("a tunnel without a child SA pair carries")
 	}
 }
