@@ -349,17 +349,27 @@ type outQueue struct {
 func newOutQueue() outQueue { return outQueue{sendq: make(chan []byte, sendQueue)} }
 
 // enqueue queues a copy of pkt, or drops and counts it when the queue is
-// full: it never blocks.
+// full: it never blocks. The writer counts it sent once written (sent).
 func (q *outQueue) enqueue(pkt []byte) error {
 	select {
 	case q.sendq <- append([]byte(nil), pkt...):
-		q.bytesOut.Add(uint64(len(pkt)))
-		q.packetsOut.Add(1)
 		return nil
 	default:
 		q.dropped.Add(1)
 		return errQueueFull
 	}
+}
+
+// sent counts packets of bytes in all the writer wrote to the client, or
+// dropped when the write failed: what the client was sent, not what was
+// queued for it.
+func (q *outQueue) sent(packets, bytes uint64, err error) {
+	if err != nil {
+		q.dropped.Add(packets)
+		return
+	}
+	q.bytesOut.Add(bytes)
+	q.packetsOut.Add(packets)
 }
 
 // writer sends the queued packets, as many as are waiting (up to 32 KiB)
@@ -369,6 +379,7 @@ func (q *outQueue) enqueue(pkt []byte) error {
 func (l *link) writer(quit <-chan struct{}) {
 	buf := make([]byte, 0, 40<<10)
 	frame := make([]byte, 0, sstp.MaxPacket)
+	var packets, bytes uint64 // in buf
 	add := func(pkt []byte) {
 		if !l.up.Load() {
 			l.dropped.Add(1)
@@ -376,9 +387,10 @@ func (l *link) writer(quit <-chan struct{}) {
 		}
 		frame = ppp.AppendFrame(frame[:0], ppp.ProtoIPv4, pkt)
 		buf = sstp.AppendData(buf, frame)
+		packets, bytes = packets+1, bytes+uint64(len(pkt))
 	}
 	for {
-		buf = buf[:0]
+		buf, packets, bytes = buf[:0], 0, 0
 		select {
 		case <-quit:
 			return
@@ -401,6 +413,7 @@ func (l *link) writer(quit <-chan struct{}) {
 		l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		_, err := l.conn.Write(buf)
 		l.wmu.Unlock()
+		l.sent(packets, bytes, err)
 		if err != nil {
 			l.conn.Close() // the reader ends the link
 			return

@@ -1135,16 +1135,19 @@ func (o *ovpnSession) writer(quit <-chan struct{}) {
 	for {
 		buf = buf[:0]
 		var pkt []byte
+		var packets, bytes uint64 // the client's packets in buf
 		select {
 		case <-quit:
 			return
 		case <-ping.C:
 			pkt = ovpnPingPayload
 		case pkt = <-o.sendq:
+			packets, bytes = 1, uint64(len(pkt))
 		}
 		k := o.send.Load()
 		if k == nil {
-			continue // a keepalive before the client has keys
+			o.dropped.Add(packets) // or a keepalive, before the client has keys
+			continue
 		}
 		if k.nextPacketID.Load() >= ovpnLastPacketID {
 			// A packet id (the GCM nonce's counter) is never used twice:
@@ -1159,11 +1162,14 @@ func (o *ovpnSession) writer(quit <-chan struct{}) {
 			select {
 			case pkt := <-o.sendq:
 				buf = o.seal(buf, k, pkt)
+				packets, bytes = packets+1, bytes+uint64(len(pkt))
 			default:
 				break more
 			}
 		}
-		if err := o.write(buf); err != nil {
+		err := o.write(buf)
+		o.sent(packets, bytes, err)
+		if err != nil {
 			o.conn.Close() // the reader ends the session
 			return
 		}
