@@ -296,14 +296,23 @@ func readHTTPOK(r *bufio.Reader) error {
 }
 
 // Addr is the client's address from the pool; Gateway the gateway's PPP
-// address.
-func (c *Client) Addr() netip.Addr    { return c.l.local }
-func (c *Client) Gateway() netip.Addr { return c.l.peer }
+// address: those the link last came up with (IPCP may renegotiate them
+// meanwhile).
+func (c *Client) Addr() netip.Addr    { return c.upWith().local }
+func (c *Client) Gateway() netip.Addr { return c.upWith().peer }
+
+// upWith is what the link last came up with (Dial waits for it).
+func (c *Client) upWith() linkAddrs {
+	if a := c.l.upWith.Load(); a != nil {
+		return *a
+	}
+	return linkAddrs{}
+}
 
 // DNS returns the DNS servers the gateway gave (IPCP, RFC 1877).
 func (c *Client) DNS() []netip.Addr {
 	var out []netip.Addr
-	for _, a := range c.l.dnsGiven {
+	for _, a := range c.upWith().dns {
 		if a.IsValid() && !a.IsUnspecified() {
 			out = append(out, a)
 		}

@@ -181,7 +181,11 @@ type link struct {
 	// timer, with time for a RADIUS server's second factor).
 	negotiateBy time.Time
 	client      *Client // the client side's client
-	upHook      func()  // the client side: called when IPCP is open both ways
+	// upWith is what the client side's link came up with last, for
+	// Client's methods, which other goroutines call while IPCP may
+	// renegotiate local, peer and dnsGiven.
+	upWith atomic.Pointer[linkAddrs]
+	upHook func() // the client side: called when IPCP is open both ways
 }
 
 func newLink(server bool, conn net.Conn, r *bufio.Reader, log *slog.Logger) *link {
@@ -426,9 +430,19 @@ func (l *link) writer(quit <-chan struct{}) {
 func (l *link) checkUp() {
 	up := l.bound.Load() && l.ipcpOurs && l.ipcpPeers
 	l.up.Store(up)
-	if up && !l.server && l.upHook != nil {
-		l.upHook()
+	if up && !l.server {
+		l.upWith.Store(&linkAddrs{local: l.local, peer: l.peer, dns: l.dnsGiven})
+		if l.upHook != nil {
+			l.upHook()
+		}
 	}
+}
+
+// linkAddrs are the PPP addresses of a link that is up, and the DNS
+// servers it was given.
+type linkAddrs struct {
+	local, peer netip.Addr
+	dns         [2]netip.Addr
 }
 
 func (l *link) nextID() uint8 { l.id++; return l.id }
