@@ -652,11 +652,18 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 			// one or more).
 			a, ok := m.Find(sstp.AttribEncapsulatedProtocolID)
 			p, err := sstp.EncapsulatedProtocol(a.Value)
+			failed := failedStatus(m)
 			switch {
 			case !ok:
 				err = invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusRequiredAttributeMissing, "CALL_CONNECT_REQUEST without an encapsulated protocol")
 			case err == nil && p != sstp.ProtocolPPP:
 				err = invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusValueNotSupported, fmt.Sprintf("CALL_CONNECT_REQUEST for protocol %d, not PPP", p))
+			case err == nil && failed.ID != 0:
+				// §3.3.1.1.1: a request with a Status Info attribute of
+				// a nonzero status is unacceptable.
+				a = failed
+				si, _ := sstp.ParseStatusInfo(a.Value)
+				err = invalid(sstp.AttribStatusInfo, sstp.StatusStatusInfoNotSupportedInMsg, fmt.Sprintf("CALL_CONNECT_REQUEST with a Status Info of a nonzero status (%v)", si))
 			case err == nil:
 				// A gateway without room tells the client at once,
 				// before any authentication (it takes the client in
@@ -684,6 +691,12 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 			}
 			return l.sendLCPRequest()
 		case sstp.MsgCallConnected:
+			if l.bound.Load() {
+				// [MS-SSTP] §3.3.1.1.1: the call is connected
+				// (Server_Call_Connected) once, by the first; another is
+				// an invalid message, which aborts the call (§3.1.5.1).
+				return l.abort(invalid(sstp.AttribNoError, sstp.StatusUnacceptedFrameReceived, "a second CALL_CONNECTED"))
+			}
 			return s.checkBinding(l, m, raw, l.peer)
 		case sstp.MsgEchoRequest:
 			return l.writeControl(sstp.Control{Type: sstp.MsgEchoResponse})
@@ -698,6 +711,18 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 		}
 		return nil
 	})
+}
+
+// failedStatus returns a message's first Status Info attribute whose
+// status is not StatusNoError (one that does not parse counts), or an
+// attribute of ID 0 when it has none.
+func failedStatus(m sstp.Control) sstp.Attr {
+	for _, a := range m.Attrs {
+		if si, err := sstp.ParseStatusInfo(a.Value); a.ID == sstp.AttribStatusInfo && (err != nil || si.Status != sstp.StatusNoError) {
+			return a
+		}
+	}
+	return sstp.Attr{}
 }
 
 // readSSTPRequest reads the HTTP request that opens SSTP.

@@ -193,8 +193,11 @@ func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 // Status Info attribute saying what is wrong with the Encapsulated
 // Protocol ID, and the value the client proposed ([MS-SSTP] §2.2.12: MUST
 // have one or more; §3.3.5.2.2); so does a request for PPP when the
-// gateway has its most clients already (§3.1.5.1: the NAK MUST say why).
+// gateway has its most clients already (§3.1.5.1: the NAK MUST say why),
+// and one with a Status Info attribute of a nonzero status, which
+// §3.3.1.1.1 calls unacceptable.
 func TestCallConnectNakStatusInfoMSSSTP2_2_12(t *testing.T) {
+	timedOut := sstp.StatusInfo{Status: sstp.StatusNegotiationTimeout}.Append(nil)
 	for _, tc := range []struct {
 		name  string
 		full  bool // the gateway has its most clients already
@@ -206,6 +209,8 @@ func TestCallConnectNakStatusInfoMSSSTP2_2_12(t *testing.T) {
 		{"no protocol", false, nil, sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusRequiredAttributeMissing}},
 		{"gateway full", true, []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}},
 			sstp.StatusInfo{AttribID: sstp.AttribEncapsulatedProtocolID, Status: sstp.StatusValueNotSupported, Value: []byte{0, sstp.ProtocolPPP}}},
+		{"Status Info of a nonzero status", false, []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}, {ID: sstp.AttribStatusInfo, Value: timedOut}},
+			sstp.StatusInfo{AttribID: sstp.AttribStatusInfo, Status: sstp.StatusStatusInfoNotSupportedInMsg, Value: timedOut}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRegion(t, Config{MaxClients: 1})
@@ -240,5 +245,38 @@ func TestCallConnectNakStatusInfoMSSSTP2_2_12(t *testing.T) {
 				t.Errorf("the gateway answered with %+v (%v); want a CALL_CONNECT_NAK with Status Info %+v", msgs, err, tc.want)
 			}
 		})
+	}
+}
+
+// TestSecondCallConnectedAbortsMSSSTP3_3_1_1_1: the first CALL_CONNECTED
+// connects the call ([MS-SSTP] §3.3.1.1.1, Server_Call_Connected);
+// another, even with a valid crypto binding, is an invalid message that
+// aborts it (§3.1.5.1) with a Status Info that says so, rather than
+// checked again and the client logged as connected a second time.
+func TestSecondCallConnectedAbortsMSSSTP3_3_1_1_1(t *testing.T) {
+	r := newRegion(t, Config{})
+	cl, _, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l := cl.l // its binding state was written before Dial returned
+	b := sstp.CryptoBinding{HashProtocol: sstp.HashSHA256, Nonce: l.nonce, CertHash: l.certHash}
+	msg := func() []byte {
+		return sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnected, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBinding, Value: b.Append(nil)}}})
+	}
+	copy(b.CompoundMAC[:], compoundMAC(l.hlak, msg()))
+	l.wmu.Lock()
+	_, err = l.conn.Write(msg())
+	l.wmu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-cl.Done():
+		if !strings.Contains(err.Error(), "CALL_ABORT") || !strings.Contains(err.Error(), "UNACCEPTED_FRAME_RECEIVED") {
+			t.Errorf("the call ended with %q; want the gateway's CALL_ABORT, unaccepted frame received", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("the call goes on after a second CALL_CONNECTED")
 	}
 }
