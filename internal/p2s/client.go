@@ -380,11 +380,11 @@ func (l *link) clientEAP(m ppp.EAP) error {
 		if c.cfg.Cert.Leaf != nil {
 			name = c.cfg.Cert.Leaf.Subject.CommonName
 		}
-		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte(name)}.Append(nil))
+		return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeIdentity, Data: []byte(name)})
 	case ppp.TypeTLS:
 	default:
 		// RFC 3748 §5.3.1: a Nak names the method we want.
-		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeNak, Data: []byte{ppp.TypeTLS}}.Append(nil))
+		return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeNak, Data: []byte{ppp.TypeTLS}})
 	}
 	d, err := ppp.ParseTLSData(m.Data)
 	if err != nil {
@@ -411,7 +411,7 @@ func (l *link) clientEAP(m ppp.EAP) error {
 		return err
 	}
 	if more || len(msg) == 0 {
-		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
+		return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)})
 	}
 	out, done, err := e.Bridge.Exchange(msg, negotiationTimeout)
 	if err != nil {
@@ -420,7 +420,7 @@ func (l *link) clientEAP(m ppp.EAP) error {
 	e.Done = done
 	e.Send(out)
 	if len(out) == 0 {
-		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)}.Append(nil))
+		return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)})
 	}
 	return l.sendEAPTLS(m.ID)
 }

@@ -117,6 +117,9 @@ type link struct {
 	local, peer         netip.Addr           // the PPP addresses (IPCP)
 	eapSrv              *eaptls.Server       // the server's EAP-TLS
 	eapCli              *eaptls.Conversation // the client's
+	// The client's last EAP request from the server, and its response
+	// to it (nil: none sent), sent again for the request repeated.
+	eapLastReq, eapLastResp []byte
 	// The server's EAP relayed to RADIUS (useEAPRelay: asked for from
 	// the start), the client's identity response (to start a relay
 	// with when it declines EAP-TLS), and the Identifier of the EAP
@@ -1174,7 +1177,14 @@ func (l *link) authProto() []byte {
 
 // sendEAPTLS sends the next fragment of the client's flight.
 func (l *link) sendEAPTLS(id uint8) error {
-	return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: id, Type: ppp.TypeTLS, Data: l.eapCli.Next(l.eapFragmentSize()).Append(nil)}.Append(nil))
+	return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: id, Type: ppp.TypeTLS, Data: l.eapCli.Next(l.eapFragmentSize()).Append(nil)})
+}
+
+// respondEAP sends the client's response to the server's last EAP
+// request, and keeps it for the request repeated (handleEAP).
+func (l *link) respondEAP(m ppp.EAP) error {
+	l.eapLastResp = m.Append(nil)
+	return l.writePPP(ppp.ProtoEAP, l.eapLastResp)
 }
 
 // handleEAP runs EAP-TLS: the server authenticates the client by its
@@ -1186,6 +1196,15 @@ func (l *link) handleEAP(info []byte) error {
 	}
 	if l.server {
 		return l.serverEAP(m)
+	}
+	if m.Code == ppp.EAPRequest {
+		req := m.Append(nil)
+		if l.eapLastResp != nil && bytes.Equal(req, l.eapLastReq) {
+			// RFC 3748 §4.1: a duplicate of the request we answered MUST
+			// get our response again, without reprocessing the request.
+			return l.writePPP(ppp.ProtoEAP, l.eapLastResp)
+		}
+		l.eapLastReq, l.eapLastResp = req, nil
 	}
 	return l.clientEAP(m)
 }

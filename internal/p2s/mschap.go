@@ -195,7 +195,7 @@ const (
 func (l *link) clientEAPMSCHAPv2(m ppp.EAP) error {
 	cfg := l.client.cfg
 	respond := func(typ uint8, data []byte) error {
-		return l.writePPP(ppp.ProtoEAP, ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: typ, Data: data}.Append(nil))
+		return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: typ, Data: data})
 	}
 	switch m.Code {
 	case ppp.EAPSuccess:
