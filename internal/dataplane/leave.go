@@ -43,6 +43,15 @@ func (r *relay) Forward(pkt []byte) { r.to.Load().Forward(pkt) }
 
 func (r *relay) ForwardBatch(bufs [][]byte, offset int) { r.to.Load().ForwardBatch(bufs, offset) }
 
+// FragmentationNeeded has the VNet router's ingress answer the sender of
+// a packet too long for a point-to-site client with ICMP Fragmentation
+// Needed (RFC 1191 §4); an island does not answer.
+func (r *relay) FragmentationNeeded(pkt []byte, mtu int) {
+	if f, ok := r.to.Load().Forwarder.(interface{ FragmentationNeeded([]byte, int) }); ok {
+		f.FragmentationNeeded(pkt, mtu)
+	}
+}
+
 // intoPort forwards everything to a gateway's port: into its tunnels.
 type intoPort struct{ p *fabric.GatewayPort }
 

@@ -9,7 +9,8 @@ import (
 )
 
 // The ICMP errors a router sends: Time Exceeded for a packet whose TTL
-// (hop limit) ran out, Destination Unreachable for one with no route.
+// (hop limit) ran out, Destination Unreachable for one with no route, or
+// too long for the next hop with Don't Fragment set (FragmentationNeeded).
 // They come from the router's address in the sender's subnet (its first
 // address after the network's, x.x.x.1, which Azure reserves for the
 // subnet's gateway), are rate-limited, and quote the packet as it came.
@@ -19,6 +20,7 @@ type icmpKind int
 const (
 	timeExceeded icmpKind = iota
 	unreachable
+	fragmentationNeeded
 )
 
 // ICMP error rate: a token bucket per router, refilled at icmpRate a
@@ -133,10 +135,32 @@ func (b *bucket) take() bool {
 
 var icmpBufs = sync.Pool{New: func() any { return new([icmp6Max]byte) }}
 
+// FragmentationNeeded answers pkt, an IPv4 packet that a port (a
+// point-to-site client) dropped for being longer than the mtu of its
+// next hop, with ICMP Destination Unreachable, Fragmentation Needed and
+// DF Set, whose next-hop MTU is mtu (RFC 1191 §4), to its sender, as the
+// router's other errors go, when the packet has Don't Fragment set: the
+// sender's path MTU discovery then sends smaller packets.
+func (r *Router) FragmentationNeeded(pkt []byte, mtu int) { r.fragmentationNeeded("", pkt, mtu) }
+
+// FragmentationNeeded is Router.FragmentationNeeded from the router's
+// address in the ingress's subnet.
+func (in *Ingress) FragmentationNeeded(pkt []byte, mtu int) {
+	in.r.fragmentationNeeded(in.key, pkt, mtu)
+}
+
+func (r *Router) fragmentationNeeded(key string, pkt []byte, mtu int) {
+	_, _, n := parse(pkt)
+	if n == 0 || pkt[0]>>4 != 4 || pkt[6]&0x40 == 0 {
+		return
+	}
+	r.icmpError(key, pkt[:n], fragmentationNeeded, mtu)
+}
+
 // icmpError answers pkt, dropped and cut at its IP length, with an ICMP error of kind to its
 // sender, routed by the router's own table, unless the rules say not to or
-// the rate limit is reached.
-func (r *Router) icmpError(key string, pkt []byte, kind icmpKind) {
+// the rate limit is reached; mtu is a Fragmentation Needed error's.
+func (r *Router) icmpError(key string, pkt []byte, kind icmpKind, mtu int) {
 	s := r.subnets.Load()
 	if len(s.all) == 0 {
 		return
@@ -170,11 +194,16 @@ func (r *Router) icmpError(key string, pkt []byte, kind icmpKind) {
 		// RFC 792: Time Exceeded type 11 code 0 (TTL exceeded in transit);
 		// RFC 1812 §5.2.7.1: no route at all MUST be Net Unreachable, type 3
 		// code 0.
-		typ := byte(11)
-		if kind == unreachable {
+		typ, code, rest := byte(11), byte(0), uint32(0)
+		switch kind {
+		case unreachable:
 			typ = 3
+		case fragmentationNeeded:
+			// RFC 1191 §4: type 3 code 4, the next-hop MTU in the low
+			// 16 bits of the header's second word.
+			typ, code, rest = 3, 4, uint32(mtu)
 		}
-		msg = icmp4(buf[:icmp4Max], typ, from, src, pkt)
+		msg = icmp4(buf[:icmp4Max], typ, code, rest, from, src, pkt)
 	} else {
 		// RFC 4443 §3.3: Time Exceeded type 3 code 0 (hop limit exceeded in
 		// transit); §3.1: Destination Unreachable type 1 code 0 (no route).
@@ -248,10 +277,11 @@ func answers6(pkt []byte, src, dst netip.Addr) bool {
 	return false
 }
 
-// icmp4 writes into buf an IPv4 ICMP error of type typ, code 0, from src
-// to dst, that quotes as much of pkt as buf holds (RFC 1812 §4.3.2.3: as
-// much as fits in 576 bytes, the header and 8 bytes at least).
-func icmp4(buf []byte, typ byte, src, dst netip.Addr, pkt []byte) []byte {
+// icmp4 writes into buf an IPv4 ICMP error of type typ and code, rest
+// its header's second word, from src to dst, that quotes as much of pkt
+// as buf holds (RFC 1812 §4.3.2.3: as much as fits in 576 bytes, the
+// header and 8 bytes at least).
+func icmp4(buf []byte, typ, code byte, rest uint32, src, dst netip.Addr, pkt []byte) []byte {
 	n := 28 + copy(buf[28:], pkt)
 	clear(buf[:28])
 	buf[0] = 0x45
@@ -261,7 +291,8 @@ func icmp4(buf []byte, typ byte, src, dst netip.Addr, pkt []byte) []byte {
 	copy(buf[12:16], s[:])
 	copy(buf[16:20], d[:])
 	binary.BigEndian.PutUint16(buf[10:12], ^sum16(0, buf[:20]))
-	buf[20] = typ
+	buf[20], buf[21] = typ, code
+	binary.BigEndian.PutUint32(buf[24:28], rest)
 	binary.BigEndian.PutUint16(buf[22:24], ^sum16(0, buf[20:n]))
 	return buf[:n]
 }

@@ -237,7 +237,7 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 	p := t.lookup(dst)
 	if p == nil {
 		r.stats.noRoute.Add(1)
-		r.icmpError(key, pkt, unreachable)
+		r.icmpError(key, pkt, unreachable, 0)
 		return nil, nil
 	}
 	if isHost(p) && (own(p) || isHost(r.table.Load().lookup(src))) {
@@ -248,7 +248,7 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 		// RFC 1812 §5.3.1 (RFC 8200 §3 for IPv6): reduced to zero, it
 		// MUST be discarded.
 		r.stats.ttl.Add(1)
-		r.icmpError(key, pkt, timeExceeded)
+		r.icmpError(key, pkt, timeExceeded, 0)
 		return nil, nil
 	}
 	decrementTTL(pkt)

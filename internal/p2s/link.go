@@ -316,14 +316,25 @@ func (l *link) SendIP(pkt []byte) error {
 	}
 	if len(pkt) > sstp.MaxData-8 {
 		l.dropped.Add(1)
-		return fmt.Errorf("a packet of %d bytes does not fit an SSTP packet", len(pkt))
+		return &tooBigError{len(pkt), sstp.MaxData - 8, "what an SSTP packet holds"}
 	}
 	if mru := l.mru(); len(pkt) > mru {
 		// RFC 1661 §6.1: the peer asked for packets of at most its MRU.
 		l.dropped.Add(1)
-		return fmt.Errorf("a packet of %d bytes is longer than the peer's MRU (%d)", len(pkt), mru)
+		return &tooBigError{len(pkt), mru, "the peer's MRU"}
 	}
 	return l.enqueue(pkt)
+}
+
+// tooBigError is SendIP's refusal of a packet longer than the client
+// takes, mtu bytes (what of): its sender is told (Server.Deliver).
+type tooBigError struct {
+	len, mtu int
+	what     string
+}
+
+func (e *tooBigError) Error() string {
+	return fmt.Sprintf("a packet of %d bytes is longer than %s (%d)", e.len, e.what, e.mtu)
 }
 
 // mru is the longest Information field the peer takes: the MRU its LCP

@@ -1097,7 +1097,7 @@ func (o *ovpnSession) SendIP(pkt []byte) error {
 	}
 	if len(pkt) > ovpnMTU {
 		o.dropped.Add(1)
-		return fmt.Errorf("a packet of %d bytes is longer than an OpenVPN client's MTU (%d)", len(pkt), ovpnMTU)
+		return &tooBigError{len(pkt), ovpnMTU, "an OpenVPN client's MTU"}
 	}
 	return o.enqueue(pkt)
 }

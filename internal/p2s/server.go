@@ -435,8 +435,22 @@ func (s *Server) Deliver(pkt []byte) {
 		if c := s.capture.Load(); c != nil {
 			c.Packet(pkt)
 		}
-		l.SendIP(pkt)
+		if err := l.SendIP(pkt); err != nil {
+			if tb, ok := errors.AsType[*tooBigError](err); ok {
+				if r, ok := s.cfg.Router.(tooBigAnswerer); ok {
+					r.FragmentationNeeded(pkt, tb.mtu)
+				}
+			}
+		}
 	}
+}
+
+// tooBigAnswerer is a Router that answers a packet too long for a
+// client, with Don't Fragment set, with ICMP Fragmentation Needed and the
+// client's MTU (fabric.Router; RFC 1191 §4), for the sender's path MTU
+// discovery.
+type tooBigAnswerer interface {
+	FragmentationNeeded(pkt []byte, mtu int)
 }
 
 // Disconnect ends the client of protocol connected at addr: it is told

@@ -1,0 +1,102 @@
+package p2s
+
+import (
+	"encoding/binary"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/fabric"
+)
+
+// sitePort is a site's side of a VNet router: it keeps what the router
+// sends it.
+type sitePort struct {
+	mu   sync.Mutex
+	pkts [][]byte
+}
+
+func (p *sitePort) Deliver(pkt []byte) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.pkts = append(p.pkts, append([]byte(nil), pkt...))
+}
+
+func (p *sitePort) take() [][]byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	pkts := p.pkts
+	p.pkts = nil
+	return pkts
+}
+
+// TestTooBigForClientRFC1191: an IPv4 packet for a point-to-site client
+// that is longer than the client takes (its MRU, 1500 by default) and
+// has Don't Fragment set is answered to its sender with ICMP Destination
+// Unreachable, Fragmentation Needed and DF Set, carrying the client's
+// MTU (RFC 1191 §4: type 3 code 4, the next-hop MTU in the low 16 bits
+// of the second word) and quoting the packet, from the VNet router's
+// address, so that the sender's path MTU discovery sends smaller
+// packets; one without DF is dropped without a word, as before.
+func TestTooBigForClientRFC1191(t *testing.T) {
+	r := newRegion(t, Config{})
+	site := &sitePort{}
+	r.router.SetRoutes([]fabric.Route{{Prefix: netip.MustParsePrefix("172.16.201.0/24"), Port: r.srv}, {Prefix: netip.MustParsePrefix("10.2.0.0/24"), Port: site}})
+	r.router.SetSubnets(map[string][]netip.Prefix{"default": {netip.MustParsePrefix("10.1.0.0/24")}})
+	cl, _, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untilTrue(t, "the gateway's link up", func() bool {
+		r.srv.mu.Lock()
+		defer r.srv.mu.Unlock()
+		l, ok := r.srv.clients[cl.Addr()].(*link)
+		return ok && l.up.Load()
+	})
+	packet := func(id uint16, df bool) []byte {
+		pkt := make([]byte, 1600)
+		pkt[0], pkt[8], pkt[9] = 0x45, 64, 17
+		binary.BigEndian.PutUint16(pkt[2:4], uint16(len(pkt)))
+		binary.BigEndian.PutUint16(pkt[4:6], id)
+		if df {
+			pkt[6] = 0x40
+		}
+		copy(pkt[12:16], netip.MustParseAddr("10.2.0.9").AsSlice())
+		copy(pkt[16:20], cl.Addr().AsSlice())
+		var sum uint32
+		for i := 0; i < 20; i += 2 {
+			sum += uint32(binary.BigEndian.Uint16(pkt[i:]))
+		}
+		for sum > 0xffff {
+			sum = sum&0xffff + sum>>16
+		}
+		binary.BigEndian.PutUint16(pkt[10:12], ^uint16(sum))
+		return pkt
+	}
+	r.router.Forward(packet(1, false))
+	r.router.Forward(packet(2, true))
+	got := site.take()
+	if len(got) != 1 {
+		t.Fatalf("the site got %d packets for 2 packets too long for the client; want one ICMP error, for the one with DF", len(got))
+	}
+	m := got[0]
+	if len(m) < 28+20 || m[9] != 1 || netip.AddrFrom4([4]byte(m[12:16])) != netip.MustParseAddr("10.1.0.1") || netip.AddrFrom4([4]byte(m[16:20])) != netip.MustParseAddr("10.2.0.9") {
+		t.Fatalf("the site got % x; want ICMP from 10.1.0.1 to 10.2.0.9", m[:min(len(m), 28)])
+	}
+	var sum uint32
+	for b := m[20:]; len(b) > 0; b = b[min(2, len(b)):] {
+		sum += uint32(b[0]) << 8
+		if len(b) > 1 {
+			sum += uint32(b[1])
+		}
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	if sum != 0xffff {
+		t.Errorf("the ICMP checksum does not hold (sum %#x)", sum)
+	}
+	if typ, code, mtu, id := m[20], m[21], binary.BigEndian.Uint16(m[26:28]), binary.BigEndian.Uint16(m[28+4:28+6]); typ != 3 || code != 4 || mtu != 1500 || id != 2 {
+		t.Errorf("ICMP type %d code %d, next-hop MTU %d, about the packet of ID %d; want type 3 code 4, MTU 1500, the packet of ID 2", typ, code, mtu, id)
+	}
+}
