@@ -104,6 +104,9 @@ type Server struct {
 	id       uint8
 	conv     Conversation
 	identity string
+	// failed is why the TLS handshake failed, once its alert is on its
+	// way to the peer: the peer's answer to it gets the Failure.
+	failed error
 }
 
 // NewServer returns an authenticator that runs TLS with cfg (which should
@@ -168,6 +171,11 @@ func (s *Server) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool, err error
 	if s.conv.Pending() { // an acknowledgement of our fragment
 		return request(s.conv.Next(s.fragment))
 	}
+	if s.failed != nil {
+		// RFC 5216 §2.1.3: the peer's response to our alert gets the
+		// Failure.
+		return fail(s.failed)
+	}
 	if s.conv.Done && s.conv.SentLast && len(d.Data) == 0 {
 		return success()
 	}
@@ -183,7 +191,15 @@ func (s *Server) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool, err error
 	}
 	out, done, err := s.conv.Bridge.Exchange(msg, s.timeout)
 	if err != nil {
-		return fail(errors.New("certificate authentication failed: " + err.Error()))
+		err = errors.New("certificate authentication failed: " + err.Error())
+		if len(out) == 0 {
+			return fail(err)
+		}
+		// RFC 5216 §2.1.3: the TLS alert SHOULD go to the peer in a
+		// request, rather than the Failure at once, for it to tell why.
+		s.failed = err
+		s.conv.Send(out)
+		return request(s.conv.Next(s.fragment))
 	}
 	s.conv.Done = done
 	if len(out) == 0 {

@@ -365,6 +365,9 @@ func (l *link) clientEAP(m ppp.EAP) error {
 		}
 		return l.sendIPCPRequest()
 	case ppp.EAPFailure:
+		if l.eapAlert != nil {
+			return fmt.Errorf("%w the client certificate (EAP failure after its TLS alert: %v)", ErrRefused, l.eapAlert)
+		}
 		return fmt.Errorf("%w the client certificate (EAP failure)", ErrRefused)
 	case ppp.EAPRequest:
 	default:
@@ -414,6 +417,12 @@ func (l *link) clientEAP(m ppp.EAP) error {
 		return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)})
 	}
 	out, done, err := e.Bridge.Exchange(msg, negotiationTimeout)
+	if oe, ok := errors.AsType[*net.OpError](err); ok && oe.Op == "remote error" {
+		// RFC 5216 §2.1.3: the gateway's TLS alert MUST be answered; an
+		// empty response asks for the Failure, which says why.
+		l.eapAlert = oe.Err
+		return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeTLS, Data: ppp.TLSData{}.Append(nil)})
+	}
 	if err != nil {
 		return fmt.Errorf("EAP-TLS: %w", err)
 	}

@@ -120,6 +120,7 @@ type link struct {
 	// The client's last EAP request from the server, and its response
 	// to it (nil: none sent), sent again for the request repeated.
 	eapLastReq, eapLastResp []byte
+	eapAlert                error // the gateway's TLS alert, which its EAP-TLS sent the client
 	// The server's EAP relayed to RADIUS (useEAPRelay: asked for from
 	// the start), the client's identity response (to start a relay
 	// with when it declines EAP-TLS), and the Identifier of the EAP

@@ -1,0 +1,34 @@
+package p2s
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"testing"
+)
+
+// TestTLSAlertBeforeEAPFailureRFC5216Section2_1_3: a client certificate
+// the gateway refuses (of another root, revoked) gets the gateway's TLS
+// alert in an EAP-TLS request before the EAP Failure (RFC 5216 §2.1.3:
+// SHOULD, so that the client can tell why), which vnetgw's client
+// answers (MUST) and then says in its error, still a refusal (ErrRefused:
+// --reconnect does not try again with it).
+func TestTLSAlertBeforeEAPFailureRFC5216Section2_1_3(t *testing.T) {
+	r := newRegion(t, Config{})
+	thumb := sha1.Sum(r.pki.client.Leaf.Raw)
+	r.srv.Update([]string{strings.ToUpper(hex.EncodeToString(thumb[:]))}, nil)
+	for _, tc := range []struct {
+		name  string
+		pki   *testPKI
+		alert string
+	}{
+		{"another root", newPKI(t), "unknown certificate authority"},
+		{"revoked", r.pki, "bad certificate"},
+	} {
+		_, _, err := r.dial(t, tc.pki.client)
+		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "TLS alert: tls: "+tc.alert) {
+			t.Errorf("a certificate of %s: %v; want the gateway's refusal with its TLS alert, %s", tc.name, err, tc.alert)
+		}
+	}
+}
