@@ -204,9 +204,17 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		return nil, err
 	}
 	go func() {
+		acked := false
 		err := l.run(func(m sstp.Control, _ []byte) error {
 			switch m.Type {
 			case sstp.MsgCallConnectAck:
+				if acked {
+					// [MS-SSTP] §3.2.1.1.1: the ACK answers the request,
+					// once (Client_Connect_Request_Sent); another is an
+					// invalid message, which aborts the call (§3.1.5.1).
+					return l.abort(invalid(sstp.AttribNoError, sstp.StatusUnacceptedFrameReceived, "a second CALL_CONNECT_ACK"))
+				}
+				acked = true
 				// [MS-SSTP] §3.2.5.3.2: an ACK the client cannot take
 				// aborts the call.
 				a, ok := m.Find(sstp.AttribCryptoBindingReq)

@@ -46,9 +46,9 @@ func messagesUntilClosed(c net.Conn, r *bufio.Reader) ([]sstp.Control, error) {
 
 // fakeGateway listens as a gateway with pki's server certificate: it
 // takes one client's SSTP HTTP request, reads its CALL_CONNECT_REQUEST,
-// answers it with reply and reports the control messages the client
+// answers it with replies and reports the control messages the client
 // sends then, until it closes the connection. dial is the client's call.
-func fakeGateway(t *testing.T, pki *testPKI, reply sstp.Control) (dial func() error, got <-chan fakeGatewayAnswer) {
+func fakeGateway(t *testing.T, pki *testPKI, replies ...sstp.Control) (dial func() error, got <-chan fakeGatewayAnswer) {
 	t.Helper()
 	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
 	if err != nil {
@@ -80,7 +80,9 @@ func fakeGateway(t *testing.T, pki *testPKI, reply sstp.Control) (dial func() er
 			answers <- fakeGatewayAnswer{err: err}
 			return
 		}
-		c.Write(sstp.AppendControl(nil, reply))
+		for _, reply := range replies {
+			c.Write(sstp.AppendControl(nil, reply))
+		}
 		msgs, err := messagesUntilClosed(c, br)
 		answers <- fakeGatewayAnswer{msgs, err}
 	}()
@@ -134,7 +136,7 @@ func abortStatus(msgs []sstp.Control) (sstp.StatusInfo, bool) {
 // (§3.3.5.2.3), a second CALL_CONNECT_REQUEST (§3.3.5.2.2), a message
 // of a type SSTP 1.0 does not have; and vnetgw's client so answers a
 // gateway's CALL_CONNECT_ACK without a crypto binding request
-// (§3.2.5.3.2), and a message of unknown type.
+// (§3.2.5.3.2), a second one (§3.2.1.1.1), and a message of unknown type.
 func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 	overrun := sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallConnected, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBinding, Value: make([]byte, 8)}}})
 	overrun[len(overrun)-9] = 200 // the attribute's Length, past the message's end
@@ -171,6 +173,18 @@ func TestInvalidSSTPMessageAbortsMSSSTP3_1_5_1(t *testing.T) {
 		}
 		a := <-got
 		want := sstp.StatusInfo{AttribID: sstp.AttribNoError, Status: sstp.StatusInvalidFrameReceived}
+		if si, ok := abortStatus(a.msgs); a.err != nil || !ok || si.AttribID != want.AttribID || si.Status != want.Status {
+			t.Errorf("the client answered with %s (%v); want CALL_ABORT with Status Info %+v, then the connection closed", fmt.Sprint(a.msgs), a.err, want)
+		}
+	})
+	t.Run("client/second CALL_CONNECT_ACK", func(t *testing.T) {
+		ack := sstp.Control{Type: sstp.MsgCallConnectAck, Attrs: []sstp.Attr{{ID: sstp.AttribCryptoBindingReq, Value: sstp.CryptoBindingReq{HashBitmask: sstp.HashSHA256}.Append(nil)}}}
+		dial, got := fakeGateway(t, newPKI(t), ack, ack)
+		if err := dial(); err == nil {
+			t.Error("Dial went on after a second CALL_CONNECT_ACK")
+		}
+		a := <-got
+		want := sstp.StatusInfo{AttribID: sstp.AttribNoError, Status: sstp.StatusUnacceptedFrameReceived}
 		if si, ok := abortStatus(a.msgs); a.err != nil || !ok || si.AttribID != want.AttribID || si.Status != want.Status {
 			t.Errorf("the client answered with %s (%v); want CALL_ABORT with Status Info %+v, then the connection closed", fmt.Sprint(a.msgs), a.err, want)
 		}
