@@ -138,7 +138,10 @@ type link struct {
 	useMSCHAP bool
 	chapSent  bool
 	chapID    uint8
-	challenge [16]byte
+	// chapSuccess is the message of the server's Success, sent again for
+	// the client's Response repeated.
+	chapSuccess []byte
+	challenge   [16]byte
 	// The client's MS-CHAPv2: its challenge and response, for the
 	// server's Success.
 	peerChallenge [16]byte

@@ -64,8 +64,13 @@ func (l *link) handleCHAP(info []byte) error {
 	if !l.server {
 		return l.clientCHAP(p)
 	}
+	if l.chapSuccess != nil && p.Code == ppp.CHAPResponse && p.ID == l.chapID {
+		// RFC 1994 §4.1: a Response repeated to our Challenge (its
+		// Success may be lost) MUST get the same reply Code.
+		return l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPSuccess, ID: p.ID, Data: l.chapSuccess}.Append(nil))
+	}
 	// RFC 1994 §4.1: a response to another challenge is discarded; one
-	// after the outcome too (the client repeats its last one at most).
+	// after the outcome too.
 	if !l.useMSCHAP || !l.chapSent || l.authed || p.Code != ppp.CHAPResponse || p.ID != l.chapID {
 		return nil
 	}
@@ -114,7 +119,8 @@ func (l *link) handleCHAP(info []byte) error {
 	if !strings.Contains(success, " M=") {
 		success += " M=Access granted"
 	}
-	if err := l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPSuccess, ID: p.ID, Data: []byte(success)}.Append(nil)); err != nil {
+	l.chapSuccess = []byte(success)
+	if err := l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPSuccess, ID: p.ID, Data: l.chapSuccess}.Append(nil)); err != nil {
 		return err
 	}
 	return l.sendIPCPRequest()
