@@ -143,9 +143,11 @@ type link struct {
 	chapSuccess []byte
 	challenge   [16]byte
 	// The client's MS-CHAPv2: its challenge and response, for the
-	// server's Success.
+	// server's Success, and its Response's value, for the server's
+	// Challenge repeated.
 	peerChallenge [16]byte
 	ntResponse    [24]byte
+	chapResponse  []byte
 	// ctx ends with the connection: what waits for it (a RADIUS server)
 	// gives up.
 	ctx    context.Context

@@ -158,13 +158,19 @@ func (l *link) clientCHAP(p ppp.Packet) error {
 		if cfg.User == "" {
 			return errors.New("the gateway asks for a user name and password (MS-CHAPv2); the client has a certificate")
 		}
+		if l.chapResponse != nil && p.ID == l.chapID && [16]byte(v.Value) == l.challenge {
+			// The gateway's Challenge repeated (its Identifier unchanged,
+			// RFC 1994 §4.1): our Response again, whose peer challenge
+			// the gateway's Success will prove, not a new one.
+			return l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPResponse, ID: p.ID, Data: l.chapResponse}.Append(nil))
+		}
 		l.challenge = [16]byte(v.Value)
 		l.chapID = p.ID
 		rand.Read(l.peerChallenge[:])
 		l.ntResponse = mschap.NTResponse(l.challenge, l.peerChallenge, cfg.User, cfg.Password)
 		r := ppp.MSCHAPv2Response{PeerChallenge: l.peerChallenge, NTResponse: l.ntResponse}
-		data := ppp.CHAPValue{Value: r.Append(nil), Name: []byte(cfg.User)}.Append(nil)
-		return l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPResponse, ID: p.ID, Data: data}.Append(nil))
+		l.chapResponse = ppp.CHAPValue{Value: r.Append(nil), Name: []byte(cfg.User)}.Append(nil)
+		return l.writePPP(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPResponse, ID: p.ID, Data: l.chapResponse}.Append(nil))
 	case ppp.CHAPSuccess:
 		if p.ID != l.chapID || l.authed {
 			return nil
