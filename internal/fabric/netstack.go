@@ -36,6 +36,14 @@ const (
 // over which nothing comes and nothing can be sent.
 var echoIdle = time.Minute
 
+// httpIdle is how long the built-in host's HTTP server keeps a keep-alive
+// connection that waits for its next request.
+var httpIdle = time.Minute
+
+// maxEchoConns is how many TCP echo connections the built-in host holds at
+// once; one more is closed as soon as it is accepted.
+var maxEchoConns = 64
+
 // DefaultMTU is the MTU of built-in hosts: room for ESP in UDP under 1500.
 const DefaultMTU = 1400
 
@@ -189,13 +197,23 @@ func (h *NetstackHost) serve() error {
 		return fmt.Errorf("host %s: listen on port %d: %w", h.name, EchoPort, err)
 	}
 	h.echo = echo
+	slots := make(chan struct{}, maxEchoConns)
 	h.wg.Go(func() {
 		for {
 			c, err := echo.Accept()
 			if err != nil {
 				return
 			}
-			h.wg.Go(func() { echoConn(c) })
+			select {
+			case slots <- struct{}{}:
+			default:
+				c.Close()
+				continue
+			}
+			h.wg.Go(func() {
+				echoConn(c)
+				<-slots
+			})
 		}
 	})
 	fa, proto = fullAddr(h.addr, HTTPPort)
@@ -208,6 +226,7 @@ func (h *NetstackHost) serve() error {
 			fmt.Fprintf(w, "hello from %s (%s)\n", h.name, h.addr)
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       httpIdle,
 	}
 	h.wg.Go(func() { h.srv.Serve(web) })
 	return nil
