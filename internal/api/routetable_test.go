@@ -179,3 +179,19 @@ func TestDisableBGPRoutePropagation(t *testing.T) {
 		t.Errorf("an interface of the subnet that does not propagate: routes to the gateway %v, want only its user route 192.168.2.0/24", got)
 	}
 }
+
+// TestRouteTableShowsPropagationFalse: a route table created without
+// disableBgpRoutePropagation shows it as false, in its GET and in the
+// list, as Azure's GET does (RouteTableGet.json); the field was left out.
+func TestRouteTableShowsPropagationFalse(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	e.must("PUT", rt, obj{"location": loc, "properties": obj{}})
+	if r := e.must("GET", rt, nil); r.field("properties.disableBgpRoutePropagation") != false {
+		t.Errorf("GET: %s, want disableBgpRoutePropagation false", r.body)
+	}
+	if r := e.must("GET", rgPath(subA, "rg")+"/providers/Microsoft.Network/routeTables", nil); r.field("value.0.properties.disableBgpRoutePropagation") != false {
+		t.Errorf("list: %s, want disableBgpRoutePropagation false", r.body)
+	}
+}

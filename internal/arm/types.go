@@ -613,7 +613,7 @@ type RouteTable struct {
 // read-only.
 type RouteTableProperties struct {
 	Routes                     []Route       `json:"routes,omitempty"`
-	DisableBGPRoutePropagation bool          `json:"disableBgpRoutePropagation,omitempty"`
+	DisableBGPRoutePropagation bool          `json:"disableBgpRoutePropagation"`
 	Subnets                    []SubResource `json:"subnets,omitempty"`
 	ProvisioningState          string        `json:"provisioningState,omitempty"`
 	ResourceGUID               string        `json:"resourceGuid,omitempty"`
