@@ -50,6 +50,7 @@ var statusOf = map[string]int{
 	arm.CodeNodeDraining:         http.StatusConflict,
 	arm.CodeTooManyRequests:      http.StatusTooManyRequests,
 	arm.CodeServiceUnavailable:   http.StatusServiceUnavailable,
+	arm.CodeWriteOutcomeUnknown:  http.StatusInternalServerError,
 }
 
 // retryAfter is the Retry-After (seconds) of the answers that say "not

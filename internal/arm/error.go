@@ -45,7 +45,9 @@ const (
 	CodeInvalidFilter         = "InvalidFilterInQueryString"
 	CodeRouteConflict         = "RouteConflict"
 	CodeWriteTooLarge         = "WriteTooLarge"
-	CodePreconditionFailed    = "PreconditionFailed"
+	// The state store lost a write's answer: it may have been applied.
+	CodeWriteOutcomeUnknown = "WriteOutcomeUnknown"
+	CodePreconditionFailed  = "PreconditionFailed"
 
 	// Authentication.
 	CodeAuthenticationFailed = "AuthenticationFailed"

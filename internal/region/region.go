@@ -266,6 +266,9 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		if errors.Is(err, store.ErrUnavailable) {
 			return nil, arm.Errorf(arm.CodeServiceUnavailable, "%v; try again later", err)
 		}
+		if errors.Is(err, store.ErrOutcomeUnknown) {
+			return nil, arm.Errorf(arm.CodeWriteOutcomeUnknown, "the state store lost the answer to this change (%v): it may or may not have been applied; GET the resource to see which before trying again", err)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
 		}

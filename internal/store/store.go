@@ -32,6 +32,10 @@ var (
 	// their size (etcd full or overloaded, the embedded store's disk
 	// full); nothing was written.
 	ErrUnavailable = errors.New("the store takes no writes")
+	// ErrOutcomeUnknown means a write's answer did not come (the way to
+	// the store lost mid-write, its leader changed, its deadline passed):
+	// it may or may not have been applied.
+	ErrOutcomeUnknown = errors.New("the store did not say whether the write was applied")
 	// ErrNegativeRevision means a watch was asked for after a revision
 	// below 0.
 	ErrNegativeRevision = errors.New("a watch after a negative revision")

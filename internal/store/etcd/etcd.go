@@ -320,6 +320,8 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		// Over the server's --max-request-bytes, or the client's
 		// largest message.
 		return 0, fmt.Errorf("%w: %v", store.ErrTooLarge, err)
+	case err != nil && s.ctx.Err() == nil && outcomeUnknown(err):
+		return 0, fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
 	case err != nil:
 		return 0, s.closed(err)
 	}
@@ -327,6 +329,22 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		return 0, store.ErrConflict
 	}
 	return resp.Header.Revision, nil
+}
+
+// outcomeUnknown tells whether a write that failed with err may have been
+// applied all the same: its answer was lost, not refused.
+func outcomeUnknown(err error) bool {
+	for _, e := range []error{rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToConnectionLost, rpctypes.ErrTimeoutDueToLeaderFail,
+		rpctypes.ErrLeaderChanged, rpctypes.ErrNoLeader, context.DeadlineExceeded, context.Canceled} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
+		return true
+	}
+	return false
 }
 
 // Revision implements store.Store: the cluster's revision, which writes

@@ -290,3 +290,24 @@ func TestCloseWaitsForWatchesAndCompaction(t *testing.T) {
 		t.Error("a watch begun after Close gave a response; want its channel closed")
 	}
 }
+
+// A write whose answer does not come (the way to etcd lost after it went
+// out, until the caller's deadline) fails with store.ErrOutcomeUnknown: it
+// may have been applied. It was etcd's bare error, which callers could
+// not tell from one that nothing was written.
+func TestLostAnswerIsOutcomeUnknown(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := e.NewProxy(t)
+	s := etcd.New(p.Client(t), "/lost/", etcd.Options{})
+	t.Cleanup(func() { s.Close() })
+	ctx := context.Background()
+	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("v"))}); err != nil {
+		t.Fatal(err)
+	}
+	p.Isolate()
+	wctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	if _, err := s.Txn(wctx, nil, []store.Op{store.Put("k", []byte("w"))}); !errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("a write whose answer was lost: %v, want ErrOutcomeUnknown", err)
+	}
+}
