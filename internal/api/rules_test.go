@@ -259,7 +259,11 @@ func TestRefusedNotIgnored(t *testing.T) {
 	}
 	runCases(t, []ruleCase{
 		{name: "a connection with useLocalAzureIpAddress is refused", status: 400, code: "InvalidParameter", req: conn(true), check: names("useLocalAzureIpAddress")},
-		{name: "a connection with useLocalAzureIpAddress false is taken", status: 201, req: conn(false)},
+		{name: "a connection with useLocalAzureIpAddress false is taken, and shown", status: 201, req: conn(false), check: func(t *testing.T, e *env, r resp) {
+			if v := e.must("GET", netPath(subA, "rg", "connections", "c"), nil).field("properties.useLocalAzureIpAddress"); v != false {
+				t.Errorf("useLocalAzureIpAddress = %#v, want false", v)
+			}
+		}},
 		{name: "a gateway Disabled is refused", status: 400, code: "InvalidParameter", req: gw("Disabled"), check: func(t *testing.T, e *env, r resp) {
 			names("adminState")(t, e, r)
 			if st := e.must("GET", netPath(subA, "rg", "virtualNetworkGateways", "gw"), nil).str("properties.adminState"); st != "" {
@@ -271,7 +275,7 @@ func TestRefusedNotIgnored(t *testing.T) {
 		{name: "a connection with no tunnelProperties is taken", status: 201, req: tunnels([]obj{})},
 		{name: "a gateway with enablePrivateIpAddress is refused", status: 400, code: "InvalidParameter", req: private(true), check: func(t *testing.T, e *env, r resp) {
 			names("enablePrivateIpAddress")(t, e, r)
-			if on := e.must("GET", netPath(subA, "rg", "virtualNetworkGateways", "gw"), nil).field("properties.enablePrivateIpAddress"); on != nil {
+			if on := e.must("GET", netPath(subA, "rg", "virtualNetworkGateways", "gw"), nil).field("properties.enablePrivateIpAddress"); on != false {
 				t.Fatalf("the refused enablePrivateIpAddress was stored: %v", on)
 			}
 		}},
@@ -372,8 +376,8 @@ func TestGatewaySettingsKeptOrRefused(t *testing.T) {
 		return obj{"vpnClientConfiguration": c}
 	}
 	runCases(t, []ruleCase{
-		{name: "allowRemoteVnetTraffic and allowVirtualWanTraffic are shown false when left out", status: 200, req: vpn(nil),
-			check: shown(map[string]any{"allowRemoteVnetTraffic": false, "allowVirtualWanTraffic": false})},
+		{name: "allowRemoteVnetTraffic, allowVirtualWanTraffic, enablePrivateIpAddress and enableBgpRouteTranslationForNat are shown false when left out", status: 200, req: vpn(nil),
+			check: shown(map[string]any{"allowRemoteVnetTraffic": false, "allowVirtualWanTraffic": false, "enablePrivateIpAddress": false, "enableBgpRouteTranslationForNat": false})},
 		{name: "allowRemoteVnetTraffic and allowVirtualWanTraffic are kept", status: 200,
 			req:   vpn(obj{"allowRemoteVnetTraffic": true, "allowVirtualWanTraffic": true}),
 			check: shown(map[string]any{"allowRemoteVnetTraffic": true, "allowVirtualWanTraffic": true})},

@@ -251,8 +251,9 @@ type VirtualNetworkGatewayProperties struct {
 	ActiveActive         bool                                   `json:"activeActive"`
 	// EnablePrivateIPAddress (a private address in the GatewaySubnet
 	// that on-premises reaches over ExpressRoute) is refused when true
-	// rather than ignored: vnetgw has no ExpressRoute circuit.
-	EnablePrivateIPAddress bool `json:"enablePrivateIpAddress,omitempty"`
+	// rather than ignored: vnetgw has no ExpressRoute circuit. Shown
+	// false, as ARM shows it.
+	EnablePrivateIPAddress bool `json:"enablePrivateIpAddress"`
 	// DisableIPSecReplayProtection turns ESP anti-replay off on the
 	// gateway's tunnels (RFC 4303 §3.4.3), for networks that reorder a lot.
 	DisableIPSecReplayProtection bool `json:"disableIPSecReplayProtection"`
@@ -292,7 +293,7 @@ type VirtualNetworkGatewayProperties struct {
 	// EnableBGPRouteTranslationForNat translates the routes of BGP
 	// connections with them too.
 	NatRules                        []VirtualNetworkGatewayNatRule `json:"natRules,omitempty"`
-	EnableBGPRouteTranslationForNat bool                           `json:"enableBgpRouteTranslationForNat,omitempty"`
+	EnableBGPRouteTranslationForNat bool                           `json:"enableBgpRouteTranslationForNat"`
 	ProvisioningState               string                         `json:"provisioningState,omitempty"`
 	ResourceGUID                    string                         `json:"resourceGuid,omitempty"`
 }
@@ -515,8 +516,8 @@ type ConnectionProperties struct {
 	UsePolicyBasedTrafficSelectors bool         `json:"usePolicyBasedTrafficSelectors"`
 	// UseLocalAzureIPAddress (a tunnel from the gateway's private
 	// address) is refused rather than ignored: tunnels go from the
-	// gateway's public IP address.
-	UseLocalAzureIPAddress bool `json:"useLocalAzureIpAddress,omitempty"`
+	// gateway's public IP address. Shown false, as ARM shows it.
+	UseLocalAzureIPAddress bool `json:"useLocalAzureIpAddress"`
 	// TunnelProperties (a tunnel's gateway address and BGP peering
 	// address, chosen for each tunnel) are refused rather than ignored:
 	// each instance's tunnel goes from its public IP address, and
