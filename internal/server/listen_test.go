@@ -4,10 +4,8 @@ import (
 	"context"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -30,21 +28,15 @@ const envHosts = "VNETGW_TEST_HOSTS"
 // namespace of its own, where a hosts file of its own names
 // gw.vnetgw.test 127.161.0.1.
 func TestListenByName(t *testing.T) {
-	if hosts := os.Getenv(envHosts); hosts != "" {
+	hosts := netnstest.OwnMountNamespace(t, envHosts, func() string {
+		hosts := filepath.Join(t.TempDir(), "hosts")
+		if err := os.WriteFile(hosts, []byte("127.161.0.1 gw.vnetgw.test\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return hosts
+	})
+	if hosts != "" {
 		listenByName(t, hosts)
-		return
-	}
-	netnstest.Require(t) // root: a mount namespace
-	hosts := filepath.Join(t.TempDir(), "hosts")
-	if err := os.WriteFile(hosts, []byte("127.161.0.1 gw.vnetgw.test\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(os.Args[0], "-test.run=^TestListenByName$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), envHosts+"="+hosts)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestListenByName") {
-		t.Fatalf("the test with its own hosts file: %v\n%s", err, out)
 	}
 }
 

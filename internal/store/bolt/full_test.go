@@ -4,11 +4,8 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -29,17 +26,8 @@ const envFullDisk = "VNETGW_TEST_FULL_DISK"
 // reopen. The test runs again in a mount namespace of its own, on a
 // file system of 512 KiB.
 func TestFullDiskTakesNoWrite(t *testing.T) {
-	if dir := os.Getenv(envFullDisk); dir != "" {
+	if dir := netnstest.OwnMountNamespace(t, envFullDisk, t.TempDir); dir != "" {
 		fullDisk(t, dir)
-		return
-	}
-	netnstest.Require(t) // root: a mount namespace
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFullDiskTakesNoWrite$", "-test.v", "-test.count=1")
-	cmd.Env = append(os.Environ(), envFullDisk+"="+t.TempDir())
-	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
-	out, err := cmd.CombinedOutput()
-	if err != nil || !strings.Contains(string(out), "--- PASS: TestFullDiskTakesNoWrite") {
-		t.Fatalf("the test on a full disk: %v\n%s", err, out)
 	}
 }
 
