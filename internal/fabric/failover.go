@@ -7,10 +7,11 @@ import (
 
 // Failover is the Port of an active-active gateway's instances: it hands a
 // packet to the first instance whose tunnels can carry it (to its
-// destination, from its source where a tunnel's prefix pairs choose), and to the first instance when none can (where it is
-// dropped and counted, as with one instance). Its choice is made per
-// packet, so traffic moves to the other instance as soon as a tunnel goes
-// down, and back when it comes up again.
+// destination, from its source where a tunnel's prefix pairs choose), and
+// to the first instance when none can (where it is dropped and counted,
+// as with one instance). Its choice is made per packet, so traffic moves
+// to the other instance as soon as a tunnel goes down, and back when it
+// comes up again.
 type Failover struct {
 	ports   []Port
 	carries []func(src, dst netip.Addr) bool
