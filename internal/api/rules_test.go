@@ -1113,6 +1113,13 @@ func TestWellFormedInput(t *testing.T) {
 			req: func(e *env) (string, string, any) {
 				withRG(e)
 				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), vnet(loc, []string{"10.0.0.0/16"}, subnet("a", "10.0.0.0/24"), subnet("b", "10.0.0.128/25"))
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				// The message names the subnet b overlaps, so that the
+				// user of a VNet of many subnets knows which.
+				if got := r.str("error.message"); !strings.Contains(got, "10.0.0.0/24 of subnet a") {
+					t.Errorf("message %q does not name subnet a", got)
+				}
 			}},
 		{name: "a reference to a missing site is refused", status: 400, code: "InvalidResourceReference",
 			req: func(e *env) (string, string, any) {

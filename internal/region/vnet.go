@@ -114,7 +114,13 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.subnets",
 			Message: fmt.Sprintf("%d subnets; a virtual network has at most %d", len(subnets), maxSubnets)}
 	}
-	var seen []netip.Prefix
+	// seen holds the prefixes of the subnets checked so far, so that an
+	// overlap names the subnet it is with.
+	type held struct {
+		p      netip.Prefix
+		subnet string
+	}
+	var seen []held
 	names := map[string]bool{}
 	for i := range subnets {
 		s := &subnets[i]
@@ -149,13 +155,15 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 					Message: fmt.Sprintf("subnet %s prefix %s is not within the address space of virtual network %s (%s)", s.Name, p, v.Name, strings.Join(v.Properties.AddressSpace.AddressPrefixes, ", "))}
 			}
 			for _, q := range seen {
-				if p.Overlaps(q) {
+				if p.Overlaps(q.p) {
 					return &arm.Error{Code: arm.CodeSubnetsOverlap, Target: field,
-						Message: fmt.Sprintf("subnet %s prefix %s overlaps %s of another subnet in virtual network %s", s.Name, p, q, v.Name)}
+						Message: fmt.Sprintf("subnet %s prefix %s overlaps %s of subnet %s in virtual network %s", s.Name, p, q.p, q.subnet, v.Name)}
 				}
 			}
 		}
-		seen = append(seen, ps...)
+		for _, p := range ps {
+			seen = append(seen, held{p, s.Name})
+		}
 		if s.Name == rules.GatewaySubnetName {
 			warn, err := rules.R23GatewaySubnet(s.Name, ps)
 			if err != nil {
