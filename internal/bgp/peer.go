@@ -894,7 +894,7 @@ func (p *peer) apply(u wire.Update, id netip.Addr) (bool, error) {
 			}
 			continue
 		}
-		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin, Transitive: u.Transitive, peerID: id}
+		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin, MED: u.MED, Transitive: u.Transitive, peerID: id}
 		if old, ok := p.rib[n]; !ok || pathKey(old) != pathKey(r) {
 			p.s.setRoute(p, n, &r)
 			changed = true
@@ -1083,6 +1083,9 @@ func pathKey(r Route) string {
 	fmt.Fprintf(&b, "%d %v", r.Origin, r.NextHop)
 	for _, s := range r.ASPath {
 		fmt.Fprintf(&b, " %t%v", s.Set, s.ASNs)
+	}
+	if r.MED != 0 {
+		fmt.Fprintf(&b, " med %d", r.MED)
 	}
 	if r.Transitive != "" {
 		fmt.Fprintf(&b, " %d:%s", len(r.Transitive), r.Transitive)

@@ -132,6 +132,10 @@ type Route struct {
 	NextHop  netip.Addr
 	ASPath   []wire.Segment
 	Origin   uint8
+	// MED is the MULTI_EXIT_DISC the peer sent, 0 when none: route
+	// selection compares it among the routes from one neighbouring AS
+	// (RFC 4271 §9.1.2.2 (c)); it goes to no other peer (§5.1.4).
+	MED uint32
 	// peerID is the BGP identifier of the peer's session (route
 	// selection, RFC 4271 §9.1.2.2 (f)).
 	peerID netip.Addr
@@ -417,9 +421,9 @@ func (s *Speaker) Config() Config {
 }
 
 // Best returns the best route to each prefix the peers announced: the
-// shortest AS path, then the lowest origin, then the lowest BGP
-// identifier of the peer, then the lowest peer address (RFC 4271
-// §9.1.2.2, without MED).
+// shortest AS path, then the lowest origin, then, among the routes from
+// one neighbouring AS, the lowest MED, then the lowest BGP identifier of
+// the peer, then the lowest peer address (RFC 4271 §9.1.2.2).
 func (s *Speaker) Best() []Route {
 	s.mu.Lock()
 	defer s.mu.Unlock()

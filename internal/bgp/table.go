@@ -1,6 +1,7 @@
 package bgp
 
 import (
+	"cmp"
 	"net/netip"
 
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
@@ -55,16 +56,10 @@ func (s *Speaker) dropRoutes(p *peer) {
 	}
 }
 
-// rebest recomputes the best route to pfx among the peers' (RFC 4271
-// §9.1.2.2, without MED) and marks pfx for the sessions when it changed.
+// rebest recomputes the best route to pfx among the peers' (pick) and
+// marks pfx for the sessions when it changed.
 func (s *Speaker) rebest(pfx netip.Prefix) {
-	var best Route
-	found := false
-	for _, r := range s.cands[pfx] {
-		if !found || better(r, best) {
-			best, found = r, true
-		}
-	}
+	best, found := pick(s.cands[pfx])
 	cur, had := s.bestTab[pfx]
 	switch {
 	case !found && !had:
@@ -83,15 +78,57 @@ func (s *Speaker) rebest(pfx netip.Prefix) {
 	}
 }
 
-func better(a, b Route) bool {
-	if la, lb := wire.PathLen(a.ASPath), wire.PathLen(b.ASPath); la != lb {
-		return la < lb
+// pick returns the best of routes as RFC 4271 §9.1.2.2 chooses among
+// external peers' (nothing of (d) and (e) applies): of those with the
+// shortest AS path (a) and then the lowest ORIGIN (b), a route is out if
+// another from the same neighbouring AS has a lower MED (c); of the rest,
+// the route of the peer with the lowest BGP identifier (f), then with the
+// lowest address (g). MED ranks only the routes of one AS against each
+// other, so it rules routes out rather than ordering them all.
+func pick(routes map[cand]Route) (Route, bool) {
+	var first Route // one of the shortest paths of the lowest ORIGIN
+	found := false
+	for _, r := range routes {
+		if !found || rank(r, first) < 0 {
+			first, found = r, true
+		}
 	}
-	if a.Origin != b.Origin {
-		return a.Origin < b.Origin
+	var best Route
+	found = false
+	for _, r := range routes {
+		if rank(r, first) != 0 {
+			continue
+		}
+		out := false
+		for _, q := range routes {
+			if q.MED < r.MED && rank(q, first) == 0 && neighborAS(q) == neighborAS(r) {
+				out = true
+				break
+			}
+		}
+		if !out && (!found || tieBreak(r, best)) {
+			best, found = r, true
+		}
 	}
-	// RFC 4271 §9.1.2.2 (f): the route of the speaker with the lowest
-	// BGP identifier, then (g) that from the lowest peer address.
+	return best, found
+}
+
+// rank orders routes by steps (a) and (b) of RFC 4271 §9.1.2.2: the
+// shorter AS path, then the lower ORIGIN, first.
+func rank(a, b Route) int {
+	return cmp.Or(cmp.Compare(wire.PathLen(a.ASPath), wire.PathLen(b.ASPath)), cmp.Compare(a.Origin, b.Origin))
+}
+
+// neighborAS is the AS a route came from, the first of its path (RFC
+// 4271 §9.1.2.2 (c)): every route taken begins with its peer's (apply).
+func neighborAS(r Route) uint32 {
+	return r.ASPath[0].ASNs[0]
+}
+
+// tieBreak reports whether a is preferred to b, two routes left after
+// RFC 4271 §9.1.2.2 (c): the route of the speaker with the lowest BGP
+// identifier (f), then that from the lowest peer address (g).
+func tieBreak(a, b Route) bool {
 	if a.peerID != b.peerID {
 		return a.peerID.Less(b.peerID)
 	}

@@ -402,6 +402,26 @@ func TestUpdateLocalPrefDiscarded(t *testing.T) {
 	}
 }
 
+// TestUpdateMEDRFC4271Section5_1_4: an UPDATE's MULTI_EXIT_DISC is
+// taken, for route selection (§9.1.2.2 (c)); Append never writes one: a
+// MED received from a neighbouring AS MUST NOT go to another, and every
+// peer is external.
+func TestUpdateMEDRFC4271Section5_1_4(t *testing.T) {
+	base := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24")}
+	b := mustAppend(base.Append(nil, true))
+	at := len(b) - 4 // the attributes end where the NLRI's 4 bytes begin
+	med := []byte{flagOptional, attrMED, 4, 0, 1, 0, 2}
+	b = slices.Concat(b[:at], med, b[at:])
+	b[3] += byte(len(med))
+	u, err := ParseUpdate(b, true)
+	if err != nil || u.MED != 0x10002 {
+		t.Fatalf("MED 65538: %+v, %v", u, err)
+	}
+	if again := mustAppend(u.Append(nil, true)); bytes.Contains(again, med[:3]) {
+		t.Errorf("the MED written again: % x", again)
+	}
+}
+
 // TestUpdateAppendRefusesWhatItCannotCarry: what an UPDATE cannot carry
 // is an error, not a panic nor bytes that say something else: a NEXT_HOP
 // that is no IPv4 address (RFC 4271 §4.3; netip's As4 panicked on one),

@@ -57,15 +57,21 @@ type Segment struct {
 }
 
 // Update is an UPDATE message with IPv4 prefixes (RFC 4271 §4.3). Path
-// attributes other than ORIGIN, AS_PATH and NEXT_HOP are checked for form
-// and otherwise left out, but for the unrecognised optional transitive
-// ones.
+// attributes other than ORIGIN, AS_PATH, NEXT_HOP and MULTI_EXIT_DISC are
+// checked for form and otherwise left out, but for the unrecognised
+// optional transitive ones.
 type Update struct {
 	Withdrawn []netip.Prefix
 	Origin    uint8
 	ASPath    []Segment
 	NextHop   netip.Addr
 	NLRI      []netip.Prefix
+	// MED is the MULTI_EXIT_DISC (RFC 4271 §5.1.4), 0 when the UPDATE
+	// has none: route selection takes a route without one for the lowest
+	// (§9.1.2.2 (c)). Append does not write it: a MED received from a
+	// neighbouring AS MUST NOT go to another (§5.1.4), and every peer is
+	// external.
+	MED uint32
 	// Transitive are the attributes passed on with the routes, whole
 	// (flags, type, length, value), in ascending order of type, as
 	// ParseUpdate returns them: ATOMIC_AGGREGATE (RFC 4271 §5.1.6), and
@@ -378,6 +384,7 @@ func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error 
 		case len(val) != 4:
 			return withdraw(SubAttrLength, "MULTI_EXIT_DISC of %d bytes", len(val))
 		}
+		u.MED = binary.BigEndian.Uint32(val)
 	case attrAggr:
 		// Not passed on: a malformed one is as good as discarded.
 	default:
