@@ -894,7 +894,7 @@ func (p *peer) apply(u wire.Update, id netip.Addr) (bool, error) {
 			}
 			continue
 		}
-		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin, MED: u.MED, Transitive: u.Transitive, peerID: id}
+		r := Route{Prefix: p.cfg.imported(n), Peer: p.cfg.Name, PeerAddr: p.cfg.Addr, NextHop: u.NextHop, ASPath: u.ASPath, Origin: u.Origin, MED: u.MED, Aggregator: u.Aggregator, Transitive: u.Transitive, peerID: id}
 		if old, ok := p.rib[n]; !ok || pathKey(old) != pathKey(r) {
 			p.s.setRoute(p, n, &r)
 			changed = true
@@ -995,7 +995,7 @@ func (c *conn) advertise() {
 		slices.SortFunc(ps, netip.Prefix.Compare)
 		// The UPDATE without its NLRI: the first prefix's bytes taken
 		// off again (RFC 4271 §4.3: a length byte, then its octets).
-		one, err := wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, Transitive: r.Transitive, NLRI: ps[:1]}.Append(nil, c.fourOctet)
+		one, err := r.update(ps[:1]).Append(nil, c.fourOctet)
 		if err != nil {
 			b.fail(err)
 			return
@@ -1021,7 +1021,7 @@ func (c *conn) advertise() {
 			continue
 		}
 		for chunk := range chunkNLRI(ps, room) {
-			if !b.update(wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, Transitive: r.Transitive, NLRI: chunk}) {
+			if !b.update(r.update(chunk)) {
 				return
 			}
 			for _, pfx := range chunk {
@@ -1029,6 +1029,11 @@ func (c *conn) advertise() {
 			}
 		}
 	}
+}
+
+// update is the UPDATE that announces nlri with r's attributes.
+func (r Route) update(nlri []netip.Prefix) wire.Update {
+	return wire.Update{Origin: r.Origin, ASPath: r.ASPath, NextHop: r.NextHop, Aggregator: r.Aggregator, Transitive: r.Transitive, NLRI: nlri}
 }
 
 // nlriLen is how many bytes prefix p takes in an UPDATE's NLRI.
@@ -1086,6 +1091,9 @@ func pathKey(r Route) string {
 	}
 	if r.MED != 0 {
 		fmt.Fprintf(&b, " med %d", r.MED)
+	}
+	if a := r.Aggregator; a.AS != 0 {
+		fmt.Fprintf(&b, " aggregator %d %v %t", a.AS, a.Addr, a.Partial)
 	}
 	if r.Transitive != "" {
 		fmt.Fprintf(&b, " %d:%s", len(r.Transitive), r.Transitive)

@@ -139,9 +139,11 @@ type Route struct {
 	// peerID is the BGP identifier of the peer's session (route
 	// selection, RFC 4271 §9.1.2.2 (f)).
 	peerID netip.Addr
-	// Transitive are the optional transitive attributes the peer sent
-	// that the speaker does not recognise (wire.Update.Transitive): they
-	// go with the route to the other peers.
+	// Aggregator is the route's AGGREGATOR (AS 0: none), and Transitive
+	// the optional transitive attributes the peer sent that the speaker
+	// does not recognise (wire.Update.Transitive): both go with the
+	// route to the other peers (RFC 4271 §9).
+	Aggregator wire.Aggregator
 	Transitive string
 }
 

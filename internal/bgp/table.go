@@ -143,7 +143,9 @@ func tieBreak(a, b Route) bool {
 // exportOne is what p is sent for pfx, if anything: the network, or the
 // best route of another peer (transit) with this AS in front and this
 // speaker's address on the session as the next hop (RFC 4271 §5.1.2,
-// §5.1.3), and the optional transitive attributes it came with (§9). s.mu is held; networks are p's (exportNetworks).
+// §5.1.3), and the optional transitive attributes it came with, its
+// AGGREGATOR among them (§9); not its MED (§5.1.4). s.mu is held;
+// networks are p's (exportNetworks).
 func (s *Speaker) exportOne(p *peer, pfx netip.Prefix, networks map[netip.Prefix]bool) (Route, bool) {
 	if !pfx.Addr().Is4() {
 		return Route{}, false
@@ -157,7 +159,7 @@ func (s *Speaker) exportOne(p *peer, pfx netip.Prefix, networks map[netip.Prefix
 	if !ok || r.PeerAddr == p.cfg.Addr || wire.HasAS(r.ASPath, p.cfg.AS) {
 		return Route{}, false
 	}
-	return Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin, Transitive: r.Transitive}, true
+	return Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin, Aggregator: r.Aggregator, Transitive: r.Transitive}, true
 }
 
 // exportNetworks are the networks p is sent: its own (the ranges as it

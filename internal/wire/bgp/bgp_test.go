@@ -656,3 +656,88 @@ func TestUpdateAtomicAggregateRFC4271Section5_1_6(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateAggregatorRFC6793: AGGREGATOR (RFC 4271 §5.1.7) is taken and
+// written again, in the right place among the attributes passed on; a
+// two-octet peer sees AS_TRANS for a four-octet aggregator AS, and the
+// AS itself in AS4_AGGREGATOR (RFC 6793 §4.2.2), which parsing puts
+// back (§4.2.3). From a two-octet peer, an AGGREGATOR of another AS than
+// AS_TRANS with an AS4_AGGREGATOR, an aggregation by a two-octet speaker
+// since, has AS4_AGGREGATOR and AS4_PATH ignored (§4.2.3). A malformed one, or one
+// of AS 0, is discarded, its routes stand (RFC 7606 §7.7, RFC 7607 §2);
+// one with wrong flags withdraws them (RFC 7606 §3 (c)); its Partial
+// bit stays (RFC 4271 §5).
+func TestUpdateAggregatorRFC6793(t *testing.T) {
+	base := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 4200000002}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24"),
+		Transitive: "\x40\x06\x00\xe0\x08\x04\xfd\xea\x00\x01"} // ATOMIC_AGGREGATE and COMMUNITIES
+	aggr := Aggregator{AS: 4200000001, Addr: netip.MustParseAddr("192.0.2.7")}
+	u := base
+	u.Aggregator = aggr
+	four := mustAppend(u.Append(nil, true))
+	// ATOMIC_AGGREGATE (6), AGGREGATOR (7), COMMUNITIES (8).
+	if want := []byte{0x40, 6, 0, 0xc0, 7, 8, 0xfa, 0x56, 0xea, 0x01, 192, 0, 2, 7, 0xe0, 8}; !bytes.Contains(four, want) {
+		t.Errorf("four-octet UPDATE % x, want % x in it", four, want)
+	}
+	two := mustAppend(u.Append(nil, false))
+	for _, want := range [][]byte{{0xc0, 7, 6, 0x5b, 0xa0, 192, 0, 2, 7}, {0xc0, 18, 8, 0xfa, 0x56, 0xea, 0x01, 192, 0, 2, 7}} {
+		if !bytes.Contains(two, want) {
+			t.Errorf("two-octet UPDATE % x, want % x in it", two, want)
+		}
+	}
+	for _, c := range []struct {
+		name string
+		body []byte
+		four bool
+	}{{"four-octet", four, true}, {"two-octet", two, false}} {
+		if got, err := ParseUpdate(c.body, c.four); err != nil || !reflect.DeepEqual(got, u) {
+			t.Errorf("%s: got %+v, %v\nwant %+v", c.name, got, err, u)
+		}
+	}
+
+	// A two-octet speaker aggregated it since: its AGGREGATOR stands,
+	// the AS4 attributes are left aside.
+	b := bytes.Clone(two)
+	i := bytes.Index(b, []byte{0xc0, 7, 6})
+	b[i+3], b[i+4] = 0xfd, 0xf2 // AS 65010
+	got, err := ParseUpdate(b, false)
+	if err != nil || got.Aggregator.AS != 65010 || !reflect.DeepEqual(got.ASPath, []Segment{{ASNs: []uint32{65010, ASTrans}}}) {
+		t.Errorf("aggregated by AS 65010: %+v, %v", got, err)
+	}
+	// Without AS4_AGGREGATOR, AS4_PATH is taken as ever.
+	j := bytes.Index(b, []byte{0xc0, 18, 8})
+	b = slices.Concat(b[:j], b[j+11:])
+	b[3] -= 11
+	if got, err := ParseUpdate(b, false); err != nil || got.Aggregator.AS != 65010 || !reflect.DeepEqual(got.ASPath, base.ASPath) {
+		t.Errorf("aggregated by AS 65010, no AS4_AGGREGATOR: %+v, %v", got, err)
+	}
+
+	plain := mustAppend(Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24")}.Append(nil, true))
+	for _, c := range []struct {
+		name     string
+		attr     []byte
+		want     Aggregator
+		withdraw bool
+	}{
+		{"of 6 bytes between four-octet speakers", []byte{0xc0, 7, 6, 0xfd, 0xf2, 192, 0, 2, 7}, Aggregator{}, false},
+		{"of AS 0", []byte{0xc0, 7, 8, 0, 0, 0, 0, 192, 0, 2, 7}, Aggregator{}, false},
+		{"partial", []byte{0xe0, 7, 8, 0, 0, 0xfd, 0xf2, 192, 0, 2, 7}, Aggregator{AS: 65010, Addr: netip.MustParseAddr("192.0.2.7"), Partial: true}, false},
+		{"well-known", []byte{0x40, 7, 8, 0, 0, 0xfd, 0xf2, 192, 0, 2, 7}, Aggregator{}, true},
+	} {
+		at := len(plain) - 4 // the attributes end where the NLRI's 4 bytes begin
+		b := slices.Concat(plain[:at], c.attr, plain[at:])
+		b[3] += byte(len(c.attr))
+		got, err := ParseUpdate(b, true)
+		if c.withdraw {
+			if !isWithdraw(err) {
+				t.Errorf("%s: %v, want its routes withdrawn", c.name, err)
+			}
+			continue
+		}
+		if err != nil || got.Aggregator != c.want || !slices.Equal(got.NLRI, pfx("10.99.0.0/24")) {
+			t.Errorf("%s: %+v, %v; want %+v", c.name, got, err, c.want)
+		}
+		if c.want.Partial && !bytes.Contains(mustAppend(got.Append(nil, true)), c.attr) {
+			t.Errorf("%s: written again without its Partial bit", c.name)
+		}
+	}
+}

@@ -29,6 +29,10 @@ func FuzzReadMessage(f *testing.F) {
 	// of order, passed on (RFC 4271 §9).
 	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, []byte{0, 0, 0, 31, 0x40, 1, 1, 0, 0x40, 2, 6, 2, 1, 0, 0, 0xfd, 0xea,
 		0xc0, 200, 1, 7, 0x40, 3, 4, 192, 0, 2, 9, 0xc0, 8, 4, 0xfd, 0xea, 0, 1, 24, 10, 99, 0})))
+	// AGGREGATOR of a four-octet AS to a two-octet peer: AS_TRANS, and
+	// AS4_AGGREGATOR (RFC 6793 §4.2.2).
+	f.Add(mustAppend(AppendMessage(nil, TypeUpdate, mustAppend(Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 4200000001}}},
+		NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24"), Aggregator: Aggregator{AS: 4200000001, Addr: netip.MustParseAddr("192.0.2.7")}}.Append(nil, false)))))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		var buf [MaxLen]byte
 		typ, body, err := ReadMessage(bytes.NewReader(data), &buf)
@@ -60,7 +64,7 @@ func FuzzReadMessage(f *testing.F) {
 				}
 				again, err := ParseUpdate(body, four)
 				if err != nil || len(again.NLRI) != len(u.NLRI) || len(again.Withdrawn) != len(u.Withdrawn) ||
-					(len(u.NLRI) > 0 && (PathLen(again.ASPath) != PathLen(u.ASPath) || again.NextHop != u.NextHop || again.Transitive != u.Transitive)) {
+					(len(u.NLRI) > 0 && (PathLen(again.ASPath) != PathLen(u.ASPath) || again.NextHop != u.NextHop || again.Transitive != u.Transitive || again.Aggregator != u.Aggregator)) {
 					t.Fatalf("UPDATE %+v re-parsed as %+v, %v", u, again, err)
 				}
 			}

@@ -57,9 +57,9 @@ type Segment struct {
 }
 
 // Update is an UPDATE message with IPv4 prefixes (RFC 4271 §4.3). Path
-// attributes other than ORIGIN, AS_PATH, NEXT_HOP and MULTI_EXIT_DISC are
-// checked for form and otherwise left out, but for the unrecognised
-// optional transitive ones.
+// attributes other than ORIGIN, AS_PATH, NEXT_HOP, MULTI_EXIT_DISC and
+// AGGREGATOR are checked for form and otherwise left out, but for the
+// unrecognised optional transitive ones.
 type Update struct {
 	Withdrawn []netip.Prefix
 	Origin    uint8
@@ -72,6 +72,12 @@ type Update struct {
 	// neighbouring AS MUST NOT go to another (§5.1.4), and every peer is
 	// external.
 	MED uint32
+	// Aggregator is the AGGREGATOR (RFC 4271 §5.1.7), its AS 0 when the
+	// UPDATE has none: from a two-octet session, with the AS of
+	// AS4_AGGREGATOR (RFC 6793 §4.2.3). Append writes it, and
+	// AS4_AGGREGATOR with it for a two-octet session when its AS needs
+	// four octets (§4.2.2).
+	Aggregator Aggregator
 	// Transitive are the attributes passed on with the routes, whole
 	// (flags, type, length, value), in ascending order of type, as
 	// ParseUpdate returns them: ATOMIC_AGGREGATE (RFC 4271 §5.1.6), and
@@ -79,6 +85,64 @@ type Update struct {
 	// (communities, say), their Partial bit set (§9). Append writes them
 	// as they are.
 	Transitive string
+}
+
+// Aggregator is an AGGREGATOR attribute: the AS and the BGP identifier
+// of the speaker that formed the route by aggregation (RFC 4271 §5.1.7).
+type Aggregator struct {
+	AS   uint32
+	Addr netip.Addr
+	// Partial is its Partial bit: a speaker on the way did not know the
+	// attribute. Once set, it MUST NOT be set back to 0 (RFC 4271 §5).
+	Partial bool
+}
+
+// parseAggregator reads the value of an AGGREGATOR or AS4_AGGREGATOR
+// with flags, its AS of four octets or of two. One of another length,
+// or with AS 0, is malformed, and is discarded (RFC 7606 §7.7, RFC 7607
+// §2, RFC 6793 §6): the zero Aggregator.
+func parseAggregator(flags byte, val []byte, fourOctet bool) Aggregator {
+	var a Aggregator
+	switch {
+	case fourOctet && len(val) == 8:
+		a.AS = binary.BigEndian.Uint32(val)
+	case !fourOctet && len(val) == 6:
+		a.AS = uint32(binary.BigEndian.Uint16(val))
+	default:
+		return Aggregator{}
+	}
+	if a.AS == 0 {
+		return Aggregator{}
+	}
+	a.Addr = netip.AddrFrom4([4]byte(val[len(val)-4:]))
+	a.Partial = flags&flagPartial != 0
+	return a
+}
+
+// append appends a as attribute code (AGGREGATOR or AS4_AGGREGATOR),
+// with its AS in four octets, or in two (AS_TRANS for one that needs
+// four, RFC 6793 §4.2.2).
+func (a Aggregator) append(b []byte, code byte, fourOctet bool) []byte {
+	flags := byte(flagOptional | flagTransitive)
+	if a.Partial {
+		flags |= flagPartial
+	}
+	if fourOctet {
+		b = binary.BigEndian.AppendUint32(append(b, flags, code, 8), a.AS)
+	} else {
+		b = binary.BigEndian.AppendUint16(append(b, flags, code, 6), uint16(twoOctet(a.AS)))
+	}
+	addr := a.Addr.As4()
+	return append(b, addr[:]...)
+}
+
+// twoOctet is AS as a two-octet speaker sees it: AS_TRANS for one that
+// needs four octets (RFC 6793 §4.2.2).
+func twoOctet(as uint32) uint32 {
+	if as > 0xffff {
+		return ASTrans
+	}
+	return as
 }
 
 // PathLen is the AS path's length as route selection counts it: each AS of
@@ -150,11 +214,12 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 		return u, err
 	}
 	var seen [256]bool
-	var withdraw *Error // the first error that withdraws the routes
-	var conflict *Error // an attribute's length against the list's
-	var as4 []Segment   // AS4_PATH, from a two-octet session
-	var mp mpRoutes     // IPv4 unicast in MP_REACH_NLRI and MP_UNREACH_NLRI
-	var pass [][]byte   // unrecognised optional transitive attributes
+	var withdraw *Error    // the first error that withdraws the routes
+	var conflict *Error    // an attribute's length against the list's
+	var as4 []Segment      // AS4_PATH, from a two-octet session
+	var as4Aggr Aggregator // AS4_AGGREGATOR, likewise
+	var mp mpRoutes        // IPv4 unicast in MP_REACH_NLRI and MP_UNREACH_NLRI
+	var pass [][]byte      // unrecognised optional transitive attributes
 	for len(attrs) > 0 {
 		flags := attrs[0]
 		hl := 3
@@ -206,6 +271,13 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 				if p, err := parseASPath(val, true); err == nil {
 					as4 = p
 				}
+			}
+			continue
+		}
+		if code == attrAS4Aggr {
+			// As AS4_PATH (RFC 6793 §4.1, §6).
+			if !fourOctet && flags&(flagOptional|flagTransitive) == flagOptional|flagTransitive {
+				as4Aggr = parseAggregator(flags, val, true)
 			}
 			continue
 		}
@@ -276,6 +348,18 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	if withdraw != nil && len(u.NLRI) > 0 {
 		return u, withdraw
 	}
+	if a := u.Aggregator.AS; !fourOctet && a != 0 && as4Aggr.AS != 0 {
+		// RFC 6793 §4.2.3, with both AGGREGATOR and AS4_AGGREGATOR: one
+		// of another AS than AS_TRANS is a two-octet speaker's that
+		// aggregated the route since, and AS4_AGGREGATOR and AS4_PATH
+		// SHALL be ignored; else AS4_AGGREGATOR has the aggregator.
+		if a != ASTrans {
+			as4 = nil
+		} else {
+			u.Aggregator.AS, u.Aggregator.Addr = as4Aggr.AS, as4Aggr.Addr
+			u.Aggregator.Partial = u.Aggregator.Partial || as4Aggr.Partial
+		}
+	}
 	if as4 != nil {
 		u.ASPath = mergeAS4(u.ASPath, as4)
 	}
@@ -287,8 +371,7 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 }
 
 // recognised reports whether ParseUpdate knows attribute code: it takes
-// it, or leaves it out on purpose (AS4_AGGREGATOR goes with AGGREGATOR,
-// which is not passed on).
+// it, or leaves it out on purpose.
 func recognised(code byte) bool {
 	switch code {
 	case attrOrigin, attrASPath, attrNextHop, attrMED, attrLocPref, attrAtomic, attrAggr, attrMPReach, attrMPUnreach, attrAS4Path, attrAS4Aggr:
@@ -386,7 +469,13 @@ func (u *Update) attribute(flags, code byte, val []byte, fourOctet bool) *Error 
 		}
 		u.MED = binary.BigEndian.Uint32(val)
 	case attrAggr:
-		// Not passed on: a malformed one is as good as discarded.
+		// RFC 7606 §3 (c): flags in conflict with an optional transitive
+		// attribute's are treated as withdraw; §7.7 revises the handling
+		// of its length only.
+		if flags&(flagOptional|flagTransitive) != flagOptional|flagTransitive {
+			return withdraw(SubAttrFlags, "AGGREGATOR with flags %#x", flags)
+		}
+		u.Aggregator = parseAggregator(flags, val, fourOctet)
 	default:
 		// RFC 4271 §6.3: an unrecognised well-known attribute is an error;
 		// unrecognised optional ones are skipped.
@@ -522,17 +611,31 @@ func (u Update) Append(b []byte, fourOctet bool) ([]byte, error) {
 		b = appendPath(b, flagTransitive, attrASPath, u.ASPath, fourOctet)
 		nh := u.NextHop.As4()
 		b = append(append(b, flagTransitive, attrNextHop, 4), nh[:]...)
+		// The attributes of Transitive before code, those after kept
+		// for later.
 		rest := u.Transitive
-		// RFC 6793 §4.2.2: a two-octet peer is also given the path
-		// with its four-octet ASes, in AS4_PATH, when it has one.
-		if !fourOctet && slices.ContainsFunc(u.ASPath, func(s Segment) bool { return slices.ContainsFunc(s.ASNs, func(as uint32) bool { return as > 0xffff }) }) {
-			before := 0
-			for before < len(rest) && rest[before+1] < attrAS4Path {
-				before += attrLen(rest[before:])
+		upTo := func(code byte) {
+			n := 0
+			for n < len(rest) && rest[n+1] < code {
+				n += attrLen(rest[n:])
 			}
-			b = append(b, rest[:before]...)
+			b = append(b, rest[:n]...)
+			rest = rest[n:]
+		}
+		if u.Aggregator.AS != 0 {
+			upTo(attrAggr)
+			b = u.Aggregator.append(b, attrAggr, fourOctet)
+		}
+		// RFC 6793 §4.2.2: a two-octet peer is also given the path
+		// with its four-octet ASes, in AS4_PATH, when it has one, and
+		// the aggregator's four-octet AS in AS4_AGGREGATOR.
+		if !fourOctet && slices.ContainsFunc(u.ASPath, func(s Segment) bool { return slices.ContainsFunc(s.ASNs, func(as uint32) bool { return as > 0xffff }) }) {
+			upTo(attrAS4Path)
 			b = appendPath(b, flagOptional|flagTransitive, attrAS4Path, u.ASPath, true)
-			rest = rest[before:]
+		}
+		if !fourOctet && u.Aggregator.AS > 0xffff {
+			upTo(attrAS4Aggr)
+			b = u.Aggregator.append(b, attrAS4Aggr, true)
 		}
 		return append(b, rest...)
 	})
@@ -567,6 +670,9 @@ func (u Update) check() error {
 	}
 	if !u.NextHop.Is4() {
 		return fmt.Errorf("bgp: NEXT_HOP %v is no IPv4 address", u.NextHop)
+	}
+	if u.Aggregator.AS != 0 && !u.Aggregator.Addr.Is4() {
+		return fmt.Errorf("bgp: AGGREGATOR address %v is no IPv4 address", u.Aggregator.Addr)
 	}
 	for _, s := range u.ASPath {
 		if len(s.ASNs) == 0 || len(s.ASNs) > 255 {
@@ -604,10 +710,7 @@ func appendPath(b []byte, flags, code byte, p []Segment, fourOctet bool) []byte 
 			if fourOctet {
 				b = binary.BigEndian.AppendUint32(b, as)
 			} else {
-				if as > 0xffff {
-					as = ASTrans
-				}
-				b = binary.BigEndian.AppendUint16(b, uint16(as))
+				b = binary.BigEndian.AppendUint16(b, uint16(twoOctet(as)))
 			}
 		}
 	}
