@@ -284,19 +284,17 @@ func TestStrangerRefused(t *testing.T) {
 func TestBIRDInterop(t *testing.T) {
 	netnstest.Require(t, "bird", "birdc")
 	ns := netnstest.New(t, "bgp")
-	ns.Run("ip", "link", "set", "lo", "up")
 	ns.Run("ip", "addr", "add", "10.255.0.1/32", "dev", "lo")
 	ns.Run("ip", "addr", "add", "10.255.0.2/32", "dev", "lo")
 	local, birdAddr := netip.MustParseAddr("10.255.0.1"), netip.MustParseAddr("10.255.0.2")
 
 	dir := t.TempDir()
-	conf := filepath.Join(dir, "bird.conf")
 	writeBIRD := func(routes ...string) {
 		var static strings.Builder
 		for _, r := range routes {
 			fmt.Fprintf(&static, "  route %s blackhole;\n", r)
 		}
-		os.WriteFile(conf, []byte(fmt.Sprintf(`router id %s;
+		os.WriteFile(filepath.Join(dir, "bird.conf"), []byte(fmt.Sprintf(`router id %s;
 log "%s/bird.log" all;
 protocol device { }
 protocol static { ipv4; %s }
@@ -311,37 +309,11 @@ protocol bgp vnetgw {
 `, birdAddr, dir, static.String(), birdAddr, local)), 0o644)
 	}
 	writeBIRD("10.99.0.0/24", "10.98.0.0/16")
-	ctl := filepath.Join(dir, "bird.ctl")
-	// In the foreground, so that the test ends it and waits for it before
-	// its directory goes.
-	bird := ns.Start("bird", "-f", "-c", conf, "-s", ctl)
-
-	n := &node{addr: local}
-	n.s = New(Options{ConnectRetry: 200 * time.Millisecond, OnChange: func() { n.changes.Add(1) },
-		Dial: func(ctx context.Context, _ netip.Addr, dst netip.AddrPort) (c net.Conn, err error) {
-			ns.Do(func() error {
-				d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))}
-				c, err = d.DialContext(ctx, "tcp", dst.String())
-				return nil
-			})
-			return c, err
-		}})
-	var l net.Listener
-	if err := ns.Do(func() (err error) { l, err = net.Listen("tcp", netip.AddrPortFrom(local, Port).String()); return err }); err != nil {
-		t.Fatal(err)
-	}
-	n.s.Serve(l)
-	defer n.s.Close()
+	birdc := startBIRD(t, ns, dir)
+	n := nodeIn(t, ns, local)
 	n.s.Reconfig(Config{AS: 65515, ID: local, Networks: pfxs("10.1.0.0/16", "10.2.0.0/16"), Peers: []Peer{{Name: "site", Addr: birdAddr, AS: 65010}}})
 
-	t.Cleanup(func() {
-		if t.Failed() {
-			log, _ := os.ReadFile(filepath.Join(dir, "bird.log"))
-			t.Logf("bird:\n%s\nbird.log:\n%s", bird.Output(), log)
-		}
-	})
 	waitRoutes(t, n, map[string]string{"10.98.0.0/16": "65010", "10.99.0.0/24": "65010"})
-	birdc := func(args ...string) string { return ns.Run("birdc", append([]string{"-s", ctl}, args...)...) }
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		out := birdc("show", "route", "protocol", "vnetgw", "all")
@@ -364,6 +336,47 @@ protocol bgp vnetgw {
 	if ps := n.s.Peers(); slices.ContainsFunc(ps, func(p PeerStatus) bool { return p.State == "Established" }) {
 		t.Errorf("after BIRD disabled the session: %+v", ps)
 	}
+}
+
+// startBIRD runs BIRD in ns with dir/bird.conf, which logs to
+// dir/bird.log (shown if the test fails), and returns how to run birdc
+// against it.
+func startBIRD(t *testing.T, ns *netnstest.NS, dir string) func(args ...string) string {
+	t.Helper()
+	ctl := filepath.Join(dir, "bird.ctl")
+	// In the foreground, so that the test ends it and waits for it before
+	// its directory goes.
+	bird := ns.Start("bird", "-f", "-c", filepath.Join(dir, "bird.conf"), "-s", ctl)
+	t.Cleanup(func() {
+		if t.Failed() {
+			log, _ := os.ReadFile(filepath.Join(dir, "bird.log"))
+			t.Logf("bird:\n%s\nbird.log:\n%s", bird.Output(), log)
+		}
+	})
+	return func(args ...string) string { return ns.Run("birdc", append([]string{"-s", ctl}, args...)...) }
+}
+
+// nodeIn starts a speaker in ns at local, listening on BGP's port there
+// and dialling from local, with nothing configured.
+func nodeIn(t *testing.T, ns *netnstest.NS, local netip.Addr) *node {
+	t.Helper()
+	n := &node{addr: local}
+	n.s = New(Options{ConnectRetry: 200 * time.Millisecond, OnChange: func() { n.changes.Add(1) },
+		Dial: func(ctx context.Context, _ netip.Addr, dst netip.AddrPort) (c net.Conn, err error) {
+			ns.Do(func() error {
+				d := net.Dialer{LocalAddr: net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, 0))}
+				c, err = d.DialContext(ctx, "tcp", dst.String())
+				return nil
+			})
+			return c, err
+		}})
+	var l net.Listener
+	if err := ns.Do(func() (err error) { l, err = net.Listen("tcp", netip.AddrPortFrom(local, Port).String()); return err }); err != nil {
+		t.Fatal(err)
+	}
+	n.s.Serve(l)
+	t.Cleanup(n.s.Close)
+	return n
 }
 
 // TestRefusedConnectionsLoggedOnce: connections from an address that is
