@@ -611,6 +611,13 @@ func (sa *ikeSA) refuseClient(n wire.NotifyType, format string, args ...any) []w
 	return []wire.Payload{&wire.Notify{NotifyType: n}}
 }
 
+// noAddress records and logs that the client gets no address, for why
+// (RFC 7296 §3.15.4): its IKE SA stays, and it may ask again.
+func (sa *ikeSA) noAddress(why error) {
+	sa.c.lastError = fmt.Sprintf("no address for %s: %v", sa.c.client.subject, why)
+	sa.log.Warn("point-to-site client given no address", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+}
+
 // gatewayAuth returns the gateway's IDr, CERT and AUTH payloads: its
 // identity, its certificates and its signature (RFC 7296 §2.15). It
 // reports false, and ends the SA, when it cannot sign.
@@ -678,8 +685,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert
 		// RFC 7296 §3.15.4: no address to give, yet the IKE SA is still
 		// created, without a child SA; the client may ask again
 		// (clientAddress) until clientChildWait is over.
-		sa.c.lastError = fmt.Sprintf("no address for %s: %v", st.subject, err)
-		sa.log.Warn("point-to-site client given no address", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+		sa.noAddress(err)
 		sa.c.cfg.Children = nil
 	}
 	sa.c.cfg.RemoteID = id
@@ -784,8 +790,7 @@ func (sa *ikeSA) clientAddress(ps []wire.Payload) []wire.Payload {
 		err = errors.New("its tunnel was not attached")
 	}
 	if err != nil {
-		sa.c.lastError = fmt.Sprintf("no address for %s: %v", st.subject, err)
-		sa.log.Warn("point-to-site client given no address", sa.logAttrs(), "remote", sa.remote, "err", sa.c.lastError)
+		sa.noAddress(err)
 		return []wire.Payload{&wire.Notify{NotifyType: wire.InternalAddressFailure}}
 	}
 	if !had {
