@@ -3,9 +3,12 @@ package ikev1
 import (
 	"bytes"
 	"log/slog"
+	"net"
 	"net/netip"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
@@ -148,5 +151,114 @@ func TestFailedMainModesMakeRoom(t *testing.T) {
 	ri.mu.Unlock()
 	if ci != 1 || cr != 1 {
 		t.Fatalf("with the right key the peer's Main Mode brought children up on initiator %d, responder %d", ci, cr)
+	}
+}
+
+// udpGateway is a responder on a real UDP socket at addr: what the
+// socket reads goes to the manager, what the manager sends goes out of
+// it.
+type udpGateway struct {
+	c  *net.UDPConn
+	m  *Manager
+	wg sync.WaitGroup
+}
+
+func (g *udpGateway) SendIKE(_, remote netip.AddrPort, msg []byte) error {
+	_, err := g.c.WriteToUDPAddrPort(msg, remote)
+	return err
+}
+
+// listenUDP opens a UDP socket on addr, port chosen by the kernel.
+func listenUDP(t *testing.T, addr string) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(netip.MustParseAddr(addr), 0)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// TestFloodFromOneAddressLeavesRoom: while the manager is busy (its lock
+// held, as during a key exchange), one address floods it with twice as
+// many Main Mode message 1s as its queue holds, over real UDP; a peer's
+// message 1 from another address that comes after them is still queued
+// and answered with message 2. Before, the flood took every place in the
+// queue, shared by all addresses, and the peer's message was dropped, as
+// every other peer's was for as long as the flood went on.
+func TestFloodFromOneAddressLeavesRoom(t *testing.T) {
+	g := &udpGateway{c: listenUDP(t, "127.167.0.1")}
+	g.m = New(Config{Transport: g, Dataplane: &recorder{}})
+	gwAddr := g.c.LocalAddr().(*net.UDPAddr).AddrPort()
+	peerConn, flooder := listenUDP(t, "127.167.0.2"), listenUDP(t, "127.167.0.3")
+	peerAddr := peerConn.LocalAddr().(*net.UDPAddr).AddrPort()
+	if err := g.m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", gwAddr, peerAddr, ikev2.ModeResponderOnly)}); err != nil {
+		t.Fatal(err)
+	}
+	g.wg.Add(1)
+	go func() {
+		defer g.wg.Done()
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := g.c.ReadFromUDPAddrPort(buf)
+			if err != nil {
+				return
+			}
+			g.m.HandlePacket(gwAddr, from, buf[:n])
+		}
+	}()
+	t.Cleanup(func() {
+		g.m.Close()
+		g.c.Close()
+		g.wg.Wait()
+	})
+	received := func(n uint64) {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); g.m.Stats().Received < n; time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the gateway read %d datagrams, want %d", g.m.Stats().Received, n)
+			}
+		}
+	}
+
+	mm1 := firstMessage(t)
+	g.m.mu.Lock()
+	locked := true
+	defer func() {
+		if locked {
+			g.m.mu.Unlock()
+		}
+	}()
+	const flood = 2 * queueLen
+	for i := range flood {
+		// Paced by what the gateway read, so that the socket's buffer
+		// drops none.
+		if _, err := flooder.WriteToUDPAddrPort(withCookie(mm1, uint64(i)+1), gwAddr); err != nil {
+			t.Fatal(err)
+		}
+		received(uint64(i) + 1)
+	}
+	const ours = 0x7065657200000001
+	if _, err := peerConn.WriteToUDPAddrPort(withCookie(mm1, ours), gwAddr); err != nil {
+		t.Fatal(err)
+	}
+	received(flood + 1)
+	g.m.mu.Unlock()
+	locked = false
+
+	if err := peerConn.SetReadDeadline(time.Now().Add(10 * time.Second)); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 65535)
+	n, _, err := peerConn.ReadFromUDPAddrPort(buf)
+	if err != nil {
+		t.Fatalf("the peer's message 1 after a flood from another address got no answer (%v); stats %+v", err, g.m.Stats())
+	}
+	h, err := wire.ParseHeader(buf[:n])
+	if err != nil || h.ICookie != ours || h.RCookie == 0 || h.Exchange != wire.ExchangeMain {
+		t.Fatalf("the peer got %+v (%v), want message 2 of its Main Mode", h, err)
+	}
+	if st := g.m.Stats(); st.QueueFull < flood-queueLen {
+		t.Errorf("%d of the flood's datagrams counted as dropped, want at least %d", st.QueueFull, flood-queueLen)
 	}
 }

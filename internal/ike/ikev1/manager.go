@@ -109,6 +109,11 @@ type Manager struct {
 	moved chan peerMove // the data path's reports, for loop
 	stop  chan struct{}
 	wg    sync.WaitGroup
+
+	// queuedMu guards queued: how many datagrams from each source
+	// address wait in in (HandlePacket, loop).
+	queuedMu sync.Mutex
+	queued   map[netip.Addr]int
 }
 
 // peerMove is a report of the data path: authenticated ESP of a child
@@ -211,7 +216,7 @@ func New(cfg Config) *Manager {
 		cfg.NATTPort = ikev2.DefaultNATTPort
 	}
 	m := &Manager{cfg: cfg, log: cfg.Logger, peers: map[string]*peer{}, sas: map[uint64]*isakmpSA{}, spis: map[uint32]bool{},
-		in: make(chan inbound, queueLen), moved: make(chan peerMove, 16), stop: make(chan struct{})}
+		in: make(chan inbound, queueLen), queued: map[netip.Addr]int{}, moved: make(chan peerMove, 16), stop: make(chan struct{})}
 	m.wg.Go(m.ticker)
 	m.wg.Go(m.loop)
 	return m
@@ -570,19 +575,47 @@ type inbound struct {
 }
 
 // queueLen is how many datagrams wait for the loop before more are
-// dropped.
-const queueLen = 128
+// dropped; maxQueuedPerSource is how many of them may come from one
+// address, so that one that floods the gateway (with Main Mode message
+// 1s, which anyone can send and IKEv1 has no cookie challenge for) leaves
+// room for the other peers' datagrams.
+const (
+	queueLen           = 128
+	maxQueuedPerSource = queueLen / 2
+)
 
 // HandlePacket takes one IKEv1 message from the transport. It is queued
 // for the manager's loop, so that the transport's reader, which also reads
-// ESP on the NAT-T port, never waits for a key exchange; when the queue is
-// full it is dropped (and counted), a lost datagram the peer sends again.
+// ESP on the NAT-T port, never waits for a key exchange; when the queue,
+// or its share for the message's source address, is full it is dropped
+// (and counted), a lost datagram the peer sends again.
 func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 	m.stats.received.Add(1)
+	from := remote.Addr().Unmap()
+	m.queuedMu.Lock()
+	full := m.queued[from] >= maxQueuedPerSource
+	if !full {
+		m.queued[from]++
+	}
+	m.queuedMu.Unlock()
+	if full {
+		m.stats.queueFull.Add(1)
+		return
+	}
 	select {
 	case m.in <- inbound{local, remote, bytes.Clone(msg)}:
 	default:
+		m.dequeued(from)
 		m.stats.queueFull.Add(1)
+	}
+}
+
+// dequeued takes a datagram from addr off the count of those queued.
+func (m *Manager) dequeued(addr netip.Addr) {
+	m.queuedMu.Lock()
+	defer m.queuedMu.Unlock()
+	if m.queued[addr]--; m.queued[addr] <= 0 {
+		delete(m.queued, addr)
 	}
 }
 
@@ -593,6 +626,7 @@ func (m *Manager) loop() {
 		case <-m.stop:
 			return
 		case p := <-m.in:
+			m.dequeued(p.remote.Addr().Unmap())
 			m.handle(p.local, p.remote, p.msg)
 		case mv := <-m.moved:
 			m.peerMoved(mv)
