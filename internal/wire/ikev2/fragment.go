@@ -15,11 +15,21 @@ const (
 	DefaultMaxBytes = 64 << 10
 )
 
+// A Reassembler keeps buffers of up to keepBytes of content and
+// keepFragments fragments for the next message, and lets larger ones go
+// once their message is reassembled or discarded: an IKE SA holding one
+// lives for hours, and a gateway holds many.
+const (
+	keepBytes     = 4 << 10
+	keepFragments = 16
+)
+
 // Reassembler collects the decrypted contents of the SKF payloads of one
 // fragmented message (RFC 7383 section 2.6) until all are present. It has
 // no timers: the state machine decides when to give up and calls Reset. The
 // zero value is ready to use; it holds at most MaxBytes of content and
-// MaxFragments slots, and reuses them from one message to the next.
+// MaxFragments slots, and reuses small buffers (keepBytes, keepFragments)
+// from one message to the next.
 type Reassembler struct {
 	// MaxFragments bounds Total Fragments; zero means
 	// DefaultMaxFragments.
@@ -111,11 +121,18 @@ func (r *Reassembler) Reassemble(b []byte) (PayloadType, []byte, error) {
 	return first, b, nil
 }
 
-// Reset discards the fragments held, wiping their contents.
+// Reset discards the fragments held, wiping their contents; buffers
+// larger than a small message needs go too.
 func (r *Reassembler) Reset() {
 	clear(r.buf)
 	r.buf = r.buf[:0]
+	if cap(r.buf) > keepBytes {
+		r.buf = nil
+	}
 	r.spans = r.spans[:0]
+	if cap(r.spans) > keepFragments {
+		r.spans = nil
+	}
 	r.messageID, r.total, r.have, r.first = 0, 0, 0, PayloadNone
 }
 

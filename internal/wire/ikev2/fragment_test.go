@@ -136,6 +136,35 @@ func TestReassemblerReuse(t *testing.T) {
 	}
 }
 
+// TestReassemblerLetsLargeBuffersGo checks that a Reassembler does not
+// keep the buffers of a large message once it is reassembled or reset:
+// an IKE SA lives for hours, and a gateway holds many (one per
+// point-to-site client), each of which would otherwise hold the memory
+// of its largest fragmented message (up to MaxBytes) for its life.
+func TestReassemblerLetsLargeBuffersGo(t *testing.T) {
+	const total = DefaultMaxFragments
+	content := bytes.Repeat([]byte{0x5a}, DefaultMaxBytes/total)
+	for _, end := range []string{"Reassemble", "Reset"} {
+		var r Reassembler
+		for n := uint16(1); n <= total; n++ {
+			if _, err := r.Add(1, frag(n, total), content); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if end == "Reassemble" {
+			if _, _, err := r.Reassemble(nil); err != nil {
+				t.Fatal(err)
+			}
+		} else {
+			r.Reset()
+		}
+		// What a small message needs (TestReassemblerReuse) may stay.
+		if cap(r.buf) > 4<<10 || cap(r.spans) > 16 {
+			t.Errorf("after %s of a %d-octet message in %d fragments, buffers of %d octets and %d fragments kept", end, DefaultMaxBytes, total, cap(r.buf), cap(r.spans))
+		}
+	}
+}
+
 // TestSplitFragments covers the sender side of RFC 7383 section 2.5.
 func TestSplitFragments(t *testing.T) {
 	inner := []byte("abcdefghij")
