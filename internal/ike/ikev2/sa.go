@@ -52,6 +52,28 @@ func (s saState) String() string {
 // halfOpenTimeout is how long a responder waits for IKE_AUTH.
 const halfOpenTimeout = 30 * time.Second
 
+// fragmentWait is how long the fragments of a message that is not
+// complete are held (reassembly.since): a peer that retransmits the
+// message sends all its fragments again, and reassembly starts over.
+const fragmentWait = 30 * time.Second
+
+// reassembly is the reassembly of the peer's fragmented messages of one
+// kind, requests or responses (RFC 7383 §2.6), and when its first
+// fragment held came.
+type reassembly struct {
+	wire.Reassembler
+	since time.Time
+}
+
+// expire discards the fragments held once they have waited fragmentWait
+// for the rest; else they stayed until the next fragmented message, for
+// as long as the SA lived.
+func (r *reassembly) expire(now time.Time) {
+	if r.Held() > 0 && !now.Before(r.since.Add(fragmentWait)) {
+		r.Reset()
+	}
+}
+
 // shutdownWait is how long the Delete of an IKE SA being shut down waits
 // for the response to a request of ours still outstanding (RFC 7296 §2.3)
 // before the SA ends without it.
@@ -124,7 +146,7 @@ type ikeSA struct {
 	// Requests we answer.
 	peerID              uint32   // the next message ID expected
 	lastResp            [][]byte // the response to peerID-1, for retransmissions
-	reqFrags, respFrags wire.Reassembler
+	reqFrags, respFrags reassembly
 	// killAfterResponse ends the SA once the response being built is
 	// sent (a Delete of the IKE SA, a failed authentication).
 	killAfterResponse bool
@@ -270,6 +292,8 @@ func (sa *ikeSA) tick(now time.Time) {
 		sa.log.Debug("retransmitting", sa.logAttrs(), "exchange", p.exchange, "msg_id", p.id, "try", p.tries)
 		sa.transmit(p.datagrams)
 	}
+	sa.reqFrags.expire(now)
+	sa.respFrags.expire(now)
 	switch sa.state {
 	case stateHalfOpen:
 		if !now.Before(sa.halfOpenUntil) {
@@ -607,7 +631,7 @@ var (
 // open authenticates and decrypts a protected message and returns its
 // inner payloads. For a fragment it returns errIncomplete until the last
 // one arrives; frag is the fragment number (0 for an SK message).
-func (sa *ikeSA) open(p packet, r *wire.Reassembler) (ps []wire.Payload, frag uint16, err error) {
+func (sa *ikeSA) open(p packet, r *reassembly) (ps []wire.Payload, frag uint16, err error) {
 	msg, err := wire.ParseMessage(p.data)
 	if err != nil || len(msg.Payloads) == 0 {
 		// Unauthenticated garbage is never answered (RFC 7296 §2.21).
@@ -641,6 +665,9 @@ func (sa *ikeSA) open(p packet, r *wire.Reassembler) (ps []wire.Payload, frag ui
 		}
 		done, err := r.Add(p.header.MessageID, x, content)
 		clear(content)
+		if r.Held() == 1 {
+			r.since = time.Now() // a message's first fragment held
+		}
 		if err != nil {
 			sa.c.m.stats.malformed.Add(1)
 			return nil, x.Number, fmt.Errorf("%w: %v", errDrop, err)

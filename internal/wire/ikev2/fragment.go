@@ -136,6 +136,9 @@ func (r *Reassembler) Reset() {
 	r.messageID, r.total, r.have, r.first = 0, 0, 0, PayloadNone
 }
 
+// Held returns how many fragments of a message are held, 0 when none.
+func (r *Reassembler) Held() int { return r.have }
+
 // FragmentContentSize returns the largest plaintext chunk that fits one
 // fragment message of at most maxMessage octets (RFC 7383 section 2.5.1):
 // IKE header, SKF header, IV, the chunk with at least the Pad Length octet
