@@ -348,12 +348,15 @@ func (m *Manager) handleClientInit(local, remote netip.AddrPort, h wire.Header, 
 	}
 	m.mu.Lock()
 	known := m.clients[clientKey(remote)]
+	pending := m.pendingBySender[sender.Key(remote.Addr())]
 	m.mu.Unlock()
 	// RFC 7296 §2.6: clients are anyone, so cookies are asked for as soon
-	// as half-open SAs pile up in all, or at a known client's endpoint: a
-	// flood spoofed from there must not fill that client's half-open
-	// slots (MaxHalfOpen), as for a site (handleInitRequest).
-	if t := m.cfg.CookieThreshold; t < 0 || m.halfOpen.Load() >= int64(t) ||
+	// as half-open SAs pile up in all, at a known client's endpoint, or
+	// from the client's address: a flood spoofed from there must not fill
+	// that client's half-open slots (MaxHalfOpen), as for a site
+	// (handleInitRequest), nor the places of the clients behind the same
+	// NAT (maxPendingClientsPerSender).
+	if t := m.cfg.CookieThreshold; t < 0 || m.halfOpen.Load() >= int64(t) || pending >= m.peerCookieThreshold() ||
 		known != nil && known.halfOpen.Load()+known.initQueued.Load() >= int64(m.peerCookieThreshold()) {
 		if !m.checkCookie(local, remote, h, parsed.Payloads) {
 			return

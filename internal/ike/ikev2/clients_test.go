@@ -1415,6 +1415,45 @@ func TestClientCookie(t *testing.T) {
 	}
 }
 
+// TestClientsBehindSpoofedNAT: IKE_SA_INIT requests spoofed from the
+// address of a NAT that clients are behind, from as many ports as the
+// gateway holds pending clients of one address, and never followed up,
+// do not keep the clients behind that NAT out: from half of those on
+// (peerCookieThreshold), a client from that address is asked for a
+// cookie (RFC 7296 §2.6), which a spoofer that does not get the answers
+// cannot return, and a real client behind the NAT that returns it
+// connects. Before, the spoofed requests took all 16 places of the
+// address, cookies were asked for only once 32 SAs were half open in
+// all, and the real client's IKE_SA_INIT went unanswered for as long as
+// they were renewed.
+func TestClientsBehindSpoofedNAT(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	nat := netip.MustParseAddr("198.51.100.200")
+	for i := range maxPendingClientsPerSender {
+		spoofed := newP2SClient(t, g, netip.AddrPortFrom(nat, uint16(20000+i)))
+		g.m.HandlePacket(p2sGW, spoofed.addr, spoofed.initRequest())
+	}
+	cl := newP2SClient(t, g, netip.AddrPortFrom(nat, 40000))
+	g.m.HandlePacket(p2sGW, cl.addr, cl.initRequest())
+	resp, err := wire.ParseMessage(cl.await(wire.IKESAInit, 0, 0))
+	if err != nil {
+		t.Fatalf("the client behind the NAT got no answer (%v); stats %+v", err, g.m.Stats())
+	}
+	if n := notify(resp.Payloads, wire.Cookie); n != nil {
+		cl.cookie = n.Data
+	}
+	if _, addr := cl.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("the client behind the NAT got %v, want %v", addr, poolAddr(1))
+	}
+	if n := g.clientConns(); n > 1+maxPendingClientsPerSender/2 {
+		t.Errorf("%d client connections, want the client's and at most %d spoofed", n, maxPendingClientsPerSender/2)
+	}
+}
+
 // TestClientsFull: client connections not admitted yet are bounded, 16
 // from one address and 256 in all, so that unauthenticated senders
 // cannot crowd out clients; what is beyond is dropped, counted, and
