@@ -40,9 +40,13 @@ var echoIdle = time.Minute
 // connection that waits for its next request.
 var httpIdle = time.Minute
 
-// maxEchoConns is how many TCP echo connections the built-in host holds at
-// once; one more is closed as soon as it is accepted.
-var maxEchoConns = 64
+// maxEchoConns and maxHTTPConns are how many TCP echo and HTTP
+// connections the built-in host holds at once; one more is closed as soon
+// as it is accepted.
+var (
+	maxEchoConns = 64
+	maxHTTPConns = 64
+)
 
 // DefaultMTU is the MTU of built-in hosts: room for ESP in UDP under 1500.
 const DefaultMTU = 1400
@@ -197,23 +201,14 @@ func (h *NetstackHost) serve() error {
 		return fmt.Errorf("host %s: listen on port %d: %w", h.name, EchoPort, err)
 	}
 	h.echo = echo
-	slots := make(chan struct{}, maxEchoConns)
+	echoes := bound(echo, maxEchoConns)
 	h.wg.Go(func() {
 		for {
-			c, err := echo.Accept()
+			c, err := echoes.Accept()
 			if err != nil {
 				return
 			}
-			select {
-			case slots <- struct{}{}:
-			default:
-				c.Close()
-				continue
-			}
-			h.wg.Go(func() {
-				echoConn(c)
-				<-slots
-			})
+			h.wg.Go(func() { echoConn(c) })
 		}
 	})
 	fa, proto = fullAddr(h.addr, HTTPPort)
@@ -228,8 +223,48 @@ func (h *NetstackHost) serve() error {
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       httpIdle,
 	}
-	h.wg.Go(func() { h.srv.Serve(web) })
+	h.wg.Go(func() { h.srv.Serve(bound(web, maxHTTPConns)) })
 	return nil
+}
+
+// bounded is a listener that holds at most cap(slots) connections at
+// once: one more is closed as soon as it is accepted, and a slot is free
+// again once a connection has been closed.
+type bounded struct {
+	net.Listener
+	slots chan struct{}
+}
+
+func bound(l net.Listener, n int) net.Listener {
+	return &bounded{Listener: l, slots: make(chan struct{}, n)}
+}
+
+// Accept returns the next connection within the bound.
+func (b *bounded) Accept() (net.Conn, error) {
+	for {
+		c, err := b.Listener.Accept()
+		if err != nil {
+			return nil, err
+		}
+		select {
+		case b.slots <- struct{}{}:
+			return &slotConn{Conn: c, free: sync.OnceFunc(func() { <-b.slots })}, nil
+		default:
+			c.Close()
+		}
+	}
+}
+
+// slotConn frees its slot of a bounded listener when it is first closed.
+type slotConn struct {
+	net.Conn
+	free func()
+}
+
+func (c *slotConn) Close() error {
+	err := c.Conn.Close()
+	c.free()
+	return err
 }
 
 // echoConn sends back what comes over c, and closes it when it has been

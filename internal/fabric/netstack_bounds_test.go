@@ -111,3 +111,50 @@ func TestEchoBoundsConnections(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// serves reports whether c answers a request with 200, keeping the
+// connection open.
+func serves(c net.Conn) bool {
+	if _, err := io.WriteString(c, "GET / HTTP/1.1\r\nHost: host\r\n\r\n"); err != nil {
+		return false
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		return false
+	}
+	defer resp.Body.Close()
+	_, err = io.ReadAll(resp.Body)
+	return err == nil && resp.StatusCode == http.StatusOK && !resp.Close
+}
+
+// TestHTTPBoundsConnections: the built-in host's HTTP server on port 80
+// holds at most maxEchoConns connections (64, fewer here), as its TCP echo
+// does; one more is closed at once, and a connection is taken again once
+// one has gone. It took every connection, each kept for a minute of
+// idleness, so a client opening connections in a loop grew the host's
+// goroutines and buffers without bound.
+func TestHTTPBoundsConnections(t *testing.T) {
+	old := maxHTTPConns
+	maxHTTPConns = 2
+	t.Cleanup(func() { maxHTTPConns = old })
+	host, client := hostAndClient(t)
+	first := dialHost(t, client, host, HTTPPort)
+	second := dialHost(t, client, host, HTTPPort)
+	if !serves(first) || !serves(second) {
+		t.Fatal("the connections within the bound are not served")
+	}
+	third := dialHost(t, client, host, HTTPPort)
+	if serves(third) {
+		t.Fatal("a connection over the bound was served, want it closed")
+	}
+	first.Close()
+	// The first one's slot is free once the server has seen its end.
+	deadline := time.Now().Add(20 * time.Second)
+	for !serves(dialHost(t, client, host, HTTPPort)) {
+		if time.Now().After(deadline) {
+			t.Fatal("no connection is served after one within the bound closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
