@@ -39,6 +39,10 @@ type globals struct {
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(spaceSeparatedLists(root, args))
+	if err := helpOfUnknown(root, args); err != nil {
+		fmt.Fprintln(stderr, "error:", err)
+		return 1
+	}
 	cmd, err := root.ExecuteContextC(ctx)
 	if err != nil {
 		fmt.Fprintln(stderr, "error:", err)
@@ -247,6 +251,34 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 		}
 		return err
 	})
+}
+
+// helpOfUnknown refuses help asked for a command that does not exist
+// (vnetgw vnett --help, vnetgw help vnet-gateway creat) as the command
+// line without the help is refused: cobra asks for help before it checks
+// a group's words, and printed the help of the group above the word,
+// exiting 0, so that a script or a user took the typo for a command.
+func helpOfUnknown(root *cobra.Command, args []string) error {
+	if i := slices.Index(args, "--"); i >= 0 {
+		args = args[:i]
+	}
+	words := args
+	if len(args) > 0 && args[0] == "help" {
+		words = args[1:]
+	} else if !slices.Contains(args, "--help") && !slices.Contains(args, "-h") {
+		return nil
+	}
+	cmd, rest, err := root.Find(words)
+	if err != nil || !cmd.HasSubCommands() || cmd.Args == nil {
+		return err
+	}
+	// A group's flags are the global ones and help: parsed as the
+	// command line would be, then parsed again when it runs.
+	cmd.InitDefaultHelpFlag()
+	if err := cmd.ParseFlags(rest); err != nil {
+		return cmd.FlagErrorFunc()(cmd, err)
+	}
+	return cmd.Args(cmd, cmd.Flags().Args())
 }
 
 func envOr(key, def string) string {

@@ -40,14 +40,25 @@ func TestMistypedSubcommand(t *testing.T) {
 		{[]string{"vnet-gateway", "root-cert", "list", "-g", "rg", "--gateway-name", "gw"}, `unknown command "list" for "vnetgw vnet-gateway root-cert"`},
 		{[]string{"vnet-gateway", "creat", "-g", "rg", "-n", "gw"}, `unknown command "creat" for "vnetgw vnet-gateway": did you mean create?`},
 		{[]string{"vnet", "--bogus"}, `unknown flag: --bogus`},
+		// Help for a command that does not exist: cobra printed the
+		// help of the group above the word and exited 0.
+		{[]string{"vnett", "--help"}, `unknown command "vnett" for "vnetgw"`},
+		{[]string{"vnet-gateway", "creat", "-h"}, `unknown command "creat" for "vnetgw vnet-gateway": did you mean create?`},
+		{[]string{"help", "vnett"}, `unknown command "vnett" for "vnetgw"`},
+		{[]string{"help", "vnet-gateway", "creat"}, `unknown command "creat" for "vnetgw vnet-gateway": did you mean create?`},
 	} {
 		code, out, errOut := vnetgw(t, tc.args...)
 		if code == 0 || !strings.Contains(errOut, tc.want) {
 			t.Errorf("vnetgw %s: exit %d, want an error with %q:\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
 		}
 	}
-	if code, out, _ := vnetgw(t, "vnet-gateway"); code != 0 || !strings.Contains(out, "Available Commands") {
-		t.Errorf("vnetgw vnet-gateway: exit %d, want its help:\n%s", code, out)
+	for _, args := range [][]string{{"vnet-gateway"}, {"vnet-gateway", "--help"}, {"help", "vnet-gateway"}, {"-o", "table", "vnet-gateway", "-h"}} {
+		if code, out, _ := vnetgw(t, args...); code != 0 || !strings.Contains(out, "Available Commands") {
+			t.Errorf("vnetgw %s: exit %d, want its help:\n%s", strings.Join(args, " "), code, out)
+		}
+	}
+	if code, out, _ := vnetgw(t, "vnet-gateway", "create", "--help"); code != 0 || !strings.Contains(out, "--gateway-type") {
+		t.Errorf("vnetgw vnet-gateway create --help: exit %d, want its help:\n%s", code, out)
 	}
 }
 
