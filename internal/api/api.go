@@ -157,6 +157,9 @@ type Handler struct {
 	openVPNKey func(string) (*openvpn.StaticKey, error)
 	packages   *downloads
 	captures   *downloads
+	// capturesAt are the captures other nodes keep for download whose
+	// URLs this node handed out (relayCaptures).
+	capturesAt remoteCaptures
 	insights   *insights.History
 	internet   bool
 	stats      requestStats
@@ -200,8 +203,12 @@ func New(cfg Config) *Handler {
 				// answers) names the node the client called, which may
 				// be the only one it reaches (a load balancer's), not
 				// the node that ran the request.
+				f := res.Request.Context().Value(forwardTo{}).(forward)
 				if loc, err := url.Parse(res.Header.Get("Location")); err == nil && loc.Host != "" && loc.Host == res.Request.URL.Host {
-					res.Header.Set("Location", res.Request.Context().Value(forwardTo{}).(forward).base+loc.RequestURI())
+					res.Header.Set("Location", f.base+loc.RequestURI())
+				}
+				if f.capture {
+					return h.relayCaptures(res, f)
 				}
 				return nil
 			},
@@ -309,6 +316,10 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if name, ok := strings.CutPrefix(r.URL.Path, capturePath); ok {
+		if to := h.capturesAt.node(name); to != nil && r.Header.Get(headerForwarded) == "" {
+			h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, forward{to: to, base: h.base(r)})))
+			return
+		}
 		h.captures.serve(h, w, r, name)
 		return
 	}
@@ -337,7 +348,8 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 	if to := h.runsElsewhere(r, rt); to != nil {
-		h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, forward{to: to, base: h.base(r)})))
+		f := forward{to: to, base: h.base(r), capture: rt.sub == "stoppacketcapture"}
+		h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, f)))
 		return
 	}
 	h.dispatch(w, r, rt)
@@ -384,6 +396,9 @@ type forwardTo struct{}
 type forward struct {
 	to   *url.URL
 	base string
+	// capture: a stopPacketCapture, whose answer may name a capture
+	// kept for download there.
+	capture bool
 }
 
 // correlation carries a request's correlation id, in its context.

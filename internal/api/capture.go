@@ -5,9 +5,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -147,4 +151,67 @@ func upload(ctx context.Context, u *url.URL, name string, file []byte) (string, 
 		return "", fmt.Errorf("upload to %s: the storage answered %s", shown.String(), res.Status)
 	}
 	return shown.String(), nil
+}
+
+// captureURLRE finds the download URL of a capture kept on another node
+// in its answer to a forwarded stopPacketCapture, and the capture's name.
+var captureURLRE = regexp.MustCompile(`https?://[^/\s"\\]+` + regexp.QuoteMeta(capturePath) + `([0-9a-f]+\.pcap)`)
+
+// relayCaptures makes the download URLs in another node's answer to a
+// forwarded stopPacketCapture (the capture kept there: no sasUrl, or its
+// upload failed) URLs on this node, the one the client called (behind a
+// load balancer, the only one it may reach), which forwards their
+// downloads to that node.
+func (h *Handler) relayCaptures(res *http.Response, f forward) error {
+	body, err := io.ReadAll(res.Body)
+	res.Body.Close()
+	if err != nil {
+		return err
+	}
+	body = captureURLRE.ReplaceAllFunc(body, func(u []byte) []byte {
+		name := string(captureURLRE.FindSubmatch(u)[1])
+		h.capturesAt.add(name, f.to)
+		return []byte(f.base + capturePath + name)
+	})
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	res.ContentLength = int64(len(body))
+	res.Header.Set("Content-Length", strconv.Itoa(len(body)))
+	return nil
+}
+
+// remoteCaptures are the captures that other nodes keep for download, by
+// name: the node's API, until the capture expires there.
+type remoteCaptures struct {
+	mu sync.Mutex
+	m  map[string]remoteCapture
+}
+
+type remoteCapture struct {
+	node    *url.URL
+	expires time.Time
+}
+
+func (c *remoteCaptures) add(name string, node *url.URL) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for n, rc := range c.m {
+		if now.After(rc.expires) {
+			delete(c.m, n)
+		}
+	}
+	if c.m == nil {
+		c.m = map[string]remoteCapture{}
+	}
+	c.m[name] = remoteCapture{node: node, expires: now.Add(downloadLifetime)}
+}
+
+// node returns the API of the node that keeps the capture name, or nil.
+func (c *remoteCaptures) node(name string) *url.URL {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if rc, ok := c.m[name]; ok && time.Now().Before(rc.expires) {
+		return rc.node
+	}
+	return nil
 }

@@ -2,9 +2,12 @@ package api
 
 import (
 	"context"
+	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -51,4 +54,59 @@ func TestForwardedLocation(t *testing.T) {
 	if _, err := p.PollUntilDone(ctx, &runtime.PollUntilDoneOptions{Frequency: time.Second}); err != nil {
 		t.Errorf("the SDK's poller of a forwarded reset: %v", err)
 	}
+}
+
+// TestForwardedCaptureDownload: a packet capture that this node stopped
+// by forwarding stopPacketCapture to the node that runs the gateway is
+// downloaded from this node, the one the client called (behind a load
+// balancer, the only one it may reach), which forwards the download to
+// the node that keeps it: without a sasUrl, and when the upload to the
+// sasUrl failed. The URL named the other node.
+func TestForwardedCaptureDownload(t *testing.T) {
+	storage := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden) // an expired SAS
+	}))
+	storage.Listener = listenLoopback(t)
+	storage.Start()
+	defer storage.Close()
+	var reg *region.Region
+	var other *url.URL
+	e := newEnv(t, envOptions{reg: &reg, elsewhere: func(string) *url.URL { return other }})
+	b := httptest.NewUnstartedServer(nil)
+	b.Listener = listenLoopback(t)
+	b.Config.Handler = New(Config{Region: reg, Token: testToken, DataPlane: &captureDP{running: map[string]bool{}},
+		Endpoint: "http://" + b.Listener.Addr().String(), OwnHost: func(string) bool { return true }})
+	b.Start()
+	defer b.Close()
+	other, _ = url.Parse(b.URL)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	for _, body := range []any{nil, obj{"sasUrl": storage.URL + "/c?sig=x"}} {
+		e.must("POST", s.gw+"/startPacketCapture", nil)
+		r := e.do("POST", s.gw+"/stopPacketCapture", body)
+		u := regexp.MustCompile(`https?://[^ "]+/packetcapture/[0-9a-f]+\.pcap`).FindString(string(r.body))
+		if !strings.HasPrefix(u, e.srv.URL+"/packetcapture/") {
+			t.Errorf("stop (%v) forwarded to the node that runs the gateway: %d %s; want the capture's URL on %s", body, r.status, r.body, e.srv.URL)
+			continue
+		}
+		res, err := http.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != http.StatusOK || string(got) != "a capture's decrypted traffic" || res.Header.Get("Content-Type") != "application/vnd.tcpdump.pcap" {
+			t.Errorf("the capture kept on the other node, from this one: %d %s %q", res.StatusCode, res.Header.Get("Content-Type"), got)
+		}
+	}
+}
+
+// listenLoopback listens at a free port of a loopback address of its
+// own (127.168.0.1), apart from the tests' other servers.
+func listenLoopback(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.168.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ln
 }
