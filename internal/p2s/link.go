@@ -44,6 +44,7 @@ const (
 	negotiationTimeout = 30 * time.Second // [MS-SSTP] §3.2.1: the negotiation timer
 	helloInterval      = 60 * time.Second // §3.1.2.2: the hello timer
 	eapFragment        = 1000             // EAP-TLS fragment size, well inside an SSTP packet
+	eapTLSHeaders      = 10               // RFC 5216 §3.1: the most octets around an EAP-TLS packet's TLS data
 	restartTimer       = 3 * time.Second  // RFC 1661 §4.6
 	maxConfigure       = 10               // RFC 1661 §4.6: Max-Configure
 	maxTerminate       = 2                // RFC 1661 §4.6: Max-Terminate
@@ -354,9 +355,9 @@ func (l *link) mru() int {
 
 // eapFragmentSize is how many bytes of TLS an EAP-TLS packet of ours
 // carries: eapFragment, less when the peer's MRU is smaller than such a
-// packet (its 10 bytes of headers, RFC 5216 §3.1, and the fragment).
+// packet (its headers and the fragment).
 func (l *link) eapFragmentSize() int {
-	return min(eapFragment, l.mru()-10)
+	return min(eapFragment, l.mru()-eapTLSHeaders)
 }
 
 // sendQueue is how many packets wait for a client's writer.
@@ -1158,7 +1159,7 @@ func (l *link) handleLCP(info []byte) error {
 		return l.sendChallenge()
 	}
 	if l.server && l.lcpOurs && l.lcpPeers && l.useEAPRelay && l.eapRelay == nil {
-		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.radiusServers(), l.srv.radiusRequest("", l.conn))
+		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.radiusServers(), l.eapRelayRequest())
 		return l.sendEAP(l.eapRelay.Start())
 	}
 	if l.server && l.lcpOurs && l.lcpPeers && !l.useMSCHAP && !l.useEAPRelay && l.eapSrv == nil {

@@ -45,6 +45,19 @@ func (s *Server) radiusRequest(user string, c net.Conn) radius.Request {
 		Dial: s.cfg.RadiusDial, Signers: s.radiusSigners(), Failover: s.cfg.RadiusFailover}
 }
 
+// eapRelayRequest is what the gateway tells RADIUS servers about the
+// client whose EAP it relays: radiusRequest's, and how much the client's
+// MRU takes (Framed-MTU), which the EAP server cuts its messages to (RFC
+// 5216 §2.1.5: TLS in fragments), for no PPP frame of the server's to
+// exceed it (RFC 1661 §6.1). FreeRADIUS 3.2 cuts the TLS data to that
+// size, without the EAP-TLS headers around it (10 octets, RFC 5216
+// §3.1): the hint leaves room for them.
+func (l *link) eapRelayRequest() radius.Request {
+	r := l.srv.radiusRequest("", l.conn)
+	r.FramedMTU = l.mru() - eapTLSHeaders
+	return r
+}
+
 // sendChallenge sends the server's MS-CHAPv2 challenge: 16 random octets
 // (RFC 2759 §3) and the gateway's name.
 func (l *link) sendChallenge() error {

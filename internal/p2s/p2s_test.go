@@ -49,7 +49,10 @@ func newRegion(t *testing.T, cfg Config) *region {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { web.Close() })
-	cfg.Listen, cfg.Cert, cfg.Router = netip.MustParseAddrPort("127.0.0.1:0"), r.pki.server, r.router
+	if !cfg.Listen.IsValid() {
+		cfg.Listen = netip.MustParseAddrPort("127.0.0.1:0")
+	}
+	cfg.Cert, cfg.Router = r.pki.server, r.router
 	if !cfg.Pool.IsValid() {
 		cfg.Pool = netip.MustParsePrefix("172.16.201.0/24")
 	}

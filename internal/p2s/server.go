@@ -951,7 +951,7 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		// Identifier, the client would take it for a retransmission
 		// and send its Nak again (RFC 3748 §4.1).
 		identity.ID = m.ID
-		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.radiusServers(), l.srv.radiusRequest("", l.conn))
+		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.radiusServers(), l.eapRelayRequest())
 		stop := l.watchLeaving()
 		next, msk, ok, err = l.eapRelay.Resume(identity)
 		stop()

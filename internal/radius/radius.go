@@ -46,6 +46,7 @@ const (
 	AttrUserPassword         = 2
 	AttrNASIPAddress         = 4
 	AttrServiceType          = 6
+	AttrFramedMTU            = 12
 	AttrReplyMessage         = 18
 	AttrCallingStationID     = 31
 	AttrNASIdentifier        = 32
@@ -201,6 +202,10 @@ type Request struct {
 	User, Password string
 	CallingStation string
 	NASIdentifier  string
+	// FramedMTU is a hint of how much of an EAP message the client's
+	// link takes in one packet, which an EAP server cuts its messages to
+	// (FreeRADIUS its TLS fragments); 0: not said.
+	FramedMTU int
 	// Dial is how the NAS reaches the servers: nil is the node's network
 	// (net.Dialer).
 	Dial func(ctx context.Context, network, address string) (net.Conn, error)
@@ -386,6 +391,10 @@ func (r Request) attrs() []Attr {
 	}
 	if r.CallingStation != "" && len(r.CallingStation) <= 253 {
 		out = append(out, Attr{AttrCallingStationID, []byte(r.CallingStation)})
+	}
+	// RFC 2865 §5.12: a hint in an Access-Request, of 64 to 65535.
+	if r.FramedMTU >= 64 && r.FramedMTU <= 65535 {
+		out = append(out, Attr{AttrFramedMTU, binary.BigEndian.AppendUint32(nil, uint32(r.FramedMTU))})
 	}
 	return out
 }
