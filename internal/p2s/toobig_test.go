@@ -3,8 +3,10 @@ package p2s
 import (
 	"encoding/binary"
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
 )
@@ -30,54 +32,47 @@ func (p *sitePort) take() [][]byte {
 	return pkts
 }
 
-// TestTooBigForClientRFC1191: an IPv4 packet for a point-to-site client
-// that is longer than the client takes (its MRU, 1500 by default) and
-// has Don't Fragment set is answered to its sender with ICMP Destination
-// Unreachable, Fragmentation Needed and DF Set, carrying the client's
-// MTU (RFC 1191 §4: type 3 code 4, the next-hop MTU in the low 16 bits
-// of the second word) and quoting the packet, from the VNet router's
-// address, so that the sender's path MTU discovery sends smaller
-// packets; one without DF is dropped without a word, as before.
-func TestTooBigForClientRFC1191(t *testing.T) {
-	r := newRegion(t, Config{})
+// bigPacket is an IPv4 UDP packet of n bytes from 10.2.0.9 (a site) to
+// dst, of IP identification id, with Don't Fragment set when df.
+func bigPacket(dst netip.Addr, n int, id uint16, df bool) []byte {
+	pkt := make([]byte, n)
+	pkt[0], pkt[8], pkt[9] = 0x45, 64, 17
+	binary.BigEndian.PutUint16(pkt[2:4], uint16(len(pkt)))
+	binary.BigEndian.PutUint16(pkt[4:6], id)
+	if df {
+		pkt[6] = 0x40
+	}
+	copy(pkt[12:16], netip.MustParseAddr("10.2.0.9").AsSlice())
+	copy(pkt[16:20], dst.AsSlice())
+	var sum uint32
+	for i := 0; i < 20; i += 2 {
+		sum += uint32(binary.BigEndian.Uint16(pkt[i:]))
+	}
+	for sum > 0xffff {
+		sum = sum&0xffff + sum>>16
+	}
+	binary.BigEndian.PutUint16(pkt[10:12], ^uint16(sum))
+	return pkt
+}
+
+// siteOf routes the region's pool to its server and 10.2.0.0/24 to a
+// site, whose ICMP errors come from 10.1.0.1.
+func siteOf(r *region) *sitePort {
 	site := &sitePort{}
 	r.router.SetRoutes([]fabric.Route{{Prefix: netip.MustParsePrefix("172.16.201.0/24"), Port: r.srv}, {Prefix: netip.MustParsePrefix("10.2.0.0/24"), Port: site}})
 	r.router.SetSubnets(map[string][]netip.Prefix{"default": {netip.MustParsePrefix("10.1.0.0/24")}})
-	cl, _, err := r.dial(t, r.pki.client)
-	if err != nil {
-		t.Fatal(err)
-	}
-	untilTrue(t, "the gateway's link up", func() bool {
-		r.srv.mu.Lock()
-		defer r.srv.mu.Unlock()
-		l, ok := r.srv.clients[cl.Addr()].(*link)
-		return ok && l.up.Load()
-	})
-	packet := func(id uint16, df bool) []byte {
-		pkt := make([]byte, 1600)
-		pkt[0], pkt[8], pkt[9] = 0x45, 64, 17
-		binary.BigEndian.PutUint16(pkt[2:4], uint16(len(pkt)))
-		binary.BigEndian.PutUint16(pkt[4:6], id)
-		if df {
-			pkt[6] = 0x40
-		}
-		copy(pkt[12:16], netip.MustParseAddr("10.2.0.9").AsSlice())
-		copy(pkt[16:20], cl.Addr().AsSlice())
-		var sum uint32
-		for i := 0; i < 20; i += 2 {
-			sum += uint32(binary.BigEndian.Uint16(pkt[i:]))
-		}
-		for sum > 0xffff {
-			sum = sum&0xffff + sum>>16
-		}
-		binary.BigEndian.PutUint16(pkt[10:12], ^uint16(sum))
-		return pkt
-	}
-	r.router.Forward(packet(1, false))
-	r.router.Forward(packet(2, true))
-	got := site.take()
+	return site
+}
+
+// checkFragmentationNeeded checks that got is one ICMP Destination
+// Unreachable, Fragmentation Needed and DF Set from 10.1.0.1 to the site's
+// 10.2.0.9, carrying next-hop MTU mtu and quoting the packet of
+// identification id (RFC 1191 §4: type 3 code 4, the next-hop MTU in the
+// low 16 bits of the second word).
+func checkFragmentationNeeded(t *testing.T, got [][]byte, mtu, id uint16) {
+	t.Helper()
 	if len(got) != 1 {
-		t.Fatalf("the site got %d packets for 2 packets too long for the client; want one ICMP error, for the one with DF", len(got))
+		t.Fatalf("the site got %d packets; want one ICMP error, for the packet with DF", len(got))
 	}
 	m := got[0]
 	if len(m) < 28+20 || m[9] != 1 || netip.AddrFrom4([4]byte(m[12:16])) != netip.MustParseAddr("10.1.0.1") || netip.AddrFrom4([4]byte(m[16:20])) != netip.MustParseAddr("10.2.0.9") {
@@ -96,7 +91,65 @@ func TestTooBigForClientRFC1191(t *testing.T) {
 	if sum != 0xffff {
 		t.Errorf("the ICMP checksum does not hold (sum %#x)", sum)
 	}
-	if typ, code, mtu, id := m[20], m[21], binary.BigEndian.Uint16(m[26:28]), binary.BigEndian.Uint16(m[28+4:28+6]); typ != 3 || code != 4 || mtu != 1500 || id != 2 {
-		t.Errorf("ICMP type %d code %d, next-hop MTU %d, about the packet of ID %d; want type 3 code 4, MTU 1500, the packet of ID 2", typ, code, mtu, id)
+	if typ, code, gotMTU, gotID := m[20], m[21], binary.BigEndian.Uint16(m[26:28]), binary.BigEndian.Uint16(m[28+4:28+6]); typ != 3 || code != 4 || gotMTU != mtu || gotID != id {
+		t.Errorf("ICMP type %d code %d, next-hop MTU %d, about the packet of ID %d; want type 3 code 4, MTU %d, the packet of ID %d", typ, code, gotMTU, gotID, mtu, id)
 	}
+}
+
+// TestTooBigForClientRFC1191: an IPv4 packet for a point-to-site client
+// that is longer than the client takes (its MRU, 1500 by default) and
+// has Don't Fragment set is answered to its sender with ICMP Destination
+// Unreachable, Fragmentation Needed and DF Set, carrying the client's
+// MTU and quoting the packet, from the VNet router's address, so that
+// the sender's path MTU discovery sends smaller packets; one without DF
+// is dropped without a word, as before.
+func TestTooBigForClientRFC1191(t *testing.T) {
+	r := newRegion(t, Config{})
+	site := siteOf(r)
+	cl, _, err := r.dial(t, r.pki.client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	untilTrue(t, "the gateway's link up", func() bool {
+		r.srv.mu.Lock()
+		defer r.srv.mu.Unlock()
+		l, ok := r.srv.clients[cl.Addr()].(*link)
+		return ok && l.up.Load()
+	})
+	r.router.Forward(bigPacket(cl.Addr(), 1600, 1, false))
+	r.router.Forward(bigPacket(cl.Addr(), 1600, 2, true))
+	checkFragmentationNeeded(t, site.take(), 1500, 2)
+}
+
+// TestOpenVPNTooBigForClientRFC1191: for an OpenVPN client as for an SSTP
+// one, a packet of the client's MTU (its tun-mtu, 1500) is sent it, and
+// one longer with Don't Fragment set is answered to its sender with ICMP
+// Fragmentation Needed carrying 1500 (RFC 1191 §4).
+func TestOpenVPNTooBigForClientRFC1191(t *testing.T) {
+	r := newRegion(t, Config{OpenVPN: true, Listen: netip.MustParseAddrPort("127.169.0.2:0")})
+	site := siteOf(r)
+	cl := dialTestOVPN(t, r.srv.Addr())
+	defer cl.c.Close()
+	tc, err := cl.session(0, &r.pki.client, "", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	var b [2048]byte
+	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
+		t.Fatalf("PUSH_REQUEST was answered %q, %v", b[:n], err)
+	}
+	var addr netip.Addr
+	untilTrue(t, "the client listed with its data channel's keys", func() bool {
+		cs := r.srv.Clients()
+		if len(cs) == 1 {
+			addr = cs[0].Addr
+		}
+		return len(cs) == 1 && onlyOpenVPNSession(t, r.srv).send.Load() != nil
+	})
+	r.router.Forward(bigPacket(addr, 1500, 1, true))
+	untilTrue(t, "the packet of 1500 bytes sent the client", func() bool { return r.srv.Clients()[0].PacketsOut == 1 })
+	r.router.Forward(bigPacket(addr, 1501, 2, true))
+	checkFragmentationNeeded(t, site.take(), 1500, 2)
 }
