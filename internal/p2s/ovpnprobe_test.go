@@ -144,7 +144,7 @@ func TestOpenVPNRefusalReasonLoggedWhenClientLeaves(t *testing.T) {
 // TestOpenVPNTimeoutsSaid: a client whose handshake does not end within
 // the hand-window (60 s), and one that goes silent once connected
 // (ping-restart, 60 s), are logged as such, not as a read that timed
-// out.
+// out; the silent one's address is free again.
 func TestOpenVPNTimeoutsSaid(t *testing.T) {
 	secret := []byte("s3cret")
 	rad := fakeRadius(t, secret, 0, true)
@@ -166,6 +166,7 @@ func TestOpenVPNTimeoutsSaid(t *testing.T) {
 	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
 		t.Fatalf("PUSH_REQUEST was answered %q, %v", b[:n], err)
 	}
+	untilTrue(t, "the connected client listed", func() bool { return len(r.srv.Clients()) == 1 })
 	for _, cl := range []*testOVPN{stalled, silent} {
 		select {
 		case <-cl.done:
@@ -173,6 +174,7 @@ func TestOpenVPNTimeoutsSaid(t *testing.T) {
 			t.Fatal("a silent client's connection stays")
 		}
 	}
+	untilTrue(t, "the silent client's address free", func() bool { return len(r.srv.Clients()) == 0 })
 	for deadline := time.Now().Add(20 * time.Second); strings.Count(log.String(), "refused or ended") < 2; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("the ends are not logged:\n%s", log.String())
