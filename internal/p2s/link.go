@@ -353,6 +353,10 @@ func (l *link) mru() int {
 	return defaultMRU
 }
 
+// mtu is the longest IP packet the peer takes: its MRU, within what an
+// SSTP packet holds.
+func (l *link) mtu() int { return min(l.mru(), sstp.MaxData-8) }
+
 // eapFragmentSize is how many bytes of TLS an EAP-TLS packet of ours
 // carries: eapFragment, less when the peer's MRU is smaller than such a
 // packet (its headers and the fragment).

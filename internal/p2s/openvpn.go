@@ -1194,6 +1194,7 @@ func (o *ovpnSession) close() {
 func (o *ovpnSession) connected() bool            { return o.authed.Load() }
 func (o *ovpnSession) closeConn()                 { o.conn.Close() }
 func (o *ovpnSession) protocol() string           { return ProtocolOpenVPN }
+func (o *ovpnSession) mtu() int                   { return ovpnMTU }
 func (o *ovpnSession) remoteAddr() netip.AddrPort { return addrPortOf(o.conn.RemoteAddr()) }
 func (o *ovpnSession) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64) {
 	return o.bytesIn.Load(), o.bytesOut.Load(), o.pktsIn.Load(), o.packetsOut.Load()

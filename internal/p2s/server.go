@@ -60,6 +60,8 @@ type client interface {
 	remoteAddr() netip.AddrPort
 	traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64)
 	protocol() string
+	// mtu is the longest IP packet SendIP takes.
+	mtu() int
 }
 
 // Config configures a Server.
@@ -435,6 +437,11 @@ func (s *Server) Deliver(pkt []byte) {
 		if c := s.capture.Load(); c != nil {
 			c.Packet(pkt)
 		}
+		// RFC 1812 §4.2.2.7: a router MUST fragment (a packet without
+		// Don't Fragment, too long for the client).
+		if mtu := l.mtu(); len(pkt) > mtu && fragment4(pkt, mtu, func(f []byte) { l.SendIP(f) }) {
+			return
+		}
 		if err := l.SendIP(pkt); err != nil {
 			if tb, ok := errors.AsType[*tooBigError](err); ok {
 				if r, ok := s.cfg.Router.(tooBigAnswerer); ok {
@@ -446,9 +453,9 @@ func (s *Server) Deliver(pkt []byte) {
 }
 
 // tooBigAnswerer is a Router that answers a packet too long for a
-// client, with Don't Fragment set, with ICMP Fragmentation Needed and the
-// client's MTU (fabric.Router; RFC 1191 §4), for the sender's path MTU
-// discovery.
+// client, with Don't Fragment set (one without is cut, fragment4), with
+// ICMP Fragmentation Needed and the client's MTU (fabric.Router; RFC 1191
+// §4), for the sender's path MTU discovery.
 type tooBigAnswerer interface {
 	FragmentationNeeded(pkt []byte, mtu int)
 }

@@ -1,7 +1,9 @@
 package p2s
 
 import (
+	"bytes"
 	"encoding/binary"
+	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -9,6 +11,8 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
 // sitePort is a site's side of a VNet router: it keeps what the router
@@ -102,11 +106,20 @@ func checkFragmentationNeeded(t *testing.T, got [][]byte, mtu, id uint16) {
 // Unreachable, Fragmentation Needed and DF Set, carrying the client's
 // MTU and quoting the packet, from the VNet router's address, so that
 // the sender's path MTU discovery sends smaller packets; one without DF
-// is dropped without a word, as before.
+// is cut into fragments that fit (RFC 1812 §4.2.2.7: a router MUST
+// fragment), which the client gets, and its sender no error.
 func TestTooBigForClientRFC1191(t *testing.T) {
-	r := newRegion(t, Config{})
+	r := newRegion(t, Config{Listen: netip.MustParseAddrPort("127.169.0.5:0")})
 	site := siteOf(r)
-	cl, _, err := r.dial(t, r.pki.client)
+	var mu sync.Mutex
+	var got [][]byte
+	cl, _, err := r.dial(t, r.pki.client, func(c *ClientConfig) {
+		c.OnIP = func(p []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			got = append(got, append([]byte(nil), p...))
+		}
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,6 +132,19 @@ func TestTooBigForClientRFC1191(t *testing.T) {
 	r.router.Forward(bigPacket(cl.Addr(), 1600, 1, false))
 	r.router.Forward(bigPacket(cl.Addr(), 1600, 2, true))
 	checkFragmentationNeeded(t, site.take(), 1500, 2)
+	untilTrue(t, "the client got the fragments", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	// The packet as it left the router, a hop off its TTL.
+	sent := header.IPv4(bigPacket(cl.Addr(), 1600, 1, false))
+	sent.SetTTL(sent.TTL() - 1)
+	sent.SetChecksum(0)
+	sent.SetChecksum(^sent.CalculateChecksum())
+	reassemble(t, sent, 1500, nil, got)
 }
 
 // TestOpenVPNTooBigForClientRFC1191: for an OpenVPN client as for an SSTP
@@ -152,4 +178,45 @@ func TestOpenVPNTooBigForClientRFC1191(t *testing.T) {
 	untilTrue(t, "the packet of 1500 bytes sent the client", func() bool { return r.srv.Clients()[0].PacketsOut == 1 })
 	r.router.Forward(bigPacket(addr, 1501, 2, true))
 	checkFragmentationNeeded(t, site.take(), 1500, 2)
+}
+
+// TestOpenVPNClientGetsFragmentsRFC1812: a UDP datagram of 1,600 bytes
+// from the VNet without Don't Fragment, longer than an OpenVPN client's
+// MTU (1500), reaches OpenVPN 2.6 (Debian's) in fragments that its
+// system puts together (RFC 1812 §4.2.2.7: a router MUST fragment), and
+// the application there reads it whole.
+func TestOpenVPNClientGetsFragmentsRFC1812(t *testing.T) {
+	srv, laptop, client := openVPNClient(t)
+	var pc net.PacketConn
+	if err := laptop.Do(func() (err error) {
+		pc, err = net.ListenPacket("udp4", "0.0.0.0:9999")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	cs := srv.Clients()
+	if len(cs) != 1 {
+		t.Fatalf("the server lists %+v", cs)
+	}
+	pkt := make([]byte, 1600)
+	h := header.IPv4(pkt)
+	h.Encode(&header.IPv4Fields{TotalLength: uint16(len(pkt)), ID: 7, TTL: 64, Protocol: 17,
+		SrcAddr: tcpip.AddrFrom4([4]byte{10, 1, 0, 4}), DstAddr: tcpip.AddrFrom4(cs[0].Addr.As4())})
+	h.SetChecksum(^h.CalculateChecksum())
+	u := header.UDP(pkt[20:])
+	u.Encode(&header.UDPFields{SrcPort: 5000, DstPort: 9999, Length: uint16(len(pkt) - 20)}) // no checksum (RFC 768)
+	for i := range pkt[28:] {
+		pkt[28+i] = byte(i)
+	}
+	srv.cfg.Router.(*fabric.Router).Forward(pkt)
+	buf := make([]byte, 4096)
+	pc.SetReadDeadline(time.Now().Add(10 * time.Second))
+	n, _, err := pc.ReadFrom(buf)
+	if err != nil {
+		t.Fatalf("the datagram of 1600 bytes did not reach the client: %v\nclient:\n%s", err, client.Output())
+	}
+	if !bytes.Equal(buf[:n], pkt[28:]) {
+		t.Errorf("the client read %d bytes, not the datagram's %d", n, len(pkt)-28)
+	}
 }
