@@ -100,3 +100,25 @@ func TestSSTPClientVanishesMSSTPSection3_1_2_2(t *testing.T) {
 		t.Errorf("the next client got %v, want the vanished client's %v, the lowest free", next.Addr(), gone.Addr())
 	}
 }
+
+// TestSSTPGatewayVanishesMSSTPSection3_1_2_2: vnetgw's client notices a
+// gateway that vanishes without a word the same way: its echo goes
+// unanswered after its hello timer, and the connection ends ([MS-SSTP]
+// §3.1.2.2) instead of waiting for a gateway that is gone.
+func TestSSTPGatewayVanishesMSSTPSection3_1_2_2(t *testing.T) {
+	r := newRegion(t, Config{Listen: netip.MustParseAddrPort("127.169.0.6:0")})
+	f := startFreezer(t, "127.169.0.7:0", r.srv.Addr())
+	c, _, err := r.dial(t, r.pki.client, func(c *ClientConfig) { c.Server, c.Hello = f.addr(), 300*time.Millisecond })
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.frozen.Store(true)
+	select {
+	case err := <-c.Done():
+		if err == nil {
+			t.Error("the connection ended without saying why")
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("the client still waits for a gateway that vanished")
+	}
+}
