@@ -193,6 +193,37 @@ func (c testOVPNConn) SetReadDeadline(t time.Time) error {
 	return nil
 }
 
+// push sends PUSH_REQUEST on a client's session and returns what the
+// gateway answers within wait.
+func push(tc *tls.Conn, wait time.Duration) (string, error) {
+	tc.Write([]byte("PUSH_REQUEST\x00"))
+	tc.SetReadDeadline(time.Now().Add(wait))
+	var b [2048]byte
+	n, err := tc.Read(b[:])
+	return string(b[:n]), err
+}
+
+// mustPush fails t unless the gateway answers the session's PUSH_REQUEST
+// with a PUSH_REPLY within wait, and returns it; when says when it was sent.
+func mustPush(t *testing.T, tc *tls.Conn, wait time.Duration, when string) string {
+	t.Helper()
+	got, err := push(tc, wait)
+	if err != nil || !strings.HasPrefix(got, "PUSH_REPLY,") {
+		t.Fatalf("%s, PUSH_REQUEST was answered %q, %v", when, got, err)
+	}
+	return got
+}
+
+// authToken is the auth-token a push gives, or "".
+func authToken(reply string) string {
+	for opt := range strings.SplitSeq(strings.TrimRight(reply, "\x00"), ",") {
+		if v, ok := strings.CutPrefix(opt, "auth-token "); ok {
+			return v
+		}
+	}
+	return ""
+}
+
 // session runs TLS and key method 2 on key state id.
 func (cl *testOVPN) session(id int, cert *tls.Certificate, user, pass string) (*tls.Conn, error) {
 	cl.mu.Lock()
@@ -335,11 +366,7 @@ func TestTestOVPNReadDeadline(t *testing.T) {
 	if n, err := tc.Read(b[:]); !errors.Is(err, os.ErrDeadlineExceeded) {
 		t.Fatalf("a Read past its deadline with nothing sent: %q, %v; want os.ErrDeadlineExceeded", b[:n], err)
 	}
-	tc.Write([]byte("PUSH_REQUEST\x00"))
-	tc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
-		t.Fatalf("after the deadline passed, PUSH_REQUEST was answered %q, %v", b[:n], err)
-	}
+	mustPush(t, tc, 10*time.Second, "after the deadline passed")
 }
 
 // TestOpenVPNControlMessagesNotLogged: what a client says on the control
@@ -358,12 +385,7 @@ func TestOpenVPNControlMessagesNotLogged(t *testing.T) {
 		t.Fatal(err)
 	}
 	tc.Write([]byte("CR_RESPONSE,one-time-314159\x00"))
-	tc.Write([]byte("PUSH_REQUEST\x00"))
-	var b [2048]byte
-	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
-		t.Fatalf("after CR_RESPONSE, PUSH_REQUEST was answered %q, %v", b[:n], err)
-	}
+	mustPush(t, tc, 5*time.Second, "after CR_RESPONSE")
 	out := log.String()
 	if strings.Contains(out, "one-time-314159") {
 		t.Errorf("the client's one-time password is in the log:\n%s", out)
@@ -389,22 +411,12 @@ func TestOpenVPNAuthToken(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.Write([]byte("PUSH_REQUEST\x00"))
-	var b [2048]byte
-	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	n, err := tc.Read(b[:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := ""
-	for opt := range strings.SplitSeq(strings.TrimRight(string(b[:n]), "\x00"), ",") {
-		if v, ok := strings.CutPrefix(opt, "auth-token "); ok {
-			token = v
-		}
-	}
+	pushed := mustPush(t, tc, 5*time.Second, "once connected")
+	token := authToken(pushed)
 	if len(token) < 32 {
-		t.Fatalf("the push %q has no auth-token", b[:n])
+		t.Fatalf("the push %q has no auth-token", pushed)
 	}
+	var b [2048]byte
 	again := dialTestOVPN(t, r.srv.Addr())
 	tc2, err := again.session(0, nil, "bob", token)
 	if err != nil {
@@ -440,20 +452,12 @@ func TestOpenVPNRenegotiationChecksToken(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tc.Write([]byte("PUSH_REQUEST\x00"))
-		var b [2048]byte
-		tc.SetReadDeadline(time.Now().Add(10 * time.Second))
-		n, err := tc.Read(b[:])
-		if err != nil {
-			t.Fatal(err)
+		pushed := mustPush(t, tc, 10*time.Second, "once connected")
+		token := authToken(pushed)
+		if token == "" {
+			t.Fatalf("the push %q has no auth-token", pushed)
 		}
-		for opt := range strings.SplitSeq(strings.TrimRight(string(b[:n]), "\x00"), ",") {
-			if v, ok := strings.CutPrefix(opt, "auth-token "); ok {
-				return cl, v
-			}
-		}
-		t.Fatalf("the push %q has no auth-token", b[:n])
-		return nil, ""
+		return cl, token
 	}
 	// renegotiate runs key state id with pass and says whether the
 	// session ended (within 10 s) and what the key state was told.
@@ -548,12 +552,7 @@ func TestOpenVPNStrayControlPacketIgnored(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	tc.Write([]byte("PUSH_REQUEST\x00"))
-	var b [2048]byte
-	tc.SetReadDeadline(time.Now().Add(5 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
-		t.Fatalf("after stray control packets, PUSH_REQUEST was answered %q, %v", b[:n], err)
-	}
+	mustPush(t, tc, 5*time.Second, "after stray control packets")
 }
 
 // TestOpenVPNSoftResetBeforeAuthentication: a renegotiation before the
@@ -652,12 +651,7 @@ func TestOpenVPNCloseLeavesNothingRunning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.Write([]byte("PUSH_REQUEST\x00"))
-	var b [2048]byte
-	tc.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
-		t.Fatalf("PUSH_REQUEST answered %q, %v", b[:n], err)
-	}
+	mustPush(t, tc, 10*time.Second, "once connected")
 	if _, err := cl.session(1, &cert, "", ""); err != nil {
 		t.Fatalf("renegotiation: %v", err)
 	}
@@ -719,9 +713,5 @@ func TestOpenVPNPasswordTooLong(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.Write([]byte("PUSH_REQUEST\x00"))
-	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
-		t.Errorf("a password of 128 bytes was answered %q, %v", b[:n], err)
-	}
+	mustPush(t, tc, 20*time.Second, "with a password of 128 bytes")
 }

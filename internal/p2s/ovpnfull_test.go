@@ -20,12 +20,7 @@ func TestOpenVPNGatewayFullTold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var b [2048]byte
-	first.Write([]byte("PUSH_REQUEST\x00"))
-	first.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if n, err := first.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
-		t.Fatalf("the first client was answered %q, %v", b[:n], err)
-	}
+	mustPush(t, first, 20*time.Second, "for the first client")
 	cl := dialTestOVPN(t, r.srv.Addr())
 	defer cl.c.Close()
 	bob := pkitest.Issue(t, "bob", false, r.pki.root).TLS() // another client: not alice's connection again
@@ -33,6 +28,7 @@ func TestOpenVPNGatewayFullTold(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var b [2048]byte
 	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
 	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED,1 point-to-site clients are connected over OpenVPN") {
 		t.Fatalf("the second client was answered %q, %v; want AUTH_FAILED with the reason", b[:n], err)

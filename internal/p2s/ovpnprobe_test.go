@@ -160,12 +160,7 @@ func TestOpenVPNTimeoutsSaid(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.Write([]byte("PUSH_REQUEST\x00"))
-	var b [2048]byte
-	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
-		t.Fatalf("PUSH_REQUEST was answered %q, %v", b[:n], err)
-	}
+	mustPush(t, tc, 20*time.Second, "once connected")
 	untilTrue(t, "the connected client listed", func() bool { return len(r.srv.Clients()) == 1 })
 	for _, cl := range []*testOVPN{stalled, silent} {
 		select {

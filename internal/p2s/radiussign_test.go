@@ -72,11 +72,8 @@ func TestRadiusSignersPerGateway(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		tc.Write([]byte("PUSH_REQUEST\x00"))
-		tc.SetReadDeadline(time.Now().Add(20 * time.Second))
-		var buf [2048]byte
-		n, err := tc.Read(buf[:])
-		return err == nil && strings.HasPrefix(string(buf[:n]), "PUSH_REPLY,")
+		got, err := push(tc, 20*time.Second)
+		return err == nil && strings.HasPrefix(got, "PUSH_REPLY,")
 	}
 	sign.Store(true)
 	if !connects(a) {

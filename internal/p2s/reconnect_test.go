@@ -73,11 +73,8 @@ func TestReconnectReplacesStaleConnection(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			tc.Write([]byte("PUSH_REQUEST\x00"))
-			var b [2048]byte
-			tc.SetReadDeadline(time.Now().Add(30 * time.Second))
-			n, _ := tc.Read(b[:])
-			return cl, string(b[:n])
+			got, _ := push(tc, 30*time.Second)
+			return cl, got
 		}
 		stale, m := connect("bob")
 		if !strings.HasPrefix(m, "PUSH_REPLY,") {

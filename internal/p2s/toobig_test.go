@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"net"
 	"net/netip"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -160,12 +159,7 @@ func TestOpenVPNTooBigForClientRFC1191(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tc.Write([]byte("PUSH_REQUEST\x00"))
-	var b [2048]byte
-	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "PUSH_REPLY,") {
-		t.Fatalf("PUSH_REQUEST was answered %q, %v", b[:n], err)
-	}
+	mustPush(t, tc, 20*time.Second, "once connected")
 	var addr netip.Addr
 	untilTrue(t, "the client listed with its data channel's keys", func() bool {
 		cs := r.srv.Clients()
