@@ -82,36 +82,6 @@ func TestHTTPClosesIdleKeepAlive(t *testing.T) {
 	}
 }
 
-// TestEchoBoundsConnections: the built-in host's TCP echo holds at most
-// maxEchoConns connections (64, fewer here); one more is closed at once,
-// and a connection is taken again once one has gone. It took every
-// connection and held each for a minute of idleness.
-func TestEchoBoundsConnections(t *testing.T) {
-	old := maxEchoConns
-	maxEchoConns = 2
-	t.Cleanup(func() { maxEchoConns = old })
-	host, client := hostAndClient(t)
-	first := dialHost(t, client, host, EchoPort)
-	second := dialHost(t, client, host, EchoPort)
-	if !echoes(first) || !echoes(second) {
-		t.Fatal("the connections within the bound are not echoed")
-	}
-	third := dialHost(t, client, host, EchoPort)
-	third.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if n, err := third.Read(make([]byte, 4)); err != io.EOF {
-		t.Fatalf("connection over the bound: read %d octets (%v), want the echo's close (EOF)", n, err)
-	}
-	first.Close()
-	// The first one's slot is free once the echo has seen its end.
-	deadline := time.Now().Add(20 * time.Second)
-	for !echoes(dialHost(t, client, host, EchoPort)) {
-		if time.Now().After(deadline) {
-			t.Fatal("no connection is echoed after one within the bound closed")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // serves reports whether c answers a request with 200, keeping the
 // connection open.
 func serves(c net.Conn) bool {
@@ -128,33 +98,44 @@ func serves(c net.Conn) bool {
 	return err == nil && resp.StatusCode == http.StatusOK && !resp.Close
 }
 
-// TestHTTPBoundsConnections: the built-in host's HTTP server on port 80
-// holds at most maxEchoConns connections (64, fewer here), as its TCP echo
-// does; one more is closed at once, and a connection is taken again once
-// one has gone. It took every connection, each kept for a minute of
-// idleness, so a client opening connections in a loop grew the host's
-// goroutines and buffers without bound.
-func TestHTTPBoundsConnections(t *testing.T) {
-	old := maxHTTPConns
-	maxHTTPConns = 2
-	t.Cleanup(func() { maxHTTPConns = old })
-	host, client := hostAndClient(t)
-	first := dialHost(t, client, host, HTTPPort)
-	second := dialHost(t, client, host, HTTPPort)
-	if !serves(first) || !serves(second) {
-		t.Fatal("the connections within the bound are not served")
-	}
-	third := dialHost(t, client, host, HTTPPort)
-	if serves(third) {
-		t.Fatal("a connection over the bound was served, want it closed")
-	}
-	first.Close()
-	// The first one's slot is free once the server has seen its end.
-	deadline := time.Now().Add(20 * time.Second)
-	for !serves(dialHost(t, client, host, HTTPPort)) {
-		if time.Now().After(deadline) {
-			t.Fatal("no connection is served after one within the bound closed")
-		}
-		time.Sleep(10 * time.Millisecond)
+// TestBoundsConnections: the built-in host's TCP echo on port 7 and its
+// HTTP server on port 80 each hold at most 64 connections at once
+// (maxEchoConns, maxHTTPConns; 2 here); one more is closed at once, and a
+// connection is taken again once one has gone. Each took every connection
+// and held it for a minute of idleness, so a client opening connections in
+// a loop grew the host's goroutines and buffers without bound.
+func TestBoundsConnections(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		bound *int
+		port  uint16
+		works func(net.Conn) bool // the connection is echoed, or served
+	}{
+		{"echo", &maxEchoConns, EchoPort, echoes},
+		{"HTTP", &maxHTTPConns, HTTPPort, serves},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			old := *tc.bound
+			*tc.bound = 2
+			t.Cleanup(func() { *tc.bound = old })
+			host, client := hostAndClient(t)
+			first := dialHost(t, client, host, tc.port)
+			second := dialHost(t, client, host, tc.port)
+			if !tc.works(first) || !tc.works(second) {
+				t.Fatal("the connections within the bound are not answered")
+			}
+			if tc.works(dialHost(t, client, host, tc.port)) {
+				t.Fatal("a connection over the bound was answered, want it closed")
+			}
+			first.Close()
+			// The first one's slot is free once the host has seen its end.
+			deadline := time.Now().Add(20 * time.Second)
+			for !tc.works(dialHost(t, client, host, tc.port)) {
+				if time.Now().After(deadline) {
+					t.Fatal("no connection is answered after one within the bound closed")
+				}
+				time.Sleep(10 * time.Millisecond)
+			}
+		})
 	}
 }
