@@ -27,9 +27,12 @@ const (
 	rxSlots    = 64
 	// sockBuf is the socket buffer size asked for in each direction.
 	sockBuf = 7 << 20
-	// ctrlLen is the control buffer of one message: one cmsg with an int
-	// (UDP_GRO on receive) or a uint16 (UDP_SEGMENT on send).
-	ctrlLen = 24 // unix.CmsgSpace(4) on 64-bit Linux
+	// ctrlLen is the control buffer of one message: two cmsgs of an int
+	// at most each: UDP_GRO and the TOS (IP_TOS, IPV6_TCLASS) on receive,
+	// UDP_SEGMENT and the TOS on send.
+	ctrlLen = 2 * cmsgSpace
+	// cmsgSpace is unix.CmsgSpace(4) on 64-bit Linux.
+	cmsgSpace = 24
 )
 
 // Message is one datagram of a batch.
@@ -44,6 +47,11 @@ type Message struct {
 	// Addr is where the datagram came from (ReadBatch) or goes to
 	// (WriteBatch).
 	Addr netip.AddrPort
+	// TOS is the outer IP header's Type of Service (IPv4) or Traffic
+	// Class (IPv6) octet, DSCP and ECN: what the datagram arrived with
+	// (ReadBatch), or what it is sent with (WriteBatch; 0 sends with the
+	// socket's, which is 0).
+	TOS uint8
 }
 
 // Conn is a UDP socket bound to one local address and port that reads and
@@ -134,6 +142,13 @@ func (c *Conn) setup(sock syscall.Conn) error {
 		}
 		if unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUFFORCE, sockBuf) != nil {
 			_ = unix.SetsockoptInt(s, unix.SOL_SOCKET, unix.SO_SNDBUF, sockBuf)
+		}
+		// The outer TOS of each datagram comes with it (RFC 6040 §4.2
+		// needs the outer ECN field). A raw IPv4 socket reads the header.
+		if c.v6 {
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IPV6, unix.IPV6_RECVTCLASS, 1)
+		} else if !c.esp {
+			_ = unix.SetsockoptInt(s, unix.IPPROTO_IP, unix.IP_RECVTOS, 1)
 		}
 		if c.esp {
 			return
@@ -259,7 +274,8 @@ type reader struct {
 	names []unix.RawSockaddrInet6
 	ctrl  []byte
 	addrs []netip.AddrPort
-	segs  []int // GRO segment size of each datagram; 0 if not coalesced
+	segs  []int   // GRO segment size of each datagram; 0 if not coalesced
+	tos   []uint8 // outer TOS of each datagram
 
 	ipv4Header bool // each datagram starts with an IPv4 header to skip
 
@@ -278,6 +294,7 @@ func (r *reader) init(slots int) {
 	r.ctrl = make([]byte, slots*ctrlLen)
 	r.addrs = make([]netip.AddrPort, slots)
 	r.segs = make([]int, slots)
+	r.tos = make([]uint8, slots)
 	for i := range slots {
 		r.iovs[i].Base = &r.bufs[i][0]
 		r.iovs[i].SetLen(MaxDatagram)
@@ -314,7 +331,7 @@ func (r *reader) recv(fd uintptr) bool {
 		for i := range r.n {
 			h := &r.hdrs[i].Hdr
 			r.addrs[i] = parseSockaddr(&r.names[i])
-			r.segs[i] = groSize(r.ctrl[i*ctrlLen : i*ctrlLen+int(h.Controllen)])
+			r.segs[i], r.tos[i] = parseCtrl(r.ctrl[i*ctrlLen : i*ctrlLen+int(h.Controllen)])
 		}
 		return true
 	}
@@ -333,7 +350,11 @@ func (r *reader) split(msgs []Message, truncated, malformed *atomic.Uint64) int 
 			continue
 		}
 		data := r.bufs[r.next][:size]
+		tos := r.tos[r.next]
 		if r.ipv4Header {
+			if size > 1 {
+				tos = data[1]
+			}
 			var ok bool
 			if data, ok = ipv4Payload(data); !ok {
 				malformed.Add(1)
@@ -354,6 +375,7 @@ func (r *reader) split(msgs []Message, truncated, malformed *atomic.Uint64) int 
 			} else {
 				m.N = copy(m.Buf, data[r.off:end])
 				m.Addr = r.addrs[r.next]
+				m.TOS = tos
 				k++
 			}
 			r.off = end
@@ -422,7 +444,7 @@ func (w *writer) build(msgs []Message, gso, v6, esp bool) error {
 		if gso && seg > 0 {
 			for j < len(msgs) && j-i < maxSegments {
 				next := len(msgs[j].Buf)
-				if msgs[j].Addr != m.Addr || next > seg || next == 0 || total+next > maxGSOPayload(v6) {
+				if msgs[j].Addr != m.Addr || msgs[j].TOS != m.TOS || next > seg || next == 0 || total+next > maxGSOPayload(v6) {
 					break
 				}
 				total += next
@@ -443,11 +465,16 @@ func (w *writer) build(msgs []Message, gso, v6, esp bool) error {
 			v.SetLen(len(mm.Buf))
 			iov++
 		}
+		c, clen := w.ctrl[w.n*ctrlLen:(w.n+1)*ctrlLen], 0
 		if j-i > 1 {
-			c := w.ctrl[w.n*ctrlLen : (w.n+1)*ctrlLen]
-			putSegment(c, uint16(seg))
+			clen += putSegment(c, uint16(seg))
+		}
+		if m.TOS != 0 {
+			clen += putTOS(c[clen:], m.TOS, v6)
+		}
+		if clen > 0 {
 			h.Hdr.Control = &c[0]
-			h.Hdr.SetControllen(unix.CmsgSpace(2))
+			h.Hdr.SetControllen(clen)
 		}
 		w.spans[w.n] = span{lo: i, hi: j, gso: j-i > 1}
 		w.n++

@@ -53,32 +53,55 @@ func putSockaddr(sa *unix.RawSockaddrInet6, ap netip.AddrPort, v6, esp bool) (n 
 	return unix.SizeofSockaddrInet6, true
 }
 
-// groSize returns the segment size in a UDP_GRO control message in ctrl,
-// or 0 if there is none. The kernel writes it as an int.
-func groSize(ctrl []byte) int {
+// parseCtrl returns the segment size of a UDP_GRO control message in ctrl
+// (0 if there is none; the kernel writes it as an int) and the TOS of an
+// IP_TOS (a byte) or IPV6_TCLASS (an int) one (0 if there is none).
+func parseCtrl(ctrl []byte) (seg int, tos uint8) {
 	for len(ctrl) >= unix.SizeofCmsghdr {
 		h := (*unix.Cmsghdr)(unsafe.Pointer(&ctrl[0]))
 		l := int(h.Len)
 		if l < unix.SizeofCmsghdr || l > len(ctrl) {
-			return 0
+			return seg, tos
 		}
-		if h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && l >= unix.CmsgLen(4) {
-			return int(*(*int32)(unsafe.Pointer(&ctrl[unix.CmsgLen(0)])))
+		data := ctrl[unix.CmsgLen(0):l]
+		switch {
+		case h.Level == unix.SOL_UDP && h.Type == unix.UDP_GRO && len(data) >= 4:
+			seg = int(*(*int32)(unsafe.Pointer(&data[0])))
+		case h.Level == unix.IPPROTO_IP && h.Type == unix.IP_TOS && len(data) >= 1:
+			tos = data[0]
+		case h.Level == unix.IPPROTO_IPV6 && h.Type == unix.IPV6_TCLASS && len(data) >= 4:
+			tos = uint8(*(*int32)(unsafe.Pointer(&data[0])))
 		}
 		ctrl = ctrl[min(unix.CmsgSpace(l-unix.SizeofCmsghdr), len(ctrl)):]
 	}
-	return 0
+	return seg, tos
 }
 
 // putSegment writes a UDP_SEGMENT control message with the segment size
-// seg into c, which is at least CmsgSpace(2) long.
-func putSegment(c []byte, seg uint16) {
-	clear(c)
+// seg into c, which is at least cmsgSpace long, and returns its length.
+func putSegment(c []byte, seg uint16) int {
+	clear(c[:cmsgSpace])
 	h := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
 	h.Level = unix.SOL_UDP
 	h.Type = unix.UDP_SEGMENT
 	h.SetLen(unix.CmsgLen(2))
 	*(*uint16)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = seg
+	return unix.CmsgSpace(2)
+}
+
+// putTOS writes an IP_TOS (IPv4) or IPV6_TCLASS (IPv6) control message
+// with tos, as an int, into c, which is at least cmsgSpace long, and
+// returns its length.
+func putTOS(c []byte, tos uint8, v6 bool) int {
+	clear(c[:cmsgSpace])
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&c[0]))
+	h.Level, h.Type = unix.IPPROTO_IP, unix.IP_TOS
+	if v6 {
+		h.Level, h.Type = unix.IPPROTO_IPV6, unix.IPV6_TCLASS
+	}
+	h.SetLen(unix.CmsgLen(4))
+	*(*int32)(unsafe.Pointer(&c[unix.CmsgLen(0)])) = int32(tos)
+	return unix.CmsgSpace(4)
 }
 
 // ipv4Payload returns what follows the IPv4 header at the start of pkt, as

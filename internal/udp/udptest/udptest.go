@@ -90,6 +90,7 @@ func (o *Outer) deliver(local, dst netip.AddrPort, msgs []udp.Message) {
 	for i, m := range msgs {
 		in[i].N = copy(in[i].Buf, m.Buf)
 		in[i].Addr = local
+		in[i].TOS = m.TOS
 	}
 	ep.view = append(ep.view[:0], in...)
 	ep.h.HandleESP(dst, ep.view)
