@@ -340,7 +340,7 @@ func (g *gw) status(m map[string]ConnectionStatus, tally func(key string) *tally
 		if cs, ok := observed[name]; ok {
 			t.State, t.Established, t.Reason, t.Idle = cs.State, cs.Established, cs.Reason, cs.Idle
 			d := cs.Drops
-			raw = counts{cs.BytesIn, cs.BytesOut, cs.PacketsIn, cs.PacketsOut, insights.Drops{Ingress: d.Open + d.Malformed + d.Selector + d.InnerWrite, Egress: d.NoSA + d.NoSelector + d.Seal + d.Send,
+			raw = counts{cs.BytesIn, cs.BytesOut, cs.PacketsIn, cs.PacketsOut, insights.Drops{Ingress: d.Open + d.Malformed + d.Selector + d.ECN + d.InnerWrite, Egress: d.NoSA + d.NoSelector + d.Seal + d.Send,
 				IngressTS: d.Selector, EgressTS: d.NoSelector, NAT: d.NATNoFlow + d.NATFull}}
 			t.IKESAs, t.ChildSAs, t.NATFlows = cs.IKESAs, len(cs.Children), cs.NATFlows
 		}

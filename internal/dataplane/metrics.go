@@ -239,7 +239,7 @@ func tunnelDropReasons(d tunnel.TunnelDrops) []reason {
 	return []reason{{"no_sa", d.NoSA}, {"no_selector", d.NoSelector}, {"seal", d.Seal}, {"send", d.Send},
 		{"replay", d.Replay}, {"integrity", d.Integrity}, {"padding", d.Padding}, {"length", d.Length}, {"expired", d.Expired},
 		{"inner_write", d.InnerWrite}, {"dummy", d.Dummy}, {"selector", d.Selector}, {"malformed", d.Malformed},
-		{"nat_no_flow", d.NATNoFlow}, {"nat_full", d.NATFull}}
+		{"ecn", d.ECN}, {"nat_no_flow", d.NATNoFlow}, {"nat_full", d.NATFull}}
 }
 
 // tunnelLabels are the labels of connection c's tunnel at the gateway

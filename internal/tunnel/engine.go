@@ -155,6 +155,7 @@ const (
 	dropDummy                 // inbound: a dummy packet (RFC 4303 §2.6)
 	dropMalformed             // inbound: not an IP packet of the Next Header's version
 	dropSelector              // inbound: outside the SA's selectors (RFC 4301 §5.2)
+	dropECN                   // inbound: outer CE on an inner packet that is not ECN-capable (RFC 6040 §4.2)
 	dropInnerWrite            // inbound: opened, but the inner side's Write failed
 	dropNATNoFlow             // for a dynamic NAT map's External side, and of no flow its Internal side started
 	dropNATFull               // a new flow of a dynamic NAT map found no free address and port

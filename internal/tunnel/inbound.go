@@ -67,6 +67,12 @@ func (b *inBatch) do(lo, hi int) {
 			j.drop = dropSelector
 			continue
 		}
+		// RFC 6040 §4.2: the outer ECN field is combined into the inner;
+		// CE on a packet that is not ECN-capable MUST drop it.
+		if !decapECN(inner, h.tos, m.TOS) {
+			j.drop = dropECN
+			continue
+		}
 		// Open decrypts in place: the inner packet follows the ESP header
 		// and IV. Its IP length leaves out TFC padding (RFC 4303 §2.7).
 		j.start, j.length = j.c.in.HeaderLen(), h.length

@@ -35,6 +35,7 @@ type sealJob struct {
 	buf  []byte
 	n    int
 	next uint8
+	tos  uint8 // the inner packet's, for the outer header
 	c    *child
 	q    esp.Seq
 	pkt  []byte
@@ -135,7 +136,7 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		if cp := t.capture.Load(); cp != nil { // before sealing in place, after NAT: as the far side sees it
 			cp.Packet(b.bufs[i][esp.Headroom : esp.Headroom+h.length])
 		}
-		jobs = append(jobs, sealJob{buf: b.bufs[i], n: h.length, next: h.next, c: c, q: q})
+		jobs = append(jobs, sealJob{buf: b.bufs[i], n: h.length, next: h.next, tos: h.tos, c: c, q: q})
 	}
 	b.jobs = jobs
 	e.pool.run(&b.par, b, len(jobs))
@@ -157,7 +158,9 @@ func (e *Engine) outbound(b *outBatch, n int) {
 			from = len(msgs)
 		}
 		local = ends.local
-		msgs = append(msgs, udp.Message{Buf: j.pkt, Addr: ends.remote})
+		// RFC 4301 §5.1.2.1: the outer DSCP is copied from the inner;
+		// RFC 6040 §4.1: in normal mode the ECN field is copied too.
+		msgs = append(msgs, udp.Message{Buf: j.pkt, Addr: ends.remote, TOS: j.tos})
 	}
 	if len(msgs) > from {
 		sent = e.send(local, msgs[from:]) && sent

@@ -82,6 +82,11 @@ type TunnelDrops struct {
 	// Selector counts inbound packets outside their SA's traffic
 	// selectors (RFC 4301 §5.2).
 	Selector uint64
+	// ECN counts inbound packets that a router on the way marked
+	// Congestion Experienced although the packet inside is not
+	// ECN-capable (RFC 6040 §4.2: dropped, as the router would have
+	// dropped it had it seen the inner header).
+	ECN uint64
 	// NATNoFlow counts packets for the External side of a dynamic NAT
 	// map that no flow of its Internal side expects (dynamic NAT lets
 	// only that side start); NATFull new flows that found no free
@@ -176,6 +181,7 @@ func (t *tunnel) status() TunnelStatus {
 			Dummy:      d(dropDummy),
 			Malformed:  d(dropMalformed),
 			Selector:   d(dropSelector),
+			ECN:        d(dropECN),
 			NATNoFlow:  d(dropNATNoFlow),
 			NATFull:    d(dropNATFull),
 		},
