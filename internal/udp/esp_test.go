@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 )
@@ -18,7 +19,8 @@ func espPacket(spi uint32, seq, n int) []byte {
 
 // TestESPSocketRFC4303: a batch sent from one raw ESP socket arrives at the
 // other as IP protocol 50, whole and in order, without the IPv4 header the
-// kernel hands a raw socket, from the sender's address with port 0.
+// kernel hands a raw socket, from the sender's address with port 0, with
+// the outer TOS each was sent with (RFC 6040 §4.1, §4.2).
 func TestESPSocketRFC4303(t *testing.T) {
 	netnstest.Require(t)
 	for _, pair := range [][2]string{{"127.0.0.2", "127.0.0.3"}, {"::1", "::1"}} {
@@ -41,16 +43,29 @@ func TestESPSocketRFC4303(t *testing.T) {
 			sizes := []int{1400, 1400, 64, 9000, 0, 1400}
 			out := make([]Message, len(sizes))
 			for i, n := range sizes {
-				out[i] = Message{Buf: espPacket(0xc0ffee, i, n), Addr: b.LocalAddr()}
+				out[i] = Message{Buf: espPacket(0xc0ffee, i, n), Addr: b.LocalAddr(), TOS: testTOS[i%len(testTOS)]}
 			}
 			if err := a.WriteBatch(out); err != nil {
 				t.Fatal(err)
 			}
 			msgs := newMsgs(4, MaxDatagram)
-			got := readAll(t, b, msgs, len(sizes))
+			var tos []uint8
+			b.sock.SetReadDeadline(time.Now().Add(5 * time.Second))
+			for len(tos) < len(sizes) {
+				n, err := b.ReadBatch(msgs[:1])
+				if err != nil {
+					t.Fatal(err)
+				}
+				if n == 1 {
+					if i := len(tos); !bytes.Equal(msgs[0].Buf[:msgs[0].N], out[i].Buf) {
+						t.Fatalf("packet %d: got %d bytes, want %d bytes %x…", i, msgs[0].N, len(out[i].Buf), out[i].Buf[:8])
+					}
+					tos = append(tos, msgs[0].TOS)
+				}
+			}
 			for i := range out {
-				if !bytes.Equal(got[i], out[i].Buf) {
-					t.Fatalf("packet %d: got %d bytes %x…, want %d bytes %x…", i, len(got[i]), got[i][:min(8, len(got[i]))], len(out[i].Buf), out[i].Buf[:8])
+				if tos[i] != out[i].TOS {
+					t.Errorf("packet %d: TOS %#02x, want %#02x", i, tos[i], out[i].TOS)
 				}
 			}
 			if want := a.LocalAddr(); msgs[0].Addr != want || want.Port() != 0 {
