@@ -54,8 +54,8 @@ func certCommands(g *globals) []*cobra.Command {
 				return err
 			}
 			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
-				vc.VPNClientRootCertificates = slices.DeleteFunc(vc.VPNClientRootCertificates, func(r arm.VPNClientRootCertificate) bool { return strings.EqualFold(r.Name, name) })
-				vc.VPNClientRootCertificates = append(vc.VPNClientRootCertificates, arm.VPNClientRootCertificate{Name: name, Properties: arm.VPNClientRootCertificateProperties{PublicCertData: data}})
+				vc.VPNClientRootCertificates = putNamed(vc.VPNClientRootCertificates, rootName,
+					arm.VPNClientRootCertificate{Name: name, Properties: arm.VPNClientRootCertificateProperties{PublicCertData: data}})
 				return nil
 			})
 		}})
@@ -63,12 +63,9 @@ func certCommands(g *globals) []*cobra.Command {
 	rootDelete := common(&cobra.Command{Use: "delete", Short: "Remove a root certificate", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
-				n := len(vc.VPNClientRootCertificates)
-				vc.VPNClientRootCertificates = slices.DeleteFunc(vc.VPNClientRootCertificates, func(r arm.VPNClientRootCertificate) bool { return strings.EqualFold(r.Name, name) })
-				if len(vc.VPNClientRootCertificates) == n {
-					return fmt.Errorf("no root certificate %q", name)
-				}
-				return nil
+				var err error
+				vc.VPNClientRootCertificates, err = deleteNamed(vc.VPNClientRootCertificates, rootName, name, "root certificate")
+				return err
 			})
 		}})
 	noWait(rootCreate)
@@ -83,9 +80,8 @@ func certCommands(g *globals) []*cobra.Command {
 			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
 				// One of that name is replaced, as root-cert create does
 				// (a second was added beside it).
-				vc.VPNClientRevokedCertificates = slices.DeleteFunc(vc.VPNClientRevokedCertificates, func(r arm.VPNClientRevokedCertficate) bool { return strings.EqualFold(r.Name, name) })
-				vc.VPNClientRevokedCertificates = append(vc.VPNClientRevokedCertificates, arm.VPNClientRevokedCertficate{Name: name,
-					Properties: arm.VPNClientRevokedCertificateProperties{Thumbprint: thumbprint}})
+				vc.VPNClientRevokedCertificates = putNamed(vc.VPNClientRevokedCertificates, revokedName,
+					arm.VPNClientRevokedCertficate{Name: name, Properties: arm.VPNClientRevokedCertificateProperties{Thumbprint: thumbprint}})
 				return nil
 			})
 		}})
@@ -95,18 +91,36 @@ func certCommands(g *globals) []*cobra.Command {
 	revokedDelete := common(&cobra.Command{Use: "delete", Short: "Let a revoked client certificate in again", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
-				n := len(vc.VPNClientRevokedCertificates)
-				vc.VPNClientRevokedCertificates = slices.DeleteFunc(vc.VPNClientRevokedCertificates, func(r arm.VPNClientRevokedCertficate) bool { return strings.EqualFold(r.Name, name) })
-				if len(vc.VPNClientRevokedCertificates) == n {
-					return fmt.Errorf("no revoked certificate %q", name)
-				}
-				return nil
+				var err error
+				vc.VPNClientRevokedCertificates, err = deleteNamed(vc.VPNClientRevokedCertificates, revokedName, name, "revoked certificate")
+				return err
 			})
 		}})
 	noWait(revokedCreate)
 	noWait(revokedDelete)
 	revoked.AddCommand(revokedCreate, revokedDelete)
 	return []*cobra.Command{root, revoked}
+}
+
+func rootName(c arm.VPNClientRootCertificate) string      { return c.Name }
+func revokedName(c arm.VPNClientRevokedCertficate) string { return c.Name }
+
+// putNamed returns list with item in place of the one of its name (names
+// compared as ARM does, without case), or with item added if there is none.
+func putNamed[T any](list []T, nameOf func(T) string, item T) []T {
+	list = slices.DeleteFunc(list, func(x T) bool { return strings.EqualFold(nameOf(x), nameOf(item)) })
+	return append(list, item)
+}
+
+// deleteNamed returns list without the one named name, or an error that
+// there is no such what.
+func deleteNamed[T any](list []T, nameOf func(T) string, name, what string) ([]T, error) {
+	n := len(list)
+	list = slices.DeleteFunc(list, func(x T) bool { return strings.EqualFold(nameOf(x), name) })
+	if len(list) == n {
+		return list, fmt.Errorf("no %s %q", what, name)
+	}
+	return list, nil
 }
 
 // vpnClientPolicyCmd is az's vnet-gateway vpn-client ipsec-policy: the
