@@ -210,9 +210,8 @@ func TestAttributeLengthConflictWithdrawsRFC7606Section4(t *testing.T) {
 // no session again for maxPrefixHold (its routes would flap).
 func TestTooManyPrefixes(t *testing.T) {
 	defer func(d time.Duration) { maxPrefixHold = d }(maxPrefixHold)
-	maxPrefixHold = 2 * time.Second
+	maxPrefixHold = 3 * time.Second
 	n, addr, port := rawSpeaker(t, "127.0.15")
-	start := time.Now()
 	p := dialRaw(t, n, addr, port)
 	sent := 0
 	for sent <= MaxPrefixes {
@@ -227,6 +226,9 @@ func TestTooManyPrefixes(t *testing.T) {
 	if got := p.expectNotification(wire.CodeCease, wire.SubMaxPrefixes); !bytes.Equal(got.Data, []byte{0, 1, 1, 0, 0, 0x0f, 0xa0}) {
 		t.Errorf("Cease data % x, want the address family and the bound 00 01 01 00 00 0f a0", got.Data)
 	}
+	// The speaker holds the peer back from before it sends the Cease:
+	// by now the hold has begun.
+	told := time.Now()
 	waitRoutes(t, n, map[string]string{})
 	// Connecting again at once, it is not let in while it is held back,
 	// and told so (Cease, Connection Rejected: RFC 4486 §4); it is let
@@ -240,7 +242,7 @@ func TestTooManyPrefixes(t *testing.T) {
 	if ps := n.s.Peers(); len(ps) != 1 || ps[0].State == "Established" || !strings.Contains(ps[0].LastError, "prefixes") {
 		t.Errorf("the peer held back: %+v", ps)
 	}
-	time.Sleep(time.Until(start.Add(maxPrefixHold + time.Second)))
+	time.Sleep(time.Until(told.Add(maxPrefixHold + 100*time.Millisecond)))
 	dialRaw(t, n, addr, port)
 }
 
