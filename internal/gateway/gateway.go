@@ -156,12 +156,13 @@ func Start(opts Options) (*Gateway, error) {
 }
 
 // keepaliveCheck is how often the paths that need NAT-keepalives are
-// looked up again.
+// looked up again, and the data plane's drops logged.
 const keepaliveCheck = 5 * time.Second
 
 // keepalives makes the UDP transport send NAT-keepalives on the path of
 // every IKE SA behind a real NAT (RFC 3948 §4), so that the NAT keeps the
-// mapping the peer sends ESP and IKE to.
+// mapping the peer sends ESP and IKE to. On the same tick the engine logs
+// the packets it dropped (once a minute at most per tunnel and reason).
 func (g *Gateway) keepalives() {
 	t := time.NewTicker(keepaliveCheck)
 	defer t.Stop()
@@ -182,7 +183,8 @@ func (g *Gateway) keepalives() {
 		select {
 		case <-g.stop:
 			return
-		case <-t.C:
+		case now := <-t.C:
+			g.eng.LogDrops(now)
 		}
 	}
 }

@@ -20,11 +20,15 @@ func (l *Log) Count(k int) { l.n += k }
 
 // Due reports whether a line is logged now, and how many it counts: some
 // are counted and none was logged for Every. Then counting begins again.
-func (l *Log) Due() (n int, log bool) {
+func (l *Log) Due() (n int, log bool) { return l.DueAt(time.Now()) }
+
+// DueAt is Due at now, for owners that read the time once for many Logs
+// or keep a clock of their own.
+func (l *Log) DueAt(now time.Time) (n int, log bool) {
 	n = l.n
-	if n == 0 || time.Since(l.logged) < Every {
+	if n == 0 || !l.logged.IsZero() && now.Sub(l.logged) < Every {
 		return n, false
 	}
-	l.n, l.logged = 0, time.Now()
+	l.n, l.logged = 0, now
 	return n, true
 }

@@ -29,3 +29,21 @@ func TestDue(t *testing.T) {
 		t.Fatalf("after the line: %d, %v; want counting from 0", n, log)
 	}
 }
+
+// TestDueAt: with a clock of the owner's, the first line is logged at
+// once whatever the clock says, and the next once Every has passed on it.
+func TestDueAt(t *testing.T) {
+	var l Log
+	t0 := time.Unix(1000, 0)
+	l.Count(1)
+	if n, log := l.DueAt(t0); !log || n != 1 {
+		t.Fatalf("first: %d, %v; want 1 logged", n, log)
+	}
+	l.Count(4)
+	if n, log := l.DueAt(t0.Add(Every - time.Nanosecond)); log || n != 4 {
+		t.Fatalf("within Every: %d, %v; want 4 counted, not logged", n, log)
+	}
+	if n, log := l.DueAt(t0.Add(Every)); !log || n != 4 {
+		t.Fatalf("after Every: %d, %v; want 4 logged", n, log)
+	}
+}

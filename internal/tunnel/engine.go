@@ -76,7 +76,7 @@ type Engine struct {
 	// mu guards cfg, tunnels and the tunnels' cfg fields, and serializes
 	// the writers of routes, spis and the tunnels' children (Reconfig,
 	// AddChild, RemoveChild, Close). The data path never takes it. mu and
-	// inMu are never held together.
+	// inMu (or logMu) are never held together.
 	mu      sync.Mutex
 	cfg     Config
 	tunnels map[string]*tunnel
@@ -89,11 +89,19 @@ type Engine struct {
 	pool *pool
 	out  *outBatch // owned by the outbound loop
 
-	// inMu guards in and inClosed: it serializes HandleESP and lets Close
-	// wait for the call in progress.
-	inMu     sync.Mutex
-	in       *inBatch
-	inClosed bool
+	// inMu guards in, inClosed, lastShort, lastUnknown and the tunnels'
+	// lastESP: it serializes HandleESP and lets Close wait for the call in
+	// progress.
+	inMu        sync.Mutex
+	in          *inBatch
+	inClosed    bool
+	lastShort   espDrop // the last ESP packet shorter than its header
+	lastUnknown espDrop // the last ESP packet of no SA
+
+	// logMu guards lines and the tunnels' lines: LogDrops's state. It is
+	// taken before inMu, never with mu.
+	logMu sync.Mutex
+	lines [engineDropCount]dropLine
 
 	done chan struct{}
 	wg   sync.WaitGroup // the outbound loop and the soft-expiry watchers
@@ -120,6 +128,11 @@ type tunnel struct {
 
 	capture atomic.Pointer[pcap.Capture] // records the inner packets both ways, or nil
 	nat     atomic.Pointer[natTable]     // the far side's address translation; nil: none
+
+	// What the last dropped inbound ESP packets left for LogDrops (see
+	// droplog.go), by reason.
+	lastESP [espDropCount]espDrop // guarded by Engine.inMu
+	lines   [dropCount]dropLine   // guarded by Engine.logMu
 }
 
 // child is one child SA pair of a tunnel.

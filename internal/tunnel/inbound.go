@@ -26,6 +26,7 @@ type openJob struct {
 	c             *child
 	msg           int
 	start, length int
+	seq           uint32 // the packet's, for the drop log
 	drop          dropReason
 	moved         bool
 }
@@ -101,7 +102,7 @@ func openDrop(err error) dropReason {
 // what they carry to the inner side. It implements udp.ESPHandler: it
 // decrypts in the buffers of msgs, and the inner side may coalesce packets
 // into their spare capacity.
-func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
+func (e *Engine) HandleESP(local netip.AddrPort, msgs []udp.Message) {
 	e.inMu.Lock()
 	defer e.inMu.Unlock()
 	if e.inClosed {
@@ -114,14 +115,19 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 		m := &msgs[i]
 		if m.N < espwire.HeaderLen {
 			e.drops.short.Add(1)
+			e.lastShort = espDrop{peer: m.Addr, local: local}
 			continue
 		}
-		c, ok := e.spis.Lookup(binary.BigEndian.Uint32(m.Buf[:4]))
+		spi, seq := binary.BigEndian.Uint32(m.Buf[:4]), binary.BigEndian.Uint32(m.Buf[4:8])
+		c, ok := e.spis.Lookup(spi)
 		if !ok {
+			// RFC 4303 §3.4.2: the receiver MUST discard a packet of no
+			// SA; LogDrops makes it the auditable event it is.
 			e.drops.unknownSPI.Add(1)
+			e.lastUnknown = espDrop{spi: spi, seq: seq, peer: m.Addr, local: local}
 			continue
 		}
-		jobs = append(jobs, openJob{c: c, msg: i})
+		jobs = append(jobs, openJob{c: c, msg: i, seq: seq})
 	}
 	b.jobs = jobs
 	e.pool.run(&b.par, b, len(jobs))
@@ -137,6 +143,10 @@ func (e *Engine) HandleESP(_ netip.AddrPort, msgs []udp.Message) {
 		}
 		if j.drop != dropNone {
 			t.drop(j.drop)
+			// RFC 4303 §3.4.3, §3.4.4: a packet that fails the
+			// anti-replay or the integrity check is an auditable event
+			// (LogDrops), as are the other refusals here.
+			t.lastESP[j.drop-dropReplay] = espDrop{spi: j.c.in.SPI(), seq: j.seq, peer: msgs[j.msg].Addr, local: local}
 			if j.drop == dropSelector {
 				j.c.selectorDrops.Add(1)
 			}

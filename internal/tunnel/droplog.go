@@ -1,0 +1,169 @@
+package tunnel
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/sparselog"
+)
+
+// Drops are logged off the data path. A packet that is dropped is counted,
+// as always; an inbound ESP packet also leaves its SPI, sequence number and
+// endpoints in the scratch of its tunnel and reason (under Engine.inMu,
+// which HandleESP holds anyway). LogDrops, which the engine's owner
+// calls every few seconds, turns the counters into lines: one per tunnel
+// and reason, and per reason for drops before a tunnel is known, once a
+// minute at most (sparselog), each with the count since the line before
+// and what the last packet left.
+//
+// RFC 4303 §4 (and §3.4.2, §3.4.3, §3.4.4) makes a packet of no SA and
+// one that fails the anti-replay or the integrity check auditable events
+// whose entry SHOULD name the SPI, the addresses and the sequence number.
+
+// dropNames name the reasons as the metrics label them.
+var dropNames = [dropCount]string{
+	dropNoSA:       "no_sa",
+	dropNoSelector: "no_selector",
+	dropSeal:       "seal",
+	dropSend:       "send",
+	dropReplay:     "replay",
+	dropIntegrity:  "integrity",
+	dropPadding:    "padding",
+	dropLength:     "length",
+	dropExpired:    "expired",
+	dropDummy:      "dummy",
+	dropMalformed:  "malformed",
+	dropSelector:   "selector",
+	dropInnerWrite: "inner_write",
+	dropNATNoFlow:  "nat_no_flow",
+	dropNATFull:    "nat_full",
+}
+
+// espDropCount is the number of reasons that drop an inbound ESP packet
+// of a known SA, dropReplay to dropSelector, whose last packet a line
+// describes.
+const espDropCount = dropSelector - dropReplay + 1
+
+// espDrop is what a line says of the last ESP packet dropped for a reason.
+type espDrop struct {
+	spi, seq    uint32 // the packet's own (its sequence number's low 32 bits)
+	peer, local netip.AddrPort
+}
+
+func (d espDrop) attrs(attrs []slog.Attr) []slog.Attr {
+	return append(attrs, slog.String("spi", fmt.Sprintf("0x%08x", d.spi)), slog.Uint64("seq", uint64(d.seq)),
+		slog.String("peer", d.peer.String()), slog.String("local", d.local.String()))
+}
+
+// dropLine is one line's state: how much of its counter it has counted,
+// and when it was last logged. Engine.logMu guards it.
+type dropLine struct {
+	counted uint64
+	log     sparselog.Log
+}
+
+// due counts the drops up to total and reports whether a line is logged
+// now, and how many drops it counts.
+func (l *dropLine) due(total uint64, now time.Time) (int, bool) {
+	l.log.Count(int(total - l.counted))
+	l.counted = total
+	return l.log.DueAt(now)
+}
+
+// dropLevel is the level of a line: Warn for what the peer sent wrong
+// (an audited event among them) or an SA that can seal no more, Info for
+// what this side had no way for.
+func dropLevel(r dropReason) slog.Level {
+	switch r {
+	case dropSeal, dropReplay, dropIntegrity, dropPadding, dropLength, dropExpired, dropMalformed, dropSelector:
+		return slog.LevelWarn
+	}
+	return slog.LevelInfo
+}
+
+// engineDropReason is why the engine dropped a packet before it knew the
+// tunnel.
+type engineDropReason uint8
+
+const (
+	engineDropNotIP engineDropReason = iota
+	engineDropNoRoute
+	engineDropShort
+	engineDropUnknownSPI
+	engineDropCount
+)
+
+var engineDropNames = [engineDropCount]string{"not_ip", "no_route", "short", "unknown_spi"}
+
+// counter returns the counter of r.
+func (d *engineDrops) counter(r engineDropReason) *atomic.Uint64 {
+	return [engineDropCount]*atomic.Uint64{&d.notIP, &d.noRoute, &d.short, &d.unknownSPI}[r]
+}
+
+// LogDrops logs the packets dropped since the lines before: a line per
+// tunnel and reason, and per reason for the drops before a tunnel is
+// known, once a minute at most (sparselog.Every), with their count and,
+// for an inbound ESP packet, the SPI, sequence number, peer and local
+// address of the last one. now is the time of the lines' limit. The owner
+// calls it every few seconds; it takes no lock of the data path longer
+// than to copy what the last packets left.
+func (e *Engine) LogDrops(now time.Time) {
+	e.mu.Lock()
+	tunnels := make([]*tunnel, 0, len(e.tunnels))
+	for _, t := range e.tunnels {
+		tunnels = append(tunnels, t)
+	}
+	e.mu.Unlock()
+	slices.SortFunc(tunnels, func(a, b *tunnel) int { return strings.Compare(a.name, b.name) })
+
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	ctx := context.Background()
+	var attrs []slog.Attr
+	for _, t := range tunnels {
+		for r := dropNone + 1; r < dropCount; r++ {
+			n, log := t.lines[r].due(t.drops[r].Load(), now)
+			if !log {
+				continue
+			}
+			attrs = append(attrs[:0], slog.String("conn", t.name), slog.String("reason", dropNames[r]), slog.Int("count", n))
+			if r >= dropReplay && r <= dropSelector {
+				e.inMu.Lock()
+				d := t.lastESP[r-dropReplay]
+				e.inMu.Unlock()
+				attrs = d.attrs(attrs)
+			}
+			e.log.LogAttrs(ctx, dropLevel(r), "packets dropped", attrs...)
+		}
+	}
+	for r := range engineDropCount {
+		n, log := e.lines[r].due(e.drops.counter(r).Load(), now)
+		if !log {
+			continue
+		}
+		attrs = append(attrs[:0], slog.String("reason", engineDropNames[r]), slog.Int("count", n))
+		level := slog.LevelInfo
+		switch r {
+		case engineDropShort:
+			level = slog.LevelWarn
+			e.inMu.Lock()
+			d := e.lastShort
+			e.inMu.Unlock()
+			attrs = append(attrs, slog.String("peer", d.peer.String()), slog.String("local", d.local.String()))
+		case engineDropUnknownSPI:
+			// RFC 4303 §3.4.2: a packet of no SA is an auditable event.
+			level = slog.LevelWarn
+			e.inMu.Lock()
+			d := e.lastUnknown
+			e.inMu.Unlock()
+			attrs = d.attrs(attrs)
+		}
+		e.log.LogAttrs(ctx, level, "packets dropped", attrs...)
+	}
+}
