@@ -336,6 +336,16 @@ func (s *SA) NextSeq() (Seq, error) {
 	return Seq{n}, nil
 }
 
+// Seq returns the SA's sequence number as an audit line names it (RFC 4303
+// §4): for an outbound SA the last one NextSeq gave out, for an inbound SA
+// the highest that passed its ICV check; 0 before the first.
+func (s *SA) Seq() uint64 {
+	if n := min(s.seq.Load(), s.lastSeq); n > 0 {
+		return n
+	}
+	return s.replay.top.Load()
+}
+
 // Usable reports whether the SA can still seal: it has sequence numbers
 // left and is under its hard limits. It is cheap enough to ask per packet.
 func (s *SA) Usable() bool {
@@ -634,5 +644,6 @@ func (s *SA) LogValue() slog.Value {
 		slog.Int("key_bits", s.keyBits),
 		slog.String("integrity", s.integrity.String()),
 		slog.Bool("esn", s.esn),
+		slog.Uint64("seq", s.Seq()),
 	)
 }

@@ -349,6 +349,11 @@ func TestSeqExhaustedRFC4303Section3_3_3(t *testing.T) {
 			if got := out.seq.Load(); got != last {
 				t.Fatalf("counter moved to %d after failing", got)
 			}
+			// RFC 4303 §4: the audit line of the overflow names the
+			// sequence number, the last sent; the receiver's the last it took.
+			if out.Seq() != last || in.Seq() != last {
+				t.Fatalf("Seq: outbound %d, inbound %d, want %d", out.Seq(), in.Seq(), last)
+			}
 			if d := out.Stats().Drops; d.SeqExhausted != 3 {
 				t.Fatalf("drops %+v", d)
 			}

@@ -16,15 +16,17 @@ import (
 // Drops are logged off the data path. A packet that is dropped is counted,
 // as always; an inbound ESP packet also leaves its SPI, sequence number and
 // endpoints in the scratch of its tunnel and reason (under Engine.inMu,
-// which HandleESP holds anyway). LogDrops, which the engine's owner
+// which HandleESP holds anyway), an outbound one the SPI and sequence
+// number of the SA that refused it. LogDrops, which the engine's owner
 // calls every few seconds, turns the counters into lines: one per tunnel
 // and reason, and per reason for drops before a tunnel is known, once a
 // minute at most (sparselog), each with the count since the line before
 // and what the last packet left.
 //
-// RFC 4303 §4 (and §3.4.2, §3.4.3, §3.4.4) makes a packet of no SA and
-// one that fails the anti-replay or the integrity check auditable events
-// whose entry SHOULD name the SPI, the addresses and the sequence number.
+// RFC 4303 §4 (and §3.4.2, §3.4.3, §3.4.4, §3.3.3) makes a packet of no
+// SA, one that fails the anti-replay or the integrity check, and an
+// outbound sequence number that would overflow auditable events whose
+// entry SHOULD name the SPI, the addresses and the sequence number.
 
 // dropNames name the reasons as the metrics label them.
 var dropNames = [dropCount]string{
@@ -110,7 +112,8 @@ func (d *engineDrops) counter(r engineDropReason) *atomic.Uint64 {
 // tunnel and reason, and per reason for the drops before a tunnel is
 // known, once a minute at most (sparselog.Every), with their count and,
 // for an inbound ESP packet, the SPI, sequence number, peer and local
-// address of the last one. now is the time of the lines' limit. The owner
+// address of the last one; for an outbound SA that refused to seal, its
+// SPI and sequence number. now is the time of the lines' limit. The owner
 // calls it every few seconds; it takes no lock of the data path longer
 // than to copy what the last packets left.
 func (e *Engine) LogDrops(now time.Time) {
@@ -133,11 +136,14 @@ func (e *Engine) LogDrops(now time.Time) {
 				continue
 			}
 			attrs = append(attrs[:0], slog.String("conn", t.name), slog.String("reason", dropNames[r]), slog.Int("count", n))
-			if r >= dropReplay && r <= dropSelector {
+			switch {
+			case r >= dropReplay && r <= dropSelector:
 				e.inMu.Lock()
 				d := t.lastESP[r-dropReplay]
 				e.inMu.Unlock()
 				attrs = d.attrs(attrs)
+			case r == dropSeal:
+				attrs = append(attrs, slog.String("spi", fmt.Sprintf("0x%08x", t.lastSealSPI.Load())), slog.Uint64("seq", t.lastSealSeq.Load()))
 			}
 			e.log.LogAttrs(ctx, dropLevel(r), "packets dropped", attrs...)
 		}

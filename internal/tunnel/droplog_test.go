@@ -212,6 +212,39 @@ func TestDropLogRFC4303Section4(t *testing.T) {
 	}
 }
 
+// TestSealDropLogRFC4303Section3_3_3: an outbound SA that can seal no more
+// (here its hard packet limit; a sequence number that would overflow takes
+// the same path) is logged when it expires with its SPI and sequence
+// number, and the packets it then refuses are logged as dropped with
+// them (RFC 4303 §3.3.3, §4: an auditable event).
+func TestSealDropLogRFC4303Section3_3_3(t *testing.T) {
+	x := newAudited(t, func(b *ipsec.Child) { b.Out.Limits.HardPackets = 2 })
+	for range 4 {
+		x.innerB.Send(packet("10.2.0.1", "10.1.0.1", 72))
+	}
+	eventually(t, "the refusals counted", func() bool { return status(t, x.b, "t").Drops.Seal == 2 })
+	eventually(t, "the hard expiry logged", func() bool { return strings.Contains(x.log.String(), "child hard expired") })
+	var expired map[string]any
+	for l := range strings.Lines(x.log.String()) {
+		if strings.Contains(l, "child hard expired") {
+			if err := json.Unmarshal([]byte(l), &expired); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	out, _ := expired["out"].(map[string]any)
+	if out["spi"] != "0xa0000001" || out["seq"] != float64(2) || expired["peer"] != x.peer.LocalAddr().String() || expired["local"] != x.local.String() {
+		t.Errorf("hard expiry %v, want the outbound spi 0xa0000001 at seq 2 and both addresses", expired)
+	}
+	seen := 0
+	x.b.LogDrops(time.Now())
+	lines := x.lines(t, &seen)
+	if len(lines) != 1 {
+		t.Fatalf("lines %v, want the seal drops alone", lines)
+	}
+	want(t, lines[0], map[string]any{"level": "WARN", "conn": "t", "reason": "seal", "count": 2, "spi": "0xa0000001", "seq": 2})
+}
+
 // TestDropsZeroAllocs: a batch of refused ESP (replays, forgeries, packets
 // of no SA, short ones), whose drops are counted and kept for the log,
 // allocates nothing.

@@ -129,10 +129,13 @@ type tunnel struct {
 	capture atomic.Pointer[pcap.Capture] // records the inner packets both ways, or nil
 	nat     atomic.Pointer[natTable]     // the far side's address translation; nil: none
 
-	// What the last dropped inbound ESP packets left for LogDrops (see
-	// droplog.go), by reason.
-	lastESP [espDropCount]espDrop // guarded by Engine.inMu
-	lines   [dropCount]dropLine   // guarded by Engine.logMu
+	// What the last dropped packets left for LogDrops (see droplog.go):
+	// of inbound ESP by reason, and of the outbound SA that refused to
+	// seal.
+	lastESP     [espDropCount]espDrop // guarded by Engine.inMu
+	lastSealSPI atomic.Uint32
+	lastSealSeq atomic.Uint64
+	lines       [dropCount]dropLine // guarded by Engine.logMu
 }
 
 // child is one child SA pair of a tunnel.
@@ -479,7 +482,12 @@ func (e *Engine) watch(c *child) {
 }
 
 func (e *Engine) hardExpired(c *child) {
-	e.log.Warn("child hard expired", "conn", c.tunnel.name, "in", c.in)
+	// RFC 4303 §4: a sequence number that would overflow is an auditable
+	// event, whose entry SHOULD name the SPI, the addresses and the
+	// sequence number: the SAs' groups carry their SPIs and sequence
+	// numbers.
+	ends := c.ends.Load()
+	e.log.Warn("child hard expired", "conn", c.tunnel.name, "in", c.in, "out", c.out, "local", ends.local, "peer", ends.remote)
 	e.events.HardExpired(c.tunnel.name, c.in.SPI())
 }
 

@@ -130,7 +130,7 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		}
 		q, err := c.out.NextSeq()
 		if err != nil {
-			t.drop(dropSeal)
+			t.sealDrop(c)
 			continue
 		}
 		if cp := t.capture.Load(); cp != nil { // before sealing in place, after NAT: as the far side sees it
@@ -149,7 +149,7 @@ func (e *Engine) outbound(b *outBatch, n int) {
 	for i := range jobs {
 		j := &jobs[i]
 		if j.pkt == nil {
-			j.c.tunnel.drop(dropSeal)
+			j.c.tunnel.sealDrop(j.c)
 			continue
 		}
 		ends := j.c.ends.Load()
@@ -191,6 +191,15 @@ func (e *Engine) outbound(b *outBatch, n int) {
 	// Let go of removed children and buffers until the next batch.
 	clear(jobs)
 	clear(msgs)
+}
+
+// sealDrop counts a packet that c's outbound SA refused to seal and keeps
+// the SA's SPI and last sequence number for LogDrops (RFC 4303 §3.3.3, §4:
+// one that would overflow is an auditable event).
+func (t *tunnel) sealDrop(c *child) {
+	t.drop(dropSeal)
+	t.lastSealSPI.Store(c.out.SPI())
+	t.lastSealSeq.Store(c.out.Seq())
 }
 
 // send sends msgs from local and reports whether all of them went; if not,
