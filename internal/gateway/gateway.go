@@ -161,8 +161,9 @@ const keepaliveCheck = 5 * time.Second
 
 // keepalives makes the UDP transport send NAT-keepalives on the path of
 // every IKE SA behind a real NAT (RFC 3948 §4), so that the NAT keeps the
-// mapping the peer sends ESP and IKE to. On the same tick the engine logs
-// the packets it dropped (once a minute at most per tunnel and reason).
+// mapping the peer sends ESP and IKE to. On the same tick the engine and
+// the UDP endpoints log the packets they dropped (once a minute at most
+// per tunnel, or endpoint, and reason).
 func (g *Gateway) keepalives() {
 	t := time.NewTicker(keepaliveCheck)
 	defer t.Stop()
@@ -185,6 +186,7 @@ func (g *Gateway) keepalives() {
 			return
 		case now := <-t.C:
 			g.eng.LogDrops(now)
+			g.tr.LogDrops(now)
 		}
 	}
 }

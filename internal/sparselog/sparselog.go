@@ -13,10 +13,21 @@ const Every = time.Minute
 type Log struct {
 	n      int       // counted since the last line
 	logged time.Time // when the last line was logged
+	total  uint64    // the total CountTo was given last
 }
 
 // Count counts k more.
 func (l *Log) Count(k int) { l.n += k }
+
+// CountTo counts what a counter that only grows, read by the owner, grew
+// by since the last CountTo: for a data path that counts (atomically, for
+// its metrics) and leaves the lines to a tick of the owner's.
+func (l *Log) CountTo(total uint64) {
+	if total > l.total {
+		l.n += int(total - l.total)
+	}
+	l.total = total
+}
 
 // Due reports whether a line is logged now, and how many it counts: some
 // are counted and none was logged for Every. Then counting begins again.

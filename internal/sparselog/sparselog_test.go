@@ -47,3 +47,18 @@ func TestDueAt(t *testing.T) {
 		t.Fatalf("after Every: %d, %v; want 4 logged", n, log)
 	}
 }
+
+// TestCountTo: a counter read now and then counts what it grew by.
+func TestCountTo(t *testing.T) {
+	var l Log
+	l.CountTo(3)
+	l.CountTo(5)
+	if n, log := l.DueAt(time.Unix(1000, 0)); !log || n != 5 {
+		t.Fatalf("first: %d, %v; want 5 logged", n, log)
+	}
+	l.CountTo(5)
+	l.CountTo(9)
+	if n, log := l.DueAt(time.Unix(1000, 0).Add(Every)); !log || n != 4 {
+		t.Fatalf("second: %d, %v; want 4 logged", n, log)
+	}
+}

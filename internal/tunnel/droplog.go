@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
-
-	"github.com/vnetgw/vnetgw/internal/sparselog"
 )
 
 // Drops are logged off the data path. A packet that is dropped is counted,
@@ -61,21 +59,6 @@ type espDrop struct {
 func (d espDrop) attrs(attrs []slog.Attr) []slog.Attr {
 	return append(attrs, slog.String("spi", fmt.Sprintf("0x%08x", d.spi)), slog.Uint64("seq", uint64(d.seq)),
 		slog.String("peer", d.peer.String()), slog.String("local", d.local.String()))
-}
-
-// dropLine is one line's state: how much of its counter it has counted,
-// and when it was last logged. Engine.logMu guards it.
-type dropLine struct {
-	counted uint64
-	log     sparselog.Log
-}
-
-// due counts the drops up to total and reports whether a line is logged
-// now, and how many drops it counts.
-func (l *dropLine) due(total uint64, now time.Time) (int, bool) {
-	l.log.Count(int(total - l.counted))
-	l.counted = total
-	return l.log.DueAt(now)
 }
 
 // dropLevel is the level of a line: Warn for what the peer sent wrong
@@ -131,7 +114,8 @@ func (e *Engine) LogDrops(now time.Time) {
 	var attrs []slog.Attr
 	for _, t := range tunnels {
 		for r := dropNone + 1; r < dropCount; r++ {
-			n, log := t.lines[r].due(t.drops[r].Load(), now)
+			t.lines[r].CountTo(t.drops[r].Load())
+			n, log := t.lines[r].DueAt(now)
 			if !log {
 				continue
 			}
@@ -149,7 +133,8 @@ func (e *Engine) LogDrops(now time.Time) {
 		}
 	}
 	for r := range engineDropCount {
-		n, log := e.lines[r].due(e.drops.counter(r).Load(), now)
+		e.lines[r].CountTo(e.drops.counter(r).Load())
+		n, log := e.lines[r].DueAt(now)
 		if !log {
 			continue
 		}

@@ -14,6 +14,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	"github.com/vnetgw/vnetgw/internal/pcap"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	"github.com/vnetgw/vnetgw/internal/udp"
 )
 
@@ -101,7 +102,7 @@ type Engine struct {
 	// logMu guards lines and the tunnels' lines: LogDrops's state. It is
 	// taken before inMu, never with mu.
 	logMu sync.Mutex
-	lines [engineDropCount]dropLine
+	lines [engineDropCount]sparselog.Log
 
 	done chan struct{}
 	wg   sync.WaitGroup // the outbound loop and the soft-expiry watchers
@@ -135,7 +136,7 @@ type tunnel struct {
 	lastESP     [espDropCount]espDrop // guarded by Engine.inMu
 	lastSealSPI atomic.Uint32
 	lastSealSeq atomic.Uint64
-	lines       [dropCount]dropLine // guarded by Engine.logMu
+	lines       [dropCount]sparselog.Log // guarded by Engine.logMu
 }
 
 // child is one child SA pair of a tunnel.

@@ -15,5 +15,6 @@
 // endpoints, without offloads; its addresses have port 0.
 //
 // Nothing is logged per packet above Debug: refused datagrams are counted
-// in Stats. The package is Linux only.
+// in Stats, and LogDrops, on the owner's tick, logs them once a minute at
+// most per endpoint and reason. The package is Linux only.
 package udp

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
 )
 
@@ -89,6 +90,9 @@ type Transport struct {
 
 	wg   sync.WaitGroup // the read loops and the keepalive loop
 	done chan struct{}
+
+	// logMu guards the endpoints' lines: LogDrops's state.
+	logMu sync.Mutex
 }
 
 // endpoint is one bound socket and what its read loop delivers to.
@@ -97,6 +101,14 @@ type endpoint struct {
 	natt bool // a NAT-T port: IKE, keepalives and ESP (RFC 3948 §2)
 	raw  bool // IP protocol 50: ESP only
 	esp  ESPHandler
+
+	// The endpoint's own drops, for LogDrops (the Transport's counters
+	// keep those of closed endpoints too), and where the last came from.
+	drops   [readErrors + 1]atomic.Uint64 // by dropReason but those the Conn counts
+	lastMu  sync.Mutex                    // guards last and lastErr
+	last    [dropCount]netip.AddrPort
+	lastErr error
+	lines   [dropCount]sparselog.Log // guarded by Transport.logMu
 }
 
 // New starts a Transport with no endpoints.
@@ -335,6 +347,7 @@ func (t *Transport) readLoop(ep *endpoint, batch int) {
 				return
 			}
 			t.readErrors.Add(1)
+			ep.dropped(readErrors, netip.AddrPort{}, err)
 			t.log.Debug("udp read failed", "local", local, "err", err)
 			time.Sleep(readErrorPause) // an error that persists does not spin a core
 			continue
@@ -355,6 +368,7 @@ func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, es
 			// IP protocol 50 is ESP and nothing else.
 			if ep.esp == nil {
 				t.noHandler.Add(1)
+				ep.dropped(noHandler, m.Addr, nil)
 				continue
 			}
 			t.espIn.Add(1)
@@ -377,6 +391,7 @@ func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, es
 		if err != nil {
 			if len(b) == 0 || len(b) >= espwire.NonESPMarkerLen && [4]byte(b) == [4]byte{} {
 				t.malformed.Add(1) // nothing, or a non-ESP marker and no IKE message
+				ep.dropped(malformed, m.Addr, nil)
 				continue
 			}
 			// RFC 3948 §2.1: what is neither a keepalive nor after a
@@ -396,6 +411,7 @@ func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, es
 		case espwire.KindESP:
 			if ep.esp == nil {
 				t.noHandler.Add(1)
+				ep.dropped(noHandler, m.Addr, nil)
 				continue
 			}
 			t.espIn.Add(1)
