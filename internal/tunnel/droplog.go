@@ -40,15 +40,16 @@ var dropNames = [dropCount]string{
 	dropDummy:      "dummy",
 	dropMalformed:  "malformed",
 	dropSelector:   "selector",
+	dropECN:        "ecn",
 	dropInnerWrite: "inner_write",
 	dropNATNoFlow:  "nat_no_flow",
 	dropNATFull:    "nat_full",
 }
 
 // espDropCount is the number of reasons that drop an inbound ESP packet
-// of a known SA, dropReplay to dropSelector, whose last packet a line
+// of a known SA, dropReplay to dropECN, whose last packet a line
 // describes.
-const espDropCount = dropSelector - dropReplay + 1
+const espDropCount = dropECN - dropReplay + 1
 
 // espDrop is what a line says of the last ESP packet dropped for a reason.
 type espDrop struct {
@@ -121,7 +122,7 @@ func (e *Engine) LogDrops(now time.Time) {
 			}
 			attrs = append(attrs[:0], slog.String("conn", t.name), slog.String("reason", dropNames[r]), slog.Int("count", n))
 			switch {
-			case r >= dropReplay && r <= dropSelector:
+			case r >= dropReplay && r <= dropECN:
 				e.inMu.Lock()
 				d := t.lastESP[r-dropReplay]
 				e.inMu.Unlock()

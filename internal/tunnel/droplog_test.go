@@ -276,3 +276,13 @@ func TestDropsZeroAllocs(t *testing.T) {
 		t.Errorf("drops %+v, want the batches refused", d)
 	}
 }
+
+// TestDropNamesComplete: every reason a tunnel drops a packet for has a
+// name for its log line; a reason added without one logs reason="".
+func TestDropNamesComplete(t *testing.T) {
+	for r := dropNone + 1; r < dropCount; r++ {
+		if dropNames[r] == "" {
+			t.Errorf("drop reason %d has no name", r)
+		}
+	}
+}
