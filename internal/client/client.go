@@ -542,7 +542,11 @@ func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, err
 	}
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("GET %s: %s", u, res.Status)
+		// The API's refusal says why (an expired URL, a busy node): its
+		// code and message, not the bare status. The URL is the file's
+		// credential: left out.
+		b, _ := io.ReadAll(io.LimitReader(res.Body, maxARMMessage))
+		return nil, fmt.Errorf("download: %w", c.errorOf(res.StatusCode, b))
 	}
 	if res.ContentLength > max {
 		return nil, fmt.Errorf("GET %s: a file of %d bytes, over the %d taken: not downloaded", u, res.ContentLength, max)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -245,6 +246,58 @@ func TestDownloadLongerThanMax(t *testing.T) {
 		case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want) || b != nil):
 			t.Errorf("%s, at most %d bytes: %d bytes, %v; want an error saying %q", tc.path, tc.max, len(b), err, tc.want)
 		}
+	}
+}
+
+// TestDownloadRefusedSaysWhy: a download the API refuses (a VPN client
+// package or capture whose URL expired, a node with too many waiting)
+// fails with the API's error code and message, as every other call does,
+// and without the URL, which is the file's credential. It said only the
+// URL and the HTTP status.
+func TestDownloadRefusedSaysWhy(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// As the API's downloads answer (api.downloads.serve, toARM).
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/busy.pcap":
+			w.Header().Set("Retry-After", "5")
+			w.WriteHeader(http.StatusServiceUnavailable)
+			io.WriteString(w, `{"error":{"code":"ServiceUnavailable","message":"the state store did not answer; try again"}}`)
+		default:
+			w.WriteHeader(http.StatusNotFound)
+			io.WriteString(w, `{"error":{"code":"ResourceNotFound","message":"none of the VPN client packages at this URL: it expired (after an hour) or never was"}}`)
+		}
+	}))
+	l, err := net.Listen("tcp", "127.173.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Listener.Close()
+	srv.Listener = l
+	srv.Start()
+	defer srv.Close()
+	c, err := New(Config{Endpoint: srv.URL, Token: "tok"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name, path string
+		status     int
+		code, msg  string
+	}{
+		{"expired", "/vpnclientpackages/0123456789abcdef.zip", http.StatusNotFound, "ResourceNotFound", "it expired (after an hour)"},
+		{"unavailable", "/busy.pcap", http.StatusServiceUnavailable, "ServiceUnavailable", "did not answer"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b, err := c.Download(context.Background(), srv.URL+tc.path, 1<<20)
+			var ae *Error
+			if !errors.As(err, &ae) || ae.Status != tc.status || ae.Code != tc.code || !strings.Contains(ae.Message, tc.msg) || b != nil {
+				t.Fatalf("a refused download: %d bytes, %v; want the API's %s (HTTP %d) saying %q", len(b), err, tc.code, tc.status, tc.msg)
+			}
+			if strings.Contains(err.Error(), tc.path) {
+				t.Errorf("the error shows the download's URL, its credential: %v", err)
+			}
+		})
 	}
 }
 
