@@ -231,6 +231,8 @@ func clusterError(err error) error {
 		return arm.Errorf(arm.CodeNodeNotFound, "%v", err)
 	case errors.Is(err, cluster.ErrDraining):
 		return arm.Errorf(arm.CodeNodeDraining, "%v: it takes no VNet until it resumes", err)
+	case errors.Is(err, cluster.ErrUnavailable):
+		return arm.Errorf(arm.CodeServiceUnavailable, "%v: the change may or may not have been made; list the nodes to see, or try again later", err)
 	}
 	return err
 }

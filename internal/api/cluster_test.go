@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -18,7 +21,12 @@ const nodesPath = "/providers/Vnetgw.Cluster/nodes"
 // cluster on etcd; the node runs the VNets its Place call returns.
 func newClusterEnv(t testing.TB) (*env, *cluster.Node) {
 	t.Helper()
-	e := etcdtest.Start(t)
+	return newClusterEnvOn(t, etcdtest.Start(t))
+}
+
+// newClusterEnvOn is newClusterEnv on the etcd e.
+func newClusterEnvOn(t testing.TB, e *etcdtest.Etcd) (*env, *cluster.Node) {
+	t.Helper()
 	n, err := cluster.Join(context.Background(), e.Client(t), cluster.Options{Prefix: "/c/", Name: "gw1", TTL: time.Second, Info: "https://gw1.example:7443"})
 	if err != nil {
 		t.Fatal(err)
@@ -139,5 +147,59 @@ func TestRebalanceDryRunParameter(t *testing.T) {
 		if r.status != c.status || (c.code != "" && r.code() != c.code) {
 			t.Errorf("rebalance?%s (%s): %d %s, want %d %s", c.query, c.name, r.status, r.body, c.status, c.code)
 		}
+	}
+}
+
+// An operator's change of the cluster (drain, resume, move, rebalance)
+// while etcd answers nothing (paused: its connections open, silent) is
+// answered, once cluster.WriteTimeout has passed, with 503
+// ServiceUnavailable and a Retry-After, saying that etcd did not answer:
+// a client tries again later. It waited until the connection's keepalive
+// gave up (some 13 s), then answered a bare 500 InternalServerError, or
+// waited on for as long as the caller did.
+func TestClusterChangeWhileEtcdPaused(t *testing.T) {
+	old := cluster.WriteTimeout
+	cluster.WriteTimeout = 2 * time.Second
+	t.Cleanup(func() { cluster.WriteTimeout = old })
+	etcd := etcdtest.Start(t)
+	e, n := newClusterEnvOn(t, etcd)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	if owned := n.Place(context.Background(), []string{strings.ToLower(s.vnet)}, nil); len(owned) != 1 {
+		t.Fatalf("the only node does not run the VNet: %v", owned)
+	}
+	etcd.Pause(t)
+	for _, c := range []struct {
+		name, path string
+		body       any
+	}{
+		{"drain", nodesPath + "/gw1/drain", nil},
+		{"resume", nodesPath + "/gw1/resume", nil},
+		{"move", "/providers/Vnetgw.Cluster/moveVirtualNetwork", obj{"virtualNetworkId": s.vnet, "node": "gw1"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			b, _ := json.Marshal(c.body)
+			if c.body == nil {
+				b = nil
+			}
+			// Far longer than the bound: a slow machine answers within it.
+			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+			defer cancel()
+			req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.srv.URL+c.path+"?api-version=2024-05-01", bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			res, err := e.srv.Client().Do(req)
+			if err != nil {
+				t.Fatalf("%s with etcd paused: no answer within a minute: %v", c.name, err)
+			}
+			defer res.Body.Close()
+			body, _ := io.ReadAll(res.Body)
+			r := resp{status: res.StatusCode, header: res.Header, body: body}
+			if r.status != http.StatusServiceUnavailable || r.code() != "ServiceUnavailable" || r.header.Get("Retry-After") == "" ||
+				!strings.Contains(r.str("error.message"), "etcd, the cluster's store, did not answer") {
+				t.Fatalf("%s with etcd paused: %d %v %s; want 503 ServiceUnavailable with a Retry-After, saying etcd did not answer", c.name, r.status, r.header.Get("Retry-After"), r.body)
+			}
+		})
 	}
 }

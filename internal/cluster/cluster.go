@@ -40,6 +40,8 @@ import (
 	"go.etcd.io/etcd/api/v3/mvccpb"
 	"go.etcd.io/etcd/api/v3/v3rpc/rpctypes"
 	clientv3 "go.etcd.io/etcd/client/v3"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/vnetgw/vnetgw/internal/store"
 )
@@ -62,7 +64,52 @@ var (
 	ErrNoSuchNode = errors.New("no live node of that name")
 	// ErrDraining means the node is being drained and takes no VNet.
 	ErrDraining = errors.New("the node is draining")
+	// ErrUnavailable means etcd did not take an operator's change of the
+	// cluster (a move, a drain, a resume) within WriteTimeout, or
+	// answered that it takes none now (no leader, unreachable): it may
+	// or may not have been applied.
+	ErrUnavailable = errors.New("etcd, the cluster's store, did not answer")
 )
+
+// WriteTimeout bounds how long an operator's change of the cluster waits
+// for etcd: a paused or unreachable etcd held the request until the
+// caller gave up. A variable for the tests.
+var WriteTimeout = 10 * time.Second
+
+var errWriteTimeout = errors.New("cluster write timeout")
+
+// write runs f, one write to etcd, within WriteTimeout; etcd not
+// answering, or answering that it cannot now, is ErrUnavailable.
+func write(ctx context.Context, f func(ctx context.Context) error) error {
+	wctx, cancel := context.WithTimeoutCause(ctx, WriteTimeout, errWriteTimeout)
+	defer cancel()
+	err := f(wctx)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(context.Cause(wctx), errWriteTimeout):
+		return fmt.Errorf("%w within %s (%w)", ErrUnavailable, WriteTimeout, err)
+	case ctx.Err() == nil && unavailable(err):
+		return fmt.Errorf("%w (%w)", ErrUnavailable, err)
+	}
+	return err
+}
+
+// unavailable tells whether err means etcd takes no write now: the way
+// to it lost, no leader, overloaded.
+func unavailable(err error) bool {
+	for _, e := range []error{rpctypes.ErrNoLeader, rpctypes.ErrTimeout, rpctypes.ErrTimeoutDueToConnectionLost,
+		rpctypes.ErrTimeoutDueToLeaderFail, rpctypes.ErrLeaderChanged, rpctypes.ErrTooManyRequests} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
 
 // Options configure a node.
 type Options struct {
@@ -422,8 +469,10 @@ func (n *Node) Move(ctx context.Context, vnet, to string) error {
 		return fmt.Errorf("%w: %q", ErrDraining, to)
 	case owner == to:
 		// Where it runs: a move to elsewhere asked for before is off.
-		_, err := n.cli.Delete(ctx, n.opts.Prefix+prefixMoves+vnet)
-		return err
+		return write(ctx, func(ctx context.Context) error {
+			_, err := n.cli.Delete(ctx, n.opts.Prefix+prefixMoves+vnet)
+			return err
+		})
 	}
 	return n.onNodesLease(ctx, to, m.lease, clientv3.OpPut(n.opts.Prefix+prefixMoves+vnet, to, clientv3.WithLease(m.lease)))
 }
@@ -448,7 +497,11 @@ func (n *Node) Drain(ctx context.Context, name string, on bool) error {
 
 // onNodesLease writes op if node name still holds lease.
 func (n *Node) onNodesLease(ctx context.Context, name string, lease clientv3.LeaseID, op clientv3.Op) error {
-	resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue(n.opts.Prefix+prefixNodes+name), "=", lease)).Then(op).Commit()
+	var resp *clientv3.TxnResponse
+	err := write(ctx, func(ctx context.Context) (err error) {
+		resp, err = n.cli.Txn(ctx).If(clientv3.Compare(clientv3.LeaseValue(n.opts.Prefix+prefixNodes+name), "=", lease)).Then(op).Commit()
+		return err
+	})
 	switch {
 	case err != nil:
 		return err

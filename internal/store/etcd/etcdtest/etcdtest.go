@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"syscall"
 	"testing"
 	"time"
 
@@ -163,3 +164,17 @@ func freePort(t testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// Pause stops the member's process (SIGSTOP): it holds its connections
+// open and answers nothing, as a member that hangs or a host that lost
+// power does, until Resume; it is resumed when t ends.
+func (e *Etcd) Pause(t testing.TB) {
+	t.Helper()
+	if err := e.cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		t.Fatalf("pause etcd: %v", err)
+	}
+	t.Cleanup(e.Resume)
+}
+
+// Resume lets a paused member go on (SIGCONT).
+func (e *Etcd) Resume() { e.cmd.Process.Signal(syscall.SIGCONT) }
