@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/store"
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
@@ -230,5 +231,67 @@ func TestTooManyOpsForEtcd(t *testing.T) {
 	var ae *arm.Error
 	if !errors.As(err, &ae) || ae.Code != arm.CodeWriteTooLarge || !strings.Contains(ae.Message, "--max-txn-ops") {
 		t.Fatalf("deleting a group of 4 VNets with etcd's --max-txn-ops at 4: %v, want %s naming --max-txn-ops", err, arm.CodeWriteTooLarge)
+	}
+}
+
+// watchThrough is a store on etcd whose watches go another way to the
+// same etcd (through a proxy that a test cuts off), its reads and writes
+// the direct way.
+type watchThrough struct {
+	store.Store
+	watch store.Store
+}
+
+func (s watchThrough) Watch(ctx context.Context, prefix string, afterRev int64) <-chan store.WatchResponse {
+	return s.watch.Watch(ctx, prefix, afterRev)
+}
+
+// A change committed while the store's changes do not come (the watch's
+// way to etcd lost, writes still going through) is answered, once
+// SyncTimeout has passed, with ServiceUnavailable saying that the change
+// was made and this node has not seen it yet: it is in the store. It
+// waited for the caller's deadline, and a PUT of the API, which has
+// none, for ever.
+func TestCommittedChangeNotSeenIsBounded(t *testing.T) {
+	old := SyncTimeout
+	SyncTimeout = 2 * time.Second
+	t.Cleanup(func() { SyncTimeout = old })
+	e := etcdtest.Start(t)
+	p := e.NewProxy(t)
+	direct := etcd.New(e.Client(t), "/seen/", etcd.Options{})
+	t.Cleanup(func() { direct.Close() })
+	through := etcd.New(p.Client(t), "/seen/", etcd.Options{})
+	t.Cleanup(func() { through.Close() })
+	pool, _ := ParsePool("127.10.0.0/24")
+	ctx := context.Background()
+	reg, err := Open(ctx, Config{Store: watchThrough{Store: direct, watch: through}, PublicIPPool: pool})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { reg.Close() })
+	const sub, loc = "eeeeeeee-0000-0000-0000-0000000000e8", "westeurope"
+	if _, _, err := reg.PutGroup(ctx, arm.ResourceGroupID(sub, "before"), &arm.ResourceGroup{Location: loc}); err != nil {
+		t.Fatal(err)
+	}
+	p.Freeze()  // the watch's stream goes silent,
+	p.Isolate() // and no other way to etcd opens
+	// Far longer than the bound: a slow machine answers within it.
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	_, _, err = reg.PutGroup(wctx, arm.ResourceGroupID(sub, "after"), &arm.ResourceGroup{Location: loc})
+	var ae *arm.Error
+	if !errors.As(err, &ae) || ae.Code != arm.CodeServiceUnavailable || !strings.Contains(ae.Message, "the change was made") {
+		t.Fatalf("a change whose commit does not come back: %v; want ServiceUnavailable saying the change was made", err)
+	}
+	kvs, _, err := direct.List(ctx, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, kv := range kvs {
+		found = found || strings.Contains(kv.Key, "/resourcegroups/after")
+	}
+	if !found {
+		t.Fatalf("the change said made is not in the store: %d keys", len(kvs))
 	}
 }

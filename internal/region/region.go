@@ -200,6 +200,20 @@ func (r *Region) waitRev(ctx context.Context, rev int64) error {
 	}
 }
 
+// seen waits, no longer than Sync does, until the model has seen
+// revision rev, which a write made here committed: a read after the write
+// sees it. The store's changes not coming (its watch cut off while writes
+// go through) is an error that says the write was made.
+func (r *Region) seen(ctx context.Context, rev int64) error {
+	wctx, cancel := context.WithTimeoutCause(ctx, SyncTimeout, errSyncTimeout)
+	defer cancel()
+	err := r.waitRev(wctx, rev)
+	if err != nil && errors.Is(context.Cause(wctx), errSyncTimeout) {
+		return arm.Errorf(arm.CodeServiceUnavailable, "the change was made (the state store committed it at revision %d), but this node has not seen it come back from the store within %s; GET the resource to see it once the store answers", rev, SyncTimeout)
+	}
+	return err
+}
+
 // view runs fn on a consistent read-only view of the model.
 func (r *Region) view(fn func(tx *txn) error) error {
 	remotes := r.remoteView()
@@ -272,7 +286,7 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
 		}
-		return tx.warnings, r.waitRev(ctx, rev)
+		return tx.warnings, r.seen(ctx, rev)
 	}
 	return nil, arm.Errorf(arm.CodeServiceUnavailable, "the change lost %d races in a row against other writers of the state; try again", maxAttempts)
 }

@@ -124,5 +124,5 @@ func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte, co
 			return fmt.Errorf("write status: %w", err)
 		}
 	}
-	return r.waitRev(ctx, rev)
+	return r.seen(ctx, rev)
 }
