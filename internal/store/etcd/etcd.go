@@ -343,6 +343,10 @@ func outcomeUnknown(err error) bool {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded, codes.Canceled:
 		return true
+	case codes.Unknown:
+		// A member that knows it has no leader passes its proposal's
+		// own deadline on, as gRPC's Unknown.
+		return status.Convert(err).Message() == context.DeadlineExceeded.Error()
 	}
 	return false
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync/atomic"
@@ -309,5 +310,53 @@ func TestLostAnswerIsOutcomeUnknown(t *testing.T) {
 	defer cancel()
 	if _, err := s.Txn(wctx, nil, []store.Op{store.Put("k", []byte("w"))}); !errors.Is(err, store.ErrOutcomeUnknown) {
 		t.Fatalf("a write whose answer was lost: %v, want ErrOutcomeUnknown", err)
+	}
+}
+
+// A write to a member that has lost its quorum and knows it has no leader
+// (the other two of three paused) fails, once etcd's request timeout has
+// passed, with store.ErrOutcomeUnknown. etcd answers it with gRPC's
+// Unknown and "context deadline exceeded", which the store passed on
+// bare, and the API answered 500 InternalServerError.
+func TestWriteWithoutQuorumIsOutcomeUnknown(t *testing.T) {
+	members := etcdtest.StartCluster(t, netip.MustParseAddr("127.173.1.0"), 3)
+	ctx := context.Background()
+	// A follower: etcd answers there without a leader to ask.
+	var follower *etcdtest.Etcd
+	for _, m := range members {
+		st, err := m.Client(t).Status(ctx, m.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Header.MemberId != st.Leader {
+			follower = m
+		}
+	}
+	s := etcd.New(follower.Client(t), "/quorum/", etcd.Options{})
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("v"))}); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range members {
+		if m != follower {
+			m.Pause(t)
+		}
+	}
+	// Until the follower knows it has no leader (an election timeout).
+	cli := follower.Client(t)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, err := cli.Status(ctx, follower.Endpoint)
+		if err == nil && st.Leader == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the follower still has a leader 30 s after the others paused: %v, %v", st, err)
+		}
+	}
+	// Far longer than etcd's request timeout (some 7 s).
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	if _, err := s.Txn(wctx, nil, []store.Op{store.Put("k", []byte("w"))}); !errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("a write to a member without a quorum: %v, want ErrOutcomeUnknown", err)
 	}
 }

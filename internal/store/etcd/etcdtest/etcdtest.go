@@ -6,11 +6,13 @@ package etcdtest
 
 import (
 	"crypto/tls"
+	"fmt"
 	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -178,3 +180,76 @@ func (e *Etcd) Pause(t testing.TB) {
 
 // Resume lets a paused member go on (SIGCONT).
 func (e *Etcd) Resume() { e.cmd.Process.Signal(syscall.SIGCONT) }
+
+// StartCluster starts n members of one etcd cluster on the loopback
+// addresses host+1, host+2, ... (127.x.y.1 and on, from host, a /24's
+// address ending in 0) and waits until each answers; they stop when t
+// ends.
+func StartCluster(t testing.TB, host netip.Addr, n int) []*Etcd {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		msg := "needs etcd (install with scripts/install-deps.sh)"
+		if os.Getenv(netnstest.EnvRequireInterop) == "1" {
+			t.Fatalf("%s=1: %s", netnstest.EnvRequireInterop, msg)
+		}
+		t.Skip(msg)
+	}
+	names, clients, peers := make([]string, n), make([]string, n), make([]string, n)
+	var cluster []string
+	for i := range n {
+		a := host
+		for range i + 1 {
+			a = a.Next()
+		}
+		names[i] = fmt.Sprintf("m%d", i)
+		clients[i], peers[i] = freePortOn(t, a), freePortOn(t, a)
+		cluster = append(cluster, names[i]+"=http://"+peers[i])
+	}
+	dir := t.TempDir()
+	members := make([]*Etcd, n)
+	for i := range n {
+		e := &Etcd{Endpoint: "http://" + clients[i], out: &logbuf.Buffer{}, done: make(chan struct{})}
+		e.cmd = exec.Command(bin, "--name", names[i], "--data-dir", filepath.Join(dir, names[i]),
+			"--listen-peer-urls", "http://"+peers[i], "--initial-advertise-peer-urls", "http://"+peers[i],
+			"--initial-cluster", strings.Join(cluster, ","), "--initial-cluster-token", "etcdtest",
+			"--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint, "--logger", "zap", "--log-level", "warn")
+		e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
+		if err := e.cmd.Start(); err != nil {
+			t.Fatalf("start etcd: %v", err)
+		}
+		go func() { e.cmd.Wait(); close(e.done) }()
+		t.Cleanup(func() {
+			e.cmd.Process.Kill()
+			<-e.done
+		})
+		members[i] = e
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for _, e := range members {
+		for {
+			cli, err := etcd.Dial([]string{e.Endpoint}, nil, time.Second)
+			if err == nil {
+				cli.Close()
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("etcd member %s did not answer within 30s: %v\n%s", e.Endpoint, err, e.out.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	return members
+}
+
+// freePortOn returns an address on host whose TCP port was free a moment
+// ago.
+func freePortOn(t testing.TB, host netip.Addr) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", net.JoinHostPort(host.String(), "0"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
