@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -201,5 +202,23 @@ func TestClusterChangeWhileEtcdPaused(t *testing.T) {
 				t.Fatalf("%s with etcd paused: %d %v %s; want 503 ServiceUnavailable with a Retry-After, saying etcd did not answer", c.name, r.status, r.header.Get("Retry-After"), r.body)
 			}
 		})
+	}
+}
+
+// A drain while the etcd member a node talks to has lost its quorum (the
+// two others of three paused, the member knows it has no leader) answers
+// 503 ServiceUnavailable with a Retry-After, saying that etcd did not
+// answer. etcd refuses the write after its request timeout with gRPC's
+// Unknown and "context deadline exceeded", which the API answered as a
+// bare 500 InternalServerError.
+func TestClusterChangeWithoutQuorum(t *testing.T) {
+	members := etcdtest.StartCluster(t, netip.MustParseAddr("127.173.2.0"), 3)
+	follower := etcdtest.Follower(t, members)
+	e, _ := newClusterEnvOn(t, follower)
+	etcdtest.LoseQuorum(t, members, follower)
+	r := e.do("POST", nodesPath+"/gw1/drain", nil)
+	if r.status != http.StatusServiceUnavailable || r.code() != "ServiceUnavailable" || r.header.Get("Retry-After") == "" ||
+		!strings.Contains(r.str("error.message"), "etcd, the cluster's store, did not answer") {
+		t.Fatalf("drain without a quorum: %d %v %s; want 503 ServiceUnavailable with a Retry-After, saying etcd did not answer", r.status, r.header.Get("Retry-After"), r.body)
 	}
 }

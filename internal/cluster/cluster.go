@@ -107,6 +107,10 @@ func unavailable(err error) bool {
 	switch status.Code(err) {
 	case codes.Unavailable, codes.DeadlineExceeded:
 		return true
+	case codes.Unknown:
+		// A member that knows it has no leader passes its proposal's
+		// own deadline on, as gRPC's Unknown.
+		return status.Convert(err).Message() == context.DeadlineExceeded.Error()
 	}
 	return false
 }

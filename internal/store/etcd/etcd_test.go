@@ -321,38 +321,13 @@ func TestLostAnswerIsOutcomeUnknown(t *testing.T) {
 func TestWriteWithoutQuorumIsOutcomeUnknown(t *testing.T) {
 	members := etcdtest.StartCluster(t, netip.MustParseAddr("127.173.1.0"), 3)
 	ctx := context.Background()
-	// A follower: etcd answers there without a leader to ask.
-	var follower *etcdtest.Etcd
-	for _, m := range members {
-		st, err := m.Client(t).Status(ctx, m.Endpoint)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if st.Header.MemberId != st.Leader {
-			follower = m
-		}
-	}
+	follower := etcdtest.Follower(t, members)
 	s := etcd.New(follower.Client(t), "/quorum/", etcd.Options{})
 	t.Cleanup(func() { s.Close() })
 	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("v"))}); err != nil {
 		t.Fatal(err)
 	}
-	for _, m := range members {
-		if m != follower {
-			m.Pause(t)
-		}
-	}
-	// Until the follower knows it has no leader (an election timeout).
-	cli := follower.Client(t)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		st, err := cli.Status(ctx, follower.Endpoint)
-		if err == nil && st.Leader == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the follower still has a leader 30 s after the others paused: %v, %v", st, err)
-		}
-	}
+	etcdtest.LoseQuorum(t, members, follower)
 	// Far longer than etcd's request timeout (some 7 s).
 	wctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()

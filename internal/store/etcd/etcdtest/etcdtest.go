@@ -5,6 +5,7 @@
 package etcdtest
 
 import (
+	"context"
 	"crypto/tls"
 	"fmt"
 	"net"
@@ -240,6 +241,43 @@ func StartCluster(t testing.TB, host netip.Addr, n int) []*Etcd {
 		}
 	}
 	return members
+}
+
+// Follower returns a member of members that is not their leader.
+func Follower(t testing.TB, members []*Etcd) *Etcd {
+	t.Helper()
+	for _, m := range members {
+		st, err := m.Client(t).Status(context.Background(), m.Endpoint)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.Header.MemberId != st.Leader {
+			return m
+		}
+	}
+	t.Fatal("no member is a follower")
+	return nil
+}
+
+// LoseQuorum pauses every member of members but keep, and waits until
+// keep reports that it has no leader (an election timeout later).
+func LoseQuorum(t testing.TB, members []*Etcd, keep *Etcd) {
+	t.Helper()
+	for _, m := range members {
+		if m != keep {
+			m.Pause(t)
+		}
+	}
+	cli := keep.Client(t)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		st, err := cli.Status(context.Background(), keep.Endpoint)
+		if err == nil && st.Leader == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s still has a leader 30 s after the others paused: %v, %v", keep.Endpoint, st, err)
+		}
+	}
 }
 
 // freePortOn returns an address on host whose TCP port was free a moment
