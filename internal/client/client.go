@@ -529,9 +529,18 @@ func (c *Client) VPNClientPackage(ctx context.Context, gw arm.ID, p arm.VPNClien
 
 // Download gets a file the API serves by an unguessable URL (a VPN client
 // package, a packet capture), without the token: the URL is the
-// credential. A file of over max bytes is an error saying so, not the
-// first max bytes: cut short, it would be saved as if whole.
+// credential, and no error of Download's shows it. A file of over max
+// bytes is an error saying so, not the first max bytes: cut short, it
+// would be saved as if whole.
 func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, error) {
+	b, err := c.download(ctx, u, max)
+	if err != nil {
+		return nil, &downloadError{err: err, url: u}
+	}
+	return b, nil
+}
+
+func (c *Client) download(ctx context.Context, u string, max int64) ([]byte, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {
 		return nil, err
@@ -543,23 +552,39 @@ func (c *Client) Download(ctx context.Context, u string, max int64) ([]byte, err
 	defer res.Body.Close()
 	if res.StatusCode != http.StatusOK {
 		// The API's refusal says why (an expired URL, a busy node): its
-		// code and message, not the bare status. The URL is the file's
-		// credential: left out.
+		// code and message, not the bare status.
 		b, _ := io.ReadAll(io.LimitReader(res.Body, maxARMMessage))
-		return nil, fmt.Errorf("download: %w", c.errorOf(res.StatusCode, b))
+		return nil, c.errorOf(res.StatusCode, b)
 	}
 	if res.ContentLength > max {
-		return nil, fmt.Errorf("GET %s: a file of %d bytes, over the %d taken: not downloaded", u, res.ContentLength, max)
+		return nil, fmt.Errorf("a file of %d bytes, over the %d taken: not downloaded", res.ContentLength, max)
 	}
 	b, err := io.ReadAll(io.LimitReader(res.Body, max+1))
 	if err != nil {
-		return nil, fmt.Errorf("GET %s: %w", u, err)
+		return nil, err
 	}
 	if int64(len(b)) > max {
-		return nil, fmt.Errorf("GET %s: a file of over %d bytes, the most taken: not downloaded", u, max)
+		return nil, fmt.Errorf("a file of over %d bytes, the most taken: not downloaded", max)
 	}
 	return b, nil
 }
+
+// downloadError is an error of Download's, which says "download" where
+// the error it wraps (Go's transport's, say) gives the URL.
+type downloadError struct {
+	err error
+	url string
+}
+
+func (e *downloadError) Error() string {
+	msg := e.err.Error()
+	if u, err := url.Parse(e.url); err == nil {
+		msg = strings.ReplaceAll(msg, u.String(), "the download URL")
+	}
+	return "download: " + strings.ReplaceAll(msg, e.url, "the download URL")
+}
+
+func (e *downloadError) Unwrap() error { return e.err }
 
 // The most pages, and bytes in all, that List takes: an API (or a peer
 // region) that keeps giving a nextLink would otherwise have it pile up

@@ -259,6 +259,12 @@ func TestDownloadRefusedSaysWhy(t *testing.T) {
 		// As the API's downloads answer (api.downloads.serve, toARM).
 		w.Header().Set("Content-Type", "application/json")
 		switch r.URL.Path {
+		case "/big/0123456789abcdef.zip":
+			w.Header().Set("Content-Length", "2097152")
+			w.Write(make([]byte, 2<<20))
+		case "/cut/0123456789abcdef.zip":
+			w.Header().Set("Content-Length", "1000")
+			w.Write(make([]byte, 10)) // and the connection closes
 		case "/busy.pcap":
 			w.Header().Set("Retry-After", "5")
 			w.WriteHeader(http.StatusServiceUnavailable)
@@ -298,6 +304,18 @@ func TestDownloadRefusedSaysWhy(t *testing.T) {
 				t.Errorf("the error shows the download's URL, its credential: %v", err)
 			}
 		})
+	}
+	// Nor does a download that fails otherwise show the URL: too large,
+	// cut short, or from a node that is not there.
+	gone, err := net.Listen("tcp", "127.173.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	gone.Close()
+	for _, u := range []string{srv.URL + "/big/0123456789abcdef.zip", srv.URL + "/cut/0123456789abcdef.zip", "https://" + gone.Addr().String() + "/vpnclientpackages/0123456789abcdef.zip"} {
+		if b, err := c.Download(context.Background(), u, 1<<20); err == nil || b != nil || strings.Contains(err.Error(), "0123456789abcdef") || !strings.HasPrefix(err.Error(), "download: ") {
+			t.Errorf("download of %s: %d bytes, %v; want an error without the URL", u, len(b), err)
+		}
 	}
 }
 
