@@ -61,6 +61,9 @@ type Options struct {
 	// certCheck is how often the gateways' certificates are checked for
 	// renewal (renewCerts); 0 means a minute. Tests set it.
 	certCheck time.Duration
+	// dropLog is how often the VNets' routers log their drops
+	// (logDrops); 0 means dropLogEvery. Tests set it.
+	dropLog time.Duration
 	// inner, when set, is what a gateway's tunnels read and write in
 	// place of its port to the VNet (the port given). Tests set it.
 	inner func(*fabric.GatewayPort) tunnel.Inner
@@ -167,6 +170,8 @@ type vnet struct {
 	undeliverable uint64
 	// egress is the VNet's way to the Internet (Options.Internet), or nil.
 	egress *fabric.Egress
+	// log names the VNet, for the lines of its router's drops.
+	log *slog.Logger
 }
 
 // host is a realised network interface: a built-in host or a TUN device.
@@ -202,6 +207,9 @@ func New(opts Options) *Engine {
 	if opts.certCheck <= 0 {
 		opts.certCheck = certCheck
 	}
+	if opts.dropLog <= 0 {
+		opts.dropLog = dropLogEvery
+	}
 	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, captures: map[string]*pcap.Capture{},
 		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1),
 		tallies: map[string]*tally{}, epoch: rand.Text()}
@@ -210,6 +218,7 @@ func New(opts Options) *Engine {
 	e.wg.Go(e.watchBGP)
 	e.wg.Go(e.watchNames)
 	e.wg.Go(func() { e.every(opts.certCheck, e.renewCerts) })
+	e.wg.Go(func() { e.every(opts.dropLog, e.logDrops) })
 	return e
 }
 
@@ -285,7 +294,7 @@ func (e *Engine) Reconfig(cfg Config) (changed bool, err error) {
 		v := e.vnets[id]
 		if v == nil {
 			e.log.Info("adding VNet", "vnet", id)
-			v = &vnet{router: fabric.NewRouter(), hosts: map[string]*host{}}
+			v = &vnet{router: fabric.NewRouter(), hosts: map[string]*host{}, log: e.log.With("vnet", id)}
 			if o := e.opts.Internet; o != nil {
 				eg, err := fabric.NewEgress(v.router, *o)
 				if err != nil {
@@ -677,6 +686,25 @@ func (v *vnet) stats() fabric.Stats {
 		}
 	}
 	return s
+}
+
+// dropLogEvery is how often the VNets' routers log their drops: each
+// reason once a minute at most (sparselog.Every), within a few seconds of
+// its first drop.
+const dropLogEvery = 5 * time.Second
+
+// logDrops logs what the VNets' routers dropped since the lines before
+// (fabric.Router.LogDrops), off their data path.
+func (e *Engine) logDrops(now time.Time) {
+	e.mu.Lock()
+	vnets := make([]*vnet, 0, len(e.vnets))
+	for _, id := range slices.Sorted(maps.Keys(e.vnets)) {
+		vnets = append(vnets, e.vnets[id])
+	}
+	e.mu.Unlock()
+	for _, v := range vnets {
+		v.router.LogDrops(now, v.log)
+	}
 }
 
 func (v *vnet) close() {

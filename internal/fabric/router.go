@@ -19,8 +19,11 @@ import (
 	"encoding/binary"
 	"net/netip"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 )
 
 // Port receives the packets a router forwards to it. Deliver is called on
@@ -60,6 +63,13 @@ type Router struct {
 	subnets atomic.Pointer[subnets]
 	icmp    bucket
 	stats   routerStats
+
+	lastMu sync.Mutex // guards last
+	// last is what the last packet dropped for each reason left, for
+	// LogDrops.
+	last  [dropCount]lastDrop
+	logMu sync.Mutex // guards lines; taken before lastMu
+	lines [dropCount]sparselog.Log
 }
 
 type routerStats struct {
@@ -226,17 +236,20 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 	dst, ttl, n := parse(pkt)
 	if n == 0 {
 		r.stats.malformed.Add(1)
+		r.dropped(dropMalformed, netip.Addr{}, netip.Addr{}, len(pkt))
 		return nil, nil
 	}
 	pkt = pkt[:n]
 	src := source(pkt)
 	if !routable(src, dst) {
 		r.stats.noRoute.Add(1)
+		r.dropped(dropNoRoute, src, dst, n)
 		return nil, nil
 	}
 	p := t.lookup(dst)
 	if p == nil {
 		r.stats.noRoute.Add(1)
+		r.dropped(dropNoRoute, src, dst, n)
 		r.icmpError(key, pkt, unreachable, 0)
 		return nil, nil
 	}
@@ -248,6 +261,7 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 		// RFC 1812 §5.3.1 (RFC 8200 §3 for IPv6): reduced to zero, it
 		// MUST be discarded.
 		r.stats.ttl.Add(1)
+		r.dropped(dropTTL, src, dst, n)
 		r.icmpError(key, pkt, timeExceeded, 0)
 		return nil, nil
 	}

@@ -1,0 +1,86 @@
+package fabric
+
+import (
+	"context"
+	"log/slog"
+	"net/netip"
+	"time"
+)
+
+// A router's drops are logged off the data path. A packet it drops is
+// counted, as always, and leaves its source and destination address (a
+// malformed one its length: its addresses may be anything) in the
+// router's scratch for its reason; LogDrops, which the router's owner
+// calls every few seconds, turns the counters into lines: one per reason,
+// once a minute at most (sparselog), with the count since the line before
+// and what the last packet left.
+
+// dropReason is why a router dropped a packet.
+type dropReason uint8
+
+const (
+	dropNoRoute dropReason = iota
+	dropTTL
+	dropMalformed
+	dropCount
+)
+
+// dropNames name the reasons as the metrics label them.
+var dropNames = [dropCount]string{"no_route", "ttl_expired", "malformed"}
+
+// lastDrop is what a line says of the last packet dropped for a reason.
+type lastDrop struct {
+	src, dst netip.Addr
+	size     int
+}
+
+// dropped keeps what a line says of pkt, dropped for reason, which the
+// caller counted. It allocates nothing.
+func (r *Router) dropped(reason dropReason, src, dst netip.Addr, size int) {
+	r.lastMu.Lock()
+	r.last[reason] = lastDrop{src: src, dst: dst, size: size}
+	r.lastMu.Unlock()
+}
+
+// counter returns the counter of reason.
+func (s *routerStats) counter(reason dropReason) uint64 {
+	switch reason {
+	case dropNoRoute:
+		return s.noRoute.Load()
+	case dropTTL:
+		return s.ttl.Load()
+	}
+	return s.malformed.Load()
+}
+
+// LogDrops logs into log (which names the VNet) the packets the router
+// dropped since the lines before: a line "packets dropped" per reason
+// (no_route, ttl_expired, malformed) once a minute at most
+// (sparselog.Every), with their count and the source and destination
+// address of the last one (a malformed one's length). now is the time of
+// the lines' limit. The owner calls it every few seconds; Forward only
+// counts and keeps the addresses.
+func (r *Router) LogDrops(now time.Time, log *slog.Logger) {
+	r.logMu.Lock()
+	defer r.logMu.Unlock()
+	var attrs [5]slog.Attr
+	for reason := range dropCount {
+		r.lines[reason].CountTo(r.stats.counter(reason))
+		n, due := r.lines[reason].DueAt(now)
+		if !due {
+			continue
+		}
+		r.lastMu.Lock()
+		d := r.last[reason]
+		r.lastMu.Unlock()
+		a := append(attrs[:0], slog.String("reason", dropNames[reason]), slog.Int("count", n))
+		level := slog.LevelInfo
+		if reason == dropMalformed {
+			level = slog.LevelWarn
+			a = append(a, slog.Int("len", d.size))
+		} else {
+			a = append(a, slog.String("src", d.src.String()), slog.String("dst", d.dst.String()))
+		}
+		log.LogAttrs(context.Background(), level, "packets dropped", a...)
+	}
+}

@@ -1,0 +1,137 @@
+package fabric
+
+import (
+	"encoding/json"
+	"log/slog"
+	"net/netip"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/logbuf"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
+)
+
+// dropLines returns the "packets dropped" lines logged into buf since the
+// last call, each as its JSON fields, and fails the test on any but the
+// keys a drop line may have: the addresses, no bytes of the packet.
+func dropLines(t *testing.T, buf *logbuf.Buffer, seen *int) map[string]map[string]any {
+	t.Helper()
+	all := buf.String()
+	text := all[*seen:]
+	*seen = len(all)
+	out := map[string]map[string]any{}
+	allowed := []string{"time", "level", "msg", "vnet", "reason", "count", "src", "dst", "len"}
+	for l := range strings.Lines(text) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			t.Fatalf("line %q: %v", l, err)
+		}
+		if m["msg"] != "packets dropped" {
+			continue
+		}
+		for k := range m {
+			if !slices.Contains(allowed, k) {
+				t.Errorf("line %q has %q", l, k)
+			}
+		}
+		reason, _ := m["reason"].(string)
+		if out[reason] != nil {
+			t.Fatalf("two lines for %q: %q", reason, text)
+		}
+		out[reason] = m
+	}
+	return out
+}
+
+// TestDropLog: a VNet's router logs what it drops, not only counts it
+// (bad input gets a counted and logged drop): a host of subnet a that
+// pings an address with no route and one of the VNet without a host, a
+// site's address behind the gateway with TTL 1, and sends a packet that
+// is not one gets a line per reason with the VNet, the count and the last
+// packet's addresses (its length when malformed, no bytes of it); the
+// next drops are counted in the line a minute later, none before.
+func TestDropLog(t *testing.T) {
+	r := twoSubnets()
+	a := newHost(t, "a", "10.1.1.4", r.Ingress("a"))
+	gw := &recorder{} // the gateway's port, to a site's 192.168.0.0/16
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.0/16"), nil}, {netip.MustParsePrefix("192.168.0.0/16"), gw},
+		{netip.MustParsePrefix("10.1.1.4/32"), a}})
+	buf := &logbuf.Buffer{}
+	log := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug})).With("vnet", "v1")
+	seen := 0
+
+	for i, dst := range []string{"10.9.9.9", "10.1.2.99"} { // no route; the VNet's, no host
+		pingTTL(t, a, netip.MustParseAddr(dst), 64)
+		waitFor(t, "the drop of the ping to "+dst, func() bool { return r.Stats().NoRoute == uint64(i+1) })
+	}
+	pingTTL(t, a, netip.MustParseAddr("192.168.1.1"), 1)
+	r.Ingress("a").Forward([]byte{0x45, 0, 0, 20}) // shorter than its header
+	waitFor(t, "the drops counted", func() bool { s := r.Stats(); return s.NoRoute == 2 && s.TTLExpired == 1 && s.Malformed == 1 })
+
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	r.LogDrops(now, log)
+	lines := dropLines(t, buf, &seen)
+	for reason, want := range map[string]map[string]any{
+		"no_route":    {"vnet": "v1", "level": "INFO", "count": 2.0, "src": "10.1.1.4", "dst": "10.1.2.99"},
+		"ttl_expired": {"vnet": "v1", "level": "INFO", "count": 1.0, "src": "10.1.1.4", "dst": "192.168.1.1"},
+		"malformed":   {"vnet": "v1", "level": "WARN", "count": 1.0, "len": 4.0},
+	} {
+		l := lines[reason]
+		if l == nil {
+			t.Fatalf("no line for %s: %v", reason, lines)
+		}
+		for k, v := range want {
+			if l[k] != v {
+				t.Errorf("line for %s: %s is %v, want %v (%v)", reason, k, l[k], v, l)
+			}
+		}
+	}
+	if len(lines) != 3 {
+		t.Fatalf("%d lines, want 3: %v", len(lines), lines)
+	}
+
+	r.LogDrops(now.Add(10*time.Second), log)
+	if lines := dropLines(t, buf, &seen); len(lines) != 0 {
+		t.Fatalf("lines with no drop since: %v", lines)
+	}
+	pingTTL(t, a, netip.MustParseAddr("10.9.9.9"), 64)
+	waitFor(t, "the third drop counted", func() bool { return r.Stats().NoRoute == 3 })
+	r.LogDrops(now.Add(30*time.Second), log)
+	if lines := dropLines(t, buf, &seen); len(lines) != 0 {
+		t.Fatalf("lines within a minute of the last: %v", lines)
+	}
+	r.LogDrops(now.Add(sparselog.Every), log)
+	lines = dropLines(t, buf, &seen)
+	if l := lines["no_route"]; len(lines) != 1 || l == nil || l["count"] != 1.0 || l["dst"] != "10.9.9.9" {
+		t.Fatalf("a minute later: %v, want a line no_route of 1 to 10.9.9.9", lines)
+	}
+}
+
+// TestDropsZeroAllocs: a batch of packets the router drops, for each
+// reason, allocates nothing (STYLE.md, data path).
+func TestDropsZeroAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("allocation counts are meaningless under the race detector")
+	}
+	r := twoSubnets()
+	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.0.0/16"), nil}, {netip.MustParsePrefix("192.168.0.0/16"), &recorder{}}})
+	orig := [][]byte{
+		ipv4Packet("10.9.9.9", 64),    // no route
+		ipv4Packet("224.0.0.251", 64), // mDNS: not routable
+		ipv4Packet("192.168.1.1", 1),  // TTL
+		{0x45, 0, 0, 20},              // malformed
+	}
+	bufs := make([][]byte, len(orig))
+	run := func() {
+		for i, p := range orig {
+			bufs[i] = append(bufs[i][:0], p...)
+		}
+		r.ForwardBatch(bufs, 0)
+	}
+	run()
+	if allocs := testing.AllocsPerRun(100, run); allocs != 0 {
+		t.Errorf("%v allocations per batch, want 0", allocs)
+	}
+}
