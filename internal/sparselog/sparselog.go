@@ -29,6 +29,14 @@ func (l *Log) CountTo(total uint64) {
 	l.total = total
 }
 
+// Rest returns what is counted and not yet logged, whatever Every says,
+// and begins counting again: for the last line of something that goes.
+func (l *Log) Rest() int {
+	n := l.n
+	l.n = 0
+	return n
+}
+
 // Due reports whether a line is logged now, and how many it counts: some
 // are counted and none was logged for Every. Then counting begins again.
 func (l *Log) Due() (n int, log bool) { return l.DueAt(time.Now()) }

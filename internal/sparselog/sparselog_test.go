@@ -62,3 +62,24 @@ func TestCountTo(t *testing.T) {
 		t.Fatalf("second: %d, %v; want 4 logged", n, log)
 	}
 }
+
+// TestRest: what is counted within Every of the last line is given by
+// Rest at once, and not again.
+func TestRest(t *testing.T) {
+	var l Log
+	t0 := time.Unix(1000, 0)
+	l.CountTo(1)
+	if n, log := l.DueAt(t0); !log || n != 1 {
+		t.Fatalf("first: %d, %v; want 1 logged", n, log)
+	}
+	l.CountTo(4)
+	if n := l.Rest(); n != 3 {
+		t.Fatalf("Rest %d within Every, want 3", n)
+	}
+	if n := l.Rest(); n != 0 {
+		t.Fatalf("Rest %d again, want 0", n)
+	}
+	if n, log := l.DueAt(t0.Add(Every)); log || n != 0 {
+		t.Fatalf("after Every: %d, %v; want nothing", n, log)
+	}
+}

@@ -62,6 +62,54 @@ func (d espDrop) attrs(attrs []slog.Attr) []slog.Attr {
 		slog.String("peer", d.peer.String()), slog.String("local", d.local.String()))
 }
 
+// logTunnel logs t's lines due at now or, when gone (t is removed), those
+// of every reason with drops not yet logged, whatever the minute's limit
+// says: the last ones. attrs is scratch, returned for the next call.
+// e.logMu is held.
+func (e *Engine) logTunnel(t *tunnel, now time.Time, gone bool, attrs []slog.Attr) []slog.Attr {
+	for r := dropNone + 1; r < dropCount; r++ {
+		t.lines[r].CountTo(t.drops[r].Load())
+		var n int
+		var log bool
+		if gone {
+			n = t.lines[r].Rest()
+			log = n > 0
+		} else {
+			n, log = t.lines[r].DueAt(now)
+		}
+		if !log {
+			continue
+		}
+		attrs = append(attrs[:0], slog.String("conn", t.name), slog.String("reason", dropNames[r]), slog.Int("count", n))
+		switch {
+		case r >= dropReplay && r <= dropECN:
+			e.inMu.Lock()
+			d := t.lastESP[r-dropReplay]
+			e.inMu.Unlock()
+			attrs = d.attrs(attrs)
+		case r == dropSeal:
+			attrs = append(attrs, slog.String("spi", fmt.Sprintf("0x%08x", t.lastSealSPI.Load())), slog.Uint64("seq", t.lastSealSeq.Load()))
+		}
+		e.log.LogAttrs(context.Background(), dropLevel(r), "packets dropped", attrs...)
+	}
+	return attrs
+}
+
+// logGone logs the drops of removed tunnels not yet logged (logTunnel),
+// which LogDrops no longer sees. e.mu is not held.
+func (e *Engine) logGone(gone []*tunnel) {
+	if len(gone) == 0 {
+		return
+	}
+	slices.SortFunc(gone, func(a, b *tunnel) int { return strings.Compare(a.name, b.name) })
+	e.logMu.Lock()
+	defer e.logMu.Unlock()
+	var attrs []slog.Attr
+	for _, t := range gone {
+		attrs = e.logTunnel(t, time.Time{}, true, attrs) // no limit: the last lines
+	}
+}
+
 // dropLevel is the level of a line: Warn for what the peer sent wrong
 // (an audited event among them) or an SA that can seal no more, Info for
 // what this side had no way for.
@@ -111,28 +159,11 @@ func (e *Engine) LogDrops(now time.Time) {
 
 	e.logMu.Lock()
 	defer e.logMu.Unlock()
-	ctx := context.Background()
 	var attrs []slog.Attr
 	for _, t := range tunnels {
-		for r := dropNone + 1; r < dropCount; r++ {
-			t.lines[r].CountTo(t.drops[r].Load())
-			n, log := t.lines[r].DueAt(now)
-			if !log {
-				continue
-			}
-			attrs = append(attrs[:0], slog.String("conn", t.name), slog.String("reason", dropNames[r]), slog.Int("count", n))
-			switch {
-			case r >= dropReplay && r <= dropECN:
-				e.inMu.Lock()
-				d := t.lastESP[r-dropReplay]
-				e.inMu.Unlock()
-				attrs = d.attrs(attrs)
-			case r == dropSeal:
-				attrs = append(attrs, slog.String("spi", fmt.Sprintf("0x%08x", t.lastSealSPI.Load())), slog.Uint64("seq", t.lastSealSeq.Load()))
-			}
-			e.log.LogAttrs(ctx, dropLevel(r), "packets dropped", attrs...)
-		}
+		attrs = e.logTunnel(t, now, false, attrs)
 	}
+	ctx := context.Background()
 	for r := range engineDropCount {
 		e.lines[r].CountTo(e.drops.counter(r).Load())
 		n, log := e.lines[r].DueAt(now)

@@ -286,3 +286,47 @@ func TestDropNamesComplete(t *testing.T) {
 		}
 	}
 }
+
+// TestDropLogOfRemovedTunnel: the drops of a tunnel that goes, removed by
+// Reconfig or with the engine's Close, counted within the minute after
+// its last line, are logged as it goes, a line per reason with their
+// count and last packet, and not again.
+func TestDropLogOfRemovedTunnel(t *testing.T) {
+	for _, how := range []string{"reconfig", "close"} {
+		t.Run(how, func(t *testing.T) {
+			x := newAudited(t, nil)
+			x.innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+			x.innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+			sent := x.sentA.wait(t, 2)
+			x.send(t, sent[0], sent[0])
+			eventually(t, "the first replay counted", func() bool { return status(t, x.b, "t").Drops.Replay == 1 })
+			seen := 0
+			t0 := time.Now()
+			x.b.LogDrops(t0)
+			want(t, find(t, x.lines(t, &seen), "replay"), map[string]any{"count": 1})
+			x.send(t, sent[0], sent[1], sent[1], sent[1])
+			eventually(t, "three more replays counted", func() bool { return status(t, x.b, "t").Drops.Replay == 4 })
+			x.b.LogDrops(t0.Add(time.Second))
+			if l := x.lines(t, &seen); len(l) != 0 {
+				t.Fatalf("lines within the minute: %v", l)
+			}
+			if how == "reconfig" {
+				if err := x.b.Reconfig(Config{}); err != nil {
+					t.Fatal(err)
+				}
+			} else if err := x.b.Close(); err != nil {
+				t.Fatal(err)
+			}
+			lines := x.lines(t, &seen)
+			if len(lines) != 1 {
+				t.Fatalf("lines as the tunnel went %v, want the replays alone", lines)
+			}
+			want(t, lines[0], map[string]any{"level": "WARN", "conn": "t", "reason": "replay", "count": 3, "spi": "0xb0000001", "seq": 2,
+				"peer": x.peer.LocalAddr().String(), "local": x.local.String()})
+			x.b.LogDrops(t0.Add(2 * sparselog.Every))
+			if l := x.lines(t, &seen); len(l) != 0 {
+				t.Fatalf("lines after the tunnel went: %v", l)
+			}
+		})
+	}
+}

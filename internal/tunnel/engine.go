@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"runtime"
 	"slices"
@@ -232,23 +233,32 @@ func (noEvents) PeerMoved(string, uint32, netip.AddrPort) {}
 // Reconfig makes cfg the engine's tunnels: it adds the new ones, removes
 // those not in cfg with their children, and changes the routes and modes of
 // the others, whose children and counters stay. It returns ErrNoChanges if
-// cfg is the configuration in force.
+// cfg is the configuration in force. The drops of a removed tunnel not
+// yet logged are logged as it goes.
 func (e *Engine) Reconfig(cfg Config) error {
+	gone, err := e.reconfig(cfg)
+	e.logGone(gone)
+	return err
+}
+
+// reconfig is Reconfig; it returns the tunnels it removed.
+func (e *Engine) reconfig(cfg Config) (gone []*tunnel, err error) {
 	byName, err := cfg.validate()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed.Load() {
-		return errors.New("tunnel: reconfig: engine closed")
+		return nil, errors.New("tunnel: reconfig: engine closed")
 	}
 	if cfg.equal(e.cfg) {
-		return ErrNoChanges
+		return nil, ErrNoChanges
 	}
 	for name, t := range e.tunnels {
 		if _, keep := byName[name]; !keep {
 			e.removeTunnel(t)
+			gone = append(gone, t)
 		}
 	}
 	for name, tc := range byName {
@@ -273,7 +283,7 @@ func (e *Engine) Reconfig(cfg Config) error {
 		e.cfg.Tunnels[i].Routes = slices.Clone(e.cfg.Tunnels[i].Routes)
 		e.cfg.Tunnels[i].NAT = slices.Clone(e.cfg.Tunnels[i].NAT)
 	}
-	return nil
+	return gone, nil
 }
 
 // SetCapture records the inner packets of tunnel name, both ways, in c
@@ -537,6 +547,10 @@ func (e *Engine) Close() error {
 	e.inMu.Unlock()
 	e.wg.Wait()
 	e.pool.close()
+	e.mu.Lock()
+	tunnels := slices.Collect(maps.Values(e.tunnels))
+	e.mu.Unlock()
+	e.logGone(tunnels)
 	if err != nil {
 		return fmt.Errorf("tunnel: close inner side: %w", err)
 	}
