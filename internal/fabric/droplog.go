@@ -10,7 +10,8 @@ import (
 // A router's drops are logged off the data path. A packet it drops is
 // counted, as always, and leaves its source and destination address (a
 // malformed one its length: its addresses may be anything) in the
-// router's scratch for its reason; LogDrops, which the router's owner
+// router's scratch for its reason, as does a packet or flow its way to
+// the Internet (Egress) refuses, for no_route; LogDrops, which the router's owner
 // calls every few seconds, turns the counters into lines: one per reason,
 // once a minute at most (sparselog), with the count since the line before
 // and what the last packet left.
@@ -42,20 +43,26 @@ func (r *Router) dropped(reason dropReason, src, dst netip.Addr, size int) {
 	r.lastMu.Unlock()
 }
 
-// counter returns the counter of reason.
-func (s *routerStats) counter(reason dropReason) uint64 {
+// counter returns the count of reason: for no_route, with what the way
+// to the Internet refused, as the metrics count it.
+func (r *Router) counter(reason dropReason) uint64 {
 	switch reason {
 	case dropNoRoute:
-		return s.noRoute.Load()
+		n := r.stats.noRoute.Load()
+		if eg := r.egress.Load(); eg != nil {
+			n += eg.stats.refused.Load()
+		}
+		return n
 	case dropTTL:
-		return s.ttl.Load()
+		return r.stats.ttl.Load()
 	}
-	return s.malformed.Load()
+	return r.stats.malformed.Load()
 }
 
 // LogDrops logs into log (which names the VNet) the packets the router
 // dropped since the lines before: a line "packets dropped" per reason
-// (no_route, ttl_expired, malformed) once a minute at most
+// (no_route, with what its way to the Internet refused; ttl_expired;
+// malformed) once a minute at most
 // (sparselog.Every), with their count and the source and destination
 // address of the last one (a malformed one's length). now is the time of
 // the lines' limit. The owner calls it every few seconds; Forward only
@@ -65,7 +72,7 @@ func (r *Router) LogDrops(now time.Time, log *slog.Logger) {
 	defer r.logMu.Unlock()
 	var attrs [5]slog.Attr
 	for reason := range dropCount {
-		r.lines[reason].CountTo(r.stats.counter(reason))
+		r.lines[reason].CountTo(r.counter(reason))
 		n, due := r.lines[reason].DueAt(now)
 		if !due {
 			continue

@@ -135,3 +135,30 @@ func TestDropsZeroAllocs(t *testing.T) {
 		t.Errorf("%v allocations per batch, want 0", allocs)
 	}
 }
+
+// TestDropLogEgress: what a VNet's way to the Internet refuses (R43: a
+// ping, neither TCP nor UDP; UDP to a private address no route of the
+// VNet's holds) is in its router's no_route line, as in the metrics, with
+// the last one's addresses.
+func TestDropLogEgress(t *testing.T) {
+	r := NewRouter()
+	eg, err := NewEgress(r, EgressOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eg.Close()
+	eg.SetSources([]netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")})
+	r.SetRoutes([]Route{{netip.MustParsePrefix("0.0.0.0/0"), eg}})
+	r.Forward(ipv4With("10.1.0.4", "8.8.8.8", 1, 64, filled(16)))
+	r.Forward(ipv4With("10.1.0.4", "10.9.9.9", 17, 64, filled(16)))
+	if s, es := r.Stats(), eg.Stats(); s.NoRoute != 0 || es.Refused != 2 {
+		t.Fatalf("router counted %d without a route, the egress refused %d; want 0 and 2", s.NoRoute, es.Refused)
+	}
+	buf := &logbuf.Buffer{}
+	seen := 0
+	r.LogDrops(time.Now(), slog.New(slog.NewJSONHandler(buf, nil)))
+	lines := dropLines(t, buf, &seen)
+	if l := lines["no_route"]; len(lines) != 1 || l == nil || l["count"] != 2.0 || l["src"] != "10.1.0.4" || l["dst"] != "10.9.9.9" {
+		t.Fatalf("lines %v, want a line no_route of 2 from 10.1.0.4 to 10.9.9.9", lines)
+	}
+}

@@ -214,10 +214,23 @@ func NewEgress(router Forwarder, opts EgressOptions) (*Egress, error) {
 	e := &Egress{log: opts.Logger, opts: opts, stack: s, ep: ep, router: router,
 		flows: make(chan struct{}, opts.MaxFlows), ctx: ctx, cancel: cancel}
 	e.sources.Store(&[]netip.Prefix{})
+	if r, ok := router.(*Router); ok {
+		r.egress.Store(e)
+	}
 	s.SetTransportProtocolHandler(tcp.ProtocolNumber, tcp.NewForwarder(s, 0, opts.MaxFlows, e.tcp).HandlePacket)
 	s.SetTransportProtocolHandler(udp.ProtocolNumber, udp.NewForwarder(s, e.udp).HandlePacket)
 	e.wg.Go(e.pump)
 	return e, nil
+}
+
+// refuse counts a packet or flow from src to dst refused, which the
+// VNet's router, when router is one, logs as its own no_route (LogDrops).
+// It allocates nothing.
+func (e *Egress) refuse(src, dst netip.Addr) {
+	e.stats.refused.Add(1)
+	if r, ok := e.router.(*Router); ok {
+		r.dropped(dropNoRoute, src, dst, 0)
+	}
 }
 
 // track counts a goroutine of a flow in wg, unless the egress is closed.
@@ -294,7 +307,7 @@ func (e *Egress) Deliver(b []byte) {
 		return
 	}
 	if (transport != uint8(header.TCPProtocolNumber) && transport != uint8(header.UDPProtocolNumber)) || !e.admits(src, dst) {
-		e.stats.refused.Add(1)
+		e.refuse(src, dst)
 		return
 	}
 	pkb := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(b)})
@@ -413,7 +426,7 @@ func (e *Egress) tcp(r *tcp.ForwarderRequest) {
 	// Whether far is the node's own, asked of a UDP socket, which sends
 	// nothing as it connects: a TCP connection would reach the listener.
 	if e.ownAddr(ctx, far) || e.standsForOwn(ctx, far) {
-		e.stats.refused.Add(1)
+		e.refuse(host.Addr(), far.Addr())
 		r.Complete(true)
 		return
 	}
@@ -528,7 +541,7 @@ func (e *Egress) udp(r *udp.ForwarderRequest) {
 		}
 		defer out.Close()
 		if toSelf(out) || e.standsForOwn(e.ctx, far) {
-			e.stats.refused.Add(1)
+			e.refuse(host.Addr(), far.Addr())
 			return
 		}
 		sc, ok := out.(syscall.Conn)

@@ -63,6 +63,9 @@ type Router struct {
 	subnets atomic.Pointer[subnets]
 	icmp    bucket
 	stats   routerStats
+	// egress is the VNet's way to the Internet, whose refusals are the
+	// router's no_route in its log (LogDrops); nil: none.
+	egress atomic.Pointer[Egress]
 
 	lastMu sync.Mutex // guards last
 	// last is what the last packet dropped for each reason left, for
