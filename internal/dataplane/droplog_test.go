@@ -38,4 +38,18 @@ func TestVNetDropLog(t *testing.T) {
 			t.Fatalf("no line %q within 20 s in:\n%s", want, buf.String())
 		}
 	}
+
+	// Within the minute, the next is counted; as the VNet is removed,
+	// logged.
+	ctx, cancel = context.WithTimeout(context.Background(), 300*time.Millisecond)
+	defer cancel()
+	if _, err := h.Ping(ctx, netip.MustParseAddr("10.9.9.8")); err == nil {
+		t.Fatal("a ping to no route was answered")
+	}
+	if _, err := e.Reconfig(Config{}); err != nil {
+		t.Fatal(err)
+	}
+	if want := "vnet=v reason=no_route count=1 src=10.1.0.4 dst=10.9.9.8"; !strings.Contains(buf.String(), want) {
+		t.Fatalf("no line %q as the VNet went in:\n%s", want, buf.String())
+	}
 }

@@ -714,6 +714,7 @@ func (v *vnet) close() {
 	if v.egress != nil {
 		v.egress.Close()
 	}
+	v.router.LogRest(v.log)
 }
 
 func (h *host) close() {

@@ -10,11 +10,12 @@ import (
 // A router's drops are logged off the data path. A packet it drops is
 // counted, as always, and leaves its source and destination address (a
 // malformed one its length: its addresses may be anything) in the
-// router's scratch for its reason, as does a packet or flow its way to
-// the Internet (Egress) refuses, for no_route; LogDrops, which the router's owner
-// calls every few seconds, turns the counters into lines: one per reason,
-// once a minute at most (sparselog), with the count since the line before
-// and what the last packet left.
+// router's scratch for its reason, as does a packet or flow that its way
+// to the Internet (Egress) refuses, for no_route. LogDrops, which the
+// router's owner calls every few seconds, turns the counters into lines:
+// one per reason, once a minute at most (sparselog), with the count since
+// the line before and what the last packet left; LogRest, as the VNet
+// goes, what no line counted yet.
 
 // dropReason is why a router dropped a packet.
 type dropReason uint8
@@ -35,8 +36,9 @@ type lastDrop struct {
 	size     int
 }
 
-// dropped keeps what a line says of pkt, dropped for reason, which the
-// caller counted. It allocates nothing.
+// dropped keeps what a line says of a packet from src to dst of size
+// bytes, dropped for reason, which the caller counted. It allocates
+// nothing.
 func (r *Router) dropped(reason dropReason, src, dst netip.Addr, size int) {
 	r.lastMu.Lock()
 	r.last[reason] = lastDrop{src: src, dst: dst, size: size}
@@ -62,18 +64,34 @@ func (r *Router) counter(reason dropReason) uint64 {
 // LogDrops logs into log (which names the VNet) the packets the router
 // dropped since the lines before: a line "packets dropped" per reason
 // (no_route, with what its way to the Internet refused; ttl_expired;
-// malformed) once a minute at most
-// (sparselog.Every), with their count and the source and destination
-// address of the last one (a malformed one's length). now is the time of
+// malformed) once a minute at most (sparselog.Every), with their count
+// and the source and destination address of the last one (a malformed
+// one's length). now is the time of
 // the lines' limit. The owner calls it every few seconds; Forward only
 // counts and keeps the addresses.
-func (r *Router) LogDrops(now time.Time, log *slog.Logger) {
+func (r *Router) LogDrops(now time.Time, log *slog.Logger) { r.logLines(now, false, log) }
+
+// LogRest logs into log the packets the router dropped that no line
+// counted yet, whatever the minute's limit says: the last lines, for its
+// owner to call as the VNet goes.
+func (r *Router) LogRest(log *slog.Logger) { r.logLines(time.Time{}, true, log) }
+
+// logLines logs the lines due at now or, when rest, a line for every
+// reason with drops not yet logged.
+func (r *Router) logLines(now time.Time, rest bool, log *slog.Logger) {
 	r.logMu.Lock()
 	defer r.logMu.Unlock()
 	var attrs [5]slog.Attr
 	for reason := range dropCount {
 		r.lines[reason].CountTo(r.counter(reason))
-		n, due := r.lines[reason].DueAt(now)
+		var n int
+		var due bool
+		if rest {
+			n = r.lines[reason].Rest()
+			due = n > 0
+		} else {
+			n, due = r.lines[reason].DueAt(now)
+		}
 		if !due {
 			continue
 		}

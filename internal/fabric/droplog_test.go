@@ -107,6 +107,23 @@ func TestDropLog(t *testing.T) {
 	if l := lines["no_route"]; len(lines) != 1 || l == nil || l["count"] != 1.0 || l["dst"] != "10.9.9.9" {
 		t.Fatalf("a minute later: %v, want a line no_route of 1 to 10.9.9.9", lines)
 	}
+
+	// As the VNet goes, what no line counted yet, within the minute.
+	pingTTL(t, a, netip.MustParseAddr("10.1.2.99"), 64)
+	waitFor(t, "the fourth drop counted", func() bool { return r.Stats().NoRoute == 4 })
+	r.LogDrops(now.Add(sparselog.Every+time.Second), log)
+	if lines := dropLines(t, buf, &seen); len(lines) != 0 {
+		t.Fatalf("lines within a minute of the last: %v", lines)
+	}
+	r.LogRest(log)
+	lines = dropLines(t, buf, &seen)
+	if l := lines["no_route"]; len(lines) != 1 || l == nil || l["count"] != 1.0 || l["dst"] != "10.1.2.99" {
+		t.Fatalf("the rest: %v, want a line no_route of 1 to 10.1.2.99", lines)
+	}
+	r.LogRest(log)
+	if lines := dropLines(t, buf, &seen); len(lines) != 0 {
+		t.Fatalf("the rest again: %v", lines)
+	}
 }
 
 // TestDropsZeroAllocs: a batch of packets the router drops, for each
