@@ -24,11 +24,16 @@ const (
 	dropNoRoute dropReason = iota
 	dropTTL
 	dropMalformed
+	// dropLink is what a host sends to its own link (multicast, IPv6
+	// link-local, broadcast: neighbor discovery, mDNS), which no router
+	// forwards: the metrics count it as no_route, the log at Debug only,
+	// as hosts send it all the time and nothing is wrong.
+	dropLink
 	dropCount
 )
 
-// dropNames name the reasons as the metrics label them.
-var dropNames = [dropCount]string{"no_route", "ttl_expired", "malformed"}
+// dropNames name the reasons as the metrics label them, but for dropLink.
+var dropNames = [dropCount]string{"no_route", "ttl_expired", "malformed", "link_local"}
 
 // lastDrop is what a line says of the last packet dropped for a reason.
 type lastDrop struct {
@@ -57,6 +62,8 @@ func (r *Router) counter(reason dropReason) uint64 {
 		return n
 	case dropTTL:
 		return r.stats.ttl.Load()
+	case dropLink:
+		return r.stats.link.Load()
 	}
 	return r.stats.malformed.Load()
 }
@@ -100,8 +107,13 @@ func (r *Router) logLines(now time.Time, rest bool, log *slog.Logger) {
 		r.lastMu.Unlock()
 		a := append(attrs[:0], slog.String("reason", dropNames[reason]), slog.Int("count", n))
 		level := slog.LevelInfo
-		if reason == dropMalformed {
+		switch reason {
+		case dropLink:
+			level = slog.LevelDebug
+		case dropMalformed:
 			level = slog.LevelWarn
+		}
+		if reason == dropMalformed {
 			a = append(a, slog.Int("len", d.size))
 		} else {
 			a = append(a, slog.String("src", d.src.String()), slog.String("dst", d.dst.String()))

@@ -77,6 +77,7 @@ type Router struct {
 
 type routerStats struct {
 	forwarded, noRoute, ttl, malformed atomic.Uint64
+	link                               atomic.Uint64 // counted as no_route, logged apart (dropLink)
 }
 
 // Stats are a router's counters.
@@ -183,7 +184,7 @@ func (r *Router) Holds(dst netip.Addr) bool {
 
 // Stats returns the router's counters.
 func (r *Router) Stats() Stats {
-	return Stats{Forwarded: r.stats.forwarded.Load(), NoRoute: r.stats.noRoute.Load(),
+	return Stats{Forwarded: r.stats.forwarded.Load(), NoRoute: r.stats.noRoute.Load() + r.stats.link.Load(),
 		TTLExpired: r.stats.ttl.Load(), Malformed: r.stats.malformed.Load()}
 }
 
@@ -245,8 +246,8 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 	pkt = pkt[:n]
 	src := source(pkt)
 	if !routable(src, dst) {
-		r.stats.noRoute.Add(1)
-		r.dropped(dropNoRoute, src, dst, n)
+		r.stats.link.Add(1)
+		r.dropped(dropLink, src, dst, n)
 		return nil, nil
 	}
 	p := t.lookup(dst)
