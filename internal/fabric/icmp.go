@@ -5,7 +5,8 @@ import (
 	"net/netip"
 	"slices"
 	"sync"
-	"time"
+
+	"github.com/vnetgw/vnetgw/internal/wire/icmp"
 )
 
 // The ICMP errors a router sends: Time Exceeded for a packet whose TTL
@@ -29,13 +30,6 @@ const (
 const (
 	icmpRate  = 100
 	icmpBurst = 50
-)
-
-// The most an ICMP error may be: RFC 1812 §4.3.2.3 for IPv4, the IPv6
-// minimum MTU (RFC 4443 §2.4(c)).
-const (
-	icmp4Max = 576
-	icmp6Max = 1280
 )
 
 // SetSubnets gives the router the prefixes of its VNet's subnets, by
@@ -109,31 +103,7 @@ func lastAddr(p netip.Prefix) netip.Addr {
 	return netip.AddrFrom4(b)
 }
 
-// bucket is a token bucket (RFC 4443 §2.4(f)).
-type bucket struct {
-	mu     sync.Mutex // guards tokens and last
-	tokens float64
-	last   time.Time
-	now    func() time.Time
-}
-
-// take reports whether a token was there, and takes it.
-func (b *bucket) take() bool {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	now := b.now()
-	if !b.last.IsZero() {
-		b.tokens = min(icmpBurst, b.tokens+now.Sub(b.last).Seconds()*icmpRate)
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
-}
-
-var icmpBufs = sync.Pool{New: func() any { return new([icmp6Max]byte) }}
+var icmpBufs = sync.Pool{New: func() any { return new([icmp.Max6]byte) }}
 
 // FragmentationNeeded answers pkt, an IPv4 packet that a port (a
 // point-to-site client) dropped for being longer than the mtu of its
@@ -165,15 +135,15 @@ func (r *Router) icmpError(key string, pkt []byte, kind icmpKind, mtu int) {
 	if len(s.all) == 0 {
 		return
 	}
-	var src, dst netip.Addr
+	var src netip.Addr
 	if pkt[0]>>4 == 4 {
-		src, dst = netip.AddrFrom4([4]byte(pkt[12:16])), netip.AddrFrom4([4]byte(pkt[16:20]))
-		if !answers4(pkt, src, dst) || s.broadcast(src) || s.broadcast(dst) {
+		src = netip.AddrFrom4([4]byte(pkt[12:16]))
+		if !icmp.Answers4(pkt) || s.broadcast(src) || s.broadcast(netip.AddrFrom4([4]byte(pkt[16:20]))) {
 			return
 		}
 	} else {
-		src, dst = netip.AddrFrom16([16]byte(pkt[8:24])), netip.AddrFrom16([16]byte(pkt[24:40]))
-		if !answers6(pkt, src, dst) {
+		src = netip.AddrFrom16([16]byte(pkt[8:24]))
+		if !icmp.Answers6(pkt) {
 			return
 		}
 	}
@@ -182,151 +152,36 @@ func (r *Router) icmpError(key string, pkt []byte, kind icmpKind, mtu int) {
 		return
 	}
 	port := r.table.Load().lookup(src)
-	if _, internet := port.(*Egress); internet || port == nil || !r.icmp.take() {
+	if _, internet := port.(*Egress); internet || port == nil || !r.icmp.Allow() {
 		// The way to the Internet takes TCP and UDP only: it would refuse
 		// the error and count it a second time as a drop.
 		return
 	}
-	buf := icmpBufs.Get().(*[icmp6Max]byte)
+	buf := icmpBufs.Get().(*[icmp.Max6]byte)
 	defer icmpBufs.Put(buf)
 	var msg []byte
 	if src.Is4() {
 		// RFC 792: Time Exceeded type 11 code 0 (TTL exceeded in transit);
 		// RFC 1812 §5.2.7.1: no route at all MUST be Net Unreachable, type 3
 		// code 0.
-		typ, code, rest := byte(11), byte(0), uint32(0)
+		typ, code, rest := byte(icmp.TypeTimeExceeded4), byte(0), uint32(0)
 		switch kind {
 		case unreachable:
-			typ = 3
+			typ = icmp.TypeUnreachable4
 		case fragmentationNeeded:
 			// RFC 1191 §4: type 3 code 4, the next-hop MTU in the low
 			// 16 bits of the header's second word.
-			typ, code, rest = 3, 4, uint32(mtu)
+			typ, code, rest = icmp.TypeUnreachable4, icmp.CodeFragNeeded, uint32(mtu)
 		}
-		msg = icmp4(buf[:icmp4Max], typ, code, rest, from, src, pkt)
+		msg = icmp.Error4(buf[:icmp.Max4], typ, code, rest, from, src, pkt)
 	} else {
 		// RFC 4443 §3.3: Time Exceeded type 3 code 0 (hop limit exceeded in
 		// transit); §3.1: Destination Unreachable type 1 code 0 (no route).
-		typ := byte(3)
+		typ := byte(icmp.TypeTimeExceeded6)
 		if kind == unreachable {
-			typ = 1
+			typ = icmp.TypeUnreachable6
 		}
-		msg = icmp6(buf[:], typ, from, src, pkt)
+		msg = icmp.Error6(buf[:], typ, 0, 0, from, src, pkt)
 	}
 	port.Deliver(msg)
-}
-
-// answers4 applies RFC 1812 §4.3.2.7 (and RFC 1122 §3.2.2) to an IPv4
-// packet: no ICMP error about an ICMP error, a packet to a broadcast or
-// multicast address, a fragment other than the first, or from an address
-// that is not one host's.
-func answers4(pkt []byte, src, dst netip.Addr) bool {
-	if binary.BigEndian.Uint16(pkt[6:8])&0x1fff != 0 {
-		return false
-	}
-	if dst.IsMulticast() || dst == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
-		return false
-	}
-	s := src.As4()
-	if s[0] == 0 || src.IsLoopback() || src.IsMulticast() || s[0] >= 240 {
-		return false // zero network, loopback, multicast, class E, broadcast
-	}
-	if pkt[9] != 1 {
-		return true
-	}
-	hl := int(pkt[0]&0x0f) * 4
-	if len(pkt) <= hl {
-		return false
-	}
-	// Only queries are answered; errors, and types unknown, are not.
-	switch pkt[hl] {
-	case 0, 8, 9, 10, 13, 14, 15, 16, 17, 18:
-		return true
-	}
-	return false
-}
-
-// answers6 applies RFC 4443 §2.4(e) to an IPv6 packet: no ICMPv6 error
-// about an ICMPv6 error or redirect, a packet to a multicast address, a
-// fragment other than the first, or from an address that is not one
-// node's.
-func answers6(pkt []byte, src, dst netip.Addr) bool {
-	if dst.IsMulticast() || src.IsUnspecified() || src.IsMulticast() || src.IsLoopback() {
-		return false
-	}
-	next, off := pkt[6], 40
-	for range 8 {
-		switch next {
-		case 0, 43, 60: // hop-by-hop, routing, destination options
-			if len(pkt) < off+2 {
-				return false
-			}
-			next, off = pkt[off], off+(int(pkt[off+1])+1)*8
-		case 44: // fragment
-			if len(pkt) < off+8 || binary.BigEndian.Uint16(pkt[off+2:off+4])>>3 != 0 {
-				return false
-			}
-			next, off = pkt[off], off+8
-		case 58:
-			// RFC 4443 §2.1: types below 128 are errors; 137 is Redirect.
-			return len(pkt) > off && pkt[off] >= 128 && pkt[off] != 137
-		default:
-			return true
-		}
-	}
-	return false
-}
-
-// icmp4 writes into buf an IPv4 ICMP error of type typ and code, rest
-// its header's second word, from src to dst, that quotes as much of pkt
-// as buf holds (RFC 1812 §4.3.2.3: as much as fits in 576 bytes, the
-// header and 8 bytes at least).
-func icmp4(buf []byte, typ, code byte, rest uint32, src, dst netip.Addr, pkt []byte) []byte {
-	n := 28 + copy(buf[28:], pkt)
-	clear(buf[:28])
-	buf[0] = 0x45
-	binary.BigEndian.PutUint16(buf[2:4], uint16(n))
-	buf[8], buf[9] = 64, 1
-	s, d := src.As4(), dst.As4()
-	copy(buf[12:16], s[:])
-	copy(buf[16:20], d[:])
-	binary.BigEndian.PutUint16(buf[10:12], ^sum16(0, buf[:20]))
-	buf[20], buf[21] = typ, code
-	binary.BigEndian.PutUint32(buf[24:28], rest)
-	binary.BigEndian.PutUint16(buf[22:24], ^sum16(0, buf[20:n]))
-	return buf[:n]
-}
-
-// icmp6 writes into buf an ICMPv6 error of type typ, code 0, from src to
-// dst, that quotes as much of pkt as buf holds (RFC 4443 §2.4(c): as much
-// as fits in the IPv6 minimum MTU).
-func icmp6(buf []byte, typ byte, src, dst netip.Addr, pkt []byte) []byte {
-	n := 48 + copy(buf[48:], pkt)
-	clear(buf[:48])
-	buf[0] = 0x60
-	binary.BigEndian.PutUint16(buf[4:6], uint16(n-40))
-	buf[6], buf[7] = 58, 64
-	s, d := src.As16(), dst.As16()
-	copy(buf[8:24], s[:])
-	copy(buf[24:40], d[:])
-	buf[40] = typ
-	// RFC 4443 §2.3: the checksum covers the pseudo-header of RFC 8200 §8.1.
-	sum := uint32(sum16(0, buf[8:40])) + uint32(n-40) + 58
-	binary.BigEndian.PutUint16(buf[42:44], ^sum16(sum, buf[40:n]))
-	return buf[:n]
-}
-
-// sum16 adds b to the one's complement sum sum (RFC 1071) and folds it.
-func sum16(sum uint32, b []byte) uint16 {
-	for len(b) >= 2 {
-		sum += uint32(binary.BigEndian.Uint16(b))
-		b = b[2:]
-	}
-	if len(b) == 1 {
-		sum += uint32(b[0]) << 8
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	return uint16(sum)
 }

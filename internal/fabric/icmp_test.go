@@ -343,7 +343,7 @@ func TestNoICMPErrorToTheInternet(t *testing.T) {
 func TestICMPErrorRate(t *testing.T) {
 	r := twoSubnets()
 	now := time.Unix(1e9, 0)
-	r.icmp.now = func() time.Time { return now }
+	r.icmp.Now = func() time.Time { return now }
 	sender := &recorder{}
 	r.SetRoutes([]Route{{netip.MustParsePrefix("10.1.1.4/32"), sender}, {netip.MustParsePrefix("192.168.0.0/16"), &recorder{}}})
 	flood := func() {

@@ -21,9 +21,9 @@ import (
 	"slices"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	"github.com/vnetgw/vnetgw/internal/sparselog"
+	"github.com/vnetgw/vnetgw/internal/wire/icmp"
 )
 
 // Port receives the packets a router forwards to it. Deliver is called on
@@ -61,7 +61,7 @@ type Router struct {
 	table   atomic.Pointer[table]
 	ingress atomic.Pointer[map[string]*table]
 	subnets atomic.Pointer[subnets]
-	icmp    bucket
+	icmp    icmp.Limiter
 	stats   routerStats
 	// egress is the VNet's way to the Internet, whose refusals are the
 	// router's no_route in its log (LogDrops); nil: none.
@@ -94,7 +94,7 @@ type Stats struct {
 
 // NewRouter returns a router with an empty table.
 func NewRouter() *Router {
-	r := &Router{icmp: bucket{tokens: icmpBurst, now: time.Now}}
+	r := &Router{icmp: icmp.Limiter{Rate: icmpRate, Burst: icmpBurst}}
 	r.table.Store(&table{})
 	r.subnets.Store(&subnets{})
 	return r
