@@ -209,8 +209,14 @@ func (e *Engine) startGateway(c Gateway) *gw {
 	if e.opts.inner != nil {
 		inner = e.opts.inner(g.port)
 	}
+	var innerAddrs []netip.Addr
+	if c.PrivateAddr.IsValid() {
+		// A packet too long for a tunnel is answered from the instance's
+		// address in the GatewaySubnet, as Azure's instance would.
+		innerAddrs = append(innerAddrs, c.PrivateAddr)
+	}
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
-		RawESP: e.opts.RawESP, Inner: inner, Logger: e.log.With("gateway", c.key())})
+		RawESP: e.opts.RawESP, Inner: inner, InnerAddrs: innerAddrs, Logger: e.log.With("gateway", c.key())})
 	if g.err != nil {
 		e.log.Error("gateway not started", "gateway", c.key(), "addr", c.PublicAddr, "err", g.err)
 		// Start closed the port: nothing passes it, and a capture of it
@@ -340,7 +346,7 @@ func (g *gw) status(m map[string]ConnectionStatus, tally func(key string) *tally
 		if cs, ok := observed[name]; ok {
 			t.State, t.Established, t.Reason, t.Idle = cs.State, cs.Established, cs.Reason, cs.Idle
 			d := cs.Drops
-			raw = counts{cs.BytesIn, cs.BytesOut, cs.PacketsIn, cs.PacketsOut, insights.Drops{Ingress: d.Open + d.Malformed + d.Selector + d.ECN + d.InnerWrite, Egress: d.NoSA + d.NoSelector + d.Seal + d.Send,
+			raw = counts{cs.BytesIn, cs.BytesOut, cs.PacketsIn, cs.PacketsOut, insights.Drops{Ingress: d.Open + d.Malformed + d.Selector + d.ECN + d.InnerWrite, Egress: d.NoSA + d.NoSelector + d.Seal + d.TooBig + d.Send,
 				IngressTS: d.Selector, EgressTS: d.NoSelector, NAT: d.NATNoFlow + d.NATFull}}
 			t.IKESAs, t.ChildSAs, t.NATFlows = cs.IKESAs, len(cs.Children), cs.NATFlows
 		}

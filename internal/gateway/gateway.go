@@ -40,9 +40,14 @@ type Options struct {
 	// the same ports.
 	IKEPort, NATTPort uint16
 	// Inner carries the plain packets. The gateway closes it.
-	Inner   tunnel.Inner
-	Logger  *slog.Logger
-	Workers int
+	Inner tunnel.Inner
+	// InnerAddrs are the gateway's addresses on the inner side, which
+	// its ICMP errors about packets too long for a tunnel come from
+	// (tunnel.Options.ICMPFrom); without one, such packets are sealed
+	// and the ESP packet is fragmented.
+	InnerAddrs []netip.Addr
+	Logger     *slog.Logger
+	Workers    int
 	// KeepaliveInterval is the NAT-keepalive period behind a NAT; 0 means
 	// udp.DefaultKeepaliveInterval (20 s).
 	KeepaliveInterval time.Duration
@@ -123,7 +128,7 @@ func Start(opts Options) (*Gateway, error) {
 			m.HandlePacket(local, remote, msg)
 		}
 	}})
-	eng, err := tunnel.New(tunnel.Options{Inner: opts.Inner, Outer: g.tr, Events: events{g}, Logger: opts.Logger, Workers: opts.Workers})
+	eng, err := tunnel.New(tunnel.Options{Inner: opts.Inner, Outer: g.tr, Events: events{g}, Logger: opts.Logger, Workers: opts.Workers, ICMPFrom: opts.InnerAddrs})
 	if err != nil {
 		g.tr.Close()
 		opts.Inner.Close()

@@ -44,6 +44,7 @@ var dropNames = [dropCount]string{
 	dropInnerWrite: "inner_write",
 	dropNATNoFlow:  "nat_no_flow",
 	dropNATFull:    "nat_full",
+	dropTooBig:     "too_big",
 }
 
 // espDropCount is the number of reasons that drop an inbound ESP packet

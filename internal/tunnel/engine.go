@@ -17,6 +17,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/sparselog"
 	"github.com/vnetgw/vnetgw/internal/udp"
+	"github.com/vnetgw/vnetgw/internal/wire/icmp"
 )
 
 // Inner is the side of the engine that carries plain IP packets: a TUN
@@ -57,7 +58,24 @@ type Options struct {
 	// goroutines (the outbound loop, and the UDP read loops that call
 	// HandleESP) seal and open; 0 means one per core (GOMAXPROCS).
 	Workers int
+	// MTU is the outer path MTU: the most bytes an ESP packet may have
+	// with its outer IP and UDP headers; 0 means DefaultMTU. A tunnel's
+	// MTU, the longest inner packet it carries whole, is this less the
+	// outer headers and what its child SA's algorithm adds.
+	MTU int
+	// ICMPFrom are the engine's addresses on the inner side, one IPv4 and
+	// one IPv6 (the gateway's in its VNet). An inner packet longer than
+	// its tunnel's MTU, IPv6 or IPv4 with Don't Fragment, is dropped and
+	// its sender told the MTU with ICMP Fragmentation Needed or Packet
+	// Too Big from the address of its family, written to the inner side.
+	// Without an address of its family, or for IPv4 without Don't
+	// Fragment, the packet is sealed and the kernel fragments the ESP
+	// packet.
+	ICMPFrom []netip.Addr
 }
+
+// DefaultMTU is the outer path MTU an engine assumes: Ethernet's.
+const DefaultMTU = 1500
 
 // innerOffset is where inbound packets start in the buffers given to
 // Inner.Write: room for a virtio-net header (tun.WriteOffset), and no more
@@ -91,9 +109,14 @@ type Engine struct {
 	pool *pool
 	out  *outBatch // owned by the outbound loop
 
+	mtu                  int        // Options.MTU
+	icmpFrom4, icmpFrom6 netip.Addr // Options.ICMPFrom; invalid: none
+	icmpLimit            icmp.Limiter
+
 	// inMu guards in, inClosed, lastShort, lastUnknown and the tunnels'
-	// lastESP: it serializes HandleESP and lets Close wait for the call in
-	// progress.
+	// lastESP: it serializes HandleESP and the outbound loop's ICMP
+	// answers, the writers of the inner side, and lets Close wait for the
+	// call in progress.
 	inMu        sync.Mutex
 	in          *inBatch
 	inClosed    bool
@@ -177,6 +200,7 @@ const (
 	dropInnerWrite            // inbound: opened, but the inner side's Write failed
 	dropNATNoFlow             // for a dynamic NAT map's External side, and of no flow its Internal side started
 	dropNATFull               // a new flow of a dynamic NAT map found no free address and port
+	dropTooBig                // outbound: longer than the tunnel's MTU, with Don't Fragment or IPv6 (RFC 4301 §8.2.1)
 	dropCount
 )
 
@@ -210,6 +234,18 @@ func New(opts Options) (*Engine, error) {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	e.mtu = opts.MTU
+	if e.mtu <= 0 {
+		e.mtu = DefaultMTU
+	}
+	for _, a := range opts.ICMPFrom {
+		if a = a.Unmap(); a.Is4() {
+			e.icmpFrom4 = a
+		} else if a.Is6() {
+			e.icmpFrom6 = a
+		}
+	}
+	e.icmpLimit = icmp.Limiter{Rate: icmpRate, Burst: icmpBurst, Now: e.clock}
 	workers := opts.Workers
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
@@ -222,6 +258,9 @@ func New(opts Options) (*Engine, error) {
 	go e.outboundLoop()
 	return e, nil
 }
+
+// clock is e.now, as a method value for the ICMP limiter.
+func (e *Engine) clock() time.Time { return e.now() }
 
 type noEvents struct{}
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/udp"
+	"github.com/vnetgw/vnetgw/internal/wire/icmp"
 )
 
 const (
@@ -26,6 +27,13 @@ type outBatch struct {
 	jobs  []sealJob
 	msgs  []udp.Message
 	par   parallel
+
+	// The ICMP errors for packets too long for their tunnel: answers
+	// are those of the batch, at innerOffset in answerBufs; quote keeps
+	// the start of a packet as it was before NAT.
+	answers    [][]byte
+	answerBufs [][]byte
+	quote      []byte
 }
 
 // sealJob is one packet to seal: its buffer (the packet at
@@ -47,6 +55,10 @@ func newOutBatch(n int) *outBatch {
 		sizes: make([]int, n),
 		jobs:  make([]sealJob, 0, n),
 		msgs:  make([]udp.Message, 0, n),
+
+		answers:    make([][]byte, 0, maxAnswers),
+		answerBufs: udp.Buffers(maxAnswers, innerOffset+icmp.Max6),
+		quote:      make([]byte, maxQuote),
 	}
 }
 
@@ -88,6 +100,7 @@ func (e *Engine) outboundLoop() {
 func (e *Engine) outbound(b *outBatch, n int) {
 	rt := e.routes.Load()
 	jobs := b.jobs[:0]
+	b.answers = b.answers[:0]
 	var now int64 // unix seconds, for dynamic NAT: read once per batch
 	for i := range n {
 		h, ok := parseIP(b.bufs[i][esp.Headroom : esp.Headroom+b.sizes[i]])
@@ -100,8 +113,12 @@ func (e *Engine) outbound(b *outBatch, n int) {
 			e.drops.noRoute.Add(1)
 			continue
 		}
+		pkt := b.bufs[i][esp.Headroom : esp.Headroom+h.length]
+		quote := pkt
 		if nat := t.nat.Load(); nat != nil {
-			pkt := b.bufs[i][esp.Headroom : esp.Headroom+h.length]
+			if h.length > e.mtu-maxOverhead { // may be too long: an ICMP error quotes it untranslated
+				quote = b.quote[:copy(b.quote, pkt)]
+			}
 			if now == 0 && nat.dynamic != nil {
 				now = e.now().Unix()
 			}
@@ -126,6 +143,12 @@ func (e *Engine) outbound(b *outBatch, n int) {
 				t.drop(dropNoSA)
 				e.acquire(t, h)
 			}
+			continue
+		}
+		// RFC 4301 §8.2.1, RFC 4443 §3.2: a packet too long for the SA that
+		// may not be fragmented is dropped, and its sender MUST be told.
+		if h.length > e.mtu-maxOverhead && e.tooBig(b, c, h, quote) {
+			t.drop(dropTooBig)
 			continue
 		}
 		q, err := c.out.NextSeq()
@@ -188,6 +211,7 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		run.bytes += uint64(j.n)
 	}
 	run.flushOut()
+	e.answerTooBig(b)
 	// Let go of removed children and buffers until the next batch.
 	clear(jobs)
 	clear(msgs)

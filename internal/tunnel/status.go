@@ -66,6 +66,10 @@ type TunnelDrops struct {
 	// tunnel's, kept across rekeys, where a child's esp.Stats go with it.
 	Open                                        uint64
 	Replay, Integrity, Padding, Length, Expired uint64
+	// TooBig counts outbound packets longer than the tunnel's MTU, IPv6
+	// or IPv4 with Don't Fragment, dropped and answered with ICMP
+	// Fragmentation Needed or Packet Too Big (RFC 4301 §8.2.1).
+	TooBig uint64
 	// Send counts outbound packets sealed but not sent: the outer side
 	// has no endpoint for them, or the kernel refused them (a firewall's
 	// EPERM, no route). The outbound SA counted them as sealed.
@@ -176,6 +180,7 @@ func (t *tunnel) status() TunnelStatus {
 			Padding:    d(dropPadding),
 			Length:     d(dropLength),
 			Expired:    d(dropExpired),
+			TooBig:     d(dropTooBig),
 			Send:       d(dropSend),
 			InnerWrite: d(dropInnerWrite),
 			Dummy:      d(dropDummy),

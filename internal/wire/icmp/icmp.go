@@ -28,8 +28,19 @@ const (
 	CodeFragNeeded    = 4
 	TypeTimeExceeded4 = 11
 	TypeUnreachable6  = 1 // RFC 4443 §3.1
+	TypePacketTooBig6 = 2 // RFC 4443 §3.2: the MTU is the second word
 	TypeTimeExceeded6 = 3 // RFC 4443 §3.3
 )
+
+// MinMTU is the least MTU a link of an IP version may have: 68 for IPv4
+// (RFC 791), 1280 for IPv6 (RFC 8200 §5). A Fragmentation Needed or
+// Packet Too Big tells of no less.
+func MinMTU(ipv6 bool) int {
+	if ipv6 {
+		return 1280
+	}
+	return 68
+}
 
 // Error4 writes into buf an IPv4 ICMP error of type typ and code, rest its
 // header's second word, from src to dst, that quotes as much of pkt as buf

@@ -1,0 +1,110 @@
+package tunnel
+
+import (
+	"net/netip"
+
+	"github.com/vnetgw/vnetgw/internal/esp"
+	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
+	"github.com/vnetgw/vnetgw/internal/wire/icmp"
+)
+
+// ICMP error rate of an engine: a token bucket refilled at icmpRate a
+// second up to icmpBurst (RFC 4443 §2.4(f), RFC 1812 §4.3.2.8).
+const (
+	icmpRate  = 100
+	icmpBurst = 50
+)
+
+const (
+	// maxAnswers is the most ICMP errors one outbound batch writes.
+	maxAnswers = 8
+	// maxOverhead is the most an ESP packet adds to its inner packet:
+	// an IPv6 outer header, UDP, the ESP header and the longest IV, the
+	// longest padding, trailer and ICV.
+	maxOverhead = 40 + 8 + esp.Headroom - esp.OuterRoom + esp.Tailroom
+	// maxQuote is the most of a packet an ICMP error quotes.
+	maxQuote = icmp.Max6 - 48
+)
+
+// outerLen is the length of the outer headers of an ESP packet to
+// remote: IPv4 or IPv6, and UDP unless it travels as IP protocol 50
+// (port 0).
+func outerLen(remote netip.AddrPort) int {
+	n := 20
+	if !remote.Addr().Unmap().Is4() {
+		n = 40
+	}
+	if remote.Port() != 0 {
+		n += 8 // RFC 3948 §2.1
+	}
+	return n
+}
+
+// tooBig tells whether the inner packet h, to be sealed by c, is too long
+// for the tunnel and must be dropped (RFC 4301 §8.2.1); if so, its sender
+// is answered, rate-limited, with the tunnel's MTU (RFC 1191 §4, RFC 4443
+// §3.2), an answer that b keeps for answerTooBig. quote is the packet as
+// it came from its sender, before NAT.
+func (e *Engine) tooBig(b *outBatch, c *child, h ipHeader, quote []byte) bool {
+	outer := outerLen(c.ends.Load().remote)
+	if c.out.SealedLen(h.length)+outer <= e.mtu {
+		return false
+	}
+	v6 := h.next == espwire.NextHeaderIPv6
+	from, sender := e.icmpFrom4, netip.AddrFrom4([4]byte(quote[12:16]))
+	if v6 {
+		from, sender = e.icmpFrom6, netip.AddrFrom16([16]byte(quote[8:24]))
+	}
+	// RFC 791: without Don't Fragment the ESP packet may be fragmented;
+	// without an address to answer from, dropping it would leave its
+	// sender to wait for ever.
+	if !from.IsValid() || !v6 && quote[6]&0x40 == 0 {
+		return false
+	}
+	// The longest inner packet that fits: less padding to the cipher's
+	// block (up to 15 bytes) may let a few more bytes in.
+	mtu := min(h.length-1, h.length-(c.out.SealedLen(h.length)+outer-e.mtu)+15)
+	for mtu > 0 && c.out.SealedLen(mtu)+outer > e.mtu {
+		mtu--
+	}
+	// RFC 8200 §5: a link carries 1280 bytes, fragmenting below it if it
+	// must; RFC 791: 68.
+	mtu = max(mtu, icmp.MinMTU(v6))
+	if h.length <= mtu {
+		return false
+	}
+	if len(b.answers) == maxAnswers {
+		return true
+	}
+	if v6 && !icmp.Answers6(quote) || !v6 && !icmp.Answers4(quote) || !e.icmpLimit.Allow() {
+		return true
+	}
+	buf := b.answerBufs[len(b.answers)]
+	var msg []byte
+	if v6 {
+		// RFC 4443 §3.2: Packet Too Big, the MTU in the second word.
+		msg = icmp.Error6(buf[innerOffset:], icmp.TypePacketTooBig6, 0, uint32(mtu), from, sender, quote)
+	} else {
+		// RFC 1191 §4: Fragmentation Needed and DF Set, the MTU in the
+		// low 16 bits of the second word.
+		msg = icmp.Error4(buf[innerOffset:innerOffset+icmp.Max4], icmp.TypeUnreachable4, icmp.CodeFragNeeded, uint32(mtu), from, sender, quote)
+	}
+	b.answers = append(b.answers, buf[:innerOffset+len(msg)])
+	return true
+}
+
+// answerTooBig writes the batch's ICMP errors to the inner side.
+func (e *Engine) answerTooBig(b *outBatch) {
+	if len(b.answers) == 0 {
+		return
+	}
+	e.inMu.Lock()
+	defer e.inMu.Unlock()
+	if e.inClosed {
+		return
+	}
+	if _, err := e.inner.Write(b.answers, innerOffset); err != nil {
+		e.drops.innerWrites.Add(1)
+		e.log.Debug("inner write of icmp errors failed", "err", err)
+	}
+}
