@@ -1000,26 +1000,8 @@ func (c *conn) advertise() {
 			b.fail(err)
 			return
 		}
+		// It fits with one prefix at least (exportOne).
 		room := wire.MaxLen - wire.HeaderLen - (len(one) - nlriLen(ps[0]))
-		if room < nlriLen(ps[0]) {
-			// The path alone does not fit in a message: not sent, and
-			// what the peer has for these prefixes goes.
-			var sent []netip.Prefix
-			for _, pfx := range ps {
-				if _, ok := c.out[pfx]; ok {
-					sent = append(sent, pfx)
-				}
-			}
-			for chunk := range slices.Chunk(sent, wire.MaxPrefixesPerUpdate) {
-				if !b.update(wire.Update{Withdrawn: chunk}) {
-					return
-				}
-				for _, pfx := range chunk {
-					delete(c.out, pfx)
-				}
-			}
-			continue
-		}
 		for chunk := range chunkNLRI(ps, room) {
 			if !b.update(r.update(chunk)) {
 				return

@@ -159,7 +159,18 @@ func (s *Speaker) exportOne(p *peer, pfx netip.Prefix, networks map[netip.Prefix
 	if !ok || r.PeerAddr == p.cfg.Addr || wire.HasAS(r.ASPath, p.cfg.AS) {
 		return Route{}, false
 	}
-	return Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin, Aggregator: r.Aggregator, Transitive: r.Transitive}, true
+	out := Route{Prefix: pfx, PeerAddr: p.cfg.Addr, NextHop: p.cfg.local(s.cfg.ID), ASPath: wire.Prepend(r.ASPath, s.cfg.AS), Origin: r.Origin, Aggregator: r.Aggregator, Transitive: r.Transitive}
+	// Nor a route whose UPDATE, with this AS in front (and AS4_PATH for
+	// a two-octet session), is longer than a message may be (RFC 4271
+	// §4): it cannot be sent, and Advertised does not list it.
+	fourOctet := true
+	if c := p.established; c != nil {
+		fourOctet = c.fourOctet
+	}
+	if wire.HeaderLen+out.update([]netip.Prefix{pfx}).Len(fourOctet) > wire.MaxLen {
+		return Route{}, false
+	}
+	return out, true
 }
 
 // exportNetworks are the networks p is sent: its own (the ranges as it

@@ -741,3 +741,35 @@ func TestUpdateAggregatorRFC6793(t *testing.T) {
 		}
 	}
 }
+
+// TestUpdateLen: Len is the length Append writes, for each encoding: a
+// long path in an attribute of extended length, AS4_PATH and
+// AS4_AGGREGATOR for a two-octet peer (RFC 6793 §4.2.2), the attributes
+// passed on, a withdrawal alone.
+func TestUpdateLen(t *testing.T) {
+	nh := netip.MustParseAddr("192.168.1.1")
+	long := make([]uint32, 200)
+	for i := range long {
+		long[i] = 4200000000 + uint32(i)
+	}
+	for _, c := range []struct {
+		name string
+		u    Update
+	}{
+		{"withdrawal", Update{Withdrawn: pfx("10.99.0.0/24", "10.0.0.0/8", "0.0.0.0/0")}},
+		{"short path", Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: nh, NLRI: pfx("10.99.0.0/24")}},
+		{"set and four-octet ASes", Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010, 4200000002}}, {Set: true, ASNs: []uint32{65001, 4200000001}}}, NextHop: nh,
+			NLRI: pfx("10.99.0.0/24", "10.1.0.0/16"), Withdrawn: pfx("10.2.0.0/16")}},
+		{"long path", Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: long}, {Set: true, ASNs: long[:100]}}, NextHop: nh, NLRI: pfx("10.99.0.0/24")}},
+		{"aggregator and transitive", Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: nh, NLRI: pfx("10.99.0.0/24"),
+			Aggregator: Aggregator{AS: 4200000001, Addr: netip.MustParseAddr("192.0.2.7")}, Transitive: "\x40\x06\x00\xe0\x08\x04\xfd\xea\x00\x01"}},
+		{"two-octet aggregator", Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: nh, NLRI: pfx("10.99.0.0/24"),
+			Aggregator: Aggregator{AS: 65001, Addr: netip.MustParseAddr("192.0.2.7")}}},
+	} {
+		for _, four := range []bool{true, false} {
+			if b := mustAppend(c.u.Append(nil, four)); c.u.Len(four) != len(b) {
+				t.Errorf("%s, four-octet %t: Len %d, Append wrote %d bytes", c.name, four, c.u.Len(four), len(b))
+			}
+		}
+	}
+}

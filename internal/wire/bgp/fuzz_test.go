@@ -62,6 +62,11 @@ func FuzzReadMessage(f *testing.F) {
 				if err != nil {
 					t.Fatalf("UPDATE %+v parsed and cannot be encoded: %v", u, err)
 				}
+				for _, to := range []bool{true, false} {
+					if b, err := u.Append(nil, to); err != nil || u.Len(to) != len(b) {
+						t.Fatalf("UPDATE %+v: Len %d, Append wrote %d bytes (four-octet %t), %v", u, u.Len(to), len(b), to, err)
+					}
+				}
 				again, err := ParseUpdate(body, four)
 				if err != nil || len(again.NLRI) != len(u.NLRI) || len(again.Withdrawn) != len(u.Withdrawn) ||
 					(len(u.NLRI) > 0 && (PathLen(again.ASPath) != PathLen(u.ASPath) || again.NextHop != u.NextHop || again.Transitive != u.Transitive || again.Aggregator != u.Aggregator)) {

@@ -629,7 +629,7 @@ func (u Update) Append(b []byte, fourOctet bool) ([]byte, error) {
 		// RFC 6793 §4.2.2: a two-octet peer is also given the path
 		// with its four-octet ASes, in AS4_PATH, when it has one, and
 		// the aggregator's four-octet AS in AS4_AGGREGATOR.
-		if !fourOctet && slices.ContainsFunc(u.ASPath, func(s Segment) bool { return slices.ContainsFunc(s.ASNs, func(as uint32) bool { return as > 0xffff }) }) {
+		if !fourOctet && hasFourOctetAS(u.ASPath) {
 			upTo(attrAS4Path)
 			b = appendPath(b, flagOptional|flagTransitive, attrAS4Path, u.ASPath, true)
 		}
@@ -640,6 +640,31 @@ func (u Update) Append(b []byte, fourOctet bool) ([]byte, error) {
 		return append(b, rest...)
 	})
 	return appendPrefixes(b, u.NLRI), nil
+}
+
+// Len is the length of the body Append writes with fourOctet, for an
+// UPDATE Append takes: a speaker tells whether a route fits in a message
+// (MaxLen) without writing it.
+func (u Update) Len(fourOctet bool) int {
+	n := 2 + prefixesLen(u.Withdrawn) + 2 + prefixesLen(u.NLRI)
+	if len(u.NLRI) == 0 {
+		return n
+	}
+	n += 4 + pathLen(u.ASPath, fourOctet) + 7 + len(u.Transitive)
+	aggr := 3 + 6
+	if fourOctet {
+		aggr = 3 + 8
+	}
+	if u.Aggregator.AS != 0 {
+		n += aggr
+	}
+	if !fourOctet && hasFourOctetAS(u.ASPath) {
+		n += pathLen(u.ASPath, true)
+	}
+	if !fourOctet && u.Aggregator.AS > 0xffff {
+		n += 3 + 8
+	}
+	return n
 }
 
 // AppendMessage appends the whole UPDATE message, its header and the
@@ -680,6 +705,28 @@ func (u Update) check() error {
 		}
 	}
 	return nil
+}
+
+// hasFourOctetAS reports whether an AS of path p needs four octets: a
+// two-octet peer is also sent AS4_PATH (RFC 6793 §4.2.2).
+func hasFourOctetAS(p []Segment) bool {
+	return slices.ContainsFunc(p, func(s Segment) bool { return slices.ContainsFunc(s.ASNs, func(as uint32) bool { return as > 0xffff }) })
+}
+
+// pathLen is the length of the attribute appendPath writes.
+func pathLen(p []Segment, fourOctet bool) int {
+	size := 2
+	if fourOctet {
+		size = 4
+	}
+	n := 0
+	for _, s := range p {
+		n += 2 + size*len(s.ASNs)
+	}
+	if n > 255 {
+		return 4 + n
+	}
+	return 3 + n
 }
 
 // appendPath appends an AS_PATH or AS4_PATH attribute (code) with flags:
@@ -731,6 +778,15 @@ func appendLen16(b []byte, f func([]byte) []byte) []byte {
 	b = f(append(b, 0, 0))
 	binary.BigEndian.PutUint16(b[at:], uint16(len(b)-at-2))
 	return b
+}
+
+// prefixesLen is the length of what appendPrefixes writes.
+func prefixesLen(ps []netip.Prefix) int {
+	n := 0
+	for _, p := range ps {
+		n += 1 + (p.Bits()+7)/8
+	}
+	return n
 }
 
 func appendPrefixes(b []byte, ps []netip.Prefix) []byte {
