@@ -188,11 +188,18 @@ func (l Live) AdvertisedRoutes(id string, peer netip.Addr) []arm.GatewayRoute {
 }
 
 func gatewayRoute(local netip.Addr, r bgp.Route, origin string) arm.GatewayRoute {
+	// An AS_SET is one step of the path, its ASes in no order (RFC 4271
+	// §5.1.2): in braces, "65010-{65020,65030}", not as if a sequence.
 	var path []string
 	for _, seg := range r.ASPath {
+		var ases []string
 		for _, as := range seg.ASNs {
-			path = append(path, strconv.FormatUint(uint64(as), 10))
+			ases = append(ases, strconv.FormatUint(uint64(as), 10))
 		}
+		if seg.Set {
+			ases = []string{"{" + strings.Join(ases, ",") + "}"}
+		}
+		path = append(path, ases...)
 	}
 	return arm.GatewayRoute{LocalAddress: local.String(), Network: r.Prefix.String(), NextHop: r.NextHop.String(),
 		SourcePeer: r.PeerAddr.String(), Origin: origin, ASPath: strings.Join(path, "-"), Weight: 32768}
