@@ -633,8 +633,9 @@ func TestUpdateTransitiveRFC4271Section9(t *testing.T) {
 
 // TestUpdateAtomicAggregateRFC4271Section5_1_6: ATOMIC_AGGREGATE is kept
 // to be passed on with the routes (it SHOULD NOT be removed), before the
-// attributes of higher types; a malformed one (a length, optional flags)
-// is discarded (RFC 7606 §7.6).
+// attributes of higher types; a malformed one (a length, optional or
+// non-transitive flags: RFC 7606 §3 (c)) is discarded, its routes stand
+// (RFC 7606 §7.6).
 func TestUpdateAtomicAggregateRFC4271Section5_1_6(t *testing.T) {
 	base := Update{Origin: OriginIGP, ASPath: []Segment{{ASNs: []uint32{65010}}}, NextHop: netip.MustParseAddr("192.168.1.1"), NLRI: pfx("10.99.0.0/24")}
 	for _, c := range []struct {
@@ -645,6 +646,8 @@ func TestUpdateAtomicAggregateRFC4271Section5_1_6(t *testing.T) {
 		{"well-formed", []byte{0xc0, 8, 4, 0xfd, 0xea, 0, 1, 0x40, 6, 0}, "\x40\x06\x00\xe0\x08\x04\xfd\xea\x00\x01"},
 		{"of 1 byte", []byte{0x40, 6, 1, 0}, ""},
 		{"optional", []byte{0xc0, 6, 0}, ""},
+		{"not transitive", []byte{0x00, 6, 0}, ""},
+		{"of 1 byte in an extended length", []byte{0x50, 6, 0, 1, 0}, ""},
 	} {
 		b := mustAppend(base.Append(nil, true))
 		at := len(b) - 4 // the attributes end where the NLRI's 4 bytes begin
