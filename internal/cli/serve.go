@@ -6,10 +6,13 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"strconv"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
@@ -95,6 +98,7 @@ second one while it stops ends it at once.`,
 			} else {
 				fmt.Fprintf(g.stdout, "  TLS:         the certificate of --tls-cert; clients verify it with the system roots or $%s\n", client.EnvCA)
 			}
+			warnPrivilegedPorts(cfg.Logger, cfg)
 			err = s.Run(ctx)
 			if err == nil && ctx.Err() != nil {
 				cfg.Logger.Info("stopped", "reason", context.Cause(ctx))
@@ -132,4 +136,48 @@ second one while it stops ends it at once.`,
 	f.DurationVar(&cfg.NodeSettle, "node-settle", time.Minute, "with --etcd: for this long after the node joins, a VNet it runs moves to a node that joins when rendezvous hashing places it there, so that nodes started together share the VNets; later the VNets stay where they run (0: at once)")
 	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
 	return usesGlobals(cmd, "data-dir")
+}
+
+// warnPrivilegedPorts warns, as serve starts, of the gateways' ports this
+// process may not bind: a user who ran serve with the defaults (500, 4500,
+// 443) saw the first gateway fail only in the log and in its connections'
+// connectionStatusReason.
+func warnPrivilegedPorts(log *slog.Logger, cfg server.Config) {
+	limit := unprivilegedPortStart()
+	low := func(p uint16) bool { return p != 0 && p < limit }
+	if low(cfg.IKEPort) || low(cfg.NATTPort) {
+		log.Warn(fmt.Sprintf("gateways will not start: as this user, ports below %d need CAP_NET_BIND_SERVICE (root has it); give --ike-port and --natt-port above %d, which the sites' devices must use too", limit, limit-1),
+			"ike_port", cfg.IKEPort, "natt_port", cfg.NATTPort)
+	}
+	if low(cfg.SSTPPort) {
+		log.Warn(fmt.Sprintf("point-to-site servers (SSTP, OpenVPN) will not start: as this user, ports below %d need CAP_NET_BIND_SERVICE (root has it); give --sstp-port above %d", limit, limit-1),
+			"sstp_port", cfg.SSTPPort)
+	}
+}
+
+// unprivilegedPortStart returns the lowest port this process may bind:
+// Linux's net.ipv4.ip_unprivileged_port_start of its network namespace,
+// or 0 (any) with CAP_NET_BIND_SERVICE or where it cannot tell.
+func unprivilegedPortStart() uint16 {
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.Lines(string(status)) {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			caps, err := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			if err != nil || caps&(1<<unix.CAP_NET_BIND_SERVICE) != 0 {
+				return 0
+			}
+		}
+	}
+	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_unprivileged_port_start")
+	if err != nil {
+		return 0
+	}
+	n, err := strconv.ParseUint(strings.TrimSpace(string(b)), 10, 16)
+	if err != nil {
+		return 0
+	}
+	return uint16(n)
 }

@@ -1,0 +1,158 @@
+package cli
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+)
+
+// serve, run by a user who may not bind the ports below 1024 (Linux's
+// net.ipv4.ip_unprivileged_port_start), warns as it starts that gateways
+// and point-to-site servers on such ports will not start, and which flags
+// to give: the README's walk-through, run so with the defaults 500, 4500
+// and 443, had its gateway fail later with "bind: permission denied" in
+// the log and in its connection's connectionStatusReason alone. Ports
+// above 1023 give no warning. As root, the test runs itself again as
+// nobody.
+func TestServeWarnsOfPortsItCannotBind(t *testing.T) {
+	if os.Geteuid() == 0 {
+		runAsNobody(t)
+		return
+	}
+	if c, err := net.ListenPacket("udp", "127.0.0.1:500"); err == nil {
+		c.Close()
+		t.Skip("this user may bind port 500")
+	} else if !errors.Is(err, syscall.EACCES) {
+		t.Skipf("port 500 taken (%v): cannot tell whether this user may bind it", err)
+	}
+	for _, tc := range []struct {
+		name  string
+		ports []string
+		want  []string
+	}{
+		{"defaults", nil, []string{
+			"gateways will not start: as this user, ports below 1024 need CAP_NET_BIND_SERVICE (root has it); give --ike-port and --natt-port above 1023",
+			"ike_port=500 natt_port=4500",
+			"point-to-site servers (SSTP, OpenVPN) will not start",
+			"sstp_port=443",
+		}},
+		{"ports above 1023", []string{"--ike-port", "1500", "--natt-port", "4501", "--sstp-port", "1443"}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0"}, tc.ports...)
+			code, out, errOut := serveUntilServing(t, args...)
+			if code != 0 {
+				t.Fatalf("vnetgw %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("vnetgw %s: no %q in its log:\n%s", strings.Join(args, " "), w, errOut)
+				}
+			}
+			if tc.want == nil && strings.Contains(errOut, "level=WARN") {
+				t.Errorf("vnetgw %s warns:\n%s", strings.Join(args, " "), errOut)
+			}
+		})
+	}
+}
+
+// serveUntilServing runs a serve command line until it prints that it
+// serves, then stops it as SIGINT does.
+func serveUntilServing(t *testing.T, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	out := &syncWriter{cancel: cancel}
+	// The line of serve's stop may come from a goroutine of its own
+	// (context.AfterFunc) after Execute returned.
+	errOut := &syncWriter{}
+	code = Execute(ctx, args, out, errOut)
+	return code, out.String(), errOut.String()
+}
+
+// syncWriter keeps what is written to it, from any goroutine; with
+// cancel, it cancels serve's context once serve has said it serves.
+type syncWriter struct {
+	mu     sync.Mutex // guards b
+	b      bytes.Buffer
+	once   sync.Once
+	cancel context.CancelFunc
+}
+
+func (w *syncWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.b.Write(p)
+	if w.cancel != nil && strings.Contains(w.b.String(), "vnetgw serving") {
+		w.once.Do(w.cancel)
+	}
+	return len(p), nil
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.b.String()
+}
+
+// runAsNobody runs the calling test again in a copy of the test binary as
+// the user nobody (65534), and fails, or skips, as it does.
+func runAsNobody(t *testing.T) {
+	t.Helper()
+	self, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The test binary's own directory is root's alone.
+	dir, err := os.MkdirTemp("", "vnetgw-nobody-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	bin := dir + "/cli.test"
+	if err := copyFile(self, bin); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "-test.run=^"+t.Name()+"$", "-test.v", "-test.count=1")
+	cmd.Dir = dir
+	cmd.Env = []string{"HOME=" + dir, "PATH=/usr/bin:/bin", "TMPDIR=/tmp"}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: 65534, Gid: 65534}}
+	out, err := cmd.CombinedOutput()
+	switch {
+	case err != nil:
+		t.Fatalf("as nobody: %v\n%s", err, out)
+	case bytes.Contains(out, []byte("--- SKIP")):
+		t.Skipf("as nobody:\n%s", out)
+	case !bytes.Contains(out, []byte("--- PASS: "+t.Name())):
+		t.Fatalf("as nobody, the test did not run:\n%s", out)
+	}
+	t.Logf("as nobody:\n%s", out)
+}
+
+func copyFile(from, to string) error {
+	src, err := os.Open(from)
+	if err != nil {
+		return err
+	}
+	defer src.Close()
+	dst, err := os.OpenFile(to, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(dst, src); err != nil {
+		dst.Close()
+		return err
+	}
+	return dst.Close()
+}
