@@ -435,7 +435,7 @@ func checkAPIVersion(v, namespace string) error {
 	}
 	switch {
 	case v == "":
-		return arm.Errorf(arm.CodeMissingAPIVersion, "the api-version query parameter (?api-version=) is required for all requests")
+		return arm.Errorf(arm.CodeMissingAPIVersion, "the api-version query parameter (?api-version=) is required for all requests; %s supports %s and later", namespace, min)
 	case !apiVersionRE.MatchString(v) || v < min:
 		return arm.Errorf(arm.CodeInvalidAPIVersion, "the api-version '%s' is invalid; %s supports %s and later", v, namespace, min)
 	}

@@ -1370,6 +1370,20 @@ func TestR27AuthenticationAndAPIVersion(t *testing.T) {
 			}
 		})
 	}
+	// Without one, the answer names the versions to give, as a wrong one's
+	// does: it said only that one is required, and a user with curl
+	// had to guess one.
+	t.Run("no api-version names those served", func(t *testing.T) {
+		for _, c := range []struct{ path, want string }{
+			{path, "Microsoft.Resources supports 2019-10-01 and later"},
+			{netPath(subA, "rg", "virtualNetworks", "v"), "Microsoft.Network supports 2024-05-01 and later"},
+		} {
+			r := e.raw("GET", c.path, "", testToken, nil)
+			if msg := r.str("error.message"); r.code() != "MissingApiVersionParameter" || !strings.Contains(msg, c.want) {
+				t.Errorf("GET %s: %d %s, want MissingApiVersionParameter saying %q", c.path, r.status, r.body, c.want)
+			}
+		}
+	})
 	t.Run("an old network api-version", func(t *testing.T) {
 		r := e.raw("GET", netPath(subA, "rg", "virtualNetworks", "v"), "?api-version=2018-01-01", testToken, nil)
 		if r.status != 400 || r.code() != "InvalidApiVersionParameter" {
