@@ -803,7 +803,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	create := g.writeCmds(k, "Create or update a virtual network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&vnet, "vnet", "", "virtual network (name or id); the gateway goes into its GatewaySubnet")
-		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id; two make an active-active gateway; also --public-ip-address")
+		f.StringSliceVar(&pips, "public-ip-addresses", nil, "public IP address, name or id (a VPN gateway needs one); two make an active-active gateway; also --public-ip-address")
 		f.StringVar(&gwType, "gateway-type", "Vpn", "Vpn or ExpressRoute")
 		f.StringVar(&vpnType, "vpn-type", "RouteBased", "RouteBased or PolicyBased")
 		f.StringVar(&sku, "sku", "VpnGw1", "SKU: Basic, Standard, HighPerformance, VpnGw1-5, VpnGw1AZ-5AZ")
@@ -864,6 +864,11 @@ func gatewayCommand(g *globals) *cobra.Command {
 					pipIDs = append(pipIDs, c.Properties.PublicIPAddress.ID)
 				}
 			}
+		}
+		// The API's answer named its field (properties.ipConfigurations[0].
+		// properties.publicIPAddress is required), not the flag.
+		if len(pipIDs) == 0 && !strings.EqualFold(p.GatewayType, arm.GatewayTypeExpressRoute) {
+			return nil, errors.New("--public-ip-addresses is required: the public IP address (name or id) the gateway is reached at; vnetgw public-ip create makes one")
 		}
 		p.ActiveActive = len(pipIDs) == 2 // as az does
 		p.IPConfigurations = nil

@@ -130,6 +130,23 @@ func TestGatewayCreateAuthWithoutPointToSite(t *testing.T) {
 	}
 }
 
+// vnet-gateway create without --public-ip-addresses names the flag (the
+// API's answer named its field, properties.ipConfigurations[0].properties.
+// publicIPAddress), and makes nothing; an ExpressRoute gateway needs none.
+func TestGatewayCreateWithoutPublicIP(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
+	code, out, errOut := vnetgw(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub")
+	if want := "error: --public-ip-addresses is required"; code != 1 || !strings.HasPrefix(errOut, want) {
+		t.Errorf("vnet-gateway create without a public IP: exit %d, want %q:\n%s%s", code, want, out, errOut)
+	}
+	if code, _, _ := vnetgw(t, "vnet-gateway", "show", "-g", "rg", "-n", "gw"); code != 3 {
+		t.Errorf("the gateway was made (show: exit %d)", code)
+	}
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "er", "--vnet", "hub", "--gateway-type", "ExpressRoute", "--sku", "Standard")
+}
+
 // --radius-server and --radius-secret on a gateway whose point-to-site
 // clients do not authenticate by RADIUS are refused, naming --vpn-auth-type
 // Radius: the API drops the servers of a configuration without Radius, so
