@@ -48,7 +48,7 @@ second one while it stops ends it at once.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
+				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
 			}
 			// They were taken and ignored: a node meant for a region on
 			// etcd, started without --etcd, ran a region of its own.

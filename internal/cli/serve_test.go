@@ -64,6 +64,23 @@ func TestServeWarnsOfPortsItCannotBind(t *testing.T) {
 	}
 }
 
+// An unknown --log-level is refused naming the levels serve takes: it said
+// slog's words (slog: level string "verbose": unknown name). Case and
+// slog's offsets (warn+2) are still taken.
+func TestServeLogLevelNamesTheLevels(t *testing.T) {
+	args := []string{"serve", "--data-dir", t.TempDir(), "--log-level", "verbose"}
+	want := `error: --log-level "verbose": use debug, info, warn or error`
+	if code, out, errOut := vnetgw(t, args...); code != 1 || strings.TrimSpace(errOut) != want {
+		t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	for _, level := range []string{"DEBUG", "warn+2"} {
+		args := []string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--ike-port", "1500", "--natt-port", "4501", "--sstp-port", "1443", "--log-level", level}
+		if code, out, errOut := serveUntilServing(t, args...); code != 0 {
+			t.Errorf("vnetgw %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}
+
 // serveUntilServing runs a serve command line until it prints that it
 // serves, then stops it as SIGINT does.
 func serveUntilServing(t *testing.T, args ...string) (code int, stdout, stderr string) {
