@@ -90,6 +90,11 @@ func ParseEndpoint(b []byte) Endpoint {
 // certificate was given with --tls-cert (then the system roots are).
 func Discover(dataDir string) (Config, error) {
 	cfg := Config{Endpoint: os.Getenv(EnvEndpoint), Token: os.Getenv(EnvToken), CAFile: os.Getenv(EnvCA)}
+	// Without a scheme the error was url's: first path segment in URL
+	// cannot contain colon.
+	if u, err := url.Parse(cfg.Endpoint); cfg.Endpoint != "" && (err != nil || u.Scheme != "https" && u.Scheme != "http" || u.Host == "") {
+		return cfg, fmt.Errorf("$%s %q is not a URL: want https://HOST:PORT, as the endpoint file of serve's data directory says", EnvEndpoint, cfg.Endpoint)
+	}
 	if cfg.Token != "" {
 		cfg.TokenFrom = "$" + EnvToken
 	}

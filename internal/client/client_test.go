@@ -86,6 +86,9 @@ func TestDiscover(t *testing.T) {
 		{name: "no endpoint anywhere", env: map[string]string{EnvToken: "envtok"}, wantErr: "vnetgw serve"},
 		{name: "no token anywhere", env: map[string]string{EnvEndpoint: url}, wantErr: datadir.Token},
 		{name: "an empty endpoint file", files: map[string]string{datadir.Endpoint: "\n", datadir.Token: "tok"}, wantErr: "empty"},
+		// It was url's error: first path segment in URL cannot contain colon.
+		{name: "an endpoint without https://", env: map[string]string{EnvEndpoint: "127.0.0.1:7443", EnvToken: "envtok"},
+			wantErr: `$VNETGW_ENDPOINT "127.0.0.1:7443" is not a URL: want https://HOST:PORT`},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
