@@ -161,6 +161,7 @@ type Client struct {
 	endpoint  string
 	token     string
 	tokenFrom string
+	caFile    string // as Config's
 	http      *http.Client
 }
 
@@ -185,6 +186,7 @@ func New(cfg Config) (*Client, error) {
 		endpoint:  strings.TrimSuffix(cfg.Endpoint, "/"),
 		token:     cfg.Token,
 		tokenFrom: cfg.TokenFrom,
+		caFile:    cfg.CAFile,
 		http:      &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}},
 	}, nil
 }
@@ -274,9 +276,20 @@ func (b *idleBody) Close() error {
 // serve runs there (the endpoint file of a serve that stopped stays). The
 // error was Go's alone: Get "https://...?api-version=...": dial tcp ...:
 // connect: connection refused.
+// A certificate of another CA than the one trusted says which CA to
+// trust: the error was Go's alone, x509: certificate signed by unknown
+// authority (with $VNETGW_ENDPOINT and without $VNETGW_CA, say).
 func (c *Client) unreachable(err error) error {
-	if errors.Is(err, syscall.ECONNREFUSED) {
+	var unknownCA x509.UnknownAuthorityError
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("nothing answers at %s: is `vnetgw serve` running (with this --data-dir, or $VNETGW_ENDPOINT)? (%w)", c.endpoint, err)
+	case errors.As(err, &unknownCA):
+		trusted := "a CA the system trusts"
+		if c.caFile != "" {
+			trusted = "the CA of " + c.caFile
+		}
+		return fmt.Errorf("the certificate of %s is not issued by %s (for the CLI: set $%s to the ca.pem in the data directory of the vnetgw serve there): %w", c.endpoint, trusted, EnvCA, err)
 	}
 	return err
 }

@@ -2,10 +2,16 @@ package client
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -167,6 +173,46 @@ func TestNoServeAtEndpoint(t *testing.T) {
 	}
 	if _, err := c.Metrics(context.Background()); err == nil || !strings.Contains(err.Error(), "is `vnetgw serve` running") {
 		t.Errorf("Metrics: %v, want an error that asks whether vnetgw serve runs", err)
+	}
+}
+
+// A server whose certificate the client does not trust (an endpoint from
+// $VNETGW_ENDPOINT without $VNETGW_CA, or a CA of another serve) is
+// refused saying which CA was trusted and to set $VNETGW_CA; the error was
+// Go's alone: x509: certificate signed by unknown authority.
+func TestCertificateOfAnotherCA(t *testing.T) {
+	srv := httptest.NewTLSServer(http.NotFoundHandler())
+	defer srv.Close()
+	// Another serve's CA.
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vnetgw CA"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	otherCA := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(otherCA, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct{ caFile, trusted string }{
+		{"", "a CA the system trusts"},
+		{otherCA, "the CA of " + otherCA},
+	} {
+		c, err := New(Config{Endpoint: srv.URL, Token: "tok", CAFile: tc.caFile})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := "the certificate of " + srv.URL + " is not issued by " + tc.trusted + " (for the CLI: set $VNETGW_CA to the ca.pem in the data directory of the vnetgw serve there)"
+		if _, err := c.Do(context.Background(), http.MethodGet, "/subscriptions", nil, nil); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Do: %v, want %q", err, want)
+		}
+		if _, err := c.Metrics(context.Background()); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("Metrics: %v, want %q", err, want)
+		}
 	}
 }
 
