@@ -2,8 +2,11 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -99,6 +102,7 @@ second one while it stops ends it at once.`,
 				fmt.Fprintf(g.stdout, "  TLS:         the certificate of --tls-cert; clients verify it with the system roots or $%s\n", client.EnvCA)
 			}
 			warnPrivilegedPorts(cfg.Logger, cfg)
+			warnPoolNotLocal(cfg.Logger, cfg)
 			err = s.Run(ctx)
 			if err == nil && ctx.Err() != nil {
 				cfg.Logger.Info("stopped", "reason", context.Cause(ctx))
@@ -152,6 +156,27 @@ func warnPrivilegedPorts(log *slog.Logger, cfg server.Config) {
 	if low(cfg.SSTPPort) {
 		log.Warn(fmt.Sprintf("point-to-site servers (SSTP, OpenVPN) will not start: as this user, ports below %d need CAP_NET_BIND_SERVICE (root has it); give --sstp-port above %d", limit, limit-1),
 			"sstp_port", cfg.SSTPPort)
+	}
+}
+
+// warnPoolNotLocal warns, as serve starts without --public-interface, when
+// the first address of --public-ip-pool is not this host's: a user who
+// gave a pool of public addresses saw the first gateway fail only in the
+// log and in its connections' connectionStatusReason (bind: cannot assign
+// requested address).
+func warnPoolNotLocal(log *slog.Logger, cfg server.Config) {
+	pool, err := region.ParsePool(cfg.PublicIPPool)
+	if cfg.PublicInterface != "" || err != nil {
+		return
+	}
+	c, err := net.ListenUDP("udp", net.UDPAddrFromAddrPort(netip.AddrPortFrom(pool.First, 0)))
+	if err == nil {
+		c.Close()
+		return
+	}
+	if errors.Is(err, syscall.EADDRNOTAVAIL) {
+		log.Warn("gateways will not start: the addresses of --public-ip-pool are not this host's; give --public-interface IFACE (root), which gets each gateway's address while it runs, or a pool of local addresses (127.0.0.0/8 is)",
+			"pool", pool.String(), "addr", pool.First)
 	}
 }
 

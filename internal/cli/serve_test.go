@@ -64,6 +64,37 @@ func TestServeWarnsOfPortsItCannotBind(t *testing.T) {
 	}
 }
 
+// serve without --public-interface warns as it starts when the addresses
+// of its --public-ip-pool are not the host's: a pool of public addresses
+// given alone had its first gateway fail later with "bind: cannot assign
+// requested address" in the log and in its connection's
+// connectionStatusReason alone. A pool in 127.0.0.0/8 gives no warning.
+func TestServeWarnsOfPoolNotLocal(t *testing.T) {
+	// TEST-NET-2 (RFC 5737), no host's.
+	if c, err := net.ListenPacket("udp", "198.51.100.1:0"); err == nil {
+		c.Close()
+		t.Skip("198.51.100.1 is this host's")
+	}
+	for _, tc := range []struct {
+		pool string
+		want string
+	}{
+		{"198.51.100.0/29", `msg="gateways will not start: the addresses of --public-ip-pool are not this host's; give --public-interface IFACE (root), which gets each gateway's address while it runs, or a pool of local addresses (127.0.0.0/8 is)" pool=198.51.100.1-198.51.100.6 addr=198.51.100.1`},
+		{"127.22.0.0/24", ""},
+	} {
+		args := []string{"serve", "--data-dir", t.TempDir(), "--listen", "127.0.0.1:0", "--ike-port", "1500", "--natt-port", "4501", "--sstp-port", "1443", "--public-ip-pool", tc.pool}
+		code, out, errOut := serveUntilServing(t, args...)
+		switch {
+		case code != 0:
+			t.Errorf("vnetgw %s: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
+		case tc.want != "" && !strings.Contains(errOut, tc.want):
+			t.Errorf("vnetgw %s: want %s in its log:\n%s", strings.Join(args, " "), tc.want, errOut)
+		case tc.want == "" && strings.Contains(errOut, "level=WARN"):
+			t.Errorf("vnetgw %s warns:\n%s", strings.Join(args, " "), errOut)
+		}
+	}
+}
+
 // An unknown --log-level is refused naming the levels serve takes: it said
 // slog's words (slog: level string "verbose": unknown name). Case and
 // slog's offsets (warn+2) are still taken.
