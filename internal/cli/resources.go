@@ -700,6 +700,11 @@ func subnetCommand(g *globals) *cobra.Command {
 						s.Properties.RouteTable = rt // "": off the subnet
 					}
 					if old.Etag == "" {
+						// The API's answer named no flag: subnet s2 needs an
+						// address prefix.
+						if verb == "create" && s.Properties.AddressPrefix == "" && len(s.Properties.AddressPrefixes) == 0 {
+							return nil, fmt.Errorf("--address-prefixes is required: subnet %s's range, inside the address space of network %s", id.Name(), id.Parent().Name())
+						}
 						return s, nil
 					}
 					return ifMatch{s, old.Etag}, nil

@@ -147,6 +147,27 @@ func TestGatewayCreateWithoutPublicIP(t *testing.T) {
 	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "er", "--vnet", "hub", "--gateway-type", "ExpressRoute", "--sku", "Standard")
 }
 
+// vnet subnet create of a new subnet without --address-prefixes names the
+// flag (the API's answer did not: subnet s2 needs an address prefix), and
+// makes nothing; an existing subnet keeps its range without it.
+func TestSubnetCreateWithoutPrefix(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
+	code, out, errOut := vnetgw(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "s2")
+	if want := "error: --address-prefixes is required: subnet s2's range, inside the address space of network hub"; code != 1 || strings.TrimSpace(errOut) != want {
+		t.Errorf("vnet subnet create without a prefix: exit %d, want %q:\n%s%s", code, want, out, errOut)
+	}
+	if code, _, _ := vnetgw(t, "vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "s2"); code != 3 {
+		t.Errorf("the subnet was made (show: exit %d)", code)
+	}
+	must(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "default")
+	// update of one that does not exist still says so (exit 3).
+	if code, out, errOut := vnetgw(t, "vnet", "subnet", "update", "-g", "rg", "--vnet-name", "hub", "-n", "s2"); code != 3 {
+		t.Errorf("vnet subnet update of a missing subnet: exit %d, want 3\n%s%s", code, out, errOut)
+	}
+}
+
 // --radius-server and --radius-secret on a gateway whose point-to-site
 // clients do not authenticate by RADIUS are refused, naming --vpn-auth-type
 // Radius: the API drops the servers of a configuration without Radius, so
