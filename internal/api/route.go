@@ -3,6 +3,7 @@ package api
 import (
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -67,13 +68,28 @@ var groupNameRE = regexp.MustCompile(`^[-\w._()]{1,90}$`)
 // sign) would meet another subscription's.
 var subscriptionRE = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$`)
 
+// notFoundPath names the types served: a path with a type mistyped
+// (virtualNetwork) was answered "no resource type is served" alone.
 func notFoundPath(path string) error {
-	return arm.Errorf(arm.CodeInvalidResourceType, "no resource type is served at %s", path)
+	return arm.Errorf(arm.CodeInvalidResourceType, "no resource type is served at %s; vnetgw serves /subscriptions/{id}/resourceGroups[/{name}] and, under /subscriptions/{id}/resourceGroups/{name}/providers/Microsoft.Network/, %s", path, servedTypes)
 }
+
+// servedTypes lists the segments of networkTypes as ARM spells them.
+var servedTypes = func() string {
+	var names []string
+	for _, t := range networkTypes {
+		names = append(names, strings.TrimPrefix(t, arm.NamespaceNetwork+"/"))
+	}
+	slices.Sort(names)
+	return strings.Join(names, ", ")
+}()
 
 // parseRoute parses an ARM request path. Fixed segments match in any case,
 // as in ARM; names keep the case they were given.
 func parseRoute(escaped string) (route, error) {
+	if strings.Trim(escaped, "/") == "" {
+		return route{}, notFoundPath(escaped) // it was "/ has an invalid segment"
+	}
 	raw := strings.Split(strings.Trim(escaped, "/"), "/")
 	seg := make([]string, len(raw))
 	for i, s := range raw {

@@ -1384,6 +1384,18 @@ func TestR27AuthenticationAndAPIVersion(t *testing.T) {
 			}
 		}
 	})
+	// A path that names no type served (the root, a type mistyped) says
+	// which are: the root was "/ has an invalid segment", a mistyped type
+	// "no resource type is served" alone.
+	t.Run("an unknown path names the types served", func(t *testing.T) {
+		for _, p := range []string{"/", "/subscriptions/" + subA + "/resourceGroups/rg/providers/Microsoft.Network/virtualNetwork/v"} {
+			r := e.raw("GET", p, "?api-version=2024-05-01", testToken, nil)
+			want := "/providers/Microsoft.Network/, connections, localNetworkGateways, networkInterfaces, publicIPAddresses, routeTables, virtualNetworkGateways, virtualNetworks"
+			if msg := r.str("error.message"); r.status != 404 || r.code() != "InvalidResourceType" || !strings.Contains(msg, want) {
+				t.Errorf("GET %s: %d %s, want 404 InvalidResourceType naming %q", p, r.status, r.body, want)
+			}
+		}
+	})
 	t.Run("an old network api-version", func(t *testing.T) {
 		r := e.raw("GET", netPath(subA, "rg", "virtualNetworks", "v"), "?api-version=2018-01-01", testToken, nil)
 		if r.status != 400 || r.code() != "InvalidApiVersionParameter" {
