@@ -97,9 +97,10 @@ func (e *Engine) logTunnel(t *tunnel, now time.Time, gone bool, attrs []slog.Att
 }
 
 // logGone logs the drops of removed tunnels not yet logged (logTunnel),
-// which LogDrops no longer sees. e.mu is not held.
-func (e *Engine) logGone(gone []*tunnel) {
-	if len(gone) == 0 {
+// which LogDrops no longer sees, and when closed (the engine closes) those
+// before a tunnel is known too. e.mu is not held.
+func (e *Engine) logGone(gone []*tunnel, closed bool) {
+	if len(gone) == 0 && !closed {
 		return
 	}
 	slices.SortFunc(gone, func(a, b *tunnel) int { return strings.Compare(a.name, b.name) })
@@ -108,6 +109,9 @@ func (e *Engine) logGone(gone []*tunnel) {
 	var attrs []slog.Attr
 	for _, t := range gone {
 		attrs = e.logTunnel(t, time.Time{}, true, attrs) // no limit: the last lines
+	}
+	if closed {
+		e.logEngine(time.Time{}, true, attrs)
 	}
 }
 
@@ -164,10 +168,25 @@ func (e *Engine) LogDrops(now time.Time) {
 	for _, t := range tunnels {
 		attrs = e.logTunnel(t, now, false, attrs)
 	}
+	e.logEngine(now, false, attrs)
+}
+
+// logEngine logs the lines of the drops before a tunnel is known due at
+// now or, when closed, those of every reason with drops not yet logged,
+// whatever the minute's limit says: the last ones. attrs is scratch.
+// e.logMu is held.
+func (e *Engine) logEngine(now time.Time, closed bool, attrs []slog.Attr) {
 	ctx := context.Background()
 	for r := range engineDropCount {
 		e.lines[r].CountTo(e.drops.counter(r).Load())
-		n, log := e.lines[r].DueAt(now)
+		var n int
+		var log bool
+		if closed {
+			n = e.lines[r].Rest()
+			log = n > 0
+		} else {
+			n, log = e.lines[r].DueAt(now)
+		}
 		if !log {
 			continue
 		}

@@ -330,3 +330,45 @@ func TestDropLogOfRemovedTunnel(t *testing.T) {
 		})
 	}
 }
+
+// TestDropLogOfClosedEngine: the drops before a tunnel is known (here ESP
+// of no SA and ESP shorter than its header) counted within the minute
+// after their last line are logged as the engine closes, with their
+// count and last packet, as a removed tunnel's are: the owner's tick,
+// which would have logged them, stops with it.
+func TestDropLogOfClosedEngine(t *testing.T) {
+	x := newAudited(t, nil)
+	x.innerA.Send(packet("10.1.0.1", "10.2.0.1", 72))
+	sent := x.sentA.wait(t, 1)
+	unknown := slices.Clone(sent[0])
+	binary.BigEndian.PutUint32(unknown, 0xdeadbeef)
+	x.send(t, unknown, []byte{0xa0, 0, 0})
+	eventually(t, "the first drops counted", func() bool { return x.b.Drops().UnknownSPI == 1 && x.b.Drops().Short == 1 })
+	seen := 0
+	t0 := time.Now()
+	x.b.LogDrops(t0)
+	if l := x.lines(t, &seen); len(l) != 2 {
+		t.Fatalf("first lines %v, want unknown_spi and short", l)
+	}
+	binary.BigEndian.PutUint32(unknown[4:], 7)
+	x.send(t, unknown, unknown, []byte{0xa0, 0, 0})
+	eventually(t, "more drops counted", func() bool { return x.b.Drops().UnknownSPI == 3 && x.b.Drops().Short == 2 })
+	x.b.LogDrops(t0.Add(time.Second))
+	if l := x.lines(t, &seen); len(l) != 0 {
+		t.Fatalf("lines within the minute: %v", l)
+	}
+	if err := x.b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	lines := x.lines(t, &seen)
+	if len(lines) != 2 {
+		t.Fatalf("lines as the engine closed %v, want unknown_spi and short", lines)
+	}
+	peer, local := x.peer.LocalAddr().String(), x.local.String()
+	want(t, find(t, lines, "unknown_spi"), map[string]any{"level": "WARN", "count": 2, "spi": "0xdeadbeef", "seq": 7, "peer": peer, "local": local})
+	want(t, find(t, lines, "short"), map[string]any{"level": "WARN", "count": 1, "peer": peer, "local": local})
+	x.b.LogDrops(t0.Add(2 * sparselog.Every))
+	if l := x.lines(t, &seen); len(l) != 0 {
+		t.Fatalf("lines after the engine closed: %v", l)
+	}
+}

@@ -276,7 +276,7 @@ func (noEvents) PeerMoved(string, uint32, netip.AddrPort) {}
 // yet logged are logged as it goes.
 func (e *Engine) Reconfig(cfg Config) error {
 	gone, err := e.reconfig(cfg)
-	e.logGone(gone)
+	e.logGone(gone, false)
 	return err
 }
 
@@ -567,7 +567,8 @@ func (e *Engine) peerMoved(c *child, remote netip.AddrPort, now int64) {
 }
 
 // Close stops the engine: it closes the inner side, waits for its
-// goroutines and drops later ESP. The outer side, and the NAT-keepalives
+// goroutines and drops later ESP, and logs the drops not yet logged, its
+// tunnels' and those before a tunnel is known. The outer side, and the NAT-keepalives
 // the IKE side sends on it, are left as they are.
 func (e *Engine) Close() error {
 	e.mu.Lock()
@@ -589,7 +590,7 @@ func (e *Engine) Close() error {
 	e.mu.Lock()
 	tunnels := slices.Collect(maps.Values(e.tunnels))
 	e.mu.Unlock()
-	e.logGone(tunnels)
+	e.logGone(tunnels, true)
 	if err != nil {
 		return fmt.Errorf("tunnel: close inner side: %w", err)
 	}
