@@ -55,9 +55,16 @@ func (ep *endpoint) count(r dropReason) uint64 {
 // came from where the Transport saw it (not for those the socket drops,
 // truncated and malformed on a raw ESP endpoint), and the last read's
 // error. now is the time of the lines' limit. The owner calls it every
-// few seconds; the read loops only count.
+// few seconds; the read loops only count. Close logs what is left.
 func (t *Transport) LogDrops(now time.Time) {
-	eps := slices.Collect(maps.Values(*t.eps.Load()))
+	t.logLines(slices.Collect(maps.Values(*t.eps.Load())), now, false)
+}
+
+// logLines logs the lines of eps due at now or, when closed (the
+// endpoints are closed and their read loops done), those of every reason
+// with drops not yet logged, whatever the minute's limit says: the last
+// ones.
+func (t *Transport) logLines(eps []*endpoint, now time.Time, closed bool) {
 	slices.SortFunc(eps, func(a, b *endpoint) int { return a.conn.LocalAddr().Compare(b.conn.LocalAddr()) })
 	t.logMu.Lock()
 	defer t.logMu.Unlock()
@@ -66,7 +73,14 @@ func (t *Transport) LogDrops(now time.Time) {
 	for _, ep := range eps {
 		for r := range dropCount {
 			ep.lines[r].CountTo(ep.count(r))
-			n, log := ep.lines[r].DueAt(now)
+			var n int
+			var log bool
+			if closed {
+				n = ep.lines[r].Rest()
+				log = n > 0
+			} else {
+				n, log = ep.lines[r].DueAt(now)
+			}
 			if !log {
 				continue
 			}

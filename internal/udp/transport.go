@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net"
 	"net/netip"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -258,8 +259,9 @@ func (t *Transport) SetKeepalives(paths []Path) {
 	t.keepalives = append(t.keepalives[:0], paths...)
 }
 
-// Close closes every endpoint and waits for the read loops and the
-// keepalive loop to stop.
+// Close closes every endpoint, waits for the read loops and the
+// keepalive loop to stop, and logs the endpoints' drops not yet logged
+// (LogDrops).
 func (t *Transport) Close() error {
 	t.mu.Lock()
 	if t.closed {
@@ -268,13 +270,15 @@ func (t *Transport) Close() error {
 	}
 	t.closed = true
 	var errs []error
-	for _, ep := range *t.eps.Load() {
+	eps := slices.Collect(maps.Values(*t.eps.Load()))
+	for _, ep := range eps {
 		errs = append(errs, ep.conn.Close())
 	}
 	t.eps.Store(&map[netip.AddrPort]*endpoint{})
 	close(t.done)
 	t.mu.Unlock()
 	t.wg.Wait()
+	t.logLines(eps, time.Time{}, true)
 	return errors.Join(errs...)
 }
 
