@@ -133,3 +133,19 @@ func TestTunnelDropReasonsCountEveryDrop(t *testing.T) {
 		}
 	}
 }
+
+// The HELP of vnetgw_tunnel_dropped_packets_total names every reason it
+// counts, as a scraper's user reads what a label means.
+func TestTunnelDropReasonsInHelp(t *testing.T) {
+	var help string
+	for _, f := range metricFamilies {
+		if f.name == "vnetgw_tunnel_dropped_packets_total" {
+			help = f.help
+		}
+	}
+	for _, r := range tunnelDropReasons(tunnel.TunnelDrops{}) {
+		if !strings.Contains(help, r.name+" ") && !strings.Contains(help, r.name+",") && !strings.HasSuffix(help, r.name+")") {
+			t.Errorf("the HELP of vnetgw_tunnel_dropped_packets_total does not name %s: %s", r.name, help)
+		}
+	}
+}
