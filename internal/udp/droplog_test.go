@@ -13,65 +13,88 @@ import (
 	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
 )
 
+// dropRig is a Transport logging as JSON, one NAT-T endpoint of it at
+// local, and a socket at src that sends it datagrams.
+type dropRig struct {
+	t     *testing.T
+	buf   logbuf.Buffer
+	tr    *Transport
+	local netip.AddrPort
+	src   *Conn
+	seen  int // how much of buf lines has read
+}
+
+func newDropRig(t *testing.T, local, src string) *dropRig {
+	r := &dropRig{t: t}
+	r.tr = New(Config{Logger: slog.New(slog.NewJSONHandler(&r.buf, nil))})
+	t.Cleanup(func() { r.tr.Close() })
+	var err error
+	if r.local, err = r.tr.ListenNATT(netip.MustParseAddrPort(local), nil); err != nil {
+		t.Fatal(err)
+	}
+	if r.src, err = Listen(netip.MustParseAddrPort(src)); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.src.Close() })
+	return r
+}
+
+// esp is an ESP datagram, which an endpoint without a handler drops.
+var esp = append([]byte{0xa0, 0, 0, 1, 0, 0, 0, 1}, "payload-bytes"...)
+
+func (r *dropRig) send(bufs ...[]byte) {
+	r.t.Helper()
+	for _, b := range bufs {
+		if err := r.src.WriteBatch([]Message{{Buf: b, Addr: r.local}}); err != nil {
+			r.t.Fatal(err)
+		}
+	}
+}
+
+// wait waits until the Transport has counted the drops.
+func (r *dropRig) wait(malformed, noHandler uint64) {
+	r.t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
+		if d := r.tr.Stats().Drops; d.Malformed == malformed && d.NoHandler == noHandler {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("drops %+v, want %d malformed and %d without handler", r.tr.Stats().Drops, malformed, noHandler)
+		}
+	}
+}
+
+// lines returns the lines logged since the last call, by reason, and
+// fails on one with an attribute other than those a drop line has.
+func (r *dropRig) lines() map[string]map[string]any {
+	r.t.Helper()
+	all := r.buf.String()
+	text := all[r.seen:]
+	r.seen = len(all)
+	out := map[string]map[string]any{}
+	for l := range strings.Lines(text) {
+		var m map[string]any
+		if err := json.Unmarshal([]byte(l), &m); err != nil {
+			r.t.Fatal(err)
+		}
+		for k := range m {
+			if !strings.Contains(" time level msg local reason count peer ", " "+k+" ") {
+				r.t.Errorf("line %q has %q", l, k)
+			}
+		}
+		out[m["reason"].(string)] = m
+	}
+	return out
+}
+
 // TestDropLog: datagrams a NAT-T endpoint drops (malformed: empty, or a
 // non-ESP marker alone, RFC 3948 §2; ESP with no handler) are logged, a
 // line per endpoint and reason with the count and the last one's sender,
 // once a minute at most, what comes within the minute counted into the
 // next line; nothing of the datagrams' bytes.
 func TestDropLog(t *testing.T) {
-	var buf logbuf.Buffer
-	tr := New(Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
-	defer tr.Close()
-	local, err := tr.ListenNATT(netip.MustParseAddrPort("127.174.0.3:0"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := Listen(netip.MustParseAddrPort("127.174.0.4:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	esp := append([]byte{0xa0, 0, 0, 1, 0, 0, 0, 1}, "payload-bytes"...)
-	send := func(bufs ...[]byte) {
-		t.Helper()
-		for _, b := range bufs {
-			if err := src.WriteBatch([]Message{{Buf: b, Addr: local}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	wait := func(malformed, noHandler uint64) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-			if d := tr.Stats().Drops; d.Malformed == malformed && d.NoHandler == noHandler {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("drops %+v, want %d malformed and %d without handler", tr.Stats().Drops, malformed, noHandler)
-			}
-		}
-	}
-	seen := 0
-	lines := func() map[string]map[string]any {
-		t.Helper()
-		all := buf.String()
-		text := all[seen:]
-		seen = len(all)
-		out := map[string]map[string]any{}
-		for l := range strings.Lines(text) {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(l), &m); err != nil {
-				t.Fatal(err)
-			}
-			for k := range m {
-				if !strings.Contains(" time level msg local reason count peer ", " "+k+" ") {
-					t.Errorf("line %q has %q", l, k)
-				}
-			}
-			out[m["reason"].(string)] = m
-		}
-		return out
-	}
+	r := newDropRig(t, "127.174.0.3:0", "127.174.0.4:0")
+	tr, local, src, send, wait, lines := r.tr, r.local, r.src, r.send, r.wait, r.lines
 	send([]byte{}, espwire.AppendNonESPMarker(nil), esp, esp, esp)
 	wait(2, 3)
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -94,7 +117,7 @@ func TestDropLog(t *testing.T) {
 	if got := lines(); len(got) != 1 || got["malformed"]["count"] != 1.0 {
 		t.Fatalf("lines after the minute %v, want malformed: 1", got)
 	}
-	if strings.Contains(buf.String(), "payload-bytes") {
+	if strings.Contains(r.buf.String(), "payload-bytes") {
 		t.Fatal("a datagram's bytes were logged")
 	}
 }
@@ -105,54 +128,8 @@ func TestDropLog(t *testing.T) {
 // and not again: the owner's tick, which would have logged them, stops
 // with it.
 func TestDropLogOfClosedTransport(t *testing.T) {
-	var buf logbuf.Buffer
-	tr := New(Config{Logger: slog.New(slog.NewJSONHandler(&buf, nil))})
-	defer tr.Close()
-	local, err := tr.ListenNATT(netip.MustParseAddrPort("127.180.0.1:0"), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	src, err := Listen(netip.MustParseAddrPort("127.180.0.2:0"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer src.Close()
-	esp := append([]byte{0xa0, 0, 0, 1, 0, 0, 0, 1}, "payload-bytes"...)
-	send := func(bufs ...[]byte) {
-		t.Helper()
-		for _, b := range bufs {
-			if err := src.WriteBatch([]Message{{Buf: b, Addr: local}}); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	wait := func(malformed, noHandler uint64) {
-		t.Helper()
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(2 * time.Millisecond) {
-			if d := tr.Stats().Drops; d.Malformed == malformed && d.NoHandler == noHandler {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("drops %+v, want %d malformed and %d without handler", tr.Stats().Drops, malformed, noHandler)
-			}
-		}
-	}
-	seen := 0
-	lines := func() map[string]map[string]any {
-		t.Helper()
-		all := buf.String()
-		text := all[seen:]
-		seen = len(all)
-		out := map[string]map[string]any{}
-		for l := range strings.Lines(text) {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(l), &m); err != nil {
-				t.Fatal(err)
-			}
-			out[m["reason"].(string)] = m
-		}
-		return out
-	}
+	r := newDropRig(t, "127.180.0.1:0", "127.180.0.2:0")
+	tr, local, src, send, wait, lines := r.tr, r.local, r.src, r.send, r.wait, r.lines
 	send([]byte{}, esp)
 	wait(1, 1)
 	t0 := time.Now()
