@@ -90,15 +90,7 @@ func (r *Router) logLines(now time.Time, rest bool, log *slog.Logger) {
 	defer r.logMu.Unlock()
 	var attrs [5]slog.Attr
 	for reason := range dropCount {
-		r.lines[reason].CountTo(r.counter(reason))
-		var n int
-		var due bool
-		if rest {
-			n = r.lines[reason].Rest()
-			due = n > 0
-		} else {
-			n, due = r.lines[reason].DueAt(now)
-		}
+		n, due := r.lines[reason].Take(r.counter(reason), now, rest)
 		if !due {
 			continue
 		}

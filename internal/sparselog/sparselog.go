@@ -51,3 +51,16 @@ func (l *Log) DueAt(now time.Time) (n int, log bool) {
 	l.n, l.logged = 0, now
 	return n, true
 }
+
+// Take is the tick of an owner whose data path counts in a counter that
+// only grows: it counts to total (CountTo) and reports whether a line is
+// logged and how many it counts, at now as DueAt says or, when last (the
+// thing counted goes), whatever is counted, as Rest does.
+func (l *Log) Take(total uint64, now time.Time, last bool) (n int, log bool) {
+	l.CountTo(total)
+	if last {
+		n = l.Rest()
+		return n, n > 0
+	}
+	return l.DueAt(now)
+}

@@ -83,3 +83,23 @@ func TestRest(t *testing.T) {
 		t.Fatalf("after Every: %d, %v; want nothing", n, log)
 	}
 }
+
+// TestTake: a tick counts to the counter's total and logs as DueAt says;
+// the last tick logs what is counted whatever the minute says, and
+// nothing when nothing is.
+func TestTake(t *testing.T) {
+	var l Log
+	t0 := time.Unix(1000, 0)
+	if n, log := l.Take(3, t0, false); !log || n != 3 {
+		t.Fatalf("first: %d, %v; want 3 logged", n, log)
+	}
+	if n, log := l.Take(5, t0.Add(time.Second), false); log || n != 2 {
+		t.Fatalf("within the minute: %d, %v; want 2 counted, not logged", n, log)
+	}
+	if n, log := l.Take(6, t0.Add(2*time.Second), true); !log || n != 3 {
+		t.Fatalf("last: %d, %v; want 3 logged", n, log)
+	}
+	if n, log := l.Take(6, t0.Add(3*time.Second), true); log || n != 0 {
+		t.Fatalf("last again: %d, %v; want nothing", n, log)
+	}
+}

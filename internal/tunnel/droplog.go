@@ -69,15 +69,7 @@ func (d espDrop) attrs(attrs []slog.Attr) []slog.Attr {
 // e.logMu is held.
 func (e *Engine) logTunnel(t *tunnel, now time.Time, gone bool, attrs []slog.Attr) []slog.Attr {
 	for r := dropNone + 1; r < dropCount; r++ {
-		t.lines[r].CountTo(t.drops[r].Load())
-		var n int
-		var log bool
-		if gone {
-			n = t.lines[r].Rest()
-			log = n > 0
-		} else {
-			n, log = t.lines[r].DueAt(now)
-		}
+		n, log := t.lines[r].Take(t.drops[r].Load(), now, gone)
 		if !log {
 			continue
 		}
@@ -178,15 +170,7 @@ func (e *Engine) LogDrops(now time.Time) {
 func (e *Engine) logEngine(now time.Time, closed bool, attrs []slog.Attr) {
 	ctx := context.Background()
 	for r := range engineDropCount {
-		e.lines[r].CountTo(e.drops.counter(r).Load())
-		var n int
-		var log bool
-		if closed {
-			n = e.lines[r].Rest()
-			log = n > 0
-		} else {
-			n, log = e.lines[r].DueAt(now)
-		}
+		n, log := e.lines[r].Take(e.drops.counter(r).Load(), now, closed)
 		if !log {
 			continue
 		}

@@ -72,15 +72,7 @@ func (t *Transport) logLines(eps []*endpoint, now time.Time, closed bool) {
 	var attrs []slog.Attr
 	for _, ep := range eps {
 		for r := range dropCount {
-			ep.lines[r].CountTo(ep.count(r))
-			var n int
-			var log bool
-			if closed {
-				n = ep.lines[r].Rest()
-				log = n > 0
-			} else {
-				n, log = ep.lines[r].DueAt(now)
-			}
+			n, log := ep.lines[r].Take(ep.count(r), now, closed)
 			if !log {
 				continue
 			}
