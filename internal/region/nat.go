@@ -372,14 +372,7 @@ func (r *Region) PutNatRule(ctx context.Context, id arm.ID, in *arm.VirtualNetwo
 		rule := *in
 		rule.Name = id.Name()
 		g := *old
-		g.Properties.NatRules = slices.Clone(old.Properties.NatRules)
-		i := slices.IndexFunc(g.Properties.NatRules, func(x arm.VirtualNetworkGatewayNatRule) bool { return strings.EqualFold(x.Name, rule.Name) })
-		if created = i < 0; created {
-			g.Properties.NatRules = append(g.Properties.NatRules, rule)
-		} else {
-			rule.Name = g.Properties.NatRules[i].Name
-			g.Properties.NatRules[i] = rule
-		}
+		g.Properties.NatRules, created = putChild(old.Properties.NatRules, rule, func(x *arm.VirtualNetworkGatewayNatRule) *string { return &x.Name })
 		if err := r.stageGateway(tx, gid, &g, old); err != nil {
 			return err
 		}

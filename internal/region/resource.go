@@ -386,3 +386,17 @@ func children[P, C any](r *Region, parent arm.ID, typ string, items func(*P) []C
 	}
 	return out, next, nil
 }
+
+// putChild returns a copy of items with c in place of the item of the same
+// name (in any case; the stored name's case stays, as ARM keeps it), or
+// with c added at the end, and whether c was added.
+func putChild[C any](items []C, c C, name func(*C) *string) ([]C, bool) {
+	out := slices.Clone(items)
+	i := slices.IndexFunc(out, func(x C) bool { return strings.EqualFold(*name(&x), *name(&c)) })
+	if i < 0 {
+		return append(out, c), true
+	}
+	*name(&c) = *name(&out[i])
+	out[i] = c
+	return out, false
+}

@@ -172,14 +172,7 @@ func (r *Region) PutRoute(ctx context.Context, id arm.ID, in *arm.Route) (*arm.R
 		rt := *in
 		rt.Name = id.Name()
 		t := *old
-		t.Properties.Routes = slices.Clone(old.Properties.Routes)
-		i := slices.IndexFunc(t.Properties.Routes, func(x arm.Route) bool { return strings.EqualFold(x.Name, rt.Name) })
-		if created = i < 0; created {
-			t.Properties.Routes = append(t.Properties.Routes, rt)
-		} else {
-			rt.Name = t.Properties.Routes[i].Name
-			t.Properties.Routes[i] = rt
-		}
+		t.Properties.Routes, created = putChild(old.Properties.Routes, rt, func(x *arm.Route) *string { return &x.Name })
 		if err := stageRouteTable(tx, tid, &t, old, rt.Name); err != nil {
 			return err
 		}

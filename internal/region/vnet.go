@@ -378,15 +378,7 @@ func (r *Region) PutSubnet(ctx context.Context, id arm.ID, in *arm.Subnet) (*arm
 			return err
 		}
 		v := *old
-		v.Properties.Subnets = slices.Clone(old.Properties.Subnets)
-		i := slices.IndexFunc(v.Properties.Subnets, func(x arm.Subnet) bool { return strings.EqualFold(x.Name, s.Name) })
-		created = i < 0
-		if created {
-			v.Properties.Subnets = append(v.Properties.Subnets, s)
-		} else {
-			s.Name = v.Properties.Subnets[i].Name
-			v.Properties.Subnets[i] = s
-		}
+		v.Properties.Subnets, created = putChild(old.Properties.Subnets, s, func(x *arm.Subnet) *string { return &x.Name })
 		if err := r.stageVirtualNetwork(tx, vid, &v, old); err != nil {
 			return err
 		}
