@@ -3,17 +3,12 @@ package bgp
 import (
 	"fmt"
 	"maps"
-	"net"
-	"net/netip"
-	"os"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vnetgw/vnetgw/internal/netnstest"
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
 
@@ -24,38 +19,10 @@ import (
 // be sent with this speaker's AS in front (an UPDATE is 4096 bytes at
 // most, RFC 4271 §4).
 func TestBIRDReceivesWhatIsAdvertised(t *testing.T) {
-	netnstest.Require(t, "bird", "birdc")
-	ns := netnstest.New(t, "bgp9")
-	local, birdAddr, raw := netip.MustParseAddr("10.255.0.1"), netip.MustParseAddr("10.255.0.2"), netip.MustParseAddr("10.255.0.3")
-	for _, a := range []netip.Addr{local, birdAddr, raw} {
-		ns.Run("ip", "addr", "add", a.String()+"/32", "dev", "lo")
-	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "bird.conf"), fmt.Appendf(nil, `router id %s;
-log "%s/bird.log" all;
-protocol device { }
-protocol static { ipv4; route 10.99.0.0/24 blackhole; }
-protocol bgp vnetgw {
-  local %s as 65010;
-  neighbor %s as 65515;
-  multihop;
-  strict bind yes;
-  ipv4 { import all; export where source = RTS_STATIC; };
-}
-`, birdAddr, dir, birdAddr, local), 0o644)
-	birdc := startBIRD(t, ns, dir)
-	n := nodeIn(t, ns, local)
-	n.s.Reconfig(Config{AS: 65515, ID: local, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "site", Addr: birdAddr, AS: 65010}, {Name: "raw", Addr: raw, AS: 65020}}})
-
-	var c net.Conn
-	if err := ns.Do(func() (err error) {
-		c, err = net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(raw, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, Port)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	p := &rawPeer{t: t, c: c}
+	r := newBIRDRig(t, "bgp9", "where source = RTS_STATIC", "10.99.0.0/24")
+	birdc, n, birdAddr, raw := r.birdc, r.n, r.bird, r.raw
+	n.s.Reconfig(Config{AS: 65515, ID: r.local, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "site", Addr: birdAddr, AS: 65010}, {Name: "raw", Addr: raw, AS: 65020}}})
+	p := r.openRaw(t)
 	p.send(wire.TypeOpen, wire.Open{AS: 65020, HoldTime: 90, ID: raw}.Append(nil))
 	p.expect(wire.TypeOpen)
 	p.send(wire.TypeKeepalive, nil)

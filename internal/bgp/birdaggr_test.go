@@ -1,17 +1,11 @@
 package bgp
 
 import (
-	"fmt"
-	"net"
-	"net/netip"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/vnetgw/vnetgw/internal/netnstest"
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
 
@@ -19,37 +13,10 @@ import (
 // through the speaker with its AGGREGATOR, which BIRD reads as the
 // speaker wrote it (RFC 4271 §5.1.7, §9; a four-octet AS, RFC 6793).
 func TestBIRDLearnsAggregator(t *testing.T) {
-	netnstest.Require(t, "bird", "birdc")
-	ns := netnstest.New(t, "bgp8")
-	local, birdAddr, raw := netip.MustParseAddr("10.255.0.1"), netip.MustParseAddr("10.255.0.2"), netip.MustParseAddr("10.255.0.3")
-	for _, a := range []netip.Addr{local, birdAddr, raw} {
-		ns.Run("ip", "addr", "add", a.String()+"/32", "dev", "lo")
-	}
-	dir := t.TempDir()
-	os.WriteFile(filepath.Join(dir, "bird.conf"), fmt.Appendf(nil, `router id %s;
-log "%s/bird.log" all;
-protocol device { }
-protocol bgp vnetgw {
-  local %s as 65010;
-  neighbor %s as 65515;
-  multihop;
-  strict bind yes;
-  ipv4 { import all; export none; };
-}
-`, birdAddr, dir, birdAddr, local), 0o644)
-	birdc := startBIRD(t, ns, dir)
-	n := nodeIn(t, ns, local)
-	n.s.Reconfig(Config{AS: 65515, ID: local, Peers: []Peer{{Name: "site", Addr: birdAddr, AS: 65010}, {Name: "raw", Addr: raw, AS: 4200000002}}})
-
-	var c net.Conn
-	if err := ns.Do(func() (err error) {
-		c, err = net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(raw, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(local, Port)))
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	p := &rawPeer{t: t, c: c}
+	r := newBIRDRig(t, "bgp8", "none")
+	birdc, n, birdAddr, raw := r.birdc, r.n, r.bird, r.raw
+	n.s.Reconfig(Config{AS: 65515, ID: r.local, Peers: []Peer{{Name: "site", Addr: birdAddr, AS: 65010}, {Name: "raw", Addr: raw, AS: 4200000002}}})
+	p := r.openRaw(t)
 	p.send(wire.TypeOpen, wire.Open{AS: 4200000002, HoldTime: 90, ID: raw}.Append(nil))
 	p.expect(wire.TypeOpen)
 	p.send(wire.TypeKeepalive, nil)

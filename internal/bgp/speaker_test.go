@@ -282,36 +282,9 @@ func TestStrangerRefused(t *testing.T) {
 // BIRD, the routing daemon many sites run, peers with the speaker: each
 // learns the other's networks, and a route BIRD withdraws goes.
 func TestBIRDInterop(t *testing.T) {
-	netnstest.Require(t, "bird", "birdc")
-	ns := netnstest.New(t, "bgp")
-	ns.Run("ip", "addr", "add", "10.255.0.1/32", "dev", "lo")
-	ns.Run("ip", "addr", "add", "10.255.0.2/32", "dev", "lo")
-	local, birdAddr := netip.MustParseAddr("10.255.0.1"), netip.MustParseAddr("10.255.0.2")
-
-	dir := t.TempDir()
-	writeBIRD := func(routes ...string) {
-		var static strings.Builder
-		for _, r := range routes {
-			fmt.Fprintf(&static, "  route %s blackhole;\n", r)
-		}
-		os.WriteFile(filepath.Join(dir, "bird.conf"), []byte(fmt.Sprintf(`router id %s;
-log "%s/bird.log" all;
-protocol device { }
-protocol static { ipv4; %s }
-protocol bgp vnetgw {
-  local %s as 65010;
-  neighbor %s as 65515;
-  multihop;
-  strict bind yes;
-  hold time 9;
-  ipv4 { import all; export where source = RTS_STATIC; };
-}
-`, birdAddr, dir, static.String(), birdAddr, local)), 0o644)
-	}
-	writeBIRD("10.99.0.0/24", "10.98.0.0/16")
-	birdc := startBIRD(t, ns, dir)
-	n := nodeIn(t, ns, local)
-	n.s.Reconfig(Config{AS: 65515, ID: local, Networks: pfxs("10.1.0.0/16", "10.2.0.0/16"), Peers: []Peer{{Name: "site", Addr: birdAddr, AS: 65010}}})
+	r := newBIRDRig(t, "bgp", "where source = RTS_STATIC", "10.99.0.0/24", "10.98.0.0/16")
+	birdc, n := r.birdc, r.n
+	n.s.Reconfig(Config{AS: 65515, ID: r.local, Networks: pfxs("10.1.0.0/16", "10.2.0.0/16"), Peers: []Peer{{Name: "site", Addr: r.bird, AS: 65010}}})
 
 	waitRoutes(t, n, map[string]string{"10.98.0.0/16": "65010", "10.99.0.0/24": "65010"})
 	deadline := time.Now().Add(10 * time.Second)
@@ -326,7 +299,7 @@ protocol bgp vnetgw {
 		time.Sleep(100 * time.Millisecond)
 	}
 
-	writeBIRD("10.99.0.0/24")
+	r.writeConf("10.99.0.0/24")
 	birdc("configure")
 	waitRoutes(t, n, map[string]string{"10.99.0.0/24": "65010"})
 
@@ -336,6 +309,71 @@ protocol bgp vnetgw {
 	if ps := n.s.Peers(); slices.ContainsFunc(ps, func(p PeerStatus) bool { return p.State == "Established" }) {
 		t.Errorf("after BIRD disabled the session: %+v", ps)
 	}
+}
+
+// birdRig is BIRD (AS 65010 at bird) in a namespace with a speaker (at
+// local, with nothing configured) that BIRD peers with, and the address
+// raw for a raw peer of the speaker (openRaw).
+type birdRig struct {
+	ns               *netnstest.NS
+	dir, export      string
+	local, bird, raw netip.Addr
+	birdc            func(args ...string) string
+	n                *node
+}
+
+// newBIRDRig starts the rig in a namespace named ns. BIRD exports to the
+// speaker what export says ("none", "where source = RTS_STATIC") and has a
+// blackhole route to each of statics.
+func newBIRDRig(t *testing.T, ns, export string, statics ...string) *birdRig {
+	t.Helper()
+	netnstest.Require(t, "bird", "birdc")
+	r := &birdRig{ns: netnstest.New(t, ns), dir: t.TempDir(), export: export,
+		local: netip.MustParseAddr("10.255.0.1"), bird: netip.MustParseAddr("10.255.0.2"), raw: netip.MustParseAddr("10.255.0.3")}
+	for _, a := range []netip.Addr{r.local, r.bird, r.raw} {
+		r.ns.Run("ip", "addr", "add", a.String()+"/32", "dev", "lo")
+	}
+	r.writeConf(statics...)
+	r.birdc = startBIRD(t, r.ns, r.dir)
+	r.n = nodeIn(t, r.ns, r.local)
+	return r
+}
+
+// writeConf writes BIRD's configuration with a blackhole route to each of
+// statics; BIRD reads it at its start or at `birdc configure`.
+func (r *birdRig) writeConf(statics ...string) {
+	var static strings.Builder
+	for _, s := range statics {
+		fmt.Fprintf(&static, "route %s blackhole; ", s)
+	}
+	os.WriteFile(filepath.Join(r.dir, "bird.conf"), fmt.Appendf(nil, `router id %s;
+log "%s/bird.log" all;
+protocol device { }
+protocol static { ipv4; %s}
+protocol bgp vnetgw {
+  local %s as 65010;
+  neighbor %s as 65515;
+  multihop;
+  strict bind yes;
+  hold time 9;
+  ipv4 { import all; export %s; };
+}
+`, r.bird, r.dir, static.String(), r.bird, r.local, r.export), 0o644)
+}
+
+// openRaw opens a connection from the rig's raw address to the speaker,
+// as a raw peer that has sent nothing yet.
+func (r *birdRig) openRaw(t *testing.T) *rawPeer {
+	t.Helper()
+	var c net.Conn
+	if err := r.ns.Do(func() (err error) {
+		c, err = net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(r.raw, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(r.local, Port)))
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	return &rawPeer{t: t, c: c}
 }
 
 // startBIRD runs BIRD in ns with dir/bird.conf, which logs to
