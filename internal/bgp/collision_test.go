@@ -1,7 +1,6 @@
 package bgp
 
 import (
-	"net"
 	"net/netip"
 	"testing"
 	"time"
@@ -16,27 +15,9 @@ import (
 // the session that stays, and no error for the one that lost.
 func TestCollisionLossLeavesNoError(t *testing.T) {
 	a, b := netip.MustParseAddr("127.87.1.1"), netip.MustParseAddr("127.87.1.2")
-	port := freePort(t, a, b)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	// one connection of the speaker's
-	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
-
 	// The speaker's connection gets the peer's OPEN first: it is the one
 	// that waits for the peer's KEEPALIVE.
-	l.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
-	out, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	first := &rawPeer{t: t, c: out}
-	first.expect(wire.TypeOpen)
-	first.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: b}.Append(nil))
-	first.expect(wire.TypeKeepalive)
+	n, first, port := acceptedRaw(t, a, b, b)
 
 	// The peer's own connection: its identifier is the higher, so its
 	// connection stays and the speaker's goes.

@@ -28,6 +28,32 @@ func dialRaw(t *testing.T, n *node, addr netip.Addr, port uint16) *rawPeer {
 	return dialRawAS(t, n, addr, port, 65002)
 }
 
+// acceptedRaw starts a speaker at a (AS 65515, network 10.1.0.0/16) whose
+// one peer, "b" of AS 65002 at b, is raw; takes the connection the
+// speaker opens to b and answers its OPEN with identifier id. The speaker
+// has sent its KEEPALIVE: it waits for the raw peer's.
+func acceptedRaw(t *testing.T, a, b, id netip.Addr) (*node, *rawPeer, uint16) {
+	t.Helper()
+	port := freePort(t, a, b)
+	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
+	l.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	p := &rawPeer{t: t, c: c}
+	p.expect(wire.TypeOpen)
+	p.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: id}.Append(nil))
+	p.expect(wire.TypeKeepalive)
+	return n, p, port
+}
+
 // dialRawAS opens a session with speaker n as AS as from addr.
 func dialRawAS(t *testing.T, n *node, addr netip.Addr, port uint16, as uint32) *rawPeer {
 	t.Helper()

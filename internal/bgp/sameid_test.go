@@ -4,7 +4,6 @@ import (
 	"net"
 	"net/netip"
 	"testing"
-	"time"
 
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
@@ -16,25 +15,8 @@ import (
 // (§2.3): here the speaker's, AS 65515 against 65002.
 func TestSameIdentifierExternalPeerRFC6286(t *testing.T) {
 	a, b := netip.MustParseAddr("127.144.8.1"), netip.MustParseAddr("127.144.8.2")
-	port := freePort(t, a, b)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002}}})
-
 	// The speaker's connection, the peer saying the speaker's identifier.
-	l.(*net.TCPListener).SetDeadline(time.Now().Add(10 * time.Second))
-	out, err := l.Accept()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer out.Close()
-	first := &rawPeer{t: t, c: out}
-	first.expect(wire.TypeOpen)
-	first.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: a}.Append(nil))
-	first.expect(wire.TypeKeepalive)
+	n, first, port := acceptedRaw(t, a, b, a)
 
 	// The peer's own, with the same identifier: the speaker's AS is the
 	// larger, so its connection stays and the peer's goes.
