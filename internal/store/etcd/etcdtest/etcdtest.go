@@ -61,16 +61,10 @@ func StartWith(t testing.TB, flags ...string) *Etcd {
 
 func start(t testing.TB, withTLS bool, flags ...string) *Etcd {
 	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		msg := "needs etcd (install with scripts/install-deps.sh)"
-		if os.Getenv(netnstest.EnvRequireInterop) == "1" {
-			t.Fatalf("%s=1: %s", netnstest.EnvRequireInterop, msg)
-		}
-		t.Skip(msg)
-	}
-	client, peer := freePort(t), freePort(t)
-	e := &Etcd{Endpoint: "http://" + client, out: &logbuf.Buffer{}, done: make(chan struct{})}
+	bin := etcdBinary(t)
+	loop := netip.MustParseAddr("127.0.0.1")
+	client, peer := freePortOn(t, loop), freePortOn(t, loop)
+	e := &Etcd{Endpoint: "http://" + client}
 	dir := t.TempDir()
 	args := []string{"--name", "test", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-peer-urls", "http://" + peer, "--initial-advertise-peer-urls", "http://" + peer,
@@ -84,12 +78,38 @@ func start(t testing.TB, withTLS bool, flags ...string) *Etcd {
 		serverCert, serverKey := server.WritePEM(t, dir, "server")
 		e.CertFile, e.KeyFile = cl.WritePEM(t, dir, "client")
 		args = append(args, "--cert-file", serverCert, "--key-file", serverKey, "--trusted-ca-file", e.CAFile, "--client-cert-auth")
+		var err error
 		if e.tls, err = etcd.TLSConfig(e.CAFile, e.CertFile, e.KeyFile); err != nil {
 			t.Fatal(err)
 		}
 	}
 	args = append(args, "--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint)
 	args = append(args, flags...)
+	e.launch(t, bin, args...)
+	e.waitAnswer(t, time.Now().Add(20*time.Second))
+	return e
+}
+
+// etcdBinary returns the path of etcd's binary; without one the test
+// skips, or fails under VNETGW_REQUIRE_INTEROP=1.
+func etcdBinary(t testing.TB) string {
+	t.Helper()
+	bin, err := exec.LookPath("etcd")
+	if err != nil {
+		msg := "needs etcd (install with scripts/install-deps.sh)"
+		if os.Getenv(netnstest.EnvRequireInterop) == "1" {
+			t.Fatalf("%s=1: %s", netnstest.EnvRequireInterop, msg)
+		}
+		t.Skip(msg)
+	}
+	return bin
+}
+
+// launch starts e's process, bin with args, its output kept for Log; it
+// is killed when t ends.
+func (e *Etcd) launch(t testing.TB, bin string, args ...string) {
+	t.Helper()
+	e.out, e.done = &logbuf.Buffer{}, make(chan struct{})
 	e.cmd = exec.Command(bin, args...)
 	e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
 	if err := e.cmd.Start(); err != nil {
@@ -100,20 +120,25 @@ func start(t testing.TB, withTLS bool, flags ...string) *Etcd {
 		e.cmd.Process.Kill()
 		<-e.done
 	})
-	deadline := time.Now().Add(20 * time.Second)
+}
+
+// waitAnswer waits until e answers a client, and fails t if e exits or
+// has not answered by deadline.
+func (e *Etcd) waitAnswer(t testing.TB, deadline time.Time) {
+	t.Helper()
 	for {
 		cli, err := etcd.Dial([]string{e.Endpoint}, e.tls, time.Second)
 		if err == nil {
 			cli.Close()
-			return e
+			return
 		}
 		select {
 		case <-e.done:
-			t.Fatalf("etcd exited: %s", e.out.String())
+			t.Fatalf("etcd %s exited: %s", e.Endpoint, e.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("etcd did not answer within 20s: %v\n%s", err, e.out.String())
+			t.Fatalf("etcd %s did not answer in time: %v\n%s", e.Endpoint, err, e.out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
@@ -157,17 +182,6 @@ func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 // Log returns what etcd printed.
 func (e *Etcd) Log() string { return e.out.String() }
 
-// freePort returns a loopback address whose TCP port was free a moment ago.
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // Pause stops the member's process (SIGSTOP): it holds its connections
 // open and answers nothing, as a member that hangs or a host that lost
 // power does, until Resume; it is resumed when t ends.
@@ -188,14 +202,7 @@ func (e *Etcd) Resume() { e.cmd.Process.Signal(syscall.SIGCONT) }
 // ends.
 func StartCluster(t testing.TB, host netip.Addr, n int) []*Etcd {
 	t.Helper()
-	bin, err := exec.LookPath("etcd")
-	if err != nil {
-		msg := "needs etcd (install with scripts/install-deps.sh)"
-		if os.Getenv(netnstest.EnvRequireInterop) == "1" {
-			t.Fatalf("%s=1: %s", netnstest.EnvRequireInterop, msg)
-		}
-		t.Skip(msg)
-	}
+	bin := etcdBinary(t)
 	names, clients, peers := make([]string, n), make([]string, n), make([]string, n)
 	var cluster []string
 	for i := range n {
@@ -210,35 +217,16 @@ func StartCluster(t testing.TB, host netip.Addr, n int) []*Etcd {
 	dir := t.TempDir()
 	members := make([]*Etcd, n)
 	for i := range n {
-		e := &Etcd{Endpoint: "http://" + clients[i], out: &logbuf.Buffer{}, done: make(chan struct{})}
-		e.cmd = exec.Command(bin, "--name", names[i], "--data-dir", filepath.Join(dir, names[i]),
+		e := &Etcd{Endpoint: "http://" + clients[i]}
+		e.launch(t, bin, "--name", names[i], "--data-dir", filepath.Join(dir, names[i]),
 			"--listen-peer-urls", "http://"+peers[i], "--initial-advertise-peer-urls", "http://"+peers[i],
 			"--initial-cluster", strings.Join(cluster, ","), "--initial-cluster-token", "etcdtest",
 			"--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint, "--logger", "zap", "--log-level", "warn")
-		e.cmd.Stdout, e.cmd.Stderr = e.out, e.out
-		if err := e.cmd.Start(); err != nil {
-			t.Fatalf("start etcd: %v", err)
-		}
-		go func() { e.cmd.Wait(); close(e.done) }()
-		t.Cleanup(func() {
-			e.cmd.Process.Kill()
-			<-e.done
-		})
 		members[i] = e
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, e := range members {
-		for {
-			cli, err := etcd.Dial([]string{e.Endpoint}, nil, time.Second)
-			if err == nil {
-				cli.Close()
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("etcd member %s did not answer within 30s: %v\n%s", e.Endpoint, err, e.out.String())
-			}
-			time.Sleep(100 * time.Millisecond)
-		}
+		e.waitAnswer(t, deadline)
 	}
 	return members
 }
