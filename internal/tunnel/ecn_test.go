@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnetgw/vnetgw/internal/tun/tuntest"
 	"github.com/vnetgw/vnetgw/internal/udp"
 	"golang.org/x/sys/unix"
 )
@@ -110,40 +109,10 @@ func headerSum(b []byte) uint16 {
 // ECN-capable is dropped and counted; ECT(1) over ECT(0) becomes ECT(1);
 // and the outer DSCP is not copied in.
 func TestECNAcrossTunnelRFC6040(t *testing.T) {
-	trA, trB := udp.New(udp.Config{}), udp.New(udp.Config{})
-	t.Cleanup(func() { trA.Close(); trB.Close() })
-	innerA, innerB := tuntest.NewRecorder(64), tuntest.NewRecorder(64)
-	ea, err := New(Options{Inner: innerA, Outer: trA})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ea.Close() })
-	eb, err := New(Options{Inner: innerB, Outer: trB})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { eb.Close() })
-	localA, err := trA.ListenNATT(netip.MustParseAddrPort("127.175.0.1:0"), ea)
-	if err != nil {
-		t.Fatal(err)
-	}
-	localB, err := trB.ListenNATT(netip.MustParseAddrPort("127.175.0.2:0"), eb)
-	if err != nil {
-		t.Fatal(err)
-	}
 	r := newRouter(t, "127.175.0.3:0")
 	// A sends to the router; B hears from it.
-	ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16", "2001:db8:2::/48")}}})
-	eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16", "2001:db8:1::/48")}}})
-	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
-	ca.Local, ca.Remote = localA, r.addr()
-	cb.Local, cb.Remote = localB, r.addr()
-	if err := ea.AddChild(ca); err != nil {
-		t.Fatal(err)
-	}
-	if err := eb.AddChild(cb); err != nil {
-		t.Fatal(err)
-	}
+	p := newUDPPair(t, Options{}, "127.175.0.1:0", "127.175.0.2:0", r.addr())
+	eb, innerA, innerB, localB := p.eb, p.innerA, p.innerB, p.localB
 
 	const (
 		ef   = 46 << 2 // DSCP Expedited Forwarding

@@ -12,44 +12,63 @@ import (
 	"github.com/vnetgw/vnetgw/internal/udp"
 )
 
-// pmtuEngines are engines A and B joined by one AES-GCM child SA pair over
-// real UDP sockets on loopback (IPv4, ESP in UDP); A answers from 10.1.255.4
-// and fd00:1:ff::4, with an outer MTU of mtu.
-func pmtuEngines(t *testing.T, mtu int, a, b string) (ea *Engine, innerA, innerB *tuntest.Device) {
+// udpPair is engines A and B joined by one AES-GCM child SA pair of
+// tunnel "t" over real UDP sockets on loopback (ESP in UDP), at localA and
+// localB. A routes 10.2.0.0/16 and 2001:db8:2::/48 into the tunnel, B
+// 10.1.0.0/16 and 2001:db8:1::/48.
+type udpPair struct {
+	ea, eb         *Engine
+	innerA, innerB *tuntest.Device
+	localA, localB netip.AddrPort
+}
+
+// newUDPPair starts a pair, A with optsA (its Inner and Outer set here),
+// at the loopback addresses a and b. Each sends to via if it is valid (a
+// router between them), else to the other.
+func newUDPPair(t *testing.T, optsA Options, a, b string, via netip.AddrPort) *udpPair {
 	t.Helper()
+	p := &udpPair{innerA: tuntest.NewRecorder(64), innerB: tuntest.NewRecorder(64)}
 	trA, trB := udp.New(udp.Config{}), udp.New(udp.Config{})
 	t.Cleanup(func() { trA.Close(); trB.Close() })
-	innerA, innerB = tuntest.NewRecorder(64), tuntest.NewRecorder(64)
-	ea, err := New(Options{Inner: innerA, Outer: trA, MTU: mtu, ICMPFrom: []netip.Addr{netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("fd00:1:ff::4")}})
-	if err != nil {
+	optsA.Inner, optsA.Outer = p.innerA, trA
+	var err error
+	if p.ea, err = New(optsA); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ea.Close() })
-	eb, err := New(Options{Inner: innerB, Outer: trB})
-	if err != nil {
+	t.Cleanup(func() { p.ea.Close() })
+	if p.eb, err = New(Options{Inner: p.innerB, Outer: trB}); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { eb.Close() })
-	localA, err := trA.ListenNATT(netip.MustParseAddrPort(a), ea)
-	if err != nil {
+	t.Cleanup(func() { p.eb.Close() })
+	if p.localA, err = trA.ListenNATT(netip.MustParseAddrPort(a), p.ea); err != nil {
 		t.Fatal(err)
 	}
-	localB, err := trB.ListenNATT(netip.MustParseAddrPort(b), eb)
-	if err != nil {
+	if p.localB, err = trB.ListenNATT(netip.MustParseAddrPort(b), p.eb); err != nil {
 		t.Fatal(err)
 	}
-	ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16", "2001:db8:2::/48")}}})
-	eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16", "2001:db8:1::/48")}}})
+	p.ea.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16", "2001:db8:2::/48")}}})
+	p.eb.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.1.0.0/16", "2001:db8:1::/48")}}})
 	ca, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
-	ca.Local, ca.Remote = localA, localB
-	cb.Local, cb.Remote = localB, localA
-	if err := ea.AddChild(ca); err != nil {
+	ca.Local, ca.Remote = p.localA, p.localB
+	cb.Local, cb.Remote = p.localB, p.localA
+	if via.IsValid() {
+		ca.Remote, cb.Remote = via, via
+	}
+	if err := p.ea.AddChild(ca); err != nil {
 		t.Fatal(err)
 	}
-	if err := eb.AddChild(cb); err != nil {
+	if err := p.eb.AddChild(cb); err != nil {
 		t.Fatal(err)
 	}
-	return ea, innerA, innerB
+	return p
+}
+
+// pmtuEngines are a udpPair at a and b whose A answers from 10.1.255.4 and
+// fd00:1:ff::4, with an outer MTU of mtu.
+func pmtuEngines(t *testing.T, mtu int, a, b string) (ea *Engine, innerA, innerB *tuntest.Device) {
+	t.Helper()
+	p := newUDPPair(t, Options{MTU: mtu, ICMPFrom: []netip.Addr{netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("fd00:1:ff::4")}}, a, b, netip.AddrPort{})
+	return p.ea, p.innerA, p.innerB
 }
 
 // sized returns an IPv4 or IPv6 UDP packet of n bytes in all from src to
