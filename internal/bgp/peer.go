@@ -157,7 +157,8 @@ func (p *peer) connect() {
 	for {
 		p.s.mu.Lock()
 		now := time.Now()
-		idle := len(p.conns) == 0 && !p.stopped && !now.Before(p.holdUntil) && !now.Before(p.retryAt)
+		reachable := !p.s.unreachable[p.cfg.Name]
+		idle := len(p.conns) == 0 && !p.stopped && reachable && !now.Before(p.holdUntil) && !now.Before(p.retryAt)
 		if idle {
 			p.state = "Connect"
 		}
@@ -187,10 +188,11 @@ func (p *peer) connect() {
 			p.retryAt = time.Now().Add(jitter(p.s.opts.ConnectRetry))
 			p.s.mu.Unlock()
 		}
-		// While a connection is open, its end kicks.
+		// While a connection is open, its end kicks; while the peer is
+		// unreachable, SetUnreachable does when it no longer is.
 		var retry <-chan time.Time
 		p.s.mu.Lock()
-		if len(p.conns) == 0 {
+		if len(p.conns) == 0 && !p.s.unreachable[p.cfg.Name] {
 			retry = time.After(max(time.Until(p.retryAt), time.Until(p.holdUntil)))
 		}
 		p.s.mu.Unlock()
@@ -201,6 +203,30 @@ func (p *peer) connect() {
 		case <-retry:
 		}
 	}
+}
+
+// unreachable ends the peer's connections, which SetUnreachable was told
+// cannot reach it: its session's routes go at once, and each connection
+// is sent a Cease and closed in the background. It reports whether the
+// routes changed. s.mu is held.
+func (p *peer) unreachable() bool {
+	err := fmt.Errorf("the tunnels of connection %s are down", p.cfg.Name)
+	changed := false
+	for c := range p.conns {
+		if c.werr == nil {
+			// What ends the connection, not the close that follows.
+			c.werr = err
+		}
+		if c.drop(err) {
+			changed = true
+		}
+		p.s.wg.Go(func() { c.cease(wire.SubAdminReset) })
+	}
+	if p.established == nil && len(p.conns) == 0 {
+		p.state = "Idle" // not Active: no dial failed
+	}
+	p.lastErr = err.Error()
+	return changed
 }
 
 // stop ends the peer's connections with a Cease of subcode sub (RFC 4486:
@@ -371,21 +397,29 @@ func (p *peer) failed(l *sparselog.Log, err error) {
 // after the sender's round or the NOTIFICATION (which may take a hold
 // time each for a peer that reads slowly). session does the rest.
 func (c *conn) lose(err error) {
+	c.p.s.mu.Lock()
+	lost := c.drop(err)
+	c.p.s.mu.Unlock()
+	if lost {
+		c.p.s.opts.OnChange()
+		c.p.s.advertiseAll()
+	}
+}
+
+// drop is lose's part under s.mu, which is held: it reports whether c
+// was the established session, whose routes it dropped; telling the owner
+// and the other peers is left to the caller.
+func (c *conn) drop(err error) bool {
 	p := c.p
-	p.s.mu.Lock()
-	lost := p.established == c
-	if lost {
-		p.established, c.lost, p.state = nil, true, "Idle"
-		if err = c.cause(err); err != nil {
-			p.lastErr = err.Error()
-		}
-		p.s.dropRoutes(p)
+	if p.established != c {
+		return false
 	}
-	p.s.mu.Unlock()
-	if lost {
-		p.s.opts.OnChange()
-		p.s.advertiseAll()
+	p.established, c.lost, p.state = nil, true, "Idle"
+	if err = c.cause(err); err != nil {
+		p.lastErr = err.Error()
 	}
+	p.s.dropRoutes(p)
+	return true
 }
 
 // cause is what ended the connection, given what its reader returned:

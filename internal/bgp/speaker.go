@@ -168,6 +168,9 @@ type Speaker struct {
 	// best of each (table.go).
 	cands   map[netip.Prefix]map[cand]Route
 	bestTab map[netip.Prefix]Route
+	// unreachable are the peers, by Name, that cannot be reached
+	// (SetUnreachable).
+	unreachable map[string]bool
 
 	wg sync.WaitGroup
 }
@@ -392,6 +395,58 @@ func (s *Speaker) retranslate(p *peer, cfg Peer) bool {
 		s.setRoute(p, n, &r)
 	}
 	return len(p.rib) > 0
+}
+
+// SetUnreachable tells the speaker that the peers named names (by
+// Peer.Name: the connections whose tunnels are all down) cannot be
+// reached now, and that every other peer can. The connections of a peer
+// that becomes unreachable end at once: its routes go, and the owner and
+// the other peers are told, as RFC 4271 §8.2.2 has an AutomaticStop do,
+// not when its hold timer expires, which would leave the routes pulling
+// traffic into a tunnel that carries nothing until then. It is sent a
+// Cease (Administrative Reset), which it gets if its tunnel comes back
+// while the connection still tries to send it. An unreachable peer is not
+// dialled (a connection of its own is let in: it came through); one
+// reachable again is dialled at once.
+func (s *Speaker) SetUnreachable(names []string) {
+	down := map[string]bool{}
+	for _, n := range names {
+		down[n] = true
+	}
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return
+	}
+	was := s.unreachable
+	s.unreachable = down
+	changed := false
+	var back []*peer
+	for _, a := range slices.SortedFunc(maps.Keys(s.peers), netip.Addr.Compare) {
+		p := s.peers[a]
+		switch name := p.cfg.Name; {
+		case down[name] && !was[name]:
+			s.log.Info("BGP peer unreachable: the tunnels of its connection are down", "peer", a, "conn", name, "connections", len(p.conns))
+			if p.unreachable() {
+				changed = true
+			}
+		case !down[name] && was[name]:
+			s.log.Info("BGP peer reachable again: its connection has a tunnel up", "peer", a, "conn", name)
+			p.retryAt = time.Time{}
+			back = append(back, p)
+		}
+	}
+	s.mu.Unlock()
+	for _, p := range back {
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+	}
+	if changed {
+		s.opts.OnChange()
+		s.advertiseAll()
+	}
 }
 
 // Close ends every session and stops listening.
