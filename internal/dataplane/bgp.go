@@ -53,7 +53,46 @@ func (e *Engine) configureBGP(g *gw) {
 	for _, p := range want.Peers {
 		cfg.Peers = append(cfg.Peers, bgp.Peer{Name: p.Connection, Addr: p.Addr, AS: p.AS, Networks: p.Networks, Import: p.Import, Local: p.Local})
 	}
+	// Before the new peers start: one behind a connection not up yet
+	// waits for its tunnel, not dialled into one that carries nothing.
+	g.tellReachable()
 	g.bgp.s.Reconfig(cfg)
+}
+
+// tellReachable tells the instance's speaker which of its connections
+// have no tunnel up at the instance: the peers behind them cannot be
+// reached, and their sessions end with their routes at once, as a
+// router's BGP session over a tunnel interface that went down does; they
+// are dialled again when a tunnel of the connection is up
+// (bgp.Speaker.SetUnreachable).
+func (g *gw) tellReachable() {
+	if g.bgp == nil || g.gw == nil {
+		return
+	}
+	up := map[string]bool{}
+	for _, c := range g.cfg.Connections {
+		// The connection's own tunnel or a standby one (to another
+		// instance of an active-active peer).
+		if g.gw.Engine().Up(c.tunnelName()) {
+			up[c.ID] = true
+		}
+	}
+	var down []string
+	for _, c := range g.cfg.Connections {
+		if !up[c.ID] && !slices.Contains(down, c.ID) {
+			down = append(down, c.ID)
+		}
+	}
+	g.bgp.s.SetUnreachable(down)
+}
+
+// childrenChanged is called by the gateways when a child SA pair was
+// installed or removed.
+func (e *Engine) childrenChanged() {
+	select {
+	case e.childKick <- struct{}{}:
+	default:
+	}
 }
 
 func (e *Engine) startSpeaker(g *gw) (*speaker, error) {
@@ -102,12 +141,22 @@ func (e *Engine) bgpChanged() {
 	}
 }
 
-// watchBGP installs the speakers' routes whenever they change.
+// watchBGP installs the speakers' routes whenever they change, and tells
+// them whenever a tunnel may have come up or gone down.
 func (e *Engine) watchBGP() {
 	for {
 		select {
 		case <-e.stop:
 			return
+		case <-e.childKick:
+			e.mu.Lock()
+			if !e.closed {
+				for _, g := range e.gateways {
+					g.tellReachable()
+				}
+			}
+			e.mu.Unlock()
+			continue
 		case <-e.bgpKick:
 		}
 		e.mu.Lock()

@@ -99,6 +99,9 @@ type Engine struct {
 
 	stop    chan struct{} // closed by Close
 	bgpKick chan struct{} // a BGP speaker's routes changed
+	// childKick: a gateway's IKE daemons installed or removed a child SA
+	// pair, and a tunnel may have come up or gone down.
+	childKick chan struct{}
 
 	names     map[nameKey]resolved // the peers' names, as last looked up; guarded by mu
 	namesKick chan struct{}        // a name to look up was configured
@@ -211,7 +214,7 @@ func New(opts Options) *Engine {
 		opts.dropLog = dropLogEvery
 	}
 	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, captures: map[string]*pcap.Capture{},
-		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1),
+		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), childKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1),
 		tallies: map[string]*tally{}, epoch: rand.Text()}
 	e.removeStaleAddrs()
 	e.wg.Go(func() { e.every(min(opts.PolicyIdleTimeout/4, 5*time.Second), e.checkIdle) })

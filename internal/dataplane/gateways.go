@@ -167,6 +167,7 @@ func (e *Engine) installConnections(g *gw) {
 	if err := g.gw.Reconfig(conns); err != nil {
 		e.log.Error("reconfigure gateway", "gateway", g.cfg.key(), "err", err)
 	}
+	g.tellReachable() // a tunnel removed, or one that could not be configured
 	for _, c := range g.cfg.Connections {
 		if cp := e.captures[c.ID]; cp != nil {
 			g.gw.Engine().SetCapture(c.tunnelName(), cp) // a capture goes on in a tunnel made again
@@ -216,7 +217,7 @@ func (e *Engine) startGateway(c Gateway) *gw {
 		innerAddrs = append(innerAddrs, c.PrivateAddr)
 	}
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
-		RawESP: e.opts.RawESP, Inner: inner, InnerAddrs: innerAddrs, Logger: e.log.With("gateway", c.key())})
+		RawESP: e.opts.RawESP, Inner: inner, InnerAddrs: innerAddrs, Logger: e.log.With("gateway", c.key()), OnChildren: e.childrenChanged})
 	if g.err != nil {
 		e.log.Error("gateway not started", "gateway", c.key(), "addr", c.PublicAddr, "err", g.err)
 		// Start closed the port: nothing passes it, and a capture of it

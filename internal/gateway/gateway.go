@@ -57,6 +57,10 @@ type Options struct {
 	// without NAT-T support cannot follow but which batches better (UDP
 	// GSO and GRO).
 	RawESP bool
+	// OnChildren, when set, is called after the IKE daemons installed or
+	// removed a child SA pair: a tunnel may have come up or gone down
+	// (tunnel.Engine.Up). It must not block.
+	OnChildren func()
 }
 
 // Connection is one tunnel: what IKE negotiates with the peer and what is
@@ -114,6 +118,9 @@ func Start(opts Options) (*Gateway, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.OnChildren == nil {
+		opts.OnChildren = func() {}
+	}
 	g := &Gateway{opts: opts, log: opts.Logger, stop: make(chan struct{}), clients: map[string]netip.Addr{}}
 	g.tr = udp.New(udp.Config{Logger: opts.Logger, KeepaliveInterval: opts.KeepaliveInterval, IKE: func(local, remote netip.AddrPort, msg []byte) {
 		// The major version in the header (RFC 2408 §3.1, RFC 7296 §3.1)
@@ -135,13 +142,13 @@ func Start(opts Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.eng = eng
-	m, err := ikev2.New(ikev2.Config{Logger: opts.Logger, Transport: g.tr, Dataplane: dataplane{eng}, NATTPort: opts.NATTPort})
+	m, err := ikev2.New(ikev2.Config{Logger: opts.Logger, Transport: g.tr, Dataplane: dataplane{eng, opts.OnChildren}, NATTPort: opts.NATTPort})
 	if err != nil {
 		g.closeData()
 		return nil, err
 	}
 	g.ike.Store(m)
-	g.ike1.Store(ikev1.New(ikev1.Config{Logger: opts.Logger, Transport: g.tr, Dataplane: dataplane{eng}, NATTPort: opts.NATTPort}))
+	g.ike1.Store(ikev1.New(ikev1.Config{Logger: opts.Logger, Transport: g.tr, Dataplane: dataplane{eng, opts.OnChildren}, NATTPort: opts.NATTPort}))
 	if _, err := g.tr.ListenIKE(netip.AddrPortFrom(opts.Local, opts.IKEPort)); err != nil {
 		g.Close()
 		return nil, fmt.Errorf("gateway %s: IKE port: %w", opts.Local, err)
@@ -196,18 +203,29 @@ func (g *Gateway) keepalives() {
 	}
 }
 
-// dataplane adapts the engine to the IKE daemon.
-type dataplane struct{ e *tunnel.Engine }
+// dataplane adapts the engine to the IKE daemon; changed is
+// Options.OnChildren.
+type dataplane struct {
+	e       *tunnel.Engine
+	changed func()
+}
 
 // InstallChild adds the pair to the engine, whose SAs keep their own copies
 // of the keys, and wipes the keys it was given.
 func (d dataplane) InstallChild(c ipsec.Child) error {
 	defer c.Out.Keys.Wipe()
 	defer c.In.Keys.Wipe()
-	return d.e.AddChild(c)
+	if err := d.e.AddChild(c); err != nil {
+		return err
+	}
+	d.changed()
+	return nil
 }
 
-func (d dataplane) RemoveChild(tunnel string, inSPI uint32) { d.e.RemoveChild(tunnel, inSPI) }
+func (d dataplane) RemoveChild(tunnel string, inSPI uint32) {
+	d.e.RemoveChild(tunnel, inSPI)
+	d.changed()
+}
 func (d dataplane) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
 	return d.e.MoveChild(tunnel, inSPI, local, remote, encap)
 }

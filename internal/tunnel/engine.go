@@ -412,6 +412,15 @@ func (e *Engine) Carries(src, dst netip.Addr) bool {
 	return len(*t.children.Load()) > 0
 }
 
+// Up reports whether tunnel name has a child SA pair, of any selectors:
+// whether it is up.
+func (e *Engine) Up(name string) bool {
+	e.mu.Lock()
+	t := e.tunnels[name]
+	e.mu.Unlock()
+	return t != nil && len(*t.children.Load()) > 0
+}
+
 // MoveChild sends the child SA pair of tunnel whose inbound SPI is inSPI
 // between new outer endpoints, keeping its keys, sequence numbers and
 // replay window: the peer's address or port changed behind a NAT (RFC 7296
