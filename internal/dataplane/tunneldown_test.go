@@ -186,3 +186,46 @@ func TestTunnelDownFailsOverToOtherSite(t *testing.T) {
 		t.Errorf("best route from %q, want to-c", p)
 	}
 }
+
+// TestDeadPeerWithdrawsLearned: the routes a gateway learned over BGP
+// from a peer behind a tunnel go when liveness checks find the tunnel's
+// peer dead (RFC 7296 §2.4; here its sockets closed, as an uplink lost
+// is seen), not when the session's hold timer (90 s) expires.
+func TestDeadPeerWithdrawsLearned(t *testing.T) {
+	const ike, natt = 18894, 18895
+	learned := netip.MustParsePrefix("10.9.0.0/16")
+	gwSite := &bgpSite{public: netip.MustParseAddr("127.181.3.1"), vnet: prefixes("10.1.0.0/16"), as: 65001, networks: prefixes("10.1.0.0/16")}
+	site := &bgpSite{public: netip.MustParseAddr("127.181.3.2"), vnet: prefixes("10.2.0.0/16"), as: 65002, networks: []netip.Prefix{learned}}
+	gwSite.conns, site.conns = []bgpSiteConn{{"c", site}}, []bgpSiteConn{{"c", gwSite}}
+	cfg := gwSite.config()
+	cfg.Gateways[0].Connections[0].DPDTimeout = 8 * time.Second
+	a := New(Options{IKEPort: ike, NATTPort: natt})
+	t.Cleanup(func() { a.Close() })
+	if _, err := a.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := site.start(t, Options{IKEPort: ike, NATTPort: natt})
+	has := func() bool { return slices.Contains(a.LearnedPrefixes("gw"), learned) }
+	waitUntil(t, 60*time.Second, "learned route through the tunnel", has)
+
+	b.mu.Lock()
+	err := b.gateways["gw"].gw.CloseSockets()
+	b.mu.Unlock()
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	// The peer is found dead about 8 s after it went silent (DPDTimeout);
+	// the hold time is 90 s.
+	for has() {
+		if time.Since(start) > 40*time.Second {
+			t.Fatalf("the route learned from the peer behind the tunnel stays %v after the peer went silent (tunnel %s, session %s)",
+				time.Since(start), a.Status().Connections["c"].State, a.BGP("gw")[0].Peers()[0].State)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("route withdrawn %v after the peer went silent", time.Since(start))
+	if st := a.Status().Connections["c"].State; st == Connected {
+		t.Errorf("route withdrawn with the tunnel %s", st)
+	}
+}
