@@ -210,7 +210,7 @@ func (p *peer) connect() {
 // is sent a Cease and closed in the background. It reports whether the
 // routes changed. s.mu is held.
 func (p *peer) unreachable() bool {
-	err := fmt.Errorf("the tunnels of connection %s are down", p.cfg.Name)
+	err := errUnreachable(p.cfg.Name)
 	changed := false
 	for c := range p.conns {
 		if c.werr == nil {

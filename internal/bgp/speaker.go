@@ -12,6 +12,7 @@ package bgp
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"maps"
 	"net"
@@ -570,10 +571,19 @@ func (s *Speaker) Peers() []PeerStatus {
 			MessagesSent: p.sent.Load(), MessagesReceived: p.received.Load(), MalformedUpdates: p.malformed.Load(), LastError: p.lastErr}
 		if p.established != nil {
 			ps.Since = p.established.since
+		} else if ps.LastError == "" && s.unreachable[p.cfg.Name] {
+			// Unreachable since it was configured: nothing else failed.
+			ps.LastError = errUnreachable(p.cfg.Name).Error()
 		}
 		out = append(out, ps)
 	}
 	return out
+}
+
+// errUnreachable ends the sessions of the peers of connection name when
+// its tunnels are down (SetUnreachable).
+func errUnreachable(name string) error {
+	return fmt.Errorf("the tunnels of connection %s are down", name)
 }
 
 // errClosed ends sessions when their peer is removed.

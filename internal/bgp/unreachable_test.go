@@ -84,3 +84,35 @@ func TestUnreachablePeer(t *testing.T) {
 	n.s.SetUnreachable(nil)
 	accept()
 }
+
+// TestUnreachableFromTheStart: a peer configured while it cannot be
+// reached (its connection's tunnel not up yet) is not dialled, and its
+// status says why it has no session.
+func TestUnreachableFromTheStart(t *testing.T) {
+	a, b := netip.MustParseAddr("127.181.2.3"), netip.MustParseAddr("127.181.2.4")
+	port := freePort(t, a, b)
+	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	dialled := make(chan struct{}, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			c.Close()
+			dialled <- struct{}{}
+		}
+	}()
+	n := startNode(t, a.String(), port, 0)
+	n.s.SetUnreachable([]string{"conn"})
+	n.s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "conn", Addr: b, AS: 65002}}})
+	// ConnectRetry is 200 ms.
+	select {
+	case <-dialled:
+		t.Fatalf("the unreachable peer was dialled: %+v", n.s.Peers())
+	case <-time.After(2 * time.Second):
+	}
+	if ps := n.s.Peers(); ps[0].State != "Idle" || ps[0].LastError != "the tunnels of connection conn are down" {
+		t.Errorf("status of the peer: %+v", ps[0])
+	}
+}
