@@ -3,6 +3,7 @@ package dataplane
 import (
 	"context"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -138,4 +139,96 @@ func TestActiveActivePairDownOnOneInstance(t *testing.T) {
 		t.Fatalf("no answer from the site's second range, which only instance 1's tunnel carries: %v (instance 0 dropped %d for want of a child SA of its selectors)",
 			err, a.Status().Connections["c"].Tunnels[0].Drops.EgressTS)
 	}
+}
+
+// TestActiveActiveLearnedThroughStandby: a gateway's connection to an
+// active-active peer has a tunnel to each of the peer's instances (its
+// own, and a standby one to the other) and a BGP session with each
+// instance's speaker. When the peer's first instance goes, the VNet's
+// traffic to a range learned over BGP only goes through the standby
+// tunnel to the second, as the connection's static ranges do. It was
+// dropped in the connection's own tunnel, which carried nothing: the
+// learned route was the own tunnel's alone, while the session with the
+// second instance (through the standby tunnel) kept it learned.
+func TestActiveActiveLearnedThroughStandby(t *testing.T) {
+	const ike, natt = 18896, 18897
+	gwA := netip.MustParseAddr("127.184.1.1")
+	peer := [2]netip.Addr{netip.MustParseAddr("127.184.1.2"), netip.MustParseAddr("127.184.1.3")}
+	speakA, speakB := netip.MustParseAddr("10.1.255.4"), [2]netip.Addr{netip.MustParseAddr("10.2.255.4"), netip.MustParseAddr("10.2.255.5")}
+	learned, far := netip.MustParsePrefix("10.9.0.0/16"), netip.MustParseAddr("10.9.0.10")
+	a, b := New(Options{IKEPort: ike, NATTPort: natt}), New(Options{IKEPort: ike, NATTPort: natt})
+	t.Cleanup(func() { a.Close(); b.Close() })
+
+	aCfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"),
+		Hosts:  []Host{{ID: "h", Name: "h", Addr: netip.MustParseAddr("10.1.0.10"), Kind: HostNetstack}},
+		Routes: []Route{{Prefix: netip.MustParsePrefix("10.2.0.0/16"), Gateway: "gw"}}}}}
+	ga := Gateway{ID: "gw", VNet: "v", PublicAddr: gwA, BGP: &GatewayBGP{AS: 65001, Addr: speakA, Networks: prefixes("10.1.0.0/16")}}
+	for i, tunnel := range []string{"", "1"} {
+		ga.Connections = append(ga.Connections, Connection{ID: "c", Tunnel: tunnel, Remote: peer[i], PSK: Secret("k"), DPDTimeout: 20 * time.Second,
+			LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("10.2.0.0/16", "10.9.0.0/16"), Routes: prefixes("10.2.0.0/16")})
+		ga.BGP.Peers = append(ga.BGP.Peers, BGPPeer{Connection: "c", Addr: speakB[i], AS: 65002})
+	}
+	aCfg.Gateways = []Gateway{ga}
+	if _, err := a.Reconfig(aCfg); err != nil {
+		t.Fatal(err)
+	}
+	bCfg := Config{VNets: []VNet{{ID: "v", Prefixes: []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16"), learned},
+		Hosts:  []Host{{ID: "h", Name: "h", Addr: far, Kind: HostNetstack}},
+		Routes: []Route{{Prefix: netip.MustParsePrefix("10.1.0.0/16"), Gateway: "gw"}}}}}
+	for i := range 2 {
+		bCfg.Gateways = append(bCfg.Gateways, Gateway{ID: "gw", Instance: i, VNet: "v", PublicAddr: peer[i],
+			Connections: []Connection{{ID: "c", Remote: gwA, PSK: Secret("k"), DPDTimeout: 20 * time.Second,
+				LocalPrefixes: prefixes("10.2.0.0/16", "10.9.0.0/16"), RemotePrefixes: prefixes("10.1.0.0/16"), Routes: prefixes("10.1.0.0/16")}},
+			BGP: &GatewayBGP{AS: 65002, Addr: speakB[i], Networks: prefixes("10.2.0.0/16", "10.9.0.0/16"), Peers: []BGPPeer{{Connection: "c", Addr: speakA, AS: 65001}}}})
+	}
+	if _, err := b.Reconfig(bCfg); err != nil {
+		t.Fatal(err)
+	}
+	sessions := func() int {
+		n := 0
+		for _, p := range a.BGP("gw")[0].Peers() {
+			if p.State == "Established" {
+				n++
+			}
+		}
+		return n
+	}
+	waitUntil(t, 60*time.Second, "both tunnels, both sessions and the learned range", func() bool {
+		ts := a.Status().Connections["c"].Tunnels
+		return len(ts) == 2 && ts[0].State == Connected && ts[1].State == Connected && sessions() == 2 && slices.Contains(a.LearnedPrefixes("gw"), learned)
+	})
+	h, _ := a.NetstackHost("h")
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := h.Ping(ctx, far)
+		return err
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("no answer from the learned range with both instances up: %v", err)
+	}
+
+	// The peer's first instance goes (its gateway deleted: it tells
+	// its IKE and BGP peers).
+	one := bCfg
+	one.Gateways = bCfg.Gateways[1:]
+	if _, err := b.Reconfig(one); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "the own tunnel down, the session with the second instance up", func() bool {
+		ts := a.Status().Connections["c"].Tunnels
+		return len(ts) == 2 && ts[0].State != Connected && ts[1].State == Connected && sessions() == 1
+	})
+	if !slices.Contains(a.LearnedPrefixes("gw"), learned) {
+		t.Fatalf("the range is no longer learned from the second instance: %v", a.LearnedPrefixes("gw"))
+	}
+	var err error
+	for range 5 {
+		if err = ping(); err == nil {
+			return
+		}
+	}
+	st := a.Status().Connections["c"].Tunnels
+	t.Fatalf("no answer from the learned range through the standby tunnel: %v (own tunnel dropped %d going out, standby carried %d packets out)",
+		err, st[0].Drops.Egress, st[1].EgressPackets)
 }

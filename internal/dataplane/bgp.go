@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"reflect"
 	"slices"
+	"strings"
 
 	"github.com/vnetgw/vnetgw/internal/bgp"
 	"github.com/vnetgw/vnetgw/internal/fabric"
@@ -182,17 +183,19 @@ func (g *gw) withLearned(conns []gateway.Connection) []netip.Prefix {
 }
 
 // addLearned adds routes to the tunnels of the connections they came
-// from (by name) and returns the prefixes it added. A route inside the
-// VNet's ranges (networks), or whose prefix a connection holds statically,
-// is left out: the VNet and static ranges win (R41); so is one of a
-// connection that chooses its SA by selectors. A route that covers the
-// VNet (10.0.0.0/8 around 10.1.0.0/16) is installed: the VNet's hosts are
-// more specific.
+// from (by name: the connection's own tunnel and its standby ones, named
+// after it, which carry them while it is down) and returns the prefixes
+// it added. A route inside the VNet's ranges (networks), or whose prefix
+// a connection holds statically, is left out: the VNet and static ranges
+// win (R41); so is one of a connection that chooses its SA by selectors.
+// A route that covers the VNet (10.0.0.0/8 around 10.1.0.0/16) is
+// installed: the VNet's hosts are more specific.
 func addLearned(conns []gateway.Connection, routes []bgp.Route, networks []netip.Prefix) []netip.Prefix {
 	static := map[netip.Prefix]bool{}
-	byName := map[string]int{}
+	byName := map[string][]int{}
 	for i, c := range conns {
-		byName[c.Peer.Name] = i
+		name, _, _ := strings.Cut(c.Peer.Name, "#") // a standby tunnel's (Connection.tunnelName)
+		byName[name] = append(byName[name], i)
 		for _, p := range c.Routes {
 			static[p.Masked()] = true
 		}
@@ -202,17 +205,19 @@ func addLearned(conns []gateway.Connection, routes []bgp.Route, networks []netip
 	routes = slices.Clone(routes)
 	slices.SortFunc(routes, func(a, b bgp.Route) int { return a.Prefix.Compare(b.Prefix) })
 	for _, r := range routes {
-		i, ok := byName[r.Peer]
+		is := byName[r.Peer]
 		inside := slices.ContainsFunc(networks, func(n netip.Prefix) bool { return n.Bits() <= r.Prefix.Bits() && n.Contains(r.Prefix.Addr()) })
-		if !ok || static[r.Prefix] || inside || conns[i].PolicyBased {
+		if len(is) == 0 || static[r.Prefix] || inside || conns[is[0]].PolicyBased {
 			continue
 		}
-		if !own[i] {
-			// The first added route copies the connection's static ones,
-			// which its caller's configuration shares.
-			conns[i].Routes, own[i] = slices.Clip(conns[i].Routes), true
+		for _, i := range is {
+			if !own[i] {
+				// The first added route copies the connection's static
+				// ones, which its caller's configuration shares.
+				conns[i].Routes, own[i] = slices.Clip(conns[i].Routes), true
+			}
+			conns[i].Routes = append(conns[i].Routes, r.Prefix)
 		}
-		conns[i].Routes = append(conns[i].Routes, r.Prefix)
 		added = append(added, r.Prefix)
 	}
 	return added

@@ -66,3 +66,23 @@ func BenchmarkAddLearned(b *testing.B) {
 		addLearned(cs, routes, nil)
 	}
 }
+
+// A connection's standby tunnels (an active-active peer's other
+// instances) get the routes learned from it too: they carry them while
+// its own tunnel is down, as they carry its static ones.
+func TestAddLearnedStandby(t *testing.T) {
+	p := netip.MustParsePrefix
+	conns := []gateway.Connection{
+		{Peer: ikev2.PeerConfig{Name: "a"}, Routes: []netip.Prefix{p("10.2.0.0/16")}},
+		{Peer: ikev2.PeerConfig{Name: "a#1"}, Routes: []netip.Prefix{p("10.2.0.0/16")}, Standby: true},
+		{Peer: ikev2.PeerConfig{Name: "ab"}},
+	}
+	added := addLearned(conns, []bgp.Route{{Prefix: p("10.9.0.0/16"), Peer: "a"}}, nil)
+	if want := []netip.Prefix{p("10.9.0.0/16")}; !slices.Equal(added, want) {
+		t.Errorf("added %v, want %v", added, want)
+	}
+	want := []netip.Prefix{p("10.2.0.0/16"), p("10.9.0.0/16")}
+	if !slices.Equal(conns[0].Routes, want) || !slices.Equal(conns[1].Routes, want) || len(conns[2].Routes) != 0 {
+		t.Errorf("tunnel routes: a %v, a#1 %v, ab %v; want %v in a and a#1", conns[0].Routes, conns[1].Routes, conns[2].Routes, want)
+	}
+}
