@@ -159,3 +159,44 @@ func TestDropLogOfClosedTransport(t *testing.T) {
 		t.Fatalf("lines after the Transport closed: %v", got)
 	}
 }
+
+// TestDropLogOfUnlistenedEndpoint: the datagrams an endpoint dropped
+// within the minute after its last line are logged as it is unlistened,
+// a line per reason with the count and the last sender, and not again:
+// LogDrops no longer sees the endpoint, and the Transport's Close does
+// not log it a second time.
+func TestDropLogOfUnlistenedEndpoint(t *testing.T) {
+	r := newDropRig(t, "127.182.0.1:0", "127.182.0.2:0")
+	tr, local, src, send, wait, lines := r.tr, r.local, r.src, r.send, r.wait, r.lines
+	send([]byte{}, esp)
+	wait(1, 1)
+	t0 := time.Now()
+	tr.LogDrops(t0)
+	if got := lines(); len(got) != 2 {
+		t.Fatalf("first lines %v, want malformed and no_handler", got)
+	}
+	send([]byte{}, espwire.AppendNonESPMarker(nil), esp)
+	wait(3, 2)
+	tr.LogDrops(t0.Add(time.Second))
+	if got := lines(); len(got) != 0 {
+		t.Fatalf("lines within the minute: %v", got)
+	}
+	if err := tr.Unlisten(local); err != nil {
+		t.Fatal(err)
+	}
+	got := lines()
+	peer := src.LocalAddr().String()
+	if m := got["malformed"]; len(got) != 2 || m["count"] != 2.0 || m["peer"] != peer || m["local"] != local.String() {
+		t.Errorf("lines as the endpoint was unlistened %v, want malformed: 2 from %s at %s", got, peer, local)
+	}
+	if m := got["no_handler"]; m["count"] != 1.0 || m["peer"] != peer {
+		t.Errorf("lines as the endpoint was unlistened %v, want no_handler: 1 from %s", got, peer)
+	}
+	tr.LogDrops(t0.Add(2 * sparselog.Every))
+	if err := tr.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := lines(); len(got) != 0 {
+		t.Fatalf("lines after the endpoint was unlistened: %v", got)
+	}
+}
