@@ -263,13 +263,24 @@ func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns st
 	defer h.Close()
 	host.Store(h)
 	fmt.Fprintf(g.stdout, "connected to %s: address %s on %s in %s, routes %v, DNS servers %v\n", cfg.Server, c.Addr(), h.Name(), netns, prefixes, c.DNS())
-	select {
-	case <-ctx.Done():
-		return nil
-	case err := <-c.Done():
-		return fmt.Errorf("the gateway ended the connection: %w", err)
+	tick := time.NewTicker(dropLogEvery)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case err := <-c.Done():
+			return fmt.Errorf("the gateway ended the connection: %w", err)
+		case now := <-tick.C:
+			h.LogDrops(now) // what the namespace's device did not take
+		}
 	}
 }
+
+// dropLogEvery is how often a connection logs what its TUN device did
+// not take: once a minute at most (sparselog.Every), within a few seconds
+// of the first.
+const dropLogEvery = 5 * time.Second
 
 // proxyFor returns the HTTP proxy to reach the gateway at server through:
 // flag ("none": none), else $HTTPS_PROXY unless $NO_PROXY names it.

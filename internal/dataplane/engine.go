@@ -348,15 +348,16 @@ func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
 		if _, ok := v.hosts[id]; ok {
 			continue
 		}
-		v.hosts[id] = e.startHost(want[id], v.router.Ingress(want[id].Subnet))
+		v.hosts[id] = e.startHost(want[id], v.router.Ingress(want[id].Subnet), v.log)
 		changed = true
 	}
 	return changed
 }
 
 // startHost realises a network interface. A host that fails has no port,
-// so that no route leads to it.
-func (e *Engine) startHost(hc Host, r fabric.Forwarder) *host {
+// so that no route leads to it. log, the VNet's, gets the lines of what a
+// TUN host's device does not take.
+func (e *Engine) startHost(hc Host, r fabric.Forwarder, log *slog.Logger) *host {
 	h := &host{cfg: hc}
 	switch hc.Kind {
 	case HostNetstack, "":
@@ -364,7 +365,7 @@ func (e *Engine) startHost(hc Host, r fabric.Forwarder) *host {
 			h.port = h.ns
 		}
 	case HostTUN:
-		if h.tun, h.err = fabric.NewTUNHost(hc.NetNS, hc.Addr, r, e.log.With("host", hc.ID)); h.err == nil {
+		if h.tun, h.err = fabric.NewTUNHost(hc.NetNS, hc.Addr, r, log.With("host", hc.ID)); h.err == nil {
 			h.port = h.tun
 		}
 	default:
@@ -397,7 +398,7 @@ func (e *Engine) Retry() bool {
 			if h.port != nil || now.Sub(h.failedAt) < RetryInterval {
 				continue
 			}
-			if v.hosts[id] = e.startHost(h.cfg, v.router.Ingress(h.cfg.Subnet)); v.hosts[id].port != nil {
+			if v.hosts[id] = e.startHost(h.cfg, v.router.Ingress(h.cfg.Subnet), v.log); v.hosts[id].port != nil {
 				started = true
 			}
 		}
@@ -691,22 +692,34 @@ func (v *vnet) stats() fabric.Stats {
 	return s
 }
 
-// dropLogEvery is how often the VNets' routers log their drops: each
-// reason once a minute at most (sparselog.Every), within a few seconds of
-// its first drop.
+// dropLogEvery is how often the VNets' routers and TUN hosts log their
+// drops: each reason once a minute at most (sparselog.Every), within a
+// few seconds of its first drop.
 const dropLogEvery = 5 * time.Second
 
-// logDrops logs what the VNets' routers dropped since the lines before
-// (fabric.Router.LogDrops), off their data path.
+// logDrops logs what the VNets' routers dropped, and what the devices of
+// their TUN hosts did not take, since the lines before
+// (fabric.Router.LogDrops, fabric.TUNHost.LogDrops), off their data path.
+// A TUN host logs the rest as it closes.
 func (e *Engine) logDrops(now time.Time) {
 	e.mu.Lock()
 	vnets := make([]*vnet, 0, len(e.vnets))
+	var tuns []*fabric.TUNHost
 	for _, id := range slices.Sorted(maps.Keys(e.vnets)) {
-		vnets = append(vnets, e.vnets[id])
+		v := e.vnets[id]
+		vnets = append(vnets, v)
+		for _, hid := range slices.Sorted(maps.Keys(v.hosts)) {
+			if h := v.hosts[hid]; h.tun != nil {
+				tuns = append(tuns, h.tun)
+			}
+		}
 	}
 	e.mu.Unlock()
 	for _, v := range vnets {
 		v.router.LogDrops(now, v.log)
+	}
+	for _, h := range tuns {
+		h.LogDrops(now)
 	}
 }
 

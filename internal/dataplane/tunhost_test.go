@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -15,13 +16,18 @@ import (
 // TestTUNHostDownCounted (root): packets routed to a TUN host whose device
 // is down (ip link set ... down in its namespace) are counted as dropped,
 // undeliverable, in the VNet's counters and metrics, also after the host
-// is removed, and logged once, not once a packet. They were counted as
-// forwarded, and lost without a trace.
+// is removed, and logged on the engine's tick as the other drops are: a
+// line "packets dropped" with reason undeliverable, the VNet, the host,
+// its device, the count and the last packet's addresses, once a minute at
+// most, what the minute held logged as the host is removed, so that the
+// lines count what the counters do. They were counted as forwarded, and
+// lost without a trace; then logged as they came, once a minute, so that
+// those after a line were logged only if more came after the minute.
 func TestTUNHostDownCounted(t *testing.T) {
 	netnstest.Require(t, "ip")
 	ns := netnstest.New(t, "down")
 	var log logbuf.Buffer
-	e := New(Options{Logger: slog.New(slog.NewTextHandler(&log, nil))})
+	e := New(Options{Logger: slog.New(slog.NewJSONHandler(&log, nil)), dropLog: 50 * time.Millisecond})
 	defer e.Close()
 	web, vm := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.0.5")
 	webHost := Host{ID: "web", Name: "web", Addr: web, Kind: HostNetstack}
@@ -43,16 +49,51 @@ func TestTUNHostDownCounted(t *testing.T) {
 	ns.Run("ip", "link", "set", dev, "down")
 
 	h, _ := e.NetstackHost("web")
-	const pings = 3
-	for range pings {
+	ping := func() {
+		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		defer cancel()
 		if _, err := h.Ping(ctx, vm); err == nil {
 			t.Fatal("a ping to the host whose device is down was answered")
 		}
-		cancel()
+	}
+	// lines returns the lines of the host's drops so far.
+	lines := func() []map[string]any {
+		t.Helper()
+		var out []map[string]any
+		for l := range strings.Lines(log.String()) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatal(err)
+			}
+			if m["msg"] == "packets dropped" && m["reason"] == "undeliverable" {
+				out = append(out, m)
+			}
+		}
+		return out
+	}
+	ping()
+	for deadline := time.Now().Add(20 * time.Second); len(lines()) == 0; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("no line of the drop within 20 s in:\n%s", log.String())
+		}
+	}
+	first := lines()[0]
+	for k, v := range map[string]any{"level": "WARN", "vnet": "v", "host": "vm", "dev": dev, "src": "10.1.0.4", "dst": "10.1.0.5"} {
+		if first[k] != v {
+			t.Errorf("the line of the drops has %s %v, want %v: %v", k, first[k], v, first)
+		}
+	}
+	const pings = 3
+	for range pings - 1 {
+		ping()
 	}
 	if n := e.Status().VNets["v"].Undeliverable; n < pings {
 		t.Errorf("%d packets counted as undeliverable, want %d at least", n, pings)
+	}
+	time.Sleep(200 * time.Millisecond) // ticks of the drop log
+	if l := lines(); len(l) != 1 {
+		t.Errorf("%d lines of the drops within the minute, want 1: %v", len(l), l)
 	}
 	var m strings.Builder
 	if err := e.WriteMetrics(&m); err != nil {
@@ -62,14 +103,9 @@ func TestTUNHostDownCounted(t *testing.T) {
 	if !strings.Contains(m.String(), want) || strings.Contains(m.String(), want+"0\n") {
 		t.Errorf("no %s with a count in:\n%s", want, m.String())
 	}
-	if got := strings.Count(log.String(), "packets to a TUN host dropped"); got != 1 {
-		t.Errorf("%d log lines of the drops, want 1:\n%s", got, log.String())
-	}
-	if !strings.Contains(log.String(), "host=vm") || !strings.Contains(log.String(), "dev="+dev) {
-		t.Errorf("the log of the drops names neither the host nor its device %s:\n%s", dev, log.String())
-	}
 
-	// The host removed: what it dropped stays counted.
+	// The host removed: what it dropped stays counted, and what the
+	// minute held is logged.
 	before := e.Status().VNets["v"].Undeliverable
 	cfg.VNets[0].Hosts = []Host{webHost}
 	if _, err := e.Reconfig(cfg); err != nil {
@@ -77,5 +113,12 @@ func TestTUNHostDownCounted(t *testing.T) {
 	}
 	if n := e.Status().VNets["v"].Undeliverable; n != before {
 		t.Errorf("after the host's removal %d packets counted as undeliverable, want %d", n, before)
+	}
+	l := lines()
+	if len(l) != 2 {
+		t.Fatalf("%d lines of the drops after the host's removal, want 2: %v", len(l), l)
+	}
+	if logged := uint64(l[0]["count"].(float64) + l[1]["count"].(float64)); logged != before {
+		t.Errorf("the lines count %d packets dropped, the counters %d: %v", logged, before, l)
 	}
 }

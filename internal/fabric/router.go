@@ -435,6 +435,15 @@ func source(pkt []byte) netip.Addr {
 	return netip.AddrFrom16([16]byte(pkt[8:24]))
 }
 
+// destination returns the destination address of a packet whose header
+// is there.
+func destination(pkt []byte) netip.Addr {
+	if pkt[0]>>4 == 4 {
+		return netip.AddrFrom4([4]byte(pkt[16:20]))
+	}
+	return netip.AddrFrom16([16]byte(pkt[24:40]))
+}
+
 // decrementTTL decrements the IPv4 TTL (fixing the header checksum
 // incrementally, RFC 1624) or the IPv6 hop limit of a packet header found
 // well formed, its TTL above 1.

@@ -1,6 +1,7 @@
 package fabric
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	"github.com/vnetgw/vnetgw/internal/tun"
 )
 
@@ -25,8 +27,12 @@ type TUNHost struct {
 	log    *slog.Logger
 	wg     sync.WaitGroup // the read loop
 
-	dropped  atomic.Uint64 // packets the device did not take
-	loggedAt atomic.Int64  // when a drop was last logged, in Unix nanoseconds
+	dropped atomic.Uint64 // packets the device did not take
+	lastMu  sync.Mutex    // guards last and lastErr
+	last    lastDrop      // the addresses of the last write that failed
+	lastErr error         // its error
+	logMu   sync.Mutex    // guards line: LogDrops's state; taken before lastMu
+	line    sparselog.Log
 
 	mu  sync.Mutex // guards buf, used by Deliver
 	buf []byte
@@ -37,7 +43,7 @@ var _ batchPort = (*TUNHost)(nil)
 // NewTUNHost makes the TUN device of address addr in the namespace netns
 // (a name under /run/netns) and starts moving its packets to router.
 // routes are routed into the device; none means a default route. log gets
-// the packets the device does not take, once a minute at most; nil
+// the lines of the packets the device does not take (LogDrops); nil
 // discards them.
 func NewTUNHost(netns string, addr netip.Addr, router Forwarder, log *slog.Logger, routes ...netip.Prefix) (*TUNHost, error) {
 	path := filepath.Join("/run/netns", netns)
@@ -99,14 +105,17 @@ func (h *TUNHost) pump() {
 // Deliver implements Port: the packet is written to the device.
 func (h *TUNHost) Deliver(pkt []byte) {
 	if len(pkt) > portBufSize {
+		h.count(1, 0, errTooLong, pkt)
 		return
 	}
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	b := h.buf[:tun.WriteOffset+copy(h.buf[tun.WriteOffset:], pkt)]
 	n, err := h.dev.Write([][]byte{b}, tun.WriteOffset)
-	h.count(1, n, err)
+	h.count(1, n, err, pkt)
 }
+
+var errTooLong = errors.New("packet longer than a TUN host's buffer")
 
 // DeliverBatch writes the packets at bufs[i][offset:] to the device in
 // one call, which coalesces those of one TCP or UDP flow (GRO) into the
@@ -118,8 +127,11 @@ func (h *TUNHost) DeliverBatch(bufs [][]byte, offset int) {
 		}
 		return
 	}
+	if len(bufs) == 0 {
+		return
+	}
 	n, err := h.dev.Write(bufs, offset)
-	h.count(len(bufs), n, err)
+	h.count(len(bufs), n, err, bufs[0][offset:])
 }
 
 // Dropped returns how many packets routed to the host the device did not
@@ -129,9 +141,9 @@ func (h *TUNHost) Dropped() uint64 { return h.dropped.Load() }
 // count counts the packets of a write of k packets that failed with err
 // after n bytes were written: all k when none was written, else one for
 // each of the device's writes that failed (a write carries one packet, or
-// several coalesced). It logs them once a minute at most, but not those
-// of a host being removed (its device closed).
-func (h *TUNHost) count(k, n int, err error) {
+// several coalesced). It keeps the addresses of pkt, the write's first
+// packet, and err for LogDrops; it allocates nothing.
+func (h *TUNHost) count(k, n int, err error, pkt []byte) {
 	if err == nil {
 		return
 	}
@@ -139,21 +151,46 @@ func (h *TUNHost) count(k, n int, err error) {
 	if j, ok := err.(interface{ Unwrap() []error }); ok && n > 0 {
 		lost = len(j.Unwrap())
 	}
-	total := h.dropped.Add(uint64(lost))
-	if errors.Is(err, os.ErrClosed) {
-		return
+	h.dropped.Add(uint64(lost))
+	var d lastDrop
+	if len(pkt) >= 20 && pkt[0]>>4 == 4 || len(pkt) >= 40 && pkt[0]>>4 == 6 {
+		d = lastDrop{src: source(pkt), dst: destination(pkt)}
 	}
-	now := time.Now().UnixNano()
-	last := h.loggedAt.Load()
-	if last != 0 && now-last < int64(time.Minute) || !h.loggedAt.CompareAndSwap(last, now) {
-		return
-	}
-	h.log.Warn("packets to a TUN host dropped: its device did not take them", "dev", h.dev.Name(), "dropped", total, "err", err)
+	h.lastMu.Lock()
+	h.last, h.lastErr = d, err
+	h.lastMu.Unlock()
 }
 
-// Close removes the device.
+// LogDrops logs the packets routed to the host that its device did not
+// take since the line before (it is down, say): a line "packets dropped"
+// with reason undeliverable once a minute at most (sparselog.Every), with
+// their count, the source and destination address of a packet of the
+// last write that failed, the device and the write's error. now is the
+// time of the lines' limit. The owner calls it every few seconds; the
+// data path only counts. Close logs what is left.
+func (h *TUNHost) LogDrops(now time.Time) { h.logLine(now, false) }
+
+// logLine logs the line due at now or, when rest, whatever no line
+// counted yet.
+func (h *TUNHost) logLine(now time.Time, rest bool) {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	n, due := h.line.Take(h.dropped.Load(), now, rest)
+	if !due {
+		return
+	}
+	h.lastMu.Lock()
+	d, err := h.last, h.lastErr
+	h.lastMu.Unlock()
+	h.log.LogAttrs(context.Background(), slog.LevelWarn, "packets dropped", slog.String("reason", "undeliverable"), slog.Int("count", n),
+		slog.String("src", d.src.String()), slog.String("dst", d.dst.String()), slog.String("dev", h.dev.Name()), slog.Any("err", err))
+}
+
+// Close removes the device and logs the packets it did not take that no
+// line counted yet (LogDrops).
 func (h *TUNHost) Close() error {
 	err := h.dev.Close()
 	h.wg.Wait()
+	h.logLine(time.Time{}, true)
 	return err
 }

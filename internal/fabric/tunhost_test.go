@@ -1,17 +1,22 @@
 package fabric
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 )
 
 // TestTUNHostSendsAfterLargeSegmentBatch (root): a TUN host whose TCP
@@ -110,5 +115,71 @@ func TestTUNHostsShareANamespace(t *testing.T) {
 	}
 	if err := ping(first); err != nil {
 		t.Fatalf("ping from %v once the other host went: %v", first, err)
+	}
+}
+
+// TestTUNHostDropLog (root): a packet routed to a TUN host that its device
+// cannot take (here one longer than any IP packet, from a port that does
+// not cut it) is counted in Dropped and logged by LogDrops, "packets
+// dropped" with reason undeliverable, its count and addresses, once a
+// minute at most; what the minute held is logged as the host closes, and
+// nothing after. Such a packet was neither counted nor logged.
+func TestTUNHostDropLog(t *testing.T) {
+	netnstest.Require(t, "ip")
+	ns := netnstest.New(t, "droplog")
+	var buf logbuf.Buffer
+	h, err := NewTUNHost(ns.Name, netip.MustParseAddr("fd00::5"), NewRouter(), slog.New(slog.NewJSONHandler(&buf, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer h.Close()
+	seen := 0
+	lines := func() []map[string]any {
+		t.Helper()
+		all := buf.String()
+		text := all[seen:]
+		seen = len(all)
+		var out []map[string]any
+		for l := range strings.Lines(text) {
+			var m map[string]any
+			if err := json.Unmarshal([]byte(l), &m); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, m)
+		}
+		return out
+	}
+	huge := ipv6With("fd00::4", "fd00::5", 17, 64, make([]byte, portBufSize))
+	h.Deliver(huge)
+	if n := h.Dropped(); n != 1 {
+		t.Fatalf("Dropped = %d, want 1", n)
+	}
+	t0 := time.Now()
+	h.LogDrops(t0)
+	l := lines()
+	want := map[string]any{"level": "WARN", "msg": "packets dropped", "reason": "undeliverable", "count": 1.0, "src": "fd00::4", "dst": "fd00::5", "dev": h.Name()}
+	if len(l) != 1 {
+		t.Fatalf("lines %v, want one", l)
+	}
+	for k, v := range want {
+		if l[0][k] != v {
+			t.Errorf("line %v has %s %v, want %v", l[0], k, l[0][k], v)
+		}
+	}
+	h.Deliver(huge)
+	h.Deliver(huge)
+	h.LogDrops(t0.Add(time.Second))
+	if l := lines(); len(l) != 0 {
+		t.Fatalf("lines within the minute: %v", l)
+	}
+	if err := h.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if l := lines(); len(l) != 1 || l[0]["count"] != 2.0 || l[0]["reason"] != "undeliverable" {
+		t.Fatalf("lines as the host closed %v, want undeliverable: 2", l)
+	}
+	h.LogDrops(t0.Add(2 * sparselog.Every))
+	if l := lines(); len(l) != 0 {
+		t.Fatalf("lines after the host closed: %v", l)
 	}
 }
