@@ -692,15 +692,17 @@ func (v *vnet) stats() fabric.Stats {
 	return s
 }
 
-// dropLogEvery is how often the VNets' routers and TUN hosts log their
-// drops: each reason once a minute at most (sparselog.Every), within a
-// few seconds of its first drop.
+// dropLogEvery is how often the VNets' routers and TUN hosts, and the
+// gateways' ports, log their drops: each reason once a minute at most
+// (sparselog.Every), within a few seconds of its first drop.
 const dropLogEvery = 5 * time.Second
 
-// logDrops logs what the VNets' routers dropped, and what the devices of
-// their TUN hosts did not take, since the lines before
-// (fabric.Router.LogDrops, fabric.TUNHost.LogDrops), off their data path.
-// A TUN host logs the rest as it closes.
+// logDrops logs what the VNets' routers dropped, what the devices of
+// their TUN hosts did not take, and what the gateways did not take from
+// their VNets (their ports' queues full), since the lines before
+// (fabric.Router.LogDrops, fabric.TUNHost.LogDrops,
+// fabric.GatewayPort.LogDrops), off their data path. A TUN host logs the
+// rest as it closes, a gateway's port as the gateway stops.
 func (e *Engine) logDrops(now time.Time) {
 	e.mu.Lock()
 	vnets := make([]*vnet, 0, len(e.vnets))
@@ -714,12 +716,25 @@ func (e *Engine) logDrops(now time.Time) {
 			}
 		}
 	}
+	type gwPort struct {
+		port *fabric.GatewayPort
+		key  string
+	}
+	var ports []gwPort
+	for _, id := range slices.Sorted(maps.Keys(e.gateways)) {
+		if g := e.gateways[id]; g.port != nil {
+			ports = append(ports, gwPort{g.port, g.cfg.key()})
+		}
+	}
 	e.mu.Unlock()
 	for _, v := range vnets {
 		v.router.LogDrops(now, v.log)
 	}
 	for _, h := range tuns {
 		h.LogDrops(now)
+	}
+	for _, p := range ports {
+		p.port.LogDrops(now, e.log.With("gateway", p.key))
 	}
 }
 

@@ -284,6 +284,7 @@ func (e *Engine) stopGateway(g *gw) {
 			cancel()
 		}
 		g.gw.Close() // deletes the IKE SAs at the peers
+		g.port.LogRest(e.log.With("gateway", g.cfg.key()))
 		e.log.Info("gateway stopped", "gateway", g.cfg.key())
 	}
 	e.releaseAddr(g)

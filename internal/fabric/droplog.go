@@ -41,6 +41,16 @@ type lastDrop struct {
 	size     int
 }
 
+// addrsOf returns the source and destination address of pkt, an IPv4 or
+// IPv6 packet that a router routed (its header is there), or none. It
+// allocates nothing.
+func addrsOf(pkt []byte) lastDrop {
+	if len(pkt) >= 20 && pkt[0]>>4 == 4 || len(pkt) >= 40 && pkt[0]>>4 == 6 {
+		return lastDrop{src: source(pkt), dst: destination(pkt)}
+	}
+	return lastDrop{}
+}
+
 // dropped keeps what a line says of a packet from src to dst of size
 // bytes, dropped for reason, which the caller counted. It allocates
 // nothing.

@@ -2,11 +2,14 @@ package fabric
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/pcap"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 )
 
 // GatewayPort joins a gateway to a VNet router. The router delivers the
@@ -22,9 +25,10 @@ import (
 // sender appends it to a bounded queue (packets back to back in one
 // buffer) and Read copies it out; Read swaps the whole queue for its
 // empty one, so each side takes the lock once per batch, not per packet.
-// When the queue is full, packets are dropped and counted (Dropped).
+// When the queue is full, packets are dropped and counted (Dropped), and
+// logged off the data path (LogDrops).
 //
-// Lock order: rmu, then mu.
+// Lock order: logMu, rmu, then mu.
 type GatewayPort struct {
 	router Forwarder
 
@@ -32,7 +36,7 @@ type GatewayPort struct {
 	out packetQueue // the packets Read is taking
 	req readRequest // a waiting Read's buffers; while waiter is &req, senders fill it under mu
 
-	mu      sync.Mutex   // guards pending, waiter, closed and drained
+	mu      sync.Mutex   // guards pending, waiter, closed, drained and last
 	pending packetQueue  // the packets no Read has taken yet
 	waiter  *readRequest // a Read waiting for packets, or nil
 	closed  bool
@@ -43,6 +47,10 @@ type GatewayPort struct {
 	// is cleared, and the waiter takes the token before it waits again.
 	ready chan struct{}
 	full  atomic.Uint64 // packets dropped
+	last  lastDrop      // the addresses of the last packet dropped
+
+	logMu sync.Mutex // guards line: LogDrops's state
+	line  sparselog.Log
 
 	capture atomic.Pointer[pcap.Capture] // a packet capture, both ways, or nil
 }
@@ -121,6 +129,7 @@ func (p *GatewayPort) Deliver(pkt []byte) {
 	p.mu.Lock()
 	if !p.add(pkt) {
 		p.full.Add(1)
+		p.last = addrsOf(pkt)
 	}
 	p.wake()
 	p.mu.Unlock()
@@ -134,6 +143,7 @@ func (p *GatewayPort) DeliverBatch(bufs [][]byte, offset int) {
 	for _, b := range bufs {
 		if !p.add(b[offset:]) {
 			dropped++
+			p.last = addrsOf(b[offset:])
 		}
 	}
 	p.wake()
@@ -185,6 +195,9 @@ func (p *GatewayPort) Read(bufs [][]byte, sizes []int, offset int) (int, error) 
 		if pkt, ok := p.out.take(); ok {
 			if len(pkt) > len(bufs[n])-offset {
 				p.full.Add(1)
+				p.mu.Lock()
+				p.last = addrsOf(pkt)
+				p.mu.Unlock()
 				continue
 			}
 			sizes[n] = copy(bufs[n][offset:], pkt)
@@ -295,3 +308,31 @@ func (p *GatewayPort) SetCapture(c *pcap.Capture) { p.capture.Store(c) }
 // engine fell behind), the packet did not fit a buffer, or the port was
 // closed.
 func (p *GatewayPort) Dropped() uint64 { return p.full.Load() }
+
+// LogDrops logs into log (which names the gateway) the packets the
+// gateway did not take since the line before (Dropped): a line "packets
+// dropped" with reason queue_full, as the metrics name it, once a minute
+// at most (sparselog.Every), with their count and the source and
+// destination address of the last one. now is the time of the lines'
+// limit. The owner calls it every few seconds; the data path only
+// counts and keeps the addresses.
+func (p *GatewayPort) LogDrops(now time.Time, log *slog.Logger) { p.logLine(now, false, log) }
+
+// LogRest logs into log the packets the gateway did not take that no
+// line counted yet, whatever the minute's limit says: the last line, for
+// its owner to call as the gateway goes.
+func (p *GatewayPort) LogRest(log *slog.Logger) { p.logLine(time.Time{}, true, log) }
+
+func (p *GatewayPort) logLine(now time.Time, rest bool, log *slog.Logger) {
+	p.logMu.Lock()
+	defer p.logMu.Unlock()
+	n, due := p.line.Take(p.full.Load(), now, rest)
+	if !due {
+		return
+	}
+	p.mu.Lock()
+	d := p.last
+	p.mu.Unlock()
+	log.LogAttrs(context.Background(), slog.LevelWarn, "packets dropped", slog.String("reason", "queue_full"), slog.Int("count", n),
+		slog.String("src", d.src.String()), slog.String("dst", d.dst.String()))
+}

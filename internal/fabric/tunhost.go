@@ -152,10 +152,7 @@ func (h *TUNHost) count(k, n int, err error, pkt []byte) {
 		lost = len(j.Unwrap())
 	}
 	h.dropped.Add(uint64(lost))
-	var d lastDrop
-	if len(pkt) >= 20 && pkt[0]>>4 == 4 || len(pkt) >= 40 && pkt[0]>>4 == 6 {
-		d = lastDrop{src: source(pkt), dst: destination(pkt)}
-	}
+	d := addrsOf(pkt)
 	h.lastMu.Lock()
 	h.last, h.lastErr = d, err
 	h.lastMu.Unlock()
