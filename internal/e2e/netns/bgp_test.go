@@ -33,14 +33,7 @@ func TestR41BGPOverTunnel(t *testing.T) {
 	site := newSite(t, r, 1, pool, "10.99.0.2/24")
 	siteBGP := netip.MustParseAddr("192.168.1.1")
 
-	lgw := arm.NetworkID(sub, "bgp", "localNetworkGateways", "branch")
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = site.addr.String()
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGP.String()}
-	r.put(lgw, l, nil)
-
-	site.charon(gwAddr, s2sKey, "192.168.1.0/24,10.99.0.0/24", "10.1.0.0/16")
-	bird := startBIRD(t, site.gw, hostIf(t, site.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
+	lgw, bird := r.bgpBranch(t, "bgp", "branch", site, gwAddr, gwBGP, "10.1.0.0/16", 9)
 	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
 		p.EnableBGP = true
@@ -276,6 +269,25 @@ func hasRoute(rs []arm.GatewayRoute, network, origin, path string) bool {
 	return slices.ContainsFunc(rs, func(r arm.GatewayRoute) bool {
 		return r.Network == network && r.Origin == origin && r.ASPath == path
 	})
+}
+
+// bgpBranch makes site a branch that speaks BGP: its local network
+// gateway name in group (its address, and BIRD at 192.168.1.1 of AS 65010
+// as its speaker), strongSwan there towards the gateway at gwAddr (the
+// site's 192.168.1.0/24 and 10.99.0.0/24 to the VNet's vnetSpace), and
+// BIRD, with a hold time of hold seconds, peering with the gateway's
+// speaker at gwBGP (AS 65515). It returns the local network gateway and
+// BIRD; the connection is the caller's to make.
+func (r *region) bgpBranch(t *testing.T, group, name string, s *site, gwAddr, gwBGP netip.Addr, vnetSpace string, hold int) (arm.ID, *birdPeer) {
+	t.Helper()
+	siteBGP := netip.MustParseAddr("192.168.1.1")
+	lgw := arm.NetworkID(sub, group, "localNetworkGateways", name)
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = s.addr.String()
+	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGP.String()}
+	r.put(lgw, l, nil)
+	s.charon(gwAddr, s2sKey, "192.168.1.0/24,10.99.0.0/24", vnetSpace)
+	return lgw, startBIRDHold(t, s.gw, hostIf(t, s.gw, siteBGP), siteBGP, 65010, gwBGP, 65515, hold)
 }
 
 // birdPeer is BIRD in a namespace with one BGP session, "vnetgw".

@@ -1,7 +1,6 @@
 package netns
 
 import (
-	"net/netip"
 	"testing"
 	"time"
 
@@ -23,14 +22,7 @@ func TestR41BGPTunnelDown(t *testing.T) {
 	vnet := r.vnet("bgp", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gw, gwAddr, gwBGP := r.bgpGateway(vnet, "hub-gw")
 	site := newSite(t, r, 1, pool, "10.99.0.2/24")
-	siteBGP := netip.MustParseAddr("192.168.1.1")
-	lgw := arm.NetworkID(sub, "bgp", "localNetworkGateways", "branch")
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = site.addr.String()
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGP.String()}
-	r.put(lgw, l, nil)
-	site.charon(gwAddr, s2sKey, "192.168.1.0/24,10.99.0.0/24", "10.1.0.0/16")
-	startBIRDHold(t, site.gw, hostIf(t, site.gw, siteBGP), siteBGP, 65010, gwBGP, 65515, 90)
+	lgw, _ := r.bgpBranch(t, "bgp", "branch", site, gwAddr, gwBGP, "10.1.0.0/16", 90)
 	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
 		p.EnableBGP = true

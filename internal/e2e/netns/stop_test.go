@@ -30,14 +30,7 @@ func TestStopTellsPeers(t *testing.T) {
 	// Site 1 peers with the hub over BGP; sites 2 and 3 are static, to
 	// the hub and to the spoke.
 	site1 := newSite(t, r, 1, pool, "10.99.0.2/24")
-	siteBGP := netip.MustParseAddr("192.168.1.1")
-	lgw := arm.NetworkID(sub, "stop", "localNetworkGateways", "site1")
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = site1.addr.String()
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGP.String()}
-	r.put(lgw, l, nil)
-	site1.charon(hubAddr, s2sKey, "192.168.1.0/24,10.99.0.0/24", "10.1.0.0/16")
-	bird := startBIRDHold(t, site1.gw, hostIf(t, site1.gw, siteBGP), siteBGP, 65010, hubBGP, 65515, 90)
+	lgw, bird := r.bgpBranch(t, "stop", "site1", site1, hubAddr, hubBGP, "10.1.0.0/16", 90)
 	conns := []arm.ID{r.putConnection(hubGW, "hub-to-site1", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
 		p.EnableBGP = true
