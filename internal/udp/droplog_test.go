@@ -64,6 +64,43 @@ func (r *dropRig) wait(malformed, noHandler uint64) {
 	}
 }
 
+// unloggedDrops has the endpoint drop a malformed datagram and one
+// without a handler, logged at once (a first line of each reason), and
+// then two and one more within the minute, which are not; it returns when
+// the first lines were logged.
+func (r *dropRig) unloggedDrops() time.Time {
+	r.t.Helper()
+	r.send([]byte{}, esp)
+	r.wait(1, 1)
+	t0 := time.Now()
+	r.tr.LogDrops(t0)
+	if got := r.lines(); len(got) != 2 {
+		r.t.Fatalf("first lines %v, want malformed and no_handler", got)
+	}
+	r.send([]byte{}, espwire.AppendNonESPMarker(nil), esp)
+	r.wait(3, 2)
+	r.tr.LogDrops(t0.Add(time.Second))
+	if got := r.lines(); len(got) != 0 {
+		r.t.Fatalf("lines within the minute: %v", got)
+	}
+	return t0
+}
+
+// wantLastLines checks the lines logged as the endpoint went (how): those
+// of unloggedDrops not yet logged, malformed: 2 and no_handler: 1, from the
+// sender.
+func (r *dropRig) wantLastLines(how string) {
+	r.t.Helper()
+	got := r.lines()
+	peer := r.src.LocalAddr().String()
+	if m := got["malformed"]; len(got) != 2 || m["count"] != 2.0 || m["peer"] != peer || m["local"] != r.local.String() {
+		r.t.Errorf("lines as %s %v, want malformed: 2 from %s at %s", how, got, peer, r.local)
+	}
+	if m := got["no_handler"]; m["count"] != 1.0 || m["peer"] != peer {
+		r.t.Errorf("lines as %s %v, want no_handler: 1 from %s", how, got, peer)
+	}
+}
+
 // lines returns the lines logged since the last call, by reason, and
 // fails on one with an attribute other than those a drop line has.
 func (r *dropRig) lines() map[string]map[string]any {
@@ -129,33 +166,13 @@ func TestDropLog(t *testing.T) {
 // with it.
 func TestDropLogOfClosedTransport(t *testing.T) {
 	r := newDropRig(t, "127.180.0.1:0", "127.180.0.2:0")
-	tr, local, src, send, wait, lines := r.tr, r.local, r.src, r.send, r.wait, r.lines
-	send([]byte{}, esp)
-	wait(1, 1)
-	t0 := time.Now()
-	tr.LogDrops(t0)
-	if got := lines(); len(got) != 2 {
-		t.Fatalf("first lines %v, want malformed and no_handler", got)
-	}
-	send([]byte{}, espwire.AppendNonESPMarker(nil), esp)
-	wait(3, 2)
-	tr.LogDrops(t0.Add(time.Second))
-	if got := lines(); len(got) != 0 {
-		t.Fatalf("lines within the minute: %v", got)
-	}
-	if err := tr.Close(); err != nil {
+	t0 := r.unloggedDrops()
+	if err := r.tr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	got := lines()
-	peer := src.LocalAddr().String()
-	if m := got["malformed"]; len(got) != 2 || m["count"] != 2.0 || m["peer"] != peer || m["local"] != local.String() {
-		t.Errorf("lines as the Transport closed %v, want malformed: 2 from %s at %s", got, peer, local)
-	}
-	if m := got["no_handler"]; m["count"] != 1.0 || m["peer"] != peer {
-		t.Errorf("lines as the Transport closed %v, want no_handler: 1 from %s", got, peer)
-	}
-	tr.LogDrops(t0.Add(2 * sparselog.Every))
-	if got := lines(); len(got) != 0 {
+	r.wantLastLines("the Transport closed")
+	r.tr.LogDrops(t0.Add(2 * sparselog.Every))
+	if got := r.lines(); len(got) != 0 {
 		t.Fatalf("lines after the Transport closed: %v", got)
 	}
 }
@@ -167,36 +184,16 @@ func TestDropLogOfClosedTransport(t *testing.T) {
 // not log it a second time.
 func TestDropLogOfUnlistenedEndpoint(t *testing.T) {
 	r := newDropRig(t, "127.182.0.1:0", "127.182.0.2:0")
-	tr, local, src, send, wait, lines := r.tr, r.local, r.src, r.send, r.wait, r.lines
-	send([]byte{}, esp)
-	wait(1, 1)
-	t0 := time.Now()
-	tr.LogDrops(t0)
-	if got := lines(); len(got) != 2 {
-		t.Fatalf("first lines %v, want malformed and no_handler", got)
-	}
-	send([]byte{}, espwire.AppendNonESPMarker(nil), esp)
-	wait(3, 2)
-	tr.LogDrops(t0.Add(time.Second))
-	if got := lines(); len(got) != 0 {
-		t.Fatalf("lines within the minute: %v", got)
-	}
-	if err := tr.Unlisten(local); err != nil {
+	t0 := r.unloggedDrops()
+	if err := r.tr.Unlisten(r.local); err != nil {
 		t.Fatal(err)
 	}
-	got := lines()
-	peer := src.LocalAddr().String()
-	if m := got["malformed"]; len(got) != 2 || m["count"] != 2.0 || m["peer"] != peer || m["local"] != local.String() {
-		t.Errorf("lines as the endpoint was unlistened %v, want malformed: 2 from %s at %s", got, peer, local)
-	}
-	if m := got["no_handler"]; m["count"] != 1.0 || m["peer"] != peer {
-		t.Errorf("lines as the endpoint was unlistened %v, want no_handler: 1 from %s", got, peer)
-	}
-	tr.LogDrops(t0.Add(2 * sparselog.Every))
-	if err := tr.Close(); err != nil {
+	r.wantLastLines("the endpoint was unlistened")
+	r.tr.LogDrops(t0.Add(2 * sparselog.Every))
+	if err := r.tr.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if got := lines(); len(got) != 0 {
+	if got := r.lines(); len(got) != 0 {
 		t.Fatalf("lines after the endpoint was unlistened: %v", got)
 	}
 }
