@@ -176,24 +176,3 @@ func TestDropLogOfClosedTransport(t *testing.T) {
 		t.Fatalf("lines after the Transport closed: %v", got)
 	}
 }
-
-// TestDropLogOfUnlistenedEndpoint: the datagrams an endpoint dropped
-// within the minute after its last line are logged as it is unlistened,
-// a line per reason with the count and the last sender, and not again:
-// LogDrops no longer sees the endpoint, and the Transport's Close does
-// not log it a second time.
-func TestDropLogOfUnlistenedEndpoint(t *testing.T) {
-	r := newDropRig(t, "127.182.0.1:0", "127.182.0.2:0")
-	t0 := r.unloggedDrops()
-	if err := r.tr.Unlisten(r.local); err != nil {
-		t.Fatal(err)
-	}
-	r.wantLastLines("the endpoint was unlistened")
-	r.tr.LogDrops(t0.Add(2 * sparselog.Every))
-	if err := r.tr.Close(); err != nil {
-		t.Fatal(err)
-	}
-	if got := r.lines(); len(got) != 0 {
-		t.Fatalf("lines after the endpoint was unlistened: %v", got)
-	}
-}

@@ -102,7 +102,6 @@ type endpoint struct {
 	natt bool // a NAT-T port: IKE, keepalives and ESP (RFC 3948 §2)
 	raw  bool // IP protocol 50: ESP only
 	esp  ESPHandler
-	done chan struct{} // closed when its read loop returns
 
 	// The endpoint's own drops, for LogDrops (the Transport's counters
 	// keep those of closed endpoints too), and where the last came from.
@@ -145,7 +144,7 @@ func (t *Transport) ListenIKE(local netip.AddrPort) (netip.AddrPort, error) {
 
 // ListenESP opens a raw ESP endpoint on local (IP protocol 50, RFC 4303;
 // see ListenESP of Conn): everything that arrives is ESP and goes to esp.
-// Its address, for WriteBatch and Unlisten, is local with port 0.
+// Its address, for WriteBatch, is local with port 0.
 func (t *Transport) ListenESP(local netip.Addr, esp ESPHandler) (netip.AddrPort, error) {
 	c, err := ListenESP(local)
 	if err != nil {
@@ -190,30 +189,9 @@ func (t *Transport) add(ep *endpoint, batch int) (netip.AddrPort, error) {
 	eps := maps.Clone(*t.eps.Load())
 	eps[local] = ep
 	t.eps.Store(&eps)
-	ep.done = make(chan struct{})
 	t.wg.Add(1)
 	go t.readLoop(ep, batch)
 	return local, nil
-}
-
-// Unlisten closes the endpoint bound to local, waits for its read loop
-// to stop, and logs its drops not yet logged (LogDrops, which no longer
-// sees it). The handlers must not call it: it waits for them to return.
-func (t *Transport) Unlisten(local netip.AddrPort) error {
-	t.mu.Lock()
-	ep, ok := (*t.eps.Load())[local]
-	if !ok {
-		t.mu.Unlock()
-		return fmt.Errorf("udp: unlisten %v: no such endpoint", local)
-	}
-	eps := maps.Clone(*t.eps.Load())
-	delete(eps, local)
-	t.eps.Store(&eps)
-	err := ep.conn.Close()
-	t.mu.Unlock()
-	<-ep.done
-	t.logLines([]*endpoint{ep}, time.Time{}, true)
-	return err
 }
 
 // Offloads reports the GSO and GRO state of the endpoint bound to local.
@@ -346,7 +324,6 @@ const readErrorPause = time.Millisecond
 
 func (t *Transport) readLoop(ep *endpoint, batch int) {
 	defer t.wg.Done()
-	defer close(ep.done)
 	msgs := make([]Message, batch)
 	for i, b := range Buffers(batch, MaxDatagram) {
 		msgs[i].Buf = b
