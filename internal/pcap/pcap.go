@@ -210,8 +210,7 @@ func jsonError(err error) string {
 // Capture records packets while it runs. Packet may be called from any
 // goroutine.
 type Capture struct {
-	cfg     Config
-	started time.Time
+	cfg Config
 
 	mu sync.Mutex
 	// file is the pcap file; its capacity doubles as it grows, up to
@@ -230,7 +229,7 @@ func Start(cfg Config) *Capture {
 	if cfg.MaxBytes <= 0 || cfg.MaxBytes > MaxMaxBytes {
 		cfg.MaxBytes = DefaultMaxBytes
 	}
-	c := &Capture{cfg: cfg, started: time.Now()}
+	c := &Capture{cfg: cfg}
 	var h [24]byte
 	binary.LittleEndian.PutUint32(h[0:], 0xa1b2c3d4) // microsecond timestamps
 	binary.LittleEndian.PutUint16(h[4:], 2)
@@ -278,9 +277,6 @@ func (c *Capture) Stop() (file []byte, captured, missed uint64) {
 	c.stopped = true
 	return c.file, c.captured, c.missed
 }
-
-// Started returns when the capture started.
-func (c *Capture) Started() time.Time { return c.started }
 
 // matches reports whether a filter selects pkt.
 func (c *Capture) matches(pkt []byte) bool {

@@ -70,8 +70,7 @@ func (n *netlink) addAddr(index int, p netip.Prefix) error {
 	return n.request(unix.RTM_NEWADDR, unix.NLM_F_CREATE|unix.NLM_F_EXCL, b)
 }
 
-// route adds (RTM_NEWROUTE) or removes (RTM_DELROUTE) a route for p
-// through the interface in the main table. A route is added beside the
+// addRoute adds a route for p through the interface in the main table. A route is added beside the
 // namespace's other routes of p, not in their place, and ahead of them:
 // two devices in one namespace (the two network interfaces of one VM)
 // each keep their default route, and the one left when a device goes
@@ -80,7 +79,7 @@ func (n *netlink) addAddr(index int, p netip.Prefix) error {
 // the least metric (0); IPv6 the oldest, so it gets metric 1, before
 // the 1,024 routes get by default. Adding a route that is there already
 // does nothing.
-func (n *netlink) route(op uint16, index int, p netip.Prefix) error {
+func (n *netlink) addRoute(index int, p netip.Prefix) error {
 	if !p.IsValid() {
 		return errors.New("invalid prefix")
 	}
@@ -99,13 +98,10 @@ func (n *netlink) route(op uint16, index int, p netip.Prefix) error {
 	if p.Addr().Is6() {
 		b = appendAttr(b, unix.RTA_PRIORITY, binary.NativeEndian.AppendUint32(nil, 1))
 	}
-	if op != unix.RTM_NEWROUTE {
-		return n.request(op, 0, b)
-	}
 	// Without NLM_F_REPLACE, which took the route of another device (and
 	// left none once that device went); EEXIST says this very route is
 	// there.
-	if err := n.request(op, unix.NLM_F_CREATE, b); err != nil && !errors.Is(err, unix.EEXIST) {
+	if err := n.request(unix.RTM_NEWROUTE, unix.NLM_F_CREATE, b); err != nil && !errors.Is(err, unix.EEXIST) {
 		return err
 	}
 	return nil

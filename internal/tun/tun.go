@@ -155,7 +155,7 @@ func (d *Device) setup(cfg Config) error {
 		}
 	}
 	for _, p := range cfg.Routes {
-		if err := d.nl.route(unix.RTM_NEWROUTE, d.index, p); err != nil {
+		if err := d.nl.addRoute(d.index, p); err != nil {
 			return fmt.Errorf("add route %v: %w", p, err)
 		}
 	}
@@ -191,21 +191,12 @@ func (d *Device) Write(bufs [][]byte, offset int) (int, error) {
 
 // AddRoute routes p into the device.
 func (d *Device) AddRoute(p netip.Prefix) error {
-	return d.routeOp(unix.RTM_NEWROUTE, p)
-}
-
-// DelRoute removes the route for p from the device.
-func (d *Device) DelRoute(p netip.Prefix) error {
-	return d.routeOp(unix.RTM_DELROUTE, p)
-}
-
-func (d *Device) routeOp(op uint16, p netip.Prefix) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.closed {
 		return fmt.Errorf("tun: route %v: %w", p, os.ErrClosed)
 	}
-	if err := d.nl.route(op, d.index, p); err != nil {
+	if err := d.nl.addRoute(d.index, p); err != nil {
 		return fmt.Errorf("tun: route %v on %s: %w", p, d.name, err)
 	}
 	return nil

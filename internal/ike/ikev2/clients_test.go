@@ -582,7 +582,7 @@ func TestCertNames(t *testing.T) {
 		{"IPv4 not in the SANs", Identity{Type: wire.IDIPv4Addr, Data: ip("192.0.2.56")}, false},
 		{"IPv4 of 3 octets", Identity{Type: wire.IDIPv4Addr, Data: ip("192.0.2.55")[:3]}, false},
 		{"IPv6 of an IP SAN", Identity{Type: wire.IDIPv6Addr, Data: ip("2001:db8::55")}, true},
-		{"key ID", KeyIDIdentity([]byte("alice")), false},
+		{"key ID", Identity{Type: wire.IDKeyID, Data: []byte("alice")}, false},
 		{"unknown type", Identity{Type: 200, Data: cert.RawSubject}, false},
 		{"no type", Identity{Data: cert.RawSubject}, false},
 	} {

@@ -121,11 +121,6 @@ func FQDNIdentity(name string) Identity {
 	return Identity{Type: wire.IDFQDN, Data: []byte(name)}
 }
 
-// KeyIDIdentity returns the ID_KEY_ID identity with opaque data id.
-func KeyIDIdentity(id []byte) Identity {
-	return Identity{Type: wire.IDKeyID, Data: bytes.Clone(id)}
-}
-
 // IsZero reports whether id is unset.
 func (id Identity) IsZero() bool { return id.Type == 0 && len(id.Data) == 0 }
 

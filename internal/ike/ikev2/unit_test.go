@@ -229,7 +229,7 @@ func TestIdentity(t *testing.T) {
 		{IPIdentity(netip.MustParseAddr("::ffff:192.0.2.1")), wire.IDIPv4Addr, "192.0.2.1"},
 		{IPIdentity(netip.MustParseAddr("2001:db8::1")), wire.IDIPv6Addr, "2001:db8::1"},
 		{FQDNIdentity("gw.example.com"), wire.IDFQDN, "gw.example.com"},
-		{KeyIDIdentity([]byte{0xca, 0xfe}), wire.IDKeyID, "@#cafe"},
+		{Identity{Type: wire.IDKeyID, Data: []byte{0xca, 0xfe}}, wire.IDKeyID, "@#cafe"},
 	} {
 		if tc.id.Type != tc.typ || tc.id.String() != tc.want || tc.id.check() != nil {
 			t.Errorf("%v: type %v, check %v", tc.id, tc.id.Type, tc.id.check())

@@ -139,19 +139,6 @@ func (r *Reassembler) Reset() {
 // Held returns how many fragments of a message are held, 0 when none.
 func (r *Reassembler) Held() int { return r.have }
 
-// FragmentContentSize returns the largest plaintext chunk that fits one
-// fragment message of at most maxMessage octets (RFC 7383 section 2.5.1):
-// IKE header, SKF header, IV, the chunk with at least the Pad Length octet
-// padded to blockSize, and ICV. maxMessage is the IKE message budget: the
-// path MTU less the IP and UDP headers and, on port 4500, the non-ESP
-// marker. It returns 0 if nothing fits.
-func FragmentContentSize(maxMessage, ivLen, icvLen, blockSize int) int {
-	blockSize = max(blockSize, 1)
-	room := maxMessage - HeaderLen - fragmentHeaderLen - ivLen - icvLen
-	room -= room % blockSize // ciphertext is whole blocks
-	return max(room-1, 0)    // less the Pad Length octet
-}
-
 // SplitFragments cuts an inner payload chain into chunks of at most size
 // octets, one per fragment; chunk i is the content of fragment number i+1
 // of len(chunks). The chunks alias inner. An empty chain gives one empty

@@ -200,23 +200,3 @@ func TestSplitFragments(t *testing.T) {
 		t.Error("65536 fragments accepted")
 	}
 }
-
-// TestFragmentContentSize checks the fragment budget against strongSwan's
-// own split: with fragment_size 200 and AES-GCM-16 it cut 107-octet chunks
-// into 168-octet messages.
-func TestFragmentContentSize(t *testing.T) {
-	tests := []struct {
-		name                                 string
-		maxMessage, ivLen, icvLen, blockSize int
-		want                                 int
-	}{
-		{"AES-GCM-16, strongSwan's 168-octet fragments", 168, 8, 16, 1, 107},
-		{"AES-CBC with HMAC-SHA2-256-128", 1280, 16, 16, 16, 1199},
-		{"nothing fits", 40, 8, 16, 1, 0},
-	}
-	for _, tc := range tests {
-		if got := FragmentContentSize(tc.maxMessage, tc.ivLen, tc.icvLen, tc.blockSize); got != tc.want {
-			t.Errorf("%s: %d, want %d", tc.name, got, tc.want)
-		}
-	}
-}

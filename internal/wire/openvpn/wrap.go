@@ -12,7 +12,6 @@ import (
 	"encoding/hex"
 	"fmt"
 	"hash"
-	"strings"
 )
 
 // Control channel wrapping with a static key shared by the server and its
@@ -54,26 +53,6 @@ func (k *StaticKey) PEM() []byte {
 	}
 	b.WriteString(staticKeyEnd + "\n")
 	return b.Bytes()
-}
-
-// ParseStaticKey reads a key as PEM writes it; comment lines before the
-// armour (OpenVPN writes some) are skipped.
-func ParseStaticKey(b []byte) (StaticKey, error) {
-	var k StaticKey
-	s := string(b)
-	begin := strings.Index(s, staticKeyBegin)
-	end := strings.Index(s, staticKeyEnd)
-	if begin < 0 || end < begin {
-		return k, fmt.Errorf("openvpn: no %q armour", staticKeyBegin)
-	}
-	body := strings.Join(strings.Fields(s[begin+len(staticKeyBegin):end]), "")
-	if len(body) != 2*StaticKeyLen {
-		return k, fmt.Errorf("openvpn: static key of %d hex digits, want %d", len(body), 2*StaticKeyLen)
-	}
-	if _, err := hex.Decode(k[:], []byte(body)); err != nil {
-		return k, fmt.Errorf("openvpn: static key: %w", err)
-	}
-	return k, nil
 }
 
 // cipherKey and hmacKey are key n's halves.
@@ -161,7 +140,6 @@ type Wrapper struct {
 	tagLen           int
 	sendTag, recvTag []byte
 	sendIV, recvIV   [aes.BlockSize]byte
-	direction        KeyDirection
 }
 
 // NewWrapper returns the wrapper of a side with key k in mode and
@@ -169,7 +147,7 @@ type Wrapper struct {
 // KeyDirectionNormal, the client's KeyDirectionInverse.
 func NewWrapper(k *StaticKey, mode WrapMode, d KeyDirection) *Wrapper {
 	out, in := d.keys()
-	w := &Wrapper{mode: mode, direction: d}
+	w := &Wrapper{mode: mode}
 	h := mode.digest()
 	size := h().Size()
 	w.tagLen = size
@@ -185,12 +163,8 @@ func NewWrapper(k *StaticKey, mode WrapMode, d KeyDirection) *Wrapper {
 	return w
 }
 
-// Mode and Direction are what the wrapper was made with.
-func (w *Wrapper) Mode() WrapMode          { return w.mode }
-func (w *Wrapper) Direction() KeyDirection { return w.direction }
-
-// Overhead is how many bytes wrapping adds to a packet.
-func (w *Wrapper) Overhead() int { return packetIDLen + w.tagLen }
+// Mode is what the wrapper was made with.
+func (w *Wrapper) Mode() WrapMode { return w.mode }
 
 // Wrap appends to dst the control packet pkt (as Control.Append makes
 // it) wrapped with packet id pid.
