@@ -5,9 +5,11 @@ import (
 	"context"
 	"errors"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -203,4 +205,55 @@ func copyFile(from, to string) error {
 		return err
 	}
 	return dst.Close()
+}
+
+// serve with a bad flag value fails before it does anything else, with
+// exit 1 and an error naming the flag and its value: no data directory,
+// lock, CA, token or state made, no port bound. A --listen whose port or
+// address could not be had made the whole data directory first and said
+// "listen: ..."; a bad --public-ip-pool or --data-dir did not name the
+// flag; a --tls-cert without --tls-key left the data directory and its
+// lock behind.
+func TestServeBadFlagFailsFirst(t *testing.T) {
+	tmp := t.TempDir()
+	file := filepath.Join(tmp, "file")
+	if err := os.WriteFile(file, []byte("not a directory\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	garbage := filepath.Join(tmp, "garbage.pem")
+	if err := os.WriteFile(garbage, []byte("not PEM\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"listen without a port", []string{"--listen", "nonsense"}, `--listen "nonsense": give HOST:PORT`},
+		{"listen on a port over 65535", []string{"--listen", "127.183.0.1:99999"}, `--listen "127.183.0.1:99999": give HOST:PORT`},
+		// TEST-NET-3 (RFC 5737), no host's.
+		{"listen on an address not this host's", []string{"--listen", "203.0.113.7:0"}, `--listen "203.0.113.7:0": listen tcp 203.0.113.7:0: bind: cannot assign requested address`},
+		{"a pool of /33", []string{"--public-ip-pool", "10.0.0.0/33"}, `--public-ip-pool: public IP pool "10.0.0.0/33": want a CIDR prefix or a range FIRST-LAST`},
+		{"tls-cert without tls-key", []string{"--tls-cert", garbage}, `--tls-cert "` + garbage + `" without --tls-key`},
+		{"tls-key without tls-cert", []string{"--tls-key", garbage}, `--tls-key "` + garbage + `" without --tls-cert`},
+		{"tls files that are not PEM", []string{"--tls-cert", garbage, "--tls-key", garbage}, `--tls-cert "` + garbage + `", --tls-key "` + garbage + `": tls: failed to find any PEM data`},
+		{"a data directory that is a file", []string{"--data-dir", file}, `--data-dir "` + file + `": not a directory`},
+		{"advertise-url over http", []string{"--advertise-url", "http://127.183.0.1:7443"}, `--advertise-url "http://127.183.0.1:7443": give https://HOST:PORT`},
+		{"dns-server without a port", []string{"--dns-server", "127.183.0.53"}, `--dns-server "127.183.0.53": give HOST:PORT`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "data")
+			args := append([]string{"serve", "--data-dir", dir, "--listen", "127.183.0.1:0", "--ike-port", "1500", "--natt-port", "4501", "--sstp-port", "1443"}, tc.args...)
+			code, out, errOut := vnetgw(t, args...)
+			if code != 1 || !strings.HasPrefix(errOut, "error: "+tc.want) {
+				t.Errorf("vnetgw %s: exit %d, want 1 and %q\n%s%s", strings.Join(args, " "), code, "error: "+tc.want, out, errOut)
+			}
+			if _, err := os.Stat(dir); !errors.Is(err, fs.ErrNotExist) {
+				t.Errorf("vnetgw %s made its data directory (%v)", strings.Join(args, " "), err)
+			}
+			if b, _ := os.ReadFile(file); string(b) != "not a directory\n" {
+				t.Errorf("vnetgw %s changed %s: %q", strings.Join(args, " "), file, b)
+			}
+		})
+	}
 }

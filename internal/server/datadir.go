@@ -115,10 +115,7 @@ func ensureToken(dir string) (string, error) {
 // alone: it stays for a later start without flags, and the endpoint file
 // tells clients not to use it.
 func ensureTLS(dir, certFile, keyFile string, hosts []string, log *slog.Logger) (servedCert, bool, error) {
-	if certFile != "" || keyFile != "" {
-		if certFile == "" || keyFile == "" {
-			return nil, false, errors.New("--tls-cert and --tls-key go together")
-		}
+	if certFile != "" { // and keyFile: Config.check
 		f := &fileCert{certFile: certFile, keyFile: keyFile, log: log, every: fileCertCheck, checked: time.Now()}
 		f.seen, _ = f.stat() // unseen: read again at the first look
 		c, err := tls.LoadX509KeyPair(certFile, keyFile)

@@ -137,12 +137,26 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if cfg.MetricsSave <= 0 {
 		cfg.MetricsSave = 15 * time.Minute
 	}
-	pool, err := region.ParsePool(cfg.PublicIPPool)
-	if err != nil {
+	// Every flag is checked before anything is made: a bad one left a
+	// data directory, a lock, or a CA and a token behind.
+	if err := cfg.check(); err != nil {
 		return nil, err
 	}
+	pool, _ := region.ParsePool(cfg.PublicIPPool) // checked
+	// Bound before the data directory is touched: an address that is
+	// not this host's, or taken, left a CA, a token and a state behind.
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("--listen %q: %w", cfg.Listen, err)
+	}
+	ok := false
+	defer func() {
+		if !ok {
+			ln.Close()
+		}
+	}()
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-		return nil, fmt.Errorf("data directory: %w", err)
+		return nil, fmt.Errorf("--data-dir %q: %w", cfg.DataDir, err)
 	}
 	if err := guardDataDir(cfg.DataDir); err != nil {
 		return nil, err
@@ -153,7 +167,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ok := false
 	defer func() {
 		if !ok {
 			lock.Close()
@@ -163,23 +176,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		return nil, err
 	}
 	removeLeftovers(cfg.DataDir, cfg.Logger)
-	host, _, err := net.SplitHostPort(cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("--listen %q: %w", cfg.Listen, err)
-	}
+	host, _, _ := net.SplitHostPort(cfg.Listen) // checked
 	hosts := []string{host}
 	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
 		hosts = nil // every address: the certificate names the loopback ones
 	}
 	if cfg.AdvertiseURL != "" {
-		u, err := url.Parse(cfg.AdvertiseURL)
-		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
-			return nil, fmt.Errorf("--advertise-url %q: give https://HOST:PORT, where the other nodes reach this node's --listen", cfg.AdvertiseURL)
-		}
+		u, _ := url.Parse(cfg.AdvertiseURL) // checked
 		hosts = append(hosts, u.Hostname())
 		cfg.AdvertiseURL = "https://" + u.Host
-	} else if len(cfg.Etcd) > 0 && hosts == nil {
-		return nil, fmt.Errorf("--listen %q with --etcd: the other nodes cannot reach a node at %q; give --advertise-url https://HOST:PORT", cfg.Listen, host)
 	}
 	certs, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, hosts, cfg.Logger)
 	if err != nil {
@@ -207,12 +212,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.closeStore()
 		return nil, err
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		reg.Close()
-		s.closeStore()
-		return nil, fmt.Errorf("listen: %w", err)
-	}
 	s.URL = "https://" + localAddr(host, ln.Addr().(*net.TCPAddr))
 	if s.etcd != nil {
 		info := s.URL
@@ -222,7 +221,6 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		s.node, err = cluster.Join(ctx, s.etcd, cluster.Options{Prefix: cfg.EtcdPrefix + "cluster/", Name: cfg.NodeName, TTL: cfg.NodeTTL,
 			Settle: cfg.NodeSettle, Info: info, Logger: cfg.Logger.With("component", "cluster")})
 		if err != nil {
-			ln.Close()
 			reg.Close()
 			s.closeStore()
 			return nil, err
@@ -286,6 +284,51 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.lock, ok = lock, true
 	return s, nil
+}
+
+// check refuses a Config that New could not serve, naming the flag and
+// its value, before anything is written or bound.
+func (cfg Config) check() error {
+	host, port, err := net.SplitHostPort(cfg.Listen)
+	if err == nil {
+		_, err = net.LookupPort("tcp", port)
+	}
+	if err != nil {
+		return fmt.Errorf("--listen %q: give HOST:PORT (%w)", cfg.Listen, err)
+	}
+	if _, err := region.ParsePool(cfg.PublicIPPool); err != nil {
+		return fmt.Errorf("--public-ip-pool: %w", err)
+	}
+	if fi, err := os.Stat(cfg.DataDir); err == nil && !fi.IsDir() {
+		return fmt.Errorf("--data-dir %q: not a directory", cfg.DataDir)
+	}
+	switch {
+	case cfg.TLSCert != "" && cfg.TLSKey == "":
+		return fmt.Errorf("--tls-cert %q without --tls-key: give both, or neither", cfg.TLSCert)
+	case cfg.TLSCert == "" && cfg.TLSKey != "":
+		return fmt.Errorf("--tls-key %q without --tls-cert: give both, or neither", cfg.TLSKey)
+	case cfg.TLSCert != "":
+		if _, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey); err != nil {
+			return fmt.Errorf("--tls-cert %q, --tls-key %q: %w", cfg.TLSCert, cfg.TLSKey, err)
+		}
+	}
+	if cfg.AdvertiseURL != "" {
+		u, err := url.Parse(cfg.AdvertiseURL)
+		if err != nil || u.Scheme != "https" || u.Hostname() == "" || u.Port() == "" || strings.Trim(u.Path, "/") != "" || u.RawQuery != "" {
+			return fmt.Errorf("--advertise-url %q: give https://HOST:PORT, where the other nodes reach this node's --listen", cfg.AdvertiseURL)
+		}
+	} else if ip := net.ParseIP(host); len(cfg.Etcd) > 0 && (host == "" || ip != nil && ip.IsUnspecified()) {
+		return fmt.Errorf("--listen %q with --etcd: the other nodes cannot reach a node at %q; give --advertise-url https://HOST:PORT", cfg.Listen, host)
+	}
+	if len(cfg.Etcd) > 0 && !strings.HasSuffix(cfg.EtcdPrefix, "/") {
+		return fmt.Errorf("--etcd-prefix %q: must end in '/'", cfg.EtcdPrefix)
+	}
+	if cfg.DNSServer != "" {
+		if _, _, err := net.SplitHostPort(cfg.DNSServer); err != nil {
+			return fmt.Errorf("--dns-server %q: give HOST:PORT (%w)", cfg.DNSServer, err)
+		}
+	}
+	return nil
 }
 
 // lockDataDir takes the data directory's lock file, which another serve
@@ -487,9 +530,6 @@ func (s *Server) nodeTransport() (http.RoundTripper, error) {
 func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 	if len(s.cfg.Etcd) == 0 {
 		return bolt.Open(filepath.Join(s.cfg.DataDir, datadir.State), bolt.Options{})
-	}
-	if s.cfg.EtcdPrefix == "" || !strings.HasSuffix(s.cfg.EtcdPrefix, "/") {
-		return nil, fmt.Errorf("etcd prefix %q: must end in '/'", s.cfg.EtcdPrefix)
 	}
 	tc, err := etcd.TLSConfig(s.cfg.EtcdCA, s.cfg.EtcdCert, s.cfg.EtcdKey)
 	if err != nil {
