@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"math/big"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -308,6 +309,75 @@ func TestServeSecondSignalEndsAtOnce(t *testing.T) {
 	}
 	if ws, ok := s.cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() || ws.Signal() != syscall.SIGTERM {
 		t.Errorf("after a second SIGTERM serve ended with %v, not by the signal:\n%s", s.cmd.ProcessState, s.log())
+	}
+}
+
+// TestServeStopsInOrder: SIGTERM stops serve step by step, a line of log
+// each: the API takes no new connection but answers the request in flight
+// (its body completed after the signal), then the data plane stops
+// (telling the gateways' peers), then the store closes, then "stopped",
+// and serve exits 0. Before, the log said "stopping" and "stopped" and
+// nothing between: a stop that hung did not say at which step.
+func TestServeStopsInOrder(t *testing.T) {
+	s := startServe(t, t.TempDir(), "--public-ip-pool", "127.183.1.0/24")
+	host := strings.TrimPrefix(s.url, "https://")
+	c, err := tls.Dial("tcp", host, &tls.Config{InsecureSkipVerify: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	body := `{"location":"westeurope"}`
+	fmt.Fprintf(c, "PUT /subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/inflight?api-version=2024-05-01 HTTP/1.1\r\nHost: x\r\n"+
+		"Authorization: Bearer %s\r\nContent-Type: application/json\r\nContent-Length: %d\r\nExpect: 100-continue\r\n\r\n", s.token(), len(body))
+	c.SetReadDeadline(time.Now().Add(30 * time.Second))
+	br := bufio.NewReader(c)
+	if line, err := br.ReadString('\n'); err != nil || !strings.Contains(line, "100 Continue") {
+		t.Fatalf("the request is not being read: %q, %v\n%s", line, err, s.log())
+	}
+	br.ReadString('\n') // the blank line after 100 Continue
+	fmt.Fprint(c, body[:1])
+	s.cmd.Process.Signal(syscall.SIGTERM)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		nc, err := net.Dial("tcp", host)
+		if err != nil {
+			break
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("serve still takes connections 30 s after SIGTERM:\n%s", s.log())
+		}
+	}
+	fmt.Fprint(c, body[1:])
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatalf("the request in flight at SIGTERM got no answer: %v\n%s", err, s.log())
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusCreated {
+		t.Errorf("the request in flight at SIGTERM: %s, want 201 Created", res.Status)
+	}
+	select {
+	case <-s.exited:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("serve has not stopped 30 s after SIGTERM:\n%s", s.log())
+	}
+	if code := s.cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("serve exited %d after SIGTERM:\n%s", code, s.log())
+	}
+	log := s.log()
+	at := 0
+	for _, step := range []string{
+		`msg="stopping; a second SIGINT, SIGTERM or SIGHUP ends serve at once`,
+		`msg="API stopped: it took no new requests, and answered those in flight"`,
+		`msg="data plane stopped: the gateways told their IKE and BGP peers"`,
+		`msg="store closed"`,
+		`msg=stopped `,
+	} {
+		i := strings.Index(log[at:], step)
+		if i < 0 {
+			t.Fatalf("no %s after the steps before it in serve's log:\n%s", step, log)
+		}
+		at += i + len(step)
 	}
 }
 

@@ -388,7 +388,8 @@ func localAddr(host string, a *net.TCPAddr) string {
 
 // Run serves the API and keeps the data plane in step with the desired
 // state until ctx ends, then shuts down: requests in flight finish (for up
-// to ten seconds), the data plane stops, the region and the store close.
+// to ten seconds), the data plane stops, the region and the store close,
+// each step a line of log.
 func (s *Server) Run(ctx context.Context) error {
 	errc := make(chan error, 1)
 	go func() { errc <- s.http.ServeTLS(s.listener, "", "") }()
@@ -417,9 +418,11 @@ func (s *Server) Run(ctx context.Context) error {
 		if errors.Is(err, context.DeadlineExceeded) {
 			// What still runs ends now, before the data plane and the
 			// store close under it: a stop, not a failure of serve.
-			s.log.Warn("requests still running 10 s after the stop began are cut off")
+			s.log.Warn("API stopped: requests still running 10 s after the stop began are cut off")
 			s.http.Close()
 			err = nil
+		} else {
+			s.log.Info("API stopped: it took no new requests, and answered those in flight")
 		}
 		<-errc
 	}
@@ -430,7 +433,7 @@ func (s *Server) Run(ctx context.Context) error {
 	<-reconciled
 	<-sampled
 	s.saveHistory()
-	if cerr := s.close(); err == nil {
+	if cerr := s.stop(s.log); err == nil {
 		err = cerr
 	}
 	return err
@@ -551,16 +554,27 @@ func (s *Server) closeStore() error {
 	return err
 }
 
-// close stops the data plane before leaving the cluster, so that the node
-// that takes a VNet over finds its public address free.
-func (s *Server) close() error {
+// close closes what New made, quietly: New failed, or a test is done.
+func (s *Server) close() error { return s.stop(slog.New(slog.DiscardHandler)) }
+
+// stop stops the data plane before leaving the cluster, so that the node
+// that takes a VNet over finds its public address free, and closes the
+// store last; each step done is a line of log.
+func (s *Server) stop(log *slog.Logger) error {
 	s.listener.Close()
 	s.engine.Close()
+	log.Info("data plane stopped: the gateways told their IKE and BGP peers")
 	if s.node != nil {
 		s.node.Close()
+		log.Info("left the cluster: the other nodes take this node's VNets over")
 	}
 	s.region.Close()
 	err := s.closeStore()
+	if err != nil {
+		log.Warn("store closed", "err", err)
+	} else {
+		log.Info("store closed")
+	}
 	s.lock.Close()
 	return err
 }
