@@ -322,8 +322,12 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 		return 0, fmt.Errorf("%w: %v", store.ErrTooLarge, err)
 	case err != nil && s.ctx.Err() == nil && outcomeUnknown(err):
 		return 0, fmt.Errorf("%w: %w", store.ErrOutcomeUnknown, err)
+	case err != nil && s.ctx.Err() != nil:
+		// Cut off by Close on its way: ErrClosed alone would say that
+		// nothing was written.
+		return 0, fmt.Errorf("%w: %w (%v)", store.ErrOutcomeUnknown, store.ErrClosed, err)
 	case err != nil:
-		return 0, s.closed(err)
+		return 0, err
 	}
 	if !resp.Succeeded {
 		return 0, store.ErrConflict

@@ -335,3 +335,48 @@ func TestWriteWithoutQuorumIsOutcomeUnknown(t *testing.T) {
 		t.Fatalf("a write to a member without a quorum: %v, want ErrOutcomeUnknown", err)
 	}
 }
+
+// A write on its way to etcd when the store closes (its answer not come:
+// the way to etcd frozen) fails with store.ErrOutcomeUnknown, and
+// store.ErrClosed with it: it may have been applied. It was ErrClosed
+// alone, which says nothing was written, and the API answers that with
+// 503, which a client (the Azure SDKs, a POST too) sends again.
+func TestWriteCutByCloseIsOutcomeUnknown(t *testing.T) {
+	e := etcdtest.Start(t)
+	p := e.NewProxy(t)
+	cli := p.Client(t)
+	s := etcd.New(cli, "/cut/", etcd.Options{})
+	ctx := context.Background()
+	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("v"))}); err != nil {
+		t.Fatal(err)
+	}
+	p.Freeze()
+	p.Isolate()
+	// Far longer than the test: the write ends when the store closes.
+	wctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() {
+		_, err := s.Txn(wctx, nil, []store.Op{store.Put("k", []byte("w"))})
+		errc <- err
+	}()
+	// The write is on its way once it has not failed for a while.
+	select {
+	case err := <-errc:
+		t.Fatalf("a write through a frozen way ended at once: %v", err)
+	case <-time.After(500 * time.Millisecond):
+	}
+	s.Close()
+	cli.Close() // as serve does after the store
+	select {
+	case err := <-errc:
+		if !errors.Is(err, store.ErrOutcomeUnknown) || !errors.Is(err, store.ErrClosed) {
+			t.Fatalf("a write cut by Close: %v, want ErrOutcomeUnknown and ErrClosed", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("a write cut by Close has not ended 30 s after")
+	}
+	if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("x"))}); !errors.Is(err, store.ErrClosed) || errors.Is(err, store.ErrOutcomeUnknown) {
+		t.Fatalf("a write after Close: %v, want ErrClosed alone (nothing sent)", err)
+	}
+}
