@@ -209,7 +209,7 @@ func (r *Region) seen(ctx context.Context, rev int64) error {
 	defer cancel()
 	err := r.waitRev(wctx, rev)
 	if err != nil && errors.Is(context.Cause(wctx), errSyncTimeout) {
-		return arm.Errorf(arm.CodeServiceUnavailable, "the change was made (the state store committed it at revision %d), but this node has not seen it come back from the store within %s; GET the resource to see it once the store answers", rev, SyncTimeout)
+		return fmt.Errorf("the change was made (the state store committed it at revision %d), but this node has not seen it come back from the store within %s", rev, SyncTimeout)
 	}
 	return err
 }
@@ -278,6 +278,7 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 			return nil, arm.Errorf(arm.CodeWriteTooLarge, "this change writes %d records, %d bytes, at once: more than the store takes in one transaction (%v); make it in smaller steps (a resource group: delete some of its resources first), or its resources smaller (fewer or shorter tags, subnets, prefixes)", len(ops), opBytes(ops), err)
 		}
 		if errors.Is(err, store.ErrUnavailable) {
+			// 503, retried by clients: the store refused it, nothing was written.
 			return nil, arm.Errorf(arm.CodeServiceUnavailable, "%v; try again later", err)
 		}
 		if errors.Is(err, store.ErrOutcomeUnknown) {
@@ -286,8 +287,16 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		if err != nil {
 			return nil, fmt.Errorf("commit: %w", err)
 		}
-		return tx.warnings, r.seen(ctx, rev)
+		// The change is made, and answered so even when this node has
+		// not seen it come back (its watch cut off, the region closing):
+		// an error, 503 above all, has a client (the Azure SDKs retry a
+		// POST too) make it twice. A read here waits for it in Sync.
+		if err := r.seen(ctx, rev); err != nil && ctx.Err() == nil {
+			r.log.Warn("a change made, but not seen back from the store yet", "rev", rev, "err", err)
+		}
+		return tx.warnings, nil
 	}
+	// 503, retried by clients: every attempt was refused, nothing was written.
 	return nil, arm.Errorf(arm.CodeServiceUnavailable, "the change lost %d races in a row against other writers of the state; try again", maxAttempts)
 }
 
@@ -328,6 +337,7 @@ func (r *Region) Sync(ctx context.Context) error {
 	case err == nil, errors.Is(err, store.ErrNotFound):
 		return nil
 	case errors.Is(context.Cause(ctx), errSyncTimeout):
+		// 503, retried by clients: a write syncs before it writes anything.
 		return arm.Errorf(arm.CodeServiceUnavailable, "the state store did not answer, or its changes did not come, within %s; try again", SyncTimeout)
 	}
 	return fmt.Errorf("read the state: %w", err)
