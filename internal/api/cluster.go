@@ -232,6 +232,7 @@ func clusterError(err error) error {
 	case errors.Is(err, cluster.ErrDraining):
 		return arm.Errorf(arm.CodeNodeDraining, "%v: it takes no VNet until it resumes", err)
 	case errors.Is(err, cluster.ErrUnavailable):
+		// 503, retried by clients although perhaps made: a drain, resume, move or rebalance made twice ends the same.
 		return arm.Errorf(arm.CodeServiceUnavailable, "%v: the change may or may not have been made; list the nodes to see, or try again later", err)
 	}
 	return err

@@ -5,6 +5,7 @@ import (
 	"net/http"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/store"
 )
 
 // statusOf is the one table from ARM error code to HTTP status. A code that
@@ -77,6 +78,16 @@ func toARM(err error) (*arm.Error, int) {
 			return ae, s
 		}
 		return ae, http.StatusBadRequest
+	}
+	// Only for errors that say nothing was written: a 503 is retried,
+	// by the Azure SDKs also after a POST, so it must be safe to repeat.
+	switch {
+	case errors.Is(err, store.ErrOutcomeUnknown):
+		// Perhaps written (also when the store closed meanwhile).
+	case errors.Is(err, store.ErrClosed):
+		return arm.Errorf(arm.CodeServiceUnavailable, "this node is stopping (its state store is closed); nothing was changed: try again, on another node if there is one"), http.StatusServiceUnavailable
+	case errors.Is(err, store.ErrUnavailable):
+		return arm.Errorf(arm.CodeServiceUnavailable, "the state store takes no changes now (full or overloaded); nothing was changed: try again later"), http.StatusServiceUnavailable
 	}
 	var mbe *http.MaxBytesError
 	if errors.As(err, &mbe) {

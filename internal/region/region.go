@@ -102,7 +102,8 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 	return r, nil
 }
 
-// Close stops following the store. It does not close the store.
+// Close stops following the store; changes are refused after it
+// (store.ErrClosed). It does not close the store.
 func (r *Region) Close() error {
 	r.cancel()
 	<-r.done
@@ -232,6 +233,12 @@ const maxAttempts = 10
 func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, error) {
 	r.writeMu.Lock()
 	defer r.writeMu.Unlock()
+	select {
+	case <-r.done:
+		// Closed: a change would go to the store unseen by the region.
+		return nil, store.ErrClosed
+	default:
+	}
 	for range maxAttempts {
 		// Decide on state no older than the last committed write,
 		// whoever made it (another node on etcd): a resource created
