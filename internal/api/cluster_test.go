@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/cluster"
+	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
 
@@ -220,5 +222,51 @@ func TestClusterChangeWithoutQuorum(t *testing.T) {
 	if r.status != http.StatusServiceUnavailable || r.code() != "ServiceUnavailable" || r.header.Get("Retry-After") == "" ||
 		!strings.Contains(r.str("error.message"), "etcd, the cluster's store, did not answer") {
 		t.Fatalf("drain without a quorum: %d %v %s; want 503 ServiceUnavailable with a Retry-After, saying etcd did not answer", r.status, r.header.Get("Retry-After"), r.body)
+	}
+}
+
+// The nodes' list, asked of a node whose etcd member has lost its quorum
+// (the two others of three paused), and whose region is on that etcd as
+// serve --etcd has it, answers 503 ServiceUnavailable in ARM's envelope
+// with a Retry-After, saying that the store cannot answer now, as soon as
+// the member says it has no leader (some 2.5 s of the etcd client's
+// retries). It answered so only once region.SyncTimeout (10 s) had
+// passed; here that is a minute, which the answer must not wait for.
+func TestClusterNodesWithoutQuorum(t *testing.T) {
+	old := region.SyncTimeout
+	region.SyncTimeout = time.Minute
+	t.Cleanup(func() { region.SyncTimeout = old })
+	members := etcdtest.StartCluster(t, netip.MustParseAddr("127.183.2.0"), 3)
+	follower := etcdtest.Follower(t, members)
+	cli := follower.Client(t)
+	st := etcd.New(cli, "/q/state/", etcd.Options{})
+	n, err := cluster.Join(context.Background(), cli, cluster.Options{Prefix: "/q/cluster/", Name: "gw1", TTL: time.Second, Info: "https://gw1.example:7443"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(n.Close)
+	e := newEnv(t, envOptions{cluster: n, store: st})
+	e.must("PUT", "/subscriptions/"+subA+"/resourcegroups/rg", obj{"location": loc})
+	e.must("GET", nodesPath, nil)
+	etcdtest.LoseQuorum(t, members, follower)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.srv.URL+nodesPath+"?api-version=2024-05-01", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+testToken)
+	start := time.Now()
+	res, err := e.srv.Client().Do(req)
+	if err != nil {
+		t.Fatalf("the nodes without a quorum: no answer: %v", err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	r := resp{status: res.StatusCode, header: res.Header, body: body}
+	t.Logf("answered in %s: %d %s", time.Since(start), r.status, r.body)
+	if r.status != http.StatusServiceUnavailable || r.code() != "ServiceUnavailable" || r.header.Get("Retry-After") == "" ||
+		!strings.Contains(r.str("error.message"), "the state store cannot answer now") {
+		t.Fatalf("the nodes without a quorum: %d Retry-After %q %s; want 503 ServiceUnavailable with a Retry-After, saying the store cannot answer now", r.status, r.header.Get("Retry-After"), r.body)
 	}
 }

@@ -24,6 +24,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store"
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
 )
 
@@ -53,6 +54,8 @@ type envOptions struct {
 	handler  **Handler         // the handler, handed back
 	// elsewhere is Config.Elsewhere: another node runs the VNets.
 	elsewhere func(vnet string) *url.URL
+	// store holds the region's state (none: a bbolt file).
+	store store.Store
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -64,9 +67,12 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if o.pool == "" {
 		o.pool = "127.10.0.0/24"
 	}
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
+	st := o.store
+	if st == nil {
+		var err error
+		if st, err = bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{}); err != nil {
+			t.Fatal(err)
+		}
 	}
 	pool, err := region.ParsePool(o.pool)
 	if err != nil {

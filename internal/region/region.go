@@ -346,6 +346,9 @@ func (r *Region) Sync(ctx context.Context) error {
 	case errors.Is(context.Cause(ctx), errSyncTimeout):
 		// 503, retried by clients: a write syncs before it writes anything.
 		return arm.Errorf(arm.CodeServiceUnavailable, "the state store did not answer, or its changes did not come, within %s; try again", SyncTimeout)
+	case errors.Is(err, store.ErrUnavailable):
+		// 503, retried by clients: a write syncs before it writes anything.
+		return arm.Errorf(arm.CodeServiceUnavailable, "the state store cannot answer now (%v); try again", err)
 	}
 	return fmt.Errorf("read the state: %w", err)
 }

@@ -30,7 +30,8 @@ var (
 	ErrTooLarge = errors.New("transaction too large for the store")
 	// ErrUnavailable means the store takes no writes for now, whatever
 	// their size (etcd full or overloaded, the embedded store's disk
-	// full); nothing was written.
+	// full); nothing was written. From a read: the store cannot answer
+	// one now (etcd without a leader).
 	ErrUnavailable = errors.New("the store takes no writes")
 	// ErrOutcomeUnknown means a write's answer did not come (the way to
 	// the store lost mid-write, its leader changed, its deadline passed):

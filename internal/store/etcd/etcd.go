@@ -237,7 +237,13 @@ func (s *Store) Get(ctx context.Context, key string) (store.KeyValue, error) {
 		return store.KeyValue{}, err
 	}
 	defer done()
-	resp, err := s.kv.Get(ctx, key)
+	// A member that has no leader (no quorum) says so at once, after the
+	// client's retries of some 2.5 s (another member may answer them),
+	// where a linearizable read waited for the caller's deadline.
+	resp, err := s.kv.Get(clientv3.WithRequireLeader(ctx), key)
+	if errors.Is(err, rpctypes.ErrNoLeader) && s.ctx.Err() == nil {
+		return store.KeyValue{}, fmt.Errorf("%w: %v", store.ErrUnavailable, err)
+	}
 	if err != nil {
 		return store.KeyValue{}, s.closed(err)
 	}
