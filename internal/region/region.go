@@ -13,6 +13,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math/rand/v2"
 	"net/netip"
 	"strings"
 	"sync"
@@ -227,6 +228,16 @@ func (r *Region) view(fn func(tx *txn) error) error {
 // writer elsewhere.
 const maxAttempts = 10
 
+// conflictPause is what a write that lost a race waits at most before it
+// tries again, doubled after each loss up to maxConflictPause; the wait is
+// random, so that writers on two nodes that keep committing do not keep
+// taking turns to lose (one node's write lost 10 races in a row as 32
+// were made on two at once).
+const (
+	conflictPause    = time.Millisecond
+	maxConflictPause = 64 * time.Millisecond
+)
+
 // update runs fn on a transaction over the model and commits what it staged.
 // fn decides from the view it is given; if another writer committed in the
 // meantime the store refuses the commit and fn runs again on fresh state.
@@ -239,7 +250,7 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		return nil, store.ErrClosed
 	default:
 	}
-	for range maxAttempts {
+	for attempt := range maxAttempts {
 		// Decide on state no older than the last committed write,
 		// whoever made it (another node on etcd): a resource created
 		// there a moment ago exists here too.
@@ -276,7 +287,15 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		ops = append(ops, store.Put(keyFence, nil))
 		rev, err := r.store.Txn(ctx, []store.Cond{{Key: keyFence, ModRevision: fence}}, ops)
 		if errors.Is(err, store.ErrConflict) {
-			continue // another writer moved the fence: Sync, decide again
+			// Another writer moved the fence: Sync, decide again, after
+			// a pause (a context that ends meanwhile ends the Sync).
+			pause := time.NewTimer(rand.N(min(conflictPause<<attempt, maxConflictPause)))
+			select {
+			case <-ctx.Done():
+			case <-pause.C:
+			}
+			pause.Stop()
+			continue
 		}
 		if errors.Is(err, store.ErrTooLarge) {
 			// Over a limit of the store's that the region does not know
