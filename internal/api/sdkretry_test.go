@@ -12,21 +12,10 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/region"
-	"github.com/vnetgw/vnetgw/internal/store"
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+	"github.com/vnetgw/vnetgw/internal/store/storetest"
 )
-
-// watchElsewhere is a store whose watch goes another way than its reads
-// and writes.
-type watchElsewhere struct {
-	store.Store
-	watch store.Store
-}
-
-func (s watchElsewhere) Watch(ctx context.Context, prefix string, afterRev int64) <-chan store.WatchResponse {
-	return s.watch.Watch(ctx, prefix, afterRev)
-}
 
 // A connection's sharedkey/reset, a POST that is made anew each time,
 // sent by the Azure SDK with its default retry policy (azcore retries
@@ -48,7 +37,7 @@ func TestSDKResetSharedKeyMadeOnce(t *testing.T) {
 	through := etcd.New(p.Client(t), "/once/", etcd.Options{})
 	t.Cleanup(func() { through.Close() })
 	var log logbuf.Buffer
-	e := newEnv(t, envOptions{store: watchElsewhere{Store: direct, watch: through}, tls: true, log: &log})
+	e := newEnv(t, envOptions{store: storetest.WatchVia{Store: direct, Watches: through}, tls: true, log: &log})
 	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
 	lng := e.lng(s, "onprem", "127.183.3.1", "192.168.0.0/24")
 	e.must("PUT", netPath(subA, "rg", "connections", "c"), s2s(loc, s.gw, lng))

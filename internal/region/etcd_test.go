@@ -10,9 +10,9 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
-	"github.com/vnetgw/vnetgw/internal/store"
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+	"github.com/vnetgw/vnetgw/internal/store/storetest"
 )
 
 // Two regions on one etcd prefix are two nodes of one region: they write
@@ -236,18 +236,6 @@ func TestTooManyOpsForEtcd(t *testing.T) {
 	}
 }
 
-// watchThrough is a store on etcd whose watches go another way to the
-// same etcd (through a proxy that a test cuts off), its reads and writes
-// the direct way.
-type watchThrough struct {
-	store.Store
-	watch store.Store
-}
-
-func (s watchThrough) Watch(ctx context.Context, prefix string, afterRev int64) <-chan store.WatchResponse {
-	return s.watch.Watch(ctx, prefix, afterRev)
-}
-
 // A change committed while the store's changes do not come (the watch's
 // way to etcd lost, writes still going through) is answered, once
 // SyncTimeout has passed, as made: it is in the store. It waited for the
@@ -268,7 +256,7 @@ func TestCommittedChangeNotSeenIsBounded(t *testing.T) {
 	t.Cleanup(func() { through.Close() })
 	pool, _ := ParsePool("127.10.0.0/24")
 	ctx := context.Background()
-	reg, err := Open(ctx, Config{Store: watchThrough{Store: direct, watch: through}, PublicIPPool: pool})
+	reg, err := Open(ctx, Config{Store: storetest.WatchVia{Store: direct, Watches: through}, PublicIPPool: pool})
 	if err != nil {
 		t.Fatal(err)
 	}

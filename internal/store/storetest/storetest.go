@@ -1,5 +1,6 @@
 // Package storetest is the conformance suite every store.Store
-// implementation passes: revisions, conditional transactions and watches.
+// implementation passes: revisions, conditional transactions and watches;
+// and WatchVia, a store whose watches go another way, for tests.
 package storetest
 
 import (
@@ -349,4 +350,17 @@ func testStalledWatchEnds(t *testing.T, s store.Store) {
 			t.Fatalf("the stalled watch gave %d responses of 24 and then nothing within 20 s, not ErrCompacted", n)
 		}
 	}
+}
+
+// WatchVia is a store whose watches go through Watches (another way to
+// the same data, such as a proxy a test cuts off) and its reads and
+// writes through Store.
+type WatchVia struct {
+	store.Store
+	Watches store.Store
+}
+
+// Watch implements store.Store through Watches.
+func (s WatchVia) Watch(ctx context.Context, prefix string, afterRev int64) <-chan store.WatchResponse {
+	return s.Watches.Watch(ctx, prefix, afterRev)
 }
