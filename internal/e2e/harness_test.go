@@ -7,6 +7,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,6 +133,22 @@ func (s *serve) stop() {
 func (s *serve) kill() {
 	s.cmd.Process.Kill()
 	<-s.exited
+}
+
+// waitRefusing waits until serve, sent SIGTERM, takes no connection at
+// host: its stop has begun.
+func (s *serve) waitRefusing(t *testing.T, host string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		nc, err := net.Dial("tcp", host)
+		if err != nil {
+			return
+		}
+		nc.Close()
+		if time.Now().After(deadline) {
+			t.Fatalf("serve still takes connections 30 s after SIGTERM:\n%s", s.log())
+		}
+	}
 }
 
 // client returns a client configured from the data directory, as the CLI

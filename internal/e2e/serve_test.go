@@ -290,17 +290,7 @@ func TestServeSecondSignalEndsAtOnce(t *testing.T) {
 	}
 	fmt.Fprint(c, "{")
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	// The stop has begun once the API takes no connection.
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		nc, err := net.Dial("tcp", host)
-		if err != nil {
-			break
-		}
-		nc.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("serve still takes connections 30 s after SIGTERM:\n%s", s.log())
-		}
-	}
+	s.waitRefusing(t, host)
 	s.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-s.exited:
@@ -337,16 +327,7 @@ func TestServeStopsInOrder(t *testing.T) {
 	br.ReadString('\n') // the blank line after 100 Continue
 	fmt.Fprint(c, body[:1])
 	s.cmd.Process.Signal(syscall.SIGTERM)
-	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		nc, err := net.Dial("tcp", host)
-		if err != nil {
-			break
-		}
-		nc.Close()
-		if time.Now().After(deadline) {
-			t.Fatalf("serve still takes connections 30 s after SIGTERM:\n%s", s.log())
-		}
-	}
+	s.waitRefusing(t, host)
 	fmt.Fprint(c, body[1:])
 	res, err := http.ReadResponse(br, nil)
 	if err != nil {
