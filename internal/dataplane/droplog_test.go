@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -109,12 +108,12 @@ func TestGatewayQueueFullDropLog(t *testing.T) {
 	// lines returns the lines of the gateway's queue_full drops so far.
 	lines := func() []map[string]any {
 		t.Helper()
+		ms, err := logbuf.JSONLines(buf.String())
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out []map[string]any
-		for l := range strings.Lines(buf.String()) {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(l), &m); err != nil {
-				t.Fatal(err)
-			}
+		for _, m := range ms {
 			if m["msg"] == "packets dropped" && m["reason"] == "queue_full" {
 				out = append(out, m)
 			}

@@ -2,7 +2,6 @@ package dataplane
 
 import (
 	"context"
-	"encoding/json"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -60,12 +59,12 @@ func TestTUNHostDownCounted(t *testing.T) {
 	// lines returns the lines of the host's drops so far.
 	lines := func() []map[string]any {
 		t.Helper()
+		ms, err := logbuf.JSONLines(log.String())
+		if err != nil {
+			t.Fatal(err)
+		}
 		var out []map[string]any
-		for l := range strings.Lines(log.String()) {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(l), &m); err != nil {
-				t.Fatal(err)
-			}
+		for _, m := range ms {
 			if m["msg"] == "packets dropped" && m["reason"] == "undeliverable" {
 				out = append(out, m)
 			}

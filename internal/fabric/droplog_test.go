@@ -1,11 +1,9 @@
 package fabric
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/netip"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,22 +16,20 @@ import (
 // keys a drop line may have: the addresses, no bytes of the packet.
 func dropLines(t *testing.T, buf *logbuf.Buffer, seen *int) map[string]map[string]any {
 	t.Helper()
-	all := buf.String()
-	text := all[*seen:]
-	*seen = len(all)
+	text := buf.Since(seen)
+	ms, err := logbuf.JSONLines(text)
+	if err != nil {
+		t.Fatal(err)
+	}
 	out := map[string]map[string]any{}
 	allowed := []string{"time", "level", "msg", "vnet", "reason", "count", "src", "dst", "len"}
-	for l := range strings.Lines(text) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("line %q: %v", l, err)
-		}
+	for _, m := range ms {
 		if m["msg"] != "packets dropped" {
 			continue
 		}
 		for k := range m {
 			if !slices.Contains(allowed, k) {
-				t.Errorf("line %q has %q", l, k)
+				t.Errorf("line %v has %q", m, k)
 			}
 		}
 		reason, _ := m["reason"].(string)

@@ -1,13 +1,11 @@
 package fabric
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -136,16 +134,9 @@ func TestTUNHostDropLog(t *testing.T) {
 	seen := 0
 	lines := func() []map[string]any {
 		t.Helper()
-		all := buf.String()
-		text := all[seen:]
-		seen = len(all)
-		var out []map[string]any
-		for l := range strings.Lines(text) {
-			var m map[string]any
-			if err := json.Unmarshal([]byte(l), &m); err != nil {
-				t.Fatal(err)
-			}
-			out = append(out, m)
+		out, err := logbuf.JSONLines(buf.Since(&seen))
+		if err != nil {
+			t.Fatal(err)
 		}
 		return out
 	}

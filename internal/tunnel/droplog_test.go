@@ -89,22 +89,19 @@ func (x *audited) send(t *testing.T, pkts ...[]byte) {
 // no key material, no payload.
 func (x *audited) lines(t *testing.T, seen *int) []map[string]any {
 	t.Helper()
-	all := x.log.String()
-	text := all[*seen:]
-	*seen = len(all)
+	ms, err := logbuf.JSONLines(x.log.Since(seen))
+	if err != nil {
+		t.Fatal(err)
+	}
 	var out []map[string]any
 	allowed := []string{"time", "level", "msg", "conn", "reason", "count", "spi", "seq", "peer", "local"}
-	for l := range strings.Lines(text) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			t.Fatalf("line %q: %v", l, err)
-		}
+	for _, m := range ms {
 		if m["msg"] != "packets dropped" {
 			continue
 		}
 		for k := range m {
 			if !slices.Contains(allowed, k) {
-				t.Errorf("line %q has %q", l, k)
+				t.Errorf("line %v has %q", m, k)
 			}
 		}
 		out = append(out, m)

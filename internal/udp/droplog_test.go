@@ -1,7 +1,6 @@
 package udp
 
 import (
-	"encoding/json"
 	"log/slog"
 	"net/netip"
 	"strings"
@@ -105,18 +104,15 @@ func (r *dropRig) wantLastLines(how string) {
 // fails on one with an attribute other than those a drop line has.
 func (r *dropRig) lines() map[string]map[string]any {
 	r.t.Helper()
-	all := r.buf.String()
-	text := all[r.seen:]
-	r.seen = len(all)
+	ms, err := logbuf.JSONLines(r.buf.Since(&r.seen))
+	if err != nil {
+		r.t.Fatal(err)
+	}
 	out := map[string]map[string]any{}
-	for l := range strings.Lines(text) {
-		var m map[string]any
-		if err := json.Unmarshal([]byte(l), &m); err != nil {
-			r.t.Fatal(err)
-		}
+	for _, m := range ms {
 		for k := range m {
 			if !strings.Contains(" time level msg local reason count peer ", " "+k+" ") {
-				r.t.Errorf("line %q has %q", l, k)
+				r.t.Errorf("line %v has %q", m, k)
 			}
 		}
 		out[m["reason"].(string)] = m
