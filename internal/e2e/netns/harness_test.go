@@ -423,11 +423,39 @@ type site struct {
 // serves.
 func newSite(t *testing.T, r *region, i int, regionPool string, extra ...string) *site {
 	t.Helper()
-	s := &site{t: t, gw: netnstest.New(t, "s"), lan: netnstest.New(t, "l"),
-		addr: netip.MustParseAddr(fmt.Sprintf("100.64.%d.2", i)), host: netip.MustParseAddr(fmt.Sprintf("192.168.%d.2", i)),
-		lanTS: fmt.Sprintf("192.168.%d.0/24", i)}
+	s := &site{t: t, gw: netnstest.New(t, "s"), addr: netip.MustParseAddr(fmt.Sprintf("100.64.%d.2", i))}
 	netnstest.Link(t, r.ns, fmt.Sprintf("100.64.%d.1/30", i), s.gw, fmt.Sprintf("100.64.%d.2/30", i))
 	s.gw.Run("ip", "route", "add", regionPool, "via", fmt.Sprintf("100.64.%d.1", i))
+	s.addLAN(i, extra)
+	return s
+}
+
+// newSiteBehindRouter is newSite with a router between the region and
+// strongSwan, at 100.65.i.2, whose link to strongSwan carries packets of
+// at most mtu bytes: the region's kernel learns the smaller path MTU only
+// from the router's ICMP errors (RFC 1191), as across the Internet.
+func newSiteBehindRouter(t *testing.T, r *region, i int, regionPool string, mtu int) *site {
+	t.Helper()
+	router := netnstest.New(t, "rt")
+	s := &site{t: t, gw: netnstest.New(t, "s"), addr: netip.MustParseAddr(fmt.Sprintf("100.65.%d.2", i))}
+	netnstest.Link(t, r.ns, fmt.Sprintf("100.64.%d.1/30", i), router, fmt.Sprintf("100.64.%d.2/30", i))
+	r.ns.Run("ip", "route", "add", fmt.Sprintf("100.65.%d.0/30", i), "via", fmt.Sprintf("100.64.%d.2", i))
+	router.Run("ip", "route", "add", regionPool, "via", fmt.Sprintf("100.64.%d.1", i))
+	routerIf, siteIf := netnstest.Link(t, router, fmt.Sprintf("100.65.%d.1/30", i), s.gw, s.addr.String()+"/30")
+	router.Run("ip", "link", "set", routerIf, "mtu", fmt.Sprint(mtu))
+	s.gw.Run("ip", "link", "set", siteIf, "mtu", fmt.Sprint(mtu))
+	router.Forward()
+	s.gw.Run("ip", "route", "add", regionPool, "via", fmt.Sprintf("100.65.%d.1", i))
+	s.addLAN(i, nil)
+	return s
+}
+
+// addLAN gives site i its LAN, 192.168.i.0/24 with the host at
+// 192.168.i.2 and extra as newSite says, and has it forward.
+func (s *site) addLAN(i int, extra []string) {
+	t := s.t
+	t.Helper()
+	s.lan, s.host, s.lanTS = netnstest.New(t, "l"), netip.MustParseAddr(fmt.Sprintf("192.168.%d.2", i)), fmt.Sprintf("192.168.%d.0/24", i)
 	_, lanIf := netnstest.Link(t, s.lan, s.host.String()+"/24", s.gw, fmt.Sprintf("192.168.%d.1/24", i))
 	lanHostIf := ""
 	for _, a := range extra {
@@ -440,7 +468,6 @@ func newSite(t *testing.T, r *region, i int, regionPool string, extra ...string)
 	}
 	s.lan.Run("ip", "route", "add", "default", "via", fmt.Sprintf("192.168.%d.1", i))
 	s.gw.Forward()
-	return s
 }
 
 // hostIf returns the interface of ns that has addr.
