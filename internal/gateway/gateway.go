@@ -163,6 +163,11 @@ func Start(opts Options) (*Gateway, error) {
 			return nil, fmt.Errorf("gateway %s: ESP as IP protocol 50 (needs CAP_NET_RAW): %w", opts.Local, err)
 		}
 	}
+	// RFC 4301 §8.2.1: the path MTU of the tunnels' ESP, from the routers
+	// on the way.
+	if err := g.tr.WatchPathMTU(opts.Local); err != nil {
+		g.log.Info("path MTU discovery of the tunnels is off: the gateway cannot read ICMP (it needs CAP_NET_RAW); the kernel still fragments ESP packets longer than the path", "err", err)
+	}
 	g.wg.Go(g.keepalives)
 	return g, nil
 }

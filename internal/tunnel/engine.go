@@ -153,6 +153,7 @@ type tunnel struct {
 
 	capture atomic.Pointer[pcap.Capture] // records the inner packets both ways, or nil
 	nat     atomic.Pointer[natTable]     // the far side's address translation; nil: none
+	pmtu    atomic.Uint64                // a path MTU learned (pmtu.go); 0: none
 
 	// What the last dropped packets left for LogDrops (see droplog.go):
 	// of inbound ESP by reason, and of the outbound SA that refused to

@@ -101,7 +101,7 @@ func (e *Engine) outbound(b *outBatch, n int) {
 	rt := e.routes.Load()
 	jobs := b.jobs[:0]
 	b.answers = b.answers[:0]
-	var now int64 // unix seconds, for dynamic NAT: read once per batch
+	var now int64 // unix seconds, for dynamic NAT and path MTUs: read once per batch
 	for i := range n {
 		h, ok := parseIP(b.bufs[i][esp.Headroom : esp.Headroom+b.sizes[i]])
 		if !ok {
@@ -115,8 +115,15 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		}
 		pkt := b.bufs[i][esp.Headroom : esp.Headroom+h.length]
 		quote := pkt
+		pmtu := e.mtu
+		if v := t.pmtu.Load(); v != 0 {
+			if now == 0 {
+				now = e.now().Unix()
+			}
+			pmtu = pathMTU(v, now, e.mtu)
+		}
 		if nat := t.nat.Load(); nat != nil {
-			if h.length > e.mtu-maxOverhead { // may be too long: an ICMP error quotes it untranslated
+			if h.length > pmtu-maxOverhead { // may be too long: an ICMP error quotes it untranslated
 				quote = b.quote[:copy(b.quote, pkt)]
 			}
 			if now == 0 && nat.dynamic != nil {
@@ -147,7 +154,7 @@ func (e *Engine) outbound(b *outBatch, n int) {
 		}
 		// RFC 4301 §8.2.1, RFC 4443 §3.2: a packet too long for the SA that
 		// may not be fragmented is dropped, and its sender MUST be told.
-		if h.length > e.mtu-maxOverhead && e.tooBig(b, c, h, quote) {
+		if h.length > pmtu-maxOverhead && e.tooBig(b, c, h, quote, pmtu) {
 			t.drop(dropTooBig)
 			continue
 		}

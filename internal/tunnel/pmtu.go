@@ -2,8 +2,11 @@ package tunnel
 
 import (
 	"net/netip"
+	"slices"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/udp"
 	espwire "github.com/vnetgw/vnetgw/internal/wire/esp"
 	"github.com/vnetgw/vnetgw/internal/wire/icmp"
 )
@@ -26,6 +29,48 @@ const (
 	maxQuote = icmp.Max6 - 48
 )
 
+// pmtuLifetime is how long a path MTU learned from an ICMP error holds:
+// RFC 1191 §6.3 suggests 10 minutes, as long as Linux keeps its own.
+const pmtuLifetime = 10 * time.Minute
+
+// PathMTU records that the path from local to remote carries packets of at
+// most mtu bytes, as a router's Fragmentation Needed or Packet Too Big about
+// an ESP packet said (udp.PathMTUHandler). For pmtuLifetime the tunnels
+// with a child SA on that path treat inner packets that would make longer
+// ESP packets as too big: those with Don't Fragment, and IPv6, are dropped
+// and their senders told the MTU that fits (RFC 4301 §8.2.1: the PMTU is
+// kept per SA and reported to the originators of later packets that
+// exceed it). The others are sent, and the kernel fragments their ESP
+// packets. A larger MTU than one in force is not taken: it may come late.
+func (e *Engine) PathMTU(local, remote netip.AddrPort, mtu int) {
+	if mtu >= e.mtu {
+		return
+	}
+	now := e.now().Unix()
+	v := uint64(now+int64(pmtuLifetime/time.Second))<<16 | uint64(mtu)
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range e.tunnels {
+		if !slices.ContainsFunc(*t.children.Load(), func(c *child) bool { return *c.ends.Load() == outerEnds{local, remote} }) {
+			continue
+		}
+		if old := t.pmtu.Load(); old != 0 && pathMTU(old, now, e.mtu) <= mtu {
+			continue
+		}
+		t.pmtu.Store(v)
+		e.log.Info("path MTU lowered", "conn", t.name, "local", local, "peer", remote, "mtu", mtu)
+	}
+}
+
+// pathMTU is the outer MTU of a tunnel whose pmtu is v at unix second now:
+// the one learned until it expires, mtu after.
+func pathMTU(v uint64, now int64, mtu int) int {
+	if v == 0 || int64(v>>16) <= now {
+		return mtu
+	}
+	return int(v & 0xffff)
+}
+
 // outerLen is the length of the outer headers of an ESP packet to
 // remote: IPv4 or IPv6, and UDP unless it travels as IP protocol 50
 // (port 0).
@@ -41,13 +86,14 @@ func outerLen(remote netip.AddrPort) int {
 }
 
 // tooBig tells whether the inner packet h, to be sealed by c, is too long
-// for the tunnel and must be dropped (RFC 4301 §8.2.1); if so, its sender
-// is answered, rate-limited, with the tunnel's MTU (RFC 1191 §4, RFC 4443
-// §3.2), an answer that b keeps for answerTooBig. quote is the packet as
-// it came from its sender, before NAT.
-func (e *Engine) tooBig(b *outBatch, c *child, h ipHeader, quote []byte) bool {
+// for the tunnel, whose outer path MTU is pmtu, and must be dropped (RFC
+// 4301 §8.2.1); if so, its sender is answered, rate-limited, with the
+// tunnel's MTU (RFC 1191 §4, RFC 4443 §3.2), an answer that b keeps for
+// answerTooBig. quote is the packet as it came from its sender, before
+// NAT.
+func (e *Engine) tooBig(b *outBatch, c *child, h ipHeader, quote []byte, pmtu int) bool {
 	outer := outerLen(c.ends.Load().remote)
-	if c.out.SealedLen(h.length)+outer <= e.mtu {
+	if c.out.SealedLen(h.length)+outer <= pmtu {
 		return false
 	}
 	v6 := h.next == espwire.NextHeaderIPv6
@@ -63,8 +109,8 @@ func (e *Engine) tooBig(b *outBatch, c *child, h ipHeader, quote []byte) bool {
 	}
 	// The longest inner packet that fits: less padding to the cipher's
 	// block (up to 15 bytes) may let a few more bytes in.
-	mtu := min(h.length-1, h.length-(c.out.SealedLen(h.length)+outer-e.mtu)+15)
-	for mtu > 0 && c.out.SealedLen(mtu)+outer > e.mtu {
+	mtu := min(h.length-1, h.length-(c.out.SealedLen(h.length)+outer-pmtu)+15)
+	for mtu > 0 && c.out.SealedLen(mtu)+outer > pmtu {
 		mtu--
 	}
 	// RFC 8200 §5: a link carries 1280 bytes, fragmenting below it if it
@@ -108,3 +154,6 @@ func (e *Engine) answerTooBig(b *outBatch) {
 		e.log.Debug("inner write of icmp errors failed", "err", err)
 	}
 }
+
+// The engine learns path MTUs from the ICMP errors its Outer side reads.
+var _ udp.PathMTUHandler = (*Engine)(nil)

@@ -259,3 +259,57 @@ func TestTooBigZeroAllocs(t *testing.T) {
 		t.Errorf("A answered %d packets, want at least %d", got, maxAnswers*100)
 	}
 }
+
+// TestPathMTULearnedRFC4301: once a router has said that the path of the
+// tunnel's ESP carries 1400 bytes (PathMTU), the tunnel's MTU is 1400 less
+// the 62 bytes of ESP in UDP over IPv4: an IPv4 packet with Don't
+// Fragment, or an IPv6 one, longer than 1338 is dropped and its sender
+// told 1338 (RFC 4301 §8.2.1); one of 1338, or longer without Don't
+// Fragment, is sent. A larger MTU later, one of another path, or one no
+// less than the outer MTU changes nothing; after pmtuLifetime the outer
+// MTU holds again (RFC 1191 §6.3).
+func TestPathMTULearnedRFC4301(t *testing.T) {
+	p := newUDPPair(t, Options{ICMPFrom: []netip.Addr{netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("fd00:1:ff::4")}},
+		"127.176.0.9:0", "127.176.0.10:0", netip.AddrPort{})
+	var clk clock
+	clk.advance(time.Hour)
+	p.ea.now = clk.now
+	// send sends pkt from A's inner side and checks that B gets it
+	// (mtu 0) or that A's sender is told mtu.
+	send := func(what string, pkt []byte, mtu int) {
+		t.Helper()
+		p.innerA.Send(bytes.Clone(pkt))
+		if mtu == 0 {
+			if got, ok := p.innerB.Next(5 * time.Second); !ok || !bytes.Equal(got, pkt) {
+				t.Fatalf("%s: B delivered %d bytes (%v), want the %d-byte packet", what, len(got), ok, len(pkt))
+			}
+			return
+		}
+		answer, ok := p.innerA.Next(5 * time.Second)
+		if !ok {
+			t.Fatalf("%s: A's inner side got no ICMP error", what)
+		}
+		checkTooBig(t, answer, pkt, mtu)
+	}
+	v4DF, v6 := sized("10.1.0.5", "10.2.0.7", 1438, true), sized("2001:db8:1::5", "2001:db8:2::7", 1438, false)
+	send("before", v4DF, 0)
+
+	p.ea.PathMTU(p.localA, netip.MustParseAddrPort("127.176.0.11:4500"), 1300) // another path
+	p.ea.PathMTU(p.localA, p.localB, 1500)                                     // no less than the outer MTU
+	send("after the MTUs of other paths", v4DF, 0)
+
+	p.ea.PathMTU(p.localA, p.localB, 1400)
+	p.ea.PathMTU(p.localA, p.localB, 1450) // late, or forged: not taken
+	send("IPv4 with DF", v4DF, 1338)
+	send("IPv6", v6, 1338)
+	send("IPv4 with DF of the MTU", sized("10.1.0.5", "10.2.0.7", 1338, true), 0)
+	send("IPv4 without DF", sized("10.1.0.5", "10.2.0.7", 1438, false), 0)
+	if d := status(t, p.ea, "t").Drops.TooBig; d != 2 {
+		t.Errorf("%d packets counted too big, want 2", d)
+	}
+
+	clk.advance(pmtuLifetime - time.Second)
+	send("just before the path MTU expires", v4DF, 1338)
+	clk.advance(time.Second)
+	send("once it has expired", v4DF, 0)
+}

@@ -88,6 +88,9 @@ type Transport struct {
 	ikeIn, keepalivesIn, espIn        atomic.Uint64
 	malformed, noHandler, readErrors  atomic.Uint64
 	keepalivesOut, keepaliveSendFails atomic.Uint64
+	tooBigIn                          atomic.Uint64
+
+	watches []*net.IPConn // of WatchPathMTU; guarded by mu
 
 	wg   sync.WaitGroup // the read loops and the keepalive loop
 	done chan struct{}
@@ -260,6 +263,9 @@ func (t *Transport) Close() error {
 	for _, ep := range eps {
 		errs = append(errs, ep.conn.Close())
 	}
+	for _, c := range t.watches {
+		errs = append(errs, c.Close())
+	}
 	t.eps.Store(&map[netip.AddrPort]*endpoint{})
 	close(t.done)
 	t.mu.Unlock()
@@ -275,7 +281,10 @@ type Stats struct {
 	// KeepalivesSent counts NAT-keepalives sent, KeepaliveSendFails those
 	// that could not be.
 	KeepalivesSent, KeepaliveSendFails uint64
-	Drops                              Drops
+	// TooBig counts the Fragmentation Needed and Packet Too Big handed
+	// to a PathMTUHandler (WatchPathMTU).
+	TooBig uint64
+	Drops  Drops
 }
 
 // Drops counts datagrams refused, by reason.
@@ -307,6 +316,7 @@ func (t *Transport) Stats() Stats {
 		ESP:                t.espIn.Load(),
 		KeepalivesSent:     t.keepalivesOut.Load(),
 		KeepaliveSendFails: t.keepaliveSendFails.Load(),
+		TooBig:             t.tooBigIn.Load(),
 		Drops: Drops{
 			Malformed:  t.malformed.Load() + malformed,
 			NoHandler:  t.noHandler.Load(),

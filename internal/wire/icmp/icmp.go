@@ -196,3 +196,82 @@ func sum16(sum uint32, b []byte) uint16 {
 	}
 	return uint16(sum)
 }
+
+// TooBig is what a Fragmentation Needed (RFC 1191 §4) or a Packet Too Big
+// (RFC 4443 §3.2) tells of a UDP or ESP packet this host sent.
+type TooBig struct {
+	// Src and Dst are the quoted packet's addresses with, for UDP, its
+	// ports; an ESP packet's (IP protocol 50) have port 0.
+	Src, Dst netip.AddrPort
+	// MTU is the most a packet on the path to Dst may have, less than the
+	// quoted packet's length and no less than MinMTU.
+	MTU int
+}
+
+// Quoted IP protocols ParseTooBig4 and ParseTooBig6 take.
+const (
+	protoUDP = 17
+	protoESP = 50
+)
+
+// ParseTooBig4 reads msg, an ICMP message without its IP header (as a raw
+// ICMP socket reads it), as a Fragmentation Needed and DF Set about a UDP
+// or ESP packet, and reports whether it is one. It checks the checksum:
+// the kernel hands raw sockets what it has not.
+func ParseTooBig4(msg []byte) (TooBig, bool) {
+	// The ICMP header, the quoted IP header and 8 bytes of what follows
+	// (RFC 792; RFC 1812 §4.3.2.3 may quote more).
+	if len(msg) < 8+20+8 || msg[0] != TypeUnreachable4 || msg[1] != CodeFragNeeded || sum16(0, msg) != 0xffff {
+		return TooBig{}, false
+	}
+	q := msg[8:]
+	hl := int(q[0]&0x0f) * 4
+	if q[0]>>4 != 4 || hl < 20 || len(q) < hl+8 {
+		return TooBig{}, false
+	}
+	// RFC 1191 §4: the next-hop MTU is the low 16 bits of the second
+	// word; a router that predates it sends 0, which tells nothing here.
+	mtu, length := int(binary.BigEndian.Uint16(msg[6:8])), int(binary.BigEndian.Uint16(q[2:4]))
+	if mtu < MinMTU(false) || mtu >= length {
+		return TooBig{}, false
+	}
+	src, dst := netip.AddrFrom4([4]byte(q[12:16])), netip.AddrFrom4([4]byte(q[16:20]))
+	return tooBig(src, dst, q[9], q[hl:], mtu)
+}
+
+// ParseTooBig6 reads msg, an ICMPv6 message (as a raw ICMPv6 socket reads
+// it, its checksum checked by the kernel), as a Packet Too Big about a UDP
+// or ESP packet, and reports whether it is one.
+func ParseTooBig6(msg []byte) (TooBig, bool) {
+	if len(msg) < 8+40+8 || msg[0] != TypePacketTooBig6 || msg[1] != 0 {
+		return TooBig{}, false
+	}
+	q := msg[8:]
+	if q[0]>>4 != 6 {
+		return TooBig{}, false
+	}
+	// RFC 8201 §4: a node MUST NOT reduce its estimate of the path MTU
+	// below the IPv6 minimum link MTU.
+	mtu, length := max(binary.BigEndian.Uint32(msg[4:8]), uint32(MinMTU(true))), 40+uint32(binary.BigEndian.Uint16(q[4:6]))
+	if mtu >= length {
+		return TooBig{}, false
+	}
+	src, dst := netip.AddrFrom16([16]byte(q[8:24])), netip.AddrFrom16([16]byte(q[24:40]))
+	return tooBig(src, dst, q[6], q[40:], int(mtu))
+}
+
+// tooBig makes the TooBig of a quoted packet from src to dst of IP
+// protocol proto, whose payload starts with next.
+func tooBig(src, dst netip.Addr, proto byte, next []byte, mtu int) (TooBig, bool) {
+	switch proto {
+	case protoUDP:
+		sp, dp := binary.BigEndian.Uint16(next[0:2]), binary.BigEndian.Uint16(next[2:4])
+		if sp == 0 || dp == 0 {
+			return TooBig{}, false
+		}
+		return TooBig{Src: netip.AddrPortFrom(src, sp), Dst: netip.AddrPortFrom(dst, dp), MTU: mtu}, true
+	case protoESP:
+		return TooBig{Src: netip.AddrPortFrom(src, 0), Dst: netip.AddrPortFrom(dst, 0), MTU: mtu}, true
+	}
+	return TooBig{}, false
+}

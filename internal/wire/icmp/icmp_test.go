@@ -95,3 +95,104 @@ func FuzzErrors(f *testing.F) {
 		}
 	})
 }
+
+// quoted4 is the start of an IPv4 packet of length bytes in all, of IP
+// protocol proto, from src to dst, with UDP ports when proto is 17.
+func quoted4(length int, proto byte, src, dst netip.AddrPort) []byte {
+	p := make([]byte, 28)
+	p[0], p[8], p[9] = 0x45, 64, proto
+	binary.BigEndian.PutUint16(p[2:4], uint16(length))
+	s, d := src.Addr().As4(), dst.Addr().As4()
+	copy(p[12:16], s[:])
+	copy(p[16:20], d[:])
+	binary.BigEndian.PutUint16(p[20:22], src.Port())
+	binary.BigEndian.PutUint16(p[22:24], dst.Port())
+	return p
+}
+
+// quoted6 is quoted4 for IPv6.
+func quoted6(length int, proto byte, src, dst netip.AddrPort) []byte {
+	p := make([]byte, 48)
+	p[0], p[6], p[7] = 0x60, proto, 64
+	binary.BigEndian.PutUint16(p[4:6], uint16(length-40))
+	s, d := src.Addr().As16(), dst.Addr().As16()
+	copy(p[8:24], s[:])
+	copy(p[24:40], d[:])
+	binary.BigEndian.PutUint16(p[40:42], src.Port())
+	binary.BigEndian.PutUint16(p[42:44], dst.Port())
+	return p
+}
+
+// TestParseTooBig: the Fragmentation Needed and Packet Too Big a router
+// sends about an ESP packet in UDP, or as IP protocol 50, tell the path
+// and the MTU; other errors, bad checksums, MTUs that say nothing (0, or
+// no less than the packet) do not, and IPv6's MTU is never below 1280.
+func TestParseTooBig(t *testing.T) {
+	gw, site := netip.MustParseAddrPort("198.51.100.1:4500"), netip.MustParseAddrPort("100.65.1.2:4500")
+	router := netip.MustParseAddr("100.64.1.2")
+	msg4 := func(typ, code byte, mtu uint32, quote []byte) []byte {
+		return Error4(make([]byte, Max4), typ, code, mtu, router, gw.Addr(), quote)[20:]
+	}
+	gw6, site6 := netip.MustParseAddrPort("[2001:db8::1]:4500"), netip.MustParseAddrPort("[2001:db8:1::2]:4500")
+	msg6 := func(typ byte, mtu uint32, quote []byte) []byte {
+		return Error6(make([]byte, Max6), typ, 0, mtu, netip.MustParseAddr("2001:db8:2::1"), gw6.Addr(), quote)[40:]
+	}
+	esp := func(a netip.AddrPort) netip.AddrPort { return netip.AddrPortFrom(a.Addr(), 0) }
+	badSum := msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 17, gw, site))
+	badSum[30] ^= 1
+	for _, c := range []struct {
+		name string
+		msg  []byte
+		v6   bool
+		want TooBig
+		ok   bool
+	}{
+		{"udp", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 17, gw, site)), false, TooBig{gw, site, 1400}, true},
+		{"esp", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 50, gw, site)), false, TooBig{esp(gw), esp(site), 1400}, true},
+		{"port unreachable", msg4(TypeUnreachable4, 3, 1400, quoted4(1462, 17, gw, site)), false, TooBig{}, false},
+		{"tcp", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 6, gw, site)), false, TooBig{}, false},
+		{"mtu 0", msg4(TypeUnreachable4, CodeFragNeeded, 0, quoted4(1462, 17, gw, site)), false, TooBig{}, false},
+		{"mtu of the packet", msg4(TypeUnreachable4, CodeFragNeeded, 1462, quoted4(1462, 17, gw, site)), false, TooBig{}, false},
+		{"bad checksum", badSum, false, TooBig{}, false},
+		{"short", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 17, gw, site)[:24]), false, TooBig{}, false},
+		{"udp6", msg6(TypePacketTooBig6, 1400, quoted6(1482, 17, gw6, site6)), true, TooBig{gw6, site6, 1400}, true},
+		{"esp6", msg6(TypePacketTooBig6, 1400, quoted6(1482, 50, gw6, site6)), true, TooBig{esp(gw6), esp(site6), 1400}, true},
+		{"below 1280", msg6(TypePacketTooBig6, 1000, quoted6(1482, 17, gw6, site6)), true, TooBig{gw6, site6, 1280}, true},
+		{"below 1280, packet of 1280", msg6(TypePacketTooBig6, 1000, quoted6(1280, 17, gw6, site6)), true, TooBig{}, false},
+		{"unreachable6", msg6(TypeUnreachable6, 1400, quoted6(1482, 17, gw6, site6)), true, TooBig{}, false},
+	} {
+		parse := ParseTooBig4
+		if c.v6 {
+			parse = ParseTooBig6
+		}
+		if got, ok := parse(c.msg); got != c.want || ok != c.ok {
+			t.Errorf("%s: %+v, %v; want %+v, %v", c.name, got, ok, c.want, c.ok)
+		}
+	}
+}
+
+// FuzzParseTooBig: whatever an ICMP message holds, reading it does not
+// panic, and what it reads is a path of UDP or ESP with an MTU of at
+// least the least a link has.
+func FuzzParseTooBig(f *testing.F) {
+	gw, site := netip.MustParseAddrPort("198.51.100.1:4500"), netip.MustParseAddrPort("100.65.1.2:4500")
+	f.Add(Error4(make([]byte, Max4), TypeUnreachable4, CodeFragNeeded, 1400, site.Addr(), gw.Addr(), quoted4(1462, 17, gw, site))[20:])
+	f.Add(Error4(make([]byte, Max4), TypeUnreachable4, CodeFragNeeded, 1400, site.Addr(), gw.Addr(), quoted4(1462, 50, gw, site))[20:])
+	gw6, site6 := netip.MustParseAddrPort("[2001:db8::1]:4500"), netip.MustParseAddrPort("[2001:db8:1::2]:4500")
+	f.Add(Error6(make([]byte, Max6), TypePacketTooBig6, 0, 1400, site6.Addr(), gw6.Addr(), quoted6(1482, 17, gw6, site6))[40:])
+	f.Fuzz(func(t *testing.T, msg []byte) {
+		for _, v6 := range []bool{false, true} {
+			parse := ParseTooBig4
+			if v6 {
+				parse = ParseTooBig6
+			}
+			tb, ok := parse(msg)
+			if !ok {
+				continue
+			}
+			if !tb.Src.IsValid() || !tb.Dst.IsValid() || tb.Src.Addr().Is4() == v6 || tb.MTU < MinMTU(v6) || tb.MTU >= 40+1<<16 {
+				t.Fatalf("ParseTooBig (IPv6 %v) of % x: %+v", v6, msg, tb)
+			}
+		}
+	})
+}

@@ -1,0 +1,105 @@
+package udp
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/vnetgw/vnetgw/internal/wire/icmp"
+)
+
+// PathMTUHandler is an ESPHandler that learns path MTUs. For each
+// Fragmentation Needed or Packet Too Big (RFC 1191, RFC 8201) about a
+// packet one of its endpoints, local, sent to remote, read by a watch of
+// WatchPathMTU, the Transport calls PathMTU with the MTU the router
+// reported. It runs on the watch's goroutine and must not block.
+type PathMTUHandler interface {
+	ESPHandler
+	PathMTU(local, remote netip.AddrPort, mtu int)
+}
+
+// WatchPathMTU reads the ICMP errors that arrive at local on a raw ICMP
+// (or ICMPv6) socket and hands the Fragmentation Needed and Packet Too Big
+// about packets of the endpoints on local to their PathMTUHandlers. The
+// kernel still acts on them too: it fragments the datagrams longer than
+// the path MTU it learned. It needs CAP_NET_RAW; Close stops the watch.
+func (t *Transport) WatchPathMTU(local netip.Addr) error {
+	local = local.Unmap()
+	network, parse := "ip4:icmp", icmp.ParseTooBig4
+	if local.Is6() {
+		network, parse = "ip6:ipv6-icmp", icmp.ParseTooBig6
+	}
+	c, err := net.ListenIP(network, &net.IPAddr{IP: local.AsSlice(), Zone: local.Zone()})
+	if err != nil {
+		return fmt.Errorf("udp: icmp socket on %v: %w", local, err)
+	}
+	if err := filterTooBig(c, local.Is6()); err != nil {
+		c.Close()
+		return fmt.Errorf("udp: icmp socket on %v: %w", local, err)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.closed {
+		c.Close()
+		return fmt.Errorf("udp: icmp socket on %v: %w", local, net.ErrClosed)
+	}
+	t.watches = append(t.watches, c)
+	t.wg.Add(1)
+	go t.watchLoop(c, parse)
+	return nil
+}
+
+// filterTooBig has the kernel hand c only the ICMP types that may be a
+// Fragmentation Needed (Destination Unreachable) or a Packet Too Big: a
+// set bit of either filter blocks a type.
+func filterTooBig(c *net.IPConn, v6 bool) error {
+	raw, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var serr error
+	err = raw.Control(func(fd uintptr) {
+		if v6 {
+			var f unix.ICMPv6Filter
+			for i := range f.Data {
+				f.Data[i] = ^uint32(0)
+			}
+			f.Data[icmp.TypePacketTooBig6>>5] &^= 1 << (icmp.TypePacketTooBig6 & 31)
+			serr = unix.SetsockoptICMPv6Filter(int(fd), unix.SOL_ICMPV6, unix.ICMPV6_FILTER, &f)
+			return
+		}
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_RAW, unix.ICMP_FILTER, ^(1 << icmp.TypeUnreachable4))
+	})
+	return errors.Join(err, serr)
+}
+
+// watchLoop reads c until it is closed.
+func (t *Transport) watchLoop(c *net.IPConn, parse func([]byte) (icmp.TooBig, bool)) {
+	defer t.wg.Done()
+	buf := make([]byte, MaxDatagram)
+	for {
+		n, _, err := c.ReadFrom(buf) // without the IPv4 header
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			t.log.Debug("icmp read failed", "local", c.LocalAddr(), "err", err)
+			time.Sleep(readErrorPause)
+			continue
+		}
+		tb, ok := parse(buf[:n])
+		if !ok {
+			continue
+		}
+		if ep := (*t.eps.Load())[tb.Src]; ep != nil {
+			if h, ok := ep.esp.(PathMTUHandler); ok {
+				t.tooBigIn.Add(1)
+				h.PathMTU(tb.Src, tb.Dst, tb.MTU)
+			}
+		}
+	}
+}
