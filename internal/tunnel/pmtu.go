@@ -29,6 +29,11 @@ const (
 	maxQuote = icmp.Max6 - 48
 )
 
+// minPathMTU4 is the least IPv4 path MTU taken, as Linux takes none below
+// it (net.ipv4.route.min_pmtu): the kernel sends longer packets on such a
+// path without Don't Fragment, and a forged error makes no tunnel smaller.
+const minPathMTU4 = 552
+
 // pmtuLifetime is how long a path MTU learned from an ICMP error holds:
 // RFC 1191 §6.3 suggests 10 minutes, as long as Linux keeps its own.
 const pmtuLifetime = 10 * time.Minute
@@ -41,8 +46,12 @@ const pmtuLifetime = 10 * time.Minute
 // and their senders told the MTU that fits (RFC 4301 §8.2.1: the PMTU is
 // kept per SA and reported to the originators of later packets that
 // exceed it). The others are sent, and the kernel fragments their ESP
-// packets. A larger MTU than one in force is not taken: it may come late.
+// packets. A larger MTU than one in force is not taken: it may come late;
+// an IPv4 MTU below minPathMTU4 is taken as minPathMTU4.
 func (e *Engine) PathMTU(local, remote netip.AddrPort, mtu int) {
+	if remote.Addr().Unmap().Is4() {
+		mtu = max(mtu, minPathMTU4)
+	}
 	if mtu >= e.mtu {
 		return
 	}

@@ -267,7 +267,7 @@ func TestTooBigZeroAllocs(t *testing.T) {
 // told 1338 (RFC 4301 §8.2.1); one of 1338, or longer without Don't
 // Fragment, is sent. A larger MTU later, one of another path, or one no
 // less than the outer MTU changes nothing; after pmtuLifetime the outer
-// MTU holds again (RFC 1191 §6.3).
+// MTU holds again (RFC 1191 §6.3). An MTU below 552 is taken as 552.
 func TestPathMTULearnedRFC4301(t *testing.T) {
 	p := newUDPPair(t, Options{ICMPFrom: []netip.Addr{netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("fd00:1:ff::4")}},
 		"127.176.0.9:0", "127.176.0.10:0", netip.AddrPort{})
@@ -312,4 +312,8 @@ func TestPathMTULearnedRFC4301(t *testing.T) {
 	send("just before the path MTU expires", v4DF, 1338)
 	clk.advance(time.Second)
 	send("once it has expired", v4DF, 0)
+
+	// No IPv4 path is taken to carry less than 552 bytes, as in Linux.
+	p.ea.PathMTU(p.localA, p.localB, 300)
+	send("after an MTU of 300", v4DF, 552-62)
 }
