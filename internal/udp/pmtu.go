@@ -80,7 +80,9 @@ func filterTooBig(c *net.IPConn, v6 bool) error {
 // watchLoop reads c until it is closed.
 func (t *Transport) watchLoop(c *net.IPConn, parse func([]byte) (icmp.TooBig, bool)) {
 	defer t.wg.Done()
-	buf := make([]byte, MaxDatagram)
+	// An ICMP error is at most 576 bytes (RFC 1812 §4.3.2.3) or 1280
+	// (RFC 4443 §2.4(c)); a longer one is cut, and fails its checksum.
+	buf := make([]byte, 2048)
 	for {
 		n, _, err := c.ReadFrom(buf) // without the IPv4 header
 		if err != nil {
