@@ -90,16 +90,25 @@ func (p *Proxy) passes(key net.Conn) bool {
 }
 
 // late is pipe for what the member sends: each piece goes on SetDelay
-// after it came.
+// after it came, unless the connection ends first (what it held is lost,
+// and nothing waits out the delay).
 func (p *Proxy) late(dst, src, key net.Conn) {
 	type piece struct {
 		at time.Time
 		b  []byte
 	}
 	q := make(chan piece, 1024)
+	ended := make(chan struct{})
+	defer close(ended)
 	go func() {
 		for pc := range q {
-			time.Sleep(time.Until(pc.at))
+			t := time.NewTimer(time.Until(pc.at))
+			select {
+			case <-ended:
+				t.Stop()
+				return
+			case <-t.C:
+			}
 			if !p.passes(key) {
 				continue
 			}
