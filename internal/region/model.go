@@ -14,7 +14,9 @@ import (
 // Store layout. Every resource is one key, "res/" + its lower-cased id;
 // subnets live inline in their virtual network. The fence is rewritten by
 // every configuration change, so that a change committed elsewhere (another
-// node on the same etcd) makes a concurrent one retry on fresh state.
+// node on the same etcd) makes a concurrent one retry on fresh state. It
+// holds the ids of the latest changes (fenceIDs), so that a change whose
+// answer the store lost can be told committed or not (Region.settle).
 const (
 	prefixResource = "res/"
 	prefixStatus   = "status/"
@@ -62,6 +64,9 @@ func kindOf(key string) (string, error) {
 type model struct {
 	rev      int64
 	fenceRev int64
+	// fenceIDs are the ids of the latest changes, the last one's last,
+	// as the fence holds them.
+	fenceIDs []string
 	cursor   netip.Addr
 	docs     map[string]map[string]any // kind → id key → *arm.T
 	// status is the observed state of resources, by id key, as stored
@@ -81,7 +86,7 @@ func newModel() *model {
 func (m *model) applyKV(key string, value []byte, modRev int64) error {
 	switch {
 	case key == keyFence:
-		m.fenceRev = modRev
+		m.fenceRev, m.fenceIDs = modRev, strings.Fields(string(value))
 		if value == nil {
 			m.fenceRev = 0
 		}

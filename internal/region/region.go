@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -264,7 +265,7 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		if err == nil {
 			err = fn(tx)
 		}
-		fence := r.m.fenceRev
+		fence, base := r.m.fenceRev, r.m.fenceIDs
 		r.mu.RUnlock()
 		if err != nil {
 			return nil, err
@@ -284,8 +285,17 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		if n := opBytes(ops); r.maxBytes > 0 && n > r.maxBytes {
 			return nil, tooLarge(n, r.maxBytes)
 		}
-		ops = append(ops, store.Put(keyFence, nil))
-		rev, err := r.store.Txn(ctx, []store.Cond{{Key: keyFence, ModRevision: fence}}, ops)
+		ids := append(slices.Clone(base[max(0, len(base)-(maxFenceIDs-1)):]), fmt.Sprintf("%016x", rand.Uint64()))
+		ops = append(ops, store.Put(keyFence, []byte(strings.Join(ids, " "))))
+		conds := []store.Cond{{Key: keyFence, ModRevision: fence}}
+		rev, err := r.store.Txn(ctx, conds, ops)
+		if errors.Is(err, store.ErrOutcomeUnknown) && !errors.Is(err, store.ErrClosed) {
+			// Answered as what it was, not as unknown: an error has
+			// a client (the Azure SDKs, for a POST too) send it again.
+			if rev, err = r.settle(ctx, conds, ops, base, err); err == nil && rev == 0 {
+				continue // not made, and never will be: decide again
+			}
+		}
 		if errors.Is(err, store.ErrConflict) {
 			// Another writer moved the fence: Sync, decide again, after
 			// a pause (a context that ends meanwhile ends the Sync).
@@ -324,6 +334,67 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 	}
 	// 503, retried by clients: every attempt was refused, nothing was written.
 	return nil, arm.Errorf(arm.CodeServiceUnavailable, "the change lost %d races in a row against other writers of the state; try again", maxAttempts)
+}
+
+// maxFenceIDs is how many ids of the latest changes the fence holds: a
+// change whose answer was lost is told committed or not while fewer
+// changes have followed it.
+const maxFenceIDs = 32
+
+// settle finds out whether the change that wrote ops under conds, whose
+// answer the store lost (lost, store.ErrOutcomeUnknown), was committed:
+// it returns the revision it committed at (or a later one), 0 when it
+// was not and never will be (its condition no longer holds), or lost when
+// the store does not tell within SyncTimeout or more than maxFenceIDs
+// changes followed it. The fence before the change held the ids base;
+// ops write the fence with the change's own id last. While the fence is
+// still as it was, the change may be on its way: it is sent again, and
+// commits once at most, its condition the same.
+func (r *Region) settle(ctx context.Context, conds []store.Cond, ops []store.Op, base []string, lost error) (int64, error) {
+	ctx, cancel := context.WithTimeout(ctx, SyncTimeout)
+	defer cancel()
+	written := strings.Fields(string(ops[len(ops)-1].Value))
+	id := written[len(written)-1]
+	for pause := conflictPause; ; pause = min(2*pause, maxConflictPause) {
+		f, err := r.store.Get(ctx, keyFence)
+		if errors.Is(err, store.ErrNotFound) {
+			f, err = store.KeyValue{}, nil
+		}
+		if err == nil && f.ModRevision != conds[0].ModRevision {
+			ids := strings.Fields(string(f.Value))
+			switch {
+			case slices.Contains(ids, id):
+				r.log.Info("a change whose answer the store lost was made", "rev", f.ModRevision, "lost", lost)
+				return f.ModRevision, nil
+			case len(base) > 0 && slices.Contains(ids, base[len(base)-1]),
+				len(base) == 0 && len(ids) < maxFenceIDs:
+				// Another change was the next after the one this was
+				// decided on.
+				r.log.Info("a change whose answer the store lost was not made; deciding it again", "lost", lost)
+				return 0, nil
+			}
+			return 0, lost
+		}
+		if err == nil {
+			var rev int64
+			if rev, err = r.store.Txn(ctx, conds, ops); err == nil {
+				r.log.Info("a change whose answer the store lost was not made yet; sent again, made", "rev", rev, "lost", lost)
+				return rev, nil
+			}
+			// Refused: the fence moved since, by the first sending or
+			// another change: read it again.
+		}
+		if errors.Is(err, store.ErrClosed) && !errors.Is(err, store.ErrOutcomeUnknown) {
+			return 0, lost
+		}
+		t := time.NewTimer(pause)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return 0, lost
+		case <-t.C:
+		}
+	}
 }
 
 // opBytes is what ops write: their keys and values.
