@@ -16,6 +16,7 @@ import (
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -200,4 +201,37 @@ func TestCaptureSASURLWithoutHost(t *testing.T) {
 		t.Errorf("a sasUrl without a host: %d %s, %d requests on the node", r.status, r.body, reached.Load())
 	}
 	e.must("POST", s.gw+"/stopPacketCapture", nil) // the capture went on
+}
+
+// A stopPacketCapture whose upload to the sasUrl fails, sent by the Azure
+// SDK with its default retry policy (azcore retries 408, 429, 500, 502,
+// 503 and 504 for every method), is sent once, and the SDK's error is the
+// failed upload's, naming where the capture is kept: the capture was
+// stopped, and a stop sent again has none to stop. The failed upload was
+// 502 Bad Gateway: the SDK sent the stop again, was refused (409
+// NoPacketCapture, no capture running), and returned that, so that the
+// URL of the kept capture never reached the user.
+func TestSDKStopCaptureUploadFailsOnce(t *testing.T) {
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden) // an expired SAS
+	}))
+	defer storage.Close()
+	e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}, tls: true})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	e.must("POST", s.gw+"/startPacketCapture", nil)
+	opts := e.sdkOptions()
+	count := &countingTransport{next: e.srv.Client(), suffix: "/stoppacketcapture"}
+	opts.Transport = count
+	opts.Retry = policy.RetryOptions{} // the SDK's default policy
+	gws, err := armnetwork.NewVirtualNetworkGatewaysClient(subA, sdkToken{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	_, err = gws.BeginStopPacketCapture(ctx, "rg", "gw", armnetwork.VPNPacketCaptureStopParameters{SasURL: to.Ptr(storage.URL + "/c?sig=x")}, nil)
+	var re *azcore.ResponseError
+	if !errors.As(err, &re) || re.ErrorCode != "PacketCaptureUploadFailed" || !strings.Contains(err.Error(), "/packetcapture/") || count.n.Load() != 1 {
+		t.Errorf("the SDK's stop with a failing upload: %v, after %d requests; want PacketCaptureUploadFailed naming the kept capture's URL, after one", err, count.n.Load())
+	}
 }

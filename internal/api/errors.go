@@ -43,8 +43,11 @@ var statusOf = map[string]int{
 	arm.CodeAddressSpaceOverlap:   http.StatusConflict,
 	arm.CodeMultiSitePolicyBased:  http.StatusConflict,
 
-	arm.CodeNodeUnreachable:      http.StatusBadGateway,
-	arm.CodePacketCaptureUpload:  http.StatusBadGateway,
+	arm.CodeNodeUnreachable: http.StatusBadGateway,
+	// The capture stopped, the upload it depended on failed: a status
+	// the Azure SDKs do not send again (502 had them stop it again,
+	// refused, and lose the error naming where the capture is kept).
+	arm.CodePacketCaptureUpload:  http.StatusFailedDependency,
 	arm.CodePacketCaptureRunning: http.StatusConflict,
 	arm.CodeNoPacketCapture:      http.StatusConflict,
 	arm.CodeNodeNotFound:         http.StatusNotFound,
