@@ -160,9 +160,12 @@ type Handler struct {
 	// capturesAt are the captures other nodes keep for download whose
 	// URLs this node handed out (relayCaptures).
 	capturesAt remoteCaptures
-	insights   *insights.History
-	internet   bool
-	stats      requestStats
+	// answered are the answers to this node's latest starts and stops
+	// of packet captures, for the same request sent again.
+	answered captureAnswers
+	insights *insights.History
+	internet bool
+	stats    requestStats
 	// pageSize is how many items a list answers at most (PageSize).
 	pageSize int
 	endpoint string

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io"
@@ -48,11 +49,97 @@ func (h *Handler) startCapture(w http.ResponseWriter, r *http.Request, rt route)
 		h.fail(w, r, &arm.Error{Code: arm.CodeInvalidParameter, Target: "filterData", Message: err.Error()})
 		return
 	}
-	if err := h.dp.StartPacketCapture(rt.id.String(), cfg); err != nil {
+	switch err := h.dp.StartPacketCapture(rt.id.String(), cfg); {
+	case err == nil:
+		h.answered.start(rt.id, in.FilterData)
+	case isCode(err, arm.CodePacketCaptureRunning) && h.answered.runs(rt.id, in.FilterData):
+		// The capture a start of the same filter started runs: this
+		// start, sent again, is answered as it was.
+	default:
 		h.fail(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, "packet capture started")
+}
+
+// isCode tells whether err is the ARM error of code.
+func isCode(err error, code string) bool {
+	var ae *arm.Error
+	return errors.As(err, &ae) && ae.Code == code
+}
+
+// captureAnswers are what this node answered the latest start and stop
+// of each gateway's or connection's packet capture, so that the same
+// request sent again (the Azure SDKs send a request again, a POST too,
+// when its answer was lost or a 5xx, such as a forward's 502) is answered
+// as the first was: a start as started while the capture it started
+// runs, where the data plane refuses another; a stop with the capture it
+// stopped, where the data plane has none to stop, for as long as a
+// download's URL works.
+type captureAnswers struct {
+	mu sync.Mutex // guards started and stopped
+	// started is the filterData of the latest capture started here, by
+	// lower-cased id: the one that runs, if one does (none starts while
+	// one runs).
+	started map[string]string
+	stopped map[string]stoppedCapture // by lower-cased id
+}
+
+// stoppedCapture is what a stop answered: the capture kept for download
+// as slot, or uploaded to blob.
+type stoppedCapture struct {
+	// sasURL is a digest of the stop's sasUrl (it holds a token).
+	sasURL     [sha256.Size]byte
+	slot, blob string
+	expires    time.Time
+}
+
+func (c *captureAnswers) start(id arm.ID, filterData string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.started == nil {
+		c.started = map[string]string{}
+	}
+	c.started[id.Key()] = filterData
+	delete(c.stopped, id.Key())
+}
+
+// runs tells whether the capture of id that runs was started with
+// filterData.
+func (c *captureAnswers) runs(id arm.ID, filterData string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	fd, ok := c.started[id.Key()]
+	return ok && fd == filterData
+}
+
+// stop keeps the answer to a stop of id with sasURL.
+func (c *captureAnswers) stop(id arm.ID, sasURL string, s stoppedCapture) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	now := time.Now()
+	for k, s := range c.stopped {
+		if now.After(s.expires) {
+			delete(c.stopped, k)
+		}
+	}
+	if c.stopped == nil {
+		c.stopped = map[string]stoppedCapture{}
+	}
+	s.sasURL, s.expires = sha256.Sum256([]byte(sasURL)), now.Add(downloadLifetime)
+	c.stopped[id.Key()] = s
+}
+
+// lastStop returns what the latest stop of id with sasURL answered, while
+// that works.
+func (c *captureAnswers) lastStop(id arm.ID, sasURL string) (stoppedCapture, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s, ok := c.stopped[id.Key()]
+	if !ok || time.Now().After(s.expires) || s.sasURL != sha256.Sum256([]byte(sasURL)) {
+		return stoppedCapture{}, false
+	}
+	return s, true
 }
 
 // stopCapture serves .../stopPacketCapture: with a sasUrl (a storage
@@ -93,12 +180,22 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		if slot != "" {
 			h.captures.release(slot)
 		}
+		if s, ok := h.answered.lastStop(rt.id, in.SASURL); ok && isCode(err, arm.CodeNoPacketCapture) {
+			// The capture a stop of the same sasUrl stopped: this
+			// stop, sent again, is answered as it was.
+			if s.slot != "" {
+				s.blob = h.captures.url(h.base(r), s.slot)
+			}
+			writeJSON(w, http.StatusOK, s.blob)
+			return
+		}
 		h.fail(w, r, err)
 		return
 	}
 	h.log.Info("packet capture stopped", "gateway", rt.id.String(), "packets", captured, "missed", missed, "bytes", len(file))
 	if dest == nil {
 		h.captures.fill(slot, file, "")
+		h.answered.stop(rt.id, "", stoppedCapture{slot: slot})
 		writeJSON(w, http.StatusOK, h.captures.url(h.base(r), slot))
 		return
 	}
@@ -117,6 +214,7 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		h.fail(w, r, arm.Errorf(arm.CodePacketCaptureUpload, "%v", err))
 		return
 	}
+	h.answered.stop(rt.id, in.SASURL, stoppedCapture{blob: blob})
 	writeJSON(w, http.StatusOK, blob)
 }
 

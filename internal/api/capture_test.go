@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"strings"
 	"sync"
@@ -15,12 +16,14 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	azarm "github.com/Azure/azure-sdk-for-go/sdk/azcore/arm"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/network/armnetwork/v6"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/logbuf"
+	"github.com/vnetgw/vnetgw/internal/region"
 )
 
 // TestCaptureKeptWhenUploadFails: a stopped capture whose upload to the
@@ -233,5 +236,158 @@ func TestSDKStopCaptureUploadFailsOnce(t *testing.T) {
 	var re *azcore.ResponseError
 	if !errors.As(err, &re) || re.ErrorCode != "PacketCaptureUploadFailed" || !strings.Contains(err.Error(), "/packetcapture/") || count.n.Load() != 1 {
 		t.Errorf("the SDK's stop with a failing upload: %v, after %d requests; want PacketCaptureUploadFailed naming the kept capture's URL, after one", err, count.n.Load())
+	}
+}
+
+// answerLostTransport sends each request and, for the first of each path
+// that ends in one of suffixes, loses the answer: the request was made,
+// and the sender gets an error instead (the connection cut as the answer
+// came), which the Azure SDK's retry policy sends again. It is both the
+// SDK's transport and a node's to the others.
+type answerLostTransport struct {
+	next     func(*http.Request) (*http.Response, error)
+	suffixes []string
+	mu       sync.Mutex // guards lost
+	lost     map[string]bool
+}
+
+func (c *answerLostTransport) Do(r *http.Request) (*http.Response, error) {
+	res, err := c.next(r)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, s := range c.suffixes {
+		if path := strings.ToLower(r.URL.Path); err == nil && strings.HasSuffix(path, s) && !c.lost[s] {
+			c.lost[s] = true
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			return nil, errors.New("read: connection reset by peer")
+		}
+	}
+	return res, err
+}
+
+func (c *answerLostTransport) RoundTrip(r *http.Request) (*http.Response, error) { return c.Do(r) }
+
+// A packet capture's start and stop, each sent by the Azure SDK with its
+// default retry policy and its first answer lost on the way (the
+// connection cut) to the SDK, or from the node that runs the gateway to
+// the node the SDK asked (answered 502 NodeUnreachable), are answered as
+// made: the start as started, the stop with the URL of the capture it
+// stopped, which serves it. The SDK sends each again after a lost answer
+// or a 502 (for every method), and the start was refused as a capture
+// ran (409 PacketCaptureAlreadyInProgress), and the stop as none ran (409
+// PacketCaptureNotInProgress), the capture's URL lost with the first
+// answer.
+func TestSDKCaptureAnswerLost(t *testing.T) {
+	for _, between := range []bool{false, true} {
+		name := "to the SDK"
+		if between {
+			name = "between nodes"
+		}
+		t.Run(name, func(t *testing.T) {
+			suffixes := []string{"/startpacketcapture", "/stoppacketcapture"}
+			dp := &captureDP{running: map[string]bool{}}
+			o := envOptions{dp: dp, tls: true}
+			var reg *region.Region
+			var other *url.URL
+			var lossy *answerLostTransport
+			if between {
+				lossy = &answerLostTransport{next: http.DefaultTransport.RoundTrip, suffixes: suffixes, lost: map[string]bool{}}
+				o = envOptions{reg: &reg, tls: true, elsewhere: func(string) *url.URL { return other }, transport: lossy}
+			}
+			e := newEnv(t, o)
+			if between {
+				b := httptest.NewUnstartedServer(nil)
+				b.Listener = listenLoopback(t)
+				b.Config.Handler = New(Config{Region: reg, Token: testToken, DataPlane: dp,
+					Endpoint: "http://" + b.Listener.Addr().String(), OwnHost: func(string) bool { return true }})
+				b.Start()
+				t.Cleanup(b.Close)
+				other, _ = url.Parse(b.URL)
+			}
+			e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+			opts := e.sdkOptions()
+			if !between {
+				lossy = &answerLostTransport{next: e.srv.Client().Do, suffixes: suffixes, lost: map[string]bool{}}
+				opts.Transport = lossy
+			}
+			opts.Retry = policy.RetryOptions{} // the SDK's default policy
+			captureAnswerLost(t, e, opts, lossy)
+		})
+	}
+}
+
+// captureAnswerLost starts and stops a capture of gateway gw with the
+// SDK's options opts, the first answer to each lost by lossy, and wants
+// both made and the capture served at the stop's URL; then again, the
+// stop with a sasUrl, and wants the capture uploaded once and the blob's
+// URL answered.
+func captureAnswerLost(t *testing.T, e *env, opts *azarm.ClientOptions, lossy *answerLostTransport) {
+	t.Helper()
+	var uploads atomic.Int32
+	storage := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		uploads.Add(1)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	storage.Listener = listenLoopback(t)
+	storage.Start()
+	defer storage.Close()
+	gws, err := armnetwork.NewVirtualNetworkGatewaysClient(subA, sdkToken{}, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	start, err := gws.BeginStartPacketCapture(ctx, "rg", "gw", &armnetwork.VirtualNetworkGatewaysClientBeginStartPacketCaptureOptions{
+		Parameters: &armnetwork.VPNPacketCaptureStartParameters{FilterData: to.Ptr(`{"MaxFileSize": 10}`)}})
+	if err == nil {
+		_, err = start.PollUntilDone(ctx, nil)
+	}
+	if err != nil {
+		t.Errorf("the SDK's start, its first answer lost: %v", err)
+	}
+	stop, err := gws.BeginStopPacketCapture(ctx, "rg", "gw", armnetwork.VPNPacketCaptureStopParameters{}, nil)
+	var res armnetwork.VirtualNetworkGatewaysClientStopPacketCaptureResponse
+	if err == nil {
+		res, err = stop.PollUntilDone(ctx, nil)
+	}
+	if err != nil || res.Value == nil {
+		t.Fatalf("the SDK's stop, its first answer lost: %v", err)
+	}
+	got, err := e.srv.Client().Get(*res.Value)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(got.Body)
+	got.Body.Close()
+	if got.StatusCode != http.StatusOK || string(b) != "a capture's decrypted traffic" {
+		t.Errorf("the capture at the stop's URL %s: %d %q", *res.Value, got.StatusCode, b)
+	}
+
+	lossy.mu.Lock()
+	clear(lossy.lost)
+	lossy.mu.Unlock()
+	start, err = gws.BeginStartPacketCapture(ctx, "rg", "gw", nil)
+	if err == nil {
+		_, err = start.PollUntilDone(ctx, nil)
+	}
+	if err != nil {
+		t.Errorf("the SDK's second start, its first answer lost: %v", err)
+	}
+	stop, err = gws.BeginStopPacketCapture(ctx, "rg", "gw", armnetwork.VPNPacketCaptureStopParameters{SasURL: to.Ptr(storage.URL + "/c?sig=x")}, nil)
+	if err == nil {
+		res, err = stop.PollUntilDone(ctx, nil)
+	}
+	if err != nil || res.Value == nil || !strings.HasPrefix(*res.Value, storage.URL+"/c/gw-") || uploads.Load() != 1 {
+		t.Errorf("the SDK's stop to a sasUrl, its first answer lost: %v, answered %v after %d uploads; want the blob's URL after one", err, res.Value, uploads.Load())
+	}
+	// A start with another filter while a capture runs is no start sent
+	// again: refused.
+	gw := netPath(subA, "rg", "virtualNetworkGateways", "gw")
+	if r := e.do("POST", gw+"/startPacketCapture", obj{"filterData": `{"MaxFileSize": 10}`}); r.status != http.StatusOK {
+		t.Errorf("a start after the stop: %d %s", r.status, r.body)
+	}
+	if r := e.do("POST", gw+"/startPacketCapture", obj{"filterData": `{"MaxFileSize": 20}`}); r.code() != "PacketCaptureAlreadyInProgress" {
+		t.Errorf("a start with another filter while a capture runs: %d %s; want PacketCaptureAlreadyInProgress", r.status, r.body)
 	}
 }

@@ -52,8 +52,10 @@ type envOptions struct {
 	pageSize int               // how many items a list page holds (PageSize)
 	tls      bool              // HTTPS (the Azure SDK sends its token over nothing else)
 	handler  **Handler         // the handler, handed back
-	// elsewhere is Config.Elsewhere: another node runs the VNets.
+	// elsewhere is Config.Elsewhere: another node runs the VNets;
+	// transport (Config.Transport) reaches it.
 	elsewhere func(vnet string) *url.URL
+	transport http.RoundTripper
 	// store holds the region's state (none: a bbolt file).
 	store store.Store
 }
@@ -89,7 +91,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if o.log != nil {
 		log = slog.New(slog.NewTextHandler(o.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
-	h := New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet, Elsewhere: o.elsewhere})
+	h := New(Config{Region: reg, Token: testToken, Cluster: o.cluster, Insights: o.insights, DataPlane: o.dp, Logger: log, InternetEgress: o.internet, Elsewhere: o.elsewhere, Transport: o.transport})
 	if o.pageSize > 0 {
 		h.pageSize = o.pageSize
 	}

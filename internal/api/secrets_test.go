@@ -24,6 +24,9 @@ type captureDP struct {
 func (d *captureDP) StartPacketCapture(id string, _ pcap.Config) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.running[strings.ToLower(id)] {
+		return arm.Errorf(arm.CodePacketCaptureRunning, "a packet capture runs here already")
+	}
 	d.running[strings.ToLower(id)] = true
 	return nil
 }
