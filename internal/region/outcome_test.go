@@ -118,9 +118,10 @@ var errLost = fmt.Errorf("%w: the connection to etcd was lost", store.ErrOutcome
 // answered as what became of it, once the store tells: made (once),
 // whether the store had applied it or not, another node's change first
 // or not. Only when the store cannot tell (it closed; more changes
-// followed than the fence remembers) is it WriteOutcomeUnknown. Each was
-// WriteOutcomeUnknown, which the API answers 500 and the Azure SDKs send
-// again, a POST too: a sharedkey/reset that was made was made twice.
+// followed than the fence remembers, or one that wrote no ids) is it
+// WriteOutcomeUnknown. The others were WriteOutcomeUnknown too, which
+// the API answers 500 and the Azure SDKs send again, a POST too: a
+// sharedkey/reset that was made was made twice.
 func TestChangeWhoseAnswerWasLost(t *testing.T) {
 	tests := []struct {
 		name string
@@ -147,6 +148,19 @@ func TestChangeWhoseAnswerWasLost(t *testing.T) {
 				return err
 			}
 			s.otherWriter(maxFenceIDs)
+			return errLost
+		}, true, 1},
+		{"applied, and a change after it that writes no ids (an older vnetgw's)", func(s *answerLost, conds []store.Cond, ops []store.Op) error {
+			if _, err := s.apply(context.Background(), conds, ops); err != nil {
+				return err
+			}
+			f, err := s.Store.Get(context.Background(), keyFence)
+			if err == nil {
+				_, err = s.Store.Txn(context.Background(), []store.Cond{{Key: keyFence, ModRevision: f.ModRevision}}, []store.Op{store.Put(keyFence, nil)})
+			}
+			if err != nil {
+				s.t.Fatal(err)
+			}
 			return errLost
 		}, true, 1},
 		{"cut by Close", func(*answerLost, []store.Cond, []store.Op) error {

@@ -345,8 +345,9 @@ const maxFenceIDs = 32
 // answer the store lost (lost, store.ErrOutcomeUnknown), was committed:
 // it returns the revision it committed at (or a later one), 0 when it
 // was not and never will be (its condition no longer holds), or lost when
-// the store does not tell within SyncTimeout or more than maxFenceIDs
-// changes followed it. The fence before the change held the ids base;
+// the store does not tell within SyncTimeout, or the fence does not reach
+// back to it (more than maxFenceIDs-1 changes followed it, or one that
+// wrote no ids). The fence before the change held the ids base;
 // ops write the fence with the change's own id last. While the fence is
 // still as it was, the change may be on its way: it is sent again, and
 // commits once at most, its condition the same.
@@ -366,10 +367,11 @@ func (r *Region) settle(ctx context.Context, conds []store.Cond, ops []store.Op,
 			case slices.Contains(ids, id):
 				r.log.Info("a change whose answer the store lost was made", "rev", f.ModRevision, "lost", lost)
 				return f.ModRevision, nil
-			case len(base) > 0 && slices.Contains(ids, base[len(base)-1]),
-				len(base) == 0 && len(ids) < maxFenceIDs:
+			case len(base) > 0 && slices.Contains(ids, base[len(base)-1]):
 				// Another change was the next after the one this was
-				// decided on.
+				// decided on. (Without base, the fence written before
+				// ids were, that cannot be told: a change that writes
+				// none may have come after this one.)
 				r.log.Info("a change whose answer the store lost was not made; deciding it again", "lost", lost)
 				return 0, nil
 			}
