@@ -1,12 +1,14 @@
 package dataplane
 
 import (
+	"log/slog"
 	"maps"
 	"net"
 	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/bgp"
 	"github.com/vnetgw/vnetgw/internal/fabric"
@@ -56,19 +58,36 @@ func (e *Engine) configureBGP(g *gw) {
 	}
 	// Before the new peers start: one behind a connection not up yet
 	// waits for its tunnel, not dialled into one that carries nothing.
-	g.tellReachable()
+	e.tellReachable(g)
 	g.bgp.s.Reconfig(cfg)
 }
 
+// tunnelDownGrace is how long a connection may have no tunnel up at a
+// gateway instance before the sessions of its BGP peers there end: a
+// break-before-make reauthentication (strongSwan's default), or a child
+// SA that hard-expires just before its replacement is installed, leaves
+// a tunnel without a child SA for a moment, which a router's BGP session
+// over a tunnel interface does not notice either; the session and its
+// routes stay. A tunnel that stays down takes its peers' routes with it
+// this much later than it went, still well within a hold time (90 s by
+// default), so another tunnel's or site's routes take over that much
+// later too.
+const tunnelDownGrace = 3 * time.Second
+
 // tellReachable tells the instance's speaker which of its connections
-// have no tunnel up at the instance: the peers behind them cannot be
-// reached, and their sessions end with their routes at once, as a
+// have had no tunnel up at the instance for grace: the peers behind them
+// cannot be reached, and their sessions end with their routes, as a
 // router's BGP session over a tunnel interface that went down does; they
 // are dialled again when a tunnel of the connection is up
-// (bgp.Speaker.SetUnreachable).
-func (g *gw) tellReachable() {
+// (bgp.Speaker.SetUnreachable). One whose tunnels went down less than
+// grace ago is still reachable; tellReachable returns when the first
+// such grace ends (the zero time if none runs), to be called again then.
+// One that has had no tunnel up since the speaker started is unreachable
+// at once: its peers are not dialled into a tunnel that carries nothing.
+func (g *gw) tellReachable(now time.Time, grace time.Duration, log *slog.Logger) (again time.Time) {
 	if g.bgp == nil || g.gw == nil {
-		return
+		g.tunnelsUp, g.tunnelsLost = nil, nil
+		return time.Time{}
 	}
 	up := map[string]bool{}
 	for _, c := range g.cfg.Connections {
@@ -78,13 +97,39 @@ func (g *gw) tellReachable() {
 			up[c.ID] = true
 		}
 	}
+	lost := map[string]time.Time{}
 	var down []string
 	for _, c := range g.cfg.Connections {
-		if !up[c.ID] && !slices.Contains(down, c.ID) {
-			down = append(down, c.ID)
+		id := c.ID
+		if _, held := lost[id]; up[id] || held || slices.Contains(down, id) {
+			continue
 		}
+		since, ok := g.tunnelsLost[id]
+		if g.tunnelsUp[id] {
+			since, ok = now, true
+			log.Debug("BGP peers held: the tunnels of their connection are down; their sessions end unless one is up again within the grace", "gateway", g.cfg.key(), "conn", id, "grace", grace)
+		}
+		if end := since.Add(grace); ok && now.Before(end) {
+			lost[id] = since
+			if again.IsZero() || end.Before(again) {
+				again = end
+			}
+			continue
+		}
+		down = append(down, id)
 	}
+	g.tunnelsUp, g.tunnelsLost = up, lost
 	g.bgp.s.SetUnreachable(down)
+	return again
+}
+
+// tellReachable has gateway g tell its speaker which of its connections'
+// peers cannot be reached, and, while a connection's grace runs, has
+// watchBGP look again when it ends. e.mu is held.
+func (e *Engine) tellReachable(g *gw) {
+	if !g.tellReachable(time.Now(), e.opts.tunnelDownGrace, e.log).IsZero() {
+		e.childrenChanged() // watchBGP sets its timer
+	}
 }
 
 // childrenChanged is called by the gateways when a child SA pair was
@@ -143,33 +188,47 @@ func (e *Engine) bgpChanged() {
 }
 
 // watchBGP installs the speakers' routes whenever they change, and tells
-// them whenever a tunnel may have come up or gone down.
+// them whenever a tunnel may have come up or gone down, or the grace of
+// one that went down ends (tunnelDownGrace).
 func (e *Engine) watchBGP() {
+	look := time.NewTimer(0)
+	look.Stop()
+	defer look.Stop()
 	for {
 		select {
 		case <-e.stop:
 			return
 		case <-e.childKick:
+		case <-look.C:
+		case <-e.bgpKick:
 			e.mu.Lock()
 			if !e.closed {
 				for _, g := range e.gateways {
-					g.tellReachable()
+					if g.bgp != nil {
+						e.installConnections(g)
+					}
 				}
+				e.setRoutes()
 			}
 			e.mu.Unlock()
 			continue
-		case <-e.bgpKick:
 		}
+		var next time.Time
 		e.mu.Lock()
 		if !e.closed {
+			now := time.Now()
 			for _, g := range e.gateways {
-				if g.bgp != nil {
-					e.installConnections(g)
+				if at := g.tellReachable(now, e.opts.tunnelDownGrace, e.log); !at.IsZero() && (next.IsZero() || at.Before(next)) {
+					next = at
 				}
 			}
-			e.setRoutes()
 		}
 		e.mu.Unlock()
+		if next.IsZero() {
+			look.Stop()
+		} else {
+			look.Reset(time.Until(next))
+		}
 	}
 }
 

@@ -64,6 +64,10 @@ type Options struct {
 	// dropLog is how often the VNets' routers log their drops
 	// (logDrops); 0 means dropLogEvery. Tests set it.
 	dropLog time.Duration
+	// tunnelDownGrace is how long a connection may have no tunnel up at
+	// an instance before the sessions of its BGP peers there end
+	// (gw.tellReachable); 0 means tunnelDownGrace. Tests set it.
+	tunnelDownGrace time.Duration
 	// inner, when set, is what a gateway's tunnels read and write in
 	// place of its port to the VNet (the port given). Tests set it.
 	inner func(*fabric.GatewayPort) tunnel.Inner
@@ -212,6 +216,9 @@ func New(opts Options) *Engine {
 	}
 	if opts.dropLog <= 0 {
 		opts.dropLog = dropLogEvery
+	}
+	if opts.tunnelDownGrace <= 0 {
+		opts.tunnelDownGrace = tunnelDownGrace
 	}
 	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, captures: map[string]*pcap.Capture{},
 		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), childKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1),

@@ -64,6 +64,12 @@ type gw struct {
 	// lost: it stops because its VNet may run on another node already
 	// (Config.Lost); its address and sockets went when it was detached.
 	lost bool
+	// tunnelsUp are its connections (by ID) that had a tunnel up at the
+	// instance when tellReachable last looked; tunnelsLost those that
+	// had one and have had none since, with when that was first seen:
+	// their BGP peers are reachable until the grace after it ends.
+	tunnelsUp   map[string]bool
+	tunnelsLost map[string]time.Time
 }
 
 // parseProposals parses IKE and ESP proposals in strongSwan's syntax.
@@ -167,7 +173,7 @@ func (e *Engine) installConnections(g *gw) {
 	if err := g.gw.Reconfig(conns); err != nil {
 		e.log.Error("reconfigure gateway", "gateway", g.cfg.key(), "err", err)
 	}
-	g.tellReachable() // a tunnel removed, or one that could not be configured
+	e.tellReachable(g) // a tunnel removed, or one that could not be configured
 	for _, c := range g.cfg.Connections {
 		if cp := e.captures[c.ID]; cp != nil {
 			g.gw.Engine().SetCapture(c.tunnelName(), cp) // a capture goes on in a tunnel made again

@@ -80,10 +80,10 @@ func withoutConnections(t *testing.T, e *Engine, cfg Config) {
 }
 
 // TestTunnelDownWithdrawsLearned: the routes a gateway learned over BGP
-// from a peer behind a connection's tunnel go as soon as that tunnel goes
-// down (here the site deletes the connection, and with it the IKE SA),
-// not when the session's hold timer (90 s) expires: until then they sent
-// the VNet's traffic into a tunnel that carries nothing. When the tunnel
+// from a peer behind a connection's tunnel go 3 s (tunnelDownGrace) after
+// that tunnel goes down (here the site deletes the connection, and with
+// it the IKE SA), not when the session's hold timer (90 s) expires: until
+// then they sent the VNet's traffic into a tunnel that carries nothing. When the tunnel
 // is back, the session is established again and the routes return.
 func TestTunnelDownWithdrawsLearned(t *testing.T) {
 	const ike, natt = 18890, 18891
@@ -190,7 +190,8 @@ func TestTunnelDownFailsOverToOtherSite(t *testing.T) {
 // TestDeadPeerWithdrawsLearned: the routes a gateway learned over BGP
 // from a peer behind a tunnel go when liveness checks find the tunnel's
 // peer dead (RFC 7296 §2.4; here its sockets closed, as an uplink lost
-// is seen), not when the session's hold timer (90 s) expires.
+// is seen), 3 s (tunnelDownGrace) after, not when the session's hold
+// timer (90 s) expires.
 func TestDeadPeerWithdrawsLearned(t *testing.T) {
 	const ike, natt = 18894, 18895
 	learned := netip.MustParsePrefix("10.9.0.0/16")

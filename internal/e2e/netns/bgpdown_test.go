@@ -10,9 +10,9 @@ import (
 
 // TestR41BGPTunnelDown: the site (strongSwan, with BIRD behind it, hold
 // time 90 s) deletes its IKE SA and loses its uplink. The gateway's
-// session with BIRD, which runs through the tunnel, ends at once and the
-// routes learned from it go (getBgpPeerStatus, getLearnedRoutes), not when
-// the hold timer expires; BIRD, which saw nothing of it, still holds its
+// session with BIRD, which runs through the tunnel, ends 3 s after (the
+// grace a tunnel has to come back) and the routes learned from it go
+// (getBgpPeerStatus, getLearnedRoutes), not when the hold timer expires; BIRD, which saw nothing of it, still holds its
 // session. When the uplink and the tunnel are back, the session is
 // established again and the routes return, before BIRD's hold time.
 func TestR41BGPTunnelDown(t *testing.T) {
