@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/netip"
 	"slices"
@@ -9,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/bgp"
 	"github.com/vnetgw/vnetgw/internal/logbuf"
 )
 
@@ -229,4 +231,91 @@ func TestDeadPeerWithdrawsLearned(t *testing.T) {
 	if st := a.Status().Connections["c"].State; st == Connected {
 		t.Errorf("route withdrawn with the tunnel %s", st)
 	}
+}
+
+// TestTunnelGapKeepsSession: a tunnel left without a child SA for a
+// moment keeps the BGP session over it and the routes learned over it,
+// as a router's session over a tunnel interface does; here the gateway
+// resets the connection (az's vpn-connection reset), as a
+// break-before-make reauthentication does: its IKE SA and child SA are
+// deleted, the peer told, and new ones negotiated at once. The session
+// ended at the gap (Cease, routes withdrawn at both ends) and came back
+// with a new OPEN seconds later. The grace is 30 s here, for a slow
+// machine; the tests above run with the default one.
+func TestTunnelGapKeepsSession(t *testing.T) {
+	const ike, natt = 18898, 18899
+	learned := netip.MustParsePrefix("10.9.0.0/16") // the site's, learned over BGP only
+	gwSite := &bgpSite{public: netip.MustParseAddr("127.186.1.1"), vnet: prefixes("10.1.0.0/16"), as: 65001, networks: prefixes("10.1.0.0/16")}
+	site := &bgpSite{public: netip.MustParseAddr("127.186.1.2"), vnet: prefixes("10.2.0.0/16"), as: 65002, networks: []netip.Prefix{learned}}
+	gwSite.conns, site.conns = []bgpSiteConn{{"c", site}}, []bgpSiteConn{{"c", gwSite}}
+	var aLog, bLog logbuf.Buffer
+	debug := &slog.HandlerOptions{Level: slog.LevelDebug}
+	a, _ := gwSite.start(t, Options{IKEPort: ike, NATTPort: natt, Logger: slog.New(slog.NewTextHandler(&aLog, debug)), tunnelDownGrace: 30 * time.Second})
+	b, _ := site.start(t, Options{IKEPort: ike, NATTPort: natt, Logger: slog.New(slog.NewTextHandler(&bLog, debug)), tunnelDownGrace: 30 * time.Second})
+	session := func(e *Engine) bgp.PeerStatus { return e.BGP("gw")[0].Peers()[0] }
+	// The gateway routes the site's range into the tunnel; the site
+	// holds the gateway's, which it also routes there statically.
+	siteHas := func() bool {
+		return slices.ContainsFunc(b.BGP("gw")[0].Best(), func(r bgp.Route) bool { return r.Prefix == gwSite.vnet[0] })
+	}
+	has := func() bool { return slices.Contains(a.LearnedPrefixes("gw"), learned) && siteHas() }
+	waitUntil(t, 60*time.Second, "both sessions and the learned routes through the tunnel", func() bool {
+		return has() && session(a).State == "Established" && session(b).State == "Established"
+	})
+	aBefore, bBefore := session(a), session(b)
+
+	// A reset whose gap the gateway does not see (its new child SA came
+	// before it looked) shows nothing: reset again until it has seen
+	// one.
+	seen := func() bool {
+		l := aLog.String()
+		return strings.Contains(l, "BGP peers held") || strings.Contains(l, "BGP peer unreachable")
+	}
+	var gone []string
+	for i := 0; !seen(); i++ {
+		if i == 10 {
+			t.Fatalf("the gateway did not see its tunnel down in %d resets", i)
+		}
+		up := a.Status().Connections["c"].Established
+		if !a.ResetConnection("c", netip.Addr{}) {
+			t.Fatal("no connection c to reset")
+		}
+		waitUntil(t, 60*time.Second, "the tunnel up again", func() bool {
+			if !has() {
+				gone = append(gone, fmt.Sprintf("%v at the gateway, %v at the site", a.LearnedPrefixes("gw"), b.BGP("gw")[0].Best()))
+			}
+			st := a.Status().Connections["c"]
+			return st.State == Connected && st.Established.After(up)
+		})
+	}
+	if len(gone) > 0 {
+		t.Errorf("the learned routes went during the gap: learned %s", gone[0])
+	}
+	for _, end := range []struct {
+		name   string
+		e      *Engine
+		before bgp.PeerStatus
+		log    *logbuf.Buffer
+	}{{"gateway", a, aBefore, &aLog}, {"site", b, bBefore, &bLog}} {
+		if ps := session(end.e); ps.State != "Established" || !ps.Since.Equal(end.before.Since) {
+			t.Errorf("the %s's session did not stay: established %v before the gap, now %+v", end.name, end.before.Since, ps)
+		}
+		if l := end.log.String(); strings.Contains(l, "BGP peer unreachable") {
+			t.Errorf("the %s ended its session at the gap:\n%s", end.name, bgpLines(l))
+		}
+	}
+	if !has() {
+		t.Errorf("the learned routes are gone: %v at the gateway, %v at the site", a.LearnedPrefixes("gw"), b.BGP("gw")[0].Best())
+	}
+}
+
+// bgpLines returns the lines of log that are about BGP.
+func bgpLines(log string) string {
+	var out []string
+	for l := range strings.Lines(log) {
+		if strings.Contains(l, "BGP") {
+			out = append(out, l)
+		}
+	}
+	return strings.Join(out, "")
 }
