@@ -65,6 +65,11 @@ type peer struct {
 	// retryAt is when the peer may be dialled again: ConnectRetry
 	// (jittered) after the last attempt, or after the last session ended.
 	retryAt time.Time
+	// cancelDial ends the dial under way, if one is; dialAborted says
+	// unreachable ended it: the peer is dialled again as soon as it is
+	// reachable, not a ConnectRetry after.
+	cancelDial  context.CancelFunc
+	dialAborted bool
 	// selfHops counts the routes ignored for their NEXT_HOP, an address
 	// of the speaker's: logged once a minute at most.
 	selfHops sparselog.Log
@@ -132,6 +137,10 @@ type conn struct {
 	// lost, guarded by s.mu, says the connection was the peer's
 	// established session, and is no longer (lose).
 	lost bool
+	// gone, guarded by s.mu, says unreachable ended the connection: its
+	// end was logged and its routes dropped then, and it does not hold
+	// back the next dial (ConnectRetry paces speakers that disagree).
+	gone bool
 	// ending is set when the session ends (end): a write under way stops
 	// at the end of the message it is in the middle of.
 	ending atomic.Bool
@@ -144,9 +153,11 @@ type conn struct {
 
 // connect dials the peer whenever no connection with it is open, every
 // ConnectRetry, and not before ConnectRetry after the last session ended,
-// whichever side opened it (each wait jittered). A connection of the peer's that ends is no
-// reason to dial at once: two speakers that do not agree would each dial
-// the other again whenever it refused them.
+// whichever side opened it (each wait jittered). A connection of the
+// peer's that ends is no reason to dial at once: two speakers that do not
+// agree would each dial the other again whenever it refused them. A dial
+// under way when the peer becomes unreachable ends (unreachable), and the
+// peer is dialled as soon as it is reachable again.
 func (p *peer) connect() {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -163,30 +174,40 @@ func (p *peer) connect() {
 			p.state = "Connect"
 		}
 		local := p.cfg.local(p.s.cfg.ID)
+		var dctx context.Context
+		if idle {
+			dctx, p.cancelDial = context.WithTimeout(ctx, p.s.opts.ConnectRetry+5*time.Second)
+		}
 		p.s.mu.Unlock()
 		if idle {
-			dctx, dcancel := context.WithTimeout(ctx, p.s.opts.ConnectRetry+5*time.Second)
 			nc, err := p.s.opts.Dial(dctx, local, netip.AddrPortFrom(p.cfg.Addr, p.s.opts.Port))
-			dcancel()
-			if err != nil {
-				err = fmt.Errorf("connect: %w", err)
-				p.s.mu.Lock()
-				// The peer may have connected meanwhile: its session's
-				// state stands.
-				alone := len(p.conns) == 0
-				if alone {
-					p.state, p.lastErr = "Active", err.Error()
-				}
-				p.s.mu.Unlock()
-				if alone {
-					p.failed(&p.dialLog, err)
-				}
-			} else {
-				p.session(nc, true)
-			}
 			p.s.mu.Lock()
-			p.retryAt = time.Now().Add(jitter(p.s.opts.ConnectRetry))
+			p.cancelDial()
+			aborted := p.dialAborted
+			p.cancelDial, p.dialAborted = nil, false
+			// The peer may have connected meanwhile: its session's state
+			// stands. A dial that unreachable ended is no failure.
+			alone := len(p.conns) == 0 && !aborted
+			if err != nil && alone {
+				err = fmt.Errorf("connect: %w", err)
+				p.state, p.lastErr = "Active", err.Error()
+			}
+			if err != nil && !aborted {
+				p.retryAt = time.Now().Add(jitter(p.s.opts.ConnectRetry))
+			}
 			p.s.mu.Unlock()
+			switch {
+			case err != nil && alone:
+				p.failed(&p.dialLog, err)
+			case err == nil && aborted:
+				nc.Close() // made just as the tunnels went down
+			case err == nil:
+				if !p.session(nc, true) {
+					p.s.mu.Lock()
+					p.retryAt = time.Now().Add(jitter(p.s.opts.ConnectRetry))
+					p.s.mu.Unlock()
+				}
+			}
 		}
 		// While a connection is open, its end kicks; while the peer is
 		// unreachable, SetUnreachable does when it no longer is.
@@ -220,7 +241,14 @@ func (p *peer) unreachable() bool {
 		if c.drop(err) {
 			changed = true
 		}
+		c.gone = true
 		p.s.wg.Go(func() { c.cease(wire.SubAdminReset) })
+	}
+	if p.cancelDial != nil {
+		// A dial into tunnels that are down would wait out its SYN
+		// retries, past the moment they are up again.
+		p.cancelDial()
+		p.dialAborted = true
 	}
 	if p.established == nil && len(p.conns) == 0 {
 		p.state = "Idle" // not Active: no dial failed
@@ -292,8 +320,9 @@ func (c *conn) cease(sub uint8) {
 // close its side: a peer that is gone holds up the stop no longer.
 const ceaseWait = time.Second
 
-// session runs one connection to its end.
-func (p *peer) session(nc net.Conn, outbound bool) {
+// session runs one connection to its end, and reports whether
+// unreachable ended it.
+func (p *peer) session(nc net.Conn, outbound bool) (gone bool) {
 	c := &conn{p: p, nc: nc, outbound: outbound, stall: p.s.opts.HoldTime, done: make(chan struct{})}
 	p.s.mu.Lock()
 	if p.stopped || p.unusable != "" || time.Now().Before(p.holdUntil) {
@@ -332,6 +361,18 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	if p.opening == c {
 		p.opening = nil
 	}
+	// A connection that unreachable ended leaves the state, the last
+	// error and the dials as unreachable, or what came after, left them:
+	// its end (the peer's Cease, late through a tunnel up again, say) is
+	// no news.
+	if c.gone {
+		p.s.mu.Unlock()
+		select {
+		case p.kick <- struct{}{}:
+		default:
+		}
+		return true
+	}
 	lost := c.lost
 	// The connection that lost a collision leaves the state and the last
 	// error to the one that won: it was closed by it, and its reads fail
@@ -362,6 +403,7 @@ func (p *peer) session(nc net.Conn, outbound bool) {
 	} else if err != nil && !collided {
 		p.failed(&p.failedLog, err)
 	}
+	return false
 }
 
 // failed logs a connection that ended on err before it was a session,

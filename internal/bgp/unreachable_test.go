@@ -1,9 +1,11 @@
 package bgp
 
 import (
+	"context"
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,51 +19,8 @@ import (
 // (Administrative Reset), and the status says why. It is not dialled
 // while it cannot be reached, and is again when it can.
 func TestUnreachablePeer(t *testing.T) {
-	a, b := netip.MustParseAddr("127.181.2.1"), netip.MustParseAddr("127.181.2.2")
-	port := freePort(t, a, b)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	dials := make(chan net.Conn, 100)
-	defer func() {
-		l.Close()
-		for len(dials) > 0 {
-			(<-dials).Close()
-		}
-	}()
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			dials <- c
-		}
-	}()
-	n := startNode(t, a.String(), port, 90*time.Second)
 	const retry = 200 * time.Millisecond
-	n.s.opts.ConnectRetry = retry
-	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "conn", Addr: b, AS: 65002}}})
-	accept := func() *rawPeer {
-		t.Helper()
-		select {
-		case c := <-dials:
-			t.Cleanup(func() { c.Close() })
-			p := &rawPeer{t: t, c: c}
-			p.expect(wire.TypeOpen)
-			p.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 90, ID: b}.Append(nil))
-			p.send(wire.TypeKeepalive, nil)
-			p.expect(wire.TypeKeepalive)
-			p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: b,
-				NLRI: pfxs("10.9.0.0/16")}.Append(nil, true)))
-			waitRoutes(t, n, map[string]string{"10.9.0.0/16": "65002"})
-			return p
-		case <-time.After(30 * time.Second):
-			t.Fatalf("the speaker did not dial its peer: %+v", n.s.Peers())
-			return nil
-		}
-	}
+	n, accept, dials := dialledPeer(t, netip.MustParseAddr("127.181.2.1"), netip.MustParseAddr("127.181.2.2"), retry)
 	p := accept()
 
 	n.s.SetUnreachable([]string{"conn"})
@@ -83,6 +42,75 @@ func TestUnreachablePeer(t *testing.T) {
 	}
 	n.s.SetUnreachable(nil)
 	accept()
+}
+
+// TestRedialAfterUnreachable: a session that ended because the peer
+// became unreachable does not hold back the next dial by ConnectRetry
+// (here a minute), as one the peer ended would: once the peer can be
+// reached again, it is dialled at once, though the old connection, its
+// Cease unanswered, closes only later.
+func TestRedialAfterUnreachable(t *testing.T) {
+	n, accept, _ := dialledPeer(t, netip.MustParseAddr("127.181.2.7"), netip.MustParseAddr("127.181.2.8"), time.Minute)
+	p := accept()
+	n.s.SetUnreachable([]string{"conn"})
+	p.expectNotification(wire.CodeCease, wire.SubAdminReset)
+	n.s.SetUnreachable(nil)
+	accept()
+	if ps := n.s.Peers(); ps[0].State != "Established" {
+		t.Errorf("status of the peer dialled again: %+v", ps[0])
+	}
+}
+
+// dialledPeer starts a speaker at a whose peer "conn" at b (AS 65002)
+// listens, the speaker dialling it every retry. accept takes the next
+// connection the speaker dials, within 30 s, exchanges OPENs and
+// announces 10.9.0.0/16; dials holds those not taken yet.
+func dialledPeer(t *testing.T, a, b netip.Addr, retry time.Duration) (n *node, accept func() *rawPeer, dials chan net.Conn) {
+	t.Helper()
+	port := freePort(t, a, b)
+	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dials = make(chan net.Conn, 100)
+	t.Cleanup(func() {
+		l.Close()
+		for len(dials) > 0 {
+			(<-dials).Close()
+		}
+	})
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			dials <- c
+		}
+	}()
+	n = startNode(t, a.String(), port, 90*time.Second)
+	n.s.opts.ConnectRetry = retry
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "conn", Addr: b, AS: 65002}}})
+	accept = func() *rawPeer {
+		t.Helper()
+		select {
+		case c := <-dials:
+			t.Cleanup(func() { c.Close() })
+			p := &rawPeer{t: t, c: c}
+			p.expect(wire.TypeOpen)
+			p.send(wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 90, ID: b}.Append(nil))
+			p.send(wire.TypeKeepalive, nil)
+			p.expect(wire.TypeKeepalive)
+			p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: b,
+				NLRI: pfxs("10.9.0.0/16")}.Append(nil, true)))
+			waitRoutes(t, n, map[string]string{"10.9.0.0/16": "65002"})
+			return p
+		case <-time.After(30 * time.Second):
+			t.Fatalf("the speaker did not dial its peer: %+v", n.s.Peers())
+			return nil
+		}
+	}
+	return n, accept, dials
 }
 
 // TestUnreachableFromTheStart: a peer configured while it cannot be
@@ -114,5 +142,60 @@ func TestUnreachableFromTheStart(t *testing.T) {
 	}
 	if ps := n.s.Peers(); ps[0].State != "Idle" || ps[0].LastError != "the tunnels of connection conn are down" {
 		t.Errorf("status of the peer: %+v", ps[0])
+	}
+}
+
+// TestDialEndsWhenUnreachable: a dial under way when the peer becomes
+// unreachable (the tunnel it went into is down: its SYNs are lost, and
+// the kernel would retry them for seconds) is ended, and the peer is
+// dialled again as soon as it can be reached, not a ConnectRetry later or
+// when the lost dial gives up. The ended dial is no failure in the status.
+func TestDialEndsWhenUnreachable(t *testing.T) {
+	a, b := netip.MustParseAddr("127.181.2.5"), netip.MustParseAddr("127.181.2.6")
+	port := freePort(t, a, b)
+	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := startNode(t, a.String(), port, 90*time.Second)
+	n.s.opts.ConnectRetry = time.Minute
+	// The first dial goes into a tunnel that is down: nothing answers.
+	lost := make(chan struct{})
+	var dials atomic.Int32
+	real := n.s.opts.Dial
+	n.s.opts.Dial = func(ctx context.Context, local netip.Addr, dst netip.AddrPort) (net.Conn, error) {
+		if dials.Add(1) == 1 {
+			close(lost)
+			<-ctx.Done()
+			return nil, ctx.Err()
+		}
+		return real(ctx, local, dst)
+	}
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "conn", Addr: b, AS: 65002}}})
+	select {
+	case <-lost:
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the speaker did not dial its peer: %+v", n.s.Peers())
+	}
+	n.s.SetUnreachable([]string{"conn"})
+	if ps := n.s.Peers(); !strings.Contains(ps[0].LastError, "the tunnels of connection conn are down") {
+		t.Errorf("status of the unreachable peer: %+v", ps[0])
+	}
+	n.s.SetUnreachable(nil)
+	accepted := make(chan net.Conn, 1)
+	go func() {
+		if c, err := l.Accept(); err == nil {
+			accepted <- c
+		}
+	}()
+	select {
+	case c := <-accepted:
+		c.Close()
+	case <-time.After(20 * time.Second): // a third of ConnectRetry
+		t.Fatalf("the peer reachable again was not dialled (dials: %d): %+v", dials.Load(), n.s.Peers())
+	}
+	if ps := n.s.Peers(); strings.Contains(ps[0].LastError, "context canceled") {
+		t.Errorf("the dial ended by the tunnels going down is reported: %+v", ps[0])
 	}
 }
