@@ -18,9 +18,9 @@ func (c tooBigs) PathMTU(local, remote netip.AddrPort, mtu int) { c <- [3]any{lo
 // TestWatchPathMTURFC1191 (root): a Transport in one namespace sends,
 // through a router in another, to a link that carries 1300 bytes. The
 // router's Fragmentation Needed (RFC 1191) or Packet Too Big (RFC 8201)
-// about a datagram of 1400 bytes from a NAT-T endpoint reaches that
-// endpoint's handler with the path and 1300, for IPv4 and IPv6, and is
-// counted; one about a datagram of an endpoint without an ESP handler
+// about a datagram of 1400 bytes from a NAT-T endpoint, or an ESP packet
+// from a raw ESP endpoint, reaches that endpoint's handler with the path
+// and 1300, for IPv4 and IPv6, and is counted; one about a datagram of an endpoint without an ESP handler
 // (IKE's port 500) reaches nobody.
 func TestWatchPathMTURFC1191(t *testing.T) {
 	netnstest.Require(t, "ip", "sysctl")
@@ -43,6 +43,7 @@ func TestWatchPathMTURFC1191(t *testing.T) {
 	tr := New(Config{})
 	defer tr.Close()
 	natt4, natt6, ike := netip.MustParseAddrPort("10.9.1.1:4500"), netip.MustParseAddrPort("[fd09:1::1]:4500"), netip.MustParseAddrPort("10.9.1.1:500")
+	espLocal := netip.MustParseAddrPort("10.9.1.1:0") // ESP as IP protocol 50
 	err := a.Do(func() error {
 		for _, l := range []netip.AddrPort{natt4, natt6} {
 			if _, err := tr.ListenNATT(l, h); err != nil {
@@ -51,6 +52,9 @@ func TestWatchPathMTURFC1191(t *testing.T) {
 			if err := tr.WatchPathMTU(l.Addr()); err != nil {
 				return err
 			}
+		}
+		if _, err := tr.ListenESP(espLocal.Addr(), h); err != nil {
+			return err
 		}
 		_, err := tr.ListenIKE(ike)
 		return err
@@ -79,12 +83,14 @@ func TestWatchPathMTURFC1191(t *testing.T) {
 	want(natt4, "10.9.2.2:4500")
 	send(natt6, "[fd09:2::2]:4500")
 	want(natt6, "[fd09:2::2]:4500")
+	send(espLocal, "10.9.2.5:0")
+	want(espLocal, "10.9.2.5:0")
 	// The router answers in order: the error about the IKE datagram is
 	// read before the one about the next.
 	send(ike, "10.9.2.3:500")
 	send(natt4, "10.9.2.4:4500")
 	want(natt4, "10.9.2.4:4500")
-	if n := tr.Stats().TooBig; n != 3 {
-		t.Errorf("Stats().TooBig = %d, want 3", n)
+	if n := tr.Stats().TooBig; n != 4 {
+		t.Errorf("Stats().TooBig = %d, want 4", n)
 	}
 }
