@@ -30,6 +30,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_gateway_udp_dropped_datagrams_total", "counter", "datagrams the gateway instance's UDP ports and raw ESP endpoint dropped before the IKE daemon or the tunnels saw them, by reason: malformed (on the NAT-T port, empty or a non-ESP marker with no IKE message after it; raw ESP, not an IPv4 packet), no_handler (ESP where nothing takes it), truncated (longer than the read buffer)"},
 	{"vnetgw_gateway_udp_read_errors_total", "counter", "failed reads (of a batch, not datagrams) on the gateway instance's UDP ports and raw ESP endpoint"},
 	{"vnetgw_gateway_nat_keepalives_sent_total", "counter", "NAT-keepalives the gateway instance sent from behind a NAT (RFC 3948 §4), by result: sent, failed"},
+	{"vnetgw_gateway_path_mtu_errors_total", "counter", "ICMP Fragmentation Needed (RFC 1191) and Packet Too Big (RFC 8201) the gateway instance read about its ESP packets: each may lower the path MTU of the tunnels on that path"},
 	{"vnetgw_ike_sas", "gauge", "established IKE SAs (and IKEv1 ISAKMP SAs) of the gateway instance (Azure: Tunnel MMSA Count)"},
 	{"vnetgw_ike_dropped_messages_total", "counter", "IKE messages the gateway instance dropped, by IKE version and reason: malformed, unknown_spi (no SA of ours), no_peer (a first message from an address no connection has), integrity (did not decrypt or verify; IKEv1: refused), unexpected, queue_full"},
 	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
@@ -230,6 +231,7 @@ func udpMetrics(m metrics, instance []string, s udp.Stats) {
 	m.add("vnetgw_gateway_udp_read_errors_total", s.Drops.ReadErrors, instance...)
 	m.add("vnetgw_gateway_nat_keepalives_sent_total", s.KeepalivesSent, label("result", "sent")...)
 	m.add("vnetgw_gateway_nat_keepalives_sent_total", s.KeepaliveSendFails, label("result", "failed")...)
+	m.add("vnetgw_gateway_path_mtu_errors_total", s.TooBig, instance...)
 }
 
 // tunnelDropReasons are the reasons of vnetgw_tunnel_dropped_packets_total:

@@ -18,7 +18,7 @@ import (
 // Fragmentation Needed, RFC 1191); from then on the gateway tells the VM
 // that sends a packet too long, with Don't Fragment, the tunnel's MTU on
 // that path (RFC 4301 §8.2.1), with which its packets cross whole, and
-// logs the path MTU it learned. Packets without Don't Fragment cross at
+// logs the path MTU it learned and counts the error in its metrics. Packets without Don't Fragment cross at
 // any length, and TCP runs both ways.
 func TestSmallerPathMTU(t *testing.T) {
 	require(t)
@@ -65,6 +65,9 @@ func TestSmallerPathMTU(t *testing.T) {
 		if out, err := pingOnce(e.host, site, p.size, p.df); err != nil {
 			t.Errorf("ping -M %s of %d bytes over a path of MTU %d, after it was learned: %v\n%s", p.df, p.size, pathMTU, err, out)
 		}
+	}
+	if n, ok := e.r.metric("vnetgw_gateway_path_mtu_errors_total"); !ok || n == 0 {
+		t.Errorf("vnetgw_gateway_path_mtu_errors_total = %d (%v), want the router's error counted", n, ok)
 	}
 	if line := regexp.MustCompile(`msg="path MTU lowered".* peer=` + regexp.QuoteMeta(e.site.addr.String()) + `:4500 mtu=` + strconv.Itoa(pathMTU)); !line.MatchString(e.r.proc.Output()) {
 		t.Errorf("vnetgw logged no line of the path MTU %d to %v", pathMTU, e.site.addr)
