@@ -81,6 +81,17 @@ func withoutConnections(t *testing.T, e *Engine, cfg Config) {
 	}
 }
 
+// learningPair is a gateway's site (10.1.0.0/16, AS 65001) at public gw
+// and a far site (AS 65002) at public far, joined by connection "c" at
+// both, the far one announcing learned (10.9.0.0/16) over BGP only.
+func learningPair(gw, far string) (gwSite, site *bgpSite, learned netip.Prefix) {
+	learned = netip.MustParsePrefix("10.9.0.0/16")
+	gwSite = &bgpSite{public: netip.MustParseAddr(gw), vnet: prefixes("10.1.0.0/16"), as: 65001, networks: prefixes("10.1.0.0/16")}
+	site = &bgpSite{public: netip.MustParseAddr(far), vnet: prefixes("10.2.0.0/16"), as: 65002, networks: []netip.Prefix{learned}}
+	gwSite.conns, site.conns = []bgpSiteConn{{"c", site}}, []bgpSiteConn{{"c", gwSite}}
+	return gwSite, site, learned
+}
+
 // TestTunnelDownWithdrawsLearned: the routes a gateway learned over BGP
 // from a peer behind a connection's tunnel go 3 s (tunnelDownGrace) after
 // that tunnel goes down (here the site deletes the connection, and with
@@ -89,10 +100,7 @@ func withoutConnections(t *testing.T, e *Engine, cfg Config) {
 // is back, the session is established again and the routes return.
 func TestTunnelDownWithdrawsLearned(t *testing.T) {
 	const ike, natt = 18890, 18891
-	learned := netip.MustParsePrefix("10.9.0.0/16") // the site's, learned over BGP only
-	gwSite := &bgpSite{public: netip.MustParseAddr("127.181.1.1"), vnet: prefixes("10.1.0.0/16"), as: 65001, networks: prefixes("10.1.0.0/16")}
-	site := &bgpSite{public: netip.MustParseAddr("127.181.1.2"), vnet: prefixes("10.2.0.0/16"), as: 65002, networks: []netip.Prefix{learned}}
-	gwSite.conns, site.conns = []bgpSiteConn{{"c", site}}, []bgpSiteConn{{"c", gwSite}}
+	gwSite, site, learned := learningPair("127.181.1.1", "127.181.1.2")
 	var aLog logbuf.Buffer
 	a, _ := gwSite.start(t, Options{IKEPort: ike, NATTPort: natt, Logger: slog.New(slog.NewTextHandler(&aLog, nil))})
 	b, bCfg := site.start(t, Options{IKEPort: ike, NATTPort: natt})
@@ -196,10 +204,7 @@ func TestTunnelDownFailsOverToOtherSite(t *testing.T) {
 // timer (90 s) expires.
 func TestDeadPeerWithdrawsLearned(t *testing.T) {
 	const ike, natt = 18894, 18895
-	learned := netip.MustParsePrefix("10.9.0.0/16")
-	gwSite := &bgpSite{public: netip.MustParseAddr("127.181.3.1"), vnet: prefixes("10.1.0.0/16"), as: 65001, networks: prefixes("10.1.0.0/16")}
-	site := &bgpSite{public: netip.MustParseAddr("127.181.3.2"), vnet: prefixes("10.2.0.0/16"), as: 65002, networks: []netip.Prefix{learned}}
-	gwSite.conns, site.conns = []bgpSiteConn{{"c", site}}, []bgpSiteConn{{"c", gwSite}}
+	gwSite, site, learned := learningPair("127.181.3.1", "127.181.3.2")
 	cfg := gwSite.config()
 	cfg.Gateways[0].Connections[0].DPDTimeout = 8 * time.Second
 	a := New(Options{IKEPort: ike, NATTPort: natt})
@@ -244,10 +249,7 @@ func TestDeadPeerWithdrawsLearned(t *testing.T) {
 // machine; the tests above run with the default one.
 func TestTunnelGapKeepsSession(t *testing.T) {
 	const ike, natt = 18898, 18899
-	learned := netip.MustParsePrefix("10.9.0.0/16") // the site's, learned over BGP only
-	gwSite := &bgpSite{public: netip.MustParseAddr("127.186.1.1"), vnet: prefixes("10.1.0.0/16"), as: 65001, networks: prefixes("10.1.0.0/16")}
-	site := &bgpSite{public: netip.MustParseAddr("127.186.1.2"), vnet: prefixes("10.2.0.0/16"), as: 65002, networks: []netip.Prefix{learned}}
-	gwSite.conns, site.conns = []bgpSiteConn{{"c", site}}, []bgpSiteConn{{"c", gwSite}}
+	gwSite, site, learned := learningPair("127.186.1.1", "127.186.1.2")
 	var aLog, bLog logbuf.Buffer
 	debug := &slog.HandlerOptions{Level: slog.LevelDebug}
 	a, _ := gwSite.start(t, Options{IKEPort: ike, NATTPort: natt, Logger: slog.New(slog.NewTextHandler(&aLog, debug)), tunnelDownGrace: 30 * time.Second})
