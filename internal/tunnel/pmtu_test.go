@@ -295,10 +295,10 @@ func TestPathMTULearnedRFC4301(t *testing.T) {
 	v4DF, v6 := sized("10.1.0.5", "10.2.0.7", 1438, true), sized("2001:db8:1::5", "2001:db8:2::7", 1438, false)
 	send("before", v4DF, 0)
 
-	const spi = 0xb0000001 // of A's outbound SA
+	const spi = 0xb0000001                                                          // of A's outbound SA
 	p.ea.PathMTU(p.localA, netip.MustParseAddrPort("127.176.0.11:4500"), spi, 1300) // another path
-	p.ea.PathMTU(p.localA, p.localB, 0xb0000002, 1300)                                // another SA: forged
-	p.ea.PathMTU(p.localA, p.localB, spi, 1500)                                       // no less than the outer MTU
+	p.ea.PathMTU(p.localA, p.localB, 0xb0000002, 1300)                              // another SA: forged
+	p.ea.PathMTU(p.localA, p.localB, spi, 1500)                                     // no less than the outer MTU
 	send("after the MTUs of other paths and SAs", v4DF, 0)
 
 	p.ea.PathMTU(p.localA, p.localB, spi, 1400)
