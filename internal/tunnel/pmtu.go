@@ -31,7 +31,7 @@ const (
 
 // minPathMTU4 is the least IPv4 path MTU taken, as Linux takes none below
 // it (net.ipv4.route.min_pmtu): the kernel sends longer packets on such a
-// path without Don't Fragment, and no error makes a tunnel smaller.
+// path without Don't Fragment, and a forged error makes no tunnel smaller.
 const minPathMTU4 = 552
 
 // pmtuLifetime is how long a path MTU learned from an ICMP error holds:
@@ -40,18 +40,15 @@ const pmtuLifetime = 10 * time.Minute
 
 // PathMTU records that the path from local to remote carries packets of at
 // most mtu bytes, as a router's Fragmentation Needed or Packet Too Big about
-// an ESP packet of SPI spi said (udp.PathMTUHandler). RFC 4301 §8.2.1: the
-// error is mapped to the SA by its SPI; one of no outbound SA of a child
-// on that path is ignored, so that a forger off the path, who does not
-// know the SPI, cannot shrink a tunnel. For pmtuLifetime the tunnel of
-// that child treats inner packets that would make longer ESP packets as
-// too big: those with Don't Fragment, and IPv6, are dropped and their
-// senders told the MTU that fits (RFC 4301 §8.2.1: the PMTU is
+// an ESP packet said (udp.PathMTUHandler). For pmtuLifetime the tunnels
+// with a child SA on that path treat inner packets that would make longer
+// ESP packets as too big: those with Don't Fragment, and IPv6, are dropped
+// and their senders told the MTU that fits (RFC 4301 §8.2.1: the PMTU is
 // kept per SA and reported to the originators of later packets that
 // exceed it). The others are sent, and the kernel fragments their ESP
 // packets. A larger MTU than one in force is not taken: it may come late;
 // an IPv4 MTU below minPathMTU4 is taken as minPathMTU4.
-func (e *Engine) PathMTU(local, remote netip.AddrPort, spi uint32, mtu int) {
+func (e *Engine) PathMTU(local, remote netip.AddrPort, mtu int) {
 	if remote.Addr().Unmap().Is4() {
 		mtu = max(mtu, minPathMTU4)
 	}
@@ -63,9 +60,7 @@ func (e *Engine) PathMTU(local, remote netip.AddrPort, spi uint32, mtu int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for _, t := range e.tunnels {
-		if !slices.ContainsFunc(*t.children.Load(), func(c *child) bool {
-			return c.out.SPI() == spi && *c.ends.Load() == outerEnds{local, remote}
-		}) {
+		if !slices.ContainsFunc(*t.children.Load(), func(c *child) bool { return *c.ends.Load() == outerEnds{local, remote} }) {
 			continue
 		}
 		if old := t.pmtu.Load(); old != 0 && pathMTU(old, now, e.mtu) <= mtu {

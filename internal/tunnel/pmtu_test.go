@@ -265,9 +265,8 @@ func TestTooBigZeroAllocs(t *testing.T) {
 // the 62 bytes of ESP in UDP over IPv4: an IPv4 packet with Don't
 // Fragment, or an IPv6 one, longer than 1338 is dropped and its sender
 // told 1338 (RFC 4301 §8.2.1); one of 1338, or longer without Don't
-// Fragment, is sent. A larger MTU later, one of another path or of an SPI
-// not the tunnel's (RFC 4301 §8.2.1), or one no less than the outer MTU
-// changes nothing; after pmtuLifetime the outer
+// Fragment, is sent. A larger MTU later, one of another path, or one no
+// less than the outer MTU changes nothing; after pmtuLifetime the outer
 // MTU holds again (RFC 1191 §6.3). An MTU below 552 is taken as 552.
 func TestPathMTULearnedRFC4301(t *testing.T) {
 	p := newUDPPair(t, Options{ICMPFrom: []netip.Addr{netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("fd00:1:ff::4")}},
@@ -295,14 +294,12 @@ func TestPathMTULearnedRFC4301(t *testing.T) {
 	v4DF, v6 := sized("10.1.0.5", "10.2.0.7", 1438, true), sized("2001:db8:1::5", "2001:db8:2::7", 1438, false)
 	send("before", v4DF, 0)
 
-	const spi = 0xb0000001                                                          // of A's outbound SA
-	p.ea.PathMTU(p.localA, netip.MustParseAddrPort("127.176.0.11:4500"), spi, 1300) // another path
-	p.ea.PathMTU(p.localA, p.localB, 0xb0000002, 1300)                              // another SA: forged
-	p.ea.PathMTU(p.localA, p.localB, spi, 1500)                                     // no less than the outer MTU
-	send("after the MTUs of other paths and SAs", v4DF, 0)
+	p.ea.PathMTU(p.localA, netip.MustParseAddrPort("127.176.0.11:4500"), 1300) // another path
+	p.ea.PathMTU(p.localA, p.localB, 1500)                                     // no less than the outer MTU
+	send("after the MTUs of other paths", v4DF, 0)
 
-	p.ea.PathMTU(p.localA, p.localB, spi, 1400)
-	p.ea.PathMTU(p.localA, p.localB, spi, 1450) // late: not taken
+	p.ea.PathMTU(p.localA, p.localB, 1400)
+	p.ea.PathMTU(p.localA, p.localB, 1450) // late, or forged: not taken
 	send("IPv4 with DF", v4DF, 1338)
 	send("IPv6", v6, 1338)
 	send("IPv4 with DF of the MTU", sized("10.1.0.5", "10.2.0.7", 1338, true), 0)
@@ -317,6 +314,6 @@ func TestPathMTULearnedRFC4301(t *testing.T) {
 	send("once it has expired", v4DF, 0)
 
 	// No IPv4 path is taken to carry less than 552 bytes, as in Linux.
-	p.ea.PathMTU(p.localA, p.localB, spi, 300)
+	p.ea.PathMTU(p.localA, p.localB, 300)
 	send("after an MTU of 300", v4DF, 552-62)
 }

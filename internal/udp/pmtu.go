@@ -13,19 +13,18 @@ import (
 )
 
 // PathMTUHandler is an ESPHandler that learns path MTUs. For each
-// Fragmentation Needed or Packet Too Big (RFC 1191, RFC 8201) about an ESP
-// packet of SPI spi that one of its endpoints, local, sent to remote, read
-// by a watch of WatchPathMTU, the Transport calls PathMTU with the MTU the
-// router reported. It runs on the watch's goroutine and must not block.
+// Fragmentation Needed or Packet Too Big (RFC 1191, RFC 8201) about a
+// packet one of its endpoints, local, sent to remote, read by a watch of
+// WatchPathMTU, the Transport calls PathMTU with the MTU the router
+// reported. It runs on the watch's goroutine and must not block.
 type PathMTUHandler interface {
 	ESPHandler
-	PathMTU(local, remote netip.AddrPort, spi uint32, mtu int)
+	PathMTU(local, remote netip.AddrPort, mtu int)
 }
 
 // WatchPathMTU reads the ICMP errors that arrive at local on a raw ICMP
 // (or ICMPv6) socket and hands the Fragmentation Needed and Packet Too Big
-// about ESP packets of the endpoints on local to their PathMTUHandlers;
-// one whose quote does not reach the SPI, or is of IKE, is not. The
+// about packets of the endpoints on local to their PathMTUHandlers. The
 // kernel still acts on them too: it fragments the datagrams longer than
 // the path MTU it learned. It needs CAP_NET_RAW; Close stops the watch.
 func (t *Transport) WatchPathMTU(local netip.Addr) error {
@@ -95,13 +94,13 @@ func (t *Transport) watchLoop(c *net.IPConn, parse func([]byte) (icmp.TooBig, bo
 			continue
 		}
 		tb, ok := parse(buf[:n])
-		if !ok || tb.SPI == 0 {
+		if !ok {
 			continue
 		}
 		if ep := (*t.eps.Load())[tb.Src]; ep != nil {
 			if h, ok := ep.esp.(PathMTUHandler); ok {
 				t.tooBigIn.Add(1)
-				h.PathMTU(tb.Src, tb.Dst, tb.SPI, tb.MTU)
+				h.PathMTU(tb.Src, tb.Dst, tb.MTU)
 			}
 		}
 	}

@@ -1,7 +1,6 @@
 package udp
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"testing"
 	"time"
@@ -10,21 +9,19 @@ import (
 )
 
 // tooBigs is a PathMTUHandler that passes on what it is told.
-type tooBigs chan [4]any
+type tooBigs chan [3]any
 
 func (tooBigs) HandleESP(netip.AddrPort, []Message) {}
 
-func (c tooBigs) PathMTU(local, remote netip.AddrPort, spi uint32, mtu int) {
-	c <- [4]any{local, remote, spi, mtu}
-}
+func (c tooBigs) PathMTU(local, remote netip.AddrPort, mtu int) { c <- [3]any{local, remote, mtu} }
 
 // TestWatchPathMTURFC1191 (root): a Transport in one namespace sends,
 // through a router in another, to a link that carries 1300 bytes. The
 // router's Fragmentation Needed (RFC 1191) or Packet Too Big (RFC 8201)
-// about an ESP packet of 1400 bytes from a NAT-T endpoint, or from a raw
-// ESP endpoint, reaches that endpoint's handler with the path, the SPI
-// and 1300, for IPv4 and IPv6, and is counted; one about IKE (from port
-// 500, or after the non-ESP marker on the NAT-T port) reaches nobody.
+// about a datagram of 1400 bytes from a NAT-T endpoint, or an ESP packet
+// from a raw ESP endpoint, reaches that endpoint's handler with the path
+// and 1300, for IPv4 and IPv6, and is counted; one about a datagram of an endpoint without an ESP handler
+// (IKE's port 500) reaches nobody.
 func TestWatchPathMTURFC1191(t *testing.T) {
 	netnstest.Require(t, "ip", "sysctl")
 	a, r, b := netnstest.New(t, "pa"), netnstest.New(t, "pr"), netnstest.New(t, "pb")
@@ -65,40 +62,34 @@ func TestWatchPathMTURFC1191(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// send sends an ESP packet of 1400 bytes with SPI spi (0: a non-ESP
-	// marker, IKE).
-	send := func(local netip.AddrPort, to string, spi uint32) {
+	send := func(local netip.AddrPort, to string) {
 		t.Helper()
-		pkt := make([]byte, 1400)
-		binary.BigEndian.PutUint32(pkt, spi)
-		if err := tr.WriteBatch(local, []Message{{Buf: pkt, Addr: netip.MustParseAddrPort(to)}}); err != nil {
+		if err := tr.WriteBatch(local, []Message{{Buf: make([]byte, 1400), Addr: netip.MustParseAddrPort(to)}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	want := func(local netip.AddrPort, to string, spi uint32) {
+	want := func(local netip.AddrPort, to string) {
 		t.Helper()
 		select {
 		case got := <-h:
-			if w := [4]any{local, netip.MustParseAddrPort(to), spi, 1300}; got != w {
+			if w := [3]any{local, netip.MustParseAddrPort(to), 1300}; got != w {
 				t.Fatalf("the handler was told %v, want %v", got, w)
 			}
 		case <-time.After(5 * time.Second):
 			t.Fatalf("the handler was told nothing of %v to %v", local, to)
 		}
 	}
-	send(natt4, "10.9.2.2:4500", 0x1001)
-	want(natt4, "10.9.2.2:4500", 0x1001)
-	send(natt6, "[fd09:2::2]:4500", 0x1002)
-	want(natt6, "[fd09:2::2]:4500", 0x1002)
-	send(espLocal, "10.9.2.5:0", 0x1003)
-	want(espLocal, "10.9.2.5:0", 0x1003)
-	// The router answers in order: the errors about the datagrams of
-	// IKE, from port 500 and from the NAT-T port (after its non-ESP
-	// marker), are read before the one about the next.
-	send(ike, "10.9.2.3:500", 0x1004)
-	send(natt4, "10.9.2.6:4500", 0)
-	send(natt4, "10.9.2.4:4500", 0x1005)
-	want(natt4, "10.9.2.4:4500", 0x1005)
+	send(natt4, "10.9.2.2:4500")
+	want(natt4, "10.9.2.2:4500")
+	send(natt6, "[fd09:2::2]:4500")
+	want(natt6, "[fd09:2::2]:4500")
+	send(espLocal, "10.9.2.5:0")
+	want(espLocal, "10.9.2.5:0")
+	// The router answers in order: the error about the IKE datagram is
+	// read before the one about the next.
+	send(ike, "10.9.2.3:500")
+	send(natt4, "10.9.2.4:4500")
+	want(natt4, "10.9.2.4:4500")
 	if n := tr.Stats().TooBig; n != 4 {
 		t.Errorf("Stats().TooBig = %d, want 4", n)
 	}

@@ -206,10 +206,6 @@ type TooBig struct {
 	// MTU is the most a packet on the path to Dst may have, less than the
 	// quoted packet's length and no less than MinMTU.
 	MTU int
-	// SPI is the quoted ESP packet's (RFC 4303 §2.1), 0 when the quote
-	// does not reach it or the UDP datagram is not ESP (RFC 3948 §2.2:
-	// the non-ESP marker of IKE is 0 there).
-	SPI uint32
 }
 
 // Quoted IP protocols ParseTooBig4 and ParseTooBig6 take.
@@ -273,13 +269,9 @@ func tooBig(src, dst netip.Addr, proto byte, next []byte, mtu int) (TooBig, bool
 		if sp == 0 || dp == 0 {
 			return TooBig{}, false
 		}
-		tb := TooBig{Src: netip.AddrPortFrom(src, sp), Dst: netip.AddrPortFrom(dst, dp), MTU: mtu}
-		if len(next) >= 8+4 {
-			tb.SPI = binary.BigEndian.Uint32(next[8:12])
-		}
-		return tb, true
+		return TooBig{Src: netip.AddrPortFrom(src, sp), Dst: netip.AddrPortFrom(dst, dp), MTU: mtu}, true
 	case protoESP:
-		return TooBig{Src: netip.AddrPortFrom(src, 0), Dst: netip.AddrPortFrom(dst, 0), MTU: mtu, SPI: binary.BigEndian.Uint32(next[0:4])}, true
+		return TooBig{Src: netip.AddrPortFrom(src, 0), Dst: netip.AddrPortFrom(dst, 0), MTU: mtu}, true
 	}
 	return TooBig{}, false
 }

@@ -96,14 +96,10 @@ func FuzzErrors(f *testing.F) {
 	})
 }
 
-// testSPI is the SPI the quoted packets carry.
-const testSPI = 0xc0ffee01
-
 // quoted4 is the start of an IPv4 packet of length bytes in all, of IP
-// protocol proto, from src to dst: ESP with testSPI, in UDP when proto
-// is 17.
+// protocol proto, from src to dst, with UDP ports when proto is 17.
 func quoted4(length int, proto byte, src, dst netip.AddrPort) []byte {
-	p := make([]byte, 32)
+	p := make([]byte, 28)
 	p[0], p[8], p[9] = 0x45, 64, proto
 	binary.BigEndian.PutUint16(p[2:4], uint16(length))
 	s, d := src.Addr().As4(), dst.Addr().As4()
@@ -111,17 +107,12 @@ func quoted4(length int, proto byte, src, dst netip.AddrPort) []byte {
 	copy(p[16:20], d[:])
 	binary.BigEndian.PutUint16(p[20:22], src.Port())
 	binary.BigEndian.PutUint16(p[22:24], dst.Port())
-	if proto == 50 {
-		binary.BigEndian.PutUint32(p[20:24], testSPI)
-	} else {
-		binary.BigEndian.PutUint32(p[28:32], testSPI)
-	}
 	return p
 }
 
 // quoted6 is quoted4 for IPv6.
 func quoted6(length int, proto byte, src, dst netip.AddrPort) []byte {
-	p := make([]byte, 52)
+	p := make([]byte, 48)
 	p[0], p[6], p[7] = 0x60, proto, 64
 	binary.BigEndian.PutUint16(p[4:6], uint16(length-40))
 	s, d := src.Addr().As16(), dst.Addr().As16()
@@ -129,19 +120,13 @@ func quoted6(length int, proto byte, src, dst netip.AddrPort) []byte {
 	copy(p[24:40], d[:])
 	binary.BigEndian.PutUint16(p[40:42], src.Port())
 	binary.BigEndian.PutUint16(p[42:44], dst.Port())
-	if proto == 50 {
-		binary.BigEndian.PutUint32(p[40:44], testSPI)
-	} else {
-		binary.BigEndian.PutUint32(p[48:52], testSPI)
-	}
 	return p
 }
 
 // TestParseTooBig: the Fragmentation Needed and Packet Too Big a router
-// sends about an ESP packet in UDP, or as IP protocol 50, tell the path,
-// the MTU and the SPI where the quote holds it; other errors, bad
-// checksums, MTUs that say nothing (0, or no less than the packet) do
-// not, and IPv6's MTU is never below 1280.
+// sends about an ESP packet in UDP, or as IP protocol 50, tell the path
+// and the MTU; other errors, bad checksums, MTUs that say nothing (0, or
+// no less than the packet) do not, and IPv6's MTU is never below 1280.
 func TestParseTooBig(t *testing.T) {
 	gw, site := netip.MustParseAddrPort("198.51.100.1:4500"), netip.MustParseAddrPort("100.65.1.2:4500")
 	router := netip.MustParseAddr("100.64.1.2")
@@ -162,18 +147,17 @@ func TestParseTooBig(t *testing.T) {
 		want TooBig
 		ok   bool
 	}{
-		{"udp", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 17, gw, site)), false, TooBig{gw, site, 1400, testSPI}, true},
-		{"esp", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 50, gw, site)), false, TooBig{esp(gw), esp(site), 1400, testSPI}, true},
+		{"udp", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 17, gw, site)), false, TooBig{gw, site, 1400}, true},
+		{"esp", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 50, gw, site)), false, TooBig{esp(gw), esp(site), 1400}, true},
 		{"port unreachable", msg4(TypeUnreachable4, 3, 1400, quoted4(1462, 17, gw, site)), false, TooBig{}, false},
 		{"tcp", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 6, gw, site)), false, TooBig{}, false},
 		{"mtu 0", msg4(TypeUnreachable4, CodeFragNeeded, 0, quoted4(1462, 17, gw, site)), false, TooBig{}, false},
 		{"mtu of the packet", msg4(TypeUnreachable4, CodeFragNeeded, 1462, quoted4(1462, 17, gw, site)), false, TooBig{}, false},
 		{"bad checksum", badSum, false, TooBig{}, false},
 		{"short", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 17, gw, site)[:24]), false, TooBig{}, false},
-		{"udp without the spi (RFC 792's 8 bytes)", msg4(TypeUnreachable4, CodeFragNeeded, 1400, quoted4(1462, 17, gw, site)[:28]), false, TooBig{gw, site, 1400, 0}, true},
-		{"udp6", msg6(TypePacketTooBig6, 1400, quoted6(1482, 17, gw6, site6)), true, TooBig{gw6, site6, 1400, testSPI}, true},
-		{"esp6", msg6(TypePacketTooBig6, 1400, quoted6(1482, 50, gw6, site6)), true, TooBig{esp(gw6), esp(site6), 1400, testSPI}, true},
-		{"below 1280", msg6(TypePacketTooBig6, 1000, quoted6(1482, 17, gw6, site6)), true, TooBig{gw6, site6, 1280, testSPI}, true},
+		{"udp6", msg6(TypePacketTooBig6, 1400, quoted6(1482, 17, gw6, site6)), true, TooBig{gw6, site6, 1400}, true},
+		{"esp6", msg6(TypePacketTooBig6, 1400, quoted6(1482, 50, gw6, site6)), true, TooBig{esp(gw6), esp(site6), 1400}, true},
+		{"below 1280", msg6(TypePacketTooBig6, 1000, quoted6(1482, 17, gw6, site6)), true, TooBig{gw6, site6, 1280}, true},
 		{"below 1280, packet of 1280", msg6(TypePacketTooBig6, 1000, quoted6(1280, 17, gw6, site6)), true, TooBig{}, false},
 		{"unreachable6", msg6(TypeUnreachable6, 1400, quoted6(1482, 17, gw6, site6)), true, TooBig{}, false},
 	} {
