@@ -166,7 +166,7 @@ func Start(opts Options) (*Gateway, error) {
 	// RFC 4301 §8.2.1: the path MTU of the tunnels' ESP, from the routers
 	// on the way.
 	if err := g.tr.WatchPathMTU(opts.Local); err != nil {
-		g.log.Info("path MTU discovery of the tunnels is off: the gateway cannot read ICMP (it needs CAP_NET_RAW); the kernel still fragments ESP packets longer than the path", "err", err)
+		g.log.Info("path MTU discovery of the tunnels is off: the gateway cannot read ICMP on its address (a raw socket needs CAP_NET_RAW); the kernel still fragments ESP packets longer than the path", "err", err)
 	}
 	g.wg.Go(g.keepalives)
 	return g, nil

@@ -439,7 +439,11 @@ func (e *Engine) MoveChild(tunnel string, inSPI uint32, local, remote netip.Addr
 	}
 	for _, c := range *t.children.Load() {
 		if c.in.SPI() == inSPI {
-			c.ends.Store(&outerEnds{outerEnd(local, encap), outerEnd(remote, encap)})
+			ends := &outerEnds{outerEnd(local, encap), outerEnd(remote, encap)}
+			if *c.ends.Load() != *ends {
+				t.pmtu.Store(0) // learned on the old path
+			}
+			c.ends.Store(ends)
 			e.log.Info("child moved", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI), "local", local, "peer", remote)
 			return nil
 		}

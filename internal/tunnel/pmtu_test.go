@@ -267,7 +267,8 @@ func TestTooBigZeroAllocs(t *testing.T) {
 // told 1338 (RFC 4301 §8.2.1); one of 1338, or longer without Don't
 // Fragment, is sent. A larger MTU later, one of another path, or one no
 // less than the outer MTU changes nothing; after pmtuLifetime the outer
-// MTU holds again (RFC 1191 §6.3). An MTU below 552 is taken as 552.
+// MTU holds again (RFC 1191 §6.3). An MTU below 552 is taken as 552. A
+// child that moves to other outer ends forgets the path MTU learned.
 func TestPathMTULearnedRFC4301(t *testing.T) {
 	p := newUDPPair(t, Options{ICMPFrom: []netip.Addr{netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("fd00:1:ff::4")}},
 		"127.176.0.9:0", "127.176.0.10:0", netip.AddrPort{})
@@ -316,4 +317,14 @@ func TestPathMTULearnedRFC4301(t *testing.T) {
 	// No IPv4 path is taken to carry less than 552 bytes, as in Linux.
 	p.ea.PathMTU(p.localA, p.localB, 300)
 	send("after an MTU of 300", v4DF, 552-62)
+
+	// What was learned goes with the path: the child moved away (a NAT's
+	// new mapping, MOBIKE) and back forgets it.
+	elsewhere := netip.AddrPortFrom(p.localB.Addr(), p.localB.Port()+1)
+	for _, to := range []netip.AddrPort{elsewhere, p.localB} {
+		if err := p.ea.MoveChild("t", 0xa0000001, p.localA, to, true); err != nil {
+			t.Fatal(err)
+		}
+	}
+	send("after the child moved", v4DF, 0)
 }

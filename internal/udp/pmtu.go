@@ -24,7 +24,8 @@ type PathMTUHandler interface {
 
 // WatchPathMTU reads the ICMP errors that arrive at local on a raw ICMP
 // (or ICMPv6) socket and hands the Fragmentation Needed and Packet Too Big
-// about packets of the endpoints on local to their PathMTUHandlers. The
+// about packets of the endpoints on local to their PathMTUHandlers, at
+// most watchRate a second. The
 // kernel still acts on them too: it fragments the datagrams longer than
 // the path MTU it learned. It needs CAP_NET_RAW; Close stops the watch.
 func (t *Transport) WatchPathMTU(local netip.Addr) error {
@@ -77,9 +78,17 @@ func filterTooBig(c *net.IPConn, v6 bool) error {
 	return errors.Join(err, serr)
 }
 
+// Errors a watch hands over: a flood of forged ones takes no more than
+// this of the handlers.
+const (
+	watchRate  = 100 // a second
+	watchBurst = 50
+)
+
 // watchLoop reads c until it is closed.
 func (t *Transport) watchLoop(c *net.IPConn, parse func([]byte) (icmp.TooBig, bool)) {
 	defer t.wg.Done()
+	limit := icmp.Limiter{Rate: watchRate, Burst: watchBurst}
 	// An ICMP error is at most 576 bytes (RFC 1812 §4.3.2.3) or 1280
 	// (RFC 4443 §2.4(c)); a longer one is cut, and fails its checksum.
 	buf := make([]byte, 2048)
@@ -98,7 +107,7 @@ func (t *Transport) watchLoop(c *net.IPConn, parse func([]byte) (icmp.TooBig, bo
 			continue
 		}
 		if ep := (*t.eps.Load())[tb.Src]; ep != nil {
-			if h, ok := ep.esp.(PathMTUHandler); ok {
+			if h, ok := ep.esp.(PathMTUHandler); ok && limit.Allow() {
 				t.tooBigIn.Add(1)
 				h.PathMTU(tb.Src, tb.Dst, tb.MTU)
 			}
