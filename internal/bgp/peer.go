@@ -366,6 +366,9 @@ func (p *peer) session(nc net.Conn, outbound bool) (gone bool) {
 	// its end (the peer's Cease, late through a tunnel up again, say) is
 	// no news.
 	if c.gone {
+		if p.established == nil && len(p.conns) == 0 {
+			p.state = "Idle"
+		}
 		p.s.mu.Unlock()
 		select {
 		case p.kick <- struct{}{}:
@@ -880,7 +883,7 @@ func jitter(d time.Duration) time.Duration {
 
 func (c *conn) setState(st string) {
 	c.p.s.mu.Lock()
-	if c.p.established == nil {
+	if c.p.established == nil && !c.gone {
 		c.p.state = st
 	}
 	c.p.s.mu.Unlock()
@@ -894,12 +897,13 @@ func (c *conn) setState(st string) {
 func (p *peer) claim(c *conn, remoteID netip.Addr) (*conn, bool) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
-	if p.stopped || p.established != nil {
+	if p.stopped || p.established != nil || c.gone {
 		c.collided = true
 		return nil, false
 	}
+	// A connection unreachable ended, closing, collides with nothing.
 	o := p.opening
-	if o == nil {
+	if o == nil || o.gone {
 		p.opening = c
 		return nil, true
 	}

@@ -199,3 +199,30 @@ func TestDialEndsWhenUnreachable(t *testing.T) {
 		t.Errorf("the dial ended by the tunnels going down is reported: %+v", ps[0])
 	}
 }
+
+// TestUnreachableMidHandshake: a peer that becomes unreachable while its
+// connection waits for the peer's OPEN (OpenSent) is Idle once that
+// connection has closed, not OpenSent until the tunnel is back.
+func TestUnreachableMidHandshake(t *testing.T) {
+	a, b := netip.MustParseAddr("127.181.2.9"), netip.MustParseAddr("127.181.2.10")
+	port := freePort(t, a, b)
+	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	n := startNode(t, a.String(), port, 90*time.Second)
+	n.s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "conn", Addr: b, AS: 65002}}})
+	c, err := l.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	(&rawPeer{t: t, c: c}).expect(wire.TypeOpen) // and never answers
+	n.s.SetUnreachable([]string{"conn"})
+	for deadline := time.Now().Add(10 * time.Second); n.s.Peers()[0].State != "Idle"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("state of the unreachable peer, its connection closed: %+v", n.s.Peers()[0])
+		}
+	}
+}
