@@ -82,16 +82,21 @@ type captureAnswers struct {
 	// lower-cased id: the one that runs, if one does (none starts while
 	// one runs).
 	started map[string]string
-	stopped map[string]stoppedCapture // by lower-cased id
+	stopped map[string]*stoppedCapture // by lower-cased id
 }
 
 // stoppedCapture is what a stop answered: the capture kept for download
-// as slot, or uploaded to blob.
+// as slot, or uploaded to blob, or, with a sasUrl, what the upload
+// answers once uploaded is closed: blob, or err (the capture kept for
+// download instead). The stop sent again while its upload goes on (the
+// client gave up waiting for it) waits for that.
 type stoppedCapture struct {
 	// sasURL is a digest of the stop's sasUrl (it holds a token).
 	sasURL     [sha256.Size]byte
 	slot, blob string
 	expires    time.Time
+	uploaded   chan struct{} // nil: no upload
+	err        error
 }
 
 func (c *captureAnswers) start(id arm.ID, filterData string) {
@@ -114,7 +119,7 @@ func (c *captureAnswers) runs(id arm.ID, filterData string) bool {
 }
 
 // stop keeps the answer to a stop of id with sasURL.
-func (c *captureAnswers) stop(id arm.ID, sasURL string, s stoppedCapture) {
+func (c *captureAnswers) stop(id arm.ID, sasURL string, s *stoppedCapture) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := time.Now()
@@ -124,7 +129,7 @@ func (c *captureAnswers) stop(id arm.ID, sasURL string, s stoppedCapture) {
 		}
 	}
 	if c.stopped == nil {
-		c.stopped = map[string]stoppedCapture{}
+		c.stopped = map[string]*stoppedCapture{}
 	}
 	s.sasURL, s.expires = sha256.Sum256([]byte(sasURL)), now.Add(downloadLifetime)
 	c.stopped[id.Key()] = s
@@ -132,12 +137,12 @@ func (c *captureAnswers) stop(id arm.ID, sasURL string, s stoppedCapture) {
 
 // lastStop returns what the latest stop of id with sasURL answered, while
 // that works.
-func (c *captureAnswers) lastStop(id arm.ID, sasURL string) (stoppedCapture, bool) {
+func (c *captureAnswers) lastStop(id arm.ID, sasURL string) (*stoppedCapture, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	s, ok := c.stopped[id.Key()]
 	if !ok || time.Now().After(s.expires) || s.sasURL != sha256.Sum256([]byte(sasURL)) {
-		return stoppedCapture{}, false
+		return nil, false
 	}
 	return s, true
 }
@@ -182,11 +187,24 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		}
 		if s, ok := h.answered.lastStop(rt.id, in.SASURL); ok && isCode(err, arm.CodeNoPacketCapture) {
 			// The capture a stop of the same sasUrl stopped: this
-			// stop, sent again, is answered as it was.
-			if s.slot != "" {
-				s.blob = h.captures.url(h.base(r), s.slot)
+			// stop, sent again, is answered as it was, once its
+			// upload is done.
+			if s.uploaded != nil {
+				select {
+				case <-s.uploaded:
+				case <-r.Context().Done():
+					return
+				}
+				if s.err != nil {
+					h.fail(w, r, s.err)
+					return
+				}
 			}
-			writeJSON(w, http.StatusOK, s.blob)
+			blob := s.blob
+			if s.slot != "" {
+				blob = h.captures.url(h.base(r), s.slot)
+			}
+			writeJSON(w, http.StatusOK, blob)
 			return
 		}
 		h.fail(w, r, err)
@@ -195,12 +213,15 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 	h.log.Info("packet capture stopped", "gateway", rt.id.String(), "packets", captured, "missed", missed, "bytes", len(file))
 	if dest == nil {
 		h.captures.fill(slot, file, "")
-		h.answered.stop(rt.id, "", stoppedCapture{slot: slot})
+		h.answered.stop(rt.id, "", &stoppedCapture{slot: slot})
 		writeJSON(w, http.StatusOK, h.captures.url(h.base(r), slot))
 		return
 	}
 	// The upload goes on when the client stops waiting, to its own
 	// deadline (pcap.UploadTimeout), which the CLI waits out.
+	answer := &stoppedCapture{uploaded: make(chan struct{})}
+	h.answered.stop(rt.id, in.SASURL, answer)
+	defer close(answer.uploaded)
 	blob, err := upload(context.WithoutCancel(r.Context()), dest, fmt.Sprintf("%s-%s.pcap", rt.id.Name(), time.Now().UTC().Format("20060102T150405Z")), file)
 	if err != nil {
 		// A failed upload (an expired SAS, a wrong container) loses
@@ -211,10 +232,11 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		} else {
 			err = fmt.Errorf("%v; and it cannot be kept for download: %v", err, rerr)
 		}
-		h.fail(w, r, arm.Errorf(arm.CodePacketCaptureUpload, "%v", err))
+		answer.err = arm.Errorf(arm.CodePacketCaptureUpload, "%v", err)
+		h.fail(w, r, answer.err)
 		return
 	}
-	h.answered.stop(rt.id, in.SASURL, stoppedCapture{blob: blob})
+	answer.blob = blob
 	writeJSON(w, http.StatusOK, blob)
 }
 

@@ -391,3 +391,48 @@ func captureAnswerLost(t *testing.T, e *env, opts *azarm.ClientOptions, lossy *a
 		t.Errorf("a start with another filter while a capture runs: %d %s; want PacketCaptureAlreadyInProgress", r.status, r.body)
 	}
 }
+
+// TestStopSentAgainDuringUpload: a stop sent again while the first one's
+// upload still goes on (its client gave up waiting: a proxy's timeout, a
+// connection reset) waits for that upload and is answered as the first:
+// the blob's URL, uploaded once, whether the upload works or fails (then
+// with the same error, naming where the capture is kept). It was refused
+// with 409 PacketCaptureNotInProgress, and the blob's URL was lost.
+func TestStopSentAgainDuringUpload(t *testing.T) {
+	for _, status := range []int{http.StatusCreated, http.StatusForbidden} {
+		arrived, release := make(chan struct{}, 2), make(chan struct{})
+		var uploads atomic.Int32
+		storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			uploads.Add(1)
+			arrived <- struct{}{}
+			<-release // a slow storage account
+			w.WriteHeader(status)
+		}))
+		t.Cleanup(storage.Close)
+		free := sync.OnceFunc(func() { close(release) })
+		t.Cleanup(free) // before the storage closes, also on failure
+		e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}})
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		e.must("POST", s.gw+"/startPacketCapture", nil)
+		sas := storage.URL + "/c?sig=x"
+		first := make(chan resp, 1)
+		go func() { first <- e.do("POST", s.gw+"/stopPacketCapture", obj{"sasUrl": sas}) }()
+		<-arrived
+		again := make(chan resp, 1)
+		go func() { again <- e.do("POST", s.gw+"/stopPacketCapture", obj{"sasUrl": sas}) }()
+		// The stop sent again waits for the upload.
+		select {
+		case r := <-again:
+			t.Fatalf("storage answering %d: the stop sent again answered during the upload: %d %s", status, r.status, r.body)
+		case <-time.After(200 * time.Millisecond):
+		}
+		free()
+		r1, r2 := <-first, <-again
+		if r1.status != r2.status || string(r1.body) != string(r2.body) || status == http.StatusCreated && r1.status != http.StatusOK {
+			t.Errorf("storage answering %d: first stop %d %s, the same sent again %d %s", status, r1.status, r1.body, r2.status, r2.body)
+		}
+		if n := uploads.Load(); n != 1 {
+			t.Errorf("storage answering %d: %d uploads, want 1", status, n)
+		}
+	}
+}
