@@ -67,18 +67,13 @@ func TestRedialAfterUnreachable(t *testing.T) {
 // announces 10.9.0.0/16; dials holds those not taken yet.
 func dialledPeer(t *testing.T, a, b netip.Addr, retry time.Duration) (n *node, accept func() *rawPeer, dials chan net.Conn) {
 	t.Helper()
-	port := freePort(t, a, b)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
 	dials = make(chan net.Conn, 100)
-	t.Cleanup(func() {
-		l.Close()
+	t.Cleanup(func() { // after the listener closed
 		for len(dials) > 0 {
 			(<-dials).Close()
 		}
 	})
+	port, l := peerListener(t, a, b)
 	go func() {
 		for {
 			c, err := l.Accept()
@@ -118,12 +113,7 @@ func dialledPeer(t *testing.T, a, b netip.Addr, retry time.Duration) (n *node, a
 // status says why it has no session.
 func TestUnreachableFromTheStart(t *testing.T) {
 	a, b := netip.MustParseAddr("127.181.2.3"), netip.MustParseAddr("127.181.2.4")
-	port := freePort(t, a, b)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	port, l := peerListener(t, a, b)
 	dialled := make(chan struct{}, 1)
 	go func() {
 		if c, err := l.Accept(); err == nil {
@@ -152,12 +142,7 @@ func TestUnreachableFromTheStart(t *testing.T) {
 // when the lost dial gives up. The ended dial is no failure in the status.
 func TestDialEndsWhenUnreachable(t *testing.T) {
 	a, b := netip.MustParseAddr("127.181.2.5"), netip.MustParseAddr("127.181.2.6")
-	port := freePort(t, a, b)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	port, l := peerListener(t, a, b)
 	n := startNode(t, a.String(), port, 90*time.Second)
 	n.s.opts.ConnectRetry = time.Minute
 	// The first dial goes into a tunnel that is down: nothing answers.
@@ -205,12 +190,7 @@ func TestDialEndsWhenUnreachable(t *testing.T) {
 // connection has closed, not OpenSent until the tunnel is back.
 func TestUnreachableMidHandshake(t *testing.T) {
 	a, b := netip.MustParseAddr("127.181.2.9"), netip.MustParseAddr("127.181.2.10")
-	port := freePort(t, a, b)
-	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
+	port, l := peerListener(t, a, b)
 	n := startNode(t, a.String(), port, 90*time.Second)
 	n.s.Reconfig(Config{AS: 65515, ID: a, Peers: []Peer{{Name: "conn", Addr: b, AS: 65002}}})
 	c, err := l.Accept()
@@ -225,4 +205,17 @@ func TestUnreachableMidHandshake(t *testing.T) {
 			t.Fatalf("state of the unreachable peer, its connection closed: %+v", n.s.Peers()[0])
 		}
 	}
+}
+
+// peerListener listens at b on a port free at a and b too, for a speaker
+// at a to dial; the listener closes when the test ends.
+func peerListener(t *testing.T, a, b netip.Addr) (uint16, net.Listener) {
+	t.Helper()
+	port := freePort(t, a, b)
+	l, err := net.Listen("tcp", netip.AddrPortFrom(b, port).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	return port, l
 }
