@@ -31,7 +31,8 @@ const (
 
 // minPathMTU4 is the least IPv4 path MTU taken, as Linux takes none below
 // it (net.ipv4.route.min_pmtu): the kernel sends longer packets on such a
-// path without Don't Fragment, and a forged error makes no tunnel smaller.
+// path without Don't Fragment, and no error, forged or not, makes a
+// tunnel smaller than that.
 const minPathMTU4 = 552
 
 // pmtuLifetime is how long a path MTU learned from an ICMP error holds:

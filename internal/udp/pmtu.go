@@ -25,9 +25,9 @@ type PathMTUHandler interface {
 // WatchPathMTU reads the ICMP errors that arrive at local on a raw ICMP
 // (or ICMPv6) socket and hands the Fragmentation Needed and Packet Too Big
 // about packets of the endpoints on local to their PathMTUHandlers, at
-// most watchRate a second. The
-// kernel still acts on them too: it fragments the datagrams longer than
-// the path MTU it learned. It needs CAP_NET_RAW; Close stops the watch.
+// most watchRate a second. The kernel still acts on them too: it
+// fragments the datagrams longer than the path MTU it learned. It needs
+// CAP_NET_RAW; Close stops the watch.
 func (t *Transport) WatchPathMTU(local netip.Addr) error {
 	local = local.Unmap()
 	network, parse := "ip4:icmp", icmp.ParseTooBig4
