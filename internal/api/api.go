@@ -158,8 +158,9 @@ type Handler struct {
 	packages   *downloads
 	captures   *downloads
 	// capturesAt are the captures other nodes keep for download whose
-	// URLs this node handed out (relayCaptures).
-	capturesAt remoteCaptures
+	// URLs this node handed out (relayCaptures): by name, the API of the
+	// node that keeps it.
+	capturesAt expiring[*url.URL]
 	// answered are the answers to this node's latest starts and stops
 	// of packet captures, for the same request sent again.
 	answered captureAnswers
@@ -319,7 +320,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if name, ok := strings.CutPrefix(r.URL.Path, capturePath); ok {
-		if to := h.capturesAt.node(name); to != nil && r.Header.Get(headerForwarded) == "" {
+		if to, ok := h.capturesAt.get(name); ok && r.Header.Get(headerForwarded) == "" {
 			h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, forward{to: to, base: h.base(r)})))
 			return
 		}

@@ -77,12 +77,12 @@ func isCode(err error, code string) bool {
 // stopped, where the data plane has none to stop, for as long as a
 // download's URL works.
 type captureAnswers struct {
-	mu sync.Mutex // guards started and stopped
+	mu sync.Mutex // guards started
 	// started is the filterData of the latest capture started here, by
 	// lower-cased id: the one that runs, if one does (none starts while
 	// one runs).
 	started map[string]string
-	stopped map[string]*stoppedCapture // by lower-cased id
+	stopped expiring[*stoppedCapture] // by lower-cased id
 }
 
 // stoppedCapture is what a stop answered: the capture kept for download
@@ -94,7 +94,6 @@ type stoppedCapture struct {
 	// sasURL is a digest of the stop's sasUrl (it holds a token).
 	sasURL     [sha256.Size]byte
 	slot, blob string
-	expires    time.Time
 	uploaded   chan struct{} // nil: no upload
 	err        error
 }
@@ -106,7 +105,7 @@ func (c *captureAnswers) start(id arm.ID, filterData string) {
 		c.started = map[string]string{}
 	}
 	c.started[id.Key()] = filterData
-	delete(c.stopped, id.Key())
+	c.stopped.delete(id.Key())
 }
 
 // runs tells whether the capture of id that runs was started with
@@ -120,28 +119,15 @@ func (c *captureAnswers) runs(id arm.ID, filterData string) bool {
 
 // stop keeps the answer to a stop of id with sasURL.
 func (c *captureAnswers) stop(id arm.ID, sasURL string, s *stoppedCapture) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := time.Now()
-	for k, s := range c.stopped {
-		if now.After(s.expires) {
-			delete(c.stopped, k)
-		}
-	}
-	if c.stopped == nil {
-		c.stopped = map[string]*stoppedCapture{}
-	}
-	s.sasURL, s.expires = sha256.Sum256([]byte(sasURL)), now.Add(downloadLifetime)
-	c.stopped[id.Key()] = s
+	s.sasURL = sha256.Sum256([]byte(sasURL))
+	c.stopped.put(id.Key(), s)
 }
 
 // lastStop returns what the latest stop of id with sasURL answered, while
 // that works.
 func (c *captureAnswers) lastStop(id arm.ID, sasURL string) (*stoppedCapture, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	s, ok := c.stopped[id.Key()]
-	if !ok || time.Now().After(s.expires) || s.sasURL != sha256.Sum256([]byte(sasURL)) {
+	s, ok := c.stopped.get(id.Key())
+	if !ok || s.sasURL != sha256.Sum256([]byte(sasURL)) {
 		return nil, false
 	}
 	return s, true
@@ -290,7 +276,7 @@ func (h *Handler) relayCaptures(res *http.Response, f forward) error {
 	}
 	body = captureURLRE.ReplaceAllFunc(body, func(u []byte) []byte {
 		name := string(captureURLRE.FindSubmatch(u)[1])
-		h.capturesAt.add(name, f.to)
+		h.capturesAt.put(name, f.to)
 		return []byte(f.base + capturePath + name)
 	})
 	res.Body = io.NopCloser(bytes.NewReader(body))
@@ -299,39 +285,48 @@ func (h *Handler) relayCaptures(res *http.Response, f forward) error {
 	return nil
 }
 
-// remoteCaptures are the captures that other nodes keep for download, by
-// name: the node's API, until the capture expires there.
-type remoteCaptures struct {
+// expiring is a map whose entries go downloadLifetime after they were
+// put, as long as a capture's download works: what is known of a capture
+// lasts as long as the capture.
+type expiring[V any] struct {
 	mu sync.Mutex
-	m  map[string]remoteCapture
+	m  map[string]expiringEntry[V]
 }
 
-type remoteCapture struct {
-	node    *url.URL
+type expiringEntry[V any] struct {
+	v       V
 	expires time.Time
 }
 
-func (c *remoteCaptures) add(name string, node *url.URL) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// put sets key to v, and drops the entries expired.
+func (e *expiring[V]) put(key string, v V) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	now := time.Now()
-	for n, rc := range c.m {
-		if now.After(rc.expires) {
-			delete(c.m, n)
+	for k, x := range e.m {
+		if now.After(x.expires) {
+			delete(e.m, k)
 		}
 	}
-	if c.m == nil {
-		c.m = map[string]remoteCapture{}
+	if e.m == nil {
+		e.m = map[string]expiringEntry[V]{}
 	}
-	c.m[name] = remoteCapture{node: node, expires: now.Add(downloadLifetime)}
+	e.m[key] = expiringEntry[V]{v: v, expires: now.Add(downloadLifetime)}
 }
 
-// node returns the API of the node that keeps the capture name, or nil.
-func (c *remoteCaptures) node(name string) *url.URL {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if rc, ok := c.m[name]; ok && time.Now().Before(rc.expires) {
-		return rc.node
+// get returns the value of key, unless it expired.
+func (e *expiring[V]) get(key string) (V, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if x, ok := e.m[key]; ok && time.Now().Before(x.expires) {
+		return x.v, true
 	}
-	return nil
+	var zero V
+	return zero, false
+}
+
+func (e *expiring[V]) delete(key string) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	delete(e.m, key)
 }
