@@ -712,7 +712,11 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	helpers.Go(func() { n.renew(kctx, &helpers, lease, ttl, renewals) })
 	renewed := granting
 	key := n.opts.Prefix + prefixNodes + n.opts.Name
-	resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
+	// The lease may have ended by the time an answer takes longer than
+	// its TTL; meanwhile renew's goroutines would pile up unread.
+	jctx, cancelJoin := context.WithTimeout(ctx, ttl)
+	defer cancelJoin()
+	resp, err := n.cli.Txn(jctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
 		Then(clientv3.OpPut(key, n.opts.Info, clientv3.WithLease(lease))).Commit()
 	if err != nil {
 		return fmt.Errorf("register node: %w", err)
@@ -723,10 +727,11 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		}
 		return fmt.Errorf("%w: %q", ErrNameInUse, n.opts.Name)
 	}
-	get, err := n.cli.Get(ctx, n.opts.Prefix, clientv3.WithPrefix())
+	get, err := n.cli.Get(jctx, n.opts.Prefix, clientv3.WithPrefix())
 	if err != nil {
 		return fmt.Errorf("read the cluster: %w", err)
 	}
+	cancelJoin()
 	n.mu.Lock()
 	n.loadLocked(get.Kvs)
 	n.lease, n.joinedAt = lease, time.Now()
