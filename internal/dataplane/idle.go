@@ -19,21 +19,23 @@ func (e *Engine) checkIdle(now time.Time) {
 		if g.gw == nil || !g.cfg.PolicyBased {
 			continue
 		}
-		if g.activity == nil {
-			g.activity = map[string]activity{}
-		}
+		// Only the connections the gateway has now are kept: one deleted
+		// and made again starts its idle time afresh.
+		seen := make(map[string]activity, len(g.activity))
 		for _, st := range g.gw.Status() {
 			a := g.activity[st.Name]
 			if bytes := st.BytesIn + st.BytesOut; bytes != a.bytes || st.State != gateway.Connected || a.since.IsZero() {
-				g.activity[st.Name] = activity{bytes: bytes, since: now}
+				seen[st.Name] = activity{bytes: bytes, since: now}
 				continue
 			}
 			if now.Sub(a.since) >= e.opts.PolicyIdleTimeout {
 				e.log.Info("removing idle policy-based tunnel (R8)", "conn", st.Name, "idle", now.Sub(a.since).Round(time.Second))
 				g.gw.Idle(st.Name)
-				g.activity[st.Name] = activity{bytes: a.bytes, since: now}
+				a.since = now
 			}
+			seen[st.Name] = a
 		}
+		g.activity = seen
 	}
 }
 
