@@ -50,8 +50,9 @@ type gw struct {
 	// RADIUS servers (radius.go): the BGP speaker's or radiusEP, its own.
 	self     atomic.Pointer[selfEndpoint]
 	radiusEP *fabric.NetstackHost
-	// radiusFailover are its RADIUS servers that do not answer now, for
-	// its point-to-site clients of every protocol.
+	// radiusFailover is its memory of which of its RADIUS servers
+	// answered and which were found dead, for its point-to-site clients
+	// of every protocol.
 	radiusFailover radius.Failover
 	// toVNet is the way of its port and point-to-site server to its
 	// subnet's ingress of the VNet's router, toRouter that of its BGP

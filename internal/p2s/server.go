@@ -100,8 +100,8 @@ type Config struct {
 	// RadiusOnly: clients authenticate that way only, not with
 	// certificates. NASIdentifier names the gateway to them; RadiusDial
 	// is how it reaches them (nil: the node's network); RadiusFailover
-	// the gateway's memory of those that do not answer now (nil: none
-	// kept).
+	// the gateway's memory of which answered and which were found dead
+	// (nil: none kept).
 	Radius         []radius.Server
 	RadiusOnly     bool
 	NASIdentifier  string

@@ -4,8 +4,10 @@
 // client's response (RFC 2548, mschap.go); or in any EAP method, relayed
 // (RFC 3579, eap.go). Every request has a Message-Authenticator (RFC
 // 3579 §3.2, which servers hardened against forged responses require)
-// and goes over UDP, tried again and then at the next server (a server
-// that did not answer is asked last for a while: failover.go); the answer's
+// and goes over UDP, tried again and then at the next server once the
+// first looks dead (one that answered before is waited for longer, as it
+// may wait for a second factor; one found dead is asked last for a
+// while: failover.go); the answer's
 // Response Authenticator, and its Message-Authenticator when it has one,
 // are checked before it is believed. A server without a shared secret,
 // whose answers anyone could make, is not asked.
@@ -212,8 +214,10 @@ type Request struct {
 	// Signers are the servers the NAS knows to sign their answers: nil
 	// knows none and learns none.
 	Signers *Signers
-	// Failover are the servers the NAS knows not to answer now, asked
-	// after the others: nil knows none and learns none.
+	// Failover is the NAS's memory of which servers answer: a server
+	// found dead is asked after the others, one that answered before is
+	// waited for longer (it may wait for a second factor). Nil knows
+	// none and learns none.
 	Failover *Failover
 }
 
@@ -225,8 +229,10 @@ type Answer struct {
 
 // Timing of the tries at a server: sent again every Timeout, Tries times
 // in all (RFC 5080 §2.2.1 leaves it to the client), then the next server
-// is asked too; the answers are awaited Wait in all: a server may wait
-// for the user's second factor (Azure asks for 60 s with MFA).
+// is asked too once this one is found dead (Failover: at once when it has
+// not shown it is alive, after Live when it has); the answers are awaited
+// Wait in all: a server may wait for the user's second factor (Azure asks
+// for 60 s with MFA).
 var (
 	Tries   = 3
 	Timeout = 3 * time.Second
@@ -284,12 +290,14 @@ type query struct {
 
 // ask sends the request attrs makes to the servers in order until one
 // answers (roundTrip), and returns the answer and the server. A server
-// that has not answered once its tries are out (its host may be down)
-// is passed over for the next, and still heard meanwhile (it may wait
-// for a second factor): the first answer that checks out, of any of
-// them, is taken, all within Wait. The servers q.failover knows dead
-// are asked last; one passed over, or that could not be asked, is dead
-// from then on, one that answers alive.
+// whose tries are out unanswered is passed over for the next once q.failover
+// finds it dead (at once when it has not shown it is alive; after Live
+// of silence when it has: it may wait for a user's second factor, and
+// the next server would prompt the user again), and is still heard
+// meanwhile: the first answer that checks out, of any of them, is
+// taken, all within Wait. The servers q.failover knows dead are asked
+// last; one passed over, or that could not be asked, is dead from then
+// on, one that answers alive.
 func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet, Server, error) {
 	if len(servers) == 0 {
 		return Packet{}, Server{}, errors.New("radius: no server")
@@ -342,6 +350,10 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet,
 		})
 	}
 	askNext()
+	// passOver fires when the tries at the server asked last are out,
+	// then while it is waited for, each Timeout, to see whether it is
+	// found dead (another request may have found it so).
+	sent := time.Now()
 	passOver := time.NewTimer(time.Duration(Tries) * Timeout)
 	defer passOver.Stop()
 	errs := make([]error, len(servers))
@@ -365,12 +377,18 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet,
 			}
 			if next < len(servers) && ctx.Err() == nil {
 				askNext()
+				sent = time.Now()
 				passOver.Reset(time.Duration(Tries) * Timeout)
 			}
 		case <-passOver.C:
+			if wait := q.failover.silentFor(servers[next-1], sent); wait > 0 {
+				passOver.Reset(min(wait, Timeout)) // alive: it may wait for a second factor
+				continue
+			}
 			q.failover.down(servers[next-1]) // its tries are out, unanswered
 			if next < len(servers) && ctx.Err() == nil {
 				askNext()
+				sent = time.Now()
 				passOver.Reset(time.Duration(Tries) * Timeout)
 			}
 		}

@@ -605,13 +605,15 @@ func TestRedialNewIdentifier(t *testing.T) {
 	}
 }
 
-// counted is a RADIUS server on loopback that counts the requests it
-// gets and accepts them while up says so (else it is silent, its host
-// down). seen returns the count of those sent so far: a request sent on
-// loopback is in the server's socket before its send returns, and seen
-// reads up to a mark the test sends after them.
-func counted(t *testing.T, secret []byte, up *atomic.Bool) (addr netip.AddrPort, seen func() int) {
-	pc, err := net.ListenPacket("udp", "127.148.0.1:0")
+// counted is a RADIUS server on loopback at addr that counts the
+// requests it gets (one sent again counts once, and is not answered
+// again) and accepts each, delay(its user) after it came (a second
+// factor), while up says so (else it is silent, its host down). seen
+// returns the count of those sent so far: a request sent on loopback is
+// in the server's socket before its send returns, and seen reads up to a
+// mark the test sends after them.
+func counted(t *testing.T, addr string, secret []byte, up *atomic.Bool, delay func(user string) time.Duration) (netip.AddrPort, func() int) {
+	pc, err := net.ListenPacket("udp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,6 +621,7 @@ func counted(t *testing.T, secret []byte, up *atomic.Bool) (addr netip.AddrPort,
 	marks := make(chan int)
 	go func() {
 		n := 0
+		got := map[[authenticator]byte]bool{}
 		buf := make([]byte, MaxPacket)
 		for {
 			m, from, err := pc.ReadFrom(buf)
@@ -630,16 +633,19 @@ func counted(t *testing.T, secret []byte, up *atomic.Bool) (addr netip.AddrPort,
 				continue
 			}
 			req, err := Parse(buf[:m])
-			if err != nil {
+			if err != nil || got[req.Authenticator] {
 				continue
 			}
+			got[req.Authenticator] = true
 			n++
 			if up.Load() {
-				pc.WriteTo(answer(CodeAccessAccept, req.ID, req.Authenticator, secret, true), from)
+				user, _ := req.Find(AttrUserName)
+				b := answer(CodeAccessAccept, req.ID, req.Authenticator, secret, true)
+				time.AfterFunc(delay(string(user)), func() { pc.WriteTo(b, from) })
 			}
 		}
 	}()
-	seen = func() int {
+	seen := func() int {
 		c, err := net.Dial("udp", pc.LocalAddr().String())
 		if err != nil {
 			t.Fatal(err)
@@ -653,19 +659,33 @@ func counted(t *testing.T, secret []byte, up *atomic.Bool) (addr netip.AddrPort,
 	return netip.MustParseAddrPort(pc.LocalAddr().String()), seen
 }
 
+// after is a delay of every user's answer.
+func after(d time.Duration) func(string) time.Duration {
+	return func(string) time.Duration { return d }
+}
+
+// shortLive sets Live for the test, as it was after it.
+func shortLive(t *testing.T, d time.Duration) {
+	old := Live
+	Live = d
+	t.Cleanup(func() { Live = old })
+}
+
 // TestDeadServerAskedLast: a server passed over (none of its tries
 // answered, its host down) is asked after the others by the gateway's
 // next logins, which do not wait out its tries again (RFC 3539 §3.4:
-// failover), until it answers, asked when the others are down in turn,
-// or Dead is over (failback). Another gateway, which did not find it
-// dead, asks it first.
+// failover), until it answers, asked when the others are down in turn
+// (and found dead once silent for Live, as they answered before), or
+// Dead is over (failback). Another gateway, which did not find it dead,
+// asks it first.
 func TestDeadServerAskedLast(t *testing.T) {
 	shortTries(t, 1, 200*time.Millisecond, 20*time.Second)
+	shortLive(t, time.Second)
 	secret := []byte("s3cret")
 	var aUp, bUp atomic.Bool
 	bUp.Store(true)
-	aAddr, aSeen := counted(t, secret, &aUp)
-	bAddr, bSeen := counted(t, secret, &bUp)
+	aAddr, aSeen := counted(t, "127.148.0.1:0", secret, &aUp, after(0))
+	bAddr, bSeen := counted(t, "127.148.0.1:0", secret, &bUp, after(0))
 	servers := []Server{{Addr: aAddr, Secret: secret}, {Addr: bAddr, Secret: secret}}
 	gw := new(Failover)
 	login := func(f *Failover, servers []Server) {
@@ -713,5 +733,137 @@ func TestDeadServerAskedLast(t *testing.T) {
 	login(gw, reversed)
 	if a, b := aSeen(), bSeen(); a != 5 || b != 6 {
 		t.Fatalf("once Dead is over: A got %d requests, B %d; want 5, 6 (B asked first)", a, b)
+	}
+}
+
+// TestSlowServerAskedAlone: a server that answered the gateway before
+// and holds its answer to a login past its tries (NPS waiting for the
+// user to approve a second factor on the phone) is waited for alone,
+// within Live: the next server is not asked, which would prompt the
+// user again, and the first is not found dead, so that the next logins
+// ask it first as configured, though the second answers at once.
+func TestSlowServerAskedAlone(t *testing.T) {
+	shortTries(t, 3, 100*time.Millisecond, 20*time.Second)
+	secret := []byte("s3cret")
+	var up atomic.Bool
+	up.Store(true)
+	bobApproves := func(user string) time.Duration {
+		if user == "bob" {
+			return 1500 * time.Millisecond
+		}
+		return 0
+	}
+	aAddr, aSeen := counted(t, "127.193.0.1:0", secret, &up, bobApproves)
+	bAddr, bSeen := counted(t, "127.193.0.2:0", secret, &up, after(0))
+	servers := []Server{{Addr: aAddr, Secret: secret}, {Addr: bAddr, Secret: secret}}
+	gw := new(Failover)
+	login := func(user string) {
+		t.Helper()
+		if a, err := Authenticate(context.Background(), servers, Request{User: user, Password: "pw", Failover: gw}); err != nil || !a.Accept {
+			t.Fatalf("%s's login: %+v, %v", user, a, err)
+		}
+	}
+	login("alice")
+	login("bob")
+	login("bob")
+	if a, b := aSeen(), bSeen(); a != 3 || b != 0 {
+		t.Fatalf("alice's login, then bob's twice, each approved after 1.5 s, past the first server's tries (0.3 s): it got %d requests, the second %d; want 3, 0 (one prompt each)", a, b)
+	}
+	login("alice")
+	if a, b := aSeen(), bSeen(); a != 4 || b != 0 {
+		t.Fatalf("alice's login after bob's: the first server got %d requests, the second %d; want 4, 0 (the configured order)", a, b)
+	}
+}
+
+// TestBusyServerWaitedFor: a server that answers other logins while one
+// waits for its user's second factor, past Live, is alive: that login is
+// not passed over to the next server.
+func TestBusyServerWaitedFor(t *testing.T) {
+	shortTries(t, 1, 100*time.Millisecond, 20*time.Second)
+	shortLive(t, 2*time.Second)
+	secret := []byte("s3cret")
+	var up atomic.Bool
+	up.Store(true)
+	carolApproves := func(user string) time.Duration {
+		if user == "carol" {
+			return 4 * time.Second
+		}
+		return 0
+	}
+	aAddr, _ := counted(t, "127.193.0.3:0", secret, &up, carolApproves)
+	bAddr, bSeen := counted(t, "127.193.0.4:0", secret, &up, after(0))
+	servers := []Server{{Addr: aAddr, Secret: secret}, {Addr: bAddr, Secret: secret}}
+	gw := new(Failover)
+	login := func(user string) error {
+		a, err := Authenticate(context.Background(), servers, Request{User: user, Password: "pw", Failover: gw})
+		if err == nil && !a.Accept {
+			err = errors.New("rejected")
+		}
+		return err
+	}
+	if err := login("alice"); err != nil {
+		t.Fatal(err)
+	}
+	carol := make(chan error, 1)
+	go func() { carol <- login("carol") }()
+	for {
+		select {
+		case err := <-carol:
+			if err != nil {
+				t.Fatalf("carol's login: %v", err)
+			}
+			if b := bSeen(); b != 0 {
+				t.Fatalf("the second server got %d requests; want 0 (the first answered alice's logins while carol's waited)", b)
+			}
+			return
+		case <-time.After(200 * time.Millisecond):
+			if err := login("alice"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+// TestAliveServerGoneFailsOver: a server that answered before and goes
+// down is found dead once it has answered nothing for Live, and the
+// login goes to the next server; the next logins ask it last. Once Dead
+// is over it is asked first again, and, still silent, passed over once
+// its tries are out: it has not shown it is alive since.
+func TestAliveServerGoneFailsOver(t *testing.T) {
+	shortTries(t, 2, 100*time.Millisecond, 20*time.Second)
+	shortLive(t, time.Second)
+	secret := []byte("s3cret")
+	var aUp, bUp atomic.Bool
+	aUp.Store(true)
+	bUp.Store(true)
+	aAddr, aSeen := counted(t, "127.193.0.5:0", secret, &aUp, after(0))
+	bAddr, bSeen := counted(t, "127.193.0.6:0", secret, &bUp, after(0))
+	servers := []Server{{Addr: aAddr, Secret: secret}, {Addr: bAddr, Secret: secret}}
+	gw := new(Failover)
+	login := func(what string) {
+		t.Helper()
+		if a, err := Authenticate(context.Background(), servers, Request{User: "alice", Password: "pw", Failover: gw}); err != nil || !a.Accept {
+			t.Fatalf("%s: %+v, %v", what, a, err)
+		}
+	}
+	login("both up")
+	aUp.Store(false)
+	login("the first server gone")
+	if a, b := aSeen(), bSeen(); a != 2 || b != 1 {
+		t.Fatalf("the first server gone: it got %d requests, the second %d; want 2, 1", a, b)
+	}
+	login("the first server found dead")
+	if a, b := aSeen(), bSeen(); a != 2 || b != 2 {
+		t.Fatalf("the first server found dead: it got %d requests, the second %d; want 2 (not asked), 2", a, b)
+	}
+	// Waited for Live again, the login would have no time left for the
+	// second server.
+	old := Dead
+	Dead = 0
+	t.Cleanup(func() { Dead = old })
+	shortLive(t, Wait)
+	login("once Dead is over, the first server still gone")
+	if a, b := aSeen(), bSeen(); a != 3 || b != 3 {
+		t.Fatalf("once Dead is over: the first server got %d requests, the second %d; want 3, 3", a, b)
 	}
 }

@@ -73,8 +73,8 @@ type Clients struct {
 	RadiusOnly    bool
 	NASIdentifier string
 	// RadiusDial is how the gateway reaches the servers (nil: the node's
-	// network); RadiusFailover is its memory of those that do not answer
-	// now (nil: none kept).
+	// network); RadiusFailover is its memory of which answered and which
+	// were found dead (nil: none kept).
 	RadiusDial     func(ctx context.Context, network, address string) (net.Conn, error)
 	RadiusFailover *radius.Failover
 }
