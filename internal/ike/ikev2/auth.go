@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/sparselog"
+
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -62,7 +64,7 @@ func (sa *ikeSA) authResponse(ps []wire.Payload, ch *child) {
 	auth, ok2 := find[*wire.Auth](ps)
 	fail := func(format string, args ...any) {
 		sa.c.lastError = fmt.Sprintf(format, args...)
-		sa.log.Warn("IKE_AUTH failed", sa.logAttrs(), "err", sa.c.lastError)
+		sa.authFailed("IKE_AUTH failed")
 		sa.kill("IKE_AUTH failed")
 	}
 	switch {
@@ -109,7 +111,7 @@ func (sa *ikeSA) handleAuthRequest(ps []wire.Payload) []wire.Payload {
 	auth, ok2 := find[*wire.Auth](ps)
 	fail := func(format string, args ...any) []wire.Payload {
 		sa.c.lastError = fmt.Sprintf(format, args...)
-		sa.log.Warn("peer authentication failed", sa.logAttrs(), "err", sa.c.lastError)
+		sa.authFailed("peer authentication failed")
 		sa.killAfterResponse = true
 		// RFC 7296 §2.21.2: the responder says AUTHENTICATION_FAILED.
 		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
@@ -139,4 +141,37 @@ func (sa *ikeSA) handleAuthRequest(ps []wire.Payload) []wire.Payload {
 		resp = append(resp, sa.acceptChild(ps, sa.ni, sa.nr, true)...)
 	}
 	return resp
+}
+
+// maxAuthLines bounds the lines authFailed counts for a connection: the
+// peer's identity in one comes from whoever does IKE_SA_INIT from the
+// peer's address.
+const maxAuthLines = 8
+
+// authFailed logs msg with the connection's lastError at Warn, the same
+// line once a minute at most (sparselog.Every) until an IKE SA is
+// established, with the count of those only logged at Debug since
+// ("suppressed"): a peer with another key fails the same way on every
+// attempt, both as initiator and as responder.
+func (sa *ikeSA) authFailed(msg string) {
+	c := sa.c
+	key := msg + "\x00" + c.lastError
+	l := c.authLines[key]
+	if l == nil {
+		if c.authLines == nil || len(c.authLines) >= maxAuthLines {
+			c.authLines = map[string]*sparselog.Log{}
+		}
+		l = &sparselog.Log{}
+		c.authLines[key] = l
+	}
+	l.Count(1)
+	n, log := l.Due()
+	switch {
+	case !log:
+		sa.log.Debug(msg, sa.logAttrs(), "err", c.lastError)
+	case n > 1:
+		sa.log.Warn(msg, sa.logAttrs(), "err", c.lastError, "suppressed", n-1)
+	default:
+		sa.log.Warn(msg, sa.logAttrs(), "err", c.lastError)
+	}
 }

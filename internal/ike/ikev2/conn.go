@@ -9,6 +9,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/sparselog"
+
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -65,6 +67,9 @@ type conn struct {
 	idle bool
 	// lastError describes the last failure, for Status.
 	lastError string
+	// authLines counts the authentication failures logged since the last
+	// IKE SA established, by line (authFailed).
+	authLines map[string]*sparselog.Log
 	// client is set for a point-to-site client's connection, which ends
 	// with its last IKE SA.
 	client *clientState

@@ -210,10 +210,15 @@ func (sa *ikeSA) setKeys(skeyseed suite.Key) error {
 // pretend; strongSwan's encap=yes does the same).
 func (sa *ikeSA) sourceHash(spiR uint64, local netip.AddrPort) []byte {
 	if sa.cfg().ForceEncap {
-		return natHash(sa.spiI, spiR, netip.AddrPortFrom(netip.IPv4Unspecified(), 0))
+		return natHash(sa.spiI, spiR, forcedSource)
 	}
 	return natHash(sa.spiI, spiR, local)
 }
+
+// forcedSource is the endpoint the NAT_DETECTION_SOURCE_IP of ForceEncap
+// hashes: no host sends from it, so a peer that sends its hash forces
+// encapsulation too and shows no NAT.
+var forcedSource = netip.AddrPortFrom(netip.IPv4Unspecified(), 0)
 
 // detectNAT compares the NAT_DETECTION notifications of an IKE_SA_INIT
 // message with the endpoints it travelled between (RFC 7296 §2.23). The
@@ -231,8 +236,9 @@ func (sa *ikeSA) detectNAT(ps []wire.Payload, local, remote netip.AddrPort) {
 // UPDATE_SA_ADDRESSES (RFC 4555 §3.8).
 func (sa *ikeSA) detectNATWith(ps []wire.Payload, local, remote netip.AddrPort, spiR uint64) {
 	var src, dst bool
-	srcMatch, dstMatch := false, false
+	srcMatch, dstMatch, srcForced := false, false, false
 	wantSrc, wantDst := natHash(sa.spiI, spiR, remote), natHash(sa.spiI, spiR, local)
+	forced := natHash(sa.spiI, spiR, forcedSource)
 	for _, p := range ps {
 		n, ok := p.(*wire.Notify)
 		if !ok {
@@ -242,6 +248,7 @@ func (sa *ikeSA) detectNATWith(ps []wire.Payload, local, remote netip.AddrPort, 
 		case wire.NATDetectionSourceIP:
 			src = true
 			srcMatch = srcMatch || bytes.Equal(n.Data, wantSrc)
+			srcForced = srcForced || bytes.Equal(n.Data, forced)
 		case wire.NATDetectionDestinationIP:
 			dst = true
 			dstMatch = dstMatch || bytes.Equal(n.Data, wantDst)
@@ -253,9 +260,16 @@ func (sa *ikeSA) detectNATWith(ps []wire.Payload, local, remote netip.AddrPort, 
 	sa.natRemote = !srcMatch
 	sa.behindNAT = !dstMatch
 	sa.natLocal = sa.behindNAT || sa.cfg().ForceEncap
-	if sa.encap() {
-		sa.log.Info("NAT detected", sa.logAttrs(), "local", sa.natLocal, "remote", sa.natRemote)
+	if !sa.encap() {
+		return
 	}
+	// Only a real NAT is news: ForceEncap, ours or the peer's, pretends
+	// one on every connection attempt.
+	if natRemote := sa.natRemote && !srcForced; sa.behindNAT || natRemote {
+		sa.log.Info("NAT detected", sa.logAttrs(), "local", sa.behindNAT, "remote", natRemote)
+		return
+	}
+	sa.log.Debug("UDP encapsulation forced", sa.logAttrs(), "local", sa.cfg().ForceEncap, "remote", srcForced)
 }
 
 // encap tells whether ESP goes in UDP: when a NAT was detected on either

@@ -839,7 +839,10 @@ func (sa *ikeSA) authenticated(p packet) {
 		// RFC 7296 §2.23: the initiator that detected a NAT moves to port
 		// 4500 for IKE_AUTH, the first authenticated message; we follow,
 		// behind a NAT or not (nothing authenticated came before it).
-		sa.moveTo(p.local, p.remote)
+		// Part of every connection attempt with UDP encapsulation, it is
+		// no endpoint change a user needs to hear of.
+		sa.log.Debug("IKE moved to the NAT-T port", sa.logAttrs(), "local", p.local, "remote", p.remote)
+		sa.follow(p.local, p.remote)
 		return
 	}
 	// Behind a NAT ourselves, we do not follow (RFC 7296 §2.23: a
@@ -865,9 +868,14 @@ func (sa *ikeSA) espFrom(remote netip.AddrPort) {
 }
 
 // moveTo makes local and remote the endpoints of the IKE SA and of its
-// child SAs.
+// child SAs, and logs the change.
 func (sa *ikeSA) moveTo(local, remote netip.AddrPort) {
 	sa.log.Info("peer endpoint changed", sa.logAttrs(), "local", local, "remote", remote)
+	sa.follow(local, remote)
+}
+
+// follow is moveTo without the line.
+func (sa *ikeSA) follow(local, remote netip.AddrPort) {
 	sa.local, sa.remote = local, remote
 	if sa.c.client != nil {
 		sa.c.m.rekeyClient(sa.c, remote)
@@ -959,6 +967,7 @@ func (sa *ikeSA) establish(now time.Time) {
 	sa.established = now
 	sa.scheduleRekey(now)
 	sa.c.lastError = ""
+	sa.c.authLines = nil
 	sa.c.backoff = 0
 	sa.countHalfOpen(false)
 	sa.halfOpenUntil = time.Time{}
