@@ -30,7 +30,8 @@ P2SConnectionCount, BgpPeerStatus, BgpRoutesLearned, BgpRoutesAdvertised;
 the tunnel metrics by connection with --filter "ConnectionName eq '*'") or of a
 connection (BitsInPerSecond, BitsOutPerSecond), as az monitor metrics list
 does, from what the node that runs it sampled every serve
---metrics-interval. A node keeps its samples in memory for
+--metrics-interval, on the minute (a point's timestamp is the start of
+the minute its traffic happened in). A node keeps its samples in memory for
 --metrics-retention: they start again when the node does, or when the
 VNet moves to another node.`,
 		Args: cobra.NoArgs,

@@ -7,6 +7,7 @@ package insights
 
 import (
 	"fmt"
+	"math/bits"
 	"net/netip"
 	"sort"
 	"strings"
@@ -150,6 +151,11 @@ func New(every, retention time.Duration) *History {
 // Every is the sampling interval.
 func (h *History) Every() time.Duration { return h.every }
 
+// Next is when the sample after now is taken: the next boundary of the
+// interval (on the minute, for a minute), where the buckets of a query
+// begin, so that what the sample counts lies in one bucket.
+func (h *History) Next(now time.Time) time.Time { return now.Truncate(h.every).Add(h.every) }
+
 // Record adds the counters of the connections the node runs at t. A
 // connection it no longer runs keeps its history until that ages out.
 func (h *History) Record(t time.Time, byConn map[string]Counters) {
@@ -186,10 +192,10 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 }
 
 // Bucket is what a connection did in [Start, End): the traffic and drops
-// its counters grew by, and its gauges' means over the samples in it. End
-// is Start and the interval, or the end of the timespan asked for when
-// that comes first. Has is false when no sample lies before and in it to
-// tell.
+// its counters grew by in that time, and its gauges' means over the
+// samples in it. End is Start and the interval, or the end of the
+// timespan asked for when that comes first. Has is false when no sample
+// lies in it and no two tell of any of its time.
 type Bucket struct {
 	Start, End                    time.Time
 	Ingress, Egress               uint64
@@ -197,15 +203,20 @@ type Bucket struct {
 	Drops                         Drops
 	Gauges                        [3]float64
 	// PeakPPS is the highest packet rate, both ways, between two
-	// samples in it.
+	// samples that tell of its time.
 	PeakPPS float64
 	Has     bool
 }
 
 // Buckets returns connection id's traffic in the intervals from from to
-// to, the last one cut at to. A bucket's traffic is what the counters grew between the last sample
-// before it and its last sample; counters that went down (the tunnel
-// started again) count from zero.
+// to, the last one cut at to. What the counters grew between two samples
+// happened between them: it is credited to the buckets of that time, in
+// proportion to the time of each, as Azure Monitor's timestamp is the
+// start of the minute its values happened in. The server samples on the
+// interval's boundaries (every minute on the minute), so that it all lands
+// in one bucket; a history sampled otherwise (saved before, or a sample
+// late by a second) is split. Counters that went down (the tunnel started
+// again) count from zero.
 func (h *History) Buckets(id string, from, to time.Time, interval time.Duration) []Bucket {
 	h.mu.Lock()
 	var s series
@@ -214,57 +225,96 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 	}
 	h.mu.Unlock()
 	var out []Bucket
-	// One walk over the samples and the buckets together: the samples
-	// are in time order. The first to look at is the first in the first
-	// bucket (not the first sample: a query costs its buckets, not the
-	// history's length times them).
-	lo0 := uint32(max(from.Unix(), 0))
-	i := max(sort.Search(len(s.samples), func(i int) bool { return s.samples[i].t >= lo0 }), 1)
 	for start := from; start.Before(to); start = start.Add(interval) {
 		b := Bucket{Start: start, End: start.Add(interval)}
 		if b.End.After(to) {
 			b.End = to
 		}
-		lo, hi := uint32(max(start.Unix(), 0)), uint32(max(b.End.Unix(), 0))
-		n := 0
-		for ; i < len(s.samples); i++ {
-			cur := &s.samples[i]
-			if cur.t >= hi {
-				break
-			}
-			if cur.t < lo {
-				continue
-			}
-			prev := &s.samples[i-1]
-			b.Has = true
-			b.Ingress += grown(prev.ingress, cur.ingress)
-			b.Egress += grown(prev.egress, cur.egress)
-			b.IngressPackets += grown(prev.ingressPackets, cur.ingressPackets)
-			b.EgressPackets += grown(prev.egressPackets, cur.egressPackets)
-			if dt := float64(cur.t) - float64(prev.t); dt > 0 {
-				b.PeakPPS = max(b.PeakPPS, float64(grown(prev.ingressPackets, cur.ingressPackets)+grown(prev.egressPackets, cur.egressPackets))/dt)
-			}
-			if s.drops != nil {
-				p, c := s.drops[i-1], s.drops[i]
-				b.Drops.Ingress += grown(p.Ingress, c.Ingress)
-				b.Drops.Egress += grown(p.Egress, c.Egress)
-				b.Drops.IngressTS += grown(p.IngressTS, c.IngressTS)
-				b.Drops.EgressTS += grown(p.EgressTS, c.EgressTS)
-				b.Drops.NAT += grown(p.NAT, c.NAT)
-			}
-			for g, v := range cur.gauges {
-				b.Gauges[g] += float64(v)
-			}
-			n++
-		}
-		for g := range b.Gauges {
-			if n > 0 {
-				b.Gauges[g] /= float64(n)
-			}
-		}
 		out = append(out, b)
 	}
+	if len(out) == 0 {
+		return out
+	}
+	// bucket returns the index of the bucket that holds t (unix
+	// nanoseconds), which is in [from, to).
+	fromNS, toNS := from.UnixNano(), to.UnixNano()
+	bucket := func(t int64) int { return min(int((t-fromNS)/int64(interval)), len(out)-1) }
+	// One walk over the samples from the first that tells of the time
+	// asked for (a query costs its buckets, not the history's length
+	// times them).
+	lo0 := uint32(max(from.Unix(), 0))
+	n := make([]int, len(out)) // gauge samples by bucket
+	for i := max(sort.Search(len(s.samples), func(i int) bool { return s.samples[i].t >= lo0 }), 1); i < len(s.samples); i++ {
+		prev, cur := &s.samples[i-1], &s.samples[i]
+		// The growth from prev to cur happened in (pt, ct]; one of no
+		// time (a tunnel seen first, counting from zero; a clock set
+		// back) in the second before cur.
+		ct := int64(cur.t) * int64(time.Second)
+		pt := min(int64(prev.t), int64(cur.t)-1) * int64(time.Second)
+		if pt >= toNS {
+			break
+		}
+		if ct >= fromNS && ct < toNS {
+			// A gauge is the value of the moment of its sample.
+			k := bucket(ct)
+			out[k].Has = true
+			for g, v := range cur.gauges {
+				out[k].Gauges[g] += float64(v)
+			}
+			n[k]++
+		}
+		if ct <= fromNS {
+			continue
+		}
+		var drops [2]Drops
+		if s.drops != nil {
+			drops = [2]Drops{s.drops[i-1], s.drops[i]}
+		}
+		var pps float64
+		if cur.t > prev.t {
+			pps = float64(grown(prev.ingressPackets, cur.ingressPackets)+grown(prev.egressPackets, cur.egressPackets)) / (float64(cur.t) - float64(prev.t))
+		}
+		for k := bucket(max(pt, fromNS)); k < len(out); k++ {
+			b := &out[k]
+			a, e := max(pt, b.Start.UnixNano()), min(ct, b.End.UnixNano())
+			if a >= e {
+				break
+			}
+			part := func(x, y uint64) uint64 { return share(grown(x, y), a-pt, e-pt, ct-pt) }
+			b.Has = true
+			b.Ingress += part(prev.ingress, cur.ingress)
+			b.Egress += part(prev.egress, cur.egress)
+			b.IngressPackets += part(prev.ingressPackets, cur.ingressPackets)
+			b.EgressPackets += part(prev.egressPackets, cur.egressPackets)
+			p, c := drops[0], drops[1]
+			b.Drops.Ingress += part(p.Ingress, c.Ingress)
+			b.Drops.Egress += part(p.Egress, c.Egress)
+			b.Drops.IngressTS += part(p.IngressTS, c.IngressTS)
+			b.Drops.EgressTS += part(p.EgressTS, c.EgressTS)
+			b.Drops.NAT += part(p.NAT, c.NAT)
+			b.PeakPPS = max(b.PeakPPS, pps)
+		}
+	}
+	for k := range out {
+		for g := range out[k].Gauges {
+			if n[k] > 0 {
+				out[k].Gauges[g] /= float64(n[k])
+			}
+		}
+	}
 	return out
+}
+
+// share is what of growth g over a time d happened between a and e into
+// it: g's part up to e less its part up to a, so that the shares of
+// consecutive times add up to g exactly.
+func share(g uint64, a, e, d int64) uint64 {
+	upTo := func(x int64) uint64 {
+		hi, lo := bits.Mul64(g, uint64(x))
+		q, _ := bits.Div64(hi, lo, uint64(d)) // x <= d: the quotient fits
+		return q
+	}
+	return upTo(e) - upTo(a)
 }
 
 // grown is how much a counter grew from a to b; one that went down started

@@ -28,16 +28,17 @@ func history() *History {
 	return h
 }
 
-// A bucket holds what the counters grew in it; a counter that went down
-// counts from zero; a bucket without samples has nothing to say.
+// A bucket holds what the counters grew in its time; a counter that went
+// down counts from zero; a bucket without samples has nothing to say.
 func TestBuckets(t *testing.T) {
 	bs := history().Buckets("a", t0, t0.Add(3*time.Minute), time.Minute)
 	if len(bs) != 3 {
 		t.Fatalf("%d buckets", len(bs))
 	}
-	// 0-60 s: samples at 0..50 s, the first counting from zero, six steps
-	// of 1,000; 60-120 s: the restart's first 1,000 and five more.
-	if bs[0].Ingress != 6000 || bs[0].Egress != 600 || bs[0].IngressPackets != 6 || !bs[0].Has || bs[1].Ingress != 6000 || bs[2].Has {
+	// 0-60 s: the samples at 10..60 s, six steps of 1,000 (the last the
+	// restart's first), the first sample's from zero before it; 60-120 s:
+	// five more, up to the last sample at 110 s.
+	if bs[0].Ingress != 6000 || bs[0].Egress != 600 || bs[0].IngressPackets != 6 || !bs[0].Has || bs[1].Ingress != 5000 || bs[2].Has {
 		t.Fatalf("buckets %+v", bs)
 	}
 }
@@ -56,7 +57,7 @@ func TestAnswer(t *testing.T) {
 		t.Fatalf("answer %s", b)
 	}
 	ts := r.Value[0].Timeseries[0]
-	if ts.Metadata[0].Value != "conn-a" || *ts.Data[0].Total != 6000 || *ts.Data[1].Total != 6000 || ts.Data[0].TimeStamp != "2026-11-29T20:00:00Z" {
+	if ts.Metadata[0].Value != "conn-a" || *ts.Data[0].Total != 6000 || *ts.Data[1].Total != 5000 || ts.Data[0].TimeStamp != "2026-11-29T20:00:00Z" {
 		t.Errorf("TunnelIngressBytes of conn-a: %+v", ts)
 	}
 	// The gateway's bandwidth is not split: both connections, both ways,
@@ -89,9 +90,9 @@ func TestDropsAndGauges(t *testing.T) {
 		t.Fatalf("drops kept: b %v, a %d for %d samples", h.series["b"].drops, len(h.series["a"].drops), len(h.series["a"].samples))
 	}
 	bs := h.Buckets("a", t0, t0.Add(2*time.Minute), time.Minute)
-	// 0-60 s: drops from the sample at 30 s on, 5 per sample (5, 10,
-	// 15); 60-120 s: six samples, 30 more.
-	if bs[0].Drops.Ingress != 15 || bs[0].Drops.IngressTS != 15 || bs[0].Drops.NAT != 1 || bs[1].Drops.Ingress != 30 || bs[1].Drops.NAT != 0 {
+	// 0-60 s: drops from the sample at 30 s on, 5 per sample (at 30, 40,
+	// 50 and 60 s); 60-120 s: the five samples up to 110 s, 25 more.
+	if bs[0].Drops.Ingress != 20 || bs[0].Drops.IngressTS != 20 || bs[0].Drops.NAT != 1 || bs[1].Drops.Ingress != 25 || bs[1].Drops.NAT != 0 {
 		t.Errorf("drops %+v, %+v", bs[0].Drops, bs[1].Drops)
 	}
 	if bs[0].Gauges[GaugeIKESAs] != 1 || bs[0].Gauges[GaugeChildSAs] != 1 || bs[1].Gauges[GaugeChildSAs] != 2 {
@@ -107,7 +108,7 @@ func TestDropsAndGauges(t *testing.T) {
 	if mm := r.Value[0].Timeseries[0].Data; *mm[0].Total != 2 || *mm[1].Total != 2 {
 		t.Errorf("MmsaCount of the gateway (two tunnels, one IKE SA each): %v %v", *mm[0].Total, *mm[1].Total)
 	}
-	if ts := r.Value[1].Timeseries[0].Data; *ts[0].Total != 15 || *ts[1].Total != 30 {
+	if ts := r.Value[1].Timeseries[0].Data; *ts[0].Total != 20 || *ts[1].Total != 25 {
 		t.Errorf("TunnelIngressPacketDropTSMismatch: %v %v", *ts[0].Total, *ts[1].Total)
 	}
 }
@@ -268,8 +269,8 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// What Save wrote, Load reads back: the buckets before the restart are
-// as they were, and the counters that start again from zero after it
+// What Save wrote, Load reads back: the buckets up to the last sample
+// saved are as they were, and the counters that start again from zero after it
 // count from zero (the restart is a sample of zeros).
 func TestSaveLoad(t *testing.T) {
 	h := history()
@@ -284,15 +285,16 @@ func TestSaveLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{"a", "b"} {
-		if want, got := h.Buckets(id, t0, t0.Add(150*time.Second), 30*time.Second), g.Buckets(id, t0, t0.Add(150*time.Second), 30*time.Second); !slices.Equal(want, got) {
+		if want, got := h.Buckets(id, t0, t0.Add(2*time.Minute), 30*time.Second), g.Buckets(id, t0, t0.Add(2*time.Minute), 30*time.Second); !slices.Equal(want, got) {
 			t.Errorf("%s: buckets %+v after the load, %+v before", id, got, want)
 		}
 	}
 	// After the restart a's tunnel has carried 500 bytes: not 500 less
-	// than before it.
+	// than before it. The 1,000 of the sample at 2 minutes are the
+	// minute's before.
 	g.Record(restart.Add(10*time.Second), map[string]Counters{"a": {Ingress: 500}})
-	if b := g.Buckets("a", t0.Add(2*time.Minute), t0.Add(3*time.Minute), time.Minute)[0]; b.Ingress != 7000-6000+500 {
-		t.Errorf("the minute of the restart: %d bytes in, want %d", b.Ingress, 7000-6000+500)
+	if bs := g.Buckets("a", t0.Add(time.Minute), t0.Add(3*time.Minute), time.Minute); bs[0].Ingress != 5000+7000-6000 || bs[1].Ingress != 500 {
+		t.Errorf("the minutes before and of the restart: %d and %d bytes in, want %d and 500", bs[0].Ingress, bs[1].Ingress, 5000+7000-6000)
 	}
 	// A history kept for less keeps the newest samples.
 	short := New(10*time.Second, time.Minute)
@@ -425,15 +427,84 @@ func TestRatesOverTheBucketsTime(t *testing.T) {
 		t.Fatalf("no value in the last point of %s: %+v", r.Value[i].Name.Value, d)
 		return 0
 	}
-	// Two minutes into the hour: 12,000 + 1,200 bytes of a, 120 of b.
+	// Two minutes into the hour: 11,000 + 1,100 bytes of a, 110 of b
+	// (the samples at 10 to 110 s; the first's, counted from zero, came
+	// before the hour).
 	r := ask(map[string]string{"interval": "PT1H"}, t0.Add(2*time.Minute))
-	if in, bw := last(r, 0), last(r, 1); in != 12120 || bw != (12000+1200+120)/120.0 {
-		t.Errorf("the hour under way, two minutes in: TunnelIngressBytes %v, AverageBandwidth %v, want 12120 and %v", in, bw, (12000+1200+120)/120.0)
+	if in, bw := last(r, 0), last(r, 1); in != 11110 || bw != (11000+1100+110)/120.0 {
+		t.Errorf("the hour under way, two minutes in: TunnelIngressBytes %v, AverageBandwidth %v, want 11110 and %v", in, bw, (11000+1100+110)/120.0)
 	}
 	// The first 30 s asked for, in a bucket of a minute: the samples at
-	// 0, 10 and 20 s.
+	// 10, 20 and 30 s.
 	r = ask(map[string]string{"timespan": "2026-11-29T20:00:00Z/2026-11-29T20:00:30Z", "interval": "PT1M"}, t0.Add(time.Hour))
 	if in, bw := last(r, 0), last(r, 1); in != 3030 || bw != (3000+300+30)/30.0 {
 		t.Errorf("a timespan of 30 s: TunnelIngressBytes %v, AverageBandwidth %v, want 3030 and %v", in, bw, (3000+300+30)/30.0)
+	}
+}
+
+// TestTrafficInItsMinute: pings at 17:18:18 are in the 17:18 bucket of
+// TunnelIngressBytes, whose timestamp is the start of the minute its
+// traffic happened in (Azure Monitor's PT1M). They showed in the 17:19
+// bucket: a sample was credited to the bucket it was taken in, and the
+// server sampled a minute after it started, not on the minute. Sampled on
+// the minute, the minute's traffic is its bucket's; sampled off it (a
+// history saved so), it is split in proportion to the time.
+func TestTrafficInItsMinute(t *testing.T) {
+	start := time.Date(2026, 12, 2, 17, 15, 0, 0, time.UTC)
+	ping := start.Add(3*time.Minute + 18*time.Second) // 17:18:18
+	for _, tc := range []struct {
+		name   string
+		offset time.Duration // of the samples from the minute
+		want   []uint64      // bytes of the minutes 17:17, 17:18, 17:19
+	}{
+		{"on the minute", 0, []uint64{0, 600, 0}},
+		{"10 s after the minute", 10 * time.Second, []uint64{0, 500, 100}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := New(time.Minute, time.Hour)
+			var in uint64
+			for at := start.Add(tc.offset); at.Before(start.Add(6 * time.Minute)); at = at.Add(time.Minute) {
+				if at.After(ping) && in == 0 {
+					in = 600 // the pings, counted by the next sample
+				}
+				h.Record(at, map[string]Counters{"a": {Ingress: in}})
+			}
+			q, err := Parse(map[string]string{"metricnames": "TunnelIngressBytes", "interval": "PT1M",
+				"timespan": "2026-12-02T17:17:00Z/2026-12-02T17:20:00Z"}, GatewayMetrics, h.Every(), start.Add(time.Hour))
+			if err != nil {
+				t.Fatal(err)
+			}
+			q.Connections = map[string]string{"a": "conn-a"}
+			var got []uint64
+			for _, p := range h.Answer(q).Value[0].Timeseries[0].Data {
+				if p.Total == nil {
+					t.Fatalf("no total at %s", p.TimeStamp)
+				}
+				got = append(got, uint64(*p.Total))
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("TunnelIngressBytes of 17:17, 17:18, 17:19: %v, want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// The server samples on the interval's boundaries, where a query's
+// buckets begin: the next one after any moment, never that moment again.
+func TestNextOnTheBoundary(t *testing.T) {
+	at := time.Date(2026, 12, 2, 17, 18, 18, 500e6, time.UTC)
+	for _, tc := range []struct {
+		every    time.Duration
+		now      time.Time
+		wantNext time.Time
+	}{
+		{time.Minute, at, time.Date(2026, 12, 2, 17, 19, 0, 0, time.UTC)},
+		{time.Minute, time.Date(2026, 12, 2, 17, 19, 0, 0, time.UTC), time.Date(2026, 12, 2, 17, 20, 0, 0, time.UTC)},
+		{10 * time.Second, at, time.Date(2026, 12, 2, 17, 18, 20, 0, time.UTC)},
+		{time.Hour, at, time.Date(2026, 12, 2, 18, 0, 0, 0, time.UTC)},
+	} {
+		if got := New(tc.every, 6*time.Hour).Next(tc.now); !got.Equal(tc.wantNext) {
+			t.Errorf("every %v, at %v: next sample at %v, want %v", tc.every, tc.now, got, tc.wantNext)
+		}
 	}
 }

@@ -65,11 +65,11 @@ func TestIntervalFull(t *testing.T) {
 		if r.Interval != "FULL" || r.Timespan != "2026-11-29T20:00:30Z/2026-11-29T20:02:00Z" || len(r.Value) != 1 || len(r.Value[0].Timeseries) != 1 {
 			t.Fatalf("interval %s: %+v", iv, r)
 		}
-		// a's samples at 30 to 110 s: 1,000 bytes each (the one at 60 s
-		// after its restart).
+		// a's samples at 40 to 110 s: 1,000 bytes each (the one at 60 s
+		// after its restart); the one at 30 s tells of the 10 s before.
 		d := r.Value[0].Timeseries[0].Data
-		if len(d) != 1 || d[0].TimeStamp != "2026-11-29T20:00:30Z" || d[0].Total == nil || *d[0].Total != 9000 {
-			t.Errorf("interval %s: points %+v, want one of 9000 at 20:00:30", iv, d)
+		if len(d) != 1 || d[0].TimeStamp != "2026-11-29T20:00:30Z" || d[0].Total == nil || *d[0].Total != 8000 {
+			t.Errorf("interval %s: points %+v, want one of 8000 at 20:00:30", iv, d)
 		}
 	}
 }

@@ -439,17 +439,19 @@ func (s *Server) Run(ctx context.Context) error {
 	return err
 }
 
-// sample records the tunnels' counters in the metrics history every
-// MetricsInterval until ctx ends.
+// sample records the tunnels' counters in the metrics history on the
+// boundaries of MetricsInterval (every minute on the minute) until ctx
+// ends, so that a minute's traffic is in its minute's bucket.
 func (s *Server) sample(ctx context.Context) {
-	t := time.NewTicker(s.insights.Every())
-	defer t.Stop()
 	saved := time.Now()
+	t := time.NewTimer(time.Until(s.insights.Next(saved)))
+	defer t.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case now := <-t.C:
+			t.Reset(time.Until(s.insights.Next(now)))
 			if now.Sub(saved) >= s.cfg.MetricsSave {
 				s.saveHistory() // what was sampled before this tick
 				saved = now
