@@ -206,6 +206,9 @@ type Bucket struct {
 	// samples that tell of its time.
 	PeakPPS float64
 	Has     bool
+	// Told is the end of the time two samples tell of in it: End, or
+	// less in the bucket under way (before its traffic's next sample).
+	Told time.Time
 }
 
 // Buckets returns connection id's traffic in the intervals from from to
@@ -293,6 +296,9 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 			b.Drops.EgressTS += part(p.EgressTS, c.EgressTS)
 			b.Drops.NAT += part(p.NAT, c.NAT)
 			b.PeakPPS = max(b.PeakPPS, pps)
+			if told := time.Unix(0, e); told.After(b.Told) {
+				b.Told = told
+			}
 		}
 	}
 	for k := range out {

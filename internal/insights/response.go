@@ -150,6 +150,9 @@ func add(a, b []Bucket) []Bucket {
 		}
 		x.PeakPPS = max(x.PeakPPS, y.PeakPPS)
 		x.Has = x.Has || y.Has
+		if y.Told.After(x.Told) {
+			x.Told = y.Told
+		}
 	}
 	return a
 }
@@ -158,14 +161,16 @@ func points(m Metric, q Query, bs []Bucket) []Point {
 	out := make([]Point, 0, len(bs))
 	for _, b := range bs {
 		p := Point{TimeStamp: b.Start.UTC().Format(time.RFC3339)}
-		if b.Has {
-			// A rate is over the bucket's time within the timespan and
-			// gone by: the bucket under way, or cut at the timespan's
-			// end, holds only that time's traffic.
-			end := b.End
-			if q.now.After(b.Start) && q.now.Before(end) {
-				end = q.now
-			}
+		// A rate is over the bucket's time within the timespan that
+		// samples told of: the bucket under way holds the traffic up to
+		// its last sample (none before the first, taken at its end when
+		// the interval is the sampling one), one cut at the timespan's
+		// end only that time's.
+		end := b.End
+		if q.now.After(b.Start) && !q.now.After(end) {
+			end = b.Told
+		}
+		if b.Has && end.After(b.Start) {
 			v := m.value(b, end.Sub(b.Start).Seconds())
 			switch m.Aggregation {
 			case "Total":
