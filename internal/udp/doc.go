@@ -14,6 +14,10 @@
 // without UDP (RFC 4303), read and written in batches like the UDP
 // endpoints, without offloads; its addresses have port 0.
 //
+// WatchPathMTU hands the ICMP errors that report a path MTU to the ESP
+// handler (root); KernelPathMTU reads the one the kernel keeps for a
+// path, which it learns from errors about any socket's packets.
+//
 // Nothing is logged per packet above Debug: refused datagrams are counted
 // in Stats, and LogDrops, on the owner's tick, logs them once a minute at
 // most per endpoint and reason. The package is Linux only.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -114,3 +115,76 @@ func (t *Transport) watchLoop(c *net.IPConn, parse func([]byte) (icmp.TooBig, bo
 		}
 	}
 }
+
+// KernelPathMTU returns the path MTU the kernel keeps for packets from the
+// ESP endpoint bound to local to remote: the least a router reported in
+// the last 10 minutes about a packet of any socket of the node to that
+// destination (the kernel keeps one per destination), or else the MTU of
+// the route's device. It takes two syscalls and sends nothing: it
+// connects a UDP socket bound to local's address to remote (for ESP as IP
+// protocol 50, to port 0: the path is the same) and reads IP_MTU or
+// IPV6_MTU. A send does not tell: the endpoints leave IP_MTU_DISCOVER at
+// Linux's default (IP_PMTUDISC_WANT), with which the kernel fragments a
+// datagram longer than the path MTU it knows rather than failing the
+// send with EMSGSIZE.
+func (t *Transport) KernelPathMTU(local, remote netip.AddrPort) (int, error) {
+	ep := (*t.eps.Load())[local]
+	if ep == nil || ep.probe == nil {
+		return 0, fmt.Errorf("udp: path MTU from %v: no esp endpoint bound there", local)
+	}
+	mtu, err := ep.probe.pathMTU(remote)
+	if err != nil {
+		return 0, fmt.Errorf("udp: path MTU from %v to %v: %w", local, remote, err)
+	}
+	return mtu, nil
+}
+
+// probe is a UDP socket bound to the address of an ESP endpoint, made
+// with it (so in its network namespace), that KernelPathMTU connects to
+// the destinations whose path MTU it reads.
+type probe struct {
+	mu sync.Mutex // serializes the connects and reads of fd
+	fd int
+	v6 bool
+}
+
+// newProbe opens a probe bound to local (port 0: any).
+func newProbe(local netip.Addr) (*probe, error) {
+	p := &probe{v6: local.Is6()}
+	family, sa := unix.AF_INET6, unix.Sockaddr(&unix.SockaddrInet6{Addr: local.As16()})
+	if !p.v6 {
+		family, sa = unix.AF_INET, &unix.SockaddrInet4{Addr: local.As4()}
+	}
+	fd, err := unix.Socket(family, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, fmt.Errorf("udp: path MTU socket on %v: %w", local, err)
+	}
+	if err := unix.Bind(fd, sa); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("udp: path MTU socket on %v: %w", local, err)
+	}
+	p.fd = fd
+	return p, nil
+}
+
+// pathMTU connects the probe to remote (port 0 for ESP as IP protocol
+// 50), which routes it afresh and sends nothing, and reads the route's
+// MTU.
+func (p *probe) pathMTU(remote netip.AddrPort) (int, error) {
+	a := remote.Addr().Unmap()
+	if a.Is6() != p.v6 {
+		return 0, errors.New("address of the other family")
+	}
+	level, opt, sa := unix.IPPROTO_IPV6, unix.IPV6_MTU, unix.Sockaddr(&unix.SockaddrInet6{Port: int(remote.Port()), Addr: a.As16()})
+	if !p.v6 {
+		level, opt, sa = unix.IPPROTO_IP, unix.IP_MTU, &unix.SockaddrInet4{Port: int(remote.Port()), Addr: a.As4()}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := unix.Connect(p.fd, sa); err != nil {
+		return 0, err
+	}
+	return unix.GetsockoptInt(p.fd, level, opt)
+}
+
+func (p *probe) close() error { return unix.Close(p.fd) }

@@ -21,7 +21,8 @@ func (c tooBigs) PathMTU(local, remote netip.AddrPort, mtu int) { c <- [3]any{lo
 // about a datagram of 1400 bytes from a NAT-T endpoint, or an ESP packet
 // from a raw ESP endpoint, reaches that endpoint's handler with the path
 // and 1300, for IPv4 and IPv6, and is counted; one about a datagram of an endpoint without an ESP handler
-// (IKE's port 500) reaches nobody.
+// (IKE's port 500) reaches nobody. The kernel learns them too: another
+// Transport's KernelPathMTU reads them.
 func TestWatchPathMTURFC1191(t *testing.T) {
 	netnstest.Require(t, "ip", "sysctl")
 	a, r, b := netnstest.New(t, "pa"), netnstest.New(t, "pr"), netnstest.New(t, "pb")
@@ -92,5 +93,45 @@ func TestWatchPathMTURFC1191(t *testing.T) {
 	want(natt4, "10.9.2.4:4500")
 	if n := tr.Stats().TooBig; n != 4 {
 		t.Errorf("Stats().TooBig = %d, want 4", n)
+	}
+
+	// The kernel learned the same path MTUs, for the whole namespace: a
+	// second Transport at another address, which heard no error, reads
+	// them (KernelPathMTU) for its NAT-T and raw ESP endpoints. A path no
+	// router spoke of has its device's MTU; an endpoint without an ESP
+	// handler reads none.
+	a.Run("ip", "addr", "add", "10.9.1.3/24", "dev", aIf)
+	a.Run("ip", "addr", "add", "fd09:1::3/64", "dev", aIf, "nodad")
+	other := New(Config{})
+	defer other.Close()
+	other4, other6, otherESP := netip.MustParseAddrPort("10.9.1.3:4500"), netip.MustParseAddrPort("[fd09:1::3]:4500"), netip.MustParseAddrPort("10.9.1.3:0")
+	err = a.Do(func() error {
+		for _, l := range []netip.AddrPort{other4, other6} {
+			if _, err := other.ListenNATT(l, h); err != nil {
+				return err
+			}
+		}
+		_, err := other.ListenESP(otherESP.Addr(), h)
+		return err
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		local  netip.AddrPort
+		remote string
+		mtu    int
+	}{
+		{other4, "10.9.2.2:4500", 1300},
+		{other6, "[fd09:2::2]:4500", 1300},
+		{otherESP, "10.9.2.5:0", 1300},
+		{other4, "10.9.2.9:4500", 1500},
+	} {
+		if mtu, err := other.KernelPathMTU(c.local, netip.MustParseAddrPort(c.remote)); err != nil || mtu != c.mtu {
+			t.Errorf("KernelPathMTU(%v, %v) = %d, %v; want %d", c.local, c.remote, mtu, err, c.mtu)
+		}
+	}
+	if mtu, err := tr.KernelPathMTU(ike, netip.MustParseAddrPort("10.9.2.2:500")); err == nil {
+		t.Errorf("KernelPathMTU of the IKE endpoint = %d, want an error", mtu)
 	}
 }

@@ -105,6 +105,9 @@ type endpoint struct {
 	natt bool // a NAT-T port: IKE, keepalives and ESP (RFC 3948 §2)
 	raw  bool // IP protocol 50: ESP only
 	esp  ESPHandler
+	// probe reads the kernel's path MTUs (KernelPathMTU) of an endpoint
+	// with an ESP handler; nil for others.
+	probe *probe
 
 	// The endpoint's own drops, for LogDrops (the Transport's counters
 	// keep those of closed endpoints too), and where the last came from.
@@ -176,17 +179,26 @@ func (t *Transport) listen(local netip.AddrPort, natt bool, esp ESPHandler) (net
 	return t.add(&endpoint{conn: c, natt: natt, esp: esp}, batch)
 }
 
-// add starts reading ep, or closes it if t is closed or its address taken.
+// add starts reading ep, or closes it if t is closed or its address
+// taken. An endpoint with an ESP handler gets its probe here, where it was
+// opened.
 func (t *Transport) add(ep *endpoint, batch int) (netip.AddrPort, error) {
+	local := ep.conn.LocalAddr()
+	if ep.esp != nil {
+		var err error
+		if ep.probe, err = newProbe(local.Addr()); err != nil {
+			ep.conn.Close()
+			return netip.AddrPort{}, err
+		}
+	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	local := ep.conn.LocalAddr()
 	if t.closed {
-		ep.conn.Close()
+		ep.close()
 		return netip.AddrPort{}, fmt.Errorf("udp: listen on %v: %w", local, net.ErrClosed)
 	}
 	if _, dup := (*t.eps.Load())[local]; dup {
-		ep.conn.Close()
+		ep.close()
 		return netip.AddrPort{}, fmt.Errorf("udp: listen on %v: an endpoint is bound there already", local)
 	}
 	eps := maps.Clone(*t.eps.Load())
@@ -195,6 +207,15 @@ func (t *Transport) add(ep *endpoint, batch int) (netip.AddrPort, error) {
 	t.wg.Add(1)
 	go t.readLoop(ep, batch)
 	return local, nil
+}
+
+// close closes ep's socket and probe.
+func (ep *endpoint) close() error {
+	err := ep.conn.Close()
+	if ep.probe != nil {
+		err = errors.Join(err, ep.probe.close())
+	}
+	return err
 }
 
 // Offloads reports the GSO and GRO state of the endpoint bound to local.
@@ -261,7 +282,7 @@ func (t *Transport) Close() error {
 	var errs []error
 	eps := slices.Collect(maps.Values(*t.eps.Load()))
 	for _, ep := range eps {
-		errs = append(errs, ep.conn.Close())
+		errs = append(errs, ep.close())
 	}
 	for _, c := range t.watches {
 		errs = append(errs, c.Close())
