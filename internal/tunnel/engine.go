@@ -93,13 +93,18 @@ type Engine struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	// mu guards cfg, tunnels and the tunnels' cfg fields, and serializes
-	// the writers of routes, spis and the tunnels' children (Reconfig,
-	// AddChild, RemoveChild, Close). The data path never takes it. mu and
-	// inMu (or logMu) are never held together.
+	// mu guards cfg, tunnels, paths and the tunnels' cfg fields, and
+	// serializes the writers of routes, spis and the tunnels' children
+	// and their ends (Reconfig, AddChild, MoveChild, RemoveChild, Close).
+	// The data path never takes it. mu and inMu (or logMu) are never held
+	// together.
 	mu      sync.Mutex
 	cfg     Config
 	tunnels map[string]*tunnel
+	// paths are the tunnels with children on each pair of outer ends,
+	// with how many children each has there: what a path MTU learned
+	// applies to.
+	paths map[outerEnds]map[*tunnel]int
 
 	routes atomic.Pointer[routes]
 	spis   esp.Table[*child]
@@ -227,6 +232,7 @@ func New(opts Options) (*Engine, error) {
 		log:     opts.Logger,
 		now:     time.Now,
 		tunnels: map[string]*tunnel{},
+		paths:   map[outerEnds]map[*tunnel]int{},
 		done:    make(chan struct{}),
 	}
 	if e.events == nil {
@@ -343,6 +349,7 @@ func (e *Engine) SetCapture(name string, c *pcap.Capture) bool {
 func (e *Engine) removeTunnel(t *tunnel) {
 	for _, c := range *t.children.Load() {
 		e.spis.Remove(c.in.SPI())
+		e.leavePath(*c.ends.Load(), t)
 		close(c.stop)
 	}
 	t.children.Store(&[]*child{})
@@ -383,10 +390,12 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 		standby:  c.Standby,
 		stop:     make(chan struct{}),
 	}
-	ch.ends.Store(&outerEnds{outerEnd(c.Local, c.Encap), outerEnd(c.Remote, c.Encap)})
+	ends := outerEnds{outerEnd(c.Local, c.Encap), outerEnd(c.Remote, c.Encap)}
+	ch.ends.Store(&ends)
 	if err := e.spis.Add(c.In.SPI, ch); err != nil {
 		return fmt.Errorf("tunnel: add child to %q: %w", c.Tunnel, err)
 	}
+	e.joinPath(ends, t)
 	children := append(slices.Clone(*t.children.Load()), ch)
 	t.children.Store(&children)
 	e.wg.Add(1)
@@ -439,11 +448,13 @@ func (e *Engine) MoveChild(tunnel string, inSPI uint32, local, remote netip.Addr
 	}
 	for _, c := range *t.children.Load() {
 		if c.in.SPI() == inSPI {
-			ends := &outerEnds{outerEnd(local, encap), outerEnd(remote, encap)}
-			if *c.ends.Load() != *ends {
+			ends := outerEnds{outerEnd(local, encap), outerEnd(remote, encap)}
+			if old := *c.ends.Load(); old != ends {
 				t.pmtu.Store(0) // learned on the old path
+				e.leavePath(old, t)
+				e.joinPath(ends, t)
 			}
-			c.ends.Store(ends)
+			c.ends.Store(&ends)
 			e.log.Info("child moved", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI), "local", local, "peer", remote)
 			return nil
 		}
@@ -512,6 +523,7 @@ func (e *Engine) RemoveChild(tunnel string, inSPI uint32) {
 		return
 	}
 	e.spis.Remove(inSPI)
+	e.leavePath(*old[i].ends.Load(), t)
 	children := slices.Delete(slices.Clone(old), i, i+1)
 	t.children.Store(&children)
 	close(old[i].stop)

@@ -2,7 +2,6 @@ package tunnel
 
 import (
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/esp"
@@ -60,15 +59,30 @@ func (e *Engine) PathMTU(local, remote netip.AddrPort, mtu int) {
 	v := uint64(now+int64(pmtuLifetime/time.Second))<<16 | uint64(mtu)
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	for _, t := range e.tunnels {
-		if !slices.ContainsFunc(*t.children.Load(), func(c *child) bool { return *c.ends.Load() == outerEnds{local, remote} }) {
-			continue
-		}
+	for t := range e.paths[outerEnds{local, remote}] {
 		if old := t.pmtu.Load(); old != 0 && pathMTU(old, now, e.mtu) <= mtu {
 			continue
 		}
 		t.pmtu.Store(v)
 		e.log.Info("path MTU lowered", "conn", t.name, "local", local, "peer", remote, "mtu", mtu)
+	}
+}
+
+// joinPath counts a child of t on path p; leavePath uncounts it. e.mu is
+// held.
+func (e *Engine) joinPath(p outerEnds, t *tunnel) {
+	if e.paths[p] == nil {
+		e.paths[p] = map[*tunnel]int{}
+	}
+	e.paths[p][t]++
+}
+
+func (e *Engine) leavePath(p outerEnds, t *tunnel) {
+	if e.paths[p][t]--; e.paths[p][t] <= 0 {
+		delete(e.paths[p], t)
+	}
+	if len(e.paths[p]) == 0 {
+		delete(e.paths, p)
 	}
 }
 

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bytes"
 	"encoding/binary"
+	"maps"
 	"net/netip"
 	"testing"
 	"time"
@@ -327,4 +328,58 @@ func TestPathMTULearnedRFC4301(t *testing.T) {
 		}
 	}
 	send("after the child moved", v4DF, 0)
+}
+
+// TestPathMTUIndexFollowsChildren: the index PathMTU looks tunnels up in
+// holds each path while a child of the tunnel is on it, through a rekey's
+// overlap and a move, and nothing once the children or the tunnel are
+// gone: an MTU learned later for a path a tunnel left does not reach it.
+func TestPathMTUIndexFollowsChildren(t *testing.T) {
+	a, _ := pair(t, gcm256)
+	e := a.e
+	elsewhere := netip.AddrPortFrom(addrB.Addr(), addrB.Port()+1)
+	index := func() map[outerEnds]int {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		got := map[outerEnds]int{}
+		for p, ts := range e.paths {
+			for tn, n := range ts {
+				if tn.name != "t" {
+					t.Errorf("tunnel %q indexed", tn.name)
+				}
+				got[p] = n
+			}
+		}
+		return got
+	}
+	check := func(what string, want map[outerEnds]int) {
+		t.Helper()
+		if got := index(); !maps.Equal(got, want) {
+			t.Errorf("%s: index %v, want %v", what, got, want)
+		}
+	}
+	home, away := outerEnds{addrA, addrB}, outerEnds{addrA, elsewhere}
+	check("one child", map[outerEnds]int{home: 1})
+	rekeyed, _ := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
+	if err := e.AddChild(rekeyed); err != nil {
+		t.Fatal(err)
+	}
+	check("a rekey's overlap", map[outerEnds]int{home: 2})
+	if err := e.MoveChild("t", 0xa0000002, addrA, elsewhere, true); err != nil {
+		t.Fatal(err)
+	}
+	check("one child moved", map[outerEnds]int{home: 1, away: 1})
+	e.RemoveChild("t", 0xa0000001)
+	check("the old child removed", map[outerEnds]int{away: 1})
+	e.PathMTU(addrA, addrB, 1400) // the path the tunnel left
+	e.mu.Lock()
+	tn := e.tunnels["t"]
+	e.mu.Unlock()
+	if v := tn.pmtu.Load(); v != 0 {
+		t.Errorf("the tunnel took the MTU of a path it left: %#x", v)
+	}
+	if err := e.Reconfig(Config{Tunnels: []Tunnel{{Name: "other", Routes: prefixes("10.9.0.0/16")}}}); err != nil {
+		t.Fatal(err)
+	}
+	check("the tunnel removed", map[outerEnds]int{})
 }
