@@ -164,23 +164,27 @@ func Start(opts Options) (*Gateway, error) {
 		}
 	}
 	// RFC 4301 §8.2.1: the path MTU of the tunnels' ESP, from the routers
-	// on the way.
+	// on the way; without the watch, only as the kernel learns it, read
+	// every keepaliveCheck.
 	if err := g.tr.WatchPathMTU(opts.Local); err != nil {
-		g.log.Info("path MTU discovery of the tunnels is off: the gateway cannot read ICMP on its address (a raw socket needs CAP_NET_RAW); the kernel still fragments ESP packets longer than the path", "err", err)
+		g.log.Info("the tunnels learn path MTUs only from the kernel, read every few seconds: the gateway cannot read ICMP on its address (a raw socket needs CAP_NET_RAW)", "every", keepaliveCheck, "err", err)
 	}
 	g.wg.Go(g.keepalives)
 	return g, nil
 }
 
 // keepaliveCheck is how often the paths that need NAT-keepalives are
-// looked up again, and the data plane's drops logged.
+// looked up again, the data plane's drops logged, and the kernel's path
+// MTUs read.
 const keepaliveCheck = 5 * time.Second
 
 // keepalives makes the UDP transport send NAT-keepalives on the path of
 // every IKE SA behind a real NAT (RFC 3948 §4), so that the NAT keeps the
 // mapping the peer sends ESP and IKE to. On the same tick the engine and
 // the UDP endpoints log the packets they dropped (once a minute at most
-// per tunnel, or endpoint, and reason).
+// per tunnel, or endpoint, and reason), and the tunnels take the path MTU
+// the kernel learned from errors about another instance's packets
+// (tunnel.Engine.LearnPathMTUs).
 func (g *Gateway) keepalives() {
 	t := time.NewTicker(keepaliveCheck)
 	defer t.Stop()
@@ -204,6 +208,7 @@ func (g *Gateway) keepalives() {
 		case now := <-t.C:
 			g.eng.LogDrops(now)
 			g.tr.LogDrops(now)
+			g.eng.LearnPathMTUs()
 		}
 	}
 }

@@ -3,6 +3,7 @@ package tunnel
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"testing"
@@ -17,6 +18,10 @@ import (
 type discard struct{}
 
 func (discard) WriteBatch(netip.AddrPort, []udp.Message) error { return nil }
+
+func (discard) KernelPathMTU(netip.AddrPort, netip.AddrPort) (int, error) {
+	return 0, errors.ErrUnsupported
+}
 
 // sinkPair is pair with inner sides that only count, so that nothing but
 // the engines allocates.

@@ -20,10 +20,11 @@
 // is dropped and counted. A packet of a policy-based tunnel that no child
 // covers is dropped and makes the engine call Events.Acquire, at most once
 // a second per tunnel. A packet longer than its tunnel's MTU (the outer
-// MTU, or the smaller path MTU a router reported (PathMTU), less the outer
-// headers and what the child SA adds), IPv6 or IPv4 with Don't Fragment,
-// is dropped and answered with ICMP Fragmentation Needed or Packet Too
-// Big, written to the inner side after the batch (RFC 4301 §8.2.1).
+// MTU, or the smaller path MTU a router reported (PathMTU) or the kernel
+// keeps (LearnPathMTUs), less the outer headers and what the child SA
+// adds), IPv6 or IPv4 with Don't Fragment, is dropped and answered with
+// ICMP Fragmentation Needed or Packet Too Big, written to the inner side
+// after the batch (RFC 4301 §8.2.1).
 //
 // # Inbound
 //

@@ -42,6 +42,10 @@ type Outer interface {
 	// it fails, msgs[i].N tells which were sent: len(Buf) for those, 0
 	// for the others (udp.Conn.WriteBatch's contract).
 	WriteBatch(local netip.AddrPort, msgs []udp.Message) error
+	// KernelPathMTU returns the path MTU the kernel of the node keeps for
+	// ESP from local to remote, without sending anything, or an error if
+	// it cannot tell.
+	KernelPathMTU(local, remote netip.AddrPort) (int, error)
 }
 
 // Options are what an engine is made of.
@@ -359,27 +363,39 @@ func (e *Engine) removeTunnel(t *tunnel) {
 
 // AddChild installs a child SA pair in its tunnel. It becomes the tunnel's
 // outbound SA for the traffic it covers (the newest wins); inbound, it opens
-// packets with its SPI until RemoveChild.
+// packets with its SPI until RemoveChild. The tunnel takes the path MTU
+// the kernel keeps for the child's path if it is smaller than the one in
+// force (LearnPathMTUs).
 func (e *Engine) AddChild(c ipsec.Child) error {
+	ends, err := e.addChild(c)
+	if err != nil {
+		return err
+	}
+	e.learnPathMTU(ends)
+	return nil
+}
+
+// addChild is AddChild but for the path MTU; it returns the child's ends.
+func (e *Engine) addChild(c ipsec.Child) (outerEnds, error) {
 	if err := checkChild(c); err != nil {
-		return fmt.Errorf("tunnel: add child 0x%08x to %q: %w", c.In.SPI, c.Tunnel, err)
+		return outerEnds{}, fmt.Errorf("tunnel: add child 0x%08x to %q: %w", c.In.SPI, c.Tunnel, err)
 	}
 	in, err := esp.New(c.In)
 	if err != nil {
-		return fmt.Errorf("tunnel: add child to %q: inbound: %w", c.Tunnel, err)
+		return outerEnds{}, fmt.Errorf("tunnel: add child to %q: inbound: %w", c.Tunnel, err)
 	}
 	out, err := esp.New(c.Out)
 	if err != nil {
-		return fmt.Errorf("tunnel: add child to %q: outbound: %w", c.Tunnel, err)
+		return outerEnds{}, fmt.Errorf("tunnel: add child to %q: outbound: %w", c.Tunnel, err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed.Load() {
-		return errors.New("tunnel: add child: engine closed")
+		return outerEnds{}, errors.New("tunnel: add child: engine closed")
 	}
 	t := e.tunnels[c.Tunnel]
 	if t == nil {
-		return fmt.Errorf("tunnel: add child 0x%08x: no tunnel %q", c.In.SPI, c.Tunnel)
+		return outerEnds{}, fmt.Errorf("tunnel: add child 0x%08x: no tunnel %q", c.In.SPI, c.Tunnel)
 	}
 	ch := &child{
 		tunnel:   t,
@@ -393,7 +409,7 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 	ends := outerEnds{outerEnd(c.Local, c.Encap), outerEnd(c.Remote, c.Encap)}
 	ch.ends.Store(&ends)
 	if err := e.spis.Add(c.In.SPI, ch); err != nil {
-		return fmt.Errorf("tunnel: add child to %q: %w", c.Tunnel, err)
+		return outerEnds{}, fmt.Errorf("tunnel: add child to %q: %w", c.Tunnel, err)
 	}
 	e.joinPath(ends, t)
 	children := append(slices.Clone(*t.children.Load()), ch)
@@ -401,7 +417,7 @@ func (e *Engine) AddChild(c ipsec.Child) error {
 	e.wg.Add(1)
 	go e.watch(ch)
 	e.log.Info("child added", "conn", t.name, "in", in, "out", out, "peer", c.Remote, "standby", c.Standby)
-	return nil
+	return ends, nil
 }
 
 // Carries reports whether a packet from src to dst would leave through a
@@ -435,11 +451,24 @@ func (e *Engine) Up(name string) bool {
 // between new outer endpoints, keeping its keys, sequence numbers and
 // replay window: the peer's address or port changed behind a NAT (RFC 7296
 // §2.23). A new SA would start its sequence numbers again at 1, and with
-// AES-GCM (RFC 4106 §3.1) the IV must never repeat under one key.
+// AES-GCM (RFC 4106 §3.1) the IV must never repeat under one key. The
+// path MTU learned on the old path is forgotten, and the kernel's of the
+// new one taken if it is smaller than the outer MTU (LearnPathMTUs).
 func (e *Engine) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
 	if err := checkEnds(local, remote, encap); err != nil {
 		return fmt.Errorf("tunnel: move child 0x%08x of %q: %w", inSPI, tunnel, err)
 	}
+	ends := outerEnds{outerEnd(local, encap), outerEnd(remote, encap)}
+	if err := e.moveChild(tunnel, inSPI, ends); err != nil {
+		return err
+	}
+	e.log.Info("child moved", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI), "local", local, "peer", remote)
+	e.learnPathMTU(ends)
+	return nil
+}
+
+// moveChild is MoveChild but for the kernel's path MTU.
+func (e *Engine) moveChild(tunnel string, inSPI uint32, ends outerEnds) error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	t := e.tunnels[tunnel]
@@ -448,14 +477,12 @@ func (e *Engine) MoveChild(tunnel string, inSPI uint32, local, remote netip.Addr
 	}
 	for _, c := range *t.children.Load() {
 		if c.in.SPI() == inSPI {
-			ends := outerEnds{outerEnd(local, encap), outerEnd(remote, encap)}
 			if old := *c.ends.Load(); old != ends {
 				t.pmtu.Store(0) // learned on the old path
 				e.leavePath(old, t)
 				e.joinPath(ends, t)
 			}
 			c.ends.Store(&ends)
-			e.log.Info("child moved", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI), "local", local, "peer", remote)
 			return nil
 		}
 	}

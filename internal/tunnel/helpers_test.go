@@ -3,6 +3,7 @@ package tunnel
 import (
 	"crypto/rand"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"sync"
@@ -246,6 +247,10 @@ func (c *capture) WriteBatch(_ netip.AddrPort, msgs []udp.Message) error {
 		c.sent = append(c.sent, append([]byte(nil), m.Buf...))
 	}
 	return nil
+}
+
+func (*capture) KernelPathMTU(netip.AddrPort, netip.AddrPort) (int, error) {
+	return 0, errors.ErrUnsupported
 }
 
 func (c *capture) wait(t testing.TB, n int) [][]byte {

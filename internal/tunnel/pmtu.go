@@ -1,7 +1,9 @@
 package tunnel
 
 import (
+	"maps"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/esp"
@@ -40,14 +42,16 @@ const pmtuLifetime = 10 * time.Minute
 
 // PathMTU records that the path from local to remote carries packets of at
 // most mtu bytes, as a router's Fragmentation Needed or Packet Too Big about
-// an ESP packet said (udp.PathMTUHandler). For pmtuLifetime the tunnels
-// with a child SA on that path treat inner packets that would make longer
-// ESP packets as too big: those with Don't Fragment, and IPv6, are dropped
-// and their senders told the MTU that fits (RFC 4301 §8.2.1: the PMTU is
-// kept per SA and reported to the originators of later packets that
-// exceed it). The others are sent, and the kernel fragments their ESP
-// packets. A larger MTU than one in force is not taken: it may come late;
-// an IPv4 MTU below minPathMTU4 is taken as minPathMTU4.
+// an ESP packet said (udp.PathMTUHandler), or the kernel (LearnPathMTUs).
+// For pmtuLifetime the tunnels with a child SA on that path treat inner
+// packets that would make longer ESP packets as too big: those with Don't
+// Fragment, and IPv6, are dropped and their senders told the MTU that
+// fits (RFC 4301 §8.2.1: the PMTU is kept per SA and reported to the
+// originators of later packets that exceed it). The others are sent, and
+// the kernel fragments their ESP packets. A larger MTU than one in force
+// is not taken: it may come late; the same one holds for pmtuLifetime
+// from then; an IPv4 MTU below minPathMTU4 is taken as minPathMTU4. A
+// lower MTU is logged as "path MTU lowered".
 func (e *Engine) PathMTU(local, remote netip.AddrPort, mtu int) {
 	if remote.Addr().Unmap().Is4() {
 		mtu = max(mtu, minPathMTU4)
@@ -60,12 +64,44 @@ func (e *Engine) PathMTU(local, remote netip.AddrPort, mtu int) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	for t := range e.paths[outerEnds{local, remote}] {
-		if old := t.pmtu.Load(); old != 0 && pathMTU(old, now, e.mtu) <= mtu {
+		old := pathMTU(t.pmtu.Load(), now, e.mtu)
+		if old < mtu {
 			continue
 		}
 		t.pmtu.Store(v)
-		e.log.Info("path MTU lowered", "conn", t.name, "local", local, "peer", remote, "mtu", mtu)
+		if old > mtu {
+			e.log.Info("path MTU lowered", "conn", t.name, "local", local, "peer", remote, "mtu", mtu)
+		}
 	}
+}
+
+// LearnPathMTUs takes, for each path of the tunnels' child SAs, the path
+// MTU the kernel keeps (Outer.KernelPathMTU), as PathMTU does. The kernel
+// keeps one per destination for the whole node and learns it from the
+// ICMP errors about any socket's packets: another gateway instance's,
+// another process's, or the engine's own when its Outer side cannot read
+// ICMP. Once the kernel knows it, a longer ESP packet leaves in fragments
+// and draws no error the Outer side could read: this is how the tunnels
+// learn it then. AddChild and MoveChild read the child's path at once;
+// the owner calls LearnPathMTUs every few seconds. Each path costs two
+// syscalls.
+func (e *Engine) LearnPathMTUs() {
+	e.mu.Lock()
+	paths := slices.Collect(maps.Keys(e.paths))
+	e.mu.Unlock()
+	for _, p := range paths {
+		e.learnPathMTU(p)
+	}
+}
+
+// learnPathMTU takes the kernel's path MTU of p (LearnPathMTUs).
+func (e *Engine) learnPathMTU(p outerEnds) {
+	mtu, err := e.outer.KernelPathMTU(p.local, p.remote)
+	if err != nil {
+		e.log.Debug("kernel path MTU unknown", "local", p.local, "peer", p.remote, "err", err)
+		return
+	}
+	e.PathMTU(p.local, p.remote, mtu)
 }
 
 // joinPath counts a child of t on path p; leavePath uncounts it. e.mu is

@@ -267,8 +267,9 @@ func TestTooBigZeroAllocs(t *testing.T) {
 // Fragment, or an IPv6 one, longer than 1338 is dropped and its sender
 // told 1338 (RFC 4301 §8.2.1); one of 1338, or longer without Don't
 // Fragment, is sent. A larger MTU later, one of another path, or one no
-// less than the outer MTU changes nothing; after pmtuLifetime the outer
-// MTU holds again (RFC 1191 §6.3). An MTU below 552 is taken as 552. A
+// less than the outer MTU changes nothing; the same MTU again holds for
+// pmtuLifetime from then, after which the outer MTU holds again (RFC 1191
+// §6.3). An MTU below 552 is taken as 552. A
 // child that moves to other outer ends forgets the path MTU learned.
 func TestPathMTULearnedRFC4301(t *testing.T) {
 	p := newUDPPair(t, Options{ICMPFrom: []netip.Addr{netip.MustParseAddr("10.1.255.4"), netip.MustParseAddr("fd00:1:ff::4")}},
@@ -310,6 +311,8 @@ func TestPathMTULearnedRFC4301(t *testing.T) {
 		t.Errorf("%d packets counted too big, want 2", d)
 	}
 
+	clk.advance(pmtuLifetime / 2)
+	p.ea.PathMTU(p.localA, p.localB, 1400) // the same again (the kernel's, read again): it holds from now
 	clk.advance(pmtuLifetime - time.Second)
 	send("just before the path MTU expires", v4DF, 1338)
 	clk.advance(time.Second)

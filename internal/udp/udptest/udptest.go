@@ -5,6 +5,7 @@
 package udptest
 
 import (
+	"errors"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -73,6 +74,12 @@ func (o *Outer) WriteBatch(local netip.AddrPort, msgs []udp.Message) error {
 		msgs = msgs[k:]
 	}
 	return nil
+}
+
+// KernelPathMTU fails: an in-memory network has no kernel that learns
+// path MTUs.
+func (o *Outer) KernelPathMTU(netip.AddrPort, netip.AddrPort) (int, error) {
+	return 0, errors.ErrUnsupported
 }
 
 func (o *Outer) deliver(local, dst netip.AddrPort, msgs []udp.Message) {
