@@ -123,8 +123,7 @@ func (l *link) handleCHAP(info []byte) error {
 	}
 	l.user = l.identity // the response is of the user's name and password (RFC 2759 §8.2)
 	if err := l.admit(); err != nil {
-		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
-		return err
+		return l.abort(err)
 	}
 	// RFC 2759 §5: "S=<auth_string> M=<message>"; a server may send
 	// the first alone.

@@ -165,7 +165,10 @@ func TestClientRefusals(t *testing.T) {
 	if err1 != nil || err2 != nil || c1.Addr() == c2.Addr() {
 		t.Fatalf("two clients: %v %v, addresses %v %v", err1, err2, c1, c2)
 	}
-	if _, _, err := r.dial(t, r.pki.client); err == nil || !strings.Contains(err.Error(), "CALL_CONNECT_NAK") {
+	// Another certificate: the same one would take its oldest
+	// connection's place (TestReconnectReplacesStaleConnection).
+	bob := pkitest.Issue(t, "bob", false, r.pki.root).TLS()
+	if _, _, err := r.dial(t, bob); err == nil || !strings.Contains(err.Error(), "CALL_ABORT: VALUE_NOT_SUPPORTED") {
 		t.Errorf("a third client past MaxClients 2: %v", err)
 	}
 	c1.Close()
@@ -226,8 +229,11 @@ func TestR11At128Clients(t *testing.T) {
 	if n := len(r.srv.Clients()); n != 128 {
 		t.Fatalf("the server lists %d clients, want 128", n)
 	}
-	if _, _, err := r.dial(t, r.pki.client); err == nil || !strings.Contains(err.Error(), "CALL_CONNECT_NAK") {
-		t.Fatalf("the 129th client: %v, want a CALL_CONNECT_NAK (R11)", err)
+	// Another certificate: the same one would take its oldest
+	// connection's place (TestReconnectReplacesStaleConnection).
+	bob := pkitest.Issue(t, "bob", false, r.pki.root).TLS()
+	if _, _, err := r.dial(t, bob); err == nil || !strings.Contains(err.Error(), "CALL_ABORT: VALUE_NOT_SUPPORTED") {
+		t.Fatalf("the 129th client: %v, want a CALL_ABORT (R11)", err)
 	}
 	clients[0].Close()
 	deadline := time.Now().Add(5 * time.Second)
@@ -237,7 +243,7 @@ func TestR11At128Clients(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	if _, _, err := r.dial(t, r.pki.client); err != nil {
+	if _, _, err := r.dial(t, bob); err != nil {
 		t.Fatalf("a client in the freed place: %v", err)
 	}
 }
@@ -415,12 +421,14 @@ func TestSetCertNextHandshakes(t *testing.T) {
 // MaxClients back before the CALL_ABORT goes: the client that calls again
 // the moment it reads the abort finds the room it had. The place was given
 // back only after the abort had gone, so that a client calling again at
-// once was now and then refused with CALL_CONNECT_NAK on a gateway that
-// was not full.
+// once was now and then refused on a gateway that was not full. The
+// aborted call is another certificate's: the same one's would make room
+// itself (reserve).
 func TestAbortedCallRoomAtOnce(t *testing.T) {
 	r := newRegion(t, Config{MaxClients: 1})
+	bob := pkitest.Issue(t, "bob", false, r.pki.root).TLS()
 	for i := range 50 {
-		if _, _, err := r.dial(t, r.pki.client, func(c *ClientConfig) { c.breakBinding = true }); err == nil {
+		if _, _, err := r.dial(t, bob, func(c *ClientConfig) { c.breakBinding = true }); err == nil {
 			t.Fatal("a wrong crypto binding was taken")
 		}
 		c, _, err := r.dial(t, r.pki.client)

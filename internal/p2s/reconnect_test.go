@@ -11,10 +11,10 @@ import (
 )
 
 // TestReconnectReplacesStaleConnection: a client that connects again
-// while its stale connection still holds the pool's last address (a
-// laptop after sleep: its old connection ends only when the gateway's
-// hello timer does, 2 minutes) takes that connection's place and
-// address: the same certificate over SSTP, the same RADIUS user over
+// while its stale connection still holds the pool's last address, or the
+// gateway's last place (R11) (a laptop after sleep: its old connection
+// ends only when the gateway's hello timer does, 2 minutes) takes that
+// connection's place and address: the same certificate over SSTP, the same RADIUS user over
 // OpenVPN. Another client is not let in in its place, and with room in
 // the pool a client's two connections (two devices) both stay.
 func TestReconnectReplacesStaleConnection(t *testing.T) {
@@ -43,6 +43,40 @@ func TestReconnectReplacesStaleConnection(t *testing.T) {
 		bob := pkitest.Issue(t, "bob", false, r.pki.root).TLS()
 		if _, _, err := r.dial(t, bob); err == nil {
 			t.Error("another client took the place of a connected one")
+		}
+		select {
+		case err := <-again.Done():
+			t.Fatalf("another client's connection ended the client's: %v", err)
+		default:
+		}
+	})
+	t.Run("SSTP certificate, gateway at MaxClients", func(t *testing.T) {
+		// The pool has room; the gateway's limit (R11) is what is full:
+		// the client is let authenticate, then takes its stale
+		// connection's place.
+		r := newRegion(t, Config{MaxClients: 1, Listen: netip.MustParseAddrPort("127.191.0.1:0")})
+		stale, _, err := r.dial(t, r.pki.client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, _, err := r.dial(t, r.pki.client)
+		if err != nil {
+			t.Fatalf("the client connecting again to a full gateway: %v", err)
+		}
+		select {
+		case <-stale.Done():
+		case <-time.After(30 * time.Second):
+			t.Fatal("the stale connection stayed")
+		}
+		if cs := r.srv.Clients(); len(cs) != 1 || cs[0].Addr != again.Addr() {
+			t.Errorf("clients %+v, want the new connection alone", cs)
+		}
+		// Another client is refused after it authenticated, told why
+		// ([MS-SSTP] §2.2.13: a CALL_ABORT SHOULD say).
+		bob := pkitest.Issue(t, "bob", false, r.pki.root).TLS()
+		want := "CALL_ABORT: VALUE_NOT_SUPPORTED of ENCAPSULATED_PROTOCOL_ID"
+		if _, _, err := r.dial(t, bob); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("another client, the gateway full: %v; want it refused with %q", err, want)
 		}
 		select {
 		case err := <-again.Done():

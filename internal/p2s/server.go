@@ -643,8 +643,14 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 	defer l.release()
 	l.admit = func() error {
 		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user})
-		if err != nil {
+		switch {
+		case errors.Is(err, errRevokedMeanwhile):
 			return err
+		case err != nil:
+			// No place (R11) or address: PPP is not served now, which
+			// the CALL_ABORT says ([MS-SSTP] §2.2.13: SHOULD have a
+			// Status Info; none is of a full server).
+			return invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusValueNotSupported, err.Error())
 		}
 		mu.Lock()
 		assigned, l.peer = addr, addr
@@ -685,16 +691,10 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 				a = failed
 				si, _ := sstp.ParseStatusInfo(a.Value)
 				err = invalid(sstp.AttribStatusInfo, sstp.StatusStatusInfoNotSupportedInMsg, fmt.Sprintf("CALL_CONNECT_REQUEST with a Status Info of a nonzero status (%v)", si))
-			case err == nil:
-				// A gateway without room tells the client at once,
-				// before any authentication (it takes the client in
-				// only once authenticated, admit, if there is room
-				// then): PPP is not served now, which its NAK MUST say
-				// (§3.1.5.1: the attributes not accepted and why).
-				if rerr := s.room(l); rerr != nil {
-					err = invalid(sstp.AttribEncapsulatedProtocolID, sstp.StatusValueNotSupported, rerr.Error())
-				}
 			}
+			// A full gateway is not told here: who the client is shows
+			// only once it authenticated (admit), and its own stale
+			// connection may make room then (reserve).
 			if err != nil {
 				nak := sstp.Control{Type: sstp.MsgCallConnectNak}
 				if se, ok := errors.AsType[*sstp.Error](err); ok {
@@ -811,9 +811,8 @@ func (p peer) same(o peer) bool {
 func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	s.mu.Lock()
 	if eaptls.RevokedThumbprint(p.thumb, s.revoked) {
-		// Revoked by an Update since its TLS handshake checked.
 		s.mu.Unlock()
-		return netip.Addr{}, errors.New("the client certificate is revoked")
+		return netip.Addr{}, errRevokedMeanwhile
 	}
 	err := s.roomLocked(c)
 	if err == nil {
@@ -843,6 +842,10 @@ func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	return stale, nil
 }
 
+// errRevokedMeanwhile is reserve's refusal of a client whose certificate
+// an Update revoked since its TLS handshake checked.
+var errRevokedMeanwhile = errors.New("the client certificate is revoked")
+
 // freeLocked returns the lowest address of the pool no client has.
 func (s *Server) freeLocked() (netip.Addr, bool) {
 	for a := s.serverAddr().Next(); s.cfg.Pool.Contains(a) && s.cfg.Pool.Contains(a.Next()); a = a.Next() {
@@ -861,14 +864,8 @@ func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
 	}
 }
 
-// room reports, as an error, when the gateway takes no more clients of
-// c's protocol now.
-func (s *Server) room(c client) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.roomLocked(c)
-}
-
+// roomLocked reports, as an error, when the gateway takes no more
+// clients of c's protocol now.
 func (s *Server) roomLocked(c client) error {
 	if s.closed {
 		return errors.New("server closed")
@@ -1004,8 +1001,7 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		l.thumb = eaptls.CertThumbprint(l.eapSrv.PeerCertificate())
 	}
 	if err := l.admit(); err != nil {
-		l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
-		return err
+		return l.abort(err)
 	}
 	if err := l.writePPP(ppp.ProtoEAP, next.Append(nil)); err != nil {
 		return err
