@@ -652,6 +652,19 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 // the client from others (clientIdent): its connections from before go.
 func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert *x509.Certificate, who string, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
+	thumb := ""
+	if cert != nil {
+		sum := sha1.Sum(cert.Raw)
+		thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
+	}
+	sa.c.m.mu.Lock()
+	cur := sa.c.m.clientCfg
+	sa.c.m.mu.Unlock()
+	if cur != nil && cur.revokes(thumb) {
+		// Revoked (SetClients) since its TLS handshake checked it: EAP-TLS
+		// takes a while. Once admitted, SetClients ends it itself.
+		return sa.refuseClient(wire.AuthenticationFailed, "certificate %s: revoked", cert.Subject)
+	}
 	cp, _ := find[*wire.CP](req)
 	if st.ident != "" && st.ident != ident {
 		// Another client at this connection's endpoint: a NAT gave the
@@ -694,11 +707,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
 	sa.c.m.mu.Lock()
-	st.thumb = ""
-	if cert != nil {
-		sum := sha1.Sum(cert.Raw)
-		st.thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
-	}
+	st.thumb = thumb
 	sa.c.m.mu.Unlock()
 	if err == nil {
 		sa.showClient(addr)
