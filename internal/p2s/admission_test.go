@@ -193,6 +193,28 @@ func TestNegotiatingPerSource(t *testing.T) {
 	}
 }
 
+// TestNegotiatingBehindOneProxy: the users behind one HTTP proxy or NAT
+// (R13) share its address; more of them than maxNegotiatingPerSource
+// wait for their RADIUS server (a second factor, here one that never
+// answers) at once, and each is answered, its call taken: the bound of
+// one sender holds only through the TLS handshake and the HTTP request,
+// not while a user authenticates. Before, the 17th user's connection was
+// closed without a word.
+func TestNegotiatingBehindOneProxy(t *testing.T) {
+	r := newRegion(t, Config{Listen: netip.MustParseAddrPort("127.191.0.2:0"), Radius: []radius.Server{{Addr: silentRadius(t), Secret: []byte("s")}}, RadiusOnly: true})
+	users := maxNegotiatingPerSource + 4
+	for i := range users {
+		x := dialRaw(t, r.srv.Addr()) // fails the test when the gateway closes the connection
+		x.openLCP()
+		ch := x.next(ppp.ProtoCHAP)
+		x.send(ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPResponse, ID: ch.ID,
+			Data: ppp.CHAPValue{Value: ppp.MSCHAPv2Response{}.Append(nil), Name: fmt.Appendf(nil, "user%d", i)}.Append(nil)})
+	}
+	if n := r.srv.negotiatingNow(); n != users {
+		t.Errorf("%d connections counted as authenticating, want %d", n, users)
+	}
+}
+
 // TestEAPAfterSuccessIgnored: once a client authenticated, an EAP
 // response repeated (its last one, which the gateway answered with
 // Success) is dropped (RFC 3748 §4.2: the authenticator is done); it does
@@ -273,9 +295,9 @@ func TestNegotiationsBySender(t *testing.T) {
 	if other := netip.MustParseAddr("2001:db8:87:1::1"); n.begin(other) != nil {
 		t.Errorf("a connection from the next /64, %v, refused", other)
 	}
-	n.end(at(0))
+	n.handshook(at(0)) // it waits for its authentication now
 	if n.begin(at(maxNegotiatingPerSource)) != nil {
-		t.Error("a connection from 2001:db8:87::/64 refused after one of its others ended")
+		t.Error("a connection from 2001:db8:87::/64 refused after one of its others finished its handshake")
 	}
 
 	v4, mapped := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("::ffff:192.0.2.1")
@@ -314,7 +336,11 @@ func TestNegotiationsInAll(t *testing.T) {
 	if n.begin(fresh) == nil {
 		t.Errorf("connection %d, from %v, taken, want refused", maxNegotiating+1, fresh)
 	}
-	n.end(at(0))
+	n.handshook(at(0))
+	if n.begin(fresh) == nil {
+		t.Errorf("connection %d, from %v, taken when another finished its handshake, want refused until one authenticated", maxNegotiating+1, fresh)
+	}
+	n.end()
 	if n.begin(fresh) != nil {
 		t.Errorf("a connection from %v refused after another ended", fresh)
 	}

@@ -112,7 +112,7 @@ func FuzzOpenVPNSession(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			s.serveOpenVPN(streamConn{r: bytes.NewReader(stream)}, bufio.NewReader(bytes.NewReader(stream)), func() {})
+			s.serveOpenVPN(streamConn{r: bytes.NewReader(stream)}, bufio.NewReader(bytes.NewReader(stream)), func() {}, func() {})
 		}()
 		select {
 		case <-done:

@@ -94,10 +94,11 @@ type ovpnSession struct {
 	r    *bufio.Reader
 
 	sid, peerSID uint64 // our session id and the client's
-	// admitted stops counting the connection as one that has not
-	// authenticated (Server.negotiating).
-	admitted func()
-	peerID   uint32
+	// handshook stops counting the connection against its sender's
+	// bound (Server.negotiating), admitted as one that has not
+	// authenticated.
+	handshook, admitted func()
+	peerID              uint32
 
 	wmu sync.Mutex // one writer of packets at a time
 
@@ -177,8 +178,8 @@ type ovpnKeys struct {
 
 // serveOpenVPN runs one OpenVPN client: c is the connection, r its
 // reader (the first bytes read ahead).
-func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, admitted func()) error {
-	o := &ovpnSession{srv: s, admitted: admitted, log: s.log.With("protocol", ProtocolOpenVPN, "from", c.RemoteAddr().String()), conn: c, r: r,
+func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, handshook, admitted func()) error {
+	o := &ovpnSession{srv: s, handshook: handshook, admitted: admitted, log: s.log.With("protocol", ProtocolOpenVPN, "from", c.RemoteAddr().String()), conn: c, r: r,
 		outQueue: newOutQueue(), tlsErr: make(chan error, len(ovpnSession{}.states))}
 	o.cond = sync.NewCond(&o.mu)
 	o.ctx, o.cancel = context.WithCancel(context.Background())
@@ -730,6 +731,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		o.fail(err)
 		return
 	}
+	o.handshook() // what follows may wait for a RADIUS server
 	who, err := o.authenticate(tc, km)
 	if errors.Is(err, radius.ErrNoAnswer) {
 		// No verdict: the connection ends untold, and the client

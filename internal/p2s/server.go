@@ -167,27 +167,31 @@ type Server struct {
 }
 
 // Limits of the connections that have not authenticated yet: the most
-// from one sender (an IPv4 address, an IPv6 /64: sender.Key), and in
-// all. A client's authentication takes a few
-// seconds (a second factor up to a minute); these bound how much of the
-// gateway those that never authenticate hold, without a slot of the
+// from one sender (an IPv4 address, an IPv6 /64: sender.Key) still in
+// their TLS handshake and first request, and in all until they
+// authenticated. A client's authentication takes a few seconds (a second
+// factor up to a minute), and all the users behind one HTTP proxy or NAT
+// (R13) share its address: the sender's bound ends with the handshake and
+// request, what a flood of connections costs the gateway, so that those
+// users wait for their second factor all at once. These bound how much of
+// the gateway those that never authenticate hold, without a slot of the
 // clients' (R11) or an address.
 const (
 	maxNegotiatingPerSource = 16
 	maxNegotiating          = 1024
 )
 
-// negotiations counts connections that have not authenticated, in all
-// and by sender.
+// negotiations counts connections that have not authenticated, in all,
+// and those still in their handshake by sender.
 type negotiations struct {
-	mu    sync.Mutex
+	mu    sync.Mutex // guards total and by
 	total int
 	by    map[netip.Prefix]int // by sender.Key of the source address
 }
 
 // Why negotiations.begin refuses a connection.
 var (
-	errNegotiatingFromSender = fmt.Errorf("too many from its address (its /64 for IPv6) are authenticating (%d)", maxNegotiatingPerSource)
+	errNegotiatingFromSender = fmt.Errorf("too many from its address (its /64 for IPv6) are in their TLS handshake (%d)", maxNegotiatingPerSource)
 	errNegotiatingInAll      = fmt.Errorf("too many are authenticating in all (%d)", maxNegotiating)
 )
 
@@ -211,15 +215,22 @@ func (n *negotiations) begin(src netip.Addr) error {
 	return nil
 }
 
-// end stops counting a connection from src: it authenticated, or ended.
-func (n *negotiations) end(src netip.Addr) {
+// handshook stops counting a connection from src against its sender's
+// bound: its handshake and first request are done (or it ended).
+func (n *negotiations) handshook(src netip.Addr) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.total--
 	k := sender.Key(src)
 	if n.by[k]--; n.by[k] <= 0 {
 		delete(n.by, k)
 	}
+}
+
+// end stops counting a connection in all: it authenticated, or ended.
+func (n *negotiations) end() {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.total--
 }
 
 // OpenVPNDrops returns how many packets of OpenVPN clients were dropped:
@@ -292,7 +303,8 @@ func (s *Server) accept() {
 		s.mu.Unlock()
 		if closed {
 			c.Close()
-			s.negotiating.end(src)
+			s.negotiating.handshook(src)
+			s.negotiating.end()
 			continue
 		}
 		s.wg.Go(func() {
@@ -302,9 +314,13 @@ func (s *Server) accept() {
 				s.mu.Unlock()
 				c.Close()
 			}()
-			admitted := sync.OnceFunc(func() { s.negotiating.end(src) })
+			handshook := sync.OnceFunc(func() { s.negotiating.handshook(src) })
+			admitted := sync.OnceFunc(func() {
+				handshook()
+				s.negotiating.end()
+			})
 			defer admitted()
-			switch err := s.dispatch(c, admitted); {
+			switch err := s.dispatch(c, handshook, admitted); {
 			case errors.As(err, new(noCallError)):
 				s.logNoCall(c.RemoteAddr(), err)
 			case err != nil:
@@ -556,8 +572,9 @@ func (s *Server) forgetLocked(addr netip.Addr) {
 }
 
 // dispatch serves a new connection with the protocol its first byte
-// names.
-func (s *Server) dispatch(c net.Conn, admitted func()) error {
+// names. handshook is called once its handshake and first request are
+// done, admitted once it authenticated.
+func (s *Server) dispatch(c net.Conn, handshook, admitted func()) error {
 	c.SetReadDeadline(time.Now().Add(negotiationTimeout))
 	br := bufio.NewReaderSize(c, 8<<10)
 	first, err := br.Peek(1)
@@ -567,9 +584,9 @@ func (s *Server) dispatch(c net.Conn, admitted func()) error {
 	pc := &peekedConn{Conn: c, r: br}
 	switch {
 	case first[0] == tlsHandshakeRecord && s.cfg.SSTP:
-		return s.serve(pc, admitted)
+		return s.serve(pc, handshook, admitted)
 	case first[0] != tlsHandshakeRecord && s.cfg.OpenVPN:
-		return s.serveOpenVPN(pc, br, admitted)
+		return s.serveOpenVPN(pc, br, handshook, admitted)
 	}
 	return noCallError{fmt.Errorf("a client of a protocol the gateway does not serve (first byte %#02x)", first[0])}
 }
@@ -587,7 +604,7 @@ type peekedConn struct {
 func (c *peekedConn) Read(p []byte) (int, error) { return c.r.Read(p) }
 
 // serve runs one client: HTTPS, SSTP, PPP.
-func (s *Server) serve(c net.Conn, admitted func()) error {
+func (s *Server) serve(c net.Conn, handshook, admitted func()) error {
 	// TLS 1.2, as Windows' SSTP client and sstpc negotiate it reliably.
 	// The crypto binding names the certificate this handshake presents.
 	cert := s.cert.Load()
@@ -601,6 +618,7 @@ func (s *Server) serve(c net.Conn, admitted func()) error {
 		tc.Write([]byte("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n"))
 		return noCallError{err}
 	}
+	handshook()
 	// [MS-SSTP] §3.2.4.1: 200 with the largest Content-Length.
 	if _, err := tc.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\nServer: vnetgw\r\n\r\n")); err != nil {
 		return err
