@@ -81,12 +81,20 @@ type Clients struct {
 
 // Bounds of the client connections not admitted yet (between IKE_SA_INIT
 // and a successful IKE_AUTH): in all, and from one sender (an IPv4
-// address, an IPv6 /64: sender.Key). They keep
-// unauthenticated senders from crowding out clients, whose number
-// MaxClients bounds apart.
+// address, an IPv6 /64: sender.Key) until their first IKE_AUTH request
+// (the IKE_SA_INIT, what a flood costs): past it a client may wait for
+// EAP, a RADIUS server and a second factor, and all the users behind one
+// NAT may do so at once. They keep unauthenticated senders from crowding
+// out clients, whose number MaxClients bounds apart.
 const (
 	maxPendingClients          = 256
 	maxPendingClientsPerSender = 16
+)
+
+// Why pendingFull refuses a new client connection.
+var (
+	errPendingFromSender = fmt.Errorf("too many from its address (its /64 for IPv6) are between IKE_SA_INIT and IKE_AUTH (%d)", maxPendingClientsPerSender)
+	errPendingInAll      = fmt.Errorf("too many are authenticating in all (%d)", maxPendingClients)
 )
 
 // maxClientCerts bounds the CERT payloads of a client's IKE_AUTH request
@@ -102,9 +110,11 @@ type clientState struct {
 	// key is where Manager.clients holds the connection: the endpoint it
 	// talks to now (clientKey), or "" when another holds that.
 	key string
-	// pending: not admitted yet, counted in Manager.pending and
-	// pendingBySender under from, the sender.Key of remote's address.
+	// pending: not admitted yet, counted in Manager.pending; preAuth:
+	// no IKE_AUTH request yet either, counted in pendingBySender under
+	// from, the sender.Key of remote's address.
 	pending bool
+	preAuth bool
 	from    netip.Prefix
 	addr    netip.Addr // given in IKE_AUTH; zero until then
 	ident   string     // the authenticated identity and certificate
@@ -272,7 +282,7 @@ func clientKey(remote netip.AddrPort) string { return remote.String() }
 func (m *Manager) newClient(cl *Clients, local, remote netip.AddrPort) *conn {
 	m.clientSeq++
 	c := newConn(m, clientConfig(cl, fmt.Sprintf("p2s-ikev2/%d/%s", m.clientSeq, remote), local, remote), clientPacketQueue)
-	c.client = &clientState{cfg: cl, remote: remote, key: clientKey(remote), pending: true, from: sender.Key(remote.Addr())}
+	c.client = &clientState{cfg: cl, remote: remote, key: clientKey(remote), pending: true, preAuth: true, from: sender.Key(remote.Addr())}
 	c.client.ctx, c.client.cancel = context.WithCancel(context.Background())
 	m.clients[c.client.key] = c
 	m.clientConns[c.name] = c
@@ -281,21 +291,50 @@ func (m *Manager) newClient(cl *Clients, local, remote netip.AddrPort) *conn {
 	return c
 }
 
-// admitted stops counting c as pending; m.mu is held.
+// admittedLocked stops counting c as pending; m.mu is held.
 func (m *Manager) admittedLocked(c *conn) {
+	m.authBegunLocked(c)
 	if st := c.client; st.pending {
 		st.pending = false
 		m.pending--
+	}
+}
+
+// authBegunLocked stops counting c against its sender's bound: its IKE SA
+// got an IKE_AUTH request (or it ended); m.mu is held.
+func (m *Manager) authBegunLocked(c *conn) {
+	if st := c.client; st.preAuth {
+		st.preAuth = false
 		if m.pendingBySender[st.from]--; m.pendingBySender[st.from] <= 0 {
 			delete(m.pendingBySender, st.from)
 		}
 	}
 }
 
-// pendingFull reports whether no more client connections may be pending
+// pendingFull reports, as one of errPendingFromSender and
+// errPendingInAll, whether no more client connections may be pending
 // (from addr's sender); m.mu is held.
-func (m *Manager) pendingFull(addr netip.Addr) bool {
-	return m.pending >= maxPendingClients || m.pendingBySender[sender.Key(addr)] >= maxPendingClientsPerSender
+func (m *Manager) pendingFull(addr netip.Addr) error {
+	switch {
+	case m.pendingBySender[sender.Key(addr)] >= maxPendingClientsPerSender:
+		return errPendingFromSender
+	case m.pending >= maxPendingClients:
+		return errPendingInAll
+	}
+	return nil
+}
+
+// refusedLocked counts a new client connection that pendingFull refused
+// for why, and reports whether a line is logged now and how many it
+// counts: once a minute at most for each bound (a flood would log a line
+// each); m.mu is held.
+func (m *Manager) refusedLocked(why error) (n int, log bool) {
+	l := &m.refusedFromSender
+	if why == errPendingInAll {
+		l = &m.refusedInAll
+	}
+	l.Count(1)
+	return l.Due()
 }
 
 // rekeyClient holds client connection c at the key of remote, where its
@@ -366,9 +405,13 @@ func (m *Manager) handleClientInit(local, remote netip.AddrPort, h wire.Header, 
 	cl := m.clientCfg
 	c := m.clients[clientKey(remote)]
 	if c == nil && cl != nil && !m.closed {
-		if m.pendingFull(remote.Addr()) {
+		if why := m.pendingFull(remote.Addr()); why != nil {
+			n, log := m.refusedLocked(why)
 			m.mu.Unlock()
 			m.stats.clientsFull.Add(1)
+			if log {
+				m.log.Info("point-to-site client refused: "+why.Error(), "remote", remote, "refused", n)
+			}
 			return
 		}
 		c = m.newClient(cl, local, remote)
@@ -420,7 +463,7 @@ func (sa *ikeSA) handToClient(ps []wire.Payload) ([]wire.Payload, bool) {
 		m.mu.Unlock()
 		return nil, false
 	}
-	if m.clients[clientKey(sa.remote)] != nil || m.pendingFull(sa.remote.Addr()) {
+	if m.clients[clientKey(sa.remote)] != nil || m.pendingFull(sa.remote.Addr()) != nil {
 		// A client's connection at that endpoint is still there, or too
 		// many wait: the client tries again; the site's state is not
 		// touched.
@@ -561,6 +604,9 @@ func (m *Manager) DisconnectClient(addr netip.Addr) bool {
 // child SA, narrowed to that address. A request without AUTH asks for EAP
 // (RFC 7296 §2.16), and the client authenticates with EAP-TLS instead.
 func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
+	sa.c.m.mu.Lock()
+	sa.c.m.authBegunLocked(sa.c) // what follows may wait for a RADIUS server
+	sa.c.m.mu.Unlock()
 	if sa.eap != nil {
 		return sa.continueClientEAP(ps)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/sparselog"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -100,10 +101,14 @@ type Manager struct {
 	clientConns map[string]*conn
 	clientAddrs map[netip.Addr]*conn
 	clientSeq   uint64 // numbers the clients' connections
-	// pending counts the client connections not admitted yet, in all and
-	// by the sender they came from (sender.Key).
-	pending         int
-	pendingBySender map[netip.Prefix]int
+	// pending counts the client connections not admitted yet, in all,
+	// and those without an IKE_AUTH request yet by the sender they came
+	// from (sender.Key). refusedFromSender and refusedInAll count the
+	// new ones refused for each bound (pendingFull), logged once a
+	// minute at most.
+	pending                         int
+	pendingBySender                 map[netip.Prefix]int
+	refusedFromSender, refusedInAll sparselog.Log
 
 	// reconfigMu serializes Reconfig and Close.
 	reconfigMu sync.Mutex

@@ -96,7 +96,8 @@ type Stats struct {
 	// CookiesSent counts COOKIE challenges (RFC 7296 §2.6).
 	CookiesSent uint64
 	// ClientsFull counts IKE_SA_INIT requests of new point-to-site
-	// clients dropped because the gateway had as many as it takes.
+	// clients dropped because the gateway had as many between IKE_SA_INIT
+	// and admission as it takes (from their sender, or in all).
 	ClientsFull uint64
 }
 
