@@ -294,13 +294,12 @@ func sameVersionPairs(local, remote []netip.Prefix) int {
 // gateways are gws, that the connections at either end of them still
 // negotiate at most rules.MaxPrefixPairs prefix pairs (R18).
 func r18Affected(tx *txn, gws []*arm.VirtualNetworkGateway) error {
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+	var ends []link
+	for _, g := range gws {
+		ends = append(ends, link{gateway1, refKey(g.ID)}, link{gateway2, refKey(g.ID)})
+	}
+	for _, c := range linked[arm.Connection](tx, arm.TypeConnection, ends...) {
 		p := &c.Properties
-		if !slices.ContainsFunc(gws, func(g *arm.VirtualNetworkGateway) bool {
-			return arm.Equal(g.ID, p.VirtualNetworkGateway1.RefID()) || arm.Equal(g.ID, p.VirtualNetworkGateway2.RefID())
-		}) {
-			continue
-		}
 		g1 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway1.RefID())
 		if g1 == nil {
 			continue
@@ -539,13 +538,14 @@ func (r *Region) delConnection(tx *txn, id arm.ID) error {
 
 // connectionsOf returns the connections of which gw is virtualNetworkGateway1.
 func connectionsOf(tx *txn, gw arm.ID) []*arm.Connection {
-	var out []*arm.Connection
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
-		if arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), gw.String()) {
-			out = append(out, c)
-		}
-	}
-	return out
+	return linked[arm.Connection](tx, arm.TypeConnection, link{gateway1, refKey(gw.String())})
+}
+
+// connectionsNaming returns the connections that name id as either
+// gateway or as their site, in id order.
+func connectionsNaming(tx *txn, id string) []*arm.Connection {
+	k := refKey(id)
+	return linked[arm.Connection](tx, arm.TypeConnection, link{gateway1, k}, link{gateway2, k}, link{site, k})
 }
 
 // Shared keys.
@@ -630,7 +630,7 @@ func gatewayDomain(tx *txn, g *arm.VirtualNetworkGateway) []rules.AddressSpace {
 	if cc := g.Properties.VPNClientConfiguration; cc != nil && cc.VPNClientAddressPool != nil {
 		add(g.ID+"/vpnClientAddressPool", cc.VPNClientAddressPool.AddressPrefixes)
 	}
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+	for _, c := range linked[arm.Connection](tx, arm.TypeConnection, link{gateway1, refKey(g.ID)}, link{gateway2, refKey(g.ID)}) {
 		p := &c.Properties
 		switch {
 		case arm.Equal(p.VirtualNetworkGateway1.RefID(), g.ID):
@@ -682,9 +682,9 @@ func siteBGPOutsideVNet(tx *txn, g *arm.VirtualNetworkGateway) error {
 			own = append(own, pa.CustomBGPIPAddresses...)
 		}
 	}
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+	for _, c := range linked[arm.Connection](tx, arm.TypeConnection, link{gateway1, refKey(g.ID)}) {
 		a := siteBGPAddress(tx, &c.Properties)
-		if !a.IsValid() || !arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), g.ID) {
+		if !a.IsValid() {
 			continue
 		}
 		var why string
@@ -707,7 +707,11 @@ func r35Affected(tx *txn, gws []*arm.VirtualNetworkGateway) error {
 	for _, g := range gws {
 		check[strings.ToLower(g.ID)] = g
 	}
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+	var ends []link
+	for _, g := range gws {
+		ends = append(ends, link{gateway1, refKey(g.ID)}, link{gateway2, refKey(g.ID)})
+	}
+	for _, c := range linked[arm.Connection](tx, arm.TypeConnection, ends...) {
 		g1, g2 := strings.ToLower(c.Properties.VirtualNetworkGateway1.RefID()), strings.ToLower(c.Properties.VirtualNetworkGateway2.RefID())
 		for _, pair := range [][2]string{{g1, g2}, {g2, g1}} {
 			if _, ok := check[pair[0]]; ok && pair[1] != "" {

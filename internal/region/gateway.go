@@ -649,10 +649,8 @@ func (r *Region) delGateway(tx *txn, id arm.ID) error {
 	if cs := connectionsOf(tx, id); len(cs) > 0 {
 		return arm.Errorf(arm.CodeInUseGateway, "gateway %s is used by connection %s; delete its connections first", id.Name(), cs[0].ID)
 	}
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
-		if arm.Equal(c.Properties.VirtualNetworkGateway2.RefID(), id.String()) {
-			return arm.Errorf(arm.CodeInUseGateway, "gateway %s is the remote end of connection %s; delete that connection first", id.Name(), c.ID)
-		}
+	if cs := linked[arm.Connection](tx, arm.TypeConnection, link{gateway2, refKey(id.String())}); len(cs) > 0 {
+		return arm.Errorf(arm.CodeInUseGateway, "gateway %s is the remote end of connection %s; delete that connection first", id.Name(), cs[0].ID)
 	}
 	if cs := tx.inbound[strings.ToLower(id.String())]; len(cs) > 0 {
 		return arm.Errorf(arm.CodeInUseGateway, "gateway %s is the remote end of connection %s in another region (R1); delete that connection first", id.Name(), cs[0].Connection)
@@ -667,16 +665,7 @@ func (r *Region) delGateway(tx *txn, id arm.ID) error {
 
 // gatewaysInVNet returns the gateways placed in a virtual network.
 func gatewaysInVNet(tx *txn, vnetID string) []*arm.VirtualNetworkGateway {
-	var out []*arm.VirtualNetworkGateway
-	for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
-		for _, c := range g.Properties.IPConfigurations {
-			if sid, err := arm.ParseID(c.Properties.Subnet.RefID()); err == nil && arm.Equal(sid.Parent().String(), vnetID) {
-				out = append(out, g)
-				break
-			}
-		}
-	}
-	return out
+	return linked[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, link{inVNet, refKey(vnetID)})
 }
 
 // vnetOfGateway returns the virtual network a gateway is in.
@@ -902,11 +891,8 @@ func ownConfig(g *arm.VirtualNetworkGateway, id string) bool {
 // BGP at both ends, different ASNs, custom APIPA addresses of the
 // gateway's), and put back as it was.
 func (r *Region) connectionsFit(tx *txn, id string) error {
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
+	for _, c := range connectionsNaming(tx, id) {
 		p := &c.Properties
-		if !arm.Equal(p.VirtualNetworkGateway1.RefID(), id) && !arm.Equal(p.VirtualNetworkGateway2.RefID(), id) && !arm.Equal(p.LocalNetworkGateway2.RefID(), id) {
-			continue
-		}
 		cid, err := arm.ParseID(c.ID)
 		if err != nil {
 			return err

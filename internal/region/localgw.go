@@ -96,10 +96,7 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 		out = &l
 		// The new ranges must not overlap anything joined at the gateways
 		// this site is connected to (R35, R43).
-		for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
-			if !arm.Equal(c.Properties.LocalNetworkGateway2.RefID(), l.ID) {
-				continue
-			}
+		for _, c := range linked[arm.Connection](tx, arm.TypeConnection, link{site, refKey(l.ID)}) {
 			if g := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
 				if err := r35Check(tx, g); err != nil {
 					return err
@@ -117,10 +114,8 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 }
 
 func (r *Region) delLocalGateway(tx *txn, id arm.ID) error {
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
-		if arm.Equal(c.Properties.LocalNetworkGateway2.RefID(), id.String()) {
-			return arm.Errorf(arm.CodeInUseLocalGateway, "local network gateway %s is used by connection %s; delete the connection first", id.Name(), c.ID)
-		}
+	if cs := linked[arm.Connection](tx, arm.TypeConnection, link{site, refKey(id.String())}); len(cs) > 0 {
+		return arm.Errorf(arm.CodeInUseLocalGateway, "local network gateway %s is used by connection %s; delete the connection first", id.Name(), cs[0].ID)
 	}
 	for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
 		if arm.Equal(g.Properties.GatewayDefaultSite.RefID(), id.String()) {

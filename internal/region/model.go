@@ -6,6 +6,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/store"
@@ -72,6 +73,106 @@ type model struct {
 	// status is the observed state of resources, by id key, as stored
 	// (JSON of a ConnectionStatus or a VNetStatus).
 	status map[string][]byte
+	// idxMu guards idx, which readers build under Region.mu's read
+	// lock; applyKV, under its write lock, keeps it up to date.
+	idxMu sync.Mutex
+	idx   index // nil until first asked for
+}
+
+// link names what a resource is found by in an index: a connection by
+// each gateway and site it joins, a gateway by its VNet.
+type link struct {
+	role role
+	id   string // the lower-cased id of the other end (refKey)
+}
+
+type role uint8
+
+const (
+	gateway1 role = iota // a connection's virtualNetworkGateway1
+	gateway2             // a connection's virtualNetworkGateway2
+	site                 // a connection's localNetworkGateway2
+	inVNet               // a gateway's VNet
+)
+
+// index finds the connections of a gateway or a site, and the gateways
+// of a VNet, without reading every resource (a region of 10,000
+// connections read them all for each gateway): the id keys of those of
+// each link, sorted.
+type index map[link][]string
+
+// refKey is how an index spells a reference: as arm.Equal compares it.
+func refKey(ref string) string {
+	return strings.ToLower(strings.TrimSuffix(ref, "/"))
+}
+
+// linksOf returns what doc is found by in an index: nothing, but for a
+// connection or a gateway.
+func linksOf(doc any) []link {
+	switch d := doc.(type) {
+	case *arm.Connection:
+		var out []link
+		for _, l := range []link{{gateway1, d.Properties.VirtualNetworkGateway1.RefID()}, {gateway2, d.Properties.VirtualNetworkGateway2.RefID()}, {site, d.Properties.LocalNetworkGateway2.RefID()}} {
+			if l.id != "" {
+				out = append(out, link{l.role, refKey(l.id)})
+			}
+		}
+		return out
+	case *arm.VirtualNetworkGateway:
+		var out []link
+		for _, c := range d.Properties.IPConfigurations {
+			if sid, err := arm.ParseID(c.Properties.Subnet.RefID()); err == nil {
+				if l := (link{inVNet, refKey(sid.Parent().String())}); !slices.Contains(out, l) {
+					out = append(out, l)
+				}
+			}
+		}
+		return out
+	}
+	return nil
+}
+
+// index returns the model's index, built on first use.
+func (m *model) index() index {
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	if m.idx == nil {
+		m.idx = index{}
+		for _, kind := range []string{arm.TypeConnection, arm.TypeVirtualNetworkGateway} {
+			for key, d := range m.docs[kind] {
+				for _, l := range linksOf(d) {
+					m.idx[l] = append(m.idx[l], key)
+				}
+			}
+		}
+		for _, keys := range m.idx {
+			slices.Sort(keys)
+		}
+	}
+	return m.idx
+}
+
+// reindex moves key from the links of old to those of doc in the index,
+// if it has been built.
+func (m *model) reindex(key string, old, doc any) {
+	m.idxMu.Lock()
+	defer m.idxMu.Unlock()
+	if m.idx == nil {
+		return
+	}
+	for _, l := range linksOf(old) {
+		if i, ok := slices.BinarySearch(m.idx[l], key); ok {
+			m.idx[l] = slices.Delete(m.idx[l], i, i+1)
+		}
+		if len(m.idx[l]) == 0 {
+			delete(m.idx, l)
+		}
+	}
+	for _, l := range linksOf(doc) {
+		if i, ok := slices.BinarySearch(m.idx[l], key); !ok {
+			m.idx[l] = slices.Insert(m.idx[l], i, key)
+		}
+	}
 }
 
 func newModel() *model {
@@ -112,7 +213,9 @@ func (m *model) applyKV(key string, value []byte, modRev int64) error {
 		if err != nil {
 			return err
 		}
+		old := m.docs[kind][id]
 		if value == nil {
+			m.reindex(id, old, nil)
 			delete(m.docs[kind], id)
 			return nil
 		}
@@ -120,6 +223,7 @@ func (m *model) applyKV(key string, value []byte, modRev int64) error {
 		if err != nil {
 			return fmt.Errorf("decode %s: %w", id, err)
 		}
+		m.reindex(id, old, doc)
 		m.docs[kind][id] = doc
 	}
 	return nil
@@ -146,10 +250,13 @@ type txn struct {
 	// gateways, by lower-cased gateway id, as the peers answered for this
 	// write (nil when the write did not ask them).
 	inbound map[string][]ConnectionTo
+	// staged indexes the staged documents, as the model's index does
+	// the model's.
+	staged index
 }
 
 func newTxn(m *model, remotes map[string]*RemoteGateway) *txn {
-	return &txn{m: m, changes: map[string]change{}, remotes: remotes}
+	return &txn{m: m, changes: map[string]change{}, remotes: remotes, staged: index{}}
 }
 
 // remoteGateway returns a gateway of another region named by id, if known
@@ -169,10 +276,41 @@ func (tx *txn) get(kind, key string) any {
 }
 
 func (tx *txn) put(kind, key string, doc any) {
-	if _, ok := tx.changes[key]; !ok {
+	old, ok := tx.changes[key]
+	if !ok {
 		tx.order = append(tx.order, key)
 	}
+	for _, l := range linksOf(old.doc) {
+		tx.staged[l] = slices.DeleteFunc(tx.staged[l], func(k string) bool { return k == key })
+	}
+	for _, l := range linksOf(doc) {
+		tx.staged[l] = append(tx.staged[l], key)
+	}
 	tx.changes[key] = change{kind: kind, doc: doc}
+}
+
+// linked returns the resources of kind found by any of links, as staged,
+// once each, in id order.
+func linked[T any](tx *txn, kind string, links ...link) []*T {
+	idx := tx.m.index()
+	var keys []string
+	for _, l := range links {
+		for _, key := range idx[l] {
+			if _, staged := tx.changes[key]; !staged {
+				keys = append(keys, key)
+			}
+		}
+		keys = append(keys, tx.staged[l]...)
+	}
+	slices.Sort(keys)
+	keys = slices.Compact(keys)
+	out := make([]*T, 0, len(keys))
+	for _, key := range keys {
+		if d, ok := tx.get(kind, key).(*T); ok {
+			out = append(out, d)
+		}
+	}
+	return out
 }
 
 func (tx *txn) del(kind, key string) { tx.put(kind, key, nil) }

@@ -109,8 +109,8 @@ func stageNatRules(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway) error {
 // to the rules, the site's ranges or the VNet's address space, which
 // target names.
 func natFitsConnections(tx *txn, g *arm.VirtualNetworkGateway, target string) error {
-	for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
-		if !arm.Equal(c.Properties.VirtualNetworkGateway1.RefID(), g.ID) || c.Properties.IngressNatRules == nil && c.Properties.EgressNatRules == nil {
+	for _, c := range linked[arm.Connection](tx, arm.TypeConnection, link{gateway1, refKey(g.ID)}) {
+		if c.Properties.IngressNatRules == nil && c.Properties.EgressNatRules == nil {
 			continue
 		}
 		cc := *c

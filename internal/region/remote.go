@@ -141,10 +141,7 @@ type AddressSpace struct {
 func (r *Region) ConnectionsTo(id string) []ConnectionTo {
 	out := []ConnectionTo{}
 	r.view(func(tx *txn) error {
-		for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
-			if !arm.Equal(c.Properties.VirtualNetworkGateway2.RefID(), id) {
-				continue
-			}
+		for _, c := range linked[arm.Connection](tx, arm.TypeConnection, link{gateway2, refKey(id)}) {
 			g1 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID())
 			if g1 == nil {
 				continue
@@ -326,10 +323,7 @@ func (r *Region) remoteFits(id string, rg *RemoteGateway) error {
 	}
 	return r.view(func(tx *txn) error {
 		tx.remotes[strings.ToLower(id)] = rg // the view's copy
-		for _, c := range list[arm.Connection](tx, arm.TypeConnection) {
-			if !arm.Equal(c.Properties.VirtualNetworkGateway2.RefID(), id) {
-				continue
-			}
+		for _, c := range linked[arm.Connection](tx, arm.TypeConnection, link{gateway2, refKey(id)}) {
 			if g := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
 				if err := rules.R35NoOverlap(g.Name, gatewayDomain(tx, g)); err != nil {
 					return err

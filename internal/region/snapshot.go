@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/rules"
@@ -22,6 +23,10 @@ type Snapshot struct {
 	RemoteGen uint64
 	tx        *txn
 	remoteWhy map[string]string
+	// routesMu guards routes: each VNet's VNetRoutes, by refKey of its
+	// id, computed once (Build asks for them by VNet and by gateway).
+	routesMu sync.Mutex
+	routes   map[string][]GatewayRoute
 }
 
 // RemoteReason says why gateway id of another region is not known, as
@@ -236,6 +241,21 @@ type GatewayRoute struct {
 // R43): every connected site's and VNet's ranges, and 0.0.0.0/0 when
 // forced tunneling names a default site the gateway is connected to (R25).
 func (s *Snapshot) VNetRoutes(vnetID string) []GatewayRoute {
+	s.routesMu.Lock()
+	defer s.routesMu.Unlock()
+	k := refKey(vnetID)
+	out, ok := s.routes[k]
+	if !ok {
+		out = s.vnetRoutes(vnetID)
+		if s.routes == nil {
+			s.routes = map[string][]GatewayRoute{}
+		}
+		s.routes[k] = out
+	}
+	return slices.Clone(out)
+}
+
+func (s *Snapshot) vnetRoutes(vnetID string) []GatewayRoute {
 	var out []GatewayRoute
 	for _, g := range gatewaysInVNet(s.tx, vnetID) {
 		if g.Properties.GatewayType != arm.GatewayTypeVpn {
