@@ -140,9 +140,12 @@ type Node struct {
 	log  *slog.Logger
 
 	mu       sync.Mutex
-	lease    clientv3.LeaseID     // 0 while not a member
-	joinedAt time.Time            // when it last became a member
-	fenced   bool                 // etcd has not renewed the lease for two thirds of its TTL
+	lease    clientv3.LeaseID // 0 while not a member
+	joinedAt time.Time        // when it last became a member
+	fenced   bool             // etcd has not renewed the lease for two thirds of its TTL
+	// fenceAt is when the node fences itself unless etcd renews the
+	// lease before: two thirds of the lease's TTL after the last renewal.
+	fenceAt  time.Time
 	nodes    map[string]member    // live nodes, by name
 	claims   map[string]string    // VNet id → the node that runs it
 	claimRev map[string]int64     // VNet id → its claim's create revision
@@ -238,8 +241,8 @@ func (n *Node) bump() {
 // One goroutine calls Place.
 func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bool) map[string]bool {
 	n.mu.Lock()
-	lease := n.lease
-	if lease == 0 || n.fenced {
+	lease, fenceAt := n.lease, n.fenceAt
+	if lease == 0 || n.fencedLocked() {
 		n.mu.Unlock()
 		return map[string]bool{}
 	}
@@ -296,10 +299,15 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 	}
 	n.mu.Unlock()
 
-	// The writes wait for etcd no longer than a quarter of the TTL: the
-	// caller must come back soon to learn that the node fenced itself
-	// (member), and stop what it runs.
-	ctx, cancel := context.WithTimeout(ctx, n.opts.TTL/4)
+	// The writes wait for etcd no longer than a quarter of the TTL, nor
+	// past the moment the node fences itself: the caller must come back
+	// by then to learn that it did (member), and stop what it runs
+	// before etcd can end the lease.
+	deadline := time.Now().Add(n.opts.TTL / 4)
+	if fenceAt.Before(deadline) {
+		deadline = fenceAt
+	}
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 
 	// The claims, and then the releases, go together, each one round
@@ -337,7 +345,7 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	owned := map[string]bool{}
-	if n.lease != lease || n.fenced {
+	if n.lease != lease || n.fencedLocked() {
 		return owned
 	}
 	for v, owner := range n.claims {
@@ -588,10 +596,17 @@ func (n *Node) Fence(vnet string) (store.Cond, bool) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	rev := n.claimRev[vnet]
-	if n.lease == 0 || n.fenced || n.claims[vnet] != n.opts.Name || rev == 0 {
+	if n.lease == 0 || n.fencedLocked() || n.claims[vnet] != n.opts.Name || rev == 0 {
 		return store.Cond{}, false
 	}
 	return store.Cond{Key: n.opts.Prefix + prefixClaims + vnet, CreateRevision: rev, Global: true}, true
+}
+
+// fencedLocked tells whether the node has fenced itself, or is due to:
+// member notices it only at its next tick, up to a tenth of the TTL
+// later. n.mu is held.
+func (n *Node) fencedLocked() bool {
+	return n.fenced || !time.Now().Before(n.fenceAt)
 }
 
 // run keeps the node a member until ctx ends: join, follow, and join again
@@ -734,7 +749,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	cancelJoin()
 	n.mu.Lock()
 	n.loadLocked(get.Kvs)
-	n.lease, n.joinedAt = lease, time.Now()
+	n.lease, n.joinedAt, n.fenceAt = lease, time.Now(), renewed.Add(2*ttl/3)
 	n.bump()
 	n.mu.Unlock()
 	joined()
@@ -763,7 +778,9 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 			}
 			renewed = r.sent
 			n.mu.Lock()
-			if n.fenced && time.Since(renewed) <= 2*ttl/3 {
+			was := n.fencedLocked()
+			n.fenceAt = renewed.Add(2 * ttl / 3)
+			if was && time.Now().Before(n.fenceAt) {
 				n.fenced = false
 				n.bump()
 				n.log.Info("etcd renews the lease again; running VNets again")
