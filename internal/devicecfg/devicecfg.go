@@ -70,7 +70,7 @@ func Script(s *region.Snapshot, id arm.ID, p arm.VPNDeviceScriptParameters, port
 	// each with the connection as that instance runs it (its own NAT
 	// rules and BGP addresses).
 	var instances []instance
-	for _, g := range reconcile.Build(s).Gateways {
+	for _, g := range reconcile.Build(s, nil).Gateways {
 		for _, c := range g.Connections {
 			if c.ID == strings.ToLower(conn.ID) {
 				instances = append(instances, instance{g, c})

@@ -21,10 +21,13 @@ import (
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
-// Build computes the data-plane configuration of a snapshot. It is a pure
-// function of the snapshot.
-func Build(s *region.Snapshot) dataplane.Config {
+// Build computes the data-plane configuration of the VNets in owned
+// (lower-cased ids; nil: every VNet) of a snapshot, and of their
+// gateways. It is a pure function of the snapshot: a node builds what it
+// runs, not the whole region.
+func Build(s *region.Snapshot, owned map[string]bool) dataplane.Config {
 	var cfg dataplane.Config
+	runs := func(vnet string) bool { return owned == nil || owned[vnet] }
 	hosts := map[string][]dataplane.Host{}
 	for _, n := range s.NetworkInterfaces() {
 		if len(n.Properties.IPConfigurations) == 0 {
@@ -44,6 +47,9 @@ func Build(s *region.Snapshot) dataplane.Config {
 		hosts[vid] = append(hosts[vid], h)
 	}
 	for _, v := range s.VirtualNetworks() {
+		if !runs(strings.ToLower(v.ID)) {
+			continue
+		}
 		dv := dataplane.VNet{ID: strings.ToLower(v.ID), Hosts: hosts[strings.ToLower(v.ID)]}
 		if v.Properties.AddressSpace != nil {
 			dv.Prefixes = parsePrefixes(v.Properties.AddressSpace.AddressPrefixes)
@@ -89,9 +95,12 @@ func Build(s *region.Snapshot) dataplane.Config {
 		if g.Properties.GatewayType != arm.GatewayTypeVpn {
 			continue // ExpressRoute gateways are modelled, not realised (R4)
 		}
-		pubs := s.PublicAddrs(g)
 		v := s.VNetOf(g)
-		if len(pubs) == 0 || v == nil || len(pubs) != len(g.Properties.IPConfigurations) {
+		if v == nil || !runs(strings.ToLower(v.ID)) {
+			continue
+		}
+		pubs := s.PublicAddrs(g)
+		if len(pubs) == 0 || len(pubs) != len(g.Properties.IPConfigurations) {
 			continue
 		}
 		dg := dataplane.Gateway{ID: strings.ToLower(g.ID), VNet: strings.ToLower(v.ID), PublicAddr: pubs[0],

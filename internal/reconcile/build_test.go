@@ -153,7 +153,7 @@ func TestBuildActiveActive(t *testing.T) {
 
 	var instances []dataplane.Gateway
 	var spoke dataplane.Gateway
-	for _, g := range Build(reg.Snapshot()).Gateways {
+	for _, g := range Build(reg.Snapshot(), nil).Gateways {
 		switch g.ID {
 		case strings.ToLower(aa.String()):
 			instances = append(instances, g)
@@ -198,7 +198,7 @@ func TestBuildActiveActive(t *testing.T) {
 			}
 		}
 	}
-	for _, v := range Build(reg.Snapshot()).VNets {
+	for _, v := range Build(reg.Snapshot(), nil).VNets {
 		if strings.HasSuffix(v.ID, "/hub") {
 			var got []string
 			for _, r := range v.Routes {
@@ -245,7 +245,7 @@ func TestBuildActiveActiveBGP(t *testing.T) {
 		must(reg.PutConnection(ctx, arm.NetworkID(sub, "aa", "connections", name), c))
 	}
 	bgpOf := map[string][]string{} // gateway instance's BGP address -> its peers' addresses
-	for _, g := range Build(reg.Snapshot()).Gateways {
+	for _, g := range Build(reg.Snapshot(), nil).Gateways {
 		if g.BGP == nil {
 			t.Fatalf("gateway %s instance %d has no BGP", g.ID, g.Instance)
 		}

@@ -95,7 +95,7 @@ func TestBuildSubnets(t *testing.T) {
 		arm.Subnet{Name: "a", Properties: arm.SubnetProperties{AddressPrefix: "10.1.1.0/24"}},
 		arm.Subnet{Name: "b", Properties: arm.SubnetProperties{AddressPrefixes: []string{"10.1.2.0/24", "10.1.3.0/24"}}})
 	host, _ := f.nic(t, "rg", "web", v.Child("subnets", "b"))
-	cfg := Build(f.reg.Snapshot())
+	cfg := Build(f.reg.Snapshot(), nil)
 	if len(cfg.VNets) != 1 || len(cfg.VNets[0].Hosts) != 1 {
 		t.Fatalf("built %+v", cfg.VNets)
 	}

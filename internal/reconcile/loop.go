@@ -28,7 +28,10 @@ import (
 // in the store (Placement.Fence): a node that lost the VNet and does not
 // know it yet (cut off, its view of the cluster behind) is refused, does
 // not write over the status of the node that took the VNet over, and
-// stops the VNet at once.
+// stops the VNet at once. A VNet lost so, or to the node fencing itself
+// (cut off from etcd), is stopped before anything else is built, and the
+// node builds the configuration of the VNets it runs only: in a large
+// region, building all of them took longer than the lease leaves.
 //
 // When ctx ends, the status is written a last time, before the data plane
 // stops: what the connections carried until now (their bytes go on from
@@ -42,6 +45,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 	lastRev, lastGen := int64(-1), uint64(0)
 	var lastOwned map[string]bool
 	var lastFences map[string]store.Cond
+	var lastCfg dataplane.Config // the configuration the engine runs
 	// Status goes to the store from a goroutine of its own: a store that
 	// does not answer (etcd cut off) holds up no placement, and a node
 	// that fenced itself stops its VNets at once. A status not yet
@@ -77,8 +81,41 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		}
 		statuses <- s
 	}
-	var placed <-chan struct{}
 	var fastUntil time.Time
+	// reconfig hands cfg to the engine; false when the engine is closed.
+	reconfig := func(cfg dataplane.Config, rev int64) bool {
+		did, err := eng.Reconfig(cfg)
+		switch {
+		case errors.Is(err, dataplane.ErrClosed):
+			return false
+		case err != nil:
+			log.Error("reconfigure data plane", "rev", rev, "err", err)
+		case did:
+			log.Info("data plane reconfigured", "rev", rev)
+			fastUntil = time.Now().Add(FastStatusPeriod)
+		}
+		lastCfg = cfg
+		return true
+	}
+	// stopLost stops at once the VNets of those the engine runs that
+	// another node may start now (lost), before anything else: a
+	// Build of a new configuration may take long.
+	stopLost := func(lost map[string]bool, rev int64) bool {
+		if len(lost) == 0 {
+			return true
+		}
+		keep := map[string]bool{}
+		for v := range lastOwned {
+			if !lost[v] {
+				keep[v] = true
+			}
+		}
+		cfg := only(lastCfg, keep)
+		cfg.Lost = lost
+		lastOwned = keep
+		return reconfig(cfg, rev)
+	}
+	var placed <-chan struct{}
 	due := true // the status is to be read and written on this pass
 	for {
 		changed := reg.Changed() // before the snapshot, so no change is missed
@@ -96,22 +133,22 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			// background has ended: the node it goes to adds the same
 			// public address and binds the same sockets.
 			owned, fences, refused = fenced(place, place.Place(ctx, vnetIDs(snap), leaving), refused)
+			if !stopLost(lost(place, lastOwned, owned, refused), snap.Rev) {
+				return
+			}
 		}
 		if snap.ConfigRev != lastRev || snap.RemoteGen != lastGen || !maps.Equal(owned, lastOwned) {
-			cfg := only(Build(snap), owned)
+			cfg := Build(snap, owned)
 			if place != nil {
+				// A claim lost while it was built (the node fenced
+				// itself, cut off from etcd) is not started again.
+				owned, fences, refused = fenced(place, owned, refused)
+				cfg = only(cfg, owned)
 				cfg.Lost = lost(place, lastOwned, owned, refused)
 			}
 			lastRev, lastGen, lastOwned, lastFences, due = snap.ConfigRev, snap.RemoteGen, owned, fences, true
-			did, err := eng.Reconfig(cfg)
-			switch {
-			case errors.Is(err, dataplane.ErrClosed):
+			if !reconfig(cfg, snap.Rev) {
 				return
-			case err != nil:
-				log.Error("reconfigure data plane", "rev", snap.Rev, "err", err)
-			case did:
-				log.Info("data plane reconfigured", "rev", snap.Rev)
-				fastUntil = time.Now().Add(FastStatusPeriod)
 			}
 		}
 		if due && eng.Retry() {
@@ -135,6 +172,15 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		case c := <-refusedCh:
 			log.Warn("another node took a VNet over (a status write under this node's claim was refused); stopping it here", "claim", c.Key)
 			refused[c], due = true, false
+			gone := map[string]bool{}
+			for v, f := range lastFences {
+				if f == c && lastOwned[v] {
+					gone[v] = true
+				}
+			}
+			if !stopLost(gone, lastRev) {
+				return
+			}
 		case <-timer.C:
 			due = true
 		case <-ctx.Done():

@@ -62,7 +62,7 @@ func TestPointToSiteThroughTheRegion(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Its BGP speaker advertises the pool with the VNet's range (R33, R41).
-	if b := Build(f.reg.Snapshot()).Gateways[0].BGP; b == nil || !slices.Contains(b.Networks, netip.MustParsePrefix("172.16.201.0/24")) ||
+	if b := Build(f.reg.Snapshot(), nil).Gateways[0].BGP; b == nil || !slices.Contains(b.Networks, netip.MustParsePrefix("172.16.201.0/24")) ||
 		!slices.Contains(b.Networks, netip.MustParsePrefix("10.1.0.0/16")) {
 		t.Errorf("the BGP speaker's networks: %+v", b)
 	}

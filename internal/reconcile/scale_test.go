@@ -17,11 +17,9 @@ import (
 	"github.com/vnetgw/vnetgw/internal/store/bolt"
 )
 
-// largeRegion opens a region of gateways VNets, each with a VPN gateway
-// and perGateway site-to-site connections, to a site each. The resources
-// go to the store as the region keeps them ("res/" + the lower-cased id,
-// region/model.go), in a few transactions: made one PUT at a time, each
-// checked against all the others, they would take minutes.
+// largeRegion opens a region of gateways VNets in resource group "big",
+// each with a VPN gateway and perGateway site-to-site connections
+// (seed), on bbolt.
 func largeRegion(tb testing.TB, gateways, perGateway int) (*region.Region, []arm.ID) {
 	tb.Helper()
 	st, err := bolt.Open(filepath.Join(tb.TempDir(), "state.db"), bolt.Options{})
@@ -29,6 +27,24 @@ func largeRegion(tb testing.TB, gateways, perGateway int) (*region.Region, []arm
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() { st.Close() })
+	conns := seed(tb, st, gateways, perGateway, 5000)
+	reg, err := region.Open(context.Background(), region.Config{Store: st})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { reg.Close() })
+	return reg, conns
+}
+
+// seed writes to st, for a region to open, gateways VNets in resource
+// group "big", each with a VPN gateway and perGateway site-to-site
+// connections, to a site each, and returns the connections. The
+// resources go to the store as the region keeps them ("res/" + the
+// lower-cased id, region/model.go), up to chunk in a transaction: made
+// one PUT at a time, each checked against all the others, they would
+// take minutes.
+func seed(tb testing.TB, st store.Store, gateways, perGateway, chunk int) []arm.ID {
+	tb.Helper()
 	var ops []store.Op
 	put := func(id arm.ID, doc any) {
 		b, err := json.Marshal(doc)
@@ -84,18 +100,13 @@ func largeRegion(tb testing.TB, gateways, perGateway int) (*region.Region, []arm
 		}
 	}
 	for len(ops) > 0 {
-		n := min(len(ops), 5000)
+		n := min(len(ops), chunk)
 		if _, err := st.Txn(context.Background(), nil, ops[:n]); err != nil {
 			tb.Fatal(err)
 		}
 		ops = ops[n:]
 	}
-	reg, err := region.Open(context.Background(), region.Config{Store: st})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { reg.Close() })
-	return reg, conns
+	return conns
 }
 
 // cpuTime is the CPU time the process has used, in every thread: on a
@@ -116,7 +127,7 @@ func TestBuildLargeRegion(t *testing.T) {
 		t.Skip("a large region")
 	}
 	reg, _ := largeRegion(t, 1000, 10)
-	cfg := Build(reg.Snapshot())
+	cfg := Build(reg.Snapshot(), nil)
 	if len(cfg.VNets) != 1000 || len(cfg.Gateways) != 1000 {
 		t.Fatalf("%d VNets and %d gateways, want 1000 each", len(cfg.VNets), len(cfg.Gateways))
 	}
@@ -146,7 +157,7 @@ func BenchmarkBuild10k(b *testing.B) {
 	b.ResetTimer()
 	start := cpuTime(b)
 	for b.Loop() {
-		Build(snap)
+		Build(snap, nil)
 	}
 	b.ReportMetric(float64(cpuTime(b)-start)/float64(b.N), "cpu-ns/op")
 }
