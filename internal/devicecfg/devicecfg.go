@@ -70,7 +70,13 @@ func Script(s *region.Snapshot, id arm.ID, p arm.VPNDeviceScriptParameters, port
 	// each with the connection as that instance runs it (its own NAT
 	// rules and BGP addresses).
 	var instances []instance
-	for _, g := range reconcile.Build(s, nil).Gateways {
+	owned := map[string]bool{} // the VNet of its gateway alone: a region may hold thousands
+	if g := s.Gateway(conn.Properties.VirtualNetworkGateway1.RefID()); g != nil {
+		if v := s.VNetOf(g); v != nil {
+			owned[strings.ToLower(v.ID)] = true
+		}
+	}
+	for _, g := range reconcile.Build(s, owned).Gateways {
 		for _, c := range g.Connections {
 			if c.ID == strings.ToLower(conn.ID) {
 				instances = append(instances, instance{g, c})
