@@ -483,6 +483,7 @@ func (c *conn) handle(p packet) {
 		return
 	}
 	sa.handle(p)
+	c.settleDuplicates()
 	if sa.c != c {
 		// Handed over to a point-to-site client's connection, whose loop
 		// starts now that this one is done with the SA (and ends at once

@@ -97,11 +97,14 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 }
 
 // replaceOthers removes the peer's other IKE SAs when the peer said
-// INITIAL_CONTACT while establishing sa (RFC 7296 §2.4): it has no other SA
-// with us, so ours are stale.
+// INITIAL_CONTACT while establishing sa (RFC 7296 §2.4): it had no other
+// SA with us, so ours are stale. Not those established after the peer's
+// IKE_SA_INIT of sa came: the peer may have established them too while
+// its IKE_AUTH request was on its way (both ends initiating at once), and
+// they are settled as duplicates instead (settleDuplicates).
 func (c *conn) replaceOthers(sa *ikeSA) {
 	for _, o := range c.sas {
-		if o == sa {
+		if o == sa || !o.established.Before(sa.created) {
 			continue
 		}
 		switch o.state {

@@ -61,6 +61,7 @@ func (sa *ikeSA) sendInit() {
 		&wire.Notify{NotifyType: wire.NATDetectionSourceIP, Data: sa.sourceHash(0, sa.local)},
 		&wire.Notify{NotifyType: wire.NATDetectionDestinationIP, Data: natHash(sa.spiI, 0, sa.remote)},
 		&wire.Notify{NotifyType: wire.FragmentationSupported},
+		&wire.VendorID{Data: duplicateVendorID},
 	)
 	dgs, err := sa.encode(wire.IKESAInit, 0, false, ps)
 	if err != nil {
@@ -162,6 +163,7 @@ func (sa *ikeSA) handleInitResponse(p packet) {
 	}
 	sa.detectNAT(ps, p.local, p.remote)
 	sa.fragments = notify(ps, wire.FragmentationSupported) != nil
+	sa.peerSettles = settlesDuplicates(ps)
 	sa.pend = nil
 	if sa.encap() {
 		// RFC 7296 §2.23: with a NAT, the initiator moves to port 4500.
@@ -356,6 +358,7 @@ func (c *conn) handleInitRequest(p packet) {
 	sa.suite, sa.ni, sa.nr = s, bytes.Clone(nonce.Data), nr
 	sa.detectNAT(ps, p.local, p.remote)
 	sa.fragments = notify(ps, wire.FragmentationSupported) != nil
+	sa.peerSettles = settlesDuplicates(ps)
 	resp := []wire.Payload{
 		chosenPayload(number, s, nil),
 		&wire.KE{Group: s.DH, Data: dh.PublicKey()},
@@ -369,6 +372,7 @@ func (c *conn) handleInitRequest(p packet) {
 	if sa.fragments {
 		resp = append(resp, &wire.Notify{NotifyType: wire.FragmentationSupported})
 	}
+	resp = append(resp, &wire.VendorID{Data: duplicateVendorID})
 	if cl := c.clientsHere(); cl != nil {
 		// RFC 7296 §3.7: name the roots clients' certificates chain to;
 		// RFC 7427 §4: announce the hashes we verify signatures with. A

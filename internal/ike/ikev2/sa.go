@@ -108,6 +108,12 @@ type ikeSA struct {
 	// is also set by ForceEncap); only then are NAT-keepalives needed.
 	behindNAT bool
 	fragments bool // both sides announced RFC 7383 support
+	// peerSettles: the peer's IKE_SA_INIT announced that it settles IKE
+	// SAs both ends initiated at once (duplicateVendorID).
+	peerSettles bool
+	// created is when the SA was started: our IKE_SA_INIT request sent,
+	// the peer's answered, or the rekey made.
+	created time.Time
 	// peerHashes are the hashes the peer signs with (RFC 7427 §4), from
 	// its IKE_SA_INIT; a client's AUTH is signed with one of them.
 	peerHashes []suite.SignatureHash
@@ -213,7 +219,8 @@ type task struct {
 }
 
 func newSA(c *conn, initiator bool) *ikeSA {
-	return &ikeSA{c: c, log: c.log, initiator: initiator, lastRecv: time.Now()}
+	now := time.Now()
+	return &ikeSA{c: c, log: c.log, initiator: initiator, lastRecv: now, created: now}
 }
 
 // ourSPI returns the SPI this side chose.

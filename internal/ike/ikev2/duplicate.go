@@ -1,0 +1,95 @@
+package ikev2
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"slices"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// Both ends of a connection that initiate (connectionMode Default on both
+// sides) may start an IKE SA at the same moment, each answering the
+// other's IKE_SA_INIT while its own is on its way: two IKE SAs, each with
+// its child SAs, come up. RFC 7296 says nothing of it; vnetgw settles it
+// as §2.8.1 settles a rekey collision. Of the two SAs, the one made with
+// the lowest of the four nonces is redundant, and the end that initiated
+// it deletes it; both ends hold the same nonces, so both pick the same
+// one. The other end waits for that Delete and deletes nothing.
+//
+// Only a peer that says it does the same (duplicateVendorID in its
+// IKE_SA_INIT message) is settled with: another implementation, such as
+// strongSwan with its uniqueness policy, may delete a duplicate by rules
+// of its own, and the two ends together must never delete both SAs.
+
+// duplicateVendorID is the Vendor ID payload's data (RFC 7296 §3.12) by
+// which vnetgw tells the peer, in IKE_SA_INIT, that it settles IKE SAs
+// initiated by both ends at once as described above.
+var duplicateVendorID = func() []byte {
+	h := sha256.Sum256([]byte("vnetgw: simultaneous IKE SAs settled by the lowest nonce (RFC 7296 section 2.8.1)"))
+	return h[:16]
+}()
+
+// settlesDuplicates reports whether the peer's IKE_SA_INIT message, whose
+// payloads are ps, announces duplicateVendorID.
+func settlesDuplicates(ps []wire.Payload) bool {
+	return slices.ContainsFunc(ps, func(p wire.Payload) bool {
+		v, ok := p.(*wire.VendorID)
+		return ok && bytes.Equal(v.Data, duplicateVendorID)
+	})
+}
+
+// settleDuplicates deletes an established IKE SA of ours that duplicates
+// one the peer initiated at the same moment and that the nonces make the
+// redundant one. The loop calls it after every datagram: both SAs are up
+// from the moment the later of the two is authenticated.
+func (c *conn) settleDuplicates() {
+	if c.client != nil || c.stopping {
+		return
+	}
+	var ours, theirs *ikeSA
+	for _, sa := range c.sas {
+		if sa.state != stateEstablished || !sa.peerSettles || !sa.closeBy.IsZero() {
+			continue
+		}
+		switch {
+		case sa.initiator && ours == nil:
+			ours = sa
+		case !sa.initiator && theirs == nil:
+			theirs = sa
+		}
+	}
+	if ours == nil || theirs == nil {
+		return
+	}
+	// Random nonces of at least 16 octets (RFC 7296 §2.10) all but never
+	// tie; if they did, the SA with the lower initiator SPI would be the
+	// redundant one, which both ends again agree on.
+	if !redundantIsOurs([2][]byte{ours.ni, ours.nr}, [2][]byte{theirs.ni, theirs.nr}, ours.spiI > theirs.spiI) {
+		ours.log.Info("the peer initiated an IKE SA at the same moment; the peer deletes its own", ours.logAttrs(),
+			"peer_ike_sa", theirs.logAttrs().Value.String())
+		// Once: the peer's SA no longer counts as a duplicate.
+		theirs.peerSettles = false
+		return
+	}
+	ours.log.Info("the peer initiated an IKE SA at the same moment; deleting ours, the redundant one", ours.logAttrs(),
+		"kept", theirs.logAttrs().Value.String())
+	ours.retire()
+}
+
+// retire deletes sa, an IKE SA of ours that duplicates the peer's: its
+// child SAs leave the data path at once, so that the peer's SA carries the
+// traffic, and a Delete tells the peer (RFC 7296 §1.4.1), after the
+// response to our outstanding request if there is one. The SA ends when
+// the peer answers, or as one a rekey replaced does if it never does.
+func (sa *ikeSA) retire() {
+	for _, ch := range slices.Clone(sa.children) {
+		sa.removeChild(ch)
+	}
+	sa.childRetry = nil
+	sa.state = stateRekeyed
+	sa.rekeyAt, sa.expireAt = time.Time{}, time.Now().Add(sa.giveUpAfter())
+	sa.queue = []task{{kind: taskDeleteIKE}}
+	sa.kick()
+}

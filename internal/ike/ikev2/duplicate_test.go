@@ -1,0 +1,80 @@
+package ikev2
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// TestBothInitiate: two gateways in the Default mode start their IKE SAs
+// at the same moment (each IKE_SA_INIT request is on its way before the
+// other arrives), so that both IKE SAs are authenticated. Both ends settle
+// on the one the nonces keep (RFC 7296 §2.8.1, as for a rekey collision):
+// they end with one IKE SA and one child SA per configured child, the
+// same on both sides and with matching keys, and stay so. Several rounds
+// cover both outcomes of the nonce comparison.
+func TestBothInitiate(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	here, there := []netip.Prefix{pfx("10.1.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}
+	for _, tc := range []struct {
+		name     string
+		children int
+		reorder  bool
+	}{
+		{"route-based", 1, false},
+		{"policy-based with two children", 2, false},
+		{"reordered and duplicated", 1, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for round := range 4 {
+				checkLeaks(t)
+				n := newFakeNet(t)
+				pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+				if tc.children == 2 {
+					pa.Children, pb.Children = PolicyBased(here, there), PolicyBased(there, here)
+				}
+				if tc.reorder {
+					n.setPolicy(lossy(uint64(time.Now().UnixNano()), 0, 0.2, 20*time.Millisecond))
+				}
+				n.pause()
+				b := newNode(t, n, "b", addrB, Config{}, pb)
+				a := newNode(t, n, "a", addrA, Config{}, pa)
+				waitFor(t, 5*time.Second, "both IKE_SA_INIT requests sent", func() bool { return n.requests(wire.IKESAInit) >= 2 })
+				n.resume()
+				waitFor(t, 10*time.Second, "both IKE SAs authenticated", func() bool {
+					from := map[netip.Addr]bool{}
+					for _, d := range n.datagrams() {
+						if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.IKEAuth && h.Flags&wire.FlagResponse == 0 {
+							from[d.from.Addr()] = true
+						}
+					}
+					return from[addrA] && from[addrB]
+				})
+				one := func() bool {
+					sa, sb := a.status().IKESAs, b.status().IKESAs
+					return len(sa) == 1 && len(sb) == 1 && sa[0].State == "established" && sb[0].State == "established" &&
+						sa[0].SPIi == sb[0].SPIi && sa[0].SPIr == sb[0].SPIr &&
+						len(sa[0].Children) == tc.children && len(sb[0].Children) == tc.children &&
+						a.dp.count() == tc.children && b.dp.count() == tc.children
+				}
+				waitFor(t, 10*time.Second, "one IKE SA with its child SAs on both sides", one)
+				checkKeys(t, a, b)
+				kept := a.status().IKESAs[0]
+				// No flapping: nothing is deleted or initiated any more,
+				// for several reconnect delays.
+				time.Sleep(5 * pa.ReconnectDelay)
+				if !one() || a.status().IKESAs[0].SPIi != kept.SPIi {
+					t.Fatalf("round %d: the IKE SAs changed after settling: a %+v, b %+v", round, a.status().IKESAs, b.status().IKESAs)
+				}
+				if k := n.requests(wire.IKESAInit); k != 2 {
+					t.Errorf("round %d: %d IKE_SA_INIT requests, want the two that collided", round, k)
+				}
+				t.Logf("round %d: kept the IKE SA a initiated: %v", round, kept.Initiator)
+				a.m.Close()
+				b.m.Close()
+			}
+		})
+	}
+}
