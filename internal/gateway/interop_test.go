@@ -61,14 +61,17 @@ func startVnetgw(t *testing.T, ns *netnstest.NS, local netip.Addr, conn gateway.
 }
 
 // startGateway runs a gateway with opts in ns, on a TUN device there, with
-// one connection.
+// one connection; it logs to the test unless opts has a logger.
 func startGateway(t *testing.T, ns *netnstest.NS, opts gateway.Options, conn gateway.Connection) *gateway.Gateway {
 	t.Helper()
 	dev, err := tun.Create(tun.Config{NetNS: "/run/netns/" + ns.Name, Routes: conn.Routes})
 	if err != nil {
 		t.Fatal(err)
 	}
-	opts.Inner, opts.Logger = dev, testLogger(t)
+	opts.Inner = dev
+	if opts.Logger == nil {
+		opts.Logger = testLogger(t)
+	}
 	var gw *gateway.Gateway
 	err = ns.Do(func() (err error) {
 		gw, err = gateway.Start(opts)
