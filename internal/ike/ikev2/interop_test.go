@@ -570,3 +570,104 @@ func TestInteropFragmentation(t *testing.T) {
 		})
 	}
 }
+
+// TestInteropBothInitiate: vnetgw in the Default mode and strongSwan start
+// IKE SAs at the same moment. strongSwan announces no settling of
+// duplicates (duplicateVendorID), so vnetgw deletes neither of the two;
+// strongSwan may delete one by its uniqueness policy (unique = replace,
+// when it answers the second IKE_AUTH with its own SA up: 10 s later).
+// Either way the two sides never delete both: vnetgw holds an established
+// IKE SA with its child SA all along, strongSwan lists every one vnetgw
+// holds, and no Delete of vnetgw's reaches strongSwan.
+func TestInteropBothInitiate(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		unique string
+		// hold drops the IKE_SA_INIT requests of both sides (each
+		// initiates before it hears of the other), or only vnetgw's until
+		// strongSwan's IKE SA is up at vnetgw.
+		both bool
+		// want is the number of IKE SAs in the end.
+		want int
+	}{
+		{"both at once, unique=no", "no", true, 2},
+		{"strongSwan first, unique=replace", "replace", false, 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			netnstest.Require(t, "nft")
+			s := suites[0]
+			x := newInterop(t, s.ike, s.esp, func(p *PeerConfig) { p.Mode = ModeDefault })
+			x.extraConn = "    unique = " + tc.unique + "\n"
+			x.charonCfg.CharonExtra += "  retransmit_timeout = 1.0\n"
+			x.startCharon()
+			// @th,208,8 is the exchange type of the IKE header in UDP,
+			// @th,216,8 its flags (RFC 7296 §3.1): IKE_SA_INIT requests.
+			initReq := "udp dport 500 @th,208,8 34 @th,216,8 & 0x20 == 0"
+			rules := "add table inet hold; add chain inet hold in { type filter hook input priority 0; }; " +
+				"add rule inet hold in ip saddr 10.0.0.1 " + initReq + " counter drop"
+			if tc.both {
+				rules += "; add chain inet hold out { type filter hook output priority 0; }; " +
+					"add rule inet hold out ip daddr 10.0.0.1 " + initReq + " counter drop"
+			}
+			x.sw.Run("nft", rules)
+			x.reconfig()
+			var initErr error
+			initiated := make(chan struct{})
+			go func() {
+				defer close(initiated)
+				_, initErr = x.charon.Initiate()
+			}()
+			t.Cleanup(func() { <-initiated })
+			waitFor(t, 20*time.Second, "the held IKE_SA_INIT requests", func() bool {
+				out := x.sw.Run("nft", "list", "table", "inet", "hold")
+				if !tc.both {
+					return !strings.Contains(out, "packets 0 ") && len(x.established()) == 1
+				}
+				return strings.Count(out, "counter packets") == 2 && !strings.Contains(out, "packets 0 ")
+			})
+			x.sw.Run("nft", "delete", "table", "inet", "hold")
+			waitFor(t, 20*time.Second, "vnetgw's IKE SA and strongSwan's", func() bool {
+				return strings.Count(x.charon.SAs(), "ESTABLISHED") == 2
+			})
+			// strongSwan's delayed delete comes within 10 s of the
+			// second IKE SA; meanwhile and after, vnetgw is never down.
+			for end := time.Now().Add(12 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+				if len(x.established()) == 0 || x.dp.count() == 0 {
+					t.Fatalf("vnetgw lost its IKE SAs: %+v", x.status())
+				}
+			}
+			waitFor(t, 10*time.Second, fmt.Sprintf("%d IKE SAs on both sides", tc.want), func() bool {
+				return len(x.established()) == tc.want && strings.Count(x.charon.SAs(), "ESTABLISHED") == tc.want && x.dp.count() == tc.want
+			})
+			out := x.charon.SAs()
+			for _, sa := range x.established() {
+				for _, want := range []string{fmt.Sprintf("%016x_i", sa.SPIi), fmt.Sprintf("%016x_r", sa.SPIr), fmt.Sprintf("in  %08x", sa.Children[0].OutSPI)} {
+					if !strings.Contains(out, want) {
+						t.Errorf("strongSwan does not list %s of vnetgw's IKE SA %+v:\n%s", want, sa, out)
+					}
+				}
+			}
+			log := x.charon.Log()
+			if strings.Contains(log, "received DELETE for IKE_SA") {
+				t.Errorf("vnetgw deleted an IKE SA of strongSwan's")
+			}
+			if deleted := strings.Contains(log, "duplicate IKE_SA"); deleted != (tc.want == 1) {
+				t.Errorf("strongSwan deleted a duplicate IKE SA: %v, want %v", deleted, tc.want == 1)
+			}
+			if <-initiated; initErr != nil {
+				t.Errorf("swanctl --initiate: %v", initErr)
+			}
+		})
+	}
+}
+
+// established returns vnetgw's established IKE SAs.
+func (x *interop) established() []IKESAStatus {
+	var out []IKESAStatus
+	for _, sa := range x.status().IKESAs {
+		if sa.State == "established" {
+			out = append(out, sa)
+		}
+	}
+	return out
+}
