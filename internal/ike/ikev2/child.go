@@ -300,6 +300,12 @@ func (sa *ikeSA) sendChildRequest(t task, ch, old *child) {
 // a pair.
 func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []byte, dh *suite.PrivateKey) {
 	sa.pendingChild = nil
+	if sa.retired {
+		// The pair would go with the IKE SA, whose Delete follows: not
+		// into the data path, where it would carry traffic until then.
+		sa.c.m.releaseSPIs(0, ch.inSPI)
+		return
+	}
 	abandon := func() {
 		sa.c.m.releaseSPIs(0, ch.inSPI)
 		if old == nil {

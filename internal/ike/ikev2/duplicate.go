@@ -88,6 +88,7 @@ func (sa *ikeSA) retire() {
 		sa.removeChild(ch)
 	}
 	sa.childRetry = nil
+	sa.retired = true
 	sa.state = stateRekeyed
 	sa.rekeyAt, sa.expireAt = time.Time{}, time.Now().Add(sa.giveUpAfter())
 	sa.queue = []task{{kind: taskDeleteIKE}}

@@ -111,6 +111,9 @@ type ikeSA struct {
 	// peerSettles: the peer's IKE_SA_INIT announced that it settles IKE
 	// SAs both ends initiated at once (duplicateVendorID).
 	peerSettles bool
+	// retired: the SA duplicates one the peer initiated at the same
+	// moment, and is being deleted (retire).
+	retired bool
 	// created is when the SA was started: our IKE_SA_INIT request sent,
 	// the peer's answered, or the rekey made.
 	created time.Time
