@@ -14,7 +14,10 @@ import (
 // on the one the nonces keep (RFC 7296 §2.8.1, as for a rekey collision):
 // they end with one IKE SA and one child SA per configured child, the
 // same on both sides and with matching keys, and stay so. Several rounds
-// cover both outcomes of the nonce comparison.
+// cover both outcomes of the nonce comparison. When a's IKE_AUTH request,
+// with INITIAL_CONTACT (a had no IKE SA up when it sent it), arrives after
+// b's own IKE SA is up, b keeps that SA, which a holds too (RFC 7296 §2.4
+// is about SAs the peer no longer has).
 func TestBothInitiate(t *testing.T) {
 	pfx := netip.MustParsePrefix
 	here, there := []netip.Prefix{pfx("10.1.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}
@@ -22,10 +25,12 @@ func TestBothInitiate(t *testing.T) {
 		name     string
 		children int
 		reorder  bool
+		lateAuth bool // a's IKE_AUTH request arrives after b's SA is up
 	}{
-		{"route-based", 1, false},
-		{"policy-based with two children", 2, false},
-		{"reordered and duplicated", 1, true},
+		{"route-based", 1, false, false},
+		{"policy-based with two children", 2, false, false},
+		{"reordered and duplicated", 1, true, false},
+		{"INITIAL_CONTACT after the peer's SA is up", 1, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range 4 {
@@ -37,6 +42,14 @@ func TestBothInitiate(t *testing.T) {
 				}
 				if tc.reorder {
 					n.setPolicy(lossy(uint64(time.Now().UnixNano()), 0, 0.2, 20*time.Millisecond))
+				}
+				if tc.lateAuth {
+					n.setPolicy(func(from, _ netip.AddrPort, d []byte) []time.Duration {
+						if h, _, err := wire.ParseHeader(d); err == nil && from.Addr() == addrA && h.Exchange == wire.IKEAuth && h.Flags&wire.FlagResponse == 0 {
+							return []time.Duration{300 * time.Millisecond}
+						}
+						return []time.Duration{0}
+					})
 				}
 				n.pause()
 				b := newNode(t, n, "b", addrB, Config{}, pb)
