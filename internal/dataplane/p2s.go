@@ -20,15 +20,20 @@ import (
 const DefaultSSTPPort = 443
 
 // configureP2S starts, restarts or stops the instance's point-to-site
-// server (SSTP and OpenVPN) and its IKEv2 clients. A change of the
-// revoked certificates or of the RADIUS servers alone is applied to the
-// running server (p2s.Server.Update), which disconnects the clients a
-// revocation names and no other; any other change restarts it, its
-// clients disconnected.
+// server (SSTP and OpenVPN) and its IKEv2 clients. A change of the root
+// or revoked certificates, the RADIUS servers, the routes, the DNS
+// servers or the client limits (a root rotated, a site connected, the
+// VNet's DNS servers or the SKU changed) is applied to the running server
+// (p2s.Server.Update): it disconnects the clients a revocation names or
+// whose root was removed, and no other; the connected clients keep the
+// routes and DNS servers they were given until they connect again. A
+// change of the pool, the protocols or how clients authenticate (with
+// RADIUS or not) restarts it, its clients disconnected.
 func (e *Engine) configureP2S(g *gw) {
 	want := g.cfg.P2S
 	sstp := tcpPart(want)
-	if g.p2s != nil && sstp != nil && sameServer(sstp, g.p2sCfg) && g.p2s.Update(sstp.Revoked, sstp.Radius) {
+	if g.p2s != nil && sstp != nil && sameServer(sstp, g.p2sCfg) && g.p2s.Update(p2s.Settings{Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked,
+		Radius: sstp.Radius, Routes: sstp.Routes, DNS: sstp.DNS, MaxClients: sstp.MaxClients, OpenVPNMaxClients: sstp.OpenVPNMaxClients}) {
 		g.p2sCfg = sstp
 	}
 	if g.p2s != nil && (sstp == nil || !reflect.DeepEqual(*sstp, *g.p2sCfg)) {
@@ -83,12 +88,15 @@ func tcpPart(p *GatewayP2S) *GatewayP2S {
 	return t
 }
 
-// sameServer reports whether a and b differ in no more than their revoked
-// certificates and RADIUS servers.
+// sameServer reports whether a and b differ in no more than what
+// p2s.Server.Update changes: their root and revoked certificates, RADIUS
+// servers, routes, DNS servers and client limits.
 func sameServer(a, b *GatewayP2S) bool {
-	x, y := *a, *b
-	x.Revoked, x.Radius, y.Revoked, y.Radius = nil, nil, nil, nil
-	return reflect.DeepEqual(x, y)
+	live := func(p GatewayP2S) GatewayP2S {
+		p.Roots, p.Revoked, p.Radius, p.Routes, p.DNS, p.MaxClients, p.OpenVPNMaxClients = nil, nil, nil, nil, nil, 0, 0
+		return p
+	}
+	return reflect.DeepEqual(live(*a), live(*b))
 }
 
 // configureIKEv2Clients hands the gateway what its IKEv2 clients need, or

@@ -219,13 +219,19 @@ func (s *Server) Identity() string { return s.identity }
 // PeerCertificate is the certificate the peer authenticated with, once
 // Handle returned Success.
 func (s *Server) PeerCertificate() *x509.Certificate {
-	if s.conv.Bridge == nil || !s.conv.Done {
-		return nil
-	}
-	if certs := s.conv.Bridge.PeerCertificates(); len(certs) > 0 {
+	if certs := s.PeerCertificates(); len(certs) > 0 {
 		return certs[0]
 	}
 	return nil
+}
+
+// PeerCertificates are the certificates the peer presented, leaf first
+// (its certificate and intermediates), once Handle returned Success.
+func (s *Server) PeerCertificates() []*x509.Certificate {
+	if s.conv.Bridge == nil || !s.conv.Done {
+		return nil
+	}
+	return s.conv.Bridge.PeerCertificates()
 }
 
 // Close stops the TLS handshake, if one runs.

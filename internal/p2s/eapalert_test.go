@@ -17,7 +17,9 @@ import (
 func TestTLSAlertBeforeEAPFailureRFC5216Section2_1_3(t *testing.T) {
 	r := newRegion(t, Config{})
 	thumb := sha1.Sum(r.pki.client.Leaf.Raw)
-	r.srv.Update([]string{strings.ToUpper(hex.EncodeToString(thumb[:]))}, nil)
+	st := r.srv.settings().Settings
+	st.Revoked = []string{strings.ToUpper(hex.EncodeToString(thumb[:]))}
+	r.srv.Update(st)
 	for _, tc := range []struct {
 		name  string
 		pki   *testPKI

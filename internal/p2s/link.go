@@ -20,6 +20,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -130,9 +131,10 @@ type link struct {
 	useEAPRelay bool
 	eapIdentity []byte
 	eapReqID    uint8
-	identity    string // the client certificate's common name, or the RADIUS user (server)
-	thumb       string // the client certificate's thumbprint, when the server checked it (eapSrv)
-	user        string // the user a RADIUS server vouched for (peer.user)
+	identity    string              // the client certificate's common name, or the RADIUS user (server)
+	thumb       string              // the client certificate's thumbprint, when the server checked it (eapSrv)
+	chain       []*x509.Certificate // the certificates the client presented then, leaf first
+	user        string              // the user a RADIUS server vouched for (peer.user)
 	// The server authenticates with MS-CHAPv2 checked by RADIUS
 	// (useMSCHAP) instead of EAP-TLS: chapID and challenge are those of
 	// the challenge it sent (chapSent).
@@ -1163,7 +1165,7 @@ func (l *link) handleLCP(info []byte) error {
 		return l.sendChallenge()
 	}
 	if l.server && l.lcpOurs && l.lcpPeers && l.useEAPRelay && l.eapRelay == nil {
-		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.radiusServers(), l.eapRelayRequest())
+		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.settings().Radius, l.eapRelayRequest())
 		return l.sendEAP(l.eapRelay.Start())
 	}
 	if l.server && l.lcpOurs && l.lcpPeers && !l.useMSCHAP && !l.useEAPRelay && l.eapSrv == nil {

@@ -42,7 +42,7 @@ func (s *Server) authNeeds() string {
 // client connected over c: where it connects from, and who asks.
 func (s *Server) radiusRequest(user string, c net.Conn) radius.Request {
 	return radius.Request{User: user, CallingStation: addrPortOf(c.RemoteAddr()).Addr().String(), NASIdentifier: s.cfg.NASIdentifier,
-		Dial: s.cfg.RadiusDial, Signers: s.radiusSigners(), Failover: s.cfg.RadiusFailover}
+		Dial: s.cfg.RadiusDial, Signers: s.settings().signers, Failover: s.cfg.RadiusFailover}
 }
 
 // eapRelayRequest is what the gateway tells RADIUS servers about the
@@ -100,7 +100,7 @@ func (l *link) handleCHAP(info []byte) error {
 	ctx, cancel := context.WithTimeout(l.ctx, radiusWait)
 	defer cancel()
 	stop := l.watchLeaving()
-	a, err := radius.AuthenticateMSCHAPv2(ctx, s.radiusServers(), s.radiusRequest(user, l.conn), radius.MSCHAPv2{Ident: p.ID, Challenge: l.challenge, PeerChallenge: r.PeerChallenge, NTResponse: r.NTResponse})
+	a, err := radius.AuthenticateMSCHAPv2(ctx, s.settings().Radius, s.radiusRequest(user, l.conn), radius.MSCHAPv2{Ident: p.ID, Challenge: l.challenge, PeerChallenge: r.PeerChallenge, NTResponse: r.NTResponse})
 	stop()
 	switch {
 	case errors.Is(err, radius.ErrNoAnswer):

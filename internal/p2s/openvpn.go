@@ -628,7 +628,8 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2
 // and not be revoked: always, unless RADIUS authenticates clients too
 // (then a certificate is checked if given) or alone (then none is asked).
 func (o *ovpnSession) tlsConfig() *tls.Config {
-	cfg := eaptls.ServerConfig(*o.srv.cert.Load(), o.srv.roots, o.srv.revokedNow())
+	live := o.srv.settings()
+	cfg := eaptls.ServerConfig(*o.srv.cert.Load(), live.roots, live.Revoked)
 	cfg.MaxVersion = 0 // TLS 1.3 too: the keys come from the exporter
 	cfg.DynamicRecordSizingDisabled = true
 	switch {
@@ -652,7 +653,7 @@ func (o *ovpnSession) tlsConfig() *tls.Config {
 // with the password.
 func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (peer, error) {
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		return peer{name: certs[0].Subject.CommonName, thumb: eaptls.CertThumbprint(certs[0])}, nil
+		return peer{name: certs[0].Subject.CommonName, thumb: eaptls.CertThumbprint(certs[0]), chain: certs}, nil
 	}
 	if len(o.srv.cfg.Radius) == 0 {
 		return peer{}, errors.New("the OpenVPN client gave no certificate")
@@ -676,7 +677,7 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (peer, e
 	defer cancel()
 	req := o.srv.radiusRequest(km.Username, o.conn)
 	req.Password = km.Password
-	a, err := radius.Authenticate(ctx, o.srv.radiusServers(), req)
+	a, err := radius.Authenticate(ctx, o.srv.settings().Radius, req)
 	if errors.Is(err, radius.ErrNoAnswer) {
 		return peer{}, fmt.Errorf("no RADIUS server answered for user %q: %w", km.Username, err)
 	}
@@ -945,7 +946,8 @@ func (o *ovpnSession) pushReplies() []string {
 	if o.token != "" {
 		options = append(options, "auth-token "+o.token)
 	}
-	for _, r := range o.srv.cfg.Routes {
+	live := o.srv.settings()
+	for _, r := range live.Routes {
 		switch {
 		case !r.Addr().Is4():
 		case r.Bits() == 0:
@@ -954,7 +956,7 @@ func (o *ovpnSession) pushReplies() []string {
 			options = append(options, "route "+r.Masked().Addr().String()+" "+ipv4Mask(r.Bits()))
 		}
 	}
-	for _, d := range o.srv.cfg.DNS {
+	for _, d := range live.DNS {
 		if d.Is4() {
 			options = append(options, "dhcp-option DNS "+d.String())
 		}

@@ -165,7 +165,8 @@ func TestOpenVPNPushReplies(t *testing.T) {
 		routes = append(routes, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
 	}
 	routes = append(routes, netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("fd00::/64"))
-	s := &Server{cfg: Config{Pool: netip.MustParsePrefix("172.16.201.0/25"), Routes: routes, DNS: []netip.Addr{netip.MustParseAddr("10.1.0.53")}}}
+	s := &Server{cfg: Config{Pool: netip.MustParsePrefix("172.16.201.0/25")}}
+	s.live.Store(newSettings(Settings{Routes: routes, DNS: []netip.Addr{netip.MustParseAddr("10.1.0.53")}}, nil))
 	o := &ovpnSession{srv: s, addr: netip.MustParseAddr("172.16.201.2"), peerID: 7}
 	msgs := o.pushReplies()
 	if len(msgs) < 2 {
@@ -191,7 +192,9 @@ func TestOpenVPNPushReplies(t *testing.T) {
 	if strings.Contains(all, "fd00") || strings.Contains(all, "route 0.0.0.0") {
 		t.Errorf("the push names an IPv6 route or 0.0.0.0/0 as a route")
 	}
-	if one := (&ovpnSession{srv: &Server{cfg: Config{Pool: s.cfg.Pool}}, addr: o.addr}).pushReplies(); len(one) != 1 || strings.Contains(one[0], "push-continuation") {
+	bare := &Server{cfg: Config{Pool: s.cfg.Pool}}
+	bare.live.Store(newSettings(Settings{}, nil))
+	if one := (&ovpnSession{srv: bare, addr: o.addr}).pushReplies(); len(one) != 1 || strings.Contains(one[0], "push-continuation") {
 		t.Errorf("a short push: %q", one)
 	}
 }

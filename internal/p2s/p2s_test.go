@@ -185,7 +185,9 @@ func TestClientRefusals(t *testing.T) {
 
 	revoked := newRegion(t, Config{})
 	thumb := sha1.Sum(revoked.pki.client.Leaf.Raw)
-	revoked.srv.Update([]string{strings.ToUpper(hex.EncodeToString(thumb[:]))}, nil)
+	st := revoked.srv.settings().Settings
+	st.Revoked = []string{strings.ToUpper(hex.EncodeToString(thumb[:]))}
+	revoked.srv.Update(st)
 	if _, _, err := revoked.dial(t, revoked.pki.client); err == nil {
 		t.Error("a revoked certificate was taken")
 	}

@@ -87,7 +87,9 @@ func TestRadiusSignersPerGateway(t *testing.T) {
 		t.Error("gateway B refused the unsigned Accept of a server that signed for gateway A alone")
 	}
 	other := radius.Server{Addr: netip.MustParseAddrPort("127.133.0.7:1812"), Secret: secret}
-	if !a.srv.Update(nil, append(servers[:1:1], other)) {
+	st := a.srv.settings().Settings
+	st.Radius = append(servers[:1:1], other)
+	if !a.srv.Update(st) {
 		t.Fatal("the servers' change not applied")
 	}
 	if !connects(a) {

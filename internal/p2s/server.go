@@ -74,7 +74,9 @@ type Config struct {
 	// OpenVPN's and EAP-TLS's); SetCert replaces it.
 	Cert tls.Certificate
 	// Roots are the uploaded root certificates client certificates must
-	// chain to (R12); Revoked are SHA-1 thumbprints (hex) refused.
+	// chain to (R12); Revoked are SHA-1 thumbprints (hex) refused. Update
+	// changes both, and the other fields Settings has, while the server
+	// runs.
 	Roots   []*x509.Certificate
 	Revoked []string
 	// Pool is the client address pool (vpnClientAddressPool).
@@ -118,12 +120,38 @@ type Config struct {
 	Hello time.Duration
 }
 
+// Settings are what of a Server's configuration Update changes while it
+// runs, its clients connected: those of Config's fields of the same
+// names.
+type Settings struct {
+	Roots                         []*x509.Certificate
+	Revoked                       []string
+	Radius                        []radius.Server
+	Routes                        []netip.Prefix
+	DNS                           []netip.Addr
+	MaxClients, OpenVPNMaxClients int
+}
+
+// settings are a Server's Settings as it applies them, never changed once
+// stored (Server.live): roots as a pool, and signers, the RADIUS servers
+// of Radius known to sign their answers, which start over when Radius
+// changes.
+type settings struct {
+	Settings
+	roots   *x509.CertPool
+	signers *radius.Signers
+}
+
 // Server is a running SSTP server.
 type Server struct {
-	cfg   Config
-	log   *slog.Logger
-	ln    net.Listener
-	roots *x509.CertPool
+	cfg Config
+	log *slog.Logger
+	ln  net.Listener
+	// live are the settings the authentications, address assignments
+	// and OpenVPN pushes that begin now take: Config's, or what Update
+	// stored in their place (under mu, which reserve holds to check a
+	// client against them).
+	live atomic.Pointer[settings]
 
 	mu      sync.Mutex
 	clients map[netip.Addr]client
@@ -132,12 +160,6 @@ type Server struct {
 	// peers are who the clients are, by address.
 	peers  map[netip.Addr]peer
 	closed bool
-	// revoked and radius are the configuration's Revoked and Radius as
-	// Update last changed them; signers, the servers of radius known to
-	// sign their answers, start over when they change.
-	revoked []string
-	radius  []radius.Server
-	signers *radius.Signers
 	// conns are every connection being served, authenticated or not:
 	// Close ends them all.
 	conns map[net.Conn]struct{}
@@ -256,21 +278,14 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	if cfg.MaxClients == 0 {
-		cfg.MaxClients = 128
-	}
-	if cfg.OpenVPNMaxClients == 0 {
-		cfg.OpenVPNMaxClients = 128
-	}
 	if !cfg.Pool.Addr().Is4() || cfg.Pool.Bits() > 30 {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
-	s := &Server{cfg: cfg, log: cfg.Logger, roots: x509.NewCertPool(), clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		peers: map[netip.Addr]peer{}, revoked: cfg.Revoked, radius: cfg.Radius, signers: new(radius.Signers), conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
+	s := &Server{cfg: cfg, log: cfg.Logger, clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
+		peers: map[netip.Addr]peer{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
 	s.cert.Store(&cfg.Cert)
-	for _, r := range cfg.Roots {
-		s.roots.AddCert(r)
-	}
+	s.live.Store(newSettings(Settings{Roots: cfg.Roots, Revoked: cfg.Revoked, Radius: cfg.Radius, Routes: cfg.Routes, DNS: cfg.DNS,
+		MaxClients: cfg.MaxClients, OpenVPNMaxClients: cfg.OpenVPNMaxClients}, nil))
 	ln, err := net.Listen("tcp", cfg.Listen.String())
 	if err != nil {
 		return nil, fmt.Errorf("p2s: %w", err)
@@ -382,62 +397,89 @@ func (s *Server) Close() {
 	s.wg.Wait()
 }
 
-// Update applies a change of the revoked certificates and the RADIUS
-// servers without a restart: the connected clients whose certificate
-// revoked lists are disconnected (told, as through the API), and no
-// other; the servers are asked about the authentications that begin
-// next. It reports false, changing nothing, when the change is one of
-// how clients authenticate (RADIUS servers where there were none, or
-// none left), which takes a new Server.
-func (s *Server) Update(revoked []string, servers []radius.Server) bool {
-	if (len(servers) == 0) != (len(s.cfg.Radius) == 0) {
+// newSettings returns st as a Server applies it; a 0 limit means 128.
+// The RADIUS servers known to sign their answers are old's when st names
+// the same servers (addresses and secrets), and none yet otherwise:
+// another server may answer at an address now, and what the ones before
+// did (signing, BlastRADIUS) is not its.
+func newSettings(st Settings, old *settings) *settings {
+	if st.MaxClients == 0 {
+		st.MaxClients = 128
+	}
+	if st.OpenVPNMaxClients == 0 {
+		st.OpenVPNMaxClients = 128
+	}
+	n := &settings{Settings: st, roots: x509.NewCertPool(), signers: new(radius.Signers)}
+	for _, r := range st.Roots {
+		n.roots.AddCert(r)
+	}
+	if old != nil && slices.EqualFunc(old.Radius, st.Radius, func(a, b radius.Server) bool { return a.Addr == b.Addr && string(a.Secret) == string(b.Secret) }) {
+		n.signers = old.signers
+	}
+	return n
+}
+
+// settings returns the settings that what begins now takes.
+func (s *Server) settings() *settings { return s.live.Load() }
+
+// Update applies st without a restart. The connected clients whose
+// certificate st revokes, or no longer chains to one of its roots (a root
+// removed that the client's certificate was issued under), are
+// disconnected (told, as through the API), and no other. The rest take
+// st when they next begin something: the RADIUS servers are asked about
+// the authentications that begin next; the routes and DNS servers are
+// what the clients that connect next are given, while the connected ones
+// keep those they were given, until they connect again, as Azure's
+// clients do; a limit lower than the clients connected now ends none of
+// them, and admits none until they are fewer. Update reports false,
+// changing nothing, when the change is one of how clients authenticate
+// (RADIUS servers where there were none, or none left), which takes a
+// new Server.
+func (s *Server) Update(st Settings) bool {
+	if (len(st.Radius) == 0) != (len(s.cfg.Radius) == 0) {
 		return false
 	}
 	s.mu.Lock()
-	if !slices.EqualFunc(s.radius, servers, func(a, b radius.Server) bool { return a.Addr == b.Addr && string(a.Secret) == string(b.Secret) }) {
-		// Another server may answer at an address now: what the ones
-		// before did (signing, BlastRADIUS) is not its.
-		s.signers = new(radius.Signers)
+	old := s.settings()
+	n := newSettings(st, old)
+	s.live.Store(n)
+	sameRoots := slices.EqualFunc(old.Roots, n.Roots, (*x509.Certificate).Equal)
+	type goner struct {
+		addr netip.Addr
+		c    client
+		why  string
 	}
-	s.revoked, s.radius = revoked, servers
-	var gone []netip.Addr
+	var gone []goner
 	for a, p := range s.peers {
-		if eaptls.RevokedThumbprint(p.thumb, revoked) {
-			gone = append(gone, a)
+		switch {
+		case eaptls.RevokedThumbprint(p.thumb, n.Revoked):
+			gone = append(gone, goner{a, s.clients[a], "its certificate is revoked"})
+		case !sameRoots && !n.trusts(p, s.since[a]):
+			gone = append(gone, goner{a, s.clients[a], "its certificate's root was removed"})
 		}
 	}
-	cs := make([]client, len(gone))
-	for i, a := range gone {
-		cs[i] = s.clients[a]
-	}
 	s.mu.Unlock()
-	for i, c := range cs {
-		c.disconnect()
-		s.log.Info("point-to-site client disconnected: its certificate is revoked", "addr", gone[i], "protocol", c.protocol())
+	for _, g := range gone {
+		g.c.disconnect()
+		s.log.Info("point-to-site client disconnected: "+g.why, "addr", g.addr, "protocol", g.c.protocol())
 	}
 	return true
 }
 
-// revokedNow and radiusServers are the revoked certificates and the
-// RADIUS servers as configured now (Update).
-func (s *Server) revokedNow() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.revoked
-}
-
-func (s *Server) radiusServers() []radius.Server {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.radius
-}
-
-// radiusSigners are the RADIUS servers known to sign their answers, of
-// those configured now (Update).
-func (s *Server) radiusSigners() *radius.Signers {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.signers
+// trusts reports whether p's certificate chains to one of the roots, as
+// when it connected at since (its certificate may have expired since,
+// which does not end a connection); a client without a certificate
+// checked (RADIUS) is trusted.
+func (st *settings) trusts(p peer, since time.Time) bool {
+	if len(p.chain) == 0 {
+		return true
+	}
+	inter := x509.NewCertPool()
+	for _, c := range p.chain[1:] {
+		inter.AddCert(c)
+	}
+	_, err := p.chain[0].Verify(x509.VerifyOptions{Roots: st.roots, Intermediates: inter, CurrentTime: since, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err == nil
 }
 
 // Deliver implements the VNet router's port for the pool: the packet
@@ -634,7 +676,7 @@ func (s *Server) serve(c net.Conn, handshook, admitted func()) error {
 	l.useMSCHAP = s.cfg.RadiusOnly && len(s.cfg.Radius) > 0
 	l.callPending = true
 	l.negotiateBy = time.Now().Add(negotiationTimeout + radiusWait)
-	for _, d := range s.cfg.DNS {
+	for _, d := range s.settings().DNS {
 		if d.Is4() && len(l.dns) < len(dnsOptions) {
 			l.dns = append(l.dns, d)
 		}
@@ -660,7 +702,7 @@ func (s *Server) serve(c net.Conn, handshook, admitted func()) error {
 	}
 	defer l.release()
 	l.admit = func() error {
-		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user})
+		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user, chain: l.chain})
 		switch {
 		case errors.Is(err, errRevokedMeanwhile):
 			return err
@@ -806,10 +848,12 @@ type peer struct {
 	// its user name.
 	name string
 	// thumb is its certificate's SHA-1 thumbprint (CertThumbprint's),
-	// when the gateway checked it; user the user name a RADIUS server
+	// and chain the certificates it presented, leaf first, when the
+	// gateway checked them; user the user name a RADIUS server
 	// vouched for: checked with the password (MS-CHAPv2, OpenVPN's), or
 	// named in its Access-Accept, not an EAP identity the client chose.
 	thumb, user string
+	chain       []*x509.Certificate
 }
 
 // same reports whether p and o are known to be the same client: the same
@@ -828,9 +872,16 @@ func (p peer) same(o peer) bool {
 // may connect from two devices at once.
 func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	s.mu.Lock()
-	if eaptls.RevokedThumbprint(p.thumb, s.revoked) {
+	// Revoked, or its root removed, by an Update since its TLS handshake
+	// checked.
+	live := s.settings()
+	if eaptls.RevokedThumbprint(p.thumb, live.Revoked) {
 		s.mu.Unlock()
 		return netip.Addr{}, errRevokedMeanwhile
+	}
+	if !live.trusts(p, time.Now()) {
+		s.mu.Unlock()
+		return netip.Addr{}, fmt.Errorf("%w: it chains to no uploaded root", errRevokedMeanwhile)
 	}
 	err := s.roomLocked(c)
 	if err == nil {
@@ -861,7 +912,8 @@ func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 }
 
 // errRevokedMeanwhile is reserve's refusal of a client whose certificate
-// an Update revoked since its TLS handshake checked.
+// an Update revoked, or whose root it removed, since its TLS handshake
+// checked.
 var errRevokedMeanwhile = errors.New("the client certificate is revoked")
 
 // freeLocked returns the lowest address of the pool no client has.
@@ -888,9 +940,9 @@ func (s *Server) roomLocked(c client) error {
 	if s.closed {
 		return errors.New("server closed")
 	}
-	limit, n := s.cfg.MaxClients, 0
+	limit, n := s.settings().MaxClients, 0
 	if c.protocol() == ProtocolOpenVPN {
-		limit = s.cfg.OpenVPNMaxClients
+		limit = s.settings().OpenVPNMaxClients
 	}
 	for _, o := range s.clients {
 		if o.protocol() == c.protocol() {
@@ -973,7 +1025,7 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		// Identifier, the client would take it for a retransmission
 		// and send its Nak again (RFC 3748 §4.1).
 		identity.ID = m.ID
-		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.radiusServers(), l.eapRelayRequest())
+		l.eapRelay = radius.NewEAPAuthenticator(l.ctx, l.srv.settings().Radius, l.eapRelayRequest())
 		stop := l.watchLeaving()
 		next, msk, ok, err = l.eapRelay.Resume(identity)
 		stop()
@@ -1016,7 +1068,7 @@ func (l *link) serverEAP(m ppp.EAP) error {
 		}
 	case l.eapSrv.PeerCertificate() != nil:
 		l.identity = l.eapSrv.PeerCertificate().Subject.CommonName
-		l.thumb = eaptls.CertThumbprint(l.eapSrv.PeerCertificate())
+		l.thumb, l.chain = eaptls.CertThumbprint(l.eapSrv.PeerCertificate()), l.eapSrv.PeerCertificates()
 	}
 	if err := l.admit(); err != nil {
 		return l.abort(err)
@@ -1039,5 +1091,6 @@ func (l *link) sendEAP(m ppp.EAP) error {
 // eapTLSConfig is the server's inner TLS: the client's certificate must
 // chain to an uploaded root (R12) and not be revoked.
 func (l *link) eapTLSConfig() *tls.Config {
-	return eaptls.ServerConfig(*l.srv.cert.Load(), l.srv.roots, l.srv.revokedNow())
+	live := l.srv.settings()
+	return eaptls.ServerConfig(*l.srv.cert.Load(), live.roots, live.Revoked)
 }
