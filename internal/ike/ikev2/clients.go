@@ -121,8 +121,12 @@ type clientState struct {
 	subject string     // its certificate's subject common name (or subject)
 	// thumb is its certificate's SHA-1 thumbprint (upper-case hex), as
 	// Revoked lists them; "" for a client RADIUS authenticated. Written
-	// by the loop under Manager.mu.
+	// by the loop under Manager.mu, as chain is (its certificate and
+	// those it sent with it, nil for such a client) and checked (when
+	// they were).
 	thumb    string
+	chain    []*x509.Certificate
+	checked  time.Time
 	attached bool
 	since    time.Time
 	// childBy, when set, is when the client's IKE SA goes unless it
@@ -183,18 +187,23 @@ func (cl *Clients) validate() error {
 
 // SetClients serves point-to-site clients as cl says, or none when cl is
 // nil. Clients connected under the previous configuration are
-// disconnected (with a Delete) when it changes in more than its Cert,
-// Routes and Revoked: the gateway's certificate (issued again before it
-// expires) and the routes apply to the clients that connect next (also
-// at the endpoint of a connected one), and a revocation disconnects the
-// clients whose certificate it revokes, and no other.
+// disconnected (with a Delete) when it changes in more than sameClients
+// allows; otherwise a change ends only the clients whose certificate a
+// revocation names or no longer chains to a root (a root removed that it
+// was issued under). The rest stay, and take the new configuration with
+// their next IKE SA (a client connecting again at the same endpoint), as
+// the clients that connect next do: the gateway's certificate (issued
+// again before it expires), roots, routes, DNS servers and limit. Until
+// then a connected client keeps the routes and DNS servers it was given
+// in IKE_AUTH, as Azure's clients do until they reconnect; a limit lower
+// than the clients connected ends none of them.
 func (m *Manager) SetClients(cl *Clients) error {
 	if cl != nil {
 		if err := cl.validate(); err != nil {
 			return err
 		}
 		c := *cl
-		c.Routes, c.Revoked, c.DNS = slices.Clone(cl.Routes), slices.Clone(cl.Revoked), slices.Clone(cl.DNS)
+		c.Routes, c.Revoked, c.DNS, c.Roots = slices.Clone(cl.Routes), slices.Clone(cl.Revoked), slices.Clone(cl.DNS), slices.Clone(cl.Roots)
 		cl = &c
 	}
 	m.reconfigMu.Lock()
@@ -208,7 +217,7 @@ func (m *Manager) SetClients(cl *Clients) error {
 	m.clientCfg = cl
 	var kept, gone []*conn
 	for _, c := range m.clientConns {
-		if keep && !cl.revokes(c.client.thumb) {
+		if keep && cl.trusts(c.client) {
 			kept = append(kept, c)
 		} else {
 			gone = append(gone, c)
@@ -216,20 +225,34 @@ func (m *Manager) SetClients(cl *Clients) error {
 	}
 	m.mu.Unlock()
 	// The kept connections' next IKE SAs (a client connecting again at
-	// the same endpoint) take the new certificate, routes and revocations
-	// too; one
-	// that authenticated with a certificate now revoked since the look
-	// above goes.
+	// the same endpoint) take the new configuration too; one that
+	// authenticated since the look above with a certificate now revoked,
+	// or of a root removed, goes.
 	for _, c := range kept {
 		c.post(false, func() {
 			c.client.cfg = cl
-			if cl.revokes(c.client.thumb) {
+			c.m.mu.Lock()
+			ok := cl.trusts(c.client)
+			c.m.mu.Unlock()
+			if !ok {
 				c.stop()
 			}
 		})
 	}
 	closeAll(gone)
 	return nil
+}
+
+// trusts reports whether the client st authenticated as may stay under
+// cl: its certificate is not revoked and chains to one of the roots, as
+// when it connected (it may have expired since, which ends no
+// connection); a client without a certificate (RADIUS) may. Manager.mu
+// is held.
+func (cl *Clients) trusts(st *clientState) bool {
+	if len(st.chain) == 0 {
+		return true
+	}
+	return !cl.revokes(st.thumb) && chainsTo(st.chain, cl.Roots, st.checked) == nil
 }
 
 // revokes reports whether Revoked lists thumb, a certificate's SHA-1
@@ -242,23 +265,16 @@ func (cl *Clients) revokes(thumb string) bool {
 }
 
 // sameClients reports whether the clients connected under o may stay
-// under cl: all but the gateway's certificate (a connected client checked
-// the old one, and its IKE SA needs it no more), the routes, the revoked
-// certificates and the RADIUS servers (their addresses and secrets and
-// the NAS-Identifier, which the next authentication takes) are the same;
-// whether there are RADIUS servers at all, which decides how a client
-// authenticates, counts. The
-// DNS servers count: a client is given them in IKE_AUTH alone, and learns
-// new ones when it connects again. A revocation concerns the clients it revokes alone
-// (SetClients), whatever the order or spelling of the list.
+// under cl: the pool, the proposals, ForceEncap and whether there are
+// RADIUS servers at all (which decides how a client authenticates, as
+// RadiusOnly does) are the same. What else changes (the gateway's
+// certificate, the roots and revoked certificates, the routes, the DNS
+// servers, the limit, the RADIUS servers themselves and the
+// NAS-Identifier) the next IKE SAs and authentications take, the
+// connected clients staying (SetClients).
 func (cl *Clients) sameClients(o *Clients) bool {
-	sameCerts := func(a, b []*x509.Certificate) bool {
-		return slices.EqualFunc(a, b, func(x, y *x509.Certificate) bool { return x.Equal(y) })
-	}
 	sameRadius := (len(cl.Radius) == 0) == (len(o.Radius) == 0) && cl.RadiusOnly == o.RadiusOnly
-	return sameCerts(cl.Roots, o.Roots) &&
-		cl.Pool == o.Pool && cl.MaxClients == o.MaxClients && slices.Equal(cl.DNS, o.DNS) &&
-		cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals) && sameRadius
+	return cl.Pool == o.Pool && cl.ForceEncap == o.ForceEncap && sameProposals(cl.IKEProposals, o.IKEProposals) && sameProposals(cl.ESPProposals, o.ESPProposals) && sameRadius
 }
 
 // selectors are the gateway's traffic selectors of a client's child SA:
@@ -628,10 +644,11 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if st.cfg.RadiusOnly {
 		return sa.refuseClient(wire.AuthenticationFailed, "a certificate's AUTH, where clients authenticate with RADIUS (EAP) only")
 	}
-	leaf, err := st.verifyChain(ps, time.Now())
+	chain, err := st.verifyChain(ps, time.Now())
 	if err != nil {
 		return sa.refuseClient(wire.AuthenticationFailed, "certificate: %v", err)
 	}
+	leaf := chain[0]
 	id := Identity{Type: idi.IDType, Data: idi.Data}
 	if !certNames(leaf, id) {
 		return sa.refuseClient(wire.AuthenticationFailed, "identity %v is not its certificate's (%s)", id, leaf.Subject)
@@ -648,7 +665,7 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if !ok {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
 	}
-	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), leaf, "", ours)
+	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), chain, "", ours)
 }
 
 // refuseClient answers a client's IKE_AUTH request with notification n
@@ -696,20 +713,25 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 // AUTH and what goes with it), the address (CFG_REPLY) and the child SA
 // the client asked for in req, its first IKE_AUTH request. ident tells
 // the client from others (clientIdent): its connections from before go.
-func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert *x509.Certificate, who string, auth []wire.Payload) []wire.Payload {
+// chain is the client's certificate, then those it sent with it (none
+// for a client RADIUS authenticated).
+func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chain []*x509.Certificate, who string, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
+	var cert *x509.Certificate
 	thumb := ""
-	if cert != nil {
+	if len(chain) > 0 {
+		cert = chain[0]
 		sum := sha1.Sum(cert.Raw)
 		thumb = strings.ToUpper(hex.EncodeToString(sum[:]))
 	}
 	sa.c.m.mu.Lock()
 	cur := sa.c.m.clientCfg
 	sa.c.m.mu.Unlock()
-	if cur != nil && cur.revokes(thumb) {
-		// Revoked (SetClients) since its TLS handshake checked it: EAP-TLS
-		// takes a while. Once admitted, SetClients ends it itself.
-		return sa.refuseClient(wire.AuthenticationFailed, "certificate %s: revoked", cert.Subject)
+	if cur != nil && cert != nil && (cur.revokes(thumb) || chainsTo(chain, cur.Roots, time.Now()) != nil) {
+		// Revoked, or its root removed (SetClients), since its TLS
+		// handshake checked it: EAP-TLS takes a while. Once admitted,
+		// SetClients ends it itself.
+		return sa.refuseClient(wire.AuthenticationFailed, "certificate %s: revoked or its root removed", cert.Subject)
 	}
 	cp, _ := find[*wire.CP](req)
 	if st.ident != "" && st.ident != ident {
@@ -753,7 +775,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, cert
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
 	sa.c.m.mu.Lock()
-	st.thumb = thumb
+	st.thumb, st.chain, st.checked = thumb, chain, time.Now()
 	sa.c.m.mu.Unlock()
 	if err == nil {
 		sa.showClient(addr)
@@ -920,7 +942,7 @@ type clientEAP struct {
 	idi      *wire.ID
 	started  time.Time
 	msk      []byte
-	cert     *x509.Certificate
+	chain    []*x509.Certificate // the client's certificate and those it sent with it, with EAP-TLS
 	identity string
 }
 
@@ -1009,8 +1031,8 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		case msk != nil:
 			e.msk = msk
 			if e.tls != nil {
-				e.cert = e.tls.PeerCertificate()
-				e.identity = e.cert.Subject.String()
+				e.chain = e.tls.PeerCertificates()
+				e.identity = e.chain[0].Subject.String()
 			} else {
 				e.identity = e.rad.Identity()
 			}
@@ -1035,7 +1057,11 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 	if err != nil {
 		return sa.refuseClient(wire.AuthenticationFailed, "computing AUTH with the EAP key: %v", err)
 	}
-	first, id, cert, who := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.cert, e.identity
+	first, id, chain, who := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.chain, e.identity
+	var cert *x509.Certificate
+	if len(chain) > 0 {
+		cert = chain[0]
+	}
 	ident := clientIdent(id, cert, who)
 	if e.rad != nil && !e.rad.Asserted() {
 		// Who the client says it is, which another user could say too:
@@ -1043,7 +1069,7 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		ident = "unasserted:" + sa.c.name
 	}
 	sa.endEAP()
-	return sa.admitClient(first, id, ident, cert, who, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
+	return sa.admitClient(first, id, ident, chain, who, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
 }
 
 // endEAP drops the EAP state of sa, and its key.
@@ -1105,10 +1131,10 @@ func (m *Manager) endStale(c *conn, ident string) int {
 	return len(stale)
 }
 
-// verifyChain returns the client's certificate from the CERT payloads,
-// once it chains to a root (through the other certificates sent) and is
+// verifyChain returns the certificates of the client's CERT payloads,
+// its own first, once it chains to a root (through the others) and is
 // not revoked.
-func (st *clientState) verifyChain(ps []wire.Payload, now time.Time) (*x509.Certificate, error) {
+func (st *clientState) verifyChain(ps []wire.Payload, now time.Time) ([]*x509.Certificate, error) {
 	var certs []*x509.Certificate
 	for _, p := range ps {
 		c, ok := p.(*wire.Cert)
@@ -1127,24 +1153,30 @@ func (st *clientState) verifyChain(ps []wire.Payload, now time.Time) (*x509.Cert
 	if len(certs) == 0 {
 		return nil, errors.New("none sent (X.509 in a CERT payload)")
 	}
-	roots, inter := x509.NewCertPool(), x509.NewCertPool()
-	for _, r := range st.cfg.Roots {
-		roots.AddCert(r)
-	}
-	for _, c := range certs[1:] {
-		inter.AddCert(c)
-	}
 	leaf := certs[0]
-	// Client authentication, as EAP-TLS and SSTP's TLS ask (a certificate
-	// without extended key usages is good for any).
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}); err != nil {
+	if err := chainsTo(certs, st.cfg.Roots, now); err != nil {
 		return nil, fmt.Errorf("%s does not chain to an uploaded root: %w", leaf.Subject, err)
 	}
 	if eaptls.Revoked(leaf, st.cfg.Revoked) {
 		return nil, fmt.Errorf("%s is revoked", leaf.Subject)
 	}
-	return leaf, nil
+	return certs, nil
+}
+
+// chainsTo checks that the first of certs (a client's certificate, then
+// those it sent with it) chains to one of roots at time at, through the
+// others, for client authentication, as EAP-TLS and SSTP's TLS ask (a
+// certificate without extended key usages is good for any).
+func chainsTo(certs, roots []*x509.Certificate, at time.Time) error {
+	rp, inter := x509.NewCertPool(), x509.NewCertPool()
+	for _, r := range roots {
+		rp.AddCert(r)
+	}
+	for _, c := range certs[1:] {
+		inter.AddCert(c)
+	}
+	_, err := certs[0].Verify(x509.VerifyOptions{Roots: rp, Intermediates: inter, CurrentTime: at, KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}})
+	return err
 }
 
 // certNames reports whether cert names identity id: its subject, or one of

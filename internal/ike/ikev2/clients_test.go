@@ -658,8 +658,8 @@ func TestVerifyChain(t *testing.T) {
 			switch {
 			case tc.want != nil && err != nil:
 				t.Fatalf("refused: %v", err)
-			case tc.want != nil && !got.Equal(tc.want.Certificate):
-				t.Fatalf("returned %s, want %s", got.Subject, tc.want.Subject)
+			case tc.want != nil && !got[0].Equal(tc.want.Certificate):
+				t.Fatalf("returned %s, want %s", got[0].Subject, tc.want.Subject)
 			case tc.want == nil && (err == nil || !strings.Contains(err.Error(), tc.err)):
 				t.Fatalf("error %v, want one about %q", err, tc.err)
 			}
@@ -1214,8 +1214,9 @@ func TestSetClientsRoutes(t *testing.T) {
 	}
 }
 
-// TestSetClientsChange: a new pool, new roots or no clients at all
-// disconnect the connected clients, with a Delete.
+// TestSetClientsChange: a new pool, RADIUS servers where there were none,
+// RADIUS alone or no clients at all disconnect the connected clients,
+// with a Delete.
 func TestSetClientsChange(t *testing.T) {
 	pki := newPKI(t)
 	for _, tc := range []struct {
@@ -1223,18 +1224,6 @@ func TestSetClientsChange(t *testing.T) {
 		adj  func(*Clients) *Clients
 	}{
 		{"other pool", func(c *Clients) *Clients { c.Pool = netip.MustParsePrefix("10.9.1.0/29"); return c }},
-		{"other roots", func(c *Clients) *Clients {
-			c.Roots = []*x509.Certificate{pkitest.Issue(t, "new root", true, nil).Certificate}
-			return c
-		}},
-		{"one more root", func(c *Clients) *Clients {
-			c.Roots = append(c.Roots, pkitest.Issue(t, "new root", true, nil).Certificate)
-			return c
-		}},
-		{"fewer clients", func(c *Clients) *Clients { c.MaxClients = 5; return c }},
-		// The DNS servers are given in IKE_AUTH alone: a client learns new
-		// ones when it connects again.
-		{"other DNS servers", func(c *Clients) *Clients { c.DNS = []netip.Addr{netip.MustParseAddr("10.1.0.53")}; return c }},
 		{"RADIUS servers", func(c *Clients) *Clients {
 			c.Radius = []radius.Server{{Addr: netip.MustParseAddrPort("192.0.2.9:1812"), Secret: []byte("s")}}
 			return c
@@ -1278,6 +1267,77 @@ func TestSetClientsChange(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestSetClientsLive: a root uploaded, other routes (a site connected),
+// other DNS servers and another limit (the SKU resized) leave the
+// connected client connected, with the routes and DNS servers it was
+// given; the next client may authenticate with the new root and gets the
+// new DNS servers. A root removed ends the clients whose certificate it
+// issued, with a Delete, and no other.
+func TestSetClientsLive(t *testing.T) {
+	pki := newPKI(t)
+	root2 := pkitest.Issue(t, "p2s root 2", true, nil)
+	g := newP2SGateway(t, Config{})
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	cfg.DNS = []netip.Addr{netip.MustParseAddr("10.1.0.53")}
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	first := newP2SClient(t, g, clientAt(1))
+	if _, addr := first.connect(pki.client); addr != poolAddr(1) {
+		t.Fatalf("got %v", addr)
+	}
+	next := pki.clients(g.hooks, p2sPool, 20)
+	next.Roots = append(next.Roots, root2.Certificate)
+	next.Routes = append(slices.Clone(p2sRoutes), netip.MustParsePrefix("192.168.10.0/24"))
+	next.DNS = []netip.Addr{netip.MustParseAddr("10.1.0.54")}
+	if err := g.m.SetClients(next); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.clientAddrs(); !slices.Equal(got, []netip.Addr{poolAddr(1)}) || first.deletedByGW() {
+		t.Fatalf("clients at %v after a root, routes, DNS servers and limit changed, the first told to go: %v", got, first.deletedByGW())
+	}
+	if ps := first.request(wire.Informational, nil); len(ps) != 0 {
+		t.Errorf("the kept client's INFORMATIONAL answered %v", ps)
+	}
+	bob := pkitest.Issue(t, "bob", false, root2)
+	second := newP2SClient(t, g, clientAt(2))
+	second.init()
+	req := second.auth(bob)
+	cp, _ := find[*wire.CP](req)
+	cp.Attributes = append(cp.Attributes, wire.CPAttribute{Type: wire.InternalIP4DNS})
+	ps := second.request(wire.IKEAuth, req)
+	if cpAddr(ps) != poolAddr(2) {
+		t.Fatalf("a client of the root uploaded got %v: %v", cpAddr(ps), ps)
+	}
+	reply, _ := find[*wire.CP](ps)
+	var dns []netip.Addr
+	for _, a := range reply.Attributes {
+		if a.Type == wire.InternalIP4DNS && len(a.Value) == 4 {
+			dns = append(dns, netip.AddrFrom4([4]byte(a.Value)))
+		}
+	}
+	if !slices.Equal(dns, next.DNS) {
+		t.Errorf("the next client got DNS servers %v, want %v", dns, next.DNS)
+	}
+
+	// The first root removed: the first client goes, bob stays.
+	last := pki.clients(g.hooks, p2sPool, 20)
+	last.Roots, last.Routes, last.DNS = []*x509.Certificate{root2.Certificate}, next.Routes, next.DNS
+	if err := g.m.SetClients(last); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "the client of the removed root to go", func() bool { return slices.Equal(g.clientAddrs(), []netip.Addr{poolAddr(2)}) })
+	if !first.deletedByGW() {
+		t.Error("the client of the removed root was not told (no Delete)")
+	}
+	if second.deletedByGW() {
+		t.Error("the client of the root kept was told to go")
+	}
+	if ps := second.request(wire.Informational, nil); len(ps) != 0 {
+		t.Errorf("the kept client's INFORMATIONAL answered %v", ps)
 	}
 }
 
