@@ -140,7 +140,8 @@ type GatewayP2S struct {
 	Radius     []radius.Server
 	RadiusOnly bool
 	// MaxClients, OpenVPNMaxClients and IKEv2MaxClients bound the SSTP,
-	// OpenVPN and IKEv2 clients connected at once.
+	// OpenVPN and IKEv2 clients connected at once; the OpenVPN and IKEv2
+	// clients are counted together (R32: the SKU's one limit for both).
 	MaxClients, OpenVPNMaxClients, IKEv2MaxClients int
 	// Routes are what IKEv2 and OpenVPN clients reach: the selectors of
 	// their child SAs, the routes they are pushed (SSTP clients route

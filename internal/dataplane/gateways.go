@@ -24,6 +24,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/p2s"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/seat"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -45,7 +46,10 @@ type gw struct {
 	p2sCfg    *GatewayP2S         // what p2s runs with
 	// ikev2Clients: the gateway serves point-to-site clients over IKEv2.
 	ikev2Clients bool
-	cert         tls.Certificate // presented to point-to-site clients; issued when first needed, renewed by renewCerts
+	// seats counts its IKEv2 and OpenVPN clients, who share the SKU's
+	// limit (R32): p2s and the IKE daemon take and give seats.
+	seats seat.Count
+	cert  tls.Certificate // presented to point-to-site clients; issued when first needed, renewed by renewCerts
 	// self is the endpoint at the instance's private address that asks
 	// RADIUS servers (radius.go): the BGP speaker's or radiusEP, its own.
 	self     atomic.Pointer[selfEndpoint]

@@ -64,7 +64,7 @@ func (e *Engine) configureP2S(g *gw) {
 		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.TCPPool, MaxClients: sstp.MaxClients, DNS: sstp.DNS, Router: g.toVNet,
 		SSTP: sstp.SSTP, OpenVPN: sstp.OpenVPN, OpenVPNMaxClients: sstp.OpenVPNMaxClients, OpenVPNKey: ovpnKey, Routes: sstp.Routes,
 		Radius: sstp.Radius, RadiusOnly: sstp.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g),
-		RadiusFailover: &g.radiusFailover})
+		RadiusFailover: &g.radiusFailover, Seats: &g.seats})
 	if err != nil {
 		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
 		return
@@ -118,7 +118,7 @@ func (e *Engine) configureIKEv2Clients(g *gw) {
 		return
 	}
 	cl := &ikev2.Clients{Cert: cert, Roots: parseRoots(want.Roots), Revoked: want.Revoked, Pool: want.IKEv2Pool,
-		Routes: want.Routes, MaxClients: want.IKEv2MaxClients, DNS: want.DNS,
+		Routes: want.Routes, MaxClients: want.IKEv2MaxClients, Seats: &g.seats, DNS: want.DNS,
 		Radius: want.Radius, RadiusOnly: want.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g),
 		RadiusFailover: &g.radiusFailover}
 	if cl.IKEProposals, cl.ESPProposals, err = parseProposals(want.IKEProposals, want.ESPProposals); err != nil {

@@ -30,7 +30,7 @@ func TestOpenVPNGatewayFullTold(t *testing.T) {
 	}
 	var b [2048]byte
 	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED,1 point-to-site clients are connected over OpenVPN") {
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED,1 point-to-site clients are connected over IKEv2 and OpenVPN") {
 		t.Fatalf("the second client was answered %q, %v; want AUTH_FAILED with the reason", b[:n], err)
 	}
 	cl.mu.Lock()

@@ -23,6 +23,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/seat"
 	"github.com/vnetgw/vnetgw/internal/sender"
 	"github.com/vnetgw/vnetgw/internal/sparselog"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
@@ -87,8 +88,13 @@ type Config struct {
 	// SSTP and OpenVPN say which protocols the server speaks.
 	SSTP, OpenVPN bool
 	// OpenVPNMaxClients bounds the OpenVPN clients connected at once (the
-	// SKU's limit, R32); 0 means 128.
+	// SKU's limit, R32), with the IKEv2 clients that share Seats; 0 means
+	// 128.
 	OpenVPNMaxClients int
+	// Seats counts the OpenVPN clients, and the IKEv2 clients of the
+	// gateway's IKE daemon given the same (R32: one limit for both); nil:
+	// the OpenVPN clients alone.
+	Seats *seat.Count
 	// OpenVPNKey is the gateway's static key: OpenVPN clients wrap their
 	// control packets with it (tls-crypt, or tls-auth with key-direction
 	// 1 or none), and a packet that does not carry it is dropped before
@@ -147,6 +153,8 @@ type Server struct {
 	cfg Config
 	log *slog.Logger
 	ln  net.Listener
+	// seats counts the OpenVPN clients: Config.Seats, or the server's own.
+	seats *seat.Count
 	// live are the settings the authentications, address assignments
 	// and OpenVPN pushes that begin now take: Config's, or what Update
 	// stored in their place (under mu, which reserve holds to check a
@@ -283,6 +291,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
 		peers: map[netip.Addr]peer{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
+	if s.seats = cfg.Seats; s.seats == nil {
+		s.seats = new(seat.Count)
+	}
 	s.cert.Store(&cfg.Cert)
 	s.live.Store(newSettings(Settings{Roots: cfg.Roots, Revoked: cfg.Revoked, Radius: cfg.Radius, Routes: cfg.Routes, DNS: cfg.DNS,
 		MaxClients: cfg.MaxClients, OpenVPNMaxClients: cfg.OpenVPNMaxClients}, nil))
@@ -592,6 +603,9 @@ func (s *Server) leave(addr netip.Addr, c client) {
 	s.mu.Lock()
 	if s.clients[addr] == c {
 		s.forgetLocked(addr)
+		if c.protocol() == ProtocolOpenVPN {
+			s.seats.Give()
+		}
 	}
 	s.mu.Unlock()
 	s.log.Info("point-to-site client disconnected", "addr", addr, "protocol", c.protocol())
@@ -885,12 +899,23 @@ func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	}
 	err := s.roomLocked(c)
 	if err == nil {
-		if a, ok := s.freeLocked(); ok {
+		a, free := s.freeLocked()
+		switch {
+		case !free:
+			err = errors.New("the client address pool is exhausted")
+		case c.protocol() == ProtocolOpenVPN:
+			// The seat shared with IKEv2's clients, which roomLocked saw
+			// free, may have gone to one of them since.
+			if n, ok := s.seats.Take(s.settings().OpenVPNMaxClients, 0); !ok {
+				err = fullError(n, c.protocol())
+				break
+			}
+			fallthrough
+		default:
 			s.takeLocked(a, c, p)
 			s.mu.Unlock()
 			return a, nil
 		}
-		err = errors.New("the client address pool is exhausted")
 	}
 	var stale netip.Addr
 	for a, o := range s.clients {
@@ -903,7 +928,7 @@ func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	old := s.clients[stale]
-	s.forgetLocked(stale)
+	s.forgetLocked(stale) // its seat, an OpenVPN client's, passes to c: its leave gives none back
 	s.takeLocked(stale, c, p)
 	s.mu.Unlock()
 	old.closeConn()
@@ -940,19 +965,32 @@ func (s *Server) roomLocked(c client) error {
 	if s.closed {
 		return errors.New("server closed")
 	}
-	limit, n := s.settings().MaxClients, 0
 	if c.protocol() == ProtocolOpenVPN {
-		limit = s.settings().OpenVPNMaxClients
+		if n := s.seats.Taken(); n >= s.settings().OpenVPNMaxClients {
+			return fullError(n, c.protocol())
+		}
+		return nil
 	}
+	n := 0
 	for _, o := range s.clients {
 		if o.protocol() == c.protocol() {
 			n++
 		}
 	}
-	if n >= limit {
-		return fmt.Errorf("%d point-to-site clients are connected over %s, the most this gateway takes (R11, R32)", n, c.protocol())
+	if n >= s.settings().MaxClients {
+		return fullError(n, c.protocol())
 	}
 	return nil
+}
+
+// fullError says that n clients of protocol are connected, the most the
+// gateway takes: SSTP's (R11), or IKEv2's and OpenVPN's together (R32),
+// as the clients refused are told.
+func fullError(n int, protocol string) error {
+	if protocol == ProtocolOpenVPN {
+		protocol = "IKEv2 and OpenVPN"
+	}
+	return fmt.Errorf("%d point-to-site clients are connected over %s, the most this gateway takes (R11, R32)", n, protocol)
 }
 
 // checkBinding verifies the client's crypto binding ([MS-SSTP] §3.2.5.2):

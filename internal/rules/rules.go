@@ -432,8 +432,9 @@ func canonicalProtocol(p string) string {
 // R32ClientLimit returns how many point-to-site clients may be connected at
 // once over protocol (any case) to a gateway of the SKU: SSTP 128 on every
 // SKU; IKEv2 and OpenVPN one limit per SKU (VpnGw1 250, VpnGw2 500, VpnGw3
-// 1000, VpnGw4 5000, VpnGw5 10000, the AZ SKUs alike), counted for each
-// of the two apart (two servers hand out the addresses). It is 0 where
+// 1000, VpnGw4 5000, VpnGw5 10000, the AZ SKUs alike), counted for the
+// two together (the data plane counts a gateway instance's clients of
+// both in one count). It is 0 where
 // the SKU lacks the protocol (Basic,
 // Standard and HighPerformance have SSTP only).
 func R32ClientLimit(sku SKU, protocol string) int {

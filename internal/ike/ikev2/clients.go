@@ -24,6 +24,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/seat"
 	"github.com/vnetgw/vnetgw/internal/sender"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
@@ -52,8 +53,13 @@ type Clients struct {
 	// DNS are the DNS servers clients are given when they ask
 	// (INTERNAL_IP4_DNS): the VNet's.
 	DNS []netip.Addr
-	// MaxClients bounds the clients connected at once (R11, R32).
+	// MaxClients bounds the clients connected at once (R11, R32), with
+	// the OpenVPN clients that share Seats.
 	MaxClients int
+	// Seats counts the clients with an address, and the OpenVPN clients
+	// of the gateway's TCP server given the same (R32: one limit for
+	// both); nil: the IKEv2 clients alone.
+	Seats *seat.Count
 	// Attach is called before a client's first child SA is installed:
 	// the data path must then carry addr's traffic in the tunnel called
 	// name. Detach is called when the client is gone. Both are called from
@@ -116,9 +122,10 @@ type clientState struct {
 	pending bool
 	preAuth bool
 	from    netip.Prefix
-	addr    netip.Addr // given in IKE_AUTH; zero until then
-	ident   string     // the authenticated identity and certificate
-	subject string     // its certificate's subject common name (or subject)
+	addr    netip.Addr  // given in IKE_AUTH; zero until then
+	seat    *seat.Count // what counts it while it has addr
+	ident   string      // the authenticated identity and certificate
+	subject string      // its certificate's subject common name (or subject)
 	// thumb is its certificate's SHA-1 thumbprint (upper-case hex), as
 	// Revoked lists them; "" for a client RADIUS authenticated. Written
 	// by the loop under Manager.mu, as chain is (its certificate and
@@ -543,16 +550,20 @@ func (c *conn) releaseClient() {
 	if c.m.clientAddrs[st.addr] == c {
 		delete(c.m.clientAddrs, st.addr)
 	}
+	if st.seat != nil {
+		st.seat.Give()
+		st.seat = nil
+	}
 	st.shown = ClientStatus{}
 	c.m.mu.Unlock()
 	st.addr = netip.Addr{}
 }
 
 // assignAddr gives c the lowest free address of the pool, or the one it
-// has; it fails, saying which, when MaxClients are connected or the pool
-// is used up. The connections a client with INITIAL_CONTACT replaces
-// (replaceClients: those of its ident) do not count, as they are on
-// their way out.
+// has; it fails, saying which, when MaxClients are connected (counted in
+// Seats, with OpenVPN's) or the pool is used up. The connections a
+// client with INITIAL_CONTACT replaces (replaceClients: those of its
+// ident) do not count, as they are on their way out.
 func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.Addr, error) {
 	st := c.client
 	m.mu.Lock()
@@ -560,26 +571,31 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.
 	if st.addr.IsValid() {
 		return st.addr, nil
 	}
-	connected := len(m.clientAddrs)
+	leaving := 0
 	if initialContact {
 		for _, o := range m.clientAddrs {
 			if o != c && o.client.ident == ident {
-				connected--
+				leaving++
 			}
 		}
 	}
-	if connected >= st.cfg.MaxClients {
-		return netip.Addr{}, fmt.Errorf("the gateway's limit of %d point-to-site clients is reached", st.cfg.MaxClients)
+	seats := st.cfg.Seats
+	if seats == nil {
+		seats = &m.seats
+	}
+	if n, ok := seats.Take(st.cfg.MaxClients, leaving); !ok {
+		return netip.Addr{}, fmt.Errorf("the gateway's limit of %d point-to-site clients is reached (%d connected over IKEv2 and OpenVPN)", st.cfg.MaxClients, n)
 	}
 	pool := st.cfg.Pool.Masked()
 	last := lastAddr(pool)
 	for a := pool.Addr().Next(); a.IsValid() && a.Less(last); a = a.Next() {
 		if _, used := m.clientAddrs[a]; !used {
 			m.clientAddrs[a] = c
-			st.addr = a
+			st.addr, st.seat = a, seats
 			return a, nil
 		}
 	}
+	seats.Give()
 	return netip.Addr{}, fmt.Errorf("no free address in the pool %v", st.cfg.Pool)
 }
 

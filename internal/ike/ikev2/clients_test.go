@@ -31,6 +31,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/seat"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
@@ -1013,6 +1014,43 @@ func TestClientMaxClients(t *testing.T) {
 	}
 	if n := len(g.m.Clients()); n != 2 {
 		t.Errorf("%d clients connected, want 2", n)
+	}
+}
+
+// TestClientSeatsSharedWithOpenVPN: the SKU's IKEv2/OpenVPN limit is one
+// figure for both protocols (R32): with a limit of 2 and an OpenVPN
+// client holding a seat of the count both share, one IKEv2 client gets an
+// address and the next INTERNAL_ADDRESS_FAILURE; once the first is
+// disconnected, its seat is free again. Each protocol was admitted up to
+// the limit, twice it in all.
+func TestClientSeatsSharedWithOpenVPN(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	var seats seat.Count
+	if _, ok := seats.Take(2, 0); !ok { // an OpenVPN client's
+		t.Fatal("no seat for the OpenVPN client")
+	}
+	cfg := pki.clients(g.hooks, netip.MustParsePrefix("10.9.0.0/24"), 2)
+	cfg.Seats = &seats
+	if err := g.m.SetClients(cfg); err != nil {
+		t.Fatal(err)
+	}
+	_, first := newP2SClient(t, g, clientAt(1)).connect(pkitest.Issue(t, "client1", false, pki.root))
+	if !first.IsValid() {
+		t.Fatal("the first IKEv2 client got no address")
+	}
+	ps, addr := newP2SClient(t, g, clientAt(2)).connect(pkitest.Issue(t, "client2", false, pki.root))
+	if addr.IsValid() || notify(ps, wire.InternalAddressFailure) == nil {
+		t.Fatalf("an IKEv2 client past the limit shared with OpenVPN got %v: %v", addr, ps)
+	}
+	if !g.m.DisconnectClient(first) {
+		t.Fatal("the first client was not connected")
+	}
+	if n := seats.Taken(); n != 1 {
+		t.Fatalf("%d seats taken after the IKEv2 client left, want the OpenVPN client's", n)
+	}
+	if _, addr := newP2SClient(t, g, clientAt(3)).connect(pkitest.Issue(t, "client3", false, pki.root)); !addr.IsValid() {
+		t.Error("an IKEv2 client got no address in the seat given back")
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/seat"
 	"github.com/vnetgw/vnetgw/internal/sparselog"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -100,7 +101,9 @@ type Manager struct {
 	// endpoint (one that moved onto another's holds no clientKey).
 	clientConns map[string]*conn
 	clientAddrs map[netip.Addr]*conn
-	clientSeq   uint64 // numbers the clients' connections
+	// seats counts the clients with an address when Clients.Seats is nil.
+	seats     seat.Count
+	clientSeq uint64 // numbers the clients' connections
 	// pending counts the client connections not admitted yet, in all,
 	// and those without an IKE_AUTH request yet by the sender they came
 	// from (sender.Key). refusedFromSender and refusedInAll count the
