@@ -47,3 +47,20 @@ func TestQueryRefused(t *testing.T) {
 		t.Errorf("vnet create --query made the network (show: exit %d): it was refused after the write", code)
 	}
 }
+
+// -o none and -o jsonc are az's: none runs the command and prints nothing
+// (a script that wants the exit code alone), jsonc prints the JSON. Both
+// were refused ("use json, table or tsv"), after nothing was written.
+func TestOutputNoneAndJSONC(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	if out := must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "-o", "none"); out != "" {
+		t.Errorf("vnet create -o none printed %q", out)
+	}
+	if out := must(t, "vnet", "show", "-g", "rg", "-n", "hub", "-o", "jsonc"); !strings.Contains(out, `"addressPrefixes": [`) {
+		t.Errorf("vnet show -o jsonc: %q, want the network's JSON", out)
+	}
+	if code, out, _ := vnetgw(t, "vnet", "show", "-g", "rg", "-n", "spoke", "-o", "none"); code != 3 || out != "" {
+		t.Errorf("vnet show -o none of a missing network: exit %d, printed %q; want 3 and nothing", code, out)
+	}
+}

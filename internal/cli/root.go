@@ -144,8 +144,14 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 					return fmt.Errorf("%s: %s does not use it", flag, cmd.CommandPath())
 				}
 			}
-			if g.output != "json" && g.output != "table" && g.output != "tsv" {
-				return fmt.Errorf("--output/-o %q: use json, table or tsv", g.output)
+			switch g.output {
+			case "json", "table", "tsv":
+			case "jsonc": // az's coloured JSON; vnetgw's is plain
+				g.output = "json"
+			case "none": // az's: the command runs and exits as it would, printing nothing
+				g.output, g.stdout = "json", io.Discard
+			default:
+				return fmt.Errorf("--output/-o %q: use json, jsonc, table, tsv or none", g.output)
 			}
 			if cmd.Flags().Changed("query") {
 				// az's --query is JMESPath, which vnetgw does not have:
@@ -161,7 +167,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", envOr("VNETGW_DATA_DIR", datadir.Default()), "data directory of the vnetgw serve to use ($VNETGW_DATA_DIR)")
 	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
-	pf.StringVarP(&g.output, "output", "o", "json", "output format: json, table, or tsv (the table's rows, tab-separated, without its header)")
+	pf.StringVarP(&g.output, "output", "o", "json", "output format: json (jsonc is the same), table, tsv (the table's rows, tab-separated, without its header), or none (nothing: the exit code alone)")
 	pf.String("query", "", "az's JMESPath query: refused (use -o json and jq)")
 	pf.MarkHidden("query")
 	root.AddCommand(newServe(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
