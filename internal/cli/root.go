@@ -162,6 +162,8 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 			return nil
 		},
 	}
+	root.Version = readBuildVersion().String()
+	root.SetVersionTemplate("vnetgw {{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	pf := root.PersistentFlags()
@@ -170,7 +172,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf.StringVarP(&g.output, "output", "o", "json", "output format: json (jsonc is the same), table, tsv (the table's rows, tab-separated, without its header), or none (nothing: the exit code alone)")
 	pf.String("query", "", "az's JMESPath query: refused (use -o json and jq)")
 	pf.MarkHidden("query")
-	root.AddCommand(newServe(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
+	root.AddCommand(newServe(g), newVersion(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
 	for _, c := range resourceCommands(g) {
 		root.AddCommand(c)
 	}

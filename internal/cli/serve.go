@@ -91,6 +91,8 @@ second one while it stops ends it at once.`,
 				stop()
 				cfg.Logger.Info("stopping; a second SIGINT, SIGTERM or SIGHUP ends serve at once, without telling the peers")
 			})()
+			v := readBuildVersion()
+			cfg.Logger.Info("vnetgw starting", "version", v.module, "revision", v.revision, "modified", v.modified)
 			s, err := server.New(ctx, cfg)
 			if err != nil {
 				return err
