@@ -431,7 +431,7 @@ func TestDPD(t *testing.T) {
 	waitFor(t, 5*time.Second, "a to give up on b", func() bool {
 		return len(a.established()) == 0 && a.dp.count() == 0
 	})
-	if st := a.status(); !strings.HasPrefix(st.LastError, "the peer did not answer the liveness check (DPD) for 350ms: request ") {
+	if st := a.status(); !strings.HasPrefix(st.LastError, "the peer did not answer the liveness check (DPD) for 350ms (message ID ") {
 		t.Errorf("last error %q", st.LastError)
 	}
 	n.attach(addrB, b.m)
@@ -566,7 +566,7 @@ func TestUnansweredRequestNamed(t *testing.T) {
 			}, func(p *PeerConfig) { p.Children = PolicyBased(there, here) })
 			waitUp(t, a, b, 2)
 			n.detach(addrB)
-			want := "the peer did not answer " + tc.ask(t, a) + " for 350ms: request "
+			want := "the peer did not answer " + tc.ask(t, a) + " for 350ms (message ID "
 			waitFor(t, 10*time.Second, "a to give up on b", func() bool {
 				return len(a.status().IKESAs) == 0 && a.dp.count() == 0
 			})

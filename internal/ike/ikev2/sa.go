@@ -289,7 +289,7 @@ func (sa *ikeSA) tick(now time.Time) {
 			return
 		}
 		if p.tries >= sa.cfg().RetransmitTries {
-			sa.c.lastError = fmt.Sprintf("the peer did not answer %s for %v: request %d", p.what, sa.giveUpAfter(), p.id)
+			sa.c.lastError = fmt.Sprintf("the peer did not answer %s for %v (message ID %d)", p.what, readable(sa.giveUpAfter()), p.id)
 			sa.log.Warn("peer not responding, deleting IKE SA", sa.logAttrs(),
 				"exchange", p.exchange, "tries", p.tries+1)
 			sa.kill("peer dead")
@@ -406,6 +406,20 @@ func (sa *ikeSA) giveUpAfter() time.Duration {
 		wait = min(2*wait, MaxRetransmitTimeout)
 	}
 	return total
+}
+
+// readable rounds d for a status reason that a person reads: to the
+// second from 10 s, to a tenth of a second from 1 s, else to the
+// millisecond (retransmission waits derived from a DPD timeout summed to
+// "33.749999997s").
+func readable(d time.Duration) time.Duration {
+	switch {
+	case d >= 10*time.Second:
+		return d.Round(time.Second)
+	case d >= time.Second:
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Millisecond)
 }
 
 // reschedule recomputes the lifetimes after a configuration change.

@@ -466,6 +466,25 @@ func TestRedundantIsOurs(t *testing.T) {
 	}
 }
 
+// The wait a status reason names is rounded for a person: a DPD timeout
+// of 315 s gave retransmission waits that summed to "33.749999997s".
+func TestReadableWait(t *testing.T) {
+	for _, c := range []struct {
+		d    time.Duration
+		want string
+	}{
+		{33749999997 * time.Nanosecond, "34s"},
+		{7500 * time.Millisecond, "7.5s"},
+		{3749999997 * time.Nanosecond, "3.7s"},
+		{350 * time.Millisecond, "350ms"},
+		{110 * time.Minute, "1h50m0s"},
+	} {
+		if got := readable(c.d).String(); got != c.want {
+			t.Errorf("%v: %s, want %s", c.d, got, c.want)
+		}
+	}
+}
+
 // TestGiveUpAfter: the time a request is retransmitted before the peer is
 // declared dead, which the status reason names and a replaced SA waits
 // for, follows the waits tick has, doubling up to MaxRetransmitTimeout.
