@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -85,6 +86,14 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 		return err
 	}
 	err = runDemoIn(ctx, out, o, dir)
+	if err != nil && ctx.Err() != nil {
+		// Ctrl-C or SIGTERM: what failed is only that the demo was
+		// stopped (it said "FAILED" and "context canceled").
+		if !errors.Is(err, errInterrupted) {
+			fmt.Fprintln(out, "\n"+interrupted)
+		}
+		err = errInterrupted
+	}
 	if err != nil && ctx.Err() == nil {
 		return fmt.Errorf("%w\n(the demo's data directory %s is kept: the region's log is %s; remove the directory when done)", err, dir, filepath.Join(dir, demoLog))
 	}
@@ -93,6 +102,13 @@ func runDemo(ctx context.Context, out io.Writer, o demoOptions) error {
 	}
 	return err
 }
+
+// interrupted is what the demo prints when Ctrl-C or SIGTERM stops it
+// before its end; its region stops and its data directory is removed.
+const interrupted = "interrupted; removing everything"
+
+// errInterrupted is the demo's error when it was stopped before its end.
+var errInterrupted = errors.New("interrupted")
 
 // demoLog is the region's log in the demo's data directory.
 const demoLog = "vnetgw.log"
@@ -133,6 +149,10 @@ func runDemoIn(ctx context.Context, out io.Writer, o demoOptions, dir string) er
 		start := time.Now()
 		fmt.Fprintf(out, "%-62s", what)
 		if err := fn(); err != nil {
+			if ctx.Err() != nil {
+				fmt.Fprintln(out, interrupted)
+				return errInterrupted
+			}
 			fmt.Fprintln(out, "FAILED")
 			return fmt.Errorf("%s: %w", what, err)
 		}
@@ -328,18 +348,40 @@ func demoWaitConnected(ctx context.Context, c *client.Client, sites []*demoSite,
 		if err != nil {
 			return nil, err
 		}
-		var waiting []string
+		var waiting, cannot []string
 		for _, k := range conns {
-			if k.Properties.ConnectionStatus != "Connected" {
-				waiting = append(waiting, k.Name+" ("+k.Properties.ConnectionStatus+")")
+			p := k.Properties
+			if p.ConnectionStatus == "Connected" {
+				continue
+			}
+			w := k.Name + " (" + p.ConnectionStatus + ")"
+			if p.ConnectionStatusReason != "" {
+				w = k.Name + " (" + p.ConnectionStatus + ": " + p.ConnectionStatusReason + ")"
+			}
+			waiting = append(waiting, w)
+			if gatewayCannotRun(p.ConnectionStatusReason) {
+				cannot = append(cannot, k.Name+": "+p.ConnectionStatusReason)
 			}
 		}
-		if len(waiting) == 0 {
+		switch {
+		case len(waiting) == 0:
 			return conns, nil
+		case len(cannot) > 0:
+			return nil, fmt.Errorf("a gateway cannot run (is another demo still running, with --keep? or give other --ike-port, --natt-port, --sstp-port or --public-ip-pool):\n  %s", strings.Join(cannot, "\n  "))
+		case time.Now().After(deadline):
+			return nil, fmt.Errorf("not connected after %s:\n  %s", d, strings.Join(waiting, "\n  "))
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("not connected after %s: %s", d, strings.Join(waiting, ", "))
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(200 * time.Millisecond):
 		}
-		time.Sleep(200 * time.Millisecond)
 	}
+}
+
+// gatewayCannotRun says whether a connectionStatusReason is that of a
+// gateway whose ports could not be bound: it does not start until they
+// are freed, so waiting for its connections is in vain.
+func gatewayCannotRun(reason string) bool {
+	return strings.Contains(reason, "the gateway is not running: ") && strings.Contains(reason, "bind: ")
 }
