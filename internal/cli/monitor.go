@@ -31,9 +31,11 @@ the tunnel metrics by connection with --filter "ConnectionName eq '*'") or of a
 connection (BitsInPerSecond, BitsOutPerSecond), as az monitor metrics list
 does, from what the node that runs it sampled every serve
 --metrics-interval, on the minute (a point's timestamp is the start of
-the minute its traffic happened in). A node keeps its samples in memory for
---metrics-retention: they start again when the node does, or when the
-VNet moves to another node.`,
+the minute its traffic happened in). A node keeps its samples for
+--metrics-retention and writes them to its data directory every
+--metrics-save and when it stops: a restart keeps them (a crash loses
+those since the last write); they start again when the VNet moves to
+another node.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// The API's address and the id make the URL: a name, or an id

@@ -970,7 +970,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 				col("RoutesReceived", "routesReceived"), col("MessagesSent", "messagesSent"), col("MessagesReceived", "messagesReceived"), col("LocalAddress", "localAddress")}),
 		// getLearnedRoutes is of every peer, as az's list-learned-routes
 		// (no --peer): a --peer was sent and ignored.
-		g.postCmd("list-learned-routes", "List the routes a gateway knows: its VNet's ranges and what its BGP peers announced", "virtualNetworkGateways", "/getLearnedRoutes", routeColumns, nil),
+		needsBGP(g.postCmd("list-learned-routes", "List the routes a gateway knows: its VNet's ranges and what its BGP peers announced", "virtualNetworkGateways", "/getLearnedRoutes", routeColumns, nil)),
 		g.bgpCmd("list-advertised-routes", "List the routes a gateway announces to one BGP peer", "/getAdvertisedRoutes", true, routeColumns))
 	vpnClient := &cobra.Command{Use: "vpn-client", Short: "A gateway's point-to-site clients"}
 	vpnClient.AddCommand(g.postCmd("show-health", "List the point-to-site clients connected to a gateway", "virtualNetworkGateways", "/getVpnClientConnectionHealth",
@@ -1501,6 +1501,16 @@ func (g *globals) bgpCmd(use, short, suffix string, peerRequired bool, columns [
 	if peerRequired {
 		cmd.MarkFlagRequired("peer")
 	}
+	return needsBGP(cmd)
+}
+
+// needsBGP says in a command's help that its gateway must have BGP on:
+// the API refuses the others with BgpNotEnabled (R41).
+func needsBGP(cmd *cobra.Command) *cobra.Command {
+	cmd.Long = cmd.Short + `.
+
+The gateway must have BGP on (vnet-gateway create or update --enable-bgp
+true, or --asn): without it the API refuses with BgpNotEnabled.`
 	return cmd
 }
 

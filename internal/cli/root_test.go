@@ -234,6 +234,12 @@ func TestHelpSaysWhatFlagsDo(t *testing.T) {
 		{[]string{"public-ip", "create", "--help"}, "(default: what it has; 4 for a new one)"},
 		{[]string{"public-ip", "update", "--help"}, "(default: what it has; 4 for a new one)"},
 		{[]string{"serve", "--help"}, "where the links it gives (a list's nextLink, a 202's Location) send a client that came by another name, and a name on its certificate"},
+		// The samples survive a restart (--metrics-save); the help said
+		// they started again with the node.
+		{[]string{"monitor", "metrics", "list", "--help"}, "writes them to its data directory every --metrics-save and when it stops:\na restart keeps them"},
+		// The API refuses a gateway without BGP; the help did not say so.
+		{[]string{"vnet-gateway", "list-learned-routes", "--help"}, "without it the API refuses with BgpNotEnabled"},
+		{[]string{"vnet-gateway", "list-bgp-peer-status", "--help"}, "without it the API refuses with BgpNotEnabled"},
 	} {
 		if out := must(t, tc.args...); !strings.Contains(out, tc.want) {
 			t.Errorf("vnetgw %s does not say %q:\n%s", strings.Join(tc.args, " "), tc.want, out)
