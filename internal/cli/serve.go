@@ -114,7 +114,7 @@ second one while it stops ends it at once.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", "127.0.0.1:7443", "address (host:port) the HTTPS API listens on")
-	f.StringVar(&cfg.PublicIPPool, "public-ip-pool", region.DefaultPublicIPPool, "CIDR prefix or FIRST-LAST range that gateways' public addresses come from")
+	f.StringVar(&cfg.PublicIPPool, "public-ip-pool", region.DefaultPublicIPPool, "CIDR prefix or FIRST-LAST range that gateways' public addresses come from; each region on one machine needs its own (--peer)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "PEM certificate for the API (default: issued by the data directory's CA)")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "PEM private key of --tls-cert")
 	f.StringVar(&logLevel, "log-level", "info", "log level: debug, info, warn or error")
@@ -140,7 +140,7 @@ second one while it stops ends it at once.`,
 	f.StringVar(&cfg.AdvertiseURL, "advertise-url", "", "https://HOST:PORT where this node's API is reached: where the links it gives (a list's nextLink, a 202's Location) send a client that came by another name, and a name on its certificate; with --etcd also where the other nodes send the requests they forward to it (default: the --listen URL; needed with --etcd when --listen is on 0.0.0.0 or ::)")
 	f.DurationVar(&cfg.NodeTTL, "node-ttl", 5*time.Second, "with --etcd: how long after a node dies (or loses etcd) its VNets move to another node; etcd makes it at least 1.5 s")
 	f.DurationVar(&cfg.NodeSettle, "node-settle", time.Minute, "with --etcd: for this long after the node joins, a VNet it runs moves to a node that joins when rendezvous hashing places it there, so that nodes started together share the VNets; later the VNets stay where they run (0: at once)")
-	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable")
+	f.StringArrayVar(&cfg.Peers, "peer", nil, "data directory of another region's vnetgw serve (its endpoint, admin-token and ca.pem), for VNet-to-VNet across regions; repeatable. A region on this machine needs a --public-ip-pool of its own: with the same, their gateways get the same addresses and the second cannot start")
 	return usesGlobals(cmd, "data-dir")
 }
 

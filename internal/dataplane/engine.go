@@ -414,7 +414,7 @@ func (e *Engine) Retry() bool {
 		if g.gw != nil || !g.due(now) {
 			continue
 		}
-		if e.gateways[id] = e.startGateway(g.cfg); e.gateways[id].gw != nil {
+		if e.gateways[id] = e.startGateway(g.cfg, g.logged); e.gateways[id].gw != nil {
 			e.configureGateway(e.gateways[id])
 			started = true
 		}

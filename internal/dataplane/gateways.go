@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/esp"
@@ -44,6 +45,10 @@ type gw struct {
 	learned   []netip.Prefix      // the speaker's routes installed in tunnels
 	p2s       *p2s.Server         // nil without point-to-site
 	p2sCfg    *GatewayP2S         // what p2s runs with
+	// logged is the error its last start failed with, as logged at
+	// Error: a retry that fails alike logs at Debug (it was an ERROR
+	// every RetryInterval).
+	logged string
 	// ikev2Clients: the gateway serves point-to-site clients over IKEv2.
 	ikev2Clients bool
 	// seats counts its IKEv2 and OpenVPN clients, who share the SKU's
@@ -145,7 +150,7 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 		wc := want[id]
 		g := e.gateways[id]
 		if g == nil {
-			g = e.startGateway(wc)
+			g = e.startGateway(wc, "")
 			e.gateways[id] = g
 			changed = true
 		} else if !reflect.DeepEqual(g.cfg, wc) {
@@ -186,8 +191,10 @@ func (e *Engine) installConnections(g *gw) {
 	}
 }
 
-func (e *Engine) startGateway(c Gateway) *gw {
-	g := &gw{cfg: c}
+// startGateway starts gateway instance c; logged is the error its last
+// try failed with and logged ("" for a first try).
+func (e *Engine) startGateway(c Gateway, logged string) *gw {
+	g := &gw{cfg: c, logged: logged}
 	defer func() {
 		if g.err != nil {
 			g.failedAt = time.Now()
@@ -230,7 +237,7 @@ func (e *Engine) startGateway(c Gateway) *gw {
 	g.gw, g.err = gateway.Start(gateway.Options{Local: c.PublicAddr, IKEPort: e.opts.IKEPort, NATTPort: e.opts.NATTPort,
 		RawESP: e.opts.RawESP, Inner: inner, InnerAddrs: innerAddrs, Logger: e.log.With("gateway", c.key()), OnChildren: e.childrenChanged})
 	if g.err != nil {
-		e.log.Error("gateway not started", "gateway", c.key(), "addr", c.PublicAddr, "err", g.err)
+		e.logStartFailure(g)
 		// Start closed the port: nothing passes it, and a capture of it
 		// would record nothing.
 		g.port = nil
@@ -336,6 +343,24 @@ func (e *Engine) releaseAddr(g *gw) {
 		exec.Command("ip", "addr", "del", netip.PrefixFrom(g.cfg.PublicAddr, g.cfg.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).Run()
 		g.addrAdded = false
 	}
+}
+
+// logStartFailure logs why gateway instance g did not start, at Error
+// the first time, with what to do when its address and ports are another
+// socket's, and at Debug when a retry fails alike.
+func (e *Engine) logStartFailure(g *gw) {
+	attrs := []any{"gateway", g.cfg.key(), "addr", g.cfg.PublicAddr, "err", g.err}
+	if g.err.Error() == g.logged {
+		e.log.Debug("gateway not started, again", attrs...)
+		return
+	}
+	g.logged = g.err.Error()
+	msg := "gateway not started"
+	if errors.Is(g.err, syscall.EADDRINUSE) {
+		msg = fmt.Sprintf("gateway not started: another socket has its address and UDP port (%d or %d): another vnetgw serve on this machine with the same --public-ip-pool (give each region its own), or another program; tried again every %s, logged again only when the error changes",
+			e.opts.IKEPort, e.opts.NATTPort, RetryInterval)
+	}
+	e.log.Error(msg, attrs...)
 }
 
 // status adds the gateway instance's tunnels to their connections in m.
