@@ -801,7 +801,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	k := kind{use: "vnet-gateway", short: "Manage virtual network gateways", typ: "virtualNetworkGateways", strict: strictly[arm.VirtualNetworkGateway],
 		columns:    []column{nameCol, groupColumn, locationCol, col("GatewayType", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("SKU", "properties.sku.name"), col("BgpASN", "properties.bgpSettings.asn"), col("BgpPeeringAddress", "properties.bgpSettings.bgpPeeringAddress"), stateCol},
 		createOnly: map[string]string{"vnet": "a gateway stays in the virtual network it was made in (delete it and create it in another)"}}
-	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret string
+	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret, generation string
 	var pips, clientPool, clientProtocols, authTypes, customRoutes []string
 	var asn int64
 	var bgpNAT, enableBGP bool
@@ -823,6 +823,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling); \"\" turns it off")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
+		f.StringVar(&generation, "vpn-gateway-generation", "", "Generation1 (Basic, VpnGw1-3(AZ)), Generation2 (VpnGw2-5(AZ)) or None (an ExpressRoute gateway); default: none stored")
 		azAliases(cmd, map[string]string{"public-ip-address": "public-ip-addresses"})
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// Keep what a gateway already has that the flags do not change
@@ -860,6 +861,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 		}
 		if set("enable-bgp-route-translation-for-nat") {
 			p.EnableBGPRouteTranslationForNat = bgpNAT
+		}
+		if given("vpn-gateway-generation") {
+			p.VPNGatewayGeneration = generation
 		}
 		pipIDs := pips
 		if !given("public-ip-addresses") {

@@ -917,3 +917,28 @@ func TestNICIPConfigUpdate(t *testing.T) {
 		}
 	}
 }
+
+// vnet-gateway create takes az's --vpn-gateway-generation (an unknown
+// flag); the API refuses a generation that is not Azure's or not the
+// SKU's with InvalidParameter (--set vpnGatewayGeneration=Gen9 was
+// stored).
+func TestGatewayGeneration(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip", "--sku", "VpnGw2", "--vpn-gateway-generation", "generation2")
+	if got := gw.Properties.VPNGatewayGeneration; got != "Generation2" {
+		t.Errorf("vpnGatewayGeneration %q, want Generation2", got)
+	}
+	for _, args := range [][]string{
+		{"vnet-gateway", "update", "-g", "rg", "-n", "gw", "--set", "properties.vpnGatewayGeneration=Gen9"},
+		{"vnet-gateway", "update", "-g", "rg", "-n", "gw", "--sku", "VpnGw1"},
+		{"vnet-gateway", "update", "-g", "rg", "-n", "gw", "--sku", "VpnGw4", "--vpn-gateway-generation", "Generation1"},
+	} {
+		if code, out, errOut := vnetgw(t, args...); code != 1 || !strings.Contains(errOut, "InvalidParameter") || !strings.Contains(errOut, "vpnGatewayGeneration") && !strings.Contains(errOut, "Generation") {
+			t.Errorf("vnetgw %s: exit %d, want InvalidParameter about the generation\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+}

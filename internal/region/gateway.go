@@ -86,6 +86,11 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	if err != nil {
 		return err
 	}
+	gen, aerr := rules.VPNGatewayGeneration(p.VPNGatewayGeneration, p.GatewayType, p.SKU.Name)
+	if aerr != nil {
+		return aerr
+	}
+	p.VPNGatewayGeneration = gen
 	if err := autoScale(p); err != nil {
 		return err
 	}

@@ -520,3 +520,44 @@ func R28MultiSite(vpnType string, existing int) *arm.Error {
 	}
 	return nil
 }
+
+// VPN gateway generations (vpnGatewayGeneration): None is for a gateway
+// that is not a VPN gateway.
+const (
+	GenerationNone = "None"
+	Generation1    = "Generation1"
+	Generation2    = "Generation2"
+)
+
+// VPNGatewayGeneration checks a gateway's vpnGatewayGeneration against
+// Azure's enum (None, Generation1, Generation2; any case) and its SKU as
+// Azure pairs them (VPN Gateway's "Gateway SKUs by generation"): None
+// alone for an ExpressRoute gateway; Generation2 for VpnGw2-5(AZ),
+// Generation1 for the others but VpnGw4-5(AZ). It returns the canonical
+// spelling; "" stays "" (Azure's default for the SKU).
+func VPNGatewayGeneration(gen, gatewayType, sku string) (string, *arm.Error) {
+	if gen == "" {
+		return "", nil
+	}
+	bad := func(msg string) (string, *arm.Error) {
+		return "", &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnGatewayGeneration", Message: msg}
+	}
+	generations := []string{GenerationNone, Generation1, Generation2}
+	i := slices.IndexFunc(generations, func(g string) bool { return strings.EqualFold(g, gen) })
+	if i < 0 {
+		return bad(fmt.Sprintf("vpnGatewayGeneration %q is unknown; use None, Generation1 or Generation2", gen))
+	}
+	gen = generations[i]
+	of := func(names ...string) bool {
+		return slices.ContainsFunc(names, func(n string) bool { return strings.EqualFold(n, sku) })
+	}
+	switch {
+	case !strings.EqualFold(gatewayType, "Vpn") && gen != GenerationNone:
+		return bad(fmt.Sprintf("vpnGatewayGeneration is None on a gateway of type %s; it is %s", gatewayType, gen))
+	case gen == Generation2 && !of("VpnGw2", "VpnGw3", "VpnGw4", "VpnGw5", "VpnGw2AZ", "VpnGw3AZ", "VpnGw4AZ", "VpnGw5AZ"):
+		return bad(fmt.Sprintf("SKU %s is not of Generation2, which has VpnGw2-5 and VpnGw2AZ-5AZ", sku))
+	case gen == Generation1 && of("VpnGw4", "VpnGw5", "VpnGw4AZ", "VpnGw5AZ"):
+		return bad(fmt.Sprintf("SKU %s is of Generation2 alone; Generation1 has Basic, VpnGw1-3 and VpnGw1AZ-3AZ", sku))
+	}
+	return gen, nil
+}

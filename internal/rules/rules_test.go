@@ -581,3 +581,30 @@ func TestP2SPool(t *testing.T) {
 		})
 	}
 }
+
+// vpnGatewayGeneration is one of Azure's enum, any case, and the SKU's
+// ("Gateway SKUs by generation"); any value was stored (Gen9 too).
+func TestVPNGatewayGeneration(t *testing.T) {
+	for _, tc := range []struct {
+		name, gen, typ, sku string
+		want                string // canonical; "" with an error
+		err                 bool
+	}{
+		{"none given", "", "Vpn", "VpnGw1", "", false},
+		{"Generation1 of VpnGw1", "Generation1", "Vpn", "VpnGw1", "Generation1", false},
+		{"any case", "generation2", "Vpn", "VpnGw2", "Generation2", false},
+		{"Generation2 of VpnGw5AZ", "Generation2", "Vpn", "VpnGw5AZ", "Generation2", false},
+		{"Generation1 of VpnGw3AZ", "Generation1", "Vpn", "VpnGw3AZ", "Generation1", false},
+		{"None of ExpressRoute", "None", "ExpressRoute", "ErGw1AZ", "None", false},
+		{"unknown", "Gen9", "Vpn", "VpnGw1", "", true},
+		{"Generation2 of VpnGw1", "Generation2", "Vpn", "VpnGw1", "", true},
+		{"Generation2 of Basic", "Generation2", "Vpn", "Basic", "", true},
+		{"Generation1 of VpnGw4", "Generation1", "Vpn", "VpnGw4", "", true},
+		{"Generation1 of ExpressRoute", "Generation1", "ExpressRoute", "Standard", "", true},
+	} {
+		got, err := VPNGatewayGeneration(tc.gen, tc.typ, tc.sku)
+		if got != tc.want || (err != nil) != tc.err || err != nil && (err.Code != "InvalidParameter" || err.Target != "properties.vpnGatewayGeneration") {
+			t.Errorf("%s: %q, %v; want %q, error %v", tc.name, got, err, tc.want, tc.err)
+		}
+	}
+}
