@@ -801,7 +801,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	k := kind{use: "vnet-gateway", short: "Manage virtual network gateways", typ: "virtualNetworkGateways", strict: strictly[arm.VirtualNetworkGateway],
 		columns:    []column{nameCol, groupColumn, locationCol, col("GatewayType", "properties.gatewayType"), col("VpnType", "properties.vpnType"), col("SKU", "properties.sku.name"), col("BgpASN", "properties.bgpSettings.asn"), col("BgpPeeringAddress", "properties.bgpSettings.bgpPeeringAddress"), stateCol},
 		createOnly: map[string]string{"vnet": "a gateway stays in the virtual network it was made in (delete it and create it in another)"}}
-	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret, generation string
+	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret, generation, rootCertName, rootCertData string
 	var pips, clientPool, clientProtocols, authTypes, customRoutes []string
 	var asn int64
 	var bgpNAT, enableBGP bool
@@ -823,6 +823,8 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringSliceVar(&customRoutes, "custom-routes", nil, "more ranges point-to-site clients route to the gateway, besides the VNet's and its connections'")
 		f.StringVar(&defaultSite, "gateway-default-site", "", "local network gateway that Internet-bound traffic is forced to (forced tunneling); \"\" turns it off")
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
+		f.StringVar(&rootCertName, "root-cert-name", "", "name of a point-to-site root certificate to upload (added, or replacing the one of that name; vnet-gateway root-cert create does the same)")
+		f.StringVar(&rootCertData, "root-cert-data", "", "that root certificate: a file (PEM or DER), or its base64 DER as az takes it")
 		f.StringVar(&generation, "vpn-gateway-generation", "", "Generation1 (Basic, VpnGw1-3(AZ)), Generation2 (VpnGw2-5(AZ)) or None (an ExpressRoute gateway); default: none stored")
 		azAliases(cmd, map[string]string{"public-ip-address": "public-ip-addresses"})
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
@@ -916,7 +918,10 @@ func gatewayCommand(g *globals) *cobra.Command {
 			p.EnableBGP = enableBGP // said outright, it wins over --asn's
 		}
 		p2s := false
-		for _, f := range []string{"address-prefixes", "client-protocol", "vpn-auth-type", "radius-server", "radius-secret"} {
+		if given("root-cert-name") != given("root-cert-data") {
+			return nil, errors.New("--root-cert-name and --root-cert-data go together: the name of a point-to-site root certificate and the certificate")
+		}
+		for _, f := range []string{"address-prefixes", "client-protocol", "vpn-auth-type", "radius-server", "radius-secret", "root-cert-name"} {
 			p2s = p2s || given(f)
 		}
 		if p2s {
@@ -940,8 +945,16 @@ func gatewayCommand(g *globals) *cobra.Command {
 			if given("radius-secret") {
 				vc.RadiusServerSecret = radiusSecret
 			}
+			if given("root-cert-name") {
+				data, err := certData("--root-cert-data", rootCertData)
+				if err != nil {
+					return nil, err
+				}
+				vc.VPNClientRootCertificates = putNamed(slices.Clone(vc.VPNClientRootCertificates), rootName,
+					arm.VPNClientRootCertificate{Name: rootCertName, Properties: arm.VPNClientRootCertificateProperties{PublicCertData: data}})
+			}
 			if (vc.VPNClientAddressPool == nil || len(vc.VPNClientAddressPool.AddressPrefixes) == 0) && len(vc.VPNClientProtocols) == 0 {
-				return nil, errors.New("--vpn-auth-type, --radius-server and --radius-secret are part of the point-to-site configuration: give its client pool (--address-prefixes) too")
+				return nil, errors.New("--vpn-auth-type, --radius-server, --radius-secret and --root-cert-name are part of the point-to-site configuration: give its client pool (--address-prefixes) too")
 			}
 			// The API drops the servers of a configuration without Radius.
 			if (given("radius-server") || given("radius-secret")) && !slices.ContainsFunc(vc.VPNAuthenticationTypes, func(t string) bool { return strings.EqualFold(t, "Radius") }) {
@@ -1100,6 +1113,7 @@ func localGatewayCommand(g *globals) *cobra.Command {
 	var ip, fqdn, bgpAddr string
 	var prefixes []string
 	var asn int64
+	var peerWeight int32
 	create := g.writeCmds(k, "Create or update a local network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
 		f.StringVar(&ip, "gateway-ip-address", "", "public address of the on-premises VPN device")
@@ -1107,6 +1121,7 @@ func localGatewayCommand(g *globals) *cobra.Command {
 		f.StringSliceVar(&prefixes, "local-address-prefixes", nil, "on-premises address ranges routed through the gateway")
 		f.Int64Var(&asn, "asn", 0, "BGP ASN of the site (0 on an existing site: no BGP)")
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address of the site")
+		f.Int32Var(&peerWeight, "peer-weight", 0, "az's weight of the routes learned from the site's BGP speaker: 0 only (the API refuses another: vnetgw prefers a route by its AS path, never by a weight)")
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// The device is known by one or the other, as
 		// New-AzLocalNetworkGateway's parameter sets and Terraform's
@@ -1139,7 +1154,7 @@ func localGatewayCommand(g *globals) *cobra.Command {
 		switch {
 		case given("asn") && asn == 0:
 			p.BGPSettings = nil
-		case given("asn") || given("bgp-peering-address"):
+		case given("asn") || given("bgp-peering-address") || given("peer-weight"):
 			b := arm.BGPSettings{}
 			if p.BGPSettings != nil {
 				b = *p.BGPSettings
@@ -1149,6 +1164,9 @@ func localGatewayCommand(g *globals) *cobra.Command {
 			}
 			if given("bgp-peering-address") {
 				b.BGPPeeringAddress = bgpAddr
+			}
+			if given("peer-weight") {
+				b.PeerWeight = &peerWeight
 			}
 			p.BGPSettings = &b
 		}

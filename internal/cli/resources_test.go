@@ -942,3 +942,20 @@ func TestGatewayGeneration(t *testing.T) {
 		}
 	}
 }
+
+// local-gateway create takes az's --peer-weight (an unknown flag): 0 is
+// stored, as Azure shows it; another is refused by the API, which keeps
+// no weight (a learned route is chosen by its AS path).
+func TestLocalGatewayPeerWeight(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	site := []string{"local-gateway", "create", "-g", "rg", "-n", "site", "--gateway-ip-address", "127.0.0.50", "--local-address-prefixes", "192.168.0.0/16", "--asn", "65010", "--bgp-peering-address", "192.168.0.1"}
+	var l arm.LocalNetworkGateway
+	mustJSON(t, &l, append(site, "--peer-weight", "0")...)
+	if b := l.Properties.BGPSettings; b == nil || b.PeerWeight == nil || *b.PeerWeight != 0 {
+		t.Errorf("bgpSettings %+v, want peerWeight 0", b)
+	}
+	if code, out, errOut := vnetgw(t, append(site, "--peer-weight", "10")...); code != 1 || !strings.Contains(errOut, "InvalidParameter") || !strings.Contains(errOut, "peerWeight 10 is not available") {
+		t.Errorf("--peer-weight 10: exit %d, want InvalidParameter\n%s%s", code, out, errOut)
+	}
+}

@@ -49,7 +49,7 @@ func certCommands(g *globals) []*cobra.Command {
 	root := &cobra.Command{Use: "root-cert", Short: "Manage a gateway's point-to-site root certificates (R12)"}
 	rootCreate := common(&cobra.Command{Use: "create", Short: "Upload a root certificate that client certificates chain to", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := certData(certFile)
+			data, err := certData("--public-cert-data", certFile)
 			if err != nil {
 				return err
 			}
@@ -263,11 +263,12 @@ func (g *globals) editGateway(cmd *cobra.Command, rg, gateway string, change fun
 	return out, err
 }
 
-// certData returns --public-cert-data as publicCertData, base64 DER: read
-// from a file (PEM or DER), or given as that data itself, as az takes it.
-func certData(v string) (string, error) {
+// certData returns the certificate of flag (--public-cert-data,
+// --root-cert-data) as publicCertData, base64 DER: read from a file (PEM or
+// DER), or given as that data itself, as az takes it.
+func certData(flag, v string) (string, error) {
 	if v == "" {
-		return "", errors.New("--public-cert-data is required: a file with the certificate (PEM or DER), or its base64 DER")
+		return "", fmt.Errorf("%s is required: a file with the certificate (PEM or DER), or its base64 DER", flag)
 	}
 	b, err := os.ReadFile(v)
 	if err != nil {
@@ -278,7 +279,7 @@ func certData(v string) (string, error) {
 		if der, derr := base64.StdEncoding.DecodeString(data); derr == nil && isCertificate(der) {
 			return data, nil
 		}
-		return "", fmt.Errorf("--public-cert-data is neither a readable file nor a certificate in base64 DER: %w", err)
+		return "", fmt.Errorf("%s is neither a readable file nor a certificate in base64 DER: %w", flag, err)
 	}
 	if blk, _ := pem.Decode(b); blk != nil {
 		b = blk.Bytes

@@ -227,3 +227,33 @@ func TestVPNClientShowURL(t *testing.T) {
 		t.Errorf("show-url of a gateway without point-to-site: exit %d, %s; want VpnClientConfigurationNotFound", code, errOut)
 	}
 }
+
+// vnet-gateway create takes az's --root-cert-name and --root-cert-data
+// (unknown flags): the point-to-site configuration gets that root
+// certificate beside the client pool, in one step as in Azure's
+// walk-through; run again with another name, it adds a second one. One
+// without the other is refused before anything is written.
+func TestGatewayCreateRootCert(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
+	root := pkitest.Issue(t, "alice root", true, nil)
+	data := base64.StdEncoding.EncodeToString(root.Raw)
+	file, _ := root.WritePEM(t, t.TempDir(), "bob-root")
+	create := []string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip"}
+	if code, out, errOut := vnetgw(t, append(create, "--address-prefixes", "172.16.201.0/24", "--root-cert-name", "alice-root")...); code != 1 || !strings.Contains(errOut, "--root-cert-name and --root-cert-data go together") {
+		t.Errorf("--root-cert-name alone: exit %d\n%s%s", code, out, errOut)
+	}
+	must(t, append(create, "--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP", "--root-cert-name", "alice-root", "--root-cert-data", data)...)
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--root-cert-name", "bob-root", "--root-cert-data", file)
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	certs := map[string]string{}
+	for _, r := range gw.Properties.VPNClientConfiguration.VPNClientRootCertificates {
+		certs[r.Name] = r.Properties.PublicCertData
+	}
+	if len(certs) != 2 || certs["alice-root"] != data || certs["bob-root"] != data {
+		t.Errorf("root certificates %v, want alice-root and bob-root with %s", certs, data)
+	}
+}
