@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/asn1"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -373,6 +375,9 @@ func (l *link) clientEAP(m ppp.EAP) error {
 		}
 		return l.sendIPCPRequest()
 	case ppp.EAPFailure:
+		if l.certUnsent != nil {
+			return fmt.Errorf("%w the client certificate: %v; EAP failure after its TLS alert: %v", ErrRefused, l.certUnsent, l.eapAlert)
+		}
 		if l.eapAlert != nil {
 			return fmt.Errorf("%w the client certificate (EAP failure after its TLS alert: %v)", ErrRefused, l.eapAlert)
 		}
@@ -402,8 +407,21 @@ func (l *link) clientEAP(m ppp.EAP) error {
 		return err
 	}
 	if d.Flags&ppp.FlagStart != 0 {
-		e.Bridge = eaptls.NewBridge(false, &tls.Config{Certificates: []tls.Certificate{c.cfg.Cert}, RootCAs: c.cfg.RootCAs, ServerName: c.cfg.ServerName,
-			MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12})
+		cert := c.cfg.Cert
+		e.Bridge = eaptls.NewBridge(false, &tls.Config{RootCAs: c.cfg.RootCAs, ServerName: c.cfg.ServerName,
+			MinVersion: tls.VersionTLS12, MaxVersion: tls.VersionTLS12,
+			// As crypto/tls chooses with Certificates, a certificate that
+			// chains to none of the CAs the gateway names is not sent (the
+			// gateway then ends the handshake: "tls: handshake failure");
+			// noted so that the error says why. Called within Exchange,
+			// which the link waits for.
+			GetClientCertificate: func(cri *tls.CertificateRequestInfo) (*tls.Certificate, error) {
+				if err := cri.SupportsCertificate(&cert); err != nil {
+					l.certUnsent = fmt.Errorf("it chains to none of the gateway's root certificates (%s), so it was not sent (%w)", caNames(cri.AcceptableCAs), err)
+					return &tls.Certificate{}, nil
+				}
+				return &cert, nil
+			}})
 		out, _, err := e.Bridge.Exchange(nil, negotiationTimeout)
 		if err != nil {
 			return err
@@ -465,4 +483,23 @@ func (l *link) sendCallConnected() error {
 		l.checkUp()
 	}
 	return err
+}
+
+// caNames lists the subjects of the CAs a TLS server accepts client
+// certificates of (its CertificateRequest's certificate_authorities).
+func caNames(cas [][]byte) string {
+	var names []string
+	for _, der := range cas {
+		var rdn pkix.RDNSequence
+		if _, err := asn1.Unmarshal(der, &rdn); err != nil {
+			continue
+		}
+		var n pkix.Name
+		n.FillFromRDNSequence(&rdn)
+		names = append(names, n.String())
+	}
+	if len(names) == 0 {
+		return "it names none"
+	}
+	return "it takes those issued by " + strings.Join(names, "; ")
 }

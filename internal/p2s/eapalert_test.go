@@ -6,6 +6,8 @@ import (
 	"errors"
 	"strings"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
 // TestTLSAlertBeforeEAPFailureRFC5216Section2_1_3: a client certificate
@@ -32,5 +34,21 @@ func TestTLSAlertBeforeEAPFailureRFC5216Section2_1_3(t *testing.T) {
 		if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), "TLS alert: tls: "+tc.alert) {
 			t.Errorf("a certificate of %s: %v; want the gateway's refusal with its TLS alert, %s", tc.name, err, tc.alert)
 		}
+	}
+}
+
+// TestCertificateOfAnUnrelatedRoot: a client certificate whose root has
+// another name than every root of the gateway is not sent (crypto/tls
+// sends only one that chains to a CA of the CertificateRequest, RFC 5246
+// §7.4.4), and the gateway ends the handshake with handshake_failure; the
+// client's error said only "tls: handshake failure". It says that the
+// certificate chains to none of the gateway's roots, and names them.
+func TestCertificateOfAnUnrelatedRoot(t *testing.T) {
+	r := newRegion(t, Config{})
+	other := pkitest.Issue(t, "Contoso unrelated root", true, nil)
+	_, _, err := r.dial(t, pkitest.Issue(t, "mallory", false, other).TLS())
+	want := "chains to none of the gateway's root certificates (it takes those issued by CN=P2S root), so it was not sent"
+	if !errors.Is(err, ErrRefused) || !strings.Contains(err.Error(), want) {
+		t.Errorf("a certificate of an unrelated root: %v; want the refusal saying %q", err, want)
 	}
 }

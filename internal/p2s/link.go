@@ -123,6 +123,9 @@ type link struct {
 	// to it (nil: none sent), sent again for the request repeated.
 	eapLastReq, eapLastResp []byte
 	eapAlert                error // the gateway's TLS alert, which its EAP-TLS sent the client
+	// certUnsent says why the client's certificate was not sent in
+	// EAP-TLS: none of the CAs the gateway named issued it.
+	certUnsent error
 	// The server's EAP relayed to RADIUS (useEAPRelay: asked for from
 	// the start), the client's identity response (to start a relay
 	// with when it declines EAP-TLS), and the Identifier of the EAP
