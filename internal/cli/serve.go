@@ -91,12 +91,12 @@ second one while it stops ends it at once.`,
 				stop()
 				cfg.Logger.Info("stopping; a second SIGINT, SIGTERM or SIGHUP ends serve at once, without telling the peers")
 			})()
-			v := readBuildVersion()
-			cfg.Logger.Info("vnetgw starting", "version", v.module, "revision", v.revision, "modified", v.modified)
 			s, err := server.New(ctx, cfg)
 			if err != nil {
-				return err
+				return err // a bad flag is the one line printed
 			}
+			v := readBuildVersion()
+			cfg.Logger.Info("vnetgw starting", "version", v.module, "revision", v.revision, "modified", v.modified)
 			fmt.Fprintf(g.stdout, "vnetgw serving %s\n  admin token: %s\n", s.URL, s.TokenFile())
 			if ca := s.CAFile(); ca != "" {
 				fmt.Fprintf(g.stdout, "  CA:          %s\n", ca)
