@@ -825,7 +825,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.BoolVar(&bgpNAT, "enable-bgp-route-translation-for-nat", false, "translate the routes of BGP connections with NAT rules (needed for NAT with BGP)")
 		f.StringVar(&rootCertName, "root-cert-name", "", "name of a point-to-site root certificate to upload (added, or replacing the one of that name; vnet-gateway root-cert create does the same)")
 		f.StringVar(&rootCertData, "root-cert-data", "", "that root certificate: a file (PEM or DER), or its base64 DER as az takes it")
-		f.StringVar(&generation, "vpn-gateway-generation", "", "Generation1 (Basic, VpnGw1-3(AZ)), Generation2 (VpnGw2-5(AZ)) or None (an ExpressRoute gateway); default: none stored")
+		f.StringVar(&generation, "vpn-gateway-generation", "", "Generation1 (Basic, VpnGw1-3(AZ)), Generation2 (VpnGw2-5(AZ)) or None (an ExpressRoute gateway); default: the SKU's")
 		azAliases(cmd, map[string]string{"public-ip-address": "public-ip-addresses"})
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// Keep what a gateway already has that the flags do not change

@@ -86,11 +86,15 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	if err != nil {
 		return err
 	}
-	gen, aerr := rules.VPNGatewayGeneration(p.VPNGatewayGeneration, p.GatewayType, p.SKU.Name)
-	if aerr != nil {
-		return aerr
+	// A gateway stored before the generation was checked (Generation1
+	// whatever its SKU) is taken back as it is, while neither changes.
+	if old == nil || old.Properties.SKU == nil || p.VPNGatewayGeneration != old.Properties.VPNGatewayGeneration || p.SKU.Name != old.Properties.SKU.Name {
+		gen, aerr := rules.VPNGatewayGeneration(p.VPNGatewayGeneration, p.GatewayType, p.SKU.Name)
+		if aerr != nil {
+			return aerr
+		}
+		p.VPNGatewayGeneration = gen
 	}
-	p.VPNGatewayGeneration = gen
 	if err := autoScale(p); err != nil {
 		return err
 	}
@@ -216,9 +220,6 @@ func gatewayKind(p *arm.VirtualNetworkGatewayProperties) error {
 		p.VPNType = arm.PolicyBased
 	default:
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnType", Message: "vpnType must be RouteBased or PolicyBased; it is " + p.VPNType}
-	}
-	if p.VPNGatewayGeneration == "" {
-		p.VPNGatewayGeneration = "Generation1"
 	}
 	return nil
 }

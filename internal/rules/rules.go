@@ -534,10 +534,18 @@ const (
 // Azure pairs them (VPN Gateway's "Gateway SKUs by generation"): None
 // alone for an ExpressRoute gateway; Generation2 for VpnGw2-5(AZ),
 // Generation1 for the others but VpnGw4-5(AZ). It returns the canonical
-// spelling; "" stays "" (Azure's default for the SKU).
+// spelling, or for "" the SKU's: Generation2 for VpnGw4-5(AZ), else
+// Generation1 ("" on an ExpressRoute gateway).
 func VPNGatewayGeneration(gen, gatewayType, sku string) (string, *arm.Error) {
-	if gen == "" {
+	gen2Only := slices.ContainsFunc([]string{"VpnGw4", "VpnGw5", "VpnGw4AZ", "VpnGw5AZ"}, func(n string) bool { return strings.EqualFold(n, sku) })
+	switch {
+	case gen != "":
+	case !strings.EqualFold(gatewayType, "Vpn"):
 		return "", nil
+	case gen2Only:
+		return Generation2, nil
+	default:
+		return Generation1, nil
 	}
 	bad := func(msg string) (string, *arm.Error) {
 		return "", &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.vpnGatewayGeneration", Message: msg}
@@ -556,7 +564,7 @@ func VPNGatewayGeneration(gen, gatewayType, sku string) (string, *arm.Error) {
 		return bad(fmt.Sprintf("vpnGatewayGeneration is None on a gateway of type %s; it is %s", gatewayType, gen))
 	case gen == Generation2 && !of("VpnGw2", "VpnGw3", "VpnGw4", "VpnGw5", "VpnGw2AZ", "VpnGw3AZ", "VpnGw4AZ", "VpnGw5AZ"):
 		return bad(fmt.Sprintf("SKU %s is not of Generation2, which has VpnGw2-5 and VpnGw2AZ-5AZ", sku))
-	case gen == Generation1 && of("VpnGw4", "VpnGw5", "VpnGw4AZ", "VpnGw5AZ"):
+	case gen == Generation1 && gen2Only:
 		return bad(fmt.Sprintf("SKU %s is of Generation2 alone; Generation1 has Basic, VpnGw1-3 and VpnGw1AZ-3AZ", sku))
 	}
 	return gen, nil

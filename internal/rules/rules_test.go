@@ -590,7 +590,9 @@ func TestVPNGatewayGeneration(t *testing.T) {
 		want                string // canonical; "" with an error
 		err                 bool
 	}{
-		{"none given", "", "Vpn", "VpnGw1", "", false},
+		{"none given", "", "Vpn", "VpnGw1", "Generation1", false},
+		{"none given, VpnGw4", "", "Vpn", "VpnGw4AZ", "Generation2", false},
+		{"none given, ExpressRoute", "", "ExpressRoute", "Standard", "", false},
 		{"Generation1 of VpnGw1", "Generation1", "Vpn", "VpnGw1", "Generation1", false},
 		{"any case", "generation2", "Vpn", "VpnGw2", "Generation2", false},
 		{"Generation2 of VpnGw5AZ", "Generation2", "Vpn", "VpnGw5AZ", "Generation2", false},
