@@ -338,11 +338,27 @@ func (g *gw) closeP2S() {
 // to take what its VNet sent it (a busy node's engine may be slow to).
 const drainWait = 2 * time.Second
 
+// releaseAddr removes the gateway's public address from PublicInterface
+// when it added it there. A removal that fails is logged with what ip
+// said (the address stays on the node, where another node's gateway may
+// take it next); one already gone is not.
 func (e *Engine) releaseAddr(g *gw) {
-	if g.addrAdded {
-		exec.Command("ip", "addr", "del", netip.PrefixFrom(g.cfg.PublicAddr, g.cfg.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).Run()
-		g.addrAdded = false
+	if !g.addrAdded {
+		return
 	}
+	g.addrAdded = false
+	out, err := exec.Command("ip", "addr", "del", netip.PrefixFrom(g.cfg.PublicAddr, g.cfg.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).CombinedOutput()
+	if err != nil && !addrGone(string(out)) {
+		e.log.Error("remove a gateway's public address", "gateway", g.cfg.key(), "addr", g.cfg.PublicAddr, "interface", e.opts.PublicInterface,
+			"err", err, "output", strings.TrimSpace(string(out)))
+	}
+}
+
+// addrGone tells whether ip's answer out says that the address to remove
+// is not there (EADDRNOTAVAIL; a kernel's own message, "ipv4: Address
+// not found", when it gives one).
+func addrGone(out string) bool {
+	return strings.Contains(out, "Cannot assign requested address") || strings.Contains(strings.ToLower(out), "address not found")
 }
 
 // logStartFailure logs why gateway instance g did not start, at Error
