@@ -54,10 +54,14 @@ type Region struct {
 	// writeMu serializes writes made through this Region.
 	writeMu sync.Mutex
 
-	// mu guards m and advanced. Lock order: writeMu before mu.
+	// mu guards m, advanced and changed. Lock order: writeMu before mu.
 	mu       sync.RWMutex
 	m        *model
 	advanced chan struct{} // closed and replaced when m.rev grows
+	// changed is closed and replaced when the desired state changes:
+	// not at a change of observed status only, which every node's status
+	// writes make all the time.
+	changed chan struct{}
 
 	remotes Remotes
 	// remoteMu guards remoteCache, remoteGen, remoteWhy and remoteRetry. It is taken
@@ -88,7 +92,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, maxBytes: cfg.MaxTxnBytes, advanced: make(chan struct{}), done: make(chan struct{}),
+	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, maxBytes: cfg.MaxTxnBytes, advanced: make(chan struct{}), changed: make(chan struct{}), done: make(chan struct{}),
 		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteWhy: map[string]string{}, remoteRetry: map[string]remoteRetry{}}
 	m, err := r.load(ctx)
 	if err != nil {
@@ -159,12 +163,14 @@ func (r *Region) reload(ctx context.Context) {
 	r.mu.Lock()
 	r.m = m
 	r.bump()
+	r.bumpDesired()
 	r.mu.Unlock()
 }
 
 func (r *Region) apply(resp store.WatchResponse) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	desired := false
 	for _, e := range resp.Events {
 		var v []byte
 		if e.Type == store.EventPut {
@@ -173,15 +179,26 @@ func (r *Region) apply(resp store.WatchResponse) {
 		if err := r.m.applyKV(e.KV.Key, v, e.KV.ModRevision); err != nil {
 			r.log.Error("skipping unreadable change", "key", e.KV.Key, "rev", resp.Revision, "err", err)
 		}
+		desired = desired || !strings.HasPrefix(e.KV.Key, prefixStatus)
 	}
 	r.m.rev = resp.Revision
 	r.bump()
+	if desired {
+		r.bumpDesired()
+	}
 }
 
-// bump wakes waiters; r.mu must be held for writing.
+// bump wakes waiters for a revision; r.mu must be held for writing.
 func (r *Region) bump() {
 	close(r.advanced)
 	r.advanced = make(chan struct{})
+}
+
+// bumpDesired wakes waiters for a change of the desired state (Changed);
+// r.mu must be held for writing.
+func (r *Region) bumpDesired() {
+	close(r.changed)
+	r.changed = make(chan struct{})
 }
 
 // waitRev waits until the model has seen revision rev.

@@ -449,7 +449,7 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 		}
 		if changed {
 			r.mu.Lock()
-			r.bump()
+			r.bumpDesired()
 			r.mu.Unlock()
 		}
 	}

@@ -50,11 +50,12 @@ func (r *Region) Snapshot() *Snapshot {
 }
 
 // Changed returns a channel that is closed when the desired state changes
-// after this call.
+// after this call, or what is known of other regions' gateways; not when
+// only observed status does.
 func (r *Region) Changed() <-chan struct{} {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
-	return r.advanced
+	return r.changed
 }
 
 // Connections returns every connection.

@@ -198,3 +198,30 @@ func TestWriteTooLarge(t *testing.T) {
 		t.Errorf("the group of 6 resources: %v", err)
 	}
 }
+
+// TestStatusWritesDoNotWakeTheLoop: a status write (every node makes
+// them all the time under traffic) does not close Changed, which wakes
+// every node's reconcile loop to copy the whole model; a change of the
+// desired state does.
+func TestStatusWritesDoNotWakeTheLoop(t *testing.T) {
+	ctx := context.Background()
+	reg, _ := openRegion(t, Config{})
+	id := arm.ResourceGroupID("dddddddd-0000-0000-0000-0000000000c1", "rg")
+	changed := reg.Changed()
+	if err := reg.PutStatuses(ctx, map[string][]byte{id.Key(): []byte(`{"forwarded":1}`)}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+		t.Fatal("a status write closed Changed")
+	default:
+	}
+	if _, _, err := reg.PutGroup(ctx, id, &arm.ResourceGroup{Location: "westeurope"}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-changed:
+	case <-time.After(10 * time.Second):
+		t.Fatal("a change of the desired state did not close Changed")
+	}
+}
