@@ -18,9 +18,11 @@ import (
 // change of it, and writes the observed state back, until ctx ends: at
 // once after a change of the desired state, then every FastStatusInterval
 // for FastStatusPeriod, so that a tunnel that comes up shows Connected
-// within a fraction of a second, and otherwise every StatusInterval. Its
-// own status writes change the store too but do not wake it: under
-// traffic the counters always differ, and it would write without pause.
+// within a fraction of a second, and otherwise every StatusInterval. The
+// fast passes write only the statuses whose state changed; counters (which
+// under traffic always differ) go every StatusInterval. Status writes,
+// this node's or another's, change the store too but do not wake it
+// (region.Changed): under traffic it would write without pause.
 //
 // With a placement (several nodes sharing the region), the node runs, and
 // writes the status of, only the VNets placed on it; nil runs them all.
@@ -81,7 +83,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		}
 		statuses <- s
 	}
-	var fastUntil time.Time
+	var fastUntil, countersAt time.Time
 	// reconfig hands cfg to the engine; false when the engine is closed.
 	reconfig := func(cfg dataplane.Config, rev int64) bool {
 		did, err := eng.Reconfig(cfg)
@@ -155,7 +157,14 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			fastUntil = time.Now().Add(FastStatusPeriod)
 		}
 		if due {
-			hand(statusUpdates(snap, eng.Status(), owned, fences, node))
+			// Counters go every StatusInterval, the fast passes
+			// between write what changed state only.
+			now := time.Now()
+			counters := !now.Before(countersAt)
+			if counters {
+				countersAt = now.Add(StatusInterval)
+			}
+			hand(statusUpdates(snap, eng.Status(), owned, fences, node, counters))
 			wait := StatusInterval
 			if time.Now().Before(fastUntil) {
 				wait = FastStatusInterval
@@ -184,7 +193,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		case <-timer.C:
 			due = true
 		case <-ctx.Done():
-			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status()), lastOwned, lastFences, node))
+			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status()), lastOwned, lastFences, node, true))
 			return
 		}
 	}

@@ -51,7 +51,7 @@ func TestRemoteGatewayGoneReason(t *testing.T) {
 	c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(gw.String()), arm.Ref(peer.id)
 	must(reg.PutConnection(context.Background(), cid, c))
 	reason := func() string {
-		for _, st := range statusUpdates(reg.Snapshot(), dataplane.Status{}, nil, nil, "").byVNet {
+		for _, st := range statusUpdates(reg.Snapshot(), dataplane.Status{}, nil, nil, "", true).byVNet {
 			if b, ok := st[cid.Key()]; ok {
 				var cs region.ConnectionStatus
 				if err := json.Unmarshal(b, &cs); err != nil {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
@@ -63,7 +64,12 @@ func counterBase(stored []byte, guid, epoch string, raw *[2]uint64) (region.Coun
 // what runs here and leaves the others' to the nodes that run them, each
 // VNet's under the fence of its claim; node names this node in the VNets'
 // status.
-func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[string]bool, fences map[string]store.Cond, node string) statusWrite {
+//
+// Without counters, a connection's or a VNet's status whose counters
+// alone moved is not written: under traffic every one of them moves all
+// the time, and the fast passes after a change (every
+// FastStatusInterval) would rewrite them all.
+func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[string]bool, fences map[string]store.Cond, node string, counters bool) statusWrite {
 	out := statusWrite{byVNet: map[string]map[string][]byte{}, fences: fences}
 	seen := map[string]bool{}
 	// vnet is the VNet the status is of, "" for none known (its write is
@@ -97,6 +103,9 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 			continue
 		}
 		st := observed.VNets[key]
+		if !counters && sameVNetState(s.Status(key), node) {
+			continue
+		}
 		put(key, key, region.VNetStatus{Forwarded: st.Forwarded, DroppedNoRoute: st.NoRoute, DroppedTTL: st.TTLExpired, DroppedMalformed: st.Malformed, DroppedUndeliverable: st.Undeliverable, Node: node})
 	}
 	for _, n := range s.NetworkInterfaces() {
@@ -184,6 +193,9 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 				want.Tunnels = append(want.Tunnels, t)
 			}
 		}
+		if !counters && sameState(s.Status(key), want) {
+			continue
+		}
 		put(vnet, key, want)
 	}
 	for _, key := range s.StatusKeys() {
@@ -200,4 +212,34 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 type statusWrite struct {
 	byVNet map[string]map[string][]byte
 	fences map[string]store.Cond
+}
+
+// sameState tells whether the stored status of a connection has the
+// state of want: its connectionStatus, reason and tunnels' states, all
+// but the counters.
+func sameState(stored []byte, want *region.ConnectionStatus) bool {
+	var old region.ConnectionStatus
+	if stored == nil || json.Unmarshal(stored, &old) != nil {
+		return false
+	}
+	a, b := withoutCounters(old), withoutCounters(*want)
+	return a.ConnectionStatus == b.ConnectionStatus && a.Reason == b.Reason && a.InterRegion == b.InterRegion && a.GUID == b.GUID &&
+		slices.Equal(a.Tunnels, b.Tunnels)
+}
+
+// withoutCounters is c without its bytes and what they are counted from.
+func withoutCounters(c region.ConnectionStatus) region.ConnectionStatus {
+	c.IngressBytes, c.EgressBytes, c.Epoch, c.Base = 0, 0, "", nil
+	c.Tunnels = slices.Clone(c.Tunnels)
+	for i := range c.Tunnels {
+		c.Tunnels[i].IngressBytesTransferred, c.Tunnels[i].EgressBytesTransferred = 0, 0
+	}
+	return c
+}
+
+// sameVNetState tells whether the stored status of a VNet names node as
+// the one that runs it: all but its counters.
+func sameVNetState(stored []byte, node string) bool {
+	var old region.VNetStatus
+	return stored != nil && json.Unmarshal(stored, &old) == nil && old.Node == node
 }
