@@ -33,7 +33,11 @@ import (
 // stops the VNet at once. A VNet lost so, or to the node fencing itself
 // (cut off from etcd), is stopped before anything else is built, and the
 // node builds the configuration of the VNets it runs only: in a large
-// region, building all of them took longer than the lease leaves.
+// region, building all of them took longer than the lease leaves. A VNet
+// handed over (moved, drained, rebalanced) has its status written a last
+// time under its claim, with what its connections carried until it
+// stopped, before the claim is released: the node that takes it over
+// counts on from there (R39).
 //
 // When ctx ends, the status is written a last time, before the data plane
 // stops: what the connections carried until now (their bytes go on from
@@ -51,8 +55,13 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 	// Status goes to the store from a goroutine of its own: a store that
 	// does not answer (etcd cut off) holds up no placement, and a node
 	// that fenced itself stops its VNets at once. A status not yet
-	// written when a newer one comes is not written.
+	// written when a newer one comes is replaced by it, except the
+	// VNets the newer one leaves out: a VNet handed over keeps its last.
 	statuses := make(chan statusWrite, 1)
+	// wrote takes the seq of each statusWrite once the store answered
+	// it; seq counts those handed.
+	wrote := make(chan uint64, 1)
+	var seq uint64
 	// The claims the store refused a status write under: their VNets run
 	// here no more. A refusal the loop has not taken yet is dropped, and
 	// made again by the next write.
@@ -61,7 +70,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 	wctx, cancelWrites := context.WithCancel(context.Background())
 	written := make(chan struct{})
 	go func() {
-		writeStatuses(wctx, reg, statuses, refusedCh, log)
+		writeStatuses(wctx, reg, statuses, refusedCh, wrote, log)
 		close(written)
 	}()
 	defer func() {
@@ -77,12 +86,31 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		<-written
 	}()
 	hand := func(s statusWrite) {
+		seq++
+		s.seq = seq
 		select {
-		case <-statuses: // superseded
+		case old := <-statuses: // superseded
+			for v, w := range old.byVNet {
+				if _, ok := s.byVNet[v]; ok || v == "" {
+					continue
+				}
+				s.byVNet[v] = w
+				if c, ok := old.fences[v]; ok {
+					s.fences = maps.Clone(s.fences) // another's, perhaps the loop's
+					if s.fences == nil {
+						s.fences = map[string]store.Cond{}
+					}
+					s.fences[v] = c
+				}
+			}
 		default:
 		}
 		statuses <- s
 	}
+	// final are the VNets handed over whose last status is on its way to
+	// the store, with the seq of its write: their claims are kept until
+	// it is written.
+	final := map[string]uint64{}
 	var fastUntil, countersAt time.Time
 	// reconfig hands cfg to the engine; false when the engine is closed.
 	reconfig := func(cfg dataplane.Config, rev int64) bool {
@@ -128,6 +156,9 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		// A stop in the background that ends wakes the loop: a gateway
 		// that waits for it to free its address starts (Retry).
 		leaving, stopped := eng.Stopping()
+		for v := range final {
+			leaving[v] = true
+		}
 		if place != nil {
 			node = place.Name()
 			placed = place.Changed()
@@ -147,6 +178,14 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 				owned, fences, refused = fenced(place, owned, refused)
 				cfg = only(cfg, owned)
 				cfg.Lost = lost(place, lastOwned, owned, refused)
+				if out, outFences := handedOver(place, lastOwned, owned, refused); len(out) > 0 {
+					// Read before they stop: the engine shows no more
+					// of them after.
+					hand(statusUpdates(snap, stopping(eng.Status(), reasonMoved), out, outFences, node, true))
+					for v := range out {
+						final[v] = seq
+					}
+				}
 			}
 			lastRev, lastGen, lastOwned, lastFences, due = snap.ConfigRev, snap.RemoteGen, owned, fences, true
 			if !reconfig(cfg, snap.Rev) {
@@ -171,6 +210,10 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			}
 			timer.Reset(wait)
 		}
+		var answered <-chan uint64 // only while a handed-over VNet's claim waits for it
+		if len(final) > 0 {
+			answered = wrote
+		}
 		select {
 		case <-changed:
 			due = false
@@ -178,8 +221,16 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			due = false
 		case <-stopped:
 			due = true
+		case n := <-answered:
+			// A handed-over VNet's last status written: its claim
+			// goes at the next Place.
+			due = false
+			for v, at := range final {
+				if at <= n {
+					delete(final, v)
+				}
+			}
 		case c := <-refusedCh:
-			log.Warn("another node took a VNet over (a status write under this node's claim was refused); stopping it here", "claim", c.Key)
 			refused[c], due = true, false
 			gone := map[string]bool{}
 			for v, f := range lastFences {
@@ -187,13 +238,16 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 					gone[v] = true
 				}
 			}
+			if len(gone) > 0 {
+				log.Warn("another node took a VNet over (a status write under this node's claim was refused); stopping it here", "claim", c.Key)
+			}
 			if !stopLost(gone, lastRev) {
 				return
 			}
 		case <-timer.C:
 			due = true
 		case <-ctx.Done():
-			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status()), lastOwned, lastFences, node, true))
+			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status(), reasonStopped), lastOwned, lastFences, node, true))
 			return
 		}
 	}
@@ -204,14 +258,14 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 const LastStatusWait = 5 * time.Second
 
 // stopping is what the data plane will show once it has stopped: every
-// connection NotConnected, with what it carried until now.
-func stopping(observed dataplane.Status) dataplane.Status {
+// connection NotConnected for reason, with what it carried until now.
+func stopping(observed dataplane.Status, reason string) dataplane.Status {
 	conns := make(map[string]dataplane.ConnectionStatus, len(observed.Connections))
 	for key, c := range observed.Connections {
-		c.State, c.Reason = dataplane.NotConnected, reasonStopped
+		c.State, c.Reason = dataplane.NotConnected, reason
 		c.Tunnels = slices.Clone(c.Tunnels)
 		for i := range c.Tunnels {
-			c.Tunnels[i].State, c.Tunnels[i].Reason = dataplane.NotConnected, reasonStopped
+			c.Tunnels[i].State, c.Tunnels[i].Reason = dataplane.NotConnected, reason
 		}
 		conns[key] = c
 	}
@@ -219,20 +273,25 @@ func stopping(observed dataplane.Status) dataplane.Status {
 	return observed
 }
 
-const reasonStopped = "serve stopped on the node that runs this connection's gateway; the tunnel is set up again when it starts"
+const (
+	reasonStopped = "serve stopped on the node that runs this connection's gateway; the tunnel is set up again when it starts"
+	reasonMoved   = "the gateway's VNet moves to another node; the tunnel is set up again when it starts there"
+)
 
 // fencesPerTxn is how many VNets' statuses go in one transaction, each
 // with the condition of its claim (etcd takes up to 128 conditions).
 const fencesPerTxn = 32
 
 // writeStatuses writes each status the loop hands it, until statuses is
-// closed, and sends on refused the fence of each VNet whose write the
-// store refused; ctx ends a write under way.
+// closed, sends on refused the fence of each VNet whose write the store
+// refused, and on wrote the seq of each write the store answered (the
+// latest only, when the loop has not taken the one before); ctx ends a
+// write under way.
 //
 // The statuses of up to fencesPerTxn VNets go in one transaction under
 // all their fences, as one write without fences did; when it is refused,
 // each VNet's goes alone, to learn which claim was lost.
-func writeStatuses(ctx context.Context, reg *region.Region, statuses <-chan statusWrite, refused chan<- store.Cond, log *slog.Logger) {
+func writeStatuses(ctx context.Context, reg *region.Region, statuses <-chan statusWrite, refused chan<- store.Cond, wrote chan uint64, log *slog.Logger) {
 	put := func(vnets []string, s statusWrite) error {
 		all := map[string][]byte{}
 		var conds []store.Cond
@@ -262,6 +321,11 @@ func writeStatuses(ctx context.Context, reg *region.Region, statuses <-chan stat
 				}
 			}
 		}
+		select {
+		case <-wrote: // not taken yet: this one says more
+		default:
+		}
+		wrote <- s.seq
 	}
 }
 
@@ -285,6 +349,23 @@ func fenced(place Placement, owned map[string]bool, refused map[store.Cond]bool)
 		}
 	}
 	return owned, fences, still
+}
+
+// handedOver returns, of the VNets the node ran (ran) and runs no more,
+// those whose claim it still holds and the store did not refuse a write
+// under, with their fences: handed over (or deleted), they may have their
+// status written a last time.
+func handedOver(place Placement, ran, owned map[string]bool, refused map[store.Cond]bool) (map[string]bool, map[string]store.Cond) {
+	out, fences := map[string]bool{}, map[string]store.Cond{}
+	for v := range ran {
+		if owned[v] {
+			continue
+		}
+		if c, ok := place.Fence(v); ok && !refused[c] {
+			out[v], fences[v] = true, c
+		}
+	}
+	return out, fences
 }
 
 // lost returns, of the VNets the node ran (ran) and runs no more, those

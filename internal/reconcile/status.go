@@ -212,6 +212,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 type statusWrite struct {
 	byVNet map[string]map[string][]byte
 	fences map[string]store.Cond
+	seq    uint64 // set by the loop as it hands it over
 }
 
 // sameState tells whether the stored status of a connection has the
