@@ -90,19 +90,20 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		s.seq = seq
 		select {
 		case old := <-statuses: // superseded
+			fences := maps.Clone(s.fences) // s's may be the loop's
+			if fences == nil {
+				fences = map[string]store.Cond{}
+			}
 			for v, w := range old.byVNet {
 				if _, ok := s.byVNet[v]; ok || v == "" {
 					continue
 				}
 				s.byVNet[v] = w
 				if c, ok := old.fences[v]; ok {
-					s.fences = maps.Clone(s.fences) // another's, perhaps the loop's
-					if s.fences == nil {
-						s.fences = map[string]store.Cond{}
-					}
-					s.fences[v] = c
+					fences[v] = c
 				}
 			}
+			s.fences = fences
 		default:
 		}
 		statuses <- s
