@@ -161,6 +161,9 @@ type Server struct {
 	// client against them).
 	live atomic.Pointer[settings]
 
+	// updateMu serializes Update.
+	updateMu sync.Mutex
+
 	mu      sync.Mutex
 	clients map[netip.Addr]client
 	ident   map[netip.Addr]string
@@ -445,30 +448,55 @@ func (s *Server) settings() *settings { return s.live.Load() }
 // them, and admits none until they are fewer. Update reports false,
 // changing nothing, when the change is one of how clients authenticate
 // (RADIUS servers where there were none, or none left), which takes a
-// new Server.
+// new Server. The connected clients' certificates are checked again only
+// when the roots or revocations changed, and not while packets to the
+// clients wait.
 func (s *Server) Update(st Settings) bool {
 	if (len(st.Radius) == 0) != (len(s.cfg.Radius) == 0) {
 		return false
 	}
+	s.updateMu.Lock()
+	defer s.updateMu.Unlock()
 	s.mu.Lock()
 	old := s.settings()
 	n := newSettings(st, old)
 	s.live.Store(n)
 	sameRoots := slices.EqualFunc(old.Roots, n.Roots, (*x509.Certificate).Equal)
-	type goner struct {
-		addr netip.Addr
-		c    client
-		why  string
+	sameRevoked := slices.Equal(old.Revoked, n.Revoked)
+	if sameRoots && sameRevoked {
+		// The connected clients were checked against these (reserve).
+		s.mu.Unlock()
+		return true
 	}
-	var gone []goner
+	type connected struct {
+		addr  netip.Addr
+		c     client
+		p     peer
+		since time.Time
+		why   string
+	}
+	conns := make([]connected, 0, len(s.peers))
 	for a, p := range s.peers {
-		switch {
-		case eaptls.RevokedThumbprint(p.thumb, n.Revoked):
-			gone = append(gone, goner{a, s.clients[a], "its certificate is revoked"})
-		case !sameRoots && !n.trusts(p, s.since[a]):
-			gone = append(gone, goner{a, s.clients[a], "its certificate's root was removed"})
-		}
+		conns = append(conns, connected{addr: a, c: s.clients[a], p: p, since: s.since[a]})
 	}
+	s.mu.Unlock()
+	// The certificates are checked without s.mu, which every packet to
+	// a client takes (Deliver); the clients that connect meanwhile are
+	// checked against n (reserve).
+	var gone []connected
+	for _, c := range conns {
+		switch {
+		case !sameRevoked && eaptls.RevokedThumbprint(c.p.thumb, n.Revoked):
+			c.why = "its certificate is revoked"
+		case !sameRoots && !n.trusts(c.p, c.since):
+			c.why = "its certificate's root was removed"
+		default:
+			continue
+		}
+		gone = append(gone, c)
+	}
+	s.mu.Lock()
+	gone = slices.DeleteFunc(gone, func(g connected) bool { return s.clients[g.addr] != g.c }) // gone, or its address another's, meanwhile
 	s.mu.Unlock()
 	for _, g := range gone {
 		g.c.disconnect()

@@ -126,14 +126,9 @@ type clientState struct {
 	seat    *seat.Count // what counts it while it has addr
 	ident   string      // the authenticated identity and certificate
 	subject string      // its certificate's subject common name (or subject)
-	// thumb is its certificate's SHA-1 thumbprint (upper-case hex), as
-	// Revoked lists them; "" for a client RADIUS authenticated. Written
-	// by the loop under Manager.mu, as chain is (its certificate and
-	// those it sent with it, nil for such a client) and checked (when
-	// they were).
-	thumb    string
-	chain    []*x509.Certificate
-	checked  time.Time
+	// cert is what it authenticated with; written by the loop under
+	// Manager.mu.
+	cert     clientCert
 	attached bool
 	since    time.Time
 	// childBy, when set, is when the client's IKE SA goes unless it
@@ -147,6 +142,17 @@ type clientState struct {
 	// RADIUS server) gives up then.
 	ctx    context.Context
 	cancel context.CancelFunc
+}
+
+// clientCert is the certificate a client authenticated with.
+type clientCert struct {
+	// thumb is its SHA-1 thumbprint (upper-case hex), as Revoked lists
+	// them; "" for a client RADIUS authenticated. chain is the
+	// certificate and those the client sent with it (nil for such a
+	// client), checked when they were.
+	thumb   string
+	chain   []*x509.Certificate
+	checked time.Time
 }
 
 // ClientStatus is a connected point-to-site client.
@@ -203,7 +209,9 @@ func (cl *Clients) validate() error {
 // again before it expires), roots, routes, DNS servers and limit. Until
 // then a connected client keeps the routes and DNS servers it was given
 // in IKE_AUTH, as Azure's clients do until they reconnect; a limit lower
-// than the clients connected ends none of them.
+// than the clients connected ends none of them. The connected clients'
+// certificates are checked again only when the roots or revocations
+// changed, and not while IKE packets wait.
 func (m *Manager) SetClients(cl *Clients) error {
 	if cl != nil {
 		if err := cl.validate(); err != nil {
@@ -220,28 +228,56 @@ func (m *Manager) SetClients(cl *Clients) error {
 		m.mu.Unlock()
 		return errClosed
 	}
-	keep := cl != nil && m.clientCfg != nil && cl.sameClients(m.clientCfg)
+	old := m.clientCfg
+	keep := cl != nil && old != nil && cl.sameClients(old)
+	// Unless the roots or revocations changed, the connected clients'
+	// certificates were checked against what cl has: no need to again.
+	recheck := keep && !cl.sameTrust(old)
 	m.clientCfg = cl
-	var kept, gone []*conn
+	seen := make([]seenClient, 0, len(m.clientConns))
 	for _, c := range m.clientConns {
-		if keep && cl.trusts(c.client) {
-			kept = append(kept, c)
-		} else {
-			gone = append(gone, c)
-		}
+		seen = append(seen, seenClient{c, c.client.cert})
 	}
 	m.mu.Unlock()
+	if !keep {
+		gone := make([]*conn, len(seen))
+		for i, s := range seen {
+			gone[i] = s.c
+		}
+		closeAll(gone)
+		return nil
+	}
+	// The certificates are checked without m.mu, which every IKE packet
+	// takes; a client that authenticated again since the look above is
+	// left to its loop's check below.
+	ends := make([]bool, len(seen))
+	var gone []*conn
+	if recheck {
+		for i, s := range seen {
+			ends[i] = !cl.trusts(s.cert)
+		}
+		m.mu.Lock()
+		for i, s := range seen {
+			ends[i] = ends[i] && m.clientConns[s.c.name] == s.c && slices.Equal(s.c.client.cert.chain, s.cert.chain)
+			if ends[i] {
+				gone = append(gone, s.c)
+			}
+		}
+		m.mu.Unlock()
+	}
 	// The kept connections' next IKE SAs (a client connecting again at
 	// the same endpoint) take the new configuration too; one that
 	// authenticated since the look above with a certificate now revoked,
 	// or of a root removed, goes.
-	for _, c := range kept {
+	for i, s := range seen {
+		if ends[i] {
+			continue
+		}
+		c := s.c
 		c.post(false, func() {
-			c.client.cfg = cl
-			c.m.mu.Lock()
-			ok := cl.trusts(c.client)
-			c.m.mu.Unlock()
-			if !ok {
+			st := c.client
+			st.cfg = cl
+			if recheck && !slices.Equal(st.cert.chain, s.cert.chain) && !cl.trusts(st.cert) {
 				c.stop()
 			}
 		})
@@ -250,16 +286,28 @@ func (m *Manager) SetClients(cl *Clients) error {
 	return nil
 }
 
-// trusts reports whether the client st authenticated as may stay under
-// cl: its certificate is not revoked and chains to one of the roots, as
-// when it connected (it may have expired since, which ends no
-// connection); a client without a certificate (RADIUS) may. Manager.mu
-// is held.
-func (cl *Clients) trusts(st *clientState) bool {
-	if len(st.chain) == 0 {
+// seenClient is a client connection and the certificate it had
+// authenticated with when SetClients looked.
+type seenClient struct {
+	c    *conn
+	cert clientCert
+}
+
+// trusts reports whether a client that authenticated with cert may stay
+// under cl: its certificate is not revoked and chains to one of the
+// roots, as when it connected (it may have expired since, which ends no
+// connection); a client without a certificate (RADIUS) may.
+func (cl *Clients) trusts(cert clientCert) bool {
+	if len(cert.chain) == 0 {
 		return true
 	}
-	return !cl.revokes(st.thumb) && chainsTo(st.chain, cl.Roots, st.checked) == nil
+	return !cl.revokes(cert.thumb) && chainsTo(cert.chain, cl.Roots, cert.checked) == nil
+}
+
+// sameTrust reports whether cl and o trust the same client certificates:
+// the same roots and revocations, in the same order.
+func (cl *Clients) sameTrust(o *Clients) bool {
+	return slices.EqualFunc(cl.Roots, o.Roots, (*x509.Certificate).Equal) && slices.Equal(cl.Revoked, o.Revoked)
 }
 
 // revokes reports whether Revoked lists thumb, a certificate's SHA-1
@@ -791,7 +839,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
 	sa.c.m.mu.Lock()
-	st.thumb, st.chain, st.checked = thumb, chain, time.Now()
+	st.cert = clientCert{thumb, chain, time.Now()}
 	sa.c.m.mu.Unlock()
 	if err == nil {
 		sa.showClient(addr)
