@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	clientv3 "go.etcd.io/etcd/client/v3"
+
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/cluster"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
@@ -25,22 +27,8 @@ func TestCutOffNodeStopsUnderTraffic(t *testing.T) {
 	p := e.NewProxy(t)
 	cliA := p.Client(t)
 	st := etcd.New(cliA, "/r/state/", etcd.Options{History: -1})
-	pool, _ := region.ParsePool("127.10.0.0/24")
-	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, MaxTxnOps: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeA, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/r/cluster/", Name: "a", TTL: 2 * time.Second, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := dataplane.New(dataplane.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { Run(ctx, reg, eng, nodeA, testLogger(t)); close(done) }()
-	// Everything of a's that logs ends before the test does.
-	defer func() { cancel(); <-done; eng.Close(); nodeA.Close(); reg.Close() }()
-	f := &fixture{reg: reg, eng: eng}
+	f := runNodeA(t, st, cliA)
+	eng := f.eng
 	v, a, _, h, bAddr := f.twoHosts(t, "a", "b")
 	vkey := strings.ToLower(v.String())
 
@@ -116,21 +104,8 @@ func TestCutOffNodeStopsBeforeBuild(t *testing.T) {
 			t.Fatalf("b runs %d of the %d VNets", len(o), len(big))
 		}
 	}
-	pool, _ := region.ParsePool("127.10.0.0/24")
-	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, MaxTxnOps: 100})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nodeA, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/r/cluster/", Name: "a", TTL: 2 * time.Second, Logger: testLogger(t)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng := dataplane.New(dataplane.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { Run(ctx, reg, eng, nodeA, testLogger(t)); close(done) }()
-	defer func() { cancel(); <-done; eng.Close(); nodeA.Close(); reg.Close() }()
-	f := &fixture{reg: reg, eng: eng}
+	f := runNodeA(t, st, cliA)
+	eng := f.eng
 	v := f.vnet(t, "rg", "v", "10.250.0.0/16", arm.Subnet{Name: "default", Properties: arm.SubnetProperties{AddressPrefix: "10.250.0.0/24"}})
 	vkey := strings.ToLower(v.String())
 	a, _ := f.nic(t, "rg", "a", v.Child("subnets", "default"))
@@ -166,4 +141,27 @@ func TestCutOffNodeStopsBeforeBuild(t *testing.T) {
 	case bAt < aStopped:
 		t.Errorf("b ran v before a stopped it: both ran it")
 	}
+}
+
+// runNodeA runs node a of a region on st (its etcd client cliA, lease
+// TTL 2 s) with a reconcile loop over a data plane of its own, all
+// stopped when t ends.
+func runNodeA(t *testing.T, st *etcd.Store, cliA *clientv3.Client) *fixture {
+	t.Helper()
+	pool, _ := region.ParsePool("127.10.0.0/24")
+	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, MaxTxnOps: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeA, err := cluster.Join(context.Background(), cliA, cluster.Options{Prefix: "/r/cluster/", Name: "a", TTL: 2 * time.Second, Logger: testLogger(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng := dataplane.New(dataplane.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { Run(ctx, reg, eng, nodeA, testLogger(t)); close(done) }()
+	// Everything of a's that logs ends before the test does.
+	t.Cleanup(func() { cancel(); <-done; eng.Close(); nodeA.Close(); reg.Close() })
+	return &fixture{reg: reg, eng: eng}
 }
