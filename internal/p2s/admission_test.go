@@ -15,27 +15,10 @@ import (
 	"github.com/vnetgw/vnetgw/internal/netns"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/radius/radiustest"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
-
-// silentRadius is a RADIUS server that reads requests and never answers.
-func silentRadius(t *testing.T) netip.AddrPort {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			if _, _, err := pc.ReadFrom(b); err != nil {
-				return
-			}
-		}
-	}()
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
-}
 
 // openLCP acknowledges the server's LCP request and sends an empty one.
 func (x *rawClient) openLCP() ppp.Packet {
@@ -109,7 +92,7 @@ func TestClientLeavesDuringRadius(t *testing.T) {
 // sending an LCP Echo-Request right behind its answer when more: a packet
 // the gateway holds unread while it waits.
 func clientLeavesDuringRadius(t *testing.T, more bool) {
-	r := newRegion(t, Config{Radius: []radius.Server{{Addr: silentRadius(t), Secret: []byte("s")}}, RadiusOnly: true})
+	r := newRegion(t, Config{Radius: []radius.Server{{Addr: radiustest.Silent(t, "127.0.0.1:0"), Secret: []byte("s")}}, RadiusOnly: true})
 	x := dialRaw(t, r.srv.Addr())
 	x.openLCP()
 	ch := x.next(ppp.ProtoCHAP)
@@ -135,7 +118,7 @@ func clientLeavesDuringRadius(t *testing.T, more bool) {
 // request, a Configure-Nak of it (RFC 1661 §5.3) changes nothing: the
 // authentication under way (EAP-TLS) is not switched to MS-CHAPv2.
 func TestNakAfterAckIgnored(t *testing.T) {
-	r := newRegion(t, Config{Radius: []radius.Server{{Addr: silentRadius(t), Secret: []byte("s")}}})
+	r := newRegion(t, Config{Radius: []radius.Server{{Addr: radiustest.Silent(t, "127.0.0.1:0"), Secret: []byte("s")}}})
 	x := dialRaw(t, r.srv.Addr())
 	first := x.openLCP()
 	x.next(ppp.ProtoEAP)
@@ -201,7 +184,7 @@ func TestNegotiatingPerSource(t *testing.T) {
 // not while a user authenticates. Before, the 17th user's connection was
 // closed without a word.
 func TestNegotiatingBehindOneProxy(t *testing.T) {
-	r := newRegion(t, Config{Listen: netip.MustParseAddrPort("127.191.0.2:0"), Radius: []radius.Server{{Addr: silentRadius(t), Secret: []byte("s")}}, RadiusOnly: true})
+	r := newRegion(t, Config{Listen: netip.MustParseAddrPort("127.191.0.2:0"), Radius: []radius.Server{{Addr: radiustest.Silent(t, "127.0.0.1:0"), Secret: []byte("s")}}, RadiusOnly: true})
 	users := maxNegotiatingPerSource + 4
 	for i := range users {
 		x := dialRaw(t, r.srv.Addr()) // fails the test when the gateway closes the connection

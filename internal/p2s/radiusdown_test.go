@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/radius/radiustest"
 )
 
 // TestRadiusDownIsNoRefusal: when no RADIUS server answers, the gateway
@@ -19,7 +20,7 @@ func TestRadiusDownIsNoRefusal(t *testing.T) {
 	oldTries, oldTimeout, oldWait := radius.Tries, radius.Timeout, radius.Wait
 	radius.Tries, radius.Timeout, radius.Wait = 1, 200*time.Millisecond, 500*time.Millisecond
 	t.Cleanup(func() { radius.Tries, radius.Timeout, radius.Wait = oldTries, oldTimeout, oldWait })
-	servers := []radius.Server{{Addr: silentRadius(t), Secret: []byte("s")}}
+	servers := []radius.Server{{Addr: radiustest.Silent(t, "127.0.0.1:0"), Secret: []byte("s")}}
 	for name, eap := range map[string]bool{"MS-CHAPv2": false, "EAP": true} {
 		t.Run("SSTP "+name, func(t *testing.T) {
 			r := newRegion(t, Config{Radius: servers, RadiusOnly: true})

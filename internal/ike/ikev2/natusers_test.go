@@ -3,13 +3,13 @@ package ikev2
 import (
 	"fmt"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/radius"
+	"github.com/vnetgw/vnetgw/internal/radius/radiustest"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
@@ -26,22 +26,10 @@ func TestEAPClientsBehindOneNAT(t *testing.T) {
 	var log logbuf.Buffer
 	g := newP2SGateway(t, Config{Logger: slog.New(slog.NewTextHandler(&log, nil)), CookieThreshold: 1 << 20, MaxHalfOpen: 1 << 10})
 	// The users' RADIUS server, waiting for their second factor.
-	pc, err := net.ListenPacket("udp", "127.191.0.3:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		b := make([]byte, 4096)
-		for {
-			if _, _, err := pc.ReadFrom(b); err != nil {
-				return
-			}
-		}
-	}()
+	silent := radiustest.Silent(t, "127.191.0.3:0")
 	pki := newPKI(t)
 	cfg := pki.clients(g.hooks, p2sPool, 10)
-	cfg.Radius = []radius.Server{{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: []byte("s")}}
+	cfg.Radius = []radius.Server{{Addr: silent, Secret: []byte("s")}}
 	if err := g.m.SetClients(cfg); err != nil {
 		t.Fatal(err)
 	}
