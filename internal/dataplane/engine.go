@@ -92,8 +92,10 @@ type Engine struct {
 	// mu guards everything below; Reconfig, Status and Close hold it.
 	// Nothing that waits for a peer runs under it but Close's stop (a
 	// gateway removed or a speaker replaced stops in the background,
-	// leave.go), and only a gateway that starts on the public address of
-	// one still stopping waits for that stop under it.
+	// leave.go; a connection or IKEv2 client removed leaves its Delete to
+	// wait in its IKE daemon, ikev2.Manager.Reconfig), and no gateway
+	// that starts on the public address of one still stopping waits for
+	// that stop under it (heldBy).
 	mu       sync.Mutex
 	cfg      Config
 	vnets    map[string]*vnet

@@ -1,9 +1,12 @@
 package dataplane
 
 import (
+	"bytes"
 	"fmt"
 	"log/slog"
 	"net/netip"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -18,21 +21,43 @@ import (
 
 // silentPeer is an IKEv2 site on real UDP sockets that can go silent: it
 // goes on reading what the gateway sends, and what it would answer is
-// lost (an uplink cut off).
+// held back (an uplink cut off).
 type silentPeer struct {
 	tr *udp.Transport
 	m  *ikev2.Manager
-	// muted drops what the peer sends; lost counts what it dropped.
+	// muted holds back what the peer sends; lost counts it. unmute sends
+	// it, as an uplink that comes back with its queue.
 	muted atomic.Bool
 	lost  atomic.Int64
+	mu    sync.Mutex // guards held
+	held  []heldIKE
+}
+
+type heldIKE struct {
+	local, remote netip.AddrPort
+	msg           []byte
 }
 
 func (p *silentPeer) SendIKE(local, remote netip.AddrPort, msg []byte) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.muted.Load() {
 		p.lost.Add(1)
+		p.held = append(p.held, heldIKE{local, remote, bytes.Clone(msg)})
 		return nil
 	}
 	return p.tr.SendIKE(local, remote, msg)
+}
+
+// unmute sends what the peer held back, in order, and what it sends next.
+func (p *silentPeer) unmute() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.muted.Store(false)
+	for _, h := range p.held {
+		p.tr.SendIKE(h.local, h.remote, h.msg)
+	}
+	p.held = nil
 }
 
 // nullChildren is a data path that takes the child SAs and carries nothing.
@@ -122,6 +147,100 @@ func TestCloseStopsGatewaysTogether(t *testing.T) {
 		t.Fatalf("the stop took %v: the gateways were stopped one after another (each waits up to 2 s, %v in all)", took, sum)
 	}
 	t.Logf("%d gateways stopped in %v", n, took)
+}
+
+// TestReconfigLeavesDeletesToWait: connections removed from several
+// gateways at once, each to a site that went silent with the gateway's
+// liveness check unanswered, leave Reconfig at once: their Deletes wait
+// for that answer (RFC 7296 §2.3), up to 2 s each, after it. One gateway
+// after another, under the engine's lock, that Reconfig took n times
+// that, while the node could not stop the VNets it lost to another
+// node, write statuses or take the next change. The sites still take
+// the Deletes once their answers get through, and a connection added
+// again at once connects anew beside its stopping self.
+func TestReconfigLeavesDeletesToWait(t *testing.T) {
+	const n = 6
+	const ike, natt = 18930, 18931
+	e := New(Options{IKEPort: ike, NATTPort: natt})
+	defer e.Close()
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}}}
+	var peers []*silentPeer
+	for i := range n {
+		gw, site := netip.AddrFrom4([4]byte{127, 199, 1, byte(i + 1)}), netip.AddrFrom4([4]byte{127, 199, 2, byte(i + 1)})
+		peers = append(peers, startSilentPeer(t, site, gw, ike, natt))
+		cfg.Gateways = append(cfg.Gateways, Gateway{ID: fmt.Sprintf("gw%d", i), VNet: "v", PublicAddr: gw,
+			Connections: []Connection{{ID: fmt.Sprintf("c%d", i), Remote: site, PSK: Secret("k"), DPDTimeout: 20 * time.Second,
+				LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes(fmt.Sprintf("192.168.%d.0/24", i))}}})
+	}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	connected := func(ids ...int) func() bool {
+		return func() bool {
+			st := e.Status()
+			for _, i := range ids {
+				if st.Connections[fmt.Sprintf("c%d", i)].State != Connected {
+					return false
+				}
+			}
+			return true
+		}
+	}
+	waitUntil(t, 60*time.Second, "every tunnel to connect", connected(0, 1, 2, 3, 4, 5))
+	for _, p := range peers {
+		p.muted.Store(true)
+	}
+	waitUntil(t, 60*time.Second, "every gateway's liveness check", func() bool {
+		for _, p := range peers {
+			if p.lost.Load() == 0 {
+				return false
+			}
+		}
+		return true
+	})
+	removed := cfg
+	removed.Gateways = slices.Clone(cfg.Gateways)
+	for i := range removed.Gateways {
+		removed.Gateways[i].Connections = nil
+	}
+	start := time.Now()
+	if _, err := e.Reconfig(removed); err != nil {
+		t.Fatal(err)
+	}
+	took := time.Since(start)
+	// The odd gateways' connections come back at once.
+	again := removed
+	again.Gateways = slices.Clone(removed.Gateways)
+	for i := 1; i < n; i += 2 {
+		again.Gateways[i] = cfg.Gateways[i]
+	}
+	if _, err := e.Reconfig(again); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range peers {
+		p.unmute()
+	}
+	if sum := n * 2 * time.Second; took > sum/2 {
+		t.Errorf("Reconfig took %v: it waited for each silent site in turn (up to 2 s each, %v in all)", took, sum)
+	}
+	t.Logf("%d connections removed in %v", n, took)
+	waitUntil(t, 30*time.Second, "Delete taken at every site of a removed connection", func() bool {
+		for i := 0; i < n; i += 2 {
+			if st := peers[i].m.Status(); len(st) != 1 || st[0].State != "down" {
+				return false
+			}
+		}
+		return true
+	})
+	waitUntil(t, 60*time.Second, "reconnection of the connections added again", connected(1, 3, 5))
+	waitUntil(t, 30*time.Second, "one IKE SA at each of their sites", func() bool {
+		for i := 1; i < n; i += 2 {
+			if st := peers[i].m.Status(); len(st) != 1 || len(st[0].IKESAs) != 1 || st[0].State != "established" {
+				return false
+			}
+		}
+		return true
+	})
 }
 
 // waitUntil waits for cond, at most d.

@@ -282,7 +282,7 @@ func (m *Manager) SetClients(cl *Clients) error {
 			}
 		})
 	}
-	closeAll(gone)
+	stopAll(gone)
 	return nil
 }
 
@@ -672,8 +672,7 @@ func (m *Manager) DisconnectClient(addr netip.Addr) bool {
 	if c == nil {
 		return false
 	}
-	c.stop()
-	c.do(func() {}) // after stopLoop
+	stopAll([]*conn{c})
 	return true
 }
 

@@ -179,6 +179,20 @@ func closeAll(conns []*conn) {
 	}
 }
 
+// stopAll stops conns at once and returns when each has taken its child
+// SAs out of the data path and sent its Deletes, or left a Delete to wait
+// for the answer to a request of ours (ikeSA.shutdown): it does not wait
+// for silent peers, up to shutdownWait each. The loops end in the
+// background; Manager.Close waits for them (Manager.wg).
+func stopAll(conns []*conn) {
+	for _, c := range conns {
+		c.stop()
+	}
+	for _, c := range conns {
+		c.do(func() {}) // after stopLoop
+	}
+}
+
 // status returns a snapshot of the peer.
 func (c *conn) status() (PeerStatus, bool) {
 	var s PeerStatus

@@ -159,7 +159,9 @@ func New(cfg Config) (*Manager, error) {
 
 // Reconfig makes peers the configuration: peers that are new start (and
 // initiate an IKE SA unless ResponderOnly); peers no longer listed are torn
-// down with a Delete to the peer; peers whose addresses, identities, key,
+// down with a Delete to the peer (one that waits for the answer to a
+// request of ours waits after Reconfig has returned, their child SAs out
+// of the data path already); peers whose addresses, identities, key,
 // proposals or children changed are torn down and started again; other
 // changes (lifetimes, timers, mode) apply to the running SAs. An invalid
 // peer does not hold the others back: it keeps the configuration it had (or
@@ -244,7 +246,10 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 			m.log.Warn("peer offers weak Diffie-Hellman groups (RFC 8247 §2.4); prefer ecp256, x25519 or modp2048", "peer", p.Name, "groups", g)
 		}
 	}
-	closeAll(stop)
+	// The removed peers' Deletes go out now; one that waits for a silent
+	// peer's answer waits in the background, not in the caller (the data
+	// plane's reconfiguration of every gateway).
+	stopAll(stop)
 	for _, c := range update {
 		p := next[c.name]
 		c.post(false, func() { c.reconfigure(p) })
@@ -288,7 +293,7 @@ func (m *Manager) Reset(name string) bool {
 	delete(m.byRemote, p.Remote.Addr().Unmap())
 	m.mu.Unlock()
 	m.log.Info("resetting peer", "peer", name)
-	c.close()
+	stopAll([]*conn{c})
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {

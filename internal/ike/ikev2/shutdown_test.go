@@ -200,3 +200,70 @@ func TestCloseDuringRekeyWithSilentPeer(t *testing.T) {
 		})
 	}
 }
+
+// TestReconfigLeavesTheDeleteToWait: a peer removed by Reconfig (or
+// started again by it, or by Reset) while a request of ours to it is
+// unanswered has its child SAs out of the data path when Reconfig
+// returns, and its Delete waits for the answer (RFC 7296 §2.3) after
+// Reconfig has returned, not in it: a gateway's reconfiguration, which
+// the data plane runs for one gateway after another under its lock,
+// waited up to shutdownWait for each such peer. The network holds the
+// request until Reconfig has returned; the peer still takes the Delete
+// then, and a peer started again at once does not collide with its
+// stopping self.
+func TestReconfigLeavesTheDeleteToWait(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		stop func(t *testing.T, a *node)
+		// again: the peer is configured again and connects anew.
+		again bool
+	}{
+		{"removed", func(t *testing.T, a *node) {
+			if err := a.m.Reconfig(nil); err != nil {
+				t.Fatal(err)
+			}
+		}, false},
+		{"removed and added again at once", func(t *testing.T, a *node) {
+			if err := a.m.Reconfig(nil); err != nil {
+				t.Fatal(err)
+			}
+			if err := a.m.Reconfig([]PeerConfig{a.peer}); err != nil {
+				t.Fatal(err)
+			}
+		}, true},
+		{"reset", func(t *testing.T, a *node) {
+			if !a.m.Reset(a.peer.Name) {
+				t.Fatal("Reset of a configured peer reported none")
+			}
+		}, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, a, b := pair(t, nil, nil)
+			waitUp(t, a, b, 1)
+			old := a.established()[0]
+			n.pause()
+			dpd := a.startDPD(t)
+			tc.stop(t, a)
+			if a.dp.count() != 0 {
+				t.Errorf("%d child SAs left in the data path after the stop", a.dp.count())
+			}
+			ids, _ := requestsFrom(n, addrA, wire.Informational)
+			for _, id := range ids {
+				if id != dpd {
+					t.Errorf("request %d sent while request %d was unanswered (window of one, RFC 7296 §2.3)", id, dpd)
+				}
+			}
+			n.resume()
+			if !tc.again {
+				waitFor(t, 10*time.Second, "b to take a's Delete", func() bool { return b.status().State == "down" && b.dp.count() == 0 })
+				return
+			}
+			waitFor(t, 10*time.Second, "one new IKE SA on both sides", func() bool {
+				ea, eb := a.established(), b.established()
+				return len(ea) == 1 && len(eb) == 1 && ea[0].SPIi != old.SPIi && eb[0].SPIi == ea[0].SPIi &&
+					len(b.status().IKESAs) == 1 && a.dp.count() == 1 && b.dp.count() == 1
+			})
+			checkKeys(t, a, b)
+		})
+	}
+}
