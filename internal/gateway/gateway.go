@@ -182,9 +182,9 @@ const keepaliveCheck = 5 * time.Second
 // every IKE SA behind a real NAT (RFC 3948 §4), so that the NAT keeps the
 // mapping the peer sends ESP and IKE to. On the same tick the engine and
 // the UDP endpoints log the packets they dropped (once a minute at most
-// per tunnel, or endpoint, and reason), and the tunnels take the path MTU
-// the kernel learned from errors about another instance's packets
-// (tunnel.Engine.LearnPathMTUs).
+// per tunnel, or endpoint, and reason), and the tunnels that sent ESP
+// since the tick before take the path MTU the kernel learned from errors
+// about another instance's packets (tunnel.Engine.LearnPathMTUs).
 func (g *Gateway) keepalives() {
 	t := time.NewTicker(keepaliveCheck)
 	defer t.Stop()

@@ -97,7 +97,8 @@ type Engine struct {
 	log    *slog.Logger
 	now    func() time.Time
 
-	// mu guards cfg, tunnels, paths and the tunnels' cfg fields, and
+	// mu guards cfg, tunnels, paths, the tunnels' cfg fields and the
+	// children's learnedAt, and
 	// serializes the writers of routes, spis and the tunnels' children
 	// and their ends (Reconfig, AddChild, MoveChild, RemoveChild, Close).
 	// The data path never takes it. mu and inMu (or logMu) are never held
@@ -184,6 +185,10 @@ type child struct {
 	lastMoved         int64        // unix nanoseconds of the last Events.PeerMoved; guarded by Engine.inMu
 	selectorDrops     atomic.Uint64
 	stop              chan struct{} // closed when the child is removed
+	// learnedAt is the outbound SA's sequence number when LearnPathMTUs
+	// last looked: one since tells that the child sent ESP on its path.
+	// Guarded by Engine.mu.
+	learnedAt uint64
 }
 
 // outerEnds are where a child's ESP leaves from and goes to.
