@@ -145,12 +145,6 @@ func (c *conn) do(f func()) bool {
 	}
 }
 
-// close tells the peer, stops the loop and waits for it.
-func (c *conn) close() {
-	c.stop()
-	<-c.done
-}
-
 // stop tells the loop to delete the IKE SAs, telling the peer, and to end;
 // it does not wait (c.done is closed when the loop has ended).
 func (c *conn) stop() {
