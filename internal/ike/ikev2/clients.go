@@ -244,7 +244,7 @@ func (m *Manager) SetClients(cl *Clients) error {
 		for i, s := range seen {
 			gone[i] = s.c
 		}
-		closeAll(gone)
+		stopAll(gone)
 		return nil
 	}
 	// The certificates are checked without m.mu, which every IKE packet
