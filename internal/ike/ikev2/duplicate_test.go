@@ -91,3 +91,53 @@ func TestBothInitiate(t *testing.T) {
 		})
 	}
 }
+
+// TestVendorIDOnlyToVnetgw: the gateway answers IKE_SA_INIT with its
+// Vendor ID (RFC 7296 §3.12) only to an initiator whose request carries
+// it, another vnetgw; a point-to-site client, a scanner or a site's peer
+// of another make learns nothing of what answers.
+func TestVendorIDOnlyToVnetgw(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	sitePeer, otherPeer := netip.MustParseAddrPort("203.0.113.9:500"), netip.MustParseAddrPort("203.0.113.10:500")
+	p, q := basePeer("vnetgw", p2sGW.Addr(), sitePeer.Addr()), basePeer("other", p2sGW.Addr(), otherPeer.Addr())
+	p.Mode, q.Mode = ModeResponderOnly, ModeResponderOnly
+	if err := g.m.Reconfig([]PeerConfig{p, q}); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name   string
+		from   netip.AddrPort
+		vendor bool // the request carries vnetgw's Vendor ID
+	}{
+		{"point-to-site client", clientAt(1), false},
+		{"site's peer of another make", otherPeer, false},
+		{"site's peer that is a vnetgw", sitePeer, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := newP2SClient(t, g, tc.from)
+			req := cl.initRequest()
+			if tc.vendor {
+				m, err := wire.ParseMessage(req)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.Payloads = append(m.Payloads, &wire.VendorID{Data: duplicateVendorID})
+				if req, err = m.Append(nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			g.m.HandlePacket(p2sGW, tc.from, req)
+			resp, err := wire.ParseMessage(cl.await(wire.IKESAInit, 0, 0))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := settlesDuplicates(resp.Payloads); got != tc.vendor {
+				t.Errorf("the response carries the Vendor ID: %v, want %v", got, tc.vendor)
+			}
+		})
+	}
+}

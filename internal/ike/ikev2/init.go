@@ -372,7 +372,11 @@ func (c *conn) handleInitRequest(p packet) {
 	if sa.fragments {
 		resp = append(resp, &wire.Notify{NotifyType: wire.FragmentationSupported})
 	}
-	resp = append(resp, &wire.VendorID{Data: duplicateVendorID})
+	if sa.peerSettles {
+		// Only to another vnetgw: a scanner or a client learns nothing
+		// of what answers.
+		resp = append(resp, &wire.VendorID{Data: duplicateVendorID})
+	}
 	if cl := c.clientsHere(); cl != nil {
 		// RFC 7296 §3.7: name the roots clients' certificates chain to;
 		// RFC 7427 §4: announce the hashes we verify signatures with. A
