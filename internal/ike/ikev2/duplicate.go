@@ -44,12 +44,21 @@ func settlesDuplicates(ps []wire.Payload) bool {
 // one the peer initiated at the same moment and that the nonces make the
 // redundant one. The loop calls it after every datagram: both SAs are up
 // from the moment the later of the two is authenticated.
+//
+// Ours goes only once the peer has shown that it holds its own: we
+// establish the peer's SA when we send our IKE_AUTH response, which may
+// be lost, and a peer that never got it would be left with neither SA.
+// An empty INFORMATIONAL request on the peer's SA asks; its answer, or
+// any other authenticated message from the peer on that SA, settles it.
 func (c *conn) settleDuplicates() {
 	if c.client != nil || c.stopping {
 		return
 	}
 	var ours, theirs *ikeSA
-	for _, sa := range c.sas {
+	for _, sa := range slices.Clone(c.sas) {
+		if sa.retired && sa.keptSA != nil {
+			sa.settle()
+		}
 		if sa.state != stateEstablished || !sa.peerSettles || !sa.closeBy.IsZero() {
 			continue
 		}
@@ -73,24 +82,67 @@ func (c *conn) settleDuplicates() {
 		theirs.peerSettles = false
 		return
 	}
+	if !theirs.peerHolds {
+		if theirs.pend == nil {
+			// RFC 7296 §1.4: an empty INFORMATIONAL request, answered
+			// only by a peer that has the SA established.
+			theirs.log.Debug("asking the peer whether it holds its IKE SA before deleting ours", theirs.logAttrs())
+			theirs.enqueue(task{kind: taskDPD})
+			theirs.kick()
+		}
+		return
+	}
 	ours.log.Info("the peer initiated an IKE SA at the same moment; deleting ours, the redundant one", ours.logAttrs(),
 		"kept", theirs.logAttrs().Value.String())
-	ours.retire()
+	ours.retire(theirs)
 }
 
-// retire deletes sa, an IKE SA of ours that duplicates the peer's: its
-// child SAs leave the data path at once, so that the peer's SA carries the
-// traffic, and a Delete tells the peer (RFC 7296 §1.4.1), after the
-// response to our outstanding request if there is one. The SA ends when
-// the peer answers, or as one a rekey replaced does if it never does.
-func (sa *ikeSA) retire() {
-	for _, ch := range slices.Clone(sa.children) {
-		sa.removeChild(ch)
+// retire deletes sa, an IKE SA of ours that duplicates the peer's SA kept:
+// it starts nothing new, and a Delete tells the peer (RFC 7296 §1.4.1)
+// once kept has a child SA for every selector sa has one for (settle).
+func (sa *ikeSA) retire(kept *ikeSA) {
+	sa.selectors = nil
+	for _, ch := range sa.children {
+		sa.selectors = append(sa.selectors, ch.cfgIndex)
+	}
+	if ch := sa.pendingChild; ch != nil {
+		// Its answer is not taken (childResponse), but the peer
+		// installs the pair until our Delete.
+		sa.selectors = append(sa.selectors, ch.cfgIndex)
 	}
 	sa.childRetry = nil
 	sa.retired = true
+	sa.keptSA = kept
 	sa.state = stateRekeyed
-	sa.rekeyAt, sa.expireAt = time.Time{}, time.Now().Add(sa.giveUpAfter())
+	sa.rekeyAt = time.Time{}
+	// The peer creates the kept SA's other child SAs; one it has to ask
+	// for again comes after childRetryDelay.
+	sa.expireAt = time.Now().Add(childRetryDelay + sa.giveUpAfter())
+	sa.queue = nil
+	sa.settle()
+}
+
+// settle takes out of the data path each child SA of sa, a retired SA,
+// whose selectors the kept SA has a child SA for, so that traffic goes on
+// over that one, and queues the Delete of sa once the kept SA has one for
+// every selector sa had or was creating (which the peer takes out of its
+// data path with sa): after the response to our outstanding request if
+// there is one. The SA ends when the peer answers, or as one a rekey
+// replaced does if it never does.
+func (sa *ikeSA) settle() {
+	kept := sa.keptSA.home()
+	covered := func(i int) bool { return kept.state != stateEstablished || kept.hasChild(i) }
+	missing := func(i int) bool { return !covered(i) }
+	for _, ch := range slices.Clone(sa.children) {
+		if covered(ch.cfgIndex) {
+			sa.removeChild(ch)
+		}
+	}
+	if len(sa.children) > 0 || slices.ContainsFunc(sa.selectors, missing) {
+		return
+	}
+	sa.keptSA, sa.selectors = nil, nil
+	sa.expireAt = time.Now().Add(sa.giveUpAfter())
 	sa.queue = []task{{kind: taskDeleteIKE}}
 	sa.kick()
 }

@@ -2,6 +2,7 @@ package ikev2
 
 import (
 	"net/netip"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,7 +18,11 @@ import (
 // cover both outcomes of the nonce comparison. When a's IKE_AUTH request,
 // with INITIAL_CONTACT (a had no IKE SA up when it sent it), arrives after
 // b's own IKE SA is up, b keeps that SA, which a holds too (RFC 7296 §2.4
-// is about SAs the peer no longer has).
+// is about SAs the peer no longer has). The end whose SA is redundant
+// deletes it only once the peer has shown it holds the one kept: when its
+// IKE_AUTH response for that one is lost, both keep the redundant SA and
+// no new IKE SA is needed. Its child SAs leave the data path only as the
+// kept SA gets child SAs for their selectors.
 func TestBothInitiate(t *testing.T) {
 	pfx := netip.MustParsePrefix
 	here, there := []netip.Prefix{pfx("10.1.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}
@@ -26,11 +31,16 @@ func TestBothInitiate(t *testing.T) {
 		children int
 		reorder  bool
 		lateAuth bool // a's IKE_AUTH request arrives after b's SA is up
+		// lostAuth: the end whose SA is the redundant one never gets its
+		// IKE_AUTH response through to the peer, which never has the SA
+		// kept; that end keeps its own.
+		lostAuth bool
 	}{
-		{"route-based", 1, false, false},
-		{"policy-based with two children", 2, false, false},
-		{"reordered and duplicated", 1, true, false},
-		{"INITIAL_CONTACT after the peer's SA is up", 1, false, true},
+		{"route-based", 1, false, false, false},
+		{"policy-based with two children", 2, false, false, false},
+		{"reordered and duplicated", 1, true, false, false},
+		{"INITIAL_CONTACT after the peer's SA is up", 1, false, true, false},
+		{"IKE_AUTH response of the kept SA lost", 1, false, false, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for round := range 4 {
@@ -50,6 +60,27 @@ func TestBothInitiate(t *testing.T) {
 						}
 						return []time.Duration{0}
 					})
+				}
+				if tc.children == 2 {
+					// The redundant SA has both child SAs when the kept
+					// one is authenticated; the kept SA's second comes
+					// later.
+					n.setPolicy(byRole(func(h wire.Header, redundant, known bool) []time.Duration {
+						if known && !redundant && h.Flags&wire.FlagResponse == 0 && (h.Exchange == wire.IKEAuth || h.Exchange == wire.CreateChildSA) {
+							return []time.Duration{300 * time.Millisecond}
+						}
+						return []time.Duration{0}
+					}))
+				}
+				if tc.lostAuth {
+					// As a path that drops large messages one way would;
+					// while it is not known which end that is, both.
+					n.setPolicy(byRole(func(h wire.Header, redundant, known bool) []time.Duration {
+						if h.Exchange == wire.IKEAuth && h.Flags&wire.FlagResponse != 0 && (redundant || !known) {
+							return nil
+						}
+						return []time.Duration{0}
+					}))
 				}
 				n.pause()
 				b := newNode(t, n, "b", addrB, Config{}, pb)
@@ -83,6 +114,17 @@ func TestBothInitiate(t *testing.T) {
 				}
 				if k := n.requests(wire.IKESAInit); k != 2 {
 					t.Errorf("round %d: %d IKE_SA_INIT requests, want the two that collided", round, k)
+				}
+				// The end that deletes its SA; the other takes that SA's
+				// child SAs out of its data path on the Delete, which the
+				// fake network may deliver before the response that made
+				// the kept SA's child SA.
+				retiring := a
+				if kept.Initiator {
+					retiring = b
+				}
+				if k := retiring.dp.uncoveredRemovals(); k != 0 {
+					t.Errorf("round %d: %d child SAs left the data path of the end that deleted its SA before the kept SA had their selectors", round, k)
 				}
 				t.Logf("round %d: kept the IKE SA a initiated: %v", round, kept.Initiator)
 				a.m.Close()
@@ -139,5 +181,56 @@ func TestVendorIDOnlyToVnetgw(t *testing.T) {
 				t.Errorf("the response carries the Vendor ID: %v, want %v", got, tc.vendor)
 			}
 		})
+	}
+}
+
+// byRole returns a fakeNet policy that gives each datagram but those of
+// IKE_SA_INIT the delays f returns for it, told whether its sender's own IKE
+// SA is the redundant one and whether that is known yet (the nonces of
+// both SAs seen). It reads the nonces from the IKE_SA_INIT messages,
+// which are not encrypted.
+func byRole(f func(h wire.Header, redundant, known bool) []time.Duration) func(from, to netip.AddrPort, b []byte) []time.Duration {
+	type init struct {
+		by     netip.Addr // the initiator
+		ni, nr []byte
+	}
+	var mu sync.Mutex // guards sas
+	sas := map[uint64]*init{}
+	return func(from, _ netip.AddrPort, d []byte) []time.Duration {
+		m, err := wire.ParseMessage(d)
+		if err != nil {
+			return []time.Duration{0}
+		}
+		h := m.Header
+		mu.Lock()
+		defer mu.Unlock()
+		if h.Exchange == wire.IKESAInit {
+			if nonce, ok := find[*wire.Nonce](m.Payloads); ok {
+				x := sas[h.SPIi]
+				if x == nil {
+					x = &init{}
+					sas[h.SPIi] = x
+				}
+				if h.Flags&wire.FlagResponse == 0 {
+					x.by, x.ni = from.Addr(), nonce.Data
+				} else {
+					x.nr = nonce.Data
+				}
+			}
+			return []time.Duration{0}
+		}
+		var ours, theirs *init
+		var oursSPI, theirsSPI uint64
+		for spi, x := range sas {
+			if x.by == from.Addr() {
+				ours, oursSPI = x, spi
+			} else {
+				theirs, theirsSPI = x, spi
+			}
+		}
+		if ours == nil || theirs == nil || ours.nr == nil || theirs.nr == nil {
+			return f(h, false, false)
+		}
+		return f(h, redundantIsOurs([2][]byte{ours.ni, ours.nr}, [2][]byte{theirs.ni, theirs.nr}, oursSPI > theirsSPI), true)
 	}
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -228,6 +230,9 @@ type fakeDataplane struct {
 	removes  []uint32
 	moves    int
 	signal   chan struct{} // gets a value on every install, if not nil
+	// uncovered counts the removals that left no installed child with
+	// the removed one's selectors: traffic between them had no SA.
+	uncovered int
 }
 
 func newFakeDataplane() *fakeDataplane {
@@ -265,8 +270,22 @@ func (d *fakeDataplane) MoveChild(_ string, inSPI uint32, local, remote netip.Ad
 func (d *fakeDataplane) RemoveChild(_ string, inSPI uint32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	c, ok := d.children[inSPI]
 	delete(d.children, inSPI)
 	d.removes = append(d.removes, inSPI)
+	if ok && !slices.ContainsFunc(slices.Collect(maps.Values(d.children)), func(o ipsec.Child) bool {
+		return slices.Equal(o.LocalTS, c.LocalTS) && slices.Equal(o.RemoteTS, c.RemoteTS)
+	}) {
+		d.uncovered++
+	}
+}
+
+// uncoveredRemovals returns how many removals left the removed child's
+// selectors without an SA.
+func (d *fakeDataplane) uncoveredRemovals() int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.uncovered
 }
 
 // list returns the installed children.

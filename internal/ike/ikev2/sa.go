@@ -114,6 +114,18 @@ type ikeSA struct {
 	// retired: the SA duplicates one the peer initiated at the same
 	// moment, and is being deleted (retire).
 	retired bool
+	// keptSA, while set, is the peer's SA a retired one gives way to:
+	// the Delete of the retired SA waits until keptSA has a child SA for
+	// each of its selectors (settle).
+	keptSA *ikeSA
+	// selectors are the configured children (by index) a retired SA had
+	// or was creating when it was retired.
+	selectors []int
+	// peerHolds: an authenticated message came from the peer after its
+	// IKE_AUTH request, so the peer has the SA established. A responder
+	// establishes the SA when it sends its IKE_AUTH response, which may
+	// be lost.
+	peerHolds bool
 	// created is when the SA was started: our IKE_SA_INIT request sent,
 	// the peer's answered, or the rekey made.
 	created time.Time
@@ -855,6 +867,9 @@ func (sa *ikeSA) handleResponse(p packet) {
 // mapping shows in the NAT detection of its liveness checks (§3.8).
 func (sa *ikeSA) authenticated(p packet) {
 	sa.lastRecv = time.Now()
+	if sa.state != stateHalfOpen {
+		sa.peerHolds = true
+	}
 	sa.reqLocal, sa.reqRemote = p.local, p.remote
 	if p.remote == sa.remote && p.local == sa.local {
 		return
