@@ -234,3 +234,68 @@ func byRole(f func(h wire.Header, redundant, known bool) []time.Duration) func(f
 		return f(h, redundantIsOurs([2][]byte{ours.ni, ours.nr}, [2][]byte{theirs.ni, theirs.nr}, oursSPI > theirsSPI), true)
 	}
 }
+
+// TestBothInitiateRekeyWhileRetired: the end whose IKE SA is the redundant
+// one starts a rekey of it (RFC 7296 §2.18) just before it deletes it; the
+// SA the rekey's response makes is redundant too and is deleted: both ends
+// are left with the one kept IKE SA and its child SA, not with a second
+// IKE SA without children beside it.
+func TestBothInitiateRekeyWhileRetired(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	// The kept SA's end answers the liveness check that settles it after
+	// 300 ms, and the rekey only after 600 ms.
+	n.setPolicy(byRole(func(h wire.Header, redundant, known bool) []time.Duration {
+		if known && !redundant && h.Flags&wire.FlagResponse != 0 {
+			switch h.Exchange {
+			case wire.Informational:
+				return []time.Duration{300 * time.Millisecond}
+			case wire.CreateChildSA:
+				return []time.Duration{600 * time.Millisecond}
+			}
+		}
+		return []time.Duration{0}
+	}))
+	n.pause()
+	b := newNode(t, n, "b", addrB, Config{}, pb)
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	waitFor(t, 5*time.Second, "both IKE_SA_INIT requests sent", func() bool { return n.requests(wire.IKESAInit) >= 2 })
+	n.resume()
+	// rekey starts the rekey of the redundant SA of nd while nd waits for
+	// the answer that lets it delete it.
+	rekey := func(nd *node) (started bool) {
+		nd.onLoop(func(c *conn) {
+			var ours, theirs *ikeSA
+			for _, sa := range c.sas {
+				if sa.state == stateEstablished && sa.initiator {
+					ours = sa
+				} else if sa.state == stateEstablished {
+					theirs = sa
+				}
+			}
+			if ours == nil || theirs == nil || theirs.pend == nil || ours.pend != nil ||
+				!redundantIsOurs([2][]byte{ours.ni, ours.nr}, [2][]byte{theirs.ni, theirs.nr}, ours.spiI > theirs.spiI) {
+				return
+			}
+			ours.enqueue(task{kind: taskRekeyIKE})
+			ours.kick()
+			started = true
+		})
+		return started
+	}
+	waitFor(t, 5*time.Second, "the rekey of the redundant IKE SA started", func() bool { return rekey(a) || rekey(b) })
+	one := func() bool {
+		sa, sb := a.status().IKESAs, b.status().IKESAs
+		return len(sa) == 1 && len(sb) == 1 && sa[0].State == "established" && sb[0].State == "established" &&
+			sa[0].SPIi == sb[0].SPIi && sa[0].SPIr == sb[0].SPIr &&
+			len(sa[0].Children) == 1 && len(sb[0].Children) == 1 && a.dp.count() == 1 && b.dp.count() == 1
+	}
+	waitFor(t, 10*time.Second, "one IKE SA with its child SA on both sides", one)
+	// The rekey's response came, and nothing changed since.
+	time.Sleep(time.Second)
+	if !one() {
+		t.Fatalf("the IKE SAs changed after settling: a %+v, b %+v", a.status().IKESAs, b.status().IKESAs)
+	}
+	checkKeys(t, a, b)
+}

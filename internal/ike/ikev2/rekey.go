@@ -103,6 +103,16 @@ func (sa *ikeSA) rekeyIKEResponse(ps []wire.Payload, t task) {
 	}
 	sa.c.sas = append([]*ikeSA{n}, sa.c.sas...)
 	switch other := sa.peerRekeyed; {
+	case sa.retired:
+		// The SA duplicates the peer's, which stays: the new SA, and the
+		// peer's own rekey of it if one crossed ours, are redundant too.
+		sa.log.Info("IKE SA rekeyed while being deleted as a duplicate; deleting the new one", sa.logAttrs())
+		for _, x := range []*ikeSA{n, other} {
+			if x != nil {
+				x.enqueue(task{kind: taskDeleteIKE})
+				x.kick()
+			}
+		}
 	case sa.successor != nil || other != nil && redundantIsOurs([2][]byte{r.ni, n.nr}, sa.peerNonces, sa.initiator):
 		// RFC 7296 §2.8.2: the SA made with the lowest nonce is redundant;
 		// its creator deletes it. The peer deletes the old one.
@@ -196,7 +206,9 @@ func (sa *ikeSA) acceptIKERekey(ps []wire.Payload, saP *wire.SA) []wire.Payload 
 	// RFC 7296 §2.25.2: not while a child SA exchange of ours is under
 	// way on this SA; its answer would be lost with the SA, and the
 	// child left half rekeyed or half deleted. The peer tries again.
-	if sa.pendingChild != nil || slices.ContainsFunc(sa.children, func(c *child) bool { return c.state == childDeleting }) {
+	// Nor of an SA being deleted as a duplicate (retire): the new SA
+	// would stay beside the one kept.
+	if sa.retired || sa.pendingChild != nil || slices.ContainsFunc(sa.children, func(c *child) bool { return c.state == childDeleting }) {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
 	}
 	live := 0
