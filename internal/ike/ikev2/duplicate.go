@@ -16,7 +16,11 @@ import (
 // as §2.8.1 settles a rekey collision. Of the two SAs, the one made with
 // the lowest of the four nonces is redundant, and the end that initiated
 // it deletes it; both ends hold the same nonces, so both pick the same
-// one. The other end waits for that Delete and deletes nothing.
+// one. The other end waits for that Delete and deletes nothing. The
+// deleting end first waits for the peer to answer on the SA kept (the
+// peer may never have got our IKE_AUTH response), and its child SAs
+// leave its data path one selector at a time, as the kept SA gets child
+// SAs for them.
 //
 // Only a peer that says it does the same (duplicateVendorID in its
 // IKE_SA_INIT message) is settled with: another implementation, such as
