@@ -53,10 +53,10 @@ func TestR4IKEv1SiteToSite(t *testing.T) {
 	ping(t, host, netip.MustParseAddr("10.99.0.2"), 10*time.Second)
 	ping(t, s.lan, hostAddr, 10*time.Second)
 
-	var got arm.Connection
-	r.get(conn, &got)
-	if got.Properties.ConnectionProtocol != arm.IKEv1 || got.Properties.IngressBytesTransferred == 0 {
-		t.Errorf("the connection after traffic: protocol %s, ingress %d", got.Properties.ConnectionProtocol, got.Properties.IngressBytesTransferred)
+	// The counters reach the API with the next status write (every 2 s).
+	got := r.waitConnection(conn, 10*time.Second, "counting the traffic", func(p arm.ConnectionProperties) bool { return p.IngressBytesTransferred > 0 })
+	if got.Properties.ConnectionProtocol != arm.IKEv1 {
+		t.Errorf("the connection after traffic: protocol %s", got.Properties.ConnectionProtocol)
 	}
 	var sasJSON string
 	if _, err := r.c.Do(context.Background(), "POST", conn.String()+"/getikesas", nil, &sasJSON); err != nil || !strings.Contains(sasJSON, "IKEv1") {
