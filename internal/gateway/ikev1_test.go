@@ -3,6 +3,7 @@ package gateway_test
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -348,4 +349,86 @@ secrets {
 			}
 		})
 	}
+}
+
+// TestIKEv1RenewalToPeerBehindNAT: strongSwan behind a NAT that changes
+// ports (nftables masquerade to ports 20000-30000) starts the tunnel, and
+// vnetgw renews the ISAKMP SA (its lifetime shortened). Hours after the
+// Main Mode, the NAT no longer maps the device's port 500 (here the NAT
+// drops what comes to it); the renewal goes where the old SA's messages
+// go, the device's port 4500 as the NAT maps it, as strongSwan's own
+// renewals do. The new SA is vnetgw's, the tunnel stays Connected with
+// no reason, and carries traffic after the old SA is gone.
+func TestIKEv1RenewalToPeerBehindNAT(t *testing.T) {
+	netnstest.RequireStrongSwan(t, "ping", "nft")
+	gwA, nat, gwB := netnstest.New(t, "gwa"), netnstest.New(t, "nat"), netnstest.New(t, "gwb")
+	hostA, hostB := netnstest.New(t, "ha"), netnstest.New(t, "hb")
+	netnstest.Link(t, gwA, "10.0.0.1/24", nat, "10.0.0.2/24")
+	netnstest.Link(t, gwB, "192.168.100.2/24", nat, "192.168.100.1/24")
+	netnstest.Link(t, hostA, "10.1.0.2/16", gwA, "10.1.0.1/16")
+	netnstest.Link(t, hostB, "10.2.0.2/16", gwB, "10.2.0.1/16")
+	gwB.Run("ip", "route", "add", "default", "via", "192.168.100.1")
+	hostA.Run("ip", "route", "add", "default", "via", "10.1.0.1")
+	hostB.Run("ip", "route", "add", "default", "via", "10.2.0.1")
+	for _, ns := range []*netnstest.NS{gwA, nat, gwB} {
+		ns.Forward()
+	}
+	nat.Run("nft", "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; "+
+		"add rule ip nat post ip saddr 192.168.100.0/24 udp sport { 500, 4500 } masquerade to :20000-30000")
+
+	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
+	cfg := netnstest.CharonConfig{Local: "192.168.100.2", Remote: "10.0.0.1", PSK: psk, IKEVersion: 1,
+		IKEProposal: ike, ESPProposal: espProposal, LocalTS: lanB.String(), RemoteTS: lanA.String()}
+	ch := netnstest.StartCharon(t, gwB, cfg)
+	conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
+	conn.IKEv1 = true
+	conn.Peer.Remote = netip.MustParseAddrPort("10.0.0.2:500") // the NAT's address
+	conn.Peer.IKELifetime, conn.Peer.RekeyMargin = 30*time.Second, 15*time.Second
+	gw := startVnetgw(t, gwA, netip.MustParseAddr("10.0.0.1"), conn)
+	if out, err := ch.Initiate(); err != nil {
+		t.Fatalf("initiate: %v\n%s", err, out)
+	}
+	waitConnected(t, gw, 15*time.Second)
+	sas, _ := gw.IKESAs("to-strongswan")
+	first := sas[0]
+	if first.Initiator || !first.NATRemote || first.Remote.Port() == 4500 || first.Remote.Port() == 500 {
+		t.Fatalf("strongSwan's ISAKMP SA through the NAT: %+v", first)
+	}
+	ping(t, hostA, "10.2.0.2")
+	// The NAT's mapping of the device's port 500 is gone.
+	nat.Run("nft", "add table ip filter; add chain ip filter forward { type filter hook forward priority 0; }; add rule ip filter forward ip daddr 192.168.100.2 udp dport 500 drop")
+
+	// The renewal is due 15 s after the Main Mode; it may take a lost
+	// message's retransmissions (2 s, then 4 s).
+	var renewed ikev2.IKESAStatus
+	for deadline := time.Now().Add(40 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		sas, _ := gw.IKESAs("to-strongswan")
+		if len(sas) > 0 && sas[0].State == "established" && sas[0].SPIi != first.SPIi {
+			renewed = sas[0]
+			break
+		}
+		if time.Now().After(deadline) {
+			_, v1 := gw.IKEStats()
+			t.Fatalf("the ISAKMP SA was not renewed: %+v; status %+v; IKEv1 counters %+v", sas, gw.Status(), v1)
+		}
+	}
+	if !renewed.Initiator || renewed.Remote != first.Remote || renewed.Local.Port() != 4500 {
+		t.Errorf("the renewed ISAKMP SA: %+v, want vnetgw's, from port 4500 to %v", renewed, first.Remote)
+	}
+	// The old SA goes at the end of its lifetime at the latest; the
+	// tunnel carries on under the new one.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(200 * time.Millisecond) {
+		sas, _ := gw.IKESAs("to-strongswan")
+		if !slices.ContainsFunc(sas, func(s ikev2.IKESAStatus) bool { return s.SPIi == first.SPIi }) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the old ISAKMP SA stays: %+v", sas)
+		}
+	}
+	if st := gw.Status()[0]; st.State != gateway.Connected || st.Reason != "" {
+		t.Errorf("after the renewal: %s (%q)", st.State, st.Reason)
+	}
+	ping(t, hostA, "10.2.0.2")
+	ping(t, hostB, "10.1.0.2")
 }

@@ -789,7 +789,7 @@ func (m *Manager) timers(now time.Time) {
 		}
 		if est == nil {
 			if !busy && !p.idle && p.cfg.Mode != ikev2.ModeResponderOnly && !now.Before(p.nextTry) {
-				m.initiate(p)
+				m.initiate(p, nil)
 			}
 			continue
 		}
@@ -802,9 +802,10 @@ func (m *Manager) timers(now time.Time) {
 			}
 		}
 		// Phase 1 lifetime: a new ISAKMP SA before this one ends (also
-		// for a ResponderOnly connection: the peer's SA is renewed).
+		// for a ResponderOnly connection: the peer's SA is renewed), where
+		// this one's messages go.
 		if now.After(est.expires) && !busy && !now.Before(p.nextTry) {
-			m.initiate(p)
+			m.initiate(p, est)
 		}
 		// One quick mode of ours at a time, while the SA has room for its
 		// answer (maxAnswered): a refusal that names no SPI (strongSwan's)

@@ -192,8 +192,13 @@ func (sa *isakmpSA) encap() bool { return sa.natLocal || sa.natRemote }
 
 func (sa *isakmpSA) send(b []byte) { sa.m.send(sa.local, sa.remote, b) }
 
-// initiate starts Main Mode with p. m.mu is held.
-func (m *Manager) initiate(p *peer) {
+// initiate starts Main Mode with p: to the configured address, or, to
+// renew ISAKMP SA old, between old's ends. After NAT traversal those are
+// port 4500 of each side, the peer's as its NAT maps it, as strongSwan
+// renews: a NAT in front of the peer forgets its port 500 within minutes
+// of the last Main Mode message there (the NAT-keepalives and ESP keep
+// 4500 mapped), and a renewal sent there would never arrive. m.mu is held.
+func (m *Manager) initiate(p *peer, old *isakmpSA) {
 	if len(p.p1) == 0 {
 		p.lastErr = "no IKE proposal vnetgw can offer in IKEv1 (AES-CBC with SHA-1 or SHA-2 only)"
 		p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
@@ -201,6 +206,9 @@ func (m *Manager) initiate(p *peer) {
 	}
 	sa := &isakmpSA{m: m, p: p, initiator: true, ic: randUint64(), state: stMM1, created: time.Now(),
 		local: p.cfg.Local, remote: p.cfg.Remote, qms: map[uint32]*quick{}}
+	if old != nil {
+		sa.local, sa.remote = old.local, old.remote
+	}
 	prop := wire.Proposal{Number: 1, Protocol: wire.ProtocolISAKMP}
 	for i, s := range p.p1 {
 		prop.Transforms = append(prop.Transforms, s.transform(uint8(i+1)))
@@ -502,7 +510,10 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		if err := sa.deriveKeys(); err != nil {
 			return err
 		}
-		if sa.encap() { // RFC 3947 §4: after a NAT is detected, the initiator moves to port 4500
+		// RFC 3947 §4: after a NAT is detected, the initiator moves to port 4500.
+		// A renewal that started there stays, with the peer's port as
+		// the NAT maps it.
+		if sa.encap() && sa.local.Port() != sa.m.cfg.NATTPort {
 			sa.local = netip.AddrPortFrom(sa.local.Addr(), sa.m.cfg.NATTPort)
 			sa.remote = netip.AddrPortFrom(sa.remote.Addr(), sa.m.cfg.NATTPort)
 		}
