@@ -432,3 +432,42 @@ func TestIKEv1RenewalToPeerBehindNAT(t *testing.T) {
 	ping(t, hostA, "10.2.0.2")
 	ping(t, hostB, "10.1.0.2")
 }
+
+// TestIKEv1RestartedGatewayInitialContact: vnetgw stops without telling
+// strongSwan (its node failed, say) and a new vnetgw with the same
+// connection starts the tunnel again. Its Main Mode carries
+// INITIAL-CONTACT (RFC 2407 §4.6.3.3), so that strongSwan drops the SAs
+// the old vnetgw had at once: it lists one ISAKMP SA, and traffic from
+// the site reaches the VNet, not the old child SA that no one reads.
+func TestIKEv1RestartedGatewayInitialContact(t *testing.T) {
+	netnstest.RequireStrongSwan(t, "ping")
+	tp := newTopology(t)
+	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
+	cfg := charonConfig(ike, espProposal)
+	cfg.IKEVersion = 1
+	ch := netnstest.StartCharon(t, tp.gwB, cfg)
+	conn := connection(t, ike, espProposal, ikev2.ModeInitiatorOnly)
+	conn.IKEv1 = true
+	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
+	waitConnected(t, gw, 15*time.Second)
+	ping(t, tp.hostB, "10.1.0.2")
+	if err := gw.CloseSockets(); err != nil {
+		t.Fatal(err)
+	}
+	gw.Close()
+
+	gw = startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
+	waitConnected(t, gw, 15*time.Second)
+	sas, err := ch.WaitSAs(10*time.Second, "ESTABLISHED", "INSTALLED")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(sas, "ESTABLISHED") != 1; sas = ch.SAs() {
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan keeps the ISAKMP SA of the vnetgw that stopped:\n%s", sas)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	ping(t, tp.hostB, "10.1.0.2")
+	ping(t, tp.hostA, "10.2.0.2")
+}

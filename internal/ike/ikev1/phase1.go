@@ -519,7 +519,14 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		}
 		id := wire.AddrID(sa.local.Addr()).Append(nil)
 		hashI := sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, id)
-		pl, _ := wire.AppendPayloads(nil, []wire.Payload{{Type: wire.PayloadID, Body: id}, {Type: wire.PayloadHash, Body: hashI}})
+		ps5 := []wire.Payload{{Type: wire.PayloadID, Body: id}, {Type: wire.PayloadHash, Body: hashI}}
+		if sa.firstContact() {
+			// RFC 2407 §4.6.3.3: INITIAL-CONTACT tells the peer to drop the SAs
+			// it still has with us (from before a restart, say).
+			ps5 = append(ps5, wire.Payload{Type: wire.PayloadNotify, Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP,
+				SPI: sa.cookies(), Type: wire.NotifyInitialContact}.Append(nil)})
+		}
+		pl, _ := wire.AppendPayloads(nil, ps5)
 		msg5, next := seal(sa.encKey, sa.iv, sa.header(wire.ExchangeMain, 0, wire.PayloadID), pl)
 		sa.iv = next
 		sa.state = stMM5
@@ -569,6 +576,24 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		return nil
 	}
 	return nil // a late retransmission; ignored
+}
+
+// firstContact tells whether sa, our Main Mode, is the first contact with
+// its peer, as strongSwan tells when to send INITIAL-CONTACT: the peer
+// has no child SA here and no other ISAKMP SA that is established or in
+// which it answered (a Main Mode of its own at message 4 or beyond; one
+// at message 2 anyone could have started with a spoofed message 1). Any
+// SAs the peer still has with us are then stale: this side lost them (it
+// restarted, or took the peer for dead) without a Delete reaching the
+// peer, which would send with them into the void until its own dead peer
+// detection, if any, gave up on them.
+func (sa *isakmpSA) firstContact() bool {
+	if len(sa.p.children) > 0 {
+		return false
+	}
+	return !slices.ContainsFunc(sa.m.sasOf(sa.p), func(o *isakmpSA) bool {
+		return o != sa && (o.state == stEstablished || o.state == stMM4)
+	})
 }
 
 // openAuth decrypts main mode message n (5 or 6) and finds its ID and
