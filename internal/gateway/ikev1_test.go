@@ -351,6 +351,44 @@ secrets {
 	}
 }
 
+// natTopology is the interop topology with strongSwan's gateway behind a
+// NAT (nat) that masquerades its IKE and ESP from ports 20000-30000, as a
+// NAT that changes ports does:
+//
+//	hostA 10.1.0.2 — gwA (vnetgw) 10.0.0.1 ══ 10.0.0.2 nat 192.168.100.1 ══ 192.168.100.2 gwB (strongSwan) — hostB 10.2.0.2
+func natTopology(t *testing.T) (tp *topology, nat *netnstest.NS) {
+	t.Helper()
+	tp = &topology{gwA: netnstest.New(t, "gwa"), gwB: netnstest.New(t, "gwb"), hostA: netnstest.New(t, "ha"), hostB: netnstest.New(t, "hb")}
+	nat = netnstest.New(t, "nat")
+	netnstest.Link(t, tp.gwA, "10.0.0.1/24", nat, "10.0.0.2/24")
+	netnstest.Link(t, tp.gwB, "192.168.100.2/24", nat, "192.168.100.1/24")
+	netnstest.Link(t, tp.hostA, "10.1.0.2/16", tp.gwA, "10.1.0.1/16")
+	netnstest.Link(t, tp.hostB, "10.2.0.2/16", tp.gwB, "10.2.0.1/16")
+	tp.gwB.Run("ip", "route", "add", "default", "via", "192.168.100.1")
+	tp.hostA.Run("ip", "route", "add", "default", "via", "10.1.0.1")
+	tp.hostB.Run("ip", "route", "add", "default", "via", "10.2.0.1")
+	for _, ns := range []*netnstest.NS{tp.gwA, nat, tp.gwB} {
+		ns.Forward()
+	}
+	nat.Run("nft", "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; "+
+		"add rule ip nat post ip saddr 192.168.100.0/24 udp sport { 500, 4500 } masquerade to :20000-30000")
+	return tp, nat
+}
+
+// natCharon is strongSwan's IKEv1 configuration on natTopology's gwB,
+// and natConn vnetgw's connection to it, through the NAT's address.
+func natCharon(ike, esp string) netnstest.CharonConfig {
+	return netnstest.CharonConfig{Local: "192.168.100.2", Remote: "10.0.0.1", PSK: psk, IKEVersion: 1,
+		IKEProposal: ike, ESPProposal: esp, LocalTS: lanB.String(), RemoteTS: lanA.String()}
+}
+
+func natConn(t *testing.T, ike, esp string) gateway.Connection {
+	conn := connection(t, ike, esp, ikev2.ModeResponderOnly)
+	conn.IKEv1 = true
+	conn.Peer.Remote = netip.MustParseAddrPort("10.0.0.2:500") // the NAT's address
+	return conn
+}
+
 // TestIKEv1RenewalToPeerBehindNAT: strongSwan behind a NAT that changes
 // ports (nftables masquerade to ports 20000-30000) starts the tunnel, and
 // vnetgw renews the ISAKMP SA (its lifetime shortened). Hours after the
@@ -361,28 +399,11 @@ secrets {
 // no reason, and carries traffic after the old SA is gone.
 func TestIKEv1RenewalToPeerBehindNAT(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "ping", "nft")
-	gwA, nat, gwB := netnstest.New(t, "gwa"), netnstest.New(t, "nat"), netnstest.New(t, "gwb")
-	hostA, hostB := netnstest.New(t, "ha"), netnstest.New(t, "hb")
-	netnstest.Link(t, gwA, "10.0.0.1/24", nat, "10.0.0.2/24")
-	netnstest.Link(t, gwB, "192.168.100.2/24", nat, "192.168.100.1/24")
-	netnstest.Link(t, hostA, "10.1.0.2/16", gwA, "10.1.0.1/16")
-	netnstest.Link(t, hostB, "10.2.0.2/16", gwB, "10.2.0.1/16")
-	gwB.Run("ip", "route", "add", "default", "via", "192.168.100.1")
-	hostA.Run("ip", "route", "add", "default", "via", "10.1.0.1")
-	hostB.Run("ip", "route", "add", "default", "via", "10.2.0.1")
-	for _, ns := range []*netnstest.NS{gwA, nat, gwB} {
-		ns.Forward()
-	}
-	nat.Run("nft", "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; "+
-		"add rule ip nat post ip saddr 192.168.100.0/24 udp sport { 500, 4500 } masquerade to :20000-30000")
-
+	tp, nat := natTopology(t)
+	gwA, gwB, hostA, hostB := tp.gwA, tp.gwB, tp.hostA, tp.hostB
 	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
-	cfg := netnstest.CharonConfig{Local: "192.168.100.2", Remote: "10.0.0.1", PSK: psk, IKEVersion: 1,
-		IKEProposal: ike, ESPProposal: espProposal, LocalTS: lanB.String(), RemoteTS: lanA.String()}
-	ch := netnstest.StartCharon(t, gwB, cfg)
-	conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
-	conn.IKEv1 = true
-	conn.Peer.Remote = netip.MustParseAddrPort("10.0.0.2:500") // the NAT's address
+	ch := netnstest.StartCharon(t, gwB, natCharon(ike, espProposal))
+	conn := natConn(t, ike, espProposal)
 	conn.Peer.IKELifetime, conn.Peer.RekeyMargin = 30*time.Second, 15*time.Second
 	gw := startVnetgw(t, gwA, netip.MustParseAddr("10.0.0.1"), conn)
 	if out, err := ch.Initiate(); err != nil {
@@ -470,4 +491,47 @@ func TestIKEv1RestartedGatewayInitialContact(t *testing.T) {
 	}
 	ping(t, tp.hostB, "10.1.0.2")
 	ping(t, tp.hostA, "10.2.0.2")
+}
+
+// TestIKEv1FollowsPeerNATMapping: the NAT in front of strongSwan maps it
+// to new ports (its rule changed, its mappings flushed) while the tunnel
+// is idle. strongSwan's next R-U-THERE comes from the new mapping: vnetgw
+// answers it there, and its SAs move there, so that the VNet's next
+// packet reaches the site (on the old code it went to the old mapping,
+// which the NAT no longer has, until strongSwan's dead peer detection
+// gave up on the SA, 150 s later).
+func TestIKEv1FollowsPeerNATMapping(t *testing.T) {
+	netnstest.RequireStrongSwan(t, "ping", "nft", "conntrack")
+	tp, nat := natTopology(t)
+	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
+	cfg := natCharon(ike, espProposal)
+	cfg.ConnExtra = "dpd_delay = 1s"
+	ch := netnstest.StartCharon(t, tp.gwB, cfg)
+	conn := natConn(t, ike, espProposal)
+	conn.Peer.DPDInterval = -1 // only strongSwan's R-U-THEREs come
+	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
+	if out, err := ch.Initiate(); err != nil {
+		t.Fatalf("initiate: %v\n%s", err, out)
+	}
+	waitConnected(t, gw, 15*time.Second)
+	ping(t, tp.hostB, "10.1.0.2")
+	sas, _ := gw.IKESAs("to-strongswan")
+	before := sas[0].Remote
+
+	nat.Run("nft", "flush chain ip nat post; add rule ip nat post ip saddr 192.168.100.0/24 udp sport { 500, 4500 } masquerade to :40000-40999")
+	nat.Run("conntrack", "-F")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		sas, _ := gw.IKESAs("to-strongswan")
+		if p := sas[0].Remote.Port(); p >= 40000 && p <= 40999 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("vnetgw's ISAKMP SA stays at %v (before the NAT changed: %v)", sas[0].Remote, before)
+		}
+	}
+	ping(t, tp.hostA, "10.2.0.2")
+	st := gw.Status()[0]
+	if st.State != gateway.Connected || len(st.Children) != 1 {
+		t.Fatalf("after the NAT changed: %+v", st)
+	}
 }

@@ -711,3 +711,67 @@ func TestSpoofedMainModeKeepsNoChildren(t *testing.T) {
 		}
 	}
 }
+
+// TestPeerIKEFromNewPortFollowed: an R-U-THERE that checks out from a new
+// port of a peer behind a NAT (the NAT lost its mapping while the tunnel
+// was idle, and made another) is answered there, and the ISAKMP SA and
+// its child SAs move there, as strongSwan follows (RFC 7296 §2.23 asks
+// it of IKEv2): the answer reached the old port, which the NAT no longer
+// maps, so that the peer took vnetgw for dead, and traffic to the site
+// went there until ESP came from the new port. A copy of the same
+// message from yet another port, a replay, moves nothing; nor does one
+// when this side is behind a NAT.
+func TestPeerIKEFromNewPortFollowed(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) { pi.ForceEncap, pr.ForceEncap = true, true })
+	shuttle(mi, mr, ri, rr, nil)
+	ri.take()
+	rr.take()
+	// The initiator's next R-U-THERE, as its dead peer detection sends it.
+	rUThere := func() []byte {
+		mi.mu.Lock()
+		for _, sa := range mi.sas {
+			sa.sendDPD()
+		}
+		mi.mu.Unlock()
+		sent, _, _ := ri.take()
+		if len(sent) != 1 {
+			t.Fatalf("the initiator sent %d messages for an R-U-THERE", len(sent))
+		}
+		return sent[0]
+	}
+	where := func() (child, isakmp netip.AddrPort) {
+		rr.mu.Lock()
+		child = rr.children[0].Remote
+		rr.mu.Unlock()
+		return child, mr.Status()[0].IKESAs[0].Remote
+	}
+	old, _ := where()
+	moved := netip.AddrPortFrom(old.Addr(), 61000)
+	msg := rUThere()
+	mr.handle(netip.AddrPortFrom(fuzzLocal.Addr(), 4500), moved, msg)
+	if _, _, to := rr.take(); len(to) != 1 || to[0] != moved {
+		t.Errorf("the R-U-THERE-ACK went to %v, want %v", to, moved)
+	}
+	if c, i := where(); c != moved || i != moved {
+		t.Errorf("after an R-U-THERE from %v: the child SA sends to %v, the ISAKMP SA to %v", moved, c, i)
+	}
+
+	// The same message again from another port: its answer is sent
+	// again, there, but nothing moves.
+	mr.handle(netip.AddrPortFrom(fuzzLocal.Addr(), 4500), netip.AddrPortFrom(old.Addr(), 62000), msg)
+	rr.take()
+	if c, i := where(); c != moved || i != moved {
+		t.Errorf("a replayed R-U-THERE moved the child SA to %v, the ISAKMP SA to %v", c, i)
+	}
+
+	mr.mu.Lock()
+	for _, sa := range mr.sas {
+		sa.behindNAT = true
+	}
+	mr.mu.Unlock()
+	mr.handle(netip.AddrPortFrom(fuzzLocal.Addr(), 4500), netip.AddrPortFrom(old.Addr(), 63000), rUThere())
+	rr.take()
+	if c, i := where(); c != moved || i != moved {
+		t.Errorf("behind a NAT, an R-U-THERE moved the child SA to %v, the ISAKMP SA to %v", c, i)
+	}
+}

@@ -35,6 +35,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 		return err
 	}
 	sa.peerMIDs.add(h.MessageID)
+	sa.checkedOut()
 	m, p := sa.m, sa.p
 	for _, pl := range ps {
 		switch pl.Type {

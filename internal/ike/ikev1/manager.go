@@ -547,12 +547,18 @@ func (m *Manager) peerMoved(mv peerMove) {
 		return
 	}
 	c := p.children[i]
-	old := c.sa.remote
-	if c.sa.behindNAT || remote == old {
+	if c.sa.behindNAT || remote == c.sa.remote {
 		return
 	}
-	m.log.Info("IKEv1 peer endpoint changed", "conn", tunnel, "remote", remote)
+	old := c.sa.remote
 	c.sa.remote = remote
+	m.follow(p, old, remote)
+}
+
+// follow moves p's ISAKMP SAs that send to old, and its child SAs in
+// UDP, to remote, where the peer's NAT now maps it. m.mu is held.
+func (m *Manager) follow(p *peer, old, remote netip.AddrPort) {
+	m.log.Info("IKEv1 peer endpoint changed", "conn", p.cfg.Name, "remote", remote)
 	for _, sa := range m.sasOf(p) {
 		if sa.remote == old {
 			sa.remote = remote
@@ -562,8 +568,8 @@ func (m *Manager) peerMoved(mv peerMove) {
 		if !o.encap {
 			continue
 		}
-		if err := m.cfg.Dataplane.MoveChild(tunnel, o.inSPI, o.sa.local, remote, true); err != nil {
-			m.log.Error("moving IKEv1 child SA", "conn", tunnel, "in", fmt.Sprintf("%08x", o.inSPI), "err", err)
+		if err := m.cfg.Dataplane.MoveChild(p.cfg.Name, o.inSPI, o.sa.local, remote, true); err != nil {
+			m.log.Error("moving IKEv1 child SA", "conn", p.cfg.Name, "in", fmt.Sprintf("%08x", o.inSPI), "err", err)
 		}
 	}
 }
@@ -667,8 +673,10 @@ func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
 	if a, ok := sa.answerTo(h); ok && sa.remote.Addr() == remote.Addr() && bytes.Equal(msg, a.req) {
 		// A quick mode message or R-U-THERE answered already, though
 		// other exchanges came since: the peer did not get the answer.
+		// It goes where the message came from; a copy, which anyone may
+		// send from elsewhere, moves nothing (isakmpSA.heard).
 		m.stats.retransmitsAnswered.Add(1)
-		sa.send(a.reply)
+		m.send(local, remote, a.reply)
 		return
 	}
 	if sa.remote.Addr() != remote.Addr() || (sa.rc != 0 && h.RCookie != sa.rc && !(sa.initiator && sa.state == stMM1)) {

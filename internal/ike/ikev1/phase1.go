@@ -94,6 +94,9 @@ type isakmpSA struct {
 	// pre-shared keys differ, say); the Main Mode may make room for a
 	// new one (respondMM1).
 	authFailed bool
+	// from is where the phase 2 or informational message being handled
+	// came to and from: local, remote (checkedOut).
+	from [2]netip.AddrPort
 }
 
 // answer is a message of the peer's and our answer to it.
@@ -359,11 +362,13 @@ func (sa *isakmpSA) handle(local, remote netip.AddrPort, h wire.Header, msg []by
 		if sa.state != stEstablished {
 			return errors.New("quick mode before main mode completed")
 		}
+		sa.from = [2]netip.AddrPort{local, remote}
 		return sa.heard(sa.handleQuick(h, msg))
 	case wire.ExchangeInfo:
 		if sa.state != stEstablished {
 			return nil
 		}
+		sa.from = [2]netip.AddrPort{local, remote}
 		return sa.heard(sa.handleInfo(h, msg))
 	}
 	return fmt.Errorf("%w: exchange type %d is not supported", errUnverified, h.Exchange)
@@ -426,6 +431,25 @@ func (sa *isakmpSA) heard(err error) error {
 		sa.lastIn = time.Now()
 	}
 	return err
+}
+
+// checkedOut takes the peer's phase 2 or informational message being
+// handled once it checked out (it decrypted, and its HASH matched), before
+// it is answered. One from a new port of a peer behind a NAT (the NAT lost
+// its mapping and made another) moves the SAs there, as strongSwan
+// follows its IKEv1 peers and RFC 7296 §2.23 asks of IKEv2 (a side that is
+// itself behind a NAT does not follow): the peer's R-U-THERE, say, is
+// answered where the NAT now maps it, not where the answer is lost. A
+// message that checks out is a new one (a replay is refused before, a
+// retransmission answered before it is read: Manager.handle), so that a
+// copy sent from elsewhere moves nothing.
+func (sa *isakmpSA) checkedOut() {
+	local, remote := sa.from[0], sa.from[1]
+	if sa.state == stEstablished && remote.IsValid() && remote != sa.remote && local == sa.local && sa.encap() && !sa.behindNAT {
+		old := sa.remote
+		sa.remote = remote
+		sa.m.follow(sa.p, old, remote)
+	}
 }
 
 func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg []byte) error {

@@ -242,6 +242,7 @@ func (sa *isakmpSA) quickFinal(q *quick, h wire.Header, msg []byte) error {
 	if !hmac.Equal(want, pt[4:hl]) {
 		return fmt.Errorf("%w: quick mode HASH(3) does not match", errUnverified)
 	}
+	sa.checkedOut()
 	delete(sa.qms, q.mid)
 	if err := sa.install(q); err != nil {
 		sa.endQuick(q.mid, q)
@@ -259,6 +260,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		return err
 	}
 	sa.peerMIDs.add(h.MessageID)
+	sa.checkedOut()
 	q := &quick{mid: h.MessageID, started: time.Now(), iv: next}
 	// From here a refusal is told to the peer (refuseQuick): its message
 	// ID is used, so that its retransmissions would be dropped as replays.
@@ -439,6 +441,7 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 	if err != nil {
 		return err // not the peer's, or not intact: the real one may follow
 	}
+	sa.checkedOut()
 	ours := binary.BigEndian.AppendUint32(nil, q.spiIn)
 	sap, ok1 := wire.Find(ps, wire.PayloadSA)
 	n, ok2 := wire.Find(ps, wire.PayloadNonce)
