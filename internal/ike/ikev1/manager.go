@@ -427,12 +427,22 @@ func (m *Manager) dropSA(sa *isakmpSA) {
 	// a rekey may start again on another SA.
 	for mid, q := range sa.qms {
 		delete(sa.qms, mid)
-		if q.spiIn != 0 {
-			delete(m.spis, q.spiIn)
-		}
+		m.endedQuick(sa.p, q)
 		if q.rekey != nil && q.initiator {
 			q.rekey.rekeying = false
 		}
+	}
+}
+
+// endedQuick gives back what quick mode q of p's, ended without a child,
+// held: its inbound SPI, and its pair on standby in the data path.
+func (m *Manager) endedQuick(p *peer, q *quick) {
+	if q.standby {
+		m.cfg.Dataplane.RemoveChild(p.cfg.Name, q.spiIn)
+		q.standby = false
+	}
+	if q.spiIn != 0 {
+		delete(m.spis, q.spiIn)
 	}
 }
 

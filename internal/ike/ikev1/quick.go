@@ -40,6 +40,10 @@ type quick struct {
 	rekey     *child // the child this one replaces (respondQuick: the responder's guess)
 	out       outstanding
 	done      bool // responder: waiting for HASH(3)
+	// standby: the responder's pair of a rekey is in the data path on
+	// standby since message 2 (respondQuick), and goes with the exchange
+	// if HASH(3) does not come.
+	standby bool
 	// told is the last error notification of the peer's that came while
 	// this quick mode of ours was under way and ended none (of a message
 	// the peer could not read, say): why, if no answer comes.
@@ -385,6 +389,19 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		reply = append(reply, wire.Payload{Type: wire.PayloadNotify, Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP,
 			SPI: binary.BigEndian.AppendUint32(nil, q.spiIn), Type: wire.NotifyResponderLifetime, Data: wire.AppendAttrs(nil, q.s.lifeAttrs())}.Append(nil)})
 	}
+	// The peer's rekey: the peer sends with the new pair as soon as it
+	// has sent HASH(3), and its first packets come before HASH(3) is
+	// read here. The pair goes to the data path now, on standby: it
+	// opens them, and this side sends with it once they come (or the
+	// pair it replaces goes). A new pair waits for HASH(3), as nothing
+	// is lost meanwhile.
+	if q.rekey != nil {
+		if err := sa.m.cfg.Dataplane.InstallChild(sa.dataChild(q, true)); err != nil {
+			sa.m.log.Warn("IKEv1 child SA not installed before HASH(3)", "conn", p.cfg.Name, "in", fmt.Sprintf("%08x", q.spiIn), "err", err)
+		} else {
+			q.standby = true
+		}
+	}
 	out, next2 := sa.encrypted(wire.ExchangeQuick, q.mid, q.iv, q.ni, reply)
 	q.iv, q.done = next2, true
 	sa.qms[q.mid] = q
@@ -404,9 +421,7 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 // tick.
 func (sa *isakmpSA) endQuick(mid uint32, q *quick) {
 	delete(sa.qms, mid)
-	if q.spiIn != 0 {
-		delete(sa.m.spis, q.spiIn)
-	}
+	sa.m.endedQuick(sa.p, q)
 	if q.rekey != nil && q.initiator {
 		q.rekey.rekeying = false
 	}
@@ -558,17 +573,10 @@ func (sa *isakmpSA) refuseQuick(mid uint32, msg []byte, typ uint16, spi []byte, 
 // child it replaces.
 func (sa *isakmpSA) install(q *quick) error {
 	p := sa.p
-	enc, integ := q.s.keyLens()
-	kmIn := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiIn, q.ni, q.nr, enc+integ)
-	kmOut := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiOut, q.ni, q.nr, enc+integ)
-	c := ipsec.Child{Tunnel: p.cfg.Name, In: q.s.espConfig(q.spiIn, kmIn, q.s.limits(p.cfg.ChildLimits)), Out: q.s.espConfig(q.spiOut, kmOut, q.s.limits(p.cfg.ChildLimits)),
-		Local: sa.local, Remote: sa.remote, Encap: sa.encap(), LocalTS: []netip.Prefix{q.pair.local}, RemoteTS: []netip.Prefix{q.pair.remote}}
-	c.In.NoReplayCheck = p.cfg.NoReplayCheck
-	if !c.Encap {
-		c.Local, c.Remote = netip.AddrPortFrom(sa.local.Addr(), 0), netip.AddrPortFrom(sa.remote.Addr(), 0)
-	}
-	if err := sa.m.cfg.Dataplane.InstallChild(c); err != nil {
-		return fmt.Errorf("installing the child SA: %w", err)
+	if !q.standby {
+		if err := sa.m.cfg.Dataplane.InstallChild(sa.dataChild(q, false)); err != nil {
+			return fmt.Errorf("installing the child SA: %w", err)
+		}
 	}
 	delete(p.waits, q.pair)
 	delete(p.waits, q.asked)
@@ -618,6 +626,23 @@ func (sa *isakmpSA) install(q *quick) error {
 		break
 	}
 	return nil
+}
+
+// dataChild is the pair quick mode q negotiated, for the data path; on
+// standby, it sends with an older pair of the same traffic until the peer
+// sends with this one (ipsec.Child.Standby).
+func (sa *isakmpSA) dataChild(q *quick, standby bool) ipsec.Child {
+	p := sa.p
+	enc, integ := q.s.keyLens()
+	kmIn := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiIn, q.ni, q.nr, enc+integ)
+	kmOut := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiOut, q.ni, q.nr, enc+integ)
+	c := ipsec.Child{Tunnel: p.cfg.Name, In: q.s.espConfig(q.spiIn, kmIn, q.s.limits(p.cfg.ChildLimits)), Out: q.s.espConfig(q.spiOut, kmOut, q.s.limits(p.cfg.ChildLimits)),
+		Local: sa.local, Remote: sa.remote, Encap: sa.encap(), LocalTS: []netip.Prefix{q.pair.local}, RemoteTS: []netip.Prefix{q.pair.remote}, Standby: standby}
+	c.In.NoReplayCheck = p.cfg.NoReplayCheck
+	if !c.Encap {
+		c.Local, c.Remote = netip.AddrPortFrom(sa.local.Addr(), 0), netip.AddrPortFrom(sa.remote.Addr(), 0)
+	}
+	return c
 }
 
 // retire removes child c of p.

@@ -1,10 +1,12 @@
 package ikev1
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
 )
 
@@ -58,9 +60,12 @@ func TestRekeyKeepsOldInbound(t *testing.T) {
 	ri.mu.Unlock()
 	rr.mu.Lock()
 	nr := len(rr.children)
+	standby := nr == 2 && rr.children[1].Standby && !rr.children[0].Standby
 	rr.mu.Unlock()
-	if n != 2 || nr != 1 {
-		t.Fatalf("rekey not carried as planned: initiator installed %d children, responder %d", n, nr)
+	// The responder has the new pair on standby since message 2: it
+	// opens what the initiator sends with it, and sends with the old.
+	if n != 2 || nr != 2 || !standby {
+		t.Fatalf("rekey not carried as planned: initiator installed %d children, responder %d (the new one on standby: %v)", n, nr, standby)
 	}
 	if removed {
 		t.Fatal("the initiator removed the old inbound SA as it installed the new pair, before the peer (which has not got HASH(3)) stopped sending with it")
@@ -86,5 +91,78 @@ func TestRekeyKeepsOldInbound(t *testing.T) {
 	}
 	if !removed || infos == 0 {
 		t.Errorf("a minute after the rekey: old inbound SA removed %v, %d informational messages (Delete) sent", removed, infos)
+	}
+}
+
+// TestPeerRekeyOnStandby: the responder of a rekey puts the new pair in
+// the data path, on standby, as it sends message 2, so that the ESP the
+// initiator sends with it right after HASH(3), which comes before HASH(3)
+// is read, opens (strongSwan's rekeys lost 8 packets each under iperf3,
+// dropped as of an unknown SPI); once HASH(3) comes it is the child. When
+// HASH(3) never comes, the pair goes with the exchange.
+func TestPeerRekeyOnStandby(t *testing.T) {
+	for _, lose := range []bool{false, true} {
+		mi, mr, ri, rr := twoManagers(t, nil)
+		shuttle(mi, mr, ri, rr, nil)
+		ri.mu.Lock()
+		old := ri.children[0].In.SPI
+		ri.mu.Unlock()
+		mi.SoftExpired("i", old)
+		// Message 1 of the rekey, answered with message 2.
+		var msg2 []byte
+		var from2, to2 netip.AddrPort
+		for end := time.Now().Add(3 * time.Second); msg2 == nil && time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+			a, af, at := ri.take()
+			for i := range a {
+				mr.handle(at[i], af[i], a[i])
+			}
+			b, bf, bt := rr.take()
+			for i, m := range b {
+				if m[18] == wire.ExchangeQuick {
+					msg2, from2, to2 = m, bf[i], bt[i]
+				}
+			}
+		}
+		if msg2 == nil {
+			t.Fatal("no quick mode message 2")
+		}
+		rr.mu.Lock()
+		children := slices.Clone(rr.children)
+		rr.mu.Unlock()
+		if len(children) != 2 || !children[1].Standby {
+			t.Fatalf("the responder's data path after message 2: %d pairs %+v, want the new one on standby", len(children), children)
+		}
+		spi := children[1].In.SPI
+		if lose {
+			// The initiator is gone: message 2 is sent again until its
+			// tries run out, and the pair on standby goes with it.
+			mr.mu.Lock()
+			for i := range 10 {
+				mr.timers(time.Now().Add(time.Duration(i+1) * 10 * time.Minute))
+			}
+			mr.mu.Unlock()
+			rr.mu.Lock()
+			removed := slices.Contains(rr.removed, spi)
+			rr.mu.Unlock()
+			if !removed {
+				t.Errorf("the quick mode ended without HASH(3); its pair on standby %08x stays in the data path", spi)
+			}
+			continue
+		}
+		mi.handle(to2, from2, msg2)
+		a, af, at := ri.take()
+		for i := range a {
+			mr.handle(at[i], af[i], a[i]) // HASH(3)
+		}
+		st := mr.Status()[0]
+		if len(st.IKESAs) == 0 || !slices.ContainsFunc(st.IKESAs[0].Children, func(c ikev2.ChildStatus) bool { return c.InSPI == spi }) {
+			t.Errorf("after HASH(3) the responder lists %+v, want the child %08x", st.IKESAs, spi)
+		}
+		rr.mu.Lock()
+		n, removed := len(rr.children), slices.Contains(rr.removed, spi)
+		rr.mu.Unlock()
+		if n != 2 || removed {
+			t.Errorf("after HASH(3): %d pairs in the data path (want the old and the new, installed once), the new one removed: %v", n, removed)
+		}
 	}
 }
