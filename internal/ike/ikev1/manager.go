@@ -566,12 +566,20 @@ func (m *Manager) peerMoved(mv peerMove) {
 }
 
 // follow moves p's ISAKMP SAs that send to old, and its child SAs in
-// UDP, to remote, where the peer's NAT now maps it. m.mu is held.
+// UDP (the pairs of the peer's rekeys on standby too), to remote, where
+// the peer's NAT now maps it. m.mu is held.
 func (m *Manager) follow(p *peer, old, remote netip.AddrPort) {
 	m.log.Info("IKEv1 peer endpoint changed", "conn", p.cfg.Name, "remote", remote)
 	for _, sa := range m.sasOf(p) {
 		if sa.remote == old {
 			sa.remote = remote
+		}
+		for _, q := range sa.qms {
+			if q.standby && sa.encap() {
+				if err := m.cfg.Dataplane.MoveChild(p.cfg.Name, q.spiIn, sa.local, remote, true); err != nil {
+					m.log.Error("moving IKEv1 child SA", "conn", p.cfg.Name, "in", fmt.Sprintf("%08x", q.spiIn), "err", err)
+				}
+			}
 		}
 	}
 	for _, o := range p.children {

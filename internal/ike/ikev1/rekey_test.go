@@ -98,11 +98,14 @@ func TestRekeyKeepsOldInbound(t *testing.T) {
 // the data path, on standby, as it sends message 2, so that the ESP the
 // initiator sends with it right after HASH(3), which comes before HASH(3)
 // is read, opens (strongSwan's rekeys lost 8 packets each under iperf3,
-// dropped as of an unknown SPI); once HASH(3) comes it is the child. When
-// HASH(3) never comes, the pair goes with the exchange.
+// dropped as of an unknown SPI); once HASH(3) comes it is the child (and
+// moves with the SAs when HASH(3) comes from a new port of the peer behind
+// a NAT). When HASH(3) never comes, the pair goes with the exchange.
 func TestPeerRekeyOnStandby(t *testing.T) {
-	for _, lose := range []bool{false, true} {
-		mi, mr, ri, rr := twoManagers(t, nil)
+	moved := netip.AddrPortFrom(fuzzRemote.Addr(), 61000)
+	for _, c := range []struct{ lose, encap bool }{{false, false}, {true, false}, {false, true}} {
+		lose, encap := c.lose, c.encap
+		mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) { pi.ForceEncap, pr.ForceEncap = encap, encap })
 		shuttle(mi, mr, ri, rr, nil)
 		ri.mu.Lock()
 		old := ri.children[0].In.SPI
@@ -152,7 +155,20 @@ func TestPeerRekeyOnStandby(t *testing.T) {
 		mi.handle(to2, from2, msg2)
 		a, af, at := ri.take()
 		for i := range a {
+			if encap {
+				af[i] = moved
+			}
 			mr.handle(at[i], af[i], a[i]) // HASH(3)
+		}
+		if encap {
+			// HASH(3) came from a new port of the peer (its NAT's new
+			// mapping): the pair on standby moved there with the rest.
+			rr.mu.Lock()
+			got := rr.children[1].Remote
+			rr.mu.Unlock()
+			if got != moved {
+				t.Errorf("after HASH(3) from %v, the new pair sends to %v", moved, got)
+			}
 		}
 		st := mr.Status()[0]
 		if len(st.IKESAs) == 0 || !slices.ContainsFunc(st.IKESAs[0].Children, func(c ikev2.ChildStatus) bool { return c.InSPI == spi }) {
