@@ -432,6 +432,7 @@ type VPNClientRootCertificateProperties struct {
 type VPNClientRevokedCertficate struct {
 	ID         string                                `json:"id,omitempty"`
 	Name       string                                `json:"name,omitempty"`
+	Etag       string                                `json:"etag,omitempty"`
 	Properties VPNClientRevokedCertificateProperties `json:"properties"`
 }
 

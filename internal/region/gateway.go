@@ -502,6 +502,8 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 			return arm.Errorf(arm.CodeInvalidCertificate, "root certificate %s: %v (R12)", rc.Name, err)
 		}
 		rc.Properties.ProvisioningState = arm.Succeeded
+		// Read-only: a GET shows the gateway's (renderGateway).
+		rc.ID, rc.Etag = "", ""
 	}
 	// A revoked certificate's thumbprint that is not one would revoke
 	// nothing, silently: it is refused, and kept as the digits alone.
@@ -518,6 +520,7 @@ func validateClientConfig(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU,
 		}
 		rc.Properties.Thumbprint = t
 		rc.Properties.ProvisioningState = arm.Succeeded
+		rc.ID, rc.Etag = "", ""
 	}
 	return nil
 }
@@ -769,8 +772,11 @@ func oldRadiusSecret(old *arm.VPNClientConfiguration, a netip.Addr) string {
 }
 
 // renderGateway is what a GET shows of a gateway: its RADIUS secrets are
-// written, never read (listRadiusSecrets gives them).
-func renderGateway(_ *txn, doc any) any {
+// written, never read (listRadiusSecrets gives them); the read-only
+// fields Azure fills in are filled in: the ids and etags of its
+// point-to-site certificates, and the public address of each BGP
+// peering entry's IP configuration (tunnelIpAddresses).
+func renderGateway(tx *txn, doc any) any {
 	g := *doc.(*arm.VirtualNetworkGateway)
 	// Its child resources' etags are its own, also after a PATCH of its
 	// tags gave it a new one (an If-Match on a NAT rule is checked
@@ -783,14 +789,41 @@ func renderGateway(_ *txn, doc any) any {
 	for i := range g.Properties.IPConfigurations {
 		g.Properties.IPConfigurations[i].Etag = g.Etag
 	}
-	if c := g.Properties.VPNClientConfiguration; c != nil && (c.RadiusServerSecret != "" || len(c.RadiusServers) > 0) {
+	if c := g.Properties.VPNClientConfiguration; c != nil {
 		nc := *c
 		nc.RadiusServerSecret = ""
 		nc.RadiusServers = slices.Clone(c.RadiusServers)
 		for i := range nc.RadiusServers {
 			nc.RadiusServers[i].RadiusServerSecret = ""
 		}
+		nc.VPNClientRootCertificates = slices.Clone(c.VPNClientRootCertificates)
+		for i := range nc.VPNClientRootCertificates {
+			rc := &nc.VPNClientRootCertificates[i]
+			rc.ID, rc.Etag = g.ID+"/vpnClientRootCertificates/"+rc.Name, g.Etag
+		}
+		nc.VPNClientRevokedCertificates = slices.Clone(c.VPNClientRevokedCertificates)
+		for i := range nc.VPNClientRevokedCertificates {
+			rc := &nc.VPNClientRevokedCertificates[i]
+			rc.ID, rc.Etag = g.ID+"/vpnClientRevokedCertificates/"+rc.Name, g.Etag
+		}
 		g.Properties.VPNClientConfiguration = &nc
+	}
+	if b := g.Properties.BGPSettings; b != nil && tx != nil {
+		nb := *b
+		nb.BGPPeeringAddresses = slices.Clone(b.BGPPeeringAddresses)
+		for i := range nb.BGPPeeringAddresses {
+			pa := &nb.BGPPeeringAddresses[i]
+			pa.TunnelIPAddresses = nil
+			for _, c := range g.Properties.IPConfigurations {
+				if !arm.Equal(c.ID, pa.IPConfigurationID) {
+					continue
+				}
+				if pip := getByRef[arm.PublicIPAddress](tx, arm.TypePublicIPAddress, c.Properties.PublicIPAddress.RefID()); pip != nil && pip.Properties.IPAddress != "" {
+					pa.TunnelIPAddresses = []string{pip.Properties.IPAddress}
+				}
+			}
+		}
+		g.Properties.BGPSettings = &nb
 	}
 	return &g
 }
