@@ -520,6 +520,13 @@ func renderConnection(tx *txn, doc any) any {
 	c := *doc.(*arm.Connection)
 	p := &c.Properties
 	p.SharedKey = ""
+	// No policies are [], as Azure shows them, not null.
+	if p.IPsecPolicies == nil {
+		p.IPsecPolicies = []arm.IPsecPolicy{}
+	}
+	if p.TrafficSelectorPolicies == nil {
+		p.TrafficSelectorPolicies = []arm.TrafficSelectorPolicy{}
+	}
 	p.ConnectionStatus = "Unknown"
 	if st := statusOf[ConnectionStatus](tx, c.ID); st != nil && st.Of(p.ResourceGUID) {
 		p.ConnectionStatus = st.ConnectionStatus

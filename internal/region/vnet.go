@@ -289,7 +289,7 @@ func subnetUsers(tx *txn, subnetID string) []string {
 }
 
 // renderVirtualNetwork fills in the read-only list of IP configurations of
-// each subnet.
+// each subnet, and the router's counters.
 func renderVirtualNetwork(tx *txn, doc any) any {
 	v := *doc.(*arm.VirtualNetwork)
 	v.Properties.Subnets = make([]arm.Subnet, len(v.Properties.Subnets))
@@ -299,6 +299,10 @@ func renderVirtualNetwork(tx *txn, doc any) any {
 			s.Properties.IPConfigurations = append(s.Properties.IPConfigurations, arm.SubResource{ID: u})
 		}
 		v.Properties.Subnets[i] = s
+	}
+	// No DNS servers are [], as Azure shows them, not null.
+	if d := v.Properties.DHCPOptions; d != nil && d.DNSServers == nil {
+		v.Properties.DHCPOptions = &arm.DHCPOptions{DNSServers: []string{}}
 	}
 	if st := statusOf[VNetStatus](tx, v.ID); st != nil {
 		v.Properties.PacketCounters = &arm.PacketCounters{Forwarded: st.Forwarded, DroppedNoRoute: st.DroppedNoRoute,
