@@ -144,23 +144,69 @@ func (g *globals) verbs(k kind, write []*cobra.Command) *cobra.Command {
 
 func (g *globals) showCmd(k kind) *cobra.Command {
 	var rg, name string
+	var ids []string
 	cmd := &cobra.Command{
-		Use: "show", Short: "Show one " + k.use, Args: cobra.NoArgs,
+		Use: "show", Short: "Show one " + k.use + " (or, with --ids, each it names)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := g.target(rg, k.typ, name)
+			targets, c, err := g.targets(ids, rg, k.typ, name)
 			if err != nil {
 				return err
 			}
-			var out json.RawMessage
-			if err := c.Get(cmd.Context(), id, &out); err != nil {
-				return err
+			var out []json.RawMessage
+			for _, id := range targets {
+				var v json.RawMessage
+				if err := c.Get(cmd.Context(), id, &v); err != nil {
+					return err
+				}
+				out = append(out, v)
 			}
-			return g.print(out, k.columns)
+			// Several ids show a list, as az shows them; one, the resource.
+			if len(ids) > 1 {
+				return g.print(out, k.columns)
+			}
+			return g.print(out[0], k.columns)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	idsFlag(cmd, &ids)
 	return cmd
+}
+
+// idsFlag gives cmd az's --ids: one or more full resource ids, space- or
+// comma-separated, instead of --resource-group and --name (az scripts
+// pass what a list printed: --ids $(az ... list --query [].id -o tsv);
+// vnetgw refused the flag as unknown).
+func idsFlag(cmd *cobra.Command, ids *[]string) {
+	cmd.Flags().StringSliceVar(ids, "ids", nil, "one or more full resource ids (space-separated), instead of --resource-group and --name")
+}
+
+// targets returns the resources of type typ a command is about: those
+// --ids names, or the one --resource-group and --name name.
+func (g *globals) targets(ids []string, rg, typ, name string) ([]arm.ID, *client.Client, error) {
+	if len(ids) == 0 {
+		id, c, err := g.target(rg, typ, name)
+		if err != nil {
+			return nil, nil, err
+		}
+		return []arm.ID{id}, c, nil
+	}
+	if rg != "" || name != "" {
+		return nil, nil, errors.New("--ids names the resources by itself: give it without --resource-group/-g and --name/-n")
+	}
+	var out []arm.ID
+	for _, s := range ids {
+		if !strings.HasPrefix(s, "/") {
+			return nil, nil, fmt.Errorf("--ids takes full resource ids (/subscriptions/.../providers/Microsoft.Network/%s/NAME); %q is none", typ, s)
+		}
+		id, err := g.resourceID("", typ, s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--ids: %w", err)
+		}
+		out = append(out, id)
+	}
+	c, err := g.client()
+	return out, c, err
 }
 
 func (g *globals) listCmd(k kind) *cobra.Command {
@@ -189,18 +235,25 @@ func (g *globals) listCmd(k kind) *cobra.Command {
 
 func (g *globals) deleteCmd(k kind) *cobra.Command {
 	var rg, name string
+	var ids []string
 	cmd := &cobra.Command{
-		Use: "delete", Short: "Delete a " + k.use, Args: cobra.NoArgs,
+		Use: "delete", Short: "Delete a " + k.use + " (or, with --ids, each it names, in turn)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := g.target(rg, k.typ, name)
+			targets, c, err := g.targets(ids, rg, k.typ, name)
 			if err != nil {
 				return err
 			}
-			return c.Delete(cmd.Context(), id)
+			for _, id := range targets {
+				if err := c.Delete(cmd.Context(), id); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	idsFlag(cmd, &ids)
 	noWait(cmd)
 	return cmd
 }

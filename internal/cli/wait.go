@@ -19,6 +19,7 @@ import (
 // the first look; it waits for what another writer does.
 func (g *globals) waitCmd(k kind) *cobra.Command {
 	var rg, name string
+	var ids []string
 	var created, updated, exists, deleted bool
 	var interval, timeout int
 	cmd := &cobra.Command{
@@ -38,40 +39,46 @@ func (g *globals) waitCmd(k kind) *cobra.Command {
 			if interval < 1 || timeout < 1 {
 				return fmt.Errorf("--interval %d, --timeout %d: seconds, at least 1", interval, timeout)
 			}
-			id, c, err := g.target(rg, k.typ, name)
+			targets, c, err := g.targets(ids, rg, k.typ, name)
 			if err != nil {
 				return err
 			}
+			// --timeout bounds the wait for all of them together.
 			ctx, cancel := context.WithTimeout(cmd.Context(), time.Duration(timeout)*time.Second)
 			defer cancel()
-			for {
-				var out struct {
-					Properties struct {
-						ProvisioningState string `json:"provisioningState"`
-					} `json:"properties"`
-				}
-				err := c.Get(ctx, id, &out)
-				switch {
-				case deleted && client.IsNotFound(err):
-					return nil
-				case err == nil && !deleted && (exists || strings.EqualFold(out.Properties.ProvisioningState, "Succeeded")):
-					return nil
-				case err != nil && !client.IsNotFound(err) && ctx.Err() == nil:
-					return err
-				}
-				t := time.NewTimer(time.Duration(interval) * time.Second)
-				select {
-				case <-ctx.Done():
-					t.Stop()
-					return fmt.Errorf("%s %s is not as --created, --updated, --exists or --deleted asks after %d s (--timeout)", k.use, id.Name(), timeout)
-				case <-t.C:
+			for _, id := range targets {
+			look:
+				for {
+					var out struct {
+						Properties struct {
+							ProvisioningState string `json:"provisioningState"`
+						} `json:"properties"`
+					}
+					err := c.Get(ctx, id, &out)
+					switch {
+					case deleted && client.IsNotFound(err):
+						break look
+					case err == nil && !deleted && (exists || strings.EqualFold(out.Properties.ProvisioningState, "Succeeded")):
+						break look
+					case err != nil && !client.IsNotFound(err) && ctx.Err() == nil:
+						return err
+					}
+					t := time.NewTimer(time.Duration(interval) * time.Second)
+					select {
+					case <-ctx.Done():
+						t.Stop()
+						return fmt.Errorf("%s %s is not as --created, --updated, --exists or --deleted asks after %d s (--timeout)", k.use, id.Name(), timeout)
+					case <-t.C:
+					}
 				}
 			}
+			return nil
 		},
 	}
 	f := cmd.Flags()
 	f.StringVarP(&rg, "resource-group", "g", "", "resource group")
 	f.StringVarP(&name, "name", "n", "", "name, or full resource id")
+	idsFlag(cmd, &ids)
 	f.BoolVar(&created, "created", false, "until it is there, its provisioningState Succeeded")
 	f.BoolVar(&updated, "updated", false, "until its provisioningState is Succeeded")
 	f.BoolVar(&exists, "exists", false, "until it is there")

@@ -1,0 +1,68 @@
+package cli
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// TestIDsFlag: show, delete and wait take az's --ids, one or more full resource
+// ids, space-separated, as scripts pass what a list printed
+// (az network vnet delete --ids $(az network vnet list -g rg --query
+// [].id -o tsv)); it was refused as an unknown flag. One id shows the
+// resource, several a list; --ids with --name or --resource-group, an id
+// that is a name, or the id of another type, are refused before anything
+// is done.
+func TestIDsFlag(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	var ids []string
+	for i, name := range []string{"a", "b"} {
+		must(t, "vnet", "create", "-g", "rg", "-n", name, "--address-prefixes", []string{"10.1.0.0/16", "10.2.0.0/16"}[i])
+		var v arm.VirtualNetwork
+		mustJSON(t, &v, "vnet", "show", "-g", "rg", "-n", name)
+		ids = append(ids, v.ID)
+	}
+
+	var one arm.VirtualNetwork
+	mustJSON(t, &one, "vnet", "show", "--ids", ids[0])
+	if one.Name != "a" {
+		t.Errorf("vnet show --ids %s: %q, want a", ids[0], one.Name)
+	}
+	var both []arm.VirtualNetwork
+	mustJSON(t, &both, "vnet", "show", "--ids", ids[1], ids[0], "-o", "json")
+	if len(both) != 2 || both[0].Name != "b" || both[1].Name != "a" {
+		t.Errorf("vnet show --ids of b and a: %+v, want both, in that order", both)
+	}
+	if out := must(t, "vnet", "show", "--ids", ids[0], ids[1], "-o", "tsv"); strings.Count(out, "\n") != 2 {
+		t.Errorf("vnet show --ids of two, -o tsv: %q, want a row each", out)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vnet", "show", "--ids", ids[0], "-g", "rg"}, "without --resource-group/-g and --name/-n"},
+		{[]string{"vnet", "delete", "--ids", ids[0], "-n", "b"}, "without --resource-group/-g and --name/-n"},
+		{[]string{"vnet", "delete", "--ids", ids[0], "b"}, `"b" is none`},
+		{[]string{"public-ip", "delete", "--ids", ids[0]}, "is not the id of a publicIPAddresses"},
+	} {
+		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		}
+	}
+	mustJSON(t, &both, "vnet", "list", "-g", "rg")
+	if len(both) != 2 {
+		t.Fatalf("after the refused deletes, %d VNets, want 2", len(both))
+	}
+
+	must(t, "vnet", "wait", "--ids", ids[0], ids[1], "--created")
+	must(t, "vnet", "delete", "--ids", ids[0], ids[1])
+	must(t, "vnet", "wait", "--ids", ids[0], ids[1], "--deleted")
+	for _, id := range ids {
+		if code, _, errOut := vnetgw(t, "vnet", "show", "--ids", id); code != 3 {
+			t.Errorf("vnet show --ids %s after the delete: exit %d %s, want 3 (not found)", id, code, errOut)
+		}
+	}
+}
