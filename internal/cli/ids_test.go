@@ -7,7 +7,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/arm"
 )
 
-// TestIDsFlag: show, delete and wait take az's --ids, one or more full resource
+// TestIDsFlag: show, update, delete and wait take az's --ids, one or more full resource
 // ids, space-separated, as scripts pass what a list printed
 // (az network vnet delete --ids $(az network vnet list -g rg --query
 // [].id -o tsv)); it was refused as an unknown flag. One id shows the
@@ -57,12 +57,21 @@ func TestIDsFlag(t *testing.T) {
 		t.Fatalf("after the refused deletes, %d VNets, want 2", len(both))
 	}
 
+	must(t, "vnet", "update", "--ids", ids[0], ids[1], "--tags", "team=net")
+	mustJSON(t, &both, "vnet", "show", "--ids", ids[0], ids[1])
+	for _, v := range both {
+		if v.Tags["team"] != "net" || len(v.Properties.AddressSpace.AddressPrefixes) != 1 {
+			t.Errorf("after vnet update --ids of both --tags team=net, %s: tags %v, address space %v; want the tag, the space kept", v.Name, v.Tags, v.Properties.AddressSpace.AddressPrefixes)
+		}
+	}
 	must(t, "vnet", "wait", "--ids", ids[0], ids[1], "--created")
 	must(t, "vnet", "delete", "--ids", ids[0], ids[1])
 	must(t, "vnet", "wait", "--ids", ids[0], ids[1], "--deleted")
 	for _, id := range ids {
-		if code, _, errOut := vnetgw(t, "vnet", "show", "--ids", id); code != 3 {
-			t.Errorf("vnet show --ids %s after the delete: exit %d %s, want 3 (not found)", id, code, errOut)
+		for _, verb := range []string{"show", "update"} {
+			if code, _, errOut := vnetgw(t, "vnet", verb, "--ids", id); code != 3 {
+				t.Errorf("vnet %s --ids %s after the delete: exit %d %s, want 3 (not found)", verb, id, code, errOut)
+			}
 		}
 	}
 }

@@ -320,8 +320,9 @@ func (g *globals) writeCmds(k kind, short string, flags func(*cobra.Command), bo
 func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command), body bodyFunc) *cobra.Command {
 	update := verb == "update"
 	var rg, name, loc string
-	var tags []string
+	var tags, ids []string
 	var gu *genericUpdate
+	var run func(cmd *cobra.Command) error
 	cmd := &cobra.Command{
 		Use: verb, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -330,43 +331,64 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 					return fmt.Errorf("%s update takes no --%s: %s", k.use, f, k.createOnly[f])
 				}
 			}
-			id, c, err := g.target(rg, k.typ, name)
+			if len(ids) == 0 {
+				return run(cmd)
+			}
+			// az's --ids: each resource in turn, in its own group and
+			// subscription, as -g and -n (and --subscription) would name it.
+			targets, _, err := g.targets(ids, rg, k.typ, name)
 			if err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			if loc == "" {
-				// One that exists keeps its location: run again without
-				// -l, one made in another location than its group's was
-				// refused ("its location cannot change").
-				var cur struct {
-					Location string `json:"location"`
-				}
-				switch err := c.Get(ctx, id, &cur); {
-				case err == nil:
-					loc = cur.Location
-				case update || !client.IsNotFound(err):
+			for _, id := range targets {
+				g.subscription, rg, name, loc = id.Subscription, id.ResourceGroup, id.Name(), ""
+				if err := run(cmd); err != nil {
 					return err
 				}
 			}
-			if loc, err = g.location(ctx, c, rg, loc); err != nil {
-				return err
-			}
-			kv, err := parseTags(tags)
-			if err != nil {
-				return err
-			}
-			return g.write(ctx, c, id, k.columns, update, gu, func() (any, error) {
-				b, err := body(ctx, c, rg, name, loc, cmd.Flags().Changed)
-				if err != nil || !cmd.Flags().Changed("tags") {
-					return b, err
-				}
-				return withTags(b, kv)
-			})
+			return nil
 		},
+	}
+	run = func(cmd *cobra.Command) error {
+		id, c, err := g.target(rg, k.typ, name)
+		if err != nil {
+			return err
+		}
+		ctx := cmd.Context()
+		if loc == "" {
+			// One that exists keeps its location: run again without
+			// -l, one made in another location than its group's was
+			// refused ("its location cannot change").
+			var cur struct {
+				Location string `json:"location"`
+			}
+			switch err := c.Get(ctx, id, &cur); {
+			case err == nil:
+				loc = cur.Location
+			case update || !client.IsNotFound(err):
+				return err
+			}
+		}
+		if loc, err = g.location(ctx, c, rg, loc); err != nil {
+			return err
+		}
+		kv, err := parseTags(tags)
+		if err != nil {
+			return err
+		}
+		return g.write(ctx, c, id, k.columns, update, gu, func() (any, error) {
+			b, err := body(ctx, c, rg, name, loc, cmd.Flags().Changed)
+			if err != nil || !cmd.Flags().Changed("tags") {
+				return b, err
+			}
+			return withTags(b, kv)
+		})
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name")
+	if update {
+		idsFlag(cmd, &ids)
+	}
 	cmd.Flags().StringSliceVar(&tags, "tags", nil, "tags, space-separated key[=value]; they replace those it has, \"\" removes them all (default: those it has)")
 	if !update {
 		cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: its own for an existing one, else the resource group's)")
