@@ -63,19 +63,23 @@ func TestVNetAndGatewayReads(t *testing.T) {
 	check := func(ip string) resp {
 		return e.raw("GET", s.vnet+"/CheckIPAddressAvailability", "?api-version=2024-05-01&ipAddress="+ip, testToken, nil)
 	}
+	// isPlatformReserved (Azure's, beside available) says the address is
+	// one of those the platform keeps in every subnet, which no host ever
+	// gets, rather than one a host has now.
 	for ip, want := range map[string]struct {
 		available   bool
 		suggestions []any
+		reserved    bool
 	}{
-		"10.1.0.4":   {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}}, // the NIC's
-		"10.1.0.10":  {true, nil},
-		"10.1.0.1":   {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}}, // reserved
-		"10.1.0.255": {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}}, // broadcast
+		"10.1.0.4":   {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}, false}, // the NIC's
+		"10.1.0.10":  {true, nil, false},
+		"10.1.0.1":   {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}, true}, // reserved
+		"10.1.0.255": {false, []any{"10.1.0.5", "10.1.0.6", "10.1.0.7", "10.1.0.8", "10.1.0.9"}, true}, // broadcast
 	} {
 		r := check(ip)
 		got, _ := r.field("availableIPAddresses").([]any)
-		if r.status != http.StatusOK || r.field("available") != want.available || !slices.Equal(got, want.suggestions) {
-			t.Errorf("CheckIPAddressAvailability %s: %d %s, want available %v, suggestions %v", ip, r.status, r.body, want.available, want.suggestions)
+		if r.status != http.StatusOK || r.field("available") != want.available || !slices.Equal(got, want.suggestions) || r.field("isPlatformReserved") != want.reserved {
+			t.Errorf("CheckIPAddressAvailability %s: %d %s, want available %v, suggestions %v, isPlatformReserved %v", ip, r.status, r.body, want.available, want.suggestions, want.reserved)
 		}
 	}
 	if r := check("10.1.7.1"); r.status != http.StatusBadRequest || r.code() != "PrivateIPAddressNotInSubnet" {

@@ -649,6 +649,9 @@ const (
 type IPAddressAvailability struct {
 	Available            bool     `json:"available"`
 	AvailableIPAddresses []string `json:"availableIPAddresses,omitempty"`
+	// IsPlatformReserved says the address is one the platform keeps in
+	// every subnet (its first four and its last), which no host gets.
+	IsPlatformReserved bool `json:"isPlatformReserved"`
 }
 
 // VirtualNetworkUsage is one subnet's use of addresses, in

@@ -33,7 +33,8 @@ func (r *Region) CheckIPAddress(id arm.ID, addr string) (arm.IPAddressAvailabili
 				}
 				used := usedPrivateIPs(tx, s.ID, "")
 				_, taken := used[a]
-				out.Available = !taken && reservedPrivate(p, a) == ""
+				out.IsPlatformReserved = reservedPrivate(p, a) != ""
+				out.Available = !taken && !out.IsPlatformReserved
 				if !out.Available {
 					out.AvailableIPAddresses = freeAddrs(p, used, maxSuggestions)
 				}
