@@ -36,7 +36,7 @@ func nullsIn(path string, v any) []string {
 // spec's array at its word (Python's len(), a typed decoder that
 // refuses null) fails on.
 func TestNoNullsInAnswers(t *testing.T) {
-	e := newEnv(t)
+	e := newEnv(t, envOptions{pool: "127.205.1.0/24"})
 	s := e.site(subA, "rg", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
 	lng := e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24")
 	conn := netPath(subA, "rg", "connections", "c")

@@ -22,7 +22,7 @@ import (
 // nil, and an active-active gateway's peering entries did not say which
 // public address was whose.
 func TestSDKGatewayReadOnlyFields(t *testing.T) {
-	e := newEnv(t, envOptions{tls: true})
+	e := newEnv(t, envOptions{tls: true, pool: "127.205.0.0/24"})
 	s := e.site(subA, "rg", "westeurope", "10.1.0.0/16", "RouteBased", "VpnGw1")
 	pip2 := netPath(subA, "rg", "publicIPAddresses", "pip2")
 	e.must("PUT", pip2, publicIP("westeurope", "Static"))
