@@ -1,0 +1,122 @@
+package ikev1
+
+import (
+	"bytes"
+	"encoding/binary"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+)
+
+// mainModePair is an initiator and a responder whose Main Mode messages a
+// test carries by hand, one at a time.
+type mainModePair struct {
+	mi, mr *Manager
+	ri, rr *recorder
+}
+
+func newMainModePair(t testing.TB) *mainModePair {
+	p := &mainModePair{ri: &recorder{}, rr: &recorder{}}
+	p.mi, p.mr = New(Config{Transport: p.ri, Dataplane: p.ri}), New(Config{Transport: p.rr, Dataplane: p.rr})
+	t.Cleanup(func() { p.mi.Close(); p.mr.Close() })
+	p.mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	p.mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
+	// The initiator starts at once, not at its ticker's next tick.
+	p.mi.mu.Lock()
+	p.mi.timers(time.Now())
+	p.mi.mu.Unlock()
+	return p
+}
+
+// next waits for the next message of the initiator (fromI) or the
+// responder, and returns it.
+func (p *mainModePair) next(t testing.TB, fromI bool) []byte {
+	rec := p.rr
+	if fromI {
+		rec = p.ri
+	}
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if msgs, _, _ := rec.take(); len(msgs) > 0 {
+			return msgs[0]
+		}
+	}
+	t.Fatalf("no main mode message from the %s", map[bool]string{true: "initiator", false: "responder"}[fromI])
+	return nil
+}
+
+// deliver hands msg to the initiator (toI) or the responder.
+func (p *mainModePair) deliver(toI bool, msg []byte) {
+	if toI {
+		p.mi.handle(fuzzRemote, fuzzLocal, msg)
+	} else {
+		p.mr.handle(fuzzLocal, fuzzRemote, msg)
+	}
+}
+
+// upTo carries Main Mode messages 1 to n-1 and returns message n, which
+// is not delivered; messages 2 and 4 come from the responder.
+func (p *mainModePair) upTo(t testing.TB, n int) []byte {
+	msg := p.next(t, true)
+	for k := 2; k <= n; k++ {
+		p.deliver(k%2 == 1, msg)
+		msg = p.next(t, k%2 == 1)
+	}
+	return msg
+}
+
+// withBody makes body, whose first octet is the type of the first
+// payload, the payloads of real's header: same cookies and exchange,
+// the length set.
+func withBody(real, body []byte) []byte {
+	msg := append(bytes.Clone(real[:wire.HeaderLen]), body[1:]...)
+	msg[16] = body[0]
+	binary.BigEndian.PutUint32(msg[24:], uint32(len(msg)))
+	return msg
+}
+
+// FuzzMainMode feeds arbitrary payloads in place of Main Mode messages 2,
+// 3 and 4 (RFC 2409 §5), which are not encrypted nor authenticated:
+// anyone who saw the cookies can send them, to an initiator (2 and 4) or
+// a responder (3). It must never panic, and neither side may count more
+// than one ISAKMP SA.
+func FuzzMainMode(f *testing.F) {
+	p := newMainModePair(f)
+	msg := p.next(f, true)
+	for n := 2; n <= 4; n++ {
+		p.deliver(n%2 == 1, msg)
+		msg = p.next(f, n%2 == 1)
+		f.Add(uint8(n), append([]byte{msg[16]}, msg[wire.HeaderLen:]...))
+	}
+	f.Add(uint8(3), []byte{byte(wire.PayloadKE), 0, 0, 4, 0})
+	f.Fuzz(func(t *testing.T, n uint8, body []byte) {
+		if len(body) == 0 {
+			return
+		}
+		step := 2 + (int(n)+1)%3 // 2, 3, 4 as themselves
+		p := newMainModePair(t)
+		msg := withBody(p.upTo(t, step), body)
+		p.deliver(step%2 == 0, msg)
+		p.deliver(step%2 == 0, msg) // again: a retransmission
+		for _, m := range []*Manager{p.mi, p.mr} {
+			m.mu.Lock()
+			k := len(m.sas)
+			m.mu.Unlock()
+			if k > 1 {
+				t.Fatalf("%d ISAKMP SAs after a forged main mode message %d", k, step)
+			}
+		}
+	})
+}
+
+// TestMainModeByHand: the messages FuzzMainMode forges, rebuilt from real
+// ones by withBody, carry both sides on, to message 5.
+func TestMainModeByHand(t *testing.T) {
+	p := newMainModePair(t)
+	msg := p.upTo(t, 4)
+	p.deliver(true, withBody(msg, append([]byte{msg[16]}, msg[wire.HeaderLen:]...)))
+	if m5 := p.next(t, true); m5[19]&wire.FlagEncryption == 0 {
+		t.Fatalf("the initiator's answer to message 4 is not encrypted: % x", m5[:wire.HeaderLen])
+	}
+}
