@@ -707,7 +707,14 @@ func (s *Server) serve(c net.Conn, handshook, admitted func()) error {
 	if _, err := tc.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\nServer: vnetgw\r\n\r\n")); err != nil {
 		return err
 	}
-	l := newLink(true, tc, r, s.log)
+	return s.serveCall(tc, r, cert.Certificate[0], admitted)
+}
+
+// serveCall runs SSTP and PPP with a client whose HTTPS request was
+// answered: c is the TLS connection, r reads from it, and certDER is the
+// certificate the handshake presented, which the crypto binding names.
+func (s *Server) serveCall(c net.Conn, r *bufio.Reader, certDER []byte, admitted func()) error {
+	l := newLink(true, c, r, s.log)
 	defer l.cancel() // what waits for the link (a RADIUS server) gives up
 	defer func() {
 		if l.eapSrv != nil {
@@ -726,7 +733,7 @@ func (s *Server) serve(c net.Conn, handshook, admitted func()) error {
 	if s.cfg.Hello > 0 {
 		l.hello = s.cfg.Hello
 	}
-	l.certHash = sha256.Sum256(cert.Certificate[0])
+	l.certHash = sha256.Sum256(certDER)
 	rand.Read(l.nonce[:])
 	// The client gets an address, and counts against the gateway's
 	// limit (R11), once it authenticated: a connection that never does
