@@ -68,6 +68,24 @@ func TestWriteSwanctl(t *testing.T) {
 	}
 }
 
+// TestWriteSwanctlMode: swanctl.conf holds the pre-shared keys, so only
+// its owner may read it, also when it was there before with another mode.
+func TestWriteSwanctlMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "swanctl.conf")
+	if err := os.WriteFile(path, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // written over one of mode 0644, then made anew
+		if err := WriteSwanctl(path, nil, []Secret{{PSK: "k1"}}); err != nil {
+			t.Fatal(err)
+		}
+		if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
+			t.Fatalf("swanctl.conf with its keys: %v, %v; want mode 0600", st.Mode(), err)
+		}
+		os.Remove(path)
+	}
+}
+
 // A key that starts as a hex or base64 value would is written in hex, so
 // that strongSwan reads the key itself.
 func TestSecretValue(t *testing.T) {

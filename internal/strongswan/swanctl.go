@@ -2,10 +2,11 @@ package strongswan
 
 import (
 	"encoding/hex"
-	"fmt"
-	"os"
+	"io"
 	"strings"
 	"text/template"
+
+	"github.com/vnetgw/vnetgw/internal/atomicfile"
 )
 
 // Conn is one connection of swanctl.conf: IKEv2 (unless Version says
@@ -111,13 +112,9 @@ func WriteSwanctl(path string, conns []Conn, secrets []Secret) error {
 		}
 		cs[i] = c
 	}
-	f, err := os.Create(path)
-	if err != nil {
-		return err
-	}
-	if err := swanctlConf.Execute(f, map[string]any{"Conns": cs, "Secrets": secrets}); err != nil {
-		f.Close()
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	return f.Close()
+	// It holds the pre-shared keys: its owner's only, as charon runs as
+	// root and reads it as such.
+	return atomicfile.WriteFunc(path, 0o600, func(w io.Writer) error {
+		return swanctlConf.Execute(w, map[string]any{"Conns": cs, "Secrets": secrets})
+	})
 }
