@@ -5,8 +5,9 @@ import (
 	"testing"
 )
 
-// TestSharedKeysNeverLogged drives every path a shared key takes, with the
-// server logging at debug level, and looks for the keys in its log (R21).
+// TestSharedKeysNeverLogged drives every path a shared key takes, and a
+// RADIUS server's secret, with the server logging at debug level, and
+// looks for them in its log (R21).
 func TestSharedKeysNeverLogged(t *testing.T) {
 	dir := t.TempDir()
 	s := startServe(t, dir, "--log-level", "debug")
@@ -30,6 +31,15 @@ func TestSharedKeysNeverLogged(t *testing.T) {
 	if len(generated) != 32 {
 		t.Fatalf("could not read the generated key (reset said %q)", reset)
 	}
+	// The RADIUS server's secret takes the gateway's way: set, shown by
+	// listRadiusSecrets, handed to the data plane.
+	radiusSecret := "RadiusSecret4x"
+	run("vnet-gateway", "create", "-g", "g", "-n", "gw", "--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP",
+		"--vpn-auth-type", "Radius", "--radius-server", "127.206.0.9", "--radius-secret", radiusSecret)
+	if listed := run("vnet-gateway", "list-radius-secrets", "-g", "g", "-n", "gw"); !strings.Contains(listed, radiusSecret) {
+		t.Fatalf("list-radius-secrets does not show the secret set: %q", listed)
+	}
+	secrets = append(secrets, radiusSecret)
 	s.stop()
 	log := s.log()
 	if !strings.Contains(log, "sharedkey") {
