@@ -18,6 +18,9 @@ import (
 type fuzzEnv struct {
 	*env
 	site site
+	// p2s is a site whose gateway serves point-to-site clients, for the
+	// operations that need one.
+	p2s  site
 	lng  string
 	conn string
 }
@@ -30,7 +33,7 @@ func newFuzzEnv(f *testing.F) *fuzzEnv {
 	e.must("PUT", c, s2s(loc, s.gw, l))
 	e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
 	e.must("PUT", netPath(subA, "rg", "routeTables", "rt"), obj{"location": loc})
-	return &fuzzEnv{env: e, site: s, lng: l, conn: c}
+	return &fuzzEnv{env: e, site: s, p2s: e.p2sSite("rg3"), lng: l, conn: c}
 }
 
 // serve sends one request straight to the handler.
@@ -223,10 +226,27 @@ func FuzzRequestPath(f *testing.F) {
 	})
 }
 
+// FuzzVPNClientPackageBody fuzzes the body of generatevpnclientpackage
+// of a gateway that has a point-to-site configuration, so that the body
+// is read further than the refusal of one that has none.
 func FuzzVPNClientPackageBody(f *testing.F) {
-	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.site.gw + "/generatevpnclientpackage" },
+	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.p2s.gw + "/generatevpnclientpackage" },
 		func(*fuzzEnv) []any {
 			return []any{obj{"processorArchitecture": "Amd64", "authenticationMethod": "EAPTLS"}, obj{"authenticationMethod": "EAPMSCHAPv2"}}
+		})
+}
+
+// FuzzVPNClientIPsecParametersBody fuzzes the custom IPsec/IKE policy of a
+// gateway's point-to-site clients (setvpnclientipsecparameters).
+func FuzzVPNClientIPsecParametersBody(f *testing.F) {
+	fuzzBody(f, "POST", func(e *fuzzEnv) string { return e.p2s.gw + "/setvpnclientipsecparameters" },
+		func(*fuzzEnv) []any {
+			return []any{
+				obj{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256", "ipsecIntegrity": "GCMAES256",
+					"ikeEncryption": "AES256", "ikeIntegrity": "SHA384", "dhGroup": "ECP384", "pfsGroup": "ECP384"},
+				obj{"saLifeTimeSeconds": 28800, "saDataSizeKilobytes": 1024, "ipsecEncryption": "AES256", "ipsecIntegrity": "SHA256",
+					"ikeEncryption": "GCMAES128", "ikeIntegrity": "GCMAES128", "dhGroup": "DHGroup14", "pfsGroup": "None"},
+			}
 		})
 }
 
