@@ -170,8 +170,9 @@ func (c *sstpFuzzClient) Read(p []byte) (int, error) {
 		}
 	}
 	pkt := c.stream[:n]
-	if proto, info, err := ppp.ParseFrame(pkt[min(n, sstp.HeaderLen):]); pkt[1]&1 == 0 && err == nil && proto == ppp.ProtoLCP {
-		if q, err := ppp.ParsePacket(info); err == nil && q.Code == ppp.ConfAck && q.ID == 0 && len(q.Data) == 0 {
+	if n > sstp.HeaderLen && pkt[1]&1 == 0 {
+		proto, info, err := ppp.ParseFrame(pkt[sstp.HeaderLen:])
+		if q, perr := ppp.ParsePacket(info); err == nil && perr == nil && proto == ppp.ProtoLCP && q.Code == ppp.ConfAck && q.ID == 0 && len(q.Data) == 0 {
 			c.mu.Lock()
 			pkt = sstp.AppendData(nil, ppp.AppendFrame(nil, ppp.ProtoLCP, c.lcpReq.Append(nil)))
 			c.mu.Unlock()
