@@ -135,3 +135,67 @@ func FuzzInitResponse(f *testing.F) {
 		}
 	})
 }
+
+// sealFragments encrypts plain as SKF fragments (RFC 7383 §2.5) of a
+// request of a under sa: cut in k pieces, where numbers and totals are
+// what the fuzzer says (number 0 becomes i+1, total 0 k).
+func sealFragments(sa *ikeSA, exch wire.ExchangeType, id uint32, first wire.PayloadType, plain []byte, numbers, totals []byte) [][]byte {
+	k := len(numbers)
+	var out [][]byte
+	sa.c.do(func() {
+		h := wire.Header{SPIi: sa.spiI, SPIr: sa.spiR, MajorVersion: 2, Exchange: exch, MessageID: id, Flags: wire.FlagInitiator}
+		for i := range k {
+			chunk := plain[i*len(plain)/k : (i+1)*len(plain)/k]
+			number, total := uint16(numbers[i]), uint16(totals[i])
+			if number == 0 {
+				number = uint16(i + 1)
+			}
+			if total == 0 {
+				total = uint16(k)
+			}
+			b, err := wire.AppendFragmentHeader(nil, h, first, number, total, sa.out.SealedLen(len(chunk)))
+			if err != nil {
+				continue
+			}
+			if b, err = sa.out.Seal(b, b, chunk); err == nil {
+				out = append(out, b)
+			}
+		}
+	})
+	return out
+}
+
+// FuzzFragments sends the responder requests in SKF fragments (RFC
+// 7383) under an established IKE SA: whatever their numbers, totals and
+// contents, reassembly must never panic, and the responder must go on
+// answering.
+func FuzzFragments(f *testing.F) {
+	fx := fixture(f)
+	fx.reset(f, false)
+	_, plain := encodeChain(f, []wire.Payload{&wire.VendorID{Data: bytes.Repeat([]byte{0x76}, 300)}})
+	// Two octets per fragment (its number and total, 0 for the right
+	// ones), then the exchange, the first payload type and the content.
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0xff, 2, byte(wire.PayloadVendorID)}, plain)
+	f.Add([]byte{2, 0, 1, 0, 0xff, 2, byte(wire.PayloadVendorID)}, plain)
+	f.Add([]byte{1, 3, 1, 3, 3, 3, 0xff, 2, byte(wire.PayloadVendorID)}, plain)
+	f.Add([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 1, byte(wire.PayloadNone)}, []byte{})
+	f.Fuzz(func(t *testing.T, layout, plain []byte) {
+		sep := bytes.IndexByte(layout, 0xff)
+		if sep < 0 || sep%2 != 0 || sep == 0 || sep > 32 || len(layout) < sep+3 {
+			return
+		}
+		var numbers, totals []byte
+		for i := 0; i < sep; i += 2 {
+			numbers, totals = append(numbers, layout[i]), append(totals, layout[i+1])
+		}
+		sa := fx.current(false)
+		if sa == nil {
+			sa = fx.reset(t, false)
+		}
+		exch := fuzzExchanges[int(layout[sep+1])%len(fuzzExchanges)]
+		for _, d := range sealFragments(sa, exch, fx.peerID(sa.spiI), wire.PayloadType(layout[sep+2]), plain, numbers, totals) {
+			fx.b.m.HandlePacket(sa.remote, sa.local, d)
+		}
+		fx.settle()
+	})
+}
