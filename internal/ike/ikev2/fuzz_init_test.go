@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
@@ -19,34 +18,26 @@ type initFuzzFixture struct {
 	a, b *node
 }
 
-var (
-	initFuzzOnce sync.Once
-	initFuzzFix  *initFuzzFixture
-	initFuzzSeed [][]byte
-)
-
-// initFixture builds the fixture and takes, as seeds, the IKE_SA_INIT
-// responses b gave while it was there.
+// initFixture builds the fixture, which lives as long as f, and takes,
+// as seeds, the IKE_SA_INIT responses b gave while it was there.
 func initFixture(f testing.TB) (*initFuzzFixture, [][]byte) {
-	initFuzzOnce.Do(func() {
-		fx := &initFuzzFixture{n: newFakeNet(f)}
-		pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
-		// a initiates only when told; b answers.
-		pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
-		pa.RetransmitTimeout, pb.RetransmitTimeout = MaxRetransmitTimeout, MaxRetransmitTimeout
-		fx.b = newNode(f, fx.n, "b", addrB, Config{}, pb)
-		fx.a = newNode(f, fx.n, "a", addrA, Config{}, pa)
-		fx.a.onLoop(func(c *conn) { c.initiate() })
-		waitFor(f, 10*time.Second, "the seed's IKE SA", func() bool { return len(fx.a.established()) == 1 })
-		for _, d := range fx.n.datagrams() {
-			if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse != 0 {
-				initFuzzSeed = append(initFuzzSeed, d.data)
-			}
+	fx := &initFuzzFixture{n: newFakeNet(f)}
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	// a initiates only when told; b answers.
+	pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
+	pa.RetransmitTimeout, pb.RetransmitTimeout = MaxRetransmitTimeout, MaxRetransmitTimeout
+	fx.b = newNode(f, fx.n, "b", addrB, Config{}, pb)
+	fx.a = newNode(f, fx.n, "a", addrA, Config{}, pa)
+	fx.a.onLoop(func(c *conn) { c.initiate() })
+	waitFor(f, 10*time.Second, "the seed's IKE SA", func() bool { return len(fx.a.established()) == 1 })
+	var seeds [][]byte
+	for _, d := range fx.n.datagrams() {
+		if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse != 0 {
+			seeds = append(seeds, d.data)
 		}
-		fx.n.detach(addrB)
-		initFuzzFix = fx
-	})
-	return initFuzzFix, initFuzzSeed
+	}
+	fx.n.detach(addrB)
+	return fx, seeds
 }
 
 // restart ends a's IKE SAs and opens a new one, whose IKE_SA_INIT request

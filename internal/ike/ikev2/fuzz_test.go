@@ -22,11 +22,6 @@ type fuzzFixture struct {
 	dropAuth bool       // drop a's IKE_AUTH requests, leaving b half open
 }
 
-var (
-	fuzzOnce sync.Once
-	fuzzFix  *fuzzFixture
-)
-
 // Fuzz modes: what the fuzzer's datagram becomes.
 const (
 	fuzzRaw         = iota // sent as is
@@ -36,26 +31,25 @@ const (
 	fuzzModes
 )
 
+// fixture builds the fixture, which lives as long as f: each fuzz target
+// has one of its own.
 func fixture(f testing.TB) *fuzzFixture {
-	fuzzOnce.Do(func() {
-		fx := &fuzzFixture{n: newFakeNet(f)}
-		fx.n.setPolicy(func(from, _ netip.AddrPort, b []byte) []time.Duration {
-			fx.mu.Lock()
-			defer fx.mu.Unlock()
-			if fx.dropAuth && from.Addr() == addrA && len(b) > 18 && wire.ExchangeType(b[18]) == wire.IKEAuth {
-				return nil
-			}
-			return []time.Duration{0}
-		})
-		pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
-		// a initiates only when told; b answers.
-		pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
-		pa.RetransmitTimeout, pb.RetransmitTimeout = MaxRetransmitTimeout, MaxRetransmitTimeout
-		fx.b = newNode(f, fx.n, "b", addrB, Config{MaxHalfOpen: 4}, pb)
-		fx.a = newNode(f, fx.n, "a", addrA, Config{}, pa)
-		fuzzFix = fx
+	fx := &fuzzFixture{n: newFakeNet(f)}
+	fx.n.setPolicy(func(from, _ netip.AddrPort, b []byte) []time.Duration {
+		fx.mu.Lock()
+		defer fx.mu.Unlock()
+		if fx.dropAuth && from.Addr() == addrA && len(b) > 18 && wire.ExchangeType(b[18]) == wire.IKEAuth {
+			return nil
+		}
+		return []time.Duration{0}
 	})
-	return fuzzFix
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	// a initiates only when told; b answers.
+	pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
+	pa.RetransmitTimeout, pb.RetransmitTimeout = MaxRetransmitTimeout, MaxRetransmitTimeout
+	fx.b = newNode(f, fx.n, "b", addrB, Config{MaxHalfOpen: 4}, pb)
+	fx.a = newNode(f, fx.n, "a", addrA, Config{}, pa)
+	return fx
 }
 
 // reset ends every SA on both sides and, unless halfOpen, establishes a new
