@@ -535,3 +535,38 @@ func TestPackageGenericSettings(t *testing.T) {
 		}
 	}
 }
+
+// FuzzExtract unpacks arbitrary zips: no panic, and nothing is written
+// outside the directory, whatever the names, modes and sizes say.
+func FuzzExtract(f *testing.F) {
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"SSTP", "IkeV2", "OpenVPN"}}
+	b, err := s.Zip()
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(b)
+	for _, names := range [][]string{{"../escape.sh"}, {"a", "a/b"}, {"a/b", "a"}, {"/etc/x"}, {"a/./b", "a\\b"}} {
+		var z bytes.Buffer
+		w := zip.NewWriter(&z)
+		for _, n := range names {
+			fw, _ := w.Create(n)
+			fw.Write([]byte("#!/bin/sh\n"))
+		}
+		w.Close()
+		f.Add(z.Bytes())
+	}
+	f.Fuzz(func(t *testing.T, zipped []byte) {
+		parent := t.TempDir()
+		Extract(zipped, filepath.Join(parent, "out"))
+		entries, err := os.ReadDir(parent)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range entries {
+			if e.Name() != "out" {
+				t.Fatalf("%s written beside the directory", e.Name())
+			}
+		}
+	})
+}
