@@ -190,8 +190,16 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 		return nil, err
 	}
 	tc.SetDeadline(time.Time{}) // the call's timers take over (run)
+	return startCall(ctx, cfg, tc, r, certHashOf(tc.ConnectionState()))
+}
+
+// startCall runs SSTP and PPP with the gateway over tc, whose answer to
+// the HTTPS request r has read, until the client has its address; certHash
+// is the hash of the certificate the TLS handshake presented, which the
+// crypto binding names.
+func startCall(ctx context.Context, cfg ClientConfig, tc net.Conn, r *bufio.Reader, certHash [32]byte) (*Client, error) {
 	l := newLink(false, tc, r, cfg.Logger)
-	l.certHash = certHashOf(tc.ConnectionState())
+	l.certHash = certHash
 	l.onIP = cfg.OnIP
 	if cfg.Hello > 0 {
 		l.hello = cfg.Hello
@@ -202,7 +210,7 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 	l.upHook = func() { upOnce.Do(func() { close(up) }) }
 	l.client = c
 	if err := l.writeControl(sstp.Control{Type: sstp.MsgCallConnectRequest, Attrs: []sstp.Attr{{ID: sstp.AttribEncapsulatedProtocolID, Value: []byte{0, sstp.ProtocolPPP}}}}); err != nil {
-		conn.Close()
+		tc.Close()
 		return nil, err
 	}
 	go func() {
@@ -247,6 +255,11 @@ func Dial(ctx context.Context, cfg ClientConfig) (*Client, error) {
 			}
 			return nil
 		})
+		if l.eapCli != nil && l.eapCli.Bridge != nil {
+			// A handshake the gateway left in the middle of waits for
+			// its next flight no longer.
+			l.eapCli.Bridge.Close()
+		}
 		if err == nil {
 			err = errors.New("the gateway closed the connection")
 		}
