@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"runtime"
 	"strings"
 	"testing"
@@ -79,7 +80,7 @@ func TestClientLeftInEAPTLSLeavesNothing(t *testing.T) {
 	for range 3 {
 		c := &sstpFuzzClient{stream: gatewayStream()}
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		_, err := startCall(ctx, ClientConfig{ServerName: "gateway", Cert: p.client}, c, bufio.NewReaderSize(c, 8<<10), [32]byte{})
+		_, err := startCall(ctx, ClientConfig{Logger: slog.New(slog.DiscardHandler), ServerName: "gateway", Cert: p.client}, c, bufio.NewReaderSize(c, 8<<10), [32]byte{})
 		if err == nil || ctx.Err() != nil {
 			t.Fatalf("a call whose gateway left: %v (context: %v)", err, ctx.Err())
 		}

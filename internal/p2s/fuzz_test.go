@@ -3,9 +3,12 @@ package p2s
 import (
 	"bufio"
 	"bytes"
+	"context"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/binary"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"slices"
@@ -66,6 +69,20 @@ func FuzzSSTPRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		err := readSSTPRequest(bufio.NewReader(strings.NewReader(s)))
 		if err == nil && !strings.HasPrefix(s, "SSTP_DUPLEX_POST ") {
+			t.Fatalf("accepted %q", s)
+		}
+	})
+}
+
+// FuzzHTTPAnswer: the gateway's answer to the HTTP request that opens
+// SSTP is read within bounds, and taken only when it says 200.
+func FuzzHTTPAnswer(f *testing.F) {
+	f.Add("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\nServer: vnetgw\r\n\r\n")
+	f.Add("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\n\r\n")
+	f.Add("HTTP/1.1 200 OK\r\n" + strings.Repeat("X: y\r\n", 70))
+	f.Fuzz(func(t *testing.T, s string) {
+		err := readHTTPOK(bufio.NewReaderSize(strings.NewReader(s), 8<<10))
+		if f := strings.Fields(strings.SplitN(s, "\n", 2)[0]); err == nil && (len(f) < 2 || f[1] != "200") {
 			t.Fatalf("accepted %q", s)
 		}
 	})
@@ -224,6 +241,50 @@ func FuzzSSTPCall(f *testing.F) {
 		}
 		if fwd.n.Load() != 0 {
 			t.Fatal("a packet reached the VNet from a client that did not authenticate")
+		}
+	})
+}
+
+// FuzzClientCall feeds arbitrary bytes to vnetgw's SSTP client as what
+// its gateway sends once the HTTPS request was answered; the mode's low
+// bits choose a client of certificates, of a password in MS-CHAPv2, or
+// of a password in EAP-MSCHAPv2. No panic, no hang, and no call comes up:
+// the fuzzer cannot prove itself the gateway (EAP-TLS with its
+// certificate, or MS-CHAPv2's Authenticator Response).
+func FuzzClientCall(f *testing.F) {
+	stream := gatewayStream()
+	f.Add(uint8(0), stream)
+	chap := sstp.AppendData(nil, ppp.AppendFrame(nil, ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPChallenge, ID: 1,
+		Data: ppp.CHAPValue{Value: make([]byte, 16), Name: []byte("gateway")}.Append(nil)}.Append(nil)))
+	success := sstp.AppendData(nil, ppp.AppendFrame(nil, ppp.ProtoCHAP, ppp.Packet{Code: ppp.CHAPSuccess, ID: 1,
+		Data: []byte("S=407A5589115FD0D6209F510FE9C04566932CDA56 M=hello")}.Append(nil)))
+	cut := bytes.LastIndex(stream, []byte{sstp.Version, 0}) // before the EAP-TLS start
+	f.Add(uint8(1), slices.Concat(stream[:cut], chap, success))
+	f.Add(uint8(2), slices.Concat(stream[:cut], sstp.AppendData(nil, ppp.AppendFrame(nil, ppp.ProtoEAP,
+		ppp.EAP{Code: ppp.EAPRequest, ID: 1, Type: ppp.TypeIdentity}.Append(nil)))))
+	f.Add(uint8(0), slices.Concat(sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgEchoRequest}), stream,
+		sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallAbort})))
+	p := newPKI(f)
+	roots := x509.NewCertPool()
+	roots.AddCert(p.root.Certificate)
+	f.Fuzz(func(t *testing.T, mode uint8, stream []byte) {
+		cfg := ClientConfig{Logger: slog.New(slog.DiscardHandler), ServerName: "gateway", RootCAs: roots, Cert: p.client}
+		switch mode % 3 {
+		case 1:
+			cfg.Cert, cfg.User, cfg.Password = tls.Certificate{}, "alice", "Passw0rd"
+		case 2:
+			cfg.Cert, cfg.User, cfg.Password, cfg.EAP = tls.Certificate{}, "alice", "Passw0rd", true
+		}
+		c := &sstpFuzzClient{stream: stream}
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		cl, err := startCall(ctx, cfg, c, bufio.NewReaderSize(c, 8<<10), [32]byte{})
+		if ctx.Err() != nil {
+			t.Fatal("the call did not end at the end of the gateway's stream")
+		}
+		if err == nil {
+			cl.Close()
+			t.Fatal("a call came up with a gateway that did not authenticate")
 		}
 	})
 }
