@@ -1,8 +1,11 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -77,9 +80,36 @@ func ReadFile(path string) (*File, error) {
 	dec := json.NewDecoder(strings.NewReader(string(b)))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&f); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return nil, fmt.Errorf("%s: %s", path, decodeError(b, err))
 	}
 	return &f, nil
+}
+
+// decodeError describes a decoding error by where it is, without quoting
+// the file: the character json's errors name may be one of a pre-shared
+// key's, and a number given for a string shows its value.
+func decodeError(b []byte, err error) string {
+	var se *json.SyntaxError
+	var te *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &se):
+		line, col := position(b, se.Offset)
+		return fmt.Sprintf("not valid JSON at line %d, column %d", line, col)
+	case errors.As(err, &te):
+		line, col := position(b, te.Offset)
+		return fmt.Sprintf("%s must be of type %s (line %d, column %d)", te.Field, te.Type, line, col)
+	case errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, io.EOF):
+		return "the JSON ends too early"
+	}
+	return err.Error() // an unknown field: it names the field, not a value
+}
+
+// position turns a byte offset in b into a line and a column, from 1.
+func position(b []byte, off int64) (line, col int) {
+	off = min(max(off, 0), int64(len(b)))
+	before := b[:off]
+	line = 1 + bytes.Count(before, []byte("\n"))
+	return line, int(off) - (bytes.LastIndexByte(before, '\n') + 1)
 }
 
 // LocalAddr returns the gateway's address.

@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -161,5 +162,29 @@ func (r *relay) replay(t *testing.T) {
 	t.Helper()
 	if _, err := r.natt.WriteToUDPAddrPort(r.lastESP(), r.b); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// A configuration file with a mistake is refused with where the mistake
+// is, never with the file's text: json's own errors quote the character
+// they stopped at, which may be one of a pre-shared key's, and the value
+// of a number given for a string.
+func TestReadFileErrorsKeepSecrets(t *testing.T) {
+	for _, tc := range []struct{ text, want, secret string }{
+		{"{\"local\": \"127.0.0.1\",\n \"connections\": [{\"psk\": Zq9secret}]}", "line 2, column 26", "Z"},
+		{`{"connections": [{"psk": 8675309}]}`, "connections.psk must be of type string", "8675309"},
+		{`{"connections": [{"psk": "Zq9secret"`, "ends too early", "Zq9"},
+		{`{"local": "127.0.0.1", "bogus": 1}`, `unknown field "bogus"`, ""},
+	} {
+		path := filepath.Join(t.TempDir(), "gw.json")
+		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := gateway.ReadFile(path)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("ReadFile of %s: %v, want %q", tc.text, err, tc.want)
+		} else if tc.secret != "" && strings.Contains(strings.TrimPrefix(err.Error(), path), tc.secret) {
+			t.Errorf("ReadFile of %s: %v shows the key", tc.text, err)
+		}
 	}
 }
