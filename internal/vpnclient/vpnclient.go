@@ -582,7 +582,14 @@ func Extract(zipped []byte, dir string) error {
 	}
 	// Every name checked before any file is written: a refusal leaves
 	// dir as it was.
+	if len(r.File) > maxFiles {
+		return fmt.Errorf("VPN client package: %d files, over the %d a package has", len(r.File), maxFiles)
+	}
+	var total uint64
 	for _, f := range r.File {
+		if total += f.UncompressedSize64; total > maxExtractedTotal {
+			return fmt.Errorf("VPN client package: over %d bytes in all", uint64(maxExtractedTotal))
+		}
 		if !fs.ValidPath(f.Name) {
 			return fmt.Errorf("VPN client package: file name %q", f.Name)
 		}
@@ -626,8 +633,14 @@ func Extract(zipped []byte, dir string) error {
 	return nil
 }
 
-// maxExtracted bounds a file Extract writes: a package's are a few KiB.
-const maxExtracted = 16 << 20
+// maxExtracted bounds a file Extract writes, maxExtractedTotal all of
+// them and maxFiles their number: a package has a dozen files of a few
+// KiB, and a zip of a few MiB can unpack to many GiB.
+const (
+	maxExtracted      = 16 << 20
+	maxExtractedTotal = 64 << 20
+	maxFiles          = 1000
+)
 
 // noSymlink returns an error if a step of name (a valid fs path) under
 // dir, a folder or the file itself, is a symbolic link.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net/netip"
 	"os"
@@ -207,6 +208,32 @@ func TestExtract(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, "escape.sh")); err == nil {
 		t.Error("escape.sh was written outside the directory")
+	}
+}
+
+// TestExtractRefusesLargePackage: a package that unpacks to more than 64
+// MiB in all, in files under 16 MiB each (a zip of 1 MiB of zeros can),
+// or has more than 1,000 files, is refused, nothing written.
+func TestExtractRefusesLargePackage(t *testing.T) {
+	for _, tc := range []struct {
+		files int
+		size  int
+		want  string
+	}{{5, 15 << 20, "over 67108864 bytes in all"}, {1001, 1, "1001 files"}} {
+		var big bytes.Buffer
+		w := zip.NewWriter(&big)
+		for i := range tc.files {
+			f, _ := w.Create(fmt.Sprintf("f%d", i))
+			f.Write(make([]byte, tc.size))
+		}
+		w.Close()
+		dir := t.TempDir()
+		if err := Extract(big.Bytes(), dir); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("a package of %d files of %d bytes (a zip of %d): %v; want it refused", tc.files, tc.size, big.Len(), err)
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("a refused package wrote %d files", len(entries))
+		}
 	}
 }
 
