@@ -148,6 +148,9 @@ type Engine struct {
 type tunnel struct {
 	name string
 	cfg  Tunnel // guarded by Engine.mu
+	// draining are children that send nothing more but still open what
+	// the peer sent with them (DrainChild); guarded by Engine.mu.
+	draining []*child
 
 	policy      atomic.Bool
 	children    atomic.Pointer[[]*child] // oldest first; replaced under Engine.mu
@@ -356,12 +359,13 @@ func (e *Engine) SetCapture(name string, c *pcap.Capture) bool {
 
 // removeTunnel removes t and its children. e.mu is held.
 func (e *Engine) removeTunnel(t *tunnel) {
-	for _, c := range *t.children.Load() {
+	for _, c := range append(slices.Clone(*t.children.Load()), t.draining...) {
 		e.spis.Remove(c.in.SPI())
 		e.leavePath(*c.ends.Load(), t)
 		close(c.stop)
 	}
 	t.children.Store(&[]*child{})
+	t.draining = nil
 	delete(e.tunnels, t.name)
 	e.log.Info("tunnel removed", "conn", t.name)
 }
@@ -549,17 +553,48 @@ func (e *Engine) RemoveChild(tunnel string, inSPI uint32) {
 	if t == nil {
 		return
 	}
+	var c *child
+	old := *t.children.Load()
+	if i := slices.IndexFunc(old, func(c *child) bool { return c.in.SPI() == inSPI }); i >= 0 {
+		c = old[i]
+		children := slices.Delete(slices.Clone(old), i, i+1)
+		t.children.Store(&children)
+	} else if i := slices.IndexFunc(t.draining, func(c *child) bool { return c.in.SPI() == inSPI }); i >= 0 {
+		c = t.draining[i]
+		t.draining = slices.Delete(t.draining, i, i+1)
+	} else {
+		return
+	}
+	e.spis.Remove(inSPI)
+	e.leavePath(*c.ends.Load(), t)
+	close(c.stop)
+	e.log.Info("child removed", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI))
+}
+
+// DrainChild stops sending with the child of tunnel whose inbound SPI is
+// inSPI: the tunnel's traffic goes over its other children from now on,
+// as if the child were removed (it no longer counts for Up, Carries or
+// Status), while its inbound SA still opens what the peer sent with it
+// until RemoveChild. The end that deletes an SA stops sending on it first
+// and keeps receiving until the peer has closed its half (RFC 7296
+// §1.4.1), and packets already on their way still arrive. Draining a
+// child that is not there does nothing.
+func (e *Engine) DrainChild(tunnel string, inSPI uint32) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.tunnels[tunnel]
+	if t == nil {
+		return
+	}
 	old := *t.children.Load()
 	i := slices.IndexFunc(old, func(c *child) bool { return c.in.SPI() == inSPI })
 	if i < 0 {
 		return
 	}
-	e.spis.Remove(inSPI)
-	e.leavePath(*old[i].ends.Load(), t)
+	t.draining = append(t.draining, old[i])
 	children := slices.Delete(slices.Clone(old), i, i+1)
 	t.children.Store(&children)
-	close(old[i].stop)
-	e.log.Info("child removed", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI))
+	e.log.Info("child drained", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI))
 }
 
 // watch reports the child's soft expiry and then its hard expiry, each

@@ -344,6 +344,86 @@ func TestRekeyOverlap(t *testing.T) {
 	}
 }
 
+// TestDrainChildRFC7296Section1_4_1: a drained child sends nothing more,
+// the tunnel's traffic going over its other child, even one on standby,
+// or nowhere without one; it no longer counts for Up or Status, and its
+// inbound SA opens what the peer sent with it until it is removed (the
+// end that deletes an SA keeps receiving until the peer has closed its
+// half).
+func TestDrainChildRFC7296Section1_4_1(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		other   bool // A has another child
+		standby bool // on standby
+	}{
+		{"older child takes over", true, false},
+		{"child on standby takes over", true, true},
+		{"no other child", false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.0.0.0/8")}}}
+			mk := func(inner *tuntest.Device, out *capture) *Engine {
+				e, err := New(Options{Inner: inner, Outer: out})
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { e.Close() })
+				e.Reconfig(cfg)
+				return e
+			}
+			innerA, innerB, capA, capB := tuntest.NewRecorder(64), tuntest.NewRecorder(64), &capture{}, &capture{}
+			a, b := mk(innerA, capA), mk(innerB, capB)
+			other, _ := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+			other.Standby = tc.standby
+			drained, peer := childPair(gcm256, "t", 0xa0000002, 0xb0000002)
+			if tc.other {
+				if err := a.AddChild(other); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := a.AddChild(drained); err != nil {
+				t.Fatal(err)
+			}
+			if err := b.AddChild(peer); err != nil {
+				t.Fatal(err)
+			}
+			// B seals a packet with the pair before A drains it; it
+			// arrives after.
+			innerB.Send(packet("10.2.0.1", "10.1.0.1", 50))
+			late := capB.wait(t, 1)[0]
+
+			a.DrainChild("t", 0xa0000002)
+			want := 0
+			if tc.other {
+				want = 1
+			}
+			if st := status(t, a, "t"); len(st.Children) != want || a.Up("t") != tc.other {
+				t.Errorf("after the drain: up %v, children %+v; want %d children", a.Up("t"), st.Children, want)
+			}
+			innerA.Send(packet("10.1.0.1", "10.2.0.1", 50))
+			if tc.other {
+				if spi := binary.BigEndian.Uint32(capA.wait(t, 1)[0]); spi != 0xb0000001 {
+					t.Fatalf("A sealed with %08x after the drain, want the other child's b0000001", spi)
+				}
+			} else {
+				eventually(t, "the packet dropped without a child", func() bool { return status(t, a, "t").Drops.NoSA == 1 })
+				if sent := len(capA.wait(t, 0)); sent != 0 {
+					t.Fatalf("A sent %d datagrams with only a drained child", sent)
+				}
+			}
+			a.HandleESP(addrA, datagrams(late))
+			if _, ok := innerA.Next(5 * time.Second); !ok {
+				t.Fatal("A did not open what B sent with the drained child")
+			}
+			a.RemoveChild("t", 0xa0000002)
+			a.HandleESP(addrA, datagrams(late))
+			if d := a.Status().Drops.UnknownSPI; d != 1 {
+				t.Errorf("after the removal: %d packets of an unknown SPI, want 1", d)
+			}
+		})
+	}
+}
+
 // TestStandbyChildRFC7296Section2_8 checks that a pair this side answered
 // in CREATE_CHILD_SA carries outbound traffic only once the peer has shown
 // it installed it (a packet arrived on it), or once the older pair is gone.
