@@ -262,6 +262,12 @@ func (d initiatorDataplane) RemoveChild(tunnel string, inSPI uint32) {
 	}
 }
 
+func (d initiatorDataplane) DrainChild(tunnel string, inSPI uint32) {
+	if d.p.traffic {
+		d.g.eng.DrainChild(tunnel, inSPI)
+	}
+}
+
 // bringUp is what one run of the load generator measured.
 type bringUp struct {
 	// Start is when the first peer initiated, Done when the last child SA

@@ -65,6 +65,7 @@ type nullChildren struct{}
 
 func (nullChildren) InstallChild(c ipsec.Child) error { return nil }
 func (nullChildren) RemoveChild(string, uint32)       {}
+func (nullChildren) DrainChild(string, uint32)        {}
 func (nullChildren) MoveChild(string, uint32, netip.AddrPort, netip.AddrPort, bool) error {
 	return nil
 }

@@ -236,6 +236,10 @@ func (d dataplane) RemoveChild(tunnel string, inSPI uint32) {
 	d.e.RemoveChild(tunnel, inSPI)
 	d.changed()
 }
+func (d dataplane) DrainChild(tunnel string, inSPI uint32) {
+	d.e.DrainChild(tunnel, inSPI)
+	d.changed()
+}
 func (d dataplane) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
 	return d.e.MoveChild(tunnel, inSPI, local, remote, encap)
 }

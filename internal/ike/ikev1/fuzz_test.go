@@ -56,6 +56,7 @@ func (r *recorder) RemoveChild(_ string, inSPI uint32) {
 	defer r.mu.Unlock()
 	r.removed = append(r.removed, inSPI)
 }
+func (r *recorder) DrainChild(string, uint32) {} // IKEv1 drains nothing
 func (r *recorder) MoveChild(_ string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

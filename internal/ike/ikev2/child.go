@@ -138,6 +138,14 @@ func (sa *ikeSA) hasChild(i int) bool {
 	return false
 }
 
+// carries reports whether an IKE SA of the connection other than sa has a
+// pair that carries traffic.
+func (c *conn) carries(sa *ikeSA) bool {
+	return slices.ContainsFunc(c.sas, func(o *ikeSA) bool {
+		return o != sa && o.state != stateDead && slices.ContainsFunc(o.children, (*child).live)
+	})
+}
+
 // home returns the IKE SA that owns what this one had: itself, or the SA it
 // was rekeyed into.
 func (sa *ikeSA) home() *ikeSA {
@@ -204,6 +212,27 @@ func (sa *ikeSA) removeChild(ch *child) {
 			return
 		}
 	}
+}
+
+// drainChild takes ch, a pair of sa that another IKE SA's pair for the
+// same selectors replaces, out of what the data path sends with, and
+// keeps its inbound SA until sa ends and drainWait after (conn.linger):
+// packets the peer sent with it before it took its own half out still
+// arrive. RFC 7296 §1.4.1: the end that deletes an SA keeps receiving
+// on it until the peer has answered.
+func (sa *ikeSA) drainChild(ch *child) {
+	owner := sa.home()
+	if !slices.Contains(owner.children, ch) {
+		owner = sa
+	}
+	i := slices.Index(owner.children, ch)
+	if i < 0 {
+		return
+	}
+	owner.children = slices.Delete(owner.children, i, i+1)
+	sa.drained = append(sa.drained, ch)
+	sa.c.m.cfg.Dataplane.DrainChild(sa.c.name, ch.inSPI)
+	sa.log.Info("child SA drained: traffic goes over the kept IKE SA's", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "spi_out", spiString(ch.outSPI))
 }
 
 // replacedByPeer marks old as replaced by the peer's rekey. The peer
@@ -570,7 +599,11 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 		defer clear(gir)
 		ker = &wire.KE{Group: s.DH, Data: dh.PublicKey()}
 	}
-	ch := &child{cfgIndex: -1, suite: s, outSPI: binary.BigEndian.Uint32(theirSPI), standby: !inAuth}
+	// A pair the peer installs only when our response arrives waits on
+	// standby (RFC 7296 §2.8, make before break): one of IKE_AUTH too
+	// when another IKE SA of the peer's has pairs that carry traffic
+	// (both ends initiated at once).
+	ch := &child{cfgIndex: -1, suite: s, outSPI: binary.BigEndian.Uint32(theirSPI), standby: !inAuth || sa.c.carries(sa)}
 	// RFC 7296 §2.9: narrow the peer's selectors to a configured child,
 	// the rekeyed one's first.
 	order := make([]int, 0, len(sa.cfg().Children))

@@ -76,6 +76,42 @@ type conn struct {
 	// stopping: the loop ends once the IKE SAs are gone (stop); nothing
 	// new is started meanwhile.
 	stopping bool
+	// lingering are the inbound SPIs of drained child SA pairs whose IKE
+	// SA has ended, and when each leaves the data path.
+	lingering []lingering
+}
+
+// lingering is a drained child SA pair (ikeSA.drainChild) that still
+// opens what the peer sent with it until a time.
+type lingering struct {
+	inSPI uint32
+	until time.Time
+}
+
+// drainWait is how long a drained child SA pair still opens what the peer
+// sent with it once its IKE SA has ended: packets on their way then, and
+// those the peer's data path sealed before its IKE loop took its half
+// out, which may be read after the IKE message that did (ESP and IKE
+// come through sockets read apart), still arrive.
+const drainWait = 2 * time.Second
+
+// linger removes the drained pair with inbound SPI spi after drainWait.
+func (c *conn) linger(spi uint32) {
+	c.lingering = append(c.lingering, lingering{inSPI: spi, until: time.Now().Add(drainWait)})
+}
+
+// endLingering removes the drained pairs whose time is up at now, all of
+// them if all is set.
+func (c *conn) endLingering(now time.Time, all bool) {
+	c.lingering = slices.DeleteFunc(c.lingering, func(l lingering) bool {
+		if !all && now.Before(l.until) {
+			return false
+		}
+		c.m.cfg.Dataplane.RemoveChild(c.name, l.inSPI)
+		c.m.releaseSPIs(0, l.inSPI)
+		c.log.Debug("drained child SA removed", "spi_in", spiString(l.inSPI))
+		return true
+	})
 }
 
 func newConn(m *Manager, p PeerConfig, queue int) *conn {
@@ -197,6 +233,7 @@ func (c *conn) status() (PeerStatus, bool) {
 // run is the loop.
 func (c *conn) run() {
 	defer close(c.done)
+	defer c.endLingering(time.Time{}, true)
 	if c.client != nil {
 		defer c.endClient()
 	}
@@ -241,6 +278,9 @@ func (c *conn) nextDeadline() (time.Time, bool) {
 		}
 	}
 	consider(c.reconnectAt)
+	for _, l := range c.lingering {
+		consider(l.until)
+	}
 	for _, sa := range c.sas {
 		sa.deadlines(consider)
 	}
@@ -249,6 +289,7 @@ func (c *conn) nextDeadline() (time.Time, bool) {
 
 // tick runs whatever is due.
 func (c *conn) tick(now time.Time) {
+	c.endLingering(now, false)
 	if !c.reconnectAt.IsZero() && !now.Before(c.reconnectAt) {
 		c.reconnectAt = time.Time{}
 		if !c.connecting() {

@@ -82,8 +82,10 @@ func (c *conn) settleDuplicates() {
 	if !redundantIsOurs([2][]byte{ours.ni, ours.nr}, [2][]byte{theirs.ni, theirs.nr}, ours.spiI > theirs.spiI) {
 		ours.log.Info("the peer initiated an IKE SA at the same moment; the peer deletes its own", ours.logAttrs(),
 			"peer_ike_sa", theirs.logAttrs().Value.String())
-		// Once: the peer's SA no longer counts as a duplicate.
+		// Once: the peer's SA no longer counts as a duplicate. Its
+		// child SAs drain when the peer deletes it.
 		theirs.peerSettles = false
+		theirs.peerRetires = true
 		return
 	}
 	if !theirs.peerHolds {
@@ -139,7 +141,7 @@ func (sa *ikeSA) settle() {
 	missing := func(i int) bool { return !covered(i) }
 	for _, ch := range slices.Clone(sa.children) {
 		if covered(ch.cfgIndex) {
-			sa.removeChild(ch)
+			sa.drainChild(ch)
 		}
 	}
 	if len(sa.children) > 0 || slices.ContainsFunc(sa.selectors, missing) {

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"errors"
 	"log/slog"
-	"maps"
 	"math/rand/v2"
 	"net/netip"
 	"os"
@@ -226,17 +225,21 @@ func (nat *fakeNAT) in(public netip.AddrPort) (netip.AddrPort, bool) {
 type fakeDataplane struct {
 	mu       sync.Mutex // guards the fields below
 	children map[uint32]ipsec.Child
+	// drained are the children that send nothing more (DrainChild),
+	// still in children until removed.
+	drained  map[uint32]bool
 	installs int
 	removes  []uint32
 	moves    int
 	signal   chan struct{} // gets a value on every install, if not nil
-	// uncovered counts the removals that left no installed child with
-	// the removed one's selectors: traffic between them had no SA.
+	// uncovered counts the removals and drains that left no installed
+	// child that sends with the selectors of the one removed or drained:
+	// traffic between them had no SA.
 	uncovered int
 }
 
 func newFakeDataplane() *fakeDataplane {
-	return &fakeDataplane{children: map[uint32]ipsec.Child{}}
+	return &fakeDataplane{children: map[uint32]ipsec.Child{}, drained: map[uint32]bool{}}
 }
 
 func (d *fakeDataplane) InstallChild(c ipsec.Child) error {
@@ -271,38 +274,63 @@ func (d *fakeDataplane) RemoveChild(_ string, inSPI uint32) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	c, ok := d.children[inSPI]
+	drained := d.drained[inSPI]
 	delete(d.children, inSPI)
+	delete(d.drained, inSPI)
 	d.removes = append(d.removes, inSPI)
-	if ok && !slices.ContainsFunc(slices.Collect(maps.Values(d.children)), func(o ipsec.Child) bool {
-		return slices.Equal(o.LocalTS, c.LocalTS) && slices.Equal(o.RemoteTS, c.RemoteTS)
-	}) {
-		d.uncovered++
+	if ok && !drained {
+		d.checkCovered(c)
 	}
 }
 
-// uncoveredRemovals returns how many removals left the removed child's
-// selectors without an SA.
+func (d *fakeDataplane) DrainChild(_ string, inSPI uint32) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	c, ok := d.children[inSPI]
+	if !ok || d.drained[inSPI] {
+		return
+	}
+	d.drained[inSPI] = true
+	d.checkCovered(c)
+}
+
+// checkCovered counts c as uncovered if no child that sends has its
+// selectors. d.mu is held.
+func (d *fakeDataplane) checkCovered(c ipsec.Child) {
+	for spi, o := range d.children {
+		if !d.drained[spi] && slices.Equal(o.LocalTS, c.LocalTS) && slices.Equal(o.RemoteTS, c.RemoteTS) {
+			return
+		}
+	}
+	d.uncovered++
+}
+
+// uncoveredRemovals returns how many removals or drains left the
+// selectors of the child removed or drained without an SA to send with.
 func (d *fakeDataplane) uncoveredRemovals() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	return d.uncovered
 }
 
-// list returns the installed children.
+// list returns the installed children that send.
 func (d *fakeDataplane) list() []ipsec.Child {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	out := make([]ipsec.Child, 0, len(d.children))
-	for _, c := range d.children {
-		out = append(out, c)
+	for spi, c := range d.children {
+		if !d.drained[spi] {
+			out = append(out, c)
+		}
 	}
 	return out
 }
 
+// count returns how many installed children send.
 func (d *fakeDataplane) count() int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	return len(d.children)
+	return len(d.children) - len(d.drained)
 }
 
 // node is a Manager on the fake network.

@@ -37,6 +37,11 @@ type Dataplane interface {
 	// RemoveChild removes the child SA pair of tunnel whose inbound SPI
 	// is inSPI.
 	RemoveChild(tunnel string, inSPI uint32)
+	// DrainChild stops sending with the child SA pair of tunnel whose
+	// inbound SPI is inSPI (the tunnel's other pairs carry its traffic)
+	// while its inbound SA still opens what the peer sends with it,
+	// until RemoveChild.
+	DrainChild(tunnel string, inSPI uint32)
 	// MoveChild changes the outer endpoints of an installed child SA pair
 	// and keeps its state (sequence numbers, replay window).
 	MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error

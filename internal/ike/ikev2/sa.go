@@ -114,6 +114,13 @@ type ikeSA struct {
 	// retired: the SA duplicates one the peer initiated at the same
 	// moment, and is being deleted (retire).
 	retired bool
+	// peerRetires: the peer deletes this SA, the redundant one of two
+	// both ends initiated at once (settleDuplicates).
+	peerRetires bool
+	// drained are child SA pairs of a retired SA, or of one the peer
+	// retires, that no longer send but still open what the peer sent with
+	// them, until the SA ends and drainWait after (conn.linger).
+	drained []*child
 	// keptSA, while set, is the peer's SA a retired one gives way to:
 	// the Delete of the retired SA waits until keptSA has a child SA for
 	// each of its selectors (settle).
@@ -949,8 +956,19 @@ func (sa *ikeSA) kill(reason string) {
 		return
 	}
 	for _, ch := range slices.Clone(sa.children) {
-		sa.removeChild(ch)
+		if sa.retired || sa.peerRetires {
+			// Settled as a duplicate: the kept SA has pairs for the
+			// same selectors, and packets sent with these may be on
+			// their way still.
+			sa.drainChild(ch)
+		} else {
+			sa.removeChild(ch)
+		}
 	}
+	for _, ch := range sa.drained {
+		sa.c.linger(ch.inSPI)
+	}
+	sa.drained = nil
 	sa.countHalfOpen(false)
 	if sa.state == stateEstablished || sa.state == stateDeleting || sa.state == stateRekeyed {
 		sa.log.Info("IKE SA deleted", sa.logAttrs(), "reason", reason)
