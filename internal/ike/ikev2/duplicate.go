@@ -44,6 +44,37 @@ func settlesDuplicates(ps []wire.Payload) bool {
 	})
 }
 
+// lineage is what settles which of two IKE SAs both ends initiated at
+// once is redundant: whether this end initiated the IKE SA an SA
+// descends from by rekeys, and that SA's nonces and initiator SPI. An SA
+// a rekey made takes it over from the one it replaces, so that both ends
+// decide as they would have before the rekey, whichever of them saw it
+// first.
+type lineage struct {
+	initiator bool
+	ni, nr    []byte
+	spiI      uint64
+}
+
+// origin returns the lineage of sa: its own unless a rekey made it.
+func (sa *ikeSA) origin() lineage {
+	if sa.line != nil {
+		return *sa.line
+	}
+	return lineage{initiator: sa.initiator, ni: sa.ni, nr: sa.nr, spiI: sa.spiI}
+}
+
+// inherit makes n, which rekeys sa, stand for sa in the settling of
+// duplicates: its lineage, and what the peer said of it. The peer holds
+// n if our rekey request made it (its response came); if the peer's did,
+// our response may be lost.
+func (n *ikeSA) inherit(sa *ikeSA) {
+	o := sa.origin()
+	n.line = &o
+	n.peerSettles, n.peerRetires = sa.peerSettles, sa.peerRetires
+	n.peerHolds = n.initiator
+}
+
 // settleDuplicates deletes an established IKE SA of ours that duplicates
 // one the peer initiated at the same moment and that the nonces make the
 // redundant one. The loop calls it after every datagram: both SAs are up
@@ -66,10 +97,11 @@ func (c *conn) settleDuplicates() {
 		if sa.state != stateEstablished || !sa.peerSettles || !sa.closeBy.IsZero() {
 			continue
 		}
-		switch {
-		case sa.initiator && ours == nil:
+		// Who initiated it decides, not who rekeyed it since.
+		switch initiated := sa.origin().initiator; {
+		case initiated && ours == nil:
 			ours = sa
-		case !sa.initiator && theirs == nil:
+		case !initiated && theirs == nil:
 			theirs = sa
 		}
 	}
@@ -79,7 +111,8 @@ func (c *conn) settleDuplicates() {
 	// Random nonces of at least 16 octets (RFC 7296 §2.10) all but never
 	// tie; if they did, the SA with the lower initiator SPI would be the
 	// redundant one, which both ends again agree on.
-	if !redundantIsOurs([2][]byte{ours.ni, ours.nr}, [2][]byte{theirs.ni, theirs.nr}, ours.spiI > theirs.spiI) {
+	o, t := ours.origin(), theirs.origin()
+	if !redundantIsOurs([2][]byte{o.ni, o.nr}, [2][]byte{t.ni, t.nr}, o.spiI > t.spiI) {
 		ours.log.Info("the peer initiated an IKE SA at the same moment; the peer deletes its own", ours.logAttrs(),
 			"peer_ike_sa", theirs.logAttrs().Value.String())
 		// Once: the peer's SA no longer counts as a duplicate. Its

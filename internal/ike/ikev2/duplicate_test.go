@@ -307,3 +307,136 @@ func TestBothInitiateRekeyWhileRetired(t *testing.T) {
 	}
 	checkKeys(t, a, b)
 }
+
+// TestBothInitiateRekeyBeforeSettling: one of the two IKE SAs both ends
+// initiated at once is rekeyed (RFC 7296 §2.18) before the ends have
+// settled on one, and the rekey completes first: the SA it makes stands
+// for the one it replaced, the redundant one's successor is deleted or
+// the kept one's successor kept, and both ends are left with one IKE SA
+// and its child SA, not with two for good. Both ends decide by the
+// nonces of the IKE SAs as they were initiated, whichever rekeys came
+// since, so that they always agree.
+func TestBothInitiateRekeyBeforeSettling(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// redundant: the SA rekeyed is the redundant one, else the kept
+		// one; byRetiring: the end that deletes the redundant SA rekeys.
+		redundant, byRetiring bool
+	}{
+		{"redundant SA by the end that deletes it", true, true},
+		{"kept SA by the end that keeps it", false, false},
+		{"kept SA by the end that deletes the other", false, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A round where the SA to be deleted came up before the
+			// kept one could be rekeyed covers nothing: another.
+			for round := 0; !rekeyBeforeSettling(t, tc.redundant, tc.byRetiring); round++ {
+				if round == 4 {
+					t.Fatal("the rekey never came before the settling")
+				}
+			}
+		})
+	}
+}
+
+// rekeyBeforeSettling is a round of TestBothInitiateRekeyBeforeSettling;
+// it reports false if the rekey could not start before the settling.
+func rekeyBeforeSettling(t *testing.T, rekeyRedundant, byRetiring bool) bool {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	n.setPolicy(byRole(func(h wire.Header, redundant, known bool) []time.Duration {
+		if known && !redundant {
+			switch {
+			case byRetiring && !rekeyRedundant && h.Exchange == wire.IKEAuth && h.Flags&wire.FlagResponse != 0:
+				// The SA to be deleted comes up last at the
+				// end that deletes it, which rekeys the kept
+				// one meanwhile.
+				return []time.Duration{300 * time.Millisecond}
+			case h.Exchange == wire.Informational && h.Flags&wire.FlagResponse != 0:
+				// The kept SA's end answers the liveness check
+				// that settles it after the rekey completed.
+				return []time.Duration{600 * time.Millisecond}
+			}
+		}
+		return []time.Duration{0}
+	}))
+	n.pause()
+	b := newNode(t, n, "b", addrB, Config{}, pb)
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	waitFor(t, 5*time.Second, "both IKE_SA_INIT requests sent", func() bool { return n.requests(wire.IKESAInit) >= 2 })
+	n.resume()
+	// rekey starts the rekey of the SA the case names at nd, if
+	// nd is the end that rekeys and the moment has come.
+	missed := false
+	rekey := func(nd *node) (started bool) {
+		nd.onLoop(func(c *conn) {
+			var ours, theirs *ikeSA
+			for _, sa := range c.sas {
+				switch {
+				case sa.initiator && sa.nr != nil && ours == nil:
+					ours = sa
+				case !sa.initiator && sa.state == stateEstablished && theirs == nil:
+					theirs = sa
+				}
+			}
+			if ours == nil || theirs == nil {
+				return
+			}
+			retiring := redundantIsOurs([2][]byte{ours.ni, ours.nr}, [2][]byte{theirs.ni, theirs.nr}, ours.spiI > theirs.spiI)
+			if retiring != byRetiring {
+				return
+			}
+			x := ours // the SA this end initiated
+			if retiring && !rekeyRedundant {
+				x = theirs
+			}
+			switch {
+			case x.state != stateEstablished || x.pend != nil:
+				return
+			case retiring && rekeyRedundant && theirs.pend == nil:
+				return // before the question whose answer settles it
+			case retiring && !rekeyRedundant && ours.state != stateAuthSent:
+				missed = true // the redundant SA is up already
+				return
+			}
+			x.enqueue(task{kind: taskRekeyIKE})
+			x.kick()
+			started = true
+		})
+		return started
+	}
+	waitFor(t, 5*time.Second, "the rekey started", func() bool { return rekey(a) || rekey(b) || missed })
+	if missed {
+		t.Log("the IKE SA to be deleted came up before the kept one could be rekeyed; again")
+		a.m.Close()
+		b.m.Close()
+		return false
+	}
+	waitFor(t, 5*time.Second, "the rekey done", func() bool {
+		for _, nd := range []*node{a, b} {
+			for _, sa := range nd.status().IKESAs {
+				if !sa.LastRekey.IsZero() {
+					return true
+				}
+			}
+		}
+		return false
+	})
+	one := func() bool {
+		sa, sb := a.status().IKESAs, b.status().IKESAs
+		return len(sa) == 1 && len(sb) == 1 && sa[0].State == "established" && sb[0].State == "established" &&
+			sa[0].SPIi == sb[0].SPIi && sa[0].SPIr == sb[0].SPIr &&
+			len(sa[0].Children) == 1 && len(sb[0].Children) == 1 && a.dp.count() == 1 && b.dp.count() == 1
+	}
+	waitFor(t, 10*time.Second, "one IKE SA with its child SA on both sides", one)
+	time.Sleep(time.Second)
+	if !one() {
+		t.Fatalf("the IKE SAs changed after settling: a %+v, b %+v", a.status().IKESAs, b.status().IKESAs)
+	}
+	if sa := a.status().IKESAs[0]; rekeyRedundant == !sa.LastRekey.IsZero() {
+		t.Errorf("kept IKE SA %+v: rekeyed %v, want %v", sa, !sa.LastRekey.IsZero(), !rekeyRedundant)
+	}
+	checkKeys(t, a, b)
+	return true
+}

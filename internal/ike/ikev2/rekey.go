@@ -148,6 +148,7 @@ func (sa *ikeSA) successorSA(initiator bool, ours, theirs uint64, s suite.Suite,
 	n.local, n.remote = sa.local, sa.remote
 	n.natLocal, n.natRemote, n.behindNAT, n.fragments, n.mobike = sa.natLocal, sa.natRemote, sa.behindNAT, sa.fragments, sa.mobike
 	n.closeBy = sa.closeBy // being shut down, it is deleted too
+	n.inherit(sa)
 	now := time.Now()
 	n.state = stateEstablished
 	n.established, n.lastRekey = now, now

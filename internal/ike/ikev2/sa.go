@@ -114,6 +114,9 @@ type ikeSA struct {
 	// retired: the SA duplicates one the peer initiated at the same
 	// moment, and is being deleted (retire).
 	retired bool
+	// line, once set, stands for the IKE SA this one descends from by
+	// rekeys (origin).
+	line *lineage
 	// peerRetires: the peer deletes this SA, the redundant one of two
 	// both ends initiated at once (settleDuplicates).
 	peerRetires bool
