@@ -61,6 +61,21 @@ type child struct {
 	// exchange (RFC 7296 §2.8.1).
 	peerRekey  *child
 	peerNonces [2][]byte
+	// asked: this side initiated the CREATE_CHILD_SA that made the pair.
+	asked bool
+	// unconfirmed: this side answered the CREATE_CHILD_SA that made the
+	// pair, and the peer has not yet shown that it got the response and
+	// installed the pair (ikeSA.confirmChildren).
+	unconfirmed bool
+}
+
+// unconfirmedChild is a pair this side answered in CREATE_CHILD_SA, and
+// the message ID from which a request of the peer's shows that it
+// installed the pair: the peer sends its next request only once it has
+// the response to the last (RFC 7296 §2.3, a window of one).
+type unconfirmedChild struct {
+	ch *child
+	id uint32
 }
 
 // ipsec returns the pair as the data path takes it, with the endpoints of
@@ -136,6 +151,24 @@ func (sa *ikeSA) hasChild(i int) bool {
 		}
 	}
 	return false
+}
+
+// hasConfirmedChild reports whether a usable pair of child configuration i
+// exists that the peer is known to have installed.
+func (sa *ikeSA) hasConfirmedChild(i int) bool {
+	return slices.ContainsFunc(sa.children, func(ch *child) bool { return ch.cfgIndex == i && ch.live() && !ch.unconfirmed })
+}
+
+// confirmChildren notes, on a request of the peer's with message ID id,
+// that the peer has installed the pairs it asked for before it.
+func (sa *ikeSA) confirmChildren(id uint32) {
+	sa.unconfirmed = slices.DeleteFunc(sa.unconfirmed, func(u unconfirmedChild) bool {
+		if id < u.id {
+			return false
+		}
+		u.ch.unconfirmed = false
+		return true
+	})
 }
 
 // carries reports whether an IKE SA of the connection other than sa has a
@@ -408,11 +441,19 @@ func (sa *ikeSA) childResponse(ps []wire.Payload, t task, ch, old *child, ni []b
 		sa.log.Warn("child SA not established", sa.logAttrs(), "err", "no nonce")
 		return
 	}
+	ch.asked = true
 	if err := sa.completeChild(ps, ch, ni, nonce.Data, gir, false); err != nil {
 		abandon()
 		sa.c.lastError = "child SA: " + err.Error()
 		sa.log.Warn("child SA not established", sa.logAttrs(), "err", err)
 		return
+	}
+	if slices.ContainsFunc(sa.c.sas, func(o *ikeSA) bool { return o.peerRetires && o.state != stateDead }) {
+		// The peer deletes the SA it duplicated once this one has a
+		// pair for each of its selectors installed at both ends: a
+		// request of ours, the next after the one answered, shows that
+		// we have this one (confirmChildren).
+		sa.home().enqueue(task{kind: taskDPD})
 	}
 	if old == nil {
 		return
@@ -635,6 +676,12 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 		sa.c.m.releaseSPIs(0, ch.inSPI)
 		sa.log.Error("child SA not installed", sa.logAttrs(), "err", err)
 		return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+	}
+	if !inAuth {
+		// Its next request, which follows the one being answered,
+		// shows that the peer has it (peerID is that one's already).
+		ch.unconfirmed = true
+		sa.unconfirmed = append(sa.unconfirmed, unconfirmedChild{ch: ch, id: sa.peerID})
 	}
 	if old != nil {
 		ch.rekeyed = true

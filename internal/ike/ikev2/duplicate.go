@@ -119,6 +119,13 @@ func (c *conn) settleDuplicates() {
 		// child SAs drain when the peer deletes it.
 		theirs.peerSettles = false
 		theirs.peerRetires = true
+		if slices.ContainsFunc(ours.children, func(ch *child) bool { return ch.asked }) {
+			// A request of ours on the SA kept shows the peer that we
+			// have installed the child SAs it answered there
+			// (confirmChildren); it deletes its own only once we have.
+			ours.enqueue(task{kind: taskDPD})
+			ours.kick()
+		}
 		return
 	}
 	if !theirs.peerHolds {
@@ -170,7 +177,10 @@ func (sa *ikeSA) retire(kept *ikeSA) {
 // replaced does if it never does.
 func (sa *ikeSA) settle() {
 	kept := sa.keptSA.home()
-	covered := func(i int) bool { return kept.state != stateEstablished || kept.hasChild(i) }
+	// Only a pair the peer has shown it installed covers: else our Delete
+	// could overtake our response that made it, and the peer be left
+	// without a pair for the selectors until that came.
+	covered := func(i int) bool { return kept.state != stateEstablished || kept.hasConfirmedChild(i) }
 	missing := func(i int) bool { return !covered(i) }
 	for _, ch := range slices.Clone(sa.children) {
 		if covered(ch.cfgIndex) {

@@ -3,6 +3,7 @@ package ikev2
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"slices"
 	"time"
 
@@ -181,6 +182,9 @@ func (sa *ikeSA) handOver(n *ikeSA) {
 	sa.rekeyAt, sa.expireAt = time.Time{}, time.Now().Add(sa.giveUpAfter())
 	n.children = append(n.children, sa.children...)
 	sa.children = nil
+	// A rekey exchange followed the requests that made them: the peer
+	// installed them.
+	sa.confirmChildren(math.MaxUint32)
 	for i, at := range sa.childRetry {
 		if n.childRetry == nil {
 			n.childRetry = map[int]time.Time{}

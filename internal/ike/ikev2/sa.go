@@ -124,6 +124,10 @@ type ikeSA struct {
 	// retires, that no longer send but still open what the peer sent with
 	// them, until the SA ends and drainWait after (conn.linger).
 	drained []*child
+	// unconfirmed are the child SA pairs this side answered in
+	// CREATE_CHILD_SA under this SA that the peer has not yet shown it
+	// installed (child.unconfirmed).
+	unconfirmed []unconfirmedChild
 	// keptSA, while set, is the peer's SA a retired one gives way to:
 	// the Delete of the retired SA waits until keptSA has a child SA for
 	// each of its selectors (settle).
@@ -783,6 +787,7 @@ func (sa *ikeSA) handle(p packet) {
 		return
 	case err == nil:
 		sa.authenticated(p)
+		sa.confirmChildren(h.MessageID)
 		sa.peerID++
 		resp = sa.handleRequest(h.Exchange, ps)
 		if sa.killUnanswered {
