@@ -228,7 +228,17 @@ func (sa *ikeSA) scheduleChild(ch *child, t time.Time) {
 }
 
 // removeChild takes a pair out of the data path and forgets it.
-func (sa *ikeSA) removeChild(ch *child) {
+func (sa *ikeSA) removeChild(ch *child) { sa.dropChild(ch, false) }
+
+// deletedChild takes a pair a Delete ended, ours answered or the peer's,
+// out of what the data path sends with, and forgets it; its inbound SA
+// still opens what arrives with it for drainWait (conn.linger). Packets
+// the peer sealed with it before it took its half out may be read after
+// the IKE message that ended it: ESP and IKE are read apart, and a
+// batch's IKE goes to the IKE loop before its ESP is opened.
+func (sa *ikeSA) deletedChild(ch *child) { sa.dropChild(ch, true) }
+
+func (sa *ikeSA) dropChild(ch *child, drain bool) {
 	owner := sa.home()
 	if !slices.Contains(owner.children, ch) {
 		owner = sa
@@ -236,8 +246,13 @@ func (sa *ikeSA) removeChild(ch *child) {
 	for i, x := range owner.children {
 		if x == ch {
 			owner.children = slices.Delete(owner.children, i, i+1)
-			sa.c.m.cfg.Dataplane.RemoveChild(sa.c.name, ch.inSPI)
-			sa.c.m.releaseSPIs(0, ch.inSPI)
+			if drain {
+				sa.c.m.cfg.Dataplane.DrainChild(sa.c.name, ch.inSPI)
+				sa.c.linger(ch.inSPI)
+			} else {
+				sa.c.m.cfg.Dataplane.RemoveChild(sa.c.name, ch.inSPI)
+				sa.c.m.releaseSPIs(0, ch.inSPI)
+			}
 			sa.log.Info("child SA removed", sa.logAttrs(), "spi_in", spiString(ch.inSPI), "spi_out", spiString(ch.outSPI))
 			if sa.state == stateEstablished {
 				sa.c.childless()

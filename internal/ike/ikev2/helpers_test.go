@@ -230,6 +230,7 @@ type fakeDataplane struct {
 	drained  map[uint32]bool
 	installs int
 	removes  []uint32
+	drains   []uint32 // every DrainChild's, also of children removed since
 	moves    int
 	signal   chan struct{} // gets a value on every install, if not nil
 	// uncovered counts the removals and drains that left no installed
@@ -291,7 +292,24 @@ func (d *fakeDataplane) DrainChild(_ string, inSPI uint32) {
 		return
 	}
 	d.drained[inSPI] = true
+	d.drains = append(d.drains, inSPI)
 	d.checkCovered(c)
+}
+
+// ended tells whether the pair with inbound SPI spi left what the data
+// path sends with: removed, or drained (it still opens what arrives with
+// it a while).
+func (d *fakeDataplane) ended(spi uint32) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.drained[spi] || slices.Contains(d.removes, spi)
+}
+
+// drainedOnce tells whether the pair with inbound SPI spi was drained.
+func (d *fakeDataplane) drainedOnce(spi uint32) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return slices.Contains(d.drains, spi)
 }
 
 // checkCovered counts c as uncovered if no child that sends has its

@@ -115,7 +115,7 @@ func TestRekeyChild(t *testing.T) {
 			if got.Proposal != tc.esp {
 				t.Errorf("rekeyed pair %q, want %q (PFS group kept)", got.Proposal, tc.esp)
 			}
-			if !slices.Contains(a.dp.removes, old.InSPI) || !slices.Contains(b.dp.removes, old.OutSPI) {
+			if !a.dp.ended(old.InSPI) || !b.dp.ended(old.OutSPI) {
 				t.Errorf("old pair not removed: %v %v", a.dp.removes, b.dp.removes)
 			}
 			// RFC 7296 §2.8: the side that answered installs the new pair
@@ -1052,8 +1052,21 @@ func TestDelete(t *testing.T) {
 	})
 	waitFor(t, 5*time.Second, "one pair left on both sides", func() bool { return a.dp.count() == 1 && b.dp.count() == 1 })
 	checkKeys(t, a, b)
-	if !slices.Contains(b.dp.removes, gone.OutSPI) {
+	if !b.dp.ended(gone.OutSPI) {
 		t.Errorf("b did not remove %08x", gone.OutSPI)
+	}
+	// Both ends stop sending with the pair at once, and open what still
+	// arrives with it for drainWait: ESP sealed before the Delete may be
+	// read after it.
+	waitFor(t, drainWait+5*time.Second, "the deleted pair's inbound SAs removed after draining", func() bool {
+		a.dp.mu.Lock()
+		defer a.dp.mu.Unlock()
+		b.dp.mu.Lock()
+		defer b.dp.mu.Unlock()
+		return slices.Contains(a.dp.removes, gone.InSPI) && slices.Contains(b.dp.removes, gone.OutSPI)
+	})
+	if !a.dp.drainedOnce(gone.InSPI) || !b.dp.drainedOnce(gone.OutSPI) {
+		t.Errorf("the deleted pair was removed without draining first")
 	}
 	// Acquire brings the deleted pair back.
 	a.m.Acquire(a.peer.Name, netip.MustParseAddr("10.1.2.3"), netip.MustParseAddr("10.4.5.6"))

@@ -17,7 +17,7 @@ func (sa *ikeSA) startDeleteChild(ch *child) {
 	ch.state = childDeleting
 	ps := []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: [][]byte{spi4(ch.inSPI)}}}
 	what := fmt.Sprintf("the deletion of child SA 0x%s", spiString(ch.inSPI))
-	sa.request(wire.Informational, what, ps, func([]wire.Payload) { sa.removeChild(ch) })
+	sa.request(wire.Informational, what, ps, func([]wire.Payload) { sa.deletedChild(ch) })
 }
 
 // startDeleteIKE sends a Delete of the IKE SA and ends it when the peer
@@ -85,7 +85,7 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 					ours = append(ours, spi4(ch.inSPI))
 				}
 				sa.log.Info("peer deleted child SA", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
-				sa.removeChild(ch)
+				sa.deletedChild(ch)
 			}
 		}
 	}
