@@ -11,6 +11,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
+	"github.com/vnetgw/vnetgw/internal/tunnel"
 )
 
 // ikev1Proposals are the IKEv1 proposals tested against strongSwan: AES-CBC
@@ -126,13 +127,20 @@ func TestIKEv1RekeyUnderLoad(t *testing.T) {
 			ikeBefore := newestIKESA(t, gw)
 			rate, per := iperfIntervals(t, tp, 20, false)
 			t.Logf("iperf3 across IKEv1 rekeys: %.0f Mbit/s; per second: %.0f", rate, per)
-			for i, r := range per {
-				if r == 0 {
-					t.Errorf("second %d of the transfer moved nothing", i+1)
+			// As TestRekeyUnderLoad: strongSwan's socket queue overflows
+			// under a loaded machine, and TCP's retransmission timeouts
+			// may take a second or two; a broken rekey stalls it longer,
+			// and shows in vnetgw's drops.
+			for i := 2; i < len(per); i++ {
+				if per[i-2] == 0 && per[i-1] == 0 && per[i] == 0 {
+					t.Errorf("seconds %d to %d of the transfer moved nothing", i-1, i+1)
 				}
 			}
-			if n := len(per); n < 3 || min(per[n-1], per[n-2], per[n-3]) < rate/3 {
+			if n := len(per); n < 3 || (per[n-1]+per[n-2]+per[n-3])/3 < rate/3 {
 				t.Errorf("throughput did not recover after the rekeys: %.0f", per)
+			}
+			if d := gw.Status()[0].Drops; d != (tunnel.TunnelDrops{}) {
+				t.Errorf("tunnel drops during the transfer: %+v", d)
 			}
 			after := gw.Status()[0]
 			if len(after.Children) == 0 || after.Children[0].InSPI == before.Children[0].InSPI {
