@@ -177,6 +177,10 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			items, next, err = h.region.ListNatRules(rt.id, page)
 		case arm.TypeRoute:
 			items, next, err = h.region.ListRoutes(rt.id, page)
+		case kindResources:
+			res, n, err := h.region.ListResources(rt.id, page)
+			writePage(h, w, r, res, n, err)
+			return
 		default:
 			items, next, err = h.region.List(rt.kind, rt.id, page)
 		}

@@ -47,34 +47,46 @@ func (h *Handler) page(r *http.Request, rt route) (region.Page, error) {
 		}
 		p.After = key
 	}
-	// Microsoft.Resources' list of resource groups takes $top, the most
-	// items a page holds, and $filter by tag; Microsoft.Network's lists
-	// take neither.
-	if rt.kind != arm.TypeResourceGroup {
+	// Microsoft.Resources' lists (of resource groups, of resources of
+	// every type) take $top, the most items a page holds, and $filter;
+	// Microsoft.Network's lists take neither.
+	if rt.kind != arm.TypeResourceGroup && rt.kind != kindResources {
 		return p, nil
 	}
 	if s := queryFold(q, "$top"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 {
-			return p, &arm.Error{Code: arm.CodeInvalidParameter, Target: "$top", Message: "$top must be a positive whole number of resource groups"}
+			return p, &arm.Error{Code: arm.CodeInvalidParameter, Target: "$top", Message: "$top must be a positive whole number of items"}
 		}
 		p.Max = min(n, p.Max)
 	}
-	if f := queryFold(q, "$filter"); f != "" {
-		m := tagFilterRE.FindStringSubmatch(f)
-		if m == nil {
-			return p, arm.Errorf(arm.CodeInvalidFilter, "Invalid $filter '%s' specified in the query string: resource groups are filtered by tag, tagName eq 'NAME' or tagName eq 'NAME' and tagValue eq 'VALUE'", f)
+	f := queryFold(q, "$filter")
+	if f == "" {
+		return p, nil
+	}
+	if rt.kind == kindResources {
+		where, err := resourceFilter(f)
+		if err != nil {
+			return p, err
 		}
-		name, value, byValue := strings.ReplaceAll(m[1], "''", "'"), strings.ReplaceAll(m[3], "''", "'"), m[2] != ""
-		p.Tagged = func(tags map[string]string) bool {
-			// Tag names compare in any case, as ARM's; values as given.
-			for k, v := range tags {
-				if strings.EqualFold(k, name) && (!byValue || v == value) {
-					return true
-				}
+		if where != nil {
+			p.Where = where
+			return p, nil
+		}
+	}
+	m := tagFilterRE.FindStringSubmatch(f)
+	if m == nil {
+		return p, arm.Errorf(arm.CodeInvalidFilter, "Invalid $filter '%s' specified in the query string: resource groups are filtered by tag, tagName eq 'NAME' or tagName eq 'NAME' and tagValue eq 'VALUE'", f)
+	}
+	name, value, byValue := strings.ReplaceAll(m[1], "''", "'"), strings.ReplaceAll(m[3], "''", "'"), m[2] != ""
+	p.Tagged = func(tags map[string]string) bool {
+		// Tag names compare in any case, as ARM's; values as given.
+		for k, v := range tags {
+			if strings.EqualFold(k, name) && (!byValue || v == value) {
+				return true
 			}
-			return false
 		}
+		return false
 	}
 	return p, nil
 }
@@ -83,14 +95,58 @@ func (h *Handler) page(r *http.Request, rt route) (region.Page, error) {
 // quote inside a string is written twice).
 var tagFilterRE = regexp.MustCompile(`(?i)^\s*tagName\s+eq\s+'((?:[^']|'')*)'\s*(and\s+tagValue\s+eq\s+'((?:[^']|'')*)'\s*)?$`)
 
+// resourceClauseRE is one clause of the $filter of a list of every type:
+// a property, eq, and a quoted string (OData: a quote inside it written
+// twice), then "and" and the next clause, or the end.
+var resourceClauseRE = regexp.MustCompile(`(?i)^\s*(resourceType|name|location)\s+eq\s+'((?:[^']|'')*)'\s*(?:(and)\s+|$)`)
+
+// resourceFilter reads the $filter of a list of every type: clauses
+// resourceType eq 'T', name eq 'N' and location eq 'L' joined by "and",
+// each compared in any case, as ARM compares types, names and locations.
+// A filter by tag alone gives nil, for the tag filter to read; anything
+// else is refused.
+func resourceFilter(f string) (func(typ, name, location string) bool, error) {
+	if tagFilterRE.MatchString(f) {
+		return nil, nil
+	}
+	want := map[string]string{}
+	for rest := f; rest != ""; {
+		m := resourceClauseRE.FindStringSubmatch(rest)
+		if m == nil || m[3] != "" && len(m[0]) == len(rest) {
+			return nil, arm.Errorf(arm.CodeInvalidFilter, "Invalid $filter '%s' specified in the query string: resources are filtered by resourceType eq 'TYPE', name eq 'NAME' and location eq 'LOCATION', joined by and, or by tag alone: tagName eq 'NAME' [and tagValue eq 'VALUE']", f)
+		}
+		want[strings.ToLower(m[1])] = strings.ReplaceAll(m[2], "''", "'")
+		rest = rest[len(m[0]):]
+	}
+	return func(typ, name, location string) bool {
+		for k, v := range map[string]string{"resourcetype": typ, "name": name, "location": location} {
+			if w, ok := want[k]; ok && !strings.EqualFold(w, v) {
+				return false
+			}
+		}
+		return true
+	}, nil
+}
+
 // inList reports whether key is the key of an item that list rt holds:
 // a resource of its kind directly in its scope (a subscription, a resource
 // group, a parent resource); a subnet of the VNet for its usages; a
 // connection, of any group, for a gateway's connections.
+// For a list of every type, a top-level resource of any type served.
 func inList(key string, rt route) bool {
 	id, err := arm.ParseID(key)
 	if err != nil || id.Key() != key {
 		return false
+	}
+	if rt.kind == kindResources {
+		// A top-level resource of a type served, in the list's scope.
+		if len(id.Types) != 1 || !strings.EqualFold(id.Namespace, arm.NamespaceNetwork) || networkTypes[strings.ToLower(id.Types[0])] == "" {
+			return false
+		}
+		if rt.id.ResourceGroup == "" {
+			return strings.EqualFold(id.Subscription, rt.id.Subscription)
+		}
+		return id.Parent().Key() == rt.id.Key()
 	}
 	switch rt.sub {
 	case "usages":

@@ -35,9 +35,13 @@ type route struct {
 // is done.
 const kindOperationResult = "operationResults"
 
+// kindResources is the kind of Microsoft.Resources' lists of every type
+// (GET /subscriptions/{s}[/resourceGroups/{g}]/resources).
+const kindResources = "Microsoft.Resources/resources"
+
 func (rt route) namespace() string {
 	switch {
-	case rt.kind == arm.TypeResourceGroup:
+	case rt.kind == arm.TypeResourceGroup || rt.kind == kindResources:
 		return "Microsoft.Resources"
 	case rt.sub == "metrics" || rt.sub == "metricdefinitions":
 		return namespaceInsights
@@ -71,7 +75,7 @@ var subscriptionRE = regexp.MustCompile(`^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa
 // notFoundPath names the types served: a path with a type mistyped
 // (virtualNetwork) was answered "no resource type is served" alone.
 func notFoundPath(path string) error {
-	return arm.Errorf(arm.CodeInvalidResourceType, "no resource type is served at %s; vnetgw serves /subscriptions/{id}/resourceGroups[/{name}] and, under /subscriptions/{id}/resourceGroups/{name}/providers/Microsoft.Network/, %s", path, servedTypes)
+	return arm.Errorf(arm.CodeInvalidResourceType, "no resource type is served at %s; vnetgw serves /subscriptions/{id}/resourceGroups[/{name}], /subscriptions/{id}[/resourceGroups/{name}]/resources and, under /subscriptions/{id}/resourceGroups/{name}/providers/Microsoft.Network/, %s", path, servedTypes)
 }
 
 // servedTypes lists the segments of networkTypes as ARM spells them.
@@ -117,6 +121,9 @@ func parseRoute(escaped string) (route, error) {
 		}
 		return route{kind: networkTypes[strings.ToLower(seg[4])], id: arm.ID{Subscription: sub}, list: true}, nil
 	}
+	if len(seg) == 3 && is(2, "resources") {
+		return route{kind: kindResources, id: arm.ID{Subscription: sub}, list: true}, nil
+	}
 	if !is(2, "resourceGroups") {
 		return route{}, notFoundPath(escaped)
 	}
@@ -130,6 +137,9 @@ func parseRoute(escaped string) (route, error) {
 	}
 	if len(seg) == 4 {
 		return route{kind: arm.TypeResourceGroup, id: arm.ResourceGroupID(sub, rg)}, nil
+	}
+	if len(seg) == 5 && is(4, "resources") {
+		return route{kind: kindResources, id: arm.ResourceGroupID(sub, rg), list: true}, nil
 	}
 	if len(seg) < 7 || !is(4, "providers") || !is(5, arm.NamespaceNetwork) || networkTypes[strings.ToLower(seg[6])] == "" {
 		return route{}, notFoundPath(escaped)

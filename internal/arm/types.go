@@ -796,6 +796,18 @@ type List[T any] struct {
 	NextLink string `json:"nextLink,omitempty"`
 }
 
+// GenericResource is a resource as Microsoft.Resources' lists of every
+// type show it (GenericResourceExpanded, "Resources - List"): what ARM
+// knows of any resource, whatever its provider.
+type GenericResource struct {
+	ID       string              `json:"id"`
+	Name     string              `json:"name"`
+	Type     string              `json:"type"`
+	Location string              `json:"location,omitempty"`
+	Tags     map[string]string   `json:"tags,omitempty"`
+	SKU      *PublicIPAddressSKU `json:"sku,omitempty"`
+}
+
 // EffectiveRoute is one route in effect for a network interface (the
 // answer of POST .../networkInterfaces/{n}/effectiveRouteTable).
 type EffectiveRoute struct {

@@ -98,6 +98,9 @@ type Page struct {
 	// Tagged, when set, keeps the resources whose tags it takes (a
 	// resource group list's $filter by tag).
 	Tagged func(tags map[string]string) bool
+	// Where, when set, keeps the resources it takes (a list of every
+	// type's $filter), by type, name and location.
+	Where func(typ, name, location string) bool
 }
 
 // cut returns the part of keys, sorted, that p asks for, and the last key
@@ -144,6 +147,62 @@ func (r *Region) List(kind string, scope arm.ID, page Page) ([]any, string, erro
 		return nil
 	})
 	return out, next, err
+}
+
+// ListResources lists what Microsoft.Resources' "Resources - List" shows:
+// the top-level resources of every type within a scope (a subscription id
+// or a resource group id), in the order of their keys, the part that page
+// asks for, and the key of its last one when more follow. Subnets, routes
+// and NAT rules are parts of their parents and not listed, as in ARM.
+func (r *Region) ListResources(scope arm.ID, page Page) ([]arm.GenericResource, string, error) {
+	out := []arm.GenericResource{}
+	var next string
+	prefix := scope.Key() + "/"
+	err := r.view(func(tx *txn) error {
+		if scope.ResourceGroup != "" {
+			if _, err := requireGroup(tx, scope); err != nil {
+				return err
+			}
+		}
+		var keys []string
+		docs := map[string]any{}
+		for kind := range kinds {
+			if kind == arm.TypeResourceGroup {
+				continue
+			}
+			for _, k := range tx.keys(kind) {
+				if !strings.HasPrefix(k, prefix) {
+					continue
+				}
+				doc := tx.get(kind, k)
+				res := resourceOf(doc)
+				if page.Where != nil && !page.Where(kind, res.Name, res.Location) || page.Tagged != nil && !page.Tagged(res.Tags) {
+					continue
+				}
+				keys = append(keys, k)
+				docs[k] = doc
+			}
+		}
+		// Every kind's keys in one order, that of the ids, in which a
+		// page goes on after the key its $skipToken names.
+		slices.Sort(keys)
+		keys, next = page.cut(keys)
+		for _, k := range keys {
+			out = append(out, genericOf(docs[k]))
+		}
+		return nil
+	})
+	return out, next, err
+}
+
+// genericOf is a resource document as a list of every type shows it.
+func genericOf(doc any) arm.GenericResource {
+	res := resourceOf(doc)
+	g := arm.GenericResource{ID: res.ID, Name: res.Name, Type: res.Type, Location: res.Location, Tags: res.Tags}
+	if ip, ok := doc.(*arm.PublicIPAddress); ok {
+		g.SKU = ip.SKU
+	}
+	return g
 }
 
 // Delete deletes a resource. It reports whether the resource existed;
