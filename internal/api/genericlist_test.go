@@ -15,6 +15,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/resourcemanager/resources/armresources"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/client"
 )
 
 // TestResourcesListWithAzureSDK: Microsoft.Resources' lists of every type
@@ -195,4 +196,34 @@ func FuzzResourceFilter(f *testing.F) {
 			t.Fatalf("%s does not keep exactly %q", q, name)
 		}
 	})
+}
+
+// TestClientListKeepsFilterAcrossPages: vnetgw's own client (the CLI's)
+// asks the page after with the list's $filter still on; without it the
+// later pages held what the filter left out.
+func TestClientListKeepsFilterAcrossPages(t *testing.T) {
+	e := newEnv(t, envOptions{pageSize: 2, pool: "127.208.0.0/24"})
+	e.must("PUT", rgPath(subA, "rg"), group("westeurope"))
+	// Route tables come before the VNets in the list's order (that of the
+	// ids), so that the pages after the route tables' would be the VNets'.
+	var want []string
+	for i := range 5 {
+		want = append(want, fmt.Sprintf("t%d", i))
+		e.must("PUT", netPath(subA, "rg", "routeTables", want[i]), obj{"location": "westeurope"})
+		e.must("PUT", netPath(subA, "rg", "virtualNetworks", fmt.Sprintf("v%d", i)), vnet("westeurope", []string{fmt.Sprintf("10.%d.0.0/16", i)}))
+	}
+	c, err := client.New(client.Config{Endpoint: e.srv.URL, Token: testToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := client.List[arm.GenericResource](context.Background(), c,
+		rgPath(subA, "rg")+"/resources?"+url.Values{"$filter": {"resourceType eq 'Microsoft.Network/routeTables'"}}.Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rs {
+		got = append(got, r.Name)
+	}
+	sameNames(t, "client.List with $filter", got, 1, 1, want...)
 }

@@ -613,14 +613,24 @@ var (
 )
 
 // List lists the resources at path (a collection path such as
-// /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks),
-// every page of it, up to maxListPages pages and maxListBytes in all. A
-// page's nextLink is followed on the client's own endpoint, with only its
-// path and $skipToken: the token goes nowhere else.
+// /subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworks,
+// which may end in a query, such as ?$filter=...), every page of it, up to
+// maxListPages pages and maxListBytes in all. A page's nextLink is followed
+// on the client's own endpoint, with only its path and $skipToken beside
+// path's own query: the token goes nowhere else.
 func List[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 	out := []T{}
 	size := 0
-	for next, pages := escapePath(path), 1; ; pages++ {
+	path, rawQuery, _ := strings.Cut(path, "?")
+	query, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, fmt.Errorf("list %s: the query %q: %w", path, rawQuery, err)
+	}
+	next := escapePath(path)
+	if len(query) > 0 {
+		next += "?" + query.Encode()
+	}
+	for pages := 1; ; pages++ {
 		var l arm.List[T]
 		r, err := c.Do(ctx, http.MethodGet, next, nil, &l)
 		if err != nil {
@@ -640,7 +650,14 @@ func List[T any](ctx context.Context, c *Client, path string) ([]T, error) {
 		if err != nil || u.Query().Get("$skipToken") == "" {
 			return nil, fmt.Errorf("list %s: the nextLink %q has no $skipToken", path, l.NextLink)
 		}
-		next = u.EscapedPath() + "?" + url.Values{"$skipToken": {u.Query().Get("$skipToken")}}.Encode()
+		// The page after goes on with the same $filter: without it, it
+		// would hold what the filter left out.
+		q := url.Values{}
+		for k, v := range query {
+			q[k] = v
+		}
+		q.Set("$skipToken", u.Query().Get("$skipToken"))
+		next = u.EscapedPath() + "?" + q.Encode()
 	}
 }
 
