@@ -130,6 +130,7 @@ func resourceCommands(g *globals) []*cobra.Command {
 		connectionCommand(g),
 		nicCommand(g),
 		routeTableCommand(g),
+		resourceCommand(g),
 	}
 }
 
