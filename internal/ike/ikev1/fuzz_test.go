@@ -21,6 +21,7 @@ type recorder struct {
 	from, to []netip.AddrPort
 	children []ipsec.Child
 	removed  []uint32 // inbound SPIs of the children removed
+	drained  []uint32 // inbound SPIs of the children drained
 	// installErr, when set, is what InstallChild fails with.
 	installErr error
 }
@@ -56,7 +57,11 @@ func (r *recorder) RemoveChild(_ string, inSPI uint32) {
 	defer r.mu.Unlock()
 	r.removed = append(r.removed, inSPI)
 }
-func (r *recorder) DrainChild(string, uint32) {} // IKEv1 drains nothing
+func (r *recorder) DrainChild(_ string, inSPI uint32) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.drained = append(r.drained, inSPI)
+}
 func (r *recorder) MoveChild(_ string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()

@@ -120,7 +120,11 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 					for _, c := range p.children {
 						if c.outSPI == out {
 							m.log.Info("IKEv1 child SA deleted by the peer", "conn", p.cfg.Name, "out", spi)
-							m.retire(p, c)
+							now := time.Now()
+							if c.hardExpired || now.After(c.installed.Add(c.s.Life)) {
+								now = time.Time{} // RFC 4301 §4.4.2.1: not used past its lifetime, to open either
+							}
+							m.retire(p, c, now)
 							sa.peerWentIdle()
 							break
 						}

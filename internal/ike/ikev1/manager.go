@@ -83,6 +83,12 @@ const (
 	// and it had to send message 2 again), and packets sent before that
 	// may still be on the way.
 	rekeyedLinger = 10 * time.Second
+	// drainWait is how long a child SA pair a Delete ended, the peer's or
+	// ours, still opens what the peer sent with it (Manager.retire), as
+	// the IKEv2 daemon's: ESP the peer sealed before the Delete may be
+	// read after it, as ESP and IKE are read apart and a batch's IKE goes
+	// to the loop before its ESP is opened.
+	drainWait = 2 * time.Second
 	// maxChildren bounds a peer's child SA pairs that carry traffic, as
 	// the IKEv2 daemon's: as many as a connection's prefix pairs may be
 	// (rules.MaxPrefixPairs). The peer's quick mode for a new one beyond
@@ -143,6 +149,16 @@ type peer struct {
 	// idle: removed for idleness (R8); set up again by Acquire or by
 	// the peer.
 	idle bool
+	// lingering are the children a Delete ended: the data path sends
+	// nothing more with them, and opens what still arrives with them
+	// until each one's time (Manager.retire, Manager.endLingering).
+	lingering []lingering
+}
+
+// lingering is a drained child SA pair and when it leaves the data path.
+type lingering struct {
+	inSPI uint32
+	until time.Time
 }
 
 // quickWait is how long a pair's quick modes of ours wait: until after,
@@ -384,6 +400,7 @@ func (m *Manager) teardown(p *peer, why string) {
 		m.removeChild(p, c)
 	}
 	p.children = nil
+	m.endLingering(p, time.Time{}, true)
 	m.log.Info("IKEv1 connection down", "conn", p.cfg.Name, "why", why)
 }
 
@@ -449,6 +466,20 @@ func (m *Manager) endedQuick(p *peer, q *quick) {
 func (m *Manager) removeChild(p *peer, c *child) {
 	m.cfg.Dataplane.RemoveChild(p.cfg.Name, c.inSPI)
 	delete(m.spis, c.inSPI)
+}
+
+// endLingering removes p's drained children whose time is up at now, all
+// of them if all is set. Their inbound SPIs are ours until then. m.mu is
+// held.
+func (m *Manager) endLingering(p *peer, now time.Time, all bool) {
+	p.lingering = slices.DeleteFunc(p.lingering, func(l lingering) bool {
+		if !all && now.Before(l.until) {
+			return false
+		}
+		m.cfg.Dataplane.RemoveChild(p.cfg.Name, l.inSPI)
+		delete(m.spis, l.inSPI)
+		return true
+	})
 }
 
 // Reset ends name's SAs, telling the peer, and lets it start again.
@@ -760,6 +791,7 @@ func (m *Manager) timers(now time.Time) {
 	}
 	for _, name := range slices.Sorted(maps.Keys(m.peers)) {
 		p := m.peers[name]
+		m.endLingering(p, now, false)
 		// RFC 2409 §4.5: the negotiated lifetime is the SA's, the newest's
 		// and those it replaced alike. One not replaced by its end (the
 		// peer did not renew it, or our tries failed), or whose children
@@ -810,7 +842,12 @@ func (m *Manager) timers(now time.Time) {
 				if est != nil {
 					est.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, c.inSPI)}}.Append(nil))
 				}
-				m.retire(p, c)
+				if expired {
+					// Its keys are not used past its lifetime, to open either.
+					m.retire(p, c, time.Time{})
+				} else {
+					m.retire(p, c, now)
+				}
 			}
 		}
 		if est == nil {

@@ -645,12 +645,21 @@ func (sa *isakmpSA) dataChild(q *quick, standby bool) ipsec.Child {
 	return c
 }
 
-// retire removes child c of p.
-func (m *Manager) retire(p *peer, c *child) {
+// retire removes child c of p, which a Delete ended. At a zero now it
+// goes from the data path at once; otherwise the data path stops sending
+// with it and still opens what the peer sent with it until drainWait
+// after now (endLingering): the peer's ESP sealed before the Delete may
+// be read after it.
+func (m *Manager) retire(p *peer, c *child, now time.Time) {
 	for i, o := range p.children {
 		if o == c {
 			p.children = append(p.children[:i], p.children[i+1:]...)
-			m.removeChild(p, c)
+			if now.IsZero() {
+				m.removeChild(p, c)
+			} else {
+				m.cfg.Dataplane.DrainChild(p.cfg.Name, c.inSPI)
+				p.lingering = append(p.lingering, lingering{inSPI: c.inSPI, until: now.Add(drainWait)})
+			}
 			return
 		}
 	}

@@ -14,6 +14,8 @@ import (
 // the old child's inbound SA while the peer may still send with it (until
 // HASH(3) reaches it, later when HASH(3) is lost), so that no packet of
 // the peer's is dropped; the old child goes, with a Delete, a while after.
+// Both ends then stop sending with it at once and still open what arrives
+// with it for drainWait: ESP sealed before the Delete may be read after it.
 func TestRekeyKeepsOldInbound(t *testing.T) {
 	mi, mr, ri, rr := twoManagers(t, nil)
 	shuttle(mi, mr, ri, rr, nil)
@@ -22,7 +24,7 @@ func TestRekeyKeepsOldInbound(t *testing.T) {
 		ri.mu.Unlock()
 		t.Fatalf("initiator has %d children, want 1", len(ri.children))
 	}
-	old := ri.children[0].In.SPI
+	old, oldOut := ri.children[0].In.SPI, ri.children[0].Out.SPI
 	ri.mu.Unlock()
 
 	mi.SoftExpired("i", old)
@@ -76,21 +78,44 @@ func TestRekeyKeepsOldInbound(t *testing.T) {
 
 	// Later the old pair goes, and the peer is told.
 	ri.take()
+	later := time.Now().Add(time.Minute)
 	mi.mu.Lock()
-	mi.timers(time.Now().Add(time.Minute))
+	mi.timers(later)
 	mi.mu.Unlock()
+	ri.mu.Lock()
+	drained, removed := slices.Contains(ri.drained, old), slices.Contains(ri.removed, old)
+	ri.mu.Unlock()
+	var infos [][]byte
+	msgs, from, to := ri.take()
+	for i, m := range msgs {
+		if m[18] == wire.ExchangeInfo {
+			infos = append(infos, m)
+			mr.handle(to[i], from[i], m)
+		}
+	}
+	if !drained || removed || len(infos) == 0 {
+		t.Errorf("a minute after the rekey: old pair drained %v, removed %v (want drained, not yet removed), %d informational messages (Delete) sent", drained, removed, len(infos))
+	}
+	rr.mu.Lock()
+	drained, removed = slices.Contains(rr.drained, oldOut), slices.Contains(rr.removed, oldOut)
+	rr.mu.Unlock()
+	if !drained || removed {
+		t.Errorf("the peer's Delete of the old pair: drained %v, removed %v; want drained, and its inbound SA kept a while", drained, removed)
+	}
+	// drainWait after the Delete the initiator has removed it; the
+	// responder, whose connection ends before, removes it with the rest.
+	mi.mu.Lock()
+	mi.timers(later.Add(drainWait + time.Second))
+	mi.mu.Unlock()
+	mr.Reset("r")
 	ri.mu.Lock()
 	removed = slices.Contains(ri.removed, old)
 	ri.mu.Unlock()
-	infos := 0
-	msgs, _, _ := ri.take()
-	for _, m := range msgs {
-		if m[18] == wire.ExchangeInfo {
-			infos++
-		}
-	}
-	if !removed || infos == 0 {
-		t.Errorf("a minute after the rekey: old inbound SA removed %v, %d informational messages (Delete) sent", removed, infos)
+	rr.mu.Lock()
+	removedR := slices.Contains(rr.removed, oldOut)
+	rr.mu.Unlock()
+	if !removed || !removedR {
+		t.Errorf("drainWait after the Delete, the initiator removed the old pair: %v; the responder, reset, did: %v", removed, removedR)
 	}
 }
 

@@ -253,14 +253,14 @@ func TestRenewalRekeysNoChild(t *testing.T) {
 	}
 }
 
-// activeChildren returns the children r's data path still has (installed,
-// not removed).
+// activeChildren returns the children r's data path still sends with
+// (installed, not removed, nor drained).
 func activeChildren(r *recorder) []ipsec.Child {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	var out []ipsec.Child
 	for _, c := range r.children {
-		if !slices.Contains(r.removed, c.In.SPI) {
+		if !slices.Contains(r.removed, c.In.SPI) && !slices.Contains(r.drained, c.In.SPI) {
 			out = append(out, c)
 		}
 	}
