@@ -119,7 +119,7 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 					out := binary.BigEndian.Uint32(spi) // the peer's inbound SPI: our outbound
 					for _, c := range p.children {
 						if c.outSPI == out {
-							m.log.Info("IKEv1 child SA deleted by the peer", "conn", p.cfg.Name, "out", spi)
+							m.log.Info("IKEv1 child SA deleted by the peer", "conn", p.cfg.Name, "out", fmt.Sprintf("%08x", out))
 							now := time.Now()
 							if c.hardExpired || now.After(c.installed.Add(c.s.Life)) {
 								now = time.Time{} // RFC 4301 §4.4.2.1: not used past its lifetime, to open either
