@@ -137,3 +137,54 @@ func deref(s *string) string {
 	}
 	return *s
 }
+
+// TestSDKEffectiveRoutesPropagation: armnetwork's
+// InterfacesClient.BeginGetEffectiveRouteTable reads
+// disableBgpRoutePropagation on each route, as Azure's answer has it
+// (the spec's EffectiveRoute, 2024-05-01; az network nic
+// show-effective-route-table shows it on Default routes too): a user route from a
+// table that does not propagate the gateways' routes says true, the
+// VNet's own range false. The field was absent, and the SDK read nil.
+func TestSDKEffectiveRoutesPropagation(t *testing.T) {
+	e := newEnv(t, envOptions{tls: true, pool: "127.210.0.0/24"})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	e.must("PUT", rt, obj{"location": loc, "properties": obj{"disableBgpRoutePropagation": true,
+		"routes": []obj{{"name": "branch", "properties": obj{"addressPrefix": "192.168.2.0/24", "nextHopType": "VirtualNetworkGateway"}}}}})
+	e.must("PUT", s.vnet+"/subnets/isolated", obj{"properties": obj{"addressPrefix": "10.1.1.0/24", "routeTable": obj{"id": rt}}})
+	e.must("PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, s.vnet+"/subnets/isolated", ""))
+	ctx := context.Background()
+	f, err := armnetwork.NewClientFactory(subA, sdkToken{}, e.sdkOptions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := f.NewInterfacesClient().BeginGetEffectiveRouteTable(ctx, "rg", "n", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.PollUntilDone(ctx, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var user, vnet bool
+	for _, r := range res.Value {
+		if r.DisableBgpRoutePropagation == nil {
+			t.Fatalf("route %s %s: no disableBgpRoutePropagation", deref((*string)(r.Source)), deref(r.AddressPrefix[0]))
+		}
+		switch {
+		case r.Source != nil && *r.Source == armnetwork.EffectiveRouteSourceUser:
+			user = true
+			if !*r.DisableBgpRoutePropagation {
+				t.Errorf("the user route of a table that does not propagate: disableBgpRoutePropagation false")
+			}
+		case len(r.AddressPrefix) == 1 && *r.AddressPrefix[0] == "10.1.0.0/16":
+			vnet = true
+			if *r.DisableBgpRoutePropagation {
+				t.Errorf("the VNet's own range: disableBgpRoutePropagation true")
+			}
+		}
+	}
+	if !user || !vnet {
+		t.Errorf("routes %d: user route %v, VNet range %v", len(res.Value), user, vnet)
+	}
+}

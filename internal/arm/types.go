@@ -817,6 +817,9 @@ type EffectiveRoute struct {
 	AddressPrefix    []string `json:"addressPrefix"`
 	NextHopIPAddress []string `json:"nextHopIpAddress"`
 	NextHopType      string   `json:"nextHopType"`
+	// DisableBGPRoutePropagation is the setting of the route table a user
+	// route came from; the other routes come from no table and show false.
+	DisableBGPRoutePropagation bool `json:"disableBgpRoutePropagation"`
 }
 
 // Next hop types of effective routes.

@@ -150,7 +150,7 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 				hop = []string{r.Properties.NextHopIPAddress}
 			}
 			out = append(out, arm.EffectiveRoute{Name: r.Name, Source: "User", State: "Active", AddressPrefix: []string{r.Properties.AddressPrefix},
-				NextHopIPAddress: hop, NextHopType: r.Properties.NextHopType})
+				NextHopIPAddress: hop, NextHopType: r.Properties.NextHopType, DisableBGPRoutePropagation: table.Properties.DisableBGPRoutePropagation})
 		}
 	}
 	slices.SortStableFunc(out, func(a, b arm.EffectiveRoute) int { return strings.Compare(a.Source, b.Source) })
