@@ -74,6 +74,11 @@ func TestSDKGatewayReadOnlyFields(t *testing.T) {
 		what string
 		gw   armnetwork.VirtualNetworkGateway
 	}{{"PUT", put.VirtualNetworkGateway}, {"GET", got.VirtualNetworkGateway}} {
+		// sku.capacity: 0 for a gateway given none, as Azure's GET of a
+		// VpnGw1 gateway shows (VirtualNetworkGatewayGet.json); it was absent.
+		if sku := c.gw.Properties.SKU; sku == nil || sku.Capacity == nil || *sku.Capacity != 0 {
+			t.Errorf("%s: sku.capacity absent or not 0, want 0", c.what)
+		}
 		vc := c.gw.Properties.VPNClientConfiguration
 		if vc == nil || len(vc.VPNClientRootCertificates) != 1 || len(vc.VPNClientRevokedCertificates) != 1 {
 			t.Fatalf("%s: the point-to-site configuration: %+v", c.what, vc)

@@ -233,8 +233,10 @@ func gatewaySKU(p *arm.VirtualNetworkGatewayProperties) (rules.SKU, error) {
 	if p.SKU != nil && p.SKU.Name != "" {
 		name = p.SKU.Name
 	}
-	sku := &arm.VirtualNetworkGatewaySKU{}
-	if p.SKU != nil {
+	// A gateway given no capacity shows 0, as Azure's GET of a VpnGw1
+	// gateway does (VirtualNetworkGatewayGet.json, 2024-05-01).
+	sku := &arm.VirtualNetworkGatewaySKU{Capacity: new(int32)}
+	if p.SKU != nil && p.SKU.Capacity != nil {
 		sku.Capacity = p.SKU.Capacity
 	}
 	p.SKU = sku
