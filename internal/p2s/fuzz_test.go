@@ -123,27 +123,38 @@ func FuzzOpenVPNSession(f *testing.F) {
 	f.Add(framed(reset, openvpn.Control{Opcode: openvpn.AckV1, SessionID: 1, Acks: []uint32{0, 5}}.Append(nil)))
 	p := newPKI(f)
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		fwd := &forwardRecorder{}
-		s, err := Start(Config{Listen: netip.MustParseAddrPort("127.0.0.1:0"), Cert: p.server, Roots: []*x509.Certificate{p.root.Certificate},
-			Pool: netip.MustParsePrefix("172.16.201.0/24"), Router: fwd, OpenVPN: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
+		fuzzSession(t, p, Config{Listen: netip.MustParseAddrPort("127.0.0.1:0"), OpenVPN: true}, func(s *Server) {
 			s.serveOpenVPN(streamConn{r: bytes.NewReader(stream)}, bufio.NewReader(bytes.NewReader(stream)), func() {}, func() {})
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the session did not end at the end of the client's stream")
-		}
-		if fwd.n.Load() != 0 {
-			t.Fatal("a packet reached the VNet from a client that did not authenticate")
-		}
+		})
 	})
+}
+
+// fuzzSession starts a server of cfg with the test PKI's certificates and
+// a recorder as its VNet, and runs serve, a session fed by a fuzzer's
+// stream, against it: the session must end at the end of the stream, and
+// nothing may reach the VNet from a client that did not authenticate.
+func fuzzSession(t *testing.T, p *testPKI, cfg Config, serve func(*Server)) {
+	fwd := &forwardRecorder{}
+	cfg.Cert, cfg.Roots = p.server, []*x509.Certificate{p.root.Certificate}
+	cfg.Pool, cfg.Router = netip.MustParsePrefix("172.16.201.0/24"), fwd
+	s, err := Start(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		serve(s)
+	}()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session did not end at the end of the client's stream")
+	}
+	if fwd.n.Load() != 0 {
+		t.Fatal("a packet reached the VNet from a client that did not authenticate")
+	}
 }
 
 // sstpFuzzClient is an SSTP client's connection that sends a fuzzer's
@@ -221,27 +232,10 @@ func FuzzSSTPCall(f *testing.F) {
 	f.Add(slices.Concat(sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgEchoRequest}), connect, connect))
 	p := newPKI(f)
 	f.Fuzz(func(t *testing.T, stream []byte) {
-		fwd := &forwardRecorder{}
-		s, err := Start(Config{Listen: netip.MustParseAddrPort("127.206.0.1:0"), Cert: p.server, Roots: []*x509.Certificate{p.root.Certificate},
-			Pool: netip.MustParsePrefix("172.16.201.0/24"), Router: fwd, SSTP: true})
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer s.Close()
-		done := make(chan struct{})
-		go func() {
-			defer close(done)
+		fuzzSession(t, p, Config{Listen: netip.MustParseAddrPort("127.206.0.1:0"), SSTP: true}, func(s *Server) {
 			c := &sstpFuzzClient{stream: stream}
 			s.serveCall(c, bufio.NewReaderSize(c, 8<<10), p.server.Certificate[0], func() {})
-		}()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			t.Fatal("the call did not end at the end of the client's stream")
-		}
-		if fwd.n.Load() != 0 {
-			t.Fatal("a packet reached the VNet from a client that did not authenticate")
-		}
+		})
 	})
 }
 

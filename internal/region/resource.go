@@ -129,10 +129,8 @@ func (r *Region) List(kind string, scope arm.ID, page Page) ([]any, string, erro
 	var next string
 	prefix := scope.Key() + "/"
 	err := r.view(func(tx *txn) error {
-		if scope.ResourceGroup != "" {
-			if _, err := requireGroup(tx, scope); err != nil {
-				return err
-			}
+		if err := requireScope(tx, scope); err != nil {
+			return err
 		}
 		var keys []string
 		for _, k := range tx.keys(kind) {
@@ -149,6 +147,17 @@ func (r *Region) List(kind string, scope arm.ID, page Page) ([]any, string, erro
 	return out, next, err
 }
 
+// requireScope refuses a list within a resource group that does not
+// exist; a subscription holds nothing until something is put in it, and
+// lists empty, as ARM's does.
+func requireScope(tx *txn, scope arm.ID) error {
+	if scope.ResourceGroup == "" {
+		return nil
+	}
+	_, err := requireGroup(tx, scope)
+	return err
+}
+
 // ListResources lists what Microsoft.Resources' "Resources - List" shows:
 // the top-level resources of every type within a scope (a subscription id
 // or a resource group id), in the order of their keys, the part that page
@@ -159,10 +168,8 @@ func (r *Region) ListResources(scope arm.ID, page Page) ([]arm.GenericResource, 
 	var next string
 	prefix := scope.Key() + "/"
 	err := r.view(func(tx *txn) error {
-		if scope.ResourceGroup != "" {
-			if _, err := requireGroup(tx, scope); err != nil {
-				return err
-			}
+		if err := requireScope(tx, scope); err != nil {
+			return err
 		}
 		var keys []string
 		docs := map[string]any{}

@@ -90,11 +90,7 @@ func TestBothInitiate(t *testing.T) {
 						return []time.Duration{0}
 					}))
 				}
-				n.pause()
-				b := newNode(t, n, "b", addrB, Config{}, pb)
-				a := newNode(t, n, "a", addrA, Config{}, pa)
-				waitFor(t, 5*time.Second, "both IKE_SA_INIT requests sent", func() bool { return n.requests(wire.IKESAInit) >= 2 })
-				n.resume()
+				a, b := startBoth(t, n, pa, pb)
 				waitFor(t, 10*time.Second, "both IKE SAs authenticated", func() bool {
 					from := map[netip.Addr]bool{}
 					for _, d := range n.datagrams() {
@@ -148,6 +144,17 @@ func TestBothInitiate(t *testing.T) {
 			}
 		})
 	}
+}
+
+// startBoth starts node b of pb at addrB and node a of pa at addrA so that
+// each has sent its IKE_SA_INIT request before it sees the other's.
+func startBoth(t *testing.T, n *fakeNet, pa, pb PeerConfig) (a, b *node) {
+	n.pause()
+	b = newNode(t, n, "b", addrB, Config{}, pb)
+	a = newNode(t, n, "a", addrA, Config{}, pa)
+	waitFor(t, 5*time.Second, "both IKE_SA_INIT requests sent", func() bool { return n.requests(wire.IKESAInit) >= 2 })
+	n.resume()
+	return a, b
 }
 
 // TestVendorIDOnlyToVnetgw: the gateway answers IKE_SA_INIT with its
@@ -273,11 +280,7 @@ func TestBothInitiateRekeyWhileRetired(t *testing.T) {
 		}
 		return []time.Duration{0}
 	}))
-	n.pause()
-	b := newNode(t, n, "b", addrB, Config{}, pb)
-	a := newNode(t, n, "a", addrA, Config{}, pa)
-	waitFor(t, 5*time.Second, "both IKE_SA_INIT requests sent", func() bool { return n.requests(wire.IKESAInit) >= 2 })
-	n.resume()
+	a, b := startBoth(t, n, pa, pb)
 	// rekey starts the rekey of the redundant SA of nd while nd waits for
 	// the answer that lets it delete it.
 	rekey := func(nd *node) (started bool) {
@@ -369,11 +372,7 @@ func rekeyBeforeSettling(t *testing.T, rekeyRedundant, byRetiring bool) bool {
 		}
 		return []time.Duration{0}
 	}))
-	n.pause()
-	b := newNode(t, n, "b", addrB, Config{}, pb)
-	a := newNode(t, n, "a", addrA, Config{}, pa)
-	waitFor(t, 5*time.Second, "both IKE_SA_INIT requests sent", func() bool { return n.requests(wire.IKESAInit) >= 2 })
-	n.resume()
+	a, b := startBoth(t, n, pa, pb)
 	// rekey starts the rekey of the SA the case names at nd, if
 	// nd is the end that rekeys and the moment has come.
 	missed := false
