@@ -456,6 +456,27 @@ func (e *Engine) Up(name string) bool {
 	return t != nil && len(*t.children.Load()) > 0
 }
 
+// LastInbound reports when ESP of tunnel name last opened, on any of its
+// child SA pairs, draining ones too; zero if never. IKE takes it as proof
+// that the peer is alive (RFC 7296 §2.4, RFC 3706 §5.5): it reads one
+// atomic per pair, and adds nothing to the data path.
+func (e *Engine) LastInbound(name string) time.Time {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	t := e.tunnels[name]
+	if t == nil {
+		return time.Time{}
+	}
+	var last int64
+	for _, c := range *t.children.Load() {
+		last = max(last, c.lastIn.Load())
+	}
+	for _, c := range t.draining {
+		last = max(last, c.lastIn.Load())
+	}
+	return unixTime(last)
+}
+
 // MoveChild sends the child SA pair of tunnel whose inbound SPI is inSPI
 // between new outer endpoints, keeping its keys, sequence numbers and
 // replay window: the peer's address or port changed behind a NAT (RFC 7296

@@ -62,6 +62,13 @@ func TestRoundTripRFC4303(t *testing.T) {
 			if c := sb.Children[0]; c.In.PacketsIn != 3 || c.InSPI != 0xb0000001 || c.OutSPI != 0xa0000001 || c.LastInbound.IsZero() {
 				t.Errorf("B child %+v", c)
 			}
+			// What IKE reads as proof that the peer is alive.
+			if got, want := b.e.LastInbound("t"), sb.Children[0].LastInbound; !got.Equal(want) {
+				t.Errorf("LastInbound of B %v, want its child's %v", got, want)
+			}
+			if got := b.e.LastInbound("none"); !got.IsZero() {
+				t.Errorf("LastInbound of no tunnel %v, want zero", got)
+			}
 		})
 	}
 }
@@ -1048,6 +1055,10 @@ func TestInnerWriteFailureCountsAsDrop(t *testing.T) {
 	// moved, the child's is (the peer seals with it).
 	if !ts.LastInbound.IsZero() || ts.Children[0].LastInbound.IsZero() {
 		t.Errorf("last inbound of the tunnel %v, of the child %v; want zero, not zero", ts.LastInbound, ts.Children[0].LastInbound)
+	}
+	// The peer sealed them: it is alive, whatever became of them here.
+	if got := c.eb.LastInbound("t"); got.IsZero() {
+		t.Error("LastInbound zero after ESP opened")
 	}
 }
 
