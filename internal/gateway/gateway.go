@@ -240,6 +240,10 @@ func (d dataplane) DrainChild(tunnel string, inSPI uint32) {
 	d.e.DrainChild(tunnel, inSPI)
 	d.changed()
 }
+
+var _ ikev2.InboundClock = dataplane{}
+
+func (d dataplane) LastInbound(tunnel string) time.Time { return d.e.LastInbound(tunnel) }
 func (d dataplane) MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error {
 	return d.e.MoveChild(tunnel, inSPI, local, remote, encap)
 }

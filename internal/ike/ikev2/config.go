@@ -38,8 +38,9 @@ const (
 	// DefaultRekeyJitter is the most a rekey is randomly brought forward,
 	// so that both peers rarely rekey at once.
 	DefaultRekeyJitter = 3 * time.Minute
-	// DefaultDPDInterval is how long an IKE SA may stay silent before a
-	// liveness check (an empty INFORMATIONAL request) is sent.
+	// DefaultDPDInterval is how long the peer may stay silent, in IKE and
+	// in ESP, before a liveness check (an empty INFORMATIONAL request) is
+	// sent.
 	DefaultDPDInterval = 30 * time.Second
 	// DefaultRetransmitTimeout is the first retransmission timeout; it
 	// doubles with each retransmission (RFC 7296 §2.4).
@@ -280,8 +281,10 @@ type PeerConfig struct {
 	// the shorter lifetime.
 	RekeyMargin, RekeyJitter time.Duration
 	// DPDInterval is how long an IKE SA may receive nothing before a
-	// liveness check; default DefaultDPDInterval, negative turns checks
-	// off.
+	// liveness check: no IKE message and, if the Dataplane is an
+	// InboundClock, no ESP on the connection's tunnel (RFC 7296 §2.4,
+	// RFC 3706 §5.5); default DefaultDPDInterval, negative turns checks
+	// off. IKEv1's R-U-THERE keeps the same interval.
 	DPDInterval time.Duration
 	// RetransmitTimeout and RetransmitTries: a request is retransmitted
 	// after RetransmitTimeout, doubling each time up to

@@ -237,6 +237,30 @@ type fakeDataplane struct {
 	// child that sends with the selectors of the one removed or drained:
 	// traffic between them had no SA.
 	uncovered int
+	// espFlowing: ESP from the peer opens all the time (LastInbound is
+	// now); else espLast is when it last did.
+	espFlowing bool
+	espLast    time.Time
+}
+
+// LastInbound is when ESP from the peer last opened (InboundClock).
+func (d *fakeDataplane) LastInbound(string) time.Time {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.espFlowing {
+		return time.Now()
+	}
+	return d.espLast
+}
+
+// espFlow starts or stops ESP from the peer.
+func (d *fakeDataplane) espFlow(on bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.espFlowing && !on {
+		d.espLast = time.Now()
+	}
+	d.espFlowing = on
 }
 
 func newFakeDataplane() *fakeDataplane {

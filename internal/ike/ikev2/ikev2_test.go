@@ -443,6 +443,46 @@ func TestDPD(t *testing.T) {
 	checkKeys(t, a, b)
 }
 
+// TestDPDAfterSilence: ESP from the peer proves it alive (RFC 7296 §2.4:
+// liveness is checked when there was only outgoing traffic), so while it
+// flows no liveness check goes out, however long the peer sends no IKE
+// message; once it stops, the check goes out after DPDInterval, and a peer
+// that answers neither is found dead as before.
+func TestDPDAfterSilence(t *testing.T) {
+	n, a, b := pair(t, func(p *PeerConfig) {
+		p.DPDInterval = 100 * time.Millisecond
+		p.RetransmitTimeout = 50 * time.Millisecond
+		p.RetransmitTries = 2
+	}, nil)
+	a.dp.espFlow(true)
+	waitUp(t, a, b, 1)
+	checks := func() (k int) {
+		for _, d := range n.datagrams() {
+			if h, _, err := wire.ParseHeader(d.data); err == nil && d.from.Addr() == addrA && h.Exchange == wire.Informational && h.Flags&wire.FlagResponse == 0 {
+				k++
+			}
+		}
+		return k
+	}
+	// Ten intervals of ESP and no IKE message from b.
+	time.Sleep(time.Second)
+	if k := checks(); k != 0 {
+		t.Fatalf("%d liveness checks sent while ESP from the peer flowed", k)
+	}
+	a.dp.espFlow(false)
+	waitFor(t, 5*time.Second, "a liveness check once ESP stopped", func() bool { return checks() > 0 })
+	if len(a.established()) != 1 {
+		t.Fatalf("IKE SA lost while the peer answers: %+v", a.status())
+	}
+	n.detach(addrB)
+	waitFor(t, 5*time.Second, "a to give up on b", func() bool {
+		return len(a.established()) == 0 && a.dp.count() == 0
+	})
+	if st := a.status(); !strings.Contains(st.LastError, "liveness check (DPD)") {
+		t.Errorf("last error %q", st.LastError)
+	}
+}
+
 // TestDPDByMode: when the liveness checks (RFC 7296 §1.4, §2.4) of a
 // connection in each mode go unanswered after the retransmissions, the IKE
 // SA and all its child SAs go and the status says why; a Default or

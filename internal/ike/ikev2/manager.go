@@ -47,6 +47,24 @@ type Dataplane interface {
 	MoveChild(tunnel string, inSPI uint32, local, remote netip.AddrPort, encap bool) error
 }
 
+// InboundClock is what a Dataplane may also do: tell when ESP of tunnel
+// last opened (zero if never). ESP from the peer proves it alive, so dead
+// peer detection then waits for silence of both IKE and ESP (RFC 7296 §2.4,
+// RFC 3706 §5.5). A Dataplane without it leaves DPD counting from the last
+// IKE message alone.
+type InboundClock interface {
+	LastInbound(tunnel string) time.Time
+}
+
+// LastInbound is when dp last opened ESP of tunnel, if dp can tell; zero if
+// not.
+func LastInbound(dp Dataplane, tunnel string) time.Time {
+	if c, ok := dp.(InboundClock); ok {
+		return c.LastInbound(tunnel)
+	}
+	return time.Time{}
+}
+
 // Defaults of a Config.
 const (
 	// DefaultCookieThreshold is the number of half-open IKE SAs from

@@ -192,9 +192,13 @@ type ikeSA struct {
 	children               []*child
 	established, lastRekey time.Time
 	lastRecv               time.Time
-	rekeyAt, expireAt      time.Time
-	halfOpenUntil          time.Time
-	countedHalfOpen        bool
+	// lastESP is when ESP of the connection's tunnel last opened, as the
+	// data plane told when DPD was next due (LastInbound): traffic from
+	// the peer proves it alive as well as an IKE message does.
+	lastESP           time.Time
+	rekeyAt, expireAt time.Time
+	halfOpenUntil     time.Time
+	countedHalfOpen   bool
 
 	// IKE SA rekeying (RFC 7296 §2.18, §2.8.2).
 	rekey       *ikeRekey // our rekey request, while outstanding
@@ -280,7 +284,7 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 		consider(sa.expireAt)
 	case stateEstablished:
 		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil {
-			consider(sa.lastRecv.Add(d))
+			consider(sa.alive().Add(d))
 		}
 		consider(sa.rekeyAt)
 		consider(sa.expireAt)
@@ -295,6 +299,15 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 			consider(at)
 		}
 	}
+}
+
+// alive is when the peer last showed it is alive: its last IKE message, or
+// ESP that opened since, as last looked up.
+func (sa *ikeSA) alive() time.Time {
+	if sa.lastESP.After(sa.lastRecv) {
+		return sa.lastESP
+	}
+	return sa.lastRecv
 }
 
 // tick runs what is due at now.
@@ -350,8 +363,14 @@ func (sa *ikeSA) tick(now time.Time) {
 			sa.shutdown(now, "no child SA")
 			return
 		}
-		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil && len(sa.queue) == 0 && !now.Before(sa.lastRecv.Add(d)) {
-			sa.enqueue(task{kind: taskDPD})
+		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil && len(sa.queue) == 0 && !now.Before(sa.alive().Add(d)) {
+			// RFC 7296 §2.4: liveness is to be checked when only
+			// outgoing traffic was seen; ESP from the peer in the
+			// meantime puts the check off.
+			sa.lastESP = LastInbound(sa.c.m.cfg.Dataplane, sa.c.name)
+			if !now.Before(sa.alive().Add(d)) {
+				sa.enqueue(task{kind: taskDPD})
+			}
 		}
 		if !sa.expireAt.IsZero() && !now.Before(sa.expireAt) {
 			sa.expireAt = time.Time{}
