@@ -107,6 +107,42 @@ func TestDPDWithVendorID(t *testing.T) {
 	}
 }
 
+// TestDPDAfterSilence: ESP from the peer is traffic (RFC 3706 §5.5: R-U-THERE
+// only when there was none from the peer), so while it flows no R-U-THERE
+// goes out however long the peer sends no IKE message; once it stops,
+// R-U-THERE goes out and a peer that answers neither is found dead.
+func TestDPDAfterSilence(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.DPDInterval, pi.RetransmitTimeout, pi.RetransmitTries = 500*time.Millisecond, 200*time.Millisecond, 2
+	})
+	ri.espFlow(true)
+	shuttle(mi, mr, ri, rr, nil)
+	ri.take()
+	infos := func() (k int) {
+		msgs, _, _ := ri.take()
+		for _, m := range msgs {
+			if m[18] == wire.ExchangeInfo {
+				k++
+			}
+		}
+		return k
+	}
+	// Four intervals of ESP and no IKE message from the peer.
+	time.Sleep(2 * time.Second)
+	if k, st := infos(), mi.Status(); k != 0 || st[0].State != "established" {
+		t.Fatalf("while ESP from the peer flowed: %d informational messages sent; status %+v", k, st)
+	}
+	ri.espFlow(false)
+	for deadline := time.Now().Add(5 * time.Second); mi.Status()[0].State == "established"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a peer silent in IKE and ESP was not found dead in 5 s")
+		}
+	}
+	if infos() == 0 {
+		t.Error("no R-U-THERE sent once ESP stopped")
+	}
+}
+
 // firstRUThere runs a connection with DPD every 300 ms and returns the
 // sequence number of the first R-U-THERE the initiator sends, read off
 // the wire with the responder's keys.

@@ -24,6 +24,30 @@ type recorder struct {
 	drained  []uint32 // inbound SPIs of the children drained
 	// installErr, when set, is what InstallChild fails with.
 	installErr error
+	// espFlowing: ESP from the peer opens all the time (LastInbound is
+	// now); else espLast is when it last did.
+	espFlowing bool
+	espLast    time.Time
+}
+
+// LastInbound is when ESP from the peer last opened (ikev2.InboundClock).
+func (r *recorder) LastInbound(string) time.Time {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.espFlowing {
+		return time.Now()
+	}
+	return r.espLast
+}
+
+// espFlow starts or stops ESP from the peer.
+func (r *recorder) espFlow(on bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.espFlowing && !on {
+		r.espLast = time.Now()
+	}
+	r.espFlowing = on
 }
 
 func (r *recorder) SendIKE(local, remote netip.AddrPort, msg []byte) error {

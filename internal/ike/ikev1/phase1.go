@@ -864,6 +864,14 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 	d := &sa.dpd
 	switch {
 	case d.msg == nil && now.Sub(sa.lastIn) > cfg.DPDInterval:
+		// RFC 3706 §5.5: ESP from the peer is traffic as well; only when
+		// that too was silent for the interval is R-U-THERE sent.
+		if esp := ikev2.LastInbound(sa.m.cfg.Dataplane, sa.p.cfg.Name); esp.After(sa.lastIn) {
+			sa.lastIn = esp
+			if now.Sub(sa.lastIn) <= cfg.DPDInterval {
+				return
+			}
+		}
 		sa.sendDPD()
 		d.set([]byte{1}, cfg.RetransmitTimeout)
 	case d.msg != nil && now.Sub(d.sentAt) > d.timeout:
