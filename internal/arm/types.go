@@ -896,4 +896,11 @@ type VPNClientConnectionHealthDetail struct {
 	EgressBytesTransferred    int64  `json:"egressBytesTransferred"`
 	IngressPacketsTransferred int64  `json:"ingressPacketsTransferred"`
 	EgressPacketsTransferred  int64  `json:"egressPacketsTransferred"`
+	// MaxBandwidth and MaxPacketsPerSecond are the client's highest rate
+	// over one-second windows since it connected, both ways together:
+	// bytes per second (Azure's spec says only "the max band width";
+	// its P2SBandwidth metric is in bytes per second, and so is this),
+	// and packets per second.
+	MaxBandwidth        int64 `json:"maxBandwidth"`
+	MaxPacketsPerSecond int64 `json:"maxPacketsPerSecond"`
 }

@@ -1068,7 +1068,8 @@ func gatewayCommand(g *globals) *cobra.Command {
 	vpnClient := &cobra.Command{Use: "vpn-client", Short: "A gateway's point-to-site clients"}
 	vpnClient.AddCommand(g.postCmd("show-health", "List the point-to-site clients connected to a gateway", "virtualNetworkGateways", "/getVpnClientConnectionHealth",
 		[]column{col("ConnectionId", "vpnConnectionId"), col("User", "vpnUserName"), col("PrivateIP", "privateIpAddress"), col("PublicIP", "publicIpAddress"), col("ConnectedSince", "vpnConnectionTime"),
-			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred")}, nil))
+			col("IngressBytes", "ingressBytesTransferred"), col("EgressBytes", "egressBytesTransferred"),
+			col("MaxBandwidth", "maxBandwidth"), col("MaxPacketsPerSecond", "maxPacketsPerSecond")}, nil))
 	vpnClient.AddCommand(g.generateVPNClientCmd(), g.showVPNClientURLCmd(), g.vpnClientPolicyCmd())
 	parent.AddCommand(g.postCmd("list-radius-secrets", "List a gateway's RADIUS servers with their secrets, which show leaves out", "virtualNetworkGateways", "/listRadiusSecrets",
 		[]column{col("Address", "radiusServerAddress"), col("Secret", "radiusServerSecret")}, nil))

@@ -228,7 +228,7 @@ func (e *Engine) P2SClients(id string) []p2s.ClientStatus {
 	for _, g := range gws {
 		for _, c := range g.Clients() {
 			out = append(out, p2s.ClientStatus{Protocol: ProtocolIKEv2, Addr: c.Addr, Remote: c.Remote, Identity: c.Subject, Since: c.Since,
-				BytesIn: c.BytesIn, BytesOut: c.BytesOut, PacketsIn: c.PacketsIn, PacketsOut: c.PacketsOut})
+				BytesIn: c.BytesIn, BytesOut: c.BytesOut, PacketsIn: c.PacketsIn, PacketsOut: c.PacketsOut, Peak: c.Peak})
 		}
 	}
 	return out

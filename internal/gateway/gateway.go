@@ -21,6 +21,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/ike/ikev1"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/peakrate"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 	"github.com/vnetgw/vnetgw/internal/udp"
 )
@@ -104,6 +105,9 @@ type Gateway struct {
 	clients map[string]netip.Addr
 	// goneIn and goneOut count the bytes of clients that left.
 	goneIn, goneOut uint64
+	// peaks are the point-to-site clients' highest rates, by tunnel
+	// name (one per connection), sampled every peakrate.Tick.
+	peaks peakrate.Tracker[string]
 }
 
 // Start binds the gateway's sockets and starts its engine and IKE daemon
@@ -170,7 +174,33 @@ func Start(opts Options) (*Gateway, error) {
 		g.log.Info("the tunnels learn path MTUs only from the kernel, read every few seconds: the gateway cannot read ICMP on its address (a raw socket needs CAP_NET_RAW)", "every", keepaliveCheck, "err", err)
 	}
 	g.wg.Go(g.keepalives)
+	g.wg.Go(g.samplePeaks)
 	return g, nil
+}
+
+// samplePeaks samples the point-to-site clients' counters every
+// peakrate.Tick, for their peak rates (Clients), until the gateway
+// closes.
+func (g *Gateway) samplePeaks() {
+	t := time.NewTicker(peakrate.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case now := <-t.C:
+			g.mu.Lock()
+			names := slices.Collect(maps.Keys(g.clients))
+			g.mu.Unlock()
+			counters := make(map[string]peakrate.Counters, len(names))
+			if len(names) > 0 {
+				for _, ts := range g.eng.TunnelStatus(names...) {
+					counters[ts.Name] = peakrate.Counters{Bytes: ts.BytesIn + ts.BytesOut, Packets: ts.PacketsIn + ts.PacketsOut}
+				}
+			}
+			g.peaks.Sample(now, counters)
+		}
+	}
 }
 
 // keepaliveCheck is how often the paths that need NAT-keepalives are
@@ -401,6 +431,9 @@ type ClientStatus struct {
 	ikev2.ClientStatus
 	BytesIn, BytesOut     uint64
 	PacketsIn, PacketsOut uint64
+	// Peak is its highest rate over one-second windows since it
+	// connected, both ways together.
+	Peak peakrate.Peak
 }
 
 // Clients returns the connected point-to-site clients over IKEv2.
@@ -417,7 +450,7 @@ func (g *Gateway) Clients() []ClientStatus {
 	out := make([]ClientStatus, 0, len(clients))
 	for _, c := range clients {
 		t := counters[c.Name]
-		out = append(out, ClientStatus{ClientStatus: c, BytesIn: t.BytesIn, BytesOut: t.BytesOut, PacketsIn: t.PacketsIn, PacketsOut: t.PacketsOut})
+		out = append(out, ClientStatus{ClientStatus: c, BytesIn: t.BytesIn, BytesOut: t.BytesOut, PacketsIn: t.PacketsIn, PacketsOut: t.PacketsOut, Peak: g.peaks.Peak(c.Name)})
 	}
 	return out
 }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
 	"github.com/vnetgw/vnetgw/internal/pcap"
+	"github.com/vnetgw/vnetgw/internal/peakrate"
 	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/seat"
 	"github.com/vnetgw/vnetgw/internal/sender"
@@ -197,6 +198,10 @@ type Server struct {
 	// scan port 443 would log a line each.
 	noCallMu sync.Mutex
 	noCall   sparselog.Log
+	// peaks are the connected clients' highest rates, sampled every
+	// peakrate.Tick until done is closed (Close).
+	peaks peakrate.Tracker[client]
+	done  chan struct{}
 }
 
 // Limits of the connections that have not authenticated yet: the most
@@ -293,7 +298,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		peers: map[netip.Addr]peer{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}}
+		peers: map[netip.Addr]peer{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}, done: make(chan struct{})}
 	if s.seats = cfg.Seats; s.seats == nil {
 		s.seats = new(seat.Count)
 	}
@@ -306,7 +311,31 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	s.wg.Go(s.accept)
+	s.wg.Go(s.samplePeaks)
 	return s, nil
+}
+
+// samplePeaks samples the connected clients' counters every
+// peakrate.Tick, for their peak rates (Clients), until the server
+// closes.
+func (s *Server) samplePeaks() {
+	t := time.NewTicker(peakrate.Tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.done:
+			return
+		case now := <-t.C:
+			s.mu.Lock()
+			counters := make(map[client]peakrate.Counters, len(s.clients))
+			for _, c := range s.clients {
+				bin, bout, pin, pout := c.traffic()
+				counters[c] = peakrate.Counters{Bytes: bin + bout, Packets: pin + pout}
+			}
+			s.mu.Unlock()
+			s.peaks.Sample(now, counters)
+		}
+	}
 }
 
 // Addr is where the server listens.
@@ -397,6 +426,9 @@ func (s *Server) logRefused(src netip.Addr, why error) {
 // Close ends every client and stops listening.
 func (s *Server) Close() {
 	s.mu.Lock()
+	if !s.closed {
+		close(s.done)
+	}
 	s.closed = true
 	for _, c := range s.clients {
 		c.closeConn()
@@ -584,6 +616,9 @@ type ClientStatus struct {
 	Since                 time.Time
 	BytesIn, BytesOut     uint64
 	PacketsIn, PacketsOut uint64
+	// Peak is its highest rate over one-second windows since it
+	// connected, both ways together: bytes and packets per second.
+	Peak peakrate.Peak
 }
 
 // Clients returns the connected clients: those past authentication and
@@ -599,7 +634,7 @@ func (s *Server) Clients() []ClientStatus {
 		}
 		bin, bout, pin, pout := c.traffic()
 		out = append(out, ClientStatus{Protocol: c.protocol(), Addr: a, Remote: c.remoteAddr(), Identity: s.ident[a], Since: s.since[a],
-			BytesIn: bin, BytesOut: bout, PacketsIn: pin, PacketsOut: pout})
+			BytesIn: bin, BytesOut: bout, PacketsIn: pin, PacketsOut: pout, Peak: s.peaks.Peak(c)})
 	}
 	return out
 }

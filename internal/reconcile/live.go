@@ -236,7 +236,8 @@ func (l Live) VPNClients(id string) []arm.VPNClientConnectionHealthDetail {
 			VPNConnectionID: c.Protocol + "_" + c.Addr.String(), VPNConnectionDuration: int64(time.Since(c.Since) / time.Second),
 			VPNConnectionTime: c.Since.UTC().Format(time.RFC3339), PublicIPAddress: c.Remote.String(), PrivateIPAddress: c.Addr.String(),
 			VPNUserName: c.Identity, IngressBytesTransferred: int64(c.BytesIn), EgressBytesTransferred: int64(c.BytesOut),
-			IngressPacketsTransferred: int64(c.PacketsIn), EgressPacketsTransferred: int64(c.PacketsOut)})
+			IngressPacketsTransferred: int64(c.PacketsIn), EgressPacketsTransferred: int64(c.PacketsOut),
+			MaxBandwidth: int64(c.Peak.BytesPerSecond), MaxPacketsPerSecond: int64(c.Peak.PacketsPerSecond)})
 	}
 	return out
 }

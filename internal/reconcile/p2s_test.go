@@ -131,4 +131,17 @@ func TestPointToSiteThroughTheRegion(t *testing.T) {
 	if len(cs) != 1 || cs[0].Identity != "alice" || cs[0].Addr != c.Addr() {
 		t.Fatalf("the gateway's clients: %+v", cs)
 	}
+	// getVpnClientConnectionHealth shows the client's peak rate, once
+	// sampled: some of the HTTP it did, never more than its traffic.
+	var hd []arm.VPNClientConnectionHealthDetail
+	for hd = (Live{Engine: f.eng}).VPNClients(gwID.String()); len(hd) == 1 && hd[0].MaxPacketsPerSecond == 0; hd = (Live{Engine: f.eng}).VPNClients(gwID.String()) {
+		if pctx.Err() != nil {
+			t.Fatalf("the client's peak rate never shown: %+v", hd)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if len(hd) != 1 || hd[0].MaxBandwidth == 0 || hd[0].MaxBandwidth > hd[0].IngressBytesTransferred+hd[0].EgressBytesTransferred ||
+		hd[0].MaxPacketsPerSecond > hd[0].IngressPacketsTransferred+hd[0].EgressPacketsTransferred {
+		t.Errorf("the client's health: %+v", hd)
+	}
 }
