@@ -167,8 +167,12 @@ type Server struct {
 
 	mu      sync.Mutex
 	clients map[netip.Addr]client
-	ident   map[netip.Addr]string
-	since   map[netip.Addr]time.Time
+	// route is what Deliver reads, without mu: a copy of clients, never
+	// changed once stored, stored again under mu whenever a client comes
+	// or goes.
+	route atomic.Pointer[map[netip.Addr]client]
+	ident map[netip.Addr]string
+	since map[netip.Addr]time.Time
 	// peers are who the clients are, by address.
 	peers  map[netip.Addr]peer
 	closed bool
@@ -512,8 +516,8 @@ func (s *Server) Update(st Settings) bool {
 		conns = append(conns, connected{addr: a, c: s.clients[a], p: p, since: s.since[a]})
 	}
 	s.mu.Unlock()
-	// The certificates are checked without s.mu, which every packet to
-	// a client takes (Deliver); the clients that connect meanwhile are
+	// The certificates are checked without s.mu, which the clients
+	// that connect and leave take; those that connect meanwhile are
 	// checked against n (reserve).
 	var gone []connected
 	for _, c := range conns {
@@ -559,9 +563,10 @@ func (s *Server) Deliver(pkt []byte) {
 	if len(pkt) < 20 || pkt[0]>>4 != 4 {
 		return
 	}
-	s.mu.Lock()
-	l := s.clients[netip.AddrFrom4([4]byte(pkt[16:20]))]
-	s.mu.Unlock()
+	var l client
+	if m := s.route.Load(); m != nil {
+		l = (*m)[netip.AddrFrom4([4]byte(pkt[16:20]))]
+	}
 	if l != nil {
 		if c := s.capture.Load(); c != nil {
 			c.Packet(pkt)
@@ -688,6 +693,14 @@ func (s *Server) forgetLocked(addr netip.Addr) {
 	delete(s.ident, addr)
 	delete(s.since, addr)
 	delete(s.peers, addr)
+	s.routeLocked()
+}
+
+// routeLocked stores a copy of clients for Deliver, which reads it
+// without mu.
+func (s *Server) routeLocked() {
+	m := maps.Clone(s.clients)
+	s.route.Store(&m)
 }
 
 // dispatch serves a new connection with the protocol its first byte
@@ -1027,6 +1040,7 @@ func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
 	if p.name != "" {
 		s.ident[a] = p.name
 	}
+	s.routeLocked()
 }
 
 // roomLocked reports, as an error, when the gateway takes no more
