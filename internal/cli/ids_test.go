@@ -75,3 +75,69 @@ func TestIDsFlag(t *testing.T) {
 		}
 	}
 }
+
+// TestChildIDsFlag: subnet and route show, update and delete take az's
+// --ids, full ids of the child resources (az network vnet subnet show
+// --ids /subscriptions/.../virtualNetworks/v/subnets/s); they were refused
+// as unknown flags. --ids with the parent's or the child's name is refused
+// before anything is done.
+func TestChildIDsFlag(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "v", "--address-prefixes", "10.1.0.0/16")
+	var subnets []string
+	for i, name := range []string{"s1", "s2"} {
+		var s arm.Subnet
+		mustJSON(t, &s, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "v", "-n", name, "--address-prefixes", []string{"10.1.1.0/24", "10.1.2.0/24"}[i])
+		subnets = append(subnets, s.ID)
+	}
+	var one arm.Subnet
+	mustJSON(t, &one, "vnet", "subnet", "show", "--ids", subnets[1])
+	if one.Name != "s2" {
+		t.Errorf("vnet subnet show --ids %s: %q, want s2", subnets[1], one.Name)
+	}
+	var both []arm.Subnet
+	mustJSON(t, &both, "vnet", "subnet", "show", "--ids", subnets[0], subnets[1], "-o", "json")
+	if len(both) != 2 || both[0].Name != "s1" || both[1].Name != "s2" {
+		t.Errorf("vnet subnet show --ids of s1 and s2: %+v, want both, in that order", both)
+	}
+
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt")
+	var r arm.Route
+	mustJSON(t, &r, "route-table", "route", "create", "-g", "rg", "--route-table-name", "rt", "-n", "r1", "--address-prefix", "10.9.0.0/16", "--next-hop-type", "VnetLocal")
+	must(t, "route-table", "route", "update", "--ids", r.ID, "--address-prefix", "10.8.0.0/16")
+	mustJSON(t, &r, "route-table", "route", "show", "--ids", r.ID)
+	if r.Properties.AddressPrefix != "10.8.0.0/16" {
+		t.Errorf("route update --ids: prefix %q, want 10.8.0.0/16", r.Properties.AddressPrefix)
+	}
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vnet", "subnet", "show", "--ids", subnets[0], "--vnet-name", "v"}, "without --resource-group/-g, --vnet-name and --name/-n"},
+		{[]string{"vnet", "subnet", "delete", "--ids", subnets[0], "-n", "s2"}, "without --resource-group/-g, --vnet-name and --name/-n"},
+		{[]string{"vnet", "subnet", "delete", "--ids", subnets[0], "s2"}, `"s2" is none`},
+		{[]string{"vnet", "subnet", "delete", "--ids", subnets[0] + "x", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"}, "is not the id of a virtualNetworks/subnets"},
+		{[]string{"route-table", "route", "delete", "--ids", subnets[0]}, "is not the id of a routeTables/routes"},
+		{[]string{"route-table", "route", "show", "--ids", r.ID, "--route-table-name", "rt"}, "without --resource-group/-g, --route-table-name and --name/-n"},
+	} {
+		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		}
+	}
+	mustJSON(t, &both, "vnet", "subnet", "list", "-g", "rg", "--vnet-name", "v")
+	if len(both) != 2 {
+		t.Fatalf("after the refused deletes, %d subnets, want 2", len(both))
+	}
+
+	must(t, "vnet", "subnet", "delete", "--ids", subnets[0], subnets[1])
+	mustJSON(t, &both, "vnet", "subnet", "list", "-g", "rg", "--vnet-name", "v")
+	if len(both) != 0 {
+		t.Errorf("after subnet delete --ids of both, %d subnets, want none", len(both))
+	}
+	must(t, "route-table", "route", "delete", "--ids", r.ID)
+	if code, _, _ := vnetgw(t, "route-table", "route", "show", "--ids", r.ID); code == 0 {
+		t.Errorf("route show --ids after delete --ids: found")
+	}
+}

@@ -195,10 +195,17 @@ func (g *globals) targets(ids []string, rg, typ, name string) ([]arm.ID, *client
 	if rg != "" || name != "" {
 		return nil, nil, errors.New("--ids names the resources by itself: give it without --resource-group/-g and --name/-n")
 	}
+	return g.parseIDs(ids, typ)
+}
+
+// parseIDs reads the full resource ids --ids gives, each of type typ
+// (virtualNetworks, or a child's virtualNetworks/subnets), and returns
+// them with the client.
+func (g *globals) parseIDs(ids []string, typ string) ([]arm.ID, *client.Client, error) {
 	var out []arm.ID
 	for _, s := range ids {
 		if !strings.HasPrefix(s, "/") {
-			return nil, nil, fmt.Errorf("--ids takes full resource ids (/subscriptions/.../providers/Microsoft.Network/%s/NAME); %q is none", typ, s)
+			return nil, nil, fmt.Errorf("--ids takes full resource ids (/subscriptions/.../providers/Microsoft.Network/%s/NAME); %q is none", strings.ReplaceAll(typ, "/", "/.../"), s)
 		}
 		id, err := g.resourceID("", typ, s)
 		if err != nil {
@@ -208,6 +215,41 @@ func (g *globals) targets(ids []string, rg, typ, name string) ([]arm.ID, *client
 	}
 	c, err := g.client()
 	return out, c, err
+}
+
+// childTargets is targets for a child resource (a subnet, a route): the
+// ids --ids gives, or the one its parent's flags and --name name. given
+// says whether any of --resource-group, the parent's flag or --name was
+// given; flags names them for the error.
+func (g *globals) childTargets(ids []string, given bool, flags, typ string, one func() (arm.ID, *client.Client, error)) ([]arm.ID, *client.Client, error) {
+	if len(ids) == 0 {
+		id, c, err := one()
+		if err != nil {
+			return nil, nil, err
+		}
+		return []arm.ID{id}, c, nil
+	}
+	if given {
+		return nil, nil, fmt.Errorf("--ids names the resources by itself: give it without %s", flags)
+	}
+	return g.parseIDs(ids, typ)
+}
+
+// showEach prints what show gets of each target: one, the resource; several
+// (--ids), a list, as az shows them.
+func (g *globals) showEach(ctx context.Context, c *client.Client, targets []arm.ID, columns []column) error {
+	var out []json.RawMessage
+	for _, id := range targets {
+		var v json.RawMessage
+		if err := c.Get(ctx, id, &v); err != nil {
+			return err
+		}
+		out = append(out, v)
+	}
+	if len(out) > 1 {
+		return g.print(out, columns)
+	}
+	return g.print(out[0], columns)
 }
 
 func (g *globals) listCmd(k kind) *cobra.Command {
@@ -726,17 +768,32 @@ func subnetCommand(g *globals) *cobra.Command {
 		}
 		return cmd
 	}
+	// ids is az's --ids of show, update and delete: full subnet ids,
+	// instead of -g, --vnet-name and -n, each acted on in turn.
+	var ids []string
+	targets := func(cmd *cobra.Command) ([]arm.ID, *client.Client, error) {
+		return g.childTargets(ids, rg != "" || vnet != "" || name != "", "--resource-group/-g, --vnet-name and --name/-n", "virtualNetworks/subnets",
+			func() (arm.ID, *client.Client, error) {
+				i, err := id(cmd)
+				if err != nil {
+					return arm.ID{}, nil, err
+				}
+				c, err := g.client()
+				return i, c, err
+			})
+	}
 	run := func(fn func(ctx context.Context, c *client.Client, id arm.ID) error) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, _ []string) error {
-			i, err := id(cmd)
+			ts, c, err := targets(cmd)
 			if err != nil {
 				return err
 			}
-			c, err := g.client()
-			if err != nil {
-				return err
+			for _, i := range ts {
+				if err := fn(cmd.Context(), c, i); err != nil {
+					return err
+				}
 			}
-			return fn(cmd.Context(), c, i)
+			return nil
 		}
 	}
 	// write is create's and update's: both keep what the flags do not
@@ -748,7 +805,7 @@ func subnetCommand(g *globals) *cobra.Command {
 			RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 				var rt *arm.SubResource
 				if routeTable != "" {
-					rid, err := g.resourceID(rg, "routeTables", routeTable)
+					rid, err := g.resourceID(id.ResourceGroup, "routeTables", routeTable)
 					if err != nil {
 						return fmt.Errorf("--route-table: %w", err)
 					}
@@ -796,14 +853,14 @@ func subnetCommand(g *globals) *cobra.Command {
 	}
 	create := write("create", "Create or update a subnet (name it GatewaySubnet for a gateway; an existing one keeps what the flags do not change)")
 	update := write("update", "Update a subnet that exists: change what the flags give, keep the rest")
-	show := common(&cobra.Command{Use: "show", Short: "Show a subnet", Args: cobra.NoArgs,
-		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
-			var out json.RawMessage
-			if err := c.Get(ctx, id, &out); err != nil {
+	show := common(&cobra.Command{Use: "show", Short: "Show a subnet (or, with --ids, each it names)", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			ts, c, err := targets(cmd)
+			if err != nil {
 				return err
 			}
-			return g.print(out, cols)
-		})}, true)
+			return g.showEach(cmd.Context(), c, ts, cols)
+		}}, true)
 	list := common(&cobra.Command{Use: "list", Short: "List the subnets of a virtual network", Args: cobra.NoArgs,
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 			items, err := client.List[json.RawMessage](ctx, c, id.Parent().String()+"/subnets")
@@ -812,10 +869,13 @@ func subnetCommand(g *globals) *cobra.Command {
 			}
 			return g.print(items, cols)
 		})}, false)
-	del := common(&cobra.Command{Use: "delete", Short: "Delete a subnet", Args: cobra.NoArgs,
+	del := common(&cobra.Command{Use: "delete", Short: "Delete a subnet (or, with --ids, each it names, in turn)", Args: cobra.NoArgs,
 		RunE: run(func(ctx context.Context, c *client.Client, id arm.ID) error {
 			return c.Delete(ctx, id)
 		})}, true)
+	for _, c := range []*cobra.Command{update, show, del} {
+		idsFlag(c, &ids)
+	}
 	noWait(create)
 	noWait(update)
 	noWait(del)
@@ -1315,6 +1375,40 @@ func routeCommand(g *globals) *cobra.Command {
 		}
 		return id.Child("routes", name), c, nil
 	}
+	// ids is az's --ids of show, update and delete: full route ids,
+	// instead of -g, --route-table-name and -n, each acted on in turn.
+	var ids []string
+	routes := func() ([]arm.ID, *client.Client, error) {
+		return g.childTargets(ids, rg != "" || table != "" || name != "", "--resource-group/-g, --route-table-name and --name/-n", "routeTables/routes", route)
+	}
+	// writeOne is create's and update's write of the route id.
+	writeOne := func(cmd *cobra.Command, c *client.Client, id arm.ID, verb string, gu *genericUpdate) error {
+		ctx, given := cmd.Context(), cmd.Flags().Changed
+		return g.write(ctx, c, id, columns, verb == "update", gu, func() (any, error) {
+			var old arm.Route
+			if err := c.Get(ctx, id, &old); err != nil && !client.IsNotFound(err) {
+				return nil, err
+			}
+			r := arm.Route{Properties: old.Properties}
+			p := &r.Properties
+			if given("address-prefix") {
+				p.AddressPrefix = prefix
+			}
+			if given("next-hop-type") {
+				p.NextHopType = hopType
+				if !strings.EqualFold(hopType, arm.NextHopVirtualAppliance) {
+					p.NextHopIPAddress = "" // only an appliance has one
+				}
+			}
+			if given("next-hop-ip-address") {
+				p.NextHopIPAddress = hopIP
+			}
+			if old.Etag == "" {
+				return r, nil
+			}
+			return ifMatch{r, old.Etag}, nil
+		})
+	}
 	// write is create's and update's: both keep what the flags do not
 	// change of a route that exists; update changes only one that does.
 	write := func(verb, short string) *cobra.Command {
@@ -1324,35 +1418,16 @@ func routeCommand(g *globals) *cobra.Command {
 			gu = addGenericUpdate(cmd, strictly[arm.Route])
 		}
 		cmd.RunE = func(cmd *cobra.Command, _ []string) error {
-			id, c, err := route()
+			ts, c, err := routes()
 			if err != nil {
 				return err
 			}
-			ctx, given := cmd.Context(), cmd.Flags().Changed
-			return g.write(ctx, c, id, columns, verb == "update", gu, func() (any, error) {
-				var old arm.Route
-				if err := c.Get(ctx, id, &old); err != nil && !client.IsNotFound(err) {
-					return nil, err
+			for _, id := range ts {
+				if err := writeOne(cmd, c, id, verb, gu); err != nil {
+					return err
 				}
-				r := arm.Route{Properties: old.Properties}
-				p := &r.Properties
-				if given("address-prefix") {
-					p.AddressPrefix = prefix
-				}
-				if given("next-hop-type") {
-					p.NextHopType = hopType
-					if !strings.EqualFold(hopType, arm.NextHopVirtualAppliance) {
-						p.NextHopIPAddress = "" // only an appliance has one
-					}
-				}
-				if given("next-hop-ip-address") {
-					p.NextHopIPAddress = hopIP
-				}
-				if old.Etag == "" {
-					return r, nil
-				}
-				return ifMatch{r, old.Etag}, nil
-			})
+			}
+			return nil
 		}
 		flags(cmd, true)
 		f := cmd.Flags()
@@ -1363,28 +1438,32 @@ func routeCommand(g *globals) *cobra.Command {
 	}
 	create := write("create", "Create or update a route (an existing one keeps what the flags do not change)")
 	update := write("update", "Update a route that exists: change what the flags give, keep the rest")
-	show := &cobra.Command{Use: "show", Short: "Show a route", Args: cobra.NoArgs,
+	show := &cobra.Command{Use: "show", Short: "Show a route (or, with --ids, each it names)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := route()
+			ts, c, err := routes()
 			if err != nil {
 				return err
 			}
-			var out arm.Route
-			if err := c.Get(cmd.Context(), id, &out); err != nil {
-				return err
-			}
-			return g.print(out, columns)
+			return g.showEach(cmd.Context(), c, ts, columns)
 		}}
 	flags(show, true)
-	del := &cobra.Command{Use: "delete", Short: "Delete a route", Args: cobra.NoArgs,
+	del := &cobra.Command{Use: "delete", Short: "Delete a route (or, with --ids, each it names, in turn)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := route()
+			ts, c, err := routes()
 			if err != nil {
 				return err
 			}
-			return c.Delete(cmd.Context(), id)
+			for _, id := range ts {
+				if err := c.Delete(cmd.Context(), id); err != nil {
+					return err
+				}
+			}
+			return nil
 		}}
 	flags(del, true)
+	for _, c := range []*cobra.Command{update, show, del} {
+		idsFlag(c, &ids)
+	}
 	list := &cobra.Command{Use: "list", Short: "List the routes of a route table", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			id, c, err := g.targetBy("--route-table-name", rg, "routeTables", table)
