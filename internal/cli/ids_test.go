@@ -136,6 +136,22 @@ func TestChildIDsFlag(t *testing.T) {
 	if len(both) != 0 {
 		t.Errorf("after subnet delete --ids of both, %d subnets, want none", len(both))
 	}
+	// nic ip-config update --ids: the configuration's full id, its own
+	// group's subnet given by name.
+	must(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "v", "-n", "default", "--address-prefixes", "10.1.0.0/24")
+	must(t, "nic", "create", "-g", "rg", "-n", "web", "--vnet-name", "v", "--subnet", "default")
+	var n arm.NetworkInterface
+	mustJSON(t, &n, "nic", "show", "-g", "rg", "-n", "web")
+	cfg := n.Properties.IPConfigurations[0].ID
+	must(t, "nic", "ip-config", "update", "--ids", cfg, "--private-ip-address", "10.1.0.30")
+	mustJSON(t, &n, "nic", "show", "-g", "rg", "-n", "web")
+	if p := n.Properties.IPConfigurations[0].Properties; p.PrivateIPAddress != "10.1.0.30" || p.PrivateIPAllocationMethod != arm.Static {
+		t.Errorf("nic ip-config update --ids %s --private-ip-address 10.1.0.30: %s %s", cfg, p.PrivateIPAddress, p.PrivateIPAllocationMethod)
+	}
+	if code, _, errOut := vnetgw(t, "nic", "ip-config", "update", "--ids", cfg, "--nic-name", "web", "--private-ip-address", "10.1.0.31"); code != 1 || !strings.Contains(errOut, "without --resource-group/-g, --nic-name and --name/-n") {
+		t.Errorf("nic ip-config update --ids with --nic-name: exit %d, %s", code, errOut)
+	}
+
 	must(t, "route-table", "route", "delete", "--ids", r.ID)
 	if code, _, _ := vnetgw(t, "route-table", "route", "show", "--ids", r.ID); code == 0 {
 		t.Errorf("route show --ids after delete --ids: found")

@@ -1880,60 +1880,79 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 		col("Subnet", "properties.subnet"), col("Primary", "properties.primary"), stateCol}
 	var rg, nic, name, ip, vnet, subnet string
 	var gu *genericUpdate
+	var ids []string
+	var updateOne func(cmd *cobra.Command, c *client.Client, id arm.ID, rg, name string) error
 	update := &cobra.Command{Use: "update", Short: "Update an IP configuration of a network interface that exists: its private address, static or dynamic, or its subnet", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := g.targetBy("--nic-name", rg, "networkInterfaces", nic)
-			if err != nil {
-				return err
-			}
-			if name == "" {
-				return errors.New("--name/-n is required: the IP configuration (ipconfig1, the first)")
-			}
 			given := cmd.Flags().Changed
 			if given("vnet-name") && !given("subnet") {
 				return errors.New("--vnet-name needs --subnet: the subnet of that network to move to")
 			}
-			out, _, err := client.Modify(cmd.Context(), c, id, func(n *arm.NetworkInterface) string { return n.Etag }, func(n *arm.NetworkInterface) error {
-				cfgs := slices.Clone(n.Properties.IPConfigurations)
-				i := slices.IndexFunc(cfgs, func(c arm.NetworkInterfaceIPConfiguration) bool { return strings.EqualFold(c.Name, name) })
-				if i < 0 {
-					return &client.Error{Status: http.StatusNotFound, Code: arm.CodeResourceNotFound,
-						Message: fmt.Sprintf("network interface %s has no IP configuration %s", n.Name, name)}
-				}
-				p := &cfgs[i].Properties
-				if given("subnet") {
-					sid, err := g.ipConfigSubnet(rg, vnet, subnet, p.Subnet.RefID())
+			// az's --ids: full IP configuration ids, each updated in turn.
+			ts, c, err := g.childTargets(ids, rg != "" || nic != "" || name != "", "--resource-group/-g, --nic-name and --name/-n", "networkInterfaces/ipConfigurations",
+				func() (arm.ID, *client.Client, error) {
+					id, c, err := g.targetBy("--nic-name", rg, "networkInterfaces", nic)
 					if err != nil {
-						return err
+						return arm.ID{}, nil, err
 					}
-					p.Subnet = arm.Ref(sid.String())
-				}
-				if given("private-ip-address") {
-					// "" makes it dynamic, as az does.
-					p.PrivateIPAddress, p.PrivateIPAllocationMethod = ip, arm.Static
-					if ip == "" {
-						p.PrivateIPAllocationMethod = arm.Dynamic
+					if name == "" {
+						return arm.ID{}, nil, errors.New("--name/-n is required: the IP configuration (ipconfig1, the first)")
 					}
-				}
-				if gu.given() {
-					v, err := gu.apply(cfgs[i])
-					if err != nil {
-						return err
-					}
-					cfgs[i] = v.(arm.NetworkInterfaceIPConfiguration)
-				}
-				n.Properties.IPConfigurations = cfgs
-				return nil
-			})
+					return id.Child("ipConfigurations", name), c, nil
+				})
 			if err != nil {
 				return err
 			}
-			i := slices.IndexFunc(out.Properties.IPConfigurations, func(c arm.NetworkInterfaceIPConfiguration) bool { return strings.EqualFold(c.Name, name) })
-			if i < 0 {
-				return fmt.Errorf("network interface %s was written without IP configuration %s", out.Name, name)
+			for _, t := range ts {
+				if err := updateOne(cmd, c, t.Parent(), t.ResourceGroup, t.Name()); err != nil {
+					return err
+				}
 			}
-			return g.print(out.Properties.IPConfigurations[i], cols)
+			return nil
 		}}
+	updateOne = func(cmd *cobra.Command, c *client.Client, id arm.ID, rg, name string) error {
+		given := cmd.Flags().Changed
+		out, _, err := client.Modify(cmd.Context(), c, id, func(n *arm.NetworkInterface) string { return n.Etag }, func(n *arm.NetworkInterface) error {
+			cfgs := slices.Clone(n.Properties.IPConfigurations)
+			i := slices.IndexFunc(cfgs, func(c arm.NetworkInterfaceIPConfiguration) bool { return strings.EqualFold(c.Name, name) })
+			if i < 0 {
+				return &client.Error{Status: http.StatusNotFound, Code: arm.CodeResourceNotFound,
+					Message: fmt.Sprintf("network interface %s has no IP configuration %s", n.Name, name)}
+			}
+			p := &cfgs[i].Properties
+			if given("subnet") {
+				sid, err := g.ipConfigSubnet(rg, vnet, subnet, p.Subnet.RefID())
+				if err != nil {
+					return err
+				}
+				p.Subnet = arm.Ref(sid.String())
+			}
+			if given("private-ip-address") {
+				// "" makes it dynamic, as az does.
+				p.PrivateIPAddress, p.PrivateIPAllocationMethod = ip, arm.Static
+				if ip == "" {
+					p.PrivateIPAllocationMethod = arm.Dynamic
+				}
+			}
+			if gu.given() {
+				v, err := gu.apply(cfgs[i])
+				if err != nil {
+					return err
+				}
+				cfgs[i] = v.(arm.NetworkInterfaceIPConfiguration)
+			}
+			n.Properties.IPConfigurations = cfgs
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		i := slices.IndexFunc(out.Properties.IPConfigurations, func(c arm.NetworkInterfaceIPConfiguration) bool { return strings.EqualFold(c.Name, name) })
+		if i < 0 {
+			return fmt.Errorf("network interface %s was written without IP configuration %s", out.Name, name)
+		}
+		return g.print(out.Properties.IPConfigurations[i], cols)
+	}
 	f := update.Flags()
 	f.StringVarP(&rg, "resource-group", "g", "", "resource group")
 	f.StringVar(&nic, "nic-name", "", "network interface name or id")
@@ -1942,6 +1961,7 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 	f.StringVar(&subnet, "subnet", "", "subnet to move to: name (of --vnet-name, else of its network) or id")
 	f.StringVar(&vnet, "vnet-name", "", "virtual network of --subnet (name or id)")
 	gu = addGenericUpdate(update, strictly[arm.NetworkInterfaceIPConfiguration])
+	idsFlag(update, &ids)
 	parent.AddCommand(update)
 	return parent
 }
