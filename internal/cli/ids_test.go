@@ -131,7 +131,11 @@ func TestChildIDsFlag(t *testing.T) {
 		t.Fatalf("after the refused deletes, %d subnets, want 2", len(both))
 	}
 
+	// vnet subnet wait, as az has it, by name or by --ids.
+	must(t, "vnet", "subnet", "wait", "-g", "rg", "--vnet-name", "v", "-n", "s1", "--created")
+	must(t, "vnet", "subnet", "wait", "--ids", subnets[0], subnets[1], "--exists")
 	must(t, "vnet", "subnet", "delete", "--ids", subnets[0], subnets[1])
+	must(t, "vnet", "subnet", "wait", "--ids", subnets[0], "--deleted")
 	mustJSON(t, &both, "vnet", "subnet", "list", "-g", "rg", "--vnet-name", "v")
 	if len(both) != 0 {
 		t.Errorf("after subnet delete --ids of both, %d subnets, want none", len(both))

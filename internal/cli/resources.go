@@ -876,10 +876,14 @@ func subnetCommand(g *globals) *cobra.Command {
 	for _, c := range []*cobra.Command{update, show, del} {
 		idsFlag(c, &ids)
 	}
+	wait := g.waitCommand("subnet", func(cmd *cobra.Command) {
+		common(cmd, true)
+		idsFlag(cmd, &ids)
+	}, targets)
 	noWait(create)
 	noWait(update)
 	noWait(del)
-	parent.AddCommand(create, update, show, list, del)
+	parent.AddCommand(create, update, show, list, del, wait)
 	return parent
 }
 

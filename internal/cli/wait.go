@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
 )
 
@@ -20,11 +21,23 @@ import (
 func (g *globals) waitCmd(k kind) *cobra.Command {
 	var rg, name string
 	var ids []string
+	return g.waitCommand(k.use, func(cmd *cobra.Command) {
+		f := cmd.Flags()
+		f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+		f.StringVarP(&name, "name", "n", "", "name, or full resource id")
+		idsFlag(cmd, &ids)
+	}, func(*cobra.Command) ([]arm.ID, *client.Client, error) { return g.targets(ids, rg, k.typ, name) })
+}
+
+// waitCommand is waitCmd for a resource named by the flags flags adds, of
+// which targets finds it (or them, with --ids): a child's wait (vnet
+// subnet wait) names its parent too.
+func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets func(*cobra.Command) ([]arm.ID, *client.Client, error)) *cobra.Command {
 	var created, updated, exists, deleted bool
 	var interval, timeout int
 	cmd := &cobra.Command{
 		Use:   "wait",
-		Short: "Wait until a " + k.use + " is created, updated, there or deleted (as az scripts do after --no-wait)",
+		Short: "Wait until a " + use + " is created, updated, there or deleted (as az scripts do after --no-wait)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n := 0
@@ -39,7 +52,7 @@ func (g *globals) waitCmd(k kind) *cobra.Command {
 			if interval < 1 || timeout < 1 {
 				return fmt.Errorf("--interval %d, --timeout %d: seconds, at least 1", interval, timeout)
 			}
-			targets, c, err := g.targets(ids, rg, k.typ, name)
+			targets, c, err := targets(cmd)
 			if err != nil {
 				return err
 			}
@@ -67,7 +80,7 @@ func (g *globals) waitCmd(k kind) *cobra.Command {
 					select {
 					case <-ctx.Done():
 						t.Stop()
-						return fmt.Errorf("%s %s is not as --created, --updated, --exists or --deleted asks after %d s (--timeout)", k.use, id.Name(), timeout)
+						return fmt.Errorf("%s %s is not as --created, --updated, --exists or --deleted asks after %d s (--timeout)", use, id.Name(), timeout)
 					case <-t.C:
 					}
 				}
@@ -75,10 +88,8 @@ func (g *globals) waitCmd(k kind) *cobra.Command {
 			return nil
 		},
 	}
+	flags(cmd)
 	f := cmd.Flags()
-	f.StringVarP(&rg, "resource-group", "g", "", "resource group")
-	f.StringVarP(&name, "name", "n", "", "name, or full resource id")
-	idsFlag(cmd, &ids)
 	f.BoolVar(&created, "created", false, "until it is there, its provisioningState Succeeded")
 	f.BoolVar(&updated, "updated", false, "until its provisioningState is Succeeded")
 	f.BoolVar(&exists, "exists", false, "until it is there")
