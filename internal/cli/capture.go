@@ -13,10 +13,11 @@ import (
 	"github.com/vnetgw/vnetgw/internal/pcap"
 )
 
-// packetCaptureCmd is az's vnet-gateway (typ virtualNetworkGateways) and
-// vpn-connection (connections) packet-capture start and stop; what says
-// what is captured.
-func (g *globals) packetCaptureCmd(typ, what string) *cobra.Command {
+// packetCaptureCmd is az's vnet-gateway and vpn-connection packet-capture
+// start, stop and wait, of the resources of kind k; what says what is
+// captured.
+func (g *globals) packetCaptureCmd(k kind, what string) *cobra.Command {
+	typ := k.typ
 	parent := &cobra.Command{Use: "packet-capture", Short: "Capture " + what + " (pcap)"}
 	var rg, name, filter string
 	start := &cobra.Command{
@@ -95,6 +96,9 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 		c.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
 	}
-	parent.AddCommand(start, stop)
+	// az's packet-capture wait is the gateway's or the connection's own
+	// wait (-g and -n, or --ids): a script that started a capture with
+	// --no-wait waits for it so. It was an unknown command.
+	parent.AddCommand(start, stop, g.waitCmd(k))
 	return parent
 }

@@ -161,3 +161,61 @@ func TestChildIDsFlag(t *testing.T) {
 		t.Errorf("route show --ids after delete --ids: found")
 	}
 }
+
+// TestPartWaits: az's wait on a table's routes, a gateway's NAT rules,
+// root and revoked certificates and packet captures, and a connection's
+// packet captures (they were unknown commands). A route's waits for the
+// route (-g, --route-table-name and -n, or --ids of routes); those of a
+// gateway's parts for the gateway, as az's do (-g and --gateway-name, or
+// --ids of gateways); packet-capture wait for the gateway or the
+// connection (-g and -n, or --ids). --ids of another type, or with the
+// names, is refused.
+func TestPartWaits(t *testing.T) {
+	startRegionIn(t, "127.218.0.0/24")
+	p2sGateway(t)
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt")
+	var r arm.Route
+	mustJSON(t, &r, "route-table", "route", "create", "-g", "rg", "--route-table-name", "rt", "-n", "r1", "--address-prefix", "10.9.0.0/16", "--next-hop-type", "VnetLocal")
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	var conn arm.Connection
+	mustJSON(t, &conn, "vpn-connection", "show", "-g", "rg", "-n", "conn")
+
+	for _, args := range [][]string{
+		{"route-table", "route", "wait", "-g", "rg", "--route-table-name", "rt", "-n", "r1", "--created"},
+		{"route-table", "route", "wait", "--ids", r.ID, "--updated"},
+		{"vnet-gateway", "nat-rule", "wait", "-g", "rg", "--gateway-name", "gw", "--created"},
+		{"vnet-gateway", "root-cert", "wait", "-g", "rg", "--gateway-name", "gw", "--updated"},
+		{"vnet-gateway", "revoked-cert", "wait", "--ids", gw.ID, "--exists"},
+		{"vnet-gateway", "packet-capture", "wait", "-g", "rg", "-n", "gw", "--updated"},
+		{"vnet-gateway", "packet-capture", "wait", "--ids", gw.ID, "--exists"},
+		{"vpn-connection", "packet-capture", "wait", "-g", "rg", "-n", "conn", "--created"},
+		{"vpn-connection", "packet-capture", "wait", "--ids", conn.ID, "--exists"},
+	} {
+		must(t, args...)
+	}
+
+	// Waiting for what is not so ends at --timeout, exit 1, naming it.
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"route-table", "route", "wait", "--ids", r.ID, "--deleted", "--interval", "1", "--timeout", "1"}, "route r1 is not as"},
+		{[]string{"vnet-gateway", "nat-rule", "wait", "-g", "rg", "--gateway-name", "gw", "--deleted", "--interval", "1", "--timeout", "1"}, "vnet-gateway gw is not as"},
+		{[]string{"vnet-gateway", "nat-rule", "wait", "--ids", gw.ID, "--gateway-name", "gw", "--exists"}, "without --resource-group/-g and --gateway-name"},
+		{[]string{"vnet-gateway", "root-cert", "wait", "--ids", r.ID, "--exists"}, "is not the id of a virtualNetworkGateways"},
+		{[]string{"vnet-gateway", "revoked-cert", "wait", "-g", "rg", "--exists"}, "--gateway-name is required"},
+		{[]string{"route-table", "route", "wait", "--ids", gw.ID, "--exists"}, "is not the id of a routeTables/routes"},
+		{[]string{"route-table", "route", "wait", "--ids", r.ID, "-n", "r1", "--exists"}, "without --resource-group/-g, --route-table-name and --name/-n"},
+		{[]string{"vpn-connection", "packet-capture", "wait", "--ids", gw.ID, "--exists"}, "is not the id of a connections"},
+	} {
+		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		}
+	}
+
+	must(t, "route-table", "route", "delete", "--ids", r.ID)
+	must(t, "route-table", "route", "wait", "--ids", r.ID, "--deleted")
+	must(t, "vpn-connection", "delete", "-g", "rg", "-n", "conn")
+	must(t, "vpn-connection", "packet-capture", "wait", "--ids", conn.ID, "--deleted")
+}

@@ -86,7 +86,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error { return edit(cmd, nil) }}, false)
 	noWait(add)
 	noWait(remove)
-	parent.AddCommand(add, remove, list)
+	parent.AddCommand(add, remove, list, g.gatewayPartWaitCmd("NAT rules"))
 	return parent
 }
 

@@ -18,9 +18,16 @@ import (
 // (as $VNETGW_DATA_DIR, none of the test's own $VNETGW_ variables).
 func startRegion(t *testing.T) {
 	t.Helper()
+	startRegionIn(t, "127.22.0.0/24")
+}
+
+// startRegionIn is startRegion with the public addresses of pool (a test's
+// own loopback range).
+func startRegionIn(t *testing.T, pool string) {
+	t.Helper()
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := server.New(ctx, server.Config{DataDir: dir, Listen: "127.0.0.1:0", PublicIPPool: "127.22.0.0/24",
+	srv, err := server.New(ctx, server.Config{DataDir: dir, Listen: "127.0.0.1:0", PublicIPPool: pool,
 		IKEPort: freePort(t, "udp"), NATTPort: freePort(t, "udp"), SSTPPort: freePort(t, "tcp"), Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		cancel()

@@ -185,17 +185,15 @@ func idsFlag(cmd *cobra.Command, ids *[]string) {
 // targets returns the resources of type typ a command is about: those
 // --ids names, or the one --resource-group and --name name.
 func (g *globals) targets(ids []string, rg, typ, name string) ([]arm.ID, *client.Client, error) {
-	if len(ids) == 0 {
-		id, c, err := g.target(rg, typ, name)
-		if err != nil {
-			return nil, nil, err
-		}
-		return []arm.ID{id}, c, nil
-	}
-	if rg != "" || name != "" {
-		return nil, nil, errors.New("--ids names the resources by itself: give it without --resource-group/-g and --name/-n")
-	}
-	return g.parseIDs(ids, typ)
+	return g.targetsBy(nameFlag, ids, rg, typ, name)
+}
+
+// targetsBy is targets for a resource named by another flag than
+// --name/-n (the gateway of nat-rule wait, by --gateway-name).
+func (g *globals) targetsBy(flag string, ids []string, rg, typ, name string) ([]arm.ID, *client.Client, error) {
+	return g.childTargets(ids, rg != "" || name != "", "--resource-group/-g and "+flag, typ, func() (arm.ID, *client.Client, error) {
+		return g.targetBy(flag, rg, typ, name)
+	})
 }
 
 // parseIDs reads the full resource ids --ids gives, each of type typ
@@ -1137,7 +1135,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	vpnClient.AddCommand(g.generateVPNClientCmd(), g.showVPNClientURLCmd(), g.vpnClientPolicyCmd())
 	parent.AddCommand(g.postCmd("list-radius-secrets", "List a gateway's RADIUS servers with their secrets, which show leaves out", "virtualNetworkGateways", "/listRadiusSecrets",
 		[]column{col("Address", "radiusServerAddress"), col("Secret", "radiusServerSecret")}, nil))
-	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd("virtualNetworkGateways", "a gateway's packets, both ways between its tunnels and its VNet"))
+	parent.AddCommand(vpnClient, g.disconnectVPNCmd(), g.packetCaptureCmd(k, "a gateway's packets, both ways between its tunnels and its VNet"))
 	parent.AddCommand(certCommands(g)...)
 	parent.AddCommand(natRuleCommand(g))
 	return parent
@@ -1465,7 +1463,11 @@ func routeCommand(g *globals) *cobra.Command {
 			return nil
 		}}
 	flags(del, true)
-	for _, c := range []*cobra.Command{update, show, del} {
+	// az's route-table route wait, by -g, --route-table-name and -n or by
+	// --ids; it was an unknown command.
+	wait := g.waitCommand("route", func(cmd *cobra.Command) { flags(cmd, true) },
+		func(*cobra.Command) ([]arm.ID, *client.Client, error) { return routes() })
+	for _, c := range []*cobra.Command{update, show, del, wait} {
 		idsFlag(c, &ids)
 	}
 	list := &cobra.Command{Use: "list", Short: "List the routes of a route table", Args: cobra.NoArgs,
@@ -1484,7 +1486,7 @@ func routeCommand(g *globals) *cobra.Command {
 	noWait(create)
 	noWait(update)
 	noWait(del)
-	parent.AddCommand(create, update, show, del, list)
+	parent.AddCommand(create, update, show, del, list, wait)
 	return parent
 }
 
@@ -1602,7 +1604,7 @@ func connectionCommand(g *globals) *cobra.Command {
 			[]column{col("State", "state"), col("Local", "localEndpoint"), col("Remote", "remoteEndpoint"), col("Proposal", "proposal"),
 				col("InitiatorSPI", "initiatorSpi"), col("ResponderSPI", "responderSpi"), col("ChildSAs", "quickModeSa")}, nil),
 		g.postCmd("reset", "End a connection's tunnel, telling the peer, and set it up again", "connections", "/resetconnection", nil, nil),
-		g.packetCaptureCmd("connections", "a connection's packets, both ways through its tunnel"), g.connectionPolicyCmd())
+		g.packetCaptureCmd(k, "a connection's packets, both ways through its tunnel"), g.connectionPolicyCmd())
 	return parent
 }
 

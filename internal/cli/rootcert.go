@@ -70,7 +70,7 @@ func certCommands(g *globals) []*cobra.Command {
 		}})
 	noWait(rootCreate)
 	noWait(rootDelete)
-	root.AddCommand(rootCreate, rootDelete)
+	root.AddCommand(rootCreate, rootDelete, g.gatewayPartWaitCmd("root certificates"))
 	revoked := &cobra.Command{Use: "revoked-cert", Short: "Manage a gateway's revoked point-to-site client certificates"}
 	revokedCreate := common(&cobra.Command{Use: "create", Short: "Revoke a client certificate by its SHA-1 thumbprint", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -98,7 +98,7 @@ func certCommands(g *globals) []*cobra.Command {
 		}})
 	noWait(revokedCreate)
 	noWait(revokedDelete)
-	revoked.AddCommand(revokedCreate, revokedDelete)
+	revoked.AddCommand(revokedCreate, revokedDelete, g.gatewayPartWaitCmd("revoked certificates"))
 	return []*cobra.Command{root, revoked}
 }
 

@@ -29,6 +29,25 @@ func (g *globals) waitCmd(k kind) *cobra.Command {
 	}, func(*cobra.Command) ([]arm.ID, *client.Client, error) { return g.targets(ids, rg, k.typ, name) })
 }
 
+// gatewayPartWaitCmd is az's wait of a gateway's parts (nat-rule,
+// root-cert and revoked-cert wait): as az's, it waits for the gateway
+// they are part of, named by -g and --gateway-name or by --ids, the
+// gateway's full id. parts says which parts, for the help.
+func (g *globals) gatewayPartWaitCmd(parts string) *cobra.Command {
+	var rg, gateway string
+	var ids []string
+	cmd := g.waitCommand("vnet-gateway", func(cmd *cobra.Command) {
+		f := cmd.Flags()
+		f.StringVarP(&rg, "resource-group", "g", "", "resource group")
+		f.StringVar(&gateway, "gateway-name", "", "the virtual network gateway (name or id)")
+		idsFlag(cmd, &ids)
+	}, func(*cobra.Command) ([]arm.ID, *client.Client, error) {
+		return g.targetsBy("--gateway-name", ids, rg, "virtualNetworkGateways", gateway)
+	})
+	cmd.Short = "Wait until the gateway of the " + parts + " is created, updated, there or deleted (as az scripts do after --no-wait)"
+	return cmd
+}
+
 // waitCommand is waitCmd for a resource named by the flags flags adds, of
 // which targets finds it (or them, with --ids): a child's wait (vnet
 // subnet wait) names its parent too.
