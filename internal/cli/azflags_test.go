@@ -2,6 +2,7 @@ package cli
 
 import (
 	"maps"
+	"slices"
 	"strings"
 	"testing"
 
@@ -136,5 +137,45 @@ func TestVPNClientGenerateAzFlags(t *testing.T) {
 	mustJSON(t, &u, "vnet-gateway", "vpn-client", "generate", "-g", "rg", "-n", "gw", "--authentication-method", "EAPMSCHAPv2")
 	if !strings.HasPrefix(u, "https://") {
 		t.Errorf("--authentication-method EAPMSCHAPv2 of a RADIUS gateway: %q, want the package's URL", u)
+	}
+}
+
+// vnet-gateway create and update take az's --peer-weight (it enables BGP,
+// as az's create has it; the API takes 0 only) and --address-prefix, the
+// singular of --address-prefixes; local-gateway create and update take
+// az's --address-prefixes for --local-address-prefixes (az's own example
+// of local-gateway update spells it so). All three were unknown flags.
+func TestAzGatewayAndSiteSpellings(t *testing.T) {
+	startRegionIn(t, "127.218.1.0/24")
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip")
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-address", "gw-ip", "--peer-weight", "0")
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	if b := gw.Properties.BGPSettings; !gw.Properties.EnableBGP || b == nil || b.PeerWeight == nil || *b.PeerWeight != 0 {
+		t.Errorf("vnet-gateway create --peer-weight 0: BGP %v %+v, want on with peerWeight 0", gw.Properties.EnableBGP, b)
+	}
+	if code, _, errOut := vnetgw(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--peer-weight", "5"); code == 0 || !strings.Contains(errOut, "peerWeight 5 is not available") {
+		t.Errorf("vnet-gateway update --peer-weight 5: exit %d %s, want the API's refusal", code, errOut)
+	}
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--address-prefix", "172.16.201.0/24", "--client-protocol", "IkeV2")
+	gw = arm.VirtualNetworkGateway{}
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	if vc := gw.Properties.VPNClientConfiguration; vc == nil || vc.VPNClientAddressPool == nil || !slices.Equal(vc.VPNClientAddressPool.AddressPrefixes, []string{"172.16.201.0/24"}) {
+		t.Errorf("vnet-gateway update --address-prefix 172.16.201.0/24: client configuration %+v", vc)
+	}
+
+	must(t, "local-gateway", "create", "-g", "rg", "-n", "branch", "--gateway-ip-address", "127.218.1.200", "--address-prefixes", "192.168.1.0/24", "192.168.2.0/24")
+	var l arm.LocalNetworkGateway
+	mustJSON(t, &l, "local-gateway", "show", "-g", "rg", "-n", "branch")
+	if got := l.Properties.LocalNetworkAddressSpace; got == nil || !slices.Equal(got.AddressPrefixes, []string{"192.168.1.0/24", "192.168.2.0/24"}) {
+		t.Errorf("local-gateway create --address-prefixes 192.168.1.0/24 192.168.2.0/24: %+v", got)
+	}
+	must(t, "local-gateway", "update", "-g", "rg", "-n", "branch", "--address-prefixes", "192.168.3.0/24")
+	l = arm.LocalNetworkGateway{}
+	mustJSON(t, &l, "local-gateway", "show", "-g", "rg", "-n", "branch")
+	if got := l.Properties.LocalNetworkAddressSpace; got == nil || !slices.Equal(got.AddressPrefixes, []string{"192.168.3.0/24"}) {
+		t.Errorf("local-gateway update --address-prefixes 192.168.3.0/24: %+v", got)
 	}
 }

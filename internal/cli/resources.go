@@ -942,6 +942,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 	var vnet, gwType, vpnType, sku, bgpAddr, defaultSite, radiusServer, radiusSecret, generation, rootCertName, rootCertData string
 	var pips, clientPool, clientProtocols, authTypes, customRoutes []string
 	var asn int64
+	var gwPeerWeight int32
 	var bgpNAT, enableBGP bool
 	create := g.writeCmds(k, "Create or update a virtual network gateway (an existing one keeps what the flags do not change)", func(cmd *cobra.Command) {
 		f := cmd.Flags()
@@ -953,7 +954,8 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.Int64Var(&asn, "asn", 0, "BGP ASN (enables BGP; default 65515); 0 turns BGP off")
 		f.BoolVar(&enableBGP, "enable-bgp", false, "turn BGP on (ASN 65515 unless --asn says another) or off")
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address in the GatewaySubnet (default: the gateway's own)")
-		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool")
+		f.Int32Var(&gwPeerWeight, "peer-weight", 0, "az's weight of the routes learned over BGP (enables BGP, as --asn does): 0 only (the API refuses another: vnetgw prefers a route by its AS path, never by a weight)")
+		f.StringSliceVar(&clientPool, "address-prefixes", nil, "point-to-site client address pool; also --address-prefix")
 		f.StringSliceVar(&clientProtocols, "client-protocol", nil, "point-to-site protocols: SSTP, IkeV2, OpenVPN")
 		f.StringSliceVar(&authTypes, "vpn-auth-type", nil, "how point-to-site clients authenticate: Certificate (the default), Radius (a user name and password that the RADIUS server checks; SSTP, IKEv2 and OpenVPN clients), or both")
 		f.StringVar(&radiusServer, "radius-server", "", "the RADIUS server's address, for --vpn-auth-type Radius")
@@ -964,7 +966,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		f.StringVar(&rootCertName, "root-cert-name", "", "name of a point-to-site root certificate to upload (added, or replacing the one of that name; vnet-gateway root-cert create does the same)")
 		f.StringVar(&rootCertData, "root-cert-data", "", "that root certificate: a file (PEM or DER), or its base64 DER as az takes it")
 		f.StringVar(&generation, "vpn-gateway-generation", "", "Generation1 (Basic, VpnGw1-3(AZ)), Generation2 (VpnGw2-5(AZ)) or None (an ExpressRoute gateway); default: the SKU's")
-		azAliases(cmd, map[string]string{"public-ip-address": "public-ip-addresses"})
+		azAliases(cmd, map[string]string{"public-ip-address": "public-ip-addresses", "address-prefix": "address-prefixes"})
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// Keep what a gateway already has that the flags do not change
 		// (a PUT replaces it all): its NAT rules, root and revoked
@@ -1037,7 +1039,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 			// Off, as local-gateway create --asn 0 takes a site's BGP
 			// away: the flag was taken and ignored.
 			p.EnableBGP = false
-		} else if asn != 0 || bgpAddr != "" {
+		} else if asn != 0 || bgpAddr != "" || given("peer-weight") {
 			p.EnableBGP = true
 			if p.BGPSettings == nil {
 				p.BGPSettings = &arm.BGPSettings{}
@@ -1050,6 +1052,9 @@ func gatewayCommand(g *globals) *cobra.Command {
 			}
 			if bgpAddr != "" {
 				p.BGPSettings.BGPPeeringAddress = bgpAddr
+			}
+			if given("peer-weight") {
+				p.BGPSettings.PeerWeight = &gwPeerWeight
 			}
 		}
 		if given("enable-bgp") {
@@ -1257,10 +1262,11 @@ func localGatewayCommand(g *globals) *cobra.Command {
 		f := cmd.Flags()
 		f.StringVar(&ip, "gateway-ip-address", "", "public address of the on-premises VPN device")
 		f.StringVar(&fqdn, "fqdn", "", "host name of the on-premises VPN device, instead of its address")
-		f.StringSliceVar(&prefixes, "local-address-prefixes", nil, "on-premises address ranges routed through the gateway")
+		f.StringSliceVar(&prefixes, "local-address-prefixes", nil, "on-premises address ranges routed through the gateway; also --address-prefixes, as az takes it")
 		f.Int64Var(&asn, "asn", 0, "BGP ASN of the site (0 on an existing site: no BGP)")
 		f.StringVar(&bgpAddr, "bgp-peering-address", "", "BGP peering address of the site")
 		f.Int32Var(&peerWeight, "peer-weight", 0, "az's weight of the routes learned from the site's BGP speaker: 0 only (the API refuses another: vnetgw prefers a route by its AS path, never by a weight)")
+		azAliases(cmd, map[string]string{"address-prefixes": "local-address-prefixes"})
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		// The device is known by one or the other, as
 		// New-AzLocalNetworkGateway's parameter sets and Terraform's
