@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -20,6 +21,9 @@ func (g *globals) packetCaptureCmd(k kind, what string) *cobra.Command {
 	typ := k.typ
 	parent := &cobra.Command{Use: "packet-capture", Short: "Capture " + what + " (pcap)"}
 	var rg, name, filter string
+	// ids is az's --ids of start and stop: full ids of gateways (or
+	// connections), each started or stopped in turn.
+	var ids []string
 	start := &cobra.Command{
 		Use:   "start",
 		Short: "Start capturing " + what,
@@ -40,15 +44,20 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 					return fmt.Errorf("--filter-data: %w", err)
 				}
 			}
-			id, c, err := g.target(rg, typ, name)
+			targets, c, err := g.targets(ids, rg, typ, name)
 			if err != nil {
 				return err
 			}
-			_, err = c.Do(cmd.Context(), http.MethodPost, id.String()+"/startPacketCapture", arm.VPNPacketCaptureStartParameters{FilterData: filter}, nil)
-			return err
+			for _, id := range targets {
+				if _, err := c.Do(cmd.Context(), http.MethodPost, id.String()+"/startPacketCapture", arm.VPNPacketCaptureStartParameters{FilterData: filter}, nil); err != nil {
+					return err
+				}
+			}
+			return nil
 		},
 	}
-	start.Flags().StringVar(&filter, "filter-data", "", "Azure's packet capture filter (JSON); default: every packet")
+	start.Flags().StringVar(&filter, "filter-data", "", "Azure's packet capture filter (JSON); default: every packet; also --filter, az's name")
+	azAliases(start, map[string]string{"filter": "filter-data"})
 	var sasURL, file string
 	stop := &cobra.Command{
 		Use:   "stop",
@@ -58,9 +67,12 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 			if sasURL != "" && file != "" {
 				return errors.New("--sas-url uploads the capture; --output-file saves it here: give one")
 			}
-			id, c, err := g.target(rg, typ, name)
+			targets, c, err := g.targets(ids, rg, typ, name)
 			if err != nil {
 				return err
+			}
+			if file != "" && len(targets) > 1 {
+				return errors.New("--output-file saves one capture: give one id with it")
 			}
 			// With a sasUrl the answer comes once the upload is done, or
 			// given up after pcap.UploadTimeout: waited for.
@@ -68,12 +80,16 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 			if sasURL != "" {
 				ctx = client.WithAnswerWait(ctx, pcap.UploadTimeout)
 			}
-			var u string
-			if _, err := c.Do(ctx, http.MethodPost, id.String()+"/stopPacketCapture", arm.VPNPacketCaptureStopParameters{SASURL: sasURL}, &u); err != nil {
-				return err
+			var urls []string
+			for _, id := range targets {
+				var u string
+				if _, err := c.Do(ctx, http.MethodPost, id.String()+"/stopPacketCapture", arm.VPNPacketCaptureStopParameters{SASURL: sasURL}, &u); err != nil {
+					return err
+				}
+				urls = append(urls, u)
 			}
 			if file != "" {
-				b, err := c.Download(cmd.Context(), u, pcap.MaxMaxBytes+1<<20)
+				b, err := c.Download(cmd.Context(), urls[0], pcap.MaxMaxBytes+1<<20)
 				if err != nil {
 					return err
 				}
@@ -82,12 +98,16 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 				}
 			}
 			// A JSON string with -o json, as vpn-client generate prints
-			// its URL (it was bare, which a JSON reader refused).
-			if g.output != "json" { // table or tsv: bare
-				_, err := fmt.Fprintln(g.stdout, u)
+			// its URL (it was bare, which a JSON reader refused); of
+			// several (--ids), a list.
+			if g.output != "json" { // table or tsv: bare, one a line
+				_, err := fmt.Fprintln(g.stdout, strings.Join(urls, "\n"))
 				return err
 			}
-			return g.print(u, nil)
+			if len(urls) > 1 {
+				return g.print(urls, nil)
+			}
+			return g.print(urls[0], nil)
 		},
 	}
 	stop.Flags().StringVar(&sasURL, "sas-url", "", "a storage container's URL with its SAS token: the capture is uploaded there (Put Blob); default: served by vnetgw for an hour")
@@ -95,6 +115,8 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 	for _, c := range []*cobra.Command{start, stop} {
 		c.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 		c.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+		idsFlag(c, &ids)
+		noWait(c)
 	}
 	// az's packet-capture wait is the gateway's or the connection's own
 	// wait (-g and -n, or --ids): a script that started a capture with

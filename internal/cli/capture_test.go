@@ -5,10 +5,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 )
@@ -47,5 +50,57 @@ func TestCaptureStopWaitsForUpload(t *testing.T) {
 	want := storage.URL + "/captures/gw-"
 	if code != 0 || !strings.HasPrefix(out, want) || strings.Contains(out, "sig=") {
 		t.Fatalf("stop --sas-url with a slow storage: exit %d, %q %s; want the blob's URL %s...", code, out, errOut, want)
+	}
+}
+
+// packet-capture start and stop take az's --ids, full ids of gateways (or
+// connections), each started or stopped in turn; stop of several prints
+// where each capture is, a list with -o json. start takes az's --filter
+// for --filter-data, and both az's --no-wait. All were unknown flags. --output-file saves one
+// capture, and --ids with the names is refused, before anything is done.
+func TestCaptureIDs(t *testing.T) {
+	startRegionIn(t, "127.218.2.0/24")
+	p2sGateway(t)
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub2", "--address-prefixes", "10.2.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.2.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw2-ip")
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw2", "--vnet", "hub2", "--public-ip-addresses", "gw2-ip")
+	var gws []string
+	for _, n := range []string{"gw", "gw2"} {
+		var gw arm.VirtualNetworkGateway
+		mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", n)
+		gws = append(gws, gw.ID)
+	}
+
+	must(t, append([]string{"vnet-gateway", "packet-capture", "start", "--filter", `{"MaxPacketBufferSize":120}`, "--ids"}, gws...)...)
+	var urls []string
+	mustJSON(t, &urls, append([]string{"vnet-gateway", "packet-capture", "stop", "-o", "json", "--ids"}, gws...)...)
+	if len(urls) != 2 || urls[0] == "" || urls[0] == urls[1] {
+		t.Errorf("packet-capture stop --ids of two gateways: %q, want where each capture is", urls)
+	}
+
+	must(t, "vnet-gateway", "packet-capture", "start", "--ids", gws[0], "--no-wait")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"vnet-gateway", "packet-capture", "stop", "--output-file", filepath.Join(t.TempDir(), "x.pcap"), "--ids"}, gws...), "--output-file saves one capture"},
+		{[]string{"vnet-gateway", "packet-capture", "stop", "--ids", gws[0], "-n", "gw"}, "without --resource-group/-g and --name/-n"},
+		{[]string{"vpn-connection", "packet-capture", "start", "--ids", gws[0]}, "is not the id of a connections"},
+	} {
+		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		}
+	}
+	file := filepath.Join(t.TempDir(), "gw.pcap")
+	must(t, "vnet-gateway", "packet-capture", "stop", "--ids", gws[0], "--output-file", file)
+	if b, err := os.ReadFile(file); err != nil || len(b) < 24 {
+		t.Errorf("packet-capture stop --ids %s --output-file: %d bytes, %v; want the capture", gws[0], len(b), err)
+	}
+
+	var conn arm.Connection
+	mustJSON(t, &conn, "vpn-connection", "show", "-g", "rg", "-n", "conn")
+	must(t, "vpn-connection", "packet-capture", "start", "--ids", conn.ID)
+	if out := must(t, "vpn-connection", "packet-capture", "stop", "--ids", conn.ID, "-o", "tsv"); strings.Count(out, "\n") != 1 {
+		t.Errorf("vpn-connection packet-capture stop --ids of one, -o tsv: %q, want its URL", out)
 	}
 }
