@@ -65,6 +65,11 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 					n++
 				}
 			}
+			if cmd.Flags().Changed("custom") {
+				// az's --custom is a JMESPath condition, which vnetgw
+				// does not have (as --query): refused, saying what does.
+				return errors.New("--custom: vnetgw has no JMESPath conditions; wait with --created, --updated, --exists or --deleted")
+			}
 			if n != 1 {
 				return errors.New("--created, --updated, --exists or --deleted: give one, what to wait for")
 			}
@@ -115,5 +120,7 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 	f.BoolVar(&deleted, "deleted", false, "until it is gone")
 	f.IntVar(&interval, "interval", 30, "seconds between looks")
 	f.IntVar(&timeout, "timeout", 3600, "seconds to wait at most")
+	f.String("custom", "", "az's JMESPath condition: refused (use --created, --updated, --exists or --deleted)")
+	f.MarkHidden("custom")
 	return cmd
 }
