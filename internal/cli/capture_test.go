@@ -59,17 +59,7 @@ func TestCaptureStopWaitsForUpload(t *testing.T) {
 // for --filter-data, and both az's --no-wait. All were unknown flags. --output-file saves one
 // capture, and --ids with the names is refused, before anything is done.
 func TestCaptureIDs(t *testing.T) {
-	startRegionIn(t, "127.218.2.0/24")
-	p2sGateway(t)
-	must(t, "vnet", "create", "-g", "rg", "-n", "hub2", "--address-prefixes", "10.2.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.2.255.0/27")
-	must(t, "public-ip", "create", "-g", "rg", "-n", "gw2-ip")
-	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw2", "--vnet", "hub2", "--public-ip-addresses", "gw2-ip")
-	var gws []string
-	for _, n := range []string{"gw", "gw2"} {
-		var gw arm.VirtualNetworkGateway
-		mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", n)
-		gws = append(gws, gw.ID)
-	}
+	gws := twoGateways(t, "127.218.2.0/24")
 
 	must(t, append([]string{"vnet-gateway", "packet-capture", "start", "--filter", `{"MaxPacketBufferSize":120}`, "--ids"}, gws...)...)
 	var urls []string
@@ -103,4 +93,23 @@ func TestCaptureIDs(t *testing.T) {
 	if out := must(t, "vpn-connection", "packet-capture", "stop", "--ids", conn.ID, "-o", "tsv"); strings.Count(out, "\n") != 1 {
 		t.Errorf("vpn-connection packet-capture stop --ids of one, -o tsv: %q, want its URL", out)
 	}
+}
+
+// twoGateways starts a region with the public addresses of pool, makes
+// p2sGateway's gateway gw and connection conn, and a second gateway gw2 in
+// VNet hub2, and returns the full ids of gw and gw2.
+func twoGateways(t *testing.T, pool string) []string {
+	t.Helper()
+	startRegionIn(t, pool)
+	p2sGateway(t)
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub2", "--address-prefixes", "10.2.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.2.255.0/27")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw2-ip")
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw2", "--vnet", "hub2", "--public-ip-addresses", "gw2-ip")
+	var gws []string
+	for _, n := range []string{"gw", "gw2"} {
+		var gw arm.VirtualNetworkGateway
+		mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", n)
+		gws = append(gws, gw.ID)
+	}
+	return gws
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -221,4 +222,40 @@ func TestPartWaits(t *testing.T) {
 	must(t, "route-table", "route", "wait", "--ids", r.ID, "--deleted")
 	must(t, "vpn-connection", "delete", "-g", "rg", "-n", "conn")
 	must(t, "vpn-connection", "packet-capture", "wait", "--ids", conn.ID, "--deleted")
+}
+
+// The verbs that POST to a gateway or a connection (vnet-gateway reset,
+// vpn-client show-health, list-learned-routes, vpn-connection
+// list-ike-sas, ...) take az's --ids: each resource is asked in turn, and
+// the answers of several are printed as az prints them, a list of them
+// with -o json. It was an unknown flag. --ids with the names, or of
+// another type, is refused before anything is done.
+func TestPostIDs(t *testing.T) {
+	gws := twoGateways(t, "127.218.3.0/24")
+	var health [][]json.RawMessage
+	mustJSON(t, &health, append([]string{"vnet-gateway", "vpn-client", "show-health", "-o", "json", "--ids"}, gws...)...)
+	if len(health) != 2 || len(health[0]) != 0 || len(health[1]) != 0 {
+		t.Errorf("vpn-client show-health --ids of two gateways without clients: %v, want two empty lists", health)
+	}
+	var one []json.RawMessage
+	mustJSON(t, &one, "vnet-gateway", "vpn-client", "show-health", "--ids", gws[0])
+	if len(one) != 0 {
+		t.Errorf("vpn-client show-health --ids of one gateway without clients: %v, want its empty list", one)
+	}
+	must(t, append([]string{"vnet-gateway", "reset", "--ids"}, gws...)...)
+	var conn arm.Connection
+	mustJSON(t, &conn, "vpn-connection", "show", "-g", "rg", "-n", "conn")
+	must(t, "vpn-connection", "list-ike-sas", "--ids", conn.ID)
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vnet-gateway", "reset", "--ids", gws[0], "-g", "rg"}, "without --resource-group/-g and --name/-n"},
+		{[]string{"vpn-connection", "list-ike-sas", "--ids", gws[0]}, "is not the id of a connections"},
+	} {
+		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		}
+	}
 }

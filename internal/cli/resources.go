@@ -1618,43 +1618,63 @@ func connectionCommand(g *globals) *cobra.Command {
 // prints the answer, if any, with columns: a JSON string holding JSON
 // (getikesas) is printed as that JSON, a list ({"value": [...]}) as its
 // items. query, when not nil, gives the request's query ("?peer=...").
+//
+// It takes az's --ids too: each resource is asked in turn; the answers of
+// several are printed as az prints them, a list of them with -o json, and
+// one table after another with -o table or tsv.
 func (g *globals) postCmd(use, short, typ, suffix string, columns []column, query func() string) *cobra.Command {
 	var rg, name string
+	var ids []string
 	cmd := &cobra.Command{
 		Use: use, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := g.target(rg, typ, name)
+			targets, c, err := g.targets(ids, rg, typ, name)
 			if err != nil {
 				return err
 			}
-			path := id.String() + suffix
-			if query != nil {
-				path += query()
+			var answers []json.RawMessage
+			for _, id := range targets {
+				path := id.String() + suffix
+				if query != nil {
+					path += query()
+				}
+				var out json.RawMessage
+				if _, err := c.Do(cmd.Context(), http.MethodPost, path, nil, &out); err != nil {
+					return err
+				}
+				var inner string
+				if json.Unmarshal(out, &inner) == nil && json.Valid([]byte(inner)) {
+					out = json.RawMessage(inner)
+				}
+				var list struct{ Value json.RawMessage }
+				if json.Unmarshal(out, &list) == nil && len(list.Value) > 0 && list.Value[0] == '[' {
+					out = list.Value
+				}
+				if len(out) > 0 { // else a 202: done
+					answers = append(answers, out)
+				}
 			}
-			var out json.RawMessage
-			if _, err := c.Do(cmd.Context(), http.MethodPost, path, nil, &out); err != nil {
-				return err
+			if len(targets) > 1 && g.output == "json" && len(answers) > 0 {
+				return g.print(answers, columns)
 			}
-			var inner string
-			if json.Unmarshal(out, &inner) == nil && json.Valid([]byte(inner)) {
-				out = json.RawMessage(inner)
+			for _, out := range answers {
+				var items []json.RawMessage
+				if json.Unmarshal(out, &items) == nil {
+					if err := g.print(items, columns); err != nil {
+						return err
+					}
+					continue
+				}
+				if err := g.print(out, columns); err != nil {
+					return err
+				}
 			}
-			var list struct{ Value json.RawMessage }
-			if json.Unmarshal(out, &list) == nil && len(list.Value) > 0 && list.Value[0] == '[' {
-				out = list.Value
-			}
-			if len(out) == 0 {
-				return nil // a 202: done
-			}
-			var items []json.RawMessage
-			if json.Unmarshal(out, &items) == nil {
-				return g.print(items, columns)
-			}
-			return g.print(out, columns)
+			return nil
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	idsFlag(cmd, &ids)
 	return cmd
 }
 
