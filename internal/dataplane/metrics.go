@@ -34,6 +34,7 @@ var metricFamilies = []struct{ name, typ, help string }{
 	{"vnetgw_ike_sas", "gauge", "established IKE SAs (and IKEv1 ISAKMP SAs) of the gateway instance (Azure: Tunnel MMSA Count)"},
 	{"vnetgw_ike_dropped_messages_total", "counter", "IKE messages the gateway instance dropped, by IKE version and reason: malformed, unknown_spi (no SA of ours), no_peer (a first message from an address no connection has), integrity (did not decrypt or verify; IKEv1: refused), unexpected, queue_full"},
 	{"vnetgw_ike_retransmits_total", "counter", "IKE requests the gateway instance sent again for want of an answer, by IKE version"},
+	{"vnetgw_ike_liveness_checks_total", "counter", "dead peer detection checks the gateway instance began, by IKE version: each after a peer sent neither IKE nor ESP for the DPD interval (IKEv2: an empty INFORMATIONAL request; IKEv1: R-U-THERE); one sent again counts once"},
 	{"vnetgw_vnet_forwarded_packets_total", "counter", "packets the VNet's router forwarded"},
 	{"vnetgw_vnet_dropped_packets_total", "counter", "packets the VNet's router dropped or a host of it could not take, by reason: no_route (R43; with --internet-egress also what may not go to the Internet; a host's multicast, broadcast and IPv6 link-local packets), ttl_expired, malformed, undeliverable (a TUN host's device did not take them)"},
 	{"vnetgw_vnet_internet_flows_total", "counter", "TCP connections and UDP flows of the VNet's hosts to the Internet (serve --internet-egress), by result: opened, failed (the node could not open it: refused, unreachable), full (refused while as many flows were open as may be: each attempt counts, every SYN a host sends again and every datagram of a UDP flow that could not open)"},
@@ -180,6 +181,7 @@ func (e *Engine) gatewayMetrics(m metrics, g *gw) {
 			reason{"malformed", s.Malformed}, reason{"unknown_spi", s.UnknownSPI}, reason{"no_peer", s.NoPeer},
 			reason{"integrity", s.Integrity}, reason{"unexpected", s.Unexpected}, reason{"queue_full", s.QueueFull})
 		m.add("vnetgw_ike_retransmits_total", s.Retransmits, labels...)
+		m.add("vnetgw_ike_liveness_checks_total", s.LivenessChecks, labels...)
 	}
 	for _, c := range g.cfg.Connections {
 		labels := tunnelLabels(c, instance)

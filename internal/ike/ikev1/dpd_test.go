@@ -129,8 +129,8 @@ func TestDPDAfterSilence(t *testing.T) {
 	}
 	// Four intervals of ESP and no IKE message from the peer.
 	time.Sleep(2 * time.Second)
-	if k, st := infos(), mi.Status(); k != 0 || st[0].State != "established" {
-		t.Fatalf("while ESP from the peer flowed: %d informational messages sent; status %+v", k, st)
+	if k, st := infos(), mi.Status(); k != 0 || st[0].State != "established" || mi.Stats().LivenessChecks != 0 {
+		t.Fatalf("while ESP from the peer flowed: %d informational messages sent, %d liveness checks counted; status %+v", k, mi.Stats().LivenessChecks, st)
 	}
 	ri.espFlow(false)
 	for deadline := time.Now().Add(5 * time.Second); mi.Status()[0].State == "established"; time.Sleep(50 * time.Millisecond) {
@@ -140,6 +140,9 @@ func TestDPDAfterSilence(t *testing.T) {
 	}
 	if infos() == 0 {
 		t.Error("no R-U-THERE sent once ESP stopped")
+	}
+	if c := mi.Stats().LivenessChecks; c == 0 {
+		t.Error("the R-U-THERE sent once ESP stopped was not counted")
 	}
 }
 

@@ -206,7 +206,7 @@ func (c *child) retired() bool { return !c.retireAt.IsZero() }
 // counters are the atomic cells behind Stats.
 type counters struct {
 	received, sent, sendErrors, malformed, unknownSPI, noPeer, refused,
-	unexpected, queueFull, retransmits, retransmitsAnswered atomic.Uint64
+	unexpected, queueFull, retransmits, retransmitsAnswered, livenessChecks atomic.Uint64
 }
 
 // Stats returns the Manager's counters since New, in the IKEv2 daemon's
@@ -220,6 +220,7 @@ func (m *Manager) Stats() ikev2.Stats {
 		Malformed: c.malformed.Load(), UnknownSPI: c.unknownSPI.Load(), NoPeer: c.noPeer.Load(),
 		Integrity: c.refused.Load(), Unexpected: c.unexpected.Load(), QueueFull: c.queueFull.Load(),
 		Retransmits: c.retransmits.Load(), RetransmitsAnswered: c.retransmitsAnswered.Load(),
+		LivenessChecks: c.livenessChecks.Load(),
 	}
 }
 

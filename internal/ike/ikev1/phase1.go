@@ -872,6 +872,7 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 				return
 			}
 		}
+		sa.m.stats.livenessChecks.Add(1)
 		sa.sendDPD()
 		d.set([]byte{1}, cfg.RetransmitTimeout)
 	case d.msg != nil && now.Sub(d.sentAt) > d.timeout:

@@ -466,11 +466,14 @@ func TestDPDAfterSilence(t *testing.T) {
 	}
 	// Ten intervals of ESP and no IKE message from b.
 	time.Sleep(time.Second)
-	if k := checks(); k != 0 {
-		t.Fatalf("%d liveness checks sent while ESP from the peer flowed", k)
+	if k, c := checks(), a.m.Stats().LivenessChecks; k != 0 || c != 0 {
+		t.Fatalf("%d liveness checks sent while ESP from the peer flowed, %d counted", k, c)
 	}
 	a.dp.espFlow(false)
 	waitFor(t, 5*time.Second, "a liveness check once ESP stopped", func() bool { return checks() > 0 })
+	if c := a.m.Stats().LivenessChecks; c == 0 {
+		t.Error("the liveness check sent once ESP stopped was not counted")
+	}
 	if len(a.established()) != 1 {
 		t.Fatalf("IKE SA lost while the peer answers: %+v", a.status())
 	}

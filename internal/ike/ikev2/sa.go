@@ -369,6 +369,7 @@ func (sa *ikeSA) tick(now time.Time) {
 			// meantime puts the check off.
 			sa.lastESP = LastInbound(sa.c.m.cfg.Dataplane, sa.c.name)
 			if !now.Before(sa.alive().Add(d)) {
+				sa.c.m.stats.livenessChecks.Add(1)
 				sa.enqueue(task{kind: taskDPD})
 			}
 		}

@@ -95,6 +95,11 @@ type Stats struct {
 	Retransmits, RetransmitsAnswered uint64
 	// CookiesSent counts COOKIE challenges (RFC 7296 §2.6).
 	CookiesSent uint64
+	// LivenessChecks counts the dead peer detection checks begun: each
+	// time a peer sent neither an IKE message nor ESP for DPDInterval and
+	// was asked whether it is alive (IKEv2: an empty INFORMATIONAL
+	// request; IKEv1: R-U-THERE). What was sent again of one counts once.
+	LivenessChecks uint64
 	// ClientsFull counts IKE_SA_INIT requests of new point-to-site
 	// clients dropped because the gateway had as many between IKE_SA_INIT
 	// and admission as it takes (from their sender, or in all).
@@ -105,7 +110,7 @@ type Stats struct {
 type counters struct {
 	received, sent, sendErrors, keepalives, malformed, unknownSPI, noPeer,
 	integrity, unexpected, queueFull, retransmits, retransmitsAnswered,
-	cookiesSent, clientsFull atomic.Uint64
+	cookiesSent, clientsFull, livenessChecks atomic.Uint64
 }
 
 func (c *counters) snapshot() Stats {
@@ -116,5 +121,6 @@ func (c *counters) snapshot() Stats {
 		Unexpected: c.unexpected.Load(), QueueFull: c.queueFull.Load(),
 		Retransmits: c.retransmits.Load(), RetransmitsAnswered: c.retransmitsAnswered.Load(),
 		CookiesSent: c.cookiesSent.Load(), ClientsFull: c.clientsFull.Load(),
+		LivenessChecks: c.livenessChecks.Load(),
 	}
 }
