@@ -117,6 +117,13 @@ func TestMetrics(t *testing.T) {
 	if n, ok := metric(scrape, "vnetgw_ike_sas", "gateway", gw); !ok || n != 1 {
 		t.Errorf("vnetgw_ike_sas with one tunnel up: %d (found %v)", n, ok)
 	}
+	// The tunnel carried pings both ways; its liveness checks, if any,
+	// are counted for each IKE version.
+	for _, v := range []string{"1", "2"} {
+		if _, ok := metric(scrape, "vnetgw_ike_liveness_checks_total", "gateway", gw, "version", v); !ok {
+			t.Errorf("no vnetgw_ike_liveness_checks_total for IKE version %s", v)
+		}
+	}
 	// The scrape came after the status the API read: the same counters,
 	// as high or higher.
 	for _, m := range []struct {
