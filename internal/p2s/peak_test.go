@@ -1,7 +1,6 @@
 package p2s
 
 import (
-	"encoding/binary"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -14,15 +13,7 @@ import (
 func udpFrom(src, dst netip.Addr, n int) []byte {
 	pkt := bigPacket(dst, n, 7, false)
 	copy(pkt[12:16], src.AsSlice())
-	pkt[10], pkt[11] = 0, 0
-	var sum uint32
-	for i := 0; i < 20; i += 2 {
-		sum += uint32(binary.BigEndian.Uint16(pkt[i:]))
-	}
-	for sum > 0xffff {
-		sum = sum&0xffff + sum>>16
-	}
-	binary.BigEndian.PutUint16(pkt[10:12], ^uint16(sum))
+	setHeaderChecksum(pkt)
 	return pkt
 }
 

@@ -47,6 +47,13 @@ func bigPacket(dst netip.Addr, n int, id uint16, df bool) []byte {
 	}
 	copy(pkt[12:16], netip.MustParseAddr("10.2.0.9").AsSlice())
 	copy(pkt[16:20], dst.AsSlice())
+	setHeaderChecksum(pkt)
+	return pkt
+}
+
+// setHeaderChecksum sets the checksum of pkt's IPv4 header (20 bytes).
+func setHeaderChecksum(pkt []byte) {
+	pkt[10], pkt[11] = 0, 0
 	var sum uint32
 	for i := 0; i < 20; i += 2 {
 		sum += uint32(binary.BigEndian.Uint16(pkt[i:]))
@@ -55,7 +62,6 @@ func bigPacket(dst netip.Addr, n int, id uint16, df bool) []byte {
 		sum = sum&0xffff + sum>>16
 	}
 	binary.BigEndian.PutUint16(pkt[10:12], ^uint16(sum))
-	return pkt
 }
 
 // siteOf routes the region's pool to its server and 10.2.0.0/24 to a
