@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"time"
 
@@ -95,22 +94,23 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 			}
 			switch d.Protocol {
 			case wire.ProtocolISAKMP:
-				if !slices.ContainsFunc(d.SPIs, func(spi []byte) bool { return bytes.Equal(spi, sa.cookies()) }) {
-					continue // another SA's (RFC 2408 §3.15: its cookies name it)
-				}
-				m.log.Info("IKEv1 SA deleted by the peer", "conn", p.cfg.Name)
-				m.dropSA(sa)
-				if !m.up(p) {
-					for _, c := range p.children {
-						m.removeChild(p, c)
+				// RFC 2408 §3.15: the SPIs are the cookies of the ISAKMP SA
+				// deleted, which need not be the one that carries the
+				// Delete: a peer that renewed phase 1 may delete the old SA
+				// over the new one (OpenBSD's isakmpd does). Only the peer's
+				// own SAs: cookies of another connection's are ignored, as
+				// one peer may not end another's tunnel.
+				for _, spi := range d.SPIs {
+					if len(spi) != 16 {
+						continue
 					}
-					p.children = nil
-					// The connection is down; a replaced SA that goes
-					// leaves it up, and says nothing.
-					p.lastErr = "the peer deleted the ISAKMP SA"
+					o := m.sas[binary.BigEndian.Uint64(spi)]
+					if o == nil || o.p != p || !bytes.Equal(spi, o.cookies()) {
+						m.log.Debug("IKEv1 Delete of an ISAKMP SA that is not the peer's ignored", "conn", p.cfg.Name)
+						continue
+					}
+					m.peerDeleted(o)
 				}
-				p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
-				sa.peerWentIdle()
 			case wire.ProtocolESP:
 				for _, spi := range d.SPIs {
 					if len(spi) != 4 {
@@ -134,6 +134,26 @@ func (sa *isakmpSA) handleInfo(h wire.Header, msg []byte) error {
 		}
 	}
 	return nil
+}
+
+// peerDeleted drops sa, which its peer deleted. The connection goes
+// down with the last of its ISAKMP SAs, children and all; while another
+// is left, the children go on under it (Manager.timers). m.mu is held.
+func (m *Manager) peerDeleted(sa *isakmpSA) {
+	p := sa.p
+	m.log.Info("IKEv1 SA deleted by the peer", "conn", p.cfg.Name)
+	m.dropSA(sa)
+	if !m.up(p) {
+		for _, c := range p.children {
+			m.removeChild(p, c)
+		}
+		p.children = nil
+		// The connection is down; a replaced SA that goes leaves it up,
+		// and says nothing.
+		p.lastErr = "the peer deleted the ISAKMP SA"
+	}
+	p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
+	sa.peerWentIdle()
 }
 
 // refusedQuick returns the quick mode under way that an error
