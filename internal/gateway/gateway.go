@@ -188,7 +188,7 @@ func (g *Gateway) samplePeaks() {
 		select {
 		case <-g.stop:
 			return
-		case now := <-t.C:
+		case <-t.C:
 			g.mu.Lock()
 			names := slices.Collect(maps.Keys(g.clients))
 			g.mu.Unlock()
@@ -198,7 +198,10 @@ func (g *Gateway) samplePeaks() {
 					counters[ts.Name] = peakrate.Counters{Bytes: ts.BytesIn + ts.BytesOut, Packets: ts.PacketsIn + ts.PacketsOut}
 				}
 			}
-			g.peaks.Sample(now, counters)
+			// When they were read, not the tick's time: a tick taken late
+			// (g.mu held by a reconfiguration) counted what came since as
+			// within the window.
+			g.peaks.Sample(time.Now(), counters)
 		}
 	}
 }

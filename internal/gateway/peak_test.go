@@ -119,6 +119,22 @@ func (g *clientsGateway) client(t *testing.T, cn string) gateway.ClientStatus {
 	return gateway.ClientStatus{}
 }
 
+// toClient sends n packets of payload bytes from the VNet to the client
+// cn at addr, and waits until the gateway counted them sent, beyond the
+// counted it had sent before; it returns when they were.
+func (g *clientsGateway) toClient(t *testing.T, cn string, addr netip.Addr, n int, payload int, counted uint64) time.Time {
+	t.Helper()
+	for range n {
+		g.inner.Send(udp4(vnetHost, addr, 9, 7000, payload))
+	}
+	for deadline := time.Now().Add(10 * time.Second); g.client(t, cn).PacketsOut < counted+uint64(n); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway counted %d packets sent to %s, want %d", g.client(t, cn).PacketsOut, cn, counted+uint64(n))
+		}
+	}
+	return time.Now()
+}
+
 // listen opens a UDP socket at the client's address addr, port 7000, in
 // its namespace ns, where the VNet's packets go: without one, each would
 // be answered with an ICMP error. got tells, once nothing came for 3 s,
@@ -216,6 +232,38 @@ func TestIKEv2ClientPeakRate(t *testing.T) {
 	}
 	if c := g.client(t, "idle"); c.Peak != (peakrate.Peak{}) {
 		t.Errorf("an idle client's peak: %+v (traffic %d/%d packets)", c.Peak, c.PacketsIn, c.PacketsOut)
+	}
+}
+
+// TestIKEv2ClientPeakRateLateSample: two bursts to a client more than a
+// second apart are not taken for one second's traffic when the counters
+// are sampled late (here the gateway's lock is held meanwhile, as a long
+// reconfiguration holds it): the sample's time is when the counters were
+// read. It was the tick's, before the wait, so that both bursts counted
+// as within the second before it, a peak of twice what any second saw.
+func TestIKEv2ClientPeakRateLateSample(t *testing.T) {
+	g := startClientsGateway(t)
+	c := g.connect(t, g.busy, "busy")
+	listen(t, g.busy, c.Addr)
+	time.Sleep(2 * peakrate.Tick) // sampled a few times
+
+	const n, payload = 100, 400
+	release := g.gw.HoldClients()
+	first := g.toClient(t, "busy", c.Addr, n, payload, 0)
+	time.Sleep(1500 * time.Millisecond)
+	second := g.toClient(t, "busy", c.Addr, n, payload, n)
+	release()
+	for deadline := time.Now().Add(10 * time.Second); g.client(t, "busy").Peak.PacketsPerSecond == 0 && time.Now().Before(deadline); {
+		time.Sleep(peakrate.Tick)
+	}
+	time.Sleep(4 * peakrate.Tick) // sampled again, a few times
+	c = g.client(t, "busy")
+	t.Logf("two bursts of %d packets %v apart: peak %d packets/s, %d bytes/s", n, second.Sub(first), c.Peak.PacketsPerSecond, c.Peak.BytesPerSecond)
+	if c.Peak.PacketsPerSecond == 0 {
+		t.Errorf("no peak after %d packets", c.PacketsOut)
+	}
+	if all, bytes := c.PacketsIn+c.PacketsOut, c.BytesIn+c.BytesOut; c.Peak.PacketsPerSecond >= all || c.Peak.BytesPerSecond >= bytes {
+		t.Errorf("peak %+v: both bursts, more than a second apart (%d packets, %d bytes in all), counted as within one second", c.Peak, all, bytes)
 	}
 }
 

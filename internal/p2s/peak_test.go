@@ -94,3 +94,59 @@ func TestClientPeakRate(t *testing.T) {
 		t.Errorf("an idle client's peak: %+v (traffic %d/%d packets)", c.Peak, c.PacketsIn, c.PacketsOut)
 	}
 }
+
+// TestClientPeakRateLateSample: two bursts to a client more than a
+// second apart are not taken for one second's traffic when the counters
+// are sampled late (here the server's lock is held meanwhile): the
+// sample's time is when the counters were read. It was the tick's,
+// before the wait, so that both bursts counted as within the second
+// before it.
+func TestClientPeakRateLateSample(t *testing.T) {
+	r := newRegion(t, Config{Listen: netip.MustParseAddrPort("127.217.0.1:0")})
+	siteOf(r)
+	var got atomic.Int64
+	cl, _, err := r.dial(t, r.pki.client, func(c *ClientConfig) { c.OnIP = func([]byte) { got.Add(1) } })
+	if err != nil {
+		t.Fatal(err)
+	}
+	untilTrue(t, "the gateway's link up", func() bool {
+		r.srv.mu.Lock()
+		defer r.srv.mu.Unlock()
+		l, ok := r.srv.clients[cl.Addr()].(*link)
+		return ok && l.up.Load()
+	})
+	time.Sleep(2 * peakrate.Tick) // sampled a few times
+	const n, size = 100, 500
+	burst := func(want int64) time.Time {
+		for range n {
+			r.router.Forward(bigPacket(cl.Addr(), size, 1, false))
+		}
+		untilTrue(t, "the client got the burst", func() bool { return got.Load() >= want })
+		return time.Now()
+	}
+	r.srv.mu.Lock()
+	first := burst(n)
+	time.Sleep(1500 * time.Millisecond)
+	second := burst(2 * n)
+	r.srv.mu.Unlock()
+	status := func() (c ClientStatus) {
+		for _, s := range r.srv.Clients() {
+			if s.Addr == cl.Addr() {
+				c = s
+			}
+		}
+		return c
+	}
+	for deadline := time.Now().Add(10 * time.Second); status().Peak.PacketsPerSecond == 0 && time.Now().Before(deadline); {
+		time.Sleep(peakrate.Tick)
+	}
+	time.Sleep(4 * peakrate.Tick) // sampled again, a few times
+	c := status()
+	t.Logf("two bursts of %d packets %v apart: peak %d packets/s, %d bytes/s", n, second.Sub(first), c.Peak.PacketsPerSecond, c.Peak.BytesPerSecond)
+	if c.Peak.PacketsPerSecond == 0 {
+		t.Errorf("no peak after %d packets", c.PacketsOut)
+	}
+	if all, bytes := c.PacketsIn+c.PacketsOut, c.BytesIn+c.BytesOut; c.Peak.PacketsPerSecond >= all || c.Peak.BytesPerSecond >= bytes {
+		t.Errorf("peak %+v: both bursts, more than a second apart (%d packets, %d bytes in all), counted as within one second", c.Peak, all, bytes)
+	}
+}

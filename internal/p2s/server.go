@@ -329,7 +329,7 @@ func (s *Server) samplePeaks() {
 		select {
 		case <-s.done:
 			return
-		case now := <-t.C:
+		case <-t.C:
 			s.mu.Lock()
 			counters := make(map[client]peakrate.Counters, len(s.clients))
 			for _, c := range s.clients {
@@ -337,7 +337,10 @@ func (s *Server) samplePeaks() {
 				counters[c] = peakrate.Counters{Bytes: bin + bout, Packets: pin + pout}
 			}
 			s.mu.Unlock()
-			s.peaks.Sample(now, counters)
+			// When they were read, not the tick's time: a tick taken late
+			// (s.mu held meanwhile) counted what came since as within the
+			// window.
+			s.peaks.Sample(time.Now(), counters)
 		}
 	}
 }

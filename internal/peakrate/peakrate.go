@@ -51,7 +51,9 @@ type Tracker[K comparable] struct {
 }
 
 // Sample records the counters of every client connected now, read at
-// now; the clients not among them are forgotten. A client seen for the
+// now: the time they were read, not that of the tick that asked for them
+// (one taken late would count what came since as within the window); the
+// clients not among them are forgotten. A client seen for the
 // first time is taken to have had no traffic a Tick before: what it
 // sent since it connected counts in its first window.
 func (t *Tracker[K]) Sample(now time.Time, counters map[K]Counters) {
