@@ -1,10 +1,9 @@
 package cli
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -48,12 +47,8 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 			if err != nil {
 				return err
 			}
-			for _, id := range targets {
-				if _, err := c.Do(cmd.Context(), http.MethodPost, id.String()+"/startPacketCapture", arm.VPNPacketCaptureStartParameters{FilterData: filter}, nil); err != nil {
-					return err
-				}
-			}
-			return nil
+			_, err = postEach[json.RawMessage](cmd.Context(), c, targets, "/startPacketCapture", arm.VPNPacketCaptureStartParameters{FilterData: filter})
+			return err
 		},
 	}
 	start.Flags().StringVar(&filter, "filter-data", "", "Azure's packet capture filter (JSON); default: every packet; also --filter, az's name")
@@ -80,13 +75,9 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 			if sasURL != "" {
 				ctx = client.WithAnswerWait(ctx, pcap.UploadTimeout)
 			}
-			var urls []string
-			for _, id := range targets {
-				var u string
-				if _, err := c.Do(ctx, http.MethodPost, id.String()+"/stopPacketCapture", arm.VPNPacketCaptureStopParameters{SASURL: sasURL}, &u); err != nil {
-					return err
-				}
-				urls = append(urls, u)
+			urls, err := postEach[string](ctx, c, targets, "/stopPacketCapture", arm.VPNPacketCaptureStopParameters{SASURL: sasURL})
+			if err != nil {
+				return err
 			}
 			if file != "" {
 				b, err := c.Download(cmd.Context(), urls[0], pcap.MaxMaxBytes+1<<20)
@@ -97,17 +88,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 					return err
 				}
 			}
-			// A JSON string with -o json, as vpn-client generate prints
-			// its URL (it was bare, which a JSON reader refused); of
-			// several (--ids), a list.
-			if g.output != "json" { // table or tsv: bare, one a line
-				_, err := fmt.Fprintln(g.stdout, strings.Join(urls, "\n"))
-				return err
-			}
-			if len(urls) > 1 {
-				return g.print(urls, nil)
-			}
-			return g.print(urls[0], nil)
+			return g.printURLs(urls)
 		},
 	}
 	stop.Flags().StringVar(&sasURL, "sas-url", "", "a storage container's URL with its SAS token: the capture is uploaded there (Put Blob); default: served by vnetgw for an hour")

@@ -2,6 +2,8 @@ package cli
 
 import (
 	"encoding/json"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -253,6 +255,47 @@ func TestPostIDs(t *testing.T) {
 	}{
 		{[]string{"vnet-gateway", "reset", "--ids", gws[0], "-g", "rg"}, "without --resource-group/-g and --name/-n"},
 		{[]string{"vpn-connection", "list-ike-sas", "--ids", gws[0]}, "is not the id of a connections"},
+	} {
+		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		}
+	}
+}
+
+// vpn-client generate and show-url and disconnect-vpn-connections take
+// az's --ids too (it was an unknown flag): each gateway is asked in turn,
+// and the URLs of several are a list with -o json, one a line with -o
+// table. --output-file or --output-dir with several, which would keep one
+// package, and --ids with the names are refused before anything is done.
+func TestVPNClientIDs(t *testing.T) {
+	gws := twoGateways(t, "127.220.1.0/24")
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw2", "--address-prefixes", "172.16.202.0/24", "--client-protocol", "IkeV2")
+	var made, shown []string
+	mustJSON(t, &made, append([]string{"vnet-gateway", "vpn-client", "generate", "-o", "json", "--ids"}, gws...)...)
+	if len(made) != 2 || made[0] == "" || made[0] == made[1] {
+		t.Fatalf("vpn-client generate --ids of two gateways: %q, want two URLs", made)
+	}
+	mustJSON(t, &shown, append([]string{"vnet-gateway", "vpn-client", "show-url", "-o", "json", "--ids"}, gws...)...)
+	if !slices.Equal(shown, made) {
+		t.Errorf("vpn-client show-url --ids of two gateways after generate: %q, want their URLs %q", shown, made)
+	}
+	if out := must(t, append([]string{"vnet-gateway", "vpn-client", "show-url", "-o", "table", "--ids"}, gws...)...); out != made[0]+"\n"+made[1]+"\n" {
+		t.Errorf("vpn-client show-url --ids of two gateways -o table: %q, want the URLs one a line", out)
+	}
+	var one string
+	mustJSON(t, &one, "vnet-gateway", "vpn-client", "show-url", "--ids", gws[1])
+	if one != made[1] {
+		t.Errorf("vpn-client show-url --ids of one gateway: %q, want its URL %q", one, made[1])
+	}
+	must(t, append([]string{"vnet-gateway", "disconnect-vpn-connections", "--vpn-connections", "IKEv2_172.16.201.2", "--ids"}, gws...)...)
+
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{append([]string{"vnet-gateway", "vpn-client", "generate", "--output-file", filepath.Join(t.TempDir(), "p.zip"), "--ids"}, gws...), "save one package"},
+		{[]string{"vnet-gateway", "vpn-client", "show-url", "--ids", gws[0], "-n", "gw"}, "without --resource-group/-g and --name/-n"},
+		{[]string{"vnet-gateway", "disconnect-vpn-connections", "--vpn-connections", "x", "--ids", gws[0], "-g", "rg"}, "without --resource-group/-g and --name/-n"},
 	} {
 		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)

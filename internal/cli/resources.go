@@ -250,6 +250,21 @@ func (g *globals) showEach(ctx context.Context, c *client.Client, targets []arm.
 	return g.print(out[0], columns)
 }
 
+// postEach POSTs body to suffix of each target in turn (az's --ids, or the
+// one resource -g and -n name) and returns their answers, decoded as T;
+// the first error stops it.
+func postEach[T any](ctx context.Context, c *client.Client, targets []arm.ID, suffix string, body any) ([]T, error) {
+	var out []T
+	for _, id := range targets {
+		var v T
+		if _, err := c.Do(ctx, http.MethodPost, id.String()+suffix, body, &v); err != nil {
+			return nil, err
+		}
+		out = append(out, v)
+	}
+	return out, nil
+}
+
 func (g *globals) listCmd(k kind) *cobra.Command {
 	var rg string
 	cmd := &cobra.Command{
@@ -1147,38 +1162,48 @@ func gatewayCommand(g *globals) *cobra.Command {
 }
 
 // generateVPNClientCmd is az's vnet-gateway vpn-client generate: it prints
-// the package's URL and, with --output-file, downloads it.
+// the package's URL and, with --output-file, downloads it. With az's --ids
+// each gateway's package is made in turn.
 func (g *globals) generateVPNClientCmd() *cobra.Command {
 	var rg, name, file, dir string
+	var ids []string
 	var params arm.VPNClientParameters
 	cmd := &cobra.Command{
 		Use:   "generate",
 		Short: "Make a gateway's VPN client configuration package (a zip, at a URL that works for an hour): its URL, a JSON string with -o json, as it is with -o table",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			targets, c, err := g.targets(ids, rg, "virtualNetworkGateways", name)
 			if err != nil {
 				return err
 			}
-			u, zip, err := c.VPNClientPackage(cmd.Context(), id, params)
-			if err != nil {
-				return err
+			if (file != "" || dir != "") && len(targets) > 1 {
+				return errors.New("--output-file and --output-dir save one package: give one id with them")
 			}
-			if file != "" {
-				if err := atomicfile.Write(file, zip, 0o600); err != nil { // it may hold the gateway's OpenVPN key
+			var urls []string
+			for _, id := range targets {
+				u, zip, err := c.VPNClientPackage(cmd.Context(), id, params)
+				if err != nil {
 					return err
 				}
-			}
-			if dir != "" {
-				if err := vpnclient.Extract(zip, dir); err != nil {
-					return err
+				if file != "" {
+					if err := atomicfile.Write(file, zip, 0o600); err != nil { // it may hold the gateway's OpenVPN key
+						return err
+					}
 				}
+				if dir != "" {
+					if err := vpnclient.Extract(zip, dir); err != nil {
+						return err
+					}
+				}
+				urls = append(urls, u)
 			}
-			return g.printURL(u)
+			return g.printURLs(urls)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	idsFlag(cmd, &ids)
 	cmd.Flags().StringVar(&file, "output-file", "", "write the package (zip) here too")
 	cmd.Flags().StringVar(&dir, "output-dir", "", "unpack the package into this directory too")
 	cmd.Flags().StringVar(&params.AuthenticationMethod, "authentication-method", "EAPTLS", "EAPTLS (client certificates) or, for a gateway whose clients RADIUS authenticates, EAPMSCHAPv2 (user names and passwords)")
@@ -1188,64 +1213,73 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 
 // showVPNClientURLCmd is az's vnet-gateway vpn-client show-url: the URL
 // of the package generate made last, while it is fresh and the gateway's
-// point-to-site configuration unchanged, else of one made now.
+// point-to-site configuration unchanged, else of one made now; with az's
+// --ids, of each gateway in turn.
 func (g *globals) showVPNClientURLCmd() *cobra.Command {
 	var rg, name string
+	var ids []string
 	cmd := &cobra.Command{
 		Use:   "show-url",
 		Short: "Show the URL of a gateway's VPN client configuration package: the one generate made, while it has half its hour left, else a new one",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			targets, c, err := g.targets(ids, rg, "virtualNetworkGateways", name)
 			if err != nil {
 				return err
 			}
-			var u string
-			if _, err := c.Do(cmd.Context(), http.MethodPost, id.String()+"/getvpnprofilepackageurl", nil, &u); err != nil {
+			urls, err := postEach[string](cmd.Context(), c, targets, "/getvpnprofilepackageurl", nil)
+			if err != nil {
 				return err
 			}
-			return g.printURL(u)
+			return g.printURLs(urls)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
+	idsFlag(cmd, &ids)
 	return cmd
 }
 
-// printURL prints a package's URL: a JSON string with -o json, as az
-// prints it (it was the bare URL, which a JSON reader of the output
-// refused), bare with -o table or tsv.
-func (g *globals) printURL(u string) error {
+// printURLs prints the URLs of packages or captures: a JSON string with
+// -o json, as az prints it (it was the bare URL, which a JSON reader of
+// the output refused), and a list of them for several (--ids); bare, one
+// a line, with -o table or tsv.
+func (g *globals) printURLs(urls []string) error {
 	if g.output != "json" {
-		_, err := fmt.Fprintln(g.stdout, u)
+		_, err := fmt.Fprintln(g.stdout, strings.Join(urls, "\n"))
 		return err
 	}
-	return g.print(u, nil)
+	if len(urls) > 1 {
+		return g.print(urls, nil)
+	}
+	return g.print(urls[0], nil)
 }
 
-// disconnectVPNCmd is az's vnet-gateway disconnect-vpn-connections.
+// disconnectVPNCmd is az's vnet-gateway disconnect-vpn-connections; with
+// az's --ids, of each gateway in turn.
 func (g *globals) disconnectVPNCmd() *cobra.Command {
 	var rg, name string
-	var ids []string
+	var ids, conns []string
 	cmd := &cobra.Command{
 		Use:   "disconnect-vpn-connections",
 		Short: "End point-to-site connections of a gateway, by the ids vpn-client show-health lists",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if len(ids) == 0 {
+			if len(conns) == 0 {
 				return errors.New("--vpn-connections: name the connections to end (ConnectionId of vpn-client show-health)")
 			}
-			id, c, err := g.target(rg, "virtualNetworkGateways", name)
+			targets, c, err := g.targets(ids, rg, "virtualNetworkGateways", name)
 			if err != nil {
 				return err
 			}
-			_, err = c.Do(cmd.Context(), http.MethodPost, id.String()+"/disconnectVirtualNetworkGatewayVpnConnections", arm.P2SVPNConnectionRequest{VPNConnectionIDs: ids}, nil)
+			_, err = postEach[json.RawMessage](cmd.Context(), c, targets, "/disconnectVirtualNetworkGatewayVpnConnections", arm.P2SVPNConnectionRequest{VPNConnectionIDs: conns})
 			return err
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
 	cmd.Flags().StringVarP(&name, "name", "n", "", "name, or full resource id")
-	cmd.Flags().StringSliceVar(&ids, "vpn-connections", nil, "ids of the connections to end (repeatable, or comma-separated)")
+	idsFlag(cmd, &ids)
+	cmd.Flags().StringSliceVar(&conns, "vpn-connections", nil, "ids of the connections to end (repeatable, or comma-separated)")
 	return cmd
 }
 
@@ -1632,16 +1666,16 @@ func (g *globals) postCmd(use, short, typ, suffix string, columns []column, quer
 			if err != nil {
 				return err
 			}
+			path := suffix
+			if query != nil {
+				path += query()
+			}
+			outs, err := postEach[json.RawMessage](cmd.Context(), c, targets, path, nil)
+			if err != nil {
+				return err
+			}
 			var answers []json.RawMessage
-			for _, id := range targets {
-				path := id.String() + suffix
-				if query != nil {
-					path += query()
-				}
-				var out json.RawMessage
-				if _, err := c.Do(cmd.Context(), http.MethodPost, path, nil, &out); err != nil {
-					return err
-				}
+			for _, out := range outs {
 				var inner string
 				if json.Unmarshal(out, &inner) == nil && json.Valid([]byte(inner)) {
 					out = json.RawMessage(inner)
