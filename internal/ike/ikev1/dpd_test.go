@@ -146,6 +146,45 @@ func TestDPDAfterSilence(t *testing.T) {
 	}
 }
 
+// TestDPDRetriesCounted: an R-U-THERE that gets no R-U-THERE-ACK is sent
+// again, as a new R-U-THERE with the next sequence number (RFC 3706 §5.5),
+// and each of those counts in Stats.Retransmits (/metrics'
+// vnetgw_ike_retransmits_total), as IKEv2's INFORMATIONAL sent again does;
+// the check itself counts once in LivenessChecks. The retries went
+// uncounted: a user saw a dead peer found with no retransmit.
+func TestDPDRetriesCounted(t *testing.T) {
+	const tries = 3
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.DPDInterval, pi.RetransmitTimeout, pi.RetransmitTries = 300*time.Millisecond, 100*time.Millisecond, tries
+		pi.ReconnectDelay = time.Hour // no new main mode, whose messages would count too
+	})
+	shuttle(mi, mr, ri, rr, nil)
+	ri.take()
+	before := mi.Stats()
+	for deadline := time.Now().Add(10 * time.Second); mi.Status()[0].State == "established"; time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("a silent peer with DPD was not found dead in 10 s")
+		}
+	}
+	after := mi.Stats()
+	infos := 0
+	msgs, _, _ := ri.take()
+	for _, m := range msgs {
+		if m[18] == wire.ExchangeInfo {
+			infos++
+		}
+	}
+	if infos != 1+tries {
+		t.Errorf("%d R-U-THEREs sent to a silent peer; want the first and %d tries", infos, tries)
+	}
+	if got := after.Retransmits - before.Retransmits; got != tries {
+		t.Errorf("Retransmits grew by %d over %d R-U-THEREs sent again; want %d", got, tries, tries)
+	}
+	if got := after.LivenessChecks - before.LivenessChecks; got != 1 {
+		t.Errorf("LivenessChecks grew by %d over one check sent %d times; want 1", got, 1+tries)
+	}
+}
+
 // firstRUThere runs a connection with DPD every 300 ms and returns the
 // sequence number of the first R-U-THERE the initiator sends, read off
 // the wire with the responder's keys.

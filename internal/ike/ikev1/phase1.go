@@ -882,6 +882,9 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 		}
 		d.tries++
 		d.sentAt, d.timeout = now, backoff(d.timeout)
+		// A request sent again for want of an answer, as IKEv2's
+		// INFORMATIONAL sent again counts; the check counted once above.
+		sa.m.stats.retransmits.Add(1)
 		sa.sendDPD()
 	}
 }
