@@ -456,8 +456,9 @@ func (e *Engine) Up(name string) bool {
 	return t != nil && len(*t.children.Load()) > 0
 }
 
-// LastInbound reports when ESP of tunnel name last opened, on any of its
-// child SA pairs, draining ones too; zero if never. IKE takes it as proof
+// LastInbound reports when ESP of tunnel name last opened (authenticated,
+// no replay), on any of its child SA pairs, draining ones too, whether or
+// not the data plane passed on what it carried; zero if never. IKE takes it as proof
 // that the peer is alive (RFC 7296 §2.4, RFC 3706 §5.5): it reads one
 // atomic per pair, and adds nothing to the data path.
 func (e *Engine) LastInbound(name string) time.Time {

@@ -607,6 +607,70 @@ func TestDummyAndMalformedRFC4303Section2_6(t *testing.T) {
 	}
 }
 
+// TestDroppedESPProvesPeerAliveRFC7296Section2_4: ESP that authenticated
+// and is no replay proves the peer alive (RFC 7296 §2.4, a cryptographically
+// protected message), though the data plane drops what it carries: a dummy
+// packet (RFC 4303 §2.6, Next Header 59) or one outside the child's
+// selectors moves LastInbound, which dead peer detection reads, each time
+// one comes. It did not: a peer sending only dummies was asked whether it
+// was alive every interval. A forged packet moves nothing.
+func TestDroppedESPProvesPeerAliveRFC7296Section2_4(t *testing.T) {
+	tests := []struct {
+		name    string
+		inner   []byte
+		next    uint8
+		dropped func(TunnelDrops) uint64
+	}{
+		{"dummy", []byte{1, 2, 3}, espwire.NextHeaderNone, func(d TunnelDrops) uint64 { return d.Dummy }},
+		{"outside the selectors", packet("10.9.0.5", "10.2.0.5", 20), espwire.NextHeaderIPv4, func(d TunnelDrops) uint64 { return d.Selector }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			n := udptest.NewNetwork()
+			b := newSide(t, n, addrB, tuntest.NewRecorder(64), Config{Tunnels: []Tunnel{{Name: "t"}}})
+			clk := &clock{}
+			clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
+			b.e.now = clk.now
+			_, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
+			cb.LocalTS, cb.RemoteTS = prefixes("10.2.0.0/24"), prefixes("10.1.0.0/16")
+			if err := b.e.AddChild(cb); err != nil {
+				t.Fatal(err)
+			}
+			sealer, err := esp.New(cb.In)
+			if err != nil {
+				t.Fatal(err)
+			}
+			seal := func() []byte {
+				buf := make([]byte, esp.Headroom+len(tt.inner)+esp.Tailroom)
+				copy(buf[esp.Headroom:], tt.inner)
+				pkt, err := sealer.Seal(buf, len(tt.inner), tt.next)
+				if err != nil {
+					t.Fatal(err)
+				}
+				return pkt
+			}
+			const count = 3
+			for i := range count {
+				b.e.HandleESP(addrB, datagrams(seal()))
+				if got, want := b.e.LastInbound("t"), clk.now(); !got.Equal(want) {
+					t.Fatalf("packet %d, dropped, came at %v: LastInbound %v; want when it came", i+1, want, got)
+				}
+				clk.advance(time.Minute)
+			}
+			forged := seal()
+			forged[len(forged)-1] ^= 1
+			b.e.HandleESP(addrB, datagrams(forged))
+			if got, want := b.e.LastInbound("t"), clk.now().Add(-time.Minute); !got.Equal(want) {
+				t.Errorf("after a forged packet: LastInbound %v; want %v, the last authentic packet's", got, want)
+			}
+			d := status(t, b.e, "t").Drops
+			if got := tt.dropped(d); got != count || d.Integrity != 1 {
+				t.Errorf("drops %+v; want %d of the packets sent and the forged one as integrity", d, count)
+			}
+		})
+	}
+}
+
 // TestRemoveChildStopsTraffic checks that without children nothing passes
 // either way and both ends count it.
 func TestRemoveChildStopsTraffic(t *testing.T) {

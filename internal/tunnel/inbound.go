@@ -20,15 +20,16 @@ type inBatch struct {
 
 // openJob is one ESP packet, msgs[msg], for child c. Once opened, the
 // inner packet is msgs[msg].Buf[start:start+length], or drop says why not;
-// moved says it authenticated, is no replay, and came from elsewhere than
-// the child's remote endpoint.
+// opened says it authenticated and is no replay, whatever became of it
+// after; moved says that too, and that it came from elsewhere than the
+// child's remote endpoint.
 type openJob struct {
 	c             *child
 	msg           int
 	start, length int
 	seq           uint32 // the packet's, for the drop log
 	drop          dropReason
-	moved         bool
+	opened, moved bool
 }
 
 func newInBatch(n int) *inBatch {
@@ -46,6 +47,7 @@ func (b *inBatch) do(lo, hi int) {
 			j.drop = openDrop(err)
 			continue
 		}
+		j.opened = true
 		// RFC 7296 §2.23: ESP in UDP that passed its integrity check and
 		// is newer than any before it (a replay could come from anywhere)
 		// shows where the peer's NAT maps it now. Raw ESP has port 0.
@@ -141,6 +143,14 @@ func (e *Engine) HandleESP(local netip.AddrPort, msgs []udp.Message) {
 		if j.moved {
 			e.peerMoved(j.c, msgs[j.msg].Addr, now)
 		}
+		// RFC 7296 §2.4: a packet that authenticated proves the peer
+		// alive, though dropped below (a dummy, one outside the
+		// selectors): dead peer detection reads this clock. One store
+		// per run of a child's packets in the batch.
+		if j.opened && j.c != last {
+			j.c.lastIn.Store(now)
+			last = j.c
+		}
 		if j.drop != dropNone {
 			t.drop(j.drop)
 			// RFC 4303 §3.4.3, §3.4.4: a packet that fails the
@@ -151,10 +161,6 @@ func (e *Engine) HandleESP(local netip.AddrPort, msgs []udp.Message) {
 				j.c.selectorDrops.Add(1)
 			}
 			continue
-		}
-		if j.c != last {
-			j.c.lastIn.Store(now)
-			last = j.c
 		}
 		inner := msgs[j.msg].Buf[j.start : j.start+j.length]
 		if cp := t.capture.Load(); cp != nil {
