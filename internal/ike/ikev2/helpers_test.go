@@ -140,14 +140,34 @@ func (n *fakeNet) waitBothRequests(t testing.TB, mark int) {
 	})
 }
 
-// requests counts the requests of exchange type exch that were sent.
+// requests counts the requests of exchange type exch that were sent,
+// each retransmission too.
 func (n *fakeNet) requests(exch wire.ExchangeType) (k int) {
 	for _, d := range n.datagrams() {
-		if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == exch && h.Flags&wire.FlagResponse == 0 {
+		if isRequest(d.data, exch) {
 			k++
 		}
 	}
 	return k
+}
+
+// distinctRequests counts the requests of exchange type exch that were
+// sent; one sent again (the same bytes, RFC 7296 §2.1) counts once, as a
+// loaded machine may retransmit where an idle one does not.
+func (n *fakeNet) distinctRequests(exch wire.ExchangeType) int {
+	seen := map[string]bool{}
+	for _, d := range n.datagrams() {
+		if isRequest(d.data, exch) {
+			seen[string(d.data)] = true
+		}
+	}
+	return len(seen)
+}
+
+// isRequest tells whether msg is a request of exchange type exch.
+func isRequest(msg []byte, exch wire.ExchangeType) bool {
+	h, _, err := wire.ParseHeader(msg)
+	return err == nil && h.Exchange == exch && h.Flags&wire.FlagResponse == 0
 }
 
 // endpoint returns the Transport of the node at addr.

@@ -867,7 +867,7 @@ func TestKEGroupTaken(t *testing.T) {
 	if got := a.established()[0].Proposal; got != "aes256gcm16-prfsha256-modp2048" {
 		t.Errorf("IKE SA %q, want the group of the KE payload", got)
 	}
-	if inits := n.requests(wire.IKESAInit); inits != 1 {
+	if inits := n.distinctRequests(wire.IKESAInit); inits != 1 {
 		t.Errorf("%d IKE_SA_INIT requests, want 1", inits)
 	}
 }
@@ -890,7 +890,7 @@ func TestKEGroupTakenInCreateChildSA(t *testing.T) {
 	if got := onlyChild(t, a).Proposal; got != "aes256gcm16-modp2048" {
 		t.Errorf("child SA %q, want the group of the KE payload", got)
 	}
-	if k := n.requests(wire.CreateChildSA); k != 1 {
+	if k := n.distinctRequests(wire.CreateChildSA); k != 1 {
 		t.Errorf("%d CREATE_CHILD_SA requests for one child SA rekey, want 1", k)
 	}
 	before := a.established()[0].SPIi
@@ -902,7 +902,7 @@ func TestKEGroupTakenInCreateChildSA(t *testing.T) {
 	if got := a.established()[0].Proposal; got != "aes256gcm16-prfsha256-modp2048" {
 		t.Errorf("IKE SA %q, want the group of the KE payload", got)
 	}
-	if k := n.requests(wire.CreateChildSA); k != 2 {
+	if k := n.distinctRequests(wire.CreateChildSA); k != 2 {
 		t.Errorf("%d CREATE_CHILD_SA requests after an IKE SA rekey, want 2", k)
 	}
 	checkKeys(t, a, b)
