@@ -88,8 +88,8 @@ func forge(sa *isakmpSA, exchange uint8, mid uint32, first wire.PayloadType, res
 // established ISAKMP SA, encrypted and with a HASH that checks out: what
 // the peer, once authenticated, can send. The first octet chooses the
 // exchange, the second is the type of the first payload. The responder
-// must never panic, never hold more than one ISAKMP SA, and answer a
-// quick mode only with one of its own message ID.
+// must never panic, never hold more than one ISAKMP SA, and send only
+// messages that parse.
 func FuzzPhase2(f *testing.F) {
 	p := newPhase2Pair(f)
 	f.Cleanup(p.close)
@@ -140,14 +140,13 @@ func FuzzPhase2(f *testing.F) {
 		if n > 1 {
 			t.Fatalf("%d ISAKMP SAs after a phase 2 message", n)
 		}
+		// What the responder sends parses; a message of its own timers
+		// (a rekey of a child a fuzzed lifetime cut short) may be among
+		// it, so that the message IDs tell nothing.
 		sent, _, _ := p.rr.take()
 		for _, m := range sent {
-			h, err := wire.ParseHeader(m)
-			if err != nil {
+			if _, err := wire.ParseHeader(m); err != nil {
 				t.Fatalf("the responder sent a message that does not parse: %v", err)
-			}
-			if exchange == wire.ExchangeQuick && h.Exchange == wire.ExchangeQuick && h.MessageID != mid {
-				t.Fatalf("quick mode message %08x answered with message ID %08x", mid, h.MessageID)
 			}
 		}
 		p.rr.mu.Lock()
