@@ -109,12 +109,7 @@ func TestClientPeakRateLateSample(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	untilTrue(t, "the gateway's link up", func() bool {
-		r.srv.mu.Lock()
-		defer r.srv.mu.Unlock()
-		l, ok := r.srv.clients[cl.Addr()].(*link)
-		return ok && l.up.Load()
-	})
+	r.waitLinkUp(t, cl.Addr())
 	time.Sleep(2 * peakrate.Tick) // sampled a few times
 	const n, size = 100, 500
 	burst := func(want int64) time.Time {

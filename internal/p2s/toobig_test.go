@@ -51,6 +51,17 @@ func bigPacket(dst netip.Addr, n int, id uint16, df bool) []byte {
 	return pkt
 }
 
+// waitLinkUp waits until the server's link to the client at addr is up.
+func (r *region) waitLinkUp(t *testing.T, addr netip.Addr) {
+	t.Helper()
+	untilTrue(t, "the gateway's link up", func() bool {
+		r.srv.mu.Lock()
+		defer r.srv.mu.Unlock()
+		l, ok := r.srv.clients[addr].(*link)
+		return ok && l.up.Load()
+	})
+}
+
 // setHeaderChecksum sets the checksum of pkt's IPv4 header (20 bytes).
 func setHeaderChecksum(pkt []byte) {
 	pkt[10], pkt[11] = 0, 0
@@ -128,12 +139,7 @@ func TestTooBigForClientRFC1191(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	untilTrue(t, "the gateway's link up", func() bool {
-		r.srv.mu.Lock()
-		defer r.srv.mu.Unlock()
-		l, ok := r.srv.clients[cl.Addr()].(*link)
-		return ok && l.up.Load()
-	})
+	r.waitLinkUp(t, cl.Addr())
 	r.router.Forward(bigPacket(cl.Addr(), 1600, 1, false))
 	r.router.Forward(bigPacket(cl.Addr(), 1600, 2, true))
 	checkFragmentationNeeded(t, site.take(), 1500, 2)

@@ -14,15 +14,7 @@ import (
 // 10.1.0.0/16 to 10.2.0.0/16, so that a responder's answer can name more
 // than was proposed.
 func authFixture(f testing.TB) *fuzzFixture {
-	fx := &fuzzFixture{n: newFakeNet(f)}
-	fx.n.setPolicy(func(from, _ netip.AddrPort, b []byte) []time.Duration {
-		fx.mu.Lock()
-		defer fx.mu.Unlock()
-		if fx.dropAuth && from.Addr() == addrA && len(b) > 18 && wire.ExchangeType(b[18]) == wire.IKEAuth {
-			return nil
-		}
-		return []time.Duration{0}
-	})
+	fx := newFuzzFixture(f)
 	here, there := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}
 	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
 	pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly

@@ -31,9 +31,9 @@ const (
 	fuzzModes
 )
 
-// fixture builds the fixture, which lives as long as f: each fuzz target
-// has one of its own.
-func fixture(f testing.TB) *fuzzFixture {
+// newFuzzFixture is a fixture's network, which drops a's IKE_AUTH
+// requests while dropAuth is set; its nodes are the caller's to add.
+func newFuzzFixture(f testing.TB) *fuzzFixture {
 	fx := &fuzzFixture{n: newFakeNet(f)}
 	fx.n.setPolicy(func(from, _ netip.AddrPort, b []byte) []time.Duration {
 		fx.mu.Lock()
@@ -43,6 +43,13 @@ func fixture(f testing.TB) *fuzzFixture {
 		}
 		return []time.Duration{0}
 	})
+	return fx
+}
+
+// fixture builds the fixture, which lives as long as f: each fuzz target
+// has one of its own.
+func fixture(f testing.TB) *fuzzFixture {
+	fx := newFuzzFixture(f)
 	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
 	// a initiates only when told; b answers.
 	pa.Mode, pb.Mode = ModeResponderOnly, ModeResponderOnly
