@@ -564,6 +564,19 @@ func TestSelectorsRFC4301Section5_2(t *testing.T) {
 	}
 }
 
+// sealInner seals inner, of next header next, with sealer: what a peer
+// sends, valid inner packet or not.
+func sealInner(t *testing.T, sealer *esp.SA, inner []byte, next uint8) []byte {
+	t.Helper()
+	buf := make([]byte, esp.Headroom+len(inner)+esp.Tailroom)
+	copy(buf[esp.Headroom:], inner)
+	pkt, err := sealer.Seal(buf, len(inner), next)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pkt
+}
+
 // TestDummyAndMalformedRFC4303Section2_6 seals what is not a valid inner
 // packet with B's inbound SA and checks how B drops it.
 func TestDummyAndMalformedRFC4303Section2_6(t *testing.T) {
@@ -590,12 +603,7 @@ func TestDummyAndMalformedRFC4303Section2_6(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			buf := make([]byte, esp.Headroom+len(tt.inner)+esp.Tailroom)
-			copy(buf[esp.Headroom:], tt.inner)
-			pkt, err := sealer.Seal(buf, len(tt.inner), tt.next)
-			if err != nil {
-				t.Fatal(err)
-			}
+			pkt := sealInner(t, sealer, tt.inner, tt.next)
 			b.e.HandleESP(addrB, datagrams(pkt, pkt[:espwire.HeaderLen-1]))
 			if d := status(t, b.e, "t").Drops; !tt.check(d) {
 				t.Fatalf("drops %+v", d)
@@ -640,15 +648,7 @@ func TestDroppedESPProvesPeerAliveRFC7296Section2_4(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			seal := func() []byte {
-				buf := make([]byte, esp.Headroom+len(tt.inner)+esp.Tailroom)
-				copy(buf[esp.Headroom:], tt.inner)
-				pkt, err := sealer.Seal(buf, len(tt.inner), tt.next)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return pkt
-			}
+			seal := func() []byte { return sealInner(t, sealer, tt.inner, tt.next) }
 			const count = 3
 			for i := range count {
 				b.e.HandleESP(addrB, datagrams(seal()))

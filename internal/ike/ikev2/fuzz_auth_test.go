@@ -4,7 +4,6 @@ import (
 	"net/netip"
 	"slices"
 	"testing"
-	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
@@ -77,16 +76,7 @@ func (fx *fuzzFixture) authResponse(sa *ikeSA, first wire.PayloadType, plain []b
 }
 
 // settleA waits until a's loop has processed what it was given.
-func (fx *fuzzFixture) settleA() {
-	c := fx.a.m.conn("to-b")
-	for range 1000 {
-		if len(c.packets) == 0 {
-			break
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
-	c.do(func() {})
-}
+func (fx *fuzzFixture) settleA() { settleConn(fx.a.m.conn("to-b")) }
 
 // prefixesWithin reports whether every prefix of ps lies inside one of outer.
 func prefixesWithin(ps, outer []netip.Prefix) bool {

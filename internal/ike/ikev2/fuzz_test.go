@@ -115,8 +115,10 @@ func (fx *fuzzFixture) current(halfOpen bool) *ikeSA {
 }
 
 // settle waits until b's loop has processed what it was given.
-func (fx *fuzzFixture) settle() {
-	c := fx.b.m.conn("to-a")
+func (fx *fuzzFixture) settle() { settleConn(fx.b.m.conn("to-a")) }
+
+// settleConn waits until c's loop has processed what it was given.
+func settleConn(c *conn) {
 	for range 1000 {
 		if len(c.packets) == 0 {
 			break
