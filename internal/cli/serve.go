@@ -80,17 +80,28 @@ second one while it stops ends it at once.`,
 			}
 			cfg.DataDir = g.dataDir
 			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
-			defer stop()
 			// SIGHUP too: a terminal that goes away must not end serve
 			// without telling its peers. Once the stop has begun, a
 			// second signal ends the process at once (the signals'
 			// default), as a user who presses Ctrl-C again expects: the
-			// clean stop may wait for requests, peers and the store.
-			defer context.AfterFunc(ctx, func() {
-				stop()
-				cfg.Logger.Info("stopping; a second SIGINT, SIGTERM or SIGHUP ends serve at once, without telling the peers")
-			})()
+			// clean stop may wait for requests, peers and the store. The
+			// default is back before the stop begins: a second signal
+			// sent once the API refuses connections was lost when it was
+			// restored after (signal.NotifyContext and an AfterFunc).
+			sigs := make(chan os.Signal, 1)
+			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+			defer signal.Stop(sigs)
+			ctx, cancel := context.WithCancelCause(cmd.Context())
+			defer cancel(nil)
+			go func() {
+				select {
+				case sig := <-sigs:
+					signal.Stop(sigs)
+					cfg.Logger.Info("stopping; a second SIGINT, SIGTERM or SIGHUP ends serve at once, without telling the peers")
+					cancel(fmt.Errorf("%v signal received", sig))
+				case <-ctx.Done():
+				}
+			}()
 			s, err := server.New(ctx, cfg)
 			if err != nil {
 				return err // a bad flag is the one line printed
