@@ -174,36 +174,23 @@ func Start(opts Options) (*Gateway, error) {
 		g.log.Info("the tunnels learn path MTUs only from the kernel, read every few seconds: the gateway cannot read ICMP on its address (a raw socket needs CAP_NET_RAW)", "every", keepaliveCheck, "err", err)
 	}
 	g.wg.Go(g.keepalives)
-	g.wg.Go(g.samplePeaks)
+	g.wg.Go(func() { g.peaks.Run(g.stop, g.readPeaks) })
 	return g, nil
 }
 
-// samplePeaks samples the point-to-site clients' counters every
-// peakrate.Tick, for their peak rates (Clients), until the gateway
-// closes.
-func (g *Gateway) samplePeaks() {
-	t := time.NewTicker(peakrate.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-g.stop:
-			return
-		case <-t.C:
-			g.mu.Lock()
-			names := slices.Collect(maps.Keys(g.clients))
-			g.mu.Unlock()
-			counters := make(map[string]peakrate.Counters, len(names))
-			if len(names) > 0 {
-				for _, ts := range g.eng.TunnelStatus(names...) {
-					counters[ts.Name] = peakrate.Counters{Bytes: ts.BytesIn + ts.BytesOut, Packets: ts.PacketsIn + ts.PacketsOut}
-				}
-			}
-			// When they were read, not the tick's time: a tick taken late
-			// (g.mu held by a reconfiguration) counted what came since as
-			// within the window.
-			g.peaks.Sample(time.Now(), counters)
+// readPeaks reads the point-to-site clients' counters, for their peak
+// rates (Clients).
+func (g *Gateway) readPeaks() map[string]peakrate.Counters {
+	g.mu.Lock()
+	names := slices.Collect(maps.Keys(g.clients))
+	g.mu.Unlock()
+	counters := make(map[string]peakrate.Counters, len(names))
+	if len(names) > 0 {
+		for _, ts := range g.eng.TunnelStatus(names...) {
+			counters[ts.Name] = peakrate.Counters{Bytes: ts.BytesIn + ts.BytesOut, Packets: ts.PacketsIn + ts.PacketsOut}
 		}
 	}
+	return counters
 }
 
 // keepaliveCheck is how often the paths that need NAT-keepalives are

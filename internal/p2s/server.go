@@ -315,34 +315,21 @@ func Start(cfg Config) (*Server, error) {
 	}
 	s.ln = ln
 	s.wg.Go(s.accept)
-	s.wg.Go(s.samplePeaks)
+	s.wg.Go(func() { s.peaks.Run(s.done, s.readPeaks) })
 	return s, nil
 }
 
-// samplePeaks samples the connected clients' counters every
-// peakrate.Tick, for their peak rates (Clients), until the server
-// closes.
-func (s *Server) samplePeaks() {
-	t := time.NewTicker(peakrate.Tick)
-	defer t.Stop()
-	for {
-		select {
-		case <-s.done:
-			return
-		case <-t.C:
-			s.mu.Lock()
-			counters := make(map[client]peakrate.Counters, len(s.clients))
-			for _, c := range s.clients {
-				bin, bout, pin, pout := c.traffic()
-				counters[c] = peakrate.Counters{Bytes: bin + bout, Packets: pin + pout}
-			}
-			s.mu.Unlock()
-			// When they were read, not the tick's time: a tick taken late
-			// (s.mu held meanwhile) counted what came since as within the
-			// window.
-			s.peaks.Sample(time.Now(), counters)
-		}
+// readPeaks reads the connected clients' counters, for their peak rates
+// (Clients).
+func (s *Server) readPeaks() map[client]peakrate.Counters {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	counters := make(map[client]peakrate.Counters, len(s.clients))
+	for _, c := range s.clients {
+		bin, bout, pin, pout := c.traffic()
+		counters[c] = peakrate.Counters{Bytes: bin + bout, Packets: pin + pout}
 	}
+	return counters
 }
 
 // Addr is where the server listens.

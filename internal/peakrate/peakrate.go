@@ -93,6 +93,24 @@ func (t *Tracker[K]) Sample(now time.Time, counters map[K]Counters) {
 	}
 }
 
+// Run samples every Tick what read returns, the counters of the clients
+// connected, until stop is closed. Each sample is timed when read
+// returned, not at its tick: a tick served late (read waited for a lock)
+// would count what came meanwhile as within the window.
+func (t *Tracker[K]) Run(stop <-chan struct{}, read func() map[K]Counters) {
+	tick := time.NewTicker(Tick)
+	defer tick.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-tick.C:
+			c := read()
+			t.Sample(time.Now(), c)
+		}
+	}
+}
+
 // Peak returns the peak of the client k; none (zero) when it was not
 // sampled yet.
 func (t *Tracker[K]) Peak(k K) Peak {
