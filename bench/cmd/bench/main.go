@@ -34,7 +34,7 @@ func run() int {
 		systems = flag.String("systems", "", "comma-separated systems for the throughput part (default all): "+strings.Join(names(), ", "))
 		parts   = flag.String("parts", "", "comma-separated parts to run (default all): "+strings.Join(bench.Parts, ", "))
 		skip    = flag.String("skip", "", "comma-separated parts not to run")
-		out     = flag.String("out", "bench/results", "directory for <date>.md, latest.md and latest.png")
+		out     = flag.String("out", "bench/results", "directory for <date>.md and, after a run of every part on every system, latest.md and latest.png")
 		work    = flag.String("work", "bench/work", "directory for binaries, configurations and logs (not committed)")
 		wg      = flag.String("wireguard-go", "", "wireguard-go binary (default <work>/bin/wireguard)")
 		vnetgw  = flag.String("vnetgw", "", "vnetgw binary (default <work>/bin/vnetgw)")
@@ -119,17 +119,24 @@ func run() int {
 		log.Error("benchmark", "err", err)
 		return 1
 	}
-	paths, err := write(*out, res, machine, *command)
+	// A run of some parts or systems does not replace the latest full
+	// one, which the READMEs quote: its figures are in its dated file.
+	complete := len(partList) == len(bench.Parts) && len(selected) == len(bench.Systems(bins))
+	paths, err := write(*out, res, machine, *command, complete)
 	if err != nil {
 		log.Error("writing results", "err", err)
 		return 1
 	}
 	log.Info("results written", "files", strings.Join(paths, " "))
+	if !complete {
+		log.Info("latest.md and latest.png are kept: they hold the latest run of every part on every system")
+	}
 	return 0
 }
 
-// write writes <date>.md, latest.md and latest.png into dir.
-func write(dir string, res *bench.Result, m bench.Machine, command string) ([]string, error) {
+// write writes <date>.md into dir and, for a complete run (every part
+// on every system), latest.md and latest.png.
+func write(dir string, res *bench.Result, m bench.Machine, command string, complete bool) ([]string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -140,6 +147,9 @@ func write(dir string, res *bench.Result, m bench.Machine, command string) ([]st
 		{res.Start.Format("2006-01-02T1504Z") + ".md", func(f *os.File) error { return bench.WriteMarkdown(f, res, m, command, "") }},
 		{"latest.md", func(f *os.File) error { return bench.WriteMarkdown(f, res, m, command, "latest.png") }},
 		{"latest.png", func(f *os.File) error { return bench.WriteChart(f, res, m) }},
+	}
+	if !complete {
+		files = files[:1]
 	}
 	var paths []string
 	for _, file := range files {

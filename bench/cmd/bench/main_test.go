@@ -2,8 +2,13 @@ package main
 
 import (
 	"flag"
+	"os"
+	"path/filepath"
 	"slices"
 	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/bench"
 )
 
 func TestSelectParts(t *testing.T) {
@@ -66,6 +71,37 @@ func TestQuickDefaults(t *testing.T) {
 	for name, v := range want {
 		if got := fs.Lookup(name).Value.String(); got != v {
 			t.Errorf("-%s = %s, want %s", name, got, v)
+		}
+	}
+}
+
+// TestWriteKeepsLatestOfAFullRun: a run of some parts or systems writes
+// its dated file and leaves latest.md and latest.png, which the READMEs
+// quote, as the last full run wrote them.
+func TestWriteKeepsLatestOfAFullRun(t *testing.T) {
+	dir := t.TempDir()
+	full := &bench.Result{Start: time.Date(2026, 11, 29, 11, 43, 0, 0, time.UTC)}
+	if _, err := write(dir, full, bench.Machine{}, "bench/run.sh", true); err != nil {
+		t.Fatal(err)
+	}
+	latest, err := os.ReadFile(filepath.Join(dir, "latest.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	partial := &bench.Result{Start: full.Start.Add(72 * time.Hour)}
+	paths, err := write(dir, partial, bench.Machine{}, "bench/run.sh -parts throughput", false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{filepath.Join(dir, "2026-12-02T1143Z.md")}; !slices.Equal(paths, want) {
+		t.Errorf("a partial run wrote %v, want %v", paths, want)
+	}
+	if after, err := os.ReadFile(filepath.Join(dir, "latest.md")); err != nil || string(after) != string(latest) {
+		t.Errorf("a partial run changed latest.md (err %v)", err)
+	}
+	for _, name := range []string{"2026-11-29T1143Z.md", "2026-12-02T1143Z.md", "latest.png"} {
+		if _, err := os.Stat(filepath.Join(dir, name)); err != nil {
+			t.Error(err)
 		}
 	}
 }
