@@ -23,7 +23,17 @@ const (
 	prefixStatus   = "status/"
 	keyFence       = "meta/fence"
 	keyCursor      = "meta/publicip-cursor"
+	keyFormat      = "meta/format"
 )
+
+// Format is the version of the region's records, the keys above and
+// their encoding, that this vnetgw reads and writes, kept in the store
+// under keyFormat (a store without it is of format 1, the first), in
+// etcd as in bbolt (whose file has a format of its own, store/bolt's).
+// A vnetgw refuses records of a later format rather than skip those it
+// cannot read and then write over them; one that changes them raises it
+// and converts older records as it opens the store.
+const Format = 1
 
 // kinds maps each resource type to a decoder of its stored form.
 var kinds = map[string]func([]byte) (any, error){

@@ -16,6 +16,7 @@ import (
 	"math/rand/v2"
 	"net/netip"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -94,6 +95,9 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 	}
 	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, maxBytes: cfg.MaxTxnBytes, advanced: make(chan struct{}), changed: make(chan struct{}), done: make(chan struct{}),
 		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteWhy: map[string]string{}, remoteRetry: map[string]remoteRetry{}}
+	if err := checkFormat(ctx, r.store); err != nil {
+		return nil, err
+	}
 	m, err := r.load(ctx)
 	if err != nil {
 		return nil, err
@@ -115,6 +119,37 @@ func (r *Region) Close() error {
 	<-r.done
 	r.wg.Wait()
 	return nil
+}
+
+// checkFormat refuses a store whose records are of a later Format than
+// this vnetgw's, and marks one without a format as of this one (a store
+// of the first vnetgw holds none: it is of format 1). Nodes that open one
+// store at once mark it once.
+func checkFormat(ctx context.Context, st store.Store) error {
+	for {
+		kv, err := st.Get(ctx, keyFormat)
+		if errors.Is(err, store.ErrNotFound) {
+			_, err = st.Txn(ctx, []store.Cond{{Key: keyFormat}}, []store.Op{store.Put(keyFormat, []byte(strconv.Itoa(Format)))})
+			if errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrOutcomeUnknown) && !errors.Is(err, store.ErrClosed) {
+				continue // another node marked it first, or the answer was lost: read it
+			}
+			if err != nil {
+				return fmt.Errorf("mark the state's format: %w", err)
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("read the state's format: %w", err)
+		}
+		f, err := strconv.Atoi(string(kv.Value))
+		if err != nil || f < 1 {
+			return fmt.Errorf("the state's format, %q under %s, is not a version this vnetgw knows", kv.Value, keyFormat)
+		}
+		if f > Format {
+			return fmt.Errorf("the state's records are of format %d, written by a later vnetgw; this one reads format %d and would lose what it cannot read: run the later vnetgw (or this one on a backup of the state from before it)", f, Format)
+		}
+		return nil
+	}
 }
 
 func (r *Region) load(ctx context.Context) (*model, error) {

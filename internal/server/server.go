@@ -210,7 +210,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	reg, err := region.Open(ctx, rc)
 	if err != nil {
 		s.closeStore()
-		return nil, err
+		return nil, fmt.Errorf("%s: %w", s.storeName(), err)
 	}
 	s.URL = "https://" + localAddr(host, ln.Addr().(*net.TCPAddr))
 	if s.etcd != nil {
@@ -546,6 +546,15 @@ func (s *Server) openStore(ctx context.Context) (store.Store, error) {
 	}
 	s.etcd = cli
 	return etcd.New(cli, s.cfg.EtcdPrefix+"state/", etcd.Options{}), nil
+}
+
+// storeName names the state store in errors: its file, or etcd's
+// endpoints and the key prefix.
+func (s *Server) storeName() string {
+	if len(s.cfg.Etcd) == 0 {
+		return filepath.Join(s.cfg.DataDir, datadir.State)
+	}
+	return fmt.Sprintf("etcd %s, prefix %q", strings.Join(s.cfg.Etcd, ","), s.cfg.EtcdPrefix+"state/")
 }
 
 func (s *Server) closeStore() error {
