@@ -179,9 +179,6 @@ func (e *Etcd) Client(t testing.TB) *clientv3.Client {
 	return cli
 }
 
-// Log returns what etcd printed.
-func (e *Etcd) Log() string { return e.out.String() }
-
 // Pause stops the member's process (SIGSTOP): it holds its connections
 // open and answers nothing, as a member that hangs or a host that lost
 // power does, until Resume; it is resumed when t ends.
