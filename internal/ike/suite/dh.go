@@ -3,7 +3,6 @@ package suite
 import (
 	"crypto/ecdh"
 	"crypto/rand"
-	"errors"
 	"fmt"
 	"log/slog"
 	"math/big"
@@ -152,27 +151,6 @@ func GenerateKey(g ikev2.DHGroup) (*PrivateKey, error) {
 		return nil, fmt.Errorf("generating %v key: %w", g, err)
 	}
 	return newMODPPrivateKey(g, m, x.Add(x, big.NewInt(2))), nil
-}
-
-// newPrivateKey returns the private key of g with the given private value,
-// for test vectors: a scalar for the curves, a big-endian exponent for MODP.
-func newPrivateKey(g ikev2.DHGroup, priv []byte) (*PrivateKey, error) {
-	if c := curveOf(g); c != nil {
-		k, err := c.NewPrivateKey(priv)
-		if err != nil {
-			return nil, err
-		}
-		return newECPrivateKey(g, k), nil
-	}
-	m := modpOf(g)
-	if m == nil {
-		return nil, fmt.Errorf("%v: %w", g, ErrUnsupported)
-	}
-	x := new(big.Int).SetBytes(priv)
-	if x.Sign() <= 0 || x.Cmp(m.q) >= 0 {
-		return nil, errors.New("private exponent out of range")
-	}
-	return newMODPPrivateKey(g, m, x), nil
 }
 
 func newECPrivateKey(g ikev2.DHGroup, k *ecdh.PrivateKey) *PrivateKey {

@@ -341,3 +341,24 @@ func FuzzSharedSecret(f *testing.F) {
 		}
 	})
 }
+
+// newPrivateKey returns the private key of g with the given private value,
+// for test vectors: a scalar for the curves, a big-endian exponent for MODP.
+func newPrivateKey(g ikev2.DHGroup, priv []byte) (*PrivateKey, error) {
+	if c := curveOf(g); c != nil {
+		k, err := c.NewPrivateKey(priv)
+		if err != nil {
+			return nil, err
+		}
+		return newECPrivateKey(g, k), nil
+	}
+	m := modpOf(g)
+	if m == nil {
+		return nil, fmt.Errorf("%v: %w", g, ErrUnsupported)
+	}
+	x := new(big.Int).SetBytes(priv)
+	if x.Sign() <= 0 || x.Cmp(m.q) >= 0 {
+		return nil, errors.New("private exponent out of range")
+	}
+	return newMODPPrivateKey(g, m, x), nil
+}
