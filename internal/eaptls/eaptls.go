@@ -283,7 +283,7 @@ func RevokedThumbprint(thumb string, thumbprints []string) bool {
 // any case, with spaces or colons between (openssl's fingerprint) and
 // invisible format characters around (Windows' certificate dialog starts
 // its copy with a left-to-right mark). It returns the 40 digits in upper
-// case, and false for anything else.
+// case, and "" and false for anything else.
 func Thumbprint(s string) (string, bool) {
 	var b strings.Builder
 	for _, r := range s {
@@ -295,5 +295,8 @@ func Thumbprint(s string) (string, bool) {
 			return "", false
 		}
 	}
-	return b.String(), b.Len() == 2*sha1.Size
+	if b.Len() != 2*sha1.Size {
+		return "", false // too few or too many digits: no thumbprint, nor part of one
+	}
+	return b.String(), true
 }
