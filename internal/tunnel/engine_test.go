@@ -2,6 +2,9 @@ package tunnel
 
 import (
 	"bytes"
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -618,19 +621,26 @@ func TestDummyAndMalformedRFC4303Section2_6(t *testing.T) {
 // TestDroppedESPProvesPeerAliveRFC7296Section2_4: ESP that authenticated
 // and is no replay proves the peer alive (RFC 7296 §2.4, a cryptographically
 // protected message), though the data plane drops what it carries: a dummy
-// packet (RFC 4303 §2.6, Next Header 59) or one outside the child's
-// selectors moves LastInbound, which dead peer detection reads, each time
-// one comes. It did not: a peer sending only dummies was asked whether it
-// was alive every interval. A forged packet moves nothing.
+// packet (RFC 4303 §2.6, Next Header 59), one outside the child's
+// selectors or one whose padding is wrong (RFC 4303 §2.4, found after the
+// integrity check) moves LastInbound, which dead peer detection reads,
+// each time one comes. It did not: a peer sending only dummies was asked
+// whether it was alive every interval, and one whose padding was wrong
+// still is. A forged packet, or a replay, moves nothing.
 func TestDroppedESPProvesPeerAliveRFC7296Section2_4(t *testing.T) {
 	tests := []struct {
-		name    string
-		inner   []byte
-		next    uint8
-		dropped func(TunnelDrops) uint64
+		name  string
+		inner []byte
+		next  uint8
+		// plaintext, when set, is sealed as it is, trailer and all, in
+		// place of inner with the trailer Seal makes.
+		plaintext []byte
+		dropped   func(TunnelDrops) uint64
 	}{
-		{"dummy", []byte{1, 2, 3}, espwire.NextHeaderNone, func(d TunnelDrops) uint64 { return d.Dummy }},
-		{"outside the selectors", packet("10.9.0.5", "10.2.0.5", 20), espwire.NextHeaderIPv4, func(d TunnelDrops) uint64 { return d.Selector }},
+		{"dummy", []byte{1, 2, 3}, espwire.NextHeaderNone, nil, func(d TunnelDrops) uint64 { return d.Dummy }},
+		{"outside the selectors", packet("10.9.0.5", "10.2.0.5", 20), espwire.NextHeaderIPv4, nil, func(d TunnelDrops) uint64 { return d.Selector }},
+		// Pad length 2, padding 7, 7 instead of 1, 2.
+		{"bad padding", nil, 0, []byte{0x45, 0, 0, 0, 7, 7, 2, espwire.NextHeaderIPv4}, func(d TunnelDrops) uint64 { return d.Padding }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -641,6 +651,9 @@ func TestDroppedESPProvesPeerAliveRFC7296Section2_4(t *testing.T) {
 			b.e.now = clk.now
 			_, cb := childPair(gcm256, "t", 0xa0000001, 0xb0000001)
 			cb.LocalTS, cb.RemoteTS = prefixes("10.2.0.0/24"), prefixes("10.1.0.0/16")
+			key := make([]byte, 36) // AES-256 and the salt (RFC 4106 §8.1)
+			rand.Read(key)
+			cb.In.Keys = esp.NewKeys(key, nil)
 			if err := b.e.AddChild(cb); err != nil {
 				t.Fatal(err)
 			}
@@ -648,10 +661,19 @@ func TestDroppedESPProvesPeerAliveRFC7296Section2_4(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			seal := func() []byte { return sealInner(t, sealer, tt.inner, tt.next) }
+			var seq uint32
+			seal := func() []byte {
+				if tt.plaintext == nil {
+					return sealInner(t, sealer, tt.inner, tt.next)
+				}
+				seq++
+				return sealGCM(t, key, cb.In.SPI, seq, tt.plaintext)
+			}
 			const count = 3
+			var last []byte
 			for i := range count {
-				b.e.HandleESP(addrB, datagrams(seal()))
+				last = seal()
+				b.e.HandleESP(addrB, datagrams(bytes.Clone(last)))
 				if got, want := b.e.LastInbound("t"), clk.now(); !got.Equal(want) {
 					t.Fatalf("packet %d, dropped, came at %v: LastInbound %v; want when it came", i+1, want, got)
 				}
@@ -659,16 +681,36 @@ func TestDroppedESPProvesPeerAliveRFC7296Section2_4(t *testing.T) {
 			}
 			forged := seal()
 			forged[len(forged)-1] ^= 1
-			b.e.HandleESP(addrB, datagrams(forged))
+			b.e.HandleESP(addrB, datagrams(forged, last))
 			if got, want := b.e.LastInbound("t"), clk.now().Add(-time.Minute); !got.Equal(want) {
-				t.Errorf("after a forged packet: LastInbound %v; want %v, the last authentic packet's", got, want)
+				t.Errorf("after a forged packet and a replay: LastInbound %v; want %v, the last authentic packet's", got, want)
 			}
 			d := status(t, b.e, "t").Drops
-			if got := tt.dropped(d); got != count || d.Integrity != 1 {
-				t.Errorf("drops %+v; want %d of the packets sent and the forged one as integrity", d, count)
+			if got := tt.dropped(d); got != count || d.Integrity != 1 || d.Replay != 1 {
+				t.Errorf("drops %+v; want %d of the packets sent, the forged one as integrity, the replay as replay", d, count)
 			}
 		})
 	}
+}
+
+// sealGCM seals plaintext, its ESP trailer included, as packet seq of
+// SPI spi with AES-GCM key material key (RFC 4106: the key, then a
+// 4-byte salt; the sequence number as IV): what a peer that holds the
+// keys sends, its trailer right or not, which esp.SA.Seal cannot make.
+func sealGCM(t *testing.T, key []byte, spi, seq uint32, plaintext []byte) []byte {
+	t.Helper()
+	block, err := aes.NewCipher(key[:len(key)-4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := cipher.NewGCM(block)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hdr := binary.BigEndian.AppendUint32(binary.BigEndian.AppendUint32(nil, spi), seq)
+	iv := binary.BigEndian.AppendUint64(nil, uint64(seq))
+	nonce := append(bytes.Clone(key[len(key)-4:]), iv...)
+	return g.Seal(append(bytes.Clone(hdr), iv...), nonce, plaintext, hdr)
 }
 
 // TestRemoveChildStopsTraffic checks that without children nothing passes

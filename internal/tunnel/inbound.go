@@ -21,8 +21,8 @@ type inBatch struct {
 // openJob is one ESP packet, msgs[msg], for child c. Once opened, the
 // inner packet is msgs[msg].Buf[start:start+length], or drop says why not;
 // opened says it authenticated and is no replay, whatever became of it
-// after; moved says that too, and that it came from elsewhere than the
-// child's remote endpoint.
+// after (its padding wrong, say); moved says that it opened without error
+// and came from elsewhere than the child's remote endpoint.
 type openJob struct {
 	c             *child
 	msg           int
@@ -45,6 +45,10 @@ func (b *inBatch) do(lo, hi int) {
 		inner, next, err := j.c.in.Open(m.Buf[:m.N])
 		if err != nil {
 			j.drop = openDrop(err)
+			// Bad padding is found only after the packet passed its
+			// integrity and replay checks (esp.SA.Open): the peer sent
+			// it, and it proves the peer alive as a dummy does.
+			j.opened = err == esp.ErrPadding
 			continue
 		}
 		j.opened = true
@@ -144,8 +148,8 @@ func (e *Engine) HandleESP(local netip.AddrPort, msgs []udp.Message) {
 			e.peerMoved(j.c, msgs[j.msg].Addr, now)
 		}
 		// RFC 7296 §2.4: a packet that authenticated proves the peer
-		// alive, though dropped below (a dummy, one outside the
-		// selectors): dead peer detection reads this clock. One store
+		// alive, though dropped (its padding wrong, a dummy, one outside
+		// the selectors): dead peer detection reads this clock. One store
 		// per run of a child's packets in the batch.
 		if j.opened && j.c != last {
 			j.c.lastIn.Store(now)

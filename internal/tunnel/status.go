@@ -103,9 +103,10 @@ type ChildStatus struct {
 	InSPI, OutSPI uint32
 	Local, Remote netip.AddrPort
 	// LastInbound is when the last inbound packet opened (it
-	// authenticated and is no replay), whether or not it was within the
-	// selectors, a dummy or taken by the inner side: the peer is alive and
-	// seals with the child (a standby child is ready); zero if none.
+	// authenticated and is no replay), whether or not its padding was
+	// right, it was within the selectors, a dummy or taken by the inner
+	// side: the peer is alive and seals with the child (a standby child is
+	// ready); zero if none.
 	LastInbound time.Time
 	// SelectorDrops counts packets that opened but were outside the
 	// selectors.
