@@ -206,8 +206,8 @@ func (p *initiatorPair) sa() *isakmpSA {
 // quickSeed decrypts quick1 and quick2 with sa's keys (RFC 2409 §5.5,
 // Appendix B: message 2 is encrypted on from message 1's last block, and
 // its HASH(2) covers Ni_b) and returns message 2's payloads after the
-// HASH, first the type of the first.
-func (p *initiatorPair) quickSeed(t testing.TB, sa *isakmpSA) []byte {
+// HASH.
+func (p *initiatorPair) quickSeed(t testing.TB, sa *isakmpSA) []wire.Payload {
 	h1, err := wire.ParseHeader(p.quick1)
 	if err != nil {
 		t.Fatal(err)
@@ -225,8 +225,62 @@ func (p *initiatorPair) quickSeed(t testing.TB, sa *isakmpSA) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rest, first := wire.AppendPayloads(nil, ps2)
+	return ps2
+}
+
+// chain is ps as FuzzQuickResponse takes it: the type of the first
+// payload, then the payloads.
+func chain(ps []wire.Payload) []byte {
+	rest, first := wire.AppendPayloads(nil, ps)
 	return append([]byte{byte(first)}, rest...)
+}
+
+// quick2Variant is the responder's message 2 changed as a peer may change
+// it, and whether the initiator takes it.
+type quick2Variant struct {
+	name   string
+	change func(t testing.TB, ps []wire.Payload)
+	// ok: the initiator installs a child, whose traffic is ts when set.
+	ok bool
+	ts *pair
+}
+
+// quick2Variants: message 2 as the responder sent it, with another SPI,
+// with other traffic IDs (RFC 2409 §5.5: IDci, IDcr).
+func quick2Variants() []quick2Variant {
+	spi := func(b ...byte) func(testing.TB, []wire.Payload) {
+		return func(t testing.TB, ps []wire.Payload) {
+			i := slices.IndexFunc(ps, func(pl wire.Payload) bool { return pl.Type == wire.PayloadSA })
+			sa, err := wire.ParseSA(ps[i].Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sa.Proposals[0].SPI = b
+			ps[i].Body = sa.Append(nil)
+		}
+	}
+	ids := func(local, remote string) func(testing.TB, []wire.Payload) {
+		return func(t testing.TB, ps []wire.Payload) {
+			n := 0
+			for i := range ps {
+				if ps[i].Type == wire.PayloadID {
+					ps[i].Body = wire.PrefixID(netip.MustParsePrefix([]string{local, remote}[n])).Append(nil)
+					n++
+				}
+			}
+			if n != 2 {
+				t.Fatalf("message 2 holds %d IDs", n)
+			}
+		}
+	}
+	narrow := pair{netip.MustParsePrefix("10.1.0.0/16"), netip.MustParsePrefix("10.2.0.0/24")}
+	return []quick2Variant{
+		{"as sent", func(testing.TB, []wire.Payload) {}, true, nil},
+		{"SPI 255, reserved (RFC 4303 §2.1)", spi(0, 0, 0, 255), false, nil},
+		{"SPI of 3 bytes", spi(1, 2, 3), false, nil},
+		{"narrower traffic", ids(narrow.local.String(), narrow.remote.String()), true, &narrow},
+		{"IPv6 traffic for IPv4 proposed", ids("2001:db8:1::/48", "2001:db8:2::/48"), false, nil},
+	}
 }
 
 // startQuick starts a quick mode of the initiator's for its first pair,
@@ -274,10 +328,13 @@ func FuzzQuickResponse(f *testing.F) {
 	p := newInitiatorPair(f)
 	f.Cleanup(func() { p.close() })
 	sa := p.sa()
-	f.Add(uint8(0), p.quickSeed(f, sa))
+	for _, v := range quick2Variants() {
+		ps := p.quickSeed(f, sa)
+		v.change(f, ps)
+		f.Add(uint8(0), chain(ps))
+	}
 	info := func(t wire.PayloadType, body []byte) []byte {
-		rest, first := wire.AppendPayloads(nil, []wire.Payload{{Type: t, Body: body}})
-		return append([]byte{byte(first)}, rest...)
+		return chain([]wire.Payload{{Type: t, Body: body}})
 	}
 	f.Add(uint8(1), info(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(), Type: wire.NotifyNoProposalChosen}.Append(nil)))
 	f.Add(uint8(1), info(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPI: []byte{0, 0, 0, 0}, Type: wire.NotifyInvalidIDInfo}.Append(nil)))
@@ -362,29 +419,45 @@ func within(outer, inner netip.Prefix) bool {
 // TestQuickResponseForged: the responder's quick mode message 2, as
 // FuzzQuickResponse forges it for a new quick mode of the initiator's,
 // installs a child with the SPI proposed; with a HASH(2) over another
-// nonce it installs none.
+// nonce it installs none, and each of its seeds' changes is taken or
+// refused as a peer would see it.
 func TestQuickResponseForged(t *testing.T) {
 	p := newInitiatorPair(t)
 	defer p.close()
 	sa := p.sa()
-	seed := p.quickSeed(t, sa)
-	for _, tamper := range []bool{false, true} {
-		q, ok := p.startQuick(sa)
-		if !ok {
-			t.Fatal("the initiator started no quick mode")
-		}
-		if tamper {
-			q.ni = append(bytes.Clone(q.ni), 0)
-		}
-		p.ri.mu.Lock()
-		had := len(p.ri.children)
-		p.ri.mu.Unlock()
-		p.mi.handle(sa.local, sa.remote, forgeQuick2(sa, q, wire.PayloadType(seed[0]), seed[1:]))
-		p.ri.mu.Lock()
-		got := slices.ContainsFunc(p.ri.children[had:], func(c ipsec.Child) bool { return c.In.SPI == q.spiIn })
-		p.ri.mu.Unlock()
-		if got == tamper {
-			t.Errorf("HASH(2) over another nonce %v: child installed %v", tamper, got)
-		}
+	tests := append(quick2Variants(), quick2Variant{name: "HASH(2) over another nonce", change: func(testing.TB, []wire.Payload) {}})
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ps := p.quickSeed(t, sa)
+			tt.change(t, ps)
+			q, ok := p.startQuick(sa)
+			if !ok {
+				t.Fatal("the initiator started no quick mode")
+			}
+			if tt.name == "HASH(2) over another nonce" {
+				q.ni = append(bytes.Clone(q.ni), 0)
+			}
+			p.ri.mu.Lock()
+			had := len(p.ri.children)
+			p.ri.mu.Unlock()
+			data := chain(ps)
+			p.mi.handle(sa.local, sa.remote, forgeQuick2(sa, q, wire.PayloadType(data[0]), data[1:]))
+			p.mi.mu.Lock()
+			if o := sa.qms[q.mid]; o != nil {
+				sa.endQuick(q.mid, o)
+			}
+			p.mi.mu.Unlock()
+			p.ri.mu.Lock()
+			defer p.ri.mu.Unlock()
+			i := slices.IndexFunc(p.ri.children[had:], func(c ipsec.Child) bool { return c.In.SPI == q.spiIn })
+			if (i >= 0) != tt.ok {
+				t.Fatalf("child installed %v, want %v", i >= 0, tt.ok)
+			}
+			if i >= 0 && tt.ts != nil {
+				if c := p.ri.children[had+i]; !slices.Equal(c.LocalTS, []netip.Prefix{tt.ts.local}) || !slices.Equal(c.RemoteTS, []netip.Prefix{tt.ts.remote}) {
+					t.Fatalf("child for %v <-> %v, want %v <-> %v", c.LocalTS, c.RemoteTS, tt.ts.local, tt.ts.remote)
+				}
+			}
+		})
 	}
 }
