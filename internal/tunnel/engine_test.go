@@ -622,11 +622,12 @@ func TestDummyAndMalformedRFC4303Section2_6(t *testing.T) {
 // and is no replay proves the peer alive (RFC 7296 §2.4, a cryptographically
 // protected message), though the data plane drops what it carries: a dummy
 // packet (RFC 4303 §2.6, Next Header 59), one outside the child's
-// selectors or one whose padding is wrong (RFC 4303 §2.4, found after the
-// integrity check) moves LastInbound, which dead peer detection reads,
-// each time one comes. It did not: a peer sending only dummies was asked
-// whether it was alive every interval, and one whose padding was wrong
-// still is. A forged packet, or a replay, moves nothing.
+// selectors, one whose Next Header is not its inner packet's or one whose
+// padding is wrong (RFC 4303 §2.4, found after the integrity check) moves
+// LastInbound, which dead peer detection reads, each time one comes. It
+// did not: a peer sending only dummies, or only packets whose padding was
+// wrong, was asked whether it was alive every interval. A forged packet,
+// or a replay, moves nothing.
 func TestDroppedESPProvesPeerAliveRFC7296Section2_4(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -639,6 +640,7 @@ func TestDroppedESPProvesPeerAliveRFC7296Section2_4(t *testing.T) {
 	}{
 		{"dummy", []byte{1, 2, 3}, espwire.NextHeaderNone, nil, func(d TunnelDrops) uint64 { return d.Dummy }},
 		{"outside the selectors", packet("10.9.0.5", "10.2.0.5", 20), espwire.NextHeaderIPv4, nil, func(d TunnelDrops) uint64 { return d.Selector }},
+		{"next header not the inner packet's", packet("2001:db8:1::1", "2001:db8:2::1", 4), espwire.NextHeaderIPv4, nil, func(d TunnelDrops) uint64 { return d.Malformed }},
 		// Pad length 2, padding 7, 7 instead of 1, 2.
 		{"bad padding", nil, 0, []byte{0x45, 0, 0, 0, 7, 7, 2, espwire.NextHeaderIPv4}, func(d TunnelDrops) uint64 { return d.Padding }},
 	}
