@@ -777,9 +777,17 @@ func oldRadiusSecret(old *arm.VPNClientConfiguration, a netip.Addr) string {
 // written, never read (listRadiusSecrets gives them); the read-only
 // fields Azure fills in are filled in: the ids and etags of its
 // point-to-site certificates, and the public address of each BGP
-// peering entry's IP configuration (tunnelIpAddresses).
+// peering entry's IP configuration (tunnelIpAddresses); and sku.capacity,
+// 0, where a gateway of an older vnetgw has none.
 func renderGateway(tx *txn, doc any) any {
 	g := *doc.(*arm.VirtualNetworkGateway)
+	// A gateway that a vnetgw before 23895c3 (2026-12-03) wrote has no
+	// sku.capacity; it shows 0, as one created since does.
+	if s := g.Properties.SKU; s != nil && s.Capacity == nil {
+		ns := *s
+		ns.Capacity = new(int32)
+		g.Properties.SKU = &ns
+	}
 	// Its child resources' etags are its own, also after a PATCH of its
 	// tags gave it a new one (an If-Match on a NAT rule is checked
 	// against the gateway's).
