@@ -6,7 +6,7 @@
 # TestUpgradeKeepsRecords opens it with today's code. Run from the repository:
 #   scripts/compat-fixture.sh [COMMIT]
 # It serves on 127.224.0.1:17443 with gateways on 127.224.1.0/24 and UDP
-# 25500/25501, TCP 25443; its sites are addresses of 127.224.2.0/24.
+# 24500/24501, TCP 24443; its sites are addresses of 127.224.2.0/24.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 commit=$(git rev-parse --short "${1:-8050529}")
@@ -27,7 +27,7 @@ git worktree remove --force "$work/src"
 data=$work/data
 mkdir -p "$data"
 "$work/vnetgw" serve --data-dir "$data" --listen 127.224.0.1:17443 \
-  --ike-port 25500 --natt-port 25501 --sstp-port 25443 \
+  --ike-port 24500 --natt-port 24501 --sstp-port 24443 \
   --public-ip-pool 127.224.1.0/24 --dns-server 127.224.0.53:53 >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do [ -s "$data/endpoint" ] && break; sleep 0.2; done
@@ -137,6 +137,12 @@ done
 # region comes up: its one BGP site has no device).
 for id in $(jq -r '.value[].id' "$out/get/list-networkInterfaces.json"); do
   api POST "$id/effectiveRouteTable" | jq -S --arg id "$id" '{id: $id} + .' >"$out/get/effectiveRouteTable-$(echo "$id" | awk -F/ '{print $5 "-" $NF}').json"
+done
+# The configuration of each site's device (swanctl.conf), which says what
+# the gateway proposes and sends to it.
+for id in $(jq -r '.value[] | select(.properties.localNetworkGateway2) | .id' "$out/get/list-connections.json"); do
+  api POST "$id/vpndeviceconfigurationscript" '{"vendor":"strongSwan","deviceFamily":"swanctl","firmwareVersion":"5.9"}' |
+    jq -r . >"$out/get/vpndeviceconfigurationscript-$(echo "$id" | awk -F/ '{print $5 "-" $NF}').conf"
 done
 for g in rg-hub rg-spoke rg-branch; do
   api GET "/subscriptions/$sub/resourcegroups/$g" | jq -S . >"$out/get/resourcegroup-$g.json"

@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
@@ -27,8 +28,8 @@ import (
 // upgradeFixture is the data of the vnetgw of commit 8050529 (2026-11-30,
 // the last before the records carried their format), made by
 // scripts/compat-fixture.sh: state.db.gz, its state (bbolt, compacted), and
-// get/, what its API answered for every resource and each type's list of
-// the subscription.
+// get/, what its API answered for every resource, each type's list of the
+// subscription, each host's effective routes and each site's device script.
 const upgradeFixture = "testdata/compat-8050529"
 
 // upgradeVolatile are the fields whose values the old vnetgw's answers
@@ -94,11 +95,13 @@ var upgradeKeys = map[string]string{
 // TestUpgradeKeepsRecords: a user who upgrades vnetgw keeps the data
 // directory, and today's serve reads every record that the vnetgw of
 // 8050529 wrote, unchanged in meaning. Opened with today's code, no
-// record is skipped as unreadable, every resource and list answers what
-// the old API answered (less upgradeVolatile and upgradeChanged), the
+// record is skipped as unreadable, every resource and list, each host's
+// effective routes and each site's device script answer what the old API
+// answered (less upgradeVolatile and upgradeChanged), the
 // store is marked as of format 1, a PUT of each resource as the old API
-// answered it succeeds and changes nothing, and a new connection is made
-// beside the old ones.
+// answered it succeeds and changes nothing, new resources take no address
+// the old ones hold, a new connection is made beside the old ones, and the
+// VNet-to-VNet pair comes up.
 func TestUpgradeKeepsRecords(t *testing.T) {
 	// The fixture's state has no format: it is of the vnetgw before them.
 	// (A copy of it is read, so that serve opens the file as it was.)
@@ -112,7 +115,9 @@ func TestUpgradeKeepsRecords(t *testing.T) {
 	logs := &logbuf.Buffer{}
 	s, err := New(context.Background(), Config{
 		DataDir: dir, Listen: "127.224.0.1:0", PublicIPPool: "127.224.1.0/24",
-		IKEPort: 25510, NATTPort: 25511, SSTPPort: 25453, DNSServer: "127.224.0.53:53",
+		// serve's flags of scripts/compat-fixture.sh: the device scripts
+		// name the ports.
+		IKEPort: 24500, NATTPort: 24501, SSTPPort: 24443, DNSServer: "127.224.0.53:53",
 		Logger: slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 	})
 	if err != nil {
@@ -147,6 +152,10 @@ func TestUpgradeKeepsRecords(t *testing.T) {
 	if err != nil || len(files) == 0 {
 		t.Fatalf("no answers of the old API in %s: %v", upgradeFixture, err)
 	}
+	scripts, err := filepath.Glob(filepath.Join(upgradeFixture, "get", "vpndeviceconfigurationscript-*.conf"))
+	if err != nil || len(scripts) == 0 {
+		t.Fatalf("no device scripts of the old API in %s: %v", upgradeFixture, err)
+	}
 	var resources []map[string]any // the old answers of the single GETs
 	before := map[string]any{}     // today's answers to them, by id
 	for _, f := range files {
@@ -171,6 +180,31 @@ func TestUpgradeKeepsRecords(t *testing.T) {
 			compareJSON(t, id, "", old, now, false)
 			resources = append(resources, old)
 			before[id] = now
+		}
+	}
+
+	// Each site's device is told the same: what the gateway proposes,
+	// the ranges, the addresses and the key, as the records say.
+	for _, f := range scripts {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		old := string(b)
+		// Its first line names the connection: "...connection RG-NAME:".
+		first, _, _ := strings.Cut(old, "\n")
+		conn, ok := upgradeScriptConn(first, resources)
+		if !ok {
+			t.Errorf("%s: no connection of the fixture is named in %q", f, first)
+			continue
+		}
+		var now string
+		if _, err := c.Do(ctx, http.MethodPost, escape(conn)+"/vpndeviceconfigurationscript", map[string]string{"vendor": "strongSwan", "deviceFamily": "swanctl", "firmwareVersion": "5.9"}, &now); err != nil {
+			t.Errorf("device script of %s: %v", conn, err)
+			continue
+		}
+		if now+"\n" != old {
+			t.Errorf("device script of %s: today's differs from 8050529's:\n%s", conn, lineDiff(old, now+"\n"))
 		}
 	}
 
@@ -223,9 +257,47 @@ func TestUpgradeKeepsRecords(t *testing.T) {
 		}
 	}
 
+	// New resources beside the old ones take no address the old ones
+	// hold: a public IP (meta/publicip), a host in a subnet with hosts.
+	const rg = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-hub/providers/Microsoft.Network/"
+	taken := map[string]string{}
+	for _, r := range resources {
+		p, _ := r["properties"].(map[string]any)
+		if a, _ := p["ipAddress"].(string); a != "" {
+			taken[a] = r["name"].(string)
+		}
+		ics, _ := p["ipConfigurations"].([]any)
+		for _, ic := range ics {
+			if a, _ := ic.(map[string]any)["properties"].(map[string]any)["privateIPAddress"].(string); a != "" {
+				taken[a] = r["name"].(string)
+			}
+		}
+	}
+	var pip struct{ Properties struct{ IPAddress string } }
+	if _, err := c.Do(ctx, http.MethodPut, rg+"publicIPAddresses/new-ip", map[string]any{"location": "westeurope", "sku": map[string]string{"name": "Standard"},
+		"properties": map[string]any{"publicIPAllocationMethod": "Static"}}, &pip); err != nil {
+		t.Errorf("a new public IP: %v", err)
+	} else if by, ok := taken[pip.Properties.IPAddress]; ok || pip.Properties.IPAddress == "" {
+		t.Errorf("a new public IP got %q, which %s holds", pip.Properties.IPAddress, by)
+	}
+	var nic struct {
+		Properties struct {
+			IPConfigurations []struct {
+				Properties struct{ PrivateIPAddress string }
+			}
+		}
+	}
+	if _, err := c.Do(ctx, http.MethodPut, rg+"networkInterfaces/new-host", map[string]any{"location": "westeurope", "properties": map[string]any{
+		"ipConfigurations": []any{map[string]any{"name": "ipconfig1", "properties": map[string]any{"subnet": map[string]string{"id": rg + "virtualNetworks/hub/subnets/default"}}}}}}, &nic); err != nil {
+		t.Errorf("a new host: %v", err)
+	} else if len(nic.Properties.IPConfigurations) != 1 {
+		t.Errorf("a new host: %d IP configurations", len(nic.Properties.IPConfigurations))
+	} else if a := nic.Properties.IPConfigurations[0].Properties.PrivateIPAddress; taken[a] != "" || a == "" {
+		t.Errorf("a new host got %q, which %s holds", a, taken[a])
+	}
+
 	// A new connection beside the old ones, on the active-active hub
 	// gateway that already has four.
-	const rg = "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-hub/providers/Microsoft.Network/"
 	site := map[string]any{"location": "westeurope", "properties": map[string]any{
 		"gatewayIpAddress": "127.224.2.50", "localNetworkAddressSpace": map[string]any{"addressPrefixes": []string{"192.168.50.0/24"}}}}
 	if _, err := c.Do(ctx, http.MethodPut, rg+"localNetworkGateways/branch-new", site, nil); err != nil {
@@ -257,6 +329,26 @@ func TestUpgradeKeepsRecords(t *testing.T) {
 		t.Errorf("connections %v, want %v", names, want)
 	}
 
+	// The VNet-to-VNet pair, both ends in this serve, comes up on the old
+	// records (keys, addresses, gateways): it did under 8050529. The
+	// deadline is for a loaded machine; it takes a second or two.
+	for _, id := range []string{rg + "connections/hub-to-spoke", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg-spoke/providers/Microsoft.Network/connections/spoke-to-hub"} {
+		var conn struct {
+			Properties struct{ ConnectionStatus, ConnectionStatusReason string }
+		}
+		for deadline := time.Now().Add(2 * time.Minute); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if _, err := c.Do(ctx, http.MethodGet, id, nil, &conn); err != nil {
+				t.Fatal(err)
+			}
+			if conn.Properties.ConnectionStatus == "Connected" {
+				break
+			}
+		}
+		if conn.Properties.ConnectionStatus != "Connected" {
+			t.Errorf("%s: %s (%s), want Connected", id, conn.Properties.ConnectionStatus, conn.Properties.ConnectionStatusReason)
+		}
+	}
+
 	stop()
 	if strings.Contains(logs.String(), "unreadable") {
 		t.Errorf("today's serve skipped records of 8050529:\n%s", grepLines(logs.String(), "unreadable"))
@@ -282,6 +374,51 @@ func formatOf(t *testing.T, path string) string {
 		t.Fatal(err)
 	}
 	return string(kv.Value)
+}
+
+// upgradeScriptConn finds the connection that the first line of a device
+// script names ("... of vnetgw connection RG-NAME:") among resources.
+func upgradeScriptConn(first string, resources []map[string]any) (string, bool) {
+	for _, r := range resources {
+		id, _ := r["id"].(string)
+		if r["type"] != "Microsoft.Network/connections" {
+			continue
+		}
+		rg := strings.Split(id, "/")[4]
+		if strings.HasSuffix(first, " connection "+rg+"-"+r["name"].(string)+":") {
+			return id, true
+		}
+	}
+	return "", false
+}
+
+// lineDiff names the lines of a that b lacks (-) and those b adds (+).
+func lineDiff(a, b string) string {
+	in := func(s string) map[string]int {
+		m := map[string]int{}
+		for l := range strings.Lines(s) {
+			m[l]++
+		}
+		return m
+	}
+	ia, ib := in(a), in(b)
+	var out []string
+	for l := range strings.Lines(a) {
+		if ib[l] > 0 {
+			ib[l]--
+		} else {
+			out = append(out, "- "+l)
+		}
+	}
+	ib = in(b)
+	for l := range strings.Lines(b) {
+		if ia[l] > 0 {
+			ia[l]--
+		} else {
+			out = append(out, "+ "+l)
+		}
+	}
+	return strings.Join(out, "")
 }
 
 // compareList compares each element of a list the old API answered with
