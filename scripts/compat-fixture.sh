@@ -2,7 +2,8 @@
 # Remakes internal/server/testdata/compat-COMMIT: the state.db of the vnetgw
 # of an older commit (default 8050529, of 2026-11-30, the last before the
 # records carried their format) holding a region of every kind of resource,
-# and get/*.json, what that vnetgw's API answered for each of them.
+# its metrics-history, and get/, what that vnetgw's API answered for each
+# resource, list, host's effective routes and site's device script.
 # TestUpgradeKeepsRecords opens it with today's code. Run from the repository:
 #   scripts/compat-fixture.sh [COMMIT]
 # It serves on 127.224.0.1:17443 with gateways on 127.224.1.0/24 and UDP
@@ -28,7 +29,7 @@ data=$work/data
 mkdir -p "$data"
 "$work/vnetgw" serve --data-dir "$data" --listen 127.224.0.1:17443 \
   --ike-port 24500 --natt-port 24501 --sstp-port 24443 \
-  --public-ip-pool 127.224.1.0/24 --dns-server 127.224.0.53:53 >"$work/serve.log" 2>&1 &
+  --public-ip-pool 127.224.1.0/24 --dns-server 127.224.0.53:53 --metrics-interval 1s >"$work/serve.log" 2>&1 &
 pid=$!
 for _ in $(seq 50); do [ -s "$data/endpoint" ] && break; sleep 0.2; done
 
@@ -148,8 +149,11 @@ for g in rg-hub rg-spoke rg-branch; do
   api GET "/subscriptions/$sub/resourcegroups/$g" | jq -S . >"$out/get/resourcegroup-$g.json"
 done
 
+sleep 3 # a few samples of the tunnels' counters
 kill -TERM "$pid" && wait "$pid" || true
 pid=
+# The tunnels' samples, which serve writes as it stops.
+cp "$data/metrics-history" "$out/metrics-history"
 ver=$(go list -m -f '{{.Version}}' go.etcd.io/bbolt)
 go run "go.etcd.io/bbolt/cmd/bbolt@$ver" compact -o "$work/state.db" "$data/state.db" >/dev/null
 gzip -9 -n <"$work/state.db" >"$out/state.db.gz"

@@ -27,8 +27,9 @@ import (
 
 // upgradeFixture is the data of the vnetgw of commit 8050529 (2026-11-30,
 // the last before the records carried their format), made by
-// scripts/compat-fixture.sh: state.db.gz, its state (bbolt, compacted), and
-// get/, what its API answered for every resource, each type's list of the
+// scripts/compat-fixture.sh: state.db.gz, its state (bbolt, compacted),
+// metrics-history, the tunnels' samples it saved as it stopped, and get/,
+// what its API answered for every resource, each type's list of the
 // subscription, each host's effective routes and each site's device script.
 const upgradeFixture = "testdata/compat-8050529"
 
@@ -94,14 +95,14 @@ var upgradeKeys = map[string]string{
 
 // TestUpgradeKeepsRecords: a user who upgrades vnetgw keeps the data
 // directory, and today's serve reads every record that the vnetgw of
-// 8050529 wrote, unchanged in meaning. Opened with today's code, no
-// record is skipped as unreadable, every resource and list, each host's
-// effective routes and each site's device script answer what the old API
-// answered (less upgradeVolatile and upgradeChanged), the
-// store is marked as of format 1, a PUT of each resource as the old API
-// answered it succeeds and changes nothing, new resources take no address
-// the old ones hold, a new connection is made beside the old ones, and the
-// VNet-to-VNet pair comes up.
+// 8050529 wrote, unchanged in meaning. Opened with today's code, no record
+// is skipped as unreadable nor the metrics history set aside; every
+// resource and list, each host's effective routes and each site's device
+// script answer what the old API answered (less upgradeVolatile and
+// upgradeChanged); the store is marked as of format 1; a PUT of each
+// resource as the old API answered it succeeds and changes nothing; new
+// resources take no address the old ones hold; a new connection is made
+// beside the old ones; and the VNet-to-VNet pair comes up.
 func TestUpgradeKeepsRecords(t *testing.T) {
 	// The fixture's state has no format: it is of the vnetgw before them.
 	// (A copy of it is read, so that serve opens the file as it was.)
@@ -112,6 +113,13 @@ func TestUpgradeKeepsRecords(t *testing.T) {
 	}
 	dir := t.TempDir()
 	gunzipFile(t, filepath.Join(upgradeFixture, "state.db.gz"), filepath.Join(dir, datadir.State))
+	history, err := os.ReadFile(filepath.Join(upgradeFixture, datadir.MetricsHistory))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, datadir.MetricsHistory), history, 0o600); err != nil {
+		t.Fatal(err)
+	}
 	logs := &logbuf.Buffer{}
 	s, err := New(context.Background(), Config{
 		DataDir: dir, Listen: "127.224.0.1:0", PublicIPPool: "127.224.1.0/24",
@@ -352,6 +360,11 @@ func TestUpgradeKeepsRecords(t *testing.T) {
 	stop()
 	if strings.Contains(logs.String(), "unreadable") {
 		t.Errorf("today's serve skipped records of 8050529:\n%s", grepLines(logs.String(), "unreadable"))
+	}
+	// The tunnels' samples of 8050529 are read, not set aside (their
+	// age past the retention is another matter).
+	if !strings.Contains(logs.String(), "metrics history read") {
+		t.Errorf("the metrics history of 8050529 was not read:\n%s", grepLines(logs.String(), "metrics history"))
 	}
 	if f := formatOf(t, filepath.Join(dir, datadir.State)); f != "1" {
 		t.Errorf("meta/format after the upgrade: %q; want 1", f)
