@@ -1,6 +1,7 @@
 package dataplane
 
 import (
+	"context"
 	"crypto/rand"
 	"crypto/tls"
 	"errors"
@@ -21,6 +22,11 @@ import (
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
+
+// Resolver looks up a name's addresses, as *net.Resolver does.
+type Resolver interface {
+	LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error)
+}
 
 // Options configure an Engine.
 type Options struct {
@@ -56,7 +62,7 @@ type Options struct {
 	// Resolver looks up the names of on-premises devices (local network
 	// gateways given by fqdn); nil means the system's. ResolveInterval is
 	// how often they are looked up again; 0 means DefaultResolveInterval.
-	Resolver        *net.Resolver
+	Resolver        Resolver
 	ResolveInterval time.Duration
 	// certCheck is how often the gateways' certificates are checked for
 	// renewal (renewCerts); 0 means a minute. Tests set it.

@@ -608,14 +608,32 @@ func (s *Server) CAFile() string {
 
 // resolver returns a resolver that asks the DNS server at addr (host:port),
 // or nil (the system's) without one.
-func resolver(addr string) *net.Resolver {
+func resolver(addr string) dataplane.Resolver {
 	if addr == "" {
 		return nil
 	}
 	var d net.Dialer
-	return &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
+	return dnsServer{addr: addr, r: &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, _ string) (net.Conn, error) {
 		return d.DialContext(ctx, network, addr)
-	}}
+	}}}
+}
+
+// dnsServer asks the DNS server at addr (--dns-server).
+type dnsServer struct {
+	addr string
+	r    *net.Resolver
+}
+
+// LookupNetIP looks host up at the server. Its error names that server:
+// Go's resolver names the one of the system's configuration it would
+// have asked (the Dial above goes to addr instead), and a status reason
+// that named it sent the user to the wrong server.
+func (s dnsServer) LookupNetIP(ctx context.Context, network, host string) ([]netip.Addr, error) {
+	addrs, err := s.r.LookupNetIP(ctx, network, host)
+	if de, ok := errors.AsType[*net.DNSError](err); ok {
+		de.Server = s.addr
+	}
+	return addrs, err
 }
 
 // internet is the data plane's way to the Internet with --internet-egress:
