@@ -1,8 +1,6 @@
 package gateway_test
 
 import (
-	"bufio"
-	"bytes"
 	"crypto/x509"
 	"encoding/pem"
 	"fmt"
@@ -11,17 +9,14 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/pprof"
-	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/gateway"
+	"github.com/vnetgw/vnetgw/internal/leaktest"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/tun/tuntest"
@@ -144,20 +139,20 @@ func churn(t *testing.T, name string, n int, round func()) {
 	t.Helper()
 	round()
 	round()
-	base := settle(usage{goroutines: 1 << 20, fds: 1 << 20})
-	heapProfile(t, name+".base")
+	base := settle(t, leaktest.Unbounded)
+	leaktest.HeapProfile(t, name+".base")
 	start := time.Now()
 	for range n {
 		round()
 	}
 	took := time.Since(start)
-	after := settle(base)
-	heapProfile(t, name+".after")
+	after := settle(t, base)
+	leaktest.HeapProfile(t, name+".after")
 	if os.Getenv("VNETGW_CHURN") != "" {
 		t.Logf("baseline %s; after %d rounds (%s) %s", base, n, took.Round(time.Millisecond), after)
 	}
-	if after.goroutines > base.goroutines+churnSlack || after.fds > base.fds+churnSlack {
-		t.Errorf("after %d rounds: %s, after the warm-up %s; the goroutines that stayed:\n%s", n, after, base, grown(base, after))
+	if !after.Within(base, churnSlack) {
+		t.Errorf("after %d rounds: %s, after the warm-up %s; the goroutines that stayed:\n%s", n, after, base, leaktest.Grown(base, after))
 	}
 }
 
@@ -167,92 +162,14 @@ const churnSlack = 2
 
 // settle waits, 10 s at most, until the goroutines and open files are at
 // most base's and churnSlack, and returns what the process then holds.
-func settle(base usage) usage {
+func settle(t *testing.T, base leaktest.Usage) leaktest.Usage {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		u := measure()
-		if u.goroutines <= base.goroutines+churnSlack && u.fds <= base.fds+churnSlack || time.Now().After(deadline) {
+		u := leaktest.Measure(t)
+		if u.Within(base, churnSlack) || time.Now().After(deadline) {
 			return u
 		}
 		time.Sleep(20 * time.Millisecond)
-	}
-}
-
-// usage is what the process holds: its goroutines (and how many run each
-// stack), open files and heap in use.
-type usage struct {
-	goroutines, fds int
-	heap            uint64
-	stacks          map[string]int
-}
-
-func (u usage) String() string {
-	return fmt.Sprintf("%d goroutines, %d open files, %.1f MiB heap in use", u.goroutines, u.fds, float64(u.heap)/(1<<20))
-}
-
-func measure() usage {
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fds, _ := os.ReadDir("/proc/self/fd")
-	u := usage{fds: len(fds), heap: ms.HeapInuse, stacks: map[string]int{}}
-	var b bytes.Buffer
-	pprof.Lookup("goroutine").WriteTo(&b, 1)
-	// Records of "N @ pcs" and "#\tpc\tfunction+off\tfile:line" lines,
-	// separated by empty lines; this measure's own is left out.
-	var n int
-	var stack []string
-	flush := func() {
-		if n > 0 && !slices.ContainsFunc(stack, func(f string) bool { return strings.HasPrefix(f, "runtime/pprof.") }) {
-			u.stacks[strings.Join(stack, "\n")] += n
-			u.goroutines += n
-		}
-		n, stack = 0, nil
-	}
-	sc := bufio.NewScanner(&b)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch f := strings.Fields(line); {
-		case line == "":
-			flush()
-		case n == 0 && len(f) > 1 && f[1] == "@":
-			n, _ = strconv.Atoi(f[0])
-		case len(f) >= 3 && f[0] == "#":
-			stack = append(stack, f[2])
-		}
-	}
-	flush()
-	return u
-}
-
-// grown lists the stacks that more goroutines run than in base.
-func grown(base, now usage) string {
-	var out []string
-	for s, n := range now.stacks {
-		if d := n - base.stacks[s]; d > 0 {
-			out = append(out, fmt.Sprintf("+%d\n%s", d, s))
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, "\n\n")
-}
-
-// heapProfile writes a heap profile to $VNETGW_CHURN_PROFILES/name, when
-// set, for `go tool pprof -base`.
-func heapProfile(t *testing.T, name string) {
-	dir := os.Getenv("VNETGW_CHURN_PROFILES")
-	if dir == "" {
-		return
-	}
-	runtime.GC()
-	f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, "/", "-")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		t.Fatal(err)
 	}
 }
 

@@ -1,8 +1,6 @@
 package server
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -18,9 +16,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"runtime"
-	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -30,6 +25,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
+	"github.com/vnetgw/vnetgw/internal/leaktest"
 	"github.com/vnetgw/vnetgw/internal/p2s"
 )
 
@@ -220,20 +216,20 @@ func (r *churnRegion) run(t *testing.T, name string, n int, cycle func(t *testin
 	t.Run(name, func(t *testing.T) {
 		cycle(t, -1)
 		cycle(t, -2)
-		base := r.settle(t, usage{goroutines: 1 << 20, fds: 1 << 20})
-		r.heapProfile(t, name+".base")
+		base := r.settle(t, leaktest.Unbounded)
+		leaktest.HeapProfile(t, name+".base")
 		start := time.Now()
 		for i := 1; i <= n; i++ {
 			cycle(t, i)
 		}
 		took := time.Since(start)
 		after := r.settle(t, base)
-		r.heapProfile(t, name+".after")
+		leaktest.HeapProfile(t, name+".after")
 		if r.log {
 			t.Logf("baseline %s; after %d rounds (%s) %s", base, n, took.Round(time.Millisecond), after)
 		}
-		if after.goroutines > base.goroutines+churnSlack || after.fds > base.fds+churnSlack {
-			t.Errorf("after %d rounds: %s, after the warm-up %s; the goroutines that stayed:\n%s", n, after, base, grown(base, after))
+		if !after.Within(base, churnSlack) {
+			t.Errorf("after %d rounds: %s, after the warm-up %s; the goroutines that stayed:\n%s", n, after, base, leaktest.Grown(base, after))
 		}
 	})
 }
@@ -246,7 +242,7 @@ const churnSlack = 2
 // settle waits until the region's stops in the background have ended and
 // the goroutines and open files are at most base's and churnSlack, for 20
 // s at most, and returns what the process then holds.
-func (r *churnRegion) settle(t *testing.T, base usage) usage {
+func (r *churnRegion) settle(t *testing.T, base leaktest.Usage) leaktest.Usage {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for {
@@ -262,8 +258,8 @@ func (r *churnRegion) settle(t *testing.T, base usage) usage {
 	}
 	for {
 		r.c.CloseIdleConnections()
-		u := measure(t)
-		if u.goroutines <= base.goroutines+churnSlack && u.fds <= base.fds+churnSlack || time.Now().After(deadline) {
+		u := leaktest.Measure(t)
+		if u.Within(base, churnSlack) || time.Now().After(deadline) {
 			return u
 		}
 		time.Sleep(20 * time.Millisecond)
@@ -442,88 +438,6 @@ func (r *churnRegion) metrics(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// usage is what the process holds: its goroutines (and how many run each
-// stack), open files and heap in use.
-type usage struct {
-	goroutines, fds int
-	heap            uint64
-	stacks          map[string]int
-}
-
-func (u usage) String() string {
-	return fmt.Sprintf("%d goroutines, %d open files, %.1f MiB heap in use", u.goroutines, u.fds, float64(u.heap)/(1<<20))
-}
-
-func measure(t *testing.T) usage {
-	t.Helper()
-	runtime.GC()
-	var ms runtime.MemStats
-	runtime.ReadMemStats(&ms)
-	fds, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	pprof.Lookup("goroutine").WriteTo(&b, 1)
-	u := usage{fds: len(fds), heap: ms.HeapInuse, stacks: map[string]int{}}
-	// Records of "N @ pcs" and "#\tpc\tfunction+off\tfile:line" lines,
-	// separated by empty lines; this measure's own is left out.
-	var n int
-	var stack []string
-	flush := func() {
-		if n > 0 && !slices.ContainsFunc(stack, func(f string) bool { return strings.HasPrefix(f, "runtime/pprof.") }) {
-			u.stacks[strings.Join(stack, "\n")] += n
-			u.goroutines += n
-		}
-		n, stack = 0, nil
-	}
-	sc := bufio.NewScanner(&b)
-	sc.Buffer(make([]byte, 1<<20), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		switch f := strings.Fields(line); {
-		case line == "":
-			flush()
-		case n == 0 && len(f) > 1 && f[1] == "@":
-			n, _ = strconv.Atoi(f[0])
-		case len(f) >= 3 && f[0] == "#":
-			stack = append(stack, f[2])
-		}
-	}
-	flush()
-	return u
-}
-
-// grown lists the stacks that more goroutines run than in base.
-func grown(base, now usage) string {
-	var out []string
-	for s, n := range now.stacks {
-		if d := n - base.stacks[s]; d > 0 {
-			out = append(out, fmt.Sprintf("+%d\n%s", d, s))
-		}
-	}
-	slices.Sort(out)
-	return strings.Join(out, "\n\n")
-}
-
-// heapProfile writes a heap profile to $VNETGW_CHURN_PROFILES/name, when
-// set, for `go tool pprof -base`.
-func (r *churnRegion) heapProfile(t *testing.T, name string) {
-	dir := os.Getenv("VNETGW_CHURN_PROFILES")
-	if dir == "" {
-		return
-	}
-	runtime.GC()
-	f, err := os.Create(filepath.Join(dir, strings.ReplaceAll(name, " ", "-")))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	if err := pprof.Lookup("heap").WriteTo(f, 0); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // churnCert makes a certificate for cn signed by parent (self-signed, a
