@@ -151,8 +151,7 @@ func TestMainMode6Forged(t *testing.T) {
 // carries a KE; quick1 and quick2 are the first quick mode messages of
 // each as the exchange carried them.
 type initiatorPair struct {
-	mi, mr         *Manager
-	ri, rr         *recorder
+	managers
 	quick1, quick2 []byte
 }
 
@@ -161,7 +160,7 @@ func newInitiatorPair(t testing.TB) *initiatorPair {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &initiatorPair{ri: &recorder{}, rr: &recorder{}}
+	p := &initiatorPair{managers: managers{ri: &recorder{}, rr: &recorder{}}}
 	p.mi, p.mr = New(Config{Transport: p.ri, Dataplane: p.ri}), New(Config{Transport: p.rr, Dataplane: p.rr})
 	pi := fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)
 	pr := fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)
@@ -187,20 +186,6 @@ func newInitiatorPair(t testing.TB) *initiatorPair {
 		t.Fatalf("no child came up: %+v / %+v", p.mi.Status(), p.mr.Status())
 	}
 	return p
-}
-
-func (p *initiatorPair) close() { p.mi.Close(); p.mr.Close() }
-
-// sa is the initiator's established ISAKMP SA, nil when it is gone.
-func (p *initiatorPair) sa() *isakmpSA {
-	p.mi.mu.Lock()
-	defer p.mi.mu.Unlock()
-	for _, pe := range p.mi.peers {
-		if sa := p.mi.newest(pe); sa != nil {
-			return sa
-		}
-	}
-	return nil
 }
 
 // quickSeed decrypts quick1 and quick2 with sa's keys (RFC 2409 §5.5,

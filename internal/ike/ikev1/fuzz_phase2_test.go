@@ -13,8 +13,7 @@ import (
 // phase2Pair is an initiator and a responder with an ISAKMP SA between
 // them, whose phase 2 messages a test forges with the SA's keys.
 type phase2Pair struct {
-	mi, mr *Manager
-	ri, rr *recorder
+	managers
 	// quick1 holds the initiator's quick mode message 1 as the exchange
 	// carried it.
 	quick1 []byte
@@ -44,11 +43,18 @@ func newPhase2Pair(t testing.TB) *phase2Pair {
 	return p
 }
 
-func (p *phase2Pair) close() { p.mi.Close(); p.mr.Close() }
+// managers are an initiator's and a responder's, each sending through
+// its recorder: the fuzz targets' fixtures.
+type managers struct {
+	mi, mr *Manager
+	ri, rr *recorder
+}
 
-// sa is the initiator's established ISAKMP SA; the responder's has the
-// same cookies and keys.
-func (p *phase2Pair) sa() *isakmpSA {
+func (p *managers) close() { p.mi.Close(); p.mr.Close() }
+
+// sa is the initiator's established ISAKMP SA, nil when it is gone; the
+// responder's has the same cookies and keys.
+func (p *managers) sa() *isakmpSA {
 	p.mi.mu.Lock()
 	defer p.mi.mu.Unlock()
 	for _, pe := range p.mi.peers {
