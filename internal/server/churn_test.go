@@ -153,27 +153,13 @@ func startChurnRegion(t *testing.T) *churnRegion {
 	t.Helper()
 	dir := t.TempDir()
 	r := &churnRegion{dir: dir, sstpPort: churnPort(t, "tcp"), log: os.Getenv("VNETGW_CHURN") != ""}
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := New(ctx, Config{DataDir: dir, Listen: "127.222.0.1:0", PublicIPPool: "127.222.1.0/24",
+	srv, err := New(context.Background(), Config{DataDir: dir, Listen: "127.222.0.1:0", PublicIPPool: "127.222.1.0/24",
 		IKEPort: churnPort(t, "udp"), NATTPort: churnPort(t, "udp"), SSTPPort: r.sstpPort, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		cancel()
 		t.Fatal(err)
 	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		<-done
-	})
-	cfg, err := client.DiscoverDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if r.c, err = client.New(cfg); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(r.c.CloseIdleConnections)
+	run(t, srv)
+	r.c = dirClient(t, dir)
 	r.srv = srv
 	r.root, r.rootKey = churnCert(t, "churn root", nil, nil)
 	r.alice, r.aliceKey = churnCert(t, "alice", r.root, r.rootKey)

@@ -10,7 +10,6 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 )
@@ -49,29 +48,13 @@ func listenByName(t *testing.T, hosts string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
-	defer func() {
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}()
+	defer run(t, s)()
 	endpoint, err := os.ReadFile(filepath.Join(dir, datadir.Endpoint))
 	if err != nil || !strings.HasPrefix(string(endpoint), "https://gw.vnetgw.test:") {
 		t.Errorf("endpoint file %q, %v; want the URL of gw.vnetgw.test", endpoint, err)
 	}
-	cfg, err := client.DiscoverDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseIdleConnections()
-	if _, err := c.Do(ctx, http.MethodGet, "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups", nil, nil); err != nil {
+	c := dirClient(t, dir)
+	if _, err := c.Do(context.Background(), http.MethodGet, "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups", nil, nil); err != nil {
 		t.Errorf("the API at the endpoint file's URL: %v", err)
 	}
 }

@@ -131,30 +131,9 @@ func TestUpgradeKeepsRecords(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	ran := make(chan error, 1)
-	go func() { ran <- s.Run(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		if err := <-ran; err != nil {
-			t.Errorf("serve: %v", err)
-		}
-	}
-	defer stop()
-	cfg, err := client.DiscoverDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := client.New(cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.CloseIdleConnections()
+	stop := run(t, s)
+	ctx := context.Background()
+	c := dirClient(t, dir)
 
 	files, err := filepath.Glob(filepath.Join(upgradeFixture, "get", "*.json"))
 	if err != nil || len(files) == 0 {
