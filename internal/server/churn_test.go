@@ -2,16 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
 	"fmt"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/netip"
 	"os"
@@ -27,6 +21,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/leaktest"
 	"github.com/vnetgw/vnetgw/internal/p2s"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
 // TestChurn: a region whose connections are made and deleted, whose
@@ -140,9 +135,7 @@ type churnRegion struct {
 	hubGW       arm.ID
 	spokeGW     arm.ID
 	hubAddr     netip.Addr
-	root, alice *x509.Certificate
-	rootKey     *ecdsa.PrivateKey
-	aliceKey    *ecdsa.PrivateKey
+	root, alice *pkitest.Cert
 	// log: VNETGW_CHURN is set, and run logs what it measured.
 	log bool
 }
@@ -161,8 +154,8 @@ func startChurnRegion(t *testing.T) *churnRegion {
 	run(t, srv)
 	r.c = dirClient(t, dir)
 	r.srv = srv
-	r.root, r.rootKey = churnCert(t, "churn root", nil, nil)
-	r.alice, r.aliceKey = churnCert(t, "alice", r.root, r.rootKey)
+	r.root = pkitest.Issue(t, "churn root", true, nil)
+	r.alice = pkitest.Issue(t, "alice", false, r.root)
 	if _, err := r.c.Put(context.Background(), arm.ResourceGroupID(churnSub, "churn"), arm.ResourceGroup{Location: "westeurope"}, nil); err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +348,7 @@ func (r *churnRegion) sstpClient(t *testing.T, _ int) {
 	trust := x509.NewCertPool()
 	trust.AppendCertsFromPEM(caPEM)
 	cfg := p2s.ClientConfig{Server: netip.AddrPortFrom(r.hubAddr, r.sstpPort), ServerName: r.hubAddr.String(), RootCAs: trust,
-		Cert: tls.Certificate{Certificate: [][]byte{r.alice.Raw}, PrivateKey: r.aliceKey, Leaf: r.alice}, OnIP: func([]byte) {}}
+		Cert: r.alice.TLS(), OnIP: func([]byte) {}}
 	var cl *p2s.Client
 	// The gateway's server starts with the change that gave it
 	// point-to-site.
@@ -424,33 +417,4 @@ func (r *churnRegion) metrics(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return m
-}
-
-// churnCert makes a certificate for cn signed by parent (self-signed, a
-// root, when parent is nil).
-func churnCert(t *testing.T, cn string, parent *x509.Certificate, parentKey *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	serial, err := rand.Int(rand.Reader, big.NewInt(1<<62))
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: serial, Subject: pkix.Name{CommonName: cn}, NotBefore: time.Now().Add(-time.Hour),
-		NotAfter: time.Now().Add(24 * time.Hour), KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth}}
-	if parent == nil {
-		tmpl.IsCA, tmpl.BasicConstraintsValid, tmpl.KeyUsage = true, true, x509.KeyUsageCertSign
-		parent, parentKey = tmpl, key
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, parent, &key.PublicKey, parentKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c, key
 }
