@@ -513,30 +513,7 @@ func TestRawESPRFC4303(t *testing.T) {
 	ping(t, tp.hostB, "10.1.0.2")
 	t.Logf("iperf3 over raw ESP: A→B %.0f Mbit/s, B→A %.0f Mbit/s", iperf(t, tp, 3, false), iperf(t, tp, 3, true))
 
-	out := tp.gwB.Run("nft", "-j", "list", "chain", "inet", "c", "in")
-	var rules struct {
-		Nftables []struct {
-			Rule *struct {
-				Expr []struct {
-					Counter *struct{ Packets uint64 }
-				}
-			}
-		}
-	}
-	if err := json.Unmarshal([]byte(out), &rules); err != nil {
-		t.Fatalf("nft: %v\n%s", err, out)
-	}
-	var counts []uint64
-	for _, o := range rules.Nftables {
-		if o.Rule == nil {
-			continue
-		}
-		for _, e := range o.Rule.Expr {
-			if e.Counter != nil {
-				counts = append(counts, e.Counter.Packets)
-			}
-		}
-	}
+	counts := nftCounters(t, tp.gwB, "inet", "c", "in")
 	if len(counts) != 2 || counts[0] < 1000 || counts[1] != 0 {
 		t.Fatalf("gwB counted [protocol 50, UDP 4500] = %v packets from gwA; want many and none", counts)
 	}

@@ -42,7 +42,8 @@ type quick struct {
 	done      bool // responder: waiting for HASH(3)
 	// standby: the responder's pair of a rekey is in the data path on
 	// standby since message 2 (respondQuick), and goes with the exchange
-	// if HASH(3) does not come.
+	// if HASH(3) does not come. (The initiator's pair of a rekey goes on
+	// standby when it is installed, after HASH(3): install.)
 	standby bool
 	// told is the last error notification of the peer's that came while
 	// this quick mode of ours was under way and ended none (of a message
@@ -574,7 +575,15 @@ func (sa *isakmpSA) refuseQuick(mid uint32, msg []byte, typ uint16, spi []byte, 
 func (sa *isakmpSA) install(q *quick) error {
 	p := sa.p
 	if !q.standby {
-		if err := sa.m.cfg.Dataplane.InstallChild(sa.dataChild(q, false)); err != nil {
+		// Our rekey: the peer has the new pair only once our HASH(3)
+		// reaches it, and nothing tells us it did (RFC 2409 §5.5: no
+		// answer to HASH(3)). Lost, the peer sends message 2 again, 4 s
+		// later with strongSwan's defaults; sending with the new pair
+		// meanwhile would send into nothing. So the pair waits on
+		// standby: this side seals with the old pair until the peer
+		// sends with the new one, or the old one goes.
+		standby := q.initiator && q.rekey != nil
+		if err := sa.m.cfg.Dataplane.InstallChild(sa.dataChild(q, standby)); err != nil {
 			return fmt.Errorf("installing the child SA: %w", err)
 		}
 	}

@@ -13,7 +13,8 @@ import (
 // TestRekeyKeepsOldInbound: after a quick mode rekey the initiator keeps
 // the old child's inbound SA while the peer may still send with it (until
 // HASH(3) reaches it, later when HASH(3) is lost), so that no packet of
-// the peer's is dropped; the old child goes, with a Delete, a while after.
+// the peer's is dropped, and puts the new pair on standby, so that it
+// sends with the old one until the peer has the new one; the old child goes, with a Delete, a while after.
 // Both ends then stop sending with it at once and still open what arrives
 // with it for drainWait: ESP sealed before the Delete may be read after it.
 func TestRekeyKeepsOldInbound(t *testing.T) {
@@ -59,6 +60,7 @@ func TestRekeyKeepsOldInbound(t *testing.T) {
 	}
 	ri.mu.Lock()
 	removed, n := slices.Contains(ri.removed, old), len(ri.children)
+	waits := n == 2 && ri.children[1].Standby
 	ri.mu.Unlock()
 	rr.mu.Lock()
 	nr := len(rr.children)
@@ -71,6 +73,11 @@ func TestRekeyKeepsOldInbound(t *testing.T) {
 	}
 	if removed {
 		t.Fatal("the initiator removed the old inbound SA as it installed the new pair, before the peer (which has not got HASH(3)) stopped sending with it")
+	}
+	// Nor does the initiator send with the new pair yet: the peer, which
+	// has not got HASH(3), could not open it.
+	if !waits {
+		t.Error("the initiator installed its new pair ready to send, before the peer showed it has it (HASH(3) may be lost, as here)")
 	}
 	if st := mi.Status(); len(st) != 1 || len(st[0].IKESAs) == 0 || len(st[0].IKESAs[0].Children) != 1 {
 		t.Errorf("status after the rekey: %+v, want the new child only", st)
