@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/netip"
 	"os"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -37,20 +36,9 @@ func TestChurnDeadPeer(t *testing.T) {
 			ikePort, nattPort := freeUDPPort(t, addr(1)), freeUDPPort(t, addr(1))
 			r := startCutRelay(t, addr(3), addr(1), addr(2), ikePort, nattPort)
 			start := func(local, peerID netip.Addr, route string) *gateway.Gateway {
-				path := filepath.Join(t.TempDir(), "gw.json")
 				cfg := fmt.Sprintf(`{"local": %q, "ikePort": %d, "nattPort": %d, "connections": [{"name": "c", "remote": %q, "remoteID": %q,
 					"psk": "Key2026", "routes": [%q], "dpdInterval": "200ms", "ikev1": %v}]}`, local, ikePort, nattPort, addr(3), peerID, route, v1)
-				if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				f, err := gateway.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conns, err := f.GatewayConnections()
-				if err != nil {
-					t.Fatal(err)
-				}
+				conns := fileConnections(t, cfg)
 				for i := range conns {
 					p := &conns[i].Peer
 					p.RetransmitTimeout, p.RetransmitTries, p.ReconnectDelay = 100*time.Millisecond, 1, 100*time.Millisecond

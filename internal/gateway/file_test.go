@@ -33,21 +33,10 @@ func TestFileDisableIPSecReplayProtectionRFC4303Section3_4_3(t *testing.T) {
 			lanA, lanB := netip.MustParseAddr("10.128.1.1"), netip.MustParseAddr("10.128.2.1")
 			r := startRelay(t, addr(3), addr(1), addr(2), ikePort, nattPort)
 			start := func(local, peerID netip.Addr, route string, mode string, noReplay bool) (*gateway.Gateway, *tuntest.Device) {
-				path := filepath.Join(t.TempDir(), "gw.json")
 				cfg := fmt.Sprintf(`{"local": %q, "ikePort": %d, "nattPort": %d, "connections": [{"name": "c", "remote": %q, "remoteID": %q,
 					"psk": "Key2026", "mode": %q, "routes": [%q], "disableIPSecReplayProtection": %v}]}`,
 					local, ikePort, nattPort, addr(3), peerID, mode, route, noReplay)
-				if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-					t.Fatal(err)
-				}
-				f, err := gateway.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				conns, err := f.GatewayConnections()
-				if err != nil {
-					t.Fatal(err)
-				}
+				conns := fileConnections(t, cfg)
 				inner := tuntest.NewSink(64)
 				gw, err := gateway.Start(gateway.Options{Local: local, IKEPort: ikePort, NATTPort: nattPort, Inner: inner, Logger: testLogger(t)})
 				if err != nil {
@@ -187,4 +176,23 @@ func TestReadFileErrorsKeepSecrets(t *testing.T) {
 			t.Errorf("ReadFile of %s: %v shows the key", tc.text, err)
 		}
 	}
+}
+
+// fileConnections writes cfg, a gateway file's JSON, as `vnetgw dev
+// gateway` reads it, and returns the connections it gives.
+func fileConnections(t *testing.T, cfg string) []gateway.Connection {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "gw.json")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gateway.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns, err := f.GatewayConnections()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return conns
 }
