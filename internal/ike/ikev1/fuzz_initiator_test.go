@@ -34,6 +34,25 @@ func mainMode6(t testing.TB, p *mainModePair) *isakmpSA {
 	return nil
 }
 
+// openMainMode6 carries p's exchange up to message 6 and returns the
+// initiator's ISAKMP SA waiting for it (mainMode6), message 6 and its
+// payloads, opened with the SA's keys. p.mi.mu is held on return.
+func openMainMode6(t testing.TB, p *mainModePair) (*isakmpSA, []byte, []wire.Payload) {
+	msg6 := p.upTo(t, 6)
+	p.mi.mu.Lock()
+	sa := mainMode6(t, p)
+	pt, _, err := open(sa.encKey, sa.iv, msg6[wire.HeaderLen:])
+	var ps []wire.Payload
+	if err == nil {
+		ps, err = wire.ParsePayloads(wire.PayloadType(msg6[16]), pt)
+	}
+	if err != nil {
+		p.mi.mu.Unlock()
+		t.Fatal(err)
+	}
+	return sa, msg6, ps
+}
+
 // hashR is the HASH_R the responder of sa sends with its ID (RFC 2409 §5).
 func hashR(sa *isakmpSA, id []byte) []byte {
 	ck := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic)
@@ -51,19 +70,8 @@ func hashR(sa *isakmpSA, id []byte) []byte {
 // HASH_R of the pre-shared key.
 func FuzzMainMode6(f *testing.F) {
 	p := newMainModePair(f)
-	msg6 := p.upTo(f, 6)
-	p.mi.mu.Lock()
-	sa := mainMode6(f, p)
-	pt, _, err := open(sa.encKey, sa.iv, msg6[wire.HeaderLen:])
-	if err != nil {
-		p.mi.mu.Unlock()
-		f.Fatal(err)
-	}
-	ps, err := wire.ParsePayloads(wire.PayloadType(msg6[16]), pt)
+	_, msg6, ps := openMainMode6(f, p)
 	p.mi.mu.Unlock()
-	if err != nil {
-		f.Fatal(err)
-	}
 	rest, first := wire.AppendPayloads(nil, ps)
 	f.Add(uint8(0), append([]byte{byte(first)}, rest...))
 	f.Add(uint8(1), append([]byte{byte(first)}, msg6[wire.HeaderLen:]...))
@@ -115,19 +123,7 @@ func FuzzMainMode6(f *testing.F) {
 func TestMainMode6Forged(t *testing.T) {
 	for _, tamper := range []bool{false, true} {
 		p := newMainModePair(t)
-		msg6 := p.upTo(t, 6)
-		p.mi.mu.Lock()
-		sa := mainMode6(t, p)
-		pt, _, err := open(sa.encKey, sa.iv, msg6[wire.HeaderLen:])
-		if err != nil {
-			p.mi.mu.Unlock()
-			t.Fatal(err)
-		}
-		ps, err := wire.ParsePayloads(wire.PayloadType(msg6[16]), pt)
-		if err != nil {
-			p.mi.mu.Unlock()
-			t.Fatal(err)
-		}
+		sa, _, ps := openMainMode6(t, p)
 		if tamper {
 			i := slices.IndexFunc(ps, func(pl wire.Payload) bool { return pl.Type == wire.PayloadHash })
 			ps[i].Body = bytes.Clone(ps[i].Body)
