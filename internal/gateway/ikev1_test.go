@@ -38,11 +38,8 @@ func TestStrongSwanIKEv1Interop(t *testing.T) {
 				if role == "initiator" {
 					mode = ikev2.ModeInitiatorOnly
 				}
-				cfg := charonConfig(p.ike, p.esp)
-				cfg.IKEVersion = 1
+				cfg, conn := ikev1Config(t, p.ike, p.esp, mode)
 				ch := netnstest.StartCharon(t, tp.gwB, cfg)
-				conn := connection(t, p.ike, p.esp, mode)
-				conn.IKEv1 = true
 				gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
 				if role == "responder" {
 					if out, err := ch.Initiate(); err != nil {
@@ -76,11 +73,8 @@ func TestStrongSwanIKEv1Interop(t *testing.T) {
 func TestIKEv1InitiatorTakesNarrowing(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "ping")
 	tp := newTopology(t)
-	cfg := charonConfig("aes256-sha256-modp2048", "aes256-sha256")
-	cfg.IKEVersion = 1
+	cfg, conn := ikev1Config(t, "aes256-sha256-modp2048", "aes256-sha256", ikev2.ModeInitiatorOnly)
 	netnstest.StartCharon(t, tp.gwB, cfg)
-	conn := connection(t, "aes256-sha256-modp2048", "aes256-sha256", ikev2.ModeInitiatorOnly)
-	conn.IKEv1 = true
 	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
 	st := waitConnected(t, gw, 15*time.Second)
 	c := st.Children[0]
@@ -109,10 +103,7 @@ func TestIKEv1RekeyUnderLoad(t *testing.T) {
 		t.Run(role, func(t *testing.T) {
 			tp := newTopology(t)
 			ike, espProposal := "aes256-sha256-modp2048", "aes256gcm16-modp2048" // with PFS
-			cfg := charonConfig(ike, espProposal)
-			cfg.IKEVersion = 1
-			conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
-			conn.IKEv1 = true
+			cfg, conn := ikev1Config(t, ike, espProposal, ikev2.ModeResponderOnly)
 			if role == "strongswan-rekeys-deletes" {
 				// strongSwan deletes the pair it replaced as soon as it
 				// has rekeyed it: vnetgw stops sending with it, and opens
@@ -200,11 +191,8 @@ func TestIKEv1LostHash3(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "ping", "nft")
 	tp := newTopology(t)
 	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
-	cfg := charonConfig(ike, espProposal)
-	cfg.IKEVersion = 1
+	cfg, conn := ikev1Config(t, ike, espProposal, ikev2.ModeResponderOnly)
 	ch := netnstest.StartCharon(t, tp.gwB, cfg)
-	conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
-	conn.IKEv1 = true
 	// vnetgw, the responder of the first quick mode, rekeys it 10 s in
 	// (the lifetime less half the margin); the old pair lasts 6 s more.
 	conn.Peer.ChildLifetime, conn.Peer.RekeyMargin = 16*time.Second, 12*time.Second
@@ -256,6 +244,15 @@ func TestIKEv1LostHash3(t *testing.T) {
 	}
 }
 
+// ikev1Config is charonConfig and connection, for IKEv1.
+func ikev1Config(t *testing.T, ike, esp string, mode ikev2.ConnectionMode) (netnstest.CharonConfig, gateway.Connection) {
+	cfg := charonConfig(ike, esp)
+	cfg.IKEVersion = 1
+	conn := connection(t, ike, esp, mode)
+	conn.IKEv1 = true
+	return cfg, conn
+}
+
 // nftCounters lists the packet counters of chain's rules in table of
 // family in ns, in order.
 func nftCounters(t *testing.T, ns *netnstest.NS, family, table, chain string) []uint64 {
@@ -294,10 +291,7 @@ func TestIKEv1DeadPeer(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "ping")
 	tp := newTopology(t)
 	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
-	cfg := charonConfig(ike, espProposal)
-	cfg.IKEVersion = 1
-	conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
-	conn.IKEv1 = true
+	cfg, conn := ikev1Config(t, ike, espProposal, ikev2.ModeResponderOnly)
 	conn.Peer.DPDInterval, conn.Peer.RetransmitTimeout, conn.Peer.RetransmitTries = 2*time.Second, 500*time.Millisecond, 3
 	ch := netnstest.StartCharon(t, tp.gwB, cfg)
 	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
@@ -344,11 +338,8 @@ func TestIKEv1DPDWithLivePeer(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "ping")
 	tp := newTopology(t)
 	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
-	cfg := charonConfig(ike, espProposal)
-	cfg.IKEVersion = 1
+	cfg, conn := ikev1Config(t, ike, espProposal, ikev2.ModeResponderOnly)
 	cfg.ConnExtra = "dpd_delay = 2s"
-	conn := connection(t, ike, espProposal, ikev2.ModeResponderOnly)
-	conn.IKEv1 = true
 	conn.Peer.DPDInterval, conn.Peer.RetransmitTimeout, conn.Peer.RetransmitTries = 2*time.Second, 500*time.Millisecond, 3
 	ch := netnstest.StartCharon(t, tp.gwB, cfg)
 	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
@@ -586,11 +577,8 @@ func TestIKEv1RestartedGatewayInitialContact(t *testing.T) {
 	netnstest.RequireStrongSwan(t, "ping")
 	tp := newTopology(t)
 	ike, espProposal := "aes256-sha256-modp2048", "aes256-sha256"
-	cfg := charonConfig(ike, espProposal)
-	cfg.IKEVersion = 1
+	cfg, conn := ikev1Config(t, ike, espProposal, ikev2.ModeInitiatorOnly)
 	ch := netnstest.StartCharon(t, tp.gwB, cfg)
-	conn := connection(t, ike, espProposal, ikev2.ModeInitiatorOnly)
-	conn.IKEv1 = true
 	gw := startVnetgw(t, tp.gwA, netip.MustParseAddr("10.0.0.1"), conn)
 	waitConnected(t, gw, 15*time.Second)
 	ping(t, tp.hostB, "10.1.0.2")
