@@ -27,8 +27,10 @@ type Child struct {
 	// §2.9), as prefixes. Inbound packets must match them (RFC 4301 §5.2);
 	// a policy-based tunnel also chooses its outbound SA by them.
 	LocalTS, RemoteTS []netip.Prefix
-	// Standby marks a pair this side answered in CREATE_CHILD_SA: the peer
-	// installs it only when our response arrives, so the data path keeps
+	// Standby marks a pair the peer may not have yet: one this side
+	// answered in CREATE_CHILD_SA (the peer installs it when our response
+	// arrives), or an IKEv1 rekey's (the peer's, before its HASH(3) came;
+	// ours, whose HASH(3) nothing acknowledges). The data path keeps
 	// sending on an older pair of the tunnel until a packet arrives on this
 	// one or the older pair is removed (RFC 7296 §2.8, "make before break").
 	Standby bool
