@@ -605,9 +605,10 @@ func (sa *isakmpSA) install(q *quick) error {
 		p.lastErr = ""
 	}
 	if old != nil && slices.Contains(p.children, old) && !old.retired() {
-		// The data path sends with the newest pair at once; the old one
-		// still receives what the peer sends before it switches, and
-		// goes later (Manager.timers), with a Delete.
+		// The old pair still receives what the peer sends before it
+		// switches, and goes later (Manager.timers), with a Delete. A
+		// new pair on standby (ours, or the peer's installed before its
+		// HASH(3)) sends once a packet came on it, or at the latest then.
 		old.retireAt = time.Now().Add(rekeyedLinger)
 	}
 	if old != nil {
