@@ -114,7 +114,7 @@ func (c *conn) settleDuplicates() {
 	o, t := ours.origin(), theirs.origin()
 	if !redundantIsOurs([2][]byte{o.ni, o.nr}, [2][]byte{t.ni, t.nr}, o.spiI > t.spiI) {
 		ours.log.Info("the peer initiated an IKE SA at the same moment; the peer deletes its own", ours.logAttrs(),
-			"peer_ike_sa", theirs.logAttrs().Value.String())
+			theirs.logAs("peer_ike_sa"))
 		// Once: the peer's SA no longer counts as a duplicate. Its
 		// child SAs drain when the peer deletes it.
 		theirs.peerSettles = false
@@ -139,7 +139,7 @@ func (c *conn) settleDuplicates() {
 		return
 	}
 	ours.log.Info("the peer initiated an IKE SA at the same moment; deleting ours, the redundant one", ours.logAttrs(),
-		"kept", theirs.logAttrs().Value.String())
+		theirs.logAs("kept"))
 	ours.retire(theirs)
 }
 

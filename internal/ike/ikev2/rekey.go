@@ -122,7 +122,7 @@ func (sa *ikeSA) rekeyIKEResponse(ps []wire.Payload, t task) {
 		n.enqueue(task{kind: taskDeleteIKE})
 		n.kick()
 	default:
-		sa.log.Info("IKE SA rekeyed", sa.logAttrs(), "new", n.logAttrs().Value.String())
+		sa.log.Info("IKE SA rekeyed", sa.logAttrs(), n.logAs("new"))
 		sa.handOver(n)
 		if other != nil {
 			// RFC 7296 §2.8.2: the peer's SA is the redundant one, which
@@ -268,7 +268,7 @@ func (sa *ikeSA) acceptIKERekey(ps []wire.Payload, saP *wire.SA) []wire.Payload 
 		sa.peerRekeyed = n
 		sa.peerNonces = [2][]byte{n.ni, n.nr}
 	} else {
-		sa.log.Info("IKE SA rekeyed by peer", sa.logAttrs(), "new", n.logAttrs().Value.String())
+		sa.log.Info("IKE SA rekeyed by peer", sa.logAttrs(), n.logAs("new"))
 		sa.handOver(n)
 	}
 	return []wire.Payload{

@@ -22,7 +22,8 @@ type lines struct {
 	all []string
 }
 
-// lineHandler writes to lines with the attributes of its logger.
+// lineHandler writes to lines with the attributes of its logger, their
+// values resolved as slog's own handlers do.
 type lineHandler struct {
 	l     *lines
 	attrs []slog.Attr
@@ -35,10 +36,10 @@ func (h lineHandler) Handle(_ context.Context, r slog.Record) error {
 	}
 	line := fmt.Sprintf("%v %q", r.Level, r.Message)
 	for _, a := range h.attrs {
-		line += " " + a.String()
+		line += " " + resolved(a)
 	}
 	r.Attrs(func(a slog.Attr) bool {
-		line += " " + a.String()
+		line += " " + resolved(a)
 		return true
 	})
 	h.l.mu.Lock()
@@ -50,6 +51,12 @@ func (h lineHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	return lineHandler{h.l, append(slices.Clone(h.attrs), as...)}
 }
 func (h lineHandler) WithGroup(string) slog.Handler { return h }
+
+// resolved formats a with its value resolved (slog.LogValuer).
+func resolved(a slog.Attr) string {
+	a.Value = a.Value.Resolve()
+	return a.String()
+}
 
 // with returns the lines that contain every one of parts.
 func (l *lines) with(parts ...string) []string {
@@ -135,6 +142,30 @@ func TestRetriesWithAnotherKeyLogQuietly(t *testing.T) {
 	waitFor(t, 20*time.Second, "a second Warn", func() bool { return len(lb.with(`WARN "peer authentication failed"`)) == 2 })
 	if got := lb.with(`WARN "peer authentication failed"`)[1]; !strings.Contains(got, "suppressed=") {
 		t.Errorf("b's second Warn does not say how many it left out: %s", got)
+	}
+}
+
+// TestLinesNameTheIKESA: the lines about an IKE SA name it by its SPIs,
+// as both ends and the wire know them (RFC 7296 §2.6), though the
+// attribute is formatted only when a line is written.
+func TestLinesNameTheIKESA(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	la, lb := &lines{}, &lines{}
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	pb.Mode = ModeResponderOnly
+	b := loggedNode(t, n, lb, addrB, pb)
+	a := loggedNode(t, n, la, addrA, pa)
+	waitUp(t, a, b, 1)
+	sas := a.status().IKESAs
+	if len(sas) != 1 {
+		t.Fatalf("a has %d IKE SAs, want 1", len(sas))
+	}
+	name := fmt.Sprintf("ike_sa=%016x_i %016x_r", sas[0].SPIi, sas[0].SPIr)
+	for side, l := range map[string]*lines{"a": la, "b": lb} {
+		if got := l.with(`INFO "IKE SA established"`, name); len(got) != 1 {
+			t.Errorf("%s did not log %s as established: %q", side, name, l.with(`"IKE SA established"`))
+		}
 	}
 }
 

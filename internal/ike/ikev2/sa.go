@@ -264,8 +264,21 @@ func (sa *ikeSA) ourSPI() uint64 {
 	return sa.spiR
 }
 
-func (sa *ikeSA) logAttrs() slog.Attr {
-	return slog.String("ike_sa", fmt.Sprintf("%016x_i %016x_r", sa.spiI, sa.spiR))
+// logAttrs returns the attribute that names sa in its log lines.
+func (sa *ikeSA) logAttrs() slog.Attr { return sa.logAs("ike_sa") }
+
+// logAs returns an attribute with key that names sa by its SPIs (RFC 7296
+// §2.6), formatted only when a line is written: most lines of a handshake
+// are debug lines that are not.
+func (sa *ikeSA) logAs(key string) slog.Attr { return slog.Any(key, saSPIs{sa}) }
+
+// saSPIs is an IKE SA in a log line; it holds only the pointer, so that
+// making the attribute allocates nothing.
+type saSPIs struct{ sa *ikeSA }
+
+// LogValue implements slog.LogValuer.
+func (s saSPIs) LogValue() slog.Value {
+	return slog.StringValue(fmt.Sprintf("%016x_i %016x_r", s.sa.spiI, s.sa.spiR))
 }
 
 // cfg returns the peer's configuration.

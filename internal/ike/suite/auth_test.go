@@ -21,7 +21,7 @@ func TestPSKAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := hmac.New(prfHash(prf), skp)
+		m := hmac.New(hashOf[prf], skp)
 		m.Write(id)
 		want := append(append(bytes.Clone(msg), nonce...), m.Sum(nil)...)
 		if !bytes.Equal(signed, want) {
@@ -31,9 +31,9 @@ func TestPSKAuth(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m = hmac.New(prfHash(prf), psk)
+		m = hmac.New(hashOf[prf], psk)
 		m.Write([]byte("Key Pad for IKEv2"))
-		m = hmac.New(prfHash(prf), m.Sum(nil))
+		m = hmac.New(hashOf[prf], m.Sum(nil))
 		m.Write(signed)
 		if want := m.Sum(nil); !bytes.Equal(auth, want) {
 			t.Errorf("%v: AUTH = %x, want %x", prf, auth, want)

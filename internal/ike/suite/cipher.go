@@ -77,7 +77,8 @@ func NewCipher(s Suite, encrKey, integKey Key) (Cipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &cbcHMAC{block: block, hash: integHash(s.Integ), key: slices.Clone(integKey), icvLen: integICVLen(s.Integ)}, nil
+	h, _ := integHash(s.Integ)
+	return &cbcHMAC{block: block, hash: h, key: slices.Clone(integKey), icvLen: integICVLen(s.Integ)}, nil
 }
 
 // grow extends b by n bytes and returns the whole slice and the new tail.
@@ -222,28 +223,27 @@ func (c *gcm) Open(dst, aad, body []byte) ([]byte, error) {
 	return whole[:len(dst)+n], nil
 }
 
-// hash returns the hash function of the HMAC behind i, or nil.
-func integHash(i ikev2.IntegID) func() hash.Hash {
+// integHash returns the hash function of the HMAC behind i and its output
+// length in octets, or nil and zero.
+func integHash(i ikev2.IntegID) (func() hash.Hash, int) {
 	switch i {
 	case ikev2.IntegHMACSHA1_96:
-		return sha1.New
+		return sha1.New, sha1.Size
 	case ikev2.IntegHMACSHA256_128:
-		return sha256.New
+		return sha256.New, sha256.Size
 	case ikev2.IntegHMACSHA384_192:
-		return sha512.New384
+		return sha512.New384, sha512.Size384
 	case ikev2.IntegHMACSHA512_256:
-		return sha512.New
+		return sha512.New, sha512.Size
 	}
-	return nil
+	return nil, 0
 }
 
 // keyLen returns the key length of i in octets, the hash output length
 // (RFC 2404 §3, RFC 4868 §2.1.1); zero for IntegNone.
 func integKeyLen(i ikev2.IntegID) int {
-	if h := integHash(i); h != nil {
-		return h().Size()
-	}
-	return 0
+	_, n := integHash(i)
+	return n
 }
 
 // icvLen returns the length of the truncated ICV of i in octets: 96 bits

@@ -19,7 +19,7 @@ func TestSKEYSEED(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m := hmac.New(prfHash(prf), append(bytes.Clone(ni), nr...))
+		m := hmac.New(hashOf[prf], append(bytes.Clone(ni), nr...))
 		m.Write(gir)
 		if want := m.Sum(nil); !bytes.Equal(got, want) {
 			t.Errorf("%v: SKEYSEED = %x, want %x", prf, []byte(got), want)
@@ -28,7 +28,7 @@ func TestSKEYSEED(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		m = hmac.New(prfHash(prf), skd)
+		m = hmac.New(hashOf[prf], skd)
 		m.Write(gir)
 		m.Write(ni)
 		m.Write(nr)

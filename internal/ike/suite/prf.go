@@ -32,35 +32,33 @@ func NewNonce() ([]byte, error) {
 	return n, nil
 }
 
-// hash returns the hash function of the HMAC behind p, or nil when p is not
-// supported.
-func prfHash(p ikev2.PRFID) func() hash.Hash {
+// prfHash returns the hash function of the HMAC behind p and its output
+// length in octets, or nil and zero when p is not supported.
+func prfHash(p ikev2.PRFID) (func() hash.Hash, int) {
 	switch p {
 	case ikev2.PRFHMACSHA1:
-		return sha1.New
+		return sha1.New, sha1.Size
 	case ikev2.PRFHMACSHA256:
-		return sha256.New
+		return sha256.New, sha256.Size
 	case ikev2.PRFHMACSHA384:
-		return sha512.New384
+		return sha512.New384, sha512.Size384
 	case ikev2.PRFHMACSHA512:
-		return sha512.New
+		return sha512.New, sha512.Size
 	}
-	return nil
+	return nil, 0
 }
 
-// size returns the output length of p in octets, which for the HMAC PRFs is
-// also their preferred key length (RFC 7296 §2.14, RFC 4868 §2.1.2); zero
-// when p is not supported.
+// prfSize returns the output length of p in octets, which for the HMAC PRFs
+// is also their preferred key length (RFC 7296 §2.14, RFC 4868 §2.1.2);
+// zero when p is not supported.
 func prfSize(p ikev2.PRFID) int {
-	if h := prfHash(p); h != nil {
-		return h().Size()
-	}
-	return 0
+	_, n := prfHash(p)
+	return n
 }
 
 // mac returns a keyed instance of p.
 func prfMAC(p ikev2.PRFID, key []byte) (hash.Hash, error) {
-	h := prfHash(p)
+	h, _ := prfHash(p)
 	if h == nil {
 		return nil, fmt.Errorf("%v: %w", p, ErrUnsupported)
 	}
@@ -89,15 +87,15 @@ func prfSum(p ikev2.PRFID, dst, key []byte, data ...[]byte) ([]byte, error) {
 // The counter is one octet, so at most 255 blocks can be produced; asking
 // for more is an error.
 func PRFPlus(p ikev2.PRFID, key, seed []byte, n int) (Key, error) {
-	size := prfSize(p)
-	if size == 0 {
+	h, size := prfHash(p)
+	if h == nil {
 		return nil, fmt.Errorf("%v: %w", p, ErrUnsupported)
 	}
 	// RFC 7296 §2.13: the iteration counter is a single octet.
 	if n < 0 || n > 255*size {
 		return nil, fmt.Errorf("prf+ of %d octets with %v: more than 255 iterations", n, p)
 	}
-	m := hmac.New(prfHash(p), key)
+	m := hmac.New(h, key)
 	blocks := (n + size - 1) / size
 	out := make([]byte, 0, blocks*size)
 	var prev []byte

@@ -3,7 +3,11 @@ package suite
 import (
 	"bytes"
 	"crypto/hmac"
+	"crypto/sha1"
+	"crypto/sha256"
+	"crypto/sha512"
 	"encoding/hex"
+	"hash"
 	"strings"
 	"testing"
 
@@ -17,6 +21,15 @@ func unhex(t testing.TB, s string) []byte {
 		t.Fatalf("bad hex %q: %v", s, err)
 	}
 	return b
+}
+
+// hashOf is the hash of each HMAC PRF (RFC 7296 §3.3.2, RFC 4868 §2.1.2),
+// written out apart from prfHash so that the tests check it.
+var hashOf = map[ikev2.PRFID]func() hash.Hash{
+	ikev2.PRFHMACSHA1:   sha1.New,
+	ikev2.PRFHMACSHA256: sha256.New,
+	ikev2.PRFHMACSHA384: sha512.New384,
+	ikev2.PRFHMACSHA512: sha512.New,
 }
 
 // TestPRFVectors checks the PRFs against RFC 2202 (HMAC-SHA1) and RFC 4231
@@ -94,7 +107,8 @@ func TestIntegVectors(t *testing.T) {
 			if len(key) != integKeyLen(tt.integ) {
 				t.Errorf("keyLen() = %d, vector key %d", integKeyLen(tt.integ), len(key))
 			}
-			m := hmac.New(integHash(tt.integ), key)
+			h, _ := integHash(tt.integ)
+			m := hmac.New(h, key)
 			m.Write(unhex(t, tt.data))
 			if got, want := m.Sum(nil)[:integICVLen(tt.integ)], unhex(t, tt.mac); !bytes.Equal(got, want) {
 				t.Errorf("ICV = %x, want %x", got, want)
@@ -152,7 +166,7 @@ func TestPlusConstruction(t *testing.T) {
 		t.Run(prf.String(), func(t *testing.T) {
 			var want, prev []byte
 			for i := 1; i <= 255; i++ {
-				m := hmac.New(prfHash(prf), key)
+				m := hmac.New(hashOf[prf], key)
 				m.Write(prev)
 				m.Write(seed)
 				m.Write([]byte{byte(i)})

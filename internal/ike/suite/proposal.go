@@ -44,7 +44,7 @@ func (s Suite) check(p ikev2.ProtocolID) error {
 	if s.Encr.AEAD() != (s.Integ == ikev2.IntegNone) {
 		return fmt.Errorf("%v with integrity %v", s.Encr, s.Integ)
 	}
-	if s.Integ != ikev2.IntegNone && integHash(s.Integ) == nil {
+	if s.Integ != ikev2.IntegNone && integKeyLen(s.Integ) == 0 {
 		return fmt.Errorf("%v: %w", s.Integ, ErrUnsupported)
 	}
 	if s.DH != ikev2.DHNone && !supportedGroup(s.DH) {
@@ -52,7 +52,7 @@ func (s Suite) check(p ikev2.ProtocolID) error {
 	}
 	switch p {
 	case ikev2.ProtocolIKE:
-		if prfHash(s.PRF) == nil {
+		if prfSize(s.PRF) == 0 {
 			return fmt.Errorf("%v: %w", s.PRF, ErrUnsupported)
 		}
 		if s.DH == ikev2.DHNone {
