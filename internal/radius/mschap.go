@@ -55,7 +55,8 @@ func AuthenticateMSCHAPv2(ctx context.Context, servers []Server, r Request, m MS
 	attrs := func([authenticator]byte, []byte) ([]Attr, error) {
 		return append(r.attrs(), microsoft(msCHAPChallenge, m.Challenge[:]), microsoft(msCHAP2Response, resp)), nil
 	}
-	p, s, err := ask(ctx, servers, r.Dial, query{attrs: attrs, signers: r.Signers, valid: func(p Packet) error { return successIdent(p, m.Ident) }})
+	p, s, err := ask(ctx, servers, r.Dial, query{attrs: attrs, signers: r.Signers, failover: r.Failover,
+		valid: func(p Packet) error { return successIdent(p, m.Ident) }})
 	if err != nil {
 		return MSCHAPv2Answer{}, err
 	}

@@ -5,9 +5,57 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 )
+
+// TestMSCHAPv2DeadServerAskedLast: MS-CHAP-V2 logins, the ones of
+// Windows' SSTP client, share the gateway's memory of a dead server as
+// PAP's and EAP's do (RFC 3539 §3.4: failover): the first login waits out
+// the silent first server and is answered by the second; the next ones
+// ask the second first, and do not wait out the dead one's tries again.
+func TestMSCHAPv2DeadServerAskedLast(t *testing.T) {
+	shortTries(t, 1, 200*time.Millisecond, 20*time.Second)
+	secret := []byte("s3cret")
+	server := func(up bool, asked *atomic.Int32) Server {
+		pc, err := net.ListenPacket("udp", "127.133.0.6:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pc.Close() })
+		go func() {
+			buf := make([]byte, MaxPacket)
+			for {
+				n, from, err := pc.ReadFrom(buf)
+				if err != nil {
+					return
+				}
+				req, err := Parse(buf[:n])
+				if err != nil {
+					continue
+				}
+				asked.Add(1)
+				if up {
+					pc.WriteTo(answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, mschapAccept(req.Authenticator, secret)), from)
+				}
+			}
+		}()
+		return Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: secret}
+	}
+	var deadAsked, liveAsked atomic.Int32
+	servers := []Server{server(false, &deadAsked), server(true, &liveAsked)}
+	gw := new(Failover)
+	for i := range 3 {
+		a, err := AuthenticateMSCHAPv2(context.Background(), servers, Request{User: "alice", Failover: gw}, MSCHAPv2{Ident: 7})
+		if err != nil || !a.Accept {
+			t.Fatalf("login %d: %+v, %v", i+1, a, err)
+		}
+	}
+	if d, l := deadAsked.Load(), liveAsked.Load(); d != 1 || l != 3 {
+		t.Errorf("three logins: the silent server was asked %d times, the live one %d; want 1 (found dead by the first login), 3", d, l)
+	}
+}
 
 // TestMSCHAPv2SuccessIdent: an Access-Accept whose MS-CHAP2-Success has
 // another Ident than the response asked about (RFC 2548 §2.3.3: the
