@@ -347,7 +347,10 @@ func (o *ovpnSession) handleControl(pkt []byte) error {
 	o.mu.Lock()
 	ks := o.states[c.KeyID]
 	o.mu.Unlock()
-	if c.Opcode == openvpn.ControlSoftResetV1 && c.PacketID == 0 && (ks == nil || ks.nextIn > 1 || ks.retired) {
+	// A soft reset of a key state held is the client's again, its
+	// acknowledgement not seen yet: key ids go round 1 to 7 (ssl.c), and
+	// of those only the two newest are held. It is acknowledged below.
+	if c.Opcode == openvpn.ControlSoftResetV1 && c.PacketID == 0 && (ks == nil || ks.retired) {
 		o.mu.Lock()
 		busy := o.pending != nil
 		o.mu.Unlock()

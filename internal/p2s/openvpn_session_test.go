@@ -577,6 +577,76 @@ func TestOpenVPNSoftResetBeforeAuthentication(t *testing.T) {
 	}
 }
 
+// TestOpenVPNSoftResetSentAgain: a soft reset the client sends again (its
+// reliable layer sends what it has not seen acknowledged, over TCP too)
+// is acknowledged again and changes nothing: during the renegotiation it
+// began, after the client's first TLS bytes of it, the connection goes
+// on; after the renegotiation, the key state it made stays and no other
+// handshake is waited for (the connection would end at the hand-window).
+func TestOpenVPNSoftResetSentAgain(t *testing.T) {
+	secret := []byte("s3cret")
+	rad := fakeRadius(t, secret, 0, true)
+	reset := func(cl *testOVPN, id int) {
+		cl.send(openvpn.Control{Opcode: openvpn.ControlSoftResetV1, KeyID: id, SessionID: cl.sid})
+	}
+	t.Run("during", func(t *testing.T) {
+		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+		cl := dialTestOVPN(t, r.srv.Addr())
+		t.Cleanup(func() { cl.c.Close() })
+		tc, err := cl.session(0, nil, "bob", "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPush(t, tc, 5*time.Second, "once connected")
+		reset(cl, 1)
+		// The start of a ClientHello's record: the gateway's TLS waits
+		// for the rest.
+		cl.send(openvpn.Control{Opcode: openvpn.ControlV1, KeyID: 1, SessionID: cl.sid, PacketID: 1, Payload: []byte{0x16, 3, 1, 0, 0x50}})
+		o := onlyOpenVPNSession(t, r.srv)
+		untilTrue(t, "the first TLS bytes read", func() bool {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			return o.states[1] != nil && o.states[1].nextIn == 2
+		})
+		reset(cl, 1)
+		select {
+		case <-cl.done:
+			t.Errorf("the connection ended on a soft reset sent again")
+		case <-time.After(2 * time.Second):
+		}
+	})
+	t.Run("after", func(t *testing.T) {
+		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+		cl := dialTestOVPN(t, r.srv.Addr())
+		t.Cleanup(func() { cl.c.Close() })
+		tc, err := cl.session(0, nil, "bob", "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		token := authToken(mustPush(t, tc, 5*time.Second, "once connected"))
+		if _, err := cl.session(1, nil, "bob", token); err != nil {
+			t.Fatal(err)
+		}
+		o := onlyOpenVPNSession(t, r.srv)
+		untilTrue(t, "the renegotiation done", func() bool {
+			o.mu.Lock()
+			defer o.mu.Unlock()
+			return o.pending == nil
+		})
+		o.mu.Lock()
+		made := o.states[1]
+		o.mu.Unlock()
+		reset(cl, 1)
+		time.Sleep(500 * time.Millisecond)
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.states[1] != made || made.retired || o.pending != nil {
+			t.Errorf("after a soft reset sent again: key state 1 replaced %v, retired %v, a handshake waited for %v; want false, false, false",
+				o.states[1] != made, made.retired, o.pending != nil)
+		}
+	})
+}
+
 // TestOpenVPNUnreadTLSBounded: TLS bytes a key state does not read (here
 // while RADIUS is slow to answer) are bounded: the connection ends, the
 // server's memory does not grow with what the client sends.
