@@ -37,7 +37,9 @@ import (
 // handed over (moved, drained, rebalanced) has its status written a last
 // time under its claim, with what its connections carried until it
 // stopped, before the claim is released: the node that takes it over
-// counts on from there (R39).
+// counts on from there (R39), and writes the VNet's statuses only once its
+// view of the store holds that last one (Region.SeenStatuses: one read of
+// every status, per takeover).
 //
 // When ctx ends, the status is written a last time, before the data plane
 // stops: what the connections carried until now (their bytes go on from
@@ -112,6 +114,29 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 	// the store, with the seq of its write: their claims are kept until
 	// it is written.
 	final := map[string]uint64{}
+	// caught are the VNets placed here whose statuses the region's model
+	// has caught up with (Region.SeenStatuses) since: a VNet taken over
+	// counts its connections' bytes on from the last status the node
+	// before wrote, which may reach the model later than the claim did.
+	// Only their statuses are written. catching are the VNets of the
+	// catch-up under way, which answers on caughtUp.
+	caught := map[string]bool{}
+	var catching map[string]bool
+	caughtUp := make(chan error, 1)
+	// writable is what of owned has its statuses written: all of it
+	// without a placement (nil), else what caught up.
+	writable := func(owned map[string]bool) map[string]bool {
+		if place == nil {
+			return owned
+		}
+		w := map[string]bool{}
+		for v := range owned {
+			if caught[v] {
+				w[v] = true
+			}
+		}
+		return w
+	}
 	var fastUntil, countersAt time.Time
 	// reconfig hands cfg to the engine; false when the engine is closed.
 	reconfig := func(cfg dataplane.Config, rev int64) bool {
@@ -182,7 +207,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 				if out, outFences := handedOver(place, lastOwned, owned, refused); len(out) > 0 {
 					// Read before they stop: the engine shows no more
 					// of them after.
-					hand(statusUpdates(snap, stopping(eng.Status(), reasonMoved), out, outFences, node, true))
+					hand(statusUpdates(snap, stopping(eng.Status(), reasonMoved), writable(out), outFences, node, true))
 					for v := range out {
 						final[v] = seq
 					}
@@ -196,6 +221,20 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 		if due && eng.Retry() {
 			fastUntil = time.Now().Add(FastStatusPeriod)
 		}
+		if due && place != nil {
+			for v := range caught {
+				if !owned[v] {
+					delete(caught, v) // taken over again later, it catches up again
+				}
+			}
+			if behind := maps.Clone(owned); catching == nil {
+				maps.DeleteFunc(behind, func(v string, _ bool) bool { return caught[v] })
+				if len(behind) > 0 {
+					catching = behind
+					go func() { caughtUp <- reg.SeenStatuses(ctx) }()
+				}
+			}
+		}
 		if due {
 			// Counters go every StatusInterval, the fast passes
 			// between write what changed state only.
@@ -204,7 +243,7 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			if counters {
 				countersAt = now.Add(StatusInterval)
 			}
-			hand(statusUpdates(snap, eng.Status(), owned, fences, node, counters))
+			hand(statusUpdates(snap, eng.Status(), writable(owned), fences, node, counters))
 			wait := StatusInterval
 			if time.Now().Before(fastUntil) {
 				wait = FastStatusInterval
@@ -245,10 +284,25 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 			if !stopLost(gone, lastRev) {
 				return
 			}
+		case err := <-caughtUp:
+			// On a pass of its own, with a snapshot taken after it: the
+			// statuses of the VNets it is for are written now. Failed
+			// (the store does not answer), it is tried again at the next
+			// pass, and they wait.
+			due = err == nil
+			if err != nil {
+				log.Warn("the stored status of VNets placed here could not be read; theirs is written once it is", "vnets", len(catching), "err", err)
+			}
+			for v := range catching {
+				if err == nil && owned[v] {
+					caught[v] = true
+				}
+			}
+			catching = nil
 		case <-timer.C:
 			due = true
 		case <-ctx.Done():
-			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status(), reasonStopped), lastOwned, lastFences, node, true))
+			hand(statusUpdates(reg.Snapshot(), stopping(eng.Status(), reasonStopped), writable(lastOwned), lastFences, node, true))
 			return
 		}
 	}

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -12,15 +13,20 @@ import (
 	"github.com/vnetgw/vnetgw/internal/cluster"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store"
 	"github.com/vnetgw/vnetgw/internal/store/etcd"
 	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
 )
 
 // clusterNode runs a region, a cluster node and a reconcile loop over
-// an engine with opts, on etcd through cli, until the test ends.
-func clusterNode(t *testing.T, cli *clientv3.Client, name string, opts dataplane.Options) (*fixture, *cluster.Node) {
+// an engine with opts, on etcd through cli, until the test ends. The
+// region sees the store's changes lag late.
+func clusterNode(t *testing.T, cli *clientv3.Client, name string, opts dataplane.Options, lag time.Duration) (*fixture, *cluster.Node) {
 	t.Helper()
-	st := etcd.New(cli, "/r/state/", etcd.Options{History: -1})
+	var st store.Store = etcd.New(cli, "/r/state/", etcd.Options{History: -1})
+	if lag > 0 {
+		st = laggingStore{st, lag}
+	}
 	pool, _ := region.ParsePool("127.198.5.0/24")
 	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, MaxTxnOps: 100})
 	if err != nil {
@@ -38,17 +44,60 @@ func clusterNode(t *testing.T, cli *clientv3.Client, name string, opts dataplane
 	return &fixture{reg: reg, eng: eng, opts: opts}, node
 }
 
+// laggingStore hands on its watch's responses lag after they come: the
+// region of a node a moment behind the store (loaded, or far from etcd).
+type laggingStore struct {
+	store.Store
+	lag time.Duration
+}
+
+func (l laggingStore) Watch(ctx context.Context, prefix string, afterRev int64) <-chan store.WatchResponse {
+	type timed struct {
+		due  time.Time
+		resp store.WatchResponse
+	}
+	in := l.Store.Watch(ctx, prefix, afterRev)
+	queued := make(chan timed, 1<<16)
+	out := make(chan store.WatchResponse)
+	go func() {
+		defer close(queued)
+		for resp := range in {
+			queued <- timed{time.Now().Add(l.lag), resp}
+		}
+	}()
+	go func() {
+		defer close(out)
+		for q := range queued {
+			time.Sleep(time.Until(q.due))
+			select {
+			case out <- q.resp:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	return out
+}
+
 // TestMoveKeepsTheBytes (R39): a VNet moved to another node under
 // traffic has its connection's bytes written a last time by the node it
 // leaves, so that the node that takes it over counts on from all it
 // carried. Before, the leaving node wrote nothing for it after its last
 // status pass (up to StatusInterval before), and the bytes since were
-// lost.
+// lost. So also when the node that takes it over sees the store's
+// changes late (here 50 ms): it counted on from the last status but one
+// that it had seen, and the bytes since were lost.
 func TestMoveKeepsTheBytes(t *testing.T) {
+	for _, lag := range []time.Duration{0, 50 * time.Millisecond} {
+		t.Run(fmt.Sprintf("taker %v behind", lag), func(t *testing.T) { moveKeepsTheBytes(t, lag) })
+	}
+}
+
+func moveKeepsTheBytes(t *testing.T, lag time.Duration) {
 	e := etcdtest.Start(t)
 	ike, natt := freeUDPPorts(t)
 	opts := dataplane.Options{IKEPort: ike, NATTPort: natt}
-	f, nodeA := clusterNode(t, e.Client(t), "a", opts)
+	f, nodeA := clusterNode(t, e.Client(t), "a", opts, 0)
 	ctx := context.Background()
 	va, ga := f.gateway(t, "move", "a", "10.1.0.0/16", 0, 1)
 	vb, gb := f.gateway(t, "move", "b", "10.2.0.0/16", 0, 1)
@@ -60,7 +109,7 @@ func TestMoveKeepsTheBytes(t *testing.T) {
 	// rendezvous hashing picks no one else.
 	f.waitHost(t, ha)
 	f.waitHost(t, hb)
-	g, _ := clusterNode(t, e.Client(t), "b", opts)
+	g, _ := clusterNode(t, e.Client(t), "b", opts, lag)
 	for deadline := time.Now().Add(10 * time.Second); len(nodeA.Nodes()) < 2; time.Sleep(20 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatal("a does not see b join")

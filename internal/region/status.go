@@ -126,3 +126,29 @@ func (r *Region) PutStatuses(ctx context.Context, statuses map[string][]byte, co
 	}
 	return r.seen(ctx, rev)
 }
+
+// SeenStatuses waits, no longer than Sync does, until the model holds
+// every observed status as the store holds it now. A node that took over
+// a VNet counts its connections' bytes on from the last status the node
+// before wrote (R39), which comes to this node's model through the watch,
+// maybe later than the claim that let it take the VNet over: that node
+// wrote it before it released the claim, so the store has it now.
+func (r *Region) SeenStatuses(ctx context.Context) error {
+	ctx, cancel := context.WithTimeoutCause(ctx, SyncTimeout, errSyncTimeout)
+	defer cancel()
+	kvs, _, err := r.store.List(ctx, prefixStatus)
+	if err != nil {
+		return fmt.Errorf("read the status: %w", err)
+	}
+	var rev int64
+	for _, kv := range kvs {
+		rev = max(rev, kv.ModRevision)
+	}
+	if err := r.waitRev(ctx, rev); err != nil {
+		if c := context.Cause(ctx); c != nil {
+			err = c
+		}
+		return fmt.Errorf("wait for the status of revision %d: %w", rev, err)
+	}
+	return nil
+}
