@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"path"
 	"slices"
 	"strings"
@@ -103,6 +104,61 @@ func TestDeleteInMissingGroup(t *testing.T) {
 				return "DELETE", netPath(subA, "rg", "virtualNetworks", "v"), nil
 			}},
 	})
+}
+
+// TestGatewayPrivateAddressReadOnly: a gateway's private addresses are
+// allocated in its GatewaySubnet, whatever the body gives (read-only in
+// ARM): an address of the subnet's hosts, another gateway's (a GET's body
+// put again for another gateway) or no address at all were stored, and a
+// VPN gateway's became its BGP peering address.
+func TestGatewayPrivateAddressReadOnly(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	v := netPath(subA, "rg", "virtualNetworks", "v")
+	e.must("PUT", v, vnet(loc, []string{"10.1.0.0/16"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27")))
+	v2 := netPath(subA, "rg", "virtualNetworks", "v2")
+	e.must("PUT", v2, vnet(loc, []string{"10.2.0.0/16"}, subnet("GatewaySubnet", "10.2.255.0/27")))
+	ip := "properties.ipConfigurations.0.properties.privateIPAddress"
+	hostAddr := e.must("PUT", netPath(subA, "rg", "networkInterfaces", "host"), nic(loc, v+"/subnets/default", "")).str(ip)
+	seen := map[string]string{"host": hostAddr}
+	for _, tc := range []struct {
+		name, vnet, prefix, given string
+		vpn                       bool
+	}{
+		{"vpn", v, "10.1.255.0/27", hostAddr, true},
+		{"er", v, "10.1.255.0/27", "", false}, // given vpn's, below
+		{"vpn2", v2, "10.2.255.0/27", "not-an-ip", true},
+	} {
+		if tc.name == "er" {
+			tc.given = seen["vpn"]
+		}
+		var body obj
+		if tc.vpn {
+			pip := netPath(subA, "rg", "publicIPAddresses", tc.name)
+			e.must("PUT", pip, publicIP(loc, "Static"))
+			body = gateway(loc, tc.vnet+"/subnets/GatewaySubnet", pip, "RouteBased", "VpnGw1")
+			body["properties"].(obj)["enableBgp"] = true
+		} else {
+			body = obj{"location": loc, "properties": obj{"gatewayType": "ExpressRoute", "sku": obj{"name": "Standard"},
+				"ipConfigurations": []obj{{"name": "ipconfig1", "properties": obj{"subnet": obj{"id": tc.vnet + "/subnets/GatewaySubnet"}}}}}}
+		}
+		body["properties"].(obj)["ipConfigurations"].([]obj)[0]["properties"].(obj)["privateIPAddress"] = tc.given
+		r := e.must("PUT", netPath(subA, "rg", "virtualNetworkGateways", tc.name), body)
+		got := r.str(ip)
+		a, err := netip.ParseAddr(got)
+		if err != nil || !netip.MustParsePrefix(tc.prefix).Contains(a) {
+			t.Errorf("%s, given %q, has private address %q; want one of its GatewaySubnet %s", tc.name, tc.given, got, tc.prefix)
+		}
+		for other, o := range seen {
+			if o == got {
+				t.Errorf("%s, given %q, has private address %s, %s's", tc.name, tc.given, got, other)
+			}
+		}
+		if bgp := r.str("properties.bgpSettings.bgpPeeringAddress"); tc.vpn && bgp != got {
+			t.Errorf("%s's BGP peering address is %q, its private address %q", tc.name, bgp, got)
+		}
+		seen[tc.name] = got
+	}
 }
 
 // TestMultiPrefixSubnets covers subnets with several prefixes

@@ -323,6 +323,11 @@ func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetwork
 		c.Properties.Subnet = arm.Ref(s.ID)
 		c.Properties.PrivateIPAllocationMethod = arm.Dynamic
 		c.Properties.ProvisioningState = arm.Succeeded
+		// Read-only in ARM: the gateway's address is the one it was
+		// given, or one allocated now, never the body's (a GET's body
+		// put again for another gateway, an address of the subnet's
+		// hosts, or none at all).
+		c.Properties.PrivateIPAddress = ""
 		if old != nil {
 			if i < len(old.Properties.IPConfigurations) {
 				oc := old.Properties.IPConfigurations[i]
