@@ -12,6 +12,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -19,6 +20,7 @@ import (
 	"net/netip"
 	"net/url"
 	"regexp"
+	"runtime/debug"
 	"strconv"
 	"strings"
 	"time"
@@ -252,15 +254,22 @@ func (h *Handler) authorized(r *http.Request) bool {
 	return subtle.ConstantTimeCompare(sum[:], h.tokenHash[:]) == 1
 }
 
-// responseWriter remembers the status for the request log.
+// responseWriter remembers the status for the request log, and whether
+// the answer began.
 type responseWriter struct {
 	http.ResponseWriter
 	status int
+	wrote  bool
 }
 
 func (w *responseWriter) WriteHeader(s int) {
-	w.status = s
+	w.status, w.wrote = s, true
 	w.ResponseWriter.WriteHeader(s)
+}
+
+func (w *responseWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
 }
 
 // requestIDRE is a request id a client may send that the API takes and
@@ -287,7 +296,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Ms-Client-Request-Id", client)
 	}
 	rw := &responseWriter{ResponseWriter: w, status: http.StatusOK}
-	h.serve(rw, r.WithContext(context.WithValue(r.Context(), correlation{}, corr)))
+	h.serveRecovering(rw, r.WithContext(context.WithValue(r.Context(), correlation{}, corr)))
 	h.stats.add(r.Method, rw.status, time.Since(start))
 	// Never the body: it may hold a shared key.
 	attrs := []any{"method", r.Method, "path", loggedPath(r), "status", rw.status, "duration", time.Since(start).Round(time.Microsecond),
@@ -297,6 +306,31 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	h.log.Info("request", attrs...)
 }
+
+// serveRecovering is serve, whose panic answers 500 with ARM's envelope
+// (if the answer had not begun) and is logged with its stack, where
+// net/http would end the connection with no answer and log it apart.
+func (h *Handler) serveRecovering(w *responseWriter, r *http.Request) {
+	defer func() {
+		p := recover()
+		if p == nil {
+			return
+		}
+		if p == http.ErrAbortHandler {
+			panic(p) // the proxy's: it cuts the answer short on purpose
+		}
+		h.log.Error("request panicked", "method", r.Method, "path", loggedPath(r), "panic", downloadNameRE.ReplaceAllString(fmt.Sprint(p), "$1…"), "stack", string(debug.Stack()))
+		if w.wrote {
+			return
+		}
+		ae, status := toARM(errPanicked)
+		writeJSON(w, status, arm.ErrorResponse{Error: ae})
+	}()
+	h.serve(w, r)
+}
+
+// errPanicked is a request's panic, as its answer tells it.
+var errPanicked = errors.New("panicked")
 
 // loggedPath is the path of r as logs and errors show it: without a
 // download's name, which is its credential.

@@ -3,10 +3,13 @@ package api
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
+	"path"
 	"strings"
 	"testing"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store"
 )
@@ -47,5 +50,54 @@ func TestStoreErrorsAreServiceUnavailable(t *testing.T) {
 		if r.status != http.StatusServiceUnavailable || r.code() != "ServiceUnavailable" || r.header.Get("Retry-After") == "" {
 			t.Errorf("%s %s on a closed region: %d Retry-After %q %s, want 503 ServiceUnavailable with a Retry-After", c.method, c.path, r.status, r.header.Get("Retry-After"), r.body)
 		}
+	}
+}
+
+// panickingDP is a data plane whose metrics panic: a bug the API cannot
+// be made to hit otherwise.
+type panickingDP struct{ noDataPlane }
+
+func (panickingDP) WriteMetrics(io.Writer) error { panic("metrics: index out of range") }
+
+// TestPanicAnswered: a request that panics is answered 500 with ARM's
+// envelope and logged with its stack; net/http ended the connection with
+// no answer and logged nothing of the API's. The API answers on.
+func TestPanicAnswered(t *testing.T) {
+	var log logbuf.Buffer
+	e := newEnv(t, envOptions{dp: panickingDP{}, log: &log})
+	r := e.raw("GET", "/metrics", "", testToken, nil)
+	if r.status != http.StatusInternalServerError || r.code() != codeInternal {
+		t.Errorf("a request that panicked: %d %s; want 500 %s", r.status, r.body, codeInternal)
+	}
+	if got := log.String(); !strings.Contains(got, `msg="request panicked"`) || !strings.Contains(got, "index out of range") || !strings.Contains(got, "serveMetrics") {
+		t.Errorf("the log does not tell the panic and where it was:\n%s", got)
+	}
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+}
+
+// TestTopOfTheAddressSpace: a subnet at the top of the IPv4 space, whose
+// reserved addresses run up to 255.255.255.255, has its usage counted
+// (it panicked) and its addresses reserved as anywhere else (a /30 there
+// gave a NIC 255.255.255.253).
+func TestTopOfTheAddressSpace(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	v := netPath(subA, "rg", "virtualNetworks", "v")
+	e.must("PUT", v, vnet(loc, []string{"255.255.255.0/24"}, subnet("a", "255.255.255.0/25"), subnet("b", "255.255.255.252/30")))
+	u := e.must("GET", v+"/usages", nil)
+	limits := map[string]float64{}
+	for i := range 2 {
+		id, _ := u.field(fmt.Sprintf("value.%d.id", i)).(string)
+		limit, _ := u.field(fmt.Sprintf("value.%d.limit", i)).(float64)
+		limits[path.Base(id)] = limit
+	}
+	if limits["a"] != 123 || limits["b"] != 0 {
+		t.Errorf("usable addresses: %v; want a 123 (128 less the first four and the last), b 0", limits)
+	}
+	if r := e.do("PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, v+"/subnets/b", "255.255.255.253")); r.status != http.StatusBadRequest || r.code() != "PrivateIPAddressIsReserved" {
+		t.Errorf("a NIC given 255.255.255.253 in 255.255.255.252/30: %d %s; want 400 PrivateIPAddressIsReserved", r.status, r.body)
+	}
+	if r := e.do("PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, v+"/subnets/b", "")); r.status < 400 {
+		t.Errorf("a NIC in 255.255.255.252/30, which has no address to give: %d %s", r.status, r.body)
 	}
 }

@@ -95,17 +95,18 @@ func (r *Region) allocatePublicIP(tx *txn) (netip.Addr, error) {
 const reservedLow = 4
 
 // privateRange returns the usable addresses of an IPv4 subnet, or of the
-// first 2^16 of an IPv6 one.
-func privateRange(p netip.Prefix) (first, last netip.Addr) {
+// first 2^16 of an IPv6 one; ok is false when it has none (an IPv4
+// subnet smaller than /29, whose reserved addresses are all it has).
+func privateRange(p netip.Prefix) (first, last netip.Addr, ok bool) {
 	first = p.Masked().Addr()
 	for range reservedLow {
-		first = first.Next()
+		first = first.Next() // past 255.255.255.255: the zero Addr, which p does not contain
 	}
 	last = lastAddr(p)
 	if p.Addr().Is4() {
 		last = last.Prev()
 	}
-	return first, last
+	return first, last, p.Contains(first) && !last.Less(first)
 }
 
 // reservedPrivate explains why a is not assignable in p, or returns "".
@@ -113,8 +114,8 @@ func reservedPrivate(p netip.Prefix, a netip.Addr) string {
 	if !p.Contains(a) {
 		return "outside"
 	}
-	first, last := privateRange(p)
-	if a.Less(first) || last.Less(a) {
+	first, last, ok := privateRange(p)
+	if !ok || a.Less(first) || last.Less(a) {
 		return "reserved"
 	}
 	return ""
@@ -122,8 +123,8 @@ func reservedPrivate(p netip.Prefix, a netip.Addr) string {
 
 // allocatePrivateIP returns the lowest free address of a subnet prefix.
 func allocatePrivateIP(p netip.Prefix, used map[netip.Addr]bool) (netip.Addr, bool) {
-	first, last := privateRange(p)
-	for a := first; a.IsValid() && !last.Less(a); a = a.Next() {
+	first, last, ok := privateRange(p)
+	for a := first; ok && a.IsValid() && !last.Less(a); a = a.Next() {
 		if !used[a] {
 			return a, true
 		}

@@ -291,6 +291,22 @@ const (
 	maxConflictPause = 64 * time.Millisecond
 )
 
+// stage runs fn on a transaction over the model as it is now, and returns
+// it with the fence it is to be committed under. The model stays locked
+// for reading only while fn runs, panics included: one request's panic
+// (recovered by net/http) would otherwise leave every later write and
+// the store's changes waiting for good.
+func (r *Region) stage(ctx context.Context, fn func(tx *txn) error) (tx *txn, fence int64, base []string, err error) {
+	remotes := r.remoteView()
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	tx = newTxn(r.m, remotes)
+	if err = checkPrecondition(ctx, tx); err == nil {
+		err = fn(tx)
+	}
+	return tx, r.m.fenceRev, r.m.fenceIDs, err
+}
+
 // update runs fn on a transaction over the model and commits what it staged.
 // fn decides from the view it is given; if another writer committed in the
 // meantime the store refuses the commit and fn runs again on fresh state.
@@ -310,15 +326,7 @@ func (r *Region) update(ctx context.Context, fn func(tx *txn) error) ([]string, 
 		if err := r.Sync(ctx); err != nil {
 			return nil, err
 		}
-		remotes := r.remoteView()
-		r.mu.RLock()
-		tx := newTxn(r.m, remotes)
-		err := checkPrecondition(ctx, tx)
-		if err == nil {
-			err = fn(tx)
-		}
-		fence, base := r.m.fenceRev, r.m.fenceIDs
-		r.mu.RUnlock()
+		tx, fence, base, err := r.stage(ctx, fn)
 		if err != nil {
 			return nil, err
 		}

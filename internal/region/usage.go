@@ -81,7 +81,7 @@ func (r *Region) VNetUsages(id arm.ID, page Page) ([]arm.VirtualNetworkUsage, st
 				if !p.Addr().Is4() {
 					continue
 				}
-				if first, last := privateRange(p); !last.Less(first) {
+				if first, last, ok := privateRange(p); ok {
 					f, l := first.As4(), last.As4()
 					limit += float64(binary.BigEndian.Uint32(l[:]) - binary.BigEndian.Uint32(f[:]) + 1)
 				}
@@ -102,8 +102,8 @@ func (r *Region) VNetUsages(id arm.ID, page Page) ([]arm.VirtualNetworkUsage, st
 // freeAddrs returns up to n free assignable addresses of p, lowest first.
 func freeAddrs(p netip.Prefix, used map[netip.Addr]string, n int) []string {
 	out := []string{}
-	first, last := privateRange(p)
-	for a := first; a.IsValid() && !last.Less(a) && len(out) < n; a = a.Next() {
+	first, last, ok := privateRange(p)
+	for a := first; ok && a.IsValid() && !last.Less(a) && len(out) < n; a = a.Next() {
 		if _, taken := used[a]; !taken {
 			out = append(out, a.String())
 		}
