@@ -164,3 +164,29 @@ func TestEffectiveRoutesPointToSitePool(t *testing.T) {
 		t.Errorf("a subnet that takes no gateway routes: %+v", routes)
 	}
 }
+
+// TestEffectiveRoutesOfThePrimaryConfiguration: an interface's effective
+// routes are those of its primary IP configuration's subnet, where its
+// host is (the data plane's), not of its first configuration's.
+func TestEffectiveRoutesOfThePrimaryConfiguration(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	e.must("PUT", rt, obj{"location": loc, "properties": obj{"routes": []obj{
+		{"name": "blackhole", "properties": obj{"addressPrefix": "192.0.2.0/24", "nextHopType": "None"}}}}})
+	v := netPath(subA, "rg", "virtualNetworks", "v")
+	b := subnet("b", "10.1.2.0/24")
+	b["properties"].(obj)["routeTable"] = obj{"id": rt}
+	e.must("PUT", v, vnet(loc, []string{"10.1.0.0/16"}, subnet("a", "10.1.1.0/24"), b))
+	n := netPath(subA, "rg", "networkInterfaces", "n")
+	e.must("PUT", n, obj{"location": loc, "properties": obj{"ipConfigurations": []obj{
+		{"name": "first", "properties": obj{"subnet": obj{"id": v + "/subnets/a"}}},
+		{"name": "main", "properties": obj{"primary": true, "subnet": obj{"id": v + "/subnets/b"}}},
+	}}})
+	routes := effectiveRoutes(t, e, n)
+	if !slices.ContainsFunc(routes, func(r effectiveRoute) bool {
+		return r.Source == "User" && r.NextHopType == "None" && slices.Contains(r.AddressPrefix, "192.0.2.0/24")
+	}) {
+		t.Errorf("the routes of an interface whose primary configuration is in subnet b lack b's route table's: %+v", routes)
+	}
+}

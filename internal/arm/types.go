@@ -749,6 +749,18 @@ type NetworkInterfaceProperties struct {
 	DNSSettings          *NetworkInterfaceDNSSettings `json:"dnsSettings,omitempty"`
 }
 
+// PrimaryIPConfiguration returns the interface's primary IP
+// configuration, the one marked so or else the first: the one its host
+// is in. It has at least one.
+func (p *NetworkInterfaceProperties) PrimaryIPConfiguration() NetworkInterfaceIPConfiguration {
+	for _, c := range p.IPConfigurations {
+		if c.Properties.Primary != nil && *c.Properties.Primary {
+			return c
+		}
+	}
+	return p.IPConfigurations[0]
+}
+
 // NetworkInterfaceDNSSettings are a network interface's DNS settings; the
 // read-only ones (appliedDnsServers, internalFqdn,
 // internalDomainNameSuffix) are not declared.

@@ -33,7 +33,7 @@ func Build(s *region.Snapshot, owned map[string]bool) dataplane.Config {
 		if len(n.Properties.IPConfigurations) == 0 {
 			continue
 		}
-		c := primary(n.Properties.IPConfigurations)
+		c := n.Properties.PrimaryIPConfiguration()
 		sid, err := arm.ParseID(c.Properties.Subnet.RefID())
 		addr, aerr := netip.ParseAddr(c.Properties.PrivateIPAddress)
 		if err != nil || aerr != nil {
@@ -439,15 +439,6 @@ func apipaSession(dc dataplane.Connection, peers []dataplane.BGPPeer, custom []n
 	peers[0].Local = local
 	dc.LocalPrefixes = append(slices.Clip(dc.LocalPrefixes), netip.PrefixFrom(local, 32))
 	return dc, peers
-}
-
-func primary(cs []arm.NetworkInterfaceIPConfiguration) arm.NetworkInterfaceIPConfiguration {
-	for _, c := range cs {
-		if c.Properties.Primary != nil && *c.Properties.Primary {
-			return c
-		}
-	}
-	return cs[0]
 }
 
 func parsePrefixes(ss []string) []netip.Prefix {

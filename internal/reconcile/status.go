@@ -112,7 +112,7 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		key := strings.ToLower(n.ID)
 		vnet := ""
 		if len(n.Properties.IPConfigurations) > 0 {
-			sid, err := arm.ParseID(primary(n.Properties.IPConfigurations).Properties.Subnet.RefID())
+			sid, err := arm.ParseID(n.Properties.PrimaryIPConfiguration().Properties.Subnet.RefID())
 			if err == nil {
 				if vnet = sid.Parent().Key(); elsewhere(key, vnet) {
 					continue

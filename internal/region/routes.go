@@ -29,7 +29,8 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 	if len(n.Properties.IPConfigurations) == 0 {
 		return out, nil
 	}
-	sid, err := arm.ParseID(n.Properties.IPConfigurations[0].Properties.Subnet.RefID())
+	// The host is in the subnet of the primary configuration.
+	sid, err := arm.ParseID(n.Properties.PrimaryIPConfiguration().Properties.Subnet.RefID())
 	if err != nil {
 		return out, nil
 	}

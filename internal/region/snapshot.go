@@ -311,7 +311,7 @@ func (r *Region) VNetOf(kind string, id arm.ID) string {
 			}
 		case arm.TypeNetworkInterface:
 			if n := get[arm.NetworkInterface](tx, arm.TypeNetworkInterface, id); n != nil && len(n.Properties.IPConfigurations) > 0 {
-				if sid, err := arm.ParseID(n.Properties.IPConfigurations[0].Properties.Subnet.RefID()); err == nil {
+				if sid, err := arm.ParseID(n.Properties.PrimaryIPConfiguration().Properties.Subnet.RefID()); err == nil {
 					out = sid.Parent().Key()
 				}
 			}
