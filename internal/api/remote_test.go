@@ -2,8 +2,10 @@ package api
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/region"
+	"github.com/vnetgw/vnetgw/internal/store/bolt"
 )
 
 // peerRegion is another region whose one gateway's answer a test sets:
@@ -161,5 +164,45 @@ func TestSilentPeerRegionBoundsPut(t *testing.T) {
 		}
 	case <-time.After(2*region.RemoteRefresh + time.Minute):
 		t.Fatal("PUT while the peer region is silent: no answer")
+	}
+}
+
+// downRegion is a peer region that cannot be reached.
+type downRegion struct{}
+
+func (downRegion) Gateway(context.Context, string) (*region.RemoteGateway, error) {
+	return nil, errors.New("connect: connection refused")
+}
+
+func (downRegion) ConnectionsTo(context.Context, string) ([]region.ConnectionTo, error) {
+	return nil, errors.New("connect: connection refused")
+}
+
+// TestGatewayChangeWhilePeerRegionDown: a gateway with a VNet-to-VNet
+// connection to another region's gateway can be changed by a node that
+// started while that region did not answer, and so does not know the
+// gateway there: the change was refused, the connection said to go to a
+// gateway that "was not found", until the peer answered again.
+func TestGatewayChangeWhilePeerRegionDown(t *testing.T) {
+	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	remoteGW := netPath(subB, "rg", "virtualNetworkGateways", "gw")
+	peer := &peerRegion{}
+	peer.set(remoteGW, []string{"10.2.0.0/16"}, "")
+	e := newEnv(t, envOptions{remotes: peer, store: st})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	c := netPath(subA, "rg", "connections", "c")
+	e.must("PUT", c, v2v(loc, s.gw, remoteGW))
+
+	restarted := newEnv(t, envOptions{remotes: downRegion{}, store: st})
+	body := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	body["tags"] = obj{"owner": "network-team"}
+	if r := restarted.do("PUT", s.gw, body); r.status != 200 || r.str("tags.owner") != "network-team" {
+		t.Errorf("a gateway change while the peer region is down: %d %s", r.status, r.body)
+	}
+	if got := restarted.must("GET", c, nil).str("properties.virtualNetworkGateway2.id"); !strings.EqualFold(got, remoteGW) {
+		t.Errorf("the connection goes to %q after the change, want %s", got, remoteGW)
 	}
 }

@@ -43,7 +43,7 @@ func (r *Region) PutConnection(ctx context.Context, id arm.ID, in *arm.Connectio
 		old := get[arm.Connection](tx, arm.TypeConnection, id)
 		created = old == nil
 		c := *in
-		if err := r.stageConnection(tx, id, &c, old); err != nil {
+		if err := r.stageConnection(tx, id, &c, old, false); err != nil {
 			return err
 		}
 		out = renderConnection(tx, &c).(*arm.Connection)
@@ -74,7 +74,10 @@ func weakGroups(pols []arm.IPsecPolicy) []string {
 	return out
 }
 
-func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm.Connection) error {
+// stageConnection stages c, the new connection id or old changed. refit
+// says c is old staged again after a change of a gateway it names
+// (connectionsFit).
+func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm.Connection, refit bool) error {
 	if old != nil {
 		id = storedID(id, old.ID)
 	}
@@ -136,6 +139,15 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		g2, _, err := ref[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, "properties.virtualNetworkGateway2", p.VirtualNetworkGateway2.RefID())
 		if rg := tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); err != nil && rg != nil {
 			g2, err = &rg.Gateway, nil // a gateway of another region (R1)
+		}
+		if err != nil && refit && r.remotes != nil {
+			// A gateway of another region not known now (this node
+			// started while that region did not answer): the connection
+			// was checked against it when it was made and is again when
+			// it is known (refreshRemotes); a change of its own gateway
+			// is not held up meanwhile.
+			remote = old.Properties.VirtualNetworkGateway2.RefID()
+			break
 		}
 		if err != nil {
 			return err

@@ -957,7 +957,7 @@ func (r *Region) connectionsFit(tx *txn, id string) error {
 		again.Properties.TrafficSelectorPolicies = slices.Clone(p.TrafficSelectorPolicies)
 		again.Properties.IngressNatRules = slices.Clone(p.IngressNatRules)
 		again.Properties.EgressNatRules = slices.Clone(p.EgressNatRules)
-		err = r.stageConnection(tx, cid, &again, c)
+		err = r.stageConnection(tx, cid, &again, c, true)
 		tx.put(arm.TypeConnection, cid.Key(), c)
 		if err != nil {
 			var ae *arm.Error
