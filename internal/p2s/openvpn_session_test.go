@@ -589,7 +589,9 @@ func TestOpenVPNSoftResetSentAgain(t *testing.T) {
 	reset := func(cl *testOVPN, id int) {
 		cl.send(openvpn.Control{Opcode: openvpn.ControlSoftResetV1, KeyID: id, SessionID: cl.sid})
 	}
-	t.Run("during", func(t *testing.T) {
+	// connected returns a client connected to a new gateway, and the
+	// auth token the gateway pushed it.
+	connected := func(t *testing.T) (*region, *testOVPN, string) {
 		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
 		cl := dialTestOVPN(t, r.srv.Addr())
 		t.Cleanup(func() { cl.c.Close() })
@@ -597,7 +599,10 @@ func TestOpenVPNSoftResetSentAgain(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		mustPush(t, tc, 5*time.Second, "once connected")
+		return r, cl, authToken(mustPush(t, tc, 5*time.Second, "once connected"))
+	}
+	t.Run("during", func(t *testing.T) {
+		r, cl, _ := connected(t)
 		reset(cl, 1)
 		// The start of a ClientHello's record: the gateway's TLS waits
 		// for the rest.
@@ -616,14 +621,7 @@ func TestOpenVPNSoftResetSentAgain(t *testing.T) {
 		}
 	})
 	t.Run("after", func(t *testing.T) {
-		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
-		cl := dialTestOVPN(t, r.srv.Addr())
-		t.Cleanup(func() { cl.c.Close() })
-		tc, err := cl.session(0, nil, "bob", "pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		token := authToken(mustPush(t, tc, 5*time.Second, "once connected"))
+		r, cl, token := connected(t)
 		if _, err := cl.session(1, nil, "bob", token); err != nil {
 			t.Fatal(err)
 		}

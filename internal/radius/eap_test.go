@@ -3,8 +3,6 @@ package radius
 import (
 	"bytes"
 	"context"
-	"net"
-	"net/netip"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -19,31 +17,15 @@ import (
 func TestEAPSuccessAgain(t *testing.T) {
 	shortTries(t, 3, 10*time.Second, 60*time.Second)
 	secret := []byte("s3cret")
-	pc, err := net.ListenPacket("udp", "127.133.0.4:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
 	var asked atomic.Int32
-	go func() {
-		buf := make([]byte, MaxPacket)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			req, err := Parse(buf[:n])
-			if err != nil {
-				continue
-			}
-			asked.Add(1)
-			eap, _ := req.Find(AttrEAPMessage)
-			success := ppp.EAP{Code: ppp.EAPSuccess, ID: eap[1]}
-			attrs := append(mschapAccept(req.Authenticator, secret)[1:], Attr{AttrEAPMessage, success.Append(nil)})
-			pc.WriteTo(answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, attrs), from)
-		}
-	}()
-	s := Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: secret}
+	addr := serve(t, "127.133.0.4", func(req Packet) []byte {
+		asked.Add(1)
+		eap, _ := req.Find(AttrEAPMessage)
+		success := ppp.EAP{Code: ppp.EAPSuccess, ID: eap[1]}
+		attrs := append(mschapAccept(req.Authenticator, secret)[1:], Attr{AttrEAPMessage, success.Append(nil)})
+		return answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, attrs)
+	})
+	s := Server{Addr: addr, Secret: secret}
 	a := NewEAPAuthenticator(context.Background(), []Server{s}, Request{})
 	identity := ppp.EAP{Code: ppp.EAPResponse, ID: a.Start().ID, Type: ppp.TypeIdentity, Data: []byte("alice")}
 	next, msk, ok, err := a.Handle(identity)

@@ -10,6 +10,33 @@ import (
 	"time"
 )
 
+// serve answers each request that parses, at a new address of host, with
+// what answer returns (nothing when nil), until the test ends; it returns
+// the server's address.
+func serve(t *testing.T, host string, answer func(req Packet) []byte) netip.AddrPort {
+	t.Helper()
+	pc, err := net.ListenPacket("udp", host+":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pc.Close() })
+	go func() {
+		buf := make([]byte, MaxPacket)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if req, err := Parse(buf[:n]); err == nil {
+				if b := answer(req); b != nil {
+					pc.WriteTo(b, from)
+				}
+			}
+		}
+	}()
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
 // TestMSCHAPv2DeadServerAskedLast: MS-CHAP-V2 logins, the ones of
 // Windows' SSTP client, share the gateway's memory of a dead server as
 // PAP's and EAP's do (RFC 3539 §3.4: failover): the first login waits out
@@ -18,33 +45,13 @@ import (
 func TestMSCHAPv2DeadServerAskedLast(t *testing.T) {
 	shortTries(t, 1, 200*time.Millisecond, 20*time.Second)
 	secret := []byte("s3cret")
-	server := func(up bool, asked *atomic.Int32) Server {
-		pc, err := net.ListenPacket("udp", "127.133.0.6:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { pc.Close() })
-		go func() {
-			buf := make([]byte, MaxPacket)
-			for {
-				n, from, err := pc.ReadFrom(buf)
-				if err != nil {
-					return
-				}
-				req, err := Parse(buf[:n])
-				if err != nil {
-					continue
-				}
-				asked.Add(1)
-				if up {
-					pc.WriteTo(answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, mschapAccept(req.Authenticator, secret)), from)
-				}
-			}
-		}()
-		return Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: secret}
-	}
 	var deadAsked, liveAsked atomic.Int32
-	servers := []Server{server(false, &deadAsked), server(true, &liveAsked)}
+	dead := serve(t, "127.133.0.6", func(Packet) []byte { deadAsked.Add(1); return nil })
+	live := serve(t, "127.133.0.6", func(req Packet) []byte {
+		liveAsked.Add(1)
+		return answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, mschapAccept(req.Authenticator, secret))
+	})
+	servers := []Server{{Addr: dead, Secret: secret}, {Addr: live, Secret: secret}}
 	gw := new(Failover)
 	for i := range 3 {
 		a, err := AuthenticateMSCHAPv2(context.Background(), servers, Request{User: "alice", Failover: gw}, MSCHAPv2{Ident: 7})
