@@ -273,42 +273,28 @@ func acceptAll(t *testing.T, secret []byte, sign *atomic.Bool) netip.AddrPort {
 // second factor), or never when delay is negative (a server that is
 // down, its host silent).
 func acceptAfter(t *testing.T, secret []byte, sign *atomic.Bool, delay time.Duration) netip.AddrPort {
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { pc.Close() })
-	go func() {
-		buf := make([]byte, MaxPacket)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			req, err := Parse(buf[:n])
-			if err != nil || delay < 0 {
-				continue
-			}
-			time.Sleep(delay)
-			ans := Packet{Code: CodeAccessAccept, ID: req.ID}
-			if sign.Load() {
-				ans.Attrs = []Attr{{AttrMessageAuthenticator, make([]byte, 16)}}
-			}
-			b, _ := ans.Append(nil)
-			if sign.Load() {
-				mac, _ := messageAuthenticator(b, req.Authenticator, secret)
-				copy(b[HeaderLen+2:], mac)
-			}
-			h := md5.New()
-			h.Write(b[:4])
-			h.Write(req.Authenticator[:])
-			h.Write(b[HeaderLen:])
-			h.Write(secret)
-			copy(b[4:HeaderLen], h.Sum(nil))
-			pc.WriteTo(b, from)
+	return serve(t, "127.0.0.1", func(req Packet) []byte {
+		if delay < 0 {
+			return nil
 		}
-	}()
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
+		time.Sleep(delay)
+		ans := Packet{Code: CodeAccessAccept, ID: req.ID}
+		if sign.Load() {
+			ans.Attrs = []Attr{{AttrMessageAuthenticator, make([]byte, 16)}}
+		}
+		b, _ := ans.Append(nil)
+		if sign.Load() {
+			mac, _ := messageAuthenticator(b, req.Authenticator, secret)
+			copy(b[HeaderLen+2:], mac)
+		}
+		h := md5.New()
+		h.Write(b[:4])
+		h.Write(req.Authenticator[:])
+		h.Write(b[HeaderLen:])
+		h.Write(secret)
+		copy(b[4:HeaderLen], h.Sum(nil))
+		return b
+	})
 }
 
 // TestSilentServerPassedOver: a server that answers none of its tries
