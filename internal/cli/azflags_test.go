@@ -107,6 +107,19 @@ func TestAzTags(t *testing.T) {
 	if got := tags(); !maps.Equal(got, map[string]string{"env": "prod"}) {
 		t.Errorf("vnet update --tags env=prod: %v, want only env=prod", got)
 	}
+	// A tag is split at its first "=" alone: a value may hold commas,
+	// quotes and more "=" (they were cut at commas into tags of their
+	// own, and quotes refused, as pflag reads a list as CSV).
+	must(t, "vnet", "update", "-g", "rg", "-n", "hub", "--tags", "desc=hub, shared", `note="a b"`, "expr=x=1")
+	if got := tags(); !maps.Equal(got, map[string]string{"desc": "hub, shared", "note": `"a b"`, "expr": "x=1"}) {
+		t.Errorf(`vnet update --tags "desc=hub, shared" 'note="a b"' expr=x=1: %v`, got)
+	}
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope", "--tags", "owner=a,b")
+	var again arm.ResourceGroup
+	mustJSON(t, &again, "group", "show", "-n", "rg")
+	if !maps.Equal(again.Tags, map[string]string{"owner": "a,b"}) {
+		t.Errorf("group create --tags owner=a,b: %v", again.Tags)
+	}
 	must(t, "vnet", "update", "-g", "rg", "-n", "hub", "--tags", "")
 	if got := tags(); len(got) != 0 {
 		t.Errorf(`vnet update --tags "": %v, want none`, got)

@@ -60,7 +60,15 @@ func TestIDsFlag(t *testing.T) {
 		t.Fatalf("after the refused deletes, %d VNets, want 2", len(both))
 	}
 
-	must(t, "vnet", "update", "--ids", ids[0], ids[1], "--tags", "team=net")
+	// Their answers come as one list, as az prints them (they came as
+	// two JSON documents, one after the other: no JSON).
+	mustJSON(t, &both, "vnet", "update", "--ids", ids[0], ids[1], "--tags", "team=net")
+	if len(both) != 2 || both[0].Tags["team"] != "net" || both[1].Tags["team"] != "net" {
+		t.Errorf("vnet update --ids of both --tags team=net printed %+v, want both, tagged", both)
+	}
+	if _, out, _ := vnetgw(t, "vnet", "update", "--ids", ids[0], ids[1], "--tags", "team=net", "-o", "table"); strings.Count(out, "Name") != 1 {
+		t.Errorf("vnet update --ids of both -o table: one table, one head, want\n%s", out)
+	}
 	mustJSON(t, &both, "vnet", "show", "--ids", ids[0], ids[1])
 	for _, v := range both {
 		if v.Tags["team"] != "net" || len(v.Properties.AddressSpace.AddressPrefixes) != 1 {

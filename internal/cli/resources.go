@@ -396,13 +396,11 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 			if err != nil {
 				return err
 			}
-			for _, id := range targets {
+			return g.forEach(len(targets), k.columns, func(i int) error {
+				id := targets[i]
 				g.subscription, rg, name, loc = id.Subscription, id.ResourceGroup, id.Name(), ""
-				if err := run(cmd); err != nil {
-					return err
-				}
-			}
-			return nil
+				return run(cmd)
+			})
 		},
 	}
 	run = func(cmd *cobra.Command) error {
@@ -445,7 +443,7 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 	if update {
 		idsFlag(cmd, &ids)
 	}
-	cmd.Flags().StringSliceVar(&tags, "tags", nil, "tags, space-separated key[=value]; they replace those it has, \"\" removes them all (default: those it has)")
+	tagsFlag(cmd, &tags, "tags, space-separated key[=value]; they replace those it has, \"\" removes them all (default: those it has)")
 	if !update {
 		cmd.Flags().StringVarP(&loc, "location", "l", "", "location (default: its own for an existing one, else the resource group's)")
 	}
@@ -463,9 +461,21 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 
 // parseTags reads --tags as az does: key=value, or key alone for an
 // empty value.
+// tagsFlag gives cmd az's --tags: the words after it are its values,
+// each one tag, key[=value], split at its first "=" alone (a value may
+// hold commas and quotes).
+func tagsFlag(cmd *cobra.Command, tags *[]string, usage string) {
+	cmd.Flags().StringArrayVar(tags, "tags", nil, usage)
+	cmd.Flags().SetAnnotation("tags", wordsKey, []string{"each"})
+}
+
+// parseTags reads tags (an empty word is none: --tags "").
 func parseTags(tags []string) (map[string]string, error) {
 	kv := map[string]string{}
 	for _, t := range tags {
+		if t == "" {
+			continue
+		}
 		k, v, _ := strings.Cut(t, "=")
 		if k == "" {
 			return nil, fmt.Errorf("--tags %q: a tag is key[=value]", t)
@@ -585,7 +595,7 @@ func groupCommand(g *globals) *cobra.Command {
 	}
 	create.Flags().StringVarP(&name, "name", "n", "", "name")
 	create.Flags().StringVarP(&loc, "location", "l", "", "location")
-	create.Flags().StringSliceVar(&tags, "tags", nil, "tags, space-separated key[=value]")
+	tagsFlag(create, &tags, "tags, space-separated key[=value]")
 	var showName string
 	show := &cobra.Command{
 		Use: "show", Short: "Show a resource group", Args: cobra.NoArgs,
@@ -1868,7 +1878,7 @@ func nicCommand(g *globals) *cobra.Command {
 		f := cmd.Flags()
 		f.BoolVar(&forwarding, "ip-forwarding", false, "enableIPForwarding, as az sets it for an appliance; kept, though vnetgw's hosts may send from any address without it")
 		f.StringVar(&vnet, "vnet-name", "", "virtual network (name or id)")
-		f.StringVar(&subnet, "subnet", "", "subnet name")
+		f.StringVar(&subnet, "subnet", "", "subnet: its name (with --vnet-name) or its id")
 		f.StringVar(&ip, "private-ip-address", "", "static private address (default: the next free one; \"\" makes a static one dynamic)")
 		f.StringVar(&attach, "attachment", "netstack", "how the host exists: netstack (built-in host) or tun (a TUN device in --netns, root)")
 		f.StringVar(&netns, "netns", "", "network namespace of a tun attachment")
@@ -1885,7 +1895,14 @@ func nicCommand(g *globals) *cobra.Command {
 		// Without --vnet-name and --subnet, one that exists stays in its
 		// subnet.
 		var subnetRef *arm.SubResource
-		if old.Etag == "" || vnet != "" || subnet != "" {
+		switch {
+		case strings.HasPrefix(subnet, "/"): // its id, as az takes it
+			sid, err := g.resourceIDBy("--subnet", rg, "virtualNetworks/subnets", subnet)
+			if err != nil {
+				return nil, err
+			}
+			subnetRef = arm.Ref(sid.String())
+		case old.Etag == "" || vnet != "" || subnet != "":
 			vid, err := g.resourceIDBy("--vnet-name", rg, "virtualNetworks", vnet)
 			if err != nil {
 				return nil, err

@@ -876,6 +876,26 @@ func TestNICIPForwarding(t *testing.T) {
 	}
 }
 
+// TestNICCreateSubnetID: nic create takes its subnet by id, as az
+// documents --subnet ("name or ID"): it asked for --vnet-name, and with
+// one built a path of the id inside the network's.
+func TestNICCreateSubnetID(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
+	must(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "app", "--address-prefixes", "10.1.1.0/24")
+	var sn arm.Subnet
+	mustJSON(t, &sn, "vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "app")
+	var n arm.NetworkInterface
+	mustJSON(t, &n, "nic", "create", "-g", "rg", "-n", "web", "--subnet", sn.ID)
+	if got := n.Properties.IPConfigurations[0].Properties.Subnet.RefID(); !strings.EqualFold(got, sn.ID) {
+		t.Errorf("nic create --subnet %s: in subnet %s", sn.ID, got)
+	}
+	if got := n.Properties.IPConfigurations[0].Properties.PrivateIPAddress; got != "10.1.1.4" {
+		t.Errorf("nic create --subnet %s: address %s, want 10.1.1.4", sn.ID, got)
+	}
+}
+
 // nic ip-config update is az's place for an interface's static address
 // (az network nic ip-config update --private-ip-address), and for its
 // subnet: it was an unknown command. "" makes the address dynamic, as in

@@ -30,6 +30,34 @@ type globals struct {
 	output       string
 	stdout       io.Writer
 	stderr       io.Writer
+	// collected, while not nil, takes what print is given instead
+	// (forEach).
+	collected *[]any
+}
+
+// forEach runs run for each of n resources (az's --ids) and prints what
+// they print as one list, as az does, not one document each (several
+// JSON documents one after another are no JSON); one prints its own.
+// What the runs before a failed one printed is printed before its error.
+func (g *globals) forEach(n int, columns []column, run func(i int) error) error {
+	if n == 1 {
+		return run(0)
+	}
+	var out []any
+	g.collected = &out
+	var err error
+	for i := range n {
+		if err = run(i); err != nil {
+			break
+		}
+	}
+	g.collected = nil
+	if len(out) > 0 {
+		if perr := g.print(out, columns); err == nil {
+			err = perr
+		}
+	}
+	return err
 }
 
 // Execute runs the command line and returns the process exit code: 0, 1
@@ -309,6 +337,10 @@ func (g *globals) client() (*client.Client, error) {
 // as JSON: with -o json, and when there are no columns (a table would
 // show nothing). -o was checked before the command ran.
 func (g *globals) print(v any, columns []column) error {
+	if g.collected != nil {
+		*g.collected = append(*g.collected, v)
+		return nil
+	}
 	if g.output == "json" || len(columns) == 0 {
 		b, err := json.MarshalIndent(v, "", "  ")
 		if err != nil {
