@@ -585,7 +585,7 @@ func (c *conn) run() error {
 			case err != nil:
 				return c.fail(err)
 			}
-			changed, err := p.apply(u, o.ID)
+			changed, err := p.apply(c, u, o.ID)
 			if err != nil {
 				return c.fail(err)
 			}
@@ -924,7 +924,9 @@ func (p *peer) claim(c *conn, remoteID netip.Addr) (*conn, bool) {
 func (p *peer) establish(c *conn) bool {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
-	if p.stopped || p.opening != c {
+	// gone: its peer made unreachable in OpenConfirm, its Cease on the
+	// way; the peer's KEEPALIVE does not make it a session.
+	if p.stopped || p.opening != c || c.gone {
 		return false
 	}
 	p.opening, p.established, p.state = nil, c, "Established"
@@ -934,15 +936,21 @@ func (p *peer) establish(c *conn) bool {
 	return true
 }
 
-// apply takes an UPDATE of the session with the peer of BGP identifier
-// id into the peer's routes and reports whether they changed. Routes
-// whose path holds this speaker's AS are loops and are dropped (RFC 4271
+// apply takes an UPDATE of session c with the peer of BGP identifier id
+// into the peer's routes and reports whether they changed. Routes whose
+// path holds this speaker's AS are loops and are dropped (RFC 4271
 // §9.1.2).
-func (p *peer) apply(u wire.Update, id netip.Addr) (bool, error) {
+func (p *peer) apply(c *conn, u wire.Update, id netip.Addr) (bool, error) {
 	p.s.mu.Lock()
 	defer p.s.mu.Unlock()
 	if p.s.peers[p.cfg.Addr] != p {
 		return false, nil // removed (Reconfig): its routes went with it
+	}
+	if p.established != c {
+		// RFC 4271 §8.2.2: a connection no longer Established (its
+		// peer made unreachable; its Cease on the way) takes no UPDATE:
+		// its routes went when it left, and would outlive it.
+		return false, nil
 	}
 	changed := false
 	for _, w := range u.Withdrawn {

@@ -219,3 +219,26 @@ func peerListener(t *testing.T, a, b netip.Addr) (uint16, net.Listener) {
 	t.Cleanup(func() { l.Close() })
 	return port, l
 }
+
+// TestNoUpdateAfterUnreachable: an UPDATE the speaker reads after its
+// owner made the peer unreachable (sent before the peer read the Cease,
+// or already in the socket) takes no route in (RFC 4271 §8.2.2: the
+// session is over). Its routes came back and outlived the connection:
+// kept in the table of a peer shown Idle, sent on to the other peers.
+func TestNoUpdateAfterUnreachable(t *testing.T) {
+	a, b := netip.MustParseAddr("127.181.9.1"), netip.MustParseAddr("127.181.9.2")
+	n, accept, _ := dialledPeer(t, a, b, time.Minute)
+	p := accept()
+	n.s.SetUnreachable([]string{"conn"})
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{65002}}}, NextHop: b,
+		NLRI: pfxs("10.8.0.0/16")}.Append(nil, true)))
+	p.expectNotification(wire.CodeCease, wire.SubAdminReset)
+	p.c.Close()
+	time.Sleep(2 * time.Second) // past ceaseWait: the connection has ended
+	if best, learned := n.s.Best(), n.s.Learned(); len(best)+len(learned) != 0 {
+		t.Errorf("the routes of an UPDATE after SetUnreachable: best %+v, learned %+v; want none", best, learned)
+	}
+	if ps := n.s.Peers(); ps[0].RoutesReceived != 0 {
+		t.Errorf("the unreachable peer: %+v; want no routes received", ps[0])
+	}
+}
