@@ -192,3 +192,19 @@ func TestAzGatewayAndSiteSpellings(t *testing.T) {
 		t.Errorf("local-gateway update --address-prefixes 192.168.3.0/24: %+v", got)
 	}
 }
+
+// TestOnlyShowErrors: az's --only-show-errors leaves out the warnings a
+// write is answered with (a GatewaySubnet smaller than recommended, R23);
+// without it they are printed. It was an unknown flag, one that scripts
+// written for az often give.
+func TestOnlyShowErrors(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	small := []string{"vnet", "create", "-g", "rg", "-n", "v", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/29", "-o", "none"}
+	if code, _, errOut := vnetgw(t, small...); code != 0 || !strings.Contains(errOut, "WARNING: GatewaySubnet 10.1.255.0/29 is smaller") {
+		t.Errorf("vnetgw %s: exit %d, stderr %q; want 0 and the warning", strings.Join(small, " "), code, errOut)
+	}
+	if code, _, errOut := vnetgw(t, append(small, "--only-show-errors")...); code != 0 || errOut != "" {
+		t.Errorf("with --only-show-errors: exit %d, stderr %q; want 0 and nothing", code, errOut)
+	}
+}

@@ -30,6 +30,7 @@ type globals struct {
 	output       string
 	stdout       io.Writer
 	stderr       io.Writer
+	quiet        bool // --only-show-errors: no warnings
 	// collected, while not nil, takes what print is given instead
 	// (forEach).
 	collected *[]any
@@ -198,6 +199,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf.StringVar(&g.dataDir, "data-dir", envOr("VNETGW_DATA_DIR", datadir.Default()), "data directory of the vnetgw serve to use ($VNETGW_DATA_DIR)")
 	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
 	pf.StringVarP(&g.output, "output", "o", "json", "output format: json (jsonc is the same), table, tsv (the table's rows, tab-separated, without its header), or none (nothing: the exit code alone)")
+	pf.BoolVar(&g.quiet, "only-show-errors", false, "print no warnings, only errors, as az's flag")
 	pf.String("query", "", "az's JMESPath query: refused (use -o json and jq)")
 	pf.MarkHidden("query")
 	root.AddCommand(newServe(g), newVersion(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
@@ -399,6 +401,9 @@ func (g *globals) table(head []string, rows [][]string) error {
 
 // warn prints the warnings an answer carried.
 func (g *globals) warn(r client.Response) {
+	if g.quiet {
+		return
+	}
 	for _, w := range r.Warnings {
 		fmt.Fprintln(g.stderr, "WARNING:", w)
 	}
