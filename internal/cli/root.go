@@ -226,7 +226,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 const globalsKey = "vnetgw/globals"
 
 // globalNames are the flags every command has.
-var globalNames = []string{"data-dir", "subscription", "output"}
+var globalNames = []string{"data-dir", "subscription", "output", "only-show-errors"}
 
 // usesGlobals says that cmd uses only the global flags named: the others
 // are refused when given (they were accepted and ignored) and left out of
