@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store"
@@ -84,12 +86,13 @@ func TestTopOfTheAddressSpace(t *testing.T) {
 	e.must("PUT", rgPath(subA, "rg"), group(loc))
 	v := netPath(subA, "rg", "virtualNetworks", "v")
 	e.must("PUT", v, vnet(loc, []string{"255.255.255.0/24"}, subnet("a", "255.255.255.0/25"), subnet("b", "255.255.255.252/30")))
-	u := e.must("GET", v+"/usages", nil)
+	var usages struct{ Value []arm.VirtualNetworkUsage }
+	if err := json.Unmarshal(e.must("GET", v+"/usages", nil).body, &usages); err != nil {
+		t.Fatal(err)
+	}
 	limits := map[string]float64{}
-	for i := range 2 {
-		id, _ := u.field(fmt.Sprintf("value.%d.id", i)).(string)
-		limit, _ := u.field(fmt.Sprintf("value.%d.limit", i)).(float64)
-		limits[path.Base(id)] = limit
+	for _, u := range usages.Value {
+		limits[path.Base(u.ID)] = u.Limit
 	}
 	if limits["a"] != 123 || limits["b"] != 0 {
 		t.Errorf("usable addresses: %v; want a 123 (128 less the first four and the last), b 0", limits)

@@ -153,19 +153,7 @@ func (g *globals) showCmd(k kind) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			var out []json.RawMessage
-			for _, id := range targets {
-				var v json.RawMessage
-				if err := c.Get(cmd.Context(), id, &v); err != nil {
-					return err
-				}
-				out = append(out, v)
-			}
-			// Several ids show a list, as az shows them; one, the resource.
-			if len(ids) > 1 {
-				return g.print(out, k.columns)
-			}
-			return g.print(out[0], k.columns)
+			return g.showEach(cmd.Context(), c, targets, k.columns)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
