@@ -146,9 +146,15 @@ type Node struct {
 	// fenceAt is when the node fences itself unless etcd renews the
 	// lease before: two thirds of the lease's TTL after the last renewal.
 	fenceAt  time.Time
-	nodes    map[string]member    // live nodes, by name
-	claims   map[string]string    // VNet id → the node that runs it
-	claimRev map[string]int64     // VNet id → its claim's create revision
+	nodes    map[string]member // live nodes, by name
+	claims   map[string]string // VNet id → the node that runs it
+	claimRev map[string]int64  // VNet id → its claim's create revision
+	// claimAt is, by VNet id, the revision of the last change to its
+	// claim this node knows of: this node's own claims and releases are
+	// known before its watch shows them, and the watch's older events
+	// of that claim, or a read of the cluster older than them, are not
+	// taken over them.
+	claimAt  map[string]int64
 	moves    map[string]string    // VNet id → the node it is to move to
 	drained  map[string]bool      // nodes being drained
 	waiting  map[string]time.Time // unclaimed VNets → since when
@@ -187,7 +193,7 @@ func Join(ctx context.Context, cli *clientv3.Client, o Options) (*Node, error) {
 		return nil, fmt.Errorf("node name %q: not empty, without '/'", o.Name)
 	}
 	rctx, cancel := context.WithCancel(context.Background())
-	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]member{}, claims: map[string]string{}, claimRev: map[string]int64{}, moves: map[string]string{},
+	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]member{}, claims: map[string]string{}, claimRev: map[string]int64{}, claimAt: map[string]int64{}, moves: map[string]string{},
 		drained: map[string]bool{}, waiting: map[string]time.Time{}, leaving: map[string]bool{}, changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}), joinedCh: make(chan error, 1)}
 	go n.run(rctx)
 	select {
@@ -228,12 +234,12 @@ func (n *Node) bump() {
 }
 
 // Place claims, among vnets (lower-cased ids: every VNet of the region),
-// the unclaimed ones this node should run, releases its claims of VNets
+// the unclaimed ones this node should run, lets go of its claims of VNets
 // that are gone, and returns the VNets this node runs. Without membership
 // it runs none.
 //
 // A VNet this node is to hand over (moved elsewhere, or this node is
-// draining) is left out of the answer first; a later call, once the
+// draining), or one gone, is left out of the answer first; a later call, once the
 // caller has stopped it, releases the claim, so that the node it goes to
 // starts it only then. stopping are the VNets the caller is still
 // stopping (a gateway's stop in the background holds its public address
@@ -278,14 +284,29 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 			}
 		}
 	}
+	// A VNet that is gone (deleted) is let go as one handed over: the
+	// caller, told first that it runs it no more, stops its gateway in
+	// the background, and the claim goes once that stop has ended; a VNet
+	// of the same id made again would otherwise start on another node
+	// while this one still holds its public address.
 	for v, owner := range n.claims {
-		if owner == me && !want[v] && !stopping[v] {
+		switch {
+		case owner != me || want[v] || stopping[v]:
+		case n.leaving[v]:
 			release = append(release, v)
+		default:
+			n.leaving[v] = true
+			n.bump() // call again once the caller has stopped it
 		}
 	}
 	for v := range n.waiting {
 		if !want[v] {
 			delete(n.waiting, v)
+		}
+	}
+	for v := range n.claimAt {
+		if n.claims[v] == "" && !want[v] {
+			delete(n.claimAt, v)
 		}
 	}
 	for v := range n.leaving {
@@ -336,9 +357,18 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 	})
 	together(release, func(v string) {
 		key := n.opts.Prefix + prefixClaims + v
-		if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", me)).Then(clientv3.OpDelete(key)).Commit(); err != nil {
+		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", me)).Then(clientv3.OpDelete(key)).Commit()
+		switch {
+		case err != nil:
 			n.log.Warn("release a VNet", "vnet", v, "err", err)
-		} else if want[v] {
+			return
+		case !resp.Succeeded:
+			return
+		}
+		// Released: this node runs it no more, also if it is to stay
+		// (the move undone) before the watch shows the release.
+		n.setClaim(v, "", resp.Header.Revision)
+		if want[v] {
 			n.log.Info("handed a VNet over", "vnet", v)
 		}
 	})
@@ -374,12 +404,32 @@ func together(vnets []string, f func(vnet string)) {
 	wg.Wait()
 }
 
-// loadLocked takes what the cluster holds (kvs, its whole prefix) as it
-// is now; n.mu is held.
-func (n *Node) loadLocked(kvs []*mvccpb.KeyValue) {
-	n.nodes, n.claims, n.claimRev, n.moves, n.drained = map[string]member{}, map[string]string{}, map[string]int64{}, map[string]string{}, map[string]bool{}
+// loadLocked takes what the cluster holds (kvs, its whole prefix, read
+// at revision rev) as it is now, but for the claims this node made or
+// released after rev; n.mu is held.
+func (n *Node) loadLocked(kvs []*mvccpb.KeyValue, rev int64) {
+	type claim struct {
+		owner       string
+		created, at int64
+	}
+	newer := map[string]claim{}
+	for v, at := range n.claimAt {
+		if at > rev {
+			newer[v] = claim{n.claims[v], n.claimRev[v], at}
+		}
+	}
+	n.nodes, n.claims, n.claimRev, n.claimAt, n.moves, n.drained = map[string]member{}, map[string]string{}, map[string]int64{}, map[string]int64{}, map[string]string{}, map[string]bool{}
 	for _, kv := range kvs {
 		n.applyLocked(kv, true)
+	}
+	for v, c := range newer {
+		n.claimAt[v] = c.at
+		if c.owner == "" {
+			delete(n.claims, v)
+			delete(n.claimRev, v)
+		} else {
+			n.claims[v], n.claimRev[v] = c.owner, c.created
+		}
 	}
 }
 
@@ -573,15 +623,28 @@ func (n *Node) pick(vnet string, notDraining bool, without string) string {
 	return best
 }
 
-// setClaim records a claim this node made (at revision rev) before the
-// watch reports it.
+// setClaim records a claim this node made (owner), or released (""), at
+// revision rev, before the watch reports it; unless the watch has shown a
+// later change of the claim already.
 func (n *Node) setClaim(vnet, owner string, rev int64) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	n.claimRev[vnet] = rev
-	if n.claims[vnet] != owner {
-		n.claims[vnet] = owner
+	if rev < n.claimAt[vnet] {
+		return
+	}
+	n.claimAt[vnet] = rev
+	if owner == "" {
+		delete(n.claimRev, vnet)
+	} else {
+		n.claimRev[vnet] = rev
 		delete(n.waiting, vnet)
+	}
+	if n.claims[vnet] != owner {
+		if owner == "" {
+			delete(n.claims, vnet)
+		} else {
+			n.claims[vnet] = owner
+		}
 		n.bump()
 	}
 }
@@ -748,7 +811,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	}
 	cancelJoin()
 	n.mu.Lock()
-	n.loadLocked(get.Kvs)
+	n.loadLocked(get.Kvs, get.Header.Revision)
 	n.lease, n.joinedAt, n.fenceAt = lease, time.Now(), renewed.Add(2*ttl/3)
 	n.bump()
 	n.mu.Unlock()
@@ -826,7 +889,7 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		case get := <-reread:
 			reread = nil
 			n.mu.Lock()
-			n.loadLocked(get.Kvs)
+			n.loadLocked(get.Kvs, get.Header.Revision)
 			n.bump()
 			n.mu.Unlock()
 			wch, stopWatch = watch(get.Header.Revision + 1)
@@ -925,6 +988,10 @@ func (n *Node) applyLocked(kv *mvccpb.KeyValue, put bool) {
 		}
 	case strings.HasPrefix(rest, prefixClaims):
 		vnet := strings.TrimPrefix(rest, prefixClaims)
+		if kv.ModRevision < n.claimAt[vnet] {
+			return // older than this node's own claim or release
+		}
+		n.claimAt[vnet] = kv.ModRevision
 		if put {
 			n.claims[vnet], n.claimRev[vnet] = value, kv.CreateRevision
 			delete(n.waiting, vnet)

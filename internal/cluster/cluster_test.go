@@ -439,3 +439,39 @@ func TestRestartWaitsForThePreviousRunsLease(t *testing.T) {
 		t.Fatalf("a second node named a while a runs: err = %v, want ErrNameInUse", err)
 	}
 }
+
+// TestGoneVNetReleasedAfterItsStop: a VNet that is gone (deleted) keeps
+// its claim until the caller has stopped it, as one handed over does: the
+// first call that leaves it out only tells the caller it runs it no more,
+// a call while the caller still stops it keeps the claim, and the call
+// after releases it. Released at once, a VNet made again under the same
+// id could start on another node while this one still held its public
+// address and sockets.
+func TestGoneVNetReleasedAfterItsStop(t *testing.T) {
+	e := etcdtest.Start(t)
+	a := join(t, e, "a")
+	defer a.Close()
+	placeAll(t, a)
+	gone, rest := vnets[0], vnets[1:]
+	cli := e.Client(t)
+	claimed := func() bool {
+		t.Helper()
+		resp, err := cli.Get(context.Background(), "/c/claims/"+gone)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(resp.Kvs) == 1
+	}
+	if o := a.Place(context.Background(), rest, nil); o[gone] || len(o) != len(rest) {
+		t.Fatalf("after %s is gone a runs it, or not every other (%d of %d)", gone, len(o), len(rest))
+	}
+	if !claimed() {
+		t.Fatal("the claim of a VNet that is gone went before its caller could stop it")
+	}
+	if a.Place(context.Background(), rest, map[string]bool{gone: true}); !claimed() {
+		t.Fatal("the claim of a VNet that is gone went while its caller stopped it")
+	}
+	if a.Place(context.Background(), rest, nil); claimed() {
+		t.Fatal("the claim of a VNet that is gone stays once its caller has stopped it")
+	}
+}
