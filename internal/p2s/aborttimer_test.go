@@ -26,7 +26,7 @@ func TestAbortTimersMSSSTP3_1_2_1(t *testing.T) {
 			ended := make(chan error, 1)
 			go func() {
 				err := l.run(func(sstp.Control, []byte) error { return nil })
-				l.afterAbort()
+				l.afterEnd()
 				a.Close() // as Dial and the server close the connection
 				ended <- err
 			}()

@@ -264,7 +264,7 @@ func startCall(ctx context.Context, cfg ClientConfig, tc net.Conn, r *bufio.Read
 			err = errors.New("the gateway closed the connection")
 		}
 		c.done <- err // told first: the user does not wait for the abort timers
-		l.afterAbort()
+		l.afterEnd()
 		tc.Close()
 	}()
 	select {

@@ -52,6 +52,8 @@ const (
 	maxFailure         = 5                // RFC 1661 §4.6: Max-Failure
 	abortTimer1        = 3 * time.Second  // [MS-SSTP] §3.1.2.1: TIMER_VAL_ABORT_STATE_TIMER_1
 	abortTimer2        = time.Second      // and TIMER_VAL_ABORT_STATE_TIMER_2
+	disconnectTimer1   = 5 * time.Second  // [MS-SSTP] §3.1.2.2: TIMER_VAL_DISCONNECT_STATE_TIMER_1
+	disconnectTimer2   = time.Second      // and TIMER_VAL_DISCONNECT_STATE_TIMER_2
 	// defaultMRU is the peer's MRU until it names another (RFC 1661
 	// §6.1); minMRU the least one taken, a smaller one Naked with it,
 	// as pppd does: room for an EAP-TLS fragment of some size.
@@ -188,6 +190,13 @@ type link struct {
 	// on them.
 	abortSent   atomic.Bool
 	peerAborted bool
+	// disconnectSent: a CALL_DISCONNECT of ours went (writeControl),
+	// disconnectAcked: the peer's CALL_DISCONNECT_ACK came (the reading
+	// goroutine's); ackSent: our CALL_DISCONNECT_ACK of the peer's went.
+	// afterEnd waits on them.
+	disconnectSent  atomic.Bool
+	disconnectAcked bool
+	ackSent         atomic.Bool
 	// callPending: the server has had no CALL_CONNECT_REQUEST yet, and
 	// drops PPP ([MS-SSTP] §3.3.7.2).
 	callPending bool
@@ -229,11 +238,20 @@ func magicOption(v uint32) ppp.Option {
 
 // writeControl sends an SSTP control message.
 func (l *link) writeControl(c sstp.Control) error {
-	if c.Type == sstp.MsgCallAbort {
-		l.abortSent.Store(true)
+	switch c.Type {
+	case sstp.MsgCallAbort, sstp.MsgCallDisconnect:
+		// The call ends: its address is free, and the client is listed
+		// no more, while the connection waits for the peer's answer.
+		if c.Type == sstp.MsgCallAbort {
+			l.abortSent.Store(true)
+		} else {
+			l.disconnectSent.Store(true)
+		}
 		if l.release != nil {
 			l.release()
 		}
+	case sstp.MsgCallDisconnectAck:
+		l.ackSent.Store(true)
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -287,15 +305,20 @@ func (l *link) connected() bool  { return l.bound.Load() }
 func (l *link) closeConn()       { l.cancel(); l.conn.Close() }
 func (l *link) protocol() string { return ProtocolSSTP }
 
-// disconnect tells the client (CALL_DISCONNECT) and closes the connection,
-// in a second at most whether the message got out or not: a client that
-// reads nothing holds up the write, and whoever disconnects it (the API,
-// client after client) does not wait for it.
+// disconnect tells the client (CALL_DISCONNECT), and the reading
+// goroutine ends the call, waiting for the client's CALL_DISCONNECT_ACK
+// (afterEnd). A client that reads nothing holds up the write: its
+// connection is closed in a second, whether the message got out or not;
+// whoever disconnects it (the API, client after client) does not wait.
 func (l *link) disconnect() {
-	time.AfterFunc(time.Second, func() { l.conn.Close() })
 	go func() {
-		l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
-		l.conn.Close()
+		t := time.AfterFunc(time.Second, func() { l.conn.Close() })
+		err := l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
+		if !t.Stop() || err != nil {
+			l.conn.Close()
+			return
+		}
+		l.conn.SetReadDeadline(time.Now()) // wakes the reader, which sees disconnectSent
 	}()
 }
 
@@ -314,8 +337,11 @@ func (l *link) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64) {
 // errNotUp and errQueueFull are SendIP's refusals, fixed: they come per
 // packet.
 var (
-	errNotUp     = errors.New("the link is not up")
-	errQueueFull = errors.New("the client's send queue is full: packet dropped")
+	errNotUp = errors.New("the link is not up")
+	// errDisconnected ends the call after a CALL_DISCONNECT of ours
+	// that another goroutine sent (disconnect, Client.Close).
+	errDisconnected = errors.New("the call was disconnected (CALL_DISCONNECT sent)")
+	errQueueFull    = errors.New("the client's send queue is full: packet dropped")
 )
 
 // SendIP queues an IPv4 packet for the peer, once the link is up. It never
@@ -585,7 +611,18 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 			wait = min(wait, time.Until(l.negotiateBy))
 		}
 		l.conn.SetReadDeadline(time.Now().Add(max(wait, time.Millisecond)))
+		// After the deadline is set: disconnect sets the flag, then a
+		// deadline that wakes this read; one of the two is seen.
+		if l.disconnectSent.Load() {
+			return errDisconnected
+		}
 		isControl, body, err := l.readPacket(&buf)
+		if l.disconnectSent.Load() {
+			if c, perr := sstp.ParseControl(body); err == nil && isControl && perr == nil && c.Type == sstp.MsgCallDisconnectAck {
+				l.disconnectAcked = true
+			}
+			return errDisconnected
+		}
 		var ne net.Error
 		switch {
 		case errors.As(err, &ne) && ne.Timeout() && l.stopping != nil:
@@ -667,21 +704,36 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 	}
 }
 
-// afterAbort keeps the connection a moment after a CALL_ABORT of ours,
-// for the call's end to reach both sides ([MS-SSTP] §3.1.2.1): up to
+// afterEnd keeps the connection a moment after the call ended, for its
+// end to reach both sides. Closed at once, with the peer's packets
+// unread, the connection would end in a TCP reset, which can take our
+// last message, and what went before it, with it.
+//
+// After a CALL_ABORT of ours ([MS-SSTP] §3.1.2.1): up to
 // TIMER_VAL_ABORT_STATE_TIMER_1 for the peer's CALL_ABORT, everything
 // else ignored (MUST), then TIMER_VAL_ABORT_STATE_TIMER_2 once it came
-// (MUST), or came first and ours answered it. Closed at once, with the
-// peer's packets unread, the connection would end in a TCP reset, which
-// can take our CALL_ABORT, and what went before it, with it. It returns
-// at once when no CALL_ABORT of ours went.
-func (l *link) afterAbort() {
-	if !l.abortSent.Load() {
-		return
-	}
-	by := time.Now().Add(abortTimer1)
-	if l.peerAborted {
+// (MUST), or came first and ours answered it. After a CALL_DISCONNECT of
+// ours (§3.1.2.2): up to TIMER_VAL_DISCONNECT_STATE_TIMER_1 for the
+// peer's CALL_DISCONNECT_ACK; once it came, or once we acknowledged the
+// peer's CALL_DISCONNECT, the TLS close_notify goes, and the peer's end
+// is read for up to TIMER_VAL_DISCONNECT_STATE_TIMER_2. It returns at
+// once when the call ended without a message of either.
+func (l *link) afterEnd() {
+	aborting := l.abortSent.Load()
+	waitAck := !aborting && l.disconnectSent.Load() && !l.disconnectAcked
+	var by time.Time
+	switch {
+	case aborting && l.peerAborted:
 		by = time.Now().Add(abortTimer2)
+	case aborting:
+		by = time.Now().Add(abortTimer1)
+	case waitAck:
+		by = time.Now().Add(disconnectTimer1)
+	case l.disconnectSent.Load() || l.ackSent.Load():
+		by = time.Now().Add(disconnectTimer2)
+		l.closeWrite()
+	default:
+		return
 	}
 	var buf [sstp.MaxPacket]byte
 	for {
@@ -690,9 +742,27 @@ func (l *link) afterAbort() {
 		if err != nil && !errors.As(err, new(*sstp.Error)) {
 			return // the timer, or the connection's end
 		}
-		if c, err := sstp.ParseControl(body); isControl && err == nil && c.Type == sstp.MsgCallAbort && !l.peerAborted {
-			l.peerAborted, by = true, time.Now().Add(abortTimer2)
+		c, err := sstp.ParseControl(body)
+		if !isControl || err != nil {
+			continue
 		}
+		switch {
+		case aborting && c.Type == sstp.MsgCallAbort && !l.peerAborted:
+			l.peerAborted, by = true, time.Now().Add(abortTimer2)
+		case waitAck && c.Type == sstp.MsgCallDisconnectAck:
+			waitAck, by = false, time.Now().Add(disconnectTimer2)
+			l.closeWrite()
+		case !aborting && c.Type == sstp.MsgCallDisconnect:
+			// §3.1.1.1: acknowledged whatever the state (MUST).
+			l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnectAck})
+		}
+	}
+}
+
+// closeWrite ends what we send on the connection: the TLS close_notify.
+func (l *link) closeWrite() {
+	if cw, ok := l.conn.(interface{ CloseWrite() error }); ok {
+		cw.CloseWrite()
 	}
 }
 

@@ -812,7 +812,7 @@ func (s *Server) serveCall(c net.Conn, r *bufio.Reader, certDER []byte, admitted
 		s.cfg.Router.Forward(pkt)
 	}
 	started := false
-	defer l.afterAbort()
+	defer l.afterEnd()
 	return l.run(func(m sstp.Control, raw []byte) error {
 		switch m.Type {
 		case sstp.MsgCallConnectRequest:
