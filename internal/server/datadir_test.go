@@ -400,11 +400,22 @@ func TestCAEndingWarned(t *testing.T) {
 		t.Errorf("a new CA is warned of:\n%s", log)
 	}
 	dir := t.TempDir()
+	ends := time.Now().Add(30 * 24 * time.Hour)
+	writeCA(t, dir, ends)
+	log := start(dir)
+	if !strings.Contains(log, warning) || !strings.Contains(log, ends.UTC().Format("2006-01-02")) || !strings.Contains(log, filepath.Join(dir, datadir.CA)) {
+		t.Errorf("a CA that ends in 30 days is not warned of with its file and day (%s):\n%s", ends.UTC().Format("2006-01-02"), log)
+	}
+}
+
+// writeCA writes a CA in the data directory dir, as serve makes one but
+// ending at ends, and returns it.
+func writeCA(t *testing.T, dir string, ends time.Time) *pkitest.Cert {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	ends := time.Now().Add(30 * 24 * time.Hour)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vnetgw local CA"}, NotBefore: ends.AddDate(-10, 0, 0), NotAfter: ends,
 		KeyUsage: x509.KeyUsageCertSign, BasicConstraintsValid: true, IsCA: true, MaxPathLenZero: true}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
@@ -421,10 +432,11 @@ func TestCAEndingWarned(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, datadir.CA), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	log := start(dir)
-	if !strings.Contains(log, warning) || !strings.Contains(log, ends.UTC().Format("2006-01-02")) || !strings.Contains(log, filepath.Join(dir, datadir.CA)) {
-		t.Errorf("a CA that ends in 30 days is not warned of with its file and day (%s):\n%s", ends.UTC().Format("2006-01-02"), log)
+	c, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
 	}
+	return &pkitest.Cert{Certificate: c, Key: key}
 }
 
 // TestLeftoverTemporaryFilesRemoved: the hidden temporary files a serve
