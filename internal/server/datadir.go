@@ -114,7 +114,7 @@ func ensureToken(dir string) (string, error) {
 // every host). A certificate given by flags leaves the data directory's CA
 // alone: it stays for a later start without flags, and the endpoint file
 // tells clients not to use it.
-func ensureTLS(dir, certFile, keyFile string, hosts []string, log *slog.Logger) (servedCert, bool, error) {
+func ensureTLS(ca *dataCA, certFile, keyFile string, hosts []string, log *slog.Logger) (servedCert, bool, error) {
 	if certFile != "" { // and keyFile: Config.check
 		f := &fileCert{certFile: certFile, keyFile: keyFile, log: log, every: fileCertCheck, checked: time.Now()}
 		f.seen, _ = f.stat() // unseen: read again at the first look
@@ -125,11 +125,11 @@ func ensureTLS(dir, certFile, keyFile string, hosts []string, log *slog.Logger) 
 		f.cert = &c
 		return f, true, nil
 	}
-	c, err := issueTLS(dir, hosts)
+	c, err := issueTLS(ca, hosts)
 	if err != nil {
 		return nil, false, err
 	}
-	return &apiCert{dir: dir, hosts: hosts, log: log, cert: &c}, false, nil
+	return &apiCert{ca: ca, hosts: hosts, log: log, cert: &c}, false, nil
 }
 
 // servedCert is the API's certificate as it is now: the one a handshake
@@ -225,13 +225,14 @@ func sameFile(a, b os.FileInfo) bool {
 }
 
 // issueTLS returns the server certificate the data directory's CA issued
-// for hosts (and loopback), issuing one when there is none fit for use.
-func issueTLS(dir string, hosts []string) (tls.Certificate, error) {
-	ca, caKey, err := ensureCA(dir)
+// for hosts (and loopback), issuing one when there is none fit for use;
+// its files are in the CA's data directory.
+func issueTLS(dc *dataCA, hosts []string) (tls.Certificate, error) {
+	ca, caKey, err := dc.get()
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	certPath, keyPath := filepath.Join(dir, datadir.Cert), filepath.Join(dir, datadir.Key)
+	certPath, keyPath := filepath.Join(dc.dir, datadir.Cert), filepath.Join(dc.dir, datadir.Key)
 	if c, err := tls.LoadX509KeyPair(certPath, keyPath); err == nil && c.Leaf != nil &&
 		time.Now().Add(renewBefore).Before(c.Leaf.NotAfter) && !slices.ContainsFunc(hosts, func(h string) bool { return c.Leaf.VerifyHostname(h) != nil }) &&
 		c.Leaf.CheckSignatureFrom(ca) == nil {
@@ -288,11 +289,11 @@ const renewBefore = 24 * time.Hour
 // end, so that a serve that runs for longer than the certificate's year
 // goes on answering its clients.
 type apiCert struct {
-	dir   string
+	ca    *dataCA
 	hosts []string
 	log   *slog.Logger
 
-	mu   sync.Mutex // guards cert
+	mu   sync.Mutex // guards cert; taken before ca.mu
 	cert *tls.Certificate
 }
 
@@ -303,13 +304,13 @@ func (a *apiCert) get(*tls.ClientHelloInfo) (*tls.Certificate, error) {
 	if leaf := a.cert.Leaf; leaf == nil || time.Now().Add(renewBefore).Before(leaf.NotAfter) {
 		return a.cert, nil
 	}
-	c, err := issueTLS(a.dir, a.hosts)
+	c, err := issueTLS(a.ca, a.hosts)
 	if err != nil {
 		// The old one serves until its end; the next handshake tries again.
 		a.log.Error("issue the API's certificate again", "err", err)
 		return a.cert, nil
 	}
-	a.log.Info("the API's certificate was issued again", "file", filepath.Join(a.dir, datadir.Cert), "until", c.Leaf.NotAfter.Format(time.RFC3339))
+	a.log.Info("the API's certificate was issued again", "file", filepath.Join(a.ca.dir, datadir.Cert), "until", c.Leaf.NotAfter.Format(time.RFC3339))
 	a.cert = &c
 	return a.cert, nil
 }
@@ -330,10 +331,49 @@ func serial() *big.Int {
 // warns at start that it does.
 const caWarnBefore = 365 * 24 * time.Hour
 
+// dataCA is the data directory's CA as serve uses it: loaded (or made)
+// once, when the server is built, and replaced when it has expired by one
+// caller alone, which the others wait for. Each caller (the API's
+// certificate, each gateway's, each OpenVPN key) loaded it itself, and
+// callers that found it expired at the same time each replaced it: one's
+// key was left with another's certificate, a pair serve did not start
+// with again, and some had issued certificates of a CA no file held.
+type dataCA struct {
+	dir string
+
+	mu   sync.Mutex // guards cert and key, and ca.pem and ca-key.pem while one is replaced
+	cert *x509.Certificate
+	key  *ecdsa.PrivateKey
+}
+
+// openCA loads or makes the data directory's CA (ensureCA).
+func openCA(dir string) (*dataCA, error) {
+	c := &dataCA{dir: dir}
+	if _, _, err := c.get(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// get returns the CA and its key, replaced first when it has expired.
+func (c *dataCA) get() (*x509.Certificate, *ecdsa.PrivateKey, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cert == nil || !time.Now().Before(c.cert.NotAfter) {
+		cert, key, err := ensureCA(c.dir)
+		if err != nil {
+			return nil, nil, err
+		}
+		c.cert, c.key = cert, key
+	}
+	return c.cert, c.key, nil
+}
+
 // ensureCA loads or makes the data directory's certificate authority: a
 // new one when there is none, or it expired. One that does not load
 // (cut short, another kind of key) is an error, not replaced: clients
-// trust it, and the gateways' OpenVPN keys derive from its key.
+// trust it, and the gateways' OpenVPN keys derive from its key. Serve
+// calls it through a dataCA only, one caller at a time.
 func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	caPath, keyPath := filepath.Join(dir, datadir.CA), filepath.Join(dir, datadir.CAKey)
 	pair, err := tls.LoadX509KeyPair(caPath, keyPath)
@@ -392,9 +432,9 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 // (R13): they trust ca.pem, as they trust the API's certificate. The
 // certificates live in memory only; a gateway gets a new one when it
 // starts.
-func gatewayCerts(dir string) func(netip.Addr) (tls.Certificate, error) {
+func gatewayCerts(dc *dataCA) func(netip.Addr) (tls.Certificate, error) {
 	return func(a netip.Addr) (tls.Certificate, error) {
-		ca, caKey, err := ensureCA(dir)
+		ca, caKey, err := dc.get()
 		if err != nil {
 			return tls.Certificate{}, err
 		}
@@ -428,12 +468,12 @@ func gatewayCerts(dir string) func(netip.Addr) (tls.Certificate, error) {
 // the data directory's CA key (HKDF-SHA256), so that every node with
 // that CA (a cluster's nodes share it) and every restart gives a gateway
 // the same key without storing it, and a new gateway gets another.
-func openVPNKeys(dir string) func(gatewayGUID string) (*openvpn.StaticKey, error) {
+func openVPNKeys(ca *dataCA) func(gatewayGUID string) (*openvpn.StaticKey, error) {
 	return func(guid string) (*openvpn.StaticKey, error) {
 		if guid == "" {
 			return nil, errors.New("OpenVPN static key of a gateway without a resourceGuid")
 		}
-		_, caKey, err := ensureCA(dir)
+		_, caKey, err := ca.get()
 		if err != nil {
 			return nil, err
 		}

@@ -27,6 +27,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
+	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
 
 // TestOpenVPNKeys: a gateway's OpenVPN static key is the same every time
@@ -36,26 +37,37 @@ import (
 // resourceGuid gets none.
 func TestOpenVPNKeys(t *testing.T) {
 	dir := t.TempDir()
+	ca := openTestCA(t, dir)
 	const guid = "0b6f3c9e-4d7a-4a51-9f0e-2c8d1e7b5a34"
-	k1, err := openVPNKeys(dir)(guid)
+	k1, err := openVPNKeys(ca)(guid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	k2, err := openVPNKeys(dir)(strings.ToUpper(guid))
+	k2, err := openVPNKeys(openTestCA(t, dir))(strings.ToUpper(guid))
 	if err != nil || *k2 != *k1 {
 		t.Fatalf("asked again: %v, the same key %v", err, k2 != nil && *k2 == *k1)
 	}
-	other, err := openVPNKeys(dir)("5e1d2c3b-0000-4a51-9f0e-2c8d1e7b5a34")
+	other, err := openVPNKeys(ca)("5e1d2c3b-0000-4a51-9f0e-2c8d1e7b5a34")
 	if err != nil || *other == *k1 {
 		t.Errorf("another gateway: %v, the same key %v", err, other != nil && *other == *k1)
 	}
-	elsewhere, err := openVPNKeys(t.TempDir())(guid)
+	elsewhere, err := openVPNKeys(openTestCA(t, t.TempDir()))(guid)
 	if err != nil || *elsewhere == *k1 {
 		t.Errorf("another CA: %v, the same key %v", err, elsewhere != nil && *elsewhere == *k1)
 	}
-	if _, err := openVPNKeys(dir)(""); err == nil {
+	if _, err := openVPNKeys(ca)(""); err == nil {
 		t.Error("a key for a gateway without a resourceGuid")
 	}
+}
+
+// openTestCA is openCA for a test.
+func openTestCA(t *testing.T, dir string) *dataCA {
+	t.Helper()
+	ca, err := openCA(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca
 }
 
 // TestCAKeptOrRefused: the data directory's CA is made once and loaded
@@ -437,6 +449,84 @@ func writeCA(t *testing.T, dir string, ends time.Time) *pkitest.Cert {
 		t.Fatal(err)
 	}
 	return &pkitest.Cert{Certificate: c, Key: key}
+}
+
+// TestCAReplacedOnce: the data directory's CA, when it has expired, is
+// replaced once, however many callers need it at the same time (gateways'
+// certificates and OpenVPN keys, the API's certificate), and every caller
+// gets the one that stays: each replaced it, and the key of one run was
+// left with the certificate of another, a pair with which serve did not
+// start again (and certificates were issued by CAs no file held). One
+// that has not expired is kept.
+func TestCAReplacedOnce(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ends    time.Duration // from now
+		replace bool
+	}{
+		{"expired", -time.Hour, true},
+		{"valid", time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			old := writeCA(t, dir, time.Now().Add(tc.ends))
+			// Not loaded yet: its first callers find it expired together,
+			// as callers do when it expires while serve runs.
+			ca := &dataCA{dir: dir}
+			gatewayCert, openVPNKey := gatewayCerts(ca), openVPNKeys(ca)
+			const guid = "0b6f3c9e-4d7a-4a51-9f0e-2c8d1e7b5a34"
+			const callers = 12
+			issued := make([]*x509.Certificate, callers) // gateways' and the API's certificates
+			keys := make([]*openvpn.StaticKey, callers)
+			errs := make([]error, callers)
+			var wg sync.WaitGroup
+			for i := range callers {
+				wg.Go(func() {
+					switch i % 4 {
+					case 0:
+						var c tls.Certificate
+						if c, errs[i] = issueTLS(ca, nil); errs[i] == nil {
+							issued[i] = c.Leaf
+						}
+					case 1, 2:
+						var c tls.Certificate
+						if c, errs[i] = gatewayCert(netip.AddrFrom4([4]byte{127, 96, 5, byte(i)})); errs[i] == nil {
+							issued[i] = c.Leaf
+						}
+					case 3:
+						keys[i], errs[i] = openVPNKey(guid)
+					}
+				})
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			pair, err := tls.LoadX509KeyPair(filepath.Join(dir, datadir.CA), filepath.Join(dir, datadir.CAKey))
+			if err != nil {
+				t.Fatalf("the data directory's CA does not load: %v", err)
+			}
+			stays := pair.Leaf
+			switch {
+			case tc.replace && (stays.Equal(old.Certificate) || !time.Now().Before(stays.NotAfter)):
+				t.Fatalf("the expired CA was not replaced: %s until %s", stays.Subject, stays.NotAfter)
+			case !tc.replace && !stays.Equal(old.Certificate):
+				t.Fatalf("the valid CA was replaced by one until %s", stays.NotAfter)
+			}
+			want, err := openVPNKeys(openTestCA(t, dir))(guid) // as after a restart
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i := range callers {
+				if c := issued[i]; c != nil && c.CheckSignatureFrom(stays) != nil {
+					t.Errorf("caller %d got a certificate (%s) of a CA that is not the data directory's", i, c.Subject)
+				}
+				if k := keys[i]; k != nil && *k != *want {
+					t.Errorf("caller %d got an OpenVPN key of a CA key that is not the data directory's", i)
+				}
+			}
+		})
+	}
 }
 
 // TestLeftoverTemporaryFilesRemoved: the hidden temporary files a serve

@@ -186,7 +186,14 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 		hosts = append(hosts, u.Hostname())
 		cfg.AdvertiseURL = "https://" + u.Host
 	}
-	certs, userCert, err := ensureTLS(cfg.DataDir, cfg.TLSCert, cfg.TLSKey, hosts, cfg.Logger)
+	// The data directory's CA, loaded (or made) once: the API's
+	// certificate, the gateways' and their OpenVPN keys come from it,
+	// also with --tls-cert.
+	ca, err := openCA(cfg.DataDir)
+	if err != nil {
+		return nil, err
+	}
+	certs, userCert, err := ensureTLS(ca, cfg.TLSCert, cfg.TLSKey, hosts, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
@@ -229,16 +236,15 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.region, s.listener = reg, ln
 	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
-		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(cfg.DataDir), OpenVPNKey: openVPNKeys(cfg.DataDir), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh,
+		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(ca), OpenVPNKey: openVPNKeys(ca), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh,
 		Internet: internet(cfg, pool.Contains)})
 	s.insights = insights.New(cfg.MetricsInterval, cfg.MetricsRetention)
 	s.loadHistory()
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"), Insights: s.insights,
 		Ports: devicecfg.Ports{IKE: cfg.IKEPort, NATT: cfg.NATTPort}, DataPlane: reconcile.Live{Engine: s.engine}, SSTPPort: cfg.SSTPPort,
-		OpenVPNKey: openVPNKeys(cfg.DataDir), InternetEgress: cfg.InternetEgress}
-	// The gateways' SSTP certificates come from the data directory's CA
-	// (made now if --tls-cert brought the API's certificate).
-	gwCA, _, err := ensureCA(cfg.DataDir)
+		OpenVPNKey: openVPNKeys(ca), InternetEgress: cfg.InternetEgress}
+	// The gateways' SSTP certificates come from the data directory's CA.
+	gwCA, _, err := ca.get()
 	if err != nil {
 		s.close()
 		return nil, err
