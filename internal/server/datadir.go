@@ -370,10 +370,12 @@ func (c *dataCA) get() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 }
 
 // ensureCA loads or makes the data directory's certificate authority: a
-// new one when there is none, or it expired. One that does not load
-// (cut short, another kind of key) is an error, not replaced: clients
-// trust it, and the gateways' OpenVPN keys derive from its key. Serve
-// calls it through a dataCA only, one caller at a time.
+// new one when there is none, or it expired (whatever ca-key.pem holds
+// then: no client trusts it any more, and its key's OpenVPN keys change
+// with it anyway). One that does not load (cut short, another kind of
+// key) and has not expired is an error, not replaced: clients trust it,
+// and the gateways' OpenVPN keys derive from its key. Serve calls it
+// through a dataCA only, one caller at a time.
 func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	caPath, keyPath := filepath.Join(dir, datadir.CA), filepath.Join(dir, datadir.CAKey)
 	pair, err := tls.LoadX509KeyPair(caPath, keyPath)
@@ -384,8 +386,10 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 			return nil, nil, fmt.Errorf("%s: the CA's key is no ECDSA key", keyPath)
 		}
 		return pair.Leaf, k, nil
-	case err == nil:
-		// Expired: a new one, below.
+	case err == nil, expired(caPath):
+		// A new one, below. A replacement cut short between its two
+		// writes (the new key, then its certificate) left the new key
+		// with the expired certificate, no pair: replaced again.
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, nil, fmt.Errorf("the data directory's CA (%s, %s): %w", caPath, keyPath, err)
 	default:
@@ -417,6 +421,9 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, nil, err
 	}
+	// The key first: a crash before its certificate is written leaves an
+	// expired certificate (replaced again, above), never a valid one
+	// whose key is another's.
 	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return nil, nil, err
 	}
@@ -425,6 +432,22 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	}
 	cert, err := x509.ParseCertificate(der)
 	return cert, key, err
+}
+
+// expired reports whether path holds a certificate that has expired (its
+// first, the one tls.LoadX509KeyPair takes).
+func expired(path string) bool {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return false
+	}
+	for block, rest := pem.Decode(b); block != nil; block, rest = pem.Decode(rest) {
+		if block.Type == "CERTIFICATE" {
+			c, err := x509.ParseCertificate(block.Bytes)
+			return err == nil && !time.Now().Before(c.NotAfter)
+		}
+	}
+	return false
 }
 
 // gatewayCerts returns what issues a gateway's certificate for its public

@@ -529,6 +529,62 @@ func TestCAReplacedOnce(t *testing.T) {
 	}
 }
 
+// TestCAReplacementCutShort: a replacement of the expired CA that was
+// cut short between its two writes (a crash, a power loss) leaves the new
+// key with the expired certificate; the CA is replaced again, and serve
+// starts: it refused to, the pair not being one. A key that is not the
+// certificate's while the certificate is valid is still refused, the
+// files left as they are.
+func TestCAReplacementCutShort(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		ends    time.Duration // from now
+		replace bool
+	}{
+		{"expired", -time.Hour, true},
+		{"valid", time.Hour, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			old := writeCA(t, dir, time.Now().Add(tc.ends))
+			// The key of another CA, as a replacement writes it first.
+			other := t.TempDir()
+			writeCA(t, other, time.Now().AddDate(10, 0, 0))
+			if err := os.Rename(filepath.Join(other, datadir.CAKey), filepath.Join(dir, datadir.CAKey)); err != nil {
+				t.Fatal(err)
+			}
+			keyPEM, err := os.ReadFile(filepath.Join(dir, datadir.CAKey))
+			if err != nil {
+				t.Fatal(err)
+			}
+			ca, _, err := ensureCA(dir)
+			if !tc.replace {
+				if err == nil {
+					t.Fatal("a valid CA with a key not its own was taken or replaced")
+				}
+				if pair, err := tls.LoadX509KeyPair(filepath.Join(dir, datadir.CA), filepath.Join(dir, datadir.CAKey)); err == nil {
+					t.Errorf("the files were changed into a pair (until %s)", pair.Leaf.NotAfter)
+				}
+				if b, _ := os.ReadFile(filepath.Join(dir, datadir.CAKey)); !bytes.Equal(b, keyPEM) {
+					t.Error("the key was overwritten")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("the expired CA with the key of its replacement: %v", err)
+			}
+			if ca.Equal(old.Certificate) || !time.Now().Before(ca.NotAfter) {
+				t.Fatalf("the expired CA was not replaced: until %s", ca.NotAfter)
+			}
+			s, err := New(context.Background(), Config{DataDir: dir, Listen: "127.96.0.4:0", PublicIPPool: "127.96.4.0/24"})
+			if err != nil {
+				t.Fatalf("serve does not start: %v", err)
+			}
+			s.close()
+		})
+	}
+}
+
 // TestLeftoverTemporaryFilesRemoved: the hidden temporary files a serve
 // killed (kill -9, a power loss) while writing a data directory's file
 // left there are removed at the next start, with a line in the log each;
