@@ -280,7 +280,9 @@ func (sa *ikeSA) encap() bool { return sa.natLocal || sa.natRemote }
 
 // handleInitRequest answers an IKE_SA_INIT request as responder (RFC 7296
 // §1.2): a retransmission gets the same response, a new request a new
-// half-open IKE SA. The Manager checked the cookie.
+// half-open IKE SA. Another request with the SPI of a half-open SA, the
+// initiator's retry with a cookie, say, replaces that SA: the initiator
+// gave up on it (RFC 7296 §2.6). The Manager checked the cookie.
 func (c *conn) handleInitRequest(p packet) {
 	h := p.header
 	halfOpen := 0
@@ -289,8 +291,14 @@ func (c *conn) handleInitRequest(p packet) {
 			if sa.state == stateHalfOpen && bytes.Equal(sa.initReq, p.data) {
 				c.m.stats.retransmitsAnswered.Add(1)
 				c.m.send(p.local, p.remote, sa.initResp)
+				return
 			}
-			return
+			if sa.state != stateHalfOpen || sa.peerID != 1 {
+				return // RFC 7296 §2.1: its IKE_AUTH request came; ignored
+			}
+			// RFC 7296 §2.6: a retry MUST carry the COOKIE, all else (the SPI too) unchanged.
+			sa.kill("another IKE_SA_INIT request with its SPI")
+			continue
 		}
 		if sa.state == stateHalfOpen {
 			halfOpen++

@@ -143,6 +143,12 @@ type Manager struct {
 	cookies  cookieJar
 	stats    counters
 	wg       sync.WaitGroup // the peers' loops
+
+	// initMu guards initAnswers; nothing else is locked while it is held.
+	initMu sync.Mutex
+	// initAnswers are the IKE_SA_INIT requests the half-open IKE SAs
+	// answered, and the responses, for answerInitAgain.
+	initAnswers map[initKey]initAnswer
 }
 
 var _ ipsec.Events = (*Manager)(nil)
@@ -177,6 +183,7 @@ func New(cfg Config) (*Manager, error) {
 		clientConns:     map[string]*conn{},
 		clientAddrs:     map[netip.Addr]*conn{},
 		pendingBySender: map[netip.Prefix]int{},
+		initAnswers:     map[initKey]initAnswer{},
 	}, nil
 }
 
@@ -473,6 +480,9 @@ func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 		return
 	}
 	if h.Exchange == wire.IKESAInit && h.SPIr == 0 && h.Flags&wire.FlagResponse == 0 {
+		if m.answerInitAgain(local, remote, h, msg) {
+			return
+		}
 		m.handleInitRequest(local, remote, h, msg)
 		return
 	}
@@ -491,6 +501,57 @@ func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 		return
 	}
 	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg)})
+}
+
+// initKey names the IKE_SA_INIT request of a half-open IKE SA: the
+// initiator's SPI and the address the request came from.
+type initKey struct {
+	addr netip.Addr // unmapped
+	spiI uint64
+}
+
+// initAnswer is the IKE_SA_INIT request a half-open IKE SA answered and
+// the response. Neither slice is written to once the SA is half open.
+type initAnswer struct {
+	sa        *ikeSA // only compared: the SA is its loop's
+	req, resp []byte
+}
+
+// rememberInit keeps the IKE_SA_INIT request and response of sa, a
+// responder's IKE SA that becomes half open, for answerInitAgain. It is
+// called on sa's loop.
+func (m *Manager) rememberInit(sa *ikeSA) {
+	sa.initKey = initKey{addr: sa.remote.Addr().Unmap(), spiI: sa.spiI}
+	m.initMu.Lock()
+	defer m.initMu.Unlock()
+	m.initAnswers[sa.initKey] = initAnswer{sa: sa, req: sa.initReq, resp: sa.initResp}
+}
+
+// forgetInit undoes rememberInit once sa is no longer half open. It is
+// called on sa's loop.
+func (m *Manager) forgetInit(sa *ikeSA) {
+	m.initMu.Lock()
+	defer m.initMu.Unlock()
+	if a, ok := m.initAnswers[sa.initKey]; ok && a.sa == sa {
+		delete(m.initAnswers, sa.initKey)
+	}
+}
+
+// answerInitAgain answers an IKE_SA_INIT request that a half-open IKE SA
+// answered already with its response again, and reports whether it did.
+// It is asked before cookies are: a COOKIE for a retransmission has the
+// initiator retry for an IKE SA that is half open here.
+func (m *Manager) answerInitAgain(local, remote netip.AddrPort, h wire.Header, msg []byte) bool {
+	m.initMu.Lock()
+	a, ok := m.initAnswers[initKey{addr: remote.Addr().Unmap(), spiI: h.SPIi}]
+	m.initMu.Unlock()
+	// RFC 7296 §2.1: a retransmitted request MUST only make the response be sent again.
+	if !ok || !bytes.Equal(a.req, msg) {
+		return false
+	}
+	m.stats.retransmitsAnswered.Add(1)
+	m.send(local, remote, a.resp)
+	return true
 }
 
 // handleInitRequest handles an IKE_SA_INIT request: it answers with a

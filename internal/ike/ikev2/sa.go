@@ -199,6 +199,9 @@ type ikeSA struct {
 	rekeyAt, expireAt time.Time
 	halfOpenUntil     time.Time
 	countedHalfOpen   bool
+	// initKey (responder) is where the Manager keeps the IKE_SA_INIT
+	// request and response while the SA is half open (rememberInit).
+	initKey initKey
 
 	// IKE SA rekeying (RFC 7296 §2.18, §2.8.2).
 	rekey       *ikeRekey // our rekey request, while outstanding
@@ -1023,7 +1026,8 @@ func (sa *ikeSA) kill(reason string) {
 
 // countHalfOpen counts the SA as half open (a responder's, between
 // IKE_SA_INIT and IKE_AUTH), or no longer, in the Manager's and its peer's
-// counts that decide on cookies (RFC 7296 §2.6).
+// counts that decide on cookies (RFC 7296 §2.6), and has the Manager
+// answer its IKE_SA_INIT request again meanwhile (answerInitAgain).
 func (sa *ikeSA) countHalfOpen(open bool) {
 	if open == sa.countedHalfOpen {
 		return
@@ -1032,6 +1036,11 @@ func (sa *ikeSA) countHalfOpen(open bool) {
 	d := int64(-1)
 	if open {
 		d = 1
+		// Before it counts: a retransmission that finds cookies asked for
+		// finds the response too.
+		sa.c.m.rememberInit(sa)
+	} else {
+		sa.c.m.forgetInit(sa)
 	}
 	sa.c.m.halfOpen.Add(d)
 	sa.c.halfOpen.Add(d)
