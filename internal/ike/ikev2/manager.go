@@ -479,7 +479,13 @@ func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 		m.stats.malformed.Add(1)
 		return
 	}
-	if h.Exchange == wire.IKESAInit && h.SPIr == 0 && h.Flags&wire.FlagResponse == 0 {
+	if h.Exchange == wire.IKESAInit && h.Flags&wire.FlagResponse == 0 {
+		// RFC 7296 §3.1: the responder's SPI MUST be zero in the first message, also with a cookie.
+		if h.SPIr != 0 {
+			m.stats.malformed.Add(1)
+			m.log.Debug("IKE_SA_INIT request with a responder SPI", "spi", fmt.Sprintf("%016x", h.SPIr), "remote", remote)
+			return
+		}
 		if m.answerInitAgain(local, remote, h, msg) {
 			return
 		}

@@ -77,7 +77,9 @@ type Stats struct {
 	Received, Sent, SendErrors uint64
 	// Keepalives counts NAT-keepalives received and ignored.
 	Keepalives uint64
-	// Malformed counts datagrams dropped because they do not parse.
+	// Malformed counts datagrams dropped because they do not parse or
+	// are not well formed (an IKE_SA_INIT request with a responder's
+	// SPI, say).
 	Malformed uint64
 	// UnknownSPI counts datagrams for no IKE SA of ours; NoPeer counts
 	// IKE_SA_INIT requests from an address no responding peer has.
