@@ -329,12 +329,21 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 	// find them; a removed one stays until the daemons have taken their
 	// parts: one that refuses its part keeps its old peers, whose tunnels
 	// must stay with them (a peer without its tunnel has its traffic
-	// dropped while IKE shows it up).
+	// dropped while IKE shows it up). A removed one keeps only the routes
+	// no new one has: the configuration may move a route from it to
+	// another connection, and a route is one tunnel's.
+	claimed := map[netip.Prefix]bool{}
+	for _, t := range tc.Tunnels {
+		for _, r := range t.Routes {
+			claimed[r.Masked()] = true
+		}
+	}
 	g.mu.Lock()
 	old := g.tunnels
 	g.tunnels = slices.Clone(tc.Tunnels)
 	for _, t := range old {
 		if !slices.ContainsFunc(tc.Tunnels, func(n tunnel.Tunnel) bool { return n.Name == t.Name }) {
+			t.Routes = slices.DeleteFunc(slices.Clone(t.Routes), func(r netip.Prefix) bool { return claimed[r.Masked()] })
 			g.tunnels = append(g.tunnels, t)
 		}
 	}

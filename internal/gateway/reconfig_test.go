@@ -77,3 +77,72 @@ func TestReconfigEachDaemon(t *testing.T) {
 		}
 	}
 }
+
+// TestReconfigMovesRoute: a Reconfig that moves a remote prefix from a
+// connection it removes to one it adds succeeds, the prefix's traffic
+// goes through the new connection, and a later Reconfig moves it back.
+// The removed connection's tunnel stays until its daemon has taken it
+// down, and it kept the prefix too: the data path refused the two
+// ("route ... in tunnels c2 and c1"), as it did every later Reconfig.
+// Loopback only: 127.95.0.1, with peers at .2 and .3.
+func TestReconfigMovesRoute(t *testing.T) {
+	addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, 0, host}) }
+	lan := netip.MustParsePrefix("10.95.1.0/24")
+	site := netip.MustParsePrefix("10.95.9.0/24") // behind the peer at .2, then at .3, then at .2 again
+	ga, ia := startLoopback(t, addr(1), nil)
+	_, ib := startLoopback(t, addr(2), nil, loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan))
+	_, ic := startLoopback(t, addr(3), nil, loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan))
+	for _, step := range []struct {
+		conn   string
+		remote netip.Addr
+		in     *tuntest.Device // the peer's inner side
+	}{{"c1", addr(2), ib}, {"c2", addr(3), ic}, {"c1", addr(2), ib}} {
+		if err := ga.Reconfig([]gateway.Connection{loopbackConn(step.conn, step.remote, ikev2.ModeDefault, site)}); err != nil {
+			t.Fatalf("%s takes %v: %v", step.conn, site, err)
+		}
+		waitFor(t, step.conn+" connected, alone", func() bool {
+			st := ga.Status()
+			return len(st) == 1 && st[0].Name == step.conn && st[0].State == gateway.Connected
+		})
+		before, _, _ := step.in.Written()
+		waitFor(t, "traffic to "+site.String()+" at "+step.remote.String(), func() bool {
+			ia.Send(ipv4(lan.Addr().Next(), site.Addr().Next(), 100))
+			n, _, _ := step.in.Written()
+			return n > before
+		})
+	}
+}
+
+// startLoopback starts a gateway at local, on loopback, with conns; its
+// inner side counts what comes out of the tunnels. onChildren is
+// Options.OnChildren.
+func startLoopback(t *testing.T, local netip.Addr, onChildren func(), conns ...gateway.Connection) (*gateway.Gateway, *tuntest.Device) {
+	t.Helper()
+	inner := tuntest.NewSink(64)
+	gw, err := gateway.Start(gateway.Options{Local: local, IKEPort: 50600, NATTPort: 54600, Inner: inner, Logger: testLogger(t), OnChildren: onChildren})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { gw.Close() })
+	if err := gw.Reconfig(conns); err != nil {
+		t.Fatal(err)
+	}
+	return gw, inner
+}
+
+// loopbackConn is an IKEv2 connection to the gateway at remote that
+// routes routes.
+func loopbackConn(name string, remote netip.Addr, mode ikev2.ConnectionMode, routes ...netip.Prefix) gateway.Connection {
+	return gateway.Connection{Peer: ikev2.PeerConfig{Name: name, Remote: netip.AddrPortFrom(remote, 0), PSK: ikev2.PSK("Key2026"), Mode: mode,
+		RetransmitTimeout: 200 * time.Millisecond}, Routes: routes}
+}
+
+// waitFor waits, 30 s at most, until cond holds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within 30 s", what)
+		}
+	}
+}
