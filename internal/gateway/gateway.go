@@ -348,6 +348,9 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 		}
 	}
 	err := g.applyTunnels()
+	if err != nil {
+		g.tunnels = old // the engine kept them: the gateway stays as it was
+	}
 	g.mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("gateway %s: tunnels: %w", g.opts.Local, err)

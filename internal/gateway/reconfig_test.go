@@ -113,6 +113,46 @@ func TestReconfigMovesRoute(t *testing.T) {
 	}
 }
 
+// TestReconfigRefusedLeavesGateway: a Reconfig the data path refuses
+// (two new connections with one route) leaves the gateway as it was, and
+// a later Reconfig takes effect: the refused one's tunnels stayed among
+// the gateway's, with the removed ones', and every later Reconfig was
+// refused for them. The peers only answer, so nothing is sent. Loopback
+// only: 127.95.1.1, with peers from 127.95.1.2.
+func TestReconfigRefusedLeavesGateway(t *testing.T) {
+	addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, 1, host}) }
+	gw, _ := startLoopback(t, addr(1), nil)
+	route := func(s string) netip.Prefix { return netip.MustParsePrefix(s) }
+	for _, step := range []struct {
+		name    string
+		conns   []gateway.Connection
+		refused bool
+		want    []string
+	}{
+		{"first", []gateway.Connection{loopbackConn("c1", addr(2), ikev2.ModeResponderOnly, route("10.95.2.0/24"))}, false, []string{"c1"}},
+		{"one route twice", []gateway.Connection{loopbackConn("c2", addr(3), ikev2.ModeResponderOnly, route("10.95.3.0/24")),
+			loopbackConn("c3", addr(4), ikev2.ModeResponderOnly, route("10.95.3.0/24"))}, true, []string{"c1"}},
+		{"after", []gateway.Connection{loopbackConn("c1", addr(2), ikev2.ModeResponderOnly, route("10.95.2.0/24")),
+			loopbackConn("c4", addr(5), ikev2.ModeResponderOnly, route("10.95.5.0/24"))}, false, []string{"c1", "c4"}},
+	} {
+		err := gw.Reconfig(step.conns)
+		if refused := err != nil; refused != step.refused {
+			t.Errorf("%s: Reconfig: %v, want refused %v", step.name, err, step.refused)
+		}
+		var conns, tunnels []string
+		for _, c := range gw.Status() {
+			conns = append(conns, c.Name)
+		}
+		for _, ts := range gw.Engine().TunnelStatus("c1", "c2", "c3", "c4") {
+			tunnels = append(tunnels, ts.Name)
+		}
+		slices.Sort(tunnels)
+		if !slices.Equal(conns, step.want) || !slices.Equal(tunnels, step.want) {
+			t.Errorf("%s: connections %v, tunnels %v, want %v", step.name, conns, tunnels, step.want)
+		}
+	}
+}
+
 // startLoopback starts a gateway at local, on loopback, with conns; its
 // inner side counts what comes out of the tunnels. onChildren is
 // Options.OnChildren.
