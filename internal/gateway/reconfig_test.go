@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -151,6 +152,82 @@ func TestReconfigRefusedLeavesGateway(t *testing.T) {
 			t.Errorf("%s: connections %v, tunnels %v, want %v", step.name, conns, tunnels, step.want)
 		}
 	}
+}
+
+// TestResetDuringReconfig: a connection reset while a Reconfig is under
+// way comes up again and carries traffic. The Reconfig read the IKE
+// daemons' peers (for the tunnels it keeps) while the Reset had taken the
+// connection out to start it again: the tunnel went, and the connection
+// stayed Connecting, its IKE SA up and its child SAs refused by the data
+// path. The gateway's OnChildren hook holds the two where they met: the
+// Reconfig in the IKEv1 daemon, removing connection v1's child, and the
+// Reset in the IKEv2 daemon, removing c's (the hook must not block; here
+// it stands for a slow moment). Loopback only: 127.95.2.1, with peers at
+// .2 (IKEv2) and .3 (IKEv1).
+func TestResetDuringReconfig(t *testing.T) {
+	addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, 2, host}) }
+	lan, lanB, lanC := netip.MustParsePrefix("10.95.20.0/24"), netip.MustParsePrefix("10.95.22.0/24"), netip.MustParsePrefix("10.95.23.0/24")
+	var holds atomic.Int32 // the calls of the hook still to hold
+	entered, release := make(chan struct{}, 2), make(chan struct{})
+	onChildren := func() {
+		if holds.Add(-1) >= 0 {
+			entered <- struct{}{}
+			<-release
+		}
+	}
+	v1 := func(name string, remote netip.Addr, mode ikev2.ConnectionMode, route netip.Prefix) gateway.Connection {
+		c := loopbackConn(name, remote, mode, route)
+		c.IKEv1, c.PolicyBased = true, true
+		return c
+	}
+	c := loopbackConn("c", addr(2), ikev2.ModeDefault, lanB)
+	ga, ia := startLoopback(t, addr(1), onChildren, c, v1("v1", addr(3), ikev2.ModeDefault, lanC))
+	_, ib := startLoopback(t, addr(2), nil, loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan))
+	startLoopback(t, addr(3), nil, v1("a", addr(1), ikev2.ModeResponderOnly, lan))
+	t.Cleanup(func() { close(release) }) // before the gateways close, should the test end while the hook holds
+	connected := func(names ...string) func() bool {
+		return func() bool {
+			var up []string
+			for _, s := range ga.Status() {
+				if s.State == gateway.Connected {
+					up = append(up, s.Name)
+				}
+			}
+			return slices.Equal(up, names)
+		}
+	}
+	waitFor(t, "c and v1 connected", connected("c", "v1"))
+	wait := func(what string) {
+		t.Helper()
+		select {
+		case <-entered:
+		case <-time.After(30 * time.Second):
+			t.Fatalf("%s: not within 30 s", what)
+		}
+	}
+
+	holds.Store(2)
+	reconfigured := make(chan error, 1)
+	go func() { reconfigured <- ga.Reconfig([]gateway.Connection{c}) }() // v1 removed
+	wait("the Reconfig removing v1's child")
+	reset := make(chan bool, 1)
+	go func() { reset <- ga.Reset("c") }()
+	wait("the Reset removing c's child")
+	release <- struct{}{} // the Reconfig goes on, the Reset still holds
+	if err := <-reconfigured; err != nil {
+		t.Errorf("Reconfig: %v", err)
+	}
+	release <- struct{}{}
+	if !<-reset {
+		t.Error("Reset: the gateway has no connection c")
+	}
+	waitFor(t, "c connected again, alone", connected("c"))
+	before, _, _ := ib.Written()
+	waitFor(t, "traffic through c", func() bool {
+		ia.Send(ipv4(lan.Addr().Next(), lanB.Addr().Next(), 100))
+		n, _, _ := ib.Written()
+		return n > before
+	})
 }
 
 // startLoopback starts a gateway at local, on loopback, with conns; its

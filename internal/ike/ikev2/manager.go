@@ -382,11 +382,18 @@ func (m *Manager) Close() error {
 }
 
 // Peers returns the names of the peers the Manager has, as the last
-// Reconfig left them (a refused peer keeps its old configuration).
+// Reconfig left them (a refused peer keeps its old configuration); a peer
+// that Reset starts again is among them all along.
 func (m *Manager) Peers() []string {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return slices.Collect(maps.Keys(m.conns))
+	if m.closed {
+		return nil
+	}
+	// The configurations, not the conns: Reset takes the peer's conn out
+	// while the old one stops, and a gateway that read its peers then
+	// dropped the tunnel the new one was to come up in.
+	return slices.Collect(maps.Keys(m.cfgs))
 }
 
 // Status returns a snapshot of every peer, sorted by name.
