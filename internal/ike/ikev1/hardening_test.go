@@ -134,9 +134,9 @@ func TestBehindNATWithForceEncap(t *testing.T) {
 		p = q
 	}
 	p.cfg.ForceEncap = true
-	sa := &isakmpSA{m: m, p: p, ic: 1, rc: 2, local: netip.MustParseAddrPort("10.0.0.5:500"), remote: fuzzRemote, s: p1Suite{Hash: wire.Hash256}}
+	sa := &isakmpSA{m: m, p: p, ic: 1, rc: 2, local: netip.MustParseAddrPort("10.0.0.5:500"), remote: fuzzRemote, s: p1Suite{Hash: wire.Hash256}, peerNATT: true}
 	// The peer saw us at our NAT's public address 198.51.100.7:61000.
-	pub := &isakmpSA{m: m, p: p, ic: 1, rc: 2, local: fuzzRemote, remote: netip.MustParseAddrPort("198.51.100.7:61000"), s: p1Suite{Hash: wire.Hash256}}
+	pub := &isakmpSA{m: m, p: p, ic: 1, rc: 2, local: fuzzRemote, remote: netip.MustParseAddrPort("198.51.100.7:61000"), s: p1Suite{Hash: wire.Hash256}, peerNATT: true}
 	p.cfg.ForceEncap = false
 	ds := pub.natD() // [hash(our public addr), hash(peer)]
 	p.cfg.ForceEncap = true

@@ -49,6 +49,7 @@ type isakmpSA struct {
 	natLocal, natRemote bool // a NAT (or, for natLocal, a pretended one) in front of us, of the peer
 	behindNAT           bool // a real NAT in front of us: we send NAT-keepalives (RFC 3948 §4)
 	peerDPD             bool // the peer sent the DPD vendor ID: it answers R-U-THERE (RFC 3706 §5.1)
+	peerNATT            bool // the peer sent the RFC 3947 vendor ID: NAT-D payloads go both ways (RFC 3947 §3.1)
 
 	s                  p1Suite
 	dh                 *suite.PrivateKey
@@ -282,7 +283,7 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		return
 	}
 	sa := &isakmpSA{m: m, p: p, ic: h.ICookie, rc: randUint64(), state: stMM2, created: time.Now(), local: local, remote: remote, qms: map[uint32]*quick{},
-		peerDPD: hasVendorID(ps, vidDPD)}
+		peerDPD: hasVendorID(ps, vidDPD), peerNATT: hasVendorID(ps, vidNATT)}
 	in, err := wire.ParseSA(sap.Body)
 	if err != nil || len(in.Proposals) == 0 {
 		m.stats.malformed.Add(1)
@@ -477,7 +478,7 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		// longer one would keep the SA past what this side allows.
 		s.Life = min(s.Life, sa.p.p1[i].Life)
 		sa.s, sa.rc = s, h.RCookie
-		sa.peerDPD = hasVendorID(ps, vidDPD)
+		sa.peerDPD, sa.peerNATT = hasVendorID(ps, vidDPD), hasVendorID(ps, vidNATT)
 		if sa.dh, err = generateKey(s.Group); err != nil {
 			return err
 		}
@@ -671,7 +672,10 @@ func (sa *isakmpSA) establish() {
 	// The old SA goes when none is left on it, or at the end of its
 	// lifetime (Manager.timers).
 	sa.m.dropSurplus(sa.p)
-	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap(), "peer_dpd", sa.peerDPD)
+	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap(), "peer_dpd", sa.peerDPD, "peer_natt", sa.peerNATT)
+	if sa.p.cfg.ForceEncap && !sa.peerNATT {
+		sa.m.log.Warn("IKEv1 peer without NAT traversal (no RFC 3947 vendor ID): its ESP goes as IP protocol 50, not in UDP as configured (ForceEncap)", "conn", sa.p.cfg.Name, "remote", sa.remote)
+	}
 }
 
 // dropSurplus drops p's established ISAKMP SAs beyond
@@ -724,8 +728,13 @@ func (sa *isakmpSA) header(exchange uint8, mid uint32, first wire.PayloadType) w
 
 // natD returns our NAT-D payloads (RFC 3947 §3.2): the hash of the peer's
 // address and port, then of ours. With ForceEncap, ours is made not to
-// match, so that both sides put ESP in UDP.
+// match, so that both sides put ESP in UDP. A peer that did not send the
+// RFC 3947 vendor ID gets none: it may not know the payload type.
 func (sa *isakmpSA) natD() []wire.Payload {
+	// RFC 3947 §3.1: the vendor ID MUST be sent and received by both sides for NAT traversal to go on.
+	if !sa.peerNATT {
+		return nil
+	}
 	ck := sa.cookies()
 	port := func(a netip.AddrPort) []byte { return binary.BigEndian.AppendUint16(nil, a.Port()) }
 	remote := sa.s.Hash.sum(ck, sa.remote.Addr().AsSlice(), port(sa.remote))
@@ -737,7 +746,14 @@ func (sa *isakmpSA) natD() []wire.Payload {
 }
 
 // detectNAT compares the peer's NAT-D payloads with the addresses seen.
+// Without NAT traversal (the peer sent no RFC 3947 vendor ID) there is
+// none: IKE stays on its port and ESP is not put in UDP, which such a
+// peer does not read, whatever its NAT-D payloads or ForceEncap say.
 func (sa *isakmpSA) detectNAT(ps []wire.Payload) {
+	if !sa.peerNATT {
+		sa.natLocal, sa.natRemote, sa.behindNAT = false, false, false
+		return
+	}
 	var ds [][]byte
 	for _, p := range ps {
 		if p.Type == wire.PayloadNATD {
