@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/netip"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
@@ -274,39 +275,21 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, nil, "quick mode message 1 without SA")
 	}
 	in, err := wire.ParseSA(sap.Body)
-	if err != nil || len(in.Proposals) == 0 || len(in.Proposals[0].SPI) != 4 || in.Proposals[0].Protocol != wire.ProtocolESP {
-		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, nil, fmt.Sprintf("quick mode message 1: an ESP proposal with a 4-byte SPI is needed (%v)", err))
+	if err != nil {
+		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, nil, fmt.Sprintf("quick mode message 1: unreadable SA payload: %v", err))
 	}
-	prop := in.Proposals[0]
+	c, refusal := sa.chooseQuick(in)
+	if refusal != nil {
+		return sa.refuseQuick(q.mid, msg, refusal.typ, refusal.spi, refusal.why)
+	}
+	prop := c.prop
+	q.s, q.spiOut = c.s, binary.BigEndian.Uint32(prop.SPI)
 	// RFC 2409 §5: the nonce MUST be between 8 and 256 bytes inclusive.
 	n, ok := wire.Find(ps, wire.PayloadNonce)
 	if !ok || len(n.Body) < 8 || len(n.Body) > 256 {
 		return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidPayloadType, prop.SPI, "quick mode message 1 without a nonce of 8 to 256 bytes")
 	}
 	q.ni = bytes.Clone(n.Body)
-	q.spiOut = binary.BigEndian.Uint32(prop.SPI)
-	// RFC 4303 §2.1: SPIs 1 to 255 are reserved, and 0 is never sent.
-	if q.spiOut < 256 {
-		return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidSPI, prop.SPI, fmt.Sprintf("quick mode: the peer's SPI %d is reserved (RFC 4303 §2.1)", q.spiOut))
-	}
-	var chosen *wire.Transform
-	var theirs p2Suite
-	for _, t := range prop.Transforms {
-		s, ok := p2FromTransform(t)
-		if !ok || chosen != nil {
-			continue
-		}
-		for _, mine := range p.p2 {
-			if mine.matches(s) {
-				// The shorter lifetimes of the two rule this side's rekey.
-				chosen, theirs, q.s = &t, s, shorter(s, mine)
-				break
-			}
-		}
-	}
-	if chosen == nil {
-		return sa.refuseQuick(q.mid, msg, wire.NotifyNoProposalChosen, prop.SPI, "quick mode: the peer's ESP proposals ("+describeP2(prop.Transforms)+") match none of the connection's")
-	}
 	// The traffic: IDci and IDcr, or the two peers' addresses without them.
 	var ids []wire.Payload
 	for _, pl := range ps {
@@ -381,10 +364,10 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	// goes with the exchange (endQuick) or with its child.
 	q.spiIn = sa.m.newSPI()
 	reply := []wire.Payload{{Type: wire.PayloadSA, Body: wire.SA{DOI: wire.DOIIPsec, Situation: wire.SitIdentityOnly,
-		Proposals: []wire.Proposal{{Number: prop.Number, Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, q.spiIn), Transforms: []wire.Transform{*chosen}}}}.Append(nil)},
+		Proposals: []wire.Proposal{{Number: prop.Number, Protocol: wire.ProtocolESP, SPI: binary.BigEndian.AppendUint32(nil, q.spiIn), Transforms: []wire.Transform{c.t}}}}.Append(nil)},
 		{Type: wire.PayloadNonce, Body: q.nr}}
 	reply = append(append(reply, kePayload...), ids...)
-	if q.s.Life != theirs.Life || q.s.LifeKB != theirs.LifeKB {
+	if q.s.Life != c.theirs.Life || q.s.LifeKB != c.theirs.LifeKB {
 		// RFC 2407 §4.5.4, §4.6.3.1: ours are shorter than the
 		// initiator offered; it is told, with our inbound SPI.
 		reply = append(reply, wire.Payload{Type: wire.PayloadNotify, Body: wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP,
@@ -413,6 +396,79 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	q.out.set(out, p.cfg.RetransmitTimeout)
 	sa.send(out)
 	return nil
+}
+
+// quickChoice is what respondQuick takes of the peer's SA payload: a
+// proposal and its transform, with the peer's suite as offered (theirs)
+// and as it holds here (s: the shorter lifetimes of the two).
+type quickChoice struct {
+	prop      wire.Proposal
+	t         wire.Transform
+	theirs, s p2Suite
+}
+
+// quickRefusal is why respondQuick takes none of the peer's proposals:
+// the notification it answers with, naming spi (nil: the ISAKMP SA).
+type quickRefusal struct {
+	typ uint16
+	spi []byte
+	why string
+}
+
+// chooseQuick picks, from the SA payload of the peer's quick mode message
+// 1, the first proposal vnetgw can take and its first transform that
+// matches one of the connection's suites. A bundle (several protocols
+// under one proposal number, RFC 2408 §4.2), a protocol other than ESP,
+// an SPI that is not 4 bytes or a reserved one (RFC 4303 §2.1) is passed
+// over. With none left, the refusal: INVALID-SPI for a reserved SPI,
+// else NO-PROPOSAL-CHOSEN naming the first ESP proposal's SPI.
+func (sa *isakmpSA) chooseQuick(in wire.SA) (quickChoice, *quickRefusal) {
+	var offered []string
+	var firstSPI, reserved []byte
+	for _, pr := range in.Proposals {
+		same := 0
+		for _, o := range in.Proposals {
+			if o.Number == pr.Number {
+				same++
+			}
+		}
+		if same > 1 || pr.Protocol != wire.ProtocolESP || len(pr.SPI) != 4 {
+			continue
+		}
+		if firstSPI == nil {
+			firstSPI = pr.SPI
+		}
+		offered = append(offered, describeP2(pr.Transforms))
+		// RFC 4303 §2.1: SPIs 1 to 255 are reserved, and 0 is never sent.
+		if binary.BigEndian.Uint32(pr.SPI) < 256 {
+			if reserved == nil {
+				reserved = pr.SPI
+			}
+			continue
+		}
+		for _, t := range pr.Transforms {
+			s, ok := p2FromTransform(t)
+			if !ok {
+				continue
+			}
+			for i := range sa.p.p2 {
+				if sa.p.p2[i].matches(s) {
+					// RFC 2408 §4.2: the responder MUST answer with the one proposal it selected, its number kept.
+					return quickChoice{prop: pr, t: t, theirs: s, s: shorter(s, sa.p.p2[i])}, nil
+				}
+			}
+		}
+	}
+	switch {
+	case reserved != nil:
+		return quickChoice{}, &quickRefusal{wire.NotifyInvalidSPI, reserved,
+			fmt.Sprintf("quick mode: the peer's SPI %d is reserved (RFC 4303 §2.1)", binary.BigEndian.Uint32(reserved))}
+	case firstSPI == nil:
+		return quickChoice{}, &quickRefusal{wire.NotifyNoProposalChosen, nil,
+			"quick mode message 1: no proposal of ESP alone with a 4-byte SPI (vnetgw negotiates neither AH nor bundles)"}
+	}
+	return quickChoice{}, &quickRefusal{wire.NotifyNoProposalChosen, firstSPI,
+		"quick mode: the peer's ESP proposals (" + strings.Join(offered, ", ") + ") match none of the connection's"}
 }
 
 // endQuick ends quick mode exchange mid, q, without a child: its inbound
