@@ -16,6 +16,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
+	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
 // Vendor IDs: RFC 3947 NAT traversal (MD5 of "RFC 3947") and RFC 3706
@@ -542,7 +543,7 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 			sa.local = netip.AddrPortFrom(sa.local.Addr(), sa.m.cfg.NATTPort)
 			sa.remote = netip.AddrPortFrom(sa.remote.Addr(), sa.m.cfg.NATTPort)
 		}
-		id := wire.AddrID(sa.local.Addr()).Append(nil)
+		id := sa.localID().Append(nil)
 		hashI := sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, id)
 		ps5 := []wire.Payload{{Type: wire.PayloadID, Body: id}, {Type: wire.PayloadHash, Body: hashI}}
 		if sa.firstContact() {
@@ -572,9 +573,16 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 			sa.authFailed = true
 			return err
 		}
+		// HASH_I checked out: the peer holds the key, and is refused
+		// only now if it names another identity than the configured one.
+		if err := sa.checkPeerID(id.Body); err != nil {
+			sa.sendNotifyPlain(local, remote, wire.NotifyInvalidIDInfo)
+			sa.authFailed = true
+			return err
+		}
 		sa.local, sa.remote = local, remote // the initiator may have moved to 4500
 		sa.iv = next
-		idr := wire.AddrID(sa.local.Addr()).Append(nil)
+		idr := sa.localID().Append(nil)
 		hashR := sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic), sa.saiB, idr)
 		pl, _ := wire.AppendPayloads(nil, []wire.Payload{{Type: wire.PayloadID, Body: idr}, {Type: wire.PayloadHash, Body: hashR}})
 		reply, next := seal(sa.encKey, sa.iv, sa.header(wire.ExchangeMain, 0, wire.PayloadID), pl)
@@ -596,11 +604,68 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 			return err
 		}
 		sa.iv, sa.p1iv = next, next
+		if err := sa.checkPeerID(id.Body); err != nil {
+			sa.refusePeerID(err)
+			return nil
+		}
 		sa.out = outstanding{}
 		sa.establish()
 		return nil
 	}
 	return nil // a late retransmission; ignored
+}
+
+// localID is the ID payload this side sends in Main Mode: the
+// connection's LocalID, or its address when that is unset. IKEv1 and
+// IKEv2 number the identity types ikev2.Identity takes alike (RFC 2407
+// §4.6.2.1, RFC 7296 §3.5).
+func (sa *isakmpSA) localID() wire.ID {
+	id := sa.p.cfg.LocalID
+	if id.IsZero() {
+		return wire.AddrID(sa.local.Addr())
+	}
+	// RFC 2407 §4.6.2: during phase 1 the ID port and protocol fields MUST be zero or UDP port 500.
+	return wire.ID{Type: uint8(id.Type), Data: id.Data}
+}
+
+// checkPeerID compares the body of the peer's Main Mode ID payload, whose
+// HASH checked out, with the connection's RemoteID. Unset, any ID goes,
+// as before RemoteID was read: a peer behind a NAT names its own address,
+// not the one it is seen from.
+func (sa *isakmpSA) checkPeerID(body []byte) error {
+	want := sa.p.cfg.RemoteID
+	if want.IsZero() {
+		return nil
+	}
+	id, err := wire.ParseID(body)
+	if err != nil {
+		return fmt.Errorf("the peer's identity: %w", err)
+	}
+	if got := (ikev2.Identity{Type: v2.IDType(id.Type), Data: id.Data}); !got.Equal(want) {
+		return fmt.Errorf("peer identity %v, want %v", got, want)
+	}
+	return nil
+}
+
+// refusePeerID ends our Main Mode, whose message 6 authenticated the
+// responder (HASH_R) but named another identity than the connection's
+// RemoteID (err). The responder holds its SA established: it is told
+// with INVALID-ID-INFORMATION and a Delete of it (strongSwan's initiator
+// sends the Delete), encrypted with the SA's keys. The connection tries
+// again after ReconnectDelay; the log says so above Debug once per reason.
+func (sa *isakmpSA) refusePeerID(err error) {
+	m, p := sa.m, sa.p
+	sa.sendInfo(wire.PayloadNotify, wire.Notify{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPI: sa.cookies(), Type: wire.NotifyInvalidIDInfo}.Append(nil))
+	sa.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolISAKMP, SPIs: [][]byte{sa.cookies()}}.Append(nil))
+	m.stats.refused.Add(1)
+	level := slog.LevelWarn
+	if p.lastErr == err.Error() {
+		level = slog.LevelDebug
+	}
+	p.lastErr = err.Error()
+	m.log.Log(context.Background(), level, "IKEv1 main mode refused: the peer's identity is not the connection's", "conn", p.cfg.Name, "err", err)
+	m.dropSA(sa)
+	p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
 }
 
 // firstContact tells whether sa, our Main Mode, is the first contact with
