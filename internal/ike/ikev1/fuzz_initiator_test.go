@@ -161,8 +161,8 @@ func newInitiatorPair(t testing.TB) *initiatorPair {
 	pi := fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)
 	pr := fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)
 	pi.ESPProposals, pr.ESPProposals = []suite.Proposal{pfs}, []suite.Proposal{pfs}
-	p.mi.Reconfig([]ikev2.PeerConfig{pi})
-	p.mr.Reconfig([]ikev2.PeerConfig{pr})
+	mustReconfig(t, p.mi, pi)
+	mustReconfig(t, p.mr, pr)
 	var mu sync.Mutex
 	shuttle(p.mi, p.mr, p.ri, p.rr, func(fromI bool, msg []byte, _, _ netip.AddrPort) bool {
 		mu.Lock()

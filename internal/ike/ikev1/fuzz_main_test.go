@@ -21,8 +21,8 @@ func newMainModePair(t testing.TB) *mainModePair {
 	p := &mainModePair{ri: &recorder{}, rr: &recorder{}}
 	p.mi, p.mr = New(Config{Transport: p.ri, Dataplane: p.ri}), New(Config{Transport: p.rr, Dataplane: p.rr})
 	t.Cleanup(func() { p.mi.Close(); p.mr.Close() })
-	p.mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
-	p.mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
+	mustReconfig(t, p.mr, fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly))
+	mustReconfig(t, p.mi, fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly))
 	// The initiator starts at once, not at its ticker's next tick.
 	p.mi.mu.Lock()
 	p.mi.timers(time.Now())

@@ -24,8 +24,8 @@ func newPhase2Pair(t testing.TB) *phase2Pair {
 	var mu sync.Mutex
 	p.ri, p.rr = &recorder{}, &recorder{}
 	p.mi, p.mr = New(Config{Transport: p.ri, Dataplane: p.ri}), New(Config{Transport: p.rr, Dataplane: p.rr})
-	p.mi.Reconfig([]ikev2.PeerConfig{fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)})
-	p.mr.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	mustReconfig(t, p.mi, fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly))
+	mustReconfig(t, p.mr, fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly))
 	shuttle(p.mi, p.mr, p.ri, p.rr, func(fromI bool, msg []byte, _, _ netip.AddrPort) bool {
 		if h, err := wire.ParseHeader(msg); err == nil && fromI && h.Exchange == wire.ExchangeQuick {
 			mu.Lock()

@@ -138,7 +138,7 @@ func responder(t testing.TB) (*Manager, *recorder) {
 	rec := &recorder{}
 	m := New(Config{Transport: rec, Dataplane: rec})
 	t.Cleanup(func() { m.Close() })
-	m.Reconfig([]ikev2.PeerConfig{fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)})
+	mustReconfig(t, m, fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly))
 	return m, rec
 }
 
@@ -177,8 +177,8 @@ func exchange(t testing.TB, keyI, keyR string) (mi, mr *Manager, ri, rr *recorde
 	pi.ForceEncap = true // the initiator pretends a NAT: both sides put ESP in UDP
 	pr := fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly)
 	pr.PSK = ikev2.PSK(keyR)
-	mi.Reconfig([]ikev2.PeerConfig{pi})
-	mr.Reconfig([]ikev2.PeerConfig{pr})
+	mustReconfig(t, mi, pi)
+	mustReconfig(t, mr, pr)
 	shuttle(mi, mr, ri, rr, nil)
 	return mi, mr, ri, rr
 }
@@ -354,7 +354,16 @@ func twoManagers(t *testing.T, tweak func(pi, pr *ikev2.PeerConfig)) (mi, mr *Ma
 	if tweak != nil {
 		tweak(&pi, &pr)
 	}
-	mi.Reconfig([]ikev2.PeerConfig{pi})
-	mr.Reconfig([]ikev2.PeerConfig{pr})
+	mustReconfig(t, mi, pi)
+	mustReconfig(t, mr, pr)
 	return mi, mr, ri, rr
+}
+
+// mustReconfig gives m peers, or fails t: a helper's configuration that
+// Reconfig refuses would leave the test without the peers it is about.
+func mustReconfig(t testing.TB, m *Manager, peers ...ikev2.PeerConfig) {
+	t.Helper()
+	if err := m.Reconfig(peers); err != nil {
+		t.Fatal(err)
+	}
 }

@@ -326,27 +326,43 @@ func rekeyMargin(c ikev2.PeerConfig, life time.Duration) time.Duration {
 }
 
 // Reconfig makes peers the manager's connections: new ones start, removed
-// ones are deleted at the peer, ones whose SAs change (ends, key,
-// proposals, traffic) start again, others take their new timers in
-// place.
+// ones are deleted at the peer, ones whose SAs change (ends, identities,
+// key, proposals, traffic) start again, others take their new timers in
+// place. A peer that ikev2.PeerConfig.Validate refuses, two peers at one
+// remote address or a name given twice refuse the whole configuration:
+// the error names each, and the peers stay as they were.
 func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return errors.New("ikev1: manager closed")
 	}
+	// Each peer is checked as the IKEv2 daemon checks its own (the waits
+	// double up to the cap there as here, backoff), and so are the
+	// peers' names and remote addresses: a Main Mode is the peer's whose
+	// address it comes from (respondMM1), so that two peers at one address
+	// would take turns by a map's order. Any error refuses the whole
+	// configuration, the old one staying.
 	want := map[string]ikev2.PeerConfig{}
+	remotes := map[netip.Addr]string{}
+	var errs []error
 	for _, p := range peers {
-		if p.Name == "" {
-			return errors.New("ikev1: a peer without a name")
+		err := p.Validate()
+		if other, dup := remotes[p.Remote.Addr().Unmap()]; err == nil && dup {
+			err = fmt.Errorf("peer %q: remote %v is also peer %q's", p.Name, p.Remote.Addr(), other)
 		}
-		w := withDefaults(p)
-		// As the IKEv2 daemon's: the waits double up to the cap (backoff).
-		if w.RetransmitTimeout <= 0 || w.RetransmitTimeout > ikev2.MaxRetransmitTimeout || w.RetransmitTries < 0 || w.RetransmitTries > 20 {
-			return fmt.Errorf("ikev1: peer %q: retransmission timeout %v and tries %d out of range (0, %v] and [0, 20]",
-				p.Name, w.RetransmitTimeout, w.RetransmitTries, ikev2.MaxRetransmitTimeout)
+		if _, dup := want[p.Name]; err == nil && dup {
+			err = fmt.Errorf("peer %q: configured twice", p.Name)
 		}
-		want[p.Name] = w
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		remotes[p.Remote.Addr().Unmap()] = p.Name
+		want[p.Name] = withDefaults(p)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("ikev1: reconfig: %w", err)
 	}
 	changed := false
 	for name, p := range m.peers {

@@ -356,6 +356,13 @@ func (p PeerConfig) withDefaults() PeerConfig {
 	return p
 }
 
+// Validate reports what Manager.Reconfig refuses in p, its defaults
+// applied: no name or key, addresses missing or of two families, an
+// identity, proposal or child that cannot be negotiated, timers out of
+// range. The IKEv1 daemon, which shares PeerConfig, checks its peers
+// with it too.
+func (p PeerConfig) Validate() error { return p.withDefaults().validate() }
+
 // validate checks a configuration that has its defaults applied.
 func (p PeerConfig) validate() error {
 	var errs []error
