@@ -453,7 +453,7 @@ func (sa *isakmpSA) chooseQuick(in wire.SA) (quickChoice, *quickRefusal) {
 			}
 			for i := range sa.p.p2 {
 				if sa.p.p2[i].matches(s) {
-					// RFC 2408 §4.2: the responder MUST answer with the one proposal it selected, its number kept.
+					// RFC 2408 §4.2: the responder MUST answer with the proposal it selected (and SHOULD keep its number).
 					return quickChoice{prop: pr, t: t, theirs: s, s: shorter(s, sa.p.p2[i])}, nil
 				}
 			}
