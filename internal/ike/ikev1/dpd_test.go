@@ -16,6 +16,13 @@ import (
 // ID payloads equal to vid (a peer that does not support what vid names).
 func withoutVendorID(t *testing.T, msg, vid []byte) []byte {
 	t.Helper()
+	return withoutPayloads(t, msg, func(p wire.Payload) bool { return p.Type == wire.PayloadVendorID && bytes.Equal(p.Body, vid) })
+}
+
+// withoutPayloads returns msg, an unencrypted message, without the
+// payloads drop picks.
+func withoutPayloads(t *testing.T, msg []byte, drop func(wire.Payload) bool) []byte {
+	t.Helper()
 	h, err := wire.ParseHeader(msg)
 	if err != nil {
 		t.Fatal(err)
@@ -24,8 +31,7 @@ func withoutVendorID(t *testing.T, msg, vid []byte) []byte {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ps = slices.DeleteFunc(ps, func(p wire.Payload) bool { return p.Type == wire.PayloadVendorID && bytes.Equal(p.Body, vid) })
-	body, first := wire.AppendPayloads(nil, ps)
+	body, first := wire.AppendPayloads(nil, slices.DeleteFunc(ps, drop))
 	h.Next, h.Length = first, uint32(wire.HeaderLen+len(body))
 	return append(h.Append(nil), body...)
 }

@@ -2,7 +2,6 @@ package ikev1
 
 import (
 	"net/netip"
-	"slices"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
@@ -15,18 +14,7 @@ import (
 func withoutNATT(t *testing.T, msg []byte) []byte {
 	t.Helper()
 	msg = withoutVendorID(t, msg, vidNATT)
-	h, err := wire.ParseHeader(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps = slices.DeleteFunc(ps, func(p wire.Payload) bool { return p.Type == wire.PayloadNATD })
-	body, first := wire.AppendPayloads(nil, ps)
-	h.Next, h.Length = first, uint32(wire.HeaderLen+len(body))
-	return append(h.Append(nil), body...)
+	return withoutPayloads(t, msg, func(p wire.Payload) bool { return p.Type == wire.PayloadNATD })
 }
 
 // TestNoNATDWithoutNATTVendorID: with a peer that did not send the RFC
