@@ -280,9 +280,12 @@ func (sa *ikeSA) encap() bool { return sa.natLocal || sa.natRemote }
 
 // handleInitRequest answers an IKE_SA_INIT request as responder (RFC 7296
 // §1.2): a retransmission gets the same response, a new request a new
-// half-open IKE SA. Another request with the SPI of a half-open SA, the
-// initiator's retry with a cookie, say, replaces that SA: the initiator
-// gave up on it (RFC 7296 §2.6). The Manager checked the cookie.
+// half-open IKE SA. The initiator's retry of the request of a half-open
+// SA with a cookie is that request too (RFC 7296 §2.1 looks SAs up by
+// Ni): it gets the SA's response, and the initiator's AUTH signs the
+// retry, the latest version of its request (§2.15). Another request with
+// the SPI of a half-open SA replaces that SA: the initiator gave up on
+// it. The Manager checked the cookie.
 func (c *conn) handleInitRequest(p packet) {
 	h := p.header
 	halfOpen := 0
@@ -296,7 +299,16 @@ func (c *conn) handleInitRequest(p packet) {
 			if sa.state != stateHalfOpen || sa.peerID != 1 {
 				return // RFC 7296 §2.1: its IKE_AUTH request came; ignored
 			}
-			// RFC 7296 §2.6: a retry MUST carry the COOKIE, all else (the SPI too) unchanged.
+			// RFC 7296 §2.6: a retry MUST carry the COOKIE first, all else (the SPI too) unchanged.
+			if retry, ok := sameRequest(sa.initReq, p.data); ok {
+				if retry {
+					sa.initReq = p.data
+					c.m.rememberInit(sa) // its retransmissions are answered too
+				}
+				c.m.stats.retransmitsAnswered.Add(1)
+				c.m.send(p.local, p.remote, sa.initResp)
+				return
+			}
 			sa.kill("another IKE_SA_INIT request with its SPI")
 			continue
 		}
@@ -414,6 +426,44 @@ func (c *conn) handleInitRequest(p packet) {
 	c.sas = append([]*ikeSA{sa}, c.sas...)
 	c.log.Debug("IKE_SA_INIT answered", sa.logAttrs(), "remote", p.remote, "proposal", s)
 	sa.transmit(dgs)
+}
+
+// sameRequest reports whether the IKE_SA_INIT requests prev and req are
+// the same but for a COOKIE notification first (RFC 7296 §2.6), and
+// whether req is then a retry of prev: a cookie first that prev lacks or
+// has another of. A copy of an earlier version of prev, without its
+// cookie, is the same request and no retry.
+func sameRequest(prev, req []byte) (retry, ok bool) {
+	a, err := wire.ParseMessage(prev)
+	if err != nil {
+		return false, false
+	}
+	b, err := wire.ParseMessage(req)
+	if err != nil {
+		return false, false
+	}
+	ca, _, pa := splitCookie(a.Payloads)
+	cb, hasB, pb := splitCookie(b.Payloads)
+	ea, err := wire.AppendPayloads(nil, pa)
+	if err != nil {
+		return false, false
+	}
+	eb, err := wire.AppendPayloads(nil, pb)
+	if err != nil || !bytes.Equal(ea, eb) {
+		return false, false
+	}
+	return hasB && !bytes.Equal(ca, cb), true
+}
+
+// splitCookie returns the data of the COOKIE notification that is the
+// first of ps, whether there is one, and the payloads after it.
+func splitCookie(ps []wire.Payload) ([]byte, bool, []wire.Payload) {
+	if len(ps) > 0 {
+		if n, ok := ps[0].(*wire.Notify); ok && n.NotifyType == wire.Cookie {
+			return n.Data, true, ps[1:]
+		}
+	}
+	return nil, false, ps
 }
 
 // chooseForKE is choose for a request with the key exchange ke: a suite

@@ -19,7 +19,14 @@ import (
 // retransmission got a COOKIE and the retry with it was dropped as a
 // request for a half-open SA with other bytes: the initiator waited until
 // it gave its request up (25 s here, a minute with the default timers)
-// and began again with a new SPI.
+// and began again with a new SPI. The retry with a cookie is the request
+// of the half-open SA with a COOKIE put first and all else unchanged (RFC
+// 7296 §2.6), so it is answered with that SA's response (§2.1), and the
+// initiator's AUTH, which signs the latest version of its request (§2.15),
+// is checked against the retry: before, the retry replaced the half-open
+// SA, and an initiator that took the response to its first request,
+// arriving after it had sent the retry, sent its IKE_AUTH request to an
+// SA that was gone and waited until it gave up.
 func TestInitRetryUnderCookiePressure(t *testing.T) {
 	for _, tc := range []struct {
 		name string
@@ -29,19 +36,20 @@ func TestInitRetryUnderCookiePressure(t *testing.T) {
 		// while the first request waited for the loop, and was asked for
 		// a cookie.
 		block bool
-		// dropAll: every response of the first half-open SA is lost, not
-		// only the first copy.
-		dropAll bool
+		// drop is how many of the first half-open SA's IKE_SA_INIT
+		// responses are lost.
+		drop    int
 		cookies bool // a COOKIE is sent on the way
 	}{
 		// The half-open SA of the first request is what makes the
 		// responder ask for cookies (CookieThreshold 1).
-		{name: "2.1 retransmission answered again", cfg: Config{CookieThreshold: 1}},
+		{name: "2.1 retransmission answered again", cfg: Config{CookieThreshold: 1}, drop: 1},
 		// MaxHalfOpen 2: the peer's second request in the loop's queue
-		// asks for a cookie. An initiator that took the first SA's
-		// response after sending its retry would be out of step with the
-		// responder, which replaced that SA: it is lost here.
-		{name: "2.6 retry with a cookie replaces the half-open SA", cfg: Config{MaxHalfOpen: 2}, block: true, dropAll: true, cookies: true},
+		// asks for a cookie.
+		{name: "2.6 retry with a cookie answered by the half-open SA", cfg: Config{MaxHalfOpen: 2}, block: true, drop: 1, cookies: true},
+		// The response to the first request reaches the initiator after
+		// it sent its retry, and is taken.
+		{name: "2.15 late response to the first request", cfg: Config{MaxHalfOpen: 2}, block: true, cookies: true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			checkLeaks(t)
@@ -59,7 +67,7 @@ func TestInitRetryUnderCookiePressure(t *testing.T) {
 				if firstSPIr == 0 {
 					firstSPIr = h.SPIr
 				}
-				if h.SPIr == firstSPIr && (tc.dropAll || dropped == 0) {
+				if h.SPIr == firstSPIr && dropped < tc.drop {
 					dropped++
 					return nil
 				}
@@ -156,5 +164,52 @@ func TestClientInitRetransmitUnderCookiePressure(t *testing.T) {
 	}
 	if sent := g.m.Stats().CookiesSent; sent != 0 {
 		t.Errorf("%d cookies sent", sent)
+	}
+}
+
+// TestSameRequest: an IKE_SA_INIT request with a COOKIE put first, or
+// another COOKIE, all else unchanged, is a retry of the request without
+// it (RFC 7296 §2.6); a copy without the cookie is the same request but
+// no retry; another nonce or key exchange is another request.
+func TestSameRequest(t *testing.T) {
+	ni, dh, spi := newIKEOffer(t)
+	ni2, _, _ := newIKEOffer(t)
+	req := func(cookie, nonce []byte) []byte {
+		t.Helper()
+		msg := wire.Message{
+			Header: wire.Header{SPIi: spi, MajorVersion: wire.MajorVersion, Exchange: wire.IKESAInit, Flags: wire.FlagInitiator},
+			Payloads: []wire.Payload{
+				saPayload(mustProposals(t, wire.ProtocolIKE, clientIKE), nil, true),
+				&wire.KE{Group: wire.DHCurve25519, Data: dh.PublicKey()},
+				&wire.Nonce{Data: nonce},
+			},
+		}
+		if cookie != nil {
+			msg.Payloads = append([]wire.Payload{&wire.Notify{NotifyType: wire.Cookie, Data: cookie}}, msg.Payloads...)
+		}
+		b, err := msg.Append(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	for _, tc := range []struct {
+		name            string
+		prev, req       []byte
+		wantRetry, want bool
+	}{
+		{"retransmission", req(nil, ni), req(nil, ni), false, true},
+		{"retry with a cookie", req(nil, ni), req([]byte("cookie"), ni), true, true},
+		{"retry with another cookie", req([]byte("cookie"), ni), req([]byte("cookie2"), ni), true, true},
+		{"copy of the request before the retry", req([]byte("cookie"), ni), req(nil, ni), false, true},
+		{"another nonce", req(nil, ni), req([]byte("cookie"), ni2), false, false},
+		{"not a request", req(nil, ni), []byte("junk"), false, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			retry, ok := sameRequest(tc.prev, tc.req)
+			if retry != tc.wantRetry || ok != tc.want {
+				t.Errorf("sameRequest = %v, %v, want %v, %v", retry, ok, tc.wantRetry, tc.want)
+			}
+		})
 	}
 }
