@@ -103,6 +103,12 @@ func (sa *ikeSA) handleInitResponse(p packet) {
 		sa.pend.retryAt = time.Now().Add(sa.pend.timeout)
 	}
 	if n := notify(ps, wire.Cookie); n != nil {
+		if sa.cookie != nil && bytes.Equal(n.Data, sa.cookie) {
+			// The answer to a copy of the request before our retry
+			// with this cookie: the retry is outstanding already.
+			sa.c.m.stats.unexpected.Add(1)
+			return
+		}
 		// RFC 7296 §2.6: retry with the cookie, everything else unchanged.
 		if len(n.Data) == 0 || len(n.Data) > 64 || sa.initTries >= maxInitTries {
 			fail("unusable COOKIE")

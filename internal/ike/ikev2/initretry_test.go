@@ -2,8 +2,11 @@ package ikev2
 
 import (
 	"bytes"
+	"crypto/rand"
 	"net/netip"
+	"slices"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -211,5 +214,111 @@ func TestSameRequest(t *testing.T) {
 				t.Errorf("sameRequest = %v, %v, want %v, %v", retry, ok, tc.wantRetry, tc.want)
 			}
 		})
+	}
+}
+
+// TestInitStaleCookies: COOKIE answers to copies of an IKE_SA_INIT request
+// that the initiator sent before its retry with that cookie (its
+// retransmissions, or copies the network made) are stale. They are
+// ignored, neither sending the retry again nor counting against the
+// retries an initiator makes (RFC 7296 §2.6). Before, each was taken for
+// a new COOKIE: the initiator sent its retry again each time and, after
+// maxInitTries of them, refused the next as an unusable COOKIE and no
+// longer retransmitted, so that with the responses to those retries lost
+// it gave the IKE SA up and began again with a new SPI.
+func TestInitStaleCookies(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	var mu sync.Mutex
+	lost := 0
+	n.setPolicy(func(from, _ netip.AddrPort, b []byte) []time.Duration {
+		m, err := wire.ParseMessage(b)
+		if err != nil || from.Addr() != addrB || m.Header.Exchange != wire.IKESAInit {
+			return []time.Duration{0}
+		}
+		if notify(m.Payloads, wire.Cookie) != nil {
+			// Six copies of each COOKIE answer.
+			return []time.Duration{0, time.Millisecond, 2 * time.Millisecond, 3 * time.Millisecond, 4 * time.Millisecond, 5 * time.Millisecond}
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if lost < maxInitTries {
+			lost++
+			return nil
+		}
+		return []time.Duration{0}
+	})
+	pa, pb := basePeer("to-b", addrA, addrB), basePeer("to-a", addrB, addrA)
+	pb.Mode = ModeResponderOnly
+	b := newNode(t, n, "b", addrB, Config{CookieThreshold: -1}, pb)
+	a := newNode(t, n, "a", addrA, Config{}, pa)
+	checkInitRetry(t, n, a, b, true)
+	if k := cookieRetries(n); k > 1+maxInitTries {
+		t.Errorf("%d retries with a cookie sent, want the first and its retransmissions", k)
+	}
+}
+
+// TestInitCookieRetriesBounded: an initiator whose every IKE_SA_INIT
+// request is answered with a new COOKIE, as forged ones would be, retries
+// maxInitTries times, each time with a cookie answered, and then gives the
+// IKE SA up (RFC 7296 §2.6: the initiator limits the cookie
+// exchanges it tries).
+func TestInitCookieRetriesBounded(t *testing.T) {
+	checkLeaks(t)
+	n := newFakeNet(t)
+	var am atomic.Pointer[Manager]
+	var mu sync.Mutex
+	var spis []uint64             // the initiator's SPIs, in order
+	reqs := map[uint64][]string{} // the distinct requests of each SPI
+	answered := map[string]bool{} // the cookies answered
+	n.setPolicy(func(from, to netip.AddrPort, b []byte) []time.Duration {
+		h, _, err := wire.ParseHeader(b)
+		if err != nil || from.Addr() != addrA || !isRequest(b, wire.IKESAInit) {
+			return []time.Duration{0}
+		}
+		cookie := make([]byte, 16)
+		_, _ = rand.Read(cookie)
+		resp, err := errorResponse(h, &wire.Notify{NotifyType: wire.Cookie, Data: cookie})
+		if err != nil {
+			t.Error(err)
+			return nil
+		}
+		mu.Lock()
+		if _, ok := reqs[h.SPIi]; !ok {
+			spis = append(spis, h.SPIi)
+		}
+		if !slices.Contains(reqs[h.SPIi], string(b)) {
+			reqs[h.SPIi] = append(reqs[h.SPIi], string(b))
+		}
+		answered[string(cookie)] = true
+		mu.Unlock()
+		time.AfterFunc(0, func() {
+			if m := am.Load(); m != nil {
+				m.HandlePacket(from, to, resp)
+			}
+		})
+		return nil // the responder never sees it
+	})
+	a := newNode(t, n, "a", addrA, Config{}, basePeer("to-b", addrA, addrB))
+	am.Store(a.m)
+	waitFor(t, 5*time.Second, "a second IKE SA to be initiated", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(spis) > 1
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	first := reqs[spis[0]]
+	if len(first) != 1+maxInitTries {
+		t.Fatalf("%d IKE_SA_INIT requests for the first IKE SA, want %d", len(first), 1+maxInitTries)
+	}
+	for i, b := range first[1:] {
+		m, err := wire.ParseMessage([]byte(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c, ok, _ := splitCookie(m.Payloads); !ok || !answered[string(c)] {
+			t.Errorf("retry %d does not carry a COOKIE answered", i+1)
+		}
 	}
 }
