@@ -297,7 +297,7 @@ func (c *conn) handleInitRequest(p packet) {
 	halfOpen := 0
 	for _, sa := range c.sas {
 		if !sa.initiator && sa.spiI == h.SPIi && sa.remote.Addr() == p.remote.Addr() && sa.state != stateDead {
-			if sa.state == stateHalfOpen && bytes.Equal(sa.initReq, p.data) {
+			if sa.state == stateHalfOpen && sa.peerID == 1 && bytes.Equal(sa.initReq, p.data) {
 				c.m.stats.retransmitsAnswered.Add(1)
 				c.m.send(p.local, p.remote, sa.initResp)
 				return

@@ -3,6 +3,7 @@ package ikev2
 import (
 	"bytes"
 	"crypto/rand"
+	"crypto/x509"
 	"net/netip"
 	"slices"
 	"sync"
@@ -10,7 +11,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
 
 // TestInitRetryUnderCookiePressure: an initiator whose IKE_SA_INIT
@@ -320,5 +323,97 @@ func TestInitCookieRetriesBounded(t *testing.T) {
 		if c, ok, _ := splitCookie(m.Payloads); !ok || !answered[string(c)] {
 			t.Errorf("retry %d does not carry a COOKIE answered", i+1)
 		}
+	}
+}
+
+// TestClientInitRetransmitDuringEAP: once the IKE_AUTH request of a
+// point-to-site client came, its IKE_SA_INIT request sent again, or its
+// retry with a cookie arriving late, is ignored (RFC 7296 §2.1), through
+// the several IKE_AUTH exchanges of EAP (RFC 7296 §2.16) and after: no
+// IKE_SA_INIT response goes out again, no other IKE SA is made and EAP
+// goes on to the client's address. Before, the request sent again was
+// answered with the IKE_SA_INIT response during EAP.
+func TestClientInitRetransmitDuringEAP(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		// floated: the client is behind a NAT and moves to the NAT-T
+		// port for IKE_AUTH (RFC 7296 §2.23); its IKE_SA_INIT requests
+		// come from port 500 still.
+		floated bool
+	}{
+		{name: "one endpoint"},
+		{name: "moved to the NAT-T port", floated: true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			pki := newPKI(t)
+			g := newP2SGateway(t, Config{})
+			if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
+				t.Fatal(err)
+			}
+			roots := x509.NewCertPool()
+			roots.AddCert(pki.root.Certificate)
+			cl := newP2SClient(t, g, clientAt(1))
+			from := cl.addr
+			if tc.floated {
+				cl.behind = netip.MustParseAddrPort("10.0.0.2:500")
+			}
+			cl.init()
+			initReq := cl.initReq
+			cl.cookie = []byte("a cookie asked for meanwhile")
+			retry := cl.initRequest()
+			cl.cookie = nil
+			again := func() {
+				t.Helper()
+				g.m.HandlePacket(p2sGW, from, initReq)
+				g.m.HandlePacket(p2sGW, from, retry)
+			}
+			if tc.floated {
+				cl.addr = netip.AddrPortFrom(from.Addr(), DefaultNATTPort)
+			}
+			withoutAuth := slices.DeleteFunc(cl.auth(pki.client), func(p wire.Payload) bool {
+				return p.Type() == wire.PayloadAUTH || p.Type() == wire.PayloadCERT
+			})
+			ps := cl.request(wire.IKEAuth, withoutAuth)
+			p, ok := find[*wire.EAP](ps)
+			if !ok {
+				t.Fatalf("no EAP in the first IKE_AUTH response: %v", ps)
+			}
+			first, err := ppp.ParseEAP(p.Data)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again()
+			end, msk := cl.eapTLS(first, pki.client, roots)
+			if end.Code != ppp.EAPSuccess {
+				t.Fatalf("EAP ended with code %d", end.Code)
+			}
+			again()
+			idi := dnOf(pki.client).payload(false)
+			signed, err := suite.SignedOctets(cl.s.PRF, cl.initReq, cl.nr, cl.keys.PI, idi.AppendBody(nil))
+			if err != nil {
+				t.Fatal(err)
+			}
+			mac, err := suite.PSKAuth(cl.s.PRF, msk, signed)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if addr := cpAddr(cl.request(wire.IKEAuth, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: mac}})); addr != poolAddr(1) {
+				t.Fatalf("the client got %v, want %v", addr, poolAddr(1))
+			}
+			again()
+			cl.request(wire.Informational, nil) // the loop has seen what came before
+			var inits int
+			for _, d := range g.tr.to(from) {
+				if h, _, err := wire.ParseHeader(d.data); err == nil && h.Exchange == wire.IKESAInit {
+					inits++
+				}
+			}
+			if inits != 1 {
+				t.Errorf("%d IKE_SA_INIT responses, want the first alone", inits)
+			}
+			if n := g.clientConns(); n != 1 {
+				t.Errorf("%d client connections, want 1", n)
+			}
+		})
 	}
 }

@@ -146,7 +146,7 @@ type Manager struct {
 
 	// initMu guards initAnswers; nothing else is locked while it is held.
 	initMu sync.Mutex
-	// initAnswers are the IKE_SA_INIT requests the half-open IKE SAs
+	// initAnswers are the IKE_SA_INIT requests the responders' IKE SAs
 	// answered, and the responses, for answerInitAgain.
 	initAnswers map[initKey]initAnswer
 }
@@ -523,16 +523,18 @@ type initKey struct {
 	spiI uint64
 }
 
-// initAnswer is the IKE_SA_INIT request a half-open IKE SA answered and
+// initAnswer is the IKE_SA_INIT request a responder's IKE SA answered and
 // the response. Neither slice is written to once the SA is half open.
 type initAnswer struct {
 	sa        *ikeSA // only compared: the SA is its loop's
 	req, resp []byte
+	// authBegun: the SA's IKE_AUTH request came (initAuthBegun).
+	authBegun bool
 }
 
 // rememberInit keeps the IKE_SA_INIT request and response of sa, a
-// responder's IKE SA that becomes half open, for answerInitAgain. It is
-// called on sa's loop.
+// responder's IKE SA that becomes half open, for answerInitAgain, until
+// the SA ends (forgetInit). It is called on sa's loop.
 func (m *Manager) rememberInit(sa *ikeSA) {
 	sa.initKey = initKey{addr: sa.remote.Addr().Unmap(), spiI: sa.spiI}
 	m.initMu.Lock()
@@ -540,8 +542,20 @@ func (m *Manager) rememberInit(sa *ikeSA) {
 	m.initAnswers[sa.initKey] = initAnswer{sa: sa, req: sa.initReq, resp: sa.initResp}
 }
 
-// forgetInit undoes rememberInit once sa is no longer half open. It is
-// called on sa's loop.
+// initAuthBegun notes that the IKE_AUTH request of sa came: from then on
+// answerInitAgain ignores the IKE_SA_INIT requests of its initiator. It
+// is called on sa's loop.
+func (m *Manager) initAuthBegun(sa *ikeSA) {
+	m.initMu.Lock()
+	defer m.initMu.Unlock()
+	if a, ok := m.initAnswers[sa.initKey]; ok && a.sa == sa {
+		a.authBegun = true
+		m.initAnswers[sa.initKey] = a
+	}
+}
+
+// forgetInit undoes rememberInit once sa has ended. It is called on sa's
+// loop.
 func (m *Manager) forgetInit(sa *ikeSA) {
 	m.initMu.Lock()
 	defer m.initMu.Unlock()
@@ -551,17 +565,28 @@ func (m *Manager) forgetInit(sa *ikeSA) {
 }
 
 // answerInitAgain answers an IKE_SA_INIT request that a half-open IKE SA
-// answered already with its response again, and reports whether it did.
-// It is asked before cookies are: a COOKIE for a retransmission has the
-// initiator retry for an IKE SA that is half open here.
+// answered already with its response again, ignores one of an initiator
+// whose IKE SA got its IKE_AUTH request, and reports whether it did
+// either. It is asked before cookies are: a COOKIE for a retransmission
+// has the initiator retry for an IKE SA that is half open here. An SA is
+// found by its initiator's address and SPI, not port: a client behind a
+// NAT that moved to port 4500 for IKE_AUTH (RFC 7296 §2.23) may still
+// have IKE_SA_INIT requests on their way from port 500.
 func (m *Manager) answerInitAgain(local, remote netip.AddrPort, h wire.Header, msg []byte) bool {
 	m.initMu.Lock()
 	a, ok := m.initAnswers[initKey{addr: remote.Addr().Unmap(), spiI: h.SPIi}]
 	m.initMu.Unlock()
-	// RFC 7296 §2.1: a retransmitted request MUST only make the response be sent again.
-	if !ok || !bytes.Equal(a.req, msg) {
+	switch {
+	case !ok:
+		return false
+	case a.authBegun:
+		// RFC 7296 §2.1: a request of an IKE SA whose IKE_AUTH request came is ignored.
+		m.stats.unexpected.Add(1)
+		return true
+	case !bytes.Equal(a.req, msg):
 		return false
 	}
+	// RFC 7296 §2.1: a retransmitted request MUST only make the response be sent again.
 	m.stats.retransmitsAnswered.Add(1)
 	m.send(local, remote, a.resp)
 	return true

@@ -200,7 +200,8 @@ type ikeSA struct {
 	halfOpenUntil     time.Time
 	countedHalfOpen   bool
 	// initKey (responder) is where the Manager keeps the IKE_SA_INIT
-	// request and response while the SA is half open (rememberInit).
+	// request and response from when the SA is half open until it ends
+	// (rememberInit).
 	initKey initKey
 
 	// IKE SA rekeying (RFC 7296 §2.18, §2.8.2).
@@ -922,6 +923,9 @@ func (sa *ikeSA) authenticated(p packet) {
 		sa.peerHolds = true
 	}
 	sa.reqLocal, sa.reqRemote = p.local, p.remote
+	if sa.state == stateHalfOpen && sa.peerID == 1 {
+		sa.c.m.initAuthBegun(sa) // its IKE_AUTH request
+	}
 	if p.remote == sa.remote && p.local == sa.local {
 		return
 	}
@@ -1014,6 +1018,7 @@ func (sa *ikeSA) kill(reason string) {
 	}
 	sa.drained = nil
 	sa.countHalfOpen(false)
+	sa.c.m.forgetInit(sa)
 	if sa.state == stateEstablished || sa.state == stateDeleting || sa.state == stateRekeyed {
 		sa.log.Info("IKE SA deleted", sa.logAttrs(), "reason", reason)
 	} else {
@@ -1026,8 +1031,9 @@ func (sa *ikeSA) kill(reason string) {
 
 // countHalfOpen counts the SA as half open (a responder's, between
 // IKE_SA_INIT and IKE_AUTH), or no longer, in the Manager's and its peer's
-// counts that decide on cookies (RFC 7296 §2.6), and has the Manager
-// answer its IKE_SA_INIT request again meanwhile (answerInitAgain).
+// counts that decide on cookies (RFC 7296 §2.6). Once half open, the
+// Manager keeps its IKE_SA_INIT request and response until the SA ends
+// (answerInitAgain).
 func (sa *ikeSA) countHalfOpen(open bool) {
 	if open == sa.countedHalfOpen {
 		return
@@ -1039,8 +1045,6 @@ func (sa *ikeSA) countHalfOpen(open bool) {
 		// Before it counts: a retransmission that finds cookies asked for
 		// finds the response too.
 		sa.c.m.rememberInit(sa)
-	} else {
-		sa.c.m.forgetInit(sa)
 	}
 	sa.c.m.halfOpen.Add(d)
 	sa.c.halfOpen.Add(d)
