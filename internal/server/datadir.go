@@ -372,9 +372,13 @@ func (c *dataCA) get() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 // ensureCA loads or makes the data directory's certificate authority: a
 // new one when there is none, or it expired (whatever ca-key.pem holds
 // then: no client trusts it any more, and its key's OpenVPN keys change
-// with it anyway). One that does not load (cut short, another kind of
-// key) and has not expired is an error, not replaced: clients trust it,
-// and the gateways' OpenVPN keys derive from its key. Serve calls it
+// with it anyway). A key without its certificate, which a first start
+// cut short between the two writes leaves, gets its certificate: the
+// key is kept, and with it what came from it (the OpenVPN keys, the
+// certificates it signed, a client's trust in a CA of its name and key).
+// One that does not load (cut short, another kind of key), or a
+// certificate without its key, is an error, not replaced: clients trust
+// it, and the gateways' OpenVPN keys derive from its key. Serve calls it
 // through a dataCA only, one caller at a time.
 func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	caPath, keyPath := filepath.Join(dir, datadir.CA), filepath.Join(dir, datadir.CAKey)
@@ -394,15 +398,52 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 		return nil, nil, fmt.Errorf("the data directory's CA (%s, %s): %w", caPath, keyPath, err)
 	default:
 		_, caErr := os.Stat(caPath)
-		_, keyErr := os.Stat(keyPath)
-		if !errors.Is(caErr, fs.ErrNotExist) || !errors.Is(keyErr, fs.ErrNotExist) {
-			return nil, nil, fmt.Errorf("the data directory has one of %s and %s without the other", caPath, keyPath)
+		keyPEM, keyErr := os.ReadFile(keyPath)
+		switch {
+		case errors.Is(caErr, fs.ErrNotExist) && errors.Is(keyErr, fs.ErrNotExist):
+			// Neither: a new one, below.
+		case errors.Is(caErr, fs.ErrNotExist) && keyErr == nil:
+			key, err := parseCAKey(keyPEM)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s without %s: %w", keyPath, caPath, err)
+			}
+			return writeCACert(caPath, key)
+		case caErr == nil && errors.Is(keyErr, fs.ErrNotExist):
+			return nil, nil, fmt.Errorf("the data directory has %s without %s, its key", caPath, keyPath)
+		default:
+			return nil, nil, fmt.Errorf("the data directory's CA (%s, %s): %w", caPath, keyPath, err)
 		}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return nil, nil, err
 	}
+	keyDER, err := x509.MarshalECPrivateKey(key)
+	if err != nil {
+		return nil, nil, err
+	}
+	// The key first: a crash before its certificate is written leaves an
+	// expired certificate (replaced again, above), or none (made for the
+	// key, above), never a valid one whose key is another's.
+	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
+		return nil, nil, err
+	}
+	return writeCACert(caPath, key)
+}
+
+// parseCAKey parses ca-key.pem as ensureCA writes it: an EC private key
+// in PEM.
+func parseCAKey(b []byte) (*ecdsa.PrivateKey, error) {
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "EC PRIVATE KEY" {
+		return nil, errors.New("no EC private key in PEM")
+	}
+	return x509.ParseECPrivateKey(block.Bytes)
+}
+
+// writeCACert makes the CA's certificate, self-signed by key, and writes
+// it to path.
+func writeCACert(path string, key *ecdsa.PrivateKey) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	tmpl := &x509.Certificate{
 		SerialNumber:          serial(),
 		Subject:               pkix.Name{CommonName: "vnetgw local CA"},
@@ -417,17 +458,7 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("make CA: %w", err)
 	}
-	keyDER, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		return nil, nil, err
-	}
-	// The key first: a crash before its certificate is written leaves an
-	// expired certificate (replaced again, above), never a valid one
-	// whose key is another's.
-	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
-		return nil, nil, err
-	}
-	if err := atomicfile.Write(caPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+	if err := atomicfile.Write(path, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
 		return nil, nil, err
 	}
 	cert, err := x509.ParseCertificate(der)

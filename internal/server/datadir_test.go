@@ -12,6 +12,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"math/big"
 	"net"
@@ -73,7 +74,7 @@ func openTestCA(t *testing.T, dir string) *dataCA {
 // TestCAKeptOrRefused: the data directory's CA is made once and loaded
 // after; one cut short (a copy that did not finish) is an error, not
 // silently replaced (clients trust it, and the gateways' OpenVPN keys
-// come from its key); so is one file without the other.
+// come from its key).
 func TestCAKeptOrRefused(t *testing.T) {
 	dir := t.TempDir()
 	ca, _, err := ensureCA(dir)
@@ -98,11 +99,99 @@ func TestCAKeptOrRefused(t *testing.T) {
 	if got, _ := os.ReadFile(caPath); len(got) != len(pem)/2 {
 		t.Error("the CA cut short was overwritten")
 	}
-	if err := os.Remove(caPath); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, err := ensureCA(dir); err == nil {
-		t.Error("a CA key without its certificate was replaced")
+}
+
+// TestCAKeyWithoutCertificate: a first start cut short between the CA's
+// two writes (its key, then its certificate) leaves ca-key.pem without
+// ca.pem, and the next start makes the certificate for that key and
+// serves, with --tls-cert or without: it refused to ("one of ca.pem and
+// ca-key.pem without the other") until the key was removed by hand. The
+// key is kept, not replaced: what came from it (the gateways' OpenVPN
+// keys, the API's certificate it signed, a client's trust in a CA of its
+// name and key) stays good. The files of --tls-cert and --tls-key are
+// left as they are. A certificate without its key is still refused.
+func TestCAKeyWithoutCertificate(t *testing.T) {
+	const guid = "0b6f3c9e-4d7a-4a51-9f0e-2c8d1e7b5a34"
+	for i, tc := range []struct {
+		name     string
+		remove   string // the file of the pair the crash left out
+		userCert bool
+	}{
+		{"key without certificate", datadir.CA, false},
+		{"key without certificate, --tls-cert", datadir.CA, true},
+		{"certificate without key", datadir.CAKey, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			// A data directory a serve started with (its CA issued the
+			// API's certificate, and a gateway's OpenVPN key came from it),
+			// then one of the CA's files gone: the state a start cut short
+			// leaves, and more.
+			dir := t.TempDir()
+			cfg := Config{DataDir: dir, Listen: fmt.Sprintf("127.96.0.%d:0", 5+i), PublicIPPool: fmt.Sprintf("127.96.%d.0/24", 5+i)}
+			s, err := New(context.Background(), cfg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s.close()
+			ovpn, err := openVPNKeys(openTestCA(t, dir))(guid)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := os.Remove(filepath.Join(dir, tc.remove)); err != nil {
+				t.Fatal(err)
+			}
+			kept := map[string][]byte{}
+			for _, name := range []string{datadir.CA, datadir.CAKey, datadir.Cert, datadir.Key} {
+				if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+					kept[filepath.Join(dir, name)] = b
+				}
+			}
+			if tc.userCert {
+				user := pkitest.Issue(t, "api", false, pkitest.Issue(t, "the user's CA", true, nil), netip.MustParseAddr("127.96.0.1"))
+				cfg.TLSCert, cfg.TLSKey = user.WritePEM(t, t.TempDir(), "api")
+				for _, f := range []string{cfg.TLSCert, cfg.TLSKey} {
+					b, err := os.ReadFile(f)
+					if err != nil {
+						t.Fatal(err)
+					}
+					kept[f] = b
+				}
+			}
+			s, err = New(context.Background(), cfg)
+			if tc.remove == datadir.CAKey {
+				if err == nil {
+					s.close()
+					t.Fatal("serve started with a CA certificate whose key is gone")
+				}
+				if _, err := os.Stat(filepath.Join(dir, datadir.CAKey)); !errors.Is(err, fs.ErrNotExist) {
+					t.Errorf("a key was made for the CA certificate: %v", err)
+				}
+			} else {
+				if err != nil {
+					t.Fatalf("serve does not start after a start cut short between the CA's key and its certificate: %v", err)
+				}
+				s.close()
+			}
+			for f, b := range kept {
+				if got, err := os.ReadFile(f); err != nil || !bytes.Equal(got, b) {
+					t.Errorf("%s was changed or removed (%v)", f, err)
+				}
+			}
+			if tc.remove == datadir.CAKey {
+				return
+			}
+			pair, err := tls.LoadX509KeyPair(filepath.Join(dir, datadir.CA), filepath.Join(dir, datadir.CAKey))
+			if err != nil {
+				t.Fatalf("the data directory's CA does not load: %v", err)
+			}
+			api, err := tls.LoadX509KeyPair(filepath.Join(dir, datadir.Cert), filepath.Join(dir, datadir.Key))
+			if err != nil || api.Leaf.CheckSignatureFrom(pair.Leaf) != nil {
+				t.Errorf("the API's certificate does not load, or the CA made again does not verify it: %v", err)
+			}
+			if again, err := openVPNKeys(openTestCA(t, dir))(guid); err != nil || *again != *ovpn {
+				t.Errorf("a gateway's OpenVPN key changed: %v", err)
+			}
+		})
 	}
 }
 
