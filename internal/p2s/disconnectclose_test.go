@@ -3,13 +3,105 @@ package p2s
 import (
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
+
+// relay joins one client's TCP connection to the gateway's, to tell how
+// each side's ended: a FIN (io.EOF) or a reset. What the gateway sends is
+// held for hold first (0: passed on at once), as on a slow path.
+type relay struct {
+	addr netip.AddrPort
+	hold atomic.Int64 // a time.Duration
+	// clientEnd and gatewayEnd deliver how the client's side and the
+	// gateway's ended, once both have.
+	clientEnd, gatewayEnd chan error
+}
+
+// relaySide is one of a relay's connections, and whether a write to it
+// met a reset.
+type relaySide struct {
+	net.Conn
+	reset atomic.Bool
+}
+
+func startRelay(t *testing.T, gateway netip.AddrPort) *relay {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	p := &relay{addr: netip.MustParseAddrPort(ln.Addr().String()), clientEnd: make(chan error, 1), gatewayEnd: make(chan error, 1)}
+	go func() {
+		in, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer in.Close()
+		out, err := net.Dial("tcp", gateway.String())
+		if err != nil {
+			p.gatewayEnd <- err
+			return
+		}
+		defer out.Close()
+		client, gw := &relaySide{Conn: in}, &relaySide{Conn: out}
+		var wg sync.WaitGroup
+		var clientErr error
+		wg.Go(func() {
+			clientErr = pump(gw, client, nil)
+			out.(*net.TCPConn).CloseWrite()
+		})
+		gatewayErr := pump(client, gw, &p.hold)
+		in.(*net.TCPConn).CloseWrite()
+		wg.Wait()
+		p.clientEnd <- sideEnd(client, clientErr)
+		p.gatewayEnd <- sideEnd(gw, gatewayErr)
+	}()
+	return p
+}
+
+// pump copies src to dst, each read held for hold first (nil: not),
+// until src ends, and returns the error that ended it.
+func pump(dst, src *relaySide, hold *atomic.Int64) error {
+	buf := make([]byte, 64<<10)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			if hold != nil {
+				time.Sleep(time.Duration(hold.Load()))
+			}
+			if _, err := dst.Write(buf[:n]); errors.Is(err, syscall.ECONNRESET) {
+				dst.reset.Store(true)
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+}
+
+// sideEnd is how s ended, its reads having ended in err: a reset also
+// when a write to it met the reset (Linux tells it once, to the call that
+// comes first, and the read then sees an end, io.EOF). A reset after the
+// side's FIN (the answer to what was written after it) is no reset here:
+// Linux tells it as EPIPE.
+func sideEnd(s *relaySide, err error) error {
+	if s.reset.Load() {
+		return fmt.Errorf("a write met a reset (%w); the read: %v", syscall.ECONNRESET, err)
+	}
+	return err
+}
 
 // A client the API disconnects while it sends is told (CALL_DISCONNECT),
 // and its connection ends cleanly, in a FIN after the gateway's
@@ -20,42 +112,8 @@ import (
 // the CALL_DISCONNECT_ACK).
 func TestDisconnectEndsWithoutReset(t *testing.T) {
 	r := newRegion(t, Config{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	ended := make(chan error, 1) // how the gateway's side of the TCP connection ended
-	go func() {
-		in, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer in.Close()
-		out, err := net.Dial("tcp", r.srv.Addr().String())
-		if err != nil {
-			ended <- err
-			return
-		}
-		defer out.Close()
-		go func() {
-			io.Copy(out, in)
-			out.(*net.TCPConn).CloseWrite()
-		}()
-		buf := make([]byte, 64<<10)
-		for {
-			n, err := out.Read(buf)
-			if n > 0 {
-				in.Write(buf[:n])
-			}
-			if err != nil {
-				ended <- err
-				in.(*net.TCPConn).CloseWrite()
-				return
-			}
-		}
-	}()
-	c, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = netip.MustParseAddrPort(ln.Addr().String()) })
+	p := startRelay(t, r.srv.Addr())
+	c, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -92,11 +150,71 @@ func TestDisconnectEndsWithoutReset(t *testing.T) {
 		t.Fatal("the client is still connected 10 s after Disconnect")
 	}
 	select {
-	case err := <-ended:
+	case err := <-p.gatewayEnd:
 		if !errors.Is(err, io.EOF) {
 			t.Fatalf("the gateway's side of the connection ended with %v, want a FIN (EOF), not a reset", err)
 		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("the gateway's side of the connection is still open 10 s after Disconnect")
+	}
+}
+
+// TestAbortEndsWithoutReset: a client that goes on sending after the
+// gateway's CALL_ABORT (its PPP does not know yet) meets no TCP reset
+// when the abort timers ([MS-SSTP] §3.1.2.1) have run out: the gateway
+// sends close_notify and reads the client's data until the client's end,
+// a second (and drainMax bytes) at most; it closed with the data unread,
+// a reset. The client's packets are the smallest, which the gateway
+// reads slower than the client sends them: some are unread at any
+// moment.
+func TestAbortEndsWithoutReset(t *testing.T) {
+	r := newRegion(t, Config{})
+	p := startRelay(t, r.srv.Addr())
+	x := dialRaw(t, p.addr)
+	// A message of a type SSTP 1.0 does not have: the gateway aborts the
+	// call.
+	x.c.Write(sstp.AppendControl(nil, sstp.Control{Type: 0x42}))
+	pkt := sstp.AppendData(nil, []byte{0xff})
+	var batch []byte
+	for len(batch) < 64<<10 {
+		batch = append(batch, pkt...)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+				if _, err := x.c.Write(batch); err != nil {
+					return
+				}
+			}
+		}
+	})
+	var buf [sstp.MaxPacket]byte
+	for {
+		x.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		isControl, body, err := sstp.ReadPacket(x.r, &buf)
+		if err != nil {
+			break // the gateway's end
+		}
+		if c, err := sstp.ParseControl(body); isControl && err == nil && c.Type == sstp.MsgCallAbort {
+			// Answered, as a client does (§3.2.5.3.4): the gateway waits
+			// TIMER_VAL_ABORT_STATE_TIMER_2 then, 1 s.
+			x.c.Write(sstp.AppendControl(nil, sstp.Control{Type: sstp.MsgCallAbort}))
+		}
+	}
+	close(stop)
+	wg.Wait()
+	x.c.Close()
+	select {
+	case err := <-p.gatewayEnd:
+		if !errors.Is(err, io.EOF) {
+			t.Fatalf("the gateway's side of the connection ended with %v, want a FIN (EOF), not a reset", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the gateway's side of the connection is still open")
 	}
 }

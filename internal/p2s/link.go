@@ -54,6 +54,11 @@ const (
 	abortTimer2        = time.Second      // and TIMER_VAL_ABORT_STATE_TIMER_2
 	disconnectTimer1   = 5 * time.Second  // [MS-SSTP] §3.1.2.2: TIMER_VAL_DISCONNECT_STATE_TIMER_1
 	disconnectTimer2   = time.Second      // and TIMER_VAL_DISCONNECT_STATE_TIMER_2
+	// drainMax bounds what drain reads, and drops, of a peer that goes
+	// on sending after the call's end: more than a connection holds in
+	// flight (Linux's receive buffer grows to 32 MiB), so that a peer
+	// that stops meets no reset.
+	drainMax = 64 << 20
 	// defaultMRU is the peer's MRU until it names another (RFC 1661
 	// §6.1); minMRU the least one taken, a smaller one Naked with it,
 	// as pppd does: room for an EAP-TLS fragment of some size.
@@ -186,7 +191,7 @@ type link struct {
 
 	hello time.Duration // the hello timer
 	// abortSent: a CALL_ABORT of ours went (writeControl); peerAborted:
-	// one of the peer's came (the reading goroutine's). afterAbort waits
+	// one of the peer's came (the reading goroutine's). afterEnd waits
 	// on them.
 	abortSent   atomic.Bool
 	peerAborted bool
@@ -469,13 +474,24 @@ func (l *link) writer(quit <-chan struct{}) {
 		if len(buf) == 0 {
 			continue // all dropped
 		}
+		select {
+		case <-quit:
+			// The call ended: nothing goes after its last message.
+			l.dropped.Add(packets)
+			return
+		default:
+		}
 		l.wmu.Lock()
 		l.conn.SetWriteDeadline(time.Now().Add(10 * time.Second))
 		_, err := l.conn.Write(buf)
 		l.wmu.Unlock()
 		l.sent(packets, bytes, err)
 		if err != nil {
-			l.conn.Close() // the reader ends the link
+			select {
+			case <-quit: // the connection is afterEnd's, which ends it
+			default:
+				l.conn.Close() // the reader ends the link
+			}
 			return
 		}
 	}
@@ -714,10 +730,10 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 // else ignored (MUST), then TIMER_VAL_ABORT_STATE_TIMER_2 once it came
 // (MUST), or came first and ours answered it. After a CALL_DISCONNECT of
 // ours (§3.1.2.2): up to TIMER_VAL_DISCONNECT_STATE_TIMER_1 for the
-// peer's CALL_DISCONNECT_ACK; once it came, or once we acknowledged the
-// peer's CALL_DISCONNECT, the TLS close_notify goes, and the peer's end
-// is read for up to TIMER_VAL_DISCONNECT_STATE_TIMER_2. It returns at
-// once when the call ended without a message of either.
+// peer's CALL_DISCONNECT_ACK. Once the timer ran out, the ACK came, or
+// we acknowledged the peer's CALL_DISCONNECT, the connection is drained.
+// It returns at once when the call ended without a message of either,
+// or the peer ended the connection.
 func (l *link) afterEnd() {
 	aborting := l.abortSent.Load()
 	waitAck := !aborting && l.disconnectSent.Load() && !l.disconnectAcked
@@ -730,8 +746,8 @@ func (l *link) afterEnd() {
 	case waitAck:
 		by = time.Now().Add(disconnectTimer1)
 	case l.disconnectSent.Load() || l.ackSent.Load():
-		by = time.Now().Add(disconnectTimer2)
-		l.closeWrite()
+		l.drain()
+		return
 	default:
 		return
 	}
@@ -739,8 +755,13 @@ func (l *link) afterEnd() {
 	for {
 		l.conn.SetReadDeadline(by)
 		isControl, body, err := l.readPacket(&buf)
-		if err != nil && !errors.As(err, new(*sstp.Error)) {
-			return // the timer, or the connection's end
+		var ne net.Error
+		switch {
+		case errors.As(err, &ne) && ne.Timeout():
+			l.drain() // the timer ran out
+			return
+		case err != nil && !errors.As(err, new(*sstp.Error)):
+			return // the connection's end
 		}
 		c, err := sstp.ParseControl(body)
 		if !isControl || err != nil {
@@ -750,8 +771,8 @@ func (l *link) afterEnd() {
 		case aborting && c.Type == sstp.MsgCallAbort && !l.peerAborted:
 			l.peerAborted, by = true, time.Now().Add(abortTimer2)
 		case waitAck && c.Type == sstp.MsgCallDisconnectAck:
-			waitAck, by = false, time.Now().Add(disconnectTimer2)
-			l.closeWrite()
+			l.drain() // §3.1.2.2: the ACK cancels the timer, and the connection is cleaned up at once (MUST)
+			return
 		case !aborting && c.Type == sstp.MsgCallDisconnect:
 			// §3.1.1.1: acknowledged whatever the state (MUST).
 			l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnectAck})
@@ -759,11 +780,19 @@ func (l *link) afterEnd() {
 	}
 }
 
-// closeWrite ends what we send on the connection: the TLS close_notify.
-func (l *link) closeWrite() {
+// drain ends what we send on the connection (the TLS close_notify), and
+// reads, and drops, what the peer still sends until its end, for up to
+// TIMER_VAL_DISCONNECT_STATE_TIMER_2 (the far end's wait after its
+// CALL_DISCONNECT_ACK, [MS-SSTP] §3.1.2.2) and drainMax bytes. Closed with
+// the peer's data unread, the connection would end in a TCP reset, which
+// can take our last message, and what went before it, with it; a peer
+// that sends on past either bound gets one.
+func (l *link) drain() {
 	if cw, ok := l.conn.(interface{ CloseWrite() error }); ok {
 		cw.CloseWrite()
 	}
+	l.conn.SetReadDeadline(time.Now().Add(disconnectTimer2))
+	io.CopyN(io.Discard, l.r, drainMax)
 }
 
 // watchLeaving notices the client leave while the reading goroutine
