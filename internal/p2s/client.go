@@ -141,6 +141,11 @@ type Client struct {
 	l    *link
 	cfg  ClientConfig
 	done chan error
+	// over is closed once the call ended (done is told then), ended once
+	// the connection did: the call's last messages exchanged (afterEnd)
+	// and the connection closed.
+	over, ended chan struct{}
+	closeOnce   sync.Once
 }
 
 // Dial connects to the gateway, authenticates with the certificate and
@@ -204,7 +209,7 @@ func startCall(ctx context.Context, cfg ClientConfig, tc net.Conn, r *bufio.Read
 	if cfg.Hello > 0 {
 		l.hello = cfg.Hello
 	}
-	c := &Client{l: l, cfg: cfg, done: make(chan error, 1)}
+	c := &Client{l: l, cfg: cfg, done: make(chan error, 1), over: make(chan struct{}), ended: make(chan struct{})}
 	up := make(chan struct{})
 	var upOnce sync.Once
 	l.upHook = func() { upOnce.Do(func() { close(up) }) }
@@ -214,6 +219,7 @@ func startCall(ctx context.Context, cfg ClientConfig, tc net.Conn, r *bufio.Read
 		return nil, err
 	}
 	go func() {
+		defer close(c.ended)
 		acked := false
 		err := l.run(func(m sstp.Control, _ []byte) error {
 			switch m.Type {
@@ -263,6 +269,7 @@ func startCall(ctx context.Context, cfg ClientConfig, tc net.Conn, r *bufio.Read
 		if err == nil {
 			err = errors.New("the gateway closed the connection")
 		}
+		close(c.over)
 		c.done <- err // told first: the user does not wait for the abort timers
 		l.afterEnd()
 		tc.Close()
@@ -360,10 +367,23 @@ func (c *Client) ForwardBatch(bufs [][]byte, offset int) {
 // Done delivers why the connection ended.
 func (c *Client) Done() <-chan error { return c.done }
 
-// Close disconnects.
+// Close disconnects ([MS-SSTP] §3.2.4.2): it sends CALL_DISCONNECT, waits
+// for the gateway's CALL_DISCONNECT_ACK, up to
+// TIMER_VAL_DISCONNECT_STATE_TIMER_1 (§3.1.2.2), then ends the
+// connection in close_notify (afterEnd). The gateway, told, lets the
+// client's address go at once, and neither side's end is a TCP reset.
+// Close returns once the connection is closed: within the timers, 6 s,
+// when the gateway does not answer.
 func (c *Client) Close() error {
-	c.l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
-	return c.l.conn.Close()
+	c.closeOnce.Do(func() {
+		select {
+		case <-c.over: // the gateway ended the call
+		default:
+			c.l.disconnect()
+		}
+	})
+	<-c.ended
+	return nil
 }
 
 // clientEAP answers EAP-TLS with the client certificate, or

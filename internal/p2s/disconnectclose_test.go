@@ -159,6 +159,61 @@ func TestDisconnectEndsWithoutReset(t *testing.T) {
 	}
 }
 
+// TestClientCloseMSSSTP3_1_2_2: vnetgw's client, closed, sends
+// CALL_DISCONNECT and waits for the gateway's CALL_DISCONNECT_ACK
+// (TIMER_VAL_DISCONNECT_STATE_TIMER_1, 5 s) before it ends the
+// connection ([MS-SSTP] §3.1.2.2, §3.2.4.2: the HTTPS layer is brought
+// down after the exchange), in close_notify and a FIN: it closed the
+// connection right after its CALL_DISCONNECT, and the gateway's answer
+// met a closed socket (a TCP reset). The gateway has let the client's
+// address go by the time Close returns; a gateway that does not answer
+// holds Close for the timers, no longer.
+func TestClientCloseMSSSTP3_1_2_2(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		hold time.Duration // what the gateway sends after Close is held for
+	}{
+		{"gateway answers", 300 * time.Millisecond},
+		{"gateway silent", 10 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegion(t, Config{})
+			p := startRelay(t, r.srv.Addr())
+			c, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
+			if err != nil {
+				t.Fatal(err)
+			}
+			p.hold.Store(int64(tc.hold))
+			start := time.Now()
+			c.Close()
+			took := time.Since(start)
+			if bound := disconnectTimer1 + disconnectTimer2 + time.Second; took > bound {
+				t.Fatalf("Close took %v, more than the disconnect timers (%v)", took, bound)
+			}
+			if tc.hold > disconnectTimer1 {
+				return
+			}
+			if took < tc.hold {
+				t.Fatalf("Close returned after %v, before the gateway's CALL_DISCONNECT_ACK could come (%v)", took, tc.hold)
+			}
+			if took >= disconnectTimer1 {
+				t.Fatalf("Close took %v: it did not take the gateway's CALL_DISCONNECT_ACK", took)
+			}
+			if cs := r.srv.Clients(); len(cs) != 0 {
+				t.Errorf("the gateway still lists %v after Close returned", cs)
+			}
+			select {
+			case err := <-p.clientEnd:
+				if !errors.Is(err, io.EOF) {
+					t.Errorf("the client's side of the connection ended with %v, want a FIN (EOF), not a reset", err)
+				}
+			case <-time.After(5 * time.Second):
+				t.Error("the client's side of the connection is still open 5 s after Close returned")
+			}
+		})
+	}
+}
+
 // TestAbortEndsWithoutReset: a client that goes on sending after the
 // gateway's CALL_ABORT (its PPP does not know yet) meets no TCP reset
 // when the abort timers ([MS-SSTP] §3.1.2.1) have run out: the gateway

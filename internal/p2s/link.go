@@ -85,8 +85,9 @@ type link struct {
 	// address of the pool, within the gateway's limit.
 	admit func() error
 	// release gives back what admit took (the server side's), before a
-	// CALL_ABORT goes (writeControl): the client that calls again the
-	// moment it reads the abort finds its room.
+	// message that ends the call goes (writeControl: CALL_ABORT,
+	// CALL_DISCONNECT or its ACK): the client that calls again the
+	// moment it reads it finds its room.
 	release func()
 	log     *slog.Logger
 	conn    net.Conn
@@ -244,19 +245,21 @@ func magicOption(v uint32) ppp.Option {
 // writeControl sends an SSTP control message.
 func (l *link) writeControl(c sstp.Control) error {
 	switch c.Type {
-	case sstp.MsgCallAbort, sstp.MsgCallDisconnect:
+	case sstp.MsgCallAbort, sstp.MsgCallDisconnect, sstp.MsgCallDisconnectAck:
 		// The call ends: its address is free, and the client is listed
-		// no more, while the connection waits for the peer's answer.
-		if c.Type == sstp.MsgCallAbort {
+		// no more, while the connection waits for the peer's answer, or
+		// for ours to reach it (afterEnd).
+		switch c.Type {
+		case sstp.MsgCallAbort:
 			l.abortSent.Store(true)
-		} else {
+		case sstp.MsgCallDisconnect:
 			l.disconnectSent.Store(true)
+		default:
+			l.ackSent.Store(true)
 		}
 		if l.release != nil {
 			l.release()
 		}
-	case sstp.MsgCallDisconnectAck:
-		l.ackSent.Store(true)
 	}
 	l.wmu.Lock()
 	defer l.wmu.Unlock()
@@ -310,11 +313,12 @@ func (l *link) connected() bool  { return l.bound.Load() }
 func (l *link) closeConn()       { l.cancel(); l.conn.Close() }
 func (l *link) protocol() string { return ProtocolSSTP }
 
-// disconnect tells the client (CALL_DISCONNECT), and the reading
-// goroutine ends the call, waiting for the client's CALL_DISCONNECT_ACK
-// (afterEnd). A client that reads nothing holds up the write: its
+// disconnect tells the peer (CALL_DISCONNECT), and the reading
+// goroutine ends the call, waiting for the peer's CALL_DISCONNECT_ACK
+// (afterEnd). A peer that reads nothing holds up the write: its
 // connection is closed in a second, whether the message got out or not;
-// whoever disconnects it (the API, client after client) does not wait.
+// whoever disconnects a client (the API, client after client) does not
+// wait.
 func (l *link) disconnect() {
 	go func() {
 		t := time.AfterFunc(time.Second, func() { l.conn.Close() })
