@@ -240,6 +240,7 @@ func New(cfg Config) *Manager {
 }
 
 func withDefaults(c ikev2.PeerConfig) ikev2.PeerConfig {
+	c.Local, c.Remote = unmapped(c.Local), unmapped(c.Remote)
 	if c.IKELifetime == 0 {
 		c.IKELifetime = defaultIKELife
 	}
@@ -593,7 +594,7 @@ func (m *Manager) PeerMoved(tunnel string, inSPI uint32, remote netip.AddrPort) 
 }
 
 func (m *Manager) peerMoved(mv peerMove) {
-	tunnel, inSPI, remote := mv.tunnel, mv.inSPI, mv.remote
+	tunnel, inSPI, remote := mv.tunnel, mv.inSPI, unmapped(mv.remote)
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	p := m.peers[tunnel]
@@ -682,6 +683,15 @@ func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 	}
 }
 
+// unmapped returns ap with an IPv4-mapped IPv6 address (::ffff:a.b.c.d,
+// as a dual-stack socket gives an IPv4 peer's) as the IPv4 address: the
+// Manager takes addresses so, from packets and configurations alike, as
+// it matches a Main Mode to its peer by address (respondMM1) and a
+// message to its SA.
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
 // dequeued takes a datagram from addr off the count of those queued.
 func (m *Manager) dequeued(addr netip.Addr) {
 	m.queuedMu.Lock()
@@ -708,6 +718,7 @@ func (m *Manager) loop() {
 
 // handle processes one datagram.
 func (m *Manager) handle(local, remote netip.AddrPort, msg []byte) {
+	local, remote = unmapped(local), unmapped(remote)
 	h, err := wire.ParseHeader(msg)
 	if err != nil {
 		m.stats.malformed.Add(1)
