@@ -1,6 +1,8 @@
 package ikev1
 
 import (
+	"encoding/binary"
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -123,5 +125,93 @@ func TestIdentities(t *testing.T) {
 				t.Errorf("initiator's refusals %d, want 1", mi.Stats().Integrity)
 			}
 		})
+	}
+}
+
+// forgeAuth returns Main Mode message 5 (fromI) or 6 of m's only SA as
+// that side would send it naming id, encrypted with iv, the HASH over
+// id; the SA goes on from it (its IVs, its retransmission).
+func forgeAuth(m *Manager, fromI bool, iv []byte, id wire.ID) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	sa := onlySAUnlocked(m)
+	body := id.Append(nil)
+	var hash []byte
+	if fromI {
+		hash = sa.s.Hash.prf(sa.skeyid, sa.gxi, sa.gxr, sa.cookies(), sa.saiB, body)
+	} else {
+		rcic := binary.BigEndian.AppendUint64(binary.BigEndian.AppendUint64(nil, sa.rc), sa.ic)
+		hash = sa.s.Hash.prf(sa.skeyid, sa.gxr, sa.gxi, rcic, sa.saiB, body)
+	}
+	pl, _ := wire.AppendPayloads(nil, []wire.Payload{{Type: wire.PayloadID, Body: body}, {Type: wire.PayloadHash, Body: hash}})
+	msg, next := seal(sa.encKey, iv, sa.header(wire.ExchangeMain, 0, wire.PayloadID), pl)
+	sa.iv = next
+	if fromI {
+		sa.out.msg = msg
+	} else {
+		sa.p1iv, sa.lastReply = next, msg
+	}
+	return msg
+}
+
+// TestPhase1IDProtocolPort: RFC 2407 §4.6.2, the protocol and port of a
+// phase 1 ID payload MUST be zero or UDP port 500, and the SA setup MUST
+// be aborted on others. UDP with port 0 or 4500 goes too, as peers that
+// floated to port 4500 send it. Either side refuses the peer's others,
+// once its HASH checked out, naming them.
+func TestPhase1IDProtocolPort(t *testing.T) {
+	for _, c := range []struct {
+		proto uint8
+		port  uint16
+		up    bool
+	}{
+		{0, 0, true}, {17, 500, true}, {17, 4500, true}, {17, 0, true},
+		{6, 500, false}, {17, 1701, false}, {0, 500, false}, {50, 0, false},
+	} {
+		for _, byI := range []bool{true, false} {
+			side := map[bool]string{true: "initiator", false: "responder"}[byI]
+			t.Run(fmt.Sprintf("%d-%d-from-%s", c.proto, c.port, side), func(t *testing.T) {
+				mi, mr, ri, rr := twoManagers(t, nil)
+				var msg5 []byte
+				shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+					if msg[18] != wire.ExchangeMain || msg[19]&wire.FlagEncryption == 0 {
+						return false
+					}
+					switch {
+					case fromI && msg5 == nil:
+						msg5 = msg
+						if !byI {
+							return false
+						}
+						mi.mu.Lock()
+						sa := onlySAUnlocked(mi)
+						iv := sa.s.Hash.sum(sa.gxi, sa.gxr)[:blockSize]
+						mi.mu.Unlock()
+						msg5 = forgeAuth(mi, true, iv, wire.ID{Type: wire.IDIPv4, Protocol: c.proto, Port: c.port, Data: fuzzRemote.Addr().AsSlice()})
+						mr.handle(to, from, msg5)
+						return true
+					case !fromI && !byI && msg5 != nil:
+						msg6 := forgeAuth(mr, false, msg5[len(msg5)-blockSize:], wire.ID{Type: wire.IDIPv4, Protocol: c.proto, Port: c.port, Data: fuzzLocal.Addr().AsSlice()})
+						mi.handle(to, from, msg6)
+						msg5 = []byte{} // forged once: a retransmission goes as it is
+						return true
+					}
+					return false
+				})
+				ri.mu.Lock()
+				rr.mu.Lock()
+				children := len(ri.children) + len(rr.children)
+				rr.mu.Unlock()
+				ri.mu.Unlock()
+				refuser := map[bool]*Manager{true: mr, false: mi}[byI]
+				st := refuser.Status()[0]
+				if up := children == 2; up != c.up {
+					t.Fatalf("connection up %v (%d children), want %v; the %s's status %+v", up, children, c.up, map[bool]string{true: "responder", false: "initiator"}[byI], st)
+				}
+				if want := fmt.Sprintf("protocol %d port %d", c.proto, c.port); !c.up && !strings.Contains(st.LastError, want) {
+					t.Errorf("status reason %q, want it to name %q", st.LastError, want)
+				}
+			})
+		}
 	}
 }

@@ -628,18 +628,27 @@ func (sa *isakmpSA) localID() wire.ID {
 	return wire.ID{Type: uint8(id.Type), Data: id.Data}
 }
 
-// checkPeerID compares the body of the peer's Main Mode ID payload, whose
-// HASH checked out, with the connection's RemoteID. Unset, any ID goes,
-// as before RemoteID was read: a peer behind a NAT names its own address,
-// not the one it is seen from.
+// checkPeerID checks the body of the peer's Main Mode ID payload, whose
+// HASH checked out: its protocol and port, and its identity against the
+// connection's RemoteID. Unset, any identity goes, as before RemoteID was
+// read: a peer behind a NAT names its own address, not the one it is seen
+// from.
 func (sa *isakmpSA) checkPeerID(body []byte) error {
-	want := sa.p.cfg.RemoteID
-	if want.IsZero() {
-		return nil
-	}
 	id, err := wire.ParseID(body)
 	if err != nil {
 		return fmt.Errorf("the peer's identity: %w", err)
+	}
+	// RFC 2407 §4.6.2: in phase 1 the protocol and port MUST be zero or UDP port 500, else the SA setup MUST be aborted.
+	// UDP with port 0 or the NAT-T port is taken too, as libreswan
+	// takes it: peers that floated to port 4500 (RFC 3947 §4) send it.
+	const udp = 17
+	ok := id.Protocol == 0 && id.Port == 0 || id.Protocol == udp && (id.Port == 0 || id.Port == 500 || id.Port == sa.m.cfg.NATTPort)
+	if !ok {
+		return fmt.Errorf("the peer's ID payload names protocol %d port %d: in phase 1 they must be 0 or UDP port 500 (RFC 2407 §4.6.2)", id.Protocol, id.Port)
+	}
+	want := sa.p.cfg.RemoteID
+	if want.IsZero() {
+		return nil
 	}
 	if got := (ikev2.Identity{Type: v2.IDType(id.Type), Data: id.Data}); !got.Equal(want) {
 		return fmt.Errorf("peer identity %v, want %v", got, want)
@@ -648,8 +657,9 @@ func (sa *isakmpSA) checkPeerID(body []byte) error {
 }
 
 // refusePeerID ends our Main Mode, whose message 6 authenticated the
-// responder (HASH_R) but named another identity than the connection's
-// RemoteID (err). The responder holds its SA established: it is told
+// responder (HASH_R) but whose ID payload checkPeerID refused (err):
+// another identity than the connection's RemoteID, or a protocol and
+// port phase 1 does not allow. The responder holds its SA established: it is told
 // with INVALID-ID-INFORMATION and a Delete of it (strongSwan's initiator
 // sends the Delete), encrypted with the SA's keys. The connection tries
 // again after ReconnectDelay; the log says so above Debug once per reason.
@@ -663,7 +673,7 @@ func (sa *isakmpSA) refusePeerID(err error) {
 		level = slog.LevelDebug
 	}
 	p.lastErr = err.Error()
-	m.log.Log(context.Background(), level, "IKEv1 main mode refused: the peer's identity is not the connection's", "conn", p.cfg.Name, "err", err)
+	m.log.Log(context.Background(), level, "IKEv1 main mode refused: the peer's ID payload", "conn", p.cfg.Name, "err", err)
 	m.dropSA(sa)
 	p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
 }
