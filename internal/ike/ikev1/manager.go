@@ -1,7 +1,8 @@
 // Package ikev1 is the IKEv1 daemon (RFC 2409) for connections whose
 // devices do not speak IKEv2 (R4): Main Mode with pre-shared keys, Quick
 // Mode for ESP child SAs in tunnel mode (with PFS when the proposal has a
-// group), NAT traversal (RFC 3947, with ESP in UDP, RFC 3948), dead peer
+// group), NAT traversal (RFC 3947, with ESP in UDP, RFC 3948; not its
+// drafts: a peer that speaks only one is named in the log), dead peer
 // detection (RFC 3706), Delete, and quick mode rekeys before a child SA
 // expires. Aggressive Mode, certificates and XAUTH are not implemented.
 //
@@ -149,6 +150,9 @@ type peer struct {
 	// idle: removed for idleness (R8); set up again by Acquire or by
 	// the peer.
 	idle bool
+	// natDraft counts the ISAKMP SAs established with the peer speaking
+	// only a draft of NAT traversal (isakmpSA.establish).
+	natDraft sparselog.Log
 	// lingering are the children a Delete ended: the data path sends
 	// nothing more with them, and opens what still arrives with them
 	// until each one's time (Manager.retire, Manager.endLingering).

@@ -1,7 +1,12 @@
 package ikev1
 
 import (
+	"context"
+	"log/slog"
+	"maps"
 	"net/netip"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
@@ -87,4 +92,125 @@ func TestNoNATDWithoutNATTVendorID(t *testing.T) {
 			}
 		})
 	}
+}
+
+// records keeps what a manager logs at Warn and above.
+type records struct {
+	mu sync.Mutex
+	rs []slog.Record
+}
+
+func (h *records) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelWarn }
+func (h *records) Handle(_ context.Context, r slog.Record) error {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.rs = append(h.rs, r.Clone())
+	return nil
+}
+func (h *records) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h *records) WithGroup(string) slog.Handler      { return h }
+
+// find returns the attributes of each record whose message holds msg.
+func (h *records) find(msg string) []map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	var out []map[string]string
+	for _, r := range h.rs {
+		if strings.Contains(r.Message, msg) {
+			attrs := map[string]string{}
+			r.Attrs(func(a slog.Attr) bool {
+				attrs[a.Key] = a.Value.String()
+				return true
+			})
+			out = append(out, attrs)
+		}
+	}
+	return out
+}
+
+// TestNATTDraftVendorID: a peer whose vendor IDs name a draft of NAT
+// traversal (draft-ietf-ipsec-nat-t-ike-02, the same with a newline,
+// -03) and not RFC 3947 still gets no NAT traversal (the drafts number
+// NAT-D payloads and encapsulation modes otherwise), and the log says so,
+// naming the draft, once a minute at most, the others counted: it was
+// silent.
+func TestNATTDraftVendorID(t *testing.T) {
+	for i, d := range natDrafts {
+		for _, side := range []string{"initiator", "responder"} {
+			t.Run(strings.ReplaceAll(d.name, `\n`, "-newline")+"-peer-is-"+side, func(t *testing.T) {
+				peerIsI := side == "initiator"
+				hi, hr := &records{}, &records{}
+				ri, rr := &recorder{}, &recorder{}
+				mi, mr := New(Config{Transport: ri, Dataplane: ri, Logger: slog.New(hi)}), New(Config{Transport: rr, Dataplane: rr, Logger: slog.New(hr)})
+				t.Cleanup(func() { mi.Close(); mr.Close() })
+				mustReconfig(t, mi, fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly))
+				mustReconfig(t, mr, fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly))
+				us, usLog, usName := mr, hr, "r"
+				if !peerIsI {
+					us, usLog, usName = mi, hi, "i"
+				}
+				// The peer's Main Mode as one that speaks only draft d
+				// sends it to a side that named no draft: the draft's
+				// vendor ID in place of the RFC's, no NAT-D payloads.
+				peer := func() {
+					shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+						if fromI != peerIsI || msg[18] != wire.ExchangeMain || msg[19]&wire.FlagEncryption != 0 {
+							return false
+						}
+						msg = withoutNATT(t, msg)
+						if h, _ := wire.ParseHeader(msg); h.Next == wire.PayloadSA {
+							msg = withPayload(t, msg, wire.Payload{Type: wire.PayloadVendorID, Body: d.vid})
+						}
+						if fromI {
+							mr.handle(to, from, msg)
+						} else {
+							mi.handle(to, from, msg)
+						}
+						return true
+					})
+				}
+				peer()
+				st := us.Status()
+				if st[0].State != "established" || st[0].IKESAs[0].NATLocal || st[0].IKESAs[0].NATRemote {
+					t.Fatalf("with a peer of %s: %+v", d.name, st)
+				}
+				want := map[string]string{"conn": usName, "draft": d.name, "count": "1"}
+				got := usLog.find("draft of NAT traversal")
+				if len(got) != 1 || !maps.Equal(got[0], map[string]string{"conn": want["conn"], "remote": got[0]["remote"], "draft": want["draft"], "count": want["count"]}) {
+					t.Fatalf("logged %v, want one line with %v", got, want)
+				}
+				if i > 0 {
+					return
+				}
+				// Established again within the minute: counted, not logged.
+				mi.Reset("i")
+				mr.Reset("r")
+				for _, rec := range []*recorder{ri, rr} {
+					rec.mu.Lock()
+					rec.children = nil
+					rec.mu.Unlock()
+				}
+				peer()
+				if got := usLog.find("draft of NAT traversal"); len(got) != 1 || us.Status()[0].State != "established" {
+					t.Errorf("established again (%s): logged %v, want the one line", us.Status()[0].State, got)
+				}
+			})
+		}
+	}
+}
+
+// withPayload returns msg, an unencrypted message, with p added last.
+func withPayload(t *testing.T, msg []byte, p wire.Payload) []byte {
+	t.Helper()
+	h, err := wire.ParseHeader(msg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, first := wire.AppendPayloads(nil, append(ps, p))
+	h.Next, h.Length = first, uint32(wire.HeaderLen+len(body))
+	return append(h.Append(nil), body...)
 }

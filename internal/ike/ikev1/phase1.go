@@ -26,6 +26,32 @@ var (
 	vidDPD  = []byte{0xaf, 0xca, 0xd7, 0x13, 0x68, 0xa1, 0xf1, 0xc9, 0x6b, 0x86, 0x96, 0xfc, 0x77, 0x57, 0x01, 0x00}
 )
 
+// natDrafts are the vendor IDs (MD5 of each name) of the drafts of NAT
+// traversal that peers from before RFC 3947 speak, by name. vnetgw does
+// NAT traversal with none of them: they number NAT-D and NAT-OA payloads
+// and the UDP encapsulation modes otherwise (private-use numbers); a peer
+// that names one and not the RFC is only told of (isakmpSA.establish).
+var natDrafts = []struct {
+	name string
+	vid  []byte
+}{
+	{"draft-ietf-ipsec-nat-t-ike-03", []byte{0x7d, 0x94, 0x19, 0xa6, 0x53, 0x10, 0xca, 0x6f, 0x2c, 0x17, 0x9d, 0x92, 0x15, 0x52, 0x9d, 0x56}},
+	{"draft-ietf-ipsec-nat-t-ike-02", []byte{0xcd, 0x60, 0x46, 0x43, 0x35, 0xdf, 0x21, 0xf8, 0x7c, 0xfd, 0xb2, 0xfc, 0x68, 0xb6, 0xa4, 0x48}},
+	// The same draft's name with a newline, as some peers hashed it.
+	{`draft-ietf-ipsec-nat-t-ike-02\n`, []byte{0x90, 0xcb, 0x80, 0x91, 0x3e, 0xbb, 0x69, 0x6e, 0x08, 0x63, 0x81, 0xb5, 0xec, 0x42, 0x7b, 0x1f}},
+}
+
+// natDraft returns the name of the first NAT traversal draft whose vendor
+// ID is among ps, "" for none.
+func natDraft(ps []wire.Payload) string {
+	for _, d := range natDrafts {
+		if hasVendorID(ps, d.vid) {
+			return d.name
+		}
+	}
+	return ""
+}
+
 // ISAKMP SA states.
 const (
 	stMM1 = iota + 1 // initiator: sent message 1
@@ -47,10 +73,11 @@ type isakmpSA struct {
 	created   time.Time
 
 	local, remote       netip.AddrPort
-	natLocal, natRemote bool // a NAT (or, for natLocal, a pretended one) in front of us, of the peer
-	behindNAT           bool // a real NAT in front of us: we send NAT-keepalives (RFC 3948 §4)
-	peerDPD             bool // the peer sent the DPD vendor ID: it answers R-U-THERE (RFC 3706 §5.1)
-	peerNATT            bool // the peer sent the RFC 3947 vendor ID: NAT-D payloads go both ways (RFC 3947 §3.1)
+	natLocal, natRemote bool   // a NAT (or, for natLocal, a pretended one) in front of us, of the peer
+	behindNAT           bool   // a real NAT in front of us: we send NAT-keepalives (RFC 3948 §4)
+	peerDPD             bool   // the peer sent the DPD vendor ID: it answers R-U-THERE (RFC 3706 §5.1)
+	peerNATT            bool   // the peer sent the RFC 3947 vendor ID: NAT-D payloads go both ways (RFC 3947 §3.1)
+	peerNATTDraft       string // the NAT traversal draft the peer's vendor IDs name (natDraft), "" for none
 
 	s                  p1Suite
 	dh                 *suite.PrivateKey
@@ -284,7 +311,7 @@ func (m *Manager) respondMM1(local, remote netip.AddrPort, h wire.Header, msg []
 		return
 	}
 	sa := &isakmpSA{m: m, p: p, ic: h.ICookie, rc: randUint64(), state: stMM2, created: time.Now(), local: local, remote: remote, qms: map[uint32]*quick{},
-		peerDPD: hasVendorID(ps, vidDPD), peerNATT: hasVendorID(ps, vidNATT)}
+		peerDPD: hasVendorID(ps, vidDPD), peerNATT: hasVendorID(ps, vidNATT), peerNATTDraft: natDraft(ps)}
 	in, err := wire.ParseSA(sap.Body)
 	if err != nil || len(in.Proposals) == 0 {
 		m.stats.malformed.Add(1)
@@ -479,7 +506,7 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 		// longer one would keep the SA past what this side allows.
 		s.Life = min(s.Life, sa.p.p1[i].Life)
 		sa.s, sa.rc = s, h.RCookie
-		sa.peerDPD, sa.peerNATT = hasVendorID(ps, vidDPD), hasVendorID(ps, vidNATT)
+		sa.peerDPD, sa.peerNATT, sa.peerNATTDraft = hasVendorID(ps, vidDPD), hasVendorID(ps, vidNATT), natDraft(ps)
 		if sa.dh, err = generateKey(s.Group); err != nil {
 			return err
 		}
@@ -748,6 +775,15 @@ func (sa *isakmpSA) establish() {
 	// lifetime (Manager.timers).
 	sa.m.dropSurplus(sa.p)
 	sa.m.log.Info("IKEv1 SA established", "conn", sa.p.cfg.Name, "initiator", sa.initiator, "proposal", sa.s.String(), "local", sa.local, "remote", sa.remote, "encap", sa.encap(), "peer_dpd", sa.peerDPD, "peer_natt", sa.peerNATT)
+	if !sa.peerNATT && sa.peerNATTDraft != "" {
+		// Once per minute at most, per connection: a peer that renews
+		// often would repeat it.
+		sa.p.natDraft.Count(1)
+		if n, due := sa.p.natDraft.Due(); due {
+			sa.m.log.Warn("IKEv1 peer speaks only a draft of NAT traversal, not RFC 3947, the one vnetgw speaks: no NAT traversal with it (IKE stays on its port, ESP goes as IP protocol 50, which a NAT between the two does not pass)",
+				"conn", sa.p.cfg.Name, "remote", sa.remote, "draft", sa.peerNATTDraft, "count", n)
+		}
+	}
 	if sa.p.cfg.ForceEncap && !sa.peerNATT {
 		sa.m.log.Warn("IKEv1 peer without NAT traversal (no RFC 3947 vendor ID): its ESP goes as IP protocol 50, not in UDP as configured (ForceEncap)", "conn", sa.p.cfg.Name, "remote", sa.remote)
 	}
