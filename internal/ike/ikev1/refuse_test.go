@@ -57,6 +57,10 @@ func TestRefusedQuickMode2EndsIt(t *testing.T) {
 			}
 			return out
 		}, wire.NotifyInvalidKeyInfo, "without KE"},
+		// RFC 2407 §4.6.2: the responder's IDs name the traffic of one
+		// protocol and port, narrower than proposed; vnetgw's children
+		// carry all protocols and ports.
+		{"traffic of one protocol and port", nil, withIDProtocolPort(17, 1701), wire.NotifyInvalidIDInfo, "protocol 17 port 1701"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mi, mr, ri, rr := twoManagers(t, c.tweak)
@@ -97,6 +101,25 @@ func TestRefusedQuickMode2EndsIt(t *testing.T) {
 				t.Fatal("no quick mode message 2")
 			}
 		})
+	}
+}
+
+// withIDProtocolPort returns an edit that gives the ID payloads among a
+// quick mode message's payloads protocol proto and port port.
+func withIDProtocolPort(proto uint8, port uint16) func([]wire.Payload) []wire.Payload {
+	return func(ps []wire.Payload) []wire.Payload {
+		for i, p := range ps {
+			if p.Type != wire.PayloadID {
+				continue
+			}
+			id, err := wire.ParseID(p.Body)
+			if err != nil {
+				panic(err)
+			}
+			id.Protocol, id.Port = proto, port
+			ps[i].Body = id.Append(nil)
+		}
+		return ps
 	}
 }
 
@@ -167,6 +190,11 @@ func TestRefusedQuickMode1Told(t *testing.T) {
 		{"no KE with PFS", func(pi, pr *ikev2.PeerConfig) {
 			pi.ESPProposals, pr.ESPProposals = []suite.Proposal{pfs}, []suite.Proposal{pfs}
 		}, without(wire.PayloadKE), wire.NotifyInvalidKeyInfo, true, "without KE"},
+		// RFC 2407 §4.6.2: IDci and IDcr name the traffic of one protocol
+		// and port (L2TP's, say); vnetgw's children carry all protocols
+		// and ports, so it refuses rather than take more traffic than the
+		// peer's.
+		{"traffic of one protocol and port", nil, withIDProtocolPort(17, 1701), wire.NotifyInvalidIDInfo, true, "protocol 17 port 1701"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mi, mr, ri, rr := twoManagers(t, c.tweak)
