@@ -666,10 +666,12 @@ func (sa *isakmpSA) checkPeerID(body []byte) error {
 		return fmt.Errorf("the peer's identity: %w", err)
 	}
 	// RFC 2407 §4.6.2: in phase 1 the protocol and port MUST be zero or UDP port 500, else the SA setup MUST be aborted.
-	// UDP with port 0 or the NAT-T port is taken too, as libreswan
-	// takes it: peers that floated to port 4500 (RFC 3947 §4) send it.
+	// UDP with port 0 or the NAT-T port (4500, or the one configured) is
+	// taken too, as libreswan takes it: peers that floated to port 4500
+	// (RFC 3947 §4) send it.
 	const udp = 17
-	ok := id.Protocol == 0 && id.Port == 0 || id.Protocol == udp && (id.Port == 0 || id.Port == 500 || id.Port == sa.m.cfg.NATTPort)
+	natt := id.Port == ikev2.DefaultNATTPort || id.Port == sa.m.cfg.NATTPort
+	ok := id.Protocol == 0 && id.Port == 0 || id.Protocol == udp && (id.Port == 0 || id.Port == 500 || natt)
 	if !ok {
 		return fmt.Errorf("the peer's ID payload names protocol %d port %d: in phase 1 they must be 0 or UDP port 500 (RFC 2407 §4.6.2)", id.Protocol, id.Port)
 	}
@@ -686,9 +688,9 @@ func (sa *isakmpSA) checkPeerID(body []byte) error {
 // refusePeerID ends our Main Mode, whose message 6 authenticated the
 // responder (HASH_R) but whose ID payload checkPeerID refused (err):
 // another identity than the connection's RemoteID, or a protocol and
-// port phase 1 does not allow. The responder holds its SA established: it is told
-// with INVALID-ID-INFORMATION and a Delete of it (strongSwan's initiator
-// sends the Delete), encrypted with the SA's keys. The connection tries
+// port phase 1 does not allow. The responder holds its SA established:
+// it is told with INVALID-ID-INFORMATION and a Delete of it (strongSwan's
+// initiator sends the Delete), encrypted with the SA's keys. The connection tries
 // again after ReconnectDelay; the log says so above Debug once per reason.
 func (sa *isakmpSA) refusePeerID(err error) {
 	m, p := sa.m, sa.p
