@@ -99,15 +99,27 @@ type Gateway struct {
 
 	// mu guards the engine's tunnels: those of the connections, as last
 	// given to Reconfig, and one per point-to-site client over IKEv2, by
-	// name, with the client's address.
+	// name, with the client's address; and the fields below.
 	mu      sync.Mutex
 	tunnels []tunnel.Tunnel
 	clients map[string]netip.Addr
+	// conns are, by name, the connections of the last Reconfig that the
+	// data path took (one it refuses leaves the gateway as it was):
+	// Status lists each, also while its IKE daemon has no peer for it.
+	conns map[string]configured
 	// goneIn and goneOut count the bytes of clients that left.
 	goneIn, goneOut uint64
 	// peaks are the point-to-site clients' highest rates, by tunnel
 	// name (one per connection), sampled every peakrate.Tick.
 	peaks peakrate.Tracker[string]
+}
+
+// configured is a connection as Reconfig was given it.
+type configured struct {
+	mode ikev2.ConnectionMode
+	// refused: its IKE daemon refused its configuration and has no peer
+	// of its name.
+	refused bool
 }
 
 // Start binds the gateway's sockets and starts its engine and IKE daemon
@@ -372,6 +384,10 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 	carried := append(g.ike.Load().Peers(), g.ike1.Load().Peers()...)
 	g.mu.Lock()
 	g.tunnels = slices.DeleteFunc(g.tunnels, func(t tunnel.Tunnel) bool { return !slices.Contains(carried, t.Name) })
+	g.conns = make(map[string]configured, len(conns))
+	for _, c := range conns {
+		g.conns[c.Peer.Name] = configured{mode: c.Peer.Mode, refused: !slices.Contains(carried, c.Peer.Name)}
+	}
 	if err := g.applyTunnels(); err != nil {
 		errs = append(errs, fmt.Errorf("gateway %s: tunnels: %w", g.opts.Local, err))
 	}
@@ -515,7 +531,11 @@ type ConnectionStatus struct {
 	Idle bool
 }
 
-// Status returns the state of every connection, sorted by name.
+// Status returns the state of every connection, sorted by name: those
+// the IKE daemons have, and those of the last Reconfig that they do not
+// (a connection being reset or restarted, whose daemon has taken its old
+// SAs out and not yet started it again, and one whose configuration the
+// daemon refused).
 func (g *Gateway) Status() []ConnectionStatus {
 	// The connections' tunnels only, not the point-to-site clients'.
 	peers := g.ikeStatus()
@@ -523,6 +543,15 @@ func (g *Gateway) Status() []ConnectionStatus {
 	for i, p := range peers {
 		names[i] = p.Name
 	}
+	g.mu.Lock()
+	missing := map[string]configured{}
+	for name, c := range g.conns {
+		if !slices.Contains(names, name) {
+			missing[name] = c
+			names = append(names, name)
+		}
+	}
+	g.mu.Unlock()
 	counters := map[string]tunnel.TunnelStatus{}
 	for _, t := range g.eng.TunnelStatus(names...) {
 		counters[t.Name] = t
@@ -562,10 +591,22 @@ func (g *Gateway) Status() []ConnectionStatus {
 				cs.Reason = "waiting for the peer to connect (ResponderOnly)"
 			}
 		}
-		t := counters[p.Name]
+		out = append(out, cs)
+	}
+	for name, c := range missing {
+		cs := ConnectionStatus{Name: name, State: Connecting, Reason: "restarting: its old IKE SAs are being deleted (a reset, or a changed configuration)"}
+		switch {
+		case c.refused:
+			cs.State, cs.Reason = NotConnected, "the IKE daemon refused its configuration"
+		case c.mode == ikev2.ModeResponderOnly:
+			cs.State, cs.Reason = NotConnected, "restarting: its old IKE SAs are being deleted (a reset, or a changed configuration), then it waits for the peer to connect (ResponderOnly)"
+		}
+		out = append(out, cs)
+	}
+	for i := range out {
+		cs, t := &out[i], counters[out[i].Name]
 		cs.BytesIn, cs.BytesOut, cs.LastInbound = t.BytesIn, t.BytesOut, t.LastInbound
 		cs.PacketsIn, cs.PacketsOut, cs.Drops, cs.NATFlows = t.PacketsIn, t.PacketsOut, t.Drops, t.NATFlows
-		out = append(out, cs)
 	}
 	slices.SortFunc(out, func(a, b ConnectionStatus) int { return strings.Compare(a.Name, b.Name) })
 	return out

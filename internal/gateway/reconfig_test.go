@@ -21,7 +21,8 @@ import (
 // reconfigured. The data path carries the tunnels of the peers the
 // daemons have, no other: a refusing daemon's peer that the configuration
 // dropped keeps its tunnel (its traffic was black-holed while IKE showed
-// it), and a refused new peer gets none. The peers only answer, so
+// it), and a refused new peer gets none. Status lists what the daemons
+// have and the refused new peer, NotConnected. The peers only answer, so
 // nothing is sent. Loopback only:
 // 127.94.0.1, with peers from 127.94.0.2.
 func TestReconfigEachDaemon(t *testing.T) {
@@ -42,8 +43,10 @@ func TestReconfigEachDaemon(t *testing.T) {
 		var out []string
 		for _, c := range gw.Status() {
 			out = append(out, c.Name)
+			if c.Name == "v1-slow" && (c.State != gateway.NotConnected || !strings.Contains(c.Reason, "refused")) {
+				t.Errorf("refused connection %s: %s (%s), want NotConnected, refused", c.Name, c.State, c.Reason)
+			}
 		}
-		slices.Sort(out)
 		return out
 	}
 	slowV1 := conn("v1-slow", true, "Key2026")
@@ -51,12 +54,13 @@ func TestReconfigEachDaemon(t *testing.T) {
 	for _, step := range []struct {
 		name    string
 		conns   []gateway.Connection
-		refused string // in the error, "" for none
-		want    []string
+		refused string   // in the error, "" for none
+		want    []string // the daemons' peers
+		listed  []string // by Status
 	}{
-		{"both", []gateway.Connection{conn("v1-a", true, "Key2026"), conn("v2-a", false, "Key2026")}, "", []string{"v1-a", "v2-a"}},
-		{"IKEv2 refused", []gateway.Connection{conn("v1-b", true, "Key2026"), conn("v2-a", false, "")}, "IKE:", []string{"v1-b", "v2-a"}},
-		{"IKEv1 refused", []gateway.Connection{slowV1, conn("v2-b", false, "Key2026")}, "IKEv1:", []string{"v1-b", "v2-b"}},
+		{"both", []gateway.Connection{conn("v1-a", true, "Key2026"), conn("v2-a", false, "Key2026")}, "", []string{"v1-a", "v2-a"}, []string{"v1-a", "v2-a"}},
+		{"IKEv2 refused", []gateway.Connection{conn("v1-b", true, "Key2026"), conn("v2-a", false, "")}, "IKE:", []string{"v1-b", "v2-a"}, []string{"v1-b", "v2-a"}},
+		{"IKEv1 refused", []gateway.Connection{slowV1, conn("v2-b", false, "Key2026")}, "IKEv1:", []string{"v1-b", "v2-b"}, []string{"v1-b", "v1-slow", "v2-b"}},
 	} {
 		err := gw.Reconfig(step.conns)
 		switch {
@@ -65,8 +69,8 @@ func TestReconfigEachDaemon(t *testing.T) {
 		case step.refused != "" && (err == nil || !strings.Contains(err.Error(), step.refused)):
 			t.Errorf("%s: Reconfig: %v, want the refusal (%q)", step.name, err, step.refused)
 		}
-		if got := names(); !slices.Equal(got, step.want) {
-			t.Errorf("%s: connections %v, want %v", step.name, got, step.want)
+		if got := names(); !slices.Equal(got, step.listed) {
+			t.Errorf("%s: connections %v, want %v", step.name, got, step.listed)
 		}
 		var tunnels []string
 		for _, ts := range gw.Engine().TunnelStatus("v1-a", "v1-b", "v1-slow", "v2-a", "v2-b") {
@@ -261,5 +265,79 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%s: not within 30 s", what)
 		}
+	}
+}
+
+// TestStatusDuringReset: while a Reset takes a connection's old SAs out,
+// Status still lists it, Connecting, or NotConnected and waiting for the
+// peer when it only responds; it went missing (the IKEv2 daemon takes the
+// connection out until its old SAs are gone), and `vnetgw dev gateway`
+// and the API showed it gone. The gateway's OnChildren hook holds the
+// Reset while it removes the old child. Loopback only: 127.95.3.1, with
+// peers at .2 and .3.
+func TestStatusDuringReset(t *testing.T) {
+	addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, 3, host}) }
+	lan := netip.MustParsePrefix("10.95.30.0/24")
+	hold := make(chan chan struct{}) // a held hook call's release
+	ended := make(chan struct{})     // the test ended: nothing is held any more
+	var holding atomic.Bool
+	onChildren := func() {
+		if holding.CompareAndSwap(true, false) {
+			release := make(chan struct{})
+			select {
+			case hold <- release:
+				<-release
+			case <-ended:
+			}
+		}
+	}
+	ga, _ := startLoopback(t, addr(1), onChildren,
+		loopbackConn("initiates", addr(2), ikev2.ModeDefault, netip.MustParsePrefix("10.95.32.0/24")),
+		loopbackConn("responds", addr(3), ikev2.ModeResponderOnly, netip.MustParsePrefix("10.95.33.0/24")))
+	startLoopback(t, addr(2), nil, loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan))
+	again := loopbackConn("a", addr(1), ikev2.ModeDefault, lan)
+	again.Peer.ReconnectDelay = 200 * time.Millisecond // after the reset's Delete, not DefaultReconnectDelay
+	startLoopback(t, addr(3), nil, again)
+	t.Cleanup(func() { close(ended) }) // before the gateways close
+	// Both up first: the hook then holds only the Reset's removal.
+	waitFor(t, "both connected", func() bool {
+		st := ga.Status()
+		return len(st) == 2 && st[0].State == gateway.Connected && st[1].State == gateway.Connected
+	})
+	for _, tc := range []struct {
+		conn, state string
+	}{{"initiates", gateway.Connecting}, {"responds", gateway.NotConnected}} {
+		t.Run(tc.conn, func(t *testing.T) {
+			state := func() (gateway.ConnectionStatus, bool) {
+				st := ga.Status()
+				i := slices.IndexFunc(st, func(cs gateway.ConnectionStatus) bool { return cs.Name == tc.conn })
+				if i < 0 {
+					return gateway.ConnectionStatus{}, false
+				}
+				return st[i], true
+			}
+			waitFor(t, tc.conn+" connected", func() bool { cs, _ := state(); return cs.State == gateway.Connected })
+			holding.Store(true)
+			reset := make(chan bool, 1)
+			go func() { reset <- ga.Reset(tc.conn) }()
+			var release chan struct{}
+			select {
+			case release = <-hold:
+			case <-time.After(30 * time.Second):
+				t.Fatal("the Reset removed no child within 30 s")
+			}
+			cs, ok := state()
+			close(release)
+			switch {
+			case !ok:
+				t.Errorf("Status during the Reset lists no %s", tc.conn)
+			case cs.State != tc.state || !strings.Contains(cs.Reason, "restarting"):
+				t.Errorf("Status during the Reset: %s %s (%s), want %s, restarting", cs.Name, cs.State, cs.Reason, tc.state)
+			}
+			if !<-reset {
+				t.Fatalf("Reset: the gateway has no connection %s", tc.conn)
+			}
+			waitFor(t, tc.conn+" connected again", func() bool { cs, _ := state(); return cs.State == gateway.Connected })
+		})
 	}
 }
