@@ -29,24 +29,13 @@ func TestFileDisableIPSecReplayProtectionRFC4303Section3_4_3(t *testing.T) {
 		t.Run(fmt.Sprintf("disableIPSecReplayProtection=%v", off), func(t *testing.T) {
 			net3 := byte(i + 1)
 			addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 128, net3, host}) }
-			ikePort, nattPort := uint16(52600+i), uint16(56600+i)
 			lanA, lanB := netip.MustParseAddr("10.128.1.1"), netip.MustParseAddr("10.128.2.1")
-			r := startRelay(t, addr(3), addr(1), addr(2), ikePort, nattPort)
+			r := startRelay(t, addr(3), addr(1), addr(2), loopbackIKEPort, loopbackNATTPort)
 			start := func(local, peerID netip.Addr, route string, mode string, noReplay bool) (*gateway.Gateway, *tuntest.Device) {
 				cfg := fmt.Sprintf(`{"local": %q, "ikePort": %d, "nattPort": %d, "connections": [{"name": "c", "remote": %q, "remoteID": %q,
 					"psk": "Key2026", "mode": %q, "routes": [%q], "disableIPSecReplayProtection": %v}]}`,
-					local, ikePort, nattPort, addr(3), peerID, mode, route, noReplay)
-				conns := fileConnections(t, cfg)
-				inner := tuntest.NewSink(64)
-				gw, err := gateway.Start(gateway.Options{Local: local, IKEPort: ikePort, NATTPort: nattPort, Inner: inner, Logger: testLogger(t)})
-				if err != nil {
-					t.Fatal(err)
-				}
-				t.Cleanup(func() { gw.Close() })
-				if err := gw.Reconfig(conns); err != nil {
-					t.Fatal(err)
-				}
-				return gw, inner
+					local, loopbackIKEPort, loopbackNATTPort, addr(3), peerID, mode, route, noReplay)
+				return startLoopback(t, local, nil, fileConnections(t, cfg)...)
 			}
 			ga, ia := start(addr(1), addr(2), "10.128.2.0/24", "InitiatorOnly", false)
 			gb, ib := start(addr(2), addr(1), "10.128.1.0/24", "ResponderOnly", off)

@@ -234,13 +234,16 @@ func TestResetDuringReconfig(t *testing.T) {
 	})
 }
 
+// The ports of startLoopback's gateways.
+const loopbackIKEPort, loopbackNATTPort = 50600, 54600
+
 // startLoopback starts a gateway at local, on loopback, with conns; its
 // inner side counts what comes out of the tunnels. onChildren is
 // Options.OnChildren.
 func startLoopback(t *testing.T, local netip.Addr, onChildren func(), conns ...gateway.Connection) (*gateway.Gateway, *tuntest.Device) {
 	t.Helper()
 	inner := tuntest.NewSink(64)
-	gw, err := gateway.Start(gateway.Options{Local: local, IKEPort: 50600, NATTPort: 54600, Inner: inner, Logger: testLogger(t), OnChildren: onChildren})
+	gw, err := gateway.Start(gateway.Options{Local: local, IKEPort: loopbackIKEPort, NATTPort: loopbackNATTPort, Inner: inner, Logger: testLogger(t), OnChildren: onChildren})
 	if err != nil {
 		t.Fatal(err)
 	}
