@@ -320,6 +320,12 @@ func (e events) PeerMoved(tunnel string, inSPI uint32, remote netip.AddrPort) {
 }
 
 // Reconfig makes the gateway carry exactly conns.
+//
+// It takes one caller at a time: two at once could leave the data path
+// with the tunnels of one call and the IKE daemons with the peers of the
+// other. Its callers keep to that: the data plane calls it with its
+// engine's lock held (dataplane.Engine.mu), `vnetgw dev gateway` once.
+// Reset, Status and the gateway's other methods may run alongside it.
 func (g *Gateway) Reconfig(conns []Connection) error {
 	var tc tunnel.Config
 	var peers, peers1 []ikev2.PeerConfig
