@@ -122,13 +122,21 @@ func TestDPDQuietWithTraffic(t *testing.T) {
 				}
 			}
 			t.Logf("the first liveness check reached charon %s after the traffic stopped", time.Since(stopped).Round(50*time.Millisecond))
-			// Answered: vnetgw would have declared the peer dead after
-			// 1 + 0.25 + 0.5 + 1 + 2 s without an answer.
-			time.Sleep(5 * time.Second)
+			// Answered: vnetgw begins a check only when none is
+			// outstanding (one unanswered is sent again, counted once, and
+			// the peer declared dead after 1 + 0.25 + 0.5 + 1 + 2 s), so a
+			// second check begun tells that the first was answered.
+			for deadline := time.Now().Add(10 * time.Second); checks() < c1+2 || received() < r1+2; time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("10 s after the traffic stopped: %d liveness checks counted, %d received by charon, want 2 each: %+v",
+						checks()-c1, received()-r1, gw.Status()[0])
+				}
+			}
 			if st := gw.Status()[0]; st.State != gateway.Connected || newestIKESA(t, gw) != first {
 				t.Fatalf("after the liveness checks of an idle tunnel: %+v", st)
 			}
-			t.Logf("5 s of idle tunnel: %d liveness checks counted, %d received by charon", checks()-c1, received()-r1)
+			t.Logf("idle tunnel: %d liveness checks counted, %d received by charon, %s after the traffic stopped",
+				checks()-c1, received()-r1, time.Since(stopped).Round(50*time.Millisecond))
 
 			// charon is gone: the checks go unanswered and vnetgw
 			// declares the peer dead.
