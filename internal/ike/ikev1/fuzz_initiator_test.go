@@ -69,6 +69,7 @@ func hashR(sa *isakmpSA, id []byte) []byte {
 // hold more than one ISAKMP SA, nor complete the exchange without the
 // HASH_R of the pre-shared key.
 func FuzzMainMode6(f *testing.F) {
+	precomputedKeys(f)
 	p := newMainModePair(f)
 	_, msg6, ps := openMainMode6(f, p)
 	p.mi.mu.Unlock()
