@@ -299,12 +299,9 @@ func (sa *isakmpSA) respondQuick(h wire.Header, msg []byte) error {
 	}
 	q.pair = pair{netip.PrefixFrom(sa.local.Addr(), sa.local.Addr().BitLen()), netip.PrefixFrom(sa.remote.Addr(), sa.remote.Addr().BitLen())}
 	if len(ids) == 2 {
-		ci, err1 := wire.ParseID(ids[0].Body)
-		cr, err2 := wire.ParseID(ids[1].Body)
-		rp, err3 := ci.Prefix()
-		lp, err4 := cr.Prefix()
-		if err := errors.Join(err1, err2, err3, err4); err != nil {
-			return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidIDInfo, prop.SPI, fmt.Sprintf("quick mode message 1: unreadable traffic selectors: %v", err))
+		rp, lp, why := traffic(ids[0], ids[1])
+		if why != "" {
+			return sa.refuseQuick(q.mid, msg, wire.NotifyInvalidIDInfo, prop.SPI, "quick mode message 1: "+why)
 		}
 		q.pair = pair{lp, rp}
 	}
@@ -561,12 +558,9 @@ func (sa *isakmpSA) quickResponse(q *quick, h wire.Header, msg []byte) error {
 		}
 	}
 	if len(ids) == 2 {
-		ci, err1 := wire.ParseID(ids[0].Body)
-		cr, err2 := wire.ParseID(ids[1].Body)
-		lp, err3 := ci.Prefix()
-		rp, err4 := cr.Prefix()
-		if err := errors.Join(err1, err2, err3, err4); err != nil {
-			return sa.refuseQuick2(q, msg, wire.NotifyInvalidIDInfo, theirs, fmt.Sprintf("quick mode message 2: unreadable traffic selectors: %v", err))
+		lp, rp, why := traffic(ids[0], ids[1])
+		if why != "" {
+			return sa.refuseQuick2(q, msg, wire.NotifyInvalidIDInfo, theirs, "quick mode message 2: "+why)
 		}
 		within := func(outer, inner netip.Prefix) bool {
 			return outer.Bits() <= inner.Bits() && outer.Contains(inner.Addr())
@@ -624,6 +618,29 @@ func (sa *isakmpSA) refuseQuick(mid uint32, msg []byte, typ uint16, spi []byte, 
 	sa.remember(mid, msg, sa.sendInfo(wire.PayloadNotify, n.Append(nil)), false)
 	sa.p.lastErr = why
 	return errors.New(why)
+}
+
+// traffic reads the prefixes that IDci and IDcr name (RFC 2409 §5.5);
+// why says what is wrong with them when they name none. An ID that names
+// a protocol or a port (RFC 2407 §4.6.2) reads well but is refused:
+// vnetgw's child SAs carry all protocols and ports.
+func traffic(idci, idcr wire.Payload) (ci, cr netip.Prefix, why string) {
+	var ps [2]netip.Prefix
+	var errs []error
+	for i, pl := range []wire.Payload{idci, idcr} {
+		id, err := wire.ParseID(pl.Body)
+		if err == nil && (id.Protocol != 0 || id.Port != 0) {
+			return netip.Prefix{}, netip.Prefix{}, fmt.Sprintf("traffic selector names protocol %d port %d; vnetgw's child SAs carry all protocols and ports", id.Protocol, id.Port)
+		}
+		if err == nil {
+			ps[i], err = id.Prefix()
+		}
+		errs = append(errs, err)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return netip.Prefix{}, netip.Prefix{}, fmt.Sprintf("unreadable traffic selectors: %v", err)
+	}
+	return ps[0], ps[1], ""
 }
 
 // install hands the negotiated pair to the data path and retires the

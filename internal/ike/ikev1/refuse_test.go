@@ -60,7 +60,7 @@ func TestRefusedQuickMode2EndsIt(t *testing.T) {
 		// RFC 2407 §4.6.2: the responder's IDs name the traffic of one
 		// protocol and port, narrower than proposed; vnetgw's children
 		// carry all protocols and ports.
-		{"traffic of one protocol and port", nil, withIDProtocolPort(17, 1701), wire.NotifyInvalidIDInfo, "protocol 17 port 1701"},
+		{"traffic of one protocol and port", nil, withIDProtocolPort(17, 1701), wire.NotifyInvalidIDInfo, "traffic selector names protocol 17 port 1701; vnetgw's child SAs carry all protocols and ports"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mi, mr, ri, rr := twoManagers(t, c.tweak)
@@ -194,7 +194,7 @@ func TestRefusedQuickMode1Told(t *testing.T) {
 		// and port (L2TP's, say); vnetgw's children carry all protocols
 		// and ports, so it refuses rather than take more traffic than the
 		// peer's.
-		{"traffic of one protocol and port", nil, withIDProtocolPort(17, 1701), wire.NotifyInvalidIDInfo, true, "protocol 17 port 1701"},
+		{"traffic of one protocol and port", nil, withIDProtocolPort(17, 1701), wire.NotifyInvalidIDInfo, true, "traffic selector names protocol 17 port 1701; vnetgw's child SAs carry all protocols and ports"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			mi, mr, ri, rr := twoManagers(t, c.tweak)
