@@ -340,6 +340,7 @@ const caWarnBefore = 365 * 24 * time.Hour
 // with again, and some had issued certificates of a CA no file held.
 type dataCA struct {
 	dir string
+	log *slog.Logger // says when the CA is made again (ensureCA)
 
 	mu   sync.Mutex // guards cert and key, and ca.pem and ca-key.pem while one is replaced
 	cert *x509.Certificate
@@ -347,8 +348,8 @@ type dataCA struct {
 }
 
 // openCA loads or makes the data directory's CA (ensureCA).
-func openCA(dir string) (*dataCA, error) {
-	c := &dataCA{dir: dir}
+func openCA(dir string, log *slog.Logger) (*dataCA, error) {
+	c := &dataCA{dir: dir, log: log}
 	if _, _, err := c.get(); err != nil {
 		return nil, err
 	}
@@ -360,7 +361,7 @@ func (c *dataCA) get() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.cert == nil || !time.Now().Before(c.cert.NotAfter) {
-		cert, key, err := ensureCA(c.dir)
+		cert, key, err := ensureCA(c.dir, c.log)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -379,10 +380,13 @@ func (c *dataCA) get() (*x509.Certificate, *ecdsa.PrivateKey, error) {
 // One that does not load (cut short, another kind of key), or a
 // certificate without its key, is an error, not replaced: clients trust
 // it, and the gateways' OpenVPN keys derive from its key. Serve calls it
-// through a dataCA only, one caller at a time.
-func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
+// through a dataCA only, one caller at a time. A certificate made again,
+// which clients must be given, is logged as a warning with its file and
+// why; a first one is not.
+func ensureCA(dir string, log *slog.Logger) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	caPath, keyPath := filepath.Join(dir, datadir.CA), filepath.Join(dir, datadir.CAKey)
 	pair, err := tls.LoadX509KeyPair(caPath, keyPath)
+	var replaced string // why an expired CA is replaced
 	switch {
 	case err == nil && time.Now().Before(pair.Leaf.NotAfter):
 		k, ok := pair.PrivateKey.(*ecdsa.PrivateKey)
@@ -390,10 +394,13 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 			return nil, nil, fmt.Errorf("%s: the CA's key is no ECDSA key", keyPath)
 		}
 		return pair.Leaf, k, nil
-	case err == nil, expired(caPath):
-		// A new one, below. A replacement cut short between its two
-		// writes (the new key, then its certificate) left the new key
-		// with the expired certificate, no pair: replaced again.
+	case err == nil:
+		replaced = "expired at " + pair.Leaf.NotAfter.Format(time.RFC3339)
+	case expired(caPath):
+		// A replacement cut short between its two writes (the new key,
+		// then its certificate) left the new key with the expired
+		// certificate, no pair: replaced again.
+		replaced = "expired, with the key of a replacement cut short"
 	case !errors.Is(err, fs.ErrNotExist):
 		return nil, nil, fmt.Errorf("the data directory's CA (%s, %s): %w", caPath, keyPath, err)
 	default:
@@ -407,7 +414,12 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 			if err != nil {
 				return nil, nil, fmt.Errorf("%s without %s: %w", keyPath, caPath, err)
 			}
-			return writeCACert(caPath, key)
+			cert, key, err := writeCACert(caPath, key)
+			if err == nil {
+				log.Warn("the data directory's CA certificate was made again from its key, which is kept: clients given the CA from now on get this certificate, of the same name and key",
+					"ca", caPath, "reason", "missing while "+keyPath+" was there", "until", cert.NotAfter.Format(time.RFC3339))
+			}
+			return cert, key, err
 		case caErr == nil && errors.Is(keyErr, fs.ErrNotExist):
 			return nil, nil, fmt.Errorf("the data directory has %s without %s, its key", caPath, keyPath)
 		default:
@@ -428,7 +440,12 @@ func ensureCA(dir string) (*x509.Certificate, *ecdsa.PrivateKey, error) {
 	if err := atomicfile.Write(keyPath, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: keyDER}), 0o600); err != nil {
 		return nil, nil, err
 	}
-	return writeCACert(caPath, key)
+	cert, key, err := writeCACert(caPath, key)
+	if err == nil && replaced != "" {
+		log.Warn("the data directory's CA was replaced by one of a new key: clients must trust its new certificate, and the gateways' OpenVPN keys change with it",
+			"ca", caPath, "reason", replaced, "until", cert.NotAfter.Format(time.RFC3339))
+	}
+	return cert, key, err
 }
 
 // parseCAKey parses ca-key.pem as ensureCA writes it: an EC private key

@@ -61,10 +61,37 @@ func TestOpenVPNKeys(t *testing.T) {
 	}
 }
 
+var discard = slog.New(slog.DiscardHandler)
+
+// caRemade returns the warnings in log (a JSONHandler's) that the data
+// directory's CA was made again, and fails t when log holds the CA's
+// key, found in dir.
+func caRemade(t *testing.T, log *logbuf.Buffer, dir string) []map[string]any {
+	t.Helper()
+	text := log.String()
+	key, _ := os.ReadFile(filepath.Join(dir, datadir.CAKey))
+	for l := range strings.Lines(string(key)) {
+		if l = strings.TrimSpace(l); l != "" && strings.Contains(text, l) {
+			t.Errorf("the log holds the CA's key (%q):\n%s", l, text)
+		}
+	}
+	lines, err := logbuf.JSONLines(text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []map[string]any
+	for _, l := range lines {
+		if l["level"] == "WARN" && l["ca"] != nil && l["reason"] != nil {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
 // openTestCA is openCA for a test.
 func openTestCA(t *testing.T, dir string) *dataCA {
 	t.Helper()
-	ca, err := openCA(dir)
+	ca, err := openCA(dir, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,11 +104,11 @@ func openTestCA(t *testing.T, dir string) *dataCA {
 // come from its key).
 func TestCAKeptOrRefused(t *testing.T) {
 	dir := t.TempDir()
-	ca, _, err := ensureCA(dir)
+	ca, _, err := ensureCA(dir, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, _, err := ensureCA(dir)
+	again, _, err := ensureCA(dir, discard)
 	if err != nil || !again.Equal(ca) {
 		t.Fatalf("loaded again: %v, the same %v", err, err == nil && again.Equal(ca))
 	}
@@ -93,7 +120,7 @@ func TestCAKeptOrRefused(t *testing.T) {
 	if err := os.WriteFile(caPath, pem[:len(pem)/2], 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := ensureCA(dir); err == nil {
+	if _, _, err := ensureCA(dir, discard); err == nil {
 		t.Error("a CA cut short was taken or replaced")
 	}
 	if got, _ := os.ReadFile(caPath); len(got) != len(pem)/2 {
@@ -110,6 +137,8 @@ func TestCAKeptOrRefused(t *testing.T) {
 // keys, the API's certificate it signed, a client's trust in a CA of its
 // name and key) stays good. The files of --tls-cert and --tls-key are
 // left as they are. A certificate without its key is still refused.
+// The certificate made again is logged, a warning naming its file, as
+// the first one is not: it was made without a word.
 func TestCAKeyWithoutCertificate(t *testing.T) {
 	const guid = "0b6f3c9e-4d7a-4a51-9f0e-2c8d1e7b5a34"
 	for i, tc := range []struct {
@@ -127,12 +156,17 @@ func TestCAKeyWithoutCertificate(t *testing.T) {
 			// then one of the CA's files gone: the state a start cut short
 			// leaves, and more.
 			dir := t.TempDir()
-			cfg := Config{DataDir: dir, Listen: fmt.Sprintf("127.96.0.%d:0", 5+i), PublicIPPool: fmt.Sprintf("127.96.%d.0/24", 5+i)}
+			var first, second logbuf.Buffer
+			cfg := Config{DataDir: dir, Listen: fmt.Sprintf("127.96.0.%d:0", 5+i), PublicIPPool: fmt.Sprintf("127.96.%d.0/24", 5+i),
+				Logger: slog.New(slog.NewJSONHandler(&first, nil))}
 			s, err := New(context.Background(), cfg)
 			if err != nil {
 				t.Fatal(err)
 			}
 			s.close()
+			if w := caRemade(t, &first, dir); len(w) != 0 {
+				t.Errorf("the first CA was logged as made again: %v", w)
+			}
 			ovpn, err := openVPNKeys(openTestCA(t, dir))(guid)
 			if err != nil {
 				t.Fatal(err)
@@ -157,7 +191,14 @@ func TestCAKeyWithoutCertificate(t *testing.T) {
 					kept[f] = b
 				}
 			}
+			cfg.Logger = slog.New(slog.NewJSONHandler(&second, nil))
 			s, err = New(context.Background(), cfg)
+			w := caRemade(t, &second, dir)
+			if tc.remove == datadir.CAKey && len(w) != 0 || tc.remove == datadir.CA && (len(w) != 1 ||
+				w[0]["ca"] != filepath.Join(dir, datadir.CA) || w[0]["reason"] != "missing while "+filepath.Join(dir, datadir.CAKey)+" was there" ||
+				!strings.Contains(w[0]["msg"].(string), "made again from its key")) {
+				t.Errorf("the CA certificate made again was logged as %v, want one warning naming %s", w, filepath.Join(dir, datadir.CA))
+			}
 			if tc.remove == datadir.CAKey {
 				if err == nil {
 					s.close()
@@ -216,7 +257,7 @@ func TestMetricsDefaults(t *testing.T) {
 // failed. Here the certificate found at start has a day and 8 s left.
 func TestAPICertificateRenewedWhileServing(t *testing.T) {
 	dir := t.TempDir()
-	ca, caKey, err := ensureCA(dir)
+	ca, caKey, err := ensureCA(dir, discard)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -546,7 +587,9 @@ func writeCA(t *testing.T, dir string, ends time.Time) *pkitest.Cert {
 // gets the one that stays: each replaced it, and the key of one run was
 // left with the certificate of another, a pair with which serve did not
 // start again (and certificates were issued by CAs no file held). One
-// that has not expired is kept.
+// that has not expired is kept. The replacement is logged once, a
+// warning naming the file and that it had expired: it was made without
+// a word, and clients must trust the new one.
 func TestCAReplacedOnce(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
@@ -561,7 +604,8 @@ func TestCAReplacedOnce(t *testing.T) {
 			old := writeCA(t, dir, time.Now().Add(tc.ends))
 			// Not loaded yet: its first callers find it expired together,
 			// as callers do when it expires while serve runs.
-			ca := &dataCA{dir: dir}
+			var log logbuf.Buffer
+			ca := &dataCA{dir: dir, log: slog.New(slog.NewJSONHandler(&log, nil))}
 			gatewayCert, openVPNKey := gatewayCerts(ca), openVPNKeys(ca)
 			const guid = "0b6f3c9e-4d7a-4a51-9f0e-2c8d1e7b5a34"
 			const callers = 12
@@ -601,6 +645,12 @@ func TestCAReplacedOnce(t *testing.T) {
 				t.Fatalf("the expired CA was not replaced: %s until %s", stays.Subject, stays.NotAfter)
 			case !tc.replace && !stays.Equal(old.Certificate):
 				t.Fatalf("the valid CA was replaced by one until %s", stays.NotAfter)
+			}
+			w := caRemade(t, &log, dir)
+			if tc.replace && (len(w) != 1 || w[0]["ca"] != filepath.Join(dir, datadir.CA) ||
+				w[0]["reason"] != "expired at "+old.NotAfter.Format(time.RFC3339) || w[0]["until"] != stays.NotAfter.Format(time.RFC3339)) ||
+				!tc.replace && len(w) != 0 {
+				t.Errorf("the replacement was logged as %v, want %v", w, tc.replace)
 			}
 			want, err := openVPNKeys(openTestCA(t, dir))(guid) // as after a restart
 			if err != nil {
@@ -646,7 +696,12 @@ func TestCAReplacementCutShort(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ca, _, err := ensureCA(dir)
+			var log logbuf.Buffer
+			ca, _, err := ensureCA(dir, slog.New(slog.NewJSONHandler(&log, nil)))
+			w := caRemade(t, &log, dir)
+			if tc.replace && (len(w) != 1 || w[0]["reason"] != "expired, with the key of a replacement cut short") || !tc.replace && len(w) != 0 {
+				t.Errorf("the replacement was logged as %v, want %v", w, tc.replace)
+			}
 			if !tc.replace {
 				if err == nil {
 					t.Fatal("a valid CA with a key not its own was taken or replaced")

@@ -189,7 +189,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	// The data directory's CA, loaded (or made) once: the API's
 	// certificate, the gateways' and their OpenVPN keys come from it,
 	// also with --tls-cert.
-	ca, err := openCA(cfg.DataDir)
+	ca, err := openCA(cfg.DataDir, cfg.Logger)
 	if err != nil {
 		return nil, err
 	}
