@@ -15,24 +15,28 @@ import (
 
 // mainModePair is an initiator and a responder whose Main Mode messages a
 // test carries by hand, one at a time.
-type mainModePair struct {
-	mi, mr *Manager
-	ri, rr *recorder
-}
+type mainModePair struct{ managers }
 
 // newMainModePair's initiator offers aes128-sha256-ecp256 first, which
 // the responder takes, then the defaults: its 64-byte KE, where
 // modp2048's is 256 bytes, keeps the messages the fuzz targets start from
 // short, and its key exchange takes some 80 µs, not 1.3 ms; a forged
-// message 2 may still choose any of the defaults.
+// message 2 may still choose any of the defaults. The pair is closed
+// when t ends.
 func newMainModePair(t testing.TB) *mainModePair {
-	p := &mainModePair{ri: &recorder{}, rr: &recorder{}}
-	p.mi, p.mr = New(Config{Transport: p.ri, Dataplane: p.ri}), New(Config{Transport: p.rr, Dataplane: p.rr})
-	t.Cleanup(func() { p.mi.Close(); p.mr.Close() })
+	p := startMainModePair(t)
+	t.Cleanup(p.close)
+	return p
+}
+
+// startMainModePair is newMainModePair for a caller that closes it.
+func startMainModePair(t testing.TB) *mainModePair {
 	ecp, err := suite.ParseProposal(v2.ProtocolIKE, "aes128-sha256-ecp256")
 	if err != nil {
 		t.Fatal(err)
 	}
+	p := &mainModePair{managers{ri: &recorder{}, rr: &recorder{}}}
+	p.mi, p.mr = New(Config{Transport: p.ri, Dataplane: p.ri}), New(Config{Transport: p.rr, Dataplane: p.rr})
 	pi := fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)
 	pi.IKEProposals = append([]suite.Proposal{ecp}, DefaultIKEProposals()...)
 	mustReconfig(t, p.mr, fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly))
