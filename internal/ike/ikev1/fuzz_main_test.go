@@ -50,8 +50,8 @@ func startMainModePair(t testing.TB) *mainModePair {
 
 // precomputedKeys makes generateKey, until t ends, hand out two
 // Diffie-Hellman keys of each group in turn, each made once: a fuzz
-// target that runs a Main Mode per input then makes no key for it, only
-// the shared secrets. The initiator and the responder still get
+// target that starts Main Mode after Main Mode then makes no key for
+// them, only the shared secrets. The initiator and the responder still get
 // different keys, so that g^xi and g^xr differ.
 func precomputedKeys(t testing.TB) {
 	orig := generateKey
