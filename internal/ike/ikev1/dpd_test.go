@@ -23,6 +23,13 @@ func withoutVendorID(t *testing.T, msg, vid []byte) []byte {
 // payloads drop picks.
 func withoutPayloads(t *testing.T, msg []byte, drop func(wire.Payload) bool) []byte {
 	t.Helper()
+	return editPayloads(t, msg, func(ps []wire.Payload) []wire.Payload { return slices.DeleteFunc(ps, drop) })
+}
+
+// editPayloads returns msg, an unencrypted message, with its payloads
+// as edit returns them.
+func editPayloads(t *testing.T, msg []byte, edit func([]wire.Payload) []wire.Payload) []byte {
+	t.Helper()
 	h, err := wire.ParseHeader(msg)
 	if err != nil {
 		t.Fatal(err)
@@ -31,7 +38,7 @@ func withoutPayloads(t *testing.T, msg []byte, drop func(wire.Payload) bool) []b
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, first := wire.AppendPayloads(nil, slices.DeleteFunc(ps, drop))
+	body, first := wire.AppendPayloads(nil, edit(ps))
 	h.Next, h.Length = first, uint32(wire.HeaderLen+len(body))
 	return append(h.Append(nil), body...)
 }

@@ -202,15 +202,5 @@ func TestNATTDraftVendorID(t *testing.T) {
 // withPayload returns msg, an unencrypted message, with p added last.
 func withPayload(t *testing.T, msg []byte, p wire.Payload) []byte {
 	t.Helper()
-	h, err := wire.ParseHeader(msg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps, err := wire.ParsePayloads(h.Next, msg[wire.HeaderLen:])
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, first := wire.AppendPayloads(nil, append(ps, p))
-	h.Next, h.Length = first, uint32(wire.HeaderLen+len(body))
-	return append(h.Append(nil), body...)
+	return editPayloads(t, msg, func(ps []wire.Payload) []wire.Payload { return append(ps, p) })
 }

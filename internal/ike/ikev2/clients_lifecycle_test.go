@@ -213,10 +213,7 @@ func TestDisconnectClientWithRequestOutstanding(t *testing.T) {
 // TestClientAddresses found now and then.
 func TestDisconnectClientReturnsOnceGone(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	cl := newP2SClient(t, g, clientAt(1))
 	_, addr := cl.connect(pki.client)
 	g.m.mu.Lock()

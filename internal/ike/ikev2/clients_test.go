@@ -145,6 +145,25 @@ func (p p2sPKI) clients(h *p2sHooks, pool netip.Prefix, maxClients int) *Clients
 		MaxClients: maxClients, Attach: h.attach, Detach: h.detach}
 }
 
+// gateway starts a gateway (newP2SGateway) that admits the PKI's
+// clients, 10 at most, from p2sPool.
+func (p p2sPKI) gateway(t testing.TB) *p2sGateway {
+	t.Helper()
+	g := newP2SGateway(t, Config{})
+	if err := g.m.SetClients(p.clients(g.hooks, p2sPool, 10)); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// roots returns a pool of the PKI's root, a client's trust in the
+// gateway's certificate.
+func (p p2sPKI) roots() *x509.CertPool {
+	roots := x509.NewCertPool()
+	roots.AddCert(p.root.Certificate)
+	return roots
+}
+
 // p2sGateway is a Manager whose datagrams are captured, not delivered.
 type p2sGateway struct {
 	m     *Manager
@@ -852,10 +871,7 @@ func TestClientInitWithoutClients(t *testing.T) {
 // client's Delete ends it all.
 func TestClientConnect(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	cl := newP2SClient(t, g, clientAt(1))
 	ps, addr := cl.connect(pki.client)
 	if n := errorNotify(ps); n != nil {
@@ -1160,10 +1176,7 @@ func TestClientRefused(t *testing.T) {
 // TEMPORARY_FAILURE and its address goes back to the pool.
 func TestClientAttachFails(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	g.hooks.mu.Lock()
 	g.hooks.attachErr = errors.New("no room")
 	g.hooks.mu.Unlock()
@@ -1526,10 +1539,7 @@ func TestClientCookie(t *testing.T) {
 // they were renewed.
 func TestClientsBehindSpoofedNAT(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	nat := netip.MustParseAddr("198.51.100.200")
 	for i := range maxPendingClientsPerSender {
 		spoofed := newP2SClient(t, g, netip.AddrPortFrom(nat, uint16(20000+i)))
@@ -1680,6 +1690,41 @@ func (cl *p2sClient) eapRequest(m ppp.EAP) (ppp.EAP, []wire.Payload) {
 	return next, ps
 }
 
+// beginEAP sends the client's first IKE_AUTH request as cert's subject
+// without AUTH (RFC 7296 §2.16: it asks for EAP) and returns the answer
+// and the gateway's first EAP message in it.
+func (cl *p2sClient) beginEAP(cert *pkitest.Cert) ([]wire.Payload, ppp.EAP) {
+	cl.t.Helper()
+	ps := cl.request(wire.IKEAuth, slices.DeleteFunc(cl.auth(cert), func(p wire.Payload) bool {
+		return p.Type() == wire.PayloadAUTH || p.Type() == wire.PayloadCERT
+	}))
+	p, ok := find[*wire.EAP](ps)
+	if !ok {
+		cl.t.Fatalf("no EAP in the first IKE_AUTH answer %v", ps)
+	}
+	m, err := ppp.ParseEAP(p.Data)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return ps, m
+}
+
+// macAuth sends the client's last IKE_AUTH request after EAP, as cert's
+// subject: its AUTH is a MAC keyed with key, the MSK (RFC 7296 §2.16).
+// It returns the answer.
+func (cl *p2sClient) macAuth(cert *pkitest.Cert, key []byte) []wire.Payload {
+	cl.t.Helper()
+	signed, err := suite.SignedOctets(cl.s.PRF, cl.initReq, cl.nr, cl.keys.PI, dnOf(cert).payload(false).AppendBody(nil))
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	mac, err := suite.PSKAuth(cl.s.PRF, key, signed)
+	if err != nil {
+		cl.t.Fatal(err)
+	}
+	return cl.request(wire.IKEAuth, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: mac}})
+}
+
 // eapTLS runs the client's side of EAP-TLS (RFC 5216) with cert, from the
 // gateway's first EAP request to its Success or Failure, which it
 // returns, with the MSK on success.
@@ -1761,49 +1806,27 @@ func (cl *p2sClient) eapTLS(first ppp.EAP, cert *pkitest.Cert, roots *x509.CertP
 // does an AUTH computed with another key.
 func TestClientEAPTLS(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.root.Certificate)
-	withoutAuth := func(cl *p2sClient) []wire.Payload {
-		return slices.DeleteFunc(cl.auth(pki.client), func(p wire.Payload) bool { return p.Type() == wire.PayloadAUTH || p.Type() == wire.PayloadCERT })
-	}
+	g := pki.gateway(t)
+	roots := pki.roots()
 	begin := func(cl *p2sClient) ppp.EAP {
 		t.Helper()
 		cl.init()
-		ps := cl.request(wire.IKEAuth, withoutAuth(cl))
+		ps, m := cl.beginEAP(pki.client)
 		gwCert, ok1 := find[*wire.Cert](ps)
 		auth, ok2 := find[*wire.Auth](ps)
 		idr, ok3 := find[*wire.ID](ps)
-		p, ok4 := find[*wire.EAP](ps)
-		if !ok1 || !ok2 || !ok3 || !ok4 {
-			t.Fatalf("the first answer lacks CERT, AUTH, IDr or EAP: %v", ps)
+		if !ok1 || !ok2 || !ok3 {
+			t.Fatalf("the first answer lacks CERT, AUTH or IDr: %v", ps)
 		}
 		// The gateway proves itself first, with its certificate.
 		signed, err := suite.SignedOctets(cl.s.PRF, cl.initResp, cl.ni, cl.keys.PR, idr.AppendBody(nil))
 		if err != nil || !bytes.Equal(gwCert.Data, pki.gw.Raw) || suite.VerifyAuth(pki.gw.PublicKey, auth.Method, auth.Data, signed) != nil {
 			t.Fatalf("the gateway's AUTH does not verify with its certificate: %v", err)
 		}
-		m, err := ppp.ParseEAP(p.Data)
-		if err != nil || m.Code != ppp.EAPRequest || m.Type != ppp.TypeTLS {
-			t.Fatalf("the first EAP message is %+v (%v), want EAP-TLS's start", m, err)
+		if m.Code != ppp.EAPRequest || m.Type != ppp.TypeTLS {
+			t.Fatalf("the first EAP message is %+v, want EAP-TLS's start", m)
 		}
 		return m
-	}
-	macAuth := func(cl *p2sClient, key []byte) []wire.Payload {
-		t.Helper()
-		idi := dnOf(pki.client).payload(false)
-		signed, err := suite.SignedOctets(cl.s.PRF, cl.initReq, cl.nr, cl.keys.PI, idi.AppendBody(nil))
-		if err != nil {
-			t.Fatal(err)
-		}
-		mac, err := suite.PSKAuth(cl.s.PRF, key, signed)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return cl.request(wire.IKEAuth, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: mac}})
 	}
 
 	cl := newP2SClient(t, g, clientAt(1))
@@ -1811,7 +1834,7 @@ func TestClientEAPTLS(t *testing.T) {
 	if end.Code != ppp.EAPSuccess || len(msk) != 64 {
 		t.Fatalf("EAP ended with code %d, MSK of %d bytes", end.Code, len(msk))
 	}
-	ps := macAuth(cl, msk)
+	ps := cl.macAuth(pki.client, msk)
 	auth, ok := find[*wire.Auth](ps)
 	idr := IPIdentity(p2sGW.Addr()).payload(true)
 	signedR, _ := suite.SignedOctets(cl.s.PRF, cl.initResp, cl.ni, cl.keys.PR, idr.AppendBody(nil))
@@ -1839,7 +1862,7 @@ func TestClientEAPTLS(t *testing.T) {
 	if end.Code != ppp.EAPSuccess {
 		t.Fatalf("carol's EAP ended with code %d", end.Code)
 	}
-	if ps := macAuth(cl3, make([]byte, 64)); notify(ps, wire.AuthenticationFailed) == nil || cpAddr(ps).IsValid() {
+	if ps := cl3.macAuth(pki.client, make([]byte, 64)); notify(ps, wire.AuthenticationFailed) == nil || cpAddr(ps).IsValid() {
 		t.Errorf("an AUTH keyed with another key was answered %v", ps)
 	}
 	waitFor(t, 5*time.Second, "the refused clients' connections to end", func() bool { return g.clientConns() == 1 })
@@ -1853,10 +1876,7 @@ func TestClientEAPTLS(t *testing.T) {
 // authenticates the site.
 func TestClientAtSiteAddress(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	site := basePeer("site", p2sGW.Addr(), clientAt(1).Addr())
 	site.Mode = ModeResponderOnly
 	if err := g.m.Reconfig([]PeerConfig{site}); err != nil {
@@ -1976,10 +1996,7 @@ func TestClientSelectors(t *testing.T) {
 // A client that did not announce MOBIKE gets no MOBIKE_SUPPORTED.
 func TestClientMOBIKE(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	cl := newP2SClient(t, g, clientAt(1))
 	cl.init()
 	ps := cl.request(wire.IKEAuth, append(cl.auth(pki.client), &wire.Notify{NotifyType: wire.MOBIKESupported}))
@@ -2033,10 +2050,7 @@ func TestClientMOBIKE(t *testing.T) {
 // without MOBIKE is followed to the new mapping (RFC 7296 §2.23).
 func TestClientNATMappingChanges(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	private := netip.MustParseAddrPort("10.0.0.2:4500")
 	childRemotes := func(addr netip.Addr) []netip.AddrPort {
 		var out []netip.AddrPort
@@ -2105,10 +2119,7 @@ func TestClientNATMappingChanges(t *testing.T) {
 // the connection over: the old one's SAs, tunnel and address go.
 func TestClientEndpointReused(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	mover := newP2SClient(t, g, clientAt(1))
 	mover.init()
 	if a := cpAddr(mover.request(wire.IKEAuth, append(mover.auth(pki.client), &wire.Notify{NotifyType: wire.MOBIKESupported}))); a != poolAddr(1) {
@@ -2257,10 +2268,7 @@ func TestClientReconnectsWhenFull(t *testing.T) {
 // requests every 30 s kept it out.
 func TestClientEndpointFloodAsksCookies(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	if _, a := newP2SClient(t, g, clientAt(1)).connect(pki.client); a != poolAddr(1) {
 		t.Fatalf("got %v", a)
 	}

@@ -163,10 +163,7 @@ func startBoth(t *testing.T, n *fakeNet, pa, pb PeerConfig) (a, b *node) {
 // of another make learns nothing of what answers.
 func TestVendorIDOnlyToVnetgw(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	sitePeer, otherPeer := netip.MustParseAddrPort("203.0.113.9:500"), netip.MustParseAddrPort("203.0.113.10:500")
 	p, q := basePeer("vnetgw", p2sGW.Addr(), sitePeer.Addr()), basePeer("other", p2sGW.Addr(), otherPeer.Addr())
 	p.Mode, q.Mode = ModeResponderOnly, ModeResponderOnly

@@ -2,13 +2,10 @@ package ikev2
 
 import (
 	"crypto/sha1"
-	"crypto/x509"
 	"encoding/hex"
-	"slices"
 	"testing"
 	"time"
 
-	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
@@ -23,27 +20,12 @@ import (
 func TestClientEAPTLSRevokedDuringHandshake(t *testing.T) {
 	pki := newPKI(t)
 	carol := pkitest.Issue(t, "carol", false, pki.root)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.root.Certificate)
+	g := pki.gateway(t)
+	roots := pki.roots()
 
 	cl := newP2SClient(t, g, clientAt(1))
 	cl.init()
-	// RFC 7296 §2.16: an IKE_AUTH request without AUTH asks for EAP.
-	ps := cl.request(wire.IKEAuth, slices.DeleteFunc(cl.auth(carol), func(p wire.Payload) bool {
-		return p.Type() == wire.PayloadAUTH || p.Type() == wire.PayloadCERT
-	}))
-	p, ok := find[*wire.EAP](ps)
-	if !ok {
-		t.Fatalf("no EAP in the answer %v", ps)
-	}
-	first, err := ppp.ParseEAP(p.Data)
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, first := cl.beginEAP(carol)
 	end, msk := cl.eapTLS(first, carol, roots)
 	if end.Code != ppp.EAPSuccess {
 		t.Fatalf("carol's EAP ended with code %d, want Success", end.Code)
@@ -56,15 +38,7 @@ func TestClientEAPTLSRevokedDuringHandshake(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	signed, err := suite.SignedOctets(cl.s.PRF, cl.initReq, cl.nr, cl.keys.PI, dnOf(carol).payload(false).AppendBody(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
-	mac, err := suite.PSKAuth(cl.s.PRF, msk, signed)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ps = cl.request(wire.IKEAuth, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: mac}})
+	ps := cl.macAuth(carol, msk)
 	if notify(ps, wire.AuthenticationFailed) == nil || cpAddr(ps).IsValid() {
 		t.Errorf("a certificate revoked during EAP-TLS was answered %v, want AUTHENTICATION_FAILED and no address", ps)
 	}

@@ -3,7 +3,6 @@ package ikev2
 import (
 	"bytes"
 	"crypto/rand"
-	"crypto/x509"
 	"net/netip"
 	"slices"
 	"sync"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
@@ -346,12 +344,8 @@ func TestClientInitRetransmitDuringEAP(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pki := newPKI(t)
-			g := newP2SGateway(t, Config{})
-			if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-				t.Fatal(err)
-			}
-			roots := x509.NewCertPool()
-			roots.AddCert(pki.root.Certificate)
+			g := pki.gateway(t)
+			roots := pki.roots()
 			cl := newP2SClient(t, g, clientAt(1))
 			from := cl.addr
 			if tc.floated {
@@ -370,34 +364,14 @@ func TestClientInitRetransmitDuringEAP(t *testing.T) {
 			if tc.floated {
 				cl.addr = netip.AddrPortFrom(from.Addr(), DefaultNATTPort)
 			}
-			withoutAuth := slices.DeleteFunc(cl.auth(pki.client), func(p wire.Payload) bool {
-				return p.Type() == wire.PayloadAUTH || p.Type() == wire.PayloadCERT
-			})
-			ps := cl.request(wire.IKEAuth, withoutAuth)
-			p, ok := find[*wire.EAP](ps)
-			if !ok {
-				t.Fatalf("no EAP in the first IKE_AUTH response: %v", ps)
-			}
-			first, err := ppp.ParseEAP(p.Data)
-			if err != nil {
-				t.Fatal(err)
-			}
+			_, first := cl.beginEAP(pki.client)
 			again()
 			end, msk := cl.eapTLS(first, pki.client, roots)
 			if end.Code != ppp.EAPSuccess {
 				t.Fatalf("EAP ended with code %d", end.Code)
 			}
 			again()
-			idi := dnOf(pki.client).payload(false)
-			signed, err := suite.SignedOctets(cl.s.PRF, cl.initReq, cl.nr, cl.keys.PI, idi.AppendBody(nil))
-			if err != nil {
-				t.Fatal(err)
-			}
-			mac, err := suite.PSKAuth(cl.s.PRF, msk, signed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if addr := cpAddr(cl.request(wire.IKEAuth, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: mac}})); addr != poolAddr(1) {
+			if addr := cpAddr(cl.macAuth(pki.client, msk)); addr != poolAddr(1) {
 				t.Fatalf("the client got %v, want %v", addr, poolAddr(1))
 			}
 			again()

@@ -158,10 +158,7 @@ func TestClientNoAddressBounded(t *testing.T) {
 // MaxClients, for as long as it answered liveness checks.
 func TestClientWithoutChildSABounded(t *testing.T) {
 	pki := newPKI(t)
-	g := newP2SGateway(t, Config{})
-	if err := g.m.SetClients(pki.clients(g.hooks, p2sPool, 10)); err != nil {
-		t.Fatal(err)
-	}
+	g := pki.gateway(t)
 	cl := newP2SClient(t, g, clientAt(1))
 	cl.init()
 	any6 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("::/0")})
