@@ -52,8 +52,9 @@ func addrsOf(pkt []byte) lastDrop {
 }
 
 // dropped keeps what a line says of a packet from src to dst of size
-// bytes, dropped for reason, which the caller counted. It allocates
-// nothing.
+// bytes, dropped for reason, which the caller counts after: a count that
+// LogDrops reads has the addresses of its last packet with it. It
+// allocates nothing.
 func (r *Router) dropped(reason dropReason, src, dst netip.Addr, size int) {
 	r.lastMu.Lock()
 	r.last[reason] = lastDrop{src: src, dst: dst, size: size}

@@ -227,10 +227,10 @@ func NewEgress(router Forwarder, opts EgressOptions) (*Egress, error) {
 // VNet's router, when router is one, logs as its own no_route (LogDrops).
 // It allocates nothing.
 func (e *Egress) refuse(src, dst netip.Addr) {
-	e.stats.refused.Add(1)
 	if r, ok := e.router.(*Router); ok {
 		r.dropped(dropNoRoute, src, dst, 0)
 	}
+	e.stats.refused.Add(1)
 }
 
 // track counts a goroutine of a flow in wg, unless the egress is closed.

@@ -194,10 +194,10 @@ func (p *GatewayPort) Read(bufs [][]byte, sizes []int, offset int) (int, error) 
 	for n < len(bufs) {
 		if pkt, ok := p.out.take(); ok {
 			if len(pkt) > len(bufs[n])-offset {
-				p.full.Add(1)
 				p.mu.Lock()
 				p.last = addrsOf(pkt)
 				p.mu.Unlock()
+				p.full.Add(1)
 				continue
 			}
 			sizes[n] = copy(bufs[n][offset:], pkt)

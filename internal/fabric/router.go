@@ -239,21 +239,21 @@ func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
 func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 	dst, ttl, n := parse(pkt)
 	if n == 0 {
-		r.stats.malformed.Add(1)
 		r.dropped(dropMalformed, netip.Addr{}, netip.Addr{}, len(pkt))
+		r.stats.malformed.Add(1)
 		return nil, nil
 	}
 	pkt = pkt[:n]
 	src := source(pkt)
 	if !routable(src, dst) {
-		r.stats.link.Add(1)
 		r.dropped(dropLink, src, dst, n)
+		r.stats.link.Add(1)
 		return nil, nil
 	}
 	p := t.lookup(dst)
 	if p == nil {
-		r.stats.noRoute.Add(1)
 		r.dropped(dropNoRoute, src, dst, n)
+		r.stats.noRoute.Add(1)
 		r.icmpError(key, pkt, unreachable, 0)
 		return nil, nil
 	}
@@ -264,8 +264,8 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 	if ttl <= 1 {
 		// RFC 1812 §5.3.1 (RFC 8200 §3 for IPv6): reduced to zero, it
 		// MUST be discarded.
-		r.stats.ttl.Add(1)
 		r.dropped(dropTTL, src, dst, n)
+		r.stats.ttl.Add(1)
 		r.icmpError(key, pkt, timeExceeded, 0)
 		return nil, nil
 	}
