@@ -17,7 +17,7 @@ func (c *countingClient) SendIP([]byte) error {
 }
 func (c *countingClient) connected() bool            { return true }
 func (c *countingClient) disconnect()                {}
-func (c *countingClient) closeConn()                 {}
+func (c *countingClient) shutdown()                  {}
 func (c *countingClient) remoteAddr() netip.AddrPort { return netip.AddrPort{} }
 func (c *countingClient) traffic() (uint64, uint64, uint64, uint64) {
 	return 0, c.packets.Load(), 0, 0

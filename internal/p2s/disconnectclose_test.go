@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -175,6 +176,103 @@ func disconnectedCleanly(t *testing.T, c *Client, p *relay, what string) {
 	case <-time.After(10 * time.Second):
 		t.Errorf("the gateway's side of %s's connection is still open 10 s on", what)
 	}
+}
+
+// TestReplacedConnectionDisconnected: a client's stale connection, whose
+// place and address its new one takes (reserve: the pool's last address,
+// a laptop after sleep), is disconnected as the API disconnects a client:
+// told (CALL_DISCONNECT), its CALL_DISCONNECT_ACK waited for, then ended
+// in close_notify and a FIN, whatever it still sends ([MS-SSTP]
+// §3.1.2.2). It was closed at once, untold, the client's packets unread:
+// a TCP reset.
+func TestReplacedConnectionDisconnected(t *testing.T) {
+	r := newRegion(t, Config{Pool: netip.MustParsePrefix("172.16.201.0/30")}) // one client address: .2
+	p := startRelay(t, r.srv.Addr())
+	stale, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
+	if err != nil {
+		t.Fatal(err)
+	}
+	flood(t, stale)
+	time.Sleep(100 * time.Millisecond)
+	if _, _, err := r.dial(t, r.pki.client); err != nil {
+		t.Fatalf("the client connecting again: %v", err)
+	}
+	disconnectedCleanly(t, stale, p, "the stale connection's client")
+}
+
+// TestServerCloseDisconnectsClients: Server.Close disconnects its SSTP
+// clients as the API does ([MS-SSTP] §3.1.2.2): each is told
+// (CALL_DISCONNECT), its CALL_DISCONNECT_ACK waited for, then its
+// connection ended in close_notify and a FIN, whatever it still sends.
+// They are disconnected all at once: Close returns within the disconnect
+// timers however many do not answer, sooner when they answer, and leaves
+// none of the gateway's goroutines running. It closed their connections,
+// untold, their packets unread: TCP resets.
+func TestServerCloseDisconnectsClients(t *testing.T) {
+	bound := disconnectTimer1 + disconnectTimer2 + time.Second
+	for _, tc := range []struct {
+		name string
+		hold time.Duration // what the gateway sends after Close is held for; 0: the clients send on meanwhile
+	}{
+		{"clients answer", 0},
+		{"clients silent", 7 * time.Second},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := newRegion(t, Config{})
+			var cs []*Client
+			var ps []*relay
+			for range 3 {
+				p := startRelay(t, r.srv.Addr())
+				c, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
+				if err != nil {
+					t.Fatal(err)
+				}
+				if p.hold.Store(int64(tc.hold)); tc.hold == 0 {
+					flood(t, c)
+				}
+				cs, ps = append(cs, c), append(ps, p)
+			}
+			time.Sleep(100 * time.Millisecond)
+			start := time.Now()
+			r.srv.Close()
+			took := time.Since(start)
+			t.Logf("Close took %v", took)
+			for _, p := range ps {
+				p.hold.Store(0) // what the relays read next, the clients' ends
+			}
+			if took > bound {
+				t.Errorf("Close took %v with %d clients, more than the disconnect timers (%v)", took, len(cs), bound)
+			}
+			if g := serverGoroutines(); g != "" {
+				t.Errorf("the gateway's goroutines run on after Close returned:\n%s", g)
+			}
+			if tc.hold > 0 {
+				if took < disconnectTimer1 {
+					t.Errorf("Close returned after %v, without waiting for the clients' CALL_DISCONNECT_ACK (%v)", took, disconnectTimer1)
+				}
+				return
+			}
+			if took >= disconnectTimer1 {
+				t.Errorf("Close took %v though the clients answered: it waited for the timers", took)
+			}
+			for i, c := range cs {
+				disconnectedCleanly(t, c, ps[i], fmt.Sprintf("client %d", i+1))
+			}
+		})
+	}
+}
+
+// serverGoroutines returns the stacks of the goroutines (of this process)
+// that run a Server's code, or "".
+func serverGoroutines() string {
+	buf := make([]byte, 1<<22)
+	var found []string
+	for _, g := range strings.Split(string(buf[:runtime.Stack(buf, true)]), "\n\n") {
+		if strings.Contains(g, "p2s.(*Server).") || strings.Contains(g, "p2s.(*link).shutdown(") {
+			found = append(found, g)
+		}
+	}
+	return strings.Join(found, "\n\n")
 }
 
 // TestClientCloseMSSSTP3_1_2_2: vnetgw's client, closed, sends

@@ -310,25 +310,25 @@ func invalid(attr uint8, status uint32, reason string) error {
 
 // The link as a Server's client.
 func (l *link) connected() bool  { return l.bound.Load() }
-func (l *link) closeConn()       { l.cancel(); l.conn.Close() }
 func (l *link) protocol() string { return ProtocolSSTP }
 
-// disconnect tells the peer (CALL_DISCONNECT), and the reading
-// goroutine ends the call, waiting for the peer's CALL_DISCONNECT_ACK
-// (afterEnd). A peer that reads nothing holds up the write: its
-// connection is closed in a second, whether the message got out or not;
-// whoever disconnects a client (the API, client after client) does not
-// wait.
-func (l *link) disconnect() {
-	go func() {
-		t := time.AfterFunc(time.Second, func() { l.conn.Close() })
-		err := l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
-		if !t.Stop() || err != nil {
-			l.conn.Close()
-			return
-		}
-		l.conn.SetReadDeadline(time.Now()) // wakes the reader, which sees disconnectSent
-	}()
+// disconnect is shutdown on a goroutine of its own: whoever disconnects a
+// client (the API, client after client) does not wait.
+func (l *link) disconnect() { go l.shutdown() }
+
+// shutdown tells the peer (CALL_DISCONNECT), and the reading goroutine
+// ends the call, waiting for the peer's CALL_DISCONNECT_ACK (afterEnd).
+// A peer that reads nothing holds up the write: its connection is closed
+// in a second, whether the message got out or not. shutdown returns then,
+// or once the message went.
+func (l *link) shutdown() {
+	t := time.AfterFunc(time.Second, func() { l.conn.Close() })
+	err := l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnect})
+	if !t.Stop() || err != nil {
+		l.conn.Close()
+		return
+	}
+	l.conn.SetReadDeadline(time.Now()) // wakes the reader, which sees disconnectSent
 }
 
 func (l *link) remoteAddr() netip.AddrPort { return addrPortOf(l.conn.RemoteAddr()) }

@@ -1199,7 +1199,7 @@ func (o *ovpnSession) close() {
 
 // The session as a Server's client.
 func (o *ovpnSession) connected() bool            { return o.authed.Load() }
-func (o *ovpnSession) closeConn()                 { o.conn.Close() }
+func (o *ovpnSession) shutdown()                  { o.conn.Close() }
 func (o *ovpnSession) protocol() string           { return ProtocolOpenVPN }
 func (o *ovpnSession) mtu() int                   { return ovpnMTU }
 func (o *ovpnSession) remoteAddr() netip.AddrPort { return addrPortOf(o.conn.RemoteAddr()) }

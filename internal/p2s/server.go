@@ -57,8 +57,14 @@ type client interface {
 	// disconnect tells the client it is disconnected and closes its
 	// connection.
 	disconnect()
-	// closeConn closes the connection: the client's goroutine ends.
-	closeConn()
+	// shutdown ends the client for the server's own sake: it closes, or
+	// a newer connection of the client took its place (reserve). An
+	// SSTP client is disconnected as disconnect does, shutdown returning
+	// once the CALL_DISCONNECT went, a second at most (its goroutine
+	// ends the call, the timers bounding it); an OpenVPN client's
+	// connection is closed, without the HALT that would keep it from
+	// connecting again (R14).
+	shutdown()
 	remoteAddr() netip.AddrPort
 	traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64)
 	protocol() string
@@ -176,8 +182,11 @@ type Server struct {
 	// peers are who the clients are, by address.
 	peers  map[netip.Addr]peer
 	closed bool
-	// conns are every connection being served, authenticated or not:
-	// Close ends them all.
+	// conns are the connections being served that have not
+	// authenticated: Close closes them. The clients' it shuts down,
+	// and those that ended their calls (an SSTP link's last exchange,
+	// afterEnd) it leaves to their timers. A client admitted as Close
+	// runs may be among them still, its connection closed.
 	conns map[net.Conn]struct{}
 	wg    sync.WaitGroup
 	// goneIn and goneOut are the bytes of the clients that have left, by
@@ -370,6 +379,9 @@ func (s *Server) accept() {
 			admitted := sync.OnceFunc(func() {
 				handshook()
 				s.negotiating.end()
+				s.mu.Lock()
+				delete(s.conns, c) // a client's: Close ends it as such
+				s.mu.Unlock()
 			})
 			defer admitted()
 			switch err := s.dispatch(c, handshook, admitted); {
@@ -417,7 +429,14 @@ func (s *Server) logRefused(src netip.Addr, why error) {
 	}
 }
 
-// Close ends every client and stops listening.
+// Close stops listening and ends every client: the SSTP clients are
+// disconnected as through the API ([MS-SSTP] §3.1.2.2: CALL_DISCONNECT,
+// their CALL_DISCONNECT_ACK waited for, close_notify, then what they
+// still send read until their end), all at once, and Close returns once
+// they ended: within the disconnect timers and the second a
+// CALL_DISCONNECT may take to go out, 7 s, however many do not answer.
+// The OpenVPN clients' connections are closed, as are those that have
+// not authenticated: Close does not wait for their negotiation timers.
 func (s *Server) Close() {
 	s.mu.Lock()
 	if !s.closed {
@@ -425,10 +444,8 @@ func (s *Server) Close() {
 	}
 	s.closed = true
 	for _, c := range s.clients {
-		c.closeConn()
+		s.wg.Go(c.shutdown)
 	}
-	// Those that have not authenticated too: Close does not wait for
-	// their negotiation timers.
 	for c := range s.conns {
 		c.Close()
 	}
@@ -1003,8 +1020,8 @@ func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	old := s.clients[stale]
 	s.forgetLocked(stale) // its seat, an OpenVPN client's, passes to c: its leave gives none back
 	s.takeLocked(stale, c, p)
+	s.wg.Go(old.shutdown) // c's admission does not wait for it
 	s.mu.Unlock()
-	old.closeConn()
 	s.log.Info("point-to-site client connected again: its oldest connection replaced", "addr", stale, "protocol", c.protocol(), "identity", p.name, "full", err)
 	return stale, nil
 }
