@@ -1200,17 +1200,22 @@ func (l *link) handleLCP(info []byte) error {
 		data = append(data, p.Data[4:min(len(p.Data), l.mru()-4)]...) // within the peer's MRU (RFC 1661 §6.1), the packet's 4-byte header with it
 		return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.EchoReply, ID: p.ID, Data: data}.Append(nil))
 	case ppp.TermReq:
+		ack := ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil)
+		if !wasOpen {
+			// RFC 1661 §4.1: RTR in Req-Sent, Ack-Rcvd and Ack-Sent is sta, to Req-Sent.
+			l.lcpOurs, l.lcpPeers = false, false
+			return l.writePPP(ppp.ProtoLCP, ack)
+		}
 		// RFC 1661 §4.1: RTR in Opened is tld, zrc, sta: the link
 		// stays a Restart period for the Terminate-Ack to arrive
 		// (Stopping: the data path down, LCP alone answered) and then
 		// ends (TO-: tlf, with CALL_DISCONNECT), unless the peer's end
 		// of the call, which Windows sends after the Terminate-Ack
-		// (CALL_DISCONNECT, acknowledged), comes first. A peer that
-		// terminates before LCP is open ends the link so too.
+		// (CALL_DISCONNECT, acknowledged), comes first.
 		l.stopping, l.termTries, l.termSent = errors.New("the peer terminated PPP"), maxTerminate, time.Now()
 		l.ipcpOurs, l.ipcpPeers = false, false
 		l.checkUp()
-		return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
+		return l.writePPP(ppp.ProtoLCP, ack)
 	case ppp.CodeRej:
 		if len(p.Data) > 0 && fundamental(p.Data[0]) {
 			return l.rejected(fmt.Sprintf("LCP code %d (Code-Reject)", p.Data[0]))

@@ -5,6 +5,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
@@ -44,6 +45,52 @@ func TestPeerTerminateThenDisconnectRFC1661Section4_1(t *testing.T) {
 			if !slices.Contains(types(msgs), want) {
 				t.Errorf("after the Terminate-Ack the gateway sent %v, then closed; want message %d", types(msgs), want)
 			}
+		})
+	}
+}
+
+// lcpAnswer waits for the gateway's LCP packet of code answering the
+// client's of id, skipping the gateway's Configure-Requests (sent again
+// on the Restart timer); any other LCP packet fails the test.
+func (x *rawClient) lcpAnswer(id, code uint8) {
+	x.t.Helper()
+	p := x.next(ppp.ProtoLCP)
+	for p.Code == ppp.ConfReq {
+		p = x.next(ppp.ProtoLCP)
+	}
+	if p.Code != code || p.ID != id {
+		x.t.Fatalf("the gateway sent LCP code %d, Identifier %d; want code %d, Identifier %d", p.Code, p.ID, code, id)
+	}
+}
+
+// TestPeerTerminateWhileNegotiatingRFC1661Section4_1: a client's LCP
+// Terminate-Request before LCP is open is acknowledged, and LCP goes
+// back to Req-Sent (RFC 1661 §4.1: RTR in Req-Sent, Ack-Rcvd and
+// Ack-Sent is sta, to Req-Sent), not to Stopping: the client's next
+// request is acknowledged, and LCP opens, EAP starting, once the client
+// has acknowledged the gateway's request again.
+func TestPeerTerminateWhileNegotiatingRFC1661Section4_1(t *testing.T) {
+	for _, state := range []string{"Req-Sent", "Ack-Rcvd", "Ack-Sent"} {
+		t.Run(state, func(t *testing.T) {
+			r := newRegion(t, Config{})
+			x := dialRaw(t, r.srv.Addr())
+			ours := x.next(ppp.ProtoLCP)
+			switch state {
+			case "Ack-Rcvd":
+				x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+			case "Ack-Sent":
+				x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1})
+				x.lcpAnswer(1, ppp.ConfAck)
+			}
+			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermReq, ID: 7})
+			x.lcpAnswer(7, ppp.TermAck)
+			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 2})
+			x.lcpAnswer(2, ppp.ConfAck)
+			if !x.quiet(ppp.ProtoEAP, 300*time.Millisecond) {
+				t.Fatal("EAP started before the client acknowledged the gateway's request again")
+			}
+			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+			x.next(ppp.ProtoEAP)
 		})
 	}
 }
