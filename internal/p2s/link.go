@@ -921,6 +921,21 @@ func (l *link) needs(proto uint16) bool {
 	return proto == ppp.ProtoLCP || proto == ppp.ProtoIPCP || !l.authed && proto == binary.BigEndian.Uint16(l.authProto())
 }
 
+// reopenLCP takes LCP down from Opened for the peer (tld: IPCP with it,
+// and the data path) and sends our request again (scr), the peer's
+// request no longer acknowledged; a peer that does so too often ends the
+// link (renegotiated). The gateway keeps the client's place and address,
+// which IPCP names again.
+func (l *link) reopenLCP() error {
+	if err := l.renegotiated(&l.lcpRenegs, "LCP", "LCP and IPCP are"); err != nil {
+		return err
+	}
+	l.lcpOurs, l.lcpPeers = false, false
+	l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, false
+	l.checkUp()
+	return l.sendLCPRequest()
+}
+
 // rejected ends the link on the peer's Code- or Protocol-Reject of what
 // it cannot do without (RFC 1661 §4.3, RXJ-), rather than waiting for
 // the Restart timer to give up: with LCP open, LCP terminates first
@@ -997,17 +1012,10 @@ func (l *link) handleLCP(info []byte) error {
 		// 1661 §4.1: RCR- in Ack-Sent goes to Req-Sent), as IPCP's.
 		l.lcpPeers = false
 		if wasOpen {
-			if err := l.renegotiated(&l.lcpRenegs, "LCP", "LCP and IPCP are"); err != nil {
-				return err
-			}
 			// RFC 1661 §4.1: in Opened, a Configure-Request takes the
-			// layer down (tld: IPCP with it, and the data path) and ours
-			// goes out again (scr) before the answer. The gateway keeps
-			// the client's place and address, which IPCP names again.
-			l.lcpOurs = false
-			l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, false
-			l.checkUp()
-			if err := l.sendLCPRequest(); err != nil {
+			// layer down and ours goes out again (tld, scr) before the
+			// answer.
+			if err := l.reopenLCP(); err != nil {
 				return err
 			}
 		}
@@ -1216,6 +1224,16 @@ func (l *link) handleLCP(info []byte) error {
 		l.ipcpOurs, l.ipcpPeers = false, false
 		l.checkUp()
 		return l.writePPP(ppp.ProtoLCP, ack)
+	case ppp.TermAck:
+		switch {
+		case wasOpen:
+			// RFC 1661 §4.1: RTA in Opened is tld, scr, to Req-Sent.
+			return l.reopenLCP()
+		case l.lcpOurs:
+			// RFC 1661 §4.1: RTA in Ack-Rcvd is to Req-Sent.
+			l.lcpOurs = false
+		}
+		return nil
 	case ppp.CodeRej:
 		if len(p.Data) > 0 && fundamental(p.Data[0]) {
 			return l.rejected(fmt.Sprintf("LCP code %d (Code-Reject)", p.Data[0]))
@@ -1251,8 +1269,8 @@ func (l *link) handleLCP(info []byte) error {
 		}
 		l.log.Debug("LCP Protocol-Reject ignored", "packet", fmt.Sprintf("% x", p.Data))
 		return nil
-	case ppp.TermAck, ppp.DiscardReq, ppp.Identification, ppp.TimeRemaining:
-		// RFC 1661 §5.5, §5.8, RFC 1570 §1: nothing to answer. Windows
+	case ppp.DiscardReq, ppp.Identification, ppp.TimeRemaining:
+		// RFC 1661 §5.8, RFC 1570 §1: nothing to answer. Windows
 		// sends Identification once LCP is open; pppd discards it too.
 		return nil
 	default:

@@ -94,3 +94,49 @@ func TestPeerTerminateWhileNegotiatingRFC1661Section4_1(t *testing.T) {
 		})
 	}
 }
+
+// TestTerminateAckOutOfTurnRFC1661Section4_1: a Terminate-Ack that
+// answers nothing the gateway sent (RFC 1661 §4.1, RTA) takes LCP back
+// to Req-Sent from Opened, a new request going out at once (tld, scr),
+// and from Ack-Rcvd, its request going out again on the Restart timer;
+// in Req-Sent and Ack-Sent it changes nothing, and LCP opens on the
+// answers it waited for.
+func TestTerminateAckOutOfTurnRFC1661Section4_1(t *testing.T) {
+	for _, state := range []string{"Req-Sent", "Ack-Rcvd", "Ack-Sent", "Opened"} {
+		t.Run(state, func(t *testing.T) {
+			r := newRegion(t, Config{})
+			x := dialRaw(t, r.srv.Addr())
+			ours := x.next(ppp.ProtoLCP)
+			if state == "Ack-Rcvd" || state == "Opened" {
+				x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+			}
+			if state == "Ack-Sent" || state == "Opened" {
+				x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1})
+				x.lcpAnswer(1, ppp.ConfAck)
+			}
+			if state == "Opened" {
+				x.next(ppp.ProtoEAP)
+			}
+			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.TermAck, ID: 9})
+			if state == "Req-Sent" || state == "Ack-Sent" {
+				if state == "Req-Sent" {
+					x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1})
+					x.lcpAnswer(1, ppp.ConfAck)
+				}
+				x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+				x.next(ppp.ProtoEAP)
+				return
+			}
+			again := x.next(ppp.ProtoLCP)
+			if again.Code != ppp.ConfReq || (again.ID == ours.ID) != (state == "Ack-Rcvd") {
+				t.Fatalf("after the Terminate-Ack the gateway sent LCP code %d, Identifier %d (its request was %d); want a Configure-Request, the same in Ack-Rcvd, a new one in Opened", again.Code, again.ID, ours.ID)
+			}
+			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: again.ID, Data: again.Data})
+			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 2})
+			x.lcpAnswer(2, ppp.ConfAck)
+			if state == "Ack-Rcvd" {
+				x.next(ppp.ProtoEAP)
+			}
+		})
+	}
+}
