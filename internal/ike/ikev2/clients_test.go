@@ -58,8 +58,8 @@ func poolAddr(i int) netip.Addr {
 	return a
 }
 
-// capture is a Transport that records what is sent, by destination, and
-// delivers nothing.
+// capture is a Transport that records what is sent, by destination
+// (IPv4-mapped as IPv4, where the kernel sends it), and delivers nothing.
 type capture struct {
 	mu   sync.Mutex
 	sent map[netip.AddrPort][]sentDatagram
@@ -71,7 +71,7 @@ func (c *capture) SendIKE(local, remote netip.AddrPort, msg []byte) error {
 	if c.sent == nil {
 		c.sent = map[netip.AddrPort][]sentDatagram{}
 	}
-	c.sent[remote] = append(c.sent[remote], sentDatagram{from: local, to: remote, data: bytes.Clone(msg), at: time.Now()})
+	c.sent[unmapped(remote)] = append(c.sent[unmapped(remote)], sentDatagram{from: local, to: remote, data: bytes.Clone(msg), at: time.Now()})
 	return nil
 }
 
@@ -79,14 +79,14 @@ func (c *capture) SendIKE(local, remote netip.AddrPort, msg []byte) error {
 func (c *capture) to(remote netip.AddrPort) []sentDatagram {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	return slices.Clone(c.sent[remote])
+	return slices.Clone(c.sent[unmapped(remote)])
 }
 
 // forget drops what was sent to remote.
 func (c *capture) forget(remote netip.AddrPort) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.sent, remote)
+	delete(c.sent, unmapped(remote))
 }
 
 // p2sHooks records the data path hooks of Clients.

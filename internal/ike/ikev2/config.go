@@ -310,6 +310,7 @@ type PeerConfig struct {
 
 // withDefaults returns p with every unset field at its default.
 func (p PeerConfig) withDefaults() PeerConfig {
+	p.Local, p.Remote = unmapped(p.Local), unmapped(p.Remote)
 	if p.Local.Port() == 0 {
 		p.Local = netip.AddrPortFrom(p.Local.Addr(), DefaultIKEPort)
 	}

@@ -37,7 +37,10 @@ type fakeNet struct {
 	hold bool
 	held []func()
 	nat  *fakeNAT
-	sent []sentDatagram
+	// dualStack are the nodes whose datagrams arrive with IPv4-mapped
+	// IPv6 addresses (::ffff:a.b.c.d), as a dual-stack socket's do.
+	dualStack map[netip.Addr]bool
+	sent      []sentDatagram
 	// sentBytes counts what was sent; with noRecord set, sent stays empty.
 	sentBytes int
 	noRecord  bool
@@ -204,9 +207,16 @@ func (tr netTransport) SendIKE(local, remote netip.AddrPort, msg []byte) error {
 	}
 	for _, d := range delays {
 		deliver := func() {
+			// A datagram sent to a mapped address goes to the IPv4
+			// one, and comes from the IPv4 sender, as the kernel
+			// sends it.
+			to, from := unmapped(to), unmapped(from)
 			n.mu.Lock()
-			m := n.nodes[to.Addr()]
+			m, dual := n.nodes[to.Addr()], n.dualStack[to.Addr()]
 			n.mu.Unlock()
+			if dual {
+				to, from = mapped(to), mapped(from)
+			}
 			if m != nil {
 				m.HandlePacket(to, from, b)
 			}

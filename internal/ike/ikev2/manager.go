@@ -455,7 +455,7 @@ func (m *Manager) Acquire(tunnel string, src, dst netip.Addr) {
 // came from remote. It does not block.
 func (m *Manager) PeerMoved(tunnel string, inSPI uint32, remote netip.AddrPort) {
 	if c := m.conn(tunnel); c != nil {
-		c.post(true, func() { c.peerMoved(inSPI, remote) })
+		c.post(true, func() { c.peerMoved(inSPI, unmapped(remote)) })
 	}
 }
 
@@ -473,6 +473,7 @@ func (m *Manager) conn(name string) *conn {
 // not block on a busy peer (the datagram is dropped and counted) and never
 // panics.
 func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
+	local, remote = unmapped(local), unmapped(remote)
 	m.stats.received.Add(1)
 	if len(msg) == 1 && msg[0] == 0xff {
 		m.stats.keepalives.Add(1) // RFC 3948 §2.3 NAT-keepalive
@@ -514,6 +515,15 @@ func (m *Manager) HandlePacket(local, remote netip.AddrPort, msg []byte) {
 		return
 	}
 	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg)})
+}
+
+// unmapped returns ap with an IPv4-mapped IPv6 address (::ffff:a.b.c.d,
+// as a dual-stack socket gives an IPv4 peer's) as the IPv4 address: the
+// Manager takes addresses so, from packets and configurations alike, as
+// it compares a message's endpoints with its IKE SA's (authenticated,
+// espFrom, handleInitRequest) and hands them to the data path.
+func unmapped(ap netip.AddrPort) netip.AddrPort {
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
 }
 
 // initKey names the IKE_SA_INIT request of a half-open IKE SA: the
