@@ -976,10 +976,10 @@ func (l *link) finished(why error) error {
 	return why
 }
 
-// stoppingLCP handles an LCP packet while LCP terminates (RFC 1661
-// §4.1, Stopping): the Terminate-Ack, or a catastrophic reject, ends
-// the link (RTA, RXJ-: tlf); a Terminate-Request is acknowledged (RTR:
-// sta); anything else is ignored.
+// stoppingLCP handles an LCP packet of a known Code while LCP terminates
+// (RFC 1661 §4.1, Stopping): the Terminate-Ack, or a catastrophic reject,
+// ends the link (RTA, RXJ-: tlf); a Terminate-Request is acknowledged
+// (RTR: sta); anything else is ignored.
 func (l *link) stoppingLCP(p ppp.Packet) error {
 	switch {
 	case p.Code == ppp.TermAck:
@@ -997,6 +997,11 @@ func (l *link) handleLCP(info []byte) error {
 	p, err := ppp.ParsePacket(info)
 	if err != nil {
 		return nil
+	}
+	if p.Code == 0 || p.Code > ppp.TimeRemaining {
+		// RFC 1661 §5.6: an unknown Code MUST be reported back with a
+		// Code-Reject; §4.1: RUC is scj in every state, Stopping too.
+		return l.sendReject(ppp.ProtoLCP, ppp.CodeRej, info[:p.Len()])
 	}
 	if l.stopping != nil {
 		return l.stoppingLCP(p)
@@ -1273,10 +1278,6 @@ func (l *link) handleLCP(info []byte) error {
 		// RFC 1661 §5.8, RFC 1570 §1: nothing to answer. Windows
 		// sends Identification once LCP is open; pppd discards it too.
 		return nil
-	default:
-		// RFC 1661 §5.6: an unknown Code MUST be reported back with a
-		// Code-Reject.
-		return l.sendReject(ppp.ProtoLCP, ppp.CodeRej, info[:p.Len()])
 	}
 	if !wasOpen && l.lcpOurs && l.lcpPeers && l.authed {
 		// LCP is open again after the peer renegotiated it: the network

@@ -311,3 +311,36 @@ func TestRejectedNotSentAgainRFC1661Section4_3(t *testing.T) {
 		})
 	}
 }
+
+// TestCodeRejectWhileStoppingRFC1661Section4_1: an LCP packet of an
+// unknown Code gets its Code-Reject also while LCP terminates (RFC 1661
+// §4.1: RUC in Stopping is scj; §5.6: MUST), and LCP goes on
+// terminating: the peer's Terminate-Ack then ends the link; client and
+// gateway.
+func TestCodeRejectWhileStoppingRFC1661Section4_1(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x := openIPCP(t, server)
+			x.l.lcpOurs, x.l.lcpPeers = true, true
+			why := errors.New("terminated by the test")
+			if err := x.l.terminate(why); err != nil {
+				t.Fatal(err)
+			}
+			term, _ := x.conn.take(t, ppp.ProtoLCP)
+			if len(term) != 1 || term[0].Code != ppp.TermReq {
+				t.Fatalf("terminate sent %+v, want a Terminate-Request", term)
+			}
+			sent := ppp.Packet{Code: 99, ID: 7}.Append(nil)
+			if err := x.l.handleLCP(sent); err != nil {
+				t.Fatalf("LCP code 99 while Stopping ended the link: %v", err)
+			}
+			if got, _ := x.conn.take(t, ppp.ProtoLCP); len(got) != 1 || got[0].Code != ppp.CodeRej || !bytes.Equal(got[0].Data, sent) {
+				t.Errorf("LCP code 99 while Stopping answered with %+v, want a Code-Reject of % x", got, sent)
+			}
+			err := x.l.handleLCP(ppp.Packet{Code: ppp.TermAck, ID: term[0].ID}.Append(nil))
+			if x.conn.take(t, ppp.ProtoLCP); err != why || !x.conn.disconnected {
+				t.Errorf("the Terminate-Ack: err %v, CALL_DISCONNECT %v; want %v and CALL_DISCONNECT", err, x.conn.disconnected, why)
+			}
+		})
+	}
+}
