@@ -106,13 +106,7 @@ func FuzzInitResponse(f *testing.F) {
 		for range 2 {
 			fx.a.m.HandlePacket(local, remote, initResponse(spiI, data))
 		}
-		c := fx.a.m.conn("to-b")
-		for range 1000 {
-			if len(c.packets) == 0 {
-				break
-			}
-			time.Sleep(100 * time.Microsecond)
-		}
+		settleConn(fx.a.m.conn("to-b"))
 		n := 0
 		fx.a.onLoop(func(c *conn) {
 			for _, sa := range c.sas {
