@@ -1,10 +1,13 @@
 package ikev2
 
 import (
+	"bytes"
 	"net/netip"
 	"slices"
 	"testing"
+	"time"
 
+	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -24,16 +27,17 @@ func authFixture(f testing.TB) *fuzzFixture {
 	return fx
 }
 
-// authResponse seals plain, whose first payload is of type first, as b's
-// IKE_AUTH response to a's half-open sa. A chain that parses has its
-// empty AUTH payloads filled in with what a verifies over the first
-// responder ID (RFC 7296 §2.15), which the fuzzer cannot compute; filled
-// tells whether one was.
-func (fx *fuzzFixture) authResponse(sa *ikeSA, first wire.PayloadType, plain []byte) (msg []byte, filled bool) {
-	var id uint32
+// authResponse seals plain, whose first payload is of type first, with
+// out, b's keys, as b's IKE_AUTH response to a's half-open sa. A chain
+// that parses has its empty AUTH payloads filled in with what a verifies
+// over the first responder ID (RFC 7296 §2.15), which the fuzzer cannot
+// compute; filled tells whether one was.
+func (fx *fuzzFixture) authResponse(sa *ikeSA, out suite.Cipher, first wire.PayloadType, plain []byte) (msg []byte, filled bool) {
+	var h wire.Header
 	fx.a.onLoop(func(*conn) {
+		h = wire.Header{SPIi: sa.spiI, SPIr: sa.spiR, MajorVersion: 2, Exchange: wire.IKEAuth, Flags: wire.FlagResponse}
 		if sa.pend != nil {
-			id = sa.pend.id
+			h.MessageID = sa.pend.id
 		}
 		ps, err := wire.ParsePayloads(first, plain)
 		if err != nil {
@@ -60,22 +64,85 @@ func (fx *fuzzFixture) authResponse(sa *ikeSA, first wire.PayloadType, plain []b
 			}
 		}
 	})
-	fx.b.onLoop(func(c *conn) {
-		for _, s := range c.sas {
-			if s.spiI != sa.spiI || s.out == nil {
-				continue
-			}
-			h := wire.Header{SPIi: s.spiI, SPIr: s.spiR, MajorVersion: 2, Exchange: wire.IKEAuth, MessageID: id, Flags: wire.FlagResponse}
-			b, err := wire.AppendEncryptedHeader(nil, h, first, s.out.SealedLen(len(plain)))
-			if err == nil {
-				msg, _ = s.out.Seal(b, b, plain)
-			}
-		}
-	})
+	b, err := wire.AppendEncryptedHeader(nil, h, first, out.SealedLen(len(plain)))
+	if err == nil {
+		msg, _ = out.Seal(b, b, plain)
+	}
 	return msg, filled
 }
 
-// settleA waits until a's loop has processed what it was given.
+// bOut returns the keys b seals its messages of a's IKE SA sa with, or
+// nil.
+func (fx *fuzzFixture) bOut(sa *ikeSA) suite.Cipher {
+	var out suite.Cipher
+	fx.b.onLoop(func(c *conn) {
+		for _, s := range c.sas {
+			if s.spiI == sa.spiI && s.out != nil {
+				out = s.out
+			}
+		}
+	})
+	return out
+}
+
+// authFuzzFixture is authFixture's a with an IKE SA whose IKE_AUTH
+// request went out, and b's keys for it; b is gone. It lives across fuzz
+// iterations.
+type authFuzzFixture struct {
+	*fuzzFixture
+	// sent is a's IKE SA as it was when its IKE_AUTH request went out,
+	// kept out of a's connection: each input is answered to a copy of it
+	// (again). Only a's loop touches it.
+	sent *ikeSA
+	out  suite.Cipher // b's keys for sent
+}
+
+// newAuthFuzzFixture builds the fixture, which lives as long as f.
+func newAuthFuzzFixture(f testing.TB) *authFuzzFixture {
+	fx := &authFuzzFixture{fuzzFixture: authFixture(f)}
+	sa := fx.reset(f, true)
+	if fx.out = fx.bOut(sa); fx.out == nil {
+		f.Fatal("b holds no keys for a's IKE SA")
+	}
+	fx.n.detach(addrB)
+	fx.b.m.Close()
+	fx.n.mu.Lock()
+	fx.n.noRecord = true // what a sends goes nowhere, input after input
+	fx.n.mu.Unlock()
+	fx.a.onLoop(func(c *conn) {
+		c.sas = slices.DeleteFunc(c.sas, func(s *ikeSA) bool { return s == sa })
+	})
+	fx.sent = sa
+	return fx
+}
+
+// again ends a's IKE SAs and puts in their place a copy of fx.sent that
+// sends its IKE_AUTH request anew (sendAuth): an IKE SA as after its
+// IKE_SA_INIT exchange, without that exchange's cost (its Diffie-Hellman
+// keys and round trips took most of an input's time). The copy has keys
+// of its own, which its end clears (release).
+func (fx *authFuzzFixture) again() *ikeSA {
+	var sa ikeSA
+	fx.a.onLoop(func(c *conn) {
+		for _, s := range c.sas {
+			s.kill("fuzz reset")
+		}
+		c.reap()
+		sa = *fx.sent
+		sa.keys.D, sa.keys.PI, sa.keys.PR = bytes.Clone(sa.keys.D), bytes.Clone(sa.keys.PI), bytes.Clone(sa.keys.PR)
+		now := time.Now()
+		sa.created, sa.lastRecv = now, now
+		sa.nextID = fx.sent.pend.id
+		c.m.mu.Lock()
+		c.m.ikeSPIs[sa.spiI] = c // the last copy's end let it go
+		c.m.mu.Unlock()
+		c.sas = []*ikeSA{&sa}
+		sa.sendAuth()
+	})
+	return &sa
+}
+
+// settleA returns once a's loop has handled what it was given.
 func (fx *fuzzFixture) settleA() { settleConn(fx.a.m.conn("to-b")) }
 
 // prefixesWithin reports whether every prefix of ps lies inside one of outer.
@@ -96,8 +163,14 @@ func prefixesWithin(ps, outer []netip.Prefix) bool {
 // fuzzer wrote never establishes the SA; and a child it installs has
 // traffic selectors within those it proposed (RFC 7296 §2.9: the
 // responder may only narrow them).
+//
+// Each input is answered to a copy of one IKE SA whose IKE_AUTH request
+// went out (authFuzzFixture.again), not to one of a new IKE_SA_INIT
+// exchange. Inputs over 512 octets are not tried: the fuzzer minimizes
+// each that finds new coverage with some n²/2 cuts of its n octets,
+// fuzzing nothing else meanwhile, and the seeds are 137 at most.
 func FuzzAuthResponse(f *testing.F) {
-	fx := authFixture(f)
+	fx := newAuthFuzzFixture(f)
 	here, there := []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}, []netip.Prefix{netip.MustParsePrefix("10.2.0.0/16")}
 	esp := saPayload(mustProposals(f, wire.ProtocolESP, "aes256gcm16"), spi4(0x0badcafe), false)
 	idr := IPIdentity(addrB).payload(true)
@@ -121,13 +194,13 @@ func FuzzAuthResponse(f *testing.F) {
 		f.Add(append([]byte{byte(ps[0].Type())}, plain...))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		if len(data) == 0 {
+		if len(data) == 0 || len(data) > 512 {
 			return
 		}
-		sa := fx.reset(t, true)
-		msg, filled := fx.authResponse(sa, wire.PayloadType(data[0]), data[1:])
+		sa := fx.again()
+		msg, filled := fx.authResponse(sa, fx.out, wire.PayloadType(data[0]), data[1:])
 		if msg == nil {
-			t.Fatal("b holds no keys for a's IKE SA")
+			t.Fatal("the response could not be sealed")
 		}
 		fx.a.m.HandlePacket(sa.local, sa.remote, msg)
 		fx.a.m.HandlePacket(sa.local, sa.remote, msg) // again: a retransmission
@@ -176,7 +249,7 @@ func TestAuthResponseForged(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			msg, _ := fx.authResponse(sa, wire.PayloadIDr, plain)
+			msg, _ := fx.authResponse(sa, fx.bOut(sa), wire.PayloadIDr, plain)
 			fx.a.m.HandlePacket(sa.local, sa.remote, msg)
 			fx.settleA()
 			got := false
