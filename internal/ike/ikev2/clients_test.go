@@ -305,10 +305,24 @@ func (cl *p2sClient) initRequest() []byte {
 // payloads of the response.
 func (cl *p2sClient) init() []wire.Payload {
 	cl.t.Helper()
+	seen := cl.sendInit()
+	return cl.initDone(cl.await(wire.IKESAInit, 0, seen))
+}
+
+// sendInit sends the client's IKE_SA_INIT request and returns how many
+// responses to it the gateway had sent before.
+func (cl *p2sClient) sendInit() (seen int) {
+	cl.t.Helper()
 	cl.initReq = cl.initRequest()
-	seen := len(cl.fromGW(wire.IKESAInit, 0, true))
+	seen = len(cl.fromGW(wire.IKESAInit, 0, true))
 	cl.gw.m.HandlePacket(p2sGW, cl.addr, cl.initReq)
-	resp := cl.await(wire.IKESAInit, 0, seen)
+	return seen
+}
+
+// initDone derives the IKE SA's keys from resp, the gateway's response to
+// the client's IKE_SA_INIT request, and returns its payloads.
+func (cl *p2sClient) initDone(resp []byte) []wire.Payload {
+	cl.t.Helper()
 	msg, err := wire.ParseMessage(resp)
 	if err != nil {
 		cl.t.Fatalf("IKE_SA_INIT response: %v", err)
