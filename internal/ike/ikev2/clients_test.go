@@ -178,6 +178,13 @@ type p2sGateway struct {
 func newP2SGateway(t testing.TB, cfg Config) *p2sGateway {
 	t.Helper()
 	checkLeaks(t)
+	return startP2SGateway(t, cfg)
+}
+
+// startP2SGateway is newP2SGateway for a test that checks for leaked
+// goroutines itself.
+func startP2SGateway(t testing.TB, cfg Config) *p2sGateway {
+	t.Helper()
 	g := &p2sGateway{tr: &capture{}, dp: newFakeDataplane(), hooks: newHooks()}
 	if cfg.Logger == nil {
 		cfg.Logger = testLogger(t, "gw")

@@ -653,15 +653,23 @@ func lossy(seed uint64, drop, dup float64, maxDelay time.Duration) func(from, to
 // is registered first, so its cleanup runs last.
 func checkLeaks(t testing.TB) {
 	t.Cleanup(func() {
-		var stacks string
-		for range 200 {
-			buf := make([]byte, 1<<20)
-			stacks = string(buf[:runtime.Stack(buf, true)])
-			if !strings.Contains(stacks, "ikev2.(*conn).run") {
-				return
-			}
-			time.Sleep(10 * time.Millisecond)
+		if stacks, leaked := leakedLoops(); leaked {
+			t.Errorf("goroutines leaked:\n%s", stacks)
 		}
-		t.Errorf("goroutines leaked:\n%s", stacks)
 	})
+}
+
+// leakedLoops waits up to 2 s for the loops of this package's connections
+// (conn.run) to end; if one still runs, it returns the stacks of every
+// goroutine.
+func leakedLoops() (stacks string, leaked bool) {
+	for range 200 {
+		buf := make([]byte, 1<<20)
+		stacks = string(buf[:runtime.Stack(buf, true)])
+		if !strings.Contains(stacks, "ikev2.(*conn).run") {
+			return "", false
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return stacks, true
 }
