@@ -60,6 +60,10 @@ type Options struct {
 	HistoryBytes int64
 	// OpenTimeout bounds the wait for the file lock held by another process.
 	OpenTimeout time.Duration
+	// NoSync leaves commits unsynced (bbolt's NoSync), for tests only: a
+	// write waits for no fsync (a millisecond or more on a disk), and a
+	// crash or a power loss may lose writes or damage the file.
+	NoSync bool
 }
 
 // Store is a store.Store on a bbolt file.
@@ -92,7 +96,7 @@ func Open(path string, opts Options) (*Store, error) {
 	}
 	s := &Store{history: opts.History, historyBytes: opts.HistoryBytes, notify: make(chan struct{}), done: make(chan struct{})}
 	var err error
-	s.db, s.rev, err = openFile(path, opts.OpenTimeout)
+	s.db, s.rev, err = openFile(path, opts.OpenTimeout, opts.NoSync)
 	if err != nil {
 		return nil, err
 	}
@@ -105,7 +109,7 @@ func Open(path string, opts Options) (*Store, error) {
 // it reads past the end, a fault that ends the process, or panics on a
 // page it cannot make sense of. Both are an error here that names the file,
 // at start, and not a crash at start or at the first read of that page.
-func openFile(path string, timeout time.Duration) (db *bbolt.DB, rev int64, err error) {
+func openFile(path string, timeout time.Duration, noSync bool) (db *bbolt.DB, rev int64, err error) {
 	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
 	// file is what bbolt opened: a panic inside bbolt.Open leaves no db
 	// to close, and its lock would be held until the process ends (a
@@ -129,7 +133,7 @@ func openFile(path string, timeout time.Duration) (db *bbolt.DB, rev int64, err 
 		file = f
 		return f, err
 	}
-	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, OpenFile: openFile})
+	db, err = bbolt.Open(path, 0o600, &bbolt.Options{Timeout: timeout, OpenFile: openFile, NoSync: noSync})
 	if err != nil {
 		if errors.Is(err, berrors.ErrTimeout) {
 			return nil, 0, fmt.Errorf("open store %s: locked by another process", path)
