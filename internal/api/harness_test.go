@@ -58,6 +58,8 @@ type envOptions struct {
 	transport http.RoundTripper
 	// store holds the region's state (none: a bbolt file).
 	store store.Store
+	// noSync: the bbolt file's writes are not synced (bolt.Options.NoSync).
+	noSync bool
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -72,7 +74,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	st := o.store
 	if st == nil {
 		var err error
-		if st, err = bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{}); err != nil {
+		if st, err = bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{NoSync: o.noSync}); err != nil {
 			t.Fatal(err)
 		}
 	}
