@@ -72,6 +72,18 @@ func startRelay(t *testing.T, gateway netip.AddrPort) *relay {
 	return p
 }
 
+// dialRelayed connects r's client, through a relay to r's gateway
+// (startRelay), and returns both.
+func (r *region) dialRelayed(t *testing.T) (*Client, *relay) {
+	t.Helper()
+	p := startRelay(t, r.srv.Addr())
+	c, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, p
+}
+
 // pump copies src to dst, each read held for hold first (nil: not),
 // until src ends, and returns the error that ended it.
 func pump(dst, src *relaySide, hold *atomic.Int64) error {
@@ -141,11 +153,7 @@ func flood(t *testing.T, c *Client) {
 // the CALL_DISCONNECT_ACK).
 func TestDisconnectEndsWithoutReset(t *testing.T) {
 	r := newRegion(t, Config{})
-	p := startRelay(t, r.srv.Addr())
-	c, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, p := r.dialRelayed(t)
 	flood(t, c)
 	time.Sleep(100 * time.Millisecond)
 	if !r.srv.Disconnect(ProtocolSSTP, c.Addr()) {
@@ -187,11 +195,7 @@ func disconnectedCleanly(t *testing.T, c *Client, p *relay, what string) {
 // a TCP reset.
 func TestReplacedConnectionDisconnected(t *testing.T) {
 	r := newRegion(t, Config{Pool: netip.MustParsePrefix("172.16.201.0/30")}) // one client address: .2
-	p := startRelay(t, r.srv.Addr())
-	stale, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
-	if err != nil {
-		t.Fatal(err)
-	}
+	stale, p := r.dialRelayed(t)
 	flood(t, stale)
 	time.Sleep(100 * time.Millisecond)
 	if _, _, err := r.dial(t, r.pki.client); err != nil {
@@ -222,11 +226,7 @@ func TestServerCloseDisconnectsClients(t *testing.T) {
 			var cs []*Client
 			var ps []*relay
 			for range 3 {
-				p := startRelay(t, r.srv.Addr())
-				c, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
-				if err != nil {
-					t.Fatal(err)
-				}
+				c, p := r.dialRelayed(t)
 				if p.hold.Store(int64(tc.hold)); tc.hold == 0 {
 					flood(t, c)
 				}
@@ -294,11 +294,7 @@ func TestClientCloseMSSSTP3_1_2_2(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := newRegion(t, Config{})
-			p := startRelay(t, r.srv.Addr())
-			c, _, err := r.dial(t, r.pki.client, func(cfg *ClientConfig) { cfg.Server = p.addr })
-			if err != nil {
-				t.Fatal(err)
-			}
+			c, p := r.dialRelayed(t)
 			p.hold.Store(int64(tc.hold))
 			start := time.Now()
 			c.Close()
