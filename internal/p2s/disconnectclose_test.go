@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/netip"
 	"runtime"
@@ -15,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
 
@@ -194,7 +196,9 @@ func disconnectedCleanly(t *testing.T, c *Client, p *relay, what string) {
 // §3.1.2.2). It was closed at once, untold, the client's packets unread:
 // a TCP reset.
 func TestReplacedConnectionDisconnected(t *testing.T) {
-	r := newRegion(t, Config{Pool: netip.MustParsePrefix("172.16.201.0/30")}) // one client address: .2
+	var log logbuf.Buffer
+	r := newRegion(t, Config{Pool: netip.MustParsePrefix("172.16.201.0/30"), // one client address: .2
+		Logger: slog.New(slog.NewTextHandler(&log, nil))})
 	stale, p := r.dialRelayed(t)
 	flood(t, stale)
 	time.Sleep(100 * time.Millisecond)
@@ -202,6 +206,19 @@ func TestReplacedConnectionDisconnected(t *testing.T) {
 		t.Fatalf("the client connecting again: %v", err)
 	}
 	disconnectedCleanly(t, stale, p, "the stale connection's client")
+	// The address is the new connection's: the log does not say that
+	// client disconnected.
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(log.String(), "replaced connection ended") && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	out := log.String()
+	if !strings.Contains(out, "replaced connection ended") {
+		t.Errorf("the replaced connection's end is not logged:\n%s", out)
+	}
+	if strings.Contains(out, "point-to-site client disconnected") {
+		t.Errorf("the log says the connected client disconnected:\n%s", out)
+	}
 }
 
 // TestServerCloseDisconnectsClients: Server.Close disconnects its SSTP

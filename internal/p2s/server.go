@@ -676,13 +676,19 @@ func (s *Server) Traffic(protocol string) (in, out uint64, clients int) {
 // totals; a client replaced (reserve) is forgotten already.
 func (s *Server) leave(addr netip.Addr, c client) {
 	s.mu.Lock()
-	if s.clients[addr] == c {
+	current := s.clients[addr] == c
+	if current {
 		s.forgetLocked(addr)
 		if c.protocol() == ProtocolOpenVPN {
 			s.seats.Give()
 		}
 	}
 	s.mu.Unlock()
+	if !current {
+		// addr is the newer connection's now: the client did not leave.
+		s.log.Info("point-to-site client's replaced connection ended", "addr", addr, "protocol", c.protocol())
+		return
+	}
 	s.log.Info("point-to-site client disconnected", "addr", addr, "protocol", c.protocol())
 }
 
