@@ -356,11 +356,15 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 			claimed[r.Masked()] = true
 		}
 	}
+	kept := make(map[string]bool, len(tc.Tunnels))
+	for _, t := range tc.Tunnels {
+		kept[t.Name] = true
+	}
 	g.mu.Lock()
 	old := g.tunnels
 	g.tunnels = slices.Clone(tc.Tunnels)
 	for _, t := range old {
-		if !slices.ContainsFunc(tc.Tunnels, func(n tunnel.Tunnel) bool { return n.Name == t.Name }) {
+		if !kept[t.Name] {
 			t.Routes = slices.DeleteFunc(slices.Clone(t.Routes), func(r netip.Prefix) bool { return claimed[r.Masked()] })
 			g.tunnels = append(g.tunnels, t)
 		}
@@ -387,12 +391,15 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 	// no other: a removed tunnel goes once its daemon has told the peer
 	// (its Deletes go on the IKE socket, not through a tunnel) and
 	// removed its children, and so does that of a new peer refused.
-	carried := append(g.ike.Load().Peers(), g.ike1.Load().Peers()...)
+	carried := map[string]bool{}
+	for _, name := range append(g.ike.Load().Peers(), g.ike1.Load().Peers()...) {
+		carried[name] = true
+	}
 	g.mu.Lock()
-	g.tunnels = slices.DeleteFunc(g.tunnels, func(t tunnel.Tunnel) bool { return !slices.Contains(carried, t.Name) })
+	g.tunnels = slices.DeleteFunc(g.tunnels, func(t tunnel.Tunnel) bool { return !carried[t.Name] })
 	g.conns = make(map[string]configured, len(conns))
 	for _, c := range conns {
-		g.conns[c.Peer.Name] = configured{mode: c.Peer.Mode, refused: !slices.Contains(carried, c.Peer.Name)}
+		g.conns[c.Peer.Name] = configured{mode: c.Peer.Mode, refused: !carried[c.Peer.Name]}
 	}
 	if err := g.applyTunnels(); err != nil {
 		errs = append(errs, fmt.Errorf("gateway %s: tunnels: %w", g.opts.Local, err))
@@ -546,13 +553,15 @@ func (g *Gateway) Status() []ConnectionStatus {
 	// The connections' tunnels only, not the point-to-site clients'.
 	peers := g.ikeStatus()
 	names := make([]string, len(peers))
+	known := make(map[string]bool, len(peers))
 	for i, p := range peers {
 		names[i] = p.Name
+		known[p.Name] = true
 	}
 	g.mu.Lock()
 	missing := map[string]configured{}
 	for name, c := range g.conns {
-		if !slices.Contains(names, name) {
+		if !known[name] {
 			missing[name] = c
 			names = append(names, name)
 		}
