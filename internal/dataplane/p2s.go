@@ -28,7 +28,8 @@ const DefaultSSTPPort = 443
 // whose root was removed, and no other; the connected clients keep the
 // routes and DNS servers they were given until they connect again. A
 // change of the pool, the protocols or how clients authenticate (with
-// RADIUS or not) restarts it, its clients disconnected.
+// RADIUS or not) restarts it, its clients disconnected in the
+// background.
 func (e *Engine) configureP2S(g *gw) {
 	want := g.cfg.P2S
 	sstp := tcpPart(want)
@@ -37,7 +38,12 @@ func (e *Engine) configureP2S(g *gw) {
 		g.p2sCfg = sstp
 	}
 	if g.p2s != nil && (sstp == nil || !reflect.DeepEqual(*sstp, *g.p2sCfg)) {
-		g.p2s.Close()
+		// Its SSTP clients are disconnected in the background (each may
+		// take seconds to answer, while e.mu is held); its address is
+		// free for the new server at once.
+		old := g.p2s
+		old.Shutdown()
+		e.closing.Go(old.Close)
 		g.p2s, g.p2sCfg = nil, nil
 	}
 	e.configureIKEv2Clients(g)

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
+	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -42,13 +45,7 @@ func TestP2SRevocationDisconnectsOnlyItsClient(t *testing.T) {
 	p := &GatewayP2S{Pool: netip.MustParsePrefix("172.16.201.0/24"), TCPPool: netip.MustParsePrefix("172.16.201.0/24"), SSTP: true,
 		Roots: [][]byte{root.Certificate.Raw}, Revoked: []string{carol, "00112233445566778899AABBCCDDEEFF00112233"},
 		Radius: []radius.Server{{Addr: netip.MustParseAddrPort("127.93.0.9:1812"), Secret: []byte("s1")}}}
-	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}},
-		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: pub, PrivateAddr: netip.MustParseAddr("10.1.255.4"), P2S: p}}}
-	if g := reconfigGateway(t, e, cfg); g == nil || g.p2s == nil {
-		t.Fatal("the point-to-site server did not start")
-	}
-	roots := x509.NewCertPool()
-	roots.AddCert(root.Certificate)
+	cfg, roots := startP2S(t, e, pub, p, root)
 	dial := func(cert tls.Certificate) *p2s.Client {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -134,4 +131,118 @@ func TestP2SRevocationDisconnectsOnlyItsClient(t *testing.T) {
 	if _, err := p2s.Dial(ctx, p2s.ClientConfig{Server: netip.AddrPortFrom(pub, 15716), ServerName: pub.String(), RootCAs: roots, Cert: bob}); err == nil {
 		t.Fatal("bob connected again with his certificate revoked")
 	}
+}
+
+// TestP2SRestartDoesNotWaitForClients: a change that restarts the
+// point-to-site server (its pool) returns without waiting for the old
+// server's SSTP clients to answer their CALL_DISCONNECT, which may take
+// seconds each while every other reconfiguration and status read waits:
+// they are disconnected in the background. The new server listens at
+// once, the silent client's connection ends within the disconnect timers,
+// and Close leaves none of it behind.
+func TestP2SRestartDoesNotWaitForClients(t *testing.T) {
+	root := pkitest.Issue(t, "P2S root", true, nil)
+	pub := netip.MustParseAddr("127.93.1.1")
+	server := pkitest.Issue(t, "gateway", false, root, pub).TLS()
+	e := New(Options{IKEPort: 15734, NATTPort: 15735, SSTPPort: 15736,
+		GatewayCert: func(netip.Addr) (tls.Certificate, error) { return server, nil }})
+	defer e.Close()
+	p := &GatewayP2S{Pool: netip.MustParsePrefix("172.16.203.0/24"), TCPPool: netip.MustParsePrefix("172.16.203.0/24"), SSTP: true,
+		Roots: [][]byte{root.Certificate.Raw}}
+	cfg, roots := startP2S(t, e, pub, p, root)
+	// The client connects through a relay that, once held, passes on
+	// nothing more the gateway sends: the client never sees the
+	// CALL_DISCONNECT, so never answers it. The relay notes when the
+	// gateway ends the connection.
+	relay, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer relay.Close()
+	var hold atomic.Bool
+	ended := make(chan struct{})
+	go func() {
+		c, err := relay.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		s, err := net.Dial("tcp", netip.AddrPortFrom(pub, 15736).String())
+		if err != nil {
+			return
+		}
+		defer s.Close()
+		go io.Copy(s, c)
+		buf := make([]byte, 64<<10)
+		for {
+			n, err := s.Read(buf)
+			if err != nil {
+				close(ended)
+				return
+			}
+			if !hold.Load() {
+				c.Write(buf[:n])
+			}
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := p2s.Dial(ctx, p2s.ClientConfig{Server: netip.MustParseAddrPort(relay.Addr().String()), ServerName: pub.String(), RootCAs: roots,
+		Cert: pkitest.Issue(t, "alice", false, root).TLS()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Admitted: the gateway lists it (it tells the clients it lists,
+	// and closes the rest).
+	for deadline := time.Now().Add(30 * time.Second); len(e.P2SClients("gw")) != 1; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway lists %d clients, want 1", len(e.P2SClients("gw")))
+		}
+	}
+	hold.Store(true)
+
+	q := *p
+	q.Pool, q.TCPPool = netip.MustParsePrefix("172.16.204.0/24"), netip.MustParsePrefix("172.16.204.0/24")
+	cfg.Gateways[0].P2S = &q
+	g := reconfigGateway(t, e, cfg)
+	// Had Reconfig waited, the connection would have ended as it
+	// returned: the relay would see it end at once, not seconds on.
+	select {
+	case <-ended:
+		t.Fatal("the restart waited for the old server's silent client: its connection ended as Reconfig returned")
+	case <-time.After(200 * time.Millisecond):
+	}
+	if g == nil || g.p2s == nil {
+		t.Fatal("the point-to-site server did not start again")
+	}
+	c2, err := p2s.Dial(ctx, p2s.ClientConfig{Server: netip.AddrPortFrom(pub, 15736), ServerName: pub.String(), RootCAs: roots,
+		Cert: pkitest.Issue(t, "bob", false, root).TLS()})
+	if err != nil {
+		t.Fatalf("a client of the new server: %v", err)
+	}
+	defer c2.Close()
+	if a := c2.Addr(); !q.TCPPool.Contains(a) {
+		t.Errorf("the new server's client has %v, not an address of the new pool %v", a, q.TCPPool)
+	}
+	select {
+	case <-ended:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the old server never ended its silent client's connection")
+	}
+}
+
+// startP2S configures e with gateway "gw" at pub, in VNet "v"
+// (10.1.0.0/16), serving p; it returns the configuration and the pool of
+// root, which the gateway's certificate chains to.
+func startP2S(t *testing.T, e *Engine, pub netip.Addr, p *GatewayP2S, root *pkitest.Cert) (Config, *x509.CertPool) {
+	t.Helper()
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: pub, PrivateAddr: netip.MustParseAddr("10.1.255.4"), P2S: p}}}
+	if g := reconfigGateway(t, e, cfg); g == nil || g.p2s == nil {
+		t.Fatal("the point-to-site server did not start")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Certificate)
+	return cfg, roots
 }

@@ -1054,6 +1054,9 @@ func (o *ovpnSession) handleData(pkt []byte) {
 		o.dropped.Add(1)
 		return
 	}
+	if o.srv.stopped.Load() {
+		return
+	}
 	o.bytesIn.Add(uint64(len(plain)))
 	o.pktsIn.Add(1)
 	if c := o.srv.capture.Load(); c != nil {

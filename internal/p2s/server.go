@@ -194,6 +194,8 @@ type Server struct {
 	goneIn, goneOut map[string]uint64
 
 	capture atomic.Pointer[pcap.Capture] // the clients' packets both ways, or nil
+	// stopped: Shutdown has run; what the clients send goes no further.
+	stopped atomic.Bool
 	// cert is the gateway's certificate the handshakes that begin now
 	// present: Config.Cert, or what SetCert put in its place.
 	cert atomic.Pointer[tls.Certificate]
@@ -438,11 +440,24 @@ func (s *Server) logRefused(src netip.Addr, why error) {
 // The OpenVPN clients' connections are closed, as are those that have
 // not authenticated: Close does not wait for their negotiation timers.
 func (s *Server) Close() {
+	s.Shutdown()
+	s.wg.Wait()
+}
+
+// Shutdown does what Close does without waiting for the clients to end:
+// once it returns, the server's address is free for another Server to
+// listen on and what its clients send no longer goes to Config.Router
+// (another Server may give their addresses out), while its SSTP clients
+// are disconnected in the background. Close waits for them.
+func (s *Server) Shutdown() {
 	s.mu.Lock()
-	if !s.closed {
-		close(s.done)
+	if s.closed {
+		s.mu.Unlock()
+		return
 	}
+	close(s.done)
 	s.closed = true
+	s.stopped.Store(true)
 	for _, c := range s.clients {
 		s.wg.Go(c.shutdown)
 	}
@@ -451,7 +466,6 @@ func (s *Server) Close() {
 	}
 	s.mu.Unlock()
 	s.ln.Close()
-	s.wg.Wait()
 }
 
 // newSettings returns st as a Server applies it; a 0 limit means 128.
@@ -829,6 +843,9 @@ func (s *Server) serveCall(c net.Conn, r *bufio.Reader, certDER []byte, admitted
 		return nil
 	}
 	l.onIP = func(pkt []byte) {
+		if s.stopped.Load() {
+			return
+		}
 		if c := s.capture.Load(); c != nil {
 			c.Packet(pkt)
 		}
