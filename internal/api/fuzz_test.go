@@ -183,6 +183,11 @@ func FuzzConnectionBody(f *testing.F) {
 			c["properties"].(obj)["usePolicyBasedTrafficSelectors"] = true
 			c["properties"].(obj)["ipsecPolicies"] = []obj{{"saLifeTimeSeconds": 3600, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
 				"ipsecIntegrity": "GCMAES256", "ikeEncryption": "AES256", "ikeIntegrity": "SHA256", "dhGroup": "ECP256", "pfsGroup": "ECP256"}}
+			// The rule the NAT seed names, on a SKU that has NAT: without
+			// it, the seed is refused.
+			g := e.withNatRules(e.site, natRule("site", "Static", "IngressSnat", "192.168.0.0/16", "172.31.0.0/16"))
+			g["properties"].(obj)["sku"] = obj{"name": "VpnGw2", "tier": "VpnGw2"}
+			e.must("PUT", e.site.gw, g)
 			n := s2s(loc, e.site.gw, e.lng)
 			n["properties"].(obj)["ingressNatRules"] = []obj{{"id": e.site.gw + "/natRules/site"}}
 			return []any{s2s(loc, e.site.gw, e.lng), c, v2v(loc, e.site.gw, netPath(subA, "rg2", "virtualNetworkGateways", "gw")), n}
