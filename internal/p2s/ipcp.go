@@ -39,9 +39,10 @@ func (l *link) writeIPCPRequest() error {
 	return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfReq, ID: l.ipcpReqID, Data: l.ipcpReq}.Append(nil))
 }
 
-// ipcpWaiting reports whether our IPCP request waits for an answer (the
-// Restart timer runs, RFC 1661 §4.6).
-func (l *link) ipcpWaiting() bool { return !l.ipcpOurs && !l.ipcpSent.IsZero() }
+// ipcpWaiting reports whether the Restart timer of our IPCP request
+// runs: IPCP is not open, in Req-Sent, Ack-Rcvd or Ack-Sent (RFC 1661
+// §4.2), nor Stopped.
+func (l *link) ipcpWaiting() bool { return !(l.ipcpOurs && l.ipcpPeers) && !l.ipcpSent.IsZero() }
 
 // askIPCPAgain sends a new IPCP request after the peer Naked or
 // Rejected ours, unless Max-Configure requests have been refused (RFC
@@ -188,10 +189,16 @@ func (l *link) handleIPCP(info []byte) error {
 			return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfNak, ID: p.ID, Data: ppp.AppendOptions(nil, nak)}.Append(nil))
 		}
 		l.ipcpPeers, l.ipcpNaks = true, 0
+		if l.ipcpOurs {
+			l.ipcpTries = 0 // IPCP is open: the Restart counter starts over (restartTimeout)
+		}
 		defer l.checkUp()
 		return l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data}.Append(nil))
 	case ppp.ConfAck:
-		l.ipcpOurs, l.ipcpTries = true, 0
+		l.ipcpOurs = true
+		if l.ipcpPeers {
+			l.ipcpTries = 0 // IPCP is open: the Restart counter starts over (restartTimeout)
+		}
 		l.checkUp()
 	case ppp.ConfNak:
 		if l.server {

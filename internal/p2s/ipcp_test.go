@@ -267,6 +267,7 @@ func pipePeer(t *testing.T, server bool) (l *link, peer net.Conn, reqs <-chan pp
 			}
 			if proto, info, err := ppp.ParseFrame(body); err == nil && proto == ppp.ProtoIPCP {
 				if p, err := ppp.ParsePacket(info); err == nil && p.Code == ppp.ConfReq {
+					p.Data = bytes.Clone(p.Data) // out of buf, which the next packet takes
 					rc <- p
 				}
 			}
@@ -337,6 +338,56 @@ func TestIPCPRestartTimerRFC1661Section4_6(t *testing.T) {
 			}
 			if n != maxConfigure+1 {
 				t.Errorf("%d IPCP requests sent, want %d (Max-Configure retransmissions)", n, maxConfigure+1)
+			}
+		})
+	}
+}
+
+// TestIPCPRestartTimerInAckRcvdRFC1661Section4_1: a peer that
+// acknowledges our IPCP request and sends none of its own that can be
+// acknowledged (its one request here Rejected) leaves IPCP in Ack-Rcvd,
+// where the Restart timer still runs: our request goes out again, under
+// a new Identifier since the last was answered (RFC 1661 §4.1, TO+ in
+// Ack-Rcvd: scr, to Req-Sent; §5.1), and after Max-Configure requests
+// the link ends saying why (TO-: tlf), the gateway's with CALL_ABORT,
+// rather than waiting for ever; client and gateway.
+func TestIPCPRestartTimerInAckRcvdRFC1661Section4_1(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			t.Parallel()
+			_, peer, reqs, ended := pipePeer(t, server)
+			send := func(p ppp.Packet) {
+				peer.Write(sstp.AppendData(nil, ppp.AppendFrame(nil, ppp.ProtoIPCP, p.Append(nil))))
+			}
+			ids := map[uint8]bool{}
+			n := 0
+			for {
+				var req ppp.Packet
+				var ok bool
+				select {
+				case req, ok = <-reqs:
+				case <-time.After(restartTimer + 30*time.Second):
+					t.Fatalf("after %d IPCP requests Acked the link neither sent another nor ended", n)
+				}
+				if !ok {
+					break
+				}
+				if n++; ids[req.ID] {
+					t.Errorf("request %d under Identifier %d again, after its Ack; want a new one (RFC 1661 §5.1)", n, req.ID)
+				}
+				ids[req.ID] = true
+				if n == 1 {
+					// The peer's request, of an option neither side
+					// takes: Rejected, so that IPCP is not open.
+					send(ppp.Packet{Code: ppp.ConfReq, ID: 1, Data: []byte{0x82, 2}})
+				}
+				send(ppp.Packet{Code: ppp.ConfAck, ID: req.ID, Data: req.Data})
+			}
+			if n != maxConfigure+1 {
+				t.Errorf("%d IPCP requests sent to a peer that Acks each and sends none acceptable, want %d", n, maxConfigure+1)
+			}
+			if err := <-ended; err == nil || !strings.Contains(err.Error(), "IPCP does not open: the peer acknowledged our request but sent none") {
+				t.Errorf("the link ended with %v, want IPCP not opening", err)
 			}
 		})
 	}

@@ -194,6 +194,62 @@ func TestLCPNakForeverDropped(t *testing.T) {
 	}
 }
 
+// TestLCPRestartTimerInAckRcvdRFC1661Section4_1: a client that
+// acknowledges the gateway's LCP request and sends none of its own
+// leaves LCP in Ack-Rcvd, where the Restart timer still runs: the request
+// goes out again, under a new Identifier since the last was answered
+// (RFC 1661 §4.1, TO+ in Ack-Rcvd: scr, to Req-Sent; §5.1), and after
+// Max-Configure requests the call ends (TO-: tlf) with a CALL_ABORT whose
+// Status Info says RETRY_COUNT_EXCEEDED, and the log says why, rather
+// than the gateway waiting for the client's request for ever.
+func TestLCPRestartTimerInAckRcvdRFC1661Section4_1(t *testing.T) {
+	t.Parallel()
+	var log logbuf.Buffer
+	r := newRegion(t, Config{Logger: slog.New(slog.NewTextHandler(io.MultiWriter(&log, testWriter{t}), nil))})
+	x := dialRaw(t, r.srv.Addr())
+	var buf [sstp.MaxPacket]byte
+	ids := map[uint8]bool{}
+	requests := 0
+	var end sstp.Control // the CALL_ABORT or CALL_DISCONNECT that ended the call
+	for requests <= 3*maxConfigure {
+		x.c.SetReadDeadline(time.Now().Add(restartTimer + 10*time.Second))
+		isControl, body, err := sstp.ReadPacket(x.r, &buf)
+		if err != nil {
+			t.Fatalf("after %d LCP requests Acked: %v; want another request or the call's end", requests, err)
+		}
+		if isControl {
+			if c, err := sstp.ParseControl(bytes.Clone(body)); err == nil && (c.Type == sstp.MsgCallAbort || c.Type == sstp.MsgCallDisconnect) {
+				end = c
+				break
+			}
+			continue
+		}
+		p, ok := packetOf(t, body, ppp.ProtoLCP)
+		if !ok || p.Code != ppp.ConfReq {
+			continue
+		}
+		if ids[p.ID] {
+			t.Errorf("request %d under Identifier %d again, after its Ack; want a new one (RFC 1661 §5.1)", requests+1, p.ID)
+		}
+		ids[p.ID] = true
+		requests++
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: p.ID, Data: p.Data})
+	}
+	if requests != maxConfigure+1 {
+		t.Errorf("the gateway sent %d LCP requests to a client that Acks each and sends none, want %d", requests, maxConfigure+1)
+	}
+	if si, ok := abortStatus([]sstp.Control{end}); !ok || si.AttribID != sstp.AttribNoError || si.Status != sstp.StatusRetryCountExceeded {
+		t.Errorf("the call ended with %+v; want a CALL_ABORT with Status Info RETRY_COUNT_EXCEEDED", end)
+	}
+	deadline := time.Now().Add(20 * time.Second)
+	for !strings.Contains(log.String(), "LCP does not open: the peer acknowledged our request but sent none") {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway did not log why the call ended:\n%s", log.String())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
 // TestSSTPRequestLineBounded: the HTTP request that opens SSTP is read
 // within the connection's buffer ([MS-SSTP] §3.2.4.1's request and its
 // headers are a few hundred bytes): a line that does not end is refused

@@ -576,6 +576,41 @@ func (l *link) writeLCPRequest() error {
 	return l.writePPP(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: l.lcpReqID, Data: l.lcpReq}.Append(nil))
 }
 
+// lcpWaiting reports whether the Restart timer of our LCP request runs:
+// LCP is not open, in Req-Sent, Ack-Rcvd or Ack-Sent (RFC 1661 §4.2).
+func (l *link) lcpWaiting() bool { return !(l.lcpOurs && l.lcpPeers) && !l.lcpSent.IsZero() }
+
+// restartTimeout handles the end of the Restart timer of our request of
+// proto (LCP, IPCP); ours is whether the peer acknowledged it
+// (Ack-Rcvd), tries the Restart counter. The request goes again (TO+),
+// from Ack-Rcvd to Req-Sent, until Max-Configure requests have gone
+// without the protocol opening; then the link ends (TO-: tlf), the
+// gateway's with CALL_ABORT. The counter starts over when the protocol
+// opens, not on each Ack of ours as RFC 1661 §4.1's irc does, so that a
+// peer that acknowledges our requests and never sends one we can
+// acknowledge is not asked for ever.
+func (l *link) restartTimeout(proto string, ours *bool, tries *int, send, resend func() error) error {
+	if *tries++; *tries > maxConfigure {
+		// RFC 1661 §4.1: TO- in Req-Sent, Ack-Rcvd and Ack-Sent is tlf.
+		if l.server {
+			l.abortStatus(sstp.StatusRetryCountExceeded)
+		}
+		if *ours {
+			return fmt.Errorf("%s does not open: the peer acknowledged our request but sent none of its own we could acknowledge, after %d requests", proto, maxConfigure+1)
+		}
+		return errors.New("the peer does not answer " + proto)
+	}
+	if *ours {
+		// RFC 1661 §4.1: TO+ in Ack-Rcvd is scr, to Req-Sent; the
+		// request gets a new Identifier, the last one answered (§5.1).
+		*ours = false
+		return send()
+	}
+	// RFC 1661 §4.1: TO+ in Req-Sent and Ack-Sent is scr: a
+	// retransmission, under the same Identifier (§5.1: MAY).
+	return resend()
+}
+
 // answerValid reports whether a Configure-Ack or Reject of our last
 // request (its Identifier checked), whose options were req, carries what
 // it must: an Ack those options exactly (RFC 1661 §5.2), a Reject some of
@@ -614,7 +649,7 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 		}
 		// While LCP is not open, our request is sent again every 3 s
 		// (RFC 1661 §4.6, the Restart timer), up to 10 times; so is our
-		// IPCP request until it is acknowledged. After that, a silent
+		// IPCP request until IPCP is open. After that, a silent
 		// peer gets an Echo Request when the hello timer runs out, and
 		// the link ends when that goes unanswered as long ([MS-SSTP]
 		// §3.1.2.2).
@@ -622,7 +657,7 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 		switch {
 		case l.stopping != nil:
 			wait = time.Until(l.termSent.Add(restartTimer))
-		case !l.lcpOurs && !l.lcpSent.IsZero():
+		case l.lcpWaiting():
 			wait = time.Until(l.lcpSent.Add(restartTimer))
 		case l.ipcpWaiting():
 			wait = time.Until(l.ipcpSent.Add(restartTimer))
@@ -655,26 +690,13 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 				return err
 			}
 			continue
-		case errors.As(err, &ne) && ne.Timeout() && !l.lcpOurs && !l.lcpSent.IsZero():
-			if l.lcpTries++; l.lcpTries > maxConfigure {
-				if l.server {
-					l.abortStatus(sstp.StatusRetryCountExceeded)
-				}
-				return errors.New("the peer does not answer LCP")
-			}
-			if err := l.writeLCPRequest(); err != nil {
+		case errors.As(err, &ne) && ne.Timeout() && l.lcpWaiting():
+			if err := l.restartTimeout("LCP", &l.lcpOurs, &l.lcpTries, l.sendLCPRequest, l.writeLCPRequest); err != nil {
 				return err
 			}
 			continue
 		case errors.As(err, &ne) && ne.Timeout() && l.ipcpWaiting():
-			// RFC 1661 §4.6: Max-Configure requests without an answer.
-			if l.ipcpTries++; l.ipcpTries > maxConfigure {
-				if l.server {
-					l.abortStatus(sstp.StatusRetryCountExceeded)
-				}
-				return errors.New("the peer does not answer IPCP")
-			}
-			if err := l.writeIPCPRequest(); err != nil {
+			if err := l.restartTimeout("IPCP", &l.ipcpOurs, &l.ipcpTries, l.sendIPCPRequest, l.writeIPCPRequest); err != nil {
 				return err
 			}
 			continue
@@ -1127,7 +1149,7 @@ func (l *link) handleLCP(info []byte) error {
 			return nil
 		}
 		if p.Code == ppp.ConfAck {
-			l.lcpOurs, l.lcpTries = true, 0
+			l.lcpOurs = true
 			break
 		}
 		// Drop what the peer rejects and ask again; the server cannot do
@@ -1278,6 +1300,9 @@ func (l *link) handleLCP(info []byte) error {
 		// RFC 1661 §5.8, RFC 1570 §1: nothing to answer. Windows
 		// sends Identification once LCP is open; pppd discards it too.
 		return nil
+	}
+	if l.lcpOurs && l.lcpPeers {
+		l.lcpTries = 0 // LCP is open: the Restart counter starts over (restartTimeout)
 	}
 	if !wasOpen && l.lcpOurs && l.lcpPeers && l.authed {
 		// LCP is open again after the peer renegotiated it: the network
