@@ -258,6 +258,21 @@ func (l *link) handleIPCP(info []byte) error {
 		l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, true
 		l.checkUp()
 	case ppp.TermAck:
+		switch {
+		case l.ipcpOurs && l.ipcpPeers:
+			// RFC 1661 §4.1: RTA in Opened is tld, scr, to Req-Sent. The
+			// data path goes down as when the peer renegotiates, and
+			// counts alike.
+			if err := l.renegotiated(&l.ipcpRenegs, "IPCP", "IPCP is"); err != nil {
+				return err
+			}
+			l.ipcpOurs, l.ipcpPeers = false, false
+			l.checkUp()
+			return l.sendIPCPRequest()
+		case l.ipcpOurs:
+			// RFC 1661 §4.1: RTA in Ack-Rcvd is to Req-Sent.
+			l.ipcpOurs = false
+		}
 	case ppp.CodeRej:
 		// IPCP's Codes are 1 to 7, each fundamental (RFC 1661 §5.6).
 		if len(p.Data) > 0 && fundamental(p.Data[0]) {

@@ -523,6 +523,19 @@ type ipcpPeer struct {
 // openIPCP returns a link, bound, whose IPCP is open both ways.
 func openIPCP(t *testing.T, server bool) *ipcpPeer {
 	t.Helper()
+	x, first := startIPCP(t, server)
+	x.request(x.req.Data)
+	if err := x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: first.ID, Data: first.Data}.Append(nil)); err != nil || !x.l.up.Load() {
+		t.Fatalf("the first negotiation: err %v, up %v; want up", err, x.l.up.Load())
+	}
+	x.conn.take(t, ppp.ProtoIPCP)
+	return x
+}
+
+// startIPCP returns a link, bound, that has sent its first IPCP request,
+// and that request.
+func startIPCP(t *testing.T, server bool) (*ipcpPeer, ppp.Packet) {
+	t.Helper()
 	x := &ipcpPeer{t: t, conn: &recorder{}}
 	l := newLink(server, x.conn, nil, testLogger(t))
 	l.srv = &Server{}
@@ -539,12 +552,7 @@ func openIPCP(t *testing.T, server bool) *ipcpPeer {
 		t.Fatal(err)
 	}
 	first, _ := x.conn.take(t, ppp.ProtoIPCP)
-	x.request(x.req.Data)
-	if err := l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: first[0].ID, Data: first[0].Data}.Append(nil)); err != nil || !l.up.Load() {
-		t.Fatalf("the first negotiation: err %v, up %v; want up", err, l.up.Load())
-	}
-	x.conn.take(t, ppp.ProtoIPCP)
-	return x
+	return x, first[0]
 }
 
 func ipcpAddr(a string) []byte {
@@ -618,6 +626,56 @@ func TestIPCPRestartAfterTerminateRFC1661Section4_1(t *testing.T) {
 			}
 			x.negotiate("after the peer's Terminate-Request", x.req.Data)
 		})
+	}
+}
+
+// TestIPCPTerminateAckOutOfTurnRFC1661Section4_1: an IPCP Terminate-Ack
+// that answers nothing the link sent (RFC 1661 §4.1, RTA) takes IPCP
+// back to Req-Sent from Opened, the data path down and a new request
+// out at once (tld, scr), and from Ack-Rcvd, the Ack of our request
+// forgotten; in both IPCP opens again only once the peer's next request
+// and ours are acknowledged; client and gateway.
+func TestIPCPTerminateAckOutOfTurnRFC1661Section4_1(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		for _, state := range []string{"Opened", "Ack-Rcvd"} {
+			t.Run(fmt.Sprintf("%s server=%v", state, server), func(t *testing.T) {
+				x, ours := startIPCP(t, server)
+				if state == "Opened" {
+					x.request(x.req.Data)
+				}
+				if err := x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil {
+					t.Fatal(err)
+				}
+				x.conn.take(t, ppp.ProtoIPCP)
+				if x.l.up.Load() != (state == "Opened") {
+					t.Fatalf("before the Terminate-Ack: up %v", x.l.up.Load())
+				}
+				if err := x.l.handleIPCP(ppp.Packet{Code: ppp.TermAck, ID: 9}.Append(nil)); err != nil {
+					t.Fatalf("the Terminate-Ack ended the link: %v", err)
+				}
+				if x.l.up.Load() {
+					t.Fatal("the link is up after the Terminate-Ack")
+				}
+				if again, _ := x.answered(); state == "Opened" {
+					if again.Code != ppp.ConfReq || again.ID == ours.ID {
+						t.Fatalf("after the Terminate-Ack in Opened the link sent %+v; want a new Configure-Request (its last was Identifier %d)", again, ours.ID)
+					}
+					ours = again
+				} else if again.Code != 0 {
+					t.Fatalf("after the Terminate-Ack in Ack-Rcvd the link sent %+v; want nothing before the Restart timer", again)
+				}
+				x.request(x.req.Data)
+				if _, answer := x.answered(); answer.Code != ppp.ConfAck {
+					t.Fatalf("the peer's request after the Terminate-Ack answered with %+v, want an Ack", answer)
+				}
+				if x.l.up.Load() {
+					t.Fatal("the link is up after the Terminate-Ack before our request was Acked again")
+				}
+				if err := x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil || !x.l.up.Load() {
+					t.Fatalf("the Ack of our request: err %v, up %v; want up", err, x.l.up.Load())
+				}
+			})
+		}
 	}
 }
 
