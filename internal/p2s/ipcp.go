@@ -278,6 +278,9 @@ func (l *link) handleIPCP(info []byte) error {
 		if len(p.Data) > 0 && fundamental(p.Data[0]) {
 			return l.rejected(fmt.Sprintf("IPCP code %d (Code-Reject)", p.Data[0]))
 		}
+		if l.ipcpOurs && !l.ipcpPeers {
+			l.ipcpOurs = false // RFC 1661 §4.1: RXJ+ in Ack-Rcvd is to Req-Sent
+		}
 	default:
 		// RFC 1332 §2: other Codes are unrecognized, and get a Code-Reject
 		// (RFC 1661 §5.6: MUST).

@@ -679,6 +679,32 @@ func TestIPCPTerminateAckOutOfTurnRFC1661Section4_1(t *testing.T) {
 	}
 }
 
+// TestIPCPCodeRejectInAckRcvdRFC1661Section4_1: an IPCP Code-Reject in
+// Ack-Rcvd of a code IPCP can do without (none of 1 to 7) takes IPCP
+// back to Req-Sent (RFC 1661 §4.1, RXJ+): the peer's next request
+// acknowledged does not bring the link up, the Ack of our request does;
+// client and gateway.
+func TestIPCPCodeRejectInAckRcvdRFC1661Section4_1(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			x, ours := startIPCP(t, server)
+			if err := x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil {
+				t.Fatal(err)
+			}
+			if err := x.l.handleIPCP(ppp.Packet{Code: ppp.CodeRej, ID: 3, Data: ppp.Packet{Code: 8, ID: 9}.Append(nil)}.Append(nil)); err != nil {
+				t.Fatalf("the Code-Reject of code 8 ended the link: %v", err)
+			}
+			x.request(x.req.Data)
+			if _, answer := x.answered(); answer.Code != ppp.ConfAck || x.l.up.Load() {
+				t.Fatalf("the peer's request after the Code-Reject answered with %+v, up %v; want an Ack, not up", answer, x.l.up.Load())
+			}
+			if err := x.l.handleIPCP(ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data}.Append(nil)); err != nil || !x.l.up.Load() {
+				t.Fatalf("the Ack of our request: err %v, up %v; want up", err, x.l.up.Load())
+			}
+		})
+	}
+}
+
 // TestIPCPRenegotiationRFC1661Section4_1: a Configure-Request from the
 // peer while IPCP is open takes it down, and our request goes out again
 // with the answer to the peer's (RFC 1661 §4.1, Opened, RCR: tld, scr,

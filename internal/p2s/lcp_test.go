@@ -250,6 +250,56 @@ func TestLCPRestartTimerInAckRcvdRFC1661Section4_1(t *testing.T) {
 	}
 }
 
+// TestCodeRejectInAckRcvdRFC1661Section4_1: a client's Code-Reject in
+// Ack-Rcvd (the gateway's LCP request acknowledged, the client's not yet)
+// of a code LCP can do without, here Echo-Reply, takes LCP back to
+// Req-Sent (RFC 1661 §4.1, RXJ+): the client's next request acknowledged
+// does not open LCP, the gateway's request goes out again on the Restart
+// timer, and LCP opens, EAP starting, on its Ack. One of a code LCP
+// cannot do without, Configure-Request, ends the call at once, with
+// CALL_DISCONNECT (RXJ-: tlf).
+func TestCodeRejectInAckRcvdRFC1661Section4_1(t *testing.T) {
+	codeRej := func(code uint8) ppp.Packet {
+		return ppp.Packet{Code: ppp.CodeRej, ID: 3, Data: ppp.Packet{Code: code, ID: 9}.Append(nil)}
+	}
+	t.Run("RXJ+", func(t *testing.T) {
+		r := newRegion(t, Config{})
+		x := dialRaw(t, r.srv.Addr())
+		ours := x.next(ppp.ProtoLCP)
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+		x.send(ppp.ProtoLCP, codeRej(ppp.EchoReply))
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 1})
+		x.lcpAnswer(1, ppp.ConfAck)
+		proto, again := x.nextOf(ppp.ProtoLCP, ppp.ProtoEAP)
+		if proto != ppp.ProtoLCP || again.Code != ppp.ConfReq {
+			t.Fatalf("after the Code-Reject in Ack-Rcvd and the Ack of the client's request the gateway sent protocol %#04x code %d; want its LCP request again, LCP not open", proto, again.Code)
+		}
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: again.ID, Data: again.Data})
+		x.next(ppp.ProtoEAP)
+	})
+	t.Run("RXJ-", func(t *testing.T) {
+		r := newRegion(t, Config{})
+		x := dialRaw(t, r.srv.Addr())
+		ours := x.next(ppp.ProtoLCP)
+		x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+		x.send(ppp.ProtoLCP, codeRej(ppp.ConfReq))
+		var buf [sstp.MaxPacket]byte
+		for {
+			x.c.SetReadDeadline(time.Now().Add(restartTimer - time.Second)) // at once, not after the Restart timer
+			isControl, body, err := sstp.ReadPacket(x.r, &buf)
+			if err != nil {
+				t.Fatalf("the call did not end on the Code-Reject of Configure-Request: %v", err)
+			}
+			if c, err := sstp.ParseControl(body); isControl && err == nil && (c.Type == sstp.MsgCallDisconnect || c.Type == sstp.MsgCallAbort) {
+				if c.Type != sstp.MsgCallDisconnect {
+					t.Errorf("the call ended with message %d, want CALL_DISCONNECT", c.Type)
+				}
+				return
+			}
+		}
+	})
+}
+
 // TestSSTPRequestLineBounded: the HTTP request that opens SSTP is read
 // within the connection's buffer ([MS-SSTP] §3.2.4.1's request and its
 // headers are a few hundred bytes): a line that does not end is refused

@@ -1270,6 +1270,9 @@ func (l *link) handleLCP(info []byte) error {
 		if len(p.Data) > 0 {
 			l.codeRejected[p.Data[0]] = true
 		}
+		if l.lcpOurs && !l.lcpPeers {
+			l.lcpOurs = false // RFC 1661 §4.1: RXJ+ in Ack-Rcvd is to Req-Sent
+		}
 		l.log.Debug("LCP Code-Reject: the code is not sent again", "packet", fmt.Sprintf("% x", p.Data))
 		return nil
 	case ppp.ProtoRej:
