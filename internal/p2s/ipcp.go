@@ -254,6 +254,11 @@ func (l *link) handleIPCP(info []byte) error {
 		return l.askIPCPAgain()
 	case ppp.TermReq:
 		l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
+		if l.ipcpWaiting() {
+			// RFC 1661 §4.1: RTR in Req-Sent, Ack-Rcvd and Ack-Sent is sta, to Req-Sent.
+			l.ipcpOurs, l.ipcpPeers = false, false
+			return nil
+		}
 		// The peer closes IPCP: ours is not sent again until it asks.
 		l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, true
 		l.checkUp()

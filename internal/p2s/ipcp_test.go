@@ -343,6 +343,42 @@ func TestIPCPRestartTimerRFC1661Section4_6(t *testing.T) {
 	}
 }
 
+// TestIPCPTerminateWhileNegotiatingRFC1661Section4_1: the peer's IPCP
+// Terminate-Request before IPCP is open is acknowledged, and IPCP goes
+// back to Req-Sent (RFC 1661 §4.1: RTR in Req-Sent, Ack-Rcvd and
+// Ack-Sent is sta, to Req-Sent), not to Stopped: our request goes out
+// again on the Restart timer (and the link ends after Max-Configure, as
+// TestIPCPRestartTimerRFC1661Section4_6's), and the link comes up once
+// the peer's next request and ours are acknowledged; client and gateway.
+func TestIPCPTerminateWhileNegotiatingRFC1661Section4_1(t *testing.T) {
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			t.Parallel()
+			l, peer, reqs, ended := pipePeer(t, server)
+			send := func(p ppp.Packet) {
+				peer.Write(sstp.AppendData(nil, ppp.AppendFrame(nil, ppp.ProtoIPCP, p.Append(nil))))
+			}
+			<-reqs
+			send(ppp.Packet{Code: ppp.TermReq, ID: 5})
+			var again ppp.Packet
+			select {
+			case again = <-reqs:
+			case err := <-ended:
+				t.Fatalf("the link ended after the peer's Terminate-Request: %v", err)
+			case <-time.After(restartTimer + 10*time.Second):
+				t.Fatal("after the peer's Terminate-Request the link did not send its IPCP request again")
+			}
+			send(ppp.Packet{Code: ppp.ConfReq, ID: 6})
+			send(ppp.Packet{Code: ppp.ConfAck, ID: again.ID, Data: again.Data})
+			for deadline := time.Now().Add(10 * time.Second); !l.up.Load(); time.Sleep(10 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatal("the link is not up after the peer's request and the Ack of ours")
+				}
+			}
+		})
+	}
+}
+
 // TestIPCPRestartTimerInAckRcvdRFC1661Section4_1: a peer that
 // acknowledges our IPCP request and sends none of its own that can be
 // acknowledged (its one request here Rejected) leaves IPCP in Ack-Rcvd,
