@@ -1345,6 +1345,15 @@ func localGatewayCommand(g *globals) *cobra.Command {
 			if given("peer-weight") {
 				b.PeerWeight = &peerWeight
 			}
+			// A site's BGP needs both; name the flag of the one it
+			// lacks (the API's answer said "BGP ASN 0 is out of range"
+			// of an ASN no one gave, or named its field).
+			switch {
+			case b.ASN == 0:
+				return nil, errors.New("--asn is required for the site's BGP (--bgp-peering-address, --peer-weight): the AS number of its device")
+			case b.BGPPeeringAddress == "":
+				return nil, errors.New("--bgp-peering-address is required for the site's BGP (--asn): the address its device speaks BGP from")
+			}
 			p.BGPSettings = &b
 		}
 		if !exists {

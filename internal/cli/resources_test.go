@@ -511,6 +511,50 @@ func TestLocalGatewayCreateAddressOrName(t *testing.T) {
 	}
 }
 
+// local-gateway create and update of a site's BGP name the flag it lacks,
+// --asn or --bgp-peering-address, and make nothing: without --asn the
+// API's answer was "BGP ASN 0 is out of range 1-4294967294", of an ASN
+// the user never gave. A site with BGP changes one without the other.
+func TestLocalGatewayBGPNamesTheMissingFlag(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	site := []string{"local-gateway", "create", "-g", "rg", "-n", "branch", "--gateway-ip-address", "127.0.0.51", "--local-address-prefixes", "192.168.1.0/24"}
+	const (
+		needASN  = "error: --asn is required for the site's BGP (--bgp-peering-address, --peer-weight): the AS number of its device"
+		needAddr = "error: --bgp-peering-address is required for the site's BGP (--asn): the address its device speaks BGP from"
+	)
+	for _, tc := range []struct {
+		flags []string
+		want  string
+	}{
+		{[]string{"--bgp-peering-address", "192.168.1.1"}, needASN},
+		{[]string{"--peer-weight", "0"}, needASN},
+		{[]string{"--asn", "65010"}, needAddr},
+	} {
+		code, out, errOut := vnetgw(t, append(site, tc.flags...)...)
+		if code != 1 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("local-gateway create %s: exit %d, want %s\n%s%s", strings.Join(tc.flags, " "), code, tc.want, out, errOut)
+		}
+	}
+	if code, _, _ := vnetgw(t, "local-gateway", "show", "-g", "rg", "-n", "branch"); code != 3 {
+		t.Errorf("the site was made (show: exit %d)", code)
+	}
+	// A site without BGP: update names the flag too.
+	must(t, site...)
+	if code, out, errOut := vnetgw(t, "local-gateway", "update", "-g", "rg", "-n", "branch", "--bgp-peering-address", "192.168.1.1"); code != 1 || strings.TrimSpace(errOut) != needASN {
+		t.Errorf("local-gateway update --bgp-peering-address of a site without BGP: exit %d, want %s\n%s%s", code, needASN, out, errOut)
+	}
+	// With both, the site has BGP; then either changes alone.
+	must(t, "local-gateway", "update", "-g", "rg", "-n", "branch", "--asn", "65010", "--bgp-peering-address", "192.168.1.1")
+	must(t, "local-gateway", "update", "-g", "rg", "-n", "branch", "--bgp-peering-address", "192.168.1.2")
+	must(t, "local-gateway", "update", "-g", "rg", "-n", "branch", "--asn", "65011")
+	var l arm.LocalNetworkGateway
+	mustJSON(t, &l, "local-gateway", "show", "-g", "rg", "-n", "branch")
+	if b := l.Properties.BGPSettings; b == nil || b.ASN != 65011 || b.BGPPeeringAddress != "192.168.1.2" {
+		t.Errorf("bgpSettings %+v, want ASN 65011 at 192.168.1.2", b)
+	}
+}
+
 // Azure's walk-through of a VPN gateway runs as it is written: az's other
 // names of flags (vnet create --address-prefix, --subnet-prefix, subnet
 // create --address-prefix, vnet-gateway create --public-ip-address),
