@@ -215,7 +215,7 @@ func runDemoIn(ctx context.Context, out io.Writer, o demoOptions, dir string) er
 		if err != nil {
 			return fmt.Errorf("HTTP %s -> %s: %w", from.host, to.host, err)
 		}
-		fmt.Fprintf(out, "%-6s %-11s -> %-6s %-11s ping %-9s HTTP %q\n", from.host, from.hostAddr, to.host, to.hostAddr,
+		fmt.Fprintf(out, "%-6s %-12s -> %-6s %-12s ping %-9s HTTP %q\n", from.host, from.hostAddr, to.host, to.hostAddr,
 			rtt.Round(10*time.Microsecond), strings.TrimSpace(body))
 	}
 	if err := demoPointToSite(ctx, out, c, dir, hub, o.sstpPort); err != nil {

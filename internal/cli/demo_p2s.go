@@ -111,6 +111,6 @@ func demoPointToSite(ctx context.Context, out io.Writer, c *client.Client, dir s
 	if err != nil {
 		return fmt.Errorf("HTTP alice -> %s: %w", hub.host, err)
 	}
-	fmt.Fprintf(out, "%-6s %-11s -> %-6s %-11s over SSTP, HTTP %q\n", "alice", cl.Addr(), hub.host, hub.hostAddr, strings.TrimSpace(body))
+	fmt.Fprintf(out, "%-6s %-12s -> %-6s %-12s over SSTP, HTTP %q\n", "alice", cl.Addr(), hub.host, hub.hostAddr, strings.TrimSpace(body))
 	return nil
 }

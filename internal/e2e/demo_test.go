@@ -35,6 +35,19 @@ func TestDemo(t *testing.T) {
 			t.Fatalf("demo output lacks %q:\n%s", want, s)
 		}
 	}
+	// The lines of who reached whom are columns: alice's address, the
+	// widest, pushed her line's arrow one place right of the others'.
+	arrow := -1
+	for _, line := range strings.Split(s, "\n") {
+		i := strings.Index(line, " -> ")
+		if i < 0 {
+			continue
+		}
+		if arrow >= 0 && i != arrow {
+			t.Fatalf("%q: its arrow is at %d, the lines' above at %d:\n%s", line, i, arrow, s)
+		}
+		arrow = i
+	}
 	table := s[strings.Index(s, "CONNECTION"):]
 	if n := strings.Count(table, "Connected"); n != 4 {
 		t.Fatalf("%d connections Connected, want 4:\n%s", n, s)
