@@ -1038,6 +1038,18 @@ func TestR41BGP(t *testing.T) {
 		lngASN(65551, 400, "ReservedBgpAsn"),
 		lngASN(4294967295, 400, "ReservedBgpAsn"),
 		lngASN(0, 400, "InvalidBgpAsn"),
+		{name: "a local site's BGP settings without an ASN are refused, saying so", status: 400, code: "InvalidBgpAsn",
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				body := localGateway(loc, "203.0.113.1", "192.168.0.0/16")
+				body["properties"].(obj)["bgpSettings"] = obj{"bgpPeeringAddress": "192.168.0.1"}
+				return "PUT", netPath(subA, "rg", "localNetworkGateways", "l"), body
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if m := r.str("error.message"); !strings.Contains(m, "no ASN") || strings.Contains(m, "out of range") {
+					t.Errorf("message %q: want it to say the ASN is missing", m)
+				}
+			}},
 		lngASN(65010, 201, ""),
 		lngASN(64512, 201, ""),
 		lngASN(4200000000, 201, ""),

@@ -75,6 +75,11 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 			if err := peerWeight(b); err != nil {
 				return err
 			}
+			if b.ASN == 0 {
+				// A site's BGP needs its ASN; 0 is what a left-out one reads as.
+				return &arm.Error{Code: arm.CodeInvalidASN, Target: "properties.bgpSettings.asn",
+					Message: "the site's BGP settings have no ASN: properties.bgpSettings.asn, the site's BGP ASN, is required with bgpSettings (R41)"}
+			}
 			if err := rules.R41ASN(b.ASN, false); err != nil {
 				err.Target = "properties.bgpSettings.asn"
 				return err
