@@ -76,10 +76,10 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 				ctx = client.WithAnswerWait(ctx, pcap.UploadTimeout)
 			}
 			urls, err := postEach[string](ctx, c, targets, "/stopPacketCapture", arm.VPNPacketCaptureStopParameters{SASURL: sasURL})
-			if err != nil {
-				return err
-			}
 			if file != "" {
+				if err != nil {
+					return err
+				}
 				b, err := c.Download(cmd.Context(), urls[0], pcap.MaxMaxBytes+1<<20)
 				if err != nil {
 					return err
@@ -88,7 +88,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 					return err
 				}
 			}
-			return g.printURLs(urls)
+			return g.printURLsThen(urls, err)
 		},
 	}
 	stop.Flags().StringVar(&sasURL, "sas-url", "", "a storage container's URL with its SAS token: the capture is uploaded there (Put Blob); default: served by vnetgw for an hour")

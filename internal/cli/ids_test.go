@@ -2,6 +2,7 @@ package cli
 
 import (
 	"encoding/json"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -308,5 +309,43 @@ func TestVPNClientIDs(t *testing.T) {
 		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
 		}
+	}
+}
+
+// TestIDsFlagGoesOnPastAFailure: with several --ids, one that fails does
+// not stop the others, as az runs the command for each: a delete of three
+// VNets, the first in use (a network interface in it), deletes the other
+// two; a show of one that exists and one that does not prints the one and
+// names the other. The command fails (exit 1, or 3 for show when one is
+// not found), its error naming each id that failed.
+func TestIDsFlagGoesOnPastAFailure(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	var ids []string
+	for i, name := range []string{"a", "b", "c"} {
+		var v arm.VirtualNetwork
+		mustJSON(t, &v, "vnet", "create", "-g", "rg", "-n", name, "--address-prefixes", fmt.Sprintf("10.%d.0.0/16", i+1),
+			"--subnet-name", "default", "--subnet-prefixes", fmt.Sprintf("10.%d.0.0/24", i+1))
+		ids = append(ids, v.ID)
+	}
+	must(t, "nic", "create", "-g", "rg", "-n", "web", "--vnet-name", "a", "--subnet", "default")
+
+	code, out, errOut := vnetgw(t, append([]string{"vnet", "delete", "--ids"}, ids...)...)
+	if code != 1 || !strings.Contains(errOut, ids[0]) || strings.Contains(errOut, ids[1]) || strings.Contains(errOut, ids[2]) {
+		t.Errorf("vnet delete --ids a b c, a in use: exit %d, %s%s; want exit 1 and an error naming a alone", code, out, errOut)
+	}
+	var left []arm.VirtualNetwork
+	mustJSON(t, &left, "vnet", "list", "-g", "rg")
+	if len(left) != 1 || left[0].Name != "a" {
+		t.Errorf("after the delete of a, b and c, a in use: %d VNets left (%v), want a alone", len(left), left)
+	}
+
+	code, out, errOut = vnetgw(t, "vnet", "show", "--ids", ids[1], ids[0])
+	var shown []arm.VirtualNetwork
+	if err := json.Unmarshal([]byte(out), &shown); err != nil || len(shown) != 1 || shown[0].Name != "a" {
+		t.Errorf("vnet show --ids b a, b deleted: %q (%v), want a list of a", out, err)
+	}
+	if code != 3 || !strings.Contains(errOut, ids[1]) {
+		t.Errorf("vnet show --ids b a, b deleted: exit %d, %s; want exit 3 and an error naming b", code, errOut)
 	}
 }

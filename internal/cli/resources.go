@@ -221,36 +221,61 @@ func (g *globals) childTargets(ids []string, given bool, flags, typ string, one 
 	return g.parseIDs(ids, typ)
 }
 
+// eachTarget runs run for each target in turn, as az runs a command for
+// each of its --ids: one that fails does not stop the others (a delete
+// of three, the first in use, deletes the other two). One target's error
+// is returned as it is; of several, each failed one's, with its id.
+func eachTarget(targets []arm.ID, run func(arm.ID) error) error {
+	if len(targets) == 1 {
+		return run(targets[0])
+	}
+	var errs []error
+	for _, id := range targets {
+		if err := run(id); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", id, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
 // showEach prints what show gets of each target: one, the resource; several
-// (--ids), a list, as az shows them.
+// (--ids), a list, as az shows them, of those it got, before the errors of
+// the others.
 func (g *globals) showEach(ctx context.Context, c *client.Client, targets []arm.ID, columns []column) error {
 	var out []json.RawMessage
-	for _, id := range targets {
+	err := eachTarget(targets, func(id arm.ID) error {
 		var v json.RawMessage
 		if err := c.Get(ctx, id, &v); err != nil {
 			return err
 		}
 		out = append(out, v)
+		return nil
+	})
+	switch {
+	case len(targets) > 1 && len(out) > 0:
+		if perr := g.print(out, columns); err == nil {
+			err = perr
+		}
+	case err == nil:
+		err = g.print(out[0], columns)
 	}
-	if len(out) > 1 {
-		return g.print(out, columns)
-	}
-	return g.print(out[0], columns)
+	return err
 }
 
 // postEach POSTs body to suffix of each target in turn (az's --ids, or the
-// one resource -g and -n name) and returns their answers, decoded as T;
-// the first error stops it.
+// one resource -g and -n name) and returns the answers, decoded as T, of
+// those that took it, and the errors of the others (eachTarget).
 func postEach[T any](ctx context.Context, c *client.Client, targets []arm.ID, suffix string, body any) ([]T, error) {
 	var out []T
-	for _, id := range targets {
+	err := eachTarget(targets, func(id arm.ID) error {
 		var v T
 		if _, err := c.Do(ctx, http.MethodPost, id.String()+suffix, body, &v); err != nil {
-			return nil, err
+			return err
 		}
 		out = append(out, v)
-	}
-	return out, nil
+		return nil
+	})
+	return out, err
 }
 
 func (g *globals) listCmd(k kind) *cobra.Command {
@@ -287,12 +312,7 @@ func (g *globals) deleteCmd(k kind) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, id := range targets {
-				if err := c.Delete(cmd.Context(), id); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachTarget(targets, func(id arm.ID) error { return c.Delete(cmd.Context(), id) })
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
@@ -384,8 +404,7 @@ func (g *globals) writeCmd(k kind, verb, short string, flags func(*cobra.Command
 			if err != nil {
 				return err
 			}
-			return g.forEach(len(targets), k.columns, func(i int) error {
-				id := targets[i]
+			return g.forEach(targets, k.columns, func(id arm.ID) error {
 				g.subscription, rg, name, loc = id.Subscription, id.ResourceGroup, id.Name(), ""
 				return run(cmd)
 			})
@@ -799,12 +818,7 @@ func subnetCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, i := range ts {
-				if err := fn(cmd.Context(), c, i); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachTarget(ts, func(id arm.ID) error { return fn(cmd.Context(), c, id) })
 		}
 	}
 	// write is create's and update's: both keep what the flags do not
@@ -1179,7 +1193,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 				return errors.New("--output-file and --output-dir save one package: give one id with them")
 			}
 			var urls []string
-			for _, id := range targets {
+			err = eachTarget(targets, func(id arm.ID) error {
 				u, zip, err := c.VPNClientPackage(cmd.Context(), id, params)
 				if err != nil {
 					return err
@@ -1195,8 +1209,9 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 					}
 				}
 				urls = append(urls, u)
-			}
-			return g.printURLs(urls)
+				return nil
+			})
+			return g.printURLsThen(urls, err)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
@@ -1226,10 +1241,7 @@ func (g *globals) showVPNClientURLCmd() *cobra.Command {
 				return err
 			}
 			urls, err := postEach[string](cmd.Context(), c, targets, "/getvpnprofilepackageurl", nil)
-			if err != nil {
-				return err
-			}
-			return g.printURLs(urls)
+			return g.printURLsThen(urls, err)
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
@@ -1242,6 +1254,18 @@ func (g *globals) showVPNClientURLCmd() *cobra.Command {
 // -o json, as az prints it (it was the bare URL, which a JSON reader of
 // the output refused), and a list of them for several (--ids); bare, one
 // a line, with -o table or tsv.
+// printURLsThen prints the URLs of the targets that gave one (printURLs),
+// and returns err, the others' errors.
+func (g *globals) printURLsThen(urls []string, err error) error {
+	if len(urls) == 0 {
+		return err
+	}
+	if perr := g.printURLs(urls); err == nil {
+		err = perr
+	}
+	return err
+}
+
 func (g *globals) printURLs(urls []string) error {
 	if g.output != "json" {
 		_, err := fmt.Fprintln(g.stdout, strings.Join(urls, "\n"))
@@ -1471,12 +1495,7 @@ func routeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, id := range ts {
-				if err := writeOne(cmd, c, id, verb, gu); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachTarget(ts, func(id arm.ID) error { return writeOne(cmd, c, id, verb, gu) })
 		}
 		flags(cmd, true)
 		f := cmd.Flags()
@@ -1502,12 +1521,7 @@ func routeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, id := range ts {
-				if err := c.Delete(cmd.Context(), id); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachTarget(ts, func(id arm.ID) error { return c.Delete(cmd.Context(), id) })
 		}}
 	flags(del, true)
 	// az's route-table route wait, by -g, --route-table-name and -n or by
@@ -1678,7 +1692,7 @@ func (g *globals) postCmd(use, short, typ, suffix string, columns []column, quer
 				path += query()
 			}
 			outs, err := postEach[json.RawMessage](cmd.Context(), c, targets, path, nil)
-			if err != nil {
+			if len(outs) == 0 {
 				return err
 			}
 			var answers []json.RawMessage
@@ -1696,21 +1710,24 @@ func (g *globals) postCmd(use, short, typ, suffix string, columns []column, quer
 				}
 			}
 			if len(targets) > 1 && g.output == "json" && len(answers) > 0 {
-				return g.print(answers, columns)
+				if perr := g.print(answers, columns); err == nil {
+					err = perr
+				}
+				return err
 			}
 			for _, out := range answers {
 				var items []json.RawMessage
 				if json.Unmarshal(out, &items) == nil {
-					if err := g.print(items, columns); err != nil {
-						return err
+					if perr := g.print(items, columns); perr != nil {
+						return perr
 					}
 					continue
 				}
-				if err := g.print(out, columns); err != nil {
-					return err
+				if perr := g.print(out, columns); perr != nil {
+					return perr
 				}
 			}
-			return nil
+			return err
 		},
 	}
 	cmd.Flags().StringVarP(&rg, "resource-group", "g", "", "resource group")
@@ -1983,12 +2000,7 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			for _, t := range ts {
-				if err := updateOne(cmd, c, t.Parent(), t.ResourceGroup, t.Name()); err != nil {
-					return err
-				}
-			}
-			return nil
+			return eachTarget(ts, func(t arm.ID) error { return updateOne(cmd, c, t.Parent(), t.ResourceGroup, t.Name()) })
 		}}
 	updateOne = func(cmd *cobra.Command, c *client.Client, id arm.ID, rg, name string) error {
 		given := cmd.Flags().Changed

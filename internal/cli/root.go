@@ -36,22 +36,18 @@ type globals struct {
 	collected *[]any
 }
 
-// forEach runs run for each of n resources (az's --ids) and prints what
-// they print as one list, as az does, not one document each (several
-// JSON documents one after another are no JSON); one prints its own.
-// What the runs before a failed one printed is printed before its error.
-func (g *globals) forEach(n int, columns []column, run func(i int) error) error {
-	if n == 1 {
-		return run(0)
+// forEach runs run for each target (az's --ids; eachTarget: one that
+// fails does not stop the others) and prints what they print as one list,
+// as az does, not one document each (several JSON documents one after
+// another are no JSON); one prints its own. What the others printed is
+// printed before the errors of those that failed.
+func (g *globals) forEach(targets []arm.ID, columns []column, run func(arm.ID) error) error {
+	if len(targets) == 1 {
+		return run(targets[0])
 	}
 	var out []any
 	g.collected = &out
-	var err error
-	for i := range n {
-		if err = run(i); err != nil {
-			break
-		}
-	}
+	err := eachTarget(targets, run)
 	g.collected = nil
 	if len(out) > 0 {
 		if perr := g.print(out, columns); err == nil {
