@@ -212,8 +212,8 @@ func TestPartWaits(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"route-table", "route", "wait", "--ids", r.ID, "--deleted", "--interval", "1", "--timeout", "1"}, "route r1 is not as"},
-		{[]string{"vnet-gateway", "nat-rule", "wait", "-g", "rg", "--gateway-name", "gw", "--deleted", "--interval", "1", "--timeout", "1"}, "vnet-gateway gw is not as"},
+		{[]string{"route-table", "route", "wait", "--ids", r.ID, "--deleted", "--interval", "1", "--timeout", "1"}, "route r1 is not deleted (--deleted)"},
+		{[]string{"vnet-gateway", "nat-rule", "wait", "-g", "rg", "--gateway-name", "gw", "--deleted", "--interval", "1", "--timeout", "1"}, "vnet-gateway gw is not deleted (--deleted)"},
 		{[]string{"vnet-gateway", "nat-rule", "wait", "--ids", gw.ID, "--gateway-name", "gw", "--exists"}, "without --resource-group/-g and --gateway-name"},
 		{[]string{"vnet-gateway", "root-cert", "wait", "--ids", r.ID, "--exists"}, "is not the id of a virtualNetworkGateways"},
 		{[]string{"vnet-gateway", "revoked-cert", "wait", "-g", "rg", "--exists"}, "--gateway-name is required"},

@@ -846,7 +846,9 @@ func TestWait(t *testing.T) {
 		want string
 	}{
 		{[]string{"vpn-connection", "wait", "-g", "rg", "-n", "conn", "--created", "--interval", "1", "--timeout", "1"},
-			"error: vpn-connection conn is not as --created, --updated, --exists or --deleted asks after 1 s (--timeout)"},
+			"error: vpn-connection conn is not created (--created: there, provisioningState Succeeded) after 1 s (--timeout)"},
+		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--deleted", "--interval", "1", "--timeout", "1"},
+			"error: vnet-gateway gw is not deleted (--deleted) after 1 s (--timeout)"},
 		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw"}, "error: --created, --updated, --exists or --deleted: give one, what to wait for"},
 	} {
 		if code, out, errOut := vnetgw(t, tc.args...); code != 1 || strings.TrimSpace(errOut) != tc.want {

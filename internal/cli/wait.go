@@ -73,6 +73,18 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 			if n != 1 {
 				return errors.New("--created, --updated, --exists or --deleted: give one, what to wait for")
 			}
+			// What the timeout's error says was waited for.
+			var asked string
+			switch {
+			case created:
+				asked = "created (--created: there, provisioningState Succeeded)"
+			case updated:
+				asked = "updated (--updated: provisioningState Succeeded)"
+			case exists:
+				asked = "there (--exists)"
+			default:
+				asked = "deleted (--deleted)"
+			}
 			if interval < 1 || timeout < 1 {
 				return fmt.Errorf("--interval %d, --timeout %d: seconds, at least 1", interval, timeout)
 			}
@@ -104,7 +116,7 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 					select {
 					case <-ctx.Done():
 						t.Stop()
-						return fmt.Errorf("%s %s is not as --created, --updated, --exists or --deleted asks after %d s (--timeout)", use, id.Name(), timeout)
+						return fmt.Errorf("%s %s is not %s after %d s (--timeout)", use, id.Name(), asked, timeout)
 					case <-t.C:
 					}
 				}
