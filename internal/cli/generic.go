@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
 	"slices"
 	"strconv"
 	"strings"
@@ -387,9 +388,43 @@ func (d *doc) check() error {
 		return err
 	}
 	if _, err := d.strict(b); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			// Said in JSON's words, not the Go type's.
+			hint := ""
+			if te.Type.Kind() == reflect.String {
+				hint = " (--force-string takes the value as a string)"
+			}
+			given := map[string]string{"bool": "true or false", "number": "a number", "string": "a string", "array": "a list", "object": "an object"}[te.Value]
+			if given == "" {
+				given = te.Value
+			}
+			return fmt.Errorf("the value does not fit: it takes %s, not %s%s", jsonKind(te.Type), given, hint)
+		}
 		return fmt.Errorf("the value does not fit: %w", err)
 	}
 	return nil
+}
+
+// jsonKind says what JSON value decodes into t.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Slice, reflect.Array:
+		return "a list"
+	default:
+		return "an object"
+	}
 }
 
 // set is --set KEY=VALUE.

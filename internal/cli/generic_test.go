@@ -47,7 +47,7 @@ func TestGenericUpdateArguments(t *testing.T) {
 
 	// Tags: --force-string keeps "true" a string, which a tag must be;
 	// remove by key.
-	if code, _, errOut := vnetgw(t, "vnet", "update", "-g", "rg", "-n", "hub", "--set", "tags.flag=true"); code != 1 || !strings.Contains(errOut, "--set tags.flag: the value does not fit") {
+	if code, _, errOut := vnetgw(t, "vnet", "update", "-g", "rg", "-n", "hub", "--set", "tags.flag=true"); code != 1 || !strings.Contains(errOut, "--set tags.flag: the value does not fit: it takes a string, not true or false") {
 		t.Errorf("--set tags.flag=true (a JSON boolean): exit %d, %q; want 1, the value does not fit", code, errOut)
 	}
 	must(t, "vnet", "update", "-g", "rg", "-n", "hub", "--set", "tags.flag=true", "tags.env=prod", "--force-string")
