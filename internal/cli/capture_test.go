@@ -75,7 +75,7 @@ func TestCaptureIDs(t *testing.T) {
 	}{
 		{append([]string{"vnet-gateway", "packet-capture", "stop", "--output-file", filepath.Join(t.TempDir(), "x.pcap"), "--ids"}, gws...), "--output-file saves one capture"},
 		{[]string{"vnet-gateway", "packet-capture", "stop", "--ids", gws[0], "-n", "gw"}, "without --resource-group/-g and --name/-n"},
-		{[]string{"vpn-connection", "packet-capture", "start", "--ids", gws[0]}, "is not the id of a connections"},
+		{[]string{"vpn-connection", "packet-capture", "start", "--ids", gws[0]}, "is not a Microsoft.Network/connections id: it names a "},
 	} {
 		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)

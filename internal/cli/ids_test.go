@@ -50,7 +50,7 @@ func TestIDsFlag(t *testing.T) {
 		{[]string{"vnet", "show", "--ids", ids[0], "-g", "rg"}, "without --resource-group/-g and --name/-n"},
 		{[]string{"vnet", "delete", "--ids", ids[0], "-n", "b"}, "without --resource-group/-g and --name/-n"},
 		{[]string{"vnet", "delete", "--ids", ids[0], "b"}, `"b" is none`},
-		{[]string{"public-ip", "delete", "--ids", ids[0]}, "is not the id of a publicIPAddresses"},
+		{[]string{"public-ip", "delete", "--ids", ids[0]}, "is not a Microsoft.Network/publicIPAddresses id: it names a "},
 	} {
 		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
@@ -130,8 +130,8 @@ func TestChildIDsFlag(t *testing.T) {
 		{[]string{"vnet", "subnet", "show", "--ids", subnets[0], "--vnet-name", "v"}, "without --resource-group/-g, --vnet-name and --name/-n"},
 		{[]string{"vnet", "subnet", "delete", "--ids", subnets[0], "-n", "s2"}, "without --resource-group/-g, --vnet-name and --name/-n"},
 		{[]string{"vnet", "subnet", "delete", "--ids", subnets[0], "s2"}, `"s2" is none`},
-		{[]string{"vnet", "subnet", "delete", "--ids", subnets[0] + "x", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"}, "is not the id of a virtualNetworks/subnets"},
-		{[]string{"route-table", "route", "delete", "--ids", subnets[0]}, "is not the id of a routeTables/routes"},
+		{[]string{"vnet", "subnet", "delete", "--ids", subnets[0] + "x", "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/rg/providers/Microsoft.Network/virtualNetworks/v"}, "is not a Microsoft.Network/virtualNetworks/subnets id: it names a "},
+		{[]string{"route-table", "route", "delete", "--ids", subnets[0]}, "is not a Microsoft.Network/routeTables/routes id: it names a "},
 		{[]string{"route-table", "route", "show", "--ids", r.ID, "--route-table-name", "rt"}, "without --resource-group/-g, --route-table-name and --name/-n"},
 	} {
 		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
@@ -215,11 +215,11 @@ func TestPartWaits(t *testing.T) {
 		{[]string{"route-table", "route", "wait", "--ids", r.ID, "--deleted", "--interval", "1", "--timeout", "1"}, "route r1 is not deleted (--deleted)"},
 		{[]string{"vnet-gateway", "nat-rule", "wait", "-g", "rg", "--gateway-name", "gw", "--deleted", "--interval", "1", "--timeout", "1"}, "vnet-gateway gw is not deleted (--deleted)"},
 		{[]string{"vnet-gateway", "nat-rule", "wait", "--ids", gw.ID, "--gateway-name", "gw", "--exists"}, "without --resource-group/-g and --gateway-name"},
-		{[]string{"vnet-gateway", "root-cert", "wait", "--ids", r.ID, "--exists"}, "is not the id of a virtualNetworkGateways"},
+		{[]string{"vnet-gateway", "root-cert", "wait", "--ids", r.ID, "--exists"}, "is not a Microsoft.Network/virtualNetworkGateways id: it names a "},
 		{[]string{"vnet-gateway", "revoked-cert", "wait", "-g", "rg", "--exists"}, "--gateway-name is required"},
-		{[]string{"route-table", "route", "wait", "--ids", gw.ID, "--exists"}, "is not the id of a routeTables/routes"},
+		{[]string{"route-table", "route", "wait", "--ids", gw.ID, "--exists"}, "is not a Microsoft.Network/routeTables/routes id: it names a "},
 		{[]string{"route-table", "route", "wait", "--ids", r.ID, "-n", "r1", "--exists"}, "without --resource-group/-g, --route-table-name and --name/-n"},
-		{[]string{"vpn-connection", "packet-capture", "wait", "--ids", gw.ID, "--exists"}, "is not the id of a connections"},
+		{[]string{"vpn-connection", "packet-capture", "wait", "--ids", gw.ID, "--exists"}, "is not a Microsoft.Network/connections id: it names a "},
 		// az's JMESPath --custom is refused saying what waits instead
 		// (it was an unknown flag, with no hint).
 		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "provisioningState!='InProgress'"}, "--custom: vnetgw has no JMESPath conditions; wait with --created"},
@@ -263,7 +263,7 @@ func TestPostIDs(t *testing.T) {
 		want string
 	}{
 		{[]string{"vnet-gateway", "reset", "--ids", gws[0], "-g", "rg"}, "without --resource-group/-g and --name/-n"},
-		{[]string{"vpn-connection", "list-ike-sas", "--ids", gws[0]}, "is not the id of a connections"},
+		{[]string{"vpn-connection", "list-ike-sas", "--ids", gws[0]}, "is not a Microsoft.Network/connections id: it names a "},
 	} {
 		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)

@@ -441,7 +441,7 @@ func (g *globals) resourceIDBy(flag, rg, typ, nameOrID string) (arm.ID, error) {
 			return arm.ID{}, err
 		}
 		if !strings.EqualFold(id.Type(), arm.NamespaceNetwork+"/"+typ) {
-			return arm.ID{}, fmt.Errorf("%s is not the id of a %s", nameOrID, typ)
+			return arm.ID{}, fmt.Errorf("%s is not a %s/%s id: it names a %s", nameOrID, arm.NamespaceNetwork, typ, id.Type())
 		}
 		return id, nil
 	}
