@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every check and test of vnetgw: formatting, vet, staticcheck, a tidy
 # go.mod, and `go test` of every package. Tests that need root or a real peer
-# (strongSwan, BIRD, iperf3) skip with a message when those are missing,
+# (strongSwan, BIRD, etcd, OpenVPN, FreeRADIUS, iperf3) skip with a message when those are missing,
 # unless VNETGW_REQUIRE_INTEROP=1 (as in CI), where a missing one fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
