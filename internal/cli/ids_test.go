@@ -349,3 +349,30 @@ func TestIDsFlagGoesOnPastAFailure(t *testing.T) {
 		t.Errorf("vnet show --ids b a, b deleted: exit %d, %s; want exit 3 and an error naming b", code, errOut)
 	}
 }
+
+// TestNameWithASlash: a name with a '/' (or '?', '#') would be a path of
+// its own in the URL, which the API answered with 404
+// InvalidResourceType; it is refused before anything is sent, saying
+// what a name cannot hold.
+func TestNameWithASlash(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "v", "--address-prefixes", "10.1.0.0/16")
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt")
+	for _, args := range [][]string{
+		{"group", "create", "-n", "a/b", "-l", "westeurope"},
+		{"group", "delete", "-n", "a/b"},
+		{"vnet", "create", "-g", "rg", "-n", "a/b", "--address-prefixes", "10.2.0.0/16"},
+		{"vnet", "show", "-g", "rg/x", "-n", "v"},
+		{"vnet", "subnet", "create", "-g", "rg", "--vnet-name", "v", "-n", "s?1", "--address-prefixes", "10.1.1.0/24"},
+		{"route-table", "route", "create", "-g", "rg", "--route-table-name", "rt", "-n", "r#1", "--address-prefix", "10.9.0.0/16", "--next-hop-type", "VnetLocal"},
+	} {
+		if code, out, errOut := vnetgw(t, args...); code != 1 || !strings.Contains(errOut, "a name holds no '/', '?' or '#'") {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error saying what a name cannot hold", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	var vs []arm.VirtualNetwork
+	if mustJSON(t, &vs, "vnet", "list", "-g", "rg"); len(vs) != 1 {
+		t.Errorf("%d VNets after the refused commands, want 1", len(vs))
+	}
+}

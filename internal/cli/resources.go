@@ -589,6 +589,9 @@ func groupCommand(g *globals) *cobra.Command {
 			if name == "" || loc == "" {
 				return errors.New("--name/-n and --location/-l are required")
 			}
+			if err := plainName(nameFlag, name); err != nil {
+				return err
+			}
 			kv, err := parseTags(tags)
 			if err != nil {
 				return err
@@ -609,6 +612,9 @@ func groupCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if showName == "" {
 				return errors.New("--name/-n is required")
+			}
+			if err := plainName(nameFlag, showName); err != nil {
+				return err
 			}
 			c, err := g.client()
 			if err != nil {
@@ -642,6 +648,9 @@ func groupCommand(g *globals) *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if delName == "" {
 				return errors.New("--name/-n is required")
+			}
+			if err := plainName(nameFlag, delName); err != nil {
+				return err
 			}
 			c, err := g.client()
 			if err != nil {
@@ -787,6 +796,9 @@ func subnetCommand(g *globals) *cobra.Command {
 		}
 		if name == "" && cmd.Flags().Lookup("name") != nil {
 			return arm.ID{}, errors.New("--name/-n is required")
+		}
+		if err := plainName(nameFlag, name); err != nil {
+			return arm.ID{}, err
 		}
 		return v.Child("subnets", name), nil
 	}
@@ -1446,6 +1458,9 @@ func routeCommand(g *globals) *cobra.Command {
 		if name == "" {
 			return arm.ID{}, nil, errors.New("--name/-n is required")
 		}
+		if err := plainName(nameFlag, name); err != nil {
+			return arm.ID{}, nil, err
+		}
 		return id.Child("routes", name), c, nil
 	}
 	// ids is az's --ids of show, update and delete: full route ids,
@@ -1994,6 +2009,9 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 					}
 					if name == "" {
 						return arm.ID{}, nil, errors.New("--name/-n is required: the IP configuration (ipconfig1, the first)")
+					}
+					if err := plainName(nameFlag, name); err != nil {
+						return arm.ID{}, nil, err
 					}
 					return id.Child("ipConfigurations", name), c, nil
 				})

@@ -451,5 +451,20 @@ func (g *globals) resourceIDBy(flag, rg, typ, nameOrID string) (arm.ID, error) {
 	if nameOrID == "" {
 		return arm.ID{}, fmt.Errorf("%s is required", flag)
 	}
+	if err := plainName("--resource-group/-g", rg); err != nil {
+		return arm.ID{}, err
+	}
+	if err := plainName(flag, nameOrID); err != nil {
+		return arm.ID{}, err
+	}
 	return arm.NetworkID(g.subscription, rg, typ, nameOrID), nil
+}
+
+// plainName refuses a name of flag that would make a path of its own in
+// the URL, for which the API answered 404 InvalidResourceType.
+func plainName(flag, name string) error {
+	if strings.ContainsAny(name, "/?#") {
+		return fmt.Errorf("%s %q: a name holds no '/', '?' or '#' (a full id begins with /subscriptions/)", flag, name)
+	}
+	return nil
 }
