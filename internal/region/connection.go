@@ -2,6 +2,7 @@ package region
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -49,11 +50,95 @@ func (r *Region) PutConnection(ctx context.Context, id arm.ID, in *arm.Connectio
 		out = renderConnection(tx, &c).(*arm.Connection)
 		return nil
 	})
+	if err == nil && created {
+		if err = r.confirmRemote(ctx, id, out); err != nil {
+			return nil, Outcome{}, err
+		}
+	}
 	var warnings []string
 	if out != nil {
 		warnings = weakGroups(out.Properties.IPsecPolicies)
 	}
 	return out, Outcome{Created: created, Warnings: warnings}, err
+}
+
+// confirmRemote looks up again, after connection c (id) was made, the
+// gateway of another region it goes to, if it goes to one: at its
+// region, not in the cache. If that gateway is gone or being deleted, or
+// its region cannot be asked (a write that names it is refused then, as
+// PutConnection's first lookup refuses it), or R35 no longer holds with
+// its VNet's address space as it is now, c is deleted, if it is still the
+// one this write made (its resourceGuid: a later PUT of it keeps it,
+// a delete and a new PUT do not), and the write is refused. That
+// region's delete of the gateway marks it Deleting before it asks the
+// peers for connections that end at it (Delete tells why one of the two
+// is then always refused). A node that stops between the commit and this
+// leaves the connection, as a remote gateway deleted later would; its
+// status says that its remote gateway is not found.
+func (r *Region) confirmRemote(ctx context.Context, id arm.ID, c *arm.Connection) error {
+	g2 := c.Properties.VirtualNetworkGateway2.RefID()
+	if r.remotes == nil || g2 == "" {
+		return nil
+	}
+	local := false
+	r.view(func(tx *txn) error {
+		local = getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, g2) != nil
+		return nil
+	})
+	if local {
+		return nil // checked in this region's fence
+	}
+	// Done also when the client has gone: the connection must not stay
+	// unchecked.
+	ctx, cancel := context.WithTimeout(withoutPrecondition(context.WithoutCancel(ctx)), 2*RemoteRefresh)
+	defer cancel()
+	refused := r.remoteStands(ctx, c, g2)
+	if refused == nil {
+		return nil
+	}
+	_, err := r.update(ctx, func(tx *txn) error {
+		if now := get[arm.Connection](tx, arm.TypeConnection, id); now != nil && now.Properties.ResourceGUID == c.Properties.ResourceGUID {
+			return r.delConnection(tx, id)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w; and connection %s, made meanwhile, could not be deleted again: %w", refused, id.Name(), err)
+	}
+	return refused
+}
+
+// remoteStands asks the peer regions for g2, the remote gateway of
+// connection c, just made, and refuses it as PutConnection refuses a
+// remote gateway when it is not there or its region cannot be asked, and
+// when it is being deleted or its VNet's address space now overlaps one
+// joined at c's gateway (R35).
+func (r *Region) remoteStands(ctx context.Context, c *arm.Connection, g2 string) error {
+	const target = "properties.virtualNetworkGateway2"
+	rg, err := r.remotes.Gateway(ctx, g2)
+	switch {
+	case errors.Is(err, ErrNoRemote):
+		return &arm.Error{Code: arm.CodeInvalidReference, Target: target, Message: fmt.Sprintf("%s: resource %s was not found", target, g2)}
+	case err != nil:
+		return &arm.Error{Code: arm.CodeInvalidReference, Target: target,
+			Message: fmt.Sprintf("%s: the peer regions could not be asked for %s: %v", target, g2, err)}
+	case strings.EqualFold(rg.Gateway.Properties.ProvisioningState, arm.Deleting):
+		return &arm.Error{Code: arm.CodeInvalidReference, Target: target, Message: fmt.Sprintf("%s: resource %s is being deleted", target, g2)}
+	}
+	if err := rg.check(g2); err != nil {
+		return &arm.Error{Code: arm.CodeInvalidReference, Target: target, Message: fmt.Sprintf("%s: %s: %v", target, g2, err)}
+	}
+	return r.view(func(tx *txn) error {
+		tx.remotes[strings.ToLower(g2)] = rg // the view's copy
+		g1 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID())
+		if g1 == nil {
+			return nil
+		}
+		if err := rules.R35NoOverlap(g1.Name, gatewayDomain(tx, g1)); err != nil {
+			return err
+		}
+		return nil
+	})
 }
 
 // weakGroups warns of the Diffie-Hellman groups a custom policy may name

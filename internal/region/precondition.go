@@ -26,6 +26,12 @@ func WithPrecondition(ctx context.Context, p Precondition) context.Context {
 	return context.WithValue(ctx, preconditionKey{}, p)
 }
 
+// withoutPrecondition returns ctx without the precondition it carries:
+// for a write that follows the one the precondition was checked by.
+func withoutPrecondition(ctx context.Context) context.Context {
+	return context.WithValue(ctx, preconditionKey{}, nil)
+}
+
 // checkPrecondition checks the precondition ctx carries, if any, against
 // the state tx sees.
 func checkPrecondition(ctx context.Context, tx *txn) error {

@@ -297,7 +297,10 @@ func (r *Region) resolveRemote(ctx context.Context, id string) error {
 	rg, err := r.remotes.Gateway(ctx, id)
 	switch {
 	case errors.Is(err, ErrNoRemote):
-		return nil // the write reports the missing reference
+		// The write reports the missing reference, not found in the
+		// cache either: gone since it was cached.
+		r.setRemote(id, nil)
+		return nil
 	case err != nil:
 		return &arm.Error{Code: arm.CodeInvalidReference, Target: "properties.virtualNetworkGateway2",
 			Message: fmt.Sprintf("properties.virtualNetworkGateway2: the peer regions could not be asked for %s: %v", id, err)}

@@ -2,6 +2,8 @@ package region
 
 import (
 	"context"
+	"errors"
+	"maps"
 	"slices"
 	"strings"
 
@@ -215,37 +217,149 @@ func genericOf(doc any) arm.GenericResource {
 // Delete deletes a resource. It reports whether the resource existed;
 // deleting what does not exist succeeds, as in ARM, unless its resource
 // group does not exist either (404 ResourceGroupNotFound, as ARM answers).
+//
+// A VPN gateway (alone or in its resource group) may be the remote end of
+// another region's connection, which only that region knows of, and that
+// region may be making one now, outside this region's fence. Each side
+// makes its intent visible before it asks the other: this delete first
+// commits the gateways as provisioningState Deleting (a GET shows it, as
+// ARM's does; the data plane keeps serving them meanwhile), then asks the
+// peers for connections that end at them, then deletes them only if they
+// are still as it marked them. A connection of another region to a gateway
+// here is committed there before that region looks the gateway up again
+// (PutConnection's confirmRemote), and refused and taken back if it is
+// gone or Deleting. Both asks read the other region's state after a Sync
+// (the API's GET), so of the two commits, the one made first is seen by
+// the other side's ask: if the connection was committed before this
+// delete asked, the delete sees it and is refused; else the mark was
+// committed before the connection, so before that region's lookup, which
+// sees the gateway Deleting or gone. One of the two is refused (both may
+// be); never both made.
 func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 	kind := kindOfID(id)
-	existed := false
-	// A gateway may be the remote end of another region's connection, which
-	// only that region knows of: ask the peers first.
-	var gws []string
-	switch kind {
-	case arm.TypeVirtualNetworkGateway:
-		gws = r.localVPNGateways(func(tx *txn) []*arm.VirtualNetworkGateway {
-			if g := get[arm.VirtualNetworkGateway](tx, kind, id); g != nil {
-				return []*arm.VirtualNetworkGateway{g}
-			}
-			return nil
-		})
-	case arm.TypeResourceGroup:
-		gws = r.localVPNGateways(func(tx *txn) []*arm.VirtualNetworkGateway {
-			var out []*arm.VirtualNetworkGateway
-			for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
-				if strings.HasPrefix(strings.ToLower(g.ID), id.Key()+"/") {
-					out = append(out, g)
-				}
-			}
-			return out
-		})
+	if r.remotes == nil || kind != arm.TypeVirtualNetworkGateway && kind != arm.TypeResourceGroup {
+		return r.remove(ctx, id, nil, nil)
 	}
-	inbound, err := r.inboundConnections(ctx, gws)
+	var marks map[string]string
+	for range maxAttempts {
+		var err error
+		if marks, err = r.markDeleting(ctx, id); err != nil {
+			return false, err
+		}
+		if len(marks) == 0 {
+			// No VPN gateway goes: nothing to ask, no mark to keep.
+			existed, err := r.remove(ctx, id, nil, nil)
+			if errors.Is(err, errMarkMoved) {
+				continue // a VPN gateway came in meanwhile
+			}
+			return existed, err
+		}
+		dctx := ctx
+		if kind == arm.TypeVirtualNetworkGateway {
+			// The mark gave the gateway a new etag: a precondition on
+			// it was checked as it was made, and the delete deletes it
+			// only as marked.
+			dctx = withoutPrecondition(ctx)
+		}
+		gws := slices.Collect(maps.Keys(marks))
+		inbound, err := r.inboundConnections(ctx, gws)
+		if err != nil {
+			r.unmarkDeleting(ctx, marks)
+			return false, arm.Errorf(arm.CodeInUseGateway,
+				"%s cannot be deleted now: the peer regions could not be asked whether a connection there ends at gateway %s: %v", id.Name(), gws, err)
+		}
+		existed, err := r.remove(dctx, id, inbound, marks)
+		switch {
+		case errors.Is(err, errMarkMoved):
+			continue // changed since it was marked: mark and ask again
+		case err != nil:
+			r.unmarkDeleting(ctx, marks)
+		}
+		return existed, err
+	}
+	// 503, retried by clients: nothing was deleted.
+	r.unmarkDeleting(ctx, marks)
+	return false, arm.Errorf(arm.CodeServiceUnavailable, "%s changed %d times in a row while it was being deleted; try again", id.Name(), maxAttempts)
+}
+
+// errMarkMoved says the VPN gateways a delete would delete are not those
+// it marked Deleting, as it marked them.
+var errMarkMoved = errors.New("the gateways changed since they were marked Deleting")
+
+// doomedGateways returns the VPN gateways that deleting id deletes: the
+// gateway id, or those of resource group id.
+func doomedGateways(tx *txn, kind string, id arm.ID) []*arm.VirtualNetworkGateway {
+	var out []*arm.VirtualNetworkGateway
+	for _, g := range list[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway) {
+		k := strings.ToLower(g.ID)
+		if g.Properties.GatewayType == arm.GatewayTypeVpn &&
+			(kind == arm.TypeVirtualNetworkGateway && k == id.Key() || kind == arm.TypeResourceGroup && strings.HasPrefix(k, id.Key()+"/")) {
+			out = append(out, g)
+		}
+	}
+	return out
+}
+
+// markDeleting commits, for a delete of id, the VPN gateways it deletes
+// as provisioningState Deleting, each with a new etag (one already
+// Deleting, by a delete that did not finish, is left as it is), and
+// returns their etags by id. It refuses, marking nothing, a delete that
+// this region's state refuses already.
+func (r *Region) markDeleting(ctx context.Context, id arm.ID) (map[string]string, error) {
+	kind := kindOfID(id)
+	var marks map[string]string
+	_, err := r.update(ctx, func(tx *txn) error {
+		marks = map[string]string{}
+		if _, err := requireGroup(tx, id); err != nil || tx.get(kind, id.Key()) == nil {
+			return err // a delete of nothing: remove answers it
+		}
+		if err := opsFor(kind).del(r, newTxn(tx.m, tx.remotes), id); err != nil {
+			return err // refused here, without asking
+		}
+		for _, g := range doomedGateways(tx, kind, id) {
+			if g.Properties.ProvisioningState != arm.Deleting {
+				ng := *g
+				ng.Properties.ProvisioningState, ng.Etag = arm.Deleting, newEtag()
+				tx.put(arm.TypeVirtualNetworkGateway, refKey(g.ID), &ng)
+				g = &ng
+			}
+			marks[g.ID] = g.Etag
+		}
+		return nil
+	})
+	return marks, err
+}
+
+// unmarkDeleting puts back as Succeeded the gateways a delete marked
+// Deleting and did not delete, those still as it marked them. It is done
+// also when the client has gone: else the gateways would stay Deleting
+// (and be refused as the remote end of new connections of other regions)
+// until deleted or written again.
+func (r *Region) unmarkDeleting(ctx context.Context, marks map[string]string) {
+	ctx, cancel := context.WithTimeout(withoutPrecondition(context.WithoutCancel(ctx)), SyncTimeout)
+	defer cancel()
+	_, err := r.update(ctx, func(tx *txn) error {
+		for gid, etag := range marks {
+			if g := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, gid); g != nil && g.Etag == etag {
+				ng := *g
+				ng.Properties.ProvisioningState, ng.Etag = arm.Succeeded, newEtag()
+				tx.put(arm.TypeVirtualNetworkGateway, refKey(g.ID), &ng)
+			}
+		}
+		return nil
+	})
 	if err != nil {
-		return false, arm.Errorf(arm.CodeInUseGateway,
-			"%s cannot be deleted now: the peer regions could not be asked whether a connection there ends at gateway %s: %v", id.Name(), gws, err)
+		r.log.Warn("a delete refused left its gateways Deleting", "gateways", slices.Collect(maps.Keys(marks)), "err", err)
 	}
-	_, err = r.update(ctx, func(tx *txn) error {
+}
+
+// remove deletes id, with inbound the connections of other regions that
+// end at its gateways, when it deletes only the VPN gateways marks holds,
+// each with the etag it holds (errMarkMoved if not).
+func (r *Region) remove(ctx context.Context, id arm.ID, inbound map[string][]ConnectionTo, marks map[string]string) (bool, error) {
+	kind := kindOfID(id)
+	existed := false
+	_, err := r.update(ctx, func(tx *txn) error {
 		tx.inbound = inbound
 		// ARM answers 404 ResourceGroupNotFound for a resource in a group
 		// that does not exist, and for that group itself.
@@ -255,6 +369,12 @@ func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 		existed = tx.get(kind, id.Key()) != nil
 		if !existed {
 			return nil
+		}
+		if r.remotes != nil {
+			doomed := doomedGateways(tx, kind, id)
+			if len(doomed) != len(marks) || slices.ContainsFunc(doomed, func(g *arm.VirtualNetworkGateway) bool { return marks[g.ID] != g.Etag }) {
+				return errMarkMoved
+			}
 		}
 		return opsFor(kind).del(r, tx, id)
 	})

@@ -44,21 +44,77 @@ func (r *Region) PutVirtualNetwork(ctx context.Context, id arm.ID, in *arm.Virtu
 		return nil, Outcome{}, arm.Errorf(arm.CodeAddressSpaceOverlap,
 			"the address space of virtual network %s cannot change now: the peer regions could not be asked which of their connections end at its gateway, to check that no address spaces overlap (R35): %v", id.Name(), err)
 	}
+	var prev *arm.VirtualNetwork
 	warnings, err := r.update(ctx, func(tx *txn) error {
 		tx.inbound = inbound
 		if _, err := requireGroup(tx, id); err != nil {
 			return err
 		}
-		old := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
-		created = old == nil
+		prev = get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
+		created = prev == nil
 		v := *in
-		if err := r.stageVirtualNetwork(tx, id, &v, old); err != nil {
+		if err := r.stageVirtualNetwork(tx, id, &v, prev); err != nil {
 			return err
 		}
 		out = renderVirtualNetwork(tx, &v).(*arm.VirtualNetwork)
 		return nil
 	})
+	if err == nil && len(gws) > 0 {
+		if err = r.confirmAddressSpace(ctx, id, out, prev, gws); err != nil {
+			return nil, Outcome{}, err
+		}
+	}
 	return out, Outcome{Created: created, Warnings: warnings}, err
+}
+
+// confirmAddressSpace asks the peer regions again, once the new address
+// space of VNet id (v, as committed; prev, the VNet it replaced) is
+// committed, for their connections that end at its gateways gws. Another
+// region may have made one meanwhile, checked there against the address
+// space as it was: PutConnection commits a connection before it looks
+// its remote gateway up again (confirmRemote), and this write commits
+// before it asks, so of the two, the one committed first is seen by the
+// other's ask. If R35 no longer holds, or the peers cannot be asked, the
+// VNet is put back as prev was, if it is still as this write made it
+// (its etag: a later write of it made its own checks), and the write is
+// refused. The data plane may route the new address space meanwhile.
+func (r *Region) confirmAddressSpace(ctx context.Context, id arm.ID, v, prev *arm.VirtualNetwork, gws []string) error {
+	// Done also when the client has gone: the change must not stay
+	// unchecked.
+	ctx, cancel := context.WithTimeout(withoutPrecondition(context.WithoutCancel(ctx)), 2*RemoteRefresh)
+	defer cancel()
+	var refused error
+	inbound, err := r.inboundConnections(ctx, gws)
+	if err != nil {
+		refused = arm.Errorf(arm.CodeAddressSpaceOverlap,
+			"the address space of virtual network %s cannot change now: the peer regions could not be asked again which of their connections end at its gateway, to check that no address spaces overlap (R35): %v", id.Name(), err)
+	} else {
+		refused = r.view(func(tx *txn) error {
+			tx.inbound = inbound
+			for _, g := range gatewaysInVNet(tx, id.String()) {
+				if err := r35Inbound(tx, g); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+	}
+	if refused == nil {
+		return nil
+	}
+	_, err = r.update(ctx, func(tx *txn) error {
+		now := get[arm.VirtualNetwork](tx, arm.TypeVirtualNetwork, id)
+		if now == nil || now.Etag != v.Etag {
+			return nil
+		}
+		back := *prev
+		return r.stageVirtualNetwork(tx, id, &back, now)
+	})
+	if err != nil {
+		r.log.Warn("a virtual network's address space refused after it was committed could not be put back", "vnet", id.String(), "err", err)
+		return fmt.Errorf("%w; and the address space, committed meanwhile, could not be put back as it was: %w", refused, err)
+	}
+	return refused
 }
 
 // stageVirtualNetwork validates v, the new state of the virtual network id
