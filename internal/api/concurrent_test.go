@@ -137,10 +137,7 @@ func TestConcurrentWritesKeepRules(t *testing.T) {
 				return calls
 			},
 			refused: func(int) string { return "DuplicateConnection" },
-			check: func(t *testing.T, answers []resp, held map[string]obj) {
-				wantMade(t, answers, 1, 1)
-				wantHeld(t, held, "/connections/", 1)
-			},
+			check:   connectionsMade(1),
 		},
 		{
 			name: "R34 one connection to a device's address",
@@ -154,10 +151,7 @@ func TestConcurrentWritesKeepRules(t *testing.T) {
 				return calls
 			},
 			refused: func(int) string { return "DuplicateConnection" },
-			check: func(t *testing.T, answers []resp, held map[string]obj) {
-				wantMade(t, answers, 1, 1)
-				wantHeld(t, held, "/connections/", 1)
-			},
+			check:   connectionsMade(1),
 		},
 		{
 			name: "R32 a Basic route-based gateway holds 10 tunnels",
@@ -166,10 +160,7 @@ func TestConcurrentWritesKeepRules(t *testing.T) {
 				return sites(e, s, func(i int) []string { return []string{fmt.Sprintf("192.168.%d.0/24", i)} })
 			},
 			refused: func(int) string { return "TunnelLimitExceeded" },
-			check: func(t *testing.T, answers []resp, held map[string]obj) {
-				wantMade(t, answers, 10, 10)
-				wantHeld(t, held, "/connections/", 10)
-			},
+			check:   connectionsMade(10),
 		},
 		{
 			name: "R28 R32 a policy-based gateway holds one site-to-site connection",
@@ -178,10 +169,7 @@ func TestConcurrentWritesKeepRules(t *testing.T) {
 				return sites(e, s, func(i int) []string { return []string{fmt.Sprintf("192.168.%d.0/24", i)} })
 			},
 			refused: func(int) string { return "MultiSiteRequiresRouteBasedGateway" },
-			check: func(t *testing.T, answers []resp, held map[string]obj) {
-				wantMade(t, answers, 1, 1)
-				wantHeld(t, held, "/connections/", 1)
-			},
+			check:   connectionsMade(1),
 		},
 		{
 			name: "R35 one of sites whose address spaces overlap",
@@ -190,10 +178,7 @@ func TestConcurrentWritesKeepRules(t *testing.T) {
 				return sites(e, s, func(i int) []string { return []string{fmt.Sprintf("192.168.%d.0/24", i), "172.16.0.0/16"} })
 			},
 			refused: func(int) string { return "AddressSpaceOverlap" },
-			check: func(t *testing.T, answers []resp, held map[string]obj) {
-				wantMade(t, answers, 1, 1)
-				wantHeld(t, held, "/connections/", 1)
-			},
+			check:   connectionsMade(1),
 		},
 		{
 			// The VNet takes the sites' space while they are connected:
@@ -319,6 +304,15 @@ func TestConcurrentWritesKeepRules(t *testing.T) {
 
 // made reports whether a write succeeded.
 func made(r resp) bool { return r.status >= 200 && r.status < 300 }
+
+// connectionsMade checks that k of the answers are successes and that
+// the store holds k connections.
+func connectionsMade(k int) func(t *testing.T, answers []resp, held map[string]obj) {
+	return func(t *testing.T, answers []resp, held map[string]obj) {
+		wantMade(t, answers, k, k)
+		wantHeld(t, held, "/connections/", k)
+	}
+}
 
 // wantMade checks that between least and most of answers are successes.
 func wantMade(t *testing.T, answers []resp, least, most int) {

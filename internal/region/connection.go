@@ -77,16 +77,8 @@ func (r *Region) PutConnection(ctx context.Context, id arm.ID, in *arm.Connectio
 // status says that its remote gateway is not found.
 func (r *Region) confirmRemote(ctx context.Context, id arm.ID, c *arm.Connection) error {
 	g2 := c.Properties.VirtualNetworkGateway2.RefID()
-	if r.remotes == nil || g2 == "" {
-		return nil
-	}
-	local := false
-	r.view(func(tx *txn) error {
-		local = getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, g2) != nil
-		return nil
-	})
-	if local {
-		return nil // checked in this region's fence
+	if !r.isRemote(g2) {
+		return nil // none, or checked in this region's fence
 	}
 	// Done also when the client has gone: the connection must not stay
 	// unchecked.

@@ -275,19 +275,25 @@ func (r *Region) remoteView() map[string]*RemoteGateway {
 	return maps.Clone(r.remoteCache)
 }
 
-// resolveRemote makes sure the cache holds gateway id when it is not a
-// local gateway, asking the peers. It is called before a write, outside
-// the region's locks.
-func (r *Region) resolveRemote(ctx context.Context, id string) error {
+// isRemote tells whether gateway id is one the peer regions are asked
+// for: peers are set, and it is not a local gateway.
+func (r *Region) isRemote(id string) bool {
 	if r.remotes == nil || id == "" {
-		return nil
+		return false
 	}
 	local := false
 	r.view(func(tx *txn) error {
 		local = getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, id) != nil
 		return nil
 	})
-	if local {
+	return !local
+}
+
+// resolveRemote makes sure the cache holds gateway id when it is not a
+// local gateway, asking the peers. It is called before a write, outside
+// the region's locks.
+func (r *Region) resolveRemote(ctx context.Context, id string) error {
+	if !r.isRemote(id) {
 		return nil
 	}
 	// A peer that does not answer must not hold the write for the
