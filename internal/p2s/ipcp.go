@@ -256,7 +256,8 @@ func (l *link) handleIPCP(info []byte) error {
 		l.writePPP(ppp.ProtoIPCP, ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil))
 		if l.ipcpWaiting() {
 			// RFC 1661 §4.1: RTR in Req-Sent, Ack-Rcvd and Ack-Sent is sta, to Req-Sent.
-			l.ipcpOurs, l.ipcpPeers = false, false
+			l.ackForgotten(&l.ipcpOurs, &l.ipcpReqID)
+			l.ipcpPeers = false
 			return nil
 		}
 		// The peer closes IPCP: ours is not sent again until it asks.
@@ -276,15 +277,15 @@ func (l *link) handleIPCP(info []byte) error {
 			return l.sendIPCPRequest()
 		case l.ipcpOurs:
 			// RFC 1661 §4.1: RTA in Ack-Rcvd is to Req-Sent.
-			l.ipcpOurs = false
+			l.ackForgotten(&l.ipcpOurs, &l.ipcpReqID)
 		}
 	case ppp.CodeRej:
 		// IPCP's Codes are 1 to 7, each fundamental (RFC 1661 §5.6).
 		if len(p.Data) > 0 && fundamental(p.Data[0]) {
 			return l.rejected(fmt.Sprintf("IPCP code %d (Code-Reject)", p.Data[0]))
 		}
-		if l.ipcpOurs && !l.ipcpPeers {
-			l.ipcpOurs = false // RFC 1661 §4.1: RXJ+ in Ack-Rcvd is to Req-Sent
+		if !l.ipcpPeers {
+			l.ackForgotten(&l.ipcpOurs, &l.ipcpReqID) // RFC 1661 §4.1: RXJ+ in Ack-Rcvd is to Req-Sent
 		}
 	default:
 		// RFC 1332 §2: other Codes are unrecognized, and get a Code-Reject

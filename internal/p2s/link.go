@@ -611,6 +611,19 @@ func (l *link) restartTimeout(proto string, ours *bool, tries *int, send, resend
 	return resend()
 }
 
+// ackForgotten takes LCP or IPCP, whose request ours says is
+// acknowledged, back from Ack-Rcvd to Req-Sent without a request sent
+// (RFC 1661 §4.1: RTR is sta, RTA and RXJ+ nothing), and gives the
+// request, which goes again on the Restart timer, a new Identifier id:
+// it MUST change once a valid reply was received (§5.1), and so an Ack
+// of the old one, late or repeated, is discarded, not taken for an Ack
+// of the next. In Req-Sent or Ack-Sent it does nothing.
+func (l *link) ackForgotten(ours *bool, id *uint8) {
+	if *ours {
+		*ours, *id = false, l.nextID()
+	}
+}
+
 // answerValid reports whether a Configure-Ack or Reject of our last
 // request (its Identifier checked), whose options were req, carries what
 // it must: an Ack those options exactly (RFC 1661 §5.2), a Reject some of
@@ -1238,7 +1251,8 @@ func (l *link) handleLCP(info []byte) error {
 		ack := ppp.Packet{Code: ppp.TermAck, ID: p.ID}.Append(nil)
 		if !wasOpen {
 			// RFC 1661 §4.1: RTR in Req-Sent, Ack-Rcvd and Ack-Sent is sta, to Req-Sent.
-			l.lcpOurs, l.lcpPeers = false, false
+			l.ackForgotten(&l.lcpOurs, &l.lcpReqID)
+			l.lcpPeers = false
 			return l.writePPP(ppp.ProtoLCP, ack)
 		}
 		// RFC 1661 §4.1: RTR in Opened is tld, zrc, sta: the link
@@ -1258,7 +1272,7 @@ func (l *link) handleLCP(info []byte) error {
 			return l.reopenLCP()
 		case l.lcpOurs:
 			// RFC 1661 §4.1: RTA in Ack-Rcvd is to Req-Sent.
-			l.lcpOurs = false
+			l.ackForgotten(&l.lcpOurs, &l.lcpReqID)
 		}
 		return nil
 	case ppp.CodeRej:
@@ -1270,8 +1284,8 @@ func (l *link) handleLCP(info []byte) error {
 		if len(p.Data) > 0 {
 			l.codeRejected[p.Data[0]] = true
 		}
-		if l.lcpOurs && !l.lcpPeers {
-			l.lcpOurs = false // RFC 1661 §4.1: RXJ+ in Ack-Rcvd is to Req-Sent
+		if !l.lcpPeers {
+			l.ackForgotten(&l.lcpOurs, &l.lcpReqID) // RFC 1661 §4.1: RXJ+ in Ack-Rcvd is to Req-Sent
 		}
 		l.log.Debug("LCP Code-Reject: the code is not sent again", "packet", fmt.Sprintf("% x", p.Data))
 		return nil

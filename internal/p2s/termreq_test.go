@@ -68,7 +68,8 @@ func (x *rawClient) lcpAnswer(id, code uint8) {
 // back to Req-Sent (RFC 1661 §4.1: RTR in Req-Sent, Ack-Rcvd and
 // Ack-Sent is sta, to Req-Sent), not to Stopping: the client's next
 // request is acknowledged, and LCP opens, EAP starting, once the client
-// has acknowledged the gateway's request again.
+// has acknowledged the gateway's request again (from Ack-Rcvd, the
+// request sent again on the Restart timer, under a new Identifier).
 func TestPeerTerminateWhileNegotiatingRFC1661Section4_1(t *testing.T) {
 	for _, state := range []string{"Req-Sent", "Ack-Rcvd", "Ack-Sent"} {
 		t.Run(state, func(t *testing.T) {
@@ -90,6 +91,16 @@ func TestPeerTerminateWhileNegotiatingRFC1661Section4_1(t *testing.T) {
 				t.Fatal("EAP started before the client acknowledged the gateway's request again")
 			}
 			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+			if state == "Ack-Rcvd" {
+				// The request was answered: the Ack of it again is
+				// discarded, and it goes again on the Restart timer
+				// under a new Identifier (RFC 1661 §5.1).
+				again := x.next(ppp.ProtoLCP)
+				if again.Code != ppp.ConfReq || again.ID == ours.ID {
+					t.Fatalf("after the Ack of its answered request the gateway sent LCP code %d, Identifier %d (its request was %d); want its Configure-Request under a new Identifier", again.Code, again.ID, ours.ID)
+				}
+				x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: again.ID, Data: again.Data})
+			}
 			x.next(ppp.ProtoEAP)
 		})
 	}
@@ -98,7 +109,8 @@ func TestPeerTerminateWhileNegotiatingRFC1661Section4_1(t *testing.T) {
 // TestTerminateAckOutOfTurnRFC1661Section4_1: a Terminate-Ack that
 // answers nothing the gateway sent (RFC 1661 §4.1, RTA) takes LCP back
 // to Req-Sent from Opened, a new request going out at once (tld, scr),
-// and from Ack-Rcvd, its request going out again on the Restart timer;
+// and from Ack-Rcvd, its request going out again on the Restart timer,
+// in both under a new Identifier since the last was answered (§5.1);
 // in Req-Sent and Ack-Sent it changes nothing, and LCP opens on the
 // answers it waited for.
 func TestTerminateAckOutOfTurnRFC1661Section4_1(t *testing.T) {
@@ -128,8 +140,8 @@ func TestTerminateAckOutOfTurnRFC1661Section4_1(t *testing.T) {
 				return
 			}
 			again := x.next(ppp.ProtoLCP)
-			if again.Code != ppp.ConfReq || (again.ID == ours.ID) != (state == "Ack-Rcvd") {
-				t.Fatalf("after the Terminate-Ack the gateway sent LCP code %d, Identifier %d (its request was %d); want a Configure-Request, the same in Ack-Rcvd, a new one in Opened", again.Code, again.ID, ours.ID)
+			if again.Code != ppp.ConfReq || again.ID == ours.ID {
+				t.Fatalf("after the Terminate-Ack the gateway sent LCP code %d, Identifier %d (its request was %d); want a Configure-Request under a new Identifier, the last answered (RFC 1661 §5.1)", again.Code, again.ID, ours.ID)
 			}
 			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: again.ID, Data: again.Data})
 			x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 2})
