@@ -50,11 +50,11 @@ const (
 // an SA is used either to seal or to open. Lifetimes in seconds belong to the
 // IKE layer; see Created.
 type Limits struct {
-	// SoftBytes and SoftPackets close the channel of SoftExpiry once
-	// reached, so that the IKE layer rekeys.
+	// SoftBytes and SoftPackets, once reached, are told to OnExpiry's
+	// function, so that the IKE layer rekeys.
 	SoftBytes, SoftPackets uint64
 	// HardBytes and HardPackets make Seal and Open fail with ErrExpired once
-	// reached, and close the channel of HardExpiry. A packet that starts
+	// reached, and are told to OnExpiry's function. A packet that starts
 	// while the SA is under its limit is finished, so concurrent Opens may
 	// pass a limit by a few packets.
 	HardBytes, HardPackets uint64
@@ -106,9 +106,8 @@ type SA struct {
 	limits    Limits // zero limits replaced by math.MaxUint64
 	replay    *window
 	noReplay  bool // Config.NoReplayCheck
-	soft      chan struct{}
+	expired   func(hard bool) // OnExpiry's
 	softFired atomic.Bool
-	hard      chan struct{}
 	hardFired atomic.Bool
 	drops     [errorCount]atomic.Uint64
 
@@ -171,8 +170,6 @@ func New(cfg Config) (*SA, error) {
 		limits:    limits,
 		replay:    newWindow(uint64(size), cfg.ESN),
 		noReplay:  cfg.NoReplayCheck,
-		soft:      make(chan struct{}),
-		hard:      make(chan struct{}),
 	}
 	s.lastSeq, s.seqErr = maxSeq32, ErrSeqExhausted
 	if cfg.ESN {
@@ -287,16 +284,15 @@ func (s *SA) SPI() uint32 { return s.spi }
 // seconds.
 func (s *SA) Created() time.Time { return s.created }
 
-// SoftExpiry returns a channel that is closed once the SA reaches a soft
-// limit: SoftBytes, SoftPackets, or 15/16 of its sequence numbers. The IKE
-// layer should rekey then.
-func (s *SA) SoftExpiry() <-chan struct{} { return s.soft }
-
-// HardExpiry returns a channel that is closed once the SA reaches a hard
-// limit, HardBytes or HardPackets, or gives out its last sequence number,
-// and seals or opens no more. The IKE layer must delete it then (RFC 4301
-// §4.4.2.1).
-func (s *SA) HardExpiry() <-chan struct{} { return s.hard }
+// OnExpiry has f called once when the SA reaches a soft limit (hard
+// false: SoftBytes, SoftPackets, or 15/16 of its sequence numbers; the IKE
+// layer should rekey then) and once when it reaches a hard limit (hard
+// true: HardBytes or HardPackets, or its last sequence number given out;
+// it seals or opens no more, and the IKE layer must delete it, RFC 4301
+// §4.4.2.1). The Seal, Open or NextSeq that reached the limit calls f, on
+// the packet path: f must not block. OnExpiry is called before the SA is
+// shared with other goroutines.
+func (s *SA) OnExpiry(f func(hard bool)) { s.expired = f }
 
 // HeaderLen returns how many bytes Seal puts in front of the inner packet:
 // the ESP header and the IV. The ESP packet starts at Headroom-HeaderLen().
@@ -328,10 +324,10 @@ func (s *SA) NextSeq() (Seq, error) {
 		return Seq{}, s.drop(s.seqErr)
 	}
 	if n >= s.softSeq {
-		s.fireSoft()
+		s.fire(false)
 	}
 	if n == s.lastSeq {
-		fire(s.hard, &s.hardFired)
+		s.fire(true)
 	}
 	return Seq{n}, nil
 }
@@ -401,10 +397,10 @@ func (s *SA) SealSeq(q Seq, buf []byte, n int, nextHeader uint8) ([]byte, error)
 	s.packetsOut.Add(1)
 	b := s.bytesOut.Add(uint64(n))
 	if b >= s.limits.SoftBytes {
-		s.fireSoft()
+		s.fire(false)
 	}
 	if b >= s.limits.HardBytes {
-		fire(s.hard, &s.hardFired)
+		s.fire(true)
 	}
 	return pkt, nil
 }
@@ -484,10 +480,10 @@ func (s *SA) Open(pkt []byte) ([]byte, uint8, error) {
 	inner := plaintext[:len(plaintext)-n]
 	packets, bytes := s.packetsIn.Add(1), s.bytesIn.Add(uint64(len(inner)))
 	if packets >= s.limits.SoftPackets || bytes >= s.limits.SoftBytes {
-		s.fireSoft()
+		s.fire(false)
 	}
 	if packets >= s.limits.HardPackets || bytes >= s.limits.HardBytes {
-		fire(s.hard, &s.hardFired)
+		s.fire(true)
 	}
 	return inner, t.NextHeader, nil
 }
@@ -560,12 +556,15 @@ func (s *SA) icv(w *work, b []byte, seq uint64) []byte {
 	return w.mac.Sum(w.sum[:0])[:s.icvLen]
 }
 
-func (s *SA) fireSoft() { fire(s.soft, &s.softFired) }
-
-// fire closes ch once, fired saying whether it was.
-func fire(ch chan struct{}, fired *atomic.Bool) {
-	if !fired.Load() && fired.CompareAndSwap(false, true) {
-		close(ch)
+// fire tells OnExpiry's function, once, that the SA reached a soft or a
+// hard limit.
+func (s *SA) fire(hard bool) {
+	fired := &s.softFired
+	if hard {
+		fired = &s.hardFired
+	}
+	if !fired.Load() && fired.CompareAndSwap(false, true) && s.expired != nil {
+		s.expired(hard)
 	}
 }
 

@@ -357,12 +357,10 @@ func TestSeqExhaustedRFC4303Section3_3_3(t *testing.T) {
 			if d := out.Stats().Drops; d.SeqExhausted != 3 {
 				t.Fatalf("drops %+v", d)
 			}
-			select {
-			case <-out.SoftExpiry():
-			default:
+			if !out.softFired.Load() {
 				t.Fatal("no soft expiry before the sequence numbers ran out")
 			}
-			if !closed(out.HardExpiry()) {
+			if !out.hardFired.Load() {
 				t.Fatal("no hard expiry once the sequence numbers ran out")
 			}
 		})
@@ -378,15 +376,15 @@ func TestSoftSeqLimit(t *testing.T) {
 	if _, err := out.NextSeq(); err != nil {
 		t.Fatal(err)
 	}
-	select {
-	case <-out.SoftExpiry():
+	if out.softFired.Load() {
 		t.Fatal("soft expiry too early")
-	default:
 	}
 	if _, err := out.NextSeq(); err != nil {
 		t.Fatal(err)
 	}
-	<-out.SoftExpiry()
+	if !out.softFired.Load() {
+		t.Fatal("no soft expiry with 1/16 of the sequence numbers left")
+	}
 }
 
 // TestForgedOnExpiredSACountsAsAuth: on an inbound SA past its hard
@@ -426,9 +424,10 @@ func TestForgedOnExpiredSACountsAsAuth(t *testing.T) {
 }
 
 // TestLimits checks soft and hard lifetimes in bytes and packets, in both
-// directions: the soft limit closes the channel once, the hard limit makes
-// Seal and Open fail with ErrExpired and closes the channel of HardExpiry
-// with the packet that reaches it (RFC 4301 §4.4.2.1: IKE deletes the SA).
+// directions: the soft limit is told to OnExpiry's function once, with
+// the packet that reaches it; the hard limit makes Seal and Open fail with
+// ErrExpired and is told once, with the packet that reaches it (RFC 4301
+// §4.4.2.1: IKE deletes the SA).
 func TestLimits(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -447,7 +446,24 @@ func TestLimits(t *testing.T) {
 			cfg.Limits = tt.limits
 			out, in := pair(t, cfg)
 			sealFired, openFired, sealHard, openHard := 0, 0, 0, 0
-			for i := 1; i <= 8; i++ {
+			var i int
+			// told records, for each kind of limit, the packet after
+			// which it was told, and fails on a second telling.
+			told := func(dir string, soft, hard *int) func(bool) {
+				return func(h bool) {
+					at, kind := soft, "soft"
+					if h {
+						at, kind = hard, "hard"
+					}
+					if *at != 0 {
+						t.Errorf("%s: %s expiry told again at packet %d, first at %d", dir, kind, i, *at)
+					}
+					*at = i
+				}
+			}
+			out.OnExpiry(told("seal", &sealFired, &sealHard))
+			in.OnExpiry(told("open", &openFired, &openHard))
+			for i = 1; i <= 8; i++ {
 				pkt, err := out.Seal(packetBuf(innerPacket(100)), 100, 4)
 				if tt.hardFrom != 0 && i >= tt.hardFrom {
 					if err != ErrExpired {
@@ -465,18 +481,6 @@ func TestLimits(t *testing.T) {
 				if _, _, err := in.Open(pkt); err != nil {
 					t.Fatalf("Open %d: %v", i, err)
 				}
-				if sealFired == 0 && closed(out.SoftExpiry()) {
-					sealFired = i
-				}
-				if openFired == 0 && closed(in.SoftExpiry()) {
-					openFired = i
-				}
-				if sealHard == 0 && closed(out.HardExpiry()) {
-					sealHard = i
-				}
-				if openHard == 0 && closed(in.HardExpiry()) {
-					openHard = i
-				}
 			}
 			if hardAt := max(tt.hardFrom-1, 0); sealHard != hardAt || openHard != hardAt {
 				t.Fatalf("hard expiry after packet %d (seal) and %d (open), want %d", sealHard, openHard, hardAt)
@@ -485,15 +489,6 @@ func TestLimits(t *testing.T) {
 				t.Fatalf("soft expiry after packet %d (seal) and %d (open), want %d", sealFired, openFired, tt.softAt)
 			}
 		})
-	}
-}
-
-func closed(c <-chan struct{}) bool {
-	select {
-	case <-c:
-		return true
-	default:
-		return false
 	}
 }
 

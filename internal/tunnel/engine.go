@@ -138,8 +138,21 @@ type Engine struct {
 	logMu sync.Mutex
 	lines [engineDropCount]sparselog.Log
 
+	// expMu guards expiring: the children's SAs that reached a soft or
+	// a hard limit, told by the packet path (esp.SA.OnExpiry), which
+	// expiryLoop reports; expired wakes it. It is taken with no other.
+	expMu    sync.Mutex
+	expiring []expiry
+	expired  chan struct{}
+
 	done chan struct{}
-	wg   sync.WaitGroup // the outbound loop and the soft-expiry watchers
+	wg   sync.WaitGroup // the outbound loop and expiryLoop
+}
+
+// expiry is a child whose SA reached a soft or a hard limit.
+type expiry struct {
+	c    *child
+	hard bool
 }
 
 // tunnel is the run-time state of one configured tunnel. It lives as long
@@ -187,7 +200,10 @@ type child struct {
 	lastIn            atomic.Int64 // unix nanoseconds of the last packet opened
 	lastMoved         int64        // unix nanoseconds of the last Events.PeerMoved; guarded by Engine.inMu
 	selectorDrops     atomic.Uint64
-	stop              chan struct{} // closed when the child is removed
+	removed           atomic.Bool // set when the child is removed: its expiries are not reported
+	// softTold and hardTold say that expiryLoop reported the child's
+	// soft and hard expiry; only it reads and writes them.
+	softTold, hardTold bool
 	// learnedAt is the outbound SA's sequence number when LearnPathMTUs
 	// last looked: one since tells that the child sent ESP on its path.
 	// Guarded by Engine.mu.
@@ -273,8 +289,10 @@ func New(opts Options) (*Engine, error) {
 	e.pool = newPool(workers)
 	e.out = newOutBatch(max(opts.Inner.BatchSize(), minOutBatch))
 	e.in = newInBatch(udp.DefaultBatchSize)
-	e.wg.Add(1)
+	e.expired = make(chan struct{}, 1)
+	e.wg.Add(2)
 	go e.outboundLoop()
+	go e.expiryLoop()
 	return e, nil
 }
 
@@ -362,7 +380,7 @@ func (e *Engine) removeTunnel(t *tunnel) {
 	for _, c := range append(slices.Clone(*t.children.Load()), t.draining...) {
 		e.spis.Remove(c.in.SPI())
 		e.leavePath(*c.ends.Load(), t)
-		close(c.stop)
+		c.removed.Store(true)
 	}
 	t.children.Store(&[]*child{})
 	t.draining = nil
@@ -413,8 +431,10 @@ func (e *Engine) addChild(c ipsec.Child) (outerEnds, error) {
 		localTS:  masked(c.LocalTS),
 		remoteTS: masked(c.RemoteTS),
 		standby:  c.Standby,
-		stop:     make(chan struct{}),
 	}
+	// What the packet path finds is reported by expiryLoop, once published.
+	in.OnExpiry(func(hard bool) { e.expire(ch, hard) })
+	out.OnExpiry(func(hard bool) { e.expire(ch, hard) })
 	ends := outerEnds{outerEnd(c.Local, c.Encap), outerEnd(c.Remote, c.Encap)}
 	ch.ends.Store(&ends)
 	if err := e.spis.Add(c.In.SPI, ch); err != nil {
@@ -423,8 +443,6 @@ func (e *Engine) addChild(c ipsec.Child) (outerEnds, error) {
 	e.joinPath(ends, t)
 	children := append(slices.Clone(*t.children.Load()), ch)
 	t.children.Store(&children)
-	e.wg.Add(1)
-	go e.watch(ch)
 	e.log.Info("child added", "conn", t.name, "in", in, "out", out, "peer", c.Remote, "standby", c.Standby)
 	return ends, nil
 }
@@ -589,7 +607,7 @@ func (e *Engine) RemoveChild(tunnel string, inSPI uint32) {
 	}
 	e.spis.Remove(inSPI)
 	e.leavePath(*c.ends.Load(), t)
-	close(c.stop)
+	c.removed.Store(true)
 	e.log.Info("child removed", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI))
 }
 
@@ -619,30 +637,48 @@ func (e *Engine) DrainChild(tunnel string, inSPI uint32) {
 	e.log.Info("child drained", "conn", tunnel, "spi", fmt.Sprintf("0x%08x", inSPI))
 }
 
-// watch reports the child's soft expiry and then its hard expiry, each
-// once, unless it is removed first; one that finds both reached may
-// report the hard expiry alone (a rekey then is moot).
-func (e *Engine) watch(c *child) {
+// expire queues c's soft or hard expiry for expiryLoop. The packet path
+// calls it (esp.SA.OnExpiry), so it does not block.
+func (e *Engine) expire(c *child, hard bool) {
+	e.expMu.Lock()
+	e.expiring = append(e.expiring, expiry{c, hard})
+	e.expMu.Unlock()
+	select {
+	case e.expired <- struct{}{}:
+	default:
+	}
+}
+
+// expiryLoop reports the children's expiries to Events: for each child
+// its soft expiry and then its hard expiry, each once, unless it is
+// removed first; one whose hard expiry comes first does not report the
+// soft one after (a rekey then is moot). One goroutine for all children,
+// where each child had one waiting for its SAs' limits.
+func (e *Engine) expiryLoop() {
 	defer e.wg.Done()
-	softIn, softOut := c.in.SoftExpiry(), c.out.SoftExpiry()
 	for {
 		select {
-		case <-softIn:
-		case <-softOut:
-		case <-c.in.HardExpiry():
-			e.hardExpired(c)
-			return
-		case <-c.out.HardExpiry():
-			e.hardExpired(c)
-			return
-		case <-c.stop:
-			return
+		case <-e.expired:
 		case <-e.done:
 			return
 		}
-		softIn, softOut = nil, nil
-		e.log.Info("child soft expired", "conn", c.tunnel.name, "in", c.in)
-		e.events.SoftExpired(c.tunnel.name, c.in.SPI())
+		e.expMu.Lock()
+		batch := e.expiring
+		e.expiring = nil
+		e.expMu.Unlock()
+		for _, x := range batch {
+			c := x.c
+			switch {
+			case c.removed.Load() || c.hardTold:
+			case x.hard:
+				c.hardTold = true
+				e.hardExpired(c)
+			case !c.softTold:
+				c.softTold = true
+				e.log.Info("child soft expired", "conn", c.tunnel.name, "in", c.in)
+				e.events.SoftExpired(c.tunnel.name, c.in.SPI())
+			}
+		}
 	}
 }
 

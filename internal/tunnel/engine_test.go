@@ -860,8 +860,8 @@ func TestSoftExpiry(t *testing.T) {
 	if err := a.e.AddChild(c); err != nil {
 		t.Fatal(err)
 	}
-	// The soft limit first, then the hard one: a watch that finds both
-	// reached reports the hard expiry alone, which makes a rekey moot.
+	// The soft limit first, then the hard one: a hard expiry reported
+	// before the soft one leaves it unreported, as a rekey is then moot.
 	for range 3 {
 		a.inner.Send(packet("10.1.0.1", "10.2.0.1", 10))
 	}
