@@ -127,7 +127,7 @@ func settleConn(c *conn) {
 		for !c.exit {
 			select {
 			case p := <-c.packets:
-				c.handle(p)
+				c.handle(*p)
 				c.tick(time.Now())
 				c.reap()
 				if c.stopping && len(c.sas) == 0 {
