@@ -105,7 +105,7 @@ type SA struct {
 	softSeq   uint64 // NextSeq signals the soft limit from here
 	limits    Limits // zero limits replaced by math.MaxUint64
 	replay    *window
-	noReplay  bool // Config.NoReplayCheck
+	noReplay  bool            // Config.NoReplayCheck
 	expired   func(hard bool) // OnExpiry's
 	softFired atomic.Bool
 	hardFired atomic.Bool
