@@ -855,6 +855,21 @@ func TestWait(t *testing.T) {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1, %s", strings.Join(tc.args, " "), code, out, errOut, tc.want)
 		}
 	}
+	// With several --ids, as az's, one whose wait runs out does not stop
+	// the others': each is looked at, and the error names those not as
+	// asked, not one that is there.
+	var gw arm.VirtualNetworkGateway
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	gone, gone2 := gw.ID+"x", gw.ID+"y"
+	args := []string{"vnet-gateway", "wait", "--ids", gone, gw.ID, gone2, "--exists", "--interval", "1", "--timeout", "1"}
+	code, out, errOut := vnetgw(t, args...)
+	want := []string{
+		"error: " + gone + ": vnet-gateway gwx is not there (--exists) after 1 s (--timeout)",
+		gone2 + ": vnet-gateway gwy is not there (--exists) after 1 s (--timeout)",
+	}
+	if code != 1 || strings.TrimSpace(errOut) != strings.Join(want, "\n") {
+		t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and\n%s", strings.Join(args, " "), code, out, errOut, strings.Join(want, "\n"))
+	}
 }
 
 // public-ip create and update take az's --version and --idle-timeout,

@@ -48,6 +48,10 @@ func (g *globals) gatewayPartWaitCmd(parts string) *cobra.Command {
 	return cmd
 }
 
+// minLook is the least time wait gives a look at a resource, also once
+// --timeout has run out: each of several --ids is looked at.
+const minLook = 10 * time.Second
+
 // waitCommand is waitCmd for a resource named by the flags flags adds, of
 // which targets finds it (or them, with --ids): a child's wait (vnet
 // subnet wait) names its parent too.
@@ -92,36 +96,43 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 			if err != nil {
 				return err
 			}
-			// --timeout bounds the wait for all of them together.
-			ctx, cancel := context.WithTimeout(cmd.Context(), time.Duration(timeout)*time.Second)
-			defer cancel()
-			for _, id := range targets {
-			look:
+			// --timeout bounds the wait for all of them together; one
+			// that fails does not stop the wait for the others
+			// (eachTarget), and each is looked at at least once, so that
+			// those already as asked when another's wait ran out are not
+			// named with it.
+			deadline := time.Now().Add(time.Duration(timeout) * time.Second)
+			return eachTarget(targets, func(id arm.ID) error {
 				for {
 					var out struct {
 						Properties struct {
 							ProvisioningState string `json:"provisioningState"`
 						} `json:"properties"`
 					}
-					err := c.Get(ctx, id, &out)
+					look, cancel := context.WithTimeout(cmd.Context(), max(time.Until(deadline), minLook))
+					err := c.Get(look, id, &out)
+					cancel()
 					switch {
 					case deleted && client.IsNotFound(err):
-						break look
+						return nil
 					case err == nil && !deleted && (exists || strings.EqualFold(out.Properties.ProvisioningState, "Succeeded")):
-						break look
-					case err != nil && !client.IsNotFound(err) && ctx.Err() == nil:
+						return nil
+					case err != nil && !client.IsNotFound(err) && (time.Now().Before(deadline) || !errors.Is(err, context.DeadlineExceeded)):
 						return err
 					}
-					t := time.NewTimer(time.Duration(interval) * time.Second)
-					select {
-					case <-ctx.Done():
-						t.Stop()
+					left := time.Until(deadline)
+					if left <= 0 {
 						return fmt.Errorf("%s %s is not %s after %d s (--timeout)", use, id.Name(), asked, timeout)
+					}
+					t := time.NewTimer(min(time.Duration(interval)*time.Second, left))
+					select {
+					case <-cmd.Context().Done():
+						t.Stop()
+						return cmd.Context().Err()
 					case <-t.C:
 					}
 				}
-			}
-			return nil
+			})
 		},
 	}
 	flags(cmd)
