@@ -140,7 +140,8 @@ type Engine struct {
 
 	// expMu guards expiring: the children's SAs that reached a soft or
 	// a hard limit, told by the packet path (esp.SA.OnExpiry), which
-	// expiryLoop reports; expired wakes it. It is taken with no other.
+	// expiryLoop reports; expired wakes it. It is taken last (the packet
+	// path may hold inMu): nothing else is taken while it is held.
 	expMu    sync.Mutex
 	expiring []expiry
 	expired  chan struct{}
@@ -652,8 +653,8 @@ func (e *Engine) expire(c *child, hard bool) {
 // expiryLoop reports the children's expiries to Events: for each child
 // its soft expiry and then its hard expiry, each once, unless it is
 // removed first; one whose hard expiry comes first does not report the
-// soft one after (a rekey then is moot). One goroutine for all children,
-// where each child had one waiting for its SAs' limits.
+// soft one after (a rekey then is moot). One goroutine serves every
+// child, so that a child SA pair costs no goroutine of its own.
 func (e *Engine) expiryLoop() {
 	defer e.wg.Done()
 	for {
