@@ -261,7 +261,7 @@ func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 			// only as marked.
 			dctx = withoutPrecondition(ctx)
 		}
-		gws := slices.Collect(maps.Keys(marks))
+		gws := slices.Sorted(maps.Keys(marks)) // in order: the asks, and the error naming them
 		inbound, err := r.inboundConnections(ctx, gws)
 		if err != nil {
 			r.unmarkDeleting(ctx, marks)
