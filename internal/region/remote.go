@@ -315,11 +315,52 @@ func (r *Region) resolveRemote(ctx context.Context, id string) error {
 		return &arm.Error{Code: arm.CodeInvalidReference, Target: "properties.virtualNetworkGateway2",
 			Message: fmt.Sprintf("properties.virtualNetworkGateway2: %s: %v", id, err)}
 	}
-	r.setRemote(id, rg)
 	r.remoteMu.Lock()
 	delete(r.remoteRetry, strings.ToLower(id)) // its peer answers again
 	r.remoteMu.Unlock()
+	misfit, err := r.takeRemote(ctx, id, rg)
+	if err != nil {
+		return err
+	}
+	if misfit != nil {
+		// Refused as the refresh refuses it: the connections made to it
+		// here go on with what they were made with.
+		code := arm.CodeInvalidReference
+		var ae *arm.Error
+		if errors.As(misfit, &ae) {
+			code = ae.Code
+		}
+		return arm.Errorf(code, "remote gateway %s, as its region has it now, does not fit the connections made to it here: %v", id, misfit)
+	}
 	return nil
+}
+
+// takeRemote takes rg, a peer region's answer for gateway id, into the
+// cache if it differs from what is known, unless remoteFits refuses it
+// (misfit says why); taken, it wakes the reconcile loop. It holds writeMu
+// meanwhile and decides on the model synced with the store, so that no
+// write of this node decides on the cache as it was and commits after
+// the check: R35 would hold with the one and with the other, but not with
+// both. (A write on another node decides on that node's cache.) err says
+// that the store did not answer.
+func (r *Region) takeRemote(ctx context.Context, id string, rg *RemoteGateway) (misfit, err error) {
+	if r.knownAs(id, rg) {
+		return nil, nil
+	}
+	r.writeMu.Lock()
+	defer r.writeMu.Unlock()
+	if err := r.Sync(ctx); err != nil {
+		return nil, err
+	}
+	if misfit := r.remoteFits(id, rg); misfit != nil {
+		return misfit, nil
+	}
+	if r.setRemote(id, rg) {
+		r.mu.Lock()
+		r.bumpDesired()
+		r.mu.Unlock()
+	}
+	return nil, nil
 }
 
 // remoteFits tells whether rg, a peer region's new answer for gateway
@@ -343,25 +384,39 @@ func (r *Region) remoteFits(id string, rg *RemoteGateway) error {
 	})
 }
 
+// setRemote makes rg (nil: none) what is known of gateway id, and tells
+// whether that changed it.
 func (r *Region) setRemote(id string, rg *RemoteGateway) bool {
 	r.remoteMu.Lock()
 	defer r.remoteMu.Unlock()
 	key := strings.ToLower(id)
 	old := r.remoteCache[key]
-	if old != nil && rg != nil && old.PublicAddr == rg.PublicAddr && old.Gateway.Etag == rg.Gateway.Etag &&
-		strings.Join(old.VNetPrefixes, ",") == strings.Join(rg.VNetPrefixes, ",") {
+	if sameRemote(old, rg) {
 		return false
 	}
 	if rg == nil {
-		if old == nil {
-			return false
-		}
 		delete(r.remoteCache, key)
 	} else {
 		r.remoteCache[key] = rg
 	}
 	r.remoteGen++
 	return true
+}
+
+// knownAs tells whether rg is what is known of gateway id.
+func (r *Region) knownAs(id string, rg *RemoteGateway) bool {
+	r.remoteMu.Lock()
+	defer r.remoteMu.Unlock()
+	return sameRemote(r.remoteCache[strings.ToLower(id)], rg)
+}
+
+// sameRemote tells whether a and b (nil: none) are the same answer for a
+// remote gateway, as far as this region uses it.
+func sameRemote(a, b *RemoteGateway) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.PublicAddr == b.PublicAddr && a.Gateway.Etag == b.Gateway.Etag && slices.Equal(a.VNetPrefixes, b.VNetPrefixes)
 }
 
 // setRemoteWhy keeps why gateway id could not be looked up ("": it was).
@@ -439,7 +494,17 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 					}
 				}
 			default:
-				if err := r.remoteFits(id, rg); err != nil {
+				misfit, err := r.takeRemote(ctx, id, rg) // which wakes the reconcile loop
+				if ctx.Err() != nil {
+					return
+				}
+				if err != nil {
+					// The store did not answer: kept, and asked again at
+					// the next refresh; the store's trouble is told where
+					// it is met.
+					continue
+				}
+				if misfit != nil {
 					l := misfits[key]
 					if l == nil {
 						l = &sparselog.Log{}
@@ -447,13 +512,12 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 					}
 					l.Count(1)
 					if n, log := l.Due(); log {
-						r.log.Warn("peer region's gateway changed to what its connections here cannot take; keeping what is known", "gateway", id, "refused", n, "err", err)
+						r.log.Warn("peer region's gateway changed to what its connections here cannot take; keeping what is known", "gateway", id, "refused", n, "err", misfit)
 					}
 					continue
 				}
 				delete(misfits, key) // a new misfit is logged at once
 				r.setRemoteWhy(id, "")
-				changed = r.setRemote(id, rg) || changed
 			}
 		}
 		if changed {

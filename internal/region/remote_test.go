@@ -347,3 +347,40 @@ func vpnGroup(t *testing.T, reg *Region, sub string, n int) arm.ID {
 	}
 	return group
 }
+
+// TestRefusedWriteKeepsFittingRemote: a peer region's answer for a remote
+// gateway that its connections here cannot take (its VNet's address
+// space now overlaps that of the gateway connected to it, R35) is not
+// taken when a write names the gateway either: the write is refused,
+// saying why, and the connection made before goes on with the address
+// space it was made with, as the refresh keeps it.
+func TestRefusedWriteKeepsFittingRemote(t *testing.T) {
+	t.Parallel()
+	peer := &downPeer{}
+	reg, remotes := remoteRegion(t, peer, 1, nil)
+	ctx := context.Background()
+	var c *arm.Connection
+	reg.view(func(tx *txn) error {
+		c = list[arm.Connection](tx, arm.TypeConnection)[0]
+		return nil
+	})
+	peer.set(func(p *downPeer) { p.prefixes = []string{"10.1.0.0/16"} }) // the gateway's own VNet
+	again := *c
+	again.Properties.SharedKey = "def456"
+	id, err := arm.ParseID(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = reg.PutConnection(ctx, id, &again)
+	var ae *arm.Error
+	if !errors.As(err, &ae) || ae.Code != arm.CodeAddressSpaceOverlap {
+		t.Fatalf("a write naming the remote gateway whose VNet now overlaps: %v, want %s", err, arm.CodeAddressSpaceOverlap)
+	}
+	rg := reg.remoteView()[strings.ToLower(remotes[0])]
+	if rg == nil {
+		t.Fatal("after the refused write the remote gateway is not known")
+	}
+	if !slices.Equal(rg.VNetPrefixes, []string{"10.2.0.0/16"}) {
+		t.Fatalf("after the refused write the remote gateway's VNet is known as %v, want 10.2.0.0/16", rg.VNetPrefixes)
+	}
+}
