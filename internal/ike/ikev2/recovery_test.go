@@ -2,6 +2,7 @@ package ikev2
 
 import (
 	"net/netip"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -90,5 +91,48 @@ func TestIKERekeyWaitsForChildExchange(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("child %08x never rekeyed; state %d (childRekeying=%d); %+v", in, st, childRekeying, a.status())
 		}
+	}
+}
+
+// TestPeerIKERekeyAnsweredBeforeQueuedWork: child work queued on an IKE
+// SA that the peer rekeys (a child's rekey waiting behind a liveness
+// check) goes out on the new IKE SA only after the response that makes
+// that SA at the peer (RFC 7296 §2.18): sent before it, on a link that
+// keeps order, the peer drops it for an unknown SPI and it waits a
+// retransmission.
+func TestPeerIKERekeyAnsweredBeforeQueuedWork(t *testing.T) {
+	n, a, b := pair(t, nil, func(p *PeerConfig) { p.RetransmitTimeout = 2 * time.Second })
+	waitUp(t, a, b, 1)
+	before := a.established()[0]
+	var mu sync.Mutex // guards last
+	var last time.Time
+	n.setPolicy(func(from, _ netip.AddrPort, d []byte) []time.Duration {
+		h, _, err := wire.ParseHeader(d)
+		if err == nil && from.Addr() == addrA && h.Exchange == wire.Informational && h.Flags&wire.FlagResponse != 0 {
+			return []time.Duration{300 * time.Millisecond} // b's liveness check stays in flight meanwhile
+		}
+		// The others arrive in the order they were sent.
+		mu.Lock()
+		defer mu.Unlock()
+		at := time.Now()
+		if next := last.Add(10 * time.Millisecond); at.Before(next) {
+			at = next
+		}
+		last = at
+		return []time.Duration{time.Until(at)}
+	})
+	b.onLoop(func(c *conn) {
+		sa := c.established()
+		sa.enqueue(task{kind: taskDPD})
+		sa.kick()
+		sa.queueRekeyChild(sa.children[0]) // waits behind the liveness check
+	})
+	rekeyIKE(a)
+	waitFor(t, 10*time.Second, "the child rekeyed under the new IKE SA", func() bool {
+		e := a.established()
+		return len(e) == 1 && e[0].SPIi != before.SPIi && len(e[0].Children) == 1 && e[0].Children[0].Rekeyed && b.dp.count() == 1
+	})
+	if u := a.m.Stats().UnknownSPI; u > 0 {
+		t.Errorf("a dropped %d requests for an unknown IKE SA: b sent on the new SA before its rekey response", u)
 	}
 }

@@ -170,10 +170,20 @@ func (n *ikeSA) rekeyKeys(old *ikeSA, gir suite.Key) error {
 }
 
 // handOver moves the child SAs and queued child work of sa to n, which
-// replaces it, and leaves sa waiting for its Delete.
+// replaces it, leaves sa waiting for its Delete, and starts n's work.
 func (sa *ikeSA) handOver(n *ikeSA) {
+	if sa.moveWork(n) {
+		n.kick()
+	}
+}
+
+// moveWork is handOver without starting n's work, for a rekey that this
+// side answers: the peer has no n until it has the response, which goes
+// after this (RFC 7296 §2.18); handle starts it then. It tells whether
+// it moved anything (not when sa was handed over already).
+func (sa *ikeSA) moveWork(n *ikeSA) bool {
 	if sa.successor != nil || n == nil {
-		return
+		return false
 	}
 	sa.successor = n
 	sa.state = stateRekeyed
@@ -202,7 +212,7 @@ func (sa *ikeSA) handOver(n *ikeSA) {
 		}
 	}
 	sa.queue = keep
-	n.kick()
+	return true
 }
 
 // acceptIKERekey answers the peer's rekey of this IKE SA (RFC 7296 §1.3.2,
@@ -269,7 +279,7 @@ func (sa *ikeSA) acceptIKERekey(ps []wire.Payload, saP *wire.SA) []wire.Payload 
 		sa.peerNonces = [2][]byte{n.ni, n.nr}
 	} else {
 		sa.log.Info("IKE SA rekeyed by peer", sa.logAttrs(), n.logAs("new"))
-		sa.handOver(n)
+		sa.moveWork(n)
 	}
 	return []wire.Payload{
 		chosenPayload(number, s, spi8(ours)),

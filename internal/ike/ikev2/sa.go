@@ -861,6 +861,9 @@ func (sa *ikeSA) handle(p packet) {
 		return
 	}
 	sa.kick()
+	if n := sa.home(); n != sa {
+		n.kick() // the SA the peer's rekey made, which it has now
+	}
 }
 
 // accepts reports whether a request of exchange type exch fits the state.
