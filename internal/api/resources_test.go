@@ -491,6 +491,29 @@ func TestLocalGatewayFQDNChecked(t *testing.T) {
 	})
 }
 
+// TestLocalGatewayAddressUnicast: a site's gatewayIpAddress that no VPN
+// device can have (unspecified, multicast, broadcast) is refused, naming
+// the field: taken, its connection stayed Connecting for good.
+func TestLocalGatewayAddressUnicast(t *testing.T) {
+	site := func(addr string) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			e.must("PUT", rgPath(subA, "rg"), group(loc))
+			return "PUT", netPath(subA, "rg", "localNetworkGateways", "l"), localGateway(loc, addr, "192.168.0.0/16")
+		}
+	}
+	named := func(t *testing.T, _ *env, r resp) {
+		if r.str("error.target") != "properties.gatewayIpAddress" {
+			t.Errorf("refusal %s, want it to name properties.gatewayIpAddress", r.body)
+		}
+	}
+	var cases []ruleCase
+	for _, a := range []string{"0.0.0.0", "::", "224.0.0.1", "ff02::1", "255.255.255.255"} {
+		cases = append(cases, ruleCase{name: a, status: 400, code: "InvalidParameter", req: site(a), check: named})
+	}
+	cases = append(cases, ruleCase{name: "a loopback address, as vnetgw's own gateways have", status: 201, req: site("127.0.0.7")})
+	runCases(t, cases)
+}
+
 // TestRoutingWeightKeptAndBounded: a connection's routingWeight, which no
 // route choice depends on (README), is kept as given within Azure's
 // 0-32000 and refused outside it, naming the field.

@@ -166,6 +166,32 @@ func TestR20PublicIPRules(t *testing.T) {
 				}
 				return "PUT", netPath(subA, "rg", "publicIPAddresses", "one-too-many"), publicIP(loc, "Static")
 			}},
+		{name: "a PUT that leaves out the SKU and method keeps them, and the address", status: 200,
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				p := netPath(subA, "rg", "publicIPAddresses", "p")
+				e.must("PUT", p, obj{"location": loc, "sku": obj{"name": "Standard"}})
+				return "PUT", p, obj{"location": loc, "tags": obj{"env": "prod"}}
+			},
+			check: func(t *testing.T, e *env, r resp) {
+				was := e.must("GET", netPath(subA, "rg", "publicIPAddresses", "p"), nil)
+				if r.str("sku.name") != "Standard" || r.str("properties.publicIPAllocationMethod") != "Static" || r.str("properties.ipAddress") == "" ||
+					was.str("properties.ipAddress") != r.str("properties.ipAddress") {
+					t.Fatalf("after a PUT without sku: %s", r.body)
+				}
+			}},
+		{name: "a Standard public IP cannot go back to Basic", status: 400, code: "PublicIPAddressSkuCannotBeDowngraded",
+			req: func(e *env) (string, string, any) {
+				e.must("PUT", rgPath(subA, "rg"), group(loc))
+				p := netPath(subA, "rg", "publicIPAddresses", "p")
+				e.must("PUT", p, obj{"location": loc, "sku": obj{"name": "Standard"}})
+				return "PUT", p, obj{"location": loc, "sku": obj{"name": "Basic"}, "properties": obj{"publicIPAllocationMethod": "Static"}}
+			}},
+		{name: "a public IP in use is not upgraded to Standard", status: 409, code: "PublicIPAddressInUse",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", a.pip, obj{"location": loc, "sku": obj{"name": "Standard"}}
+			}},
 	}, envOptions{pool: "127.10.0.0/29"}) // six usable addresses
 }
 
@@ -698,9 +724,36 @@ func TestR32TunnelLimits(t *testing.T) {
 		limit("VpnGw5AZ", 100),
 		{name: "a gateway cannot shrink to a SKU its tunnels do not fit", status: 409, code: "TunnelLimitExceeded",
 			req: func(e *env) (string, string, any) {
-				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "HighPerformance")
 				manySites(e, s, 11)
 				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "Standard")
+			}},
+		{name: "a gateway is resized within its SKU family", status: 200,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1AZ")
+				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw3AZ")
+			}},
+		{name: "a gateway is not resized to another SKU family", status: 400, code: "GatewaySkuCannotBeResized",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1AZ")
+			}},
+		{name: "a Basic gateway is not resized", status: 400, code: "GatewaySkuCannotBeResized",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "Basic")
+				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "Standard")
+			}},
+		{name: "a gateway PUT without a SKU keeps the gateway's", status: 200,
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "HighPerformance")
+				g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "")
+				delete(g["properties"].(obj), "sku")
+				return "PUT", s.gw, g
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if r.str("properties.sku.name") != "HighPerformance" {
+					t.Fatalf("after a PUT without sku: %s", r.body)
+				}
 			}},
 		{name: "an unknown SKU is refused", status: 400, code: "InvalidGatewaySku",
 			req: func(e *env) (string, string, any) {

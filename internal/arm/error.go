@@ -90,6 +90,7 @@ const (
 	CodeSubnetFull            = "SubnetIsFull"
 	CodePublicIPPoolExhausted = "PublicIPAddressPoolExhausted"
 	CodePublicIPIdleTimeout   = "PublicIPIdleTimeoutIsOutOfRange"
+	CodePublicIPSKUChange     = "PublicIPAddressSkuCannotBeDowngraded"
 	CodeNicInGatewaySubnet    = "NetworkInterfaceInGatewaySubnet" // R23
 	CodeGatewaySubnetName     = "InvalidGatewaySubnetName"        // R23
 	CodeGatewaySubnetTooSmall = "GatewaySubnetTooSmall"           // R23
@@ -97,6 +98,7 @@ const (
 	CodeGatewayTypeChange     = "GatewayTypeCannotBeChanged"
 	CodeVPNTypeChange         = "VpnTypeCannotBeChanged"
 	CodeInvalidSKU            = "InvalidGatewaySku"
+	CodeSKUResize             = "GatewaySkuCannotBeResized"                   // across SKU families
 	CodeP2SOnPolicyBased      = "PointToSiteNotSupportedOnPolicyBasedGateway" // R15
 	CodeP2SProtocolNotOnSKU   = "VpnClientProtocolNotSupportedBySku"          // R32
 	CodeTooManyRootCerts      = "TooManyVpnClientRootCertificates"            // R12

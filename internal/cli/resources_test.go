@@ -430,9 +430,13 @@ func TestPublicIPCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 	if p := show(); p.SKU == nil || p.SKU.Name != "Standard" || p.Properties.PublicIPAllocationMethod != arm.Static || p.Properties.IPAddress != before.Properties.IPAddress {
 		t.Errorf("run again: SKU %+v, %s %q; want Standard, Static %s", p.SKU, p.Properties.PublicIPAllocationMethod, p.Properties.IPAddress, before.Properties.IPAddress)
 	}
-	must(t, "public-ip", "create", "-g", "rg", "-n", "ip", "--sku", "Basic")
-	if p := show(); p.SKU == nil || p.SKU.Name != "Basic" || p.Properties.PublicIPAllocationMethod != arm.Dynamic {
-		t.Errorf("--sku Basic: SKU %+v, %s; want Basic, Dynamic (its default)", p.SKU, p.Properties.PublicIPAllocationMethod)
+	// As Azure's, a Standard address is not downgraded: refused, it
+	// keeps its address.
+	if code, _, errOut := vnetgw(t, "public-ip", "create", "-g", "rg", "-n", "ip", "--sku", "Basic"); code != 1 || !strings.Contains(errOut, "PublicIPAddressSkuCannotBeDowngraded") {
+		t.Errorf("--sku Basic on a Standard address: exit %d, %s; want exit 1, PublicIPAddressSkuCannotBeDowngraded", code, errOut)
+	}
+	if p := show(); p.SKU == nil || p.SKU.Name != "Standard" || p.Properties.IPAddress != before.Properties.IPAddress {
+		t.Errorf("after --sku Basic was refused: SKU %+v, %q; want Standard, %s", p.SKU, p.Properties.IPAddress, before.Properties.IPAddress)
 	}
 }
 

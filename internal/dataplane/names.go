@@ -155,6 +155,14 @@ func (e *Engine) lookup(ctx context.Context, k nameKey, inUse netip.Addr) resolv
 	if len(addrs) == 0 {
 		return resolved{err: &net.DNSError{Err: "no " + network + " address", Name: k.fqdn, IsNotFound: true}}
 	}
+	// A tunnel to one of these would stay Connecting for good.
+	addrs = slices.DeleteFunc(addrs, func(a netip.Addr) bool {
+		a = a.Unmap()
+		return a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
+	})
+	if len(addrs) == 0 {
+		return resolved{err: &net.DNSError{Err: "no unicast " + network + " address (only unspecified, multicast or broadcast ones)", Name: k.fqdn, IsNotFound: true}}
+	}
 	for _, a := range addrs {
 		if a.Unmap() == inUse {
 			return resolved{addr: inUse}

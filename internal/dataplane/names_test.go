@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,5 +66,24 @@ func TestFQDNOfSeveralAddressesKeepsTunnel(t *testing.T) {
 	e.mu.Unlock()
 	if err != nil || addr != other {
 		t.Fatalf("the name stands for %v (%v), want %v, its only address now", addr, err, other)
+	}
+
+	// Addresses no VPN device has are passed over; a name of only such
+	// is a failed lookup, which says why and keeps the tunnel where it is.
+	dns.Set("branch.example", netip.IPv4Unspecified(), site)
+	e.resolveNames(context.Background())
+	e.mu.Lock()
+	addr, err = e.resolvedAddr("branch.example", false)
+	e.mu.Unlock()
+	if err != nil || addr != site {
+		t.Fatalf("the name stands for %v (%v), want %v, its unicast address", addr, err, site)
+	}
+	dns.Set("branch.example", netip.MustParseAddr("224.0.0.1"))
+	e.resolveNames(context.Background())
+	e.mu.Lock()
+	r := e.names[nameKey{"branch.example", false}]
+	e.mu.Unlock()
+	if r.err == nil || !strings.Contains(r.err.Error(), "no unicast") || r.addr != site {
+		t.Fatalf("a name of a multicast address alone: %v, %v; want an error saying it has no unicast address, and %v kept", r.addr, r.err, site)
 	}
 }

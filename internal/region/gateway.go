@@ -82,9 +82,24 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 			return arm.Errorf(arm.CodeVPNTypeChange, "gateway %s is %s; its vpnType cannot change in place (delete and create it again)", old.Name, old.Properties.VPNType)
 		}
 	}
+	if old != nil && old.Properties.SKU != nil && (p.SKU == nil || p.SKU.Name == "") {
+		// Left out, kept: a PUT without it must not resize the gateway.
+		sku := *old.Properties.SKU
+		if p.SKU != nil {
+			sku.Capacity = p.SKU.Capacity
+		}
+		p.SKU = &sku
+	}
 	sku, err := gatewaySKU(p)
 	if err != nil {
 		return err
+	}
+	if old != nil && old.Properties.SKU != nil && p.GatewayType == arm.GatewayTypeVpn {
+		if from, ok := rules.LookupSKU(old.Properties.SKU.Name); ok {
+			if err := rules.Resize(old.Name, from, sku); err != nil {
+				return err
+			}
+		}
 	}
 	// A gateway stored before the generation was checked (Generation1
 	// whatever its SKU) is taken back as it is, while neither changes.

@@ -3,6 +3,7 @@ package region
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"regexp"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -57,6 +58,11 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 			a, err := parseAddr("properties.gatewayIpAddress", p.GatewayIPAddress)
 			if err != nil {
 				return err
+			}
+			if !deviceAddr(a) {
+				// A tunnel to it would stay Connecting for good.
+				return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.gatewayIpAddress",
+					Message: fmt.Sprintf("gatewayIpAddress %s is not the unicast address of a VPN device (unspecified, multicast or broadcast)", a)}
 			}
 			p.GatewayIPAddress = a.String()
 		case p.FQDN == "":
@@ -140,4 +146,10 @@ func peerWeight(b *arm.BGPSettings) error {
 	}
 	return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.bgpSettings.peerWeight",
 		Message: fmt.Sprintf("peerWeight %d is not available: the gateway prefers a learned route by the shortest AS path, then its origin, then the lowest BGP identifier, then the lowest peer address; make a site's routes less preferred by prepending its AS path on the device", *b.PeerWeight)}
+}
+
+// deviceAddr tells whether a can be the address of an on-premises VPN
+// device: a unicast address, not the unspecified one.
+func deviceAddr(a netip.Addr) bool {
+	return !a.IsUnspecified() && !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }

@@ -37,6 +37,9 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 			return err
 		}
 		sku := arm.PublicIPAddressSKU{Name: "Basic", Tier: "Regional"}
+		if old != nil && old.SKU != nil {
+			sku = *old.SKU // left out, kept: a PUT without it must not downgrade it
+		}
 		if p.SKU != nil {
 			if p.SKU.Name != "" {
 				sku.Name = p.SKU.Name
@@ -54,7 +57,21 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "sku.name", Message: "public IP SKU " + sku.Name + " is not Basic or Standard"}
 		}
 		p.SKU = &sku
+		if old != nil && old.SKU != nil && old.SKU.Name != sku.Name {
+			switch {
+			case sku.Name == "Basic":
+				return &arm.Error{Code: arm.CodePublicIPSKUChange, Target: "sku.name",
+					Message: fmt.Sprintf("public IP address %s is Standard; it cannot go back to Basic (a SKU is only upgraded, from Basic to Standard)", old.Name)}
+			case old.Properties.IPConfiguration != nil:
+				return arm.Errorf(arm.CodeInUsePublicIP, "public IP address %s is in use by %s; its SKU cannot change until it is not", old.Name, old.Properties.IPConfiguration.ID)
+			}
+		}
 		props := &p.Properties
+		if m := props.PublicIPAllocationMethod; m == "" && old != nil && old.SKU != nil && sku.Name == old.SKU.Name {
+			// Left out, kept: a PUT without it must not let a Static
+			// address go.
+			props.PublicIPAllocationMethod = old.Properties.PublicIPAllocationMethod
+		}
 		switch m := props.PublicIPAllocationMethod; {
 		case m == "" && sku.Name == "Standard", strings.EqualFold(m, arm.Static):
 			props.PublicIPAllocationMethod = arm.Static

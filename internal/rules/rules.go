@@ -228,6 +228,10 @@ func R41ASN(asn int64, gateway bool) *arm.Error {
 // SKU describes the limits of a gateway SKU (R32).
 type SKU struct {
 	Name string
+	// Family is what a gateway of the SKU may be resized to: another SKU
+	// of its family (Basic is one of its own; Standard and HighPerformance
+	// are the legacy family; VpnGw1-5 one, their AZ variants another).
+	Family string
 	// Tunnels is the number of site-to-site and VNet-to-VNet tunnels of a
 	// route-based gateway. A policy-based gateway holds one (R28MultiSite).
 	Tunnels int
@@ -252,7 +256,7 @@ const (
 const MaxSSTPClients = 128
 
 func vpnGw(name string, tunnels, p2s int) SKU {
-	return SKU{Name: name, Tunnels: tunnels, BGP: true,
+	return SKU{Name: name, Family: "VpnGw", Tunnels: tunnels, BGP: true,
 		P2S: map[string]int{ProtocolSSTP: MaxSSTPClients, ProtocolIKEv2: p2s, ProtocolOpenVPN: p2s}}
 }
 
@@ -261,9 +265,9 @@ func vpnGw(name string, tunnels, p2s int) SKU {
 // variants (R32). SSTP is limited to 128 clients on every SKU (R11).
 var skus = func() map[string]SKU {
 	m := map[string]SKU{
-		"basic":           {Name: "Basic", Tunnels: 10, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
-		"standard":        {Name: "Standard", Tunnels: 10, BGP: true, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
-		"highperformance": {Name: "HighPerformance", Tunnels: 30, BGP: true, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
+		"basic":           {Name: "Basic", Family: "Basic", Tunnels: 10, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
+		"standard":        {Name: "Standard", Family: "legacy", Tunnels: 10, BGP: true, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
+		"highperformance": {Name: "HighPerformance", Family: "legacy", Tunnels: 30, BGP: true, P2S: map[string]int{ProtocolSSTP: MaxSSTPClients}},
 	}
 	for _, s := range []SKU{vpnGw("VpnGw1", 30, 250), vpnGw("VpnGw2", 30, 500), vpnGw("VpnGw3", 30, 1000),
 		vpnGw("VpnGw4", 100, 5000), vpnGw("VpnGw5", 100, 10000)} {
@@ -271,6 +275,7 @@ var skus = func() map[string]SKU {
 		m[strings.ToLower(s.Name)] = s
 		az := s
 		az.Name += "AZ"
+		az.Family += "AZ"
 		m[strings.ToLower(az.Name)] = az
 	}
 	return m
@@ -304,6 +309,30 @@ func ExpressRouteSKU(name string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// Resize checks that a gateway of SKU from may become one of SKU to: a
+// gateway is resized within its SKU family only; to another, a new
+// gateway is made.
+func Resize(gateway string, from, to SKU) *arm.Error {
+	if from.Family == to.Family {
+		return nil
+	}
+	return arm.Errorf(arm.CodeSKUResize,
+		"gateway %s is %s, of the %s SKU family, and cannot be resized to %s: a gateway is resized within its SKU family only (%s); for another, delete it and create it again",
+		gateway, from.Name, from.Family, to.Name, strings.Join(family(from.Family), ", "))
+}
+
+// family lists the SKUs of family f, in order.
+func family(f string) []string {
+	var out []string
+	for _, s := range skus {
+		if s.Family == f {
+			out = append(out, s.Name)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // R32TunnelLimit checks that a gateway of the given SKU can hold n
