@@ -19,11 +19,14 @@ import (
 	"net/http/httputil"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"regexp"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/devicecfg"
@@ -535,13 +538,44 @@ func decodeBody[T any](b []byte) (*T, error) {
 	return v, nil
 }
 
+// jsonKind names the JSON value that decodes into a value of type t.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer (in range)"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return "another JSON value"
+}
+
 // jsonError describes a decoding error without quoting the input.
 func jsonError(err error) string {
 	var te *json.UnmarshalTypeError
 	var se *json.SyntaxError
 	switch {
 	case errors.As(err, &te):
-		return "property " + te.Field + " must be of type " + te.Type.String()
+		// The path names the Go structs embedded on the way
+		// (Resource.location), which JSON does not have.
+		path := slices.DeleteFunc(strings.Split(te.Field, "."), func(f string) bool { return f == "" || unicode.IsUpper(rune(f[0])) })
+		what := "the body"
+		if len(path) > 0 {
+			what = "property " + strings.Join(path, ".")
+		}
+		got, _, _ := strings.Cut(te.Value, " ") // "number 1e99": not the number
+		return what + " must be " + jsonKind(te.Type) + ", not " + got
 	case errors.As(err, &se):
 		return "syntax error at byte " + strconv.FormatInt(se.Offset, 10)
 	}

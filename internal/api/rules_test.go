@@ -521,11 +521,12 @@ func TestR21R38SharedKeys(t *testing.T) {
 
 func TestR15PointToSite(t *testing.T) {
 	p2s := func(e *env, vpnType string) (string, string, any) {
-		s := e.site(subA, "rg", loc, "10.1.0.0/16", vpnType, "VpnGw1")
+		sku := "VpnGw1"
 		if vpnType == "PolicyBased" {
-			s = e.site(subA, "rg", loc, "10.1.0.0/16", vpnType, "Basic")
+			sku = "Basic"
 		}
-		body := gateway(loc, s.gwSubnet, s.pip, vpnType, "VpnGw1")
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", vpnType, sku)
+		body := gateway(loc, s.gwSubnet, s.pip, vpnType, sku)
 		body["properties"].(obj)["vpnClientConfiguration"] = obj{"vpnClientAddressPool": obj{"addressPrefixes": []string{"172.31.0.0/24"}}, "vpnClientProtocols": []string{"SSTP"}}
 		return "PUT", s.gw, body
 	}
@@ -1267,6 +1268,21 @@ func TestWellFormedInput(t *testing.T) {
 			req: func(e *env) (string, string, any) {
 				withRG(e)
 				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), `{"location": 7}`
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if m := r.str("error.message"); !strings.Contains(m, "property location must be a string, not number") {
+					t.Errorf("the refusal says %q, want it to name the property and the JSON kinds", m)
+				}
+			}},
+		{name: "a body of the wrong type is refused, in JSON's words", status: 400, code: "InvalidRequestFormat",
+			req: func(e *env) (string, string, any) {
+				withRG(e)
+				return "PUT", netPath(subA, "rg", "virtualNetworks", "v"), `[]`
+			},
+			check: func(t *testing.T, _ *env, r resp) {
+				if m := r.str("error.message"); !strings.Contains(m, "the body must be an object, not array") || strings.Contains(m, "arm.") {
+					t.Errorf("the refusal says %q, want it to say the body must be an object, without Go's type names", m)
+				}
 			}},
 		{name: "an empty body is refused", status: 400, code: "InvalidRequestContent",
 			req: func(e *env) (string, string, any) {

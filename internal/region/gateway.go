@@ -94,13 +94,6 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	if err != nil {
 		return err
 	}
-	if old != nil && old.Properties.SKU != nil && p.GatewayType == arm.GatewayTypeVpn {
-		if from, ok := rules.LookupSKU(old.Properties.SKU.Name); ok {
-			if err := rules.Resize(old.Name, from, sku); err != nil {
-				return err
-			}
-		}
-	}
 	// A gateway stored before the generation was checked (Generation1
 	// whatever its SKU) is taken back as it is, while neither changes.
 	if old == nil || old.Properties.SKU == nil || p.VPNGatewayGeneration != old.Properties.VPNGatewayGeneration || p.SKU.Name != old.Properties.SKU.Name {
@@ -150,6 +143,13 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 				e.Code = arm.CodeGatewayDefaultSite
 				e.Message += " (the default site of forced tunneling must be a local network gateway, R25)"
 				return e
+			}
+		}
+		if old != nil && old.Properties.SKU != nil {
+			if from, ok := rules.LookupSKU(old.Properties.SKU.Name); ok {
+				if err := rules.Resize(old.Name, from, sku); err != nil {
+					return err
+				}
 			}
 		}
 		if old != nil {
