@@ -3,6 +3,7 @@ package p2s
 import (
 	"fmt"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
@@ -173,6 +174,17 @@ func (l *link) handleIPCP(info []byte) error {
 			case !l.server:
 				l.peer = a
 			}
+		}
+		if l.server && !slices.ContainsFunc(opts, func(o ppp.Option) bool { return o.Type == ppp.OptIPAddress }) {
+			// RFC 1332 §3.3: the client's address is the server's to
+			// give; a request without it is Naked with it (SHOULD), or
+			// else the client never learns the one its packets must
+			// come from.
+			if failed {
+				l.writeControl(sstp.Control{Type: sstp.MsgCallAbort})
+				return fmt.Errorf("IPCP does not converge: the client left its address (%v) out of its request after %d Naks", l.peer, maxFailure)
+			}
+			nak = append(nak, ppp.Option{Type: ppp.OptIPAddress, Value: l.peer.AsSlice()})
 		}
 		switch {
 		case addrFailed:

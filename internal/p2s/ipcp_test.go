@@ -185,6 +185,32 @@ func TestGatewayIPCPMaxFailure(t *testing.T) {
 	}
 }
 
+// TestGatewayIPCPNaksMissingAddressRFC1332Section3_3: a client's IPCP
+// request without the IP-Address option is Naked with the address the
+// gateway gives it (RFC 1332 §3.3), not Acked: Acked, IPCP opened and
+// the client never learned the address its packets must come from, so
+// the call held a pool address and carried nothing. One that leaves it
+// out after Max-Failure Naks ends the call.
+func TestGatewayIPCPNaksMissingAddressRFC1332Section3_3(t *testing.T) {
+	x, _ := startIPCP(t, true)
+	x.request(nil)
+	_, answer := x.answered()
+	want := ppp.AppendOptions(nil, []ppp.Option{{Type: ppp.OptIPAddress, Value: x.l.peer.AsSlice()}})
+	if answer.Code != ppp.ConfNak || !bytes.Equal(answer.Data, want) {
+		t.Fatalf("a request without an address answered with code %d % x, want a Nak of % x", answer.Code, answer.Data, want)
+	}
+	for range maxFailure - 1 {
+		x.request(nil)
+		x.answered()
+	}
+	x.req.ID++
+	x.req.Data = nil
+	err := x.l.handleIPCP(x.req.Append(nil))
+	if _, abort := x.conn.take(t, ppp.ProtoIPCP); err == nil || !abort {
+		t.Fatalf("a request without an address after %d Naks: err %v, CALL_ABORT %v; want the call ended", maxFailure, err, abort)
+	}
+}
+
 // TestIPCPAnswerToAnotherRequestRFC1661Section5_3: a Configure-Ack, Nak or
 // Reject whose Identifier is not our last IPCP request's is discarded
 // (RFC 1661 §5.2-5.4). vnetgw's client neither takes the address of a
@@ -250,6 +276,9 @@ func pipePeer(t *testing.T, server bool) (l *link, peer net.Conn, reqs <-chan pp
 	l.srv = &Server{}
 	l.lcpOurs, l.lcpPeers, l.authed, l.ipcpPeers = true, true, true, true
 	l.local = netip.MustParseAddr("172.16.201.1")
+	if server {
+		l.peer = netip.MustParseAddr("172.16.201.2") // the client's, given at admission
+	}
 	l.dnsRejected = [2]bool{true, true}
 	l.bound.Store(true)
 	rc, ec := make(chan ppp.Packet, 64), make(chan error, 1)
@@ -368,7 +397,11 @@ func TestIPCPTerminateWhileNegotiatingRFC1661Section4_1(t *testing.T) {
 			case <-time.After(restartTimer + 10*time.Second):
 				t.Fatal("after the peer's Terminate-Request the link did not send its IPCP request again")
 			}
-			send(ppp.Packet{Code: ppp.ConfReq, ID: 6})
+			req := ppp.Packet{Code: ppp.ConfReq, ID: 6}
+			if server {
+				req.Data = ipcpAddr(l.peer.String()) // the client's own (RFC 1332 §3.3)
+			}
+			send(req)
 			send(ppp.Packet{Code: ppp.ConfAck, ID: again.ID, Data: again.Data})
 			for deadline := time.Now().Add(10 * time.Second); !l.up.Load(); time.Sleep(10 * time.Millisecond) {
 				if time.Now().After(deadline) {
