@@ -609,6 +609,31 @@ func TestLCPRenegotiationRFC1661Section4_1(t *testing.T) {
 	}
 }
 
+// TestLCPRenegotiationBeforeAuthenticationRFC1661Section3_5: a client
+// that renegotiates LCP while EAP is under way (before it answered the
+// gateway's Identity request) is asked again once LCP is open again (RFC
+// 1661 §3.5: authentication follows LCP's opening); the gateway sent
+// nothing more, the client waited for it, and the call ended at the
+// negotiation timeout.
+func TestLCPRenegotiationBeforeAuthenticationRFC1661Section3_5(t *testing.T) {
+	r := newRegion(t, Config{})
+	x := dialRaw(t, r.srv.Addr())
+	x.openLCP()
+	if _, p := x.nextOf(ppp.ProtoEAP); p.Code != ppp.EAPRequest {
+		t.Fatalf("after LCP opened the gateway sent EAP %+v, want a request", p)
+	}
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfReq, ID: 2})
+	var ours ppp.Packet
+	for ours.Code != ppp.ConfReq {
+		ours = x.next(ppp.ProtoLCP)
+	}
+	x.send(ppp.ProtoLCP, ppp.Packet{Code: ppp.ConfAck, ID: ours.ID, Data: ours.Data})
+	// nextOf fails the test when nothing comes within 10 s.
+	if _, p := x.nextOf(ppp.ProtoEAP); p.Code != ppp.EAPRequest {
+		t.Fatalf("LCP open again before authentication: the gateway sent EAP %+v, want a request", p)
+	}
+}
+
 // TestLCPRetransmissionRFC1661Section5_1: the gateway's LCP request sent
 // again on the Restart timer, unchanged, keeps its Identifier (RFC 1661
 // §5.1), as its IPCP request does, so that the Ack of the first opens

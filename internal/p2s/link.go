@@ -967,6 +967,18 @@ func (l *link) reopenLCP() error {
 	}
 	l.lcpOurs, l.lcpPeers = false, false
 	l.ipcpOurs, l.ipcpPeers, l.ipcpSent, l.ipcpStopped = false, false, time.Time{}, false
+	if l.server && !l.authed {
+		// RFC 1661 §3.5: authentication follows each opening of LCP. The
+		// exchange under way is dropped, as the peer drops its own when
+		// LCP goes down (pppd does), and starts over once LCP is open
+		// again (handleLCP); kept, neither side spoke first and the call
+		// waited for the negotiation timeout.
+		if l.eapSrv != nil {
+			l.eapSrv.Close()
+			l.eapSrv = nil
+		}
+		l.eapRelay, l.eapIdentity, l.chapSent = nil, nil, false
+	}
 	l.checkUp()
 	return l.sendLCPRequest()
 }
