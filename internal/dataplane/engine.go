@@ -531,7 +531,10 @@ func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserR
 		var port fabric.Port // nil: dropped and counted
 		switch u.NextHop {
 		case "VnetLocal":
-			continue
+			// Kept in the VNet: its hosts under the prefix keep their
+			// routes (local), and the rest of it is dropped, as the
+			// VNet's own ranges are; it wins its prefix over a system
+			// route, as every user route does.
 		case "Internet":
 			if v.egress != nil {
 				port = v.egress

@@ -175,9 +175,40 @@ func TestUserRoutesMerge(t *testing.T) {
 	// 10.1.0.0/16 ties the VNet's space, so the user route wins it: only
 	// the hosts under more specific routes keep theirs (10.1.3.4, by
 	// VnetLocal), and no host has the address 10.9.9.9.
-	want := []string{"10.1.3.4/32 b", "10.1.2.0/24 nva", "0.0.0.0/0 drop", "10.1.0.0/16 drop"}
+	// The VnetLocal route keeps the rest of its range in the VNet, where
+	// no host has those addresses.
+	want := []string{"10.1.3.4/32 b", "10.1.2.0/24 nva", "10.1.3.0/24 drop", "0.0.0.0/0 drop", "10.1.0.0/16 drop"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("merged routes %v, want %v", got, want)
+	}
+}
+
+// TestVnetLocalUserRouteWinsTie: a user route to VnetLocal wins its
+// prefix over a system route of the same (README: a user route wins a
+// tie; as Azure's): the default route to the Internet and a site's range
+// through the gateway no longer take what it covers, which stays in the
+// VNet; it was skipped, and the system routes kept sending there while
+// the effective routes showed it Active.
+func TestVnetLocalUserRouteWinsTie(t *testing.T) {
+	internet, site := nopPort{"internet"}, nopPort{"gw"}
+	e := &Engine{gateways: map[string]*gw{}}
+	v := &vnet{hosts: map[string]*host{}}
+	vc := VNet{Prefixes: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
+	system := []fabric.Route{
+		{Prefix: netip.MustParsePrefix("0.0.0.0/0"), Port: internet},
+		{Prefix: netip.MustParsePrefix("10.1.0.0/16")},
+		{Prefix: netip.MustParsePrefix("192.168.1.0/24"), Port: site},
+	}
+	urs := []UserRoute{
+		{Prefix: netip.MustParsePrefix("0.0.0.0/0"), NextHop: "VnetLocal"},
+		{Prefix: netip.MustParsePrefix("192.168.1.0/24"), NextHop: "VnetLocal"},
+	}
+	r := fabric.NewRouter()
+	r.SetRoutes(e.userRoutes(v, vc, system, urs))
+	for _, dst := range []string{"8.8.8.8", "192.168.1.9"} {
+		if p := r.Lookup(netip.MustParseAddr(dst)); p != nil {
+			t.Errorf("%s goes to %v, want it kept in the VNet (no host there: dropped)", dst, p)
+		}
 	}
 }
 
