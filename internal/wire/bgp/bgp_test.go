@@ -341,6 +341,18 @@ func TestUpdateMultiprotocol(t *testing.T) {
 	if err != nil || !slices.Equal(u.NLRI, pfx("10.52.0.0/16")) || u.NextHop != netip.MustParseAddr("192.0.2.9") || !slices.Equal(u.Withdrawn, pfx("10.53.1.0/24")) {
 		t.Errorf("MP_REACH and MP_UNREACH: %+v %v", u, err)
 	}
+	// RFC 4760 §3: with routes in MP_REACH_NLRI alone, NEXT_HOP is
+	// ignored: a malformed one (0.0.0.0, or of 3 bytes) withdrew them.
+	for name, nh := range map[string][]byte{"0.0.0.0": {0x40, 3, 4, 0, 0, 0, 0}, "of 3 bytes": {0x40, 3, 3, 10, 0, 0}} {
+		u, err := ParseUpdate(update(nil, origin, path, nh, reach), true)
+		if err != nil || !slices.Equal(u.NLRI, pfx("10.52.0.0/16")) || u.NextHop != netip.MustParseAddr("192.0.2.9") {
+			t.Errorf("MP_REACH beside a NEXT_HOP %s: %+v %v, want its route through 192.0.2.9", name, u, err)
+		}
+	}
+	// With routes in the NLRI field too, they depend on it: withdrawn.
+	if _, err := ParseUpdate(update([]byte{8, 11}, origin, path, []byte{0x40, 3, 4, 0, 0, 0, 0}, reach), true); !isWithdraw(err) {
+		t.Errorf("NLRI and MP_REACH beside a NEXT_HOP 0.0.0.0: %v, want the routes withdrawn", err)
+	}
 	// Without ORIGIN the routes are withdrawn, as those of the NLRI field.
 	if _, err := ParseUpdate(update(nil, path, reach), true); !isWithdraw(err) {
 		t.Errorf("MP_REACH without ORIGIN: %v", err)

@@ -215,6 +215,7 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 	}
 	var seen [256]bool
 	var withdraw *Error    // the first error that withdraws the routes
+	var nextHopErr *Error  // NEXT_HOP's, which the NLRI field's routes alone depend on
 	var conflict *Error    // an attribute's length against the list's
 	var as4 []Segment      // AS4_PATH, from a two-octet session
 	var as4Aggr Aggregator // AS4_AGGREGATOR, likewise
@@ -306,10 +307,20 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 			if !err.Withdraw {
 				return u, err
 			}
-			if withdraw == nil {
+			switch {
+			case code == attrNextHop:
+				nextHopErr = err // it applies to the NLRI field's routes alone
+			case withdraw == nil:
 				withdraw = err
 			}
 		}
+	}
+	if len(u.NLRI) > 0 {
+		withdraw = cmp.Or(withdraw, nextHopErr)
+	} else if nextHopErr != nil {
+		// RFC 4760 §3: with routes in MP_REACH_NLRI alone, NEXT_HOP
+		// SHOULD be ignored; malformed, it withdraws none of them.
+		u.NextHop, seen[attrNextHop] = netip.Addr{}, false
 	}
 	u.Withdrawn = append(u.Withdrawn, mp.withdrawn...)
 	if conflict != nil {
