@@ -95,10 +95,21 @@ func TestR43EffectiveRoutesToTheInternet(t *testing.T) {
 		"172.16.0.0/12", "None",
 		"100.64.0.0/10", "None",
 	})
+	// The site's range is the site's alone: not also listed Active to
+	// None.
+	if routes := effectiveRoutes(t, e, n); hasRoute(routes, "192.168.0.0/16", "None") {
+		t.Errorf("the site's 192.168.0.0/16 is listed to None beside its gateway: %+v", routes)
+	}
 	forceTunnel(e, a, l)
 	routes := effectiveRoutes(t, e, n)
 	if !hasRoute(routes, "0.0.0.0/0", "VirtualNetworkGateway") || hasRoute(routes, "0.0.0.0/0", "Internet") {
 		t.Fatalf("with forced tunneling, 0.0.0.0/0 should go to the gateway, not the Internet: %+v", routes)
+	}
+	// As the data plane does: with no way to the Internet in the
+	// table, nothing is refused at it; the private ranges go with the
+	// default route to the site.
+	if hasRoute(routes, "10.0.0.0/8", "None") {
+		t.Errorf("with forced tunneling, 10.0.0.0/8 is listed to None, while the default route takes it to the site: %+v", routes)
 	}
 }
 

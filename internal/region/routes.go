@@ -130,10 +130,16 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 		}
 		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{"::/0"}, NextHopIPAddress: []string{}, NextHopType: hop})
 	}
-	if internet {
+	if internet && !forced {
 		// Azure's system routes: the private ranges and the shared
-		// address space never go to the Internet.
+		// address space never go to the Internet. As the data plane
+		// has them: refused at the way out, so that a range a site or
+		// the VNet has goes there instead, and with forced tunneling
+		// what the default route takes goes to the site.
 		for _, p := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"} {
+			if slices.ContainsFunc(out, func(r arm.EffectiveRoute) bool { return slices.Contains(r.AddressPrefix, p) }) {
+				continue
+			}
 			out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{p}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopNone})
 		}
 	}
