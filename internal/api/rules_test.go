@@ -709,6 +709,13 @@ func TestR32TunnelLimits(t *testing.T) {
 				return "PUT", netPath(subA, "rg", "connections", "extra"), s2s(loc, s.gw, e.lng(s, "extra", "198.51.100.1", "172.16.0.0/24"))
 			}}
 	}
+	// resize makes a gateway of SKU from and PUTs it again with to.
+	resize := func(from, to string) func(e *env) (string, string, any) {
+		return func(e *env) (string, string, any) {
+			s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", from)
+			return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", to)
+		}
+	}
 	runParallelCases(t, []ruleCase{
 		limit("Basic", 10),
 		limit("Standard", 10),
@@ -729,21 +736,9 @@ func TestR32TunnelLimits(t *testing.T) {
 				manySites(e, s, 11)
 				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "Standard")
 			}},
-		{name: "a gateway is resized within its SKU family", status: 200,
-			req: func(e *env) (string, string, any) {
-				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1AZ")
-				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw3AZ")
-			}},
-		{name: "a gateway is not resized to another SKU family", status: 400, code: "GatewaySkuCannotBeResized",
-			req: func(e *env) (string, string, any) {
-				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
-				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1AZ")
-			}},
-		{name: "a Basic gateway is not resized", status: 400, code: "GatewaySkuCannotBeResized",
-			req: func(e *env) (string, string, any) {
-				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "Basic")
-				return "PUT", s.gw, gateway(loc, s.gwSubnet, s.pip, "RouteBased", "Standard")
-			}},
+		{name: "a gateway is resized within its SKU family", status: 200, req: resize("VpnGw1AZ", "VpnGw3AZ")},
+		{name: "a gateway is not resized to another SKU family", status: 400, code: "GatewaySkuCannotBeResized", req: resize("VpnGw1", "VpnGw1AZ")},
+		{name: "a Basic gateway is not resized", status: 400, code: "GatewaySkuCannotBeResized", req: resize("Basic", "Standard")},
 		{name: "a gateway PUT without a SKU keeps the gateway's", status: 200,
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "HighPerformance")

@@ -45,11 +45,16 @@ func TestFQDNOfSeveralAddressesKeepsTunnel(t *testing.T) {
 	})
 	established := e.Status().Connections["c"].Established
 
-	dns.Set("branch.example", other, site)
-	e.resolveNames(context.Background())
-	e.mu.Lock()
-	addr, err := e.resolvedAddr("branch.example", false)
-	e.mu.Unlock()
+	// resolve has the name stand for addrs, looks it up, and returns
+	// what it stands for now.
+	resolve := func(addrs ...netip.Addr) (netip.Addr, error) {
+		dns.Set("branch.example", addrs...)
+		e.resolveNames(context.Background())
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		return e.resolvedAddr("branch.example", false)
+	}
+	addr, err := resolve(other, site)
 	if err != nil || addr != site {
 		t.Fatalf("the name stands for %v (%v), want %v, the address in use and still one of the name's", addr, err, site)
 	}
@@ -59,23 +64,13 @@ func TestFQDNOfSeveralAddressesKeepsTunnel(t *testing.T) {
 
 	// A name that no longer stands for the address in use moves the
 	// tunnel to its first.
-	dns.Set("branch.example", other)
-	e.resolveNames(context.Background())
-	e.mu.Lock()
-	addr, err = e.resolvedAddr("branch.example", false)
-	e.mu.Unlock()
-	if err != nil || addr != other {
+	if addr, err = resolve(other); err != nil || addr != other {
 		t.Fatalf("the name stands for %v (%v), want %v, its only address now", addr, err, other)
 	}
 
 	// Addresses no VPN device has are passed over; a name of only such
 	// is a failed lookup, which says why and keeps the tunnel where it is.
-	dns.Set("branch.example", netip.IPv4Unspecified(), site)
-	e.resolveNames(context.Background())
-	e.mu.Lock()
-	addr, err = e.resolvedAddr("branch.example", false)
-	e.mu.Unlock()
-	if err != nil || addr != site {
+	if addr, err = resolve(netip.IPv4Unspecified(), site); err != nil || addr != site {
 		t.Fatalf("the name stands for %v (%v), want %v, its unicast address", addr, err, site)
 	}
 	dns.Set("branch.example", netip.MustParseAddr("224.0.0.1"))
