@@ -7,6 +7,7 @@ package etcdtest
 import (
 	"context"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
@@ -61,10 +62,27 @@ func StartWith(t testing.TB, flags ...string) *Etcd {
 
 func start(t testing.TB, withTLS bool, flags ...string) *Etcd {
 	t.Helper()
+	// The ports were free a moment ago: another test's process may
+	// have taken one since, and etcd exits; it starts again on others.
+	for try := 1; ; try++ {
+		e, ok := startOnce(t, withTLS, flags...)
+		switch {
+		case ok:
+			return e
+		case try == 3:
+			t.Fatalf("etcd %s exited, %d times on ports taken: %s", e.Endpoint, try, e.out.String())
+		}
+	}
+}
+
+// startOnce is start on ports that were free a moment ago; ok is false
+// when etcd exited finding one taken.
+func startOnce(t testing.TB, withTLS bool, flags ...string) (e *Etcd, ok bool) {
+	t.Helper()
 	bin := etcdBinary(t)
 	loop := netip.MustParseAddr("127.0.0.1")
 	client, peer := freePortOn(t, loop), freePortOn(t, loop)
-	e := &Etcd{Endpoint: "http://" + client}
+	e = &Etcd{Endpoint: "http://" + client}
 	dir := t.TempDir()
 	args := []string{"--name", "test", "--data-dir", filepath.Join(dir, "data"),
 		"--listen-peer-urls", "http://" + peer, "--initial-advertise-peer-urls", "http://" + peer,
@@ -86,8 +104,13 @@ func start(t testing.TB, withTLS bool, flags ...string) *Etcd {
 	args = append(args, "--listen-client-urls", e.Endpoint, "--advertise-client-urls", e.Endpoint)
 	args = append(args, flags...)
 	e.launch(t, bin, args...)
-	e.waitAnswer(t, time.Now().Add(20*time.Second))
-	return e
+	if err := e.answer(time.Now().Add(20 * time.Second)); err != nil {
+		if errors.Is(err, errExited) && strings.Contains(e.out.String(), "address already in use") {
+			return e, false
+		}
+		t.Fatal(err)
+	}
+	return e, true
 }
 
 // etcdBinary returns the path of etcd's binary; without one the test
@@ -115,10 +138,11 @@ func (e *Etcd) launch(t testing.TB, bin string, args ...string) {
 	if err := e.cmd.Start(); err != nil {
 		t.Fatalf("start etcd: %v", err)
 	}
-	go func() { e.cmd.Wait(); close(e.done) }()
+	cmd, done := e.cmd, e.done // this launch's, not a later one's
+	go func() { cmd.Wait(); close(done) }()
 	t.Cleanup(func() {
-		e.cmd.Process.Kill()
-		<-e.done
+		cmd.Process.Kill()
+		<-done
 	})
 }
 
@@ -126,19 +150,30 @@ func (e *Etcd) launch(t testing.TB, bin string, args ...string) {
 // has not answered by deadline.
 func (e *Etcd) waitAnswer(t testing.TB, deadline time.Time) {
 	t.Helper()
+	if err := e.answer(deadline); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// errExited says that etcd's process ended.
+var errExited = errors.New("exited")
+
+// answer waits until e answers a client, and says why not if e exits or
+// has not answered by deadline.
+func (e *Etcd) answer(deadline time.Time) error {
 	for {
 		cli, err := etcd.Dial([]string{e.Endpoint}, e.tls, time.Second)
 		if err == nil {
 			cli.Close()
-			return
+			return nil
 		}
 		select {
 		case <-e.done:
-			t.Fatalf("etcd %s exited: %s", e.Endpoint, e.out.String())
+			return fmt.Errorf("etcd %s %w: %s", e.Endpoint, errExited, e.out.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("etcd %s did not answer in time: %v\n%s", e.Endpoint, err, e.out.String())
+			return fmt.Errorf("etcd %s did not answer in time: %v\n%s", e.Endpoint, err, e.out.String())
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
