@@ -245,8 +245,9 @@ func TestEgressToTheInternet(t *testing.T) {
 		}
 		cancel()
 	}
-	if s := eg.Stats(); s.Refused < 4 || s.Flows != before.Flows {
-		t.Errorf("stats after four refused tries: %+v", s)
+	// 127.0.0.1 stops at the router (RFC 1812 §5.3.7), before the egress.
+	if s := eg.Stats(); s.Refused < 3 || s.Flows != before.Flows {
+		t.Errorf("stats after three refused tries: %+v", s)
 	}
 }
 

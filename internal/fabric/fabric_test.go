@@ -795,7 +795,8 @@ func TestNoHopWithinVNet(t *testing.T) {
 // an address that is no host's (an IPv6 router solicitation from its
 // link-local address, neighbor discovery from the unspecified address, a
 // multicast listener report, SSDP to 239.255.255.250, a DHCP discover to
-// 255.255.255.255), goes to no port, not even with default routes to a
+// 255.255.255.255), and what is from or to a loopback address, goes to
+// no port, not even with default routes to a
 // gateway (forced tunneling, a default route learned over BGP), and is
 // counted as having no route; a packet between a host and a site, or
 // from a site to the gateway's BGP speaker at an APIPA address, is still
@@ -817,14 +818,18 @@ func TestLinkTrafficStaysOnTheLink(t *testing.T) {
 		ipv4With("10.1.0.4", "239.255.255.250", 17, 4, make([]byte, 8)),
 		ipv4With("0.0.0.0", "255.255.255.255", 17, 64, make([]byte, 8)),
 		ipv4With("10.1.0.4", "255.255.255.255", 17, 64, make([]byte, 8)),
+		// RFC 1812 §5.3.7, RFC 4291 §2.5.3: loopback, either way.
+		ipv4With("10.1.0.4", "127.0.0.1", 17, 64, make([]byte, 8)),
+		ipv4With("127.0.0.1", "10.1.0.4", 17, 64, make([]byte, 8)),
+		ipv6With("fd00:1::4", "::1", 17, 64, make([]byte, 8)),
 	} {
 		r.Forward(p)
 	}
 	if len(gw.pkts) != 0 {
 		t.Fatalf("the gateway got %d packets of the link", len(gw.pkts))
 	}
-	if s := r.Stats(); s.NoRoute != 7 || s.Forwarded != 0 {
-		t.Fatalf("counters %+v, want 7 without a route", s)
+	if s := r.Stats(); s.NoRoute != 10 || s.Forwarded != 0 {
+		t.Fatalf("counters %+v, want 10 without a route", s)
 	}
 	r.Forward(ipv4With("10.1.0.4", "192.168.1.1", 17, 64, make([]byte, 8)))
 	r.Forward(ipv6With("fd00:1::4", "fd00:99::1", 17, 64, make([]byte, 8)))

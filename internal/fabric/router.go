@@ -289,7 +289,10 @@ func routable(src, dst netip.Addr) bool {
 	linkLocal := src.Is6() && (src.IsLinkLocalUnicast() || dst.IsLinkLocalUnicast())
 	// RFC 4291 §2.5.2, RFC 1812 §5.3.7: nor the unspecified address.
 	unspecified := src.IsUnspecified() || dst.IsUnspecified()
-	return !dst.IsMulticast() && !broadcast && !linkLocal && !unspecified
+	// RFC 1812 §5.3.7: a router SHOULD NOT forward a packet from or to
+	// network 127; RFC 4291 §2.5.3: ::1 MUST NOT be forwarded.
+	loopback := src.IsLoopback() || dst.IsLoopback()
+	return !dst.IsMulticast() && !broadcast && !linkLocal && !unspecified && !loopback
 }
 
 // isHost reports whether p is a host of the VNet: a built-in host or a
