@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"slices"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/rules"
 )
 
 // DefaultResolveInterval is how often the names of on-premises devices
@@ -155,11 +157,7 @@ func (e *Engine) lookup(ctx context.Context, k nameKey, inUse netip.Addr) resolv
 	if len(addrs) == 0 {
 		return resolved{err: &net.DNSError{Err: "no " + network + " address", Name: k.fqdn, IsNotFound: true}}
 	}
-	// A tunnel to one of these would stay Connecting for good.
-	addrs = slices.DeleteFunc(addrs, func(a netip.Addr) bool {
-		a = a.Unmap()
-		return a.IsUnspecified() || a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255})
-	})
+	addrs = slices.DeleteFunc(addrs, func(a netip.Addr) bool { return !rules.DeviceAddr(a) })
 	if len(addrs) == 0 {
 		return resolved{err: &net.DNSError{Err: "no unicast " + network + " address (only unspecified, multicast or broadcast ones)", Name: k.fqdn, IsNotFound: true}}
 	}

@@ -3,7 +3,6 @@ package region
 import (
 	"context"
 	"fmt"
-	"net/netip"
 	"regexp"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -59,8 +58,7 @@ func (r *Region) PutLocalGateway(ctx context.Context, id arm.ID, in *arm.LocalNe
 			if err != nil {
 				return err
 			}
-			if !deviceAddr(a) {
-				// A tunnel to it would stay Connecting for good.
+			if !rules.DeviceAddr(a) {
 				return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.gatewayIpAddress",
 					Message: fmt.Sprintf("gatewayIpAddress %s is not the unicast address of a VPN device (unspecified, multicast or broadcast)", a)}
 			}
@@ -146,10 +144,4 @@ func peerWeight(b *arm.BGPSettings) error {
 	}
 	return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.bgpSettings.peerWeight",
 		Message: fmt.Sprintf("peerWeight %d is not available: the gateway prefers a learned route by the shortest AS path, then its origin, then the lowest BGP identifier, then the lowest peer address; make a site's routes less preferred by prepending its AS path on the device", *b.PeerWeight)}
-}
-
-// deviceAddr tells whether a can be the address of an on-premises VPN
-// device: a unicast address, not the unspecified one.
-func deviceAddr(a netip.Addr) bool {
-	return !a.IsUnspecified() && !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
 }

@@ -311,6 +311,14 @@ func ExpressRouteSKU(name string) (string, bool) {
 	return "", false
 }
 
+// DeviceAddr tells whether a can be the address of an on-premises VPN
+// device: unicast, not the unspecified one (a tunnel to another would
+// stay Connecting for good).
+func DeviceAddr(a netip.Addr) bool {
+	a = a.Unmap()
+	return !a.IsUnspecified() && !a.IsMulticast() && a != netip.AddrFrom4([4]byte{255, 255, 255, 255})
+}
+
 // Resize checks that a gateway of SKU from may become one of SKU to: a
 // gateway is resized within its SKU family only; to another, a new
 // gateway is made.
