@@ -363,7 +363,7 @@ func (e *Engine) reconcileHosts(v *vnet, vc VNet) bool {
 		if _, ok := v.hosts[id]; ok {
 			continue
 		}
-		v.hosts[id] = e.startHost(want[id], v.router.Ingress(want[id].Subnet), v.log)
+		v.hosts[id] = e.startHost(want[id], v.router.HostIngress(want[id].Subnet), v.log)
 		changed = true
 	}
 	return changed
@@ -413,7 +413,7 @@ func (e *Engine) Retry() bool {
 			if h.port != nil || now.Sub(h.failedAt) < RetryInterval {
 				continue
 			}
-			if v.hosts[id] = e.startHost(h.cfg, v.router.Ingress(h.cfg.Subnet), v.log); v.hosts[id].port != nil {
+			if v.hosts[id] = e.startHost(h.cfg, v.router.HostIngress(h.cfg.Subnet), v.log); v.hosts[id].port != nil {
 				started = true
 			}
 		}

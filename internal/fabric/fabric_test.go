@@ -722,7 +722,9 @@ func TestIngressRoutes(t *testing.T) {
 // also a TTL of 1, as in Azure, whose VNet is no hop (traceroute from one
 // VM to another shows the other alone); what leaves the VNet for a
 // gateway or the Internet, or comes in from them, has it decremented
-// (RFC 1812 §5.3.1), and dropped at 1. Routing allocates nothing.
+// (RFC 1812 §5.3.1), and dropped at 1, once: what an appliance forwards
+// from a site to a host keeps the TTL it left the appliance with.
+// Routing allocates nothing.
 func TestNoHopWithinVNet(t *testing.T) {
 	r := NewRouter() // without subnets: no ICMP errors to the hosts, which are not running
 	a, b, tunHost, endpoint := &NetstackHost{}, &NetstackHost{}, &TUNHost{}, &NetstackHost{own: true}
@@ -736,32 +738,39 @@ func TestNoHopWithinVNet(t *testing.T) {
 		{netip.MustParsePrefix("0.0.0.0/0"), eg},
 	})
 	tests := []struct {
-		name    string
-		pkt     []byte
-		to      Port
-		ttl     byte // after routing; 0: dropped for its TTL
-		ttlByte int
+		name     string
+		pkt      []byte
+		fromHost bool // it came through a HostIngress
+		to       Port
+		ttl      byte // after routing; 0: dropped for its TTL
+		ttlByte  int
 	}{
-		{"host to host", ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(8)), b, 64, 8},
-		{"host to host, TTL 1", ipv4With("10.1.1.4", "10.1.2.4", 17, 1, filled(8)), b, 1, 8},
-		{"host to TUN host, TTL 1", ipv4With("10.1.1.4", "10.1.2.5", 17, 1, filled(8)), tunHost, 1, 8},
-		{"TUN host to the gateway's endpoint, TTL 1", ipv4With("10.1.2.5", "10.1.255.4", 6, 1, filled(20)), endpoint, 1, 8},
-		{"host to host, IPv6, hop limit 1", ipv6With("fd00:1:1::4", "fd00:1:2::4", 17, 1, filled(8)), b, 1, 7},
-		{"host to a site", ipv4With("10.1.1.4", "192.168.1.1", 17, 64, filled(8)), gw, 63, 8},
-		{"host to a site, TTL 1", ipv4With("10.1.1.4", "192.168.1.1", 17, 1, filled(8)), nil, 0, 8},
-		{"host to a site, IPv6", ipv6With("fd00:1:1::4", "fd00:99::1", 17, 64, filled(8)), gw, 63, 7},
-		{"site to host", ipv4With("192.168.1.1", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},
-		{"site to host, TTL 1", ipv4With("192.168.1.1", "10.1.2.4", 17, 1, filled(8)), nil, 0, 8},
-		{"site to the gateway's endpoint, TTL 1", ipv4With("192.168.1.1", "10.1.255.4", 6, 1, filled(20)), endpoint, 1, 8},
-		{"host to the Internet", ipv4With("10.1.1.4", "198.51.100.7", 17, 64, filled(8)), eg, 63, 8},
-		{"the Internet to host", ipv4With("198.51.100.7", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},
-		{"a source of no host to host", ipv4With("10.1.1.9", "10.1.2.4", 17, 64, filled(8)), b, 63, 8},
+		{"host to host", ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(8)), true, b, 64, 8},
+		{"host to host, TTL 1", ipv4With("10.1.1.4", "10.1.2.4", 17, 1, filled(8)), true, b, 1, 8},
+		{"host to host, entry untold", ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(8)), false, b, 64, 8},
+		{"host to TUN host, TTL 1", ipv4With("10.1.1.4", "10.1.2.5", 17, 1, filled(8)), true, tunHost, 1, 8},
+		{"TUN host to the gateway's endpoint, TTL 1", ipv4With("10.1.2.5", "10.1.255.4", 6, 1, filled(20)), true, endpoint, 1, 8},
+		{"host to host, IPv6, hop limit 1", ipv6With("fd00:1:1::4", "fd00:1:2::4", 17, 1, filled(8)), true, b, 1, 7},
+		{"host to a site", ipv4With("10.1.1.4", "192.168.1.1", 17, 64, filled(8)), true, gw, 63, 8},
+		{"host to a site, TTL 1", ipv4With("10.1.1.4", "192.168.1.1", 17, 1, filled(8)), true, nil, 0, 8},
+		{"host to a site, IPv6", ipv6With("fd00:1:1::4", "fd00:99::1", 17, 64, filled(8)), true, gw, 63, 7},
+		{"site to host", ipv4With("192.168.1.1", "10.1.2.4", 17, 64, filled(8)), false, b, 63, 8},
+		{"site to host, TTL 1", ipv4With("192.168.1.1", "10.1.2.4", 17, 1, filled(8)), false, nil, 0, 8},
+		{"site to the gateway's endpoint, TTL 1", ipv4With("192.168.1.1", "10.1.255.4", 6, 1, filled(20)), false, endpoint, 1, 8},
+		// An appliance that a gateway subnet's route sent a site's packet to
+		// (R26) forwards it to a host: the gateway and the appliance were
+		// the hops, the VNet is none.
+		{"site to host through an appliance", ipv4With("192.168.1.1", "10.1.2.4", 17, 63, filled(8)), true, b, 63, 8},
+		{"site to host through an appliance, TTL 1", ipv4With("192.168.1.1", "10.1.2.4", 17, 1, filled(8)), true, b, 1, 8},
+		{"host to the Internet", ipv4With("10.1.1.4", "198.51.100.7", 17, 64, filled(8)), true, eg, 63, 8},
+		{"the Internet to host", ipv4With("198.51.100.7", "10.1.2.4", 17, 64, filled(8)), false, b, 63, 8},
+		{"a source of no host to host, entry untold", ipv4With("10.1.1.9", "10.1.2.4", 17, 64, filled(8)), false, b, 63, 8},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			before := r.Stats().TTLExpired
 			p := bytes.Clone(tc.pkt)
-			got, _ := r.route(r.table.Load(), "a", p)
+			got, _ := r.route(r.table.Load(), "a", tc.fromHost, p)
 			if got != tc.to {
 				t.Fatalf("routed to %T %p, want %T %p", got, got, tc.to, tc.to)
 			}
@@ -783,9 +792,9 @@ func TestNoHopWithinVNet(t *testing.T) {
 	within, out := ipv4With("10.1.1.4", "10.1.2.4", 17, 64, filled(8)), ipv4With("10.1.1.4", "192.168.1.1", 17, 64, filled(8))
 	tbl := r.table.Load()
 	if allocs := testing.AllocsPerRun(1000, func() {
-		r.route(tbl, "a", within)
+		r.route(tbl, "a", true, within)
 		out[8] = 64
-		r.route(tbl, "a", out)
+		r.route(tbl, "a", true, out)
 	}); allocs != 0 {
 		t.Errorf("%v allocations per two packets routed, want 0", allocs)
 	}

@@ -77,7 +77,7 @@ func NewOwnFirst(r *Router, port Port, carries func(src, dst netip.Addr) bool) *
 // Forward routes pkt as Router.Forward does, into the instance's own
 // tunnels where they carry what the router sends to its gateway.
 func (o *OwnFirst) Forward(pkt []byte) {
-	p, pkt := o.r.route(o.r.table.Load(), "", pkt)
+	p, pkt := o.r.route(o.r.table.Load(), "", false, pkt)
 	if p == nil {
 		return
 	}

@@ -114,13 +114,21 @@ func (r *Router) SetIngressRoutes(byIngress map[string][]Route) {
 	r.ingress.Store(&m)
 }
 
-// Ingress returns where the hosts of ingress key (a subnet) send.
+// Ingress returns where what comes into the VNet through subnet key
+// (the gateways' subnet) is sent.
 func (r *Router) Ingress(key string) *Ingress { return &Ingress{r: r, key: key} }
 
-// Ingress is the entry into a router of the hosts of one subnet.
+// HostIngress returns where the hosts of subnet key send. What they send
+// to another host keeps its TTL whatever its source: a host that forwards
+// (a virtual appliance, R26) is the hop itself, the VNet is none.
+func (r *Router) HostIngress(key string) *Ingress { return &Ingress{r: r, key: key, hosts: true} }
+
+// Ingress is the entry into a router of one subnet: of its hosts, or of
+// the gateways in it.
 type Ingress struct {
-	r   *Router
-	key string
+	r     *Router
+	key   string
+	hosts bool // the subnet's hosts send through it (HostIngress)
 }
 
 // tableOf returns the table of ingress key.
@@ -136,14 +144,14 @@ func (r *Router) tableOf(key string) *table {
 // Forward is Router.Forward with the ingress's table; ICMP errors come
 // from the router's address in the ingress's subnet.
 func (in *Ingress) Forward(pkt []byte) {
-	if p, pkt := in.r.route(in.r.tableOf(in.key), in.key, pkt); p != nil {
+	if p, pkt := in.r.route(in.r.tableOf(in.key), in.key, in.hosts, pkt); p != nil {
 		p.Deliver(pkt)
 	}
 }
 
 // ForwardBatch is Router.ForwardBatch with the ingress's table.
 func (in *Ingress) ForwardBatch(bufs [][]byte, offset int) {
-	in.r.forwardBatch(in.r.tableOf(in.key), in.key, bufs, offset)
+	in.r.forwardBatch(in.r.tableOf(in.key), in.key, in.hosts, bufs, offset)
 }
 
 func newTable(routes []Route) *table {
@@ -194,7 +202,7 @@ func (r *Router) Stats() Stats {
 // and answers the sender with an ICMP error when the TTL ran out or there
 // is no route. pkt is modified in place.
 func (r *Router) Forward(pkt []byte) {
-	if p, pkt := r.route(r.table.Load(), "", pkt); p != nil {
+	if p, pkt := r.route(r.table.Load(), "", false, pkt); p != nil {
 		p.Deliver(pkt)
 	}
 }
@@ -204,14 +212,14 @@ func (r *Router) Forward(pkt []byte) {
 // that takes batches (a TUN host) gets a run in one call. It may change
 // the slices in bufs; the packets are valid only during the call.
 func (r *Router) ForwardBatch(bufs [][]byte, offset int) {
-	r.forwardBatch(r.table.Load(), "", bufs, offset)
+	r.forwardBatch(r.table.Load(), "", false, bufs, offset)
 }
 
-func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
+func (r *Router) forwardBatch(t *table, key string, fromHost bool, bufs [][]byte, offset int) {
 	var port Port
 	start := 0
 	for i, b := range bufs {
-		p, pkt := r.route(t, key, b[offset:])
+		p, pkt := r.route(t, key, fromHost, b[offset:])
 		bufs[i] = b[:offset+len(pkt)]
 		if p != nil && p == port {
 			continue
@@ -230,13 +238,17 @@ func (r *Router) forwardBatch(t *table, key string, bufs [][]byte, offset int) {
 // between two hosts of the VNet keeps its TTL: as in Azure, where the VNet
 // is no hop (traceroute from one VM to another shows the other alone), the
 // router is none between them; so does one to a gateway's own address,
-// which is where it ends, not a hop. What comes in
-// through a gateway or from the Internet, or leaves that way, has its TTL
-// decremented, as a router does (RFC 1812 §5.3.1: a router MUST
-// decrement it); a packet dropped for its TTL or for want of a route is
-// answered with an ICMP error as it came in, from the router's address in
-// ingress key's subnet.
-func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
+// which is where it ends, not a hop. A packet is from a host when fromHost
+// says so (it came through a HostIngress: also what an appliance forwards
+// from a site) or, where the entry does not tell, when its source is a
+// host's address. What comes in through a gateway or from the Internet,
+// or leaves that way, has its TTL decremented, as a router does (RFC 1812
+// §5.3.1: a router MUST decrement it), once: a site's packet that a
+// gateway subnet's route sends through an appliance to a host passes the
+// gateway and the appliance, two hops. A packet dropped for its TTL or for
+// want of a route is answered with an ICMP error as it came in, from the
+// router's address in ingress key's subnet.
+func (r *Router) route(t *table, key string, fromHost bool, pkt []byte) (Port, []byte) {
 	dst, ttl, n := parse(pkt)
 	if n == 0 {
 		r.dropped(dropMalformed, netip.Addr{}, netip.Addr{}, len(pkt))
@@ -257,7 +269,7 @@ func (r *Router) route(t *table, key string, pkt []byte) (Port, []byte) {
 		r.icmpError(key, pkt, unreachable, 0)
 		return nil, nil
 	}
-	if isHost(p) && (own(p) || isHost(r.table.Load().lookup(src))) {
+	if isHost(p) && (own(p) || fromHost || isHost(r.table.Load().lookup(src))) {
 		r.stats.forwarded.Add(1)
 		return p, pkt
 	}

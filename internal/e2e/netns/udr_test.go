@@ -3,6 +3,8 @@ package netns
 import (
 	"context"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,6 +116,24 @@ func TestR26GatewaySubnetRoutes(t *testing.T) {
 		t.Fatalf("the site's pings to B did not pass the appliance")
 	}
 	t.Logf("the appliance forwarded %s packets from the tunnel to B", forwarded())
+	// The appliance is one hop more on the way to B, and the only one: the
+	// VNet counts as no hop when the appliance hands the site's packet on.
+	direct, through := hops(t, e.site.lan, e.hostAddr), hops(t, e.site.lan, bAddr)
+	if through != direct+1 {
+		t.Errorf("a ping from the site needs TTL %d to reach B through the appliance, %d to reach a host directly; want one more", through, direct)
+	}
+}
+
+// hops returns the least TTL with which from's ping reaches to.
+func hops(t *testing.T, from *netnstest.NS, to netip.Addr) int {
+	t.Helper()
+	for ttl := 1; ttl <= 16; ttl++ {
+		if _, err := from.Try("ping", "-c", "1", "-W", "1", "-t", strconv.Itoa(ttl), to.String()); err == nil {
+			return ttl
+		}
+	}
+	t.Fatalf("ping %s from %s: no answer with a TTL up to 16", to, from.Name)
+	return 0
 }
 
 // TestR26NoGatewayRoutePropagation: a route table with
