@@ -122,6 +122,9 @@ type ovpnSession struct {
 	closed   bool
 	identity string     // who the client is, once authenticated (mu)
 	addr     netip.Addr // its address, once it has one (mu)
+	// thumb is the thumbprint of the certificate the client connected
+	// with, if it did (mu): its renegotiations must present the same.
+	thumb string
 	// token is what a client a RADIUS server accepted is pushed as its
 	// auth-token, set before the push.
 	token string
@@ -770,7 +773,7 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 	o.mu.Lock()
 	closed := o.closed
 	if !closed {
-		o.identity, o.addr = who.name, addr
+		o.identity, o.thumb, o.addr = who.name, who.thumb, addr
 	}
 	o.mu.Unlock()
 	if closed {
@@ -838,16 +841,25 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 		o.fail(fmt.Errorf("renegotiation of key state %d: %w", ks.keyID, err))
 		return
 	}
-	// The same client: its certificate's subject, or its user name with
-	// its auth-token or its password again.
-	who := km.Username
+	// The same client: the certificate it connected with (as OpenVPN's
+	// server holds it to, ssl_verify.c: not another of the same name, nor
+	// none and a user name), or its user name with its auth-token or its
+	// password again.
+	who, thumb := km.Username, ""
 	if certs := tc.ConnectionState().PeerCertificates; len(certs) > 0 {
-		who = certs[0].Subject.CommonName
+		who, thumb = certs[0].Subject.CommonName, eaptls.CertThumbprint(certs[0])
 	}
 	o.mu.Lock()
-	identity := o.identity
+	identity, connThumb := o.identity, o.thumb
 	o.mu.Unlock()
-	if who != identity {
+	switch {
+	case connThumb != "" && thumb == "":
+		o.fail(fmt.Errorf("OpenVPN client %q renegotiated without the certificate it connected with", identity))
+		return
+	case connThumb != "" && thumb != connThumb:
+		o.fail(fmt.Errorf("OpenVPN client %q renegotiated with another certificate (thumbprint %s, not %s)", identity, thumb, connThumb))
+		return
+	case who != identity:
 		o.fail(fmt.Errorf("OpenVPN client %q renegotiated as %q", identity, who))
 		return
 	}

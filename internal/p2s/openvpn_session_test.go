@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/logbuf"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
 )
@@ -529,6 +530,56 @@ func TestOpenVPNRenegotiationChecksToken(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("clients %+v after their sessions ended", r.srv.Clients())
 		}
+	}
+}
+
+// TestOpenVPNRenegotiationKeepsCertificate: a client that connected with
+// a certificate renegotiates with that certificate. Where RADIUS
+// authenticates clients too, a certificate is asked only if given: a
+// renegotiation without one (the certificate's name as user name, any
+// password) or with another certificate of the same name ends the
+// session, and the RADIUS server is not asked.
+func TestOpenVPNRenegotiationKeepsCertificate(t *testing.T) {
+	secret := []byte("s3cret")
+	var asked atomic.Int32
+	rad := fakeRadius(t, secret, 0, true, &asked)
+	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}})
+	other := pkitest.Issue(t, "alice", false, r.pki.root).TLS()
+	for _, c := range []struct {
+		name string
+		cert *tls.Certificate
+		ends bool
+	}{
+		{"the same certificate", &r.pki.client, false},
+		{"no certificate, its name and a password", nil, true},
+		{"another certificate of the same name", &other, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl := dialTestOVPN(t, r.srv.Addr())
+			t.Cleanup(func() { cl.c.Close() })
+			tc, err := cl.session(0, &r.pki.client, "", "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			mustPush(t, tc, 10*time.Second, "once connected")
+			// The server may end the session as the handshake ends,
+			// before the client reads the answer: an error here is
+			// judged by whether the session ended.
+			cl.session(1, c.cert, "alice", "guess")
+			select {
+			case <-cl.done:
+				if !c.ends {
+					t.Fatal("the session ended at a renegotiation with the certificate it connected with")
+				}
+			case <-time.After(3 * time.Second):
+				if c.ends {
+					t.Fatalf("the session goes on after a renegotiation with %s; clients %+v", c.name, r.srv.Clients())
+				}
+			}
+		})
+	}
+	if n := asked.Load(); n != 0 {
+		t.Errorf("the RADIUS server was asked %d times, want never: every client had a certificate", n)
 	}
 }
 
