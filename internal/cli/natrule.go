@@ -35,8 +35,10 @@ func natRuleCommand(g *globals) *cobra.Command {
 		var alter func(*arm.VirtualNetworkGateway) error
 		if change != nil {
 			alter = func(gw *arm.VirtualNetworkGateway) (err error) {
-				gw.Properties.NatRules, err = change(gw.Properties.NatRules)
-				return err
+				if gw.Properties.NatRules, err = change(gw.Properties.NatRules); err != nil {
+					return fmt.Errorf("gateway %s: %w", gw.Name, err)
+				}
+				return nil
 			}
 		}
 		gw, err := g.editGateway(cmd, rg, gateway, alter)

@@ -10,10 +10,12 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
@@ -283,8 +285,37 @@ func refuseUnknownSubcommands(c *cobra.Command) {
 				return aerr
 			}
 		}
-		return err
+		return flagValueError(err)
 	})
+}
+
+// flagValueError says what is wrong with a flag's value that does not
+// parse as a number in the user's words: pflag said `invalid argument
+// "70000" for "--ike-port" flag: strconv.ParseUint: parsing "70000":
+// value out of range`. Other errors are left as they are.
+func flagValueError(err error) error {
+	var ive *pflag.InvalidValueError
+	var ne *strconv.NumError
+	if !errors.As(err, &ive) || !errors.As(err, &ne) {
+		return err
+	}
+	name := fmt.Sprintf("--%s %q", ive.GetFlag().Name, ive.GetValue())
+	bits := map[string]uint{"int8": 8, "int16": 16, "int32": 32, "int64": 64, "int": strconv.IntSize,
+		"uint8": 8, "uint16": 16, "uint32": 32, "uint64": 64, "uint": strconv.IntSize}
+	typ := ive.GetFlag().Value.Type()
+	n, ok := bits[typ]
+	unsigned := strings.HasPrefix(typ, "u")
+	_, signedErr := strconv.ParseInt(ive.GetValue(), 0, 64)
+	switch {
+	case !ok:
+		return err
+	case !errors.Is(ne.Err, strconv.ErrRange) && !(unsigned && signedErr == nil):
+		return fmt.Errorf("%s: not a whole number", name)
+	case unsigned:
+		return fmt.Errorf("%s: out of range: from 0 to %d", name, uint64(1)<<n-1)
+	default:
+		return fmt.Errorf("%s: out of range: from %d to %d", name, -(int64(1) << (n - 1)), int64(1)<<(n-1)-1)
+	}
 }
 
 // helpOfUnknown refuses help asked for a command that does not exist

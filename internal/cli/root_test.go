@@ -310,3 +310,24 @@ func TestMonitorResourceIsAGatewayOrConnectionID(t *testing.T) {
 		}
 	}
 }
+
+// A flag's value that does not parse as a number is named with what is
+// wrong in the user's words: pflag said `invalid argument "70000" for
+// "--ike-port" flag: strconv.ParseUint: parsing "70000": value out of
+// range`.
+func TestFlagValueThatDoesNotParse(t *testing.T) {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vpn-connection", "create", "-g", "rg", "-n", "c", "--vnet-gateway1", "gw", "--routing-weight", "abc"}, `error: --routing-weight "abc": not a whole number`},
+		{[]string{"serve", "--data-dir", t.TempDir(), "--ike-port", "70000"}, `error: --ike-port "70000": out of range: from 0 to 65535`},
+		{[]string{"serve", "--data-dir", t.TempDir(), "--natt-port", "-1"}, `error: --natt-port "-1": out of range: from 0 to 65535`},
+		{[]string{"vnet-gateway", "update", "-g", "rg", "-n", "gw", "--peer-weight", "3000000000"}, `error: --peer-weight "3000000000": out of range: from -2147483648 to 2147483647`},
+	} {
+		code, out, errOut := vnetgw(t, tc.args...)
+		if code == 0 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
+		}
+	}
+}

@@ -39,7 +39,10 @@ func certCommands(g *globals) []*cobra.Command {
 			if vc == nil {
 				return fmt.Errorf("gateway %s has no point-to-site configuration: create it with --address-prefixes (the client pool) first", gw.Name)
 			}
-			return change(vc)
+			if err := change(vc); err != nil {
+				return fmt.Errorf("gateway %s: %w", gw.Name, err)
+			}
+			return nil
 		})
 		if err != nil {
 			return err

@@ -166,8 +166,29 @@ func TestRevokedCertCreateAndDelete(t *testing.T) {
 		t.Errorf("after delete: %q, want none", got)
 	}
 	code, out, errOut := vnetgw(t, "vnet-gateway", "revoked-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "lost")
-	if code == 0 || strings.TrimSpace(errOut) != `error: no revoked certificate "lost"` {
-		t.Errorf("delete again: exit %d, want no revoked certificate \"lost\"\n%s%s", code, out, errOut)
+	if code == 0 || strings.TrimSpace(errOut) != `error: gateway gw: no revoked certificate "lost"` {
+		t.Errorf("delete again: exit %d, want gateway gw: no revoked certificate \"lost\"\n%s%s", code, out, errOut)
+	}
+}
+
+// Deleting a gateway's root certificate, revoked certificate or NAT rule
+// that it does not have names the gateway whose it is not: the user may
+// have meant another gateway (it said `no NAT rule "nope"` alone).
+func TestMissingGatewayPartNamesGateway(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vnet-gateway", "root-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "nope"}, `error: gateway gw: no root certificate "nope"`},
+		{[]string{"vnet-gateway", "revoked-cert", "delete", "-g", "rg", "--gateway-name", "gw", "-n", "nope"}, `error: gateway gw: no revoked certificate "nope"`},
+		{[]string{"vnet-gateway", "nat-rule", "remove", "-g", "rg", "--gateway-name", "gw", "-n", "nope"}, `error: gateway gw: no NAT rule "nope"`},
+	} {
+		code, out, errOut := vnetgw(t, tc.args...)
+		if code == 0 || strings.TrimSpace(errOut) != tc.want {
+			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
+		}
 	}
 }
 
