@@ -109,7 +109,8 @@ func TestRoutesAsChildResources(t *testing.T) {
 		t.Errorf("list the routes: %s", l.body)
 	}
 	bad := obj{"properties": obj{"addressPrefix": "10.9.0.0/16", "nextHopType": "VirtualAppliance"}}
-	if r := e.do("PUT", rt+"/routes/nva", bad); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || r.str("error.target") != "properties.nextHopIpAddress" {
+	if r := e.do("PUT", rt+"/routes/nva", bad); r.status != http.StatusBadRequest || r.code() != "InvalidParameter" || r.str("error.target") != "properties.nextHopIpAddress" ||
+		r.str("error.message") != "route nva to 10.9.0.0/16 has nextHopType VirtualAppliance: it needs nextHopIpAddress, the appliance's address" {
 		t.Errorf("a route to an appliance without its address: %d %s", r.status, r.body)
 	}
 	if r := e.doHeader("PUT", rt+"/routes/nva", nva, http.Header{"If-Match": {`"stale"`}}); r.status != http.StatusPreconditionFailed {

@@ -99,6 +99,9 @@ func stageRoute(id arm.ID, field string, rt *arm.Route, names map[string]bool, p
 	switch {
 	case p.NextHopType == "":
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "properties.nextHopType", Message: "a route needs its nextHopType"}
+	case p.NextHopType == arm.NextHopVirtualAppliance && p.NextHopIPAddress == "":
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: field + "properties.nextHopIpAddress",
+			Message: fmt.Sprintf("route %s to %s has nextHopType VirtualAppliance: it needs nextHopIpAddress, the appliance's address", rt.Name, pre)}
 	case p.NextHopType == arm.NextHopVirtualAppliance:
 		a, err := parseAddr(field+"properties.nextHopIpAddress", p.NextHopIPAddress)
 		if err != nil {
