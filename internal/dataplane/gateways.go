@@ -462,7 +462,9 @@ func gatewayConnections(g Gateway, resolve func(fqdn string, v6 bool) (netip.Add
 }
 
 func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
-	p := ikev2.PeerConfig{Name: c.tunnelName(), Remote: netip.AddrPortFrom(c.Remote, 0), PSK: ikev2.PSK(c.PSK)}
+	// A site known by name may name itself by it: behind a NAT its
+	// device cannot name the address the name resolves to.
+	p := ikev2.PeerConfig{Name: c.tunnelName(), Remote: netip.AddrPortFrom(c.Remote, 0), RemoteName: c.RemoteFQDN, PSK: ikev2.PSK(c.PSK)}
 	switch c.Mode {
 	case "InitiatorOnly":
 		p.Mode = ikev2.ModeInitiatorOnly

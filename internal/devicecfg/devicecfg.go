@@ -373,6 +373,10 @@ connections {
       auth = psk
 {{- if $.Addr}}
       id = {{$.Addr}}
+{{- else}}
+      # Its name, which the gateway takes too: behind a NAT, the device
+      # could not name the address the name resolves to.
+      id = {{$.FQDN}}
 {{- end}}
     }
     remote {
@@ -406,9 +410,7 @@ connections {
 }
 secrets {
   ike-{{.Name}} {
-{{- if .Addr}}
-    id-device = {{.Addr}}
-{{- end}}
+    id-device = {{or .Addr .FQDN}}
 {{- range $i, $t := .Tunnels}}
     id-gateway-{{$i}} = {{$t.GatewayAddr}}
 {{- end}}

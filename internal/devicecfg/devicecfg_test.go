@@ -102,7 +102,9 @@ func TestWritePolicyBasedDualStack(t *testing.T) {
 }
 
 // A device known by name (a local network gateway with fqdn) is written
-// without an address of its own: it takes whatever it has.
+// without an address of its own: it takes whatever it has, and names
+// itself by its name, which the gateway takes (behind a NAT it named its
+// private address, which the gateway refused).
 func TestWriteDeviceByName(t *testing.T) {
 	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
 	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
@@ -115,7 +117,8 @@ func TestWriteDeviceByName(t *testing.T) {
 		t.Fatal(err)
 	}
 	if !strings.Contains(got, "local network gateway branch at branch.example.com.") || !strings.Contains(got, "local_addrs = %any") ||
-		strings.Contains(got, "invalid") || strings.Contains(got, "id-device") || !strings.Contains(got, "id-gateway-0 = 198.51.100.1") {
+		strings.Contains(got, "invalid") || !strings.Contains(got, "id = branch.example.com\n") ||
+		!strings.Contains(got, "id-device = branch.example.com\n") || !strings.Contains(got, "id-gateway-0 = 198.51.100.1") {
 		t.Errorf("a device known by name:\n%s", got)
 	}
 }

@@ -44,7 +44,7 @@ func TestSiteByFQDN(t *testing.T) {
 	// strongSwans with one LAN (a host at 10.77.0.2 behind each). The
 	// second runs the device script, which names no address of its own.
 	script, err := r.c.DeviceScript(t.Context(), c, arm.VPNDeviceScriptParameters{})
-	if err != nil || !strings.Contains(script, "local_addrs = %any") || strings.Contains(script, "id-device") {
+	if err != nil || !strings.Contains(script, "local_addrs = %any") || !strings.Contains(script, "id = "+name+"\n") {
 		t.Fatalf("device script of a site known by name: %v\n%s", err, script)
 	}
 	var sites []*site
@@ -85,4 +85,59 @@ func TestSiteByFQDN(t *testing.T) {
 		t.Fatalf("a failed lookup took the tunnel down: %v", err)
 	}
 	ping(t, host, netip.MustParseAddr("10.77.0.2"), 5*time.Second)
+}
+
+// TestSiteByFQDNBehindNAT: a branch known by name whose device is behind
+// a router that masquerades it (its own address 100.65.1.2, seen from
+// 100.64.1.2, which the name resolves to) connects with the device
+// script as written: the device names itself by the site's name, which
+// the gateway takes. It named its private address, which the gateway
+// refused as not the name's.
+func TestSiteByFQDNBehindNAT(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "nft")
+	ns := netnstest.New(t, "rg")
+	var conn net.PacketConn
+	if err := ns.Do(func() (err error) {
+		conn, err = net.ListenPacket("udp", "127.0.0.1:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dns := dnstest.Serve(t, conn)
+	r := newRegion(t, regionOptions{pool: pool, ns: ns, args: []string{"--dns-server", dns.Addr(), "--fqdn-refresh", "1s"}})
+	vnet := r.vnet("fqdnnat", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	host, _ := r.tunHost(vnet, "web")
+	const name = "natted.example.test"
+	lgw := arm.NetworkID(sub, "fqdnnat", "localNetworkGateways", "branch")
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.FQDN = name
+	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"192.168.1.0/24"}}
+	r.put(lgw, l, nil)
+	// Behind a NAT the gateway cannot start the tunnel: the device does.
+	c := r.putConnection(gw, "to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.ConnectionMode = "ResponderOnly"
+	})
+	script, err := r.c.DeviceScript(t.Context(), c, arm.VPNDeviceScriptParameters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// The region reaches the router's public address, not the device's.
+	router := netnstest.New(t, "rt")
+	s := &site{t: t, gw: netnstest.New(t, "s"), addr: netip.MustParseAddr("100.65.1.2")}
+	netnstest.Link(t, r.ns, "100.64.1.1/30", router, "100.64.1.2/30")
+	router.Run("ip", "route", "add", pool, "via", "100.64.1.1")
+	netnstest.Link(t, router, "100.65.1.1/30", s.gw, "100.65.1.2/30")
+	router.Forward()
+	router.Run("nft", "add table ip nat; add chain ip nat post { type nat hook postrouting priority 100; }; add rule ip nat post ip saddr 100.65.1.0/30 masquerade")
+	s.gw.Run("ip", "route", "add", pool, "via", "100.65.1.1")
+	s.addLAN(1, nil)
+	dns.Set(name, netip.MustParseAddr("100.64.1.2"))
+	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: script})
+
+	r.waitConnection(c, 30*time.Second, "Connected", connected)
+	ping(t, host, s.host, 15*time.Second)
 }

@@ -75,8 +75,8 @@ func (sa *ikeSA) authResponse(ps []wire.Payload, ch *child) {
 			fail("IKE_AUTH response without IDr and AUTH")
 		}
 		return
-	case !idr.Responder || !sa.cfg().RemoteID.Equal(Identity{Type: idr.IDType, Data: idr.Data}):
-		fail("peer identity %v, want %v", Identity{Type: idr.IDType, Data: idr.Data}, sa.cfg().RemoteID)
+	case !idr.Responder || !sa.cfg().acceptsID(Identity{Type: idr.IDType, Data: idr.Data}):
+		fail("peer identity %v, want %s", Identity{Type: idr.IDType, Data: idr.Data}, sa.cfg().wantedID())
 		return
 	case !sa.verifyAuth(sa.initResp, sa.ni, sa.keys.PR, idr, auth):
 		// RFC 7296 §2.15: the peer must prove it knows the key.
@@ -120,8 +120,8 @@ func (sa *ikeSA) handleAuthRequest(ps []wire.Payload) []wire.Payload {
 	case !ok1 || !ok2 || idi.Responder:
 		sa.killAfterResponse = true
 		return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
-	case !sa.cfg().RemoteID.Equal(Identity{Type: idi.IDType, Data: idi.Data}):
-		return fail("peer identity %v, want %v", Identity{Type: idi.IDType, Data: idi.Data}, sa.cfg().RemoteID)
+	case !sa.cfg().acceptsID(Identity{Type: idi.IDType, Data: idi.Data}):
+		return fail("peer identity %v, want %s", Identity{Type: idi.IDType, Data: idi.Data}, sa.cfg().wantedID())
 	case !sa.verifyAuth(sa.initReq, sa.nr, sa.keys.PI, idi, auth):
 		return fail("peer's AUTH does not verify (pre-shared key mismatch)")
 	}

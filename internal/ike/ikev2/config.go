@@ -247,6 +247,10 @@ type PeerConfig struct {
 	// LocalID and RemoteID are the identities sent and expected (RFC 7296
 	// §3.5); unset means the IP address of Local and Remote.
 	LocalID, RemoteID Identity
+	// RemoteName, if set, is a DNS name the peer may name itself by as
+	// well (ID_FQDN, compared without case): a site known by name, whose
+	// device behind a NAT cannot name the address it is seen from.
+	RemoteName string
 	// PSK is the pre-shared key (RFC 7296 §2.15). Required.
 	PSK PSK
 	// IKEProposals and ESPProposals are the acceptable suites in order of
@@ -435,12 +439,30 @@ func (p PeerConfig) validate() error {
 	return nil
 }
 
+// acceptsID reports whether id is the peer's identity: RemoteID, or
+// RemoteName as an ID_FQDN.
+func (p PeerConfig) acceptsID(id Identity) bool {
+	if p.RemoteID.Equal(id) {
+		return true
+	}
+	name := strings.TrimSuffix(p.RemoteName, ".")
+	return name != "" && id.Type == wire.IDFQDN && strings.EqualFold(strings.TrimSuffix(string(id.Data), "."), name)
+}
+
+// wantedID says which identities acceptsID accepts.
+func (p PeerConfig) wantedID() string {
+	if p.RemoteName == "" {
+		return p.RemoteID.String()
+	}
+	return p.RemoteID.String() + " or " + p.RemoteName
+}
+
 // SameSA reports whether p and o negotiate the same SAs: if not, a change
 // from one to the other re-establishes the connection. Lifetimes, timers
 // and the mode apply to existing SAs as they are.
 func (p PeerConfig) SameSA(o PeerConfig) bool {
 	return p.Local == o.Local && p.Remote == o.Remote &&
-		p.LocalID.Equal(o.LocalID) && p.RemoteID.Equal(o.RemoteID) &&
+		p.LocalID.Equal(o.LocalID) && p.RemoteID.Equal(o.RemoteID) && strings.EqualFold(p.RemoteName, o.RemoteName) &&
 		bytes.Equal(p.PSK, o.PSK) && p.ForceEncap == o.ForceEncap &&
 		sameProposals(p.IKEProposals, o.IKEProposals) && sameProposals(p.ESPProposals, o.ESPProposals) &&
 		slices.EqualFunc(p.Children, o.Children, ChildConfig.equal)
