@@ -1027,10 +1027,10 @@ func (sa *isakmpSA) sendDPD() {
 		Type: wire.NotifyRUThere, Data: binary.BigEndian.AppendUint32(nil, sa.dpdSeq)}.Append(nil))
 }
 
-// dead ends the SA and the peer's children: the peer is gone. A replaced
-// SA (a newer established one of the peer's took its place) goes alone:
-// the newer one carries the connection, and the children still on the
-// old one move to it by their rekeys.
+// dead ends the SA, those it replaced and the peer's children: the peer
+// is gone. A replaced SA (a newer established one of the peer's took its
+// place) goes alone: the newer one carries the connection, and the
+// children still on the old one move to it by their rekeys.
 func (sa *isakmpSA) dead(why string) {
 	p := sa.p
 	if sa.state == stEstablished && sa.m.newest(p) != sa {
@@ -1042,6 +1042,15 @@ func (sa *isakmpSA) dead(why string) {
 	p.lastErr = why
 	wasEstablished := sa.state == stEstablished
 	sa.m.dropSA(sa)
+	if wasEstablished {
+		// RFC 3706 §5.5: the peer is dead, not this SA alone; the ones
+		// this one replaced, which check nothing, go with it.
+		for _, o := range sa.m.sasOf(p) {
+			if o.state == stEstablished {
+				sa.m.dropSA(o)
+			}
+		}
+	}
 	if wasEstablished || !sa.m.up(p) {
 		for _, c := range p.children {
 			sa.m.removeChild(p, c)
