@@ -192,6 +192,11 @@ type Delete struct {
 	SPIs     [][]byte
 }
 
+// maxDeleteSPIs bounds the SPIs of one Delete: vnetgw's teardown names
+// all of a connection's child SAs in one (up to 256 live ones, and those
+// they replaced), more than maxPayloads.
+const maxDeleteSPIs = 1024
+
 // ParseDelete parses a delete body.
 func ParseDelete(b []byte) (Delete, error) {
 	if len(b) < 8 {
@@ -200,7 +205,7 @@ func ParseDelete(b []byte) (Delete, error) {
 	d := Delete{DOI: binary.BigEndian.Uint32(b), Protocol: b[4]}
 	size, n := int(b[5]), int(binary.BigEndian.Uint16(b[6:]))
 	b = b[8:]
-	if size == 0 || len(b) != size*n || n > maxPayloads {
+	if size == 0 || len(b) != size*n || n > maxDeleteSPIs {
 		return d, fmt.Errorf("%w: %d SPIs of %d bytes in %d", ErrLength, n, size, len(b))
 	}
 	for i := range n {
