@@ -326,26 +326,89 @@ func TestInboundConnectionsAskedAtOnce(t *testing.T) {
 // group's ID.
 func vpnGroup(t *testing.T, reg *Region, sub string, n int) arm.ID {
 	t.Helper()
-	ctx, must := context.Background(), mustPut(t)
-	const rg, loc = "rg", "westeurope"
-	group := arm.ResourceGroupID(sub, rg)
-	must(reg.PutGroup(ctx, group, &arm.ResourceGroup{Location: loc}))
+	group := arm.ResourceGroupID(sub, "rg")
+	mustPut(t)(reg.PutGroup(context.Background(), group, &arm.ResourceGroup{Location: "westeurope"}))
 	for i := range n {
-		vnet := arm.NetworkID(sub, rg, "virtualNetworks", fmt.Sprintf("v%d", i))
-		v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
-		v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{fmt.Sprintf("10.%d.0.0/16", i)}}
-		v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: fmt.Sprintf("10.%d.255.0/27", i)}}}
-		must(reg.PutVirtualNetwork(ctx, vnet, v))
-		pip := arm.NetworkID(sub, rg, "publicIPAddresses", fmt.Sprintf("pip%d", i))
-		must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
-		g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
-		g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
-		g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
-		g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
-			Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
-		must(reg.PutGateway(ctx, arm.NetworkID(sub, rg, "virtualNetworkGateways", fmt.Sprintf("gw%d", i)), g))
+		vpnGateway(t, reg, sub, i)
 	}
 	return group
+}
+
+// vpnGateway puts, in resource group "rg" of subscription sub, VPN
+// gateway gw<i> in VNet v<i> (10.<i>.0.0/16) with public address pip<i>.
+func vpnGateway(t *testing.T, reg *Region, sub string, i int) {
+	t.Helper()
+	ctx, must := context.Background(), mustPut(t)
+	const rg, loc = "rg", "westeurope"
+	vnet := arm.NetworkID(sub, rg, "virtualNetworks", fmt.Sprintf("v%d", i))
+	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{fmt.Sprintf("10.%d.0.0/16", i)}}
+	v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: fmt.Sprintf("10.%d.255.0/27", i)}}}
+	must(reg.PutVirtualNetwork(ctx, vnet, v))
+	pip := arm.NetworkID(sub, rg, "publicIPAddresses", fmt.Sprintf("pip%d", i))
+	must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
+	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
+	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+	g.Properties.SKU = &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
+	g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+		Subnet: arm.Ref(vnet.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pip.String())}}}
+	must(reg.PutGateway(ctx, arm.NetworkID(sub, rg, "virtualNetworkGateways", fmt.Sprintf("gw%d", i)), g))
+}
+
+// hookPeer is a peer region with no gateways and no connections, that
+// calls hook (once) when first asked for connections.
+type hookPeer struct {
+	once sync.Once
+	hook func()
+}
+
+func (*hookPeer) Gateway(context.Context, string) (*RemoteGateway, error) { return nil, ErrNoRemote }
+
+func (p *hookPeer) ConnectionsTo(context.Context, string) ([]ConnectionTo, error) {
+	p.once.Do(p.hook)
+	return nil, nil
+}
+
+// TestDeleteGivenUpUnmarks: a delete of a resource group whose gateways
+// changed while the peers were asked marks them again; when that is
+// refused (a gateway that came in meanwhile is used by a connection of
+// another group), the gateway it had marked Deleting is put back as
+// Succeeded. It stayed Deleting, refused as the far end of new
+// connections of other regions, until deleted or written again.
+func TestDeleteGivenUpUnmarks(t *testing.T) {
+	t.Parallel()
+	const sub, loc = "dddddddd-0000-0000-0000-00000000fed4", "westeurope"
+	ctx, must := context.Background(), mustPut(t)
+	peer := &hookPeer{}
+	reg, _ := openRegion(t, Config{Remotes: peer})
+	group := vpnGroup(t, reg, sub, 1)
+	peer.hook = func() {
+		vpnGateway(t, reg, sub, 1)
+		must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, "other"), &arm.ResourceGroup{Location: loc}))
+		site := arm.NetworkID(sub, "other", "localNetworkGateways", "site")
+		l := &arm.LocalNetworkGateway{Resource: arm.Resource{Location: loc}}
+		l.Properties.GatewayIPAddress = "127.0.0.50"
+		l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"192.168.0.0/16"}}
+		must(reg.PutLocalGateway(ctx, site, l))
+		c := &arm.Connection{Resource: arm.Resource{Location: loc}}
+		c.Properties.ConnectionType, c.Properties.SharedKey = arm.ConnectionIPsec, "abc123"
+		c.Properties.VirtualNetworkGateway1 = arm.Ref(arm.NetworkID(sub, "rg", "virtualNetworkGateways", "gw1").String())
+		c.Properties.LocalNetworkGateway2 = arm.Ref(site.String())
+		must(reg.PutConnection(ctx, arm.NetworkID(sub, "other", "connections", "c"), c))
+	}
+	if _, err := reg.Delete(ctx, group); err == nil || !strings.Contains(err.Error(), "used by connection") {
+		t.Fatalf("delete of the group whose new gateway is in use: %v; want refused, saying so", err)
+	}
+	for i := range 2 {
+		id := arm.NetworkID(sub, "rg", "virtualNetworkGateways", fmt.Sprintf("gw%d", i))
+		v, err := reg.Get(id)
+		if err != nil {
+			t.Fatalf("gateway %s after the refused delete: %v", id.Name(), err)
+		}
+		if s := v.(*arm.VirtualNetworkGateway).Properties.ProvisioningState; s != arm.Succeeded {
+			t.Errorf("gateway %s after the refused delete is %s, want Succeeded", id.Name(), s)
+		}
+	}
 }
 
 // TestRefusedWriteKeepsFittingRemote: a peer region's answer for a remote

@@ -242,8 +242,14 @@ func (r *Region) Delete(ctx context.Context, id arm.ID) (bool, error) {
 	}
 	var marks map[string]string
 	for range maxAttempts {
+		prev := marks
 		var err error
 		if marks, err = r.markDeleting(ctx, id); err != nil {
+			if len(prev) > 0 {
+				// Refused now (or the store failed): the gateways the
+				// last round marked go back as they were.
+				r.unmarkDeleting(ctx, prev)
+			}
 			return false, err
 		}
 		if len(marks) == 0 {
