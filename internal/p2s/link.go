@@ -686,8 +686,16 @@ func (l *link) run(control func(c sstp.Control, raw []byte) error) error {
 		}
 		isControl, body, err := l.readPacket(&buf)
 		if l.disconnectSent.Load() {
-			if c, perr := sstp.ParseControl(body); err == nil && isControl && perr == nil && c.Type == sstp.MsgCallDisconnectAck {
-				l.disconnectAcked = true
+			if c, perr := sstp.ParseControl(body); err == nil && isControl && perr == nil {
+				switch c.Type {
+				case sstp.MsgCallDisconnectAck:
+					l.disconnectAcked = true
+				case sstp.MsgCallDisconnect:
+					// Both ended the call at once: §3.1.1.1, the peer's is
+					// acknowledged whatever the state (MUST), or it waits
+					// out its disconnect timer.
+					l.writeControl(sstp.Control{Type: sstp.MsgCallDisconnectAck})
+				}
 			}
 			return errDisconnected
 		}
