@@ -61,6 +61,11 @@ type ClientConfig struct {
 	// and the answer to the HTTP request; 0 means negotiationTimeout
 	// (tests shorten it).
 	setupTimeout time.Duration
+	// callTimeout is how long the gateway has, after its HTTP answer, to
+	// bring the call up (the client's address); 0 means the gateway's own
+	// limit on a call not yet bound, negotiationTimeout + radiusWait
+	// (tests shorten it).
+	callTimeout time.Duration
 }
 
 // dialGateway opens the TCP connection to the gateway: directly, or as a
@@ -274,12 +279,21 @@ func startCall(ctx context.Context, cfg ClientConfig, tc net.Conn, r *bufio.Read
 		l.afterEnd()
 		tc.Close()
 	}()
+	// [MS-SSTP] §3.2.2.1: the client's negotiation timer. A gateway that
+	// answers echoes but never brings the call up does not hold Dial,
+	// and --reconnect with it, for ever.
+	limit := cmp.Or(cfg.callTimeout, negotiationTimeout+radiusWait)
+	timer := time.NewTimer(limit)
+	defer timer.Stop()
 	select {
 	case <-up:
 		return c, nil
 	case err := <-c.done:
 		c.done <- err
 		return nil, fmt.Errorf("p2s: %w", err)
+	case <-timer.C:
+		tc.Close()
+		return nil, fmt.Errorf("p2s: the gateway did not bring the call up within %s", limit)
 	case <-ctx.Done():
 		tc.Close()
 		return nil, ctx.Err()

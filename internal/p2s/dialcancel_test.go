@@ -147,3 +147,43 @@ func TestDialGatewayThatDoesNotAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestDialCallThatDoesNotComeUp: Dial without a deadline gives up on a
+// gateway that answers the SSTP HTTP request but never brings the call up
+// (it answers nothing more), after the call's timeout (the gateway's own
+// limit, 2 minutes; here shortened), saying so. It waited for its hello
+// timer to find the gateway silent, and a gateway that answered echoes
+// held it for ever.
+func TestDialCallThatDoesNotComeUp(t *testing.T) {
+	pki := newPKI(t)
+	roots := x509.NewCertPool()
+	roots.AddCert(pki.root.Certificate)
+	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n"))
+		io.Copy(io.Discard, c) // the call's requests; no answer
+	}()
+	cfg := ClientConfig{Server: netip.MustParseAddrPort(ln.Addr().String()), ServerName: "gateway", RootCAs: roots, Cert: pki.client, Logger: testLogger(t), callTimeout: 300 * time.Millisecond}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := Dial(context.Background(), cfg)
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		if err == nil || !strings.Contains(err.Error(), "did not bring the call up") {
+			t.Errorf("Dial: %v; want it to say the call did not come up", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Dial still waits for a call that does not come up")
+	}
+}
