@@ -40,7 +40,9 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	ctx := r.Context()
 	// A read sees every write acknowledged before it, also one another
 	// node made (writes sync by themselves).
-	if r.Method == http.MethodGet || r.Method == http.MethodHead {
+	// So does a POST that reads (ARM makes effectiveRouteTable, a device
+	// script, a package a POST), and the resource a POST is about.
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodPost {
 		if err := h.region.Sync(ctx); err != nil {
 			h.fail(w, r, err)
 			return
@@ -93,12 +95,6 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		// The RADIUS servers' secrets, which a GET of the gateway leaves
 		// out (ARM's listRadiusSecrets).
 		if _, ok := h.existing(w, r, rt, http.MethodPost); ok {
-			// A read: of every write acknowledged before it, also on
-			// another node.
-			if err := h.region.Sync(ctx); err != nil {
-				h.fail(w, r, err)
-				return
-			}
 			servers, err := h.region.RadiusSecrets(rt.id)
 			if err != nil {
 				h.fail(w, r, err)

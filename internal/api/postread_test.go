@@ -1,0 +1,57 @@
+package api
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/store/etcd"
+	"github.com/vnetgw/vnetgw/internal/store/etcd/etcdtest"
+	"github.com/vnetgw/vnetgw/internal/store/storetest"
+)
+
+// TestPostReadsSync: the reads that ARM makes POSTs (a connection's
+// vpndeviceconfigurationscript, getikesas, a NIC's effectiveRouteTable, a
+// gateway's generatevpnclientpackage...) see every write acknowledged
+// before them, also one another node of the region made, as a GET does.
+// Two nodes on one etcd behind a load balancer: the shared key set through
+// one node, then the device script asked of the other, whose news of the
+// change comes late, had the old key (the device configured with it never
+// connects); a connection made through one node was 404 to the other's
+// POSTs.
+func TestPostReadsSync(t *testing.T) {
+	etc := etcdtest.Start(t)
+	p := etc.NewProxy(t)
+	const prefix = "/postreads/"
+	direct := etcd.New(etc.Client(t), prefix, etcd.Options{})
+	t.Cleanup(func() { direct.Close() })
+	a := newEnv(t, envOptions{store: direct})
+	bDirect := etcd.New(etc.Client(t), prefix, etcd.Options{})
+	t.Cleanup(func() { bDirect.Close() })
+	late := etcd.New(p.Client(t), prefix, etcd.Options{})
+	t.Cleanup(func() { late.Close() })
+	b := newEnv(t, envOptions{store: storetest.WatchVia{Store: bDirect, Watches: late}})
+
+	s := a.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	lng := a.lng(s, "onprem", "203.0.113.10", "192.168.0.0/24")
+	conn := netPath(subA, "rg", "connections", "c")
+	a.must("PUT", conn, s2s(loc, s.gw, lng))
+	a.must("PUT", conn+"/sharedkey", obj{"value": "OldSharedKey123"})
+	// Node b has seen all of it.
+	if got := b.must("GET", conn+"/sharedkey", nil).str("value"); got != "OldSharedKey123" {
+		t.Fatalf("node b's shared key %q", got)
+	}
+
+	p.SetDelay(3 * time.Second) // node b's news of changes come late
+	a.must("PUT", conn+"/sharedkey", obj{"value": "NewSharedKey456"})
+	if script := b.script(conn, nil); !strings.Contains(script, "NewSharedKey456") {
+		t.Errorf("the device script that node b answers after the key was set through node a has not the new key:\n%s", script)
+	}
+
+	conn2 := netPath(subA, "rg", "connections", "c2")
+	lng2 := a.lng(s, "onprem2", "203.0.113.20", "192.168.9.0/24")
+	a.must("PUT", conn2, s2s(loc, s.gw, lng2))
+	if r := b.do("POST", conn2+"/getikesas", nil); r.status != 200 {
+		t.Errorf("getikesas of node b on the connection made through node a: %d %s", r.status, r.body)
+	}
+}
