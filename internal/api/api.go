@@ -529,8 +529,12 @@ func decodeOptional[T any](r *http.Request) (*T, error) {
 // decodeBody is decode on bytes; the fuzz targets call it.
 func decodeBody[T any](b []byte) (*T, error) {
 	v := new(T)
-	if len(strings.TrimSpace(string(b))) == 0 {
+	switch strings.TrimSpace(string(b)) {
+	case "":
 		return nil, arm.Errorf(arm.CodeInvalidRequestContent, "the request body is empty; it must be a JSON object")
+	case "null":
+		// json.Unmarshal takes null into a struct as nothing at all.
+		return nil, arm.Errorf(arm.CodeInvalidRequestContent, "the request body is null; it must be a JSON object")
 	}
 	if err := json.Unmarshal(b, v); err != nil {
 		return nil, arm.Errorf(arm.CodeInvalidRequestFormat, "the request body is not valid JSON for this resource: %v", jsonError(err))
