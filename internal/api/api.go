@@ -458,6 +458,11 @@ func (h *Handler) runsElsewhere(r *http.Request, rt route) *url.URL {
 	if h.elsewhere == nil || !live[rt.sub] || r.Header.Get(headerForwarded) != "" {
 		return nil
 	}
+	// Of a resource another node made a moment ago too. A failed sync is
+	// answered by dispatch, which syncs again.
+	if h.region.Sync(r.Context()) != nil {
+		return nil
+	}
 	v := h.region.VNetOf(rt.kind, rt.id)
 	if v == "" {
 		return nil
