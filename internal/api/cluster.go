@@ -76,8 +76,10 @@ func (h *Handler) serveCluster(w http.ResponseWriter, r *http.Request, rest stri
 		return
 	}
 	parts := strings.Split(rest, "/")
+	// ARM's path segments are matched in any case, as the prefix is.
+	nodes := strings.EqualFold(parts[0], "nodes")
 	method := http.MethodPost
-	if len(parts) <= 2 && parts[0] == "nodes" {
+	if len(parts) <= 2 && nodes {
 		method = http.MethodGet
 	}
 	if r.Method != method {
@@ -94,20 +96,20 @@ func (h *Handler) serveCluster(w http.ResponseWriter, r *http.Request, rest stri
 		ids[strings.ToLower(v.ID)] = v.ID
 	}
 	switch {
-	case len(parts) == 1 && parts[0] == "nodes":
+	case len(parts) == 1 && nodes:
 		var out []ClusterNode
 		for _, n := range h.cluster.Nodes() {
 			out = append(out, h.clusterNode(n, ids))
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"value": out})
-	case len(parts) == 2 && parts[0] == "nodes":
+	case len(parts) == 2 && nodes:
 		n, err := h.clusterNodeNamed(parts[1])
 		if err != nil {
 			h.fail(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, h.clusterNode(n, ids))
-	case len(parts) == 3 && parts[0] == "nodes" && (strings.EqualFold(parts[2], "drain") || strings.EqualFold(parts[2], "resume")):
+	case len(parts) == 3 && nodes && (strings.EqualFold(parts[2], "drain") || strings.EqualFold(parts[2], "resume")):
 		n, err := h.clusterNodeNamed(parts[1])
 		if err == nil {
 			err = h.cluster.Drain(r.Context(), n.Name, strings.EqualFold(parts[2], "drain"))

@@ -63,6 +63,10 @@ func TestClusterNodesMoveAndDrain(t *testing.T) {
 	if r := e.must("GET", nodesPath+"/gw1", nil); r.str("id") != nodesPath+"/gw1" {
 		t.Fatalf("node: %s", r.body)
 	}
+	// In any case, as ARM's paths are (it was 405: use POST).
+	if r := e.must("GET", strings.ToUpper(nodesPath)+"/gw1", nil); r.str("id") != nodesPath+"/gw1" {
+		t.Fatalf("node, its path in upper case: %s", r.body)
+	}
 
 	move := func(body any) resp { return e.do("POST", "/providers/Vnetgw.Cluster/moveVirtualNetwork", body) }
 	for _, c := range []struct {
