@@ -102,10 +102,22 @@ func (n *natTable) out(pkt []byte, now int64) (bool, dropReason) {
 }
 
 func (n *natTable) apply(pkt []byte, d natDir, now int64) (bool, dropReason) {
-	changed := len(n.static) > 0 && natApply(pkt, n.static, d)
 	if n.dynamic == nil {
-		return changed, dropNone
+		return len(n.static) > 0 && natApply(pkt, n.static, d), dropNone
 	}
+	// The flows hold the far end as the tunnel shows it: a packet that
+	// came through it meets them before the static maps move its far
+	// end, one that goes into it after, so that a Static rule of the
+	// other direction (the site's hosts IngressSnat, the VNet's Dynamic
+	// EgressSnat, or the reverse) keeps the answers on their flow.
+	if d == natDirIn {
+		c, r := n.applyDynamic(pkt, d, now)
+		if r != dropNone {
+			return c, r
+		}
+		return len(n.static) > 0 && natApply(pkt, n.static, d) || c, dropNone
+	}
+	changed := len(n.static) > 0 && natApply(pkt, n.static, d)
 	c, r := n.applyDynamic(pkt, d, now)
 	return changed || c, r
 }
