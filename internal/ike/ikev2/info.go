@@ -86,6 +86,7 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 				}
 				sa.log.Info("peer deleted child SA", sa.logAttrs(), "spi_in", spiString(ch.inSPI))
 				sa.deletedChild(ch)
+				sa.childBack(ch.cfgIndex)
 			}
 		}
 	}
@@ -94,6 +95,20 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 		resp = append(resp, &wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: ours})
 	}
 	return resp
+}
+
+// childBack makes child configuration i again, after ReconnectDelay, when
+// the peer deleted its pair outside a rekey (none replaces it) and this
+// end initiates, as a new connection makes them all (authResponse): a
+// route-based tunnel sends no Acquire, and would carry nothing until its
+// IKE SA ended. Not an on-demand tunnel's, which traffic brings back (R8),
+// nor a point-to-site client's, whose children are the client's to make.
+func (sa *ikeSA) childBack(i int) {
+	c, home := sa.c, sa.home()
+	if !c.cfg.Mode.initiates() || c.cfg.OnDemand || c.client != nil || home.hasChild(i) || c.stopping {
+		return
+	}
+	home.retryChild(i, c.cfg.ReconnectDelay)
 }
 
 // replaceOthers removes the peer's other IKE SAs when the peer said
