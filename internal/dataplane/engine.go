@@ -121,6 +121,10 @@ type Engine struct {
 	// point-to-site traffic) going up when what counts starts again from
 	// zero (an instance restarted, a tunnel set up anew); guarded by mu.
 	tallies map[string]*tally
+	// retired are, by connection, the counts of its tunnels that went
+	// while it stayed (an instance of its gateway, or of its peer,
+	// removed): its counters do not go down; guarded by mu.
+	retired map[string]counts
 	// epoch names this engine: counters start again with another.
 	epoch string
 	wg    sync.WaitGroup
@@ -230,7 +234,7 @@ func New(opts Options) *Engine {
 	}
 	e := &Engine{log: opts.Logger, opts: opts, vnets: map[string]*vnet{}, gateways: map[string]*gw{}, captures: map[string]*pcap.Capture{},
 		stop: make(chan struct{}), bgpKick: make(chan struct{}, 1), childKick: make(chan struct{}, 1), names: map[nameKey]resolved{}, namesKick: make(chan struct{}, 1),
-		tallies: map[string]*tally{}, epoch: rand.Text()}
+		tallies: map[string]*tally{}, retired: map[string]counts{}, epoch: rand.Text()}
 	e.removeStaleAddrs()
 	e.wg.Go(func() { e.every(min(opts.PolicyIdleTimeout/4, 5*time.Second), e.checkIdle) })
 	e.wg.Go(e.watchBGP)
@@ -985,6 +989,14 @@ func (e *Engine) Status() Status {
 		if g.ikev2Clients {
 			in, out, n := g.gw.ClientTraffic()
 			add(ProtocolIKEv2, in, out, n)
+		}
+	}
+	for id, r := range e.retired {
+		if c, ok := s.Connections[id]; ok {
+			c.Ingress, c.Egress = c.Ingress+r.ingress, c.Egress+r.egress
+			c.IngressPackets, c.EgressPackets = c.IngressPackets+r.ingressPackets, c.EgressPackets+r.egressPackets
+			c.Drops = c.Drops.Plus(r.drops)
+			s.Connections[id] = c
 		}
 	}
 	return s

@@ -123,17 +123,32 @@ func (e *Engine) reconcileGateways(cfg Config) bool {
 	// Tallies of tunnels no longer configured go: a connection made
 	// again under the same name counts from zero, as a new one.
 	kept := map[string]bool{}
+	conns := map[string]bool{}
 	for _, g := range cfg.Gateways {
 		for _, c := range g.Connections {
 			kept[g.key()+"|"+c.ID+"|"+c.tunnelName()] = true
+			conns[c.ID] = true
 		}
 		for _, proto := range []string{ProtocolSSTP, ProtocolIKEv2, ProtocolOpenVPN} {
 			kept["p2s|"+g.key()+"|"+proto] = true
 		}
 	}
-	for key := range e.tallies {
-		if !kept[key] {
-			delete(e.tallies, key)
+	for key, t := range e.tallies {
+		if kept[key] {
+			continue
+		}
+		// A tunnel of a connection that stays (an instance of its
+		// gateway, or of an active-active peer, gone): what it carried
+		// stays the connection's, whose counters would go down, and
+		// the reconcile loop take them for counters started again.
+		if parts := strings.Split(key, "|"); len(parts) == 3 && parts[0] != "p2s" && conns[parts[1]] {
+			e.retired[parts[1]] = e.retired[parts[1]].plus(t.base.plus(t.last))
+		}
+		delete(e.tallies, key)
+	}
+	for id := range e.retired {
+		if !conns[id] {
+			delete(e.retired, id) // made again, it counts from zero
 		}
 	}
 	for id := range e.captures {
