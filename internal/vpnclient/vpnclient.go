@@ -108,6 +108,19 @@ func (s Settings) Radius() bool {
 	return slices.ContainsFunc(s.Authentication, func(a string) bool { return strings.EqualFold(a, "Radius") })
 }
 
+// Section is the name of the gateway's connection in FileSwanctl, and of
+// its IKE SA: swanctl.conf's section names hold no dots (they separate
+// sections), which a gateway's name may, nor anything but letters,
+// digits, '-' and '_'.
+func (s Settings) Section() string {
+	return "vnetgw-" + strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '_'
+	}, s.Gateway)
+}
+
 // SSTP, IKEv2 and OpenVPN report whether the gateway serves the
 // protocol.
 func (s Settings) SSTP() bool    { return s.serves("SSTP") }
@@ -322,7 +335,7 @@ var swanctlConf = template.Must(template.New("swanctl").Funcs(funcs).Parse(`# st
 # IKEv2. {{if .Certificates}}The client certificate goes in x509/{{.Gateway}}-client.pem, its key
 # in private/, and ` + FileCA + ` in x509ca/{{.Gateway}}-ca.pem of swanctl's
 # directory (` + FileIKEv2 + ` puts them there). Connect with
-#   swanctl --initiate --ike vnetgw-{{.Gateway}} --child net
+#   swanctl --initiate --ike {{.Section}} --child net
 # The client authenticates with its certificate in IKEv2 (auth = pubkey){{if .Radius}};
 # EAP (auth = eap-mschapv2, eap_id and a secret) goes to the gateway's
 # RADIUS server.{{else}};
@@ -331,9 +344,9 @@ var swanctlConf = template.Must(template.New("swanctl").Funcs(funcs).Parse(`# st
 # which the gateway's RADIUS server checks: replace ` + SwanctlUserPlaceholder + ` and
 # ` + SwanctlPasswordPlaceholder + ` below (` + FileIKEv2 + ` does), and put ` + FileCA + ` in
 # x509ca/{{.Gateway}}-ca.pem of swanctl's directory. Connect with
-#   swanctl --initiate --ike vnetgw-{{.Gateway}} --child net{{end}}
+#   swanctl --initiate --ike {{.Section}} --child net{{end}}
 connections {
-  vnetgw-{{.Gateway}} {
+  {{.Section}} {
     version = 2
     remote_addrs = {{.Addr}}
 {{- if or (ne .IKEPort 500) (ne .NATTPort 4500)}}
@@ -353,7 +366,7 @@ connections {
     # Not answered while it connects (the network not up yet, the gateway
     # restarting, its RADIUS server not answering), the client tries
     # again until it connects or is refused (a wrong password, a revoked
-    # certificate); swanctl --terminate --ike vnetgw-{{.Gateway}} stops it.
+    # certificate); swanctl --terminate --ike {{.Section}} stops it.
     # swanctl's default, 1, gave up after the first try's retransmissions.
     keyingtries = 0
     # A liveness check after 30 s without a word from the gateway; behind
@@ -386,7 +399,7 @@ connections {
 }
 {{- if not .Certificates}}
 secrets {
-  eap-vnetgw-{{.Gateway}} {
+  eap-{{.Section}} {
     id = "` + SwanctlUserPlaceholder + `"
     secret = "` + SwanctlPasswordPlaceholder + `"
   }
@@ -402,7 +415,7 @@ var ikev2Script = template.Must(template.New("ikev2").Funcs(funcs).Parse(`#!/bin
 # default /etc/swanctl), loads them and connects, trying again
 # while the gateway does not answer. strongSwan gets an address
 # of the gateway's pool and routes the gateway's ranges through the tunnel.
-# swanctl --terminate --ike vnetgw-{{.Gateway}} ends it.
+# swanctl --terminate --ike {{.Section}} ends it.
 set -eu
 [ $# -ge 2 ] || { echo "usage: $0 CERT KEY" >&2; exit 2; }
 dir=${SWANCTL_DIR:-/etc/swanctl}
@@ -417,7 +430,7 @@ install -m 600 "$2" "$dir/private/{{.Gateway}}-client.key"
 # USER's password (or takes $VNETGW_PASSWORD), installs ` + FileSwanctl + ` with both and the gateway's CA into
 # swanctl's directory (SWANCTL_DIR, default /etc/swanctl), loads them and
 # connects, trying again while the gateway does not answer.
-# swanctl --terminate --ike vnetgw-{{.Gateway}} ends it.
+# swanctl --terminate --ike {{.Section}} ends it.
 set -eu
 [ $# -ge 1 ] || { echo "usage: $0 USER  (the password is asked for)" >&2; exit 2; }
 dir=${SWANCTL_DIR:-/etc/swanctl}
@@ -431,7 +444,7 @@ sed -e "s|[$]` + SwanctlUserPlaceholder[1:] + `|$(esc "$1")|g" -e "s|[$]` + Swan
 {{- end}}
 cp "$here/../` + FileCA + `" "$dir/x509ca/{{.Gateway}}-ca.pem"
 swanctl --load-all
-swanctl --initiate --ike vnetgw-{{.Gateway}} --child net
+swanctl --initiate --ike {{.Section}} --child net
 `))
 
 var windowsIKEv2Script = template.Must(template.New("windows-ikev2").Funcs(funcs).Parse(`# Adds an IKEv2 connection to gateway {{.Gateway}} to Windows' built-in VPN
