@@ -169,6 +169,11 @@ type Node struct {
 	// TTL again when it restarts or elects a leader), with this node's
 	// name and claims on it. Only run's goroutine uses it.
 	unrevoked clientv3.LeaseID
+
+	// movedIn are the VNets this node claimed as moved to it (an
+	// operator's move, a rebalance): its settle time hands them over no
+	// more, the move's key being gone once it claimed them.
+	movedIn map[string]bool
 }
 
 // member is a live node as the cluster's keys describe it.
@@ -194,7 +199,7 @@ func Join(ctx context.Context, cli *clientv3.Client, o Options) (*Node, error) {
 	}
 	rctx, cancel := context.WithCancel(context.Background())
 	n := &Node{cli: cli, opts: o, log: o.Logger, nodes: map[string]member{}, claims: map[string]string{}, claimRev: map[string]int64{}, claimAt: map[string]int64{}, moves: map[string]string{},
-		drained: map[string]bool{}, waiting: map[string]time.Time{}, leaving: map[string]bool{}, changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}), joinedCh: make(chan error, 1)}
+		drained: map[string]bool{}, waiting: map[string]time.Time{}, leaving: map[string]bool{}, movedIn: map[string]bool{}, changed: make(chan struct{}), cancel: cancel, done: make(chan struct{}), joinedCh: make(chan error, 1)}
 	go n.run(rctx)
 	select {
 	case err := <-n.joinedCh:
@@ -314,6 +319,11 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 			delete(n.leaving, v)
 		}
 	}
+	for v := range n.movedIn {
+		if n.claims[v] != me {
+			delete(n.movedIn, v)
+		}
+	}
 	moved := map[string]bool{}
 	for _, v := range claim {
 		moved[v] = n.moves[v] == me
@@ -349,6 +359,9 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 		n.log.Info("running a VNet", "vnet", v)
 		n.setClaim(v, me, resp.Header.Revision)
 		if moved[v] {
+			n.mu.Lock()
+			n.movedIn[v] = true
+			n.mu.Unlock()
 			mkey := n.opts.Prefix + prefixMoves + v
 			if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(mkey), "=", me)).Then(clientv3.OpDelete(mkey)).Commit(); err != nil {
 				n.log.Warn("finish moving a VNet", "vnet", v, "err", err)
@@ -436,13 +449,13 @@ func (n *Node) loadLocked(kvs []*mvccpb.KeyValue, rev int64) {
 // handOverLocked reports whether this node, which runs vnet, is to hand
 // it over: it was moved to another live node, this node is draining and a
 // node that is not takes it, or this node is settling and rendezvous
-// hashing picks another. n.mu is held.
+// hashing picks another for a VNet not moved to it. n.mu is held.
 func (n *Node) handOverLocked(vnet string) bool {
 	to := n.chooseLocked(vnet, "")
 	if to == n.opts.Name {
 		return false
 	}
-	settling := time.Since(n.joinedAt) < n.opts.Settle && !n.drained[to]
+	settling := time.Since(n.joinedAt) < n.opts.Settle && !n.drained[to] && !n.movedIn[vnet]
 	return n.moves[vnet] == to || (n.drained[n.opts.Name] && !n.drained[to]) || settling
 }
 
