@@ -259,13 +259,19 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 	}
 	me := n.opts.Name
 	want := map[string]bool{}
-	var claim, release []string
+	var claim, release, done []string
 	now := time.Now()
 	for _, v := range vnets {
 		want[v] = true
 		switch owner := n.claims[v]; {
 		case owner == me:
 			delete(n.waiting, v)
+			if n.moves[v] == me {
+				// A move to where it runs (asked for from a view a
+				// moment behind) is done: kept, it would bring the VNet
+				// back here after it left (a drain, then a resume).
+				done = append(done, v)
+			}
 			switch {
 			case !n.handOverLocked(v):
 				delete(n.leaving, v)
@@ -362,12 +368,10 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 			n.mu.Lock()
 			n.movedIn[v] = true
 			n.mu.Unlock()
-			mkey := n.opts.Prefix + prefixMoves + v
-			if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(mkey), "=", me)).Then(clientv3.OpDelete(mkey)).Commit(); err != nil {
-				n.log.Warn("finish moving a VNet", "vnet", v, "err", err)
-			}
+			n.finishMove(ctx, v)
 		}
 	})
+	together(done, func(v string) { n.finishMove(ctx, v) })
 	together(release, func(v string) {
 		key := n.opts.Prefix + prefixClaims + v
 		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", me)).Then(clientv3.OpDelete(key)).Commit()
@@ -397,6 +401,14 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 		}
 	}
 	return owned
+}
+
+// finishMove deletes the move of vnet to this node, which runs it now.
+func (n *Node) finishMove(ctx context.Context, vnet string) {
+	mkey := n.opts.Prefix + prefixMoves + vnet
+	if _, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(mkey), "=", n.opts.Name)).Then(clientv3.OpDelete(mkey)).Commit(); err != nil {
+		n.log.Warn("finish moving a VNet", "vnet", vnet, "err", err)
+	}
 }
 
 // maxWrites bounds the writes to etcd that together has under way.
