@@ -91,6 +91,14 @@ second one while it stops ends it at once.`,
 			sigs := make(chan os.Signal, 1)
 			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
 			defer signal.Stop(sigs)
+			// A log whose reader is gone (serve 2>&1 | tee, the tee
+			// ended by the same Ctrl-C or hangup) fails its writes
+			// instead of ending serve by SIGPIPE, which Go sends for a
+			// broken pipe on standard output or error unless the signal
+			// is notified: the clean stop's first line of log ended it.
+			pipes := make(chan os.Signal, 1)
+			signal.Notify(pipes, syscall.SIGPIPE)
+			defer signal.Stop(pipes)
 			ctx, cancel := context.WithCancelCause(cmd.Context())
 			defer cancel(nil)
 			go func() {
