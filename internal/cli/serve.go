@@ -88,8 +88,16 @@ second one while it stops ends it at once.`,
 			// default is back before the stop begins: a second signal
 			// sent once the API refuses connections was lost when it was
 			// restored after (signal.NotifyContext and an AfterFunc).
+			// A SIGHUP ignored when serve started (nohup vnetgw serve &)
+			// stays ignored: the user asked serve to outlive its
+			// terminal, and Notify would install a handler in place of
+			// the ignore (os/signal), so that a logout stopped serve.
+			stopSigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+			if !signal.Ignored(syscall.SIGHUP) {
+				stopSigs = append(stopSigs, syscall.SIGHUP)
+			}
 			sigs := make(chan os.Signal, 1)
-			signal.Notify(sigs, os.Interrupt, syscall.SIGTERM, syscall.SIGHUP)
+			signal.Notify(sigs, stopSigs...)
 			defer signal.Stop(sigs)
 			// A log whose reader is gone (serve 2>&1 | tee, the tee
 			// ended by the same Ctrl-C or hangup) fails its writes
