@@ -88,13 +88,17 @@ second one while it stops ends it at once.`,
 			// default is back before the stop begins: a second signal
 			// sent once the API refuses connections was lost when it was
 			// restored after (signal.NotifyContext and an AfterFunc).
-			// A SIGHUP ignored when serve started (nohup vnetgw serve &)
-			// stays ignored: the user asked serve to outlive its
-			// terminal, and Notify would install a handler in place of
-			// the ignore (os/signal), so that a logout stopped serve.
-			stopSigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
-			if !signal.Ignored(syscall.SIGHUP) {
-				stopSigs = append(stopSigs, syscall.SIGHUP)
+			// A SIGHUP or SIGINT ignored when serve started (nohup
+			// vnetgw serve &; a script's background job) stays ignored:
+			// the user asked serve to outlive its terminal, or the
+			// script's Ctrl-C, and Notify would install a handler in
+			// place of the ignore (os/signal), so that a logout stopped
+			// serve.
+			stopSigs := []os.Signal{syscall.SIGTERM}
+			for _, s := range []os.Signal{os.Interrupt, syscall.SIGHUP} {
+				if !signal.Ignored(s) {
+					stopSigs = append(stopSigs, s)
+				}
 			}
 			sigs := make(chan os.Signal, 1)
 			signal.Notify(sigs, stopSigs...)
