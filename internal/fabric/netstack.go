@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/netip"
 	"sync"
+	"syscall"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/buffer"
@@ -333,7 +334,48 @@ func (h *NetstackHost) DialFrom(ctx context.Context, local netip.Addr, dst netip
 func (h *NetstackHost) DialUDPFrom(local netip.Addr, dst netip.AddrPort) (net.Conn, error) {
 	from, _ := fullAddr(local, 0)
 	to, proto := fullAddr(dst.Addr(), dst.Port())
-	return gonet.DialUDP(h.stack, &from, &to, proto)
+	c, err := gonet.DialUDP(h.stack, &from, &to, proto)
+	if err != nil {
+		return nil, err
+	}
+	return udpConn{c}, nil
+}
+
+// udpConn is a UDP socket of the stack whose ICMP errors (a port or host
+// unreachable reported by its next read or write) are the errnos a
+// kernel socket's are, as its users tell them from the socket's failure
+// (syscall.ECONNREFUSED): gonet gives them as text alone.
+type udpConn struct{ *gonet.UDPConn }
+
+func (c udpConn) Read(b []byte) (int, error) {
+	n, err := c.UDPConn.Read(b)
+	return n, icmpErrno(err)
+}
+
+func (c udpConn) Write(b []byte) (int, error) {
+	n, err := c.UDPConn.Write(b)
+	return n, icmpErrno(err)
+}
+
+// icmpErrnos are the errnos of the stack's errors of ICMP, by their text.
+var icmpErrnos = map[string]syscall.Errno{
+	(&tcpip.ErrConnectionRefused{}).String():  syscall.ECONNREFUSED,
+	(&tcpip.ErrHostUnreachable{}).String():    syscall.EHOSTUNREACH,
+	(&tcpip.ErrNetworkUnreachable{}).String(): syscall.ENETUNREACH,
+}
+
+// icmpErrno is err with the errno of the ICMP error it is, if it is one.
+func icmpErrno(err error) error {
+	var oe *net.OpError
+	if !errors.As(err, &oe) || oe.Err == nil {
+		return err
+	}
+	if errno, ok := icmpErrnos[oe.Err.Error()]; ok {
+		c := *oe
+		c.Err = errno
+		return &c
+	}
+	return err
 }
 
 // HTTPGet fetches http://dst/ from the host and returns the body.

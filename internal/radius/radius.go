@@ -491,7 +491,14 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 	var dropped error // why the last answer not valid was dropped
 	for try := 0; ; try++ {
 		if try < Tries {
-			if _, err := conn.Write(b); err != nil {
+			_, err := conn.Write(b)
+			if err != nil && icmpError(err) {
+				// An ICMP error that came since the last read, which
+				// this write reported instead of sending: the socket
+				// stands (as for a read), the request goes again.
+				_, err = conn.Write(b)
+			}
+			if err != nil {
 				c, err := redial(ctx, dial, addr, conn, &redials, giveUp, err)
 				if err != nil {
 					return Packet{}, err
