@@ -100,6 +100,10 @@ type series struct {
 	// restarted tells that the last sample is a restart's (Load's
 	// zeros), not one Record took.
 	restarted bool
+	// absent is when Record last took samples without this series (unix
+	// seconds; 0 once it has it again): its connection was not run here
+	// then (deleted and made again, or its VNet on another node).
+	absent uint32
 }
 
 // stale tells whether s was last recorded longer ago than the retention
@@ -168,7 +172,19 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 			// its tunnels, since the last sample.
 			s = &series{samples: []sample{{t: uint32(t.Unix())}}}
 			h.series[id] = s
+		} else if s.absent != 0 {
+			// Back after samples without it: what its counters grew
+			// since the last of those is traffic of the time after it,
+			// not of the gap (a sample there with the counters it had,
+			// of no gauges: it was not run).
+			last := s.samples[len(s.samples)-1]
+			s.samples = append(s.samples, sample{t: max(s.absent, last.t), ingress: last.ingress, egress: last.egress,
+				ingressPackets: last.ingressPackets, egressPackets: last.egressPackets})
+			if s.drops != nil {
+				s.drops = append(s.drops, s.drops[len(s.drops)-1])
+			}
 		}
+		s.absent = 0
 		if s.drops == nil && c.Drops != (Drops{}) {
 			s.drops = make([]Drops, len(s.samples), cap(s.samples))
 		}
@@ -187,6 +203,8 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 	for id, s := range h.series {
 		if h.stale(s, t) {
 			delete(h.series, id)
+		} else if _, ok := byConn[id]; !ok {
+			s.absent = uint32(t.Unix())
 		}
 	}
 }
