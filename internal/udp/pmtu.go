@@ -143,8 +143,8 @@ func (t *Transport) KernelPathMTU(local, remote netip.AddrPort) (int, error) {
 // with it (so in its network namespace), that KernelPathMTU connects to
 // the destinations whose path MTU it reads.
 type probe struct {
-	mu sync.Mutex // serializes the connects and reads of fd
-	fd int
+	mu sync.Mutex // serializes the connects and reads of fd, and its close
+	fd int        // -1 once closed: the number may be another file's then
 	v6 bool
 }
 
@@ -181,10 +181,25 @@ func (p *probe) pathMTU(remote netip.AddrPort) (int, error) {
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	if p.fd < 0 {
+		return 0, net.ErrClosed
+	}
 	if err := unix.Connect(p.fd, sa); err != nil {
 		return 0, err
 	}
 	return unix.GetsockoptInt(p.fd, level, opt)
 }
 
-func (p *probe) close() error { return unix.Close(p.fd) }
+// close closes the probe. A KernelPathMTU that found its endpoint before
+// the Transport closed may still call pathMTU: it gets net.ErrClosed
+// rather than the file that took the number.
+func (p *probe) close() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.fd < 0 {
+		return nil
+	}
+	fd := p.fd
+	p.fd = -1
+	return unix.Close(fd)
+}
