@@ -270,6 +270,13 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	if err := connectionSettings(p); err != nil {
 		return err
 	}
+	// Azure: custom IPsec/IKE policy "is supported on all Azure SKUs
+	// except the Basic SKU". A connection stored before this was checked
+	// is not refused again when its gateway changes (refit).
+	if len(p.IPsecPolicies) > 0 && !refit && strings.EqualFold(g1.Properties.SKU.Name, "Basic") {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies",
+			Message: "gateway " + g1.Name + " is of the Basic SKU, which takes no custom IPsec/IKE policy: leave ipsecPolicies out (its tunnels use the default proposals), or use a gateway of SKU VpnGw1 or larger"}
+	}
 	site, vnet, siteBGP := natRanges(tx, c, g1)
 	if err := stageConnectionNAT(c, g1, site, vnet, siteBGP); err != nil {
 		return err
