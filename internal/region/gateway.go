@@ -114,6 +114,17 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 		if !arm.Equal(other.ID, g.ID) && other.Properties.GatewayType == p.GatewayType {
 			return arm.Errorf(arm.CodeGatewaySubnetFull, "virtual network %s already has %s gateway %s; a VNet holds one gateway of each type (R23)", vnet.Name, p.GatewayType, other.Name)
 		}
+		// Azure: ExpressRoute and VPN gateways coexist (R6, R40) in a
+		// GatewaySubnet of /27 or larger. Checked when the second is made.
+		if old == nil && !arm.Equal(other.ID, g.ID) {
+			for _, pfx := range subnetPrefixes(gwSubnet) {
+				if pfx.Addr().Is4() && pfx.Bits() > coexistGatewaySubnetBits {
+					return arm.Errorf(arm.CodeGatewaySubnetTooSmall,
+						"virtual network %s already has %s gateway %s; ExpressRoute and VPN gateways coexist only in a GatewaySubnet of /%d or larger, and %s is smaller (R6, R23)",
+						vnet.Name, other.Properties.GatewayType, other.Name, coexistGatewaySubnetBits, pfx)
+				}
+			}
+		}
 	}
 	if p.GatewayType == arm.GatewayTypeVpn {
 		var oldClients *arm.VPNClientConfiguration
@@ -169,6 +180,11 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 	}
 	return r35Affected(tx, []*arm.VirtualNetworkGateway{g})
 }
+
+// coexistGatewaySubnetBits is the longest IPv4 prefix of a GatewaySubnet
+// that holds an ExpressRoute gateway and a VPN gateway together (Azure's
+// ExpressRoute/site-to-site coexistence: "/27 or a shorter prefix").
+const coexistGatewaySubnetBits = 27
 
 // gatewayExtras checks the settings of Azure's that change nothing vnetgw
 // does, kept and shown, and refuses those it cannot honour rather than
