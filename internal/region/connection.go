@@ -275,7 +275,7 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	// is not refused again when its gateway changes (refit).
 	if len(p.IPsecPolicies) > 0 && !refit && strings.EqualFold(g1.Properties.SKU.Name, "Basic") {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies",
-			Message: "gateway " + g1.Name + " is of the Basic SKU, which takes no custom IPsec/IKE policy: leave ipsecPolicies out (its tunnels use the default proposals), or use a gateway of SKU VpnGw1 or larger"}
+			Message: "gateway " + g1.Name + " is of the Basic SKU, which takes no custom IPsec/IKE policy: leave ipsecPolicies out (its tunnels use the default proposals), or use a gateway of another SKU (VpnGw1 and up)"}
 	}
 	site, vnet, siteBGP := natRanges(tx, c, g1)
 	if err := stageConnectionNAT(c, g1, site, vnet, siteBGP); err != nil {
