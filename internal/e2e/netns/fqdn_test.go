@@ -20,16 +20,7 @@ import (
 // and the device at the old address is told the SAs are gone.
 func TestSiteByFQDN(t *testing.T) {
 	require(t)
-	ns := netnstest.New(t, "rg")
-	var conn net.PacketConn
-	if err := ns.Do(func() (err error) {
-		conn, err = net.ListenPacket("udp", "127.0.0.1:0")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	dns := dnstest.Serve(t, conn)
-	r := newRegion(t, regionOptions{pool: pool, ns: ns, args: []string{"--dns-server", dns.Addr(), "--fqdn-refresh", "1s"}})
+	r, dns := fqdnRegion(t)
 	vnet := r.vnet("fqdn", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, _ := r.tunHost(vnet, "web")
@@ -96,16 +87,7 @@ func TestSiteByFQDN(t *testing.T) {
 func TestSiteByFQDNBehindNAT(t *testing.T) {
 	require(t)
 	netnstest.Require(t, "nft")
-	ns := netnstest.New(t, "rg")
-	var conn net.PacketConn
-	if err := ns.Do(func() (err error) {
-		conn, err = net.ListenPacket("udp", "127.0.0.1:0")
-		return err
-	}); err != nil {
-		t.Fatal(err)
-	}
-	dns := dnstest.Serve(t, conn)
-	r := newRegion(t, regionOptions{pool: pool, ns: ns, args: []string{"--dns-server", dns.Addr(), "--fqdn-refresh", "1s"}})
+	r, dns := fqdnRegion(t)
 	vnet := r.vnet("fqdnnat", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
 	host, _ := r.tunHost(vnet, "web")
@@ -140,4 +122,20 @@ func TestSiteByFQDNBehindNAT(t *testing.T) {
 
 	r.waitConnection(c, 30*time.Second, "Connected", connected)
 	ping(t, host, s.host, 15*time.Second)
+}
+
+// fqdnRegion starts a region whose names resolve at a DNS server of the
+// test's, in the region's namespace, read again every second.
+func fqdnRegion(t *testing.T) (*region, *dnstest.Server) {
+	t.Helper()
+	ns := netnstest.New(t, "rg")
+	var conn net.PacketConn
+	if err := ns.Do(func() (err error) {
+		conn, err = net.ListenPacket("udp", "127.0.0.1:0")
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	dns := dnstest.Serve(t, conn)
+	return newRegion(t, regionOptions{pool: pool, ns: ns, args: []string{"--dns-server", dns.Addr(), "--fqdn-refresh", "1s"}}), dns
 }
