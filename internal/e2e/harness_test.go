@@ -64,11 +64,19 @@ func startServe(t testing.TB, dataDir string, args ...string) *serve {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary, append([]string{"serve", "--data-dir", dataDir, "--listen", "127.0.0.1:0"}, args...)...)
+	cmd.Stderr = errf
+	return runServe(t, dataDir, cmd, errf)
+}
+
+// runServe starts cmd, a vnetgw serve on dataDir whose standard error is
+// set (to errf, when a file), and waits until it serves. The process is
+// killed when the test ends.
+func runServe(t testing.TB, dataDir string, cmd *exec.Cmd, errf *os.File) *serve {
+	t.Helper()
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd.Stderr = errf
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
@@ -111,6 +119,9 @@ func (s *serve) printed() []string {
 }
 
 func (s *serve) log() string {
+	if s.stderr == nil {
+		return "" // not a file's
+	}
 	b, _ := os.ReadFile(s.stderr.Name())
 	return string(b)
 }

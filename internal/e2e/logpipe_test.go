@@ -1,11 +1,9 @@
 package e2e
 
 import (
-	"bufio"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -26,47 +24,13 @@ func TestServeStopsCleanlyWhenItsLogReaderIsGone(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd := exec.Command(binary, "serve", "--data-dir", dir, "--listen", "127.0.0.1:0", "--public-ip-pool", "127.98.3.0/24")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cmd.Stderr = w
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	w.Close()
-	exited := make(chan struct{})
-	go func() {
-		cmd.Wait()
-		close(exited)
-	}()
-	t.Cleanup(func() {
-		cmd.Process.Kill()
-		<-exited
-	})
-	started := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			if strings.HasPrefix(sc.Text(), "vnetgw serving ") {
-				close(started)
-				break
-			}
-		}
-		for sc.Scan() {
-		}
-	}()
-	select {
-	case <-started:
-	case <-exited:
-		t.Fatalf("serve exited at start: %v", cmd.ProcessState)
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not start within 20s")
-	}
+	s := runServe(t, dir, cmd, nil)
+	w.Close() // serve's copy is the pipe's only writer
 	r.Close() // the log's reader is gone
 	cmd.Process.Signal(syscall.SIGTERM)
 	select {
-	case <-exited:
+	case <-s.exited:
 	case <-time.After(30 * time.Second):
 		t.Fatal("serve has not stopped 30 s after SIGTERM")
 	}
