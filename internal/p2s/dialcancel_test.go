@@ -99,20 +99,30 @@ func TestDialCanceledWhileGatewayStalls(t *testing.T) {
 // for a hung process: one that never takes the TLS handshake, and one
 // that never answers the SSTP HTTP request, each after the setup's
 // timeout (30 s; here shortened), saying so, rather than waiting for ever
-// (and vnetgw p2s connect --reconnect with it).
+// (and vnetgw p2s connect --reconnect with it); and one that answers the
+// request but never brings the call up, after the call's timeout (the
+// gateway's own limit, 2 minutes; here shortened): Dial waited for its
+// hello timer to find such a gateway silent, and one that answered
+// echoes held it for ever.
 func TestDialGatewayThatDoesNotAnswer(t *testing.T) {
 	pki := newPKI(t)
 	roots := x509.NewCertPool()
 	roots.AddCert(pki.root.Certificate)
+	tlsListen := func() (net.Listener, error) {
+		return tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
+	}
+	timedOut := func(err error) bool { return errors.Is(err, os.ErrDeadlineExceeded) }
 	for _, tc := range []struct {
 		name   string
 		listen func() (net.Listener, error)
-		serve  bool // accept and read (TLS), else leave the connection in the backlog
+		serve  bool   // accept and read (TLS), else leave the connection in the backlog
+		answer string // what it writes once it has accepted
+		want   func(error) bool
 	}{
-		{"handshake", func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }, false},
-		{"HTTP", func() (net.Listener, error) {
-			return tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
-		}, true},
+		{"handshake", func() (net.Listener, error) { return net.Listen("tcp", "127.0.0.1:0") }, false, "", timedOut},
+		{"HTTP", tlsListen, true, "", timedOut},
+		{"call", tlsListen, true, "HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n",
+			func(err error) bool { return err != nil && strings.Contains(err.Error(), "did not bring the call up") }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			ln, err := tc.listen()
@@ -127,10 +137,12 @@ func TestDialGatewayThatDoesNotAnswer(t *testing.T) {
 						return
 					}
 					defer c.Close()
-					io.Copy(io.Discard, c) // the handshake, the request; no answer
+					c.Write([]byte(tc.answer))
+					io.Copy(io.Discard, c) // the handshake, the requests; no answer
 				}()
 			}
-			cfg := ClientConfig{Server: netip.MustParseAddrPort(ln.Addr().String()), ServerName: "gateway", RootCAs: roots, Cert: pki.client, Logger: testLogger(t), setupTimeout: 200 * time.Millisecond}
+			cfg := ClientConfig{Server: netip.MustParseAddrPort(ln.Addr().String()), ServerName: "gateway", RootCAs: roots, Cert: pki.client, Logger: testLogger(t),
+				setupTimeout: 200 * time.Millisecond, callTimeout: 300 * time.Millisecond}
 			ended := make(chan error, 1)
 			go func() {
 				_, err := Dial(context.Background(), cfg)
@@ -138,52 +150,12 @@ func TestDialGatewayThatDoesNotAnswer(t *testing.T) {
 			}()
 			select {
 			case err := <-ended:
-				if !errors.Is(err, os.ErrDeadlineExceeded) {
-					t.Errorf("Dial: %v; want a timeout", err)
+				if !tc.want(err) {
+					t.Errorf("Dial: %v; want it to give up, saying why", err)
 				}
 			case <-time.After(20 * time.Second):
 				t.Fatal("Dial still waits for a gateway that does not answer")
 			}
 		})
-	}
-}
-
-// TestDialCallThatDoesNotComeUp: Dial without a deadline gives up on a
-// gateway that answers the SSTP HTTP request but never brings the call up
-// (it answers nothing more), after the call's timeout (the gateway's own
-// limit, 2 minutes; here shortened), saying so. It waited for its hello
-// timer to find the gateway silent, and a gateway that answered echoes
-// held it for ever.
-func TestDialCallThatDoesNotComeUp(t *testing.T) {
-	pki := newPKI(t)
-	roots := x509.NewCertPool()
-	roots.AddCert(pki.root.Certificate)
-	ln, err := tls.Listen("tcp", "127.0.0.1:0", &tls.Config{Certificates: []tls.Certificate{pki.server}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
-		c.Write([]byte("HTTP/1.1 200 OK\r\nContent-Length: 18446744073709551615\r\n\r\n"))
-		io.Copy(io.Discard, c) // the call's requests; no answer
-	}()
-	cfg := ClientConfig{Server: netip.MustParseAddrPort(ln.Addr().String()), ServerName: "gateway", RootCAs: roots, Cert: pki.client, Logger: testLogger(t), callTimeout: 300 * time.Millisecond}
-	ended := make(chan error, 1)
-	go func() {
-		_, err := Dial(context.Background(), cfg)
-		ended <- err
-	}()
-	select {
-	case err := <-ended:
-		if err == nil || !strings.Contains(err.Error(), "did not bring the call up") {
-			t.Errorf("Dial: %v; want it to say the call did not come up", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("Dial still waits for a call that does not come up")
 	}
 }
