@@ -1675,6 +1675,7 @@ func connectionCommand(g *globals) *cobra.Command {
 		return ifMatch{conn, old.Etag}, nil
 	})
 	parent := g.verbs(k, create)
+	listByGateway(g, parent, k.columns)
 	parent.AddCommand(sharedKeyCommand(g), deviceScriptCommand(g),
 		g.postCmd("list-ike-sas", "List the IKE SAs and child SAs of a connection's tunnel", "connections", "/getikesas",
 			[]column{col("State", "state"), col("Local", "localEndpoint"), col("Remote", "remoteEndpoint"), col("Proposal", "proposal"),
@@ -1682,6 +1683,34 @@ func connectionCommand(g *globals) *cobra.Command {
 		g.postCmd("reset", "End a connection's tunnel, telling the peer, and set it up again", "connections", "/resetconnection", nil, nil),
 		g.packetCaptureCmd(k, "a connection's packets, both ways through its tunnel"), g.connectionPolicyCmd())
 	return parent
+}
+
+// listByGateway gives vpn-connection list az's --vnet-gateway: the
+// connections of one gateway (its first end) of the resource group, from
+// the gateway's own list (Virtual Network Gateways - List Connections).
+func listByGateway(g *globals, parent *cobra.Command, columns []column) {
+	list, _, err := parent.Find([]string{"list"})
+	if err != nil || list == parent {
+		return
+	}
+	var gw string
+	all := list.RunE
+	list.RunE = func(cmd *cobra.Command, args []string) error {
+		if !cmd.Flags().Changed("vnet-gateway") {
+			return all(cmd, args)
+		}
+		rg, _ := cmd.Flags().GetString("resource-group")
+		id, c, err := g.targetBy("--vnet-gateway", rg, "virtualNetworkGateways", gw)
+		if err != nil {
+			return err
+		}
+		items, err := client.List[json.RawMessage](cmd.Context(), c, id.String()+"/connections")
+		if err != nil {
+			return err
+		}
+		return g.print(items, columns)
+	}
+	list.Flags().StringVar(&gw, "vnet-gateway", "", "only the connections of this virtual network gateway (name, with --resource-group/-g, or id)")
 }
 
 // postCmd is a verb that POSTs to a sub-path of a resource of type typ and
