@@ -116,6 +116,7 @@ type clientState struct {
 	// key is where Manager.clients holds the connection: the endpoint it
 	// talks to now (clientKey), or "" when another holds that.
 	key string
+	seq uint64 // its number, of Manager.clientSeq
 	// pending: not admitted yet, counted in Manager.pending; preAuth:
 	// no IKE_AUTH request yet either, counted in pendingBySender under
 	// from, the sender.Key of remote's address.
@@ -355,6 +356,7 @@ func (m *Manager) newClient(cl *Clients, local, remote netip.AddrPort) *conn {
 	c := newConn(m, clientConfig(cl, fmt.Sprintf("p2s-ikev2/%d/%s", m.clientSeq, remote), local, remote), clientPacketQueue)
 	c.client = &clientState{cfg: cl, remote: remote, key: clientKey(remote), pending: true, preAuth: true, from: sender.Key(remote.Addr())}
 	c.client.ctx, c.client.cancel = context.WithCancel(context.Background())
+	c.client.seq = m.clientSeq
 	m.clients[c.client.key] = c
 	m.clientConns[c.name] = c
 	m.pending++
@@ -418,15 +420,48 @@ func (m *Manager) rekeyClient(c *conn, remote netip.AddrPort) {
 	if st.key == key {
 		return
 	}
-	if m.clients[st.key] == c {
-		delete(m.clients, st.key)
-	}
-	st.key, st.remote = "", remote
+	m.releaseClientKey(c)
+	st.remote = remote
 	if st.shown.Addr.IsValid() {
 		st.shown.Remote = remote
 	}
 	if m.clients[key] == nil {
 		m.clients[key], st.key = c, key
+		m.keyless--
+	}
+}
+
+// releaseClientKey lets go of the clientKey client connection c holds,
+// which then holds none, and hands it to the newest other connection at
+// that endpoint that holds none: one that moved there while c held it (a
+// client connecting again with INITIAL_CONTACT whose IKE_AUTH came from
+// where its stale connection was). Its next IKE SA from there (a
+// reauthentication) then comes to it, and keeps its address. m.mu is
+// held.
+func (m *Manager) releaseClientKey(c *conn) {
+	st := c.client
+	if st.key == "" {
+		return
+	}
+	key := st.key
+	st.key = ""
+	m.keyless++
+	if m.clients[key] != c {
+		return
+	}
+	delete(m.clients, key)
+	if m.keyless == 1 {
+		return // c alone holds none
+	}
+	var next *conn
+	for _, o := range m.clientConns {
+		if o != c && o.client.key == "" && clientKey(o.client.remote) == key && (next == nil || o.client.seq > next.client.seq) {
+			next = o
+		}
+	}
+	if next != nil {
+		m.clients[key], next.client.key = next, key
+		m.keyless--
 	}
 }
 
@@ -559,13 +594,11 @@ func (sa *ikeSA) handToClient(ps []wire.Payload) ([]wire.Payload, bool) {
 // endClient forgets a client connection whose loop has ended: its
 // address goes back to the pool and the data path lets go of its tunnel.
 func (c *conn) endClient() {
-	st := c.client
 	c.releaseClient()
 	m := c.m
 	m.mu.Lock()
-	if m.clients[st.key] == c {
-		delete(m.clients, st.key)
-	}
+	m.releaseClientKey(c)
+	m.keyless-- // c holds none, and goes
 	delete(m.clientConns, c.name)
 	m.admittedLocked(c) // no longer pending either way
 	m.mu.Unlock()

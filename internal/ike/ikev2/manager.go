@@ -123,6 +123,9 @@ type Manager struct {
 	// clientConns are all client connections by name, whatever their
 	// endpoint (one that moved onto another's holds no clientKey).
 	clientConns map[string]*conn
+	// keyless counts the client connections that hold no clientKey,
+	// another holding the endpoint they moved to (releaseClientKey).
+	keyless     int
 	clientAddrs map[netip.Addr]*conn
 	// seats counts the clients with an address when Clients.Seats is nil.
 	seats     seat.Count
