@@ -145,7 +145,7 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 				return err
 			}
 		}
-		if err := stageBGP(p, sku, gwSubnet); err != nil {
+		if err := stageBGP(tx, id, p, sku, gwSubnet); err != nil {
 			return err
 		}
 		if ds := p.GatewayDefaultSite.RefID(); ds != "" {
@@ -600,7 +600,7 @@ func checkCertificate(data string) error {
 // given, reserved ones refused), a peering address in the GatewaySubnet
 // for each IP configuration, and its custom APIPA addresses (which it
 // peers with APIPA peers from), checked.
-func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *arm.Subnet) error {
+func stageBGP(tx *txn, id arm.ID, p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *arm.Subnet) error {
 	if p.EnableBGP {
 		if p.VPNType != arm.RouteBased {
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "BGP needs a route-based gateway (R41)"}
@@ -636,6 +636,9 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 	}
 	if b.BGPPeeringAddress != "" {
 		given := strings.Split(b.BGPPeeringAddress, ",")
+		// Another gateway's in the GatewaySubnet (an ExpressRoute one
+		// beside a VPN one) is its, not this one's to peer from.
+		used := usedPrivateIPs(tx, gwSubnet.ID, id.Key())
 		for i, s := range given {
 			a, err := netip.ParseAddr(strings.TrimSpace(s))
 			usable := err == nil && slices.ContainsFunc(prefixes, func(p netip.Prefix) bool { return reservedPrivate(p, a) == "" })
@@ -643,6 +646,9 @@ func stageBGP(p *arm.VirtualNetworkGatewayProperties, sku rules.SKU, gwSubnet *a
 				// IPv4: it is the gateway's BGP identifier too, 4 octets
 				// (RFC 4271 §4.2).
 				return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %q must be a usable IPv4 address of the GatewaySubnet %s (R41)", s, strings.Join(gwSubnet.Prefixes(), ", "))
+			}
+			if owner, ok := used[a]; ok {
+				return arm.Errorf(arm.CodeBGPPeeringAddress, "BGP peering address %s is already used by %s (R41)", a, owner)
 			}
 			// Another instance's own address is that instance's: each
 			// peers and asks RADIUS from its own.
