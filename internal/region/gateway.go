@@ -375,6 +375,15 @@ func (r *Region) stageGatewayIPConfigs(tx *txn, id arm.ID, g *arm.VirtualNetwork
 					earlier = append(earlier, a)
 				}
 			}
+			// Nor the BGP peering address asked for another instance:
+			// that instance peers from it (stageBGP refuses the clash).
+			if b := p.BGPSettings; b != nil && b.BGPPeeringAddress != "" {
+				for j, x := range strings.Split(b.BGPPeeringAddress, ",") {
+					if a, err := netip.ParseAddr(strings.TrimSpace(x)); err == nil && j != i {
+						earlier = append(earlier, a)
+					}
+				}
+			}
 			a, err := allocateInSubnet(tx, s, id.Key(), earlier...)
 			if err != nil {
 				return nil, nil, err

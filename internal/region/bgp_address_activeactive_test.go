@@ -1,0 +1,48 @@
+package region
+
+import (
+	"context"
+	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/arm"
+)
+
+// TestActiveActiveBGPPeeringAddressNotAllocated: an active-active gateway
+// made with custom BGP peering addresses that were free is made; the
+// second instance's private address is not the first one's peering
+// address, which would refuse the request for a clash vnetgw made.
+func TestActiveActiveBGPPeeringAddressNotAllocated(t *testing.T) {
+	const sub, rg, loc = "eeeeeeee-0000-0000-0000-0000000000ba", "rg", "westeurope"
+	ctx, must := context.Background(), mustPut(t)
+	reg, _ := openRegion(t, Config{})
+	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}))
+	vnet := arm.NetworkID(sub, rg, "virtualNetworks", "v")
+	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
+	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.1.0.0/16"}}
+	v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: "10.1.255.0/27"}}}
+	must(reg.PutVirtualNetwork(ctx, vnet, v))
+	subnet := arm.Ref(vnet.Child("subnets", "GatewaySubnet").String())
+	var cfgs []arm.VirtualNetworkGatewayIPConfiguration
+	for _, n := range []string{"ip1", "ip2"} {
+		pip := arm.NetworkID(sub, rg, "publicIPAddresses", n)
+		must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
+		cfgs = append(cfgs, arm.VirtualNetworkGatewayIPConfiguration{Name: n, Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+			Subnet: subnet, PublicIPAddress: arm.Ref(pip.String())}})
+	}
+	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
+	g.Properties.GatewayType, g.Properties.VPNType, g.Properties.SKU = arm.GatewayTypeVpn, arm.RouteBased, &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
+	g.Properties.ActiveActive, g.Properties.EnableBGP = true, true
+	g.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: "10.1.255.5,10.1.255.6"}
+	g.Properties.IPConfigurations = cfgs
+	out, _, err := reg.PutGateway(ctx, arm.NetworkID(sub, rg, "virtualNetworkGateways", "gw"), g)
+	if err != nil {
+		t.Fatalf("active-active gateway peering from the free 10.1.255.5 and 10.1.255.6: %v", err)
+	}
+	c := out.Properties.IPConfigurations
+	if a, b := c[0].Properties.PrivateIPAddress, c[1].Properties.PrivateIPAddress; a == "10.1.255.5" || b == "10.1.255.5" {
+		t.Errorf("instances' addresses %s, %s: one is instance 0's peering address 10.1.255.5", a, b)
+	}
+	if got := out.Properties.BGPSettings.BGPPeeringAddress; got != "10.1.255.5,10.1.255.6" {
+		t.Errorf("bgpPeeringAddress %q, want the given 10.1.255.5,10.1.255.6", got)
+	}
+}
