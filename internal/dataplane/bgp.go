@@ -148,8 +148,14 @@ func (e *Engine) startSpeaker(g *gw) (*speaker, error) {
 		return nil, err
 	}
 	// The speaker listens at its address and at each APIPA one.
+	// Each address once: a custom APIPA address listed twice (the API
+	// takes the list as given) would fail the second AddAddress and
+	// leave the instance without a speaker.
 	var ls []net.Listener
-	for _, a := range append([]netip.Addr{addr}, g.cfg.BGP.APIPA...) {
+	for i, a := range append([]netip.Addr{addr}, g.cfg.BGP.APIPA...) {
+		if i > 0 && (a == addr || slices.Contains(g.cfg.BGP.APIPA[:i-1], a)) {
+			continue
+		}
 		if a != addr {
 			err = ep.AddAddress(a)
 		}
