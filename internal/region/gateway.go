@@ -693,6 +693,16 @@ func stageBGP(tx *txn, id arm.ID, p *arm.VirtualNetworkGatewayProperties, sku ru
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].ipconfigurationId", i),
 				Message: fmt.Sprintf("%q is none of the gateway's IP configurations", pa.IPConfigurationID)}
 		}
+		// Each instance's speaker listens at its own: one address at
+		// both, the VNet router would send its sessions to one of them.
+		for _, a := range pa.CustomBGPIPAddresses {
+			for k, o := range custom {
+				if k != strings.ToLower(p.IPConfigurations[j].ID) && slices.Contains(o, a) {
+					return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].customBgpIpAddresses", i),
+						Message: fmt.Sprintf("custom BGP address %s is given to both instances; each needs its own", a)}
+				}
+			}
+		}
 		custom[strings.ToLower(p.IPConfigurations[j].ID)] = pa.CustomBGPIPAddresses
 	}
 	b.BGPPeeringAddresses = nil
