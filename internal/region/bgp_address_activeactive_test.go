@@ -15,22 +15,9 @@ import (
 // custom APIPA address given to both instances is refused.
 func TestActiveActiveBGPPeeringAddressNotAllocated(t *testing.T) {
 	const sub, rg, loc = "eeeeeeee-0000-0000-0000-0000000000ba", "rg", "westeurope"
-	ctx, must := context.Background(), mustPut(t)
-	reg, _ := openRegion(t, Config{})
-	must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}))
-	vnet := arm.NetworkID(sub, rg, "virtualNetworks", "v")
-	v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
-	v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.1.0.0/16"}}
-	v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: "10.1.255.0/27"}}}
-	must(reg.PutVirtualNetwork(ctx, vnet, v))
-	subnet := arm.Ref(vnet.Child("subnets", "GatewaySubnet").String())
-	var cfgs []arm.VirtualNetworkGatewayIPConfiguration
-	for _, n := range []string{"ip1", "ip2"} {
-		pip := arm.NetworkID(sub, rg, "publicIPAddresses", n)
-		must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
-		cfgs = append(cfgs, arm.VirtualNetworkGatewayIPConfiguration{Name: n, Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
-			Subnet: subnet, PublicIPAddress: arm.Ref(pip.String())}})
-	}
+	ctx := context.Background()
+	reg, subnet := gatewaySubnet(t, sub, "10.1.255.0/27")
+	cfgs := []arm.VirtualNetworkGatewayIPConfiguration{vpnIPConfig(t, reg, sub, "ip1", subnet), vpnIPConfig(t, reg, sub, "ip2", subnet)}
 	g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
 	g.Properties.GatewayType, g.Properties.VPNType, g.Properties.SKU = arm.GatewayTypeVpn, arm.RouteBased, &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
 	g.Properties.ActiveActive, g.Properties.EnableBGP = true, true

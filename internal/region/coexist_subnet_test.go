@@ -28,22 +28,12 @@ func TestCoexistenceNeedsA27GatewaySubnet(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			const sub, rg, loc = "eeeeeeee-0000-0000-0000-0000000000c7", "rg", "westeurope"
-			ctx, must := context.Background(), mustPut(t)
-			reg, _ := openRegion(t, Config{})
-			must(reg.PutGroup(ctx, arm.ResourceGroupID(sub, rg), &arm.ResourceGroup{Location: loc}))
-			vnet := arm.NetworkID(sub, rg, "virtualNetworks", "v")
-			v := &arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
-			v.Properties.AddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"10.1.0.0/16"}}
-			v.Properties.Subnets = []arm.Subnet{{Name: "GatewaySubnet", Properties: arm.SubnetProperties{AddressPrefix: tc.prefix}}}
-			must(reg.PutVirtualNetwork(ctx, vnet, v))
-			subnet := arm.Ref(vnet.Child("subnets", "GatewaySubnet").String())
+			ctx := context.Background()
+			reg, subnet := gatewaySubnet(t, sub, tc.prefix)
 			vpn := func() error {
-				pip := arm.NetworkID(sub, rg, "publicIPAddresses", "pip")
-				must(reg.PutPublicIP(ctx, pip, &arm.PublicIPAddress{Resource: arm.Resource{Location: loc}}))
 				g := &arm.VirtualNetworkGateway{Resource: arm.Resource{Location: loc}}
 				g.Properties.GatewayType, g.Properties.VPNType, g.Properties.SKU = arm.GatewayTypeVpn, arm.RouteBased, &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"}
-				g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ip", Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
-					Subnet: subnet, PublicIPAddress: arm.Ref(pip.String())}}}
+				g.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{vpnIPConfig(t, reg, sub, "ip", subnet)}
 				_, _, err := reg.PutGateway(ctx, arm.NetworkID(sub, rg, "virtualNetworkGateways", "vpn"), g)
 				return err
 			}
