@@ -139,10 +139,10 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 	}
 	if ts := q["timespan"]; ts != "" {
 		a, b, ok := strings.Cut(ts, "/")
-		from, err1 := time.Parse(time.RFC3339, a)
-		to, err2 := time.Parse(time.RFC3339, b)
+		from, err1 := parseTime(a)
+		to, err2 := parseTime(b)
 		if !ok || err1 != nil || err2 != nil || !from.Before(to) {
-			return Query{}, bad("timespan %q is not START/END in ISO 8601 (RFC 3339) with START before END", ts)
+			return Query{}, bad("timespan %q is not START/END in ISO 8601 (RFC 3339, or UTC without a zone) with START before END", ts)
 		}
 		if to.Sub(from) > maxTimespan {
 			// Also what time.Sub saturates at, 292 years, is refused.
@@ -224,4 +224,17 @@ func formatDuration(d time.Duration) string {
 		return fmt.Sprintf("PT%dM", d/time.Minute)
 	}
 	return fmt.Sprintf("PT%dS", d/time.Second)
+}
+
+// parseTime reads a time of a timespan: RFC 3339, or ISO 8601 without a
+// zone, taken as UTC, as Azure takes it (az monitor metrics list sends
+// Python's utcnow().isoformat(), which has none).
+func parseTime(s string) (time.Time, error) {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		if u, uerr := time.Parse("2006-01-02T15:04:05.999999999", s); uerr == nil {
+			return u, nil
+		}
+	}
+	return t, err
 }
