@@ -388,6 +388,17 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	// A read sees every write acknowledged before it, also one another
+	// node made (writes sync by themselves); so does a POST that reads
+	// (ARM makes effectiveRouteTable, a device script, a package a POST),
+	// and the resource a POST is about. Before the live requests are
+	// sent to the node that runs them: it is known by that state too.
+	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodPost {
+		if err := h.region.Sync(r.Context()); err != nil {
+			h.fail(w, r, err)
+			return
+		}
+	}
 	if to := h.runsElsewhere(r, rt); to != nil {
 		f := forward{to: to, base: h.base(r), capture: rt.sub == "stoppacketcapture"}
 		h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, f)))
@@ -456,11 +467,6 @@ var live = map[string]bool{
 // is about, when that is another node.
 func (h *Handler) runsElsewhere(r *http.Request, rt route) *url.URL {
 	if h.elsewhere == nil || !live[rt.sub] || r.Header.Get(headerForwarded) != "" {
-		return nil
-	}
-	// Of a resource another node made a moment ago too. A failed sync is
-	// answered by dispatch, which syncs again.
-	if h.region.Sync(r.Context()) != nil {
 		return nil
 	}
 	v := h.region.VNetOf(rt.kind, rt.id)

@@ -38,16 +38,6 @@ func methodNotAllowed(r *http.Request) error {
 
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	ctx := r.Context()
-	// A read sees every write acknowledged before it, also one another
-	// node made (writes sync by themselves).
-	// So does a POST that reads (ARM makes effectiveRouteTable, a device
-	// script, a package a POST), and the resource a POST is about.
-	if r.Method == http.MethodGet || r.Method == http.MethodHead || r.Method == http.MethodPost {
-		if err := h.region.Sync(ctx); err != nil {
-			h.fail(w, r, err)
-			return
-		}
-	}
 	if rt.sub == "" && !rt.list && (r.Method == http.MethodPut || r.Method == http.MethodPatch || r.Method == http.MethodDelete) {
 		// A write of a resource may be conditional on its etag.
 		im, inm := strings.Join(r.Header.Values("If-Match"), ","), strings.Join(r.Header.Values("If-None-Match"), ",")
