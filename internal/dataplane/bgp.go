@@ -147,15 +147,18 @@ func (e *Engine) startSpeaker(g *gw) (*speaker, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The speaker listens at its address and at each APIPA one.
-	// Each address once: a custom APIPA address listed twice (the API
-	// takes the list as given) would fail the second AddAddress and
-	// leave the instance without a speaker.
-	var ls []net.Listener
-	for i, a := range append([]netip.Addr{addr}, g.cfg.BGP.APIPA...) {
-		if i > 0 && (a == addr || slices.Contains(g.cfg.BGP.APIPA[:i-1], a)) {
-			continue
+	// The speaker listens at its address and at each APIPA one, each
+	// once: a custom APIPA address listed twice (the API takes the list
+	// as given) would fail the second AddAddress and leave the instance
+	// without a speaker.
+	at := []netip.Addr{addr}
+	for _, a := range g.cfg.BGP.APIPA {
+		if !slices.Contains(at, a) {
+			at = append(at, a)
 		}
+	}
+	var ls []net.Listener
+	for _, a := range at {
 		if a != addr {
 			err = ep.AddAddress(a)
 		}
