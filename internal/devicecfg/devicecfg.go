@@ -15,7 +15,6 @@ import (
 	"strings"
 	"text/template"
 	"time"
-	"unicode"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
@@ -149,7 +148,7 @@ func write(conn *arm.Connection, is []instance, ports Ports) (string, error) {
 	// Named with its resource group: connections of one name in two
 	// groups (to two hubs, say) may end at one device.
 	connID, _ := arm.ParseID(conn.ID)
-	name := sectionName(connID.ResourceGroup + "-" + conn.Name)
+	name := strongswan.SectionName(connID.ResourceGroup + "-" + conn.Name)
 	d := device{
 		Name: name, Gateway: gwID.Name(), Site: siteID.Name(),
 		FQDN: c.RemoteFQDN, IKEPort: ports.IKE, NATTPort: ports.NATT,
@@ -309,18 +308,6 @@ func proposals(custom []string, defaults []suite.Proposal) string {
 		out = append(out, pr.String())
 	}
 	return strings.Join(out, ", ")
-}
-
-// sectionName makes a resource name a swanctl.conf section name, which
-// holds no dots (they separate sections) nor anything but letters, digits,
-// '-' and '_'.
-func sectionName(name string) string {
-	return strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)) {
-			return r
-		}
-		return '_'
-	}, name)
 }
 
 func join(ps []netip.Prefix) string {

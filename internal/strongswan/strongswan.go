@@ -2,7 +2,10 @@
 // vnetgw in a network namespace, with userspace ESP: the daemon's
 // configuration in a directory of its own (its log, its VICI socket, its
 // /run), the command that starts it, and its connections (swanctl.conf,
-// WriteSwanctl), for tests (internal/netnstest) and benchmarks (bench/).
+// WriteSwanctl), for tests (internal/netnstest) and benchmarks (bench/);
+// and the swanctl.conf syntax that the device scripts (internal/devicecfg)
+// and client profiles (internal/vpnclient) write too (SecretValue,
+// SectionName).
 package strongswan
 
 import (

@@ -37,6 +37,18 @@ type Secret struct {
 	PSK string
 }
 
+// SectionName makes a name a swanctl.conf section name, which holds no
+// dots (they separate sections) nor anything but ASCII letters, digits,
+// '-' and '_': each other character becomes '_'.
+func SectionName(name string) string {
+	return strings.Map(func(r rune) rune {
+		if r == '-' || r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
+			return r
+		}
+		return '_'
+	}, name)
+}
+
 // SecretValue writes a pre-shared key as a swanctl.conf secret: quoted,
 // or in hex when it starts with 0x or 0s, which strongSwan would read as
 // the prefix of a hex or base64 value (a key such as "0sgA2zy..." would

@@ -28,6 +28,7 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/atomicfile"
+	"github.com/vnetgw/vnetgw/internal/strongswan"
 )
 
 // Settings are what a client of one gateway needs to know.
@@ -109,17 +110,9 @@ func (s Settings) Radius() bool {
 }
 
 // Section is the name of the gateway's connection in FileSwanctl, and of
-// its IKE SA: swanctl.conf's section names hold no dots (they separate
-// sections), which a gateway's name may, nor anything but letters,
-// digits, '-' and '_'.
-func (s Settings) Section() string {
-	return "vnetgw-" + strings.Map(func(r rune) rune {
-		if r == '-' || r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
-			return r
-		}
-		return '_'
-	}, s.Gateway)
-}
+// its IKE SA: swanctl.conf's section names hold no dots, which a
+// gateway's name may (strongswan.SectionName).
+func (s Settings) Section() string { return "vnetgw-" + strongswan.SectionName(s.Gateway) }
 
 // SSTP, IKEv2 and OpenVPN report whether the gateway serves the
 // protocol.
