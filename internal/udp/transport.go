@@ -1,6 +1,7 @@
 package udp
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -398,10 +399,12 @@ func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, es
 		}
 		if !ep.natt {
 			// A peer sent NAT-T's framing here (strongSwan does from its
-			// port 4500 when the gateway's IKE port is not 500). No IKE
-			// message starts with four zero bytes: its initiator's SPI is
-			// never zero (RFC 7296 §3.1), so the marker is told apart.
-			if len(b) > espwire.NonESPMarkerLen && [4]byte(b) == [4]byte{} {
+			// port 4500 when the gateway's IKE port is not 500). An IKE
+			// message may start with four zero bytes too: its initiator's
+			// SPI is eight, of which only all zero is refused (RFC 7296
+			// §3.1). One whose header's Length is the datagram's is taken
+			// as it is.
+			if len(b) > espwire.NonESPMarkerLen && [4]byte(b) == [4]byte{} && !ikeLengthFits(b) {
 				b = b[espwire.NonESPMarkerLen:]
 			}
 			t.ikeIn.Add(1)
@@ -441,6 +444,16 @@ func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, es
 	}
 	return esp
 }
+
+// ikeLengthFits reports whether b reads as an IKE message (IKEv2 or
+// IKEv1) without a marker: the Length of its header, at octet 24 in both
+// versions (RFC 7296 §3.1, RFC 2408 §3.1), is the length of b.
+func ikeLengthFits(b []byte) bool {
+	return len(b) >= ikeHeaderLen && binary.BigEndian.Uint32(b[24:28]) == uint32(len(b))
+}
+
+// ikeHeaderLen is the length of an IKE header (RFC 7296 §3.1).
+const ikeHeaderLen = 28
 
 func (t *Transport) deliverIKE(local, remote netip.AddrPort, msg []byte) {
 	if t.ike != nil {

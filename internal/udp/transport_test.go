@@ -62,6 +62,10 @@ var lo0 = netip.MustParseAddrPort("127.0.0.1:0")
 // endpoint and to an IKE endpoint and checks where it goes.
 func TestTransportDemuxRFC3948Section2(t *testing.T) {
 	ike := append(espwire.AppendNonESPMarker(nil), bytes.Repeat([]byte{0x11}, 28)...)
+	// An IKE_SA_INIT header whose initiator's SPI, eight bytes, begins
+	// with four zero bytes: valid (RFC 7296 §3.1 forbids only an SPI of
+	// zero), and its Length says it is all of the message.
+	zeroHigh := []byte{0, 0, 0, 0, 1, 2, 3, 4, 0, 0, 0, 0, 0, 0, 0, 0, 33, 0x20, 34, 0x08, 0, 0, 0, 0, 0, 0, 0, 28}
 	esp := append([]byte{0, 0, 0x10, 0x01, 0, 0, 0, 1}, bytes.Repeat([]byte{0xee}, 40)...)
 	tests := []struct {
 		name      string
@@ -85,6 +89,8 @@ func TestTransportDemuxRFC3948Section2(t *testing.T) {
 		// strongSwan speaks NAT-T's framing at once to an IKE port other
 		// than 500 (from its port 4500, marker and all).
 		{name: "ike port, ike after a marker", in: ike, wantIKE: ike[4:]},
+		{name: "ike port, ike whose spi begins with zero bytes", in: zeroHigh, wantIKE: zeroHigh},
+		{name: "ike port, that ike after a marker", in: append(espwire.AppendNonESPMarker(nil), zeroHigh...), wantIKE: zeroHigh},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -319,7 +325,7 @@ func FuzzDemux(f *testing.F) {
 			}
 		case len(ike) == 1 && !natt:
 			want := b
-			if len(b) > espwire.NonESPMarkerLen && bytes.HasPrefix(b, espwire.AppendNonESPMarker(nil)) {
+			if len(b) > espwire.NonESPMarkerLen && bytes.HasPrefix(b, espwire.AppendNonESPMarker(nil)) && !ikeLengthFits(b) {
 				want = b[espwire.NonESPMarkerLen:]
 			}
 			if !bytes.Equal(ike[0], want) {
