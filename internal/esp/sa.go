@@ -507,7 +507,7 @@ func (s *SA) Newest(pkt []byte) bool {
 func (s *SA) openGCM(w *work, pkt []byte, seq uint64) ([]byte, bool) {
 	s.nonce(w, pkt[espwire.HeaderLen:espwire.HeaderLen+gcmIVLen])
 	ciphertext := pkt[espwire.HeaderLen+gcmIVLen:]
-	// crypto/cipher's GCM checks the tag before it decrypts.
+	// crypto/cipher's GCM returns no plaintext unless the tag verifies.
 	plaintext, err := s.aead.Open(ciphertext[:0], w.nonce[:], ciphertext, s.aad(w, pkt, seq))
 	return plaintext, err == nil
 }

@@ -801,10 +801,10 @@ func TestPeerMovedRFC7296Section2_23(t *testing.T) {
 	clk.ns.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	eb.now = clk.now
 	connectEngines(t, ea, eb, nil)
-	for range 6 {
+	for range 7 {
 		innerA.Send(packet("10.1.0.1", "10.2.0.1", 50))
 	}
-	pkts := capA.wait(t, 6) // sequence numbers 1 to 6
+	pkts := capA.wait(t, 7) // sequence numbers 1 to 7
 
 	natOld := netip.MustParseAddrPort("198.51.100.7:61000")
 	natNew := netip.MustParseAddrPort("198.51.100.7:62000")
@@ -826,6 +826,9 @@ func TestPeerMovedRFC7296Section2_23(t *testing.T) {
 		{"newest, from another mapping", 4, natNew, false, 0, true, []string{"t/b0000001 " + natNew.String()}},
 		{"within a second of the last report", 5, natOld, false, 500 * time.Millisecond, true, nil},
 		{"a second after the last report", 6, natOld, false, 500 * time.Millisecond, true, []string{"t/b0000001 " + natOld.String()}},
+		// The same packet copied into raw ESP (port 0) by someone on the
+		// path: it opens, but a peer using UDP is not moved to port 0.
+		{"newest, as raw ESP", 7, netip.AddrPortFrom(natNew.Addr(), 0), false, time.Second, true, nil},
 	}
 	var want []string
 	for _, st := range steps {

@@ -54,8 +54,9 @@ func (b *inBatch) do(lo, hi int) {
 		j.opened = true
 		// RFC 7296 §2.23: ESP in UDP that passed its integrity check and
 		// is newer than any before it (a replay could come from anywhere)
-		// shows where the peer's NAT maps it now. Raw ESP has port 0.
-		if ends := j.c.ends.Load(); m.Addr != ends.remote && ends.remote.Port() != 0 {
+		// shows where the peer's NAT maps it now. Raw ESP has port 0: it
+		// neither moves nor is moved to a child in UDP.
+		if ends := j.c.ends.Load(); m.Addr != ends.remote && ends.remote.Port() != 0 && m.Addr.Port() != 0 {
 			j.moved = j.c.in.Newest(m.Buf)
 		}
 		// RFC 4303 §2.6: a dummy packet MUST be discarded.
