@@ -334,6 +334,13 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 	for _, v := range claim {
 		moved[v] = n.moves[v] == me
 	}
+	// A VNet gone in the middle of a move takes its move along: kept on
+	// the lease of the node it was to go to, it would place a VNet made
+	// again under the same id there.
+	goneMoved := map[string]bool{}
+	for _, v := range release {
+		goneMoved[v] = !want[v] && n.moves[v] != ""
+	}
 	n.mu.Unlock()
 
 	// The writes wait for etcd no longer than a quarter of the TTL, nor
@@ -374,7 +381,11 @@ func (n *Node) Place(ctx context.Context, vnets []string, stopping map[string]bo
 	together(done, func(v string) { n.finishMove(ctx, v) })
 	together(release, func(v string) {
 		key := n.opts.Prefix + prefixClaims + v
-		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", me)).Then(clientv3.OpDelete(key)).Commit()
+		ops := []clientv3.Op{clientv3.OpDelete(key)}
+		if goneMoved[v] {
+			ops = append(ops, clientv3.OpDelete(n.opts.Prefix+prefixMoves+v))
+		}
+		resp, err := n.cli.Txn(ctx).If(clientv3.Compare(clientv3.Value(key), "=", me)).Then(ops...).Commit()
 		switch {
 		case err != nil:
 			n.log.Warn("release a VNet", "vnet", v, "err", err)
