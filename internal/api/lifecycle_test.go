@@ -46,6 +46,46 @@ func TestNICTwoDynamicConfigs(t *testing.T) {
 	}
 }
 
+// TestNICUnnamedConfigKeepsItsAddress: an IP configuration left without a
+// name (named ipconfigN, N its place) keeps its Dynamic address when the
+// interface is PUT again, and a new Dynamic configuration before it is not
+// given that address too (which refused the PUT with
+// PrivateIPAddressInUse, an address "given to two IP configurations").
+func TestNICUnnamedConfigKeepsItsAddress(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	p := netPath(subA, "rg", "networkInterfaces", "n")
+	body := func(first obj) obj {
+		return obj{"location": loc, "properties": obj{"ipConfigurations": []obj{
+			first, {"properties": obj{"subnet": obj{"id": s.defaultSubnet}}},
+		}}}
+	}
+	r := e.must("PUT", p, body(obj{"name": "web", "properties": obj{"subnet": obj{"id": s.defaultSubnet},
+		"privateIPAllocationMethod": "Static", "privateIPAddress": "10.1.0.10"}}))
+	kept := r.str("properties.ipConfigurations.1.properties.privateIPAddress")
+	if kept != "10.1.0.4" {
+		t.Fatalf("unnamed Dynamic configuration: %q, want 10.1.0.4", kept)
+	}
+	// The first configuration is replaced by a new Dynamic one.
+	next := body(obj{"name": "app", "properties": obj{"subnet": obj{"id": s.defaultSubnet}}})
+	r = e.do("PUT", p, next)
+	if r.status != 200 {
+		t.Fatalf("replace the first configuration: %d %s", r.status, r.body)
+	}
+	if got := r.str("properties.ipConfigurations.1.properties.privateIPAddress"); got != kept {
+		t.Errorf("unnamed configuration moved from %s to %s", kept, got)
+	}
+	app := r.str("properties.ipConfigurations.0.properties.privateIPAddress")
+	if app == "" || app == kept {
+		t.Errorf("new configuration got %q beside %s", app, kept)
+	}
+	// The same body again changes no address.
+	r = e.must("PUT", p, next)
+	if a, b := r.str("properties.ipConfigurations.0.properties.privateIPAddress"), r.str("properties.ipConfigurations.1.properties.privateIPAddress"); a != app || b != kept {
+		t.Errorf("re-PUT moved the addresses from %s, %s to %s, %s", app, kept, a, b)
+	}
+}
+
 // bgpConnection makes a gateway (ASN 65020) and a site (65010) joined by
 // a BGP connection, and returns their bodies and paths.
 func bgpConnection(t *testing.T) (e *env, s site, g, l obj, lp, cp string) {

@@ -136,6 +136,12 @@ func stageNICIPConfigs(tx *txn, id arm.ID, n *arm.NetworkInterface, old *arm.Net
 	if primaries > 1 {
 		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.ipConfigurations", Message: "only one IP configuration can be primary"}
 	}
+	// Named first: the addresses kept below are found by name.
+	for i := range cfgs {
+		if cfgs[i].Name == "" {
+			cfgs[i].Name = fmt.Sprintf("ipconfig%d", i+1)
+		}
+	}
 	var vnetID string
 	names := map[string]bool{}
 	// Addresses this request gives or keeps: a Dynamic configuration
@@ -156,9 +162,6 @@ func stageNICIPConfigs(tx *txn, id arm.ID, n *arm.NetworkInterface, old *arm.Net
 	for i := range cfgs {
 		c := &cfgs[i]
 		field := fmt.Sprintf("properties.ipConfigurations[%d]", i)
-		if c.Name == "" {
-			c.Name = fmt.Sprintf("ipconfig%d", i+1)
-		}
 		if err := ValidName(c.Name); err != nil {
 			return err
 		}
