@@ -49,11 +49,12 @@ func shownAt(path string, want map[string]any) func(t *testing.T, e *env, r resp
 // TestNetworkSettingsKeptOrRefused: the settings of Azure's VNets,
 // subnets, network interfaces, public IP addresses and gateways that ask
 // for what vnetgw does not do (peering, packet filtering, NAT gateways,
-// Azure services, DNS names, public IP prefixes, DDoS protection, managed
-// identities, edge zones) are refused naming the field, and nothing is
-// stored; their empty values are taken, so that a resource as Azure's GET
-// shows it can be PUT back; enableAcceleratedNetworking and a public IP's
-// ddosSettings, which change nothing vnetgw does, are kept and shown.
+// Azure services, DNS names, public IP prefixes, a Global public IP,
+// DDoS protection, managed identities, edge zones) are refused naming the
+// field, and nothing is stored; their empty values are taken, so that a
+// resource as Azure's GET shows it can be PUT back;
+// enableAcceleratedNetworking and a public IP's ddosSettings, which change
+// nothing vnetgw does, are kept and shown.
 func TestNetworkSettingsKeptOrRefused(t *testing.T) {
 	vnetPath := netPath(subA, "rg", "virtualNetworks", "v")
 	subnetPath := vnetPath + "/subnets/s"
@@ -170,6 +171,23 @@ func TestNetworkSettingsKeptOrRefused(t *testing.T) {
 			req: pipWith(obj{"ipTags": []obj{}, "dnsSettings": obj{"fqdn": ""}, "ddosSettings": obj{"protectionMode": "VirtualNetworkInherited"}}),
 			check: shownAt(pipPath, map[string]any{"properties.ddosSettings": map[string]any{"protectionMode": "VirtualNetworkInherited"},
 				"properties.ipTags": nil, "properties.dnsSettings": nil})},
+		refused("a Global tier is refused", pipPath, "sku.tier", func(e *env) (string, string, any) {
+			m, p, b := pipWith(nil)(e)
+			b.(obj)["sku"] = obj{"name": "Standard", "tier": "Global"}
+			return m, p, b
+		}),
+		{name: "a tier that is neither Regional nor Global is refused", status: 400, code: "InvalidParameter",
+			req: func(e *env) (string, string, any) {
+				m, p, b := pipWith(nil)(e)
+				b.(obj)["sku"] = obj{"name": "Standard", "tier": "Zonal"}
+				return m, p, b
+			}, check: refusedField(pipPath, "sku.tier")},
+		{name: "a Regional tier is kept in its canonical case", status: 201,
+			req: func(e *env) (string, string, any) {
+				m, p, b := pipWith(nil)(e)
+				b.(obj)["sku"] = obj{"name": "Standard", "tier": "regional"}
+				return m, p, b
+			}, check: shownAt(pipPath, map[string]any{"sku.tier": "Regional"})},
 		// Gateways.
 		refused("a gateway's managed identity is refused", gwPath, "identity",
 			gwWith(obj{"identity": obj{"type": "UserAssigned", "userAssignedIdentities": obj{

@@ -46,6 +46,13 @@ func (r *Region) PutPublicIP(ctx context.Context, id arm.ID, in *arm.PublicIPAdd
 			}
 			if p.SKU.Tier != "" {
 				sku.Tier = p.SKU.Tier
+				if err := canonical(&sku.Tier, "sku.tier", "Regional", "Regional", "Global"); err != nil {
+					return err
+				}
+				if sku.Tier == "Global" {
+					return &arm.Error{Code: arm.CodeInvalidParameter, Target: "sku.tier",
+						Message: "sku.tier Global is not available: a Global address serves a cross-region load balancer, which vnetgw does not have; a gateway's public IP address is Regional"}
+				}
 			}
 		}
 		switch {
