@@ -14,7 +14,9 @@ import (
 // transitive attributes that the speaker does not recognise (COMMUNITIES
 // here) go with it to the other peers, their Partial bit set (RFC 4271
 // §9), and so does its ATOMIC_AGGREGATE (it SHOULD NOT be removed,
-// §5.1.6); a route whose attributes alone change is sent again.
+// §5.1.6); a route whose attributes alone change is sent again. The
+// unused low-order bits of an attribute's flags are not passed on (RFC
+// 4271 §4.3: they MUST be zero when sent).
 func TestAttributesPassedOnRFC4271Section9(t *testing.T) {
 	a, b, c := netip.MustParseAddr("127.159.1.1"), netip.MustParseAddr("127.159.1.2"), netip.MustParseAddr("127.159.1.3")
 	port := freePort(t, a)
@@ -36,6 +38,9 @@ func TestAttributesPassedOnRFC4271Section9(t *testing.T) {
 		{"community 1", []byte{0xc0, 8, 4, 0xfd, 0xea, 0, 1}, []byte{0xe0, 8, 4, 0xfd, 0xea, 0, 1}},
 		{"community 2", []byte{0xc0, 8, 4, 0xfd, 0xea, 0, 2}, []byte{0xe0, 8, 4, 0xfd, 0xea, 0, 2}},
 		{"ATOMIC_AGGREGATE", []byte{0x40, 6, 0, 0xc0, 8, 4, 0xfd, 0xea, 0, 2}, []byte{0x40, 6, 0, 0xe0, 8, 4, 0xfd, 0xea, 0, 2}},
+		// The unused low-order four bits of its flags set: they are
+		// sent as zero (RFC 4271 §4.3).
+		{"community 3, unused flag bits", []byte{0xcf, 8, 4, 0xfd, 0xea, 0, 3}, []byte{0xe0, 8, 4, 0xfd, 0xea, 0, 3}},
 	} {
 		announce(c.attr)
 		for {

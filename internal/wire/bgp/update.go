@@ -36,6 +36,7 @@ const (
 	flagTransitive = 0x40
 	flagPartial    = 0x20
 	flagExtLength  = 0x10
+	flagsUnused    = 0x0f // ignored when received, zero when sent
 )
 
 // ORIGIN values.
@@ -293,8 +294,10 @@ func ParseUpdate(body []byte, fourOctet bool) (Update, error) {
 		if flags&(flagOptional|flagTransitive) == flagOptional|flagTransitive && !recognised(code) {
 			// RFC 4271 §9: an unrecognised optional transitive attribute
 			// is retained for propagation, its Partial bit set to 1.
+			// RFC 4271 §4.3: the unused low-order four bits MUST be zero
+			// when sent.
 			a := bytes.Clone(raw)
-			a[0] |= flagPartial
+			a[0] = a[0]&^flagsUnused | flagPartial
 			pass = append(pass, a)
 			continue
 		}
