@@ -1172,12 +1172,13 @@ func pathKey(r Route) string {
 }
 
 // startsWith reports whether AS path path begins with as: its first
-// segment is a sequence whose first AS is as (or AS_TRANS for a 4-octet
-// AS, from a peer that sends 2-octet paths, RFC 6793 §4.2.2).
+// segment is a sequence whose first AS is as. A peer of a four-octet AS
+// has a session of four-octet paths (in a two-octet one its OPEN says
+// AS_TRANS, not its AS, and is refused), and a two-octet peer's path is
+// merged with its AS4_PATH (RFC 6793 §4.2.3): AS_TRANS is no peer's AS.
 func startsWith(path []wire.Segment, as uint32) bool {
 	if len(path) == 0 || path[0].Set || len(path[0].ASNs) == 0 {
 		return false
 	}
-	first := path[0].ASNs[0]
-	return first == as || as > 0xffff && first == wire.ASTrans
+	return path[0].ASNs[0] == as
 }

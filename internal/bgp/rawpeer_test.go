@@ -307,6 +307,24 @@ func TestPathFromAnotherAS(t *testing.T) {
 	}
 }
 
+// TestPathFromASTransRFC6793: a peer of a four-octet AS has a session of
+// four-octet paths (a two-octet one would have said AS_TRANS in its OPEN,
+// which is not the AS configured), so a path of its that begins with
+// AS_TRANS (23456) does not begin with its AS: treated as a withdrawal
+// (RFC 4271 §6.3, RFC 7606 §7.2). Taken, it went on to the other peers
+// without the peer's AS, which their loop detection looks for.
+func TestPathFromASTransRFC6793(t *testing.T) {
+	a, b := netip.MustParseAddr("127.0.18.1"), netip.MustParseAddr("127.0.18.2")
+	port := freePort(t, a)
+	n := waitingNode(t, port, net.ListenConfig{}, Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "raw", Addr: b, AS: 4200000002}}})
+	p := dialRawAS(t, n, b, port, 4200000002)
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{wire.ASTrans, 65100}}}, NextHop: b,
+		NLRI: pfxs("10.56.0.0/16")}.Append(nil, true)))
+	p.send(wire.TypeUpdate, mustAppend(wire.Update{Origin: wire.OriginIGP, ASPath: []wire.Segment{{ASNs: []uint32{4200000002}}}, NextHop: b,
+		NLRI: pfxs("10.55.0.0/16")}.Append(nil, true)))
+	waitRoutes(t, n, map[string]string{"10.55.0.0/16": "4200000002"})
+}
+
 // waitDown waits until the speaker has let go of the session, so that the
 // next connection is not a collision with an established one (RFC 4271
 // §6.8: the established one would stay).
