@@ -966,6 +966,88 @@ func TestInvalidKE(t *testing.T) {
 	checkKeys(t, a, b)
 }
 
+// TestRefusedInitForgotten: an IKE_SA_INIT response that would end the
+// exchange but is followed by an acceptable one (RFC 7296 §2.21.1: it is
+// not authenticated) is forgotten once that one is taken. A second
+// INVALID_KE_PAYLOAD for the group already retried with (the answer to a
+// copy of the first request, §1.2), or a forged error, was remembered:
+// the IKE SA came up, and the first request of it that had to be sent
+// again (here a liveness check whose answer is lost once) ended it as a
+// failed IKE_SA_INIT, its child SA with it, with that refusal as the
+// connection's status reason.
+func TestRefusedInitForgotten(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		adjA func(*PeerConfig)
+		dup  bool // the responder's INVALID_KE_PAYLOAD arrives twice
+		// forged, if set, answers each IKE_SA_INIT request of the
+		// initiator first, from someone on the path.
+		forged wire.NotifyType
+	}{
+		{name: "1.2 INVALID_KE_PAYLOAD answered twice", adjA: withSuite(t, "aes256gcm16-prfsha256-ecp256-x25519", "aes256gcm16"), dup: true},
+		{name: "2.21.1 forged error", forged: wire.NoProposalChosen},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n, a, b := pair(t, func(p *PeerConfig) {
+				p.Mode = ModeResponderOnly // initiates only when told, below
+				if tc.adjA != nil {
+					tc.adjA(p)
+				}
+			}, withSuite(t, "aes256gcm16-prfsha256-x25519", "aes256gcm16"))
+			var mu sync.Mutex // guards lost
+			lost := 0
+			n.setPolicy(func(from, to netip.AddrPort, msg []byte) []time.Duration {
+				h, _, err := wire.ParseHeader(msg)
+				switch {
+				case err != nil:
+				case from.Addr() == addrA && h.Exchange == wire.IKESAInit && tc.forged != 0:
+					forged, err := errorResponse(wire.Header{SPIi: h.SPIi, Exchange: wire.IKESAInit}, &wire.Notify{NotifyType: tc.forged})
+					if err != nil {
+						t.Error(err)
+					}
+					a.m.HandlePacket(from, to, forged)
+				case from.Addr() == addrB && h.Exchange == wire.IKESAInit && h.SPIr == 0:
+					if tc.dup {
+						return []time.Duration{0, 0}
+					}
+				case from.Addr() == addrB && h.Exchange == wire.IKESAInit:
+					// The responder's answer comes after the refusals.
+					return []time.Duration{50 * time.Millisecond}
+				case from.Addr() == addrB && h.Exchange == wire.Informational && h.Flags&wire.FlagResponse != 0:
+					mu.Lock()
+					defer mu.Unlock()
+					if lost++; lost == 1 {
+						return nil
+					}
+				}
+				return []time.Duration{0}
+			})
+			a.onLoop(func(c *conn) { c.initiate() })
+			waitUp(t, a, b, 1)
+			before := a.established()[0]
+			a.onLoop(func(c *conn) {
+				sa := c.established()
+				sa.enqueue(task{kind: taskDPD})
+				sa.kick()
+			})
+			waitFor(t, 5*time.Second, "the liveness check sent again and answered, or the IKE SA gone", func() bool {
+				mu.Lock()
+				defer mu.Unlock()
+				return lost >= 2 || len(a.established()) == 0
+			})
+			time.Sleep(100 * time.Millisecond)
+			st := a.status()
+			if len(st.IKESAs) != 1 || st.IKESAs[0].SPIi != before.SPIi || st.IKESAs[0].State != "established" || a.dp.count() != 1 {
+				t.Errorf("IKE SA %016x_i and its child SA not kept after a retransmission: %+v, %d child SAs (reason %q)",
+					before.SPIi, st.IKESAs, a.dp.count(), st.LastError)
+			}
+			if st.LastError != "" {
+				t.Errorf("status reason %q", st.LastError)
+			}
+		})
+	}
+}
+
 // TestFragmentation covers IKE fragmentation (RFC 7383): with a small
 // fragment size, IKE_AUTH and the CREATE_CHILD_SA exchanges travel as SKF
 // fragments no larger than that size, both ways, also when some are lost.

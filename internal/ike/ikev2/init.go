@@ -170,6 +170,9 @@ func (sa *ikeSA) handleInitResponse(p packet) {
 	sa.detectNAT(ps, p.local, p.remote)
 	sa.fragments = notify(ps, wire.FragmentationSupported) != nil
 	sa.peerSettles = settlesDuplicates(ps)
+	// The refusal that came before was not the answer (RFC 7296 §2.21.1):
+	// it ends no later request of the SA.
+	sa.initRefused = ""
 	sa.pend = nil
 	if sa.encap() {
 		// RFC 7296 §2.23: with a NAT, the initiator moves to port 4500.
