@@ -929,8 +929,9 @@ func (l *link) handlePPP(proto uint16, info []byte) error {
 		return nil
 	default:
 		// RFC 1661 §5.7: an unknown protocol is rejected (IPv6CP, CCP),
-		// unless the peer Code-Rejected Protocol-Reject itself.
-		if l.lcpOurs && l.lcpPeers && !l.codeRejected[ppp.ProtoRej] {
+		// unless the peer Code-Rejected Protocol-Reject itself; §3.5:
+		// before authentication ends it MUST be silently discarded.
+		if l.authed && !l.codeRejected[ppp.ProtoRej] {
 			data := binary.BigEndian.AppendUint16(nil, proto)
 			return l.sendReject(ppp.ProtoLCP, ppp.ProtoRej, append(data, info...))
 		}

@@ -344,3 +344,32 @@ func TestCodeRejectWhileStoppingRFC1661Section4_1(t *testing.T) {
 		})
 	}
 }
+
+// TestUnknownProtocolDiscardedUntilAuthenticatedRFC1661Section3_5: a
+// packet of a protocol vnetgw does not speak (IPv6CP) that arrives while
+// LCP is open but authentication has not ended is silently discarded
+// (RFC 1661 §3.5: MUST), not Protocol-Rejected; once authenticated, the
+// same packet gets its Protocol-Reject (§5.7); client and gateway.
+func TestUnknownProtocolDiscardedUntilAuthenticatedRFC1661Section3_5(t *testing.T) {
+	ipv6cp := ppp.Packet{Code: ppp.ConfReq, ID: 1}.Append(nil)
+	for _, server := range []bool{false, true} {
+		t.Run(fmt.Sprintf("server=%v", server), func(t *testing.T) {
+			conn := &recorder{}
+			l := newLink(server, conn, nil, testLogger(t))
+			l.lcpOurs, l.lcpPeers = true, true
+			if err := l.handlePPP(ppp.ProtoIPv6CP, ipv6cp); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := conn.take(t, ppp.ProtoLCP); len(got) != 0 {
+				t.Fatalf("IPv6CP during authentication answered with %+v; want it discarded", got)
+			}
+			l.authed = true
+			if err := l.handlePPP(ppp.ProtoIPv6CP, ipv6cp); err != nil {
+				t.Fatal(err)
+			}
+			if got, _ := conn.take(t, ppp.ProtoLCP); len(got) != 1 || got[0].Code != ppp.ProtoRej {
+				t.Fatalf("IPv6CP once authenticated answered with %+v; want a Protocol-Reject", got)
+			}
+		})
+	}
+}
