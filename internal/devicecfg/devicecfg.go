@@ -228,6 +228,9 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 			out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: join(cc.RemoteTS), RemoteTS: join(cc.LocalTS)})
 		}
 		if len(out) == 0 {
+			out = bgpOnlyIKEv1(g, c)
+		}
+		if len(out) == 0 {
 			out = append(out, child{Name: "net", LocalTS: "dynamic", RemoteTS: join(c.LocalPrefixes)})
 		}
 		return out
@@ -287,6 +290,60 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 		}
 	}
 	return []child{{Name: "net", LocalTS: join(local), RemoteTS: join(remote)}}
+}
+
+// bgpOnlyIKEv1 are the device's child SAs of an IKEv1 connection to a
+// site that names no ranges, only its BGP speaker: the gateway proposes
+// any-to-any and takes the device's narrowing, to the first child that
+// fits (strongSwan's choice among equal matches), so the first holds the
+// BGP session's ends, the speaker against the VNet range that holds the
+// gateway's end (or that end alone), and the others the speaker against
+// the other VNet ranges. The ends are as the device sees them, through
+// the connection's NAT rules (Static ones: BGP has no Dynamic rule).
+func bgpOnlyIKEv1(g dataplane.Gateway, c dataplane.Connection) []child {
+	if g.BGP == nil {
+		return nil
+	}
+	var out []child
+	for _, p := range g.BGP.Peers {
+		own := cmp.Or(p.Local, g.BGP.Addr)
+		if p.Connection != c.ID || !own.IsValid() || !p.Addr.IsValid() || own.Is4() != p.Addr.Is4() {
+			continue
+		}
+		site, gw := netip.PrefixFrom(seen(c, p.Addr, false), p.Addr.BitLen()), seen(c, own, true)
+		first := netip.PrefixFrom(gw, gw.BitLen())
+		if i := slices.IndexFunc(c.LocalPrefixes, func(v netip.Prefix) bool { return v.Contains(gw) }); i >= 0 {
+			first = c.LocalPrefixes[i]
+		}
+		out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: site.String(), RemoteTS: first.String()})
+		for _, v := range c.LocalPrefixes {
+			if v != first && v.Addr().Is4() == site.Addr().Is4() {
+				out = append(out, child{Name: fmt.Sprintf("net-%d", len(out)+1), LocalTS: site.String(), RemoteTS: v.String()})
+			}
+		}
+	}
+	return out
+}
+
+// seen returns address a of the VNet (vnet) or of the site as the device
+// sees it through the connection's Static NAT rules: a VNet address after
+// its EgressSnat rule, the site's own address before its IngressSnat rule.
+func seen(c dataplane.Connection, a netip.Addr, vnet bool) netip.Addr {
+	for _, n := range c.NAT {
+		from, to := n.External, n.Internal
+		if vnet {
+			from, to = n.Internal, n.External
+		}
+		if n.Egress != vnet || n.Dynamic || !a.Is4() || !from.Contains(a) || from.Bits() != to.Bits() {
+			continue
+		}
+		x, f, t := a.As4(), from.Masked().Addr().As4(), to.Masked().Addr().As4()
+		for i := range x {
+			x[i] = t[i] | (x[i] ^ f[i])
+		}
+		return netip.AddrFrom4(x)
+	}
+	return a
 }
 
 // withHost returns ps with a's host prefix when no prefix of ps holds a.

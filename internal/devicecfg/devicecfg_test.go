@@ -155,3 +155,48 @@ func TestWriteBGPBehindNAT(t *testing.T) {
 		t.Errorf("IKEv1, a BGP site behind NAT rules:\n%s", got)
 	}
 }
+
+// An IKEv1 site that names no ranges, only its BGP speaker: the gateway
+// proposes any-to-any and takes the device's narrowing, to its first
+// child, which holds the session's ends as the device sees them (its
+// speaker before the IngressSnat rule, the gateway's after the
+// EgressSnat one), not the device's outer address (local_ts = dynamic),
+// which left the session out of the tunnel.
+func TestWriteBGPOnlyIKEv1(t *testing.T) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
+		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
+			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr("192.168.1.1"), AS: 65010}}}}
+	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"), IKEv1: true,
+		LocalPrefixes: prefixes("10.2.0.0/16", "10.1.0.0/16")}
+	g.Connections = []dataplane.Connection{c}
+	got, err := write(conn, []instance{{g, c}}, Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(got, "dynamic") || !strings.Contains(got, "net-1 {\n        local_ts = 192.168.1.1/32\n        remote_ts = 10.1.0.0/16\n") ||
+		!strings.Contains(got, "net-2 {\n        local_ts = 192.168.1.1/32\n        remote_ts = 10.2.0.0/16\n") {
+		t.Errorf("a BGP-only site over IKEv1, its first child from its speaker to the VNet range of the gateway's:\n%s", got)
+	}
+	// APIPA addresses: the session's ends alone come first.
+	g.BGP.Peers[0].Addr, g.BGP.Peers[0].Local = netip.MustParseAddr("169.254.21.1"), netip.MustParseAddr("169.254.21.2")
+	if got, err = write(conn, []instance{{g, c}}, Ports{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "net-1 {\n        local_ts = 169.254.21.1/32\n        remote_ts = 169.254.21.2/32\n") {
+		t.Errorf("a BGP-only site over IKEv1 with APIPA addresses:\n%s", got)
+	}
+	// Behind NAT rules: the speaker at 172.31.1.1 is 192.168.1.1 to the
+	// device, the gateway's 10.1.255.30 is 100.65.255.30.
+	g.BGP.Peers[0].Addr, g.BGP.Peers[0].Local = netip.MustParseAddr("172.31.1.1"), netip.Addr{}
+	c.LocalPrefixes = prefixes("100.65.0.0/16")
+	c.NAT = []esptunnel.NAT{{Internal: netip.MustParsePrefix("192.168.1.0/24"), External: netip.MustParsePrefix("172.31.1.0/24")},
+		{Internal: netip.MustParsePrefix("10.1.0.0/16"), External: netip.MustParsePrefix("100.65.0.0/16"), Egress: true}}
+	if got, err = write(conn, []instance{{g, c}}, Ports{}); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(got, "local_ts = ") != 1 || !strings.Contains(got, "local_ts = 192.168.1.1/32\n        remote_ts = 100.65.0.0/16\n") {
+		t.Errorf("a BGP-only site over IKEv1 behind NAT rules:\n%s", got)
+	}
+}

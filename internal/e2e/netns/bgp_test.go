@@ -355,3 +355,44 @@ func (b *birdPeer) waitRoute(t *testing.T, prefix, path string) {
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// TestR41BGPOnlySiteOverIKEv1: a site whose local network gateway names
+// no ranges, only its BGP speaker (BIRD at 192.168.1.1), over IKEv1: the
+// gateway proposes any-to-any and takes the device's narrowing, so the
+// device script must narrow to selectors that hold the BGP session's ends.
+// strongSwan runs the script as it is; the session comes up and the
+// site's LAN is learned.
+func TestR41BGPOnlySiteOverIKEv1(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "bird", "birdc")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("bgp1", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _, gwBGP := r.bgpGateway(vnet, "hub-gw")
+	site := newSite(t, r, 1, pool)
+	siteBGP := netip.MustParseAddr("192.168.1.1")
+	lgw := arm.NetworkID(sub, "bgp1", "localNetworkGateways", "branch")
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = site.addr.String()
+	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGP.String()}
+	r.put(lgw, l, nil)
+	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.ConnectionProtocol = arm.IKEv1
+		p.EnableBGP = true
+	})
+	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	site.ch = netnstest.StartCharon(t, site.gw, netnstest.CharonConfig{Swanctl: script})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the device script:\n%s\nstrongSwan's SAs:\n%s", script, site.ch.SAs())
+		}
+	})
+	startBIRD(t, site.gw, hostIf(t, site.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	waitBGP(t, r, gw, 45*time.Second, "the session with the BGP-only site Connected over IKEv1, its LAN learned", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "192.168.1.0/24", "EBgp", "65010")
+	})
+}
