@@ -314,11 +314,17 @@ IKEv2 (certificate authentication, the address in a configuration payload):
                                             Azure's package, and
   ` + FileGenericCA + `              the same as ` + FileCA + `
 {{end}}{{if .OpenVPN}}
-OpenVPN (TCP port {{.Port}}, the client certificate in TLS):
+OpenVPN (TCP port {{.Port}}, {{if .Certificates}}the client certificate in TLS{{if .Radius}}, or a user name and password{{end}}{{else}}a user name and password, which openvpn asks for{{end}}):
+{{- if .Certificates}}
   ` + FileOpenVPN + `        any OpenVPN 2.6 client: replace
                                             ` + OpenVPNCertPlaceholder + ` and ` + OpenVPNKeyPlaceholder + `
                                             with the certificate and key
-                                            (PEM), then openvpn --config
+                                            (PEM), {{if .Radius}}or delete those two
+                                            blocks for the password alone,
+                                            {{end}}then openvpn --config
+{{- else}}
+  ` + FileOpenVPN + `        any OpenVPN 2.6 client: openvpn --config
+{{- end}}
 {{end}}
 A client does not reconnect by itself after the connection ends (R14);
 vnetgw's own client does with --reconnect.

@@ -137,6 +137,37 @@ func TestOpenVPNProfileFollowsAuthentication(t *testing.T) {
 	}
 }
 
+// TestOpenVPNReadmeFollowsAuthentication: the package's README says how
+// the OpenVPN profile authenticates, as the profile does: with RADIUS
+// alone, a user name and password that openvpn asks for, and no
+// placeholders to replace (the profile has none); with certificates, the
+// placeholders, and with both, that the password may be used instead.
+func TestOpenVPNReadmeFollowsAuthentication(t *testing.T) {
+	for _, tc := range []struct {
+		auth      []string
+		want, not []string
+	}{
+		{nil, []string{"the client certificate in TLS", OpenVPNCertPlaceholder}, []string{"user name and password, which openvpn asks for"}},
+		{[]string{"Radius"}, []string{"a user name and password, which openvpn asks for"}, []string{OpenVPNCertPlaceholder, "client certificate in TLS"}},
+		{[]string{"Certificate", "Radius"}, []string{"the client certificate in TLS, or a user name and password", OpenVPNCertPlaceholder}, nil},
+	} {
+		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+			Protocols: []string{"OpenVPN"}, Authentication: tc.auth, CA: []byte("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")}
+		files := unzip(t, s)
+		readme := strings.Join(strings.Fields(files[FileReadme]), " ")
+		for _, w := range tc.want {
+			if !strings.Contains(readme, w) {
+				t.Errorf("%v: %s lacks %q:\n%s", tc.auth, FileReadme, w, files[FileReadme])
+			}
+		}
+		for _, w := range tc.not {
+			if strings.Contains(readme, w) {
+				t.Errorf("%v: %s says %q, which the profile does not have:\n%s\n%s", tc.auth, FileReadme, w, files[FileReadme], files[FileOpenVPN])
+			}
+		}
+	}
+}
+
 // TestOpenVPNProfileStaticKey: the gateway's static key is in the
 // profile's tls-crypt block, and nowhere else in the package (not in
 // settings.json).
