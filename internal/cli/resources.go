@@ -957,7 +957,9 @@ func publicIPCommand(g *globals) *cobra.Command {
 		if err != nil {
 			return nil, err
 		}
-		p.Tags = old.Tags
+		// Its zones and ddosSettings, which no flag names, stay too (an
+		// update of its idle timeout dropped them).
+		p.Tags, p.Zones, p.Properties.DDoSSettings = old.Tags, old.Zones, old.Properties.DDoSSettings
 		if !given("idle-timeout") {
 			p.Properties.IdleTimeoutInMinutes = old.Properties.IdleTimeoutInMinutes
 		}

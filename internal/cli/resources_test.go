@@ -440,6 +440,28 @@ func TestPublicIPCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 	}
 }
 
+// public-ip update and create run again keep the address's zones and its
+// ddosSettings, which no flag of theirs names (--set gives them): the
+// body was built from the flags alone, so that an update of the idle
+// timeout dropped both.
+func TestPublicIPUpdateKeepsZonesAndDDoSSettings(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "public-ip", "create", "-g", "rg", "-n", "ip", "--sku", "Standard")
+	must(t, "public-ip", "update", "-g", "rg", "-n", "ip", "--set", `zones=["1","2","3"]`, "--set", "properties.ddosSettings.protectionMode=Disabled")
+	for _, args := range [][]string{
+		{"public-ip", "update", "-g", "rg", "-n", "ip", "--idle-timeout", "10"},
+		{"public-ip", "create", "-g", "rg", "-n", "ip"},
+	} {
+		must(t, args...)
+		var p arm.PublicIPAddress
+		mustJSON(t, &p, "public-ip", "show", "-g", "rg", "-n", "ip")
+		if !slices.Equal(p.Zones, []string{"1", "2", "3"}) || p.Properties.DDoSSettings == nil || p.Properties.DDoSSettings.ProtectionMode != "Disabled" {
+			t.Errorf("vnetgw %s: zones %v, ddosSettings %+v; want 1,2,3 and Disabled kept", strings.Join(args, " "), p.Zones, p.Properties.DDoSSettings)
+		}
+	}
+}
+
 // route-table create on a table that exists ("Create or update") keeps
 // its tags, as the other create verbs keep what their flags do not
 // change: run again, the table lost the tags given it through the API
