@@ -1063,15 +1063,37 @@ func gatewayCommand(g *globals) *cobra.Command {
 			return nil, errors.New("--public-ip-addresses is required: the public IP address (name or id) the gateway is reached at; vnetgw public-ip create makes one")
 		}
 		p.ActiveActive = len(pipIDs) == 2 // as az does
-		p.IPConfigurations = nil
-		for i, pip := range pipIDs {
+		// An address the gateway has keeps its IP configuration's name
+		// (az's vnetGatewayConfig0, a template's): made again as
+		// ipconfigN, the write was refused, as the gateway's bgpSettings
+		// and NAT rules name the configuration. A new one takes a name
+		// that none of those kept has.
+		var cfgs []arm.VirtualNetworkGatewayIPConfiguration
+		taken := map[string]bool{}
+		for _, pip := range pipIDs {
 			pid, err := g.resourceID(rg, "publicIPAddresses", pip)
 			if err != nil {
 				return nil, err
 			}
-			p.IPConfigurations = append(p.IPConfigurations, arm.VirtualNetworkGatewayIPConfiguration{Name: fmt.Sprintf("ipconfig%d", i+1),
-				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pid.String())}})
+			cfg := arm.VirtualNetworkGatewayIPConfiguration{
+				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", "GatewaySubnet").String()), PublicIPAddress: arm.Ref(pid.String())}}
+			for _, o := range old.Properties.IPConfigurations {
+				if o.Properties.PublicIPAddress != nil && arm.Equal(o.Properties.PublicIPAddress.ID, pid.String()) && !taken[strings.ToLower(o.Name)] {
+					cfg.Name = o.Name
+					taken[strings.ToLower(o.Name)] = true
+					break
+				}
+			}
+			cfgs = append(cfgs, cfg)
 		}
+		for i := range cfgs {
+			for n := i + 1; cfgs[i].Name == ""; n++ {
+				if name := fmt.Sprintf("ipconfig%d", n); !taken[name] {
+					cfgs[i].Name, taken[name] = name, true
+				}
+			}
+		}
+		p.IPConfigurations = cfgs
 		if len(pipIDs) == 0 {
 			p.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{{Name: "ipconfig1",
 				Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{Subnet: arm.Ref(vid.Child("subnets", "GatewaySubnet").String())}}}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"os"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -243,6 +244,60 @@ func TestGatewayCreateKeepsWhatItsFlagsDoNotChange(t *testing.T) {
 	if len(vc.VPNClientRootCertificates) != 1 || len(vc.VPNClientRevokedCertificates) != 1 || len(vc.VPNClientIPsecPolicies) != 1 {
 		t.Errorf("root certificates %d, revoked %d, client IPsec policies %d, want 1 each",
 			len(vc.VPNClientRootCertificates), len(vc.VPNClientRevokedCertificates), len(vc.VPNClientIPsecPolicies))
+	}
+}
+
+// vnet-gateway update (and create run again) keeps the names of the
+// gateway's IP configurations: they were made again as ipconfig1 and
+// ipconfig2, so that a gateway made through the API, by az
+// (vnetGatewayConfig0) or a template, could not be changed at all: its
+// bgpSettings name its configuration, and the API refused the write
+// (".../ipConfigurations/vnetGatewayConfig0 is none of the gateway's IP
+// configurations").
+func TestGatewayUpdateKeepsIPConfigurationNames(t *testing.T) {
+	_, show := gatewayToCreate(t)
+	must(t, "public-ip", "create", "-g", "rg", "-n", "gw-ip2")
+	cfg, err := client.Discover(os.Getenv("VNETGW_DATA_DIR"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ipConfig := func(name, pip string) arm.VirtualNetworkGatewayIPConfiguration {
+		return arm.VirtualNetworkGatewayIPConfiguration{Name: name, Properties: arm.VirtualNetworkGatewayIPConfigurationProperties{
+			Subnet:          arm.Ref(arm.NetworkID(DefaultSubscription, "rg", "virtualNetworks", "hub").Child("subnets", "GatewaySubnet").String()),
+			PublicIPAddress: arm.Ref(arm.NetworkID(DefaultSubscription, "rg", "publicIPAddresses", pip).String())}}
+	}
+	gw := arm.VirtualNetworkGateway{Resource: arm.Resource{Location: "westeurope"}, Properties: arm.VirtualNetworkGatewayProperties{
+		GatewayType: arm.GatewayTypeVpn, VPNType: arm.RouteBased, SKU: &arm.VirtualNetworkGatewaySKU{Name: "VpnGw1"},
+		IPConfigurations: []arm.VirtualNetworkGatewayIPConfiguration{ipConfig("vnetGatewayConfig0", "gw-ip")}}}
+	if _, err := c.Put(context.Background(), arm.NetworkID(DefaultSubscription, "rg", "virtualNetworkGateways", "gw"), gw, nil); err != nil {
+		t.Fatal(err)
+	}
+	names := func() []string {
+		var out []string
+		for _, c := range show().Properties.IPConfigurations {
+			out = append(out, c.Name+" "+path.Base(c.Properties.PublicIPAddress.RefID()))
+		}
+		return out
+	}
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--sku", "VpnGw2")
+	must(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--sku", "VpnGw2")
+	if got := names(); !slices.Equal(got, []string{"vnetGatewayConfig0 gw-ip"}) || show().Properties.SKU.Name != "VpnGw2" {
+		t.Errorf("after update --sku VpnGw2: IP configurations %v, SKU %+v; want vnetGatewayConfig0 of gw-ip kept, VpnGw2", got, show().Properties.SKU)
+	}
+	// A second address makes it active-active: the first keeps its
+	// configuration, the second is given one of a name not taken.
+	gw.Properties.IPConfigurations = []arm.VirtualNetworkGatewayIPConfiguration{ipConfig("ipconfig1", "gw-ip")}
+	gw.Properties.SKU.Name = "VpnGw2"
+	if _, err := c.Put(context.Background(), arm.NetworkID(DefaultSubscription, "rg", "virtualNetworkGateways", "gw"), gw, nil); err != nil {
+		t.Fatal(err)
+	}
+	must(t, "vnet-gateway", "update", "-g", "rg", "-n", "gw", "--public-ip-addresses", "gw-ip2", "gw-ip")
+	if got := names(); !slices.Equal(got, []string{"ipconfig2 gw-ip2", "ipconfig1 gw-ip"}) {
+		t.Errorf("after update --public-ip-addresses gw-ip2 gw-ip: IP configurations %v; want gw-ip2's new (ipconfig2), gw-ip's ipconfig1 kept", got)
 	}
 }
 
