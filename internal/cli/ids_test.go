@@ -174,6 +174,50 @@ func TestChildIDsFlag(t *testing.T) {
 	}
 }
 
+// The update of several children by --ids (vnet subnet update, route-table
+// route update, nic ip-config update) prints their answers as one list, as
+// the update of several resources does and az prints them: they came as
+// one JSON document after another, which is no JSON, and as a table
+// each with -o table.
+func TestChildUpdateIDsPrintOneList(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "v", "--address-prefixes", "10.1.0.0/16")
+	must(t, "route-table", "create", "-g", "rg", "-n", "rt")
+	var subnets, routes, ipConfigs []string
+	for i, name := range []string{"s1", "s2"} {
+		var s arm.Subnet
+		mustJSON(t, &s, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "v", "-n", name, "--address-prefixes", fmt.Sprintf("10.1.%d.0/24", i+1))
+		subnets = append(subnets, s.ID)
+		var r arm.Route
+		mustJSON(t, &r, "route-table", "route", "create", "-g", "rg", "--route-table-name", "rt", "-n", "r"+name, "--address-prefix", fmt.Sprintf("10.%d.0.0/16", i+8), "--next-hop-type", "VnetLocal")
+		routes = append(routes, r.ID)
+		var n arm.NetworkInterface
+		mustJSON(t, &n, "nic", "create", "-g", "rg", "-n", "nic"+name, "--vnet-name", "v", "--subnet", name)
+		ipConfigs = append(ipConfigs, n.Properties.IPConfigurations[0].ID)
+	}
+	for _, c := range []struct {
+		args []string
+		ids  []string
+	}{
+		{[]string{"vnet", "subnet", "update", "--route-table", "rt"}, subnets},
+		{[]string{"route-table", "route", "update", "--next-hop-type", "None"}, routes},
+		{[]string{"nic", "ip-config", "update", "--private-ip-address", ""}, ipConfigs},
+	} {
+		args := append(append(slices.Clone(c.args), "--ids"), c.ids...)
+		var got []struct {
+			ID string `json:"id"`
+		}
+		out := must(t, args...)
+		if err := json.Unmarshal([]byte(out), &got); err != nil || len(got) != 2 || got[0].ID != c.ids[0] || got[1].ID != c.ids[1] {
+			t.Errorf("vnetgw %s: %v, want a list of both, in that order\n%s", strings.Join(args, " "), err, out)
+		}
+		if out := must(t, append(args, "-o", "table")...); strings.Count(out, "Name") != 1 || strings.Count(out, "\n") != 4 {
+			t.Errorf("vnetgw %s -o table: want one table, its head and a row each\n%s", strings.Join(args, " "), out)
+		}
+	}
+}
+
 // TestPartWaits: az's wait on a table's routes, a gateway's NAT rules,
 // root and revoked certificates and packet captures, and a connection's
 // packet captures (they were unknown commands). A route's waits for the

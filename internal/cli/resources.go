@@ -830,7 +830,8 @@ func subnetCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return eachTarget(ts, func(id arm.ID) error { return fn(cmd.Context(), c, id) })
+			// What update prints of several (--ids) is one list.
+			return g.forEach(ts, cols, func(id arm.ID) error { return fn(cmd.Context(), c, id) })
 		}
 	}
 	// write is create's and update's: both keep what the flags do not
@@ -1534,7 +1535,7 @@ func routeCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return eachTarget(ts, func(id arm.ID) error { return writeOne(cmd, c, id, verb, gu) })
+			return g.forEach(ts, columns, func(id arm.ID) error { return writeOne(cmd, c, id, verb, gu) })
 		}
 		flags(cmd, true)
 		f := cmd.Flags()
@@ -2071,7 +2072,7 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return eachTarget(ts, func(t arm.ID) error { return updateOne(cmd, c, t.Parent(), t.ResourceGroup, t.Name()) })
+			return g.forEach(ts, cols, func(t arm.ID) error { return updateOne(cmd, c, t.Parent(), t.ResourceGroup, t.Name()) })
 		}}
 	updateOne = func(cmd *cobra.Command, c *client.Client, id arm.ID, rg, name string) error {
 		given := cmd.Flags().Changed
