@@ -246,9 +246,11 @@ func New(cfg Config) *Handler {
 // authorized compares the presented bearer token with the configured one
 // in constant time (hashing first, so that not even the length leaks). The
 // scheme matches in any case and may be followed by several spaces
-// (RFC 7235 section 2.1).
+// (RFC 7235 section 2.1). Spaces and tabs around the value are not part of
+// it, over HTTP/2 too, whose server keeps them where HTTP/1.1's drops them.
 func (h *Handler) authorized(r *http.Request) bool {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	// RFC 9110 section 5.5: such whitespace MUST be excluded before the value is evaluated.
+	scheme, tok, ok := strings.Cut(strings.Trim(r.Header.Get("Authorization"), " \t"), " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") {
 		return false
 	}
