@@ -94,9 +94,9 @@ func (r *Region) allocatePublicIP(tx *txn) (netip.Addr, error) {
 // its last are reserved (network, gateway, two for DNS, broadcast).
 const reservedLow = 4
 
-// privateRange returns the usable addresses of an IPv4 subnet, or of the
-// first 2^16 of an IPv6 one; ok is false when it has none (an IPv4
-// subnet smaller than /29, whose reserved addresses are all it has).
+// privateRange returns the usable addresses of a subnet (of an IPv6 one
+// all but its first four); ok is false when it has none (an IPv4 subnet
+// smaller than /29, whose reserved addresses are all it has).
 func privateRange(p netip.Prefix) (first, last netip.Addr, ok bool) {
 	first = p.Masked().Addr()
 	for range reservedLow {

@@ -103,6 +103,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 		return nil, err
 	}
 	r.m = m
+	r.warnOutsidePool()
 	fctx, cancel := context.WithCancel(context.Background())
 	r.cancel = cancel
 	go r.follow(fctx)
@@ -149,6 +150,30 @@ func checkFormat(ctx context.Context, st store.Store) error {
 			return fmt.Errorf("the state's records are of format %d, written by a later vnetgw; this one reads format %d and would lose what it cannot read: run the later vnetgw (or this one on a backup of the state from before it)", f, Format)
 		}
 		return nil
+	}
+}
+
+// warnOutsidePool says which public addresses lie outside the pool, as
+// when serve starts again with another --public-ip-pool: they are kept
+// (a gateway's address does not change under it), and new ones come
+// from the pool.
+func (r *Region) warnOutsidePool() {
+	if !r.pool.First.IsValid() {
+		return
+	}
+	var outside []string
+	for _, d := range r.m.docs[arm.TypePublicIPAddress] {
+		p, ok := d.(*arm.PublicIPAddress)
+		if !ok {
+			continue
+		}
+		if a, err := netip.ParseAddr(p.Properties.IPAddress); err == nil && !r.pool.Contains(a) {
+			outside = append(outside, p.ID+" "+a.String())
+		}
+	}
+	if len(outside) > 0 {
+		slices.Sort(outside)
+		r.log.Warn("public IP addresses outside --public-ip-pool are kept; new ones come from the pool", "pool", r.pool.String(), "addresses", outside)
 	}
 }
 
