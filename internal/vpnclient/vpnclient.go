@@ -284,7 +284,8 @@ Trust:        ` + FileCA + ` issued the gateway's certificate
 {{if .Certificates}}Authenticate with your own client certificate and key, issued by a root
 certificate uploaded to the gateway (vpnClientRootCertificates){{if .Radius}}, or
 with a user name and password, which the gateway's RADIUS server checks
-(vnetgw p2s connect --user NAME; the scripts below take certificates){{end}}.
+{{- if .SSTP}}
+(SSTP: vnetgw p2s connect --user NAME; the scripts below take certificates){{end}}{{end}}.
 {{- else}}Authenticate with a user name and password, which the gateway's RADIUS
 server checks.{{end}}{{if and .OpenVPN .OpenVPNKey}} The package holds one secret, the gateway's key in
 ` + FileOpenVPN + ` (written readable by its owner alone): give it to the

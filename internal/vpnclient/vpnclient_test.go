@@ -149,7 +149,7 @@ func TestOpenVPNReadmeFollowsAuthentication(t *testing.T) {
 	}{
 		{nil, []string{"the client certificate in TLS", OpenVPNCertPlaceholder}, []string{"user name and password, which openvpn asks for"}},
 		{[]string{"Radius"}, []string{"a user name and password, which openvpn asks for"}, []string{OpenVPNCertPlaceholder, "client certificate in TLS"}},
-		{[]string{"Certificate", "Radius"}, []string{"the client certificate in TLS, or a user name and password", OpenVPNCertPlaceholder}, nil},
+		{[]string{"Certificate", "Radius"}, []string{"the client certificate in TLS, or a user name and password", OpenVPNCertPlaceholder}, []string{"p2s connect"}},
 	} {
 		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
 			Protocols: []string{"OpenVPN"}, Authentication: tc.auth, CA: []byte("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")}
@@ -165,6 +165,12 @@ func TestOpenVPNReadmeFollowsAuthentication(t *testing.T) {
 				t.Errorf("%v: %s says %q, which the profile does not have:\n%s\n%s", tc.auth, FileReadme, w, files[FileReadme], files[FileOpenVPN])
 			}
 		}
+	}
+	// vnetgw's own client, which takes a password, speaks SSTP alone.
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"SSTP", "OpenVPN"}, Authentication: []string{"Certificate", "Radius"}}
+	if readme := unzip(t, s)[FileReadme]; !strings.Contains(readme, "vnetgw p2s connect --user NAME") {
+		t.Errorf("with SSTP, Certificate and Radius, %s does not say how to connect with a password:\n%s", FileReadme, readme)
 	}
 }
 
