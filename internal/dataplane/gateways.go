@@ -226,7 +226,16 @@ func (e *Engine) startGateway(c Gateway, logged string) *gw {
 		return g
 	}
 	if e.opts.PublicInterface != "" {
-		if out, err := exec.Command("ip", "addr", "replace", netip.PrefixFrom(c.PublicAddr, c.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface).CombinedOutput(); err != nil {
+		args := []string{"addr", "replace", netip.PrefixFrom(c.PublicAddr, c.PublicAddr.BitLen()).String(), "dev", e.opts.PublicInterface}
+		if c.PublicAddr.Is6() {
+			// Usable at once: an address under duplicate address
+			// detection (RFC 4862 §5.4) is tentative, and the gateway's
+			// sockets cannot bind it for a second or so. It is on one
+			// node at a time (the cluster's claims), as a floating
+			// address is.
+			args = append(args, "nodad")
+		}
+		if out, err := exec.Command("ip", args...).CombinedOutput(); err != nil {
 			g.err = fmt.Errorf("adding %s to %s: %v: %s", c.PublicAddr, e.opts.PublicInterface, err, strings.TrimSpace(string(out)))
 			e.log.Error("gateway not started", "gateway", c.key(), "err", g.err)
 			return g
