@@ -135,7 +135,7 @@ func TestIKEv1RekeyUnderLoad(t *testing.T) {
 					t.Errorf("seconds %d to %d of the transfer moved nothing", i-1, i+1)
 				}
 			}
-			if n := len(per); n < 3 || (per[n-1]+per[n-2]+per[n-3])/3 < rate/3 {
+			if !recovered(per, rate) {
 				t.Errorf("throughput did not recover after the rekeys: %.0f", per)
 			}
 			if d := gw.Status()[0].Drops; d != (tunnel.TunnelDrops{}) {
