@@ -399,8 +399,8 @@ func (e *Engine) startHost(hc Host, r fabric.Forwarder, log *slog.Logger) *host 
 	return h
 }
 
-// Retry starts again the hosts and gateways that failed to start at least
-// RetryInterval ago, and the gateways that waited for the stop of the one
+// Retry starts again the hosts, gateways and gateways' point-to-site
+// servers that failed to start at least RetryInterval ago, and the gateways that waited for the stop of the one
 // that had their address once it has ended, and reports whether any of
 // them runs now.
 func (e *Engine) Retry() bool {
@@ -423,6 +423,11 @@ func (e *Engine) Retry() bool {
 		}
 	}
 	for id, g := range e.gateways {
+		if g.p2sDue(now) {
+			if e.startP2S(g, tcpPart(g.cfg.P2S)); g.p2s != nil {
+				started = true
+			}
+		}
 		if g.gw != nil || !g.due(now) {
 			continue
 		}

@@ -45,6 +45,10 @@ type gw struct {
 	learned   []netip.Prefix      // the speaker's routes installed in tunnels
 	p2s       *p2s.Server         // nil without point-to-site
 	p2sCfg    *GatewayP2S         // what p2s runs with
+	// p2sFailedAt is when p2s last failed to start (its port taken, say),
+	// for Retry; p2sLogged that error, as logged at Error.
+	p2sFailedAt time.Time
+	p2sLogged   string
 	// logged is the error its last start failed with, as logged at
 	// Error: a retry that fails alike logs at Debug (it was an ERROR
 	// every RetryInterval).

@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
@@ -50,9 +51,14 @@ func (e *Engine) configureP2S(g *gw) {
 	if sstp == nil || g.p2s != nil {
 		return
 	}
+	e.startP2S(g, sstp)
+}
+
+// startP2S starts g's server of SSTP and OpenVPN clients, sstp.
+func (e *Engine) startP2S(g *gw, sstp *GatewayP2S) {
 	cert, err := e.gatewayCert(g)
 	if err != nil {
-		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
+		e.p2sFailed(g, err)
 		return
 	}
 	port := e.opts.SSTPPort
@@ -62,7 +68,7 @@ func (e *Engine) configureP2S(g *gw) {
 	var ovpnKey *openvpn.StaticKey
 	if sstp.OpenVPN && e.opts.OpenVPNKey != nil {
 		if ovpnKey, err = e.opts.OpenVPNKey(sstp.GatewayGUID); err != nil {
-			e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
+			e.p2sFailed(g, err)
 			return
 		}
 	}
@@ -72,12 +78,32 @@ func (e *Engine) configureP2S(g *gw) {
 		Radius: sstp.Radius, RadiusOnly: sstp.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g),
 		RadiusFailover: &g.radiusFailover, Seats: &g.seats})
 	if err != nil {
-		e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
+		e.p2sFailed(g, err)
 		return
 	}
 	s.SetCapture(e.captures[g.cfg.ID]) // a gateway's capture takes in its clients' packets
-	g.p2s, g.p2sCfg = s, sstp
+	g.p2s, g.p2sCfg, g.p2sFailedAt, g.p2sLogged = s, sstp, time.Time{}, ""
 	e.log.Info("point-to-site server started", "gateway", g.cfg.key(), "listen", s.Addr(), "pool", sstp.TCPPool, "sstp", sstp.SSTP, "openvpn", sstp.OpenVPN)
+}
+
+// p2sFailed notes that g's point-to-site server did not start, for Retry
+// to try again, and logs why: at Error once, at Debug when a retry fails
+// alike.
+func (e *Engine) p2sFailed(g *gw, err error) {
+	g.p2sFailedAt = time.Now()
+	if err.Error() == g.p2sLogged {
+		e.log.Debug("point-to-site not started", "gateway", g.cfg.key(), "err", err)
+		return
+	}
+	g.p2sLogged = err.Error()
+	e.log.Error("point-to-site not started", "gateway", g.cfg.key(), "err", err)
+}
+
+// p2sDue tells whether Retry is to start g's point-to-site server again:
+// g runs and is to serve SSTP or OpenVPN, and its server failed to start
+// RetryInterval ago or more.
+func (g *gw) p2sDue(now time.Time) bool {
+	return g.gw != nil && g.p2s == nil && tcpPart(g.cfg.P2S) != nil && !g.p2sFailedAt.IsZero() && now.Sub(g.p2sFailedAt) >= RetryInterval
 }
 
 // tcpPart returns what of p the server of SSTP and OpenVPN clients runs

@@ -246,3 +246,52 @@ func startP2S(t *testing.T, e *Engine, pub netip.Addr, p *GatewayP2S, root *pkit
 	roots.AddCert(root.Certificate)
 	return cfg, roots
 }
+
+// TestP2SRetriedAfterFailedStart: a point-to-site server that could not
+// start (its port taken by another program) is started again by Retry,
+// as a gateway that could not start is, once RetryInterval has passed
+// and the port is free: clients connect without a change of the
+// gateway's configuration. It was tried again only at the next one.
+func TestP2SRetriedAfterFailedStart(t *testing.T) {
+	root := pkitest.Issue(t, "P2S root", true, nil)
+	pub := netip.MustParseAddr("127.93.2.1")
+	server := pkitest.Issue(t, "gateway", false, root, pub).TLS()
+	taken, err := net.Listen("tcp", netip.AddrPortFrom(pub, 15756).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	e := New(Options{IKEPort: 15754, NATTPort: 15755, SSTPPort: 15756,
+		GatewayCert: func(netip.Addr) (tls.Certificate, error) { return server, nil }})
+	defer e.Close()
+	p := &GatewayP2S{Pool: netip.MustParsePrefix("172.16.205.0/24"), TCPPool: netip.MustParsePrefix("172.16.205.0/24"), SSTP: true,
+		Roots: [][]byte{root.Certificate.Raw}}
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", Subnet: "gwsubnet", PublicAddr: pub, PrivateAddr: netip.MustParseAddr("10.1.255.4"), P2S: p}}}
+	if g := reconfigGateway(t, e, cfg); g == nil || g.gw == nil || g.p2s != nil {
+		t.Fatalf("with its port taken: gateway %+v; want it running without its point-to-site server", g)
+	}
+	taken.Close()
+	if e.Retry() {
+		t.Fatal("Retry started the point-to-site server before RetryInterval")
+	}
+	e.mu.Lock()
+	e.gateways["gw"].p2sFailedAt = time.Now().Add(-RetryInterval)
+	e.mu.Unlock()
+	if !e.Retry() {
+		t.Fatal("Retry did not start the point-to-site server RetryInterval after it failed, its port free")
+	}
+	roots := x509.NewCertPool()
+	roots.AddCert(root.Certificate)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	c, err := p2s.Dial(ctx, p2s.ClientConfig{Server: netip.AddrPortFrom(pub, 15756), ServerName: pub.String(), RootCAs: roots,
+		Cert: pkitest.Issue(t, "alice", false, root).TLS()})
+	if err != nil {
+		t.Fatalf("a client of the server Retry started: %v", err)
+	}
+	defer c.Close()
+	if a := c.Addr(); !p.TCPPool.Contains(a) {
+		t.Errorf("the client has %v, not an address of the pool %v", a, p.TCPPool)
+	}
+}
