@@ -103,6 +103,9 @@ type Gateway struct {
 	mu      sync.Mutex
 	tunnels []tunnel.Tunnel
 	clients map[string]netip.Addr
+	// pool is the IKEv2 clients' pool: its addresses go into their
+	// clients' tunnels or nowhere (tunnel.Config.Drop).
+	pool netip.Prefix
 	// conns are, by name, the connections of the last Reconfig that the
 	// data path took (one it refuses leaves the gateway as it was):
 	// Status lists each, also while its IKE daemon has no peer for it.
@@ -412,6 +415,9 @@ func (g *Gateway) Reconfig(conns []Connection) error {
 // clients'; g.mu is held.
 func (g *Gateway) applyTunnels() error {
 	tc := tunnel.Config{Tunnels: slices.Clone(g.tunnels)}
+	if g.pool.IsValid() {
+		tc.Drop = []netip.Prefix{g.pool}
+	}
 	for _, name := range slices.Sorted(maps.Keys(g.clients)) {
 		a := g.clients[name]
 		tc.Tunnels = append(tc.Tunnels, tunnel.Tunnel{Name: name, Routes: []netip.Prefix{netip.PrefixFrom(a, a.BitLen())}})
@@ -423,15 +429,22 @@ func (g *Gateway) applyTunnels() error {
 }
 
 // SetClients serves point-to-site clients over IKEv2 as cl says (nil:
-// none), each in a tunnel of its own that carries its address. cl's
+// none), each in a tunnel of its own that carries its address; an
+// address of the pool that no client has goes into no tunnel. cl's
 // Attach, Detach and ForceEncap are the gateway's.
 func (g *Gateway) SetClients(cl *ikev2.Clients) error {
+	var pool netip.Prefix
 	if cl != nil {
 		c := *cl
 		c.Attach, c.Detach, c.ForceEncap = g.attachClient, g.detachClient, !g.opts.RawESP
 		cl = &c
+		pool = cl.Pool
 	}
-	return g.ike.Load().SetClients(cl)
+	g.mu.Lock()
+	g.pool = pool
+	err := g.applyTunnels()
+	g.mu.Unlock()
+	return errors.Join(err, g.ike.Load().SetClients(cl))
 }
 
 func (g *Gateway) attachClient(name string, addr netip.Addr) error {

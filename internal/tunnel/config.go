@@ -14,6 +14,12 @@ var ErrNoChanges = errors.New("tunnel: no changes")
 // Config is the set of tunnels an engine carries.
 type Config struct {
 	Tunnels []Tunnel
+	// Drop are prefixes whose packets no tunnel takes but by a route of
+	// its own at least as long: a point-to-site pool, whose addresses are
+	// their clients' tunnels' alone, not the wider route of another
+	// tunnel (a default site's 0.0.0.0/0). They are dropped as having no
+	// route.
+	Drop []netip.Prefix
 }
 
 // Tunnel is one connection of a gateway.
@@ -75,5 +81,5 @@ func (c Config) validate() (map[string]Tunnel, error) {
 }
 
 func (c Config) equal(d Config) bool {
-	return slices.EqualFunc(c.Tunnels, d.Tunnels, Tunnel.equal)
+	return slices.EqualFunc(c.Tunnels, d.Tunnels, Tunnel.equal) && slices.Equal(c.Drop, d.Drop)
 }

@@ -286,7 +286,7 @@ func New(opts Options) (*Engine, error) {
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	e.routes.Store(newRoutes(e.tunnels))
+	e.routes.Store(newRoutes(e.tunnels, nil))
 	e.pool = newPool(workers)
 	e.out = newOutBatch(max(opts.Inner.BatchSize(), minOutBatch))
 	e.in = newInBatch(udp.DefaultBatchSize)
@@ -354,8 +354,8 @@ func (e *Engine) reconfig(cfg Config) (gone []*tunnel, err error) {
 			t.nat.Store(newNATTable(tc.NAT))
 		}
 	}
-	e.routes.Store(newRoutes(e.tunnels))
-	e.cfg = Config{Tunnels: slices.Clone(cfg.Tunnels)}
+	e.routes.Store(newRoutes(e.tunnels, cfg.Drop))
+	e.cfg = Config{Tunnels: slices.Clone(cfg.Tunnels), Drop: slices.Clone(cfg.Drop)}
 	for i := range e.cfg.Tunnels {
 		e.cfg.Tunnels[i].Routes = slices.Clone(e.cfg.Tunnels[i].Routes)
 		e.cfg.Tunnels[i].NAT = slices.Clone(e.cfg.Tunnels[i].NAT)

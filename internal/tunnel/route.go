@@ -17,11 +17,12 @@ type routes struct{ v4, v6 lpm }
 type lpm struct {
 	bits []int // lengths in use, longest first
 	// m holds the tunnels of a prefix: the one it belongs to first, then
-	// the standby tunnels by name.
+	// the standby tunnels by name; none for a prefix dropped
+	// (Config.Drop).
 	m map[netip.Prefix][]*tunnel
 }
 
-func newRoutes(tunnels map[string]*tunnel) *routes {
+func newRoutes(tunnels map[string]*tunnel, drop []netip.Prefix) *routes {
 	r := &routes{v4: lpm{m: map[netip.Prefix][]*tunnel{}}, v6: lpm{m: map[netip.Prefix][]*tunnel{}}}
 	for _, t := range tunnels {
 		for _, p := range t.cfg.Routes {
@@ -30,6 +31,18 @@ func newRoutes(tunnels map[string]*tunnel) *routes {
 				l = &r.v4
 			}
 			l.m[p.Masked()] = append(l.m[p.Masked()], t)
+			if !slices.Contains(l.bits, p.Bits()) {
+				l.bits = append(l.bits, p.Bits())
+			}
+		}
+	}
+	for _, p := range drop {
+		l := &r.v6
+		if p.Addr().Is4() {
+			l = &r.v4
+		}
+		if _, ok := l.m[p.Masked()]; !ok && p.IsValid() {
+			l.m[p.Masked()] = nil
 			if !slices.Contains(l.bits, p.Bits()) {
 				l.bits = append(l.bits, p.Bits())
 			}
@@ -54,7 +67,7 @@ func newRoutes(tunnels map[string]*tunnel) *routes {
 
 // lookup returns the tunnel that routes dst, or nil: of the tunnels of the
 // longest matching prefix, the first that has a child SA, or else the one
-// the prefix belongs to.
+// the prefix belongs to; nil when that prefix is dropped.
 func (r *routes) lookup(dst netip.Addr) *tunnel {
 	l := &r.v6
 	if dst.Is4() {
@@ -63,6 +76,9 @@ func (r *routes) lookup(dst netip.Addr) *tunnel {
 	for _, bits := range l.bits {
 		p, _ := dst.Prefix(bits)
 		if ts, ok := l.m[p]; ok {
+			if len(ts) == 0 {
+				return nil
+			}
 			if len(ts) > 1 {
 				for _, t := range ts {
 					if len(*t.children.Load()) > 0 {
