@@ -519,6 +519,26 @@ func TestR21R38SharedKeys(t *testing.T) {
 	})
 }
 
+// TestR25DefaultSiteNeedsRouteBased: forced tunneling's default site is
+// a route-based gateway's (R25, as Azure has it): a policy-based one
+// negotiates its site's ranges alone, so that the VNet's Internet-bound
+// traffic that 0.0.0.0/0 sent it was dropped in its tunnel, while the
+// effective routes showed it going to the gateway.
+func TestR25DefaultSiteNeedsRouteBased(t *testing.T) {
+	withDefaultSite := func(e *env, vpnType, sku string) (string, string, any) {
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", vpnType, sku)
+		body := gateway(loc, s.gwSubnet, s.pip, vpnType, sku)
+		body["properties"].(obj)["gatewayDefaultSite"] = obj{"id": e.lng(s, "l", "203.0.113.9", "192.168.0.0/16")}
+		return "PUT", s.gw, body
+	}
+	runCases(t, []ruleCase{
+		{name: "a default site on a policy-based gateway is refused", status: 400, code: "InvalidGatewayDefaultSite",
+			req: func(e *env) (string, string, any) { return withDefaultSite(e, "PolicyBased", "Basic") }},
+		{name: "a default site on a route-based gateway is taken", status: 200,
+			req: func(e *env) (string, string, any) { return withDefaultSite(e, "RouteBased", "VpnGw1") }},
+	})
+}
+
 func TestR15PointToSite(t *testing.T) {
 	p2s := func(e *env, vpnType string) (string, string, any) {
 		sku := "VpnGw1"

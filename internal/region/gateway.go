@@ -149,6 +149,12 @@ func (r *Region) stageGateway(tx *txn, id arm.ID, g *arm.VirtualNetworkGateway, 
 			return err
 		}
 		if ds := p.GatewayDefaultSite.RefID(); ds != "" {
+			if p.VPNType == arm.PolicyBased {
+				// A policy-based tunnel carries its site's ranges alone:
+				// the default route would lead nowhere.
+				return &arm.Error{Code: arm.CodeGatewayDefaultSite, Target: "properties.gatewayDefaultSite",
+					Message: "forced tunneling needs a route-based gateway; this gateway is policy-based (R25)"}
+			}
 			if _, _, err := ref[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, "properties.gatewayDefaultSite", ds); err != nil {
 				e := err.(*arm.Error)
 				e.Code = arm.CodeGatewayDefaultSite
