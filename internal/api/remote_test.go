@@ -206,3 +206,43 @@ func TestGatewayChangeWhilePeerRegionDown(t *testing.T) {
 		t.Errorf("the connection goes to %q after the change, want %s", got, remoteGW)
 	}
 }
+
+// TestPeerRegionPrefixPairLimit: an IKEv1 VNet-to-VNet connection to
+// another region's gateway negotiates a child SA per pair of our VNet's
+// ranges and the remote VNet's, and is held to rules.MaxPrefixPairs as
+// one to a gateway of this region is (R18): the remote VNet's ranges were
+// not counted, so a connection of 257 pairs was taken, and the pairs
+// past the peer's limit never came up (their traffic went nowhere). A
+// peer region's VNet that grows past the limit is not taken at the
+// refresh (what was known stays), as a change of its address space that
+// would overlap ours is not.
+func TestPeerRegionPrefixPairLimit(t *testing.T) {
+	t.Parallel()
+	ranges := func(n int) []string {
+		var out []string
+		for i := range n {
+			out = append(out, fmt.Sprintf("172.%d.%d.0/24", 16+i/256, i%256))
+		}
+		return out
+	}
+	remoteGW := netPath(subB, "rg", "virtualNetworkGateways", "gw")
+	peer := &peerRegion{}
+	peer.set(remoteGW, ranges(257), "")
+	var reg *region.Region
+	e := newEnv(t, envOptions{remotes: peer, reg: &reg})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	c := netPath(subA, "rg", "connections", "c")
+	body := v2v(loc, s.gw, remoteGW)
+	body["properties"].(obj)["connectionProtocol"] = "IKEv1"
+	if r := e.do("PUT", c, body); r.status != 400 || r.code() != "TrafficSelectorPairLimitExceeded" || !strings.Contains(string(r.body), "257 prefix pairs") {
+		t.Fatalf("an IKEv1 connection of 257 prefix pairs to another region's gateway: %d %s", r.status, r.body)
+	}
+
+	peer.set(remoteGW, ranges(256), "")
+	e.must("PUT", c, body)
+	peer.set(remoteGW, ranges(257), "")
+	time.Sleep(region.RemoteRefresh + time.Second)
+	if got := routesOf(reg, s.vnet); len(got) != 256 {
+		t.Fatalf("after the peer's VNet grew to 257 ranges: our VNet routes %d of them to the tunnel, want the 256 known", len(got))
+	}
+}

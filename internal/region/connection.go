@@ -365,6 +365,8 @@ func prefixPairs(tx *txn, c *arm.Connection, g1 *arm.VirtualNetworkGateway) int 
 		if v := vnetOfGateway(tx, g2); v != nil && v.Properties.AddressSpace != nil {
 			remote, _ = rules.ParsePrefixes("", v.Properties.AddressSpace.AddressPrefixes)
 		}
+	} else if rg := tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); rg != nil {
+		remote, _ = rules.ParsePrefixes("", rg.VNetPrefixes) // another region's (R1)
 	}
 	return sameVersionPairs(vnet, remote)
 }

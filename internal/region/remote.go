@@ -366,7 +366,8 @@ func (r *Region) takeRemote(ctx context.Context, id string, rg *RemoteGateway) (
 // remoteFits tells whether rg, a peer region's new answer for gateway
 // id, may replace what is known: it passes check, and R35 holds with it
 // at every gateway of this region connected to it (its VNet's address
-// space may have changed since the connection was made).
+// space may have changed since the connection was made), as R18 does for
+// each connection to it.
 func (r *Region) remoteFits(id string, rg *RemoteGateway) error {
 	if err := rg.check(id); err != nil {
 		return err
@@ -376,6 +377,10 @@ func (r *Region) remoteFits(id string, rg *RemoteGateway) error {
 		for _, c := range linked[arm.Connection](tx, arm.TypeConnection, link{gateway2, refKey(id)}) {
 			if g := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, c.Properties.VirtualNetworkGateway1.RefID()); g != nil {
 				if err := rules.R35NoOverlap(g.Name, gatewayDomain(tx, g)); err != nil {
+					return err
+				}
+				if err := rules.R18PrefixPairs(prefixPairs(tx, c, g)); err != nil {
+					err.Message = "connection " + c.Name + ": " + err.Message
 					return err
 				}
 			}
