@@ -40,6 +40,11 @@ type Config struct {
 	// for the message of a refused token.
 	TokenFrom string
 	CAFile    string // PEM; empty means the system roots
+	// PeerDir is the data directory the rest was read from by
+	// DiscoverDir: the client is another serve's (a region's --peer), and
+	// its errors name that directory, not the CLI's --data-dir and
+	// $VNETGW_*, which do not name a peer.
+	PeerDir string
 	// DialContext, when set, opens the connections to the endpoint
 	// instead of a net.Dialer: tests use it to reach an API that listens
 	// inside a network namespace.
@@ -106,7 +111,7 @@ func Discover(dataDir string) (Config, error) {
 // region's --peer), which $VNETGW_ENDPOINT and $VNETGW_TOKEN, naming the
 // serve the CLI talks to, do not name.
 func DiscoverDir(dataDir string) (Config, error) {
-	return fromDir(Config{}, dataDir, false)
+	return fromDir(Config{PeerDir: dataDir}, dataDir, false)
 }
 
 // fromDir completes cfg with what data directory dataDir says; its
@@ -162,6 +167,7 @@ type Client struct {
 	token     string
 	tokenFrom string
 	caFile    string // as Config's
+	peerDir   string // as Config's
 	http      *http.Client
 }
 
@@ -187,6 +193,7 @@ func New(cfg Config) (*Client, error) {
 		token:     cfg.Token,
 		tokenFrom: cfg.TokenFrom,
 		caFile:    cfg.CAFile,
+		peerDir:   cfg.PeerDir,
 		http:      &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}},
 	}, nil
 }
@@ -278,10 +285,18 @@ func (b *idleBody) Close() error {
 // connect: connection refused.
 // A certificate of another CA than the one trusted says which CA to
 // trust: the error was Go's alone, x509: certificate signed by unknown
-// authority (with $VNETGW_ENDPOINT and without $VNETGW_CA, say).
+// authority (with $VNETGW_ENDPOINT and without $VNETGW_CA, say). A
+// peer's client (PeerDir) names the peer's data directory instead.
 func (c *Client) unreachable(err error) error {
 	var unknownCA x509.UnknownAuthorityError
 	switch {
+	case c.peerDir != "" && errors.Is(err, syscall.ECONNREFUSED):
+		return fmt.Errorf("nothing answers at %s: is the `vnetgw serve` of data directory %s running? (%w)", c.endpoint, c.peerDir, err)
+	case c.peerDir != "" && errors.As(err, &unknownCA):
+		if c.caFile == "" {
+			return fmt.Errorf("the certificate of %s is not issued by a CA the system trusts (data directory %s holds no ca.pem, or its endpoint file says the certificate was given with --tls-cert, so the system's CAs are trusted): %w", c.endpoint, c.peerDir, err)
+		}
+		return fmt.Errorf("the certificate of %s is not issued by the CA of %s: is it the ca.pem of the vnetgw serve there, and not a copy from before that serve's CA was made again? (%w)", c.endpoint, c.caFile, err)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fmt.Errorf("nothing answers at %s: is `vnetgw serve` running (with this --data-dir, or $VNETGW_ENDPOINT)? (%w)", c.endpoint, err)
 	case errors.As(err, &unknownCA):

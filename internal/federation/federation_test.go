@@ -2,9 +2,15 @@ package federation
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"math/big"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -266,4 +272,56 @@ func TestPeerNotTheEnvironment(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPeerFailureNamesItsDirectory: a peer region that cannot be reached
+// (its serve stopped, its endpoint file left behind) or whose certificate
+// is not of the CA in its directory (a copy of ca.pem from before its CA
+// was made again) is told of by its data directory, which is all that
+// names a peer. The errors, shown in the connections' status reason, in
+// the refusal of a write and in the log, were the CLI's: is `vnetgw
+// serve` running (with this --data-dir, or $VNETGW_ENDPOINT)?, and set
+// $VNETGW_CA, which serve does not read for a peer.
+func TestPeerFailureNamesItsDirectory(t *testing.T) {
+	id := arm.NetworkID(peerSub, "rg", "virtualNetworkGateways", "gw").String()
+	check := func(t *testing.T, dir string, want ...string) {
+		t.Helper()
+		_, err := New([]string{dir}).Gateway(context.Background(), id)
+		if err == nil {
+			t.Fatal("the peer's gateway was found")
+		}
+		for _, cli := range []string{"$VNETGW", "--data-dir", "for the CLI"} {
+			if strings.Contains(err.Error(), cli) {
+				t.Errorf("the error names %s, the CLI's, not the peer's: %v", cli, err)
+			}
+		}
+		for _, w := range want {
+			if !strings.Contains(err.Error(), w) {
+				t.Errorf("the error does not say %q: %v", w, err)
+			}
+		}
+	}
+	t.Run("stopped", func(t *testing.T) {
+		p := newFakePeer(t)
+		p.srv.Close()
+		check(t, p.dir, "nothing answers at "+p.srv.URL, "is the `vnetgw serve` of data directory "+p.dir+" running?")
+	})
+	t.Run("another CA", func(t *testing.T) {
+		p := newFakePeer(t)
+		key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "vnetgw CA"}, NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(p.dir, datadir.CA), pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ca := filepath.Join(p.dir, datadir.CA)
+		check(t, p.dir, "the certificate of "+p.srv.URL+" is not issued by the CA of "+ca, "is it the ca.pem of the vnetgw serve there")
+	})
 }
