@@ -510,6 +510,9 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 					continue
 				}
 				if misfit != nil {
+					// Shown while nothing is known of it (RemoteReason):
+					// not why it was not known before.
+					r.setRemoteWhy(id, "the remote gateway, as its region has it now, does not fit the connections made to it here: "+misfit.Error())
 					l := misfits[key]
 					if l == nil {
 						l = &sparselog.Log{}

@@ -19,10 +19,10 @@ import (
 
 // downPeer is a peer region with gateways far0, far1, ... whose answers
 // fail while down is set: at once (refused), or after the lookup's
-// deadline (silent).
+// deadline (silent); while gone is set, it has none of them.
 type downPeer struct {
 	mu                    sync.Mutex // guards the fields below
-	down, silent          bool
+	down, silent, gone    bool
 	prefixes              []string // of the gateways' VNet
 	asked                 int      // lookups while down
 	answered              int      // lookups while up
@@ -47,6 +47,9 @@ func (p *downPeer) Gateway(ctx context.Context, id string) (*RemoteGateway, erro
 	}
 	defer p.mu.Unlock()
 	p.answered++
+	if p.gone {
+		return nil, fmt.Errorf("%s: %w", id, ErrNoRemote)
+	}
 	g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: id, Name: "gw", Location: "northeurope"}}
 	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
 	return &RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("127.119.0.9"),
@@ -445,5 +448,39 @@ func TestRefusedWriteKeepsFittingRemote(t *testing.T) {
 	}
 	if !slices.Equal(rg.VNetPrefixes, []string{"10.2.0.0/16"}) {
 		t.Fatalf("after the refused write the remote gateway's VNet is known as %v, want 10.2.0.0/16", rg.VNetPrefixes)
+	}
+}
+
+// TestMisfitSaysWhyNotKnown: a remote gateway that is not known (deleted
+// in its region, or not asked yet since a start while its region did not
+// answer) and that its region then has again, in a form its connections
+// here cannot take (its VNet over ours), is not taken; the connection's
+// status reason says so. It went on saying why it was not known before:
+// that no peer region had the gateway (or that the peers could not be
+// asked), while the peer answered for it at every refresh.
+func TestMisfitSaysWhyNotKnown(t *testing.T) {
+	t.Parallel()
+	peer := &downPeer{}
+	reg, remotes := remoteRegion(t, peer, 1, nil)
+	reason := func(want string) {
+		t.Helper()
+		deadline := time.Now().Add(3*RemoteRefresh + time.Minute)
+		for {
+			why := reg.Snapshot().RemoteReason(remotes[0])
+			if strings.Contains(why, want) {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the connection's status reason is %q, want one that says %q", why, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	peer.set(func(p *downPeer) { p.gone = true })
+	reason("no peer region has the remote gateway")
+	peer.set(func(p *downPeer) { p.gone, p.prefixes = false, []string{"10.1.0.0/24"} })
+	reason("does not fit the connections made to it here")
+	if rg := reg.remoteView()[strings.ToLower(remotes[0])]; rg != nil {
+		t.Fatalf("the answer that overlaps our VNet was taken: %+v", rg)
 	}
 }
