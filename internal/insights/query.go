@@ -138,11 +138,9 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 		}
 	}
 	if ts := q["timespan"]; ts != "" {
-		a, b, ok := strings.Cut(ts, "/")
-		from, err1 := parseTime(a)
-		to, err2 := parseTime(b)
-		if !ok || err1 != nil || err2 != nil || !from.Before(to) {
-			return Query{}, bad("timespan %q is not START/END in ISO 8601 (RFC 3339, or UTC without a zone) with START before END", ts)
+		from, to, ok := parseTimespan(ts, now)
+		if !ok || !from.Before(to) {
+			return Query{}, bad("timespan %q is not START/END, START/DURATION, DURATION/END or DURATION in ISO 8601 (times in RFC 3339, or UTC without a zone; durations such as PT1H) with START before END", ts)
 		}
 		if to.Sub(from) > maxTimespan {
 			// Also what time.Sub saturates at, 292 years, is refused.
@@ -157,6 +155,9 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 		d, err := parseDuration(iv)
 		if err != nil {
 			return Query{}, err
+		}
+		if d%time.Second != 0 {
+			return Query{}, bad("interval %q is not a whole number of seconds", iv)
 		}
 		if d < every {
 			return Query{}, bad("interval %s is shorter than the sampling interval %s (serve --metrics-interval)", iv, every)
@@ -187,13 +188,48 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 	return out, nil
 }
 
-var durationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$`)
+var durationRE = regexp.MustCompile(`^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)(?:[.,](\d+))?S)?)?$`)
 
 // maxTimespan bounds a query's timespan and interval: ten years.
 const maxTimespan = 3650 * 24 * time.Hour
 
+// parseTimespan reads a timespan, an ISO 8601 time interval: START/END,
+// START/DURATION, DURATION/END, or a DURATION alone, which ends now (the
+// Azure Monitor Query SDKs send the last two: Python's PT3600.0S for
+// timedelta(hours=1)).
+func parseTimespan(s string, now time.Time) (from, to time.Time, ok bool) {
+	isDuration := func(x string) bool { return strings.HasPrefix(strings.ToUpper(x), "P") }
+	a, b, two := strings.Cut(s, "/")
+	var err error
+	switch {
+	case !two:
+		var d time.Duration
+		d, err = parseDuration(a)
+		from, to = now.Add(-d), now
+	case isDuration(a) && isDuration(b):
+		return from, to, false
+	case isDuration(a):
+		var d time.Duration
+		if d, err = parseDuration(a); err == nil {
+			to, err = parseTime(b)
+			from = to.Add(-d)
+		}
+	case isDuration(b):
+		var d time.Duration
+		if d, err = parseDuration(b); err == nil {
+			from, err = parseTime(a)
+			to = from.Add(d)
+		}
+	default:
+		if from, err = parseTime(a); err == nil {
+			to, err = parseTime(b)
+		}
+	}
+	return from, to, err == nil
+}
+
 // parseDuration reads an ISO 8601 duration of days, hours, minutes and
-// seconds (PT1M, PT1H, P1D).
+// seconds (PT1M, PT1H, P1D), the seconds with a fraction or not.
 func parseDuration(s string) (time.Duration, error) {
 	m := durationRE.FindStringSubmatch(strings.ToUpper(s))
 	if m == nil || s == "P" || strings.HasSuffix(strings.ToUpper(s), "T") {
@@ -208,6 +244,10 @@ func parseDuration(s string) (time.Duration, error) {
 			}
 			d += time.Duration(n) * unit
 		}
+	}
+	if f := m[5]; f != "" {
+		ns, _ := strconv.Atoi((f + "000000000")[:9])
+		d += time.Duration(ns)
 	}
 	if d <= 0 {
 		return 0, bad("interval %q is not positive", s)
