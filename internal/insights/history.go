@@ -224,6 +224,10 @@ type Bucket struct {
 	// samples that tell of its time.
 	PeakPPS float64
 	Has     bool
+	// Gauged tells that a sample of the gauges lies in it (Has may be
+	// for traffic alone: a series' first sample counts its traffic in
+	// the second before it).
+	Gauged bool
 	// Told is the end of the time two samples tell of in it: End, or
 	// less in the bucket under way (before its traffic's next sample).
 	Told time.Time
@@ -278,7 +282,7 @@ func (h *History) Buckets(id string, from, to time.Time, interval time.Duration)
 		if ct >= fromNS && ct < toNS {
 			// A gauge is the value of the moment of its sample.
 			k := bucket(ct)
-			out[k].Has = true
+			out[k].Has, out[k].Gauged = true, true
 			for g, v := range cur.gauges {
 				out[k].Gauges[g] += float64(v)
 			}

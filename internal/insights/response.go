@@ -104,12 +104,12 @@ func (h *History) Answer(q Query) Response {
 		}
 		for _, value := range slices.Sorted(maps.Keys(groups)) {
 			sum := h.Buckets("", q.From, q.To, q.Interval)
-			has := make([]int, len(sum)) // series with samples, by bucket
+			has := make([]int, len(sum)) // series with gauge samples, by bucket
 			for _, id := range groups[value] {
 				b := of(id)
 				sum = add(sum, b)
 				for i := range b {
-					if b[i].Has {
+					if b[i].Gauged {
 						has[i]++
 					}
 				}
@@ -117,10 +117,13 @@ func (h *History) Answer(q Query) Response {
 			if m.Name == "BgpPeerStatus" {
 				// Whether sessions are up is their mean, not their sum:
 				// 1 when every session (of each instance) with the peer
-				// is, as Azure's Average over its Instance dimension.
+				// is, as Azure's Average over its Instance dimension; of
+				// the sessions sampled in the bucket, none: no value.
 				for i := range sum {
 					if has[i] > 0 {
 						sum[i].Gauges[GaugePeerUp] /= float64(has[i])
+					} else {
+						sum[i].Has = false
 					}
 				}
 			}
@@ -150,6 +153,7 @@ func add(a, b []Bucket) []Bucket {
 		}
 		x.PeakPPS = max(x.PeakPPS, y.PeakPPS)
 		x.Has = x.Has || y.Has
+		x.Gauged = x.Gauged || y.Gauged
 		if y.Told.After(x.Told) {
 			x.Told = y.Told
 		}
