@@ -53,7 +53,8 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 	lastRev, lastGen := int64(-1), uint64(0)
 	var lastOwned map[string]bool
 	var lastFences map[string]store.Cond
-	var lastCfg dataplane.Config // the configuration the engine runs
+	var lastCfg dataplane.Config    // the configuration the engine runs
+	var lastGUIDs map[string]string // the resourceGuid of each connection it runs, by id
 	// Status goes to the store from a goroutine of its own: a store that
 	// does not answer (etcd cut off) holds up no placement, and a node
 	// that fenced itself stops its VNets at once. A status not yet
@@ -214,6 +215,15 @@ func Run(ctx context.Context, reg *region.Region, eng *dataplane.Engine, place P
 				}
 			}
 			lastRev, lastGen, lastOwned, lastFences, due = snap.ConfigRev, snap.RemoteGen, owned, fences, true
+			// A connection deleted and made again since the last build
+			// (both seen at once) is another: it leaves the data plane
+			// first, its tunnel, IKE SAs and counters with it, and starts
+			// anew, as one made under a new id does.
+			guids := connectionGUIDs(snap)
+			if again := remade(lastGUIDs, guids); len(again) > 0 && !reconfig(without(cfg, again), snap.Rev) {
+				return
+			}
+			lastGUIDs = guids
 			if !reconfig(cfg, snap.Rev) {
 				return
 			}
@@ -460,6 +470,45 @@ func vnetIDs(s *region.Snapshot) []string {
 	var out []string
 	for _, v := range s.VirtualNetworks() {
 		out = append(out, strings.ToLower(v.ID))
+	}
+	return out
+}
+
+// connectionGUIDs returns the resourceGuid of each connection of s, by
+// lower-cased id.
+func connectionGUIDs(s *region.Snapshot) map[string]string {
+	out := map[string]string{}
+	for _, c := range s.Connections() {
+		out[strings.ToLower(c.ID)] = c.Properties.ResourceGUID
+	}
+	return out
+}
+
+// remade returns the connections of now that were in before under
+// another resourceGuid: deleted and made again under their id.
+func remade(before, now map[string]string) map[string]bool {
+	out := map[string]bool{}
+	for id, guid := range now {
+		if old, ok := before[id]; ok && old != guid {
+			out[id] = true
+		}
+	}
+	return out
+}
+
+// without returns cfg without the connections in conns, and their BGP
+// peers.
+func without(cfg dataplane.Config, conns map[string]bool) dataplane.Config {
+	out := cfg
+	out.Gateways = make([]dataplane.Gateway, len(cfg.Gateways))
+	for i, g := range cfg.Gateways {
+		g.Connections = slices.DeleteFunc(slices.Clone(g.Connections), func(c dataplane.Connection) bool { return conns[c.ID] })
+		if g.BGP != nil {
+			b := *g.BGP
+			b.Peers = slices.DeleteFunc(slices.Clone(b.Peers), func(p dataplane.BGPPeer) bool { return conns[p.Connection] })
+			g.BGP = &b
+		}
+		out.Gateways[i] = g
 	}
 	return out
 }
