@@ -60,8 +60,9 @@ func TestCountersGoOnAcrossRestart(t *testing.T) {
 
 // TestCounterBaseWithinAnEngine: counters that go on within one engine
 // keep the stored base; counters that started again within it (the
-// connection left the data plane and came back) make what was shown the
-// base, so that the bytes shown never go down.
+// connection left the data plane and came back), or a connection not in
+// it, make what was shown the base, so that the bytes shown never go
+// down.
 func TestCounterBaseWithinAnEngine(t *testing.T) {
 	stored, _ := json.Marshal(region.ConnectionStatus{Epoch: "e1", IngressBytes: 150, EgressBytes: 160, Base: &region.CounterBase{Ingress: 100, Egress: 100}})
 	for _, c := range []struct {
@@ -71,7 +72,7 @@ func TestCounterBaseWithinAnEngine(t *testing.T) {
 	}{
 		{"e1", &[2]uint64{50, 60}, [2]int64{100, 100}},   // going on
 		{"e1", &[2]uint64{70, 90}, [2]int64{100, 100}},   // more
-		{"e1", nil, [2]int64{100, 100}},                  // not observed: as it was
+		{"e1", nil, [2]int64{150, 160}},                  // not observed: out of the data plane, from zero when back
 		{"e1", &[2]uint64{10, 70}, [2]int64{150, 160}},   // started again
 		{"e2", &[2]uint64{500, 500}, [2]int64{150, 160}}, // another engine
 	} {

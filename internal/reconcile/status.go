@@ -3,6 +3,7 @@ package reconcile
 import (
 	"bytes"
 	"encoding/json"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -31,7 +32,9 @@ const (
 // raw, when the connection is observed, are its counters now: lower than
 // what the stored bytes had of the engine's, they started again within
 // it (the connection left the data plane a moment and came back), and
-// the bytes shown are the base too.
+// the bytes shown are the base too. Not observed (nil), it is not in the
+// data plane, which counts it from zero when it is back: the bytes shown
+// are the base already.
 func counterBase(stored []byte, guid, epoch string, raw *[2]uint64) (region.CounterBase, [2]int64) {
 	var old region.ConnectionStatus
 	if stored == nil || json.Unmarshal(stored, &old) != nil || !old.Of(guid) {
@@ -43,11 +46,16 @@ func counterBase(stored []byte, guid, epoch string, raw *[2]uint64) (region.Coun
 		if old.Base != nil {
 			b = *old.Base
 		}
-		if raw == nil || int64(raw[0]) >= shown[0]-b.Ingress && int64(raw[1]) >= shown[1]-b.Egress {
+		if raw != nil && int64(raw[0]) >= shown[0]-b.Ingress && int64(raw[1]) >= shown[1]-b.Egress {
 			return b, shown
 		}
 	}
+	// The tunnels shown, and those a status of it not observed (which
+	// shows none) kept in its base: they showed that much.
 	b := region.CounterBase{Ingress: old.IngressBytes, Egress: old.EgressBytes}
+	if old.Base != nil && len(old.Base.Tunnels) > 0 {
+		b.Tunnels = maps.Clone(old.Base.Tunnels)
+	}
 	for _, t := range old.Tunnels {
 		if b.Tunnels == nil {
 			b.Tunnels = map[string][2]int64{}
