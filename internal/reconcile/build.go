@@ -139,6 +139,19 @@ func Build(s *region.Snapshot, owned map[string]bool) dataplane.Config {
 			networks = append(networks, dg.P2S.Pool)
 		}
 		ipconfig := func(i int) string { return strings.ToLower(g.Properties.IPConfigurations[i].ID) }
+		// The ranges of the sites connected (their local network
+		// gateways' address space, as the VNet sees them), which the
+		// gateway advertises over BGP too, as Azure's does: with BGP or
+		// without, a site's ranges reach the other sites' and VNets'
+		// speakers (transit, R37).
+		var static []region.GatewayRoute
+		for _, c := range s.ConnectionsOf(g.ID) {
+			if r, ok := s.RemoteOf(c); ok && c.Properties.ConnectionType == arm.ConnectionIPsec {
+				for _, sr := range region.SiteRanges(g, c, r.Prefixes) {
+					static = append(static, region.GatewayRoute{Prefix: sr.Prefix, Connection: strings.ToLower(c.ID), IPConfiguration: sr.IPConfiguration})
+				}
+			}
+		}
 		var sites []siteConn
 		var v2v []instanced // VNet-to-VNet connections to or from an active-active gateway
 		var peers []dataplane.BGPPeer
@@ -162,7 +175,7 @@ func Build(s *region.Snapshot, owned map[string]bool) dataplane.Config {
 				}
 				sites = append(sites, sc)
 				var p []dataplane.BGPPeer
-				dc, p = sc.atInstance(ipconfig(0), networks)
+				dc, p = sc.atInstance(ipconfig(0), networks, otherSites(static, dc.ID, ipconfig(0)))
 				dc, p = apipaSession(dc, p, custom[0], sc.apipa[ipconfig(0)])
 				peers = append(peers, p...)
 			}
@@ -175,6 +188,7 @@ func Build(s *region.Snapshot, owned map[string]bool) dataplane.Config {
 				for _, a := range r.BGPAddrs {
 					p := *peer
 					p.Addr = a
+					p.Networks = withSites(networks, otherSites(static, dc.ID, ipconfig(0)))
 					v2vPeers = append(v2vPeers, p)
 				}
 				peers = append(peers, v2vPeers...)
@@ -201,14 +215,17 @@ func Build(s *region.Snapshot, owned map[string]bool) dataplane.Config {
 			di.Instance, di.PublicAddr, di.PrivateAddr, di.P2S, di.Connections = i, pubs[i], privateAddr(i), nil, nil
 			var instancePeers []dataplane.BGPPeer
 			for _, sc := range sites {
-				dc, p := sc.atInstance(ipconfig(i), networks)
+				dc, p := sc.atInstance(ipconfig(i), networks, otherSites(static, sc.conn.ID, ipconfig(i)))
 				dc, p = apipaSession(dc, p, custom[i], sc.apipa[ipconfig(i)])
 				di.Connections = append(di.Connections, dc)
 				instancePeers = append(instancePeers, p...)
 			}
 			for _, c := range v2v {
 				di.Connections = append(di.Connections, meshTunnels(c.conn, c.addrs, i)...)
-				instancePeers = append(instancePeers, c.peers...)
+				for _, p := range c.peers {
+					p.Networks = withSites(networks, otherSites(static, c.conn.ID, ipconfig(i)))
+					instancePeers = append(instancePeers, p)
+				}
 			}
 			if dg.BGP != nil && i < len(bgpAddrs) {
 				b := *dg.BGP
@@ -239,9 +256,10 @@ type siteConn struct {
 // instance of IP configuration ipconfig (lower case), with the NAT rules
 // that apply there: those of that IP configuration and those of none. The
 // site sees the VNet's ranges through the EgressSnat rules: its selectors,
-// its device script and what BGP announces to it (networks) name those;
-// what it announces is learned through the IngressSnat rules.
-func (sc siteConn) atInstance(ipconfig string, networks []netip.Prefix) (dataplane.Connection, []dataplane.BGPPeer) {
+// its device script and what BGP announces to it (networks, and the
+// other sites' ranges there, others) name those; what it announces is
+// learned through the IngressSnat rules.
+func (sc siteConn) atInstance(ipconfig string, networks, others []netip.Prefix) (dataplane.Connection, []dataplane.BGPPeer) {
 	ingress, egress := rules.AtIPConfiguration(sc.ingress, ipconfig), rules.AtIPConfiguration(sc.egress, ipconfig)
 	dc := sc.conn
 	dc.Routes = routesAt(sc.routes, ipconfig)
@@ -262,10 +280,33 @@ func (sc siteConn) atInstance(ipconfig string, networks []netip.Prefix) (datapla
 	for _, m := range ingress {
 		peer.Import = append(peer.Import, bgp.Mapping{From: m.Internal, To: m.External})
 	}
-	if len(egress) > 0 {
-		peer.Networks = rules.TranslateSpace(networks, egress)
+	if len(egress) > 0 || len(others) > 0 {
+		peer.Networks = rules.TranslateSpace(append(slices.Clip(networks), others...), egress)
 	}
 	return dc, []dataplane.BGPPeer{peer}
+}
+
+// otherSites returns the ranges of the sites connected (static) that the
+// gateway's instance of IP configuration ipconfig advertises over BGP to
+// the peers of connection conn: those of every site but conn's own, which
+// is never sent its ranges back.
+func otherSites(static []region.GatewayRoute, conn, ipconfig string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, r := range static {
+		if r.Connection != conn && (r.IPConfiguration == "" || r.IPConfiguration == ipconfig) && !slices.Contains(out, r.Prefix) {
+			out = append(out, r.Prefix)
+		}
+	}
+	return out
+}
+
+// withSites returns what a peer is sent, networks and the other sites'
+// ranges, or nil (the gateway's networks) when there are none of these.
+func withSites(networks, others []netip.Prefix) []netip.Prefix {
+	if len(others) == 0 {
+		return nil
+	}
+	return append(slices.Clip(networks), others...)
 }
 
 // routesAt returns the prefixes of routes that the instance of IP

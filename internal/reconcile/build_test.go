@@ -274,3 +274,93 @@ func TestBuildActiveActiveBGP(t *testing.T) {
 		t.Errorf("the spoke peers with %v, want both hub instances %v", got, hub)
 	}
 }
+
+// TestBuildAdvertisesSites: an active-active BGP gateway advertises to
+// its BGP peers the ranges of every site connected (R37), as Azure does,
+// in the space its VNet sees them in (a site's IngressSnat rules, here
+// one per instance), and, to a site behind EgressSnat rules, as that
+// site sees them; a site is not sent its own ranges, and a VNet's peers
+// are sent every site's.
+func TestBuildAdvertisesSites(t *testing.T) {
+	reg, gateway, must := gatewayRegion(t)
+	ctx := context.Background()
+	aa, other := gateway("hub", "10.1.0.0/16", true, 65010), gateway("spoke", "10.2.0.0/16", false, 65030)
+	g, err := reg.Get(aa)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hub := g.(*arm.VirtualNetworkGateway)
+	hub.Properties.EnableBGPRouteTranslationForNat = true
+	must(reg.PutGateway(ctx, aa, hub))
+	for _, r := range []struct{ name, mode, internal, external, ipconfig string }{
+		{"first", arm.NatRuleIngressSnat, "192.168.50.0/24", "172.31.1.0/24", "ip0"},
+		{"second", arm.NatRuleIngressSnat, "192.168.50.0/24", "172.31.2.0/24", "ip1"},
+		{"vnet", arm.NatRuleEgressSnat, "10.1.0.0/16", "100.65.0.0/16", ""},
+	} {
+		must(reg.PutNatRule(ctx, aa.Child("natRules", r.name), &arm.VirtualNetworkGatewayNatRule{Properties: arm.VirtualNetworkGatewayNatRuleProperties{
+			Type: arm.NatRuleStatic, Mode: r.mode, IPConfigurationID: r.ipconfig,
+			InternalMappings: []arm.VPNNatRuleMapping{{AddressSpace: r.internal}}, ExternalMappings: []arm.VPNNatRuleMapping{{AddressSpace: r.external}}}}))
+	}
+	// Site A speaks BGP from behind the VNet's EgressSnat; site B has
+	// static ranges alone, shown by an instance's IngressSnat each.
+	for name, site := range map[string]struct {
+		addr, space string
+		bgp         bool
+		ingress     []string
+		egress      []string
+	}{
+		"a": {"127.0.0.70", "192.168.1.0/24", true, nil, []string{"vnet"}},
+		"b": {"127.0.0.71", "192.168.50.0/24", false, []string{"first", "second"}, nil},
+	} {
+		lgw := arm.NetworkID(sub, "aa", "localNetworkGateways", name)
+		l := &arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+		l.Properties.GatewayIPAddress = site.addr
+		l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{site.space}}
+		if site.bgp {
+			l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65020, BGPPeeringAddress: "192.168.1.1"}
+		}
+		must(reg.PutLocalGateway(ctx, lgw, l))
+		c := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+		c.Properties.ConnectionType, c.Properties.EnableBGP = arm.ConnectionIPsec, site.bgp
+		c.Properties.VirtualNetworkGateway1, c.Properties.LocalNetworkGateway2 = arm.Ref(aa.String()), arm.Ref(lgw.String())
+		for _, r := range site.ingress {
+			c.Properties.IngressNatRules = append(c.Properties.IngressNatRules, arm.SubResource{ID: aa.Child("natRules", r).String()})
+		}
+		for _, r := range site.egress {
+			c.Properties.EgressNatRules = append(c.Properties.EgressNatRules, arm.SubResource{ID: aa.Child("natRules", r).String()})
+		}
+		must(reg.PutConnection(ctx, arm.NetworkID(sub, "aa", "connections", name), c))
+	}
+	for name, ends := range map[string][2]arm.ID{"there": {aa, other}, "back": {other, aa}} {
+		c := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+		c.Properties.ConnectionType, c.Properties.EnableBGP = arm.ConnectionVnet2Vnet, true
+		c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(ends[0].String()), arm.Ref(ends[1].String())
+		must(reg.PutConnection(ctx, arm.NetworkID(sub, "aa", "connections", name), c))
+	}
+	// What each instance sends each peer, by the peer's AS.
+	sent := map[int]map[uint32][]string{}
+	for _, g := range Build(reg.Snapshot(), nil).Gateways {
+		if g.ID != strings.ToLower(aa.String()) {
+			continue
+		}
+		sent[g.Instance] = map[uint32][]string{}
+		for _, p := range g.BGP.Peers {
+			var ps []string
+			for _, n := range p.Networks {
+				ps = append(ps, n.String())
+			}
+			slices.Sort(ps)
+			sent[g.Instance][p.AS] = ps
+		}
+	}
+	for i, want := range map[int]map[uint32][]string{
+		0: {65020: {"100.65.0.0/16", "172.31.1.0/24"}, 65030: {"10.1.0.0/16", "172.31.1.0/24", "192.168.1.0/24"}},
+		1: {65020: {"100.65.0.0/16", "172.31.2.0/24"}, 65030: {"10.1.0.0/16", "172.31.2.0/24", "192.168.1.0/24"}},
+	} {
+		for as, w := range want {
+			if got := sent[i][as]; !slices.Equal(got, w) {
+				t.Errorf("instance %d sends AS %d %v, want %v", i, as, got, w)
+			}
+		}
+	}
+}

@@ -195,12 +195,12 @@ type SiteRange struct {
 	IPConfiguration string
 }
 
-// siteRanges returns site ranges ps as gateway g's VNet sees them
+// SiteRanges returns site ranges ps as gateway g's VNet sees them
 // through connection c's IngressSnat rules. A rule may be an instance's
 // (ipConfigurationId): then each instance of an active-active gateway
 // shows the site in its own space, and the VNet reaches the site in
 // each.
-func siteRanges(g *arm.VirtualNetworkGateway, c *arm.Connection, ps []netip.Prefix) []SiteRange {
+func SiteRanges(g *arm.VirtualNetworkGateway, c *arm.Connection, ps []netip.Prefix) []SiteRange {
 	maps := ingressNAT(g, c)
 	if !slices.ContainsFunc(maps, func(m rules.NATMapping) bool { return m.IPConfiguration != "" }) {
 		var out []SiteRange
@@ -235,11 +235,11 @@ func siteRanges(g *arm.VirtualNetworkGateway, c *arm.Connection, ps []netip.Pref
 	return out
 }
 
-// siteSpace is the union of siteRanges' prefixes: the addresses the
+// siteSpace is the union of SiteRanges' prefixes: the addresses the
 // site takes in the gateway's domain (R35).
 func siteSpace(g *arm.VirtualNetworkGateway, c *arm.Connection, ps []netip.Prefix) []netip.Prefix {
 	var out []netip.Prefix
-	for _, r := range siteRanges(g, c, ps) {
+	for _, r := range SiteRanges(g, c, ps) {
 		if !slices.Contains(out, r.Prefix) {
 			out = append(out, r.Prefix)
 		}

@@ -267,7 +267,7 @@ func (s *Snapshot) vnetRoutes(vnetID string) []GatewayRoute {
 			if !ok {
 				continue
 			}
-			for _, sr := range siteRanges(g, c, r.Prefixes) {
+			for _, sr := range SiteRanges(g, c, r.Prefixes) {
 				out = append(out, GatewayRoute{Prefix: sr.Prefix, Gateway: g.ID, Connection: c.ID, IPConfiguration: sr.IPConfiguration})
 			}
 			// The peer's BGP speaker is reached through the tunnel, also

@@ -396,3 +396,88 @@ func TestR41BGPOnlySiteOverIKEv1(t *testing.T) {
 		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "192.168.1.0/24", "EBgp", "65010")
 	})
 }
+
+// TestR37BGPAdvertisesStaticSites: a gateway with three sites, A speaking
+// BGP (BIRD), B with a static range alone (192.168.50.0/24) and C with a
+// static range (192.168.60.0/24) and a BGP speaker of its own (B and C
+// have no device: their ranges are configured all the same). As Azure's
+// gateway does, it advertises to its BGP peers the address prefixes of
+// every local network gateway connected, as routes of its own (its ASN
+// alone on the path), so that A can reach B and C through it (transit,
+// R37): BIRD learns both, and getAdvertisedRoutes for A lists them. C is
+// not sent its own range back, but is sent B's.
+func TestR37BGPAdvertisesStaticSites(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "bird", "birdc")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("bgps", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr, gwBGP := r.bgpGateway(vnet, "hub-gw")
+	a := newSite(t, r, 1, pool, "10.99.0.2/24")
+	lgwA, bird := r.bgpBranch(t, "bgps", "branch", a, gwAddr, gwBGP, "10.1.0.0/16", 9)
+	connA := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgwA.String())
+		p.EnableBGP = true
+	})
+	b, c := newSite(t, r, 2, pool), newSite(t, r, 3, pool)
+	r.connection(gw, r.localGateway("bgps", "westeurope", "static", b.addr, "192.168.50.0/24"), "hub-to-static", s2sKey)
+	lgwC := arm.NetworkID(sub, "bgps", "localNetworkGateways", "both")
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = c.addr.String()
+	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"192.168.60.0/24"}}
+	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65020, BGPPeeringAddress: "192.168.60.1"}
+	r.put(lgwC, l, nil)
+	r.putConnection(gw, "hub-to-both", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgwC.String())
+		p.EnableBGP = true
+	})
+	r.waitConnection(connA, 30*time.Second, "Connected", connected)
+	waitBGP(t, r, gw, 60*time.Second, "the session with BIRD Connected", func(ps []arm.BGPPeerStatus, _ []arm.GatewayRoute) bool {
+		return slices.ContainsFunc(ps, func(p arm.BGPPeerStatus) bool { return p.Neighbor == "192.168.1.1" && p.State == "Connected" })
+	})
+
+	for _, prefix := range []string{"192.168.50.0/24", "192.168.60.0/24"} {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			out := bird.ctl("show", "route", "protocol", "vnetgw", "all")
+			if birdPath(out, prefix) == "65515" {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("BIRD did not learn %s with the path 65515 alone:\n%s", prefix, out)
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	advertised := func(peer string) []arm.GatewayRoute {
+		var adv arm.List[arm.GatewayRoute]
+		if _, err := r.c.Do(context.Background(), "POST", gw.String()+"/getAdvertisedRoutes?peer="+peer, nil, &adv); err != nil {
+			t.Fatal(err)
+		}
+		return adv.Value
+	}
+	if adv := advertised("192.168.1.1"); len(adv) != 3 || !hasRoute(adv, "10.1.0.0/16", "EBgp", "65515") ||
+		!hasRoute(adv, "192.168.50.0/24", "EBgp", "65515") || !hasRoute(adv, "192.168.60.0/24", "EBgp", "65515") {
+		t.Errorf("getAdvertisedRoutes for A: %+v", adv)
+	}
+	// C is sent A's routes too (transit), not its own range.
+	if adv := advertised("192.168.60.1"); !hasRoute(adv, "10.1.0.0/16", "EBgp", "65515") || !hasRoute(adv, "192.168.50.0/24", "EBgp", "65515") ||
+		slices.ContainsFunc(adv, func(r arm.GatewayRoute) bool { return r.Network == "192.168.60.0/24" }) {
+		t.Errorf("getAdvertisedRoutes for C (not its own 192.168.60.0/24): %+v", adv)
+	}
+}
+
+// birdPath returns the AS path of BIRD's route to prefix in out (birdc's
+// show route all), "" when it has none.
+func birdPath(out, prefix string) string {
+	in := false
+	for _, l := range strings.Split(out, "\n") {
+		if !strings.HasPrefix(l, " ") && !strings.HasPrefix(l, "\t") {
+			in = strings.HasPrefix(l, prefix+" ")
+			continue
+		}
+		if path, ok := strings.CutPrefix(strings.TrimSpace(l), "BGP.as_path:"); in && ok {
+			return strings.TrimSpace(path)
+		}
+	}
+	return ""
+}
