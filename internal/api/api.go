@@ -415,7 +415,7 @@ const metricsPath = "/metrics"
 
 func (h *Handler) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		h.fail(w, r, arm.Errorf(arm.CodeMethodNotAllowed, "%s is not allowed on %s; use GET", r.Method, metricsPath))
+		h.fail(w, r, methodNotAllowed(r, http.MethodGet, http.MethodHead))
 		return
 	}
 	var b bytes.Buffer
@@ -506,6 +506,11 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	if s := retryAfter[status]; s != "" {
 		w.Header().Set("Retry-After", s)
+	}
+	var na *notAllowed
+	if errors.As(err, &na) {
+		// RFC 9110 section 15.5.6: a 405 MUST have an Allow header.
+		w.Header().Set("Allow", na.allow)
 	}
 	writeJSON(w, status, arm.ErrorResponse{Error: ae})
 }

@@ -83,7 +83,7 @@ func (h *Handler) serveCluster(w http.ResponseWriter, r *http.Request, rest stri
 		method = http.MethodGet
 	}
 	if r.Method != method {
-		h.fail(w, r, arm.Errorf(arm.CodeMethodNotAllowed, "%s is not allowed on this path; use %s", r.Method, method))
+		h.fail(w, r, methodNotAllowed(r, method))
 		return
 	}
 	// The VNets' ids as they were written, not as the claims hold them.

@@ -93,7 +93,7 @@ func TestClusterNodesMoveAndDrain(t *testing.T) {
 	if r := e.do("GET", nodesPath+"/gw9", nil); r.status != 404 || r.code() != "NodeNotFound" {
 		t.Errorf("a node that does not exist: %d %s", r.status, r.body)
 	}
-	if r := e.do("DELETE", nodesPath+"/gw1", nil); r.status != 405 || r.code() != "MethodNotAllowed" {
+	if r := e.do("DELETE", nodesPath+"/gw1", nil); r.status != 405 || r.code() != "MethodNotAllowed" || r.header.Get("Allow") != "GET" {
 		t.Errorf("DELETE a node: %d %s", r.status, r.body)
 	}
 	if r := e.do("POST", nodesPath+"/gw1/explode", nil); r.status != 404 {

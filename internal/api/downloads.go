@@ -76,7 +76,7 @@ func (d *downloads) url(base, name string) string {
 // serve answers a GET of the file named name.
 func (d *downloads) serve(h *Handler, w http.ResponseWriter, r *http.Request, name string) {
 	if r.Method != http.MethodGet {
-		h.fail(w, r, methodNotAllowed(r))
+		h.fail(w, r, methodNotAllowed(r, http.MethodGet))
 		return
 	}
 	data, ok := d.get(name)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"path"
 	"strings"
 	"testing"
@@ -102,5 +103,52 @@ func TestTopOfTheAddressSpace(t *testing.T) {
 	}
 	if r := e.do("PUT", netPath(subA, "rg", "networkInterfaces", "n"), nic(loc, v+"/subnets/b", "")); r.status < 400 {
 		t.Errorf("a NIC in 255.255.255.252/30, which has no address to give: %d %s", r.status, r.body)
+	}
+}
+
+// TestMethodNotAllowedSaysAllow: a 405 names the methods its path has in
+// an Allow header (RFC 9110 §15.5.6: the server MUST send one), and its
+// message says which to use. It had neither: a client that sent GET to
+// an action (getikesas), or a PATCH to a subnet, learnt only that its
+// method was wrong.
+func TestMethodNotAllowedSaysAllow(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	conn := netPath(subA, "rg", "connections", "c")
+	e.must("PUT", conn, s2s(loc, s.gw, e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24")))
+	reset := e.do("POST", conn+"/resetconnection", nil)
+	op, err := url.Parse(reset.header.Get("Location"))
+	if reset.status != http.StatusAccepted || err != nil {
+		t.Fatalf("resetconnection: %d %s", reset.status, reset.body)
+	}
+	for _, c := range []struct {
+		method, path, allow string
+	}{
+		{"DELETE", rgPath(subA, "rg") + "/providers/Microsoft.Network/virtualNetworks", "GET"},
+		{"POST", s.vnet, "GET, HEAD, PUT, PATCH, DELETE"},
+		{"POST", rgPath(subA, "rg"), "GET, HEAD, PUT, PATCH, DELETE"},
+		{"PATCH", s.defaultSubnet, "GET, HEAD, PUT, DELETE"},
+		{"GET", conn + "/getikesas", "POST"},
+		{"GET", conn + "/resetconnection", "POST"},
+		{"DELETE", conn + "/sharedkey", "GET, PUT"},
+		{"GET", conn + "/sharedkey/reset", "POST"},
+		{"POST", s.vnet + "/usages", "GET"},
+		{"GET", netPath(subA, "rg", "networkInterfaces", "n") + "/effectiveRouteTable", "POST"},
+		{"POST", op.EscapedPath(), "GET"},
+		{"POST", s.gw + "/providers/Microsoft.Insights/metrics", "GET"},
+	} {
+		r := e.do(c.method, c.path, nil)
+		if r.status != http.StatusMethodNotAllowed || r.code() != "MethodNotAllowed" || r.header.Get("Allow") != c.allow ||
+			!strings.Contains(r.str("error.message"), "use "+c.allow) {
+			t.Errorf("%s %s: %d Allow %q %s; want 405 MethodNotAllowed, Allow %q and a message saying to use it", c.method, c.path, r.status, r.header.Get("Allow"), r.body, c.allow)
+		}
+	}
+	for _, c := range []struct{ method, path, allow string }{
+		{"POST", "/metrics", "GET, HEAD"},
+		{"POST", packagePath + "0123456789abcdef0123456789abcdef.zip", "GET"},
+	} {
+		if r := e.raw(c.method, c.path, "", testToken, nil); r.status != http.StatusMethodNotAllowed || r.header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d Allow %q %s; want 405 with Allow %q", c.method, c.path, r.status, r.header.Get("Allow"), r.body, c.allow)
+		}
 	}
 }

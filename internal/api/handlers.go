@@ -32,8 +32,30 @@ func bindPut[T any, Out any](fn func(context.Context, arm.ID, *T) (*Out, region.
 	}
 }
 
-func methodNotAllowed(r *http.Request) error {
-	return arm.Errorf(arm.CodeMethodNotAllowed, "the method %s is not allowed on %s", r.Method, loggedPath(r))
+// methodNotAllowed refuses the method of r on its path, which has the
+// methods allow.
+func methodNotAllowed(r *http.Request, allow ...string) error {
+	list := strings.Join(allow, ", ")
+	return &notAllowed{arm.Errorf(arm.CodeMethodNotAllowed, "the method %s is not allowed on %s; use %s", r.Method, loggedPath(r), list), list}
+}
+
+// notAllowed is a 405's error, with the methods its path has, which
+// fail sends in the Allow header.
+type notAllowed struct {
+	err   *arm.Error
+	allow string
+}
+
+func (e *notAllowed) Error() string { return e.err.Error() }
+func (e *notAllowed) Unwrap() error { return e.err }
+
+// resourceMethods are the methods a resource's path has; a subnet, a
+// route and a NAT rule have no PATCH.
+func resourceMethods(kind string) []string {
+	if kind == arm.TypeSubnet || kind == arm.TypeNatRule || kind == arm.TypeRoute {
+		return []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodDelete}
+	}
+	return []string{http.MethodGet, http.MethodHead, http.MethodPut, http.MethodPatch, http.MethodDelete}
 }
 
 func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
@@ -48,7 +70,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 	switch {
 	case rt.sub == "effectiveRouteTable":
 		if r.Method != http.MethodPost {
-			h.fail(w, r, methodNotAllowed(r))
+			h.fail(w, r, methodNotAllowed(r, http.MethodPost))
 			return
 		}
 		routes, err := h.region.EffectiveRoutes(rt.id, h.internet, h.dp.LearnedPrefixes)
@@ -61,7 +83,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		// Asked by a peer region about one of its gateways, which need not
 		// exist here, nor its resource group.
 		if r.Method != http.MethodGet {
-			h.fail(w, r, methodNotAllowed(r))
+			h.fail(w, r, methodNotAllowed(r, http.MethodGet))
 			return
 		}
 		writeJSON(w, http.StatusOK, arm.List[region.ConnectionTo]{Value: h.region.ConnectionsTo(rt.id.String())})
@@ -69,7 +91,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		// Every operation finishes before its 202: done, nothing more
 		// to say.
 		if r.Method != http.MethodGet {
-			h.fail(w, r, methodNotAllowed(r))
+			h.fail(w, r, methodNotAllowed(r, http.MethodGet))
 			return
 		}
 		w.WriteHeader(http.StatusNoContent)
@@ -146,7 +168,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 		h.sharedKey(w, r, rt)
 	case rt.list:
 		if r.Method != http.MethodGet {
-			h.fail(w, r, methodNotAllowed(r))
+			h.fail(w, r, methodNotAllowed(r, http.MethodGet))
 			return
 		}
 		page, err := h.page(r, rt)
@@ -268,7 +290,7 @@ func (h *Handler) dispatch(w http.ResponseWriter, r *http.Request, rt route) {
 			w.WriteHeader(http.StatusNoContent)
 		}
 	default:
-		h.fail(w, r, methodNotAllowed(r))
+		h.fail(w, r, methodNotAllowed(r, resourceMethods(rt.kind)...))
 	}
 }
 
@@ -325,8 +347,10 @@ func (h *Handler) sharedKey(w http.ResponseWriter, r *http.Request, rt route) {
 		if in, err = decode[arm.ConnectionResetSharedKey](r); err == nil {
 			v, err = h.region.ResetSharedKey(r.Context(), rt.id, in.KeyLength)
 		}
+	case rt.sub == "sharedkey":
+		err = methodNotAllowed(r, http.MethodGet, http.MethodPut)
 	default:
-		err = methodNotAllowed(r)
+		err = methodNotAllowed(r, http.MethodPost)
 	}
 	if err != nil {
 		h.fail(w, r, err)
@@ -340,7 +364,7 @@ func (h *Handler) sharedKey(w http.ResponseWriter, r *http.Request, rt route) {
 // resource as a GET shows it.
 func (h *Handler) existing(w http.ResponseWriter, r *http.Request, rt route, method string) (any, bool) {
 	if r.Method != method {
-		h.fail(w, r, methodNotAllowed(r))
+		h.fail(w, r, methodNotAllowed(r, method))
 		return nil, false
 	}
 	v, err := h.region.Get(rt.id)
@@ -498,7 +522,7 @@ func (h *Handler) operationURL(r *http.Request, sub string, v any) string {
 // connections; the two lists page as the others do.
 func (h *Handler) read(w http.ResponseWriter, r *http.Request, rt route) {
 	if r.Method != http.MethodGet {
-		h.fail(w, r, methodNotAllowed(r))
+		h.fail(w, r, methodNotAllowed(r, http.MethodGet))
 		return
 	}
 	if rt.sub == "checkipaddressavailability" {
