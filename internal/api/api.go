@@ -223,6 +223,13 @@ func New(cfg Config) *Handler {
 			},
 			Transport: cfg.Transport,
 			ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
+				// The client's body over the limit (read as it was sent
+				// on) is the client's error, 413, not the other node's.
+				var mbe *http.MaxBytesError
+				if errors.As(err, &mbe) {
+					h.fail(w, r, mbe)
+					return
+				}
 				h.fail(w, r, arm.Errorf(arm.CodeNodeUnreachable, "the node that runs this resource could not be asked: %v", err))
 			},
 		}

@@ -110,3 +110,23 @@ func listenLoopback(t *testing.T) net.Listener {
 	}
 	return ln
 }
+
+// TestForwardedBodyTooLarge: a request this node forwards to the node
+// that runs what it is about, whose body is over the 4 MiB limit, is
+// refused with 413 RequestEntityTooLarge, as one this node answers
+// itself is; it was 502 NodeUnreachable, "could not be asked: http:
+// request body too large", which the Azure SDKs send again, 4 MiB each
+// time, and which says the other node is down when it is not.
+func TestForwardedBodyTooLarge(t *testing.T) {
+	var reg *region.Region
+	var other *url.URL
+	e := newEnv(t, envOptions{reg: &reg, elsewhere: func(string) *url.URL { return other }})
+	b := httptest.NewServer(New(Config{Region: reg, Token: testToken}))
+	defer b.Close()
+	other, _ = url.Parse(b.URL)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	big := `{"vpnConnectionIds":["` + strings.Repeat("a", MaxBodyBytes) + `"]}`
+	if r := e.do("POST", s.gw+"/disconnectVirtualNetworkGatewayVpnConnections", big); r.status != http.StatusRequestEntityTooLarge || r.code() != "RequestEntityTooLarge" {
+		t.Errorf("a forwarded request with a body over 4 MiB: %d %s; want 413 RequestEntityTooLarge", r.status, r.body)
+	}
+}
