@@ -61,3 +61,20 @@ func (e *env) activeActive() (site, obj) {
 	ap["ipConfigurations"] = append(ap["ipConfigurations"].([]obj), obj{"name": "ipconfig2", "properties": obj{"subnet": obj{"id": aa.gwSubnet}, "publicIPAddress": obj{"id": pip2}}})
 	return aa, ag
 }
+
+// TestDeviceScriptDefaultSiteDualStack: a dual-stack site that is the
+// gateway's default site (forced tunneling, R25) takes everything of IPv4
+// and keeps its IPv6 ranges, to which the gateway routes the VNet's IPv6
+// traffic: the device's selectors name both.
+func TestDeviceScriptDefaultSiteDualStack(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	e.must("PUT", s.vnet, vnet(loc, []string{"10.1.0.0/16", "fd00:1::/48"}, subnet("default", "10.1.0.0/24"), subnet("GatewaySubnet", "10.1.255.0/27")))
+	branch := e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24", "fd00:2::/64")
+	g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+	g["properties"].(obj)["gatewayDefaultSite"] = obj{"id": branch}
+	e.must("PUT", s.gw, g)
+	cp := netPath(subA, "rg", "connections", "c")
+	e.must("PUT", cp, s2s(loc, s.gw, branch))
+	lines(t, e.script(cp, obj{}), "local_ts = 0.0.0.0/0, fd00:2::/64", "remote_ts = 10.1.0.0/16, fd00:1::/48")
+}

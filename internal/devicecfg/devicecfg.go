@@ -249,10 +249,13 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 		}
 		return out
 	}
+	// The default site of forced tunneling takes everything of the
+	// default route's IP version; its ranges of the other version stay
+	// (the gateway routes them into the tunnel as well).
 	local := c.RemotePrefixes
 	for _, p := range c.Routes {
 		if p.Bits() == 0 {
-			local = []netip.Prefix{p}
+			local = append([]netip.Prefix{p}, slices.DeleteFunc(slices.Clone(local), func(q netip.Prefix) bool { return q.Addr().Is4() == p.Addr().Is4() })...)
 		}
 	}
 	remote := append([]netip.Prefix(nil), c.LocalPrefixes...)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
+	"github.com/vnetgw/vnetgw/internal/netnstest"
 )
 
 // TestForcedTunneling: a VNet host's packet to an Internet address is
@@ -98,4 +99,42 @@ func (r *region) waitPacketCounters(vnet arm.ID, ok func(arm.PacketCounters) boo
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestForcedTunnelingDualStackDeviceScript: the device script of a
+// dual-stack site that is the default site (R25), loaded as it is into
+// strongSwan, negotiates a child SA that holds everything of IPv4 and the
+// site's IPv6 range, to which the gateway routes the VNet's IPv6 traffic;
+// it named 0.0.0.0/0 alone, which left IPv6 out of the tunnel.
+func TestForcedTunnelingDualStackDeviceScript(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("forced6", "westeurope", "hub", []string{"10.1.0.0/16", "fd00:1::/48"}, "10.1.255.0/27")
+	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	s := newSite(t, r, 1, pool)
+	// The device's own address on its IPv6 LAN, where strongSwan routes
+	// the VNet's IPv6 range from.
+	s.gw.Run("ip", "addr", "add", "fd00:2::1/64", "dev", hostIf(t, s.gw, netip.MustParseAddr("192.168.1.1")), "nodad")
+	lgw := r.localGateway("forced6", "westeurope", "branch", s.addr, s.lanTS, "fd00:2::/64")
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.GatewayDefaultSite = arm.Ref(lgw.String())
+	r.put(gw, g, nil)
+	conn := r.putConnection(gw, "hub-to-branch", "", arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.ConnectionMode = arm.ModeResponderOnly
+	})
+	script, err := r.c.DeviceScript(context.Background(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: script})
+	sas, err := s.ch.WaitSAs(30*time.Second, "ESTABLISHED", "INSTALLED")
+	if err != nil {
+		t.Fatalf("%v\nthe script:\n%s", err, script)
+	}
+	if !hasChild(sas, "0.0.0.0/0 fd00:2::/64", "10.1.0.0/16 fd00:1::/48") {
+		t.Errorf("strongSwan's child SA does not join everything of IPv4 and the site's IPv6 range to the VNet's ranges:\n%s\nthe script:\n%s", sas, script)
+	}
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
 }
