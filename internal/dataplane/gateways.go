@@ -542,10 +542,12 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 // gateway routes into the tunnel all the same; any-to-any when the site
 // names no ranges (BGP only), which the device narrows.
 func IKEv1Children(g Gateway, c Connection) []ikev2.ChildConfig {
+	// The default site of forced tunneling takes everything of the
+	// default route's IP version; its ranges of the other version stay.
 	remote := c.RemotePrefixes
 	for _, p := range c.Routes {
 		if p.Bits() == 0 {
-			remote = []netip.Prefix{p}
+			remote = append([]netip.Prefix{p}, slices.DeleteFunc(slices.Clone(remote), func(q netip.Prefix) bool { return q.Addr().Is4() == p.Addr().Is4() })...)
 		}
 	}
 	if len(remote) == 0 || len(c.LocalPrefixes) == 0 {
