@@ -89,7 +89,16 @@ func TestCounterBaseWithinAnEngine(t *testing.T) {
 // left (removed only at the loop's next status pass) was taken as the new
 // one's base, and it showed the old bytes for good.
 func TestRecreatedConnectionCountsFromZero(t *testing.T) {
-	f := gatewayFixture(t)
+	remadeCountsFromZero(t, gatewayFixture(t), func(remake func()) { remake() })
+}
+
+// remadeCountsFromZero has two VNets of f, their gateways connected both
+// ways, carry traffic; then between calls remake, which deletes the
+// connection from a to b and makes it again (the caller may hold the
+// loop around it). Once its tunnel is up again, with no traffic since,
+// the connection must show fewer bytes than the deleted one carried.
+func remadeCountsFromZero(t *testing.T, f *fixture, between func(remake func())) {
+	t.Helper()
 	ctx := context.Background()
 	va, ga := f.gateway(t, "again", "a", "10.1.0.0/16", 0, 1)
 	vb, gb := f.gateway(t, "again", "b", "10.2.0.0/16", 0, 1)
@@ -117,12 +126,12 @@ func TestRecreatedConnectionCountsFromZero(t *testing.T) {
 		cancel()
 	}
 	before := shown().Properties
-	if _, err := f.reg.Delete(ctx, ab); err != nil {
-		t.Fatal(err)
-	}
-	f.connect(t, "again", ga, gb, false)
-	// No traffic since: once its tunnel is up again, it shows fewer
-	// bytes than the deleted one carried.
+	between(func() {
+		if _, err := f.reg.Delete(ctx, ab); err != nil {
+			t.Fatal(err)
+		}
+		f.connect(t, "again", ga, gb, false)
+	})
 	deadline = time.Now().Add(30 * time.Second)
 	for c := shown(); c.Properties.ConnectionStatus != region.Connected ||
 		c.Properties.IngressBytesTransferred >= before.IngressBytesTransferred || c.Properties.EgressBytesTransferred >= before.EgressBytesTransferred; c = shown() {

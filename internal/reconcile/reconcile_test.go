@@ -20,10 +20,11 @@ import (
 const sub = "dddddddd-0000-0000-0000-000000000004"
 
 type fixture struct {
-	reg  *region.Region
-	eng  *dataplane.Engine
-	opts dataplane.Options
-	stop func() // stops the loop and closes the engine
+	reg   *region.Region
+	eng   *dataplane.Engine
+	opts  dataplane.Options
+	place Placement // the loop's, nil for a single node
+	stop  func()    // stops the loop and closes the engine
 }
 
 // run starts an engine and the loop over it.
@@ -32,7 +33,7 @@ func (f *fixture) run(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		Run(ctx, f.reg, f.eng, nil, testLogger(t))
+		Run(ctx, f.reg, f.eng, f.place, testLogger(t))
 		close(done)
 	}()
 	eng := f.eng
@@ -58,6 +59,12 @@ func newFixture(t *testing.T) *fixture {
 // newFixtureWith runs the loop over an engine with opts.
 func newFixtureWith(t *testing.T, opts dataplane.Options) *fixture {
 	t.Helper()
+	return newFixturePlaced(t, opts, nil)
+}
+
+// newFixturePlaced runs the loop, with place, over an engine with opts.
+func newFixturePlaced(t *testing.T, opts dataplane.Options, place Placement) *fixture {
+	t.Helper()
 	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -67,7 +74,7 @@ func newFixtureWith(t *testing.T, opts dataplane.Options) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{reg: reg, opts: opts}
+	f := &fixture{reg: reg, opts: opts, place: place}
 	f.run(t)
 	t.Cleanup(func() {
 		f.stop()

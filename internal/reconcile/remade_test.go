@@ -2,16 +2,12 @@ package reconcile
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/dataplane"
-	"github.com/vnetgw/vnetgw/internal/region"
 	"github.com/vnetgw/vnetgw/internal/store"
-	"github.com/vnetgw/vnetgw/internal/store/bolt"
 )
 
 // holdingPlacement runs every VNet, and can hold the loop in its next
@@ -80,65 +76,12 @@ func (p *holdingPlacement) hold(t *testing.T) func() {
 // IKE SA and its counters, and the new connection showed at once the
 // bytes the deleted one had carried.
 func TestRemadeConnectionCountsFromZeroSeenTogether(t *testing.T) {
-	st, err := bolt.Open(filepath.Join(t.TempDir(), "state.db"), bolt.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	pool, _ := region.ParsePool("127.10.0.0/24")
-	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ike, natt := freeUDPPorts(t)
-	f := &fixture{reg: reg, opts: dataplane.Options{IKEPort: ike, NATTPort: natt}}
-	f.eng = dataplane.New(f.opts)
 	place := &holdingPlacement{changed: make(chan struct{})}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { Run(ctx, reg, f.eng, place, testLogger(t)); close(done) }()
-	t.Cleanup(func() { cancel(); <-done; f.eng.Close(); reg.Close(); st.Close() })
-
-	va, ga := f.gateway(t, "again", "a", "10.1.0.0/16", 0, 1)
-	vb, gb := f.gateway(t, "again", "b", "10.2.0.0/16", 0, 1)
-	ab := f.connect(t, "again", ga, gb, false)
-	f.connect(t, "again", gb, ga, false)
-	ha, _ := f.nic(t, "again", "host-a", va.Child("subnets", "default"))
-	hb, hbAddr := f.nic(t, "again", "host-b", vb.Child("subnets", "default"))
-	f.waitHost(t, ha)
-	f.waitHost(t, hb)
-	h, _ := f.eng.NetstackHost(ha.Key())
-	shown := func() *arm.Connection {
-		doc, err := f.reg.Get(ab)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return doc.(*arm.Connection)
-	}
-	deadline := time.Now().Add(30 * time.Second)
-	for c := shown(); c.Properties.IngressBytesTransferred == 0 || c.Properties.EgressBytesTransferred == 0; c = shown() {
-		if time.Now().After(deadline) {
-			t.Fatalf("no traffic counted in 30 s: %+v", c.Properties)
-		}
-		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
-		h.Ping(pctx, hbAddr)
-		cancel()
-	}
-	before := shown().Properties
-	release := place.hold(t)
-	if _, err := f.reg.Delete(ctx, ab); err != nil {
-		t.Fatal(err)
-	}
-	f.connect(t, "again", ga, gb, false)
-	release()
-	// No traffic since: once its tunnel is up again, it shows fewer
-	// bytes than the deleted one carried.
-	deadline = time.Now().Add(30 * time.Second)
-	for c := shown(); c.Properties.ConnectionStatus != region.Connected ||
-		c.Properties.IngressBytesTransferred >= before.IngressBytesTransferred || c.Properties.EgressBytesTransferred >= before.EgressBytesTransferred; c = shown() {
-		if time.Now().After(deadline) {
-			t.Fatalf("made again, the connection shows %s, %d/%d bytes in/out; the deleted one had carried %d/%d",
-				c.Properties.ConnectionStatus, c.Properties.IngressBytesTransferred, c.Properties.EgressBytesTransferred, before.IngressBytesTransferred, before.EgressBytesTransferred)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	ike, natt := freeUDPPorts(t)
+	f := newFixturePlaced(t, dataplane.Options{IKEPort: ike, NATTPort: natt}, place)
+	remadeCountsFromZero(t, f, func(remake func()) {
+		release := place.hold(t)
+		remake()
+		release()
+	})
 }
