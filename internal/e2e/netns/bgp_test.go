@@ -128,11 +128,7 @@ func TestR41BGPWithAPIPA(t *testing.T) {
 	lan := hostIf(t, site.gw, netip.MustParseAddr("192.168.1.1"))
 	site.gw.Run("ip", "addr", "add", siteAPIPA.String()+"/32", "dev", lan)
 
-	lgw := arm.NetworkID(sub, "apipa", "localNetworkGateways", "branch")
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = site.addr.String()
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteAPIPA.String()}
-	r.put(lgw, l, nil)
+	lgw := r.bgpLocalGateway("apipa", "branch", site.addr, 65010, siteAPIPA.String())
 	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
 		p.EnableBGP = true
@@ -180,12 +176,7 @@ func TestR41BGPWithAPIPAOverIKEv1(t *testing.T) {
 	lan := hostIf(t, site.gw, netip.MustParseAddr("192.168.1.1"))
 	site.gw.Run("ip", "addr", "add", siteAPIPA.String()+"/32", "dev", lan)
 
-	lgw := arm.NetworkID(sub, "apipa1", "localNetworkGateways", "branch")
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = site.addr.String()
-	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{site.lanTS}}
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteAPIPA.String()}
-	r.put(lgw, l, nil)
+	lgw := r.bgpLocalGateway("apipa1", "branch", site.addr, 65010, siteAPIPA.String(), site.lanTS)
 	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
 		p.ConnectionProtocol = arm.IKEv1
@@ -281,11 +272,7 @@ func hasRoute(rs []arm.GatewayRoute, network, origin, path string) bool {
 func (r *region) bgpBranch(t *testing.T, group, name string, s *site, gwAddr, gwBGP netip.Addr, vnetSpace string, hold int) (arm.ID, *birdPeer) {
 	t.Helper()
 	siteBGP := netip.MustParseAddr("192.168.1.1")
-	lgw := arm.NetworkID(sub, group, "localNetworkGateways", name)
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = s.addr.String()
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGP.String()}
-	r.put(lgw, l, nil)
+	lgw := r.bgpLocalGateway(group, name, s.addr, 65010, siteBGP.String())
 	s.charon(gwAddr, s2sKey, "192.168.1.0/24,10.99.0.0/24", vnetSpace)
 	return lgw, startBIRDHold(t, s.gw, hostIf(t, s.gw, siteBGP), siteBGP, 65010, gwBGP, 65515, hold)
 }
@@ -370,11 +357,7 @@ func TestR41BGPOnlySiteOverIKEv1(t *testing.T) {
 	gw, _, gwBGP := r.bgpGateway(vnet, "hub-gw")
 	site := newSite(t, r, 1, pool)
 	siteBGP := netip.MustParseAddr("192.168.1.1")
-	lgw := arm.NetworkID(sub, "bgp1", "localNetworkGateways", "branch")
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = site.addr.String()
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGP.String()}
-	r.put(lgw, l, nil)
+	lgw := r.bgpLocalGateway("bgp1", "branch", site.addr, 65010, siteBGP.String())
 	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
 		p.ConnectionProtocol = arm.IKEv1
@@ -420,12 +403,7 @@ func TestR37BGPAdvertisesStaticSites(t *testing.T) {
 	})
 	b, c := newSite(t, r, 2, pool), newSite(t, r, 3, pool)
 	r.connection(gw, r.localGateway("bgps", "westeurope", "static", b.addr, "192.168.50.0/24"), "hub-to-static", s2sKey)
-	lgwC := arm.NetworkID(sub, "bgps", "localNetworkGateways", "both")
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = c.addr.String()
-	l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: []string{"192.168.60.0/24"}}
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65020, BGPPeeringAddress: "192.168.60.1"}
-	r.put(lgwC, l, nil)
+	lgwC := r.bgpLocalGateway("bgps", "both", c.addr, 65020, "192.168.60.1", "192.168.60.0/24")
 	r.putConnection(gw, "hub-to-both", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
 		p.LocalNetworkGateway2 = arm.Ref(lgwC.String())
 		p.EnableBGP = true

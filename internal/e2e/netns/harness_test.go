@@ -355,6 +355,22 @@ func (r *region) localGateway(rg, location, name string, addr netip.Addr, prefix
 	return id
 }
 
+// bgpLocalGateway creates, in westeurope, the local network gateway of a
+// site at addr whose BGP speaker, of AS asn, is at peer; it names
+// prefixes as its ranges (none: BGP alone).
+func (r *region) bgpLocalGateway(rg, name string, addr netip.Addr, asn int64, peer string, prefixes ...string) arm.ID {
+	r.t.Helper()
+	id := arm.NetworkID(sub, rg, "localNetworkGateways", name)
+	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
+	l.Properties.GatewayIPAddress = addr.String()
+	if len(prefixes) > 0 {
+		l.Properties.LocalNetworkAddressSpace = &arm.AddressSpace{AddressPrefixes: prefixes}
+	}
+	l.Properties.BGPSettings = &arm.BGPSettings{ASN: asn, BGPPeeringAddress: peer}
+	r.put(id, l, nil)
+	return id
+}
+
 // connection creates a site-to-site connection from gw to the site lgw
 // with key.
 func (r *region) connection(gw, lgw arm.ID, name, key string) arm.ID {

@@ -168,11 +168,7 @@ func TestNATWithBGP(t *testing.T) {
 	r.natRule("natbgp", "hub-gw", "vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24")
 	s := newSite(t, r, 1, pool, "10.77.0.2/24")
 	siteBGP, siteBGPAfterNAT := netip.MustParseAddr("10.77.0.1"), netip.MustParseAddr("172.31.1.1")
-	lgw := arm.NetworkID(sub, "natbgp", "localNetworkGateways", "branch")
-	l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: "westeurope"}}
-	l.Properties.GatewayIPAddress = s.addr.String()
-	l.Properties.BGPSettings = &arm.BGPSettings{ASN: 65010, BGPPeeringAddress: siteBGPAfterNAT.String()}
-	r.put(lgw, l, nil)
+	lgw := r.bgpLocalGateway("natbgp", "branch", s.addr, 65010, siteBGPAfterNAT.String())
 	var g arm.VirtualNetworkGateway
 	r.get(gw, &g)
 	withNAT := func(p *arm.ConnectionProperties) {
