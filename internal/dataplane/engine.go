@@ -402,7 +402,9 @@ func (e *Engine) startHost(hc Host, r fabric.Forwarder, log *slog.Logger) *host 
 // Retry starts again the hosts, gateways and gateways' point-to-site
 // servers that failed to start at least RetryInterval ago, and the gateways that waited for the stop of the one
 // that had their address once it has ended, and reports whether any of
-// them runs now.
+// them runs now, or a TUN host's namespace went. A TUN host whose
+// namespace was deleted, or made again, is started again at once: in the
+// namespace of its name now, or failed until there is one.
 func (e *Engine) Retry() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -410,9 +412,21 @@ func (e *Engine) Retry() bool {
 		return false
 	}
 	now := time.Now()
-	started := false
+	started, moved := false, false
 	for _, vc := range e.cfg.VNets {
 		v := e.vnets[vc.ID]
+		for id, h := range v.hosts {
+			if h.tun == nil || h.port == nil {
+				continue
+			}
+			if err := h.tun.InPlace(); err != nil {
+				e.log.Warn("host's namespace is gone", "host", id, "err", err)
+				h.close()
+				v.undeliverable += h.tun.Dropped()
+				v.hosts[id] = e.startHost(h.cfg, v.router.HostIngress(h.cfg.Subnet), v.log)
+				moved = true
+			}
+		}
 		for id, h := range v.hosts {
 			if h.port != nil || now.Sub(h.failedAt) < RetryInterval {
 				continue
@@ -436,10 +450,10 @@ func (e *Engine) Retry() bool {
 			started = true
 		}
 	}
-	if started {
+	if started || moved {
 		e.setRoutes()
 	}
-	return started
+	return started || moved
 }
 
 // setRoutes gives every VNet router of e.cfg its tables.

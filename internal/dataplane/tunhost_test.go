@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net/netip"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -119,5 +120,61 @@ func TestTUNHostDownCounted(t *testing.T) {
 	}
 	if logged := uint64(l[0]["count"].(float64) + l[1]["count"].(float64)); logged != before {
 		t.Errorf("the lines count %d packets dropped, the counters %d: %v", logged, before, l)
+	}
+}
+
+// TestTUNHostNamespaceGone (root): a TUN host whose namespace is deleted
+// while it runs (ip netns del) shows as failed, naming the namespace, and
+// gets no route; once a namespace of that name is made again, Retry puts
+// the device in it and the host answers. The host went on showing
+// Running, its device in the deleted namespace, which it kept alive out
+// of reach (answering pings there), and stayed there after the namespace
+// was made again: nothing in the new namespace reached the VNet.
+func TestTUNHostNamespaceGone(t *testing.T) {
+	netnstest.Require(t, "ip", "ping")
+	ns := netnstest.New(t, "gone")
+	e := New(Options{})
+	defer e.Close()
+	web, vm := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.0.5")
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"), Hosts: []Host{
+		{ID: "web", Name: "web", Addr: web, Kind: HostNetstack},
+		{ID: "vm", Name: "vm", Addr: vm, Kind: HostTUN, NetNS: ns.Name},
+	}}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := e.NetstackHost("web")
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := h.Ping(ctx, vm)
+		return err
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("ping to the host before: %v", err)
+	}
+
+	if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns del: %v: %s", err, out)
+	}
+	e.Retry()
+	if s := e.Status().Hosts["vm"]; s.Running || !strings.Contains(s.Error, ns.Name) {
+		t.Errorf("host status with its namespace deleted %+v, want not running, its error naming %s", s, ns.Name)
+	}
+
+	// Made again (the test's cleanup deletes it).
+	if out, err := exec.Command("ip", "netns", "add", ns.Name).CombinedOutput(); err != nil {
+		t.Fatalf("ip netns add: %v: %s", err, out)
+	}
+	ns.Run("ip", "link", "set", "lo", "up")
+	for deadline := time.Now().Add(2*RetryInterval + 5*time.Second); ; time.Sleep(100 * time.Millisecond) {
+		e.Retry()
+		out, err := ns.Try("ping", "-c", "1", "-W", "1", web.String())
+		if err == nil && e.Status().Hosts["vm"].Running && ping() == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the host in the namespace made again: status %+v, ping from it: %v\n%s\naddresses:\n%s", e.Status().Hosts["vm"], err, out, ns.Run("ip", "addr"))
+		}
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/vnetgw/vnetgw/internal/sparselog"
 	"github.com/vnetgw/vnetgw/internal/tun"
 )
@@ -23,6 +25,8 @@ import (
 // which decides (R43).
 type TUNHost struct {
 	dev    *tun.Device
+	netns  string    // the namespace's path
+	nsID   [2]uint64 // its device and inode when the device was made
 	router Forwarder
 	log    *slog.Logger
 	wg     sync.WaitGroup // the read loop
@@ -47,7 +51,8 @@ var _ batchPort = (*TUNHost)(nil)
 // discards them.
 func NewTUNHost(netns string, addr netip.Addr, router Forwarder, log *slog.Logger, routes ...netip.Prefix) (*TUNHost, error) {
 	path := filepath.Join("/run/netns", netns)
-	if _, err := os.Stat(path); err != nil {
+	id, err := namespaceID(path)
+	if err != nil {
 		return nil, fmt.Errorf("network namespace %q: %w", netns, err)
 	}
 	if len(routes) == 0 {
@@ -63,9 +68,34 @@ func NewTUNHost(netns string, addr netip.Addr, router Forwarder, log *slog.Logge
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	h := &TUNHost{dev: dev, router: router, log: log, buf: make([]byte, tun.WriteOffset+portBufSize)}
+	h := &TUNHost{dev: dev, netns: path, nsID: id, router: router, log: log, buf: make([]byte, tun.WriteOffset+portBufSize)}
 	h.wg.Go(h.pump)
 	return h, nil
+}
+
+// namespaceID returns the device and inode of the namespace at path,
+// which tell one namespace from another made later under its name.
+func namespaceID(path string) ([2]uint64, error) {
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return [2]uint64{}, &os.PathError{Op: "stat", Path: path, Err: err}
+	}
+	return [2]uint64{uint64(st.Dev), st.Ino}, nil
+}
+
+// InPlace returns nil while the namespace of the host's name is the one
+// its device was made in, and an error once that namespace was deleted
+// (ip netns del), or replaced by another of its name: the device lives on
+// in the deleted namespace, out of reach, as long as it is open.
+func (h *TUNHost) InPlace() error {
+	id, err := namespaceID(h.netns)
+	if err != nil {
+		return fmt.Errorf("network namespace %q: %w", filepath.Base(h.netns), err)
+	}
+	if id != h.nsID {
+		return fmt.Errorf("network namespace %q was made again after the device", filepath.Base(h.netns))
+	}
+	return nil
 }
 
 // Name returns the device's name inside its namespace.
