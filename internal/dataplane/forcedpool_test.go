@@ -57,8 +57,20 @@ func TestForcedTunnelingKeepsIKEv2PoolIn(t *testing.T) {
 		_, err := h.Ping(ctx, onprem)
 		return err == nil
 	})
-	sent := a.Status().Connections["site"].EgressPackets
-	arrived := b.Status().VNets["site"].NoRoute
+	// The counters of the last ping may be added a moment after its
+	// answer came: read them once they have settled.
+	settled := func(read func() uint64) uint64 {
+		for last := read(); ; {
+			time.Sleep(300 * time.Millisecond)
+			if now := read(); now == last {
+				return now
+			} else {
+				last = now
+			}
+		}
+	}
+	sent := settled(func() uint64 { return a.Status().Connections["site"].EgressPackets })
+	arrived := settled(func() uint64 { return b.Status().VNets["site"].NoRoute })
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
