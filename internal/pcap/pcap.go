@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
@@ -86,7 +87,12 @@ func (l *ints) UnmarshalJSON(b []byte) error {
 		*l = ints{one}
 		return nil
 	}
-	return json.Unmarshal(b, (*[]int)(l))
+	err := json.Unmarshal(b, (*[]int)(l))
+	if te := (*json.UnmarshalTypeError)(nil); errors.As(err, &te) {
+		// The list's type, not that of the list or number tried.
+		return &json.UnmarshalTypeError{Value: te.Value, Type: reflect.TypeFor[ints](), Offset: te.Offset}
+	}
+	return err
 }
 
 // ParseFilterData reads Azure's filterData: MaxPacketBufferSize (bytes
@@ -194,7 +200,8 @@ func ports(ps []int) ([]uint16, error) {
 	return out, nil
 }
 
-// jsonError describes a decoding error without quoting the input.
+// jsonError describes a decoding error without quoting the input: the
+// field and the JSON it takes, not Go's types.
 func jsonError(err error) string {
 	var se *json.SyntaxError
 	var te *json.UnmarshalTypeError
@@ -202,9 +209,38 @@ func jsonError(err error) string {
 	case errors.As(err, &se):
 		return fmt.Sprintf("syntax error at byte %d", se.Offset)
 	case errors.As(err, &te):
-		return fmt.Sprintf("%s must be of type %s", te.Field, te.Type)
+		field := te.Field
+		if field == "" {
+			field = "filterData"
+		}
+		got, _, _ := strings.Cut(te.Value, " ") // "number 1.5": not the number
+		return fmt.Sprintf("%s must be %s, not %s", field, jsonKind(te.Type), got)
 	}
 	return "malformed JSON"
+}
+
+// jsonKind names the JSON that decodes into a value of type t.
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch {
+	case t == reflect.TypeFor[ints]():
+		return "an integer or an array of integers"
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Struct:
+		return "an array of objects"
+	case t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.String:
+		return "an array of strings"
+	case t.Kind() == reflect.Slice:
+		return "an array"
+	case t.Kind() == reflect.Struct:
+		return "an object"
+	case t.Kind() == reflect.Bool:
+		return "true or false"
+	case t.Kind() == reflect.String:
+		return "a string"
+	}
+	return "an integer"
 }
 
 // Capture records packets while it runs. Packet may be called from any

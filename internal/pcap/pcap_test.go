@@ -274,3 +274,26 @@ func TestFileMemoryWithinMaxFileSize(t *testing.T) {
 		}
 	}
 }
+
+// TestParseFilterDataTypeErrorsNameJSON: a filterData field of the wrong
+// JSON type is refused naming the field and the JSON it takes, as the
+// API's own bodies are: the error showed Go's types (a struct with its
+// field tags for a Filters that was not an array of objects, pcap.ints,
+// pcap.filterData for a document that was not an object, with no field).
+func TestParseFilterDataTypeErrorsNameJSON(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{`{"Filters":"x"}`, "Filters must be an array of objects, not string"},
+		{`{"Filters":[1]}`, "Filters must be an object, not number"}, // each filter
+		{`{"Filters":[{"SourceSubnets":"10.0.0.0/8"}]}`, "Filters.SourceSubnets must be an array of strings, not string"},
+		{`{"Filters":[{"Protocol":"TCP"}]}`, "Filters.Protocol must be an integer or an array of integers, not string"},
+		{`{"Filters":[{"SourcePort":["80"]}]}`, "Filters.SourcePort must be an integer or an array of integers, not string"},
+		{`{"Filters":[{"CaptureSingleDirectionTrafficOnly":"true"}]}`, "Filters.CaptureSingleDirectionTrafficOnly must be true or false, not string"},
+		{`{"MaxFileSize":1.5}`, "MaxFileSize must be an integer, not number"},
+		{`[]`, "filterData must be an object, not array"},
+	} {
+		_, err := ParseFilterData(c.in)
+		if err == nil || !strings.HasSuffix(err.Error(), c.want) || strings.Contains(err.Error(), "pcap.") || strings.Contains(err.Error(), "struct") {
+			t.Errorf("%s: %v; want it to end %q", c.in, err, c.want)
+		}
+	}
+}
