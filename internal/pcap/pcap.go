@@ -254,7 +254,10 @@ type Capture struct {
 	file     []byte
 	captured uint64 // packets kept
 	missed   uint64 // packets that matched after the file was full
-	stopped  bool
+	// full is set by the first packet that did not fit: the file ends
+	// there, with no later packet that would have fitted after it.
+	full    bool
+	stopped bool
 }
 
 // Start starts a capture; the file's header is written at once.
@@ -289,7 +292,8 @@ func (c *Capture) Packet(pkt []byte) {
 		return
 	}
 	n := len(c.file) + 16 + keep
-	if n > c.cfg.MaxBytes {
+	if c.full || n > c.cfg.MaxBytes {
+		c.full = true
 		c.missed++
 		return
 	}

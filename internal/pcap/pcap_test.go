@@ -297,3 +297,37 @@ func TestParseFilterDataTypeErrorsNameJSON(t *testing.T) {
 		}
 	}
 }
+
+// TestFullFileKeepsNoMore: once a packet did not fit the file
+// (MaxFileSize), no later one is kept, though a smaller one would fit: the
+// file ends where the capture stopped keeping, rather than going on with
+// the small packets (a TCP flow's ACKs) past the large ones it missed,
+// which tcpdump and Wireshark would show as segments lost on the way.
+func TestFullFileKeepsNoMore(t *testing.T) {
+	cfg, err := ParseFilterData(`{"MaxFileSize":1}`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := Start(cfg)
+	data, ack := udp4("10.1.0.4", "192.168.1.2", 5000, 80, 1372), udp4("192.168.1.2", "10.1.0.4", 80, 5000, 12)
+	for range 2000 {
+		c.Packet(data)
+		c.Packet(ack)
+	}
+	file, captured, missed := c.Stop()
+	recs := records(t, file)
+	if captured+missed != 4000 || len(recs) != int(captured) {
+		t.Fatalf("%d captured, %d missed, %d records; want 4000 in all", captured, missed, len(recs))
+	}
+	// The records alternate data and ACK up to the first missed packet.
+	for i, r := range recs {
+		if want := [2]int{len(data), len(data)}; i%2 == 1 {
+			want = [2]int{len(ack), len(ack)}
+			if r != want {
+				t.Fatalf("record %d of %d: %v, want an ACK %v: the file went on past a packet it missed", i, len(recs), r, want)
+			}
+		} else if r != want {
+			t.Fatalf("record %d of %d: %v, want data %v", i, len(recs), r, want)
+		}
+	}
+}
