@@ -99,7 +99,8 @@ func (l *ints) UnmarshalJSON(b []byte) error {
 // kept per packet), MaxFileSize (MiB) and Filters with SourceSubnets,
 // DestinationSubnets, SourcePort, DestinationPort, Protocol and
 // CaptureSingleDirectionTrafficOnly. TracingFlags is accepted and has no
-// effect; a TcpFlags other than -1 (any) is refused. Empty is the defaults.
+// effect; TcpFlags -1 is any packet, else the TCP packets with any of its
+// flags. Empty is the defaults.
 // Single quotes stand for double ones, as in Azure's examples, and a
 // list of one number may be the number alone.
 func ParseFilterData(s string) (Config, error) {
