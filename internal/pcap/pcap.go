@@ -286,9 +286,9 @@ func (c *Capture) Packet(pkt []byte) {
 		return
 	}
 	keep := min(len(pkt), c.cfg.SnapLen)
-	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	now := time.Now() // under the lock: records in the order of their times
 	if c.stopped {
 		return
 	}
