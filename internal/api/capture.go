@@ -208,7 +208,7 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 	answer := &stoppedCapture{uploaded: make(chan struct{})}
 	h.answered.stop(rt.id, in.SASURL, answer)
 	defer close(answer.uploaded)
-	blob, err := upload(context.WithoutCancel(r.Context()), dest, fmt.Sprintf("%s-%s.pcap", rt.id.Name(), time.Now().UTC().Format("20060102T150405Z")), file)
+	blob, err := upload(context.WithoutCancel(r.Context()), dest, fmt.Sprintf("%s-%s.pcap", rt.id.Name(), time.Now().UTC().Format("20060102T150405.000000000Z")), file)
 	if err != nil {
 		// A failed upload (an expired SAS, a wrong container) loses
 		// nothing: the capture is kept for download if there is room.

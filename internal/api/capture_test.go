@@ -436,3 +436,34 @@ func TestStopSentAgainDuringUpload(t *testing.T) {
 		}
 	}
 }
+
+// TestCaptureBlobsDoNotOverwrite: two captures of a gateway stopped
+// within a second, to one container, are two blobs; their names were the
+// gateway's and the second, so the second upload overwrote the first.
+func TestCaptureBlobsDoNotOverwrite(t *testing.T) {
+	var mu sync.Mutex
+	paths := map[string]int{}
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths[r.URL.Path]++
+		mu.Unlock()
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer storage.Close()
+	e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	var blobs []string
+	for range 2 {
+		e.must("POST", s.gw+"/startPacketCapture", nil)
+		var blob string
+		if err := json.Unmarshal(e.must("POST", s.gw+"/stopPacketCapture", obj{"sasUrl": storage.URL + "/c?sig=x"}).body, &blob); err != nil {
+			t.Fatal(err)
+		}
+		blobs = append(blobs, blob)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if blobs[0] == blobs[1] || len(paths) != 2 {
+		t.Errorf("two captures stopped at once went to blobs %q, uploads %v; want two blobs", blobs, paths)
+	}
+}
