@@ -65,10 +65,13 @@ type fragKey struct {
 	id       uint16
 }
 
-// natFrag is a fragmented datagram's addresses after translation.
+// natFrag is a fragmented datagram's addresses after translation, and
+// how much of it passed: the bytes of its fragments, and where it ends
+// once its last fragment was seen (0 before).
 type natFrag struct {
-	src, dst [4]byte
-	expires  int64
+	src, dst  [4]byte
+	expires   int64
+	got, size int
 }
 
 // newNATTable returns the table of maps, or nil for none.
@@ -184,6 +187,18 @@ func (n *natTable) applyDynamic(pkt []byte, d natDir, now int64) (bool, dropReas
 		}
 		setAddr(pkt, 12, f.src)
 		setAddr(pkt, 16, f.dst)
+		// Once every fragment passed, the entry goes: held until it
+		// expires, a steady run of fragmented datagrams would fill the
+		// table and have the later fragments of the next ones dropped.
+		f.got += total - ihl
+		if frag&0x2000 == 0 { // the last fragment
+			f.size = int(frag&0x1fff)*8 + total - ihl
+		}
+		if f.size > 0 && f.got >= f.size {
+			delete(n.frags, fk)
+		} else {
+			n.frags[fk] = f
+		}
 		return true, dropNone
 	}
 	l4 := pkt[ihl:]
@@ -211,7 +226,7 @@ func (n *natTable) applyDynamic(pkt []byte, d natDir, now int64) (bool, dropReas
 		setTuple(pkt, l4, 12, f.outside.addr, f.outside.port, true)
 	}
 	if frag&0x2000 != 0 && len(n.frags) < maxNATFrags { // more fragments follow
-		n.frags[fk] = natFrag{src: [4]byte(pkt[12:16]), dst: [4]byte(pkt[16:20]), expires: now + fragTimeout}
+		n.frags[fk] = natFrag{src: [4]byte(pkt[12:16]), dst: [4]byte(pkt[16:20]), expires: now + fragTimeout, got: total - ihl}
 	}
 	return true, dropNone
 }

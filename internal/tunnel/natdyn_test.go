@@ -343,3 +343,45 @@ func TestDynamicNATThroughTunnel(t *testing.T) {
 		t.Errorf("%d NAT flows, want 4", st.NATFlows)
 	}
 }
+
+// A VNet host sends, through a Dynamic EgressSnat map, more fragmented
+// datagrams (UDP larger than the path MTU) than the table holds
+// fragments, in less than the 30 s a reassembler may wait: every
+// fragment of each reaches the far side, a datagram's translation being
+// let go once its fragments passed, not held for those 30 s.
+func TestDynamicNATManyFragmentedDatagrams(t *testing.T) {
+	a, b := pair(t, gcm256)
+	if err := a.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16"), NAT: []NAT{vnetDynamic}}}}); err != nil {
+		t.Fatal(err)
+	}
+	const datagrams = maxNATFrags + 1000
+	go func() {
+		for i := range datagrams {
+			id := uint16(i)
+			first := flowPacket(17, "10.1.0.4", 5000, "10.2.0.7", 53)
+			binary.BigEndian.PutUint16(first[2:], 20+40) // of 80 bytes of UDP
+			binary.BigEndian.PutUint16(first[4:], id)
+			first[6] = 0x20 // more fragments
+			binary.BigEndian.PutUint16(first[24:], 80)
+			first[26], first[27] = 0, 0 // no UDP checksum
+			first[10], first[11] = 0, 0
+			binary.BigEndian.PutUint16(first[10:], checksum(0, first[:20]))
+			last := withChecksums(17, "10.1.0.4", "10.2.0.7")
+			binary.BigEndian.PutUint16(last[4:], id)
+			binary.BigEndian.PutUint16(last[6:], 5) // offset 40 bytes, the last
+			last[10], last[11] = 0, 0
+			binary.BigEndian.PutUint16(last[10:], checksum(0, last[:20]))
+			a.inner.Send(first)
+			a.inner.Send(last)
+		}
+	}()
+	eventually(t, "every fragment through A", func() bool {
+		p, _, _ := b.inner.Written()
+		st := status(t, a.e, "t")
+		return p+st.Drops.NATNoFlow == 2*datagrams
+	})
+	if st := status(t, a.e, "t"); st.Drops.NATNoFlow != 0 {
+		p, _, _ := b.inner.Written()
+		t.Errorf("%d fragments dropped as nat_no_flow, %d of %d reached the far side", st.Drops.NATNoFlow, p, 2*datagrams)
+	}
+}
