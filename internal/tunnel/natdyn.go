@@ -23,6 +23,7 @@ type natTable struct {
 	mu    sync.Mutex
 	flows map[flowKey]*natFlow // by the Internal side's tuple
 	back  map[flowKey]*natFlow // by the translated tuple
+	taken map[flowKey]int      // flows with a port from firstNATPort up, by their translated tuple without it
 	frags map[fragKey]natFrag  // how the first fragment of a datagram was translated
 	swept int64                // unix seconds of the last sweep
 }
@@ -88,7 +89,7 @@ func newNATTable(maps []NAT) *natTable {
 		}
 	}
 	if n.dynamic != nil {
-		n.flows, n.back, n.frags = map[flowKey]*natFlow{}, map[flowKey]*natFlow{}, map[fragKey]natFrag{}
+		n.flows, n.back, n.frags, n.taken = map[flowKey]*natFlow{}, map[flowKey]*natFlow{}, map[fragKey]natFrag{}, map[flowKey]int{}
 	}
 	return n
 }
@@ -315,6 +316,9 @@ func (n *natTable) flow(m NAT, k flowKey, ported bool, now int64) (*natFlow, boo
 	}
 	f := &natFlow{inside: k, outside: out}
 	n.flows[k], n.back[out] = f, f
+	if out.port >= firstNATPort {
+		n.taken[portless(out)]++
+	}
 	return f, true
 }
 
@@ -332,7 +336,7 @@ func (n *natTable) free(m NAT, k flowKey, ported bool) (flowKey, bool) {
 		if n.back[o] == nil {
 			return o, true
 		}
-		if !ported {
+		if !ported || n.taken[portless(o)] >= natPorts {
 			continue
 		}
 		start := rand.IntN(natPorts)
@@ -436,6 +440,19 @@ func (n *natTable) sweep(now int64) {
 func (n *natTable) remove(f *natFlow) {
 	delete(n.flows, f.inside)
 	delete(n.back, f.outside)
+	if f.outside.port >= firstNATPort {
+		if k := portless(f.outside); n.taken[k] > 1 {
+			n.taken[k]--
+		} else {
+			delete(n.taken, k)
+		}
+	}
+}
+
+// portless is k without its own port.
+func portless(k flowKey) flowKey {
+	k.port = 0
+	return k
 }
 
 func be32(a [4]byte) uint32 { return binary.BigEndian.Uint32(a[:]) }

@@ -385,3 +385,44 @@ func TestDynamicNATManyFragmentedDatagrams(t *testing.T) {
 		t.Errorf("%d fragments dropped as nat_no_flow, %d of %d reached the far side", st.Drops.NATNoFlow, p, 2*datagrams)
 	}
 }
+
+// Once every port of the external address is taken for one far end (a
+// busy client's connections to one server), a new flow there is refused
+// as nat_full about as fast as one elsewhere is translated: the table,
+// which the tunnel's other flows wait for in both directions, is not held
+// while each of the 64,512 ports is tried again for every packet.
+func TestDynamicNATFullRefusedQuickly(t *testing.T) {
+	a, b := pair(t, gcm256)
+	if err := a.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16"), NAT: []NAT{vnetDynamic}}}}); err != nil {
+		t.Fatal(err)
+	}
+	go func() {
+		for i := range natPorts {
+			a.inner.Send(flowPacket(17, fmt.Sprintf("10.1.0.%d", 1+i%250), uint16(2000+i/250), "10.2.0.7", 53))
+		}
+	}()
+	wait := func(what string, cond func() bool) time.Duration {
+		t.Helper()
+		start := time.Now()
+		for deadline := start.Add(time.Minute); !cond(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s: %+v", what, status(t, a.e, "t").Drops)
+			}
+		}
+		return time.Since(start)
+	}
+	wait("the flows that take every port", func() bool { p, _, _ := b.inner.Written(); return p == natPorts })
+	const more = 1000
+	send := func(dport uint16) {
+		for i := range more {
+			a.inner.Send(flowPacket(17, "10.1.0.251", uint16(3000+i), "10.2.0.7", dport))
+		}
+	}
+	go send(54)
+	elsewhere := wait("new flows to another far end", func() bool { p, _, _ := b.inner.Written(); return p == natPorts+more })
+	go send(53)
+	refused := wait("new flows to the full far end refused", func() bool { return status(t, a.e, "t").Drops.NATFull == more })
+	if refused > 10*elsewhere+200*time.Millisecond {
+		t.Errorf("%d new flows to the full far end took %v to refuse, %d elsewhere %v to translate", more, refused, more, elsewhere)
+	}
+}
