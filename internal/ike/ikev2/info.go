@@ -47,6 +47,15 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 	for _, p := range ps {
 		d, ok := p.(*wire.Delete)
 		if !ok {
+			if n, ok := p.(*wire.Notify); ok && n.NotifyType == wire.AuthenticationFailed {
+				// RFC 7296 §2.21.2: the initiator did not accept our
+				// AUTH or identity and has no IKE SA; nor do we.
+				sa.c.lastError = "peer answered AUTHENTICATION_FAILED: it did not accept our identity " +
+					sa.cfg().LocalID.String() + " or our pre-shared key"
+				sa.authFailed("peer refused our authentication")
+				sa.killAfterResponse = true
+				return nil
+			}
 			if n, ok := p.(*wire.Notify); ok && n.NotifyType.IsError() {
 				sa.log.Warn("peer reported an error", sa.logAttrs(), "notify", n.NotifyType)
 			}

@@ -671,3 +671,28 @@ func (x *interop) established() []IKESAStatus {
 	}
 	return out
 }
+
+// TestInteropPeerRefusesOurAuth covers RFC 7296 §2.21.2 against
+// strongSwan: the initiator that does not accept the responder's
+// identity says AUTHENTICATION_FAILED in an INFORMATIONAL request, and
+// the IKE SA it had established here goes, its child SA with it, and the
+// status says why.
+func TestInteropPeerRefusesOurAuth(t *testing.T) {
+	s := suites[2]
+	x := newInterop(t, s.ike, s.esp, nil)
+	x.charonCfg.RemoteID = "@gw.example" // not the address vnetgw names itself by
+	x.startCharon()
+	x.reconfig()
+	if out, err := x.charon.Initiate(); err == nil {
+		t.Fatalf("swanctl --initiate succeeded:\n%s", out)
+	}
+	waitFor(t, 10*time.Second, "charon's AUTHENTICATION_FAILED", func() bool {
+		return strings.Contains(x.charon.Log(), "N(AUTH_FAILED)")
+	})
+	waitFor(t, 10*time.Second, "vnetgw to let go of the IKE SA", func() bool {
+		return len(x.status().IKESAs) == 0 && x.dp.count() == 0
+	})
+	if st := x.status(); !strings.Contains(st.LastError, "AUTHENTICATION_FAILED") {
+		t.Errorf("LastError %q does not say the peer refused our authentication", st.LastError)
+	}
+}
