@@ -1435,6 +1435,15 @@ func TestR6R40ExpressRouteCoexists(t *testing.T) {
 					"ipsecIntegrity": "GCMAES256", "ikeEncryption": "GCMAES256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14", "pfsGroup": "None"}}
 				return "PUT", netPath(subA, "rg", "connections", "c"), body
 			}},
+		{name: "IKEv1 with an AES-GCM IKE cipher spelt in lower case is refused too", status: 400, code: "InvalidIpsecPolicy",
+			req: func(e *env) (string, string, any) {
+				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				body := s2s(loc, s.gw, e.lng(s, "l", "203.0.113.1", "192.168.0.0/16"))
+				body["properties"].(obj)["connectionProtocol"] = "IKEv1"
+				body["properties"].(obj)["ipsecPolicies"] = []obj{{"saLifeTimeSeconds": 27000, "saDataSizeKilobytes": 102400000, "ipsecEncryption": "GCMAES256",
+					"ipsecIntegrity": "GCMAES256", "ikeEncryption": "gcmaes256", "ikeIntegrity": "SHA256", "dhGroup": "DHGroup14", "pfsGroup": "None"}}
+				return "PUT", netPath(subA, "rg", "connections", "c"), body
+			}},
 		{name: "ExpressRoute connections are refused clearly (R4: modelled, not implemented)", status: 400, code: "UnsupportedConnectionType",
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")

@@ -501,11 +501,6 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 			Message: "tunnelProperties is not available: each instance of the gateway runs its tunnel from its own public IP address; choose the BGP peering addresses with gatewayCustomBgpIpAddresses"}
 	}
 	p.TunnelProperties = nil
-	// IKEv1 has no AEAD cipher in phase 1 (RFC 2409 Appendix A).
-	if p.ConnectionProtocol == arm.IKEv1 && len(p.IPsecPolicies) == 1 && strings.HasPrefix(p.IPsecPolicies[0].IKEEncryption, "GCM") {
-		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies[0].ikeEncryption",
-			Message: "ikeEncryption " + p.IPsecPolicies[0].IKEEncryption + " is not available with IKEv1, which has no AES-GCM in phase 1; use AES256, AES192 or AES128"}
-	}
 	if err := canonical(&p.ConnectionMode, "properties.connectionMode", arm.ModeDefault, arm.ModeDefault, arm.ModeInitiatorOnly, arm.ModeResponderOnly); err != nil {
 		return err
 	}
@@ -526,6 +521,12 @@ func connectionSettings(p *arm.ConnectionProperties) error {
 		if err := checkIPsecPolicy(&p.IPsecPolicies[i], "properties.ipsecPolicies[0]."); err != nil {
 			return err
 		}
+	}
+	// IKEv1 has no AEAD cipher in phase 1 (RFC 2409 Appendix A); checked
+	// once the policy is canonical, so that gcmaes256 is GCMAES256.
+	if p.ConnectionProtocol == arm.IKEv1 && len(p.IPsecPolicies) == 1 && strings.HasPrefix(p.IPsecPolicies[0].IKEEncryption, "GCM") {
+		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.ipsecPolicies[0].ikeEncryption",
+			Message: "ikeEncryption " + p.IPsecPolicies[0].IKEEncryption + " is not available with IKEv1, which has no AES-GCM in phase 1; use AES256, AES192 or AES128"}
 	}
 	if p.UsePolicyBasedTrafficSelectors && len(p.IPsecPolicies) == 0 {
 		return &arm.Error{Code: arm.CodeIPsecPolicy, Target: "properties.usePolicyBasedTrafficSelectors",
