@@ -82,9 +82,14 @@ func dialGateway(ctx context.Context, cfg ClientConfig) (net.Conn, error) {
 	if err != nil {
 		return nil, fmt.Errorf("p2s: proxy %s: %w", cfg.Proxy.Redacted(), err)
 	}
-	if dl, ok := ctx.Deadline(); ok {
-		conn.SetDeadline(dl)
+	// A proxy that takes the connection and does not answer CONNECT (a
+	// hung one) has the setup's time, as the gateway has (Dial): it does
+	// not hold Dial, and --reconnect with it, for ever.
+	dl := time.Now().Add(cmp.Or(cfg.setupTimeout, negotiationTimeout))
+	if d, ok := ctx.Deadline(); ok && d.Before(dl) {
+		dl = d
 	}
+	conn.SetDeadline(dl)
 	// A proxy that does not answer holds the reads below: the context's
 	// end closes the connection under them.
 	stop := context.AfterFunc(ctx, func() { conn.Close() })

@@ -159,3 +159,39 @@ func TestDialGatewayThatDoesNotAnswer(t *testing.T) {
 		})
 	}
 }
+
+// TestDialProxyThatDoesNotAnswer: Dial without a deadline gives up on an
+// HTTP proxy that takes the connection and never answers CONNECT (a hung
+// one) after the setup's timeout (30 s; here shortened), saying so, as
+// on a gateway that does not answer: it waited for ever, and vnetgw p2s
+// connect --reconnect with it, never trying again.
+func TestDialProxyThatDoesNotAnswer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(io.Discard, c) // the CONNECT; no answer
+	}()
+	cfg := ClientConfig{Server: netip.MustParseAddrPort("127.0.0.1:9"), Proxy: &url.URL{Scheme: "http", Host: ln.Addr().String()},
+		ServerName: "gateway", Logger: testLogger(t), setupTimeout: 200 * time.Millisecond}
+	ended := make(chan error, 1)
+	go func() {
+		_, err := Dial(context.Background(), cfg)
+		ended <- err
+	}()
+	select {
+	case err := <-ended:
+		if !errors.Is(err, os.ErrDeadlineExceeded) || !strings.Contains(err.Error(), "proxy") {
+			t.Errorf("Dial: %v; want it to give up on the proxy, saying why", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("Dial still waits for a proxy that does not answer CONNECT")
+	}
+}
