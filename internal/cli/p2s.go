@@ -124,7 +124,8 @@ is checked against --ca (default: the data directory's ca.pem).`,
 					return nil
 				case !reconnect || errors.Is(err, p2s.ErrRefused):
 					// Refused credentials stay refused: trying them again
-					// would only lock the account at the RADIUS server.
+					// would only lock the account at the RADIUS server,
+					// or the proxy's (407).
 					return err
 				}
 				fmt.Fprintf(g.stderr, "%v; connecting again in %s (--reconnect)\n", err, reconnectDelay)

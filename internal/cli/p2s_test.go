@@ -1,12 +1,17 @@
 package cli
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -144,4 +149,44 @@ func readUntil(t *testing.T, master *os.File, want string) string {
 		}
 	}
 	return string(got)
+}
+
+// p2s connect --reconnect ends when the HTTP proxy refuses its
+// credentials (407), as when the gateway refuses the client's, saying
+// so: it asked the proxy again every 2 s with the same wrong password,
+// for ever, which locks the account behind a proxy that counts failures.
+func TestP2SReconnectStopsAtProxyRefusal(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	var asked atomic.Int64
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+				asked.Add(1)
+				io.WriteString(c, "HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic\r\nContent-Length: 0\r\n\r\n")
+			}
+			c.Close()
+		}
+	}()
+	ca, _ := pkitest.Issue(t, "gateway ca", true, nil).WritePEM(t, t.TempDir(), "ca")
+	t.Setenv("VNETGW_PASSWORD", "hunter2")
+	// The deadline is for the old code, which tried again until it.
+	ctx, cancel := context.WithTimeout(context.Background(), 7*time.Second)
+	defer cancel()
+	var out, errb bytes.Buffer
+	code := Execute(ctx, []string{"p2s", "connect", "--user", "alice", "--gateway", "127.146.0.1:443", "--proxy", "http://bob:wrong@" + ln.Addr().String(),
+		"--ca", ca, "--netns", "ns", "--route", "10.1.0.0/16", "--reconnect"}, &out, &errb)
+	if code != 1 || !strings.Contains(errb.String(), "407 Proxy Authentication Required") || strings.Contains(errb.String(), "wrong") {
+		t.Errorf("exit %d; want 1, the proxy's 407 said without the password:\n%s%s", code, out.String(), errb.String())
+	}
+	if n := asked.Load(); n != 1 {
+		t.Errorf("the proxy was asked %d times, want once", n)
+	}
 }

@@ -123,7 +123,13 @@ func dialGateway(ctx context.Context, cfg ClientConfig) (net.Conn, error) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		conn.Close()
-		return nil, fmt.Errorf("p2s: proxy %s refused CONNECT %s: %s", cfg.Proxy.Redacted(), target, resp.Status)
+		err := fmt.Errorf("p2s: proxy %s refused CONNECT %s: %s", cfg.Proxy.Redacted(), target, resp.Status)
+		if resp.StatusCode == http.StatusProxyAuthRequired {
+			// RFC 9110 §15.5.8: the proxy wants other credentials (or
+			// some): the same again are no use.
+			err = refused{err}
+		}
+		return nil, err
 	}
 	conn.SetDeadline(time.Time{})
 	return conn, nil
@@ -143,8 +149,14 @@ func (o oneByte) Read(p []byte) (int, error) {
 }
 
 // ErrRefused is wrapped by Dial's error when the gateway refused the
-// client's credentials: trying again with them is no use.
+// client's credentials, or the proxy its own (407): trying again with
+// them is no use.
 var ErrRefused = errors.New("the gateway refused")
+
+// refused is an error, in its own words, that is ErrRefused.
+type refused struct{ error }
+
+func (refused) Is(target error) bool { return target == ErrRefused }
 
 // Client is a connected SSTP client.
 type Client struct {
