@@ -78,7 +78,11 @@ func dialGateway(ctx context.Context, cfg ClientConfig) (net.Conn, error) {
 	if cfg.Proxy.Scheme != "http" || cfg.Proxy.Host == "" {
 		return nil, fmt.Errorf("p2s: proxy %s: give http://HOST:PORT", cfg.Proxy.Redacted())
 	}
-	conn, err := d.DialContext(ctx, "tcp", cfg.Proxy.Host)
+	addr := cfg.Proxy.Host
+	if cfg.Proxy.Port() == "" {
+		addr = net.JoinHostPort(cfg.Proxy.Hostname(), "80") // RFC 9110 §4.2.1: http's default port
+	}
+	conn, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("p2s: proxy %s: %w", cfg.Proxy.Redacted(), err)
 	}

@@ -129,3 +129,32 @@ func TestProxyAnswerBounded(t *testing.T) {
 		t.Fatalf("through a proxy with an endless header: %v; want its answer refused as too long", err)
 	}
 }
+
+// TestProxyWithoutPort: a proxy named without a port ($HTTPS_PROXY of
+// http://proxy.example, which Go's HTTP client takes) is reached on port
+// 80, http's default (RFC 9110 §4.2.1); the client dialled the name
+// without a port and failed: "missing port in address".
+func TestProxyWithoutPort(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.146.0.2:80")
+	if err != nil {
+		t.Skipf("port 80 of the loopback: %v", err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err == nil {
+			io.WriteString(c, "HTTP/1.1 200 Connection established\r\n\r\n")
+		}
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	conn, err := dialGateway(ctx, ClientConfig{Server: netip.MustParseAddrPort("127.0.0.1:443"), Proxy: &url.URL{Scheme: "http", Host: "127.146.0.2"}})
+	if err != nil {
+		t.Fatalf("through a proxy named without a port: %v", err)
+	}
+	conn.Close()
+}
