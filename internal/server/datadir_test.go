@@ -26,6 +26,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/insights"
 	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
 	"github.com/vnetgw/vnetgw/internal/wire/openvpn"
@@ -778,5 +779,63 @@ func TestLeftoverTemporaryFilesRemoved(t *testing.T) {
 		case removed && !strings.Contains(log.String(), "file="+filepath.Join(dir, name)):
 			t.Errorf("no log line for %s:\n%s", name, log.String())
 		}
+	}
+}
+
+// TestDamagedMetricsHistoryKeptAfterCrash: a metrics history cut short (by
+// a crash of an older vnetgw, a disk that filled) is set aside at start,
+// and the series read before the damage are written again at once, so that
+// a serve killed before its first save (kill -9, a crash loop) leaves them
+// for the next start. They were kept in memory alone: the next start found
+// no metrics history, and the connections' metrics up to the damage were
+// gone.
+func TestDamagedMetricsHistoryKeptAfterCrash(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	h := insights.New(time.Minute, 6*time.Hour)
+	start := time.Now().Add(-time.Hour).Truncate(time.Minute)
+	for i := range 10 {
+		h.Record(start.Add(time.Duration(i)*time.Minute), map[string]insights.Counters{
+			"a": {Ingress: uint64(i) * 1000}, "b": {Ingress: uint64(i) * 1000}})
+	}
+	var buf bytes.Buffer
+	if err := h.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	// Cut in b's samples: a's are whole.
+	path := filepath.Join(dir, datadir.MetricsHistory)
+	if err := os.WriteFile(path, buf.Bytes()[:buf.Len()-100], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	has := func(s *Server, id string) bool {
+		for _, b := range s.insights.Buckets(id, start, start.Add(10*time.Minute), 10*time.Minute) {
+			if b.Has && b.Ingress > 0 {
+				return true
+			}
+		}
+		return false
+	}
+	var log logbuf.Buffer
+	cfg := Config{DataDir: dir, Listen: "127.0.0.1:0", PublicIPPool: "127.166.1.0/24", Logger: slog.New(slog.NewTextHandler(&log, nil))}
+	s, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !has(s, "a") {
+		t.Errorf("a's samples, before the damage, not read:\n%s", log.String())
+	}
+	if _, err := os.Stat(path + ".bad"); err != nil {
+		t.Errorf("the damaged file not set aside: %v", err)
+	}
+	s.close() // no save, as after a kill -9
+	s, err = New(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.close()
+	if !has(s, "a") {
+		t.Errorf("a's samples, read from the damaged file at the start before, gone after a crash:\n%s", log.String())
 	}
 }

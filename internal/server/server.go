@@ -490,7 +490,8 @@ func (s *Server) sample(ctx context.Context) {
 
 // loadHistory reads the metrics history the last run saved, if any. A
 // file that cannot be read is logged and set aside (renamed *.bad); what
-// it held before the damage is kept.
+// it held before the damage is kept, and written again at once, so that a
+// crash before the first save does not lose it.
 func (s *Server) loadHistory() {
 	path := filepath.Join(s.cfg.DataDir, datadir.MetricsHistory)
 	f, err := os.Open(path)
@@ -502,8 +503,10 @@ func (s *Server) loadHistory() {
 		f.Close()
 	}
 	if err != nil {
-		s.log.Warn("metrics history not read; set aside", "file", path+".bad", "err", err)
-		os.Rename(path, path+".bad")
+		s.log.Warn("metrics history damaged: the series before the damage are kept, the file set aside", "file", path+".bad", "err", err)
+		if os.Rename(path, path+".bad") == nil {
+			s.saveHistory()
+		}
 		return
 	}
 	s.log.Info("metrics history read", "file", path)
