@@ -8,7 +8,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
-	"github.com/vnetgw/vnetgw/internal/atomicfile"
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/pcap"
 )
@@ -84,7 +83,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 				if err != nil {
 					return err
 				}
-				if err := atomicfile.Write(file, b, 0o600); err != nil { // the hosts' traffic, decrypted
+				if err := saveOutput(file, b); err != nil { // the hosts' traffic, decrypted
 					return err
 				}
 			}

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"encoding/binary"
 	"io"
 	"net"
 	"net/http"
@@ -8,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -112,4 +114,32 @@ func twoGateways(t *testing.T, pool string) []string {
 		gws = append(gws, gw.ID)
 	}
 	return gws
+}
+
+// TestCaptureOutputToPipe: stop --output-file to what is no file, as
+// /dev/stdout piped into tcpdump -r - is, writes the capture as it is; a
+// file made beside it was renamed over it (a named pipe replaced, its
+// reader left waiting), or could not be made (/dev/stdout).
+func TestCaptureOutputToPipe(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	pipe := filepath.Join(t.TempDir(), "pipe")
+	if err := syscall.Mkfifo(pipe, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	read := make(chan []byte, 1)
+	go func() {
+		b, _ := os.ReadFile(pipe)
+		read <- b
+	}()
+	must(t, "vnet-gateway", "packet-capture", "start", "-g", "rg", "-n", "gw")
+	must(t, "vnet-gateway", "packet-capture", "stop", "-g", "rg", "-n", "gw", "--output-file", pipe)
+	select {
+	case b := <-read:
+		if len(b) < 24 || binary.LittleEndian.Uint32(b) != 0xa1b2c3d4 {
+			t.Errorf("packet-capture stop --output-file to a named pipe: %d bytes, want the capture", len(b))
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("packet-capture stop --output-file to a named pipe: nothing came")
+	}
 }

@@ -17,7 +17,6 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
-	"github.com/vnetgw/vnetgw/internal/atomicfile"
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/vpnclient"
 )
@@ -1236,7 +1235,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 					return err
 				}
 				if file != "" {
-					if err := atomicfile.Write(file, zip, 0o600); err != nil { // it may hold the gateway's OpenVPN key
+					if err := saveOutput(file, zip); err != nil { // it may hold the gateway's OpenVPN key
 						return err
 					}
 				}
