@@ -205,6 +205,10 @@ func New(cfg Config) *Handler {
 			},
 			// The answer keeps this node's ids, which its log names.
 			ModifyResponse: func(res *http.Response) error {
+				f := res.Request.Context().Value(forwardTo{}).(forward)
+				if !f.began() {
+					return context.Cause(res.Request.Context())
+				}
 				for _, k := range []string{"X-Ms-Request-Id", "X-Ms-Correlation-Request-Id", "X-Ms-Client-Request-Id"} {
 					res.Header.Del(k)
 				}
@@ -212,7 +216,6 @@ func New(cfg Config) *Handler {
 				// answers) names the node the client called, which may
 				// be the only one it reaches (a load balancer's), not
 				// the node that ran the request.
-				f := res.Request.Context().Value(forwardTo{}).(forward)
 				if loc, err := url.Parse(res.Header.Get("Location")); err == nil && loc.Host != "" && loc.Host == res.Request.URL.Host {
 					res.Header.Set("Location", f.base+loc.RequestURI())
 				}
@@ -229,6 +232,9 @@ func New(cfg Config) *Handler {
 				if errors.As(err, &mbe) {
 					h.fail(w, r, mbe)
 					return
+				}
+				if cause := context.Cause(r.Context()); errors.Is(cause, errNoAnswer) {
+					err = cause
 				}
 				h.fail(w, r, arm.Errorf(arm.CodeNodeUnreachable, "the node that runs this resource could not be asked: %v", err))
 			},
@@ -367,7 +373,7 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if name, ok := strings.CutPrefix(r.URL.Path, capturePath); ok {
 		if to, ok := h.capturesAt.get(name); ok && r.Header.Get(headerForwarded) == "" {
-			h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, forward{to: to, base: h.base(r)})))
+			h.forward(w, r, forward{to: to, base: h.base(r)}, 0)
 			return
 		}
 		h.captures.serve(h, w, r, name)
@@ -410,7 +416,13 @@ func (h *Handler) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	if to := h.runsElsewhere(r, rt); to != nil {
 		f := forward{to: to, base: h.base(r), capture: rt.sub == "stoppacketcapture"}
-		h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), forwardTo{}, f)))
+		var wait time.Duration
+		if f.capture {
+			// The other node answers once the capture is uploaded to
+			// the sasUrl, or that upload gave up.
+			wait = pcap.UploadTimeout
+		}
+		h.forward(w, r, f, wait)
 		return
 	}
 	h.dispatch(w, r, rt)
@@ -460,6 +472,33 @@ type forward struct {
 	// capture: a stopPacketCapture, whose answer may name a capture
 	// kept for download there.
 	capture bool
+	// began stops the clock of the answer's beginning: false if it had
+	// run out.
+	began func() bool
+}
+
+// forwardAnswerTimeout is how long a node waits for the answer of a
+// request it forwarded to begin, beyond the other node's own bound of
+// its work: more than that node's wait for the store (region.SyncTimeout,
+// then 503), far more than the live requests take.
+var forwardAnswerTimeout = 30 * time.Second
+
+// errNoAnswer: the node a request was forwarded to took it and did not
+// answer (its process stopped or stuck, the way to it cut once connected).
+var errNoAnswer = errors.New("it did not answer")
+
+// forward sends r to the node f.to and answers what that node answers.
+// Its answer must begin within forwardAnswerTimeout and wait, or r is
+// answered 502 NodeUnreachable: the client (the Azure SDKs have no
+// timeout) is not left waiting for ever. Once begun, the answer's body
+// (a capture's download) takes as long as it takes.
+func (h *Handler) forward(w http.ResponseWriter, r *http.Request, f forward, wait time.Duration) {
+	ctx, cancel := context.WithCancelCause(r.Context())
+	defer cancel(nil)
+	d := forwardAnswerTimeout + wait
+	f.began = time.AfterFunc(d, func() { cancel(fmt.Errorf("%w within %s", errNoAnswer, d)) }).Stop
+	defer f.began()
+	h.proxy.ServeHTTP(w, r.WithContext(context.WithValue(ctx, forwardTo{}, f)))
 }
 
 // correlation carries a request's correlation id, in its context.

@@ -130,3 +130,65 @@ func TestForwardedBodyTooLarge(t *testing.T) {
 		t.Errorf("a forwarded request with a body over 4 MiB: %d %s; want 413 RequestEntityTooLarge", r.status, r.body)
 	}
 }
+
+// TestForwardToNodeThatDoesNotAnswer: a request this node forwards to
+// the node that runs what it is about, which takes the connection and
+// never answers (its process stopped, its API stuck, a way to it that
+// drops everything once connected), is answered 502 NodeUnreachable once
+// forwardAnswerTimeout has passed; it waited for ever, and so did the
+// client (the Azure SDKs have no timeout of their own). A forwarded
+// stopPacketCapture whose upload to the sasUrl takes longer than that
+// is still answered with its blob: the other node's own bound is the
+// upload's (pcap.UploadTimeout).
+func TestForwardToNodeThatDoesNotAnswer(t *testing.T) {
+	old := forwardAnswerTimeout
+	forwardAnswerTimeout = time.Second
+	t.Cleanup(func() { forwardAnswerTimeout = old })
+	stuck := listenLoopback(t) // the kernel takes connections; nothing reads them
+	defer stuck.Close()
+	var reg *region.Region
+	var other *url.URL
+	e := newEnv(t, envOptions{reg: &reg, elsewhere: func(string) *url.URL { return other }})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	conn := netPath(subA, "rg", "connections", "c")
+	e.must("PUT", conn, s2s(loc, s.gw, e.lng(s, "branch", "203.0.113.10", "192.168.1.0/24")))
+	other = &url.URL{Scheme: "http", Host: stuck.Addr().String()}
+
+	answered := func(method, path string, body any) (resp, time.Duration) {
+		t.Helper()
+		start := time.Now()
+		done := make(chan resp, 1)
+		go func() { done <- e.do(method, path, body) }()
+		select {
+		case r := <-done:
+			return r, time.Since(start)
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s %s forwarded to a node that does not answer: no answer after 15 s", method, path)
+			return resp{}, 0
+		}
+	}
+	for _, op := range []string{conn + "/getikesas", s.gw + "/getVpnClientConnectionHealth"} {
+		r, took := answered("POST", op, nil)
+		if r.status != http.StatusBadGateway || r.code() != "NodeUnreachable" || !strings.Contains(string(r.body), "did not answer within 1s") || took > 5*time.Second {
+			t.Errorf("POST %s forwarded to a node that does not answer: %d %s after %v; want 502 NodeUnreachable after about 1 s", op, r.status, r.body, took)
+		}
+	}
+
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		time.Sleep(3 * forwardAnswerTimeout) // a large capture on a slow link
+		w.WriteHeader(http.StatusCreated)
+	}))
+	defer storage.Close()
+	b := httptest.NewUnstartedServer(nil)
+	b.Listener = listenLoopback(t)
+	b.Config.Handler = New(Config{Region: reg, Token: testToken, DataPlane: &captureDP{running: map[string]bool{}}})
+	b.Start()
+	defer b.Close()
+	other, _ = url.Parse(b.URL)
+	e.must("POST", s.gw+"/startPacketCapture", nil)
+	r, _ := answered("POST", s.gw+"/stopPacketCapture", obj{"sasUrl": storage.URL + "/c?sig=x"})
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), storage.URL+"/c/") {
+		t.Errorf("a forwarded stop whose upload takes 3 s: %d %s; want 200 and the blob's URL", r.status, r.body)
+	}
+}
