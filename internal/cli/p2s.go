@@ -115,7 +115,14 @@ is checked against --ca (default: the data directory's ca.pem).`,
 				cfg.Cert = cert
 			}
 			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, nil))
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			// A terminal that goes away (SIGHUP) ends the call as Ctrl-C
+			// does, with CALL_DISCONNECT, unless the user asked the
+			// client to outlive it (nohup): then it stays ignored.
+			sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+			if !signal.Ignored(syscall.SIGHUP) {
+				sigs = append(sigs, syscall.SIGHUP)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), sigs...)
 			defer stop()
 			for {
 				err := connectOnce(ctx, g, cfg, netns, prefixes)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -399,4 +400,27 @@ func radiusRegion(t *testing.T) (*region, netip.Addr, *netnstest.Process) {
 	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
 	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
 	return r, hostAddr, fr
+}
+
+// TestClientHangupDisconnects: `vnetgw p2s connect` whose terminal goes
+// away (SIGHUP) ends its call as Ctrl-C does, with CALL_DISCONNECT, and
+// exits 0; it was killed by the signal, the gateway left to find the
+// connection gone.
+func TestClientHangupDisconnects(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
+	vnet := r.vnet("hup", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	rootDER, certFile, keyFile := clientPKI(t, t.TempDir(), "alice")
+	enableP2S(r, gw, "172.16.201.0/24", rootDER)
+	p := connectClient(t, r, netnstest.New(t, "hup"), gwAddr, "10.1.0.0/16", certFile, keyFile)
+	if err := p.Cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	if !p.Wait(15 * time.Second) {
+		t.Fatalf("the client did not end within 15 s of SIGHUP:\n%s", p.Output())
+	}
+	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
+		t.Errorf("after SIGHUP the client ended with %v, want exit 0 after its disconnect:\n%s", p.Cmd.ProcessState, p.Output())
+	}
 }
