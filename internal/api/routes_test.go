@@ -113,6 +113,44 @@ func TestR43EffectiveRoutesToTheInternet(t *testing.T) {
 	}
 }
 
+// TestEffectiveRoutesPrivateRangesFollowUserDefaultRoute: with serve
+// --internet-egress, a subnet whose route table sends 0.0.0.0/0 to an
+// appliance sends the private ranges there too (the data plane refuses
+// them only at its way to the Internet, which the user route bypasses),
+// so its interfaces do not list them to None, as with forced tunneling;
+// a user route of 0.0.0.0/0 to the Internet leaves them refused, and
+// listed. They were listed Active to None while their packets went to
+// the appliance.
+func TestEffectiveRoutesPrivateRangesFollowUserDefaultRoute(t *testing.T) {
+	e := newEnv(t, envOptions{internet: true})
+	a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	defaultTo := func(hop, ip string) obj {
+		p := obj{"addressPrefix": "0.0.0.0/0", "nextHopType": hop}
+		if ip != "" {
+			p["nextHopIpAddress"] = ip
+		}
+		return obj{"location": loc, "properties": obj{"routes": []obj{{"name": "default", "properties": p}}}}
+	}
+	e.must("PUT", rt, defaultTo("VirtualAppliance", "10.1.1.4"))
+	e.must("PUT", a.vnet+"/subnets/spoke", obj{"properties": obj{"addressPrefix": "10.1.2.0/24", "routeTable": obj{"id": rt}}})
+	n := netPath(subA, "rg", "networkInterfaces", "n")
+	e.must("PUT", n, nic(loc, a.vnet+"/subnets/spoke", ""))
+	routes := effectiveRoutes(t, e, n)
+	mustHaveRoutes(t, routes, []string{"0.0.0.0/0", "VirtualAppliance"})
+	for _, p := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"} {
+		if hasRoute(routes, p, "None") {
+			t.Errorf("%s is listed to None while the user route takes it to the appliance: %+v", p, routes)
+		}
+	}
+	e.must("PUT", rt, defaultTo("Internet", ""))
+	mustHaveRoutes(t, effectiveRoutes(t, e, n), []string{
+		"0.0.0.0/0", "Internet",
+		"10.0.0.0/8", "None",
+		"172.16.0.0/12", "None",
+	})
+}
+
 // TestR43EffectiveRoutesIPv6: a dual-stack VNet's interfaces show IPv6's
 // default route as Azure's do, ::/0 to Internet with serve
 // --internet-egress, which carries IPv6 out too; without it, and with

@@ -136,8 +136,12 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 		// has them: refused at the way out, so that a range a site or
 		// the VNet has goes there instead, and with forced tunneling
 		// what the default route takes goes to the site.
+		// Nor when a wider route takes them elsewhere first: a user
+		// route of 0.0.0.0/0 to an appliance or the gateway carries
+		// them there, as forced tunneling does.
 		for _, p := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"} {
-			if slices.ContainsFunc(out, func(r arm.EffectiveRoute) bool { return slices.Contains(r.AddressPrefix, p) }) {
+			if slices.ContainsFunc(out, func(r arm.EffectiveRoute) bool { return slices.Contains(r.AddressPrefix, p) }) ||
+				carrier(out, table, netip.MustParsePrefix(p)) != arm.NextHopInternet {
 				continue
 			}
 			out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{p}, NextHopIPAddress: []string{}, NextHopType: arm.NextHopNone})
@@ -162,6 +166,33 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 	}
 	slices.SortStableFunc(out, func(a, b arm.EffectiveRoute) int { return strings.Compare(a.Source, b.Source) })
 	return out, nil
+}
+
+// carrier returns the next hop type of the route that holds prefix p's
+// addresses best among the wider ones of out and of table's user routes
+// (a user route wins a tie), as the data plane chooses: "" when none does.
+func carrier(out []arm.EffectiveRoute, table *arm.RouteTable, p netip.Prefix) string {
+	hop, bits := "", -1
+	consider := func(prefix, nextHop string, user bool) {
+		q, err := netip.ParsePrefix(prefix)
+		if err != nil || q.Bits() >= p.Bits() || q.Addr().Is4() != p.Addr().Is4() || !q.Contains(p.Addr()) {
+			return
+		}
+		if q.Bits() > bits || q.Bits() == bits && user {
+			hop, bits = nextHop, q.Bits()
+		}
+	}
+	for _, r := range out {
+		for _, s := range r.AddressPrefix {
+			consider(s, r.NextHopType, false)
+		}
+	}
+	if table != nil {
+		for _, r := range table.Properties.Routes {
+			consider(r.Properties.AddressPrefix, r.Properties.NextHopType, true)
+		}
+	}
+	return hop
 }
 
 // clientPool returns the range gateway g gives its point-to-site clients
