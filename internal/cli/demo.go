@@ -50,6 +50,14 @@ everything.`,
 			// with its secrets; the default action would leave it behind.
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
+			// A reader gone (vnetgw demo | tee, the tee ended by the
+			// same Ctrl-C) fails the demo's writes instead of ending
+			// it by SIGPIPE, which Go sends for a broken pipe on
+			// standard output unless the signal is notified: the line
+			// that says so, before the clean-up, ended the demo.
+			pipes := make(chan os.Signal, 1)
+			signal.Notify(pipes, syscall.SIGPIPE)
+			defer signal.Stop(pipes)
 			return runDemo(ctx, g.stdout, demoOptions{keep: keep, ikePort: ikePort, nattPort: nattPort, sstpPort: sstpPort, pool: pool})
 		},
 	}

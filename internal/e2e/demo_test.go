@@ -153,3 +153,51 @@ func TestDemoFailureKeepsLog(t *testing.T) {
 		t.Errorf("the log the error names (%s) cannot be read: %v", log, err)
 	}
 }
+
+// TestDemoInterruptedWithItsReaderGone runs `vnetgw demo --keep | tee
+// demo.txt` and presses Ctrl-C, which ends tee as well as the demo: the
+// demo's clean-up still runs and removes the data directory with its
+// admin token and CA key. Its first line after Ctrl-C, written to the
+// pipe with no reader, ended it by SIGPIPE, the directory left in /tmp.
+func TestDemoInterruptedWithItsReaderGone(t *testing.T) {
+	cmd := exec.Command(binary, "demo", "--keep", "--ike-port", "25550", "--natt-port", "25551", "--sstp-port", "25447", "--public-ip-pool", "127.21.5.0/24")
+	dir, out := demoKept(t, cmd)
+	out.Close() // tee, ended by the same Ctrl-C: the pipe has no reader
+	if err := cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if _, serr := os.Stat(dir); err != nil || !errors.Is(serr, fs.ErrNotExist) {
+		os.RemoveAll(dir)
+		t.Errorf("demo --keep piped to a reader gone, Ctrl-C: %v, want exit 0; its data directory %s: %v, want removed", err, dir, serr)
+	}
+}
+
+// demoKept starts cmd, a `vnetgw demo --keep`, its standard output a pipe,
+// and returns the demo's data directory, once the demo keeps its region
+// running, and the pipe's read end.
+func demoKept(t *testing.T, cmd *exec.Cmd) (string, *os.File) {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	cmd.Stdout, cmd.Stderr = w, io.Discard
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	lines := bufio.NewScanner(r)
+	var printed strings.Builder
+	for lines.Scan() {
+		printed.WriteString(lines.Text() + "\n")
+		if _, hint, ok := strings.Cut(lines.Text(), "Try: VNETGW_DATA_DIR="); ok {
+			return strings.Fields(hint)[0], r
+		}
+	}
+	t.Fatalf("demo --keep printed no \"Try: VNETGW_DATA_DIR=DIR\":\n%s", printed.String())
+	return "", nil
+}
