@@ -45,10 +45,16 @@ the connections with their status and byte counters, and removes
 everything.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// Ctrl-C or SIGTERM ends the demo (and --keep's wait) through
-			// its clean-up, which removes the temporary data directory
-			// with its secrets; the default action would leave it behind.
-			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			// Ctrl-C, SIGTERM or SIGHUP (its terminal closed) ends the
+			// demo (and --keep's wait) through its clean-up, which
+			// removes the temporary data directory with its secrets;
+			// the default action would leave it behind. A SIGHUP
+			// ignored (nohup vnetgw demo --keep &) stays ignored.
+			sigs := []os.Signal{os.Interrupt, syscall.SIGTERM}
+			if !signal.Ignored(syscall.SIGHUP) {
+				sigs = append(sigs, syscall.SIGHUP)
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), sigs...)
 			defer stop()
 			// A reader gone (vnetgw demo | tee, the tee ended by the
 			// same Ctrl-C) fails the demo's writes instead of ending

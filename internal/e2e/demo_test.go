@@ -201,3 +201,20 @@ func demoKept(t *testing.T, cmd *exec.Cmd) (string, *os.File) {
 	t.Fatalf("demo --keep printed no \"Try: VNETGW_DATA_DIR=DIR\":\n%s", printed.String())
 	return "", nil
 }
+
+// TestDemoKeepHangup closes the terminal of a `vnetgw demo --keep`
+// (SIGHUP): the demo ends through its clean-up, as on Ctrl-C, and removes
+// its data directory. SIGHUP's default ended it at once, the directory
+// with its admin token and CA key left in /tmp.
+func TestDemoKeepHangup(t *testing.T) {
+	cmd := exec.Command(binary, "demo", "--keep", "--ike-port", "25560", "--natt-port", "25561", "--sstp-port", "25448", "--public-ip-pool", "127.21.6.0/24")
+	dir, _ := demoKept(t, cmd)
+	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	if _, serr := os.Stat(dir); err != nil || !errors.Is(serr, fs.ErrNotExist) {
+		os.RemoveAll(dir)
+		t.Errorf("demo --keep, SIGHUP: %v, want exit 0; its data directory %s: %v, want removed", err, dir, serr)
+	}
+}
