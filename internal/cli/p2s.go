@@ -27,6 +27,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/fabric"
 	"github.com/vnetgw/vnetgw/internal/p2s"
+	"github.com/vnetgw/vnetgw/internal/tun"
 )
 
 // newP2S is vnetgw's own point-to-site client (R10).
@@ -264,7 +265,11 @@ func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns st
 		return err
 	}
 	defer c.Close()
-	h, err := fabric.NewTUNHost(netns, c.Addr(), c, cfg.Logger, prefixes...)
+	// RFC 1661 §6.1: the device sends no packet longer than the gateway's
+	// MRU (a third-party gateway may ask for less than 1400); the least a
+	// TUN device takes is 576, and the client cuts, or answers with ICMP,
+	// what is longer still (Client.Forward).
+	h, err := fabric.NewTUNHostMTU(netns, c.Addr(), max(tunMinMTU, min(tun.DefaultMTU, c.MTU())), c, cfg.Logger, prefixes...)
 	if err != nil {
 		return err
 	}
@@ -284,6 +289,9 @@ func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns st
 		}
 	}
 }
+
+// tunMinMTU is the least MTU tun.Create takes.
+const tunMinMTU = 576
 
 // dropLogEvery is how often a connection logs what its TUN device did
 // not take: once a minute at most (sparselog.Every), within a few seconds

@@ -50,6 +50,11 @@ var _ batchPort = (*TUNHost)(nil)
 // the lines of the packets the device does not take (LogDrops); nil
 // discards them.
 func NewTUNHost(netns string, addr netip.Addr, router Forwarder, log *slog.Logger, routes ...netip.Prefix) (*TUNHost, error) {
+	return NewTUNHostMTU(netns, addr, 0, router, log, routes...)
+}
+
+// NewTUNHostMTU is NewTUNHost with a device of MTU mtu (0: tun.DefaultMTU).
+func NewTUNHostMTU(netns string, addr netip.Addr, mtu int, router Forwarder, log *slog.Logger, routes ...netip.Prefix) (*TUNHost, error) {
 	path := filepath.Join("/run/netns", netns)
 	id, err := namespaceID(path)
 	if err != nil {
@@ -61,7 +66,7 @@ func NewTUNHost(netns string, addr netip.Addr, router Forwarder, log *slog.Logge
 			routes = []netip.Prefix{netip.PrefixFrom(netip.IPv6Unspecified(), 0)}
 		}
 	}
-	dev, err := tun.Create(tun.Config{NetNS: path, Addrs: []netip.Prefix{netip.PrefixFrom(addr, addr.BitLen())}, Routes: routes})
+	dev, err := tun.Create(tun.Config{NetNS: path, MTU: mtu, Addrs: []netip.Prefix{netip.PrefixFrom(addr, addr.BitLen())}, Routes: routes})
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/asn1"
 	"encoding/base64"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -23,6 +24,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
+	"github.com/vnetgw/vnetgw/internal/wire/icmp"
 	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 	"github.com/vnetgw/vnetgw/internal/wire/sstp"
 )
@@ -388,14 +390,48 @@ func (c *Client) DNS() []netip.Addr {
 // Send sends an IPv4 packet through the gateway.
 func (c *Client) Send(pkt []byte) error { return c.l.SendIP(pkt) }
 
-// Forward implements the Forwarder of a userspace host on the client's
-// address: what the host sends goes through the gateway.
-func (c *Client) Forward(pkt []byte) { c.l.SendIP(pkt) }
+// MTU is the longest IP packet the gateway takes: the MRU of its LCP
+// request (RFC 1661 §6.1; 1500 when it names none), within what an SSTP
+// packet holds. The client's device should have no larger an MTU.
+func (c *Client) MTU() int { return c.l.mtu() }
 
-// ForwardBatch sends the packets at bufs[i][offset:].
+// Forward implements the Forwarder of a host on the client's address:
+// what the host sends goes through the gateway. An IPv4 packet longer
+// than the gateway takes (MTU, which LCP may lower after the device was
+// made) is cut into fragments that fit (RFC 791 §3.2), or, with Don't
+// Fragment set, answered to its sender with ICMP Fragmentation Needed
+// and the gateway's MTU (RFC 1191 §4), as the gateway answers the VNet's
+// (Server.Deliver): it does not vanish.
+func (c *Client) Forward(pkt []byte) {
+	if len(pkt) < 20 || pkt[0]>>4 != 4 {
+		c.l.SendIP(pkt)
+		return
+	}
+	if mtu := c.l.mtu(); len(pkt) > mtu && fragment4(pkt, mtu, func(f []byte) { c.l.SendIP(f) }) {
+		return
+	}
+	if tb, ok := errors.AsType[*tooBigError](c.l.SendIP(pkt)); ok {
+		c.fragmentationNeeded(pkt, tb.mtu)
+	}
+}
+
+// fragmentationNeeded answers pkt, an IPv4 packet with Don't Fragment
+// set that is longer than mtu, the most the gateway takes, with ICMP
+// Destination Unreachable, Fragmentation Needed and DF Set from the
+// gateway's PPP address to its sender, through OnIP (RFC 1191 §4).
+func (c *Client) fragmentationNeeded(pkt []byte, mtu int) {
+	gw, on := c.Gateway(), c.cfg.OnIP
+	total := int(binary.BigEndian.Uint16(pkt[2:4]))
+	if on == nil || !gw.Is4() || pkt[6]&0x40 == 0 || total < int(pkt[0]&0x0f)*4 || total > len(pkt) || !icmp.Answers4(pkt) {
+		return
+	}
+	on(icmp.Error4(make([]byte, icmp.Max4), icmp.TypeUnreachable4, icmp.CodeFragNeeded, uint32(mtu), gw, netip.AddrFrom4([4]byte(pkt[12:16])), pkt[:total]))
+}
+
+// ForwardBatch sends the packets at bufs[i][offset:], as Forward.
 func (c *Client) ForwardBatch(bufs [][]byte, offset int) {
 	for _, b := range bufs {
-		c.l.SendIP(b[offset:])
+		c.Forward(b[offset:])
 	}
 }
 

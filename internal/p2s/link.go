@@ -563,6 +563,9 @@ func (l *link) sendLCPRequest() error {
 	if l.server && !l.authed {
 		opts = append([]ppp.Option{{Type: ppp.OptAuthProto, Value: l.authProto()}}, opts...)
 	}
+	if l.server && l.srv != nil && l.srv.cfg.mru != 0 {
+		opts = append(opts, ppp.Option{Type: ppp.OptMRU, Value: binary.BigEndian.AppendUint16(nil, l.srv.cfg.mru)})
+	}
 	l.lcpReq = ppp.AppendOptions(nil, opts)
 	return l.writeLCPRequest()
 }

@@ -131,6 +131,10 @@ type Config struct {
 	// echo, and then before it is dropped ([MS-SSTP] §3.1.2.2); 0 means
 	// 60 s.
 	Hello time.Duration
+
+	// mru, when set, is the MRU the gateway's LCP request names (tests:
+	// a third-party gateway that asks for less than 1500, RFC 1661 §6.1).
+	mru uint16
 }
 
 // Settings are what of a Server's configuration Update changes while it
