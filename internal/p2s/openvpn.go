@@ -165,7 +165,12 @@ type ovpnKeyState struct {
 	nextOut uint32 // our next control packet id
 	unacked map[uint32]bool
 	retired bool // replaced by newer key states: its TLS side ends
-	tls     *tls.Conn
+	// tls is its TLS session once our key method message went out: the
+	// client reads control messages of it from then on.
+	tls *tls.Conn
+	// halt is a message for the client (disconnect's HALT) held until
+	// then.
+	halt string
 }
 
 // ovpnKeys are a key state's data channel keys, packet counter and replay
@@ -592,9 +597,6 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2
 	if err := tc.Handshake(); err != nil {
 		return nil, km, nil, fmt.Errorf("OpenVPN TLS: %w", err)
 	}
-	o.mu.Lock()
-	ks.tls = tc
-	o.mu.Unlock()
 	st := tc.ConnectionState()
 	var plain [16 << 10]byte
 	n, err := tc.Read(plain[:])
@@ -609,6 +611,16 @@ func (o *ovpnSession) handshake(ks *ovpnKeyState) (*tls.Conn, openvpn.KeyMethod2
 	rand.Read(reply.Random2[:])
 	if _, err := tc.Write(reply.Append(nil, false)); err != nil {
 		return nil, km, nil, err
+	}
+	o.mu.Lock()
+	ks.tls = tc
+	halt := ks.halt
+	o.mu.Unlock()
+	if halt != "" {
+		// The client disconnected during the handshake reads it now.
+		if err := o.sendMessage(tc, halt); err != nil {
+			return nil, km, nil, err
+		}
 	}
 	// Checked once our key method message went: a client takes
 	// AUTH_FAILED only after it (ssl.c key_method_2_read), and stops.
@@ -1224,20 +1236,27 @@ func (o *ovpnSession) traffic() (bytesIn, bytesOut, packetsIn, packetsOut uint64
 
 // disconnect tells the client to stop (HALT: it does not reconnect by
 // itself, R14), over the newest key state's TLS, and closes the
-// connection after a moment for the message to arrive.
+// connection after a moment for the message to arrive. OpenVPN reads
+// control messages only from its newest key state (ssl.c
+// tls_test_payload_len: the primary one), also while that one's
+// handshake runs: then the message waits for our key method message, as
+// OpenVPN's server holds it (ssl.c tls_send_payload); on the previous
+// key state's TLS the client never reads it, and comes back.
 func (o *ovpnSession) disconnect() {
+	const halt = "HALT,disconnected by the gateway's administrator"
 	var tc *tls.Conn
-	if k := o.send.Load(); k != nil {
-		o.mu.Lock()
-		if ks := o.states[k.keyID]; ks != nil {
-			tc = ks.tls
+	o.mu.Lock()
+	if n := len(o.order); n > 0 {
+		ks := o.states[o.order[n-1]]
+		if tc = ks.tls; tc == nil {
+			ks.halt = halt // sent by handshake after our key method message
 		}
-		o.mu.Unlock()
 	}
+	o.mu.Unlock()
 	// The connection closes in a second, whether the message got out
 	// or not (a client that acknowledges nothing holds up the write).
 	time.AfterFunc(time.Second, func() { o.conn.Close() })
 	if tc != nil {
-		go o.sendMessage(tc, "HALT,disconnected by the gateway's administrator")
+		go o.sendMessage(tc, halt)
 	}
 }
