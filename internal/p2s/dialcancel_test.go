@@ -166,20 +166,10 @@ func TestDialGatewayThatDoesNotAnswer(t *testing.T) {
 // on a gateway that does not answer: it waited for ever, and vnetgw p2s
 // connect --reconnect with it, never trying again.
 func TestDialProxyThatDoesNotAnswer(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	proxy := serveOne(t, func(c net.Conn) {
 		io.Copy(io.Discard, c) // the CONNECT; no answer
-	}()
-	cfg := ClientConfig{Server: netip.MustParseAddrPort("127.0.0.1:9"), Proxy: &url.URL{Scheme: "http", Host: ln.Addr().String()},
+	})
+	cfg := ClientConfig{Server: netip.MustParseAddrPort("127.0.0.1:9"), Proxy: &url.URL{Scheme: "http", Host: proxy},
 		ServerName: "gateway", Logger: testLogger(t), setupTimeout: 200 * time.Millisecond}
 	ended := make(chan error, 1)
 	go func() {

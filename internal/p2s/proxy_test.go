@@ -100,17 +100,7 @@ func TestClientThroughProxy(t *testing.T) {
 // without end (4 MiB and no newline) is refused once the answer passes
 // 64 KiB, saying so, not read to its end into memory.
 func TestProxyAnswerBounded(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		defer c.Close()
+	proxy := serveOne(t, func(c net.Conn) {
 		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
 			return
 		}
@@ -121,10 +111,10 @@ func TestProxyAnswerBounded(t *testing.T) {
 				return
 			}
 		}
-	}()
+	})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	_, err = dialGateway(ctx, ClientConfig{Server: netip.MustParseAddrPort("127.0.0.1:443"), Proxy: &url.URL{Scheme: "http", Host: ln.Addr().String()}})
+	_, err := dialGateway(ctx, ClientConfig{Server: netip.MustParseAddrPort("127.0.0.1:443"), Proxy: &url.URL{Scheme: "http", Host: proxy}})
 	if err == nil || !strings.Contains(err.Error(), "longer than 65536 bytes") {
 		t.Fatalf("through a proxy with an endless header: %v; want its answer refused as too long", err)
 	}
@@ -157,4 +147,24 @@ func TestProxyWithoutPort(t *testing.T) {
 		t.Fatalf("through a proxy named without a port: %v", err)
 	}
 	conn.Close()
+}
+
+// serveOne listens on loopback and hands the first connection to serve,
+// closing it after; it returns the address.
+func serveOne(t *testing.T, serve func(net.Conn)) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		serve(c)
+	}()
+	return ln.Addr().String()
 }

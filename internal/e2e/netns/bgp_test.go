@@ -177,15 +177,7 @@ func TestR41BGPWithAPIPAOverIKEv1(t *testing.T) {
 	site.gw.Run("ip", "addr", "add", siteAPIPA.String()+"/32", "dev", lan)
 
 	lgw := r.bgpLocalGateway("apipa1", "branch", site.addr, 65010, siteAPIPA.String(), site.lanTS)
-	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
-		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
-		p.ConnectionProtocol = arm.IKEv1
-		p.EnableBGP = true
-	})
-	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, script := r.ikev1BGPConnection(gw, lgw)
 	if !strings.Contains(script, "local_ts = "+siteAPIPA.String()+"/32\n        remote_ts = "+gwAPIPA.String()+"/32") {
 		t.Errorf("the device script has no child SA for the BGP session's ends:\n%s", script)
 	}
@@ -358,15 +350,7 @@ func TestR41BGPOnlySiteOverIKEv1(t *testing.T) {
 	site := newSite(t, r, 1, pool)
 	siteBGP := netip.MustParseAddr("192.168.1.1")
 	lgw := r.bgpLocalGateway("bgp1", "branch", site.addr, 65010, siteBGP.String())
-	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
-		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
-		p.ConnectionProtocol = arm.IKEv1
-		p.EnableBGP = true
-	})
-	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn, script := r.ikev1BGPConnection(gw, lgw)
 	site.ch = netnstest.StartCharon(t, site.gw, netnstest.CharonConfig{Swanctl: script})
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -458,4 +442,20 @@ func birdPath(out, prefix string) string {
 		}
 	}
 	return ""
+}
+
+// ikev1BGPConnection makes the IKEv1 connection "hub-to-branch" with BGP
+// from gw to the site lgw and returns it and its device script.
+func (r *region) ikev1BGPConnection(gw, lgw arm.ID) (arm.ID, string) {
+	r.t.Helper()
+	conn := r.putConnection(gw, "hub-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+		p.ConnectionProtocol = arm.IKEv1
+		p.EnableBGP = true
+	})
+	script, err := r.c.DeviceScript(r.t.Context(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	return conn, script
 }
