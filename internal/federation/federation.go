@@ -22,8 +22,17 @@ import (
 type Peers struct {
 	dirs []string
 
-	mu      sync.Mutex          // guards clients
+	mu      sync.Mutex          // guards clients and reading
 	clients map[string]peerConn // by data directory
+	reading map[string]*dirRead // the read of a data directory under way
+}
+
+// dirRead is a read of a peer's data directory: done is closed once c or
+// err is set.
+type dirRead struct {
+	done chan struct{}
+	c    *client.Client
+	err  error
 }
 
 // peerConn is the client of one peer, kept so that lookups reuse its
@@ -39,7 +48,9 @@ var _ region.Remotes = (*Peers)(nil)
 // New returns the peers whose data directories are dirs. A directory is
 // read at every lookup, so a peer may start after this region (and may
 // move to another endpoint, token or CA).
-func New(dirs []string) *Peers { return &Peers{dirs: dirs, clients: map[string]peerConn{}} }
+func New(dirs []string) *Peers {
+	return &Peers{dirs: dirs, clients: map[string]peerConn{}, reading: map[string]*dirRead{}}
+}
 
 // Gateway implements region.Remotes: it asks each peer for the gateway,
 // then for its public address and its VNet's address space.
@@ -120,7 +131,7 @@ func (p *Peers) each(ctx context.Context, ask func(context.Context, *client.Clie
 	var wg sync.WaitGroup
 	for i, dir := range p.dirs {
 		wg.Go(func() {
-			c, err := p.client(dir)
+			c, err := p.client(ctx, dir)
 			if err == nil {
 				var ok bool
 				if ok, err = ask(ctx, c); ok {
@@ -141,11 +152,42 @@ func (p *Peers) each(ctx context.Context, ask func(context.Context, *client.Clie
 	return errors.Join(errs...)
 }
 
-// client returns the client of the peer in dir: the one made before while
+// client returns the client of the peer in dir, as its directory says
+// now (readDir), waiting for the read until ctx ends. A file system read
+// takes no deadline: that of a directory that does not answer (a network
+// file system whose server is gone) would hold the lookup for ever, and
+// with it a write, a delete or the refresh of every remote gateway. Such a
+// read is left to end by itself, and the lookups meanwhile wait for it
+// rather than start one more each.
+func (p *Peers) client(ctx context.Context, dir string) (*client.Client, error) {
+	p.mu.Lock()
+	rd := p.reading[dir]
+	if rd == nil {
+		rd = &dirRead{done: make(chan struct{})}
+		p.reading[dir] = rd
+		go func() {
+			defer close(rd.done)
+			rd.c, rd.err = p.readDir(dir)
+			p.mu.Lock()
+			delete(p.reading, dir)
+			p.mu.Unlock()
+		}()
+	}
+	p.mu.Unlock()
+	select {
+	case <-rd.done:
+		return rd.c, rd.err
+	case <-ctx.Done():
+		return nil, fmt.Errorf("its data directory was not read in time (a network file system that does not answer?): %w", context.Cause(ctx))
+	}
+}
+
+// readDir returns the client of the peer in dir: the one made before while
 // the directory names the same endpoint, token and CA, else a new one (the
 // old one's idle connections are closed). A client per lookup would leave
-// a kept-alive connection behind at every refresh.
-func (p *Peers) client(dir string) (*client.Client, error) {
+// a kept-alive connection behind at every refresh. One readDir of a
+// directory runs at a time (client), and p.mu is not held while it reads.
+func (p *Peers) readDir(dir string) (*client.Client, error) {
 	cfg, err := client.DiscoverDir(dir) // not $VNETGW_*: they name this region's API
 	if err != nil {
 		return nil, err
@@ -157,19 +199,21 @@ func (p *Peers) client(dir string) (*client.Client, error) {
 		}
 	}
 	p.mu.Lock()
-	defer p.mu.Unlock()
 	old, ok := p.clients[dir]
+	p.mu.Unlock()
 	if ok && old.endpoint == cfg.Endpoint && old.token == cfg.Token && bytes.Equal(old.ca, ca) {
 		return old.c, nil
 	}
-	c, err := client.New(cfg)
+	c, err := client.New(cfg) // which reads the CA again
 	if err != nil {
 		return nil, err
 	}
 	if ok {
 		old.c.CloseIdleConnections()
 	}
+	p.mu.Lock()
 	p.clients[dir] = peerConn{endpoint: cfg.Endpoint, token: cfg.Token, ca: ca, c: c}
+	p.mu.Unlock()
 	return c, nil
 }
 

@@ -16,8 +16,10 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -324,4 +326,95 @@ func TestPeerFailureNamesItsDirectory(t *testing.T) {
 		ca := filepath.Join(p.dir, datadir.CA)
 		check(t, p.dir, "the certificate of "+p.srv.URL+" is not issued by the CA of "+ca, "is it the ca.pem of the vnetgw serve there")
 	})
+}
+
+// hungDir is a peer's data directory whose files do not answer, as on a
+// network file system whose server is gone (a hard NFS mount): its
+// endpoint file is a named pipe that no one writes, whose open waits as
+// such a read does, for ever. The reads left waiting end with the test.
+func hungDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	fifo := filepath.Join(dir, datadir.Endpoint)
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		// A writer that comes and goes ends the reads waiting (fails
+		// when none waits).
+		if f, err := os.OpenFile(fifo, os.O_WRONLY|syscall.O_NONBLOCK, 0); err == nil {
+			f.Close()
+		}
+	})
+	return dir
+}
+
+// TestPeerDirectoryThatDoesNotAnswer: a peer whose data directory does not
+// answer (a network file system whose server is gone) holds a lookup no
+// longer than its deadline, and not the other peers' answers. The
+// directory was read without a deadline: the lookup waited for ever, and
+// with it a write that names a remote gateway (its client waiting too),
+// a gateway's delete, and the refresh of every remote gateway, that of
+// the peers that answer too. Each lookup left a read behind.
+func TestPeerDirectoryThatDoesNotAnswer(t *testing.T) {
+	p := newFakePeer(t)
+	hung := hungDir(t)
+	id := arm.NetworkID(peerSub, "rg", "virtualNetworkGateways", "gw").String()
+	within := func(what string, f func()) {
+		t.Helper()
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			f()
+		}()
+		select {
+		case <-done:
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s: no answer after 15 s", what)
+		}
+	}
+
+	peers := New([]string{hung, p.dir})
+	var rg *region.RemoteGateway
+	var err error
+	within("the gateway of the peer that answers", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		rg, err = peers.Gateway(ctx, id)
+	})
+	if err != nil || rg.PublicAddr.String() != "198.18.0.1" {
+		t.Fatalf("the gateway of the peer that answers: %+v, %v", rg, err)
+	}
+
+	var cs []region.ConnectionTo
+	within("ConnectionsTo", func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		defer cancel()
+		cs, err = peers.ConnectionsTo(ctx, id)
+	})
+	if err == nil || !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "peer "+hung+":") || len(cs) != 0 {
+		t.Fatalf("ConnectionsTo with a peer whose directory does not answer: %d connections, error %v", len(cs), err)
+	}
+
+	// The lookups of a refresh every few seconds, each with its deadline:
+	// one read of the directory waits, not one more each time (each
+	// holds a thread, blocked in the kernel).
+	alone := New([]string{hung})
+	before := runtime.NumGoroutine()
+	within("50 lookups", func() {
+		for range 50 {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+			_, err = alone.Gateway(ctx, id)
+			cancel()
+			if err == nil {
+				return
+			}
+		}
+	})
+	if err == nil {
+		t.Fatal("a gateway found at a peer whose directory does not answer")
+	}
+	if n := runtime.NumGoroutine() - before; n > 10 {
+		t.Fatalf("50 lookups left %d more goroutines", n)
+	}
 }
