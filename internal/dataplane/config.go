@@ -232,7 +232,11 @@ type Connection struct {
 	IKEProposals, ESPProposals []string
 	DPDTimeout                 time.Duration
 	IKELifetime, ChildLifetime time.Duration
-	ChildLifetimeKB            uint64
+	// ChildLifetimeKB is the child SAs' lifetime in kilobytes; 0 means
+	// Azure's default (102,400,000 KB), or none with NoChildByteLimit (a
+	// custom policy's saDataSizeKilobytes of 0).
+	ChildLifetimeKB  uint64
+	NoChildByteLimit bool
 	// InterRegion marks traffic that is charged (R39).
 	InterRegion bool
 	// IKEv1 negotiates the tunnel with IKEv1 instead of IKEv2 (R4).

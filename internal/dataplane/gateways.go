@@ -525,8 +525,11 @@ func gatewayConnection(g Gateway, c Connection) (gateway.Connection, error) {
 		p.RetransmitTries = 2
 	}
 	p.IKELifetime, p.ChildLifetime = c.IKELifetime, c.ChildLifetime
-	if c.ChildLifetimeKB > 0 {
+	switch {
+	case c.ChildLifetimeKB > 0:
 		p.ChildLimits = esp.Limits{HardBytes: c.ChildLifetimeKB * 1024, SoftBytes: c.ChildLifetimeKB * 1024 * 9 / 10}
+	case c.NoChildByteLimit:
+		p.ChildLimits = esp.Limits{HardBytes: ikev2.NoChildByteLimit}
 	}
 	// With several prefix pairs the engine must choose the SA by selector;
 	// an IKEv1 child names one pair, so IKEv1 tunnels always do.

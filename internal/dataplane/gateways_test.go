@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 )
 
@@ -75,6 +76,24 @@ func TestGatewayConnection(t *testing.T) {
 		for _, off := range []bool{false, true} {
 			if gc, _ := gatewayConnection(Gateway{NoReplayCheck: off}, base); gc.Peer.NoReplayCheck != off {
 				t.Fatalf("gateway NoReplayCheck %v, peer's %v", off, gc.Peer.NoReplayCheck)
+			}
+		}
+	})
+	t.Run("saDataSizeKilobytes sets the child SAs' byte lifetime, 0 none", func(t *testing.T) {
+		for _, tc := range []struct {
+			name   string
+			kb     uint64
+			noByte bool
+			want   esp.Limits
+		}{
+			{"no custom policy: the IKE daemons' default", 0, false, esp.Limits{}},
+			{"2048 KB, rekeyed at 90 %", 2048, false, esp.Limits{SoftBytes: 2048 * 1024 * 9 / 10, HardBytes: 2048 * 1024}},
+			{"0: none", 0, true, esp.Limits{HardBytes: ikev2.NoChildByteLimit}},
+		} {
+			c := base
+			c.ChildLifetimeKB, c.NoChildByteLimit = tc.kb, tc.noByte
+			if gc, _ := gatewayConnection(Gateway{}, c); gc.Peer.ChildLimits != tc.want {
+				t.Errorf("%s: child limits %+v, want %+v", tc.name, gc.Peer.ChildLimits, tc.want)
 			}
 		}
 	})

@@ -525,6 +525,7 @@ func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote
 		dc.ESPProposals = []string{ESPProposal(pol)}
 		dc.ChildLifetime = time.Duration(pol.SALifeTimeSeconds) * time.Second
 		dc.ChildLifetimeKB = uint64(pol.SADataSizeKilobytes)
+		dc.NoChildByteLimit = pol.SADataSizeKilobytes == 0
 	}
 	return dc
 }

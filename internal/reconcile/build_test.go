@@ -230,6 +230,37 @@ func TestInterRegion(t *testing.T) {
 	}
 }
 
+// TestCustomPolicyByteLifetime: a custom policy's saDataSizeKilobytes
+// is the child SAs' lifetime in kilobytes, and 0 is none (README), not
+// Azure's default of 102,400,000 KB, which a connection without a custom
+// policy keeps.
+func TestCustomPolicyByteLifetime(t *testing.T) {
+	g := &arm.VirtualNetworkGateway{}
+	pol := arm.IPsecPolicy{SALifeTimeSeconds: 3600, IKEEncryption: "AES256", IKEIntegrity: "SHA256", DHGroup: "DHGroup14",
+		IPsecEncryption: "AES256", IPsecIntegrity: "SHA256", PFSGroup: "None"}
+	for _, c := range []struct {
+		name   string
+		pols   []arm.IPsecPolicy
+		kb     uint64
+		noByte bool
+	}{
+		{"no custom policy: Azure's default", nil, 0, false},
+		{"2048 KB", []arm.IPsecPolicy{{SADataSizeKilobytes: 2048}}, 2048, false},
+		{"0: no limit", []arm.IPsecPolicy{{}}, 0, true},
+	} {
+		conn := &arm.Connection{}
+		for _, p := range c.pols {
+			p2 := pol
+			p2.SADataSizeKilobytes = p.SADataSizeKilobytes
+			conn.Properties.IPsecPolicies = append(conn.Properties.IPsecPolicies, p2)
+		}
+		dc := connection(conn, g, region.Remote{}, nil)
+		if dc.ChildLifetimeKB != c.kb || dc.NoChildByteLimit != c.noByte {
+			t.Errorf("%s: lifetime %d KB, no limit %v; want %d KB, %v", c.name, dc.ChildLifetimeKB, dc.NoChildByteLimit, c.kb, c.noByte)
+		}
+	}
+}
+
 // TestBuildActiveActiveBGP: VNet to VNet with BGP between an active-active
 // gateway and another, each instance peers with each instance of the
 // other gateway (Azure's full mesh of sessions), so that the routes it

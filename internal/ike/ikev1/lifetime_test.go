@@ -1,6 +1,7 @@
 package ikev1
 
 import (
+	"math"
 	"net/netip"
 	"slices"
 	"testing"
@@ -215,6 +216,46 @@ func TestQuickModeLifetimeStated(t *testing.T) {
 			t.Errorf("%s: %d children", c.name, len(c.r.children))
 		} else if ch := c.r.children[0]; ch.In.Limits.HardBytes != 1000*1024 || ch.Out.Limits.HardBytes != 1000*1024 || ch.Out.Limits.SoftBytes != 900*1024 {
 			t.Errorf("%s: a peer's lifetime of 1000 KB gives the data path the limits %+v in, %+v out; want 1000 KB, rekeyed at 900", c.name, ch.In.Limits, ch.Out.Limits)
+		}
+		c.r.mu.Unlock()
+	}
+}
+
+// TestQuickModeNoByteLifetime: a connection whose child SAs have no
+// lifetime in bytes (a custom policy's saDataSizeKilobytes of 0) proposes
+// its lifetime in seconds only, and its child SAs carry data without a
+// byte limit, on both sides; on the old code the quick mode stated
+// 4,294,967,295 KB.
+func TestQuickModeNoByteLifetime(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, func(pi, pr *ikev2.PeerConfig) {
+		pi.ChildLimits = esp.Limits{HardBytes: math.MaxUint64}
+		pr.ChildLimits = esp.Limits{HardBytes: math.MaxUint64}
+	})
+	var life []wire.Attr
+	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
+		if fromI && life == nil && msg[18] == wire.ExchangeQuick {
+			_, _, in := quickProposal(t, mi, onlySA(t, mi), msg)
+			for _, a := range in.Proposals[0].Transforms[0].Attrs {
+				if a.Type == wire.AttrSALifeType || a.Type == wire.AttrSALifeValue {
+					life = append(life, a)
+				}
+			}
+		}
+		return false
+	})
+	want := []wire.Attr{{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: 27000}}
+	if !slices.Equal(life, want) {
+		t.Errorf("our quick mode proposal states the lifetimes %v, want %v", life, want)
+	}
+	for _, c := range []struct {
+		name string
+		r    *recorder
+	}{{"responder", rr}, {"initiator", ri}} {
+		c.r.mu.Lock()
+		if len(c.r.children) != 1 {
+			t.Errorf("%s: %d children", c.name, len(c.r.children))
+		} else if ch := c.r.children[0]; ch.In.Limits.HardBytes != math.MaxUint64 || ch.Out.Limits.HardBytes != math.MaxUint64 {
+			t.Errorf("%s: the data path's limits are %+v in, %+v out; want no byte limit", c.name, ch.In.Limits, ch.Out.Limits)
 		}
 		c.r.mu.Unlock()
 	}

@@ -276,8 +276,13 @@ func withDefaults(c ikev2.PeerConfig) ikev2.PeerConfig {
 }
 
 // lifeKB is the lifetime in kilobytes c's child SAs are proposed and
-// accepted with: its hard byte limit.
-func lifeKB(c ikev2.PeerConfig) uint64 { return c.ChildLimits.HardBytes / 1024 }
+// accepted with: its hard byte limit, or 0 (none proposed) for none.
+func lifeKB(c ikev2.PeerConfig) uint64 {
+	if c.ChildLimits.HardBytes == ikev2.NoChildByteLimit {
+		return 0
+	}
+	return c.ChildLimits.HardBytes / 1024
+}
 
 // DefaultIKEProposals are offered without a custom policy: AES-CBC with
 // SHA-2 or SHA-1 and 2048-bit MODP or the NIST curves, as Azure's IKEv1

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/netip"
 	"slices"
 	"strconv"
@@ -32,6 +33,10 @@ const (
 	// 102,400,000 KB; it is the hard byte limit, and the soft limit is 90 %
 	// of it.
 	DefaultChildLifeBytes = 102400000 * 1024
+	// NoChildByteLimit is a ChildLimits.HardBytes that no child SA
+	// reaches: no lifetime in bytes (a custom policy's
+	// saDataSizeKilobytes of 0), which a zero ChildLimits cannot say.
+	NoChildByteLimit = math.MaxUint64
 	// DefaultRekeyMargin is how long before its lifetime ends an SA is
 	// rekeyed (strongSwan's default margin is a tenth of the lifetime).
 	DefaultRekeyMargin = 9 * time.Minute
@@ -275,7 +280,8 @@ type PeerConfig struct {
 	// ChildLimits are the byte and packet lifetimes of each child SA; the
 	// data path reports the soft ones through ipsec.Events.SoftExpired.
 	// Unset means a hard limit of DefaultChildLifeBytes and a soft limit
-	// at 90 % of it.
+	// at 90 % of it; a HardBytes of NoChildByteLimit means no limit in
+	// bytes.
 	ChildLimits esp.Limits
 	// NoReplayCheck turns anti-replay off on each child SA's inbound SA
 	// (esp.Config.NoReplayCheck), for networks that reorder a lot.
