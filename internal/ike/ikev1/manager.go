@@ -436,11 +436,28 @@ func (m *Manager) teardown(p *peer, why string) {
 func (m *Manager) newest(p *peer) *isakmpSA {
 	var est *isakmpSA
 	for _, sa := range m.sasOf(p) {
-		if sa.state == stEstablished && (est == nil || sa.established.After(est.established)) {
+		if sa.state == stEstablished && (est == nil || newer(sa, est)) {
 			est = sa
 		}
 	}
 	return est
+}
+
+// newer tells whether established ISAKMP SA a takes b's place as the one
+// that carries the connection (the other goes once nothing is left on
+// it, Manager.timers): a was established later, or, when the two Main
+// Modes ran at once (each began before the other was established: both
+// sides initiated, at setup, on reconnecting, or renewing phase 1, which
+// both time alike), b is the one made with the lowest nonce, as RFC 7296
+// §2.8.1 settles simultaneous IKEv2 rekeys. By time alone the two sides
+// disagree then: each establishes its own Main Mode last (message 6
+// comes after it answered the peer's message 5), so that each kept its
+// own, deleted the other's, and both went. The nonces tell both alike.
+func newer(a, b *isakmpSA) bool {
+	if a.created.Before(b.established) && b.created.Before(a.established) {
+		return min(string(a.ni), string(a.nr)) > min(string(b.ni), string(b.nr))
+	}
+	return a.established.After(b.established)
 }
 
 // up tells whether p's connection still stands: an established ISAKMP
@@ -817,7 +834,7 @@ func (m *Manager) timers(now time.Time) {
 	newest := map[*peer]*isakmpSA{}
 	ics := slices.Sorted(maps.Keys(m.sas))
 	for _, ic := range ics {
-		if sa := m.sas[ic]; sa.state == stEstablished && (newest[sa.p] == nil || sa.established.After(newest[sa.p].established)) {
+		if sa := m.sas[ic]; sa.state == stEstablished && (newest[sa.p] == nil || newer(sa, newest[sa.p])) {
 			newest[sa.p] = sa
 		}
 	}
@@ -853,7 +870,7 @@ func (m *Manager) timers(now time.Time) {
 				// start them from its address) hold up nothing.
 				busy = true
 			case sa.state != stEstablished:
-			case est == nil || sa.established.After(est.established):
+			case est == nil || newer(sa, est):
 				est = sa
 			}
 		}
