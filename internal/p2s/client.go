@@ -461,6 +461,12 @@ func (c *Client) Close() error {
 // EAP-MSCHAPv2 with the password.
 func (l *link) clientEAP(m ppp.EAP) error {
 	c := l.client
+	if m.Code == ppp.EAPRequest && m.Type == ppp.TypeNotification {
+		// RFC 3748 §5.2: a Notification Request MUST get a Notification
+		// Response of no data, never a Nak; its message is logged.
+		l.log.Info("EAP notification from the gateway", "message", string(m.Data[:min(len(m.Data), 200)]))
+		return l.respondEAP(ppp.EAP{Code: ppp.EAPResponse, ID: m.ID, Type: ppp.TypeNotification})
+	}
 	if c.cfg.User != "" {
 		return l.clientEAPMSCHAPv2(m)
 	}
