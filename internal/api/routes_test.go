@@ -239,3 +239,39 @@ func TestEffectiveRoutesOfThePrimaryConfiguration(t *testing.T) {
 		t.Errorf("the routes of an interface whose primary configuration is in subnet b lack b's route table's: %+v", routes)
 	}
 }
+
+// TestEffectiveRoutesPrivateRangesUnderForcedTunnelingUserInternet: with
+// serve --internet-egress and forced tunneling, a subnet whose route
+// table sends 0.0.0.0/0 to the Internet sends its packets to the way out
+// of the node, which refuses the private ranges (the data plane's
+// egress): its interfaces list them to None, as without forced
+// tunneling. They were not listed at all, so that 10.5.0.1 showed to go
+// out by the user route while its packets were dropped.
+func TestEffectiveRoutesPrivateRangesUnderForcedTunnelingUserInternet(t *testing.T) {
+	e := newEnv(t, envOptions{internet: true})
+	a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	l := e.lng(a, "onprem", "203.0.113.1", "192.168.0.0/16")
+	e.must("PUT", netPath(subA, "rg", "connections", "s2s"), s2s(loc, a.gw, l))
+	forceTunnel(e, a, l)
+	rt := netPath(subA, "rg", "routeTables", "rt")
+	e.must("PUT", rt, obj{"location": loc, "properties": obj{"routes": []obj{
+		{"name": "out", "properties": obj{"addressPrefix": "0.0.0.0/0", "nextHopType": "Internet"}}}}})
+	e.must("PUT", a.vnet+"/subnets/dmz", obj{"properties": obj{"addressPrefix": "10.1.2.0/24", "routeTable": obj{"id": rt}}})
+	n := netPath(subA, "rg", "networkInterfaces", "n")
+	e.must("PUT", n, nic(loc, a.vnet+"/subnets/dmz", ""))
+	mustHaveRoutes(t, effectiveRoutes(t, e, n), []string{
+		"0.0.0.0/0", "Internet",
+		"0.0.0.0/0", "VirtualNetworkGateway",
+		"192.168.0.0/16", "VirtualNetworkGateway",
+		"10.0.0.0/8", "None",
+		"172.16.0.0/12", "None",
+		"100.64.0.0/10", "None",
+	})
+	// The default subnet keeps forced tunneling: the private ranges go
+	// with it to the site.
+	m := netPath(subA, "rg", "networkInterfaces", "m")
+	e.must("PUT", m, nic(loc, a.defaultSubnet, ""))
+	if routes := effectiveRoutes(t, e, m); hasRoute(routes, "10.0.0.0/8", "None") {
+		t.Errorf("with forced tunneling, 10.0.0.0/8 is listed to None, while the default route takes it to the site: %+v", routes)
+	}
+}

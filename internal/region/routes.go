@@ -130,7 +130,7 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 		}
 		out = append(out, arm.EffectiveRoute{Source: "Default", State: "Active", AddressPrefix: []string{"::/0"}, NextHopIPAddress: []string{}, NextHopType: hop})
 	}
-	if internet && !forced {
+	if internet {
 		// Azure's system routes: the private ranges and the shared
 		// address space never go to the Internet. As the data plane
 		// has them: refused at the way out, so that a range a site or
@@ -138,7 +138,8 @@ func (r *Region) EffectiveRoutes(nicID arm.ID, internet bool, learned func(gatew
 		// what the default route takes goes to the site.
 		// Nor when a wider route takes them elsewhere first: a user
 		// route of 0.0.0.0/0 to an appliance or the gateway carries
-		// them there, as forced tunneling does.
+		// them there, as forced tunneling does; one to the Internet
+		// takes them to the way out, forced tunneling or not.
 		for _, p := range []string{"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10"} {
 			if slices.ContainsFunc(out, func(r arm.EffectiveRoute) bool { return slices.Contains(r.AddressPrefix, p) }) ||
 				carrier(out, table, netip.MustParsePrefix(p)) != arm.NextHopInternet {
