@@ -550,6 +550,19 @@ func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserR
 		}
 		out = append(out, r)
 	}
+	// The pools of the gateways' SSTP and OpenVPN clients: their
+	// point-to-site server reaches them, not the gateways' tunnels.
+	var clients []fabric.Route
+	for _, key := range slices.Sorted(maps.Keys(e.gateways)) {
+		if g := e.gateways[key]; g.cfg.VNet == vc.ID && g.p2s != nil {
+			clients = append(clients, fabric.Route{Prefix: g.p2sCfg.TCPPool, Port: g.p2s})
+		}
+	}
+	type wider struct {
+		pool fabric.Route
+		by   netip.Prefix // the user route to the gateway that holds it
+	}
+	var pools []wider
 	for _, u := range urs {
 		var port fabric.Port // nil: dropped and counted
 		switch u.NextHop {
@@ -574,8 +587,29 @@ func (e *Engine) userRoutes(v *vnet, vc VNet, system []fabric.Route, urs []UserR
 					port = e.gatewayPort(g.cfg.ID)
 				}
 			}
+			// The gateway reaches its point-to-site clients as it
+			// reaches its sites: what the route holds of their pool
+			// goes to their server.
+			for _, c := range clients {
+				switch {
+				case c.Prefix.Bits() <= u.Prefix.Bits() && c.Prefix.Contains(u.Prefix.Addr()):
+					port = c.Port
+				case u.Prefix.Contains(c.Prefix.Addr()):
+					pools = append(pools, wider{c, u.Prefix})
+				}
+			}
 		}
 		out = append(out, fabric.Route{Prefix: u.Prefix, Port: port})
+	}
+	// A pool inside a wider route to the gateway goes to its server
+	// unless a route between the two takes it (the longest prefix wins).
+	for _, w := range pools {
+		p := w.pool.Prefix
+		if !slices.ContainsFunc(out, func(r fabric.Route) bool {
+			return r.Prefix.Bits() > w.by.Bits() && r.Prefix.Bits() <= p.Bits() && r.Prefix.Contains(p.Addr())
+		}) {
+			out = append(out, w.pool)
+		}
 	}
 	return out
 }

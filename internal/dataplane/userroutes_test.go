@@ -1,10 +1,16 @@
 package dataplane
 
 import (
+	"context"
+	"crypto/tls"
 	"net/netip"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/p2s"
+	"github.com/vnetgw/vnetgw/internal/pkitest"
 )
 
 // TestUserRoutesKeepLongerSingleAddresses: a subnet's user route takes
@@ -90,5 +96,78 @@ func TestRoutesWithoutGatewayRoutes(t *testing.T) {
 		if !without[p] {
 			t.Errorf("the table without gateway routes lacks the VNet's own %s", p)
 		}
+	}
+}
+
+// TestUserRouteToGatewayReachesSSTPClients: a user route to
+// VirtualNetworkGateway sends what it holds to the gateway, which reaches
+// its point-to-site clients as it reaches its sites: a subnet whose route
+// table takes no gateway routes (disableBgpRoutePropagation) and sends
+// 0.0.0.0/0 to the gateway answers an SSTP client's ping, as one that
+// takes them does. The route went to the gateway's tunnels alone, which
+// do not hold the SSTP and OpenVPN clients' pool: the replies were
+// dropped while the effective routes showed the route Active (R26).
+func TestUserRouteToGatewayReachesSSTPClients(t *testing.T) {
+	root := pkitest.Issue(t, "P2S root", true, nil)
+	pub := netip.MustParseAddr("127.192.0.7")
+	server := pkitest.Issue(t, "gateway", false, root, pub).TLS()
+	e := New(Options{IKEPort: 15874, NATTPort: 15875, SSTPPort: 15876,
+		GatewayCert: func(netip.Addr) (tls.Certificate, error) { return server, nil }})
+	defer e.Close()
+	web := netip.MustParseAddr("10.1.2.4")
+	p := &GatewayP2S{Pool: netip.MustParsePrefix("172.16.203.0/24"), TCPPool: netip.MustParsePrefix("172.16.203.0/24"), SSTP: true,
+		Roots: [][]byte{root.Certificate.Raw}, MaxClients: 128, Routes: prefixes("10.1.0.0/16")}
+	for _, ur := range []UserRoute{
+		{Prefix: netip.MustParsePrefix("0.0.0.0/0"), NextHop: "VirtualNetworkGateway"},
+		{Prefix: netip.MustParsePrefix("172.16.203.0/25"), NextHop: "VirtualNetworkGateway"},
+	} {
+		cfg, roots := startP2S(t, e, pub, p, root)
+		cfg.VNets[0].Hosts = []Host{{ID: "web", Name: "web", Subnet: "spoke", Addr: web, Kind: HostNetstack}}
+		cfg.VNets[0].UserRoutes = map[string][]UserRoute{"spoke": {ur}}
+		cfg.VNets[0].NoGatewayRoutes = map[string]bool{"spoke": true}
+		reconfigGateway(t, e, cfg)
+		var host atomic.Pointer[fabric.NetstackHost]
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		c, err := p2s.Dial(ctx, p2s.ClientConfig{Server: netip.AddrPortFrom(pub, 15876), ServerName: pub.String(), RootCAs: roots,
+			Cert: pkitest.Issue(t, "alice", false, root).TLS(),
+			OnIP: func(pkt []byte) {
+				if h := host.Load(); h != nil {
+					h.Deliver(pkt)
+				}
+			}})
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		h, err := fabric.NewNetstackEndpoint("client", c.Addr(), 0, c)
+		if err != nil {
+			cancel()
+			t.Fatal(err)
+		}
+		host.Store(h)
+		cancel()
+		ctx, cancel = context.WithTimeout(context.Background(), 10*time.Second)
+		_, err = h.Ping(ctx, web)
+		cancel()
+		h.Close()
+		c.Close()
+		if err != nil {
+			t.Errorf("user route %s to the gateway: the SSTP client %v gets no answer from the host: %v", ur.Prefix, c.Addr(), err)
+		}
+	}
+	// A route between the route to the gateway and the pool takes the
+	// pool: the longest prefix wins.
+	vc := VNet{ID: "v", Prefixes: prefixes("10.1.0.0/16")}
+	e.mu.Lock()
+	v := e.vnets["v"]
+	rs := e.userRoutes(v, vc, e.routes(v, vc, false), []UserRoute{
+		{Prefix: netip.MustParsePrefix("0.0.0.0/0"), NextHop: "VirtualNetworkGateway"},
+		{Prefix: netip.MustParsePrefix("172.16.0.0/16"), NextHop: "None"},
+	})
+	e.mu.Unlock()
+	r := fabric.NewRouter()
+	r.SetRoutes(rs)
+	if p := r.Lookup(netip.MustParseAddr("172.16.203.2")); p != nil {
+		t.Errorf("a route of 172.16.0.0/16 to None under 0.0.0.0/0 to the gateway: the SSTP pool goes to %T", p)
 	}
 }
