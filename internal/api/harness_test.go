@@ -60,6 +60,8 @@ type envOptions struct {
 	store store.Store
 	// noSync: the bbolt file's writes are not synced (bolt.Options.NoSync).
 	noSync bool
+	// regionLog is where the region logs (none: nowhere).
+	regionLog *slog.Logger
 }
 
 func newEnv(t testing.TB, opts ...envOptions) *env {
@@ -82,7 +84,7 @@ func newEnv(t testing.TB, opts ...envOptions) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, Remotes: o.remotes})
+	reg, err := region.Open(context.Background(), region.Config{Store: st, PublicIPPool: pool, Remotes: o.remotes, Logger: o.regionLog})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,23 +3,34 @@ package api
 import (
 	"encoding/pem"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/datadir"
 	"github.com/vnetgw/vnetgw/internal/federation"
+	"github.com/vnetgw/vnetgw/internal/logbuf"
+	"github.com/vnetgw/vnetgw/internal/region"
 )
 
 // twoRegions starts two regions, each an API on its own bbolt file served
 // over HTTPS, that find each other's gateways through federation as
 // vnetgw serve --peer does: each reads the other's endpoint, token and CA
-// from a data directory.
-func twoRegions(t *testing.T) (a, b *env) {
+// from a data directory. optsA, when given, are a's options but for
+// these.
+func twoRegions(t *testing.T, optsA ...envOptions) (a, b *env) {
 	t.Helper()
 	dirA, dirB := t.TempDir(), t.TempDir()
-	a = newEnv(t, envOptions{tls: true, remotes: federation.New([]string{dirB}), pool: "127.10.0.0/24"})
+	oa := envOptions{}
+	if len(optsA) > 0 {
+		oa = optsA[0]
+	}
+	oa.tls, oa.remotes, oa.pool = true, federation.New([]string{dirB}), "127.10.0.0/24"
+	a = newEnv(t, oa)
 	b = newEnv(t, envOptions{tls: true, remotes: federation.New([]string{dirA}), pool: "127.11.0.0/24"})
 	for dir, e := range map[string]*env{dirA: a, dirB: b} {
 		ca := pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: e.srv.Certificate().Raw})
@@ -129,4 +140,89 @@ func TestCrossRegionAddressSpaceRace(t *testing.T) {
 		}
 	}
 	t.Logf("%d rounds: %d connections made, %d address spaces changed", rounds, conns, changes)
+}
+
+// TestCrossRegionBGPChangeNotTaken: a VNet-to-VNet connection with
+// enableBgp to another region's gateway holds R41 as one to a gateway of
+// this region does. When that region turns the gateway's BGP off, or gives
+// it the ASN of the gateway here (the gateways peer over external BGP
+// only), the change cannot be refused there, which does not know the
+// connection's BGP; here it is not taken, as a change of its VNet over
+// ours (R35) is not: what was known stays, and that is logged. Both were
+// taken without a word: the connection's BGP peer was dropped, or made one
+// of its own AS, while the same change in one region is refused.
+func TestCrossRegionBGPChangeNotTaken(t *testing.T) {
+	var (
+		log logbuf.Buffer
+		reg *region.Region
+	)
+	a, b := twoRegions(t, envOptions{reg: &reg, regionLog: slog.New(slog.NewTextHandler(&log, nil))})
+	sa := a.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	sb := b.site(subB, "rg", "eastus", "10.2.0.0/16", "RouteBased", "VpnGw1")
+	withBGP := func(s site, asn int) obj {
+		body := gateway(s.loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+		body["properties"].(obj)["enableBgp"] = asn != 0
+		if asn != 0 {
+			body["properties"].(obj)["bgpSettings"] = obj{"asn": asn}
+		}
+		return body
+	}
+	a.must("PUT", sa.gw, withBGP(sa, 65010))
+	b.must("PUT", sb.gw, withBGP(sb, 65020))
+	conn := netPath(subA, "rg", "connections", "c")
+	body := v2v(loc, sa.gw, sb.gw)
+	body["properties"].(obj)["enableBgp"] = true
+	a.must("PUT", conn, body)
+	// known is the BGP speaker of b's gateway as a knows it.
+	known := func() (int64, bool) {
+		s := reg.Snapshot()
+		for _, c := range s.Connections() {
+			if r, ok := s.RemoteOf(c); ok {
+				return r.BGPAS, r.BGPAddr.IsValid()
+			}
+		}
+		t.Fatal("a's connection has no remote end")
+		return 0, false
+	}
+	if as, ok := known(); as != 65020 || !ok {
+		t.Fatalf("a knows b's gateway's BGP speaker as AS %d (address %v), want 65020", as, ok)
+	}
+	// takes waits until a knows b's speaker as AS asn.
+	takes := func(asn int64) {
+		t.Helper()
+		deadline := time.Now().Add(2*region.RemoteRefresh + 30*time.Second)
+		for as, _ := known(); as != asn; as, _ = known() {
+			if time.Now().After(deadline) {
+				t.Fatalf("b's gateway's ASN %d fits a's connection: a knows AS %d", asn, as)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	var seen int
+	want := int64(65020)
+	for _, c := range []struct {
+		name, says string
+		asn        int
+	}{
+		{"BGP off", "enableBgp needs BGP enabled on gateway gw", 0},
+		{"the ASN of a's gateway", "both ends of a BGP connection have ASN 65010", 65010},
+	} {
+		b.must("PUT", sb.gw, withBGP(sb, c.asn)) // b knows nothing of a's connection's BGP
+		deadline := time.Now().Add(2*region.RemoteRefresh + 30*time.Second)
+		for !strings.Contains(log.Since(&seen), c.says) {
+			if time.Now().After(deadline) {
+				as, ok := known()
+				t.Fatalf("%s in b: no line in a's log says %q; a knows b's speaker as AS %d (address %v):\n%s", c.name, c.says, as, ok, log.String())
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		if as, ok := known(); as != want || !ok {
+			t.Errorf("%s in b: a knows b's gateway's BGP speaker as AS %d (address %v), want %d kept", c.name, as, ok, want)
+		}
+		// A change that fits is taken; the next that does not is
+		// logged at once.
+		want++
+		b.must("PUT", sb.gw, withBGP(sb, int(want)))
+		takes(want)
+	}
 }

@@ -75,3 +75,88 @@ func TestRemoteGatewayGoneReason(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// bgpPeer is a peer region whose one gateway has BGP, with AS asn (0:
+// BGP off).
+type bgpPeer struct {
+	id  string
+	asn atomic.Int64
+}
+
+func (p *bgpPeer) Gateway(_ context.Context, id string) (*region.RemoteGateway, error) {
+	if !arm.Equal(id, p.id) {
+		return nil, fmt.Errorf("%s: %w", id, region.ErrNoRemote)
+	}
+	g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: p.id, Name: "far-gw", Location: "northeurope", Etag: fmt.Sprint(p.asn.Load())}}
+	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+	g.Properties.BGPSettings = &arm.BGPSettings{ASN: 65515, BGPPeeringAddress: "10.9.255.30"}
+	if asn := p.asn.Load(); asn != 0 {
+		g.Properties.EnableBGP, g.Properties.BGPSettings.ASN = true, asn
+	}
+	return &region.RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("127.10.1.9"),
+		VNetID: arm.NetworkID(sub, "far", "virtualNetworks", "far").String(), VNetPrefixes: []string{"10.9.0.0/16"}}, nil
+}
+
+func (*bgpPeer) ConnectionsTo(context.Context, string) ([]region.ConnectionTo, error) {
+	return nil, nil
+}
+
+// TestRemoteBGPMisfitReason: a Connected VNet-to-VNet connection with
+// enableBgp whose gateway in another region turns BGP off there, or takes
+// the ASN of the gateway here, or a reserved one, keeps what was known of
+// it and says in its connectionStatusReason why the change was not taken,
+// while its tunnel stays Connected: its BGP session cannot come up. The
+// change was taken without a word (its BGP peer dropped, or one of its own
+// AS), and the connection showed Connected and nothing else.
+func TestRemoteBGPMisfitReason(t *testing.T) {
+	peer := &bgpPeer{id: arm.NetworkID(sub, "far", "virtualNetworkGateways", "far-gw").String()}
+	peer.asn.Store(65020)
+	reg, gateway, must := gatewayRegionWith(t, peer)
+	gw := gateway("hub", "10.1.0.0/16", false, 65010)
+	cid := arm.NetworkID(sub, "aa", "connections", "to-far")
+	c := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+	c.Properties.ConnectionType, c.Properties.SharedKey, c.Properties.EnableBGP = arm.ConnectionVnet2Vnet, "abc123", true
+	c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(gw.String()), arm.Ref(peer.id)
+	must(reg.PutConnection(context.Background(), cid, c))
+	up := dataplane.Status{Connections: map[string]dataplane.ConnectionStatus{cid.Key(): {TunnelState: dataplane.TunnelState{State: region.Connected}}}}
+	shown := func() string {
+		for _, st := range statusUpdates(reg.Snapshot(), up, nil, nil, "", true).byVNet {
+			if b, ok := st[cid.Key()]; ok {
+				var cs region.ConnectionStatus
+				if err := json.Unmarshal(b, &cs); err != nil {
+					t.Fatal(err)
+				}
+				return cs.ConnectionStatus + ": " + cs.Reason
+			}
+		}
+		return "no status"
+	}
+	if s := shown(); s != region.Connected+": " {
+		t.Fatalf("while the remote gateway fits: %q", s)
+	}
+	for _, x := range []struct {
+		asn  int64
+		want string
+	}{
+		{0, "enableBgp needs BGP enabled on gateway far-gw"},
+		{65010, "both ends of a BGP connection have ASN 65010"},
+		{65520, "BGP ASN 65520 is reserved"},
+	} {
+		peer.asn.Store(x.asn)
+		deadline := time.Now().Add(2*region.RemoteRefresh + time.Minute)
+		for s := shown(); !strings.HasPrefix(s, region.Connected+": ") || !strings.Contains(s, x.want); s = shown() {
+			if time.Now().After(deadline) {
+				t.Fatalf("the remote gateway's ASN now %d: %q, want Connected saying %q", x.asn, s, x.want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	peer.asn.Store(65030)
+	deadline := time.Now().Add(2*region.RemoteRefresh + time.Minute)
+	for s := shown(); s != region.Connected+": "; s = shown() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the remote gateway fits again (AS 65030): %q", s)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}

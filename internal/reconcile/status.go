@@ -174,6 +174,11 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		if o, ok := observed.Connections[key]; ok {
 			want.IngressBytes, want.EgressBytes = base.Ingress, base.Egress
 			want.ConnectionStatus, want.Reason = o.State, o.Reason
+			if why := s.RemoteMisfit(c.Properties.VirtualNetworkGateway2.RefID()); why != "" && want.Reason == "" {
+				// Its tunnel is up on what was known of the remote
+				// gateway; what its region has now is not taken.
+				want.Reason = why
+			}
 			want.IngressBytes += int64(o.Ingress)
 			want.EgressBytes += int64(o.Egress)
 			remotes := map[netip.Addr]bool{}

@@ -65,7 +65,7 @@ type Region struct {
 	changed chan struct{}
 
 	remotes Remotes
-	// remoteMu guards remoteCache, remoteGen, remoteWhy and remoteRetry. It is taken
+	// remoteMu guards remoteCache, remoteGen, remoteWhy, remoteMisfit and remoteRetry. It is taken
 	// without, or inside, mu, never the other way round.
 	remoteMu    sync.Mutex
 	remoteCache map[string]*RemoteGateway // by lower-cased gateway id
@@ -73,6 +73,10 @@ type Region struct {
 	// remoteWhy says, by lower-cased gateway id, why the last lookup of a
 	// remote gateway found nothing, for the status of its connections.
 	remoteWhy map[string]string
+	// remoteMisfit says, by lower-cased gateway id, why the last answer
+	// for a remote gateway was not taken (remoteFits), for the status of
+	// its connections while what was known before is kept.
+	remoteMisfit map[string]string
 	// remoteRetry says, by lower-cased gateway id, when a remote gateway
 	// the peer regions could not be asked for is asked again.
 	remoteRetry map[string]remoteRetry
@@ -94,7 +98,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, maxBytes: cfg.MaxTxnBytes, advanced: make(chan struct{}), changed: make(chan struct{}), done: make(chan struct{}),
-		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteWhy: map[string]string{}, remoteRetry: map[string]remoteRetry{}}
+		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteWhy: map[string]string{}, remoteMisfit: map[string]string{}, remoteRetry: map[string]remoteRetry{}}
 	if err := checkFormat(ctx, r.store); err != nil {
 		return nil, err
 	}

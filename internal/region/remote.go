@@ -54,6 +54,11 @@ func (rg *RemoteGateway) check(id string) error {
 			return fmt.Errorf("the address space of its virtual network holds %s", p)
 		}
 	}
+	if b := rg.Gateway.Properties.BGPSettings; rg.Gateway.Properties.EnableBGP && b != nil {
+		if err := rules.R41ASN(b.ASN, true); err != nil {
+			return err
+		}
+	}
 	var r Remote
 	r.bgpOfGateway(&rg.Gateway)
 	for _, a := range r.BGPAddrs {
@@ -367,7 +372,7 @@ func (r *Region) takeRemote(ctx context.Context, id string, rg *RemoteGateway) (
 // id, may replace what is known: it passes check, and R35 holds with it
 // at every gateway of this region connected to it (its VNet's address
 // space may have changed since the connection was made), as R18 does for
-// each connection to it.
+// each connection to it, and R41 for each with enableBgp (remoteBGPFits).
 func (r *Region) remoteFits(id string, rg *RemoteGateway) error {
 	if err := rg.check(id); err != nil {
 		return err
@@ -383,10 +388,32 @@ func (r *Region) remoteFits(id string, rg *RemoteGateway) error {
 					err.Message = "connection " + c.Name + ": " + err.Message
 					return err
 				}
+				if err := remoteBGPFits(c, g, &rg.Gateway); err != nil {
+					err.Message = "connection " + c.Name + ": " + err.Message
+					return err
+				}
 			}
 		}
 		return nil
 	})
+}
+
+// remoteBGPFits checks R41 for connection c of gateway g1 to g2, a
+// gateway of another region, as stageConnection does for one of this
+// region: with enableBgp, BGP is on at g2 too, and the two ASNs differ
+// (the gateway peers over external BGP only).
+func remoteBGPFits(c *arm.Connection, g1, g2 *arm.VirtualNetworkGateway) *arm.Error {
+	if !c.Properties.EnableBGP {
+		return nil
+	}
+	if !g2.Properties.EnableBGP {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp", Message: "enableBgp needs BGP enabled on gateway " + g2.Name + " (R41)"}
+	}
+	if b, b2 := g1.Properties.BGPSettings, g2.Properties.BGPSettings; b != nil && b2 != nil && b.ASN == b2.ASN {
+		return &arm.Error{Code: arm.CodeInvalidParameter, Target: "properties.enableBgp",
+			Message: fmt.Sprintf("both ends of a BGP connection have ASN %d; the gateway peers over external BGP, so they must differ (R41)", b.ASN)}
+	}
+	return nil
 }
 
 // setRemote makes rg (nil: none) what is known of gateway id, and tells
@@ -433,6 +460,18 @@ func (r *Region) setRemoteWhy(id, why string) {
 		return
 	}
 	r.remoteWhy[strings.ToLower(id)] = why
+}
+
+// setRemoteMisfit keeps why the last answer for gateway id was not
+// taken ("": it was, or there was none).
+func (r *Region) setRemoteMisfit(id, why string) {
+	r.remoteMu.Lock()
+	defer r.remoteMu.Unlock()
+	if why == "" {
+		delete(r.remoteMisfit, strings.ToLower(id))
+		return
+	}
+	r.remoteMisfit[strings.ToLower(id)] = why
 }
 
 // refreshRemotes looks up again every remote gateway that a connection
@@ -484,6 +523,7 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 			case errors.Is(err, ErrNoRemote):
 				delete(misfits, key)
 				r.setRemoteWhy(id, "no peer region has the remote gateway: it was deleted there, or its region is no longer a --peer")
+				r.setRemoteMisfit(id, "")
 				changed = r.setRemote(id, nil) || changed
 			case err != nil:
 				r.setRemoteWhy(id, "the peer regions could not be asked for the remote gateway: "+err.Error())
@@ -512,7 +552,12 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 				if misfit != nil {
 					// Shown while nothing is known of it (RemoteReason):
 					// not why it was not known before.
-					r.setRemoteWhy(id, "the remote gateway, as its region has it now, does not fit the connections made to it here: "+misfit.Error())
+					why := "the remote gateway, as its region has it now, does not fit the connections made to it here: " + misfit.Error()
+					r.setRemoteWhy(id, why)
+					// Shown while what was known is kept, too: a
+					// connection with BGP to it is Connected, its
+					// session down (R41).
+					r.setRemoteMisfit(id, why+"; what was known of it is kept")
 					l := misfits[key]
 					if l == nil {
 						l = &sparselog.Log{}
@@ -526,6 +571,7 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 				}
 				delete(misfits, key) // a new misfit is logged at once
 				r.setRemoteWhy(id, "")
+				r.setRemoteMisfit(id, "")
 			}
 		}
 		if changed {
@@ -555,6 +601,7 @@ func (r *Region) remoteInUse() []string {
 	r.remoteMu.Lock()
 	defer r.remoteMu.Unlock()
 	maps.DeleteFunc(r.remoteWhy, func(k, _ string) bool { return !inUse[k] })
+	maps.DeleteFunc(r.remoteMisfit, func(k, _ string) bool { return !inUse[k] })
 	maps.DeleteFunc(r.remoteRetry, func(k string, _ remoteRetry) bool { return !inUse[k] })
 	return ids
 }

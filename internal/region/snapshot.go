@@ -23,6 +23,7 @@ type Snapshot struct {
 	RemoteGen uint64
 	tx        *txn
 	remoteWhy map[string]string
+	misfit    map[string]string
 	// routesMu guards routes: each VNet's VNetRoutes, by refKey of its
 	// id, computed once (Build asks for them by VNet and by gateway).
 	routesMu sync.Mutex
@@ -35,10 +36,16 @@ func (s *Snapshot) RemoteReason(id string) string {
 	return s.remoteWhy[strings.ToLower(id)]
 }
 
+// RemoteMisfit says why the last answer of the region of gateway id was
+// not taken, what was known of it kept: "" when it was taken.
+func (s *Snapshot) RemoteMisfit(id string) string {
+	return s.misfit[strings.ToLower(id)]
+}
+
 // Snapshot returns the current desired state.
 func (r *Region) Snapshot() *Snapshot {
 	r.remoteMu.Lock()
-	remotes, gen, why := maps.Clone(r.remoteCache), r.remoteGen, maps.Clone(r.remoteWhy)
+	remotes, gen, why, misfit := maps.Clone(r.remoteCache), r.remoteGen, maps.Clone(r.remoteWhy), maps.Clone(r.remoteMisfit)
 	r.remoteMu.Unlock()
 	r.mu.RLock()
 	defer r.mu.RUnlock()
@@ -46,7 +53,7 @@ func (r *Region) Snapshot() *Snapshot {
 	for k, d := range r.m.docs {
 		m.docs[k] = maps.Clone(d)
 	}
-	return &Snapshot{Rev: m.rev, ConfigRev: r.m.fenceRev, RemoteGen: gen, tx: newTxn(m, remotes), remoteWhy: why}
+	return &Snapshot{Rev: m.rev, ConfigRev: r.m.fenceRev, RemoteGen: gen, tx: newTxn(m, remotes), remoteWhy: why, misfit: misfit}
 }
 
 // Changed returns a channel that is closed when the desired state changes
