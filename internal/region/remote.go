@@ -72,6 +72,10 @@ func (rg *RemoteGateway) check(id string) error {
 // ErrNoRemote says no peer region has the gateway.
 var ErrNoRemote = errors.New("no peer region has this gateway")
 
+// whyNoRemote is the status reason of a connection whose remote gateway
+// no peer region has.
+const whyNoRemote = "no peer region has the remote gateway: it was deleted there, or its region is no longer a --peer"
+
 // PeerError is the failure of one peer region to answer, named by the
 // peer (its --peer directory), so that the region says once a minute per
 // peer that it does not answer.
@@ -309,8 +313,15 @@ func (r *Region) resolveRemote(ctx context.Context, id string) error {
 	switch {
 	case errors.Is(err, ErrNoRemote):
 		// The write reports the missing reference, not found in the
-		// cache either: gone since it was cached.
-		r.setRemote(id, nil)
+		// cache either: gone since it was cached. The connections made
+		// to it say so, and their tunnels go now, as at the refresh.
+		r.setRemoteWhy(id, whyNoRemote)
+		r.setRemoteMisfit(id, "")
+		if r.setRemote(id, nil) {
+			r.mu.Lock()
+			r.bumpDesired()
+			r.mu.Unlock()
+		}
 		return nil
 	case err != nil:
 		return &arm.Error{Code: arm.CodeInvalidReference, Target: "properties.virtualNetworkGateway2",
@@ -522,7 +533,7 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 			switch {
 			case errors.Is(err, ErrNoRemote):
 				delete(misfits, key)
-				r.setRemoteWhy(id, "no peer region has the remote gateway: it was deleted there, or its region is no longer a --peer")
+				r.setRemoteWhy(id, whyNoRemote)
 				r.setRemoteMisfit(id, "")
 				changed = r.setRemote(id, nil) || changed
 			case err != nil:

@@ -484,3 +484,43 @@ func TestMisfitSaysWhyNotKnown(t *testing.T) {
 		t.Fatalf("the answer that overlaps our VNet was taken: %+v", rg)
 	}
 }
+
+// TestWriteFindsRemoteGone: a write that names a remote gateway its
+// region no longer has (deleted there) is refused, and what was known of
+// the gateway is dropped at once: the reconcile loop is woken, so that the
+// tunnels of the connections made to it go now, and their status says
+// that no peer region has it. The loop was not woken, the tunnels stayed
+// up until its next pass, and the status said for up to a refresh that
+// the remote end had no IP address yet.
+func TestWriteFindsRemoteGone(t *testing.T) {
+	t.Parallel()
+	peer := &downPeer{}
+	reg, remotes := remoteRegion(t, peer, 1, nil)
+	var c *arm.Connection
+	reg.view(func(tx *txn) error {
+		c = list[arm.Connection](tx, arm.TypeConnection)[0]
+		return nil
+	})
+	id, err := arm.ParseID(c.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peer.set(func(p *downPeer) { p.gone = true })
+	changed := reg.Changed()
+	again := *c
+	again.Properties.SharedKey = "def456"
+	if _, _, err := reg.PutConnection(context.Background(), id, &again); err == nil {
+		t.Fatal("a write naming a remote gateway its region no longer has was taken")
+	}
+	if rg := reg.remoteView()[strings.ToLower(remotes[0])]; rg != nil {
+		t.Fatalf("after the write the gone remote gateway is still known: %+v", rg)
+	}
+	select {
+	case <-changed:
+	default:
+		t.Error("the write dropped what was known of the remote gateway, and the reconcile loop was not woken")
+	}
+	if why := reg.Snapshot().RemoteReason(remotes[0]); !strings.Contains(why, "no peer region has the remote gateway") {
+		t.Errorf("after the write the connection's status reason is %q, want that no peer region has the gateway", why)
+	}
+}
