@@ -403,8 +403,9 @@ func (e *Engine) startHost(hc Host, r fabric.Forwarder, log *slog.Logger) *host 
 // servers that failed to start at least RetryInterval ago, and the gateways that waited for the stop of the one
 // that had their address once it has ended, and reports whether any of
 // them runs now, or a TUN host's namespace went. A TUN host whose
-// namespace was deleted, or made again, is started again at once: in the
-// namespace of its name now, or failed until there is one.
+// namespace was deleted, or made again, or whose device was deleted, is
+// started again at once: in the namespace of its name now, or failed
+// until there is one.
 func (e *Engine) Retry() bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()
@@ -420,7 +421,7 @@ func (e *Engine) Retry() bool {
 				continue
 			}
 			if err := h.tun.InPlace(); err != nil {
-				e.log.Warn("host's namespace is gone", "host", id, "err", err)
+				e.log.Warn("host's namespace or device is gone", "host", id, "err", err)
 				h.close()
 				v.undeliverable += h.tun.Dropped()
 				v.hosts[id] = e.startHost(h.cfg, v.router.HostIngress(h.cfg.Subnet), v.log)

@@ -178,3 +178,51 @@ func TestTUNHostNamespaceGone(t *testing.T) {
 		}
 	}
 }
+
+// TestTUNHostDeviceDeleted (root): a TUN host whose device is deleted
+// while it runs (ip link del in its namespace) is started again by Retry,
+// a new device in its namespace, and answers again. The host went on
+// showing Running with no device, nothing reached it again, and its read
+// loop spun on a core, every read of the deleted device failing at once.
+func TestTUNHostDeviceDeleted(t *testing.T) {
+	netnstest.Require(t, "ip", "ping")
+	ns := netnstest.New(t, "devdel")
+	e := New(Options{})
+	defer e.Close()
+	web, vm := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.0.5")
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"), Hosts: []Host{
+		{ID: "web", Name: "web", Addr: web, Kind: HostNetstack},
+		{ID: "vm", Name: "vm", Addr: vm, Kind: HostTUN, NetNS: ns.Name},
+	}}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := e.NetstackHost("web")
+	ping := func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := h.Ping(ctx, vm)
+		return err
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("ping to the host before: %v", err)
+	}
+	var dev string
+	for l := range strings.Lines(ns.Run("ip", "-o", "link", "show")) {
+		if f := strings.Fields(l); len(f) > 1 && f[1] != "lo:" {
+			dev = strings.TrimSuffix(strings.SplitN(f[1], "@", 2)[0], ":")
+		}
+	}
+	ns.Run("ip", "link", "del", dev)
+
+	e.Retry()
+	if s := e.Status().Hosts["vm"]; !s.Running {
+		t.Fatalf("host status after Retry %+v, want running on a new device", s)
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("ping to the host whose device was deleted, after Retry: %v\naddresses:\n%s", err, ns.Run("ip", "addr"))
+	}
+	if out, err := ns.Try("ping", "-c", "1", "-W", "2", web.String()); err != nil {
+		t.Fatalf("ping from the namespace after Retry: %v\n%s", err, out)
+	}
+}

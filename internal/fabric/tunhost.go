@@ -91,8 +91,13 @@ func namespaceID(path string) ([2]uint64, error) {
 // InPlace returns nil while the namespace of the host's name is the one
 // its device was made in, and an error once that namespace was deleted
 // (ip netns del), or replaced by another of its name: the device lives on
-// in the deleted namespace, out of reach, as long as it is open.
+// in the deleted namespace, out of reach, as long as it is open. So too
+// once the device's interface was deleted (ip link del): the host has
+// none left.
 func (h *TUNHost) InPlace() error {
+	if h.dev.Deleted() {
+		return fmt.Errorf("its device %s in network namespace %q was deleted", h.dev.Name(), filepath.Base(h.netns))
+	}
 	id, err := namespaceID(h.netns)
 	if err != nil {
 		return fmt.Errorf("network namespace %q: %w", filepath.Base(h.netns), err)
@@ -112,7 +117,8 @@ func (h *TUNHost) Name() string { return h.dev.Name() }
 // read that fails otherwise loses what it could not read and no more: a
 // segment batch (TSO) of more segments than the batch takes (a TCP
 // connection of a small MSS) comes with an error after the segments that
-// fit, which TCP sends again.
+// fit, which TCP sends again. A device whose interface was deleted
+// fails every read at once: the loop ends (InPlace says why).
 func (h *TUNHost) pump() {
 	n := h.dev.BatchSize()
 	full := make([][]byte, n)
@@ -131,7 +137,7 @@ func (h *TUNHost) pump() {
 		if k > 0 {
 			h.router.ForwardBatch(bufs[:k], tun.WriteOffset)
 		}
-		if errors.Is(err, os.ErrClosed) {
+		if errors.Is(err, os.ErrClosed) || errors.Is(err, tun.ErrDeleted) {
 			return
 		}
 	}

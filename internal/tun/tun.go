@@ -172,12 +172,42 @@ func (d *Device) MTU() int { return d.mtu }
 // get at once.
 func (d *Device) BatchSize() int { return d.dev.BatchSize() }
 
+// ErrDeleted is what Read returns once the device's interface was deleted
+// (ip link del) while the device was open: it takes and gives no packet
+// any more, and every Read fails at once.
+var ErrDeleted = errors.New("the interface was deleted")
+
 // Read reads a batch of IP packets: packet i goes to bufs[i][offset:], its
 // length to sizes[i]. One GSO batch from the kernel comes out as up to
 // MaxSegments packets, so bufs should be that long; each buffer needs room
-// for offset and an MTU-sized packet. After Close it returns os.ErrClosed.
+// for offset and an MTU-sized packet. After Close it returns os.ErrClosed;
+// once the interface was deleted, ErrDeleted.
 func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
-	return d.dev.Read(bufs, sizes, offset)
+	n, err := d.dev.Read(bufs, sizes, offset)
+	if err != nil && n == 0 && !errors.Is(err, os.ErrClosed) && d.Deleted() {
+		return 0, fmt.Errorf("tun: %s: %w", d.name, ErrDeleted)
+	}
+	return n, err
+}
+
+// Deleted reports whether the device's interface was deleted (ip link del)
+// while the device was open; false once it is closed.
+func (d *Device) Deleted() bool {
+	rc, err := d.dev.File().SyscallConn()
+	if err != nil {
+		return false
+	}
+	deleted := false
+	rc.Control(func(fd uintptr) {
+		ifr, err := unix.NewIfreq("")
+		if err != nil {
+			return
+		}
+		// The file of a deleted interface is detached from it: the
+		// kernel answers EBADFD (drivers/net/tun.c, __tun_chr_ioctl).
+		deleted = errors.Is(unix.IoctlIfreq(int(fd), unix.TUNGETIFF, ifr), unix.EBADFD)
+	})
+	return deleted
 }
 
 // Write writes the IP packets at bufs[i][offset:]. offset must be at least

@@ -2,6 +2,7 @@ package tun
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -196,5 +197,40 @@ func TestRoutesBesideTheNamespaces(t *testing.T) {
 		if out := ns.Run("ip", family, "route", "show", "default"); !strings.Contains(out, "blackhole") {
 			t.Fatalf("the namespace's own default route (%s) gone with the device:\n%s", family, out)
 		}
+	}
+}
+
+// TestReadAfterDeleted: once the device's interface is deleted (ip link
+// del in its namespace), Read says so with ErrDeleted, at once and
+// again, and Close still works. Read failed with the poller's error and
+// returned at once every time, so that the read loop of a TUN host spun
+// on a core for as long as the host was there.
+func TestReadAfterDeleted(t *testing.T) {
+	netnstest.Require(t, "ip")
+	ns := netnstest.New(t, "tundel")
+	d, err := Create(Config{Name: "vgtest2", NetNS: filepath.Join("/run/netns", ns.Name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	if d.Deleted() {
+		t.Fatal("a device just made taken for deleted")
+	}
+	ns.Run("ip", "link", "del", "vgtest2")
+	bufs := [][]byte{make([]byte, WriteOffset+65535)}
+	sizes := make([]int, 1)
+	for range 2 {
+		if _, err := d.Read(bufs, sizes, WriteOffset); !errors.Is(err, ErrDeleted) {
+			t.Fatalf("Read after the interface was deleted: %v, want ErrDeleted", err)
+		}
+	}
+	if !d.Deleted() {
+		t.Fatal("Deleted false after the interface was deleted")
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if d.Deleted() {
+		t.Fatal("a device closed taken for deleted")
 	}
 }
