@@ -55,7 +55,9 @@ type Tracker[K comparable] struct {
 // (one taken late would count what came since as within the window); the
 // clients not among them are forgotten. A client seen for the
 // first time is taken to have had no traffic a Tick before: what it
-// sent since it connected counts in its first window.
+// sent since it connected counts in its first window. So is one whose
+// counters went down: another connection under its key (a tunnel made
+// again for the next client of its name), whose peak starts again.
 func (t *Tracker[K]) Sample(now time.Time, counters map[K]Counters) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -69,6 +71,11 @@ func (t *Tracker[K]) Sample(now time.Time, counters map[K]Counters) {
 	}
 	for k, c := range counters {
 		cl := t.clients[k]
+		if cl != nil {
+			if last := cl.samples[len(cl.samples)-1].c; c.Bytes < last.Bytes || c.Packets < last.Packets {
+				cl = nil
+			}
+		}
 		if cl == nil {
 			cl = &client{samples: []sample{{at: now.Add(-Tick)}}}
 			t.clients[k] = cl
@@ -83,9 +90,6 @@ func (t *Tracker[K]) Sample(now time.Time, counters map[K]Counters) {
 		// more than was counted in it.
 		d := max(now.Sub(first.at), time.Second)
 		rate := func(n, was uint64) uint64 {
-			if n < was {
-				return 0 // not a counter of the same connection
-			}
 			return uint64(float64(n-was) * float64(time.Second) / float64(d))
 		}
 		cl.peak.BytesPerSecond = max(cl.peak.BytesPerSecond, rate(c.Bytes, first.c.Bytes))

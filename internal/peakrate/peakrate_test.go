@@ -48,3 +48,27 @@ func TestPeakFirstSample(t *testing.T) {
 		t.Errorf("peak %+v; want 5000 bytes and 50 packets per second", p)
 	}
 }
+
+// A key whose counters go down is another connection under it (an IKEv2
+// client connection's tunnel made again for the next client that
+// authenticates on it, counting from zero): its peak starts again, and
+// what it sent since it began counts in its first window. The peak of the
+// connection before was kept, shown for the new one: more than it ever
+// sent.
+func TestPeakCountersStartAgain(t *testing.T) {
+	var tr Tracker[string]
+	t0 := time.Unix(1000, 0)
+	at := func(i int) time.Time { return t0.Add(time.Duration(i) * Tick) }
+	tr.Sample(at(0), map[string]Counters{"p2s-ikev2/1": {}})
+	tr.Sample(at(1), map[string]Counters{"p2s-ikev2/1": {Bytes: 1_000_000, Packets: 1000}})
+	if p := tr.Peak("p2s-ikev2/1"); p != (Peak{BytesPerSecond: 1_000_000, PacketsPerSecond: 1000}) {
+		t.Fatalf("the first connection's peak %+v", p)
+	}
+	// The next connection under the key, within a tick: 10 packets.
+	for i := 2; i <= 8; i++ {
+		tr.Sample(at(i), map[string]Counters{"p2s-ikev2/1": {Bytes: 1000, Packets: 10}})
+	}
+	if p := tr.Peak("p2s-ikev2/1"); p != (Peak{BytesPerSecond: 1000, PacketsPerSecond: 10}) {
+		t.Errorf("the next connection's peak %+v; want 1000 bytes and 10 packets per second, what it sent", p)
+	}
+}
