@@ -12,6 +12,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 )
 
 // Errors returned by every implementation.
@@ -37,6 +38,10 @@ var (
 	// the store lost mid-write, its leader changed, its deadline passed):
 	// it may or may not have been applied.
 	ErrOutcomeUnknown = errors.New("the store did not say whether the write was applied")
+	// ErrDuplicateKey means a transaction wrote one key twice (a put
+	// and another put or a delete), which etcd refuses; nothing was
+	// written.
+	ErrDuplicateKey = errors.New("a transaction writes one key twice")
 	// ErrNegativeRevision means a watch was asked for after a revision
 	// below 0.
 	ErrNegativeRevision = errors.New("a watch after a negative revision")
@@ -69,6 +74,20 @@ func Put(key string, value []byte) Op { return Op{Key: key, Value: value} }
 // Delete returns an Op that removes key; deleting a missing key is not an
 // error.
 func Delete(key string) Op { return Op{Key: key, Delete: true} }
+
+// CheckOps returns ErrDuplicateKey, naming the key, when ops write one
+// key twice: a put and another put or a delete (two deletes of a key are
+// one). Every implementation refuses such a transaction, as etcd does.
+func CheckOps(ops []Op) error {
+	puts := make(map[string]bool, len(ops))
+	for _, op := range ops {
+		if seen, ok := puts[op.Key]; ok && (seen || !op.Delete) {
+			return fmt.Errorf("%w: %q", ErrDuplicateKey, op.Key)
+		}
+		puts[op.Key] = puts[op.Key] || !op.Delete
+	}
+	return nil
+}
 
 // Cond is a condition of a transaction: the key's ModRevision must equal
 // ModRevision, where 0 means the key must not exist; or, when
@@ -130,6 +149,7 @@ type Store interface {
 	// Txn applies ops atomically and durably if every condition holds and
 	// returns the new revision; otherwise it returns ErrConflict and writes
 	// nothing. A transaction without ops does not advance the revision.
+	// One that writes a key twice is refused (CheckOps).
 	Txn(ctx context.Context, conds []Cond, ops []Op) (int64, error)
 	// Watch streams the changes to keys with prefix made after revision
 	// afterRev, one response per transaction, in order; a transaction

@@ -307,6 +307,9 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
+	if err := store.CheckOps(ops); err != nil {
+		return 0, err
+	}
 	var newRev int64
 	err := s.db.Update(func(tx *bbolt.Tx) error {
 		kvb, logb, meta := tx.Bucket(bucketKV), tx.Bucket(bucketLog), tx.Bucket(bucketMeta)

@@ -280,6 +280,9 @@ func (s *Store) Txn(ctx context.Context, conds []store.Cond, ops []store.Op) (in
 	if err := s.check(ctx); err != nil {
 		return 0, err
 	}
+	if err := store.CheckOps(ops); err != nil {
+		return 0, err
+	}
 	// Keys are the cluster's here: a condition may name a key outside
 	// the prefix.
 	cmps := make([]clientv3.Cmp, len(conds))

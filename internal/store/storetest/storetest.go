@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"KeyTooLarge", testKeyTooLarge},
 		{"WatchNegativeRevision", testWatchNegativeRevision},
 		{"StalledWatchEnds", testStalledWatchEnds},
+		{"KeyTwiceInTxn", testKeyTwiceInTxn},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -349,6 +350,38 @@ func testStalledWatchEnds(t *testing.T, s store.Store) {
 		case <-time.After(20 * time.Second):
 			t.Fatalf("the stalled watch gave %d responses of 24 and then nothing within 20 s, not ErrCompacted", n)
 		}
+	}
+}
+
+// testKeyTwiceInTxn: a transaction that writes one key twice (a put and
+// another put or a delete) is refused with ErrDuplicateKey on every
+// backend, as etcd refuses it, and writes nothing; two deletes of one key
+// are one delete.
+func testKeyTwiceInTxn(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	mustTxn(t, s, nil, store.Put("k", []byte("0")))
+	before, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ops := range [][]store.Op{
+		{store.Put("k", []byte("1")), store.Put("other", []byte("1")), store.Put("k", []byte("2"))},
+		{store.Put("k", []byte("1")), store.Delete("k")},
+		{store.Delete("k"), store.Put("k", []byte("1"))},
+		{store.Put("new", []byte("1")), store.Delete("new")},
+	} {
+		if _, err := s.Txn(ctx, nil, ops); !errors.Is(err, store.ErrDuplicateKey) {
+			t.Fatalf("Txn(%v): err = %v, want ErrDuplicateKey", ops, err)
+		}
+	}
+	if kvs, rev, err := s.List(ctx, ""); err != nil || len(kvs) != 1 || string(kvs[0].Value) != "0" || kvs[0].ModRevision != before {
+		t.Fatalf("after refused transactions: %+v at %d, %v; want k = 0 of revision %d alone", kvs, rev, err, before)
+	}
+	ch := s.Watch(ctx, "", before)
+	del := mustTxn(t, s, nil, store.Delete("k"), store.Delete("k"))
+	if r := next(t, ch); r.Revision != del || len(r.Events) != 1 || r.Events[0].Type != store.EventDelete || r.Events[0].KV.Key != "k" {
+		t.Fatalf("watch of a transaction that deletes k twice: %+v, want one delete of k at %d", r, del)
 	}
 }
 
