@@ -124,8 +124,9 @@ const (
 	EventDelete
 )
 
-// Event is one change seen by a watcher. For a delete, KV.Value is nil and
-// KV.ModRevision is the revision of the deleting transaction.
+// Event is one change seen by a watcher. For a delete, KV.Value is nil,
+// KV.CreateRevision 0 and KV.ModRevision the revision of the deleting
+// transaction.
 type Event struct {
 	Type EventType
 	KV   KeyValue

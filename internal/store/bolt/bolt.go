@@ -567,9 +567,11 @@ func decodeEvents(b []byte, rev int64, prefix string) ([]store.Event, error) {
 		if !bytes.HasPrefix(key, []byte(prefix)) {
 			continue
 		}
-		e := store.Event{Type: typ, KV: store.KeyValue{Key: string(key), CreateRevision: int64(cr), ModRevision: rev}}
+		e := store.Event{Type: typ, KV: store.KeyValue{Key: string(key), ModRevision: rev}}
 		if typ == store.EventPut {
-			e.KV.Value = bytes.Clone(val)
+			// A delete's create revision is logged, and not told: etcd's
+			// delete events carry none.
+			e.KV.Value, e.KV.CreateRevision = bytes.Clone(val), int64(cr)
 		}
 		out = append(out, e)
 	}

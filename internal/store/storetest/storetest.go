@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -34,6 +35,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"WatchNegativeRevision", testWatchNegativeRevision},
 		{"StalledWatchEnds", testStalledWatchEnds},
 		{"KeyTwiceInTxn", testKeyTwiceInTxn},
+		{"DeleteEventRevisions", testDeleteEventRevisions},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -382,6 +384,24 @@ func testKeyTwiceInTxn(t *testing.T, s store.Store) {
 	del := mustTxn(t, s, nil, store.Delete("k"), store.Delete("k"))
 	if r := next(t, ch); r.Revision != del || len(r.Events) != 1 || r.Events[0].Type != store.EventDelete || r.Events[0].KV.Key != "k" {
 		t.Fatalf("watch of a transaction that deletes k twice: %+v, want one delete of k at %d", r, del)
+	}
+}
+
+// testDeleteEventRevisions: a delete event says the key and the
+// revision of the deleting transaction, and no create revision (0), on
+// every backend: etcd's does not carry it.
+func testDeleteEventRevisions(t *testing.T, s store.Store) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	created := mustTxn(t, s, nil, store.Put("d", []byte("1")))
+	mustTxn(t, s, nil, store.Put("d", []byte("2")))
+	del := mustTxn(t, s, nil, store.Delete("d"))
+	ch := s.Watch(ctx, "d", created)
+	next(t, ch)
+	r := next(t, ch)
+	want := store.Event{Type: store.EventDelete, KV: store.KeyValue{Key: "d", ModRevision: del}}
+	if r.Revision != del || len(r.Events) != 1 || !reflect.DeepEqual(r.Events[0], want) {
+		t.Fatalf("delete of d: %+v, want %+v at %d", r, want, del)
 	}
 }
 
