@@ -42,6 +42,9 @@ var (
 	// and another put or a delete), which etcd refuses; nothing was
 	// written.
 	ErrDuplicateKey = errors.New("a transaction writes one key twice")
+	// ErrEmptyKey means a transaction wrote the empty key, which no
+	// implementation keeps; nothing was written.
+	ErrEmptyKey = errors.New("a transaction writes the empty key")
 	// ErrNegativeRevision means a watch was asked for after a revision
 	// below 0.
 	ErrNegativeRevision = errors.New("a watch after a negative revision")
@@ -77,10 +80,14 @@ func Delete(key string) Op { return Op{Key: key, Delete: true} }
 
 // CheckOps returns ErrDuplicateKey, naming the key, when ops write one
 // key twice: a put and another put or a delete (two deletes of a key are
-// one). Every implementation refuses such a transaction, as etcd does.
+// one); ErrEmptyKey when one writes the empty key. Every implementation
+// refuses such a transaction, as etcd does.
 func CheckOps(ops []Op) error {
 	puts := make(map[string]bool, len(ops))
 	for _, op := range ops {
+		if op.Key == "" {
+			return ErrEmptyKey
+		}
 		if seen, ok := puts[op.Key]; ok && (seen || !op.Delete) {
 			return fmt.Errorf("%w: %q", ErrDuplicateKey, op.Key)
 		}

@@ -237,6 +237,10 @@ func (s *Store) Get(ctx context.Context, key string) (store.KeyValue, error) {
 		return store.KeyValue{}, err
 	}
 	defer done()
+	if key == "" {
+		// None is written (store.CheckOps); etcd would refuse the read.
+		return store.KeyValue{}, store.ErrNotFound
+	}
 	// A member that has no leader (no quorum) says so at once, after the
 	// client's retries of some 2.5 s (another member may answer them),
 	// where a linearizable read waited for the caller's deadline.

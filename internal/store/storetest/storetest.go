@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"StalledWatchEnds", testStalledWatchEnds},
 		{"KeyTwiceInTxn", testKeyTwiceInTxn},
 		{"DeleteEventRevisions", testDeleteEventRevisions},
+		{"EmptyKey", testEmptyKey},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -402,6 +403,30 @@ func testDeleteEventRevisions(t *testing.T, s store.Store) {
 	want := store.Event{Type: store.EventDelete, KV: store.KeyValue{Key: "d", ModRevision: del}}
 	if r.Revision != del || len(r.Events) != 1 || !reflect.DeepEqual(r.Events[0], want) {
 		t.Fatalf("delete of d: %+v, want %+v at %d", r, want, del)
+	}
+}
+
+// testEmptyKey: a transaction that writes the empty key (a put or a
+// delete) is refused with ErrEmptyKey on every backend, and writes
+// nothing; bbolt has no empty key, and etcd's would be the store's prefix
+// itself, which Get and List do not read back. Get of it is ErrNotFound.
+func testEmptyKey(t *testing.T, s store.Store) {
+	ctx := context.Background()
+	mustTxn(t, s, nil, store.Put("k", []byte("1")))
+	before, err := s.Revision(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, op := range []store.Op{store.Put("", []byte("v")), store.Delete("")} {
+		if _, err := s.Txn(ctx, nil, []store.Op{store.Put("k", []byte("2")), op}); !errors.Is(err, store.ErrEmptyKey) {
+			t.Fatalf("Txn(%+v): err = %v, want ErrEmptyKey", op, err)
+		}
+	}
+	if kvs, _, err := s.List(ctx, ""); err != nil || len(kvs) != 1 || string(kvs[0].Value) != "1" || kvs[0].ModRevision != before {
+		t.Fatalf("after refused transactions: %+v, %v; want k = 1 of revision %d alone", kvs, err, before)
+	}
+	if _, err := s.Get(ctx, ""); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get of the empty key: err = %v, want ErrNotFound", err)
 	}
 }
 
