@@ -184,7 +184,10 @@ var ErrDeleted = errors.New("the interface was deleted")
 // once the interface was deleted, ErrDeleted.
 func (d *Device) Read(bufs [][]byte, sizes []int, offset int) (int, error) {
 	n, err := d.dev.Read(bufs, sizes, offset)
-	if err != nil && n == 0 && !errors.Is(err, os.ErrClosed) && d.Deleted() {
+	// A Read waiting when the interface goes gets EBADFD from the
+	// kernel, which wireguard's tun makes os.ErrClosed; Deleted tells
+	// it from a Close here (false once closed).
+	if err != nil && n == 0 && d.Deleted() {
 		return 0, fmt.Errorf("tun: %s: %w", d.name, ErrDeleted)
 	}
 	return n, err

@@ -234,3 +234,43 @@ func TestReadAfterDeleted(t *testing.T) {
 		t.Fatal("a device closed taken for deleted")
 	}
 }
+
+// TestBlockedReadWhenDeleted: a Read waiting for a packet when the
+// device's interface is deleted (ip link del in its namespace) returns
+// ErrDeleted, as one made after does. It returned os.ErrClosed, the
+// error of a device closed here, from the kernel's EBADFD (wireguard's
+// tun takes it for a close): the read loop of a `vnetgw dev gateway`
+// said the device was closed under it, naming none, and that of a TUN
+// host took it for the host's own Close.
+func TestBlockedReadWhenDeleted(t *testing.T) {
+	netnstest.Require(t, "ip")
+	ns := netnstest.New(t, "tunblk")
+	// No IPv6: the device sends nothing of its own (router
+	// solicitations, MLD reports), and the Read waits.
+	ns.Run("sysctl", "-qw", "net.ipv6.conf.default.disable_ipv6=1")
+	d, err := Create(Config{Name: "vgtest3", NetNS: filepath.Join("/run/netns", ns.Name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	read := make(chan error, 1)
+	go func() {
+		bufs := [][]byte{make([]byte, WriteOffset+65535)}
+		for {
+			if _, err := d.Read(bufs, make([]int, 1), WriteOffset); err != nil {
+				read <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(100 * time.Millisecond) // in the poller
+	ns.Run("ip", "link", "del", "vgtest3")
+	select {
+	case err := <-read:
+		if !errors.Is(err, ErrDeleted) {
+			t.Fatalf("a Read waiting when the interface was deleted: %v, want ErrDeleted", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a Read waiting when the interface was deleted did not return in 5 s")
+	}
+}
