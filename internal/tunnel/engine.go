@@ -146,6 +146,12 @@ type Engine struct {
 	expiring []expiry
 	expired  chan struct{}
 
+	// innerGone is closed once the outbound loop stopped reading the
+	// inner side, which failed for good; innerErr, written before, says
+	// why.
+	innerGone chan struct{}
+	innerErr  error
+
 	done chan struct{}
 	wg   sync.WaitGroup // the outbound loop and expiryLoop
 }
@@ -263,6 +269,8 @@ func New(opts Options) (*Engine, error) {
 		tunnels: map[string]*tunnel{},
 		paths:   map[outerEnds]map[*tunnel]int{},
 		done:    make(chan struct{}),
+
+		innerGone: make(chan struct{}),
 	}
 	if e.events == nil {
 		e.events = noEvents{}
@@ -295,6 +303,30 @@ func New(opts Options) (*Engine, error) {
 	go e.outboundLoop()
 	go e.expiryLoop()
 	return e, nil
+}
+
+// InnerGone is closed once the engine stopped reading its inner side
+// because it failed for good, not at Close: closed under the engine, or a
+// TUN device whose interface was deleted (tun.ErrDeleted). The tunnels
+// carry nothing from it then; InnerErr says why.
+func (e *Engine) InnerGone() <-chan struct{} { return e.innerGone }
+
+// InnerErr is why the engine stopped reading its inner side, once
+// InnerGone is closed; nil before.
+func (e *Engine) InnerErr() error {
+	select {
+	case <-e.innerGone:
+		return e.innerErr
+	default:
+		return nil
+	}
+}
+
+// innerGoneWith tells InnerGone, with err; the outbound loop calls it once,
+// as it ends.
+func (e *Engine) innerGoneWith(err error) {
+	e.innerErr = err
+	close(e.innerGone)
 }
 
 // clock is e.now, as a method value for the ICMP limiter.

@@ -2,7 +2,9 @@ package tunnel
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/logbuf"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/tun"
 	"github.com/vnetgw/vnetgw/internal/udp"
@@ -220,5 +223,45 @@ func iperf(ns *netnstest.NS, server string, secs, streams int, reverse bool) (fl
 			return 0, fmt.Errorf("iperf3: %v %s", err, r.Error)
 		}
 		return r.End.SumReceived.BitsPerSecond / 1e6, nil
+	}
+}
+
+// TestInnerDeviceDeleted (root): an engine whose TUN device is deleted
+// under it (ip link del in its namespace) stops reading it, says so in an
+// Error line naming the device, and tells InnerGone, with tun.ErrDeleted:
+// `vnetgw dev gateway` ends on it. The outbound loop read the deleted
+// device again at once after each failure, every read failing, and
+// logged each at Debug: it spun on a core for as long as the engine ran,
+// and nothing else was told.
+func TestInnerDeviceDeleted(t *testing.T) {
+	netnstest.Require(t, "ip")
+	ns := netnstest.New(t, "indel")
+	dev, err := tun.Create(tun.Config{Name: "vgindel0", NetNS: filepath.Join("/run/netns", ns.Name)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var log logbuf.Buffer
+	e, err := New(Options{Inner: dev, Outer: &capture{}, Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	if err != nil {
+		dev.Close()
+		t.Fatal(err)
+	}
+	defer e.Close()
+
+	ns.Run("ip", "link", "del", "vgindel0")
+	select {
+	case <-e.InnerGone():
+	case <-time.After(5 * time.Second):
+		t.Fatalf("InnerGone not told 5 s after the device was deleted; %d reads failed", e.Drops().InnerReadErrors)
+	}
+	if err := e.InnerErr(); !errors.Is(err, tun.ErrDeleted) {
+		t.Errorf("InnerErr %v, want tun.ErrDeleted", err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if n := e.Drops().InnerReadErrors; n > 1 {
+		t.Errorf("%d reads of the deleted device failed, want the loop to stop at the first", n)
+	}
+	if l := log.String(); !strings.Contains(l, "level=ERROR") || !strings.Contains(l, "vgindel0") {
+		t.Errorf("no Error line naming the device in the log:\n%.2000s", l)
 	}
 }

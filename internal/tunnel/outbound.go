@@ -7,6 +7,7 @@ import (
 	"os"
 
 	"github.com/vnetgw/vnetgw/internal/esp"
+	"github.com/vnetgw/vnetgw/internal/tun"
 	"github.com/vnetgw/vnetgw/internal/udp"
 	"github.com/vnetgw/vnetgw/internal/wire/icmp"
 )
@@ -71,7 +72,8 @@ func (b *outBatch) do(lo, hi int) {
 	}
 }
 
-// outboundLoop reads the inner side until the engine closes.
+// outboundLoop reads the inner side until the engine closes, or the inner
+// side fails for good (InnerGone).
 func (e *Engine) outboundLoop() {
 	defer e.wg.Done()
 	b := e.out
@@ -86,7 +88,15 @@ func (e *Engine) outboundLoop() {
 		if e.closed.Load() {
 			return
 		}
+		if errors.Is(err, tun.ErrDeleted) {
+			// Every read fails at once from now on: read again, the
+			// loop would spin on a core.
+			e.innerGoneWith(err)
+			e.log.Error("inner TUN device deleted: the tunnels carry nothing from it", "err", err)
+			return
+		}
 		if errors.Is(err, os.ErrClosed) || errors.Is(err, net.ErrClosed) {
+			e.innerGoneWith(err)
 			e.log.Error("inner side closed under the engine", "err", err)
 			return
 		}
