@@ -35,7 +35,7 @@ Run it inside a network namespace (ip netns exec NS vnetgw dev gateway ...)
 to stand in as a site-to-site gateway between two subnets.
 
 Every --status-interval it prints one JSON line with the state of each
-connection. The file's fields are documented in internal/gateway/file.go; an
+connection. It ends, exit 1, if its TUN device is deleted (ip link del). The file's fields are documented in internal/gateway/file.go; an
 example:
 
   {"local": "10.0.0.1",
@@ -91,6 +91,9 @@ example:
 				select {
 				case <-ctx.Done():
 					return nil
+				case <-gw.Engine().InnerGone():
+					// Deleted (ip link del): the tunnels would carry nothing.
+					return fmt.Errorf("the gateway's TUN device is gone: %w", gw.Engine().InnerErr())
 				case <-tick.C:
 					if err := enc.Encode(gw.Status()); err != nil {
 						return err
