@@ -47,8 +47,10 @@ checks (--user; MS-CHAPv2; the password from $` + envPassword + `, else
 read as one line from standard input: on a terminal asked for, and not
 shown as it is typed), and put a TUN device with the address the gateway gives into the
 network namespace --netns, with --route prefixes (the VNet's ranges) routed
-into it. It runs until interrupted or until the gateway ends the
-connection; it does not reconnect by itself (R14) unless --reconnect. The
+into it. It runs until interrupted, until the gateway ends the
+connection, or until the device or the namespace is deleted (the call
+ends, exit 1, within 5 s); it does not reconnect by itself (R14) unless
+--reconnect. The
 gateway's certificate
 is checked against --ca (default: the data directory's ca.pem).`,
 		Args: cobra.NoArgs,
@@ -252,7 +254,8 @@ func noEcho(f *os.File) (restore func(), ok bool) {
 const reconnectDelay = 2 * time.Second
 
 // connectOnce connects, carries the namespace's traffic until the
-// connection ends, and says why it ended.
+// connection ends, or the TUN device goes (deleted, or its namespace),
+// and says why it ended.
 func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns string, prefixes []netip.Prefix) error {
 	var host atomic.Pointer[fabric.TUNHost]
 	cfg.OnIP = func(pkt []byte) {
@@ -286,6 +289,11 @@ func connectOnce(ctx context.Context, g *globals, cfg p2s.ClientConfig, netns st
 			return fmt.Errorf("the gateway ended the connection: %w", err)
 		case now := <-tick.C:
 			h.LogDrops(now) // what the namespace's device did not take
+			// Its device deleted, or its namespace, the call would carry
+			// nothing: it ends, and --reconnect makes a new device.
+			if err := h.InPlace(); err != nil {
+				return fmt.Errorf("the TUN device is gone, the call ends: %w", err)
+			}
 		}
 	}
 }
