@@ -17,7 +17,8 @@ import (
 func newMonitor(g *globals) *cobra.Command {
 	root := usesGlobals(&cobra.Command{Use: "monitor", Short: "Azure Monitor's metrics of gateways and connections"}, "data-dir", "output")
 	metrics := usesGlobals(&cobra.Command{Use: "metrics", Short: "Metrics of a gateway or a connection"}, "data-dir", "output")
-	var resource, interval, start, end, filter string
+	var resource, interval, start, end, filter, orderby string
+	var top int
 	var names []string
 	list := &cobra.Command{
 		Use:   "list",
@@ -57,6 +58,12 @@ another node.`,
 			}
 			if filter != "" {
 				q.Set("$filter", filter)
+			}
+			if top != 0 {
+				q.Set("top", strconv.Itoa(top))
+			}
+			if orderby != "" {
+				q.Set("orderby", orderby)
 			}
 			if start != "" || end != "" {
 				to, from := time.Now().UTC(), time.Time{}
@@ -111,6 +118,8 @@ another node.`,
 	f.StringVar(&start, "start-time", "", "RFC 3339 start (default: an hour before the end)")
 	f.StringVar(&end, "end-time", "", "RFC 3339 end (default: now)")
 	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection, "BgpPeerAddress eq '*'" its BGP metrics by peer, "Protocol eq '*'" P2SConnectionCount by protocol; "... eq 'VALUE'" keeps one`)
+	f.IntVar(&top, "top", 0, "the most series of a metric split by --filter (the API's default: 10)")
+	f.StringVar(&orderby, "orderby", "", `which series come first: "sum desc" (the default: the metric's aggregation, the largest first), "sum asc"; average or maximum for a metric of that aggregation`)
 	list.MarkFlagRequired("resource")
 	// --resource is a full id: --subscription, which it took and ignored,
 	// is refused.

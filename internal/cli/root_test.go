@@ -231,6 +231,10 @@ func TestHelpSaysWhatFlagsDo(t *testing.T) {
 		{[]string{"monitor", "metrics", "list", "--help"}, "(default: PT1M, or that when it is longer)"},
 		{[]string{"monitor", "metrics", "list", "--help"}, `"Protocol eq '*'" P2SConnectionCount by protocol`},
 		{[]string{"monitor", "metrics", "list", "--help"}, "MmsaCount, QmsaCount"},
+		// With --filter the API answers 10 series by default, as Azure
+		// does; the CLI had no way to ask for more, or for the smallest.
+		{[]string{"monitor", "metrics", "list", "--help"}, "--top int       the most series of a metric split by --filter (the API's default: 10)"},
+		{[]string{"monitor", "metrics", "list", "--help"}, `--orderby string which series come first: "sum desc"`},
 		{[]string{"public-ip", "create", "--help"}, "(default: what it has; 4 for a new one)"},
 		{[]string{"public-ip", "update", "--help"}, "(default: what it has; 4 for a new one)"},
 		{[]string{"serve", "--help"}, "where the links it gives (a list's nextLink, a 202's Location) send a client that came by another name, and a name on its certificate"},

@@ -90,6 +90,11 @@ type Query struct {
 	// BGPPeers the ids of the series of the gateway's BGP sessions
 	// (BGPSeries) and their peers' addresses.
 	Connections, BGPPeers map[string]string
+	// Top is how many series of a metric split by $filter are answered
+	// (Azure's default 10), the first by the metric's aggregation over
+	// the timespan, largest first unless Ascending (orderby).
+	Top       int
+	Ascending bool
 }
 
 // ErrBadRequest is what Parse's errors wrap.
@@ -180,6 +185,34 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 		}
 		if m[2] != "*" {
 			out.Value = m[2]
+		}
+		// top and orderby count only with $filter (Metrics - List: "Valid
+		// only if $filter is specified. Defaults to 10"); az monitor
+		// metrics list sends top=10 without one too.
+		out.Top = 10
+		if t := q["top"]; t != "" {
+			n, err := strconv.Atoi(strings.TrimSpace(t))
+			if err != nil || n < 1 {
+				return Query{}, bad("top %q is not a whole number of at least 1", t)
+			}
+			out.Top = n
+		}
+		if ob := q["orderby"]; ob != "" {
+			f := strings.Fields(ob)
+			if len(f) == 2 && strings.EqualFold(f[1], "asc") {
+				out.Ascending = true
+			} else if len(f) < 1 || len(f) > 2 || len(f) == 2 && !strings.EqualFold(f[1], "desc") {
+				return Query{}, bad("orderby %q is not an aggregation and asc or desc (sum desc)", ob)
+			}
+			ag := f[0]
+			if strings.EqualFold(ag, "sum") {
+				ag = "Total"
+			}
+			for _, m := range out.Metrics {
+				if !strings.EqualFold(ag, m.Aggregation) {
+					return Query{}, bad("orderby %q: metric %s has %s only", ob, m.Name, m.Aggregation)
+				}
+			}
 		}
 	}
 	if !out.full {

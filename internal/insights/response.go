@@ -1,6 +1,7 @@
 package insights
 
 import (
+	"cmp"
 	"maps"
 	"slices"
 	"strings"
@@ -102,6 +103,12 @@ func (h *History) Answer(q Query) Response {
 		if len(groups) == 0 && (q.Split == "" || q.Split != m.Dimension) {
 			groups[""] = nil // the times, without data
 		}
+		type split struct {
+			ts  TimeSeries
+			key float64
+			has bool
+		}
+		var splits []split
 		for _, value := range slices.Sorted(maps.Keys(groups)) {
 			sum := h.Buckets("", q.From, q.To, q.Interval)
 			has := make([]int, len(sum)) // series with gauge samples, by bucket
@@ -131,7 +138,33 @@ func (h *History) Answer(q Query) Response {
 			if value != "" || q.Split != "" && q.Split == m.Dimension {
 				meta = []MetadataValue{{Name{m.Dimension, m.Dimension}, value}}
 			}
-			r.Timeseries = append(r.Timeseries, TimeSeries{Metadata: meta, Data: points(m, q, sum)})
+			data := points(m, q, sum)
+			key, valued := over(m, data)
+			splits = append(splits, split{TimeSeries{Metadata: meta, Data: data}, key, valued})
+		}
+		if q.Split != "" && q.Split == m.Dimension {
+			// The first Top series by the metric's aggregation over the
+			// timespan, those without a value last; of equal ones, the
+			// dimension's values in order.
+			slices.SortStableFunc(splits, func(a, b split) int {
+				switch {
+				case a.has != b.has:
+					if a.has {
+						return -1
+					}
+					return 1
+				case q.Ascending:
+					return cmp.Compare(a.key, b.key)
+				default:
+					return cmp.Compare(b.key, a.key)
+				}
+			})
+			if q.Top > 0 {
+				splits = splits[:min(len(splits), q.Top)]
+			}
+		}
+		for _, s := range splits {
+			r.Timeseries = append(r.Timeseries, s.ts)
 		}
 		out.Value = append(out.Value, r)
 	}
@@ -159,6 +192,34 @@ func add(a, b []Bucket) []Bucket {
 		}
 	}
 	return a
+}
+
+// over is a series' value over the timespan in the metric's aggregation:
+// the sum of its totals, the mean of its averages, the largest maximum;
+// false when no point has one.
+func over(m Metric, ps []Point) (v float64, has bool) {
+	var n int
+	for _, p := range ps {
+		x := p.Total
+		if m.Aggregation == "Average" {
+			x = p.Average
+		} else if m.Aggregation == "Maximum" {
+			x = p.Maximum
+		}
+		if x == nil {
+			continue
+		}
+		if m.Aggregation == "Maximum" && n > 0 {
+			v = max(v, *x)
+		} else {
+			v += *x
+		}
+		n++
+	}
+	if n > 0 && m.Aggregation == "Average" {
+		v /= float64(n)
+	}
+	return v, n > 0
 }
 
 func points(m Metric, q Query, bs []Bucket) []Point {
