@@ -84,3 +84,44 @@ func TestInsightsMetricsTop(t *testing.T) {
 		}
 	}
 }
+
+// TestInsightsFilterOnADimensionTheMetricHasNot: $filter on a dimension
+// one of the metrics asked has not is refused, naming the metric and the
+// dimension, as Azure refuses it; it was ignored, so that AverageBandwidth
+// "of" ConnectionName eq 'c1' answered the whole gateway's bandwidth, and
+// az monitor metrics list --filter "ConnectionName eq '*'" without
+// --metrics (the gateway's first, AverageBandwidth) one series unsplit.
+func TestInsightsFilterOnADimensionTheMetricHasNot(t *testing.T) {
+	h := insights.New(time.Second, time.Hour)
+	e := newEnv(t, envOptions{insights: h})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	c1 := netPath(subA, "rg", "connections", "c1")
+	c2 := netPath(subA, "rg", "connections", "c2")
+	e.must("PUT", c1, s2s(loc, s.gw, e.lng(s, "site1", "203.0.113.1", "192.168.1.0/24")))
+	e.must("PUT", c2, s2s(loc, s.gw, e.lng(s, "site2", "203.0.113.2", "192.168.2.0/24")))
+	now := time.Now().Truncate(time.Second)
+	for i := range 3 {
+		h.Record(now.Add(time.Duration(i-3)*time.Second), map[string]insights.Counters{
+			strings.ToLower(c1): {Ingress: uint64(1000 * (i + 1))}, strings.ToLower(c2): {Ingress: uint64(9000 * (i + 1))}})
+	}
+	for _, c := range []struct {
+		resource, query, metric, dimension string
+	}{
+		{s.gw, "metricnames=AverageBandwidth&$filter=" + url.QueryEscape("ConnectionName eq 'c1'"), "AverageBandwidth", "ConnectionName"},
+		{s.gw, "$filter=" + url.QueryEscape("ConnectionName eq '*'") + "&top=3", "AverageBandwidth", "ConnectionName"},
+		{s.gw, "metricnames=TunnelIngressBytes,P2SBandwidth&$filter=" + url.QueryEscape("ConnectionName eq '*'"), "P2SBandwidth", "ConnectionName"},
+		{s.gw, "metricnames=TunnelIngressBytes&$filter=" + url.QueryEscape("BgpPeerAddress eq '*'"), "TunnelIngressBytes", "BgpPeerAddress"},
+		{c1, "metricnames=BitsInPerSecond&$filter=" + url.QueryEscape("ConnectionName eq 'c1'"), "BitsInPerSecond", "ConnectionName"},
+	} {
+		r := e.raw("GET", c.resource+"/providers/Microsoft.Insights/metrics", "?api-version=2018-01-01&"+c.query, testToken, nil)
+		if msg := r.str("error.message"); r.status != 400 || r.code() != "InvalidParameter" || !strings.Contains(msg, c.metric) || !strings.Contains(msg, c.dimension) {
+			t.Errorf("%s: %d %s %q, want 400 InvalidParameter naming %s and %s", c.query, r.status, r.code(), msg, c.metric, c.dimension)
+		}
+	}
+	// A dimension the metric has is still answered.
+	r := e.raw("GET", s.gw+"/providers/Microsoft.Insights/metrics", "?api-version=2018-01-01&metricnames=TunnelIngressBytes&$filter="+url.QueryEscape("connectionname eq 'c1'"), testToken, nil)
+	var out insights.Response
+	if err := json.Unmarshal(r.body, &out); err != nil || r.status != 200 || len(out.Value) != 1 || len(out.Value[0].Timeseries) != 1 || out.Value[0].Timeseries[0].Metadata[0].Value != "c1" {
+		t.Errorf("TunnelIngressBytes of c1: %d %.300s", r.status, r.body)
+	}
+}

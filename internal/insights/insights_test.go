@@ -45,13 +45,17 @@ func TestBuckets(t *testing.T) {
 
 func TestAnswer(t *testing.T) {
 	h := history()
-	q, err := Parse(map[string]string{"metricnames": "TunnelIngressBytes,averagebandwidth", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z",
-		"interval": "PT1M", "$filter": "ConnectionName eq '*'"}, GatewayMetrics, h.Every(), t0)
-	if err != nil {
-		t.Fatal(err)
+	ask := func(names, filter string) Response {
+		t.Helper()
+		q, err := Parse(map[string]string{"metricnames": names, "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z",
+			"interval": "PT1M", "$filter": filter}, GatewayMetrics, h.Every(), t0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q.Resource, q.Connections = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/gw", map[string]string{"a": "conn-a", "b": "conn-b"}
+		return h.Answer(q)
 	}
-	q.Resource, q.Connections = "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/gw", map[string]string{"a": "conn-a", "b": "conn-b"}
-	r := h.Answer(q)
+	r := ask("TunnelIngressBytes,tunnelaveragebandwidth", "ConnectionName eq '*'")
 	b, _ := json.Marshal(r)
 	if len(r.Value) != 2 || len(r.Value[0].Timeseries) != 2 || r.Interval != "PT1M" {
 		t.Fatalf("answer %s", b)
@@ -60,14 +64,18 @@ func TestAnswer(t *testing.T) {
 	if ts.Metadata[0].Value != "conn-a" || *ts.Data[0].Total != 6000 || *ts.Data[1].Total != 5000 || ts.Data[0].TimeStamp != "2026-11-29T20:00:00Z" {
 		t.Errorf("TunnelIngressBytes of conn-a: %+v", ts)
 	}
-	// The gateway's bandwidth is not split: both connections, both ways,
-	// per second.
-	bw := r.Value[1].Timeseries
-	if len(bw) != 1 || *bw[0].Data[0].Average != (6000+600+60)/60.0 {
-		t.Errorf("AverageBandwidth: %s", b)
+	if tbw := r.Value[1].Timeseries[0]; tbw.Metadata[0].Value != "conn-a" || *tbw.Data[0].Average != (6000+600)/60.0 {
+		t.Errorf("TunnelAverageBandwidth of conn-a: %s", b)
 	}
 	if !strings.Contains(string(b), `"id":"/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/virtualNetworkGateways/gw/providers/Microsoft.Insights/metrics/TunnelIngressBytes"`) {
 		t.Errorf("metric id: %s", b)
+	}
+	// The gateway's bandwidth is not split: both connections, both ways,
+	// per second.
+	r = ask("averagebandwidth", "")
+	if bw := r.Value[0].Timeseries; len(bw) != 1 || *bw[0].Data[0].Average != (6000+600+60)/60.0 {
+		b, _ := json.Marshal(r)
+		t.Errorf("AverageBandwidth: %s", b)
 	}
 }
 
@@ -128,9 +136,9 @@ func TestP2SMetrics(t *testing.T) {
 			P2SSeries(gw, "IKEv2"): {Ingress: uint64(60 * i), Egress: uint64(60 * i), Gauges: [3]uint32{GaugeClients: 3}},
 		})
 	}
-	ask := func(filter string) Response {
+	ask := func(names, filter string) Response {
 		t.Helper()
-		q, err := Parse(map[string]string{"metricnames": "P2SConnectionCount,P2SBandwidth", "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:01:00Z", "interval": "PT1M",
+		q, err := Parse(map[string]string{"metricnames": names, "timespan": "2026-11-29T20:00:00Z/2026-11-29T20:01:00Z", "interval": "PT1M",
 			"$filter": filter}, GatewayMetrics, h.Every(), t0)
 		if err != nil {
 			t.Fatal(err)
@@ -138,7 +146,7 @@ func TestP2SMetrics(t *testing.T) {
 		q.Connections, q.P2S = map[string]string{"a": "conn-a"}, P2SSeriesOf(strings.ToLower(gw))
 		return h.Answer(q)
 	}
-	r := ask("ConnectionName eq '*'")
+	r := ask("P2SConnectionCount,P2SBandwidth", "")
 	// SSTP clients 0, 1, 2, 2, 2, 2 over the minute: 1.5 on the mean, and
 	// IKEv2's 3; 6,000 + 600 bytes in the minute, 110 per second.
 	if n := r.Value[0].Timeseries[0].Data[0].Total; n == nil || *n != 4.5 || len(r.Value[0].Timeseries[0].Metadata) != 0 {
@@ -147,7 +155,7 @@ func TestP2SMetrics(t *testing.T) {
 	if bw := r.Value[1].Timeseries[0].Data[0].Average; bw == nil || *bw != 110 {
 		t.Errorf("P2SBandwidth: %+v", r.Value[1].Timeseries)
 	}
-	r = ask("Protocol eq '*'")
+	r = ask("P2SConnectionCount", "Protocol eq '*'")
 	byProto := map[string]float64{}
 	for _, ts := range r.Value[0].Timeseries {
 		if len(ts.Metadata) == 1 && ts.Metadata[0].Name.Value == "Protocol" && ts.Data[0].Total != nil {
@@ -157,7 +165,7 @@ func TestP2SMetrics(t *testing.T) {
 	if byProto["SSTP"] != 1.5 || byProto["IKEv2"] != 3 || len(byProto) != 2 {
 		t.Errorf("P2SConnectionCount by Protocol: %v", byProto)
 	}
-	if r = ask("Protocol eq 'IKEv2'"); len(r.Value[0].Timeseries) != 1 || *r.Value[0].Timeseries[0].Data[0].Total != 3 {
+	if r = ask("P2SConnectionCount", "Protocol eq 'IKEv2'"); len(r.Value[0].Timeseries) != 1 || *r.Value[0].Timeseries[0].Data[0].Total != 3 {
 		t.Errorf("P2SConnectionCount of IKEv2: %+v", r.Value[0].Timeseries)
 	}
 }

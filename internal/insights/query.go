@@ -186,6 +186,18 @@ func Parse(q map[string]string, available []Metric, every time.Duration, now tim
 		if m[2] != "*" {
 			out.Value = m[2]
 		}
+		// A dimension a metric asked has not is refused, as Azure
+		// refuses it, not ignored: the metric's answer would be of
+		// every series, not of the one the filter names.
+		for _, mt := range out.Metrics {
+			if mt.Dimension != out.Split {
+				has := "it has none"
+				if mt.Dimension != "" {
+					has = "its dimension is " + mt.Dimension
+				}
+				return Query{}, bad("$filter %q: metric %s has no dimension %s (%s; metricDefinitions lists each metric's)", f, mt.Name, out.Split, has)
+			}
+		}
 		// top and orderby count only with $filter (Metrics - List: "Valid
 		// only if $filter is specified. Defaults to 10"); az monitor
 		// metrics list sends top=10 without one too.
