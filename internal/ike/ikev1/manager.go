@@ -919,8 +919,8 @@ func (m *Manager) timers(now time.Time) {
 			}
 		}
 		// Phase 1 lifetime: a new ISAKMP SA before this one ends (also
-		// for a ResponderOnly connection: the peer's SA is renewed), where
-		// this one's messages go.
+		// for a ResponderOnly connection, later: the peer's SA is renewed
+		// when the peer has not; establish), where this one's messages go.
 		if now.After(est.expires) && !busy && !now.Before(p.nextTry) {
 			m.initiate(p, est)
 		}

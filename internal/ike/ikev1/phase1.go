@@ -762,7 +762,16 @@ func hasNotify(ps []wire.Payload, typ uint16) bool {
 // establish completes phase 1; an older SA with the peer is deleted.
 func (sa *isakmpSA) establish() {
 	sa.state, sa.established, sa.lastIn = stEstablished, time.Now(), time.Now()
-	sa.expires = sa.established.Add(sa.s.Life - rekeyMargin(sa.p.cfg, sa.s.Life))
+	// A ResponderOnly connection leaves the renewal to the peer, whose
+	// Main Modes made the connection (one in the InitiatorOnly mode
+	// ignores ours), and renews only when the peer has not by half the
+	// margin before the end: its lifetime may be longer than this side's,
+	// which answered its transform as it came (respondMM1).
+	margin := rekeyMargin(sa.p.cfg, sa.s.Life)
+	if sa.p.cfg.Mode == ikev2.ModeResponderOnly {
+		margin /= 2
+	}
+	sa.expires = sa.established.Add(sa.s.Life - margin)
 	sa.dh = nil
 	sa.p.lastErr, sa.p.idle = "", false
 	// RFC 3706 §7: the R-U-THEREs' sequence numbers start at a random
