@@ -831,17 +831,24 @@ func (m *Manager) dropSurplus(p *peer) {
 	}
 }
 
-// initialContact drops the children and SAs a restarted peer forgot.
+// initialContact drops the children and SAs a restarted peer forgot:
+// those from before sa, the first SA of the peer's since (RFC 2407
+// §4.6.3.3). A child made on sa is the peer's too and stays: the
+// notification may come in an informational exchange of its own after
+// a quick mode on sa.
 func (m *Manager) initialContact(sa *isakmpSA) {
 	for _, o := range m.sasOf(sa.p) {
 		if o != sa {
 			m.dropSA(o)
 		}
 	}
-	for _, c := range sa.p.children {
+	sa.p.children = slices.DeleteFunc(sa.p.children, func(c *child) bool {
+		if c.sa == sa && !c.installed.Before(sa.established) {
+			return false
+		}
 		m.removeChild(sa.p, c)
-	}
-	sa.p.children = nil
+		return true
+	})
 }
 
 func (sa *isakmpSA) header(exchange uint8, mid uint32, first wire.PayloadType) wire.Header {
