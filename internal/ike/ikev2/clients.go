@@ -48,7 +48,7 @@ type Clients struct {
 	// addresses are not given out.
 	Pool netip.Prefix
 	// Routes are what clients reach: the gateway's traffic selectors, or
-	// any IPv4 address when there are more than a child SA takes (64).
+	// any IPv4 address when there are more than a child SA takes (255).
 	Routes []netip.Prefix
 	// DNS are the DNS servers clients are given when they ask
 	// (INTERNAL_IP4_DNS): the VNet's.

@@ -2010,6 +2010,95 @@ func TestClientSelectors(t *testing.T) {
 	}
 }
 
+// TestClientGetsEveryRoute: past 64 routes (the VNet's, its sites', then
+// customRoutes), a client that proposes them all, as the VPN client
+// package's swanctl.conf does (remote_ts), is answered every one of them
+// in TSr and its child SA takes packets to every one, the custom routes
+// last among them; one that proposes any address (Windows' built-in
+// client) is narrowed to the same routes (RFC 7296 §2.9). An answer
+// holds no more selectors than a TS payload does (255, §3.13), also to
+// a client that proposes more ranges; past 255 routes, a client that
+// proposes any address, as the package does then, is answered any
+// address.
+func TestClientGetsEveryRoute(t *testing.T) {
+	pki := newPKI(t)
+	g := newP2SGateway(t, Config{})
+	cfg := pki.clients(g.hooks, p2sPool, 10)
+	cfg.Routes = []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}
+	for i := range 60 {
+		cfg.Routes = append(cfg.Routes, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(100 + i), 0, 0}), 16))
+	}
+	for i := range 10 {
+		cfg.Routes = append(cfg.Routes, netip.PrefixFrom(netip.AddrFrom4([4]byte{172, 16, byte(i), 0}), 24))
+	}
+	many := append(prefixSelectors(cfg.Routes), prefixSelector(netip.MustParsePrefix("0.0.0.0/0")))
+	for i := range 200 {
+		many = append(many, prefixSelector(netip.PrefixFrom(netip.AddrFrom4([4]byte{10, 1, byte(i), 0}), 24)))
+	}
+	many = many[:255]
+	any4 := prefixSelectors([]netip.Prefix{netip.MustParsePrefix("0.0.0.0/0")})
+	var past []netip.Prefix
+	for i := range 300 {
+		past = append(past, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i / 256), byte(i), 0}), 24))
+	}
+	for i, tc := range []struct {
+		name     string
+		routes   []netip.Prefix
+		proposed []selector
+		all      bool // every route is answered and taken
+	}{
+		{"the package's routes", cfg.Routes, prefixSelectors(cfg.Routes), true},
+		{"any address", cfg.Routes, any4, true},
+		{"more ranges than a TS payload holds", cfg.Routes, many, false},
+		{"any address past 255 routes", past, any4, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := *cfg
+			cfg.Routes = tc.routes
+			if err := g.m.SetClients(&cfg); err != nil {
+				t.Fatal(err)
+			}
+			cl := newP2SClient(t, g, clientAt(i+1))
+			cl.init()
+			req := cl.auth(pki.client)
+			req[len(req)-1] = tsPayload(true, tc.proposed)
+			ps := cl.request(wire.IKEAuth, req)
+			if !cpAddr(ps).IsValid() {
+				t.Fatal("no address")
+			}
+			var tsr []selector
+			for _, p := range ps {
+				if p, ok := p.(*wire.TrafficSelectors); ok && p.Responder {
+					for _, w := range p.Selectors {
+						s, _ := fromWire(w)
+						tsr = append(tsr, s)
+					}
+				}
+			}
+			if len(tsr) == 0 || len(tsr) > 255 {
+				t.Fatalf("TSr holds %d selectors, want 1 to 255", len(tsr))
+			}
+			if !tc.all {
+				return
+			}
+			var local []netip.Prefix
+			for _, ch := range g.dp.list() {
+				if ch.Remote == cl.addr {
+					local = ch.LocalTS
+				}
+			}
+			for _, r := range tc.routes {
+				if !slices.ContainsFunc(tsr, prefixSelector(r).within) {
+					t.Errorf("TSr (%d selectors) leaves out route %v", len(tsr), r)
+				}
+				if !slices.ContainsFunc(local, func(p netip.Prefix) bool { return p.Contains(r.Addr()) && p.Bits() <= r.Bits() }) {
+					t.Errorf("the client's child SA (%d selectors) does not take route %v", len(local), r)
+				}
+			}
+		})
+	}
+}
+
 // TestClientMOBIKE: a client that announced MOBIKE (RFC 4555) in IKE_AUTH
 // is answered with MOBIKE_SUPPORTED; its UPDATE_SA_ADDRESSES from a new
 // address moves the IKE SA and the child SAs there, and the response

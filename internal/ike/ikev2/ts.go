@@ -17,8 +17,11 @@ type selector struct {
 }
 
 // maxSelectors bounds the selectors one side of a child SA may have after
-// narrowing, so that a peer cannot make a child SA of unbounded size.
-const maxSelectors = 64
+// narrowing, so that a peer cannot make a child SA of unbounded size: as
+// many as one TS payload holds (RFC 7296 §3.13: Number of TSs is one
+// octet), so that an answer can always be sent and a point-to-site
+// client that proposes that many routes is answered them all.
+const maxSelectors = 255
 
 // prefixSelector returns the selector of every address in p, any protocol
 // and port.
