@@ -226,6 +226,10 @@ func (s Settings) render(t *template.Template) []byte {
 	return b.Bytes()
 }
 
+// maxTrafficSelectors is as many traffic selectors as one TS payload
+// holds, and a gateway's answer.
+const maxTrafficSelectors = 255
+
 var funcs = template.FuncMap{
 	"join": func(ps []netip.Prefix, sep string) string {
 		out := make([]string, len(ps))
@@ -234,7 +238,22 @@ var funcs = template.FuncMap{
 		}
 		return strings.Join(out, sep)
 	},
-	"pem": func(b []byte) string { return strings.TrimSpace(string(b)) },
+	// remoteTS is swanctl.conf's remote_ts: the routes, or any IPv4
+	// address past what one TS payload holds (RFC 7296 §3.13: Number of
+	// TSs is one octet), which the gateway narrows to its routes, or
+	// answers as it is past as many of them.
+	"remoteTS": func(ps []netip.Prefix) string {
+		if len(ps) > maxTrafficSelectors {
+			return netip.PrefixFrom(netip.IPv4Unspecified(), 0).String()
+		}
+		out := make([]string, len(ps))
+		for i, p := range ps {
+			out[i] = p.String()
+		}
+		return strings.Join(out, ",")
+	},
+	"maxTS": func() int { return maxTrafficSelectors },
+	"pem":   func(b []byte) string { return strings.TrimSpace(string(b)) },
 	// addrport writes an IPv6 address in brackets, so that its last group
 	// is not taken for the port.
 	"addrport": func(a netip.Addr, port uint16) string { return netip.AddrPortFrom(a, port).String() },
@@ -388,7 +407,13 @@ connections {
     }
     children {
       net {
-        remote_ts = {{join .Routes ","}}
+{{- if gt (len .Routes) maxTS}}
+        # More routes than one traffic selector payload holds ({{maxTS}}): any
+        # IPv4 address. The gateway narrows it to its IPv4 routes when they
+        # are no more; else it takes it, and all the virtual IP's traffic
+        # goes through the tunnel.
+{{- end}}
+        remote_ts = {{remoteTS .Routes}}
 {{- if .ESPProposal}}
         esp_proposals = {{.ESPProposal}}
 {{- end}}

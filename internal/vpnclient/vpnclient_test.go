@@ -660,3 +660,30 @@ func FuzzExtract(f *testing.F) {
 		}
 	})
 }
+
+// TestSwanctlRemoteTSFitsATSPayload: the package's swanctl.conf proposes
+// the routes in remote_ts while one TS payload holds them (255, RFC 7296
+// §3.13: Number of TSs is one octet), which the gateway answers all of;
+// past that, any IPv4 address, as the gateway answers then: strongSwan
+// sent 256 selectors with a count of 0, and its client did not connect.
+func TestSwanctlRemoteTSFitsATSPayload(t *testing.T) {
+	for _, n := range []int{255, 256} {
+		s := Settings{Gateway: "hub-gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
+			Protocols: []string{"IkeV2"}, CA: []byte("-----BEGIN CERTIFICATE-----\n")}
+		for i := range n {
+			s.Routes = append(s.Routes, netip.PrefixFrom(netip.AddrFrom4([4]byte{10, byte(i), 0, 0}), 16))
+		}
+		conf := unzip(t, s)[FileSwanctl]
+		m := regexp.MustCompile(`remote_ts = (\S+)`).FindStringSubmatch(conf)
+		if m == nil {
+			t.Fatalf("%d routes: no remote_ts in %s:\n%s", n, FileSwanctl, conf)
+		}
+		got := strings.Split(m[1], ",")
+		switch {
+		case n <= 255 && len(got) != n:
+			t.Errorf("%d routes: remote_ts lists %d", n, len(got))
+		case n > 255 && m[1] != "0.0.0.0/0":
+			t.Errorf("%d routes: remote_ts lists %d, more than a TS payload holds; want 0.0.0.0/0", n, len(got))
+		}
+	}
+}
