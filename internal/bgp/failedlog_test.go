@@ -85,3 +85,57 @@ func TestDialFailureLogged(t *testing.T) {
 		t.Errorf("failed dials logged as %q, want one warning saying the connection was refused", lines)
 	}
 }
+
+// TestFailureAfterSessionLogged: a session that comes up ends the outage
+// its failures were logged for: the first failure after it, within a
+// minute of the last line, starts a new one and is logged at once, a
+// warning counting itself alone, not held for the next minute's line (a
+// debug line, which the node's log does not show) with the failures of
+// before the session counted in.
+func TestFailureAfterSessionLogged(t *testing.T) {
+	var log logbuf.Buffer
+	a, b := netip.MustParseAddr("127.144.11.1"), netip.MustParseAddr("127.144.11.2")
+	n, port := loggedRawSpeaker(t, a, b, 65002, &log, nil)
+	refused := func() {
+		t.Helper()
+		c, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(b, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		p := &rawPeer{t: t, c: c}
+		p.send(wire.TypeOpen, wire.Open{AS: 65009, HoldTime: 30, ID: b}.Append(nil))
+		p.expectNotification(wire.CodeOpen, wire.SubBadPeerAS)
+	}
+	warnings := func() []string {
+		var lines []string
+		for line := range strings.Lines(log.String()) {
+			// The speaker's own dial (nothing listens at the peer's
+			// address) is logged apart.
+			if strings.Contains(line, "BGP session not established") && strings.Contains(line, "level=WARN") && !strings.Contains(line, "connect: dial") {
+				lines = append(lines, line)
+			}
+		}
+		return lines
+	}
+	// An outage of two failures: one line, the second counted.
+	refused()
+	refused()
+	waitLog(t, &log, "BGP session not established", "the peer says AS 65009")
+	// The session comes up, and ends.
+	p := dialRaw(t, n, b, port)
+	p.expect(wire.TypeUpdate)
+	p.c.Close()
+	waitLog(t, &log, "BGP session down", "the peer closed the connection")
+	waitDown(t, n)
+	// The peer's next OPEN is refused: a new outage, logged at once.
+	refused()
+	for deadline := time.Now().Add(10 * time.Second); len(warnings()) < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the failure after the session is not logged as a warning:\n%s", log.String())
+		}
+	}
+	if lines := warnings(); len(lines) != 2 || !strings.Contains(lines[1], "failed=1 ") {
+		t.Errorf("failures logged as %q, want a second warning counting one failure", lines)
+	}
+}

@@ -82,7 +82,8 @@ type peer struct {
 	// failedLog counts the connections that ended before they were a
 	// session (failed), likewise: one every ConnectRetry while the
 	// peer's configuration disagrees; dialLog the speaker's dials that
-	// failed, apart, so that neither hides the other.
+	// failed, apart, so that neither hides the other. Both begin anew
+	// when a session comes up (establish).
 	failedLog, dialLog sparselog.Log
 }
 
@@ -930,6 +931,9 @@ func (p *peer) establish(c *conn) bool {
 		return false
 	}
 	p.opening, p.established, p.state = nil, c, "Established"
+	// The outage its failures were logged for is over: the first of the
+	// next is logged at once, counting none of these.
+	p.failedLog, p.dialLog = sparselog.Log{}, sparselog.Log{}
 	c.since = time.Now()
 	c.out = map[netip.Prefix]unique.Handle[string]{}
 	c.dirty, c.full, c.kick = map[netip.Prefix]bool{}, true, make(chan struct{}, 1)
