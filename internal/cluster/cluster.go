@@ -49,12 +49,14 @@ import (
 // Key prefixes under the cluster's prefix.
 //
 // moves/VNET and drain/NAME are on the named node's lease, so that they go
-// when it dies.
+// when it dies; alike/NAME, the node's Options.Alike, is on that node's
+// lease, as nodes/NAME is.
 const (
 	prefixNodes  = "nodes/"
 	prefixClaims = "claims/"
 	prefixMoves  = "moves/"
 	prefixDrain  = "drain/"
+	prefixAlike  = "alike/"
 )
 
 var (
@@ -64,6 +66,8 @@ var (
 	ErrNoSuchNode = errors.New("no live node of that name")
 	// ErrDraining means the node is being drained and takes no VNet.
 	ErrDraining = errors.New("the node is draining")
+	// ErrUnlike means a live node was given another Options.Alike.
+	ErrUnlike = errors.New("node set unlike the live nodes")
 	// ErrUnavailable means etcd did not take an operator's change of the
 	// cluster (a move, a drain, a resume) within WriteTimeout, or
 	// answered that it takes none now (no leader, unreachable): it may
@@ -129,7 +133,12 @@ type Options struct {
 	// start together spread their VNets. 0: claims are sticky at once.
 	Settle time.Duration
 	// Info is stored with the node's key (its API URL), for operators.
-	Info   string
+	Info string
+	// Alike is what every node must be given the same (the gateways'
+	// ports: a VNet runs on one node and then another, and its peers
+	// and clients know one port). Join refuses a node whose Alike is not
+	// a live node's; "" is not compared.
+	Alike  string
 	Logger *slog.Logger
 }
 
@@ -830,8 +839,11 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 	// its TTL; meanwhile renew's goroutines would pile up unread.
 	jctx, cancelJoin := context.WithTimeout(ctx, ttl)
 	defer cancelJoin()
-	resp, err := n.cli.Txn(jctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).
-		Then(clientv3.OpPut(key, n.opts.Info, clientv3.WithLease(lease))).Commit()
+	ops := []clientv3.Op{clientv3.OpPut(key, n.opts.Info, clientv3.WithLease(lease))}
+	if n.opts.Alike != "" {
+		ops = append(ops, clientv3.OpPut(n.opts.Prefix+prefixAlike+n.opts.Name, n.opts.Alike, clientv3.WithLease(lease)))
+	}
+	resp, err := n.cli.Txn(jctx).If(clientv3.Compare(clientv3.CreateRevision(key), "=", 0)).Then(ops...).Commit()
 	if err != nil {
 		return fmt.Errorf("register node: %w", err)
 	}
@@ -846,6 +858,15 @@ func (n *Node) member(ctx context.Context, first bool, joined func()) error {
 		return fmt.Errorf("read the cluster: %w", err)
 	}
 	cancelJoin()
+	// Of two nodes that join at once, the one registered last reads the
+	// other's registration and is refused; the lease's revoke takes its
+	// own.
+	for _, kv := range get.Kvs {
+		name, ok := strings.CutPrefix(strings.TrimPrefix(string(kv.Key), n.opts.Prefix), prefixAlike)
+		if ok && n.opts.Alike != "" && name != n.opts.Name && string(kv.Value) != n.opts.Alike {
+			return fmt.Errorf("%w: this node has %s, live node %q has %s: give every node the same", ErrUnlike, n.opts.Alike, name, kv.Value)
+		}
+	}
 	n.mu.Lock()
 	n.loadLocked(get.Kvs, get.Header.Revision)
 	n.lease, n.joinedAt, n.fenceAt = lease, time.Now(), renewed.Add(2*ttl/3)

@@ -226,7 +226,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 			info = cfg.AdvertiseURL
 		}
 		s.node, err = cluster.Join(ctx, s.etcd, cluster.Options{Prefix: cfg.EtcdPrefix + "cluster/", Name: cfg.NodeName, TTL: cfg.NodeTTL,
-			Settle: cfg.NodeSettle, Info: info, Logger: cfg.Logger.With("component", "cluster")})
+			Settle: cfg.NodeSettle, Info: info, Alike: alike(cfg), Logger: cfg.Logger.With("component", "cluster")})
 		if err != nil {
 			reg.Close()
 			s.closeStore()
@@ -290,6 +290,20 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	}
 	s.lock, ok = lock, true
 	return s, nil
+}
+
+// alike is what every node of a cluster must be given the same: the
+// gateways' ports, which their peers and point-to-site clients (told by
+// the device scripts and VPN client packages of any node) reach them
+// on, on whichever node runs them.
+func alike(cfg Config) string {
+	or := func(p, def uint16) uint16 {
+		if p == 0 {
+			return def
+		}
+		return p
+	}
+	return fmt.Sprintf("--ike-port %d --natt-port %d --sstp-port %d", or(cfg.IKEPort, 500), or(cfg.NATTPort, 4500), or(cfg.SSTPPort, 443))
 }
 
 // check refuses a Config that New could not serve, naming the flag and
