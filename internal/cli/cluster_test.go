@@ -25,9 +25,14 @@ func TestClusterNodesHaveTheSamePorts(t *testing.T) {
 	serveInBackground(t, node("a", "1500")...)
 
 	args := node("b", "1501")
-	want := `error: node set unlike the live nodes: this node has --ike-port 1501 --natt-port 4501 --sstp-port 1443, live node "a" has --ike-port 1500 --natt-port 4501 --sstp-port 1443: give every node the same`
+	want := `error: node set unlike the live nodes: this node has --ike-port 1501 --natt-port 4501 --sstp-port 1443 --internet-egress=false, live node "a" has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=false: give every node the same`
 	if code, out, errOut := serveUntilServing(t, args...); code != 1 || !strings.Contains(errOut, want) {
 		t.Errorf("vnetgw %s beside a node with --ike-port 1500: exit %d, want 1 and %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	args = append(node("b", "1500"), "--internet-egress")
+	want = `error: node set unlike the live nodes: this node has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=true, live node "a" has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=false: give every node the same`
+	if code, out, errOut := serveUntilServing(t, args...); code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("vnetgw %s beside a node without --internet-egress: exit %d, want 1 and %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
 	}
 	args = node("b", "1500")
 	if code, out, errOut := serveUntilServing(t, args...); code != 0 {

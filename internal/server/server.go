@@ -295,7 +295,8 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // alike is what every node of a cluster must be given the same: the
 // gateways' ports, which their peers and point-to-site clients (told by
 // the device scripts and VPN client packages of any node) reach them
-// on, on whichever node runs them.
+// on, on whichever node runs them; and whether the VNets' hosts reach
+// the Internet (R43), which would otherwise change as a VNet moves.
 func alike(cfg Config) string {
 	or := func(p, def uint16) uint16 {
 		if p == 0 {
@@ -303,7 +304,7 @@ func alike(cfg Config) string {
 		}
 		return p
 	}
-	return fmt.Sprintf("--ike-port %d --natt-port %d --sstp-port %d", or(cfg.IKEPort, 500), or(cfg.NATTPort, 4500), or(cfg.SSTPPort, 443))
+	return fmt.Sprintf("--ike-port %d --natt-port %d --sstp-port %d --internet-egress=%t", or(cfg.IKEPort, 500), or(cfg.NATTPort, 4500), or(cfg.SSTPPort, 443), cfg.InternetEgress)
 }
 
 // check refuses a Config that New could not serve, naming the flag and
