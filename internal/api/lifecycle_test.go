@@ -375,3 +375,24 @@ func TestMissingParentDelete(t *testing.T) {
 		}
 	}
 }
+
+// TestInUseSubnetKeepsItsID: a VNet PUT that writes a subnet in use in
+// another case keeps the subnet's name as it was, and its id with it:
+// the id named the body's case while the name kept the stored one
+// (name Web, id .../subnets/web), so that the subnet's id was not the one
+// its interfaces name.
+func TestInUseSubnetKeepsItsID(t *testing.T) {
+	e := newEnv(t)
+	e.must("PUT", rgPath(subA, "rg"), group(loc))
+	v := netPath(subA, "rg", "virtualNetworks", "v")
+	e.must("PUT", v, vnet(loc, []string{"10.1.0.0/16"}, subnet("Web", "10.1.1.0/24")))
+	n := netPath(subA, "rg", "networkInterfaces", "n")
+	e.must("PUT", n, nic(loc, v+"/subnets/Web", ""))
+	r := e.must("PUT", v, vnet(loc, []string{"10.1.0.0/16"}, subnet("web", "10.1.1.0/24")))
+	ref := e.must("GET", n, nil).str("properties.ipConfigurations.0.properties.subnet.id")
+	for what, s := range map[string]resp{"the PUT's answer": r, "a GET": e.must("GET", v, nil)} {
+		if name, id := s.str("properties.subnets.0.name"), s.str("properties.subnets.0.id"); name != "Web" || id != v+"/subnets/Web" || id != ref {
+			t.Errorf("%s: subnet %s, id %s; want Web, %s, the id its interface names (%s)", what, name, id, v+"/subnets/Web", ref)
+		}
+	}
+}

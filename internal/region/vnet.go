@@ -258,7 +258,9 @@ func (r *Region) stageVirtualNetwork(tx *txn, id arm.ID, v *arm.VirtualNetwork, 
 			if !slices.Equal(normalizedPrefixes(subnets[j].Prefixes()), normalizedPrefixes(os.Prefixes())) {
 				return arm.Errorf(arm.CodeInUseSubnetPrefix, "subnet %s is in use by %s; its address prefix cannot change", os.Name, users[0])
 			}
-			subnets[j].Name = os.Name
+			// Its name as stored, and its id with it: the id its
+			// users name.
+			subnets[j].Name, subnets[j].ID = os.Name, id.Child("subnets", os.Name).String()
 		}
 	}
 	tx.put(arm.TypeVirtualNetwork, id.Key(), v)
