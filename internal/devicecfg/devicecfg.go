@@ -275,21 +275,18 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 	// The BGP session's ends (R41), where the ranges leave them out (an
 	// APIPA address, a site known by its speaker alone): the gateway
 	// routes them into the tunnel, and the device's selectors must hold
-	// them too. An end behind a NAT rule is held already, as the device
-	// sees it: the site's speaker at its own address, not the one after
-	// its IngressSnat rule (its bgpPeeringAddress), the gateway's inside
-	// the EgressSnat rule's external space.
+	// them too. An end behind a NAT rule is named as the device sees it:
+	// the site's speaker at its own address, not the one after its
+	// IngressSnat rule (its bgpPeeringAddress), the gateway's inside the
+	// EgressSnat rule's external space; a site that names no ranges, its
+	// speaker alone, has it only so.
 	if g.BGP != nil {
 		for _, p := range g.BGP.Peers {
 			if p.Connection != c.ID {
 				continue
 			}
-			if own := cmp.Or(p.Local, g.BGP.Addr); !c.Translated(own, true) {
-				remote = withHost(remote, own)
-			}
-			if !c.Translated(p.Addr, false) {
-				local = withHost(local, p.Addr)
-			}
+			remote = withHost(remote, seen(c, cmp.Or(p.Local, g.BGP.Addr), true))
+			local = withHost(local, seen(c, p.Addr, false))
 		}
 	}
 	return []child{{Name: "net", LocalTS: join(local), RemoteTS: join(remote)}}

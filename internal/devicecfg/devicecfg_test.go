@@ -200,3 +200,27 @@ func TestWriteBGPOnlyIKEv1(t *testing.T) {
 		t.Errorf("a BGP-only site over IKEv1 behind NAT rules:\n%s", got)
 	}
 }
+
+// A site that names no ranges, only its BGP speaker, behind NAT rules,
+// over IKEv2: the device's selectors hold its speaker as it sees itself
+// (192.168.1.1, 172.31.1.1 after the IngressSnat rule); they held nothing
+// (local_ts empty), and the session never came up.
+func TestWriteBGPOnlyBehindNAT(t *testing.T) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
+		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
+			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr("172.31.1.1"), AS: 65010}}}}
+	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"),
+		LocalPrefixes: prefixes("100.65.0.0/16"),
+		NAT: []esptunnel.NAT{{Internal: netip.MustParsePrefix("192.168.1.0/24"), External: netip.MustParsePrefix("172.31.1.0/24")},
+			{Internal: netip.MustParsePrefix("10.1.0.0/16"), External: netip.MustParsePrefix("100.65.0.0/16"), Egress: true}}}
+	g.Connections = []dataplane.Connection{c}
+	got, err := write(conn, []instance{{g, c}}, Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "local_ts = 192.168.1.1/32\n        remote_ts = 100.65.0.0/16\n") {
+		t.Errorf("a BGP-only site behind NAT rules over IKEv2, its speaker not in its selectors:\n%s", got)
+	}
+}

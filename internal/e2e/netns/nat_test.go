@@ -205,6 +205,50 @@ func TestNATWithBGP(t *testing.T) {
 	}
 }
 
+// TestNATWithBGPDeviceScript: the site of TestNATWithBGP, which names no
+// ranges, only its BGP speaker (BIRD at 10.77.0.1, 172.31.1.1 after the
+// IngressSnat rule), runs its device script as it is: the script's
+// selectors hold the speaker at its own address, so the session comes up
+// and the site's range is learned, translated. The script had an empty
+// local_ts, and strongSwan never carried the session.
+func TestNATWithBGPDeviceScript(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "bird", "birdc")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("natbgps", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _, gwBGP := r.bgpGateway(vnet, "hub-gw")
+	r.natRule("natbgps", "hub-gw", "site", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24")
+	r.natRule("natbgps", "hub-gw", "vnet", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24")
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.EnableBGPRouteTranslationForNat = true
+	r.put(gw, g, &g)
+	s := newSite(t, r, 1, pool, "10.77.0.2/24")
+	siteBGP := netip.MustParseAddr("10.77.0.1")
+	lgw := r.bgpLocalGateway("natbgps", "branch", s.addr, 65010, "172.31.1.1")
+	conn := r.putConnection(gw, "to-branch", "", arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2, p.EnableBGP = arm.Ref(lgw.String()), true
+		p.IngressNatRules = []arm.SubResource{{ID: g.Properties.NatRules[0].ID}}
+		p.EgressNatRules = []arm.SubResource{{ID: g.Properties.NatRules[1].ID}}
+		p.ConnectionMode = arm.ModeResponderOnly
+	})
+	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: script})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the device script:\n%s\nstrongSwan's SAs:\n%s", script, s.ch.SAs())
+		}
+	})
+	startBIRD(t, s.gw, hostIf(t, s.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	waitBGP(t, r, gw, 45*time.Second, "the session with the site behind NAT rules Connected, its range learned translated", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "172.31.1.0/24", "EBgp", "65010")
+	})
+}
+
 // TestNATDynamic: the VNet's 10.1.0.0/16 leaves for a site as the one
 // address 100.65.0.1 (an EgressSnat Dynamic rule). Two VNet hosts reach
 // the site's host, which sees both as 100.65.0.1; TCP passes the
