@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/bgp"
@@ -247,18 +246,26 @@ type Connection struct {
 	NAT []tunnel.NAT
 }
 
-// Translated tells whether a goes through one of c's NAT rules, so that
-// the other side knows it by another address, which the ranges it is told
-// hold: an address of the VNet's (vnet) inside an EgressSnat rule's
-// internal space, or one of the site's as the VNet sees it inside an
-// IngressSnat rule's external space.
-func (c Connection) Translated(a netip.Addr, vnet bool) bool {
-	return slices.ContainsFunc(c.NAT, func(n tunnel.NAT) bool {
+// Seen returns address a of the VNet (vnet) or of the site as the far
+// side of c sees it, the space its traffic selectors name, through c's
+// Static NAT rules: a VNet address after its EgressSnat rule, the site's
+// own address before its IngressSnat rule (a's host part kept).
+func (c Connection) Seen(a netip.Addr, vnet bool) netip.Addr {
+	for _, n := range c.NAT {
+		from, to := n.External, n.Internal
 		if vnet {
-			return n.Egress && n.Internal.Contains(a)
+			from, to = n.Internal, n.External
 		}
-		return !n.Egress && n.External.Contains(a)
-	})
+		if n.Egress != vnet || n.Dynamic || !a.Is4() || !from.Contains(a) || from.Bits() != to.Bits() {
+			continue
+		}
+		x, f, t := a.As4(), from.Masked().Addr().As4(), to.Masked().Addr().As4()
+		for i := range x {
+			x[i] = t[i] | (x[i] ^ f[i])
+		}
+		return netip.AddrFrom4(x)
+	}
+	return a
 }
 
 // SelectorPolicy is one custom traffic selector policy: the ranges on

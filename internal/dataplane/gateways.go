@@ -560,21 +560,27 @@ func IKEv1Children(g Gateway, c Connection) []ikev2.ChildConfig {
 	if g.BGP == nil {
 		return children
 	}
-	// The pairs are every VNet range with every site range: an end held
-	// by a range of its side, or behind a NAT rule (held as translated),
-	// is in a pair with the other.
-	held := func(ps []netip.Prefix, a netip.Addr, vnet bool) bool {
-		return c.Translated(a, vnet) || slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(a) })
+	// The pairs are every VNet range with every site range. The session's
+	// ends are named as the selectors name them, through the connection's
+	// NAT rules: the gateway's after its EgressSnat rule, the site's
+	// speaker at its own address, not the one after its IngressSnat rule
+	// (its bgpPeeringAddress), which a range of the site may not hold.
+	held := func(ps []netip.Prefix, a netip.Addr) bool {
+		return slices.ContainsFunc(ps, func(p netip.Prefix) bool { return p.Contains(a) })
 	}
 	for _, p := range g.BGP.Peers {
 		local := p.Local
 		if !local.IsValid() {
 			local = g.BGP.Addr
 		}
-		if p.Connection != c.ID || !local.IsValid() || !p.Addr.IsValid() || held(c.LocalPrefixes, local, true) && held(remote, p.Addr, false) {
+		if p.Connection != c.ID || !local.IsValid() || !p.Addr.IsValid() {
 			continue
 		}
-		children = append(children, ikev2.ChildConfig{LocalTS: []netip.Prefix{netip.PrefixFrom(local, local.BitLen())}, RemoteTS: []netip.Prefix{netip.PrefixFrom(p.Addr, p.Addr.BitLen())}})
+		local, site := c.Seen(local, true), c.Seen(p.Addr, false)
+		if held(c.LocalPrefixes, local) && held(remote, site) {
+			continue
+		}
+		children = append(children, ikev2.ChildConfig{LocalTS: []netip.Prefix{netip.PrefixFrom(local, local.BitLen())}, RemoteTS: []netip.Prefix{netip.PrefixFrom(site, site.BitLen())}})
 	}
 	return children
 }

@@ -285,8 +285,8 @@ func children(g dataplane.Gateway, c dataplane.Connection) []child {
 			if p.Connection != c.ID {
 				continue
 			}
-			remote = withHost(remote, seen(c, cmp.Or(p.Local, g.BGP.Addr), true))
-			local = withHost(local, seen(c, p.Addr, false))
+			remote = withHost(remote, c.Seen(cmp.Or(p.Local, g.BGP.Addr), true))
+			local = withHost(local, c.Seen(p.Addr, false))
 		}
 	}
 	return []child{{Name: "net", LocalTS: join(local), RemoteTS: join(remote)}}
@@ -310,7 +310,7 @@ func bgpOnlyIKEv1(g dataplane.Gateway, c dataplane.Connection) []child {
 		if p.Connection != c.ID || !own.IsValid() || !p.Addr.IsValid() || own.Is4() != p.Addr.Is4() {
 			continue
 		}
-		site, gw := netip.PrefixFrom(seen(c, p.Addr, false), p.Addr.BitLen()), seen(c, own, true)
+		site, gw := netip.PrefixFrom(c.Seen(p.Addr, false), p.Addr.BitLen()), c.Seen(own, true)
 		first := netip.PrefixFrom(gw, gw.BitLen())
 		if i := slices.IndexFunc(c.LocalPrefixes, func(v netip.Prefix) bool { return v.Contains(gw) }); i >= 0 {
 			first = c.LocalPrefixes[i]
@@ -323,27 +323,6 @@ func bgpOnlyIKEv1(g dataplane.Gateway, c dataplane.Connection) []child {
 		}
 	}
 	return out
-}
-
-// seen returns address a of the VNet (vnet) or of the site as the device
-// sees it through the connection's Static NAT rules: a VNet address after
-// its EgressSnat rule, the site's own address before its IngressSnat rule.
-func seen(c dataplane.Connection, a netip.Addr, vnet bool) netip.Addr {
-	for _, n := range c.NAT {
-		from, to := n.External, n.Internal
-		if vnet {
-			from, to = n.Internal, n.External
-		}
-		if n.Egress != vnet || n.Dynamic || !a.Is4() || !from.Contains(a) || from.Bits() != to.Bits() {
-			continue
-		}
-		x, f, t := a.As4(), from.Masked().Addr().As4(), to.Masked().Addr().As4()
-		for i := range x {
-			x[i] = t[i] | (x[i] ^ f[i])
-		}
-		return netip.AddrFrom4(x)
-	}
-	return a
 }
 
 // withHost returns ps with a's host prefix when no prefix of ps holds a.

@@ -224,3 +224,37 @@ func TestWriteBGPOnlyBehindNAT(t *testing.T) {
 		t.Errorf("a BGP-only site behind NAT rules over IKEv2, its speaker not in its selectors:\n%s", got)
 	}
 }
+
+// An IKEv1 site whose BGP speaker (10.77.0.1, 172.31.1.1 after its
+// IngressSnat rule) is inside its rule but outside its ranges: the
+// session has a child SA of its own, between the gateway's BGP address
+// and the speaker at its own address (the selectors' space), as the
+// gateway proposes it (dataplane.IKEv1Children); an end behind a NAT
+// rule was taken as held, and no child carried the session.
+func TestWriteBGPSpeakerOutsideRangesBehindNAT(t *testing.T) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
+		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
+			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr("172.31.1.1"), AS: 65010}}}}
+	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"), IKEv1: true,
+		LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("10.77.0.128/25"),
+		NAT: []esptunnel.NAT{{Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.1.0/24")}}}
+	g.Connections = []dataplane.Connection{c}
+	got, err := write(conn, []instance{{g, c}}, Ports{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(got, "local_ts = ") != 2 || !strings.Contains(got, "local_ts = 10.77.0.128/25\n        remote_ts = 10.1.0.0/16\n") ||
+		!strings.Contains(got, "local_ts = 10.77.0.1/32\n        remote_ts = 10.1.255.30/32\n") {
+		t.Errorf("IKEv1, a BGP speaker outside the site's ranges behind its IngressSnat rule, want a child for the session:\n%s", got)
+	}
+	// The IKEv2 device's selectors hold the speaker too.
+	c.IKEv1 = false
+	if got, err = write(conn, []instance{{g, c}}, Ports{}); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(got, "local_ts = 10.77.0.128/25, 10.77.0.1/32\n") {
+		t.Errorf("IKEv2, a BGP speaker outside the site's ranges behind its IngressSnat rule:\n%s", got)
+	}
+}

@@ -249,6 +249,52 @@ func TestNATWithBGPDeviceScript(t *testing.T) {
 	})
 }
 
+// TestNATWithBGPOverIKEv1: an IKEv1 site on 192.168.1.0/24 whose BGP
+// speaker (BIRD at 10.77.0.1) is outside that range and known by its
+// address after an IngressSnat rule (172.31.1.1). A quick mode names one
+// subnet a side, so the session needs a child SA of its own, between the
+// gateway's BGP address and the speaker at its own address (the
+// selectors' space); an end behind a NAT rule was taken as held by the
+// ranges, no child carried the session, and it never came up. strongSwan
+// runs the device script as it is.
+func TestNATWithBGPOverIKEv1(t *testing.T) {
+	require(t)
+	netnstest.Require(t, "bird", "birdc")
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("natbgp1", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _, gwBGP := r.bgpGateway(vnet, "hub-gw")
+	host, _ := r.tunHost(vnet, "web")
+	r.natRule("natbgp1", "hub-gw", "speaker", "IngressSnat", "10.77.0.0/24", "172.31.1.0/24")
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.EnableBGPRouteTranslationForNat = true
+	r.put(gw, g, &g)
+	s := newSite(t, r, 1, pool, "10.77.0.2/24")
+	siteBGP := netip.MustParseAddr("10.77.0.1")
+	lgw := r.bgpLocalGateway("natbgp1", "branch", s.addr, 65010, "172.31.1.1", s.lanTS)
+	conn := r.putConnection(gw, "to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+		p.LocalNetworkGateway2, p.EnableBGP = arm.Ref(lgw.String()), true
+		p.IngressNatRules = []arm.SubResource{{ID: g.Properties.NatRules[0].ID}}
+		p.ConnectionProtocol = arm.IKEv1
+	})
+	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: script})
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("the device script:\n%s\nstrongSwan's SAs:\n%s", script, s.ch.SAs())
+		}
+	})
+	startBIRD(t, s.gw, hostIf(t, s.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	waitBGP(t, r, gw, 45*time.Second, "the session over IKEv1 Connected, the speaker's range learned translated", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "172.31.1.0/24", "EBgp", "65010")
+	})
+	ping(t, host, s.host, 10*time.Second)
+}
+
 // TestNATDynamic: the VNet's 10.1.0.0/16 leaves for a site as the one
 // address 100.65.0.1 (an EgressSnat Dynamic rule). Two VNet hosts reach
 // the site's host, which sees both as 100.65.0.1; TCP passes the
