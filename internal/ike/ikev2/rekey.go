@@ -215,6 +215,28 @@ func (sa *ikeSA) moveWork(n *ikeSA) bool {
 	return true
 }
 
+// peerUsesRekeyed takes a request of the peer's, ps, under sa, the IKE SA
+// the peer made by rekeying one whose rekey of ours is still unanswered
+// (a collision not yet decided, RFC 7296 §2.8.2): the peer has its
+// response and sends on sa, so sa stays (the peer won, or our request
+// reached it too late to collide); the old SA hands its child SAs and
+// work over to it now, not when our response comes, so that the request
+// finds them. Not the peer's Delete of sa, the redundant SA of a
+// collision the peer lost.
+func (sa *ikeSA) peerUsesRekeyed(ps []wire.Payload) {
+	if slices.ContainsFunc(ps, func(p wire.Payload) bool {
+		d, ok := p.(*wire.Delete)
+		return ok && d.Protocol == wire.ProtocolIKE
+	}) {
+		return
+	}
+	for _, o := range sa.c.sas {
+		if o.peerRekeyed == sa && o.rekey != nil && o.state != stateDead && o.moveWork(sa) {
+			o.log.Info("IKE SA rekeyed by peer", o.logAttrs(), sa.logAs("new"))
+		}
+	}
+}
+
 // acceptIKERekey answers the peer's rekey of this IKE SA (RFC 7296 §1.3.2,
 // §2.18).
 func (sa *ikeSA) acceptIKERekey(ps []wire.Payload, saP *wire.SA) []wire.Payload {

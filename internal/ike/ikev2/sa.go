@@ -993,8 +993,10 @@ func (sa *ikeSA) handleRequest(exch wire.ExchangeType, ps []wire.Payload) []wire
 	case wire.IKEAuth:
 		return sa.handleAuthRequest(ps)
 	case wire.CreateChildSA:
+		sa.peerUsesRekeyed(ps)
 		return sa.handleCreateChildRequest(ps)
 	case wire.Informational:
+		sa.peerUsesRekeyed(ps)
 		return sa.handleInformational(ps)
 	}
 	return nil

@@ -1,0 +1,58 @@
+package ikev2
+
+import (
+	"net/netip"
+	"testing"
+	"time"
+
+	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
+)
+
+// TestPeerUsesItsRekeyedIKESAInCollision: both sides rekey the IKE SA at
+// once (RFC 7296 §2.8.2), and b's rekey completes before a's request
+// reaches it, so that b sees no collision: the new IKE SA of its rekey is
+// b's, and b's child SA work, queued during its rekey, goes out on it at
+// once. a, whose own rekey is still unanswered, has that SA too (it
+// answered b's rekey) and finds there the child SA that b rekeys. It
+// answered CHILD_SA_NOT_FOUND (RFC 7296 §2.25), whereupon b dropped the
+// pair without a Delete and made a new one, and a was left with a pair
+// the peer no longer had, in its data path beside the new one.
+func TestPeerUsesItsRekeyedIKESAInCollision(t *testing.T) {
+	n, a, b := pair(t, nil, nil)
+	waitUp(t, a, b, 1)
+	before := a.established()[0]
+	n.setPolicy(func(from, _ netip.AddrPort, d []byte) []time.Duration {
+		h, _, err := wire.ParseHeader(d)
+		switch {
+		case err != nil || h.Flags&wire.FlagResponse != 0 || h.SPIi != before.SPIi:
+		case from.Addr() == addrA && h.Exchange == wire.CreateChildSA:
+			// a's rekey reaches b after b's own rekey has completed.
+			return []time.Duration{300 * time.Millisecond}
+		case from.Addr() == addrB && h.Exchange == wire.Informational:
+			// b's Delete of the old SA comes after its work on the
+			// new one (sent at once; the Delete may be lost once).
+			return []time.Duration{100 * time.Millisecond}
+		}
+		return []time.Duration{0}
+	})
+	n.pause()
+	rekeyIKE(a)
+	b.onLoop(func(c *conn) {
+		sa := c.established()
+		sa.enqueue(task{kind: taskRekeyIKE})
+		sa.kick()
+		sa.queueRekeyChild(sa.children[0]) // waits behind the IKE SA rekey
+	})
+	n.waitBothRequests(t, 0)
+	n.resume()
+	waitFor(t, 10*time.Second, "one IKE SA with one rekeyed pair on both sides", func() bool {
+		sa, sb := a.status().IKESAs, b.status().IKESAs
+		if len(sa) != 1 || len(sb) != 1 || sa[0].SPIi == before.SPIi || sa[0].SPIi != sb[0].SPIi ||
+			len(sa[0].Children) != 1 || len(sb[0].Children) != 1 {
+			return false
+		}
+		ca, cb := sa[0].Children[0], sb[0].Children[0]
+		return ca.InSPI != before.Children[0].InSPI && ca.InSPI == cb.OutSPI && a.dp.count() == 1 && b.dp.count() == 1
+	})
+	checkKeys(t, a, b)
+}
