@@ -600,6 +600,11 @@ func (sa *ikeSA) acceptChild(ps []wire.Payload, ni, nr []byte, inAuth bool) []wi
 		// The SPI is the peer's inbound one, our outbound.
 		spi := binary.BigEndian.Uint32(n.SPI)
 		if old = sa.childByOut(spi); old == nil {
+			if sa.c.deletingChild(spi) {
+				// RFC 7296 §2.25.1: a pair we are closing (gone from the
+				// data path already, our Delete on its way).
+				return []wire.Payload{&wire.Notify{NotifyType: wire.TemporaryFailure}}
+			}
 			// RFC 7296 §2.25: no such pair here.
 			return []wire.Payload{&wire.Notify{NotifyType: wire.ChildSANotFound, Protocol: wire.ProtocolESP, SPI: n.SPI}}
 		}

@@ -2,6 +2,7 @@ package ikev2
 
 import (
 	"net/netip"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -54,5 +55,50 @@ func TestPeerUsesItsRekeyedIKESAInCollision(t *testing.T) {
 		ca, cb := sa[0].Children[0], sb[0].Children[0]
 		return ca.InSPI != before.Children[0].InSPI && ca.InSPI == cb.OutSPI && a.dp.count() == 1 && b.dp.count() == 1
 	})
+	checkKeys(t, a, b)
+}
+
+// TestPeerRekeysChildWeDelete: the peer's rekey of a child SA pair whose
+// Delete of ours is on its way (the pair reached a hard limit and left the
+// data path at once) is answered TEMPORARY_FAILURE, as RFC 7296 §2.25.1
+// has a rekey of a pair being closed answered. It was answered
+// CHILD_SA_NOT_FOUND, which has the peer make a new pair from scratch
+// (§2.25; strongSwan forces it) while this side makes one in place of the
+// expired pair too: when the two requests crossed, both ends were left
+// with two pairs for the same selectors, each rekeyed on schedule for as
+// long as the IKE SA lived.
+func TestPeerRekeysChildWeDelete(t *testing.T) {
+	adj := func(p *PeerConfig) { p.RetransmitTimeout = 2 * time.Second }
+	n, a, b := pair(t, adj, adj)
+	waitUp(t, a, b, 1)
+	old := onlyChild(t, a)
+	var fromB atomic.Int32
+	n.setPolicy(func(from, _ netip.AddrPort, d []byte) []time.Duration {
+		h, _, err := wire.ParseHeader(d)
+		switch {
+		case err != nil || h.Flags&wire.FlagResponse != 0:
+		case from.Addr() == addrA && h.Exchange == wire.Informational:
+			// a's Delete of the expired pair arrives after b's rekey of it.
+			return []time.Duration{100 * time.Millisecond}
+		case from.Addr() == addrB && h.Exchange == wire.CreateChildSA && fromB.Add(1) > 1:
+			// A new pair b asks for after its rekey crosses a's.
+			return []time.Duration{300 * time.Millisecond}
+		}
+		return []time.Duration{0}
+	})
+	a.m.HardExpired(a.peer.Name, old.InSPI)
+	waitFor(t, 5*time.Second, "the expired pair out of a's data path", func() bool { return a.dp.count() == 0 })
+	b.onLoop(func(c *conn) {
+		sa := c.established()
+		sa.queueRekeyChild(sa.children[0])
+		sa.kick()
+	})
+	waitUp(t, a, b, 1)
+	// Settled: no second pair comes.
+	time.Sleep(time.Second)
+	waitUp(t, a, b, 1)
+	if c := onlyChild(t, a); c.InSPI == old.InSPI {
+		t.Fatalf("the expired child %08x is back", c.InSPI)
+	}
 	checkKeys(t, a, b)
 }

@@ -3,6 +3,7 @@ package ikev2
 import (
 	"encoding/binary"
 	"fmt"
+	"slices"
 
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
@@ -18,6 +19,30 @@ func (sa *ikeSA) startDeleteChild(ch *child) {
 	ps := []wire.Payload{&wire.Delete{Protocol: wire.ProtocolESP, SPISize: 4, SPIs: [][]byte{spi4(ch.inSPI)}}}
 	what := fmt.Sprintf("the deletion of child SA 0x%s", spiString(ch.inSPI))
 	sa.request(wire.Informational, what, ps, func([]wire.Payload) { sa.deletedChild(ch) })
+	if sa.pend != nil {
+		sa.pend.deletesChild = ch
+	}
+}
+
+// deletingChild reports whether a Delete of ours of the pair whose
+// outbound SPI is spi waits or is under way on one of the connection's
+// IKE SAs: a pair that reached its hard lifetime is out of the list of
+// pairs (and the data path) before its Delete is answered.
+func (c *conn) deletingChild(spi uint32) bool {
+	for _, sa := range c.sas {
+		if sa.state == stateDead {
+			continue
+		}
+		if p := sa.pend; p != nil && p.deletesChild != nil && p.deletesChild.outSPI == spi {
+			return true
+		}
+		if slices.ContainsFunc(sa.queue, func(t task) bool {
+			return t.kind == taskDeleteChild && t.child != nil && t.child.outSPI == spi
+		}) {
+			return true
+		}
+	}
+	return false
 }
 
 // startDeleteIKE sends a Delete of the IKE SA and ends it when the peer

@@ -232,6 +232,8 @@ type outstanding struct {
 	what string
 	// deletesIKE: the request is the IKE SA's own Delete.
 	deletesIKE bool
+	// deletesChild is the pair the request is a Delete of, if any.
+	deletesChild *child
 }
 
 // taskKind is a request this side starts when the window is free.
