@@ -1,6 +1,7 @@
 package ikev2
 
 import (
+	"fmt"
 	"net/netip"
 	"sync/atomic"
 	"testing"
@@ -101,4 +102,94 @@ func TestPeerRekeysChildWeDelete(t *testing.T) {
 		t.Fatalf("the expired child %08x is back", c.InSPI)
 	}
 	checkKeys(t, a, b)
+}
+
+// TestPeerDeletesIKESAWeRekey: the peer deletes the IKE SA while a rekey of
+// ours under it, of the IKE SA or of a child SA, is unanswered, and our
+// request reaches the peer only after it has ended the SA, so that no
+// answer ever comes. RFC 7296 §2.25.2 has us answer the Delete and forget
+// our rekey: the SA and its child SAs end at once, and the connection is
+// negotiated again as after any Delete of the peer's, or, on demand (R8),
+// waits for traffic. For the rekey of the IKE SA they stayed until the
+// request's next retransmission was due (2 s here and by default, up to
+// 32 s after some retransmissions): the child SA, which the peer no longer
+// had, stayed in the data path, and an on-demand tunnel was negotiated
+// again without traffic (the SA was not yet gone, deleted by the peer, when
+// the reconnection was scheduled).
+func TestPeerDeletesIKESAWeRekey(t *testing.T) {
+	rekeys := []struct {
+		name  string
+		rekey func(*node)
+	}{
+		{"IKE SA rekey", rekeyIKE},
+		{"child SA rekey", func(nd *node) {
+			nd.onLoop(func(c *conn) {
+				sa := c.established()
+				sa.queueRekeyChild(sa.children[0])
+				sa.kick()
+			})
+		}},
+	}
+	for _, tc := range rekeys {
+		for _, onDemand := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s, on demand %v", tc.name, onDemand), func(t *testing.T) {
+				n, a, b := pair(t, func(p *PeerConfig) {
+					p.RetransmitTimeout, p.OnDemand = 2*time.Second, onDemand
+				}, func(p *PeerConfig) { p.RetransmitTimeout = 2 * time.Second })
+				waitUp(t, a, b, 1)
+				before := a.established()[0]
+				n.setPolicy(func(from, _ netip.AddrPort, d []byte) []time.Duration {
+					h, _, err := wire.ParseHeader(d)
+					if err == nil && from.Addr() == addrA && h.SPIi == before.SPIi && isRequest(d, wire.CreateChildSA) {
+						// a's rekey reaches b after b has ended the SA.
+						return []time.Duration{300 * time.Millisecond}
+					}
+					return []time.Duration{0}
+				})
+				n.pause()
+				tc.rekey(a)
+				b.onLoop(func(c *conn) {
+					sa := c.established()
+					sa.enqueue(task{kind: taskDeleteIKE})
+					sa.kick()
+				})
+				waitFor(t, 5*time.Second, "a's rekey and b's Delete sent", func() bool {
+					var rekey, del bool
+					for _, d := range n.datagrams() {
+						rekey = rekey || d.from.Addr() == addrA && isRequest(d.data, wire.CreateChildSA)
+						del = del || d.from.Addr() == addrB && isRequest(d.data, wire.Informational)
+					}
+					return rekey && del
+				})
+				mark := len(n.datagrams())
+				initiated := func() bool {
+					for _, d := range n.datagrams()[mark:] {
+						if d.from.Addr() == addrA && isRequest(d.data, wire.IKESAInit) {
+							return true
+						}
+					}
+					return false
+				}
+				n.resume()
+				start := time.Now()
+				// Well under the rekey's retransmission time (2 s).
+				old := before.Children[0].InSPI
+				waitFor(t, time.Second, "a's child SA out of its data path", func() bool { return a.dp.ended(old) })
+				if onDemand {
+					waitFor(t, time.Second, "a to go idle", func() bool { return a.status().Idle })
+					time.Sleep(5 * a.peer.ReconnectDelay)
+					if initiated() || !a.status().Idle {
+						t.Fatalf("the on-demand tunnel was negotiated again without traffic: %+v", a.status())
+					}
+					return
+				}
+				waitFor(t, time.Second-time.Since(start), "a to begin a new IKE SA", initiated)
+				waitUp(t, a, b, 1)
+				if e := a.established(); e[0].SPIi == before.SPIi {
+					t.Fatalf("a kept the IKE SA the peer deleted: %+v", e)
+				}
+				checkKeys(t, a, b)
+			})
+		}
+	}
 }

@@ -89,19 +89,16 @@ func (sa *ikeSA) handleInformational(ps []wire.Payload) []wire.Payload {
 		switch d.Protocol {
 		case wire.ProtocolIKE:
 			sa.log.Info("peer deleted IKE SA", sa.logAttrs())
-			if sa.rekey != nil {
+			if n := sa.peerRekeyed; sa.rekey != nil && n != nil {
 				// RFC 7296 §2.8.2: the peer won a rekey collision; its new
 				// SA takes over, and ours, still to be answered, goes.
 				sa.deletedByPeer = true
-				if n := sa.peerRekeyed; n != nil {
-					sa.handOver(n)
-				} else {
-					sa.state = stateDeleting
-				}
+				sa.handOver(n)
 				return nil
 			}
 			// RFC 7296 §1.4.1: deleting the IKE SA deletes its children;
 			// the response is empty.
+			// RFC 7296 §2.25.2: a rekey of ours under way is forgotten (release frees its SPI).
 			sa.deletedByPeer, sa.killAfterResponse = true, true
 			return nil
 		case wire.ProtocolESP:

@@ -209,8 +209,9 @@ type ikeSA struct {
 	peerRekeyed *ikeSA    // the SA the peer made by rekeying this one during ours
 	peerNonces  [2][]byte // the nonces of the peer's rekey exchange
 	successor   *ikeSA    // the SA this one was rekeyed into
-	// deletedByPeer records a Delete of this SA that came while our rekey
-	// of it was outstanding: the SA ends when the rekey's response does.
+	// deletedByPeer records a Delete of this SA by the peer; one that came
+	// while our rekey of it, crossed by the peer's, was outstanding ends
+	// the SA when the rekey's response does.
 	deletedByPeer bool
 	// closeBy is set while the SA is shut down and its Delete waits for
 	// the response to our outstanding request (shutdown): the SA ends
