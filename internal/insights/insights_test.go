@@ -3,6 +3,7 @@ package insights
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"net/netip"
 	"slices"
 	"strings"
@@ -274,6 +275,55 @@ func FuzzParse(f *testing.F) {
 	f.Add("TunnelIngressBytes", "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z", "PT1M", "ConnectionName eq '*'")
 	f.Fuzz(func(t *testing.T, names, span, interval, filter string) {
 		Parse(map[string]string{"metricnames": names, "timespan": span, "interval": interval, "$filter": filter}, GatewayMetrics, time.Second, t0)
+	})
+}
+
+// FuzzAnswer fuzzes every parameter of a metrics request (metricnames,
+// aggregation, timespan, interval, $filter, top, orderby), of a gateway or
+// of a connection, and answers what parses from a history of two
+// connections, a BGP peer and a point-to-site series: no panic, and an
+// answer of each metric asked, with no more than top series when split,
+// and no more points in a series than the 10,000 (and the one the
+// timespan's start truncated to the interval adds) Parse allows.
+func FuzzAnswer(f *testing.F) {
+	f.Add(false, "TunnelIngressBytes,tunnelaveragebandwidth", "Total,Average", "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z", "PT1M", "ConnectionName eq '*'", "1", "")
+	f.Add(false, "TunnelEgressBytes", "", "2026-11-29T20:00:00Z/2026-11-29T20:02:00Z", "PT1M", "ConnectionName eq 'conn-b'", "3", "sum asc")
+	f.Add(false, "BgpPeerStatus", "", "PT2M", "FULL", "BgpPeerAddress eq '10.0.0.1'", "10", "average desc")
+	f.Add(false, "P2SConnectionCount", "total", "2026-11-29T20:00:00/PT2M", "PT10S", "Protocol eq 'IKEv2'", "", "")
+	f.Add(true, "BitsInPerSecond,BitsOutPerSecond", "Average", "PT1H/2026-11-29T20:02:00Z", "PT30S", "", "0", "maximum")
+	h := history()
+	h.Record(t0.Add(2*time.Minute), map[string]Counters{"a": {Ingress: 1}, "bgp": {Gauges: [3]uint32{GaugePeerUp: 1}}, "p2s": {Gauges: [3]uint32{GaugeClients: 2}}})
+	f.Fuzz(func(t *testing.T, connection bool, names, aggregation, span, interval, filter, top, orderby string) {
+		available := GatewayMetrics
+		if connection {
+			available = ConnectionMetrics
+		}
+		q, err := Parse(map[string]string{"metricnames": names, "aggregation": aggregation, "timespan": span, "interval": interval,
+			"$filter": filter, "top": top, "orderby": orderby}, available, h.Every(), t0.Add(3*time.Minute))
+		if err != nil {
+			var bad *ErrBadRequest
+			if !errors.As(err, &bad) {
+				t.Fatalf("error %v is not an ErrBadRequest", err)
+			}
+			return
+		}
+		q.Connections = map[string]string{"a": "conn-a", "b": "conn-b"}
+		q.BGPPeers = map[string]string{"bgp": "10.0.0.1"}
+		q.P2S = map[string]string{"p2s": "IKEv2"}
+		r := h.Answer(q)
+		if len(r.Value) != len(q.Metrics) || len(q.Metrics) == 0 {
+			t.Fatalf("%d metrics asked, %d answered", len(q.Metrics), len(r.Value))
+		}
+		for _, m := range r.Value {
+			if q.Split != "" && len(m.Timeseries) > q.Top {
+				t.Fatalf("%s: %d series, top %d", m.Name.Value, len(m.Timeseries), q.Top)
+			}
+			for _, ts := range m.Timeseries {
+				if len(ts.Data) > 10001 {
+					t.Fatalf("%s: %d points", m.Name.Value, len(ts.Data))
+				}
+			}
+		}
 	})
 }
 
