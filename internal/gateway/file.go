@@ -82,6 +82,13 @@ func ReadFile(path string) (*File, error) {
 	if err := dec.Decode(&f); err != nil {
 		return nil, fmt.Errorf("%s: %s", path, decodeError(b, err))
 	}
+	// More than the one object (two files run together, say) is refused,
+	// not read as its first part.
+	if off := dec.InputOffset(); len(bytes.TrimSpace(b[off:])) > 0 {
+		at := off + int64(len(b[off:])-len(bytes.TrimLeft(b[off:], " \t\r\n")))
+		line, col := position(b, at+1) // the column of the byte at, from 1, as json's offsets give it
+		return nil, fmt.Errorf("%s: more after the JSON object, at line %d, column %d", path, line, col)
+	}
 	return &f, nil
 }
 
@@ -199,7 +206,7 @@ func (fc FileConnection) connection() (Connection, error) {
 		}
 	}
 	if fc.ChildLifeBytes > 0 {
-		p.ChildLimits = esp.Limits{HardBytes: fc.ChildLifeBytes, SoftBytes: fc.ChildLifeBytes * 9 / 10}
+		p.ChildLimits = esp.Limits{HardBytes: fc.ChildLifeBytes, SoftBytes: fc.ChildLifeBytes / 10 * 9}
 	}
 	c.Peer = p
 	// An IKEv1 child names one pair: choose the SA by selectors.

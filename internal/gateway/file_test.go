@@ -153,6 +153,7 @@ func TestReadFileErrorsKeepSecrets(t *testing.T) {
 		{`{"connections": [{"psk": 8675309}]}`, "connections.psk must be of type string", "8675309"},
 		{`{"connections": [{"psk": "Zq9secret"`, "ends too early", "Zq9"},
 		{`{"local": "127.0.0.1", "bogus": 1}`, `unknown field "bogus"`, ""},
+		{"{\"local\": \"127.0.0.1\"}\n {\"connections\": [{\"psk\": \"Zq9secret\"}]}", "more after the JSON object, at line 2, column 2", "Zq9"},
 	} {
 		path := filepath.Join(t.TempDir(), "gw.json")
 		if err := os.WriteFile(path, []byte(tc.text), 0o600); err != nil {
