@@ -381,9 +381,9 @@ func (e *Engine) reconfig(cfg Config) (gone []*tunnel, err error) {
 		tc.Routes = slices.Clone(tc.Routes)
 		t.cfg = tc
 		t.policy.Store(tc.PolicyBased)
-		// Unchanged maps keep their flows.
+		// Unchanged maps keep their flows, also when others change.
 		if old := t.nat.Load(); old == nil && len(tc.NAT) > 0 || old != nil && !slices.Equal(old.maps, tc.NAT) {
-			t.nat.Store(newNATTable(tc.NAT))
+			t.nat.Store(old.keep(newNATTable(tc.NAT), e.now().Unix()))
 		}
 	}
 	e.routes.Store(newRoutes(e.tunnels, cfg.Drop))

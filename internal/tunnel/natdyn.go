@@ -56,6 +56,7 @@ type natFlow struct {
 	expires         int64 // unix seconds
 	closing         bool  // TCP: a FIN was seen
 	answered        bool  // a packet came back through it
+	egress          bool  // of an EgressSnat map
 }
 
 // fragKey is an IPv4 datagram by its reassembly key (RFC 791), as it was
@@ -90,6 +91,29 @@ func newNATTable(maps []NAT) *natTable {
 	}
 	if n.dynamic != nil {
 		n.flows, n.back, n.frags, n.taken = map[flowKey]*natFlow{}, map[flowKey]*natFlow{}, map[fragKey]natFrag{}, map[flowKey]int{}
+	}
+	return n
+}
+
+// keep gives n, the table of the tunnel's changed maps, the flows of t's
+// dynamic maps that n has unchanged, and returns n: a rule added, removed
+// or changed beside them leaves their connections be.
+func (t *natTable) keep(n *natTable, now int64) *natTable {
+	if t == nil || t.dynamic == nil || n == nil || n.dynamic == nil {
+		return n
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, f := range t.flows {
+		m := t.dynamicMap(f.inside.addr, f.egress, false)
+		if f.expires < now || m == nil || !slices.Contains(n.dynamic, *m) {
+			continue
+		}
+		c := *f
+		n.flows[c.inside], n.back[c.outside] = &c, &c
+		if c.outside.port >= firstNATPort {
+			n.taken[portless(c.outside)]++
+		}
 	}
 	return n
 }
@@ -314,7 +338,7 @@ func (n *natTable) flow(m NAT, k flowKey, ported bool, now int64) (*natFlow, boo
 	if !ok {
 		return nil, false
 	}
-	f := &natFlow{inside: k, outside: out}
+	f := &natFlow{inside: k, outside: out, egress: m.Egress}
 	n.flows[k], n.back[out] = f, f
 	if out.port >= firstNATPort {
 		n.taken[portless(out)]++

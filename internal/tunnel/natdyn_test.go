@@ -429,3 +429,59 @@ func TestDynamicNATFullRefusedQuickly(t *testing.T) {
 		t.Errorf("%d new flows to the full far end took %v to refuse, %d elsewhere %v to translate", more, refused, more, elsewhere)
 	}
 }
+
+// A connection's rules change while a VNet host's flow runs through its
+// Dynamic EgressSnat map: a map added beside it (a Static IngressSnat
+// rule for another part of the site), or one of them changed, leaves the
+// flow be, its answers coming back to the host; only a change of the
+// Dynamic map itself lets its flows go.
+func TestDynamicNATFlowsOutliveOtherRulesChanges(t *testing.T) {
+	a, b := pair(t, gcm256)
+	reconfig := func(maps ...NAT) {
+		t.Helper()
+		if err := a.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("10.2.0.0/16"), NAT: maps}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.e.Reconfig(Config{Tunnels: []Tunnel{{Name: "t", Routes: prefixes("100.65.0.0/24")}}}); err != nil {
+		t.Fatal(err)
+	}
+	reconfig(vnetDynamic)
+	a.inner.Send(flowPacket(6, "10.1.0.4", 5000, "10.2.0.7", 22))
+	got, ok := b.inner.Next(5 * time.Second)
+	if !ok {
+		t.Fatal("B got no packet")
+	}
+	port := tupleOf(got, got[20:]).port
+	answer := func(step string) {
+		t.Helper()
+		b.inner.Send(flowPacket(6, "10.2.0.7", 22, "100.65.0.1", port))
+		got, ok := a.inner.Next(5 * time.Second)
+		if !ok {
+			t.Fatalf("%s: the answer to the host's flow did not come back (%+v, %d flows)", step, status(t, a.e, "t").Drops, status(t, a.e, "t").NATFlows)
+		}
+		if tuple(got) != "10.2.0.7:22 > 10.1.0.4:5000" {
+			t.Fatalf("%s: the answer came back as %s", step, tuple(got))
+		}
+	}
+	answer("before")
+	other := NAT{Internal: netip.MustParsePrefix("10.2.9.0/24"), External: netip.MustParsePrefix("172.31.9.0/24")}
+	reconfig(vnetDynamic, other)
+	answer("a Static rule added")
+	other.External = netip.MustParsePrefix("172.31.19.0/24")
+	reconfig(other, vnetDynamic)
+	answer("the Static rule changed")
+	second := NAT{Internal: netip.MustParsePrefix("10.1.1.0/24"), External: netip.MustParsePrefix("100.65.0.2/32"), Egress: true, Dynamic: true}
+	reconfig(other, vnetDynamic, second)
+	answer("a Dynamic rule added")
+	if st := status(t, a.e, "t"); st.NATFlows != 1 {
+		t.Errorf("%d NAT flows, want 1", st.NATFlows)
+	}
+	// The Dynamic map changed: its flows go.
+	changed := vnetDynamic
+	changed.External = netip.MustParsePrefix("100.65.0.3/32")
+	reconfig(other, changed, second)
+	if st := status(t, a.e, "t"); st.NATFlows != 0 {
+		t.Errorf("%d NAT flows after their map changed, want 0", st.NATFlows)
+	}
+}
