@@ -195,7 +195,11 @@ func (n *natTable) applyDynamic(pkt []byte, d natDir, now int64) (bool, dropReas
 	src, dst := [4]byte(pkt[12:16]), [4]byte(pkt[16:20])
 	create := n.dynamicMap(src, d.srcEgress, false)
 	ret := n.dynamicMap(dst, d.dstEgress, true)
-	if create == nil && ret == nil {
+	// An ICMP error from outside the maps' spaces (a router's) about a
+	// packet that came back to a flow's Internal side: its quoted packet
+	// MUST be reverted (RFC 5508 §4.2, REQ-4); its source, no map's, stays.
+	quoting := create == nil && ret == nil && n.quotesInternal(pkt, ihl, d)
+	if create == nil && ret == nil && !quoting {
 		return false, dropNone
 	}
 	n.mu.Lock()
@@ -228,7 +232,10 @@ func (n *natTable) applyDynamic(pkt []byte, d natDir, now int64) (bool, dropReas
 	}
 	l4 := pkt[ihl:]
 	if isICMPError(pkt[9], l4) {
-		if !n.icmpError(pkt, l4, create != nil, now) {
+		if !n.icmpError(pkt, l4, create != nil || quoting, create != nil, now) {
+			if quoting {
+				return false, dropNone // about no flow: as before, as it is
+			}
 			return false, dropNATNoFlow
 		}
 		return true, dropNone
@@ -408,12 +415,25 @@ func (n *natTable) touch(f *natFlow, proto byte, l4 []byte, reply bool, now int6
 	f.expires = now + life
 }
 
-// icmpError translates an ICMP error about a flow: one from the
-// Internal side (create) about a packet that came back to it, or one to
-// the translated address about a packet of the flow (RFC 5508 §4.2). The
-// quoted datagram is translated with the outer packet; the ICMP checksum
-// is computed again. It is false when the error is about no flow.
-func (n *natTable) icmpError(pkt, l4 []byte, create bool, now int64) bool {
+// quotesInternal reports whether pkt (of header length ihl) is an ICMP
+// error quoting a packet to a dynamic map's Internal space, one that came
+// back to a flow's Internal side, of the maps d's source goes through.
+func (n *natTable) quotesInternal(pkt []byte, ihl int, d natDir) bool {
+	if pkt[9] != 1 || binary.BigEndian.Uint16(pkt[6:8])&0x1fff != 0 || !isICMPError(1, pkt[ihl:]) {
+		return false
+	}
+	inner := pkt[ihl+8:]
+	return inner[0]>>4 == 4 && n.dynamicMap([4]byte(inner[16:20]), d.srcEgress, false) != nil
+}
+
+// icmpError translates an ICMP error about a flow: one toward the far
+// end (create) about a packet that came back to the Internal side, from
+// that side (source: its source moves too) or from outside the maps, or
+// one to the translated address about a packet of the flow (RFC 5508
+// §4.2). The quoted datagram is translated with the outer packet; the
+// ICMP checksum is computed again. It is false when the error is about
+// no flow.
+func (n *natTable) icmpError(pkt, l4 []byte, create, source bool, now int64) bool {
 	inner := l4[8:]
 	ihl := int(inner[0]&0x0f) * 4
 	if inner[0]>>4 != 4 || ihl < 20 || len(inner) < ihl {
@@ -426,7 +446,9 @@ func (n *natTable) icmpError(pkt, l4 []byte, create bool, now int64) bool {
 		if f == nil || f.expires < now {
 			return false
 		}
-		setAddr(pkt, 12, f.outside.addr)
+		if source {
+			setAddr(pkt, 12, f.outside.addr)
+		}
 		setTuple(inner, iq, 16, f.outside.addr, f.outside.port, false)
 	} else {
 		// The quoted packet went from the translated address out.

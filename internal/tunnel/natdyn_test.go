@@ -218,6 +218,67 @@ func TestDynamicNATICMPError(t *testing.T) {
 	}
 }
 
+// An ICMP error from outside a Dynamic map's internal space (the VNet
+// router's address in the GatewaySubnet, a site router outside the site's
+// rule) about an answer that came back to a flow's host reaches the flow's
+// far end quoting the answer as that end sent it, to the translated
+// address and port (RFC 5508 §4.2, REQ-4), so that its path MTU discovery
+// and its stack find the flow; the error's source, which no map holds,
+// stays. One about no flow passes as it is.
+func TestDynamicNATICMPErrorFromOutsideTheMap(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		maps          []NAT
+		in            bool   // the flow comes in through the tunnel (IngressSnat)
+		host, other   string // other takes the host's port at the translated address first
+		far           string
+		hport, fport  uint16
+		router, wantQ string
+	}{
+		{"EgressSnat", []NAT{vnetDynamic}, false, "10.1.0.5", "10.1.0.4", "10.77.0.9", 5000, 53, "10.1.255.1", "10.77.0.9:53 > 100.65.0.1:%d"},
+		{"IngressSnat", []NAT{{Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.9.0/30"), Dynamic: true}}, true, "10.77.0.9", "10.77.0.13", "10.1.0.4", 40000, 443, "10.78.0.1", "10.1.0.4:443 > 172.31.9.1:%d"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := newNATTable(c.maps)
+			// The error goes the way the flow's packets go: the answer
+			// it quotes went the other.
+			start := n.out
+			if c.in {
+				start = n.in
+			}
+			start(flowPacket(17, c.other, c.hport, c.far, c.fport), 0)
+			req := flowPacket(17, c.host, c.hport, c.far, c.fport)
+			if _, drop := start(req, 0); drop != dropNone {
+				t.Fatalf("the flow: drop %v", drop)
+			}
+			port := tupleOf(req, req[20:]).port
+			if port == c.hport {
+				t.Fatalf("the flow kept port %d, which the other host took", port)
+			}
+			// The router quotes the answer as it reached the host.
+			err := icmpError(c.router, c.far, flowPacket(17, c.far, c.fport, c.host, c.hport))
+			changed, drop := start(err, 1)
+			if drop != dropNone || !changed {
+				t.Fatalf("the error: changed %v, drop %v", changed, drop)
+			}
+			from, to := netip.AddrFrom4([4]byte(err[12:16])).String(), netip.AddrFrom4([4]byte(err[16:20])).String()
+			if q := tuple(err[28:]); from != c.router || to != c.far || q != fmt.Sprintf(c.wantQ, port) {
+				t.Errorf("the error went from %s to %s quoting %s, want from %s to %s quoting "+c.wantQ, from, to, q, c.router, c.far, port)
+			}
+			checkSums(t, err)
+			if got, want := binary.BigEndian.Uint16(err[28+26:]), l4Checksum(err[28:], 6); got != want {
+				t.Errorf("quoted UDP checksum %04x, want %04x", got, want)
+			}
+			// About no flow: as it is.
+			stray := icmpError(c.router, c.far, flowPacket(17, c.far, c.fport, c.host, 9999))
+			orig := string(stray)
+			if changed, drop := start(stray, 1); changed || drop != dropNone || string(stray) != orig {
+				t.Errorf("an error about no flow: changed %v, drop %v", changed, drop)
+			}
+		})
+	}
+}
+
 // The later fragments of a datagram follow its first one's translation;
 // those of a datagram whose first fragment was not seen are dropped.
 func TestDynamicNATFragments(t *testing.T) {
