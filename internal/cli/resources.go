@@ -166,7 +166,7 @@ func (g *globals) showCmd(k kind) *cobra.Command {
 // pass what a list printed: --ids $(az ... list --query [].id -o tsv);
 // vnetgw refused the flag as unknown).
 func idsFlag(cmd *cobra.Command, ids *[]string) {
-	cmd.Flags().StringSliceVar(ids, "ids", nil, "one or more full resource ids (space-separated), instead of --resource-group and --name")
+	cmd.Flags().StringSliceVar(ids, "ids", nil, "one or more full resource ids (space-separated, or one a line), instead of --resource-group and --name")
 }
 
 // targets returns the resources of type typ a command is about: those

@@ -85,7 +85,8 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 // values ("--local-address-prefixes 10.0.0.0/24 20.0.0.0/24", as Azure's
 // walk-throughs write them) are its values, as if given comma-separated.
 // The second was refused as an unknown command; no command takes
-// arguments that are not flags. It takes az's booleans too (azBool).
+// arguments that are not flags. A word may hold values one a line
+// (oneALine). It takes az's booleans too (azBool).
 func spaceSeparatedLists(root *cobra.Command, args []string) []string {
 	cmd, _, err := root.Find(args)
 	if err != nil {
@@ -120,16 +121,26 @@ func spaceSeparatedLists(root *cobra.Command, args []string) []string {
 				i++
 				out[len(out)-1] = "--" + name + "=" + v
 			}
-		case f.Value.Type() == "stringSlice" && !hasValue && i+1 < len(args):
+		case f.Value.Type() == "stringSlice" && hasValue:
+			out[len(out)-1] = "--" + name + "=" + oneALine(value)
+		case f.Value.Type() == "stringSlice" && i+1 < len(args):
 			i++ // its value, as pflag takes it, then the words after it
-			out = append(out, args[i])
+			out = append(out, oneALine(args[i]))
 			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
 				i++
-				out[len(out)-1] += "," + args[i]
+				out[len(out)-1] += "," + oneALine(args[i])
 			}
 		}
 	}
 	return out
+}
+
+// oneALine takes the values of a list flag's word one a line, as az takes
+// --ids ("$(... | jq -r '.[].id')", quoted, as a script quotes it):
+// pflag reads the word as CSV, and took its first line alone, leaving out
+// the others without a word.
+func oneALine(word string) string {
+	return strings.Join(strings.FieldsFunc(word, func(r rune) bool { return r == '\n' || r == '\r' }), ",")
 }
 
 // azBool reads the value of one of az's boolean flags, which take one

@@ -188,6 +188,49 @@ func TestSpaceSeparatedLists(t *testing.T) {
 	}
 }
 
+// TestListsOneALine: a flag of several values takes them one a line in
+// one word, as a script passes what it read, quoted (--ids "$(vnetgw
+// vnet list -g rg | jq -r '.[].id')", which az takes line by line,
+// --local-address-prefixes "$(cat ranges.txt)"): pflag read the word as
+// CSV and took its first line alone, so that the delete deleted the first
+// network and left the others, and the site had its first range alone,
+// each exiting 0.
+func TestListsOneALine(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	var ids []string
+	for i, name := range []string{"a", "b", "c"} {
+		var v arm.VirtualNetwork
+		mustJSON(t, &v, "vnet", "create", "-g", "rg", "-n", name, "--address-prefixes", fmt.Sprintf("10.%d.0.0/16", i+1))
+		ids = append(ids, v.ID)
+	}
+	lines := strings.Join(ids, "\n") + "\n"
+	var shown []arm.VirtualNetwork
+	mustJSON(t, &shown, "vnet", "show", "--ids", lines)
+	if len(shown) != 3 {
+		t.Errorf("vnet show --ids of three, one a line: %d shown (%v), want 3", len(shown), shown)
+	}
+	must(t, "vnet", "delete", "--ids", strings.ReplaceAll(lines, "\n", "\r\n"))
+	var left []arm.VirtualNetwork
+	if mustJSON(t, &left, "vnet", "list", "-g", "rg"); len(left) != 0 {
+		t.Errorf("after vnet delete --ids of three, one a line: %d VNets left (%v), want none", len(left), left)
+	}
+
+	ranges := []string{"10.101.0.0/24", "10.101.1.0/24", "10.101.2.0/24", "10.101.3.0/24"}
+	must(t, "local-gateway", "create", "-g", "rg", "-n", "site", "--gateway-ip-address", "127.0.0.50",
+		"--local-address-prefixes", strings.Join(ranges[:2], "\n"), ranges[2]+"\n"+ranges[3])
+	var l arm.LocalNetworkGateway
+	mustJSON(t, &l, "local-gateway", "show", "-g", "rg", "-n", "site")
+	if sp := l.Properties.LocalNetworkAddressSpace; sp == nil || !slices.Equal(sp.AddressPrefixes, ranges) {
+		t.Errorf("site's ranges %+v, want %v", sp, ranges)
+	}
+	must(t, "local-gateway", "update", "-g", "rg", "-n", "site", "--local-address-prefixes="+strings.Join(ranges[1:], "\n"))
+	mustJSON(t, &l, "local-gateway", "show", "-g", "rg", "-n", "site")
+	if sp := l.Properties.LocalNetworkAddressSpace; sp == nil || !slices.Equal(sp.AddressPrefixes, ranges[1:]) {
+		t.Errorf("after --local-address-prefixes=, site's ranges %+v, want %v", sp, ranges[1:])
+	}
+}
+
 // A show command whose resource does not exist exits 3, as az's do, so
 // that a script tells "not there" from a failure; other errors exit 1
 // (every error exited 1).
