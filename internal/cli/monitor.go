@@ -2,7 +2,9 @@ package cli
 
 import (
 	"fmt"
+	"math"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -17,7 +19,7 @@ import (
 func newMonitor(g *globals) *cobra.Command {
 	root := usesGlobals(&cobra.Command{Use: "monitor", Short: "Azure Monitor's metrics of gateways and connections"}, "data-dir", "output")
 	metrics := usesGlobals(&cobra.Command{Use: "metrics", Short: "Metrics of a gateway or a connection"}, "data-dir", "output")
-	var resource, interval, start, end, filter, orderby string
+	var resource, interval, start, end, offset, filter, orderby string
 	var top int
 	var names []string
 	list := &cobra.Command{
@@ -65,18 +67,33 @@ another node.`,
 			if orderby != "" {
 				q.Set("orderby", orderby)
 			}
-			if start != "" || end != "" {
-				to, from := time.Now().UTC(), time.Time{}
+			span, err := parseOffset(offset)
+			if err != nil {
+				return err
+			}
+			if start != "" || end != "" || cmd.Flags().Changed("offset") {
+				// As az's: --offset from --start-time, or before
+				// --end-time (now); with --start-time alone the window
+				// ended now, not an --offset after it.
+				var from, to time.Time
 				if end != "" {
 					if to, err = time.Parse(time.RFC3339, end); err != nil {
 						return fmt.Errorf("--end-time: %w", err)
 					}
 				}
-				from = to.Add(-time.Hour)
 				if start != "" {
 					if from, err = time.Parse(time.RFC3339, start); err != nil {
 						return fmt.Errorf("--start-time: %w", err)
 					}
+				}
+				switch {
+				case start == "" && end == "":
+					to = time.Now().UTC()
+					from = to.Add(-span)
+				case start == "":
+					from = to.Add(-span)
+				case end == "":
+					to = from.Add(span)
 				}
 				q.Set("timespan", from.Format(time.RFC3339)+"/"+to.Format(time.RFC3339))
 			}
@@ -115,8 +132,9 @@ another node.`,
 	f.StringVar(&resource, "resource", "", "id of the virtual network gateway or connection")
 	f.StringSliceVar(&names, "metric", nil, "metric names (comma-separated or repeated); default: the resource's first")
 	f.StringVar(&interval, "interval", "", "ISO 8601 time grain: PT1M, PT5M, PT1H, ...; at least serve's --metrics-interval (default: PT1M, or that when it is longer); FULL for one point over the whole timespan")
-	f.StringVar(&start, "start-time", "", "RFC 3339 start (default: an hour before the end)")
-	f.StringVar(&end, "end-time", "", "RFC 3339 end (default: now)")
+	f.StringVar(&start, "start-time", "", "RFC 3339 start (default: --offset before the end)")
+	f.StringVar(&end, "end-time", "", "RFC 3339 end (default: --offset after --start-time, else now)")
+	f.StringVar(&offset, "offset", "1h", "the window's length, as az's ##d##h##m##s (1d, 2h30m), from --start-time or up to --end-time; with both, not used")
 	f.StringVar(&filter, "filter", "", `"ConnectionName eq '*'" splits a gateway's tunnel metrics by connection, "BgpPeerAddress eq '*'" its BGP metrics by peer, "Protocol eq '*'" P2SConnectionCount by protocol; "... eq 'VALUE'" keeps one`)
 	f.IntVar(&top, "top", 0, "the most series of a metric split by --filter (the API's default: 10)")
 	f.StringVar(&orderby, "orderby", "", `which series come first: "sum desc" (the default: the metric's aggregation, the largest first), "sum asc"; average or maximum for a metric of that aggregation`)
@@ -126,4 +144,30 @@ another node.`,
 	metrics.AddCommand(usesGlobals(list, "data-dir", "output"))
 	root.AddCommand(metrics)
 	return root
+}
+
+// offsetRE is az's --offset of monitor metrics list, ##d##h##m##s (ISO
+// 8601's P and T taken too).
+var offsetRE = regexp.MustCompile(`^(?i)p?(?:(\d+)w)?(?:(\d+)d)?t?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$`)
+
+// parseOffset reads --offset.
+func parseOffset(s string) (time.Duration, error) {
+	m := offsetRE.FindStringSubmatch(strings.TrimSpace(s))
+	var d time.Duration
+	if m != nil {
+		for i, unit := range []time.Duration{7 * 24 * time.Hour, 24 * time.Hour, time.Hour, time.Minute, time.Second} {
+			if m[i+1] == "" {
+				continue
+			}
+			n, err := strconv.ParseInt(m[i+1], 10, 64)
+			if err != nil || n > int64((math.MaxInt64-d)/unit) {
+				return 0, fmt.Errorf("--offset %q: too long", s)
+			}
+			d += time.Duration(n) * unit
+		}
+	}
+	if d <= 0 {
+		return 0, fmt.Errorf("--offset %q: a length of time as ##d##h##m##s (1h, 1d, 2h30m)", s)
+	}
+	return d, nil
 }

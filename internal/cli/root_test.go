@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 )
@@ -355,6 +356,40 @@ func TestMonitorResourceIsAGatewayOrConnectionID(t *testing.T) {
 		if want := fmt.Sprintf("error: --resource %q: the id of a virtual network gateway or a connection", bad); code != 1 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "vnet-gateway show") {
 			t.Errorf("--resource %s: exit %d, %s%s; want exit 1, %s ... vnet-gateway show", bad, code, out, errOut, want)
 		}
+	}
+}
+
+// TestMonitorTimespanAsAz: monitor metrics list's window is az's: with
+// --start-time alone it is --offset (1h) from there, not up to now, and
+// with --end-time alone --offset before it; --offset takes az's ##d##h##m
+// (it was an unknown flag). A script that asked for the hour from 10:00
+// got the metrics from 10:00 to now, summed over all of it with
+// --interval FULL.
+func TestMonitorTimespanAsAz(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	var gw struct{ ID string }
+	mustJSON(t, &gw, "vnet-gateway", "show", "-g", "rg", "-n", "gw")
+	start := time.Now().UTC().Add(-5 * time.Hour).Truncate(time.Minute)
+	at := func(d time.Duration) string { return start.Add(d).Format(time.RFC3339) }
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--start-time", at(0)}, at(0) + "/" + at(time.Hour)},
+		{[]string{"--start-time", at(0), "--offset", "2h30m"}, at(0) + "/" + at(150*time.Minute)},
+		{[]string{"--end-time", at(2 * time.Hour), "--offset", "1d"}, at(-22*time.Hour) + "/" + at(2*time.Hour)},
+		{[]string{"--end-time", at(2 * time.Hour)}, at(time.Hour) + "/" + at(2*time.Hour)},
+		{[]string{"--start-time", at(0), "--end-time", at(3 * time.Hour), "--offset", "1h"}, at(0) + "/" + at(3*time.Hour)},
+	} {
+		var out struct{ Timespan string }
+		mustJSON(t, &out, append([]string{"monitor", "metrics", "list", "--resource", gw.ID, "--interval", "FULL"}, tc.args...)...)
+		if out.Timespan != tc.want {
+			t.Errorf("monitor metrics list %s: timespan %s, want %s", strings.Join(tc.args, " "), out.Timespan, tc.want)
+		}
+	}
+	if code, out, errOut := vnetgw(t, "monitor", "metrics", "list", "--resource", gw.ID, "--offset", "soon"); code != 1 || !strings.Contains(errOut, `--offset "soon"`) {
+		t.Errorf("--offset soon: exit %d, %s%s; want exit 1 naming --offset", code, out, errOut)
 	}
 }
 
