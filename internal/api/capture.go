@@ -162,6 +162,12 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 	var slot string
 	if dest == nil {
 		if slot, err = h.captures.reserve(); err != nil {
+			if s, ok := h.answered.lastStop(rt.id, in.SASURL); ok {
+				// The stop that took the last place, sent again
+				// (no capture started since): answered as it was.
+				h.answerStopAgain(w, r, s)
+				return
+			}
 			h.fail(w, r, err)
 			return
 		}
@@ -173,24 +179,8 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		}
 		if s, ok := h.answered.lastStop(rt.id, in.SASURL); ok && isCode(err, arm.CodeNoPacketCapture) {
 			// The capture a stop of the same sasUrl stopped: this
-			// stop, sent again, is answered as it was, once its
-			// upload is done.
-			if s.uploaded != nil {
-				select {
-				case <-s.uploaded:
-				case <-r.Context().Done():
-					return
-				}
-				if s.err != nil {
-					h.fail(w, r, s.err)
-					return
-				}
-			}
-			blob := s.blob
-			if s.slot != "" {
-				blob = h.captures.url(h.base(r), s.slot)
-			}
-			writeJSON(w, http.StatusOK, blob)
+			// stop, sent again, is answered as it was.
+			h.answerStopAgain(w, r, s)
 			return
 		}
 		h.fail(w, r, err)
@@ -223,6 +213,27 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 		return
 	}
 	answer.blob = blob
+	writeJSON(w, http.StatusOK, blob)
+}
+
+// answerStopAgain answers a stop sent again as s, the first, was
+// answered, once its upload is done.
+func (h *Handler) answerStopAgain(w http.ResponseWriter, r *http.Request, s *stoppedCapture) {
+	if s.uploaded != nil {
+		select {
+		case <-s.uploaded:
+		case <-r.Context().Done():
+			return
+		}
+		if s.err != nil {
+			h.fail(w, r, s.err)
+			return
+		}
+	}
+	blob := s.blob
+	if s.slot != "" {
+		blob = h.captures.url(h.base(r), s.slot)
+	}
 	writeJSON(w, http.StatusOK, blob)
 }
 

@@ -467,3 +467,37 @@ func TestCaptureBlobsDoNotOverwrite(t *testing.T) {
 		t.Errorf("two captures stopped at once went to blobs %q, uploads %v; want two blobs", blobs, paths)
 	}
 }
+
+// TestStopSentAgainWhenDownloadsFull: a stop sent again (its answer was
+// lost) after it took the last place for download is answered as the
+// first was, with the URL of the capture it stopped, also once its upload
+// to a sasUrl failed and the capture took that place. It was refused with
+// 429 TooManyRequests, the places being full of its own capture, and the
+// capture's URL was lost with the first answer.
+func TestStopSentAgainWhenDownloadsFull(t *testing.T) {
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusForbidden) // an expired SAS
+	}))
+	defer storage.Close()
+	for _, sas := range []string{"", storage.URL + "/c?sig=x"} {
+		e := newEnv(t, envOptions{dp: &captureDP{running: map[string]bool{}}})
+		s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		for range maxCaptures - 1 {
+			e.must("POST", s.gw+"/startPacketCapture", nil)
+			e.must("POST", s.gw+"/stopPacketCapture", nil)
+		}
+		e.must("POST", s.gw+"/startPacketCapture", nil)
+		var body any
+		if sas != "" {
+			body = obj{"sasUrl": sas}
+		}
+		first := e.do("POST", s.gw+"/stopPacketCapture", body)
+		if first.status != http.StatusOK && first.code() != "PacketCaptureUploadFailed" {
+			t.Fatalf("sasUrl %q: the stop that takes the last place: %d %s", sas, first.status, first.body)
+		}
+		again := e.do("POST", s.gw+"/stopPacketCapture", body)
+		if again.status != first.status || string(again.body) != string(first.body) {
+			t.Errorf("sasUrl %q: the stop %d %s, the same sent again %d %s; want the same answer", sas, first.status, first.body, again.status, again.body)
+		}
+	}
+}
