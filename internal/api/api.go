@@ -162,6 +162,9 @@ type Handler struct {
 	openVPNKey func(string) (*openvpn.StaticKey, error)
 	packages   *downloads
 	captures   *downloads
+	// uploads holds a token for each capture being uploaded to a
+	// sasUrl: at most maxCaptures at once, each holding its file.
+	uploads chan struct{}
 	// capturesAt are the captures other nodes keep for download whose
 	// URLs this node handed out (relayCaptures): by name, the API of the
 	// node that keeps it.
@@ -190,7 +193,7 @@ func New(cfg Config) *Handler {
 	}
 	h := &Handler{region: cfg.Region, tokenHash: sha256.Sum256([]byte(cfg.Token)), log: cfg.Logger, ports: cfg.Ports, dp: cfg.DataPlane,
 		elsewhere: cfg.Elsewhere, cluster: cfg.Cluster, sstpPort: cfg.SSTPPort, gatewayCA: cfg.GatewayCA, openVPNKey: cfg.OpenVPNKey, packages: newDownloads("VPN client packages", packagePath, ".zip", maxPackages, "application/zip", "vpnclientconfiguration.zip"),
-		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap"), insights: cfg.Insights, internet: cfg.InternetEgress,
+		captures: newDownloads("packet captures", capturePath, ".pcap", maxCaptures, "application/vnd.tcpdump.pcap", "capture.pcap"), uploads: make(chan struct{}, maxCaptures), insights: cfg.Insights, internet: cfg.InternetEgress,
 		pageSize: PageSize, endpoint: cfg.Endpoint, ownHost: cfg.OwnHost}
 	if h.ownHost == nil {
 		h.ownHost = loopbackHost

@@ -23,8 +23,8 @@ import (
 // unguessable name that expires after an hour.
 const capturePath = "/packetcapture/"
 
-// maxCaptures bounds the captures kept for download at once (each up to
-// pcap.MaxMaxBytes).
+// maxCaptures bounds the captures kept for download at once, and those
+// being uploaded to a sasUrl (each up to pcap.MaxMaxBytes).
 const maxCaptures = 4
 
 // uploadClient sends a capture to the sasUrl and nowhere else: a redirect
@@ -159,8 +159,26 @@ func (h *Handler) stopCapture(w http.ResponseWriter, r *http.Request, rt route) 
 	// Without a sasUrl the capture is kept for download: its place is
 	// held before the capture stops, so that a full store refuses the
 	// stop (the capture goes on) rather than loses the capture.
+	// With one, the upload's place is held likewise: an upload keeps its
+	// file in memory for up to pcap.UploadTimeout, and a capture can be
+	// started again at once, so that a slow storage would have the node
+	// hold as many files as were stopped.
 	var slot string
-	if dest == nil {
+	if dest != nil {
+		select {
+		case h.uploads <- struct{}{}:
+			defer func() { <-h.uploads }()
+		default:
+			if s, ok := h.answered.lastStop(rt.id, in.SASURL); ok {
+				// A stop whose upload holds a place, sent
+				// again: answered as it was, once uploaded.
+				h.answerStopAgain(w, r, s)
+				return
+			}
+			h.fail(w, r, arm.Errorf(arm.CodeTooManyRequests, "%d packet captures are being uploaded to a sasUrl; try again once one is done (within %v)", maxCaptures, pcap.UploadTimeout))
+			return
+		}
+	} else {
 		if slot, err = h.captures.reserve(); err != nil {
 			if s, ok := h.answered.lastStop(rt.id, in.SASURL); ok {
 				// The stop that took the last place, sent again

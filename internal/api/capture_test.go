@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -9,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"runtime"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -499,5 +501,94 @@ func TestStopSentAgainWhenDownloadsFull(t *testing.T) {
 		if again.status != first.status || string(again.body) != string(first.body) {
 			t.Errorf("sasUrl %q: the stop %d %s, the same sent again %d %s; want the same answer", sas, first.status, first.body, again.status, again.body)
 		}
+	}
+}
+
+// bigCaptureDP is captureDP whose captures are size bytes each.
+type bigCaptureDP struct {
+	captureDP
+	size int
+}
+
+func (d *bigCaptureDP) StopPacketCapture(id string) ([]byte, uint64, uint64, error) {
+	if _, _, _, err := d.captureDP.StopPacketCapture(id); err != nil {
+		return nil, 0, 0, err
+	}
+	return bytes.Repeat([]byte{0xa5}, d.size), 1, 0, nil
+}
+
+// TestCaptureUploadsBoundMemory: the captures being uploaded to a slow
+// storage are bounded, as the captures that run and those kept for
+// download are: a stop with a sasUrl while maxCaptures uploads go on is
+// refused with 429 TooManyRequests before the capture stops (it goes on,
+// and is uploaded by a stop once one of them ends). Each upload held its
+// file in memory for up to pcap.UploadTimeout, and a gateway's capture
+// could be started and stopped again at once, so that a slow storage
+// account had the node hold as many files as the user stopped, past the
+// bound the README gives.
+func TestCaptureUploadsBoundMemory(t *testing.T) {
+	const size = 8 << 20
+	arrived, release := make(chan struct{}, 4*maxCaptures), make(chan struct{})
+	storage := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		arrived <- struct{}{}
+		<-release // a slow storage account: it reads nothing yet
+		io.Copy(io.Discard, r.Body)
+		w.WriteHeader(http.StatusCreated)
+	}))
+	t.Cleanup(storage.Close)
+	free := sync.OnceFunc(func() { close(release) })
+	e := newEnv(t, envOptions{dp: &bigCaptureDP{captureDP: captureDP{running: map[string]bool{}}, size: size}})
+	t.Cleanup(free) // before the storage and the API close, also on failure
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	sas := obj{"sasUrl": storage.URL + "/c?sig=x"}
+
+	runtime.GC()
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	answers := make(chan resp, 2*maxCaptures+1)
+	uploading, again := 0, make(chan resp, 1)
+	for i := range 2 * maxCaptures {
+		if i == maxCaptures {
+			// The last stop sent again (its answer lost) waits
+			// for its upload, as any does, though the uploads are
+			// full.
+			go func() { again <- e.do("POST", s.gw+"/stopPacketCapture", sas) }()
+			select {
+			case r := <-again:
+				t.Fatalf("the last stop sent again with %d uploads going on: %d %s; want it to wait for its upload", uploading, r.status, r.body)
+			case <-time.After(200 * time.Millisecond):
+			}
+		}
+		e.must("POST", s.gw+"/startPacketCapture", nil)
+		go func() { answers <- e.do("POST", s.gw+"/stopPacketCapture", sas) }()
+		select {
+		case <-arrived:
+			uploading++
+		case r := <-answers:
+			if r.status != http.StatusTooManyRequests || r.code() != "TooManyRequests" {
+				t.Fatalf("a stop with %d uploads going on: %d %s; want 429 TooManyRequests", uploading, r.status, r.body)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatal("a stop with a sasUrl neither uploaded nor answered")
+		}
+	}
+	runtime.GC()
+	runtime.ReadMemStats(&after)
+	if held := int64(after.HeapAlloc) - int64(before.HeapAlloc); uploading > maxCaptures || held > (maxCaptures+1)*size {
+		t.Errorf("%d captures of %d MiB uploading at once, the heap %d MiB larger; want at most %d uploading", uploading, size>>20, held>>20, maxCaptures)
+	}
+	free()
+	for range uploading {
+		if r := <-answers; r.status != http.StatusOK {
+			t.Errorf("an upload once the storage reads: %d %s", r.status, r.body)
+		}
+	}
+	if r := <-again; r.status != http.StatusOK {
+		t.Errorf("the last stop sent again once its upload ended: %d %s", r.status, r.body)
+	}
+	// The capture whose stop was refused went on: a stop uploads it.
+	go func() { answers <- e.do("POST", s.gw+"/stopPacketCapture", sas) }()
+	if r := <-answers; r.status != http.StatusOK {
+		t.Errorf("the stop of the capture that went on: %d %s", r.status, r.body)
 	}
 }
