@@ -661,7 +661,44 @@ func groupCommand(g *globals) *cobra.Command {
 	del.Flags().StringVarP(&delName, "name", "n", "", "name")
 	del.Flags().BoolP("yes", "y", false, "accepted as az has it (az asks for confirmation without it); vnetgw does not ask")
 	noWait(del)
-	parent.AddCommand(create, show, list, del)
+	// exists and wait, which az scripts use (az group exists -n rg; az
+	// group delete --no-wait, then az group wait --deleted).
+	var existsName string
+	exists := &cobra.Command{
+		Use: "exists", Short: "Print true if the resource group is there, false if not", Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if existsName == "" {
+				return errors.New("--name/-n is required")
+			}
+			if err := plainName(nameFlag, existsName); err != nil {
+				return err
+			}
+			c, err := g.client()
+			if err != nil {
+				return err
+			}
+			err = c.Get(cmd.Context(), arm.ResourceGroupID(g.subscription, existsName), &json.RawMessage{})
+			if err != nil && !client.IsNotFound(err) {
+				return err
+			}
+			return g.print(err == nil, nil)
+		},
+	}
+	exists.Flags().StringVarP(&existsName, "name", "n", "", "name")
+	var waitName string
+	wait := g.waitCommand("group", func(cmd *cobra.Command) {
+		cmd.Flags().StringVarP(&waitName, "name", "n", "", "name")
+	}, func(*cobra.Command) ([]arm.ID, *client.Client, error) {
+		if waitName == "" {
+			return nil, nil, errors.New("--name/-n is required")
+		}
+		if err := plainName(nameFlag, waitName); err != nil {
+			return nil, nil, err
+		}
+		c, err := g.client()
+		return []arm.ID{arm.ResourceGroupID(g.subscription, waitName)}, c, err
+	})
+	parent.AddCommand(create, show, list, del, exists, wait)
 	return parent
 }
 
