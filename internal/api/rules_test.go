@@ -812,6 +812,43 @@ func TestR34OneTunnelPerSite(t *testing.T) {
 				e.must("PUT", netPath(subA, "rg", "connections", "c1"), s2s(loc, s.gw, byName("l1", "branch.example.com", "192.168.0.0/16")))
 				return "PUT", netPath(subA, "rg", "connections", "c2"), s2s(loc, s.gw, byName("l2", "Branch.Example.com", "172.16.0.0/16"))
 			}},
+		// A VNet-to-VNet connection's tunnels go to the public addresses
+		// of its remote gateway: a site at one of them is that device
+		// again, and the data plane keeps one tunnel per address (the
+		// other connection, whichever sorts first, is left down).
+		{name: "a site at the device of a gateway connected VNet-to-VNet is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "v2v"), v2v(loc, a.gw, b.gw))
+				ip := e.must("GET", b.pip, nil).str("properties.ipAddress")
+				return "PUT", netPath(subA, "rg", "connections", "a"), s2s(loc, a.gw, e.lng(a, "l", ip, "192.168.0.0/16"))
+			}},
+		{name: "a VNet-to-VNet connection to the gateway a connected site is at is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				ip := e.must("GET", b.pip, nil).str("properties.ipAddress")
+				e.must("PUT", netPath(subA, "rg", "connections", "s2s"), s2s(loc, a.gw, e.lng(a, "l", ip, "192.168.0.0/16")))
+				return "PUT", netPath(subA, "rg", "connections", "v2v"), v2v(loc, a.gw, b.gw)
+			}},
+		{name: "a site whose device moves onto a gateway connected VNet-to-VNet is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "v2v"), v2v(loc, a.gw, b.gw))
+				e.must("PUT", netPath(subA, "rg", "connections", "s2s"), s2s(loc, a.gw, e.lng(a, "l", "203.0.113.1", "192.168.0.0/16")))
+				ip := e.must("GET", b.pip, nil).str("properties.ipAddress")
+				return "PUT", netPath(subA, "rg", "localNetworkGateways", "l"), localGateway(loc, ip, "192.168.0.0/16")
+			}},
+		{name: "VNet-to-VNet connections to two gateways are fine", status: 201,
+			req: func(e *env) (string, string, any) {
+				a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+				b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+				c := e.site(subA, "rg3", loc, "10.3.0.0/16", "RouteBased", "VpnGw1")
+				e.must("PUT", netPath(subA, "rg", "connections", "c1"), v2v(loc, a.gw, b.gw))
+				return "PUT", netPath(subA, "rg", "connections", "c2"), v2v(loc, a.gw, c.gw)
+			}},
 		{name: "updating the one connection is fine", status: 200,
 			req: func(e *env) (string, string, any) {
 				s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")

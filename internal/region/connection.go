@@ -313,8 +313,9 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		if arm.Equal(o.Properties.LocalNetworkGateway2.RefID()+o.Properties.VirtualNetworkGateway2.RefID(), remote) {
 			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s is already connected to %s by connection %s; there can be only one tunnel between a VNet and a site (R34)", g1.Name, remote, o.ID)
 		}
-		if addr := peerAddress(tx, p); addr != "" && addr == peerAddress(tx, &o.Properties) {
-			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s already has a tunnel to the device at %s, by connection %s; one device is one site (R34)", g1.Name, addr, o.ID)
+		theirs := peerAddresses(tx, &o.Properties)
+		if i := slices.IndexFunc(peerAddresses(tx, p), func(a string) bool { return slices.Contains(theirs, a) }); i >= 0 {
+			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s already has a tunnel to the device at %s, by connection %s; one device is one site (R34)", g1.Name, peerAddresses(tx, p)[i], o.ID)
 		}
 		// The gateway's speaker has one session per peer address: the
 		// second site's would never come up.
@@ -410,21 +411,40 @@ func r18Affected(tx *txn, gws []*arm.VirtualNetworkGateway) error {
 	return nil
 }
 
-// peerAddress is the gatewayIpAddress (or else the fqdn) of an IPsec
-// connection's local network gateway, or "".
-func peerAddress(tx *txn, p *arm.ConnectionProperties) string {
-	l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID())
-	if l == nil {
-		return ""
+// peerAddresses are the addresses a connection's tunnels go to: the
+// gatewayIpAddress (or else the fqdn) of an IPsec connection's local
+// network gateway, or the public addresses of every instance of a
+// VNet-to-VNet connection's remote gateway, of this region or another.
+// A gateway has one tunnel to an address (the data plane leaves out a
+// second), whichever connection names it.
+func peerAddresses(tx *txn, p *arm.ConnectionProperties) []string {
+	if l := getByRef[arm.LocalNetworkGateway](tx, arm.TypeLocalNetworkGateway, p.LocalNetworkGateway2.RefID()); l != nil {
+		if l.Properties.GatewayIPAddress == "" {
+			return []string{strings.ToLower(l.Properties.FQDN)} // a device known by name
+		}
+		a, err := netip.ParseAddr(l.Properties.GatewayIPAddress)
+		if err != nil {
+			return nil
+		}
+		return []string{a.Unmap().String()}
 	}
-	if l.Properties.GatewayIPAddress == "" {
-		return strings.ToLower(l.Properties.FQDN) // a device known by name
+	var out []string
+	if g := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID()); g != nil {
+		for _, c := range g.Properties.IPConfigurations {
+			if pip := getByRef[arm.PublicIPAddress](tx, arm.TypePublicIPAddress, c.Properties.PublicIPAddress.RefID()); pip != nil {
+				if a, err := netip.ParseAddr(pip.Properties.IPAddress); err == nil {
+					out = append(out, a.Unmap().String())
+				}
+			}
+		}
+	} else if rg := tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); rg != nil {
+		for _, a := range append([]netip.Addr{rg.PublicAddr}, rg.InstanceAddrs...) {
+			if a.IsValid() && !slices.Contains(out, a.Unmap().String()) {
+				out = append(out, a.Unmap().String())
+			}
+		}
 	}
-	a, err := netip.ParseAddr(l.Properties.GatewayIPAddress)
-	if err != nil {
-		return ""
-	}
-	return a.Unmap().String()
+	return out
 }
 
 // siteBGPAddress is the BGP peering address of an IPsec connection's

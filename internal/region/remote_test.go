@@ -52,7 +52,11 @@ func (p *downPeer) Gateway(ctx context.Context, id string) (*RemoteGateway, erro
 	}
 	g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: id, Name: "gw", Location: "northeurope"}}
 	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
-	return &RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("127.119.0.9"),
+	// Each gateway at an address of its own, as a region gives them: a
+	// gateway has one tunnel to an address (R34).
+	var n int
+	fmt.Sscanf(id[strings.LastIndex(id, "/far")+len("/far"):], "%d", &n)
+	return &RemoteGateway{Gateway: g, PublicAddr: netip.AddrFrom4([4]byte{127, 119, byte((n + 9) >> 8), byte(n + 9)}),
 		VNetID: "/subscriptions/far/resourceGroups/far/providers/Microsoft.Network/virtualNetworks/far", VNetPrefixes: p.prefixes}, nil
 }
 
