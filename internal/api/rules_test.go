@@ -1024,6 +1024,41 @@ func TestR41OneSiteOneBGPAddress(t *testing.T) {
 			t.Errorf("message %q names neither the address nor the connection that has it", m)
 		}
 	}
+	// v2vAndSite connects gateway a (AS 65020) VNet-to-VNet with BGP to
+	// gateway b (AS 65030) and makes a site whose speaker is at b's BGP
+	// peering address: the first connection named has the session (the
+	// BGP speaker keeps one per address), so a site connection named
+	// before the VNet-to-VNet one took that one's.
+	v2vAndSite := func(e *env, siteFirst bool) (string, string, any) {
+		bgpGateway := func(s site, asn int) {
+			g := gateway(loc, s.gwSubnet, s.pip, "RouteBased", "VpnGw1")
+			g["properties"].(obj)["enableBgp"] = true
+			g["properties"].(obj)["bgpSettings"] = obj{"asn": asn}
+			e.must("PUT", s.gw, g)
+		}
+		a := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+		b := e.site(subA, "rg2", loc, "10.2.0.0/16", "RouteBased", "VpnGw1")
+		bgpGateway(a, 65020)
+		bgpGateway(b, 65030)
+		l := localGateway(loc, "203.0.113.1", "192.168.0.0/16")
+		l["properties"].(obj)["bgpSettings"] = obj{"asn": 65010, "bgpPeeringAddress": e.must("GET", b.gw, nil).str("properties.bgpSettings.bgpPeeringAddress")}
+		lp := netPath(subA, "rg", "localNetworkGateways", "l")
+		e.must("PUT", lp, l)
+		vc, sc := v2v(loc, a.gw, b.gw), s2s(loc, a.gw, lp)
+		vc["properties"].(obj)["enableBgp"], sc["properties"].(obj)["enableBgp"] = true, true
+		if siteFirst {
+			e.must("PUT", netPath(subA, "rg", "connections", "s2s"), sc)
+			return "PUT", netPath(subA, "rg", "connections", "v2v"), vc
+		}
+		e.must("PUT", netPath(subA, "rg", "connections", "v2v"), vc)
+		return "PUT", netPath(subA, "rg", "connections", "a"), sc
+	}
+	runCases(t, []ruleCase{
+		{name: "a BGP site at the BGP peering address of a gateway connected VNet-to-VNet with BGP is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) { return v2vAndSite(e, false) }},
+		{name: "a BGP VNet-to-VNet connection to a gateway at a BGP site's peering address is refused", status: 409, code: "DuplicateConnection",
+			req: func(e *env) (string, string, any) { return v2vAndSite(e, true) }},
+	})
 	runCases(t, []ruleCase{
 		{name: "a second BGP site at the first's BGP peering address is refused", status: 409, code: "DuplicateConnection", req: second("192.168.0.1", true), check: names},
 		{name: "a second BGP site at another BGP peering address is created", status: 201, req: second("192.168.0.2", true)},

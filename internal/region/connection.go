@@ -319,9 +319,14 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 		}
 		// The gateway's speaker has one session per peer address: the
 		// second site's would never come up.
-		if a := siteBGPAddress(tx, p); a.IsValid() && a == siteBGPAddress(tx, &o.Properties) {
-			return &arm.Error{Code: arm.CodeDuplicateConnection, Target: "properties.localNetworkGateway2",
-				Message: fmt.Sprintf("gateway %s already peers over BGP with the speaker at %s, by connection %s; each site's bgpSettings.bgpPeeringAddress is its own, a BGP session each (R41)", g1.Name, a, o.ID)}
+		theirBGP := bgpPeerAddresses(tx, &o.Properties)
+		if i := slices.IndexFunc(bgpPeerAddresses(tx, p), func(a netip.Addr) bool { return slices.Contains(theirBGP, a) }); i >= 0 {
+			target := "properties.localNetworkGateway2"
+			if p.ConnectionType == arm.ConnectionVnet2Vnet {
+				target = "properties.virtualNetworkGateway2"
+			}
+			return &arm.Error{Code: arm.CodeDuplicateConnection, Target: target,
+				Message: fmt.Sprintf("gateway %s already peers over BGP with the speaker at %s, by connection %s; each site's bgpSettings.bgpPeeringAddress is its own, a BGP session each (R41)", g1.Name, bgpPeerAddresses(tx, p)[i], o.ID)}
 		}
 		others = append(others, o)
 	}
@@ -462,6 +467,33 @@ func siteBGPAddress(tx *txn, p *arm.ConnectionProperties) netip.Addr {
 		return netip.Addr{}
 	}
 	return a.Unmap()
+}
+
+// bgpPeerAddresses are the addresses of the BGP speakers a connection
+// with BGP peers with: its site's, or every instance's of its
+// VNet-to-VNet remote gateway, of this region or another (as the data
+// plane makes the sessions). The gateway's speaker has one session per
+// address: of two connections naming one, the second had none.
+func bgpPeerAddresses(tx *txn, p *arm.ConnectionProperties) []netip.Addr {
+	if a := siteBGPAddress(tx, p); a.IsValid() {
+		return []netip.Addr{a}
+	}
+	if !p.EnableBGP || p.ConnectionType != arm.ConnectionVnet2Vnet {
+		return nil
+	}
+	g2 := getByRef[arm.VirtualNetworkGateway](tx, arm.TypeVirtualNetworkGateway, p.VirtualNetworkGateway2.RefID())
+	if rg := tx.remoteGateway(p.VirtualNetworkGateway2.RefID()); g2 == nil && rg != nil {
+		g2 = &rg.Gateway
+	}
+	if g2 == nil {
+		return nil
+	}
+	var r Remote
+	r.bgpOfGateway(g2)
+	for i, a := range r.BGPAddrs {
+		r.BGPAddrs[i] = a.Unmap()
+	}
+	return r.BGPAddrs
 }
 
 // canonical replaces *v by the allowed value it matches, ignoring case; an
