@@ -3,7 +3,6 @@ package dataplane
 import (
 	"log/slog"
 	"maps"
-	"net"
 	"net/netip"
 	"reflect"
 	"slices"
@@ -22,12 +21,25 @@ type speaker struct {
 	cfg GatewayBGP
 	ep  *fabric.NetstackHost
 	s   *bgp.Speaker
+	// apipa are the APIPA addresses ep has and the speaker listens at
+	// (listenAtAPIPA).
+	apipa map[netip.Addr]bool
 }
 
 // configureBGP starts, reconfigures or stops the instance's speaker.
 func (e *Engine) configureBGP(g *gw) {
 	want := g.cfg.BGP
-	if g.bgp != nil && (want == nil || want.Addr != g.bgp.cfg.Addr || !slices.Equal(want.APIPA, g.bgp.cfg.APIPA)) {
+	if g.bgp != nil && want != nil && want.Addr == g.bgp.cfg.Addr && !slices.Equal(want.APIPA, g.bgp.cfg.APIPA) {
+		// Other APIPA addresses: the speaker listens at those, and
+		// only the sessions whose own local address changed start
+		// again (bgp.Speaker.Reconfig), not every one.
+		if err := g.bgp.listenAtAPIPA(want.APIPA); err != nil {
+			e.log.Error("BGP speaker's APIPA addresses: starting it anew", "gateway", g.cfg.key(), "err", err)
+			e.retireSpeaker(g, g.bgp)
+			g.bgp = nil
+		}
+	}
+	if g.bgp != nil && (want == nil || want.Addr != g.bgp.cfg.Addr) {
 		e.retireSpeaker(g, g.bgp)
 		g.bgp = nil
 	}
@@ -147,40 +159,47 @@ func (e *Engine) startSpeaker(g *gw) (*speaker, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The speaker listens at its address and at each APIPA one, each
-	// once: a custom APIPA address listed twice (the API takes the list
-	// as given) would fail the second AddAddress and leave the instance
-	// without a speaker.
-	at := []netip.Addr{addr}
-	for _, a := range g.cfg.BGP.APIPA {
-		if !slices.Contains(at, a) {
-			at = append(at, a)
-		}
-	}
-	var ls []net.Listener
-	for _, a := range at {
-		if a != addr {
-			err = ep.AddAddress(a)
-		}
-		var l net.Listener
-		if err == nil {
-			l, err = ep.ListenOn(a, bgp.Port)
-		}
-		if err != nil {
-			for _, l := range ls {
-				l.Close()
-			}
-			ep.Close()
-			return nil, err
-		}
-		ls = append(ls, l)
+	l, err := ep.ListenOn(addr, bgp.Port)
+	if err != nil {
+		ep.Close()
+		return nil, err
 	}
 	s := bgp.New(bgp.Options{Logger: e.log.With("gateway", g.cfg.key(), "bgp", addr), Dial: ep.DialFrom, OnChange: e.bgpChanged})
-	for _, l := range ls {
-		s.Serve(l)
+	s.Serve(l)
+	sp := &speaker{cfg: GatewayBGP{Addr: addr}, ep: ep, s: s, apipa: map[netip.Addr]bool{}}
+	if err := sp.listenAtAPIPA(g.cfg.BGP.APIPA); err != nil {
+		sp.close()
+		return nil, err
 	}
 	e.log.Info("BGP speaker started", "gateway", g.cfg.key(), "addr", addr, "as", g.cfg.BGP.AS)
-	return &speaker{ep: ep, s: s}, nil
+	return sp, nil
+}
+
+// listenAtAPIPA has the speaker listen at the APIPA addresses as too,
+// each once (a custom APIPA address listed twice, as the API takes the
+// list as given, would fail the second AddAddress), and records them in
+// its configuration, which the VNet's routes to it follow. One no longer
+// listed keeps its listener, unreached: a session that peered from it
+// may still be sending its Cease from there, and the port of a listener
+// closed stays taken while connections it accepted linger, so that the
+// address given again could not be listened at.
+func (sp *speaker) listenAtAPIPA(as []netip.Addr) error {
+	for _, a := range as {
+		if sp.apipa[a] || a == sp.cfg.Addr {
+			continue
+		}
+		if err := sp.ep.AddAddress(a); err != nil {
+			return err
+		}
+		l, err := sp.ep.ListenOn(a, bgp.Port)
+		if err != nil {
+			return err
+		}
+		sp.s.Serve(l)
+		sp.apipa[a] = true
+	}
+	sp.cfg.APIPA = slices.Clone(as)
+	return nil
 }
 
 func (sp *speaker) close() {

@@ -3,6 +3,7 @@ package reconcile
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"slices"
@@ -12,6 +13,8 @@ import (
 
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/bgp"
+	"github.com/vnetgw/vnetgw/internal/fabric"
+	"github.com/vnetgw/vnetgw/internal/region"
 	wire "github.com/vnetgw/vnetgw/internal/wire/bgp"
 )
 
@@ -132,4 +135,148 @@ func TestBGPActiveActiveMesh(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// TestBGPSessionsKeptThroughGatewayChanges: a change of a BGP gateway or
+// its connection that leaves a session's own parameters as they were
+// keeps the session (and its learned routes) up. A PATCH or PUT of the
+// tags alone changes nothing the data plane runs: no session nor IKE SA
+// starts again. A custom APIPA address added to the gateway
+// (bgpSettings.bgpPeeringAddresses[].customBgpIpAddresses), which the
+// VNet-to-VNet session does not peer from, is listened at and leaves
+// that session as it was; it replaced the gateway's whole speaker, every
+// session ending with a Cease and its routes withdrawn until it was
+// established again.
+func TestBGPSessionsKeptThroughGatewayChanges(t *testing.T) {
+	f := gatewayFixture(t)
+	ctx := context.Background()
+	va, ga := f.gateway(t, "keep", "a", "10.1.0.0/16", 65001, 1)
+	_, gb := f.gateway(t, "keep", "b", "10.2.0.0/16", 65002, 1)
+	conn := f.connect(t, "keep", ga, gb, true)
+	f.connect(t, "keep", gb, ga, true)
+	ha, _ := f.nic(t, "keep", "host-a", va.Child("subnets", "default"))
+	f.waitHost(t, ha)
+	// since returns when each gateway's session was established, zero
+	// while one is not.
+	since := func() (a, b time.Time) {
+		at := func(id arm.ID) time.Time {
+			if ss := f.eng.BGP(id.Key()); len(ss) == 1 {
+				if ps := ss[0].Peers(); len(ps) == 1 && ps[0].State == "Established" {
+					return ps[0].Since
+				}
+			}
+			return time.Time{}
+		}
+		return at(ga), at(gb)
+	}
+	deadline := time.Now().Add(45 * time.Second)
+	for a, b := since(); a.IsZero() || b.IsZero(); a, b = since() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the session between the gateways was not established: %+v", f.eng.BGP(ga.Key()))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	sa, sb := since()
+	ikeSAs := func() []uint64 {
+		var spis []uint64
+		for _, id := range []arm.ID{ga, gb} {
+			sas, _ := f.eng.IKESAs(id.Key())
+			for _, s := range sas {
+				spis = append(spis, s.SPIi, s.SPIr)
+			}
+		}
+		slices.Sort(spis)
+		return spis
+	}
+	spis := ikeSAs()
+	// kept checks, for a while, that the sessions and the IKE SAs are the
+	// ones from before.
+	kept := func(after string) {
+		t.Helper()
+		for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(50 * time.Millisecond) {
+			if a, b := since(); !a.Equal(sa) || !b.Equal(sb) {
+				t.Fatalf("after %s, the BGP session started again: established at %v and %v, at %v and %v before; a's peers %+v",
+					after, a.Format(time.StampMicro), b.Format(time.StampMicro), sa.Format(time.StampMicro), sb.Format(time.StampMicro), f.eng.BGP(ga.Key())[0].Peers())
+			}
+		}
+		if now := ikeSAs(); !slices.Equal(now, spis) {
+			t.Fatalf("after %s, the IKE SAs are %x, %x before", after, now, spis)
+		}
+	}
+
+	// Tags alone: a PATCH of the gateway and of the connection, and a PUT
+	// of the gateway as it is with a tag more (az ... update --set tags).
+	for _, id := range []arm.ID{ga, conn} {
+		if _, err := f.reg.Update(ctx, id, region.Patch{Tags: &map[string]string{"env": "prod"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	doc, err := f.reg.Get(ga)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := doc.(*arm.VirtualNetworkGateway)
+	g.Tags["owner"] = "net"
+	if _, _, err := f.reg.PutGateway(ctx, ga, g); err != nil {
+		t.Fatal(err)
+	}
+	kept("tags given to the gateway and the connection")
+
+	// A custom APIPA address added to the gateway.
+	if doc, err = f.reg.Get(ga); err != nil {
+		t.Fatal(err)
+	}
+	g = doc.(*arm.VirtualNetworkGateway)
+	apipa := netip.MustParseAddr("169.254.21.1")
+	g.Properties.BGPSettings.BGPPeeringAddresses[0].CustomBGPIPAddresses = []string{apipa.String()}
+	if _, _, err := f.reg.PutGateway(ctx, ga, g); err != nil {
+		t.Fatal(err)
+	}
+	// The speaker listens at it: a host of the VNet that connects there
+	// is told it is no peer (Cease, Connection Rejected).
+	h, _ := f.eng.NetstackHost(ha.Key())
+	listening := func(want bool) {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for rejected(h, netip.AddrPortFrom(apipa, bgp.Port)) != want {
+			if time.Now().After(deadline) {
+				t.Fatalf("the speaker listens at the custom APIPA address %s: %v, want %v", apipa, !want, want)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+	}
+	listening(true)
+	kept("a custom APIPA address added to the gateway")
+
+	// Taken away, and given again.
+	for _, custom := range [][]string{nil, {apipa.String()}} {
+		if doc, err = f.reg.Get(ga); err != nil {
+			t.Fatal(err)
+		}
+		g = doc.(*arm.VirtualNetworkGateway)
+		g.Properties.BGPSettings.BGPPeeringAddresses[0].CustomBGPIPAddresses = custom
+		if _, _, err := f.reg.PutGateway(ctx, ga, g); err != nil {
+			t.Fatal(err)
+		}
+		listening(custom != nil)
+		kept(fmt.Sprintf("the gateway's custom APIPA addresses made %v", custom))
+	}
+}
+
+// rejected reports whether a connection from h to dst is answered with
+// a NOTIFICATION, Cease, Connection Rejected (RFC 4486 §4).
+func rejected(h *fabric.NetstackHost, dst netip.AddrPort) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	c, err := h.Dial(ctx, dst)
+	if err != nil {
+		return false
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(time.Second))
+	msg := make([]byte, 21)
+	if _, err := io.ReadFull(c, msg); err != nil {
+		return false
+	}
+	return wire.Type(msg[18]) == wire.TypeNotification && msg[19] == wire.CodeCease && msg[20] == wire.SubRejected
 }
