@@ -1180,10 +1180,12 @@ func (sa *ikeSA) endEAP() {
 }
 
 // clientIdent is what tells one client from another: its identity and
-// certificate (its hash), or, authenticated by RADIUS, its EAP identity.
+// certificate (its hash), or, authenticated by RADIUS, the user name the
+// server accepted, not the IDi, which the client may change with its
+// network (Windows sends its private address) and no one authenticates.
 func clientIdent(id Identity, cert *x509.Certificate, who string) string {
 	if cert == nil {
-		return fmt.Sprintf("%d:%x:radius:%s", id.Type, id.Data, who)
+		return "radius:" + who
 	}
 	return fmt.Sprintf("%d:%x:%x", id.Type, id.Data, sha256.Sum256(cert.Raw))
 }

@@ -18,12 +18,13 @@ import (
 )
 
 // fakeRADIUS answers EAP on loopback: a challenge (EAP-MD5 type) to the
-// identity, an Accept with MPPE keys and no User-Name to the answer;
-// while silent, it answers nothing.
+// identity, an Accept with MPPE keys and no User-Name to the answer (with
+// assert, the request's User-Name); while silent, it answers nothing.
 type fakeRADIUS struct {
 	addr   netip.AddrPort
 	secret []byte
 	silent atomic.Bool
+	assert atomic.Bool
 	msk    []byte
 	// received counts the requests that came, answered or not.
 	received atomic.Int64
@@ -71,6 +72,9 @@ func newFakeRADIUS(t *testing.T) *fakeRADIUS {
 				code = radius.CodeAccessAccept
 				attrs = append(attrs, radius.Attr{Type: radius.AttrEAPMessage, Value: ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}.Append(nil)},
 					msAttr(17, mppe(recv, f.secret, req.Authenticator)), msAttr(16, mppe(send, f.secret, req.Authenticator)))
+				if user, ok := req.Find(radius.AttrUserName); ok && f.assert.Load() {
+					attrs = append(attrs, radius.Attr{Type: radius.AttrUserName, Value: user})
+				}
 			}
 			resp := radius.Packet{Code: code, ID: req.ID, Authenticator: req.Authenticator, Attrs: attrs}
 			b, err := resp.Append(nil)
@@ -188,6 +192,39 @@ func TestUnassertedIdentityReplacesNone(t *testing.T) {
 	}
 	time.Sleep(200 * time.Millisecond)
 	if alice.deletedByGW() {
+		t.Errorf("bob's INITIAL_CONTACT deleted alice's IKE SA (clients now %v)", g.clientAddrs())
+	}
+}
+
+// TestRadiusUserConnectsAgainFromElsewhere: a user the RADIUS server
+// names (User-Name in its Accept) who connects again with INITIAL_CONTACT
+// from another network replaces its stale connection (RFC 7296 §2.4),
+// also when its IDi changed with it (Windows sends its private address,
+// which no one authenticates); another user's INITIAL_CONTACT replaces
+// nothing.
+func TestRadiusUserConnectsAgainFromElsewhere(t *testing.T) {
+	g, f := radiusGateway(t)
+	f.assert.Store(true)
+	stale := newP2SClient(t, g, clientAt(1))
+	if a := cpAddr(radiusConnect(t, stale, f, IPIdentity(netip.MustParseAddr("192.168.1.10")), "alice", true)); a != poolAddr(1) {
+		t.Fatalf("alice got %v", a)
+	}
+	again := newP2SClient(t, g, clientAt(2))
+	if a := cpAddr(radiusConnect(t, again, f, IPIdentity(netip.MustParseAddr("10.0.0.7")), "alice", true)); a != poolAddr(2) {
+		t.Fatalf("alice connecting again got %v", a)
+	}
+	waitFor(t, 5*time.Second, "the stale connection to be gone", func() bool {
+		return slices.Equal(g.clientAddrs(), []netip.Addr{poolAddr(2)})
+	})
+	if !stale.deletedByGW() {
+		t.Error("the stale IKE SA was not deleted with a Delete")
+	}
+	bob := newP2SClient(t, g, clientAt(3))
+	if a := cpAddr(radiusConnect(t, bob, f, IPIdentity(netip.MustParseAddr("10.0.0.7")), "bob", true)); !a.IsValid() {
+		t.Fatal("bob got no address")
+	}
+	time.Sleep(200 * time.Millisecond)
+	if again.deletedByGW() {
 		t.Errorf("bob's INITIAL_CONTACT deleted alice's IKE SA (clients now %v)", g.clientAddrs())
 	}
 }
