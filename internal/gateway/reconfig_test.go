@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -172,11 +173,15 @@ func TestResetDuringReconfig(t *testing.T) {
 	addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, 2, host}) }
 	lan, lanB, lanC := netip.MustParsePrefix("10.95.20.0/24"), netip.MustParsePrefix("10.95.22.0/24"), netip.MustParsePrefix("10.95.23.0/24")
 	var holds atomic.Int32 // the calls of the hook still to hold
-	entered, release := make(chan struct{}, 2), make(chan struct{})
+	// Each held call waits for a release of its own: with one for both,
+	// the Reset's call could be waiting for it before the Reconfig's (its
+	// goroutine not yet at the receive on a busy machine) and take the
+	// release meant for the Reconfig, which then held for ever.
+	entered, release := make(chan struct{}, 2), [2]chan struct{}{make(chan struct{}), make(chan struct{})}
 	onChildren := func() {
-		if holds.Add(-1) >= 0 {
+		if n := holds.Add(-1); n >= 0 {
 			entered <- struct{}{}
-			<-release
+			<-release[1-n]
 		}
 	}
 	v1 := func(name string, remote netip.Addr, mode ikev2.ConnectionMode, route netip.Prefix) gateway.Connection {
@@ -188,7 +193,9 @@ func TestResetDuringReconfig(t *testing.T) {
 	ga, ia := startLoopback(t, addr(1), onChildren, c, v1("v1", addr(3), ikev2.ModeDefault, lanC))
 	_, ib := startLoopback(t, addr(2), nil, loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan))
 	startLoopback(t, addr(3), nil, v1("a", addr(1), ikev2.ModeResponderOnly, lan))
-	t.Cleanup(func() { close(release) }) // before the gateways close, should the test end while the hook holds
+	var released [2]sync.Once
+	free := func(i int) { released[i].Do(func() { close(release[i]) }) }
+	t.Cleanup(func() { free(0); free(1) }) // before the gateways close, should the test end while the hook holds
 	connected := func(names ...string) func() bool {
 		return func() bool {
 			var up []string
@@ -217,11 +224,11 @@ func TestResetDuringReconfig(t *testing.T) {
 	reset := make(chan bool, 1)
 	go func() { reset <- ga.Reset("c") }()
 	wait("the Reset removing c's child")
-	release <- struct{}{} // the Reconfig goes on, the Reset still holds
+	free(0) // the Reconfig goes on, the Reset still holds
 	if err := <-reconfigured; err != nil {
 		t.Errorf("Reconfig: %v", err)
 	}
-	release <- struct{}{}
+	free(1)
 	if !<-reset {
 		t.Error("Reset: the gateway has no connection c")
 	}
