@@ -795,6 +795,31 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 		return
 	}
 	pushed := false
+	push := func() error {
+		o.recv[keys.keyID].Store(keys)
+		o.send.Store(keys)
+		o.mu.Lock()
+		o.pending = nil
+		o.mu.Unlock()
+		o.authed.Store(true)
+		for _, m := range o.pushReplies() {
+			if err := o.sendMessage(tc, m); err != nil {
+				return err
+			}
+		}
+		pushed = true
+		o.log.Info("point-to-site client connected", "addr", addr, "identity", o.identity, "tls", tls.VersionName(tc.ConnectionState().Version))
+		return nil
+	}
+	if openvpn.PeerInfoProto(km.PeerInfo)&openvpn.IVProtoRequestPush != 0 {
+		// The client takes the push before its PUSH_REQUEST, which it
+		// sends a second or more later: pushed at once, as OpenVPN's
+		// server does (multi.c: the bit counts as the request received).
+		if err := push(); err != nil {
+			o.fail(err)
+			return
+		}
+	}
 	var plain [16 << 10]byte
 	for {
 		n, err := tc.Read(plain[:])
@@ -806,22 +831,14 @@ func (o *ovpnSession) runFirst(ks *ovpnKeyState) {
 			switch m := string(bytes.TrimRight(msg, "\r\n")); {
 			case m == "":
 			case m == "PUSH_REQUEST" && !pushed:
-				o.recv[keys.keyID].Store(keys)
-				o.send.Store(keys)
-				o.mu.Lock()
-				o.pending = nil
-				o.mu.Unlock()
-				o.authed.Store(true)
-				for _, m := range o.pushReplies() {
-					if err := o.sendMessage(tc, m); err != nil {
-						o.fail(err)
-						return
-					}
+				if err := push(); err != nil {
+					o.fail(err)
+					return
 				}
-				pushed = true
-				o.log.Info("point-to-site client connected", "addr", addr, "identity", o.identity, "tls", tls.VersionName(tc.ConnectionState().Version))
 			case m == "PUSH_REQUEST":
-				// Asked again while the reply travels: answered once.
+				// Pushed already (at once, or asked again while the reply
+				// travels): answered once; OpenVPN's server ignores it
+				// too (push.c PUSH_MSG_ALREADY_REPLIED).
 			default:
 				o.log.Debug("OpenVPN control message ignored", "command", controlCommand(m))
 			}

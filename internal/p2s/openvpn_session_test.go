@@ -52,6 +52,9 @@ type testOVPN struct {
 	cond         *sync.Cond
 	ks           map[int]*testKeyState
 	done         chan struct{}
+	// peerInfo is what key method 2 says of the client (empty: an
+	// OpenVPN 2.6's IV_PROTO, request-push among its bits).
+	peerInfo string
 }
 
 func dialTestOVPN(t *testing.T, addr netip.AddrPort) *testOVPN {
@@ -246,6 +249,9 @@ func (cl *testOVPN) session(id int, cert *tls.Certificate, user, pass string) (*
 		return nil, err
 	}
 	km := openvpn.KeyMethod2{Options: "V4", Username: user, Password: pass, PeerInfo: "IV_PROTO=990\nIV_CIPHERS=AES-256-GCM\n"}
+	if cl.peerInfo != "" {
+		km.PeerInfo = cl.peerInfo
+	}
 	if _, err := tc.Write(km.Append(nil, true)); err != nil {
 		return nil, err
 	}
@@ -358,6 +364,7 @@ func TestTestOVPNReadDeadline(t *testing.T) {
 	rad := fakeRadius(t, secret, 0, true)
 	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
 	cl := dialTestOVPN(t, r.srv.Addr())
+	cl.peerInfo = "IV_PROTO=10\nIV_CIPHERS=AES-256-GCM\n" // pushed on its PUSH_REQUEST alone
 	tc, err := cl.session(0, nil, "bob", "pw")
 	if err != nil {
 		t.Fatal(err)
@@ -381,6 +388,7 @@ func TestOpenVPNControlMessagesNotLogged(t *testing.T) {
 	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true,
 		Logger: slog.New(slog.NewTextHandler(&log, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	cl := dialTestOVPN(t, r.srv.Addr())
+	cl.peerInfo = "IV_PROTO=10\nIV_CIPHERS=AES-256-GCM\n" // pushed on its PUSH_REQUEST, read after CR_RESPONSE
 	tc, err := cl.session(0, nil, "bob", "pw")
 	if err != nil {
 		t.Fatal(err)
