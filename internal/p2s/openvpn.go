@@ -719,7 +719,9 @@ var (
 )
 
 // noRoomError is a client authenticated but given no place (reserve's
-// refusal: the gateway full, the pool exhausted), told as it is.
+// refusal: the gateway full, the pool exhausted, or its certificate
+// revoked meanwhile), told as it is: for now, but for a revoked
+// certificate.
 type noRoomError struct{ error }
 
 func (e noRoomError) Unwrap() error { return e.error }
@@ -733,7 +735,13 @@ func authFailed(err error) string {
 		}
 	}
 	if nr, ok := errors.AsType[noRoomError](err); ok {
-		return "AUTH_FAILED," + nr.error.Error()
+		if errors.Is(err, errRevokedMeanwhile) {
+			return "AUTH_FAILED," + nr.error.Error()
+		}
+		// A refusal for now, which OpenVPN 2.6 takes as one: it connects
+		// again later rather than stop (push.c receive_auth_failed,
+		// options_util.c parse_auth_failed_temp: TEMP[flags]:reason).
+		return "AUTH_FAILED,TEMP:" + nr.error.Error()
 	}
 	return "AUTH_FAILED"
 }

@@ -13,7 +13,7 @@ import (
 // TestOpenVPNSharesSeatsWithIKEv2: the SKU's IKEv2/OpenVPN limit is one
 // figure for both protocols (R32): with a limit of 2 and an IKEv2 client
 // holding a seat of the count both share, one OpenVPN client is admitted
-// and the next told AUTH_FAILED; once the IKEv2 client leaves, it is
+// and the next told AUTH_FAILED,TEMP; once the IKEv2 client leaves, it is
 // admitted. Each protocol was admitted up to the limit, twice it in all.
 func TestOpenVPNSharesSeatsWithIKEv2(t *testing.T) {
 	var seats seat.Count
@@ -33,8 +33,8 @@ func TestOpenVPNSharesSeatsWithIKEv2(t *testing.T) {
 	}
 	var b [2048]byte
 	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED,2 point-to-site clients are connected over IKEv2 and OpenVPN") {
-		t.Fatalf("an OpenVPN client past the limit shared with IKEv2 was answered %q, %v; want AUTH_FAILED with the reason", b[:n], err)
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED,TEMP:2 point-to-site clients are connected over IKEv2 and OpenVPN") {
+		t.Fatalf("an OpenVPN client past the limit shared with IKEv2 was answered %q, %v; want AUTH_FAILED,TEMP with the reason", b[:n], err)
 	}
 	seats.Give() // the IKEv2 client leaves
 	tc, err = dialTestOVPN(t, r.srv.Addr()).session(0, &bob, "", "")

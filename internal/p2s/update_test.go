@@ -43,8 +43,8 @@ func TestUpdateOpenVPNNextSessions(t *testing.T) {
 	}
 	var b [2048]byte
 	tc.SetReadDeadline(time.Now().Add(20 * time.Second))
-	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED,1 point-to-site clients are connected over IKEv2 and OpenVPN") {
-		t.Fatalf("a client past the limit lowered to 1 was answered %q, %v; want AUTH_FAILED with the reason", b[:n], err)
+	if n, err := tc.Read(b[:]); err != nil || !strings.HasPrefix(string(b[:n]), "AUTH_FAILED,TEMP:1 point-to-site clients are connected over IKEv2 and OpenVPN") {
+		t.Fatalf("a client past the limit lowered to 1 was answered %q, %v; want AUTH_FAILED,TEMP with the reason", b[:n], err)
 	}
 	if cs := r.srv.Clients(); len(cs) != 1 || cs[0].Identity != "alice" {
 		t.Fatalf("clients after the changes: %+v, want alice alone", cs)
