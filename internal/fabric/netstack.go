@@ -54,6 +54,10 @@ const DefaultMTU = 1400
 
 const nicID = 1
 
+// maxRcvBuf is the largest receive buffer of a built-in host's TCP: one
+// whose window needs no scale (RFC 7323 §2.3).
+const maxRcvBuf = 0xffff
+
 // queueLen is how many packets the stack may have queued for the pump.
 const queueLen = 512
 
@@ -106,6 +110,19 @@ func newNetstack(name string, addr netip.Addr, mtu int, router Forwarder, serve 
 	})
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	// No window scaling: a receive buffer under 64 KiB, a window of at
+	// most 32 KiB. With a scale, gVisor rounds the window it advertises
+	// down, to zero while a peer may have sent into the window it offered
+	// before (Linux fills a window to its edge), and then drops each of
+	// the peer's segments whole, past that window, its ACK too (RFC 9293
+	// §3.10.7.4 has the ACK of a segment to a zero window processed): an
+	// application that writes before it reads again (the echo) waited for
+	// ever, and its connection with it.
+	rcvBuf := tcpip.TCPReceiveBufferSizeRangeOption{Min: tcp.MinBufferSize, Default: maxRcvBuf, Max: maxRcvBuf}
+	if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, &rcvBuf); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("host %s: receive buffer: %v", name, err)
+	}
 	ep := channel.New(queueLen, uint32(mtu), "")
 	if err := s.CreateNIC(nicID, ep); err != nil {
 		s.Close()
