@@ -463,26 +463,22 @@ func sameRemote(a, b *RemoteGateway) bool {
 }
 
 // setRemoteWhy keeps why gateway id could not be looked up ("": it was).
-func (r *Region) setRemoteWhy(id, why string) {
-	r.remoteMu.Lock()
-	defer r.remoteMu.Unlock()
-	if why == "" {
-		delete(r.remoteWhy, strings.ToLower(id))
-		return
-	}
-	r.remoteWhy[strings.ToLower(id)] = why
-}
+func (r *Region) setRemoteWhy(id, why string) { r.keepReason(r.remoteWhy, id, why) }
 
 // setRemoteMisfit keeps why the last answer for gateway id was not
 // taken ("": it was, or there was none).
-func (r *Region) setRemoteMisfit(id, why string) {
+func (r *Region) setRemoteMisfit(id, why string) { r.keepReason(r.remoteMisfit, id, why) }
+
+// keepReason sets why in reasons (remoteWhy or remoteMisfit) for gateway
+// id, or forgets it when why is "".
+func (r *Region) keepReason(reasons map[string]string, id, why string) {
 	r.remoteMu.Lock()
 	defer r.remoteMu.Unlock()
 	if why == "" {
-		delete(r.remoteMisfit, strings.ToLower(id))
+		delete(reasons, strings.ToLower(id))
 		return
 	}
-	r.remoteMisfit[strings.ToLower(id)] = why
+	reasons[strings.ToLower(id)] = why
 }
 
 // refreshRemotes looks up again every remote gateway that a connection
