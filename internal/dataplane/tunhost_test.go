@@ -133,26 +133,7 @@ func TestTUNHostDownCounted(t *testing.T) {
 func TestTUNHostNamespaceGone(t *testing.T) {
 	netnstest.Require(t, "ip", "ping")
 	ns := netnstest.New(t, "gone")
-	e := New(Options{})
-	defer e.Close()
-	web, vm := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.0.5")
-	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"), Hosts: []Host{
-		{ID: "web", Name: "web", Addr: web, Kind: HostNetstack},
-		{ID: "vm", Name: "vm", Addr: vm, Kind: HostTUN, NetNS: ns.Name},
-	}}}}
-	if _, err := e.Reconfig(cfg); err != nil {
-		t.Fatal(err)
-	}
-	h, _ := e.NetstackHost("web")
-	ping := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := h.Ping(ctx, vm)
-		return err
-	}
-	if err := ping(); err != nil {
-		t.Fatalf("ping to the host before: %v", err)
-	}
+	e, web, ping := startPingedTUNHost(t, ns)
 
 	if out, err := exec.Command("ip", "netns", "del", ns.Name).CombinedOutput(); err != nil {
 		t.Fatalf("ip netns del: %v: %s", err, out)
@@ -187,26 +168,7 @@ func TestTUNHostNamespaceGone(t *testing.T) {
 func TestTUNHostDeviceDeleted(t *testing.T) {
 	netnstest.Require(t, "ip", "ping")
 	ns := netnstest.New(t, "devdel")
-	e := New(Options{})
-	defer e.Close()
-	web, vm := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.0.5")
-	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"), Hosts: []Host{
-		{ID: "web", Name: "web", Addr: web, Kind: HostNetstack},
-		{ID: "vm", Name: "vm", Addr: vm, Kind: HostTUN, NetNS: ns.Name},
-	}}}}
-	if _, err := e.Reconfig(cfg); err != nil {
-		t.Fatal(err)
-	}
-	h, _ := e.NetstackHost("web")
-	ping := func() error {
-		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-		defer cancel()
-		_, err := h.Ping(ctx, vm)
-		return err
-	}
-	if err := ping(); err != nil {
-		t.Fatalf("ping to the host before: %v", err)
-	}
+	e, web, ping := startPingedTUNHost(t, ns)
 	var dev string
 	for l := range strings.Lines(ns.Run("ip", "-o", "link", "show")) {
 		if f := strings.Fields(l); len(f) > 1 && f[1] != "lo:" {
@@ -225,4 +187,30 @@ func TestTUNHostDeviceDeleted(t *testing.T) {
 	if out, err := ns.Try("ping", "-c", "1", "-W", "2", web.String()); err != nil {
 		t.Fatalf("ping from the namespace after Retry: %v\n%s", err, out)
 	}
+}
+
+// startPingedTUNHost starts an engine with a netstack host web and a TUN host vm in ns, checks that web pings vm, and returns that ping.
+func startPingedTUNHost(t *testing.T, ns *netnstest.NS) (e *Engine, web netip.Addr, ping func() error) {
+	t.Helper()
+	e = New(Options{})
+	t.Cleanup(func() { e.Close() })
+	web, vm := netip.MustParseAddr("10.1.0.4"), netip.MustParseAddr("10.1.0.5")
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16"), Hosts: []Host{
+		{ID: "web", Name: "web", Addr: web, Kind: HostNetstack},
+		{ID: "vm", Name: "vm", Addr: vm, Kind: HostTUN, NetNS: ns.Name},
+	}}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	h, _ := e.NetstackHost("web")
+	ping = func() error {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		defer cancel()
+		_, err := h.Ping(ctx, vm)
+		return err
+	}
+	if err := ping(); err != nil {
+		t.Fatalf("ping to the host before: %v", err)
+	}
+	return e, web, ping
 }
