@@ -18,6 +18,16 @@ func prefixes(ss ...string) []netip.Prefix {
 	return out
 }
 
+// bgpSite returns the connection c to the site branch and a gateway whose BGP speaker (AS 65515, 10.1.255.30) peers with the site's at peer.
+func bgpSite(peer string) (*arm.Connection, dataplane.Gateway) {
+	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
+	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
+		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
+			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr(peer), AS: 65010}}}}
+	return conn, g
+}
+
 // TestWrite covers what the API tests do not reach: ports other than 500
 // and 4500, IPv6 ends, InitiatorOnly, a key that swanctl.conf could not
 // hold, and the devices refused.
@@ -129,11 +139,7 @@ func TestWriteDeviceByName(t *testing.T) {
 // the EgressSnat rule (100.65.255.30): the selectors name the addresses
 // the device sees, which its ranges already hold, and no other.
 func TestWriteBGPBehindNAT(t *testing.T) {
-	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
-	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
-	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
-		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
-			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr("172.31.1.1"), AS: 65010}}}}
+	conn, g := bgpSite("172.31.1.1")
 	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"),
 		LocalPrefixes: prefixes("100.65.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24"), Routes: prefixes("172.31.1.0/24"),
 		NAT: []esptunnel.NAT{{Internal: netip.MustParsePrefix("192.168.1.0/24"), External: netip.MustParsePrefix("172.31.1.0/24")},
@@ -163,11 +169,7 @@ func TestWriteBGPBehindNAT(t *testing.T) {
 // EgressSnat one), not the device's outer address (local_ts = dynamic),
 // which left the session out of the tunnel.
 func TestWriteBGPOnlyIKEv1(t *testing.T) {
-	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
-	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
-	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
-		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
-			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr("192.168.1.1"), AS: 65010}}}}
+	conn, g := bgpSite("192.168.1.1")
 	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"), IKEv1: true,
 		LocalPrefixes: prefixes("10.2.0.0/16", "10.1.0.0/16")}
 	g.Connections = []dataplane.Connection{c}
@@ -206,11 +208,7 @@ func TestWriteBGPOnlyIKEv1(t *testing.T) {
 // (192.168.1.1, 172.31.1.1 after the IngressSnat rule); they held nothing
 // (local_ts empty), and the session never came up.
 func TestWriteBGPOnlyBehindNAT(t *testing.T) {
-	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
-	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
-	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
-		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
-			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr("172.31.1.1"), AS: 65010}}}}
+	conn, g := bgpSite("172.31.1.1")
 	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"),
 		LocalPrefixes: prefixes("100.65.0.0/16"),
 		NAT: []esptunnel.NAT{{Internal: netip.MustParsePrefix("192.168.1.0/24"), External: netip.MustParsePrefix("172.31.1.0/24")},
@@ -232,11 +230,7 @@ func TestWriteBGPOnlyBehindNAT(t *testing.T) {
 // gateway proposes it (dataplane.IKEv1Children); an end behind a NAT
 // rule was taken as held, and no child carried the session.
 func TestWriteBGPSpeakerOutsideRangesBehindNAT(t *testing.T) {
-	conn := &arm.Connection{Resource: arm.Resource{Name: "c"}}
-	conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
-	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1"),
-		BGP: &dataplane.GatewayBGP{AS: 65515, Addr: netip.MustParseAddr("10.1.255.30"),
-			Peers: []dataplane.BGPPeer{{Connection: "c", Addr: netip.MustParseAddr("172.31.1.1"), AS: 65010}}}}
+	conn, g := bgpSite("172.31.1.1")
 	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"), IKEv1: true,
 		LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("10.77.0.128/25"),
 		NAT: []esptunnel.NAT{{Internal: netip.MustParsePrefix("10.77.0.0/24"), External: netip.MustParsePrefix("172.31.1.0/24")}}}
