@@ -232,16 +232,7 @@ func TestNATWithBGPDeviceScript(t *testing.T) {
 		p.EgressNatRules = []arm.SubResource{{ID: g.Properties.NatRules[1].ID}}
 		p.ConnectionMode = arm.ModeResponderOnly
 	})
-	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.ch = netnstest.StartCharon(t, s.gw, netnstest.CharonConfig{Swanctl: script})
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("the device script:\n%s\nstrongSwan's SAs:\n%s", script, s.ch.SAs())
-		}
-	})
+	s.runDeviceScript(r, conn)
 	startBIRD(t, s.gw, hostIf(t, s.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
 	r.waitConnection(conn, 30*time.Second, "Connected", connected)
 	waitBGP(t, r, gw, 45*time.Second, "the session with the site behind NAT rules Connected, its range learned translated", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
@@ -277,6 +268,19 @@ func TestNATWithBGPOverIKEv1(t *testing.T) {
 		p.IngressNatRules = []arm.SubResource{{ID: g.Properties.NatRules[0].ID}}
 		p.ConnectionProtocol = arm.IKEv1
 	})
+	s.runDeviceScript(r, conn)
+	startBIRD(t, s.gw, hostIf(t, s.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
+	r.waitConnection(conn, 30*time.Second, "Connected", connected)
+	waitBGP(t, r, gw, 45*time.Second, "the session over IKEv1 Connected, the speaker's range learned translated", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
+		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "172.31.1.0/24", "EBgp", "65010")
+	})
+	ping(t, host, s.host, 10*time.Second)
+}
+
+// runDeviceScript has strongSwan at the site run conn's device script as it is, logging the script and its SAs if the test fails.
+func (s *site) runDeviceScript(r *region, conn arm.ID) {
+	t := s.t
+	t.Helper()
 	script, err := r.c.DeviceScript(t.Context(), conn, arm.VPNDeviceScriptParameters{})
 	if err != nil {
 		t.Fatal(err)
@@ -287,12 +291,6 @@ func TestNATWithBGPOverIKEv1(t *testing.T) {
 			t.Logf("the device script:\n%s\nstrongSwan's SAs:\n%s", script, s.ch.SAs())
 		}
 	})
-	startBIRD(t, s.gw, hostIf(t, s.gw, siteBGP), siteBGP, 65010, gwBGP, 65515)
-	r.waitConnection(conn, 30*time.Second, "Connected", connected)
-	waitBGP(t, r, gw, 45*time.Second, "the session over IKEv1 Connected, the speaker's range learned translated", func(ps []arm.BGPPeerStatus, routes []arm.GatewayRoute) bool {
-		return len(ps) == 1 && ps[0].State == "Connected" && hasRoute(routes, "172.31.1.0/24", "EBgp", "65010")
-	})
-	ping(t, host, s.host, 10*time.Second)
 }
 
 // TestNATDynamic: the VNet's 10.1.0.0/16 leaves for a site as the one
