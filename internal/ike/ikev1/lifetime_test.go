@@ -181,13 +181,9 @@ func TestQuickModeLifetimeOmitted(t *testing.T) {
 	}
 }
 
-// TestQuickModeLifetimeStated: our quick mode proposal states the child's
-// lifetime both in seconds and in kilobytes (by default Azure's 27000 s
-// and 102400000 KB), so that a peer that reads none of them does not take
-// 28800 s and no byte limit; a peer's lifetime in kilobytes shorter than
-// ours holds on both sides, in the data path's limits.
-func TestQuickModeLifetimeStated(t *testing.T) {
-	mi, mr, ri, rr := twoManagers(t, nil)
+// quickLifetimes shuttles the exchanges between mi and mr and returns the lifetime attributes of the initiator's first quick mode proposal.
+func quickLifetimes(t *testing.T, mi, mr *Manager, ri, rr *recorder) []wire.Attr {
+	t.Helper()
 	var life []wire.Attr
 	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
 		if fromI && life == nil && msg[18] == wire.ExchangeQuick {
@@ -200,6 +196,17 @@ func TestQuickModeLifetimeStated(t *testing.T) {
 		}
 		return false
 	})
+	return life
+}
+
+// TestQuickModeLifetimeStated: our quick mode proposal states the child's
+// lifetime both in seconds and in kilobytes (by default Azure's 27000 s
+// and 102400000 KB), so that a peer that reads none of them does not take
+// 28800 s and no byte limit; a peer's lifetime in kilobytes shorter than
+// ours holds on both sides, in the data path's limits.
+func TestQuickModeLifetimeStated(t *testing.T) {
+	mi, mr, ri, rr := twoManagers(t, nil)
+	life := quickLifetimes(t, mi, mr, ri, rr)
 	want := []wire.Attr{{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: 27000},
 		{Type: wire.AttrSALifeType, Value: wire.LifeKilobytes}, {Type: wire.AttrSALifeValue, Value: 102400000}}
 	if len(life) != len(want) || (len(life) == len(want) && [4]wire.Attr(life) != [4]wire.Attr(want)) {
@@ -231,18 +238,7 @@ func TestQuickModeNoByteLifetime(t *testing.T) {
 		pi.ChildLimits = esp.Limits{HardBytes: math.MaxUint64}
 		pr.ChildLimits = esp.Limits{HardBytes: math.MaxUint64}
 	})
-	var life []wire.Attr
-	shuttle(mi, mr, ri, rr, func(fromI bool, msg []byte, from, to netip.AddrPort) bool {
-		if fromI && life == nil && msg[18] == wire.ExchangeQuick {
-			_, _, in := quickProposal(t, mi, onlySA(t, mi), msg)
-			for _, a := range in.Proposals[0].Transforms[0].Attrs {
-				if a.Type == wire.AttrSALifeType || a.Type == wire.AttrSALifeValue {
-					life = append(life, a)
-				}
-			}
-		}
-		return false
-	})
+	life := quickLifetimes(t, mi, mr, ri, rr)
 	want := []wire.Attr{{Type: wire.AttrSALifeType, Value: wire.LifeSeconds}, {Type: wire.AttrSALifeValue, Value: 27000}}
 	if !slices.Equal(life, want) {
 		t.Errorf("our quick mode proposal states the lifetimes %v, want %v", life, want)
