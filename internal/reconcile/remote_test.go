@@ -15,6 +15,27 @@ import (
 	"github.com/vnetgw/vnetgw/internal/region"
 )
 
+// farRemote returns g as the peer region's gateway, at 127.10.1.9, of the VNet far (10.9.0.0/16).
+func farRemote(g arm.VirtualNetworkGateway) *region.RemoteGateway {
+	return &region.RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("127.10.1.9"),
+		VNetID: arm.NetworkID(sub, "far", "virtualNetworks", "far").String(), VNetPrefixes: []string{"10.9.0.0/16"}}
+}
+
+// shownStatus returns connection cid's status and reason ("status: reason") as written from reg's snapshot and the data path's dp.
+func shownStatus(t *testing.T, reg *region.Region, dp dataplane.Status, cid arm.ID) string {
+	t.Helper()
+	for _, st := range statusUpdates(reg.Snapshot(), dp, nil, nil, "", true).byVNet {
+		if b, ok := st[cid.Key()]; ok {
+			var cs region.ConnectionStatus
+			if err := json.Unmarshal(b, &cs); err != nil {
+				t.Fatal(err)
+			}
+			return cs.ConnectionStatus + ": " + cs.Reason
+		}
+	}
+	return "no status"
+}
+
 // vanishingPeer is a peer region whose one gateway is there until gone
 // is set (deleted in its region).
 type vanishingPeer struct {
@@ -28,8 +49,7 @@ func (p *vanishingPeer) Gateway(_ context.Context, id string) (*region.RemoteGat
 	}
 	g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: p.id, Name: "far-gw", Location: "northeurope"}}
 	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
-	return &region.RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("127.10.1.9"),
-		VNetID: arm.NetworkID(sub, "far", "virtualNetworks", "far").String(), VNetPrefixes: []string{"10.9.0.0/16"}}, nil
+	return farRemote(g), nil
 }
 
 func (*vanishingPeer) ConnectionsTo(context.Context, string) ([]region.ConnectionTo, error) {
@@ -50,18 +70,7 @@ func TestRemoteGatewayGoneReason(t *testing.T) {
 	c.Properties.ConnectionType, c.Properties.SharedKey = arm.ConnectionVnet2Vnet, "abc123"
 	c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(gw.String()), arm.Ref(peer.id)
 	must(reg.PutConnection(context.Background(), cid, c))
-	reason := func() string {
-		for _, st := range statusUpdates(reg.Snapshot(), dataplane.Status{}, nil, nil, "", true).byVNet {
-			if b, ok := st[cid.Key()]; ok {
-				var cs region.ConnectionStatus
-				if err := json.Unmarshal(b, &cs); err != nil {
-					t.Fatal(err)
-				}
-				return cs.ConnectionStatus + ": " + cs.Reason
-			}
-		}
-		return "no status"
-	}
+	reason := func() string { return shownStatus(t, reg, dataplane.Status{}, cid) }
 	if r := reason(); strings.Contains(r, "peer region") {
 		t.Fatalf("while the remote gateway is there: %s", r)
 	}
@@ -93,8 +102,7 @@ func (p *bgpPeer) Gateway(_ context.Context, id string) (*region.RemoteGateway, 
 	if asn := p.asn.Load(); asn != 0 {
 		g.Properties.EnableBGP, g.Properties.BGPSettings.ASN = true, asn
 	}
-	return &region.RemoteGateway{Gateway: g, PublicAddr: netip.MustParseAddr("127.10.1.9"),
-		VNetID: arm.NetworkID(sub, "far", "virtualNetworks", "far").String(), VNetPrefixes: []string{"10.9.0.0/16"}}, nil
+	return farRemote(g), nil
 }
 
 func (*bgpPeer) ConnectionsTo(context.Context, string) ([]region.ConnectionTo, error) {
@@ -119,18 +127,7 @@ func TestRemoteBGPMisfitReason(t *testing.T) {
 	c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(gw.String()), arm.Ref(peer.id)
 	must(reg.PutConnection(context.Background(), cid, c))
 	up := dataplane.Status{Connections: map[string]dataplane.ConnectionStatus{cid.Key(): {TunnelState: dataplane.TunnelState{State: region.Connected}}}}
-	shown := func() string {
-		for _, st := range statusUpdates(reg.Snapshot(), up, nil, nil, "", true).byVNet {
-			if b, ok := st[cid.Key()]; ok {
-				var cs region.ConnectionStatus
-				if err := json.Unmarshal(b, &cs); err != nil {
-					t.Fatal(err)
-				}
-				return cs.ConnectionStatus + ": " + cs.Reason
-			}
-		}
-		return "no status"
-	}
+	shown := func() string { return shownStatus(t, reg, up, cid) }
 	if s := shown(); s != region.Connected+": " {
 		t.Fatalf("while the remote gateway fits: %q", s)
 	}
