@@ -252,3 +252,33 @@ func TestWriteBGPSpeakerOutsideRangesBehindNAT(t *testing.T) {
 		t.Errorf("IKEv2, a BGP speaker outside the site's ranges behind its IngressSnat rule:\n%s", got)
 	}
 }
+
+// Two connections to one device whose names differ only in a character
+// that swanctl.conf's section names cannot hold ("to.branch" and
+// "to_branch") get scripts of sections and files of their own: each is
+// installed as conf.d/NAME.conf, and one name would have the second
+// overwrite the first. A name that needs nothing replaced is kept.
+func TestWriteNamesApart(t *testing.T) {
+	g := dataplane.Gateway{ID: "gw", PublicAddr: netip.MustParseAddr("198.51.100.1")}
+	c := dataplane.Connection{ID: "c", Remote: netip.MustParseAddr("203.0.113.2"), PSK: dataplane.Secret("abc123"),
+		LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24")}
+	g.Connections = []dataplane.Connection{c}
+	installs := map[string]string{}
+	for _, name := range []string{"to_branch", "to.branch"} {
+		conn := &arm.Connection{Resource: arm.Resource{Name: name, ID: "/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/connections/" + name}}
+		conn.Properties.LocalNetworkGateway2 = arm.Ref("/subscriptions/s/resourceGroups/g/providers/Microsoft.Network/localNetworkGateways/branch")
+		got, err := write(conn, []instance{{g, c}}, Ports{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, rest, _ := strings.Cut(got, "Install it as ")
+		install, _, _ := strings.Cut(rest, " ")
+		if other, ok := installs[install]; ok {
+			t.Errorf("connections %s and %s are both installed as %s", other, name, install)
+		}
+		installs[install] = name
+		if name == "to_branch" && (install != "/etc/swanctl/conf.d/g-to_branch.conf" || !strings.Contains(got, "\n  g-to_branch {\n")) {
+			t.Errorf("connection to_branch's name changed:\n%s", got)
+		}
+	}
+}

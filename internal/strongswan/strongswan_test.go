@@ -100,3 +100,28 @@ func TestSecretValue(t *testing.T) {
 		}
 	}
 }
+
+// Names that differ only in characters a section name cannot hold stay
+// apart (two connections "hub.a" and "hub_a" installed on one device
+// would otherwise be one section, one overriding the other), and a name
+// that needs nothing replaced is kept as it is.
+func TestSectionName(t *testing.T) {
+	for _, name := range []string{"rg-to_branch", "G-c1", "a"} {
+		if got := SectionName(name); got != name {
+			t.Errorf("SectionName(%q) = %q, want it unchanged", name, got)
+		}
+	}
+	seen := map[string]string{}
+	for _, name := range []string{"rg-hub_a", "rg-hub.a", "rg-hub(a", "rg(1)-hub.a", "rg_1_-hub.a", "rg-hub.a.", "rg-hübа"} {
+		got := SectionName(name)
+		if strings.ContainsFunc(got, func(r rune) bool {
+			return r != '-' && r != '_' && !('a' <= r && r <= 'z') && !('A' <= r && r <= 'Z') && !('0' <= r && r <= '9')
+		}) {
+			t.Errorf("SectionName(%q) = %q, which a section name cannot be", name, got)
+		}
+		if other, ok := seen[got]; ok {
+			t.Errorf("SectionName(%q) = SectionName(%q) = %q", name, other, got)
+		}
+		seen[got] = name
+	}
+}

@@ -1,6 +1,7 @@
 package strongswan
 
 import (
+	"crypto/sha256"
 	"encoding/hex"
 	"io"
 	"strings"
@@ -39,14 +40,24 @@ type Secret struct {
 
 // SectionName makes a name a swanctl.conf section name, which holds no
 // dots (they separate sections) nor anything but ASCII letters, digits,
-// '-' and '_': each other character becomes '_'.
+// '-' and '_': each other character becomes '_', and then a hash of the
+// name follows ("rg-hub.a" is "rg-hub_a-" and 8 hex digits), so that
+// names that differ only there ("rg-hub_a") stay apart on a device that
+// holds both. A name with nothing to replace is kept as it is.
 func SectionName(name string) string {
-	return strings.Map(func(r rune) rune {
+	replaced := false
+	s := strings.Map(func(r rune) rune {
 		if r == '-' || r == '_' || 'a' <= r && r <= 'z' || 'A' <= r && r <= 'Z' || '0' <= r && r <= '9' {
 			return r
 		}
+		replaced = true
 		return '_'
 	}, name)
+	if !replaced {
+		return s
+	}
+	sum := sha256.Sum256([]byte(name))
+	return s + "-" + hex.EncodeToString(sum[:4])
 }
 
 // SecretValue writes a pre-shared key as a swanctl.conf secret: quoted,
