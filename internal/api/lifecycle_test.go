@@ -165,6 +165,25 @@ func TestActiveActiveOffUnderCustomBgp(t *testing.T) {
 	}
 }
 
+// TestCustomBgpRoundTrip: the bgpPeeringAddresses a GET gives, one entry
+// for each IP configuration, are taken back by a PUT of what it gave, the
+// custom APIPA addresses kept.
+func TestCustomBgpRoundTrip(t *testing.T) {
+	e, s, g, _ := twoIPConfigGateway(t)
+	p := g["properties"].(obj)
+	p["activeActive"] = true
+	p["enableBgp"] = true
+	p["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddresses": []obj{
+		{"ipconfigurationId": "ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2"}},
+		{"ipconfigurationId": "ipconfig2", "customBgpIpAddresses": []string{"169.254.22.2"}}}}
+	e.must("PUT", s.gw, g)
+	r := e.roundTrip(t, s.gw)
+	if r.status >= 300 || r.str("properties.bgpSettings.bgpPeeringAddresses.0.customBgpIpAddresses.0") != "169.254.21.2" ||
+		r.str("properties.bgpSettings.bgpPeeringAddresses.1.customBgpIpAddresses.0") != "169.254.22.2" {
+		t.Errorf("gateway GET→PUT: %d %s", r.status, r.body)
+	}
+}
+
 // TestSiteAddressOntoAnotherSite: a site may not move its device onto the
 // address of another site connected to the same gateway (R34).
 func TestSiteAddressOntoAnotherSite(t *testing.T) {

@@ -1215,6 +1215,28 @@ func TestR41BGP(t *testing.T) {
 					t.Fatalf("custom BGP address = %q", got)
 				}
 			}),
+		// A second entry for one IP configuration replaced the first, and
+		// entries beyond the gateway's IP configurations were dropped:
+		// the user's custom APIPA addresses lost, with a 200.
+		gwBGP("two bgpPeeringAddresses entries for one IP configuration are refused, not one dropped",
+			obj{"bgpPeeringAddresses": []obj{
+				{"ipconfigurationId": netPath(subA, "rg", "virtualNetworkGateways", "gw") + "/ipConfigurations/ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2"}},
+				{"ipconfigurationId": "ipconfig1", "customBgpIpAddresses": []string{"169.254.22.5"}}}},
+			400, "InvalidParameter", func(t *testing.T, _ *env, r resp) {
+				if m := r.str("error.message"); !strings.Contains(m, "bgpPeeringAddresses[1]") || !strings.Contains(m, "ipconfig1") {
+					t.Fatalf("message %q: want it to name entry [1] and ipconfig1", m)
+				}
+			}),
+		gwBGP("more bgpPeeringAddresses entries than IP configurations are refused, not dropped",
+			obj{"bgpPeeringAddresses": []obj{
+				{"ipconfigurationId": "ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2"}},
+				{"ipconfigurationId": "ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2"}},
+				{"ipconfigurationId": "ipconfig1", "customBgpIpAddresses": []string{"169.254.22.5"}}}},
+			400, "InvalidParameter", func(t *testing.T, _ *env, r resp) {
+				if m := r.str("error.message"); !strings.Contains(m, "bgpPeeringAddresses[1]") || !strings.Contains(m, "ipconfig1") {
+					t.Fatalf("message %q: want it to name entry [1] and ipconfig1", m)
+				}
+			}),
 		gwBGP("a peering address outside the GatewaySubnet is refused", obj{"asn": 65010, "bgpPeeringAddress": "10.1.0.10"}, 400, "InvalidBgpPeeringAddress", nil),
 		gwBGP("a peering address inside the GatewaySubnet is kept", obj{"asn": 65010, "bgpPeeringAddress": "10.1.255.20"}, 200, "",
 			func(t *testing.T, _ *env, r resp) {

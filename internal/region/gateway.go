@@ -682,6 +682,7 @@ func stageBGP(tx *txn, id arm.ID, p *arm.VirtualNetworkGatewayProperties, sku ru
 	}
 	b.BGPPeeringAddress = strings.Join(addrs, ",")
 	custom := map[string][]string{}
+	entry := map[string]int{} // each IP configuration's entry, by its id
 	for i, pa := range b.BGPPeeringAddresses {
 		for _, a := range pa.CustomBGPIPAddresses {
 			if ip, err := netip.ParseAddr(a); err != nil || !rules.CustomAPIPA(ip) {
@@ -699,6 +700,16 @@ func stageBGP(tx *txn, id arm.ID, p *arm.VirtualNetworkGatewayProperties, sku ru
 			return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].ipconfigurationId", i),
 				Message: fmt.Sprintf("%q is none of the gateway's IP configurations", pa.IPConfigurationID)}
 		}
+		// One entry an IP configuration: a second (or one past the
+		// gateway's IP configurations) would replace or drop the first's
+		// addresses.
+		key := strings.ToLower(p.IPConfigurations[j].ID)
+		if k, ok := entry[key]; ok {
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].ipconfigurationId", i),
+				Message: fmt.Sprintf("bgpPeeringAddresses[%d] (%q) names IP configuration %s, as bgpPeeringAddresses[%d] does; give one entry for each of the gateway's %d IP configurations",
+					i, pa.IPConfigurationID, p.IPConfigurations[j].Name, k, len(p.IPConfigurations))}
+		}
+		entry[key] = i
 		// Each instance's speaker listens at its own: one address at
 		// both, the VNet router would send its sessions to one of them.
 		for _, a := range pa.CustomBGPIPAddresses {
