@@ -184,6 +184,40 @@ func TestCustomBgpRoundTrip(t *testing.T) {
 	}
 }
 
+// TestActiveActiveOffRoundTrip: an active-active BGP gateway made single
+// by a GET→PUT of itself without its second IP configuration (as
+// vnet-gateway update does) is taken: its GET names both configurations
+// in bgpSettings.bgpPeeringAddresses, and the entry of the one taken away
+// was refused as none of the gateway's. One that carries custom APIPA
+// addresses is still refused, not dropped with them.
+func TestActiveActiveOffRoundTrip(t *testing.T) {
+	for _, custom := range []bool{false, true} {
+		e, s, g, _ := twoIPConfigGateway(t)
+		p := g["properties"].(obj)
+		p["activeActive"] = true
+		p["enableBgp"] = true
+		second := obj{"ipconfigurationId": "ipconfig2"}
+		if custom {
+			second["customBgpIpAddresses"] = []string{"169.254.22.2"}
+		}
+		p["bgpSettings"] = obj{"asn": 65020, "bgpPeeringAddresses": []obj{
+			{"ipconfigurationId": "ipconfig1", "customBgpIpAddresses": []string{"169.254.21.2"}}, second}}
+		e.must("PUT", s.gw, g)
+		var got obj
+		json.Unmarshal(e.must("GET", s.gw, nil).body, &got)
+		gp := got["properties"].(obj)
+		gp["activeActive"] = false
+		gp["ipConfigurations"] = gp["ipConfigurations"].([]any)[:1]
+		r := e.do("PUT", s.gw, got)
+		switch {
+		case !custom && (r.status >= 300 || r.str("properties.bgpSettings.bgpPeeringAddresses.0.customBgpIpAddresses.0") != "169.254.21.2" || r.str("properties.bgpSettings.bgpPeeringAddresses.1.ipconfigurationId") != ""):
+			t.Errorf("active-active gateway GET→PUT without its second IP configuration: %d %s, want it single, its first configuration's custom address kept", r.status, r.body)
+		case custom && (r.status != 400 || !strings.Contains(r.str("error.message"), "169.254.22.2")):
+			t.Errorf("the same, the second configuration's entry with a custom address: %d %s, want 400 naming the address", r.status, r.body)
+		}
+	}
+}
+
 // TestSiteAddressOntoAnotherSite: a site may not move its device onto the
 // address of another site connected to the same gateway (R34).
 func TestSiteAddressOntoAnotherSite(t *testing.T) {

@@ -697,8 +697,18 @@ func stageBGP(tx *txn, id arm.ID, p *arm.VirtualNetworkGatewayProperties, sku ru
 			return arm.Equal(c.ID, pa.IPConfigurationID) || strings.EqualFold(c.Name, pa.IPConfigurationID)
 		})
 		if j < 0 {
-			return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].ipconfigurationId", i),
-				Message: fmt.Sprintf("%q is none of the gateway's IP configurations", pa.IPConfigurationID)}
+			// The entry of an IP configuration of this gateway's that the
+			// PUT takes away (its GET sent back without it: active-active
+			// turned off) goes with it, unless it has addresses of the
+			// user's to lose.
+			if len(pa.CustomBGPIPAddresses) == 0 && strings.HasPrefix(strings.ToLower(pa.IPConfigurationID), strings.ToLower(id.String()+"/ipConfigurations/")) {
+				continue
+			}
+			msg := fmt.Sprintf("%q is none of the gateway's IP configurations", pa.IPConfigurationID)
+			if len(pa.CustomBGPIPAddresses) > 0 {
+				msg += fmt.Sprintf(": its custom BGP addresses %s would have no instance; give them to one of its configurations, or leave them out", strings.Join(pa.CustomBGPIPAddresses, ", "))
+			}
+			return &arm.Error{Code: arm.CodeInvalidParameter, Target: fmt.Sprintf("properties.bgpSettings.bgpPeeringAddresses[%d].ipconfigurationId", i), Message: msg}
 		}
 		// One entry an IP configuration: a second (or one past the
 		// gateway's IP configurations) would replace or drop the first's
