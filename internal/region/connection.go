@@ -306,6 +306,7 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 	// Limits of gateway 1: multi-site (R28), tunnels per SKU (R32), no
 	// second tunnel to the same site (R34).
 	var others []*arm.Connection
+	mine, mineBGP := peerAddresses(tx, p), bgpPeerAddresses(tx, p) // looked up once, not for each other connection
 	for _, o := range connectionsOf(tx, g1ID) {
 		if arm.Equal(o.ID, c.ID) {
 			continue
@@ -314,19 +315,19 @@ func (r *Region) stageConnection(tx *txn, id arm.ID, c *arm.Connection, old *arm
 			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s is already connected to %s by connection %s; there can be only one tunnel between a VNet and a site (R34)", g1.Name, remote, o.ID)
 		}
 		theirs := peerAddresses(tx, &o.Properties)
-		if i := slices.IndexFunc(peerAddresses(tx, p), func(a string) bool { return slices.Contains(theirs, a) }); i >= 0 {
-			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s already has a tunnel to the device at %s, by connection %s; one device is one site (R34)", g1.Name, peerAddresses(tx, p)[i], o.ID)
+		if i := slices.IndexFunc(mine, func(a string) bool { return slices.Contains(theirs, a) }); i >= 0 {
+			return arm.Errorf(arm.CodeDuplicateConnection, "gateway %s already has a tunnel to the device at %s, by connection %s; one device is one site (R34)", g1.Name, mine[i], o.ID)
 		}
 		// The gateway's speaker has one session per peer address: the
 		// second site's would never come up.
 		theirBGP := bgpPeerAddresses(tx, &o.Properties)
-		if i := slices.IndexFunc(bgpPeerAddresses(tx, p), func(a netip.Addr) bool { return slices.Contains(theirBGP, a) }); i >= 0 {
+		if i := slices.IndexFunc(mineBGP, func(a netip.Addr) bool { return slices.Contains(theirBGP, a) }); i >= 0 {
 			target := "properties.localNetworkGateway2"
 			if p.ConnectionType == arm.ConnectionVnet2Vnet {
 				target = "properties.virtualNetworkGateway2"
 			}
 			return &arm.Error{Code: arm.CodeDuplicateConnection, Target: target,
-				Message: fmt.Sprintf("gateway %s already peers over BGP with the speaker at %s, by connection %s; each site's bgpSettings.bgpPeeringAddress is its own, a BGP session each (R41)", g1.Name, bgpPeerAddresses(tx, p)[i], o.ID)}
+				Message: fmt.Sprintf("gateway %s already peers over BGP with the speaker at %s, by connection %s; each site's bgpSettings.bgpPeeringAddress is its own, a BGP session each (R41)", g1.Name, mineBGP[i], o.ID)}
 		}
 		others = append(others, o)
 	}
