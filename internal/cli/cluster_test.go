@@ -15,7 +15,9 @@ import (
 // VPN client package of whichever node they asked, reached no gateway
 // after a move, or before one when the node they asked did not run it.
 // It joined, and each node wrote its own ports into what it handed out.
-// A node with the same ports joins.
+// So is one with another --public-ip-pool (a public IP address's pool
+// depended on the node that took its PUT). A node with the same ports
+// and pool joins.
 func TestClusterNodesHaveTheSamePorts(t *testing.T) {
 	e := etcdtest.Start(t)
 	node := func(name, ikePort string) []string {
@@ -25,16 +27,22 @@ func TestClusterNodesHaveTheSamePorts(t *testing.T) {
 	serveInBackground(t, node("a", "1500")...)
 
 	args := node("b", "1501")
-	want := `error: node set unlike the live nodes: this node has --ike-port 1501 --natt-port 4501 --sstp-port 1443 --internet-egress=false, live node "a" has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=false: give every node the same`
+	want := `error: node set unlike the live nodes: this node has --ike-port 1501 --natt-port 4501 --sstp-port 1443 --internet-egress=false --public-ip-pool 127.42.0.1-127.42.0.254, live node "a" has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=false --public-ip-pool 127.42.0.1-127.42.0.254: give every node the same`
 	if code, out, errOut := serveUntilServing(t, args...); code != 1 || !strings.Contains(errOut, want) {
 		t.Errorf("vnetgw %s beside a node with --ike-port 1500: exit %d, want 1 and %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
 	}
 	args = append(node("b", "1500"), "--internet-egress")
-	want = `error: node set unlike the live nodes: this node has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=true, live node "a" has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=false: give every node the same`
+	want = `error: node set unlike the live nodes: this node has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=true --public-ip-pool 127.42.0.1-127.42.0.254, live node "a" has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=false --public-ip-pool 127.42.0.1-127.42.0.254: give every node the same`
 	if code, out, errOut := serveUntilServing(t, args...); code != 1 || !strings.Contains(errOut, want) {
 		t.Errorf("vnetgw %s beside a node without --internet-egress: exit %d, want 1 and %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
 	}
-	args = node("b", "1500")
+	args = append(node("b", "1500"), "--public-ip-pool", "127.42.1.0/24")
+	want = `error: node set unlike the live nodes: this node has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=false --public-ip-pool 127.42.1.1-127.42.1.254, live node "a" has --ike-port 1500 --natt-port 4501 --sstp-port 1443 --internet-egress=false --public-ip-pool 127.42.0.1-127.42.0.254: give every node the same`
+	if code, out, errOut := serveUntilServing(t, args...); code != 1 || !strings.Contains(errOut, want) {
+		t.Errorf("vnetgw %s beside a node of another pool: exit %d, want 1 and %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
+	}
+	// The same pool written as a range is the same pool.
+	args = append(node("b", "1500"), "--public-ip-pool", "127.42.0.1-127.42.0.254")
 	if code, out, errOut := serveUntilServing(t, args...); code != 0 {
 		t.Errorf("vnetgw %s beside a node of the same ports: exit %d\n%s%s", strings.Join(args, " "), code, out, errOut)
 	}

@@ -295,8 +295,9 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 // alike is what every node of a cluster must be given the same: the
 // gateways' ports, which their peers and point-to-site clients (told by
 // the device scripts and VPN client packages of any node) reach them
-// on, on whichever node runs them; and whether the VNets' hosts reach
-// the Internet (R43), which would otherwise change as a VNet moves.
+// on, on whichever node runs them; whether the VNets' hosts reach the
+// Internet (R43), which would otherwise change as a VNet moves; and the
+// pool the public addresses come from, which every node may give out.
 func alike(cfg Config) string {
 	or := func(p, def uint16) uint16 {
 		if p == 0 {
@@ -304,7 +305,8 @@ func alike(cfg Config) string {
 		}
 		return p
 	}
-	return fmt.Sprintf("--ike-port %d --natt-port %d --sstp-port %d --internet-egress=%t", or(cfg.IKEPort, 500), or(cfg.NATTPort, 4500), or(cfg.SSTPPort, 443), cfg.InternetEgress)
+	pool, _ := region.ParsePool(cfg.PublicIPPool) // checked; FIRST-LAST, so that a prefix and its range are alike
+	return fmt.Sprintf("--ike-port %d --natt-port %d --sstp-port %d --internet-egress=%t --public-ip-pool %s", or(cfg.IKEPort, 500), or(cfg.NATTPort, 4500), or(cfg.SSTPPort, 443), cfg.InternetEgress, pool)
 }
 
 // check refuses a Config that New could not serve, naming the flag and
