@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/netip"
 	"path/filepath"
 	"slices"
@@ -244,5 +245,53 @@ func TestPeerRegionPrefixPairLimit(t *testing.T) {
 	time.Sleep(region.RemoteRefresh + time.Second)
 	if got := routesOf(reg, s.vnet); len(got) != 256 {
 		t.Fatalf("after the peer's VNet grew to 257 ranges: our VNet routes %d of them to the tunnel, want the 256 known", len(got))
+	}
+}
+
+// heldRegion is a peer region that is asked about connections to a
+// gateway here, says so on asked and, once release is closed, answers
+// that it cannot be reached.
+type heldRegion struct{ asked, release chan struct{} }
+
+func (heldRegion) Gateway(_ context.Context, id string) (*region.RemoteGateway, error) {
+	return nil, fmt.Errorf("%s: %w", id, region.ErrNoRemote)
+}
+
+func (p heldRegion) ConnectionsTo(context.Context, string) ([]region.ConnectionTo, error) {
+	p.asked <- struct{}{}
+	<-p.release
+	return nil, errors.New("connect: connection refused")
+}
+
+// TestPatchDuringRefusedDeleteKeepsNoMark: a PATCH of a gateway's tags
+// while its delete asks the peer regions (the gateway shown Deleting),
+// and the delete then refused as a peer could not be asked, leaves the
+// gateway Succeeded with its tags, as any other write of it does. The
+// PATCH kept the Deleting mark under a new etag, so the refused delete
+// did not take back a mark it no longer found as it made it: the gateway
+// stayed Deleting for good, and other regions refused connections to it.
+func TestPatchDuringRefusedDeleteKeepsNoMark(t *testing.T) {
+	peer := heldRegion{asked: make(chan struct{}, 1), release: make(chan struct{})}
+	e := newEnv(t, envOptions{remotes: peer})
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw1")
+	done := make(chan resp, 1)
+	go func() { done <- e.do("DELETE", s.gw, nil) }()
+	<-peer.asked
+	if st := e.must("GET", s.gw, nil).str("properties.provisioningState"); st != "Deleting" {
+		t.Fatalf("the gateway is %s while its delete asks the peers, want Deleting", st)
+	}
+	if r := e.do("PATCH", s.gw, `{"tags":{"owner":"network-team"}}`); r.status != http.StatusOK {
+		t.Fatalf("PATCH of the tags while the delete asks the peers: %d %s", r.status, r.body)
+	}
+	close(peer.release)
+	if r := <-done; r.status != http.StatusConflict || r.code() != "InUseVirtualNetworkGatewayCannotBeDeleted" {
+		t.Fatalf("DELETE while the peer region cannot be reached: %d %s", r.status, r.body)
+	}
+	g := e.must("GET", s.gw, nil)
+	if st := g.str("properties.provisioningState"); st != "Succeeded" {
+		t.Errorf("the gateway whose delete was refused is %s, want Succeeded", st)
+	}
+	if g.str("tags.owner") != "network-team" {
+		t.Errorf("the gateway's tags are %v after the PATCH, want owner network-team", g.field("tags"))
 	}
 }

@@ -424,6 +424,13 @@ func (r *Region) Update(ctx context.Context, id arm.ID, p Patch) (any, error) {
 		if g, ok := c.(*arm.ResourceGroup); ok && p.ManagedBy != nil {
 			g.ManagedBy = *p.ManagedBy
 		}
+		if g, ok := c.(*arm.VirtualNetworkGateway); ok {
+			// Written again, as a PUT does: a delete's Deleting mark
+			// goes, which that delete, finding the gateway changed,
+			// makes again, or, refused, would no longer find to take
+			// back.
+			g.Properties.ProvisioningState = arm.Succeeded
+		}
 		if res := resourceOf(c); res != nil {
 			res.Etag = newEtag()
 		}
