@@ -387,8 +387,23 @@ func (c *Client) DNS() []netip.Addr {
 	return out
 }
 
-// Send sends an IPv4 packet through the gateway.
-func (c *Client) Send(pkt []byte) error { return c.l.SendIP(pkt) }
+// Send sends an IPv4 packet through the gateway; it refuses any other.
+func (c *Client) Send(pkt []byte) error {
+	if !isIPv4(pkt) {
+		c.l.dropped.Add(1)
+		return errNotIPv4
+	}
+	return c.l.SendIP(pkt)
+}
+
+// errNotIPv4 is the client's refusal of a packet that is not IPv4.
+var errNotIPv4 = errors.New("not an IPv4 packet: the link carries IPv4 alone (IPCP), no IPv6 (IPV6CP)")
+
+// isIPv4 reports whether pkt may be an IPv4 packet: the link's only
+// network protocol, which PPP protocol 0x0021 carries (RFC 1332 §3);
+// IPv6 would go only once IPV6CP is open (RFC 5072 §3), which the link
+// does not negotiate.
+func isIPv4(pkt []byte) bool { return len(pkt) >= 20 && pkt[0]>>4 == 4 }
 
 // MTU is the longest IP packet the gateway takes: the MRU of its LCP
 // request (RFC 1661 §6.1; 1500 when it names none), within what an SSTP
@@ -401,10 +416,12 @@ func (c *Client) MTU() int { return c.l.mtu() }
 // made) is cut into fragments that fit (RFC 791 §3.2), or, with Don't
 // Fragment set, answered to its sender with ICMP Fragmentation Needed
 // and the gateway's MTU (RFC 1191 §4), as the gateway answers the VNet's
-// (Server.Deliver): it does not vanish.
+// (Server.Deliver): it does not vanish. What is not IPv4 (the device's
+// own IPv6 router solicitations and listener reports) is dropped and
+// counted, never sent in frames of IPv4.
 func (c *Client) Forward(pkt []byte) {
-	if len(pkt) < 20 || pkt[0]>>4 != 4 {
-		c.l.SendIP(pkt)
+	if !isIPv4(pkt) {
+		c.l.dropped.Add(1)
 		return
 	}
 	if mtu := c.l.mtu(); len(pkt) > mtu && fragment4(pkt, mtu, func(f []byte) { c.l.SendIP(f) }) {
