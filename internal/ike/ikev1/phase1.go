@@ -833,17 +833,28 @@ func (m *Manager) dropSurplus(p *peer) {
 
 // initialContact drops the children and SAs a restarted peer forgot:
 // those from before sa, the first SA of the peer's since (RFC 2407
-// §4.6.3.3). A child made on sa is the peer's too and stays: the
+// §4.6.3.3), which began with sa's Main Mode. What was established or
+// begun since is the peer's too and stays: a child made on sa (the
 // notification may come in an informational exchange of its own after
-// a quick mode on sa.
+// a quick mode on sa), and an SA that completed meanwhile, with its
+// children (both sides started a Main Mode at once, and sa's message 5
+// with the notification was lost and came again after the other's was
+// done: the peer holds that SA, and may carry the connection on it).
 func (m *Manager) initialContact(sa *isakmpSA) {
+	// RFC 2407 §4.6.3.3: the SAs the peer had before this first one are the stale ones.
+	stale := func(o *isakmpSA) bool {
+		if o.state == stEstablished {
+			return o.established.Before(sa.created)
+		}
+		return o.created.Before(sa.created)
+	}
 	for _, o := range m.sasOf(sa.p) {
-		if o != sa {
+		if o != sa && stale(o) {
 			m.dropSA(o)
 		}
 	}
 	sa.p.children = slices.DeleteFunc(sa.p.children, func(c *child) bool {
-		if c.sa == sa && !c.installed.Before(sa.established) {
+		if !c.installed.Before(sa.created) {
 			return false
 		}
 		m.removeChild(sa.p, c)
