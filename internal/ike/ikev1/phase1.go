@@ -1057,12 +1057,26 @@ func (sa *isakmpSA) sendDPD() {
 // dead ends the SA, those it replaced and the peer's children: the peer
 // is gone. A replaced SA (a newer established one of the peer's took its
 // place) goes alone: the newer one carries the connection, and the
-// children still on the old one move to it by their rekeys.
+// children still on the old one move to it by their rekeys. So does a
+// Main Mode of ours that failed while an SA is established: the peer
+// answers there, and it is a renewal that failed.
 func (sa *isakmpSA) dead(why string) {
 	p := sa.p
 	if sa.state == stEstablished && sa.m.newest(p) != sa {
 		sa.m.log.Info("IKEv1 replaced SA lost", "conn", p.cfg.Name, "why", why)
 		sa.m.dropSA(sa)
+		return
+	}
+	if est := sa.m.newest(p); sa.state != stEstablished && est != nil {
+		// A Main Mode of ours that failed beside an established SA (a
+		// renewal, say): that SA still carries the connection, and its
+		// own DPD tells whether the peer is alive. It is tried again
+		// after ReconnectDelay while that SA lasts.
+		sa.m.log.Warn("IKEv1 phase 1 renewal failed; the current ISAKMP SA carries the connection until it ends", "conn", p.cfg.Name, "why", why,
+			"sa_ends_in", time.Until(est.established.Add(est.s.Life)).Round(time.Second))
+		p.lastErr = why
+		sa.m.dropSA(sa)
+		p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
 		return
 	}
 	sa.m.log.Warn("IKEv1 peer dead", "conn", p.cfg.Name, "why", why)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"log/slog"
 	"net/netip"
 	"slices"
 	"sync/atomic"
@@ -751,5 +752,55 @@ func TestSurplusSAKeepsQuickMode(t *testing.T) {
 	}
 	if ni, nr := established(mi), established(mr); ni > maxEstablishedPerPeer || nr > maxEstablishedPerPeer {
 		t.Errorf("%d and %d established ISAKMP SAs, want at most %d", ni, nr, maxEstablishedPerPeer)
+	}
+}
+
+// TestFailedRenewalIsNoDeadPeer: a phase 1 renewal the peer does not
+// answer (its configuration is being changed, its port 500 filtered)
+// ends after its tries, while the SA it was to replace still carries
+// the connection, its child and its DPD: the log says that the renewal
+// failed, not that the peer is dead, and the connection stays up. It
+// said "IKEv1 peer dead", at warning level, of a peer that answered
+// all along.
+func TestFailedRenewalIsNoDeadPeer(t *testing.T) {
+	h := &records{}
+	ri, rr := &recorder{}, &recorder{}
+	mi, mr := New(Config{Transport: ri, Dataplane: ri, Logger: slog.New(h)}), New(Config{Transport: rr, Dataplane: rr})
+	t.Cleanup(func() { mi.Close(); mr.Close() })
+	pi := fuzzPeer("i", fuzzRemote, fuzzLocal, ikev2.ModeInitiatorOnly)
+	pi.RetransmitTimeout, pi.RetransmitTries, pi.ReconnectDelay = 100*time.Millisecond, 2, time.Minute
+	mustReconfig(t, mi, pi)
+	mustReconfig(t, mr, fuzzPeer("r", fuzzLocal, fuzzRemote, ikev2.ModeResponderOnly))
+	shuttle(mi, mr, ri, rr, nil)
+	old := renewSoon(t, mi)
+	mi.mu.Lock()
+	mi.peers["i"].nextTry = time.Time{} // hours after the Main Mode
+	mi.mu.Unlock()
+
+	// The peer's answers to the renewal are lost; all else gets through.
+	for end := time.Now().Add(2 * time.Second); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		a, af, at := ri.take()
+		b, bf, bt := rr.take()
+		for i := range a {
+			mr.handle(at[i], af[i], a[i])
+		}
+		for i := range b {
+			if b[i][18] != wire.ExchangeMain {
+				mi.handle(bt[i], bf[i], b[i])
+			}
+		}
+	}
+	if got := h.find("dead"); len(got) > 0 {
+		t.Errorf("a renewal the peer did not answer, the old SA working: logged %q %v", "IKEv1 peer dead", got)
+	}
+	if got := h.find("renewal"); len(got) == 0 {
+		t.Errorf("the failed renewal was not logged")
+	}
+	mi.mu.Lock()
+	kept := mi.sas[old.ic] == old && old.state == stEstablished
+	mi.mu.Unlock()
+	st := mi.Status()
+	if !kept || len(st) != 1 || st[0].State != "established" || len(activeChildren(ri)) != 1 {
+		t.Errorf("after the failed renewal: old SA kept %v, %+v", kept, st)
 	}
 }
