@@ -340,7 +340,8 @@ OpenVPN (TCP port {{.Port}}, {{if .Certificates}}the client certificate in TLS{{
                                             ` + OpenVPNCertPlaceholder + ` and ` + OpenVPNKeyPlaceholder + `
                                             with the certificate and key
                                             (PEM), {{if .Radius}}or delete those two
-                                            blocks for the password alone,
+                                            blocks and the # before
+                                            auth-user-pass for the password,
                                             {{end}}then openvpn --config
 {{- else}}
   ` + FileOpenVPN + `        any OpenVPN 2.6 client: openvpn --config
@@ -703,8 +704,8 @@ func noSymlink(dir, name string) error {
 var openVPNProfile = template.Must(template.New("openvpn").Funcs(funcs).Parse(`# OpenVPN 2.6 as a point-to-site client of gateway {{.Gateway}}, over TCP
 # port {{.Port}}{{if .Certificates}}, the client certificate in TLS. Replace the placeholders in
 # <cert> and <key> below with the client certificate and its key (PEM){{if .Radius}},
-# or delete those two blocks to authenticate with a user name and password
-# (RADIUS) only{{end}},{{else}}, authenticated by user name and password (RADIUS);{{end}}
+# or delete those two blocks and the # before auth-user-pass to
+# authenticate with a user name and password (RADIUS) instead{{end}},{{else}}, authenticated by user name and password (RADIUS);{{end}}
 # then
 #   openvpn --config vpnconfig.ovpn
 # The gateway pushes the address, the routes ({{join .Routes ", "}}),
@@ -721,8 +722,12 @@ data-ciphers AES-256-GCM
 disable-dco
 {{- if .Radius}}
 # The user name and password, asked for at the terminal, or from a file
-# of two lines: auth-user-pass FILE.
+# of two lines: auth-user-pass FILE.{{if .Certificates}} Left out (#) with the
+# certificate: openvpn would ask for them too, before it connects.
+#auth-user-pass
+{{- else}}
 auth-user-pass
+{{- end}}
 {{- end}}
 <ca>
 {{pem .CA}}

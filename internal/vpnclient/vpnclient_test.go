@@ -111,16 +111,18 @@ func TestPackageFollowsProtocols(t *testing.T) {
 
 // TestOpenVPNProfileFollowsAuthentication: the OpenVPN profile has the
 // certificate's and key's placeholders with certificate authentication,
-// auth-user-pass with RADIUS, and both with both.
+// auth-user-pass with RADIUS, and with both the placeholders and
+// auth-user-pass left out (#), which openvpn would ask a certificate user
+// for (p2s TestOpenVPNProfileCertificateOrPassword).
 func TestOpenVPNProfileFollowsAuthentication(t *testing.T) {
 	for _, tc := range []struct {
-		auth           []string
-		cert, userPass bool
+		auth                []string
+		cert, userPass, off bool
 	}{
-		{nil, true, false},
-		{[]string{"Certificate"}, true, false},
-		{[]string{"Radius"}, false, true},
-		{[]string{"Certificate", "Radius"}, true, true},
+		{nil, true, false, false},
+		{[]string{"Certificate"}, true, false, false},
+		{[]string{"Radius"}, false, true, false},
+		{[]string{"Certificate", "Radius"}, true, false, true},
 	} {
 		s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Port: 443, Pool: netip.MustParsePrefix("172.16.201.0/24"),
 			Protocols: []string{"OpenVPN"}, Authentication: tc.auth, CA: []byte("-----BEGIN CERTIFICATE-----\nx\n-----END CERTIFICATE-----\n")}
@@ -130,6 +132,9 @@ func TestOpenVPNProfileFollowsAuthentication(t *testing.T) {
 		}
 		if got := strings.Contains(profile, "\nauth-user-pass\n"); got != tc.userPass {
 			t.Errorf("%v: auth-user-pass %v, want %v:\n%s", tc.auth, got, tc.userPass, profile)
+		}
+		if got := strings.Contains(profile, "\n#auth-user-pass\n"); got != tc.off {
+			t.Errorf("%v: auth-user-pass left out %v, want %v:\n%s", tc.auth, got, tc.off, profile)
 		}
 		if !strings.Contains(profile, "remote 198.51.100.7 443\n") || !strings.Contains(profile, "<ca>\n-----BEGIN CERTIFICATE-----") {
 			t.Errorf("%v: profile:\n%s", tc.auth, profile)
