@@ -253,7 +253,14 @@ func (s *Server) serveOpenVPN(c net.Conn, r *bufio.Reader, handshook, admitted f
 			}
 		}
 		if err != nil {
-			return o.why(err)
+			err = o.why(err)
+			if errors.Is(err, io.EOF) && o.authed.Load() {
+				// The connected client left: OpenVPN over TCP closes its
+				// connection, with no exit notification. close logs it
+				// as disconnected; it was neither refused nor cut off.
+				return nil
+			}
+			return err
 		}
 		switch op := openvpn.Opcode(pkt[0]); {
 		case op == openvpn.DataV2:

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -178,5 +179,30 @@ func TestOpenVPNTimeoutsSaid(t *testing.T) {
 	out := log.String()
 	if !strings.Contains(out, "handshake took longer than the hand-window (1m0s)") || !strings.Contains(out, "silent for 1m0s (ping-restart)") || strings.Contains(out, "i/o timeout") {
 		t.Errorf("the timeouts are not said:\n%s", out)
+	}
+}
+
+// TestOpenVPNClientLeavingLoggedOnce: a connected client that stops
+// (openvpn ended by its user: over TCP it closes the connection, with no
+// exit notification) is logged as disconnected, on one line, not also as
+// "refused or ended" with EOF.
+func TestOpenVPNClientLeavingLoggedOnce(t *testing.T) {
+	var log logbuf.Buffer
+	srv, _, client := startOpenVPNWith(t, func(c *Config) { c.Logger = slog.New(slog.NewTextHandler(&log, nil)) })
+	if !openVPNConnected(client, 30*time.Second) {
+		t.Fatalf("OpenVPN did not connect:\n%s", client.Output())
+	}
+	client.Cmd.Process.Signal(syscall.SIGTERM)
+	if !client.Wait(10 * time.Second) {
+		t.Fatalf("OpenVPN still runs 10 s after SIGTERM:\n%s", client.Output())
+	}
+	untilTrue(t, "the client gone", func() bool { return len(srv.Clients()) == 0 })
+	srv.Close() // the connection's end logged
+	out := log.String()
+	if n := strings.Count(out, "point-to-site client disconnected"); n != 1 {
+		t.Errorf("the client's end is logged as a disconnection %d times, want once:\n%s", n, out)
+	}
+	if strings.Contains(out, "refused or ended") {
+		t.Errorf("a client that left is logged as refused or ended:\n%s", out)
 	}
 }
