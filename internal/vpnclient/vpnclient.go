@@ -466,7 +466,10 @@ user=$1
 esc() { printf '%s' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/[\\&|]/\\&/g'; }
 mkdir -p "$dir/conf.d" "$dir/x509ca"
 umask 077
-sed -e "s|[$]` + SwanctlUserPlaceholder[1:] + `|$(esc "$1")|g" -e "s|[$]` + SwanctlPasswordPlaceholder[1:] + `|$(esc "$VNETGW_PASSWORD")|g" "$here/swanctl.conf" > "$dir/conf.d/vnetgw-{{.Gateway}}.conf"
+# sed reads its script from a pipe (printf is the shell's own): on its
+# command line, which every user sees, the password would show.
+printf 's|[$]` + SwanctlUserPlaceholder[1:] + `|%s|g\ns|[$]` + SwanctlPasswordPlaceholder[1:] + `|%s|g\n' "$(esc "$1")" "$(esc "$VNETGW_PASSWORD")" |
+  sed -f /dev/stdin "$here/swanctl.conf" > "$dir/conf.d/vnetgw-{{.Gateway}}.conf"
 {{- end}}
 cp "$here/../` + FileCA + `" "$dir/x509ca/{{.Gateway}}-ca.pem"
 swanctl --load-all

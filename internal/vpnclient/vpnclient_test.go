@@ -226,6 +226,73 @@ func TestIKEv2FilesFollowAuthentication(t *testing.T) {
 	}
 }
 
+// runIKEv2Script runs linux/ikev2.sh of s's package with args (with umask
+// 022, a root shell's) and $VNETGW_PASSWORD password, in a directory of
+// its own as SWANCTL_DIR, which it returns: swanctl is a stub, and the
+// other commands the script runs write their arguments to ARGV, which
+// it returns too, before they run.
+func runIKEv2Script(t *testing.T, top string, s Settings, password string, args ...string) (swanctlDir, argv string) {
+	t.Helper()
+	b, err := s.Zip()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pkg, bin := t.TempDir(), filepath.Join(top, "bin")
+	swanctlDir, argv = filepath.Join(top, "swanctl"), filepath.Join(top, "argv")
+	if err := Extract(b, pkg); err != nil {
+		t.Fatal(err)
+	}
+	os.Mkdir(bin, 0o755)
+	if err := os.WriteFile(filepath.Join(bin, "swanctl"), []byte("#!/bin/sh\nprintf '%s\\n' swanctl \"$@\" >> \"$ARGV\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"sed", "mkdir", "cp", "install", "dirname", "stty"} {
+		real, err := exec.LookPath(name)
+		if err != nil {
+			t.Skipf("%s: %v", name, err)
+		}
+		wrapper := "#!/bin/sh\nprintf '%s\\n' " + name + " \"$@\" >> \"$ARGV\"\nexec " + real + " \"$@\"\n"
+		if err := os.WriteFile(filepath.Join(bin, name), []byte(wrapper), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cmd := exec.Command("sh", append([]string{"-c", `umask 022; exec sh "$@"`, "sh", filepath.Join(pkg, FileIKEv2)}, args...)...)
+	cmd.Env = append(os.Environ(), "PATH="+bin+":"+os.Getenv("PATH"), "ARGV="+argv, "SWANCTL_DIR="+swanctlDir, "VNETGW_PASSWORD="+password)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("ikev2.sh: %v\n%s", err, out)
+	}
+	ran, err := os.ReadFile(argv)
+	if err != nil || !strings.Contains(string(ran), "swanctl\n--initiate") {
+		t.Fatalf("the script did not run to its end (%v):\n%s", err, ran)
+	}
+	return swanctlDir, argv
+}
+
+// TestIKEv2ScriptKeepsPasswordOffCommandLines runs linux/ikev2.sh USER
+// with each command it runs wrapped to record its arguments: the
+// password, which every user of the machine could read in a command's
+// arguments (ps, /proc/PID/cmdline), is in none of them, and is filled
+// in, escaped for swanctl, in the connection's file, owner-only.
+func TestIKEv2ScriptKeepsPasswordOffCommandLines(t *testing.T) {
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"IkeV2"}, Authentication: []string{"Radius"}}
+	swanctlDir, argv := runIKEv2Script(t, t.TempDir(), s, `Pa55-w"o\r&d|secret`, "alice")
+	if ran, _ := os.ReadFile(argv); strings.Contains(string(ran), "Pa55") {
+		t.Errorf("the password is on a command line:\n%s", ran)
+	}
+	conf := filepath.Join(swanctlDir, "conf.d", "vnetgw-gw.conf")
+	got, err := os.ReadFile(conf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `secret = "Pa55-w\"o\\r&d|secret"`; !strings.Contains(string(got), want) || !strings.Contains(string(got), `id = "alice"`) {
+		t.Errorf("%s lacks %q and the user:\n%s", conf, want, got)
+	}
+	if fi, err := os.Stat(conf); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: %v, %v; want mode 0600", conf, err, fi)
+	}
+}
+
 // Extract unpacks a package with its scripts executable, and refuses a
 // zip whose names would leave the directory.
 func TestExtract(t *testing.T) {
