@@ -466,6 +466,9 @@ user=$1
 esc() { printf '%s' "$1" | sed -e 's/[\\"]/\\&/g' -e 's/[\\&|]/\\&/g'; }
 mkdir -p "$dir/conf.d" "$dir/x509ca"
 umask 077
+# Made anew: a file an earlier run left (the certificate's, readable by
+# all) would keep its mode with the password in it.
+rm -f "$dir/conf.d/vnetgw-{{.Gateway}}.conf"
 # sed reads its script from a pipe (printf is the shell's own): on its
 # command line, which every user sees, the password would show.
 printf 's|[$]` + SwanctlUserPlaceholder[1:] + `|%s|g\ns|[$]` + SwanctlPasswordPlaceholder[1:] + `|%s|g\n' "$(esc "$1")" "$(esc "$VNETGW_PASSWORD")" |

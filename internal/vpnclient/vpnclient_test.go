@@ -288,8 +288,10 @@ func TestIKEv2ScriptKeepsPasswordOffCommandLines(t *testing.T) {
 	if want := `secret = "Pa55-w\"o\\r&d|secret"`; !strings.Contains(string(got), want) || !strings.Contains(string(got), `id = "alice"`) {
 		t.Errorf("%s lacks %q and the user:\n%s", conf, want, got)
 	}
-	if fi, err := os.Stat(conf); err != nil || fi.Mode().Perm() != 0o600 {
-		t.Errorf("%s: %v, %v; want mode 0600", conf, err, fi)
+	if fi, err := os.Stat(conf); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s: mode %v; want 0600", conf, fi.Mode())
 	}
 }
 
@@ -757,5 +759,37 @@ func TestSwanctlRemoteTSFitsATSPayload(t *testing.T) {
 		case n > 255 && m[1] != "0.0.0.0/0":
 			t.Errorf("%d routes: remote_ts lists %d, more than a TS payload holds; want 0.0.0.0/0", n, len(got))
 		}
+	}
+}
+
+// TestIKEv2ScriptPasswordFileOwnerOnlyOverCertificateOne: a user who set
+// the connection up with a certificate (the file linux/ikev2.sh CERT KEY
+// copies is readable by all, as swanctl.conf files are) and, the gateway
+// turned to RADIUS alone, runs the new package's linux/ikev2.sh USER gets
+// the file with the password owner-only, not the old file's mode kept.
+func TestIKEv2ScriptPasswordFileOwnerOnlyOverCertificateOne(t *testing.T) {
+	top := t.TempDir()
+	s := Settings{Gateway: "gw", Addr: netip.MustParseAddr("198.51.100.7"), Pool: netip.MustParsePrefix("172.16.201.0/24"),
+		Protocols: []string{"IkeV2"}, Authentication: []string{"Certificate"}}
+	cert, key := filepath.Join(top, "client.pem"), filepath.Join(top, "client.key")
+	os.WriteFile(cert, []byte("-----BEGIN CERTIFICATE-----\n"), 0o644)
+	os.WriteFile(key, []byte("-----BEGIN PRIVATE KEY-----\n"), 0o600)
+	swanctlDir, _ := runIKEv2Script(t, top, s, "", cert, key)
+	conf := filepath.Join(swanctlDir, "conf.d", "vnetgw-gw.conf")
+	if fi, err := os.Stat(conf); err != nil {
+		t.Fatal(err)
+	} else if fi.Mode().Perm()&0o044 == 0 {
+		t.Fatalf("the certificate's %s: mode %v; want it readable by all, as cp leaves it", conf, fi.Mode())
+	}
+	s.Authentication = []string{"Radius"}
+	runIKEv2Script(t, top, s, "Secret-Pa55", "alice")
+	got, err := os.ReadFile(conf)
+	if err != nil || !strings.Contains(string(got), `secret = "Secret-Pa55"`) {
+		t.Fatalf("%s: %v; the password is not in it:\n%s", conf, err, got)
+	}
+	if fi, err := os.Stat(conf); err != nil {
+		t.Error(err)
+	} else if fi.Mode().Perm() != 0o600 {
+		t.Errorf("%s, which holds the password: mode %v; want 0600", conf, fi.Mode())
 	}
 }
