@@ -900,7 +900,42 @@ func TestNoWaitOnEveryWrite(t *testing.T) {
 		{"vpn-connection", "ipsec-policy", "add", "-g", "rg", "--connection-name", "conn",
 			"--ike-encryption", "GCMAES256", "--ike-integrity", "SHA256", "--dh-group", "ECP256", "--ipsec-encryption", "GCMAES256", "--ipsec-integrity", "GCMAES256", "--pfs-group", "None"},
 	} {
-		must(t, append(args, "--no-wait")...)
+		if out := must(t, append(args, "--no-wait")...); out != "" {
+			t.Errorf("vnetgw %s --no-wait printed %q, want nothing, as az", strings.Join(args, " "), out)
+		}
+	}
+}
+
+// A write with --no-wait prints nothing, as az's does (its answer is not
+// waited for: x=$(az ... --no-wait) is empty), in any -o; the write is
+// made. vnetgw printed the resource written, as without --no-wait.
+func TestNoWaitPrintsNothing(t *testing.T) {
+	startRegion(t)
+	p2sGateway(t)
+	for _, args := range [][]string{
+		{"vnet", "create", "-g", "rg", "-n", "hub", "--tags", "step=1"},
+		{"vnet", "update", "-g", "rg", "-n", "hub", "--tags", "step=2", "-o", "tsv"},
+		{"vnet-gateway", "update", "-g", "rg", "-n", "gw", "--tags", "step=2", "-o", "table"},
+		{"vpn-connection", "create", "-g", "rg", "-n", "conn", "--vnet-gateway1", "gw", "--local-gateway2", "site", "--tags", "step=1"},
+		{"vpn-connection", "update", "-g", "rg", "-n", "conn", "--tags", "step=2", "-o", "json"},
+		{"public-ip", "create", "-g", "rg", "-n", "ip2"},
+		{"public-ip", "delete", "-g", "rg", "-n", "ip2"},
+		{"vnet-gateway", "packet-capture", "start", "-g", "rg", "-n", "gw"},
+		{"vnet-gateway", "packet-capture", "stop", "-g", "rg", "-n", "gw"},
+	} {
+		if code, out, errOut := vnetgw(t, append(args, "--no-wait")...); code != 0 || out != "" {
+			t.Errorf("vnetgw %s --no-wait: exit %d, printed %q%s; want 0 and nothing, as az", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	var v arm.VirtualNetwork
+	mustJSON(t, &v, "vnet", "show", "-g", "rg", "-n", "hub")
+	var c arm.Connection
+	mustJSON(t, &c, "vpn-connection", "show", "-g", "rg", "-n", "conn")
+	if v.Tags["step"] != "2" || c.Tags["step"] != "2" {
+		t.Errorf("after the updates with --no-wait, tags %v and %v, want step=2: the writes were not made", v.Tags, c.Tags)
+	}
+	if out := must(t, "vnet", "update", "-g", "rg", "-n", "hub", "--tags", "step=3", "--no-wait=false"); !strings.Contains(out, `"step": "3"`) {
+		t.Errorf("vnet update --no-wait=false printed %q, want the network", out)
 	}
 }
 

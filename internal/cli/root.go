@@ -191,6 +191,12 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 			default:
 				return fmt.Errorf("--output/-o %q: use json, jsonc, table, tsv or none", g.output)
 			}
+			if f := cmd.Flags().Lookup("no-wait"); f != nil && f.Value.String() == "true" {
+				// az prints nothing for a write with --no-wait, whose
+				// answer it does not wait for (x=$(az ... --no-wait) is
+				// empty); errors and warnings are still told.
+				g.stdout = io.Discard
+			}
 			if cmd.Flags().Changed("query") {
 				// az's --query is JMESPath, which vnetgw does not have:
 				// the whole answer would be printed, as if it were the
