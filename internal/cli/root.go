@@ -60,9 +60,9 @@ func (g *globals) forEach(targets []arm.ID, columns []column, run func(arm.ID) e
 }
 
 // Execute runs the command line and returns the process exit code: 0, 1
-// for an error, or 3 when a show or update command's resource does not
-// exist, as az's show commands exit (scripts tell "not there" from a
-// failure by it).
+// for an error, or 3 when the API answered 404 (a resource, its group or
+// its parent not there), as az's commands exit, whatever the command
+// (scripts tell "not there" from a failure by it).
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(spaceSeparatedLists(root, args))
@@ -70,10 +70,11 @@ func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "error:", err)
 		return 1
 	}
-	cmd, err := root.ExecuteContextC(ctx)
-	if err != nil {
+	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "error:", err)
-		if (cmd.Name() == "show" || cmd.Name() == "update") && client.IsNotFound(err) {
+		// az: a 404 is a ResourceNotFoundError, exit 3, in any command
+		// (azure/cli/core/util.py handle_exception), not only show's.
+		if client.IsNotFound(err) {
 			return 3
 		}
 		return 1

@@ -233,8 +233,9 @@ func TestListsOneALine(t *testing.T) {
 }
 
 // A show command whose resource does not exist exits 3, as az's do, so
-// that a script tells "not there" from a failure; other errors exit 1
-// (every error exited 1).
+// that a script tells "not there" from a failure; so does any other the
+// API answers 404 (TestNotFoundExitsThree); other errors exit 1 (every
+// error exited 1).
 func TestShowMissingExitCode(t *testing.T) {
 	startRegion(t)
 	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
@@ -248,7 +249,7 @@ func TestShowMissingExitCode(t *testing.T) {
 		{[]string{"vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "nope"}, 3},
 		{[]string{"vnet-gateway", "show", "-g", "nope", "-n", "gw"}, 3},
 		{[]string{"vnet", "show", "-g", "rg"}, 1},                         // no --name
-		{[]string{"vnet", "delete", "-g", "nope", "-n", "hub"}, 1},        // not a show
+		{[]string{"vnet", "delete", "-g", "nope", "-n", "hub"}, 3},        // a 404, as az
 		{[]string{"vnet", "create", "-g", "rg", "-n", "x", "--bogus"}, 1}, // an unknown flag
 	} {
 		if code, out, errOut := vnetgw(t, tc.args...); code != tc.want {

@@ -223,10 +223,37 @@ func TestUpdateHasNoCreateOnlyFlags(t *testing.T) {
 	}
 }
 
+// Every command the API answers 404 exits 3, as az's do (a 404 is its
+// ResourceNotFoundError, whatever the command): a list of a group, a
+// child written under a parent, or a question asked of a resource that is
+// not there. They exited 1, as any failure, where a script written for az
+// takes 3 for "not there". Another failure still exits 1.
+func TestNotFoundExitsThree(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16")
+	for _, args := range [][]string{
+		{"vnet", "list", "-g", "nope"},
+		{"vnet", "subnet", "list", "-g", "rg", "--vnet-name", "nope"},
+		{"vnet", "subnet", "create", "-g", "rg", "--vnet-name", "nope", "-n", "s", "--address-prefixes", "10.1.1.0/24"},
+		{"vnet-gateway", "list-bgp-peer-status", "-g", "rg", "-n", "nope"},
+		{"vnet-gateway", "vpn-client", "show-url", "-g", "rg", "-n", "nope"},
+		{"vpn-connection", "list-ike-sas", "-g", "rg", "-n", "nope"},
+	} {
+		if code, out, errOut := vnetgw(t, args...); code != 3 || !strings.Contains(errOut, "NotFound") {
+			t.Errorf("vnetgw %s: exit %d, want 3 and NotFound, as az\n%s%s", strings.Join(args, " "), code, out, errOut)
+		}
+	}
+	if code, out, errOut := vnetgw(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "s", "--address-prefixes", "10.2.0.0/24"); code != 1 {
+		t.Errorf("vnet subnet create outside the network's space: exit %d, want 1 (not a 404)\n%s%s", code, out, errOut)
+	}
+}
+
 // A delete of a resource that is not there prints nothing and exits 0,
 // as az's do (ARM answers 204), with every delete verb; one whose
 // resource group is not there fails with ResourceGroupNotFound, as ARM
-// answers it, and so does group delete of a group that is not there.
+// answers it, and so does group delete of a group that is not there:
+// exit 3, as az's for every answer of 404.
 func TestDeleteOfMissingIsQuiet(t *testing.T) {
 	startRegion(t)
 	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
@@ -251,8 +278,8 @@ func TestDeleteOfMissingIsQuiet(t *testing.T) {
 		{"group", "delete", "-n", "nope", "--yes"},
 		{"vnet", "delete", "-g", "nope", "-n", "hub"},
 	} {
-		if code, out, errOut := vnetgw(t, args...); code != 1 || out != "" || !strings.Contains(errOut, "ResourceGroupNotFound") {
-			t.Errorf("vnetgw %s: exit %d, want 1 and ResourceGroupNotFound\n%s%s", strings.Join(args, " "), code, out, errOut)
+		if code, out, errOut := vnetgw(t, args...); code != 3 || out != "" || !strings.Contains(errOut, "ResourceGroupNotFound") {
+			t.Errorf("vnetgw %s: exit %d, want 3 and ResourceGroupNotFound\n%s%s", strings.Join(args, " "), code, out, errOut)
 		}
 	}
 }
