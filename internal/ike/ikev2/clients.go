@@ -523,12 +523,15 @@ func (m *Manager) handleClientInit(local, remote netip.AddrPort, h wire.Header, 
 		c = m.newClient(cl, local, remote)
 		m.runClient(c)
 	}
+	if c != nil {
+		// Under m.mu: a connection whose loop ends takes what is queued
+		// for it once it holds no key, and hands it on (endClient).
+		c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg), queuedInit: true})
+	}
 	m.mu.Unlock()
 	if c == nil {
 		m.stats.noPeer.Add(1)
-		return
 	}
-	c.deliver(packet{local: local, remote: remote, header: h, data: bytes.Clone(msg), queuedInit: true})
 }
 
 // runClient starts the loop of client connection c.
@@ -593,6 +596,10 @@ func (sa *ikeSA) handToClient(ps []wire.Payload) ([]wire.Payload, bool) {
 
 // endClient forgets a client connection whose loop has ended: its
 // address goes back to the pool and the data path lets go of its tunnel.
+// An IKE_SA_INIT request still queued for it goes to the connection that
+// now answers its endpoint: the client deleted its last IKE SA and at
+// once began a new one (a break-before-make reauthentication), both
+// queued before the loop ended with the Delete.
 func (c *conn) endClient() {
 	c.releaseClient()
 	m := c.m
@@ -601,7 +608,17 @@ func (c *conn) endClient() {
 	m.keyless-- // c holds none, and goes
 	delete(m.clientConns, c.name)
 	m.admittedLocked(c) // no longer pending either way
+	var inits []*packet
+	for len(c.packets) > 0 {
+		if p := <-c.packets; p.queuedInit {
+			c.initQueued.Add(-1)
+			inits = append(inits, p)
+		}
+	}
 	m.mu.Unlock()
+	for _, p := range inits {
+		m.handleClientInit(p.local, p.remote, p.header, p.data)
+	}
 }
 
 // clientAuthenticated reports whether one of the IKE SAs of client
