@@ -745,11 +745,6 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 		sa.killAfterResponse = true
 		return []wire.Payload{&wire.Notify{NotifyType: wire.InvalidSyntax}}
 	}
-	cp, ok := find[*wire.CP](ps)
-	if !ok || cp.CFGType != wire.CFGRequest {
-		// RFC 7296 §3.10.1: FAILED_CP_REQUIRED.
-		return sa.refuseClient(wire.FailedCPRequired, "the client asked for no address (no CFG_REQUEST)")
-	}
 	auth, ok := find[*wire.Auth](ps)
 	if !ok {
 		return sa.startClientEAP(ps, idi)
@@ -846,7 +841,8 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 		// SetClients ends it itself.
 		return sa.refuseClient(wire.AuthenticationFailed, "certificate %s: revoked or its root removed", cert.Subject)
 	}
-	cp, _ := find[*wire.CP](req)
+	cp, asked := find[*wire.CP](req)
+	asked = asked && cp.CFGType == wire.CFGRequest
 	if st.ident != "" && st.ident != ident {
 		// Another client at this connection's endpoint: a NAT gave the
 		// mapping of one that is gone to a new device. The old one's SAs,
@@ -864,8 +860,12 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 			st.subject = cert.Subject.String()
 		}
 	}
-	addr, err := sa.c.m.assignAddr(sa.c, ident, notify(req, wire.InitialContact) != nil)
-	if err != nil && notify(req, wire.InitialContact) != nil && sa.c.m.endStale(sa.c, ident) > 0 {
+	var addr netip.Addr
+	err := errNoCFGRequest
+	if asked {
+		addr, err = sa.c.m.assignAddr(sa.c, ident, notify(req, wire.InitialContact) != nil)
+	}
+	if asked && err != nil && notify(req, wire.InitialContact) != nil && sa.c.m.endStale(sa.c, ident) > 0 {
 		// The pool may be full of the client's own connections from
 		// before (it says it has no other IKE SA): they go first, and
 		// give their addresses back as they do.
@@ -881,9 +881,13 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	if err != nil {
 		// RFC 7296 §3.15.4: no address to give, yet the IKE SA is still
 		// created, without a child SA; the client may ask again
-		// (clientAddress) until clientChildWait is over.
+		// (clientAddress) until clientChildWait is over. So too when it
+		// asked for none (§2.19: FAILED_CP_REQUIRED is not fatal to the
+		// IKE SA).
 		sa.noAddress(err)
-		sa.c.cfg.Children = nil
+		if !st.addr.IsValid() {
+			sa.c.cfg.Children = nil
+		}
 	}
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
@@ -899,9 +903,13 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	}
 	sa.c.m.replaceClients(sa.c, ident, initialContact)
 	resp := auth
-	if err != nil {
+	switch {
+	case !asked:
+		// RFC 7296 §2.19: the child SA fails with FAILED_CP_REQUIRED.
+		resp = append(resp, &wire.Notify{NotifyType: wire.FailedCPRequired})
+	case err != nil:
 		resp = append(resp, &wire.Notify{NotifyType: wire.InternalAddressFailure})
-	} else {
+	default:
 		resp = append(resp, clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS))
 	}
 	if notify(req, wire.MOBIKESupported) != nil {
@@ -918,6 +926,10 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	}
 	return resp
 }
+
+// errNoCFGRequest is why a client that asked for no address (no
+// CFG_REQUEST in IKE_AUTH) has none.
+var errNoCFGRequest = errors.New("the client asked for no address (no CFG_REQUEST)")
 
 // clientChildWait is how long a client's IKE SA may carry no child SA:
 // one the gateway had no address for (RFC 7296 §3.15.4) asks again for

@@ -1170,7 +1170,6 @@ func TestClientRefused(t *testing.T) {
 		{"identity of the certificate, AUTH of another key", func(cl *p2sClient) []wire.Payload {
 			return cl.authAs(dnOf(pki.client), otherKey, pki.client)
 		}, wire.AuthenticationFailed},
-		{"no CFG_REQUEST", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadCP) }, wire.FailedCPRequired},
 		{"no IDi", func(cl *p2sClient) []wire.Payload { return without(cl.auth(pki.client), wire.PayloadIDi) }, wire.InvalidSyntax},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

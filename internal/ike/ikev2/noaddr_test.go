@@ -4,6 +4,7 @@ import (
 	"crypto/rand"
 	"fmt"
 	"net/netip"
+	"slices"
 	"testing"
 	"time"
 
@@ -188,5 +189,48 @@ func TestClientWithoutChildSABounded(t *testing.T) {
 	expireChildless(t, c)
 	if !cl.deletedByGW() {
 		t.Fatal("no Delete of the IKE SA whose child SA the client deleted")
+	}
+}
+
+// TestClientWithoutCFGRequestKeepsIKESA: a client that asks for no
+// address in IKE_AUTH (no CFG_REQUEST) is authenticated all the same: the
+// response holds the gateway's AUTH and FAILED_CP_REQUIRED, which RFC 7296
+// §2.19 has fail the child SA alone, not the IKE SA. The client may then
+// ask with a CFG_REQUEST in an INFORMATIONAL exchange, gets an address,
+// and its child SA with CREATE_CHILD_SA, narrowed to it. Before, the
+// answer was FAILED_CP_REQUIRED alone, without AUTH, and the IKE SA was
+// gone: strongSwan took it for a failed authentication (it sent
+// AUTHENTICATION_FAILED back).
+func TestClientWithoutCFGRequestKeepsIKESA(t *testing.T) {
+	pki := newPKI(t)
+	g := pki.gateway(t)
+	cl := newP2SClient(t, g, clientAt(1))
+	cl.init()
+	req := slices.DeleteFunc(cl.auth(pki.client), func(p wire.Payload) bool { return p.Type() == wire.PayloadCP })
+	ps := cl.request(wire.IKEAuth, req)
+	if notify(ps, wire.FailedCPRequired) == nil || cpAddr(ps).IsValid() {
+		t.Fatalf("IKE_AUTH without CFG_REQUEST answered %v, want FAILED_CP_REQUIRED and no address", ps)
+	}
+	if _, ok := find[*wire.Auth](ps); !ok {
+		t.Fatalf("the IKE_AUTH response without CFG_REQUEST has no AUTH (no IKE SA): %v", ps)
+	}
+	if _, ok := find[*wire.SA](ps); ok {
+		t.Fatalf("a child SA without an address: %v", ps)
+	}
+	if e := errorNotify(cl.request(wire.Informational, nil)); e != nil {
+		t.Fatalf("the liveness check of the IKE SA answered %v", e.NotifyType)
+	}
+	if attached, _ := g.hooks.state(); len(attached) != 0 || len(g.m.Clients()) != 0 {
+		t.Fatalf("a client without an address attached %v, listed %v", attached, g.m.Clients())
+	}
+	if got := cpAddr(cl.request(wire.Informational, addressRequest())); got != poolAddr(1) {
+		t.Fatalf("the CFG_REQUEST after IKE_AUTH got %v, want %v", got, poolAddr(1))
+	}
+	ps = cl.request(wire.CreateChildSA, newChildRequest(t))
+	if e := errorNotify(ps); e != nil {
+		t.Fatalf("the child SA after the address answered %v", e.NotifyType)
+	}
+	if tsi, _ := findTS(ps); tsi == nil || len(tsi.Selectors) != 1 || tsi.Selectors[0].StartAddr != poolAddr(1) || tsi.Selectors[0].EndAddr != poolAddr(1) {
+		t.Fatalf("the child SA is not narrowed to %v: %v", poolAddr(1), tsi)
 	}
 }
