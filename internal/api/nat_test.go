@@ -331,3 +331,42 @@ func TestNATRuleHostBitsRefused(t *testing.T) {
 		t.Errorf("the refused rule was stored: %d %s", r.status, r.body)
 	}
 }
+
+// Each instance of an active-active gateway keeps the flows of its own
+// Dynamic rule: a connection that names one rule of each instance needs
+// them at different external spaces, or the site, which sends to the
+// external address by one tunnel, brings the answers to flows the other
+// instance holds where no flow is (dropped, nat_no_flow). Such a pair is
+// refused; one at different spaces, or two Static rules at one space
+// (stateless), passes.
+func TestDynamicNATRulesOfInstancesApart(t *testing.T) {
+	e := newEnv(t)
+	aa, ag := e.activeActive()
+	rule := func(name, typ, ipconfig, external string) obj {
+		r := natRule(name, typ, "EgressSnat", "10.5.0.0/16", external)
+		r["properties"].(obj)["ipConfigurationId"] = ipconfig
+		return r
+	}
+	ag["properties"].(obj)["natRules"] = []obj{
+		rule("dyn1", "Dynamic", "ipconfig1", "100.66.0.1/32"), rule("dyn2", "Dynamic", "ipconfig2", "100.66.0.1/32"),
+		rule("own2", "Dynamic", "ipconfig2", "100.66.0.2/32"),
+		rule("st1", "Static", "ipconfig1", "100.67.0.0/16"), rule("st2", "Static", "ipconfig2", "100.67.0.0/16"),
+	}
+	e.must("PUT", aa.gw, ag)
+	l := e.lng(aa, "branch", "203.0.113.1", "10.77.0.0/24")
+	conn := netPath(subA, "aa", "connections", "c")
+	with := func(names ...string) obj {
+		c := s2s(loc, aa.gw, l)
+		var refs []obj
+		for _, n := range names {
+			refs = append(refs, obj{"id": aa.gw + "/natRules/" + n})
+		}
+		c["properties"].(obj)["egressNatRules"] = refs
+		return c
+	}
+	if r := e.do("PUT", conn, with("dyn1", "dyn2")); r.status != 400 || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "external") {
+		t.Errorf("Dynamic rules of both instances at one external space: %d %s, want 400 naming the external space", r.status, r.body)
+	}
+	e.must("PUT", conn, with("dyn1", "own2"))
+	e.must("PUT", conn, with("st1", "st2"))
+}

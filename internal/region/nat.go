@@ -327,6 +327,12 @@ func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, 
 				if !apart && (o.Internal.Overlaps(m.Internal) || o.External.Overlaps(m.External)) {
 					return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: "NAT rule " + r.Name + " overlaps another rule of the connection"}
 				}
+				// A Dynamic rule's flows are its instance's: the site sends
+				// the answers to an external space by one tunnel, which must
+				// be that instance's.
+				if apart && (o.Dynamic || m.Dynamic) && o.External.Overlaps(m.External) {
+					return &arm.Error{Code: arm.CodeInvalidParameter, Target: field, Message: fmt.Sprintf("NAT rule %s: its external space %v overlaps %v of another instance's rule of the connection; a Dynamic rule's flows are its instance's: give each instance its own external space", r.Name, m.External, o.External)}
+				}
 			}
 			maps = append(maps, m)
 			l.refs[i] = arm.SubResource{ID: r.ID}
