@@ -370,3 +370,30 @@ func TestDynamicNATRulesOfInstancesApart(t *testing.T) {
 	e.must("PUT", conn, with("dyn1", "own2"))
 	e.must("PUT", conn, with("st1", "st2"))
 }
+
+// An EgressSnat rule shows the VNet to a site in its external space: one
+// that overlaps the site's own ranges would show the VNet's hosts at the
+// site's, which the site keeps on its own network and never sends into
+// the tunnel (Azure: external mappings must not overlap the networks
+// connected). The connection is refused, as is a site range moved onto
+// it later; an external space beside the site's passes.
+func TestNATEgressExternalOffTheSite(t *testing.T) {
+	e := newEnv(t)
+	s := e.site(subA, "rg", loc, "10.1.0.0/16", "RouteBased", "VpnGw2")
+	e.must("PUT", s.gw, e.withNatRules(s, natRule("over", "Static", "EgressSnat", "10.1.0.0/24", "10.77.0.0/24"),
+		natRule("beside", "Static", "EgressSnat", "10.1.0.0/24", "100.65.0.0/24")))
+	l := e.lng(s, "branch", "203.0.113.1", "10.77.0.0/24")
+	conn := netPath(subA, "rg", "connections", "c")
+	with := func(rule string) obj {
+		c := s2s(loc, s.gw, l)
+		c["properties"].(obj)["egressNatRules"] = []obj{{"id": s.gw + "/natRules/" + rule}}
+		return c
+	}
+	if r := e.do("PUT", conn, with("over")); r.status != 400 || r.code() != "InvalidParameter" || !strings.Contains(string(r.body), "10.77.0.0/24") {
+		t.Errorf("an EgressSnat rule onto the site's own range: %d %s, want 400 naming it", r.status, r.body)
+	}
+	e.must("PUT", conn, with("beside"))
+	if r := e.do("PUT", l, localGateway(loc, "203.0.113.1", "10.77.0.0/24", "100.65.0.0/25")); r.status != 400 || !strings.Contains(string(r.body), "connection c") {
+		t.Errorf("a site range moved onto the VNet's external space: %d %s", r.status, r.body)
+	}
+}

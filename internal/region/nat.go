@@ -353,6 +353,14 @@ func stageConnectionNAT(c *arm.Connection, g1 *arm.VirtualNetworkGateway, site, 
 				return &arm.Error{Code: arm.CodeInvalidParameter, Target: l.field,
 					Message: fmt.Sprintf("EgressSnat NAT rule space %v holds none of the VNet's addresses", m.Internal)}
 			}
+			// The VNet as the site sees it is none of the site's own
+			// network, which the site keeps off the tunnel.
+			for _, rg := range site {
+				if egress && m.External.Overlaps(rg) {
+					return &arm.Error{Code: arm.CodeInvalidParameter, Target: l.field,
+						Message: fmt.Sprintf("EgressSnat NAT rule external space %v overlaps the site's range %v: the site would see the VNet at its own addresses", m.External, rg)}
+				}
+			}
 		}
 	}
 	return nil
