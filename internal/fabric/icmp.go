@@ -10,8 +10,10 @@ import (
 )
 
 // The ICMP errors a router sends: Time Exceeded for a packet whose TTL
-// (hop limit) ran out, Destination Unreachable for one with no route, or
-// too long for the next hop with Don't Fragment set (FragmentationNeeded).
+// (hop limit) ran out, Destination Unreachable for one with no route (Host
+// or Address Unreachable for one to an address of the router's subnets
+// that no host has), or too long for the next hop with Don't Fragment set
+// (FragmentationNeeded).
 // They come from the router's address in the sender's subnet (its first
 // address after the network's, x.x.x.1, which Azure reserves for the
 // subnet's gateway), are rate-limited, and quote the packet as it came.
@@ -21,6 +23,7 @@ type icmpKind int
 const (
 	timeExceeded icmpKind = iota
 	unreachable
+	hostUnreachable // to an address of one of the router's subnets that no host has
 	fragmentationNeeded
 )
 
@@ -78,6 +81,17 @@ func (s *subnets) source(key string, to netip.Addr) (netip.Addr, bool) {
 		}
 	}
 	return netip.Addr{}, false
+}
+
+// holds tells whether a is in one of the subnets: a network the router
+// is the last hop to.
+func (s *subnets) holds(a netip.Addr) bool {
+	for _, p := range s.all {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
 }
 
 // broadcast tells whether a is a subnet's broadcast address (all ones) or
@@ -168,6 +182,10 @@ func (r *Router) icmpError(key string, pkt []byte, kind icmpKind, mtu int) {
 		switch kind {
 		case unreachable:
 			typ = icmp.TypeUnreachable4
+		case hostUnreachable:
+			// RFC 1812 §5.2.7.1: the last-hop router to a host that is not
+			// there MUST send Host Unreachable, code 1.
+			typ, code = icmp.TypeUnreachable4, 1
 		case fragmentationNeeded:
 			// RFC 1191 §4: type 3 code 4, the next-hop MTU in the low
 			// 16 bits of the header's second word.
@@ -176,12 +194,17 @@ func (r *Router) icmpError(key string, pkt []byte, kind icmpKind, mtu int) {
 		msg = icmp.Error4(buf[:icmp.Max4], typ, code, rest, from, src, pkt)
 	} else {
 		// RFC 4443 §3.3: Time Exceeded type 3 code 0 (hop limit exceeded in
-		// transit); §3.1: Destination Unreachable type 1 code 0 (no route).
-		typ := byte(icmp.TypeTimeExceeded6)
-		if kind == unreachable {
+		// transit); §3.1: Destination Unreachable type 1 code 0 (no route),
+		// code 3 (address unreachable) to an address of a subnet that no
+		// host has.
+		typ, code := byte(icmp.TypeTimeExceeded6), byte(0)
+		switch kind {
+		case unreachable:
 			typ = icmp.TypeUnreachable6
+		case hostUnreachable:
+			typ, code = icmp.TypeUnreachable6, 3
 		}
-		msg = icmp.Error6(buf[:], typ, 0, 0, from, src, pkt)
+		msg = icmp.Error6(buf[:], typ, code, 0, from, src, pkt)
 	}
 	port.Deliver(msg)
 }

@@ -420,3 +420,45 @@ func TestPingSeesTheRouter(t *testing.T) {
 		})
 	}
 }
+
+// TestPingAddressWithoutHost (root): the kernel's ping in a TUN host's
+// namespace to an address of another subnet of the VNet that no host has
+// prints "Destination Host Unreachable" from the router's address in its
+// own subnet (RFC 1812 §5.2.7.1: the router is the last hop, and the host
+// is not there), over IPv6 "Destination unreachable: Address unreachable"
+// (RFC 4443 §3.1, code 3); an address of no route still prints "Net
+// Unreachable" ("No route"). The router answered every address it could
+// not deliver to as of no route, as if it had no way to its own subnet.
+func TestPingAddressWithoutHost(t *testing.T) {
+	netnstest.Require(t, "ip", "ping")
+	tests := []struct {
+		host, space, empty, unrouted, router string
+		noHost, noRoute                      string
+	}{
+		{"10.1.1.4", "10.1.0.0/16", "10.1.2.99", "10.9.9.9", "10.1.1.1", "Destination Host Unreachable", "Destination Net Unreachable"},
+		{"fd00:1:1::4", "fd00:1::/48", "fd00:1:2::99", "fd00:9::9", "fd00:1:1::1", "Destination unreachable: Address unreachable", "Destination unreachable: No route"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.host, func(t *testing.T) {
+			r := twoSubnets()
+			ns := netnstest.New(t, "icmp")
+			addr := netip.MustParseAddr(tc.host)
+			a, err := NewTUNHost(ns.Name, addr, r.Ingress("a"), nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer a.Close()
+			// The VNet's space, dropped where no host is, as the data
+			// plane's table has it.
+			r.SetRoutes([]Route{{netip.MustParsePrefix(tc.space), nil}, {netip.PrefixFrom(addr, addr.BitLen()), a}})
+			out, _ := ns.Try("ping", "-c", "1", "-W", "10", tc.empty)
+			if want := "From " + tc.router + " icmp_seq=1 " + tc.noHost; !strings.Contains(out, want) {
+				t.Fatalf("ping %s, an address of subnet b without a host, printed\n%s\nwant %q", tc.empty, out, want)
+			}
+			out, _ = ns.Try("ping", "-c", "1", "-W", "10", tc.unrouted)
+			if want := "From " + tc.router + " icmp_seq=1 " + tc.noRoute; !strings.Contains(out, want) {
+				t.Fatalf("ping %s printed\n%s\nwant %q", tc.unrouted, out, want)
+			}
+		})
+	}
+}

@@ -266,7 +266,13 @@ func (r *Router) route(t *table, key string, fromHost bool, pkt []byte) (Port, [
 	if p == nil {
 		r.dropped(dropNoRoute, src, dst, n)
 		r.stats.noRoute.Add(1)
-		r.icmpError(key, pkt, unreachable, 0)
+		kind := unreachable
+		if r.subnets.Load().holds(dst) && r.table.Load().lookup(dst) == nil {
+			// Not a route the ingress's table drops (a user route to
+			// None), but an address of a subnet that no host has.
+			kind = hostUnreachable
+		}
+		r.icmpError(key, pkt, kind, 0)
 		return nil, nil
 	}
 	if isHost(p) && (own(p) || fromHost || isHost(r.table.Load().lookup(src))) {
