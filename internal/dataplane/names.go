@@ -132,7 +132,9 @@ func (e *Engine) resolveNames(ctx context.Context) {
 	}
 	e.names = got
 	for _, g := range e.gateways {
-		if slices.ContainsFunc(g.cfg.Connections, func(c Connection) bool { return moved[c.RemoteFQDN] }) {
+		// A gateway that does not run is handed its connections, with
+		// the names as they are then, when it starts (configureGateway).
+		if g.gw != nil && slices.ContainsFunc(g.cfg.Connections, func(c Connection) bool { return moved[c.RemoteFQDN] }) {
 			e.installConnections(g)
 		}
 	}

@@ -82,3 +82,63 @@ func TestFQDNOfSeveralAddressesKeepsTunnel(t *testing.T) {
 		t.Fatalf("a name of a multicast address alone: %v, %v; want an error saying it has no unicast address, and %v kept", r.addr, r.err, site)
 	}
 }
+
+// TestFQDNOfGatewayNotStarted: a site's name that resolves while its
+// gateway does not run (its IKE port taken) leaves the gateway waiting
+// for its retry, its connection saying why; handing the connections of
+// a gateway that does not run to it crashed serve. Once the port is free
+// the gateway starts and its tunnel goes to the address the name gave.
+func TestFQDNOfGatewayNotStarted(t *testing.T) {
+	const ike, natt = 18874, 18875
+	gwAddr := netip.MustParseAddr("127.150.1.3")
+	site := netip.MustParseAddr("127.150.2.3")
+	conn, err := net.ListenPacket("udp", "127.150.0.53:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := dnstest.Serve(t, conn)
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", dns.Addr())
+	}}
+	taken, err := net.ListenPacket("udp", netip.AddrPortFrom(gwAddr, ike).String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	startSilentPeer(t, site, gwAddr, ike, natt)
+	e := New(Options{IKEPort: ike, NATTPort: natt, Resolver: resolver, ResolveInterval: time.Hour})
+	defer e.Close()
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", PublicAddr: gwAddr, Connections: []Connection{{ID: "c", RemoteFQDN: "branch.example",
+			PSK: Secret("k"), LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.0.0/24")}}}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	reason := func() string {
+		ts := e.Status().Connections["c"].Tunnels
+		if len(ts) == 0 {
+			return ""
+		}
+		return ts[0].Reason
+	}
+	waitUntil(t, 10*time.Second, "a reason saying the gateway does not run", func() bool {
+		return strings.Contains(reason(), "not running")
+	})
+	dns.Set("branch.example", site)
+	e.resolveNames(context.Background())
+	e.mu.Lock()
+	addr, err := e.resolvedAddr("branch.example", false)
+	e.mu.Unlock()
+	if err != nil || addr != site {
+		t.Fatalf("the name stands for %v (%v), want %v", addr, err, site)
+	}
+	if r := reason(); !strings.Contains(r, "not running") {
+		t.Fatalf("the connection's reason is %q, want the gateway's start failure", r)
+	}
+	taken.Close()
+	waitUntil(t, 3*RetryInterval, "the tunnel to the name's address once the gateway started", func() bool {
+		e.Retry()
+		return e.Status().Connections["c"].State == Connected
+	})
+}
