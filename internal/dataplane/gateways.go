@@ -455,12 +455,24 @@ func gatewayConnections(g Gateway, resolve func(fqdn string, v6 bool) (netip.Add
 	var out []gateway.Connection
 	errs := map[string]error{}
 	byRemote := map[netip.Addr]string{}
+	// A peer's configured address is its own: a name that resolves to
+	// it (a branch's dynamic DNS, a stale record) does not take it.
+	configured := map[netip.Addr]string{}
+	for _, c := range g.Connections {
+		if _, ok := configured[c.Remote]; c.Remote.IsValid() && !ok {
+			configured[c.Remote] = c.ID
+		}
+	}
 	for _, c := range g.Connections {
 		name := c.tunnelName()
 		if !c.Remote.IsValid() && c.RemoteFQDN != "" {
 			a, err := resolve(c.RemoteFQDN, g.PublicAddr.Is6())
 			if err != nil {
 				errs[name] = err
+				continue
+			}
+			if other, ok := configured[a]; ok {
+				errs[name] = fmt.Errorf("connection %s of this gateway has the same peer address %v", other, a)
 				continue
 			}
 			c.Remote = a

@@ -142,3 +142,51 @@ func TestFQDNOfGatewayNotStarted(t *testing.T) {
 		return e.Status().Connections["c"].State == Connected
 	})
 }
+
+// TestFQDNOntoAddressOfSiteKeepsItsTunnel: a site's name that comes to
+// resolve to the address another site of the gateway is configured at
+// (gatewayIpAddress) leaves that site its tunnel and says why it gets
+// none. The connection first in order took the address, so that a name
+// (a branch's dynamic DNS, a stale record) took down the tunnel of a
+// site whose address the API had checked, when its connection sorted
+// first.
+func TestFQDNOntoAddressOfSiteKeepsItsTunnel(t *testing.T) {
+	const ike, natt = 18876, 18877
+	gwAddr := netip.MustParseAddr("127.150.1.4")
+	site := netip.MustParseAddr("127.150.2.4")
+	conn, err := net.ListenPacket("udp", "127.150.0.53:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := dnstest.Serve(t, conn)
+	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", dns.Addr())
+	}}
+	startSilentPeer(t, site, gwAddr, ike, natt)
+	e := New(Options{IKEPort: ike, NATTPort: natt, Resolver: resolver, ResolveInterval: time.Hour})
+	defer e.Close()
+	// "a" by name sorts before "b" at its address.
+	cfg := Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}},
+		Gateways: []Gateway{{ID: "gw", VNet: "v", PublicAddr: gwAddr, Connections: []Connection{
+			{ID: "a", RemoteFQDN: "branch.example", PSK: Secret("k"), LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.1.0/24")},
+			{ID: "b", Remote: site, PSK: Secret("k"), LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes("192.168.2.0/24")},
+		}}}}
+	if _, err := e.Reconfig(cfg); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, 60*time.Second, "the tunnel of the site at its address", func() bool {
+		return e.Status().Connections["b"].State == Connected
+	})
+	established := e.Status().Connections["b"].Established
+
+	dns.Set("branch.example", site)
+	e.resolveNames(context.Background()) // a tunnel it takes down goes at once
+	st := e.Status().Connections
+	if b := st["b"]; b.State != Connected || !b.Established.Equal(established) {
+		t.Fatalf("the site at %v: %s (%s), established %v; want Connected since %v: a name resolved to its address took its tunnel", site, b.State, b.Reason, b.Established, established)
+	}
+	if a := st["a"]; a.State != NotConnected || !strings.Contains(a.Reason, "same peer address") {
+		t.Fatalf("the site by name: %s (%s), want NotConnected saying connection b has its address", a.State, a.Reason)
+	}
+}
