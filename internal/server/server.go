@@ -464,7 +464,9 @@ func (s *Server) Run(ctx context.Context) error {
 
 // sample records the tunnels' counters in the metrics history on the
 // boundaries of MetricsInterval (every minute on the minute) until ctx
-// ends, so that a minute's traffic is in its minute's bucket.
+// ends, so that a minute's traffic is in its minute's bucket, and once
+// more then: what the tunnels carried since the last boundary is in the
+// history that serve saves as it stops (the next start counts from zero).
 func (s *Server) sample(ctx context.Context) {
 	saved := time.Now()
 	t := time.NewTimer(time.Until(s.insights.Next(saved)))
@@ -472,6 +474,7 @@ func (s *Server) sample(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
+			s.record(time.Now())
 			return
 		case now := <-t.C:
 			t.Reset(time.Until(s.insights.Next(now)))
@@ -479,30 +482,35 @@ func (s *Server) sample(ctx context.Context) {
 				s.saveHistory() // what was sampled before this tick
 				saved = now
 			}
-			byConn := map[string]insights.Counters{}
-			st := s.engine.Status()
-			for id, c := range st.Connections {
-				byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets,
-					Drops: c.Drops, Gauges: [3]uint32{insights.GaugeIKESAs: uint32(c.IKESAs), insights.GaugeChildSAs: uint32(c.ChildSAs), insights.GaugeNATFlows: uint32(c.NATFlows)}}
-			}
-			for id, byProto := range st.P2S {
-				for proto, p := range byProto {
-					byConn[insights.P2SSeries(id, proto)] = insights.Counters{Ingress: p.Ingress, Egress: p.Egress, Gauges: [3]uint32{insights.GaugeClients: uint32(p.Clients)}}
-				}
-			}
-			for id, sessions := range s.engine.BGPSessions() {
-				for _, b := range sessions {
-					up := uint32(0)
-					if b.Established {
-						up = 1
-					}
-					byConn[insights.BGPSeries(id, b.Instance, b.Peer)] = insights.Counters{Gauges: [3]uint32{insights.GaugePeerUp: up,
-						insights.GaugeRoutesLearned: uint32(b.Learned), insights.GaugeRoutesAdvertised: uint32(b.Advertised)}}
-				}
-			}
-			s.insights.Record(now, byConn)
+			s.record(now)
 		}
 	}
+}
+
+// record adds the data plane's counters at now to the metrics history.
+func (s *Server) record(now time.Time) {
+	byConn := map[string]insights.Counters{}
+	st := s.engine.Status()
+	for id, c := range st.Connections {
+		byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets,
+			Drops: c.Drops, Gauges: [3]uint32{insights.GaugeIKESAs: uint32(c.IKESAs), insights.GaugeChildSAs: uint32(c.ChildSAs), insights.GaugeNATFlows: uint32(c.NATFlows)}}
+	}
+	for id, byProto := range st.P2S {
+		for proto, p := range byProto {
+			byConn[insights.P2SSeries(id, proto)] = insights.Counters{Ingress: p.Ingress, Egress: p.Egress, Gauges: [3]uint32{insights.GaugeClients: uint32(p.Clients)}}
+		}
+	}
+	for id, sessions := range s.engine.BGPSessions() {
+		for _, b := range sessions {
+			up := uint32(0)
+			if b.Established {
+				up = 1
+			}
+			byConn[insights.BGPSeries(id, b.Instance, b.Peer)] = insights.Counters{Gauges: [3]uint32{insights.GaugePeerUp: up,
+				insights.GaugeRoutesLearned: uint32(b.Learned), insights.GaugeRoutesAdvertised: uint32(b.Advertised)}}
+		}
+	}
+	s.insights.Record(now, byConn)
 }
 
 // loadHistory reads the metrics history the last run saved, if any. A
