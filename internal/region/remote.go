@@ -481,9 +481,9 @@ func (r *Region) keepReason(reasons map[string]string, id, why string) {
 	reasons[strings.ToLower(id)] = why
 }
 
-// refreshRemotes looks up again every remote gateway that a connection
-// names, until ctx ends; a change (a new public address, R20) wakes the
-// reconcile loop. The gateways are asked remoteAsks at once, so that
+// refreshRemotes looks up every remote gateway that a connection names,
+// at once and again every RemoteRefresh, until ctx ends; a change (a new
+// public address, R20) wakes the reconcile loop. The gateways are asked remoteAsks at once, so that
 // those no answering peer has (each waits RemoteRefresh for the silent
 // one) take one wait, not one each; one that could not be asked waits
 // longer and longer (remoteRetry), up to remoteBackoffMax, before it is
@@ -496,11 +496,15 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 	defer t.Stop()
 	unanswered := map[string]*sparselog.Log{} // by peer
 	misfits := map[string]*sparselog.Log{}    // by lower-cased gateway id
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
+	for first := true; ; first = false {
+		// The first round at once: a region that starts with connections
+		// to them (serve restarted) has their tunnels back with the others.
+		if !first {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
 		}
 		ids := r.remoteInUse()
 		maps.DeleteFunc(misfits, func(k string, _ *sparselog.Log) bool {

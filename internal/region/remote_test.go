@@ -528,3 +528,38 @@ func TestWriteFindsRemoteGone(t *testing.T) {
 		t.Errorf("after the write the connection's status reason is %q, want that no peer region has the gateway", why)
 	}
 }
+
+// TestStartLooksRemotesUpAtOnce: a region that starts (serve restarted)
+// with VNet-to-VNet connections to gateways of another region looks
+// those gateways up at once, so that their tunnels come back with the
+// others. The first lookup waited for the first refresh, RemoteRefresh
+// after the start: every restart kept those tunnels down 5 s longer
+// (and the peer's retransmissions to the gateway, unanswered meanwhile,
+// longer still), their status saying that the remote gateway had no
+// public address yet.
+func TestStartLooksRemotesUpAtOnce(t *testing.T) {
+	t.Parallel()
+	peer := &downPeer{}
+	reg, remotes := remoteRegion(t, peer, 1, nil)
+	reg.Close()
+	pool, _ := ParsePool("127.10.0.0/24")
+	start := time.Now()
+	again, err := Open(context.Background(), Config{Store: reg.store, PublicIPPool: pool, Remotes: peer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { again.Close() })
+	for {
+		s := again.Snapshot()
+		if r, ok := s.RemoteOf(s.Connections()[0]); ok {
+			if r.Addr != netip.MustParseAddr("127.119.0.9") {
+				t.Fatalf("remote gateway %s at %s, want 127.119.0.9", remotes[0], r.Addr)
+			}
+			return
+		}
+		if d := time.Since(start); d > RemoteRefresh/2 {
+			t.Fatalf("%v after the start, remote gateway %s is not known: its connection has no tunnel", d, remotes[0])
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
