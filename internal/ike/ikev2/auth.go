@@ -69,7 +69,10 @@ func (sa *ikeSA) authResponse(ps []wire.Payload, ch *child) {
 	}
 	switch {
 	case !ok1 || !ok2:
-		if n := errorNotify(ps); n != nil {
+		if n := errorNotify(ps); n != nil && n.NotifyType == wire.AuthenticationFailed {
+			// RFC 7296 §2.21.2: the responder did not accept our AUTH or identity.
+			fail("peer answered AUTHENTICATION_FAILED: it did not accept our identity %s or our pre-shared key", sa.cfg().LocalID)
+		} else if n != nil {
 			fail("peer answered %v", n.NotifyType)
 		} else {
 			fail("IKE_AUTH response without IDr and AUTH")

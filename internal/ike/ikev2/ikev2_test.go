@@ -1210,13 +1210,18 @@ func TestDelete(t *testing.T) {
 
 // TestAuthenticationFailed covers a wrong pre-shared key (RFC 7296 §2.15,
 // §2.21.2): the responder answers AUTHENTICATION_FAILED and neither side
-// keeps an SA.
+// keeps an SA; both sides' status reasons name the pre-shared key (the
+// initiator's said only "peer answered AUTHENTICATION_FAILED", so that of
+// two gateways whose keys differ one told why and the other did not).
 func TestAuthenticationFailed(t *testing.T) {
 	_, a, b := pair(t, nil, func(p *PeerConfig) { p.PSK = PSK("another-psk-0123456789") })
 	waitFor(t, 5*time.Second, "both sides to report the failure", func() bool {
 		return strings.Contains(a.status().LastError, "AUTHENTICATION_FAILED") &&
 			strings.Contains(b.status().LastError, "pre-shared key")
 	})
+	if why := a.status().LastError; !strings.Contains(why, "pre-shared key") {
+		t.Errorf("the initiator's reason %q does not name the pre-shared key", why)
+	}
 	if len(a.established())+len(b.established()) != 0 || a.dp.count()+b.dp.count() != 0 {
 		t.Errorf("SAs despite the wrong key: %+v %+v", a.status(), b.status())
 	}
