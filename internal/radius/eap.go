@@ -105,6 +105,9 @@ func (e *EAP) outcome(resp Packet, secret []byte) (Outcome, error) {
 			return o, errors.New("radius: an Access-Challenge without an EAP message")
 		}
 	case CodeAccessAccept:
+		if err := serviceRefused(resp); err != nil {
+			return o, err
+		}
 		recv, send, err := mppeKeys(resp, secret)
 		if err != nil {
 			return o, err

@@ -3,6 +3,8 @@ package radius
 import (
 	"bytes"
 	"context"
+	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -38,5 +40,59 @@ func TestEAPSuccessAgain(t *testing.T) {
 	}
 	if n := asked.Load(); n != 1 {
 		t.Errorf("the server was asked %d times", n)
+	}
+}
+
+// TestAcceptForAnotherServiceRefused: an Access-Accept that grants
+// another service than the Framed one asked for (Service-Type
+// Administrative: a NAS administrator's login, as a server answers for
+// the accounts that manage its routers and switches) is taken as an
+// Access-Reject (RFC 2865 §5.6, §1.1), for a password, an MS-CHAP-V2
+// response and EAP alike: the user gets no tunnel, and the error says
+// why. One for Framed, or with no Service-Type, is an acceptance.
+func TestAcceptForAnotherServiceRefused(t *testing.T) {
+	shortTries(t, 1, 2*time.Second, 2*time.Second)
+	secret := []byte("s3cret")
+	for _, tc := range []struct {
+		name    string
+		service []byte // the Access-Accept's Service-Type; nil: none
+		accept  bool
+	}{
+		{"Framed", []byte{0, 0, 0, 2}, true},
+		{"none", nil, true},
+		{"Administrative", []byte{0, 0, 0, 6}, false},
+		{"NAS Prompt", []byte{0, 0, 0, 7}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			addr := serve(t, "127.0.0.1", func(req Packet) []byte {
+				attrs := mschapAccept(req.Authenticator, secret)
+				if eap, ok := req.Find(AttrEAPMessage); ok {
+					attrs = append(attrs[1:], Attr{AttrEAPMessage, ppp.EAP{Code: ppp.EAPSuccess, ID: eap[1]}.Append(nil)})
+				}
+				if tc.service != nil {
+					attrs = append(attrs, Attr{AttrServiceType, tc.service})
+				}
+				return answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, attrs)
+			})
+			servers := []Server{{Addr: addr, Secret: secret}}
+			refused := func(what string, accepted bool, err error) {
+				t.Helper()
+				switch {
+				case tc.accept && (!accepted || err != nil):
+					t.Errorf("%s: an Access-Accept for Service-Type %v not taken: %v", what, tc.service, err)
+				case !tc.accept && accepted:
+					t.Errorf("%s: an Access-Accept for Service-Type %v taken as an acceptance", what, tc.service)
+				case !tc.accept && (err == nil || errors.Is(err, ErrNoAnswer) || !strings.Contains(err.Error(), "Service-Type")):
+					t.Errorf("%s: refused, but the error does not say it was for its Service-Type: %v", what, err)
+				}
+			}
+			a, err := Authenticate(context.Background(), servers, Request{User: "alice", Password: "pw"})
+			refused("PAP", a.Accept, err)
+			m, err := AuthenticateMSCHAPv2(context.Background(), servers, Request{User: "alice"}, MSCHAPv2{Ident: 7})
+			refused("MS-CHAP-V2", m.Accept, err)
+			auth := NewEAPAuthenticator(context.Background(), servers, Request{})
+			next, msk, _, err := auth.Handle(ppp.EAP{Code: ppp.EAPResponse, ID: auth.Start().ID, Type: ppp.TypeIdentity, Data: []byte("alice")})
+			refused("EAP", next.Code == ppp.EAPSuccess || msk != nil, err)
+		})
 	}
 }

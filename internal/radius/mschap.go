@@ -98,6 +98,9 @@ func mschapAnswer(p Packet, secret []byte) (MSCHAPv2Answer, error) {
 	if p.Code != CodeAccessAccept {
 		return a, nil
 	}
+	if err := serviceRefused(p); err != nil {
+		return a, err
+	}
 	if !strings.HasPrefix(a.Success, "S=") {
 		return a, errors.New("an Access-Accept without an MS-CHAP2-Success")
 	}

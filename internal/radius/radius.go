@@ -261,8 +261,39 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 	if err != nil {
 		return Answer{}, err
 	}
+	if err := serviceRefused(resp); err != nil {
+		return Answer{}, err
+	}
 	msg, _ := resp.Find(AttrReplyMessage)
 	return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg)}, nil
+}
+
+// serviceFramed is the Service-Type every request asks for: Framed (RFC
+// 2865 §5.6), a tunnel.
+const serviceFramed = 2
+
+// serviceRefused says why an Access-Accept grants another service than
+// the Framed one asked for (a Service-Type of an administrator's login,
+// a prompt at the NAS, a callback), which the gateway does not give; nil
+// for one without a Service-Type, or Framed.
+func serviceRefused(p Packet) error {
+	if p.Code != CodeAccessAccept {
+		return nil
+	}
+	for _, a := range p.Attrs {
+		if a.Type != AttrServiceType {
+			continue
+		}
+		// RFC 2865 §5.6: a NAS MUST treat an unsupported Service-Type as
+		// though an Access-Reject had been received.
+		if len(a.Value) != 4 {
+			return fmt.Errorf("radius: an Access-Accept with a Service-Type of %d bytes, taken as an Access-Reject", len(a.Value))
+		}
+		if st := binary.BigEndian.Uint32(a.Value); st != serviceFramed {
+			return fmt.Errorf("radius: an Access-Accept for Service-Type %d, not Framed (2), taken as an Access-Reject: the gateway gives no other service", st)
+		}
+	}
+	return nil
 }
 
 // dialFunc is Request.Dial's type.
@@ -401,7 +432,7 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet,
 func (r Request) attrs() []Attr {
 	out := []Attr{
 		{AttrUserName, []byte(r.User)},
-		{AttrServiceType, []byte{0, 0, 0, 2}}, // Framed
+		{AttrServiceType, binary.BigEndian.AppendUint32(nil, serviceFramed)},
 		{AttrNASPortType, []byte{0, 0, 0, 5}}, // Virtual
 	}
 	if r.NASIdentifier != "" && len(r.NASIdentifier) <= 253 {
