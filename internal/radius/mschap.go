@@ -122,8 +122,9 @@ func microsoft(typ byte, v []byte) Attr {
 	return Attr{AttrVendorSpecific, append(b, v...)}
 }
 
-// microsoftAttrs are a packet's Microsoft attributes, each the first of
-// its Vendor-Specific attribute; one cut short is left out.
+// microsoftAttrs are a packet's Microsoft attributes, all of each
+// Vendor-Specific attribute (RFC 2865 §5.26: it may hold several); one
+// cut short is left out, with what follows it there.
 func microsoftAttrs(p Packet) []Attr {
 	var out []Attr
 	for _, a := range p.Attrs {
@@ -131,8 +132,13 @@ func microsoftAttrs(p Packet) []Attr {
 		if a.Type != AttrVendorSpecific || len(v) < 6 || binary.BigEndian.Uint32(v) != vendorMicrosoft {
 			continue
 		}
-		if n := int(v[5]); n >= 2 && n <= len(v)-4 {
-			out = append(out, Attr{v[4], v[6 : 4+n]})
+		for rest := v[4:]; len(rest) >= 2; {
+			n := int(rest[1])
+			if n < 2 || n > len(rest) {
+				break
+			}
+			out = append(out, Attr{rest[0], rest[2:n]})
+			rest = rest[n:]
 		}
 	}
 	return out

@@ -1,13 +1,17 @@
 package radius
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/wire/ppp"
 )
 
 // serve answers each request that parses, at a new address of host, with
@@ -108,5 +112,37 @@ func TestMSCHAPv2SuccessIdent(t *testing.T) {
 		case !right && (err == nil || a.Accept || !strings.Contains(err.Error(), "an MS-CHAP2-Success with Ident 8, the response's 7")):
 			t.Errorf("an MS-CHAP2-Success of Ident 8 alone: %+v, %v", a, err)
 		}
+	}
+}
+
+// TestMicrosoftAttributesInOneVendorSpecific: a server may put several
+// of Microsoft's attributes in one Vendor-Specific attribute (RFC 2865
+// §5.26): an Access-Accept holding MS-CHAP2-Success and both MPPE keys
+// in one is an acceptance with the keys, for MS-CHAP-V2 and EAP (the
+// MSK) alike, as when each has a Vendor-Specific attribute of its own.
+func TestMicrosoftAttributesInOneVendorSpecific(t *testing.T) {
+	shortTries(t, 1, 2*time.Second, 2*time.Second)
+	secret := []byte("s3cret")
+	addr := serve(t, "127.0.0.1", func(req Packet) []byte {
+		packed := binary.BigEndian.AppendUint32(nil, vendorMicrosoft)
+		for _, a := range mschapAccept(req.Authenticator, secret) {
+			packed = append(packed, a.Value[4:]...) // each one's Vendor-Type, Vendor-Length and value
+		}
+		attrs := []Attr{{AttrVendorSpecific, packed}}
+		if eap, ok := req.Find(AttrEAPMessage); ok {
+			attrs = append(attrs, Attr{AttrEAPMessage, ppp.EAP{Code: ppp.EAPSuccess, ID: eap[1]}.Append(nil)})
+		}
+		return answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, attrs)
+	})
+	servers := []Server{{Addr: addr, Secret: secret}}
+	recv, send := bytes.Repeat([]byte{0x11}, 16), bytes.Repeat([]byte{0x22}, 16)
+	a, err := AuthenticateMSCHAPv2(context.Background(), servers, Request{User: "alice"}, MSCHAPv2{Ident: 7})
+	if err != nil || !a.Accept || a.Success != "S=407A5589115FD0D6209F510FE9C04566932CDA56" || !bytes.Equal(a.Recv, recv) || !bytes.Equal(a.Send, send) {
+		t.Errorf("MS-CHAP-V2: %+v, %v", a, err)
+	}
+	auth := NewEAPAuthenticator(context.Background(), servers, Request{})
+	next, msk, _, err := auth.Handle(ppp.EAP{Code: ppp.EAPResponse, ID: auth.Start().ID, Type: ppp.TypeIdentity, Data: []byte("alice")})
+	if err != nil || next.Code != ppp.EAPSuccess || !bytes.Equal(msk, append(recv, send...)) {
+		t.Errorf("EAP: %+v, MSK %x, %v", next, msk, err)
 	}
 }
