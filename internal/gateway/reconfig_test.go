@@ -351,3 +351,38 @@ func TestStatusDuringReset(t *testing.T) {
 		})
 	}
 }
+
+// TestModeToResponderOnlyStopsReconnect: a connection made ResponderOnly
+// while it waits to try its peer again (its last try refused) initiates no
+// more: the peer, ResponderOnly too, is left to start the tunnel, and the
+// two never do. The try already planned went out all the same, and the
+// gateway set the tunnel up as initiator, as it would have without the
+// change. Loopback only: 127.95.4.1, with the peer at .2.
+func TestModeToResponderOnlyStopsReconnect(t *testing.T) {
+	addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, 4, host}) }
+	lan, site := netip.MustParsePrefix("10.95.40.0/24"), netip.MustParsePrefix("10.95.41.0/24")
+	toB := loopbackConn("b", addr(2), ikev2.ModeDefault, site)
+	toB.Peer.ReconnectDelay = 2 * time.Second
+	ga, _ := startLoopback(t, addr(1), nil, toB)
+	toA := loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan)
+	toA.Peer.PSK = ikev2.PSK("OtherKey2026")
+	gb, _ := startLoopback(t, addr(2), nil, toA)
+	waitFor(t, "the first try refused", func() bool {
+		st := ga.Status()
+		return len(st) == 1 && st[0].State == gateway.NotConnected && strings.Contains(st[0].Reason, "AUTHENTICATION_FAILED")
+	})
+	// Both ends ResponderOnly, with one key: neither starts the tunnel.
+	toB.Peer.Mode = ikev2.ModeResponderOnly
+	if err := ga.Reconfig([]gateway.Connection{toB}); err != nil {
+		t.Fatal(err)
+	}
+	toA.Peer.PSK = toB.Peer.PSK
+	if err := gb.Reconfig([]gateway.Connection{toA}); err != nil {
+		t.Fatal(err)
+	}
+	for end := time.Now().Add(3 * toB.Peer.ReconnectDelay); time.Now().Before(end); time.Sleep(20 * time.Millisecond) {
+		if sas, _ := ga.IKESAs("b"); len(sas) > 0 {
+			t.Fatalf("made ResponderOnly, the connection initiated an IKE SA: %+v", sas[0])
+		}
+	}
+}

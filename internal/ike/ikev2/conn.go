@@ -396,6 +396,9 @@ func (c *conn) reconfigure(p PeerConfig) {
 	for _, sa := range c.sas {
 		sa.reschedule()
 	}
+	if !p.Mode.initiates() {
+		c.reconnectAt = time.Time{} // made ResponderOnly: the try planned is not made
+	}
 	if p.Mode.initiates() && !c.idle && !c.connecting() && c.reconnectAt.IsZero() {
 		c.initiate()
 	}
