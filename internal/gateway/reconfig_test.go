@@ -386,3 +386,53 @@ func TestModeToResponderOnlyStopsReconnect(t *testing.T) {
 		}
 	}
 }
+
+// TestLifetimeLoweredRekeys: a connection given a child SA lifetime
+// shorter than its child SA's age (a custom policy's saLifeTimeSeconds
+// lowered) rekeys that child SA, the new pair installed before the old
+// one goes, in the same IKE SA. It took the child SA as past its hard
+// lifetime: the pair was deleted first and a new one made after, the
+// tunnel without a pair in between (its traffic dropped) and its reason
+// "child SA expired: rekey failed" meanwhile. Loopback only: 127.95.5.1,
+// with the peer at .2.
+func TestLifetimeLoweredRekeys(t *testing.T) {
+	addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, 5, host}) }
+	lan, site := netip.MustParsePrefix("10.95.50.0/24"), netip.MustParsePrefix("10.95.51.0/24")
+	toB := loopbackConn("b", addr(2), ikev2.ModeDefault, site)
+	ga, _ := startLoopback(t, addr(1), nil, toB)
+	startLoopback(t, addr(2), nil, loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan))
+	var before ikev2.IKESAStatus
+	waitFor(t, "connected", func() bool {
+		sas, _ := ga.IKESAs("b")
+		if len(sas) != 1 || sas[0].State != "established" || len(sas[0].Children) != 1 {
+			return false
+		}
+		before = sas[0]
+		return true
+	})
+	const lifetime = 2500 * time.Millisecond
+	time.Sleep(time.Until(before.Children[0].Installed.Add(lifetime + 500*time.Millisecond)))
+	toB.Peer.ChildLifetime = lifetime
+	if err := ga.Reconfig([]gateway.Connection{toB}); err != nil {
+		t.Fatal(err)
+	}
+	var after ikev2.ChildStatus
+	waitFor(t, "a new child SA", func() bool {
+		sas, _ := ga.IKESAs("b")
+		for _, sa := range sas {
+			for _, c := range sa.Children {
+				if c.InSPI != before.Children[0].InSPI {
+					after = c
+					return true
+				}
+			}
+		}
+		return false
+	})
+	if !after.Rekeyed {
+		t.Errorf("the child SA past its new lifetime was deleted and a new one made (%08x), not rekeyed", after.InSPI)
+	}
+	if sas, _ := ga.IKESAs("b"); len(sas) == 0 || sas[0].SPIi != before.SPIi || sas[0].SPIr != before.SPIr {
+		t.Errorf("the IKE SA changed: %+v, was %x/%x", sas, before.SPIi, before.SPIr)
+	}
+}

@@ -488,15 +488,33 @@ func readable(d time.Duration) time.Duration {
 	return d.Round(time.Millisecond)
 }
 
-// reschedule recomputes the lifetimes after a configuration change.
+// reschedule recomputes the lifetimes after a configuration change. A
+// lifetime shortened below an SA's age has it rekeyed now, not ended:
+// it expires no sooner than its rekey may take, the peer declared dead
+// first (RFC 4301 §4.4.2.1: an SA at the end of its lifetime is
+// replaced), unless it was to expire sooner already.
 func (sa *ikeSA) reschedule() {
 	if sa.state != stateEstablished {
 		return
 	}
+	grace := time.Now().Add(sa.giveUpAfter())
+	kept := func(old, now time.Time) time.Time {
+		switch {
+		case !now.Before(old) || !now.Before(grace):
+			return now
+		case old.Before(grace):
+			return old
+		}
+		return grace
+	}
+	old := sa.expireAt
 	sa.scheduleRekey(sa.established)
+	sa.expireAt = kept(old, sa.expireAt)
 	for _, ch := range sa.children {
 		if ch.state == childActive {
+			old := ch.expireAt
 			sa.scheduleChild(ch, ch.installed)
+			ch.expireAt = kept(old, ch.expireAt)
 		}
 	}
 }
