@@ -250,8 +250,38 @@ func (m *Manager) initiate(p *peer, old *isakmpSA) {
 	m.sas[sa.ic] = sa
 	sa.out.set(msg, p.cfg.RetransmitTimeout)
 	sa.send(msg)
+	sa.mm1Sent(sa.out.sentAt)
 	p.nextTry = time.Now().Add(p.cfg.ReconnectDelay)
 	m.log.Info("IKEv1 main mode started", "conn", p.cfg.Name, "remote", sa.remote)
+}
+
+// mm1Sent counts a Main Mode message 1 sent, or sent again, at now, and
+// from the second one the peer has not answered says so in the status, so
+// that a peer that ignores us (it has no connection for us) is told of
+// while the messages go unanswered, not only when they are given up;
+// unless the peer refused it (tell) or an ISAKMP SA with it is up.
+func (sa *isakmpSA) mm1Sent(now time.Time) {
+	p := sa.p
+	if p.unanswered == 0 {
+		p.unansweredSince = now
+	}
+	p.unanswered++
+	if p.unanswered < 2 || sa.told != "" || sa.m.newest(p) != nil {
+		return
+	}
+	p.lastErr = fmt.Sprintf("no answer from %v to main mode message 1 yet (sent %d times since %s UTC)",
+		sa.remote, p.unanswered, p.unansweredSince.UTC().Format(time.TimeOnly))
+	p.silentNote = p.lastErr
+}
+
+// mm1Answered notes that the peer answered a Main Mode message 1 of ours,
+// or an ISAKMP SA came up: what mm1Sent said is over.
+func (p *peer) mm1Answered() {
+	p.unanswered = 0
+	if p.silentNote != "" && p.lastErr == p.silentNote {
+		p.lastErr = ""
+	}
+	p.silentNote = ""
 }
 
 // plain builds an unencrypted message.
@@ -485,6 +515,7 @@ func (sa *isakmpSA) handleMain(local, remote netip.AddrPort, h wire.Header, msg 
 	body := msg[wire.HeaderLen:]
 	switch {
 	case sa.initiator && sa.state == stMM1 && h.Flags&wire.FlagEncryption == 0:
+		sa.p.mm1Answered()
 		ps, err := wire.ParsePayloads(h.Next, body)
 		if err != nil {
 			return err
@@ -774,6 +805,7 @@ func (sa *isakmpSA) establish() {
 	sa.expires = sa.established.Add(sa.s.Life - margin)
 	sa.dh = nil
 	sa.p.lastErr, sa.p.idle = "", false
+	sa.p.mm1Answered()
 	// RFC 3706 §7: the R-U-THEREs' sequence numbers start at a random
 	// one, here from 1 to 2^31-1 (as strongSwan's and libreswan's): they
 	// count up a long way before they wrap.
@@ -969,6 +1001,9 @@ func (sa *isakmpSA) timers(now time.Time, replaced bool) {
 		o.sentAt, o.timeout = now, backoff(o.timeout)
 		sa.m.stats.retransmits.Add(1)
 		sa.send(o.msg)
+		if sa.initiator && sa.state == stMM1 {
+			sa.mm1Sent(now)
+		}
 	}
 	if sa.dpdAck.req != nil && now.Sub(sa.dpdAck.at) > halfOpenTimeout {
 		sa.dpdAck = answer{}

@@ -78,6 +78,36 @@ func (sa *ikeSA) sendInit() {
 		timeout: sa.cfg().RetransmitTimeout, retryAt: time.Now().Add(sa.cfg().RetransmitTimeout),
 	}
 	sa.transmit(dgs)
+	sa.initSent(time.Now())
+}
+
+// initSent counts an IKE_SA_INIT request sent, or sent again, at now, and
+// from the second one the peer has not answered says so in the status, so
+// that a peer that ignores us (it has no connection for us) is told of
+// while the requests go unanswered, not only when they are given up;
+// unless an IKE SA with the peer is up, whose reason tells of its pairs.
+func (sa *ikeSA) initSent(now time.Time) {
+	c := sa.c
+	if c.unanswered == 0 {
+		c.unansweredSince = now
+	}
+	c.unanswered++
+	if c.unanswered < 2 || c.established() != nil {
+		return
+	}
+	c.lastError = fmt.Sprintf("no answer from %v to IKE_SA_INIT yet (sent %d times since %s UTC)",
+		sa.remote, c.unanswered, c.unansweredSince.UTC().Format(time.TimeOnly))
+	c.silentNote = c.lastError
+}
+
+// initAnswered notes that the peer answered an IKE_SA_INIT request of
+// ours, or authenticated an IKE SA: what initSent said is over.
+func (c *conn) initAnswered() {
+	c.unanswered = 0
+	if c.silentNote != "" && c.lastError == c.silentNote {
+		c.lastError = ""
+	}
+	c.silentNote = ""
 }
 
 // handleInitResponse processes the IKE_SA_INIT response (RFC 7296 §1.2).
@@ -87,6 +117,7 @@ func (sa *ikeSA) handleInitResponse(p packet) {
 		sa.c.m.stats.malformed.Add(1)
 		return
 	}
+	sa.c.initAnswered()
 	ps := msg.Payloads
 	// RFC 7296 §2.21.1: the response is not authenticated, and whoever
 	// saw our request may forge one (a NO_PROPOSAL_CHOSEN, say). One that

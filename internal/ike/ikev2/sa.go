@@ -360,6 +360,9 @@ func (sa *ikeSA) tick(now time.Time) {
 		sa.c.m.stats.retransmits.Add(1)
 		sa.log.Debug("retransmitting", sa.logAttrs(), "exchange", p.exchange, "msg_id", p.id, "try", p.tries)
 		sa.transmit(p.datagrams)
+		if p.exchange == wire.IKESAInit {
+			sa.initSent(now)
+		}
 	}
 	sa.reqFrags.expire(now)
 	sa.respFrags.expire(now)
@@ -1104,6 +1107,7 @@ func (sa *ikeSA) establish(now time.Time) {
 	sa.established = now
 	sa.scheduleRekey(now)
 	sa.c.lastError = ""
+	sa.c.initAnswered()
 	sa.c.authLines = nil
 	sa.c.backoff = 0
 	sa.countHalfOpen(false)
