@@ -33,6 +33,12 @@ type fakeNet struct {
 	// policy returns the delays of the copies of a datagram to deliver:
 	// none drops it. Nil delivers one copy at once.
 	policy func(from, to netip.AddrPort, b []byte) []time.Duration
+	// inOrder picks the datagrams that arrive in the order they were
+	// sent, each after the one before it (and no sooner than its delay):
+	// a timer for each alone may swap two when a loaded machine runs
+	// them late. Not for use with pause.
+	inOrder     func(from, to netip.AddrPort, b []byte) bool
+	lastInOrder chan struct{} // closed once the last one picked is delivered
 	// held datagrams wait for release while hold is set.
 	hold bool
 	held []func()
@@ -99,6 +105,14 @@ func (n *fakeNet) setPolicy(p func(from, to netip.AddrPort, b []byte) []time.Dur
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.policy = p
+}
+
+// keepOrder makes the datagrams for which f holds arrive in the order
+// they were sent.
+func (n *fakeNet) keepOrder(f func(from, to netip.AddrPort, b []byte) bool) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.inOrder = f
 }
 
 // pause holds every datagram until resume.
@@ -205,6 +219,7 @@ func (tr netTransport) SendIKE(local, remote netip.AddrPort, msg []byte) error {
 	if n.policy != nil {
 		delays = n.policy(from, to, b)
 	}
+	ordered := n.inOrder != nil && n.inOrder(from, to, b)
 	for _, d := range delays {
 		deliver := func() {
 			// A datagram sent to a mapped address goes to the IPv4
@@ -221,10 +236,21 @@ func (tr netTransport) SendIKE(local, remote netip.AddrPort, msg []byte) error {
 				m.HandlePacket(to, from, b)
 			}
 		}
+		var prev, done chan struct{}
+		if ordered {
+			prev, done = n.lastInOrder, make(chan struct{})
+			n.lastInOrder = done
+		}
 		n.wg.Add(1)
 		f := func() {
 			defer n.wg.Done()
+			if prev != nil {
+				<-prev
+			}
 			deliver()
+			if done != nil {
+				close(done)
+			}
 		}
 		if n.hold {
 			n.held = append(n.held, func() { time.AfterFunc(d, f) })
