@@ -20,16 +20,8 @@ func TestFQDNOfSeveralAddressesKeepsTunnel(t *testing.T) {
 	const ike, natt = 18870, 18871
 	gwAddr := netip.MustParseAddr("127.150.1.1")
 	site, other := netip.MustParseAddr("127.150.2.1"), netip.MustParseAddr("127.150.2.2")
-	conn, err := net.ListenPacket("udp", "127.150.0.53:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dns := dnstest.Serve(t, conn)
+	dns, resolver := nameServer(t)
 	dns.Set("branch.example", site, other)
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", dns.Addr())
-	}}
 	startSilentPeer(t, site, gwAddr, ike, natt)
 	// No lookup but the first and the test's own.
 	e := New(Options{IKEPort: ike, NATTPort: natt, Resolver: resolver, ResolveInterval: time.Hour})
@@ -92,15 +84,7 @@ func TestFQDNOfGatewayNotStarted(t *testing.T) {
 	const ike, natt = 18874, 18875
 	gwAddr := netip.MustParseAddr("127.150.1.3")
 	site := netip.MustParseAddr("127.150.2.3")
-	conn, err := net.ListenPacket("udp", "127.150.0.53:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dns := dnstest.Serve(t, conn)
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", dns.Addr())
-	}}
+	dns, resolver := nameServer(t)
 	taken, err := net.ListenPacket("udp", netip.AddrPortFrom(gwAddr, ike).String())
 	if err != nil {
 		t.Fatal(err)
@@ -154,15 +138,7 @@ func TestFQDNOntoAddressOfSiteKeepsItsTunnel(t *testing.T) {
 	const ike, natt = 18876, 18877
 	gwAddr := netip.MustParseAddr("127.150.1.4")
 	site := netip.MustParseAddr("127.150.2.4")
-	conn, err := net.ListenPacket("udp", "127.150.0.53:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dns := dnstest.Serve(t, conn)
-	resolver := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
-		var d net.Dialer
-		return d.DialContext(ctx, "udp", dns.Addr())
-	}}
+	dns, resolver := nameServer(t)
 	startSilentPeer(t, site, gwAddr, ike, natt)
 	e := New(Options{IKEPort: ike, NATTPort: natt, Resolver: resolver, ResolveInterval: time.Hour})
 	defer e.Close()
@@ -189,4 +165,18 @@ func TestFQDNOntoAddressOfSiteKeepsItsTunnel(t *testing.T) {
 	if a := st["a"]; a.State != NotConnected || !strings.Contains(a.Reason, "same peer address") {
 		t.Fatalf("the site by name: %s (%s), want NotConnected saying connection b has its address", a.State, a.Reason)
 	}
+}
+
+// nameServer serves names for a test on loopback, and gives the resolver
+// that asks it alone.
+func nameServer(t *testing.T) (*dnstest.Server, *net.Resolver) {
+	conn, err := net.ListenPacket("udp", "127.150.0.53:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dns := dnstest.Serve(t, conn)
+	return dns, &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, _, _ string) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "udp", dns.Addr())
+	}}
 }
