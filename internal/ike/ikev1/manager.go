@@ -140,13 +140,9 @@ type peer struct {
 	children []*child
 	lastErr  string
 	nextTry  time.Time
-	// unanswered counts our Main Mode messages 1, first sendings and
-	// retransmissions over the tries, since the peer last answered one,
-	// the first of them sent at unansweredSince; silentNote is the
-	// lastErr they gave (isakmpSA.mm1Sent), which an answer clears.
-	unanswered      int
-	unansweredSince time.Time
-	silentNote      string
+	// silence counts our Main Mode messages 1 the peer has not
+	// answered, over the tries, and says so in lastErr.
+	silence ikev2.Silence
 	// waits holds the pairs whose last quick mode of ours failed (the
 	// peer refused it, or did not answer), each waiting on its own
 	// (endQuick), so that a pair the peer always refuses holds up no

@@ -255,34 +255,16 @@ func (m *Manager) initiate(p *peer, old *isakmpSA) {
 	m.log.Info("IKEv1 main mode started", "conn", p.cfg.Name, "remote", sa.remote)
 }
 
-// mm1Sent counts a Main Mode message 1 sent, or sent again, at now, and
-// from the second one the peer has not answered says so in the status, so
-// that a peer that ignores us (it has no connection for us) is told of
-// while the messages go unanswered, not only when they are given up;
-// unless the peer refused it (tell) or an ISAKMP SA with it is up.
+// mm1Sent counts a Main Mode message 1 sent, or sent again, at now: a
+// peer that answers none is told of in the status, unless it refused it
+// (told) or an ISAKMP SA with it is up.
 func (sa *isakmpSA) mm1Sent(now time.Time) {
-	p := sa.p
-	if p.unanswered == 0 {
-		p.unansweredSince = now
-	}
-	p.unanswered++
-	if p.unanswered < 2 || sa.told != "" || sa.m.newest(p) != nil {
-		return
-	}
-	p.lastErr = fmt.Sprintf("no answer from %v to main mode message 1 yet (sent %d times since %s UTC)",
-		sa.remote, p.unanswered, p.unansweredSince.UTC().Format(time.TimeOnly))
-	p.silentNote = p.lastErr
+	sa.p.silence.Sent(now, sa.remote, "main mode message 1", sa.told == "" && sa.m.newest(sa.p) == nil, &sa.p.lastErr)
 }
 
 // mm1Answered notes that the peer answered a Main Mode message 1 of ours,
 // or an ISAKMP SA came up: what mm1Sent said is over.
-func (p *peer) mm1Answered() {
-	p.unanswered = 0
-	if p.silentNote != "" && p.lastErr == p.silentNote {
-		p.lastErr = ""
-	}
-	p.silentNote = ""
-}
+func (p *peer) mm1Answered() { p.silence.Answered(&p.lastErr) }
 
 // plain builds an unencrypted message.
 func (sa *isakmpSA) plain(exchange uint8, ps []wire.Payload) []byte {

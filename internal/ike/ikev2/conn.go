@@ -70,13 +70,9 @@ type conn struct {
 	idle bool
 	// lastError describes the last failure, for Status.
 	lastError string
-	// unanswered counts our IKE_SA_INIT requests, first sendings and
-	// retransmissions over the tries, since the peer last answered one,
-	// the first of them sent at unansweredSince; silentNote is the
-	// lastError they gave (ikeSA.initSent), which an answer clears.
-	unanswered      int
-	unansweredSince time.Time
-	silentNote      string
+	// silence counts our IKE_SA_INIT requests the peer has not answered,
+	// over the tries, and says so in lastError.
+	silence Silence
 	// authLines counts the authentication failures logged since the last
 	// IKE SA established, by line (authFailed).
 	authLines map[string]*sparselog.Log

@@ -81,34 +81,16 @@ func (sa *ikeSA) sendInit() {
 	sa.initSent(time.Now())
 }
 
-// initSent counts an IKE_SA_INIT request sent, or sent again, at now, and
-// from the second one the peer has not answered says so in the status, so
-// that a peer that ignores us (it has no connection for us) is told of
-// while the requests go unanswered, not only when they are given up;
-// unless an IKE SA with the peer is up, whose reason tells of its pairs.
+// initSent counts an IKE_SA_INIT request sent, or sent again, at now: a
+// peer that answers none is told of in the status, unless an IKE SA
+// with it is up, whose reason tells of its pairs.
 func (sa *ikeSA) initSent(now time.Time) {
-	c := sa.c
-	if c.unanswered == 0 {
-		c.unansweredSince = now
-	}
-	c.unanswered++
-	if c.unanswered < 2 || c.established() != nil {
-		return
-	}
-	c.lastError = fmt.Sprintf("no answer from %v to IKE_SA_INIT yet (sent %d times since %s UTC)",
-		sa.remote, c.unanswered, c.unansweredSince.UTC().Format(time.TimeOnly))
-	c.silentNote = c.lastError
+	sa.c.silence.Sent(now, sa.remote, "IKE_SA_INIT", sa.c.established() == nil, &sa.c.lastError)
 }
 
 // initAnswered notes that the peer answered an IKE_SA_INIT request of
 // ours, or authenticated an IKE SA: what initSent said is over.
-func (c *conn) initAnswered() {
-	c.unanswered = 0
-	if c.silentNote != "" && c.lastError == c.silentNote {
-		c.lastError = ""
-	}
-	c.silentNote = ""
-}
+func (c *conn) initAnswered() { c.silence.Answered(&c.lastError) }
 
 // handleInitResponse processes the IKE_SA_INIT response (RFC 7296 §1.2).
 func (sa *ikeSA) handleInitResponse(p packet) {
