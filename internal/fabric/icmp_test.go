@@ -390,14 +390,7 @@ func TestPingSeesTheRouter(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.host, func(t *testing.T) {
-			r := twoSubnets()
-			ns := netnstest.New(t, "icmp")
-			addr := netip.MustParseAddr(tc.host)
-			a, err := NewTUNHost(ns.Name, addr, r.Ingress("a"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
+			r, ns, addr, a := pingingHost(t, tc.host)
 			b := newHost(t, "b", tc.far, r.Ingress("b"))
 			gw := &recorder{} // the gateway's port
 			r.SetRoutes([]Route{{netip.PrefixFrom(addr, addr.BitLen()), a}, {netip.PrefixFrom(b.Addr(), b.Addr().BitLen()), b}, {tc.sites, gw}})
@@ -440,14 +433,7 @@ func TestPingAddressWithoutHost(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.host, func(t *testing.T) {
-			r := twoSubnets()
-			ns := netnstest.New(t, "icmp")
-			addr := netip.MustParseAddr(tc.host)
-			a, err := NewTUNHost(ns.Name, addr, r.Ingress("a"), nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer a.Close()
+			r, ns, addr, a := pingingHost(t, tc.host)
 			// The VNet's space, dropped where no host is, as the data
 			// plane's table has it.
 			r.SetRoutes([]Route{{netip.MustParsePrefix(tc.space), nil}, {netip.PrefixFrom(addr, addr.BitLen()), a}})
@@ -461,4 +447,19 @@ func TestPingAddressWithoutHost(t *testing.T) {
 			}
 		})
 	}
+}
+
+// pingingHost starts a router of two subnets and, in a namespace of its
+// own, a TUN host at host of its subnet a, for the kernel's ping.
+func pingingHost(t *testing.T, host string) (*Router, *netnstest.NS, netip.Addr, *TUNHost) {
+	t.Helper()
+	r := twoSubnets()
+	ns := netnstest.New(t, "icmp")
+	addr := netip.MustParseAddr(host)
+	a, err := NewTUNHost(ns.Name, addr, r.Ingress("a"), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	return r, ns, addr, a
 }
