@@ -157,3 +157,63 @@ func TestRemoteBGPMisfitReason(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 }
+
+// movingPeer is a peer region whose one gateway, once moved is set, is
+// at another address with a VNet that overlaps hub's (10.1.0.0/16).
+type movingPeer struct {
+	id    string
+	moved atomic.Bool
+}
+
+func (p *movingPeer) Gateway(_ context.Context, id string) (*region.RemoteGateway, error) {
+	if !arm.Equal(id, p.id) {
+		return nil, fmt.Errorf("%s: %w", id, region.ErrNoRemote)
+	}
+	g := arm.VirtualNetworkGateway{Resource: arm.Resource{ID: p.id, Name: "far-gw", Location: "northeurope"}}
+	g.Properties.GatewayType, g.Properties.VPNType = arm.GatewayTypeVpn, arm.RouteBased
+	rg := farRemote(g)
+	if p.moved.Load() {
+		rg.Gateway.Etag = "moved"
+		rg.PublicAddr, rg.VNetPrefixes = netip.MustParseAddr("127.10.1.10"), []string{"10.1.0.0/16"}
+	}
+	return rg, nil
+}
+
+func (*movingPeer) ConnectionsTo(context.Context, string) ([]region.ConnectionTo, error) {
+	return nil, nil
+}
+
+// TestRemoteMisfitReasonWhileConnecting: a VNet-to-VNet connection whose
+// gateway in another region moved to another address, its VNet now
+// overlapping ours, keeps what was known of it; its tunnel, to the old
+// address, is Connecting with the silent peer's reason, and its
+// connectionStatusReason says both, the misfit first. It said only that
+// the old address did not answer, hiding why the new one was not taken.
+func TestRemoteMisfitReasonWhileConnecting(t *testing.T) {
+	peer := &movingPeer{id: arm.NetworkID(sub, "far", "virtualNetworkGateways", "far-gw").String()}
+	reg, gateway, must := gatewayRegionWith(t, peer)
+	gw := gateway("hub", "10.1.0.0/16", false)
+	cid := arm.NetworkID(sub, "aa", "connections", "to-far")
+	c := &arm.Connection{Resource: arm.Resource{Location: "westeurope"}}
+	c.Properties.ConnectionType, c.Properties.SharedKey = arm.ConnectionVnet2Vnet, "abc123"
+	c.Properties.VirtualNetworkGateway1, c.Properties.VirtualNetworkGateway2 = arm.Ref(gw.String()), arm.Ref(peer.id)
+	must(reg.PutConnection(context.Background(), cid, c))
+	silent := "no answer from 127.10.1.9:500 to IKE_SA_INIT yet (sent 3 times since 10:00:00 UTC)"
+	trying := dataplane.Status{Connections: map[string]dataplane.ConnectionStatus{cid.Key(): {TunnelState: dataplane.TunnelState{State: region.Connecting, Reason: silent}}}}
+	shown := func() string { return shownStatus(t, reg, trying, cid) }
+	if s := shown(); s != region.Connecting+": "+silent {
+		t.Fatalf("while the remote gateway fits: %q", s)
+	}
+	peer.moved.Store(true)
+	misfit := "the remote gateway, as its region has it now, does not fit the connections made to it here: "
+	deadline := time.Now().Add(2*region.RemoteRefresh + time.Minute)
+	for s := shown(); !strings.Contains(s, misfit); s = shown() {
+		if time.Now().After(deadline) {
+			t.Fatalf("the remote gateway moved, its VNet overlapping hub's: %q, want it to say %q", s, misfit)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if s := shown(); !strings.HasPrefix(s, region.Connecting+": "+misfit) || !strings.HasSuffix(s, " | "+silent) {
+		t.Fatalf("the remote gateway moved, its VNet overlapping hub's: %q, want Connecting saying the misfit, then %q", s, silent)
+	}
+}

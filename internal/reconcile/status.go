@@ -174,9 +174,14 @@ func statusUpdates(s *region.Snapshot, observed dataplane.Status, owned map[stri
 		if o, ok := observed.Connections[key]; ok {
 			want.IngressBytes, want.EgressBytes = base.Ingress, base.Egress
 			want.ConnectionStatus, want.Reason = o.State, o.Reason
-			if why := s.RemoteMisfit(c.Properties.VirtualNetworkGateway2.RefID()); why != "" && want.Reason == "" {
-				// Its tunnel is up on what was known of the remote
-				// gateway; what its region has now is not taken.
+			if why := s.RemoteMisfit(c.Properties.VirtualNetworkGateway2.RefID()); why != "" {
+				// Its tunnel runs on what was known of the remote gateway;
+				// what its region has now is not taken. That comes first:
+				// a tunnel that is not up often fails for it (to an address
+				// the remote gateway left), its own reason after it.
+				if want.Reason != "" {
+					why += " | " + want.Reason
+				}
 				want.Reason = why
 			}
 			want.IngressBytes += int64(o.Ingress)
