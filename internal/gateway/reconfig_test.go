@@ -436,3 +436,135 @@ func TestLifetimeLoweredRekeys(t *testing.T) {
 		t.Errorf("the IKE SA changed: %+v, was %x/%x", sas, before.SPIi, before.SPIr)
 	}
 }
+
+// TestIKEv1LifetimeChangeRekeys: over IKEv1, a lifetime lowered below a
+// child SA's age (a custom policy's saLifeTimeSeconds lowered) has the
+// child rekeyed at once by a quick mode of the same ISAKMP SA, the new
+// pair in place before the old goes, traffic flowing throughout and no
+// "expired" reason; a lifetime lengthened keeps the child. The child kept
+// the lifetime its quick mode had stated: lowered from Azure's 27,000 s,
+// it was rekeyed hours later, not at once as over IKEv2. Loopback only:
+// 127.95.6.1, with the peer at .2.
+func TestIKEv1LifetimeChangeRekeys(t *testing.T) {
+	addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, 6, host}) }
+	lan, site := netip.MustParsePrefix("10.95.60.0/24"), netip.MustParsePrefix("10.95.61.0/24")
+	toB := loopbackConn("b", addr(2), ikev2.ModeDefault, site)
+	toB.IKEv1 = true
+	toA := loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan)
+	toA.IKEv1 = true
+	ga, ia := startLoopback(t, addr(1), nil, toB)
+	gb, ib := startLoopback(t, addr(2), nil, toA)
+	child := func() (ikev2.IKESAStatus, bool) {
+		sas, _ := ga.IKESAs("b")
+		if len(sas) != 1 || sas[0].State != "established" || len(sas[0].Children) != 1 {
+			return ikev2.IKESAStatus{}, false
+		}
+		return sas[0], true
+	}
+	var before ikev2.IKESAStatus
+	waitFor(t, "connected", func() bool { var ok bool; before, ok = child(); return ok })
+	// Traffic from a's LAN to b's site every 5 ms; the longest time b's
+	// side took none, and the reasons either side gave, are noted.
+	var (
+		mu      sync.Mutex
+		gap     time.Duration
+		reasons []string
+	)
+	stop, done := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		last, lastAt := uint64(0), time.Now()
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(5 * time.Millisecond):
+			}
+			ia.Send(ipv4(lan.Addr().Next(), site.Addr().Next(), 100))
+			n, _, _ := ib.Written()
+			mu.Lock()
+			if n != last {
+				last, lastAt = n, time.Now()
+			}
+			gap = max(gap, time.Since(lastAt))
+			for _, st := range slices.Concat(ga.Status(), gb.Status()) {
+				if st.Reason != "" && !slices.Contains(reasons, st.Reason) {
+					reasons = append(reasons, st.Reason)
+				}
+			}
+			mu.Unlock()
+		}
+	}()
+	ended := false
+	end := func() {
+		if !ended {
+			ended = true
+			close(stop)
+			<-done
+		}
+	}
+	t.Cleanup(end)
+
+	// Lengthened: the child stays.
+	toB.Peer.ChildLifetime = ikev2.DefaultChildLifetime * 2
+	if err := ga.Reconfig([]gateway.Connection{toB}); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(2 * time.Second)
+	if sa, ok := child(); !ok || sa.Children[0].InSPI != before.Children[0].InSPI || sa.SPIi != before.SPIi {
+		t.Errorf("a lengthened lifetime replaced the SAs: %+v, was %+v", sa, before)
+	}
+
+	// Lowered below the child's age: a rekey at once.
+	const lifetime = 3 * time.Second
+	time.Sleep(time.Until(before.Children[0].Installed.Add(lifetime + 500*time.Millisecond)))
+	toB.Peer.ChildLifetime = lifetime
+	changed := time.Now()
+	if err := ga.Reconfig([]gateway.Connection{toB}); err != nil {
+		t.Fatal(err)
+	}
+	var after ikev2.ChildStatus
+	for deadline := time.Now().Add(10 * time.Second); after.InSPI == 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the child SA %08x, older than its new lifetime %v, was not replaced within 10 s", before.Children[0].InSPI, lifetime)
+		}
+		sas, _ := ga.IKESAs("b")
+		for _, sa := range sas {
+			for _, c := range sa.Children {
+				if c.InSPI != before.Children[0].InSPI {
+					after = c
+				}
+			}
+		}
+	}
+	t.Logf("new child %08x %v after the change", after.InSPI, time.Since(changed).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	if !after.Rekeyed {
+		t.Errorf("the child SA past its new lifetime was deleted and a new one made (%08x), not rekeyed", after.InSPI)
+	}
+	if sas, _ := ga.IKESAs("b"); len(sas) == 0 || sas[0].SPIi != before.SPIi || sas[0].SPIr != before.SPIr {
+		t.Errorf("the ISAKMP SA changed: %+v, was %x/%x", sas, before.SPIi, before.SPIr)
+	}
+
+	// The ISAKMP SA's lifetime lowered below its age: a new Main Mode at
+	// once, the old SA carrying the connection meanwhile.
+	time.Sleep(time.Until(before.Established.Add(2*lifetime + 500*time.Millisecond)))
+	toB.Peer.IKELifetime = 2 * lifetime
+	changed = time.Now()
+	if err := ga.Reconfig([]gateway.Connection{toB}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new ISAKMP SA", func() bool {
+		sas, _ := ga.IKESAs("b")
+		return slices.ContainsFunc(sas, func(sa ikev2.IKESAStatus) bool { return sa.State == "established" && sa.SPIi != before.SPIi })
+	})
+	t.Logf("new ISAKMP SA %v after the change", time.Since(changed).Round(time.Millisecond))
+	time.Sleep(time.Second)
+	end()
+	mu.Lock()
+	defer mu.Unlock()
+	t.Logf("longest time without traffic: %v; reasons: %q", gap.Round(time.Millisecond), reasons)
+	if gap > 500*time.Millisecond || len(reasons) > 0 {
+		t.Errorf("traffic stopped for %v; reasons %q", gap.Round(time.Millisecond), reasons)
+	}
+}

@@ -386,6 +386,7 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 			// Lifetimes, timers and the mode apply to the SAs as they
 			// are: a change of them does not take the tunnel down.
 			p.cfg, p.p1, p.p2 = w, p1Suites(w.IKEProposals, w.IKELifetime), p2Suites(w.ESPProposals, w.ChildLifetime, lifeKB(w))
+			m.reschedule(p)
 			if !w.OnDemand {
 				p.idle = false
 			}
@@ -408,6 +409,42 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 		return ikev2.ErrNoChanges
 	}
 	return nil
+}
+
+// reschedule brings the renewals of p's SAs forward to a lifetime its
+// configuration shortened: an SA older than that is renewed at once (a
+// new quick mode, or Main Mode, the old one carrying the traffic until
+// it is in place), not at the lifetime its exchange stated, hours later
+// maybe. Their ends stay the stated ones, which the peer holds too
+// (RFC 2409 §4.5); a lifetime lengthened waits for the next exchange.
+// m.mu is held.
+func (m *Manager) reschedule(p *peer) {
+	for _, sa := range m.sasOf(p) {
+		if sa.state != stEstablished {
+			continue
+		}
+		life := min(sa.s.Life, p.cfg.IKELifetime)
+		margin := rekeyMargin(p.cfg, life)
+		if p.cfg.Mode == ikev2.ModeResponderOnly {
+			margin /= 2 // as establish has it
+		}
+		if at := sa.established.Add(life - margin); at.Before(sa.expires) {
+			sa.expires = at
+		}
+	}
+	for _, c := range p.children {
+		if c.retired() || c.rekeyAt.IsZero() {
+			continue
+		}
+		life := min(c.s.Life, p.cfg.ChildLifetime)
+		margin := rekeyMargin(p.cfg, life)
+		if !c.ours {
+			margin /= 2 // the initiator rekeys first, as install has it
+		}
+		if at := c.installed.Add(life - margin); at.Before(c.rekeyAt) {
+			c.rekeyAt = at
+		}
+	}
 }
 
 // teardown deletes p's SAs at the peer and its children here. m.mu is
