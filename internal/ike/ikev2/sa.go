@@ -360,8 +360,11 @@ func (sa *ikeSA) tick(now time.Time) {
 		sa.c.m.stats.retransmits.Add(1)
 		sa.log.Debug("retransmitting", sa.logAttrs(), "exchange", p.exchange, "msg_id", p.id, "try", p.tries)
 		sa.transmit(p.datagrams)
-		if p.exchange == wire.IKESAInit {
+		switch {
+		case p.exchange == wire.IKESAInit:
 			sa.initSent(now)
+		case p.exchange == wire.IKEAuth && sa.state != stateEstablished && sa.c.established() == nil:
+			sa.c.lastError = authUnanswered(sa.remote, p.tries+1, p.datagrams)
 		}
 	}
 	sa.reqFrags.expire(now)

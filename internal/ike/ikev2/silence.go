@@ -33,6 +33,21 @@ func (s *Silence) Sent(now time.Time, remote netip.AddrPort, what string, tell b
 	s.note = *reason
 }
 
+// authUnanswered says that remote, which answered IKE_SA_INIT, answers
+// none of the sent IKE_AUTH requests, given in datagrams, with their
+// size: a path that drops large or fragmented datagrams is a common
+// cause.
+func authUnanswered(remote netip.AddrPort, sent int, datagrams [][]byte) string {
+	most := 0
+	for _, d := range datagrams {
+		most = max(most, len(d))
+	}
+	if len(datagrams) == 1 {
+		return fmt.Sprintf("no answer from %v to IKE_AUTH yet (sent %d times, each in 1 datagram of %d bytes)", remote, sent, most)
+	}
+	return fmt.Sprintf("no answer from %v to IKE_AUTH yet (sent %d times, each in %d datagrams of up to %d bytes)", remote, sent, len(datagrams), most)
+}
+
 // Answered ends the silence: the peer answered, or an SA with it came
 // up. The reason Sent gave goes, unless another has taken its place.
 func (s *Silence) Answered(reason *string) {
