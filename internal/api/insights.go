@@ -56,6 +56,11 @@ func (h *Handler) metrics(w http.ResponseWriter, r *http.Request, rt route) {
 		q.Connections[strings.ToLower(res.ID)] = res.Name
 	case *arm.VirtualNetworkGateway:
 		q.Location, q.P2S, q.BGPPeers = res.Location, insights.P2SSeriesOf(res.ID), h.insights.BGPPeers(res.ID)
+		// Its connections' series as recorded, deleted ones' too (as
+		// Azure Monitor keeps a gateway's past), and those of the
+		// connections it has now (a history saved before series knew
+		// their gateway), under the names they have.
+		q.Connections = h.insights.ConnectionsOf(res.ID)
 		cs, _, err := h.region.GatewayConnections(rt.id, region.Page{})
 		if err != nil {
 			h.fail(w, r, err)

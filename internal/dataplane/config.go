@@ -198,6 +198,9 @@ func (g Gateway) key() string {
 // Connection is one tunnel of a gateway.
 type Connection struct {
 	ID string
+	// Name is the connection's name as its resource has it (ID is lower
+	// case), for the metrics history.
+	Name string
 	// Remote is the peer's public address; unset when RemoteFQDN, the
 	// name of an on-premises device, is to be looked up for it.
 	Remote     netip.Addr

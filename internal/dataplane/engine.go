@@ -924,6 +924,8 @@ type ConnectionStatus struct {
 	TunnelState
 	// Tunnels are the tunnels, by instance.
 	Tunnels []TunnelStatus
+	// Gateway is the id of the connection's gateway, Name its name.
+	Gateway, Name string
 }
 
 // TunnelStatus is the observed state of one instance's tunnel of a
@@ -939,7 +941,7 @@ type TunnelStatus struct {
 
 // summed sets the connection's fields from its tunnels.
 func (s ConnectionStatus) summed() ConnectionStatus {
-	out := ConnectionStatus{TunnelState: TunnelState{State: NotConnected}, Tunnels: s.Tunnels}
+	out := ConnectionStatus{TunnelState: TunnelState{State: NotConnected}, Tunnels: s.Tunnels, Gateway: s.Gateway, Name: s.Name}
 	for i, t := range s.Tunnels {
 		out.Ingress += t.Ingress
 		out.Egress += t.Egress

@@ -436,7 +436,7 @@ func (g *gw) status(m map[string]ConnectionStatus, tally func(key string) *tally
 		n := tally(g.cfg.key() + "|" + c.ID + "|" + name).of(raw)
 		t.Ingress, t.Egress, t.IngressPackets, t.EgressPackets, t.Drops = n.ingress, n.egress, n.ingressPackets, n.egressPackets, n.drops
 		st := m[c.ID]
-		st.Tunnels = append(st.Tunnels, t)
+		st.Tunnels, st.Gateway, st.Name = append(st.Tunnels, t), g.cfg.ID, c.Name
 		slices.SortFunc(st.Tunnels, func(a, b TunnelStatus) int {
 			if a.Instance != b.Instance {
 				return a.Instance - b.Instance

@@ -12,12 +12,14 @@ import (
 )
 
 // The history's file: the magic line, then each series as its id (a
-// uint16 length and the bytes), its number of samples (uint32, at least
-// one), a flag byte (flagDrops: drops follow the samples; flagRestarted:
-// the last sample is a restart's, not recorded), the samples and the
-// drops, little-endian, fixed size.
+// uint16 length and the bytes), its connection's gateway and name (each
+// as the id), its number of samples (uint32, at least one), a flag byte
+// (flagDrops: drops follow the samples; flagRestarted: the last sample is
+// a restart's, not recorded), the samples and the drops, little-endian,
+// fixed size. Version 2, still read, has no gateway and name.
 const (
-	fileMagic   = "vnetgw metrics history 2\n"
+	fileMagic   = "vnetgw metrics history 3\n"
+	fileMagic2  = "vnetgw metrics history 2\n"
 	sampleBytes = 48
 	dropsBytes  = 40
 	maxIDBytes  = 4096
@@ -38,11 +40,13 @@ func (h *History) Save(w io.Writer) error {
 	var b [sampleBytes]byte
 	for _, id := range slices.Sorted(maps.Keys(snap)) {
 		s := snap[id]
-		if len(id) > maxIDBytes {
+		if len(id) > maxIDBytes || len(s.gateway) > maxIDBytes || len(s.name) > maxIDBytes {
 			continue
 		}
-		bw.Write(binary.LittleEndian.AppendUint16(nil, uint16(len(id))))
-		bw.WriteString(id)
+		for _, v := range []string{id, s.gateway, s.name} {
+			bw.Write(binary.LittleEndian.AppendUint16(nil, uint16(len(v))))
+			bw.WriteString(v)
+		}
 		bw.Write(binary.LittleEndian.AppendUint32(nil, uint32(len(s.samples))))
 		var flags byte
 		if s.drops != nil {
@@ -101,9 +105,10 @@ func getDrops(b []byte) Drops {
 func (h *History) Load(r io.Reader, now time.Time) error {
 	br := bufio.NewReader(r)
 	magic := make([]byte, len(fileMagic))
-	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != fileMagic {
+	if _, err := io.ReadFull(br, magic); err != nil || string(magic) != fileMagic && string(magic) != fileMagic2 {
 		return errors.New("not a vnetgw metrics history")
 	}
+	owned := string(magic) == fileMagic
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var b [sampleBytes]byte
@@ -121,6 +126,20 @@ func (h *History) Load(r io.Reader, now time.Time) error {
 		if _, err := io.ReadFull(br, id); err != nil {
 			return fmt.Errorf("metrics history: %w", io.ErrUnexpectedEOF)
 		}
+		var owner [2][]byte // the connection's gateway and name
+		for i := 0; owned && i < len(owner); i++ {
+			if _, err := io.ReadFull(br, b[:2]); err != nil {
+				return fmt.Errorf("metrics history: %w", io.ErrUnexpectedEOF)
+			}
+			n := int(binary.LittleEndian.Uint16(b[:2]))
+			if n > maxIDBytes {
+				return fmt.Errorf("metrics history: series %q: a gateway or name of %d bytes", id, n)
+			}
+			owner[i] = make([]byte, n)
+			if _, err := io.ReadFull(br, owner[i]); err != nil {
+				return fmt.Errorf("metrics history: %w", io.ErrUnexpectedEOF)
+			}
+		}
 		if _, err := io.ReadFull(br, b[:5]); err != nil {
 			return fmt.Errorf("metrics history: %w", io.ErrUnexpectedEOF)
 		}
@@ -131,7 +150,7 @@ func (h *History) Load(r io.Reader, now time.Time) error {
 		hasDrops, restarted := flags&flagDrops != 0, flags&flagRestarted != 0
 		// Only the newest fit the retention (with the zero sample).
 		skip, keep := max(n-(h.max-1), 0), min(n, h.max-1)
-		s := &series{samples: make([]sample, 0, keep+1)}
+		s := &series{samples: make([]sample, 0, keep+1), gateway: string(owner[0]), name: string(owner[1])}
 		for i := range n {
 			if _, err := io.ReadFull(br, b[:sampleBytes]); err != nil {
 				return fmt.Errorf("metrics history: series %q: %w", id, io.ErrUnexpectedEOF)

@@ -25,6 +25,10 @@ type Counters struct {
 	// Gauges are values of the moment, by the series' kind (the Gauge
 	// constants).
 	Gauges [3]uint32
+	// Gateway and Name are, of a connection's series, the id of the
+	// gateway it is of and its name, as they were when sampled: the
+	// gateway's metrics count it after it is deleted.
+	Gateway, Name string
 }
 
 // The gauges of a connection's series: its established IKE SAs (Azure:
@@ -104,6 +108,9 @@ type series struct {
 	// seconds; 0 once it has it again): its connection was not run here
 	// then (deleted and made again, or its VNet on another node).
 	absent uint32
+	// gateway (lower case) and name are a connection's as last recorded
+	// (Counters); "" in a history saved before they were.
+	gateway, name string
 }
 
 // stale tells whether s was last recorded longer ago than the retention
@@ -141,6 +148,22 @@ func (h *History) BGPPeers(gatewayID string) map[string]string {
 			if _, peer, ok := strings.Cut(rest, "/"); ok {
 				out[id] = peer
 			}
+		}
+	}
+	return out
+}
+
+// ConnectionsOf returns the series recorded as connections of gateway
+// gatewayID, deleted ones too until they age out, with the names they
+// had.
+func (h *History) ConnectionsOf(gatewayID string) map[string]string {
+	gw := strings.ToLower(gatewayID)
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]string{}
+	for id, s := range h.series {
+		if s.gateway == gw {
+			out[id] = s.name
 		}
 	}
 	return out
@@ -185,6 +208,9 @@ func (h *History) Record(t time.Time, byConn map[string]Counters) {
 			}
 		}
 		s.absent = 0
+		if c.Gateway != "" {
+			s.gateway, s.name = strings.ToLower(c.Gateway), c.Name
+		}
 		if s.drops == nil && c.Drops != (Drops{}) {
 			s.drops = make([]Drops, len(s.samples), cap(s.samples))
 		}

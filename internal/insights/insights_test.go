@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -374,11 +375,54 @@ func TestSaveLoad(t *testing.T) {
 	}
 }
 
+// TestSaveLoadConnectionsOf: the gateway and name a connection's series
+// was recorded with are saved and read back, so that the gateway's
+// metrics count it after a restart, deleted or not; a history of
+// version 2, which had neither, is still read, its series of no gateway.
+func TestSaveLoadConnectionsOf(t *testing.T) {
+	h := New(10*time.Second, time.Hour)
+	for i := range 3 {
+		h.Record(t0.Add(time.Duration(i)*10*time.Second), map[string]Counters{
+			"/gw/connections/gone": {Ingress: uint64(1000 * (i + 1)), Gateway: "/GW", Name: "Gone"},
+			"/gw/p2s":              {Ingress: uint64(10 * (i + 1))},
+		})
+	}
+	want := map[string]string{"/gw/connections/gone": "Gone"}
+	if got := h.ConnectionsOf("/gw"); !maps.Equal(got, want) {
+		t.Errorf("recorded: connections of /gw %v, want %v", got, want)
+	}
+	var buf bytes.Buffer
+	if err := h.Save(&buf); err != nil {
+		t.Fatal(err)
+	}
+	g := New(10*time.Second, time.Hour)
+	if err := g.Load(bytes.NewReader(buf.Bytes()), t0.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if got := g.ConnectionsOf("/Gw"); !maps.Equal(got, want) {
+		t.Errorf("loaded: connections of /gw %v, want %v", got, want)
+	}
+	// Version 2: the series as it wrote it (id, samples, flags), two
+	// samples of 1,000 and 3,000 bytes in.
+	old := []byte(fileMagic2 + "\x14\x00/gw/connections/gone\x02\x00\x00\x00\x00")
+	for i, in := range []uint64{1000, 3000} {
+		old = sample{ingress: in, t: uint32(t0.Unix()) + uint32(10*i)}.put(old)
+	}
+	v2 := New(10*time.Second, time.Hour)
+	if err := v2.Load(bytes.NewReader(old), t0.Add(time.Minute)); err != nil {
+		t.Fatalf("a version 2 history: %v", err)
+	}
+	if bs := v2.Buckets("/gw/connections/gone", t0, t0.Add(time.Minute), time.Minute); bs[0].Ingress != 2000 || len(v2.ConnectionsOf("/gw")) != 0 {
+		t.Errorf("a version 2 history: %d bytes in, want 2000; connections of /gw %v, want none", bs[0].Ingress, v2.ConnectionsOf("/gw"))
+	}
+}
+
 func FuzzLoad(f *testing.F) {
 	var buf bytes.Buffer
 	history().Save(&buf)
 	f.Add(buf.Bytes())
-	f.Add([]byte(fileMagic + "\x01\x00a\xff\xff\xff\xff\x01"))
+	f.Add([]byte(fileMagic + "\x01\x00a\x00\x00\x00\x00\xff\xff\xff\xff\x01"))
+	f.Add([]byte(fileMagic2 + "\x01\x00a\xff\xff\xff\xff\x01"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		h := New(time.Second, time.Hour)
 		h.Load(bytes.NewReader(b), t0)

@@ -504,6 +504,7 @@ func connection(c *arm.Connection, g *arm.VirtualNetworkGateway, r region.Remote
 	p := &c.Properties
 	dc := dataplane.Connection{
 		ID:             strings.ToLower(c.ID),
+		Name:           c.Name,
 		Remote:         r.Addr,
 		RemoteFQDN:     r.FQDN,
 		LocalPrefixes:  local,

@@ -493,7 +493,8 @@ func (s *Server) record(now time.Time) {
 	st := s.engine.Status()
 	for id, c := range st.Connections {
 		byConn[id] = insights.Counters{Ingress: c.Ingress, Egress: c.Egress, IngressPackets: c.IngressPackets, EgressPackets: c.EgressPackets,
-			Drops: c.Drops, Gauges: [3]uint32{insights.GaugeIKESAs: uint32(c.IKESAs), insights.GaugeChildSAs: uint32(c.ChildSAs), insights.GaugeNATFlows: uint32(c.NATFlows)}}
+			Drops: c.Drops, Gauges: [3]uint32{insights.GaugeIKESAs: uint32(c.IKESAs), insights.GaugeChildSAs: uint32(c.ChildSAs), insights.GaugeNATFlows: uint32(c.NATFlows)},
+			Gateway: c.Gateway, Name: c.Name}
 	}
 	for id, byProto := range st.P2S {
 		for proto, p := range byProto {
