@@ -1036,12 +1036,18 @@ func (sa *ikeSA) kill(reason string) {
 		return
 	}
 	for _, ch := range slices.Clone(sa.children) {
-		if sa.retired || sa.peerRetires {
+		switch {
+		case sa.retired || sa.peerRetires:
 			// Settled as a duplicate: the kept SA has pairs for the
 			// same selectors, and packets sent with these may be on
 			// their way still.
 			sa.drainChild(ch)
-		} else {
+		case sa.deletedByPeer:
+			// RFC 7296 §1.4.1: the peer's Delete of the IKE SA closed its
+			// child SAs; ESP it sealed with them before (a make-before-break
+			// reauthentication's old pairs) may be read after the Delete.
+			sa.deletedChild(ch)
+		default:
 			sa.removeChild(ch)
 		}
 	}
