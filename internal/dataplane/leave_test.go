@@ -89,13 +89,32 @@ func ceased(log *logbuf.Buffer) bool {
 // lastDown returns log's last line of a BGP session's end, or "". The
 // speaker logs it just after the session's state has left Established.
 func lastDown(log *logbuf.Buffer) string {
-	var down string
+	down, _ := downs(log)
+	return down
+}
+
+// downs returns log's last line of a BGP session's end, or "", and how
+// many such lines it holds.
+func downs(log *logbuf.Buffer) (last string, n int) {
 	for _, l := range strings.Split(log.String(), "\n") {
 		if strings.Contains(l, "BGP session down") {
-			down = l
+			last, n = l, n+1
 		}
 	}
-	return down
+	return last, n
+}
+
+// waitForDown waits until b's session through the tunnel has ended and
+// log holds more ends than before: the speaker logs the end just after
+// the state has left Established, so that a test that read the log as
+// soon as the state had left once read it without the line (CI,
+// 2026-12-07).
+func waitForDown(t *testing.T, b *Engine, log *logbuf.Buffer, before int) {
+	t.Helper()
+	waitUntil(t, 30*time.Second, "end of B's session", func() bool {
+		_, n := downs(log)
+		return !established(b, "gw") && n > before
+	})
 }
 
 func established(e *Engine, id string) bool {
@@ -147,6 +166,7 @@ func TestRemovedGatewayStopsInTheBackground(t *testing.T) {
 		bPub, aPub, bBGP, aBGP, 65002, 65001, "10.2.0.0/16", "10.1.0.0/16")
 	waitUntil(t, 60*time.Second, "BGP session through the tunnel", func() bool { return established(b, "gw") })
 	held := h.last()
+	_, before := downs(&bLog)
 
 	within(t, 30*time.Second, "the Reconfig that removes the gateway", func() {
 		if _, err := a.Reconfig(cfg(false, other)); err != nil {
@@ -167,7 +187,7 @@ func TestRemovedGatewayStopsInTheBackground(t *testing.T) {
 	})
 	// Detached, the stopping gateway still sends its Cease through its
 	// tunnel, and takes the peer's end of the connection.
-	waitUntil(t, 30*time.Second, "end of B's session", func() bool { return !established(b, "gw") })
+	waitForDown(t, b, &bLog, before)
 	if !ceased(&bLog) {
 		t.Fatalf("B's session ended without A's Cease (Administrative Shutdown): %s", bLog.String())
 	}
@@ -292,6 +312,7 @@ func TestReplacedSpeakerClosesInTheBackground(t *testing.T) {
 		bPub, aPub, bBGP, aBGP, 65002, 65001, "10.2.0.0/16", "10.1.0.0/16")
 	waitUntil(t, 60*time.Second, "BGP session through the tunnel", func() bool { return established(b, "gw") })
 
+	_, before := downs(&bLog)
 	a.mu.Lock()
 	cfg := a.cfg
 	a.mu.Unlock()
@@ -320,7 +341,7 @@ func TestReplacedSpeakerClosesInTheBackground(t *testing.T) {
 		}
 	})
 	release()
-	waitUntil(t, 30*time.Second, "end of B's session", func() bool { return !established(b, "gw") })
+	waitForDown(t, b, &bLog, before)
 	if !ceased(&bLog) {
 		t.Fatalf("B's session ended without the old speaker's Cease (Administrative Shutdown): %s", bLog.String())
 	}
