@@ -340,7 +340,7 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet,
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel: the waits still running end at once
-	ctx, cancel := context.WithTimeoutCause(ctx, Wait, fmt.Errorf("no answer in %v", Wait))
+	ctx, cancel := context.WithTimeoutCause(ctx, Wait, errNoAnswerInTime{})
 	defer cancel()
 	// The servers are waited for each in a goroutine of its own, and
 	// their sockets are opened here, in the caller's goroutine: in the
@@ -579,7 +579,8 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 				try--
 				break
 			}
-			if resp, ok := check(buf[:n], req, s.Secret, q.needMA || q.signers.signs(addr, s.Secret)); ok {
+			resp, err := check(buf[:n], req, s.Secret, q.needMA || q.signers.signs(addr, s.Secret))
+			if err == nil {
 				if q.valid != nil {
 					if dropped = q.valid(resp); dropped != nil {
 						drops.unverified.Add(1)
@@ -593,25 +594,41 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 				}
 				return resp, nil
 			}
-			// Not the answer (forged, or to another request): wait on.
+			// Not the answer (forged, or to another request): wait on,
+			// and say why if the wait ends unanswered.
+			if !errors.Is(err, errOtherRequest) {
+				dropped = err
+			}
 		}
 		if ctx.Err() != nil {
 			return Packet{}, withDropped(context.Cause(ctx), dropped)
 		}
 		if !time.Now().Before(giveUp) {
-			return Packet{}, withDropped(fmt.Errorf("no answer in %v (%d tries)", Wait, min(try+1, Tries)), dropped)
+			return Packet{}, withDropped(fmt.Errorf("%w (%d tries)", errNoAnswerInTime{}, min(try+1, Tries)), dropped)
 		}
 	}
 }
 
 // withDropped is err, the end of a wait for an answer, saying why an
-// answer was dropped meanwhile, if one was.
+// answer was dropped meanwhile, if one was, or else, when the wait ran
+// out, what to look at: a server drops a request whose
+// Message-Authenticator does not check out with its secret (FreeRADIUS,
+// NPS), so that a secret that is not the server's looks like a server
+// that is down.
 func withDropped(err, dropped error) error {
-	if dropped == nil {
-		return err
+	switch {
+	case dropped != nil:
+		return fmt.Errorf("%w; an answer dropped: %w", err, dropped)
+	case errors.Is(err, errNoAnswerInTime{}):
+		return fmt.Errorf("%w: is it up, reachable from the gateway, and its shared secret the one given?", err)
 	}
-	return fmt.Errorf("%w; an answer dropped: %w", err, dropped)
+	return err
 }
+
+// errNoAnswerInTime is the end of a wait of Wait for an answer.
+type errNoAnswerInTime struct{}
+
+func (errNoAnswerInTime) Error() string { return fmt.Sprintf("no answer in %v", Wait) }
 
 // requestError is the error of a request that cannot be sent (an
 // attribute or the packet too long): no server is asked it, and none
@@ -707,32 +724,42 @@ func Drops() (wrongID, unverified uint64) {
 
 // check verifies a response to req (verify), and counts it in drops
 // when it is refused.
-func check(b []byte, req Packet, secret []byte, needMA bool) (Packet, bool) {
-	p, ok := verify(b, req, secret, needMA)
-	if !ok {
-		if len(b) >= 2 && b[1] != req.ID {
+func check(b []byte, req Packet, secret []byte, needMA bool) (Packet, error) {
+	p, err := verify(b, req, secret, needMA)
+	if err != nil {
+		if errors.Is(err, errOtherRequest) {
 			drops.id.Add(1)
 		} else {
 			drops.unverified.Add(1)
 		}
 	}
-	return p, ok
+	return p, err
 }
+
+// errOtherRequest is verify's error for an answer with another request's
+// Identifier: a late answer to an earlier request, or a forgery.
+var errOtherRequest = errors.New("the Identifier of another request")
 
 // verify checks a response to req: its identifier, its Response
 // Authenticator (RFC 2865 §3) and its Message-Authenticator when it has
 // one (RFC 3579 §3.2 asks for it only with EAP, needMA; servers before the
 // BlastRADIUS fixes, like FreeRADIUS 3.2.1, send none with PAP). The
-// packet returned owns its attributes.
-func verify(b []byte, req Packet, secret []byte, needMA bool) (Packet, bool) {
+// packet returned owns its attributes. The error says why an answer
+// is refused: with the request's Identifier, a Response Authenticator
+// that does not check out is most often a shared secret that is not the
+// server's, which the user would otherwise see only as no answer.
+func verify(b []byte, req Packet, secret []byte, needMA bool) (Packet, error) {
 	p, err := Parse(b)
-	if err != nil || p.ID != req.ID {
-		return Packet{}, false
+	if err != nil {
+		return Packet{}, fmt.Errorf("malformed: %w", err)
+	}
+	if p.ID != req.ID {
+		return Packet{}, errOtherRequest
 	}
 	switch p.Code {
 	case CodeAccessAccept, CodeAccessReject, CodeAccessChallenge:
 	default:
-		return Packet{}, false
+		return Packet{}, fmt.Errorf("code %d, no answer to an Access-Request", p.Code)
 	}
 	b = b[:binary.BigEndian.Uint16(b[2:4])]
 	h := md5.New()
@@ -741,20 +768,21 @@ func verify(b []byte, req Packet, secret []byte, needMA bool) (Packet, bool) {
 	h.Write(b[HeaderLen:])
 	h.Write(secret)
 	if !hmac.Equal(h.Sum(nil), p.Authenticator[:]) {
-		return Packet{}, false
+		return Packet{}, errors.New("its Response Authenticator does not check out: is the shared secret the server's?")
 	}
 	got, ok := p.Find(AttrMessageAuthenticator)
 	if ok {
 		want, _ := messageAuthenticator(b, req.Authenticator, secret)
 		if !hmac.Equal(got, want) {
-			return Packet{}, false
+			return Packet{}, errors.New("its Message-Authenticator does not check out")
 		}
 	} else if needMA {
-		return Packet{}, false
+		// RFC 3579 §3.2: an answer to EAP without one MUST be silently discarded.
+		return Packet{}, errors.New("without a Message-Authenticator, which it must have")
 	}
 	for i := range p.Attrs {
 		p.Attrs[i].Value = bytes.Clone(p.Attrs[i].Value)
 	}
 	p.requestAuth = req.Authenticator
-	return p, true
+	return p, nil
 }

@@ -46,6 +46,8 @@ func TestFreeRADIUS(t *testing.T) {
 	}
 	if a, err := ask([]Server{{Addr: server.Addr, Secret: []byte("another secret")}}, "alice", "correct horse battery staple"); err == nil || a.Accept {
 		t.Errorf("a server with another shared secret was believed: %+v, %v", a, err)
+	} else if !strings.Contains(err.Error(), "shared secret") {
+		t.Errorf("a server with another shared secret (which drops the requests) shows as %q, not naming the secret", err)
 	}
 	gone := Server{Addr: netip.MustParseAddrPort("192.0.2.1:1999"), Secret: []byte("s3cr3tshared")}
 	if a, err := ask([]Server{gone, server}, "alice", "correct horse battery staple"); err != nil || !a.Accept {
@@ -453,6 +455,44 @@ func TestForgedAnswersDropped(t *testing.T) {
 				t.Errorf("dropped answers counted: %d of another identifier, %d unverified; want %d, %d", id-id0, bad-bad0, tc.wrongID, tc.bad)
 			}
 		})
+	}
+}
+
+// TestAnotherSecretNamed: a server whose secret is not the gateway's
+// and answers anyway (one that does not check the requests'
+// Message-Authenticator) has its answers dropped, and the error of the
+// request that ends unanswered says why: its Response Authenticator does
+// not check out. It said no answer came, as if the server were down.
+func TestAnotherSecretNamed(t *testing.T) {
+	shortTries(t, 2, 200*time.Millisecond, time.Second)
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	go func() {
+		buf := make([]byte, MaxPacket)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			if req, err := Parse(buf[:n]); err == nil {
+				pc.WriteTo(answer(CodeAccessReject, req.ID, req.Authenticator, []byte("the server's"), true), from)
+			}
+		}
+	}()
+	s := Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: []byte("the gateway's")}
+	_, bad0 := Drops()
+	a, err := Authenticate(context.Background(), []Server{s}, Request{User: "alice", Password: "pw"})
+	if !errors.Is(err, ErrNoAnswer) {
+		t.Fatalf("with another secret: %+v, %v; want no verdict", a, err)
+	}
+	if !strings.Contains(err.Error(), "Response Authenticator does not check out") || !strings.Contains(err.Error(), "shared secret") {
+		t.Errorf("the error does not say the answers came with another secret: %v", err)
+	}
+	if _, bad := Drops(); bad-bad0 < 2 {
+		t.Errorf("%d answers counted as dropped; want one for each of 2 tries", bad-bad0)
 	}
 }
 
