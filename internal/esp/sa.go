@@ -193,6 +193,21 @@ func New(cfg Config) (*SA, error) {
 	return s, nil
 }
 
+// Lower reports whether any of l's limits is lower than o's, a zero
+// meaning none. An SA's limits are fixed when it is made: an IKE daemon
+// whose configuration lowered them rekeys the SA so that they hold.
+func (l Limits) Lower(o Limits) bool {
+	most := func(v uint64) uint64 {
+		if v == 0 {
+			return math.MaxUint64
+		}
+		return v
+	}
+	below := func(a, b uint64) bool { return most(a) < most(b) }
+	return below(l.SoftBytes, o.SoftBytes) || below(l.SoftPackets, o.SoftPackets) ||
+		below(l.HardBytes, o.HardBytes) || below(l.HardPackets, o.HardPackets)
+}
+
 func (l Limits) normalize() (Limits, error) {
 	if l.HardBytes != 0 && l.SoftBytes > l.HardBytes {
 		return l, errors.New("soft byte limit above hard limit")

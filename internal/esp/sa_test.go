@@ -786,3 +786,26 @@ func TestNames(t *testing.T) {
 		t.Errorf("SPI %x, Created %v", sa.SPI(), sa.Created())
 	}
 }
+
+// TestLimitsLower: a limit is lower than another when it is set and the
+// other is higher or none (zero); the same limits, or one of none, are
+// not lower.
+func TestLimitsLower(t *testing.T) {
+	for _, tc := range []struct {
+		l, o Limits
+		want bool
+	}{
+		{Limits{}, Limits{}, false},
+		{Limits{HardBytes: 100, SoftBytes: 90}, Limits{HardBytes: 100, SoftBytes: 90}, false},
+		{Limits{HardBytes: 50, SoftBytes: 45}, Limits{HardBytes: 100, SoftBytes: 90}, true},
+		{Limits{HardBytes: 200, SoftBytes: 180}, Limits{HardBytes: 100, SoftBytes: 90}, false},
+		{Limits{HardBytes: 100, SoftBytes: 90}, Limits{}, true},
+		{Limits{}, Limits{HardBytes: 100, SoftBytes: 90}, false},
+		{Limits{HardPackets: 10}, Limits{HardBytes: 100}, true},
+		{Limits{HardBytes: 100, SoftBytes: 80}, Limits{HardBytes: 100, SoftBytes: 90}, true},
+	} {
+		if got := tc.l.Lower(tc.o); got != tc.want {
+			t.Errorf("%+v.Lower(%+v) = %v, want %v", tc.l, tc.o, got, tc.want)
+		}
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/gateway"
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/tun/tuntest"
@@ -566,5 +567,98 @@ func TestIKEv1LifetimeChangeRekeys(t *testing.T) {
 	t.Logf("longest time without traffic: %v; reasons: %q", gap.Round(time.Millisecond), reasons)
 	if gap > 500*time.Millisecond || len(reasons) > 0 {
 		t.Errorf("traffic stopped for %v; reasons %q", gap.Round(time.Millisecond), reasons)
+	}
+}
+
+// TestByteLifetimeLoweredRekeys: over IKEv2 and IKEv1, a child SA byte
+// lifetime lowered (a custom policy's saDataSizeKilobytes) has the child
+// rekeyed at once, in the same IKE SA, and the new pair holds the new
+// limit: traffic past it rekeys again. A raised one keeps the child. An
+// SA's limits are fixed in the data path when it is installed, so that
+// the child ran on to the limit it had (Azure's 102,400,000 KB), the
+// lowered one holding only from its next rekey, hours later. Loopback
+// only: 127.95.7.1 and 127.95.8.1, with the peers at .2.
+func TestByteLifetimeLoweredRekeys(t *testing.T) {
+	for i, ikev1 := range []bool{false, true} {
+		t.Run(map[bool]string{false: "IKEv2", true: "IKEv1"}[ikev1], func(t *testing.T) {
+			addr := func(host byte) netip.Addr { return netip.AddrFrom4([4]byte{127, 95, byte(7 + i), host}) }
+			lan, site := netip.MustParsePrefix("10.95.70.0/24"), netip.MustParsePrefix("10.95.71.0/24")
+			toB := loopbackConn("b", addr(2), ikev2.ModeDefault, site)
+			toA := loopbackConn("a", addr(1), ikev2.ModeResponderOnly, lan)
+			toB.IKEv1, toA.IKEv1 = ikev1, ikev1
+			ga, ia := startLoopback(t, addr(1), nil, toB)
+			startLoopback(t, addr(2), nil, toA)
+			child := func() (ikev2.IKESAStatus, bool) {
+				sas, _ := ga.IKESAs("b")
+				for _, sa := range sas {
+					if sa.State == "established" && len(sa.Children) > 0 {
+						return sa, true
+					}
+				}
+				return ikev2.IKESAStatus{}, false
+			}
+			var before ikev2.IKESAStatus
+			waitFor(t, "connected", func() bool { var ok bool; before, ok = child(); return ok })
+			// newChild waits for a child other than in, and returns it.
+			newChild := func(what string, in uint32) ikev2.ChildStatus {
+				t.Helper()
+				var after ikev2.ChildStatus
+				waitFor(t, what, func() bool {
+					sa, ok := child()
+					if !ok {
+						return false
+					}
+					for _, c := range sa.Children {
+						if c.InSPI != in {
+							after = c
+							return true
+						}
+					}
+					return false
+				})
+				return after
+			}
+
+			toB.Peer.ChildLimits = esp.Limits{HardBytes: 2 * ikev2.DefaultChildLifeBytes, SoftBytes: 2 * ikev2.DefaultChildLifeBytes / 10 * 9}
+			if err := ga.Reconfig([]gateway.Connection{toB}); err != nil {
+				t.Fatal(err)
+			}
+			time.Sleep(time.Second)
+			if sa, ok := child(); !ok || len(sa.Children) != 1 || sa.Children[0].InSPI != before.Children[0].InSPI {
+				t.Fatalf("a raised byte lifetime replaced the child SA: %+v, was %08x", sa, before.Children[0].InSPI)
+			}
+
+			const limit = 1 << 20
+			toB.Peer.ChildLimits = esp.Limits{HardBytes: limit, SoftBytes: limit / 10 * 9}
+			if err := ga.Reconfig([]gateway.Connection{toB}); err != nil {
+				t.Fatal(err)
+			}
+			lowered := newChild("a child SA after the byte lifetime was lowered", before.Children[0].InSPI)
+			if !lowered.Rekeyed {
+				t.Errorf("the child SA was deleted and a new one made (%08x), not rekeyed", lowered.InSPI)
+			}
+			if sa, _ := child(); sa.SPIi != before.SPIi || sa.SPIr != before.SPIr {
+				t.Errorf("the IKE SA changed: %x/%x, was %x/%x", sa.SPIi, sa.SPIr, before.SPIi, before.SPIr)
+			}
+			// Traffic, some 1 MB/s, until the new pair has carried past
+			// its limit (IKEv1 seals with the old pair while it lingers,
+			// 10 s).
+			stop, done := make(chan struct{}), make(chan struct{})
+			go func() {
+				defer close(done)
+				for {
+					select {
+					case <-stop:
+						return
+					case <-time.After(100 * time.Millisecond):
+					}
+					for range 100 {
+						ia.Send(ipv4(lan.Addr().Next(), site.Addr().Next(), 1000))
+					}
+				}
+			}()
+			defer func() { close(stop); <-done }()
+			newChild("a child SA after traffic past the lowered byte lifetime", lowered.InSPI)
+		})
 	}
 }

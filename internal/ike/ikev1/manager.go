@@ -187,6 +187,8 @@ type child struct {
 	rekeying      bool
 	rekeyed       bool
 	hardExpired   bool // the data path reached a hard limit of its SAs
+	// limits are the byte lifetimes its SAs were installed with.
+	limits esp.Limits
 	// replaces is the child this one was made to replace, nil for a
 	// first one; nonce is the lower of its quick mode's two nonces. Two
 	// pairs that replace the same child are a rekey collision, and
@@ -415,9 +417,10 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 // configuration shortened: an SA older than that is renewed at once (a
 // new quick mode, or Main Mode, the old one carrying the traffic until
 // it is in place), not at the lifetime its exchange stated, hours later
-// maybe. Their ends stay the stated ones, which the peer holds too
-// (RFC 2409 §4.5); a lifetime lengthened waits for the next exchange.
-// m.mu is held.
+// maybe, and so is a child whose byte lifetime was lowered (its SAs'
+// limits are fixed in the data path; the new pair has the new ones).
+// Their ends stay the stated ones, which the peer holds too (RFC 2409
+// §4.5); a lifetime lengthened waits for the next exchange. m.mu is held.
 func (m *Manager) reschedule(p *peer) {
 	for _, sa := range m.sasOf(p) {
 		if sa.state != stEstablished {
@@ -443,6 +446,9 @@ func (m *Manager) reschedule(p *peer) {
 		}
 		if at := c.installed.Add(life - margin); at.Before(c.rekeyAt) {
 			c.rekeyAt = at
+		}
+		if now := time.Now(); c.s.limits(p.cfg.ChildLimits).Lower(c.limits) && now.Before(c.rekeyAt) {
+			c.rekeyAt = now
 		}
 	}
 }

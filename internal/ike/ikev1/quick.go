@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/vnetgw/vnetgw/internal/esp"
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev1"
@@ -54,6 +55,9 @@ type quick struct {
 	// answer with a narrower one (pair), and a failure makes asked wait
 	// (endQuick), the pair Manager.timers starts quick modes for.
 	asked pair
+	// limits are the byte lifetimes the pair went to the data path with
+	// (dataChild).
+	limits esp.Limits
 }
 
 // newMID returns a message ID for an exchange of ours: none of ours
@@ -664,7 +668,7 @@ func (sa *isakmpSA) install(q *quick) error {
 	delete(p.waits, q.asked)
 	margin := rekeyMargin(p.cfg, q.s.Life)
 	old := q.rekey
-	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(),
+	ch := &child{sa: sa, inSPI: q.spiIn, outSPI: q.spiOut, s: q.s, pair: q.pair, encap: sa.encap(), installed: time.Now(), limits: q.limits,
 		replaces: old, nonce: min(string(q.ni), string(q.nr)), rekeyed: old != nil, ours: q.initiator}
 	if q.initiator {
 		ch.rekeyAt = ch.installed.Add(q.s.Life - margin)
@@ -713,13 +717,15 @@ func (sa *isakmpSA) install(q *quick) error {
 
 // dataChild is the pair quick mode q negotiated, for the data path; on
 // standby, it sends with an older pair of the same traffic until the peer
-// sends with this one (ipsec.Child.Standby).
+// sends with this one (ipsec.Child.Standby). It notes the pair's limits
+// in q.
 func (sa *isakmpSA) dataChild(q *quick, standby bool) ipsec.Child {
 	p := sa.p
 	enc, integ := q.s.keyLens()
 	kmIn := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiIn, q.ni, q.nr, enc+integ)
 	kmOut := sa.s.Hash.keymat(sa.skeyidD, q.gqm, q.spiOut, q.ni, q.nr, enc+integ)
-	c := ipsec.Child{Tunnel: p.cfg.Name, In: q.s.espConfig(q.spiIn, kmIn, q.s.limits(p.cfg.ChildLimits)), Out: q.s.espConfig(q.spiOut, kmOut, q.s.limits(p.cfg.ChildLimits)),
+	q.limits = q.s.limits(p.cfg.ChildLimits)
+	c := ipsec.Child{Tunnel: p.cfg.Name, In: q.s.espConfig(q.spiIn, kmIn, q.limits), Out: q.s.espConfig(q.spiOut, kmOut, q.limits),
 		Local: sa.local, Remote: sa.remote, Encap: sa.encap(), LocalTS: []netip.Prefix{q.pair.local}, RemoteTS: []netip.Prefix{q.pair.remote}, Standby: standby}
 	c.In.NoReplayCheck = p.cfg.NoReplayCheck
 	if !c.Encap {

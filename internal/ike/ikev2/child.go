@@ -52,7 +52,10 @@ type child struct {
 	state                         childState
 	installed                     time.Time
 	rekeyAt, expireAt             time.Time
-	rekeyed                       bool // it replaced an older pair
+	// limits are the byte and packet lifetimes its SAs were installed
+	// with (PeerConfig.ChildLimits then).
+	limits  esp.Limits
+	rekeyed bool // it replaced an older pair
 	// standby tells that this side answered the CREATE_CHILD_SA that
 	// made the pair (ipsec.Child.Standby).
 	standby bool
@@ -201,7 +204,7 @@ func (sa *ikeSA) install(ch *child, keys suite.ChildKeys, initiated bool) error 
 	}
 	home := sa.home()
 	now := time.Now()
-	ch.installed = now
+	ch.installed, ch.limits = now, c.In.Limits
 	home.scheduleChild(ch, now)
 	home.children = append(home.children, ch)
 	if st := sa.c.client; st != nil {

@@ -498,7 +498,10 @@ func readable(d time.Duration) time.Duration {
 // lifetime shortened below an SA's age has it rekeyed now, not ended:
 // it expires no sooner than its rekey may take, the peer declared dead
 // first (RFC 4301 §4.4.2.1: an SA at the end of its lifetime is
-// replaced), unless it was to expire sooner already.
+// replaced), unless it was to expire sooner already. A child whose SAs
+// were installed with higher byte or packet limits than ChildLimits now
+// has is rekeyed now too: an SA's limits are fixed in the data path, and
+// the new pair has the new ones.
 func (sa *ikeSA) reschedule() {
 	if sa.state != stateEstablished {
 		return
@@ -521,6 +524,9 @@ func (sa *ikeSA) reschedule() {
 			old := ch.expireAt
 			sa.scheduleChild(ch, ch.installed)
 			ch.expireAt = kept(old, ch.expireAt)
+			if now := time.Now(); sa.cfg().ChildLimits.Lower(ch.limits) && ch.rekeyAt.After(now) {
+				ch.rekeyAt = now
+			}
 		}
 	}
 }
