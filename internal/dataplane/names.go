@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/netip"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/rules"
@@ -18,6 +19,9 @@ const DefaultResolveInterval = time.Minute
 
 // resolveTimeout bounds one lookup.
 const resolveTimeout = 5 * time.Second
+
+// maxLookups is how many names are looked up at once.
+const maxLookups = 16
 
 // nameKey is a name looked up for one address family: that of the
 // gateways whose connections use it.
@@ -104,11 +108,26 @@ func (e *Engine) resolveNames(ctx context.Context) {
 	}
 	e.mu.Unlock()
 	// Look up without the lock: a slow name server must not hold up
-	// the data plane.
-	got := map[nameKey]resolved{}
+	// the data plane; and several at once, up to maxLookups: names of
+	// a zone whose name servers do not answer each took resolveTimeout
+	// in turn, and the others waited for all of them.
+	var (
+		mu   sync.Mutex
+		got  = map[nameKey]resolved{}
+		wg   sync.WaitGroup
+		free = make(chan struct{}, maxLookups)
+	)
 	for k := range want {
-		got[k] = e.lookup(ctx, k, inUse[k])
+		free <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-free }()
+			r := e.lookup(ctx, k, inUse[k])
+			mu.Lock()
+			got[k] = r
+			mu.Unlock()
+		})
 	}
+	wg.Wait()
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {

@@ -2,6 +2,7 @@ package dataplane
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -125,6 +126,50 @@ func TestFQDNOfGatewayNotStarted(t *testing.T) {
 		e.Retry()
 		return e.Status().Connections["c"].State == Connected
 	})
+}
+
+// TestSlowNamesLookedUpTogether: the names of a gateway's sites are
+// looked up at once, so that a name server slow to answer holds the
+// lookups up for one wait, not one each: the test's name server answers
+// only once all four names are asked. They were looked up one after
+// another, each waiting up to 5 s, and the others behind it.
+func TestSlowNamesLookedUpTogether(t *testing.T) {
+	const ike, natt = 18876, 18877
+	gwAddr := netip.MustParseAddr("127.150.1.4")
+	dns, resolver := nameServer(t)
+	e := New(Options{IKEPort: ike, NATTPort: natt, Resolver: resolver, ResolveInterval: time.Hour})
+	defer e.Close()
+	g := Gateway{ID: "gw", VNet: "v", PublicAddr: gwAddr}
+	name := func(i int) string { return fmt.Sprintf("branch%d.example", i) }
+	site := func(i, move int) netip.Addr { return netip.AddrFrom4([4]byte{127, 150, 3, byte(10*move + i)}) }
+	const sites = 4
+	for i := range sites {
+		dns.Set(name(i), site(i, 0))
+		g.Connections = append(g.Connections, Connection{ID: fmt.Sprint("c", i), RemoteFQDN: name(i), PSK: Secret("k"), Mode: "ResponderOnly",
+			LocalPrefixes: prefixes("10.1.0.0/16"), RemotePrefixes: prefixes(fmt.Sprintf("192.168.%d.0/24", i))})
+	}
+	if _, err := e.Reconfig(Config{VNets: []VNet{{ID: "v", Prefixes: prefixes("10.1.0.0/16")}}, Gateways: []Gateway{g}}); err != nil {
+		t.Fatal(err)
+	}
+	stands := func(move int) error {
+		e.mu.Lock()
+		defer e.mu.Unlock()
+		for i := range sites {
+			if addr, err := e.resolvedAddr(name(i), false); err != nil || addr != site(i, move) {
+				return fmt.Errorf("%s stands for %v (%v), want %v", name(i), addr, err, site(i, move))
+			}
+		}
+		return nil
+	}
+	waitUntil(t, 30*time.Second, "the names looked up", func() bool { return stands(0) == nil })
+	for i := range sites {
+		dns.Set(name(i), site(i, 1))
+	}
+	dns.Hold(sites)
+	e.resolveNames(context.Background())
+	if err := stands(1); err != nil {
+		t.Fatalf("with a name server that answers once all are asked: %v", err)
+	}
 }
 
 // TestFQDNOntoAddressOfSiteKeepsItsTunnel: a site's name that comes to

@@ -18,6 +18,15 @@ type Server struct {
 	conn  net.PacketConn
 	mu    sync.Mutex
 	names map[string][]netip.Addr // lower case, without the final dot
+	// hold is how many questions the answers wait for (Hold), held
+	// the answers waiting.
+	hold int
+	held []heldAnswer
+}
+
+type heldAnswer struct {
+	out  []byte
+	from net.Addr
 }
 
 // Serve answers on conn, which it closes when the test ends.
@@ -37,11 +46,39 @@ func Serve(t testing.TB, conn net.PacketConn) *Server {
 				return
 			}
 			if out, ok := s.answer(buf[:n]); ok {
-				conn.WriteTo(out, from)
+				for _, a := range s.release(heldAnswer{out, from}) {
+					conn.WriteTo(a.out, a.from)
+				}
 			}
 		}
 	}()
 	return s
+}
+
+// Hold has the server answer nothing until n questions have come, and
+// then answer them all, as a name server that is slow (a zone whose
+// servers are far or down) answers each a while later: a client that
+// asks one name at a time is not answered.
+func (s *Server) Hold(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hold = n
+}
+
+// release returns the answers to send now, a holding it.
+func (s *Server) release(a heldAnswer) []heldAnswer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.hold == 0 {
+		return []heldAnswer{a}
+	}
+	s.held = append(s.held, a)
+	if len(s.held) < s.hold {
+		return nil
+	}
+	out := s.held
+	s.hold, s.held = 0, nil
+	return out
 }
 
 // Addr is where the server listens (host:port).
