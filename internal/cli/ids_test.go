@@ -247,6 +247,7 @@ func TestPartWaits(t *testing.T) {
 		{"vnet-gateway", "packet-capture", "wait", "--ids", gw.ID, "--exists"},
 		{"vpn-connection", "packet-capture", "wait", "-g", "rg", "-n", "conn", "--created"},
 		{"vpn-connection", "packet-capture", "wait", "--ids", conn.ID, "--exists"},
+		{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "properties.provisioningState=='Succeeded' && name=='gw'"},
 	} {
 		must(t, args...)
 	}
@@ -264,9 +265,12 @@ func TestPartWaits(t *testing.T) {
 		{[]string{"route-table", "route", "wait", "--ids", gw.ID, "--exists"}, "is not a Microsoft.Network/routeTables/routes id: it names a "},
 		{[]string{"route-table", "route", "wait", "--ids", r.ID, "-n", "r1", "--exists"}, "without --resource-group/-g, --route-table-name and --name/-n"},
 		{[]string{"vpn-connection", "packet-capture", "wait", "--ids", gw.ID, "--exists"}, "is not a Microsoft.Network/connections id: it names a "},
-		// az's JMESPath --custom is refused saying what waits instead
-		// (it was an unknown flag, with no hint).
-		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "provisioningState!='InProgress'"}, "--custom: vnetgw has no JMESPath conditions; wait with --created"},
+		// az's --custom, a JMESPath condition of the resource's JSON
+		// (it was refused).
+		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "properties.provisioningState=='Failed'", "--interval", "1", "--timeout", "1"},
+			`vnet-gateway gw is not as asked (--custom "properties.provisioningState=='Failed'") after 1 s`},
+		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "properties.["}, `--custom "properties.[": not a JMESPath expression`},
+		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "name", "--exists"}, "--created, --updated, --exists, --deleted or --custom: give one"},
 	} {
 		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)

@@ -34,17 +34,46 @@ func TestOutputTSV(t *testing.T) {
 	}
 }
 
-// --query, az's JMESPath, is refused with what to use instead; without
-// it a script would take the whole answer for the part it asked for.
-func TestQueryRefused(t *testing.T) {
+// --query is az's: a JMESPath expression of the output's JSON, whose
+// result is printed in the -o format as az prints it (tsv: a row per
+// item, an object's values in the order the query names them; table: its
+// scalar fields as columns). It was refused. A query that is no
+// expression is refused before the command writes anything; a command
+// that prints no JSON refuses it.
+func TestQuery(t *testing.T) {
 	startRegion(t)
 	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
-	code, out, errOut := vnetgw(t, "vnet", "create", "-g", "rg", "-n", "hub", "--query", "id", "-o", "tsv")
-	if code != 1 || out != "" || !strings.Contains(errOut, "--query: vnetgw has no JMESPath queries; use -o json and jq") {
-		t.Errorf("--query: exit %d, want 1, nothing printed and jq named\n%s%s", code, out, errOut)
+	code, out, errOut := vnetgw(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--query", "properties.[", "-o", "tsv")
+	if code != 1 || out != "" || !strings.Contains(errOut, `--query "properties.[": not a JMESPath expression`) {
+		t.Errorf("a --query that is no expression: exit %d, want 1 and nothing printed\n%s%s", code, out, errOut)
 	}
 	if code, _, _ := vnetgw(t, "vnet", "show", "-g", "rg", "-n", "hub"); code != 3 {
-		t.Errorf("vnet create --query made the network (show: exit %d): it was refused after the write", code)
+		t.Errorf("vnet create with a bad --query made the network (show: exit %d): it was refused after the write", code)
+	}
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default", "-o", "none")
+	must(t, "vnet", "create", "-g", "rg", "-n", "spoke", "--address-prefixes", "10.2.0.0/16", "-o", "none")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "properties.addressSpace.addressPrefixes[0]", "-o", "tsv"}, "10.1.0.0/16\n"},
+		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "properties.addressSpace.addressPrefixes[0]"}, "\"10.1.0.0/16\"\n"},
+		{[]string{"vnet", "list", "-g", "rg", "--query", "[].name", "-o", "json"}, "[\n  \"hub\",\n  \"spoke\"\n]\n"},
+		{[]string{"vnet", "list", "-g", "rg", "--query", "[].name", "-o", "tsv"}, "hub\nspoke\n"},
+		// The fields in the order the query names them, not sorted.
+		{[]string{"vnet", "list", "-g", "rg", "--query", "[].{state: properties.provisioningState, name: name, subnets: properties.subnets}", "-o", "tsv"},
+			"Succeeded\thub\t1\nSucceeded\tspoke\t0\n"},
+		{[]string{"vnet", "list", "-g", "rg", "--query", "[?name=='spoke'].{Name: name, \"Address space\": properties.addressSpace.addressPrefixes[0]}", "-o", "table"},
+			"Name   Address space\n----   -------------\nspoke  10.2.0.0/16\n"},
+		{[]string{"vnet", "list", "-g", "rg", "--query", "length(@)", "-o", "tsv"}, "2\n"},
+		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "contains(properties.addressSpace.addressPrefixes, '10.1.0.0/16')", "-o", "tsv"}, "true\n"},
+	} {
+		if out := must(t, c.args...); out != c.want {
+			t.Errorf("vnetgw %s:\n%q\nwant\n%q", strings.Join(c.args, " "), out, c.want)
+		}
+	}
+	if code, out, errOut := vnetgw(t, "version", "--query", "x"); code != 1 || out != "" || !strings.Contains(errOut, "--query: vnetgw version does not use it") {
+		t.Errorf("version --query: exit %d, want 1 and nothing printed\n%s%s", code, out, errOut)
 	}
 }
 

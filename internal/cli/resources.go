@@ -1340,7 +1340,7 @@ func (g *globals) printURLsThen(urls []string, err error) error {
 }
 
 func (g *globals) printURLs(urls []string) error {
-	if g.output != "json" {
+	if g.output != "json" && g.query == "" {
 		_, err := fmt.Fprintln(g.stdout, strings.Join(urls, "\n"))
 		return err
 	}
@@ -1908,7 +1908,7 @@ func deviceScriptCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output != "json" { // table or tsv: bare
+			if g.output != "json" && g.query == "" { // table or tsv: bare
 				_, err := fmt.Fprint(g.stdout, script)
 				return err
 			}

@@ -965,7 +965,7 @@ func TestWait(t *testing.T) {
 			"error: vpn-connection conn is not created (--created: there, provisioningState Succeeded) after 1 s (--timeout)"},
 		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--deleted", "--interval", "1", "--timeout", "1"},
 			"error: vnet-gateway gw is not deleted (--deleted) after 1 s (--timeout)"},
-		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw"}, "error: --created, --updated, --exists or --deleted: give one, what to wait for"},
+		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw"}, "error: --created, --updated, --exists, --deleted or --custom: give one, what to wait for"},
 	} {
 		if code, out, errOut := vnetgw(t, tc.args...); code != 1 || strings.TrimSpace(errOut) != tc.want {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1, %s", strings.Join(tc.args, " "), code, out, errOut, tc.want)

@@ -30,6 +30,7 @@ type globals struct {
 	dataDir      string
 	subscription string
 	output       string
+	query        string // az's --query: a JMESPath expression
 	stdout       io.Writer
 	stderr       io.Writer
 	quiet        bool // --only-show-errors: no warnings
@@ -198,11 +199,8 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 				// empty); errors and warnings are still told.
 				g.stdout = io.Discard
 			}
-			if cmd.Flags().Changed("query") {
-				// az's --query is JMESPath, which vnetgw does not have:
-				// the whole answer would be printed, as if it were the
-				// part asked for.
-				return errors.New("--query: vnetgw has no JMESPath queries; use -o json and jq (vnetgw vnet show -g rg -n hub | jq -r .properties.addressSpace.addressPrefixes[0])")
+			if g.query != "" {
+				return checkQuery(g.query)
 			}
 			return nil
 		},
@@ -216,8 +214,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
 	pf.StringVarP(&g.output, "output", "o", "json", "output format: json (jsonc is the same), table, tsv (the table's rows, tab-separated, without its header), or none (nothing: the exit code alone)")
 	pf.BoolVar(&g.quiet, "only-show-errors", false, "print no warnings, only errors, as az's flag")
-	pf.String("query", "", "az's JMESPath query: refused (use -o json and jq)")
-	pf.MarkHidden("query")
+	pf.StringVar(&g.query, "query", "", "JMESPath query of the output's JSON, as az's (--query properties.ipAddress -o tsv; --query \"[].{name: name, state: properties.provisioningState}\" -o table)")
 	root.AddCommand(newServe(g), newVersion(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
 	for _, c := range resourceCommands(g) {
 		root.AddCommand(c)
@@ -242,7 +239,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 const globalsKey = "vnetgw/globals"
 
 // globalNames are the flags every command has.
-var globalNames = []string{"data-dir", "subscription", "output", "only-show-errors"}
+var globalNames = []string{"data-dir", "subscription", "output", "query", "only-show-errors"}
 
 // usesGlobals says that cmd uses only the global flags named: the others
 // are refused when given (they were accepted and ignored) and left out of
@@ -261,9 +258,13 @@ func unusedGlobals(cmd *cobra.Command) []string {
 	if !ok {
 		return nil
 	}
+	names := strings.Split(used, ",")
+	if slices.Contains(names, "output") {
+		names = append(names, "query") // it picks from what -o formats
+	}
 	var out []string
 	for _, name := range globalNames {
-		if !slices.Contains(strings.Split(used, ","), name) {
+		if !slices.Contains(names, name) {
 			out = append(out, name)
 		}
 	}
@@ -387,6 +388,13 @@ func (g *globals) print(v any, columns []column) error {
 	if g.collected != nil {
 		*g.collected = append(*g.collected, v)
 		return nil
+	}
+	if g.query != "" {
+		r, err := queryResult(g.query, v)
+		if err != nil {
+			return err
+		}
+		return g.printQueried(g.query, r)
 	}
 	if g.output == "json" || len(columns) == 0 {
 		b, err := json.MarshalIndent(v, "", "  ")

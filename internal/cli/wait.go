@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jmespath/go-jmespath"
 	"github.com/spf13/cobra"
 
 	"github.com/vnetgw/vnetgw/internal/arm"
@@ -57,6 +58,7 @@ const minLook = 10 * time.Second
 // subnet wait) names its parent too.
 func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets func(*cobra.Command) ([]arm.ID, *client.Client, error)) *cobra.Command {
 	var created, updated, exists, deleted bool
+	var custom string
 	var interval, timeout int
 	cmd := &cobra.Command{
 		Use:   "wait",
@@ -64,18 +66,18 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			n := 0
-			for _, b := range []bool{created, updated, exists, deleted} {
+			for _, b := range []bool{created, updated, exists, deleted, custom != ""} {
 				if b {
 					n++
 				}
 			}
-			if cmd.Flags().Changed("custom") {
-				// az's --custom is a JMESPath condition, which vnetgw
-				// does not have (as --query): refused, saying what does.
-				return errors.New("--custom: vnetgw has no JMESPath conditions; wait with --created, --updated, --exists or --deleted")
-			}
 			if n != 1 {
-				return errors.New("--created, --updated, --exists or --deleted: give one, what to wait for")
+				return errors.New("--created, --updated, --exists, --deleted or --custom: give one, what to wait for")
+			}
+			if custom != "" {
+				if _, err := jmespath.Compile(custom); err != nil {
+					return fmt.Errorf("--custom %q: not a JMESPath expression: %w", custom, err)
+				}
 			}
 			// What the timeout's error says was waited for.
 			var asked string
@@ -86,6 +88,8 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 				asked = "updated (--updated: provisioningState Succeeded)"
 			case exists:
 				asked = "there (--exists)"
+			case custom != "":
+				asked = fmt.Sprintf("as asked (--custom %q)", custom)
 			default:
 				asked = "deleted (--deleted)"
 			}
@@ -104,18 +108,20 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 			deadline := time.Now().Add(time.Duration(timeout) * time.Second)
 			return eachTarget(targets, func(id arm.ID) error {
 				for {
-					var out struct {
-						Properties struct {
-							ProvisioningState string `json:"provisioningState"`
-						} `json:"properties"`
-					}
+					var out any
 					look, cancel := context.WithTimeout(cmd.Context(), max(time.Until(deadline), minLook))
 					err := c.Get(look, id, &out)
 					cancel()
 					switch {
 					case deleted && client.IsNotFound(err):
 						return nil
-					case err == nil && !deleted && (exists || strings.EqualFold(out.Properties.ProvisioningState, "Succeeded")):
+					case err == nil && custom != "":
+						if r, err := jmespath.Search(custom, out); err != nil {
+							return fmt.Errorf("--custom %q: %w", custom, err)
+						} else if truthy(r) {
+							return nil
+						}
+					case err == nil && !deleted && (exists || strings.EqualFold(provisioningState(out), "Succeeded")):
 						return nil
 					case err != nil && !client.IsNotFound(err) && (time.Now().Before(deadline) || !errors.Is(err, context.DeadlineExceeded)):
 						return err
@@ -143,7 +149,33 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 	f.BoolVar(&deleted, "deleted", false, "until it is gone")
 	f.IntVar(&interval, "interval", 30, "seconds between looks")
 	f.IntVar(&timeout, "timeout", 3600, "seconds to wait at most")
-	f.String("custom", "", "az's JMESPath condition: refused (use --created, --updated, --exists or --deleted)")
-	f.MarkHidden("custom")
+	f.StringVar(&custom, "custom", "", "until a JMESPath condition of its JSON holds, as az's (\"properties.connectionStatus=='Connected'\")")
 	return cmd
+}
+
+// provisioningState is the properties.provisioningState of a resource's
+// JSON, or "".
+func provisioningState(resource any) string {
+	m, _ := resource.(map[string]any)
+	p, _ := m["properties"].(map[string]any)
+	s, _ := p["provisioningState"].(string)
+	return s
+}
+
+// truthy tells whether a JMESPath result holds: false, null and an empty
+// string, list or object do not (JMESPath's falsy values).
+func truthy(v any) bool {
+	switch v := v.(type) {
+	case nil:
+		return false
+	case bool:
+		return v
+	case string:
+		return v != ""
+	case []any:
+		return len(v) > 0
+	case map[string]any:
+		return len(v) > 0
+	}
+	return true
 }
