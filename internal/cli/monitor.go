@@ -77,13 +77,13 @@ another node.`,
 				// ended now, not an --offset after it.
 				var from, to time.Time
 				if end != "" {
-					if to, err = time.Parse(time.RFC3339, end); err != nil {
-						return fmt.Errorf("--end-time: %w", err)
+					if to, err = parseTime("--end-time", end); err != nil {
+						return err
 					}
 				}
 				if start != "" {
-					if from, err = time.Parse(time.RFC3339, start); err != nil {
-						return fmt.Errorf("--start-time: %w", err)
+					if from, err = parseTime("--start-time", start); err != nil {
+						return err
 					}
 				}
 				switch {
@@ -170,4 +170,18 @@ func parseOffset(s string) (time.Duration, error) {
 		return 0, fmt.Errorf("--offset %q: a length of time as ##d##h##m##s (1h, 1d, 2h30m)", s)
 	}
 	return d, nil
+}
+
+// parseTime reads a --start-time or --end-time as az does: a date, and a
+// time of day with seconds and their fractions, a zone (Z, +01:00)
+// optional; without one it is UTC (az's --start-time 2026-12-07T10:00,
+// or 2026-12-07 alone, for its midnight).
+func parseTime(flag, v string) (time.Time, error) {
+	for _, layout := range []string{time.RFC3339Nano, "2006-01-02T15:04:05.999999999", "2006-01-02 15:04:05.999999999Z07:00", "2006-01-02 15:04:05.999999999",
+		"2006-01-02T15:04Z07:00", "2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.Parse(layout, v); err == nil {
+			return t.UTC(), nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("%s %q: not a time: give a date and a time of day, with a zone or in UTC (2026-12-07T10:00:00Z, 2026-12-07T11:00+01:00, 2026-12-07 10:00)", flag, v)
 }

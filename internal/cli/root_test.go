@@ -382,6 +382,12 @@ func TestMonitorTimespanAsAz(t *testing.T) {
 		{[]string{"--end-time", at(2 * time.Hour), "--offset", "1d"}, at(-22*time.Hour) + "/" + at(2*time.Hour)},
 		{[]string{"--end-time", at(2 * time.Hour)}, at(time.Hour) + "/" + at(2*time.Hour)},
 		{[]string{"--start-time", at(0), "--end-time", at(3 * time.Hour), "--offset", "1h"}, at(0) + "/" + at(3*time.Hour)},
+		// As az's: without a zone, UTC; another zone, or none, or a
+		// space for the T (it was refused, RFC 3339 alone).
+		{[]string{"--start-time", start.Format("2006-01-02T15:04")}, at(0) + "/" + at(time.Hour)},
+		{[]string{"--start-time", start.Format("2006-01-02 15:04:05")}, at(0) + "/" + at(time.Hour)},
+		{[]string{"--start-time", start.In(time.FixedZone("", 3600)).Format("2006-01-02T15:04:05-07:00")}, at(0) + "/" + at(time.Hour)},
+		{[]string{"--end-time", start.Format("2006-01-02")}, start.Truncate(24*time.Hour).Add(-time.Hour).Format(time.RFC3339) + "/" + start.Truncate(24*time.Hour).Format(time.RFC3339)},
 	} {
 		var out struct{ Timespan string }
 		mustJSON(t, &out, append([]string{"monitor", "metrics", "list", "--resource", gw.ID, "--interval", "FULL"}, tc.args...)...)
@@ -391,6 +397,9 @@ func TestMonitorTimespanAsAz(t *testing.T) {
 	}
 	if code, out, errOut := vnetgw(t, "monitor", "metrics", "list", "--resource", gw.ID, "--offset", "soon"); code != 1 || !strings.Contains(errOut, `--offset "soon"`) {
 		t.Errorf("--offset soon: exit %d, %s%s; want exit 1 naming --offset", code, out, errOut)
+	}
+	if code, out, errOut := vnetgw(t, "monitor", "metrics", "list", "--resource", gw.ID, "--start-time", "10:00"); code != 1 || !strings.Contains(errOut, `--start-time "10:00": not a time`) {
+		t.Errorf("--start-time 10:00: exit %d, %s%s; want exit 1 naming --start-time", code, out, errOut)
 	}
 }
 
