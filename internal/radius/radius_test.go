@@ -465,24 +465,10 @@ func TestForgedAnswersDropped(t *testing.T) {
 // not check out. It said no answer came, as if the server were down.
 func TestAnotherSecretNamed(t *testing.T) {
 	shortTries(t, 2, 200*time.Millisecond, time.Second)
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	go func() {
-		buf := make([]byte, MaxPacket)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			if req, err := Parse(buf[:n]); err == nil {
-				pc.WriteTo(answer(CodeAccessReject, req.ID, req.Authenticator, []byte("the server's"), true), from)
-			}
-		}
-	}()
-	s := Server{Addr: netip.MustParseAddrPort(pc.LocalAddr().String()), Secret: []byte("the gateway's")}
+	addr := serve(t, "127.0.0.1", func(req Packet) []byte {
+		return answer(CodeAccessReject, req.ID, req.Authenticator, []byte("the server's"), true)
+	})
+	s := Server{Addr: addr, Secret: []byte("the gateway's")}
 	_, bad0 := Drops()
 	a, err := Authenticate(context.Background(), []Server{s}, Request{User: "alice", Password: "pw"})
 	if !errors.Is(err, ErrNoAnswer) {
