@@ -340,7 +340,7 @@ func ask(ctx context.Context, servers []Server, dial dialFunc, q query) (Packet,
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait() // after cancel: the waits still running end at once
-	ctx, cancel := context.WithTimeoutCause(ctx, Wait, errNoAnswerInTime{})
+	ctx, cancel := context.WithTimeoutCause(ctx, Wait, noAnswerInTime{Wait})
 	defer cancel()
 	// The servers are waited for each in a goroutine of its own, and
 	// their sockets are opened here, in the caller's goroutine: in the
@@ -604,7 +604,7 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 			return Packet{}, withDropped(context.Cause(ctx), dropped)
 		}
 		if !time.Now().Before(giveUp) {
-			return Packet{}, withDropped(fmt.Errorf("%w (%d tries)", errNoAnswerInTime{}, min(try+1, Tries)), dropped)
+			return Packet{}, withDropped(fmt.Errorf("%w (%d tries)", noAnswerInTime{Wait}, min(try+1, Tries)), dropped)
 		}
 	}
 }
@@ -619,16 +619,16 @@ func withDropped(err, dropped error) error {
 	switch {
 	case dropped != nil:
 		return fmt.Errorf("%w; an answer dropped: %w", err, dropped)
-	case errors.Is(err, errNoAnswerInTime{}):
+	case errors.As(err, new(noAnswerInTime)):
 		return fmt.Errorf("%w: is it up, reachable from the gateway, and its shared secret the one given?", err)
 	}
 	return err
 }
 
-// errNoAnswerInTime is the end of a wait of Wait for an answer.
-type errNoAnswerInTime struct{}
+// noAnswerInTime is the end of a wait for an answer, of wait (Wait).
+type noAnswerInTime struct{ wait time.Duration }
 
-func (errNoAnswerInTime) Error() string { return fmt.Sprintf("no answer in %v", Wait) }
+func (e noAnswerInTime) Error() string { return fmt.Sprintf("no answer in %v", e.wait) }
 
 // requestError is the error of a request that cannot be sent (an
 // attribute or the packet too long): no server is asked it, and none
