@@ -7,12 +7,13 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
-	"os/signal"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/vnetgw/vnetgw/internal/sigtest"
 )
 
 // TestDemo runs `vnetgw demo` as a user would: it needs no root, brings up
@@ -208,16 +209,7 @@ func demoKept(t *testing.T, cmd *exec.Cmd) (string, *os.File) {
 // its data directory. SIGHUP's default ended it at once, the directory
 // with its admin token and CA key left in /tmp.
 func TestDemoKeepHangup(t *testing.T) {
-	if signal.Ignored(syscall.SIGHUP) {
-		// The tests run under nohup: the demo would inherit the
-		// ignored SIGHUP and keep running (as it must: nohup asks for
-		// that), and the test wait for it to end until its timeout.
-		// Handled here, SIGHUP starts at its default in the demo, as
-		// from a terminal.
-		hup := make(chan os.Signal, 1)
-		signal.Notify(hup, syscall.SIGHUP)
-		defer signal.Stop(hup)
-	}
+	sigtest.HangupAtDefault() // under nohup, the demo kept running and the test waited for it
 	cmd := exec.Command(binary, "demo", "--keep", "--ike-port", "25560", "--natt-port", "25561", "--sstp-port", "25448", "--public-ip-pool", "127.21.6.0/24")
 	dir, _ := demoKept(t, cmd)
 	if err := cmd.Process.Signal(syscall.SIGHUP); err != nil {

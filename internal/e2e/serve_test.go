@@ -27,6 +27,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/client"
 	"github.com/vnetgw/vnetgw/internal/datadir"
+	"github.com/vnetgw/vnetgw/internal/sigtest"
 )
 
 // waitPrinted waits until serve has printed n lines and returns them.
@@ -366,6 +367,7 @@ func TestServeStopsInOrder(t *testing.T) {
 // away) stops serve as SIGTERM does, telling its peers and closing the
 // store, and exits 0; it ended the process at once, by the signal.
 func TestServeHangupStopsCleanly(t *testing.T) {
+	sigtest.HangupAtDefault()
 	s := startServe(t, t.TempDir(), "--public-ip-pool", "127.98.2.0/24")
 	s.cmd.Process.Signal(syscall.SIGHUP)
 	select {

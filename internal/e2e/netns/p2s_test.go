@@ -13,6 +13,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/arm"
 	"github.com/vnetgw/vnetgw/internal/netnstest"
 	"github.com/vnetgw/vnetgw/internal/pkitest"
+	"github.com/vnetgw/vnetgw/internal/sigtest"
 )
 
 // clientPKI writes a client certificate of a new root, and its key, to
@@ -408,6 +409,7 @@ func radiusRegion(t *testing.T) (*region, netip.Addr, *netnstest.Process) {
 // connection gone.
 func TestClientHangupDisconnects(t *testing.T) {
 	require(t)
+	sigtest.HangupAtDefault()
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
 	vnet := r.vnet("hup", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
 	gw, gwAddr := r.gateway(vnet, "hub-gw", arm.RouteBased)
