@@ -66,6 +66,9 @@ func TestQuery(t *testing.T) {
 		{[]string{"vnet", "list", "-g", "rg", "--query", "[?name=='spoke'].{Name: name, \"Address space\": properties.addressSpace.addressPrefixes[0]}", "-o", "table"},
 			"Name   Address space\n----   -------------\nspoke  10.2.0.0/16\n"},
 		{[]string{"vnet", "list", "-g", "rg", "--query", "length(@)", "-o", "tsv"}, "2\n"},
+		// A null result prints nothing, as az's.
+		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "properties.noSuchField"}, ""},
+		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "properties.noSuchField", "-o", "tsv"}, ""},
 		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "contains(properties.addressSpace.addressPrefixes, '10.1.0.0/16')", "-o", "tsv"}, "true\n"},
 	} {
 		if out := must(t, c.args...); out != c.want {
