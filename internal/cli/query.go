@@ -38,11 +38,11 @@ func checkQuery(query string) error {
 	return nil
 }
 
-// printQueried writes a query's result as az does (none for null): JSON; with -o tsv a
-// row per item of a list (else one), an object's values in a row, a
-// list's length and an object's nothing in its cells; with -o table an
-// object's scalar fields as columns (id, type and etag left out, as az
-// does). The fields of an object the query made ({name: name, ip:
+// printQueried writes a query's result as az does (nothing for null):
+// JSON; with -o tsv a row per item of a list (else one), an object's
+// values in a row, a list's length and an object's nothing in its cells;
+// with -o table an object's scalar fields as columns (id, type and etag
+// left out, as az does). The fields of an object the query made ({name: name, ip:
 // ipAddress}) come in the order it names them, the others' in the order
 // of their names.
 func (g *globals) printQueried(query string, r any) error {
