@@ -248,6 +248,7 @@ func TestPartWaits(t *testing.T) {
 		{"vpn-connection", "packet-capture", "wait", "-g", "rg", "-n", "conn", "--created"},
 		{"vpn-connection", "packet-capture", "wait", "--ids", conn.ID, "--exists"},
 		{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "properties.provisioningState=='Succeeded' && name=='gw'"},
+		{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "provisioningState!='InProgress'"}, // az's path
 	} {
 		must(t, args...)
 	}

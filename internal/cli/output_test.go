@@ -66,6 +66,10 @@ func TestQuery(t *testing.T) {
 		{[]string{"vnet", "list", "-g", "rg", "--query", "[?name=='spoke'].{Name: name, \"Address space\": properties.addressSpace.addressPrefixes[0]}", "-o", "table"},
 			"Name   Address space\n----   -------------\nspoke  10.2.0.0/16\n"},
 		{[]string{"vnet", "list", "-g", "rg", "--query", "length(@)", "-o", "tsv"}, "2\n"},
+		// az's paths, its properties flattened, find them too.
+		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "addressSpace.addressPrefixes[0]", "-o", "tsv"}, "10.1.0.0/16\n"},
+		{[]string{"vnet", "list", "-g", "rg", "--query", "[].{name: name, state: provisioningState, subnet: subnets[0].addressPrefix}", "-o", "tsv"},
+			"hub\tSucceeded\t10.1.0.0/24\nspoke\tSucceeded\tNone\n"},
 		// A null result prints nothing, as az's.
 		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "properties.noSuchField"}, ""},
 		{[]string{"vnet", "show", "-g", "rg", "-n", "hub", "--query", "properties.noSuchField", "-o", "tsv"}, ""},

@@ -22,11 +22,37 @@ func queryResult(query string, v any) (any, error) {
 	if err := json.Unmarshal(b, &doc); err != nil {
 		return nil, err
 	}
-	out, err := jmespath.Search(query, doc)
+	out, err := jmespath.Search(query, withPropertiesUp(doc))
 	if err != nil {
 		return nil, fmt.Errorf("--query %q: %w", query, err)
 	}
 	return out, nil
+}
+
+// withPropertiesUp returns v with the fields of each object's properties
+// also in the object itself, where it has no field of that name: az
+// prints a resource and its parts so (its ipAddress, vnetgw's
+// properties.ipAddress), and a script's --query names them so. Both
+// paths find them.
+func withPropertiesUp(v any) any {
+	switch v := v.(type) {
+	case []any:
+		for i := range v {
+			v[i] = withPropertiesUp(v[i])
+		}
+	case map[string]any:
+		for k, x := range v {
+			v[k] = withPropertiesUp(x)
+		}
+		if p, ok := v["properties"].(map[string]any); ok {
+			for k, x := range p {
+				if _, taken := v[k]; !taken {
+					v[k] = x
+				}
+			}
+		}
+	}
+	return v
 }
 
 // checkQuery refuses a query that is no JMESPath expression, before the

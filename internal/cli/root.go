@@ -214,7 +214,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
 	pf.StringVarP(&g.output, "output", "o", "json", "output format: json (jsonc is the same), table, tsv (the table's rows, tab-separated, without its header), or none (nothing: the exit code alone)")
 	pf.BoolVar(&g.quiet, "only-show-errors", false, "print no warnings, only errors, as az's flag")
-	pf.StringVar(&g.query, "query", "", "JMESPath query of the output's JSON, as az's (--query properties.ipAddress -o tsv; --query \"[].{name: name, state: properties.provisioningState}\" -o table)")
+	pf.StringVar(&g.query, "query", "", "JMESPath query of the output's JSON, as az's, each resource's properties also at its top level as az shows them (--query ipAddress -o tsv; --query \"[].{name: name, state: provisioningState}\" -o table)")
 	root.AddCommand(newServe(g), newVersion(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
 	for _, c := range resourceCommands(g) {
 		root.AddCommand(c)

@@ -116,7 +116,7 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 					case deleted && client.IsNotFound(err):
 						return nil
 					case err == nil && custom != "":
-						if r, err := jmespath.Search(custom, out); err != nil {
+						if r, err := jmespath.Search(custom, withPropertiesUp(out)); err != nil {
 							return fmt.Errorf("--custom %q: %w", custom, err)
 						} else if truthy(r) {
 							return nil
@@ -149,7 +149,7 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 	f.BoolVar(&deleted, "deleted", false, "until it is gone")
 	f.IntVar(&interval, "interval", 30, "seconds between looks")
 	f.IntVar(&timeout, "timeout", 3600, "seconds to wait at most")
-	f.StringVar(&custom, "custom", "", "until a JMESPath condition of its JSON holds, as az's (\"properties.connectionStatus=='Connected'\")")
+	f.StringVar(&custom, "custom", "", "until a JMESPath condition of its JSON holds, as az's; its properties' fields are at its top level too (\"connectionStatus=='Connected'\")")
 	return cmd
 }
 
