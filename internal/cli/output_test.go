@@ -1,6 +1,9 @@
 package cli
 
 import (
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -98,5 +101,37 @@ func TestOutputNoneAndJSONC(t *testing.T) {
 	}
 	if code, out, _ := vnetgw(t, "vnet", "show", "-g", "rg", "-n", "spoke", "-o", "none"); code != 3 || out != "" {
 		t.Errorf("vnet show -o none of a missing network: exit %d, printed %q; want 3 and nothing", code, out)
+	}
+}
+
+// --verbose and --debug are az's: each API request is told on stderr,
+// its method, URL, status and time, and with --debug its headers too,
+// the token left out; the output is as without them. They were unknown
+// flags, and a script that passed one failed.
+func TestVerboseAndDebug(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	code, out, errOut := vnetgw(t, "group", "show", "-n", "rg", "--query", "name", "-o", "tsv", "--verbose")
+	if code != 0 || out != "rg\n" || !regexp.MustCompile(`(?m)^INFO: GET https://\S+/subscriptions/\S+/resourceGroups/rg\?api-version=\S+: 200 OK \([0-9.]+m?s\)$`).MatchString(errOut) {
+		t.Errorf("group show --verbose: exit %d, printed %q, stderr:\n%s", code, out, errOut)
+	}
+	if strings.Contains(errOut, "DEBUG:") {
+		t.Errorf("--verbose told the headers:\n%s", errOut)
+	}
+	code, out, errOut = vnetgw(t, "group", "show", "-n", "rg", "--query", "name", "-o", "tsv", "--debug")
+	b, err := os.ReadFile(filepath.Join(os.Getenv("VNETGW_DATA_DIR"), "admin-token"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := strings.TrimSpace(string(b))
+	if code != 0 || out != "rg\n" || !strings.Contains(errOut, "DEBUG: request header Authorization: Bearer (left out)") ||
+		!strings.Contains(errOut, "DEBUG: response header Content-Type: application/json") {
+		t.Errorf("group show --debug: exit %d, printed %q, stderr:\n%s", code, out, errOut)
+	}
+	if token == "" || strings.Contains(errOut, token) {
+		t.Errorf("--debug told the admin token (%d bytes):\n%s", len(token), errOut)
+	}
+	if code, _, errOut := vnetgw(t, "version", "--verbose"); code != 1 || !strings.Contains(errOut, "--verbose: vnetgw version does not use it") {
+		t.Errorf("version --verbose: exit %d\n%s", code, errOut)
 	}
 }

@@ -34,6 +34,9 @@ type globals struct {
 	stdout       io.Writer
 	stderr       io.Writer
 	quiet        bool // --only-show-errors: no warnings
+	// verbose and debug (az's --verbose and --debug) have each API
+	// request told on stderr, debug with its headers.
+	verbose, debug bool
 	// collected, while not nil, takes what print is given instead
 	// (forEach).
 	collected *[]any
@@ -214,6 +217,8 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
 	pf.StringVarP(&g.output, "output", "o", "json", "output format: json (jsonc is the same), table, tsv (the table's rows, tab-separated, without its header), or none (nothing: the exit code alone)")
 	pf.BoolVar(&g.quiet, "only-show-errors", false, "print no warnings, only errors, as az's flag")
+	pf.BoolVar(&g.verbose, "verbose", false, "tell each API request on stderr: method, URL, status and time, as az's flag")
+	pf.BoolVar(&g.debug, "debug", false, "as --verbose, with the requests' and answers' headers (not the token, nor bodies, which may hold shared keys)")
 	pf.StringVar(&g.query, "query", "", "JMESPath query of the output's JSON, as az's, each resource's properties also at its top level as az shows them (--query ipAddress -o tsv; --query \"[].{name: name, state: provisioningState}\" -o table)")
 	root.AddCommand(newServe(g), newVersion(g), newDemo(g), newDev(g), newP2S(g), newCluster(g), newMetrics(g), newMonitor(g))
 	for _, c := range resourceCommands(g) {
@@ -239,7 +244,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 const globalsKey = "vnetgw/globals"
 
 // globalNames are the flags every command has.
-var globalNames = []string{"data-dir", "subscription", "output", "query", "only-show-errors"}
+var globalNames = []string{"data-dir", "subscription", "output", "query", "only-show-errors", "verbose", "debug"}
 
 // usesGlobals says that cmd uses only the global flags named: the others
 // are refused when given (they were accepted and ignored) and left out of
@@ -260,7 +265,9 @@ func unusedGlobals(cmd *cobra.Command) []string {
 	}
 	names := strings.Split(used, ",")
 	if slices.Contains(names, "output") {
-		names = append(names, "query") // it picks from what -o formats
+		// It picks from what -o formats; they tell the requests that
+		// get it.
+		names = append(names, "query", "verbose", "debug")
 	}
 	var out []string
 	for _, name := range globalNames {
@@ -376,6 +383,9 @@ func (g *globals) client() (*client.Client, error) {
 	cfg, err := client.Discover(g.dataDir)
 	if err != nil {
 		return nil, err
+	}
+	if g.verbose || g.debug {
+		cfg.Trace, cfg.TraceHeaders = g.stderr, g.debug
 	}
 	return client.New(cfg)
 }

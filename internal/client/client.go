@@ -12,12 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -49,6 +52,13 @@ type Config struct {
 	// instead of a net.Dialer: tests use it to reach an API that listens
 	// inside a network namespace.
 	DialContext func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Trace, when set, is told each request: its method and URL, the
+	// answer's status and how long it took (az's --verbose); with
+	// TraceHeaders their headers too (--debug), the Authorization
+	// header's token left out. Bodies are not told: they may hold a
+	// connection's shared key.
+	Trace        io.Writer
+	TraceHeaders bool
 }
 
 // Endpoint is what the endpoint file of a data directory says: the URL
@@ -194,8 +204,69 @@ func New(cfg Config) (*Client, error) {
 		tokenFrom: cfg.TokenFrom,
 		caFile:    cfg.CAFile,
 		peerDir:   cfg.PeerDir,
-		http:      &http.Client{Transport: &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}},
+		http:      &http.Client{Transport: traced(&http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, DialContext: cfg.DialContext}, cfg)},
 	}, nil
+}
+
+// traced returns rt, telling cfg.Trace of each request when it is set.
+func traced(rt http.RoundTripper, cfg Config) http.RoundTripper {
+	if cfg.Trace == nil {
+		return rt
+	}
+	return &tracer{rt: rt, w: cfg.Trace, headers: cfg.TraceHeaders}
+}
+
+// tracer tells w of each request rt carries (Config.Trace).
+type tracer struct {
+	rt      http.RoundTripper
+	w       io.Writer
+	headers bool
+	mu      sync.Mutex
+}
+
+func (t *tracer) RoundTrip(req *http.Request) (*http.Response, error) {
+	start := time.Now()
+	resp, err := t.rt.RoundTrip(req)
+	var b strings.Builder
+	fmt.Fprintf(&b, "INFO: %s %s", req.Method, req.URL.Redacted())
+	if err != nil {
+		fmt.Fprintf(&b, ": %v", err)
+	} else {
+		fmt.Fprintf(&b, ": %s", resp.Status)
+	}
+	fmt.Fprintf(&b, " (%v)\n", time.Since(start).Round(time.Millisecond))
+	if t.headers {
+		writeHeaders(&b, "request", req.Header)
+		if err == nil {
+			writeHeaders(&b, "response", resp.Header)
+		}
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	io.WriteString(t.w, b.String())
+	return resp, err
+}
+
+// CloseIdleConnections closes those of the transport it traces
+// (http.Client.CloseIdleConnections asks its transport).
+func (t *tracer) CloseIdleConnections() {
+	if c, ok := t.rt.(interface{ CloseIdleConnections() }); ok {
+		c.CloseIdleConnections()
+	}
+}
+
+// writeHeaders writes h as debug lines, the Authorization header's
+// credentials left out.
+func writeHeaders(b *strings.Builder, which string, h http.Header) {
+	for _, k := range slices.Sorted(maps.Keys(h)) {
+		for _, v := range h[k] {
+			if strings.EqualFold(k, "Authorization") {
+				scheme, _, _ := strings.Cut(v, " ")
+				v = scheme + " (left out)"
+			}
+			fmt.Fprintf(b, "DEBUG: %s header %s: %s\n", which, k, v)
+		}
+	}
 }
 
 // How long a request waits: for the answer to begin (its status and
