@@ -101,7 +101,7 @@ another node.`,
 			if _, err := c.Do(cmd.Context(), "GET", strings.TrimSuffix(resource, "/")+"/providers/Microsoft.Insights/metrics?"+q.Encode(), nil, &out); err != nil {
 				return err
 			}
-			if g.output == "json" || g.query != "" {
+			if g.document() {
 				return g.print(out, nil)
 			}
 			var rows [][]string

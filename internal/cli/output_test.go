@@ -1,11 +1,14 @@
 package cli
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"go.yaml.in/yaml/v3"
 )
 
 // -o tsv prints az's tab-separated values: a table's rows without its
@@ -133,5 +136,32 @@ func TestVerboseAndDebug(t *testing.T) {
 	}
 	if code, _, errOut := vnetgw(t, "version", "--verbose"); code != 1 || !strings.Contains(errOut, "--verbose: vnetgw version does not use it") {
 		t.Errorf("version --verbose: exit %d\n%s", code, errOut)
+	}
+}
+
+// -o yaml (and yamlc, az's coloured one) is az's: the JSON's document as
+// YAML, its fields in the order of their names; a --query's result so
+// too. It was refused.
+func TestOutputYAML(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "-o", "none")
+	must(t, "vnet", "create", "-g", "rg", "-n", "spoke", "--address-prefixes", "10.2.0.0/16", "-o", "none")
+	var fromJSON, fromYAML any
+	if err := json.Unmarshal([]byte(must(t, "vnet", "show", "-g", "rg", "-n", "hub")), &fromJSON); err != nil {
+		t.Fatal(err)
+	}
+	out := must(t, "vnet", "show", "-g", "rg", "-n", "hub", "-o", "yaml")
+	err := yaml.Unmarshal([]byte(out), &fromYAML)
+	a, _ := json.Marshal(fromJSON)
+	b, _ := json.Marshal(fromYAML) // its numbers as JSON's, to compare
+	if err != nil || string(a) != string(b) {
+		t.Errorf("vnet show -o yaml (%v) is not its JSON's document:\n%s", err, out)
+	}
+	if !strings.Contains(out, "name: hub\n") {
+		t.Errorf("vnet show -o yaml:\n%s", out)
+	}
+	if out := must(t, "vnet", "list", "-g", "rg", "--query", "[].name", "-o", "yamlc"); out != "- hub\n- spoke\n" {
+		t.Errorf("vnet list --query [].name -o yamlc: %q", out)
 	}
 }

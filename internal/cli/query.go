@@ -111,12 +111,7 @@ func (g *globals) printQueried(query string, r any) error {
 	case "table":
 		return g.queriedTable(r, order)
 	}
-	b, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(g.stdout, string(b))
-	return err
+	return g.writeDoc(r)
 }
 
 // queriedTable writes r as az's table of a query's result.

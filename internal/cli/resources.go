@@ -1340,7 +1340,7 @@ func (g *globals) printURLsThen(urls []string, err error) error {
 }
 
 func (g *globals) printURLs(urls []string) error {
-	if g.output != "json" && g.query == "" {
+	if !g.document() {
 		_, err := fmt.Fprintln(g.stdout, strings.Join(urls, "\n"))
 		return err
 	}
@@ -1814,7 +1814,7 @@ func (g *globals) postCmd(use, short, typ, suffix string, columns []column, quer
 					answers = append(answers, out)
 				}
 			}
-			if len(targets) > 1 && g.output == "json" && len(answers) > 0 {
+			if len(targets) > 1 && g.document() && len(answers) > 0 {
 				if perr := g.print(answers, columns); err == nil {
 					err = perr
 				}
@@ -1908,7 +1908,7 @@ func deviceScriptCommand(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			if g.output != "json" && g.query == "" { // table or tsv: bare
+			if !g.document() { // table or tsv: bare
 				_, err := fmt.Fprint(g.stdout, script)
 				return err
 			}

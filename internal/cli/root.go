@@ -3,6 +3,7 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,8 @@ import (
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -188,13 +191,15 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 				}
 			}
 			switch g.output {
-			case "json", "table", "tsv":
+			case "json", "table", "tsv", "yaml":
 			case "jsonc": // az's coloured JSON; vnetgw's is plain
 				g.output = "json"
+			case "yamlc": // likewise
+				g.output = "yaml"
 			case "none": // az's: the command runs and exits as it would, printing nothing
 				g.output, g.stdout = "json", io.Discard
 			default:
-				return fmt.Errorf("--output/-o %q: use json, jsonc, table, tsv or none", g.output)
+				return fmt.Errorf("--output/-o %q: use json, jsonc, yaml, yamlc, table, tsv or none", g.output)
 			}
 			if f := cmd.Flags().Lookup("no-wait"); f != nil && f.Value.String() == "true" {
 				// az prints nothing for a write with --no-wait, whose
@@ -215,7 +220,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 	pf := root.PersistentFlags()
 	pf.StringVar(&g.dataDir, "data-dir", envOr("VNETGW_DATA_DIR", datadir.Default()), "data directory of the vnetgw serve to use ($VNETGW_DATA_DIR)")
 	pf.StringVar(&g.subscription, "subscription", envOr("VNETGW_SUBSCRIPTION", DefaultSubscription), "subscription id ($VNETGW_SUBSCRIPTION)")
-	pf.StringVarP(&g.output, "output", "o", "json", "output format: json (jsonc is the same), table, tsv (the table's rows, tab-separated, without its header), or none (nothing: the exit code alone)")
+	pf.StringVarP(&g.output, "output", "o", "json", "output format: json (jsonc is the same), yaml (yamlc is the same), table, tsv (the table's rows, tab-separated, without its header), or none (nothing: the exit code alone)")
 	pf.BoolVar(&g.quiet, "only-show-errors", false, "print no warnings, only errors, as az's flag")
 	pf.BoolVar(&g.verbose, "verbose", false, "tell each API request on stderr: method, URL, status and time, as az's flag")
 	pf.BoolVar(&g.debug, "debug", false, "as --verbose, with the requests' and answers' headers (not the token, nor bodies, which may hold shared keys)")
@@ -406,13 +411,8 @@ func (g *globals) print(v any, columns []column) error {
 		}
 		return g.printQueried(g.query, r)
 	}
-	if g.output == "json" || len(columns) == 0 {
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		fmt.Fprintln(g.stdout, string(b))
-		return nil
+	if g.output == "json" || g.output == "yaml" || len(columns) == 0 {
+		return g.writeDoc(v)
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -435,6 +435,42 @@ func (g *globals) print(v any, columns []column) error {
 		rows = append(rows, cells)
 	}
 	return g.table(head, rows)
+}
+
+// document tells whether the output is a document, JSON or YAML, or a
+// query's result (which a table of columns does not show), rather than
+// a command's own table or text.
+func (g *globals) document() bool {
+	return g.output == "json" || g.output == "yaml" || g.query != ""
+}
+
+// writeDoc writes v as JSON, or as YAML with -o yaml (its JSON's fields,
+// in the order of their names, as az's).
+func (g *globals) writeDoc(v any) error {
+	if g.output != "yaml" {
+		b, err := json.MarshalIndent(v, "", "  ")
+		if err != nil {
+			return err
+		}
+		_, err = fmt.Fprintln(g.stdout, string(b))
+		return err
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	var doc any
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return err
+	}
+	var out bytes.Buffer
+	enc := yaml.NewEncoder(&out)
+	enc.SetIndent(2)
+	if err := enc.Encode(doc); err != nil {
+		return err
+	}
+	_, err = g.stdout.Write(out.Bytes())
+	return err
 }
 
 // table writes rows under the header head, aligned and underlined with
