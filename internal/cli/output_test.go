@@ -164,4 +164,8 @@ func TestOutputYAML(t *testing.T) {
 	if out := must(t, "vnet", "list", "-g", "rg", "--query", "[].name", "-o", "yamlc"); out != "- hub\n- spoke\n" {
 		t.Errorf("vnet list --query [].name -o yamlc: %q", out)
 	}
+	// Numbers as they are: a whole one was a float, 1.024e+08.
+	if out := must(t, "vnet", "list", "-g", "rg", "--query", "{count: length(@), kb: `102400000`, half: `0.5`}", "-o", "yaml"); out != "count: 2\nhalf: 0.5\nkb: 102400000\n" {
+		t.Errorf("numbers -o yaml: %q", out)
+	}
 }

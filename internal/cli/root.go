@@ -459,18 +459,45 @@ func (g *globals) writeDoc(v any) error {
 	if err != nil {
 		return err
 	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.UseNumber()
 	var doc any
-	if err := json.Unmarshal(b, &doc); err != nil {
+	if err := dec.Decode(&doc); err != nil {
 		return err
 	}
 	var out bytes.Buffer
 	enc := yaml.NewEncoder(&out)
 	enc.SetIndent(2)
-	if err := enc.Encode(doc); err != nil {
+	if err := enc.Encode(yamlNumbers(doc)); err != nil {
 		return err
 	}
 	_, err = g.stdout.Write(out.Bytes())
 	return err
+}
+
+// yamlNumbers returns v with its JSON numbers as YAML writes them as
+// they are: a whole one as an integer (a float64 came out as
+// 1.024e+08), another as a float.
+func yamlNumbers(v any) any {
+	switch v := v.(type) {
+	case []any:
+		for i := range v {
+			v[i] = yamlNumbers(v[i])
+		}
+	case map[string]any:
+		for k, x := range v {
+			v[k] = yamlNumbers(x)
+		}
+	case json.Number:
+		if i, err := v.Int64(); err == nil {
+			return i
+		}
+		if f, err := v.Float64(); err == nil {
+			return f
+		}
+		return v.String()
+	}
+	return v
 }
 
 // table writes rows under the header head, aligned and underlined with
