@@ -50,7 +50,7 @@ func (l *link) ipcpWaiting() bool { return !(l.ipcpOurs && l.ipcpPeers) && !l.ip
 // 1661 §4.6, the Restart counter): a peer that never acknowledges ends
 // the link, as LCP's does, the gateway's with CALL_ABORT.
 func (l *link) askIPCPAgain() error {
-	if l.ipcpTries++; l.ipcpTries > maxConfigure {
+	if l.ipcpTries++; l.ipcpTries >= maxConfigure {
 		if l.server {
 			l.abortStatus(sstp.StatusRetryCountExceeded)
 			return fmt.Errorf("IPCP does not converge: the client refused %d of the gateway's requests for its address (%v)", maxConfigure, l.local)

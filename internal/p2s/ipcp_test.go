@@ -106,8 +106,8 @@ func TestClientIPCPRefusedForeverGivesUp(t *testing.T) {
 				requests++
 				err = l.handleIPCP(tc.answer(reqs[0], requests).Append(nil))
 			}
-			if requests > maxConfigure+1 {
-				t.Errorf("the client sent %d IPCP requests to a gateway that refuses each, want at most %d", requests, maxConfigure+1)
+			if requests > maxConfigure {
+				t.Errorf("the client sent %d IPCP requests to a gateway that refuses each, want at most %d", requests, maxConfigure)
 			}
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Errorf("the client ended with %v, want %q", err, tc.err)
@@ -365,8 +365,8 @@ func TestIPCPRestartTimerRFC1661Section4_6(t *testing.T) {
 					t.Errorf("request %d has Identifier %d, want the first's, 1", n, p.ID)
 				}
 			}
-			if n != maxConfigure+1 {
-				t.Errorf("%d IPCP requests sent, want %d (Max-Configure retransmissions)", n, maxConfigure+1)
+			if n != maxConfigure {
+				t.Errorf("%d IPCP requests sent, want %d (Max-Configure, RFC 1661 §4.6)", n, maxConfigure)
 			}
 		})
 	}
@@ -452,8 +452,8 @@ func TestIPCPRestartTimerInAckRcvdRFC1661Section4_1(t *testing.T) {
 				}
 				send(ppp.Packet{Code: ppp.ConfAck, ID: req.ID, Data: req.Data})
 			}
-			if n != maxConfigure+1 {
-				t.Errorf("%d IPCP requests sent to a peer that Acks each and sends none acceptable, want %d", n, maxConfigure+1)
+			if n != maxConfigure {
+				t.Errorf("%d IPCP requests sent to a peer that Acks each and sends none acceptable, want %d", n, maxConfigure)
 			}
 			if err := <-ended; err == nil || !strings.Contains(err.Error(), "IPCP does not open: the peer acknowledged our request but sent none") {
 				t.Errorf("the link ended with %v, want IPCP not opening", err)
@@ -552,8 +552,8 @@ func TestGatewayIPCPRequestRefused(t *testing.T) {
 			}
 			req = sent[0]
 		}
-		if requests != maxConfigure+1 {
-			t.Errorf("the gateway sent %d requests to a client that Naks each, want %d", requests, maxConfigure+1)
+		if requests != maxConfigure {
+			t.Errorf("the gateway sent %d requests to a client that Naks each, want %d", requests, maxConfigure)
 		}
 	})
 	t.Run("Reject", func(t *testing.T) {

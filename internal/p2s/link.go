@@ -593,13 +593,16 @@ func (l *link) lcpWaiting() bool { return !(l.lcpOurs && l.lcpPeers) && !l.lcpSe
 // peer that acknowledges our requests and never sends one we can
 // acknowledge is not asked for ever.
 func (l *link) restartTimeout(proto string, ours *bool, tries *int, send, resend func() error) error {
-	if *tries++; *tries > maxConfigure {
+	// RFC 1661 §4.1: the Restart counter, Max-Configure at irc, goes
+	// down with each request sent; TO- is the timeout once it is zero,
+	// after Max-Configure requests in all.
+	if *tries++; *tries >= maxConfigure {
 		// RFC 1661 §4.1: TO- in Req-Sent, Ack-Rcvd and Ack-Sent is tlf.
 		if l.server {
 			l.abortStatus(sstp.StatusRetryCountExceeded)
 		}
 		if *ours {
-			return fmt.Errorf("%s does not open: the peer acknowledged our request but sent none of its own we could acknowledge, after %d requests", proto, maxConfigure+1)
+			return fmt.Errorf("%s does not open: the peer acknowledged our request but sent none of its own we could acknowledge, after %d requests", proto, maxConfigure)
 		}
 		return errors.New("the peer does not answer " + proto)
 	}
@@ -1237,7 +1240,7 @@ func (l *link) handleLCP(info []byte) error {
 		// Max-Configure (RFC 1661 §4.6) bounds our requests that are
 		// not acknowledged, those Naked or Rejected too: a peer that
 		// never converges ends the link as a silent one does.
-		if l.lcpTries++; l.lcpTries > maxConfigure {
+		if l.lcpTries++; l.lcpTries >= maxConfigure {
 			if l.server {
 				l.abortStatus(sstp.StatusRetryCountExceeded)
 			}
