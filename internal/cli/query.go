@@ -35,24 +35,34 @@ func queryResult(query string, v any) (any, error) {
 // properties.ipAddress), and a script's --query names them so. Both
 // paths find them.
 func withPropertiesUp(v any) any {
-	switch v := v.(type) {
-	case []any:
-		for i := range v {
-			v[i] = withPropertiesUp(v[i])
-		}
-	case map[string]any:
-		for k, x := range v {
-			v[k] = withPropertiesUp(x)
-		}
-		if p, ok := v["properties"].(map[string]any); ok {
-			for k, x := range p {
-				if _, taken := v[k]; !taken {
-					v[k] = x
+	return mapJSON(v, func(v any) any {
+		if m, ok := v.(map[string]any); ok {
+			if p, ok := m["properties"].(map[string]any); ok {
+				for k, x := range p {
+					if _, taken := m[k]; !taken {
+						m[k] = x
+					}
 				}
 			}
 		}
+		return v
+	})
+}
+
+// mapJSON replaces each value of a decoded JSON document v, the items of
+// a list and the fields of an object first, by what f makes of it.
+func mapJSON(v any, f func(any) any) any {
+	switch x := v.(type) {
+	case []any:
+		for i := range x {
+			x[i] = mapJSON(x[i], f)
+		}
+	case map[string]any:
+		for k, y := range x {
+			x[k] = mapJSON(y, f)
+		}
 	}
-	return v
+	return f(v)
 }
 
 // checkQuery refuses a query that is no JMESPath expression, before the

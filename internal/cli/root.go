@@ -479,25 +479,19 @@ func (g *globals) writeDoc(v any) error {
 // they are: a whole one as an integer (a float64 came out as
 // 1.024e+08), another as a float.
 func yamlNumbers(v any) any {
-	switch v := v.(type) {
-	case []any:
-		for i := range v {
-			v[i] = yamlNumbers(v[i])
+	return mapJSON(v, func(v any) any {
+		n, ok := v.(json.Number)
+		if !ok {
+			return v
 		}
-	case map[string]any:
-		for k, x := range v {
-			v[k] = yamlNumbers(x)
-		}
-	case json.Number:
-		if i, err := v.Int64(); err == nil {
+		if i, err := n.Int64(); err == nil {
 			return i
 		}
-		if f, err := v.Float64(); err == nil {
+		if f, err := n.Float64(); err == nil {
 			return f
 		}
-		return v.String()
-	}
-	return v
+		return n.String()
+	})
 }
 
 // table writes rows under the header head, aligned and underlined with
