@@ -146,15 +146,6 @@ func (e *Etcd) launch(t testing.TB, bin string, args ...string) {
 	})
 }
 
-// waitAnswer waits until e answers a client, and fails t if e exits or
-// has not answered by deadline.
-func (e *Etcd) waitAnswer(t testing.TB, deadline time.Time) {
-	t.Helper()
-	if err := e.answer(deadline); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // errExited says that etcd's process ended.
 var errExited = errors.New("exited")
 
@@ -231,8 +222,28 @@ func (e *Etcd) Resume() { e.cmd.Process.Signal(syscall.SIGCONT) }
 // StartCluster starts n members of one etcd cluster on the loopback
 // addresses host+1, host+2, ... (127.x.y.1 and on, from host, a /24's
 // address ending in 0) and waits until each answers; they stop when t
-// ends.
+// ends. As start, it starts them again on other ports when a member
+// exits finding one taken (CI, 2026-12-07: another package's process took
+// a port between its probe and etcd's bind).
 func StartCluster(t testing.TB, host netip.Addr, n int) []*Etcd {
+	t.Helper()
+	for try := 1; ; try++ {
+		members, taken := startClusterOnce(t, host, n)
+		switch {
+		case taken == nil:
+			return members
+		case try == 3:
+			t.Fatalf("etcd %s exited, %d times on ports taken: %s", taken.Endpoint, try, taken.out.String())
+		}
+		for _, m := range members {
+			m.cmd.Process.Kill()
+		}
+	}
+}
+
+// startClusterOnce is StartCluster on ports that were free a moment ago;
+// taken is a member that exited finding one taken, if one did.
+func startClusterOnce(t testing.TB, host netip.Addr, n int) (members []*Etcd, taken *Etcd) {
 	t.Helper()
 	bin := etcdBinary(t)
 	names, clients, peers := make([]string, n), make([]string, n), make([]string, n)
@@ -247,7 +258,7 @@ func StartCluster(t testing.TB, host netip.Addr, n int) []*Etcd {
 		cluster = append(cluster, names[i]+"=http://"+peers[i])
 	}
 	dir := t.TempDir()
-	members := make([]*Etcd, n)
+	members = make([]*Etcd, n)
 	for i := range n {
 		e := &Etcd{Endpoint: "http://" + clients[i]}
 		e.launch(t, bin, "--name", names[i], "--data-dir", filepath.Join(dir, names[i]),
@@ -258,9 +269,14 @@ func StartCluster(t testing.TB, host netip.Addr, n int) []*Etcd {
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for _, e := range members {
-		e.waitAnswer(t, deadline)
+		if err := e.answer(deadline); err != nil {
+			if errors.Is(err, errExited) && strings.Contains(e.out.String(), "address already in use") {
+				return members, e
+			}
+			t.Fatal(err)
+		}
 	}
-	return members
+	return members, nil
 }
 
 // Follower returns a member of members that is not their leader.
