@@ -657,12 +657,13 @@ func (c *conn) releaseClient() {
 	st.addr = netip.Addr{}
 }
 
-// assignAddr gives c the lowest free address of the pool, or the one it
-// has; it fails, saying which, when MaxClients are connected (counted in
+// assignAddr gives c the address it has, or want when that is a free one
+// of the pool (RFC 7296 §3.15.1: a client asks for the address of a
+// connection before, to keep it), or else the lowest free one; it fails, saying which, when MaxClients are connected (counted in
 // Seats, with OpenVPN's) or the pool is used up. The connections a
 // client with INITIAL_CONTACT replaces (replaceClients: those of its
 // ident) do not count, as they are on their way out.
-func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.Addr, error) {
+func (m *Manager) assignAddr(c *conn, ident string, initialContact bool, want netip.Addr) (netip.Addr, error) {
 	st := c.client
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -686,6 +687,11 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.
 	}
 	pool := st.cfg.Pool.Masked()
 	last := lastAddr(pool)
+	if _, used := m.clientAddrs[want]; !used && pool.Addr().Less(want) && want.Less(last) {
+		m.clientAddrs[want] = c
+		st.addr, st.seat = want, seats
+		return want, nil
+	}
 	for a := pool.Addr().Next(); a.IsValid() && a.Less(last); a = a.Next() {
 		if _, used := m.clientAddrs[a]; !used {
 			m.clientAddrs[a] = c
@@ -695,6 +701,15 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool) (netip.
 	}
 	seats.Give()
 	return netip.Addr{}, fmt.Errorf("no free address in the pool %v", st.cfg.Pool)
+}
+
+// heldBy reports whether addr is held by a connection other than c that
+// authenticated as ident.
+func (m *Manager) heldBy(addr netip.Addr, ident string, c *conn) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	o := m.clientAddrs[addr]
+	return o != nil && o != c && o.client.ident == ident
 }
 
 // Clients returns the connected point-to-site clients, by address.
@@ -860,18 +875,30 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 			st.subject = cert.Subject.String()
 		}
 	}
-	var addr netip.Addr
+	var addr, want netip.Addr
 	err := errNoCFGRequest
+	initialContact := notify(req, wire.InitialContact) != nil
 	if asked {
-		addr, err = sa.c.m.assignAddr(sa.c, ident, notify(req, wire.InitialContact) != nil)
+		want = requestedAddr(cp)
 	}
-	if asked && err != nil && notify(req, wire.InitialContact) != nil && sa.c.m.endStale(sa.c, ident) > 0 {
+	if asked && initialContact && sa.c.m.heldBy(want, ident, sa.c) && sa.c.m.endStale(sa.c, ident) > 0 {
+		// The client connects again and asks for the address it had,
+		// which its connection from before still holds (it says it has
+		// no other IKE SA): that one goes first, giving it back.
+		for deadline := time.Now().Add(staleWait); sa.c.m.heldBy(want, ident, sa.c) && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if asked {
+		addr, err = sa.c.m.assignAddr(sa.c, ident, initialContact, want)
+	}
+	if asked && err != nil && initialContact && sa.c.m.endStale(sa.c, ident) > 0 {
 		// The pool may be full of the client's own connections from
-		// before (it says it has no other IKE SA): they go first, and
-		// give their addresses back as they do.
+		// before: they go first, and give their addresses back as they
+		// do.
 		for deadline := time.Now().Add(staleWait); err != nil && time.Now().Before(deadline); {
 			time.Sleep(20 * time.Millisecond)
-			addr, err = sa.c.m.assignAddr(sa.c, ident, true)
+			addr, err = sa.c.m.assignAddr(sa.c, ident, true, want)
 		}
 	}
 	if err == nil && !sa.takeAddress(addr) {
@@ -897,7 +924,6 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	if err == nil {
 		sa.showClient(addr)
 	}
-	initialContact := notify(req, wire.InitialContact) != nil
 	if initialContact {
 		sa.c.replaceOthers(sa)
 	}
@@ -989,7 +1015,7 @@ func (sa *ikeSA) clientAddress(ps []wire.Payload) []wire.Payload {
 		return nil
 	}
 	had := st.addr.IsValid()
-	addr, err := sa.c.m.assignAddr(sa.c, st.ident, false)
+	addr, err := sa.c.m.assignAddr(sa.c, st.ident, false, requestedAddr(cp))
 	if err == nil && !sa.takeAddress(addr) {
 		sa.c.releaseClient()
 		err = errors.New("its tunnel was not attached")
@@ -1343,6 +1369,20 @@ func sameDN(a, b []byte) bool {
 		return false
 	}
 	return reflect.DeepEqual(x, y)
+}
+
+// requestedAddr is the address a CFG_REQUEST asks for: that of its
+// INTERNAL_IP4_ADDRESS, invalid when it asks for any (zero length, or
+// 0.0.0.0 as some clients send it).
+func requestedAddr(req *wire.CP) netip.Addr {
+	for _, at := range req.Attributes {
+		if at.Type == wire.InternalIP4Address && len(at.Value) == 4 {
+			if a := netip.AddrFrom4([4]byte(at.Value)); !a.IsUnspecified() {
+				return a
+			}
+		}
+	}
+	return netip.Addr{}
 }
 
 // clientCPReply answers a client's CFG_REQUEST (RFC 7296 §3.15): its

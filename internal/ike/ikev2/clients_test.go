@@ -2456,3 +2456,61 @@ func TestSetClientsNewGatewayCert(t *testing.T) {
 		t.Errorf("the client connecting again at its kept connection's endpoint got the certificate of serial %v, want the renewed one (%v)", c.SerialNumber, renewed.SerialNumber)
 	}
 }
+
+// asking returns the IKE_AUTH request ps with its CFG_REQUEST asking for
+// the address want (RFC 7296 §3.15.1).
+func asking(ps []wire.Payload, want netip.Addr) []wire.Payload {
+	a := want.As4()
+	for i, p := range ps {
+		if cp, ok := p.(*wire.CP); ok && cp.CFGType == wire.CFGRequest {
+			ps[i] = &wire.CP{CFGType: wire.CFGRequest, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address, Value: a[:]}, {Type: wire.InternalIP4Subnet}}}
+		}
+	}
+	return ps
+}
+
+// TestClientGetsTheAddressItAsksFor: a client that asks for an address
+// (RFC 7296 §3.15.1: it had it before) gets it when the pool has it free,
+// and the lowest free one when not; one that connects again from another
+// port with INITIAL_CONTACT gets the address its stale connection held.
+func TestClientGetsTheAddressItAsksFor(t *testing.T) {
+	pki, g, _ := connectedClient(t, 10)
+	connectAsking := func(i int, name string, want netip.Addr) (*p2sClient, netip.Addr) {
+		t.Helper()
+		cl := newP2SClient(t, g, clientAt(i))
+		cl.init()
+		cert := pkitest.Issue(t, name, false, pki.root)
+		return cl, cpAddr(cl.request(wire.IKEAuth, asking(cl.auth(cert), want)))
+	}
+	if _, addr := connectAsking(2, "bob", poolAddr(5)); addr != poolAddr(5) {
+		t.Fatalf("the client asking for %v got %v", poolAddr(5), addr)
+	}
+	for _, want := range []netip.Addr{
+		poolAddr(5),                          // taken by bob
+		poolAddr(1),                          // taken by the first client
+		p2sPool.Masked().Addr(),              // the pool's network address
+		netip.MustParseAddr("203.0.113.200"), // outside the pool
+	} {
+		if _, addr := connectAsking(3, "carol-"+want.String(), want); addr != poolAddr(2) {
+			t.Errorf("the client asking for %v got %v, want the lowest free %v", want, addr, poolAddr(2))
+		}
+		waitFor(t, 5*time.Second, "the endpoint's client to be replaced", func() bool { return len(g.m.Clients()) == 3 })
+	}
+
+	// dave has .6; his device loses its NAT mapping and connects again
+	// from another port, asking for .6.
+	dave := pkitest.Issue(t, "dave", false, pki.root)
+	before := newP2SClient(t, g, clientAt(4))
+	before.init()
+	if addr := cpAddr(before.request(wire.IKEAuth, asking(before.auth(dave), poolAddr(6)))); addr != poolAddr(6) {
+		t.Fatalf("dave got %v, want %v", addr, poolAddr(6))
+	}
+	again := newP2SClient(t, g, netip.AddrPortFrom(clientAt(4).Addr(), 4500))
+	again.init()
+	if addr := cpAddr(again.request(wire.IKEAuth, asking(again.auth(dave), poolAddr(6)))); addr != poolAddr(6) {
+		t.Errorf("dave connecting again got %v, want the %v he had", addr, poolAddr(6))
+	}
+	if !before.deletedByGW() {
+		t.Error("dave's stale connection was not deleted")
+	}
+}
