@@ -124,8 +124,8 @@ func TestAzTags(t *testing.T) {
 	if got := tags(); len(got) != 0 {
 		t.Errorf(`vnet update --tags "": %v, want none`, got)
 	}
-	if code, _, errOut := vnetgw(t, "vnet", "update", "-g", "rg", "-n", "hub", "--tags", "=x"); code != 1 || !strings.Contains(errOut, "key[=value]") {
-		t.Errorf("--tags =x: exit %d, want 1\n%s", code, errOut)
+	if code, _, errOut := vnetgw(t, "vnet", "update", "-g", "rg", "-n", "hub", "--tags", "=x"); code != 2 || !strings.Contains(errOut, "key[=value]") {
+		t.Errorf("--tags =x: exit %d, want 2\n%s", code, errOut)
 	}
 }
 

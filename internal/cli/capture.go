@@ -2,8 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 
 	"github.com/spf13/cobra"
 
@@ -39,7 +37,7 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if filter != "" {
 				if _, err := pcap.ParseFilterData(filter); err != nil {
-					return fmt.Errorf("--filter-data: %w", err)
+					return usagef("--filter-data: %w", err)
 				}
 			}
 			targets, c, err := g.targets(ids, rg, typ, name)
@@ -59,14 +57,14 @@ the file (default 100, at most 500); packets past it are counted, not kept.`,
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if sasURL != "" && file != "" {
-				return errors.New("--sas-url uploads the capture; --output-file saves it here: give one")
+				return usagef("--sas-url uploads the capture; --output-file saves it here: give one")
 			}
 			targets, c, err := g.targets(ids, rg, typ, name)
 			if err != nil {
 				return err
 			}
 			if file != "" && len(targets) > 1 {
-				return errors.New("--output-file saves one capture: give one id with it")
+				return usagef("--output-file saves one capture: give one id with it")
 			}
 			// With a sasUrl the answer comes once the upload is done, or
 			// given up after pcap.UploadTimeout: waited for.

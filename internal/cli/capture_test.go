@@ -79,8 +79,8 @@ func TestCaptureIDs(t *testing.T) {
 		{[]string{"vnet-gateway", "packet-capture", "stop", "--ids", gws[0], "-n", "gw"}, "without --resource-group/-g and --name/-n"},
 		{[]string{"vpn-connection", "packet-capture", "start", "--ids", gws[0]}, "is not a Microsoft.Network/connections id: it names a "},
 	} {
-		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
-			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		if code, out, errOut := vnetgw(t, c.args...); code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 2 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
 		}
 	}
 	file := filepath.Join(t.TempDir(), "gw.pcap")

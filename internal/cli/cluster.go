@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"net/url"
 	"strings"
@@ -88,7 +87,7 @@ it and brings its tunnels up again (a moment without traffic for that VNet).`,
 		Use: "move-vnet", Short: "Move a VNet, its hosts and its gateway to another node", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if to == "" {
-				return errors.New("--node: name the node to move the VNet to (cluster node list)")
+				return usagef("--node: name the node to move the VNet to (cluster node list)")
 			}
 			id, c, err := g.target(rg, "virtualNetworks", vnet)
 			if err != nil {
@@ -140,7 +139,7 @@ func (g *globals) nodeCmd(use, short, method, suffix string) *cobra.Command {
 		Use: use, Short: short, Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
-				return errors.New("--name/-n is required")
+				return usagef("--name/-n is required")
 			}
 			c, err := g.client()
 			if err != nil {

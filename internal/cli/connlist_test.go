@@ -35,7 +35,7 @@ func TestConnectionListByGateway(t *testing.T) {
 	if got := names("vpn-connection", "list", "-g", "rg", "--vnet-gateway", "gw2"); strings.Join(got, ",") != "conn2" {
 		t.Errorf("vpn-connection list -g rg --vnet-gateway gw2: %v, want [conn2]", got)
 	}
-	if code, _, errOut := vnetgw(t, "vpn-connection", "list", "--vnet-gateway", "gw2"); code != 1 || !strings.Contains(errOut, "--resource-group/-g is required") {
-		t.Errorf("vpn-connection list --vnet-gateway gw2 without -g: exit %d %s, want 1 and -g required", code, errOut)
+	if code, _, errOut := vnetgw(t, "vpn-connection", "list", "--vnet-gateway", "gw2"); code != 2 || !strings.Contains(errOut, "--resource-group/-g is required") {
+		t.Errorf("vpn-connection list --vnet-gateway gw2 without -g: exit %d %s, want 2 and -g required", code, errOut)
 	}
 }

@@ -46,11 +46,11 @@ example:
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level: %w", err)
+				return usagef("--log-level: %w", err)
 			}
 			if interval <= 0 {
 				// time.NewTicker panicked on it, with the gateway up.
-				return fmt.Errorf("--status-interval must be positive (got %s)", interval)
+				return usagef("--status-interval must be positive (got %s)", interval)
 			}
 			log := slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))
 			f, err := gateway.ReadFile(config)

@@ -30,7 +30,7 @@ func TestGroupExistsAndWait(t *testing.T) {
 	if code, out, errOut := vnetgw(t, "group", "wait", "-n", "other", "--exists", "--timeout", "1", "--interval", "1"); code != 1 || !strings.Contains(errOut, "group other is not there (--exists) after 1 s") {
 		t.Errorf("group wait for a group that never comes: exit %d, %s%s; want exit 1 saying so", code, out, errOut)
 	}
-	if code, _, errOut := vnetgw(t, "group", "exists"); code != 1 || !strings.Contains(errOut, "--name/-n is required") {
-		t.Errorf("group exists without a name: exit %d, %s; want exit 1 asking for it", code, errOut)
+	if code, _, errOut := vnetgw(t, "group", "exists"); code != 2 || !strings.Contains(errOut, "--name/-n is required") {
+		t.Errorf("group exists without a name: exit %d, %s; want exit 2 asking for it", code, errOut)
 	}
 }

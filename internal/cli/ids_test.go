@@ -52,8 +52,8 @@ func TestIDsFlag(t *testing.T) {
 		{[]string{"vnet", "delete", "--ids", ids[0], "b"}, `"b" is none`},
 		{[]string{"public-ip", "delete", "--ids", ids[0]}, "is not a Microsoft.Network/publicIPAddresses id: it names a "},
 	} {
-		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
-			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		if code, out, errOut := vnetgw(t, c.args...); code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 2 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
 		}
 	}
 	mustJSON(t, &both, "vnet", "list", "-g", "rg")
@@ -134,8 +134,8 @@ func TestChildIDsFlag(t *testing.T) {
 		{[]string{"route-table", "route", "delete", "--ids", subnets[0]}, "is not a Microsoft.Network/routeTables/routes id: it names a "},
 		{[]string{"route-table", "route", "show", "--ids", r.ID, "--route-table-name", "rt"}, "without --resource-group/-g, --route-table-name and --name/-n"},
 	} {
-		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
-			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		if code, out, errOut := vnetgw(t, c.args...); code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 2 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
 		}
 	}
 	mustJSON(t, &both, "vnet", "subnet", "list", "-g", "rg", "--vnet-name", "v")
@@ -164,7 +164,7 @@ func TestChildIDsFlag(t *testing.T) {
 	if p := n.Properties.IPConfigurations[0].Properties; p.PrivateIPAddress != "10.1.0.30" || p.PrivateIPAllocationMethod != arm.Static {
 		t.Errorf("nic ip-config update --ids %s --private-ip-address 10.1.0.30: %s %s", cfg, p.PrivateIPAddress, p.PrivateIPAllocationMethod)
 	}
-	if code, _, errOut := vnetgw(t, "nic", "ip-config", "update", "--ids", cfg, "--nic-name", "web", "--private-ip-address", "10.1.0.31"); code != 1 || !strings.Contains(errOut, "without --resource-group/-g, --nic-name and --name/-n") {
+	if code, _, errOut := vnetgw(t, "nic", "ip-config", "update", "--ids", cfg, "--nic-name", "web", "--private-ip-address", "10.1.0.31"); code != 2 || !strings.Contains(errOut, "without --resource-group/-g, --nic-name and --name/-n") {
 		t.Errorf("nic ip-config update --ids with --nic-name: exit %d, %s", code, errOut)
 	}
 
@@ -253,28 +253,30 @@ func TestPartWaits(t *testing.T) {
 		must(t, args...)
 	}
 
-	// Waiting for what is not so ends at --timeout, exit 1, naming it.
+	// Waiting for what is not so ends at --timeout, exit 1, naming it; a
+	// wrong command line exits 2, as az's.
 	for _, c := range []struct {
 		args []string
 		want string
+		code int // 1: not as asked in time; 2: the command line is wrong
 	}{
-		{[]string{"route-table", "route", "wait", "--ids", r.ID, "--deleted", "--interval", "1", "--timeout", "1"}, "route r1 is not deleted (--deleted)"},
-		{[]string{"vnet-gateway", "nat-rule", "wait", "-g", "rg", "--gateway-name", "gw", "--deleted", "--interval", "1", "--timeout", "1"}, "vnet-gateway gw is not deleted (--deleted)"},
-		{[]string{"vnet-gateway", "nat-rule", "wait", "--ids", gw.ID, "--gateway-name", "gw", "--exists"}, "without --resource-group/-g and --gateway-name"},
-		{[]string{"vnet-gateway", "root-cert", "wait", "--ids", r.ID, "--exists"}, "is not a Microsoft.Network/virtualNetworkGateways id: it names a "},
-		{[]string{"vnet-gateway", "revoked-cert", "wait", "-g", "rg", "--exists"}, "--gateway-name is required"},
-		{[]string{"route-table", "route", "wait", "--ids", gw.ID, "--exists"}, "is not a Microsoft.Network/routeTables/routes id: it names a "},
-		{[]string{"route-table", "route", "wait", "--ids", r.ID, "-n", "r1", "--exists"}, "without --resource-group/-g, --route-table-name and --name/-n"},
-		{[]string{"vpn-connection", "packet-capture", "wait", "--ids", gw.ID, "--exists"}, "is not a Microsoft.Network/connections id: it names a "},
+		{[]string{"route-table", "route", "wait", "--ids", r.ID, "--deleted", "--interval", "1", "--timeout", "1"}, "route r1 is not deleted (--deleted)", 1},
+		{[]string{"vnet-gateway", "nat-rule", "wait", "-g", "rg", "--gateway-name", "gw", "--deleted", "--interval", "1", "--timeout", "1"}, "vnet-gateway gw is not deleted (--deleted)", 1},
+		{[]string{"vnet-gateway", "nat-rule", "wait", "--ids", gw.ID, "--gateway-name", "gw", "--exists"}, "without --resource-group/-g and --gateway-name", 2},
+		{[]string{"vnet-gateway", "root-cert", "wait", "--ids", r.ID, "--exists"}, "is not a Microsoft.Network/virtualNetworkGateways id: it names a ", 2},
+		{[]string{"vnet-gateway", "revoked-cert", "wait", "-g", "rg", "--exists"}, "--gateway-name is required", 2},
+		{[]string{"route-table", "route", "wait", "--ids", gw.ID, "--exists"}, "is not a Microsoft.Network/routeTables/routes id: it names a ", 2},
+		{[]string{"route-table", "route", "wait", "--ids", r.ID, "-n", "r1", "--exists"}, "without --resource-group/-g, --route-table-name and --name/-n", 2},
+		{[]string{"vpn-connection", "packet-capture", "wait", "--ids", gw.ID, "--exists"}, "is not a Microsoft.Network/connections id: it names a ", 2},
 		// az's --custom, a JMESPath condition of the resource's JSON
 		// (it was refused).
 		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "properties.provisioningState=='Failed'", "--interval", "1", "--timeout", "1"},
-			`vnet-gateway gw is not as asked (--custom "properties.provisioningState=='Failed'") after 1 s`},
-		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "properties.["}, `--custom "properties.[": not a JMESPath expression`},
-		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "name", "--exists"}, "--created, --updated, --exists, --deleted or --custom: give one"},
+			`vnet-gateway gw is not as asked (--custom "properties.provisioningState=='Failed'") after 1 s`, 1},
+		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "properties.["}, `--custom "properties.[": not a JMESPath expression`, 2},
+		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--custom", "name", "--exists"}, "--created, --updated, --exists, --deleted or --custom: give one", 2},
 	} {
-		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
-			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		if code, out, errOut := vnetgw(t, c.args...); code != c.code || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit %d and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.code, c.want)
 		}
 	}
 
@@ -314,8 +316,8 @@ func TestPostIDs(t *testing.T) {
 		{[]string{"vnet-gateway", "reset", "--ids", gws[0], "-g", "rg"}, "without --resource-group/-g and --name/-n"},
 		{[]string{"vpn-connection", "list-ike-sas", "--ids", gws[0]}, "is not a Microsoft.Network/connections id: it names a "},
 	} {
-		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
-			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		if code, out, errOut := vnetgw(t, c.args...); code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 2 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
 		}
 	}
 }
@@ -355,8 +357,8 @@ func TestVPNClientIDs(t *testing.T) {
 		{[]string{"vnet-gateway", "vpn-client", "show-url", "--ids", gws[0], "-n", "gw"}, "without --resource-group/-g and --name/-n"},
 		{[]string{"vnet-gateway", "disconnect-vpn-connections", "--vpn-connections", "x", "--ids", gws[0], "-g", "rg"}, "without --resource-group/-g and --name/-n"},
 	} {
-		if code, out, errOut := vnetgw(t, c.args...); code != 1 || !strings.Contains(errOut, c.want) {
-			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
+		if code, out, errOut := vnetgw(t, c.args...); code != 2 || !strings.Contains(errOut, c.want) {
+			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 2 and an error with %q", strings.Join(c.args, " "), code, out, errOut, c.want)
 		}
 	}
 }

@@ -45,7 +45,7 @@ another node.`,
 			// without its first slash, made one that did not parse
 			// (invalid port ":7443gw" after host).
 			if id, err := arm.ParseID(resource); err != nil || (!strings.EqualFold(id.Type(), arm.TypeVirtualNetworkGateway) && !strings.EqualFold(id.Type(), arm.TypeConnection)) {
-				return fmt.Errorf("--resource %q: the id of a virtual network gateway or a connection, /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Network/virtualNetworkGateways/NAME (vnet-gateway show and vpn-connection show print it, as id)", resource)
+				return usagef("--resource %q: the id of a virtual network gateway or a connection, /subscriptions/SUB/resourceGroups/RG/providers/Microsoft.Network/virtualNetworkGateways/NAME (vnet-gateway show and vpn-connection show print it, as id)", resource)
 			}
 			c, err := g.client()
 			if err != nil {
@@ -161,13 +161,13 @@ func parseOffset(s string) (time.Duration, error) {
 			}
 			n, err := strconv.ParseInt(m[i+1], 10, 64)
 			if err != nil || n > int64((math.MaxInt64-d)/unit) {
-				return 0, fmt.Errorf("--offset %q: too long", s)
+				return 0, usagef("--offset %q: too long", s)
 			}
 			d += time.Duration(n) * unit
 		}
 	}
 	if d <= 0 {
-		return 0, fmt.Errorf("--offset %q: a length of time as ##d##h##m##s (1h, 1d, 2h30m)", s)
+		return 0, usagef("--offset %q: a length of time as ##d##h##m##s (1h, 1d, 2h30m)", s)
 	}
 	return d, nil
 }

@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -51,7 +50,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 	add := common(&cobra.Command{Use: "add", Short: "Add or replace a NAT rule", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || len(internal) == 0 || len(external) == 0 {
-				return errors.New("--name, --internal-mappings and --external-mappings are required")
+				return usagef("--name, --internal-mappings and --external-mappings are required")
 			}
 			return edit(cmd, func(rs []arm.VirtualNetworkGatewayNatRule) ([]arm.VirtualNetworkGatewayNatRule, error) {
 				r := arm.VirtualNetworkGatewayNatRule{Name: name, Properties: arm.VirtualNetworkGatewayNatRuleProperties{Type: typ, Mode: mode, IPConfigurationID: ipConfig}}
@@ -73,7 +72,7 @@ func natRuleCommand(g *globals) *cobra.Command {
 	remove := common(&cobra.Command{Use: "remove", Short: "Remove a NAT rule (no connection may use it)", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" {
-				return errors.New("--name is required")
+				return usagef("--name is required")
 			}
 			return edit(cmd, func(rs []arm.VirtualNetworkGatewayNatRule) ([]arm.VirtualNetworkGatewayNatRule, error) {
 				n := len(rs)

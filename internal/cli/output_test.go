@@ -50,8 +50,8 @@ func TestQuery(t *testing.T) {
 	startRegion(t)
 	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
 	code, out, errOut := vnetgw(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--query", "properties.[", "-o", "tsv")
-	if code != 1 || out != "" || !strings.Contains(errOut, `--query "properties.[": not a JMESPath expression`) {
-		t.Errorf("a --query that is no expression: exit %d, want 1 and nothing printed\n%s%s", code, out, errOut)
+	if code != 2 || out != "" || !strings.Contains(errOut, `--query "properties.[": not a JMESPath expression`) {
+		t.Errorf("a --query that is no expression: exit %d, want 2 and nothing printed\n%s%s", code, out, errOut)
 	}
 	if code, _, _ := vnetgw(t, "vnet", "show", "-g", "rg", "-n", "hub"); code != 3 {
 		t.Errorf("vnet create with a bad --query made the network (show: exit %d): it was refused after the write", code)
@@ -85,8 +85,8 @@ func TestQuery(t *testing.T) {
 			t.Errorf("vnetgw %s:\n%q\nwant\n%q", strings.Join(c.args, " "), out, c.want)
 		}
 	}
-	if code, out, errOut := vnetgw(t, "version", "--query", "x"); code != 1 || out != "" || !strings.Contains(errOut, "--query: vnetgw version does not use it") {
-		t.Errorf("version --query: exit %d, want 1 and nothing printed\n%s%s", code, out, errOut)
+	if code, out, errOut := vnetgw(t, "version", "--query", "x"); code != 2 || out != "" || !strings.Contains(errOut, "--query: vnetgw version does not use it") {
+		t.Errorf("version --query: exit %d, want 2 and nothing printed\n%s%s", code, out, errOut)
 	}
 }
 
@@ -134,7 +134,7 @@ func TestVerboseAndDebug(t *testing.T) {
 	if token == "" || strings.Contains(errOut, token) {
 		t.Errorf("--debug told the admin token (%d bytes):\n%s", len(token), errOut)
 	}
-	if code, _, errOut := vnetgw(t, "version", "--verbose"); code != 1 || !strings.Contains(errOut, "--verbose: vnetgw version does not use it") {
+	if code, _, errOut := vnetgw(t, "version", "--verbose"); code != 2 || !strings.Contains(errOut, "--verbose: vnetgw version does not use it") {
 		t.Errorf("version --verbose: exit %d\n%s", code, errOut)
 	}
 }

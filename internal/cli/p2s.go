@@ -57,28 +57,28 @@ is checked against --ca (default: the data directory's ca.pem).`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// Each was taken and ignored with the other way in.
 			if eap && user == "" {
-				return errors.New("--eap: only with --user (EAP-MSCHAPv2 carries a password)")
+				return usagef("--eap: only with --user (EAP-MSCHAPv2 carries a password)")
 			}
 			if keyFile != "" && user != "" {
-				return errors.New("--key: only with --cert, not with --user")
+				return usagef("--key: only with --cert, not with --user")
 			}
 			server, err := parseGateway(gateway)
 			if err != nil {
 				return err
 			}
 			if netns == "" {
-				return errors.New("--netns is required: the namespace whose traffic goes through the gateway")
+				return usagef("--netns is required: the namespace whose traffic goes through the gateway")
 			}
 			var prefixes []netip.Prefix
 			for _, r := range routes {
 				pr, err := netip.ParsePrefix(r)
 				if err != nil {
-					return fmt.Errorf("--route %q: %w", r, err)
+					return usagef("--route %q: %w", r, err)
 				}
 				prefixes = append(prefixes, pr.Masked())
 			}
 			if len(prefixes) == 0 {
-				return errors.New("--route is required: the ranges to reach through the gateway (the VNet's)")
+				return usagef("--route is required: the ranges to reach through the gateway (the VNet's)")
 			}
 			if caFile == "" {
 				caFile = os.Getenv(client.EnvCA)
@@ -103,7 +103,7 @@ is checked against --ca (default: the data directory's ca.pem).`,
 			}
 			switch {
 			case user != "" && certFile != "":
-				return errors.New("--user or --cert, not both")
+				return usagef("--user or --cert, not both")
 			case user != "":
 				pw, err := readPassword(cmd, user)
 				if err != nil {
@@ -180,9 +180,9 @@ func parseGateway(s string) (netip.AddrPort, error) {
 	a, err := netip.ParseAddr(s)
 	switch {
 	case err != nil:
-		return netip.AddrPort{}, fmt.Errorf("--gateway %q: an address or address:port ([IPv6]:port)", s)
+		return netip.AddrPort{}, usagef("--gateway %q: an address or address:port ([IPv6]:port)", s)
 	case a.Is6():
-		return netip.AddrPort{}, fmt.Errorf("--gateway %q: write an IPv6 address in brackets, [%s] or [%s]:PORT, so that its last group is not taken for a port", s, a, a)
+		return netip.AddrPort{}, usagef("--gateway %q: write an IPv6 address in brackets, [%s] or [%s]:PORT, so that its last group is not taken for a port", s, a, a)
 	}
 	return netip.AddrPortFrom(a, 443), nil
 }
@@ -209,7 +209,7 @@ func readPassword(cmd *cobra.Command, user string) (string, error) {
 	}
 	line, err := bufio.NewReader(in).ReadString('\n')
 	if err != nil && line == "" {
-		return "", fmt.Errorf("--user needs a password: set $%s or give it as a line on standard input", envPassword)
+		return "", usagef("--user needs a password: set $%s or give it as a line on standard input", envPassword)
 	}
 	return strings.TrimRight(line, "\r\n"), nil
 }
@@ -317,7 +317,7 @@ func proxyFor(flag string, server netip.AddrPort) (*url.URL, error) {
 	}
 	u, err := url.Parse(flag)
 	if err != nil || u.Scheme != "http" || u.Host == "" {
-		return nil, errors.New("--proxy: give http://[USER:PASSWORD@]HOST:PORT")
+		return nil, usagef("--proxy: give http://[USER:PASSWORD@]HOST:PORT")
 	}
 	return u, nil
 }

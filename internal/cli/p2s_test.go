@@ -62,7 +62,7 @@ func TestP2SConnectFlagsOfTheOtherWayIn(t *testing.T) {
 	} {
 		args := append([]string{"p2s", "connect", "--gateway", "198.51.100.7", "--netns", "ns", "--route", "10.1.0.0/16", "--ca", noCA}, tc.args...)
 		code, out, errOut := vnetgw(t, args...)
-		if code != 1 || strings.TrimSpace(errOut) != tc.want {
+		if code != 2 || strings.TrimSpace(errOut) != tc.want {
 			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(args, " "), code, tc.want, out, errOut)
 		}
 	}

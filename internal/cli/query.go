@@ -69,7 +69,7 @@ func mapJSON(v any, f func(any) any) any {
 // command runs (a write must not be made only for its output to fail).
 func checkQuery(query string) error {
 	if _, err := jmespath.Compile(query); err != nil {
-		return fmt.Errorf("--query %q: not a JMESPath expression: %w", query, err)
+		return usagef("--query %q: not a JMESPath expression: %w", query, err)
 	}
 	return nil
 }

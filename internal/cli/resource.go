@@ -2,7 +2,6 @@ package cli
 
 import (
 	"encoding/json"
-	"errors"
 	"net/url"
 	"strings"
 
@@ -22,7 +21,7 @@ func resourceCommand(g *globals) *cobra.Command {
 		Use: "list", Short: "List the resources of every type of a resource group, or of the subscription", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if tag != "" && (typ != "" || name != "" || loc != "") {
-				return errors.New("--tag filters by itself: give it without --resource-type, --name/-n and --location/-l")
+				return usagef("--tag filters by itself: give it without --resource-type, --name/-n and --location/-l")
 			}
 			var clauses []string
 			for _, c := range []struct{ prop, v string }{{"resourceType", typ}, {"name", name}, {"location", loc}} {

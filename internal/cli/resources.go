@@ -190,11 +190,11 @@ func (g *globals) parseIDs(ids []string, typ string) ([]arm.ID, *client.Client, 
 	var out []arm.ID
 	for _, s := range ids {
 		if !strings.HasPrefix(s, "/") {
-			return nil, nil, fmt.Errorf("--ids takes full resource ids (/subscriptions/.../providers/Microsoft.Network/%s/NAME); %q is none", strings.ReplaceAll(typ, "/", "/.../"), s)
+			return nil, nil, usagef("--ids takes full resource ids (/subscriptions/.../providers/Microsoft.Network/%s/NAME); %q is none", strings.ReplaceAll(typ, "/", "/.../"), s)
 		}
 		id, err := g.resourceID("", typ, s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--ids: %w", err)
+			return nil, nil, usagef("--ids: %w", err)
 		}
 		out = append(out, id)
 	}
@@ -215,7 +215,7 @@ func (g *globals) childTargets(ids []string, given bool, flags, typ string, one 
 		return []arm.ID{id}, c, nil
 	}
 	if given {
-		return nil, nil, fmt.Errorf("--ids names the resources by itself: give it without %s", flags)
+		return nil, nil, usagef("--ids names the resources by itself: give it without %s", flags)
 	}
 	return g.parseIDs(ids, typ)
 }
@@ -484,7 +484,7 @@ func parseTags(tags []string) (map[string]string, error) {
 		}
 		k, v, _ := strings.Cut(t, "=")
 		if k == "" {
-			return nil, fmt.Errorf("--tags %q: a tag is key[=value]", t)
+			return nil, usagef("--tags %q: a tag is key[=value]", t)
 		}
 		kv[k] = v
 	}
@@ -586,7 +586,7 @@ func groupCommand(g *globals) *cobra.Command {
 		Use: "create", Short: "Create a resource group", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if name == "" || loc == "" {
-				return errors.New("--name/-n and --location/-l are required")
+				return usagef("--name/-n and --location/-l are required")
 			}
 			if err := plainName(nameFlag, name); err != nil {
 				return err
@@ -610,7 +610,7 @@ func groupCommand(g *globals) *cobra.Command {
 		Use: "show", Short: "Show a resource group", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if showName == "" {
-				return errors.New("--name/-n is required")
+				return usagef("--name/-n is required")
 			}
 			if err := plainName(nameFlag, showName); err != nil {
 				return err
@@ -646,7 +646,7 @@ func groupCommand(g *globals) *cobra.Command {
 		Use: "delete", Short: "Delete a resource group and everything in it", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if delName == "" {
-				return errors.New("--name/-n is required")
+				return usagef("--name/-n is required")
 			}
 			if err := plainName(nameFlag, delName); err != nil {
 				return err
@@ -668,7 +668,7 @@ func groupCommand(g *globals) *cobra.Command {
 		Use: "exists", Short: "Print true if the resource group is there, false if not", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if existsName == "" {
-				return errors.New("--name/-n is required")
+				return usagef("--name/-n is required")
 			}
 			if err := plainName(nameFlag, existsName); err != nil {
 				return err
@@ -690,7 +690,7 @@ func groupCommand(g *globals) *cobra.Command {
 		cmd.Flags().StringVarP(&waitName, "name", "n", "", "name")
 	}, func(*cobra.Command) ([]arm.ID, *client.Client, error) {
 		if waitName == "" {
-			return nil, nil, errors.New("--name/-n is required")
+			return nil, nil, usagef("--name/-n is required")
 		}
 		if err := plainName(nameFlag, waitName); err != nil {
 			return nil, nil, err
@@ -717,11 +717,11 @@ func vnetCommand(g *globals) *cobra.Command {
 		azAliases(cmd, map[string]string{"address-prefix": "address-prefixes", "subnet-prefix": "subnet-prefixes"})
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		if given("address-prefixes") && len(prefixes) == 0 {
-			return nil, errors.New("--address-prefixes is empty: give the network's address space, or leave the flag out")
+			return nil, usagef("--address-prefixes is empty: give the network's address space, or leave the flag out")
 		}
 		if given("subnet-prefixes") && subnetName == "" {
 			// As az refuses it; the prefixes were taken and ignored.
-			return nil, errors.New("--subnet-prefixes needs --subnet-name: the subnet they are for")
+			return nil, usagef("--subnet-prefixes needs --subnet-name: the subnet they are for")
 		}
 		v := arm.VirtualNetwork{Resource: arm.Resource{Location: loc}}
 		// Keep what a network already has that the flags do not change: a
@@ -754,11 +754,11 @@ func vnetCommand(g *globals) *cobra.Command {
 			if len(sp) == 0 && sn.Properties.AddressPrefix == "" && len(sn.Properties.AddressPrefixes) == 0 {
 				space := v.Properties.AddressSpace
 				if space == nil || len(space.AddressPrefixes) == 0 {
-					return nil, fmt.Errorf("--subnet-prefixes is required: network %s has no address space to take subnet %s from", name, subnetName)
+					return nil, usagef("--subnet-prefixes is required: network %s has no address space to take subnet %s from", name, subnetName)
 				}
 				first, err := netip.ParsePrefix(strings.TrimSpace(space.AddressPrefixes[0]))
 				if err != nil {
-					return nil, fmt.Errorf("--address-prefixes: %w", err)
+					return nil, usagef("--address-prefixes: %w", err)
 				}
 				// A /24 as az takes, or the whole space when it is
 				// smaller (a /26 network had a /24 subnet outside it);
@@ -831,7 +831,7 @@ func subnetCommand(g *globals) *cobra.Command {
 			return arm.ID{}, err
 		}
 		if name == "" && cmd.Flags().Lookup("name") != nil {
-			return arm.ID{}, errors.New("--name/-n is required")
+			return arm.ID{}, usagef("--name/-n is required")
 		}
 		if err := plainName(nameFlag, name); err != nil {
 			return arm.ID{}, err
@@ -881,7 +881,7 @@ func subnetCommand(g *globals) *cobra.Command {
 				if routeTable != "" {
 					rid, err := g.resourceID(id.ResourceGroup, "routeTables", routeTable)
 					if err != nil {
-						return fmt.Errorf("--route-table: %w", err)
+						return usagef("--route-table: %w", err)
 					}
 					rt = arm.Ref(rid.String())
 				}
@@ -910,7 +910,7 @@ func subnetCommand(g *globals) *cobra.Command {
 						// The API's answer named no flag: subnet s2 needs an
 						// address prefix.
 						if verb == "create" && s.Properties.AddressPrefix == "" && len(s.Properties.AddressPrefixes) == 0 {
-							return nil, fmt.Errorf("--address-prefixes is required: subnet %s's range, inside the address space of network %s", id.Name(), id.Parent().Name())
+							return nil, usagef("--address-prefixes is required: subnet %s's range, inside the address space of network %s", id.Name(), id.Parent().Name())
 						}
 						return s, nil
 					}
@@ -975,7 +975,7 @@ func publicIPCommand(g *globals) *cobra.Command {
 		cmd.Flags().Int32Var(&idle, "idle-timeout", 0, "idle timeout in minutes, 4-30, kept as Azure keeps it; the gateways' IKE and ESP through the address have their own timers (default: what it has; 4 for a new one)")
 	}, func(ctx context.Context, c *client.Client, rg, name, loc string, given func(string) bool) (any, error) {
 		if given("idle-timeout") && (idle < 4 || idle > 30) {
-			return nil, fmt.Errorf("--idle-timeout %d: Azure takes 4 to 30 minutes", idle)
+			return nil, usagef("--idle-timeout %d: Azure takes 4 to 30 minutes", idle)
 		}
 		p := arm.PublicIPAddress{Resource: arm.Resource{Location: loc}, SKU: &arm.PublicIPAddressSKU{Name: sku},
 			Properties: arm.PublicIPAddressProperties{PublicIPAllocationMethod: method, PublicIPAddressVersion: version}}
@@ -1097,7 +1097,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		// The API's answer named its field (properties.ipConfigurations[0].
 		// properties.publicIPAddress is required), not the flag.
 		if len(pipIDs) == 0 && !strings.EqualFold(p.GatewayType, arm.GatewayTypeExpressRoute) {
-			return nil, errors.New("--public-ip-addresses is required: the public IP address (name or id) the gateway is reached at; vnetgw public-ip create makes one")
+			return nil, usagef("--public-ip-addresses is required: the public IP address (name or id) the gateway is reached at; vnetgw public-ip create makes one")
 		}
 		p.ActiveActive = len(pipIDs) == 2 // as az does
 		// An address the gateway has keeps its IP configuration's name
@@ -1162,7 +1162,7 @@ func gatewayCommand(g *globals) *cobra.Command {
 		}
 		p2s := false
 		if given("root-cert-name") != given("root-cert-data") {
-			return nil, errors.New("--root-cert-name and --root-cert-data go together: the name of a point-to-site root certificate and the certificate")
+			return nil, usagef("--root-cert-name and --root-cert-data go together: the name of a point-to-site root certificate and the certificate")
 		}
 		for _, f := range []string{"address-prefixes", "client-protocol", "vpn-auth-type", "radius-server", "radius-secret", "root-cert-name"} {
 			p2s = p2s || given(f)
@@ -1197,11 +1197,11 @@ func gatewayCommand(g *globals) *cobra.Command {
 					arm.VPNClientRootCertificate{Name: rootCertName, Properties: arm.VPNClientRootCertificateProperties{PublicCertData: data}})
 			}
 			if (vc.VPNClientAddressPool == nil || len(vc.VPNClientAddressPool.AddressPrefixes) == 0) && len(vc.VPNClientProtocols) == 0 {
-				return nil, errors.New("--vpn-auth-type, --radius-server, --radius-secret and --root-cert-name are part of the point-to-site configuration: give its client pool (--address-prefixes) too")
+				return nil, usagef("--vpn-auth-type, --radius-server, --radius-secret and --root-cert-name are part of the point-to-site configuration: give its client pool (--address-prefixes) too")
 			}
 			// The API drops the servers of a configuration without Radius.
 			if (given("radius-server") || given("radius-secret")) && !slices.ContainsFunc(vc.VPNAuthenticationTypes, func(t string) bool { return strings.EqualFold(t, "Radius") }) {
-				return nil, errors.New("--radius-server and --radius-secret are for clients that authenticate by RADIUS: give --vpn-auth-type Radius too")
+				return nil, usagef("--radius-server and --radius-secret are for clients that authenticate by RADIUS: give --vpn-auth-type Radius too")
 			}
 			p.VPNClientConfiguration = vc
 		}
@@ -1263,7 +1263,7 @@ func (g *globals) generateVPNClientCmd() *cobra.Command {
 				return err
 			}
 			if (file != "" || dir != "") && len(targets) > 1 {
-				return errors.New("--output-file and --output-dir save one package: give one id with them")
+				return usagef("--output-file and --output-dir save one package: give one id with them")
 			}
 			var urls []string
 			err = eachTarget(targets, func(id arm.ID) error {
@@ -1361,7 +1361,7 @@ func (g *globals) disconnectVPNCmd() *cobra.Command {
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if len(conns) == 0 {
-				return errors.New("--vpn-connections: name the connections to end (ConnectionId of vpn-client show-health)")
+				return usagef("--vpn-connections: name the connections to end (ConnectionId of vpn-client show-health)")
 			}
 			targets, c, err := g.targets(ids, rg, "virtualNetworkGateways", name)
 			if err != nil {
@@ -1402,7 +1402,7 @@ func localGatewayCommand(g *globals) *cobra.Command {
 		// gateway_address and gateway_fqdn have it: given both, the
 		// address was used and the name stored beside it, unused.
 		if given("gateway-ip-address") && given("fqdn") {
-			return nil, errors.New("--gateway-ip-address and --fqdn both name the on-premises VPN device: give one")
+			return nil, usagef("--gateway-ip-address and --fqdn both name the on-premises VPN device: give one")
 		}
 		// Keep what a site already has that the flags do not change (a
 		// PUT replaces it all): run again to give its device a new
@@ -1414,7 +1414,7 @@ func localGatewayCommand(g *globals) *cobra.Command {
 			return nil, err
 		}
 		if !exists && ip == "" && fqdn == "" {
-			return nil, errors.New("--gateway-ip-address or --fqdn is required: the on-premises VPN device's address or host name")
+			return nil, usagef("--gateway-ip-address or --fqdn is required: the on-premises VPN device's address or host name")
 		}
 		l := arm.LocalNetworkGateway{Resource: arm.Resource{Location: loc, Tags: old.Tags}, Properties: old.Properties}
 		p := &l.Properties
@@ -1447,9 +1447,9 @@ func localGatewayCommand(g *globals) *cobra.Command {
 			// of an ASN no one gave, or named its field).
 			switch {
 			case b.ASN == 0:
-				return nil, errors.New("--asn is required for the site's BGP (--bgp-peering-address, --peer-weight): the AS number of its device")
+				return nil, usagef("--asn is required for the site's BGP (--bgp-peering-address, --peer-weight): the AS number of its device")
 			case b.BGPPeeringAddress == "":
-				return nil, errors.New("--bgp-peering-address is required for the site's BGP (--asn): the address its device speaks BGP from")
+				return nil, usagef("--bgp-peering-address is required for the site's BGP (--asn): the address its device speaks BGP from")
 			}
 			p.BGPSettings = &b
 		}
@@ -1517,7 +1517,7 @@ func routeCommand(g *globals) *cobra.Command {
 			return arm.ID{}, nil, err
 		}
 		if name == "" {
-			return arm.ID{}, nil, errors.New("--name/-n is required")
+			return arm.ID{}, nil, usagef("--name/-n is required")
 		}
 		if err := plainName(nameFlag, name); err != nil {
 			return arm.ID{}, nil, err
@@ -1693,7 +1693,7 @@ func connectionCommand(g *globals) *cobra.Command {
 			}
 			p.ConnectionType, p.VirtualNetworkGateway2 = arm.ConnectionVnet2Vnet, arm.Ref(g2.String())
 		default:
-			return nil, errors.New("give exactly one of --local-gateway2 (site-to-site) and --vnet-gateway2 (VNet-to-VNet)")
+			return nil, usagef("give exactly one of --local-gateway2 (site-to-site) and --vnet-gateway2 (VNet-to-VNet)")
 		}
 		set := func(flag string) bool { return !exists || given(flag) }
 		if set("shared-key") {
@@ -2027,7 +2027,7 @@ func nicCommand(g *globals) *cobra.Command {
 				return nil, err
 			}
 			if subnet == "" {
-				return nil, errors.New("--subnet is required")
+				return nil, usagef("--subnet is required")
 			}
 			subnetRef = arm.Ref(vid.Child("subnets", subnet).String())
 		}
@@ -2088,7 +2088,7 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			given := cmd.Flags().Changed
 			if given("vnet-name") && !given("subnet") {
-				return errors.New("--vnet-name needs --subnet: the subnet of that network to move to")
+				return usagef("--vnet-name needs --subnet: the subnet of that network to move to")
 			}
 			// az's --ids: full IP configuration ids, each updated in turn.
 			ts, c, err := g.childTargets(ids, rg != "" || nic != "" || name != "", "--resource-group/-g, --nic-name and --name/-n", "networkInterfaces/ipConfigurations",
@@ -2098,7 +2098,7 @@ func (g *globals) ipConfigCommand() *cobra.Command {
 						return arm.ID{}, nil, err
 					}
 					if name == "" {
-						return arm.ID{}, nil, errors.New("--name/-n is required: the IP configuration (ipconfig1, the first)")
+						return arm.ID{}, nil, usagef("--name/-n is required: the IP configuration (ipconfig1, the first)")
 					}
 					if err := plainName(nameFlag, name); err != nil {
 						return arm.ID{}, nil, err
@@ -2173,12 +2173,12 @@ func (g *globals) ipConfigSubnet(rg, vnet, subnet, current string) (arm.ID, erro
 		return g.resourceIDBy("--subnet", rg, "virtualNetworks/subnets", subnet)
 	}
 	if subnet == "" {
-		return arm.ID{}, errors.New("--subnet is empty: name the subnet to move to")
+		return arm.ID{}, usagef("--subnet is empty: name the subnet to move to")
 	}
 	if vnet == "" {
 		cur, err := arm.ParseID(current)
 		if err != nil {
-			return arm.ID{}, fmt.Errorf("--subnet %s: give --vnet-name too (the IP configuration is in no subnet of a network)", subnet)
+			return arm.ID{}, usagef("--subnet %s: give --vnet-name too (the IP configuration is in no subnet of a network)", subnet)
 		}
 		return cur.Parent().Child("subnets", subnet), nil
 	}

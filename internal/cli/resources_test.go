@@ -139,7 +139,7 @@ func TestGatewayCreateWithoutPublicIP(t *testing.T) {
 	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
 	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "GatewaySubnet", "--subnet-prefixes", "10.1.255.0/27")
 	code, out, errOut := vnetgw(t, "vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub")
-	if want := "error: --public-ip-addresses is required"; code != 1 || !strings.HasPrefix(errOut, want) {
+	if want := "error: --public-ip-addresses is required"; code != 2 || !strings.HasPrefix(errOut, want) {
 		t.Errorf("vnet-gateway create without a public IP: exit %d, want %q:\n%s%s", code, want, out, errOut)
 	}
 	if code, _, _ := vnetgw(t, "vnet-gateway", "show", "-g", "rg", "-n", "gw"); code != 3 {
@@ -156,7 +156,7 @@ func TestSubnetCreateWithoutPrefix(t *testing.T) {
 	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
 	must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default")
 	code, out, errOut := vnetgw(t, "vnet", "subnet", "create", "-g", "rg", "--vnet-name", "hub", "-n", "s2")
-	if want := "error: --address-prefixes is required: subnet s2's range, inside the address space of network hub"; code != 1 || strings.TrimSpace(errOut) != want {
+	if want := "error: --address-prefixes is required: subnet s2's range, inside the address space of network hub"; code != 2 || strings.TrimSpace(errOut) != want {
 		t.Errorf("vnet subnet create without a prefix: exit %d, want %q:\n%s%s", code, want, out, errOut)
 	}
 	if code, _, _ := vnetgw(t, "vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "s2"); code != 3 {
@@ -182,7 +182,7 @@ func TestRadiusFlagsWithoutRadiusAuth(t *testing.T) {
 	} {
 		args := append([]string{"vnet-gateway", "update", "-g", "rg", "-n", "gw"}, flags...)
 		code, out, errOut := vnetgw(t, args...)
-		if code != 1 || !strings.Contains(errOut, "--vpn-auth-type Radius") {
+		if code != 2 || !strings.Contains(errOut, "--vpn-auth-type Radius") {
 			t.Errorf("%s: exit %d, want an error that names --vpn-auth-type Radius:\n%s%s", strings.Join(flags, " "), code, out, errOut)
 		}
 	}
@@ -613,7 +613,7 @@ func TestLocalGatewayBGPNamesTheMissingFlag(t *testing.T) {
 		{[]string{"--asn", "65010"}, needAddr},
 	} {
 		code, out, errOut := vnetgw(t, append(site, tc.flags...)...)
-		if code != 1 || strings.TrimSpace(errOut) != tc.want {
+		if code != 2 || strings.TrimSpace(errOut) != tc.want {
 			t.Errorf("local-gateway create %s: exit %d, want %s\n%s%s", strings.Join(tc.flags, " "), code, tc.want, out, errOut)
 		}
 	}
@@ -622,7 +622,7 @@ func TestLocalGatewayBGPNamesTheMissingFlag(t *testing.T) {
 	}
 	// A site without BGP: update names the flag too.
 	must(t, site...)
-	if code, out, errOut := vnetgw(t, "local-gateway", "update", "-g", "rg", "-n", "branch", "--bgp-peering-address", "192.168.1.1"); code != 1 || strings.TrimSpace(errOut) != needASN {
+	if code, out, errOut := vnetgw(t, "local-gateway", "update", "-g", "rg", "-n", "branch", "--bgp-peering-address", "192.168.1.1"); code != 2 || strings.TrimSpace(errOut) != needASN {
 		t.Errorf("local-gateway update --bgp-peering-address of a site without BGP: exit %d, want %s\n%s%s", code, needASN, out, errOut)
 	}
 	// With both, the site has BGP; then either changes alone.
@@ -804,7 +804,7 @@ func TestVnetWriteKeepsTags(t *testing.T) {
 // list-advertised-routes keep theirs.
 func TestListLearnedRoutesTakesNoPeer(t *testing.T) {
 	code, out, errOut := vnetgw(t, "vnet-gateway", "list-learned-routes", "-g", "g", "-n", "gw", "--peer", "192.168.0.1", "--data-dir", t.TempDir())
-	if code != 1 || strings.TrimSpace(errOut) != "error: unknown flag: --peer" {
+	if code != 2 || strings.TrimSpace(errOut) != "error: unknown flag: --peer" {
 		t.Errorf("list-learned-routes --peer: exit %d\n%s%s", code, out, errOut)
 	}
 	for _, verb := range []string{"list-bgp-peer-status", "list-advertised-routes"} {
@@ -867,7 +867,7 @@ func TestCreateAgainKeepsWhatItIsIn(t *testing.T) {
 		{[]string{"nic", "create", "-g", "rg", "-n", "web2", "--vnet-name", "hub"}, "error: --subnet is required"},
 	} {
 		code, out, errOut := vnetgw(t, tc.args...)
-		if code != 1 || strings.TrimSpace(errOut) != tc.want {
+		if code != 2 || strings.TrimSpace(errOut) != tc.want {
 			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
 		}
 	}
@@ -965,11 +965,15 @@ func TestWait(t *testing.T) {
 			"error: vpn-connection conn is not created (--created: there, provisioningState Succeeded) after 1 s (--timeout)"},
 		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw", "--deleted", "--interval", "1", "--timeout", "1"},
 			"error: vnet-gateway gw is not deleted (--deleted) after 1 s (--timeout)"},
-		{[]string{"vnet-gateway", "wait", "-g", "rg", "-n", "gw"}, "error: --created, --updated, --exists, --deleted or --custom: give one, what to wait for"},
 	} {
 		if code, out, errOut := vnetgw(t, tc.args...); code != 1 || strings.TrimSpace(errOut) != tc.want {
 			t.Errorf("vnetgw %s: exit %d, %s%s; want exit 1, %s", strings.Join(tc.args, " "), code, out, errOut, tc.want)
 		}
+	}
+	// No condition to wait for: the command line is wrong, exit 2 as
+	// az's.
+	if code, out, errOut := vnetgw(t, "vnet-gateway", "wait", "-g", "rg", "-n", "gw"); code != 2 || strings.TrimSpace(errOut) != "error: --created, --updated, --exists, --deleted or --custom: give one, what to wait for" {
+		t.Errorf("vnet-gateway wait without a condition: exit %d, %s%s; want exit 2 asking for one", code, out, errOut)
 	}
 	// With several --ids, as az's, one whose wait runs out does not stop
 	// the others': each is looked at, and the error names those not as
@@ -1013,14 +1017,15 @@ func TestPublicIPVersionAndIdleTimeout(t *testing.T) {
 	for _, tc := range []struct {
 		args []string
 		want string
+		code int
 	}{
-		{[]string{"--version", "IPv6"}, "does not match the public IP pool"},
-		{[]string{"--idle-timeout", "3"}, "--idle-timeout 3: Azure takes 4 to 30 minutes"},
-		{[]string{"--idle-timeout", "31"}, "--idle-timeout 31: Azure takes 4 to 30 minutes"},
+		{[]string{"--version", "IPv6"}, "does not match the public IP pool", 1}, // the API's answer
+		{[]string{"--idle-timeout", "3"}, "--idle-timeout 3: Azure takes 4 to 30 minutes", 2},
+		{[]string{"--idle-timeout", "31"}, "--idle-timeout 31: Azure takes 4 to 30 minutes", 2},
 	} {
 		args := append([]string{"public-ip", "create", "-g", "rg", "-n", "other"}, tc.args...)
-		if code, out, errOut := vnetgw(t, args...); code != 1 || !strings.Contains(errOut, tc.want) {
-			t.Errorf("vnetgw %s: exit %d, want 1 and %q\n%s%s", strings.Join(args, " "), code, tc.want, out, errOut)
+		if code, out, errOut := vnetgw(t, args...); code != tc.code || !strings.Contains(errOut, tc.want) {
+			t.Errorf("vnetgw %s: exit %d, want %d and %q\n%s%s", strings.Join(args, " "), code, tc.code, tc.want, out, errOut)
 		}
 	}
 }

@@ -66,27 +66,64 @@ func (g *globals) forEach(targets []arm.ID, columns []column, run func(arm.ID) e
 	return err
 }
 
-// Execute runs the command line and returns the process exit code: 0, 1
-// for an error, or 3 when the API answered 404 (a resource, its group or
-// its parent not there), as az's commands exit, whatever the command
-// (scripts tell "not there" from a failure by it).
+// Execute runs the command line and returns the process exit code, as
+// az's commands exit, whatever the command: 0; 2 for a command line that
+// is wrong (an unknown command or flag, a flag's value of the wrong type,
+// a required one missing, an unknown --output, a --query that is no
+// JMESPath), as az's parser exits, before it asks anything; 3 when the
+// API answered 404 (a resource, its group or its parent not there); 1 for
+// another error. Scripts tell a typo and "not there" from a failure by
+// it.
 func Execute(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := newRoot(stdout, stderr)
 	root.SetArgs(spaceSeparatedLists(root, args))
 	if err := helpOfUnknown(root, args); err != nil {
 		fmt.Fprintln(stderr, "error:", err)
-		return 1
+		return 2
 	}
+	ran := false
+	noteRuns(root, &ran)
 	if err := root.ExecuteContext(ctx); err != nil {
 		fmt.Fprintln(stderr, "error:", err)
-		// az: a 404 is a ResourceNotFoundError, exit 3, in any command
-		// (azure/cli/core/util.py handle_exception), not only show's.
-		if client.IsNotFound(err) {
+		switch {
+		case !ran || errors.As(err, new(usageError)):
+			return 2
+		case client.IsNotFound(err):
+			// az: a 404 is a ResourceNotFoundError, exit 3, in any
+			// command (azure/cli/core/util.py handle_exception), not
+			// only show's.
 			return 3
 		}
 		return 1
 	}
 	return 0
+}
+
+// noteRuns sets *ran as a command of root's tree starts its work: an error
+// before that is the command line's (cobra parses the flags, checks the
+// words, the root's PersistentPreRunE the global flags, then the required
+// flags, before RunE).
+func noteRuns(c *cobra.Command, ran *bool) {
+	if run := c.RunE; run != nil {
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			*ran = true
+			return run(cmd, args)
+		}
+	}
+	for _, sub := range c.Commands() {
+		noteRuns(sub, ran)
+	}
+}
+
+// usageError is an error of the command line that a command finds itself
+// (a flag required with another), which exits 2 as cobra's own do.
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// usagef returns a usageError that says format with args.
+func usagef(format string, args ...any) error {
+	return usageError{fmt.Errorf(format, args...)}
 }
 
 // spaceSeparatedLists takes az's lists: the words after a flag of several
@@ -199,7 +236,7 @@ $VNETGW_ENDPOINT, $VNETGW_TOKEN and $VNETGW_CA.`,
 			case "none": // az's: the command runs and exits as it would, printing nothing
 				g.output, g.stdout = "json", io.Discard
 			default:
-				return fmt.Errorf("--output/-o %q: use json, jsonc, yaml, yamlc, table, tsv or none", g.output)
+				return usagef("--output/-o %q: use json, jsonc, yaml, yamlc, table, tsv or none", g.output)
 			}
 			if f := cmd.Flags().Lookup("no-wait"); f != nil && f.Value.String() == "true" {
 				// az prints nothing for a write with --no-wait, whose
@@ -570,10 +607,10 @@ func (g *globals) resourceIDBy(flag, rg, typ, nameOrID string) (arm.ID, error) {
 		return id, nil
 	}
 	if rg == "" {
-		return arm.ID{}, errors.New("--resource-group/-g is required")
+		return arm.ID{}, usagef("--resource-group/-g is required")
 	}
 	if nameOrID == "" {
-		return arm.ID{}, fmt.Errorf("%s is required", flag)
+		return arm.ID{}, usagef("%s is required", flag)
 	}
 	if err := plainName("--resource-group/-g", rg); err != nil {
 		return arm.ID{}, err

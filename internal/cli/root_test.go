@@ -248,9 +248,9 @@ func TestShowMissingExitCode(t *testing.T) {
 		{[]string{"group", "show", "-n", "nope"}, 3},
 		{[]string{"vnet", "subnet", "show", "-g", "rg", "--vnet-name", "hub", "-n", "nope"}, 3},
 		{[]string{"vnet-gateway", "show", "-g", "nope", "-n", "gw"}, 3},
-		{[]string{"vnet", "show", "-g", "rg"}, 1},                         // no --name
+		{[]string{"vnet", "show", "-g", "rg"}, 2},                         // no --name
 		{[]string{"vnet", "delete", "-g", "nope", "-n", "hub"}, 3},        // a 404, as az
-		{[]string{"vnet", "create", "-g", "rg", "-n", "x", "--bogus"}, 1}, // an unknown flag
+		{[]string{"vnet", "create", "-g", "rg", "-n", "x", "--bogus"}, 2}, // an unknown flag, as az's parser exits
 	} {
 		if code, out, errOut := vnetgw(t, tc.args...); code != tc.want {
 			t.Errorf("vnetgw %s: exit %d, want %d\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
@@ -313,7 +313,7 @@ func TestDurationFlagsNotPositive(t *testing.T) {
 		{[]string{"dev", "gateway", "--config", filepath.Join(t.TempDir(), "none.json"), "--status-interval", "0s"}, "error: --status-interval must be positive (got 0s)"},
 	} {
 		code, out, errOut := vnetgw(t, tc.args...)
-		if code != 1 || strings.TrimSpace(errOut) != tc.want {
+		if code != 2 || strings.TrimSpace(errOut) != tc.want {
 			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(tc.args, " "), code, tc.want, out, errOut)
 		}
 	}
@@ -329,7 +329,7 @@ func TestServeEtcdFlagsWithoutEtcd(t *testing.T) {
 		name, _, _ := strings.Cut(flag, "=")
 		want := "error: " + name + ": only with --etcd (a region on several nodes)"
 		code, out, errOut := vnetgw(t, args...)
-		if code != 1 || strings.TrimSpace(errOut) != want {
+		if code != 2 || strings.TrimSpace(errOut) != want {
 			t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
 		}
 	}
@@ -354,8 +354,8 @@ func TestMonitorResourceIsAGatewayOrConnectionID(t *testing.T) {
 	}
 	for _, bad := range []string{"gw", strings.TrimPrefix(gw.ID, "/"), strings.Replace(gw.ID, "virtualNetworkGateways/gw", "virtualNetworks/hub", 1)} {
 		code, out, errOut := vnetgw(t, "monitor", "metrics", "list", "--resource", bad)
-		if want := fmt.Sprintf("error: --resource %q: the id of a virtual network gateway or a connection", bad); code != 1 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "vnet-gateway show") {
-			t.Errorf("--resource %s: exit %d, %s%s; want exit 1, %s ... vnet-gateway show", bad, code, out, errOut, want)
+		if want := fmt.Sprintf("error: --resource %q: the id of a virtual network gateway or a connection", bad); code != 2 || !strings.HasPrefix(errOut, want) || !strings.Contains(errOut, "vnet-gateway show") {
+			t.Errorf("--resource %s: exit %d, %s%s; want exit 2, %s ... vnet-gateway show", bad, code, out, errOut, want)
 		}
 	}
 }
@@ -395,8 +395,8 @@ func TestMonitorTimespanAsAz(t *testing.T) {
 			t.Errorf("monitor metrics list %s: timespan %s, want %s", strings.Join(tc.args, " "), out.Timespan, tc.want)
 		}
 	}
-	if code, out, errOut := vnetgw(t, "monitor", "metrics", "list", "--resource", gw.ID, "--offset", "soon"); code != 1 || !strings.Contains(errOut, `--offset "soon"`) {
-		t.Errorf("--offset soon: exit %d, %s%s; want exit 1 naming --offset", code, out, errOut)
+	if code, out, errOut := vnetgw(t, "monitor", "metrics", "list", "--resource", gw.ID, "--offset", "soon"); code != 2 || !strings.Contains(errOut, `--offset "soon"`) {
+		t.Errorf("--offset soon: exit %d, %s%s; want exit 2 naming --offset", code, out, errOut)
 	}
 	if code, out, errOut := vnetgw(t, "monitor", "metrics", "list", "--resource", gw.ID, "--start-time", "10:00"); code != 1 || !strings.Contains(errOut, `--start-time "10:00": not a time`) {
 		t.Errorf("--start-time 10:00: exit %d, %s%s; want exit 1 naming --start-time", code, out, errOut)

@@ -4,7 +4,6 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
-	"errors"
 	"fmt"
 	"os"
 	"slices"
@@ -32,7 +31,7 @@ func certCommands(g *globals) []*cobra.Command {
 	// edit lets change alter the gateway's point-to-site configuration.
 	edit := func(cmd *cobra.Command, change func(*arm.VPNClientConfiguration) error) error {
 		if name == "" {
-			return errors.New("--name is required")
+			return usagef("--name is required")
 		}
 		out, err := g.editGateway(cmd, rg, gateway, func(gw *arm.VirtualNetworkGateway) error {
 			vc := gw.Properties.VPNClientConfiguration
@@ -78,7 +77,7 @@ func certCommands(g *globals) []*cobra.Command {
 	revokedCreate := common(&cobra.Command{Use: "create", Short: "Revoke a client certificate by its SHA-1 thumbprint", Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if thumbprint == "" {
-				return errors.New("--thumbprint is required")
+				return usagef("--thumbprint is required")
 			}
 			return edit(cmd, func(vc *arm.VPNClientConfiguration) error {
 				// One of that name is replaced, as root-cert create does
@@ -271,7 +270,7 @@ func (g *globals) editGateway(cmd *cobra.Command, rg, gateway string, change fun
 // DER), or given as that data itself, as az takes it.
 func certData(flag, v string) (string, error) {
 	if v == "" {
-		return "", fmt.Errorf("%s is required: a file with the certificate (PEM or DER), or its base64 DER", flag)
+		return "", usagef("%s is required: a file with the certificate (PEM or DER), or its base64 DER", flag)
 	}
 	b, err := os.ReadFile(v)
 	if err != nil {

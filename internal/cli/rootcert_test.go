@@ -263,7 +263,7 @@ func TestGatewayCreateRootCert(t *testing.T) {
 	data := base64.StdEncoding.EncodeToString(root.Raw)
 	file, _ := root.WritePEM(t, t.TempDir(), "bob-root")
 	create := []string{"vnet-gateway", "create", "-g", "rg", "-n", "gw", "--vnet", "hub", "--public-ip-addresses", "gw-ip"}
-	if code, out, errOut := vnetgw(t, append(create, "--address-prefixes", "172.16.201.0/24", "--root-cert-name", "alice-root")...); code != 1 || !strings.Contains(errOut, "--root-cert-name and --root-cert-data go together") {
+	if code, out, errOut := vnetgw(t, append(create, "--address-prefixes", "172.16.201.0/24", "--root-cert-name", "alice-root")...); code != 2 || !strings.Contains(errOut, "--root-cert-name and --root-cert-data go together") {
 		t.Errorf("--root-cert-name alone: exit %d\n%s%s", code, out, errOut)
 	}
 	must(t, append(create, "--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP", "--root-cert-name", "alice-root", "--root-cert-data", data)...)

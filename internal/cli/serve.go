@@ -51,14 +51,14 @@ second one while it stops ends it at once.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			var level slog.Level
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
-				return fmt.Errorf("--log-level %q: use debug, info, warn or error", logLevel)
+				return usagef("--log-level %q: use debug, info, warn or error", logLevel)
 			}
 			// They were taken and ignored: a node meant for a region on
 			// etcd, started without --etcd, ran a region of its own.
 			if len(cfg.Etcd) == 0 {
 				for _, name := range etcdOnly {
 					if cmd.Flags().Changed(name) {
-						return fmt.Errorf("--%s: only with --etcd (a region on several nodes)", name)
+						return usagef("--%s: only with --etcd (a region on several nodes)", name)
 					}
 				}
 			}
@@ -69,14 +69,14 @@ second one while it stops ends it at once.`,
 				v    time.Duration
 			}{{"--policy-idle-timeout", cfg.PolicyIdleTimeout}, {"--fqdn-refresh", cfg.FQDNRefresh}} {
 				if d.v < time.Second {
-					return fmt.Errorf("%s must be at least 1s (got %s)", d.flag, d.v)
+					return usagef("%s must be at least 1s (got %s)", d.flag, d.v)
 				}
 			}
 			if cfg.MetricsInterval < time.Second || cfg.MetricsRetention < cfg.MetricsInterval {
-				return fmt.Errorf("--metrics-interval must be at least 1s and --metrics-retention at least that (got %s and %s)", cfg.MetricsInterval, cfg.MetricsRetention)
+				return usagef("--metrics-interval must be at least 1s and --metrics-retention at least that (got %s and %s)", cfg.MetricsInterval, cfg.MetricsRetention)
 			}
 			if cfg.MetricsSave < time.Second {
-				return fmt.Errorf("--metrics-save must be at least 1s (got %s)", cfg.MetricsSave)
+				return usagef("--metrics-save must be at least 1s (got %s)", cfg.MetricsSave)
 			}
 			cfg.DataDir = g.dataDir
 			cfg.Logger = slog.New(slog.NewTextHandler(g.stderr, &slog.HandlerOptions{Level: level}))

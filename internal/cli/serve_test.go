@@ -103,7 +103,7 @@ func TestServeWarnsOfPoolNotLocal(t *testing.T) {
 func TestServeLogLevelNamesTheLevels(t *testing.T) {
 	args := []string{"serve", "--data-dir", t.TempDir(), "--log-level", "verbose"}
 	want := `error: --log-level "verbose": use debug, info, warn or error`
-	if code, out, errOut := vnetgw(t, args...); code != 1 || strings.TrimSpace(errOut) != want {
+	if code, out, errOut := vnetgw(t, args...); code != 2 || strings.TrimSpace(errOut) != want {
 		t.Errorf("vnetgw %s: exit %d, want %s\n%s%s", strings.Join(args, " "), code, want, out, errOut)
 	}
 	for _, level := range []string{"DEBUG", "warn+2"} {

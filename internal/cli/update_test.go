@@ -144,8 +144,8 @@ func TestUpdateMissingExitsThree(t *testing.T) {
 			t.Errorf("vnetgw %s: exit %d, want 3, ResourceNotFound and %s\n%s%s", strings.Join(tc.update, " "), code, tc.want, out, errOut)
 		}
 	}
-	if code, _, errOut := vnetgw(t, "vnet", "update", "-g", "rg", "-n", "hub", "-l", "eastus"); code != 1 || !strings.Contains(errOut, "unknown shorthand flag: 'l'") {
-		t.Errorf("vnet update -l: exit %d, want 1 and -l refused (a location does not change)\n%s", code, errOut)
+	if code, _, errOut := vnetgw(t, "vnet", "update", "-g", "rg", "-n", "hub", "-l", "eastus"); code != 2 || !strings.Contains(errOut, "unknown shorthand flag: 'l'") {
+		t.Errorf("vnet update -l: exit %d, want 2 and -l refused (a location does not change)\n%s", code, errOut)
 	}
 }
 

@@ -72,11 +72,11 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 				}
 			}
 			if n != 1 {
-				return errors.New("--created, --updated, --exists, --deleted or --custom: give one, what to wait for")
+				return usagef("--created, --updated, --exists, --deleted or --custom: give one, what to wait for")
 			}
 			if custom != "" {
 				if _, err := jmespath.Compile(custom); err != nil {
-					return fmt.Errorf("--custom %q: not a JMESPath expression: %w", custom, err)
+					return usagef("--custom %q: not a JMESPath expression: %w", custom, err)
 				}
 			}
 			// What the timeout's error says was waited for.
@@ -94,7 +94,7 @@ func (g *globals) waitCommand(use string, flags func(*cobra.Command), targets fu
 				asked = "deleted (--deleted)"
 			}
 			if interval < 1 || timeout < 1 {
-				return fmt.Errorf("--interval %d, --timeout %d: seconds, at least 1", interval, timeout)
+				return usagef("--interval %d, --timeout %d: seconds, at least 1", interval, timeout)
 			}
 			targets, c, err := targets(cmd)
 			if err != nil {
