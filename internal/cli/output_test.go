@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -168,4 +169,39 @@ func TestOutputYAML(t *testing.T) {
 	if out := must(t, "vnet", "list", "-g", "rg", "--query", "{count: length(@), kb: `102400000`, half: `0.5`}", "-o", "yaml"); out != "count: 2\nhalf: 0.5\nkb: 102400000\n" {
 		t.Errorf("numbers -o yaml: %q", out)
 	}
+}
+
+// -o json writes as az does: each object's fields in the order of their
+// names (it wrote them in the order of the Go structs': name before id,
+// properties before etag), and <, > and & as they are (a tag "r&d" came
+// out as "r\u0026d").
+func TestOutputJSONAsAz(t *testing.T) {
+	startRegion(t)
+	must(t, "group", "create", "-n", "rg", "-l", "westeurope")
+	out := must(t, "vnet", "create", "-g", "rg", "-n", "hub", "--address-prefixes", "10.1.0.0/16", "--subnet-name", "default", "--tags", "team=r&d<x>")
+	if !strings.Contains(out, `"team": "r&d<x>"`) {
+		t.Errorf("the tag team=r&d<x> is not written as it is:\n%s", out)
+	}
+	var v map[string]any
+	if err := json.Unmarshal([]byte(out), &v); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, out)
+	}
+	// Every object's keys, in the order written, at each level.
+	checkSorted := func(what string, doc string, indent string) {
+		t.Helper()
+		var keys []string
+		for _, line := range strings.Split(doc, "\n") {
+			if rest, ok := strings.CutPrefix(line, indent+`"`); ok {
+				k, _, _ := strings.Cut(rest, `"`)
+				keys = append(keys, k)
+			}
+		}
+		if len(keys) < 3 || !slices.IsSorted(keys) {
+			t.Errorf("%s: keys %v, want several, in the order of their names", what, keys)
+		}
+	}
+	checkSorted("the VNet", out, "  ")
+	props := out[strings.Index(out, `"properties": {`):]
+	props = props[:strings.Index(props, "\n  }")]
+	checkSorted("its properties", props, "    ")
 }

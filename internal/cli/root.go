@@ -481,17 +481,11 @@ func (g *globals) document() bool {
 	return g.output == "json" || g.output == "yaml" || g.query != ""
 }
 
-// writeDoc writes v as JSON, or as YAML with -o yaml (its JSON's fields,
-// in the order of their names, as az's).
+// writeDoc writes v as JSON, or as YAML with -o yaml: its JSON's fields in
+// the order of their names and its characters as they are (<, > and &
+// not escaped: a URL's query reads as it is), as az writes them
+// (json.dumps with sort_keys and ensure_ascii off, PyYAML's safe_dump).
 func (g *globals) writeDoc(v any) error {
-	if g.output != "yaml" {
-		b, err := json.MarshalIndent(v, "", "  ")
-		if err != nil {
-			return err
-		}
-		_, err = fmt.Fprintln(g.stdout, string(b))
-		return err
-	}
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -503,10 +497,19 @@ func (g *globals) writeDoc(v any) error {
 		return err
 	}
 	var out bytes.Buffer
-	enc := yaml.NewEncoder(&out)
-	enc.SetIndent(2)
-	if err := enc.Encode(yamlNumbers(doc)); err != nil {
-		return err
+	if g.output != "yaml" {
+		enc := json.NewEncoder(&out)
+		enc.SetEscapeHTML(false)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(doc); err != nil {
+			return err
+		}
+	} else {
+		enc := yaml.NewEncoder(&out)
+		enc.SetIndent(2)
+		if err := enc.Encode(yamlNumbers(doc)); err != nil {
+			return err
+		}
 	}
 	_, err = g.stdout.Write(out.Bytes())
 	return err
