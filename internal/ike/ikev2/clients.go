@@ -659,8 +659,9 @@ func (c *conn) releaseClient() {
 
 // assignAddr gives c the address it has, or want when that is a free one
 // of the pool (RFC 7296 §3.15.1: a client asks for the address of a
-// connection before, to keep it), or else the lowest free one; it fails, saying which, when MaxClients are connected (counted in
-// Seats, with OpenVPN's) or the pool is used up. The connections a
+// connection before, to keep it), or else the lowest free one; it fails,
+// saying which, when MaxClients are connected (counted in Seats, with
+// OpenVPN's) or the pool is used up. The connections a
 // client with INITIAL_CONTACT replaces (replaceClients: those of its
 // ident) do not count, as they are on their way out.
 func (m *Manager) assignAddr(c *conn, ident string, initialContact bool, want netip.Addr) (netip.Addr, error) {
