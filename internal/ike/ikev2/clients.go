@@ -704,6 +704,34 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool, want ne
 	return netip.Addr{}, fmt.Errorf("no free address in the pool %v", st.cfg.Pool)
 }
 
+// clientAddr assigns the client that authenticated as ident its address
+// (assignAddr): want if it can. With INITIAL_CONTACT the client says it
+// has no other IKE SA, so its connections from before go first
+// (endStale) when one holds want (it connects again and asks for the
+// address it had) or when the pool has no other address; they are
+// waited for, up to staleWait, to give their addresses back.
+func (sa *ikeSA) clientAddr(ident string, want netip.Addr, initialContact bool) (netip.Addr, error) {
+	m, c := sa.c.m, sa.c
+	if initialContact && m.heldBy(want, ident, c) && m.endStale(c, ident) > 0 {
+		waitUntil(staleWait, func() bool { return !m.heldBy(want, ident, c) })
+	}
+	addr, err := m.assignAddr(c, ident, initialContact, want)
+	if err != nil && initialContact && m.endStale(c, ident) > 0 {
+		waitUntil(staleWait, func() bool {
+			addr, err = m.assignAddr(c, ident, true, want)
+			return err == nil
+		})
+	}
+	return addr, err
+}
+
+// waitUntil asks done every 20 ms until it reports true or wait is over.
+func waitUntil(wait time.Duration, done func() bool) {
+	for deadline := time.Now().Add(wait); !done() && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
 // heldBy reports whether addr is held by a connection other than c that
 // authenticated as ident.
 func (m *Manager) heldBy(addr netip.Addr, ident string, c *conn) bool {
@@ -876,31 +904,11 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 			st.subject = cert.Subject.String()
 		}
 	}
-	var addr, want netip.Addr
+	var addr netip.Addr
 	err := errNoCFGRequest
 	initialContact := notify(req, wire.InitialContact) != nil
 	if asked {
-		want = requestedAddr(cp)
-	}
-	if asked && initialContact && sa.c.m.heldBy(want, ident, sa.c) && sa.c.m.endStale(sa.c, ident) > 0 {
-		// The client connects again and asks for the address it had,
-		// which its connection from before still holds (it says it has
-		// no other IKE SA): that one goes first, giving it back.
-		for deadline := time.Now().Add(staleWait); sa.c.m.heldBy(want, ident, sa.c) && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	if asked {
-		addr, err = sa.c.m.assignAddr(sa.c, ident, initialContact, want)
-	}
-	if asked && err != nil && initialContact && sa.c.m.endStale(sa.c, ident) > 0 {
-		// The pool may be full of the client's own connections from
-		// before: they go first, and give their addresses back as they
-		// do.
-		for deadline := time.Now().Add(staleWait); err != nil && time.Now().Before(deadline); {
-			time.Sleep(20 * time.Millisecond)
-			addr, err = sa.c.m.assignAddr(sa.c, ident, true, want)
-		}
+		addr, err = sa.clientAddr(ident, requestedAddr(cp), initialContact)
 	}
 	if err == nil && !sa.takeAddress(addr) {
 		sa.killAfterResponse = true
