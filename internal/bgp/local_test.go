@@ -90,3 +90,44 @@ func TestUnencodableUpdateEndsSession(t *testing.T) {
 		t.Errorf("the peer's last error: %q", ps[0].LastError)
 	}
 }
+
+// TestConnectionToOtherAddressRefused: a peer that peers with one of the
+// speaker's addresses (an APIPA address) and connects to another of them
+// (the speaker's identifier) has that connection refused with a Cease,
+// Connection Rejected, and its status says why; its connection to the
+// address it peers with opens the session.
+func TestConnectionToOtherAddressRefused(t *testing.T) {
+	var log logbuf.Buffer
+	a, apipa, b := netip.MustParseAddr("127.82.9.1"), netip.MustParseAddr("127.82.9.21"), netip.MustParseAddr("127.82.9.2")
+	port := freePort(t, a, apipa)
+	n := &node{addr: a, s: New(Options{Port: port, ConnectRetry: time.Hour, Logger: slog.New(slog.NewTextHandler(&log, nil))})}
+	t.Cleanup(n.s.Close)
+	for _, at := range []netip.Addr{a, apipa} {
+		l, err := net.Listen("tcp", netip.AddrPortFrom(at, port).String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.s.Serve(l)
+	}
+	n.s.Reconfig(Config{AS: 65515, ID: a, Networks: pfxs("10.1.0.0/16"), Peers: []Peer{{Name: "b", Addr: b, AS: 65002, Local: apipa}}})
+	waitDialFailed(t, n)
+	conn, err := net.DialTCP("tcp", net.TCPAddrFromAddrPort(netip.AddrPortFrom(b, 0)), net.TCPAddrFromAddrPort(netip.AddrPortFrom(a, port)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	conn.Write(mustAppend(wire.AppendMessage(nil, wire.TypeOpen, wire.Open{AS: 65002, HoldTime: 30, ID: b}.Append(nil))))
+	(&rawPeer{t: t, c: conn}).expectNotification(wire.CodeCease, wire.SubRejected)
+	if ps := n.s.Peers(); len(ps) != 1 || ps[0].State == "Established" || !strings.Contains(ps[0].LastError, "peers with "+apipa.String()) {
+		t.Errorf("peer after its connection to %v: %+v", a, ps)
+	}
+	if !strings.Contains(log.String(), "does not peer with") {
+		t.Errorf("the refusal is not logged:\n%s", log.String())
+	}
+	n.addr = apipa
+	p := dialRaw(t, n, b, port)
+	u, err := wire.ParseUpdate(p.expect(wire.TypeUpdate), true)
+	if err != nil || len(u.NLRI) != 1 || u.NextHop != apipa {
+		t.Errorf("the announcement at %v: %+v, %v", apipa, u, err)
+	}
+}

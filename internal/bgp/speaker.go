@@ -162,7 +162,9 @@ type Speaker struct {
 	ls     []net.Listener
 	// refused counts the connections from addresses that are no peer:
 	// anyone in the VNet may connect, and is logged once a minute at most.
-	refused sparselog.Log
+	// misaddressed counts those from a peer to an address of the
+	// speaker's that it does not peer with, likewise.
+	refused, misaddressed sparselog.Log
 	// acceptErrs counts the failed Accepts, likewise.
 	acceptErrs sparselog.Log
 	// cands are the peers' routes by prefix (as imported), bestTab the
@@ -203,7 +205,8 @@ func New(opts Options) *Speaker {
 }
 
 // Serve accepts the peers' connections on l until Close. Connections from
-// addresses that are not configured peers are refused (reject).
+// addresses that are not configured peers, and those of a peer to an
+// address other than the one it peers with, are refused (reject).
 func (s *Speaker) Serve(l net.Listener) {
 	s.mu.Lock()
 	if s.closed {
@@ -236,14 +239,28 @@ func (s *Speaker) Serve(l net.Listener) {
 			}
 			pause = 0
 			ap, _ := netip.ParseAddrPort(c.RemoteAddr().String())
+			to, _ := netip.ParseAddrPort(c.LocalAddr().String())
 			s.mu.Lock()
 			p := s.peers[ap.Addr().Unmap()]
-			if p == nil || s.closed {
-				s.refused.Count(1)
-				n, log := s.refused.Due()
+			var why string
+			refused := &s.refused
+			switch {
+			case p == nil || s.closed:
+				why = "BGP connection from an address that is not a peer refused"
+			case to.Addr().Unmap() != p.cfg.local(s.cfg.ID):
+				// A peer peers with the one address it is configured
+				// to (an APIPA address, say): the next hop of what it
+				// is sent, which a connection to another of the
+				// speaker's addresses would not reach it by.
+				why, refused = "BGP connection from a peer to an address it does not peer with refused", &s.misaddressed
+				p.lastErr = fmt.Sprintf("connection to %v refused: the peer peers with %v", to.Addr().Unmap(), p.cfg.local(s.cfg.ID))
+			}
+			if why != "" {
+				refused.Count(1)
+				n, log := refused.Due()
 				s.mu.Unlock()
 				if log {
-					s.log.Info("BGP connection from an address that is not a peer refused", "from", ap.Addr(), "refused", n)
+					s.log.Info(why, "from", ap.Addr(), "to", to.Addr(), "refused", n)
 				}
 				reject(c)
 				continue
