@@ -1396,7 +1396,8 @@ func requestedAddr(req *wire.CP) netip.Addr {
 
 // clientCPReply answers a client's CFG_REQUEST (RFC 7296 §3.15): its
 // address, the subnets behind the gateway (INTERNAL_IP4_SUBNET, which
-// some clients turn into routes) and the DNS servers, when asked for.
+// some clients turn into routes) and the DNS servers, when asked for, and
+// the attributes it answers when asked which (SUPPORTED_ATTRIBUTES).
 func clientCPReply(req *wire.CP, addr netip.Addr, routes []netip.Prefix, dns []netip.Addr) *wire.CP {
 	a := addr.As4()
 	reply := &wire.CP{CFGType: wire.CFGReply, Attributes: []wire.CPAttribute{{Type: wire.InternalIP4Address, Value: a[:]}}}
@@ -1420,5 +1421,17 @@ func clientCPReply(req *wire.CP, addr netip.Addr, routes []netip.Prefix, dns []n
 			reply.Attributes = append(reply.Attributes, wire.CPAttribute{Type: wire.InternalIP4Subnet, Value: append(b[:], mask...)})
 		}
 	}
+	if asked(wire.SupportedAttributes) {
+		// RFC 7296 §3.15.1: the answer to the query lists the attributes
+		// the responder supports, two octets each.
+		var types []byte
+		for _, t := range clientCPSupported {
+			types = binary.BigEndian.AppendUint16(types, uint16(t))
+		}
+		reply.Attributes = append(reply.Attributes, wire.CPAttribute{Type: wire.SupportedAttributes, Value: types})
+	}
 	return reply
 }
+
+// clientCPSupported are the attributes clientCPReply answers.
+var clientCPSupported = []wire.CPAttributeType{wire.InternalIP4Address, wire.InternalIP4DNS, wire.InternalIP4Subnet}

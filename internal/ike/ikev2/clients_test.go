@@ -710,7 +710,8 @@ func TestVerifyChain(t *testing.T) {
 
 // TestClientCPReply covers the CFG_REPLY of RFC 7296 §3.15: the client's
 // address always, the IPv4 routes as INTERNAL_IP4_SUBNET (address and
-// mask) only when the client asked for subnets or the supported attributes.
+// mask) only when the client asked for subnets or the supported attributes,
+// and, asked for those, the list of the attributes it answers.
 func TestClientCPReply(t *testing.T) {
 	addr := netip.MustParseAddr("10.9.0.3")
 	routes := []netip.Prefix{
@@ -737,7 +738,8 @@ func TestClientCPReply(t *testing.T) {
 		{"DNS asked", []wire.CPAttributeType{wire.InternalIP4Address, wire.InternalIP4DNS}, []wire.CPAttribute{addrAttr,
 			{Type: wire.InternalIP4DNS, Value: []byte{10, 1, 0, 53}}, {Type: wire.InternalIP4DNS, Value: []byte{10, 1, 0, 54}}}},
 		{"subnets asked", []wire.CPAttributeType{wire.InternalIP4Address, wire.InternalIP4Subnet}, append([]wire.CPAttribute{addrAttr}, subnets...)},
-		{"supported attributes asked", []wire.CPAttributeType{wire.SupportedAttributes}, append([]wire.CPAttribute{addrAttr}, subnets...)},
+		{"supported attributes asked", []wire.CPAttributeType{wire.SupportedAttributes}, append(append([]wire.CPAttribute{addrAttr}, subnets...),
+			wire.CPAttribute{Type: wire.SupportedAttributes, Value: []byte{0, 1, 0, 3, 0, 13}})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			req := &wire.CP{CFGType: wire.CFGRequest}
