@@ -26,6 +26,14 @@ func RequireFreeRADIUS(t testing.TB) {
 // test ends.
 func StartFreeRADIUS(t testing.TB, ns *NS, secret string, users map[string]string) *Process {
 	t.Helper()
+	return StartFreeRADIUSReplying(t, ns, secret, users, nil)
+}
+
+// StartFreeRADIUSReplying is StartFreeRADIUS whose Access-Accept for a
+// user has the reply items replies names for that user too (in the
+// users file's form: "Session-Timeout = 2").
+func StartFreeRADIUSReplying(t testing.TB, ns *NS, secret string, users map[string]string, replies map[string][]string) *Process {
+	t.Helper()
 	// FreeRADIUS becomes user freerad: its directory is one that user
 	// reaches (a test's own temporary directory is root's alone), and cp
 	// -a keeps the files freerad's.
@@ -44,6 +52,9 @@ func StartFreeRADIUS(t testing.TB, ns *NS, secret string, users map[string]strin
 	var u strings.Builder
 	for name, pw := range users {
 		fmt.Fprintf(&u, "%s Cleartext-Password := %q\n", name, pw)
+		if r := replies[name]; len(r) > 0 {
+			fmt.Fprintf(&u, "\t%s\n", strings.Join(r, ",\n\t"))
+		}
 	}
 	authorize := filepath.Join(dir, "mods-config", "files", "authorize")
 	old, err := os.ReadFile(authorize)

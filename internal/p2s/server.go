@@ -184,7 +184,10 @@ type Server struct {
 	ident map[netip.Addr]string
 	since map[netip.Addr]time.Time
 	// peers are who the clients are, by address.
-	peers  map[netip.Addr]peer
+	peers map[netip.Addr]peer
+	// ends end the sessions of the clients whose RADIUS server limited
+	// them (peer.limit), by address.
+	ends   map[netip.Addr]*time.Timer
 	closed bool
 	// conns are the connections being served that have not
 	// authenticated: Close closes them. The clients' it shuts down,
@@ -317,7 +320,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		peers: map[netip.Addr]peer{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}, done: make(chan struct{})}
+		peers: map[netip.Addr]peer{}, ends: map[netip.Addr]*time.Timer{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}, done: make(chan struct{})}
 	if s.seats = cfg.Seats; s.seats == nil {
 		s.seats = new(seat.Count)
 	}
@@ -724,6 +727,10 @@ func (s *Server) forgetLocked(addr netip.Addr) {
 	delete(s.ident, addr)
 	delete(s.since, addr)
 	delete(s.peers, addr)
+	if t := s.ends[addr]; t != nil {
+		t.Stop()
+		delete(s.ends, addr)
+	}
 	s.routeLocked()
 }
 
@@ -830,7 +837,7 @@ func (s *Server) serveCall(c net.Conn, r *bufio.Reader, certDER []byte, admitted
 	}
 	defer l.release()
 	l.admit = func() error {
-		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user, chain: l.chain})
+		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user, chain: l.chain, limit: l.limit})
 		switch {
 		case errors.Is(err, errRevokedMeanwhile):
 			return err
@@ -985,6 +992,9 @@ type peer struct {
 	// named in its Access-Accept, not an EAP identity the client chose.
 	thumb, user string
 	chain       []*x509.Certificate
+	// limit is how long its session may last: its RADIUS server's
+	// Session-Timeout; 0: no limit.
+	limit time.Duration
 }
 
 // same reports whether p and o are known to be the same client: the same
@@ -1068,13 +1078,32 @@ func (s *Server) freeLocked() (netip.Addr, bool) {
 	return netip.Addr{}, false
 }
 
-// takeLocked gives address a to client c, who is p.
+// takeLocked gives address a to client c, who is p, until its session
+// ends (p.limit, endSession).
 func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
 	s.clients[a], s.since[a], s.peers[a] = c, time.Now(), p
 	if p.name != "" {
 		s.ident[a] = p.name
 	}
+	if p.limit > 0 {
+		s.ends[a] = time.AfterFunc(p.limit, func() { s.endSession(a, c) })
+	}
 	s.routeLocked()
+}
+
+// endSession ends client c at address a, whose session has lasted as
+// long as its RADIUS server's Session-Timeout let it (RFC 2865 §5.27):
+// as the gateway's own shutdown of a client does, so that it may connect
+// again (an OpenVPN client is not halted), authenticating anew.
+func (s *Server) endSession(a netip.Addr, c client) {
+	s.mu.Lock()
+	p, ours := s.peers[a], s.clients[a] == c
+	s.mu.Unlock()
+	if !ours {
+		return
+	}
+	s.log.Info("point-to-site client disconnected: the session its RADIUS server allowed is over (Session-Timeout)", "addr", a, "protocol", c.protocol(), "identity", p.name, "limit", p.limit)
+	c.shutdown()
 }
 
 // roomLocked reports, as an error, when the gateway takes no more
@@ -1218,7 +1247,7 @@ func (l *link) serverEAP(m ppp.EAP) error {
 	}
 	switch {
 	case l.eapRelay != nil:
-		l.identity = l.eapRelay.Identity()
+		l.identity, l.limit = l.eapRelay.Identity(), l.eapRelay.Limit()
 		if l.eapRelay.Asserted() {
 			l.user = l.identity
 		}

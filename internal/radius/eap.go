@@ -47,6 +47,9 @@ type Outcome struct {
 	EAP  []byte // the EAP message (a request, Success or Failure); may be empty on a Reject
 	MSK  []byte
 	User string // an Access-Accept's User-Name: whom the server accepted
+	// Limit is how long an Access-Accept's session may last
+	// (Session-Timeout; 0: no limit).
+	Limit time.Duration
 }
 
 // Exchange relays the client's EAP response (eap, a whole EAP packet) and
@@ -105,7 +108,8 @@ func (e *EAP) outcome(resp Packet, secret []byte) (Outcome, error) {
 			return o, errors.New("radius: an Access-Challenge without an EAP message")
 		}
 	case CodeAccessAccept:
-		if err := serviceRefused(resp); err != nil {
+		var err error
+		if o.Limit, err = granted(resp); err != nil {
 			return o, err
 		}
 		recv, send, err := mppeKeys(resp, secret)
@@ -182,8 +186,9 @@ type EAPAuthenticator struct {
 	identity string
 	asserted bool // identity is the Access-Accept's User-Name
 	// msk is the MSK of the server's Access-Accept, once it came: the
-	// conversation is over.
-	msk []byte
+	// conversation is over; limit its Session-Timeout.
+	msk   []byte
+	limit time.Duration
 }
 
 // NewEAPAuthenticator returns an authenticator for the client r names
@@ -211,6 +216,10 @@ func (a *EAPAuthenticator) Resume(identity ppp.EAP) (next ppp.EAP, msk []byte, o
 // Access-Accept (RFC 2865 §5.1; the inner identity of a tunnelled
 // method), else its EAP identity, which the client chose.
 func (a *EAPAuthenticator) Identity() string { return a.identity }
+
+// Limit is how long the server's Access-Accept lets the session last
+// (Session-Timeout): 0 for no limit, or before it came.
+func (a *EAPAuthenticator) Limit() time.Duration { return a.limit }
 
 // Asserted reports whether the server named the client (User-Name in its
 // Access-Accept): only then does the identity tell one user from
@@ -264,7 +273,7 @@ func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool,
 		if o.User != "" {
 			a.identity, a.asserted = o.User, true
 		}
-		a.msk = o.MSK
+		a.msk, a.limit = o.MSK, o.Limit
 		return ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}, o.MSK, true, nil
 	}
 	return failure, nil, true, fmt.Errorf("the RADIUS server rejected %q", a.identity)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 )
 
 // Microsoft's attributes of MS-CHAP-V2 (RFC 2548 §2.1.3, §2.3.2, §2.3.3,
@@ -39,6 +40,9 @@ type MSCHAPv2Answer struct {
 	Recv, Send []byte
 	// User is the User-Name of an Access-Accept, if it has one.
 	User string
+	// Limit is how long the session may last (Session-Timeout; 0: no
+	// limit).
+	Limit time.Duration
 }
 
 // AuthenticateMSCHAPv2 asks the servers in order, each a few times,
@@ -98,13 +102,13 @@ func mschapAnswer(p Packet, secret []byte) (MSCHAPv2Answer, error) {
 	if p.Code != CodeAccessAccept {
 		return a, nil
 	}
-	if err := serviceRefused(p); err != nil {
+	var err error
+	if a.Limit, err = granted(p); err != nil {
 		return a, err
 	}
 	if !strings.HasPrefix(a.Success, "S=") {
 		return a, errors.New("an Access-Accept without an MS-CHAP2-Success")
 	}
-	var err error
 	if a.Recv, a.Send, err = mppeKeys(p, secret); err != nil {
 		return a, err
 	}

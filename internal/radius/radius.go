@@ -50,6 +50,7 @@ const (
 	AttrServiceType          = 6
 	AttrFramedMTU            = 12
 	AttrReplyMessage         = 18
+	AttrSessionTimeout       = 27
 	AttrCallingStationID     = 31
 	AttrNASIdentifier        = 32
 	AttrNASPortType          = 61
@@ -221,10 +222,12 @@ type Request struct {
 	Failover *Failover
 }
 
-// Answer is a server's: accepted or not, and its Reply-Message.
+// Answer is a server's: accepted or not, its Reply-Message, and how long
+// the session may last (Session-Timeout; 0: no limit).
 type Answer struct {
 	Accept  bool
 	Message string
+	Limit   time.Duration
 }
 
 // Timing of the tries at a server: sent again every Timeout, Tries times
@@ -261,39 +264,49 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 	if err != nil {
 		return Answer{}, err
 	}
-	if err := serviceRefused(resp); err != nil {
+	limit, err := granted(resp)
+	if err != nil {
 		return Answer{}, err
 	}
 	msg, _ := resp.Find(AttrReplyMessage)
-	return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg)}, nil
+	return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg), Limit: limit}, nil
 }
 
 // serviceFramed is the Service-Type every request asks for: Framed (RFC
 // 2865 §5.6), a tunnel.
 const serviceFramed = 2
 
-// serviceRefused says why an Access-Accept grants another service than
-// the Framed one asked for (a Service-Type of an administrator's login,
-// a prompt at the NAS, a callback), which the gateway does not give; nil
-// for one without a Service-Type, or Framed.
-func serviceRefused(p Packet) error {
+// granted reads what an Access-Accept grants: the Framed service asked
+// for, for limit at most (its Session-Timeout, RFC 2865 §5.27; 0 when it
+// has none, or 0, which some servers send for none). err says why one
+// that grants another service (a Service-Type of an administrator's
+// login, a prompt at the NAS, a callback), which the gateway does not
+// give, or has a Session-Timeout that is no 4-octet number, is taken as
+// an Access-Reject. Other answers grant nothing.
+func granted(p Packet) (limit time.Duration, err error) {
 	if p.Code != CodeAccessAccept {
-		return nil
+		return 0, nil
 	}
 	for _, a := range p.Attrs {
-		if a.Type != AttrServiceType {
-			continue
-		}
-		// RFC 2865 §5.6: a NAS MUST treat an unsupported Service-Type as
-		// though an Access-Reject had been received.
-		if len(a.Value) != 4 {
-			return fmt.Errorf("radius: an Access-Accept with a Service-Type of %d bytes, taken as an Access-Reject", len(a.Value))
-		}
-		if st := binary.BigEndian.Uint32(a.Value); st != serviceFramed {
-			return fmt.Errorf("radius: an Access-Accept for Service-Type %d, not Framed (2), taken as an Access-Reject: the gateway gives no other service", st)
+		switch a.Type {
+		case AttrServiceType:
+			// RFC 2865 §5.6: a NAS MUST treat an unsupported Service-Type
+			// as though an Access-Reject had been received.
+			if len(a.Value) != 4 {
+				return 0, fmt.Errorf("radius: an Access-Accept with a Service-Type of %d bytes, taken as an Access-Reject", len(a.Value))
+			}
+			if st := binary.BigEndian.Uint32(a.Value); st != serviceFramed {
+				return 0, fmt.Errorf("radius: an Access-Accept for Service-Type %d, not Framed (2), taken as an Access-Reject: the gateway gives no other service", st)
+			}
+		case AttrSessionTimeout:
+			// A limit the gateway cannot read is not taken for none.
+			if len(a.Value) != 4 {
+				return 0, fmt.Errorf("radius: an Access-Accept with a Session-Timeout of %d bytes, taken as an Access-Reject", len(a.Value))
+			}
+			limit = time.Duration(binary.BigEndian.Uint32(a.Value)) * time.Second
 		}
 	}
-	return nil
+	return limit, nil
 }
 
 // dialFunc is Request.Dial's type.

@@ -135,6 +135,9 @@ type clientState struct {
 	// childBy, when set, is when the client's IKE SA goes unless it
 	// carries a child SA by then (clientChildWait).
 	childBy time.Time
+	// endBy, when set, is when the client's session is over: its RADIUS
+	// server's Session-Timeout after it authenticated.
+	endBy time.Time
 	// shown is what Manager.Clients lists of it while it has an
 	// address (Manager.mu): read without waiting for its loop, which
 	// may wait long for a RADIUS server.
@@ -817,7 +820,7 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if !ok {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
 	}
-	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), chain, "", ours)
+	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), chain, "", 0, ours)
 }
 
 // refuseClient answers a client's IKE_AUTH request with notification n
@@ -867,7 +870,7 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 // the client from others (clientIdent): its connections from before go.
 // chain is the client's certificate, then those it sent with it (none
 // for a client RADIUS authenticated).
-func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chain []*x509.Certificate, who string, auth []wire.Payload) []wire.Payload {
+func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chain []*x509.Certificate, who string, limit time.Duration, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
 	var cert *x509.Certificate
 	thumb := ""
@@ -927,6 +930,10 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	}
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
+	st.endBy = time.Time{}
+	if limit > 0 {
+		st.endBy = time.Now().Add(limit)
+	}
 	sa.c.m.mu.Lock()
 	st.cert = clientCert{thumb, chain, time.Now()}
 	sa.c.m.mu.Unlock()
@@ -946,6 +953,12 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 		resp = append(resp, &wire.Notify{NotifyType: wire.InternalAddressFailure})
 	default:
 		resp = append(resp, clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS))
+	}
+	if limit > 0 {
+		// RFC 4478 §3: the seconds left before the client must
+		// authenticate again, which a client that can does, in a new
+		// IKE SA, before the gateway ends this one.
+		resp = append(resp, &wire.Notify{NotifyType: wire.AuthLifetime, Data: binary.BigEndian.AppendUint32(nil, uint32(limit/time.Second))})
 	}
 	if notify(req, wire.MOBIKESupported) != nil {
 		// RFC 4555 §3.3: both sides announce MOBIKE in IKE_AUTH; a client
@@ -1218,6 +1231,10 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		return sa.refuseClient(wire.AuthenticationFailed, "computing AUTH with the EAP key: %v", err)
 	}
 	first, id, chain, who := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.chain, e.identity
+	var limit time.Duration
+	if e.rad != nil {
+		limit = e.rad.Limit()
+	}
 	var cert *x509.Certificate
 	if len(chain) > 0 {
 		cert = chain[0]
@@ -1229,7 +1246,7 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		ident = "unasserted:" + sa.c.name
 	}
 	sa.endEAP()
-	return sa.admitClient(first, id, ident, chain, who, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
+	return sa.admitClient(first, id, ident, chain, who, limit, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
 }
 
 // endEAP drops the EAP state of sa, and its key.

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/hmac"
 	"crypto/md5"
+	"encoding/binary"
 	"net"
 	"net/netip"
 	"slices"
@@ -25,7 +26,9 @@ type fakeRADIUS struct {
 	secret []byte
 	silent atomic.Bool
 	assert atomic.Bool
-	msk    []byte
+	// timeout, when not 0, is the Session-Timeout of its Accepts.
+	timeout atomic.Uint32
+	msk     []byte
 	// received counts the requests that came, answered or not.
 	received atomic.Int64
 }
@@ -74,6 +77,9 @@ func newFakeRADIUS(t *testing.T) *fakeRADIUS {
 					msAttr(17, mppe(recv, f.secret, req.Authenticator)), msAttr(16, mppe(send, f.secret, req.Authenticator)))
 				if user, ok := req.Find(radius.AttrUserName); ok && f.assert.Load() {
 					attrs = append(attrs, radius.Attr{Type: radius.AttrUserName, Value: user})
+				}
+				if s := f.timeout.Load(); s != 0 {
+					attrs = append(attrs, radius.Attr{Type: radius.AttrSessionTimeout, Value: binary.BigEndian.AppendUint32(nil, s)})
 				}
 			}
 			resp := radius.Packet{Code: code, ID: req.ID, Authenticator: req.Authenticator, Attrs: attrs}
@@ -335,5 +341,31 @@ func TestRadiusDownIsNoRefusal(t *testing.T) {
 	again := newP2SClient(t, g, clientAt(1))
 	if a := cpAddr(radiusConnect(t, again, f, idi, "alice", true)); !a.IsValid() {
 		t.Fatal("the client starting again got no address")
+	}
+}
+
+// TestRadiusSessionTimeoutEndsClient: a client a RADIUS server accepted
+// with a Session-Timeout is told in IKE_AUTH how long it has before it
+// must authenticate again (AUTH_LIFETIME, RFC 4478 §3); one that does not
+// has its IKE SA deleted, with a Delete, once that time is over, and its
+// address goes back to the pool.
+func TestRadiusSessionTimeoutEndsClient(t *testing.T) {
+	g, f := radiusGateway(t)
+	f.timeout.Store(1)
+	cl := newP2SClient(t, g, clientAt(1))
+	start := time.Now()
+	resp := radiusConnect(t, cl, f, IPIdentity(netip.MustParseAddr("192.168.1.10")), "alice", true)
+	if a := cpAddr(resp); a != poolAddr(1) {
+		t.Fatalf("alice got %v", a)
+	}
+	if n := notify(resp, wire.AuthLifetime); n == nil || len(n.Data) != 4 || binary.BigEndian.Uint32(n.Data) != 1 {
+		t.Errorf("IKE_AUTH's AUTH_LIFETIME: %+v, want 1 s", n)
+	}
+	waitFor(t, 10*time.Second, "the client to be gone", func() bool { return len(g.clientAddrs()) == 0 })
+	if took := time.Since(start); took < 900*time.Millisecond {
+		t.Errorf("the client went after %v, before its Session-Timeout of 1 s", took)
+	}
+	if !cl.deletedByGW() {
+		t.Error("the client's IKE SA was not deleted with a Delete")
 	}
 }

@@ -310,6 +310,7 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 		consider(sa.expireAt)
 		if st := sa.c.client; st != nil {
 			consider(st.childBy)
+			consider(st.endBy)
 		}
 		for _, ch := range sa.children {
 			consider(ch.rekeyAt)
@@ -387,6 +388,13 @@ func (sa *ikeSA) tick(now time.Time) {
 			sa.c.lastError = "no child SA for " + clientChildWait.String()
 			sa.log.Info("point-to-site client without a child SA; deleting its IKE SA", sa.logAttrs(), "wait", clientChildWait)
 			sa.shutdown(now, "no child SA")
+			return
+		}
+		if st := sa.c.client; st != nil && !st.endBy.IsZero() && !now.Before(st.endBy) {
+			st.endBy = time.Time{}
+			sa.c.lastError = "the session its RADIUS server allowed is over (Session-Timeout)"
+			sa.log.Info("point-to-site client disconnected: the session its RADIUS server allowed is over (Session-Timeout)", sa.logAttrs())
+			sa.shutdown(now, "session timeout")
 			return
 		}
 		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil && len(sa.queue) == 0 && !now.Before(sa.alive().Add(d)) {
