@@ -392,6 +392,15 @@ connections {
     # A liveness check after 30 s without a word from the gateway; behind
     # a NAT it also finds a new mapping, and MOBIKE moves the SAs there.
     dpd_delay = 30s
+{{- if .Radius}}
+    # The gateway's RADIUS server may limit a session (Session-Timeout),
+    # which the gateway tells the client in IKE_AUTH (AUTH_LIFETIME): the
+    # client authenticates again, in a new IKE SA, this long before the
+    # session ends. strongSwan's default, a tenth of rekey_time (24 min),
+    # had it authenticate again at once, over and over, with a limit under
+    # that.
+    over_time = 1m
+{{- end}}
     local {
 {{- if .Certificates}}
       auth = pubkey

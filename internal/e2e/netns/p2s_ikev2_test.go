@@ -347,65 +347,28 @@ func TestClientMovesWithMOBIKE(t *testing.T) {
 // API names her; a wrong password fails, as does a certificate's AUTH
 // where RADIUS alone authenticates.
 func TestPointToSiteIKEv2Radius(t *testing.T) {
-	require(t)
-	netnstest.RequireFreeRADIUS(t)
-	r := newRegion(t, regionOptions{pool: pool})
-	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
-	_, hostAddr := r.tunHost(vnet, "web")
-	radNS := netnstest.New(t, "rad")
-	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
-	fr := netnstest.StartFreeRADIUS(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"})
-	var g arm.VirtualNetworkGateway
-	r.get(gw, &g)
-	g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
-		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{"172.16.201.0/24"}}, VPNClientProtocols: []string{"IkeV2"},
-		VPNAuthenticationTypes: []string{"Radius"}, RadiusServerAddress: "100.64.200.2", RadiusServerSecret: "gw-shared-s3cret"}
-	r.put(gw, g, nil)
-	dir := t.TempDir()
-	pkg := filepath.Join(dir, "package")
-	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", pkg); err != nil {
-		t.Fatalf("vpn-client generate: %v\n%s", err, out)
-	}
-	// A certificate strongSwan is given but does not use: the package's
-	// swanctl.conf authenticates with EAP-MSCHAPv2, its user name and
-	// password filled in where it says.
-	_, certFile, keyFile := clientPKI(t, dir, "unused")
-	eap := func(password string) func(string) string {
-		return func(conf string) string {
-			return strings.NewReplacer(vpnclient.SwanctlUserPlaceholder, "alice", vpnclient.SwanctlPasswordPlaceholder, password).Replace(conf)
-		}
-	}
-
+	rr := newRadiusP2S(t, nil)
+	r := rr.r
 	laptop := newSite(t, r, 1, pool)
-	ch := roadWarrior(t, laptop.gw, "hub-gw", pkg, certFile, keyFile, eap("correct horse battery staple"))
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
-		out, err := ch.Initiate()
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("strongSwan with EAP-MSCHAPv2 did not connect: %v\n%s\nFreeRADIUS:\n%s", err, out, tail(fr.Output(), 60))
-		}
-	}
+	ch := rr.connect(laptop, rr.eap("correct horse battery staple"))
 	if !strings.Contains(ch.Log(), "EAP method EAP_MSCHAPV2 succeeded") {
 		t.Errorf("strongSwan did not authenticate with EAP-MSCHAPv2:\n%s", grepLines(ch.Log(), "EAP"))
 	}
-	ping(t, laptop.gw, hostAddr, 10*time.Second)
+	ping(t, laptop.gw, rr.host, 10*time.Second)
 	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil ||
 		!strings.Contains(out, `"vpnUserName": "alice"`) || !strings.Contains(out, "IKEv2_172.16.201.") {
 		t.Errorf("vpn-client show-health: %v\n%s", err, out)
 	}
 
 	mallory := newSite(t, r, 2, pool)
-	mch := roadWarrior(t, mallory.gw, "hub-gw", pkg, certFile, keyFile, eap("guess"))
+	mch := roadWarrior(t, mallory.gw, "hub-gw", rr.pkg, rr.certFile, rr.keyFile, rr.eap("guess"))
 	if out, err := mch.Initiate(); err == nil {
 		t.Errorf("strongSwan with a wrong password connected:\n%s", out)
 	}
 	// A certificate's AUTH where RADIUS alone authenticates.
-	_, cCert, cKey := clientPKI(t, dir, "carol")
+	_, cCert, cKey := clientPKI(t, rr.dir, "carol")
 	carol := newSite(t, r, 3, pool)
-	cch := roadWarrior(t, carol.gw, "hub-gw", pkg, cCert, cKey, func(conf string) string {
+	cch := roadWarrior(t, carol.gw, "hub-gw", rr.pkg, cCert, cKey, func(conf string) string {
 		return strings.Replace(conf, "auth = eap-mschapv2\n      eap_id = \""+vpnclient.SwanctlUserPlaceholder+"\"", "auth = pubkey\n      certs = hub-gw-client.pem", 1)
 	})
 	if out, err := cch.Initiate(); err == nil || !strings.Contains(out+cch.Log(), "AUTHENTICATION_FAILED") {
@@ -415,5 +378,97 @@ func TestPointToSiteIKEv2Radius(t *testing.T) {
 		if strings.Contains(r.proc.Output(), secret) {
 			t.Errorf("serve's log holds the secret %q", secret)
 		}
+	}
+}
+
+// radiusP2S is a region whose gateway hub-gw takes IKEv2 clients that
+// authenticate with RADIUS, FreeRADIUS knowing alice, and the gateway's
+// VPN client package.
+type radiusP2S struct {
+	r    *region
+	host netip.Addr // a host in the VNet
+	fr   *netnstest.Process
+	// dir is the test's directory, pkg the package in it, certFile and
+	// keyFile a client certificate strongSwan is given but does not use
+	// (the package's swanctl.conf authenticates with EAP-MSCHAPv2).
+	dir, pkg, certFile, keyFile string
+}
+
+// newRadiusP2S starts a radiusP2S whose FreeRADIUS replies to alice's
+// acceptance with the items replies names too ("Session-Timeout = 12").
+func newRadiusP2S(t *testing.T, replies []string) *radiusP2S {
+	t.Helper()
+	require(t)
+	netnstest.RequireFreeRADIUS(t)
+	rr := &radiusP2S{r: newRegion(t, regionOptions{pool: pool}), dir: t.TempDir()}
+	r := rr.r
+	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, _ := r.gateway(vnet, "hub-gw", arm.RouteBased)
+	_, rr.host = r.tunHost(vnet, "web")
+	radNS := netnstest.New(t, "rad")
+	netnstest.Link(t, r.ns, "100.64.200.1/30", radNS, "100.64.200.2/30")
+	rr.fr = netnstest.StartFreeRADIUSReplying(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"}, map[string][]string{"alice": replies})
+	var g arm.VirtualNetworkGateway
+	r.get(gw, &g)
+	g.Properties.VPNClientConfiguration = &arm.VPNClientConfiguration{
+		VPNClientAddressPool: &arm.AddressSpace{AddressPrefixes: []string{"172.16.201.0/24"}}, VPNClientProtocols: []string{"IkeV2"},
+		VPNAuthenticationTypes: []string{"Radius"}, RadiusServerAddress: "100.64.200.2", RadiusServerSecret: "gw-shared-s3cret"}
+	r.put(gw, g, nil)
+	rr.pkg = filepath.Join(rr.dir, "package")
+	if out, err := r.cli("vnet-gateway", "vpn-client", "generate", "-g", "p2s", "-n", "hub-gw", "--output-dir", rr.pkg); err != nil {
+		t.Fatalf("vpn-client generate: %v\n%s", err, out)
+	}
+	_, rr.certFile, rr.keyFile = clientPKI(t, rr.dir, "unused")
+	return rr
+}
+
+// eap fills the package's swanctl.conf in with alice and password.
+func (rr *radiusP2S) eap(password string) func(string) string {
+	return func(conf string) string {
+		return strings.NewReplacer(vpnclient.SwanctlUserPlaceholder, "alice", vpnclient.SwanctlPasswordPlaceholder, password).Replace(conf)
+	}
+}
+
+// connect starts strongSwan at the site's gateway with the package's
+// configuration, tweaked, and connects it with EAP-MSCHAPv2.
+func (rr *radiusP2S) connect(at *site, tweak ...func(string) string) *netnstest.Charon {
+	t := rr.r.t
+	t.Helper()
+	ch := roadWarrior(t, at.gw, "hub-gw", rr.pkg, rr.certFile, rr.keyFile, tweak...)
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
+		out, err := ch.Initiate()
+		if err == nil {
+			return ch
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan with EAP-MSCHAPv2 did not connect: %v\n%s\nFreeRADIUS:\n%s", err, out, tail(rr.fr.Output(), 60))
+		}
+	}
+}
+
+// TestPointToSiteIKEv2RadiusSessionTimeout: a RADIUS server that limits
+// alice's session (Session-Timeout, 12 s) has the gateway tell strongSwan
+// so in IKE_AUTH (AUTH_LIFETIME, RFC 4478); strongSwan, as the package
+// configures it (over_time, here 5 s, not the minute the package says),
+// authenticates again before the limit, with EAP and FreeRADIUS again,
+// and goes on reaching the VNet after it.
+func TestPointToSiteIKEv2RadiusSessionTimeout(t *testing.T) {
+	rr := newRadiusP2S(t, []string{"Session-Timeout = 12"})
+	laptop := newSite(t, rr.r, 1, pool)
+	start := time.Now()
+	ch := rr.connect(laptop, rr.eap("correct horse battery staple"), func(conf string) string {
+		if !strings.Contains(conf, "over_time = 1m") {
+			t.Fatalf("the package's swanctl.conf sets no over_time:\n%s", conf)
+		}
+		return strings.Replace(conf, "over_time = 1m", "over_time = 5s", 1)
+	})
+	ping(t, laptop.gw, rr.host, 10*time.Second)
+	if !strings.Contains(ch.Log(), "received AUTH_LIFETIME of 12s") {
+		t.Errorf("strongSwan was not told the session's limit:\n%s", grepLines(ch.Log(), "AUTH_LIFETIME"))
+	}
+	time.Sleep(time.Until(start.Add(15 * time.Second)))
+	ping(t, laptop.gw, rr.host, 10*time.Second)
+	if n := strings.Count(ch.Log(), "EAP method EAP_MSCHAPV2 succeeded"); n < 2 {
+		t.Errorf("strongSwan authenticated %d times in 15 s, want again before the limit:\n%s", n, grepLines(ch.Log(), "IKE_SA"))
 	}
 }
