@@ -46,10 +46,12 @@ func FuzzCheck(f *testing.F) {
 
 // FuzzEAPOutcome: a server's answer of any attributes (after its
 // authenticators checked out) is read without a panic; an MSK comes only
-// from an Access-Accept with both MPPE keys.
+// from an Access-Accept with both MPPE keys, and a session's limit
+// (Session-Timeout) from an Access-Accept alone.
 func FuzzEAPOutcome(f *testing.F) {
 	f.Add(byte(CodeAccessChallenge), []byte{AttrEAPMessage, 6, 1, 2, 0, 4}, []byte{AttrState, 4, 9, 9})
 	f.Add(byte(CodeAccessAccept), []byte{AttrVendorSpecific, 24, 0, 0, 1, 55, msMPPERecvKey, 18, 0x80, 1}, []byte{})
+	f.Add(byte(CodeAccessAccept), []byte{AttrSessionTimeout, 6, 0, 0, 0, 12}, []byte{AttrServiceType, 6, 0, 0, 0, 2})
 	f.Fuzz(func(t *testing.T, code byte, a, b []byte) {
 		p := Packet{Code: code}
 		for _, raw := range [][]byte{a, b} {
@@ -58,8 +60,8 @@ func FuzzEAPOutcome(f *testing.F) {
 			}
 		}
 		o, err := (&EAP{}).outcome(p, []byte("secret"))
-		if err == nil && o.MSK != nil && code != CodeAccessAccept {
-			t.Fatalf("an MSK from code %d", code)
+		if err == nil && (o.MSK != nil || o.Limit != 0) && code != CodeAccessAccept {
+			t.Fatalf("an MSK or a session's limit from code %d", code)
 		}
 	})
 }
