@@ -65,11 +65,15 @@ type Region struct {
 	changed chan struct{}
 
 	remotes Remotes
-	// remoteMu guards remoteCache, remoteGen, remoteWhy, remoteMisfit and remoteRetry. It is taken
+	// remoteMu guards remoteCache, remoteGen, remoteUnused, remoteWhy, remoteMisfit and remoteRetry. It is taken
 	// without, or inside, mu, never the other way round.
 	remoteMu    sync.Mutex
 	remoteCache map[string]*RemoteGateway // by lower-cased gateway id
 	remoteGen   uint64                    // counts changes of remoteCache
+	// remoteUnused are the gateways of remoteCache, by lower-cased id,
+	// that no connection named at the last look (remoteInUse): those
+	// still not named at the next go.
+	remoteUnused map[string]bool
 	// remoteWhy says, by lower-cased gateway id, why the last lookup of a
 	// remote gateway found nothing, for the status of its connections.
 	remoteWhy map[string]string
@@ -98,7 +102,7 @@ func Open(ctx context.Context, cfg Config) (*Region, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	r := &Region{store: cfg.Store, pool: cfg.PublicIPPool, log: cfg.Logger, maxOps: cfg.MaxTxnOps, maxBytes: cfg.MaxTxnBytes, advanced: make(chan struct{}), changed: make(chan struct{}), done: make(chan struct{}),
-		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteWhy: map[string]string{}, remoteMisfit: map[string]string{}, remoteRetry: map[string]remoteRetry{}}
+		remotes: cfg.Remotes, remoteCache: map[string]*RemoteGateway{}, remoteUnused: map[string]bool{}, remoteWhy: map[string]string{}, remoteMisfit: map[string]string{}, remoteRetry: map[string]remoteRetry{}}
 	if err := checkFormat(ctx, r.store); err != nil {
 		return nil, err
 	}

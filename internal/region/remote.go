@@ -595,7 +595,10 @@ func (r *Region) refreshRemotes(ctx context.Context) {
 
 // remoteInUse returns the remote gateways that connections name, once
 // each, and forgets what is kept of the others (why they are not known,
-// when they are asked again).
+// when they are asked again), and what is known of them once they were
+// named by none at its last call too: a connection being written names
+// the gateway its write looked up (resolveRemote) once committed, which
+// a call that looked before may not see.
 func (r *Region) remoteInUse() []string {
 	var ids []string
 	inUse := map[string]bool{} // by lower-cased id
@@ -614,6 +617,18 @@ func (r *Region) remoteInUse() []string {
 	maps.DeleteFunc(r.remoteWhy, func(k, _ string) bool { return !inUse[k] })
 	maps.DeleteFunc(r.remoteMisfit, func(k, _ string) bool { return !inUse[k] })
 	maps.DeleteFunc(r.remoteRetry, func(k string, _ remoteRetry) bool { return !inUse[k] })
+	unused := map[string]bool{}
+	for k := range r.remoteCache {
+		switch {
+		case inUse[k]:
+		case r.remoteUnused[k]:
+			delete(r.remoteCache, k)
+			r.remoteGen++
+		default:
+			unused[k] = true
+		}
+	}
+	r.remoteUnused = unused
 	return ids
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/netip"
 	"slices"
 	"strings"
@@ -561,5 +562,29 @@ func TestStartLooksRemotesUpAtOnce(t *testing.T) {
 			t.Fatalf("%v after the start, remote gateway %s is not known: its connection has no tunnel", d, remotes[0])
 		}
 		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// TestUnusedRemoteForgotten: what is known of a remote gateway goes once
+// no connection names it (here after its connection is deleted), within
+// a few refreshes, not kept for as long as the region runs; a gateway a
+// connection still names stays known.
+func TestUnusedRemoteForgotten(t *testing.T) {
+	t.Parallel()
+	reg, remotes := remoteRegion(t, &downPeer{}, 2, nil)
+	known := func(id string) bool { return reg.remoteView()[strings.ToLower(id)] != nil }
+	if !known(remotes[0]) || !known(remotes[1]) {
+		t.Fatalf("the remote gateways the connections name are not known: %v", slices.Collect(maps.Keys(reg.remoteView())))
+	}
+	if _, err := reg.Delete(context.Background(), arm.NetworkID("dddddddd-0000-0000-0000-00000000fed2", "rg", "connections", "c1")); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(4*RemoteRefresh + time.Minute); known(remotes[1]); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s is still known after its one connection was deleted", remotes[1])
+		}
+	}
+	if !known(remotes[0]) {
+		t.Errorf("%s, which a connection still names, was forgotten", remotes[0])
 	}
 }
