@@ -398,6 +398,15 @@ func (t *Transport) demux(ep *endpoint, local netip.AddrPort, msgs []Message, es
 			continue
 		}
 		if !ep.natt {
+			if len(b) == 1 && b[0] == espwire.Keepalive {
+				// RFC 3948 §2.3's NAT-keepalive belongs on the NAT-T
+				// port; one a peer sends here is taken as one too, not
+				// as an IKE message, which no single octet is (RFC 7296
+				// §3.1).
+				t.keepalivesIn.Add(1)
+				t.deliverIKE(local, m.Addr, b)
+				continue
+			}
 			// A peer sent NAT-T's framing here (strongSwan does from its
 			// port 4500 when the gateway's IKE port is not 500). An IKE
 			// message may start with four zero bytes too: its initiator's

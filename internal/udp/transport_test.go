@@ -2,6 +2,7 @@ package udp
 
 import (
 	"bytes"
+	"net"
 	"net/netip"
 	"runtime"
 	"sync"
@@ -254,6 +255,35 @@ func TestKeepalivesRFC3948Section2_3(t *testing.T) {
 	}
 	if s := tr.Stats(); s.KeepalivesSent < 2 {
 		t.Fatalf("KeepalivesSent = %d", s.KeepalivesSent)
+	}
+}
+
+// TestKeepaliveOnIKEPort: a NAT-keepalive that comes to the IKE port
+// (not the NAT-T port, where RFC 3948 §2.3 has it) is counted as a
+// keepalive, not as an IKE message, and handed on as the NAT-T port's
+// are.
+func TestKeepaliveOnIKEPort(t *testing.T) {
+	r := newRecorder()
+	tr := New(Config{IKE: r.IKE})
+	defer tr.Close()
+	local, err := tr.ListenIKE(lo0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := net.DialUDP("udp", nil, net.UDPAddrFromAddrPort(local))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte{espwire.Keepalive}); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(t, 1)
+	if got, _ := r.got(); !bytes.Equal(got[0], []byte{espwire.Keepalive}) {
+		t.Errorf("handed on %x, want ff", got[0])
+	}
+	if s := tr.Stats(); s.Keepalives != 1 || s.IKE != 0 {
+		t.Errorf("counted as %d keepalives and %d IKE messages, want 1 keepalive", s.Keepalives, s.IKE)
 	}
 }
 
