@@ -468,6 +468,9 @@ func (s *Server) Shutdown() {
 	for _, c := range s.clients {
 		s.wg.Go(c.shutdown)
 	}
+	for _, t := range s.ends {
+		t.Stop()
+	}
 	for c := range s.conns {
 		c.Close()
 	}
@@ -1097,7 +1100,7 @@ func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
 // again (an OpenVPN client is not halted), authenticating anew.
 func (s *Server) endSession(a netip.Addr, c client) {
 	s.mu.Lock()
-	p, ours := s.peers[a], s.clients[a] == c
+	p, ours := s.peers[a], s.clients[a] == c && !s.closed
 	s.mu.Unlock()
 	if !ours {
 		return
