@@ -146,7 +146,7 @@ type link struct {
 	thumb       string              // the client certificate's thumbprint, when the server checked it (eapSrv)
 	chain       []*x509.Certificate // the certificates the client presented then, leaf first
 	user        string              // the user a RADIUS server vouched for (peer.user)
-	limit       time.Duration       // how long its RADIUS server lets the session last (peer.limit)
+	limits      radius.Limits       // how long its RADIUS server lets the session last and be idle (peer.limits)
 	// The server authenticates with MS-CHAPv2 checked by RADIUS
 	// (useMSCHAP) instead of EAP-TLS: chapID and challenge are those of
 	// the challenge it sent (chapSent).

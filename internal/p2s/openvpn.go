@@ -712,7 +712,7 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (peer, e
 	if !a.Accept {
 		return peer{}, fmt.Errorf("the RADIUS server rejected user %q (%s)", km.Username, a.Message)
 	}
-	return peer{name: km.Username, user: km.Username, limit: a.Limit}, nil
+	return peer{name: km.Username, user: km.Username, limits: a.Limits}, nil
 }
 
 // Refusals the client is told with their reason, which its user can do

@@ -185,9 +185,9 @@ type Server struct {
 	since map[netip.Addr]time.Time
 	// peers are who the clients are, by address.
 	peers map[netip.Addr]peer
-	// ends end the sessions of the clients whose RADIUS server limited
-	// them (peer.limit), by address.
-	ends   map[netip.Addr]*time.Timer
+	// limits end the sessions of the clients whose RADIUS server limited
+	// them (peer.limits), by address.
+	limits map[netip.Addr]*sessionTimers
 	closed bool
 	// conns are the connections being served that have not
 	// authenticated: Close closes them. The clients' it shuts down,
@@ -320,7 +320,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		peers: map[netip.Addr]peer{}, ends: map[netip.Addr]*time.Timer{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}, done: make(chan struct{})}
+		peers: map[netip.Addr]peer{}, limits: map[netip.Addr]*sessionTimers{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}, done: make(chan struct{})}
 	if s.seats = cfg.Seats; s.seats == nil {
 		s.seats = new(seat.Count)
 	}
@@ -468,8 +468,8 @@ func (s *Server) Shutdown() {
 	for _, c := range s.clients {
 		s.wg.Go(c.shutdown)
 	}
-	for _, t := range s.ends {
-		t.Stop()
+	for _, t := range s.limits {
+		t.stop()
 	}
 	for c := range s.conns {
 		c.Close()
@@ -730,9 +730,9 @@ func (s *Server) forgetLocked(addr netip.Addr) {
 	delete(s.ident, addr)
 	delete(s.since, addr)
 	delete(s.peers, addr)
-	if t := s.ends[addr]; t != nil {
-		t.Stop()
-		delete(s.ends, addr)
+	if t := s.limits[addr]; t != nil {
+		t.stop()
+		delete(s.limits, addr)
 	}
 	s.routeLocked()
 }
@@ -840,7 +840,7 @@ func (s *Server) serveCall(c net.Conn, r *bufio.Reader, certDER []byte, admitted
 	}
 	defer l.release()
 	l.admit = func() error {
-		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user, chain: l.chain, limit: l.limit})
+		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user, chain: l.chain, limits: l.limits})
 		switch {
 		case errors.Is(err, errRevokedMeanwhile):
 			return err
@@ -995,9 +995,9 @@ type peer struct {
 	// named in its Access-Accept, not an EAP identity the client chose.
 	thumb, user string
 	chain       []*x509.Certificate
-	// limit is how long its session may last: its RADIUS server's
-	// Session-Timeout; 0: no limit.
-	limit time.Duration
+	// limits are how long its session may last and be idle: its RADIUS
+	// server's Session-Timeout and Idle-Timeout.
+	limits radius.Limits
 }
 
 // same reports whether p and o are known to be the same client: the same
@@ -1082,30 +1082,70 @@ func (s *Server) freeLocked() (netip.Addr, bool) {
 }
 
 // takeLocked gives address a to client c, who is p, until its session
-// ends (p.limit, endSession).
+// ends (p.limits: endSession, watchIdle).
 func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
 	s.clients[a], s.since[a], s.peers[a] = c, time.Now(), p
 	if p.name != "" {
 		s.ident[a] = p.name
 	}
-	if p.limit > 0 {
-		s.ends[a] = time.AfterFunc(p.limit, func() { s.endSession(a, c) })
+	if l := p.limits; l != (radius.Limits{}) {
+		t := &sessionTimers{}
+		if l.Session > 0 {
+			t.end = time.AfterFunc(l.Session, func() {
+				s.endSession(a, c, "the session its RADIUS server allowed is over (Session-Timeout)")
+			})
+		}
+		if l.Idle > 0 {
+			t.idle = time.AfterFunc(l.Idle, func() { s.watchIdle(a, c, 0) })
+		}
+		s.limits[a] = t
 	}
 	s.routeLocked()
 }
 
-// endSession ends client c at address a, whose session has lasted as
-// long as its RADIUS server's Session-Timeout let it (RFC 2865 §5.27):
-// as the gateway's own shutdown of a client does, so that it may connect
-// again (an OpenVPN client is not halted), authenticating anew.
-func (s *Server) endSession(a netip.Addr, c client) {
+// sessionTimers end a client's session: at its end, and when it is idle.
+type sessionTimers struct{ end, idle *time.Timer }
+
+func (t *sessionTimers) stop() {
+	for _, tm := range []*time.Timer{t.end, t.idle} {
+		if tm != nil {
+			tm.Stop()
+		}
+	}
+}
+
+// watchIdle ends client c at address a when it has sent no packet since
+// the last look, which saw seen of them: it has been idle for as long as
+// its RADIUS server's Idle-Timeout lets it (RFC 2865 §5.28), or up to
+// twice that; else it looks again that much later.
+func (s *Server) watchIdle(a netip.Addr, c client, seen uint64) {
+	s.mu.Lock()
+	t := s.limits[a]
+	if s.closed || s.clients[a] != c || t == nil {
+		s.mu.Unlock()
+		return
+	}
+	if _, _, in, _ := c.traffic(); in != seen {
+		t.idle = time.AfterFunc(s.peers[a].limits.Idle, func() { s.watchIdle(a, c, in) })
+		s.mu.Unlock()
+		return
+	}
+	s.mu.Unlock()
+	s.endSession(a, c, "it was idle for as long as its RADIUS server allows (Idle-Timeout)")
+}
+
+// endSession ends client c at address a, whose session is over by its
+// RADIUS server's limits (why), as the gateway's own shutdown of a client
+// does, so that it may connect again (an OpenVPN client is not halted),
+// authenticating anew.
+func (s *Server) endSession(a netip.Addr, c client, why string) {
 	s.mu.Lock()
 	p, ours := s.peers[a], s.clients[a] == c && !s.closed
 	s.mu.Unlock()
 	if !ours {
 		return
 	}
-	s.log.Info("point-to-site client disconnected: the session its RADIUS server allowed is over (Session-Timeout)", "addr", a, "protocol", c.protocol(), "identity", p.name, "limit", p.limit)
+	s.log.Info("point-to-site client disconnected: "+why, "addr", a, "protocol", c.protocol(), "identity", p.name, "limits", p.limits)
 	c.shutdown()
 }
 
@@ -1250,7 +1290,7 @@ func (l *link) serverEAP(m ppp.EAP) error {
 	}
 	switch {
 	case l.eapRelay != nil:
-		l.identity, l.limit = l.eapRelay.Identity(), l.eapRelay.Limit()
+		l.identity, l.limits = l.eapRelay.Identity(), l.eapRelay.Limits()
 		if l.eapRelay.Asserted() {
 			l.user = l.identity
 		}

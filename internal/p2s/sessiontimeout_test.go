@@ -63,3 +63,62 @@ func TestRadiusSessionTimeout(t *testing.T) {
 		ended(t, r, start, cl.done)
 	})
 }
+
+// TestRadiusIdleTimeout: a client whose RADIUS server (FreeRADIUS)
+// accepts it with an Idle-Timeout of 2 s stays connected while it sends
+// (an SSTP client pinging the VNet for 5 s), and is disconnected once it
+// has sent nothing for that long, at most twice that (RFC 2865 §5.28);
+// so is an OpenVPN client that sends nothing.
+func TestRadiusIdleTimeout(t *testing.T) {
+	const idle = 2 * time.Second
+	cfg := radiusFixtureReplying(t, []string{"Idle-Timeout = 2"})
+	cfg.RadiusOnly = true
+	gone := func(t *testing.T, r *region, since time.Time, done <-chan struct{}) {
+		t.Helper()
+		select {
+		case <-done:
+			if took := time.Since(since); took < idle/2 {
+				t.Errorf("the client was disconnected %v after it last sent, within its Idle-Timeout of %v", took, idle)
+			}
+		case <-time.After(2*idle + 10*time.Second):
+			t.Fatalf("the client is still connected %v after it last sent, its Idle-Timeout %v", 2*idle+10*time.Second, idle)
+		}
+		for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) > 0; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("the gateway still lists %+v", r.srv.Clients())
+			}
+		}
+	}
+	t.Run("SSTP", func(t *testing.T) {
+		r := newRegion(t, cfg)
+		c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan struct{})
+		go func() { <-c.Done(); close(done) }()
+		var last time.Time
+		for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(500 * time.Millisecond) {
+			ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+			_, err := h.Ping(ctx, r.web)
+			cancel()
+			if err != nil {
+				t.Fatalf("a client that sends was disconnected, its Idle-Timeout %v: %v", idle, err)
+			}
+			last = time.Now()
+		}
+		gone(t, r, last, done)
+	})
+	t.Run("OpenVPN", func(t *testing.T) {
+		cfg := cfg
+		cfg.OpenVPN = true
+		r := newRegion(t, cfg)
+		cl := dialTestOVPN(t, r.srv.Addr())
+		tc, err := cl.session(0, nil, "alice", "correct horse battery staple")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPush(t, tc, idle/2, "once connected")
+		gone(t, r, time.Now(), cl.done)
+	})
+}

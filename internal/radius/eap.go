@@ -47,9 +47,8 @@ type Outcome struct {
 	EAP  []byte // the EAP message (a request, Success or Failure); may be empty on a Reject
 	MSK  []byte
 	User string // an Access-Accept's User-Name: whom the server accepted
-	// Limit is how long an Access-Accept's session may last
-	// (Session-Timeout; 0: no limit).
-	Limit time.Duration
+	// Limits are an Access-Accept's for the session.
+	Limits
 }
 
 // Exchange relays the client's EAP response (eap, a whole EAP packet) and
@@ -109,7 +108,7 @@ func (e *EAP) outcome(resp Packet, secret []byte) (Outcome, error) {
 		}
 	case CodeAccessAccept:
 		var err error
-		if o.Limit, err = granted(resp); err != nil {
+		if o.Limits, err = granted(resp); err != nil {
 			return o, err
 		}
 		recv, send, err := mppeKeys(resp, secret)
@@ -186,9 +185,9 @@ type EAPAuthenticator struct {
 	identity string
 	asserted bool // identity is the Access-Accept's User-Name
 	// msk is the MSK of the server's Access-Accept, once it came: the
-	// conversation is over; limit its Session-Timeout.
-	msk   []byte
-	limit time.Duration
+	// conversation is over; limits its limits of the session.
+	msk    []byte
+	limits Limits
 }
 
 // NewEAPAuthenticator returns an authenticator for the client r names
@@ -217,9 +216,9 @@ func (a *EAPAuthenticator) Resume(identity ppp.EAP) (next ppp.EAP, msk []byte, o
 // method), else its EAP identity, which the client chose.
 func (a *EAPAuthenticator) Identity() string { return a.identity }
 
-// Limit is how long the server's Access-Accept lets the session last
-// (Session-Timeout): 0 for no limit, or before it came.
-func (a *EAPAuthenticator) Limit() time.Duration { return a.limit }
+// Limits are the server's Access-Accept's for the session: none before
+// it came.
+func (a *EAPAuthenticator) Limits() Limits { return a.limits }
 
 // Asserted reports whether the server named the client (User-Name in its
 // Access-Accept): only then does the identity tell one user from
@@ -273,7 +272,7 @@ func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool,
 		if o.User != "" {
 			a.identity, a.asserted = o.User, true
 		}
-		a.msk, a.limit = o.MSK, o.Limit
+		a.msk, a.limits = o.MSK, o.Limits
 		return ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}, o.MSK, true, nil
 	}
 	return failure, nil, true, fmt.Errorf("the RADIUS server rejected %q", a.identity)

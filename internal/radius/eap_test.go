@@ -97,23 +97,27 @@ func TestAcceptForAnotherServiceRefused(t *testing.T) {
 	}
 }
 
-// TestSessionTimeoutRead: an Access-Accept's Session-Timeout (RFC 2865
-// §5.27) is how long the session may last, for a password, an MS-CHAP-V2
-// response and EAP alike; none, or 0, is no limit; one that is no 4-octet
-// number is taken as an Access-Reject that says why.
-func TestSessionTimeoutRead(t *testing.T) {
+// TestSessionLimitsRead: an Access-Accept's Session-Timeout and
+// Idle-Timeout (RFC 2865 §5.27, §5.28) are how long the session may last
+// and be idle, for a password, an MS-CHAP-V2 response and EAP alike;
+// none, or 0, is no limit; one that is no 4-octet number is taken as an
+// Access-Reject that says why.
+func TestSessionLimitsRead(t *testing.T) {
 	shortTries(t, 1, 2*time.Second, 2*time.Second)
 	secret := []byte("s3cret")
 	for _, tc := range []struct {
 		name    string
-		timeout []byte // the Access-Accept's Session-Timeout; nil: none
-		want    time.Duration
+		typ     byte
+		timeout []byte // the Access-Accept's limit of type typ; nil: none
+		want    Limits
 		accept  bool
 	}{
-		{"none", nil, 0, true},
-		{"an hour", []byte{0, 0, 0x0e, 0x10}, time.Hour, true},
-		{"zero", []byte{0, 0, 0, 0}, 0, true},
-		{"three octets", []byte{0, 0x0e, 0x10}, 0, false},
+		{"none", AttrSessionTimeout, nil, Limits{}, true},
+		{"an hour", AttrSessionTimeout, []byte{0, 0, 0x0e, 0x10}, Limits{Session: time.Hour}, true},
+		{"zero", AttrSessionTimeout, []byte{0, 0, 0, 0}, Limits{}, true},
+		{"three octets", AttrSessionTimeout, []byte{0, 0x0e, 0x10}, Limits{}, false},
+		{"idle ten minutes", AttrIdleTimeout, []byte{0, 0, 0x02, 0x58}, Limits{Idle: 10 * time.Minute}, true},
+		{"idle of five octets", AttrIdleTimeout, []byte{0, 0, 0, 0x02, 0x58}, Limits{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			addr := serve(t, "127.0.0.1", func(req Packet) []byte {
@@ -122,27 +126,27 @@ func TestSessionTimeoutRead(t *testing.T) {
 					attrs = append(attrs[1:], Attr{AttrEAPMessage, ppp.EAP{Code: ppp.EAPSuccess, ID: eap[1]}.Append(nil)})
 				}
 				if tc.timeout != nil {
-					attrs = append(attrs, Attr{AttrSessionTimeout, tc.timeout})
+					attrs = append(attrs, Attr{tc.typ, tc.timeout})
 				}
 				return answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, attrs)
 			})
 			servers := []Server{{Addr: addr, Secret: secret}}
-			check := func(what string, accepted bool, limit time.Duration, err error) {
+			check := func(what string, accepted bool, limits Limits, err error) {
 				t.Helper()
 				switch {
-				case tc.accept && (!accepted || err != nil || limit != tc.want):
-					t.Errorf("%s: accepted %v, limit %v, %v; want accepted, limit %v", what, accepted, limit, err, tc.want)
-				case !tc.accept && (accepted || err == nil || !strings.Contains(err.Error(), "Session-Timeout")):
-					t.Errorf("%s: accepted %v, %v; want refused for its Session-Timeout", what, accepted, err)
+				case tc.accept && (!accepted || err != nil || limits != tc.want):
+					t.Errorf("%s: accepted %v, limits %+v, %v; want accepted, limits %+v", what, accepted, limits, err, tc.want)
+				case !tc.accept && (accepted || err == nil || !strings.Contains(err.Error(), "-Timeout of")):
+					t.Errorf("%s: accepted %v, %v; want refused for its limit", what, accepted, err)
 				}
 			}
 			a, err := Authenticate(context.Background(), servers, Request{User: "alice", Password: "pw"})
-			check("PAP", a.Accept, a.Limit, err)
+			check("PAP", a.Accept, a.Limits, err)
 			m, err := AuthenticateMSCHAPv2(context.Background(), servers, Request{User: "alice"}, MSCHAPv2{Ident: 7})
-			check("MS-CHAP-V2", m.Accept, m.Limit, err)
+			check("MS-CHAP-V2", m.Accept, m.Limits, err)
 			auth := NewEAPAuthenticator(context.Background(), servers, Request{})
 			next, msk, _, err := auth.Handle(ppp.EAP{Code: ppp.EAPResponse, ID: auth.Start().ID, Type: ppp.TypeIdentity, Data: []byte("alice")})
-			check("EAP", next.Code == ppp.EAPSuccess && msk != nil, auth.Limit(), err)
+			check("EAP", next.Code == ppp.EAPSuccess && msk != nil, auth.Limits(), err)
 		})
 	}
 }

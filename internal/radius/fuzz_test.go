@@ -60,7 +60,7 @@ func FuzzEAPOutcome(f *testing.F) {
 			}
 		}
 		o, err := (&EAP{}).outcome(p, []byte("secret"))
-		if err == nil && (o.MSK != nil || o.Limit != 0) && code != CodeAccessAccept {
+		if err == nil && (o.MSK != nil || o.Limits != Limits{}) && code != CodeAccessAccept {
 			t.Fatalf("an MSK or a session's limit from code %d", code)
 		}
 	})

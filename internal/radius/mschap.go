@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 )
 
 // Microsoft's attributes of MS-CHAP-V2 (RFC 2548 §2.1.3, §2.3.2, §2.3.3,
@@ -40,9 +39,8 @@ type MSCHAPv2Answer struct {
 	Recv, Send []byte
 	// User is the User-Name of an Access-Accept, if it has one.
 	User string
-	// Limit is how long the session may last (Session-Timeout; 0: no
-	// limit).
-	Limit time.Duration
+	// Limits are the session's.
+	Limits
 }
 
 // AuthenticateMSCHAPv2 asks the servers in order, each a few times,
@@ -103,7 +101,7 @@ func mschapAnswer(p Packet, secret []byte) (MSCHAPv2Answer, error) {
 		return a, nil
 	}
 	var err error
-	if a.Limit, err = granted(p); err != nil {
+	if a.Limits, err = granted(p); err != nil {
 		return a, err
 	}
 	if !strings.HasPrefix(a.Success, "S=") {

@@ -51,6 +51,7 @@ const (
 	AttrFramedMTU            = 12
 	AttrReplyMessage         = 18
 	AttrSessionTimeout       = 27
+	AttrIdleTimeout          = 28
 	AttrCallingStationID     = 31
 	AttrNASIdentifier        = 32
 	AttrNASPortType          = 61
@@ -222,12 +223,18 @@ type Request struct {
 	Failover *Failover
 }
 
-// Answer is a server's: accepted or not, its Reply-Message, and how long
-// the session may last (Session-Timeout; 0: no limit).
+// Answer is a server's: accepted or not, its Reply-Message, and the
+// session's limits.
 type Answer struct {
 	Accept  bool
 	Message string
-	Limit   time.Duration
+	Limits
+}
+
+// Limits are how long an Access-Accept lets a session last (Session-Timeout,
+// RFC 2865 §5.27) and be idle (Idle-Timeout, §5.28); 0: no limit.
+type Limits struct {
+	Session, Idle time.Duration
 }
 
 // Timing of the tries at a server: sent again every Timeout, Tries times
@@ -264,12 +271,12 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 	if err != nil {
 		return Answer{}, err
 	}
-	limit, err := granted(resp)
+	limits, err := granted(resp)
 	if err != nil {
 		return Answer{}, err
 	}
 	msg, _ := resp.Find(AttrReplyMessage)
-	return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg), Limit: limit}, nil
+	return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg), Limits: limits}, nil
 }
 
 // serviceFramed is the Service-Type every request asks for: Framed (RFC
@@ -277,15 +284,15 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 const serviceFramed = 2
 
 // granted reads what an Access-Accept grants: the Framed service asked
-// for, for limit at most (its Session-Timeout, RFC 2865 §5.27; 0 when it
-// has none, or 0, which some servers send for none). err says why one
-// that grants another service (a Service-Type of an administrator's
-// login, a prompt at the NAS, a callback), which the gateway does not
-// give, or has a Session-Timeout that is no 4-octet number, is taken as
-// an Access-Reject. Other answers grant nothing.
-func granted(p Packet) (limit time.Duration, err error) {
+// for, within its limits (Session-Timeout and Idle-Timeout, RFC 2865
+// §5.27, §5.28; 0 when it has none, or 0, which some servers send for
+// none). err says why one that grants another service (a Service-Type of
+// an administrator's login, a prompt at the NAS, a callback), which the
+// gateway does not give, or has a limit that is no 4-octet number, is
+// taken as an Access-Reject. Other answers grant nothing.
+func granted(p Packet) (limits Limits, err error) {
 	if p.Code != CodeAccessAccept {
-		return 0, nil
+		return Limits{}, nil
 	}
 	for _, a := range p.Attrs {
 		switch a.Type {
@@ -293,20 +300,24 @@ func granted(p Packet) (limit time.Duration, err error) {
 			// RFC 2865 §5.6: a NAS MUST treat an unsupported Service-Type
 			// as though an Access-Reject had been received.
 			if len(a.Value) != 4 {
-				return 0, fmt.Errorf("radius: an Access-Accept with a Service-Type of %d bytes, taken as an Access-Reject", len(a.Value))
+				return Limits{}, fmt.Errorf("radius: an Access-Accept with a Service-Type of %d bytes, taken as an Access-Reject", len(a.Value))
 			}
 			if st := binary.BigEndian.Uint32(a.Value); st != serviceFramed {
-				return 0, fmt.Errorf("radius: an Access-Accept for Service-Type %d, not Framed (2), taken as an Access-Reject: the gateway gives no other service", st)
+				return Limits{}, fmt.Errorf("radius: an Access-Accept for Service-Type %d, not Framed (2), taken as an Access-Reject: the gateway gives no other service", st)
 			}
-		case AttrSessionTimeout:
+		case AttrSessionTimeout, AttrIdleTimeout:
+			name, limit := "Session-Timeout", &limits.Session
+			if a.Type == AttrIdleTimeout {
+				name, limit = "Idle-Timeout", &limits.Idle
+			}
 			// A limit the gateway cannot read is not taken for none.
 			if len(a.Value) != 4 {
-				return 0, fmt.Errorf("radius: an Access-Accept with a Session-Timeout of %d bytes, taken as an Access-Reject", len(a.Value))
+				return Limits{}, fmt.Errorf("radius: an Access-Accept with a %s of %d bytes, taken as an Access-Reject", name, len(a.Value))
 			}
-			limit = time.Duration(binary.BigEndian.Uint32(a.Value)) * time.Second
+			*limit = time.Duration(binary.BigEndian.Uint32(a.Value)) * time.Second
 		}
 	}
-	return limit, nil
+	return limits, nil
 }
 
 // dialFunc is Request.Dial's type.

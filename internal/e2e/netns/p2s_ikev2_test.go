@@ -472,3 +472,34 @@ func TestPointToSiteIKEv2RadiusSessionTimeout(t *testing.T) {
 		t.Errorf("strongSwan authenticated %d times in 15 s, want again before the limit:\n%s", n, grepLines(ch.Log(), "IKE_SA"))
 	}
 }
+
+// TestPointToSiteIKEv2RadiusIdleTimeout: a RADIUS server that lets alice
+// be idle 3 s (Idle-Timeout) keeps strongSwan connected while it sends
+// (a ping every half second for 6 s: its ESP reaches the gateway), and has
+// the gateway end its IKE SA once it has sent nothing for that long: the
+// health API lists it no more.
+func TestPointToSiteIKEv2RadiusIdleTimeout(t *testing.T) {
+	rr := newRadiusP2S(t, []string{"Idle-Timeout = 3"})
+	laptop := newSite(t, rr.r, 1, pool)
+	rr.connect(laptop, rr.eap("correct horse battery staple"))
+	ping(t, laptop.gw, rr.host, 10*time.Second)
+	if out, err := laptop.gw.Try("ping", "-c", "12", "-i", "0.5", "-W", "1", rr.host.String()); err != nil {
+		t.Fatalf("a client that sends lost its tunnel, its Idle-Timeout 3 s: %v\n%s", err, out)
+	}
+	last := time.Now()
+	connected := func() bool {
+		out, err := rr.r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json")
+		if err != nil {
+			t.Fatalf("vpn-client show-health: %v\n%s", err, out)
+		}
+		return strings.Contains(out, "IKEv2_172.16.201.")
+	}
+	for deadline := time.Now().Add(20 * time.Second); connected(); time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the idle client is still connected 20 s after it last sent, its Idle-Timeout 3 s")
+		}
+	}
+	if took := time.Since(last); took < 2*time.Second {
+		t.Errorf("the client was disconnected %v after it last sent, within its Idle-Timeout of 3 s", took)
+	}
+}

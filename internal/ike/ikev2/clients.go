@@ -136,8 +136,10 @@ type clientState struct {
 	// carries a child SA by then (clientChildWait).
 	childBy time.Time
 	// endBy, when set, is when the client's session is over: its RADIUS
-	// server's Session-Timeout after it authenticated.
+	// server's Session-Timeout after it authenticated; idle, when not 0,
+	// how long it may send nothing (Idle-Timeout).
 	endBy time.Time
+	idle  time.Duration
 	// shown is what Manager.Clients lists of it while it has an
 	// address (Manager.mu): read without waiting for its loop, which
 	// may wait long for a RADIUS server.
@@ -820,7 +822,7 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if !ok {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
 	}
-	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), chain, "", 0, ours)
+	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), chain, "", radius.Limits{}, ours)
 }
 
 // refuseClient answers a client's IKE_AUTH request with notification n
@@ -870,7 +872,7 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 // the client from others (clientIdent): its connections from before go.
 // chain is the client's certificate, then those it sent with it (none
 // for a client RADIUS authenticated).
-func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chain []*x509.Certificate, who string, limit time.Duration, auth []wire.Payload) []wire.Payload {
+func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chain []*x509.Certificate, who string, limits radius.Limits, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
 	var cert *x509.Certificate
 	thumb := ""
@@ -930,9 +932,9 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	}
 	sa.c.cfg.RemoteID = id
 	sa.establish(time.Now())
-	st.endBy = time.Time{}
-	if limit > 0 {
-		st.endBy = time.Now().Add(limit)
+	st.endBy, st.idle = time.Time{}, limits.Idle
+	if limits.Session > 0 {
+		st.endBy = time.Now().Add(limits.Session)
 	}
 	sa.c.m.mu.Lock()
 	st.cert = clientCert{thumb, chain, time.Now()}
@@ -954,7 +956,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	default:
 		resp = append(resp, clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS))
 	}
-	if limit > 0 {
+	if limit := limits.Session; limit > 0 {
 		// RFC 4478 §3: the seconds left before the client must
 		// authenticate again, which a client that can does, in a new
 		// IKE SA, before the gateway ends this one.
@@ -986,6 +988,21 @@ var errNoCFGRequest = errors.New("the client asked for no address (no CFG_REQUES
 // goes back to the pool. A client without an address stays counted as
 // pending (maxPendingClients) meanwhile.
 const clientChildWait = time.Minute
+
+// idleUntil is when client st, which sends nothing, has been idle for as
+// long as its RADIUS server's Idle-Timeout lets it (RFC 2865 §5.28): that
+// long after the last ESP of its tunnel opened, or after it got its
+// address; zero without such a limit.
+func (sa *ikeSA) idleUntil(st *clientState) time.Time {
+	if st.idle <= 0 || st.since.IsZero() {
+		return time.Time{}
+	}
+	last := LastInbound(sa.c.m.cfg.Dataplane, sa.c.name)
+	if last.Before(st.since) {
+		last = st.since
+	}
+	return last.Add(st.idle)
+}
 
 // childless notes that a client's IKE SAs carry no child SA any more (its
 // last was deleted): they go unless one comes within clientChildWait.
@@ -1231,9 +1248,9 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		return sa.refuseClient(wire.AuthenticationFailed, "computing AUTH with the EAP key: %v", err)
 	}
 	first, id, chain, who := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.chain, e.identity
-	var limit time.Duration
+	var limits radius.Limits
 	if e.rad != nil {
-		limit = e.rad.Limit()
+		limits = e.rad.Limits()
 	}
 	var cert *x509.Certificate
 	if len(chain) > 0 {
@@ -1246,7 +1263,7 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		ident = "unasserted:" + sa.c.name
 	}
 	sa.endEAP()
-	return sa.admitClient(first, id, ident, chain, who, limit, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
+	return sa.admitClient(first, id, ident, chain, who, limits, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
 }
 
 // endEAP drops the EAP state of sa, and its key.

@@ -26,9 +26,10 @@ type fakeRADIUS struct {
 	secret []byte
 	silent atomic.Bool
 	assert atomic.Bool
-	// timeout, when not 0, is the Session-Timeout of its Accepts.
-	timeout atomic.Uint32
-	msk     []byte
+	// timeout and idle, when not 0, are the Session-Timeout and
+	// Idle-Timeout of its Accepts.
+	timeout, idle atomic.Uint32
+	msk           []byte
 	// received counts the requests that came, answered or not.
 	received atomic.Int64
 }
@@ -80,6 +81,9 @@ func newFakeRADIUS(t *testing.T) *fakeRADIUS {
 				}
 				if s := f.timeout.Load(); s != 0 {
 					attrs = append(attrs, radius.Attr{Type: radius.AttrSessionTimeout, Value: binary.BigEndian.AppendUint32(nil, s)})
+				}
+				if s := f.idle.Load(); s != 0 {
+					attrs = append(attrs, radius.Attr{Type: radius.AttrIdleTimeout, Value: binary.BigEndian.AppendUint32(nil, s)})
 				}
 			}
 			resp := radius.Packet{Code: code, ID: req.ID, Authenticator: req.Authenticator, Attrs: attrs}
@@ -367,5 +371,30 @@ func TestRadiusSessionTimeoutEndsClient(t *testing.T) {
 	}
 	if !cl.deletedByGW() {
 		t.Error("the client's IKE SA was not deleted with a Delete")
+	}
+}
+
+// TestRadiusIdleTimeoutEndsClient: a client a RADIUS server accepted with
+// an Idle-Timeout that sends nothing (no ESP) has its IKE SA deleted, with
+// a Delete, once it has been idle that long; it is told no AUTH_LIFETIME,
+// which is the session's limit alone.
+func TestRadiusIdleTimeoutEndsClient(t *testing.T) {
+	g, f := radiusGateway(t)
+	f.idle.Store(1)
+	cl := newP2SClient(t, g, clientAt(1))
+	start := time.Now()
+	resp := radiusConnect(t, cl, f, IPIdentity(netip.MustParseAddr("192.168.1.10")), "alice", true)
+	if a := cpAddr(resp); a != poolAddr(1) {
+		t.Fatalf("alice got %v", a)
+	}
+	if n := notify(resp, wire.AuthLifetime); n != nil {
+		t.Errorf("an AUTH_LIFETIME for an idle limit: %+v", n)
+	}
+	waitFor(t, 10*time.Second, "the idle client to be gone", func() bool { return len(g.clientAddrs()) == 0 })
+	if took := time.Since(start); took < 900*time.Millisecond {
+		t.Errorf("the client went after %v, before its Idle-Timeout of 1 s", took)
+	}
+	if !cl.deletedByGW() {
+		t.Error("the idle client's IKE SA was not deleted with a Delete")
 	}
 }

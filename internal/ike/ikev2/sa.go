@@ -311,6 +311,7 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 		if st := sa.c.client; st != nil {
 			consider(st.childBy)
 			consider(st.endBy)
+			consider(sa.idleUntil(st))
 		}
 		for _, ch := range sa.children {
 			consider(ch.rekeyAt)
@@ -390,12 +391,20 @@ func (sa *ikeSA) tick(now time.Time) {
 			sa.shutdown(now, "no child SA")
 			return
 		}
-		if st := sa.c.client; st != nil && !st.endBy.IsZero() && !now.Before(st.endBy) {
-			st.endBy = time.Time{}
-			sa.c.lastError = "the session its RADIUS server allowed is over (Session-Timeout)"
-			sa.log.Info("point-to-site client disconnected: the session its RADIUS server allowed is over (Session-Timeout)", sa.logAttrs())
-			sa.shutdown(now, "session timeout")
-			return
+		if st := sa.c.client; st != nil {
+			why := ""
+			if !st.endBy.IsZero() && !now.Before(st.endBy) {
+				why = "the session its RADIUS server allowed is over (Session-Timeout)"
+			} else if at := sa.idleUntil(st); !at.IsZero() && !now.Before(at) {
+				why = "it was idle for as long as its RADIUS server allows (Idle-Timeout)"
+			}
+			if why != "" {
+				st.endBy, st.idle = time.Time{}, 0
+				sa.c.lastError = why
+				sa.log.Info("point-to-site client disconnected: "+why, sa.logAttrs())
+				sa.shutdown(now, "session limit")
+				return
+			}
 		}
 		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil && len(sa.queue) == 0 && !now.Before(sa.alive().Add(d)) {
 			// RFC 7296 §2.4: liveness is to be checked when only
