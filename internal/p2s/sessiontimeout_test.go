@@ -16,22 +16,6 @@ func TestRadiusSessionTimeout(t *testing.T) {
 	const limit = 2 * time.Second
 	cfg := radiusFixtureReplying(t, []string{"Session-Timeout = 2"})
 	cfg.RadiusOnly = true
-	ended := func(t *testing.T, r *region, start time.Time, done <-chan struct{}) {
-		t.Helper()
-		select {
-		case <-done:
-			if took := time.Since(start); took < limit/2 {
-				t.Errorf("the session ended after %v, before its Session-Timeout of %v", took, limit)
-			}
-		case <-time.After(limit + 10*time.Second):
-			t.Fatalf("the session goes on %v after its Session-Timeout of %v", limit+10*time.Second, limit)
-		}
-		for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) > 0; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the gateway still lists %+v", r.srv.Clients())
-			}
-		}
-	}
 	r := newRegion(t, cfg)
 	for name, eap := range map[string]bool{"SSTP MS-CHAPv2": false, "SSTP EAP": true} {
 		t.Run(name, func(t *testing.T) {
@@ -47,7 +31,7 @@ func TestRadiusSessionTimeout(t *testing.T) {
 			}
 			done := make(chan struct{})
 			go func() { <-c.Done(); close(done) }()
-			ended(t, r, start, done)
+			waitEnded(t, r, start, done, limit, "its Session-Timeout")
 		})
 	}
 	t.Run("OpenVPN", func(t *testing.T) {
@@ -60,7 +44,7 @@ func TestRadiusSessionTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustPush(t, tc, limit/2, "once connected")
-		ended(t, r, start, cl.done)
+		waitEnded(t, r, start, cl.done, limit, "its Session-Timeout")
 	})
 }
 
@@ -73,22 +57,6 @@ func TestRadiusIdleTimeout(t *testing.T) {
 	const idle = 2 * time.Second
 	cfg := radiusFixtureReplying(t, []string{"Idle-Timeout = 2"})
 	cfg.RadiusOnly = true
-	gone := func(t *testing.T, r *region, since time.Time, done <-chan struct{}) {
-		t.Helper()
-		select {
-		case <-done:
-			if took := time.Since(since); took < idle/2 {
-				t.Errorf("the client was disconnected %v after it last sent, within its Idle-Timeout of %v", took, idle)
-			}
-		case <-time.After(2*idle + 10*time.Second):
-			t.Fatalf("the client is still connected %v after it last sent, its Idle-Timeout %v", 2*idle+10*time.Second, idle)
-		}
-		for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) > 0; time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("the gateway still lists %+v", r.srv.Clients())
-			}
-		}
-	}
 	t.Run("SSTP", func(t *testing.T) {
 		r := newRegion(t, cfg)
 		c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"))
@@ -107,7 +75,7 @@ func TestRadiusIdleTimeout(t *testing.T) {
 			}
 			last = time.Now()
 		}
-		gone(t, r, last, done)
+		waitEnded(t, r, last, done, idle, "its Idle-Timeout after it last sent")
 	})
 	t.Run("OpenVPN", func(t *testing.T) {
 		cfg := cfg
@@ -119,6 +87,26 @@ func TestRadiusIdleTimeout(t *testing.T) {
 			t.Fatal(err)
 		}
 		mustPush(t, tc, idle/2, "once connected")
-		gone(t, r, time.Now(), cl.done)
+		waitEnded(t, r, time.Now(), cl.done, idle, "its Idle-Timeout after it last sent")
 	})
+}
+
+// waitEnded waits for done, the end of the one client of r, which its
+// limit (what) ends: not before half of it after since, within twice it
+// and 10 s; then the gateway lists it no more.
+func waitEnded(t *testing.T, r *region, since time.Time, done <-chan struct{}, limit time.Duration, what string) {
+	t.Helper()
+	select {
+	case <-done:
+		if took := time.Since(since); took < limit/2 {
+			t.Errorf("the session ended after %v, before %s of %v", took, what, limit)
+		}
+	case <-time.After(2*limit + 10*time.Second):
+		t.Fatalf("the session goes on %v after %s of %v", 2*limit+10*time.Second, what, limit)
+	}
+	for deadline := time.Now().Add(5 * time.Second); len(r.srv.Clients()) > 0; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the gateway still lists %+v", r.srv.Clients())
+		}
+	}
 }

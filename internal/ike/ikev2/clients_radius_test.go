@@ -348,53 +348,42 @@ func TestRadiusDownIsNoRefusal(t *testing.T) {
 	}
 }
 
-// TestRadiusSessionTimeoutEndsClient: a client a RADIUS server accepted
-// with a Session-Timeout is told in IKE_AUTH how long it has before it
-// must authenticate again (AUTH_LIFETIME, RFC 4478 §3); one that does not
-// has its IKE SA deleted, with a Delete, once that time is over, and its
-// address goes back to the pool.
-func TestRadiusSessionTimeoutEndsClient(t *testing.T) {
-	g, f := radiusGateway(t)
-	f.timeout.Store(1)
-	cl := newP2SClient(t, g, clientAt(1))
-	start := time.Now()
-	resp := radiusConnect(t, cl, f, IPIdentity(netip.MustParseAddr("192.168.1.10")), "alice", true)
-	if a := cpAddr(resp); a != poolAddr(1) {
-		t.Fatalf("alice got %v", a)
-	}
-	if n := notify(resp, wire.AuthLifetime); n == nil || len(n.Data) != 4 || binary.BigEndian.Uint32(n.Data) != 1 {
-		t.Errorf("IKE_AUTH's AUTH_LIFETIME: %+v, want 1 s", n)
-	}
-	waitFor(t, 10*time.Second, "the client to be gone", func() bool { return len(g.clientAddrs()) == 0 })
-	if took := time.Since(start); took < 900*time.Millisecond {
-		t.Errorf("the client went after %v, before its Session-Timeout of 1 s", took)
-	}
-	if !cl.deletedByGW() {
-		t.Error("the client's IKE SA was not deleted with a Delete")
-	}
-}
-
-// TestRadiusIdleTimeoutEndsClient: a client a RADIUS server accepted with
-// an Idle-Timeout that sends nothing (no ESP) has its IKE SA deleted, with
-// a Delete, once it has been idle that long; it is told no AUTH_LIFETIME,
-// which is the session's limit alone.
-func TestRadiusIdleTimeoutEndsClient(t *testing.T) {
-	g, f := radiusGateway(t)
-	f.idle.Store(1)
-	cl := newP2SClient(t, g, clientAt(1))
-	start := time.Now()
-	resp := radiusConnect(t, cl, f, IPIdentity(netip.MustParseAddr("192.168.1.10")), "alice", true)
-	if a := cpAddr(resp); a != poolAddr(1) {
-		t.Fatalf("alice got %v", a)
-	}
-	if n := notify(resp, wire.AuthLifetime); n != nil {
-		t.Errorf("an AUTH_LIFETIME for an idle limit: %+v", n)
-	}
-	waitFor(t, 10*time.Second, "the idle client to be gone", func() bool { return len(g.clientAddrs()) == 0 })
-	if took := time.Since(start); took < 900*time.Millisecond {
-		t.Errorf("the client went after %v, before its Idle-Timeout of 1 s", took)
-	}
-	if !cl.deletedByGW() {
-		t.Error("the idle client's IKE SA was not deleted with a Delete")
+// TestRadiusLimitEndsClient: a client a RADIUS server accepted with a
+// Session-Timeout is told in IKE_AUTH how long it has before it must
+// authenticate again (AUTH_LIFETIME, RFC 4478 §3), one with an
+// Idle-Timeout is told nothing (AUTH_LIFETIME is the session's limit);
+// one that neither authenticates again nor sends (no ESP) has its IKE SA
+// deleted, with a Delete, once that time is over, and its address goes
+// back to the pool.
+func TestRadiusLimitEndsClient(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		attr     func(*fakeRADIUS) *atomic.Uint32
+		lifetime bool // told an AUTH_LIFETIME
+	}{
+		{"Session-Timeout", func(f *fakeRADIUS) *atomic.Uint32 { return &f.timeout }, true},
+		{"Idle-Timeout", func(f *fakeRADIUS) *atomic.Uint32 { return &f.idle }, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			g, f := radiusGateway(t)
+			tc.attr(f).Store(1)
+			cl := newP2SClient(t, g, clientAt(1))
+			start := time.Now()
+			resp := radiusConnect(t, cl, f, IPIdentity(netip.MustParseAddr("192.168.1.10")), "alice", true)
+			if a := cpAddr(resp); a != poolAddr(1) {
+				t.Fatalf("alice got %v", a)
+			}
+			n := notify(resp, wire.AuthLifetime)
+			if told := n != nil && len(n.Data) == 4 && binary.BigEndian.Uint32(n.Data) == 1; told != tc.lifetime || n != nil && !told {
+				t.Errorf("IKE_AUTH's AUTH_LIFETIME: %+v, want one of 1 s: %v", n, tc.lifetime)
+			}
+			waitFor(t, 10*time.Second, "the client to be gone", func() bool { return len(g.clientAddrs()) == 0 })
+			if took := time.Since(start); took < 900*time.Millisecond {
+				t.Errorf("the client went after %v, before its %s of 1 s", took, tc.name)
+			}
+			if !cl.deletedByGW() {
+				t.Error("the client's IKE SA was not deleted with a Delete")
+			}
+		})
 	}
 }
