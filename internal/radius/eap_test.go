@@ -64,17 +64,11 @@ func TestAcceptForAnotherServiceRefused(t *testing.T) {
 		{"NAS Prompt", []byte{0, 0, 0, 7}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := serve(t, "127.0.0.1", func(req Packet) []byte {
-				attrs := mschapAccept(req.Authenticator, secret)
-				if eap, ok := req.Find(AttrEAPMessage); ok {
-					attrs = append(attrs[1:], Attr{AttrEAPMessage, ppp.EAP{Code: ppp.EAPSuccess, ID: eap[1]}.Append(nil)})
-				}
-				if tc.service != nil {
-					attrs = append(attrs, Attr{AttrServiceType, tc.service})
-				}
-				return answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, attrs)
-			})
-			servers := []Server{{Addr: addr, Secret: secret}}
+			var extra []Attr
+			if tc.service != nil {
+				extra = append(extra, Attr{AttrServiceType, tc.service})
+			}
+			servers := accepting(t, secret, extra...)
 			refused := func(what string, accepted bool, err error) {
 				t.Helper()
 				switch {
@@ -120,17 +114,11 @@ func TestSessionLimitsRead(t *testing.T) {
 		{"idle of five octets", AttrIdleTimeout, []byte{0, 0, 0, 0x02, 0x58}, Limits{}, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			addr := serve(t, "127.0.0.1", func(req Packet) []byte {
-				attrs := mschapAccept(req.Authenticator, secret)
-				if eap, ok := req.Find(AttrEAPMessage); ok {
-					attrs = append(attrs[1:], Attr{AttrEAPMessage, ppp.EAP{Code: ppp.EAPSuccess, ID: eap[1]}.Append(nil)})
-				}
-				if tc.timeout != nil {
-					attrs = append(attrs, Attr{tc.typ, tc.timeout})
-				}
-				return answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, attrs)
-			})
-			servers := []Server{{Addr: addr, Secret: secret}}
+			var extra []Attr
+			if tc.timeout != nil {
+				extra = append(extra, Attr{tc.typ, tc.timeout})
+			}
+			servers := accepting(t, secret, extra...)
 			check := func(what string, accepted bool, limits Limits, err error) {
 				t.Helper()
 				switch {
@@ -149,4 +137,19 @@ func TestSessionLimitsRead(t *testing.T) {
 			check("EAP", next.Code == ppp.EAPSuccess && msk != nil, auth.Limits(), err)
 		})
 	}
+}
+
+// accepting starts a server that accepts every request, a password, an
+// MS-CHAP-V2 response (its MS-CHAP2-Success and MPPE keys) or EAP (EAP
+// Success and MPPE keys), with the attributes extra too.
+func accepting(t *testing.T, secret []byte, extra ...Attr) []Server {
+	t.Helper()
+	addr := serve(t, "127.0.0.1", func(req Packet) []byte {
+		attrs := mschapAccept(req.Authenticator, secret)
+		if eap, ok := req.Find(AttrEAPMessage); ok {
+			attrs = append(attrs[1:], Attr{AttrEAPMessage, ppp.EAP{Code: ppp.EAPSuccess, ID: eap[1]}.Append(nil)})
+		}
+		return answerWith(CodeAccessAccept, req.ID, req.Authenticator, secret, true, append(attrs, extra...))
+	})
+	return []Server{{Addr: addr, Secret: secret}}
 }
