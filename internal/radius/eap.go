@@ -185,7 +185,7 @@ type EAPAuthenticator struct {
 	identity string
 	asserted bool // identity is the Access-Accept's User-Name
 	// msk is the MSK of the server's Access-Accept, once it came: the
-	// conversation is over; limits its limits of the session.
+	// conversation is over; limits are that Access-Accept's.
 	msk    []byte
 	limits Limits
 }
