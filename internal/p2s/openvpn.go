@@ -952,7 +952,8 @@ func (o *ovpnSession) runRenegotiation(ks *ovpnKeyState) {
 // accepted sends at a renegotiation: this connection's auth-token, or a
 // password (a client that keeps it rather than the token), which the
 // RADIUS servers are asked about again, so that a user disabled
-// meanwhile is refused. Another token (an earlier connection's, or
+// meanwhile is refused, and whose new Access-Accept's limits replace
+// the session's, from now. Another token (an earlier connection's, or
 // made up) is refused.
 func (o *ovpnSession) reauthenticate(tc *tls.Conn, km openvpn.KeyMethod2) error {
 	if o.token == "" {
@@ -964,8 +965,15 @@ func (o *ovpnSession) reauthenticate(tc *tls.Conn, km openvpn.KeyMethod2) error 
 		}
 		return nil
 	}
-	_, err := o.authenticate(tc, km)
-	return err
+	p, err := o.authenticate(tc, km)
+	if err != nil {
+		return err
+	}
+	o.mu.Lock()
+	addr := o.addr
+	o.mu.Unlock()
+	o.srv.relimit(addr, o, p.limits)
+	return nil
 }
 
 // refuse tells the client AUTH_FAILED for err and ends the session a

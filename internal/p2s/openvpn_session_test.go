@@ -276,6 +276,17 @@ func fakeRadius(t *testing.T, secret []byte, delay time.Duration, accept bool, a
 // fakeRadiusOf is fakeRadius accepting while accept holds (a user the
 // test disables meanwhile).
 func fakeRadiusOf(t *testing.T, secret []byte, delay time.Duration, accept *atomic.Bool, asked ...*atomic.Int32) netip.AddrPort {
+	return fakeRadiusAnswering(t, secret, delay, func() (byte, []radius.Attr) {
+		if accept.Load() {
+			return radius.CodeAccessAccept, nil
+		}
+		return radius.CodeAccessReject, nil
+	}, asked...)
+}
+
+// fakeRadiusAnswering is fakeRadius whose answers answer makes, as each
+// is sent: its code and attributes.
+func fakeRadiusAnswering(t *testing.T, secret []byte, delay time.Duration, answer func() (byte, []radius.Attr), asked ...*atomic.Int32) netip.AddrPort {
 	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -299,11 +310,8 @@ func fakeRadiusOf(t *testing.T, secret []byte, delay time.Duration, accept *atom
 			id := req.ID
 			go func() {
 				time.Sleep(delay)
-				code := byte(radius.CodeAccessReject)
-				if accept.Load() {
-					code = radius.CodeAccessAccept
-				}
-				resp := radius.Packet{Code: code, ID: id, Authenticator: reqAuth}
+				code, attrs := answer()
+				resp := radius.Packet{Code: code, ID: id, Authenticator: reqAuth, Attrs: attrs}
 				b, _ := resp.Append(nil)
 				h := md5.Sum(append(append([]byte(nil), b...), secret...))
 				copy(b[4:20], h[:])

@@ -1088,19 +1088,49 @@ func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
 	if p.name != "" {
 		s.ident[a] = p.name
 	}
-	if l := p.limits; l != (radius.Limits{}) {
-		t := &sessionTimers{}
-		if l.Session > 0 {
-			t.end = time.AfterFunc(l.Session, func() {
-				s.endSession(a, c, "the session its RADIUS server allowed is over (Session-Timeout)")
-			})
-		}
-		if l.Idle > 0 {
-			t.idle = time.AfterFunc(l.Idle, func() { s.watchIdle(a, c, 0) })
-		}
-		s.limits[a] = t
-	}
+	s.limitLocked(a, c, p.limits)
 	s.routeLocked()
+}
+
+// limitLocked starts the timers that end client c at address a by its
+// RADIUS server's limits l, from now.
+func (s *Server) limitLocked(a netip.Addr, c client, l radius.Limits) {
+	if l == (radius.Limits{}) {
+		return
+	}
+	t := &sessionTimers{}
+	if l.Session > 0 {
+		t.end = time.AfterFunc(l.Session, func() { s.endSession(a, c, radius.SessionOver) })
+	}
+	if l.Idle > 0 {
+		_, _, in, _ := c.traffic()
+		t.idle = time.AfterFunc(l.Idle, func() { s.watchIdle(a, c, in) })
+	}
+	s.limits[a] = t
+}
+
+// relimit replaces the limits of client c at address a with l, those of
+// its RADIUS server's new Access-Accept (an OpenVPN client that
+// renegotiated with its password), counted from now: a Session-Timeout
+// set or shortened at the server meanwhile ends it then, one removed no
+// longer does.
+func (s *Server) relimit(a netip.Addr, c client, l radius.Limits) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.clients[a] != c {
+		return
+	}
+	if t := s.limits[a]; t != nil {
+		t.stop()
+		delete(s.limits, a)
+	}
+	p := s.peers[a]
+	if p.limits != l {
+		s.log.Info("point-to-site client's RADIUS limits renewed", "addr", a, "protocol", c.protocol(), "identity", p.name, "limits", l, "were", p.limits)
+	}
+	p.limits = l
+	s.peers[a] = p
+	s.limitLocked(a, c, l)
 }
 
 // sessionTimers end a client's session: at its end, and when it is idle.
@@ -1131,7 +1161,7 @@ func (s *Server) watchIdle(a netip.Addr, c client, seen uint64) {
 		return
 	}
 	s.mu.Unlock()
-	s.endSession(a, c, "it was idle for as long as its RADIUS server allows (Idle-Timeout)")
+	s.endSession(a, c, radius.Idle)
 }
 
 // endSession ends client c at address a, whose session is over by its

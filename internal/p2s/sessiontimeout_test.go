@@ -3,8 +3,12 @@ package p2s
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vnetgw/vnetgw/internal/radius"
 )
 
 // TestRadiusSessionTimeout: a client whose RADIUS server (FreeRADIUS)
@@ -109,4 +113,71 @@ func waitEnded(t *testing.T, r *region, since time.Time, done <-chan struct{}, l
 			t.Fatalf("the gateway still lists %+v", r.srv.Clients())
 		}
 	}
+}
+
+// TestOpenVPNRenegotiationRenewsLimits: an OpenVPN client that
+// renegotiates with its password has the RADIUS server asked again, and
+// the limits of its new Access-Accept replace the session's, from then:
+// a Session-Timeout set at the server meanwhile ends the session that
+// long after the renegotiation; one removed meanwhile no longer ends it.
+func TestOpenVPNRenegotiationRenewsLimits(t *testing.T) {
+	const limit = 2 * time.Second
+	timeout := radius.Attr{Type: radius.AttrSessionTimeout, Value: binary.BigEndian.AppendUint32(nil, uint32(limit/time.Second))}
+	secret := []byte("s3cret")
+	// connect runs a client whose first Access-Accept has first, and
+	// the next ones then, renegotiates after a second with its
+	// password, and returns it and when that was.
+	connect := func(t *testing.T, first, then []radius.Attr) (*testOVPN, *region, time.Time) {
+		var asked atomic.Int32
+		rad := fakeRadiusAnswering(t, secret, 0, func() (byte, []radius.Attr) {
+			if asked.Load() == 1 {
+				return radius.CodeAccessAccept, first
+			}
+			return radius.CodeAccessAccept, then
+		}, &asked)
+		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+		cl := dialTestOVPN(t, r.srv.Addr())
+		t.Cleanup(func() { cl.c.Close() })
+		tc, err := cl.session(0, nil, "bob", "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPush(t, tc, 10*time.Second, "once connected")
+		time.Sleep(limit / 2)
+		reneg := time.Now()
+		o := onlyOpenVPNSession(t, r.srv)
+		if _, err := cl.session(1, nil, "bob", "pw"); err != nil {
+			t.Fatalf("renegotiation with the password: %v", err)
+		}
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			o.mu.Lock()
+			pending := o.pending
+			o.mu.Unlock()
+			if pending == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("the renegotiation is still under way after 5 s")
+			}
+		}
+		if n := asked.Load(); n != 2 {
+			t.Fatalf("the RADIUS server was asked %d times, want twice (at the connection and the renegotiation)", n)
+		}
+		return cl, r, reneg
+	}
+	t.Run("set meanwhile", func(t *testing.T) {
+		cl, r, reneg := connect(t, nil, []radius.Attr{timeout})
+		waitEnded(t, r, reneg, cl.done, limit, "the Session-Timeout of its renegotiation's Access-Accept")
+	})
+	t.Run("removed meanwhile", func(t *testing.T) {
+		cl, r, reneg := connect(t, []radius.Attr{timeout}, nil)
+		select {
+		case <-cl.done:
+			t.Fatalf("the session ended %v after a renegotiation whose Access-Accept has no Session-Timeout", time.Since(reneg))
+		case <-time.After(2 * limit):
+		}
+		if c := r.srv.Clients(); len(c) != 1 {
+			t.Errorf("clients %+v, want bob's", c)
+		}
+	})
 }

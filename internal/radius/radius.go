@@ -237,6 +237,12 @@ type Limits struct {
 	Session, Idle time.Duration
 }
 
+// Why a session ends by its Limits, as the gateway logs it.
+const (
+	SessionOver = "the session its RADIUS server allowed is over (Session-Timeout)"
+	Idle        = "it was idle for as long as its RADIUS server allows (Idle-Timeout)"
+)
+
 // Timing of the tries at a server: sent again every Timeout, Tries times
 // in all (RFC 5080 §2.2.1 leaves it to the client), then the next server
 // is asked too once this one is found dead (Failover: at once when it has

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -394,9 +395,9 @@ func (sa *ikeSA) tick(now time.Time) {
 		if st := sa.c.client; st != nil {
 			why := ""
 			if !st.endBy.IsZero() && !now.Before(st.endBy) {
-				why = "the session its RADIUS server allowed is over (Session-Timeout)"
+				why = radius.SessionOver
 			} else if at := sa.idleUntil(st); !at.IsZero() && !now.Before(at) {
-				why = "it was idle for as long as its RADIUS server allows (Idle-Timeout)"
+				why = radius.Idle
 			}
 			if why != "" {
 				st.endBy, st.idle = time.Time{}, 0
