@@ -29,6 +29,7 @@ var etcdOnly = []string{"etcd-prefix", "etcd-ca", "etcd-cert", "etcd-key", "node
 func newServe(g *globals) *cobra.Command {
 	var cfg server.Config
 	var logLevel string
+	var radiusAccounting bool
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run a vnetgw region: the API and everything it creates",
@@ -53,6 +54,7 @@ second one while it stops ends it at once.`,
 			if err := level.UnmarshalText([]byte(logLevel)); err != nil {
 				return usagef("--log-level %q: use debug, info, warn or error", logLevel)
 			}
+			cfg.NoRadiusAccounting = !radiusAccounting
 			// They were taken and ignored: a node meant for a region on
 			// etcd, started without --etcd, ran a region of its own.
 			if len(cfg.Etcd) == 0 {
@@ -155,6 +157,7 @@ second one while it stops ends it at once.`,
 	f.DurationVar(&cfg.PolicyIdleTimeout, "policy-idle-timeout", 5*time.Minute, "a policy-based tunnel without traffic this long is removed, and set up again by the next packet (R8); at least 1s")
 	f.BoolVar(&cfg.RawESP, "raw-esp", false, "carry ESP as IP protocol 50 with peers that no NAT separates from the gateway (root); default: ESP always in UDP on --natt-port, which batches better")
 	f.BoolVar(&cfg.InternetEgress, "internet-egress", false, "let the VNets' hosts reach the Internet through this node, TCP and UDP leaving with its address (R43: 0.0.0.0/0 goes to Internet unless forced tunneling sends it to a site); default: dropped and counted")
+	f.BoolVar(&radiusAccounting, "radius-accounting", true, "report the sessions of point-to-site clients that RADIUS servers authenticated (SSTP, OpenVPN) to the same servers' accounting (RFC 2866), on the port after each one's authentication port (1813 for 1812)")
 	f.StringVar(&cfg.DNSServer, "dns-server", "", "DNS server (host:port) that resolves the fqdn of local network gateways given by name (default: the system's resolver)")
 	f.DurationVar(&cfg.FQDNRefresh, "fqdn-refresh", dataplane.DefaultResolveInterval, "how often the fqdn of local network gateways are looked up again; a tunnel follows its device to a new address; at least 1s")
 	f.DurationVar(&cfg.MetricsInterval, "metrics-interval", time.Minute, "how often the tunnels' counters are sampled for Azure Monitor's metrics API (.../providers/Microsoft.Insights/metrics, vnetgw monitor metrics list); at least 1s")

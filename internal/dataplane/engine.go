@@ -59,6 +59,10 @@ type Options struct {
 	// resourceGuid (GatewayP2S.GatewayGUID); nil: OpenVPN clients do not
 	// wrap their control packets.
 	OpenVPNKey func(gatewayGUID string) (*openvpn.StaticKey, error)
+	// NoRadiusAccounting: the point-to-site sessions RADIUS servers
+	// authenticated are not reported to their accounting (p2s.Config's
+	// RadiusAccounting).
+	NoRadiusAccounting bool
 	// Resolver looks up the names of on-premises devices (local network
 	// gateways given by fqdn); nil means the system's. ResolveInterval is
 	// how often they are looked up again; 0 means DefaultResolveInterval.

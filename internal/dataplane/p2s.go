@@ -76,7 +76,7 @@ func (e *Engine) startP2S(g *gw, sstp *GatewayP2S) {
 		Cert: cert, Roots: parseRoots(sstp.Roots), Revoked: sstp.Revoked, Pool: sstp.TCPPool, MaxClients: sstp.MaxClients, DNS: sstp.DNS, Router: g.toVNet,
 		SSTP: sstp.SSTP, OpenVPN: sstp.OpenVPN, OpenVPNMaxClients: sstp.OpenVPNMaxClients, OpenVPNKey: ovpnKey, Routes: sstp.Routes,
 		Radius: sstp.Radius, RadiusOnly: sstp.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g),
-		RadiusFailover: &g.radiusFailover, Seats: &g.seats})
+		RadiusFailover: &g.radiusFailover, RadiusAccounting: !e.opts.NoRadiusAccounting, Seats: &g.seats})
 	if err != nil {
 		e.p2sFailed(g, err)
 		return
@@ -152,7 +152,7 @@ func (e *Engine) configureIKEv2Clients(g *gw) {
 	cl := &ikev2.Clients{Cert: cert, Roots: parseRoots(want.Roots), Revoked: want.Revoked, Pool: want.IKEv2Pool,
 		Routes: want.Routes, MaxClients: want.IKEv2MaxClients, Seats: &g.seats, DNS: want.DNS,
 		Radius: want.Radius, RadiusOnly: want.RadiusOnly, NASIdentifier: g.cfg.ID[strings.LastIndex(g.cfg.ID, "/")+1:], RadiusDial: e.radiusDial(g),
-		RadiusFailover: &g.radiusFailover}
+		RadiusFailover: &g.radiusFailover, RadiusAccounting: !e.opts.NoRadiusAccounting}
 	if cl.IKEProposals, cl.ESPProposals, err = parseProposals(want.IKEProposals, want.ESPProposals); err != nil {
 		e.log.Error("point-to-site over IKEv2 not started", "gateway", g.cfg.key(), "err", err)
 		return

@@ -22,6 +22,7 @@ import (
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	"github.com/vnetgw/vnetgw/internal/ipsec"
 	"github.com/vnetgw/vnetgw/internal/peakrate"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/tunnel"
 	"github.com/vnetgw/vnetgw/internal/udp"
 )
@@ -436,7 +437,7 @@ func (g *Gateway) SetClients(cl *ikev2.Clients) error {
 	var pool netip.Prefix
 	if cl != nil {
 		c := *cl
-		c.Attach, c.Detach, c.ForceEncap = g.attachClient, g.detachClient, !g.opts.RawESP
+		c.Attach, c.Detach, c.Usage, c.ForceEncap = g.attachClient, g.detachClient, g.clientUsage, !g.opts.RawESP
 		cl = &c
 		pool = cl.Pool
 	}
@@ -468,6 +469,16 @@ func (g *Gateway) detachClient(name string) {
 	if err := g.applyTunnels(); err != nil {
 		g.log.Error("removing a point-to-site client's tunnel", "client", name, "err", err)
 	}
+}
+
+// clientUsage is what the tunnel of the point-to-site client called name
+// has carried.
+func (g *Gateway) clientUsage(name string) radius.Usage {
+	var u radius.Usage
+	for _, t := range g.eng.TunnelStatus(name) {
+		u.BytesIn, u.BytesOut, u.PacketsIn, u.PacketsOut = u.BytesIn+t.BytesIn, u.BytesOut+t.BytesOut, u.PacketsIn+t.PacketsIn, u.PacketsOut+t.PacketsOut
+	}
+	return u
 }
 
 // ClientStatus is a point-to-site client over IKEv2 with its traffic.

@@ -146,7 +146,8 @@ type link struct {
 	thumb       string              // the client certificate's thumbprint, when the server checked it (eapSrv)
 	chain       []*x509.Certificate // the certificates the client presented then, leaf first
 	user        string              // the user a RADIUS server vouched for (peer.user)
-	limits      radius.Limits       // how long its RADIUS server lets the session last and be idle (peer.limits)
+	radius      bool                // a RADIUS server authenticated it (peer.radius)
+	grant       radius.Grant        // what its Access-Accept grants the session (peer.grant)
 	// The server authenticates with MS-CHAPv2 checked by RADIUS
 	// (useMSCHAP) instead of EAP-TLS: chapID and challenge are those of
 	// the challenge it sent (chapSent).

@@ -117,7 +117,7 @@ func (l *link) handleCHAP(info []byte) error {
 	// send key and then its receive key: the server's receive key and
 	// its send key.
 	l.hlak = append(append([]byte(nil), a.Recv...), a.Send...)
-	l.hlakAlt, l.authed, l.identity, l.limits = l.hlak, true, user, a.Limits
+	l.hlakAlt, l.authed, l.identity, l.grant, l.radius = l.hlak, true, user, a.Grant, true
 	if a.User != "" {
 		l.identity = a.User
 	}

@@ -20,24 +20,25 @@ import (
 // and the gateway's settings to reach it from another namespace.
 func radiusFixture(t *testing.T) Config {
 	t.Helper()
-	return radiusFixtureReplying(t, nil)
+	cfg, _ := radiusFixtureReplying(t, nil)
+	return cfg
 }
 
 // radiusFixtureReplying is radiusFixture whose server replies to alice's
-// acceptance with the items replies names too.
-func radiusFixtureReplying(t *testing.T, replies []string) Config {
+// acceptance with the items replies names too; it returns the server.
+func radiusFixtureReplying(t *testing.T, replies []string) (Config, *netnstest.FreeRADIUS) {
 	t.Helper()
 	netnstest.RequireFreeRADIUS(t)
 	radNS, nas := netnstest.New(t, "rad"), netnstest.New(t, "nas")
 	netnstest.Link(t, radNS, "192.0.2.1/24", nas, "192.0.2.2/24")
-	netnstest.StartFreeRADIUSReplying(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"}, map[string][]string{"alice": replies})
+	fr := netnstest.StartFreeRADIUSReplying(t, radNS, "gw-shared-s3cret", map[string]string{"alice": "correct horse battery staple"}, map[string][]string{"alice": replies})
 	return Config{
 		Radius:        []radius.Server{{Addr: netip.MustParseAddrPort("192.0.2.1:1812"), Secret: []byte("gw-shared-s3cret")}},
 		NASIdentifier: "hub-gw",
 		// The gateway is in nas's namespace as far as RADIUS goes; the
 		// test's goroutines run in the host's.
 		RadiusDial: dialIn(nas),
-	}
+	}, fr
 }
 
 // dialIn dials from namespace ns.

@@ -712,7 +712,7 @@ func (o *ovpnSession) authenticate(tc *tls.Conn, km openvpn.KeyMethod2) (peer, e
 	if !a.Accept {
 		return peer{}, fmt.Errorf("the RADIUS server rejected user %q (%s)", km.Username, a.Message)
 	}
-	return peer{name: km.Username, user: km.Username, limits: a.Limits}, nil
+	return peer{name: km.Username, user: km.Username, radius: true, grant: a.Grant}, nil
 }
 
 // Refusals the client is told with their reason, which its user can do
@@ -972,7 +972,7 @@ func (o *ovpnSession) reauthenticate(tc *tls.Conn, km openvpn.KeyMethod2) error 
 	o.mu.Lock()
 	addr := o.addr
 	o.mu.Unlock()
-	o.srv.relimit(addr, o, p.limits)
+	o.srv.relimit(addr, o, p.grant.Limits)
 	return nil
 }
 

@@ -122,6 +122,9 @@ type Config struct {
 	NASIdentifier  string
 	RadiusDial     func(ctx context.Context, network, address string) (net.Conn, error)
 	RadiusFailover *radius.Failover
+	// RadiusAccounting reports the sessions of the clients the RADIUS
+	// servers authenticated to the servers' accounting (RFC 2866).
+	RadiusAccounting bool
 	// DNS are the DNS servers clients are given when they ask (IPCP, RFC
 	// 1877): the VNet's (dhcpOptions), at most two.
 	DNS []netip.Addr
@@ -186,9 +189,14 @@ type Server struct {
 	// peers are who the clients are, by address.
 	peers map[netip.Addr]peer
 	// limits end the sessions of the clients whose RADIUS server limited
-	// them (peer.limits), by address.
+	// them (peer.grant), by address.
 	limits map[netip.Addr]*sessionTimers
-	closed bool
+	// acct reports the sessions of the clients RADIUS authenticated
+	// (peer.radius) to the servers' accounting; accounted are those
+	// sessions, by address.
+	acct      *radius.Accounting
+	accounted map[netip.Addr]*accounted
+	closed    bool
 	// conns are the connections being served that have not
 	// authenticated: Close closes them. The clients' it shuts down,
 	// and those that ended their calls (an SSTP link's last exchange,
@@ -320,7 +328,7 @@ func Start(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("p2s: the client pool %v must be IPv4 and /30 or larger", cfg.Pool)
 	}
 	s := &Server{cfg: cfg, log: cfg.Logger, clients: map[netip.Addr]client{}, ident: map[netip.Addr]string{}, since: map[netip.Addr]time.Time{},
-		peers: map[netip.Addr]peer{}, limits: map[netip.Addr]*sessionTimers{}, conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}, done: make(chan struct{})}
+		peers: map[netip.Addr]peer{}, limits: map[netip.Addr]*sessionTimers{}, accounted: map[netip.Addr]*accounted{}, acct: radius.NewAccounting(cfg.Logger), conns: map[net.Conn]struct{}{}, goneIn: map[string]uint64{}, goneOut: map[string]uint64{}, done: make(chan struct{})}
 	if s.seats = cfg.Seats; s.seats == nil {
 		s.seats = new(seat.Count)
 	}
@@ -449,7 +457,12 @@ func (s *Server) logRefused(src netip.Addr, why error) {
 func (s *Server) Close() {
 	s.Shutdown()
 	s.wg.Wait()
+	s.acct.Close(acctGrace)
 }
+
+// acctGrace is how long Close waits for the RADIUS servers to answer the
+// accounting of the sessions it ended.
+const acctGrace = 2 * time.Second
 
 // Shutdown does what Close does without waiting for the clients to end:
 // once it returns, the server's address is free for another Server to
@@ -470,6 +483,9 @@ func (s *Server) Shutdown() {
 	}
 	for _, t := range s.limits {
 		t.stop()
+	}
+	for _, a := range s.accounted {
+		a.cause = radius.CauseNASReboot
 	}
 	for c := range s.conns {
 		c.Close()
@@ -632,8 +648,12 @@ type tooBigAnswerer interface {
 func (s *Server) Disconnect(protocol string, addr netip.Addr) bool {
 	s.mu.Lock()
 	c := s.clients[addr]
+	ours := c != nil && c.connected() && c.protocol() == protocol
+	if a := s.accounted[addr]; ours && a != nil {
+		a.cause = radius.CauseAdminReset
+	}
 	s.mu.Unlock()
-	if c == nil || !c.connected() || c.protocol() != protocol {
+	if !ours {
 		return false
 	}
 	c.disconnect()
@@ -733,6 +753,13 @@ func (s *Server) forgetLocked(addr netip.Addr) {
 	if t := s.limits[addr]; t != nil {
 		t.stop()
 		delete(s.limits, addr)
+	}
+	if a := s.accounted[addr]; a != nil {
+		if a.interim != nil {
+			a.interim.Stop()
+		}
+		s.acct.Stop(a.session, usage(c), a.cause)
+		delete(s.accounted, addr)
 	}
 	s.routeLocked()
 }
@@ -840,7 +867,7 @@ func (s *Server) serveCall(c net.Conn, r *bufio.Reader, certDER []byte, admitted
 	}
 	defer l.release()
 	l.admit = func() error {
-		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user, chain: l.chain, limits: l.limits})
+		addr, err := s.reserve(l, peer{name: l.identity, thumb: l.thumb, user: l.user, chain: l.chain, radius: l.radius, grant: l.grant})
 		switch {
 		case errors.Is(err, errRevokedMeanwhile):
 			return err
@@ -995,9 +1022,20 @@ type peer struct {
 	// named in its Access-Accept, not an EAP identity the client chose.
 	thumb, user string
 	chain       []*x509.Certificate
-	// limits are how long its session may last and be idle: its RADIUS
-	// server's Session-Timeout and Idle-Timeout.
-	limits radius.Limits
+	// radius: a RADIUS server authenticated it, whose Access-Accept
+	// grants its session: how long it may last and be idle, and what its
+	// accounting says (radius.Grant).
+	radius bool
+	grant  radius.Grant
+}
+
+// accounted is a session the RADIUS servers account for, and why it
+// ends, when the gateway ends it (else the client did); interim, when
+// its Access-Accept asks for Interim-Updates, sends the next.
+type accounted struct {
+	session *radius.Session
+	cause   radius.Cause
+	interim *time.Timer
 }
 
 // same reports whether p and o are known to be the same client: the same
@@ -1058,6 +1096,9 @@ func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 		return netip.Addr{}, err
 	}
 	old := s.clients[stale]
+	if a := s.accounted[stale]; a != nil {
+		a.cause = radius.CauseNASRequest
+	}
 	s.forgetLocked(stale) // its seat, an OpenVPN client's, passes to c: its leave gives none back
 	s.takeLocked(stale, c, p)
 	s.wg.Go(old.shutdown) // c's admission does not wait for it
@@ -1082,13 +1123,21 @@ func (s *Server) freeLocked() (netip.Addr, bool) {
 }
 
 // takeLocked gives address a to client c, who is p, until its session
-// ends (p.limits: endSession, watchIdle).
+// ends (p.grant: endSession, watchIdle).
 func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
 	s.clients[a], s.since[a], s.peers[a] = c, time.Now(), p
 	if p.name != "" {
 		s.ident[a] = p.name
 	}
-	s.limitLocked(a, c, p.limits)
+	s.limitLocked(a, c, p.grant.Limits)
+	if servers := s.settings().Radius; p.radius && s.cfg.RadiusAccounting && len(servers) > 0 {
+		r := radius.Request{User: p.name, CallingStation: c.remoteAddr().Addr().String(), NASIdentifier: s.cfg.NASIdentifier, Dial: s.cfg.RadiusDial}
+		acct := &accounted{session: s.acct.Start(servers, r, a, p.grant), cause: radius.CauseUserRequest}
+		if every := p.grant.Interim; every > 0 {
+			acct.interim = time.AfterFunc(every, func() { s.interim(a, c, acct, every) })
+		}
+		s.accounted[a] = acct
+	}
 	s.routeLocked()
 }
 
@@ -1100,7 +1149,7 @@ func (s *Server) limitLocked(a netip.Addr, c client, l radius.Limits) {
 	}
 	t := &sessionTimers{}
 	if l.Session > 0 {
-		t.end = time.AfterFunc(l.Session, func() { s.endSession(a, c, radius.SessionOver) })
+		t.end = time.AfterFunc(l.Session, func() { s.endSession(a, c, radius.SessionOver, radius.CauseSessionTimeout) })
 	}
 	if l.Idle > 0 {
 		_, _, in, _ := c.traffic()
@@ -1125,12 +1174,30 @@ func (s *Server) relimit(a netip.Addr, c client, l radius.Limits) {
 		delete(s.limits, a)
 	}
 	p := s.peers[a]
-	if p.limits != l {
-		s.log.Info("point-to-site client's RADIUS limits renewed", "addr", a, "protocol", c.protocol(), "identity", p.name, "limits", l, "were", p.limits)
+	if p.grant.Limits != l {
+		s.log.Info("point-to-site client's RADIUS limits renewed", "addr", a, "protocol", c.protocol(), "identity", p.name, "limits", l, "were", p.grant.Limits)
 	}
-	p.limits = l
+	p.grant.Limits = l
 	s.peers[a] = p
 	s.limitLocked(a, c, l)
+}
+
+// interim sends an Interim-Update of client c's session acct at address
+// a, and the next one every later, while it lasts.
+func (s *Server) interim(a netip.Addr, c client, acct *accounted, every time.Duration) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed || s.clients[a] != c || s.accounted[a] != acct {
+		return
+	}
+	s.acct.Interim(acct.session, usage(c))
+	acct.interim.Reset(every)
+}
+
+// usage is what client c has carried so far.
+func usage(c client) radius.Usage {
+	bin, bout, pin, pout := c.traffic()
+	return radius.Usage{BytesIn: bin, BytesOut: bout, PacketsIn: pin, PacketsOut: pout}
 }
 
 // sessionTimers end a client's session: at its end, and when it is idle.
@@ -1156,26 +1223,29 @@ func (s *Server) watchIdle(a netip.Addr, c client, seen uint64) {
 		return
 	}
 	if _, _, in, _ := c.traffic(); in != seen {
-		t.idle = time.AfterFunc(s.peers[a].limits.Idle, func() { s.watchIdle(a, c, in) })
+		t.idle = time.AfterFunc(s.peers[a].grant.Idle, func() { s.watchIdle(a, c, in) })
 		s.mu.Unlock()
 		return
 	}
 	s.mu.Unlock()
-	s.endSession(a, c, radius.Idle)
+	s.endSession(a, c, radius.Idle, radius.CauseIdleTimeout)
 }
 
 // endSession ends client c at address a, whose session is over by its
 // RADIUS server's limits (why), as the gateway's own shutdown of a client
 // does, so that it may connect again (an OpenVPN client is not halted),
 // authenticating anew.
-func (s *Server) endSession(a netip.Addr, c client, why string) {
+func (s *Server) endSession(a netip.Addr, c client, why string, cause radius.Cause) {
 	s.mu.Lock()
 	p, ours := s.peers[a], s.clients[a] == c && !s.closed
+	if acct := s.accounted[a]; ours && acct != nil {
+		acct.cause = cause
+	}
 	s.mu.Unlock()
 	if !ours {
 		return
 	}
-	s.log.Info("point-to-site client disconnected: "+why, "addr", a, "protocol", c.protocol(), "identity", p.name, "limits", p.limits)
+	s.log.Info("point-to-site client disconnected: "+why, "addr", a, "protocol", c.protocol(), "identity", p.name, "limits", p.grant.Limits)
 	c.shutdown()
 }
 
@@ -1320,7 +1390,8 @@ func (l *link) serverEAP(m ppp.EAP) error {
 	}
 	switch {
 	case l.eapRelay != nil:
-		l.identity, l.limits = l.eapRelay.Identity(), l.eapRelay.Limits()
+		g := l.eapRelay.Grant()
+		l.identity, l.grant, l.radius = l.eapRelay.Identity(), g, true
 		if l.eapRelay.Asserted() {
 			l.user = l.identity
 		}

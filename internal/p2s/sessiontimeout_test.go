@@ -15,15 +15,16 @@ import (
 // accepts it with a Session-Timeout of 2 s is disconnected once its
 // session has lasted that long (RFC 2865 §5.27), over SSTP with
 // MS-CHAPv2 and with EAP, and over OpenVPN with its password; the gateway
-// lists it no more. It had reached the VNet until then.
+// lists it no more, and its RADIUS accounting's Stop says why. It had
+// reached the VNet until then.
 func TestRadiusSessionTimeout(t *testing.T) {
 	const limit = 2 * time.Second
-	cfg := radiusFixtureReplying(t, []string{"Session-Timeout = 2"})
-	cfg.RadiusOnly = true
+	cfg, fr := radiusFixtureReplying(t, []string{"Session-Timeout = 2"})
+	cfg.RadiusOnly, cfg.RadiusAccounting = true, true
 	r := newRegion(t, cfg)
 	for name, eap := range map[string]bool{"SSTP MS-CHAPv2": false, "SSTP EAP": true} {
 		t.Run(name, func(t *testing.T) {
-			start := time.Now()
+			start, before := time.Now(), len(fr.Accounting(t))
 			c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"), func(c *ClientConfig) { c.EAP = eap })
 			if err != nil {
 				t.Fatal(err)
@@ -36,6 +37,9 @@ func TestRadiusSessionTimeout(t *testing.T) {
 			done := make(chan struct{})
 			go func() { <-c.Done(); close(done) }()
 			waitEnded(t, r, start, done, limit, "its Session-Timeout")
+			if _, stop := fr.Session(t, before, c.Addr().String()); stop["Acct-Terminate-Cause"] != "Session-Timeout" {
+				t.Errorf("accounting's Stop gives Acct-Terminate-Cause %s, want Session-Timeout", stop["Acct-Terminate-Cause"])
+			}
 		})
 	}
 	t.Run("OpenVPN", func(t *testing.T) {
@@ -55,14 +59,16 @@ func TestRadiusSessionTimeout(t *testing.T) {
 // TestRadiusIdleTimeout: a client whose RADIUS server (FreeRADIUS)
 // accepts it with an Idle-Timeout of 2 s stays connected while it sends
 // (an SSTP client pinging the VNet for 5 s), and is disconnected once it
-// has sent nothing for that long, at most twice that (RFC 2865 §5.28);
-// so is an OpenVPN client that sends nothing.
+// has sent nothing for that long, at most twice that (RFC 2865 §5.28),
+// its RADIUS accounting's Stop saying why; so is an OpenVPN client that
+// sends nothing.
 func TestRadiusIdleTimeout(t *testing.T) {
 	const idle = 2 * time.Second
-	cfg := radiusFixtureReplying(t, []string{"Idle-Timeout = 2"})
-	cfg.RadiusOnly = true
+	cfg, fr := radiusFixtureReplying(t, []string{"Idle-Timeout = 2"})
+	cfg.RadiusOnly, cfg.RadiusAccounting = true, true
 	t.Run("SSTP", func(t *testing.T) {
 		r := newRegion(t, cfg)
+		before := len(fr.Accounting(t))
 		c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"))
 		if err != nil {
 			t.Fatal(err)
@@ -80,6 +86,9 @@ func TestRadiusIdleTimeout(t *testing.T) {
 			last = time.Now()
 		}
 		waitEnded(t, r, last, done, idle, "its Idle-Timeout after it last sent")
+		if _, stop := fr.Session(t, before, c.Addr().String()); stop["Acct-Terminate-Cause"] != "Idle-Timeout" {
+			t.Errorf("accounting's Stop gives Acct-Terminate-Cause %s, want Idle-Timeout", stop["Acct-Terminate-Cause"])
+		}
 	})
 	t.Run("OpenVPN", func(t *testing.T) {
 		cfg := cfg

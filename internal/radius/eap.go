@@ -47,8 +47,8 @@ type Outcome struct {
 	EAP  []byte // the EAP message (a request, Success or Failure); may be empty on a Reject
 	MSK  []byte
 	User string // an Access-Accept's User-Name: whom the server accepted
-	// Limits are an Access-Accept's for the session.
-	Limits
+	// Grant is an Access-Accept's, for the session.
+	Grant
 }
 
 // Exchange relays the client's EAP response (eap, a whole EAP packet) and
@@ -108,7 +108,7 @@ func (e *EAP) outcome(resp Packet, secret []byte) (Outcome, error) {
 		}
 	case CodeAccessAccept:
 		var err error
-		if o.Limits, err = granted(resp); err != nil {
+		if o.Grant, err = granted(resp); err != nil {
 			return o, err
 		}
 		recv, send, err := mppeKeys(resp, secret)
@@ -185,9 +185,9 @@ type EAPAuthenticator struct {
 	identity string
 	asserted bool // identity is the Access-Accept's User-Name
 	// msk is the MSK of the server's Access-Accept, once it came: the
-	// conversation is over; limits are that Access-Accept's.
-	msk    []byte
-	limits Limits
+	// conversation is over; grant is that Access-Accept's.
+	msk   []byte
+	grant Grant
 }
 
 // NewEAPAuthenticator returns an authenticator for the client r names
@@ -216,9 +216,9 @@ func (a *EAPAuthenticator) Resume(identity ppp.EAP) (next ppp.EAP, msk []byte, o
 // method), else its EAP identity, which the client chose.
 func (a *EAPAuthenticator) Identity() string { return a.identity }
 
-// Limits are the server's Access-Accept's for the session: none before
-// it came.
-func (a *EAPAuthenticator) Limits() Limits { return a.limits }
+// Grant is what the server's Access-Accept grants the session: nothing
+// before it came.
+func (a *EAPAuthenticator) Grant() Grant { return a.grant }
 
 // Asserted reports whether the server named the client (User-Name in its
 // Access-Accept): only then does the identity tell one user from
@@ -272,7 +272,7 @@ func (a *EAPAuthenticator) Handle(m ppp.EAP) (next ppp.EAP, msk []byte, ok bool,
 		if o.User != "" {
 			a.identity, a.asserted = o.User, true
 		}
-		a.msk, a.limits = o.MSK, o.Limits
+		a.msk, a.grant = o.MSK, o.Grant
 		return ppp.EAP{Code: ppp.EAPSuccess, ID: m.ID}, o.MSK, true, nil
 	}
 	return failure, nil, true, fmt.Errorf("the RADIUS server rejected %q", a.identity)

@@ -3,7 +3,9 @@ package radius
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -91,50 +93,52 @@ func TestAcceptForAnotherServiceRefused(t *testing.T) {
 	}
 }
 
-// TestSessionLimitsRead: an Access-Accept's Session-Timeout and
-// Idle-Timeout (RFC 2865 §5.27, §5.28) are how long the session may last
-// and be idle, for a password, an MS-CHAP-V2 response and EAP alike;
-// none, or 0, is no limit; one that is no 4-octet number is taken as an
-// Access-Reject that says why.
-func TestSessionLimitsRead(t *testing.T) {
+// TestGrantRead: an Access-Accept's Session-Timeout and Idle-Timeout
+// (RFC 2865 §5.27, §5.28) are how long the session may last and be idle,
+// for a password, an MS-CHAP-V2 response and EAP alike; none, or 0, is no
+// limit; one that is no 4-octet number is taken as an Access-Reject that
+// says why. Its Class attributes are kept, in order, for accounting
+// (§5.25), and its Acct-Interim-Interval (RFC 2869 §5.16), at least
+// MinInterim; one the gateway cannot read asks for no Interim-Update.
+func TestGrantRead(t *testing.T) {
 	shortTries(t, 1, 2*time.Second, 2*time.Second)
 	secret := []byte("s3cret")
+	u32 := func(v uint32) []byte { return binary.BigEndian.AppendUint32(nil, v) }
 	for _, tc := range []struct {
-		name    string
-		typ     byte
-		timeout []byte // the Access-Accept's limit of type typ; nil: none
-		want    Limits
-		accept  bool
+		name   string
+		attrs  []Attr // the Access-Accept's
+		want   Grant
+		accept bool
 	}{
-		{"none", AttrSessionTimeout, nil, Limits{}, true},
-		{"an hour", AttrSessionTimeout, []byte{0, 0, 0x0e, 0x10}, Limits{Session: time.Hour}, true},
-		{"zero", AttrSessionTimeout, []byte{0, 0, 0, 0}, Limits{}, true},
-		{"three octets", AttrSessionTimeout, []byte{0, 0x0e, 0x10}, Limits{}, false},
-		{"idle ten minutes", AttrIdleTimeout, []byte{0, 0, 0x02, 0x58}, Limits{Idle: 10 * time.Minute}, true},
-		{"idle of five octets", AttrIdleTimeout, []byte{0, 0, 0, 0x02, 0x58}, Limits{}, false},
+		{"none", nil, Grant{}, true},
+		{"an hour", []Attr{{AttrSessionTimeout, u32(3600)}}, Grant{Limits: Limits{Session: time.Hour}}, true},
+		{"zero", []Attr{{AttrSessionTimeout, u32(0)}}, Grant{}, true},
+		{"three octets", []Attr{{AttrSessionTimeout, []byte{0, 0x0e, 0x10}}}, Grant{}, false},
+		{"idle ten minutes", []Attr{{AttrIdleTimeout, u32(600)}}, Grant{Limits: Limits{Idle: 10 * time.Minute}}, true},
+		{"idle of five octets", []Attr{{AttrIdleTimeout, []byte{0, 0, 0, 0x02, 0x58}}}, Grant{}, false},
+		{"two classes", []Attr{{AttrClass, []byte("a")}, {AttrClass, []byte("b")}}, Grant{Class: [][]byte{[]byte("a"), []byte("b")}}, true},
+		{"interim of two minutes", []Attr{{AttrAcctInterimInterval, u32(120)}}, Grant{Interim: 2 * time.Minute}, true},
+		{"interim of ten seconds", []Attr{{AttrAcctInterimInterval, u32(10)}}, Grant{Interim: MinInterim}, true},
+		{"interim of three octets", []Attr{{AttrAcctInterimInterval, []byte{0, 0, 120}}}, Grant{}, true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			var extra []Attr
-			if tc.timeout != nil {
-				extra = append(extra, Attr{tc.typ, tc.timeout})
-			}
-			servers := accepting(t, secret, extra...)
-			check := func(what string, accepted bool, limits Limits, err error) {
+			servers := accepting(t, secret, tc.attrs...)
+			check := func(what string, accepted bool, g Grant, err error) {
 				t.Helper()
 				switch {
-				case tc.accept && (!accepted || err != nil || limits != tc.want):
-					t.Errorf("%s: accepted %v, limits %+v, %v; want accepted, limits %+v", what, accepted, limits, err, tc.want)
+				case tc.accept && (!accepted || err != nil || !reflect.DeepEqual(g, tc.want)):
+					t.Errorf("%s: accepted %v, grant %+v, %v; want accepted, grant %+v", what, accepted, g, err, tc.want)
 				case !tc.accept && (accepted || err == nil || !strings.Contains(err.Error(), "-Timeout of")):
 					t.Errorf("%s: accepted %v, %v; want refused for its limit", what, accepted, err)
 				}
 			}
 			a, err := Authenticate(context.Background(), servers, Request{User: "alice", Password: "pw"})
-			check("PAP", a.Accept, a.Limits, err)
+			check("PAP", a.Accept, a.Grant, err)
 			m, err := AuthenticateMSCHAPv2(context.Background(), servers, Request{User: "alice"}, MSCHAPv2{Ident: 7})
-			check("MS-CHAP-V2", m.Accept, m.Limits, err)
+			check("MS-CHAP-V2", m.Accept, m.Grant, err)
 			auth := NewEAPAuthenticator(context.Background(), servers, Request{})
 			next, msk, _, err := auth.Handle(ppp.EAP{Code: ppp.EAPResponse, ID: auth.Start().ID, Type: ppp.TypeIdentity, Data: []byte("alice")})
-			check("EAP", next.Code == ppp.EAPSuccess && msk != nil, auth.Limits(), err)
+			check("EAP", next.Code == ppp.EAPSuccess && msk != nil, auth.Grant(), err)
 		})
 	}
 }

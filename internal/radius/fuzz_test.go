@@ -28,18 +28,22 @@ func FuzzParse(f *testing.F) {
 	})
 }
 
-// FuzzCheck: an answer of any bytes to a request is believed only when
-// it checks out with the secret; no input panics.
+// FuzzCheck: an answer of any bytes to a request (an Access-Request, an
+// Accounting-Request) is believed only when it checks out with the
+// secret; no input panics.
 func FuzzCheck(f *testing.F) {
-	req := Packet{Code: CodeAccessRequest, ID: 9}
 	b, _ := Packet{Code: CodeAccessAccept, ID: 9}.Append(nil)
 	f.Add(b)
+	b, _ = Packet{Code: CodeAccountingResponse, ID: 9}.Append(nil)
+	f.Add(b)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		if p, err := check(b, req, []byte("secret"), false); err == nil && p.Code == CodeAccessAccept {
-			// Forging the Response Authenticator and the
-			// Message-Authenticator means breaking MD5 and HMAC-MD5 with
-			// an unknown secret: the fuzzer does not.
-			t.Fatalf("%x was believed", b)
+		for _, code := range []byte{CodeAccessRequest, CodeAccountingRequest} {
+			if _, err := check(b, Packet{Code: code, ID: 9}, []byte("secret"), false); err == nil {
+				// Forging the Response Authenticator and the
+				// Message-Authenticator means breaking MD5 and HMAC-MD5
+				// with an unknown secret: the fuzzer does not.
+				t.Fatalf("%x was believed as the answer to code %d", b, code)
+			}
 		}
 	})
 }
@@ -47,7 +51,8 @@ func FuzzCheck(f *testing.F) {
 // FuzzEAPOutcome: a server's answer of any attributes (after its
 // authenticators checked out) is read without a panic; an MSK comes only
 // from an Access-Accept with both MPPE keys, and a session's limit
-// (Session-Timeout) from an Access-Accept alone.
+// (Session-Timeout) or what accounting is to say (Class,
+// Acct-Interim-Interval) from an Access-Accept alone.
 func FuzzEAPOutcome(f *testing.F) {
 	f.Add(byte(CodeAccessChallenge), []byte{AttrEAPMessage, 6, 1, 2, 0, 4}, []byte{AttrState, 4, 9, 9})
 	f.Add(byte(CodeAccessAccept), []byte{AttrVendorSpecific, 24, 0, 0, 1, 55, msMPPERecvKey, 18, 0x80, 1}, []byte{})
@@ -60,8 +65,8 @@ func FuzzEAPOutcome(f *testing.F) {
 			}
 		}
 		o, err := (&EAP{}).outcome(p, []byte("secret"))
-		if err == nil && (o.MSK != nil || o.Limits != Limits{}) && code != CodeAccessAccept {
-			t.Fatalf("an MSK or a session's limit from code %d", code)
+		if err == nil && (o.MSK != nil || o.Limits != Limits{} || o.Class != nil || o.Interim != 0) && code != CodeAccessAccept {
+			t.Fatalf("an MSK or a grant from code %d", code)
 		}
 	})
 }

@@ -39,8 +39,8 @@ type MSCHAPv2Answer struct {
 	Recv, Send []byte
 	// User is the User-Name of an Access-Accept, if it has one.
 	User string
-	// Limits are the session's.
-	Limits
+	// Grant is the session's.
+	Grant
 }
 
 // AuthenticateMSCHAPv2 asks the servers in order, each a few times,
@@ -101,7 +101,7 @@ func mschapAnswer(p Packet, secret []byte) (MSCHAPv2Answer, error) {
 		return a, nil
 	}
 	var err error
-	if a.Limits, err = granted(p); err != nil {
+	if a.Grant, err = granted(p); err != nil {
 		return a, err
 	}
 	if !strings.HasPrefix(a.Success, "S=") {

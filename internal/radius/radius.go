@@ -10,7 +10,9 @@
 // while: failover.go); the answer's
 // Response Authenticator, and its Message-Authenticator when it has one,
 // are checked before it is believed. A server without a shared secret,
-// whose answers anyone could make, is not asked.
+// whose answers anyone could make, is not asked. The sessions the
+// servers authenticated are reported to their accounting (RFC 2866,
+// accounting.go), whose requests their Request Authenticator signs.
 //
 // The codec checks every length against its container; a packet is at
 // most 4,096 bytes (RFC 2865 §3).
@@ -36,10 +38,12 @@ import (
 
 // Codes (RFC 2865 §4).
 const (
-	CodeAccessRequest   = 1
-	CodeAccessAccept    = 2
-	CodeAccessReject    = 3
-	CodeAccessChallenge = 11
+	CodeAccessRequest      = 1
+	CodeAccessAccept       = 2
+	CodeAccessReject       = 3
+	CodeAccountingRequest  = 4 // RFC 2866 §3
+	CodeAccountingResponse = 5
+	CodeAccessChallenge    = 11
 )
 
 // Attribute types (RFC 2865 §5, RFC 3579 §3.2).
@@ -48,8 +52,10 @@ const (
 	AttrUserPassword         = 2
 	AttrNASIPAddress         = 4
 	AttrServiceType          = 6
+	AttrFramedIPAddress      = 8
 	AttrFramedMTU            = 12
 	AttrReplyMessage         = 18
+	AttrClass                = 25
 	AttrSessionTimeout       = 27
 	AttrIdleTimeout          = 28
 	AttrCallingStationID     = 31
@@ -223,12 +229,23 @@ type Request struct {
 	Failover *Failover
 }
 
-// Answer is a server's: accepted or not, its Reply-Message, and the
-// session's limits.
+// Answer is a server's: accepted or not, its Reply-Message, and what it
+// grants the session.
 type Answer struct {
 	Accept  bool
 	Message string
+	Grant
+}
+
+// Grant is what an Access-Accept grants a session: its Limits, and for
+// its accounting the Class attributes, carried back to the servers
+// unchanged (RFC 2865 §5.25), and how often an Interim-Update is asked
+// for (Acct-Interim-Interval, RFC 2869 §5.16; 0: none, else at least
+// MinInterim).
+type Grant struct {
 	Limits
+	Class   [][]byte
+	Interim time.Duration
 }
 
 // Limits are how long an Access-Accept lets a session last (Session-Timeout,
@@ -277,12 +294,12 @@ func Authenticate(ctx context.Context, servers []Server, r Request) (Answer, err
 	if err != nil {
 		return Answer{}, err
 	}
-	limits, err := granted(resp)
+	grant, err := granted(resp)
 	if err != nil {
 		return Answer{}, err
 	}
 	msg, _ := resp.Find(AttrReplyMessage)
-	return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg), Limits: limits}, nil
+	return Answer{Accept: resp.Code == CodeAccessAccept, Message: string(msg), Grant: grant}, nil
 }
 
 // serviceFramed is the Service-Type every request asks for: Framed (RFC
@@ -292,38 +309,49 @@ const serviceFramed = 2
 // granted reads what an Access-Accept grants: the Framed service asked
 // for, within its limits (Session-Timeout and Idle-Timeout, RFC 2865
 // §5.27, §5.28; 0 when it has none, or 0, which some servers send for
-// none). err says why one that grants another service (a Service-Type of
-// an administrator's login, a prompt at the NAS, a callback), which the
-// gateway does not give, or has a limit that is no 4-octet number, is
-// taken as an Access-Reject. Other answers grant nothing.
-func granted(p Packet) (limits Limits, err error) {
+// none), and its Class attributes. err says why one that grants another
+// service (a Service-Type of an administrator's login, a prompt at the
+// NAS, a callback), which the gateway does not give, or has a limit
+// that is no 4-octet number, is taken as an Access-Reject. Other
+// answers grant nothing.
+func granted(p Packet) (g Grant, err error) {
 	if p.Code != CodeAccessAccept {
-		return Limits{}, nil
+		return Grant{}, nil
 	}
 	for _, a := range p.Attrs {
 		switch a.Type {
+		case AttrClass:
+			g.Class = append(g.Class, a.Value)
+		case AttrAcctInterimInterval:
+			// One the gateway cannot read asks for no updates: it grants
+			// or limits nothing.
+			if len(a.Value) == 4 {
+				if v := time.Duration(binary.BigEndian.Uint32(a.Value)) * time.Second; v > 0 {
+					g.Interim = max(v, MinInterim)
+				}
+			}
 		case AttrServiceType:
 			// RFC 2865 §5.6: a NAS MUST treat an unsupported Service-Type
 			// as though an Access-Reject had been received.
 			if len(a.Value) != 4 {
-				return Limits{}, fmt.Errorf("radius: an Access-Accept with a Service-Type of %d bytes, taken as an Access-Reject", len(a.Value))
+				return Grant{}, fmt.Errorf("radius: an Access-Accept with a Service-Type of %d bytes, taken as an Access-Reject", len(a.Value))
 			}
 			if st := binary.BigEndian.Uint32(a.Value); st != serviceFramed {
-				return Limits{}, fmt.Errorf("radius: an Access-Accept for Service-Type %d, not Framed (2), taken as an Access-Reject: the gateway gives no other service", st)
+				return Grant{}, fmt.Errorf("radius: an Access-Accept for Service-Type %d, not Framed (2), taken as an Access-Reject: the gateway gives no other service", st)
 			}
 		case AttrSessionTimeout, AttrIdleTimeout:
-			name, limit := "Session-Timeout", &limits.Session
+			name, limit := "Session-Timeout", &g.Session
 			if a.Type == AttrIdleTimeout {
-				name, limit = "Idle-Timeout", &limits.Idle
+				name, limit = "Idle-Timeout", &g.Idle
 			}
 			// A limit the gateway cannot read is not taken for none.
 			if len(a.Value) != 4 {
-				return Limits{}, fmt.Errorf("radius: an Access-Accept with a %s of %d bytes, taken as an Access-Reject", name, len(a.Value))
+				return Grant{}, fmt.Errorf("radius: an Access-Accept with a %s of %d bytes, taken as an Access-Reject", name, len(a.Value))
 			}
 			*limit = time.Duration(binary.BigEndian.Uint32(a.Value)) * time.Second
 		}
 	}
-	return limits, nil
+	return g, nil
 }
 
 // dialFunc is Request.Dial's type.
@@ -331,6 +359,9 @@ type dialFunc = func(ctx context.Context, network, address string) (net.Conn, er
 
 // query is what a request asks and how its answers are checked.
 type query struct {
+	// code is the request's: an Access-Request when 0, or an
+	// Accounting-Request.
+	code byte
 	// attrs makes the request's attributes for its Request
 	// Authenticator and the server's secret.
 	attrs func(auth [authenticator]byte, secret []byte) ([]Attr, error)
@@ -482,7 +513,8 @@ func (r Request) attrs() []Attr {
 // Request Authenticator and the server's secret, and a
 // Message-Authenticator, to s until it answers (a few tries), and returns
 // the answer once it checks out (with a Message-Authenticator when
-// q.needMA, and valid).
+// q.needMA, and valid). An Accounting-Request (q.code) has no
+// Message-Authenticator: its Request Authenticator signs it.
 func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, error) {
 	if len(s.Secret) == 0 {
 		// RFC 2865 §3: the secret MUST NOT be empty: anyone could forge
@@ -490,6 +522,9 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 		return Packet{}, errors.New("no shared secret, so not asked: anyone could forge its answers")
 	}
 	req := Packet{Code: CodeAccessRequest}
+	if q.code != 0 {
+		req.Code = q.code
+	}
 	addr := s.Addr
 	if addr.Port() == 0 {
 		addr = netip.AddrPortFrom(addr.Addr(), 1812)
@@ -509,12 +544,20 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 		var id [1]byte
 		rand.Read(id[:])
 		req.ID += 1 + id[0]%255 // never the last one's
-		rand.Read(req.Authenticator[:])
+		accounting := req.Code == CodeAccountingRequest
+		if accounting {
+			req.Authenticator = [authenticator]byte{} // RFC 2866 §3: zeros, in the hash below
+		} else {
+			rand.Read(req.Authenticator[:])
+		}
 		more, err := q.attrs(req.Authenticator, s.Secret)
 		if err != nil {
 			return nil, requestError{err}
 		}
-		req.Attrs = append([]Attr{{AttrMessageAuthenticator, make([]byte, 16)}}, more...)
+		req.Attrs = more
+		if !accounting {
+			req.Attrs = append([]Attr{{AttrMessageAuthenticator, make([]byte, 16)}}, more...)
+		}
 		if a, err := netip.ParseAddrPort(c.LocalAddr().String()); err == nil && a.Addr().Unmap().Is4() {
 			ip := a.Addr().Unmap().As4()
 			req.Attrs = append(req.Attrs, Attr{AttrNASIPAddress, ip[:]})
@@ -525,6 +568,13 @@ func roundTrip(ctx context.Context, s Server, dial dialFunc, q query) (Packet, e
 		b, err := req.Append(nil)
 		if err != nil {
 			return nil, requestError{err}
+		}
+		if accounting {
+			// RFC 2866 §3: the Request Authenticator is the MD5 of the
+			// packet with 16 zero octets in its place, then the secret.
+			req.Authenticator = md5.Sum(append(bytes.Clone(b), s.Secret...))
+			copy(b[4:HeaderLen], req.Authenticator[:])
+			return b, nil
 		}
 		mac, _ := messageAuthenticator(b, req.Authenticator, s.Secret)
 		copy(b[HeaderLen+2:], mac)
@@ -786,9 +836,12 @@ func verify(b []byte, req Packet, secret []byte, needMA bool) (Packet, error) {
 	if p.ID != req.ID {
 		return Packet{}, errOtherRequest
 	}
-	switch p.Code {
-	case CodeAccessAccept, CodeAccessReject, CodeAccessChallenge:
-	default:
+	switch {
+	case req.Code == CodeAccountingRequest:
+		if p.Code != CodeAccountingResponse {
+			return Packet{}, fmt.Errorf("code %d, no answer to an Accounting-Request", p.Code)
+		}
+	case p.Code != CodeAccessAccept && p.Code != CodeAccessReject && p.Code != CodeAccessChallenge:
 		return Packet{}, fmt.Errorf("code %d, no answer to an Access-Request", p.Code)
 	}
 	b = b[:binary.BigEndian.Uint16(b[2:4])]

@@ -62,6 +62,9 @@ type Config struct {
 	// InternetEgress lets the VNets' hosts reach the Internet from this
 	// node (R43); otherwise what they send there is dropped.
 	InternetEgress bool
+	// NoRadiusAccounting: the sessions of point-to-site clients that
+	// RADIUS servers authenticated are not reported to their accounting.
+	NoRadiusAccounting bool
 	// DNSServer (host:port), when set, answers the lookups of on-premises
 	// devices' names instead of the system's resolver; FQDNRefresh is how
 	// often they are looked up again (0: dataplane.DefaultResolveInterval).
@@ -237,7 +240,7 @@ func New(ctx context.Context, cfg Config) (*Server, error) {
 	s.engine = dataplane.New(dataplane.Options{Logger: cfg.Logger.With("component", "dataplane"),
 		IKEPort: cfg.IKEPort, NATTPort: cfg.NATTPort, PublicInterface: cfg.PublicInterface, InPool: pool.Contains, PolicyIdleTimeout: cfg.PolicyIdleTimeout, RawESP: cfg.RawESP,
 		SSTPPort: cfg.SSTPPort, GatewayCert: gatewayCerts(ca), OpenVPNKey: openVPNKeys(ca), Resolver: resolver(cfg.DNSServer), ResolveInterval: cfg.FQDNRefresh,
-		Internet: internet(cfg, pool.Contains)})
+		Internet: internet(cfg, pool.Contains), NoRadiusAccounting: cfg.NoRadiusAccounting})
 	s.insights = insights.New(cfg.MetricsInterval, cfg.MetricsRetention)
 	s.loadHistory()
 	ac := api.Config{Region: reg, Token: token, Logger: cfg.Logger.With("component", "api"), Insights: s.insights,

@@ -355,9 +355,19 @@ func TestPointToSiteIKEv2Radius(t *testing.T) {
 		t.Errorf("strongSwan did not authenticate with EAP-MSCHAPv2:\n%s", grepLines(ch.Log(), "EAP"))
 	}
 	ping(t, laptop.gw, rr.host, 10*time.Second)
-	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil ||
-		!strings.Contains(out, `"vpnUserName": "alice"`) || !strings.Contains(out, "IKEv2_172.16.201.") {
-		t.Errorf("vpn-client show-health: %v\n%s", err, out)
+	out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json")
+	id := regexp.MustCompile(`IKEv2_172\.16\.201\.[0-9]+`).FindString(out)
+	if err != nil || id == "" || !strings.Contains(out, `"vpnUserName": "alice"`) {
+		t.Fatalf("vpn-client show-health: %v\n%s", err, out)
+	}
+	// Her session is in FreeRADIUS's accounting: a Start, and, once
+	// she is disconnected through the API, a Stop with her pings.
+	if out, err := r.cli("vnet-gateway", "disconnect-vpn-connections", "-g", "p2s", "-n", "hub-gw", "--vpn-connections", id); err != nil {
+		t.Fatalf("disconnect-vpn-connections %s: %v\n%s", id, err, out)
+	}
+	start, stop := rr.fr.Session(t, 0, strings.TrimPrefix(id, "IKEv2_"))
+	if start["User-Name"] != `"alice"` || stop["Acct-Terminate-Cause"] != "Admin-Reset" || stop["Acct-Input-Packets"] == "0" || stop["Acct-Output-Octets"] == "0" {
+		t.Errorf("FreeRADIUS's accounting of alice's session:\nStart %v\nStop %v\nwant alice's, ended by Admin-Reset, with her pings", start, stop)
 	}
 
 	mallory := newSite(t, r, 2, pool)
@@ -387,7 +397,7 @@ func TestPointToSiteIKEv2Radius(t *testing.T) {
 type radiusP2S struct {
 	r    *region
 	host netip.Addr // a host in the VNet
-	fr   *netnstest.Process
+	fr   *netnstest.FreeRADIUS
 	// dir is the test's directory, pkg the package in it, certFile and
 	// keyFile a client certificate strongSwan is given but does not use
 	// (the package's swanctl.conf authenticates with EAP-MSCHAPv2).
@@ -451,7 +461,8 @@ func (rr *radiusP2S) connect(at *site, tweak ...func(string) string) *netnstest.
 // so in IKE_AUTH (AUTH_LIFETIME, RFC 4478); strongSwan, as the package
 // configures it (over_time, here 5 s, not the minute the package says),
 // authenticates again before the limit, with EAP and FreeRADIUS again,
-// and goes on reaching the VNet after it.
+// and goes on reaching the VNet after it; accounting has each IKE SA's
+// session, none ended by the limit.
 func TestPointToSiteIKEv2RadiusSessionTimeout(t *testing.T) {
 	rr := newRadiusP2S(t, []string{"Session-Timeout = 12"})
 	laptop := newSite(t, rr.r, 1, pool)
@@ -471,13 +482,32 @@ func TestPointToSiteIKEv2RadiusSessionTimeout(t *testing.T) {
 	if n := strings.Count(ch.Log(), "EAP method EAP_MSCHAPV2 succeeded"); n < 2 {
 		t.Errorf("strongSwan authenticated %d times in 15 s, want again before the limit:\n%s", n, grepLines(ch.Log(), "IKE_SA"))
 	}
+	// strongSwan deletes its IKE SA before it makes the next (break
+	// before make): each reauthentication is a session of its own, as
+	// accounting knows it, ended by the client, none by its limit.
+	recs := rr.fr.Accounting(t)
+	for i, rec := range recs {
+		want, cause := "Start", ""
+		if i%2 == 1 {
+			want, cause = "Stop", "User-Request"
+			if rec["Acct-Session-Id"] != recs[i-1]["Acct-Session-Id"] {
+				t.Errorf("record %d is the Stop of session %s, after the Start of %s", i, rec["Acct-Session-Id"], recs[i-1]["Acct-Session-Id"])
+			}
+		}
+		if rec["Acct-Status-Type"] != want || rec["Acct-Terminate-Cause"] != cause {
+			t.Errorf("record %d: %s, Acct-Terminate-Cause %q; want %s %q", i, rec["Acct-Status-Type"], rec["Acct-Terminate-Cause"], want, cause)
+		}
+	}
+	if len(recs)%2 != 1 {
+		t.Errorf("%d accounting records, want a Start and Stop for each reauthentication and the Start of the session under way: %v", len(recs), recs)
+	}
 }
 
 // TestPointToSiteIKEv2RadiusIdleTimeout: a RADIUS server that lets alice
 // be idle 3 s (Idle-Timeout) keeps strongSwan connected while it sends
 // (a ping every half second for 6 s: its ESP reaches the gateway), and has
 // the gateway end its IKE SA once it has sent nothing for that long: the
-// health API lists it no more.
+// health API lists it no more, and accounting's Stop says why.
 func TestPointToSiteIKEv2RadiusIdleTimeout(t *testing.T) {
 	rr := newRadiusP2S(t, []string{"Idle-Timeout = 3"})
 	laptop := newSite(t, rr.r, 1, pool)
@@ -487,12 +517,17 @@ func TestPointToSiteIKEv2RadiusIdleTimeout(t *testing.T) {
 		t.Fatalf("a client that sends lost its tunnel, its Idle-Timeout 3 s: %v\n%s", err, out)
 	}
 	last := time.Now()
+	var addr string // the client's
 	connected := func() bool {
 		out, err := rr.r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json")
 		if err != nil {
 			t.Fatalf("vpn-client show-health: %v\n%s", err, out)
 		}
-		return strings.Contains(out, "IKEv2_172.16.201.")
+		if m := regexp.MustCompile(`IKEv2_(172\.16\.201\.[0-9]+)`).FindStringSubmatch(out); m != nil {
+			addr = m[1]
+			return true
+		}
+		return false
 	}
 	for deadline := time.Now().Add(20 * time.Second); connected(); time.Sleep(200 * time.Millisecond) {
 		if time.Now().After(deadline) {
@@ -501,5 +536,8 @@ func TestPointToSiteIKEv2RadiusIdleTimeout(t *testing.T) {
 	}
 	if took := time.Since(last); took < 2*time.Second {
 		t.Errorf("the client was disconnected %v after it last sent, within its Idle-Timeout of 3 s", took)
+	}
+	if _, stop := rr.fr.Session(t, 0, addr); stop["Acct-Terminate-Cause"] != "Idle-Timeout" {
+		t.Errorf("accounting's Stop: %v, want Acct-Terminate-Cause Idle-Timeout", stop)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -292,12 +293,14 @@ func TestVPNClientPackage(t *testing.T) {
 // MS-CHAPv2 response to FreeRADIUS. The package's script for vnetgw's own
 // client takes a user name (the password from $VNETGW_PASSWORD): alice
 // with her password connects, pings the VNet's host and the health API
-// names her; a wrong password is refused and the client says so. No
-// password and no RADIUS secret is in serve's log.
+// names her; FreeRADIUS's accounting has her session (serve reports it
+// by default), its Stop, once she is disconnected through the API, with
+// what her pings carried. A wrong password is refused and the client says
+// so. No password and no RADIUS secret is in serve's log.
 func TestPointToSiteSSTPRadius(t *testing.T) {
 	require(t)
 	netnstest.RequireFreeRADIUS(t)
-	r, hostAddr, _ := radiusRegion(t)
+	r, hostAddr, fr := radiusRegion(t)
 	if out, err := r.cli("vnet-gateway", "create", "-g", "p2s", "-n", "hub-gw", "-l", "westeurope", "--vnet", "hub", "--public-ip-addresses", "hub-gw-ip",
 		"--address-prefixes", "172.16.201.0/24", "--client-protocol", "SSTP", "--vpn-auth-type", "Radius",
 		"--radius-server", "100.64.200.2", "--radius-secret", "gw-shared-s3cret", "-o", "json"); err != nil {
@@ -316,9 +319,17 @@ func TestPointToSiteSSTPRadius(t *testing.T) {
 	laptop := netnstest.New(t, "lap")
 	p := untilConnected(t, func() *netnstest.Process { return connect(laptop, "correct horse battery staple") })
 	ping(t, laptop, hostAddr, 10*time.Second)
-	if out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil ||
-		!strings.Contains(out, "SSTP_172.16.201.") || !strings.Contains(out, `"vpnUserName": "alice"`) {
-		t.Errorf("vpn-client show-health: %v\n%s", err, out)
+	out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json")
+	id := regexp.MustCompile(`SSTP_172\.16\.201\.[0-9]+`).FindString(out)
+	if err != nil || id == "" || !strings.Contains(out, `"vpnUserName": "alice"`) {
+		t.Fatalf("vpn-client show-health: %v\n%s", err, out)
+	}
+	if out, err := r.cli("vnet-gateway", "disconnect-vpn-connections", "-g", "p2s", "-n", "hub-gw", "--vpn-connections", id); err != nil {
+		t.Fatalf("disconnect-vpn-connections %s: %v\n%s", id, err, out)
+	}
+	start, stop := fr.Session(t, 0, strings.TrimPrefix(id, "SSTP_"))
+	if start["User-Name"] != `"alice"` || stop["Acct-Terminate-Cause"] != "Admin-Reset" || stop["Acct-Input-Packets"] == "0" || stop["Acct-Output-Octets"] == "0" {
+		t.Errorf("FreeRADIUS's accounting of alice's session:\nStart %v\nStop %v\nwant alice's, ended by Admin-Reset, with her pings", start, stop)
 	}
 
 	mallory := netnstest.New(t, "mal")
@@ -391,7 +402,7 @@ func radiusFromGatewayAddress(t *testing.T, bgp bool) {
 // radiusRegion is a region (SSTP and OpenVPN on port 8443) with VNet hub,
 // its gateway hub-gw and a host, and FreeRADIUS at 100.64.200.2, reached
 // from the node's network, that knows alice (secret gw-shared-s3cret).
-func radiusRegion(t *testing.T) (*region, netip.Addr, *netnstest.Process) {
+func radiusRegion(t *testing.T) (*region, netip.Addr, *netnstest.FreeRADIUS) {
 	t.Helper()
 	r := newRegion(t, regionOptions{pool: pool, args: []string{"--sstp-port", "8443"}})
 	vnet := r.vnet("p2s", "westeurope", "hub", []string{"10.1.0.0/16"}, "10.1.255.0/27")

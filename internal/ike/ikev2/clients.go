@@ -19,6 +19,7 @@ import (
 	"reflect"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/eaptls"
@@ -83,6 +84,13 @@ type Clients struct {
 	// were found dead (nil: none kept).
 	RadiusDial     func(ctx context.Context, network, address string) (net.Conn, error)
 	RadiusFailover *radius.Failover
+	// RadiusAccounting reports the sessions of the clients the servers
+	// authenticated to the servers' accounting (RFC 2866); Usage tells
+	// what the tunnel of a client (by name) has carried, for it (nil:
+	// nothing). Usage is called from the client's goroutine and must not
+	// call back into the Manager.
+	RadiusAccounting bool
+	Usage            func(name string) radius.Usage
 }
 
 // Bounds of the client connections not admitted yet (between IKE_SA_INIT
@@ -140,6 +148,16 @@ type clientState struct {
 	// how long it may send nothing (Idle-Timeout).
 	endBy time.Time
 	idle  time.Duration
+	// acct is its session as the RADIUS servers' accounting knows it,
+	// while it has an address; nil when they do not (it authenticated
+	// otherwise, or accounting is off). An Interim-Update goes every
+	// interim (when not 0), the next at nextInterim. cause is why the
+	// session ends when the gateway ends it (a radius.Cause, written by
+	// whoever ends it; 0: the client did).
+	acct        *radius.Session
+	interim     time.Duration
+	nextInterim time.Time
+	cause       atomic.Uint32
 	// shown is what Manager.Clients lists of it while it has an
 	// address (Manager.mu): read without waiting for its loop, which
 	// may wait long for a RADIUS server.
@@ -249,6 +267,7 @@ func (m *Manager) SetClients(cl *Clients) error {
 		gone := make([]*conn, len(seen))
 		for i, s := range seen {
 			gone[i] = s.c
+			s.c.client.cause.Store(uint32(radius.CauseNASRequest))
 		}
 		stopAll(gone)
 		return nil
@@ -641,6 +660,15 @@ func (c *conn) clientAuthenticated() bool {
 // has it.
 func (c *conn) releaseClient() {
 	st := c.client
+	if st.acct != nil {
+		// Before Detach, which takes the tunnel's counters with it.
+		cause := radius.Cause(st.cause.Swap(0))
+		if cause == 0 {
+			cause = radius.CauseUserRequest
+		}
+		c.m.acct.Stop(st.acct, c.usage(), cause)
+		st.acct, st.interim = nil, 0
+	}
 	if st.attached {
 		st.cfg.Detach(c.name)
 		st.attached = false
@@ -771,6 +799,7 @@ func (m *Manager) DisconnectClient(addr netip.Addr) bool {
 	if c == nil {
 		return false
 	}
+	c.client.cause.Store(uint32(radius.CauseAdminReset))
 	stopAll([]*conn{c})
 	return true
 }
@@ -822,7 +851,7 @@ func (sa *ikeSA) handleClientAuth(ps []wire.Payload) []wire.Payload {
 	if !ok {
 		return []wire.Payload{&wire.Notify{NotifyType: wire.AuthenticationFailed}}
 	}
-	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), chain, "", radius.Limits{}, ours)
+	return sa.admitClient(ps, id, clientIdent(id, leaf, ""), chain, "", nil, ours)
 }
 
 // refuseClient answers a client's IKE_AUTH request with notification n
@@ -872,8 +901,12 @@ func (sa *ikeSA) gatewayAuth() ([]wire.Payload, bool) {
 // the client from others (clientIdent): its connections from before go.
 // chain is the client's certificate, then those it sent with it (none
 // for a client RADIUS authenticated).
-func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chain []*x509.Certificate, who string, limits radius.Limits, auth []wire.Payload) []wire.Payload {
+func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chain []*x509.Certificate, who string, grant *radius.Grant, auth []wire.Payload) []wire.Payload {
 	st := sa.c.client
+	var limits radius.Limits
+	if grant != nil {
+		limits = grant.Limits
+	}
 	var cert *x509.Certificate
 	thumb := ""
 	if len(chain) > 0 {
@@ -898,6 +931,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 		// tunnel and address go.
 		sa.log.Info("another point-to-site client at the endpoint of a gone one", sa.logAttrs(), "remote", sa.remote)
 		sa.c.replaceOthers(sa)
+		st.cause.Store(uint32(radius.CauseNASRequest))
 		sa.c.releaseClient()
 	}
 	// Who the client is: its certificate's subject (its common name), or
@@ -941,6 +975,9 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	sa.c.m.mu.Unlock()
 	if err == nil {
 		sa.showClient(addr)
+		if grant != nil {
+			sa.account(addr, *grant)
+		}
 	}
 	if initialContact {
 		sa.c.replaceOthers(sa)
@@ -1031,6 +1068,29 @@ func (sa *ikeSA) takeAddress(addr netip.Addr) bool {
 	}
 	sa.c.cfg.Children = []ChildConfig{{LocalTS: st.cfg.selectors(), RemoteTS: []netip.Prefix{netip.PrefixFrom(addr, 32)}}}
 	return true
+}
+
+// account reports the session of the client, whom RADIUS authenticated
+// under grant and who has address addr, to the servers' accounting: its
+// Start, unless it has one (a reauthentication goes on with the session).
+func (sa *ikeSA) account(addr netip.Addr, grant radius.Grant) {
+	st := sa.c.client
+	if st.acct != nil || !st.cfg.RadiusAccounting || len(st.cfg.Radius) == 0 {
+		return
+	}
+	r := radius.Request{User: st.subject, CallingStation: sa.remote.Addr().String(), NASIdentifier: st.cfg.NASIdentifier, Dial: st.cfg.RadiusDial}
+	st.acct = sa.c.m.acct.Start(st.cfg.Radius, r, addr, grant)
+	if st.interim = grant.Interim; st.interim > 0 {
+		st.nextInterim = time.Now().Add(st.interim)
+	}
+}
+
+// usage is what the client's tunnel has carried so far.
+func (c *conn) usage() radius.Usage {
+	if f := c.client.cfg.Usage; f != nil {
+		return f(c.name)
+	}
+	return radius.Usage{}
 }
 
 // showClient lists the client, connected at addr, in Manager.Clients.
@@ -1248,9 +1308,10 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		return sa.refuseClient(wire.AuthenticationFailed, "computing AUTH with the EAP key: %v", err)
 	}
 	first, id, chain, who := e.first, Identity{Type: e.idi.IDType, Data: e.idi.Data}, e.chain, e.identity
-	var limits radius.Limits
+	var grant *radius.Grant
 	if e.rad != nil {
-		limits = e.rad.Limits()
+		g := e.rad.Grant()
+		grant = &g
 	}
 	var cert *x509.Certificate
 	if len(chain) > 0 {
@@ -1263,7 +1324,7 @@ func (sa *ikeSA) continueClientEAP(ps []wire.Payload) []wire.Payload {
 		ident = "unasserted:" + sa.c.name
 	}
 	sa.endEAP()
-	return sa.admitClient(first, id, ident, chain, who, limits, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
+	return sa.admitClient(first, id, ident, chain, who, grant, []wire.Payload{&wire.Auth{Method: wire.AuthSharedKeyMIC, Data: ours}})
 }
 
 // endEAP drops the EAP state of sa, and its key.
@@ -1320,6 +1381,7 @@ func (m *Manager) endStale(c *conn, ident string) int {
 	m.mu.Unlock()
 	for _, o := range stale {
 		c.log.Info("point-to-site client connected again; deleting its stale IKE SA", "stale", o.name)
+		o.client.cause.Store(uint32(radius.CauseNASRequest))
 		// Not waited for: o's loop may be waiting for ours. A RADIUS
 		// round o's loop waits in ends.
 		o.stop()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ipsec"
+	"github.com/vnetgw/vnetgw/internal/radius"
 	"github.com/vnetgw/vnetgw/internal/seat"
 	"github.com/vnetgw/vnetgw/internal/sparselog"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
@@ -152,6 +153,10 @@ type Manager struct {
 	// initAnswers are the IKE_SA_INIT requests the responders' IKE SAs
 	// answered, and the responses, for answerInitAgain.
 	initAnswers map[initKey]initAnswer
+
+	// acct reports the sessions of the clients RADIUS authenticated to
+	// the servers' accounting (Clients.RadiusAccounting).
+	acct *radius.Accounting
 }
 
 var _ ipsec.Events = (*Manager)(nil)
@@ -187,6 +192,7 @@ func New(cfg Config) (*Manager, error) {
 		clientAddrs:     map[netip.Addr]*conn{},
 		pendingBySender: map[netip.Prefix]int{},
 		initAnswers:     map[initKey]initAnswer{},
+		acct:            radius.NewAccounting(cfg.Logger),
 	}, nil
 }
 
@@ -375,14 +381,22 @@ func (m *Manager) Close() error {
 		return nil
 	}
 	m.closed = true
+	for _, c := range m.clientConns {
+		c.client.cause.Store(uint32(radius.CauseNASReboot))
+	}
 	conns := slices.AppendSeq(slices.Collect(maps.Values(m.conns)), maps.Values(m.clientConns))
 	clear(m.conns)
 	clear(m.byRemote)
 	m.mu.Unlock()
 	closeAll(conns)
 	m.wg.Wait()
+	m.acct.Close(acctGrace)
 	return nil
 }
+
+// acctGrace is how long Close waits for the RADIUS servers to answer the
+// accounting of the sessions it ended.
+const acctGrace = 2 * time.Second
 
 // Peers returns the names of the peers the Manager has, as the last
 // Reconfig left them (a refused peer keeps its old configuration); a peer

@@ -313,6 +313,9 @@ func (sa *ikeSA) deadlines(consider func(time.Time)) {
 			consider(st.childBy)
 			consider(st.endBy)
 			consider(sa.idleUntil(st))
+			if st.acct != nil && st.interim > 0 {
+				consider(st.nextInterim)
+			}
 		}
 		for _, ch := range sa.children {
 			consider(ch.rekeyAt)
@@ -393,18 +396,23 @@ func (sa *ikeSA) tick(now time.Time) {
 			return
 		}
 		if st := sa.c.client; st != nil {
-			why := ""
+			why, cause := "", radius.Cause(0)
 			if !st.endBy.IsZero() && !now.Before(st.endBy) {
-				why = radius.SessionOver
+				why, cause = radius.SessionOver, radius.CauseSessionTimeout
 			} else if at := sa.idleUntil(st); !at.IsZero() && !now.Before(at) {
-				why = radius.Idle
+				why, cause = radius.Idle, radius.CauseIdleTimeout
 			}
 			if why != "" {
+				st.cause.Store(uint32(cause))
 				st.endBy, st.idle = time.Time{}, 0
 				sa.c.lastError = why
 				sa.log.Info("point-to-site client disconnected: "+why, sa.logAttrs())
 				sa.shutdown(now, "session limit")
 				return
+			}
+			if st.acct != nil && st.interim > 0 && !now.Before(st.nextInterim) {
+				sa.c.m.acct.Interim(st.acct, sa.c.usage())
+				st.nextInterim = now.Add(st.interim)
 			}
 		}
 		if d := sa.cfg().DPDInterval; d > 0 && sa.pend == nil && len(sa.queue) == 0 && !now.Before(sa.alive().Add(d)) {

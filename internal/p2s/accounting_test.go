@@ -1,0 +1,116 @@
+package p2s
+
+import (
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/radius"
+)
+
+// TestRadiusAccounting: the session of a client its RADIUS server
+// (FreeRADIUS) authenticated is reported to the server's accounting (RFC
+// 2866), which keeps the records: a Start when it connects and a Stop
+// when it ends, of the same Acct-Session-Id, with its user, address, the
+// Access-Accept's Class, what it carried (its pings) and why it ended,
+// and meanwhile an Interim-Update every Acct-Interim-Interval (1 s
+// here, the shortest taken made so for the test); over SSTP with
+// MS-CHAPv2 and with EAP, disconnected through the API, and over OpenVPN
+// with its password, gone by itself.
+func TestRadiusAccounting(t *testing.T) {
+	const class = "dept-42"
+	old := radius.MinInterim
+	radius.MinInterim = time.Second
+	t.Cleanup(func() { radius.MinInterim = old })
+	cfg, fr := radiusFixtureReplying(t, []string{`Class = "` + class + `"`, "Acct-Interim-Interval = 1"})
+	cfg.RadiusOnly, cfg.RadiusAccounting = true, true
+	for name, eap := range map[string]bool{"SSTP MS-CHAPv2": false, "SSTP EAP": true} {
+		t.Run(name, func(t *testing.T) {
+			r := newRegion(t, cfg)
+			before := len(fr.Accounting(t))
+			c, h, err := r.dial(t, tls.Certificate{}, withPassword("alice", "correct horse battery staple"), func(c *ClientConfig) { c.EAP = eap })
+			if err != nil {
+				t.Fatal(err)
+			}
+			const pings = 3
+			for range pings {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				_, err := h.Ping(ctx, r.web)
+				cancel()
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			// An Interim-Update comes with the pings counted.
+			for deadline := time.Now().Add(5 * time.Second); !interimAfter(fr.Accounting(t)[before:], c.Addr().String(), pings); time.Sleep(50 * time.Millisecond) {
+				if time.Now().After(deadline) {
+					t.Fatalf("no Interim-Update with %d packets in after 5 s, its Acct-Interim-Interval 1 s; records %v", pings, fr.Accounting(t)[before:])
+				}
+			}
+			if !r.srv.Disconnect(ProtocolSSTP, c.Addr()) {
+				t.Fatalf("no client at %v to disconnect", c.Addr())
+			}
+			start, stop := fr.Session(t, before, c.Addr().String())
+			for _, rec := range []map[string]string{start, stop} {
+				want := map[string]string{"User-Name": `"alice"`, "NAS-Identifier": `"hub-gw"`, "Framed-IP-Address": c.Addr().String(),
+					"Class": "0x" + hex.EncodeToString([]byte(class)), "Acct-Authentic": "RADIUS", "Service-Type": "Framed-User"}
+				for k, v := range want {
+					if rec[k] != v {
+						t.Errorf("%s %s = %q, want %q\nrecord %v", rec["Acct-Status-Type"], k, rec[k], v, rec)
+					}
+				}
+			}
+			if stop["Acct-Terminate-Cause"] != "Admin-Reset" {
+				t.Errorf("Stop's Acct-Terminate-Cause = %q, want Admin-Reset (disconnected through the API)", stop["Acct-Terminate-Cause"])
+			}
+			// Its echo requests came in, their replies went out: each
+			// at least an IP and an ICMP header.
+			for _, k := range []string{"Acct-Input-Packets", "Acct-Output-Packets"} {
+				if n, err := strconv.Atoi(stop[k]); err != nil || n < pings {
+					t.Errorf("Stop's %s = %q, want at least %d (its pings)", k, stop[k], pings)
+				}
+			}
+			for _, k := range []string{"Acct-Input-Octets", "Acct-Output-Octets"} {
+				if n, err := strconv.Atoi(stop[k]); err != nil || n < pings*28 {
+					t.Errorf("Stop's %s = %q, want at least %d (its pings)", k, stop[k], pings*28)
+				}
+			}
+			if _, ok := stop["Acct-Session-Time"]; !ok {
+				t.Errorf("Stop has no Acct-Session-Time: %v", stop)
+			}
+		})
+	}
+	t.Run("OpenVPN", func(t *testing.T) {
+		cfg := cfg
+		cfg.OpenVPN = true
+		r := newRegion(t, cfg)
+		before := len(fr.Accounting(t))
+		cl := dialTestOVPN(t, r.srv.Addr())
+		tc, err := cl.session(0, nil, "alice", "correct horse battery staple")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPush(t, tc, 10*time.Second, "once connected")
+		addr := onlyOpenVPNSession(t, r.srv).addr
+		cl.c.Close()
+		start, stop := fr.Session(t, before, addr.String())
+		if start["User-Name"] != `"alice"` || stop["Acct-Terminate-Cause"] != "User-Request" {
+			t.Errorf("Start for %s, Stop for cause %s; want alice's, User-Request (the client left)", start["User-Name"], stop["Acct-Terminate-Cause"])
+		}
+	})
+}
+
+// interimAfter reports whether recs hold an Interim-Update of a session at
+// addr that counts at least packets packets from the client.
+func interimAfter(recs []map[string]string, addr string, packets int) bool {
+	for _, rec := range recs {
+		if n, err := strconv.Atoi(rec["Acct-Input-Packets"]); err == nil && n >= packets &&
+			rec["Acct-Status-Type"] == "Interim-Update" && rec["Framed-IP-Address"] == addr {
+			return true
+		}
+	}
+	return false
+}

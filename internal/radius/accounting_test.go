@@ -1,0 +1,99 @@
+package radius
+
+import (
+	"bytes"
+	"crypto/md5"
+	"encoding/binary"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/vnetgw/vnetgw/internal/logbuf"
+)
+
+// TestAccountingAnswerChecked: an Accounting-Request goes to the port
+// after the server's authentication port, its Request Authenticator the
+// MD5 of the packet with zeros in its place and the secret (RFC 2866 §3);
+// an answer that is not the server's Accounting-Response to it (another
+// secret's, an Access-Accept) is dropped and counted, and the request
+// waits on for the server's own, which ends it: it is not sent again.
+func TestAccountingAnswerChecked(t *testing.T) {
+	secret := []byte("s3cret")
+	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pc.Close()
+	acctPort := netip.MustParseAddrPort(pc.LocalAddr().String()).Port()
+	var mu sync.Mutex
+	var got []Packet
+	go func() {
+		buf := make([]byte, MaxPacket)
+		for {
+			n, from, err := pc.ReadFrom(buf)
+			if err != nil {
+				return
+			}
+			req, err := Parse(bytes.Clone(buf[:n]))
+			if err != nil {
+				continue
+			}
+			mu.Lock()
+			got = append(got, req)
+			mu.Unlock()
+			zeroed := bytes.Clone(buf[:n])
+			clear(zeroed[4:HeaderLen])
+			if md5.Sum(append(zeroed, secret...)) != req.Authenticator {
+				continue // as a server drops it
+			}
+			pc.WriteTo(answer(CodeAccountingResponse, req.ID, req.Authenticator, []byte("guess"), false), from)
+			pc.WriteTo(answer(CodeAccessAccept, req.ID, req.Authenticator, secret, false), from)
+			pc.WriteTo(answer(CodeAccountingResponse, req.ID, req.Authenticator, secret, false), from)
+		}
+	}()
+	var logs logbuf.Buffer
+	a := NewAccounting(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+	_, bad0 := Drops()
+	s := a.Start([]Server{{Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), acctPort-1), Secret: secret}},
+		Request{User: "alice", NASIdentifier: "hub-gw"}, netip.MustParseAddr("172.16.201.2"), Grant{Class: [][]byte{[]byte("dept-42")}})
+	a.Stop(s, Usage{BytesIn: 5 << 32, BytesOut: 7}, CauseIdleTimeout)
+	a.Close(5 * time.Second)
+
+	if _, bad := Drops(); bad-bad0 < 4 {
+		t.Errorf("%d answers dropped, want the 2 not the server's to each request", bad-bad0)
+	}
+	if out := logs.String(); strings.Count(out, `msg="RADIUS accounting"`) != 2 || strings.Contains(out, "no server answered") {
+		t.Errorf("want the Start and the Stop answered; log:\n%s", out)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(got) != 2 {
+		t.Fatalf("the server got %d requests, want a Start and a Stop, each once", len(got))
+	}
+	u32 := func(p Packet, typ byte) uint32 {
+		v, ok := p.Find(typ)
+		if !ok || len(v) != 4 {
+			t.Errorf("request without attribute %d", typ)
+			return 0
+		}
+		return binary.BigEndian.Uint32(v)
+	}
+	for i, p := range got {
+		class, _ := p.Find(AttrClass)
+		id, _ := p.Find(AttrAcctSessionID)
+		if p.Code != CodeAccountingRequest || u32(p, AttrAcctStatusType) != uint32(i+1) || string(class) != "dept-42" || len(id) == 0 {
+			t.Errorf("request %d: code %d, Acct-Status-Type %d, Class %q, Acct-Session-Id %q", i, p.Code, u32(p, AttrAcctStatusType), class, id)
+		}
+		if _, ok := p.Find(AttrMessageAuthenticator); ok {
+			t.Errorf("request %d has a Message-Authenticator; its Request Authenticator signs it", i)
+		}
+	}
+	// Octets past 2^32 in Gigawords (RFC 2869 §5.1).
+	if in, gw, cause := u32(got[1], AttrAcctInputOctets), u32(got[1], AttrAcctInputGigawords), u32(got[1], AttrAcctTerminateCause); in != 0 || gw != 5 || cause != uint32(CauseIdleTimeout) {
+		t.Errorf("Stop: Acct-Input-Octets %d, Acct-Input-Gigawords %d, Acct-Terminate-Cause %d; want 0, 5, %d", in, gw, cause, CauseIdleTimeout)
+	}
+}
