@@ -4,7 +4,9 @@ import (
 	"context"
 	"crypto/tls"
 	"encoding/hex"
+	"net/netip"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -113,4 +115,60 @@ func interimAfter(recs []map[string]string, addr string, packets int) bool {
 		}
 	}
 	return false
+}
+
+// TestRadiusFramedIPAddress: a client whose RADIUS server (FreeRADIUS)
+// gives it an address (Framed-IP-Address, RFC 2865 §5.8) gets that one,
+// not the pool's lowest, and reaches the VNet from it. The same user
+// connecting again over SSTP replaces its connection there; over
+// OpenVPN, while the SSTP connection holds it, it is refused and told
+// why; as is a user whose server gives an address outside the pool.
+func TestRadiusFramedIPAddress(t *testing.T) {
+	want := netip.MustParseAddr("172.16.201.77")
+	cfg, _ := radiusFixtureReplying(t, []string{"Framed-IP-Address = " + want.String()})
+	cfg.RadiusOnly, cfg.SSTP, cfg.OpenVPN = true, true, true
+	r := newRegion(t, cfg)
+	alice := withPassword("alice", "correct horse battery staple")
+	first, h, err := r.dial(t, tls.Certificate{}, alice)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if first.Addr() != want {
+		t.Fatalf("the client got %v, want %v, its RADIUS server's", first.Addr(), want)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := h.Ping(ctx, r.web); err != nil {
+		t.Fatal(err)
+	}
+	second, _, err := r.dial(t, tls.Certificate{}, alice)
+	if err != nil || second.Addr() != want {
+		t.Fatalf("alice connecting again: %v, %v; want %v", second, err, want)
+	}
+	select {
+	case <-first.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the connection alice's new one replaced goes on")
+	}
+	refused := func(srv netip.AddrPort, why string) {
+		t.Helper()
+		cl := dialTestOVPN(t, srv)
+		tc, err := cl.session(0, nil, "alice", "correct horse battery staple")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.SetReadDeadline(time.Now().Add(10 * time.Second))
+		var b [2048]byte
+		if n, _ := tc.Read(b[:]); !strings.HasPrefix(string(b[:n]), "AUTH_FAILED") || !strings.Contains(string(b[:n]), why) {
+			t.Errorf("an OpenVPN client was told %q, want AUTH_FAILED: …%s", b[:n], why)
+		}
+	}
+	refused(r.srv.Addr(), "is another connection's")
+
+	secret := []byte("s3cret")
+	rad := fakeRadiusAnswering(t, secret, 0, func() (byte, []radius.Attr) {
+		return radius.CodeAccessAccept, []radius.Attr{{Type: radius.AttrFramedIPAddress, Value: []byte{10, 9, 9, 9}}}
+	})
+	other := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	refused(other.srv.Addr(), "is not one the client address pool 172.16.201.0/24 gives out")
 }

@@ -497,21 +497,9 @@ func TestOpenVPNRenegotiationChecksToken(t *testing.T) {
 
 	cl, token := connect()
 	o := onlyOpenVPNSession(t, r.srv)
-	// done waits for the server to be done with a renegotiation: the
-	// next one is refused while one runs.
 	done := func() {
 		t.Helper()
-		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-			o.mu.Lock()
-			pending := o.pending
-			o.mu.Unlock()
-			if pending == nil {
-				return
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("a renegotiation with the token is still under way after 10 s")
-			}
-		}
+		waitRenegotiated(t, o, 10*time.Second)
 	}
 	if _, err := cl.session(1, nil, "bob", token); err != nil {
 		t.Fatalf("renegotiation with the token: %v", err)
@@ -849,4 +837,21 @@ func TestOpenVPNPasswordTooLong(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustPush(t, tc, 20*time.Second, "with a password of 128 bytes")
+}
+
+// waitRenegotiated waits, up to wait, for session o to be done with the
+// renegotiation under way: the next one is refused while one runs.
+func waitRenegotiated(t *testing.T, o *ovpnSession, wait time.Duration) {
+	t.Helper()
+	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
+		o.mu.Lock()
+		pending := o.pending
+		o.mu.Unlock()
+		if pending == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a renegotiation is still under way after %v", wait)
+		}
+	}
 }

@@ -1051,7 +1051,8 @@ func (p peer) same(o peer) bool {
 // connected again (a laptop after sleep), which would hold its address
 // and place until its peer's silence ends it (2 minutes for SSTP, 60 s
 // for OpenVPN). With room, the client's other connections stay: a user
-// may connect from two devices at once.
+// may connect from two devices at once. A client its RADIUS server gives
+// an address gets that one (reserveAtLocked).
 func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	s.mu.Lock()
 	// Revoked, or its root removed, by an Update since its TLS handshake
@@ -1064,6 +1065,17 @@ func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	if !live.trusts(p, time.Now()) {
 		s.mu.Unlock()
 		return netip.Addr{}, fmt.Errorf("%w: it chains to no uploaded root", errRevokedMeanwhile)
+	}
+	if want := p.grant.Addr; want.IsValid() {
+		old, err := s.reserveAtLocked(c, p, want)
+		s.mu.Unlock()
+		if err != nil {
+			return netip.Addr{}, err
+		}
+		if old != nil {
+			s.log.Info("point-to-site client connected again: its connection at the address its RADIUS server gives it replaced", "addr", want, "protocol", c.protocol(), "identity", p.name)
+		}
+		return want, nil
 	}
 	err := s.roomLocked(c)
 	if err == nil {
@@ -1105,6 +1117,41 @@ func (s *Server) reserve(c client, p peer) (netip.Addr, error) {
 	s.mu.Unlock()
 	s.log.Info("point-to-site client connected again: its oldest connection replaced", "addr", stale, "protocol", c.protocol(), "identity", p.name, "full", err)
 	return stale, nil
+}
+
+// reserveAtLocked gives the client address want, the one its RADIUS
+// server gives it (Framed-IP-Address, RFC 2865 §5.8), within its
+// protocol's limit. A connection of the same client and protocol that
+// holds want (its own stale one) is replaced, and returned; any other
+// that holds it, or an address the pool does not give out, refuses the
+// client: it would not have the address its server's rules expect.
+func (s *Server) reserveAtLocked(c client, p peer, want netip.Addr) (replaced client, err error) {
+	pool := s.cfg.Pool
+	if !want.Is4() || !pool.Contains(want) || !s.serverAddr().Less(want) || !pool.Contains(want.Next()) {
+		return nil, fmt.Errorf("the address its RADIUS server gives it (Framed-IP-Address), %v, is not one the client address pool %v gives out", want, pool.Masked())
+	}
+	if o := s.clients[want]; o != nil {
+		if o.protocol() != c.protocol() || !p.same(s.peers[want]) || s.closed {
+			return nil, fmt.Errorf("the address its RADIUS server gives it (Framed-IP-Address), %v, is another connection's", want)
+		}
+		if a := s.accounted[want]; a != nil {
+			a.cause = radius.CauseNASRequest
+		}
+		s.forgetLocked(want) // its seat, an OpenVPN client's, passes to c: its leave gives none back
+		s.takeLocked(want, c, p)
+		s.wg.Go(o.shutdown)
+		return o, nil
+	}
+	if err := s.roomLocked(c); err != nil {
+		return nil, err
+	}
+	if c.protocol() == ProtocolOpenVPN {
+		if n, ok := s.seats.Take(s.settings().OpenVPNMaxClients, 0); !ok {
+			return nil, fullError(n, c.protocol())
+		}
+	}
+	s.takeLocked(want, c, p)
+	return nil, nil
 }
 
 // errRevokedMeanwhile is reserve's refusal of a client whose certificate

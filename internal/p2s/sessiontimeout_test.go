@@ -158,17 +158,7 @@ func TestOpenVPNRenegotiationRenewsLimits(t *testing.T) {
 		if _, err := cl.session(1, nil, "bob", "pw"); err != nil {
 			t.Fatalf("renegotiation with the password: %v", err)
 		}
-		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(10 * time.Millisecond) {
-			o.mu.Lock()
-			pending := o.pending
-			o.mu.Unlock()
-			if pending == nil {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatal("the renegotiation is still under way after 5 s")
-			}
-		}
+		waitRenegotiated(t, o, 5*time.Second)
 		if n := asked.Load(); n != 2 {
 			t.Fatalf("the RADIUS server was asked %d times, want twice (at the connection and the renegotiation)", n)
 		}

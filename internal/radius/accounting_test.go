@@ -1,11 +1,9 @@
 package radius
 
 import (
-	"bytes"
 	"crypto/md5"
 	"encoding/binary"
 	"log/slog"
-	"net"
 	"net/netip"
 	"strings"
 	"sync"
@@ -23,42 +21,27 @@ import (
 // waits on for the server's own, which ends it: it is not sent again.
 func TestAccountingAnswerChecked(t *testing.T) {
 	secret := []byte("s3cret")
-	pc, err := net.ListenPacket("udp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer pc.Close()
-	acctPort := netip.MustParseAddrPort(pc.LocalAddr().String()).Port()
 	var mu sync.Mutex
 	var got []Packet
-	go func() {
-		buf := make([]byte, MaxPacket)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return
-			}
-			req, err := Parse(bytes.Clone(buf[:n]))
-			if err != nil {
-				continue
-			}
-			mu.Lock()
-			got = append(got, req)
-			mu.Unlock()
-			zeroed := bytes.Clone(buf[:n])
-			clear(zeroed[4:HeaderLen])
-			if md5.Sum(append(zeroed, secret...)) != req.Authenticator {
-				continue // as a server drops it
-			}
-			pc.WriteTo(answer(CodeAccountingResponse, req.ID, req.Authenticator, []byte("guess"), false), from)
-			pc.WriteTo(answer(CodeAccessAccept, req.ID, req.Authenticator, secret, false), from)
-			pc.WriteTo(answer(CodeAccountingResponse, req.ID, req.Authenticator, secret, false), from)
+	acct := serveMany(t, "127.0.0.1", func(req Packet) [][]byte {
+		mu.Lock()
+		got = append(got, req)
+		mu.Unlock()
+		b, _ := req.Append(nil)
+		clear(b[4:HeaderLen])
+		if md5.Sum(append(b, secret...)) != req.Authenticator {
+			return nil // as a server drops it
 		}
-	}()
+		return [][]byte{
+			answer(CodeAccountingResponse, req.ID, req.Authenticator, []byte("guess"), false),
+			answer(CodeAccessAccept, req.ID, req.Authenticator, secret, false),
+			answer(CodeAccountingResponse, req.ID, req.Authenticator, secret, false),
+		}
+	})
 	var logs logbuf.Buffer
 	a := NewAccounting(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
 	_, bad0 := Drops()
-	s := a.Start([]Server{{Addr: netip.AddrPortFrom(netip.MustParseAddr("127.0.0.1"), acctPort-1), Secret: secret}},
+	s := a.Start([]Server{{Addr: netip.AddrPortFrom(acct.Addr(), acct.Port()-1), Secret: secret}},
 		Request{User: "alice", NASIdentifier: "hub-gw"}, netip.MustParseAddr("172.16.201.2"), Grant{Class: [][]byte{[]byte("dept-42")}})
 	a.Stop(s, Usage{BytesIn: 5 << 32, BytesOut: 7}, CauseIdleTimeout)
 	a.Close(5 * time.Second)

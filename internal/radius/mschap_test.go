@@ -19,6 +19,18 @@ import (
 // the server's address.
 func serve(t *testing.T, host string, answer func(req Packet) []byte) netip.AddrPort {
 	t.Helper()
+	return serveMany(t, host, func(req Packet) [][]byte {
+		if b := answer(req); b != nil {
+			return [][]byte{b}
+		}
+		return nil
+	})
+}
+
+// serveMany is serve answering each request with what answers returns,
+// one after the other; the request it is given owns its attributes.
+func serveMany(t *testing.T, host string, answers func(req Packet) [][]byte) netip.AddrPort {
+	t.Helper()
 	pc, err := net.ListenPacket("udp", host+":0")
 	if err != nil {
 		t.Fatal(err)
@@ -31,8 +43,8 @@ func serve(t *testing.T, host string, answer func(req Packet) []byte) netip.Addr
 			if err != nil {
 				return
 			}
-			if req, err := Parse(buf[:n]); err == nil {
-				if b := answer(req); b != nil {
+			if req, err := Parse(bytes.Clone(buf[:n])); err == nil {
+				for _, b := range answers(req) {
 					pc.WriteTo(b, from)
 				}
 			}

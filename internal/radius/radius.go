@@ -237,13 +237,15 @@ type Answer struct {
 	Grant
 }
 
-// Grant is what an Access-Accept grants a session: its Limits, and for
-// its accounting the Class attributes, carried back to the servers
-// unchanged (RFC 2865 §5.25), and how often an Interim-Update is asked
-// for (Acct-Interim-Interval, RFC 2869 §5.16; 0: none, else at least
-// MinInterim).
+// Grant is what an Access-Accept grants a session: its Limits, the
+// client's address (Framed-IP-Address, RFC 2865 §5.8; invalid: the
+// gateway chooses), and for its accounting the Class attributes,
+// carried back to the servers unchanged (§5.25), and how often an
+// Interim-Update is asked for (Acct-Interim-Interval, RFC 2869 §5.16;
+// 0: none, else at least MinInterim).
 type Grant struct {
 	Limits
+	Addr    netip.Addr
 	Class   [][]byte
 	Interim time.Duration
 }
@@ -309,11 +311,12 @@ const serviceFramed = 2
 // granted reads what an Access-Accept grants: the Framed service asked
 // for, within its limits (Session-Timeout and Idle-Timeout, RFC 2865
 // §5.27, §5.28; 0 when it has none, or 0, which some servers send for
-// none), and its Class attributes. err says why one that grants another
-// service (a Service-Type of an administrator's login, a prompt at the
-// NAS, a callback), which the gateway does not give, or has a limit
-// that is no 4-octet number, is taken as an Access-Reject. Other
-// answers grant nothing.
+// none), at the client's address (Framed-IP-Address), and what its
+// accounting says (Class, Acct-Interim-Interval). err says why one that
+// grants another service (a Service-Type of an administrator's login, a
+// prompt at the NAS, a callback), which the gateway does not give, or
+// has a limit or an address that is no 4-octet number, is taken as an
+// Access-Reject. Other answers grant nothing.
 func granted(p Packet) (g Grant, err error) {
 	if p.Code != CodeAccessAccept {
 		return Grant{}, nil
@@ -322,6 +325,17 @@ func granted(p Packet) (g Grant, err error) {
 		switch a.Type {
 		case AttrClass:
 			g.Class = append(g.Class, a.Value)
+		case AttrFramedIPAddress:
+			// An address the gateway cannot read is not taken for its
+			// choice: the server meant one.
+			if len(a.Value) != 4 {
+				return Grant{}, fmt.Errorf("radius: an Access-Accept with a Framed-IP-Address of %d bytes, taken as an Access-Reject", len(a.Value))
+			}
+			// §5.8: 0xFFFFFFFF lets the user choose, 0xFFFFFFFE the NAS:
+			// the gateway gives one of its pool either way.
+			if ip := netip.AddrFrom4([4]byte(a.Value)); ip != netip.AddrFrom4([4]byte{255, 255, 255, 255}) && ip != netip.AddrFrom4([4]byte{255, 255, 255, 254}) {
+				g.Addr = ip
+			}
 		case AttrAcctInterimInterval:
 			// One the gateway cannot read asks for no updates: it grants
 			// or limits nothing.

@@ -344,8 +344,10 @@ func TestClientMovesWithMOBIKE(t *testing.T) {
 // EAP-MSCHAPv2 (Windows' built-in client's user name and password) and
 // alice's password connects, the IKE SA's AUTH keyed with the MSK from
 // FreeRADIUS's MPPE keys, gets an address and pings the VNet; the health
-// API names her; a wrong password fails, as does a certificate's AUTH
-// where RADIUS alone authenticates.
+// API names her; FreeRADIUS's accounting has her session, its Stop, once
+// she is disconnected through the API, with what her pings carried. A
+// wrong password fails, as does a certificate's AUTH where RADIUS alone
+// authenticates.
 func TestPointToSiteIKEv2Radius(t *testing.T) {
 	rr := newRadiusP2S(t, nil)
 	r := rr.r
@@ -355,20 +357,7 @@ func TestPointToSiteIKEv2Radius(t *testing.T) {
 		t.Errorf("strongSwan did not authenticate with EAP-MSCHAPv2:\n%s", grepLines(ch.Log(), "EAP"))
 	}
 	ping(t, laptop.gw, rr.host, 10*time.Second)
-	out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json")
-	id := regexp.MustCompile(`IKEv2_172\.16\.201\.[0-9]+`).FindString(out)
-	if err != nil || id == "" || !strings.Contains(out, `"vpnUserName": "alice"`) {
-		t.Fatalf("vpn-client show-health: %v\n%s", err, out)
-	}
-	// Her session is in FreeRADIUS's accounting: a Start, and, once
-	// she is disconnected through the API, a Stop with her pings.
-	if out, err := r.cli("vnet-gateway", "disconnect-vpn-connections", "-g", "p2s", "-n", "hub-gw", "--vpn-connections", id); err != nil {
-		t.Fatalf("disconnect-vpn-connections %s: %v\n%s", id, err, out)
-	}
-	start, stop := rr.fr.Session(t, 0, strings.TrimPrefix(id, "IKEv2_"))
-	if start["User-Name"] != `"alice"` || stop["Acct-Terminate-Cause"] != "Admin-Reset" || stop["Acct-Input-Packets"] == "0" || stop["Acct-Output-Octets"] == "0" {
-		t.Errorf("FreeRADIUS's accounting of alice's session:\nStart %v\nStop %v\nwant alice's, ended by Admin-Reset, with her pings", start, stop)
-	}
+	disconnectAccounted(t, r, rr.fr, "IKEv2")
 
 	mallory := newSite(t, r, 2, pool)
 	mch := roadWarrior(t, mallory.gw, "hub-gw", rr.pkg, rr.certFile, rr.keyFile, rr.eap("guess"))
@@ -539,5 +528,23 @@ func TestPointToSiteIKEv2RadiusIdleTimeout(t *testing.T) {
 	}
 	if _, stop := rr.fr.Session(t, 0, addr); stop["Acct-Terminate-Cause"] != "Idle-Timeout" {
 		t.Errorf("accounting's Stop: %v, want Acct-Terminate-Cause Idle-Timeout", stop)
+	}
+}
+
+// TestPointToSiteIKEv2RadiusFramedIPAddress: a RADIUS server that gives
+// alice an address (Framed-IP-Address) has strongSwan get that one as its
+// virtual IP, not the pool's lowest, and reach the VNet from it; the
+// health API lists it there.
+func TestPointToSiteIKEv2RadiusFramedIPAddress(t *testing.T) {
+	const want = "172.16.201.77"
+	rr := newRadiusP2S(t, []string{"Framed-IP-Address = " + want})
+	laptop := newSite(t, rr.r, 1, pool)
+	ch := rr.connect(laptop, rr.eap("correct horse battery staple"))
+	if !strings.Contains(ch.Log(), "installing new virtual IP "+want) {
+		t.Errorf("strongSwan did not get %s:\n%s", want, grepLines(ch.Log(), "virtual IP"))
+	}
+	ping(t, laptop.gw, rr.host, 10*time.Second)
+	if out, err := rr.r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json"); err != nil || !strings.Contains(out, `"IKEv2_`+want+`"`) {
+		t.Errorf("vpn-client show-health: %v\n%s", err, out)
 	}
 }

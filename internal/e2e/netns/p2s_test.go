@@ -319,18 +319,7 @@ func TestPointToSiteSSTPRadius(t *testing.T) {
 	laptop := netnstest.New(t, "lap")
 	p := untilConnected(t, func() *netnstest.Process { return connect(laptop, "correct horse battery staple") })
 	ping(t, laptop, hostAddr, 10*time.Second)
-	out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json")
-	id := regexp.MustCompile(`SSTP_172\.16\.201\.[0-9]+`).FindString(out)
-	if err != nil || id == "" || !strings.Contains(out, `"vpnUserName": "alice"`) {
-		t.Fatalf("vpn-client show-health: %v\n%s", err, out)
-	}
-	if out, err := r.cli("vnet-gateway", "disconnect-vpn-connections", "-g", "p2s", "-n", "hub-gw", "--vpn-connections", id); err != nil {
-		t.Fatalf("disconnect-vpn-connections %s: %v\n%s", id, err, out)
-	}
-	start, stop := fr.Session(t, 0, strings.TrimPrefix(id, "SSTP_"))
-	if start["User-Name"] != `"alice"` || stop["Acct-Terminate-Cause"] != "Admin-Reset" || stop["Acct-Input-Packets"] == "0" || stop["Acct-Output-Octets"] == "0" {
-		t.Errorf("FreeRADIUS's accounting of alice's session:\nStart %v\nStop %v\nwant alice's, ended by Admin-Reset, with her pings", start, stop)
-	}
+	disconnectAccounted(t, r, fr, "SSTP")
 
 	mallory := netnstest.New(t, "mal")
 	q := connect(mallory, "guess")
@@ -435,5 +424,25 @@ func TestClientHangupDisconnects(t *testing.T) {
 	}
 	if code := p.Cmd.ProcessState.ExitCode(); code != 0 {
 		t.Errorf("after SIGHUP the client ended with %v, want exit 0 after its disconnect:\n%s", p.Cmd.ProcessState, p.Output())
+	}
+}
+
+// disconnectAccounted disconnects alice's connection over protocol, which
+// the health API names (with her name), of gateway hub-gw in group p2s
+// through the API, and checks FreeRADIUS's accounting of her session: a
+// Start, and a Stop ended by Admin-Reset with what her pings carried.
+func disconnectAccounted(t *testing.T, r *region, fr *netnstest.FreeRADIUS, protocol string) {
+	t.Helper()
+	out, err := r.cli("vnet-gateway", "vpn-client", "show-health", "-g", "p2s", "-n", "hub-gw", "-o", "json")
+	id := regexp.MustCompile(protocol + `_172\.16\.201\.[0-9]+`).FindString(out)
+	if err != nil || id == "" || !strings.Contains(out, `"vpnUserName": "alice"`) {
+		t.Fatalf("vpn-client show-health: %v\n%s", err, out)
+	}
+	if out, err := r.cli("vnet-gateway", "disconnect-vpn-connections", "-g", "p2s", "-n", "hub-gw", "--vpn-connections", id); err != nil {
+		t.Fatalf("disconnect-vpn-connections %s: %v\n%s", id, err, out)
+	}
+	start, stop := fr.Session(t, 0, strings.TrimPrefix(id, protocol+"_"))
+	if start["User-Name"] != `"alice"` || stop["Acct-Terminate-Cause"] != "Admin-Reset" || stop["Acct-Input-Packets"] == "0" || stop["Acct-Output-Octets"] == "0" {
+		t.Errorf("FreeRADIUS's accounting of alice's session:\nStart %v\nStop %v\nwant alice's, ended by Admin-Reset, with her pings", start, stop)
 	}
 }

@@ -155,6 +155,7 @@ type clientState struct {
 	// session ends when the gateway ends it (a radius.Cause, written by
 	// whoever ends it; 0: the client did).
 	acct        *radius.Session
+	grant       *radius.Grant // the last Access-Accept's; nil: not RADIUS's
 	interim     time.Duration
 	nextInterim time.Time
 	cause       atomic.Uint32
@@ -692,12 +693,13 @@ func (c *conn) releaseClient() {
 
 // assignAddr gives c the address it has, or want when that is a free one
 // of the pool (RFC 7296 §3.15.1: a client asks for the address of a
-// connection before, to keep it), or else the lowest free one; it fails,
+// connection before, to keep it), or else (unless only: want is its
+// RADIUS server's) the lowest free one; it fails,
 // saying which, when MaxClients are connected (counted in Seats, with
 // OpenVPN's) or the pool is used up. The connections a
 // client with INITIAL_CONTACT replaces (replaceClients: those of its
 // ident) do not count, as they are on their way out.
-func (m *Manager) assignAddr(c *conn, ident string, initialContact bool, want netip.Addr) (netip.Addr, error) {
+func (m *Manager) assignAddr(c *conn, ident string, initialContact bool, want netip.Addr, only bool) (netip.Addr, error) {
 	st := c.client
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -721,10 +723,18 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool, want ne
 	}
 	pool := st.cfg.Pool.Masked()
 	last := lastAddr(pool)
-	if _, used := m.clientAddrs[want]; !used && pool.Addr().Less(want) && want.Less(last) {
+	inPool := pool.Addr().Less(want) && want.Less(last)
+	if _, used := m.clientAddrs[want]; !used && inPool {
 		m.clientAddrs[want] = c
 		st.addr, st.seat = want, seats
 		return want, nil
+	}
+	if only {
+		seats.Give()
+		if !inPool {
+			return netip.Addr{}, fmt.Errorf("the address its RADIUS server gives it (Framed-IP-Address), %v, is not one the pool %v gives out", want, pool)
+		}
+		return netip.Addr{}, fmt.Errorf("the address its RADIUS server gives it (Framed-IP-Address), %v, is another connection's", want)
 	}
 	for a := pool.Addr().Next(); a.IsValid() && a.Less(last); a = a.Next() {
 		if _, used := m.clientAddrs[a]; !used {
@@ -743,19 +753,29 @@ func (m *Manager) assignAddr(c *conn, ident string, initialContact bool, want ne
 // (endStale) when one holds want (it connects again and asks for the
 // address it had) or when the pool has no other address; they are
 // waited for, up to staleWait, to give their addresses back.
-func (sa *ikeSA) clientAddr(ident string, want netip.Addr, initialContact bool) (netip.Addr, error) {
+func (sa *ikeSA) clientAddr(ident string, want netip.Addr, initialContact, only bool) (netip.Addr, error) {
 	m, c := sa.c.m, sa.c
 	if initialContact && m.heldBy(want, ident, c) && m.endStale(c, ident) > 0 {
 		waitUntil(staleWait, func() bool { return !m.heldBy(want, ident, c) })
 	}
-	addr, err := m.assignAddr(c, ident, initialContact, want)
+	addr, err := m.assignAddr(c, ident, initialContact, want, only)
 	if err != nil && initialContact && m.endStale(c, ident) > 0 {
 		waitUntil(staleWait, func() bool {
-			addr, err = m.assignAddr(c, ident, true, want)
+			addr, err = m.assignAddr(c, ident, true, want, only)
 			return err == nil
 		})
 	}
 	return addr, err
+}
+
+// wantedAddr is the address the client is to have: its RADIUS server's
+// (Framed-IP-Address), which it gets or none (only), or else the one it
+// asks for in req, if any, which it gets when free.
+func (st *clientState) wantedAddr(req *wire.CP) (want netip.Addr, only bool) {
+	if st.grant != nil && st.grant.Addr.IsValid() {
+		return st.grant.Addr, true
+	}
+	return requestedAddr(req), false
 }
 
 // waitUntil asks done every 20 ms until it reports true or wait is over.
@@ -946,8 +966,10 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	var addr netip.Addr
 	err := errNoCFGRequest
 	initialContact := notify(req, wire.InitialContact) != nil
+	st.grant = grant
 	if asked {
-		addr, err = sa.clientAddr(ident, requestedAddr(cp), initialContact)
+		want, only := st.wantedAddr(cp)
+		addr, err = sa.clientAddr(ident, want, initialContact, only)
 	}
 	if err == nil && !sa.takeAddress(addr) {
 		sa.killAfterResponse = true
@@ -975,9 +997,7 @@ func (sa *ikeSA) admitClient(req []wire.Payload, id Identity, ident string, chai
 	sa.c.m.mu.Unlock()
 	if err == nil {
 		sa.showClient(addr)
-		if grant != nil {
-			sa.account(addr, *grant)
-		}
+		sa.account(addr)
 	}
 	if initialContact {
 		sa.c.replaceOthers(sa)
@@ -1070,14 +1090,16 @@ func (sa *ikeSA) takeAddress(addr netip.Addr) bool {
 	return true
 }
 
-// account reports the session of the client, whom RADIUS authenticated
-// under grant and who has address addr, to the servers' accounting: its
-// Start, unless it has one (a reauthentication goes on with the session).
-func (sa *ikeSA) account(addr netip.Addr, grant radius.Grant) {
+// account reports the session of the client, who has address addr, to
+// the RADIUS servers' accounting when they authenticated it (st.grant):
+// its Start, unless it has one (a reauthentication goes on with the
+// session).
+func (sa *ikeSA) account(addr netip.Addr) {
 	st := sa.c.client
-	if st.acct != nil || !st.cfg.RadiusAccounting || len(st.cfg.Radius) == 0 {
+	if st.grant == nil || st.acct != nil || !st.cfg.RadiusAccounting || len(st.cfg.Radius) == 0 {
 		return
 	}
+	grant := *st.grant
 	r := radius.Request{User: st.subject, CallingStation: sa.remote.Addr().String(), NASIdentifier: st.cfg.NASIdentifier, Dial: st.cfg.RadiusDial}
 	st.acct = sa.c.m.acct.Start(st.cfg.Radius, r, addr, grant)
 	if st.interim = grant.Interim; st.interim > 0 {
@@ -1114,7 +1136,8 @@ func (sa *ikeSA) clientAddress(ps []wire.Payload) []wire.Payload {
 		return nil
 	}
 	had := st.addr.IsValid()
-	addr, err := sa.c.m.assignAddr(sa.c, st.ident, false, requestedAddr(cp))
+	want, only := st.wantedAddr(cp)
+	addr, err := sa.c.m.assignAddr(sa.c, st.ident, false, want, only)
 	if err == nil && !sa.takeAddress(addr) {
 		sa.c.releaseClient()
 		err = errors.New("its tunnel was not attached")
@@ -1126,6 +1149,7 @@ func (sa *ikeSA) clientAddress(ps []wire.Payload) []wire.Payload {
 	if !had {
 		sa.c.lastError = ""
 		sa.showClient(addr)
+		sa.account(addr)
 		st.childBy = time.Now().Add(clientChildWait) // time to make its child SA
 	}
 	return []wire.Payload{clientCPReply(cp, addr, st.cfg.Routes, st.cfg.DNS)}

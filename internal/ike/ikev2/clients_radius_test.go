@@ -27,9 +27,10 @@ type fakeRADIUS struct {
 	silent atomic.Bool
 	assert atomic.Bool
 	// timeout and idle, when not 0, are the Session-Timeout and
-	// Idle-Timeout of its Accepts.
-	timeout, idle atomic.Uint32
-	msk           []byte
+	// Idle-Timeout of its Accepts; framed, when not 0, their
+	// Framed-IP-Address.
+	timeout, idle, framed atomic.Uint32
+	msk                   []byte
 	// received counts the requests that came, answered or not.
 	received atomic.Int64
 }
@@ -84,6 +85,9 @@ func newFakeRADIUS(t *testing.T) *fakeRADIUS {
 				}
 				if s := f.idle.Load(); s != 0 {
 					attrs = append(attrs, radius.Attr{Type: radius.AttrIdleTimeout, Value: binary.BigEndian.AppendUint32(nil, s)})
+				}
+				if a := f.framed.Load(); a != 0 {
+					attrs = append(attrs, radius.Attr{Type: radius.AttrFramedIPAddress, Value: binary.BigEndian.AppendUint32(nil, a)})
 				}
 			}
 			resp := radius.Packet{Code: code, ID: req.ID, Authenticator: req.Authenticator, Attrs: attrs}
@@ -385,5 +389,39 @@ func TestRadiusLimitEndsClient(t *testing.T) {
 				t.Error("the client's IKE SA was not deleted with a Delete")
 			}
 		})
+	}
+}
+
+// TestRadiusFramedIPAddress: a client whose RADIUS server gives it an
+// address (Framed-IP-Address) gets that one, not the pool's lowest; the
+// same user connecting again with INITIAL_CONTACT gets it back from its
+// stale connection; another user given it meanwhile gets none
+// (INTERNAL_ADDRESS_FAILURE), as does one given an address outside the
+// pool.
+func TestRadiusFramedIPAddress(t *testing.T) {
+	g, f := radiusGateway(t)
+	f.assert.Store(true)
+	give := func(a netip.Addr) { f.framed.Store(binary.BigEndian.Uint32(a.AsSlice())) }
+	want := poolAddr(5)
+	give(want)
+	idi := IPIdentity(netip.MustParseAddr("192.168.1.10"))
+	if a := cpAddr(radiusConnect(t, newP2SClient(t, g, clientAt(1)), f, idi, "alice", true)); a != want {
+		t.Fatalf("alice got %v, want %v, her RADIUS server's", a, want)
+	}
+	if a := cpAddr(radiusConnect(t, newP2SClient(t, g, clientAt(2)), f, idi, "alice", true)); a != want {
+		t.Fatalf("alice connecting again got %v, want %v", a, want)
+	}
+	for _, tc := range []struct {
+		user string
+		addr netip.Addr
+	}{{"bob", want}, {"carol", netip.MustParseAddr("192.0.2.9")}} {
+		give(tc.addr)
+		resp := radiusConnect(t, newP2SClient(t, g, clientAt(3)), f, idi, tc.user, true)
+		if a := cpAddr(resp); a.IsValid() || notify(resp, wire.InternalAddressFailure) == nil {
+			t.Errorf("%s, given %v, got %v (%v); want INTERNAL_ADDRESS_FAILURE", tc.user, tc.addr, a, resp)
+		}
+	}
+	if got := g.clientAddrs(); !slices.Equal(got, []netip.Addr{want}) {
+		t.Errorf("clients at %v, want alice's alone at %v", got, want)
 	}
 }
