@@ -169,6 +169,6 @@ func TestRadiusFramedIPAddress(t *testing.T) {
 	rad := fakeRadiusAnswering(t, secret, 0, func() (byte, []radius.Attr) {
 		return radius.CodeAccessAccept, []radius.Attr{{Type: radius.AttrFramedIPAddress, Value: []byte{10, 9, 9, 9}}}
 	})
-	other := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	other := ovpnRadiusRegion(t, rad, secret)
 	refused(other.srv.Addr(), "is not one the client address pool 172.16.201.0/24 gives out")
 }

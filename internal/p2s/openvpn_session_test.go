@@ -370,7 +370,7 @@ func TestOpenVPNClientLeavesDuringAuthentication(t *testing.T) {
 func TestTestOVPNReadDeadline(t *testing.T) {
 	secret := []byte("s3cret")
 	rad := fakeRadius(t, secret, 0, true)
-	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	r := ovpnRadiusRegion(t, rad, secret)
 	cl := dialTestOVPN(t, r.srv.Addr())
 	cl.peerInfo = "IV_PROTO=10\nIV_CIPHERS=AES-256-GCM\n" // pushed on its PUSH_REQUEST alone
 	tc, err := cl.session(0, nil, "bob", "pw")
@@ -422,7 +422,7 @@ func TestOpenVPNAuthToken(t *testing.T) {
 	secret := []byte("s3cret")
 	var asked atomic.Int32
 	rad := fakeRadius(t, secret, 0, true, &asked)
-	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	r := ovpnRadiusRegion(t, rad, secret)
 	cl := dialTestOVPN(t, r.srv.Addr())
 	tc, err := cl.session(0, nil, "bob", "pw")
 	if err != nil {
@@ -460,7 +460,7 @@ func TestOpenVPNRenegotiationChecksToken(t *testing.T) {
 	var accept atomic.Bool
 	accept.Store(true)
 	rad := fakeRadiusOf(t, secret, 0, &accept, &asked)
-	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	r := ovpnRadiusRegion(t, rad, secret)
 	connect := func() (*testOVPN, string) {
 		t.Helper()
 		cl := dialTestOVPN(t, r.srv.Addr())
@@ -593,7 +593,7 @@ func TestOpenVPNRenegotiationKeepsCertificate(t *testing.T) {
 func TestOpenVPNStrayControlPacketIgnored(t *testing.T) {
 	secret := []byte("s3cret")
 	rad := fakeRadius(t, secret, 0, true)
-	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	r := ovpnRadiusRegion(t, rad, secret)
 	cl := dialTestOVPN(t, r.srv.Addr())
 	tc, err := cl.session(0, nil, "bob", "pw")
 	if err != nil {
@@ -616,7 +616,7 @@ func TestOpenVPNStrayControlPacketIgnored(t *testing.T) {
 func TestOpenVPNSoftResetBeforeAuthentication(t *testing.T) {
 	secret := []byte("s3cret")
 	rad := fakeRadius(t, secret, 500*time.Millisecond, true)
-	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	r := ovpnRadiusRegion(t, rad, secret)
 	cl := dialTestOVPN(t, r.srv.Addr())
 	if _, err := cl.session(0, nil, "bob", "pw"); err != nil {
 		t.Fatal(err)
@@ -647,7 +647,7 @@ func TestOpenVPNSoftResetSentAgain(t *testing.T) {
 	// connected returns a client connected to a new gateway, and the
 	// auth token the gateway pushed it.
 	connected := func(t *testing.T) (*region, *testOVPN, string) {
-		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+		r := ovpnRadiusRegion(t, rad, secret)
 		cl := dialTestOVPN(t, r.srv.Addr())
 		t.Cleanup(func() { cl.c.Close() })
 		tc, err := cl.session(0, nil, "bob", "pw")
@@ -706,7 +706,7 @@ func TestOpenVPNSoftResetSentAgain(t *testing.T) {
 func TestOpenVPNUnreadTLSBounded(t *testing.T) {
 	secret := []byte("s3cret")
 	rad := fakeRadius(t, secret, 5*time.Second, false)
-	r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+	r := ovpnRadiusRegion(t, rad, secret)
 	cl := dialTestOVPN(t, r.srv.Addr())
 	if _, err := cl.session(0, nil, "bob", "pw"); err != nil {
 		t.Fatal(err)
@@ -854,4 +854,11 @@ func waitRenegotiated(t *testing.T, o *ovpnSession, wait time.Duration) {
 			t.Fatalf("a renegotiation is still under way after %v", wait)
 		}
 	}
+}
+
+// ovpnRadiusRegion is a region whose gateway takes OpenVPN clients that
+// the RADIUS server at rad, which shares secret, alone authenticates.
+func ovpnRadiusRegion(t *testing.T, rad netip.AddrPort, secret []byte) *region {
+	t.Helper()
+	return newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
 }

@@ -144,7 +144,7 @@ func TestOpenVPNRenegotiationRenewsLimits(t *testing.T) {
 			}
 			return radius.CodeAccessAccept, then
 		}, &asked)
-		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true})
+		r := ovpnRadiusRegion(t, rad, secret)
 		cl := dialTestOVPN(t, r.srv.Addr())
 		t.Cleanup(func() { cl.c.Close() })
 		tc, err := cl.session(0, nil, "bob", "pw")
