@@ -1177,15 +1177,26 @@ func (s *Server) takeLocked(a netip.Addr, c client, p peer) {
 		s.ident[a] = p.name
 	}
 	s.limitLocked(a, c, p.grant.Limits)
-	if servers := s.settings().Radius; p.radius && s.cfg.RadiusAccounting && len(servers) > 0 {
-		r := radius.Request{User: p.name, CallingStation: c.remoteAddr().Addr().String(), NASIdentifier: s.cfg.NASIdentifier, Dial: s.cfg.RadiusDial}
-		acct := &accounted{session: s.acct.Start(servers, r, a, p.grant), cause: radius.CauseUserRequest}
-		if every := p.grant.Interim; every > 0 {
-			acct.interim = time.AfterFunc(every, func() { s.interim(a, c, acct, every) })
-		}
-		s.accounted[a] = acct
+	if p.radius && s.cfg.RadiusAccounting {
+		s.accountLocked(a, c, p)
 	}
 	s.routeLocked()
+}
+
+// accountLocked reports the session of client c, who is p and has
+// address a, to the RADIUS servers' accounting, and sends its
+// Interim-Updates while it lasts when its Access-Accept asks for them.
+func (s *Server) accountLocked(a netip.Addr, c client, p peer) {
+	servers := s.settings().Radius
+	if len(servers) == 0 {
+		return
+	}
+	r := radius.Request{User: p.name, CallingStation: c.remoteAddr().Addr().String(), NASIdentifier: s.cfg.NASIdentifier, Dial: s.cfg.RadiusDial}
+	acct := &accounted{session: s.acct.Start(servers, r, a, p.grant), cause: radius.CauseUserRequest}
+	if every := p.grant.Interim; every > 0 {
+		acct.interim = time.AfterFunc(every, func() { s.interim(a, c, acct, every) })
+	}
+	s.accounted[a] = acct
 }
 
 // limitLocked starts the timers that end client c at address a by its
