@@ -743,9 +743,9 @@ func (s *Server) forgetLocked(addr netip.Addr) {
 	// Read under s.mu, as Traffic reads: read before, bytes counted in
 	// between would leave the totals for a moment lower than Traffic
 	// had shown (and a total that goes down is taken for a restart).
-	bin, bout, _, _ := c.traffic()
-	s.goneIn[c.protocol()] += bin
-	s.goneOut[c.protocol()] += bout
+	u := usage(c)
+	s.goneIn[c.protocol()] += u.BytesIn
+	s.goneOut[c.protocol()] += u.BytesOut
 	delete(s.clients, addr)
 	delete(s.ident, addr)
 	delete(s.since, addr)
@@ -758,7 +758,7 @@ func (s *Server) forgetLocked(addr netip.Addr) {
 		if a.interim != nil {
 			a.interim.Stop()
 		}
-		s.acct.Stop(a.session, usage(c), a.cause)
+		s.acct.Stop(a.session, u, a.cause) // what the totals took: the Stop and Traffic agree
 		delete(s.accounted, addr)
 	}
 	s.routeLocked()
