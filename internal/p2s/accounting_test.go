@@ -3,10 +3,12 @@ package p2s
 import (
 	"context"
 	"crypto/tls"
+	"encoding/binary"
 	"encoding/hex"
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -171,4 +173,119 @@ func TestRadiusFramedIPAddress(t *testing.T) {
 	})
 	other := ovpnRadiusRegion(t, rad, secret)
 	refused(other.srv.Addr(), "is not one the client address pool 172.16.201.0/24 gives out")
+}
+
+// TestOpenVPNRenegotiationRenewsAccounting: an OpenVPN client that
+// renegotiates with its password goes on in its session, whose
+// accounting carries from then on the Class of the renegotiation's
+// Access-Accept (RFC 2865 §5.25): FreeRADIUS, which gives each
+// Access-Accept a Class of its own, gets one Start and one Stop, the
+// Start with the first Class, the Stop with the second.
+func TestOpenVPNRenegotiationRenewsAccounting(t *testing.T) {
+	const password = "correct horse battery staple"
+	cfg, fr := radiusFixtureReplying(t, []string{`Class = "dept-%{randstr:aaaaaaaaaaaaaaaa}"`})
+	cfg.RadiusOnly, cfg.RadiusAccounting, cfg.OpenVPN = true, true, true
+	r := newRegion(t, cfg)
+	before := len(fr.Accounting(t))
+	cl := dialTestOVPN(t, r.srv.Addr())
+	tc, err := cl.session(0, nil, "alice", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, tc, 10*time.Second, "once connected")
+	o := onlyOpenVPNSession(t, r.srv)
+	if _, err := cl.session(1, nil, "alice", password); err != nil {
+		t.Fatalf("renegotiation with the password: %v", err)
+	}
+	waitRenegotiated(t, o, 5*time.Second)
+	cl.c.Close()
+	start, stop := fr.Session(t, before, o.addr.String())
+	prefix := "0x" + hex.EncodeToString([]byte("dept-"))
+	if !strings.HasPrefix(start["Class"], prefix) || !strings.HasPrefix(stop["Class"], prefix) || start["Class"] == stop["Class"] {
+		t.Errorf("Start's Class %s, Stop's %s; want the first Access-Accept's and the renegotiation's, which differ", start["Class"], stop["Class"])
+	}
+	if start["Acct-Session-Id"] == "" || start["Acct-Session-Id"] != stop["Acct-Session-Id"] {
+		t.Errorf("Start's Acct-Session-Id %s, Stop's %s; want one session", start["Acct-Session-Id"], stop["Acct-Session-Id"])
+	}
+	var starts int
+	for _, rec := range fr.Accounting(t)[before:] {
+		if rec["Acct-Status-Type"] == "Start" {
+			starts++
+		}
+	}
+	if starts != 1 {
+		t.Errorf("%d Starts, want 1: the renegotiation goes on in the session", starts)
+	}
+}
+
+// TestOpenVPNRenegotiationRenewsInterim: the Acct-Interim-Interval of an
+// OpenVPN client's renegotiation's Access-Accept is its session's from
+// then on: Interim-Updates begin when the first Access-Accept had none,
+// and end when the renegotiation's has none.
+func TestOpenVPNRenegotiationRenewsInterim(t *testing.T) {
+	old := radius.MinInterim
+	radius.MinInterim = time.Second
+	t.Cleanup(func() { radius.MinInterim = old })
+	secret := []byte("s3cret")
+	every := radius.Attr{Type: radius.AttrAcctInterimInterval, Value: binary.BigEndian.AppendUint32(nil, 1)}
+	// interims counts the Interim-Updates of got's requests.
+	interims := func(got func() []radius.Packet) (n int) {
+		for _, p := range got() {
+			if v, _ := p.Find(radius.AttrAcctStatusType); len(v) == 4 && binary.BigEndian.Uint32(v) == 3 {
+				n++
+			}
+		}
+		return n
+	}
+	// connect connects a client whose first Access-Accept has first and
+	// its renegotiation's then, and renegotiates once the first has had
+	// 1.5 s; it returns the accounting's requests.
+	connect := func(t *testing.T, first, then []radius.Attr) (got func() []radius.Packet, before int) {
+		var asked atomic.Int32
+		rad, got := fakeRadiusAccounting(t, secret, func() (byte, []radius.Attr) {
+			if asked.Add(1) == 1 {
+				return radius.CodeAccessAccept, first
+			}
+			return radius.CodeAccessAccept, then
+		})
+		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true, RadiusAccounting: true})
+		cl := dialTestOVPN(t, r.srv.Addr())
+		t.Cleanup(func() { cl.c.Close() })
+		tc, err := cl.session(0, nil, "bob", "pw")
+		if err != nil {
+			t.Fatal(err)
+		}
+		mustPush(t, tc, 10*time.Second, "once connected")
+		time.Sleep(1500 * time.Millisecond)
+		before = interims(got)
+		o := onlyOpenVPNSession(t, r.srv)
+		if _, err := cl.session(1, nil, "bob", "pw"); err != nil {
+			t.Fatalf("renegotiation with the password: %v", err)
+		}
+		waitRenegotiated(t, o, 5*time.Second)
+		return got, before
+	}
+	t.Run("asked for meanwhile", func(t *testing.T) {
+		got, before := connect(t, nil, []radius.Attr{every})
+		if before != 0 {
+			t.Fatalf("%d Interim-Updates before the renegotiation, whose first Access-Accept asked for none", before)
+		}
+		for deadline := time.Now().Add(5 * time.Second); interims(got) == 0; time.Sleep(50 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal("no Interim-Update 5 s after a renegotiation whose Access-Accept asks for one a second")
+			}
+		}
+	})
+	t.Run("no longer asked for", func(t *testing.T) {
+		got, before := connect(t, []radius.Attr{every}, nil)
+		if before == 0 {
+			t.Fatal("no Interim-Update 1.5 s into a session whose Access-Accept asks for one a second")
+		}
+		time.Sleep(200 * time.Millisecond) // one sent as the renegotiation was answered
+		n := interims(got)
+		time.Sleep(2500 * time.Millisecond)
+		if m := interims(got); m != n {
+			t.Errorf("%d Interim-Updates after a renegotiation whose Access-Accept asks for none", m-n)
+		}
+	})
 }

@@ -972,7 +972,7 @@ func (o *ovpnSession) reauthenticate(tc *tls.Conn, km openvpn.KeyMethod2) error 
 	o.mu.Lock()
 	addr := o.addr
 	o.mu.Unlock()
-	o.srv.relimit(addr, o, p.grant.Limits)
+	o.srv.regrant(addr, o, p.grant)
 	return nil
 }
 

@@ -6,12 +6,14 @@ import (
 	"crypto/tls"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/netip"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -292,6 +294,13 @@ func fakeRadiusAnswering(t *testing.T, secret []byte, delay time.Duration, answe
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { pc.Close() })
+	serveFakeRadius(pc, secret, delay, func(radius.Packet) (byte, []radius.Attr) { return answer() }, asked...)
+	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+// serveFakeRadius answers the requests pc gets, as fakeRadiusAnswering,
+// answer making each answer from its request.
+func serveFakeRadius(pc net.PacketConn, secret []byte, delay time.Duration, answer func(radius.Packet) (byte, []radius.Attr), asked ...*atomic.Int32) {
 	go func() {
 		buf := make([]byte, 4096)
 		for {
@@ -299,7 +308,7 @@ func fakeRadiusAnswering(t *testing.T, secret []byte, delay time.Duration, answe
 			if err != nil {
 				return
 			}
-			req, err := radius.Parse(buf[:n])
+			req, err := radius.Parse(slices.Clone(buf[:n])) // its own bytes: buf is read into again
 			if err != nil {
 				continue
 			}
@@ -310,7 +319,7 @@ func fakeRadiusAnswering(t *testing.T, secret []byte, delay time.Duration, answe
 			id := req.ID
 			go func() {
 				time.Sleep(delay)
-				code, attrs := answer()
+				code, attrs := answer(req)
 				resp := radius.Packet{Code: code, ID: id, Authenticator: reqAuth, Attrs: attrs}
 				b, _ := resp.Append(nil)
 				h := md5.Sum(append(append([]byte(nil), b...), secret...))
@@ -319,7 +328,43 @@ func fakeRadiusAnswering(t *testing.T, secret []byte, delay time.Duration, answe
 			}()
 		}
 	}()
-	return netip.MustParseAddrPort(pc.LocalAddr().String())
+}
+
+// fakeRadiusAccounting is fakeRadiusAnswering with an accounting port
+// (the next one) that answers every Accounting-Request and keeps it, for
+// got to return.
+func fakeRadiusAccounting(t *testing.T, secret []byte, answer func() (byte, []radius.Attr)) (auth netip.AddrPort, got func() []radius.Packet) {
+	var acct, pc net.PacketConn
+	for range 20 {
+		var err error
+		if acct, err = net.ListenPacket("udp", "127.0.0.1:0"); err != nil {
+			t.Fatal(err)
+		}
+		port := acct.LocalAddr().(*net.UDPAddr).Port
+		if pc, err = net.ListenPacket("udp", fmt.Sprintf("127.0.0.1:%d", port-1)); err == nil {
+			break
+		}
+		acct.Close()
+		acct = nil
+	}
+	if acct == nil {
+		t.Fatal("no two free UDP ports in a row for a RADIUS server's authentication and accounting")
+	}
+	t.Cleanup(func() { pc.Close(); acct.Close() })
+	serveFakeRadius(pc, secret, 0, func(radius.Packet) (byte, []radius.Attr) { return answer() })
+	var mu sync.Mutex
+	var reqs []radius.Packet
+	serveFakeRadius(acct, secret, 0, func(req radius.Packet) (byte, []radius.Attr) {
+		mu.Lock()
+		reqs = append(reqs, req)
+		mu.Unlock()
+		return radius.CodeAccountingResponse, nil
+	})
+	return netip.MustParseAddrPort(pc.LocalAddr().String()), func() []radius.Packet {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(reqs)
+	}
 }
 
 // TestOpenVPNClientLeavesDuringAuthentication: a client that leaves while

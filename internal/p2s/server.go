@@ -1035,6 +1035,7 @@ type peer struct {
 type accounted struct {
 	session *radius.Session
 	cause   radius.Cause
+	every   time.Duration // between its Interim-Updates; 0: none
 	interim *time.Timer
 }
 
@@ -1192,9 +1193,9 @@ func (s *Server) accountLocked(a netip.Addr, c client, p peer) {
 		return
 	}
 	r := radius.Request{User: p.name, CallingStation: c.remoteAddr().Addr().String(), NASIdentifier: s.cfg.NASIdentifier, Dial: s.cfg.RadiusDial}
-	acct := &accounted{session: s.acct.Start(servers, r, a, p.grant), cause: radius.CauseUserRequest}
-	if every := p.grant.Interim; every > 0 {
-		acct.interim = time.AfterFunc(every, func() { s.interim(a, c, acct, every) })
+	acct := &accounted{session: s.acct.Start(servers, r, a, p.grant), cause: radius.CauseUserRequest, every: p.grant.Interim}
+	if acct.every > 0 {
+		acct.interim = time.AfterFunc(acct.every, func() { s.interim(a, c, acct) })
 	}
 	s.accounted[a] = acct
 }
@@ -1216,12 +1217,14 @@ func (s *Server) limitLocked(a netip.Addr, c client, l radius.Limits) {
 	s.limits[a] = t
 }
 
-// relimit replaces the limits of client c at address a with l, those of
-// its RADIUS server's new Access-Accept (an OpenVPN client that
-// renegotiated with its password), counted from now: a Session-Timeout
-// set or shortened at the server meanwhile ends it then, one removed no
-// longer does.
-func (s *Server) relimit(a netip.Addr, c client, l radius.Limits) {
+// regrant takes g, what its RADIUS server's new Access-Accept grants
+// client c at address a (an OpenVPN client that renegotiated with its
+// password), while its session goes on: its limits, counted from now (a
+// Session-Timeout set or shortened at the server meanwhile ends it then,
+// one removed no longer does), and for its accounting, g's Class and
+// Acct-Interim-Interval. The client keeps its address: one that g names
+// otherwise is its at its next connection.
+func (s *Server) regrant(a netip.Addr, c client, g radius.Grant) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.closed || s.clients[a] != c {
@@ -1232,24 +1235,41 @@ func (s *Server) relimit(a netip.Addr, c client, l radius.Limits) {
 		delete(s.limits, a)
 	}
 	p := s.peers[a]
-	if p.grant.Limits != l {
-		s.log.Info("point-to-site client's RADIUS limits renewed", "addr", a, "protocol", c.protocol(), "identity", p.name, "limits", l, "were", p.grant.Limits)
+	if p.grant.Limits != g.Limits {
+		s.log.Info("point-to-site client's RADIUS limits renewed", "addr", a, "protocol", c.protocol(), "identity", p.name, "limits", g.Limits, "were", p.grant.Limits)
 	}
-	p.grant.Limits = l
+	if g.Addr.IsValid() && g.Addr != a {
+		s.log.Warn("point-to-site client's RADIUS server names another address for it than it has: it keeps its own until it connects again", "addr", a, "protocol", c.protocol(), "identity", p.name, "named", g.Addr)
+	}
+	g.Addr = p.grant.Addr
+	p.grant = g
 	s.peers[a] = p
-	s.limitLocked(a, c, l)
+	s.limitLocked(a, c, g.Limits)
+	if acct := s.accounted[a]; acct != nil {
+		acct.session.Renew(g)
+		if g.Interim != acct.every {
+			if acct.interim != nil {
+				acct.interim.Stop()
+			}
+			acct.every, acct.interim = g.Interim, nil
+			if every := g.Interim; every > 0 {
+				acct.interim = time.AfterFunc(every, func() { s.interim(a, c, acct) })
+			}
+		}
+	}
 }
 
 // interim sends an Interim-Update of client c's session acct at address
-// a, and the next one every later, while it lasts.
-func (s *Server) interim(a netip.Addr, c client, acct *accounted, every time.Duration) {
+// a, and the next one an interval later (acct.every, which a new
+// Access-Accept may change), while it lasts.
+func (s *Server) interim(a netip.Addr, c client, acct *accounted) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed || s.clients[a] != c || s.accounted[a] != acct {
+	if s.closed || s.clients[a] != c || s.accounted[a] != acct || acct.every <= 0 {
 		return
 	}
 	s.acct.Interim(acct.session, usage(c))
-	acct.interim.Reset(every)
+	acct.interim.Reset(acct.every)
 }
 
 // usage is what client c has carried so far.

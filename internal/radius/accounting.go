@@ -93,8 +93,9 @@ type Session struct {
 	servers []Server
 	req     Request
 	addr    netip.Addr
-	class   [][]byte
 	start   time.Time
+	mu      sync.Mutex // guards class
+	class   [][]byte
 	// started is closed once its Start was answered or given up: its
 	// Stop goes after.
 	started chan struct{}
@@ -131,6 +132,16 @@ func (a *Accounting) Stop(s *Session, u Usage, cause Cause) {
 	a.send(s, "Stop", attrs, s.started, nil)
 }
 
+// Renew takes grant, that of a new Access-Accept for the session's
+// client, which authenticated again while the session goes on: the
+// requests about s made from now carry its Class attributes (RFC 2865
+// §5.25: those of the Access-Accept, unchanged).
+func (s *Session) Renew(grant Grant) {
+	s.mu.Lock()
+	s.class = grant.Class
+	s.mu.Unlock()
+}
+
 // usage are the attributes of a request about s, of status, that says
 // what it carried (u) and how long it has lasted.
 func (s *Session) usage(status uint32, u Usage) []Attr {
@@ -158,9 +169,11 @@ func (s *Session) attrs(status uint32, at time.Time) []Attr {
 		ip := s.addr.As4()
 		out = append(out, Attr{AttrFramedIPAddress, ip[:]})
 	}
+	s.mu.Lock()
 	for _, c := range s.class {
 		out = append(out, Attr{AttrClass, c}) // RFC 2865 §5.25: as the Access-Accept had it
 	}
+	s.mu.Unlock()
 	return out
 }
 

@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"encoding/hex"
 	"fmt"
 	"net/netip"
 	"os"
@@ -391,6 +392,8 @@ type radiusP2S struct {
 	// keyFile a client certificate strongSwan is given but does not use
 	// (the package's swanctl.conf authenticates with EAP-MSCHAPv2).
 	dir, pkg, certFile, keyFile string
+	// charonExtra is strongSwan's charon options of connect.
+	charonExtra string
 }
 
 // newRadiusP2S starts a radiusP2S whose FreeRADIUS replies to alice's
@@ -433,7 +436,9 @@ func (rr *radiusP2S) eap(password string) func(string) string {
 func (rr *radiusP2S) connect(at *site, tweak ...func(string) string) *netnstest.Charon {
 	t := rr.r.t
 	t.Helper()
-	ch := roadWarrior(t, at.gw, "hub-gw", rr.pkg, rr.certFile, rr.keyFile, tweak...)
+	cfg := roadWarriorConfig(t, "hub-gw", rr.pkg, rr.certFile, rr.keyFile, tweak...)
+	cfg.CharonExtra = rr.charonExtra
+	ch := netnstest.StartCharon(t, at.gw, cfg)
 	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(300 * time.Millisecond) {
 		out, err := ch.Initiate()
 		if err == nil {
@@ -489,6 +494,37 @@ func TestPointToSiteIKEv2RadiusSessionTimeout(t *testing.T) {
 	}
 	if len(recs)%2 != 1 {
 		t.Errorf("%d accounting records, want a Start and Stop for each reauthentication and the Start of the session under way: %v", len(recs), recs)
+	}
+}
+
+// TestPointToSiteIKEv2RadiusReauthRenewsClass: strongSwan that
+// authenticates again before it deletes its IKE SA (make_before_break),
+// as the Session-Timeout has it, goes on in its session, as accounting
+// knows it: one Start, with the Class of the first Access-Accept
+// (FreeRADIUS gives each its own), and, once it is disconnected, its
+// Stop with the reauthentication's (RFC 2865 §5.25).
+func TestPointToSiteIKEv2RadiusReauthRenewsClass(t *testing.T) {
+	rr := newRadiusP2S(t, []string{"Session-Timeout = 12", `Class = "dept-%{randstr:aaaaaaaaaaaaaaaa}"`})
+	rr.charonExtra = "make_before_break = yes"
+	laptop := newSite(t, rr.r, 1, pool)
+	ch := rr.connect(laptop, rr.eap("correct horse battery staple"), func(conf string) string {
+		return strings.Replace(conf, "over_time = 1m", "over_time = 5s", 1)
+	})
+	ping(t, laptop.gw, rr.host, 10*time.Second)
+	for deadline := time.Now().Add(20 * time.Second); strings.Count(ch.Log(), "EAP method EAP_MSCHAPV2 succeeded") < 2; time.Sleep(200 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan did not authenticate again within 20 s, its AUTH_LIFETIME 12 s:\n%s", grepLines(ch.Log(), "IKE_SA"))
+		}
+	}
+	ping(t, laptop.gw, rr.host, 10*time.Second)
+	disconnectAccounted(t, rr.r, rr.fr, "IKEv2")
+	recs := rr.fr.Accounting(t)
+	if len(recs) != 2 || recs[0]["Acct-Status-Type"] != "Start" || recs[1]["Acct-Status-Type"] != "Stop" {
+		t.Fatalf("accounting records %v, want a Start and a Stop: the reauthentication goes on in the session", recs)
+	}
+	prefix := "0x" + hex.EncodeToString([]byte("dept-"))
+	if first, last := recs[0]["Class"], recs[1]["Class"]; !strings.HasPrefix(first, prefix) || !strings.HasPrefix(last, prefix) || first == last {
+		t.Errorf("Start's Class %s, Stop's %s; want the first Access-Accept's and the reauthentication's, which differ", first, last)
 	}
 }
 

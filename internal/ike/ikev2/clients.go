@@ -1092,14 +1092,24 @@ func (sa *ikeSA) takeAddress(addr netip.Addr) bool {
 
 // account reports the session of the client, who has address addr, to
 // the RADIUS servers' accounting when they authenticated it (st.grant):
-// its Start, unless it has one (a reauthentication goes on with the
-// session).
+// its Start, unless it has one: a reauthentication goes on with the
+// session, under its new Access-Accept's Class and
+// Acct-Interim-Interval.
 func (sa *ikeSA) account(addr netip.Addr) {
 	st := sa.c.client
-	if st.grant == nil || st.acct != nil || !st.cfg.RadiusAccounting || len(st.cfg.Radius) == 0 {
+	if st.grant == nil || !st.cfg.RadiusAccounting || len(st.cfg.Radius) == 0 {
 		return
 	}
 	grant := *st.grant
+	if st.acct != nil {
+		st.acct.Renew(grant)
+		if grant.Interim != st.interim {
+			if st.interim = grant.Interim; st.interim > 0 {
+				st.nextInterim = time.Now().Add(st.interim)
+			}
+		}
+		return
+	}
 	r := radius.Request{User: st.subject, CallingStation: sa.remote.Addr().String(), NASIdentifier: st.cfg.NASIdentifier, Dial: st.cfg.RadiusDial}
 	st.acct = sa.c.m.acct.Start(st.cfg.Radius, r, addr, grant)
 	if st.interim = grant.Interim; st.interim > 0 {
