@@ -187,17 +187,9 @@ func TestOpenVPNRenegotiationRenewsAccounting(t *testing.T) {
 	cfg.RadiusOnly, cfg.RadiusAccounting, cfg.OpenVPN = true, true, true
 	r := newRegion(t, cfg)
 	before := len(fr.Accounting(t))
-	cl := dialTestOVPN(t, r.srv.Addr())
-	tc, err := cl.session(0, nil, "alice", password)
-	if err != nil {
-		t.Fatal(err)
-	}
-	mustPush(t, tc, 10*time.Second, "once connected")
+	cl := connectOVPN(t, r.srv.Addr(), "alice", password)
 	o := onlyOpenVPNSession(t, r.srv)
-	if _, err := cl.session(1, nil, "alice", password); err != nil {
-		t.Fatalf("renegotiation with the password: %v", err)
-	}
-	waitRenegotiated(t, o, 5*time.Second)
+	renegotiate(t, cl, o, "alice", password)
 	cl.c.Close()
 	start, stop := fr.Session(t, before, o.addr.String())
 	prefix := "0x" + hex.EncodeToString([]byte("dept-"))
@@ -249,20 +241,10 @@ func TestOpenVPNRenegotiationRenewsInterim(t *testing.T) {
 			return radius.CodeAccessAccept, then
 		})
 		r := newRegion(t, Config{OpenVPN: true, Radius: []radius.Server{{Addr: rad, Secret: secret}}, RadiusOnly: true, RadiusAccounting: true})
-		cl := dialTestOVPN(t, r.srv.Addr())
-		t.Cleanup(func() { cl.c.Close() })
-		tc, err := cl.session(0, nil, "bob", "pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		mustPush(t, tc, 10*time.Second, "once connected")
+		cl := connectOVPN(t, r.srv.Addr(), "bob", "pw")
 		time.Sleep(1500 * time.Millisecond)
 		before = interims(got)
-		o := onlyOpenVPNSession(t, r.srv)
-		if _, err := cl.session(1, nil, "bob", "pw"); err != nil {
-			t.Fatalf("renegotiation with the password: %v", err)
-		}
-		waitRenegotiated(t, o, 5*time.Second)
+		renegotiate(t, cl, onlyOpenVPNSession(t, r.srv), "bob", "pw")
 		return got, before
 	}
 	t.Run("asked for meanwhile", func(t *testing.T) {

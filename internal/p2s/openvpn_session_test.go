@@ -884,6 +884,31 @@ func TestOpenVPNPasswordTooLong(t *testing.T) {
 	mustPush(t, tc, 20*time.Second, "with a password of 128 bytes")
 }
 
+// connectOVPN connects an OpenVPN client with user's password to srv,
+// closed when the test ends, and returns it once it is pushed its
+// settings.
+func connectOVPN(t *testing.T, srv netip.AddrPort, user, password string) *testOVPN {
+	t.Helper()
+	cl := dialTestOVPN(t, srv)
+	t.Cleanup(func() { cl.c.Close() })
+	tc, err := cl.session(0, nil, user, password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mustPush(t, tc, 10*time.Second, "once connected")
+	return cl
+}
+
+// renegotiate has client cl, whose session at the server is o,
+// renegotiate with user's password, and waits until the server took it.
+func renegotiate(t *testing.T, cl *testOVPN, o *ovpnSession, user, password string) {
+	t.Helper()
+	if _, err := cl.session(1, nil, user, password); err != nil {
+		t.Fatalf("renegotiation with the password: %v", err)
+	}
+	waitRenegotiated(t, o, 5*time.Second)
+}
+
 // waitRenegotiated waits, up to wait, for session o to be done with the
 // renegotiation under way: the next one is refused while one runs.
 func waitRenegotiated(t *testing.T, o *ovpnSession, wait time.Duration) {

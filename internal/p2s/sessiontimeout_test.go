@@ -145,20 +145,10 @@ func TestOpenVPNRenegotiationRenewsLimits(t *testing.T) {
 			return radius.CodeAccessAccept, then
 		}, &asked)
 		r := ovpnRadiusRegion(t, rad, secret)
-		cl := dialTestOVPN(t, r.srv.Addr())
-		t.Cleanup(func() { cl.c.Close() })
-		tc, err := cl.session(0, nil, "bob", "pw")
-		if err != nil {
-			t.Fatal(err)
-		}
-		mustPush(t, tc, 10*time.Second, "once connected")
+		cl := connectOVPN(t, r.srv.Addr(), "bob", "pw")
 		time.Sleep(limit / 2)
 		reneg := time.Now()
-		o := onlyOpenVPNSession(t, r.srv)
-		if _, err := cl.session(1, nil, "bob", "pw"); err != nil {
-			t.Fatalf("renegotiation with the password: %v", err)
-		}
-		waitRenegotiated(t, o, 5*time.Second)
+		renegotiate(t, cl, onlyOpenVPNSession(t, r.srv), "bob", "pw")
 		if n := asked.Load(); n != 2 {
 			t.Fatalf("the RADIUS server was asked %d times, want twice (at the connection and the renegotiation)", n)
 		}
