@@ -45,6 +45,21 @@ const (
 // this).
 var MinInterim = time.Minute
 
+// How long an accounting record is tried (RFC 2866 §2: the client
+// SHOULD go on sending it until it is answered, with a backoff): each
+// round asks the servers as an Access-Request does (Wait in all), and a
+// record no server answered is sent again AcctRetry later, twice as long
+// after each round up to AcctMaxRetry, until AcctGiveUp after it was
+// made. At most maxPending records wait so at once: one more is given up
+// at once.
+var (
+	AcctRetry    = 10 * time.Second
+	AcctMaxRetry = 5 * time.Minute
+	AcctGiveUp   = 30 * time.Minute
+)
+
+const maxPending = 1 << 14
+
 // Cause is why a session ended: an Acct-Terminate-Cause (RFC 2866 §5.10).
 type Cause uint32
 
@@ -68,8 +83,10 @@ type Usage struct {
 // port after the authentication port, 1813 for 1812): a Start when a
 // session begins, a Stop with its usage and cause when it ends. Each
 // goes in the background, to the servers in order until one answers,
-// as an Access-Request does; one no server answers is given up and
-// logged (once a minute at most). Its servers' failover is its own.
+// as an Access-Request does, and again later while none does
+// (AcctRetry); one given up is logged. Its lines about servers that do
+// not answer come once a minute at most. Its servers' failover is its
+// own.
 type Accounting struct {
 	log      *slog.Logger
 	failover Failover
@@ -77,8 +94,10 @@ type Accounting struct {
 	cancel   context.CancelFunc
 	wg       sync.WaitGroup
 
-	mu     sync.Mutex // guards failed
-	failed sparselog.Log
+	mu      sync.Mutex    // guards the rest
+	failed  sparselog.Log // rounds no server answered
+	lost    sparselog.Log // records given up
+	pending int           // records that wait to be sent again
 }
 
 // NewAccounting returns a gateway's accounting, which logs to log.
@@ -178,10 +197,10 @@ func (s *Session) attrs(status uint32, at time.Time) []Attr {
 }
 
 // send sends an Accounting-Request of attrs about s (what: its status)
-// in the background, once after is closed (when not nil), and closes
-// done (when not nil) once it is answered or given up: Acct-Delay-Time
-// is how long it has been waiting, each time it is made anew (RFC 2866
-// §5.2).
+// in the background, once after is closed (when not nil), until it is
+// answered or given up (AcctRetry), and closes done (when not nil) then:
+// Acct-Delay-Time is how long it has been waiting, each time it is made
+// anew (RFC 2866 §5.2).
 func (a *Accounting) send(s *Session, what string, attrs []Attr, after, done chan struct{}) {
 	made := time.Now()
 	a.wg.Go(func() {
@@ -194,26 +213,57 @@ func (a *Accounting) send(s *Session, what string, attrs []Attr, after, done cha
 			case <-a.ctx.Done():
 			}
 		}
-		_, srv, err := ask(a.ctx, s.servers, s.req.Dial, query{code: CodeAccountingRequest, failover: s.req.Failover,
+		q := query{code: CodeAccountingRequest, failover: s.req.Failover,
 			attrs: func([authenticator]byte, []byte) ([]Attr, error) {
 				return append(slices.Clip(attrs), uint32Attr(AttrAcctDelayTime, uint32(time.Since(made)/time.Second))), nil
-			}})
-		if err != nil {
+			}}
+		retry, waiting := AcctRetry, false
+		defer func() {
+			if waiting {
+				a.mu.Lock()
+				a.pending--
+				a.mu.Unlock()
+			}
+		}()
+		for {
+			_, srv, err := ask(a.ctx, s.servers, s.req.Dial, q)
+			if err == nil {
+				a.log.Debug("RADIUS accounting", "status", what, "session", s.id, "user", s.req.User, "server", srv, "delay", time.Since(made).Round(time.Second))
+				return
+			}
 			a.mu.Lock()
+			giveUp := a.ctx.Err() != nil || time.Since(made)+retry >= AcctGiveUp || !waiting && a.pending >= maxPending
+			if !giveUp && !waiting {
+				a.pending++
+				waiting = true
+			}
+			if giveUp {
+				a.lost.Count(1)
+				n, log := a.lost.Due()
+				a.mu.Unlock()
+				if log {
+					a.log.Warn("RADIUS accounting: no server answered; record given up", "status", what, "session", s.id, "user", s.req.User, "waited", time.Since(made).Round(time.Second), "err", err, "given_up", n)
+				}
+				return
+			}
 			a.failed.Count(1)
 			n, log := a.failed.Due()
 			a.mu.Unlock()
 			if log {
-				a.log.Warn("RADIUS accounting: no server answered", "status", what, "session", s.id, "user", s.req.User, "err", err, "failed", n)
+				a.log.Warn("RADIUS accounting: no server answered; sent again later", "status", what, "session", s.id, "user", s.req.User, "in", retry, "err", err, "failed", n)
 			}
-			return
+			select {
+			case <-time.After(retry):
+			case <-a.ctx.Done():
+			}
+			retry = min(2*retry, AcctMaxRetry)
 		}
-		a.log.Debug("RADIUS accounting", "status", what, "session", s.id, "user", s.req.User, "server", srv)
 	})
 }
 
-// Close gives the requests still under way grace to be answered, then
-// gives them up.
+// Close gives the records still under way grace to be answered, then
+// gives them up, and logs how many it gave up since its last line
+// about that.
 func (a *Accounting) Close(grace time.Duration) {
 	done := make(chan struct{})
 	go func() { a.wg.Wait(); close(done) }()
@@ -224,6 +274,12 @@ func (a *Accounting) Close(grace time.Duration) {
 		<-done
 	}
 	a.cancel()
+	a.mu.Lock()
+	n := a.lost.Rest()
+	a.mu.Unlock()
+	if n > 0 {
+		a.log.Warn("RADIUS accounting: records given up, no server answered", "given_up", n)
+	}
 }
 
 func uint32Attr(t byte, v uint32) Attr { return Attr{t, binary.BigEndian.AppendUint32(nil, v)} }

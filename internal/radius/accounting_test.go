@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"log/slog"
 	"net/netip"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -79,4 +80,73 @@ func TestAccountingAnswerChecked(t *testing.T) {
 	if in, gw, cause := u32(got[1], AttrAcctInputOctets), u32(got[1], AttrAcctInputGigawords), u32(got[1], AttrAcctTerminateCause); in != 0 || gw != 5 || cause != uint32(CauseIdleTimeout) {
 		t.Errorf("Stop: Acct-Input-Octets %d, Acct-Input-Gigawords %d, Acct-Terminate-Cause %d; want 0, 5, %d", in, gw, cause, CauseIdleTimeout)
 	}
+}
+
+// TestAccountingRetriesUntilAnswered: a record no server answers is sent
+// again later, with its Acct-Delay-Time grown (RFC 2866 §2, §5.2), until
+// the server answers after its outage; the Stop goes after the Start was
+// answered. A record still unanswered when its time is out is given up,
+// and logged so.
+func TestAccountingRetriesUntilAnswered(t *testing.T) {
+	old := []time.Duration{Timeout, Wait, AcctRetry, AcctMaxRetry, AcctGiveUp}
+	t.Cleanup(func() { Timeout, Wait, AcctRetry, AcctMaxRetry, AcctGiveUp = old[0], old[1], old[2], old[3], old[4] })
+	Timeout, Wait, AcctRetry, AcctMaxRetry = 100*time.Millisecond, 400*time.Millisecond, 200*time.Millisecond, 400*time.Millisecond
+	secret := []byte("s3cret")
+	start := func(t *testing.T, answering func() bool) (*Accounting, *logbuf.Buffer, func() []Packet) {
+		var mu sync.Mutex
+		var answered []Packet
+		acct := serveMany(t, "127.0.0.1", func(req Packet) [][]byte {
+			if !answering() {
+				return nil // down
+			}
+			mu.Lock()
+			answered = append(answered, req)
+			mu.Unlock()
+			return [][]byte{answer(CodeAccountingResponse, req.ID, req.Authenticator, secret, false)}
+		})
+		var logs logbuf.Buffer
+		a := NewAccounting(slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug})))
+		s := a.Start([]Server{{Addr: netip.AddrPortFrom(acct.Addr(), acct.Port()-1), Secret: secret}},
+			Request{User: "alice", NASIdentifier: "hub-gw"}, netip.MustParseAddr("172.16.201.2"), Grant{})
+		a.Stop(s, Usage{}, CauseUserRequest)
+		return a, &logs, func() []Packet {
+			mu.Lock()
+			defer mu.Unlock()
+			return slices.Clone(answered)
+		}
+	}
+	t.Run("answered after an outage", func(t *testing.T) {
+		AcctGiveUp = time.Minute
+		up := time.Now().Add(1500 * time.Millisecond)
+		a, logs, answered := start(t, func() bool { return time.Now().After(up) })
+		for deadline := time.Now().Add(10 * time.Second); len(answered()) < 2; time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d records answered 10 s after the server came back, want the Start and the Stop; log:\n%s", len(answered()), logs)
+			}
+		}
+		a.Close(time.Second)
+		got := answered()
+		for i, status := range []uint32{acctStart, acctStop} {
+			v, _ := got[i].Find(AttrAcctStatusType)
+			delay, _ := got[i].Find(AttrAcctDelayTime)
+			if len(v) != 4 || binary.BigEndian.Uint32(v) != status || len(delay) != 4 || binary.BigEndian.Uint32(delay) < 1 {
+				t.Errorf("answered record %d: Acct-Status-Type %x, Acct-Delay-Time %x; want %d, at least 1 s (the outage)", i, v, delay, status)
+			}
+		}
+		if out := logs.String(); !strings.Contains(out, "sent again later") || strings.Contains(out, "given up") {
+			t.Errorf("want the retries logged, nothing given up; log:\n%s", out)
+		}
+	})
+	t.Run("given up", func(t *testing.T) {
+		AcctGiveUp = 2 * time.Second
+		a, logs, _ := start(t, func() bool { return false })
+		begin := time.Now()
+		a.Close(10 * time.Second)
+		if took := time.Since(begin); took > 5*time.Second {
+			t.Errorf("records given up after %v, AcctGiveUp 2 s", took)
+		}
+		if out := logs.String(); !strings.Contains(out, "record given up") {
+			t.Errorf("want the records given up logged; log:\n%s", out)
+		}
+	})
 }
