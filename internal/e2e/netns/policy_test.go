@@ -1,6 +1,7 @@
 package netns
 
 import (
+	"net/netip"
 	"regexp"
 	"strings"
 	"testing"
@@ -166,4 +167,61 @@ func TestPolicyBasedBackOnSiteTraffic(t *testing.T) {
 	t.Logf("traffic from the site side brought the tunnel back in %s", time.Since(start).Round(100*time.Millisecond))
 	a.waitConnection(connA, 10*time.Second, "Connected again (traffic from the site)", connected)
 	ping(t, hostA, hostAddrB, 10*time.Second)
+}
+
+// TestPolicyBasedPrefixChangeKeepsIKESA: a site prefix of a policy-based
+// connection replaced through the API (192.168.1.0/24 by 192.168.3.0/24
+// on the local network gateway) keeps the IKE SA strongSwan has, and the
+// child SA of the pair that stays: the pair gone is deleted at
+// strongSwan, the new one made, and the VNet's host reaches the site's
+// host at its address in the new prefix.
+func TestPolicyBasedPrefixChangeKeepsIKESA(t *testing.T) {
+	require(t)
+	r := newRegion(t, regionOptions{pool: pool})
+	vnet := r.vnet("pb", "westeurope", "vnet", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+	gw, gwAddr := r.gateway(vnet, "pb-gw", arm.PolicyBased)
+	host, _ := r.tunHost(vnet, "web")
+	s := newSite(t, r, 1, pool, "192.168.2.2/24", "192.168.3.2/24")
+	lgw := r.localGateway("pb", "westeurope", "branch", s.addr, "192.168.1.0/24", "192.168.2.0/24")
+	// strongSwan's one child config covers every prefix of the site:
+	// it narrows to each pair vnetgw proposes.
+	ch := s.charon(gwAddr, s2sKey, "192.168.0.0/16", "10.1.0.0/16")
+	conn := r.connection(gw, lgw, "pb-to-branch", s2sKey)
+	sas := waitChildren(t, ch, 2, 30*time.Second)
+	r.waitConnection(conn, 10*time.Second, "Connected", connected)
+	ike, kept := ikeSPIs.FindString(sas), childIn(sas, "192.168.2.0/24")
+	if ike == "" || kept == "" {
+		t.Fatalf("no IKE SA or no child SA of 192.168.2.0/24 at strongSwan:\n%s", sas)
+	}
+
+	r.localGateway("pb", "westeurope", "branch", s.addr, "192.168.2.0/24", "192.168.3.0/24")
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		sas = ch.SAs()
+		if hasChild(sas, "192.168.3.0/24", "10.1.0.0/16") && !hasChild(sas, "192.168.1.0/24", "10.1.0.0/16") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("strongSwan's child SAs 20 s after the site's prefixes changed, want those of 192.168.2.0/24 and 192.168.3.0/24:\n%s", sas)
+		}
+	}
+	if !strings.Contains(sas, ike) {
+		t.Errorf("the IKE SA %s is gone: the change started the tunnel again\n%s", ike, sas)
+	}
+	if childIn(sas, "192.168.2.0/24") != kept {
+		t.Errorf("the child SA of 192.168.2.0/24 (in %s) was made again\n%s", kept, sas)
+	}
+	ping(t, host, netip.MustParseAddr("192.168.3.2"), 10*time.Second)
+}
+
+// childIn returns the inbound SPI of the installed child SA whose local
+// selector is local in `swanctl --list-sas` sas, or "".
+func childIn(sas, local string) string {
+	spi := regexp.MustCompile(`\n\s+in\s+([0-9a-f]{8}),`)
+	at := regexp.MustCompile(`\n\s+local\s+` + regexp.QuoteMeta(local) + `\n`)
+	for _, child := range strings.Split(sas, "INSTALLED")[1:] {
+		if m := spi.FindStringSubmatch(child); m != nil && at.MatchString(child) {
+			return m[1]
+		}
+	}
+	return ""
 }

@@ -463,15 +463,21 @@ func (p PeerConfig) wantedID() string {
 	return p.RemoteID.String() + " or " + p.RemoteName
 }
 
-// SameSA reports whether p and o negotiate the same SAs: if not, a change
-// from one to the other re-establishes the connection. Lifetimes, timers
-// and the mode apply to existing SAs as they are.
+// SameSA reports whether p and o negotiate the same SAs. Lifetimes,
+// timers and the mode apply to existing SAs as they are.
 func (p PeerConfig) SameSA(o PeerConfig) bool {
+	return p.SameIKE(o) && slices.EqualFunc(p.Children, o.Children, ChildConfig.equal)
+}
+
+// SameIKE reports whether p and o negotiate the same IKE SA: if not, a
+// change from one to the other re-establishes the connection; if so, and
+// only their children differ, the IKE SA stays and its child SAs follow
+// (conn.rechild).
+func (p PeerConfig) SameIKE(o PeerConfig) bool {
 	return p.Local == o.Local && p.Remote == o.Remote &&
 		p.LocalID.Equal(o.LocalID) && p.RemoteID.Equal(o.RemoteID) && strings.EqualFold(p.RemoteName, o.RemoteName) &&
 		bytes.Equal(p.PSK, o.PSK) && p.ForceEncap == o.ForceEncap &&
-		sameProposals(p.IKEProposals, o.IKEProposals) && sameProposals(p.ESPProposals, o.ESPProposals) &&
-		slices.EqualFunc(p.Children, o.Children, ChildConfig.equal)
+		sameProposals(p.IKEProposals, o.IKEProposals) && sameProposals(p.ESPProposals, o.ESPProposals)
 }
 
 // sameProposals reports whether two lists of proposals are the same.

@@ -407,6 +407,83 @@ func (c *conn) reconfigure(p PeerConfig) {
 	}
 }
 
+// rechild takes p, the peer's configuration with other children than
+// c's (a policy-based connection's prefixes added or removed) and the
+// same IKE SA (PeerConfig.SameIKE), keeping the IKE SA: a child SA whose
+// selectors p still has stays, one whose selectors are gone is deleted,
+// telling the peer, and those of p's new children are made as after
+// IKE_AUTH, unless the peer is to make them (ResponderOnly). It reports
+// false, changing nothing, while a child SA of selectors that are gone
+// is being made, or an IKE SA of the connection is retiring as a
+// duplicate: both name their selectors by their place among the
+// children as they were.
+func (c *conn) rechild(p PeerConfig) bool {
+	moved := make([]int, len(c.cfg.Children)) // an old child's place in p, or -1
+	for i, old := range c.cfg.Children {
+		moved[i] = slices.IndexFunc(p.Children, old.equal)
+	}
+	to := func(i int) int {
+		if i < 0 || i >= len(moved) {
+			return -1
+		}
+		return moved[i]
+	}
+	for _, sa := range c.sas {
+		if sa.retired || sa.pendingChild != nil && to(sa.pendingChild.cfgIndex) < 0 {
+			return false
+		}
+	}
+	for _, sa := range c.sas {
+		if ch := sa.pendingChild; ch != nil {
+			ch.cfgIndex = to(ch.cfgIndex)
+		}
+		var gone []*child
+		for _, ch := range sa.children {
+			if j := to(ch.cfgIndex); j >= 0 {
+				ch.cfgIndex = j
+			} else {
+				gone = append(gone, ch)
+			}
+		}
+		for _, ch := range gone {
+			sa.log.Info("child SA's selectors are no longer configured", sa.logAttrs(), "spi_in", spiString(ch.inSPI),
+				"local_ts", prefixes(ch.localTS), "remote_ts", prefixes(ch.remoteTS))
+			sa.removeChild(ch)
+			sa.home().enqueue(task{kind: taskDeleteChild, child: ch})
+		}
+		queue := sa.queue[:0]
+		for _, t := range sa.queue {
+			if t.kind == taskCreateChild {
+				if t.index = to(t.index); t.index < 0 {
+					continue
+				}
+			}
+			queue = append(queue, t)
+		}
+		sa.queue = queue
+		if retry := sa.childRetry; len(retry) > 0 {
+			sa.childRetry = map[int]time.Time{}
+			for i, at := range retry {
+				if j := to(i); j >= 0 {
+					sa.childRetry[j] = at
+				}
+			}
+		}
+	}
+	c.reconfigure(p)
+	if sa := c.established(); sa != nil && p.Mode.initiates() {
+		for j := range p.Children {
+			if !slices.Contains(moved, j) && !sa.hasChild(j) {
+				sa.queueCreateChild(j)
+			}
+		}
+	}
+	for _, sa := range c.sas {
+		sa.kick()
+	}
+	return true
+}
+
 // goIdle deletes the SAs, telling the peer, and initiates nothing more
 // until traffic needs the tunnel.
 func (c *conn) goIdle() {

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/suite"
+	"github.com/vnetgw/vnetgw/internal/ipsec"
 	wire "github.com/vnetgw/vnetgw/internal/wire/ikev2"
 )
 
@@ -1454,6 +1455,117 @@ func TestPolicyBased(t *testing.T) {
 	if len(seen) != 4 {
 		t.Errorf("pairs of selectors %v, want the 4 combinations", seen)
 	}
+}
+
+// TestPolicyChangeKeepsIKESA: a policy-based connection whose site
+// prefixes change (10.2.0.0/16 replaced by 10.6.0.0/16) keeps its IKE SA
+// and the child SA of the pair it still has (10.4.0.0/16, now its first);
+// the pair gone is deleted at both ends, and the new one made with
+// CREATE_CHILD_SA.
+func TestPolicyChangeKeepsIKESA(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	l, r := []netip.Prefix{pfx("10.1.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}
+	_, a, b := pair(t, func(p *PeerConfig) { p.Children = PolicyBased(l, r) },
+		func(p *PeerConfig) { p.Children = PolicyBased(r, l) })
+	waitUp(t, a, b, 2)
+	first := a.established()[0]
+	var kept, gone ipsec.Child
+	for _, c := range a.dp.list() {
+		if c.RemoteTS[0] == pfx("10.4.0.0/16") {
+			kept = c
+		} else {
+			gone = c
+		}
+	}
+	r = []netip.Prefix{pfx("10.4.0.0/16"), pfx("10.6.0.0/16")}
+	// The responder first: it deletes the pair gone, and a, not yet
+	// told, plans to make it again; then a, which makes the new pair
+	// instead.
+	b.peer.Children = PolicyBased(r, l)
+	if err := b.m.Reconfig([]PeerConfig{b.peer}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 5*time.Second, "b to delete the pair gone", func() bool { return a.dp.ended(gone.In.SPI) })
+	a.peer.Children = PolicyBased(l, r)
+	if err := a.m.Reconfig([]PeerConfig{a.peer}); err != nil {
+		t.Fatal(err)
+	}
+	remotes := func(nd *node, local bool) []netip.Prefix {
+		var out []netip.Prefix
+		for _, c := range nd.dp.list() {
+			if local {
+				out = append(out, c.LocalTS...)
+			} else {
+				out = append(out, c.RemoteTS...)
+			}
+		}
+		slices.SortFunc(out, netip.Prefix.Compare)
+		return out
+	}
+	waitFor(t, 5*time.Second, "the pairs of 10.4.0.0/16 and 10.6.0.0/16 at both ends", func() bool {
+		return slices.Equal(remotes(a, false), r) && slices.Equal(remotes(b, true), r)
+	})
+	checkKeys(t, a, b)
+	if got := a.established(); len(got) != 1 || got[0].SPIi != first.SPIi {
+		t.Errorf("IKE SAs %+v, want the first, %016x, kept", got, first.SPIi)
+	}
+	if !slices.ContainsFunc(a.dp.list(), func(c ipsec.Child) bool { return c.In.SPI == kept.In.SPI }) {
+		t.Errorf("the pair of 10.4.0.0/16 (SPI %08x) was made again: %+v", kept.In.SPI, a.dp.list())
+	}
+	if n := a.dp.count(); n != 2 {
+		t.Errorf("a has %d pairs, want 2", n)
+	}
+}
+
+// TestPolicyChangeWhileRekeyingRestarts: a policy-based connection
+// whose prefixes change while a child SA of a pair that goes is being
+// rekeyed starts again, a new IKE SA with the new pairs, rather than
+// settle a rekey of a pair no longer configured.
+func TestPolicyChangeWhileRekeyingRestarts(t *testing.T) {
+	pfx := netip.MustParsePrefix
+	l, r := []netip.Prefix{pfx("10.1.0.0/16")}, []netip.Prefix{pfx("10.2.0.0/16"), pfx("10.4.0.0/16")}
+	n, a, b := pair(t, func(p *PeerConfig) { p.Children = PolicyBased(l, r) },
+		func(p *PeerConfig) { p.Children = PolicyBased(r, l) })
+	waitUp(t, a, b, 2)
+	first := a.established()[0]
+	n.pause()
+	rekeying := false
+	a.onLoop(func(c *conn) {
+		sa := c.established()
+		for _, ch := range sa.children {
+			if ch.remoteTS[0].start == netip.MustParseAddr("10.2.0.0") {
+				sa.queueRekeyChild(ch)
+			}
+		}
+		sa.kick()
+		rekeying = sa.pendingChild != nil
+	})
+	if !rekeying {
+		t.Fatal("the rekey of the pair of 10.2.0.0/16 did not start")
+	}
+	r = []netip.Prefix{pfx("10.4.0.0/16"), pfx("10.6.0.0/16")}
+	b.peer.Children, a.peer.Children = PolicyBased(r, l), PolicyBased(l, r)
+	if err := b.m.Reconfig([]PeerConfig{b.peer}); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.m.Reconfig([]PeerConfig{a.peer}); err != nil {
+		t.Fatal(err)
+	}
+	n.resume()
+	waitFor(t, 10*time.Second, "a new IKE SA with the pairs of 10.4.0.0/16 and 10.6.0.0/16", func() bool {
+		got := a.established()
+		if len(got) != 1 || got[0].SPIi == first.SPIi || len(got[0].Children) != 2 {
+			return false
+		}
+		var remotes []netip.Prefix
+		for _, c := range got[0].Children {
+			remotes = append(remotes, c.RemoteTS...)
+		}
+		slices.SortFunc(remotes, netip.Prefix.Compare)
+		return slices.Equal(remotes, r)
+	})
+	waitUp(t, a, b, 2)
+	checkKeys(t, a, b)
 }
 
 // TestPolicyBasedDualStack: a dual-stack policy-based connection pairs

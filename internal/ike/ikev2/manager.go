@@ -200,9 +200,11 @@ func New(cfg Config) (*Manager, error) {
 // initiate an IKE SA unless ResponderOnly); peers no longer listed are torn
 // down with a Delete to the peer (one that waits for the answer to a
 // request of ours waits after Reconfig has returned, their child SAs out
-// of the data path already); peers whose addresses, identities, key,
-// proposals or children changed are torn down and started again; other
-// changes (lifetimes, timers, mode) apply to the running SAs. An invalid
+// of the data path already); peers whose addresses, identities, key or
+// proposals changed are torn down and started again; peers whose children
+// alone changed keep their IKE SA, the child SAs of the children gone
+// deleted and those of the new ones made (conn.rechild); other changes
+// (lifetimes, timers, mode) apply to the running SAs. An invalid
 // peer does not hold the others back: it keeps the configuration it had (or
 // is not started), and the error names it. Reconfig returns ErrNoChanges if
 // nothing changed and no peer was invalid.
@@ -247,11 +249,14 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 	}
 	var stop []*conn
 	var start []PeerConfig
-	var update []*conn
+	var update, rechild []*conn
 	restarted := map[string]bool{}
 	for name, c := range m.conns {
 		p, ok := next[name]
 		switch {
+		case ok && p.SameIKE(m.cfgs[name]) && !p.SameSA(m.cfgs[name]):
+			m.cfgs[name] = p
+			rechild = append(rechild, c)
 		case !ok || !p.SameSA(m.cfgs[name]):
 			stop = append(stop, c)
 			delete(m.conns, name)
@@ -271,7 +276,7 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 			start = append(start, p)
 		}
 	}
-	changed := len(stop)+len(start)+len(update) > 0
+	changed := len(stop)+len(start)+len(update)+len(rechild) > 0
 	m.mu.Unlock()
 	if !changed {
 		if invalid != nil {
@@ -292,6 +297,24 @@ func (m *Manager) Reconfig(peers []PeerConfig) error {
 	for _, c := range update {
 		p := next[c.name]
 		c.post(false, func() { c.reconfigure(p) })
+	}
+	// A peer whose children alone changed keeps its IKE SA, unless a
+	// child SA is being made or settled just then: then it starts again.
+	for _, c := range rechild {
+		p := next[c.name]
+		kept := false
+		if !c.do(func() { kept = c.rechild(p) }) || kept {
+			continue
+		}
+		m.log.Info("peer's traffic selectors changed while a child SA was being negotiated: starting it again", "peer", c.name)
+		m.mu.Lock()
+		if m.conns[c.name] == c {
+			delete(m.conns, c.name)
+			delete(m.byRemote, p.Remote.Addr().Unmap())
+			start = append(start, p)
+		}
+		m.mu.Unlock()
+		stopAll([]*conn{c})
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
