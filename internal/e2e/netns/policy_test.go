@@ -174,43 +174,54 @@ func TestPolicyBasedBackOnSiteTraffic(t *testing.T) {
 // on the local network gateway) keeps the IKE SA strongSwan has, and the
 // child SA of the pair that stays: the pair gone is deleted at
 // strongSwan, the new one made, and the VNet's host reaches the site's
-// host at its address in the new prefix.
+// host at its address in the new prefix; over IKEv2 and IKEv1 alike.
 func TestPolicyBasedPrefixChangeKeepsIKESA(t *testing.T) {
 	require(t)
-	r := newRegion(t, regionOptions{pool: pool})
-	vnet := r.vnet("pb", "westeurope", "vnet", []string{"10.1.0.0/16"}, "10.1.255.0/27")
-	gw, gwAddr := r.gateway(vnet, "pb-gw", arm.PolicyBased)
-	host, _ := r.tunHost(vnet, "web")
-	s := newSite(t, r, 1, pool, "192.168.2.2/24", "192.168.3.2/24")
-	lgw := r.localGateway("pb", "westeurope", "branch", s.addr, "192.168.1.0/24", "192.168.2.0/24")
-	// strongSwan's one child config covers every prefix of the site:
-	// it narrows to each pair vnetgw proposes.
-	ch := s.charon(gwAddr, s2sKey, "192.168.0.0/16", "10.1.0.0/16")
-	conn := r.connection(gw, lgw, "pb-to-branch", s2sKey)
-	sas := waitChildren(t, ch, 2, 30*time.Second)
-	r.waitConnection(conn, 10*time.Second, "Connected", connected)
-	ike, kept := ikeSPIs.FindString(sas), childIn(sas, "192.168.2.0/24")
-	if ike == "" || kept == "" {
-		t.Fatalf("no IKE SA or no child SA of 192.168.2.0/24 at strongSwan:\n%s", sas)
-	}
+	for _, protocol := range []string{arm.IKEv2, arm.IKEv1} {
+		t.Run(protocol, func(t *testing.T) {
+			r := newRegion(t, regionOptions{pool: pool})
+			vnet := r.vnet("pb", "westeurope", "vnet", []string{"10.1.0.0/16"}, "10.1.255.0/27")
+			gw, gwAddr := r.gateway(vnet, "pb-gw", arm.PolicyBased)
+			host, _ := r.tunHost(vnet, "web")
+			s := newSite(t, r, 1, pool, "192.168.2.2/24", "192.168.3.2/24")
+			lgw := r.localGateway("pb", "westeurope", "branch", s.addr, "192.168.1.0/24", "192.168.2.0/24")
+			// strongSwan's one child config covers every prefix of the
+			// site: it takes each pair vnetgw proposes.
+			ch := s.charon(gwAddr, s2sKey, "192.168.0.0/16", "10.1.0.0/16", func(c *netnstest.CharonConfig) {
+				if protocol == arm.IKEv1 {
+					c.IKEVersion, c.IKEProposal, c.ESPProposal = 1, "aes256-sha256-modp2048", "aes256-sha256" // IKEv1 has no AEAD in phase 1
+				}
+			})
+			conn := r.putConnection(gw, "pb-to-branch", s2sKey, arm.ConnectionIPsec, func(p *arm.ConnectionProperties) {
+				p.LocalNetworkGateway2 = arm.Ref(lgw.String())
+				p.ConnectionProtocol = protocol
+			})
+			sas := waitChildren(t, ch, 2, 30*time.Second)
+			r.waitConnection(conn, 10*time.Second, "Connected", connected)
+			ike, kept := ikeSPIs.FindString(sas), childIn(sas, "192.168.2.0/24")
+			if ike == "" || kept == "" || !strings.Contains(sas, ", "+protocol+",") {
+				t.Fatalf("no %s SA or no child SA of 192.168.2.0/24 at strongSwan:\n%s", protocol, sas)
+			}
 
-	r.localGateway("pb", "westeurope", "branch", s.addr, "192.168.2.0/24", "192.168.3.0/24")
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
-		sas = ch.SAs()
-		if hasChild(sas, "192.168.3.0/24", "10.1.0.0/16") && !hasChild(sas, "192.168.1.0/24", "10.1.0.0/16") {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("strongSwan's child SAs 20 s after the site's prefixes changed, want those of 192.168.2.0/24 and 192.168.3.0/24:\n%s", sas)
-		}
+			r.localGateway("pb", "westeurope", "branch", s.addr, "192.168.2.0/24", "192.168.3.0/24")
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+				sas = ch.SAs()
+				if hasChild(sas, "192.168.3.0/24", "10.1.0.0/16") && !hasChild(sas, "192.168.1.0/24", "10.1.0.0/16") {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("strongSwan's child SAs 20 s after the site's prefixes changed, want those of 192.168.2.0/24 and 192.168.3.0/24:\n%s", sas)
+				}
+			}
+			if !strings.Contains(sas, ike) {
+				t.Errorf("the IKE SA %s is gone: the change started the tunnel again\n%s", ike, sas)
+			}
+			if childIn(sas, "192.168.2.0/24") != kept {
+				t.Errorf("the child SA of 192.168.2.0/24 (in %s) was made again\n%s", kept, sas)
+			}
+			ping(t, host, netip.MustParseAddr("192.168.3.2"), 10*time.Second)
+		})
 	}
-	if !strings.Contains(sas, ike) {
-		t.Errorf("the IKE SA %s is gone: the change started the tunnel again\n%s", ike, sas)
-	}
-	if childIn(sas, "192.168.2.0/24") != kept {
-		t.Errorf("the child SA of 192.168.2.0/24 (in %s) was made again\n%s", kept, sas)
-	}
-	ping(t, host, netip.MustParseAddr("192.168.3.2"), 10*time.Second)
 }
 
 // childIn returns the inbound SPI of the installed child SA whose local

@@ -341,8 +341,9 @@ func rekeyMargin(c ikev2.PeerConfig, life time.Duration) time.Duration {
 }
 
 // Reconfig makes peers the manager's connections: new ones start, removed
-// ones are deleted at the peer, ones whose SAs change (ends, identities,
-// key, proposals, traffic) start again, others take their new timers in
+// ones are deleted at the peer, ones whose ISAKMP SA changes (ends,
+// identities, key, proposals) start again, ones whose traffic selectors
+// alone change keep it (rechild), others take their new timers in
 // place. A peer that ikev2.PeerConfig.Validate refuses, two peers at one
 // remote address or a name given twice refuse the whole configuration:
 // the error names each, and the peers stay as they were.
@@ -393,6 +394,8 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 				p.idle = false
 			}
 			changed = true
+		case ok && w.SameIKE(p.cfg) && m.rechild(p, w):
+			changed = true
 		default:
 			m.teardown(p, "reconfigured")
 			delete(m.peers, name)
@@ -411,6 +414,40 @@ func (m *Manager) Reconfig(peers []ikev2.PeerConfig) error {
 		return ikev2.ErrNoChanges
 	}
 	return nil
+}
+
+// rechild takes w, p's configuration with other traffic selectors (a
+// policy-based connection's prefixes added or removed) and the same
+// ISAKMP SA (ikev2.PeerConfig.SameIKE), keeping the ISAKMP SA: a child SA
+// whose pair w still has stays, one whose pair is gone is deleted,
+// telling the peer, and the new pairs' quick modes follow (Manager.timers).
+// It reports false, changing nothing, while a quick mode is under way,
+// whose pair may be one that goes. m.mu is held.
+func (m *Manager) rechild(p *peer, w ikev2.PeerConfig) bool {
+	if slices.ContainsFunc(m.sasOf(p), func(sa *isakmpSA) bool { return len(sa.qms) > 0 }) {
+		return false
+	}
+	pairs := pairsOf(w)
+	est := m.newest(p)
+	for _, c := range slices.Clone(p.children) {
+		if slices.ContainsFunc(pairs, c.pair.within) {
+			continue
+		}
+		m.log.Info("IKEv1 child SA's selectors are no longer configured", "conn", p.cfg.Name, "in", fmt.Sprintf("%08x", c.inSPI),
+			"local", c.pair.local, "remote", c.pair.remote)
+		if est != nil {
+			est.sendInfo(wire.PayloadDelete, wire.Delete{DOI: wire.DOIIPsec, Protocol: wire.ProtocolESP, SPIs: [][]byte{binary.BigEndian.AppendUint32(nil, c.inSPI)}}.Append(nil))
+		}
+		m.retire(p, c, time.Time{})
+	}
+	maps.DeleteFunc(p.waits, func(pr pair, _ quickWait) bool { return !slices.Contains(pairs, pr) })
+	p.cfg, p.p1, p.p2 = w, p1Suites(w.IKEProposals, w.IKELifetime), p2Suites(w.ESPProposals, w.ChildLifetime, lifeKB(w))
+	p.pairs, p.nextPair = pairs, 0
+	m.reschedule(p)
+	if !w.OnDemand {
+		p.idle = false
+	}
+	return true
 }
 
 // reschedule brings the renewals of p's SAs forward to a lifetime its

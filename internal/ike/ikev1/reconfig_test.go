@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vnetgw/vnetgw/internal/ike/ikev2"
 	v2 "github.com/vnetgw/vnetgw/internal/wire/ikev2"
@@ -84,4 +85,101 @@ func TestReconfigRefusesAmbiguousPeers(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestPrefixChangeKeepsISAKMPSA: a policy-based connection whose remote
+// prefixes change (10.2.0.0/24 replaced by 10.2.2.0/24) keeps its ISAKMP
+// SA and the child SA of the pair that stays (10.2.1.0/24): the child of
+// the pair gone is deleted at both ends, and a quick mode makes the new
+// pair's. A change while a quick mode is under way sets the tunnel up
+// again.
+func TestPrefixChangeKeepsISAKMPSA(t *testing.T) {
+	var pi, pr ikev2.PeerConfig
+	mi, mr, ri, rr := twoManagers(t, func(i, r *ikev2.PeerConfig) {
+		manyPairs(2)(i, r)
+		pi, pr = *i, *r
+	})
+	// live lists the selectors of r's children still in its data path,
+	// the local ones or the remote ones.
+	live := func(r *recorder, local bool) []netip.Prefix {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		var out []netip.Prefix
+		for _, c := range r.children {
+			if slices.Contains(r.removed, c.In.SPI) || slices.Contains(r.drained, c.In.SPI) {
+				continue
+			}
+			if local {
+				out = append(out, c.LocalTS...)
+			} else {
+				out = append(out, c.RemoteTS...)
+			}
+		}
+		slices.SortFunc(out, netip.Prefix.Compare)
+		return out
+	}
+	pump := func(what string, until func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(30 * time.Second); !until(); time.Sleep(20 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("no %s after 30 s: initiator's %v, responder's %v", what, live(ri, false), live(rr, true))
+			}
+			a, af, at := ri.take()
+			b, bf, bt := rr.take()
+			for i := range a {
+				mr.handle(at[i], af[i], a[i])
+			}
+			for i := range b {
+				mi.handle(bt[i], bf[i], b[i])
+			}
+		}
+	}
+	remote := []netip.Prefix{netip.MustParsePrefix("10.2.0.0/24"), netip.MustParsePrefix("10.2.1.0/24")}
+	pump("two pairs", func() bool { return slices.Equal(live(ri, false), remote) && slices.Equal(live(rr, true), remote) })
+	st := mi.Status()[0]
+	isakmp := st.IKESAs[0].SPIi
+	var kept uint32
+	for _, c := range st.IKESAs[0].Children {
+		if c.RemoteTS[0] == remote[1] {
+			kept = c.InSPI
+		}
+	}
+
+	remote = []netip.Prefix{remote[1], netip.MustParsePrefix("10.2.2.0/24")}
+	pr.Children = []ikev2.ChildConfig{{LocalTS: remote, RemoteTS: pr.Children[0].RemoteTS}}
+	pi.Children = []ikev2.ChildConfig{{LocalTS: pi.Children[0].LocalTS, RemoteTS: remote}}
+	mustReconfig(t, mr, pr)
+	mustReconfig(t, mi, pi)
+	pump("pairs of 10.2.1.0/24 and 10.2.2.0/24", func() bool {
+		return slices.Equal(live(ri, false), remote) && slices.Equal(live(rr, true), remote)
+	})
+	st = mi.Status()[0]
+	if len(st.IKESAs) != 1 || st.IKESAs[0].SPIi != isakmp {
+		t.Errorf("ISAKMP SAs %+v, want the first, %016x, kept", st.IKESAs, isakmp)
+	}
+	if !slices.ContainsFunc(st.IKESAs[0].Children, func(c ikev2.ChildStatus) bool { return c.InSPI == kept }) {
+		t.Errorf("the child SA of 10.2.1.0/24 (%08x) was made again: %+v", kept, st.IKESAs[0].Children)
+	}
+
+	// A change while a quick mode of ours is under way (a rekey, here)
+	// sets the tunnel up again: the quick mode's pair may be one that goes.
+	mi.mu.Lock()
+	p := mi.peers[pi.Name]
+	p.children[0].rekeyAt = time.Now().Add(-time.Second)
+	mi.timers(time.Now())
+	quick := slices.ContainsFunc(mi.sasOf(p), func(sa *isakmpSA) bool { return len(sa.qms) > 0 })
+	mi.mu.Unlock()
+	if !quick {
+		t.Fatal("no quick mode under way after a child's rekey time")
+	}
+	remote = remote[1:]
+	pr.Children = []ikev2.ChildConfig{{LocalTS: remote, RemoteTS: pr.Children[0].RemoteTS}}
+	pi.Children = []ikev2.ChildConfig{{LocalTS: pi.Children[0].LocalTS, RemoteTS: remote}}
+	mustReconfig(t, mr, pr)
+	mustReconfig(t, mi, pi)
+	pump("new ISAKMP SA with the pair of 10.2.2.0/24", func() bool {
+		st := mi.Status()
+		return len(st) == 1 && len(st[0].IKESAs) == 1 && st[0].IKESAs[0].SPIi != isakmp && st[0].IKESAs[0].State == "established" &&
+			slices.Equal(live(ri, false), remote) && slices.Equal(live(rr, true), remote)
+	})
 }
