@@ -120,18 +120,8 @@ func TestPrefixChangeKeepsISAKMPSA(t *testing.T) {
 	}
 	pump := func(what string, until func() bool) {
 		t.Helper()
-		for deadline := time.Now().Add(30 * time.Second); !until(); time.Sleep(20 * time.Millisecond) {
-			if time.Now().After(deadline) {
-				t.Fatalf("no %s after 30 s: initiator's %v, responder's %v", what, live(ri, false), live(rr, true))
-			}
-			a, af, at := ri.take()
-			b, bf, bt := rr.take()
-			for i := range a {
-				mr.handle(at[i], af[i], a[i])
-			}
-			for i := range b {
-				mi.handle(bt[i], bf[i], b[i])
-			}
+		if carry(mi, mr, ri, rr, 30*time.Second, until, nil); !until() {
+			t.Fatalf("no %s after 30 s: initiator's %v, responder's %v", what, live(ri, false), live(rr, true))
 		}
 	}
 	remote := []netip.Prefix{netip.MustParsePrefix("10.2.0.0/24"), netip.MustParsePrefix("10.2.1.0/24")}
